@@ -1,0 +1,198 @@
+//! Tool-call analytics (SPEC §6): a bounded queue drained by one background writer that
+//! inserts in batches, at least every second and on shutdown. Recording never waits on
+//! the database; a full queue is counted and logged.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use guidepost_domain::*;
+use guidepost_store::Store;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use utoipa::ToSchema;
+
+const QUEUE_CAPACITY: usize = 10_000;
+const BATCH_SIZE: usize = 500;
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The cheap, cloneable handle that request handlers record through.
+#[derive(Clone)]
+pub struct Recorder {
+    queue: mpsc::Sender<ToolCall>,
+}
+
+/// The writer task; [`AnalyticsWriter::shutdown`] flushes what is queued and stops it.
+pub struct AnalyticsWriter {
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the writer and returns the handle to record through.
+pub fn start(store: Arc<dyn Store>) -> (Recorder, AnalyticsWriter) {
+    let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    let (stop, stopped) = oneshot::channel();
+    let done = tokio::spawn(write_batches(store, receiver, stopped));
+    (Recorder { queue }, AnalyticsWriter { stop, done })
+}
+
+impl Recorder {
+    pub fn record(&self, call: ToolCall) {
+        match self.queue.try_send(call) {
+            Ok(()) => metrics::gauge!("guidepost_analytics_queue_depth").set(self.depth() as f64),
+            Err(mpsc::error::TrySendError::Full(call)) => {
+                metrics::counter!("guidepost_analytics_dropped_total").increment(1);
+                tracing::warn!(tool = %call.tool_name, server = %call.server_id, "analytics queue full: tool call not recorded");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                metrics::counter!("guidepost_analytics_dropped_total").increment(1);
+                tracing::warn!("analytics writer stopped: tool call not recorded");
+            }
+        }
+    }
+
+    fn depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+}
+
+impl AnalyticsWriter {
+    /// Writes everything already queued, then stops.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(error) = self.done.await {
+            tracing::error!(%error, "analytics writer failed while stopping");
+        }
+    }
+}
+
+async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<ToolCall>, mut stopped: oneshot::Receiver<()>) {
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+    loop {
+        tokio::select! {
+            received = receiver.recv_many(&mut batch, BATCH_SIZE) => {
+                if received == 0 { break; }
+                if batch.len() >= BATCH_SIZE { flush(&*store, &mut batch).await; }
+            }
+            _ = tick.tick() => flush(&*store, &mut batch).await,
+            _ = &mut stopped => break,
+        }
+    }
+    receiver.close();
+    while let Ok(call) = receiver.try_recv() {
+        batch.push(call);
+        if batch.len() >= BATCH_SIZE {
+            flush(&*store, &mut batch).await;
+        }
+    }
+    flush(&*store, &mut batch).await;
+}
+
+async fn flush(store: &dyn Store, batch: &mut Vec<ToolCall>) {
+    if batch.is_empty() {
+        return;
+    }
+    let count = batch.len();
+    match store.insert_tool_calls(batch).await {
+        Ok(()) => metrics::counter!("guidepost_analytics_written_total").increment(count as u64),
+        Err(error) => {
+            metrics::counter!("guidepost_analytics_dropped_total").increment(count as u64);
+            tracing::error!(%error, count, "could not write tool calls");
+        }
+    }
+    batch.clear();
+    metrics::gauge!("guidepost_analytics_queue_depth").set(0.0);
+}
+
+/// Cuts recorded arguments to the analytics limit, on a character boundary.
+pub fn capped_arguments(arguments: &serde_json::Value) -> String {
+    let text = arguments.to_string();
+    if text.len() <= Limits::RECORDED_ARGUMENTS {
+        return text;
+    }
+    let mut end = Limits::RECORDED_ARGUMENTS;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// One line of the per-tool report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ToolReport {
+    pub tool_name: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub p50_us: i64,
+    pub p95_us: i64,
+    pub p99_us: i64,
+    pub max_us: i64,
+}
+
+/// Per-tool calls, error rate and latency percentiles (nearest rank).
+pub fn tool_report(samples: Vec<guidepost_store::ToolCallSample>) -> Vec<ToolReport> {
+    let mut by_tool: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
+    for sample in samples {
+        let entry = by_tool.entry(sample.tool_name).or_default();
+        entry.0.push(sample.duration_us);
+        entry.1 += u64::from(sample.is_error);
+    }
+    by_tool
+        .into_iter()
+        .map(|(tool_name, (mut durations, errors))| {
+            durations.sort_unstable();
+            let calls = durations.len() as u64;
+            ToolReport {
+                tool_name,
+                calls,
+                errors,
+                error_rate: errors as f64 / calls as f64,
+                p50_us: percentile(&durations, 50.0),
+                p95_us: percentile(&durations, 95.0),
+                p99_us: percentile(&durations, 99.0),
+                max_us: durations.last().copied().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use guidepost_store::ToolCallSample;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let values: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&values, 50.0), 50);
+        assert_eq!(percentile(&values, 99.0), 99);
+        assert_eq!(percentile(&[7], 95.0), 7);
+    }
+
+    #[test]
+    fn report_counts_errors_per_tool() {
+        let sample = |name: &str, is_error, d| ToolCallSample { tool_name: name.into(), is_error, duration_us: d };
+        let report = tool_report(vec![sample("a", false, 10), sample("a", true, 30), sample("b", false, 5)]);
+        assert_eq!(report.len(), 2);
+        assert_eq!((report[0].calls, report[0].errors, report[0].max_us), (2, 1, 30));
+        assert_eq!(report[0].error_rate, 0.5);
+    }
+
+    #[test]
+    fn arguments_are_capped_on_a_char_boundary() {
+        let big = serde_json::json!({ "x": "é".repeat(20_000) });
+        let capped = capped_arguments(&big);
+        assert!(capped.len() <= Limits::RECORDED_ARGUMENTS);
+    }
+}

@@ -1,0 +1,31 @@
+use std::time::Duration;
+
+/// How the platform writes its public URLs and how long it keeps idle sessions.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// Servers are served at `{slug}.{base_domain}`.
+    pub base_domain: String,
+    /// `http` or `https`, as URLs are written in metadata and install snippets.
+    pub public_scheme: String,
+    /// The port written in public URLs; `None` for the scheme's default.
+    pub public_port: Option<u16>,
+    /// Slug of the server answering on the bare base domain, if any.
+    pub default_server: Option<String>,
+    /// Whether conformance fixture servers may be created.
+    pub enable_fixtures: bool,
+    pub session_idle_timeout: Duration,
+}
+
+impl PlatformConfig {
+    /// `scheme://host[:port]` for a host name.
+    pub fn origin_for_host(&self, host: &str) -> String {
+        match self.public_port {
+            Some(port) if !self.is_default_port(port) => format!("{}://{host}:{port}", self.public_scheme),
+            _ => format!("{}://{host}", self.public_scheme),
+        }
+    }
+
+    fn is_default_port(&self, port: u16) -> bool {
+        (self.public_scheme == "http" && port == 80) || (self.public_scheme == "https" && port == 443)
+    }
+}

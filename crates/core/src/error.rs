@@ -1,0 +1,28 @@
+use guidepost_domain::ValidationError;
+use guidepost_store::StoreError;
+use thiserror::Error;
+
+/// What a service can refuse, in terms its callers map to HTTP, MCP or CLI errors.
+#[derive(Debug, Error)]
+pub enum CoreError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("storage failed: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => CoreError::NotFound,
+            StoreError::Conflict(message) => CoreError::Conflict(message),
+            other => CoreError::Store(other),
+        }
+    }
+}

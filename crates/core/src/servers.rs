@@ -1,0 +1,257 @@
+//! Hosted MCP servers: creation and update rules, public URLs and install snippets.
+
+use guidepost_domain::*;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::{CoreError, Platform, PlatformConfig};
+
+/// `POST /api/v1/servers` and `guidepost server create`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServer {
+    pub name: String,
+    pub slug: String,
+    #[serde(default)]
+    pub kind: Option<ServerKind>,
+    #[serde(default)]
+    pub auth_mode: Option<AuthMode>,
+    #[serde(default)]
+    pub walkthrough_tools_enabled: Option<bool>,
+    #[serde(default)]
+    pub support_tool_enabled: Option<bool>,
+    #[serde(default)]
+    pub custom_domain: Option<String>,
+    #[serde(default)]
+    pub product_name: Option<String>,
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/servers/{id}`: absent fields stay; `null` clears a nullable one.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServer {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub auth_mode: Option<AuthMode>,
+    #[serde(default)]
+    pub walkthrough_tools_enabled: Option<bool>,
+    #[serde(default)]
+    pub support_tool_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub custom_domain: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub product_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub instructions: Option<Option<String>>,
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from a field left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A server as the API shows it: the record plus its public URLs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerView {
+    #[serde(flatten)]
+    pub server: McpServer,
+    /// The server's MCP endpoint on its virtual host.
+    pub mcp_url: String,
+    /// The same endpoint by the path fallback, for setups without wildcard DNS.
+    pub path_mcp_url: String,
+}
+
+pub fn view(config: &PlatformConfig, server: McpServer) -> ServerView {
+    ServerView { mcp_url: mcp_url(config, &server), path_mcp_url: path_mcp_url(config, &server), server }
+}
+
+/// The canonical MCP URL: the custom domain if there is one, else `{slug}.{base_domain}`.
+pub fn mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
+    let host = server.custom_domain.clone().unwrap_or_else(|| format!("{}.{}", server.slug, config.base_domain));
+    format!("{}/mcp", config.origin_for_host(&host))
+}
+
+pub fn path_mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
+    format!("{}/s/{}/mcp", config.origin_for_host(&config.base_domain), server.slug)
+}
+
+fn optional_text(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
+    match value {
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) => validate_text(field, &text, max).map(|_| Some(text)),
+        None => Ok(None),
+    }
+}
+
+fn checked_domain(config: &PlatformConfig, domain: Option<String>) -> Result<Option<String>, ValidationError> {
+    let Some(domain) = domain.map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    validate_domain("custom_domain", &domain)?;
+    let base = &config.base_domain;
+    if domain == *base || domain.ends_with(&format!(".{base}")) {
+        return Err(ValidationError::new("custom_domain", format!("must not be under the platform's base domain {base}")));
+    }
+    Ok(Some(domain))
+}
+
+fn checked_origins(origins: Vec<String>) -> Result<Vec<String>, ValidationError> {
+    if origins.len() > Limits::ALLOWED_ORIGINS {
+        return Err(ValidationError::new("allowed_origins", format!("at most {} origins", Limits::ALLOWED_ORIGINS)));
+    }
+    let origins: Vec<String> = origins.into_iter().map(|o| o.trim().trim_end_matches('/').to_lowercase()).collect();
+    origins.iter().try_for_each(|o| validate_origin(o))?;
+    Ok(origins)
+}
+
+fn settings_for_create(config: &PlatformConfig, input: CreateServer) -> Result<ServerSettings, ValidationError> {
+    validate_text("name", &input.name, Limits::NAME)?;
+    Ok(ServerSettings {
+        name: input.name.trim().to_owned(),
+        slug: Slug::parse(&input.slug)?,
+        custom_domain: checked_domain(config, input.custom_domain)?,
+        auth_mode: input.auth_mode.unwrap_or(AuthMode::None),
+        walkthrough_tools_enabled: input.walkthrough_tools_enabled.unwrap_or(true),
+        support_tool_enabled: input.support_tool_enabled.unwrap_or(true),
+        product_name: optional_text("product_name", input.product_name, Limits::NAME)?,
+        instructions: optional_text("instructions", input.instructions, Limits::INSTRUCTIONS)?,
+        allowed_origins: checked_origins(input.allowed_origins.unwrap_or_default())?,
+    })
+}
+
+fn apply_update(config: &PlatformConfig, current: McpServer, input: UpdateServer) -> Result<ServerSettings, ValidationError> {
+    let name = match input.name {
+        Some(name) => validate_text("name", &name, Limits::NAME).map(|_| name.trim().to_owned())?,
+        None => current.name,
+    };
+    Ok(ServerSettings {
+        name,
+        slug: input.slug.as_deref().map(Slug::parse).transpose()?.unwrap_or(current.slug),
+        custom_domain: match input.custom_domain {
+            Some(domain) => checked_domain(config, domain)?,
+            None => current.custom_domain,
+        },
+        auth_mode: input.auth_mode.unwrap_or(current.auth_mode),
+        walkthrough_tools_enabled: input.walkthrough_tools_enabled.unwrap_or(current.walkthrough_tools_enabled),
+        support_tool_enabled: input.support_tool_enabled.unwrap_or(current.support_tool_enabled),
+        product_name: match input.product_name {
+            Some(value) => optional_text("product_name", value, Limits::NAME)?,
+            None => current.product_name,
+        },
+        instructions: match input.instructions {
+            Some(value) => optional_text("instructions", value, Limits::INSTRUCTIONS)?,
+            None => current.instructions,
+        },
+        allowed_origins: match input.allowed_origins {
+            Some(origins) => checked_origins(origins)?,
+            None => current.allowed_origins,
+        },
+    })
+}
+
+pub async fn create(platform: &Platform, org: &OrgId, input: CreateServer) -> Result<McpServer, CoreError> {
+    let kind = input.kind.unwrap_or(ServerKind::Standard);
+    if kind == ServerKind::ConformanceFixture && !platform.config.enable_fixtures {
+        return Err(CoreError::Forbidden(
+            "conformance_fixture servers can be created only when the platform runs with --enable-fixtures".into(),
+        ));
+    }
+    let settings = settings_for_create(&platform.config, input)?;
+    Ok(platform.store.create_server(org, kind, &settings).await?)
+}
+
+pub async fn update(platform: &Platform, org: &OrgId, id: &ServerId, input: UpdateServer) -> Result<McpServer, CoreError> {
+    let current = platform.store.get_server(org, id).await?;
+    let settings = apply_update(&platform.config, current, input)?;
+    Ok(platform.store.update_server(org, id, &settings).await?)
+}
+
+/// Ready-to-paste configuration for the clients people use (SPEC §1).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InstallSnippets {
+    pub url: String,
+    #[schema(value_type = Object)]
+    pub cursor: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub vscode: serde_json::Value,
+    pub claude_code: String,
+    #[schema(value_type = Object)]
+    pub generic: serde_json::Value,
+}
+
+pub fn install_snippets(config: &PlatformConfig, server: &McpServer, tracking_id: Option<&TrackingId>) -> InstallSnippets {
+    let mut url = mcp_url(config, server);
+    if let Some(id) = tracking_id {
+        url = format!("{url}?tracking_id={}", id.as_str());
+    }
+    let name = server.slug.as_str();
+    InstallSnippets {
+        cursor: json!({ "mcpServers": { name: { "url": url } } }),
+        vscode: json!({ "servers": { name: { "type": "http", "url": url } } }),
+        claude_code: format!("claude mcp add --transport http {name} '{url}'"),
+        generic: json!({ "name": name, "transport": "streamable-http", "url": url }),
+        url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn config() -> PlatformConfig {
+        PlatformConfig {
+            base_domain: "example.com".into(),
+            public_scheme: "https".into(),
+            public_port: None,
+            default_server: None,
+            enable_fixtures: false,
+            session_idle_timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn create_input() -> CreateServer {
+        serde_json::from_value(json!({"name": "Acme", "slug": "acme"})).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let settings = settings_for_create(&config(), create_input()).unwrap();
+        assert_eq!(settings.auth_mode, AuthMode::None);
+        assert!(settings.walkthrough_tools_enabled && settings.support_tool_enabled);
+    }
+
+    #[test]
+    fn custom_domains_under_the_base_domain_are_refused() {
+        let mut input = create_input();
+        input.custom_domain = Some("x.example.com".into());
+        assert_eq!(settings_for_create(&config(), input).unwrap_err().field, "custom_domain");
+    }
+
+    #[test]
+    fn origins_must_be_origins() {
+        let mut input = create_input();
+        input.allowed_origins = Some(vec!["https://app.example.org/path".into()]);
+        assert!(settings_for_create(&config(), input).is_err());
+    }
+
+    #[test]
+    fn patch_tells_null_from_absent() {
+        let patch: UpdateServer = serde_json::from_value(json!({"product_name": null})).unwrap();
+        assert_eq!(patch.product_name, Some(None));
+        assert_eq!(patch.instructions, None);
+    }
+}

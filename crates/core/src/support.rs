@@ -1,0 +1,77 @@
+//! Support requests (SPEC §5): opened by the `get_support` tool, handled through the API.
+
+use guidepost_domain::*;
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::{CoreError, Platform};
+
+/// The arguments of `get_support`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportInput {
+    pub title: String,
+    pub problem_description: String,
+    #[serde(default)]
+    pub problem_context: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum SupportError {
+    #[error(
+        "An email address is needed so that the support team can answer. Ask the user for their \
+         email address and call get_support again with the `email` argument."
+    )]
+    EmailRequired,
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// Opens a support request. The email comes from the argument (on servers that are not
+/// OAuth) or from what is known about the end user; an argument email is remembered on
+/// the end user as unverified.
+pub async fn open_request(
+    platform: &Platform,
+    server: &McpServer,
+    end_user: Option<&EndUser>,
+    input: SupportInput,
+) -> Result<SupportRequest, SupportError> {
+    validate_text("title", &input.title, Limits::TITLE)?;
+    validate_text("problem_description", &input.problem_description, Limits::DESCRIPTION)?;
+    let context = match input.problem_context {
+        Some(text) if !text.trim().is_empty() => Some(validate_text("problem_context", &text, Limits::CONTEXT).map(|_| text)?),
+        _ => None,
+    };
+    let email = choose_email(server, end_user, input.email.as_deref())?;
+    if let (Some(user), Some(_)) = (end_user, input.email.as_deref()) {
+        platform.store.set_end_user_email(&server.org_id, &user.id, &email, false).await.map_err(CoreError::from)?;
+    }
+    let request = NewSupportRequest {
+        org_id: server.org_id.clone(),
+        server_id: server.id.clone(),
+        end_user_id: end_user.map(|u| u.id.clone()),
+        email,
+        title: input.title.trim().to_owned(),
+        description: input.problem_description,
+        context,
+    };
+    let created = platform.store.create_support_request(&request, Timestamp::now()).await.map_err(CoreError::from)?;
+    metrics::counter!("guidepost_support_requests_total").increment(1);
+    Ok(created)
+}
+
+fn choose_email(server: &McpServer, end_user: Option<&EndUser>, argument: Option<&str>) -> Result<Email, SupportError> {
+    let known = end_user.and_then(|u| u.email.clone());
+    if server.auth_mode.requires_token() {
+        // On OAuth servers the verified email of the signed-in user is the only one.
+        return known.ok_or(SupportError::EmailRequired);
+    }
+    match argument.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(text) => Ok(Email::parse(text)?),
+        None => known.ok_or(SupportError::EmailRequired),
+    }
+}

@@ -1,0 +1,145 @@
+//! Prefixed random identifiers (`org_…`, `ms_…`): readable in logs, unguessable, and the
+//! prefix tells at a glance which kind of object an id names.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The kinds of object that carry an id, each with its prefix.
+pub trait IdKind {
+    const PREFIX: &'static str;
+}
+
+macro_rules! id_kinds {
+    ($($kind:ident => $prefix:literal),* $(,)?) => {
+        $(
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+            pub struct $kind;
+            impl IdKind for $kind {
+                const PREFIX: &'static str = $prefix;
+            }
+        )*
+    };
+}
+
+/// Markers for [`Id`]; the type parameter keeps an organization id from being passed
+/// where a server id is expected.
+pub mod kind {
+    use super::IdKind;
+    id_kinds! {
+        Org => "org",
+        Server => "ms",
+        ApiKey => "key",
+        EndUser => "msu",
+        Session => "mss",
+        SupportRequest => "sr",
+        ToolCall => "tc",
+    }
+}
+
+const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+const RANDOM_LEN: usize = 20;
+
+/// An identifier of one kind of object: `{prefix}_{20 random base36 characters}`.
+pub struct Id<K> {
+    value: String,
+    kind: PhantomData<K>,
+}
+
+impl<K: IdKind> Id<K> {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        let random = crate::secret::random_string(ALPHABET, RANDOM_LEN);
+        Self::from_trusted(format!("{}_{}", K::PREFIX, random))
+    }
+
+    /// Parses an id from untrusted input: the prefix must match and the rest must be
+    /// lowercase alphanumerics of sane length.
+    pub fn parse(value: &str) -> Option<Self> {
+        let rest = value.strip_prefix(K::PREFIX)?.strip_prefix('_')?;
+        let well_formed = (8..=40).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        well_formed.then(|| Self::from_trusted(value.to_owned()))
+    }
+
+    /// Wraps a value that came from our own store.
+    pub fn from_trusted(value: String) -> Self {
+        Self { value, kind: PhantomData }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    pub fn into_string(self) -> String {
+        self.value
+    }
+}
+
+impl<K> Clone for Id<K> {
+    fn clone(&self) -> Self {
+        Self { value: self.value.clone(), kind: PhantomData }
+    }
+}
+
+impl<K> PartialEq for Id<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<K> Eq for Id<K> {}
+
+impl<K> std::hash::Hash for Id<K> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.hash(state)
+    }
+}
+
+impl<K> fmt::Debug for Id<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+impl<K> fmt::Display for Id<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+impl<K> Serialize for Id<K> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.value)
+    }
+}
+
+impl<'de, K: IdKind> Deserialize<'de> for Id<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a valid {}_… id", K::PREFIX)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kind::{Org, Server};
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_back_and_carry_their_prefix() {
+        let id = Id::<Org>::generate();
+        assert!(id.as_str().starts_with("org_"));
+        assert_eq!(Id::<Org>::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(Id::<Server>::parse(id.as_str()), None);
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        for bad in ["org_", "org_ABCDEFGHIJ", "org-abcdefghij", "org_abc", "org_abcdefgh!j"] {
+            assert!(Id::<Org>::parse(bad).is_none(), "{bad} should be refused");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Guidepost's domain: identifiers, validated values and the records the platform keeps.
+//!
+//! Architecture invariant: this crate does no I/O. It knows nothing about HTTP, SQL or MCP;
+//! values are validated here once, at the border, and trusted everywhere after.
+
+mod id;
+mod limits;
+mod model;
+mod secret;
+mod time;
+mod value;
+
+pub use id::{Id, IdKind};
+pub use limits::Limits;
+pub use model::*;
+pub use secret::{ApiKeySecret, hash_secret, random_token};
+pub use time::Timestamp;
+pub use value::{
+    AuthMode, Email, ServerKind, Slug, SupportStatus, TrackingId, ValidationError, validate_domain, validate_origin,
+    validate_text,
+};

@@ -1,0 +1,22 @@
+//! Size limits on every input. One place, so that the API, MCP tools and CLI agree.
+
+pub struct Limits;
+
+impl Limits {
+    pub const NAME: usize = 200;
+    pub const TITLE: usize = 200;
+    pub const DESCRIPTION: usize = 20_000;
+    pub const CONTEXT: usize = 20_000;
+    pub const INSTRUCTIONS: usize = 10_000;
+    pub const EMAIL: usize = 254;
+    pub const DOMAIN: usize = 253;
+    pub const TRACKING_ID: usize = 128;
+    pub const ALLOWED_ORIGINS: usize = 50;
+    pub const ORIGIN: usize = 300;
+    pub const CLIENT_INFO: usize = 200;
+    /// Arguments recorded with a tool call are truncated to this many bytes (SPEC §6).
+    pub const RECORDED_ARGUMENTS: usize = 16 * 1024;
+    pub const RESULT_SUMMARY: usize = 500;
+    pub const PAGE_SIZE_DEFAULT: u32 = 50;
+    pub const PAGE_SIZE_MAX: u32 = 200;
+}

@@ -1,0 +1,205 @@
+//! The records the platform keeps. Every one belongs to exactly one organization.
+
+use serde::Serialize;
+
+use crate::id::kind;
+use crate::{AuthMode, Email, Id, ServerKind, Slug, SupportStatus, Timestamp};
+
+pub type OrgId = Id<kind::Org>;
+pub type ServerId = Id<kind::Server>;
+pub type ApiKeyId = Id<kind::ApiKey>;
+pub type EndUserId = Id<kind::EndUser>;
+pub type SessionId = Id<kind::Session>;
+pub type SupportRequestId = Id<kind::SupportRequest>;
+pub type ToolCallId = Id<kind::ToolCall>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
+    pub name: String,
+    /// The first characters of the key, to tell keys apart; never enough to use it.
+    pub display_prefix: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A hosted MCP server (SPEC §1).
+#[derive(Debug, Clone, Serialize)]
+pub struct McpServer {
+    pub id: ServerId,
+    pub org_id: OrgId,
+    pub kind: ServerKind,
+    pub name: String,
+    pub slug: Slug,
+    pub custom_domain: Option<String>,
+    pub auth_mode: AuthMode,
+    pub walkthrough_tools_enabled: bool,
+    pub support_tool_enabled: bool,
+    pub product_name: Option<String>,
+    pub instructions: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The settable fields of a server; used both to create one and, with every field
+/// present, to store an update.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub name: String,
+    pub slug: Slug,
+    pub custom_domain: Option<String>,
+    pub auth_mode: AuthMode,
+    pub walkthrough_tools_enabled: bool,
+    pub support_tool_enabled: bool,
+    pub product_name: Option<String>,
+    pub instructions: Option<String>,
+    pub allowed_origins: Vec<String>,
+}
+
+/// A person behind MCP clients (SPEC §3), known by tracking id and/or email.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndUser {
+    pub id: EndUserId,
+    pub org_id: OrgId,
+    pub tracking_id: Option<String>,
+    pub email: Option<Email>,
+    pub email_verified: bool,
+    pub first_seen_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+/// One session-era MCP session, persisted so that any node can continue it.
+#[derive(Debug, Clone, Serialize)]
+pub struct McpSession {
+    pub id: SessionId,
+    /// The transport's `Mcp-Session-Id`.
+    pub transport_id: String,
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub end_user_id: Option<EndUserId>,
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
+    pub protocol_version: Option<String>,
+    pub first_seen_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+/// What is known about a session when the transport opens it.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub transport_id: String,
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub end_user_id: Option<EndUserId>,
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
+    pub protocol_version: Option<String>,
+    /// The transport's own record of the handshake (opaque JSON), replayed on other nodes.
+    pub transport_state: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SupportRequest {
+    pub id: SupportRequestId,
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub end_user_id: Option<EndUserId>,
+    pub email: Email,
+    pub title: String,
+    pub description: String,
+    pub context: Option<String>,
+    pub status: SupportStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSupportRequest {
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub end_user_id: Option<EndUserId>,
+    pub email: Email,
+    pub title: String,
+    pub description: String,
+    pub context: Option<String>,
+}
+
+/// One recorded `tools/call` (SPEC §6).
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolCall {
+    pub id: ToolCallId,
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub session_id: Option<String>,
+    pub end_user_id: Option<EndUserId>,
+    pub tool_name: String,
+    /// The call's arguments as JSON text, truncated to `Limits::RECORDED_ARGUMENTS`.
+    pub arguments: String,
+    pub result_summary: String,
+    pub is_error: bool,
+    pub error_code: Option<i64>,
+    pub duration_us: i64,
+    pub created_at: Timestamp,
+}
+
+/// One page of a list, with the opaque cursor of the next page if there is one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Where a list continues: after the row with this time and id (lists run newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: Timestamp,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at.micros(), self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (micros, id) = text.split_once('.')?;
+        let ok_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        ok_id.then_some(())?;
+        Some(Self { created_at: Timestamp::from_micros(micros.parse().ok()?), id: id.to_owned() })
+    }
+}
+
+/// Paging parameters, already clamped to the limits.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub after: Option<Cursor>,
+    pub limit: u32,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self { after: None, limit: crate::Limits::PAGE_SIZE_DEFAULT }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        let cursor = Cursor { created_at: Timestamp::from_micros(42), id: "sr_abc123".into() };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("x.sr_1"), None);
+        assert_eq!(Cursor::decode("42.sr'1"), None);
+    }
+}

@@ -1,0 +1,293 @@
+//! Validated values. Each `parse` is the one place where its rule lives.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::Limits;
+
+/// Why an input was refused, phrased for the person or agent who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}
+
+/// Checks a free-text field: not blank (when required), at most `max` characters, and no
+/// NUL bytes (PostgreSQL refuses them in text).
+pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+    }
+    if value.contains('\0') {
+        return Err(ValidationError::new(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// A server slug: `[a-z0-9-]{3,40}`, unique platform-wide, the first label of its host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        let ok_chars = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !(3..=40).contains(&value.len()) || !ok_chars {
+            return Err(ValidationError::new("slug", "must be 3 to 40 characters of a-z, 0-9 and '-'"));
+        }
+        if value.starts_with('-') || value.ends_with('-') {
+            return Err(ValidationError::new("slug", "must not start or end with '-'"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Slug {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Slug> for String {
+    fn from(slug: Slug) -> Self {
+        slug.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address, lowercased. The check is deliberately modest (one `@`, a dotted
+/// domain, no spaces): the real proof of an address is the one-time code sent to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        let value = value.trim().to_lowercase();
+        let invalid = || ValidationError::new("email", "must be an email address such as ada@example.com");
+        if value.len() > Limits::EMAIL || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@');
+        if local.is_empty() || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> Self {
+        email.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+
+            pub fn parse(value: &str) -> Option<Self> {
+                match value { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// How end users of a server are identified (SPEC §3).
+    AuthMode {
+        None => "none",
+        CollectEmail => "collect_email",
+        PlatformOauth => "platform_oauth",
+        CustomOauth => "custom_oauth",
+    }
+}
+
+impl AuthMode {
+    /// Whether the transport requires a bearer token.
+    pub fn requires_token(self) -> bool {
+        matches!(self, AuthMode::PlatformOauth | AuthMode::CustomOauth)
+    }
+}
+
+string_enum! {
+    /// What a hosted server offers: a normal tenant server, or the conformance fixture.
+    ServerKind {
+        Standard => "standard",
+        ConformanceFixture => "conformance_fixture",
+    }
+}
+
+string_enum! {
+    /// Life of a support request.
+    SupportStatus {
+        Open => "open",
+        InProgress => "in_progress",
+        Resolved => "resolved",
+        Closed => "closed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_follow_the_pattern() {
+        assert!(Slug::parse("acme").is_ok());
+        assert!(Slug::parse("a-1").is_ok());
+        for bad in ["ab", "Acme", "acme_x", "-acme", &"a".repeat(41), "ac me"] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        for bad in ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn text_limits_count_characters() {
+        assert!(validate_text("title", "é".repeat(200).as_str(), 200).is_ok());
+        assert!(validate_text("title", "é".repeat(201).as_str(), 200).is_err());
+        assert!(validate_text("title", "   ", 200).is_err());
+        assert!(validate_text("title", "a\0b", 200).is_err());
+    }
+
+    #[test]
+    fn enums_round_trip_their_text() {
+        for mode in AuthMode::ALL {
+            assert_eq!(AuthMode::parse(mode.as_str()), Some(*mode));
+        }
+        assert_eq!(AuthMode::parse("oauth"), None);
+    }
+}
+
+/// A tracking id from a personal URL (`…/mcp?tracking_id=…`): 1 to 128 characters of
+/// letters, digits, `.`, `_` and `-`, so that it can be written into a URL unescaped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TrackingId(String);
+
+impl TrackingId {
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        let ok = (1..=Limits::TRACKING_ID).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            return Err(ValidationError::new(
+                "tracking_id",
+                "must be 1 to 128 characters of letters, digits, '.', '_' and '-'",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TrackingId {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<TrackingId> for String {
+    fn from(id: TrackingId) -> Self {
+        id.0
+    }
+}
+
+/// Checks a DNS host name: lowercase labels of a-z, 0-9 and '-', at least two labels.
+pub fn validate_domain(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if value.len() > Limits::DOMAIN || value.split('.').count() < 2 || !value.split('.').all(label_ok) {
+        return Err(ValidationError::new(field, "must be a lowercase host name such as mcp.example.com"));
+    }
+    Ok(())
+}
+
+/// Checks a browser origin: `scheme://host[:port]`, no path, or the literal `null`.
+pub fn validate_origin(value: &str) -> Result<(), ValidationError> {
+    let invalid = || ValidationError::new("allowed_origins", format!("{value:?} is not an origin such as https://app.example.com"));
+    if value == "null" {
+        return Ok(());
+    }
+    let (scheme, rest) = value.split_once("://").ok_or_else(invalid)?;
+    let host_ok = !rest.is_empty()
+        && rest.len() <= Limits::ORIGIN
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !matches!(scheme, "http" | "https") || !host_ok {
+        return Err(invalid());
+    }
+    Ok(())
+}
