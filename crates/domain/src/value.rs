@@ -37,7 +37,7 @@ pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(),
 }
 
 /// A server slug: `[a-z0-9-]{3,40}`, unique platform-wide, the first label of its host.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Slug(String);
 
@@ -79,7 +79,7 @@ impl fmt::Display for Slug {
 
 /// An email address, lowercased. The check is deliberately modest (one `@`, a dotted
 /// domain, no spaces): the real proof of an address is the one-time code sent to it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
@@ -227,7 +227,7 @@ mod tests {
 
 /// A tracking id from a personal URL (`…/mcp?tracking_id=…`): 1 to 128 characters of
 /// letters, digits, `.`, `_` and `-`, so that it can be written into a URL unescaped.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct TrackingId(String);
 

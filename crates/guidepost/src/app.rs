@@ -1,0 +1,121 @@
+//! The HTTP application: hosted MCP servers, the management API and the operations
+//! endpoints on one listener, with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::response::IntoResponse;
+use guidepost_core::{Platform, Store, analytics};
+use guidepost_domain::Timestamp;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::ops;
+
+/// A running application; [`RunningApp::shutdown`] stops it gracefully.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub platform: Platform,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningApp {
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded), flushes analytics.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await.context("the server task panicked")?
+    }
+
+    /// A token that stops the application when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the application stops (after its shutdown token is cancelled).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the server task panicked")?
+    }
+}
+
+/// Connects the store (applying migrations), binds the listener and starts serving.
+pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
+    let store = guidepost_store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", guidepost_store::redact(&settings.database_url)))?;
+    start_with_store(settings, store).await
+}
+
+pub async fn start_with_store(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<RunningApp> {
+    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let mut config = settings.platform.clone();
+    config.public_port = settings.public_port.or(Some(addr.port()));
+    let (recorder, writer) = analytics::start(store.clone());
+    let platform = Platform { store: store.clone(), config: Arc::new(config), analytics: recorder };
+    let shutdown = CancellationToken::new();
+    let router = Router::new()
+        .merge(guidepost_mcp::router(platform.clone(), settings.mcp.clone(), shutdown.child_token()))
+        .merge(guidepost_api::router(platform.clone()))
+        .merge(ops::router(store.clone()))
+        .fallback(not_found);
+    tokio::spawn(expire_idle_sessions(platform.clone(), shutdown.clone()));
+    let grace = settings.shutdown_grace;
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let serving = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let result = tokio::select! {
+            result = serving => result.context("serving HTTP"),
+            () = deadline_after(stop, grace) => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping anyway");
+                Ok(())
+            }
+        };
+        writer.shutdown().await;
+        tracing::info!("stopped");
+        result
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningApp { addr, platform, shutdown, task })
+}
+
+async fn deadline_after(stop: CancellationToken, grace: Duration) {
+    stop.cancelled().await;
+    tokio::time::sleep(grace).await;
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "not_found", "message": "Nothing is served at this path"})),
+    )
+}
+
+/// Deletes sessions idle for longer than the timeout, once a minute.
+async fn expire_idle_sessions(platform: Platform, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let idle = platform.config.session_idle_timeout.as_secs() as i64;
+        let cutoff = Timestamp::from_micros(Timestamp::now().micros() - idle * 1_000_000);
+        match platform.store.delete_idle_sessions(cutoff).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "expired idle sessions"),
+            Err(error) => tracing::warn!(%error, "could not expire idle sessions"),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The command line (SPEC §7). Every option can also come from a `GUIDEPOST_*`
+//! environment variable or from the TOML file named by `--config`; flags win over the
+//! environment, which wins over the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "guidepost", version, about = "A multi-tenant MCP platform: hosted MCP servers with walkthroughs, support and analytics.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database URL: sqlite:PATH (default sqlite:guidepost.db) or postgres://…
+    #[arg(long, global = true, env = "GUIDEPOST_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Print results as JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// A TOML file with settings (keys as the long flags, with '_' for '-').
+    #[arg(long, global = true, env = "GUIDEPOST_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "GUIDEPOST_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server: hosted MCP servers, the management API and operations endpoints.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organizations (tenants).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage hosted MCP servers.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Manage an organization's API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "GUIDEPOST_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Servers are served at {slug}.{base-domain} [default: localhost].
+    #[arg(long, env = "GUIDEPOST_BASE_DOMAIN")]
+    pub base_domain: Option<String>,
+    /// Scheme written in public URLs: http or https [default: http].
+    #[arg(long, env = "GUIDEPOST_PUBLIC_URL_SCHEME")]
+    pub public_url_scheme: Option<String>,
+    /// Port written in public URLs [default: the listen port].
+    #[arg(long, env = "GUIDEPOST_PUBLIC_PORT")]
+    pub public_port: Option<u16>,
+    /// Slug of the server that answers on the bare base domain.
+    #[arg(long, env = "GUIDEPOST_DEFAULT_SERVER")]
+    pub default_server: Option<String>,
+    /// Allow creating conformance_fixture servers.
+    #[arg(long, env = "GUIDEPOST_ENABLE_FIXTURES")]
+    pub enable_fixtures: bool,
+    /// Seed a demo organization, server and API key, and print how to connect.
+    #[arg(long, env = "GUIDEPOST_DEMO")]
+    pub demo: bool,
+    /// Tool calls per minute per end user; 0 turns the limit off [default: 120].
+    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_USER")]
+    pub rate_limit_per_user: Option<u32>,
+    /// Tool calls per minute per client IP; 0 turns the limit off [default: 1200].
+    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_IP")]
+    pub rate_limit_per_ip: Option<u32>,
+    /// Seconds after which an idle MCP session expires [default: 1800].
+    #[arg(long, env = "GUIDEPOST_SESSION_IDLE_TIMEOUT")]
+    pub session_idle_timeout: Option<u64>,
+    /// Largest MCP request body in bytes [default: 1048576].
+    #[arg(long, env = "GUIDEPOST_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// Seconds to let in-flight requests finish on shutdown [default: 10].
+    #[arg(long, env = "GUIDEPOST_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization and its first API key.
+    Create {
+        /// The organization's display name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Create a hosted MCP server.
+    Create {
+        /// The organization that owns the server (org_…).
+        #[arg(long)]
+        org: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Slug: 3-40 of a-z, 0-9, '-'; the server's host is {slug}.{base-domain}.
+        #[arg(long)]
+        slug: String,
+        /// none, collect_email, platform_oauth or custom_oauth.
+        #[arg(long)]
+        auth_mode: Option<String>,
+        /// A custom domain that also serves this server.
+        #[arg(long)]
+        custom_domain: Option<String>,
+        /// Product name shown to agents.
+        #[arg(long)]
+        product_name: Option<String>,
+        /// Instructions shown to agents when they connect.
+        #[arg(long)]
+        instructions: Option<String>,
+    },
+    /// List an organization's servers.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; the key is printed once.
+    Create {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// A name to recognize the key by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke an API key.
+    Revoke {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The key's id (key_…).
+        #[arg(long)]
+        id: String,
+    },
+}

@@ -1,0 +1,128 @@
+//! The administrative commands: migrate, org, server and api-key.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use guidepost_core::servers::{self, CreateServer};
+use guidepost_core::{Platform, PlatformConfig, Store, analytics};
+use guidepost_domain::{ApiKeySecret, AuthMode, Id, OrgId, PageRequest};
+use serde_json::json;
+
+use crate::cli::{ApiKeyCommand, Command, OrgCommand, ServerCommand};
+use crate::config::Settings;
+use crate::output;
+
+pub async fn run(command: Command, store: Arc<dyn Store>, json: bool) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => unreachable!("serve is dispatched before the store is opened here"),
+        Command::Migrate => {
+            output::print(json, &json!({"migrated": true}), |_| "Database is up to date.".into());
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create { name }) => create_org(&store, &name, json).await,
+        Command::Server(command) => server(store, command, json).await,
+        Command::ApiKey(command) => api_key(&store, command, json).await,
+    }
+}
+
+fn org_id(text: &str) -> anyhow::Result<OrgId> {
+    Id::parse(text).with_context(|| format!("{text:?} is not an organization id (org_…)"))
+}
+
+async fn create_org(store: &Arc<dyn Store>, name: &str, json: bool) -> anyhow::Result<()> {
+    guidepost_domain::validate_text("name", name, guidepost_domain::Limits::NAME)?;
+    let org = store.create_organization(name.trim()).await?;
+    let secret = ApiKeySecret::generate();
+    let key = store.create_api_key(&org.id, "default", &secret).await?;
+    let result = json!({"organization": org, "api_key": secret.plaintext, "api_key_id": key.id});
+    output::print(json, &result, |_| {
+        format!("Organization {} created.\nAPI key (shown once): {}", org.id, secret.plaintext)
+    });
+    Ok(())
+}
+
+/// A platform for commands that need service rules (validation, URLs) outside `serve`.
+fn offline_platform(store: Arc<dyn Store>) -> (Platform, analytics::AnalyticsWriter) {
+    let settings = Settings::local("unused");
+    let (recorder, writer) = analytics::start(store.clone());
+    let config: PlatformConfig = settings.platform;
+    (Platform { store, config: Arc::new(config), analytics: recorder }, writer)
+}
+
+async fn server(store: Arc<dyn Store>, command: ServerCommand, json: bool) -> anyhow::Result<()> {
+    let (platform, writer) = offline_platform(store);
+    let result = match command {
+        ServerCommand::Create { org, name, slug, auth_mode, custom_domain, product_name, instructions } => {
+            let auth_mode = match auth_mode.as_deref() {
+                Some(text) => Some(AuthMode::parse(text).with_context(|| {
+                    format!("--auth-mode must be one of none, collect_email, platform_oauth, custom_oauth (got {text:?})")
+                })?),
+                None => None,
+            };
+            let input = CreateServer {
+                name,
+                slug,
+                kind: None,
+                auth_mode,
+                walkthrough_tools_enabled: None,
+                support_tool_enabled: None,
+                custom_domain,
+                product_name,
+                instructions,
+                allowed_origins: None,
+            };
+            let server = servers::create(&platform, &org_id(&org)?, input).await.map_err(anyhow::Error::new)?;
+            let view = servers::view(&platform.config, server);
+            output::print(json, &view, |v| format!("Server {} created: {}", v.server.id, v.mcp_url));
+            Ok(())
+        }
+        ServerCommand::List { org } => list_servers(&platform, &org_id(&org)?, json).await,
+    };
+    writer.shutdown().await;
+    result
+}
+
+async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
+    let mut views = Vec::new();
+    let mut page = PageRequest { after: None, limit: guidepost_domain::Limits::PAGE_SIZE_MAX };
+    loop {
+        let found = platform.store.list_servers(org, &page).await?;
+        views.extend(found.items.into_iter().map(|s| servers::view(&platform.config, s)));
+        match found.next_cursor.as_deref().and_then(guidepost_domain::Cursor::decode) {
+            Some(cursor) => page.after = Some(cursor),
+            None => break,
+        }
+    }
+    output::print(json, &views, |views| {
+        if views.is_empty() {
+            return "No servers.".into();
+        }
+        views.iter().map(|v| format!("{}  {:<20} {}", v.server.id, v.server.slug, v.mcp_url)).collect::<Vec<_>>().join("\n")
+    });
+    Ok(())
+}
+
+async fn api_key(store: &Arc<dyn Store>, command: ApiKeyCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        ApiKeyCommand::Create { org, name } => {
+            guidepost_domain::validate_text("name", &name, guidepost_domain::Limits::NAME)?;
+            let secret = ApiKeySecret::generate();
+            let key = store.create_api_key(&org_id(&org)?, &name, &secret).await.map_err(not_found_org)?;
+            let result = json!({"api_key": secret.plaintext, "id": key.id, "name": key.name});
+            output::print(json, &result, |_| format!("API key {} (shown once): {}", key.id, secret.plaintext));
+        }
+        ApiKeyCommand::Revoke { org, id } => {
+            let Some(key_id) = Id::parse(&id) else { bail!("{id:?} is not an API key id (key_…)") };
+            let key = store.revoke_api_key(&org_id(&org)?, &key_id).await.map_err(not_found_org)?;
+            output::print(json, &key, |k| format!("API key {} revoked.", k.id));
+        }
+    }
+    Ok(())
+}
+
+fn not_found_org(error: guidepost_store::StoreError) -> anyhow::Error {
+    match error {
+        guidepost_store::StoreError::NotFound => anyhow::anyhow!("no such organization or key"),
+        other => other.into(),
+    }
+}

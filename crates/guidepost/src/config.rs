@@ -1,0 +1,110 @@
+//! Settings from flags, environment and the optional TOML file, merged in that order of
+//! precedence, with defaults last.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use guidepost_core::PlatformConfig;
+use guidepost_mcp::{McpOptions, RateLimits};
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:guidepost.db";
+
+/// The TOML file: the same names as the long flags, with '_' for '-'.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub listen: Option<SocketAddr>,
+    pub base_domain: Option<String>,
+    pub public_url_scheme: Option<String>,
+    pub public_port: Option<u16>,
+    pub default_server: Option<String>,
+    pub enable_fixtures: Option<bool>,
+    pub rate_limit_per_user: Option<u32>,
+    pub rate_limit_per_ip: Option<u32>,
+    pub session_idle_timeout: Option<u64>,
+    pub body_limit: Option<usize>,
+    pub shutdown_grace: Option<u64>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// The public port when set explicitly; otherwise the port actually bound.
+    pub public_port: Option<u16>,
+    pub platform: PlatformConfig,
+    pub mcp: McpOptions,
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    /// Defaults suitable for tests and local runs: SQLite file, localhost, port 0.
+    pub fn local(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_port: None,
+            platform: PlatformConfig {
+                base_domain: "localhost".into(),
+                public_scheme: "http".into(),
+                public_port: None,
+                default_server: None,
+                enable_fixtures: false,
+                session_idle_timeout: Duration::from_secs(1800),
+            },
+            mcp: McpOptions::default(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+pub fn database_url(global: &GlobalArgs, file: &FileConfig) -> String {
+    global.database_url.clone().or_else(|| file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+}
+
+pub fn serve_settings(global: &GlobalArgs, args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Settings> {
+    let scheme = args.public_url_scheme.clone().or_else(|| file.public_url_scheme.clone()).unwrap_or_else(|| "http".into());
+    anyhow::ensure!(matches!(scheme.as_str(), "http" | "https"), "--public-url-scheme must be http or https");
+    let base_domain = args.base_domain.clone().or_else(|| file.base_domain.clone()).unwrap_or_else(|| "localhost".into());
+    anyhow::ensure!(!base_domain.is_empty() && !base_domain.contains('/'), "--base-domain must be a host name");
+    let defaults = RateLimits::default();
+    let mut settings = Settings::local(database_url(global, file));
+    settings.listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    settings.public_port = args.public_port.or(file.public_port);
+    settings.platform = PlatformConfig {
+        base_domain: base_domain.to_ascii_lowercase(),
+        public_scheme: scheme,
+        public_port: settings.public_port,
+        default_server: args.default_server.clone().or_else(|| file.default_server.clone()),
+        enable_fixtures: args.enable_fixtures || file.enable_fixtures.unwrap_or(false),
+        session_idle_timeout: Duration::from_secs(args.session_idle_timeout.or(file.session_idle_timeout).unwrap_or(1800)),
+    };
+    settings.mcp = McpOptions {
+        body_limit: args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024),
+        rate_limits: RateLimits {
+            per_user_per_minute: args.rate_limit_per_user.or(file.rate_limit_per_user).unwrap_or(defaults.per_user_per_minute),
+            per_user_burst: defaults.per_user_burst,
+            per_ip_per_minute: args.rate_limit_per_ip.or(file.rate_limit_per_ip).unwrap_or(defaults.per_ip_per_minute),
+        },
+    };
+    settings.shutdown_grace = Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
+    Ok(settings)
+}

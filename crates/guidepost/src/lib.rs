@@ -1,0 +1,12 @@
+//! The `guidepost` binary's library half: configuration, the HTTP application and the
+//! CLI commands. Tests start the real application through [`app::start`].
+//!
+//! Architecture invariant: this crate wires the others together; it holds no business
+//! rule, no SQL and no MCP protocol code. `anyhow` is used here and nowhere else.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+mod ops;
+pub mod output;

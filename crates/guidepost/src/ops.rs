@@ -1,0 +1,57 @@
+//! Operations endpoints (SPEC §10): liveness, readiness and Prometheus metrics.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use guidepost_core::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The process-wide metrics recorder; installed once even when tests start several apps.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+#[derive(Clone)]
+struct OpsState {
+    store: Arc<dyn Store>,
+    metrics: PrometheusHandle,
+}
+
+pub fn router(store: Arc<dyn Store>) -> Router {
+    let state = OpsState { store, metrics: metrics_handle() };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(render_metrics))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
+        }
+    }
+}
+
+async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
+    let statements = state.store.statements_executed();
+    metrics::gauge!("guidepost_store_statements_executed").set(statements as f64);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}

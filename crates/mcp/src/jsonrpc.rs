@@ -1,0 +1,121 @@
+//! Reading just enough of a JSON-RPC message to route and police it, and writing the
+//! errors that the gate answers itself.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+pub(crate) const PARSE_ERROR: i64 = -32700;
+pub(crate) const INVALID_REQUEST: i64 = -32600;
+pub(crate) const INVALID_PARAMS: i64 = -32602;
+/// Implementation-defined server errors (JSON-RPC reserves -32000 to -32099).
+pub(crate) const SESSION_NOT_FOUND: i64 = -32001;
+pub(crate) const RATE_LIMITED: i64 = -32029;
+pub(crate) const FORBIDDEN: i64 = -32003;
+pub(crate) const INTERNAL_ERROR: i64 = -32603;
+
+/// The first version without sessions (SEP-2567).
+const STATELESS_ERA: &str = "2026-07-28";
+/// What a request without any version information is taken to speak.
+const DEFAULT_VERSION: &str = "2025-03-26";
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+
+/// The parts of a posted message that the gate needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub id: Value,
+    pub method: Option<String>,
+    pub params: Value,
+}
+
+impl Inbound {
+    pub fn parse(message: Value) -> Result<Self, Response> {
+        let Value::Object(mut object) = message else {
+            let why = if message.is_array() { "batch requests are not supported" } else { "a JSON-RPC message must be an object" };
+            return Err(error_response(StatusCode::BAD_REQUEST, Value::Null, INVALID_REQUEST, why));
+        };
+        let id = object.remove("id").unwrap_or(Value::Null);
+        let method = match object.remove("method") {
+            Some(Value::String(method)) => Some(method),
+            Some(_) => return Err(error_response(StatusCode::BAD_REQUEST, id, INVALID_REQUEST, "method must be a string")),
+            None => None,
+        };
+        let params = object.remove("params").unwrap_or(Value::Null);
+        Ok(Self { id, method, params })
+    }
+
+    pub fn is(&self, method: &str) -> bool {
+        self.method.as_deref() == Some(method)
+    }
+
+    /// The tool a `tools/call` names.
+    pub fn tool_name(&self) -> Option<&str> {
+        self.params.get("name").and_then(Value::as_str)
+    }
+
+    /// Whether rmcp will serve this message inside a session (the session era), by the
+    /// same rule rmcp applies: `initialize` always; per-request `_meta` lifecycle never;
+    /// otherwise by the protocol version of `_meta`, the header, or the default.
+    pub fn is_session_era(&self, headers: &HeaderMap) -> bool {
+        if self.is("initialize") {
+            return true;
+        }
+        let meta = self.params.get("_meta");
+        let meta_version = meta.and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
+        if meta_version.is_some() && meta.and_then(|m| m.get(META_CAPABILITIES)).is_some() {
+            return false;
+        }
+        let version = meta_version.or_else(|| header_version(headers)).unwrap_or(DEFAULT_VERSION);
+        version < STATELESS_ERA
+    }
+}
+
+/// The `MCP-Protocol-Version` header, if readable.
+pub(crate) fn header_version(headers: &HeaderMap) -> Option<&str> {
+    headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok())
+}
+
+/// A JSON-RPC error answered directly with `status`.
+pub(crate) fn error_response(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
+    let body = json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
+/// 429 with `Retry-After` (whole seconds, at least 1).
+pub(crate) fn rate_limited(id: Value, retry_after_secs: u64, scope: &str) -> Response {
+    let message = format!("Rate limit exceeded ({scope}); retry after {retry_after_secs} s");
+    let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, id, RATE_LIMITED, &message);
+    response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbound(message: Value) -> Inbound {
+        Inbound::parse(message).unwrap()
+    }
+
+    #[test]
+    fn eras_follow_meta_then_header_then_default() {
+        let empty = HeaderMap::new();
+        let mut modern = HeaderMap::new();
+        modern.insert("mcp-protocol-version", HeaderValue::from_static("2026-07-28"));
+        let list = inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+        assert!(list.is_session_era(&empty));
+        assert!(!list.is_session_era(&modern));
+        let with_meta = inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+            META_VERSION: "2026-07-28", META_CAPABILITIES: {}}}}));
+        assert!(!with_meta.is_session_era(&empty));
+        assert!(inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"})).is_session_era(&modern));
+    }
+
+    #[test]
+    fn batches_and_non_objects_are_invalid_requests() {
+        assert!(Inbound::parse(json!([{"jsonrpc": "2.0"}])).is_err());
+        assert!(Inbound::parse(json!("x")).is_err());
+        assert!(Inbound::parse(json!({"method": 3})).is_err());
+    }
+}

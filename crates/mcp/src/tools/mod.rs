@@ -1,0 +1,78 @@
+//! The built-in tools. Each tool module gives its definition (`Tool`, with input and
+//! output schemas and honest annotations) and its call; this module decides which tools
+//! a server offers, in a fixed order.
+
+mod support;
+
+use std::sync::Arc;
+
+use guidepost_core::Platform;
+use guidepost_domain::{EndUser, McpServer};
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde_json::Value;
+
+use crate::scope::RequestScope;
+
+/// What a tool produced: a text for the agent and structured content that matches the
+/// tool's output schema, or a failure the agent can act on (`isError`).
+pub(crate) enum ToolOutcome {
+    Success { text: String, structured: Value },
+    Failure { message: String },
+}
+
+impl ToolOutcome {
+    pub fn failure(message: impl Into<String>) -> Self {
+        ToolOutcome::Failure { message: message.into() }
+    }
+}
+
+/// The tools `server` offers, in the order `tools/list` shows them.
+pub(crate) fn definitions(server: &McpServer) -> Vec<Tool> {
+    let mut tools = Vec::new();
+    if server.support_tool_enabled {
+        tools.push(support::definition(server));
+    }
+    tools
+}
+
+pub(crate) fn is_offered(server: &McpServer, name: &str) -> bool {
+    match name {
+        support::NAME => server.support_tool_enabled,
+        _ => false,
+    }
+}
+
+pub(crate) async fn call(
+    platform: &Platform,
+    scope: &RequestScope,
+    end_user: Option<&EndUser>,
+    name: &str,
+    arguments: &Value,
+) -> ToolOutcome {
+    match name {
+        support::NAME => support::call(platform, scope, end_user, arguments).await,
+        _ => ToolOutcome::failure(format!("Unknown tool: {name}")),
+    }
+}
+
+/// A tool definition from JSON schemas written with `serde_json::json!`.
+fn tool(name: &'static str, title: &str, description: String, input: Value, output: Value, mut annotations: ToolAnnotations) -> Tool {
+    annotations.title = Some(title.to_owned());
+    Tool::new(name, description, Arc::new(object(input)))
+        .with_title(title)
+        .with_raw_output_schema(Arc::new(object(output)))
+        .with_annotations(annotations)
+}
+
+fn object(schema: Value) -> JsonObject {
+    match schema {
+        Value::Object(map) => map,
+        _ => unreachable!("tool schemas are written as JSON objects"),
+    }
+}
+
+/// Parses a tool's arguments into its input type, with an error an agent can act on.
+fn parse_arguments<T: serde::de::DeserializeOwned>(tool: &str, arguments: &Value) -> Result<T, ToolOutcome> {
+    serde_json::from_value(arguments.clone())
+        .map_err(|e| ToolOutcome::failure(format!("Invalid arguments for {tool}: {e}. Check the tool's inputSchema and call again.")))
+}

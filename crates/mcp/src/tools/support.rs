@@ -1,0 +1,69 @@
+//! `get_support` (SPEC §5): opens a support request for the organization's team.
+
+use guidepost_core::Platform;
+use guidepost_core::support::{self, SupportError, SupportInput};
+use guidepost_domain::{EndUser, Limits, McpServer};
+use rmcp::model::{Tool, ToolAnnotations};
+use serde_json::{Value, json};
+
+use super::{ToolOutcome, parse_arguments, tool};
+use crate::scope::RequestScope;
+
+pub(crate) const NAME: &str = "get_support";
+
+pub(crate) fn definition(server: &McpServer) -> Tool {
+    let product = server.product_name.as_deref().unwrap_or(&server.name);
+    let asks_email = !server.auth_mode.requires_token();
+    let mut properties = json!({
+        "title": {"type": "string", "maxLength": Limits::TITLE, "description": "A one-line summary of the problem."},
+        "problem_description": {"type": "string", "maxLength": Limits::DESCRIPTION,
+            "description": "What the user tried, what happened, and what they expected."},
+        "problem_context": {"type": "string", "maxLength": Limits::CONTEXT,
+            "description": "Optional: relevant code, configuration, versions or error output."}
+    });
+    if asks_email {
+        properties["email"] = json!({"type": "string", "format": "email", "maxLength": Limits::EMAIL,
+            "description": "The user's email address, so that the support team can answer. Ask the user for it."});
+    }
+    let description = format!(
+        "Ask the {product} support team for help. Use this when the user is stuck with {product} and \
+         documentation or walkthroughs don't solve it. Creates a support request that a person answers by email."
+    );
+    tool(
+        NAME,
+        "Contact support",
+        description,
+        json!({"type": "object", "properties": properties, "required": ["title", "problem_description"],
+               "additionalProperties": false}),
+        json!({"type": "object", "properties": {
+                "support_request_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["open", "in_progress", "resolved", "closed"]}},
+               "required": ["support_request_id", "status"]}),
+        ToolAnnotations::new().read_only(false).destructive(false).idempotent(false).open_world(false),
+    )
+}
+
+pub(crate) async fn call(platform: &Platform, scope: &RequestScope, end_user: Option<&EndUser>, arguments: &Value) -> ToolOutcome {
+    let input: SupportInput = match parse_arguments(NAME, arguments) {
+        Ok(input) => input,
+        Err(failure) => return failure,
+    };
+    if end_user.is_none() {
+        return ToolOutcome::failure(guidepost_core::identity::how_to_identify(&scope.endpoint_url));
+    }
+    match support::open_request(platform, &scope.server, end_user, input).await {
+        Ok(request) => ToolOutcome::Success {
+            text: format!(
+                "Support request {} is open. The support team will answer by email at {}. \
+                 Tell the user that their request was received.",
+                request.id, request.email
+            ),
+            structured: json!({"support_request_id": request.id, "status": request.status}),
+        },
+        Err(SupportError::Core(error)) => {
+            tracing::error!(%error, "could not open a support request");
+            ToolOutcome::failure("The support request could not be saved because of a server error. Try again in a moment.")
+        }
+        Err(other) => ToolOutcome::failure(other.to_string()),
+    }
+}
