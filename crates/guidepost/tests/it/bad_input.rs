@@ -1,0 +1,158 @@
+//! Bad input, one test each: every refusal is clear and of the right kind.
+
+use std::time::Duration;
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, TestApp, python_smoke, spawn_app, spawn_app_with};
+
+async fn app_with_server(db: &TestDatabase) -> (TestApp, RawMcp) {
+    let app = spawn_app(db).await;
+    let tenant = app.create_tenant("Acme").await;
+    app.create_server(&tenant, "acme", json!({"allowed_origins": ["https://app.acme.dev"]})).await;
+    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    (app, mcp)
+}
+
+backend_tests! {
+    async fn unknown_host_is_404(db: &TestDatabase) {
+        let (app, _) = app_with_server(db).await;
+        let known = RawMcp::new(format!("{}/mcp", app.url), STATELESS_ERA).with_host("acme.localhost");
+        assert_eq!(known.call(1, "tools/list", json!({})).await.status, StatusCode::OK, "the vhost serves acme");
+
+        for host in ["nope.localhost", "evil.example", "localhost"] {
+            let unknown = RawMcp::new(format!("{}/mcp", app.url), STATELESS_ERA).with_host(host);
+            let answer = unknown.call(1, "tools/list", json!({})).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{host}");
+            assert!(!answer.body.to_string().contains("acme"), "the error names no tenant");
+        }
+        let answer = RawMcp::new(app.mcp_path_url("nope"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn foreign_origin_is_403(db: &TestDatabase) {
+        let (_app, mcp) = app_with_server(db).await;
+        let list = |origin: &'static str| mcp.request(Method::POST).header("origin", origin)
+            .header("mcp-protocol-version", SESSION_ERA)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": SESSION_ERA, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}}));
+        assert_eq!(mcp.send(list("https://evil.example")).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(mcp.send(list("https://app.acme.dev")).await.status, StatusCode::OK, "an allowed origin passes");
+        assert_eq!(mcp.send(list("http://acme.localhost:8080")).await.status, StatusCode::OK, "the server's own host passes");
+    }
+
+    async fn oversize_body_is_413(db: &TestDatabase) {
+        let (_app, mcp) = app_with_server(db).await;
+        let huge = "x".repeat(1024 * 1024 + 1);
+        let answer = mcp.call_tool(1, "get_support", json!({"title": huge})).await;
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    async fn malformed_json_is_parse_error(db: &TestDatabase) {
+        let (_app, mcp) = app_with_server(db).await;
+        let answer = mcp.send(mcp.request(Method::POST).body("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": ")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.body["error"]["code"], -32700);
+    }
+
+    async fn unknown_tool_is_invalid_params(db: &TestDatabase) {
+        let (_app, stateless) = app_with_server(db).await;
+        let answer = stateless.call_tool(7, "no_such_tool", json!({})).await;
+        assert_eq!(answer.body["error"]["code"], -32602, "{}", answer.body);
+        assert_eq!(answer.body["id"], 7);
+
+        let mut session = RawMcp::new(stateless.url.clone(), SESSION_ERA);
+        session.initialize().await;
+        let answer = session.call_tool(8, "no_such_tool", json!({})).await;
+        assert_eq!(answer.body["error"]["code"], -32602, "{}", answer.body);
+    }
+
+    async fn unknown_method_is_method_not_found(db: &TestDatabase) {
+        let (_app, stateless) = app_with_server(db).await;
+        let mut session = RawMcp::new(stateless.url.clone(), SESSION_ERA);
+        session.initialize().await;
+        let answer = session.call(2, "no/such/method", json!({})).await;
+        assert_eq!(answer.body["error"]["code"], -32601, "{}", answer.body);
+    }
+
+    async fn unknown_session_is_404(db: &TestDatabase) {
+        let (_app, stateless) = app_with_server(db).await;
+        let mut session = RawMcp::new(stateless.url.clone(), SESSION_ERA);
+        session.session = Some("0f0e0d0c-not-a-real-session".into());
+        let answer = session.call(2, "tools/list", json!({})).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn expired_session_is_404(db: &TestDatabase) {
+        let app = spawn_app_with(db, |s| s.platform.session_idle_timeout = Duration::from_secs(1)).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let mut session = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        session.initialize().await;
+        assert_eq!(session.call(2, "tools/list", json!({})).await.status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        let answer = session.call(3, "tools/list", json!({})).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    }
+
+    async fn support_without_email_asks_for_one(db: &TestDatabase) {
+        let (app, _) = app_with_server(db).await;
+        let url = format!("{}?tracking_id=no-email", app.mcp_path_url("acme"));
+        let report = python_smoke(&["--url", &url, "--mode", "legacy", "--call-support", "--allow-tool-error"]).await;
+        assert_eq!(report["is_error"], true, "{report}");
+        let text = report["support_text"].as_str().unwrap_or_default();
+        assert!(text.contains("email"), "the error asks for an email: {text}");
+        let (_, listed) = app.get("/support-requests", &app_key(&app).await).await;
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "nothing was opened");
+    }
+
+    async fn anonymous_stateless_support_explains_how_to_identify(db: &TestDatabase) {
+        let (_app, mcp) = app_with_server(db).await;
+        let answer = mcp.call_tool(1, "get_support", json!({"title": "t", "problem_description": "d", "email": "a@b.co"})).await;
+        assert_eq!(answer.body["result"]["isError"], true, "{}", answer.body);
+        let text = answer.body["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("tracking_id"), "{text}");
+    }
+
+    async fn invalid_tool_arguments_are_a_tool_error(db: &TestDatabase) {
+        let (app, _) = app_with_server(db).await;
+        let mcp = RawMcp::new(format!("{}?tracking_id=t1", app.mcp_path_url("acme")), STATELESS_ERA);
+        let answer = mcp.call_tool(1, "get_support", json!({"title": 5, "problem_description": "d"})).await;
+        assert_eq!(answer.body["result"]["isError"], true, "{}", answer.body);
+        let answer = mcp.call_tool(2, "get_support", json!({"title": "t", "problem_description": "d", "email": "not-an-email"})).await;
+        assert_eq!(answer.body["result"]["isError"], true, "{}", answer.body);
+        assert!(answer.body["result"]["content"][0]["text"].as_str().unwrap().contains("email"));
+    }
+
+    async fn rate_limit_answers_429_with_retry_after(db: &TestDatabase) {
+        let app = spawn_app_with(db, |s| {
+            s.mcp.rate_limits.per_user_per_minute = 2;
+            s.mcp.rate_limits.per_user_burst = 2;
+        }).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let mcp = RawMcp::new(format!("{}?tracking_id=busy", app.mcp_path_url("acme")), STATELESS_ERA);
+        for id in 1..=2 {
+            assert_eq!(mcp.call_tool(id, "nothing", json!({})).await.status, StatusCode::OK);
+        }
+        let answer = mcp.call_tool(3, "nothing", json!({})).await;
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(answer.headers.get("retry-after").is_some());
+        assert!(answer.body["error"]["code"].is_i64());
+        let calls = app.wait_for_tool_calls(&tenant, 3).await;
+        assert!(calls.iter().any(|c| c["error_code"] == -32029), "the refused call is recorded");
+        let other = RawMcp::new(format!("{}?tracking_id=calm", app.mcp_path_url("acme")), STATELESS_ERA);
+        assert_eq!(other.call_tool(4, "nothing", json!({})).await.status, StatusCode::OK, "another user is not limited");
+    }
+}
+
+/// A fresh API key of the organization that owns `acme`.
+async fn app_key(app: &TestApp) -> String {
+    let store = &app.app.platform.store;
+    let server = store.find_server_by_slug("acme").await.unwrap().unwrap();
+    let secret = guidepost_domain::ApiKeySecret::generate();
+    store.create_api_key(&server.org_id, "k", &secret).await.unwrap();
+    secret.plaintext
+}

@@ -1,0 +1,219 @@
+//! `spawn_app()` and the typed helpers that tests read like user stories with.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use guidepost::app::{self, RunningApp};
+use guidepost::config::Settings;
+use guidepost_domain::ApiKeySecret;
+use guidepost_testkit::TestDatabase;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub app: RunningApp,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+/// An organization with its API key.
+pub struct Tenant {
+    pub org_id: String,
+    pub api_key: String,
+}
+
+pub async fn spawn_app(db: &TestDatabase) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings::local(db.url.clone());
+    adjust(&mut settings);
+    let app = app::start(settings).await.expect("the application starts");
+    let url = app.url();
+    TestApp { app, url, http: reqwest::Client::new() }
+}
+
+impl TestApp {
+    pub async fn create_tenant(&self, name: &str) -> Tenant {
+        let store = &self.app.platform.store;
+        let org = store.create_organization(name).await.expect("organization created");
+        let secret = ApiKeySecret::generate();
+        store.create_api_key(&org.id, "test", &secret).await.expect("key created");
+        Tenant { org_id: org.id.to_string(), api_key: secret.plaintext }
+    }
+
+    pub async fn api(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("API request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.api(reqwest::Method::GET, path, key, None).await
+    }
+
+    /// Creates a server through the API and returns its JSON.
+    pub async fn create_server(&self, tenant: &Tenant, slug: &str, extra: Value) -> Value {
+        let mut body = json!({"name": format!("Server {slug}"), "slug": slug});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        let (status, server) = self.api(reqwest::Method::POST, "/servers", &tenant.api_key, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "server created: {server}");
+        server
+    }
+
+    /// The path-fallback MCP URL of a server, reachable without DNS.
+    pub fn mcp_path_url(&self, slug: &str) -> String {
+        format!("{}/s/{slug}/mcp", self.url)
+    }
+
+    /// Waits until the analytics writer has stored `count` tool calls for the tenant.
+    pub async fn wait_for_tool_calls(&self, tenant: &Tenant, count: usize) -> Vec<Value> {
+        for _ in 0..50 {
+            let (_, calls) = self.get("/tool-calls", &tenant.api_key).await;
+            let items = calls["items"].as_array().cloned().unwrap_or_default();
+            if items.len() >= count {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {count} recorded tool calls within 5 s");
+    }
+}
+
+/// A raw MCP client over HTTP, to test what the official clients never send.
+pub struct RawMcp {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub host: Option<String>,
+    pub session: Option<String>,
+    pub version: &'static str,
+}
+
+pub const SESSION_ERA: &str = "2025-11-25";
+pub const STATELESS_ERA: &str = "2026-07-28";
+
+/// A parsed answer: status, headers and the JSON-RPC message (from JSON or SSE).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl RawMcp {
+    pub fn new(url: impl Into<String>, version: &'static str) -> Self {
+        Self { http: reqwest::Client::new(), url: url.into(), host: None, session: None, version }
+    }
+
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_owned());
+        self
+    }
+
+    pub fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .request(method, &self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json");
+        if let Some(host) = &self.host {
+            request = request.header("host", host);
+        }
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session).header("mcp-protocol-version", self.version);
+        }
+        request
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("MCP request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        Answer { status, headers, body: parse_message(&text) }
+    }
+
+    /// Opens a session-era session (initialize + initialized).
+    pub async fn initialize(&mut self) -> Answer {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": self.version, "capabilities": {}, "clientInfo": {"name": "it", "version": "1.0"}}});
+        let answer = self.send(self.request(reqwest::Method::POST).json(&body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "initialize: {}", answer.body);
+        let session = answer.headers.get("mcp-session-id").expect("a session id").to_str().unwrap().to_owned();
+        self.session = Some(session);
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let ack = self.send(self.request(reqwest::Method::POST).json(&initialized)).await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+        answer
+    }
+
+    /// Sends one request; in the stateless era with the per-request `_meta` and headers.
+    pub async fn call(&self, id: i64, method: &str, mut params: Value) -> Answer {
+        let mut request = self.request(reqwest::Method::POST);
+        if self.version == STATELESS_ERA {
+            params["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
+                "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1.0"},
+                "io.modelcontextprotocol/clientCapabilities": {}});
+            request = request.header("mcp-protocol-version", STATELESS_ERA).header("mcp-method", method);
+            if let Some(name) = params.get("name").and_then(Value::as_str) {
+                request = request.header("mcp-name", name);
+            }
+        }
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.send(request.json(&body)).await
+    }
+
+    pub async fn call_tool(&self, id: i64, name: &str, arguments: Value) -> Answer {
+        self.call(id, "tools/call", json!({"name": name, "arguments": arguments})).await
+    }
+}
+
+/// The JSON-RPC message of a response body: plain JSON, or the last `data:` line of SSE.
+pub fn parse_message(text: &str) -> Value {
+    if let Ok(value) = serde_json::from_str(text) {
+        return value;
+    }
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .last()
+        .unwrap_or(Value::Null)
+}
+
+/// The interpreter of the venv with the official Python MCP client.
+pub fn python() -> PathBuf {
+    if let Ok(path) = std::env::var("GUIDEPOST_TEST_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let local = workspace_root().join(".tools/venv/bin/python");
+    assert!(local.exists(), "the Python MCP client is not installed: run scripts/install-test-tools (or scripts/test)");
+    local
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs tests/e2e/mcp_smoke.py with the official Python client; returns its JSON report.
+pub async fn python_smoke(args: &[&str]) -> Value {
+    let script = workspace_root().join("tests/e2e/mcp_smoke.py");
+    let output = tokio::process::Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .expect("the Python client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = stdout.lines().last().and_then(|line| serde_json::from_str(line).ok());
+    report.unwrap_or_else(|| {
+        panic!("no JSON report from the Python client (exit {:?}):\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr))
+    })
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real application on port 0 against a fresh database, on
+//! SQLite and (with GUIDEPOST_TEST_POSTGRES_URL) PostgreSQL, driven over HTTP and by the
+//! official MCP clients.
+
+mod helpers;
+
+mod bad_input;
+mod cross_tenant;
+mod operations;
+mod python_client;
+mod scale_out;

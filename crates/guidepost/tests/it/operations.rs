@@ -1,0 +1,99 @@
+//! Operations: health, readiness, metrics, graceful shutdown, and the demo.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::helpers::{RawMcp, STATELESS_ERA, python_smoke, spawn_app};
+
+backend_tests! {
+    async fn health_readiness_and_metrics_answer(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
+        for path in ["/healthz", "/readyz"] {
+            let response = app.http.get(format!("{}{path}", app.url)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+        }
+        let metrics = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("guidepost_mcp_requests_total"), "{metrics}");
+        assert!(metrics.contains("method=\"tools/list\""));
+    }
+
+    async fn shutdown_flushes_recorded_tool_calls(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let mcp = RawMcp::new(format!("{}?tracking_id=t", app.mcp_path_url("acme")), STATELESS_ERA);
+        for id in 0..5 {
+            mcp.call_tool(id, "get_support", json!({"title": "t", "problem_description": "d", "email": "a@b.co"})).await;
+        }
+        let store = app.app.platform.store.clone();
+        let org = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
+        app.app.shutdown().await.unwrap();
+        let page = store
+            .list_tool_calls(&org, &Default::default(), &guidepost_domain::PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 5, "every call was written before the process stopped");
+    }
+}
+
+/// `guidepost serve --demo` on a fresh directory prints an MCP URL and an API key that
+/// work: the Python client calls get_support, and the key lists the server.
+#[tokio::test]
+async fn demo_prints_a_working_mcp_url_and_api_key() {
+    let dir = TestDatabase::create(TestBackend::Sqlite).await;
+    let workdir = std::env::temp_dir().join(format!("gp-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+        .args(["serve", "--demo", "--json", "--listen", "127.0.0.1:0", "--database-url", &dir.url])
+        .current_dir(&workdir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("guidepost starts");
+    let seeded = read_demo_output(child.stdout.take().unwrap()).await;
+    let path_url = seeded["path_mcp_url"].as_str().unwrap();
+    assert!(path_url.contains("tracking_id="), "the URL carries a tracking id: {path_url}");
+    assert!(seeded["mcp_url"].as_str().unwrap().starts_with("http://demo.localhost:"));
+
+    let report = python_smoke(&["--url", path_url, "--mode", "legacy", "--call-support-email", "demo@example.com"]).await;
+    assert_eq!(report["is_error"], false, "{report}");
+
+    let key = seeded["api_key"].as_str().unwrap();
+    let api = seeded["api_url"].as_str().unwrap().replace("localhost", "127.0.0.1");
+    let servers: Value = reqwest::Client::new()
+        .get(format!("{api}/servers"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(servers["items"][0]["slug"], "demo");
+    child.kill().await.ok();
+    std::fs::remove_dir_all(&workdir).ok();
+}
+
+async fn read_demo_output(stdout: tokio::process::ChildStdout) -> Value {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut text = String::new();
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            text.push_str(&line);
+            if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                return value;
+            }
+        }
+        panic!("the demo printed no JSON: {text}");
+    };
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("the demo starts within 30 s")
+}

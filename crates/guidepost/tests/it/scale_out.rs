@@ -1,0 +1,72 @@
+//! Two `guidepost serve` processes on one PostgreSQL: a session opened on the first
+//! continues on the second.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use guidepost_testkit::{TestBackend, TestDatabase};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{RawMcp, SESSION_ERA, spawn_app};
+
+/// Starts `guidepost serve` on a free port and returns it with its base URL.
+async fn serve_process(database_url: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guidepost"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+        .env("GUIDEPOST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("guidepost starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let find = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.split("addr=").nth(1) {
+                return addr.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("guidepost did not report its address");
+    };
+    let addr = tokio::time::timeout(Duration::from_secs(30), find).await.expect("listening within 30 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test]
+async fn a_session_continues_on_another_node() {
+    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
+        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+        return;
+    };
+    // Create the tenant with an in-process app, then stop it: the nodes are processes.
+    let setup = spawn_app(&db).await;
+    let tenant = setup.create_tenant("Acme").await;
+    setup.create_server(&tenant, "acme", json!({})).await;
+    setup.app.shutdown().await.unwrap();
+
+    let (_first, first_url) = serve_process(&db.url).await;
+    let (_second, second_url) = serve_process(&db.url).await;
+
+    let mut on_first = RawMcp::new(format!("{first_url}/s/acme/mcp?tracking_id=roamer"), SESSION_ERA);
+    on_first.initialize().await;
+    let session = on_first.session.clone().unwrap();
+
+    let mut on_second = RawMcp::new(format!("{second_url}/s/acme/mcp?tracking_id=roamer"), SESSION_ERA);
+    on_second.session = Some(session.clone());
+    let tools = on_second.call(2, "tools/list", json!({})).await;
+    assert_eq!(tools.status, 200, "{}", tools.body);
+    assert_eq!(tools.body["result"]["tools"][0]["name"], "get_support");
+    let call = on_second
+        .call_tool(3, "get_support", json!({"title": "t", "problem_description": "d", "email": "r@example.com"}))
+        .await;
+    assert_eq!(call.body["result"]["isError"], false, "{}", call.body);
+    assert!(call.body["result"]["structuredContent"]["support_request_id"].is_string());
+
+    // Back on the first node, the same session still works.
+    let again = on_first.call(4, "tools/list", json!({})).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(on_first.session.as_deref(), Some(session.as_str()));
+}
