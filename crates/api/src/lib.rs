@@ -1,1 +1,68 @@
+//! Guidepost's management API (SPEC §7): REST under `/api/v1`, authenticated with an
+//! organization API key, errors as RFC 9457 problem documents, and an OpenAPI 3.1
+//! document generated from the handlers themselves.
+//!
+//! Each resource has its own module of thin handlers: parse the request, call `core` or the
+//! store with the organization of the key, render the result. The cross-cutting pieces are
+//! `auth` (the [`OrgAuth`] extractor), `error` (the one mapping from errors to problem
+//! documents), `extract` (body, query and path extractors whose rejections are problem
+//! documents too) and `openapi`.
+//!
+//! Architecture invariant: every handler takes the organization id from the API key and
+//! passes it to every call it makes, so another organization's objects are simply not found.
 
+mod analytics;
+mod api_keys;
+mod auth;
+mod end_users;
+mod error;
+mod extract;
+mod openapi;
+mod pagination;
+mod servers;
+mod support;
+mod tool_calls;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get};
+use guidepost_core::Platform;
+
+pub use auth::OrgAuth;
+pub use error::{ApiError, FieldError, Problem};
+pub use openapi::ApiDoc;
+
+/// The largest request body the API accepts.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The management API, every route under `/api/v1`. It sets no fallback of its own outside
+/// that prefix, so the binary can merge it with the MCP routes.
+pub fn router(platform: Platform) -> Router {
+    let api = Router::new()
+        .route("/servers", get(servers::list).post(servers::create))
+        .route(
+            "/servers/{id}",
+            get(servers::get)
+                .patch(servers::update)
+                .delete(servers::delete),
+        )
+        .route("/servers/{id}/install", get(servers::install))
+        .route("/support-requests", get(support::list))
+        .route(
+            "/support-requests/{id}",
+            get(support::get).patch(support::update),
+        )
+        .route("/end-users", get(end_users::list))
+        .route("/end-users/{id}", get(end_users::get))
+        .route("/tool-calls", get(tool_calls::list))
+        .route("/analytics/tools", get(analytics::tools))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}", delete(api_keys::revoke))
+        .route("/openapi.json", get(openapi::document))
+        // Applies to the routes above, so it comes after them.
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(error::no_route)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(platform);
+    Router::new().nest("/api/v1", api)
+}

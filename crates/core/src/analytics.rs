@@ -66,7 +66,11 @@ impl AnalyticsWriter {
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<ToolCall>, mut stopped: oneshot::Receiver<()>) {
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut receiver: mpsc::Receiver<ToolCall>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
     let mut tick = tokio::time::interval(FLUSH_INTERVAL);
     loop {
@@ -182,10 +186,21 @@ mod tests {
 
     #[test]
     fn report_counts_errors_per_tool() {
-        let sample = |name: &str, is_error, d| ToolCallSample { tool_name: name.into(), is_error, duration_us: d };
-        let report = tool_report(vec![sample("a", false, 10), sample("a", true, 30), sample("b", false, 5)]);
+        let sample = |name: &str, is_error, d| ToolCallSample {
+            tool_name: name.into(),
+            is_error,
+            duration_us: d,
+        };
+        let report = tool_report(vec![
+            sample("a", false, 10),
+            sample("a", true, 30),
+            sample("b", false, 5),
+        ]);
         assert_eq!(report.len(), 2);
-        assert_eq!((report[0].calls, report[0].errors, report[0].max_us), (2, 1, 30));
+        assert_eq!(
+            (report[0].calls, report[0].errors, report[0].max_us),
+            (2, 1, 30)
+        );
         assert_eq!(report[0].error_rate, 0.5);
     }
 

@@ -20,12 +20,15 @@ impl PlatformConfig {
     /// `scheme://host[:port]` for a host name.
     pub fn origin_for_host(&self, host: &str) -> String {
         match self.public_port {
-            Some(port) if !self.is_default_port(port) => format!("{}://{host}:{port}", self.public_scheme),
+            Some(port) if !self.is_default_port(port) => {
+                format!("{}://{host}:{port}", self.public_scheme)
+            }
             _ => format!("{}://{host}", self.public_scheme),
         }
     }
 
     fn is_default_port(&self, port: u16) -> bool {
-        (self.public_scheme == "http" && port == 80) || (self.public_scheme == "https" && port == 443)
+        (self.public_scheme == "http" && port == 80)
+            || (self.public_scheme == "https" && port == 443)
     }
 }

@@ -22,6 +22,9 @@ impl From<StoreError> for CoreError {
         match error {
             StoreError::NotFound => CoreError::NotFound,
             StoreError::Conflict(message) => CoreError::Conflict(message),
+            StoreError::Rejected { field, message } => {
+                CoreError::Invalid(ValidationError::new(field, message))
+            }
             other => CoreError::Store(other),
         }
     }

@@ -25,11 +25,18 @@ impl Caller {
 /// The end user for a caller. A session without one gets a new anonymous end user,
 /// remembered on the session. A stateless call with neither tracking id nor token is
 /// anonymous: `None`.
-pub async fn resolve_end_user(platform: &Platform, caller: &Caller) -> Result<Option<EndUser>, CoreError> {
+pub async fn resolve_end_user(
+    platform: &Platform,
+    caller: &Caller,
+) -> Result<Option<EndUser>, CoreError> {
     let store = &platform.store;
     let now = Timestamp::now();
     if let Some(tracking_id) = &caller.tracking_id {
-        return Ok(Some(store.end_user_for_tracking_id(&caller.org_id, tracking_id.as_str(), now).await?));
+        return Ok(Some(
+            store
+                .end_user_for_tracking_id(&caller.org_id, tracking_id.as_str(), now)
+                .await?,
+        ));
     }
     let Some(session) = &caller.session else {
         return Ok(None);
@@ -42,7 +49,9 @@ pub async fn resolve_end_user(platform: &Platform, caller: &Caller) -> Result<Op
         }
     }
     let user = store.create_anonymous_end_user(&caller.org_id, now).await?;
-    store.set_session_end_user(&caller.org_id, &session.transport_id, &user.id).await?;
+    store
+        .set_session_end_user(&caller.org_id, &session.transport_id, &user.id)
+        .await?;
     Ok(Some(user))
 }
 

@@ -59,7 +59,9 @@ pub struct UpdateServer {
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from a field left out (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -75,20 +77,35 @@ pub struct ServerView {
 }
 
 pub fn view(config: &PlatformConfig, server: McpServer) -> ServerView {
-    ServerView { mcp_url: mcp_url(config, &server), path_mcp_url: path_mcp_url(config, &server), server }
+    ServerView {
+        mcp_url: mcp_url(config, &server),
+        path_mcp_url: path_mcp_url(config, &server),
+        server,
+    }
 }
 
 /// The canonical MCP URL: the custom domain if there is one, else `{slug}.{base_domain}`.
 pub fn mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
-    let host = server.custom_domain.clone().unwrap_or_else(|| format!("{}.{}", server.slug, config.base_domain));
+    let host = server
+        .custom_domain
+        .clone()
+        .unwrap_or_else(|| format!("{}.{}", server.slug, config.base_domain));
     format!("{}/mcp", config.origin_for_host(&host))
 }
 
 pub fn path_mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
-    format!("{}/s/{}/mcp", config.origin_for_host(&config.base_domain), server.slug)
+    format!(
+        "{}/s/{}/mcp",
+        config.origin_for_host(&config.base_domain),
+        server.slug
+    )
 }
 
-fn optional_text(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
+fn optional_text(
+    field: &'static str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ValidationError> {
     match value {
         Some(text) if text.trim().is_empty() => Ok(None),
         Some(text) => validate_text(field, &text, max).map(|_| Some(text)),
@@ -96,28 +113,46 @@ fn optional_text(field: &'static str, value: Option<String>, max: usize) -> Resu
     }
 }
 
-fn checked_domain(config: &PlatformConfig, domain: Option<String>) -> Result<Option<String>, ValidationError> {
-    let Some(domain) = domain.map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()) else {
+fn checked_domain(
+    config: &PlatformConfig,
+    domain: Option<String>,
+) -> Result<Option<String>, ValidationError> {
+    let Some(domain) = domain
+        .map(|d| d.trim().to_lowercase())
+        .filter(|d| !d.is_empty())
+    else {
         return Ok(None);
     };
     validate_domain("custom_domain", &domain)?;
     let base = &config.base_domain;
     if domain == *base || domain.ends_with(&format!(".{base}")) {
-        return Err(ValidationError::new("custom_domain", format!("must not be under the platform's base domain {base}")));
+        return Err(ValidationError::new(
+            "custom_domain",
+            format!("must not be under the platform's base domain {base}"),
+        ));
     }
     Ok(Some(domain))
 }
 
 fn checked_origins(origins: Vec<String>) -> Result<Vec<String>, ValidationError> {
     if origins.len() > Limits::ALLOWED_ORIGINS {
-        return Err(ValidationError::new("allowed_origins", format!("at most {} origins", Limits::ALLOWED_ORIGINS)));
+        return Err(ValidationError::new(
+            "allowed_origins",
+            format!("at most {} origins", Limits::ALLOWED_ORIGINS),
+        ));
     }
-    let origins: Vec<String> = origins.into_iter().map(|o| o.trim().trim_end_matches('/').to_lowercase()).collect();
+    let origins: Vec<String> = origins
+        .into_iter()
+        .map(|o| o.trim().trim_end_matches('/').to_lowercase())
+        .collect();
     origins.iter().try_for_each(|o| validate_origin(o))?;
     Ok(origins)
 }
 
-fn settings_for_create(config: &PlatformConfig, input: CreateServer) -> Result<ServerSettings, ValidationError> {
+fn settings_for_create(
+    config: &PlatformConfig,
+    input: CreateServer,
+) -> Result<ServerSettings, ValidationError> {
     validate_text("name", &input.name, Limits::NAME)?;
     Ok(ServerSettings {
         name: input.name.trim().to_owned(),
@@ -132,21 +167,34 @@ fn settings_for_create(config: &PlatformConfig, input: CreateServer) -> Result<S
     })
 }
 
-fn apply_update(config: &PlatformConfig, current: McpServer, input: UpdateServer) -> Result<ServerSettings, ValidationError> {
+fn apply_update(
+    config: &PlatformConfig,
+    current: McpServer,
+    input: UpdateServer,
+) -> Result<ServerSettings, ValidationError> {
     let name = match input.name {
         Some(name) => validate_text("name", &name, Limits::NAME).map(|_| name.trim().to_owned())?,
         None => current.name,
     };
     Ok(ServerSettings {
         name,
-        slug: input.slug.as_deref().map(Slug::parse).transpose()?.unwrap_or(current.slug),
+        slug: input
+            .slug
+            .as_deref()
+            .map(Slug::parse)
+            .transpose()?
+            .unwrap_or(current.slug),
         custom_domain: match input.custom_domain {
             Some(domain) => checked_domain(config, domain)?,
             None => current.custom_domain,
         },
         auth_mode: input.auth_mode.unwrap_or(current.auth_mode),
-        walkthrough_tools_enabled: input.walkthrough_tools_enabled.unwrap_or(current.walkthrough_tools_enabled),
-        support_tool_enabled: input.support_tool_enabled.unwrap_or(current.support_tool_enabled),
+        walkthrough_tools_enabled: input
+            .walkthrough_tools_enabled
+            .unwrap_or(current.walkthrough_tools_enabled),
+        support_tool_enabled: input
+            .support_tool_enabled
+            .unwrap_or(current.support_tool_enabled),
         product_name: match input.product_name {
             Some(value) => optional_text("product_name", value, Limits::NAME)?,
             None => current.product_name,
@@ -162,7 +210,11 @@ fn apply_update(config: &PlatformConfig, current: McpServer, input: UpdateServer
     })
 }
 
-pub async fn create(platform: &Platform, org: &OrgId, input: CreateServer) -> Result<McpServer, CoreError> {
+pub async fn create(
+    platform: &Platform,
+    org: &OrgId,
+    input: CreateServer,
+) -> Result<McpServer, CoreError> {
     let kind = input.kind.unwrap_or(ServerKind::Standard);
     if kind == ServerKind::ConformanceFixture && !platform.config.enable_fixtures {
         return Err(CoreError::Forbidden(
@@ -173,7 +225,12 @@ pub async fn create(platform: &Platform, org: &OrgId, input: CreateServer) -> Re
     Ok(platform.store.create_server(org, kind, &settings).await?)
 }
 
-pub async fn update(platform: &Platform, org: &OrgId, id: &ServerId, input: UpdateServer) -> Result<McpServer, CoreError> {
+pub async fn update(
+    platform: &Platform,
+    org: &OrgId,
+    id: &ServerId,
+    input: UpdateServer,
+) -> Result<McpServer, CoreError> {
     let current = platform.store.get_server(org, id).await?;
     let settings = apply_update(&platform.config, current, input)?;
     Ok(platform.store.update_server(org, id, &settings).await?)
@@ -192,7 +249,11 @@ pub struct InstallSnippets {
     pub generic: serde_json::Value,
 }
 
-pub fn install_snippets(config: &PlatformConfig, server: &McpServer, tracking_id: Option<&TrackingId>) -> InstallSnippets {
+pub fn install_snippets(
+    config: &PlatformConfig,
+    server: &McpServer,
+    tracking_id: Option<&TrackingId>,
+) -> InstallSnippets {
     let mut url = mcp_url(config, server);
     if let Some(id) = tracking_id {
         url = format!("{url}?tracking_id={}", id.as_str());
@@ -238,7 +299,10 @@ mod tests {
     fn custom_domains_under_the_base_domain_are_refused() {
         let mut input = create_input();
         input.custom_domain = Some("x.example.com".into());
-        assert_eq!(settings_for_create(&config(), input).unwrap_err().field, "custom_domain");
+        assert_eq!(
+            settings_for_create(&config(), input).unwrap_err().field,
+            "custom_domain"
+        );
     }
 
     #[test]

@@ -41,14 +41,24 @@ pub async fn open_request(
     input: SupportInput,
 ) -> Result<SupportRequest, SupportError> {
     validate_text("title", &input.title, Limits::TITLE)?;
-    validate_text("problem_description", &input.problem_description, Limits::DESCRIPTION)?;
+    validate_text(
+        "problem_description",
+        &input.problem_description,
+        Limits::DESCRIPTION,
+    )?;
     let context = match input.problem_context {
-        Some(text) if !text.trim().is_empty() => Some(validate_text("problem_context", &text, Limits::CONTEXT).map(|_| text)?),
+        Some(text) if !text.trim().is_empty() => {
+            Some(validate_text("problem_context", &text, Limits::CONTEXT).map(|_| text)?)
+        }
         _ => None,
     };
     let email = choose_email(server, end_user, input.email.as_deref())?;
     if let (Some(user), Some(_)) = (end_user, input.email.as_deref()) {
-        platform.store.set_end_user_email(&server.org_id, &user.id, &email, false).await.map_err(CoreError::from)?;
+        platform
+            .store
+            .set_end_user_email(&server.org_id, &user.id, &email, false)
+            .await
+            .map_err(CoreError::from)?;
     }
     let request = NewSupportRequest {
         org_id: server.org_id.clone(),
@@ -59,12 +69,20 @@ pub async fn open_request(
         description: input.problem_description,
         context,
     };
-    let created = platform.store.create_support_request(&request, Timestamp::now()).await.map_err(CoreError::from)?;
+    let created = platform
+        .store
+        .create_support_request(&request, Timestamp::now())
+        .await
+        .map_err(CoreError::from)?;
     metrics::counter!("guidepost_support_requests_total").increment(1);
     Ok(created)
 }
 
-fn choose_email(server: &McpServer, end_user: Option<&EndUser>, argument: Option<&str>) -> Result<Email, SupportError> {
+fn choose_email(
+    server: &McpServer,
+    end_user: Option<&EndUser>,
+    argument: Option<&str>,
+) -> Result<Email, SupportError> {
     let known = end_user.and_then(|u| u.email.clone());
     if server.auth_mode.requires_token() {
         // On OAuth servers the verified email of the signed-in user is the only one.

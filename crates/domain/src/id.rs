@@ -35,6 +35,9 @@ pub mod kind {
         Session => "mss",
         SupportRequest => "sr",
         ToolCall => "tc",
+        Walkthrough => "wt",
+        Step => "ws",
+        Progress => "wp",
     }
 }
 
@@ -59,13 +62,18 @@ impl<K: IdKind> Id<K> {
     pub fn parse(value: &str) -> Option<Self> {
         let rest = value.strip_prefix(K::PREFIX)?.strip_prefix('_')?;
         let well_formed = (8..=40).contains(&rest.len())
-            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         well_formed.then(|| Self::from_trusted(value.to_owned()))
     }
 
     /// Wraps a value that came from our own store.
     pub fn from_trusted(value: String) -> Self {
-        Self { value, kind: PhantomData }
+        Self {
+            value,
+            kind: PhantomData,
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -79,7 +87,10 @@ impl<K: IdKind> Id<K> {
 
 impl<K> Clone for Id<K> {
     fn clone(&self) -> Self {
-        Self { value: self.value.clone(), kind: PhantomData }
+        Self {
+            value: self.value.clone(),
+            kind: PhantomData,
+        }
     }
 }
 
@@ -115,6 +126,25 @@ impl<K> Serialize for Id<K> {
     }
 }
 
+/// In the OpenAPI document every id is one string schema, `Id`: the prefix is documented,
+/// not typed.
+impl<K> utoipa::PartialSchema for Id<K> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A prefixed random identifier, e.g. `ms_0123456789abcdefghij`",
+            ))
+            .into()
+    }
+}
+
+impl<K> utoipa::ToSchema for Id<K> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Id")
+    }
+}
+
 impl<'de, K: IdKind> Deserialize<'de> for Id<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
@@ -138,7 +168,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["org_", "org_ABCDEFGHIJ", "org-abcdefghij", "org_abc", "org_abcdefgh!j"] {
+        for bad in [
+            "org_",
+            "org_ABCDEFGHIJ",
+            "org-abcdefghij",
+            "org_abc",
+            "org_abcdefgh!j",
+        ] {
             assert!(Id::<Org>::parse(bad).is_none(), "{bad} should be refused");
         }
     }

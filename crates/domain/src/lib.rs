@@ -9,6 +9,7 @@ mod model;
 mod secret;
 mod time;
 mod value;
+mod walkthrough;
 
 pub use id::{Id, IdKind};
 pub use limits::Limits;
@@ -16,6 +17,7 @@ pub use model::*;
 pub use secret::{ApiKeySecret, hash_secret, random_token};
 pub use time::Timestamp;
 pub use value::{
-    AuthMode, Email, ServerKind, Slug, SupportStatus, TrackingId, ValidationError, validate_domain, validate_origin,
-    validate_text,
+    AuthMode, Email, ServerKind, Slug, SupportStatus, TrackingId, ValidationError, validate_domain,
+    validate_origin, validate_text,
 };
+pub use walkthrough::*;

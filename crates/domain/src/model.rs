@@ -1,6 +1,7 @@
 //! The records the platform keeps. Every one belongs to exactly one organization.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::id::kind;
 use crate::{AuthMode, Email, Id, ServerKind, Slug, SupportStatus, Timestamp};
@@ -13,14 +14,14 @@ pub type SessionId = Id<kind::Session>;
 pub type SupportRequestId = Id<kind::SupportRequest>;
 pub type ToolCallId = Id<kind::ToolCall>;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Organization {
     pub id: OrgId,
     pub name: String,
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub org_id: OrgId,
@@ -32,7 +33,7 @@ pub struct ApiKey {
 }
 
 /// A hosted MCP server (SPEC §1).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct McpServer {
     pub id: ServerId,
     pub org_id: OrgId,
@@ -66,7 +67,7 @@ pub struct ServerSettings {
 }
 
 /// A person behind MCP clients (SPEC §3), known by tracking id and/or email.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EndUser {
     pub id: EndUserId,
     pub org_id: OrgId,
@@ -78,7 +79,7 @@ pub struct EndUser {
 }
 
 /// One session-era MCP session, persisted so that any node can continue it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct McpSession {
     pub id: SessionId,
     /// The transport's `Mcp-Session-Id`.
@@ -107,7 +108,7 @@ pub struct NewSession {
     pub transport_state: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SupportRequest {
     pub id: SupportRequestId,
     pub org_id: OrgId,
@@ -134,7 +135,7 @@ pub struct NewSupportRequest {
 }
 
 /// One recorded `tools/call` (SPEC §6).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ToolCall {
     pub id: ToolCallId,
     pub org_id: OrgId,
@@ -152,7 +153,7 @@ pub struct ToolCall {
 }
 
 /// One page of a list, with the opaque cursor of the next page if there is one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -172,9 +173,14 @@ impl Cursor {
 
     pub fn decode(text: &str) -> Option<Self> {
         let (micros, id) = text.split_once('.')?;
-        let ok_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let ok_id = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         ok_id.then_some(())?;
-        Some(Self { created_at: Timestamp::from_micros(micros.parse().ok()?), id: id.to_owned() })
+        Some(Self {
+            created_at: Timestamp::from_micros(micros.parse().ok()?),
+            id: id.to_owned(),
+        })
     }
 }
 
@@ -187,7 +193,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { after: None, limit: crate::Limits::PAGE_SIZE_DEFAULT }
+        Self {
+            after: None,
+            limit: crate::Limits::PAGE_SIZE_DEFAULT,
+        }
     }
 }
 
@@ -197,7 +206,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_junk() {
-        let cursor = Cursor { created_at: Timestamp::from_micros(42), id: "sr_abc123".into() };
+        let cursor = Cursor {
+            created_at: Timestamp::from_micros(42),
+            id: "sr_abc123".into(),
+        };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("x.sr_1"), None);
         assert_eq!(Cursor::decode("42.sr'1"), None);

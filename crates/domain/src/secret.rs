@@ -7,7 +7,9 @@ use sha2::{Digest, Sha256};
 
 pub(crate) fn random_string(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -35,7 +37,11 @@ impl ApiKeySecret {
         let plaintext = random_token("gp_");
         let hash = hash_secret(&plaintext);
         let display_prefix = plaintext[..8].to_owned();
-        Self { plaintext, hash, display_prefix }
+        Self {
+            plaintext,
+            hash,
+            display_prefix,
+        }
     }
 }
 

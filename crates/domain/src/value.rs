@@ -17,7 +17,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
+        Self {
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -28,10 +31,16 @@ pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(),
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.contains('\0') {
-        return Err(ValidationError::new(field, "must not contain NUL characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     Ok(())
 }
@@ -43,12 +52,20 @@ pub struct Slug(String);
 
 impl Slug {
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
-        let ok_chars = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !(3..=40).contains(&value.len()) || !ok_chars {
-            return Err(ValidationError::new("slug", "must be 3 to 40 characters of a-z, 0-9 and '-'"));
+            return Err(ValidationError::new(
+                "slug",
+                "must be 3 to 40 characters of a-z, 0-9 and '-'",
+            ));
         }
         if value.starts_with('-') || value.ends_with('-') {
-            return Err(ValidationError::new("slug", "must not start or end with '-'"));
+            return Err(ValidationError::new(
+                "slug",
+                "must not start or end with '-'",
+            ));
         }
         Ok(Self(value.to_owned()))
     }
@@ -86,8 +103,10 @@ pub struct Email(String);
 impl Email {
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         let value = value.trim().to_lowercase();
-        let invalid = || ValidationError::new("email", "must be an email address such as ada@example.com");
-        if value.len() > Limits::EMAIL || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let invalid =
+            || ValidationError::new("email", "must be an email address such as ada@example.com");
+        if value.len() > Limits::EMAIL || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(invalid());
         }
         let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
@@ -202,8 +221,18 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"] {
+        assert_eq!(
+            Email::parse(" Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -234,7 +263,9 @@ pub struct TrackingId(String);
 impl TrackingId {
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         let ok = (1..=Limits::TRACKING_ID).contains(&value.len())
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if !ok {
             return Err(ValidationError::new(
                 "tracking_id",
@@ -266,26 +297,40 @@ impl From<TrackingId> for String {
 pub fn validate_domain(field: &'static str, value: &str) -> Result<(), ValidationError> {
     let label_ok = |l: &str| {
         (1..=63).contains(&l.len())
-            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    if value.len() > Limits::DOMAIN || value.split('.').count() < 2 || !value.split('.').all(label_ok) {
-        return Err(ValidationError::new(field, "must be a lowercase host name such as mcp.example.com"));
+    if value.len() > Limits::DOMAIN
+        || value.split('.').count() < 2
+        || !value.split('.').all(label_ok)
+    {
+        return Err(ValidationError::new(
+            field,
+            "must be a lowercase host name such as mcp.example.com",
+        ));
     }
     Ok(())
 }
 
 /// Checks a browser origin: `scheme://host[:port]`, no path, or the literal `null`.
 pub fn validate_origin(value: &str) -> Result<(), ValidationError> {
-    let invalid = || ValidationError::new("allowed_origins", format!("{value:?} is not an origin such as https://app.example.com"));
+    let invalid = || {
+        ValidationError::new(
+            "allowed_origins",
+            format!("{value:?} is not an origin such as https://app.example.com"),
+        )
+    };
     if value == "null" {
         return Ok(());
     }
     let (scheme, rest) = value.split_once("://").ok_or_else(invalid)?;
     let host_ok = !rest.is_empty()
         && rest.len() <= Limits::ORIGIN
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
     if !matches!(scheme, "http" | "https") || !host_ok {
         return Err(invalid());
     }

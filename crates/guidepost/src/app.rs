@@ -52,20 +52,38 @@ impl RunningApp {
 pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let store = guidepost_store::connect(&settings.database_url)
         .await
-        .with_context(|| format!("opening the database {}", guidepost_store::redact(&settings.database_url)))?;
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                guidepost_store::redact(&settings.database_url)
+            )
+        })?;
     start_with_store(settings, store).await
 }
 
-pub async fn start_with_store(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<RunningApp> {
-    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+pub async fn start_with_store(
+    settings: Settings,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<RunningApp> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let mut config = settings.platform.clone();
     config.public_port = settings.public_port.or(Some(addr.port()));
     let (recorder, writer) = analytics::start(store.clone());
-    let platform = Platform { store: store.clone(), config: Arc::new(config), analytics: recorder };
+    let platform = Platform {
+        store: store.clone(),
+        config: Arc::new(config),
+        analytics: recorder,
+    };
     let shutdown = CancellationToken::new();
     let router = Router::new()
-        .merge(guidepost_mcp::router(platform.clone(), settings.mcp.clone(), shutdown.child_token()))
+        .merge(guidepost_mcp::router(
+            platform.clone(),
+            settings.mcp.clone(),
+            shutdown.child_token(),
+        ))
         .merge(guidepost_api::router(platform.clone()))
         .merge(ops::router(store.clone()))
         .fallback(not_found);
@@ -73,8 +91,11 @@ pub async fn start_with_store(settings: Settings, store: Arc<dyn Store>) -> anyh
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        let serving = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let serving = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
         let result = tokio::select! {
             result = serving => result.context("serving HTTP"),
             () = deadline_after(stop, grace) => {
@@ -87,7 +108,12 @@ pub async fn start_with_store(settings: Settings, store: Arc<dyn Store>) -> anyh
         result
     });
     tracing::info!(%addr, "listening");
-    Ok(RunningApp { addr, platform, shutdown, task })
+    Ok(RunningApp {
+        addr,
+        platform,
+        shutdown,
+        task,
+    })
 }
 
 async fn deadline_after(stop: CancellationToken, grace: Duration) {
@@ -98,7 +124,9 @@ async fn deadline_after(stop: CancellationToken, grace: Duration) {
 async fn not_found() -> impl IntoResponse {
     (
         axum::http::StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({"error": "not_found", "message": "Nothing is served at this path"})),
+        axum::Json(
+            serde_json::json!({"error": "not_found", "message": "Nothing is served at this path"}),
+        ),
     )
 }
 

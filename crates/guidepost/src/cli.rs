@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "guidepost", version, about = "A multi-tenant MCP platform: hosted MCP servers with walkthroughs, support and analytics.")]
+#[command(
+    name = "guidepost",
+    version,
+    about = "A multi-tenant MCP platform: hosted MCP servers with walkthroughs, support and analytics."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

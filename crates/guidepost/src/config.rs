@@ -38,7 +38,8 @@ impl FileConfig {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
     }
 }
@@ -77,34 +78,97 @@ impl Settings {
 }
 
 pub fn database_url(global: &GlobalArgs, file: &FileConfig) -> String {
-    global.database_url.clone().or_else(|| file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    global
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
 }
 
-pub fn serve_settings(global: &GlobalArgs, args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Settings> {
-    let scheme = args.public_url_scheme.clone().or_else(|| file.public_url_scheme.clone()).unwrap_or_else(|| "http".into());
-    anyhow::ensure!(matches!(scheme.as_str(), "http" | "https"), "--public-url-scheme must be http or https");
-    let base_domain = args.base_domain.clone().or_else(|| file.base_domain.clone()).unwrap_or_else(|| "localhost".into());
-    anyhow::ensure!(!base_domain.is_empty() && !base_domain.contains('/'), "--base-domain must be a host name");
+pub fn serve_settings(
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    file: &FileConfig,
+) -> anyhow::Result<Settings> {
+    let scheme = args
+        .public_url_scheme
+        .clone()
+        .or_else(|| file.public_url_scheme.clone())
+        .unwrap_or_else(|| "http".into());
+    anyhow::ensure!(
+        matches!(scheme.as_str(), "http" | "https"),
+        "--public-url-scheme must be http or https"
+    );
+    let base_domain = args
+        .base_domain
+        .clone()
+        .or_else(|| file.base_domain.clone())
+        .unwrap_or_else(|| "localhost".into());
+    anyhow::ensure!(
+        !base_domain.is_empty() && !base_domain.contains('/'),
+        "--base-domain must be a host name"
+    );
     let defaults = RateLimits::default();
     let mut settings = Settings::local(database_url(global, file));
-    settings.listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    settings.listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     settings.public_port = args.public_port.or(file.public_port);
     settings.platform = PlatformConfig {
         base_domain: base_domain.to_ascii_lowercase(),
         public_scheme: scheme,
         public_port: settings.public_port,
-        default_server: args.default_server.clone().or_else(|| file.default_server.clone()),
+        default_server: args
+            .default_server
+            .clone()
+            .or_else(|| file.default_server.clone()),
         enable_fixtures: args.enable_fixtures || file.enable_fixtures.unwrap_or(false),
-        session_idle_timeout: Duration::from_secs(args.session_idle_timeout.or(file.session_idle_timeout).unwrap_or(1800)),
+        session_idle_timeout: Duration::from_secs(
+            args.session_idle_timeout
+                .or(file.session_idle_timeout)
+                .unwrap_or(1800),
+        ),
     };
     settings.mcp = McpOptions {
         body_limit: args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024),
         rate_limits: RateLimits {
-            per_user_per_minute: args.rate_limit_per_user.or(file.rate_limit_per_user).unwrap_or(defaults.per_user_per_minute),
+            per_user_per_minute: args
+                .rate_limit_per_user
+                .or(file.rate_limit_per_user)
+                .unwrap_or(defaults.per_user_per_minute),
             per_user_burst: defaults.per_user_burst,
-            per_ip_per_minute: args.rate_limit_per_ip.or(file.rate_limit_per_ip).unwrap_or(defaults.per_ip_per_minute),
+            per_ip_per_minute: args
+                .rate_limit_per_ip
+                .or(file.rate_limit_per_ip)
+                .unwrap_or(defaults.per_ip_per_minute),
         },
     };
-    settings.shutdown_grace = Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
+    settings.shutdown_grace =
+        Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
     Ok(settings)
+}
+
+/// How commands other than `serve` write public URLs: from the config file (and the
+/// `GUIDEPOST_*` environment), as `serve` would with the same file.
+pub fn offline_platform_config(file: &FileConfig) -> PlatformConfig {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut config = Settings::local("unused").platform;
+    config.base_domain = env("GUIDEPOST_BASE_DOMAIN")
+        .or_else(|| file.base_domain.clone())
+        .unwrap_or(config.base_domain);
+    config.public_scheme = env("GUIDEPOST_PUBLIC_URL_SCHEME")
+        .or_else(|| file.public_url_scheme.clone())
+        .unwrap_or(config.public_scheme);
+    let listen_port = env("GUIDEPOST_LISTEN")
+        .and_then(|l| l.parse::<SocketAddr>().ok())
+        .or(file.listen)
+        .map(|a| a.port());
+    config.public_port = env("GUIDEPOST_PUBLIC_PORT")
+        .and_then(|p| p.parse().ok())
+        .or(file.public_port)
+        .or(listen_port)
+        .or(Some(8080));
+    config.enable_fixtures = file.enable_fixtures.unwrap_or(false);
+    config
 }

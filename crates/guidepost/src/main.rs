@@ -4,8 +4,20 @@ use guidepost::cli::{Cli, LogFormat};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.log_format.unwrap_or(LogFormat::Text));
-    match guidepost::commands::run(cli).await {
+    let file = match guidepost::config::FileConfig::load(cli.global.config.as_deref()) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    init_tracing(
+        cli.global
+            .log_format
+            .or(file.log_format)
+            .unwrap_or(LogFormat::Text),
+    );
+    match guidepost::commands::run(cli, file).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -18,7 +30,10 @@ fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUIDEPOST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,rmcp=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

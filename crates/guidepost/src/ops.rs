@@ -32,7 +32,10 @@ struct OpsState {
 }
 
 pub fn router(store: Arc<dyn Store>) -> Router {
-    let state = OpsState { store, metrics: metrics_handle() };
+    let state = OpsState {
+        store,
+        metrics: metrics_handle(),
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -53,5 +56,11 @@ async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
 async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
     let statements = state.store.statements_executed();
     metrics::gauge!("guidepost_store_statements_executed").set(statements as f64);
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
 }

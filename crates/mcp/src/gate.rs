@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use guidepost_core::Platform;
 use guidepost_domain::{McpServer, McpSession, NewSession, Timestamp, TrackingId};
 use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::jsonrpc::{self, Inbound, error_response};
+use crate::jsonrpc::{self, Inbound, Refusal};
 use crate::rate_limit::Limiters;
 use crate::scope::RequestScope;
 use crate::{McpOptions, handler, routing};
@@ -35,11 +35,19 @@ pub(crate) struct GateState {
 impl GateState {
     pub fn new(platform: Platform, options: McpOptions) -> Self {
         let limiters = Limiters::new(options.rate_limits);
-        Self { platform, options, limiters, last_sweep: std::sync::Mutex::new(Instant::now()) }
+        Self {
+            platform,
+            options,
+            limiters,
+            last_sweep: std::sync::Mutex::new(Instant::now()),
+        }
     }
 
     fn sweep_limiters_now_and_then(&self) {
-        let mut last = self.last_sweep.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self
+            .last_sweep
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if last.elapsed() > Duration::from_secs(60) {
             *last = Instant::now();
             self.limiters.forget_idle_keys();
@@ -47,13 +55,17 @@ impl GateState {
     }
 }
 
-pub(crate) async fn gate(State(state): State<Arc<GateState>>, request: Request, next: Next) -> Response {
+pub(crate) async fn gate(
+    State(state): State<Arc<GateState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let result = admit(&state, parts, body).await;
     let (request, inbound, scope) = match result {
         Ok(admitted) => admitted,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let is_delete = request.method() == Method::DELETE;
     let mut response = next.run(request).await;
@@ -65,12 +77,19 @@ pub(crate) async fn gate(State(state): State<Arc<GateState>>, request: Request, 
     if let Some(inbound) = &inbound
         && inbound.is("initialize")
     {
-        let opened = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let opened = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if let Some(transport_id) = opened.filter(|_| response.status().is_success()) {
             remember_new_session(&state.platform, &scope, inbound, &transport_id).await;
         }
     }
-    let method = inbound.as_ref().and_then(|i| i.method.clone()).unwrap_or_else(|| "(http)".to_owned());
+    let method = inbound
+        .as_ref()
+        .and_then(|i| i.method.clone())
+        .unwrap_or_else(|| "(http)".to_owned());
     metrics::histogram!("guidepost_mcp_request_duration_seconds", "method" => method.clone())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("guidepost_mcp_requests_total", "method" => method, "status" => response.status().as_u16().to_string())
@@ -81,11 +100,18 @@ pub(crate) async fn gate(State(state): State<Arc<GateState>>, request: Request, 
 type Admitted = (Request, Option<Inbound>, RequestScope);
 
 /// Decides whether a request reaches rmcp, and with what scope.
-async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Response> {
+async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Refusal> {
     let platform = &state.platform;
     let server = match routing::resolve_server(platform, &parts).await {
         Ok(Some(server)) => server,
-        Ok(None) => return Err(error_response(StatusCode::NOT_FOUND, Value::Null, jsonrpc::SESSION_NOT_FOUND, "No MCP server is served at this address")),
+        Ok(None) => {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                Value::Null,
+                jsonrpc::SESSION_NOT_FOUND,
+                "No MCP server is served at this address",
+            ));
+        }
         Err(error) => return Err(internal(&error)),
     };
     check_origin(platform, &server, &parts)?;
@@ -98,7 +124,9 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         (bytes::Bytes::new(), None)
     };
     let session = match session_id_to_check(&parts, inbound.as_ref()) {
-        Some(transport_id) => Some(live_session(platform, &server, transport_id, request_id(&inbound)).await?),
+        Some(transport_id) => {
+            Some(live_session(platform, &server, transport_id, request_id(&inbound)).await?)
+        }
         None => None,
     };
     let scope = RequestScope {
@@ -117,27 +145,45 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
 }
 
 fn request_id(inbound: &Option<Inbound>) -> Value {
-    inbound.as_ref().map(|i| i.id.clone()).unwrap_or(Value::Null)
+    inbound
+        .as_ref()
+        .map(|i| i.id.clone())
+        .unwrap_or(Value::Null)
 }
 
-fn internal(error: &dyn std::fmt::Display) -> Response {
+fn internal(error: &dyn std::fmt::Display) -> Refusal {
     tracing::error!(%error, "MCP gate failed");
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, Value::Null, jsonrpc::INTERNAL_ERROR, "Internal error; please retry")
+    Refusal::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Value::Null,
+        jsonrpc::INTERNAL_ERROR,
+        "Internal error; please retry",
+    )
 }
 
 /// Browsers send `Origin`; a page from another site must not drive the server (DNS
 /// rebinding, cross-site requests). Allowed: the server's `allowed_origins`, and the
 /// platform's own hosts for this server. Requests without `Origin` are not from a page.
-fn check_origin(platform: &Platform, server: &McpServer, parts: &Parts) -> Result<(), Response> {
+fn check_origin(platform: &Platform, server: &McpServer, parts: &Parts) -> Result<(), Refusal> {
     let Some(origin) = parts.headers.get(http::header::ORIGIN) else {
         return Ok(());
     };
-    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/').to_ascii_lowercase();
-    let allowed = server.allowed_origins.iter().any(|o| *o == origin) || is_own_origin(platform, server, &origin);
+    let origin = origin
+        .to_str()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
+    let allowed =
+        server.allowed_origins.contains(&origin) || is_own_origin(platform, server, &origin);
     if allowed {
         return Ok(());
     }
-    Err(error_response(StatusCode::FORBIDDEN, Value::Null, jsonrpc::FORBIDDEN, "Origin not allowed for this MCP server"))
+    Err(Refusal::new(
+        StatusCode::FORBIDDEN,
+        Value::Null,
+        jsonrpc::FORBIDDEN,
+        "Origin not allowed for this MCP server",
+    ))
 }
 
 fn is_own_origin(platform: &Platform, server: &McpServer, origin: &str) -> bool {
@@ -147,33 +193,56 @@ fn is_own_origin(platform: &Platform, server: &McpServer, origin: &str) -> bool 
     if !matches!(scheme, "http" | "https") {
         return false;
     }
-    let host = authority.rsplit_once(':').map_or(authority, |(host, _)| host);
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
     let base = &platform.config.base_domain;
-    host == base || host == format!("{}.{base}", server.slug) || server.custom_domain.as_deref() == Some(host)
+    host == base
+        || host == format!("{}.{base}", server.slug)
+        || server.custom_domain.as_deref() == Some(host)
 }
 
-fn tracking_id(parts: &Parts) -> Result<Option<TrackingId>, Response> {
+fn tracking_id(parts: &Parts) -> Result<Option<TrackingId>, Refusal> {
     let Some(query) = parts.uri.query() else {
         return Ok(None);
     };
-    let raw = query.split('&').find_map(|pair| pair.strip_prefix("tracking_id="));
+    let raw = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("tracking_id="));
     raw.map(|value| {
-        TrackingId::parse(value).map_err(|e| error_response(StatusCode::BAD_REQUEST, Value::Null, jsonrpc::INVALID_PARAMS, &e.to_string()))
+        TrackingId::parse(value).map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                jsonrpc::INVALID_PARAMS,
+                e.to_string(),
+            )
+        })
     })
     .transpose()
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Response> {
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Refusal> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         let message = format!("Request body is larger than the limit of {limit} bytes");
-        error_response(StatusCode::PAYLOAD_TOO_LARGE, Value::Null, jsonrpc::INVALID_REQUEST, &message)
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Value::Null,
+            jsonrpc::INVALID_REQUEST,
+            &message,
+        )
     })
 }
 
-fn parse_message(bytes: &[u8]) -> Result<Inbound, Response> {
+fn parse_message(bytes: &[u8]) -> Result<Inbound, Refusal> {
     let message: Value = serde_json::from_slice(bytes).map_err(|e| {
         let message = format!("Parse error: {e}");
-        error_response(StatusCode::BAD_REQUEST, Value::Null, jsonrpc::PARSE_ERROR, &message)
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            jsonrpc::PARSE_ERROR,
+            &message,
+        )
     })?;
     Inbound::parse(message)
 }
@@ -183,14 +252,28 @@ fn parse_message(bytes: &[u8]) -> Result<Inbound, Response> {
 fn session_id_to_check<'a>(parts: &'a Parts, inbound: Option<&Inbound>) -> Option<&'a str> {
     let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;
     match inbound {
-        Some(inbound) if inbound.is("initialize") || !inbound.is_session_era(&parts.headers) => None,
+        Some(inbound) if inbound.is("initialize") || !inbound.is_session_era(&parts.headers) => {
+            None
+        }
         _ => Some(id),
     }
 }
 
 /// The stored session, if it exists for this server and has not been idle too long.
-async fn live_session(platform: &Platform, server: &McpServer, transport_id: &str, id: Value) -> Result<McpSession, Response> {
-    let gone = |id| error_response(StatusCode::NOT_FOUND, id, jsonrpc::SESSION_NOT_FOUND, "Session not found or expired; initialize a new session");
+async fn live_session(
+    platform: &Platform,
+    server: &McpServer,
+    transport_id: &str,
+    id: Value,
+) -> Result<McpSession, Refusal> {
+    let gone = |id| {
+        Refusal::new(
+            StatusCode::NOT_FOUND,
+            id,
+            jsonrpc::SESSION_NOT_FOUND,
+            "Session not found or expired; initialize a new session",
+        )
+    };
     let store = &platform.store;
     let session = match store.find_session(transport_id).await {
         Ok(Some(session)) if session.server_id == server.id => session,
@@ -220,17 +303,31 @@ async fn live_session(platform: &Platform, server: &McpServer, transport_id: &st
 
 /// Rate limits and the shape of `tools/call` (rmcp would answer a nameless call with
 /// −32601; an invalid `tools/call` is invalid params).
-fn check_tools_call(state: &GateState, scope: &RequestScope, inbound: &Inbound) -> Result<(), Response> {
+fn check_tools_call(
+    state: &GateState,
+    scope: &RequestScope,
+    inbound: &Inbound,
+) -> Result<(), Refusal> {
     if !inbound.is("tools/call") {
         return Ok(());
     }
     let Some(tool_name) = inbound.tool_name() else {
-        return Err(error_response(StatusCode::OK, inbound.id.clone(), jsonrpc::INVALID_PARAMS, "tools/call needs params.name, the tool's name"));
+        return Err(Refusal::new(
+            StatusCode::OK,
+            inbound.id.clone(),
+            jsonrpc::INVALID_PARAMS,
+            "tools/call needs params.name, the tool's name",
+        ));
     };
     if let Some(arguments) = inbound.params.get("arguments")
         && !arguments.is_object()
     {
-        return Err(error_response(StatusCode::OK, inbound.id.clone(), jsonrpc::INVALID_PARAMS, "params.arguments must be an object"));
+        return Err(Refusal::new(
+            StatusCode::OK,
+            inbound.id.clone(),
+            jsonrpc::INVALID_PARAMS,
+            "params.arguments must be an object",
+        ));
     }
     state.sweep_limiters_now_and_then();
     let ip = scope.client_ip.map(|ip| ip.to_string());
@@ -239,15 +336,33 @@ fn check_tools_call(state: &GateState, scope: &RequestScope, inbound: &Inbound) 
         return Ok(());
     };
     let retry_after = refusal.retry_after.as_secs_f64().ceil() as u64;
-    let arguments = inbound.params.get("arguments").cloned().unwrap_or(Value::Null);
-    handler::record_rejected_call(&state.platform, scope, tool_name, &arguments, jsonrpc::RATE_LIMITED);
-    Err(jsonrpc::rate_limited(inbound.id.clone(), retry_after, refusal.scope))
+    let arguments = inbound
+        .params
+        .get("arguments")
+        .cloned()
+        .unwrap_or(Value::Null);
+    handler::record_rejected_call(
+        &state.platform,
+        scope,
+        tool_name,
+        &arguments,
+        jsonrpc::RATE_LIMITED,
+    );
+    Err(Refusal::rate_limited(
+        inbound.id.clone(),
+        retry_after,
+        refusal.scope,
+    ))
 }
 
 /// The key of the per-user budget: the best identity the request carries.
 fn user_key(scope: &RequestScope) -> Option<String> {
     if let Some(tracking_id) = &scope.tracking_id {
-        return Some(format!("{}:t:{}", scope.server.org_id, tracking_id.as_str()));
+        return Some(format!(
+            "{}:t:{}",
+            scope.server.org_id,
+            tracking_id.as_str()
+        ));
     }
     scope.session.as_ref().map(|s| match &s.end_user_id {
         Some(user) => format!("u:{user}"),
@@ -256,20 +371,32 @@ fn user_key(scope: &RequestScope) -> Option<String> {
 }
 
 fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 /// The URL the client used, without query: written into hints for the agent.
 fn endpoint_url(platform: &Platform, server: &McpServer, parts: &Parts) -> String {
     match routing::request_host(parts) {
-        Some(host) => format!("{}{}", platform.config.origin_for_host(&host), parts.uri.path()),
+        Some(host) => format!(
+            "{}{}",
+            platform.config.origin_for_host(&host),
+            parts.uri.path()
+        ),
         None => guidepost_core::servers::mcp_url(&platform.config, server),
     }
 }
 
 /// Stores a session that rmcp has just opened, so that any node can continue it. This
 /// runs before the response reaches the client, so no follow-up request can arrive first.
-async fn remember_new_session(platform: &Platform, scope: &RequestScope, inbound: &Inbound, transport_id: &str) {
+async fn remember_new_session(
+    platform: &Platform,
+    scope: &RequestScope,
+    inbound: &Inbound,
+    transport_id: &str,
+) {
     if let Err(error) = store_session(platform, scope, inbound, transport_id).await {
         tracing::error!(%error, "could not store a new MCP session");
     }
@@ -283,12 +410,25 @@ async fn store_session(
 ) -> Result<(), guidepost_core::CoreError> {
     let now = Timestamp::now();
     let end_user_id = match &scope.tracking_id {
-        Some(tracking_id) => Some(platform.store.end_user_for_tracking_id(&scope.server.org_id, tracking_id.as_str(), now).await?.id),
+        Some(tracking_id) => Some(
+            platform
+                .store
+                .end_user_for_tracking_id(&scope.server.org_id, tracking_id.as_str(), now)
+                .await?
+                .id,
+        ),
         None => None,
     };
     let client = inbound.params.get("clientInfo");
     let client_text = |key: &str| {
-        client.and_then(|c| c.get(key)).and_then(Value::as_str).map(|s| s.chars().take(guidepost_domain::Limits::CLIENT_INFO).collect())
+        client
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_str)
+            .map(|s| {
+                s.chars()
+                    .take(guidepost_domain::Limits::CLIENT_INFO)
+                    .collect()
+            })
     };
     let session = NewSession {
         transport_id: transport_id.to_owned(),
@@ -297,7 +437,12 @@ async fn store_session(
         end_user_id,
         client_name: client_text("name"),
         client_version: client_text("version"),
-        protocol_version: Some(handler::negotiated_version(inbound.params.get("protocolVersion").and_then(Value::as_str))),
+        protocol_version: Some(handler::negotiated_version(
+            inbound
+                .params
+                .get("protocolVersion")
+                .and_then(Value::as_str),
+        )),
         transport_state: inbound.params.to_string(),
     };
     platform.store.create_session(&session, now).await?;

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use guidepost_core::Platform;
 use guidepost_core::analytics::capped_arguments;
-use guidepost_domain::{EndUser, Limits, ToolCall, ToolCallId, Timestamp};
+use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, DiscoverResult, Implementation,
-    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, DiscoverResult,
+    Implementation, InitializeRequestParams, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -55,7 +55,9 @@ fn scope(ctx: &RequestContext<RoleServer>) -> Result<RequestScope, ErrorData> {
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<RequestScope>())
         .cloned()
-        .ok_or_else(|| ErrorData::internal_error("request reached the MCP handler without a tenant", None))
+        .ok_or_else(|| {
+            ErrorData::internal_error("request reached the MCP handler without a tenant", None)
+        })
 }
 
 fn capabilities() -> ServerCapabilities {
@@ -65,7 +67,10 @@ fn capabilities() -> ServerCapabilities {
 /// Name, version and instructions of one hosted server.
 fn tenant_info(scope: &RequestScope) -> ServerConfig {
     let server = &scope.server;
-    let name = server.product_name.clone().unwrap_or_else(|| server.name.clone());
+    let name = server
+        .product_name
+        .clone()
+        .unwrap_or_else(|| server.name.clone());
     let mut info = ServerConfig::new(capabilities())
         .with_server_info(Implementation::new(name, env!("CARGO_PKG_VERSION")));
     if let Some(instructions) = &server.instructions {
@@ -76,7 +81,8 @@ fn tenant_info(scope: &RequestScope) -> ServerConfig {
 
 impl ServerHandler for GuidepostServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(capabilities()).with_server_info(Implementation::new("guidepost", env!("CARGO_PKG_VERSION")))
+        ServerConfig::new(capabilities())
+            .with_server_info(Implementation::new("guidepost", env!("CARGO_PKG_VERSION")))
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
@@ -96,7 +102,10 @@ impl ServerHandler for GuidepostServer {
     }
 
     async fn discover(&self, ctx: RequestContext<RoleServer>) -> Result<DiscoverResult, ErrorData> {
-        Ok(DiscoverResult::from_server_info(SUPPORTED_VERSIONS.to_vec(), tenant_info(&scope(&ctx)?)))
+        Ok(DiscoverResult::from_server_info(
+            SUPPORTED_VERSIONS.to_vec(),
+            tenant_info(&scope(&ctx)?),
+        ))
     }
 
     async fn list_tools(
@@ -105,7 +114,9 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let scope = scope(&ctx)?;
-        Ok(ListToolsResult::with_all_items(tools::definitions(&scope.server)))
+        Ok(ListToolsResult::with_all_items(tools::definitions(
+            &scope.server,
+        )))
     }
 
     async fn call_tool(
@@ -118,19 +129,41 @@ impl ServerHandler for GuidepostServer {
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let name = request.name.as_ref();
         if !tools::is_offered(&scope.server, name) {
-            let message = format!("Unknown tool: {name}. Call tools/list to see the tools this server offers.");
-            record(&self.platform, &scope, None, name, &arguments, Recorded::protocol_error(&message, started));
+            let message = format!(
+                "Unknown tool: {name}. Call tools/list to see the tools this server offers."
+            );
+            record(
+                &self.platform,
+                &scope,
+                None,
+                name,
+                &arguments,
+                Recorded::protocol_error(&message, started),
+            );
             return Err(ErrorData::invalid_params(message, None));
         }
-        let end_user = match guidepost_core::identity::resolve_end_user(&self.platform, &scope.caller()).await {
-            Ok(user) => user,
-            Err(error) => {
-                tracing::error!(%error, "could not resolve the end user");
-                return Err(ErrorData::internal_error("could not identify the caller; please retry", None));
-            }
-        };
-        let outcome = tools::call(&self.platform, &scope, end_user.as_ref(), name, &arguments).await;
-        record(&self.platform, &scope, end_user.as_ref(), name, &arguments, Recorded::outcome(&outcome, started));
+        let end_user =
+            match guidepost_core::identity::resolve_end_user(&self.platform, &scope.caller()).await
+            {
+                Ok(user) => user,
+                Err(error) => {
+                    tracing::error!(%error, "could not resolve the end user");
+                    return Err(ErrorData::internal_error(
+                        "could not identify the caller; please retry",
+                        None,
+                    ));
+                }
+            };
+        let outcome =
+            tools::call(&self.platform, &scope, end_user.as_ref(), name, &arguments).await;
+        record(
+            &self.platform,
+            &scope,
+            end_user.as_ref(),
+            name,
+            &arguments,
+            Recorded::outcome(&outcome, started),
+        );
         Ok(render(outcome).into())
     }
 }
@@ -142,7 +175,9 @@ fn render(outcome: ToolOutcome) -> CallToolResult {
             result.content = vec![ContentBlock::text(text)];
             result
         }
-        ToolOutcome::Failure { message } => CallToolResult::error(vec![ContentBlock::text(message)]),
+        ToolOutcome::Failure { message } => {
+            CallToolResult::error(vec![ContentBlock::text(message)])
+        }
     }
 }
 
@@ -160,7 +195,12 @@ impl Recorded {
             ToolOutcome::Success { structured, .. } => (structured.to_string(), false),
             ToolOutcome::Failure { message } => (message.clone(), true),
         };
-        Self { summary, is_error, error_code: None, duration_us: started.elapsed().as_micros() as i64 }
+        Self {
+            summary,
+            is_error,
+            error_code: None,
+            duration_us: started.elapsed().as_micros() as i64,
+        }
     }
 
     fn protocol_error(message: &str, started: Instant) -> Self {
@@ -173,8 +213,21 @@ impl Recorded {
     }
 }
 
-fn record(platform: &Platform, scope: &RequestScope, end_user: Option<&EndUser>, tool: &str, arguments: &Value, recorded: Recorded) {
-    let outcome = if recorded.error_code.is_some() { "rejected" } else if recorded.is_error { "error" } else { "ok" };
+fn record(
+    platform: &Platform,
+    scope: &RequestScope,
+    end_user: Option<&EndUser>,
+    tool: &str,
+    arguments: &Value,
+    recorded: Recorded,
+) {
+    let outcome = if recorded.error_code.is_some() {
+        "rejected"
+    } else if recorded.is_error {
+        "error"
+    } else {
+        "ok"
+    };
     metrics::counter!("guidepost_tool_calls_total", "tool" => tool.to_owned(), "outcome" => outcome).increment(1);
     metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => tool.to_owned())
         .record(recorded.duration_us as f64 / 1e6);
@@ -183,10 +236,16 @@ fn record(platform: &Platform, scope: &RequestScope, end_user: Option<&EndUser>,
         org_id: scope.server.org_id.clone(),
         server_id: scope.server.id.clone(),
         session_id: scope.session_transport_id(),
-        end_user_id: end_user.map(|u| u.id.clone()).or_else(|| scope.session.as_ref().and_then(|s| s.end_user_id.clone())),
+        end_user_id: end_user
+            .map(|u| u.id.clone())
+            .or_else(|| scope.session.as_ref().and_then(|s| s.end_user_id.clone())),
         tool_name: tool.chars().take(Limits::NAME).collect(),
         arguments: capped_arguments(arguments),
-        result_summary: recorded.summary.chars().take(Limits::RESULT_SUMMARY).collect(),
+        result_summary: recorded
+            .summary
+            .chars()
+            .take(Limits::RESULT_SUMMARY)
+            .collect(),
         is_error: recorded.is_error,
         error_code: recorded.error_code,
         duration_us: recorded.duration_us,
@@ -195,7 +254,18 @@ fn record(platform: &Platform, scope: &RequestScope, end_user: Option<&EndUser>,
 }
 
 /// Records a call that the gate refused before it reached a tool (rate limits).
-pub(crate) fn record_rejected_call(platform: &Platform, scope: &RequestScope, tool: &str, arguments: &Value, code: i64) {
-    let recorded = Recorded { summary: "rejected by the rate limit".into(), is_error: true, error_code: Some(code), duration_us: 0 };
+pub(crate) fn record_rejected_call(
+    platform: &Platform,
+    scope: &RequestScope,
+    tool: &str,
+    arguments: &Value,
+    code: i64,
+) {
+    let recorded = Recorded {
+        summary: "rejected by the rate limit".into(),
+        is_error: true,
+        error_code: Some(code),
+        duration_us: 0,
+    };
     record(platform, scope, None, tool, arguments, recorded);
 }

@@ -30,15 +30,31 @@ pub(crate) struct Inbound {
 }
 
 impl Inbound {
-    pub fn parse(message: Value) -> Result<Self, Response> {
+    pub fn parse(message: Value) -> Result<Self, Refusal> {
         let Value::Object(mut object) = message else {
-            let why = if message.is_array() { "batch requests are not supported" } else { "a JSON-RPC message must be an object" };
-            return Err(error_response(StatusCode::BAD_REQUEST, Value::Null, INVALID_REQUEST, why));
+            let why = if message.is_array() {
+                "batch requests are not supported"
+            } else {
+                "a JSON-RPC message must be an object"
+            };
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                INVALID_REQUEST,
+                why,
+            ));
         };
         let id = object.remove("id").unwrap_or(Value::Null);
         let method = match object.remove("method") {
             Some(Value::String(method)) => Some(method),
-            Some(_) => return Err(error_response(StatusCode::BAD_REQUEST, id, INVALID_REQUEST, "method must be a string")),
+            Some(_) => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    id,
+                    INVALID_REQUEST,
+                    "method must be a string",
+                ));
+            }
             None => None,
         };
         let params = object.remove("params").unwrap_or(Value::Null);
@@ -62,32 +78,70 @@ impl Inbound {
             return true;
         }
         let meta = self.params.get("_meta");
-        let meta_version = meta.and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
+        let meta_version = meta
+            .and_then(|m| m.get(META_VERSION))
+            .and_then(Value::as_str);
         if meta_version.is_some() && meta.and_then(|m| m.get(META_CAPABILITIES)).is_some() {
             return false;
         }
-        let version = meta_version.or_else(|| header_version(headers)).unwrap_or(DEFAULT_VERSION);
+        let version = meta_version
+            .or_else(|| header_version(headers))
+            .unwrap_or(DEFAULT_VERSION);
         version < STATELESS_ERA
     }
 }
 
 /// The `MCP-Protocol-Version` header, if readable.
 pub(crate) fn header_version(headers: &HeaderMap) -> Option<&str> {
-    headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok())
+    headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
 }
 
-/// A JSON-RPC error answered directly with `status`.
-pub(crate) fn error_response(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
-    let body = json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } });
-    (status, axum::Json(body)).into_response()
+/// A request the gate answers itself with a JSON-RPC error and an HTTP status.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    id: Value,
+    code: i64,
+    message: String,
+    retry_after_secs: Option<u64>,
 }
 
-/// 429 with `Retry-After` (whole seconds, at least 1).
-pub(crate) fn rate_limited(id: Value, retry_after_secs: u64, scope: &str) -> Response {
-    let message = format!("Rate limit exceeded ({scope}); retry after {retry_after_secs} s");
-    let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, id, RATE_LIMITED, &message);
-    response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
-    response
+impl Refusal {
+    pub fn new(status: StatusCode, id: Value, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            id,
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    pub fn rate_limited(id: Value, retry_after_secs: u64, scope: &str) -> Self {
+        let retry_after_secs = retry_after_secs.max(1);
+        let message = format!("Rate limit exceeded ({scope}); retry after {retry_after_secs} s");
+        let refusal = Self::new(StatusCode::TOO_MANY_REQUESTS, id, RATE_LIMITED, message);
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..refusal
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({ "jsonrpc": "2.0", "id": self.id, "error": { "code": self.code, "message": self.message } });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
 }
 
 #[cfg(test)]
@@ -102,14 +156,22 @@ mod tests {
     fn eras_follow_meta_then_header_then_default() {
         let empty = HeaderMap::new();
         let mut modern = HeaderMap::new();
-        modern.insert("mcp-protocol-version", HeaderValue::from_static("2026-07-28"));
+        modern.insert(
+            "mcp-protocol-version",
+            HeaderValue::from_static("2026-07-28"),
+        );
         let list = inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
         assert!(list.is_session_era(&empty));
         assert!(!list.is_session_era(&modern));
-        let with_meta = inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
-            META_VERSION: "2026-07-28", META_CAPABILITIES: {}}}}));
+        let with_meta = inbound(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+            META_VERSION: "2026-07-28", META_CAPABILITIES: {}}}}),
+        );
         assert!(!with_meta.is_session_era(&empty));
-        assert!(inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"})).is_session_era(&modern));
+        assert!(
+            inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"}))
+                .is_session_era(&modern)
+        );
     }
 
     #[test]

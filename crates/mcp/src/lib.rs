@@ -37,7 +37,10 @@ pub struct McpOptions {
 
 impl Default for McpOptions {
     fn default() -> Self {
-        Self { body_limit: 1024 * 1024, rate_limits: RateLimits::default() }
+        Self {
+            body_limit: 1024 * 1024,
+            rate_limits: RateLimits::default(),
+        }
     }
 }
 
@@ -65,7 +68,9 @@ fn streamable_http_service(
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_max_request_body_bytes(options.body_limit)
         .with_cancellation_token(shutdown);
-    config.session_store = Some(Arc::new(session_store::StoredSessions::new(platform.store.clone())));
+    config.session_store = Some(Arc::new(session_store::StoredSessions::new(
+        platform.store.clone(),
+    )));
     let mut sessions = LocalSessionManager::default();
     // In-memory sessions are only a cache of the stored ones: an evicted session is
     // restored from the store on its next request.

@@ -17,7 +17,11 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self { per_user_per_minute: 120, per_user_burst: 30, per_ip_per_minute: 1200 }
+        Self {
+            per_user_per_minute: 120,
+            per_user_burst: 30,
+            per_ip_per_minute: 1200,
+        }
     }
 }
 
@@ -38,7 +42,8 @@ impl Limiters {
             let burst = NonZeroU32::new(limits.per_user_burst).unwrap_or(rate);
             RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst))
         });
-        let per_ip = NonZeroU32::new(limits.per_ip_per_minute).map(|rate| RateLimiter::keyed(Quota::per_minute(rate)));
+        let per_ip = NonZeroU32::new(limits.per_ip_per_minute)
+            .map(|rate| RateLimiter::keyed(Quota::per_minute(rate)));
         Self { per_user, per_ip }
     }
 
@@ -62,11 +67,17 @@ impl Limiters {
     }
 }
 
-fn check_one(limiter: &DefaultKeyedRateLimiter<String>, key: &str, scope: &'static str) -> Result<(), Refusal> {
-    limiter.check_key(&key.to_owned()).map_err(|not_until| Refusal {
-        scope,
-        retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-    })
+fn check_one(
+    limiter: &DefaultKeyedRateLimiter<String>,
+    key: &str,
+    scope: &'static str,
+) -> Result<(), Refusal> {
+    limiter
+        .check_key(&key.to_owned())
+        .map_err(|not_until| Refusal {
+            scope,
+            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+        })
 }
 
 #[cfg(test)]
@@ -75,13 +86,20 @@ mod tests {
 
     #[test]
     fn the_user_burst_is_enforced_and_zero_turns_limits_off() {
-        let limiters = Limiters::new(RateLimits { per_user_per_minute: 60, per_user_burst: 3, per_ip_per_minute: 0 });
+        let limiters = Limiters::new(RateLimits {
+            per_user_per_minute: 60,
+            per_user_burst: 3,
+            per_ip_per_minute: 0,
+        });
         for _ in 0..3 {
             assert!(limiters.check(Some("1.2.3.4"), Some("u1")).is_ok());
         }
         let refusal = limiters.check(Some("1.2.3.4"), Some("u1")).unwrap_err();
         assert_eq!(refusal.scope, "per end user");
         assert!(refusal.retry_after > Duration::ZERO);
-        assert!(limiters.check(Some("1.2.3.4"), Some("u2")).is_ok(), "another user has their own budget");
+        assert!(
+            limiters.check(Some("1.2.3.4"), Some("u2")).is_ok(),
+            "another user has their own budget"
+        );
     }
 }

@@ -7,7 +7,10 @@ use guidepost_domain::McpServer;
 use http::request::Parts;
 
 /// The server named by the request, if any.
-pub(crate) async fn resolve_server(platform: &Platform, parts: &Parts) -> Result<Option<McpServer>, CoreError> {
+pub(crate) async fn resolve_server(
+    platform: &Platform,
+    parts: &Parts,
+) -> Result<Option<McpServer>, CoreError> {
     let store = &platform.store;
     if let Some(slug) = path_slug(parts.uri.path()) {
         return Ok(store.find_server_by_slug(slug).await?);
@@ -22,9 +25,16 @@ pub(crate) async fn resolve_server(platform: &Platform, parts: &Parts) -> Result
             None => Ok(None),
         };
     }
-    if let Some(slug) = host.strip_suffix(base).and_then(|rest| rest.strip_suffix('.')) {
+    if let Some(slug) = host
+        .strip_suffix(base)
+        .and_then(|rest| rest.strip_suffix('.'))
+    {
         // Only one label below the base domain names a server.
-        return if slug.contains('.') { Ok(None) } else { Ok(store.find_server_by_slug(slug).await?) };
+        return if slug.contains('.') {
+            Ok(None)
+        } else {
+            Ok(store.find_server_by_slug(slug).await?)
+        };
     }
     Ok(store.find_server_by_domain(&host).await?)
 }
@@ -35,10 +45,18 @@ fn path_slug(path: &str) -> Option<&str> {
 
 /// The request's host name, lowercased, without port.
 pub(crate) fn request_host(parts: &Parts) -> Option<String> {
-    let raw = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host())?;
+    let raw = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(parts.uri.host())?;
     let host = match raw.rsplit_once(':') {
         Some((name, port)) if !name.ends_with(']') || port.chars().all(|c| c.is_ascii_digit()) => {
-            if port.chars().all(|c| c.is_ascii_digit()) { name } else { raw }
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                raw
+            }
         }
         _ => raw,
     };
@@ -50,15 +68,28 @@ mod tests {
     use super::*;
 
     fn parts(uri: &str, host: &str) -> Parts {
-        let (parts, _) = http::Request::get(uri).header("host", host).body(()).unwrap().into_parts();
+        let (parts, _) = http::Request::get(uri)
+            .header("host", host)
+            .body(())
+            .unwrap()
+            .into_parts();
         parts
     }
 
     #[test]
     fn hosts_lose_their_port_and_case() {
-        assert_eq!(request_host(&parts("/mcp", "Acme.Localhost:8080")).as_deref(), Some("acme.localhost"));
-        assert_eq!(request_host(&parts("/mcp", "acme.localhost")).as_deref(), Some("acme.localhost"));
-        assert_eq!(request_host(&parts("/mcp", "[::1]:8080")).as_deref(), Some("[::1]"));
+        assert_eq!(
+            request_host(&parts("/mcp", "Acme.Localhost:8080")).as_deref(),
+            Some("acme.localhost")
+        );
+        assert_eq!(
+            request_host(&parts("/mcp", "acme.localhost")).as_deref(),
+            Some("acme.localhost")
+        );
+        assert_eq!(
+            request_host(&parts("/mcp", "[::1]:8080")).as_deref(),
+            Some("[::1]")
+        );
     }
 
     #[test]

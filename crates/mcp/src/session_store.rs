@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use guidepost_core::Store;
 use rmcp::model::InitializeRequestParams;
-use rmcp::transport::streamable_http_server::session::{SessionState, SessionStore, SessionStoreError};
+use rmcp::transport::streamable_http_server::session::{
+    SessionState, SessionStore, SessionStoreError,
+};
 
 pub(crate) struct StoredSessions {
     store: Arc<dyn Store>,
@@ -29,7 +31,11 @@ impl SessionStore for StoredSessions {
 
     /// Nothing to do: the gate stores the session, with its tenant, which rmcp does not
     /// know, before the `initialize` response leaves the node.
-    async fn store(&self, _session_id: &str, _state: &SessionState) -> Result<(), SessionStoreError> {
+    async fn store(
+        &self,
+        _session_id: &str,
+        _state: &SessionState,
+    ) -> Result<(), SessionStoreError> {
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 mod error;
 mod postgres;
 mod sqlite;
+mod walkthroughs;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use guidepost_domain::*;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -53,7 +55,7 @@ pub struct EndUserFilter {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: WalkthroughStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Statements executed since start; tests and the benchmark read it to count the
@@ -68,7 +70,12 @@ pub trait Store: Send + Sync + 'static {
     /// Platform-wide: creates a tenant.
     async fn create_organization(&self, name: &str) -> Result<Organization>;
     async fn get_organization(&self, org: &OrgId) -> Result<Organization>;
-    async fn create_api_key(&self, org: &OrgId, name: &str, secret: &ApiKeySecret) -> Result<ApiKey>;
+    async fn create_api_key(
+        &self,
+        org: &OrgId,
+        name: &str,
+        secret: &ApiKeySecret,
+    ) -> Result<ApiKey>;
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(&self, org: &OrgId, key: &ApiKeyId) -> Result<ApiKey>;
     /// Platform-wide: finds the live key with this hash, whatever its organization.
@@ -76,10 +83,20 @@ pub trait Store: Send + Sync + 'static {
 
     // --- servers --------------------------------------------------------------------
 
-    async fn create_server(&self, org: &OrgId, kind: ServerKind, settings: &ServerSettings) -> Result<McpServer>;
+    async fn create_server(
+        &self,
+        org: &OrgId,
+        kind: ServerKind,
+        settings: &ServerSettings,
+    ) -> Result<McpServer>;
     async fn get_server(&self, org: &OrgId, id: &ServerId) -> Result<McpServer>;
     async fn list_servers(&self, org: &OrgId, page: &PageRequest) -> Result<Page<McpServer>>;
-    async fn update_server(&self, org: &OrgId, id: &ServerId, settings: &ServerSettings) -> Result<McpServer>;
+    async fn update_server(
+        &self,
+        org: &OrgId,
+        id: &ServerId,
+        settings: &ServerSettings,
+    ) -> Result<McpServer>;
     async fn delete_server(&self, org: &OrgId, id: &ServerId) -> Result<()>;
     /// Platform-wide (routing): the server with this slug.
     async fn find_server_by_slug(&self, slug: &str) -> Result<Option<McpServer>>;
@@ -90,12 +107,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// The end user with this tracking id, created on first sight; `last_seen_at` is
     /// brought up to `now`.
-    async fn end_user_for_tracking_id(&self, org: &OrgId, tracking_id: &str, now: Timestamp) -> Result<EndUser>;
+    async fn end_user_for_tracking_id(
+        &self,
+        org: &OrgId,
+        tracking_id: &str,
+        now: Timestamp,
+    ) -> Result<EndUser>;
     /// A new anonymous end user (known only by its session).
     async fn create_anonymous_end_user(&self, org: &OrgId, now: Timestamp) -> Result<EndUser>;
     async fn get_end_user(&self, org: &OrgId, id: &EndUserId) -> Result<EndUser>;
-    async fn set_end_user_email(&self, org: &OrgId, id: &EndUserId, email: &Email, verified: bool) -> Result<EndUser>;
-    async fn list_end_users(&self, org: &OrgId, filter: &EndUserFilter, page: &PageRequest) -> Result<Page<EndUser>>;
+    async fn set_end_user_email(
+        &self,
+        org: &OrgId,
+        id: &EndUserId,
+        email: &Email,
+        verified: bool,
+    ) -> Result<EndUser>;
+    async fn list_end_users(
+        &self,
+        org: &OrgId,
+        filter: &EndUserFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EndUser>>;
 
     // --- sessions -------------------------------------------------------------------
 
@@ -105,21 +138,39 @@ pub trait Store: Send + Sync + 'static {
     /// Platform-wide: the transport's handshake record, for replay on another node.
     async fn session_transport_state(&self, transport_id: &str) -> Result<Option<String>>;
     async fn touch_session(&self, transport_id: &str, now: Timestamp) -> Result<()>;
-    async fn set_session_end_user(&self, org: &OrgId, transport_id: &str, end_user: &EndUserId) -> Result<()>;
+    async fn set_session_end_user(
+        &self,
+        org: &OrgId,
+        transport_id: &str,
+        end_user: &EndUserId,
+    ) -> Result<()>;
     async fn delete_session(&self, transport_id: &str) -> Result<()>;
     /// Platform-wide housekeeping: deletes sessions idle since before `cutoff`.
     async fn delete_idle_sessions(&self, cutoff: Timestamp) -> Result<u64>;
-    async fn list_sessions_of_end_user(&self, org: &OrgId, end_user: &EndUserId) -> Result<Vec<McpSession>>;
+    async fn list_sessions_of_end_user(
+        &self,
+        org: &OrgId,
+        end_user: &EndUserId,
+    ) -> Result<Vec<McpSession>>;
 
     // --- support --------------------------------------------------------------------
 
-    async fn create_support_request(&self, request: &NewSupportRequest, now: Timestamp) -> Result<SupportRequest>;
+    async fn create_support_request(
+        &self,
+        request: &NewSupportRequest,
+        now: Timestamp,
+    ) -> Result<SupportRequest>;
     async fn list_support_requests(
         &self,
         org: &OrgId,
         filter: &SupportRequestFilter,
         page: &PageRequest,
     ) -> Result<Page<SupportRequest>>;
+    async fn get_support_request(
+        &self,
+        org: &OrgId,
+        id: &SupportRequestId,
+    ) -> Result<SupportRequest>;
     async fn update_support_request_status(
         &self,
         org: &OrgId,
@@ -132,7 +183,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes a batch of tool calls in one transaction.
     async fn insert_tool_calls(&self, calls: &[ToolCall]) -> Result<()>;
-    async fn list_tool_calls(&self, org: &OrgId, filter: &ToolCallFilter, page: &PageRequest) -> Result<Page<ToolCall>>;
+    async fn list_tool_calls(
+        &self,
+        org: &OrgId,
+        filter: &ToolCallFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ToolCall>>;
     /// Per-tool report over `[since, until)`.
     async fn tool_call_durations(
         &self,

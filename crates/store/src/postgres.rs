@@ -10,6 +10,9 @@ type DbRow = sqlx::postgres::PgRow;
 type ThisStore = PgStore;
 const BACKEND: Backend = Backend::Postgres;
 
+/// Row locking for read-then-write transactions.
+const LOCK_ROW: &str = " FOR UPDATE";
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PgStore {
@@ -27,7 +30,10 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool, statements: AtomicU64::new(0) })
+        Ok(Self {
+            pool,
+            statements: AtomicU64::new(0),
+        })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
@@ -37,3 +43,4 @@ impl PgStore {
 }
 
 include!("queries.rs");
+include!("walkthrough_queries.rs");

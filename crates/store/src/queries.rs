@@ -382,11 +382,14 @@ impl Store for ThisStore {
 
     async fn end_user_for_tracking_id(&self, org: &OrgId, tracking_id: &str, now: Timestamp) -> Result<EndUser> {
         // One statement that creates or touches: concurrent first requests with the same
-        // tracking id agree on one end user.
+        // tracking id agree on one end user. `last_seen_at` only moves forward (requests
+        // from several nodes may arrive out of order).
         let sql = format!(
             "INSERT INTO end_users (id, org_id, tracking_id, email_verified, first_seen_at, last_seen_at) \
              VALUES ($1, $2, $3, FALSE, $4, $4) \
-             ON CONFLICT (org_id, tracking_id) DO UPDATE SET last_seen_at = excluded.last_seen_at \
+             ON CONFLICT (org_id, tracking_id) DO UPDATE SET last_seen_at = CASE \
+             WHEN excluded.last_seen_at > end_users.last_seen_at THEN excluded.last_seen_at \
+             ELSE end_users.last_seen_at END \
              RETURNING {END_USER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -462,12 +465,17 @@ impl Store for ThisStore {
 
     async fn create_session(&self, s: &NewSession, now: Timestamp) -> Result<McpSession> {
         // The transport may persist the same handshake twice (restore on another node):
-        // the first record wins and keeps its history.
+        // the first record wins and keeps its history. The server and the end user must
+        // belong to the session's organization (else NotFound).
         let sql = format!(
             "INSERT INTO mcp_sessions (id, transport_id, org_id, server_id, end_user_id, client_name, \
              client_version, protocol_version, transport_state, first_seen_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-             ON CONFLICT (transport_id) DO UPDATE SET last_seen_at = excluded.last_seen_at \
+             SELECT $1, $2, org_id, id, $5, $6, $7, $8, $9, $10, $10 FROM mcp_servers \
+             WHERE org_id = $3 AND id = $4 \
+             AND ($5 IS NULL OR EXISTS (SELECT 1 FROM end_users WHERE org_id = $3 AND id = $5)) \
+             ON CONFLICT (transport_id) DO UPDATE SET last_seen_at = CASE \
+             WHEN excluded.last_seen_at > mcp_sessions.last_seen_at THEN excluded.last_seen_at \
+             ELSE mcp_sessions.last_seen_at END \
              RETURNING {SESSION_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -481,9 +489,9 @@ impl Store for ThisStore {
             .bind(s.protocol_version.as_deref())
             .bind(&s.transport_state)
             .bind(now.micros())
-            .fetch_one(self.run())
+            .fetch_optional(self.run())
             .await?;
-        session(&row)
+        session(&row.ok_or(StoreError::NotFound)?)
     }
 
     async fn find_session(&self, transport_id: &str) -> Result<Option<McpSession>> {
@@ -510,7 +518,11 @@ impl Store for ThisStore {
     }
 
     async fn set_session_end_user(&self, org: &OrgId, transport_id: &str, end_user: &EndUserId) -> Result<()> {
-        sqlx::query("UPDATE mcp_sessions SET end_user_id = $3 WHERE org_id = $1 AND transport_id = $2")
+        // Only an end user of the same organization can be attached.
+        sqlx::query(
+            "UPDATE mcp_sessions SET end_user_id = $3 WHERE org_id = $1 AND transport_id = $2 \
+             AND EXISTS (SELECT 1 FROM end_users WHERE org_id = $1 AND id = $3)",
+        )
             .bind(org.as_str())
             .bind(transport_id)
             .bind(end_user.as_str())
@@ -549,7 +561,9 @@ impl Store for ThisStore {
         let sql = format!(
             "INSERT INTO support_requests ({SUPPORT_COLUMNS}) \
              SELECT $1, org_id, id, $4, $5, $6, $7, $8, 'open', $9, $9 FROM mcp_servers \
-             WHERE org_id = $2 AND id = $3 RETURNING {SUPPORT_COLUMNS}"
+             WHERE org_id = $2 AND id = $3 \
+             AND ($4 IS NULL OR EXISTS (SELECT 1 FROM end_users WHERE org_id = $2 AND id = $4)) \
+             RETURNING {SUPPORT_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(SupportRequestId::generate().as_str())
@@ -589,6 +603,16 @@ impl Store for ThisStore {
             .fetch_all(self.run())
             .await?;
         Ok(page_of(rows(found, support_request)?, page.limit, |r| Cursor { created_at: r.created_at, id: r.id.to_string() }))
+    }
+
+    async fn get_support_request(&self, org: &OrgId, id: &SupportRequestId) -> Result<SupportRequest> {
+        let sql = format!("SELECT {SUPPORT_COLUMNS} FROM support_requests WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        support_request(&row.ok_or(StoreError::NotFound)?)
     }
 
     async fn update_support_request_status(

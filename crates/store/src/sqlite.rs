@@ -13,6 +13,9 @@ type DbRow = sqlx::sqlite::SqliteRow;
 type ThisStore = SqliteStore;
 const BACKEND: Backend = Backend::Sqlite;
 
+/// Row locking for read-then-write transactions.
+const LOCK_ROW: &str = "";
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
@@ -29,9 +32,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool, statements: AtomicU64::new(0) })
+        Ok(Self {
+            pool,
+            statements: AtomicU64::new(0),
+        })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
@@ -41,3 +50,4 @@ impl SqliteStore {
 }
 
 include!("queries.rs");
+include!("walkthrough_queries.rs");

@@ -9,18 +9,24 @@ use guidepost_domain::{ApiKeySecret, AuthMode, Id, OrgId, PageRequest};
 use serde_json::json;
 
 use crate::cli::{ApiKeyCommand, Command, OrgCommand, ServerCommand};
-use crate::config::Settings;
 use crate::output;
 
-pub async fn run(command: Command, store: Arc<dyn Store>, json: bool) -> anyhow::Result<()> {
+pub async fn run(
+    command: Command,
+    store: Arc<dyn Store>,
+    config: PlatformConfig,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => unreachable!("serve is dispatched before the store is opened here"),
         Command::Migrate => {
-            output::print(json, &json!({"migrated": true}), |_| "Database is up to date.".into());
+            output::print(json, &json!({"migrated": true}), |_| {
+                "Database is up to date.".into()
+            });
             Ok(())
         }
         Command::Org(OrgCommand::Create { name }) => create_org(&store, &name, json).await,
-        Command::Server(command) => server(store, command, json).await,
+        Command::Server(command) => server(store, config, command, json).await,
         Command::ApiKey(command) => api_key(&store, command, json).await,
     }
 }
@@ -36,23 +42,47 @@ async fn create_org(store: &Arc<dyn Store>, name: &str, json: bool) -> anyhow::R
     let key = store.create_api_key(&org.id, "default", &secret).await?;
     let result = json!({"organization": org, "api_key": secret.plaintext, "api_key_id": key.id});
     output::print(json, &result, |_| {
-        format!("Organization {} created.\nAPI key (shown once): {}", org.id, secret.plaintext)
+        format!(
+            "Organization {} created.\nAPI key (shown once): {}",
+            org.id, secret.plaintext
+        )
     });
     Ok(())
 }
 
 /// A platform for commands that need service rules (validation, URLs) outside `serve`.
-fn offline_platform(store: Arc<dyn Store>) -> (Platform, analytics::AnalyticsWriter) {
-    let settings = Settings::local("unused");
+fn offline_platform(
+    store: Arc<dyn Store>,
+    config: PlatformConfig,
+) -> (Platform, analytics::AnalyticsWriter) {
     let (recorder, writer) = analytics::start(store.clone());
-    let config: PlatformConfig = settings.platform;
-    (Platform { store, config: Arc::new(config), analytics: recorder }, writer)
+    (
+        Platform {
+            store,
+            config: Arc::new(config),
+            analytics: recorder,
+        },
+        writer,
+    )
 }
 
-async fn server(store: Arc<dyn Store>, command: ServerCommand, json: bool) -> anyhow::Result<()> {
-    let (platform, writer) = offline_platform(store);
+async fn server(
+    store: Arc<dyn Store>,
+    config: PlatformConfig,
+    command: ServerCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (platform, writer) = offline_platform(store, config);
     let result = match command {
-        ServerCommand::Create { org, name, slug, auth_mode, custom_domain, product_name, instructions } => {
+        ServerCommand::Create {
+            org,
+            name,
+            slug,
+            auth_mode,
+            custom_domain,
+            product_name,
+            instructions,
+        } => {
             let auth_mode = match auth_mode.as_deref() {
                 Some(text) => Some(AuthMode::parse(text).with_context(|| {
                     format!("--auth-mode must be one of none, collect_email, platform_oauth, custom_oauth (got {text:?})")
@@ -71,9 +101,13 @@ async fn server(store: Arc<dyn Store>, command: ServerCommand, json: bool) -> an
                 instructions,
                 allowed_origins: None,
             };
-            let server = servers::create(&platform, &org_id(&org)?, input).await.map_err(anyhow::Error::new)?;
+            let server = servers::create(&platform, &org_id(&org)?, input)
+                .await
+                .map_err(anyhow::Error::new)?;
             let view = servers::view(&platform.config, server);
-            output::print(json, &view, |v| format!("Server {} created: {}", v.server.id, v.mcp_url));
+            output::print(json, &view, |v| {
+                format!("Server {} created: {}", v.server.id, v.mcp_url)
+            });
             Ok(())
         }
         ServerCommand::List { org } => list_servers(&platform, &org_id(&org)?, json).await,
@@ -84,11 +118,23 @@ async fn server(store: Arc<dyn Store>, command: ServerCommand, json: bool) -> an
 
 async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
     let mut views = Vec::new();
-    let mut page = PageRequest { after: None, limit: guidepost_domain::Limits::PAGE_SIZE_MAX };
+    let mut page = PageRequest {
+        after: None,
+        limit: guidepost_domain::Limits::PAGE_SIZE_MAX,
+    };
     loop {
         let found = platform.store.list_servers(org, &page).await?;
-        views.extend(found.items.into_iter().map(|s| servers::view(&platform.config, s)));
-        match found.next_cursor.as_deref().and_then(guidepost_domain::Cursor::decode) {
+        views.extend(
+            found
+                .items
+                .into_iter()
+                .map(|s| servers::view(&platform.config, s)),
+        );
+        match found
+            .next_cursor
+            .as_deref()
+            .and_then(guidepost_domain::Cursor::decode)
+        {
             Some(cursor) => page.after = Some(cursor),
             None => break,
         }
@@ -97,7 +143,11 @@ async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::R
         if views.is_empty() {
             return "No servers.".into();
         }
-        views.iter().map(|v| format!("{}  {:<20} {}", v.server.id, v.server.slug, v.mcp_url)).collect::<Vec<_>>().join("\n")
+        views
+            .iter()
+            .map(|v| format!("{}  {:<20} {}", v.server.id, v.server.slug, v.mcp_url))
+            .collect::<Vec<_>>()
+            .join("\n")
     });
     Ok(())
 }
@@ -107,13 +157,23 @@ async fn api_key(store: &Arc<dyn Store>, command: ApiKeyCommand, json: bool) -> 
         ApiKeyCommand::Create { org, name } => {
             guidepost_domain::validate_text("name", &name, guidepost_domain::Limits::NAME)?;
             let secret = ApiKeySecret::generate();
-            let key = store.create_api_key(&org_id(&org)?, &name, &secret).await.map_err(not_found_org)?;
+            let key = store
+                .create_api_key(&org_id(&org)?, &name, &secret)
+                .await
+                .map_err(not_found_org)?;
             let result = json!({"api_key": secret.plaintext, "id": key.id, "name": key.name});
-            output::print(json, &result, |_| format!("API key {} (shown once): {}", key.id, secret.plaintext));
+            output::print(json, &result, |_| {
+                format!("API key {} (shown once): {}", key.id, secret.plaintext)
+            });
         }
         ApiKeyCommand::Revoke { org, id } => {
-            let Some(key_id) = Id::parse(&id) else { bail!("{id:?} is not an API key id (key_…)") };
-            let key = store.revoke_api_key(&org_id(&org)?, &key_id).await.map_err(not_found_org)?;
+            let Some(key_id) = Id::parse(&id) else {
+                bail!("{id:?} is not an API key id (key_…)")
+            };
+            let key = store
+                .revoke_api_key(&org_id(&org)?, &key_id)
+                .await
+                .map_err(not_found_org)?;
             output::print(json, &key, |k| format!("API key {} revoked.", k.id));
         }
     }

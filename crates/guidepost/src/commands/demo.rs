@@ -44,10 +44,17 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
         }
     };
     let secret = ApiKeySecret::generate();
-    store.create_api_key(&server.org_id, "demo", &secret).await?;
-    let tracking = TrackingId::parse(&format!("demo-{}", EndUserId::generate().as_str().trim_start_matches("msu_")))?;
+    store
+        .create_api_key(&server.org_id, "demo", &secret)
+        .await?;
+    let tracking = TrackingId::parse(&format!(
+        "demo-{}",
+        EndUserId::generate().as_str().trim_start_matches("msu_")
+    ))?;
     let view = servers::view(&platform.config, server);
-    let base = platform.config.origin_for_host(&platform.config.base_domain);
+    let base = platform
+        .config
+        .origin_for_host(&platform.config.base_domain);
     Ok(Seeded {
         organization_id: view.server.org_id.to_string(),
         server_id: view.server.id.to_string(),

@@ -9,17 +9,24 @@ use anyhow::Context;
 use crate::cli::{Cli, Command};
 use crate::config::{self, FileConfig};
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let file = FileConfig::load(cli.global.config.as_deref())?;
+pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
     let json = cli.global.json;
     match cli.command {
-        Command::Serve(args) => serve::run(config::serve_settings(&cli.global, &args, &file)?, args.demo, json).await,
+        Command::Serve(args) => {
+            serve::run(
+                config::serve_settings(&cli.global, &args, &file)?,
+                args.demo,
+                json,
+            )
+            .await
+        }
         command => {
             let url = config::database_url(&cli.global, &file);
-            let store = guidepost_store::connect(&url)
-                .await
-                .with_context(|| format!("opening the database {}", guidepost_store::redact(&url)))?;
-            admin::run(command, store, json).await
+            let store = guidepost_store::connect(&url).await.with_context(|| {
+                format!("opening the database {}", guidepost_store::redact(&url))
+            })?;
+            let platform = config::offline_platform_config(&file);
+            admin::run(command, store, platform, json).await
         }
     }
 }

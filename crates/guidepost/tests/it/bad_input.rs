@@ -6,12 +6,19 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, TestApp, python_smoke, spawn_app, spawn_app_with};
+use crate::helpers::{
+    RawMcp, SESSION_ERA, STATELESS_ERA, TestApp, python_smoke, spawn_app, spawn_app_with,
+};
 
 async fn app_with_server(db: &TestDatabase) -> (TestApp, RawMcp) {
     let app = spawn_app(db).await;
     let tenant = app.create_tenant("Acme").await;
-    app.create_server(&tenant, "acme", json!({"allowed_origins": ["https://app.acme.dev"]})).await;
+    app.create_server(
+        &tenant,
+        "acme",
+        json!({"allowed_origins": ["https://app.acme.dev"]}),
+    )
+    .await;
     let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
     (app, mcp)
 }
@@ -153,6 +160,9 @@ async fn app_key(app: &TestApp) -> String {
     let store = &app.app.platform.store;
     let server = store.find_server_by_slug("acme").await.unwrap().unwrap();
     let secret = guidepost_domain::ApiKeySecret::generate();
-    store.create_api_key(&server.org_id, "k", &secret).await.unwrap();
+    store
+        .create_api_key(&server.org_id, "k", &secret)
+        .await
+        .unwrap();
     secret.plaintext
 }

@@ -31,27 +31,52 @@ pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings
     adjust(&mut settings);
     let app = app::start(settings).await.expect("the application starts");
     let url = app.url();
-    TestApp { app, url, http: reqwest::Client::new() }
+    TestApp {
+        app,
+        url,
+        http: reqwest::Client::new(),
+    }
 }
 
 impl TestApp {
     pub async fn create_tenant(&self, name: &str) -> Tenant {
         let store = &self.app.platform.store;
-        let org = store.create_organization(name).await.expect("organization created");
+        let org = store
+            .create_organization(name)
+            .await
+            .expect("organization created");
         let secret = ApiKeySecret::generate();
-        store.create_api_key(&org.id, "test", &secret).await.expect("key created");
-        Tenant { org_id: org.id.to_string(), api_key: secret.plaintext }
+        store
+            .create_api_key(&org.id, "test", &secret)
+            .await
+            .expect("key created");
+        Tenant {
+            org_id: org.id.to_string(),
+            api_key: secret.plaintext,
+        }
     }
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(key);
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.url))
+            .bearer_auth(key);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.expect("API request sent");
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
@@ -64,7 +89,14 @@ impl TestApp {
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
         }
-        let (status, server) = self.api(reqwest::Method::POST, "/servers", &tenant.api_key, Some(body)).await;
+        let (status, server) = self
+            .api(
+                reqwest::Method::POST,
+                "/servers",
+                &tenant.api_key,
+                Some(body),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "server created: {server}");
         server
     }
@@ -109,7 +141,13 @@ pub struct Answer {
 
 impl RawMcp {
     pub fn new(url: impl Into<String>, version: &'static str) -> Self {
-        Self { http: reqwest::Client::new(), url: url.into(), host: None, session: None, version }
+        Self {
+            http: reqwest::Client::new(),
+            url: url.into(),
+            host: None,
+            session: None,
+            version,
+        }
     }
 
     pub fn with_host(mut self, host: &str) -> Self {
@@ -127,7 +165,9 @@ impl RawMcp {
             request = request.header("host", host);
         }
         if let Some(session) = &self.session {
-            request = request.header("mcp-session-id", session).header("mcp-protocol-version", self.version);
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", self.version);
         }
         request
     }
@@ -137,19 +177,33 @@ impl RawMcp {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
-        Answer { status, headers, body: parse_message(&text) }
+        Answer {
+            status,
+            headers,
+            body: parse_message(&text),
+        }
     }
 
     /// Opens a session-era session (initialize + initialized).
     pub async fn initialize(&mut self) -> Answer {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": self.version, "capabilities": {}, "clientInfo": {"name": "it", "version": "1.0"}}});
-        let answer = self.send(self.request(reqwest::Method::POST).json(&body)).await;
+        let answer = self
+            .send(self.request(reqwest::Method::POST).json(&body))
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "initialize: {}", answer.body);
-        let session = answer.headers.get("mcp-session-id").expect("a session id").to_str().unwrap().to_owned();
+        let session = answer
+            .headers
+            .get("mcp-session-id")
+            .expect("a session id")
+            .to_str()
+            .unwrap()
+            .to_owned();
         self.session = Some(session);
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let ack = self.send(self.request(reqwest::Method::POST).json(&initialized)).await;
+        let ack = self
+            .send(self.request(reqwest::Method::POST).json(&initialized))
+            .await;
         assert_eq!(ack.status, StatusCode::ACCEPTED);
         answer
     }
@@ -162,7 +216,9 @@ impl RawMcp {
                 "io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
                 "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1.0"},
                 "io.modelcontextprotocol/clientCapabilities": {}});
-            request = request.header("mcp-protocol-version", STATELESS_ERA).header("mcp-method", method);
+            request = request
+                .header("mcp-protocol-version", STATELESS_ERA)
+                .header("mcp-method", method);
             if let Some(name) = params.get("name").and_then(Value::as_str) {
                 request = request.header("mcp-name", name);
             }
@@ -172,7 +228,12 @@ impl RawMcp {
     }
 
     pub async fn call_tool(&self, id: i64, name: &str, arguments: Value) -> Answer {
-        self.call(id, "tools/call", json!({"name": name, "arguments": arguments})).await
+        self.call(
+            id,
+            "tools/call",
+            json!({"name": name, "arguments": arguments}),
+        )
+        .await
     }
 }
 
@@ -182,9 +243,9 @@ pub fn parse_message(text: &str) -> Value {
         return value;
     }
     text.lines()
+        .rev()
         .filter_map(|line| line.strip_prefix("data:"))
-        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-        .last()
+        .find_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
         .unwrap_or(Value::Null)
 }
 
@@ -194,7 +255,10 @@ pub fn python() -> PathBuf {
         return PathBuf::from(path);
     }
     let local = workspace_root().join(".tools/venv/bin/python");
-    assert!(local.exists(), "the Python MCP client is not installed: run scripts/install-test-tools (or scripts/test)");
+    assert!(
+        local.exists(),
+        "the Python MCP client is not installed: run scripts/install-test-tools (or scripts/test)"
+    );
     local
 }
 
@@ -212,8 +276,15 @@ pub async fn python_smoke(args: &[&str]) -> Value {
         .await
         .expect("the Python client runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = stdout.lines().last().and_then(|line| serde_json::from_str(line).ok());
+    let report = stdout
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok());
     report.unwrap_or_else(|| {
-        panic!("no JSON report from the Python client (exit {:?}):\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "no JSON report from the Python client (exit {:?}):\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
     })
 }

@@ -52,7 +52,15 @@ async fn demo_prints_a_working_mcp_url_and_api_key() {
     let workdir = std::env::temp_dir().join(format!("gp-demo-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
-        .args(["serve", "--demo", "--json", "--listen", "127.0.0.1:0", "--database-url", &dir.url])
+        .args([
+            "serve",
+            "--demo",
+            "--json",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &dir.url,
+        ])
         .current_dir(&workdir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -61,14 +69,33 @@ async fn demo_prints_a_working_mcp_url_and_api_key() {
         .expect("guidepost starts");
     let seeded = read_demo_output(child.stdout.take().unwrap()).await;
     let path_url = seeded["path_mcp_url"].as_str().unwrap();
-    assert!(path_url.contains("tracking_id="), "the URL carries a tracking id: {path_url}");
-    assert!(seeded["mcp_url"].as_str().unwrap().starts_with("http://demo.localhost:"));
+    assert!(
+        path_url.contains("tracking_id="),
+        "the URL carries a tracking id: {path_url}"
+    );
+    assert!(
+        seeded["mcp_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://demo.localhost:")
+    );
 
-    let report = python_smoke(&["--url", path_url, "--mode", "legacy", "--call-support-email", "demo@example.com"]).await;
+    let report = python_smoke(&[
+        "--url",
+        path_url,
+        "--mode",
+        "legacy",
+        "--call-support-email",
+        "demo@example.com",
+    ])
+    .await;
     assert_eq!(report["is_error"], false, "{report}");
 
     let key = seeded["api_key"].as_str().unwrap();
-    let api = seeded["api_url"].as_str().unwrap().replace("localhost", "127.0.0.1");
+    let api = seeded["api_url"]
+        .as_str()
+        .unwrap()
+        .replace("localhost", "127.0.0.1");
     let servers: Value = reqwest::Client::new()
         .get(format!("{api}/servers"))
         .bearer_auth(key)
@@ -95,5 +122,7 @@ async fn read_demo_output(stdout: tokio::process::ChildStdout) -> Value {
         }
         panic!("the demo printed no JSON: {text}");
     };
-    tokio::time::timeout(Duration::from_secs(30), read).await.expect("the demo starts within 30 s")
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("the demo starts within 30 s")
 }

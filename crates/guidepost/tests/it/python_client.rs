@@ -9,15 +9,35 @@ use crate::helpers::{python_smoke, spawn_app};
 async fn support_request_through_python_client(db: &TestDatabase, mode: &str) {
     let app = spawn_app(db).await;
     let tenant = app.create_tenant("Acme").await;
-    app.create_server(&tenant, "acme", json!({"product_name": "Acme Cloud", "instructions": "Be kind."})).await;
+    app.create_server(
+        &tenant,
+        "acme",
+        json!({"product_name": "Acme Cloud", "instructions": "Be kind."}),
+    )
+    .await;
     let url = format!("{}?tracking_id=dev-42", app.mcp_path_url("acme"));
 
-    let report = python_smoke(&["--url", &url, "--mode", mode, "--call-support-email", "ada@example.com"]).await;
+    let report = python_smoke(&[
+        "--url",
+        &url,
+        "--mode",
+        mode,
+        "--call-support-email",
+        "ada@example.com",
+    ])
+    .await;
 
-    assert_eq!(report["error"], serde_json::Value::Null, "client error: {report}");
+    assert_eq!(
+        report["error"],
+        serde_json::Value::Null,
+        "client error: {report}"
+    );
     assert_eq!(report["tools"], json!(["get_support"]));
     assert_eq!(report["is_error"], false);
-    let request_id = report["support"]["support_request_id"].as_str().expect("a support request id").to_owned();
+    let request_id = report["support"]["support_request_id"]
+        .as_str()
+        .expect("a support request id")
+        .to_owned();
     assert!(request_id.starts_with("sr_"));
     assert_eq!(report["support"]["status"], "open");
 
@@ -31,10 +51,20 @@ async fn support_request_through_python_client(db: &TestDatabase, mode: &str) {
     let calls = app.wait_for_tool_calls(&tenant, 1).await;
     assert_eq!(calls[0]["tool_name"], "get_support");
     assert_eq!(calls[0]["is_error"], false);
-    assert!(calls[0]["end_user_id"].as_str().is_some_and(|id| id.starts_with("msu_")), "the call names its end user");
+    assert!(
+        calls[0]["end_user_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("msu_")),
+        "the call names its end user"
+    );
 
-    let (_, users) = app.get("/end-users?tracking_id=dev-42", &tenant.api_key).await;
-    assert_eq!(users["items"][0]["email"], "ada@example.com", "the email is remembered on the end user");
+    let (_, users) = app
+        .get("/end-users?tracking_id=dev-42", &tenant.api_key)
+        .await;
+    assert_eq!(
+        users["items"][0]["email"], "ada@example.com",
+        "the email is remembered on the end user"
+    );
     app.app.shutdown().await.unwrap();
 }
 

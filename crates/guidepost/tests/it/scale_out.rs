@@ -14,7 +14,13 @@ use crate::helpers::{RawMcp, SESSION_ERA, spawn_app};
 /// Starts `guidepost serve` on a free port and returns it with its base URL.
 async fn serve_process(database_url: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_guidepost"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
         .env("GUIDEPOST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -30,7 +36,9 @@ async fn serve_process(database_url: &str) -> (Child, String) {
         }
         panic!("guidepost did not report its address");
     };
-    let addr = tokio::time::timeout(Duration::from_secs(30), find).await.expect("listening within 30 s");
+    let addr = tokio::time::timeout(Duration::from_secs(30), find)
+        .await
+        .expect("listening within 30 s");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, format!("http://{addr}"))
 }
@@ -50,17 +58,27 @@ async fn a_session_continues_on_another_node() {
     let (_first, first_url) = serve_process(&db.url).await;
     let (_second, second_url) = serve_process(&db.url).await;
 
-    let mut on_first = RawMcp::new(format!("{first_url}/s/acme/mcp?tracking_id=roamer"), SESSION_ERA);
+    let mut on_first = RawMcp::new(
+        format!("{first_url}/s/acme/mcp?tracking_id=roamer"),
+        SESSION_ERA,
+    );
     on_first.initialize().await;
     let session = on_first.session.clone().unwrap();
 
-    let mut on_second = RawMcp::new(format!("{second_url}/s/acme/mcp?tracking_id=roamer"), SESSION_ERA);
+    let mut on_second = RawMcp::new(
+        format!("{second_url}/s/acme/mcp?tracking_id=roamer"),
+        SESSION_ERA,
+    );
     on_second.session = Some(session.clone());
     let tools = on_second.call(2, "tools/list", json!({})).await;
     assert_eq!(tools.status, 200, "{}", tools.body);
     assert_eq!(tools.body["result"]["tools"][0]["name"], "get_support");
     let call = on_second
-        .call_tool(3, "get_support", json!({"title": "t", "problem_description": "d", "email": "r@example.com"}))
+        .call_tool(
+            3,
+            "get_support",
+            json!({"title": "t", "problem_description": "d", "email": "r@example.com"}),
+        )
         .await;
     assert_eq!(call.body["result"]["isError"], false, "{}", call.body);
     assert!(call.body["result"]["structuredContent"]["support_request_id"].is_string());

@@ -22,7 +22,9 @@ pub(crate) enum ToolOutcome {
 
 impl ToolOutcome {
     pub fn failure(message: impl Into<String>) -> Self {
-        ToolOutcome::Failure { message: message.into() }
+        ToolOutcome::Failure {
+            message: message.into(),
+        }
     }
 }
 
@@ -56,7 +58,14 @@ pub(crate) async fn call(
 }
 
 /// A tool definition from JSON schemas written with `serde_json::json!`.
-fn tool(name: &'static str, title: &str, description: String, input: Value, output: Value, mut annotations: ToolAnnotations) -> Tool {
+fn tool(
+    name: &'static str,
+    title: &str,
+    description: String,
+    input: Value,
+    output: Value,
+    mut annotations: ToolAnnotations,
+) -> Tool {
     annotations.title = Some(title.to_owned());
     Tool::new(name, description, Arc::new(object(input)))
         .with_title(title)
@@ -72,7 +81,13 @@ fn object(schema: Value) -> JsonObject {
 }
 
 /// Parses a tool's arguments into its input type, with an error an agent can act on.
-fn parse_arguments<T: serde::de::DeserializeOwned>(tool: &str, arguments: &Value) -> Result<T, ToolOutcome> {
-    serde_json::from_value(arguments.clone())
-        .map_err(|e| ToolOutcome::failure(format!("Invalid arguments for {tool}: {e}. Check the tool's inputSchema and call again.")))
+fn parse_arguments<T: serde::de::DeserializeOwned>(
+    tool: &str,
+    arguments: &Value,
+) -> Result<T, ToolOutcome> {
+    serde_json::from_value(arguments.clone()).map_err(|e| {
+        ToolOutcome::failure(format!(
+            "Invalid arguments for {tool}: {e}. Check the tool's inputSchema and call again."
+        ))
+    })
 }

@@ -39,17 +39,28 @@ pub(crate) fn definition(server: &McpServer) -> Tool {
                 "support_request_id": {"type": "string"},
                 "status": {"type": "string", "enum": ["open", "in_progress", "resolved", "closed"]}},
                "required": ["support_request_id", "status"]}),
-        ToolAnnotations::new().read_only(false).destructive(false).idempotent(false).open_world(false),
+        ToolAnnotations::new()
+            .read_only(false)
+            .destructive(false)
+            .idempotent(false)
+            .open_world(false),
     )
 }
 
-pub(crate) async fn call(platform: &Platform, scope: &RequestScope, end_user: Option<&EndUser>, arguments: &Value) -> ToolOutcome {
+pub(crate) async fn call(
+    platform: &Platform,
+    scope: &RequestScope,
+    end_user: Option<&EndUser>,
+    arguments: &Value,
+) -> ToolOutcome {
     let input: SupportInput = match parse_arguments(NAME, arguments) {
         Ok(input) => input,
         Err(failure) => return failure,
     };
     if end_user.is_none() {
-        return ToolOutcome::failure(guidepost_core::identity::how_to_identify(&scope.endpoint_url));
+        return ToolOutcome::failure(guidepost_core::identity::how_to_identify(
+            &scope.endpoint_url,
+        ));
     }
     match support::open_request(platform, &scope.server, end_user, input).await {
         Ok(request) => ToolOutcome::Success {
@@ -62,7 +73,9 @@ pub(crate) async fn call(platform: &Platform, scope: &RequestScope, end_user: Op
         },
         Err(SupportError::Core(error)) => {
             tracing::error!(%error, "could not open a support request");
-            ToolOutcome::failure("The support request could not be saved because of a server error. Try again in a moment.")
+            ToolOutcome::failure(
+                "The support request could not be saved because of a server error. Try again in a moment.",
+            )
         }
         Err(other) => ToolOutcome::failure(other.to_string()),
     }

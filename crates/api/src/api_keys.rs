@@ -1,0 +1,104 @@
+//! `/api/v1/api-keys`: the organization's API keys. A key's plaintext is shown once, when
+//! it is created; only its hash is kept.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use guidepost_core::Platform;
+use guidepost_domain::{ApiKey, ApiKeyId, ApiKeySecret, Limits, Page, validate_text};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::OrgAuth;
+use crate::error::ApiError;
+use crate::extract::{IdPath, Json};
+
+/// `POST /api/v1/api-keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// What the key is for, e.g. `ci`.
+    pub name: String,
+}
+
+/// A new key, with its plaintext.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The key itself (`gp_…`). It is shown only this once.
+    pub key: String,
+}
+
+/// List the organization's API keys, revoked ones included. All on one page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    tag = "api-keys",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every key of the organization", body = Page<ApiKey>))
+)]
+pub(crate) async fn list(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+) -> Result<Json<Page<ApiKey>>, ApiError> {
+    let items = platform.store.list_api_keys(&auth.org_id).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Create an API key.
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    tag = "api-keys",
+    request_body = CreateApiKey,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The key, with its plaintext shown once", body = CreatedApiKey),
+        (status = 422, description = "Invalid name"),
+    )
+)]
+pub(crate) async fn create(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Json(input): Json<CreateApiKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    validate_text("name", &input.name, Limits::NAME)?;
+    let secret = ApiKeySecret::generate();
+    let api_key = platform
+        .store
+        .create_api_key(&auth.org_id, input.name.trim(), &secret)
+        .await?;
+    tracing::info!(org = %auth.org_id, key = %api_key.id, by = %auth.key_id, "API key created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            api_key,
+            key: secret.plaintext,
+        }),
+    ))
+}
+
+/// Revoke an API key. A key may revoke itself; revoking a revoked key changes nothing.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{id}",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "API key id, `key_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such key in this organization"),
+    )
+)]
+pub(crate) async fn revoke(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<ApiKeyId>,
+) -> Result<StatusCode, ApiError> {
+    platform.store.revoke_api_key(&auth.org_id, &id).await?;
+    tracing::info!(org = %auth.org_id, key = %id, by = %auth.key_id, "API key revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,133 @@
+//! `/api/v1/end-users`: the people behind MCP clients, with their sessions (SPEC §3, §6).
+
+use axum::extract::State;
+use guidepost_core::Platform;
+use guidepost_domain::{
+    Email, EndUser, EndUserId, McpSession, Page, ServerId, SessionId, Timestamp, TrackingId,
+};
+use guidepost_store::EndUserFilter;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::OrgAuth;
+use crate::error::ApiError;
+use crate::extract::{IdPath, Json, Query};
+use crate::pagination::page_request;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListEndUsers {
+    /// Only end users with this email address (compared case-insensitively).
+    email: Option<String>,
+    /// Only the end user with this tracking id.
+    tracking_id: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+}
+
+/// An end user with their most recent sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndUserDetail {
+    #[serde(flatten)]
+    pub end_user: EndUser,
+    /// Newest first, at most 100.
+    pub sessions: Vec<SessionView>,
+}
+
+/// A session as the API shows it. The transport's session id is left out: it lets whoever
+/// holds it continue the session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: SessionId,
+    pub server_id: ServerId,
+    pub end_user_id: Option<EndUserId>,
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
+    pub protocol_version: Option<String>,
+    pub first_seen_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+impl From<McpSession> for SessionView {
+    fn from(session: McpSession) -> Self {
+        Self {
+            id: session.id,
+            server_id: session.server_id,
+            end_user_id: session.end_user_id,
+            client_name: session.client_name,
+            client_version: session.client_version,
+            protocol_version: session.protocol_version,
+            first_seen_at: session.first_seen_at,
+            last_seen_at: session.last_seen_at,
+        }
+    }
+}
+
+/// List end users, most recently first seen first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/end-users",
+    tag = "end-users",
+    params(ListEndUsers),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of end users", body = Page<EndUser>),
+        (status = 422, description = "Invalid filter, cursor or limit"),
+    )
+)]
+pub(crate) async fn list(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Query(query): Query<ListEndUsers>,
+) -> Result<Json<Page<EndUser>>, ApiError> {
+    let page = page_request(query.cursor.as_deref(), query.limit)?;
+    // Parsed for their rules and normal form: stored emails are lowercase.
+    let email = query.email.as_deref().map(Email::parse).transpose()?;
+    let tracking_id = query
+        .tracking_id
+        .as_deref()
+        .map(TrackingId::parse)
+        .transpose()?;
+    let filter = EndUserFilter {
+        email: email.map(String::from),
+        tracking_id: tracking_id.map(String::from),
+    };
+    Ok(Json(
+        platform
+            .store
+            .list_end_users(&auth.org_id, &filter, &page)
+            .await?,
+    ))
+}
+
+/// Read an end user, with their sessions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/end-users/{id}",
+    tag = "end-users",
+    params(("id" = String, Path, description = "End user id, `msu_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The end user and their sessions", body = EndUserDetail),
+        (status = 404, description = "No such end user in this organization"),
+    )
+)]
+pub(crate) async fn get(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<EndUserId>,
+) -> Result<Json<EndUserDetail>, ApiError> {
+    let end_user = platform.store.get_end_user(&auth.org_id, &id).await?;
+    let sessions = platform
+        .store
+        .list_sessions_of_end_user(&auth.org_id, &id)
+        .await?;
+    Ok(Json(EndUserDetail {
+        end_user,
+        sessions: sessions.into_iter().map(SessionView::from).collect(),
+    }))
+}

@@ -1,0 +1,147 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` attributes so
+//! that it cannot drift from a second, hand-written copy. Conventions shared by every
+//! operation (the bearer scheme, problem documents for errors) are added by one modifier
+//! instead of being repeated on each handler.
+
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, PathItem, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
+use crate::{analytics, api_keys, end_users, servers, support, tool_calls};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Guidepost management API",
+        description = "Manage an organization's hosted MCP servers, support requests, end users and \
+                       analytics. Authenticate with an organization API key: `Authorization: Bearer gp_…`. \
+                       Errors are RFC 9457 problem documents. Lists are paged with `cursor` and `limit` \
+                       and answer `{items, next_cursor}`."
+    ),
+    paths(
+        servers::create,
+        servers::list,
+        servers::get,
+        servers::update,
+        servers::delete,
+        servers::install,
+        support::list,
+        support::get,
+        support::update,
+        end_users::list,
+        end_users::get,
+        tool_calls::list,
+        analytics::tools,
+        api_keys::list,
+        api_keys::create,
+        api_keys::revoke,
+        document,
+    ),
+    components(schemas(Problem)),
+    modifiers(&Conventions),
+    tags(
+        (name = "servers", description = "Hosted MCP servers"),
+        (name = "support", description = "Support requests from end users"),
+        (name = "end-users", description = "The people behind MCP clients"),
+        (name = "analytics", description = "Recorded tool calls and reports"),
+        (name = "api-keys", description = "The organization's API keys"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The name of the API key scheme in the document.
+const BEARER: &str = "bearer";
+
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("gp_…")
+            .description(Some("An organization API key"))
+            .build();
+        components.add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut operation.responses.responses;
+                if secured {
+                    responses
+                        .entry("401".into())
+                        .or_insert_with(|| problem_response("Missing, invalid or revoked API key"));
+                }
+                responses
+                    .entry("500".into())
+                    .or_insert_with(|| problem_response("Internal error, logged"));
+                for (status, response) in responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && is_error(status)
+                        && response.content.is_empty()
+                    {
+                        response
+                            .content
+                            .insert(PROBLEM_CONTENT_TYPE.into(), problem_content());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+fn is_error(status: &str) -> bool {
+    status.starts_with('4') || status.starts_with('5')
+}
+
+fn problem_content() -> Content {
+    let reference = RefOr::Ref(utoipa::openapi::Ref::from_schema_name(Problem::name()));
+    Content::new(Some(reference))
+}
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_CONTENT_TYPE, problem_content())
+        .build()
+        .into()
+}
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .expect("the OpenAPI document always serializes")
+});
+
+/// This document. No API key needed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = serde_json::Value))
+)]
+pub(crate) async fn document() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+}

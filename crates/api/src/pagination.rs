@@ -1,0 +1,54 @@
+//! Cursor pagination: `?cursor=&limit=` in, `{items, next_cursor}` out. Lists run newest
+//! first; a cursor is opaque to clients and only ever comes from a previous page.
+
+use guidepost_domain::{Cursor, Limits, PageRequest};
+
+use crate::error::ApiError;
+
+/// The page a list request asks for. A `limit` above the maximum is lowered to it.
+pub(crate) fn page_request(
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> Result<PageRequest, ApiError> {
+    let after =
+        match cursor.filter(|c| !c.is_empty()) {
+            Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
+                ApiError::invalid("cursor", "is not a cursor returned by this API")
+            })?),
+            None => None,
+        };
+    let limit = match limit {
+        None => Limits::PAGE_SIZE_DEFAULT,
+        Some(0) => {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be between 1 and {}", Limits::PAGE_SIZE_MAX),
+            ));
+        }
+        Some(n) => n.min(Limits::PAGE_SIZE_MAX),
+    };
+    Ok(PageRequest { after, limit })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_and_clamp() {
+        assert_eq!(page_request(None, None).unwrap().limit, 50);
+        assert_eq!(page_request(None, Some(10_000)).unwrap().limit, 200);
+        assert!(page_request(None, Some(0)).is_err());
+    }
+
+    #[test]
+    fn cursors_must_be_ours() {
+        assert!(page_request(Some("garbage"), None).is_err());
+        assert!(page_request(Some(""), None).unwrap().after.is_none());
+        let cursor = page_request(Some("1700000000000000.ms_abc123"), None)
+            .unwrap()
+            .after
+            .unwrap();
+        assert_eq!(cursor.id, "ms_abc123");
+    }
+}

@@ -1,0 +1,199 @@
+//! `/api/v1/servers`: hosted MCP servers and their install snippets.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use guidepost_core::Platform;
+use guidepost_core::servers::{self, CreateServer, InstallSnippets, ServerView, UpdateServer};
+use guidepost_domain::{Page, ServerId, TrackingId};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::OrgAuth;
+use crate::error::ApiError;
+use crate::extract::{IdPath, Json, Query};
+use crate::pagination::page_request;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListServers {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct InstallQuery {
+    /// Written into the URLs so that the end user is recognized across sessions:
+    /// 1 to 128 letters, digits, `.`, `_` and `-`.
+    tracking_id: Option<String>,
+}
+
+/// Create a server.
+#[utoipa::path(
+    post,
+    path = "/api/v1/servers",
+    tag = "servers",
+    request_body = CreateServer,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The server, with its MCP URLs", body = ServerView),
+        (status = 403, description = "A conformance fixture was asked for, and fixtures are disabled"),
+        (status = 409, description = "The slug or custom domain is taken"),
+        (status = 422, description = "Invalid input"),
+    )
+)]
+pub(crate) async fn create(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Json(input): Json<CreateServer>,
+) -> Result<
+    (
+        StatusCode,
+        [(header::HeaderName, String); 1],
+        Json<ServerView>,
+    ),
+    ApiError,
+> {
+    let server = servers::create(&platform, &auth.org_id, input).await?;
+    let location = format!("/api/v1/servers/{}", server.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(servers::view(&platform.config, server)),
+    ))
+}
+
+/// List the organization's servers, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/servers",
+    tag = "servers",
+    params(ListServers),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of servers", body = Page<ServerView>),
+        (status = 422, description = "Invalid cursor or limit"),
+    )
+)]
+pub(crate) async fn list(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Query(query): Query<ListServers>,
+) -> Result<Json<Page<ServerView>>, ApiError> {
+    let page = page_request(query.cursor.as_deref(), query.limit)?;
+    let found = platform.store.list_servers(&auth.org_id, &page).await?;
+    let items = found
+        .items
+        .into_iter()
+        .map(|s| servers::view(&platform.config, s))
+        .collect();
+    Ok(Json(Page {
+        items,
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// Read a server.
+#[utoipa::path(
+    get,
+    path = "/api/v1/servers/{id}",
+    tag = "servers",
+    params(("id" = String, Path, description = "Server id, `ms_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The server", body = ServerView),
+        (status = 404, description = "No such server in this organization"),
+    )
+)]
+pub(crate) async fn get(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<ServerId>,
+) -> Result<Json<ServerView>, ApiError> {
+    let server = platform.store.get_server(&auth.org_id, &id).await?;
+    Ok(Json(servers::view(&platform.config, server)))
+}
+
+/// Update a server: absent fields stay as they are, `null` clears a nullable field.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/servers/{id}",
+    tag = "servers",
+    params(("id" = String, Path, description = "Server id, `ms_…`")),
+    request_body = UpdateServer,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated server", body = ServerView),
+        (status = 404, description = "No such server in this organization"),
+        (status = 409, description = "The slug or custom domain is taken"),
+        (status = 422, description = "Invalid input"),
+    )
+)]
+pub(crate) async fn update(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<ServerId>,
+    Json(input): Json<UpdateServer>,
+) -> Result<Json<ServerView>, ApiError> {
+    let server = servers::update(&platform, &auth.org_id, &id, input).await?;
+    Ok(Json(servers::view(&platform.config, server)))
+}
+
+/// Delete a server and its sessions and support requests; its recorded tool calls stay in
+/// the analytics.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/servers/{id}",
+    tag = "servers",
+    params(("id" = String, Path, description = "Server id, `ms_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such server in this organization"),
+    )
+)]
+pub(crate) async fn delete(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<ServerId>,
+) -> Result<StatusCode, ApiError> {
+    platform.store.delete_server(&auth.org_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Install snippets for Cursor, VS Code, Claude Code and a generic JSON config.
+#[utoipa::path(
+    get,
+    path = "/api/v1/servers/{id}/install",
+    tag = "servers",
+    params(("id" = String, Path, description = "Server id, `ms_…`"), InstallQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ready-to-paste configuration", body = InstallSnippets),
+        (status = 404, description = "No such server in this organization"),
+        (status = 422, description = "Invalid tracking id"),
+    )
+)]
+pub(crate) async fn install(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<ServerId>,
+    Query(query): Query<InstallQuery>,
+) -> Result<Json<InstallSnippets>, ApiError> {
+    let tracking_id = query
+        .tracking_id
+        .as_deref()
+        .map(TrackingId::parse)
+        .transpose()?;
+    let server = platform.store.get_server(&auth.org_id, &id).await?;
+    Ok(Json(servers::install_snippets(
+        &platform.config,
+        &server,
+        tracking_id.as_ref(),
+    )))
+}

@@ -1,0 +1,117 @@
+//! `/api/v1/support-requests`: requests opened by end users with `get_support` (SPEC §5).
+
+use axum::extract::State;
+use guidepost_core::Platform;
+use guidepost_domain::{Page, SupportRequest, SupportRequestId, SupportStatus, Timestamp};
+use guidepost_store::SupportRequestFilter;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::OrgAuth;
+use crate::error::ApiError;
+use crate::extract::{IdPath, Json, Query, query_id};
+use crate::pagination::page_request;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListSupportRequests {
+    /// Only requests to this server (`ms_…`).
+    server_id: Option<String>,
+    /// Only requests with this status.
+    status: Option<SupportStatus>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+}
+
+/// `PATCH /api/v1/support-requests/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSupportRequest {
+    pub status: SupportStatus,
+}
+
+/// List support requests, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/support-requests",
+    tag = "support",
+    params(ListSupportRequests),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of support requests", body = Page<SupportRequest>),
+        (status = 422, description = "Invalid filter, cursor or limit"),
+    )
+)]
+pub(crate) async fn list(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Query(query): Query<ListSupportRequests>,
+) -> Result<Json<Page<SupportRequest>>, ApiError> {
+    let page = page_request(query.cursor.as_deref(), query.limit)?;
+    let filter = SupportRequestFilter {
+        server_id: query_id("server_id", query.server_id.as_deref())?,
+        status: query.status,
+    };
+    Ok(Json(
+        platform
+            .store
+            .list_support_requests(&auth.org_id, &filter, &page)
+            .await?,
+    ))
+}
+
+/// Read a support request.
+#[utoipa::path(
+    get,
+    path = "/api/v1/support-requests/{id}",
+    tag = "support",
+    params(("id" = String, Path, description = "Support request id, `sr_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The support request", body = SupportRequest),
+        (status = 404, description = "No such support request in this organization"),
+    )
+)]
+pub(crate) async fn get(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<SupportRequestId>,
+) -> Result<Json<SupportRequest>, ApiError> {
+    Ok(Json(
+        platform
+            .store
+            .get_support_request(&auth.org_id, &id)
+            .await?,
+    ))
+}
+
+/// Change the status of a support request.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/support-requests/{id}",
+    tag = "support",
+    params(("id" = String, Path, description = "Support request id, `sr_…`")),
+    request_body = UpdateSupportRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated support request", body = SupportRequest),
+        (status = 404, description = "No such support request in this organization"),
+        (status = 422, description = "Invalid status"),
+    )
+)]
+pub(crate) async fn update(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<SupportRequestId>,
+    Json(input): Json<UpdateSupportRequest>,
+) -> Result<Json<SupportRequest>, ApiError> {
+    let updated = platform
+        .store
+        .update_support_request_status(&auth.org_id, &id, input.status, Timestamp::now())
+        .await?;
+    Ok(Json(updated))
+}

@@ -1,0 +1,71 @@
+//! `/api/v1/tool-calls`: every recorded `tools/call` (SPEC §6).
+
+use axum::extract::State;
+use guidepost_core::Platform;
+use guidepost_domain::{Limits, Page, ToolCall};
+use guidepost_store::ToolCallFilter;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::OrgAuth;
+use crate::error::ApiError;
+use crate::extract::{Json, Query, query_id};
+use crate::pagination::page_request;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListToolCalls {
+    /// Only calls to this server (`ms_…`).
+    server_id: Option<String>,
+    /// Only calls by this end user (`msu_…`).
+    end_user_id: Option<String>,
+    /// Only calls of this tool.
+    tool_name: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+}
+
+/// List recorded tool calls, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tool-calls",
+    tag = "analytics",
+    params(ListToolCalls),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of tool calls", body = Page<ToolCall>),
+        (status = 422, description = "Invalid filter, cursor or limit"),
+    )
+)]
+pub(crate) async fn list(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Query(query): Query<ListToolCalls>,
+) -> Result<Json<Page<ToolCall>>, ApiError> {
+    let page = page_request(query.cursor.as_deref(), query.limit)?;
+    if query
+        .tool_name
+        .as_ref()
+        .is_some_and(|name| name.len() > Limits::NAME)
+    {
+        return Err(ApiError::invalid(
+            "tool_name",
+            format!("must be at most {} characters", Limits::NAME),
+        ));
+    }
+    let filter = ToolCallFilter {
+        server_id: query_id("server_id", query.server_id.as_deref())?,
+        end_user_id: query_id("end_user_id", query.end_user_id.as_deref())?,
+        tool_name: query.tool_name,
+    };
+    Ok(Json(
+        platform
+            .store
+            .list_tool_calls(&auth.org_id, &filter, &page)
+            .await?,
+    ))
+}

@@ -1,0 +1,146 @@
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{Reply, spawn_app};
+
+fn assert_unauthorized(reply: &Reply) {
+    reply.problem(401);
+    assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_key_are_refused() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    app.create_server(&acme, "acme").await;
+
+    assert_unauthorized(&app.call(Method::GET, "/api/v1/servers", None, None).await);
+    assert_unauthorized(
+        &app.call(
+            Method::GET,
+            "/api/v1/servers",
+            Some("gp_not-a-real-key"),
+            None,
+        )
+        .await,
+    );
+    assert_unauthorized(
+        &app.call(Method::GET, "/api/v1/servers", Some(&acme.key[3..]), None)
+            .await,
+    );
+    let basic = Request::get("/api/v1/servers")
+        .header(header::AUTHORIZATION, format!("Basic {}", acme.key))
+        .body(Body::empty());
+    assert_unauthorized(&app.send(basic.unwrap()).await);
+    // Refused before the body is read: no server is created.
+    let create = app
+        .call(
+            Method::POST,
+            "/api/v1/servers",
+            None,
+            Some(json!({"name": "X", "slug": "xyz"})),
+        )
+        .await;
+    assert_unauthorized(&create);
+    assert_eq!(
+        app.get(&acme, "/api/v1/servers").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let request = Request::get("/api/v1/servers")
+        .header(header::AUTHORIZATION, format!("bearer {}", acme.key))
+        .body(Body::empty());
+    assert_eq!(app.send(request.unwrap()).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn keys_are_created_listed_and_revoked() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+
+    let created = app
+        .post(&acme, "/api/v1/api-keys", json!({"name": "ci"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let new_key = created.body["key"].as_str().unwrap().to_owned();
+    let new_id = created.body["id"].as_str().unwrap().to_owned();
+    assert!(
+        new_key.starts_with("gp_") && new_id.starts_with("key_"),
+        "{}",
+        created.body
+    );
+    assert_eq!(created.body["name"], "ci");
+    assert!(new_key.starts_with(created.body["display_prefix"].as_str().unwrap()));
+
+    // The new key works, for the same organization.
+    let with_new = app
+        .call(Method::GET, "/api/v1/api-keys", Some(&new_key), None)
+        .await;
+    assert_eq!(with_new.status, StatusCode::OK);
+    let keys = with_new.body["items"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k["org_id"] == acme.org.as_str()));
+    // The plaintext is shown once, never listed.
+    assert!(!with_new.body.to_string().contains(&new_key));
+
+    let revoked = app
+        .delete(&acme, &format!("/api/v1/api-keys/{new_id}"))
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_unauthorized(
+        &app.call(Method::GET, "/api/v1/servers", Some(&new_key), None)
+            .await,
+    );
+    let listed = app.get(&acme, "/api/v1/api-keys").await;
+    let entry = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == new_id.as_str())
+        .unwrap()
+        .clone();
+    assert!(entry["revoked_at"].is_string(), "{entry}");
+}
+
+#[tokio::test]
+async fn a_key_may_revoke_itself() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let keys = app.get(&acme, "/api/v1/api-keys").await;
+    let own_id = keys.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    assert_eq!(
+        app.delete(&acme, &format!("/api/v1/api-keys/{own_id}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_unauthorized(&app.get(&acme, "/api/v1/api-keys").await);
+}
+
+#[tokio::test]
+async fn key_names_are_validated() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let blank = app
+        .post(&acme, "/api/v1/api-keys", json!({"name": "  "}))
+        .await;
+    blank.problem(422);
+    assert_eq!(blank.error_fields(), ["name"]);
+    assert_eq!(
+        app.get(&acme, "/api/v1/api-keys").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1,0 +1,143 @@
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+/// Every route of the API, as the router serves it.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/servers"),
+    ("get", "/api/v1/servers"),
+    ("get", "/api/v1/servers/{id}"),
+    ("patch", "/api/v1/servers/{id}"),
+    ("delete", "/api/v1/servers/{id}"),
+    ("get", "/api/v1/servers/{id}/install"),
+    ("get", "/api/v1/support-requests"),
+    ("get", "/api/v1/support-requests/{id}"),
+    ("patch", "/api/v1/support-requests/{id}"),
+    ("get", "/api/v1/end-users"),
+    ("get", "/api/v1/end-users/{id}"),
+    ("get", "/api/v1/tool-calls"),
+    ("get", "/api/v1/analytics/tools"),
+    ("get", "/api/v1/api-keys"),
+    ("post", "/api/v1/api-keys"),
+    ("delete", "/api/v1/api-keys/{id}"),
+    ("get", "/api/v1/openapi.json"),
+];
+
+async fn document() -> Value {
+    let app = spawn_app().await;
+    let reply = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "the document needs no key");
+    assert_eq!(reply.content_type(), "application/json");
+    reply.body
+}
+
+fn documented_operations(doc: &Value) -> Vec<(String, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.clone(), path.clone()));
+        }
+    }
+    operations.sort();
+    operations
+}
+
+#[tokio::test]
+async fn the_document_lists_exactly_the_routes() {
+    let doc = document().await;
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let mut expected: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(documented_operations(&doc), expected);
+}
+
+#[tokio::test]
+async fn the_document_declares_the_bearer_scheme_on_every_authenticated_operation() {
+    let doc = document().await;
+    let scheme = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    for (method, path) in documented_operations(&doc) {
+        let operation = &doc["paths"][&path][&method];
+        if path.ends_with("openapi.json") {
+            assert!(operation.get("security").is_none(), "{method} {path}");
+            continue;
+        }
+        assert_eq!(
+            operation["security"],
+            json!([{"bearer": []}]),
+            "{method} {path}"
+        );
+        let unauthorized =
+            &operation["responses"]["401"]["content"]["application/problem+json"]["schema"]["$ref"];
+        assert_eq!(
+            unauthorized, "#/components/schemas/Problem",
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn error_responses_are_documented_as_problems() {
+    let doc = document().await;
+    let conflict = &doc["paths"]["/api/v1/servers"]["post"]["responses"]["409"];
+    assert_eq!(
+        conflict["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
+    let created = &doc["paths"]["/api/v1/servers"]["post"]["responses"]["201"];
+    assert_eq!(
+        created["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ServerView"
+    );
+    let mcp_url = &doc["components"]["schemas"]["ServerView"]["allOf"][1]["properties"]["mcp_url"];
+    assert_eq!(mcp_url["type"], "string");
+}
+
+/// Each documented operation reaches a handler: whatever it answers, it is not the
+/// "no such endpoint" fallback nor 405.
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let doc = document().await;
+    for (method, path) in documented_operations(&doc) {
+        let id = match path.split('/').nth(3).unwrap() {
+            "servers" => "ms_00000000000000000000",
+            "support-requests" => "sr_00000000000000000000",
+            "end-users" => "msu_00000000000000000000",
+            "api-keys" => "key_00000000000000000000",
+            _ => "",
+        };
+        let uri = path.replace("{id}", id);
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let body = matches!(method, Method::POST | Method::PATCH).then(|| json!({}));
+        let reply = app.call(method.clone(), &uri, Some(&acme.key), body).await;
+        assert_ne!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}"
+        );
+        let detail = reply.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            !detail.starts_with("No such endpoint"),
+            "{method} {uri}: {}",
+            reply.body
+        );
+        assert!(
+            reply.status.is_success() || reply.status.is_client_error(),
+            "{method} {uri}: {}",
+            reply.body
+        );
+    }
+}

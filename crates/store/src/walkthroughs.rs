@@ -1,0 +1,151 @@
+//! The walkthrough half of the store: authoring (walkthroughs, draft steps as a linked
+//! list, published versions), assignments, and per-user progress.
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::Result;
+
+/// A new walkthrough, with the key that content-as-code imports find it again by.
+#[derive(Debug, Clone)]
+pub struct NewWalkthrough {
+    pub fields: WalkthroughFields,
+    pub external_key: Option<String>,
+}
+
+/// Who is progressing where: an end user on a server, through a walkthrough.
+#[derive(Debug, Clone)]
+pub struct ProgressKey {
+    pub org_id: OrgId,
+    pub end_user_id: EndUserId,
+    pub server_id: ServerId,
+    pub walkthrough_id: WalkthroughId,
+}
+
+#[async_trait]
+pub trait WalkthroughStore: Send + Sync {
+    async fn create_walkthrough(&self, org: &OrgId, new: &NewWalkthrough) -> Result<Walkthrough>;
+    async fn get_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<Walkthrough>;
+    async fn find_walkthrough_by_key(
+        &self,
+        org: &OrgId,
+        external_key: &str,
+    ) -> Result<Option<Walkthrough>>;
+    async fn list_walkthroughs(&self, org: &OrgId, page: &PageRequest)
+    -> Result<Page<Walkthrough>>;
+    async fn update_walkthrough(
+        &self,
+        org: &OrgId,
+        id: &WalkthroughId,
+        fields: &WalkthroughFields,
+    ) -> Result<Walkthrough>;
+    async fn delete_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<()>;
+
+    /// The draft steps in order, read in one recursive query.
+    async fn list_steps(&self, org: &OrgId, walkthrough: &WalkthroughId) -> Result<Vec<Step>>;
+    /// Adds a step; the list stays whole (one transaction).
+    async fn add_step(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        fields: &StepFields,
+        at: &StepPlacement,
+    ) -> Result<Step>;
+    /// Updates a step's fields and/or moves it; the list stays whole (one transaction).
+    async fn update_step(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        step: &StepId,
+        fields: Option<&StepFields>,
+        move_to: Option<&StepPlacement>,
+    ) -> Result<Step>;
+    async fn delete_step(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        step: &StepId,
+    ) -> Result<()>;
+
+    /// Snapshots the ordered draft steps as version n+1 and marks the walkthrough published.
+    async fn publish_walkthrough(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<WalkthroughVersion>;
+    async fn get_version(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        version: i64,
+    ) -> Result<WalkthroughVersion>;
+
+    /// Assigns (or updates the assignment of) a walkthrough to a server of the same
+    /// organization; `NotFound` when either is not the organization's.
+    async fn assign_walkthrough(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        walkthrough: &WalkthroughId,
+        display_order: Option<i64>,
+        is_enabled: Option<bool>,
+    ) -> Result<Assignment>;
+    async fn unassign_walkthrough(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<()>;
+    async fn list_assignments(&self, org: &OrgId, server: &ServerId) -> Result<Vec<Assignment>>;
+    /// The servers a walkthrough is assigned to (to notify them of changes).
+    async fn servers_of_walkthrough(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<Vec<ServerId>>;
+
+    /// What end users of a server can see, by display order then title, each with its
+    /// newest version: one query.
+    async fn available_walkthroughs(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+    ) -> Result<Vec<AvailableWalkthrough>>;
+    async fn available_walkthrough(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<Option<AvailableWalkthrough>>;
+    /// Whether the server offers at least one walkthrough (the tools' availability rule).
+    async fn has_available_walkthroughs(&self, org: &OrgId, server: &ServerId) -> Result<bool>;
+
+    async fn get_progress(&self, key: &ProgressKey) -> Result<Option<Progress>>;
+    /// The caller's progress on a server, most recently active first.
+    async fn list_progress(
+        &self,
+        org: &OrgId,
+        end_user: &EndUserId,
+        server: &ServerId,
+    ) -> Result<Vec<Progress>>;
+    /// Creates progress unless some exists; returns what is stored either way.
+    async fn start_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress>;
+    /// Replaces any progress with `state` (a restart).
+    async fn restart_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress>;
+    /// Writes `state` only if the progress is still at `revision`; `None` if another
+    /// write came first.
+    async fn update_progress(
+        &self,
+        org: &OrgId,
+        id: &ProgressId,
+        revision: i64,
+        state: &ProgressState,
+    ) -> Result<Option<Progress>>;
+    async fn delete_progress(&self, key: &ProgressKey) -> Result<bool>;
+    /// Every progress on a walkthrough (for its funnel report).
+    async fn walkthrough_progress(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<Vec<Progress>>;
+}
