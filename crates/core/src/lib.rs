@@ -10,6 +10,7 @@ mod error;
 pub mod identity;
 pub mod servers;
 pub mod support;
+pub mod walkthroughs;
 
 use std::sync::Arc;
 
@@ -23,4 +24,17 @@ pub struct Platform {
     pub store: Arc<dyn Store>,
     pub config: Arc<PlatformConfig>,
     pub analytics: analytics::Recorder,
+}
+
+impl Platform {
+    /// Tells connected clients on every node that these servers' tool lists may have
+    /// changed. A failure is logged, not returned: the change itself is already saved.
+    pub async fn announce_tools_changed(&self, servers: &[guidepost_domain::ServerId]) {
+        if servers.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.announce_tools_changed(servers).await {
+            tracing::warn!(%error, "could not announce a tool list change");
+        }
+    }
 }

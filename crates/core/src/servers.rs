@@ -232,8 +232,16 @@ pub async fn update(
     input: UpdateServer,
 ) -> Result<McpServer, CoreError> {
     let current = platform.store.get_server(org, id).await?;
-    let settings = apply_update(&platform.config, current, input)?;
-    Ok(platform.store.update_server(org, id, &settings).await?)
+    let settings = apply_update(&platform.config, current.clone(), input)?;
+    let updated = platform.store.update_server(org, id, &settings).await?;
+    let tools_may_differ = updated.walkthrough_tools_enabled != current.walkthrough_tools_enabled
+        || updated.support_tool_enabled != current.support_tool_enabled
+        || updated.auth_mode != current.auth_mode
+        || updated.product_name != current.product_name;
+    if tools_may_differ {
+        platform.announce_tools_changed(std::slice::from_ref(id)).await;
+    }
+    Ok(updated)
 }
 
 /// Ready-to-paste configuration for the clients people use (SPEC §1).

@@ -32,6 +32,27 @@ pub enum Backend {
     Postgres,
 }
 
+/// Local fan-out of tool-list changes to the sessions and subscriptions on this node.
+#[derive(Clone)]
+pub(crate) struct ChangeFeed {
+    sender: tokio::sync::broadcast::Sender<ServerId>,
+}
+
+impl ChangeFeed {
+    fn new() -> Self {
+        Self { sender: tokio::sync::broadcast::channel(1024).0 }
+    }
+
+    fn publish(&self, server: ServerId) {
+        // No subscriber is not an error: nobody is listening for changes right now.
+        let _ = self.sender.send(server);
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ServerId> {
+        self.sender.subscribe()
+    }
+}
+
 /// Filters for listing tool calls.
 #[derive(Debug, Clone, Default)]
 pub struct ToolCallFilter {
@@ -61,6 +82,13 @@ pub trait Store: WalkthroughStore + Send + Sync + 'static {
     /// Statements executed since start; tests and the benchmark read it to count the
     /// statements one operation costs.
     fn statements_executed(&self) -> u64;
+
+    /// Tells every node sharing this store that what `tools/list` returns for these
+    /// servers may have changed (PostgreSQL: NOTIFY; SQLite: this process only).
+    async fn announce_tools_changed(&self, servers: &[ServerId]) -> Result<()>;
+
+    /// Announcements from every node, this one included.
+    fn tools_changed_feed(&self) -> tokio::sync::broadcast::Receiver<ServerId>;
 
     /// Whether the database answers (readiness).
     async fn ping(&self) -> Result<()>;

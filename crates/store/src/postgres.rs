@@ -18,7 +18,11 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres
 pub struct PgStore {
     pool: sqlx::PgPool,
     statements: AtomicU64,
+    changes: ChangeFeed,
 }
+
+/// The channel on which nodes announce changes of tool lists to each other.
+const TOOLS_CHANGED_CHANNEL: &str = "guidepost_tools_changed";
 
 impl PgStore {
     /// Connects and applies migrations. Concurrent nodes starting together are safe:
@@ -30,15 +34,48 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATIONS.run(&pool).await?;
+        let changes = ChangeFeed::new();
+        let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+        listener.listen(TOOLS_CHANGED_CHANNEL).await?;
+        tokio::spawn(relay_notifications(listener, changes.clone()));
         Ok(Self {
             pool,
             statements: AtomicU64::new(0),
+            changes,
         })
+    }
+
+    /// Every node hears its own NOTIFY too, so local subscribers are fed only from here.
+    async fn announce(&self, servers: &[ServerId]) -> Result<()> {
+        for server in servers {
+            self.count(1);
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(TOOLS_CHANGED_CHANNEL)
+                .bind(server.as_str())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         self.count(1);
         Ok(self.pool.begin().await?)
+    }
+}
+
+/// Forwards NOTIFY payloads to local subscribers. `PgListener` reconnects by itself;
+/// announcements sent while it is disconnected are lost, which costs a client at most a
+/// stale tool list until its next change or re-list.
+async fn relay_notifications(mut listener: sqlx::postgres::PgListener, changes: ChangeFeed) {
+    loop {
+        match listener.recv().await {
+            Ok(notification) => changes.publish(Id::from_trusted(notification.payload().to_owned())),
+            Err(error) => {
+                tracing::warn!(%error, "lost the PostgreSQL notification connection; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 }
 

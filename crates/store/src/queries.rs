@@ -10,7 +10,7 @@ use guidepost_domain::*;
 use sqlx::Row;
 
 use crate::{
-    Backend, EndUserFilter, Result, Store, StoreError, SupportRequestFilter, ToolCallFilter,
+    Backend, ChangeFeed, EndUserFilter, Result, Store, StoreError, SupportRequestFilter, ToolCallFilter,
     ToolCallSample,
 };
 
@@ -210,6 +210,14 @@ impl Store for ThisStore {
 
     fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    async fn announce_tools_changed(&self, servers: &[ServerId]) -> Result<()> {
+        self.announce(servers).await
+    }
+
+    fn tools_changed_feed(&self) -> tokio::sync::broadcast::Receiver<ServerId> {
+        self.changes.subscribe()
     }
 
     async fn ping(&self) -> Result<()> {

@@ -21,6 +21,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite")
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
     statements: AtomicU64,
+    changes: ChangeFeed,
 }
 
 impl SqliteStore {
@@ -40,7 +41,14 @@ impl SqliteStore {
         Ok(Self {
             pool,
             statements: AtomicU64::new(0),
+            changes: ChangeFeed::new(),
         })
+    }
+
+    /// One SQLite file serves one process: announcements stay in it.
+    async fn announce(&self, servers: &[ServerId]) -> Result<()> {
+        servers.iter().for_each(|server| self.changes.publish(server.clone()));
+        Ok(())
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {

@@ -1,0 +1,4 @@
+//! Interactive walkthroughs (SPEC §4): authoring (`authoring`), what end users do
+//! (`player`), and the funnel report (`funnel`).
+
+pub mod authoring;
