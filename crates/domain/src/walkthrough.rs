@@ -474,3 +474,47 @@ mod chain_tests {
         assert_eq!(chain_order(first.as_deref(), &links).unwrap(), order);
     }
 }
+
+/// Step content as sent to agents: without control characters (other than newline and
+/// tab) and without invisible or bidirectional formatting characters, which could hide
+/// instructions from the person reading along (SPEC §4).
+pub fn agent_safe_text(text: &str) -> String {
+    text.chars().filter(|c| !is_hidden_char(*c)).collect()
+}
+
+fn is_hidden_char(c: char) -> bool {
+    if c == '\n' || c == '\t' {
+        return false;
+    }
+    c.is_control()
+        || matches!(c as u32,
+            0x00AD                  // soft hyphen
+            | 0x034F                // combining grapheme joiner
+            | 0x061C                // Arabic letter mark
+            | 0x115F | 0x1160       // Hangul fillers
+            | 0x17B4 | 0x17B5       // Khmer inherent vowels
+            | 0x180B..=0x180F       // Mongolian variation selectors and vowel separator
+            | 0x200B..=0x200F       // zero-width space/joiners, LRM, RLM
+            | 0x202A..=0x202E       // bidi embeddings and overrides
+            | 0x2060..=0x206F       // word joiner, invisible operators, bidi isolates
+            | 0x3164                // Hangul filler
+            | 0xFE00..=0xFE0F       // variation selectors
+            | 0xFEFF                // zero-width no-break space (BOM)
+            | 0xFFA0                // halfwidth Hangul filler
+            | 0xFFF9..=0xFFFB       // interlinear annotations
+            | 0x1D173..=0x1D17A     // musical symbol formatting
+            | 0xE0000..=0xE007F     // tag characters
+            | 0xE0100..=0xE01EF) // variation selectors supplement
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn hidden_characters_are_stripped_and_layout_kept() {
+        let sneaky = "Run\u{200B} this\u{202E}txt.exe\u{E0041}\u{0007}\n\tindented\u{FEFF}";
+        assert_eq!(agent_safe_text(sneaky), "Run thistxt.exe\n\tindented");
+        assert_eq!(agent_safe_text("café 日本 🚀"), "café 日本 🚀");
+    }
+}

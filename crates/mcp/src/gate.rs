@@ -102,20 +102,7 @@ type Admitted = (Request, Option<Inbound>, RequestScope);
 /// Decides whether a request reaches rmcp, and with what scope.
 async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Refusal> {
     let platform = &state.platform;
-    let server = match routing::resolve_server(platform, &parts).await {
-        Ok(Some(server)) => server,
-        Ok(None) => {
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                Value::Null,
-                jsonrpc::SESSION_NOT_FOUND,
-                "No MCP server is served at this address",
-            ));
-        }
-        Err(error) => return Err(internal(&error)),
-    };
-    check_origin(platform, &server, &parts)?;
-    let tracking_id = tracking_id(&parts)?;
+    // The body is read first so that every refusal can name the request's id.
     let (bytes, inbound) = if parts.method == Method::POST {
         let bytes = read_body(body, state.options.body_limit).await?;
         let inbound = parse_message(&bytes)?;
@@ -123,10 +110,24 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
     } else {
         (bytes::Bytes::new(), None)
     };
-    let session = match session_id_to_check(&parts, inbound.as_ref()) {
-        Some(transport_id) => {
-            Some(live_session(platform, &server, transport_id, request_id(&inbound)).await?)
+    let id = request_id(&inbound);
+    let server = match routing::resolve_server(platform, &parts).await {
+        Ok(Some(server)) => server,
+        Ok(None) => {
+            let message = "No MCP server is served at this address";
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                id,
+                jsonrpc::SESSION_NOT_FOUND,
+                message,
+            ));
         }
+        Err(error) => return Err(internal(&error)),
+    };
+    check_origin(platform, &server, &parts, &id)?;
+    let tracking_id = tracking_id(&parts, &id)?;
+    let session = match session_id_to_check(&parts, inbound.as_ref()) {
+        Some(transport_id) => Some(live_session(platform, &server, transport_id, id).await?),
         None => None,
     };
     let scope = RequestScope {
@@ -164,7 +165,12 @@ fn internal(error: &dyn std::fmt::Display) -> Refusal {
 /// Browsers send `Origin`; a page from another site must not drive the server (DNS
 /// rebinding, cross-site requests). Allowed: the server's `allowed_origins`, and the
 /// platform's own hosts for this server. Requests without `Origin` are not from a page.
-fn check_origin(platform: &Platform, server: &McpServer, parts: &Parts) -> Result<(), Refusal> {
+fn check_origin(
+    platform: &Platform,
+    server: &McpServer,
+    parts: &Parts,
+    id: &Value,
+) -> Result<(), Refusal> {
     let Some(origin) = parts.headers.get(http::header::ORIGIN) else {
         return Ok(());
     };
@@ -180,7 +186,7 @@ fn check_origin(platform: &Platform, server: &McpServer, parts: &Parts) -> Resul
     }
     Err(Refusal::new(
         StatusCode::FORBIDDEN,
-        Value::Null,
+        id.clone(),
         jsonrpc::FORBIDDEN,
         "Origin not allowed for this MCP server",
     ))
@@ -202,7 +208,7 @@ fn is_own_origin(platform: &Platform, server: &McpServer, origin: &str) -> bool 
         || server.custom_domain.as_deref() == Some(host)
 }
 
-fn tracking_id(parts: &Parts) -> Result<Option<TrackingId>, Refusal> {
+fn tracking_id(parts: &Parts, id: &Value) -> Result<Option<TrackingId>, Refusal> {
     let Some(query) = parts.uri.query() else {
         return Ok(None);
     };
@@ -213,7 +219,7 @@ fn tracking_id(parts: &Parts) -> Result<Option<TrackingId>, Refusal> {
         TrackingId::parse(value).map_err(|e| {
             Refusal::new(
                 StatusCode::BAD_REQUEST,
-                Value::Null,
+                id.clone(),
                 jsonrpc::INVALID_PARAMS,
                 e.to_string(),
             )

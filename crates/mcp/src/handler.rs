@@ -12,10 +12,15 @@ use rmcp::model::{
     Implementation, InitializeRequestParams, InitializeResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::RequestContext;
+use rmcp::model::{
+    CompleteRequestParams, CompleteResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, SubscriptionFilter,
+};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::notifications;
 use crate::scope::RequestScope;
 use crate::tools::{self, ToolOutcome};
 
@@ -60,8 +65,27 @@ fn scope(ctx: &RequestContext<RoleServer>) -> Result<RequestScope, ErrorData> {
         })
 }
 
+async fn offered(platform: &Platform, scope: &RequestScope) -> Result<tools::Offered, ErrorData> {
+    tools::Offered::now(platform, &scope.server)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not read the server's tools");
+            ErrorData::internal_error("could not read this server's tools; please retry", None)
+        })
+}
+
 fn capabilities() -> ServerCapabilities {
-    ServerCapabilities::builder().enable_tools().build()
+    ServerCapabilities::builder()
+        .enable_tools()
+        .enable_tool_list_changed()
+        .build()
+}
+
+/// A method this server does not offer, said so that an agent knows what to do instead.
+fn not_offered(method: &str) -> ErrorData {
+    let message =
+        format!("Method not found: {method}. This server offers tools only; call tools/list.");
+    ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None)
 }
 
 /// Name, version and instructions of one hosted server.
@@ -80,6 +104,64 @@ fn tenant_info(scope: &RequestScope) -> ServerConfig {
 }
 
 impl ServerHandler for GuidepostServer {
+    async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
+        let server = ctx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<RequestScope>())
+            .map(|scope| scope.server.id.clone());
+        if let Some(server) = server {
+            notifications::forward_to_session(&self.platform, server, ctx.peer.clone());
+        }
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
+        let scope = scope(ctx.request_context())?;
+        notifications::listen(&self.platform, &scope.server.id, ctx).await;
+        Ok(())
+    }
+
+    // Guidepost servers offer tools only; rmcp would answer these with empty results
+    // without the capability being declared.
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Err(not_offered("prompts/list"))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Err(not_offered("resources/list"))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Err(not_offered("resources/templates/list"))
+    }
+
+    async fn complete(
+        &self,
+        _request: CompleteRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        Err(not_offered("completion/complete"))
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(capabilities())
             .with_server_info(Implementation::new("guidepost", env!("CARGO_PKG_VERSION")))
@@ -114,9 +196,10 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let scope = scope(&ctx)?;
-        Ok(ListToolsResult::with_all_items(tools::definitions(
-            &scope.server,
-        )))
+        let offered = offered(&self.platform, &scope).await?;
+        Ok(ListToolsResult::with_all_items(
+            offered.definitions(&scope.server),
+        ))
     }
 
     async fn call_tool(
@@ -128,7 +211,7 @@ impl ServerHandler for GuidepostServer {
         let started = Instant::now();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let name = request.name.as_ref();
-        if !tools::is_offered(&scope.server, name) {
+        if !offered(&self.platform, &scope).await?.includes(name) {
             let message = format!(
                 "Unknown tool: {name}. Call tools/list to see the tools this server offers."
             );

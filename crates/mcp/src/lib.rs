@@ -10,6 +10,7 @@
 mod gate;
 mod handler;
 mod jsonrpc;
+mod notifications;
 mod rate_limit;
 mod routing;
 mod scope;

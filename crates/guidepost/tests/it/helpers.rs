@@ -268,7 +268,13 @@ pub fn workspace_root() -> PathBuf {
 
 /// Runs tests/e2e/mcp_smoke.py with the official Python client; returns its JSON report.
 pub async fn python_smoke(args: &[&str]) -> Value {
-    let script = workspace_root().join("tests/e2e/mcp_smoke.py");
+    python_script("mcp_smoke.py", args).await
+}
+
+/// Runs a script of tests/e2e with the official Python client; returns its JSON report
+/// (the last line of its output).
+pub async fn python_script(name: &str, args: &[&str]) -> Value {
+    let script = workspace_root().join("tests/e2e").join(name);
     let output = tokio::process::Command::new(python())
         .arg(script)
         .args(args)
@@ -287,4 +293,101 @@ pub async fn python_smoke(args: &[&str]) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// A published walkthrough seeded through the authoring service.
+pub struct SeededWalkthrough {
+    pub id: String,
+    pub step_ids: Vec<String>,
+}
+
+impl TestApp {
+    pub fn org(&self, tenant: &Tenant) -> guidepost_domain::OrgId {
+        guidepost_domain::Id::parse(&tenant.org_id).expect("an org id")
+    }
+
+    /// Creates a walkthrough with `steps` steps ("Step 1"…), publishes it and assigns it
+    /// to `server_id` (when given) with `display_order`.
+    pub async fn seed_walkthrough(
+        &self,
+        tenant: &Tenant,
+        title: &str,
+        steps: usize,
+        assign_to: Option<(&str, i64)>,
+    ) -> SeededWalkthrough {
+        use guidepost_core::walkthroughs::authoring::{
+            self, AssignWalkthrough, CreateStep, CreateWalkthrough,
+        };
+        let platform = &self.app.platform;
+        let org = self.org(tenant);
+        let input = CreateWalkthrough {
+            title: title.into(),
+            description: Some(format!("About {title}")),
+            tags: Some(vec!["test".into()]),
+            estimated_duration_minutes: Some(5),
+            metadata: None,
+        };
+        let walkthrough = authoring::create(platform, &org, input, None)
+            .await
+            .expect("walkthrough created");
+        let mut step_ids = Vec::new();
+        for n in 1..=steps {
+            let step = CreateStep {
+                title: format!("Step {n}"),
+                content: format!("Content of step {n} of {title}."),
+                section_title: Some(format!("Part {}", n.div_ceil(2))),
+                after_step_id: None,
+            };
+            step_ids.push(
+                authoring::add_step(platform, &org, &walkthrough.id, step)
+                    .await
+                    .expect("step added")
+                    .id
+                    .to_string(),
+            );
+        }
+        authoring::publish(platform, &org, &walkthrough.id)
+            .await
+            .expect("published");
+        if let Some((server, display_order)) = assign_to {
+            let server = guidepost_domain::Id::parse(server).expect("a server id");
+            let input = AssignWalkthrough {
+                display_order: Some(display_order),
+                is_enabled: Some(true),
+            };
+            authoring::assign(platform, &org, &server, &walkthrough.id, input)
+                .await
+                .expect("assigned");
+        }
+        SeededWalkthrough {
+            id: walkthrough.id.to_string(),
+            step_ids,
+        }
+    }
+}
+
+impl Answer {
+    /// The `structuredContent` of a successful tool call.
+    pub fn structured(&self) -> &Value {
+        assert_eq!(
+            self.body["result"]["isError"],
+            Value::Bool(false),
+            "tool call failed: {}",
+            self.body
+        );
+        &self.body["result"]["structuredContent"]
+    }
+
+    pub fn tool_error_text(&self) -> String {
+        assert_eq!(
+            self.body["result"]["isError"],
+            Value::Bool(true),
+            "expected a tool error: {}",
+            self.body
+        );
+        self.body["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
 }

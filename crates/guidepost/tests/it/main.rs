@@ -5,7 +5,10 @@
 mod helpers;
 
 mod bad_input;
+mod content_as_code;
 mod cross_tenant;
 mod operations;
 mod python_client;
 mod scale_out;
+mod walkthrough_runtime;
+mod walkthrough_stories;

@@ -3,6 +3,7 @@
 //! a server offers, in a fixed order.
 
 mod support;
+mod walkthroughs;
 
 use std::sync::Arc;
 
@@ -28,19 +29,47 @@ impl ToolOutcome {
     }
 }
 
-/// The tools `server` offers, in the order `tools/list` shows them.
-pub(crate) fn definitions(server: &McpServer) -> Vec<Tool> {
-    let mut tools = Vec::new();
-    if server.support_tool_enabled {
-        tools.push(support::definition(server));
-    }
-    tools
+/// Which groups of tools a server offers at this moment (SPEC §4 availability rule:
+/// walkthrough tools need the flag and at least one enabled, published assignment).
+pub(crate) struct Offered {
+    support: bool,
+    walkthroughs: bool,
 }
 
-pub(crate) fn is_offered(server: &McpServer, name: &str) -> bool {
-    match name {
-        support::NAME => server.support_tool_enabled,
-        _ => false,
+impl Offered {
+    pub async fn now(
+        platform: &Platform,
+        server: &McpServer,
+    ) -> Result<Self, guidepost_core::StoreError> {
+        let walkthroughs = server.walkthrough_tools_enabled
+            && platform
+                .store
+                .has_available_walkthroughs(&server.org_id, &server.id)
+                .await?;
+        Ok(Self {
+            support: server.support_tool_enabled,
+            walkthroughs,
+        })
+    }
+
+    /// The tools, in the order `tools/list` shows them.
+    pub fn definitions(&self, server: &McpServer) -> Vec<Tool> {
+        let mut tools = Vec::new();
+        if self.walkthroughs {
+            tools.extend(walkthroughs::definitions(server));
+        }
+        if self.support {
+            tools.push(support::definition(server));
+        }
+        tools
+    }
+
+    pub fn includes(&self, name: &str) -> bool {
+        match name {
+            support::NAME => self.support,
+            name if walkthroughs::NAMES.contains(&name) => self.walkthroughs,
+            _ => false,
+        }
     }
 }
 
@@ -53,7 +82,7 @@ pub(crate) async fn call(
 ) -> ToolOutcome {
     match name {
         support::NAME => support::call(platform, scope, end_user, arguments).await,
-        _ => ToolOutcome::failure(format!("Unknown tool: {name}")),
+        _ => walkthroughs::call(platform, scope, end_user, name, arguments).await,
     }
 }
 

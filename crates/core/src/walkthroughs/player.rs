@@ -1,0 +1,343 @@
+//! What end users do with walkthroughs on a server: list, start or resume, advance,
+//! look at their status, reset. Progress is pinned to the version it started on, and
+//! every advance is a conditional write, so concurrent calls never skip or lose a step.
+
+use guidepost_domain::*;
+use guidepost_store::ProgressKey;
+use thiserror::Error;
+
+use crate::{CoreError, Platform};
+
+/// How many times an advance re-reads after losing a race before giving up.
+const MAX_ADVANCE_ATTEMPTS: usize = 100;
+
+#[derive(Debug, Error)]
+pub enum PlayerError {
+    #[error(
+        "Walkthrough {0} is not available on this server. Call list_walkthroughs to see the available ones."
+    )]
+    NotAvailable(String),
+    #[error(
+        "You have not started walkthrough {0} on this server. Call select_walkthrough with its walkthrough_id first."
+    )]
+    NotStarted(String),
+    #[error(
+        "There is no walkthrough in progress on this server. Call list_walkthroughs, then select_walkthrough to start one."
+    )]
+    NothingInProgress,
+    #[error("Step {claimed} is not your current step{}. Call get_walkthrough_status to see where you are.",
+        .expected.as_ref().map(|e| format!(" (your current step is {e})")).unwrap_or_default())]
+    NotCurrent {
+        claimed: String,
+        expected: Option<String>,
+    },
+    #[error("Too many simultaneous updates to this walkthrough's progress; try again.")]
+    Busy,
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<guidepost_store::StoreError> for PlayerError {
+    fn from(error: guidepost_store::StoreError) -> Self {
+        PlayerError::Core(error.into())
+    }
+}
+
+/// Who plays where.
+pub struct Player<'a> {
+    pub platform: &'a Platform,
+    pub server: &'a McpServer,
+    pub end_user: &'a EndUser,
+}
+
+/// A walkthrough with the version the caller sees and their progress, if any.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub available: AvailableWalkthrough,
+    /// The caller's pinned version, or the newest when they have no progress.
+    pub version: WalkthroughVersion,
+    pub progress: Option<Progress>,
+}
+
+impl Seen {
+    pub fn latest_version(&self) -> i64 {
+        self.available.latest.version
+    }
+}
+
+pub struct Advanced {
+    pub seen: Seen,
+    pub completed_now: bool,
+    pub already_completed: bool,
+}
+
+/// The walkthroughs offered on a server, each with the caller's progress if any and the
+/// version it is pinned to (a second query only for progress on an older version).
+pub async fn list(
+    platform: &Platform,
+    server: &McpServer,
+    end_user: Option<&EndUser>,
+) -> Result<Vec<Seen>, PlayerError> {
+    let available = platform
+        .store
+        .available_walkthroughs(&server.org_id, &server.id)
+        .await?;
+    let mut progress = match end_user {
+        Some(user) => {
+            platform
+                .store
+                .list_progress(&server.org_id, &user.id, &server.id)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let mut seen = Vec::with_capacity(available.len());
+    for available in available {
+        let mine = progress
+            .iter()
+            .position(|p| p.walkthrough_id == available.walkthrough.id)
+            .map(|i| progress.swap_remove(i));
+        let version = match &mine {
+            Some(p) if p.version != available.latest.version => {
+                platform
+                    .store
+                    .get_version(&server.org_id, &available.walkthrough.id, p.version)
+                    .await?
+            }
+            _ => available.latest.clone(),
+        };
+        seen.push(Seen {
+            available,
+            version,
+            progress: mine,
+        });
+    }
+    Ok(seen)
+}
+
+impl Player<'_> {
+    fn key(&self, walkthrough: &WalkthroughId) -> ProgressKey {
+        ProgressKey {
+            org_id: self.server.org_id.clone(),
+            end_user_id: self.end_user.id.clone(),
+            server_id: self.server.id.clone(),
+            walkthrough_id: walkthrough.clone(),
+        }
+    }
+
+    async fn available(
+        &self,
+        walkthrough: &WalkthroughId,
+    ) -> Result<AvailableWalkthrough, PlayerError> {
+        self.platform
+            .store
+            .available_walkthrough(&self.server.org_id, &self.server.id, walkthrough)
+            .await?
+            .ok_or_else(|| PlayerError::NotAvailable(walkthrough.to_string()))
+    }
+
+    /// The version a progress is pinned to; the newest is already at hand.
+    async fn pinned(
+        &self,
+        available: &AvailableWalkthrough,
+        progress: Option<&Progress>,
+    ) -> Result<WalkthroughVersion, PlayerError> {
+        match progress {
+            Some(p) if p.version != available.latest.version => Ok(self
+                .platform
+                .store
+                .get_version(&self.server.org_id, &available.walkthrough.id, p.version)
+                .await?),
+            _ => Ok(available.latest.clone()),
+        }
+    }
+
+    /// Starts at step 1 of the newest version, or resumes (`resume`) where the caller is.
+    pub async fn select(
+        &self,
+        walkthrough: &WalkthroughId,
+        resume: bool,
+    ) -> Result<(Seen, bool), PlayerError> {
+        let available = self.available(walkthrough).await?;
+        let key = self.key(walkthrough);
+        let start = ProgressState::start(&available.latest);
+        let existing = if resume {
+            self.platform.store.get_progress(&key).await?
+        } else {
+            None
+        };
+        let (progress, resumed) = match existing {
+            Some(progress) => (progress, true),
+            None if resume => (
+                self.platform.store.start_progress(&key, &start).await?,
+                false,
+            ),
+            None => (
+                self.platform.store.restart_progress(&key, &start).await?,
+                false,
+            ),
+        };
+        let version = self.pinned(&available, Some(&progress)).await?;
+        Ok((
+            Seen {
+                available,
+                version,
+                progress: Some(progress),
+            },
+            resumed,
+        ))
+    }
+
+    /// Completes the current step and moves on (SPEC §4 `next_walkthrough_step`).
+    pub async fn next(
+        &self,
+        walkthrough: Option<&WalkthroughId>,
+        claimed_step: Option<&str>,
+    ) -> Result<Advanced, PlayerError> {
+        let walkthrough = match walkthrough {
+            Some(id) => id.clone(),
+            None => self.most_recent_in_progress().await?,
+        };
+        let available = self.available(&walkthrough).await?;
+        let key = self.key(&walkthrough);
+        let mut progress = self
+            .platform
+            .store
+            .get_progress(&key)
+            .await?
+            .ok_or_else(|| PlayerError::NotStarted(walkthrough.to_string()))?;
+        let version = self.pinned(&available, Some(&progress)).await?;
+        for _ in 0..MAX_ADVANCE_ATTEMPTS {
+            let outcome = advance(&version, &ProgressState::of(&progress), claimed_step);
+            let (state, completed_now) = match outcome {
+                Advance::AlreadyDone => {
+                    let seen = Seen {
+                        available,
+                        version,
+                        progress: Some(progress),
+                    };
+                    return Ok(Advanced {
+                        seen,
+                        completed_now: false,
+                        already_completed: true,
+                    });
+                }
+                Advance::NotCurrent { expected } => {
+                    return Err(PlayerError::NotCurrent {
+                        claimed: claimed_step.unwrap_or_default().to_owned(),
+                        expected,
+                    });
+                }
+                Advance::Moved {
+                    state,
+                    completed_now,
+                } => (state, completed_now),
+            };
+            let store = &self.platform.store;
+            match store
+                .update_progress(&self.server.org_id, &progress.id, progress.revision, &state)
+                .await?
+            {
+                Some(saved) => {
+                    let seen = Seen {
+                        available,
+                        version,
+                        progress: Some(saved),
+                    };
+                    return Ok(Advanced {
+                        seen,
+                        completed_now,
+                        already_completed: false,
+                    });
+                }
+                // Another call wrote first: decide again from what it wrote.
+                None => {
+                    progress = store
+                        .get_progress(&key)
+                        .await?
+                        .ok_or_else(|| PlayerError::NotStarted(walkthrough.to_string()))?;
+                }
+            }
+        }
+        Err(PlayerError::Busy)
+    }
+
+    async fn most_recent_in_progress(&self) -> Result<WalkthroughId, PlayerError> {
+        let all = self
+            .platform
+            .store
+            .list_progress(&self.server.org_id, &self.end_user.id, &self.server.id)
+            .await?;
+        all.into_iter()
+            .find(|p| p.status == ProgressStatus::InProgress)
+            .map(|p| p.walkthrough_id)
+            .ok_or(PlayerError::NothingInProgress)
+    }
+
+    pub async fn status(&self, walkthrough: &WalkthroughId) -> Result<Seen, PlayerError> {
+        let available = self.available(walkthrough).await?;
+        let progress = self
+            .platform
+            .store
+            .get_progress(&self.key(walkthrough))
+            .await?;
+        let version = self.pinned(&available, progress.as_ref()).await?;
+        Ok(Seen {
+            available,
+            version,
+            progress,
+        })
+    }
+
+    /// Deletes the caller's progress; `false` when there was none.
+    pub async fn reset(&self, walkthrough: &WalkthroughId) -> Result<bool, PlayerError> {
+        self.available(walkthrough).await?;
+        Ok(self
+            .platform
+            .store
+            .delete_progress(&self.key(walkthrough))
+            .await?)
+    }
+}
+
+/// Progress figures shared by every tool's output.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProgressSummary {
+    pub status: ProgressStatus,
+    pub completed_count: usize,
+    pub total_steps: usize,
+    pub percent: u32,
+    pub current_step_id: Option<String>,
+    pub version: i64,
+    pub latest_version: i64,
+}
+
+pub fn summarize(
+    version: &WalkthroughVersion,
+    latest_version: i64,
+    progress: Option<&Progress>,
+) -> ProgressSummary {
+    let total_steps = version.steps.len();
+    let completed_count = progress
+        .map(|p| {
+            p.completed_step_ids
+                .iter()
+                .filter(|id| version.position_of(id).is_some())
+                .count()
+        })
+        .unwrap_or(0);
+    let percent = if total_steps == 0 {
+        0
+    } else {
+        (completed_count * 100 / total_steps) as u32
+    };
+    ProgressSummary {
+        status: progress.map_or(ProgressStatus::NotStarted, |p| p.status),
+        completed_count,
+        total_steps,
+        percent,
+        current_step_id: progress.and_then(|p| p.current_step_id.clone()),
+        version: version.version,
+        latest_version,
+    }
+}

@@ -1,0 +1,313 @@
+//! Walkthroughs under load and change: concurrent advances, statement counts that do
+//! not grow with the number of steps, list-changed notifications in both eras and
+//! across nodes, and the official Python client walking a walkthrough.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::helpers::{
+    RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, python_script, spawn_app, spawn_app_with,
+};
+
+async fn unlimited_app(db: &TestDatabase) -> (TestApp, Tenant, String) {
+    let app = spawn_app_with(db, |s| {
+        s.mcp.rate_limits.per_user_per_minute = 0;
+        s.mcp.rate_limits.per_ip_per_minute = 0;
+    })
+    .await;
+    let tenant = app.create_tenant("Acme").await;
+    let server = app.create_server(&tenant, "acme", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (app, tenant, server)
+}
+
+fn client(app: &TestApp, tracking_id: &str) -> RawMcp {
+    RawMcp::new(
+        format!("{}?tracking_id={tracking_id}", app.mcp_path_url("acme")),
+        STATELESS_ERA,
+    )
+}
+
+/// Statements the store ran for one tool call. The analytics writer shares the store
+/// and may flush during a call, which only ever adds; the least of three calls is the
+/// call's own cost.
+async fn statements_of(
+    app: &TestApp,
+    mcp: &RawMcp,
+    name: &str,
+    arguments: impl Fn(usize) -> Value,
+) -> u64 {
+    let store = &app.app.platform.store;
+    let mut least = u64::MAX;
+    for attempt in 0..3 {
+        let before = store.statements_executed();
+        let answer = mcp
+            .call_tool(attempt as i64, name, arguments(attempt))
+            .await;
+        let after = store.statements_executed();
+        assert_eq!(
+            answer.body["result"]["isError"], false,
+            "{name}: {}",
+            answer.body
+        );
+        least = least.min(after - before);
+    }
+    least
+}
+
+async fn statement_profile(db: &TestDatabase, steps: usize) -> Vec<(String, u64)> {
+    let (app, tenant, server) = unlimited_app(db).await;
+    let w = app
+        .seed_walkthrough(&tenant, "Counted", steps, Some((&server, 0)))
+        .await;
+    let mcp = client(&app, "counter");
+    let id = w.id.clone();
+    let mut profile = Vec::new();
+    profile.push((
+        "list".into(),
+        statements_of(&app, &mcp, "list_walkthroughs", |_| json!({})).await,
+    ));
+    profile.push((
+        "select".into(),
+        statements_of(
+            &app,
+            &mcp,
+            "select_walkthrough",
+            |_| json!({"walkthrough_id": id}),
+        )
+        .await,
+    ));
+    let step_ids = w.step_ids.clone();
+    let next = |i: usize| json!({"walkthrough_id": id, "current_step_id": step_ids[i]});
+    profile.push((
+        "next".into(),
+        statements_of(&app, &mcp, "next_walkthrough_step", next).await,
+    ));
+    profile.push((
+        "status".into(),
+        statements_of(
+            &app,
+            &mcp,
+            "get_walkthrough_status",
+            |_| json!({"walkthrough_id": id}),
+        )
+        .await,
+    ));
+    let reset = |_| json!({"walkthrough_id": id, "confirm": false});
+    profile.push((
+        "reset".into(),
+        statements_of(&app, &mcp, "reset_walkthrough_progress", reset).await,
+    ));
+    profile
+}
+
+/// Reads an SSE response in the background and passes on every chunk.
+fn stream_chunks(mut response: reqwest::Response) -> mpsc::UnboundedReceiver<String> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            if sender
+                .send(String::from_utf8_lossy(&chunk).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// Waits up to `limit` for a chunk that contains `needle`.
+async fn expect_chunk(
+    chunks: &mut mpsc::UnboundedReceiver<String>,
+    needle: &str,
+    limit: Duration,
+) -> String {
+    let found = tokio::time::timeout(limit, async {
+        while let Some(chunk) = chunks.recv().await {
+            if chunk.contains(needle) {
+                return chunk;
+            }
+        }
+        panic!("the stream ended before {needle}");
+    });
+    found
+        .await
+        .unwrap_or_else(|_| panic!("no {needle} within {limit:?}"))
+}
+
+/// Opens a session-era GET stream and waits until the server has primed it.
+async fn open_get_stream(app: &TestApp) -> (RawMcp, mpsc::UnboundedReceiver<String>) {
+    let mut mcp = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+    mcp.initialize().await;
+    let response = mcp
+        .request(reqwest::Method::GET)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut chunks = stream_chunks(response);
+    tokio::time::timeout(Duration::from_secs(5), chunks.recv())
+        .await
+        .expect("the stream is primed");
+    (mcp, chunks)
+}
+
+/// Opens a stateless-era `subscriptions/listen` and waits for its acknowledgement.
+async fn open_listen(app: &TestApp) -> mpsc::UnboundedReceiver<String> {
+    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
+        "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}});
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen",
+        "params": {"_meta": meta, "notifications": {"toolsListChanged": true}}});
+    let response = mcp
+        .request(reqwest::Method::POST)
+        .header("mcp-protocol-version", STATELESS_ERA)
+        .header("mcp-method", "subscriptions/listen")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut chunks = stream_chunks(response);
+    expect_chunk(
+        &mut chunks,
+        "notifications/subscriptions/acknowledged",
+        Duration::from_secs(5),
+    )
+    .await;
+    chunks
+}
+
+fn tool_names(answer: &crate::helpers::Answer) -> Vec<String> {
+    answer.body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+backend_tests! {
+    async fn fifty_concurrent_nexts_with_one_step_id_advance_once(db: &TestDatabase) {
+        let (app, tenant, server) = unlimited_app(db).await;
+        let w = app.seed_walkthrough(&tenant, "Race", 5, Some((&server, 0))).await;
+        let mcp = client(&app, "racer");
+        mcp.call_tool(0, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured();
+        let arguments = json!({"walkthrough_id": w.id, "current_step_id": w.step_ids[0]});
+        let answers = join_all((1..=50).map(|id| mcp.call_tool(id, "next_walkthrough_step", arguments.clone()))).await;
+        let advanced = answers.iter().filter(|a| a.structured()["already_completed"] == false).count();
+        assert_eq!(advanced, 1, "exactly one call advanced");
+        for answer in &answers {
+            assert_eq!(answer.structured()["step"]["id"], w.step_ids[1], "every caller sees step 2");
+        }
+        let status = mcp.call_tool(99, "get_walkthrough_status", json!({"walkthrough_id": w.id})).await;
+        assert_eq!(status.structured()["progress"]["completed_count"], 1);
+        assert_eq!(status.structured()["progress"]["current_step_id"], w.step_ids[1]);
+    }
+
+    async fn fifty_users_finish_together_with_exact_progress(db: &TestDatabase) {
+        let (app, tenant, server) = unlimited_app(db).await;
+        let w = app.seed_walkthrough(&tenant, "Crowd", 5, Some((&server, 0))).await;
+        let walk = |n: usize| {
+            let mcp = client(&app, &format!("user-{n}"));
+            let id = w.id.clone();
+            async move {
+                mcp.call_tool(0, "select_walkthrough", json!({"walkthrough_id": id})).await.structured();
+                for step in 1..=5 {
+                    mcp.call_tool(step, "next_walkthrough_step", json!({"walkthrough_id": id})).await.structured();
+                }
+                mcp.call_tool(9, "get_walkthrough_status", json!({"walkthrough_id": id})).await.structured().clone()
+            }
+        };
+        let statuses = join_all((0..50).map(walk)).await;
+        for status in &statuses {
+            assert_eq!(status["progress"]["status"], "completed");
+            assert_eq!(status["progress"]["completed_count"], 5);
+            let states: Vec<&str> = status["steps"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+            assert_eq!(states, ["done"; 5]);
+        }
+    }
+
+    async fn statements_per_tool_call_do_not_grow_with_steps(db: &TestDatabase) {
+        let small = statement_profile(db, 5).await;
+        let other_db = TestDatabase::create(db.backend).await;
+        let large = statement_profile(&other_db, 200).await;
+        println!("statements per call (5 steps): {small:?}; (200 steps): {large:?}");
+        assert_eq!(small, large, "statements per call at 5 and 200 steps");
+        assert!(small.iter().all(|(_, n)| *n > 0 && *n <= 6), "each call is a handful of statements: {small:?}");
+    }
+
+    async fn session_stream_hears_the_first_assignment(db: &TestDatabase) {
+        let (app, tenant, server) = unlimited_app(db).await;
+        let (mcp, mut chunks) = open_get_stream(&app).await;
+        assert!(!tool_names(&mcp.call(1, "tools/list", json!({})).await).contains(&"list_walkthroughs".to_owned()));
+
+        app.seed_walkthrough(&tenant, "First", 2, Some((&server, 0))).await;
+        expect_chunk(&mut chunks, "notifications/tools/list_changed", Duration::from_secs(1)).await;
+        let names = tool_names(&mcp.call(2, "tools/list", json!({})).await);
+        assert_eq!(names[..5], ["list_walkthroughs", "select_walkthrough", "next_walkthrough_step",
+            "get_walkthrough_status", "reset_walkthrough_progress"]);
+    }
+
+    async fn stateless_listen_hears_the_first_assignment(db: &TestDatabase) {
+        let (app, tenant, server) = unlimited_app(db).await;
+        let mut chunks = open_listen(&app).await;
+        app.seed_walkthrough(&tenant, "First", 2, Some((&server, 0))).await;
+        expect_chunk(&mut chunks, "notifications/tools/list_changed", Duration::from_secs(1)).await;
+        let listed = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
+        assert!(tool_names(&listed).contains(&"list_walkthroughs".to_owned()));
+    }
+
+    async fn python_client_walks_a_walkthrough_in_both_eras(db: &TestDatabase) {
+        let (app, tenant, server) = unlimited_app(db).await;
+        let w = app.seed_walkthrough(&tenant, "Five steps", 5, Some((&server, 0))).await;
+        for (mode, person) in [("legacy", "py-legacy"), ("2026-07-28", "py-stateless")] {
+            let url = format!("{}?tracking_id={person}", app.mcp_path_url("acme"));
+            let report = python_script("walkthrough_flow.py", &["--url", &url, "--mode", mode]).await;
+            assert_eq!(report["error"], Value::Null, "{mode}: {report}");
+            assert_eq!(report["steps_seen"], json!(w.step_ids), "{mode}");
+            assert_eq!(report["positions"], json!([1, 2, 3, 4, 5]));
+            assert_eq!(report["completed"], true);
+            assert_eq!(report["status"]["progress"]["status"], "completed");
+        }
+    }
+}
+
+/// Notifications cross nodes: a change made through one node reaches a client of the
+/// other, in both eras (PostgreSQL LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_cross_nodes() {
+    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
+        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let (author_node, tenant, server) = unlimited_app(&db).await;
+    let listening_node = spawn_app(&db).await;
+    let (_mcp, mut session_chunks) = open_get_stream(&listening_node).await;
+    let mut listen_chunks = open_listen(&listening_node).await;
+
+    author_node
+        .seed_walkthrough(&tenant, "Across", 1, Some((&server, 0)))
+        .await;
+    expect_chunk(
+        &mut session_chunks,
+        "notifications/tools/list_changed",
+        Duration::from_secs(1),
+    )
+    .await;
+    expect_chunk(
+        &mut listen_chunks,
+        "notifications/tools/list_changed",
+        Duration::from_secs(1),
+    )
+    .await;
+}

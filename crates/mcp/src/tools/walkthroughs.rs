@@ -1,0 +1,477 @@
+//! The five walkthrough tools (SPEC §4). Each result has a text written for the agent
+//! and `structuredContent` that matches the tool's `outputSchema`.
+
+use guidepost_core::Platform;
+use guidepost_core::walkthroughs::player::{self, Advanced, Player, PlayerError, Seen, summarize};
+use guidepost_domain::*;
+use rmcp::model::{Tool, ToolAnnotations};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ToolOutcome, parse_arguments, tool};
+use crate::scope::RequestScope;
+
+pub(crate) const LIST: &str = "list_walkthroughs";
+pub(crate) const SELECT: &str = "select_walkthrough";
+pub(crate) const NEXT: &str = "next_walkthrough_step";
+pub(crate) const STATUS: &str = "get_walkthrough_status";
+pub(crate) const RESET: &str = "reset_walkthrough_progress";
+pub(crate) const NAMES: [&str; 5] = [LIST, SELECT, NEXT, STATUS, RESET];
+
+mod schema {
+    use serde_json::{Value, json};
+
+    pub fn nullable(schema: Value) -> Value {
+        json!({"anyOf": [schema, {"type": "null"}]})
+    }
+
+    pub fn progress() -> Value {
+        json!({"type": "object", "properties": {
+            "status": {"type": "string", "enum": ["not_started", "in_progress", "completed"]},
+            "completed_count": {"type": "integer", "minimum": 0},
+            "total_steps": {"type": "integer", "minimum": 0},
+            "percent": {"type": "integer", "minimum": 0, "maximum": 100},
+            "current_step_id": {"type": ["string", "null"]},
+            "version": {"type": "integer"},
+            "latest_version": {"type": "integer"}},
+          "required": ["status", "completed_count", "total_steps", "percent", "current_step_id", "version", "latest_version"]})
+    }
+
+    pub fn step() -> Value {
+        json!({"type": "object", "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "section_title": {"type": ["string", "null"]},
+            "content": {"type": "string"}, "position": {"type": "integer", "minimum": 1},
+            "total_steps": {"type": "integer", "minimum": 1}},
+          "required": ["id", "title", "section_title", "content", "position", "total_steps"]})
+    }
+
+    pub fn walkthrough_ref() -> Value {
+        json!({"type": "object", "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "version": {"type": "integer"}},
+          "required": ["id", "title", "version"]})
+    }
+}
+
+fn annotations(read_only: bool, destructive: bool, idempotent: bool) -> ToolAnnotations {
+    ToolAnnotations::new()
+        .read_only(read_only)
+        .destructive(destructive)
+        .idempotent(idempotent)
+        .open_world(false)
+}
+
+pub(crate) fn definitions(server: &McpServer) -> Vec<Tool> {
+    let product = server.product_name.as_deref().unwrap_or(&server.name);
+    let mut select_properties = json!({
+        "walkthrough_id": {"type": "string", "description": "The id from list_walkthroughs (wt_…)."},
+        "resume_if_exists": {"type": "boolean", "default": true,
+            "description": "true: continue where the user left off. false: restart from step 1 of the newest version."}});
+    if server.auth_mode == AuthMode::CollectEmail {
+        select_properties["email"] = json!({"type": "string", "format": "email", "maxLength": Limits::EMAIL,
+            "description": "The user's email address, if they want to share it."});
+    }
+    let walkthrough_id = json!({"type": "string", "description": "The walkthrough's id (wt_…)."});
+    vec![
+        tool(LIST, "List walkthroughs",
+            format!("List the interactive walkthroughs that guide the user through {product}, with the user's progress in each. Start here."),
+            json!({"type": "object", "properties": {}, "additionalProperties": false}),
+            json!({"type": "object", "properties": {"walkthroughs": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": ["string", "null"]},
+                "step_count": {"type": "integer"}, "estimated_duration_minutes": {"type": ["integer", "null"]},
+                "tags": {"type": "array", "items": {"type": "string"}}, "progress": schema::nullable(schema::progress())},
+                "required": ["id", "title", "description", "step_count", "estimated_duration_minutes", "tags", "progress"]}}},
+              "required": ["walkthroughs"]}),
+            annotations(true, false, true)),
+        tool(SELECT, "Start or resume a walkthrough",
+            "Start a walkthrough at its first step, or resume it where the user left off. Returns the step to show the user. \
+             With resume_if_exists=false the user's progress is discarded and the walkthrough restarts on its newest version.".into(),
+            json!({"type": "object", "properties": select_properties, "required": ["walkthrough_id"], "additionalProperties": false}),
+            json!({"type": "object", "properties": {"walkthrough": schema::walkthrough_ref(), "step": schema::nullable(schema::step()),
+                "progress": schema::progress(), "resumed": {"type": "boolean"}},
+              "required": ["walkthrough", "step", "progress", "resumed"]}),
+            annotations(false, true, true)),
+        tool(NEXT, "Next walkthrough step",
+            "Mark the current step as done and return the next one. Pass current_step_id (the step the user just finished) so \
+             that a retried call never skips a step. Without walkthrough_id, continues the most recently active walkthrough.".into(),
+            json!({"type": "object", "properties": {"walkthrough_id": walkthrough_id,
+                "current_step_id": {"type": "string", "description": "The id of the step the user just finished (ws_…)."}},
+              "additionalProperties": false}),
+            json!({"type": "object", "properties": {"walkthrough": schema::walkthrough_ref(), "step": schema::nullable(schema::step()),
+                "progress": schema::progress(), "completed_now": {"type": "boolean"}, "already_completed": {"type": "boolean"}},
+              "required": ["walkthrough", "step", "progress", "completed_now", "already_completed"]}),
+            annotations(false, false, false)),
+        tool(STATUS, "Walkthrough status",
+            "Show every step of a walkthrough as done, current or to do, with the user's progress and whether a newer version exists.".into(),
+            json!({"type": "object", "properties": {"walkthrough_id": walkthrough_id}, "required": ["walkthrough_id"], "additionalProperties": false}),
+            json!({"type": "object", "properties": {
+                "walkthrough": {"type": "object", "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                    "version": {"type": "integer"}, "latest_version": {"type": "integer"}}, "required": ["id", "title", "version", "latest_version"]},
+                "steps": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                    "section_title": {"type": ["string", "null"]}, "state": {"type": "string", "enum": ["done", "current", "todo"]}},
+                    "required": ["id", "title", "section_title", "state"]}},
+                "progress": schema::progress()},
+              "required": ["walkthrough", "steps", "progress"]}),
+            annotations(true, false, true)),
+        tool(RESET, "Reset walkthrough progress",
+            "Delete the user's progress in a walkthrough. Only with confirm=true; ask the user first.".into(),
+            json!({"type": "object", "properties": {"walkthrough_id": walkthrough_id,
+                "confirm": {"type": "boolean", "default": false, "description": "Must be true to delete the progress."}},
+              "required": ["walkthrough_id"], "additionalProperties": false}),
+            json!({"type": "object", "properties": {"walkthrough_id": {"type": "string"}, "reset": {"type": "boolean"}},
+              "required": ["walkthrough_id", "reset"]}),
+            annotations(false, true, true)),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelectInput {
+    walkthrough_id: String,
+    #[serde(default = "yes")]
+    resume_if_exists: bool,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NextInput {
+    #[serde(default)]
+    walkthrough_id: Option<String>,
+    #[serde(default)]
+    current_step_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusInput {
+    walkthrough_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetInput {
+    walkthrough_id: String,
+    #[serde(default)]
+    confirm: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoInput {}
+
+fn walkthrough_id(text: &str) -> Result<WalkthroughId, ToolOutcome> {
+    Id::parse(text).ok_or_else(|| {
+        ToolOutcome::failure(format!(
+            "{text:?} is not a walkthrough id. Call list_walkthroughs to get the ids (wt_…)."
+        ))
+    })
+}
+
+fn player_failure(error: PlayerError) -> ToolOutcome {
+    if let PlayerError::Core(core) = &error {
+        tracing::error!(error = %core, "walkthrough tool failed");
+        return ToolOutcome::failure(
+            "The walkthrough could not be loaded because of a server error. Try again in a moment.",
+        );
+    }
+    ToolOutcome::failure(error.to_string())
+}
+
+pub(crate) async fn call(
+    platform: &Platform,
+    scope: &RequestScope,
+    end_user: Option<&EndUser>,
+    name: &str,
+    arguments: &Value,
+) -> ToolOutcome {
+    let result = match name {
+        LIST => list(platform, scope, end_user, arguments).await,
+        _ => match end_user {
+            Some(user) => {
+                let player = Player {
+                    platform,
+                    server: &scope.server,
+                    end_user: user,
+                };
+                play(&player, name, arguments).await
+            }
+            None => Err(ToolOutcome::failure(
+                guidepost_core::identity::how_to_identify(&scope.endpoint_url),
+            )),
+        },
+    };
+    result.unwrap_or_else(|failure| failure)
+}
+
+async fn play(
+    player: &Player<'_>,
+    name: &str,
+    arguments: &Value,
+) -> Result<ToolOutcome, ToolOutcome> {
+    match name {
+        SELECT => {
+            let input: SelectInput = parse_arguments(name, arguments)?;
+            let id = walkthrough_id(&input.walkthrough_id)?;
+            remember_email(player, input.email.as_deref()).await?;
+            let (seen, resumed) = player
+                .select(&id, input.resume_if_exists)
+                .await
+                .map_err(player_failure)?;
+            Ok(render_select(&seen, resumed))
+        }
+        NEXT => {
+            let input: NextInput = parse_arguments(name, arguments)?;
+            let id = input
+                .walkthrough_id
+                .as_deref()
+                .map(walkthrough_id)
+                .transpose()?;
+            let advanced = player
+                .next(id.as_ref(), input.current_step_id.as_deref())
+                .await
+                .map_err(player_failure)?;
+            Ok(render_next(&advanced))
+        }
+        STATUS => {
+            let input: StatusInput = parse_arguments(name, arguments)?;
+            let seen = player
+                .status(&walkthrough_id(&input.walkthrough_id)?)
+                .await
+                .map_err(player_failure)?;
+            Ok(render_status(&seen))
+        }
+        RESET => {
+            let input: ResetInput = parse_arguments(name, arguments)?;
+            let id = walkthrough_id(&input.walkthrough_id)?;
+            if !input.confirm {
+                return Ok(ToolOutcome::Success {
+                    text: "Nothing was changed. Resetting deletes the user's progress in this walkthrough for good. \
+                           Ask the user to confirm, then call reset_walkthrough_progress again with confirm=true."
+                        .into(),
+                    structured: json!({"walkthrough_id": id, "reset": false}),
+                });
+            }
+            let deleted = player.reset(&id).await.map_err(player_failure)?;
+            let text = if deleted {
+                "The user's progress was deleted. Call select_walkthrough to start again from step 1."
+            } else {
+                "The user had no progress in this walkthrough; nothing to reset."
+            };
+            Ok(ToolOutcome::Success {
+                text: text.into(),
+                structured: json!({"walkthrough_id": id, "reset": deleted}),
+            })
+        }
+        _ => Err(ToolOutcome::failure(format!("Unknown tool: {name}"))),
+    }
+}
+
+async fn remember_email(player: &Player<'_>, email: Option<&str>) -> Result<(), ToolOutcome> {
+    let Some(text) = email.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    if player.server.auth_mode != AuthMode::CollectEmail {
+        return Err(ToolOutcome::failure(
+            "This server does not take an email argument; call again without it.",
+        ));
+    }
+    let email = Email::parse(text)
+        .map_err(|e| ToolOutcome::failure(format!("{e}. Ask the user for a valid address.")))?;
+    let store = &player.platform.store;
+    store
+        .set_end_user_email(&player.server.org_id, &player.end_user.id, &email, false)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not store an end user's email");
+            ToolOutcome::failure(
+                "The email could not be saved because of a server error. Try again in a moment.",
+            )
+        })?;
+    Ok(())
+}
+
+async fn list(
+    platform: &Platform,
+    scope: &RequestScope,
+    end_user: Option<&EndUser>,
+    arguments: &Value,
+) -> Result<ToolOutcome, ToolOutcome> {
+    let _: NoInput = parse_arguments(LIST, arguments)?;
+    let entries = player::list(platform, &scope.server, end_user)
+        .await
+        .map_err(player_failure)?;
+    let mut lines = vec![format!("{} walkthrough(s) available:", entries.len())];
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|seen| {
+            let w = &seen.available.walkthrough;
+            let summary = seen.progress.as_ref().map(|p| summarize(&seen.version, seen.latest_version(), Some(p)));
+            let state = match &summary {
+                Some(s) => format!("{} ({}%)", s.status.as_str(), s.percent),
+                None => "not started".into(),
+            };
+            let step_count = seen.available.latest.steps.len();
+            lines.push(format!("- {} [{}]: {step_count} steps, {state}", w.title, w.id));
+            json!({"id": w.id, "title": w.title, "description": w.description, "step_count": step_count,
+                   "estimated_duration_minutes": w.estimated_duration_minutes, "tags": w.tags, "progress": summary})
+        })
+        .collect();
+    lines.push("To start or resume one, call select_walkthrough with its walkthrough_id.".into());
+    Ok(ToolOutcome::Success {
+        text: lines.join("\n"),
+        structured: json!({"walkthroughs": items}),
+    })
+}
+
+fn step_json(seen: &Seen) -> Value {
+    current_step(seen).map_or(Value::Null, |(index, step)| {
+        json!({"id": step.id, "title": step.title, "section_title": step.section_title,
+               "content": agent_safe_text(&step.content), "position": index + 1, "total_steps": seen.version.steps.len()})
+    })
+}
+
+fn current_step(seen: &Seen) -> Option<(usize, &PublishedStep)> {
+    let current = seen.progress.as_ref()?.current_step_id.as_deref()?;
+    let index = seen.version.position_of(current)?;
+    Some((index, &seen.version.steps[index]))
+}
+
+fn walkthrough_ref(seen: &Seen) -> Value {
+    json!({"id": seen.available.walkthrough.id, "title": seen.version.title, "version": seen.version.version})
+}
+
+fn progress_json(seen: &Seen) -> Value {
+    json!(summarize(
+        &seen.version,
+        seen.latest_version(),
+        seen.progress.as_ref()
+    ))
+}
+
+/// The text of a step for the agent: where the user is, the content verbatim between
+/// delimiters, and how to continue.
+fn step_text(seen: &Seen) -> String {
+    let Some((index, step)) = current_step(seen) else {
+        return String::new();
+    };
+    let section = step
+        .section_title
+        .as_deref()
+        .map(|s| format!(" — {s}"))
+        .unwrap_or_default();
+    format!(
+        "Walkthrough: {title}\nStep {k} of {n}{section}: {step_title}\n\n\
+         Show the user the step content below exactly as written (it is Markdown):\n\
+         ----- BEGIN STEP CONTENT -----\n{content}\n----- END STEP CONTENT -----\n\n\
+         When the user has done this step, call next_walkthrough_step with walkthrough_id=\"{id}\" and current_step_id=\"{step_id}\".",
+        title = seen.version.title,
+        k = index + 1,
+        n = seen.version.steps.len(),
+        step_title = step.title,
+        content = agent_safe_text(&step.content),
+        id = seen.available.walkthrough.id,
+        step_id = step.id,
+    )
+}
+
+fn completed_text(seen: &Seen) -> String {
+    format!(
+        "The user has completed the walkthrough \"{}\". Congratulate them. To do it again, call select_walkthrough \
+         with resume_if_exists=false.",
+        seen.version.title
+    )
+}
+
+fn newer_version_note(seen: &Seen) -> String {
+    if seen.version.version < seen.latest_version() {
+        format!(
+            "\n\nNote: the user is on version {} of this walkthrough; version {} is available. To switch, call \
+             select_walkthrough with resume_if_exists=false (this restarts from step 1).",
+            seen.version.version,
+            seen.latest_version()
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn is_completed(seen: &Seen) -> bool {
+    seen.progress
+        .as_ref()
+        .is_some_and(|p| p.status == ProgressStatus::Completed)
+}
+
+fn render_select(seen: &Seen, resumed: bool) -> ToolOutcome {
+    let lead = if is_completed(seen) {
+        completed_text(seen)
+    } else if resumed {
+        format!("Resuming where the user left off.\n\n{}", step_text(seen))
+    } else {
+        format!("Starting the walkthrough.\n\n{}", step_text(seen))
+    };
+    ToolOutcome::Success {
+        text: format!("{lead}{}", newer_version_note(seen)),
+        structured: json!({"walkthrough": walkthrough_ref(seen), "step": step_json(seen), "progress": progress_json(seen), "resumed": resumed}),
+    }
+}
+
+fn render_next(advanced: &Advanced) -> ToolOutcome {
+    let seen = &advanced.seen;
+    let text = if advanced.completed_now {
+        completed_text(seen)
+    } else if is_completed(seen) {
+        format!("Nothing changed: {}", completed_text(seen))
+    } else if advanced.already_completed {
+        format!(
+            "That step was already completed; nothing changed. The current step is:\n\n{}",
+            step_text(seen)
+        )
+    } else {
+        step_text(seen)
+    };
+    ToolOutcome::Success {
+        text,
+        structured: json!({"walkthrough": walkthrough_ref(seen), "step": step_json(seen), "progress": progress_json(seen),
+                           "completed_now": advanced.completed_now, "already_completed": advanced.already_completed}),
+    }
+}
+
+fn render_status(seen: &Seen) -> ToolOutcome {
+    let progress = seen.progress.as_ref();
+    let current = progress.and_then(|p| p.current_step_id.as_deref());
+    let done = |id: &str| progress.is_some_and(|p| p.completed_step_ids.iter().any(|c| c == id));
+    let mut lines = vec![format!(
+        "Walkthrough: {} (version {})",
+        seen.version.title, seen.version.version
+    )];
+    let steps: Vec<Value> = seen
+        .version
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let state = if done(&step.id) { "done" } else if current == Some(step.id.as_str()) { "current" } else { "todo" };
+            lines.push(format!("{}. [{state}] {}", i + 1, step.title));
+            json!({"id": step.id, "title": step.title, "section_title": step.section_title, "state": state})
+        })
+        .collect();
+    let summary = summarize(&seen.version, seen.latest_version(), progress);
+    lines.push(format!(
+        "{} of {} steps done ({}%), status {}.",
+        summary.completed_count,
+        summary.total_steps,
+        summary.percent,
+        summary.status.as_str()
+    ));
+    ToolOutcome::Success {
+        text: format!("{}{}", lines.join("\n"), newer_version_note(seen)),
+        structured: json!({"walkthrough": {"id": seen.available.walkthrough.id, "title": seen.version.title,
+                               "version": seen.version.version, "latest_version": seen.latest_version()},
+                           "steps": steps, "progress": summary}),
+    }
+}
