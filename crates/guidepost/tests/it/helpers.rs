@@ -9,6 +9,7 @@ use guidepost_domain::ApiKeySecret;
 use guidepost_testkit::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
 
 pub struct TestApp {
     pub app: RunningApp,
@@ -390,4 +391,36 @@ impl Answer {
             .unwrap_or_default()
             .to_owned()
     }
+}
+
+/// Starts `guidepost serve` on a free port and returns it with its base URL.
+pub async fn serve_process(database_url: &str) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
+        .env("GUIDEPOST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("guidepost starts");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let find = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.split("addr=").nth(1) {
+                return addr.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("guidepost did not report its address");
+    };
+    let addr = tokio::time::timeout(Duration::from_secs(30), find)
+        .await
+        .expect("listening within 30 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://{addr}"))
 }

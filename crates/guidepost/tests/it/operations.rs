@@ -126,3 +126,55 @@ async fn read_demo_output(stdout: tokio::process::ChildStdout) -> Value {
         .await
         .expect("the demo starts within 30 s")
 }
+
+/// SIGTERM stops a `guidepost serve` process gracefully: it exits successfully and every
+/// tool call it answered is in the database.
+#[tokio::test]
+async fn sigterm_flushes_analytics_and_exits_cleanly() {
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let setup = spawn_app(&db).await;
+    let tenant = setup.create_tenant("Acme").await;
+    setup.create_server(&tenant, "acme", json!({})).await;
+    setup.app.shutdown().await.unwrap();
+
+    let (mut child, url) = crate::helpers::serve_process(&db.url).await;
+    let mcp = RawMcp::new(format!("{url}/s/acme/mcp?tracking_id=t"), STATELESS_ERA);
+    for id in 0..3 {
+        let answer = mcp
+            .call_tool(
+                id,
+                "get_support",
+                json!({"title": "t", "problem_description": "d", "email": "a@b.co"}),
+            )
+            .await;
+        assert_eq!(answer.body["result"]["isError"], false);
+    }
+    let pid = child.id().expect("the process runs").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("it stops")
+        .unwrap();
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+
+    let store = guidepost_store::connect(&db.url).await.unwrap();
+    let org = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
+    let page = store
+        .list_tool_calls(
+            &org,
+            &Default::default(),
+            &guidepost_domain::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.len(),
+        3,
+        "every answered call was recorded before exit"
+    );
+}

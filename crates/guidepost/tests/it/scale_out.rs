@@ -1,47 +1,10 @@
 //! Two `guidepost serve` processes on one PostgreSQL: a session opened on the first
 //! continues on the second.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use guidepost_testkit::{TestBackend, TestDatabase};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-use crate::helpers::{RawMcp, SESSION_ERA, spawn_app};
-
-/// Starts `guidepost serve` on a free port and returns it with its base URL.
-async fn serve_process(database_url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_guidepost"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            database_url,
-        ])
-        .env("GUIDEPOST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("guidepost starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let find = async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(addr) = line.split("addr=").nth(1) {
-                return addr.split_whitespace().next().unwrap().to_owned();
-            }
-        }
-        panic!("guidepost did not report its address");
-    };
-    let addr = tokio::time::timeout(Duration::from_secs(30), find)
-        .await
-        .expect("listening within 30 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, format!("http://{addr}"))
-}
+use crate::helpers::{RawMcp, SESSION_ERA, serve_process, spawn_app};
 
 #[tokio::test]
 async fn a_session_continues_on_another_node() {
