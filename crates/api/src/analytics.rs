@@ -41,6 +41,7 @@ pub struct ToolReportWindow {
     get,
     path = "/api/v1/analytics/tools",
     tag = "analytics",
+    operation_id = "analytics_tools",
     params(ToolReportQuery),
     security(("bearer" = [])),
     responses(

@@ -34,6 +34,7 @@ pub struct CreatedApiKey {
     get,
     path = "/api/v1/api-keys",
     tag = "api-keys",
+    operation_id = "api_keys_list",
     security(("bearer" = [])),
     responses((status = 200, description = "Every key of the organization", body = Page<ApiKey>))
 )]
@@ -53,6 +54,7 @@ pub(crate) async fn list(
     post,
     path = "/api/v1/api-keys",
     tag = "api-keys",
+    operation_id = "api_keys_create",
     request_body = CreateApiKey,
     security(("bearer" = [])),
     responses(
@@ -86,6 +88,7 @@ pub(crate) async fn create(
     delete,
     path = "/api/v1/api-keys/{id}",
     tag = "api-keys",
+    operation_id = "api_keys_revoke",
     params(("id" = String, Path, description = "API key id, `key_…`")),
     security(("bearer" = [])),
     responses(

@@ -72,6 +72,7 @@ impl From<McpSession> for SessionView {
     get,
     path = "/api/v1/end-users",
     tag = "end-users",
+    operation_id = "end_users_list",
     params(ListEndUsers),
     security(("bearer" = [])),
     responses(
@@ -109,6 +110,7 @@ pub(crate) async fn list(
     get,
     path = "/api/v1/end-users/{id}",
     tag = "end-users",
+    operation_id = "end_users_get",
     params(("id" = String, Path, description = "End user id, `msu_…`")),
     security(("bearer" = [])),
     responses(

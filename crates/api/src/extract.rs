@@ -89,6 +89,27 @@ impl<K: IdKind + Send + Sync, S: Send + Sync> FromRequestParts<S> for IdPath<Id<
     }
 }
 
+/// Two ids of a path such as `/servers/{id}/walkthroughs/{walkthrough_id}`, in order;
+/// 404 when either cannot be an id of its kind.
+impl<A, B, S> FromRequestParts<S> for IdPath<(Id<A>, Id<B>)>
+where
+    A: IdKind + Send + Sync,
+    B: IdKind + Send + Sync,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((first, second)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        match (Id::parse(&first), Id::parse(&second)) {
+            (Some(first), Some(second)) => Ok(IdPath((first, second))),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+}
+
 /// An optional id from the query string, such as a filter; a malformed one is invalid input.
 pub(crate) fn query_id<K: IdKind>(
     field: &'static str,

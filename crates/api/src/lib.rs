@@ -22,10 +22,11 @@ mod pagination;
 mod servers;
 mod support;
 mod tool_calls;
+mod walkthroughs;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, patch, post, put};
 use guidepost_core::Platform;
 
 pub use auth::OrgAuth;
@@ -47,6 +48,31 @@ pub fn router(platform: Platform) -> Router {
                 .delete(servers::delete),
         )
         .route("/servers/{id}/install", get(servers::install))
+        .route(
+            "/servers/{id}/walkthroughs",
+            get(walkthroughs::list_assignments),
+        )
+        .route(
+            "/servers/{id}/walkthroughs/{walkthrough_id}",
+            put(walkthroughs::assign).delete(walkthroughs::unassign),
+        )
+        .route(
+            "/walkthroughs",
+            get(walkthroughs::list).post(walkthroughs::create),
+        )
+        .route(
+            "/walkthroughs/{id}",
+            get(walkthroughs::get)
+                .patch(walkthroughs::update)
+                .delete(walkthroughs::delete),
+        )
+        .route("/walkthroughs/{id}/steps", post(walkthroughs::create_step))
+        .route(
+            "/walkthroughs/{id}/steps/{step_id}",
+            patch(walkthroughs::update_step).delete(walkthroughs::delete_step),
+        )
+        .route("/walkthroughs/{id}/publish", post(walkthroughs::publish))
+        .route("/walkthroughs/{id}/funnel", get(walkthroughs::funnel))
         .route("/support-requests", get(support::list))
         .route(
             "/support-requests/{id}",

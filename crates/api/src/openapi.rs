@@ -12,14 +12,14 @@ use utoipa::openapi::{Content, PathItem, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
-use crate::{analytics, api_keys, end_users, servers, support, tool_calls};
+use crate::{analytics, api_keys, end_users, servers, support, tool_calls, walkthroughs};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Guidepost management API",
-        description = "Manage an organization's hosted MCP servers, support requests, end users and \
-                       analytics. Authenticate with an organization API key: `Authorization: Bearer gp_…`. \
+        description = "Manage an organization's hosted MCP servers, walkthroughs, support requests, end \
+                       users and analytics. Authenticate with an organization API key: `Authorization: Bearer gp_…`. \
                        Errors are RFC 9457 problem documents. Lists are paged with `cursor` and `limit` \
                        and answer `{items, next_cursor}`."
     ),
@@ -30,6 +30,19 @@ use crate::{analytics, api_keys, end_users, servers, support, tool_calls};
         servers::update,
         servers::delete,
         servers::install,
+        walkthroughs::list_assignments,
+        walkthroughs::assign,
+        walkthroughs::unassign,
+        walkthroughs::create,
+        walkthroughs::list,
+        walkthroughs::get,
+        walkthroughs::update,
+        walkthroughs::delete,
+        walkthroughs::create_step,
+        walkthroughs::update_step,
+        walkthroughs::delete_step,
+        walkthroughs::publish,
+        walkthroughs::funnel,
         support::list,
         support::get,
         support::update,
@@ -46,6 +59,8 @@ use crate::{analytics, api_keys, end_users, servers, support, tool_calls};
     modifiers(&Conventions),
     tags(
         (name = "servers", description = "Hosted MCP servers"),
+        (name = "walkthroughs", description = "Interactive walkthroughs: draft steps, published versions, \
+                                              assignments to servers and funnel reports"),
         (name = "support", description = "Support requests from end users"),
         (name = "end-users", description = "The people behind MCP clients"),
         (name = "analytics", description = "Recorded tool calls and reports"),

@@ -38,6 +38,7 @@ pub(crate) struct InstallQuery {
     post,
     path = "/api/v1/servers",
     tag = "servers",
+    operation_id = "servers_create",
     request_body = CreateServer,
     security(("bearer" = [])),
     responses(
@@ -73,6 +74,7 @@ pub(crate) async fn create(
     get,
     path = "/api/v1/servers",
     tag = "servers",
+    operation_id = "servers_list",
     params(ListServers),
     security(("bearer" = [])),
     responses(
@@ -103,6 +105,7 @@ pub(crate) async fn list(
     get,
     path = "/api/v1/servers/{id}",
     tag = "servers",
+    operation_id = "servers_get",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     security(("bearer" = [])),
     responses(
@@ -124,6 +127,7 @@ pub(crate) async fn get(
     patch,
     path = "/api/v1/servers/{id}",
     tag = "servers",
+    operation_id = "servers_update",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     request_body = UpdateServer,
     security(("bearer" = [])),
@@ -150,6 +154,7 @@ pub(crate) async fn update(
     delete,
     path = "/api/v1/servers/{id}",
     tag = "servers",
+    operation_id = "servers_delete",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     security(("bearer" = [])),
     responses(
@@ -171,6 +176,7 @@ pub(crate) async fn delete(
     get,
     path = "/api/v1/servers/{id}/install",
     tag = "servers",
+    operation_id = "servers_install",
     params(("id" = String, Path, description = "Server id, `ms_…`"), InstallQuery),
     security(("bearer" = [])),
     responses(

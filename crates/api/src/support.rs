@@ -39,6 +39,7 @@ pub struct UpdateSupportRequest {
     get,
     path = "/api/v1/support-requests",
     tag = "support",
+    operation_id = "support_list",
     params(ListSupportRequests),
     security(("bearer" = [])),
     responses(
@@ -69,6 +70,7 @@ pub(crate) async fn list(
     get,
     path = "/api/v1/support-requests/{id}",
     tag = "support",
+    operation_id = "support_get",
     params(("id" = String, Path, description = "Support request id, `sr_…`")),
     security(("bearer" = [])),
     responses(
@@ -94,6 +96,7 @@ pub(crate) async fn get(
     patch,
     path = "/api/v1/support-requests/{id}",
     tag = "support",
+    operation_id = "support_update",
     params(("id" = String, Path, description = "Support request id, `sr_…`")),
     request_body = UpdateSupportRequest,
     security(("bearer" = [])),

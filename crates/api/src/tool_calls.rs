@@ -34,6 +34,7 @@ pub(crate) struct ListToolCalls {
     get,
     path = "/api/v1/tool-calls",
     tag = "analytics",
+    operation_id = "tool_calls_list",
     params(ListToolCalls),
     security(("bearer" = [])),
     responses(

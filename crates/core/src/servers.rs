@@ -239,7 +239,9 @@ pub async fn update(
         || updated.auth_mode != current.auth_mode
         || updated.product_name != current.product_name;
     if tools_may_differ {
-        platform.announce_tools_changed(std::slice::from_ref(id)).await;
+        platform
+            .announce_tools_changed(std::slice::from_ref(id))
+            .await;
     }
     Ok(updated)
 }

@@ -58,6 +58,9 @@ pub enum Command {
     /// Manage an organization's API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Author walkthroughs as code: import and export directories, publish, list, assign.
+    #[command(subcommand)]
+    Walkthrough(WalkthroughCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -163,5 +166,80 @@ pub enum ApiKeyCommand {
         /// The key's id (key_…).
         #[arg(long)]
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WalkthroughCommand {
+    /// Import a walkthrough directory: walkthrough.toml and one NN-name.md file per step.
+    ///
+    /// The directory's name is the walkthrough's key: importing the same directory again
+    /// updates that walkthrough, and changes nothing when the files have not changed.
+    /// Steps are matched by position: a changed step keeps its id, new files are
+    /// appended, removed files delete the extra steps. Files that do not start with a digit
+    /// (other than walkthrough.toml) are ignored.
+    Import {
+        /// The walkthrough directory.
+        dir: PathBuf,
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// Publish a new version if the steps or title differ from the newest one (or it
+        /// was never published).
+        #[arg(long)]
+        publish: bool,
+        /// The key to find the walkthrough by [default: the directory's name].
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Export a walkthrough's draft as a directory in the import format.
+    Export {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The walkthrough (wt_…).
+        #[arg(long)]
+        id: String,
+        /// The directory to write; created if missing. Name it after the walkthrough's key
+        /// so that importing it again updates the same walkthrough.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write into a non-empty directory, replacing its walkthrough.toml and step files
+        /// (other files are left alone).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Publish the draft as a new version.
+    Publish {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The walkthrough (wt_…).
+        #[arg(long)]
+        id: String,
+    },
+    /// List an organization's walkthroughs.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+    },
+    /// Offer a walkthrough on a server (or change its order or whether it is enabled).
+    Assign {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The server (ms_…).
+        #[arg(long)]
+        server: String,
+        /// The walkthrough (wt_…).
+        #[arg(long)]
+        id: String,
+        /// Position among the server's walkthroughs (lower first) [default: 0, or unchanged].
+        #[arg(long, allow_negative_numbers = true)]
+        display_order: Option<i64>,
+        /// Assign it disabled (hidden from end users); without this flag it is enabled.
+        #[arg(long)]
+        disabled: bool,
     },
 }

@@ -40,7 +40,9 @@ pub(crate) struct ChangeFeed {
 
 impl ChangeFeed {
     fn new() -> Self {
-        Self { sender: tokio::sync::broadcast::channel(1024).0 }
+        Self {
+            sender: tokio::sync::broadcast::channel(1024).0,
+        }
     }
 
     fn publish(&self, server: ServerId) {

@@ -70,7 +70,9 @@ impl PgStore {
 async fn relay_notifications(mut listener: sqlx::postgres::PgListener, changes: ChangeFeed) {
     loop {
         match listener.recv().await {
-            Ok(notification) => changes.publish(Id::from_trusted(notification.payload().to_owned())),
+            Ok(notification) => {
+                changes.publish(Id::from_trusted(notification.payload().to_owned()))
+            }
             Err(error) => {
                 tracing::warn!(%error, "lost the PostgreSQL notification connection; reconnecting");
                 tokio::time::sleep(Duration::from_secs(1)).await;

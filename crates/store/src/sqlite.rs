@@ -47,7 +47,9 @@ impl SqliteStore {
 
     /// One SQLite file serves one process: announcements stay in it.
     async fn announce(&self, servers: &[ServerId]) -> Result<()> {
-        servers.iter().for_each(|server| self.changes.publish(server.clone()));
+        servers
+            .iter()
+            .for_each(|server| self.changes.publish(server.clone()));
         Ok(())
     }
 

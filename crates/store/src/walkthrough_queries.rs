@@ -353,9 +353,9 @@ impl WalkthroughStore for ThisStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let mut old_with_new = old;
-        old_with_new.push(id.to_string());
-        self.write_order(&mut tx, walkthrough, &old_with_new, &new).await?;
+        // The new row's link is not in `old`, so `write_order` always writes it; every other
+        // link is compared with what is really stored.
+        self.write_order(&mut tx, walkthrough, &old, &new).await?;
         self.count(1);
         tx.commit().await?;
         self.get_step_in(org, walkthrough, id.as_str()).await

@@ -10,3 +10,4 @@ mod reports;
 mod servers;
 mod support_and_end_users;
 mod tenancy;
+mod walkthroughs;

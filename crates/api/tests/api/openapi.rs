@@ -11,6 +11,22 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/servers/{id}"),
     ("delete", "/api/v1/servers/{id}"),
     ("get", "/api/v1/servers/{id}/install"),
+    ("get", "/api/v1/servers/{id}/walkthroughs"),
+    ("put", "/api/v1/servers/{id}/walkthroughs/{walkthrough_id}"),
+    (
+        "delete",
+        "/api/v1/servers/{id}/walkthroughs/{walkthrough_id}",
+    ),
+    ("post", "/api/v1/walkthroughs"),
+    ("get", "/api/v1/walkthroughs"),
+    ("get", "/api/v1/walkthroughs/{id}"),
+    ("patch", "/api/v1/walkthroughs/{id}"),
+    ("delete", "/api/v1/walkthroughs/{id}"),
+    ("post", "/api/v1/walkthroughs/{id}/steps"),
+    ("patch", "/api/v1/walkthroughs/{id}/steps/{step_id}"),
+    ("delete", "/api/v1/walkthroughs/{id}/steps/{step_id}"),
+    ("post", "/api/v1/walkthroughs/{id}/publish"),
+    ("get", "/api/v1/walkthroughs/{id}/funnel"),
     ("get", "/api/v1/support-requests"),
     ("get", "/api/v1/support-requests/{id}"),
     ("patch", "/api/v1/support-requests/{id}"),
@@ -117,11 +133,16 @@ async fn every_documented_operation_is_served() {
             "support-requests" => "sr_00000000000000000000",
             "end-users" => "msu_00000000000000000000",
             "api-keys" => "key_00000000000000000000",
+            "walkthroughs" => "wt_00000000000000000000",
             _ => "",
         };
-        let uri = path.replace("{id}", id);
+        let uri = path
+            .replace("{id}", id)
+            .replace("{walkthrough_id}", "wt_00000000000000000000")
+            .replace("{step_id}", "ws_00000000000000000000");
+        assert!(!uri.contains('{'), "a path parameter is left in {uri}");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let body = matches!(method, Method::POST | Method::PATCH).then(|| json!({}));
+        let body = matches!(method, Method::POST | Method::PATCH | Method::PUT).then(|| json!({}));
         let reply = app.call(method.clone(), &uri, Some(&acme.key), body).await;
         assert_ne!(
             reply.status,

@@ -92,11 +92,17 @@ pub struct AssignWalkthrough {
     pub is_enabled: Option<bool>,
 }
 
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn optional_text(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
+fn optional_text(
+    field: &'static str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ValidationError> {
     match value {
         Some(text) if text.trim().is_empty() => Ok(None),
         Some(text) => validate_text(field, &text, max).map(|_| Some(text)),
@@ -106,7 +112,10 @@ fn optional_text(field: &'static str, value: Option<String>, max: usize) -> Resu
 
 fn checked_tags(tags: Vec<String>) -> Result<Vec<String>, ValidationError> {
     if tags.len() > MAX_TAGS {
-        return Err(ValidationError::new("tags", format!("at most {MAX_TAGS} tags")));
+        return Err(ValidationError::new(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
     }
     tags.into_iter()
         .map(|tag| validate_text("tags", &tag, MAX_TAG_LENGTH).map(|_| tag.trim().to_owned()))
@@ -123,13 +132,18 @@ fn checked_minutes(minutes: Option<i64>) -> Result<Option<i64>, ValidationError>
     }
 }
 
-fn checked_metadata(metadata: Option<serde_json::Value>) -> Result<serde_json::Value, ValidationError> {
+fn checked_metadata(
+    metadata: Option<serde_json::Value>,
+) -> Result<serde_json::Value, ValidationError> {
     let metadata = metadata.unwrap_or_else(|| serde_json::json!({}));
     if !metadata.is_object() {
         return Err(ValidationError::new("metadata", "must be a JSON object"));
     }
     if metadata.to_string().len() > MAX_METADATA_BYTES {
-        return Err(ValidationError::new("metadata", format!("must be at most {MAX_METADATA_BYTES} bytes")));
+        return Err(ValidationError::new(
+            "metadata",
+            format!("must be at most {MAX_METADATA_BYTES} bytes"),
+        ));
     }
     Ok(metadata)
 }
@@ -146,14 +160,22 @@ pub fn fields_for_create(input: CreateWalkthrough) -> Result<WalkthroughFields, 
     })
 }
 
-fn apply_update(current: Walkthrough, input: UpdateWalkthrough) -> Result<WalkthroughFields, ValidationError> {
+fn apply_update(
+    current: Walkthrough,
+    input: UpdateWalkthrough,
+) -> Result<WalkthroughFields, ValidationError> {
     let title = match input.title {
-        Some(title) => validate_text("title", &title, Limits::TITLE).map(|_| title.trim().to_owned())?,
+        Some(title) => {
+            validate_text("title", &title, Limits::TITLE).map(|_| title.trim().to_owned())?
+        }
         None => current.title,
     };
     let status = match input.status {
         Some(WalkthroughStatus::Published) if current.published_version.is_none() => {
-            return Err(ValidationError::new("status", "publish the walkthrough with POST …/publish first"));
+            return Err(ValidationError::new(
+                "status",
+                "publish the walkthrough with POST …/publish first",
+            ));
         }
         Some(status) => status,
         None => current.status,
@@ -180,7 +202,11 @@ fn apply_update(current: Walkthrough, input: UpdateWalkthrough) -> Result<Walkth
     })
 }
 
-pub fn step_fields(title: String, content: String, section_title: Option<String>) -> Result<StepFields, ValidationError> {
+pub fn step_fields(
+    title: String,
+    content: String,
+    section_title: Option<String>,
+) -> Result<StepFields, ValidationError> {
     validate_text("title", &title, Limits::TITLE)?;
     validate_text("content", &content, MAX_STEP_CONTENT)?;
     Ok(StepFields {
@@ -191,16 +217,36 @@ pub fn step_fields(title: String, content: String, section_title: Option<String>
 }
 
 fn step_id(field: &'static str, text: &str) -> Result<StepId, ValidationError> {
-    Id::parse(text).ok_or_else(|| ValidationError::new(field, format!("{text:?} is not a step id (ws_…)")))
+    Id::parse(text)
+        .ok_or_else(|| ValidationError::new(field, format!("{text:?} is not a step id (ws_…)")))
 }
 
-pub async fn create(platform: &Platform, org: &OrgId, input: CreateWalkthrough, external_key: Option<String>) -> Result<Walkthrough, CoreError> {
+pub async fn create(
+    platform: &Platform,
+    org: &OrgId,
+    input: CreateWalkthrough,
+    external_key: Option<String>,
+) -> Result<Walkthrough, CoreError> {
     let fields = fields_for_create(input)?;
-    Ok(platform.store.create_walkthrough(org, &NewWalkthrough { fields, external_key }).await?)
+    Ok(platform
+        .store
+        .create_walkthrough(
+            org,
+            &NewWalkthrough {
+                fields,
+                external_key,
+            },
+        )
+        .await?)
 }
 
 /// Updates a walkthrough; a change of status can show or hide it on its servers.
-pub async fn update(platform: &Platform, org: &OrgId, id: &WalkthroughId, input: UpdateWalkthrough) -> Result<Walkthrough, CoreError> {
+pub async fn update(
+    platform: &Platform,
+    org: &OrgId,
+    id: &WalkthroughId,
+    input: UpdateWalkthrough,
+) -> Result<Walkthrough, CoreError> {
     let current = platform.store.get_walkthrough(org, id).await?;
     let fields = apply_update(current.clone(), input)?;
     let updated = platform.store.update_walkthrough(org, id, &fields).await?;
@@ -217,13 +263,21 @@ pub async fn delete(platform: &Platform, org: &OrgId, id: &WalkthroughId) -> Res
     Ok(())
 }
 
-pub async fn add_step(platform: &Platform, org: &OrgId, walkthrough: &WalkthroughId, input: CreateStep) -> Result<Step, CoreError> {
+pub async fn add_step(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+    input: CreateStep,
+) -> Result<Step, CoreError> {
     let fields = step_fields(input.title, input.content, input.section_title)?;
     let placement = match input.after_step_id {
         Some(after) => StepPlacement::After(step_id("after_step_id", &after)?),
         None => StepPlacement::Last,
     };
-    Ok(platform.store.add_step(org, walkthrough, &fields, &placement).await?)
+    Ok(platform
+        .store
+        .add_step(org, walkthrough, &fields, &placement)
+        .await?)
 }
 
 pub async fn update_step(
@@ -233,31 +287,47 @@ pub async fn update_step(
     step: &StepId,
     input: UpdateStep,
 ) -> Result<Step, CoreError> {
-    let fields = if input.title.is_some() || input.content.is_some() || input.section_title.is_some() {
-        let current = platform.store.list_steps(org, walkthrough).await?;
-        let current = current.into_iter().find(|s| s.id == *step).ok_or(CoreError::NotFound)?;
-        Some(step_fields(
-            input.title.unwrap_or(current.title),
-            input.content.unwrap_or(current.content),
-            input.section_title.unwrap_or(current.section_title),
-        )?)
-    } else {
-        None
-    };
+    let fields =
+        if input.title.is_some() || input.content.is_some() || input.section_title.is_some() {
+            let current = platform.store.list_steps(org, walkthrough).await?;
+            let current = current
+                .into_iter()
+                .find(|s| s.id == *step)
+                .ok_or(CoreError::NotFound)?;
+            Some(step_fields(
+                input.title.unwrap_or(current.title),
+                input.content.unwrap_or(current.content),
+                input.section_title.unwrap_or(current.section_title),
+            )?)
+        } else {
+            None
+        };
     let placement = match input.after_step_id {
         Some(Some(after)) => Some(StepPlacement::After(step_id("after_step_id", &after)?)),
         Some(None) => Some(StepPlacement::First),
         None => None,
     };
-    Ok(platform.store.update_step(org, walkthrough, step, fields.as_ref(), placement.as_ref()).await?)
+    Ok(platform
+        .store
+        .update_step(org, walkthrough, step, fields.as_ref(), placement.as_ref())
+        .await?)
 }
 
-pub async fn delete_step(platform: &Platform, org: &OrgId, walkthrough: &WalkthroughId, step: &StepId) -> Result<(), CoreError> {
+pub async fn delete_step(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+    step: &StepId,
+) -> Result<(), CoreError> {
     Ok(platform.store.delete_step(org, walkthrough, step).await?)
 }
 
 /// Publishes the draft as a new immutable version and tells the servers that offer it.
-pub async fn publish(platform: &Platform, org: &OrgId, walkthrough: &WalkthroughId) -> Result<WalkthroughVersion, CoreError> {
+pub async fn publish(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+) -> Result<WalkthroughVersion, CoreError> {
     let version = platform.store.publish_walkthrough(org, walkthrough).await?;
     announce_for_walkthrough(platform, org, walkthrough).await;
     Ok(version)
@@ -270,19 +340,44 @@ pub async fn assign(
     walkthrough: &WalkthroughId,
     input: AssignWalkthrough,
 ) -> Result<Assignment, CoreError> {
-    let assignment = platform.store.assign_walkthrough(org, server, walkthrough, input.display_order, input.is_enabled).await?;
-    platform.announce_tools_changed(std::slice::from_ref(server)).await;
+    let assignment = platform
+        .store
+        .assign_walkthrough(
+            org,
+            server,
+            walkthrough,
+            input.display_order,
+            input.is_enabled,
+        )
+        .await?;
+    platform
+        .announce_tools_changed(std::slice::from_ref(server))
+        .await;
     Ok(assignment)
 }
 
-pub async fn unassign(platform: &Platform, org: &OrgId, server: &ServerId, walkthrough: &WalkthroughId) -> Result<(), CoreError> {
-    platform.store.unassign_walkthrough(org, server, walkthrough).await?;
-    platform.announce_tools_changed(std::slice::from_ref(server)).await;
+pub async fn unassign(
+    platform: &Platform,
+    org: &OrgId,
+    server: &ServerId,
+    walkthrough: &WalkthroughId,
+) -> Result<(), CoreError> {
+    platform
+        .store
+        .unassign_walkthrough(org, server, walkthrough)
+        .await?;
+    platform
+        .announce_tools_changed(std::slice::from_ref(server))
+        .await;
     Ok(())
 }
 
 async fn announce_for_walkthrough(platform: &Platform, org: &OrgId, walkthrough: &WalkthroughId) {
-    match platform.store.servers_of_walkthrough(org, walkthrough).await {
+    match platform
+        .store
+        .servers_of_walkthrough(org, walkthrough)
+        .await
+    {
         Ok(servers) => platform.announce_tools_changed(&servers).await,
         Err(error) => tracing::warn!(%error, "could not find the servers of a changed walkthrough"),
     }
@@ -295,11 +390,20 @@ mod tests {
 
     #[test]
     fn create_validates_every_field() {
-        let ok: CreateWalkthrough = serde_json::from_value(json!({"title": "Intro", "tags": ["a"], "estimated_duration_minutes": 5})).unwrap();
-        assert_eq!(fields_for_create(ok).unwrap().status, WalkthroughStatus::Draft);
+        let ok: CreateWalkthrough = serde_json::from_value(
+            json!({"title": "Intro", "tags": ["a"], "estimated_duration_minutes": 5}),
+        )
+        .unwrap();
+        assert_eq!(
+            fields_for_create(ok).unwrap().status,
+            WalkthroughStatus::Draft
+        );
         for (bad, field) in [
             (json!({"title": " "}), "title"),
-            (json!({"title": "t", "estimated_duration_minutes": 0}), "estimated_duration_minutes"),
+            (
+                json!({"title": "t", "estimated_duration_minutes": 0}),
+                "estimated_duration_minutes",
+            ),
             (json!({"title": "t", "tags": ["x".repeat(51)]}), "tags"),
             (json!({"title": "t", "metadata": [1]}), "metadata"),
         ] {

@@ -2,3 +2,6 @@
 //! (`player`), and the funnel report (`funnel`).
 
 pub mod authoring;
+pub mod content;
+pub mod funnel;
+pub mod player;

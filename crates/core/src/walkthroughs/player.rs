@@ -326,11 +326,9 @@ pub fn summarize(
                 .count()
         })
         .unwrap_or(0);
-    let percent = if total_steps == 0 {
-        0
-    } else {
-        (completed_count * 100 / total_steps) as u32
-    };
+    let percent = (completed_count * 100)
+        .checked_div(total_steps)
+        .unwrap_or(0) as u32;
     ProgressSummary {
         status: progress.map_or(ProgressStatus::NotStarted, |p| p.status),
         completed_count,

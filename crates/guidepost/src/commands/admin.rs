@@ -19,6 +19,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => unreachable!("serve is dispatched before the store is opened here"),
+        Command::Walkthrough(_) => unreachable!("dispatched in commands::run"),
         Command::Migrate => {
             output::print(json, &json!({"migrated": true}), |_| {
                 "Database is up to date.".into()
@@ -31,7 +32,7 @@ pub async fn run(
     }
 }
 
-fn org_id(text: &str) -> anyhow::Result<OrgId> {
+pub(super) fn org_id(text: &str) -> anyhow::Result<OrgId> {
     Id::parse(text).with_context(|| format!("{text:?} is not an organization id (org_…)"))
 }
 
@@ -51,7 +52,7 @@ async fn create_org(store: &Arc<dyn Store>, name: &str, json: bool) -> anyhow::R
 }
 
 /// A platform for commands that need service rules (validation, URLs) outside `serve`.
-fn offline_platform(
+pub(super) fn offline_platform(
     store: Arc<dyn Store>,
     config: PlatformConfig,
 ) -> (Platform, analytics::AnalyticsWriter) {

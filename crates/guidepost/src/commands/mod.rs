@@ -3,6 +3,7 @@
 mod admin;
 mod demo;
 mod serve;
+mod walkthrough;
 
 use anyhow::Context;
 
@@ -26,7 +27,12 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 format!("opening the database {}", guidepost_store::redact(&url))
             })?;
             let platform = config::offline_platform_config(&file);
-            admin::run(command, store, platform, json).await
+            match command {
+                Command::Walkthrough(command) => {
+                    walkthrough::run(command, store, platform, json).await
+                }
+                command => admin::run(command, store, platform, json).await,
+            }
         }
     }
 }

@@ -1,0 +1,817 @@
+//! Walkthroughs through the API: ordered draft steps, versions, assignments, tenancy and
+//! the funnel report.
+
+use axum::http::{Method, StatusCode, header};
+use guidepost_domain::{
+    Advance, EndUser, ProgressState, ProgressStatus, ServerId, WalkthroughId, WalkthroughVersion,
+    advance,
+};
+use guidepost_store::ProgressKey;
+use serde_json::{Value, json};
+
+use crate::helpers::{Tenant, TestApp, spawn_app};
+
+async fn create_walkthrough(app: &TestApp, tenant: &Tenant, title: &str) -> String {
+    let reply = app
+        .post(tenant, "/api/v1/walkthroughs", json!({"title": title}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Adds a step titled `title` (content `"{title} body"`), after `after` if given.
+async fn add_step(
+    app: &TestApp,
+    tenant: &Tenant,
+    walkthrough: &str,
+    title: &str,
+    after: Option<&str>,
+) -> String {
+    let mut body = json!({"title": title, "content": format!("{title} body")});
+    if let Some(after) = after {
+        body["after_step_id"] = json!(after);
+    }
+    let reply = app
+        .post(
+            tenant,
+            &format!("/api/v1/walkthroughs/{walkthrough}/steps"),
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["title"], title);
+    assert_eq!(reply.body["walkthrough_id"], walkthrough);
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("ws_"), "{id}");
+    id
+}
+
+/// The draft step titles as `GET /walkthroughs/{id}` returns them, after checking that
+/// `first_step_id` and every `next_step_id` agree with that order.
+async fn titles(app: &TestApp, tenant: &Tenant, walkthrough: &str) -> Vec<String> {
+    let reply = app
+        .get(tenant, &format!("/api/v1/walkthroughs/{walkthrough}"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let steps = reply.body["steps"].as_array().unwrap();
+    let ids: Vec<&Value> = steps.iter().map(|s| &s["id"]).collect();
+    assert_eq!(
+        reply.body["first_step_id"],
+        ids.first().copied().cloned().unwrap_or(Value::Null),
+        "{}",
+        reply.body
+    );
+    for (i, step) in steps.iter().enumerate() {
+        let expected_next = ids.get(i + 1).copied().cloned().unwrap_or(Value::Null);
+        assert_eq!(step["next_step_id"], expected_next, "{}", reply.body);
+        let title = step["title"].as_str().unwrap();
+        assert_eq!(step["content"], format!("{title} body"), "{}", reply.body);
+    }
+    steps
+        .iter()
+        .map(|s| s["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn step_path(walkthrough: &str, step: &str) -> String {
+    format!("/api/v1/walkthroughs/{walkthrough}/steps/{step}")
+}
+
+#[tokio::test]
+async fn steps_keep_their_order_through_inserts_moves_and_deletes() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+
+    let created = app
+        .post(
+            &acme,
+            "/api/v1/walkthroughs",
+            json!({"title": "Getting started", "description": "The basics", "tags": ["intro"],
+                   "estimated_duration_minutes": 5}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let wt = created.body["id"].as_str().unwrap().to_owned();
+    assert!(wt.starts_with("wt_"), "{wt}");
+    assert_eq!(
+        created.headers[header::LOCATION],
+        format!("/api/v1/walkthroughs/{wt}").as_str()
+    );
+    assert_eq!(created.body["org_id"], acme.org.as_str());
+    assert_eq!(created.body["status"], "draft");
+    assert_eq!(created.body["tags"], json!(["intro"]));
+    assert_eq!(created.body["estimated_duration_minutes"], 5);
+    assert!(created.body["published_version"].is_null());
+    assert!(created.body["first_step_id"].is_null());
+    assert_eq!(titles(&app, &acme, &wt).await, Vec::<String>::new());
+
+    let a = add_step(&app, &acme, &wt, "A", None).await;
+    let b = add_step(&app, &acme, &wt, "B", None).await;
+    let c = add_step(&app, &acme, &wt, "C", None).await;
+    assert_eq!(titles(&app, &acme, &wt).await, ["A", "B", "C"]);
+
+    let d = add_step(&app, &acme, &wt, "D", Some(&a)).await;
+    assert_eq!(titles(&app, &acme, &wt).await, ["A", "D", "B", "C"]);
+
+    let moved = app
+        .patch(&acme, &step_path(&wt, &c), json!({"after_step_id": null}))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["id"], c.as_str());
+    assert_eq!(moved.body["next_step_id"], a.as_str());
+    assert_eq!(titles(&app, &acme, &wt).await, ["C", "A", "D", "B"]);
+
+    let deleted = app.delete(&acme, &step_path(&wt, &a)).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(titles(&app, &acme, &wt).await, ["C", "D", "B"]);
+    app.delete(&acme, &step_path(&wt, &a)).await.problem(404);
+
+    let moved = app
+        .patch(&acme, &step_path(&wt, &c), json!({"after_step_id": b}))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert!(moved.body["next_step_id"].is_null(), "{}", moved.body);
+    assert_eq!(titles(&app, &acme, &wt).await, ["D", "B", "C"]);
+
+    // Editing without `after_step_id` leaves the step where it is.
+    let edited = app
+        .patch(
+            &acme,
+            &step_path(&wt, &d),
+            json!({"title": "E", "content": "E body", "section_title": "Setup"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    assert_eq!(edited.body["section_title"], "Setup");
+    assert_eq!(titles(&app, &acme, &wt).await, ["E", "B", "C"]);
+    let read = app.get(&acme, &format!("/api/v1/walkthroughs/{wt}")).await;
+    assert_eq!(read.body["steps"][0]["section_title"], "Setup");
+    assert!(read.body["steps"][1]["section_title"].is_null());
+    assert_eq!(read.body["title"], "Getting started");
+    assert_eq!(read.body["description"], "The basics");
+}
+
+#[tokio::test]
+async fn walkthroughs_are_listed_updated_and_deleted() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let first = create_walkthrough(&app, &acme, "First").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let second = create_walkthrough(&app, &acme, "Second").await;
+
+    let page = app.get(&acme, "/api/v1/walkthroughs?limit=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["items"][0]["id"], second.as_str(), "newest first");
+    let cursor = page.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = app
+        .get(
+            &acme,
+            &format!("/api/v1/walkthroughs?limit=1&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(rest.body["items"][0]["id"], first.as_str());
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
+    assert!(rest.body["next_cursor"].is_null());
+
+    let path = format!("/api/v1/walkthroughs/{first}");
+    let patched = app
+        .patch(
+            &acme,
+            &path,
+            json!({"title": "Renamed", "description": "New", "estimated_duration_minutes": 7}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.body["title"], "Renamed");
+    let cleared = app.patch(&acme, &path, json!({"description": null})).await;
+    assert!(cleared.body["description"].is_null(), "{}", cleared.body);
+    assert_eq!(
+        cleared.body["estimated_duration_minutes"], 7,
+        "absent fields stay"
+    );
+    let bad = app
+        .patch(&acme, &path, json!({"estimated_duration_minutes": 0}))
+        .await;
+    bad.problem(422);
+    assert_eq!(bad.error_fields(), ["estimated_duration_minutes"]);
+    let never_published = app
+        .patch(&acme, &path, json!({"status": "published"}))
+        .await;
+    never_published.problem(422);
+    assert_eq!(never_published.error_fields(), ["status"]);
+    assert_eq!(app.get(&acme, &path).await.body["status"], "draft");
+
+    let deleted = app.delete(&acme, &path).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    app.get(&acme, &path).await.problem(404);
+    app.delete(&acme, &path).await.problem(404);
+    let listed = app.get(&acme, "/api/v1/walkthroughs").await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.as_str()]);
+}
+
+#[tokio::test]
+async fn publishing_freezes_numbered_versions() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let wt = create_walkthrough(&app, &acme, "Tour").await;
+    let publish = format!("/api/v1/walkthroughs/{wt}/publish");
+
+    let empty = app.post(&acme, &publish, json!({})).await;
+    empty.problem(422);
+    assert_eq!(empty.error_fields(), ["steps"]);
+    let read = app.get(&acme, &format!("/api/v1/walkthroughs/{wt}")).await;
+    assert_eq!(read.body["status"], "draft");
+    assert!(read.body["published_version"].is_null());
+
+    let a = add_step(&app, &acme, &wt, "A", None).await;
+    add_step(&app, &acme, &wt, "B", None).await;
+    let v1 = app
+        .call(Method::POST, &publish, Some(&acme.key), None)
+        .await;
+    assert_eq!(v1.status, StatusCode::CREATED, "{}", v1.body);
+    assert_eq!(v1.body["version"], 1);
+    assert_eq!(v1.body["step_count"], 2);
+    assert_eq!(v1.body["walkthrough_id"], wt.as_str());
+    assert!(v1.body["published_at"].is_string());
+    let read = app.get(&acme, &format!("/api/v1/walkthroughs/{wt}")).await;
+    assert_eq!(read.body["status"], "published");
+    assert_eq!(read.body["published_version"], 1);
+
+    // Edit the draft: version 1 does not change.
+    let edited = app
+        .patch(
+            &acme,
+            &step_path(&wt, &a),
+            json!({"title": "A2", "content": "A2 body"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    add_step(&app, &acme, &wt, "C", None).await;
+    let id = WalkthroughId::parse(&wt).unwrap();
+    let frozen = app.store.get_version(&acme.org, &id, 1).await.unwrap();
+    let frozen_titles: Vec<&str> = frozen.steps.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(frozen_titles, ["A", "B"]);
+
+    let v2 = app.post(&acme, &publish, json!({})).await;
+    assert_eq!(v2.status, StatusCode::CREATED, "{}", v2.body);
+    assert_eq!(v2.body["version"], 2);
+    assert_eq!(v2.body["step_count"], 3);
+    let newest = app.store.get_version(&acme.org, &id, 2).await.unwrap();
+    let newest_titles: Vec<&str> = newest.steps.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(newest_titles, ["A2", "B", "C"]);
+    assert_eq!(newest.steps[0].id, a, "step ids are stable across versions");
+    assert_eq!(
+        app.get(&acme, &format!("/api/v1/walkthroughs/{wt}"))
+            .await
+            .body["published_version"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn assignments_are_made_updated_listed_and_removed() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let server = app.create_server(&acme, "acme").await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let first = create_walkthrough(&app, &acme, "First").await;
+    let second = create_walkthrough(&app, &acme, "Second").await;
+    let assignments = format!("/api/v1/servers/{server}/walkthroughs");
+
+    let listed = app.get(&acme, &assignments).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["items"], json!([]));
+
+    let made = app
+        .call(
+            Method::PUT,
+            &format!("{assignments}/{first}"),
+            Some(&acme.key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    assert_eq!(made.body["server_id"], server.as_str());
+    assert_eq!(made.body["walkthrough_id"], first.as_str());
+    assert_eq!(made.body["display_order"], 0);
+    assert_eq!(made.body["is_enabled"], true);
+
+    let second_made = app
+        .call(
+            Method::PUT,
+            &format!("{assignments}/{second}"),
+            Some(&acme.key),
+            Some(json!({"display_order": 5, "is_enabled": false})),
+        )
+        .await;
+    assert_eq!(second_made.body["display_order"], 5, "{}", second_made.body);
+    assert_eq!(second_made.body["is_enabled"], false);
+
+    let order = |reply: &crate::helpers::Reply| -> Vec<(String, i64, bool)> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["walkthrough_id"].as_str().unwrap().to_owned(),
+                    a["display_order"].as_i64().unwrap(),
+                    a["is_enabled"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let listed = app.get(&acme, &assignments).await;
+    assert_eq!(
+        order(&listed),
+        [(first.clone(), 0, true), (second.clone(), 5, false)]
+    );
+
+    // Updating keeps what is left out.
+    let updated = app
+        .call(
+            Method::PUT,
+            &format!("{assignments}/{first}"),
+            Some(&acme.key),
+            Some(json!({"display_order": 10})),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["display_order"], 10);
+    assert_eq!(updated.body["is_enabled"], true);
+    let listed = app.get(&acme, &assignments).await;
+    assert_eq!(
+        order(&listed),
+        [(second.clone(), 5, false), (first.clone(), 10, true)]
+    );
+
+    let invalid = app
+        .call(
+            Method::PUT,
+            &format!("{assignments}/{first}"),
+            Some(&acme.key),
+            Some(json!({"display_order": "first"})),
+        )
+        .await;
+    invalid.problem(422);
+    assert_eq!(invalid.error_fields(), ["display_order"]);
+
+    let removed = app.delete(&acme, &format!("{assignments}/{first}")).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        order(&app.get(&acme, &assignments).await),
+        [(second.clone(), 5, false)]
+    );
+    app.delete(&acme, &format!("{assignments}/{first}"))
+        .await
+        .problem(404);
+
+    let unknown = app
+        .call(
+            Method::PUT,
+            &format!("{assignments}/wt_00000000000000000000"),
+            Some(&acme.key),
+            Some(json!({})),
+        )
+        .await;
+    unknown.problem(404);
+}
+
+#[tokio::test]
+async fn walkthroughs_and_servers_of_different_organizations_cannot_be_paired() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let globex = app.tenant("Globex").await;
+    let acme_server = app.create_server(&acme, "acme").await;
+    let acme_server = acme_server["id"].as_str().unwrap().to_owned();
+    let globex_server = app.create_server(&globex, "globex").await;
+    let globex_server = globex_server["id"].as_str().unwrap().to_owned();
+    let acme_wt = create_walkthrough(&app, &acme, "Acme tour").await;
+    let globex_wt = create_walkthrough(&app, &globex, "Globex tour").await;
+
+    for (tenant, server, wt) in [
+        (&acme, &acme_server, &globex_wt),
+        (&globex, &acme_server, &globex_wt),
+        (&acme, &globex_server, &acme_wt),
+        (&globex, &globex_server, &acme_wt),
+    ] {
+        let path = format!("/api/v1/servers/{server}/walkthroughs/{wt}");
+        app.call(Method::PUT, &path, Some(&tenant.key), Some(json!({})))
+            .await
+            .problem(404);
+        app.delete(tenant, &path).await.problem(404);
+    }
+    app.get(
+        &globex,
+        &format!("/api/v1/servers/{acme_server}/walkthroughs"),
+    )
+    .await
+    .problem(404);
+
+    // Nothing was assigned on either side.
+    for (tenant, server) in [(&acme, &acme_server), (&globex, &globex_server)] {
+        let listed = app
+            .get(tenant, &format!("/api/v1/servers/{server}/walkthroughs"))
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        assert_eq!(listed.body["items"], json!([]));
+    }
+    // The same pairing within one organization works, so the 404s above are the rule.
+    let own = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/servers/{acme_server}/walkthroughs/{acme_wt}"),
+            Some(&acme.key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+}
+
+#[tokio::test]
+async fn a_step_of_another_walkthrough_is_refused_as_after_step_id() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let one = create_walkthrough(&app, &acme, "One").await;
+    let two = create_walkthrough(&app, &acme, "Two").await;
+    let s1 = add_step(&app, &acme, &one, "S1", None).await;
+    let s2 = add_step(&app, &acme, &two, "S2", None).await;
+
+    let inserted = app
+        .post(
+            &acme,
+            &format!("/api/v1/walkthroughs/{two}/steps"),
+            json!({"title": "X", "content": "X body", "after_step_id": s1}),
+        )
+        .await;
+    inserted.problem(422);
+    assert_eq!(inserted.error_fields(), ["after_step_id"]);
+
+    let moved = app
+        .patch(&acme, &step_path(&two, &s2), json!({"after_step_id": s1}))
+        .await;
+    moved.problem(422);
+    assert_eq!(moved.error_fields(), ["after_step_id"]);
+
+    let malformed = app
+        .post(
+            &acme,
+            &format!("/api/v1/walkthroughs/{two}/steps"),
+            json!({"title": "X", "content": "X body", "after_step_id": "not-a-step"}),
+        )
+        .await;
+    malformed.problem(422);
+    assert_eq!(malformed.error_fields(), ["after_step_id"]);
+
+    // A step named under the wrong walkthrough is not found there.
+    app.patch(&acme, &step_path(&one, &s2), json!({"title": "Y"}))
+        .await
+        .problem(404);
+    app.patch(&acme, &step_path(&one, &s2), json!({"after_step_id": null}))
+        .await
+        .problem(404);
+    app.delete(&acme, &step_path(&one, &s2)).await.problem(404);
+
+    assert_eq!(titles(&app, &acme, &one).await, ["S1"]);
+    assert_eq!(titles(&app, &acme, &two).await, ["S2"]);
+}
+
+#[tokio::test]
+async fn a_step_cannot_move_after_itself() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let wt = create_walkthrough(&app, &acme, "Tour").await;
+    add_step(&app, &acme, &wt, "A", None).await;
+    let b = add_step(&app, &acme, &wt, "B", None).await;
+    add_step(&app, &acme, &wt, "C", None).await;
+
+    let refused = app
+        .patch(
+            &acme,
+            &step_path(&wt, &b),
+            json!({"title": "Renamed", "content": "Renamed body", "after_step_id": b}),
+        )
+        .await;
+    refused.problem(422);
+    assert_eq!(refused.error_fields(), ["after_step_id"]);
+    // All or nothing: the title was not changed either.
+    assert_eq!(titles(&app, &acme, &wt).await, ["A", "B", "C"]);
+}
+
+#[tokio::test]
+async fn another_organizations_walkthrough_is_not_found() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let globex = app.tenant("Globex").await;
+    let theirs = create_walkthrough(&app, &globex, "Globex tour").await;
+    let step = add_step(&app, &globex, &theirs, "Theirs", None).await;
+    let published = app
+        .post(
+            &globex,
+            &format!("/api/v1/walkthroughs/{theirs}/publish"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    let path = format!("/api/v1/walkthroughs/{theirs}");
+
+    app.get(&acme, &path).await.problem(404);
+    app.patch(&acme, &path, json!({"title": "Hijacked"}))
+        .await
+        .problem(404);
+    app.post(
+        &acme,
+        &format!("{path}/steps"),
+        json!({"title": "Injected", "content": "x"}),
+    )
+    .await
+    .problem(404);
+    app.patch(
+        &acme,
+        &step_path(&theirs, &step),
+        json!({"title": "Hijacked"}),
+    )
+    .await
+    .problem(404);
+    app.patch(
+        &acme,
+        &step_path(&theirs, &step),
+        json!({"after_step_id": null}),
+    )
+    .await
+    .problem(404);
+    app.delete(&acme, &step_path(&theirs, &step))
+        .await
+        .problem(404);
+    app.post(&acme, &format!("{path}/publish"), json!({}))
+        .await
+        .problem(404);
+    app.get(&acme, &format!("{path}/funnel")).await.problem(404);
+    app.delete(&acme, &path).await.problem(404);
+    assert_eq!(
+        app.get(&acme, "/api/v1/walkthroughs").await.body["items"],
+        json!([])
+    );
+
+    // Untouched for its owner.
+    let still = app.get(&globex, &path).await;
+    assert_eq!(still.status, StatusCode::OK);
+    assert_eq!(still.body["title"], "Globex tour");
+    assert_eq!(still.body["published_version"], 1);
+    assert_eq!(titles(&app, &globex, &theirs).await, ["Theirs"]);
+    assert_eq!(
+        app.get(&globex, &format!("{path}/funnel")).await.status,
+        StatusCode::OK
+    );
+}
+
+/// Starts `user`'s progress on `server` at the first step of `version` and completes
+/// `steps` steps; when that finishes the walkthrough, it says it took `seconds`.
+async fn progress(
+    app: &TestApp,
+    tenant: &Tenant,
+    user: &EndUser,
+    server: &ServerId,
+    version: &WalkthroughVersion,
+    steps: usize,
+    seconds: i64,
+) {
+    let key = ProgressKey {
+        org_id: tenant.org.clone(),
+        end_user_id: user.id.clone(),
+        server_id: server.clone(),
+        walkthrough_id: version.walkthrough_id.clone(),
+    };
+    let mut stored = app
+        .store
+        .start_progress(&key, &ProgressState::start(version))
+        .await
+        .unwrap();
+    for _ in 0..steps {
+        let Advance::Moved {
+            mut state,
+            completed_now,
+        } = advance(version, &ProgressState::of(&stored), None)
+        else {
+            panic!("the progress should advance")
+        };
+        if completed_now {
+            state.completed_at = Some(stored.started_at.plus_seconds(seconds));
+        }
+        stored = app
+            .store
+            .update_progress(&tenant.org, &stored.id, stored.revision, &state)
+            .await
+            .unwrap()
+            .expect("no concurrent writer");
+    }
+    let finished = steps == version.steps.len();
+    assert_eq!(stored.status == ProgressStatus::Completed, finished);
+}
+
+/// `(title, position, reached, completed, drop_off)` of each step of a funnel.
+fn funnel_steps(body: &Value) -> Vec<(String, i64, i64, i64, i64)> {
+    body["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps in {body}"))
+        .iter()
+        .map(|s| {
+            (
+                s["title"].as_str().unwrap().to_owned(),
+                s["position"].as_i64().unwrap(),
+                s["reached"].as_i64().unwrap(),
+                s["completed"].as_i64().unwrap(),
+                s["drop_off"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn row(title: &str, position: i64, reached: i64, completed: i64) -> (String, i64, i64, i64, i64) {
+    (
+        title.to_owned(),
+        position,
+        reached,
+        completed,
+        reached - completed,
+    )
+}
+
+#[tokio::test]
+async fn the_funnel_counts_who_reached_and_completed_each_step() {
+    let app = spawn_app().await;
+    let acme = app.tenant("Acme").await;
+    let globex = app.tenant("Globex").await;
+    let wt = create_walkthrough(&app, &acme, "Tour").await;
+    let funnel = format!("/api/v1/walkthroughs/{wt}/funnel");
+
+    let a = add_step(&app, &acme, &wt, "A", None).await;
+    let b = add_step(&app, &acme, &wt, "B", None).await;
+    let c = add_step(&app, &acme, &wt, "C", None).await;
+    let unpublished = app.get(&acme, &funnel).await;
+    let detail = unpublished.problem(409)["detail"].as_str().unwrap();
+    assert!(detail.contains("publish"), "{detail}");
+
+    let published = app
+        .post(
+            &acme,
+            &format!("/api/v1/walkthroughs/{wt}/publish"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    let id = WalkthroughId::parse(&wt).unwrap();
+    let v1 = app.store.get_version(&acme.org, &id, 1).await.unwrap();
+    let one = app.create_server(&acme, "one").await;
+    let one = ServerId::parse(one["id"].as_str().unwrap()).unwrap();
+    let two = app.create_server(&acme, "two").await;
+    let two = ServerId::parse(two["id"].as_str().unwrap()).unwrap();
+
+    let empty = app.get(&acme, &funnel).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert_eq!(
+        funnel_steps(&empty.body),
+        [row("A", 1, 0, 0), row("B", 2, 0, 0), row("C", 3, 0, 0)]
+    );
+    assert_eq!(
+        empty.body["totals"],
+        json!({"started": 0, "completed": 0, "completion_rate": 0.0,
+               "median_time_to_complete_seconds": null})
+    );
+
+    let mut users = Vec::new();
+    for n in 1..=5 {
+        users.push(app.end_user(&acme, &format!("user-{n}")).await);
+    }
+    progress(&app, &acme, &users[0], &one, &v1, 0, 0).await; // at A
+    progress(&app, &acme, &users[1], &one, &v1, 1, 0).await; // at B
+    progress(&app, &acme, &users[2], &one, &v1, 3, 60).await; // done in 60 s
+    progress(&app, &acme, &users[3], &two, &v1, 3, 180).await; // done in 180 s
+    progress(&app, &acme, &users[4], &two, &v1, 2, 0).await; // at C
+
+    let all = app.get(&acme, &funnel).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(all.body["walkthrough_id"], wt.as_str());
+    assert_eq!(all.body["version"], 1);
+    assert!(all.body["server_id"].is_null());
+    assert_eq!(
+        funnel_steps(&all.body),
+        [row("A", 1, 5, 4), row("B", 2, 4, 3), row("C", 3, 3, 2)]
+    );
+    let ids: Vec<&str> = all.body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [a.as_str(), b.as_str(), c.as_str()]);
+    assert_eq!(
+        all.body["totals"],
+        json!({"started": 5, "completed": 2, "completion_rate": 0.4,
+               "median_time_to_complete_seconds": 120.0})
+    );
+
+    let on_one = app.get(&acme, &format!("{funnel}?server_id={one}")).await;
+    assert_eq!(on_one.status, StatusCode::OK, "{}", on_one.body);
+    assert_eq!(on_one.body["server_id"], one.as_str());
+    assert_eq!(
+        funnel_steps(&on_one.body),
+        [row("A", 1, 3, 2), row("B", 2, 2, 1), row("C", 3, 1, 1)]
+    );
+    assert_eq!(on_one.body["totals"]["started"], 3);
+    assert_eq!(on_one.body["totals"]["completed"], 1);
+    let rate = on_one.body["totals"]["completion_rate"].as_f64().unwrap();
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
+    assert_eq!(
+        on_one.body["totals"]["median_time_to_complete_seconds"],
+        60.0
+    );
+
+    // A new version with a step inserted after A: the report follows the newest version,
+    // matching the progress made on version 1 by step id.
+    add_step(&app, &acme, &wt, "N", Some(&a)).await;
+    let republished = app
+        .post(
+            &acme,
+            &format!("/api/v1/walkthroughs/{wt}/publish"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(republished.body["version"], 2, "{}", republished.body);
+    let newest = app.get(&acme, &funnel).await;
+    assert_eq!(newest.body["version"], 2);
+    assert_eq!(
+        funnel_steps(&newest.body),
+        [
+            row("A", 1, 5, 4),
+            row("N", 2, 0, 0),
+            row("B", 3, 4, 3),
+            row("C", 4, 3, 2)
+        ]
+    );
+
+    // Filters are checked: malformed is invalid, another organization's server is not found.
+    let malformed = app.get(&acme, &format!("{funnel}?server_id=nope")).await;
+    malformed.problem(422);
+    assert_eq!(malformed.error_fields(), ["server_id"]);
+    let theirs = app.create_server(&globex, "globex").await;
+    app.get(
+        &acme,
+        &format!("{funnel}?server_id={}", theirs["id"].as_str().unwrap()),
+    )
+    .await
+    .problem(404);
+}
+
+#[tokio::test]
+async fn the_document_describes_walkthroughs() {
+    let app = spawn_app().await;
+    let doc = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let operations: Vec<&Value> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .collect();
+    let ours: Vec<&str> = operations
+        .iter()
+        .filter(|op| op["tags"] == json!(["walkthroughs"]))
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ours.len(), 13, "{ours:?}");
+    let every_id: Vec<&str> = operations
+        .iter()
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    for id in &every_id {
+        let uses = operations
+            .iter()
+            .filter(|op| op["operationId"] == *id)
+            .count();
+        assert_eq!(uses, 1, "operationId {id} is not unique");
+    }
+    let step = &doc["components"]["schemas"]["FunnelStep"]["properties"];
+    let drop_off = step["drop_off"]["description"].as_str().unwrap();
+    assert!(drop_off.contains("reached - completed"), "{drop_off}");
+    for field in ["step_id", "title", "position", "reached", "completed"] {
+        assert!(step.get(field).is_some(), "{field} in {step}");
+    }
+    let totals = &doc["components"]["schemas"]["FunnelTotals"]["properties"];
+    for field in [
+        "started",
+        "completed",
+        "completion_rate",
+        "median_time_to_complete_seconds",
+    ] {
+        assert!(totals.get(field).is_some(), "{field} in {totals}");
+    }
+}

@@ -1,0 +1,362 @@
+//! The walkthrough half of the store, on every backend: the draft step list stays whole
+//! through every write, versions are immutable snapshots, assignments stay inside one
+//! organization, and progress writes are conditional.
+
+use std::sync::Arc;
+
+use guidepost_domain::*;
+use guidepost_store::{NewWalkthrough, ProgressKey, Store, StoreError};
+use guidepost_testkit::{TestDatabase, backend_tests};
+
+async fn open(db: &TestDatabase) -> Arc<dyn Store> {
+    guidepost_store::connect(&db.url)
+        .await
+        .expect("store opens")
+}
+
+fn fields(title: &str) -> WalkthroughFields {
+    WalkthroughFields {
+        title: title.into(),
+        description: None,
+        status: WalkthroughStatus::Draft,
+        estimated_duration_minutes: None,
+        tags: vec![],
+        metadata: serde_json::json!({}),
+    }
+}
+
+fn step(title: &str) -> StepFields {
+    StepFields {
+        title: title.into(),
+        section_title: None,
+        content: format!("{title} content"),
+    }
+}
+
+async fn titles(store: &Arc<dyn Store>, org: &OrgId, w: &WalkthroughId) -> Vec<String> {
+    store
+        .list_steps(org, w)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.title)
+        .collect()
+}
+
+async fn setup(store: &Arc<dyn Store>) -> (OrgId, WalkthroughId) {
+    let org = store.create_organization("Acme").await.unwrap().id;
+    let new = NewWalkthrough {
+        fields: fields("Intro"),
+        external_key: None,
+    };
+    let w = store.create_walkthrough(&org, &new).await.unwrap().id;
+    (org, w)
+}
+
+async fn step_list_stays_whole(db: &TestDatabase) {
+    let store = open(db).await;
+    let (org, w) = setup(&store).await;
+    let mut ids = Vec::new();
+    for title in ["a", "b", "c"] {
+        ids.push(
+            store
+                .add_step(&org, &w, &step(title), &StepPlacement::Last)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    assert_eq!(titles(&store, &org, &w).await, ["a", "b", "c"]);
+    store
+        .add_step(&org, &w, &step("a2"), &StepPlacement::After(ids[0].clone()))
+        .await
+        .unwrap();
+    assert_eq!(titles(&store, &org, &w).await, ["a", "a2", "b", "c"]);
+    store
+        .update_step(&org, &w, &ids[2], None, Some(&StepPlacement::First))
+        .await
+        .unwrap();
+    assert_eq!(titles(&store, &org, &w).await, ["c", "a", "a2", "b"]);
+    store.delete_step(&org, &w, &ids[0]).await.unwrap();
+    assert_eq!(titles(&store, &org, &w).await, ["c", "a2", "b"]);
+    store
+        .update_step(
+            &org,
+            &w,
+            &ids[1],
+            Some(&step("B")),
+            Some(&StepPlacement::Last),
+        )
+        .await
+        .unwrap();
+    assert_eq!(titles(&store, &org, &w).await, ["c", "a2", "B"]);
+    let listed = store.list_steps(&org, &w).await.unwrap();
+    assert_eq!(
+        listed.last().unwrap().next_step_id,
+        None,
+        "the tail points nowhere"
+    );
+    assert_eq!(
+        store.get_walkthrough(&org, &w).await.unwrap().first_step_id,
+        Some(ids[2].clone())
+    );
+}
+
+async fn step_writes_refuse_what_would_break_the_list(db: &TestDatabase) {
+    let store = open(db).await;
+    let (org, w) = setup(&store).await;
+    let other = store
+        .create_walkthrough(
+            &org,
+            &NewWalkthrough {
+                fields: fields("Other"),
+                external_key: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let a = store
+        .add_step(&org, &w, &step("a"), &StepPlacement::Last)
+        .await
+        .unwrap()
+        .id;
+    let foreign = store
+        .add_step(&org, &other, &step("x"), &StepPlacement::Last)
+        .await
+        .unwrap()
+        .id;
+    let after_self = store
+        .update_step(&org, &w, &a, None, Some(&StepPlacement::After(a.clone())))
+        .await;
+    assert!(
+        matches!(
+            after_self,
+            Err(StoreError::Rejected {
+                field: "after_step_id",
+                ..
+            })
+        ),
+        "{after_self:?}"
+    );
+    let across = store
+        .add_step(&org, &w, &step("b"), &StepPlacement::After(foreign.clone()))
+        .await;
+    assert!(
+        matches!(
+            across,
+            Err(StoreError::Rejected {
+                field: "after_step_id",
+                ..
+            })
+        ),
+        "{across:?}"
+    );
+    assert!(matches!(
+        store.delete_step(&org, &w, &foreign).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        titles(&store, &org, &w).await,
+        ["a"],
+        "refused writes changed nothing"
+    );
+    assert_eq!(titles(&store, &org, &other).await, ["x"]);
+    let stranger = store.create_organization("Stranger").await.unwrap().id;
+    assert!(matches!(
+        store
+            .add_step(&stranger, &w, &step("s"), &StepPlacement::Last)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.list_steps(&stranger, &w).await.unwrap().is_empty());
+}
+
+async fn versions_are_immutable_snapshots(db: &TestDatabase) {
+    let store = open(db).await;
+    let (org, w) = setup(&store).await;
+    let empty = store.publish_walkthrough(&org, &w).await;
+    assert!(matches!(
+        empty,
+        Err(StoreError::Rejected { field: "steps", .. })
+    ));
+    let a = store
+        .add_step(&org, &w, &step("a"), &StepPlacement::Last)
+        .await
+        .unwrap()
+        .id;
+    store
+        .add_step(&org, &w, &step("b"), &StepPlacement::Last)
+        .await
+        .unwrap();
+    let v1 = store.publish_walkthrough(&org, &w).await.unwrap();
+    assert_eq!(v1.version, 1);
+    store
+        .update_step(
+            &org,
+            &w,
+            &a,
+            Some(&step("a edited")),
+            Some(&StepPlacement::Last),
+        )
+        .await
+        .unwrap();
+    let v2 = store.publish_walkthrough(&org, &w).await.unwrap();
+    assert_eq!(v2.version, 2);
+    let again = store.get_version(&org, &w, 1).await.unwrap();
+    assert_eq!(
+        again
+            .steps
+            .iter()
+            .map(|s| s.title.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(
+        v2.steps
+            .iter()
+            .map(|s| s.title.as_str())
+            .collect::<Vec<_>>(),
+        ["b", "a edited"]
+    );
+    assert_eq!(
+        v2.steps[1].id,
+        a.to_string(),
+        "step ids are stable across versions"
+    );
+    let walkthrough = store.get_walkthrough(&org, &w).await.unwrap();
+    assert_eq!(
+        (walkthrough.status, walkthrough.published_version),
+        (WalkthroughStatus::Published, Some(2))
+    );
+}
+
+async fn assignments_and_progress(db: &TestDatabase) {
+    let store = open(db).await;
+    let (org, w) = setup(&store).await;
+    store
+        .add_step(&org, &w, &step("a"), &StepPlacement::Last)
+        .await
+        .unwrap();
+    store
+        .add_step(&org, &w, &step("b"), &StepPlacement::Last)
+        .await
+        .unwrap();
+    let version = store.publish_walkthrough(&org, &w).await.unwrap();
+    let settings = |slug: &str| ServerSettings {
+        name: slug.into(),
+        slug: Slug::parse(slug).unwrap(),
+        custom_domain: None,
+        auth_mode: AuthMode::None,
+        walkthrough_tools_enabled: true,
+        support_tool_enabled: true,
+        product_name: None,
+        instructions: None,
+        allowed_origins: vec![],
+    };
+    let server = store
+        .create_server(&org, ServerKind::Standard, &settings("acme"))
+        .await
+        .unwrap()
+        .id;
+    let other_org = store.create_organization("Beta").await.unwrap().id;
+    let foreign_server = store
+        .create_server(&other_org, ServerKind::Standard, &settings("beta"))
+        .await
+        .unwrap()
+        .id;
+    assert!(matches!(
+        store
+            .assign_walkthrough(&org, &foreign_server, &w, None, None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .assign_walkthrough(&other_org, &foreign_server, &w, None, None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        !store
+            .has_available_walkthroughs(&org, &server)
+            .await
+            .unwrap()
+    );
+    store
+        .assign_walkthrough(&org, &server, &w, Some(3), None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .has_available_walkthroughs(&org, &server)
+            .await
+            .unwrap()
+    );
+    let disabled = store
+        .assign_walkthrough(&org, &server, &w, None, Some(false))
+        .await
+        .unwrap();
+    assert_eq!(
+        (disabled.display_order, disabled.is_enabled),
+        (3, false),
+        "an update keeps what it does not name"
+    );
+    assert!(
+        store
+            .available_walkthroughs(&org, &server)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .assign_walkthrough(&org, &server, &w, None, Some(true))
+        .await
+        .unwrap();
+
+    let user = store
+        .end_user_for_tracking_id(&org, "t1", Timestamp::now())
+        .await
+        .unwrap();
+    let key = ProgressKey {
+        org_id: org.clone(),
+        end_user_id: user.id,
+        server_id: server,
+        walkthrough_id: w,
+    };
+    let start = ProgressState::start(&version);
+    let first = store.start_progress(&key, &start).await.unwrap();
+    let second = store.start_progress(&key, &start).await.unwrap();
+    assert_eq!(
+        first.id, second.id,
+        "starting twice keeps the first progress"
+    );
+    let Advance::Moved { state, .. } = advance(&version, &ProgressState::of(&first), None) else {
+        panic!("moves")
+    };
+    let moved = store
+        .update_progress(&org, &first.id, first.revision, &state)
+        .await
+        .unwrap()
+        .expect("written");
+    assert_eq!(moved.completed_step_ids.len(), 1);
+    let stale = store
+        .update_progress(&org, &first.id, first.revision, &state)
+        .await
+        .unwrap();
+    assert!(stale.is_none(), "a write on an old revision is refused");
+    let restarted = store.restart_progress(&key, &start).await.unwrap();
+    assert_eq!(
+        (restarted.id, restarted.completed_step_ids.len()),
+        (first.id, 0)
+    );
+    assert!(store.delete_progress(&key).await.unwrap());
+    assert!(store.get_progress(&key).await.unwrap().is_none());
+}
+
+backend_tests!(
+    step_list_stays_whole,
+    step_writes_refuse_what_would_break_the_list,
+    versions_are_immutable_snapshots,
+    assignments_and_progress,
+);
