@@ -3,6 +3,8 @@
 
 use guidepost_core::Platform;
 use guidepost_core::servers::{self, CreateServer};
+use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
+use guidepost_core::walkthroughs::content;
 use guidepost_domain::{ApiKeySecret, EndUserId, TrackingId};
 use serde::Serialize;
 
@@ -10,10 +12,51 @@ use crate::output;
 
 const DEMO_SLUG: &str = "demo";
 
+/// The sample walkthrough, compiled in so that the demo needs no files on disk.
+const SAMPLE_KEY: &str = "getting-started";
+const SAMPLE_FILES: [(&str, &str); 6] = [
+    (
+        "walkthrough.toml",
+        include_str!("../../../../examples/walkthroughs/getting-started/walkthrough.toml"),
+    ),
+    (
+        "01-create-your-account-and-project.md",
+        include_str!(
+            "../../../../examples/walkthroughs/getting-started/01-create-your-account-and-project.md"
+        ),
+    ),
+    (
+        "02-install-the-skylark-cli.md",
+        include_str!(
+            "../../../../examples/walkthroughs/getting-started/02-install-the-skylark-cli.md"
+        ),
+    ),
+    (
+        "03-authenticate-and-link-your-project.md",
+        include_str!(
+            "../../../../examples/walkthroughs/getting-started/03-authenticate-and-link-your-project.md"
+        ),
+    ),
+    (
+        "04-send-your-first-event.md",
+        include_str!(
+            "../../../../examples/walkthroughs/getting-started/04-send-your-first-event.md"
+        ),
+    ),
+    (
+        "05-explore-your-dashboard.md",
+        include_str!(
+            "../../../../examples/walkthroughs/getting-started/05-explore-your-dashboard.md"
+        ),
+    ),
+];
+
 #[derive(Debug, Serialize)]
 pub struct Seeded {
     pub organization_id: String,
     pub server_id: String,
+    /// The published sample walkthrough, assigned to the demo server.
+    pub walkthrough_id: String,
     /// The MCP URL with a personal tracking id, on the server's virtual host.
     pub mcp_url: String,
     /// The same, by the path fallback (for machines where *.localhost does not resolve).
@@ -43,6 +86,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
             servers::create(platform, &org.id, input).await?
         }
     };
+    let walkthrough_id = seed_walkthrough(platform, &server).await?;
     let secret = ApiKeySecret::generate();
     store
         .create_api_key(&server.org_id, "demo", &secret)
@@ -58,6 +102,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
     Ok(Seeded {
         organization_id: view.server.org_id.to_string(),
         server_id: view.server.id.to_string(),
+        walkthrough_id: walkthrough_id.to_string(),
         mcp_url: format!("{}?tracking_id={}", view.mcp_url, tracking.as_str()),
         path_mcp_url: format!("{}?tracking_id={}", view.path_mcp_url, tracking.as_str()),
         api_key: secret.plaintext,
@@ -69,8 +114,36 @@ pub fn print(seeded: &Seeded, json: bool) {
     output::print(json, seeded, |s| {
         format!(
             "Guidepost demo is ready.\n\n  MCP URL:       {}\n  (path form):   {}\n  API key:       {}\n  API:           {}\n\n\
+             Ask your agent to list the walkthroughs: \"Getting started with Skylark\" (5 steps) is published.\n\
              Try: curl -H 'Authorization: Bearer {}' {}/servers\n",
             s.mcp_url, s.path_mcp_url, s.api_key, s.api_url, s.api_key, s.api_url
         )
     });
+}
+
+/// Imports and publishes the sample walkthrough (a no-op when it is already there) and
+/// assigns it to the demo server.
+async fn seed_walkthrough(
+    platform: &Platform,
+    server: &guidepost_domain::McpServer,
+) -> anyhow::Result<guidepost_domain::WalkthroughId> {
+    let files = SAMPLE_FILES
+        .iter()
+        .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+        .collect();
+    let source = content::parse_walkthrough_dir(files)?;
+    let report = content::import(platform, &server.org_id, SAMPLE_KEY, source, true).await?;
+    let assignment = AssignWalkthrough {
+        display_order: Some(0),
+        is_enabled: Some(true),
+    };
+    authoring::assign(
+        platform,
+        &server.org_id,
+        &server.id,
+        &report.walkthrough_id,
+        assignment,
+    )
+    .await?;
+    Ok(report.walkthrough_id)
 }
