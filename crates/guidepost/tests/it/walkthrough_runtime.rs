@@ -267,6 +267,27 @@ backend_tests! {
         assert!(tool_names(&listed).contains(&"list_walkthroughs".to_owned()));
     }
 
+    async fn step_content_reaches_agents_without_hidden_characters(db: &TestDatabase) {
+        use guidepost_core::walkthroughs::authoring::{self, CreateStep, CreateWalkthrough};
+        let (app, tenant, server) = unlimited_app(db).await;
+        let platform = &app.app.platform;
+        let org = app.org(&tenant);
+        let input = CreateWalkthrough { title: "Sneaky".into(), description: None, tags: None, estimated_duration_minutes: None, metadata: None };
+        let w = authoring::create(platform, &org, input, None).await.unwrap();
+        let content = "Run `make`\u{200B}.\u{202E}gnp.exe\u{E0049}\u{E0067}\u{0007}\n\tDone.\u{FEFF}";
+        let step = CreateStep { title: "One".into(), content: content.into(), section_title: None, after_step_id: None };
+        authoring::add_step(platform, &org, &w.id, step).await.unwrap();
+        authoring::publish(platform, &org, &w.id).await.unwrap();
+        let server_id = guidepost_domain::Id::parse(&server).unwrap();
+        authoring::assign(platform, &org, &server_id, &w.id, Default::default()).await.unwrap();
+
+        let answer = client(&app, "reader").call_tool(1, "select_walkthrough", json!({"walkthrough_id": w.id})).await;
+        assert_eq!(answer.structured()["step"]["content"], "Run `make`.gnp.exe\n\tDone.");
+        let text = answer.body["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("Run `make`.gnp.exe\n\tDone."), "{text}");
+        assert!(!text.chars().any(|c| matches!(c as u32, 0x200B | 0x202E | 0xFEFF | 0x7 | 0xE0000..=0xE007F)), "{text:?}");
+    }
+
     async fn python_client_walks_a_walkthrough_in_both_eras(db: &TestDatabase) {
         let (app, tenant, server) = unlimited_app(db).await;
         let w = app.seed_walkthrough(&tenant, "Five steps", 5, Some((&server, 0))).await;
