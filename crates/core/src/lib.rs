@@ -8,6 +8,7 @@ pub mod analytics;
 mod config;
 mod error;
 pub mod identity;
+mod input;
 pub mod servers;
 pub mod support;
 pub mod walkthroughs;

@@ -1,10 +1,11 @@
 //! Hosted MCP servers: creation and update rules, public URLs and install snippets.
 
 use guidepost_domain::*;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::input::{optional_text, present};
 use crate::{CoreError, Platform, PlatformConfig};
 
 /// `POST /api/v1/servers` and `guidepost server create`.
@@ -58,13 +59,6 @@ pub struct UpdateServer {
     pub allowed_origins: Option<Vec<String>>,
 }
 
-/// Tells a field sent as `null` (`Some(None)`) from a field left out (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// A server as the API shows it: the record plus its public URLs.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ServerView {
@@ -99,18 +93,6 @@ pub fn path_mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
         config.origin_for_host(&config.base_domain),
         server.slug
     )
-}
-
-fn optional_text(
-    field: &'static str,
-    value: Option<String>,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
-    match value {
-        Some(text) if text.trim().is_empty() => Ok(None),
-        Some(text) => validate_text(field, &text, max).map(|_| Some(text)),
-        None => Ok(None),
-    }
 }
 
 fn checked_domain(

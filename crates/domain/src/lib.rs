@@ -3,6 +3,9 @@
 //! Architecture invariant: this crate does no I/O. It knows nothing about HTTP, SQL or MCP;
 //! values are validated here once, at the border, and trusted everywhere after.
 
+#[macro_use]
+mod macros;
+
 mod id;
 mod limits;
 mod model;

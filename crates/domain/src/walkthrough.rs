@@ -10,31 +10,12 @@ pub type WalkthroughId = Id<kind::Walkthrough>;
 pub type StepId = Id<kind::Step>;
 pub type ProgressId = Id<kind::Progress>;
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),* }
-            }
-
-            pub fn parse(value: &str) -> Option<Self> {
-                match value { $($text => Some($name::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-text_enum! {
+string_enum! {
     /// Whether end users can see a walkthrough: only `published` ones are offered.
     WalkthroughStatus { Draft => "draft", Published => "published", Archived => "archived" }
 }
 
-text_enum! {
+string_enum! {
     ProgressStatus { NotStarted => "not_started", InProgress => "in_progress", Completed => "completed" }
 }
 

@@ -3,9 +3,10 @@
 
 use guidepost_domain::*;
 use guidepost_store::NewWalkthrough;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::input::{optional_text, present};
 use crate::{CoreError, Platform};
 
 pub const MAX_TAGS: usize = 20;
@@ -90,24 +91,6 @@ pub struct AssignWalkthrough {
     pub display_order: Option<i64>,
     #[serde(default)]
     pub is_enabled: Option<bool>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-fn optional_text(
-    field: &'static str,
-    value: Option<String>,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
-    match value {
-        Some(text) if text.trim().is_empty() => Ok(None),
-        Some(text) => validate_text(field, &text, max).map(|_| Some(text)),
-        None => Ok(None),
-    }
 }
 
 fn checked_tags(tags: Vec<String>) -> Result<Vec<String>, ValidationError> {
@@ -372,7 +355,12 @@ pub async fn unassign(
     Ok(())
 }
 
-async fn announce_for_walkthrough(platform: &Platform, org: &OrgId, walkthrough: &WalkthroughId) {
+/// Tells the servers that offer a walkthrough that their tool lists may have changed.
+pub(crate) async fn announce_for_walkthrough(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+) {
     match platform
         .store
         .servers_of_walkthrough(org, walkthrough)

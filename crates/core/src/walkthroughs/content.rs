@@ -666,7 +666,7 @@ pub async fn import(
         let before = walkthrough.title.clone();
         walkthrough = store.update_walkthrough(org, &id, &fields).await?;
         if walkthrough.title != before {
-            announce(platform, org, &id).await;
+            super::authoring::announce_for_walkthrough(platform, org, &id).await;
         }
         changed = true;
     }
@@ -745,17 +745,6 @@ pub async fn import(
         published_version: walkthrough.published_version,
         status: walkthrough.status,
     })
-}
-
-async fn announce(platform: &Platform, org: &OrgId, walkthrough: &WalkthroughId) {
-    match platform
-        .store
-        .servers_of_walkthrough(org, walkthrough)
-        .await
-    {
-        Ok(servers) => platform.announce_tools_changed(&servers).await,
-        Err(error) => tracing::warn!(%error, "could not find the servers of a changed walkthrough"),
-    }
 }
 
 /// A walkthrough's draft as files would describe it (render it with
