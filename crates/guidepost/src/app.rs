@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use guidepost_core::{Platform, Store, analytics};
 use guidepost_domain::Timestamp;
 use tokio::net::TcpListener;
@@ -91,6 +92,13 @@ pub async fn start_with_store(
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
+        // Without TCP_NODELAY, an SSE response written in several small pieces waits for
+        // the client's delayed ACK (about 40 ms per session-era call).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let serving = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

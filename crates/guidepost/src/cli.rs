@@ -61,6 +61,39 @@ pub enum Command {
     /// Author walkthroughs as code: import and export directories, publish, list, assign.
     #[command(subcommand)]
     Walkthrough(WalkthroughCommand),
+    /// Load-test the walkthrough tools: U simulated end users run list → select → next × N
+    /// → status → reset for D seconds; prints throughput and latency per tool.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Steps in the benchmark walkthrough.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub steps: u16,
+    /// Simulated end users, each with its own tracking id (and session in the session era).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub users: u16,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub duration: u64,
+    /// Protocol era: session (2025-11-25, initialize + Mcp-Session-Id) or stateless (2026-07-28).
+    #[arg(long, value_enum, default_value_t = BenchEra::Stateless)]
+    pub era: BenchEra,
+    /// A running Guidepost to load (e.g. http://127.0.0.1:8080). Without it, the benchmark
+    /// starts its own server in this process (rate limits off) on --database-url or a
+    /// temporary SQLite file.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// An organization API key for --target.
+    #[arg(long, env = "GUIDEPOST_BENCH_API_KEY")]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchEra {
+    Session,
+    Stateless,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -18,7 +18,9 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) => unreachable!("serve is dispatched before the store is opened here"),
+        Command::Serve(_) | Command::Bench(_) => {
+            unreachable!("serve is dispatched before the store is opened here")
+        }
         Command::Walkthrough(_) => unreachable!("dispatched in commands::run"),
         Command::Migrate => {
             output::print(json, &json!({"migrated": true}), |_| {

@@ -1,6 +1,7 @@
 //! The CLI commands.
 
 mod admin;
+mod bench;
 mod demo;
 mod serve;
 mod walkthrough;
@@ -20,6 +21,14 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 json,
             )
             .await
+        }
+        Command::Bench(args) => {
+            let database_url = cli
+                .global
+                .database_url
+                .clone()
+                .or(file.database_url.clone());
+            bench::run(args, database_url, json).await
         }
         command => {
             let url = config::database_url(&cli.global, &file);

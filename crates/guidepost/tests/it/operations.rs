@@ -178,3 +178,58 @@ async fn sigterm_flushes_analytics_and_exits_cleanly() {
         "every answered call was recorded before exit"
     );
 }
+
+/// `guidepost bench` drives every walkthrough tool in both eras without errors, and
+/// reports statements per call.
+#[tokio::test]
+async fn bench_runs_the_walkthrough_tools_in_both_eras() {
+    for era in ["stateless", "session"] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+            .args([
+                "bench",
+                "--json",
+                "--users",
+                "2",
+                "--steps",
+                "3",
+                "--duration",
+                "1",
+                "--era",
+                era,
+            ])
+            .output()
+            .await
+            .expect("bench runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+        let tools: Vec<&str> = report["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["tool"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            tools,
+            [
+                "get_walkthrough_status",
+                "list_walkthroughs",
+                "next_walkthrough_step",
+                "reset_walkthrough_progress",
+                "select_walkthrough"
+            ],
+            "{era}"
+        );
+        assert_eq!(report["total_errors"], 0, "{era}: {report}");
+        assert!(report["total_calls"].as_u64().unwrap() >= 5, "{era}");
+        assert!(
+            report["statements_per_call"]
+                .as_f64()
+                .is_some_and(|n| n > 0.0),
+            "{era}: {report}"
+        );
+    }
+}

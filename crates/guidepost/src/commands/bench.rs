@@ -1,0 +1,457 @@
+//! `guidepost bench` (SPEC §11): U simulated end users, each with its own tracking id (and
+//! session in the session era), run list → select → next × N → status → reset for D
+//! seconds against a walkthrough of N steps; prints throughput and latency per tool,
+//! errors, and store statements per tool call.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use guidepost_core::analytics::percentile;
+use guidepost_domain::{ApiKeySecret, EndUserId};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::app;
+use crate::cli::{BenchArgs, BenchEra};
+use crate::config::Settings;
+use crate::output;
+
+const SESSION_VERSION: &str = "2025-11-25";
+const STATELESS_VERSION: &str = "2026-07-28";
+
+/// What one run measured.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub era: &'static str,
+    pub users: u16,
+    pub steps: u16,
+    pub duration_secs: f64,
+    pub tools: Vec<ToolFigures>,
+    pub total_calls: u64,
+    pub total_errors: u64,
+    pub calls_per_sec: f64,
+    /// Store statements per tool call, analytics batch writes included.
+    pub statements_per_call: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ToolFigures {
+    pub tool: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub calls_per_sec: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Latencies (µs) and errors per tool, as one simulated user recorded them.
+#[derive(Default)]
+struct Samples {
+    latencies: BTreeMap<&'static str, Vec<i64>>,
+    errors: BTreeMap<&'static str, u64>,
+}
+
+impl Samples {
+    fn merge(&mut self, other: Samples) {
+        for (tool, mut values) in other.latencies {
+            self.latencies.entry(tool).or_default().append(&mut values);
+        }
+        for (tool, count) in other.errors {
+            *self.errors.entry(tool).or_default() += count;
+        }
+    }
+}
+
+pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> anyhow::Result<()> {
+    let (base, api_key, local) = match &args.target {
+        Some(target) => {
+            let key = args
+                .api_key
+                .clone()
+                .context("--target needs --api-key (an organization API key)")?;
+            (target.trim_end_matches('/').to_owned(), key, None)
+        }
+        None => {
+            let (running, key, _dir) = start_local(database_url).await?;
+            (running.url(), key, Some((running, _dir)))
+        }
+    };
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::from(args.users))
+        .build()?;
+    let slug = format!("bench-{}", &EndUserId::generate().as_str()[4..14]);
+    let walkthrough = prepare(&http, &base, &api_key, &slug, args.steps).await?;
+    eprintln!(
+        "bench: {} users, {} steps, {} s, {:?} era against {base}/s/{slug}/mcp",
+        args.users, args.steps, args.duration, args.era
+    );
+    let statements_before = statements(&http, &base).await;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let users = (0..args.users).map(|n| {
+        let user = SimulatedUser::new(
+            http.clone(),
+            format!("{base}/s/{slug}/mcp?tracking_id=bench-{n}"),
+            args.era,
+        );
+        tokio::spawn(user.run(walkthrough.clone(), deadline))
+    });
+    let mut samples = Samples::default();
+    for user in futures::future::join_all(users).await {
+        samples.merge(user.context("a simulated user panicked")?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let statements_after = statements(&http, &base).await;
+    let report = summarize(
+        &args,
+        samples,
+        elapsed,
+        statements_before.zip(statements_after),
+    );
+    output::print(json, &report, render);
+    if let Some((running, _dir)) = local {
+        running.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// Starts Guidepost in this process with rate limits off, and an organization to use.
+async fn start_local(
+    database_url: Option<String>,
+) -> anyhow::Result<(app::RunningApp, String, Option<TempDir>)> {
+    let (url, dir) = match database_url {
+        Some(url) => (url, None),
+        None => {
+            let dir = TempDir::new()?;
+            (
+                format!("sqlite:{}", dir.0.join("bench.db").display()),
+                Some(dir),
+            )
+        }
+    };
+    let mut settings = Settings::local(url);
+    settings.mcp.rate_limits.per_user_per_minute = 0;
+    settings.mcp.rate_limits.per_ip_per_minute = 0;
+    let running = app::start(settings).await?;
+    let store = &running.platform.store;
+    let org = store.create_organization("Bench").await?;
+    let secret = ApiKeySecret::generate();
+    store.create_api_key(&org.id, "bench", &secret).await?;
+    Ok((running, secret.plaintext, dir))
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!(
+            "guidepost-bench-{}",
+            EndUserId::generate().as_str()
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Creates the server and the published walkthrough of `steps` steps through the API.
+async fn prepare(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    slug: &str,
+    steps: u16,
+) -> anyhow::Result<String> {
+    let api = |path: &str| format!("{base}/api/v1{path}");
+    let post = |path: String, body: Value| http.post(path).bearer_auth(key).json(&body).send();
+    let server =
+        checked(post(api("/servers"), json!({"name": "Bench", "slug": slug})).await?).await?;
+    let walkthrough = checked(
+        post(
+            api("/walkthroughs"),
+            json!({"title": "Benchmark walkthrough"}),
+        )
+        .await?,
+    )
+    .await?;
+    let id = walkthrough["id"]
+        .as_str()
+        .context("the API returned no walkthrough id")?
+        .to_owned();
+    for n in 1..=steps {
+        let step = json!({"title": format!("Step {n}"), "content": format!("Do thing {n}, then continue.")});
+        checked(post(api(&format!("/walkthroughs/{id}/steps")), step).await?).await?;
+    }
+    checked(post(api(&format!("/walkthroughs/{id}/publish")), json!({})).await?).await?;
+    let server_id = server["id"]
+        .as_str()
+        .context("the API returned no server id")?;
+    let assign = http
+        .put(api(&format!("/servers/{server_id}/walkthroughs/{id}")))
+        .bearer_auth(key)
+        .json(&json!({}));
+    checked(assign.send().await?).await?;
+    Ok(id)
+}
+
+async fn checked(response: reqwest::Response) -> anyhow::Result<Value> {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("the API answered {status}: {body}");
+    }
+    Ok(body)
+}
+
+/// The store statement counter from `/metrics`, if the target exposes it.
+async fn statements(http: &reqwest::Client, base: &str) -> Option<f64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|line| line.starts_with("guidepost_store_statements_executed "))
+        .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+}
+
+struct SimulatedUser {
+    http: reqwest::Client,
+    url: String,
+    era: BenchEra,
+    session: Option<String>,
+    next_id: u64,
+    samples: Samples,
+}
+
+impl SimulatedUser {
+    fn new(http: reqwest::Client, url: String, era: BenchEra) -> Self {
+        Self {
+            http,
+            url,
+            era,
+            session: None,
+            next_id: 1,
+            samples: Samples::default(),
+        }
+    }
+
+    async fn run(mut self, walkthrough: String, deadline: Instant) -> Samples {
+        if self.era == BenchEra::Session && self.initialize().await.is_err() {
+            *self.samples.errors.entry("initialize").or_default() += 1;
+            return self.samples;
+        }
+        while Instant::now() < deadline {
+            self.one_pass(&walkthrough, deadline).await;
+        }
+        self.samples
+    }
+
+    /// list → select → next until completed → status → reset.
+    async fn one_pass(&mut self, walkthrough: &str, deadline: Instant) {
+        let id = json!(walkthrough);
+        self.call("list_walkthroughs", json!({})).await;
+        let mut step = self
+            .call(
+                "select_walkthrough",
+                json!({"walkthrough_id": id, "resume_if_exists": false}),
+            )
+            .await
+            .and_then(|r| r["step"]["id"].as_str().map(str::to_owned));
+        while let Some(current) = step.take() {
+            if Instant::now() >= deadline {
+                return;
+            }
+            let arguments = json!({"walkthrough_id": id, "current_step_id": current});
+            step = self
+                .call("next_walkthrough_step", arguments)
+                .await
+                .and_then(|r| r["step"]["id"].as_str().map(str::to_owned));
+        }
+        self.call("get_walkthrough_status", json!({"walkthrough_id": id}))
+            .await;
+        self.call(
+            "reset_walkthrough_progress",
+            json!({"walkthrough_id": id, "confirm": true}),
+        )
+        .await;
+    }
+
+    async fn initialize(&mut self) -> anyhow::Result<()> {
+        let params = json!({"protocolVersion": SESSION_VERSION, "capabilities": {}, "clientInfo": {"name": "guidepost-bench", "version": "1"}});
+        let response = self.post("initialize", None, params).send().await?;
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .context("no session id")?
+            .to_str()?
+            .to_owned();
+        self.session = Some(session);
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        self.request()
+            .header("mcp-protocol-version", SESSION_VERSION)
+            .json(&initialized)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    fn request(&self) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream");
+        match &self.session {
+            Some(session) => request.header("mcp-session-id", session),
+            None => request,
+        }
+    }
+
+    fn post(
+        &mut self,
+        method: &str,
+        tool: Option<&str>,
+        mut params: Value,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self.request();
+        if self.era == BenchEra::Stateless {
+            params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
+                "io.modelcontextprotocol/clientInfo": {"name": "guidepost-bench", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {}});
+            request = request
+                .header("mcp-protocol-version", STATELESS_VERSION)
+                .header("mcp-method", method);
+            if let Some(tool) = tool {
+                request = request.header("mcp-name", tool);
+            }
+        } else if self.session.is_some() {
+            request = request.header("mcp-protocol-version", SESSION_VERSION);
+        }
+        self.next_id += 1;
+        request.json(
+            &json!({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}),
+        )
+    }
+
+    /// Calls a tool, records its latency, and returns its structured content on success.
+    async fn call(&mut self, tool: &'static str, arguments: Value) -> Option<Value> {
+        let request = self.post(
+            "tools/call",
+            Some(tool),
+            json!({"name": tool, "arguments": arguments}),
+        );
+        let started = Instant::now();
+        let outcome = match request.send().await {
+            Ok(response) if response.status().is_success() => {
+                response.text().await.ok().and_then(|t| tool_result(&t))
+            }
+            _ => None,
+        };
+        self.samples
+            .latencies
+            .entry(tool)
+            .or_default()
+            .push(started.elapsed().as_micros() as i64);
+        if outcome.is_none() {
+            *self.samples.errors.entry(tool).or_default() += 1;
+        }
+        outcome
+    }
+}
+
+/// The structured content of a successful tool result, from JSON or the last SSE event.
+fn tool_result(text: &str) -> Option<Value> {
+    let message: Value = serde_json::from_str(text).ok().or_else(|| {
+        text.lines()
+            .rev()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .find_map(|d| serde_json::from_str(d.trim()).ok())
+    })?;
+    let result = message.get("result")?;
+    (result["isError"] != Value::Bool(true)).then(|| result["structuredContent"].clone())
+}
+
+fn summarize(
+    args: &BenchArgs,
+    samples: Samples,
+    elapsed: f64,
+    statements: Option<(f64, f64)>,
+) -> BenchReport {
+    let ms = |us: i64| us as f64 / 1000.0;
+    let tools: Vec<ToolFigures> = samples
+        .latencies
+        .into_iter()
+        .map(|(tool, mut values)| {
+            values.sort_unstable();
+            ToolFigures {
+                tool: tool.to_owned(),
+                calls: values.len() as u64,
+                errors: samples.errors.get(tool).copied().unwrap_or(0),
+                calls_per_sec: values.len() as f64 / elapsed,
+                p50_ms: ms(percentile(&values, 50.0)),
+                p95_ms: ms(percentile(&values, 95.0)),
+                p99_ms: ms(percentile(&values, 99.0)),
+                max_ms: ms(values.last().copied().unwrap_or(0)),
+            }
+        })
+        .collect();
+    let total_calls: u64 = tools.iter().map(|t| t.calls).sum();
+    BenchReport {
+        era: if args.era == BenchEra::Session {
+            "session (2025-11-25)"
+        } else {
+            "stateless (2026-07-28)"
+        },
+        users: args.users,
+        steps: args.steps,
+        duration_secs: elapsed,
+        total_errors: samples.errors.values().sum(),
+        calls_per_sec: total_calls as f64 / elapsed,
+        statements_per_call: statements
+            .filter(|_| total_calls > 0)
+            .map(|(before, after)| (after - before) / total_calls as f64),
+        total_calls,
+        tools,
+    }
+}
+
+fn render(report: &BenchReport) -> String {
+    let mut lines = vec![
+        format!(
+            "{} users, {} steps, {:.1} s, {}",
+            report.users, report.steps, report.duration_secs, report.era
+        ),
+        format!(
+            "{:<28} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
+            "tool", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
+        ),
+    ];
+    for t in &report.tools {
+        lines.push(format!(
+            "{:<28} {:>8} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            t.tool, t.calls, t.calls_per_sec, t.p50_ms, t.p95_ms, t.p99_ms, t.max_ms, t.errors
+        ));
+    }
+    lines.push(format!(
+        "total: {} calls, {:.1} calls/s, {} errors",
+        report.total_calls, report.calls_per_sec, report.total_errors
+    ));
+    if let Some(statements) = report.statements_per_call {
+        lines.push(format!(
+            "store statements per tool call (analytics writes included): {statements:.2}"
+        ));
+    }
+    lines.join("\n")
+}
