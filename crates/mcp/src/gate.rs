@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::jsonrpc::{self, Inbound, Refusal};
 use crate::rate_limit::Limiters;
 use crate::scope::RequestScope;
-use crate::{McpOptions, handler, routing};
+use crate::{McpOptions, handler, recording, routing};
 
 /// A session's last-seen time is written at most this often.
 const TOUCH_INTERVAL: Duration = Duration::from_secs(15);
@@ -347,7 +347,7 @@ fn check_tools_call(
         .get("arguments")
         .cloned()
         .unwrap_or(Value::Null);
-    handler::record_rejected_call(
+    recording::record_rejected_call(
         &state.platform,
         scope,
         tool_name,

@@ -1,26 +1,32 @@
 //! The `ServerHandler`: what a hosted server answers. It reads the tenant from the
-//! [`RequestScope`] that the gate attached to the HTTP request.
+//! [`RequestScope`] that the gate attached to the HTTP request, and dispatches by the
+//! server's kind: standard servers offer Guidepost's tools only; conformance fixtures
+//! (`fixture/`) offer the surface of the official conformance suite.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use guidepost_core::Platform;
-use guidepost_core::analytics::capped_arguments;
-use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId};
+use guidepost_domain::ServerKind;
+#[allow(deprecated)] // logging is deprecated by SEP-2577; fixtures still serve it
+use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, DiscoverResult,
-    Implementation, InitializeRequestParams, InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-};
-use rmcp::model::{
-    CompleteRequestParams, CompleteResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, SubscriptionFilter,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, CustomRequest, CustomResult, DiscoverResult, GetPromptRequestParams,
+    GetPromptResponse, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::fixture::Fixture;
 use crate::notifications;
+use crate::recording::{Recorded, record};
 use crate::scope::RequestScope;
 use crate::tools::{self, ToolOutcome};
 
@@ -47,11 +53,20 @@ pub(crate) fn negotiated_version(requested: Option<&str>) -> String {
 #[derive(Clone)]
 pub(crate) struct GuidepostServer {
     platform: Platform,
+    /// The kind of server this instance answers for, used only where rmcp asks without
+    /// a request (`get_info`, `accepted_subscription_filter`); `lib.rs` runs one service
+    /// instance per kind. Everything else reads the kind from the request's scope.
+    kind: ServerKind,
+    fixture: Arc<Fixture>,
 }
 
 impl GuidepostServer {
-    pub fn new(platform: Platform) -> Self {
-        Self { platform }
+    pub fn new(platform: Platform, kind: ServerKind, fixture: Arc<Fixture>) -> Self {
+        Self {
+            platform,
+            kind,
+            fixture,
+        }
     }
 }
 
@@ -65,6 +80,11 @@ fn scope(ctx: &RequestContext<RoleServer>) -> Result<RequestScope, ErrorData> {
         })
 }
 
+/// Whether the request is for a conformance fixture server.
+fn is_fixture(ctx: &RequestContext<RoleServer>) -> Result<bool, ErrorData> {
+    Ok(scope(ctx)?.server.kind == ServerKind::ConformanceFixture)
+}
+
 async fn offered(platform: &Platform, scope: &RequestScope) -> Result<tools::Offered, ErrorData> {
     tools::Offered::now(platform, &scope.server)
         .await
@@ -74,6 +94,7 @@ async fn offered(platform: &Platform, scope: &RequestScope) -> Result<tools::Off
         })
 }
 
+/// What a standard server declares: tools, and that their list can change.
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities::builder()
         .enable_tools()
@@ -88,14 +109,100 @@ fn not_offered(method: &str) -> ErrorData {
     ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None)
 }
 
-/// Name, version and instructions of one hosted server.
-fn tenant_info(scope: &RequestScope) -> ServerConfig {
+/// The MCP requests a client may send (2025-03-26 to 2026-07-28). A request for one of
+/// these that rmcp could not parse had malformed params.
+const KNOWN_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "completion/complete",
+    "logging/setLevel",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "subscriptions/listen",
+    "tools/call",
+    "tools/list",
+];
+
+/// Methods that only conformance fixtures offer.
+const FIXTURE_METHODS: &[&str] = &[
+    "completion/complete",
+    "logging/setLevel",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
+
+/// Methods of the session era that 2026-07-28 removed.
+const REMOVED_IN_STATELESS: &[&str] = &[
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
+
+/// Whether the request speaks the stateless era (2026-07-28 or later).
+pub(crate) fn is_stateless(ctx: &RequestContext<RoleServer>) -> bool {
+    ctx.protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// The answer to a request rmcp could not parse: invalid params for a method this
+/// server serves in this protocol version, else method not found, said so that an
+/// agent knows what to do.
+fn unparsed_request(method: &str, fixture: bool, stateless: bool) -> ErrorData {
+    let not_found =
+        |message: String| ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None);
+    if stateless && REMOVED_IN_STATELESS.contains(&method) {
+        return not_found(format!(
+            "Method not found: {method} was removed in protocol version 2026-07-28."
+        ));
+    }
+    if !stateless && method == "subscriptions/listen" {
+        return not_found(format!(
+            "Method not found: {method} needs protocol version 2026-07-28; in a session, \
+             open the GET stream for notifications."
+        ));
+    }
+    let served = KNOWN_METHODS.contains(&method) && (fixture || !FIXTURE_METHODS.contains(&method));
+    if served {
+        return ErrorData::invalid_params(
+            format!(
+                "Invalid params for {method}: they do not match the method's schema in the \
+                 MCP specification; fix them and send the request again."
+            ),
+            None,
+        );
+    }
+    if fixture {
+        return not_found(format!("Method not found: {method}."));
+    }
+    not_offered(method)
+}
+
+/// Name, version, instructions and capabilities of one hosted server, for `initialize`
+/// (session era) or `server/discover` (stateless era).
+fn tenant_info(scope: &RequestScope, stateless: bool) -> ServerConfig {
     let server = &scope.server;
     let name = server
         .product_name
         .clone()
         .unwrap_or_else(|| server.name.clone());
-    let mut info = ServerConfig::new(capabilities())
+    let capabilities = match server.kind {
+        ServerKind::Standard => capabilities(),
+        ServerKind::ConformanceFixture => Fixture::capabilities(stateless),
+    };
+    let mut info = ServerConfig::new(capabilities)
         .with_server_info(Implementation::new(name, env!("CARGO_PKG_VERSION")));
     if let Some(instructions) = &server.instructions {
         info = info.with_instructions(instructions.clone());
@@ -119,51 +226,149 @@ impl ServerHandler for GuidepostServer {
         &self,
         _requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        Some(match self.kind {
+            ServerKind::Standard => SubscriptionFilter::builder().tools_list_changed().build(),
+            ServerKind::ConformanceFixture => Fixture::subscription_filter(),
+        })
     }
 
     async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
         let scope = scope(ctx.request_context())?;
-        notifications::listen(&self.platform, &scope.server.id, ctx).await;
+        match scope.server.kind {
+            ServerKind::Standard => {
+                notifications::listen(&self.platform, &scope.server.id, ctx).await
+            }
+            ServerKind::ConformanceFixture => {
+                self.fixture
+                    .listen(&self.platform, &scope.server.id, ctx)
+                    .await
+            }
+        }
         Ok(())
     }
 
-    // Guidepost servers offer tools only; rmcp would answer these with empty results
-    // without the capability being declared.
+    // Standard servers offer tools only; rmcp would answer these with empty results
+    // (or bare method names) without the capability being declared.
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::list_prompts(&ctx);
+        }
         Err(not_offered("prompts/list"))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if is_fixture(&ctx)? {
+            return self.fixture.get_prompt(&request, &ctx);
+        }
+        Err(not_offered("prompts/get"))
     }
 
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::list_resources(&ctx);
+        }
         Err(not_offered("resources/list"))
     }
 
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::list_resource_templates(&ctx);
+        }
         Err(not_offered("resources/templates/list"))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::read_resource(&request, &ctx);
+        }
+        Err(not_offered("resources/read"))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::subscription(&request.uri);
+        }
+        Err(not_offered("resources/subscribe"))
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::subscription(&request.uri);
+        }
+        Err(not_offered("resources/unsubscribe"))
     }
 
     async fn complete(
         &self,
-        _request: CompleteRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::complete(&request);
+        }
         Err(not_offered("completion/complete"))
     }
 
+    #[allow(deprecated)] // logging is deprecated by SEP-2577; fixtures still serve it
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if is_fixture(&ctx)? {
+            return Fixture::set_level(&request, &ctx).await;
+        }
+        Err(not_offered("logging/setLevel"))
+    }
+
+    /// Unknown methods, and known methods whose params rmcp could not parse (rmcp hands
+    /// both over as custom requests).
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        Err(unparsed_request(
+            &request.method,
+            is_fixture(&ctx)?,
+            is_stateless(&ctx),
+        ))
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(capabilities())
+        let capabilities = match self.kind {
+            ServerKind::Standard => capabilities(),
+            ServerKind::ConformanceFixture => Fixture::capabilities(false),
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("guidepost", env!("CARGO_PKG_VERSION")))
     }
 
@@ -178,7 +383,7 @@ impl ServerHandler for GuidepostServer {
     ) -> Result<InitializeResult, ErrorData> {
         ctx.peer.set_peer_info(request.clone());
         let negotiated = self.negotiate_initialize(&request)?;
-        let mut info = tenant_info(&scope(&ctx)?);
+        let mut info = tenant_info(&scope(&ctx)?, false);
         info.protocol_version = negotiated.protocol_version;
         Ok(info)
     }
@@ -186,7 +391,7 @@ impl ServerHandler for GuidepostServer {
     async fn discover(&self, ctx: RequestContext<RoleServer>) -> Result<DiscoverResult, ErrorData> {
         Ok(DiscoverResult::from_server_info(
             SUPPORTED_VERSIONS.to_vec(),
-            tenant_info(&scope(&ctx)?),
+            tenant_info(&scope(&ctx)?, true),
         ))
     }
 
@@ -196,6 +401,9 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let scope = scope(&ctx)?;
+        if scope.server.kind == ServerKind::ConformanceFixture {
+            return Fixture::list_tools(&ctx);
+        }
         let offered = offered(&self.platform, &scope).await?;
         Ok(ListToolsResult::with_all_items(
             offered.definitions(&scope.server),
@@ -209,6 +417,18 @@ impl ServerHandler for GuidepostServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let scope = scope(&ctx)?;
         let started = Instant::now();
+        if scope.server.kind == ServerKind::ConformanceFixture {
+            // Fixture calls are recorded like any other; the fixture has no end users.
+            let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+            let name = request.name.to_string();
+            let response = self
+                .fixture
+                .call_tool(&self.platform, &scope.server.id, request, &ctx)
+                .await;
+            let recorded = Recorded::response(&response, started);
+            record(&self.platform, &scope, None, &name, &arguments, recorded);
+            return response;
+        }
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let name = request.name.as_ref();
         if !offered(&self.platform, &scope).await?.includes(name) {
@@ -264,91 +484,36 @@ fn render(outcome: ToolOutcome) -> CallToolResult {
     }
 }
 
-/// What the analytics record says about a call's result.
-struct Recorded {
-    summary: String,
-    is_error: bool,
-    error_code: Option<i64>,
-    duration_us: i64,
-}
+#[cfg(test)]
+mod tests {
+    use rmcp::model::ErrorCode;
 
-impl Recorded {
-    fn outcome(outcome: &ToolOutcome, started: Instant) -> Self {
-        let (summary, is_error) = match outcome {
-            ToolOutcome::Success { structured, .. } => (structured.to_string(), false),
-            ToolOutcome::Failure { message } => (message.clone(), true),
-        };
-        Self {
-            summary,
-            is_error,
-            error_code: None,
-            duration_us: started.elapsed().as_micros() as i64,
+    use super::*;
+
+    #[test]
+    fn unparsed_requests_get_an_error_an_agent_can_act_on() {
+        // A known method with malformed params that the server serves: invalid params.
+        let error = unparsed_request("tools/list", false, false);
+        assert_eq!(error.code, ErrorCode::INVALID_PARAMS);
+        assert!(error.message.contains("tools/list"));
+        let error = unparsed_request("completion/complete", true, true);
+        assert_eq!(error.code, ErrorCode::INVALID_PARAMS);
+        // Standard servers offer tools only.
+        let error = unparsed_request("completion/complete", false, false);
+        assert_eq!(error.code, ErrorCode::METHOD_NOT_FOUND);
+        assert!(
+            error.message.contains("offers tools only"),
+            "{}",
+            error.message
+        );
+        // Removed in 2026-07-28, whatever the params.
+        for method in REMOVED_IN_STATELESS {
+            let error = unparsed_request(method, true, true);
+            assert_eq!(error.code, ErrorCode::METHOD_NOT_FOUND, "{method}");
         }
+        let error = unparsed_request("subscriptions/listen", true, false);
+        assert_eq!(error.code, ErrorCode::METHOD_NOT_FOUND);
+        let error = unparsed_request("bogus/method", true, true);
+        assert_eq!(error.message, "Method not found: bogus/method.");
     }
-
-    fn protocol_error(message: &str, started: Instant) -> Self {
-        Self {
-            summary: message.to_owned(),
-            is_error: true,
-            error_code: Some(-32602),
-            duration_us: started.elapsed().as_micros() as i64,
-        }
-    }
-}
-
-fn record(
-    platform: &Platform,
-    scope: &RequestScope,
-    end_user: Option<&EndUser>,
-    tool: &str,
-    arguments: &Value,
-    recorded: Recorded,
-) {
-    let outcome = if recorded.error_code.is_some() {
-        "rejected"
-    } else if recorded.is_error {
-        "error"
-    } else {
-        "ok"
-    };
-    metrics::counter!("guidepost_tool_calls_total", "tool" => tool.to_owned(), "outcome" => outcome).increment(1);
-    metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => tool.to_owned())
-        .record(recorded.duration_us as f64 / 1e6);
-    platform.analytics.record(ToolCall {
-        id: ToolCallId::generate(),
-        org_id: scope.server.org_id.clone(),
-        server_id: scope.server.id.clone(),
-        session_id: scope.session_transport_id(),
-        end_user_id: end_user
-            .map(|u| u.id.clone())
-            .or_else(|| scope.session.as_ref().and_then(|s| s.end_user_id.clone())),
-        tool_name: tool.chars().take(Limits::NAME).collect(),
-        arguments: capped_arguments(arguments),
-        result_summary: recorded
-            .summary
-            .chars()
-            .take(Limits::RESULT_SUMMARY)
-            .collect(),
-        is_error: recorded.is_error,
-        error_code: recorded.error_code,
-        duration_us: recorded.duration_us,
-        created_at: Timestamp::now(),
-    });
-}
-
-/// Records a call that the gate refused before it reached a tool (rate limits).
-pub(crate) fn record_rejected_call(
-    platform: &Platform,
-    scope: &RequestScope,
-    tool: &str,
-    arguments: &Value,
-    code: i64,
-) {
-    let recorded = Recorded {
-        summary: "rejected by the rate limit".into(),
-        is_error: true,
-        error_code: Some(code),
-        duration_us: 0,
-    };
-    record(platform, scope, None, tool, arguments, recorded);
 }

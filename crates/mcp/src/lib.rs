@@ -7,11 +7,13 @@
 //!
 //! Architecture invariant: this is the only crate that imports `rmcp`.
 
+mod fixture;
 mod gate;
 mod handler;
 mod jsonrpc;
 mod notifications;
 mod rate_limit;
+mod recording;
 mod routing;
 mod scope;
 mod session_store;
@@ -21,7 +23,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
 use guidepost_core::Platform;
+use guidepost_domain::ServerKind;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -48,34 +55,68 @@ impl Default for McpOptions {
 /// The MCP routes (`/mcp` on a server's host, `/s/{slug}/mcp` on any host). Cancelling
 /// `shutdown` ends open sessions and streams.
 pub fn router(platform: Platform, options: McpOptions, shutdown: CancellationToken) -> Router {
-    let service = streamable_http_service(&platform, &options, shutdown);
+    let transports = Arc::new(Transports::new(&platform, &options, shutdown));
     let gate_state = Arc::new(gate::GateState::new(platform, options));
     Router::new()
-        .route_service("/mcp", service.clone())
-        .route_service("/s/{slug}/mcp", service)
+        .route("/mcp", any(serve))
+        .route("/s/{slug}/mcp", any(serve))
+        .with_state(transports)
         .layer(axum::middleware::from_fn_with_state(gate_state, gate::gate))
 }
 
-fn streamable_http_service(
-    platform: &Platform,
-    options: &McpOptions,
-    shutdown: CancellationToken,
-) -> StreamableHttpService<handler::GuidepostServer, LocalSessionManager> {
-    // Host and Origin are checked per tenant in the gate; rmcp's fixed lists would refuse
-    // every virtual host.
-    let mut config = StreamableHttpServerConfig::default()
-        .disable_allowed_hosts()
-        .with_json_response(true)
-        .with_sse_keep_alive(Some(Duration::from_secs(15)))
-        .with_max_request_body_bytes(options.body_limit)
-        .with_cancellation_token(shutdown);
-    config.session_store = Some(Arc::new(session_store::StoredSessions::new(
-        platform.store.clone(),
-    )));
-    let mut sessions = LocalSessionManager::default();
-    // In-memory sessions are only a cache of the stored ones: an evicted session is
-    // restored from the store on its next request.
-    sessions.session_config.keep_alive = Some(platform.config.session_idle_timeout);
-    let handler = handler::GuidepostServer::new(platform.clone());
-    StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(sessions), config)
+type Transport = StreamableHttpService<handler::GuidepostServer, LocalSessionManager>;
+
+/// rmcp's transport, once per server kind. rmcp asks a handler for its capabilities
+/// without a request (to settle a `subscriptions/listen` filter), so each kind gets its
+/// own handler instance; both share one configuration and one session manager, and the
+/// gate has already chosen the server.
+struct Transports {
+    standard: Transport,
+    fixture: Transport,
+}
+
+impl Transports {
+    fn new(platform: &Platform, options: &McpOptions, shutdown: CancellationToken) -> Self {
+        // Host and Origin are checked per tenant in the gate; rmcp's fixed lists would
+        // refuse every virtual host.
+        let mut config = StreamableHttpServerConfig::default()
+            .disable_allowed_hosts()
+            .with_json_response(true)
+            .with_sse_keep_alive(Some(Duration::from_secs(15)))
+            .with_max_request_body_bytes(options.body_limit)
+            .with_cancellation_token(shutdown);
+        config.session_store = Some(Arc::new(session_store::StoredSessions::new(
+            platform.store.clone(),
+        )));
+        let mut sessions = LocalSessionManager::default();
+        // In-memory sessions are only a cache of the stored ones: an evicted session is
+        // restored from the store on its next request.
+        sessions.session_config.keep_alive = Some(platform.config.session_idle_timeout);
+        let sessions = Arc::new(sessions);
+        let fixture = Arc::new(fixture::Fixture::new());
+        let transport = |kind| {
+            let handler = handler::GuidepostServer::new(platform.clone(), kind, fixture.clone());
+            StreamableHttpService::new(
+                move || Ok(handler.clone()),
+                sessions.clone(),
+                config.clone(),
+            )
+        };
+        Self {
+            standard: transport(ServerKind::Standard),
+            fixture: transport(ServerKind::ConformanceFixture),
+        }
+    }
+}
+
+async fn serve(State(transports): State<Arc<Transports>>, request: Request) -> Response {
+    let kind = request
+        .extensions()
+        .get::<scope::RequestScope>()
+        .map(|scope| scope.server.kind);
+    let transport = match kind {
+        Some(ServerKind::ConformanceFixture) => &transports.fixture,
+        _ => &transports.standard,
+    };
+    transport.handle(request).await.map(Body::new)
 }

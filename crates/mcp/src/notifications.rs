@@ -19,7 +19,10 @@ const LIVENESS_CHECK: Duration = Duration::from_secs(30);
 
 /// Waits for the next change of `server`. A lagging receiver missed some changes: one
 /// notification covers them all.
-async fn next_change(feed: &mut broadcast::Receiver<ServerId>, server: &ServerId) -> Option<()> {
+pub(crate) async fn next_change(
+    feed: &mut broadcast::Receiver<ServerId>,
+    server: &ServerId,
+) -> Option<()> {
     loop {
         match feed.recv().await {
             Ok(changed) if changed == *server => return Some(()),

@@ -1,0 +1,130 @@
+//! Every tool call is recorded in analytics, whatever its outcome: what the handler
+//! answered, what the gate refused (rate limits), and the fixture's calls alike.
+
+use std::time::Instant;
+
+use guidepost_core::Platform;
+use guidepost_core::analytics::capped_arguments;
+use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId};
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResponse, ContentBlock};
+use serde_json::Value;
+
+use crate::scope::RequestScope;
+use crate::tools::ToolOutcome;
+
+/// What the analytics record says about a call's result.
+pub(crate) struct Recorded {
+    summary: String,
+    is_error: bool,
+    error_code: Option<i64>,
+    duration_us: i64,
+}
+
+impl Recorded {
+    pub fn outcome(outcome: &ToolOutcome, started: Instant) -> Self {
+        let (summary, is_error) = match outcome {
+            ToolOutcome::Success { structured, .. } => (structured.to_string(), false),
+            ToolOutcome::Failure { message } => (message.clone(), true),
+        };
+        Self {
+            summary,
+            is_error,
+            error_code: None,
+            duration_us: started.elapsed().as_micros() as i64,
+        }
+    }
+
+    /// A conformance fixture call: its result as the client sees it.
+    pub fn response(response: &Result<CallToolResponse, ErrorData>, started: Instant) -> Self {
+        let duration_us = started.elapsed().as_micros() as i64;
+        let (summary, is_error, error_code) = match response {
+            Ok(CallToolResponse::Complete(result)) => {
+                let summary = result
+                    .content
+                    .iter()
+                    .find_map(ContentBlock::as_text)
+                    .map_or_else(|| "(non-text content)".to_owned(), |t| t.text.clone());
+                (summary, result.is_error == Some(true), None)
+            }
+            Ok(_) => ("input required".to_owned(), false, None),
+            Err(error) => (
+                error.message.to_string(),
+                true,
+                Some(i64::from(error.code.0)),
+            ),
+        };
+        Self {
+            summary,
+            is_error,
+            error_code,
+            duration_us,
+        }
+    }
+
+    pub fn protocol_error(message: &str, started: Instant) -> Self {
+        Self {
+            summary: message.to_owned(),
+            is_error: true,
+            error_code: Some(-32602),
+            duration_us: started.elapsed().as_micros() as i64,
+        }
+    }
+}
+
+pub(crate) fn record(
+    platform: &Platform,
+    scope: &RequestScope,
+    end_user: Option<&EndUser>,
+    tool: &str,
+    arguments: &Value,
+    recorded: Recorded,
+) {
+    let outcome = if recorded.error_code.is_some() {
+        "rejected"
+    } else if recorded.is_error {
+        "error"
+    } else {
+        "ok"
+    };
+    metrics::counter!("guidepost_tool_calls_total", "tool" => tool.to_owned(), "outcome" => outcome).increment(1);
+    metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => tool.to_owned())
+        .record(recorded.duration_us as f64 / 1e6);
+    platform.analytics.record(ToolCall {
+        id: ToolCallId::generate(),
+        org_id: scope.server.org_id.clone(),
+        server_id: scope.server.id.clone(),
+        session_id: scope.session_transport_id(),
+        end_user_id: end_user
+            .map(|u| u.id.clone())
+            .or_else(|| scope.session.as_ref().and_then(|s| s.end_user_id.clone())),
+        tool_name: tool.chars().take(Limits::NAME).collect(),
+        arguments: capped_arguments(arguments),
+        result_summary: recorded
+            .summary
+            .chars()
+            .take(Limits::RESULT_SUMMARY)
+            .collect(),
+        is_error: recorded.is_error,
+        error_code: recorded.error_code,
+        duration_us: recorded.duration_us,
+        created_at: Timestamp::now(),
+    });
+}
+
+/// Records a call that the gate refused before it reached a tool (rate limits).
+pub(crate) fn record_rejected_call(
+    platform: &Platform,
+    scope: &RequestScope,
+    tool: &str,
+    arguments: &Value,
+    code: i64,
+) {
+    let recorded = Recorded {
+        summary: "rejected by the rate limit".into(),
+        is_error: true,
+        error_code: Some(code),
+        duration_us: 0,
+    };
+    record(platform, scope, None, tool, arguments, recorded);
+}
