@@ -3,10 +3,13 @@
 //! official MCP clients.
 
 mod helpers;
+mod node;
 
 mod bad_input;
+mod conformance;
 mod content_as_code;
 mod cross_tenant;
+mod node_clients;
 mod operations;
 mod python_client;
 mod scale_out;
