@@ -87,8 +87,10 @@ pub(crate) fn record(
     } else {
         "ok"
     };
-    metrics::counter!("guidepost_tool_calls_total", "tool" => tool.to_owned(), "outcome" => outcome).increment(1);
-    metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => tool.to_owned())
+    let label = tools::metrics_label(tool);
+    metrics::counter!("guidepost_tool_calls_total", "tool" => label, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => label)
         .record(recorded.duration_us as f64 / 1e6);
     platform.analytics.record(ToolCall {
         id: ToolCallId::generate(),

@@ -73,6 +73,17 @@ impl Offered {
     }
 }
 
+/// The metrics label of a tool: its name for Guidepost's own tools, `other` for anything
+/// else a client may send (metrics must not grow with client input).
+pub(crate) fn metrics_label(name: &str) -> &'static str {
+    walkthroughs::NAMES
+        .iter()
+        .chain([&support::NAME])
+        .find(|n| **n == name)
+        .copied()
+        .unwrap_or("other")
+}
+
 pub(crate) async fn call(
     platform: &Platform,
     scope: &RequestScope,
