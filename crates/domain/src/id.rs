@@ -38,6 +38,9 @@ pub mod kind {
         Walkthrough => "wt",
         Step => "ws",
         Progress => "wp",
+        OAuthClient => "cli",
+        LoginSession => "lgn",
+        Grant => "grt",
     }
 }
 

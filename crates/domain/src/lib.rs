@@ -6,6 +6,7 @@
 #[macro_use]
 mod macros;
 
+mod auth;
 mod id;
 mod limits;
 mod model;
@@ -14,6 +15,7 @@ mod time;
 mod value;
 mod walkthrough;
 
+pub use auth::*;
 pub use id::{Id, IdKind};
 pub use limits::Limits;
 pub use model::*;

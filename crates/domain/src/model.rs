@@ -74,6 +74,9 @@ pub struct EndUser {
     pub tracking_id: Option<String>,
     pub email: Option<Email>,
     pub email_verified: bool,
+    /// The signed-in person this (anonymous) end user was linked to, when a request
+    /// carried both a token and this end user's tracking id (SPEC §3, de-anonymization).
+    pub linked_end_user_id: Option<EndUserId>,
     pub first_seen_at: Timestamp,
     pub last_seen_at: Timestamp,
 }

@@ -142,6 +142,23 @@ pub struct Progress {
     pub revision: i64,
 }
 
+impl Progress {
+    /// Whether this progress is further along than `other` (de-anonymization keeps the
+    /// more advanced of two): completed beats in progress beats not started; then more
+    /// completed steps; then the more recent activity.
+    pub fn is_ahead_of(&self, other: &Progress) -> bool {
+        let rank = |p: &Progress| {
+            let status = match p.status {
+                ProgressStatus::NotStarted => 0,
+                ProgressStatus::InProgress => 1,
+                ProgressStatus::Completed => 2,
+            };
+            (status, p.completed_step_ids.len(), p.last_activity_at)
+        };
+        rank(self) > rank(other)
+    }
+}
+
 /// The state a progress write sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressState {
@@ -249,6 +266,36 @@ pub fn advance(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn progress(status: ProgressStatus, done: usize, at: i64) -> Progress {
+        Progress {
+            id: Id::generate(),
+            org_id: Id::generate(),
+            end_user_id: Id::generate(),
+            server_id: Id::generate(),
+            walkthrough_id: Id::generate(),
+            version: 1,
+            current_step_id: None,
+            completed_step_ids: (0..done).map(|i| format!("ws_{i}")).collect(),
+            status,
+            started_at: Timestamp::from_micros(0),
+            last_activity_at: Timestamp::from_micros(at),
+            completed_at: None,
+            revision: 1,
+        }
+    }
+
+    #[test]
+    fn the_more_advanced_progress_is_ahead() {
+        let done = progress(ProgressStatus::Completed, 2, 1);
+        let far = progress(ProgressStatus::InProgress, 5, 1);
+        let near = progress(ProgressStatus::InProgress, 1, 9);
+        let recent_near = progress(ProgressStatus::InProgress, 1, 10);
+        assert!(done.is_ahead_of(&far), "completion wins");
+        assert!(far.is_ahead_of(&near), "then completed steps");
+        assert!(recent_near.is_ahead_of(&near), "then recency");
+        assert!(!near.is_ahead_of(&near));
+    }
 
     fn version(steps: &[&str]) -> WalkthroughVersion {
         WalkthroughVersion {

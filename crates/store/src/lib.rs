@@ -8,6 +8,7 @@
 //! Architecture invariant: this is the only crate that runs SQL. Every method that reads
 //! or writes tenant data takes an organization id, or is documented as platform-wide.
 
+mod auth;
 mod error;
 mod postgres;
 mod sqlite;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use guidepost_domain::*;
 
+pub use auth::AuthStore;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -78,7 +80,7 @@ pub struct EndUserFilter {
 }
 
 #[async_trait]
-pub trait Store: WalkthroughStore + Send + Sync + 'static {
+pub trait Store: WalkthroughStore + AuthStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Statements executed since start; tests and the benchmark read it to count the

@@ -121,17 +121,25 @@ fn server(row: &DbRow) -> Result<McpServer> {
     })
 }
 
-const END_USER_COLUMNS: &str = "id, org_id, tracking_id, email, email_verified, first_seen_at, last_seen_at";
+const END_USER_COLUMNS: &str =
+    "id, org_id, tracking_id, email, email_verified, linked_end_user_id, first_seen_at, last_seen_at";
 
 fn end_user(row: &DbRow) -> Result<EndUser> {
+    end_user_at(row, "")
+}
+
+/// An end user from columns named with `prefix` (for joins).
+fn end_user_at(row: &DbRow, prefix: &str) -> Result<EndUser> {
+    let column = |name: &str| format!("{prefix}{name}");
     Ok(EndUser {
-        id: Id::from_trusted(text(row, "id")?),
-        org_id: Id::from_trusted(text(row, "org_id")?),
-        tracking_id: opt_text(row, "tracking_id")?,
-        email: parse_email(opt_text(row, "email")?)?,
-        email_verified: row.try_get("email_verified")?,
-        first_seen_at: time(row, "first_seen_at")?,
-        last_seen_at: time(row, "last_seen_at")?,
+        id: Id::from_trusted(text(row, &column("id"))?),
+        org_id: Id::from_trusted(text(row, &column("org_id"))?),
+        tracking_id: opt_text(row, &column("tracking_id"))?,
+        email: parse_email(opt_text(row, &column("email"))?)?,
+        email_verified: row.try_get(column("email_verified").as_str())?,
+        linked_end_user_id: opt_text(row, &column("linked_end_user_id"))?.map(Id::from_trusted),
+        first_seen_at: time(row, &column("first_seen_at"))?,
+        last_seen_at: time(row, &column("last_seen_at"))?,
     })
 }
 

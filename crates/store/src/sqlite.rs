@@ -61,3 +61,4 @@ impl SqliteStore {
 
 include!("queries.rs");
 include!("walkthrough_queries.rs");
+include!("auth_queries.rs");

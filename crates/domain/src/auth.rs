@@ -1,0 +1,233 @@
+//! The records of the platform's OAuth 2.1 authorization server (SPEC §3): registered
+//! clients, login sessions (a pending authorization while the person signs in), grants
+//! (one approved authorization: a client acting for a person on one server), the
+//! authorization codes and tokens issued under a grant.
+//!
+//! Secrets (client secrets, codes, tokens, login cookies, one-time codes) never appear
+//! here in plain text: only their hashes are records.
+
+use serde::Serialize;
+
+use crate::id::kind;
+use crate::{Email, EndUser, EndUserId, Id, OrgId, ServerId, Timestamp};
+
+pub type OAuthClientId = Id<kind::OAuthClient>;
+pub type LoginSessionId = Id<kind::LoginSession>;
+pub type GrantId = Id<kind::Grant>;
+
+string_enum! {
+    /// How a client authenticates at the token endpoint (RFC 7591 §2).
+    TokenEndpointAuthMethod {
+        None => "none",
+        ClientSecretPost => "client_secret_post",
+        ClientSecretBasic => "client_secret_basic",
+    }
+}
+
+string_enum! {
+    TokenKind { Access => "access", Refresh => "refresh" }
+}
+
+string_enum! {
+    /// Where a login session stands. `email` → `code` (a one-time code was mailed) →
+    /// `consent` (the person is known) → `done` (a code went back to the client).
+    /// Too many wrong codes → `locked`. Another way to sign in (an upstream identity
+    /// provider) would add its own stage before `consent`.
+    LoginStage {
+        Email => "email",
+        Code => "code",
+        Consent => "consent",
+        Locked => "locked",
+        Done => "done",
+    }
+}
+
+/// A client registered by RFC 7591 dynamic registration at one server's authorization
+/// server. Clients identified by a metadata document URL (CIMD) are not stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct OAuthClient {
+    pub id: OAuthClientId,
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    pub scope: Option<String>,
+    /// SHA-256 of the client secret, for the secret-based methods.
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A client about to be registered (validated by the authorization server).
+#[derive(Debug, Clone)]
+pub struct NewOAuthClient {
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    pub scope: Option<String>,
+    pub secret_hash: Option<String>,
+}
+
+/// A validated authorization request (`/authorize`), kept while the person signs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    /// The PKCE S256 challenge.
+    pub code_challenge: String,
+    /// Space-separated granted scopes.
+    pub scope: String,
+    /// RFC 8707: the protected resource, the server's canonical MCP URL; the audience of
+    /// every token issued under this authorization.
+    pub resource: String,
+}
+
+/// A person signing in for one authorization request, in one browser (bound to it by a
+/// cookie whose hash is `secret_hash`).
+#[derive(Debug, Clone)]
+pub struct LoginSession {
+    pub id: LoginSessionId,
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub secret_hash: String,
+    pub request: AuthorizationRequest,
+    /// The client's name as shown on the consent page.
+    pub client_name: Option<String>,
+    pub stage: LoginStage,
+    pub email: Option<Email>,
+    /// Hash of the one-time code mailed to `email`, salted with the session id.
+    pub code_hash: Option<String>,
+    pub code_expires_at: Option<Timestamp>,
+    pub code_attempts: i64,
+    pub codes_sent: i64,
+    /// The person, once the code proved the email.
+    pub end_user_id: Option<EndUserId>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Bumped by every write; a write applies only to the revision it read.
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLoginSession {
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub secret_hash: String,
+    pub request: AuthorizationRequest,
+    pub client_name: Option<String>,
+    pub expires_at: Timestamp,
+}
+
+/// One approved authorization: a client may act for a person on a server, for a scope
+/// and an audience. Every token issued from its code and refreshes is of its family;
+/// revoking the grant revokes them all.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grant {
+    pub id: GrantId,
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub client_id: String,
+    pub end_user_id: EndUserId,
+    pub scope: String,
+    pub resource: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    pub client_id: String,
+    pub end_user_id: EndUserId,
+    pub scope: String,
+    pub resource: String,
+}
+
+/// An authorization code, stored by hash until its single use.
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    pub grant: Grant,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuthorizationCode {
+    pub code_hash: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub expires_at: Timestamp,
+}
+
+/// A token about to be stored: only its hash.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: String,
+    pub kind: TokenKind,
+    pub expires_at: Timestamp,
+}
+
+/// A stored token with its grant and its person, as one lookup returns them.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub kind: TokenKind,
+    pub grant: Grant,
+    pub end_user: EndUser,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// For refresh tokens: when it was exchanged (rotated) for a new pair.
+    pub used_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// Whether the token can be used at `now`: not expired, not revoked, grant not revoked.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.expires_at > now
+            && self.revoked_at.is_none()
+            && self.grant.revoked_at.is_none()
+            && self.used_at.is_none()
+    }
+}
+
+/// What presenting an authorization code found.
+#[derive(Debug, Clone)]
+pub enum CodeRedemption {
+    /// First use: the code is now spent.
+    Fresh(Box<AuthorizationCode>),
+    /// Second use: the grant and every token issued from the code are revoked.
+    Replayed,
+    Unknown,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone)]
+pub enum Rotation {
+    /// The old token is spent and the new tokens are stored.
+    Rotated,
+    /// The token was already rotated: the whole family is now revoked.
+    Reused,
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+/// What linking an anonymous end user to a signed-in person did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkOutcome {
+    /// False when the anonymous end user was already linked, or is not anonymous.
+    pub linked: bool,
+    /// Progress records that moved to the person.
+    pub moved: u32,
+    /// Progress records that met one of the person's own: the more advanced one was kept.
+    pub merged: u32,
+}

@@ -1,0 +1,103 @@
+//! The authorization server's half of the store: registered clients, login sessions,
+//! grants with their codes and tokens (all secrets by hash only), verified-email end
+//! users and de-anonymization.
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::Result;
+
+#[async_trait]
+pub trait AuthStore: Send + Sync {
+    // --- clients --------------------------------------------------------------------
+
+    async fn create_oauth_client(&self, client: &NewOAuthClient) -> Result<OAuthClient>;
+    /// A client registered at this server's authorization server.
+    async fn get_oauth_client(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        client_id: &str,
+    ) -> Result<Option<OAuthClient>>;
+
+    // --- login sessions -------------------------------------------------------------
+
+    async fn create_login_session(&self, session: &NewLoginSession) -> Result<LoginSession>;
+    async fn get_login_session(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        id: &LoginSessionId,
+    ) -> Result<Option<LoginSession>>;
+    /// Writes the session's mutable fields (stage, email, code, counters, end user) only
+    /// if it is still at `session.revision`; `None` if another write came first.
+    async fn update_login_session(&self, session: &LoginSession) -> Result<Option<LoginSession>>;
+    /// One-time codes mailed to `email` in this organization since `since`, over all login
+    /// sessions (a limit on how fast codes can be guessed across sessions).
+    async fn count_codes_sent(&self, org: &OrgId, email: &Email, since: Timestamp) -> Result<i64>;
+
+    // --- grants, codes and tokens ---------------------------------------------------
+
+    /// Records an approved authorization and its authorization code, in one transaction.
+    async fn create_grant_with_code(
+        &self,
+        grant: &NewGrant,
+        code: &NewAuthorizationCode,
+        now: Timestamp,
+    ) -> Result<Grant>;
+    /// Platform-wide (the hash of a random code): spends an authorization code. A second
+    /// use revokes the grant and every token issued from the code, in the same transaction.
+    async fn consume_authorization_code(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<CodeRedemption>;
+    /// Stores tokens of a grant; `false` (nothing stored) when the grant is revoked.
+    async fn issue_tokens(
+        &self,
+        org: &OrgId,
+        grant: &GrantId,
+        tokens: &[NewToken],
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Platform-wide (the hash of a random token): the token with its grant and person.
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+    /// Platform-wide (the hash of a random token): spends a refresh token and stores its
+    /// successors, in one transaction. Presenting an already rotated refresh token revokes
+    /// the whole family.
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        successors: &[NewToken],
+        now: Timestamp,
+    ) -> Result<Rotation>;
+    /// Revokes a grant and every token of its family.
+    async fn revoke_grant(&self, org: &OrgId, grant: &GrantId, now: Timestamp) -> Result<()>;
+    /// Revokes one token.
+    async fn revoke_token(&self, org: &OrgId, token_hash: &str, now: Timestamp) -> Result<()>;
+    /// Platform-wide housekeeping: deletes login sessions, codes and tokens that expired
+    /// before `cutoff`, and grants left with neither.
+    async fn delete_expired_auth_records(&self, cutoff: Timestamp) -> Result<u64>;
+
+    // --- people ---------------------------------------------------------------------
+
+    /// The end user with this verified email, created on first sign-in; `last_seen_at` is
+    /// brought up to `now`.
+    async fn end_user_for_verified_email(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<EndUser>;
+    /// De-anonymization (SPEC §3), in one transaction: moves the anonymous end user's
+    /// walkthrough progress to `person` (where both have progress on the same walkthrough
+    /// and server, the more advanced one is kept), points its sessions at `person`, and
+    /// records the link. Does nothing if `anonymous` has a verified email or is linked.
+    async fn link_end_users(
+        &self,
+        org: &OrgId,
+        anonymous: &EndUserId,
+        person: &EndUserId,
+        now: Timestamp,
+    ) -> Result<LinkOutcome>;
+}

@@ -1,0 +1,561 @@
+// The authorization server's SQL, shared by both backends; compiled into `sqlite.rs` and
+// `postgres.rs` with `include!` after `queries.rs` and `walkthrough_queries.rs`, whose row
+// helpers it uses. Every secret arrives here already hashed.
+
+use guidepost_domain::{
+    AuthorizationCode, AuthorizationRequest, CodeRedemption, Grant, GrantId, LinkOutcome, LoginSession, LoginSessionId,
+    LoginStage, NewAuthorizationCode, NewGrant, NewLoginSession, NewOAuthClient, NewToken, OAuthClient, OAuthClientId,
+    Rotation, TokenEndpointAuthMethod, TokenKind, TokenRecord,
+};
+
+use crate::auth::AuthStore;
+
+fn opt_time(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_micros))
+}
+
+const CLIENT_COLUMNS: &str = "id, org_id, server_id, client_name, client_uri, redirect_uris, grant_types, \
+     token_endpoint_auth_method, scope, secret_hash, created_at";
+
+fn oauth_client(row: &DbRow) -> Result<OAuthClient> {
+    let method = text(row, "token_endpoint_auth_method")?;
+    Ok(OAuthClient {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        server_id: Id::from_trusted(text(row, "server_id")?),
+        client_name: opt_text(row, "client_name")?,
+        client_uri: opt_text(row, "client_uri")?,
+        redirect_uris: json_column(row, "redirect_uris")?,
+        grant_types: json_column(row, "grant_types")?,
+        token_endpoint_auth_method: TokenEndpointAuthMethod::parse(&method)
+            .ok_or_else(|| corrupt("token endpoint auth method", &method))?,
+        scope: opt_text(row, "scope")?,
+        secret_hash: opt_text(row, "secret_hash")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+const LOGIN_COLUMNS: &str = "id, org_id, server_id, secret_hash, client_id, client_name, redirect_uri, state, \
+     code_challenge, scope, resource, stage, email, code_hash, code_expires_at, code_attempts, codes_sent, \
+     end_user_id, created_at, expires_at, revision";
+
+fn login_session(row: &DbRow) -> Result<LoginSession> {
+    let stage = text(row, "stage")?;
+    Ok(LoginSession {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        server_id: Id::from_trusted(text(row, "server_id")?),
+        secret_hash: text(row, "secret_hash")?,
+        request: AuthorizationRequest {
+            client_id: text(row, "client_id")?,
+            redirect_uri: text(row, "redirect_uri")?,
+            state: opt_text(row, "state")?,
+            code_challenge: text(row, "code_challenge")?,
+            scope: text(row, "scope")?,
+            resource: text(row, "resource")?,
+        },
+        client_name: opt_text(row, "client_name")?,
+        stage: LoginStage::parse(&stage).ok_or_else(|| corrupt("login stage", &stage))?,
+        email: parse_email(opt_text(row, "email")?)?,
+        code_hash: opt_text(row, "code_hash")?,
+        code_expires_at: opt_time(row, "code_expires_at")?,
+        code_attempts: row.try_get("code_attempts")?,
+        codes_sent: row.try_get("codes_sent")?,
+        end_user_id: opt_text(row, "end_user_id")?.map(Id::from_trusted),
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+        revision: row.try_get("revision")?,
+    })
+}
+
+const GRANT_COLUMNS: &str =
+    "g.id, g.org_id, g.server_id, g.client_id, g.end_user_id, g.scope, g.resource, g.created_at, g.revoked_at";
+
+fn grant(row: &DbRow) -> Result<Grant> {
+    Ok(Grant {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        server_id: Id::from_trusted(text(row, "server_id")?),
+        client_id: text(row, "client_id")?,
+        end_user_id: Id::from_trusted(text(row, "end_user_id")?),
+        scope: text(row, "scope")?,
+        resource: text(row, "resource")?,
+        created_at: time(row, "created_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+/// A token joined with its grant (unprefixed columns) and its person (`u_` columns).
+const TOKEN_SQL: &str = "SELECT t.kind, t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, \
+     t.used_at AS t_used_at, g.id, g.org_id, g.server_id, g.client_id, g.end_user_id, g.scope, g.resource, \
+     g.created_at, g.revoked_at, u.id AS u_id, u.org_id AS u_org_id, u.tracking_id AS u_tracking_id, \
+     u.email AS u_email, u.email_verified AS u_email_verified, u.linked_end_user_id AS u_linked_end_user_id, \
+     u.first_seen_at AS u_first_seen_at, u.last_seen_at AS u_last_seen_at \
+     FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id AND g.org_id = t.org_id \
+     JOIN end_users u ON u.id = g.end_user_id AND u.org_id = g.org_id WHERE t.token_hash = $1";
+
+fn token_record(row: &DbRow) -> Result<TokenRecord> {
+    let kind = text(row, "kind")?;
+    Ok(TokenRecord {
+        kind: TokenKind::parse(&kind).ok_or_else(|| corrupt("token kind", &kind))?,
+        grant: grant(row)?,
+        end_user: end_user_at(row, "u_")?,
+        expires_at: time(row, "t_expires_at")?,
+        revoked_at: opt_time(row, "t_revoked_at")?,
+        used_at: opt_time(row, "t_used_at")?,
+    })
+}
+
+impl ThisStore {
+    /// Inserts tokens of a grant that is not revoked; `false` if the grant is revoked.
+    async fn insert_tokens(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Db>,
+        grant: &str,
+        tokens: &[NewToken],
+        now: Timestamp,
+    ) -> Result<bool> {
+        for token in tokens {
+            self.count(1);
+            let done = sqlx::query(
+                "INSERT INTO oauth_tokens (token_hash, org_id, grant_id, kind, created_at, expires_at) \
+                 SELECT $1, org_id, id, $3, $4, $5 FROM oauth_grants WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(&token.hash)
+            .bind(grant)
+            .bind(token.kind.as_str())
+            .bind(now.micros())
+            .bind(token.expires_at.micros())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Revokes a grant and its tokens inside a transaction.
+    async fn revoke_family(&self, tx: &mut sqlx::Transaction<'static, Db>, grant: &str, now: Timestamp) -> Result<()> {
+        self.count(2);
+        sqlx::query("UPDATE oauth_grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(grant)
+            .bind(now.micros())
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE grant_id = $1")
+            .bind(grant)
+            .bind(now.micros())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuthStore for ThisStore {
+    async fn create_oauth_client(&self, c: &NewOAuthClient) -> Result<OAuthClient> {
+        let sql = format!(
+            "INSERT INTO oauth_clients ({CLIENT_COLUMNS}) \
+             SELECT $1, org_id, id, $4, $5, $6, $7, $8, $9, $10, $11 FROM mcp_servers WHERE org_id = $2 AND id = $3 \
+             RETURNING {CLIENT_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(OAuthClientId::generate().as_str())
+            .bind(c.org_id.as_str())
+            .bind(c.server_id.as_str())
+            .bind(c.client_name.as_deref())
+            .bind(c.client_uri.as_deref())
+            .bind(to_json(&c.redirect_uris))
+            .bind(to_json(&c.grant_types))
+            .bind(c.token_endpoint_auth_method.as_str())
+            .bind(c.scope.as_deref())
+            .bind(c.secret_hash.as_deref())
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await?;
+        oauth_client(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn get_oauth_client(&self, org: &OrgId, server: &ServerId, client_id: &str) -> Result<Option<OAuthClient>> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 AND server_id = $2 AND id = $3");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(server.as_str())
+            .bind(client_id)
+            .fetch_optional(self.run())
+            .await?;
+        row.as_ref().map(oauth_client).transpose()
+    }
+
+    async fn create_login_session(&self, s: &NewLoginSession) -> Result<LoginSession> {
+        let sql = format!(
+            "INSERT INTO oauth_login_sessions ({LOGIN_COLUMNS}) \
+             SELECT $1, org_id, id, $4, $5, $6, $7, $8, $9, $10, $11, 'email', NULL, NULL, NULL, 0, 0, NULL, $12, $13, 1 \
+             FROM mcp_servers WHERE org_id = $2 AND id = $3 RETURNING {LOGIN_COLUMNS}"
+        );
+        let r = &s.request;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(LoginSessionId::generate().as_str())
+            .bind(s.org_id.as_str())
+            .bind(s.server_id.as_str())
+            .bind(&s.secret_hash)
+            .bind(&r.client_id)
+            .bind(s.client_name.as_deref())
+            .bind(&r.redirect_uri)
+            .bind(r.state.as_deref())
+            .bind(&r.code_challenge)
+            .bind(&r.scope)
+            .bind(&r.resource)
+            .bind(Timestamp::now().micros())
+            .bind(s.expires_at.micros())
+            .fetch_optional(self.run())
+            .await?;
+        login_session(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn get_login_session(&self, org: &OrgId, server: &ServerId, id: &LoginSessionId) -> Result<Option<LoginSession>> {
+        let sql =
+            format!("SELECT {LOGIN_COLUMNS} FROM oauth_login_sessions WHERE org_id = $1 AND server_id = $2 AND id = $3");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(server.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        row.as_ref().map(login_session).transpose()
+    }
+
+    async fn update_login_session(&self, s: &LoginSession) -> Result<Option<LoginSession>> {
+        // The end user, when set, must be of the session's organization.
+        let sql = format!(
+            "UPDATE oauth_login_sessions SET stage = $4, email = $5, code_hash = $6, code_expires_at = $7, \
+             code_attempts = $8, codes_sent = $9, end_user_id = $10, revision = revision + 1 \
+             WHERE org_id = $1 AND id = $2 AND revision = $3 \
+             AND ($10 IS NULL OR EXISTS (SELECT 1 FROM end_users WHERE org_id = $1 AND id = $10)) \
+             RETURNING {LOGIN_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(s.org_id.as_str())
+            .bind(s.id.as_str())
+            .bind(s.revision)
+            .bind(s.stage.as_str())
+            .bind(s.email.as_ref().map(|e| e.as_str()))
+            .bind(s.code_hash.as_deref())
+            .bind(s.code_expires_at.map(Timestamp::micros))
+            .bind(s.code_attempts)
+            .bind(s.codes_sent)
+            .bind(s.end_user_id.as_ref().map(|id| id.as_str()))
+            .fetch_optional(self.run())
+            .await?;
+        row.as_ref().map(login_session).transpose()
+    }
+
+    async fn count_codes_sent(&self, org: &OrgId, email: &Email, since: Timestamp) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(codes_sent), 0) AS BIGINT) AS sent FROM oauth_login_sessions \
+             WHERE org_id = $1 AND email = $2 AND created_at >= $3",
+        )
+        .bind(org.as_str())
+        .bind(email.as_str())
+        .bind(since.micros())
+        .fetch_one(self.run())
+        .await?;
+        Ok(row.try_get("sent")?)
+    }
+
+    async fn create_grant_with_code(&self, g: &NewGrant, code: &NewAuthorizationCode, now: Timestamp) -> Result<Grant> {
+        let mut tx = self.begin_write().await?;
+        self.count(2);
+        // The server and the person must both belong to the grant's organization.
+        let row = sqlx::query(
+            "INSERT INTO oauth_grants (id, org_id, server_id, client_id, end_user_id, scope, resource, created_at) \
+             SELECT $1, org_id, id, $4, $5, $6, $7, $8 FROM mcp_servers WHERE org_id = $2 AND id = $3 \
+             AND EXISTS (SELECT 1 FROM end_users WHERE org_id = $2 AND id = $5) \
+             RETURNING id, org_id, server_id, client_id, end_user_id, scope, resource, created_at, revoked_at",
+        )
+        .bind(GrantId::generate().as_str())
+        .bind(g.org_id.as_str())
+        .bind(g.server_id.as_str())
+        .bind(&g.client_id)
+        .bind(g.end_user_id.as_str())
+        .bind(&g.scope)
+        .bind(&g.resource)
+        .bind(now.micros())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let created = grant(&row.ok_or(StoreError::NotFound)?)?;
+        sqlx::query(
+            "INSERT INTO oauth_codes (code_hash, org_id, grant_id, redirect_uri, code_challenge, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&code.code_hash)
+        .bind(g.org_id.as_str())
+        .bind(created.id.as_str())
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(now.micros())
+        .bind(code.expires_at.micros())
+        .execute(&mut *tx)
+        .await?;
+        self.count(1);
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn consume_authorization_code(&self, code_hash: &str, now: Timestamp) -> Result<CodeRedemption> {
+        let mut tx = self.begin_write().await?;
+        self.count(1);
+        let spent = sqlx::query(
+            "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+             RETURNING grant_id, redirect_uri, code_challenge, expires_at, used_at",
+        )
+        .bind(code_hash)
+        .bind(now.micros())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match spent {
+            Some(code) => {
+                self.count(1);
+                let sql = format!("SELECT {GRANT_COLUMNS} FROM oauth_grants g WHERE g.id = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(text(&code, "grant_id")?)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                CodeRedemption::Fresh(Box::new(AuthorizationCode {
+                    grant: grant(&row)?,
+                    redirect_uri: text(&code, "redirect_uri")?,
+                    code_challenge: text(&code, "code_challenge")?,
+                    expires_at: time(&code, "expires_at")?,
+                    used_at: opt_time(&code, "used_at")?,
+                }))
+            }
+            None => {
+                self.count(1);
+                let used = sqlx::query("SELECT grant_id FROM oauth_codes WHERE code_hash = $1")
+                    .bind(code_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match used {
+                    Some(row) => {
+                        self.revoke_family(&mut tx, &text(&row, "grant_id")?, now).await?;
+                        CodeRedemption::Replayed
+                    }
+                    None => CodeRedemption::Unknown,
+                }
+            }
+        };
+        self.count(1);
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn issue_tokens(&self, org: &OrgId, grant_id: &GrantId, tokens: &[NewToken], now: Timestamp) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        self.count(1);
+        let owned = sqlx::query("SELECT id FROM oauth_grants WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(grant_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() || !self.insert_tokens(&mut tx, grant_id.as_str(), tokens, now).await? {
+            return Ok(false);
+        }
+        self.count(1);
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query(TOKEN_SQL).bind(token_hash).fetch_optional(self.run()).await?;
+        row.as_ref().map(token_record).transpose()
+    }
+
+    async fn rotate_refresh_token(&self, token_hash: &str, successors: &[NewToken], now: Timestamp) -> Result<Rotation> {
+        let mut tx = self.begin_write().await?;
+        self.count(1);
+        let spent = sqlx::query(
+            "UPDATE oauth_tokens SET used_at = $2 WHERE token_hash = $1 AND kind = 'refresh' \
+             AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING grant_id",
+        )
+        .bind(token_hash)
+        .bind(now.micros())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = spent {
+            if !self.insert_tokens(&mut tx, &text(&row, "grant_id")?, successors, now).await? {
+                return Ok(Rotation::Invalid);
+            }
+            self.count(1);
+            tx.commit().await?;
+            return Ok(Rotation::Rotated);
+        }
+        self.count(1);
+        let known = sqlx::query("SELECT grant_id, used_at FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'")
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match known {
+            Some(row) if opt_time(&row, "used_at")?.is_some() => {
+                self.revoke_family(&mut tx, &text(&row, "grant_id")?, now).await?;
+                self.count(1);
+                tx.commit().await?;
+                Ok(Rotation::Reused)
+            }
+            _ => Ok(Rotation::Invalid),
+        }
+    }
+
+    async fn revoke_grant(&self, org: &OrgId, grant_id: &GrantId, now: Timestamp) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.count(1);
+        let owned = sqlx::query("SELECT id FROM oauth_grants WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(grant_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_some() {
+            self.revoke_family(&mut tx, grant_id.as_str(), now).await?;
+        }
+        self.count(1);
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_token(&self, org: &OrgId, token_hash: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE org_id = $1 AND token_hash = $2")
+            .bind(org.as_str())
+            .bind(token_hash)
+            .bind(now.micros())
+            .execute(self.run())
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_expired_auth_records(&self, cutoff: Timestamp) -> Result<u64> {
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM oauth_login_sessions WHERE expires_at < $1",
+            "DELETE FROM oauth_codes WHERE expires_at < $1",
+            "DELETE FROM oauth_tokens WHERE expires_at < $1",
+            "DELETE FROM oauth_grants WHERE created_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.grant_id = oauth_grants.id) \
+             AND NOT EXISTS (SELECT 1 FROM oauth_codes c WHERE c.grant_id = oauth_grants.id)",
+        ] {
+            deleted += sqlx::query(sql).bind(cutoff.micros()).execute(self.run()).await?.rows_affected();
+        }
+        Ok(deleted)
+    }
+
+    async fn end_user_for_verified_email(&self, org: &OrgId, email: &Email, now: Timestamp) -> Result<EndUser> {
+        // One statement that creates or touches, like tracking ids: concurrent first
+        // sign-ins of one person agree on one end user (unique partial index).
+        let sql = format!(
+            "INSERT INTO end_users (id, org_id, email, email_verified, first_seen_at, last_seen_at) \
+             VALUES ($1, $2, $3, TRUE, $4, $4) \
+             ON CONFLICT (org_id, email) WHERE email_verified DO UPDATE SET last_seen_at = CASE \
+             WHEN excluded.last_seen_at > end_users.last_seen_at THEN excluded.last_seen_at \
+             ELSE end_users.last_seen_at END \
+             RETURNING {END_USER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(EndUserId::generate().as_str())
+            .bind(org.as_str())
+            .bind(email.as_str())
+            .bind(now.micros())
+            .fetch_one(self.run())
+            .await?;
+        end_user(&row)
+    }
+
+    async fn link_end_users(&self, org: &OrgId, anonymous: &EndUserId, person: &EndUserId, now: Timestamp) -> Result<LinkOutcome> {
+        if anonymous == person {
+            return Ok(LinkOutcome::default());
+        }
+        let mut tx = self.begin_write().await?;
+        self.count(2);
+        let sql = format!("SELECT {END_USER_COLUMNS} FROM end_users WHERE org_id = $1 AND id = $2{LOCK_ROW}");
+        let anon = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(anonymous.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let anon = end_user(&anon)?;
+        let target = sqlx::query("SELECT id FROM end_users WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(person.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if target.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        if anon.email_verified || anon.linked_end_user_id.is_some() {
+            return Ok(LinkOutcome::default());
+        }
+        self.count(2);
+        let sql = format!("SELECT {PROGRESS_COLUMNS} FROM walkthrough_progress WHERE org_id = $1 AND end_user_id = $2{LOCK_ROW}");
+        let theirs = rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(org.as_str()).bind(anonymous.as_str()).fetch_all(&mut *tx).await?,
+            progress,
+        )?;
+        let mine = rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(org.as_str()).bind(person.as_str()).fetch_all(&mut *tx).await?,
+            progress,
+        )?;
+        let mut outcome = LinkOutcome { linked: true, ..LinkOutcome::default() };
+        for p in &theirs {
+            let same = mine.iter().find(|q| q.server_id == p.server_id && q.walkthrough_id == p.walkthrough_id);
+            match same {
+                None => {
+                    self.count(1);
+                    sqlx::query("UPDATE walkthrough_progress SET end_user_id = $2, revision = revision + 1 WHERE id = $1")
+                        .bind(p.id.as_str())
+                        .bind(person.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    outcome.moved += 1;
+                }
+                Some(q) => {
+                    if p.is_ahead_of(q) {
+                        self.count(1);
+                        sqlx::query(
+                            "UPDATE walkthrough_progress SET version = $2, current_step_id = $3, completed_step_ids = $4, \
+                             status = $5, started_at = $6, last_activity_at = $7, completed_at = $8, \
+                             revision = revision + 1 WHERE id = $1",
+                        )
+                        .bind(q.id.as_str())
+                        .bind(p.version)
+                        .bind(p.current_step_id.as_deref())
+                        .bind(to_json(&p.completed_step_ids))
+                        .bind(p.status.as_str())
+                        .bind(p.started_at.micros())
+                        .bind(p.last_activity_at.micros())
+                        .bind(p.completed_at.map(Timestamp::micros))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    self.count(1);
+                    sqlx::query("DELETE FROM walkthrough_progress WHERE id = $1").bind(p.id.as_str()).execute(&mut *tx).await?;
+                    outcome.merged += 1;
+                }
+            }
+        }
+        self.count(3);
+        sqlx::query("UPDATE mcp_sessions SET end_user_id = $3 WHERE org_id = $1 AND end_user_id = $2")
+            .bind(org.as_str())
+            .bind(anonymous.as_str())
+            .bind(person.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE end_users SET linked_end_user_id = $3, linked_at = $4 WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(anonymous.as_str())
+            .bind(person.as_str())
+            .bind(now.micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}

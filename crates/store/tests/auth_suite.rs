@@ -1,0 +1,699 @@
+//! The authorization server's half of the store, on every backend: clients and login
+//! sessions stay inside their server and organization, codes are single-use (a replay
+//! revokes the family), refresh tokens rotate (a reuse revokes the family), and
+//! de-anonymization moves progress with the more advanced one winning.
+
+use std::sync::Arc;
+
+use guidepost_domain::*;
+use guidepost_store::{NewWalkthrough, ProgressKey, Store, StoreError};
+use guidepost_testkit::{TestDatabase, backend_tests};
+
+async fn open(db: &TestDatabase) -> Arc<dyn Store> {
+    guidepost_store::connect(&db.url)
+        .await
+        .expect("store opens")
+}
+
+fn settings(slug: &str) -> ServerSettings {
+    ServerSettings {
+        name: format!("Server {slug}"),
+        slug: Slug::parse(slug).unwrap(),
+        custom_domain: None,
+        auth_mode: AuthMode::PlatformOauth,
+        walkthrough_tools_enabled: true,
+        support_tool_enabled: true,
+        product_name: None,
+        instructions: None,
+        allowed_origins: Vec::new(),
+    }
+}
+
+struct World {
+    store: Arc<dyn Store>,
+    org: OrgId,
+    server: ServerId,
+    other_org: OrgId,
+    other_server: ServerId,
+}
+
+async fn world(db: &TestDatabase) -> World {
+    let store = open(db).await;
+    let org = store.create_organization("Acme").await.unwrap().id;
+    let other_org = store.create_organization("Other").await.unwrap().id;
+    let kind = ServerKind::Standard;
+    let server = store
+        .create_server(&org, kind, &settings("acme"))
+        .await
+        .unwrap()
+        .id;
+    let other_server = store
+        .create_server(&other_org, kind, &settings("other"))
+        .await
+        .unwrap()
+        .id;
+    World {
+        store,
+        org,
+        server,
+        other_org,
+        other_server,
+    }
+}
+
+fn email(text: &str) -> Email {
+    Email::parse(text).unwrap()
+}
+
+fn request() -> AuthorizationRequest {
+    AuthorizationRequest {
+        client_id: "cli_abcdefghij".into(),
+        redirect_uri: "http://127.0.0.1:9999/callback".into(),
+        state: Some("xyz".into()),
+        code_challenge: "challenge".into(),
+        scope: "mcp".into(),
+        resource: "http://acme.localhost/mcp".into(),
+    }
+}
+
+fn token(kind: TokenKind, seconds: i64) -> NewToken {
+    NewToken {
+        hash: hash_secret(&random_token("t_")),
+        kind,
+        expires_at: Timestamp::now().plus_seconds(seconds),
+    }
+}
+
+/// A grant for Ada with one spent code, ready for tokens.
+async fn grant_for(w: &World, who: &str) -> Grant {
+    let person = w
+        .store
+        .end_user_for_verified_email(&w.org, &email(who), Timestamp::now())
+        .await
+        .unwrap();
+    let new = NewGrant {
+        org_id: w.org.clone(),
+        server_id: w.server.clone(),
+        client_id: "cli_abcdefghij".into(),
+        end_user_id: person.id,
+        scope: "mcp".into(),
+        resource: "http://acme.localhost/mcp".into(),
+    };
+    let code = NewAuthorizationCode {
+        code_hash: hash_secret(&random_token("c_")),
+        redirect_uri: "http://127.0.0.1:9999/callback".into(),
+        code_challenge: "challenge".into(),
+        expires_at: Timestamp::now().plus_seconds(60),
+    };
+    w.store
+        .create_grant_with_code(&new, &code, Timestamp::now())
+        .await
+        .unwrap()
+}
+
+async fn clients_belong_to_their_server(db: &TestDatabase) {
+    let w = world(db).await;
+    let new = NewOAuthClient {
+        org_id: w.org.clone(),
+        server_id: w.server.clone(),
+        client_name: Some("Cursor".into()),
+        client_uri: None,
+        redirect_uris: vec!["http://127.0.0.1/cb".into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        scope: Some("mcp".into()),
+        secret_hash: Some(hash_secret("secret")),
+    };
+    let client = w.store.create_oauth_client(&new).await.unwrap();
+    assert!(client.id.as_str().starts_with("cli_"));
+    let found = w
+        .store
+        .get_oauth_client(&w.org, &w.server, client.id.as_str())
+        .await
+        .unwrap()
+        .expect("found on its server");
+    assert_eq!(found.redirect_uris, new.redirect_uris);
+    assert_eq!(found.secret_hash, new.secret_hash);
+    let elsewhere = w
+        .store
+        .get_oauth_client(&w.other_org, &w.other_server, client.id.as_str())
+        .await
+        .unwrap();
+    assert!(elsewhere.is_none(), "another server never sees the client");
+    let cross = NewOAuthClient {
+        server_id: w.other_server.clone(),
+        ..new
+    };
+    assert!(matches!(
+        w.store.create_oauth_client(&cross).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn login_sessions_are_written_on_their_revision(db: &TestDatabase) {
+    let w = world(db).await;
+    let new = NewLoginSession {
+        org_id: w.org.clone(),
+        server_id: w.server.clone(),
+        secret_hash: hash_secret("cookie"),
+        request: request(),
+        client_name: Some("Cursor".into()),
+        expires_at: Timestamp::now().plus_seconds(600),
+    };
+    let session = w.store.create_login_session(&new).await.unwrap();
+    assert_eq!(session.stage, LoginStage::Email);
+    assert_eq!(session.request, request());
+    let mut next = session.clone();
+    next.stage = LoginStage::Code;
+    next.email = Some(email("ada@example.com"));
+    next.code_hash = Some(hash_secret("123456"));
+    next.code_expires_at = Some(Timestamp::now().plus_seconds(600));
+    next.codes_sent = 1;
+    let written = w
+        .store
+        .update_login_session(&next)
+        .await
+        .unwrap()
+        .expect("written");
+    assert_eq!(
+        (written.stage, written.revision),
+        (LoginStage::Code, session.revision + 1)
+    );
+    assert!(
+        w.store.update_login_session(&next).await.unwrap().is_none(),
+        "a write on an old revision is refused"
+    );
+    let again = w
+        .store
+        .get_login_session(&w.org, &w.server, &session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.email, Some(email("ada@example.com")));
+    assert!(
+        w.store
+            .get_login_session(&w.other_org, &w.other_server, &session.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let hour_ago = Timestamp::now().plus_seconds(-3600);
+    let ada = email("ada@example.com");
+    let sent = w.store.count_codes_sent(&w.org, &ada, hour_ago).await;
+    assert_eq!(sent.unwrap(), 1);
+    let other = w.store.count_codes_sent(&w.other_org, &ada, hour_ago).await;
+    assert_eq!(other.unwrap(), 0);
+}
+
+async fn a_code_is_single_use_and_a_replay_revokes_the_family(db: &TestDatabase) {
+    let w = world(db).await;
+    let person = w
+        .store
+        .end_user_for_verified_email(&w.org, &email("ada@example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    let code_hash = hash_secret("the-code");
+    let new = NewGrant {
+        org_id: w.org.clone(),
+        server_id: w.server.clone(),
+        client_id: "cli_abcdefghij".into(),
+        end_user_id: person.id.clone(),
+        scope: "mcp".into(),
+        resource: "http://acme.localhost/mcp".into(),
+    };
+    let code = NewAuthorizationCode {
+        code_hash: code_hash.clone(),
+        redirect_uri: "http://127.0.0.1:9999/callback".into(),
+        code_challenge: "challenge".into(),
+        expires_at: Timestamp::now().plus_seconds(60),
+    };
+    let grant = w
+        .store
+        .create_grant_with_code(&new, &code, Timestamp::now())
+        .await
+        .unwrap();
+    let CodeRedemption::Fresh(spent) = w
+        .store
+        .consume_authorization_code(&code_hash, Timestamp::now())
+        .await
+        .unwrap()
+    else {
+        panic!("the first use is fresh");
+    };
+    assert_eq!(spent.grant.id, grant.id);
+    assert_eq!(spent.code_challenge, "challenge");
+    let access = token(TokenKind::Access, 3600);
+    assert!(
+        w.store
+            .issue_tokens(
+                &w.org,
+                &grant.id,
+                std::slice::from_ref(&access),
+                Timestamp::now()
+            )
+            .await
+            .unwrap()
+    );
+    let found = w.store.find_token(&access.hash).await.unwrap().unwrap();
+    assert!(found.is_live(Timestamp::now()));
+    assert_eq!(found.end_user.email, Some(email("ada@example.com")));
+    assert_eq!(found.grant.resource, "http://acme.localhost/mcp");
+
+    let replay = w
+        .store
+        .consume_authorization_code(&code_hash, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(matches!(replay, CodeRedemption::Replayed));
+    let revoked = w.store.find_token(&access.hash).await.unwrap().unwrap();
+    assert!(
+        !revoked.is_live(Timestamp::now()),
+        "tokens from a replayed code are revoked"
+    );
+    assert!(
+        !w.store
+            .issue_tokens(
+                &w.org,
+                &grant.id,
+                &[token(TokenKind::Access, 60)],
+                Timestamp::now()
+            )
+            .await
+            .unwrap(),
+        "a revoked grant issues nothing"
+    );
+    assert!(matches!(
+        w.store
+            .consume_authorization_code(&hash_secret("unknown"), Timestamp::now())
+            .await
+            .unwrap(),
+        CodeRedemption::Unknown
+    ));
+}
+
+async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family(db: &TestDatabase) {
+    let w = world(db).await;
+    let grant = grant_for(&w, "ada@example.com").await;
+    let (access, refresh) = (
+        token(TokenKind::Access, 3600),
+        token(TokenKind::Refresh, 86400),
+    );
+    let pair = [access.clone(), refresh.clone()];
+    assert!(
+        w.store
+            .issue_tokens(&w.org, &grant.id, &pair, Timestamp::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !w.store
+            .issue_tokens(&w.other_org, &grant.id, &pair, Timestamp::now())
+            .await
+            .unwrap(),
+        "another organization cannot issue tokens of this grant"
+    );
+
+    let (access2, refresh2) = (
+        token(TokenKind::Access, 3600),
+        token(TokenKind::Refresh, 86400),
+    );
+    let next = [access2.clone(), refresh2.clone()];
+    let rotated = w
+        .store
+        .rotate_refresh_token(&refresh.hash, &next, Timestamp::now())
+        .await;
+    assert!(matches!(rotated.unwrap(), Rotation::Rotated));
+    let old = w.store.find_token(&refresh.hash).await.unwrap().unwrap();
+    assert!(old.used_at.is_some() && !old.is_live(Timestamp::now()));
+    assert!(
+        w.store
+            .find_token(&access2.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(Timestamp::now())
+    );
+    assert!(
+        matches!(
+            w.store
+                .rotate_refresh_token(&access2.hash, &[], Timestamp::now())
+                .await
+                .unwrap(),
+            Rotation::Invalid
+        ),
+        "an access token is not a refresh token"
+    );
+
+    let stolen = [
+        token(TokenKind::Access, 3600),
+        token(TokenKind::Refresh, 86400),
+    ];
+    let reuse = w
+        .store
+        .rotate_refresh_token(&refresh.hash, &stolen, Timestamp::now())
+        .await;
+    assert!(matches!(reuse.unwrap(), Rotation::Reused));
+    for hash in [&access.hash, &access2.hash, &refresh2.hash] {
+        let record = w.store.find_token(hash).await.unwrap().unwrap();
+        assert!(
+            !record.is_live(Timestamp::now()),
+            "the whole family is revoked"
+        );
+    }
+    assert!(
+        w.store.find_token(&stolen[0].hash).await.unwrap().is_none(),
+        "nothing new was issued"
+    );
+    assert!(
+        matches!(
+            w.store
+                .rotate_refresh_token(&refresh2.hash, &stolen, Timestamp::now())
+                .await
+                .unwrap(),
+            Rotation::Invalid
+        ),
+        "the newest refresh token of a revoked family is dead too"
+    );
+}
+
+async fn revocation_and_expiry(db: &TestDatabase) {
+    let w = world(db).await;
+    let grant = grant_for(&w, "ada@example.com").await;
+    let (a, b, old) = (
+        token(TokenKind::Access, 3600),
+        token(TokenKind::Access, 3600),
+        token(TokenKind::Access, -10),
+    );
+    let tokens = [a.clone(), b.clone(), old.clone()];
+    assert!(
+        w.store
+            .issue_tokens(&w.org, &grant.id, &tokens, Timestamp::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !w.store
+            .find_token(&old.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(Timestamp::now())
+    );
+
+    w.store
+        .revoke_token(&w.other_org, &a.hash, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(
+        w.store
+            .find_token(&a.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(Timestamp::now()),
+        "not another org's to revoke"
+    );
+    w.store
+        .revoke_token(&w.org, &a.hash, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(
+        !w.store
+            .find_token(&a.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(Timestamp::now())
+    );
+    assert!(
+        w.store
+            .find_token(&b.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(Timestamp::now())
+    );
+    w.store
+        .revoke_grant(&w.org, &grant.id, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(
+        !w.store
+            .find_token(&b.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(Timestamp::now())
+    );
+
+    let deleted = w
+        .store
+        .delete_expired_auth_records(Timestamp::now())
+        .await
+        .unwrap();
+    assert!(deleted >= 1);
+    assert!(
+        w.store.find_token(&old.hash).await.unwrap().is_none(),
+        "expired tokens are deleted"
+    );
+    assert!(
+        w.store.find_token(&b.hash).await.unwrap().is_some(),
+        "live rows stay"
+    );
+}
+
+async fn one_end_user_per_verified_email(db: &TestDatabase) {
+    let w = world(db).await;
+    let first = w
+        .store
+        .end_user_for_verified_email(&w.org, &email("Ada@Example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    let again = w
+        .store
+        .end_user_for_verified_email(&w.org, &email("ada@example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(first.id, again.id);
+    assert!(first.email_verified);
+    let elsewhere = w
+        .store
+        .end_user_for_verified_email(&w.other_org, &email("ada@example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    assert_ne!(elsewhere.id, first.id, "people are per organization");
+    // Someone claiming the address without proof is a different end user.
+    let claimant = w
+        .store
+        .end_user_for_tracking_id(&w.org, "t1", Timestamp::now())
+        .await
+        .unwrap();
+    let claimed = w
+        .store
+        .set_end_user_email(&w.org, &claimant.id, &email("ada@example.com"), false)
+        .await
+        .unwrap();
+    assert!(!claimed.email_verified);
+    let still = w
+        .store
+        .end_user_for_verified_email(&w.org, &email("ada@example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(still.id, first.id);
+}
+
+/// A published walkthrough of `steps` steps assigned to the world's server.
+async fn walkthrough(w: &World, title: &str, steps: usize) -> WalkthroughVersion {
+    let fields = WalkthroughFields {
+        title: title.into(),
+        description: None,
+        status: WalkthroughStatus::Draft,
+        estimated_duration_minutes: None,
+        tags: vec![],
+        metadata: serde_json::json!({}),
+    };
+    let new = NewWalkthrough {
+        fields,
+        external_key: None,
+    };
+    let id = w.store.create_walkthrough(&w.org, &new).await.unwrap().id;
+    for n in 0..steps {
+        let step = StepFields {
+            title: format!("s{n}"),
+            section_title: None,
+            content: "c".into(),
+        };
+        w.store
+            .add_step(&w.org, &id, &step, &StepPlacement::Last)
+            .await
+            .unwrap();
+    }
+    w.store
+        .assign_walkthrough(&w.org, &w.server, &id, None, Some(true))
+        .await
+        .unwrap();
+    w.store.publish_walkthrough(&w.org, &id).await.unwrap()
+}
+
+/// Progress of `user` that has completed `done` steps of `version`.
+async fn progress_of(
+    w: &World,
+    user: &EndUserId,
+    version: &WalkthroughVersion,
+    done: usize,
+) -> Progress {
+    let key = ProgressKey {
+        org_id: w.org.clone(),
+        end_user_id: user.clone(),
+        server_id: w.server.clone(),
+        walkthrough_id: version.walkthrough_id.clone(),
+    };
+    let mut progress = w
+        .store
+        .start_progress(&key, &ProgressState::start(version))
+        .await
+        .unwrap();
+    for _ in 0..done {
+        let Advance::Moved { state, .. } = advance(version, &ProgressState::of(&progress), None)
+        else {
+            panic!("advances");
+        };
+        progress = w
+            .store
+            .update_progress(&w.org, &progress.id, progress.revision, &state)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    progress
+}
+
+async fn linking_moves_progress_and_the_more_advanced_wins(db: &TestDatabase) {
+    let w = world(db).await;
+    let (only_anon, anon_ahead, person_ahead) = (
+        walkthrough(&w, "A", 3).await,
+        walkthrough(&w, "B", 3).await,
+        walkthrough(&w, "C", 3).await,
+    );
+    let anon = w
+        .store
+        .end_user_for_tracking_id(&w.org, "laptop", Timestamp::now())
+        .await
+        .unwrap();
+    let person = w
+        .store
+        .end_user_for_verified_email(&w.org, &email("ada@example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    progress_of(&w, &anon.id, &only_anon, 1).await;
+    progress_of(&w, &anon.id, &anon_ahead, 2).await;
+    progress_of(&w, &person.id, &anon_ahead, 1).await;
+    progress_of(&w, &anon.id, &person_ahead, 0).await;
+    progress_of(&w, &person.id, &person_ahead, 2).await;
+    let session = NewSession {
+        transport_id: "transport-1".into(),
+        org_id: w.org.clone(),
+        server_id: w.server.clone(),
+        end_user_id: Some(anon.id.clone()),
+        client_name: None,
+        client_version: None,
+        protocol_version: None,
+        transport_state: "{}".into(),
+    };
+    w.store
+        .create_session(&session, Timestamp::now())
+        .await
+        .unwrap();
+
+    let outcome = w
+        .store
+        .link_end_users(&w.org, &anon.id, &person.id, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        LinkOutcome {
+            linked: true,
+            moved: 1,
+            merged: 2
+        }
+    );
+    let mine = w
+        .store
+        .list_progress(&w.org, &person.id, &w.server)
+        .await
+        .unwrap();
+    let done_of = |v: &WalkthroughVersion| {
+        mine.iter()
+            .find(|p| p.walkthrough_id == v.walkthrough_id)
+            .map(|p| p.completed_step_ids.len())
+    };
+    assert_eq!(done_of(&only_anon), Some(1), "moved");
+    assert_eq!(
+        done_of(&anon_ahead),
+        Some(2),
+        "the anonymous progress was further"
+    );
+    assert_eq!(
+        done_of(&person_ahead),
+        Some(2),
+        "the person's own progress was further"
+    );
+    assert!(
+        w.store
+            .list_progress(&w.org, &anon.id, &w.server)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let linked = w.store.get_end_user(&w.org, &anon.id).await.unwrap();
+    assert_eq!(
+        linked.linked_end_user_id,
+        Some(person.id.clone()),
+        "the link is recorded"
+    );
+    let moved_session = w.store.find_session("transport-1").await.unwrap().unwrap();
+    assert_eq!(moved_session.end_user_id, Some(person.id.clone()));
+
+    let again = w
+        .store
+        .link_end_users(&w.org, &anon.id, &person.id, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(!again.linked, "linking twice does nothing");
+    let verified = w
+        .store
+        .link_end_users(&w.org, &person.id, &anon.id, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(!verified.linked, "a verified person is never merged away");
+    let stranger = w
+        .store
+        .end_user_for_verified_email(&w.other_org, &email("eve@example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    let fresh = w
+        .store
+        .end_user_for_tracking_id(&w.org, "desk", Timestamp::now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            w.store
+                .link_end_users(&w.org, &fresh.id, &stranger.id, Timestamp::now())
+                .await,
+            Err(StoreError::NotFound)
+        ),
+        "never across organizations"
+    );
+}
+
+backend_tests!(
+    clients_belong_to_their_server,
+    login_sessions_are_written_on_their_revision,
+    a_code_is_single_use_and_a_replay_revokes_the_family,
+    refresh_tokens_rotate_and_a_reuse_revokes_the_family,
+    revocation_and_expiry,
+    one_end_user_per_verified_email,
+    linking_moves_progress_and_the_more_advanced_wins,
+);
