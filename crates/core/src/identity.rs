@@ -1,5 +1,14 @@
 //! Who is calling (SPEC §3): the end user behind a request, first match wins —
 //! a verified token subject, then the `tracking_id` of a personal URL, then the session.
+//!
+//! **De-anonymization.** A request that carries both a valid token and a tracking id
+//! whose end user is anonymous links the two: that end user's progress moves to the
+//! signed-in person (the more advanced progress wins where both have some), its sessions
+//! follow, and the link is recorded on it (`linked_end_user_id`), all in one transaction
+//! (`AuthStore::link_end_users`). From then on the tracking id names the person, also on
+//! requests without a token: the personal URL keeps working after sign-in, exactly as it
+//! did before. (The tracking id was already the only credential of that progress; the
+//! link does not make it weaker.)
 
 use guidepost_domain::*;
 
@@ -13,17 +22,19 @@ pub struct Caller {
     pub tracking_id: Option<TrackingId>,
     /// The session-era session, if the request belongs to one.
     pub session: Option<McpSession>,
+    /// The person a valid bearer token names (its verified email).
+    pub signed_in: Option<EndUser>,
 }
 
 impl Caller {
     /// Whether anything identifies this caller beyond a single request.
     pub fn is_identifiable(&self) -> bool {
-        self.tracking_id.is_some() || self.session.is_some()
+        self.signed_in.is_some() || self.tracking_id.is_some() || self.session.is_some()
     }
 }
 
 /// The end user for a caller. A session without one gets a new anonymous end user,
-/// remembered on the session. A stateless call with neither tracking id nor token is
+/// remembered on the session. A stateless call with neither token nor tracking id is
 /// anonymous: `None`.
 pub async fn resolve_end_user(
     platform: &Platform,
@@ -31,11 +42,15 @@ pub async fn resolve_end_user(
 ) -> Result<Option<EndUser>, CoreError> {
     let store = &platform.store;
     let now = Timestamp::now();
+    if let Some(person) = &caller.signed_in {
+        if let Some(tracking_id) = &caller.tracking_id {
+            link_tracking_id(platform, &caller.org_id, tracking_id, person).await?;
+        }
+        return Ok(Some(person.clone()));
+    }
     if let Some(tracking_id) = &caller.tracking_id {
         return Ok(Some(
-            store
-                .end_user_for_tracking_id(&caller.org_id, tracking_id.as_str(), now)
-                .await?,
+            end_user_for_tracking_id(platform, &caller.org_id, tracking_id, now).await?,
         ));
     }
     let Some(session) = &caller.session else {
@@ -53,6 +68,61 @@ pub async fn resolve_end_user(
         .set_session_end_user(&caller.org_id, &session.transport_id, &user.id)
         .await?;
     Ok(Some(user))
+}
+
+/// The end user a tracking id names: created on first sight, and the signed-in person
+/// once the tracking id was linked to one.
+pub async fn end_user_for_tracking_id(
+    platform: &Platform,
+    org: &OrgId,
+    tracking_id: &TrackingId,
+    now: Timestamp,
+) -> Result<EndUser, CoreError> {
+    let store = &platform.store;
+    let user = store
+        .end_user_for_tracking_id(org, tracking_id.as_str(), now)
+        .await?;
+    match &user.linked_end_user_id {
+        Some(person) => match store.get_end_user(org, person).await {
+            Ok(person) => Ok(person),
+            // The person was deleted: the tracking id is all that is left.
+            Err(guidepost_store::StoreError::NotFound) => Ok(user),
+            Err(other) => Err(other.into()),
+        },
+        None => Ok(user),
+    }
+}
+
+/// De-anonymization: links the tracking id's end user to `person` if it is anonymous
+/// and not linked yet. A tracking id already linked to someone else stays theirs.
+async fn link_tracking_id(
+    platform: &Platform,
+    org: &OrgId,
+    tracking_id: &TrackingId,
+    person: &EndUser,
+) -> Result<(), CoreError> {
+    let now = Timestamp::now();
+    let store = &platform.store;
+    let tracked = store
+        .end_user_for_tracking_id(org, tracking_id.as_str(), now)
+        .await?;
+    if tracked.id == person.id || tracked.email_verified || tracked.linked_end_user_id.is_some() {
+        return Ok(());
+    }
+    let outcome = store
+        .link_end_users(org, &tracked.id, &person.id, now)
+        .await?;
+    if outcome.linked {
+        tracing::info!(
+            anonymous = %tracked.id,
+            person = %person.id,
+            moved = outcome.moved,
+            merged = outcome.merged,
+            "linked a tracking id to a signed-in person"
+        );
+        metrics::counter!("guidepost_end_users_linked_total").increment(1);
+    }
+    Ok(())
 }
 
 /// How an anonymous caller can become identifiable; shown to agents in tool errors.

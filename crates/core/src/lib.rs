@@ -9,6 +9,7 @@ mod config;
 mod error;
 pub mod identity;
 mod input;
+pub mod routing;
 pub mod servers;
 pub mod support;
 pub mod walkthroughs;

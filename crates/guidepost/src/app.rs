@@ -85,6 +85,10 @@ pub async fn start_with_store(
             settings.mcp.clone(),
             shutdown.child_token(),
         ))
+        .merge(
+            guidepost_auth::router(platform.clone(), settings.auth.clone())
+                .context("starting the authorization server")?,
+        )
         .merge(guidepost_api::router(platform.clone()))
         .merge(ops::router(store.clone()))
         .fallback(not_found);
@@ -138,7 +142,8 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// Deletes sessions idle for longer than the timeout, once a minute.
+/// Deletes sessions idle for longer than the timeout, and expired sign-in records, once a
+/// minute.
 async fn expire_idle_sessions(platform: Platform, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -152,6 +157,18 @@ async fn expire_idle_sessions(platform: Platform, stop: CancellationToken) {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "expired idle sessions"),
             Err(error) => tracing::warn!(%error, "could not expire idle sessions"),
+        }
+        // Expired login sessions, codes and tokens (an hour late: a rotated refresh
+        // token stays known until it expires, to catch its reuse).
+        let auth_cutoff = Timestamp::now().plus_seconds(-3600);
+        match platform
+            .store
+            .delete_expired_auth_records(auth_cutoff)
+            .await
+        {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted expired sign-in records"),
+            Err(error) => tracing::warn!(%error, "could not delete expired sign-in records"),
         }
     }
 }

@@ -134,6 +134,27 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish on shutdown [default: 10].
     #[arg(long, env = "GUIDEPOST_SHUTDOWN_GRACE")]
     pub shutdown_grace: Option<u64>,
+    /// SMTP server for sign-in codes: smtp://host:port, smtps://user:pass@host, or
+    /// smtp://host:587?tls=required. Without it, mail goes to --mail-outbox.
+    #[arg(long, env = "GUIDEPOST_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of sign-in mail [default: Guidepost <no-reply@{base-domain}>].
+    #[arg(long, env = "GUIDEPOST_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Without --smtp-url: directory where each mail is written as an .eml file (and
+    /// logged, code included), for development [default: ./mail-outbox].
+    #[arg(long, env = "GUIDEPOST_MAIL_OUTBOX")]
+    pub mail_outbox: Option<PathBuf>,
+    /// Seconds an OAuth access token lives [default: 3600].
+    #[arg(long, env = "GUIDEPOST_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<u64>,
+    /// Seconds an OAuth refresh token lives; each use replaces it [default: 2592000].
+    #[arg(long, env = "GUIDEPOST_REFRESH_TOKEN_TTL")]
+    pub refresh_token_ttl: Option<u64>,
+    /// Fetch OAuth client metadata documents (CIMD) from private and loopback addresses,
+    /// and over plain http there. Development and tests only.
+    #[arg(long, env = "GUIDEPOST_CIMD_ALLOW_PRIVATE")]
+    pub cimd_allow_private: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use guidepost_auth::AuthOptions;
 use guidepost_core::PlatformConfig;
 use guidepost_mcp::{McpOptions, RateLimits};
 use serde::Deserialize;
@@ -31,6 +32,12 @@ pub struct FileConfig {
     pub session_idle_timeout: Option<u64>,
     pub body_limit: Option<usize>,
     pub shutdown_grace: Option<u64>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub mail_outbox: Option<std::path::PathBuf>,
+    pub access_token_ttl: Option<u64>,
+    pub refresh_token_ttl: Option<u64>,
+    pub cimd_allow_private: Option<bool>,
 }
 
 impl FileConfig {
@@ -53,6 +60,8 @@ pub struct Settings {
     pub public_port: Option<u16>,
     pub platform: PlatformConfig,
     pub mcp: McpOptions,
+    /// The OAuth authorization server of servers that require sign-in.
+    pub auth: AuthOptions,
     pub shutdown_grace: Duration,
 }
 
@@ -72,6 +81,7 @@ impl Settings {
                 session_idle_timeout: Duration::from_secs(1800),
             },
             mcp: McpOptions::default(),
+            auth: AuthOptions::default(),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -146,7 +156,36 @@ pub fn serve_settings(
     };
     settings.shutdown_grace =
         Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
+    settings.auth = auth_options(args, file, &settings.platform.base_domain);
     Ok(settings)
+}
+
+fn auth_options(args: &ServeArgs, file: &FileConfig, base_domain: &str) -> AuthOptions {
+    let defaults = AuthOptions::default();
+    let seconds =
+        |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    AuthOptions {
+        access_token_ttl: seconds(
+            args.access_token_ttl.or(file.access_token_ttl),
+            defaults.access_token_ttl,
+        ),
+        refresh_token_ttl: seconds(
+            args.refresh_token_ttl.or(file.refresh_token_ttl),
+            defaults.refresh_token_ttl,
+        ),
+        cimd_allow_private: args.cimd_allow_private || file.cimd_allow_private.unwrap_or(false),
+        smtp_url: args.smtp_url.clone().or_else(|| file.smtp_url.clone()),
+        mail_from: args
+            .mail_from
+            .clone()
+            .or_else(|| file.mail_from.clone())
+            .unwrap_or_else(|| format!("Guidepost <no-reply@{base_domain}>")),
+        mail_outbox: args
+            .mail_outbox
+            .clone()
+            .or_else(|| file.mail_outbox.clone())
+            .unwrap_or(defaults.mail_outbox),
+    }
 }
 
 /// How commands other than `serve` write public URLs: from the config file (and the

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::jsonrpc::{self, Inbound, Refusal};
 use crate::rate_limit::Limiters;
 use crate::scope::RequestScope;
-use crate::{McpOptions, handler, recording, routing};
+use crate::{McpOptions, bearer, handler, recording, routing};
 
 /// A session's last-seen time is written at most this often.
 const TOUCH_INTERVAL: Duration = Duration::from_secs(15);
@@ -125,6 +125,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         Err(error) => return Err(internal(&error)),
     };
     check_origin(platform, &server, &parts, &id)?;
+    let token = bearer::signed_in(platform, &server, &parts, &id).await?;
     let tracking_id = tracking_id(&parts, &id)?;
     let session = match session_id_to_check(&parts, inbound.as_ref()) {
         Some(transport_id) => Some(live_session(platform, &server, transport_id, id).await?),
@@ -136,6 +137,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         tracking_id,
         session,
         client_ip: client_ip(&parts),
+        token,
     };
     if let Some(inbound) = &inbound {
         check_tools_call(state, &scope, inbound)?;
@@ -363,6 +365,9 @@ fn check_tools_call(
 
 /// The key of the per-user budget: the best identity the request carries.
 fn user_key(scope: &RequestScope) -> Option<String> {
+    if let Some(token) = &scope.token {
+        return Some(format!("u:{}", token.end_user.id));
+    }
     if let Some(tracking_id) = &scope.tracking_id {
         return Some(format!(
             "{}:t:{}",
@@ -415,15 +420,20 @@ async fn store_session(
     transport_id: &str,
 ) -> Result<(), guidepost_core::CoreError> {
     let now = Timestamp::now();
-    let end_user_id = match &scope.tracking_id {
-        Some(tracking_id) => Some(
-            platform
-                .store
-                .end_user_for_tracking_id(&scope.server.org_id, tracking_id.as_str(), now)
-                .await?
-                .id,
+    // The session's end user: the signed-in person, else the tracking id's.
+    let end_user_id = match (&scope.token, &scope.tracking_id) {
+        (Some(token), _) => Some(token.end_user.id.clone()),
+        (None, Some(tracking_id)) => Some(
+            guidepost_core::identity::end_user_for_tracking_id(
+                platform,
+                &scope.server.org_id,
+                tracking_id,
+                now,
+            )
+            .await?
+            .id,
         ),
-        None => None,
+        (None, None) => None,
     };
     let client = inbound.params.get("clientInfo");
     let client_text = |key: &str| {

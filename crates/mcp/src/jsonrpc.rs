@@ -12,6 +12,7 @@ pub(crate) const INVALID_PARAMS: i64 = -32602;
 pub(crate) const SESSION_NOT_FOUND: i64 = -32001;
 pub(crate) const RATE_LIMITED: i64 = -32029;
 pub(crate) const FORBIDDEN: i64 = -32003;
+pub(crate) const UNAUTHORIZED: i64 = -32004;
 pub(crate) const INTERNAL_ERROR: i64 = -32603;
 
 /// The first version without sessions (SEP-2567).
@@ -106,6 +107,8 @@ pub(crate) struct Refusal {
     code: i64,
     message: String,
     retry_after_secs: Option<u64>,
+    /// `WWW-Authenticate` of a 401 or 403 from the resource server check.
+    challenge: Option<String>,
 }
 
 impl Refusal {
@@ -116,6 +119,15 @@ impl Refusal {
             code,
             message: message.into(),
             retry_after_secs: None,
+            challenge: None,
+        }
+    }
+
+    /// Adds a `WWW-Authenticate` challenge.
+    pub fn with_challenge(self, challenge: String) -> Self {
+        Self {
+            challenge: Some(challenge),
+            ..self
         }
     }
 
@@ -139,6 +151,11 @@ impl IntoResponse for Refusal {
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, challenge);
         }
         response
     }

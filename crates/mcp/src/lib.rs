@@ -7,6 +7,7 @@
 //!
 //! Architecture invariant: this is the only crate that imports `rmcp`.
 
+mod bearer;
 mod fixture;
 mod gate;
 mod handler;

@@ -6,40 +6,19 @@ use guidepost_core::{CoreError, Platform};
 use guidepost_domain::McpServer;
 use http::request::Parts;
 
-/// The server named by the request, if any.
+/// The server named by the request, if any (the rule is shared with the authorization
+/// server: `guidepost_core::routing`).
 pub(crate) async fn resolve_server(
     platform: &Platform,
     parts: &Parts,
 ) -> Result<Option<McpServer>, CoreError> {
-    let store = &platform.store;
-    if let Some(slug) = path_slug(parts.uri.path()) {
-        return Ok(store.find_server_by_slug(slug).await?);
-    }
-    let Some(host) = request_host(parts) else {
-        return Ok(None);
-    };
-    let base = platform.config.base_domain.as_str();
-    if host == base {
-        return match &platform.config.default_server {
-            Some(slug) => Ok(store.find_server_by_slug(slug).await?),
-            None => Ok(None),
-        };
-    }
-    if let Some(slug) = host
-        .strip_suffix(base)
-        .and_then(|rest| rest.strip_suffix('.'))
-    {
-        // Only one label below the base domain names a server.
-        return if slug.contains('.') {
-            Ok(None)
-        } else {
-            Ok(store.find_server_by_slug(slug).await?)
-        };
-    }
-    Ok(store.find_server_by_domain(&host).await?)
+    let host = request_host(parts);
+    let slug = path_slug(parts.uri.path());
+    guidepost_core::routing::server_for_address(platform, host.as_deref(), slug).await
 }
 
-fn path_slug(path: &str) -> Option<&str> {
+/// The slug of the path fallback, `/s/{slug}/mcp`.
+pub(crate) fn path_slug(path: &str) -> Option<&str> {
     path.strip_prefix("/s/")?.strip_suffix("/mcp")
 }
 
@@ -50,17 +29,7 @@ pub(crate) fn request_host(parts: &Parts) -> Option<String> {
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or(parts.uri.host())?;
-    let host = match raw.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') || port.chars().all(|c| c.is_ascii_digit()) => {
-            if port.chars().all(|c| c.is_ascii_digit()) {
-                name
-            } else {
-                raw
-            }
-        }
-        _ => raw,
-    };
-    Some(host.trim_end_matches('.').to_ascii_lowercase())
+    Some(guidepost_core::routing::normalize_host(raw))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use guidepost_auth::VerifiedToken;
 use guidepost_core::identity::Caller;
 use guidepost_domain::{McpServer, McpSession, TrackingId};
 
@@ -15,6 +16,8 @@ pub(crate) struct RequestScope {
     pub client_ip: Option<IpAddr>,
     /// How the server was reached, for URLs written back to the agent.
     pub endpoint_url: String,
+    /// The signed-in person, from a bearer token that is valid for this server.
+    pub token: Option<VerifiedToken>,
 }
 
 impl RequestScope {
@@ -24,6 +27,7 @@ impl RequestScope {
             server_id: self.server.id.clone(),
             tracking_id: self.tracking_id.clone(),
             session: self.session.clone(),
+            signed_in: self.token.as_ref().map(|t| t.end_user.clone()),
         }
     }
 

@@ -1,0 +1,254 @@
+//! The authorization endpoint (OAuth 2.1 §4.1.1): authorization code with PKCE S256
+//! only, an exact redirect URI, RFC 8707 `resource` required (this server's MCP URL), and
+//! RFC 9207 `iss` on every response. Until the client and its redirect URI are known to
+//! be good, errors are shown as a page; after, they go back to the client.
+
+use axum::extract::RawQuery;
+use axum::response::{IntoResponse, Redirect, Response};
+use guidepost_domain::{
+    AuthorizationRequest, NewLoginSession, Timestamp, hash_secret, random_token,
+};
+use http::{HeaderValue, StatusCode, header};
+use url::Url;
+
+use crate::clients::{ClientProblem, find_client};
+use crate::crypto::is_pkce_value;
+use crate::error::Params;
+use crate::login::{LOGIN_TTL_SECS, cookie_header};
+use crate::pages::error_page;
+use crate::tenant::Tenant;
+use crate::verify::{KNOWN_SCOPES, MCP_SCOPE};
+
+pub(crate) async fn authorize(
+    state: crate::State,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let name = server_name(&tenant);
+    let page = |status, message: &str| error_page(status, &name, message);
+    let query = query.unwrap_or_default();
+    if query.len() > 16 * 1024 {
+        return page(
+            StatusCode::URI_TOO_LONG,
+            "The authorization request is too long.",
+        );
+    }
+    let params = match Params::parse(query.as_bytes()) {
+        Ok(params) => params,
+        Err(why) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                &format!("The app sent an invalid request: {why}."),
+            );
+        }
+    };
+    let Some(client_id) = params.get("client_id") else {
+        return page(StatusCode::BAD_REQUEST, "The app sent no client_id.");
+    };
+    let client = match find_client(&state, &tenant, client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "The app is not registered with this server. Try connecting again from the app.",
+            );
+        }
+        Err(ClientProblem::Document(why)) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                &format!("The app could not be verified: {why}."),
+            );
+        }
+        Err(ClientProblem::Store(error)) => {
+            tracing::error!(%error, "could not look up an OAuth client");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side. Please try again.",
+            );
+        }
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(uri) => uri.to_owned(),
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return page(StatusCode::BAD_REQUEST, "The app sent no redirect_uri."),
+    };
+    if !client.redirect_uris.contains(&redirect_uri) {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "The app asked to be sent back to an address it did not register (redirect_uri mismatch).",
+        );
+    }
+    // The redirect URI is the client's own: from here on, errors go back to it.
+    let back = Back {
+        redirect_uri: &redirect_uri,
+        state: params.get("state"),
+        issuer: tenant.address.issuer(),
+    };
+    let request = match check_request(&params, &tenant, &redirect_uri) {
+        Ok(request) => request,
+        Err((error, description)) => return back.error(error, &description),
+    };
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return back.error(
+            "unauthorized_client",
+            "the client may not use the authorization code grant",
+        );
+    }
+    let secret = random_token("");
+    let new = NewLoginSession {
+        org_id: tenant.server.org_id.clone(),
+        server_id: tenant.server.id.clone(),
+        secret_hash: hash_secret(&secret),
+        request,
+        client_name: client.name.clone(),
+        expires_at: Timestamp::now().plus_seconds(LOGIN_TTL_SECS),
+    };
+    let session = match state.platform.store.create_login_session(&new).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(%error, "could not start a login session");
+            return back.error(
+                "server_error",
+                "the authorization server failed; please retry",
+            );
+        }
+    };
+    let login_url = tenant.address.endpoint(&format!("/login/{}", session.id));
+    let mut response = Redirect::to(&login_url).into_response();
+    let cookie = cookie_header(&session.id, &secret, tenant.address.is_https());
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub(crate) fn server_name(tenant: &Tenant) -> String {
+    let server = &tenant.server;
+    server
+        .product_name
+        .clone()
+        .unwrap_or_else(|| server.name.clone())
+}
+
+/// Checks the parameters that matter once the redirect URI is trusted.
+fn check_request(
+    params: &Params,
+    tenant: &Tenant,
+    redirect_uri: &str,
+) -> Result<AuthorizationRequest, (&'static str, String)> {
+    let invalid = |d: &str| ("invalid_request", d.to_owned());
+    match params.get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return Err((
+                "unsupported_response_type",
+                "only response_type=code is supported".into(),
+            ));
+        }
+        None => return Err(invalid("response_type is required")),
+    }
+    let Some(challenge) = params.get("code_challenge") else {
+        return Err(invalid(
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        ));
+    };
+    match params.get("code_challenge_method") {
+        Some("S256") => {}
+        Some("plain") => {
+            return Err(invalid(
+                "code_challenge_method plain is not allowed; use S256",
+            ));
+        }
+        Some(_) => return Err(invalid("code_challenge_method must be S256")),
+        None => {
+            return Err(invalid(
+                "code_challenge_method is required and must be S256",
+            ));
+        }
+    }
+    if !is_pkce_value(challenge) {
+        return Err(invalid(
+            "code_challenge must be 43 to 128 characters of base64url",
+        ));
+    }
+    let resource = tenant.address.resource();
+    match params.get("resource") {
+        Some(r) if r == resource => {}
+        Some(_) => {
+            return Err((
+                "invalid_target",
+                format!("resource must be this server's MCP URL, {resource}"),
+            ));
+        }
+        None => {
+            return Err((
+                "invalid_target",
+                format!("resource is required (RFC 8707): {resource}"),
+            ));
+        }
+    }
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in params.get("scope").unwrap_or(MCP_SCOPE).split_whitespace() {
+        if !KNOWN_SCOPES.contains(&scope) {
+            return Err((
+                "invalid_scope",
+                format!("unknown scope {scope:?}; this server offers {MCP_SCOPE}"),
+            ));
+        }
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let state = params.get("state").map(str::to_owned);
+    if state.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err(invalid("state is longer than 1024 characters"));
+    }
+    Ok(AuthorizationRequest {
+        client_id: params.get("client_id").unwrap_or_default().to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        state,
+        code_challenge: challenge.to_owned(),
+        scope: scopes.join(" "),
+        resource,
+    })
+}
+
+/// The way back to the client: its redirect URI with the response parameters, `state`
+/// echoed and RFC 9207 `iss`.
+pub(crate) struct Back<'a> {
+    pub redirect_uri: &'a str,
+    pub state: Option<&'a str>,
+    pub issuer: String,
+}
+
+impl Back<'_> {
+    pub fn error(&self, error: &str, description: &str) -> Response {
+        self.send(&[("error", error), ("error_description", description)])
+    }
+
+    pub fn code(&self, code: &str) -> Response {
+        self.send(&[("code", code)])
+    }
+
+    fn send(&self, pairs: &[(&str, &str)]) -> Response {
+        let Ok(mut url) = Url::parse(self.redirect_uri) else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            for (name, value) in pairs {
+                query.append_pair(name, value);
+            }
+            if let Some(state) = self.state {
+                query.append_pair("state", state);
+            }
+            query.append_pair("iss", &self.issuer);
+        }
+        let mut response = Redirect::to(url.as_str()).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}

@@ -1,0 +1,172 @@
+//! Guidepost's OAuth 2.1 authorization server (SPEC §3), one per hosted server, and the
+//! access-token check that the MCP endpoint runs as the resource server.
+//!
+//! **Why hand-rolled.** No Rust crate covers what MCP clients need from an authorization
+//! server: `oxide-auth` is inactive and has neither dynamic registration (RFC 7591) nor
+//! server metadata (RFC 8414) nor protected resource metadata (RFC 9728); nothing
+//! implements Client ID Metadata Documents, RFC 9207 `iss`, or RFC 8707 audiences; and
+//! `oauth2` / `openidconnect` are clients. What we need is a small set of precise rules,
+//! written down here once and tested end to end with the official MCP clients.
+//!
+//! **Per-server issuer.** A server's issuer is its origin on its virtual host
+//! (`http://acme.localhost:8080`), or `{origin}/s/{slug}` when it is reached by the path
+//! fallback; every endpoint lives under the issuer (`address.rs`). Only servers whose
+//! `auth_mode` requires a token are served; anything else is 404.
+//!
+//! **Modules.** `metadata` (RFC 9728 and RFC 8414 / OpenID discovery documents),
+//! `registration` (RFC 7591), `cimd` (fetching client metadata documents behind an SSRF
+//! guard), `clients` (who a `client_id` is), `authorize` (the authorization request),
+//! `login` and `pages` (the sign-in pages: email, one-time code, consent), `email` (SMTP
+//! or an outbox directory), `token` (code and refresh grants), `revoke` (RFC 7009),
+//! `verify` (the resource server's check and its `WWW-Authenticate` challenges).
+//!
+//! **Login is pluggable.** A login session is a small state machine (`LoginStage`): the
+//! email one-time code is one way to reach the `consent` stage; federating to an
+//! organization's OIDC provider (`custom_oauth`) is another that only has to set the
+//! verified email and move the session to `consent`.
+//!
+//! Architecture invariant: tokens, codes, client secrets, login cookies and one-time codes
+//! are random, shown once, and stored only as SHA-256 hashes.
+
+mod address;
+mod authorize;
+mod cimd;
+mod clients;
+mod crypto;
+mod email;
+mod error;
+mod login;
+mod metadata;
+mod pages;
+mod registration;
+mod revoke;
+mod tenant;
+mod token;
+mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, get, post};
+use guidepost_core::Platform;
+
+pub use address::Address;
+pub use verify::{MCP_SCOPE, TokenRefusal, VerifiedToken, challenge, verify_access_token};
+
+/// Settings of the authorization server.
+#[derive(Debug, Clone)]
+pub struct AuthOptions {
+    /// Lifetime of access tokens (SPEC §3: one hour by default).
+    pub access_token_ttl: Duration,
+    /// Lifetime of refresh tokens; each use replaces the token with a new one.
+    pub refresh_token_ttl: Duration,
+    /// Fetch client metadata documents from private, loopback and link-local addresses,
+    /// and over plain HTTP there (development and tests only).
+    pub cimd_allow_private: bool,
+    /// `smtp://…` or `smtps://…` (lettre's URL form); without it mail goes to the outbox.
+    pub smtp_url: Option<String>,
+    /// The sender of sign-in mail.
+    pub mail_from: String,
+    /// Where mail is written as `.eml` files when no SMTP server is configured.
+    pub mail_outbox: PathBuf,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            cimd_allow_private: false,
+            smtp_url: None,
+            mail_from: "Guidepost <no-reply@localhost>".into(),
+            mail_outbox: PathBuf::from("mail-outbox"),
+        }
+    }
+}
+
+/// Why the authorization server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("--smtp-url: {0}")]
+    Smtp(String),
+    #[error("--mail-from: {0}")]
+    From(String),
+}
+
+/// A JSON endpoint that browser-based clients may call from any origin.
+fn cross_origin(route: MethodRouter<Arc<AuthState>>) -> MethodRouter<Arc<AuthState>> {
+    route
+        .options(metadata::preflight)
+        .layer(axum::middleware::map_response(metadata::allow_any_origin))
+}
+
+/// What every handler shares.
+pub(crate) struct AuthState {
+    pub platform: Platform,
+    pub options: AuthOptions,
+    pub mailer: email::Mailer,
+    pub cimd: cimd::Fetcher,
+}
+
+pub(crate) type State = axum::extract::State<Arc<AuthState>>;
+
+/// Largest body of a registration, token or form request.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// The authorization server's routes, for servers reached by host and by the path
+/// fallback (`/s/{slug}/…`), and the well-known documents at the root.
+pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupError> {
+    let state = Arc::new(AuthState {
+        mailer: email::Mailer::new(&options)?,
+        cimd: cimd::Fetcher::new(options.cimd_allow_private),
+        platform,
+        options,
+    });
+    let issuer_routes = Router::new()
+        .route("/authorize", get(authorize::authorize))
+        .route("/token", cross_origin(post(token::token)))
+        .route("/register", cross_origin(post(registration::register)))
+        .route("/revoke", cross_origin(post(revoke::revoke)))
+        .route("/login/{id}", get(login::page))
+        .route("/login/{id}/email", post(login::submit_email))
+        .route("/login/{id}/code", post(login::submit_code))
+        .route("/login/{id}/consent", post(login::submit_consent))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            cross_origin(get(metadata::authorization_server)),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            cross_origin(get(metadata::authorization_server)),
+        );
+    let well_known = Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource",
+            cross_origin(get(metadata::protected_resource)),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            cross_origin(get(metadata::protected_resource)),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/s/{slug}/mcp",
+            cross_origin(get(metadata::protected_resource)),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/s/{slug}",
+            cross_origin(get(metadata::authorization_server)),
+        )
+        .route(
+            "/.well-known/openid-configuration/s/{slug}",
+            cross_origin(get(metadata::authorization_server)),
+        );
+    Ok(Router::new()
+        .merge(issuer_routes.clone())
+        .nest("/s/{slug}", issuer_routes)
+        .merge(well_known)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state))
+}

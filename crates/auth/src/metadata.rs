@@ -1,0 +1,89 @@
+//! Discovery documents: RFC 9728 protected resource metadata (what the MCP endpoint
+//! is, and who issues its tokens) and RFC 8414 authorization server metadata, also served
+//! at the OpenID discovery locations that MCP clients try.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::tenant::Tenant;
+use crate::verify::{KNOWN_SCOPES, MCP_SCOPE};
+
+/// RFC 9728 §2: the MCP endpoint as a protected resource.
+pub(crate) async fn protected_resource(tenant: Tenant) -> Response {
+    let address = &tenant.address;
+    let server = &tenant.server;
+    let name = server.product_name.as_deref().unwrap_or(&server.name);
+    let document = json!({
+        "resource": address.resource(),
+        "authorization_servers": [address.issuer()],
+        "scopes_supported": [MCP_SCOPE],
+        "bearer_methods_supported": ["header"],
+        "resource_name": name,
+    });
+    public_json(document)
+}
+
+/// RFC 8414 §2 (also the OpenID discovery document: the same metadata; no ID tokens are
+/// issued, so nothing OpenID-specific is claimed).
+pub(crate) async fn authorization_server(tenant: Tenant) -> Response {
+    let address = &tenant.address;
+    let auth_methods = ["none", "client_secret_post", "client_secret_basic"];
+    let document = json!({
+        "issuer": address.issuer(),
+        "authorization_endpoint": address.endpoint("/authorize"),
+        "token_endpoint": address.endpoint("/token"),
+        "registration_endpoint": address.endpoint("/register"),
+        "revocation_endpoint": address.endpoint("/revoke"),
+        "scopes_supported": KNOWN_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": ["S256"],
+        "client_id_metadata_document_supported": true,
+        "authorization_response_iss_parameter_supported": true,
+    });
+    public_json(document)
+}
+
+fn public_json(document: Value) -> Response {
+    let mut response = Json(document).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// Browser-based MCP clients call the JSON endpoints from another origin. They send no
+/// cookies (the login pages are not open to other origins), so any origin may call.
+pub(crate) async fn allow_any_origin(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// The CORS preflight of the JSON endpoints.
+pub(crate) async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, mcp-protocol-version"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}

@@ -1,0 +1,70 @@
+//! Which hosted server an address names (SPEC §1): the `/s/{slug}/…` path fallback on any
+//! host, else the host — `{slug}.{base_domain}`, a custom domain, or the bare base domain
+//! when a default server is configured. Shared by the MCP endpoint and the authorization
+//! server, which must agree on it; callers pass the host and the path slug as text.
+
+use guidepost_domain::McpServer;
+
+use crate::{CoreError, Platform};
+
+/// The server at this address, if any. `host` is already normalized ([`normalize_host`]).
+pub async fn server_for_address(
+    platform: &Platform,
+    host: Option<&str>,
+    path_slug: Option<&str>,
+) -> Result<Option<McpServer>, CoreError> {
+    let store = &platform.store;
+    if let Some(slug) = path_slug {
+        return Ok(store.find_server_by_slug(slug).await?);
+    }
+    let Some(host) = host else {
+        return Ok(None);
+    };
+    let base = platform.config.base_domain.as_str();
+    if host == base {
+        return match &platform.config.default_server {
+            Some(slug) => Ok(store.find_server_by_slug(slug).await?),
+            None => Ok(None),
+        };
+    }
+    if let Some(slug) = host
+        .strip_suffix(base)
+        .and_then(|rest| rest.strip_suffix('.'))
+    {
+        // Only one label below the base domain names a server.
+        return if slug.contains('.') {
+            Ok(None)
+        } else {
+            Ok(store.find_server_by_slug(slug).await?)
+        };
+    }
+    Ok(store.find_server_by_domain(host).await?)
+}
+
+/// A `Host` header value as a host name: lowercased, without port or trailing dot.
+/// IPv6 literals keep their brackets.
+pub fn normalize_host(raw: &str) -> String {
+    let host = match raw.rsplit_once(':') {
+        Some((name, port))
+            if port.chars().all(|c| c.is_ascii_digit())
+                && (!name.contains(':') || name.ends_with(']')) =>
+        {
+            name
+        }
+        _ => raw,
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lose_their_port_and_case() {
+        assert_eq!(normalize_host("Acme.Localhost:8080"), "acme.localhost");
+        assert_eq!(normalize_host("acme.localhost."), "acme.localhost");
+        assert_eq!(normalize_host("[::1]:8080"), "[::1]");
+        assert_eq!(normalize_host("[::1]"), "[::1]");
+    }
+}
