@@ -4,12 +4,17 @@
 
 mod helpers;
 mod node;
+mod oauth_helpers;
 
 mod bad_input;
 mod conformance;
 mod content_as_code;
 mod cross_tenant;
 mod node_clients;
+mod oauth_cimd;
+mod oauth_flow;
+mod oauth_refusals;
+mod oauth_stories;
 mod operations;
 mod python_client;
 mod scale_out;
