@@ -11,7 +11,7 @@ use rmcp::model::{CallToolResponse, ContentBlock};
 use serde_json::Value;
 
 use crate::scope::RequestScope;
-use crate::tools::ToolOutcome;
+use crate::tools::{self, ToolOutcome};
 
 /// What the analytics record says about a call's result.
 pub(crate) struct Recorded {
