@@ -177,3 +177,73 @@ backend_tests! {
         assert!(body["access_token"].as_str().unwrap().starts_with("gpa_"));
     }
 }
+
+/// A minimal SMTP server that keeps every message it is given.
+async fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await?;
+                while let Some(line) = lines.next_line().await? {
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "DATA" => {
+                            write.write_all(b"354 end with .\r\n").await?;
+                            let mut message = String::new();
+                            while let Some(line) = lines.next_line().await? {
+                                if line == "." {
+                                    break;
+                                }
+                                message.push_str(&line);
+                                message.push('\n');
+                            }
+                            kept.lock().unwrap().push(message);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await?;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await?;
+                }
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    (port, mails)
+}
+
+backend_tests! {
+    async fn sign_in_codes_go_out_by_smtp(db: &TestDatabase) {
+        let (port, mails) = smtp_sink().await;
+        let oauth = oauth_app(db, &["acme"], |s| s.auth.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+        let client = oauth.register("acme", json!({})).await;
+        let url = oauth.authorize_url("acme", &client, &crate::oauth_helpers::Pkce::new(), &[]);
+        let mut person = oauth.person("ada@example.com");
+        let (login, page) = person.start(&url).await;
+        let code_page = person.send_email(&login, &page).await;
+        assert!(code_page.body.contains("name=\"code\""), "{}", code_page.body);
+        let mail = mails.lock().unwrap().last().cloned().expect("a mail reached the SMTP server");
+        assert!(mail.contains("To: ada@example.com"), "{mail}");
+        let subject = mail.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap();
+        let code = subject.split_whitespace().next().unwrap();
+        assert!(code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()), "{subject}");
+        let signed_in = person.send_code(&code_page, code).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+        assert!(!oauth.outbox.exists(), "with SMTP nothing is written to the outbox");
+    }
+}
