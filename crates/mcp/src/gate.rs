@@ -86,11 +86,8 @@ pub(crate) async fn gate(
             remember_new_session(&state.platform, &scope, inbound, &transport_id).await;
         }
     }
-    let method = inbound
-        .as_ref()
-        .and_then(|i| i.method.clone())
-        .unwrap_or_else(|| "(http)".to_owned());
-    metrics::histogram!("guidepost_mcp_request_duration_seconds", "method" => method.clone())
+    let method = jsonrpc::method_label(inbound.as_ref().and_then(|i| i.method.as_deref()));
+    metrics::histogram!("guidepost_mcp_request_duration_seconds", "method" => method)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("guidepost_mcp_requests_total", "method" => method, "status" => response.status().as_u16().to_string())
         .increment(1);

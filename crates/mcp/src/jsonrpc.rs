@@ -92,6 +92,38 @@ impl Inbound {
     }
 }
 
+/// The methods that get their own metrics label; anything else a client sends is counted
+/// as `other`, so that clients cannot grow the metrics without bound.
+const LABELLED_METHODS: &[&str] = &[
+    "initialize",
+    "notifications/initialized",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "subscriptions/listen",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "notifications/cancelled",
+];
+
+/// The metrics label of a request's method (`http` for GET and DELETE).
+pub(crate) fn method_label(method: Option<&str>) -> &'static str {
+    match method {
+        None => "http",
+        Some(method) => LABELLED_METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other"),
+    }
+}
+
 /// The `MCP-Protocol-Version` header, if readable.
 pub(crate) fn header_version(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -189,6 +221,13 @@ mod tests {
             inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"}))
                 .is_session_era(&modern)
         );
+    }
+
+    #[test]
+    fn unknown_methods_share_one_metrics_label() {
+        assert_eq!(method_label(Some("tools/call")), "tools/call");
+        assert_eq!(method_label(Some("x/../../y")), "other");
+        assert_eq!(method_label(None), "http");
     }
 
     #[test]
