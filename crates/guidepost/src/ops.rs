@@ -56,6 +56,9 @@ async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
 async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
     let statements = state.store.statements_executed();
     metrics::gauge!("guidepost_store_statements_executed").set(statements as f64);
+    let (open, idle) = state.store.pool_connections();
+    metrics::gauge!("guidepost_store_pool_connections", "state" => "open").set(f64::from(open));
+    metrics::gauge!("guidepost_store_pool_connections", "state" => "idle").set(idle as f64);
     (
         [(
             axum::http::header::CONTENT_TYPE,

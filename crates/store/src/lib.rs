@@ -94,6 +94,9 @@ pub trait Store: WalkthroughStore + AuthStore + Send + Sync + 'static {
     /// Announcements from every node, this one included.
     fn tools_changed_feed(&self) -> tokio::sync::broadcast::Receiver<ServerId>;
 
+    /// Connections in the pool: `(open, idle)`.
+    fn pool_connections(&self) -> (u32, usize);
+
     /// Whether the database answers (readiness).
     async fn ping(&self) -> Result<()>;
 

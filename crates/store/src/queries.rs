@@ -220,6 +220,10 @@ impl Store for ThisStore {
         self.statements.load(Ordering::Relaxed)
     }
 
+    fn pool_connections(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     async fn announce_tools_changed(&self, servers: &[ServerId]) -> Result<()> {
         self.announce(servers).await
     }

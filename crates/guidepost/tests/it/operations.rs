@@ -23,6 +23,7 @@ backend_tests! {
         let metrics = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("guidepost_mcp_requests_total"), "{metrics}");
         assert!(metrics.contains("method=\"tools/list\""));
+        assert!(metrics.contains("guidepost_store_pool_connections{state=\"open\"}"), "{metrics}");
     }
 
     async fn shutdown_flushes_recorded_tool_calls(db: &TestDatabase) {
