@@ -17,6 +17,7 @@ mod auth;
 mod end_users;
 mod error;
 mod extract;
+mod oidc;
 mod openapi;
 mod pagination;
 mod servers;
@@ -48,6 +49,10 @@ pub fn router(platform: Platform) -> Router {
                 .delete(servers::delete),
         )
         .route("/servers/{id}/install", get(servers::install))
+        .route(
+            "/servers/{id}/oidc",
+            get(oidc::get).put(oidc::put).delete(oidc::delete),
+        )
         .route(
             "/servers/{id}/walkthroughs",
             get(walkthroughs::list_assignments),

@@ -12,7 +12,7 @@ use utoipa::openapi::{Content, PathItem, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
-use crate::{analytics, api_keys, end_users, servers, support, tool_calls, walkthroughs};
+use crate::{analytics, api_keys, end_users, oidc, servers, support, tool_calls, walkthroughs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,9 @@ use crate::{analytics, api_keys, end_users, servers, support, tool_calls, walkth
         servers::update,
         servers::delete,
         servers::install,
+        oidc::put,
+        oidc::get,
+        oidc::delete,
         walkthroughs::list_assignments,
         walkthroughs::assign,
         walkthroughs::unassign,

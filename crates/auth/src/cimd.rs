@@ -87,7 +87,7 @@ impl Fetcher {
             .no_proxy()
             .timeout(FETCH_TIMEOUT)
             .user_agent(concat!("guidepost/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .dns_resolver(Arc::new(GuardedResolver::new(allow_private)))
             .build()
             .expect("the HTTP client configuration is valid");
         Self {
@@ -334,8 +334,14 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
 
 /// The resolver of the fetching client: drops every address that is not public (unless
 /// allowed), so that the connection cannot reach what the pre-check refused.
-struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     allow_private: bool,
+}
+
+impl GuardedResolver {
+    pub fn new(allow_private: bool) -> Self {
+        Self { allow_private }
+    }
 }
 
 impl Resolve for GuardedResolver {

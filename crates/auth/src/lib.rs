@@ -5,8 +5,9 @@
 //! server: `oxide-auth` is inactive and has neither dynamic registration (RFC 7591) nor
 //! server metadata (RFC 8414) nor protected resource metadata (RFC 9728); nothing
 //! implements Client ID Metadata Documents, RFC 9207 `iss`, or RFC 8707 audiences; and
-//! `oauth2` / `openidconnect` are clients. What we need is a small set of precise rules,
-//! written down here once and tested end to end with the official MCP clients.
+//! `oauth2` / `openidconnect` are clients (we use `openidconnect` as one, towards an
+//! organization's own provider). What we need is a small set of precise rules, written
+//! down here once and tested end to end with the official MCP clients.
 //!
 //! **Per-server issuer.** A server's issuer is its origin on its virtual host
 //! (`http://acme.localhost:8080`), or `{origin}/s/{slug}` when it is reached by the path
@@ -17,13 +18,15 @@
 //! `registration` (RFC 7591), `cimd` (fetching client metadata documents behind an SSRF
 //! guard), `clients` (who a `client_id` is), `authorize` (the authorization request),
 //! `login` and `pages` (the sign-in pages: email, one-time code, consent), `email` (SMTP
-//! or an outbox directory), `token` (code and refresh grants), `revoke` (RFC 7009),
+//! or an outbox directory), `federation` and `upstream` (sign-in at the organization's own
+//! OpenID Connect provider), `token` (code and refresh grants), `revoke` (RFC 7009),
 //! `verify` (the resource server's check and its `WWW-Authenticate` challenges).
 //!
-//! **Login is pluggable.** A login session is a small state machine (`LoginStage`): the
-//! email one-time code is one way to reach the `consent` stage; federating to an
-//! organization's OIDC provider (`custom_oauth`) is another that only has to set the
-//! verified email and move the session to `consent`.
+//! **Two ways to sign in.** A login session is a small state machine (`LoginStage`). On
+//! `platform_oauth` servers the email one-time code reaches the `consent` stage; on
+//! `custom_oauth` servers the organization's provider does (`upstream` stage, then its
+//! verified email), and the email forms are refused. Either way the client gets the
+//! platform's own tokens: the provider's never leave the callback.
 //!
 //! Architecture invariant: tokens, codes, client secrets, login cookies and one-time codes
 //! are random, shown once, and stored only as SHA-256 hashes.
@@ -35,6 +38,7 @@ mod clients;
 mod crypto;
 mod email;
 mod error;
+mod federation;
 mod login;
 mod metadata;
 mod pages;
@@ -42,6 +46,7 @@ mod registration;
 mod revoke;
 mod tenant;
 mod token;
+mod upstream;
 mod verify;
 
 use std::path::PathBuf;
@@ -54,6 +59,7 @@ use axum::routing::{MethodRouter, get, post};
 use guidepost_core::Platform;
 
 pub use address::Address;
+pub use upstream::IdentityProviders;
 pub use verify::{MCP_SCOPE, TokenRefusal, VerifiedToken, challenge, verify_access_token};
 
 /// Settings of the authorization server.
@@ -72,6 +78,9 @@ pub struct AuthOptions {
     pub mail_from: String,
     /// Where mail is written as `.eml` files when no SMTP server is configured.
     pub mail_outbox: PathBuf,
+    /// Reach organizations' identity providers on private and loopback addresses, and
+    /// over plain HTTP (development and tests only).
+    pub oidc_allow_private: bool,
 }
 
 impl Default for AuthOptions {
@@ -83,6 +92,7 @@ impl Default for AuthOptions {
             smtp_url: None,
             mail_from: "Guidepost <no-reply@localhost>".into(),
             mail_outbox: PathBuf::from("mail-outbox"),
+            oidc_allow_private: false,
         }
     }
 }
@@ -109,6 +119,7 @@ pub(crate) struct AuthState {
     pub options: AuthOptions,
     pub mailer: email::Mailer,
     pub cimd: cimd::Fetcher,
+    pub providers: upstream::IdentityProviders,
 }
 
 pub(crate) type State = axum::extract::State<Arc<AuthState>>;
@@ -122,6 +133,7 @@ pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupE
     let state = Arc::new(AuthState {
         mailer: email::Mailer::new(&options)?,
         cimd: cimd::Fetcher::new(options.cimd_allow_private),
+        providers: upstream::IdentityProviders::new(options.oidc_allow_private),
         platform,
         options,
     });
@@ -134,6 +146,10 @@ pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupE
         .route("/login/{id}/email", post(login::submit_email))
         .route("/login/{id}/code", post(login::submit_code))
         .route("/login/{id}/consent", post(login::submit_consent))
+        .route(
+            guidepost_core::oidc::CALLBACK_PATH,
+            get(federation::callback),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
             cross_origin(get(metadata::authorization_server)),

@@ -4,9 +4,10 @@
 //! token derived from that cookie; every write is conditional on the revision it read,
 //! so that concurrent posts (say, two guesses of a code) are each counted.
 //!
-//! The email one-time code is the first way to reach `consent`. Federating to an
-//! organization's OIDC provider (`custom_oauth`) would be a second: redirect out from the
-//! `email` stage, and on the way back set the verified email and move to `consent`.
+//! The email one-time code is the way to reach `consent` on `platform_oauth` servers. On
+//! `custom_oauth` servers the organization's own OIDC provider is the only way
+//! (`federation.rs`): the login page sends the browser there instead of asking for an
+//! email, and the email and code forms are refused.
 
 use std::collections::HashMap;
 
@@ -65,24 +66,37 @@ fn cookie_secret<'a>(headers: &'a HeaderMap, id: &LoginSessionId) -> Option<&'a 
 }
 
 /// A login session opened by the browser that owns it.
-struct Opened {
-    session: LoginSession,
-    secret: String,
+pub(crate) struct Opened {
+    pub session: LoginSession,
+    /// The browser's cookie secret (only its hash is stored).
+    pub secret: String,
 }
 
-fn message(tenant: &Tenant, status: StatusCode, title: &str, text: &str) -> Response {
+pub(crate) fn message(tenant: &Tenant, status: StatusCode, title: &str, text: &str) -> Response {
     html(
         status,
         pages::message_page(title, &server_name(tenant), text),
     )
 }
 
-const START_AGAIN: &str = "Start again from your app.";
+pub(crate) const START_AGAIN: &str = "Start again from your app.";
 
 async fn open(
     state: &AuthState,
     tenant: &Tenant,
     path: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Opened, Response> {
+    let id = path.get("id").map(String::as_str).unwrap_or_default();
+    open_id(state, tenant, id, headers).await
+}
+
+/// The login session `id` of this server, if this browser holds its cookie and it has
+/// not expired; otherwise the page that says why not.
+pub(crate) async fn open_id(
+    state: &AuthState,
+    tenant: &Tenant,
+    id: &str,
     headers: &HeaderMap,
 ) -> Result<Opened, Response> {
     let name = server_name(tenant);
@@ -93,7 +107,7 @@ async fn open(
             &format!("This sign-in link is not valid. {START_AGAIN}"),
         )
     };
-    let Some(id) = path.get("id").and_then(|id| LoginSessionId::parse(id)) else {
+    let Some(id) = LoginSessionId::parse(id) else {
         return Err(not_found());
     };
     let server = &tenant.server;
@@ -156,7 +170,7 @@ fn page_url(tenant: &Tenant, session: &LoginSession) -> String {
     tenant.address.endpoint(&format!("/login/{}", session.id))
 }
 
-fn to_page(tenant: &Tenant, session: &LoginSession) -> Response {
+pub(crate) fn to_page(tenant: &Tenant, session: &LoginSession) -> Response {
     Redirect::to(&page_url(tenant, session)).into_response()
 }
 
@@ -191,6 +205,10 @@ fn render(tenant: &Tenant, opened: &Opened, status: StatusCode, error: Option<&s
             };
             pages::consent_page(&form, &facts)
         }
+        LoginStage::Upstream => {
+            // Only custom_oauth sessions get here, and their page is a redirect.
+            return to_page(tenant, session);
+        }
         LoginStage::Locked => {
             let text = format!("Too many wrong codes: this sign-in is locked. {START_AGAIN}");
             return message(tenant, StatusCode::FORBIDDEN, "Sign-in locked", &text);
@@ -216,10 +234,12 @@ pub(crate) async fn page(
 ) -> Response {
     match open(&state, &tenant, &path, &headers).await {
         Ok(opened) => {
-            if tenant.server.auth_mode == AuthMode::CustomOauth {
-                let text =
-                    "Sign-in through your organization's identity provider is not available yet.";
-                return message(&tenant, StatusCode::NOT_IMPLEMENTED, "Cannot sign in", text);
+            let at_start = matches!(
+                opened.session.stage,
+                LoginStage::Email | LoginStage::Upstream
+            );
+            if tenant.server.auth_mode == AuthMode::CustomOauth && at_start {
+                return crate::federation::start(&state, &tenant, opened).await;
             }
             render(&tenant, &opened, StatusCode::OK, None)
         }
@@ -228,7 +248,10 @@ pub(crate) async fn page(
 }
 
 /// Writes `next` if the session is still at the revision it was read at.
-async fn save(state: &AuthState, next: &LoginSession) -> Result<Option<LoginSession>, Response> {
+pub(crate) async fn save(
+    state: &AuthState,
+    next: &LoginSession,
+) -> Result<Option<LoginSession>, Response> {
     state
         .platform
         .store
@@ -240,13 +263,25 @@ async fn save(state: &AuthState, next: &LoginSession) -> Result<Option<LoginSess
         })
 }
 
-fn conflict(tenant: &Tenant) -> Response {
+pub(crate) fn conflict(tenant: &Tenant) -> Response {
     message(
         tenant,
         StatusCode::CONFLICT,
         "Please try again",
         "This page changed in another tab. Go back, reload and try again.",
     )
+}
+
+/// On `custom_oauth` servers only the organization's provider proves who someone is: the
+/// email and code forms do not exist there.
+fn email_sign_in_refused(tenant: &Tenant) -> Option<Response> {
+    (tenant.server.auth_mode == AuthMode::CustomOauth).then(|| {
+        error_page(
+            StatusCode::NOT_FOUND,
+            &server_name(tenant),
+            "This server signs people in through their organization's identity provider only.",
+        )
+    })
 }
 
 /// `POST {issuer}/login/{id}/email` (`email`): mails a one-time code.
@@ -257,6 +292,9 @@ pub(crate) async fn submit_email(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refused) = email_sign_in_refused(&tenant) {
+        return refused;
+    }
     let mut opened = match open(&state, &tenant, &path, &headers).await {
         Ok(opened) => opened,
         Err(response) => return response,
@@ -355,6 +393,9 @@ pub(crate) async fn submit_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refused) = email_sign_in_refused(&tenant) {
+        return refused;
+    }
     let mut opened = match open(&state, &tenant, &path, &headers).await {
         Ok(opened) => opened,
         Err(response) => return response,

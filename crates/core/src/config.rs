@@ -14,6 +14,9 @@ pub struct PlatformConfig {
     /// Whether conformance fixture servers may be created.
     pub enable_fixtures: bool,
     pub session_idle_timeout: Duration,
+    /// Seals the secrets the platform must read back (identity providers' client
+    /// secrets). Without it, such secrets are refused.
+    pub master_key: Option<crate::secrets::MasterKey>,
 }
 
 impl PlatformConfig {

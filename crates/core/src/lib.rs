@@ -9,7 +9,9 @@ mod config;
 mod error;
 pub mod identity;
 mod input;
+pub mod oidc;
 pub mod routing;
+pub mod secrets;
 pub mod servers;
 pub mod support;
 pub mod walkthroughs;
@@ -20,12 +22,15 @@ pub use config::PlatformConfig;
 pub use error::CoreError;
 pub use guidepost_store::{Store, StoreError};
 
-/// Everything a request needs: the store, the configuration and the analytics recorder.
+/// Everything a request needs: the store, the configuration, the analytics recorder, and
+/// the check of organizations' identity providers (which makes outbound requests, so it
+/// is provided by the authorization server).
 #[derive(Clone)]
 pub struct Platform {
     pub store: Arc<dyn Store>,
     pub config: Arc<PlatformConfig>,
     pub analytics: analytics::Recorder,
+    pub identity_providers: Arc<dyn oidc::ProviderCheck>,
 }
 
 impl Platform {

@@ -204,6 +204,15 @@ pub async fn create(
         ));
     }
     let settings = settings_for_create(&platform.config, input)?;
+    if settings.auth_mode == AuthMode::CustomOauth {
+        // Its identity provider is a sub-resource of the server: it cannot exist yet.
+        return Err(ValidationError::new(
+            "auth_mode",
+            "custom_oauth needs the organization's OpenID Connect provider first: create the \
+             server with another auth_mode, PUT /api/v1/servers/{id}/oidc, then set auth_mode",
+        )
+        .into());
+    }
     Ok(platform.store.create_server(org, kind, &settings).await?)
 }
 
@@ -215,6 +224,11 @@ pub async fn update(
 ) -> Result<McpServer, CoreError> {
     let current = platform.store.get_server(org, id).await?;
     let settings = apply_update(&platform.config, current.clone(), input)?;
+    let to_custom =
+        settings.auth_mode == AuthMode::CustomOauth && current.auth_mode != AuthMode::CustomOauth;
+    if to_custom && let Some(why) = crate::oidc::readiness(platform, org, id).await? {
+        return Err(ValidationError::new("auth_mode", why).into());
+    }
     let updated = platform.store.update_server(org, id, &settings).await?;
     let tools_may_differ = updated.walkthrough_tools_enabled != current.walkthrough_tools_enabled
         || updated.support_tool_enabled != current.support_tool_enabled
@@ -273,6 +287,7 @@ mod tests {
             default_server: None,
             enable_fixtures: false,
             session_idle_timeout: Duration::from_secs(60),
+            master_key: None,
         }
     }
 

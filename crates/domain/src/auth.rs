@@ -31,11 +31,13 @@ string_enum! {
 string_enum! {
     /// Where a login session stands. `email` → `code` (a one-time code was mailed) →
     /// `consent` (the person is known) → `done` (a code went back to the client).
-    /// Too many wrong codes → `locked`. Another way to sign in (an upstream identity
-    /// provider) would add its own stage before `consent`.
+    /// Too many wrong codes → `locked`. With the organization's identity provider
+    /// (`custom_oauth`): `email` → `upstream` (the browser was sent to the provider) →
+    /// `consent` when it comes back with a verified email.
     LoginStage {
         Email => "email",
         Code => "code",
+        Upstream => "upstream",
         Consent => "consent",
         Locked => "locked",
         Done => "done",
@@ -108,8 +110,12 @@ pub struct LoginSession {
     pub code_expires_at: Option<Timestamp>,
     pub code_attempts: i64,
     pub codes_sent: i64,
-    /// The person, once the code proved the email.
+    /// The person, once the code (or the identity provider) proved the email.
     pub end_user_id: Option<EndUserId>,
+    /// Random salt of the current trip to the organization's identity provider: with the
+    /// browser's cookie secret it derives that trip's `state`, `nonce` and PKCE verifier,
+    /// so none of them is stored.
+    pub upstream_salt: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     /// Bumped by every write; a write applies only to the revision it read.
@@ -230,4 +236,28 @@ pub struct LinkOutcome {
     pub moved: u32,
     /// Progress records that met one of the person's own: the more advanced one was kept.
     pub merged: u32,
+}
+
+/// The organization's own OpenID Connect provider, to which a `custom_oauth` server
+/// federates sign-in (SPEC §3). The client secret is stored only sealed (encrypted with
+/// the platform's master key) and is never shown again.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    pub org_id: OrgId,
+    pub server_id: ServerId,
+    /// The provider's issuer identifier, as its discovery document states it.
+    pub issuer_url: String,
+    pub client_id: String,
+    /// The client secret, sealed; `None` for a public client (PKCE only).
+    pub client_secret_sealed: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An identity provider configuration about to be stored (already checked).
+#[derive(Debug, Clone)]
+pub struct NewOidcProvider {
+    pub issuer_url: String,
+    pub client_id: String,
+    pub client_secret_sealed: Option<String>,
 }

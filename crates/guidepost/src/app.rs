@@ -73,10 +73,16 @@ pub async fn start_with_store(
     let mut config = settings.platform.clone();
     config.public_port = settings.public_port.or(Some(addr.port()));
     let (recorder, writer) = analytics::start(store.clone());
+    if config.master_key.is_none() {
+        tracing::info!("no master key: identity provider client secrets cannot be stored");
+    }
     let platform = Platform {
         store: store.clone(),
         config: Arc::new(config),
         analytics: recorder,
+        identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(
+            settings.auth.oidc_allow_private,
+        )),
     };
     let shutdown = CancellationToken::new();
     let router = Router::new()

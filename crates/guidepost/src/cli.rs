@@ -155,6 +155,16 @@ pub struct ServeArgs {
     /// and over plain http there. Development and tests only.
     #[arg(long, env = "GUIDEPOST_CIMD_ALLOW_PRIVATE")]
     pub cimd_allow_private: bool,
+    /// Reach organizations' OpenID Connect providers (custom_oauth) on private and
+    /// loopback addresses, and over plain http. Development and tests only.
+    #[arg(long, env = "GUIDEPOST_OIDC_ALLOW_PRIVATE")]
+    pub oidc_allow_private: bool,
+    /// 32 random bytes, as 64 hex digits or base64 (`openssl rand -base64 32`): encrypts
+    /// the secrets the platform must read back, such as identity providers' client
+    /// secrets. Without it such secrets are refused. Keep it stable: secrets sealed with
+    /// one key do not open with another.
+    #[arg(long, env = "GUIDEPOST_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use guidepost_auth::AuthOptions;
 use guidepost_core::PlatformConfig;
+use guidepost_core::secrets::MasterKey;
 use guidepost_mcp::{McpOptions, RateLimits};
 use serde::Deserialize;
 
@@ -38,6 +39,8 @@ pub struct FileConfig {
     pub access_token_ttl: Option<u64>,
     pub refresh_token_ttl: Option<u64>,
     pub cimd_allow_private: Option<bool>,
+    pub oidc_allow_private: Option<bool>,
+    pub master_key: Option<String>,
 }
 
 impl FileConfig {
@@ -79,6 +82,7 @@ impl Settings {
                 default_server: None,
                 enable_fixtures: false,
                 session_idle_timeout: Duration::from_secs(1800),
+                master_key: None,
             },
             mcp: McpOptions::default(),
             auth: AuthOptions::default(),
@@ -139,6 +143,13 @@ pub fn serve_settings(
                 .or(file.session_idle_timeout)
                 .unwrap_or(1800),
         ),
+        master_key: args
+            .master_key
+            .as_deref()
+            .or(file.master_key.as_deref())
+            .map(MasterKey::parse)
+            .transpose()
+            .context("--master-key (GUIDEPOST_MASTER_KEY)")?,
     };
     settings.mcp = McpOptions {
         body_limit: args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024),
@@ -174,6 +185,7 @@ fn auth_options(args: &ServeArgs, file: &FileConfig, base_domain: &str) -> AuthO
             defaults.refresh_token_ttl,
         ),
         cimd_allow_private: args.cimd_allow_private || file.cimd_allow_private.unwrap_or(false),
+        oidc_allow_private: args.oidc_allow_private || file.oidc_allow_private.unwrap_or(false),
         smtp_url: args.smtp_url.clone().or_else(|| file.smtp_url.clone()),
         mail_from: args
             .mail_from
@@ -209,5 +221,9 @@ pub fn offline_platform_config(file: &FileConfig) -> PlatformConfig {
         .or(listen_port)
         .or(Some(8080));
     config.enable_fixtures = file.enable_fixtures.unwrap_or(false);
+    // An invalid key is ignored here; `serve` refuses it.
+    config.master_key = env("GUIDEPOST_MASTER_KEY")
+        .or_else(|| file.master_key.clone())
+        .and_then(|k| MasterKey::parse(&k).ok());
     config
 }

@@ -37,7 +37,7 @@ fn oauth_client(row: &DbRow) -> Result<OAuthClient> {
 
 const LOGIN_COLUMNS: &str = "id, org_id, server_id, secret_hash, client_id, client_name, redirect_uri, state, \
      code_challenge, scope, resource, stage, email, code_hash, code_expires_at, code_attempts, codes_sent, \
-     end_user_id, created_at, expires_at, revision";
+     end_user_id, upstream_salt, created_at, expires_at, revision";
 
 fn login_session(row: &DbRow) -> Result<LoginSession> {
     let stage = text(row, "stage")?;
@@ -62,6 +62,7 @@ fn login_session(row: &DbRow) -> Result<LoginSession> {
         code_attempts: row.try_get("code_attempts")?,
         codes_sent: row.try_get("codes_sent")?,
         end_user_id: opt_text(row, "end_user_id")?.map(Id::from_trusted),
+        upstream_salt: opt_text(row, "upstream_salt")?,
         created_at: time(row, "created_at")?,
         expires_at: time(row, "expires_at")?,
         revision: row.try_get("revision")?,
@@ -191,7 +192,7 @@ impl AuthStore for ThisStore {
     async fn create_login_session(&self, s: &NewLoginSession) -> Result<LoginSession> {
         let sql = format!(
             "INSERT INTO oauth_login_sessions ({LOGIN_COLUMNS}) \
-             SELECT $1, org_id, id, $4, $5, $6, $7, $8, $9, $10, $11, 'email', NULL, NULL, NULL, 0, 0, NULL, $12, $13, 1 \
+             SELECT $1, org_id, id, $4, $5, $6, $7, $8, $9, $10, $11, 'email', NULL, NULL, NULL, 0, 0, NULL, NULL, $12, $13, 1 \
              FROM mcp_servers WHERE org_id = $2 AND id = $3 RETURNING {LOGIN_COLUMNS}"
         );
         let r = &s.request;
@@ -230,7 +231,7 @@ impl AuthStore for ThisStore {
         // The end user, when set, must be of the session's organization.
         let sql = format!(
             "UPDATE oauth_login_sessions SET stage = $4, email = $5, code_hash = $6, code_expires_at = $7, \
-             code_attempts = $8, codes_sent = $9, end_user_id = $10, revision = revision + 1 \
+             code_attempts = $8, codes_sent = $9, end_user_id = $10, upstream_salt = $11, revision = revision + 1 \
              WHERE org_id = $1 AND id = $2 AND revision = $3 \
              AND ($10 IS NULL OR EXISTS (SELECT 1 FROM end_users WHERE org_id = $1 AND id = $10)) \
              RETURNING {LOGIN_COLUMNS}"
@@ -246,6 +247,7 @@ impl AuthStore for ThisStore {
             .bind(s.code_attempts)
             .bind(s.codes_sent)
             .bind(s.end_user_id.as_ref().map(|id| id.as_str()))
+            .bind(s.upstream_salt.as_deref())
             .fetch_optional(self.run())
             .await?;
         row.as_ref().map(login_session).transpose()

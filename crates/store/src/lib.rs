@@ -10,6 +10,7 @@
 
 mod auth;
 mod error;
+mod oidc;
 mod postgres;
 mod sqlite;
 mod walkthroughs;
@@ -21,6 +22,7 @@ use guidepost_domain::*;
 
 pub use auth::AuthStore;
 pub use error::StoreError;
+pub use oidc::OidcStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
@@ -80,7 +82,7 @@ pub struct EndUserFilter {
 }
 
 #[async_trait]
-pub trait Store: WalkthroughStore + AuthStore + Send + Sync + 'static {
+pub trait Store: WalkthroughStore + AuthStore + OidcStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Statements executed since start; tests and the benchmark read it to count the

@@ -84,3 +84,4 @@ async fn relay_notifications(mut listener: sqlx::postgres::PgListener, changes: 
 include!("queries.rs");
 include!("walkthrough_queries.rs");
 include!("auth_queries.rs");
+include!("oidc_queries.rs");

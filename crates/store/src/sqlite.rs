@@ -62,3 +62,4 @@ impl SqliteStore {
 include!("queries.rs");
 include!("walkthrough_queries.rs");
 include!("auth_queries.rs");
+include!("oidc_queries.rs");

@@ -110,11 +110,13 @@ pub async fn spawn_app_with(enable_fixtures: bool) -> TestApp {
         default_server: None,
         enable_fixtures,
         session_idle_timeout: Duration::from_secs(30 * 60),
+        master_key: None,
     };
     let platform = Platform {
         store: store.clone(),
         config: Arc::new(config),
         analytics: recorder,
+        identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(false)),
     };
     TestApp {
         router: guidepost_api::router(platform.clone()),

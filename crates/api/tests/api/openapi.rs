@@ -11,6 +11,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/servers/{id}"),
     ("delete", "/api/v1/servers/{id}"),
     ("get", "/api/v1/servers/{id}/install"),
+    ("put", "/api/v1/servers/{id}/oidc"),
+    ("get", "/api/v1/servers/{id}/oidc"),
+    ("delete", "/api/v1/servers/{id}/oidc"),
     ("get", "/api/v1/servers/{id}/walkthroughs"),
     ("put", "/api/v1/servers/{id}/walkthroughs/{walkthrough_id}"),
     (

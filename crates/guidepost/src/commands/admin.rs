@@ -64,6 +64,8 @@ pub(super) fn offline_platform(
             store,
             config: Arc::new(config),
             analytics: recorder,
+            // Public addresses only: commands have no --oidc-allow-private.
+            identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(false)),
         },
         writer,
     )

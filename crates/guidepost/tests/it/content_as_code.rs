@@ -260,6 +260,7 @@ async fn a_second_import_changes_nothing(db: &TestDatabase) {
         store: own.clone(),
         config: Arc::new(Settings::local(db.url.clone()).platform),
         analytics: recorder,
+        identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(false)),
     };
     let files = tree(&sample_dir())
         .into_iter()

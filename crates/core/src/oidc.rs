@@ -1,0 +1,243 @@
+//! The organization's own OpenID Connect provider of a server (`custom_oauth`, SPEC §3):
+//! configured through the API, checked when it is configured (its discovery document must
+//! be usable), with the client secret sealed under the platform's master key and never
+//! shown again.
+//!
+//! The rule that keeps `custom_oauth` from failing at sign-in time: a server can be put
+//! in `custom_oauth` only once it has a provider that was checked, and, if that provider
+//! has a secret, only while the platform has the master key to open it
+//! (`servers::update`); the provider cannot be removed while the server uses it.
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::servers::{mcp_url, path_mcp_url};
+use crate::{CoreError, Platform, PlatformConfig};
+
+/// The path, under a server's issuer, that the provider sends people back to.
+pub const CALLBACK_PATH: &str = "/oidc/callback";
+
+const URL_MAX: usize = 2000;
+const CLIENT_ID_MAX: usize = 500;
+const SECRET_MAX: usize = 2000;
+
+/// Checks that an OpenID Connect provider can sign people in for the platform: its
+/// discovery document is reachable (within the platform's rules for outbound requests),
+/// names exactly this issuer, supports the authorization code flow and publishes its
+/// signing keys. Implemented by the authorization server, which federates to it.
+#[async_trait]
+pub trait ProviderCheck: Send + Sync {
+    /// `Err` says why, in words for the organization's administrator.
+    async fn check(&self, issuer_url: &str) -> Result<(), String>;
+}
+
+/// `PUT /api/v1/servers/{id}/oidc`: the whole configuration (what is left out is removed).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcInput {
+    /// The provider's issuer identifier, e.g. `https://login.acme.example`; its discovery
+    /// document is read from `{issuer_url}/.well-known/openid-configuration`.
+    pub issuer_url: String,
+    /// The client registered at the provider for this server.
+    pub client_id: String,
+    /// The client's secret (stored encrypted, never returned). Leave it out for a public
+    /// client; sign-in always uses PKCE.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+/// A server's identity provider as the API shows it: never the secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OidcView {
+    pub issuer_url: String,
+    pub client_id: String,
+    /// Whether a client secret is stored (it is never shown).
+    pub client_secret_set: bool,
+    /// The redirect URIs to register for the client at the provider: the server's
+    /// virtual host, and the path fallback `/s/{slug}`.
+    pub redirect_uris: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What a sealed client secret is bound to: a sealed value copied to another server does
+/// not open.
+pub fn secret_context(server: &ServerId) -> String {
+    format!("oidc-client-secret:{server}")
+}
+
+/// The callback URLs of a server, by virtual host and by the path fallback.
+pub fn redirect_uris(config: &PlatformConfig, server: &McpServer) -> Vec<String> {
+    [mcp_url(config, server), path_mcp_url(config, server)]
+        .iter()
+        .map(|mcp| {
+            let issuer = mcp.strip_suffix("/mcp").unwrap_or(mcp);
+            format!("{issuer}{CALLBACK_PATH}")
+        })
+        .collect()
+}
+
+fn view(config: &PlatformConfig, server: &McpServer, provider: OidcProvider) -> OidcView {
+    OidcView {
+        issuer_url: provider.issuer_url,
+        client_id: provider.client_id,
+        client_secret_set: provider.client_secret_sealed.is_some(),
+        redirect_uris: redirect_uris(config, server),
+        created_at: provider.created_at,
+        updated_at: provider.updated_at,
+    }
+}
+
+/// The issuer as the provider must state it: an absolute http(s) URL without query,
+/// fragment or user information; a trailing `/` is kept (issuers compare exactly).
+fn checked_issuer(text: &str) -> Result<String, ValidationError> {
+    let invalid = |why: &str| ValidationError::new("issuer_url", why.to_owned());
+    let text = text.trim();
+    validate_text("issuer_url", text, URL_MAX)?;
+    let url = url::Url::parse(text).map_err(|_| invalid("must be an absolute URL"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(invalid("must be an https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid(
+            "must have no query, fragment or user information (OpenID Connect Discovery §2)",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn checked_printable(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<String, ValidationError> {
+    validate_text(field, value, max)?;
+    if value.chars().any(char::is_control) || value.trim() != value {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters or surrounding spaces",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Checks and stores a server's provider, sealing the secret.
+pub async fn put(
+    platform: &Platform,
+    org: &OrgId,
+    id: &ServerId,
+    input: OidcInput,
+) -> Result<OidcView, CoreError> {
+    let server = platform.store.get_server(org, id).await?;
+    let issuer_url = checked_issuer(&input.issuer_url)?;
+    let client_id = checked_printable("client_id", &input.client_id, CLIENT_ID_MAX)?;
+    let secret = input
+        .client_secret
+        .map(|s| checked_printable("client_secret", &s, SECRET_MAX))
+        .transpose()?;
+    let client_secret_sealed = match (secret, &platform.config.master_key) {
+        (None, _) => None,
+        (Some(secret), Some(key)) => Some(key.seal(&secret, &secret_context(id))),
+        (Some(_), None) => {
+            return Err(ValidationError::new(
+                "client_secret",
+                "cannot be stored: this platform runs without a master key to encrypt secrets \
+                 (start it with --master-key or GUIDEPOST_MASTER_KEY)",
+            )
+            .into());
+        }
+    };
+    platform
+        .identity_providers
+        .check(&issuer_url)
+        .await
+        .map_err(|why| {
+            ValidationError::new(
+                "issuer_url",
+                format!("the provider cannot be used for sign-in: {why}"),
+            )
+        })?;
+    let new = NewOidcProvider {
+        issuer_url,
+        client_id,
+        client_secret_sealed,
+    };
+    let stored = platform.store.put_oidc_provider(org, id, &new).await?;
+    Ok(view(&platform.config, &server, stored))
+}
+
+pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<OidcView, CoreError> {
+    let server = platform.store.get_server(org, id).await?;
+    let provider = platform
+        .store
+        .get_oidc_provider(org, id)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    Ok(view(&platform.config, &server, provider))
+}
+
+pub async fn delete(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<(), CoreError> {
+    platform.store.get_server(org, id).await?;
+    Ok(platform.store.delete_oidc_provider(org, id).await?)
+}
+
+/// Why a server cannot sign people in through its provider right now, if it cannot: the
+/// check `servers::update` runs before a server is put in `custom_oauth`.
+pub async fn readiness(
+    platform: &Platform,
+    org: &OrgId,
+    id: &ServerId,
+) -> Result<Option<String>, CoreError> {
+    let Some(provider) = platform.store.get_oidc_provider(org, id).await? else {
+        return Ok(Some(format!(
+            "custom_oauth needs the organization's OpenID Connect provider: \
+             PUT /api/v1/servers/{id}/oidc with issuer_url, client_id and client_secret first"
+        )));
+    };
+    let Some(sealed) = provider.client_secret_sealed else {
+        return Ok(None);
+    };
+    let Some(key) = &platform.config.master_key else {
+        return Ok(Some(
+            "the provider's client secret cannot be read: this platform runs without its \
+             master key (--master-key or GUIDEPOST_MASTER_KEY)"
+                .into(),
+        ));
+    };
+    Ok(key
+        .open(&sealed, &secret_context(id))
+        .err()
+        .map(|why| format!("the provider's client secret cannot be read: {why}; PUT it again")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_are_plain_absolute_urls() {
+        assert_eq!(
+            checked_issuer(" https://login.acme.example/realms/x ").unwrap(),
+            "https://login.acme.example/realms/x"
+        );
+        for bad in [
+            "login.acme.example",
+            "ftp://x.example",
+            "https://x.example/?a=1",
+            "https://x.example/#f",
+            "https://u:p@x.example",
+        ] {
+            assert!(checked_issuer(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_and_ids_are_printable() {
+        assert!(checked_printable("client_id", "abc-123", 10).is_ok());
+        assert!(checked_printable("client_id", " abc", 10).is_err());
+        assert!(checked_printable("client_id", "a\nb", 10).is_err());
+        assert!(checked_printable("client_id", "", 10).is_err());
+    }
+}

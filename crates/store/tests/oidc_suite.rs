@@ -1,0 +1,66 @@
+//! Organizations' identity providers in the store, on every backend: one per server, kept
+//! inside its organization, replaced whole, and not removable while the server uses it.
+
+use guidepost_domain::*;
+use guidepost_store::StoreError;
+use guidepost_testkit::{TestDatabase, backend_tests};
+
+fn settings(slug: &str) -> ServerSettings {
+    ServerSettings {
+        name: format!("Server {slug}"),
+        slug: Slug::parse(slug).unwrap(),
+        custom_domain: None,
+        auth_mode: AuthMode::PlatformOauth,
+        walkthrough_tools_enabled: true,
+        support_tool_enabled: true,
+        product_name: None,
+        instructions: None,
+        allowed_origins: Vec::new(),
+    }
+}
+
+fn provider(issuer: &str, sealed: Option<&str>) -> NewOidcProvider {
+    NewOidcProvider {
+        issuer_url: issuer.into(),
+        client_id: "guidepost".into(),
+        client_secret_sealed: sealed.map(str::to_owned),
+    }
+}
+
+backend_tests! {
+    async fn identity_providers_are_per_server_and_stay_while_in_use(db: &TestDatabase) {
+        let store = guidepost_store::connect(&db.url).await.expect("store opens");
+        let org = store.create_organization("Acme").await.unwrap().id;
+        let other = store.create_organization("Other").await.unwrap().id;
+        let server = store.create_server(&org, ServerKind::Standard, &settings("acme")).await.unwrap();
+        let id = &server.id;
+        assert!(store.get_oidc_provider(&org, id).await.unwrap().is_none());
+
+        let first = store.put_oidc_provider(&org, id, &provider("https://a.example", Some("gpk1.x.y"))).await.unwrap();
+        assert_eq!(first.client_secret_sealed.as_deref(), Some("gpk1.x.y"));
+        let second = store.put_oidc_provider(&org, id, &provider("https://b.example", None)).await.unwrap();
+        assert_eq!(second.issuer_url, "https://b.example");
+        assert_eq!(second.client_secret_sealed, None, "a PUT replaces the whole configuration");
+        assert_eq!(second.created_at, first.created_at);
+
+        // Another organization neither sees nor writes it.
+        assert!(store.get_oidc_provider(&other, id).await.unwrap().is_none());
+        let refused = store.put_oidc_provider(&other, id, &provider("https://evil.example", None)).await;
+        assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+        assert!(matches!(store.delete_oidc_provider(&other, id).await, Err(StoreError::NotFound)));
+
+        // In use by a custom_oauth server: not removable.
+        let mut custom = settings("acme");
+        custom.auth_mode = AuthMode::CustomOauth;
+        store.update_server(&org, id, &custom).await.unwrap();
+        assert!(matches!(store.delete_oidc_provider(&org, id).await, Err(StoreError::Conflict(_))));
+        store.update_server(&org, id, &settings("acme")).await.unwrap();
+        store.delete_oidc_provider(&org, id).await.unwrap();
+        assert!(matches!(store.delete_oidc_provider(&org, id).await, Err(StoreError::NotFound)));
+
+        // It goes with its server.
+        store.put_oidc_provider(&org, id, &provider("https://a.example", None)).await.unwrap();
+        store.delete_server(&org, id).await.unwrap();
+        assert!(store.get_oidc_provider(&org, id).await.unwrap().is_none());
+    }
+}
