@@ -5,6 +5,7 @@
 mod helpers;
 mod node;
 mod oauth_helpers;
+mod oidc_idp;
 
 mod bad_input;
 mod conformance;
@@ -12,6 +13,7 @@ mod content_as_code;
 mod cross_tenant;
 mod node_clients;
 mod oauth_cimd;
+mod oauth_custom;
 mod oauth_flow;
 mod oauth_refusals;
 mod oauth_stories;

@@ -361,14 +361,17 @@ impl Person {
 
     async fn keep(&mut self, response: reqwest::Response) -> Page {
         for cookie in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            let pair = cookie
-                .to_str()
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .to_owned();
-            self.cookies.push(pair);
+            let cookie = cookie.to_str().unwrap();
+            let pair = cookie.split(';').next().unwrap().trim().to_owned();
+            let name = pair.split('=').next().unwrap_or_default().to_owned();
+            // A cookie set again replaces the old one; an expired one is dropped.
+            self.cookies
+                .retain(|kept| kept.split('=').next() != Some(name.as_str()));
+            let lower = cookie.to_ascii_lowercase();
+            let expired = lower.contains("max-age=0") || lower.contains("expires=thu, 01 jan 1970");
+            if !expired && !pair.ends_with('=') {
+                self.cookies.push(pair);
+            }
         }
         let status = response.status();
         let location = response
@@ -400,6 +403,32 @@ impl Person {
             .form(form);
         let response = request.send().await.unwrap();
         self.keep(response).await
+    }
+
+    /// GETs `url` and follows redirects (relative ones too) until a page answers, or a
+    /// redirect leads to an address starting with `stop` (returned as the page's
+    /// `location`, not followed).
+    pub async fn follow(&mut self, url: &str, stop: &str) -> Page {
+        let mut url = url.to_owned();
+        for _ in 0..20 {
+            let page = self.get(&url).await;
+            let Some(location) = page.location.clone() else {
+                return page;
+            };
+            let next = url::Url::parse(&url)
+                .unwrap()
+                .join(&location)
+                .unwrap()
+                .to_string();
+            if next.starts_with(stop) {
+                return Page {
+                    location: Some(next),
+                    ..page
+                };
+            }
+            url = next;
+        }
+        panic!("more than 20 redirects from {url}");
     }
 
     /// Opens the authorization URL and arrives on the login page.

@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// A real OpenID Connect provider (`oidc-provider`, pinned in package.json) standing in for
+// an organization's own identity provider in the `custom_oauth` tests
+// (crates/guidepost/tests/it/oauth_custom.rs).
+//
+//   node tests/e2e/oidc_provider.mjs --redirect-uri URL [--redirect-uri URL ...]
+//       [--client-id ID] [--client-secret SECRET] [--user ada] [--password pw]
+//       [--email ada@acme.example] [--email-verified true|false] [--claims-in-id-token]
+//
+// It listens on 127.0.0.1 (a free port) and prints ONE JSON line when ready:
+//   {"issuer": "http://127.0.0.1:PORT", "port": PORT}
+// then serves until killed.
+//
+// - One confidential client (client_secret_basic), code flow, the given redirect URIs.
+// - One person. Sign-in is a plain HTML form at /interaction/{uid} (fields `username`,
+//   `password`, and a `cancel` button that answers access_denied), so that a test can
+//   drive it over HTTP like a browser without JavaScript. Consent is implied (a company's
+//   own provider and its own app), granted by the script.
+// - By default `email` and `email_verified` are released at userinfo only (the OpenID
+//   Connect rule for the code flow); --claims-in-id-token puts them in the ID token.
+// - GET /test/issued lists every token response the provider gave (access, ID and
+//   refresh tokens), so the test can check that none of them reaches an MCP client.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+const { values: options } = parseArgs({
+  options: {
+    'redirect-uri': { type: 'string', multiple: true },
+    'client-id': { type: 'string', default: 'guidepost' },
+    'client-secret': { type: 'string', default: 'guidepost-client-secret' },
+    user: { type: 'string', default: 'ada' },
+    password: { type: 'string', default: 'correct horse' },
+    email: { type: 'string', default: 'ada@acme.example' },
+    'email-verified': { type: 'string', default: 'true' },
+    'claims-in-id-token': { type: 'boolean', default: false },
+  },
+});
+if (!options['redirect-uri']?.length) {
+  console.error('usage: oidc_provider.mjs --redirect-uri URL [...]');
+  process.exit(2);
+}
+
+const issued = [];
+const escape = (text) =>
+  String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function signingKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
+}
+
+function loginPage(uid, error) {
+  const alert = error ? `<p role="alert">${escape(error)}</p>` : '';
+  return `<!doctype html><html><head><title>Acme sign-in</title></head><body>
+<h1>Acme corporate sign-in</h1>${alert}
+<form method="post" action="/interaction/${escape(uid)}">
+<label>Username <input name="username" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit" name="action" value="login">Sign in</button>
+<button type="submit" name="action" value="cancel">Cancel</button>
+</form></body></html>`;
+}
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 16 * 1024) throw new Error('form too large');
+  }
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+/** Grants what the client asked for: the provider's own app needs no consent screen. */
+async function grantConsent(provider, interaction) {
+  const { prompt, params, session, grantId } = interaction;
+  const grant = grantId
+    ? await provider.Grant.find(grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = prompt.details;
+  if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+  if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+async function interaction(provider, req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { uid, prompt } = details;
+  if (prompt.name === 'consent') {
+    const grantId = await grantConsent(provider, details);
+    return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+  if (req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    return res.end(loginPage(uid));
+  }
+  const form = await readForm(req);
+  if (form.action === 'cancel') {
+    const result = { error: 'access_denied', error_description: 'the person cancelled' };
+    return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+  }
+  if (form.username !== options.user || form.password !== options.password) {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    return res.end(loginPage(uid, 'Wrong username or password.'));
+  }
+  return provider.interactionFinished(req, res, { login: { accountId: options.user } }, { mergeWithLastSubmission: false });
+}
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const { port } = server.address();
+const issuer = `http://127.0.0.1:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: options['client-id'],
+      client_secret: options['client-secret'],
+      redirect_uris: options['redirect-uri'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
+  jwks: { keys: [signingKey()] },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  conformIdTokenClaims: !options['claims-in-id-token'],
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  pkce: { required: () => true },
+  async findAccount(ctx, sub) {
+    if (sub !== options.user) return undefined;
+    return {
+      accountId: sub,
+      async claims() {
+        return { sub, email: options.email, email_verified: options['email-verified'] === 'true' };
+      },
+    };
+  },
+});
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path === '/token' && ctx.status === 200 && ctx.body?.access_token) {
+    issued.push({ ...ctx.body });
+  }
+});
+const callback = provider.callback();
+
+server.on('request', (req, res) => {
+  const path = new URL(req.url, issuer).pathname;
+  if (path === '/test/issued') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify(issued));
+  }
+  if (path.startsWith('/interaction/')) {
+    return interaction(provider, req, res).catch((error) => {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(`interaction failed: ${error.message}`);
+    });
+  }
+  return callback(req, res);
+});
+
+console.log(JSON.stringify({ issuer, port }));
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}
