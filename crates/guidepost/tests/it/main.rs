@@ -8,6 +8,7 @@ mod oauth_helpers;
 mod oidc_idp;
 
 mod bad_input;
+mod browser;
 mod conformance;
 mod content_as_code;
 mod cross_tenant;
