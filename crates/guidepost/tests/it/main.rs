@@ -13,6 +13,7 @@ mod conformance;
 mod content_as_code;
 mod cross_tenant;
 mod node_clients;
+mod node_oauth;
 mod oauth_cimd;
 mod oauth_custom;
 mod oauth_flow;
