@@ -10,6 +10,7 @@ mod oidc_idp;
 mod bad_input;
 mod browser;
 mod conformance;
+mod conformance_auth;
 mod content_as_code;
 mod cross_tenant;
 mod node_clients;
