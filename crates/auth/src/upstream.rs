@@ -422,3 +422,38 @@ impl<'c> AsyncHttpClient<'c> for Outbound {
         Box::pin(self.send(request))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbound(allow_private: bool) -> Outbound {
+        Outbound {
+            client: reqwest::Client::new(),
+            allow_private,
+        }
+    }
+
+    #[test]
+    fn providers_are_reached_over_https_on_public_addresses_only() {
+        let strict = outbound(false);
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        assert!(
+            strict
+                .check_url(&url("https://login.acme.example/x"))
+                .is_ok()
+        );
+        for refused in [
+            "http://login.acme.example",
+            "https://127.0.0.1/",
+            "https://10.0.0.8/",
+            "https://[::1]/",
+            "https://169.254.169.254/latest",
+        ] {
+            assert!(strict.check_url(&url(refused)).is_err(), "{refused}");
+        }
+        let relaxed = outbound(true);
+        assert!(relaxed.check_url(&url("http://127.0.0.1:8080")).is_ok());
+        assert!(relaxed.check_url(&url("ftp://127.0.0.1")).is_err());
+    }
+}

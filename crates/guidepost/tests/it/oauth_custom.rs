@@ -104,6 +104,11 @@ backend_tests! {
             assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "an upstream token was accepted");
         }
 
+        crate::node::summary(&format!("custom-oauth-{}", db.backend), &[format!(
+            "custom_oauth [{}]: signed in at oidc-provider {} as {EMAIL} (email from userinfo); \
+             the client got platform tokens only; {} upstream tokens refused at /mcp",
+            db.backend, custom.idp.issuer, upstream.len())]);
+
         // On a custom_oauth server the email and code forms do not exist.
         let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
         let mut other = oauth.person("mallory@acme.example");
