@@ -205,10 +205,9 @@ fn render(tenant: &Tenant, opened: &Opened, status: StatusCode, error: Option<&s
             };
             pages::consent_page(&form, &facts)
         }
-        LoginStage::Upstream => {
-            // Only custom_oauth sessions get here, and their page is a redirect.
-            return to_page(tenant, session);
-        }
+        // A server switched away from custom_oauth while this person was at the provider:
+        // start over by email.
+        LoginStage::Upstream => pages::email_page(&form, error, email),
         LoginStage::Locked => {
             let text = format!("Too many wrong codes: this sign-in is locked. {START_AGAIN}");
             return message(tenant, StatusCode::FORBIDDEN, "Sign-in locked", &text);
@@ -303,7 +302,11 @@ pub(crate) async fn submit_email(
         Ok(params) => params,
         Err(response) => return response,
     };
-    if !matches!(opened.session.stage, LoginStage::Email | LoginStage::Code) {
+    let stage = opened.session.stage;
+    if !matches!(
+        stage,
+        LoginStage::Email | LoginStage::Code | LoginStage::Upstream
+    ) {
         return to_page(&tenant, &opened.session);
     }
     let email = match Email::parse(params.get("email").unwrap_or_default()) {
@@ -355,6 +358,7 @@ pub(crate) async fn submit_email(
     let code = one_time_code();
     let mut next = session.clone();
     next.stage = LoginStage::Code;
+    next.upstream_salt = None;
     next.email = Some(email.clone());
     next.code_hash = Some(one_time_code_hash(session.id.as_str(), &code));
     next.code_expires_at = Some(now.plus_seconds(CODE_TTL_SECS));

@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreResponseType,
-    CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreIdTokenClaims,
+    CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessTokenHash, AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    AccessTokenHash, AsyncHttpClient, AuthType, AuthorizationCode, ClientId, ClientSecret,
+    CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
@@ -158,11 +158,21 @@ impl IdentityProviders {
     > {
         let redirect = RedirectUrl::new(rp.redirect_uri.clone())
             .map_err(|_| UpstreamError::Unusable("the callback URL is invalid".into()))?;
+        // HTTP Basic unless the provider says it takes only the form body.
+        let methods = metadata.token_endpoint_auth_methods_supported();
+        let basic = methods.is_none_or(|m| m.contains(&CoreClientAuthMethod::ClientSecretBasic));
+        let post = methods.is_some_and(|m| m.contains(&CoreClientAuthMethod::ClientSecretPost));
+        let auth_type = if !basic && post {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        };
         Ok(CoreClient::from_provider_metadata(
             metadata.clone(),
             ClientId::new(rp.client_id.to_owned()),
             rp.client_secret.clone().map(ClientSecret::new),
         )
+        .set_auth_type(auth_type)
         .set_redirect_uri(redirect))
     }
 

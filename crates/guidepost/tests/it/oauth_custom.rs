@@ -205,5 +205,21 @@ backend_tests! {
         let again = submit_idp_form(&mut person, &form_url, &form, &wrong).await;
         assert!(again.body.contains("Wrong username or password"), "{}", again.body);
         assert_ne!(PASSWORD, "wrong");
+
+        // The server leaves custom_oauth while someone is at the provider: their sign-in
+        // page offers the email code instead (no redirect loop, no stale trip).
+        let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+        let mut person = oauth.person("grace@example.com");
+        let login = person.get(&url).await.location.expect("a login page");
+        assert_eq!(person.get(&login).await.status, StatusCode::SEE_OTHER, "to the provider");
+        let path = format!("/servers/{}", custom.server_id);
+        let (status, _) = oauth.app.api(reqwest::Method::PATCH, &path, &oauth.tenant.api_key,
+            Some(json!({"auth_mode": "platform_oauth"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = person.get(&login).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("name=\"email\""), "{}", page.body);
+        let code_page = person.send_email(&login, &page).await;
+        assert!(code_page.body.contains("name=\"code\""), "{}", code_page.body);
     }
 }
