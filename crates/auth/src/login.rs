@@ -148,6 +148,20 @@ pub(crate) async fn open_id(
     Ok(Opened { session, secret })
 }
 
+/// Opens the login session a form was posted to and reads the form, CSRF-checked: what
+/// every form handler does first.
+async fn open_form(
+    state: &AuthState,
+    tenant: &Tenant,
+    path: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Opened, Params), Response> {
+    let opened = open(state, tenant, path, headers).await?;
+    let params = form(tenant, &opened, body)?;
+    Ok((opened, params))
+}
+
 /// Reads a posted form and checks its CSRF token.
 #[allow(clippy::result_large_err)] // the error is the page to answer with, built once
 fn form(tenant: &Tenant, opened: &Opened, body: &[u8]) -> Result<Params, Response> {
@@ -294,12 +308,8 @@ pub(crate) async fn submit_email(
     if let Some(refused) = email_sign_in_refused(&tenant) {
         return refused;
     }
-    let mut opened = match open(&state, &tenant, &path, &headers).await {
+    let (mut opened, params) = match open_form(&state, &tenant, &path, &headers, &body).await {
         Ok(opened) => opened,
-        Err(response) => return response,
-    };
-    let params = match form(&tenant, &opened, &body) {
-        Ok(params) => params,
         Err(response) => return response,
     };
     let stage = opened.session.stage;
@@ -400,12 +410,8 @@ pub(crate) async fn submit_code(
     if let Some(refused) = email_sign_in_refused(&tenant) {
         return refused;
     }
-    let mut opened = match open(&state, &tenant, &path, &headers).await {
+    let (mut opened, params) = match open_form(&state, &tenant, &path, &headers, &body).await {
         Ok(opened) => opened,
-        Err(response) => return response,
-    };
-    let params = match form(&tenant, &opened, &body) {
-        Ok(params) => params,
         Err(response) => return response,
     };
     let typed: String = params
@@ -501,12 +507,8 @@ pub(crate) async fn submit_consent(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let opened = match open(&state, &tenant, &path, &headers).await {
+    let (opened, params) = match open_form(&state, &tenant, &path, &headers, &body).await {
         Ok(opened) => opened,
-        Err(response) => return response,
-    };
-    let params = match form(&tenant, &opened, &body) {
-        Ok(params) => params,
         Err(response) => return response,
     };
     let session = &opened.session;
