@@ -45,6 +45,7 @@ mod pages;
 mod registration;
 mod revoke;
 mod tenant;
+mod throttle;
 mod token;
 mod upstream;
 mod verify;
@@ -81,6 +82,9 @@ pub struct AuthOptions {
     /// Reach organizations' identity providers on private and loopback addresses, and
     /// over plain HTTP (development and tests only).
     pub oidc_allow_private: bool,
+    /// Requests per minute per client IP to the sign-in, registration, token and
+    /// revocation endpoints (bursts of a third of it); 0 turns the limit off.
+    pub rate_limit_per_ip: u32,
 }
 
 impl Default for AuthOptions {
@@ -93,6 +97,7 @@ impl Default for AuthOptions {
             mail_from: "Guidepost <no-reply@localhost>".into(),
             mail_outbox: PathBuf::from("mail-outbox"),
             oidc_allow_private: false,
+            rate_limit_per_ip: 300,
         }
     }
 }
@@ -120,6 +125,8 @@ pub(crate) struct AuthState {
     pub mailer: email::Mailer,
     pub cimd: cimd::Fetcher,
     pub providers: upstream::IdentityProviders,
+    /// `None` when `AuthOptions::rate_limit_per_ip` is 0.
+    pub ip_limiter: Option<guidepost_core::rate_limit::KeyedLimiter>,
 }
 
 pub(crate) type State = axum::extract::State<Arc<AuthState>>;
@@ -134,6 +141,10 @@ pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupE
         mailer: email::Mailer::new(&options)?,
         cimd: cimd::Fetcher::new(options.cimd_allow_private),
         providers: upstream::IdentityProviders::new(options.oidc_allow_private),
+        ip_limiter: guidepost_core::rate_limit::KeyedLimiter::per_minute(
+            options.rate_limit_per_ip,
+            options.rate_limit_per_ip / 3,
+        ),
         platform,
         options,
     });
@@ -150,6 +161,10 @@ pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupE
             guidepost_core::oidc::CALLBACK_PATH,
             get(federation::callback),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::limit_by_ip,
+        ))
         .route(
             "/.well-known/oauth-authorization-server",
             cross_origin(get(metadata::authorization_server)),

@@ -10,6 +10,7 @@ mod error;
 pub mod identity;
 mod input;
 pub mod oidc;
+pub mod rate_limit;
 pub mod routing;
 pub mod secrets;
 pub mod servers;

@@ -125,6 +125,10 @@ pub struct ServeArgs {
     /// Tool calls per minute per client IP; 0 turns the limit off [default: 1200].
     #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_IP")]
     pub rate_limit_per_ip: Option<u32>,
+    /// Requests per minute per client IP to the sign-in, registration, token and
+    /// revocation endpoints; 0 turns the limit off [default: 300].
+    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_AUTH_PER_IP")]
+    pub rate_limit_auth_per_ip: Option<u32>,
     /// Seconds after which an idle MCP session expires [default: 1800].
     #[arg(long, env = "GUIDEPOST_SESSION_IDLE_TIMEOUT")]
     pub session_idle_timeout: Option<u64>,

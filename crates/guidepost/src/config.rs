@@ -40,6 +40,7 @@ pub struct FileConfig {
     pub refresh_token_ttl: Option<u64>,
     pub cimd_allow_private: Option<bool>,
     pub oidc_allow_private: Option<bool>,
+    pub rate_limit_auth_per_ip: Option<u32>,
     pub master_key: Option<String>,
 }
 
@@ -186,6 +187,10 @@ fn auth_options(args: &ServeArgs, file: &FileConfig, base_domain: &str) -> AuthO
         ),
         cimd_allow_private: args.cimd_allow_private || file.cimd_allow_private.unwrap_or(false),
         oidc_allow_private: args.oidc_allow_private || file.oidc_allow_private.unwrap_or(false),
+        rate_limit_per_ip: args
+            .rate_limit_auth_per_ip
+            .or(file.rate_limit_auth_per_ip)
+            .unwrap_or(defaults.rate_limit_per_ip),
         smtp_url: args.smtp_url.clone().or_else(|| file.smtp_url.clone()),
         mail_from: args
             .mail_from

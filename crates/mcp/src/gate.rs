@@ -29,7 +29,6 @@ pub(crate) struct GateState {
     platform: Platform,
     options: McpOptions,
     limiters: Limiters,
-    last_sweep: std::sync::Mutex<Instant>,
 }
 
 impl GateState {
@@ -39,18 +38,6 @@ impl GateState {
             platform,
             options,
             limiters,
-            last_sweep: std::sync::Mutex::new(Instant::now()),
-        }
-    }
-
-    fn sweep_limiters_now_and_then(&self) {
-        let mut last = self
-            .last_sweep
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.elapsed() > Duration::from_secs(60) {
-            *last = Instant::now();
-            self.limiters.forget_idle_keys();
         }
     }
 }
@@ -334,13 +321,12 @@ fn check_tools_call(
             "params.arguments must be an object",
         ));
     }
-    state.sweep_limiters_now_and_then();
     let ip = scope.client_ip.map(|ip| ip.to_string());
     let user = user_key(scope);
     let Err(refusal) = state.limiters.check(ip.as_deref(), user.as_deref()) else {
         return Ok(());
     };
-    let retry_after = refusal.retry_after.as_secs_f64().ceil() as u64;
+    let retry_after = guidepost_core::rate_limit::retry_after_secs(refusal.retry_after);
     let arguments = inbound
         .params
         .get("arguments")

@@ -1,11 +1,9 @@
 //! Rate limits per end user and per client IP (SPEC §2). Counters live in each node's
 //! memory: with N nodes behind a balancer, a client can reach up to N times the limit.
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use guidepost_core::rate_limit::KeyedLimiter;
 
 /// Calls per minute; `0` turns a limit off.
 #[derive(Debug, Clone, Copy)]
@@ -26,8 +24,8 @@ impl Default for RateLimits {
 }
 
 pub(crate) struct Limiters {
-    per_user: Option<DefaultKeyedRateLimiter<String>>,
-    per_ip: Option<DefaultKeyedRateLimiter<String>>,
+    per_user: Option<KeyedLimiter>,
+    per_ip: Option<KeyedLimiter>,
 }
 
 /// Which limit refused a call, and when to retry.
@@ -38,46 +36,24 @@ pub(crate) struct Refusal {
 
 impl Limiters {
     pub fn new(limits: RateLimits) -> Self {
-        let per_user = NonZeroU32::new(limits.per_user_per_minute).map(|rate| {
-            let burst = NonZeroU32::new(limits.per_user_burst).unwrap_or(rate);
-            RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst))
-        });
-        let per_ip = NonZeroU32::new(limits.per_ip_per_minute)
-            .map(|rate| RateLimiter::keyed(Quota::per_minute(rate)));
-        Self { per_user, per_ip }
+        Self {
+            per_user: KeyedLimiter::per_minute(limits.per_user_per_minute, limits.per_user_burst),
+            per_ip: KeyedLimiter::per_minute(limits.per_ip_per_minute, 0),
+        }
     }
 
     /// Takes one unit from the IP's budget and, if the caller is known, the user's.
     pub fn check(&self, ip: Option<&str>, user: Option<&str>) -> Result<(), Refusal> {
-        if let (Some(limiter), Some(ip)) = (&self.per_ip, ip) {
-            check_one(limiter, ip, "per client IP")?;
-        }
-        if let (Some(limiter), Some(user)) = (&self.per_user, user) {
-            check_one(limiter, user, "per end user")?;
-        }
-        Ok(())
+        let check = |limiter: &Option<KeyedLimiter>, key: Option<&str>, scope| match (limiter, key)
+        {
+            (Some(limiter), Some(key)) => limiter
+                .check(key)
+                .map_err(|retry_after| Refusal { scope, retry_after }),
+            _ => Ok(()),
+        };
+        check(&self.per_ip, ip, "per client IP")?;
+        check(&self.per_user, user, "per end user")
     }
-
-    /// Forgets keys whose budget is full again, so that memory stays bounded.
-    pub fn forget_idle_keys(&self) {
-        for limiter in [&self.per_user, &self.per_ip].into_iter().flatten() {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
-    }
-}
-
-fn check_one(
-    limiter: &DefaultKeyedRateLimiter<String>,
-    key: &str,
-    scope: &'static str,
-) -> Result<(), Refusal> {
-    limiter
-        .check_key(&key.to_owned())
-        .map_err(|not_until| Refusal {
-            scope,
-            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-        })
 }
 
 #[cfg(test)]

@@ -182,6 +182,23 @@ backend_tests! {
         assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "another browser cannot continue this sign-in");
     }
 
+    async fn one_address_cannot_flood_the_authorization_server(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |s| s.auth.rate_limit_per_ip = 12).await;
+        let http = &oauth.app.http;
+        let register = || http.post(format!("{}/register", oauth.issuer("acme")))
+            .json(&json!({"redirect_uris": [REDIRECT_URI], "client_name": "flood"})).send();
+        let statuses: Vec<StatusCode> = futures::future::join_all((0..4).map(|_| register())).await
+            .into_iter().map(|r| r.unwrap().status()).collect();
+        assert_eq!(statuses, [StatusCode::CREATED; 4], "a burst of a third of the per-minute budget passes");
+        let refused = register().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.headers().get("retry-after").is_some());
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        let metadata = http.get(format!("{}/.well-known/oauth-authorization-server/s/acme", oauth.app.url)).send().await.unwrap();
+        assert_eq!(metadata.status(), StatusCode::OK, "discovery is not limited");
+    }
+
     async fn a_token_without_the_mcp_scope_is_403(db: &TestDatabase) {
         let oauth = oauth_app(db, &["acme"], |_| {}).await;
         let client = oauth.register("acme", json!({})).await;

@@ -1,0 +1,55 @@
+//! A per-client-IP budget on the authorization server's endpoints, so that one address
+//! cannot flood registration, token or sign-in requests (sign-in codes have their own,
+//! tighter attempt limits). Well-known metadata stays unlimited: it is static and cheap.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use guidepost_core::rate_limit::retry_after_secs;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use crate::AuthState;
+
+pub(crate) async fn limit_by_ip(
+    State(state): State<Arc<AuthState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (Some(limiter), Some(ip)) = (&state.ip_limiter, client_ip(&request)) else {
+        return next.run(request).await;
+    };
+    match limiter.check(&ip) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => too_many(
+            retry_after_secs(wait),
+            request.uri().path().contains("/login/"),
+        ),
+    }
+}
+
+fn client_ip(request: &Request) -> Option<String> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+}
+
+/// 429 with `Retry-After`: a page for people on the sign-in pages, OAuth error JSON for
+/// clients elsewhere.
+fn too_many(retry_after: u64, for_a_person: bool) -> Response {
+    let text = format!("Too many requests from this address. Try again in {retry_after} s.");
+    let mut response = if for_a_person {
+        crate::pages::error_page(StatusCode::TOO_MANY_REQUESTS, "Sign in", &text)
+    } else {
+        let body = json!({"error": "temporarily_unavailable", "error_description": text});
+        (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
