@@ -197,6 +197,10 @@ pub enum ServerCommand {
         /// none, collect_email, platform_oauth or custom_oauth.
         #[arg(long)]
         auth_mode: Option<String>,
+        /// standard (default) or conformance_fixture (needs enable_fixtures in the
+        /// config file or GUIDEPOST_ENABLE_FIXTURES=true).
+        #[arg(long)]
+        kind: Option<String>,
         /// A custom domain that also serves this server.
         #[arg(long)]
         custom_domain: Option<String>,

@@ -225,7 +225,9 @@ pub fn offline_platform_config(file: &FileConfig) -> PlatformConfig {
         .or(file.public_port)
         .or(listen_port)
         .or(Some(8080));
-    config.enable_fixtures = file.enable_fixtures.unwrap_or(false);
+    config.enable_fixtures = env("GUIDEPOST_ENABLE_FIXTURES")
+        .is_some_and(|v| v == "true" || v == "1")
+        || file.enable_fixtures.unwrap_or(false);
     // An invalid key is ignored here; `serve` refuses it.
     config.master_key = env("GUIDEPOST_MASTER_KEY")
         .or_else(|| file.master_key.clone())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use guidepost_core::servers::{self, CreateServer};
 use guidepost_core::{Platform, PlatformConfig, Store, analytics};
-use guidepost_domain::{ApiKeySecret, AuthMode, Id, OrgId, PageRequest};
+use guidepost_domain::{ApiKeySecret, AuthMode, Id, OrgId, PageRequest, ServerKind};
 use serde_json::json;
 
 use crate::cli::{ApiKeyCommand, Command, OrgCommand, ServerCommand};
@@ -84,10 +84,17 @@ async fn server(
             name,
             slug,
             auth_mode,
+            kind,
             custom_domain,
             product_name,
             instructions,
         } => {
+            let kind = match kind.as_deref() {
+                Some(text) => Some(ServerKind::parse(text).with_context(|| {
+                    format!("--kind must be standard or conformance_fixture (got {text:?})")
+                })?),
+                None => None,
+            };
             let auth_mode = match auth_mode.as_deref() {
                 Some(text) => Some(AuthMode::parse(text).with_context(|| {
                     format!("--auth-mode must be one of none, collect_email, platform_oauth, custom_oauth (got {text:?})")
@@ -97,7 +104,7 @@ async fn server(
             let input = CreateServer {
                 name,
                 slug,
-                kind: None,
+                kind,
                 auth_mode,
                 walkthrough_tools_enabled: None,
                 support_tool_enabled: None,

@@ -234,3 +234,52 @@ async fn bench_runs_the_walkthrough_tools_in_both_eras() {
         );
     }
 }
+
+/// `guidepost server create --kind conformance_fixture` is refused unless fixtures are
+/// enabled, and then creates one.
+#[tokio::test]
+async fn cli_creates_fixture_servers_only_when_fixtures_are_enabled() {
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let cli = |args: &[&str], fixtures: bool| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+        command
+            .args(["--json", "--database-url", &db.url])
+            .args(args);
+        command.env(
+            "GUIDEPOST_ENABLE_FIXTURES",
+            if fixtures { "true" } else { "false" },
+        );
+        command.output()
+    };
+    let org: Value = serde_json::from_slice(
+        &cli(&["org", "create", "--name", "Conf"], false)
+            .await
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let org_id = org["organization"]["id"].as_str().unwrap();
+    let create = [
+        "server",
+        "create",
+        "--org",
+        org_id,
+        "--name",
+        "Fixture",
+        "--slug",
+        "fixture",
+        "--kind",
+        "conformance_fixture",
+    ];
+    let refused = cli(&create, false).await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--enable-fixtures"));
+    let created = cli(&create, true).await.unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let server: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(server["kind"], "conformance_fixture");
+}
