@@ -3,12 +3,25 @@
 //! when a default server is configured. Shared by the MCP endpoint and the authorization
 //! server, which must agree on it; callers pass the host and the path slug as text.
 
-use guidepost_domain::McpServer;
+use guidepost_domain::{McpServer, ServerKind};
 
 use crate::{CoreError, Platform};
 
 /// The server at this address, if any. `host` is already normalized ([`normalize_host`]).
 pub async fn server_for_address(
+    platform: &Platform,
+    host: Option<&str>,
+    path_slug: Option<&str>,
+) -> Result<Option<McpServer>, CoreError> {
+    let found = find_server(platform, host, path_slug).await?;
+    // A conformance fixture is a test surface: it is served only while the platform runs
+    // with --enable-fixtures, like it can only be created then.
+    Ok(found.filter(|server| {
+        server.kind != ServerKind::ConformanceFixture || platform.config.enable_fixtures
+    }))
+}
+
+async fn find_server(
     platform: &Platform,
     host: Option<&str>,
     path_slug: Option<&str>,

@@ -133,6 +133,20 @@ backend_tests! {
         assert!(answer.body["result"]["content"][0]["text"].as_str().unwrap().contains("email"));
     }
 
+    async fn fixture_servers_are_served_only_with_fixtures_enabled(db: &TestDatabase) {
+        let with_fixtures = spawn_app_with(db, |s| s.platform.enable_fixtures = true).await;
+        let tenant = with_fixtures.create_tenant("Conf").await;
+        with_fixtures.create_server(&tenant, "fixture", json!({"kind": "conformance_fixture"})).await;
+        let served = RawMcp::new(with_fixtures.mcp_path_url("fixture"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
+        assert_eq!(served.status, StatusCode::OK);
+        assert!(served.body["result"]["tools"].as_array().unwrap().len() > 5, "the fixture surface");
+        with_fixtures.app.shutdown().await.unwrap();
+
+        let without = spawn_app(db).await;
+        let hidden = RawMcp::new(without.mcp_path_url("fixture"), STATELESS_ERA).call(2, "tools/list", json!({})).await;
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.body);
+    }
+
     async fn rate_limit_answers_429_with_retry_after(db: &TestDatabase) {
         let app = spawn_app_with(db, |s| {
             s.mcp.rate_limits.per_user_per_minute = 2;
