@@ -1,0 +1,191 @@
+//! What the store suites share (SPEC §9). Each suite runs against SQLite and — when
+//! `GUIDEPOST_TEST_POSTGRES_URL` is set — PostgreSQL, each test in its own fresh database,
+//! and checks behaviour through the `Store` trait only.
+
+// Each suite is its own test binary and uses only some of these helpers.
+#![allow(dead_code)]
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use guidepost_domain::*;
+use guidepost_store::{Store, StoreError, ToolCallFilter};
+use guidepost_testkit::TestDatabase;
+
+/// A fixed point in time, so that tests control every caller-supplied timestamp.
+pub const T0: i64 = 1_750_000_000_000_000;
+
+pub fn at(offset_micros: i64) -> Timestamp {
+    Timestamp::from_micros(T0 + offset_micros)
+}
+
+pub fn secs(seconds: i64) -> Timestamp {
+    at(seconds * 1_000_000)
+}
+
+pub async fn open(db: &TestDatabase) -> Arc<dyn Store> {
+    guidepost_store::connect(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", db.url))
+}
+
+pub async fn new_org(store: &Arc<dyn Store>, name: &str) -> OrgId {
+    store
+        .create_organization(name)
+        .await
+        .expect("create organization")
+        .id
+}
+
+pub fn settings(slug: &str) -> ServerSettings {
+    ServerSettings {
+        name: format!("Server {slug}"),
+        slug: Slug::parse(slug).expect("valid test slug"),
+        custom_domain: None,
+        auth_mode: AuthMode::None,
+        walkthrough_tools_enabled: true,
+        support_tool_enabled: true,
+        product_name: None,
+        instructions: None,
+        allowed_origins: Vec::new(),
+    }
+}
+
+pub async fn new_server(store: &Arc<dyn Store>, org: &OrgId, slug: &str) -> McpServer {
+    store
+        .create_server(org, ServerKind::Standard, &settings(slug))
+        .await
+        .expect("create server")
+}
+
+pub fn email(text: &str) -> Email {
+    Email::parse(text).expect("valid test email")
+}
+
+/// Records compared through their serialized form: every field, no `PartialEq` needed.
+macro_rules! json {
+    ($value:expr) => {
+        serde_json::to_value($value).expect("serializes")
+    };
+}
+pub(crate) use json;
+
+#[track_caller]
+pub fn assert_not_found<T: Debug>(result: guidepost_store::Result<T>, what: &str) {
+    match result {
+        Err(StoreError::NotFound) => {}
+        other => panic!("{what}: expected NotFound, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub fn assert_conflict<T: Debug>(result: guidepost_store::Result<T>, field: &str) {
+    match result {
+        Err(StoreError::Conflict(message)) => {
+            assert!(
+                message.contains(field),
+                "conflict should name {field:?}: {message:?}"
+            );
+        }
+        other => panic!("expected a Conflict naming {field:?}, got {other:?}"),
+    }
+}
+
+/// Follows `next_cursor` to the end; returns the pages.
+pub async fn all_pages<T>(
+    limit: u32,
+    mut fetch: impl AsyncFnMut(PageRequest) -> Page<T>,
+) -> Vec<Vec<T>> {
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = fetch(PageRequest {
+            after: after.take(),
+            limit,
+        })
+        .await;
+        assert!(
+            page.items.len() <= limit as usize,
+            "a page holds at most `limit` items"
+        );
+        let next = page.next_cursor.clone();
+        pages.push(page.items);
+        match next {
+            Some(cursor) => {
+                after = Some(Cursor::decode(&cursor).expect("the store's cursors decode"))
+            }
+            None => break,
+        }
+        assert!(pages.len() < 1000, "paging does not end");
+    }
+    pages
+}
+
+pub fn ids<T, K>(items: &[T], id: impl Fn(&T) -> &Id<K>) -> Vec<String> {
+    items.iter().map(|item| id(item).to_string()).collect()
+}
+
+pub fn new_session(
+    transport_id: &str,
+    org: &OrgId,
+    server: &ServerId,
+    end_user: Option<&EndUserId>,
+) -> NewSession {
+    NewSession {
+        transport_id: transport_id.to_owned(),
+        org_id: org.clone(),
+        server_id: server.clone(),
+        end_user_id: end_user.cloned(),
+        client_name: Some("claude-code".into()),
+        client_version: Some("2.1.0".into()),
+        protocol_version: Some("2025-11-25".into()),
+        transport_state: format!(r#"{{"transport":"{transport_id}","capabilities":{{}}}}"#),
+    }
+}
+
+pub fn new_support_request(
+    org: &OrgId,
+    server: &ServerId,
+    end_user: Option<&EndUserId>,
+    title: &str,
+) -> NewSupportRequest {
+    NewSupportRequest {
+        org_id: org.clone(),
+        server_id: server.clone(),
+        end_user_id: end_user.cloned(),
+        email: email("ada@example.com"),
+        title: title.to_owned(),
+        description: format!("{title}: details"),
+        context: Some("step 3 of onboarding".into()),
+    }
+}
+
+pub fn tool_call(org: &OrgId, server: &ServerId, tool: &str, created_at: Timestamp) -> ToolCall {
+    ToolCall {
+        id: ToolCallId::generate(),
+        org_id: org.clone(),
+        server_id: server.clone(),
+        session_id: None,
+        end_user_id: None,
+        tool_name: tool.to_owned(),
+        arguments: "{}".into(),
+        result_summary: "ok".into(),
+        is_error: false,
+        error_code: None,
+        duration_us: 100,
+        created_at,
+    }
+}
+
+pub async fn all_tool_calls(
+    store: &Arc<dyn Store>,
+    org: &OrgId,
+    filter: &ToolCallFilter,
+) -> Vec<ToolCall> {
+    // 199: pages end inside groups of calls made in the same microsecond.
+    all_pages(199, async |page| {
+        store.list_tool_calls(org, filter, &page).await.unwrap()
+    })
+    .await
+    .concat()
+}

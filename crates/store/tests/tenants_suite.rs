@@ -1,0 +1,472 @@
+//! Organizations, their API keys and their servers, on every backend: keys are found by
+//! hash only, servers page newest first, and slugs and domains are unique.
+
+mod common;
+
+use std::collections::HashSet;
+
+use guidepost_domain::*;
+use guidepost_testkit::{TestDatabase, backend_tests};
+
+use common::{
+    all_pages, assert_conflict, assert_not_found, ids, json, new_org, new_server, open, settings,
+};
+
+async fn organizations_and_api_keys(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = store.create_organization("Acme").await.unwrap();
+    let beta = store.create_organization("Beta").await.unwrap();
+    assert_ne!(acme.id, beta.id);
+    assert_eq!(
+        json!(&store.get_organization(&acme.id).await.unwrap()),
+        json!(&acme)
+    );
+    assert_not_found(
+        store.get_organization(&OrgId::generate()).await,
+        "unknown organization",
+    );
+
+    let ci_secret = ApiKeySecret::generate();
+    let ci = store
+        .create_api_key(&acme.id, "ci", &ci_secret)
+        .await
+        .unwrap();
+    assert_eq!((&ci.org_id, ci.name.as_str()), (&acme.id, "ci"));
+    assert_eq!(ci.display_prefix, ci_secret.display_prefix);
+    assert!(ci.revoked_at.is_none());
+    let deploy_secret = ApiKeySecret::generate();
+    let deploy = store
+        .create_api_key(&acme.id, "deploy", &deploy_secret)
+        .await
+        .unwrap();
+    let beta_secret = ApiKeySecret::generate();
+    let beta_key = store
+        .create_api_key(&beta.id, "beta", &beta_secret)
+        .await
+        .unwrap();
+    assert_not_found(
+        store
+            .create_api_key(&OrgId::generate(), "orphan", &ApiKeySecret::generate())
+            .await,
+        "key for an unknown organization",
+    );
+
+    // Found by hash, whatever the organization; never by the plaintext.
+    let found = store
+        .find_api_key_by_hash(&ci_secret.hash)
+        .await
+        .unwrap()
+        .expect("live key is found");
+    assert_eq!(json!(&found), json!(&ci));
+    let found = store
+        .find_api_key_by_hash(&beta_secret.hash)
+        .await
+        .unwrap()
+        .expect("live key is found");
+    assert_eq!(
+        (found.id, found.org_id),
+        (beta_key.id.clone(), beta.id.clone())
+    );
+    assert!(
+        store
+            .find_api_key_by_hash(&ci_secret.plaintext)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_api_key_by_hash(&hash_secret("gp_unknown"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Listing is scoped to the organization.
+    let listed: HashSet<_> = ids(&store.list_api_keys(&acme.id).await.unwrap(), |k| &k.id)
+        .into_iter()
+        .collect();
+    assert_eq!(
+        listed,
+        HashSet::from([ci.id.to_string(), deploy.id.to_string()])
+    );
+    assert_eq!(
+        ids(&store.list_api_keys(&beta.id).await.unwrap(), |k| &k.id),
+        [beta_key.id.to_string()]
+    );
+
+    // Revoking: the key is no longer found, the others are, and it stays listed.
+    let revoked = store.revoke_api_key(&acme.id, &ci.id).await.unwrap();
+    let revoked_at = revoked.revoked_at.expect("revoked_at is set");
+    assert!(
+        store
+            .find_api_key_by_hash(&ci_secret.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_api_key_by_hash(&deploy_secret.hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let listed = store.list_api_keys(&acme.id).await.unwrap();
+    let listed_ci = listed
+        .iter()
+        .find(|k| k.id == ci.id)
+        .expect("revoked key stays listed");
+    assert_eq!(listed_ci.revoked_at, Some(revoked_at));
+    assert!(
+        listed
+            .iter()
+            .find(|k| k.id == deploy.id)
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    // Revoking again keeps the first revocation time.
+    assert_eq!(
+        store
+            .revoke_api_key(&acme.id, &ci.id)
+            .await
+            .unwrap()
+            .revoked_at,
+        Some(revoked_at)
+    );
+    assert_not_found(
+        store.revoke_api_key(&acme.id, &ApiKeyId::generate()).await,
+        "unknown key",
+    );
+}
+
+async fn servers_create_get_update_delete(db: &TestDatabase) {
+    let store = open(db).await;
+    let org = new_org(&store, "Acme").await;
+    let mut wanted = settings("acme-docs");
+    wanted.custom_domain = Some("mcp.acme.com".into());
+    wanted.auth_mode = AuthMode::CollectEmail;
+    wanted.walkthrough_tools_enabled = false;
+    wanted.product_name = Some("Acme Cloud".into());
+    wanted.instructions = Some("Answer briefly.".into());
+    wanted.allowed_origins = vec!["https://app.acme.com".into(), "null".into()];
+
+    let created = store
+        .create_server(&org, ServerKind::Standard, &wanted)
+        .await
+        .unwrap();
+    assert_eq!(created.org_id, org);
+    assert_eq!(created.kind, ServerKind::Standard);
+    assert_eq!(created.name, "Server acme-docs");
+    assert_eq!(created.slug.as_str(), "acme-docs");
+    assert_eq!(created.custom_domain.as_deref(), Some("mcp.acme.com"));
+    assert_eq!(created.auth_mode, AuthMode::CollectEmail);
+    assert!(!created.walkthrough_tools_enabled && created.support_tool_enabled);
+    assert_eq!(created.product_name.as_deref(), Some("Acme Cloud"));
+    assert_eq!(created.instructions.as_deref(), Some("Answer briefly."));
+    assert_eq!(created.allowed_origins, ["https://app.acme.com", "null"]);
+    assert_eq!(created.updated_at, created.created_at);
+
+    assert_eq!(
+        json!(&store.get_server(&org, &created.id).await.unwrap()),
+        json!(&created)
+    );
+    assert_eq!(
+        json!(
+            &store
+                .find_server_by_slug("acme-docs")
+                .await
+                .unwrap()
+                .unwrap()
+        ),
+        json!(&created)
+    );
+    assert_eq!(
+        json!(
+            &store
+                .find_server_by_domain("mcp.acme.com")
+                .await
+                .unwrap()
+                .unwrap()
+        ),
+        json!(&created)
+    );
+    assert!(store.find_server_by_slug("nobody").await.unwrap().is_none());
+    assert!(
+        store
+            .find_server_by_domain("mcp.nobody.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_not_found(
+        store.get_server(&org, &ServerId::generate()).await,
+        "unknown server",
+    );
+    assert_not_found(
+        store
+            .create_server(
+                &OrgId::generate(),
+                ServerKind::Standard,
+                &settings("orphan"),
+            )
+            .await,
+        "server for an unknown organization",
+    );
+
+    // Update replaces every settable field, keeps identity and creation time.
+    let mut changed = settings("acme-help");
+    changed.name = "Acme Help".into();
+    changed.auth_mode = AuthMode::PlatformOauth;
+    changed.support_tool_enabled = false;
+    changed.allowed_origins = vec!["https://help.acme.com".into()];
+    let updated = store
+        .update_server(&org, &created.id, &changed)
+        .await
+        .unwrap();
+    assert_eq!(
+        (&updated.id, &updated.org_id, updated.kind),
+        (&created.id, &org, ServerKind::Standard)
+    );
+    assert_eq!(
+        (updated.name.as_str(), updated.slug.as_str()),
+        ("Acme Help", "acme-help")
+    );
+    assert_eq!(updated.custom_domain, None);
+    assert_eq!(updated.auth_mode, AuthMode::PlatformOauth);
+    assert!(updated.walkthrough_tools_enabled && !updated.support_tool_enabled);
+    assert_eq!(
+        (
+            updated.product_name.as_deref(),
+            updated.instructions.as_deref()
+        ),
+        (None, None)
+    );
+    assert_eq!(updated.allowed_origins, ["https://help.acme.com"]);
+    assert_eq!(updated.created_at, created.created_at);
+    assert!(updated.updated_at >= created.updated_at);
+    assert_eq!(
+        json!(&store.get_server(&org, &created.id).await.unwrap()),
+        json!(&updated)
+    );
+    assert!(
+        store
+            .find_server_by_slug("acme-docs")
+            .await
+            .unwrap()
+            .is_none(),
+        "old slug is free"
+    );
+    assert!(
+        store
+            .find_server_by_domain("mcp.acme.com")
+            .await
+            .unwrap()
+            .is_none(),
+        "old domain is free"
+    );
+    assert_eq!(
+        store
+            .find_server_by_slug("acme-help")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        created.id
+    );
+    assert_not_found(
+        store
+            .update_server(&org, &ServerId::generate(), &changed)
+            .await,
+        "update unknown server",
+    );
+
+    // The conformance fixture kind round-trips.
+    let fixture = store
+        .create_server(&org, ServerKind::ConformanceFixture, &settings("fixture"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_server(&org, &fixture.id).await.unwrap().kind,
+        ServerKind::ConformanceFixture
+    );
+
+    // Delete: gone everywhere, and its slug can be taken again.
+    store.delete_server(&org, &created.id).await.unwrap();
+    assert_not_found(store.get_server(&org, &created.id).await, "deleted server");
+    assert_not_found(
+        store.delete_server(&org, &created.id).await,
+        "deleting twice",
+    );
+    assert!(
+        store
+            .find_server_by_slug("acme-help")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let left = store
+        .list_servers(&org, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(ids(&left.items, |s| &s.id), [fixture.id.to_string()]);
+    new_server(&store, &org, "acme-help").await;
+}
+
+async fn servers_list_in_pages_newest_first(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let beta = new_org(&store, "Beta").await;
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(new_server(&store, &acme, &format!("acme-{i}")).await);
+    }
+    let beta_servers = [
+        new_server(&store, &beta, "beta-0").await,
+        new_server(&store, &beta, "beta-1").await,
+    ];
+    // Newest first, ties broken by id: the order the store promises.
+    created.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+    let expected = ids(&created, |s| &s.id);
+
+    let pages = all_pages(3, async |page| {
+        store.list_servers(&acme, &page).await.unwrap()
+    })
+    .await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    let listed = ids(&pages.concat(), |s| &s.id);
+    assert_eq!(
+        listed, expected,
+        "three pages, newest first, no duplicates or gaps"
+    );
+
+    // A page that ends exactly at the last row has no next cursor; one short of it has.
+    let whole = store
+        .list_servers(
+            &acme,
+            &PageRequest {
+                after: None,
+                limit: 7,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((whole.items.len(), whole.next_cursor), (7, None));
+    let pages = all_pages(6, async |page| {
+        store.list_servers(&acme, &page).await.unwrap()
+    })
+    .await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [6, 1]);
+
+    // Keyset paging is stable: a server created between pages does not shift the rest.
+    let first = store
+        .list_servers(
+            &acme,
+            &PageRequest {
+                after: None,
+                limit: 3,
+            },
+        )
+        .await
+        .unwrap();
+    new_server(&store, &acme, "acme-late").await;
+    let cursor = Cursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
+    let rest = store
+        .list_servers(
+            &acme,
+            &PageRequest {
+                after: Some(cursor),
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    let mut resumed = ids(&first.items, |s| &s.id);
+    resumed.extend(ids(&rest.items, |s| &s.id));
+    assert_eq!(resumed, expected);
+
+    // Only the organization's own servers.
+    let beta_listed = store
+        .list_servers(&beta, &PageRequest::default())
+        .await
+        .unwrap();
+    let beta_ids: HashSet<_> = ids(&beta_listed.items, |s| &s.id).into_iter().collect();
+    assert_eq!(
+        beta_ids,
+        ids(&beta_servers, |s| &s.id).into_iter().collect()
+    );
+}
+
+async fn duplicate_slug_or_domain_is_a_conflict(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let beta = new_org(&store, "Beta").await;
+    let mut first = settings("shared");
+    first.custom_domain = Some("docs.example.com".into());
+    let taken = store
+        .create_server(&acme, ServerKind::Standard, &first)
+        .await
+        .unwrap();
+
+    // Slugs and domains are unique platform-wide, across organizations.
+    let same_slug = store
+        .create_server(&beta, ServerKind::Standard, &settings("shared"))
+        .await;
+    assert_conflict(same_slug, "slug");
+    let mut same_domain = settings("other");
+    same_domain.custom_domain = Some("docs.example.com".into());
+    let result = store
+        .create_server(&beta, ServerKind::Standard, &same_domain)
+        .await;
+    assert_conflict(result, "custom_domain");
+    assert!(
+        store
+            .list_servers(&beta, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // Servers without a custom domain do not collide with one another.
+    new_server(&store, &acme, "plain-one").await;
+    new_server(&store, &acme, "plain-two").await;
+
+    // Updates obey the same rules and change nothing when refused.
+    let own = new_server(&store, &beta, "beta-own").await;
+    assert_conflict(
+        store
+            .update_server(&beta, &own.id, &settings("shared"))
+            .await,
+        "slug",
+    );
+    let mut steal_domain = settings("beta-own");
+    steal_domain.custom_domain = Some("docs.example.com".into());
+    assert_conflict(
+        store.update_server(&beta, &own.id, &steal_domain).await,
+        "custom_domain",
+    );
+    assert_eq!(
+        json!(&store.get_server(&beta, &own.id).await.unwrap()),
+        json!(&own)
+    );
+    assert_eq!(
+        store
+            .find_server_by_slug("shared")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        taken.id
+    );
+    // Keeping one's own slug and domain is no conflict.
+    store.update_server(&acme, &taken.id, &first).await.unwrap();
+}
+
+backend_tests!(
+    organizations_and_api_keys,
+    servers_create_get_update_delete,
+    servers_list_in_pages_newest_first,
+    duplicate_slug_or_domain_is_a_conflict,
+);
