@@ -35,6 +35,23 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// The one way to build a platform: starts the analytics writer over `store` and
+    /// returns it beside the platform, for the caller to flush at shutdown.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: PlatformConfig,
+        identity_providers: Arc<dyn oidc::ProviderCheck>,
+    ) -> (Self, analytics::AnalyticsWriter) {
+        let (recorder, writer) = analytics::start(store.clone());
+        let platform = Self {
+            store,
+            config: Arc::new(config),
+            analytics: recorder,
+            identity_providers,
+        };
+        (platform, writer)
+    }
+
     /// Tells connected clients on every node that these servers' tool lists may have
     /// changed. A failure is logged, not returned: the change itself is already saved.
     pub async fn announce_tools_changed(&self, servers: &[guidepost_domain::ServerId]) {

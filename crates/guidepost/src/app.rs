@@ -9,7 +9,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
-use guidepost_core::{Platform, Store, analytics};
+use guidepost_core::{Platform, Store};
 use guidepost_domain::Timestamp;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -72,18 +72,13 @@ pub async fn start_with_store(
     let addr = listener.local_addr()?;
     let mut config = settings.platform.clone();
     config.public_port = settings.public_port.or(Some(addr.port()));
-    let (recorder, writer) = analytics::start(store.clone());
     if config.master_key.is_none() {
         tracing::info!("no master key: identity provider client secrets cannot be stored");
     }
-    let platform = Platform {
-        store: store.clone(),
-        config: Arc::new(config),
-        analytics: recorder,
-        identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(
-            settings.auth.oidc_allow_private,
-        )),
-    };
+    let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(
+        settings.auth.oidc_allow_private,
+    ));
+    let (platform, writer) = Platform::new(store.clone(), config, identity_providers);
     let shutdown = CancellationToken::new();
     let router = Router::new()
         .merge(guidepost_mcp::router(

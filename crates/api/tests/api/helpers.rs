@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use guidepost_core::analytics::{self, AnalyticsWriter};
+use guidepost_core::analytics::AnalyticsWriter;
 use guidepost_core::{Platform, PlatformConfig, Store};
 use guidepost_domain::*;
 use guidepost_store::SqliteStore;
@@ -102,7 +102,6 @@ pub async fn spawn_app_with(enable_fixtures: bool) -> TestApp {
             .await
             .expect("test database opens"),
     );
-    let (recorder, writer) = analytics::start(store.clone());
     let config = PlatformConfig {
         base_domain: "localhost".into(),
         public_scheme: "http".into(),
@@ -112,12 +111,11 @@ pub async fn spawn_app_with(enable_fixtures: bool) -> TestApp {
         session_idle_timeout: Duration::from_secs(30 * 60),
         master_key: None,
     };
-    let platform = Platform {
-        store: store.clone(),
-        config: Arc::new(config),
-        analytics: recorder,
-        identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(false)),
-    };
+    let (platform, writer) = Platform::new(
+        store.clone(),
+        config,
+        Arc::new(guidepost_auth::IdentityProviders::new(false)),
+    );
     TestApp {
         router: guidepost_api::router(platform.clone()),
         store,

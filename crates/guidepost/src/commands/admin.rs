@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use guidepost_core::servers::{self, CreateServer};
-use guidepost_core::{Platform, PlatformConfig, Store, analytics};
+use guidepost_core::{Platform, PlatformConfig, Store};
 use guidepost_domain::{ApiKeySecret, AuthMode, Id, OrgId, PageRequest, ServerKind};
 use serde_json::json;
 
@@ -57,18 +57,10 @@ async fn create_org(store: &Arc<dyn Store>, name: &str, json: bool) -> anyhow::R
 pub(super) fn offline_platform(
     store: Arc<dyn Store>,
     config: PlatformConfig,
-) -> (Platform, analytics::AnalyticsWriter) {
-    let (recorder, writer) = analytics::start(store.clone());
-    (
-        Platform {
-            store,
-            config: Arc::new(config),
-            analytics: recorder,
-            // Public addresses only: commands have no --oidc-allow-private.
-            identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(false)),
-        },
-        writer,
-    )
+) -> (Platform, guidepost_core::analytics::AnalyticsWriter) {
+    // Public addresses only: commands have no --oidc-allow-private.
+    let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(false));
+    Platform::new(store, config, identity_providers)
 }
 
 async fn server(

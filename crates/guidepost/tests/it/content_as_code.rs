@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use guidepost::config::Settings;
 use guidepost_core::walkthroughs::content;
-use guidepost_core::{Platform, Store, StoreError, analytics};
+use guidepost_core::{Platform, Store, StoreError};
 use guidepost_domain::{Id, OrgId, WalkthroughId};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::Value;
@@ -255,13 +255,11 @@ async fn a_second_import_changes_nothing(db: &TestDatabase) {
     // an unchanged import only reads (the walkthrough by key, its steps, and with
     // --publish its newest version).
     let own: Arc<dyn Store> = guidepost_store::connect(&db.url).await.unwrap();
-    let (recorder, writer) = analytics::start(own.clone());
-    let platform = Platform {
-        store: own.clone(),
-        config: Arc::new(Settings::local(db.url.clone()).platform),
-        analytics: recorder,
-        identity_providers: Arc::new(guidepost_auth::IdentityProviders::new(false)),
-    };
+    let (platform, writer) = Platform::new(
+        own.clone(),
+        Settings::local(db.url.clone()).platform,
+        Arc::new(guidepost_auth::IdentityProviders::new(false)),
+    );
     let files = tree(&sample_dir())
         .into_iter()
         .map(|(name, bytes)| (name, String::from_utf8(bytes).unwrap()))
