@@ -3,8 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use guidepost_core::Platform;
-use guidepost_domain::{ApiKey, ApiKeyId, ApiKeySecret, Limits, Page, validate_text};
+use guidepost_core::{Platform, organizations};
+use guidepost_domain::{ApiKey, ApiKeyId, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,7 +42,7 @@ pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
-    let items = platform.store.list_api_keys(&auth.org_id).await?;
+    let items = organizations::list_api_keys(&platform, &auth.org_id).await?;
     Ok(Json(Page {
         items,
         next_cursor: None,
@@ -67,18 +67,13 @@ pub(crate) async fn create(
     auth: OrgAuth,
     Json(input): Json<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    validate_text("name", &input.name, Limits::NAME)?;
-    let secret = ApiKeySecret::generate();
-    let api_key = platform
-        .store
-        .create_api_key(&auth.org_id, input.name.trim(), &secret)
-        .await?;
-    tracing::info!(org = %auth.org_id, key = %api_key.id, by = %auth.key_id, "API key created");
+    let created = organizations::create_api_key(&platform, &auth.org_id, &input.name).await?;
+    tracing::info!(org = %auth.org_id, key = %created.key.id, by = %auth.key_id, "API key created");
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
-            api_key,
-            key: secret.plaintext,
+            api_key: created.key,
+            key: created.plaintext,
         }),
     ))
 }
@@ -101,7 +96,7 @@ pub(crate) async fn revoke(
     auth: OrgAuth,
     IdPath(id): IdPath<ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
-    platform.store.revoke_api_key(&auth.org_id, &id).await?;
+    organizations::revoke_api_key(&platform, &auth.org_id, &id).await?;
     tracing::info!(org = %auth.org_id, key = %id, by = %auth.key_id, "API key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

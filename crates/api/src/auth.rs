@@ -4,8 +4,8 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use guidepost_core::Platform;
-use guidepost_domain::{ApiKeyId, OrgId, hash_secret};
+use guidepost_core::{Platform, organizations};
+use guidepost_domain::{ApiKeyId, OrgId};
 
 use crate::error::ApiError;
 
@@ -26,11 +26,7 @@ impl FromRequestParts<Platform> for OrgAuth {
         let Some(token) = bearer_token(&parts.headers).filter(|t| t.starts_with(KEY_PREFIX)) else {
             return Err(refused());
         };
-        match platform
-            .store
-            .find_api_key_by_hash(&hash_secret(token))
-            .await?
-        {
+        match organizations::authenticate(platform, token).await? {
             Some(key) => Ok(OrgAuth {
                 org_id: key.org_id,
                 key_id: key.id,

@@ -2,10 +2,10 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
+use guidepost_core::end_users::{self, EndUserFilter};
 use guidepost_domain::{
     Email, EndUser, EndUserId, McpSession, Page, ServerId, SessionId, Timestamp, TrackingId,
 };
-use guidepost_store::EndUserFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -98,10 +98,7 @@ pub(crate) async fn list(
         tracking_id: tracking_id.map(String::from),
     };
     Ok(Json(
-        platform
-            .store
-            .list_end_users(&auth.org_id, &filter, &page)
-            .await?,
+        end_users::list(&platform, &auth.org_id, &filter, &page).await?,
     ))
 }
 
@@ -123,11 +120,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<EndUserId>,
 ) -> Result<Json<EndUserDetail>, ApiError> {
-    let end_user = platform.store.get_end_user(&auth.org_id, &id).await?;
-    let sessions = platform
-        .store
-        .list_sessions_of_end_user(&auth.org_id, &id)
-        .await?;
+    let (end_user, sessions) = end_users::get_with_sessions(&platform, &auth.org_id, &id).await?;
     Ok(Json(EndUserDetail {
         end_user,
         sessions: sessions.into_iter().map(SessionView::from).collect(),

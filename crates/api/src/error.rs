@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use guidepost_core::{CoreError, StoreError};
+use guidepost_core::CoreError;
 use guidepost_domain::ValidationError;
 use serde::Serialize;
 use thiserror::Error;
@@ -129,14 +129,8 @@ impl From<CoreError> for ApiError {
             CoreError::Invalid(invalid) => invalid.into(),
             CoreError::Conflict(message) => ApiError::Conflict(message),
             CoreError::Forbidden(message) => ApiError::Forbidden(message),
-            CoreError::Store(store) => ApiError::Internal(Box::new(store)),
+            CoreError::Store(store) => ApiError::Internal(store),
         }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        CoreError::from(error).into()
     }
 }
 
@@ -185,7 +179,8 @@ mod tests {
 
     #[test]
     fn store_failures_are_hidden_behind_a_generic_detail() {
-        let error = ApiError::from(StoreError::Config("postgres://user:secret@db".into()));
+        let cause = std::io::Error::other("postgres://user:secret@db");
+        let error = ApiError::from(CoreError::Store(Box::new(cause)));
         let problem = error.problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("secret"), "{}", problem.detail);

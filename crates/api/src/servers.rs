@@ -88,7 +88,7 @@ pub(crate) async fn list(
     Query(query): Query<ListServers>,
 ) -> Result<Json<Page<ServerView>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
-    let found = platform.store.list_servers(&auth.org_id, &page).await?;
+    let found = servers::list(&platform, &auth.org_id, &page).await?;
     let items = found
         .items
         .into_iter()
@@ -118,7 +118,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<Json<ServerView>, ApiError> {
-    let server = platform.store.get_server(&auth.org_id, &id).await?;
+    let server = servers::get(&platform, &auth.org_id, &id).await?;
     Ok(Json(servers::view(&platform.config, server)))
 }
 
@@ -167,7 +167,7 @@ pub(crate) async fn delete(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<StatusCode, ApiError> {
-    platform.store.delete_server(&auth.org_id, &id).await?;
+    servers::delete(&platform, &auth.org_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,7 +196,7 @@ pub(crate) async fn install(
         .as_deref()
         .map(TrackingId::parse)
         .transpose()?;
-    let server = platform.store.get_server(&auth.org_id, &id).await?;
+    let server = servers::get(&platform, &auth.org_id, &id).await?;
     Ok(Json(servers::install_snippets(
         &platform.config,
         &server,

@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
-use guidepost_domain::{Page, SupportRequest, SupportRequestId, SupportStatus, Timestamp};
-use guidepost_store::SupportRequestFilter;
+use guidepost_core::support::{self, SupportRequestFilter};
+use guidepost_domain::{Page, SupportRequest, SupportRequestId, SupportStatus};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -58,10 +58,7 @@ pub(crate) async fn list(
         status: query.status,
     };
     Ok(Json(
-        platform
-            .store
-            .list_support_requests(&auth.org_id, &filter, &page)
-            .await?,
+        support::list(&platform, &auth.org_id, &filter, &page).await?,
     ))
 }
 
@@ -83,12 +80,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<SupportRequestId>,
 ) -> Result<Json<SupportRequest>, ApiError> {
-    Ok(Json(
-        platform
-            .store
-            .get_support_request(&auth.org_id, &id)
-            .await?,
-    ))
+    Ok(Json(support::get(&platform, &auth.org_id, &id).await?))
 }
 
 /// Change the status of a support request.
@@ -112,9 +104,6 @@ pub(crate) async fn update(
     IdPath(id): IdPath<SupportRequestId>,
     Json(input): Json<UpdateSupportRequest>,
 ) -> Result<Json<SupportRequest>, ApiError> {
-    let updated = platform
-        .store
-        .update_support_request_status(&auth.org_id, &id, input.status, Timestamp::now())
-        .await?;
+    let updated = support::update_status(&platform, &auth.org_id, &id, input.status).await?;
     Ok(Json(updated))
 }

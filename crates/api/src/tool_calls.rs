@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
+use guidepost_core::analytics::{self, ToolCallFilter};
 use guidepost_domain::{Limits, Page, ToolCall};
-use guidepost_store::ToolCallFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -64,9 +64,6 @@ pub(crate) async fn list(
         tool_name: query.tool_name,
     };
     Ok(Json(
-        platform
-            .store
-            .list_tool_calls(&auth.org_id, &filter, &page)
-            .await?,
+        analytics::list_tool_calls(&platform, &auth.org_id, &filter, &page).await?,
     ))
 }

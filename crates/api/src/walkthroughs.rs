@@ -214,10 +214,7 @@ pub(crate) async fn list(
     Query(query): Query<ListWalkthroughs>,
 ) -> Result<Json<Page<WalkthroughView>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
-    let found = platform
-        .store
-        .list_walkthroughs(&auth.org_id, &page)
-        .await?;
+    let found = authoring::list(&platform, &auth.org_id, &page).await?;
     Ok(Json(Page {
         items: found.items.into_iter().map(Into::into).collect(),
         next_cursor: found.next_cursor,
@@ -242,8 +239,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<WalkthroughId>,
 ) -> Result<Json<WalkthroughDetail>, ApiError> {
-    let walkthrough = platform.store.get_walkthrough(&auth.org_id, &id).await?;
-    let steps = platform.store.list_steps(&auth.org_id, &id).await?;
+    let (walkthrough, steps) = authoring::get_with_steps(&platform, &auth.org_id, &id).await?;
     Ok(Json(WalkthroughDetail {
         walkthrough: walkthrough.into(),
         steps: steps.into_iter().map(Into::into).collect(),
@@ -447,8 +443,7 @@ pub(crate) async fn list_assignments(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<Json<Page<AssignmentView>>, ApiError> {
-    platform.store.get_server(&auth.org_id, &id).await?;
-    let assignments = platform.store.list_assignments(&auth.org_id, &id).await?;
+    let assignments = authoring::assignments_of_server(&platform, &auth.org_id, &id).await?;
     Ok(Json(Page {
         items: assignments.into_iter().map(Into::into).collect(),
         next_cursor: None,

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use guidepost_domain::*;
 use guidepost_store::Store;
+pub use guidepost_store::ToolCallFilter;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
+
+use crate::{CoreError, Platform};
 
 const QUEUE_CAPACITY: usize = 10_000;
 const BATCH_SIZE: usize = 500;
@@ -135,8 +138,60 @@ pub struct ToolReport {
     pub max_us: i64,
 }
 
+/// Recorded tool calls, newest first.
+pub async fn list_tool_calls(
+    platform: &Platform,
+    org: &OrgId,
+    filter: &ToolCallFilter,
+    page: &PageRequest,
+) -> Result<Page<ToolCall>, CoreError> {
+    Ok(platform.store.list_tool_calls(org, filter, page).await?)
+}
+
+const DAY_SECONDS: i64 = 24 * 60 * 60;
+/// The longest window one report covers, so that one request reads a bounded number of rows.
+const MAX_WINDOW_DAYS: i64 = 31;
+
+/// Per-tool calls, errors and latency over `[since, until)`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolReportWindow {
+    pub since: Timestamp,
+    pub until: Timestamp,
+    /// One line per tool, by tool name.
+    pub tools: Vec<ToolReport>,
+}
+
+/// The per-tool report of an organization (or one of its servers) over `[since, until)`:
+/// by default the 24 hours before now, and never more than 31 days.
+pub async fn report(
+    platform: &Platform,
+    org: &OrgId,
+    server: Option<&ServerId>,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Result<ToolReportWindow, CoreError> {
+    let until = until.unwrap_or_else(Timestamp::now);
+    let since = since.unwrap_or(until.plus_seconds(-DAY_SECONDS));
+    if since >= until {
+        return Err(ValidationError::new("since", "must be before `until`").into());
+    }
+    if until.micros() - since.micros() > MAX_WINDOW_DAYS * DAY_SECONDS * 1_000_000 {
+        let message = format!("the window must be at most {MAX_WINDOW_DAYS} days");
+        return Err(ValidationError::new("since", message).into());
+    }
+    let samples = platform
+        .store
+        .tool_call_durations(org, server, since, until)
+        .await?;
+    Ok(ToolReportWindow {
+        since,
+        until,
+        tools: tool_report(samples),
+    })
+}
+
 /// Per-tool calls, error rate and latency percentiles (nearest rank).
-pub fn tool_report(samples: Vec<guidepost_store::ToolCallSample>) -> Vec<ToolReport> {
+fn tool_report(samples: Vec<guidepost_store::ToolCallSample>) -> Vec<ToolReport> {
     let mut by_tool: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
     for sample in samples {
         let entry = by_tool.entry(sample.tool_name).or_default();

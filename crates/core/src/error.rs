@@ -13,8 +13,10 @@ pub enum CoreError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The store failed (connection, timeout, a broken row): nothing the caller can fix;
+    /// the detail is for logs, never for clients.
     #[error("storage failed: {0}")]
-    Store(StoreError),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<StoreError> for CoreError {
@@ -25,7 +27,7 @@ impl From<StoreError> for CoreError {
             StoreError::Rejected { field, message } => {
                 CoreError::Invalid(ValidationError::new(field, message))
             }
-            other => CoreError::Store(other),
+            other => CoreError::Store(Box::new(other)),
         }
     }
 }

@@ -132,3 +132,37 @@ pub fn how_to_identify(personal_url_hint: &str) -> String {
          (for example {personal_url_hint}?tracking_id=<your-id>), or sign in, and call again."
     )
 }
+
+/// Why an `email` argument was not taken; the texts are for the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailRefused {
+    #[error("This server does not take an email argument; call again without it.")]
+    NotCollected,
+    #[error("{0}. Ask the user for a valid address.")]
+    Invalid(ValidationError),
+    #[error("The email could not be saved because of a server error. Try again in a moment.")]
+    Store(#[source] CoreError),
+}
+
+/// Remembers the email an end user gave through a tool, unverified. Only `collect_email`
+/// servers take one (SPEC §3); a blank argument is no email.
+pub async fn collect_email(
+    platform: &Platform,
+    server: &McpServer,
+    end_user: &EndUser,
+    email: Option<&str>,
+) -> Result<(), EmailRefused> {
+    let Some(text) = email.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    if server.auth_mode != AuthMode::CollectEmail {
+        return Err(EmailRefused::NotCollected);
+    }
+    let email = Email::parse(text).map_err(EmailRefused::Invalid)?;
+    platform
+        .store
+        .set_end_user_email(&server.org_id, &end_user.id, &email, false)
+        .await
+        .map_err(|error| EmailRefused::Store(error.into()))?;
+    Ok(())
+}

@@ -6,15 +6,20 @@
 
 pub mod analytics;
 mod config;
+pub mod end_users;
 mod error;
 pub mod identity;
 mod input;
 pub mod oidc;
+pub mod organizations;
 pub mod rate_limit;
+pub mod retention;
 pub mod routing;
 pub mod secrets;
 pub mod servers;
+pub mod sessions;
 pub mod support;
+pub mod urls;
 pub mod walkthroughs;
 
 use std::sync::Arc;
@@ -22,6 +27,15 @@ use std::sync::Arc;
 pub use config::PlatformConfig;
 pub use error::CoreError;
 pub use guidepost_store::{Store, StoreError};
+
+/// What `/metrics` shows about the store.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreFigures {
+    /// Statements run since start (per process).
+    pub statements_executed: u64,
+    pub pool_size: u32,
+    pub pool_idle: usize,
+}
 
 /// Everything a request needs: the store, the configuration, the analytics recorder, and
 /// the check of organizations' identity providers (which makes outbound requests, so it
@@ -50,6 +64,27 @@ impl Platform {
             identity_providers,
         };
         (platform, writer)
+    }
+
+    /// Changes of servers' tool lists, announced on any node (PostgreSQL) or this one
+    /// (SQLite), from now on.
+    pub fn tool_changes(&self) -> tokio::sync::broadcast::Receiver<guidepost_domain::ServerId> {
+        self.store.tools_changed_feed()
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ping(&self) -> Result<(), CoreError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Figures about the store for `/metrics`.
+    pub fn store_figures(&self) -> StoreFigures {
+        let (size, idle) = self.store.pool_connections();
+        StoreFigures {
+            statements_executed: self.store.statements_executed(),
+            pool_size: size,
+            pool_idle: idle,
+        }
     }
 
     /// Tells connected clients on every node that these servers' tool lists may have

@@ -13,7 +13,7 @@ use guidepost_domain::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::servers::{mcp_url, path_mcp_url};
+use crate::urls::{mcp_url, path_mcp_url};
 use crate::{CoreError, Platform, PlatformConfig};
 
 /// The path, under a server's issuer, that the provider sends people back to.

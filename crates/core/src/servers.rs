@@ -6,6 +6,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::input::{optional_text, present};
+pub use crate::urls::{mcp_url, path_mcp_url};
 use crate::{CoreError, Platform, PlatformConfig};
 
 /// `POST /api/v1/servers` and `guidepost server create`.
@@ -76,23 +77,6 @@ pub fn view(config: &PlatformConfig, server: McpServer) -> ServerView {
         path_mcp_url: path_mcp_url(config, &server),
         server,
     }
-}
-
-/// The canonical MCP URL: the custom domain if there is one, else `{slug}.{base_domain}`.
-pub fn mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
-    let host = server
-        .custom_domain
-        .clone()
-        .unwrap_or_else(|| format!("{}.{}", server.slug, config.base_domain));
-    format!("{}/mcp", config.origin_for_host(&host))
-}
-
-pub fn path_mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
-    format!(
-        "{}/s/{}/mcp",
-        config.origin_for_host(&config.base_domain),
-        server.slug
-    )
 }
 
 fn checked_domain(
@@ -214,6 +198,25 @@ pub async fn create(
         .into());
     }
     Ok(platform.store.create_server(org, kind, &settings).await?)
+}
+
+pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<McpServer, CoreError> {
+    Ok(platform.store.get_server(org, id).await?)
+}
+
+pub async fn list(
+    platform: &Platform,
+    org: &OrgId,
+    page: &PageRequest,
+) -> Result<Page<McpServer>, CoreError> {
+    Ok(platform.store.list_servers(org, page).await?)
+}
+
+/// Deletes a server with everything that belongs to it (assignments, progress,
+/// sessions, sign-in records: the store cascades). Every deletion passes here, so that
+/// what runs for a server can be stopped with it.
+pub async fn delete(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<(), CoreError> {
+    Ok(platform.store.delete_server(org, id).await?)
 }
 
 pub async fn update(

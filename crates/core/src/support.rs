@@ -4,6 +4,8 @@ use guidepost_domain::*;
 use serde::Deserialize;
 use thiserror::Error;
 
+pub use guidepost_store::SupportRequestFilter;
+
 use crate::{CoreError, Platform};
 
 /// The arguments of `get_support`.
@@ -92,4 +94,41 @@ fn choose_email(
         Some(text) => Ok(Email::parse(text)?),
         None => known.ok_or(SupportError::EmailRequired),
     }
+}
+
+pub async fn list(
+    platform: &Platform,
+    org: &OrgId,
+    filter: &SupportRequestFilter,
+    page: &PageRequest,
+) -> Result<Page<SupportRequest>, CoreError> {
+    Ok(platform
+        .store
+        .list_support_requests(org, filter, page)
+        .await?)
+}
+
+pub async fn get(
+    platform: &Platform,
+    org: &OrgId,
+    id: &SupportRequestId,
+) -> Result<SupportRequest, CoreError> {
+    Ok(platform.store.get_support_request(org, id).await?)
+}
+
+pub async fn update_status(
+    platform: &Platform,
+    org: &OrgId,
+    id: &SupportRequestId,
+    status: SupportStatus,
+) -> Result<SupportRequest, CoreError> {
+    Ok(platform
+        .store
+        .update_support_request_status(org, id, status, Timestamp::now())
+        .await?)
+}
+
+/// Whether a server offers `get_support` (SPEC §5).
+pub fn offered_on(server: &McpServer) -> bool {
+    server.support_tool_enabled
 }

@@ -9,8 +9,9 @@ use anyhow::Context;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
-use guidepost_core::{Platform, Store};
-use guidepost_domain::Timestamp;
+use guidepost_core::{Platform, retention};
+use guidepost_domain::ServerKind;
+use guidepost_store::Store;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -81,19 +82,15 @@ pub async fn start_with_store(
     let (platform, writer) = Platform::new(store.clone(), config, identity_providers);
     let shutdown = CancellationToken::new();
     let router = Router::new()
-        .merge(guidepost_mcp::router(
-            platform.clone(),
-            settings.mcp.clone(),
-            shutdown.child_token(),
-        ))
+        .merge(mcp_endpoint(&platform, &settings, &shutdown))
         .merge(
             guidepost_auth::router(platform.clone(), settings.auth.clone())
                 .context("starting the authorization server")?,
         )
         .merge(guidepost_api::router(platform.clone()))
-        .merge(ops::router(store.clone()))
+        .merge(ops::router(platform.clone()))
         .fallback(not_found);
-    tokio::spawn(expire_idle_sessions(platform.clone(), shutdown.clone()));
+    tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
@@ -129,6 +126,23 @@ pub async fn start_with_store(
     })
 }
 
+/// The MCP endpoint with a surface for each kind of server this node serves: the
+/// conformance fixture only under `--enable-fixtures`.
+fn mcp_endpoint(platform: &Platform, settings: &Settings, shutdown: &CancellationToken) -> Router {
+    let endpoint = guidepost_mcp::McpEndpoint::new(
+        platform.clone(),
+        settings.mcp.clone(),
+        shutdown.child_token(),
+    );
+    let endpoint = if platform.config.enable_fixtures {
+        let fixture = guidepost_fixture::FixtureServer::new(platform.clone());
+        endpoint.serve_kind(ServerKind::ConformanceFixture, fixture)
+    } else {
+        endpoint
+    };
+    endpoint.into_router()
+}
+
 async fn deadline_after(stop: CancellationToken, grace: Duration) {
     stop.cancelled().await;
     tokio::time::sleep(grace).await;
@@ -143,33 +157,24 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// Deletes sessions idle for longer than the timeout, and expired sign-in records, once a
-/// minute.
-async fn expire_idle_sessions(platform: Platform, stop: CancellationToken) {
+/// Deletes what has outlived its retention (idle sessions, expired sign-in records),
+/// once a minute.
+async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = stop.cancelled() => return,
         }
-        let idle = platform.config.session_idle_timeout.as_secs() as i64;
-        let cutoff = Timestamp::from_micros(Timestamp::now().micros() - idle * 1_000_000);
-        match platform.store.delete_idle_sessions(cutoff).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "expired idle sessions"),
-            Err(error) => tracing::warn!(%error, "could not expire idle sessions"),
+        let swept = retention::sweep(&platform).await;
+        if swept.idle_sessions > 0 {
+            tracing::info!(count = swept.idle_sessions, "expired idle sessions");
         }
-        // Expired login sessions, codes and tokens (an hour late: a rotated refresh
-        // token stays known until it expires, to catch its reuse).
-        let auth_cutoff = Timestamp::now().plus_seconds(-3600);
-        match platform
-            .store
-            .delete_expired_auth_records(auth_cutoff)
-            .await
-        {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "deleted expired sign-in records"),
-            Err(error) => tracing::warn!(%error, "could not delete expired sign-in records"),
+        if swept.auth_records > 0 {
+            tracing::info!(
+                count = swept.auth_records,
+                "deleted expired sign-in records"
+            );
         }
     }
 }

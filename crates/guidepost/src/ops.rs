@@ -1,13 +1,13 @@
 //! Operations endpoints (SPEC §10): liveness, readiness and Prometheus metrics.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use guidepost_core::Store;
+use guidepost_core::Platform;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// The process-wide metrics recorder; installed once even when tests start several apps.
@@ -27,13 +27,13 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 #[derive(Clone)]
 struct OpsState {
-    store: Arc<dyn Store>,
+    platform: Platform,
     metrics: PrometheusHandle,
 }
 
-pub fn router(store: Arc<dyn Store>) -> Router {
+pub fn router(platform: Platform) -> Router {
     let state = OpsState {
-        store,
+        platform,
         metrics: metrics_handle(),
     };
     Router::new()
@@ -44,7 +44,7 @@ pub fn router(store: Arc<dyn Store>) -> Router {
 }
 
 async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
-    match state.store.ping().await {
+    match state.platform.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
@@ -54,11 +54,12 @@ async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
 }
 
 async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
-    let statements = state.store.statements_executed();
-    metrics::gauge!("guidepost_store_statements_executed").set(statements as f64);
-    let (open, idle) = state.store.pool_connections();
-    metrics::gauge!("guidepost_store_pool_connections", "state" => "open").set(f64::from(open));
-    metrics::gauge!("guidepost_store_pool_connections", "state" => "idle").set(idle as f64);
+    let store = state.platform.store_figures();
+    metrics::gauge!("guidepost_store_statements_executed").set(store.statements_executed as f64);
+    metrics::gauge!("guidepost_store_pool_connections", "state" => "open")
+        .set(f64::from(store.pool_size));
+    metrics::gauge!("guidepost_store_pool_connections", "state" => "idle")
+        .set(store.pool_idle as f64);
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -5,13 +5,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use guidepost_core::Platform;
+use guidepost_core::sessions;
 use guidepost_domain::{McpServer, McpSession, NewSession, Timestamp, TrackingId};
 use http::request::Parts;
 use http::{Method, StatusCode};
@@ -19,27 +20,44 @@ use serde_json::Value;
 
 use crate::jsonrpc::{self, Inbound, Refusal};
 use crate::rate_limit::Limiters;
+use crate::recording::{CallRecord, Recorded};
 use crate::scope::RequestScope;
-use crate::{McpOptions, bearer, handler, recording, routing};
-
-/// A session's last-seen time is written at most this often.
-const TOUCH_INTERVAL: Duration = Duration::from_secs(15);
+use crate::tools::ToolSources;
+use crate::{McpOptions, bearer, recording, routing, surface};
 
 pub(crate) struct GateState {
     platform: Platform,
     options: McpOptions,
     limiters: Limiters,
+    /// For the metrics label of calls refused here.
+    tools: ToolSources,
 }
 
 impl GateState {
-    pub fn new(platform: Platform, options: McpOptions) -> Self {
+    pub fn new(platform: Platform, options: McpOptions, tools: ToolSources) -> Self {
         let limiters = Limiters::new(options.rate_limits);
         Self {
             platform,
             options,
             limiters,
+            tools,
         }
     }
+}
+
+/// The answer for a server whose kind has no surface on this node.
+pub(crate) fn not_served() -> Response {
+    no_server(Value::Null).into_response()
+}
+
+fn no_server(id: Value) -> Refusal {
+    let message = "No MCP server is served at this address";
+    Refusal::new(
+        StatusCode::NOT_FOUND,
+        id,
+        jsonrpc::SESSION_NOT_FOUND,
+        message,
+    )
 }
 
 pub(crate) async fn gate(
@@ -97,17 +115,15 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
     let id = request_id(&inbound);
     let server = match routing::resolve_server(platform, &parts).await {
         Ok(Some(server)) => server,
-        Ok(None) => {
-            let message = "No MCP server is served at this address";
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                id,
-                jsonrpc::SESSION_NOT_FOUND,
-                message,
-            ));
-        }
+        Ok(None) => return Err(no_server(id)),
         Err(error) => return Err(internal(&error)),
     };
+    let span = tracing::Span::current();
+    span.record("org", server.org_id.as_str());
+    span.record("server", server.id.as_str());
+    if let Some(method) = inbound.as_ref().and_then(|i| i.method.as_deref()) {
+        span.record("mcp_method", jsonrpc::method_label(Some(method)));
+    }
     check_origin(platform, &server, &parts, &id)?;
     let token = bearer::signed_in(platform, &server, &parts, &id).await?;
     let tracking_id = tracking_id(&parts, &id)?;
@@ -122,6 +138,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         session,
         client_ip: client_ip(&parts),
         token,
+        span,
     };
     if let Some(inbound) = &inbound {
         check_tools_call(state, &scope, inbound)?;
@@ -258,39 +275,16 @@ async fn live_session(
     transport_id: &str,
     id: Value,
 ) -> Result<McpSession, Refusal> {
-    let gone = |id| {
-        Refusal::new(
+    match sessions::live(platform, &server.id, transport_id).await {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(Refusal::new(
             StatusCode::NOT_FOUND,
             id,
             jsonrpc::SESSION_NOT_FOUND,
             "Session not found or expired; initialize a new session",
-        )
-    };
-    let store = &platform.store;
-    let session = match store.find_session(transport_id).await {
-        Ok(Some(session)) if session.server_id == server.id => session,
-        Ok(_) => return Err(gone(id)),
-        Err(error) => return Err(internal(&error)),
-    };
-    let now = Timestamp::now();
-    let idle_limit = platform.config.session_idle_timeout.as_micros() as i64;
-    let idle_for = now.micros() - session.last_seen_at.micros();
-    if idle_for > idle_limit {
-        if let Err(error) = store.delete_session(transport_id).await {
-            tracing::warn!(%error, "could not delete an expired session");
-        }
-        return Err(gone(id));
+        )),
+        Err(error) => Err(internal(&error)),
     }
-    if idle_for > TOUCH_INTERVAL.as_micros() as i64 {
-        let store = store.clone();
-        let transport_id = transport_id.to_owned();
-        tokio::spawn(async move {
-            if let Err(error) = store.touch_session(&transport_id, now).await {
-                tracing::warn!(%error, "could not record session activity");
-            }
-        });
-    }
-    Ok(session)
 }
 
 /// Rate limits and the shape of `tools/call` (rmcp would answer a nameless call with
@@ -332,13 +326,14 @@ fn check_tools_call(
         .get("arguments")
         .cloned()
         .unwrap_or(Value::Null);
-    recording::record_rejected_call(
-        &state.platform,
-        scope,
-        tool_name,
-        &arguments,
-        jsonrpc::RATE_LIMITED,
-    );
+    let call = CallRecord {
+        tool: tool_name,
+        label: state.tools.metrics_label(tool_name),
+        arguments: &arguments,
+        end_user: None,
+    };
+    let recorded = Recorded::rejected(jsonrpc::RATE_LIMITED);
+    recording::record(&state.platform, scope, call, recorded);
     Err(Refusal::rate_limited(
         inbound.id.clone(),
         retry_after,
@@ -436,7 +431,7 @@ async fn store_session(
         end_user_id,
         client_name: client_text("name"),
         client_version: client_text("version"),
-        protocol_version: Some(handler::negotiated_version(
+        protocol_version: Some(surface::negotiated_version(
             inbound
                 .params
                 .get("protocolVersion")
@@ -444,7 +439,7 @@ async fn store_session(
         )),
         transport_state: inbound.params.to_string(),
     };
-    platform.store.create_session(&session, now).await?;
+    sessions::open(platform, &session).await?;
     metrics::counter!("guidepost_mcp_sessions_created_total").increment(1);
     Ok(())
 }

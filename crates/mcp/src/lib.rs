@@ -8,7 +8,6 @@
 //! Architecture invariant: this is the only crate that imports `rmcp`.
 
 mod bearer;
-mod fixture;
 mod gate;
 mod handler;
 mod jsonrpc;
@@ -18,8 +17,12 @@ mod recording;
 mod routing;
 mod scope;
 mod session_store;
+pub mod surface;
 mod tools;
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +33,7 @@ use axum::response::Response;
 use axum::routing::any;
 use guidepost_core::Platform;
 use guidepost_domain::ServerKind;
+use rmcp::ServerHandler;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -53,31 +57,27 @@ impl Default for McpOptions {
     }
 }
 
-/// The MCP routes (`/mcp` on a server's host, `/s/{slug}/mcp` on any host). Cancelling
-/// `shutdown` ends open sessions and streams.
-pub fn router(platform: Platform, options: McpOptions, shutdown: CancellationToken) -> Router {
-    let transports = Arc::new(Transports::new(&platform, &options, shutdown));
-    let gate_state = Arc::new(gate::GateState::new(platform, options));
-    Router::new()
-        .route("/mcp", any(serve))
-        .route("/s/{slug}/mcp", any(serve))
-        .with_state(transports)
-        .layer(axum::middleware::from_fn_with_state(gate_state, gate::gate))
+/// One surface's transport, type-erased so that surfaces with different handlers sit
+/// side by side.
+type Serve = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// The MCP endpoint: `/mcp` on a server's host and `/s/{slug}/mcp` on any host. Each
+/// kind of server has its surface, a `ServerHandler` behind rmcp's transport; all of
+/// them share one gate, one session manager, one configuration and the analytics.
+/// Guidepost's own surface serves [`ServerKind::Standard`]; others are added with
+/// [`McpEndpoint::serve_kind`].
+pub struct McpEndpoint {
+    platform: Platform,
+    options: McpOptions,
+    config: StreamableHttpServerConfig,
+    sessions: Arc<LocalSessionManager>,
+    surfaces: HashMap<ServerKind, Serve>,
+    tools: tools::ToolSources,
 }
 
-type Transport = StreamableHttpService<handler::GuidepostServer, LocalSessionManager>;
-
-/// rmcp's transport, once per server kind. rmcp asks a handler for its capabilities
-/// without a request (to settle a `subscriptions/listen` filter), so each kind gets its
-/// own handler instance; both share one configuration and one session manager, and the
-/// gate has already chosen the server.
-struct Transports {
-    standard: Transport,
-    fixture: Transport,
-}
-
-impl Transports {
-    fn new(platform: &Platform, options: &McpOptions, shutdown: CancellationToken) -> Self {
+impl McpEndpoint {
+    /// Cancelling `shutdown` ends open sessions and streams.
+    pub fn new(platform: Platform, options: McpOptions, shutdown: CancellationToken) -> Self {
         // Host and Origin are checked per tenant in the gate; rmcp's fixed lists would
         // refuse every virtual host.
         let mut config = StreamableHttpServerConfig::default()
@@ -87,37 +87,69 @@ impl Transports {
             .with_max_request_body_bytes(options.body_limit)
             .with_cancellation_token(shutdown);
         config.session_store = Some(Arc::new(session_store::StoredSessions::new(
-            platform.store.clone(),
+            platform.clone(),
         )));
         let mut sessions = LocalSessionManager::default();
         // In-memory sessions are only a cache of the stored ones: an evicted session is
         // restored from the store on its next request.
         sessions.session_config.keep_alive = Some(platform.config.session_idle_timeout);
-        let sessions = Arc::new(sessions);
-        let fixture = Arc::new(fixture::Fixture::new());
-        let transport = |kind| {
-            let handler = handler::GuidepostServer::new(platform.clone(), kind, fixture.clone());
-            StreamableHttpService::new(
-                move || Ok(handler.clone()),
-                sessions.clone(),
-                config.clone(),
-            )
+        let tools = tools::ToolSources::builtin();
+        let standard = handler::GuidepostServer::new(platform.clone(), tools.clone());
+        let endpoint = Self {
+            platform,
+            options,
+            config,
+            sessions: Arc::new(sessions),
+            surfaces: HashMap::new(),
+            tools,
         };
-        Self {
-            standard: transport(ServerKind::Standard),
-            fixture: transport(ServerKind::ConformanceFixture),
-        }
+        endpoint.serve_kind(ServerKind::Standard, standard)
+    }
+
+    /// Serves servers of `kind` with `handler`. rmcp asks a handler for its
+    /// capabilities without a request (to settle a `subscriptions/listen` filter), so
+    /// each kind has its own handler; the gate has chosen the server before it runs.
+    pub fn serve_kind<H>(mut self, kind: ServerKind, handler: H) -> Self
+    where
+        H: ServerHandler + Clone + Send + Sync + 'static,
+    {
+        let transport = Arc::new(StreamableHttpService::new(
+            move || Ok(handler.clone()),
+            self.sessions.clone(),
+            self.config.clone(),
+        ));
+        let serve: Serve = Arc::new(move |request| {
+            let transport = transport.clone();
+            Box::pin(async move { transport.handle(request).await.map(Body::new) })
+        });
+        self.surfaces.insert(kind, serve);
+        self
+    }
+
+    pub fn into_router(self) -> Router {
+        let gate_state = Arc::new(gate::GateState::new(
+            self.platform,
+            self.options,
+            self.tools,
+        ));
+        Router::new()
+            .route("/mcp", any(serve))
+            .route("/s/{slug}/mcp", any(serve))
+            .with_state(Arc::new(self.surfaces))
+            .layer(axum::middleware::from_fn_with_state(gate_state, gate::gate))
     }
 }
 
-async fn serve(State(transports): State<Arc<Transports>>, request: Request) -> Response {
+async fn serve(
+    State(surfaces): State<Arc<HashMap<ServerKind, Serve>>>,
+    request: Request,
+) -> Response {
     let kind = request
         .extensions()
         .get::<scope::RequestScope>()
         .map(|scope| scope.server.kind);
-    let transport = match kind {
-        Some(ServerKind::ConformanceFixture) => &transports.fixture,
-        _ => &transports.standard,
-    };
-    transport.handle(request).await.map(Body::new)
+    match kind.and_then(|kind| surfaces.get(&kind)) {
+        Some(serve) => serve(request).await,
+        None => gate::not_served(),
+    }
 }

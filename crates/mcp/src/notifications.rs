@@ -35,7 +35,7 @@ pub(crate) async fn next_change(
 
 /// Forwards changes of `server` to a session-era peer until it goes away.
 pub(crate) fn forward_to_session(platform: &Platform, server: ServerId, peer: Peer<RoleServer>) {
-    let mut feed = platform.store.tools_changed_feed();
+    let mut feed = platform.tool_changes();
     tokio::spawn(async move {
         let mut check = tokio::time::interval(LIVENESS_CHECK);
         loop {
@@ -58,7 +58,7 @@ pub(crate) fn forward_to_session(platform: &Platform, server: ServerId, peer: Pe
 
 /// Serves one `subscriptions/listen` until the client or the server ends it.
 pub(crate) async fn listen(platform: &Platform, server: &ServerId, context: SubscriptionContext) {
-    let mut feed = platform.store.tools_changed_feed();
+    let mut feed = platform.tool_changes();
     loop {
         tokio::select! {
             () = context.cancelled() => return,

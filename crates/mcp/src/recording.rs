@@ -7,11 +7,10 @@ use guidepost_core::Platform;
 use guidepost_core::analytics::capped_arguments;
 use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId};
 use rmcp::ErrorData;
-use rmcp::model::{CallToolResponse, ContentBlock};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::Value;
 
 use crate::scope::RequestScope;
-use crate::tools::{self, ToolOutcome};
 
 /// What the analytics record says about a call's result.
 pub(crate) struct Recorded {
@@ -22,10 +21,14 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
-    pub fn outcome(outcome: &ToolOutcome, started: Instant) -> Self {
-        let (summary, is_error) = match outcome {
-            ToolOutcome::Success { structured, .. } => (structured.to_string(), false),
-            ToolOutcome::Failure { message } => (message.clone(), true),
+    /// A tool's result: its structured content when it succeeded and has some, else
+    /// its first text.
+    pub fn result(result: &CallToolResult, started: Instant) -> Self {
+        let is_error = result.is_error == Some(true);
+        let structured = result.structured_content.as_ref().filter(|_| !is_error);
+        let summary = match structured {
+            Some(structured) => structured.to_string(),
+            None => first_text(result),
         };
         Self {
             summary,
@@ -35,17 +38,13 @@ impl Recorded {
         }
     }
 
-    /// A conformance fixture call: its result as the client sees it.
+    /// A response as the client sees it: a result, an input-required answer, or a
+    /// protocol error.
     pub fn response(response: &Result<CallToolResponse, ErrorData>, started: Instant) -> Self {
         let duration_us = started.elapsed().as_micros() as i64;
         let (summary, is_error, error_code) = match response {
             Ok(CallToolResponse::Complete(result)) => {
-                let summary = result
-                    .content
-                    .iter()
-                    .find_map(ContentBlock::as_text)
-                    .map_or_else(|| "(non-text content)".to_owned(), |t| t.text.clone());
-                (summary, result.is_error == Some(true), None)
+                return Self::result(result, started);
             }
             Ok(_) => ("input required".to_owned(), false, None),
             Err(error) => (
@@ -72,14 +71,34 @@ impl Recorded {
     }
 }
 
+fn first_text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .find_map(ContentBlock::as_text)
+        .map_or_else(|| "(non-text content)".to_owned(), |t| t.text.clone())
+}
+
+/// A recorded call: which tool, under which bounded metrics label, with what arguments.
+pub(crate) struct CallRecord<'a> {
+    pub tool: &'a str,
+    pub label: &'static str,
+    pub arguments: &'a Value,
+    pub end_user: Option<&'a EndUser>,
+}
+
 pub(crate) fn record(
     platform: &Platform,
     scope: &RequestScope,
-    end_user: Option<&EndUser>,
-    tool: &str,
-    arguments: &Value,
+    call: CallRecord<'_>,
     recorded: Recorded,
 ) {
+    let CallRecord {
+        tool,
+        label,
+        arguments,
+        end_user,
+    } = call;
     let outcome = if recorded.error_code.is_some() {
         "rejected"
     } else if recorded.is_error {
@@ -87,7 +106,6 @@ pub(crate) fn record(
     } else {
         "ok"
     };
-    let label = tools::metrics_label(tool);
     metrics::counter!("guidepost_tool_calls_total", "tool" => label, "outcome" => outcome)
         .increment(1);
     metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => label)
@@ -114,19 +132,14 @@ pub(crate) fn record(
     });
 }
 
-/// Records a call that the gate refused before it reached a tool (rate limits).
-pub(crate) fn record_rejected_call(
-    platform: &Platform,
-    scope: &RequestScope,
-    tool: &str,
-    arguments: &Value,
-    code: i64,
-) {
-    let recorded = Recorded {
-        summary: "rejected by the rate limit".into(),
-        is_error: true,
-        error_code: Some(code),
-        duration_us: 0,
-    };
-    record(platform, scope, None, tool, arguments, recorded);
+impl Recorded {
+    /// A call that the gate refused before it reached a tool (rate limits).
+    pub fn rejected(code: i64) -> Self {
+        Self {
+            summary: "rejected by the rate limit".into(),
+            is_error: true,
+            error_code: Some(code),
+            duration_us: 0,
+        }
+    }
 }

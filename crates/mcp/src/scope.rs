@@ -7,8 +7,10 @@ use guidepost_auth::VerifiedToken;
 use guidepost_core::identity::Caller;
 use guidepost_domain::{McpServer, McpSession, TrackingId};
 
+/// The tenant and caller of one MCP request. Surfaces read it through
+/// [`crate::surface::scope`].
 #[derive(Debug, Clone)]
-pub(crate) struct RequestScope {
+pub struct RequestScope {
     pub server: Arc<McpServer>,
     pub tracking_id: Option<TrackingId>,
     /// The stored session, for session-era requests that carry one.
@@ -18,10 +20,13 @@ pub(crate) struct RequestScope {
     pub endpoint_url: String,
     /// The signed-in person, from a bearer token that is valid for this server.
     pub token: Option<VerifiedToken>,
+    /// The request's span (request id, organization, server, method): work that rmcp
+    /// runs on other tasks enters it, so that its log lines say whose request it was.
+    pub span: tracing::Span,
 }
 
 impl RequestScope {
-    pub fn caller(&self) -> Caller {
+    pub(crate) fn caller(&self) -> Caller {
         Caller {
             org_id: self.server.org_id.clone(),
             server_id: self.server.id.clone(),
@@ -31,7 +36,7 @@ impl RequestScope {
         }
     }
 
-    pub fn session_transport_id(&self) -> Option<String> {
+    pub(crate) fn session_transport_id(&self) -> Option<String> {
         self.session.as_ref().map(|s| s.transport_id.clone())
     }
 }

@@ -1,28 +1,27 @@
 //! rmcp's `SessionStore`, backed by Guidepost's store: a node that does not hold a
 //! session in memory restores it from the stored `initialize` parameters.
 
-use std::sync::Arc;
-
-use guidepost_core::Store;
+use guidepost_core::{Platform, sessions};
 use rmcp::model::InitializeRequestParams;
 use rmcp::transport::streamable_http_server::session::{
     SessionState, SessionStore, SessionStoreError,
 };
 
 pub(crate) struct StoredSessions {
-    store: Arc<dyn Store>,
+    platform: Platform,
 }
 
 impl StoredSessions {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(platform: Platform) -> Self {
+        Self { platform }
     }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for StoredSessions {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let Some(state) = self.store.session_transport_state(session_id).await? else {
+        let state = sessions::transport_state(&self.platform, session_id).await;
+        let Some(state) = state? else {
             return Ok(None);
         };
         let params: InitializeRequestParams = serde_json::from_str(&state)?;
@@ -40,6 +39,8 @@ impl SessionStore for StoredSessions {
     }
 
     async fn delete(&self, session_id: &str) -> Result<(), SessionStoreError> {
-        Ok(self.store.delete_session(session_id).await?)
+        sessions::end(&self.platform, session_id)
+            .await
+            .map_err(Into::into)
     }
 }

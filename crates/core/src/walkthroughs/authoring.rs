@@ -239,6 +239,35 @@ pub async fn update(
     Ok(updated)
 }
 
+pub async fn list(
+    platform: &Platform,
+    org: &OrgId,
+    page: &PageRequest,
+) -> Result<Page<Walkthrough>, CoreError> {
+    Ok(platform.store.list_walkthroughs(org, page).await?)
+}
+
+/// A walkthrough with its draft steps in order.
+pub async fn get_with_steps(
+    platform: &Platform,
+    org: &OrgId,
+    id: &WalkthroughId,
+) -> Result<(Walkthrough, Vec<Step>), CoreError> {
+    let walkthrough = platform.store.get_walkthrough(org, id).await?;
+    let steps = platform.store.list_steps(org, id).await?;
+    Ok((walkthrough, steps))
+}
+
+/// The walkthroughs assigned to a server, in display order.
+pub async fn assignments_of_server(
+    platform: &Platform,
+    org: &OrgId,
+    server: &ServerId,
+) -> Result<Vec<Assignment>, CoreError> {
+    platform.store.get_server(org, server).await?;
+    Ok(platform.store.list_assignments(org, server).await?)
+}
+
 pub async fn delete(platform: &Platform, org: &OrgId, id: &WalkthroughId) -> Result<(), CoreError> {
     let servers = platform.store.servers_of_walkthrough(org, id).await?;
     platform.store.delete_walkthrough(org, id).await?;

@@ -71,6 +71,18 @@ pub struct Advanced {
     pub already_completed: bool,
 }
 
+/// Whether a server offers the walkthrough tools now (SPEC §4): the server's flag is on
+/// and at least one enabled assignment has a published version.
+pub async fn offered_on(platform: &Platform, server: &McpServer) -> Result<bool, CoreError> {
+    if !server.walkthrough_tools_enabled {
+        return Ok(false);
+    }
+    Ok(platform
+        .store
+        .has_available_walkthroughs(&server.org_id, &server.id)
+        .await?)
+}
+
 /// The walkthroughs offered on a server, each with the caller's progress if any and the
 /// version it is pinned to (a second query only for progress on an older version).
 pub async fn list(

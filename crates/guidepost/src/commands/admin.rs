@@ -4,19 +4,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use guidepost_core::servers::{self, CreateServer};
-use guidepost_core::{Platform, PlatformConfig, Store};
-use guidepost_domain::{ApiKeySecret, AuthMode, Id, OrgId, PageRequest, ServerKind};
+use guidepost_core::{CoreError, Platform, PlatformConfig, organizations};
+use guidepost_domain::{AuthMode, Id, OrgId, PageRequest, ServerKind};
+use guidepost_store::Store;
 use serde_json::json;
 
 use crate::cli::{ApiKeyCommand, Command, OrgCommand, ServerCommand};
 use crate::output;
 
-pub async fn run(
-    command: Command,
-    store: Arc<dyn Store>,
-    config: PlatformConfig,
-    json: bool,
-) -> anyhow::Result<()> {
+pub async fn run(command: Command, platform: &Platform, json: bool) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) | Command::Bench(_) => {
             unreachable!("serve is dispatched before the store is opened here")
@@ -28,9 +24,9 @@ pub async fn run(
             });
             Ok(())
         }
-        Command::Org(OrgCommand::Create { name }) => create_org(&store, &name, json).await,
-        Command::Server(command) => server(store, config, command, json).await,
-        Command::ApiKey(command) => api_key(&store, command, json).await,
+        Command::Org(OrgCommand::Create { name }) => create_org(platform, &name, json).await,
+        Command::Server(command) => server(platform, command, json).await,
+        Command::ApiKey(command) => api_key(platform, command, json).await,
     }
 }
 
@@ -38,16 +34,14 @@ pub(super) fn org_id(text: &str) -> anyhow::Result<OrgId> {
     Id::parse(text).with_context(|| format!("{text:?} is not an organization id (org_…)"))
 }
 
-async fn create_org(store: &Arc<dyn Store>, name: &str, json: bool) -> anyhow::Result<()> {
-    guidepost_domain::validate_text("name", name, guidepost_domain::Limits::NAME)?;
-    let org = store.create_organization(name.trim()).await?;
-    let secret = ApiKeySecret::generate();
-    let key = store.create_api_key(&org.id, "default", &secret).await?;
-    let result = json!({"organization": org, "api_key": secret.plaintext, "api_key_id": key.id});
+async fn create_org(platform: &Platform, name: &str, json: bool) -> anyhow::Result<()> {
+    let (org, created) = organizations::create(platform, name).await?;
+    let result =
+        json!({"organization": org, "api_key": created.plaintext, "api_key_id": created.key.id});
     output::print(json, &result, |_| {
         format!(
             "Organization {} created.\nAPI key (shown once): {}",
-            org.id, secret.plaintext
+            org.id, created.plaintext
         )
     });
     Ok(())
@@ -63,14 +57,8 @@ pub(super) fn offline_platform(
     Platform::new(store, config, identity_providers)
 }
 
-async fn server(
-    store: Arc<dyn Store>,
-    config: PlatformConfig,
-    command: ServerCommand,
-    json: bool,
-) -> anyhow::Result<()> {
-    let (platform, writer) = offline_platform(store, config);
-    let result = match command {
+async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyhow::Result<()> {
+    match command {
         ServerCommand::Create {
             org,
             name,
@@ -105,7 +93,7 @@ async fn server(
                 instructions,
                 allowed_origins: None,
             };
-            let server = servers::create(&platform, &org_id(&org)?, input)
+            let server = servers::create(platform, &org_id(&org)?, input)
                 .await
                 .map_err(anyhow::Error::new)?;
             let view = servers::view(&platform.config, server);
@@ -114,10 +102,8 @@ async fn server(
             });
             Ok(())
         }
-        ServerCommand::List { org } => list_servers(&platform, &org_id(&org)?, json).await,
-    };
-    writer.shutdown().await;
-    result
+        ServerCommand::List { org } => list_servers(platform, &org_id(&org)?, json).await,
+    }
 }
 
 async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
@@ -127,7 +113,7 @@ async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::R
         limit: guidepost_domain::Limits::PAGE_SIZE_MAX,
     };
     loop {
-        let found = platform.store.list_servers(org, &page).await?;
+        let found = servers::list(platform, org, &page).await?;
         views.extend(
             found
                 .items
@@ -156,26 +142,23 @@ async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::R
     Ok(())
 }
 
-async fn api_key(store: &Arc<dyn Store>, command: ApiKeyCommand, json: bool) -> anyhow::Result<()> {
+async fn api_key(platform: &Platform, command: ApiKeyCommand, json: bool) -> anyhow::Result<()> {
     match command {
         ApiKeyCommand::Create { org, name } => {
-            guidepost_domain::validate_text("name", &name, guidepost_domain::Limits::NAME)?;
-            let secret = ApiKeySecret::generate();
-            let key = store
-                .create_api_key(&org_id(&org)?, &name, &secret)
+            let created = organizations::create_api_key(platform, &org_id(&org)?, &name)
                 .await
                 .map_err(not_found_org)?;
-            let result = json!({"api_key": secret.plaintext, "id": key.id, "name": key.name});
+            let (key, plaintext) = (created.key, created.plaintext);
+            let result = json!({"api_key": plaintext, "id": key.id, "name": key.name});
             output::print(json, &result, |_| {
-                format!("API key {} (shown once): {}", key.id, secret.plaintext)
+                format!("API key {} (shown once): {plaintext}", key.id)
             });
         }
         ApiKeyCommand::Revoke { org, id } => {
             let Some(key_id) = Id::parse(&id) else {
                 bail!("{id:?} is not an API key id (key_…)")
             };
-            let key = store
-                .revoke_api_key(&org_id(&org)?, &key_id)
+            let key = organizations::revoke_api_key(platform, &org_id(&org)?, &key_id)
                 .await
                 .map_err(not_found_org)?;
             output::print(json, &key, |k| format!("API key {} revoked.", k.id));
@@ -184,9 +167,9 @@ async fn api_key(store: &Arc<dyn Store>, command: ApiKeyCommand, json: bool) -> 
     Ok(())
 }
 
-fn not_found_org(error: guidepost_store::StoreError) -> anyhow::Error {
+fn not_found_org(error: CoreError) -> anyhow::Error {
     match error {
-        guidepost_store::StoreError::NotFound => anyhow::anyhow!("no such organization or key"),
+        CoreError::NotFound => anyhow::anyhow!("no such organization or key"),
         other => other.into(),
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use guidepost_core::analytics::percentile;
-use guidepost_domain::{ApiKeySecret, EndUserId};
+use guidepost_core::organizations;
+use guidepost_domain::EndUserId;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -136,11 +137,8 @@ async fn start_local(
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
     let running = app::start(settings).await?;
-    let store = &running.platform.store;
-    let org = store.create_organization("Bench").await?;
-    let secret = ApiKeySecret::generate();
-    store.create_api_key(&org.id, "bench", &secret).await?;
-    Ok((running, secret.plaintext, dir))
+    let (_, key) = organizations::create(&running.platform, "Bench").await?;
+    Ok((running, key.plaintext, dir))
 }
 
 /// A temporary directory removed on drop.

@@ -1,11 +1,11 @@
 //! `serve --demo`: an organization, a server `demo` and an API key, so that a person can
 //! connect an MCP client right away. Running it again reuses the server.
 
-use guidepost_core::Platform;
 use guidepost_core::servers::{self, CreateServer};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content;
-use guidepost_domain::{ApiKeySecret, EndUserId, TrackingId};
+use guidepost_core::{Platform, organizations};
+use guidepost_domain::{EndUserId, TrackingId};
 use serde::Serialize;
 
 use crate::output;
@@ -66,11 +66,12 @@ pub struct Seeded {
 }
 
 pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
-    let store = &platform.store;
-    let server = match store.find_server_by_slug(DEMO_SLUG).await? {
+    let server = match guidepost_core::routing::server_for_address(platform, None, Some(DEMO_SLUG))
+        .await?
+    {
         Some(server) => server,
         None => {
-            let org = store.create_organization("Demo").await?;
+            let (org, _) = organizations::create(platform, "Demo").await?;
             let input = CreateServer {
                 name: "Demo".into(),
                 slug: DEMO_SLUG.into(),
@@ -87,10 +88,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
         }
     };
     let walkthrough_id = seed_walkthrough(platform, &server).await?;
-    let secret = ApiKeySecret::generate();
-    store
-        .create_api_key(&server.org_id, "demo", &secret)
-        .await?;
+    let key = organizations::create_api_key(platform, &server.org_id, "demo").await?;
     let tracking = TrackingId::parse(&format!(
         "demo-{}",
         EndUserId::generate().as_str().trim_start_matches("msu_")
@@ -105,7 +103,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
         walkthrough_id: walkthrough_id.to_string(),
         mcp_url: format!("{}?tracking_id={}", view.mcp_url, tracking.as_str()),
         path_mcp_url: format!("{}?tracking_id={}", view.path_mcp_url, tracking.as_str()),
-        api_key: secret.plaintext,
+        api_key: key.plaintext,
         api_url: format!("{base}/api/v1"),
     })
 }

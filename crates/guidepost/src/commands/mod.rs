@@ -35,13 +35,14 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             let store = guidepost_store::connect(&url).await.with_context(|| {
                 format!("opening the database {}", guidepost_store::redact(&url))
             })?;
-            let platform = config::offline_platform_config(&file);
-            match command {
-                Command::Walkthrough(command) => {
-                    walkthrough::run(command, store, platform, json).await
-                }
-                command => admin::run(command, store, platform, json).await,
-            }
+            let (platform, writer) =
+                admin::offline_platform(store, config::offline_platform_config(&file));
+            let result = match command {
+                Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
+                command => admin::run(command, &platform, json).await,
+            };
+            writer.shutdown().await;
+            result
         }
     }
 }

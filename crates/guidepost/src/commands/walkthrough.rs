@@ -3,36 +3,33 @@
 //! rendering and the store work are in `guidepost_core::walkthroughs::content`.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content::{self, FileRole, ImportReport};
-use guidepost_core::{CoreError, Platform, PlatformConfig, Store};
+use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{
     Cursor, Id, Limits, OrgId, PageRequest, ServerId, Walkthrough, WalkthroughId,
 };
 use serde::Serialize;
 use serde_json::json;
 
-use super::admin::{offline_platform, org_id};
+use super::admin::org_id;
 use crate::cli::WalkthroughCommand;
 use crate::output;
 
 pub async fn run(
     command: WalkthroughCommand,
-    store: Arc<dyn Store>,
-    config: PlatformConfig,
+    platform: &Platform,
     json: bool,
 ) -> anyhow::Result<()> {
-    let (platform, writer) = offline_platform(store, config);
-    let result = match command {
+    match command {
         WalkthroughCommand::Import {
             dir,
             org,
             publish,
             key,
-        } => import(&platform, &org_id(&org)?, &dir, key, publish, json).await,
+        } => import(platform, &org_id(&org)?, &dir, key, publish, json).await,
         WalkthroughCommand::Export {
             org,
             id,
@@ -40,7 +37,7 @@ pub async fn run(
             force,
         } => {
             export(
-                &platform,
+                platform,
                 &org_id(&org)?,
                 &walkthrough_id(&id)?,
                 &out,
@@ -50,9 +47,9 @@ pub async fn run(
             .await
         }
         WalkthroughCommand::Publish { org, id } => {
-            publish(&platform, &org_id(&org)?, &walkthrough_id(&id)?, json).await
+            publish(platform, &org_id(&org)?, &walkthrough_id(&id)?, json).await
         }
-        WalkthroughCommand::List { org } => list(&platform, &org_id(&org)?, json).await,
+        WalkthroughCommand::List { org } => list(platform, &org_id(&org)?, json).await,
         WalkthroughCommand::Assign {
             org,
             server,
@@ -67,7 +64,7 @@ pub async fn run(
                 is_enabled: Some(!disabled),
             };
             let wt = walkthrough_id(&id)?;
-            let assignment = authoring::assign(&platform, &org_id(&org)?, &server, &wt, input)
+            let assignment = authoring::assign(platform, &org_id(&org)?, &server, &wt, input)
                 .await
                 .map_err(|e| core_error(e, "no such server or walkthrough in this organization"))?;
             output::print(json, &assignment, |a| {
@@ -81,9 +78,7 @@ pub async fn run(
             });
             Ok(())
         }
-    };
-    writer.shutdown().await;
-    result
+    }
 }
 
 fn walkthrough_id(text: &str) -> anyhow::Result<WalkthroughId> {
@@ -335,7 +330,7 @@ async fn list(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()
         limit: Limits::PAGE_SIZE_MAX,
     };
     loop {
-        let found = platform.store.list_walkthroughs(org, &page).await?;
+        let found = authoring::list(platform, org, &page).await?;
         all.extend(found.items);
         match found.next_cursor.as_deref().and_then(Cursor::decode) {
             Some(cursor) => page.after = Some(cursor),

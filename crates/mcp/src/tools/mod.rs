@@ -1,21 +1,114 @@
-//! The built-in tools. Each tool module gives its definition (`Tool`, with input and
-//! output schemas and honest annotations) and its call; this module decides which tools
-//! a server offers, in a fixed order.
+//! The tools of a hosted server, from its **tool sources**. A source knows its tools'
+//! definitions, whether it offers them on a server right now (the rules are core's), how
+//! to call them, and the bounded metrics label of each. `tools/list` and `tools/call`
+//! go through [`ToolSources`] only, so a new kind of tool (upstream servers' tools,
+//! for the gateway) is one more source in [`ToolSources::builtin`].
 
 mod support;
 mod walkthroughs;
 
 use std::sync::Arc;
 
-use guidepost_core::Platform;
+use async_trait::async_trait;
+use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, McpServer};
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use serde_json::Value;
 
 use crate::scope::RequestScope;
 
-/// What a tool produced: a text for the agent and structured content that matches the
-/// tool's output schema, or a failure the agent can act on (`isError`).
+/// The metrics label of a tool no source owns: metrics must not grow with client input.
+const OTHER_LABEL: &str = "other";
+
+/// One call, as a source sees it: who calls, on which server.
+pub(crate) struct ToolCall<'a> {
+    pub platform: &'a Platform,
+    pub scope: &'a RequestScope,
+    /// The caller, if the request identifies one (SPEC §3).
+    pub end_user: Option<&'a EndUser>,
+    pub name: &'a str,
+    pub arguments: &'a Value,
+}
+
+/// A source of tools.
+#[async_trait]
+pub(crate) trait ToolSource: Send + Sync {
+    /// The label under which calls of `name` are counted, if this source owns the name.
+    /// Labels are a fixed set per source.
+    fn metrics_label(&self, name: &str) -> Option<&'static str>;
+
+    /// The tools this source offers on `server` now, in the order `tools/list` shows them.
+    async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError>;
+
+    /// Whether `name` is a tool this source offers on `server` now.
+    async fn offers(
+        &self,
+        platform: &Platform,
+        server: &McpServer,
+        name: &str,
+    ) -> Result<bool, CoreError>;
+
+    /// Calls a tool this source offers. A failure is a result with `isError`, worded so
+    /// that an agent can act on it.
+    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult;
+}
+
+/// Every source of tools, in the order their tools are listed.
+#[derive(Clone)]
+pub(crate) struct ToolSources {
+    sources: Arc<[Box<dyn ToolSource>]>,
+}
+
+impl ToolSources {
+    /// Guidepost's own tools: the walkthrough tools, then `get_support`.
+    pub fn builtin() -> Self {
+        Self {
+            sources: Arc::new([
+                Box::new(walkthroughs::WalkthroughTools) as Box<dyn ToolSource>,
+                Box::new(support::SupportTool),
+            ]),
+        }
+    }
+
+    /// What `tools/list` shows on `server` now.
+    pub async fn list(
+        &self,
+        platform: &Platform,
+        server: &McpServer,
+    ) -> Result<Vec<Tool>, CoreError> {
+        let mut tools = Vec::new();
+        for source in self.sources.iter() {
+            tools.extend(source.list(platform, server).await?);
+        }
+        Ok(tools)
+    }
+
+    /// The source that offers `name` on `server` now, if any.
+    pub async fn find(
+        &self,
+        platform: &Platform,
+        server: &McpServer,
+        name: &str,
+    ) -> Result<Option<&dyn ToolSource>, CoreError> {
+        for source in self.sources.iter() {
+            if source.offers(platform, server, name).await? {
+                return Ok(Some(source.as_ref()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The metrics label of a tool name: bounded whatever a client sends.
+    pub fn metrics_label(&self, name: &str) -> &'static str {
+        self.sources
+            .iter()
+            .find_map(|source| source.metrics_label(name))
+            .unwrap_or(OTHER_LABEL)
+    }
+}
+
+/// What a built-in tool produced: a text for the agent and structured content that
+/// matches the tool's output schema, or a failure the agent can act on (`isError`).
 pub(crate) enum ToolOutcome {
     Success { text: String, structured: Value },
     Failure { message: String },
@@ -27,73 +120,18 @@ impl ToolOutcome {
             message: message.into(),
         }
     }
-}
 
-/// Which groups of tools a server offers at this moment (SPEC §4 availability rule:
-/// walkthrough tools need the flag and at least one enabled, published assignment).
-pub(crate) struct Offered {
-    support: bool,
-    walkthroughs: bool,
-}
-
-impl Offered {
-    pub async fn now(
-        platform: &Platform,
-        server: &McpServer,
-    ) -> Result<Self, guidepost_core::StoreError> {
-        let walkthroughs = server.walkthrough_tools_enabled
-            && platform
-                .store
-                .has_available_walkthroughs(&server.org_id, &server.id)
-                .await?;
-        Ok(Self {
-            support: server.support_tool_enabled,
-            walkthroughs,
-        })
-    }
-
-    /// The tools, in the order `tools/list` shows them.
-    pub fn definitions(&self, server: &McpServer) -> Vec<Tool> {
-        let mut tools = Vec::new();
-        if self.walkthroughs {
-            tools.extend(walkthroughs::definitions(server));
+    fn into_result(self) -> CallToolResult {
+        match self {
+            ToolOutcome::Success { text, structured } => {
+                let mut result = CallToolResult::structured(structured);
+                result.content = vec![ContentBlock::text(text)];
+                result
+            }
+            ToolOutcome::Failure { message } => {
+                CallToolResult::error(vec![ContentBlock::text(message)])
+            }
         }
-        if self.support {
-            tools.push(support::definition(server));
-        }
-        tools
-    }
-
-    pub fn includes(&self, name: &str) -> bool {
-        match name {
-            support::NAME => self.support,
-            name if walkthroughs::NAMES.contains(&name) => self.walkthroughs,
-            _ => false,
-        }
-    }
-}
-
-/// The metrics label of a tool: its name for Guidepost's own tools, `other` for anything
-/// else a client may send (metrics must not grow with client input).
-pub(crate) fn metrics_label(name: &str) -> &'static str {
-    walkthroughs::NAMES
-        .iter()
-        .chain([&support::NAME])
-        .find(|n| **n == name)
-        .copied()
-        .unwrap_or("other")
-}
-
-pub(crate) async fn call(
-    platform: &Platform,
-    scope: &RequestScope,
-    end_user: Option<&EndUser>,
-    name: &str,
-    arguments: &Value,
-) -> ToolOutcome {
-    match name {
-        support::NAME => support::call(platform, scope, end_user, arguments).await,
-        _ => walkthroughs::call(platform, scope, end_user, name, arguments).await,
     }
 }
 

@@ -1,17 +1,18 @@
 //! `get_support` (SPEC §5): opens a support request for the organization's team.
 
-use guidepost_core::Platform;
+use async_trait::async_trait;
 use guidepost_core::support::{self, SupportError, SupportInput};
+use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, Limits, McpServer};
-use rmcp::model::{Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
-use super::{ToolOutcome, parse_arguments, tool};
+use super::{ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
-pub(crate) const NAME: &str = "get_support";
+const NAME: &str = "get_support";
 
-pub(crate) fn definition(server: &McpServer) -> Tool {
+fn definition(server: &McpServer) -> Tool {
     let product = server.product_name.as_deref().unwrap_or(&server.name);
     let asks_email = !server.auth_mode.requires_token();
     let mut properties = json!({
@@ -47,7 +48,41 @@ pub(crate) fn definition(server: &McpServer) -> Tool {
     )
 }
 
-pub(crate) async fn call(
+/// `get_support`, offered while the server has it on.
+pub(crate) struct SupportTool;
+
+#[async_trait]
+impl ToolSource for SupportTool {
+    fn metrics_label(&self, name: &str) -> Option<&'static str> {
+        (name == NAME).then_some(NAME)
+    }
+
+    async fn list(&self, _platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
+        let offered = support::offered_on(server);
+        Ok(if offered {
+            vec![definition(server)]
+        } else {
+            Vec::new()
+        })
+    }
+
+    async fn offers(
+        &self,
+        _platform: &Platform,
+        server: &McpServer,
+        name: &str,
+    ) -> Result<bool, CoreError> {
+        Ok(name == NAME && support::offered_on(server))
+    }
+
+    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
+        open_request(call.platform, call.scope, call.end_user, call.arguments)
+            .await
+            .into_result()
+    }
+}
+
+async fn open_request(
     platform: &Platform,
     scope: &RequestScope,
     end_user: Option<&EndUser>,

@@ -1,14 +1,16 @@
 //! The five walkthrough tools (SPEC §4). Each result has a text written for the agent
 //! and `structuredContent` that matches the tool's `outputSchema`.
 
-use guidepost_core::Platform;
+use async_trait::async_trait;
+use guidepost_core::identity::{self, EmailRefused};
 use guidepost_core::walkthroughs::player::{self, Advanced, Player, PlayerError, Seen, summarize};
+use guidepost_core::{CoreError, Platform};
 use guidepost_domain::*;
-use rmcp::model::{Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, Tool, ToolAnnotations};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ToolOutcome, parse_arguments, tool};
+use super::{ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
 pub(crate) const LIST: &str = "list_walkthroughs";
@@ -16,7 +18,7 @@ pub(crate) const SELECT: &str = "select_walkthrough";
 pub(crate) const NEXT: &str = "next_walkthrough_step";
 pub(crate) const STATUS: &str = "get_walkthrough_status";
 pub(crate) const RESET: &str = "reset_walkthrough_progress";
-pub(crate) const NAMES: [&str; 5] = [LIST, SELECT, NEXT, STATUS, RESET];
+const NAMES: [&str; 5] = [LIST, SELECT, NEXT, STATUS, RESET];
 
 mod schema {
     use serde_json::{Value, json};
@@ -60,7 +62,7 @@ fn annotations(read_only: bool, destructive: bool, idempotent: bool) -> ToolAnno
         .open_world(false)
 }
 
-pub(crate) fn definitions(server: &McpServer) -> Vec<Tool> {
+fn definitions(server: &McpServer) -> Vec<Tool> {
     let product = server.product_name.as_deref().unwrap_or(&server.name);
     let mut select_properties = json!({
         "walkthrough_id": {"type": "string", "description": "The id from list_walkthroughs (wt_…)."},
@@ -182,7 +184,46 @@ fn player_failure(error: PlayerError) -> ToolOutcome {
     ToolOutcome::failure(error.to_string())
 }
 
-pub(crate) async fn call(
+/// The five walkthrough tools, offered while the server's rule says so (SPEC §4).
+pub(crate) struct WalkthroughTools;
+
+#[async_trait]
+impl ToolSource for WalkthroughTools {
+    fn metrics_label(&self, name: &str) -> Option<&'static str> {
+        NAMES.iter().find(|known| **known == name).copied()
+    }
+
+    async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
+        let offered = player::offered_on(platform, server).await?;
+        Ok(if offered {
+            definitions(server)
+        } else {
+            Vec::new()
+        })
+    }
+
+    async fn offers(
+        &self,
+        platform: &Platform,
+        server: &McpServer,
+        name: &str,
+    ) -> Result<bool, CoreError> {
+        Ok(NAMES.contains(&name) && player::offered_on(platform, server).await?)
+    }
+
+    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
+        let outcome = dispatch(
+            call.platform,
+            call.scope,
+            call.end_user,
+            call.name,
+            call.arguments,
+        );
+        outcome.await.into_result()
+    }
+}
+
+async fn dispatch(
     platform: &Platform,
     scope: &RequestScope,
     end_user: Option<&EndUser>,
@@ -272,27 +313,13 @@ async fn play(
 }
 
 async fn remember_email(player: &Player<'_>, email: Option<&str>) -> Result<(), ToolOutcome> {
-    let Some(text) = email.map(str::trim).filter(|e| !e.is_empty()) else {
-        return Ok(());
-    };
-    if player.server.auth_mode != AuthMode::CollectEmail {
-        return Err(ToolOutcome::failure(
-            "This server does not take an email argument; call again without it.",
-        ));
-    }
-    let email = Email::parse(text)
-        .map_err(|e| ToolOutcome::failure(format!("{e}. Ask the user for a valid address.")))?;
-    let store = &player.platform.store;
-    store
-        .set_end_user_email(&player.server.org_id, &player.end_user.id, &email, false)
-        .await
-        .map_err(|error| {
+    let collected = identity::collect_email(player.platform, player.server, player.end_user, email);
+    collected.await.map_err(|refused| {
+        if let EmailRefused::Store(error) = &refused {
             tracing::error!(%error, "could not store an end user's email");
-            ToolOutcome::failure(
-                "The email could not be saved because of a server error. Try again in a moment.",
-            )
-        })?;
-    Ok(())
+        }
+        ToolOutcome::failure(refused.to_string())
+    })
 }
 
 async fn list(

@@ -1,0 +1,64 @@
+//! Organizations and their API keys (SPEC §7). Keys are random, shown once, and stored
+//! only as hashes; a request's organization is the one its key belongs to.
+
+use guidepost_domain::*;
+
+use crate::{CoreError, Platform};
+
+/// A key as created: the record and the plaintext, which is never stored.
+pub struct CreatedKey {
+    pub key: ApiKey,
+    pub plaintext: String,
+}
+
+/// Creates an organization with a first API key named `default`.
+pub async fn create(
+    platform: &Platform,
+    name: &str,
+) -> Result<(Organization, CreatedKey), CoreError> {
+    validate_text("name", name, Limits::NAME)?;
+    let org = platform.store.create_organization(name.trim()).await?;
+    let key = create_api_key(platform, &org.id, "default").await?;
+    Ok((org, key))
+}
+
+pub async fn create_api_key(
+    platform: &Platform,
+    org: &OrgId,
+    name: &str,
+) -> Result<CreatedKey, CoreError> {
+    validate_text("name", name, Limits::NAME)?;
+    let secret = ApiKeySecret::generate();
+    let key = platform
+        .store
+        .create_api_key(org, name.trim(), &secret)
+        .await?;
+    Ok(CreatedKey {
+        key,
+        plaintext: secret.plaintext,
+    })
+}
+
+pub async fn list_api_keys(platform: &Platform, org: &OrgId) -> Result<Vec<ApiKey>, CoreError> {
+    Ok(platform.store.list_api_keys(org).await?)
+}
+
+pub async fn revoke_api_key(
+    platform: &Platform,
+    org: &OrgId,
+    id: &ApiKeyId,
+) -> Result<ApiKey, CoreError> {
+    Ok(platform.store.revoke_api_key(org, id).await?)
+}
+
+/// The live key a presented secret belongs to, if any. Platform-wide: the lookup is by
+/// the secret's hash, and the key names its organization.
+pub async fn authenticate(
+    platform: &Platform,
+    presented: &str,
+) -> Result<Option<ApiKey>, CoreError> {
+    Ok(platform
+        .store
+        .find_api_key_by_hash(&hash_secret(presented))
+        .await?)
+}

@@ -1,0 +1,68 @@
+//! Session-era MCP sessions (SPEC §2): opened by `initialize`, kept in the store so that
+//! any node can continue them, and ended after an idle timeout.
+
+use std::time::Duration;
+
+use guidepost_domain::*;
+
+use crate::{CoreError, Platform};
+
+/// How stale `last_seen_at` may get before a request refreshes it: often enough for the
+/// idle timeout, rarely enough that a busy session does not write on every request.
+const TOUCH_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Stores a session that the transport has just opened.
+pub async fn open(platform: &Platform, session: &NewSession) -> Result<McpSession, CoreError> {
+    Ok(platform
+        .store
+        .create_session(session, Timestamp::now())
+        .await?)
+}
+
+/// The stored session `transport_id` of `server`, unless it is unknown, belongs to
+/// another server, or has been idle for longer than the timeout (then it is deleted).
+/// Activity is recorded in the background, at most every few seconds.
+pub async fn live(
+    platform: &Platform,
+    server: &ServerId,
+    transport_id: &str,
+) -> Result<Option<McpSession>, CoreError> {
+    let store = &platform.store;
+    let session = match store.find_session(transport_id).await? {
+        Some(session) if session.server_id == *server => session,
+        _ => return Ok(None),
+    };
+    let now = Timestamp::now();
+    let idle_limit = platform.config.session_idle_timeout.as_micros() as i64;
+    let idle_for = now.micros() - session.last_seen_at.micros();
+    if idle_for > idle_limit {
+        if let Err(error) = store.delete_session(transport_id).await {
+            tracing::warn!(%error, "could not delete an expired session");
+        }
+        return Ok(None);
+    }
+    if idle_for > TOUCH_INTERVAL.as_micros() as i64 {
+        let store = store.clone();
+        let transport_id = transport_id.to_owned();
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_session(&transport_id, now).await {
+                tracing::warn!(%error, "could not record session activity");
+            }
+        });
+    }
+    Ok(Some(session))
+}
+
+/// The transport's own record of a session's handshake, for a node that must restore it.
+/// Platform-wide: the transport id is random and unguessable.
+pub async fn transport_state(
+    platform: &Platform,
+    transport_id: &str,
+) -> Result<Option<String>, CoreError> {
+    Ok(platform.store.session_transport_state(transport_id).await?)
+}
+
+/// Ends a session (the client's DELETE, or the transport closing it).
+pub async fn end(platform: &Platform, transport_id: &str) -> Result<(), CoreError> {
+    Ok(platform.store.delete_session(transport_id).await?)
+}
