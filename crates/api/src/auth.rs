@@ -27,10 +27,13 @@ impl FromRequestParts<Platform> for OrgAuth {
             return Err(refused());
         };
         match organizations::authenticate(platform, token).await? {
-            Some(key) => Ok(OrgAuth {
-                org_id: key.org_id,
-                key_id: key.id,
-            }),
+            Some(key) => {
+                tracing::Span::current().record("org", tracing::field::display(&key.org_id));
+                Ok(OrgAuth {
+                    org_id: key.org_id,
+                    key_id: key.id,
+                })
+            }
             None => Err(refused()),
         }
     }

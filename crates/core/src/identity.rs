@@ -26,13 +26,6 @@ pub struct Caller {
     pub signed_in: Option<EndUser>,
 }
 
-impl Caller {
-    /// Whether anything identifies this caller beyond a single request.
-    pub fn is_identifiable(&self) -> bool {
-        self.signed_in.is_some() || self.tracking_id.is_some() || self.session.is_some()
-    }
-}
-
 /// The end user for a caller. A session without one gets a new anonymous end user,
 /// remembered on the session. A stateless call with neither token nor tracking id is
 /// anonymous: `None`.

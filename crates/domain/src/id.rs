@@ -82,10 +82,6 @@ impl<K: IdKind> Id<K> {
     pub fn as_str(&self) -> &str {
         &self.value
     }
-
-    pub fn into_string(self) -> String {
-        self.value
-    }
 }
 
 impl<K> Clone for Id<K> {

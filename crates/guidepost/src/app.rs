@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::ops;
+use crate::{ops, request_span};
 
 /// A running application; [`RunningApp::shutdown`] stops it gracefully.
 pub struct RunningApp {
@@ -89,7 +89,8 @@ pub async fn start_with_store(
         )
         .merge(guidepost_api::router(platform.clone()))
         .merge(ops::router(platform.clone()))
-        .fallback(not_found);
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(request_span::request_span));
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();

@@ -10,3 +10,4 @@ pub mod commands;
 pub mod config;
 mod ops;
 pub mod output;
+mod request_span;

@@ -17,6 +17,7 @@ use guidepost_domain::{McpServer, McpSession, NewSession, Timestamp, TrackingId}
 use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::Value;
+use tracing::field::display;
 
 use crate::jsonrpc::{self, Inbound, Refusal};
 use crate::rate_limit::Limiters;
@@ -119,10 +120,10 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         Err(error) => return Err(internal(&error)),
     };
     let span = tracing::Span::current();
-    span.record("org", server.org_id.as_str());
-    span.record("server", server.id.as_str());
+    span.record("org", display(&server.org_id));
+    span.record("server", display(&server.id));
     if let Some(method) = inbound.as_ref().and_then(|i| i.method.as_deref()) {
-        span.record("mcp_method", jsonrpc::method_label(Some(method)));
+        span.record("mcp_method", display(jsonrpc::method_label(Some(method))));
     }
     check_origin(platform, &server, &parts, &id)?;
     let token = bearer::signed_in(platform, &server, &parts, &id).await?;

@@ -22,6 +22,7 @@ mod oauth_refusals;
 mod oauth_stories;
 mod operations;
 mod python_client;
+mod request_logs;
 mod scale_out;
 mod walkthrough_runtime;
 mod walkthrough_stories;

@@ -111,7 +111,7 @@ async fn demo_prints_a_working_mcp_url_and_api_key() {
     std::fs::remove_dir_all(&workdir).ok();
 }
 
-async fn read_demo_output(stdout: tokio::process::ChildStdout) -> Value {
+pub(crate) async fn read_demo_output(stdout: tokio::process::ChildStdout) -> Value {
     let mut lines = BufReader::new(stdout).lines();
     let mut text = String::new();
     let read = async {

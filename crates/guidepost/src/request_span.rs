@@ -1,0 +1,72 @@
+//! One span per HTTP request, in which every log line of that request is written: its
+//! id (the caller's `X-Request-Id` when it is a sane one, else a fresh one, echoed in the
+//! response), method and route. The layers that learn more fill in the rest: the MCP
+//! gate the organization, server and MCP method; the API's key check the organization.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+const HEADER: &str = "x-request-id";
+/// Long enough to tell requests apart in logs, short enough to read.
+const GENERATED_LENGTH: usize = 16;
+const ACCEPTED_LENGTH: usize = 64;
+
+pub async fn request_span(request: Request, next: Next) -> Response {
+    let id = request_id(&request);
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        route = %route,
+        org = tracing::field::Empty,
+        server = tracing::field::Empty,
+        mcp_method = tracing::field::Empty,
+    );
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    response
+}
+
+fn request_id(request: &Request) -> String {
+    let presented = request
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_sane(id));
+    match presented {
+        Some(id) => id.to_owned(),
+        None => guidepost_domain::random_token("")[..GENERATED_LENGTH].to_owned(),
+    }
+}
+
+/// A caller's id goes into logs and a response header: short, and nothing but letters,
+/// digits and `-_.`.
+fn is_sane(id: &str) -> bool {
+    (1..=ACCEPTED_LENGTH).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sane;
+
+    #[test]
+    fn only_short_plain_request_ids_are_taken() {
+        assert!(is_sane("7f3a-19_b.c"));
+        assert!(!is_sane(""));
+        assert!(!is_sane("a b"));
+        assert!(!is_sane("line\nbreak"));
+        assert!(!is_sane(&"x".repeat(65)));
+    }
+}
