@@ -5,7 +5,8 @@
 //! both protocol eras and calls our `ServerHandler` (`handler.rs`). See `README.md` in
 //! this crate for how the eras and sessions work.
 //!
-//! Architecture invariant: this is the only crate that imports `rmcp`.
+//! Architecture invariant: only this crate and `guidepost-fixture` (another surface,
+//! built on [`surface`]) import `rmcp`.
 
 mod bearer;
 mod gate;
