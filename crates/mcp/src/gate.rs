@@ -20,6 +20,7 @@ use serde_json::Value;
 use tracing::field::display;
 
 use crate::jsonrpc::{self, Inbound, Refusal};
+use crate::notifications::Forwarders;
 use crate::rate_limit::Limiters;
 use crate::recording::{CallRecord, Recorded};
 use crate::scope::RequestScope;
@@ -32,6 +33,7 @@ pub(crate) struct GateState {
     limiters: Limiters,
     /// For the metrics label of calls refused here.
     tools: ToolSources,
+    forwarders: Arc<Forwarders>,
 }
 
 impl GateState {
@@ -42,6 +44,7 @@ impl GateState {
             options,
             limiters,
             tools,
+            forwarders: Arc::default(),
         }
     }
 }
@@ -140,6 +143,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         client_ip: client_ip(&parts),
         token,
         span,
+        forwarders: state.forwarders.clone(),
     };
     if let Some(inbound) = &inbound {
         check_tools_call(state, &scope, inbound)?;

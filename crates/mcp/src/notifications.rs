@@ -5,6 +5,8 @@
 //!   server to the session's GET stream, until the session's transport closes.
 //! - Stateless era: a `subscriptions/listen` request stays open and receives them.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guidepost_core::Platform;
@@ -33,10 +35,58 @@ pub(crate) async fn next_change(
     }
 }
 
-/// Forwards changes of `server` to a session-era peer until it goes away.
-pub(crate) fn forward_to_session(platform: &Platform, server: ServerId, peer: Peer<RoleServer>) {
+/// The sessions of this node that have a forwarding task, so that a session gets one
+/// however many `notifications/initialized` it sends.
+#[derive(Debug, Default)]
+pub(crate) struct Forwarders {
+    sessions: Mutex<HashSet<String>>,
+}
+
+impl Forwarders {
+    /// Claims the session's forwarder; `None` if it already has one. The claim ends when
+    /// the returned guard is dropped (the forwarding task ends).
+    fn claim(self: &Arc<Self>, transport_id: &str) -> Option<ForwarderClaim> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions
+            .insert(transport_id.to_owned())
+            .then(|| ForwarderClaim {
+                forwarders: self.clone(),
+                transport_id: transport_id.to_owned(),
+            })
+    }
+}
+
+struct ForwarderClaim {
+    forwarders: Arc<Forwarders>,
+    transport_id: String,
+}
+
+impl Drop for ForwarderClaim {
+    fn drop(&mut self) {
+        let mut sessions = self
+            .forwarders
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        sessions.remove(&self.transport_id);
+    }
+}
+
+/// Forwards changes of `server` to a session-era peer until it goes away; a session that
+/// already has a forwarder on this node gets no second one.
+pub(crate) fn forward_to_session(
+    platform: &Platform,
+    forwarders: &Arc<Forwarders>,
+    transport_id: &str,
+    server: ServerId,
+    peer: Peer<RoleServer>,
+) {
+    let Some(claim) = forwarders.claim(transport_id) else {
+        return;
+    };
     let mut feed = platform.tool_changes();
     tokio::spawn(async move {
+        let _claim = claim;
         let mut check = tokio::time::interval(LIVENESS_CHECK);
         loop {
             tokio::select! {

@@ -7,6 +7,8 @@ use guidepost_auth::VerifiedToken;
 use guidepost_core::identity::Caller;
 use guidepost_domain::{McpServer, McpSession, TrackingId};
 
+use crate::notifications::Forwarders;
+
 /// The tenant and caller of one MCP request. Surfaces read it through
 /// [`crate::surface::scope`].
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct RequestScope {
     /// The request's span (request id, organization, server, method): work that rmcp
     /// runs on other tasks enters it, so that its log lines say whose request it was.
     pub span: tracing::Span,
+    /// This node's session forwarders (list-changed on GET streams).
+    pub(crate) forwarders: Arc<Forwarders>,
 }
 
 impl RequestScope {

@@ -167,15 +167,25 @@ pub fn unparsed_request(
 
 /// Session era: forwards tool-list changes of the session's server to its GET stream
 /// until the session goes away.
+/// Repeated `notifications/initialized` change nothing.
 pub fn forward_tool_changes(platform: &Platform, ctx: &NotificationContext<RoleServer>) {
-    let server = ctx
+    let scope = ctx
         .extensions
         .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<RequestScope>())
-        .map(|scope| scope.server.id.clone());
-    if let Some(server) = server {
-        notifications::forward_to_session(platform, server, ctx.peer.clone());
-    }
+        .and_then(|parts| parts.extensions.get::<RequestScope>());
+    let Some(scope) = scope else {
+        return;
+    };
+    let Some(transport_id) = scope.session_transport_id() else {
+        return;
+    };
+    notifications::forward_to_session(
+        platform,
+        &scope.forwarders,
+        &transport_id,
+        scope.server.id.clone(),
+        ctx.peer.clone(),
+    );
 }
 
 /// Waits for the next change of `server` on a change feed (`None`: the feed closed).

@@ -13,6 +13,7 @@ mod conformance;
 mod conformance_auth;
 mod content_as_code;
 mod cross_tenant;
+mod floods;
 mod node_clients;
 mod node_oauth;
 mod oauth_cimd;

@@ -13,7 +13,7 @@ use crate::helpers::{
     RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, python_script, spawn_app, spawn_app_with,
 };
 
-async fn unlimited_app(db: &TestDatabase) -> (TestApp, Tenant, String) {
+pub(crate) async fn unlimited_app(db: &TestDatabase) -> (TestApp, Tenant, String) {
     let app = spawn_app_with(db, |s| {
         s.mcp.rate_limits.per_user_per_minute = 0;
         s.mcp.rate_limits.per_ip_per_minute = 0;
@@ -108,7 +108,7 @@ async fn statement_profile(db: &TestDatabase, steps: usize) -> Vec<(String, u64)
 }
 
 /// Reads an SSE response in the background and passes on every chunk.
-fn stream_chunks(mut response: reqwest::Response) -> mpsc::UnboundedReceiver<String> {
+pub(crate) fn stream_chunks(mut response: reqwest::Response) -> mpsc::UnboundedReceiver<String> {
     let (sender, receiver) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok(Some(chunk)) = response.chunk().await {
@@ -124,7 +124,7 @@ fn stream_chunks(mut response: reqwest::Response) -> mpsc::UnboundedReceiver<Str
 }
 
 /// Waits up to `limit` for a chunk that contains `needle`.
-async fn expect_chunk(
+pub(crate) async fn expect_chunk(
     chunks: &mut mpsc::UnboundedReceiver<String>,
     needle: &str,
     limit: Duration,
@@ -143,7 +143,7 @@ async fn expect_chunk(
 }
 
 /// Opens a session-era GET stream and waits until the server has primed it.
-async fn open_get_stream(app: &TestApp) -> (RawMcp, mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn open_get_stream(app: &TestApp) -> (RawMcp, mpsc::UnboundedReceiver<String>) {
     let mut mcp = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
     mcp.initialize().await;
     let response = mcp
@@ -161,7 +161,7 @@ async fn open_get_stream(app: &TestApp) -> (RawMcp, mpsc::UnboundedReceiver<Stri
 }
 
 /// Opens a stateless-era `subscriptions/listen` and waits for its acknowledgement.
-async fn open_listen(app: &TestApp) -> mpsc::UnboundedReceiver<String> {
+pub(crate) async fn open_listen(app: &TestApp) -> mpsc::UnboundedReceiver<String> {
     let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
     let meta = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
         "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
@@ -187,7 +187,7 @@ async fn open_listen(app: &TestApp) -> mpsc::UnboundedReceiver<String> {
     chunks
 }
 
-fn tool_names(answer: &crate::helpers::Answer) -> Vec<String> {
+pub(crate) fn tool_names(answer: &crate::helpers::Answer) -> Vec<String> {
     answer.body["result"]["tools"]
         .as_array()
         .unwrap()
