@@ -261,14 +261,13 @@ fn parse_message(bytes: &[u8]) -> Result<Inbound, Refusal> {
     Inbound::parse(message)
 }
 
-/// The `Mcp-Session-Id` to validate: session-era messages and GET/DELETE that carry one.
-/// `initialize` starts a session, and stateless-era messages ignore the header.
+/// The `Mcp-Session-Id` to validate: every message that names a session, whatever its
+/// era (rmcp routes a message into the session its header names), except `initialize`,
+/// which starts one.
 fn session_id_to_check<'a>(parts: &'a Parts, inbound: Option<&Inbound>) -> Option<&'a str> {
     let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;
     match inbound {
-        Some(inbound) if inbound.is("initialize") || !inbound.is_session_era(&parts.headers) => {
-            None
-        }
+        Some(inbound) if inbound.is("initialize") => None,
         _ => Some(id),
     }
 }

@@ -2,7 +2,7 @@
 //! errors that the gate answers itself.
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
 pub(crate) const PARSE_ERROR: i64 = -32700;
@@ -14,13 +14,6 @@ pub(crate) const RATE_LIMITED: i64 = -32029;
 pub(crate) const FORBIDDEN: i64 = -32003;
 pub(crate) const UNAUTHORIZED: i64 = -32004;
 pub(crate) const INTERNAL_ERROR: i64 = -32603;
-
-/// The first version without sessions (SEP-2567).
-const STATELESS_ERA: &str = "2026-07-28";
-/// What a request without any version information is taken to speak.
-const DEFAULT_VERSION: &str = "2025-03-26";
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 
 /// The parts of a posted message that the gate needs.
 #[derive(Debug, Clone)]
@@ -70,26 +63,6 @@ impl Inbound {
     pub fn tool_name(&self) -> Option<&str> {
         self.params.get("name").and_then(Value::as_str)
     }
-
-    /// Whether rmcp will serve this message inside a session (the session era), by the
-    /// same rule rmcp applies: `initialize` always; per-request `_meta` lifecycle never;
-    /// otherwise by the protocol version of `_meta`, the header, or the default.
-    pub fn is_session_era(&self, headers: &HeaderMap) -> bool {
-        if self.is("initialize") {
-            return true;
-        }
-        let meta = self.params.get("_meta");
-        let meta_version = meta
-            .and_then(|m| m.get(META_VERSION))
-            .and_then(Value::as_str);
-        if meta_version.is_some() && meta.and_then(|m| m.get(META_CAPABILITIES)).is_some() {
-            return false;
-        }
-        let version = meta_version
-            .or_else(|| header_version(headers))
-            .unwrap_or(DEFAULT_VERSION);
-        version < STATELESS_ERA
-    }
 }
 
 /// The methods that get their own metrics label; anything else a client sends is counted
@@ -122,13 +95,6 @@ pub(crate) fn method_label(method: Option<&str>) -> &'static str {
             .copied()
             .unwrap_or("other"),
     }
-}
-
-/// The `MCP-Protocol-Version` header, if readable.
-pub(crate) fn header_version(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("mcp-protocol-version")
-        .and_then(|v| v.to_str().ok())
 }
 
 /// A request the gate answers itself with a JSON-RPC error and an HTTP status.
@@ -196,32 +162,6 @@ impl IntoResponse for Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn inbound(message: Value) -> Inbound {
-        Inbound::parse(message).unwrap()
-    }
-
-    #[test]
-    fn eras_follow_meta_then_header_then_default() {
-        let empty = HeaderMap::new();
-        let mut modern = HeaderMap::new();
-        modern.insert(
-            "mcp-protocol-version",
-            HeaderValue::from_static("2026-07-28"),
-        );
-        let list = inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
-        assert!(list.is_session_era(&empty));
-        assert!(!list.is_session_era(&modern));
-        let with_meta = inbound(
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
-            META_VERSION: "2026-07-28", META_CAPABILITIES: {}}}}),
-        );
-        assert!(!with_meta.is_session_era(&empty));
-        assert!(
-            inbound(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"}))
-                .is_session_era(&modern)
-        );
-    }
 
     #[test]
     fn unknown_methods_share_one_metrics_label() {

@@ -14,6 +14,7 @@ mod conformance_auth;
 mod content_as_code;
 mod cross_tenant;
 mod floods;
+mod hardening;
 mod node_clients;
 mod node_oauth;
 mod oauth_cimd;
