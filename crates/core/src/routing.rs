@@ -54,6 +54,20 @@ async fn find_server(
     Ok(store.find_server_by_domain(host).await?)
 }
 
+/// Whether `host` (normalized) is the platform's own rather than a tenant's: the base
+/// domain, or an address literal (how operators and scrapers reach a node) that is no
+/// server's custom domain. Tenants' virtual hosts and custom domains are not.
+pub async fn is_platform_host(platform: &Platform, host: &str) -> Result<bool, CoreError> {
+    if host == platform.config.base_domain {
+        return Ok(true);
+    }
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if literal.parse::<std::net::IpAddr>().is_err() {
+        return Ok(false);
+    }
+    Ok(platform.store.find_server_by_domain(host).await?.is_none())
+}
+
 /// A `Host` header value as a host name: lowercased, without port or trailing dot.
 /// IPv6 literals keep their brackets.
 pub fn normalize_host(raw: &str) -> String {

@@ -88,7 +88,10 @@ pub async fn start_with_store(
                 .context("starting the authorization server")?,
         )
         .merge(guidepost_api::router(platform.clone()))
-        .merge(ops::router(platform.clone()))
+        .merge(ops::router(
+            platform.clone(),
+            settings.metrics_token.clone(),
+        ))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(request_span::request_span));
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -113,9 +114,11 @@ pub struct ServeArgs {
     /// Slug of the server that answers on the bare base domain.
     #[arg(long, env = "GUIDEPOST_DEFAULT_SERVER")]
     pub default_server: Option<String>,
-    /// Allow creating conformance_fixture servers.
-    #[arg(long, env = "GUIDEPOST_ENABLE_FIXTURES")]
-    pub enable_fixtures: bool,
+    /// Allow creating conformance_fixture servers (`--enable-fixtures=false` turns off
+    /// what the file or environment turned on).
+    #[arg(long, env = "GUIDEPOST_ENABLE_FIXTURES", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub enable_fixtures: Option<bool>,
     /// Seed a demo organization, server and API key, and print how to connect.
     #[arg(long, env = "GUIDEPOST_DEMO")]
     pub demo: bool,
@@ -157,18 +160,28 @@ pub struct ServeArgs {
     pub refresh_token_ttl: Option<u64>,
     /// Fetch OAuth client metadata documents (CIMD) from private and loopback addresses,
     /// and over plain http there. Development and tests only.
-    #[arg(long, env = "GUIDEPOST_CIMD_ALLOW_PRIVATE")]
-    pub cimd_allow_private: bool,
+    #[arg(long, env = "GUIDEPOST_CIMD_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub cimd_allow_private: Option<bool>,
     /// Reach organizations' OpenID Connect providers (custom_oauth) on private and
     /// loopback addresses, and over plain http. Development and tests only.
-    #[arg(long, env = "GUIDEPOST_OIDC_ALLOW_PRIVATE")]
-    pub oidc_allow_private: bool,
+    #[arg(long, env = "GUIDEPOST_OIDC_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub oidc_allow_private: Option<bool>,
     /// 32 random bytes, as 64 hex digits or base64 (`openssl rand -base64 32`): encrypts
     /// the secrets the platform must read back, such as identity providers' client
     /// secrets. Without it such secrets are refused. Keep it stable: secrets sealed with
     /// one key do not open with another.
     #[arg(long, env = "GUIDEPOST_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+    /// A file holding the master key (as --master-key), so that the key does not show in
+    /// the process list.
+    #[arg(long, env = "GUIDEPOST_MASTER_KEY_FILE", conflicts_with = "master_key")]
+    pub master_key_file: Option<PathBuf>,
+    /// A bearer token that `/metrics` requires (`Authorization: Bearer …`). `/metrics`
+    /// answers only on the platform's own host in any case.
+    #[arg(long, env = "GUIDEPOST_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

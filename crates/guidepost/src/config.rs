@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub oidc_allow_private: Option<bool>,
     pub rate_limit_auth_per_ip: Option<u32>,
     pub master_key: Option<String>,
+    pub master_key_file: Option<std::path::PathBuf>,
+    pub metrics_token: Option<String>,
 }
 
 impl FileConfig {
@@ -67,6 +69,8 @@ pub struct Settings {
     /// The OAuth authorization server of servers that require sign-in.
     pub auth: AuthOptions,
     pub shutdown_grace: Duration,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -88,6 +92,7 @@ impl Settings {
             mcp: McpOptions::default(),
             auth: AuthOptions::default(),
             shutdown_grace: Duration::from_secs(10),
+            metrics_token: None,
         }
     }
 }
@@ -138,20 +143,19 @@ pub fn serve_settings(
             .default_server
             .clone()
             .or_else(|| file.default_server.clone()),
-        enable_fixtures: args.enable_fixtures || file.enable_fixtures.unwrap_or(false),
+        enable_fixtures: flag(args.enable_fixtures, file.enable_fixtures),
         session_idle_timeout: Duration::from_secs(
             args.session_idle_timeout
                 .or(file.session_idle_timeout)
                 .unwrap_or(1800),
         ),
-        master_key: args
-            .master_key
-            .as_deref()
-            .or(file.master_key.as_deref())
-            .map(MasterKey::parse)
-            .transpose()
-            .context("--master-key (GUIDEPOST_MASTER_KEY)")?,
+        master_key: master_key(args, file)?,
     };
+    settings.metrics_token = args
+        .metrics_token
+        .clone()
+        .or_else(|| file.metrics_token.clone())
+        .filter(|t| !t.is_empty());
     settings.mcp = McpOptions {
         body_limit: args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024),
         rate_limits: RateLimits {
@@ -172,6 +176,43 @@ pub fn serve_settings(
     Ok(settings)
 }
 
+/// A boolean setting: the flag or its environment variable if given (either way, true or
+/// false), else the file, else off.
+fn flag(given: Option<bool>, file: Option<bool>) -> bool {
+    given.or(file).unwrap_or(false)
+}
+
+/// A boolean as clap reads it from the environment for `serve`.
+fn boolish(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// The master key from `--master-key`, else `--master-key-file`, else the file's keys.
+fn master_key(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<MasterKey>> {
+    let from_file = |path: &Path| -> anyhow::Result<String> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the master key file {}", path.display()))?;
+        Ok(text.trim().to_owned())
+    };
+    let text = match (&args.master_key, &args.master_key_file) {
+        (Some(key), _) => Some(key.clone()),
+        (None, Some(path)) => Some(from_file(path)?),
+        (None, None) => match (&file.master_key, &file.master_key_file) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(path)) => Some(from_file(path)?),
+            (None, None) => None,
+        },
+    };
+    text.as_deref()
+        .map(MasterKey::parse)
+        .transpose()
+        .context("the master key (--master-key, --master-key-file)")
+}
+
 fn auth_options(args: &ServeArgs, file: &FileConfig, base_domain: &str) -> AuthOptions {
     let defaults = AuthOptions::default();
     let seconds =
@@ -185,8 +226,8 @@ fn auth_options(args: &ServeArgs, file: &FileConfig, base_domain: &str) -> AuthO
             args.refresh_token_ttl.or(file.refresh_token_ttl),
             defaults.refresh_token_ttl,
         ),
-        cimd_allow_private: args.cimd_allow_private || file.cimd_allow_private.unwrap_or(false),
-        oidc_allow_private: args.oidc_allow_private || file.oidc_allow_private.unwrap_or(false),
+        cimd_allow_private: flag(args.cimd_allow_private, file.cimd_allow_private),
+        oidc_allow_private: flag(args.oidc_allow_private, file.oidc_allow_private),
         rate_limit_per_ip: args
             .rate_limit_auth_per_ip
             .or(file.rate_limit_auth_per_ip)
@@ -225,12 +266,66 @@ pub fn offline_platform_config(file: &FileConfig) -> PlatformConfig {
         .or(file.public_port)
         .or(listen_port)
         .or(Some(8080));
-    config.enable_fixtures = env("GUIDEPOST_ENABLE_FIXTURES")
-        .is_some_and(|v| v == "true" || v == "1")
-        || file.enable_fixtures.unwrap_or(false);
-    // An invalid key is ignored here; `serve` refuses it.
+    let env_flag = env("GUIDEPOST_ENABLE_FIXTURES").and_then(|v| boolish(&v));
+    config.enable_fixtures = flag(env_flag, file.enable_fixtures);
+    // An invalid or unreadable key is ignored here; `serve` refuses it.
+    let key_file = env("GUIDEPOST_MASTER_KEY_FILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| file.master_key_file.clone());
     config.master_key = env("GUIDEPOST_MASTER_KEY")
         .or_else(|| file.master_key.clone())
-        .and_then(|k| MasterKey::parse(&k).ok());
+        .or_else(|| key_file.and_then(|path| std::fs::read_to_string(path).ok()))
+        .and_then(|k| MasterKey::parse(k.trim()).ok());
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn settings(args: &[&str], file: &str) -> anyhow::Result<Settings> {
+        let cli = Cli::try_parse_from([&["guidepost", "serve"], args].concat()).unwrap();
+        let Command::Serve(serve) = &cli.command else {
+            unreachable!("parsed a serve command")
+        };
+        let file: FileConfig = toml::from_str(file).unwrap();
+        serve_settings(&cli.global, serve, &file)
+    }
+
+    #[test]
+    fn a_boolean_flag_set_to_false_overrides_true_in_the_file() {
+        let on_in_file = "enable_fixtures = true\ncimd_allow_private = true";
+        let overridden = settings(
+            &["--enable-fixtures=false", "--cimd-allow-private=false"],
+            on_in_file,
+        )
+        .unwrap();
+        assert!(!overridden.platform.enable_fixtures);
+        assert!(!overridden.auth.cimd_allow_private);
+        let from_file = settings(&[], on_in_file).unwrap();
+        assert!(from_file.platform.enable_fixtures && from_file.auth.cimd_allow_private);
+        let bare = settings(&["--enable-fixtures"], "").unwrap();
+        assert!(bare.platform.enable_fixtures);
+        assert!(!settings(&[], "").unwrap().platform.enable_fixtures);
+    }
+
+    #[test]
+    fn the_master_key_can_come_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("gp-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("master.key");
+        let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        std::fs::write(&path, format!("{key}\n")).unwrap();
+        let from_flag = settings(&["--master-key", key], "").unwrap();
+        let from_file = settings(&["--master-key-file", path.to_str().unwrap()], "").unwrap();
+        let id = |s: &Settings| s.platform.master_key.as_ref().map(|k| k.id().to_owned());
+        assert!(id(&from_file).is_some());
+        assert_eq!(id(&from_file), id(&from_flag));
+        let missing = settings(&["--master-key-file", "/nonexistent/master.key"], "");
+        assert!(format!("{:#}", missing.unwrap_err()).contains("/nonexistent/master.key"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

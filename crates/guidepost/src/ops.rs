@@ -1,21 +1,33 @@
 //! Operations endpoints (SPEC §10): liveness, readiness and Prometheus metrics.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use guidepost_core::Platform;
+use guidepost_core::{Platform, routing};
+use guidepost_domain::hash_secret;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Upper bounds, in seconds, of the latency histograms' buckets: from a fast in-memory
+/// answer to a call that waits on a slow upstream.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// The process-wide metrics recorder; installed once even when tests start several apps.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Histograms, not summaries: a summary's quantiles decay to 0 a while after
+            // traffic stops, and cannot be aggregated across nodes.
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .expect("the bucket list is not empty")
+                .build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
@@ -29,12 +41,15 @@ pub fn metrics_handle() -> PrometheusHandle {
 struct OpsState {
     platform: Platform,
     metrics: PrometheusHandle,
+    /// The hash of `--metrics-token`, the bearer token `/metrics` requires, if any.
+    metrics_token_hash: Option<Arc<str>>,
 }
 
-pub fn router(platform: Platform) -> Router {
+pub fn router(platform: Platform, metrics_token: Option<String>) -> Router {
     let state = OpsState {
         platform,
         metrics: metrics_handle(),
+        metrics_token_hash: metrics_token.map(|t| Arc::from(hash_secret(&t))),
     };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -53,7 +68,28 @@ async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
     }
 }
 
-async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
+/// Prometheus metrics, on the platform's own host only (SPEC §10): a tenant's virtual
+/// host or custom domain answers 404, as for any path it does not serve.
+async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(routing::normalize_host)
+        .unwrap_or_default();
+    match routing::is_platform_host(&state.platform, &host).await {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "could not tell whose host this is");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    }
+    if let Some(expected) = &state.metrics_token_hash
+        && !presents_token(&headers, expected)
+    {
+        let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
+        return (StatusCode::UNAUTHORIZED, challenge).into_response();
+    }
     let store = state.platform.store_figures();
     metrics::gauge!("guidepost_store_statements_executed").set(store.statements_executed as f64);
     metrics::gauge!("guidepost_store_pool_connections", "state" => "open")
@@ -67,4 +103,15 @@ async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+        .into_response()
+}
+
+/// Whether `Authorization: Bearer …` carries the token whose hash is `expected`
+/// (comparing hashes leaks nothing useful about the token through timing).
+fn presents_token(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|presented| hash_secret(presented) == expected)
 }
