@@ -8,7 +8,8 @@
 //! (`AuthStore::link_end_users`). From then on the tracking id names the person, also on
 //! requests without a token: the personal URL keeps working after sign-in, exactly as it
 //! did before. (The tracking id was already the only credential of that progress; the
-//! link does not make it weaker.)
+//! link does not make it weaker.) It carries progress, never the verified email: without
+//! a token, the end user is resolved with its verified email hidden.
 
 use guidepost_domain::*;
 
@@ -29,18 +30,31 @@ pub struct Caller {
 /// The end user for a caller. A session without one gets a new anonymous end user,
 /// remembered on the session. A stateless call with neither token nor tracking id is
 /// anonymous: `None`.
+///
+/// Only a token proves who the person is: without one, the end user comes back without
+/// a verified email (SPEC §3), so that holding someone's personal URL never lets a
+/// caller see, use or file support under that person's verified address.
 pub async fn resolve_end_user(
     platform: &Platform,
     caller: &Caller,
 ) -> Result<Option<EndUser>, CoreError> {
-    let store = &platform.store;
-    let now = Timestamp::now();
     if let Some(person) = &caller.signed_in {
         if let Some(tracking_id) = &caller.tracking_id {
             link_tracking_id(platform, &caller.org_id, tracking_id, person).await?;
         }
         return Ok(Some(person.clone()));
     }
+    let unproven = unproven_end_user(platform, caller).await?;
+    Ok(unproven.map(without_verified_email))
+}
+
+/// The end user a request names without a token: by tracking id, else by session.
+async fn unproven_end_user(
+    platform: &Platform,
+    caller: &Caller,
+) -> Result<Option<EndUser>, CoreError> {
+    let store = &platform.store;
+    let now = Timestamp::now();
     if let Some(tracking_id) = &caller.tracking_id {
         return Ok(Some(
             end_user_for_tracking_id(platform, &caller.org_id, tracking_id, now).await?,
@@ -61,6 +75,16 @@ pub async fn resolve_end_user(
         .set_session_end_user(&caller.org_id, &session.transport_id, &user.id)
         .await?;
     Ok(Some(user))
+}
+
+/// The end user as a request without a token may see it: an unverified email (one the
+/// person typed) stays, a verified one is hidden.
+fn without_verified_email(mut user: EndUser) -> EndUser {
+    if user.email_verified {
+        user.email = None;
+        user.email_verified = false;
+    }
+    user
 }
 
 /// The end user a tracking id names: created on first sight, and the signed-in person

@@ -234,6 +234,13 @@ mod tests {
 pub struct TrackingId(String);
 
 impl TrackingId {
+    /// A fresh tracking id for a personal URL, with the prefix (e.g. `demo-`): 40 random
+    /// letters and digits, about 238 bits, so that nobody guesses another person's URL
+    /// (SPEC §3 asks for at least 128).
+    pub fn generate(prefix: &str) -> Self {
+        Self(crate::random_token(prefix))
+    }
+
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         let ok = (1..=Limits::TRACKING_ID).contains(&value.len())
             && value
@@ -250,6 +257,23 @@ impl TrackingId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tracking_id_tests {
+    use super::TrackingId;
+
+    #[test]
+    fn minted_tracking_ids_are_long_random_and_valid() {
+        let a = TrackingId::generate("demo-");
+        let b = TrackingId::generate("demo-");
+        assert_ne!(a.as_str(), b.as_str());
+        let random = a.as_str().strip_prefix("demo-").unwrap();
+        // log2(62) × 40 ≈ 238 bits ≥ 128.
+        assert!(random.len() >= 22, "{random}");
+        assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert!(TrackingId::parse(a.as_str()).is_ok());
     }
 }
 

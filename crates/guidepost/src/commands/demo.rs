@@ -5,7 +5,7 @@ use guidepost_core::servers::{self, CreateServer};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content;
 use guidepost_core::{Platform, organizations};
-use guidepost_domain::{EndUserId, TrackingId};
+use guidepost_domain::TrackingId;
 use serde::Serialize;
 
 use crate::output;
@@ -89,10 +89,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
     };
     let walkthrough_id = seed_walkthrough(platform, &server).await?;
     let key = organizations::create_api_key(platform, &server.org_id, "demo").await?;
-    let tracking = TrackingId::parse(&format!(
-        "demo-{}",
-        EndUserId::generate().as_str().trim_start_matches("msu_")
-    ))?;
+    let tracking = TrackingId::generate("demo-");
     let view = servers::view(&platform.config, server);
     let base = platform
         .config

@@ -115,12 +115,16 @@ backend_tests! {
         assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "nothing was opened");
     }
 
-    async fn anonymous_stateless_support_explains_how_to_identify(db: &TestDatabase) {
-        let (_app, mcp) = app_with_server(db).await;
-        let answer = mcp.call_tool(1, "get_support", json!({"title": "t", "problem_description": "d", "email": "a@b.co"})).await;
-        assert_eq!(answer.body["result"]["isError"], true, "{}", answer.body);
-        let text = answer.body["result"]["content"][0]["text"].as_str().unwrap();
-        assert!(text.contains("tracking_id"), "{text}");
+    /// SPEC §5: an email is enough on its own; without one, the error asks for it.
+    async fn anonymous_stateless_support_needs_only_an_email(db: &TestDatabase) {
+        let (app, mcp) = app_with_server(db).await;
+        let refused = mcp.call_tool(1, "get_support", json!({"title": "t", "problem_description": "d"})).await;
+        assert!(refused.tool_error_text().contains("email"), "{}", refused.body);
+        let answer = mcp.call_tool(2, "get_support", json!({"title": "t", "problem_description": "d", "email": "a@b.co"})).await;
+        assert_eq!(answer.body["result"]["isError"], false, "{}", answer.body);
+        let (_, listed) = app.get("/support-requests", &app_key(&app).await).await;
+        assert_eq!(listed["items"][0]["email"], "a@b.co", "{listed}");
+        assert_eq!(listed["items"][0]["end_user_id"], serde_json::Value::Null, "nobody was identified");
     }
 
     async fn invalid_tool_arguments_are_a_tool_error(db: &TestDatabase) {

@@ -5,6 +5,18 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
 use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, spawn_app, spawn_app_with};
+use crate::oauth_helpers::{OAuthApp, oauth_app};
+
+/// The organization switches the server's auth mode.
+async fn set_auth_mode(oauth: &OAuthApp, server: &str, mode: &str) {
+    let path = format!("/servers/{server}");
+    let body = Some(json!({"auth_mode": mode}));
+    let (status, answer) = oauth
+        .app
+        .api(reqwest::Method::PATCH, &path, &oauth.tenant.api_key, body)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+}
 
 backend_tests! {
     /// L1: a message that names a session is checked against the server it is sent to,
@@ -56,5 +68,36 @@ backend_tests! {
         assert!(text.contains("guidepost_mcp_request_duration_seconds_bucket{"), "{text}");
         let by_address = metrics("127.0.0.1", Some("scrape-secret")).await.unwrap();
         assert_eq!(by_address.status(), 200);
+    }
+
+    /// M2: a tracking id carries progress, never a verified identity. A person signs in
+    /// through a URL carrying someone else's tracking id; whoever holds that id later
+    /// cannot file support under the person's verified email, nor see it.
+    async fn a_tracking_id_never_acts_with_a_verified_email(db: &TestDatabase) {
+        let oauth = oauth_app(db, &[], |_| {}).await;
+        let server = oauth.app.create_server(&oauth.tenant, "acme", json!({})).await;
+        let server = server["id"].as_str().unwrap();
+        let support = json!({"title": "Help", "problem_description": "d"});
+        // The holder of the id uses it first, anonymously.
+        oauth.mcp("acme", None, Some("trap")).call(1, "tools/list", json!({})).await;
+        // The person signs in through a URL that carries it: the two are linked.
+        set_auth_mode(&oauth, server, "platform_oauth").await;
+        let tokens = oauth.sign_in("acme", "victim@example.com").await;
+        let signed_in = oauth.mcp("acme", Some(&tokens.access), Some("trap"));
+        assert_eq!(signed_in.call(2, "tools/list", json!({})).await.status, 200);
+        set_auth_mode(&oauth, server, "none").await;
+
+        let holder = oauth.mcp("acme", None, Some("trap"));
+        let refused = holder.call_tool(3, "get_support", support.clone()).await;
+        assert!(refused.tool_error_text().contains("email address is needed"), "{}", refused.body);
+        let mut with_email = support.clone();
+        with_email["email"] = json!("holder@example.net");
+        let filed = holder.call_tool(4, "get_support", with_email).await;
+        assert_eq!(filed.body["result"]["isError"], false, "{}", filed.body);
+        let (_, requests) = oauth.app.get("/support-requests", &oauth.tenant.api_key).await;
+        let emails: Vec<&str> = requests["items"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap()).collect();
+        assert_eq!(emails, ["holder@example.net"], "never the person's verified address");
+        let (_, people) = oauth.app.get("/end-users?email=victim@example.com", &oauth.tenant.api_key).await;
+        assert_eq!(people["items"][0]["email_verified"], true, "the person's verified email stays");
     }
 }

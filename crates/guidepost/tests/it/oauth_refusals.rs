@@ -86,7 +86,7 @@ backend_tests! {
         oauth.app.create_server(&oauth.tenant, "open", json!({})).await;
         let open = oauth.mcp("open", Some(&tokens.access), None).call_tool(1, "get_support",
             json!({"title": "t", "problem_description": "d"})).await;
-        assert!(open.tool_error_text().contains("carries no identity"), "not signed in there");
+        assert!(open.tool_error_text().contains("email address is needed"), "not signed in there: {}", open.body);
     }
 
     async fn an_expired_token_is_401(db: &TestDatabase) {

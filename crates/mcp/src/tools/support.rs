@@ -92,11 +92,6 @@ async fn open_request(
         Ok(input) => input,
         Err(failure) => return failure,
     };
-    if end_user.is_none() {
-        return ToolOutcome::failure(guidepost_core::identity::how_to_identify(
-            &scope.endpoint_url,
-        ));
-    }
     match support::open_request(platform, &scope.server, end_user, input).await {
         Ok(request) => ToolOutcome::Success {
             text: format!(
