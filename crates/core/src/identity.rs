@@ -56,9 +56,14 @@ async fn unproven_end_user(
     let store = &platform.store;
     let now = Timestamp::now();
     if let Some(tracking_id) = &caller.tracking_id {
-        return Ok(Some(
-            end_user_for_tracking_id(platform, &caller.org_id, tracking_id, now).await?,
-        ));
+        let user = end_user_for_tracking_id(platform, &caller.org_id, tracking_id, now).await?;
+        // A session opened on a personal URL learns its end user on its first call.
+        if let Some(session) = caller.session.as_ref().filter(|s| s.end_user_id.is_none()) {
+            store
+                .set_session_end_user(&caller.org_id, &session.transport_id, &user.id)
+                .await?;
+        }
+        return Ok(Some(user));
     }
     let Some(session) = &caller.session else {
         return Ok(None);

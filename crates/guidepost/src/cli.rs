@@ -47,7 +47,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server: hosted MCP servers, the management API and operations endpoints.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate,
     /// Manage organizations (tenants).
@@ -135,6 +135,16 @@ pub struct ServeArgs {
     /// Seconds after which an idle MCP session expires [default: 1800].
     #[arg(long, env = "GUIDEPOST_SESSION_IDLE_TIMEOUT")]
     pub session_idle_timeout: Option<u64>,
+    /// Session-era sessions this node keeps in memory; past it, the longest idle is
+    /// closed in memory and restored from the store when it is used again [default: 1000].
+    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS")]
+    pub max_sessions: Option<usize>,
+    /// Sessions one client address may keep in this node's memory [default: 32].
+    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_IP")]
+    pub max_sessions_per_ip: Option<usize>,
+    /// Sessions one hosted server may keep in this node's memory [default: 1000].
+    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER")]
+    pub max_sessions_per_server: Option<usize>,
     /// Largest MCP request body in bytes [default: 1048576].
     #[arg(long, env = "GUIDEPOST_BODY_LIMIT")]
     pub body_limit: Option<usize>,

@@ -9,7 +9,7 @@ use anyhow::Context;
 use guidepost_auth::AuthOptions;
 use guidepost_core::PlatformConfig;
 use guidepost_core::secrets::MasterKey;
-use guidepost_mcp::{McpOptions, RateLimits};
+use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
 use serde::Deserialize;
 
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
@@ -32,6 +32,9 @@ pub struct FileConfig {
     pub rate_limit_per_ip: Option<u32>,
     pub session_idle_timeout: Option<u64>,
     pub body_limit: Option<usize>,
+    pub max_sessions: Option<usize>,
+    pub max_sessions_per_ip: Option<usize>,
+    pub max_sessions_per_server: Option<usize>,
     pub shutdown_grace: Option<u64>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
@@ -169,11 +172,35 @@ pub fn serve_settings(
                 .or(file.rate_limit_per_ip)
                 .unwrap_or(defaults.per_ip_per_minute),
         },
+        session_caps: session_caps(args, file)?,
     };
     settings.shutdown_grace =
         Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
     settings.auth = auth_options(args, file, &settings.platform.base_domain);
     Ok(settings)
+}
+
+fn session_caps(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<SessionCaps> {
+    let defaults = SessionCaps::default();
+    let caps = SessionCaps {
+        per_ip: args
+            .max_sessions_per_ip
+            .or(file.max_sessions_per_ip)
+            .unwrap_or(defaults.per_ip),
+        per_server: args
+            .max_sessions_per_server
+            .or(file.max_sessions_per_server)
+            .unwrap_or(defaults.per_server),
+        per_node: args
+            .max_sessions
+            .or(file.max_sessions)
+            .unwrap_or(defaults.per_node),
+    };
+    anyhow::ensure!(
+        caps.per_ip > 0 && caps.per_server > 0 && caps.per_node > 0,
+        "--max-sessions, --max-sessions-per-ip and --max-sessions-per-server must be at least 1"
+    );
+    Ok(caps)
 }
 
 /// A boolean setting: the flag or its environment variable if given (either way, true or

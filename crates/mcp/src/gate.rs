@@ -13,19 +13,20 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use guidepost_core::Platform;
 use guidepost_core::sessions;
-use guidepost_domain::{McpServer, McpSession, NewSession, Timestamp, TrackingId};
+use guidepost_domain::{McpServer, McpSession, NewSession, TrackingId};
 use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::Value;
 use tracing::field::display;
 
 use crate::jsonrpc::{self, Inbound, Refusal};
+use crate::live_sessions::LiveSessions;
 use crate::notifications::Forwarders;
 use crate::rate_limit::Limiters;
 use crate::recording::{CallRecord, Recorded};
 use crate::scope::RequestScope;
 use crate::tools::ToolSources;
-use crate::{McpOptions, bearer, recording, routing, surface};
+use crate::{McpOptions, bearer, rate_limit, recording, routing, surface};
 
 pub(crate) struct GateState {
     platform: Platform,
@@ -34,10 +35,16 @@ pub(crate) struct GateState {
     /// For the metrics label of calls refused here.
     tools: ToolSources,
     forwarders: Arc<Forwarders>,
+    live: LiveSessions,
 }
 
 impl GateState {
-    pub fn new(platform: Platform, options: McpOptions, tools: ToolSources) -> Self {
+    pub fn new(
+        platform: Platform,
+        options: McpOptions,
+        tools: ToolSources,
+        live: LiveSessions,
+    ) -> Self {
         let limiters = Limiters::new(options.rate_limits);
         Self {
             platform,
@@ -45,6 +52,7 @@ impl GateState {
             limiters,
             tools,
             forwarders: Arc::default(),
+            live,
         }
     }
 }
@@ -77,11 +85,20 @@ pub(crate) async fn gate(
         Err(refusal) => return refusal.into_response(),
     };
     let is_delete = request.method() == Method::DELETE;
+    if let Some(session) = &scope.session {
+        state
+            .live
+            .touch(&session.transport_id, scope.client_ip, &scope.server.id)
+            .await;
+    }
     let mut response = next.run(request).await;
     if is_delete && response.status() == StatusCode::ACCEPTED {
         // The session is gone: nothing more will happen, so say "done" rather than
         // "accepted" (clients treat 202 on DELETE as a failed termination).
         *response.status_mut() = StatusCode::NO_CONTENT;
+        if let Some(session) = &scope.session {
+            state.live.forget(&session.transport_id);
+        }
     }
     if let Some(inbound) = &inbound
         && inbound.is("initialize")
@@ -93,6 +110,11 @@ pub(crate) async fn gate(
             .map(str::to_owned);
         if let Some(transport_id) = opened.filter(|_| response.status().is_success()) {
             remember_new_session(&state.platform, &scope, inbound, &transport_id).await;
+            let server = &scope.server.id;
+            state
+                .live
+                .touch(&transport_id, scope.client_ip, server)
+                .await;
         }
     }
     let method = jsonrpc::method_label(inbound.as_ref().and_then(|i| i.method.as_deref()));
@@ -145,9 +167,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         span,
         forwarders: state.forwarders.clone(),
     };
-    if let Some(inbound) = &inbound {
-        check_tools_call(state, &scope, inbound)?;
-    }
+    check_limits(state, &scope, inbound.as_ref())?;
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(scope.clone());
     Ok((request, inbound, scope))
@@ -291,40 +311,56 @@ async fn live_session(
     }
 }
 
-/// Rate limits and the shape of `tools/call` (rmcp would answer a nameless call with
-/// −32601; an invalid `tools/call` is invalid params).
-fn check_tools_call(
+/// Rate limits: every request spends from its client IP's budget, and a tool call from
+/// its end user's too. A refused tool call is recorded like any other.
+fn check_limits(
     state: &GateState,
     scope: &RequestScope,
-    inbound: &Inbound,
+    inbound: Option<&Inbound>,
 ) -> Result<(), Refusal> {
-    if !inbound.is("tools/call") {
-        return Ok(());
-    }
-    let Some(tool_name) = inbound.tool_name() else {
-        return Err(Refusal::new(
-            StatusCode::OK,
-            inbound.id.clone(),
-            jsonrpc::INVALID_PARAMS,
-            "tools/call needs params.name, the tool's name",
-        ));
+    let id = inbound.map_or(Value::Null, |i| i.id.clone());
+    let tool_call = inbound.filter(|i| i.is("tools/call"));
+    let refused = |refusal: rate_limit::Refusal| {
+        if let Some(call) = tool_call {
+            record_refused_call(state, scope, call);
+        }
+        let retry_after = guidepost_core::rate_limit::retry_after_secs(refusal.retry_after);
+        Refusal::rate_limited(id.clone(), retry_after, refusal.scope)
     };
-    if let Some(arguments) = inbound.params.get("arguments")
-        && !arguments.is_object()
-    {
-        return Err(Refusal::new(
-            StatusCode::OK,
-            inbound.id.clone(),
-            jsonrpc::INVALID_PARAMS,
-            "params.arguments must be an object",
-        ));
-    }
     let ip = scope.client_ip.map(|ip| ip.to_string());
-    let user = user_key(scope);
-    let Err(refusal) = state.limiters.check(ip.as_deref(), user.as_deref()) else {
+    state.limiters.check_ip(ip.as_deref()).map_err(&refused)?;
+    let Some(call) = tool_call else {
         return Ok(());
     };
-    let retry_after = guidepost_core::rate_limit::retry_after_secs(refusal.retry_after);
+    check_tool_call_shape(call)?;
+    let user = user_key(scope);
+    state.limiters.check_user(user.as_deref()).map_err(&refused)
+}
+
+/// The shape of `tools/call`: rmcp would answer a nameless call with −32601; an invalid
+/// `tools/call` is invalid params.
+fn check_tool_call_shape(inbound: &Inbound) -> Result<(), Refusal> {
+    let invalid = |message| {
+        Refusal::new(
+            StatusCode::OK,
+            inbound.id.clone(),
+            jsonrpc::INVALID_PARAMS,
+            message,
+        )
+    };
+    if inbound.tool_name().is_none() {
+        return Err(invalid("tools/call needs params.name, the tool's name"));
+    }
+    match inbound.params.get("arguments") {
+        Some(arguments) if !arguments.is_object() => {
+            Err(invalid("params.arguments must be an object"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn record_refused_call(state: &GateState, scope: &RequestScope, inbound: &Inbound) {
+    let tool_name = inbound.tool_name().unwrap_or_default();
     let arguments = inbound
         .params
         .get("arguments")
@@ -338,11 +374,6 @@ fn check_tools_call(
     };
     let recorded = Recorded::rejected(jsonrpc::RATE_LIMITED);
     recording::record(&state.platform, scope, call, recorded);
-    Err(Refusal::rate_limited(
-        inbound.id.clone(),
-        retry_after,
-        refusal.scope,
-    ))
 }
 
 /// The key of the per-user budget: the best identity the request carries.
@@ -401,22 +432,10 @@ async fn store_session(
     inbound: &Inbound,
     transport_id: &str,
 ) -> Result<(), guidepost_core::CoreError> {
-    let now = Timestamp::now();
-    // The session's end user: the signed-in person, else the tracking id's.
-    let end_user_id = match (&scope.token, &scope.tracking_id) {
-        (Some(token), _) => Some(token.end_user.id.clone()),
-        (None, Some(tracking_id)) => Some(
-            guidepost_core::identity::end_user_for_tracking_id(
-                platform,
-                &scope.server.org_id,
-                tracking_id,
-                now,
-            )
-            .await?
-            .id,
-        ),
-        (None, None) => None,
-    };
+    // The session's end user: the signed-in person. A tracking id's end user is written
+    // on the first call that needs one, not here (SPEC §2: initialize alone grows no
+    // end-user rows).
+    let end_user_id = scope.token.as_ref().map(|t| t.end_user.id.clone());
     let client = inbound.params.get("clientInfo");
     let client_text = |key: &str| {
         client

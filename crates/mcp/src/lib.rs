@@ -12,6 +12,7 @@ mod bearer;
 mod gate;
 mod handler;
 mod jsonrpc;
+mod live_sessions;
 mod notifications;
 mod rate_limit;
 mod recording;
@@ -39,6 +40,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+pub use live_sessions::SessionCaps;
 pub use rate_limit::RateLimits;
 
 /// Settings of the MCP endpoint.
@@ -47,6 +49,8 @@ pub struct McpOptions {
     /// Largest accepted request body (SPEC §2: 1 MiB by default).
     pub body_limit: usize,
     pub rate_limits: RateLimits,
+    /// How many session-era sessions this node keeps in memory.
+    pub session_caps: SessionCaps,
 }
 
 impl Default for McpOptions {
@@ -54,6 +58,7 @@ impl Default for McpOptions {
         Self {
             body_limit: 1024 * 1024,
             rate_limits: RateLimits::default(),
+            session_caps: SessionCaps::default(),
         }
     }
 }
@@ -128,10 +133,12 @@ impl McpEndpoint {
     }
 
     pub fn into_router(self) -> Router {
+        let live = live_sessions::LiveSessions::new(self.options.session_caps, self.sessions);
         let gate_state = Arc::new(gate::GateState::new(
             self.platform,
             self.options,
             self.tools,
+            live,
         ));
         Router::new()
             .route("/mcp", any(serve))

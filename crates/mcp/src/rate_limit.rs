@@ -1,4 +1,4 @@
-//! Rate limits per end user and per client IP (SPEC §2). Counters live in each node's
+//! Rate limits per end user (tool calls) and per client IP (every request) (SPEC §2). Counters live in each node's
 //! memory: with N nodes behind a balancer, a client can reach up to N times the limit.
 
 use std::time::Duration;
@@ -42,17 +42,28 @@ impl Limiters {
         }
     }
 
-    /// Takes one unit from the IP's budget and, if the caller is known, the user's.
-    pub fn check(&self, ip: Option<&str>, user: Option<&str>) -> Result<(), Refusal> {
-        let check = |limiter: &Option<KeyedLimiter>, key: Option<&str>, scope| match (limiter, key)
-        {
-            (Some(limiter), Some(key)) => limiter
-                .check(key)
-                .map_err(|retry_after| Refusal { scope, retry_after }),
-            _ => Ok(()),
-        };
-        check(&self.per_ip, ip, "per client IP")?;
+    /// Takes one unit from the client IP's budget: every MCP request spends one (SPEC
+    /// §2), so that nothing an unauthenticated client sends is unbounded.
+    pub fn check_ip(&self, ip: Option<&str>) -> Result<(), Refusal> {
+        check(&self.per_ip, ip, "per client IP")
+    }
+
+    /// Takes one unit from an end user's budget of tool calls.
+    pub fn check_user(&self, user: Option<&str>) -> Result<(), Refusal> {
         check(&self.per_user, user, "per end user")
+    }
+}
+
+fn check(
+    limiter: &Option<KeyedLimiter>,
+    key: Option<&str>,
+    scope: &'static str,
+) -> Result<(), Refusal> {
+    match (limiter, key) {
+        (Some(limiter), Some(key)) => limiter
+            .check(key)
+            .map_err(|retry_after| Refusal { scope, retry_after }),
+        _ => Ok(()),
     }
 }
 
@@ -68,14 +79,18 @@ mod tests {
             per_ip_per_minute: 0,
         });
         for _ in 0..3 {
-            assert!(limiters.check(Some("1.2.3.4"), Some("u1")).is_ok());
+            assert!(limiters.check_user(Some("u1")).is_ok());
         }
-        let refusal = limiters.check(Some("1.2.3.4"), Some("u1")).unwrap_err();
+        let refusal = limiters.check_user(Some("u1")).unwrap_err();
         assert_eq!(refusal.scope, "per end user");
         assert!(refusal.retry_after > Duration::ZERO);
         assert!(
-            limiters.check(Some("1.2.3.4"), Some("u2")).is_ok(),
+            limiters.check_user(Some("u2")).is_ok(),
             "another user has their own budget"
+        );
+        assert!(
+            limiters.check_ip(Some("1.2.3.4")).is_ok(),
+            "the IP limit is off"
         );
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
+use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, spawn_app_with};
 use crate::walkthrough_runtime::{open_get_stream, unlimited_app};
 
 backend_tests! {
@@ -26,5 +27,67 @@ backend_tests! {
             heard += chunk.matches("notifications/tools/list_changed").count();
         }
         assert_eq!(heard, 1, "one change, one notification");
+    }
+}
+
+backend_tests! {
+    /// H1: every MCP request spends from the client address's budget, not only tool
+    /// calls; past it, 429 with Retry-After and a JSON-RPC error.
+    async fn every_request_counts_against_the_address_limit(db: &TestDatabase) {
+        let app = spawn_app_with(db, |s| s.mcp.rate_limits.per_ip_per_minute = 5).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+        let mut session = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        session.initialize().await; // initialize and initialized: two
+        for id in 0..3 {
+            assert_eq!(mcp.call(id, "tools/list", json!({})).await.status, 200);
+        }
+        let refused = mcp.call(9, "tools/list", json!({})).await;
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        assert!(refused.headers.contains_key("retry-after"));
+        assert_eq!(refused.body["error"]["code"], -32029);
+    }
+
+    /// H1: opening a session on a personal URL writes no end user; the first call that
+    /// needs one does, and the session is then shown as theirs.
+    async fn initialize_alone_writes_no_end_user(db: &TestDatabase) {
+        let (app, tenant, _) = unlimited_app(db).await;
+        let url = format!("{}?tracking_id=visitor", app.mcp_path_url("acme"));
+        let mut mcp = RawMcp::new(url, SESSION_ERA);
+        mcp.initialize().await;
+        let (_, users) = app.get("/end-users", &tenant.api_key).await;
+        assert_eq!(users["items"].as_array().map(Vec::len), Some(0), "{users}");
+        let support = json!({"title": "t", "problem_description": "d", "email": "v@example.com"});
+        mcp.call_tool(2, "get_support", support).await;
+        let (_, users) = app.get("/end-users?tracking_id=visitor", &tenant.api_key).await;
+        let id = users["items"][0]["id"].as_str().expect("an end user now").to_owned();
+        let (_, detail) = app.get(&format!("/end-users/{id}"), &tenant.api_key).await;
+        assert_eq!(detail["sessions"].as_array().map(Vec::len), Some(1), "{detail}");
+    }
+
+    /// H1: past the per-address cap, the longest idle session leaves this node's memory
+    /// and comes back from the store when it is used again.
+    async fn sessions_past_the_cap_leave_memory_and_come_back(db: &TestDatabase) {
+        let app = spawn_app_with(db, |s| {
+            s.mcp.rate_limits.per_ip_per_minute = 0;
+            s.mcp.session_caps.per_ip = 2;
+        })
+        .await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let mut sessions = Vec::new();
+        for _ in 0..4 {
+            let mut mcp = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+            mcp.initialize().await;
+            sessions.push(mcp);
+        }
+        let metrics = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+        let evicted = metrics.lines().find(|l| l.starts_with("guidepost_mcp_sessions_evicted_total"));
+        assert_eq!(evicted, Some("guidepost_mcp_sessions_evicted_total 2"), "{metrics}");
+        for (id, mcp) in sessions.iter().enumerate() {
+            let answer = mcp.call(10 + id as i64, "tools/list", json!({})).await;
+            assert_eq!(answer.status, 200, "session {id}: {}", answer.body);
+        }
     }
 }
