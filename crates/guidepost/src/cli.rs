@@ -89,6 +89,15 @@ pub struct BenchArgs {
     /// An organization API key for --target.
     #[arg(long, env = "GUIDEPOST_BENCH_API_KEY")]
     pub api_key: Option<String>,
+    /// Instead of the walkthrough mix: open this many session-era sessions and leave
+    /// them idle, as a flood would, then report how many the target accepted and how much
+    /// its memory grew (needs --target, whose /metrics must be reachable).
+    #[arg(long, requires = "target", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub idle_sessions: Option<u32>,
+    /// With --idle-sessions: spread them over this many loopback source addresses
+    /// (127.0.0.2 and up), as if from that many clients.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub addresses: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,13 +145,13 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_SESSION_IDLE_TIMEOUT")]
     pub session_idle_timeout: Option<u64>,
     /// Session-era sessions this node keeps in memory; past it, the longest idle is
-    /// closed in memory and restored from the store when it is used again [default: 1000].
+    /// closed in memory and restored from the store when it is used again [default: 500].
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS")]
     pub max_sessions: Option<usize>,
     /// Sessions one client address may keep in this node's memory [default: 32].
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_IP")]
     pub max_sessions_per_ip: Option<usize>,
-    /// Sessions one hosted server may keep in this node's memory [default: 1000].
+    /// Sessions one hosted server may keep in this node's memory [default: 500].
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER")]
     pub max_sessions_per_server: Option<usize>,
     /// Largest MCP request body in bytes [default: 1048576].

@@ -90,6 +90,9 @@ async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Re
         let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
         return (StatusCode::UNAUTHORIZED, challenge).into_response();
     }
+    if let Some(bytes) = resident_memory_bytes() {
+        metrics::gauge!("guidepost_process_resident_memory_bytes").set(bytes as f64);
+    }
     let store = state.platform.store_figures();
     metrics::gauge!("guidepost_store_statements_executed").set(store.statements_executed as f64);
     metrics::gauge!("guidepost_store_pool_connections", "state" => "open")
@@ -104,6 +107,14 @@ async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Re
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// This process's resident memory, from `/proc/self/status` (Linux only).
+fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Whether `Authorization: Bearer …` carries the token whose hash is `expected`

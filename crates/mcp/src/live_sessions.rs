@@ -22,13 +22,14 @@ pub struct SessionCaps {
 }
 
 impl Default for SessionCaps {
-    /// About 50 MiB of live sessions per node at most; a client address holds at most a
-    /// few dozen, so one address cannot crowd out the others.
+    /// A live session costs about 70 KiB, so 500 keep a node under about 40 MiB of them
+    /// (measured with `scripts/flood`); a client address holds at most a few dozen, so one
+    /// address cannot crowd out the others. Busier nodes raise the caps with the flags.
     fn default() -> Self {
         Self {
             per_ip: 32,
-            per_server: 1000,
-            per_node: 1000,
+            per_server: 500,
+            per_node: 500,
         }
     }
 }

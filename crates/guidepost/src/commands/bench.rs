@@ -67,6 +67,9 @@ impl Samples {
 }
 
 pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> anyhow::Result<()> {
+    if let Some(sessions) = args.idle_sessions {
+        return super::flood::run(&args, sessions, json).await;
+    }
     let (base, api_key, local) = match &args.target {
         Some(target) => {
             let key = args
@@ -201,7 +204,7 @@ async fn prepare(
     Ok(id)
 }
 
-async fn checked(response: reqwest::Response) -> anyhow::Result<Value> {
+pub(super) async fn checked(response: reqwest::Response) -> anyhow::Result<Value> {
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -212,6 +215,11 @@ async fn checked(response: reqwest::Response) -> anyhow::Result<Value> {
 
 /// The store statement counter from `/metrics`, if the target exposes it.
 async fn statements(http: &reqwest::Client, base: &str) -> Option<f64> {
+    metric(http, base, "guidepost_store_statements_executed").await
+}
+
+/// One unlabelled value from the target's `/metrics`, if it exposes it.
+pub(super) async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<f64> {
     let text = http
         .get(format!("{base}/metrics"))
         .send()
@@ -221,7 +229,7 @@ async fn statements(http: &reqwest::Client, base: &str) -> Option<f64> {
         .await
         .ok()?;
     text.lines()
-        .find(|line| line.starts_with("guidepost_store_statements_executed "))
+        .find(|line| line.split_whitespace().next() == Some(name))
         .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
 }
 

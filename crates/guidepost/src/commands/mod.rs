@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod demo;
+mod flood;
 mod serve;
 mod walkthrough;
 
