@@ -8,16 +8,16 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::response::IntoResponse;
-use axum::serve::ListenerExt;
 use guidepost_core::{Platform, retention};
 use guidepost_domain::ServerKind;
 use guidepost_store::Store;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::Settings;
-use crate::{ops, request_span};
+use crate::{http_server, ops, request_span};
 
 /// A running application; [`RunningApp::shutdown`] stops it gracefully.
 pub struct RunningApp {
@@ -93,25 +93,16 @@ pub async fn start_with_store(
             settings.metrics_token.clone(),
         ))
         .fallback(not_found)
+        .layer(RequestBodyTimeoutLayer::new(settings.body_read_timeout))
         .layer(axum::middleware::from_fn(request_span::request_span));
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();
+    let header_read_timeout = settings.header_read_timeout;
     let task = tokio::spawn(async move {
-        // Without TCP_NODELAY, an SSE response written in several small pieces waits for
-        // the client's delayed ACK (about 40 ms per session-era call).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        let serving = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let serving = http_server::serve(listener, router, header_read_timeout, stop.clone());
         let result = tokio::select! {
-            result = serving => result.context("serving HTTP"),
+            () = serving => Ok(()),
             () = deadline_after(stop, grace) => {
                 tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping anyway");
                 Ok(())

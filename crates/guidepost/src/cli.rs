@@ -154,6 +154,12 @@ pub struct ServeArgs {
     /// Sessions one hosted server may keep in this node's memory [default: 500].
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER")]
     pub max_sessions_per_server: Option<usize>,
+    /// Seconds a client may take to send a request's headers [default: 10].
+    #[arg(long, env = "GUIDEPOST_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a client may take to send a request's body [default: 30].
+    #[arg(long, env = "GUIDEPOST_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<u64>,
     /// Largest MCP request body in bytes [default: 1048576].
     #[arg(long, env = "GUIDEPOST_BODY_LIMIT")]
     pub body_limit: Option<usize>,

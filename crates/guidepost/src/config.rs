@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub rate_limit_per_ip: Option<u32>,
     pub session_idle_timeout: Option<u64>,
     pub body_limit: Option<usize>,
+    pub header_read_timeout: Option<u64>,
+    pub body_read_timeout: Option<u64>,
     pub max_sessions: Option<usize>,
     pub max_sessions_per_ip: Option<usize>,
     pub max_sessions_per_server: Option<usize>,
@@ -74,6 +76,9 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<String>,
+    /// How long a client may take to send a request's headers, and its body.
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 impl Settings {
@@ -96,6 +101,8 @@ impl Settings {
             auth: AuthOptions::default(),
             shutdown_grace: Duration::from_secs(10),
             metrics_token: None,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -174,6 +181,20 @@ pub fn serve_settings(
         },
         session_caps: session_caps(args, file)?,
     };
+    let seconds =
+        |given: Option<u64>, default: Duration| given.map_or(default, Duration::from_secs);
+    settings.header_read_timeout = seconds(
+        args.header_read_timeout.or(file.header_read_timeout),
+        settings.header_read_timeout,
+    );
+    settings.body_read_timeout = seconds(
+        args.body_read_timeout.or(file.body_read_timeout),
+        settings.body_read_timeout,
+    );
+    anyhow::ensure!(
+        !settings.header_read_timeout.is_zero() && !settings.body_read_timeout.is_zero(),
+        "--header-read-timeout and --body-read-timeout must be at least 1 second"
+    );
     settings.shutdown_grace =
         Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
     settings.auth = auth_options(args, file, &settings.platform.base_domain);

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+mod http_server;
 mod ops;
 pub mod output;
 mod request_span;

@@ -257,14 +257,17 @@ fn tracking_id(parts: &Parts, id: &Value) -> Result<Option<TrackingId>, Refusal>
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Refusal> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        let message = format!("Request body is larger than the limit of {limit} bytes");
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Value::Null,
-            jsonrpc::INVALID_REQUEST,
-            &message,
-        )
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = error.into_inner().is::<http_body_util::LengthLimitError>();
+        let (status, message) = if too_large {
+            let message = format!("Request body is larger than the limit of {limit} bytes");
+            (StatusCode::PAYLOAD_TOO_LARGE, message)
+        } else {
+            // The body read timed out, or the client went away.
+            let message = "The request body did not arrive in time".to_owned();
+            (StatusCode::REQUEST_TIMEOUT, message)
+        };
+        Refusal::new(status, Value::Null, jsonrpc::INVALID_REQUEST, message)
     })
 }
 

@@ -1,8 +1,11 @@
 //! Fixes from the security review (issue 11), one test each, on both backends where a
 //! store is involved.
 
-use guidepost_testkit::{TestDatabase, backend_tests};
+use std::time::Duration;
+
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, spawn_app, spawn_app_with};
 use crate::oauth_helpers::{OAuthApp, oauth_app};
@@ -100,4 +103,34 @@ backend_tests! {
         let (_, people) = oauth.app.get("/end-users?email=victim@example.com", &oauth.tenant.api_key).await;
         assert_eq!(people["items"][0]["email_verified"], true, "the person's verified email stays");
     }
+}
+
+/// What a slow client gets back on a raw connection: everything the server sent until it
+/// closed, waiting at most 15 s (the server's limits in these tests are 1 s).
+async fn slow_client(app: &crate::helpers::TestApp, first_bytes: &str) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(app.app.addr).await.unwrap();
+    tcp.write_all(first_bytes.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server kept a stalled connection open");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// L5: a client that stops in the middle of its headers, or of its body, is cut off.
+#[tokio::test]
+async fn stalled_headers_and_bodies_are_cut_off() {
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let app = spawn_app_with(&db, |s| {
+        s.header_read_timeout = Duration::from_secs(1);
+        s.body_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let tenant = app.create_tenant("Acme").await;
+    app.create_server(&tenant, "acme", json!({})).await;
+    slow_client(&app, "POST /s/acme/mcp HTTP/1.1\r\nHost: localhost\r\n").await;
+    let stalled_body = "POST /s/acme/mcp HTTP/1.1\r\nHost: localhost\r\n\
+        Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+        Content-Length: 100\r\n\r\n{\"jsonrpc\"";
+    let answer = slow_client(&app, stalled_body).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
