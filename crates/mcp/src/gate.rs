@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -17,6 +17,7 @@ use guidepost_domain::{McpServer, McpSession, NewSession, TrackingId};
 use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::field::display;
 
 use crate::jsonrpc::{self, Inbound, Refusal};
@@ -28,6 +29,14 @@ use crate::scope::RequestScope;
 use crate::tools::ToolSources;
 use crate::{McpOptions, bearer, rate_limit, recording, routing, surface};
 
+/// A body above this size is "large" (see `large_body_permit`).
+const LARGE_BODY: usize = 64 * 1024;
+/// Large bodies read and answered at once, per node: at the 1 MiB default limit, a few
+/// tens of megabytes of parsed trees at most.
+const LARGE_BODIES_IN_FLIGHT: usize = 4;
+/// How long a large body waits for its turn before the client is told to retry.
+const LARGE_BODY_WAIT: Duration = Duration::from_secs(10);
+
 pub(crate) struct GateState {
     platform: Platform,
     options: McpOptions,
@@ -36,6 +45,8 @@ pub(crate) struct GateState {
     tools: ToolSources,
     forwarders: Arc<Forwarders>,
     live: LiveSessions,
+    /// Permits for large bodies in flight (see `large_body_permit`).
+    large_bodies: Arc<Semaphore>,
 }
 
 impl GateState {
@@ -53,6 +64,7 @@ impl GateState {
             tools,
             forwarders: Arc::default(),
             live,
+            large_bodies: Arc::new(Semaphore::new(LARGE_BODIES_IN_FLIGHT)),
         }
     }
 }
@@ -79,11 +91,16 @@ pub(crate) async fn gate(
 ) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let result = admit(&state, parts, body).await;
-    let (request, inbound, scope) = match result {
+    let admitted = match admit(&state, parts, body).await {
         Ok(admitted) => admitted,
         Err(refusal) => return refusal.into_response(),
     };
+    let Admitted {
+        request,
+        inbound,
+        scope,
+        _large_body,
+    } = admitted;
     let is_delete = request.method() == Method::DELETE;
     if let Some(session) = &scope.session {
         state
@@ -125,12 +142,31 @@ pub(crate) async fn gate(
     response
 }
 
-type Admitted = (Request, Option<Inbound>, RequestScope);
+/// What passed the gate: the request for rmcp, its message, its scope, and the permit
+/// that a large body holds until it has been answered.
+struct Admitted {
+    request: Request,
+    inbound: Option<Inbound>,
+    scope: RequestScope,
+    _large_body: Option<OwnedSemaphorePermit>,
+}
 
-/// Decides whether a request reaches rmcp, and with what scope.
+/// Decides whether a request reaches rmcp, and with what scope. What needs no body comes
+/// first (which server, Origin, sign-in), so that an unauthenticated or misdirected
+/// request costs no body parsing; refusals before the body is read name no request id.
 async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Refusal> {
     let platform = &state.platform;
-    // The body is read first so that every refusal can name the request's id.
+    let server = match routing::resolve_server(platform, &parts).await {
+        Ok(Some(server)) => server,
+        Ok(None) => return Err(no_server(Value::Null)),
+        Err(error) => return Err(internal(&error)),
+    };
+    let span = tracing::Span::current();
+    span.record("org", display(&server.org_id));
+    span.record("server", display(&server.id));
+    check_origin(platform, &server, &parts, &Value::Null)?;
+    let token = bearer::signed_in(platform, &server, &parts, &Value::Null).await?;
+    let large_body = large_body_permit(state, &parts).await?;
     let (bytes, inbound) = if parts.method == Method::POST {
         let bytes = read_body(body, state.options.body_limit).await?;
         let inbound = parse_message(&bytes)?;
@@ -138,20 +174,10 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
     } else {
         (bytes::Bytes::new(), None)
     };
-    let id = request_id(&inbound);
-    let server = match routing::resolve_server(platform, &parts).await {
-        Ok(Some(server)) => server,
-        Ok(None) => return Err(no_server(id)),
-        Err(error) => return Err(internal(&error)),
-    };
-    let span = tracing::Span::current();
-    span.record("org", display(&server.org_id));
-    span.record("server", display(&server.id));
     if let Some(method) = inbound.as_ref().and_then(|i| i.method.as_deref()) {
         span.record("mcp_method", display(jsonrpc::method_label(Some(method))));
     }
-    check_origin(platform, &server, &parts, &id)?;
-    let token = bearer::signed_in(platform, &server, &parts, &id).await?;
+    let id = request_id(&inbound);
     let tracking_id = tracking_id(&parts, &id)?;
     let session = match session_id_to_check(&parts, inbound.as_ref()) {
         Some(transport_id) => Some(live_session(platform, &server, transport_id, id).await?),
@@ -170,7 +196,42 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
     check_limits(state, &scope, inbound.as_ref())?;
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(scope.clone());
-    Ok((request, inbound, scope))
+    Ok(Admitted {
+        request,
+        inbound,
+        scope,
+        _large_body: large_body,
+    })
+}
+
+/// A large body is parsed into a tree many times its size, by the gate and again by
+/// rmcp; so few are in flight at once per node, each holding a permit until it is
+/// answered. A body whose size is unknown (chunked) counts as large.
+async fn large_body_permit(
+    state: &GateState,
+    parts: &Parts,
+) -> Result<Option<OwnedSemaphorePermit>, Refusal> {
+    if parts.method != Method::POST {
+        return Ok(None);
+    }
+    let length = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if length.is_some_and(|length| length <= LARGE_BODY) {
+        return Ok(None);
+    }
+    let waiting = state.large_bodies.clone().acquire_owned();
+    match tokio::time::timeout(LARGE_BODY_WAIT, waiting).await {
+        Ok(Ok(permit)) => Ok(Some(permit)),
+        _ => Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Value::Null,
+            jsonrpc::INTERNAL_ERROR,
+            "Too many large requests at once; retry in a moment",
+        )),
+    }
 }
 
 fn request_id(inbound: &Option<Inbound>) -> Value {

@@ -103,6 +103,23 @@ backend_tests! {
         let (_, people) = oauth.app.get("/end-users?email=victim@example.com", &oauth.tenant.api_key).await;
         assert_eq!(people["items"][0]["email_verified"], true, "the person's verified email stays");
     }
+
+    /// L4: which server and who is asking are settled before the body is parsed: a
+    /// large malformed body to an unknown server is 404, to a sign-in server without a
+    /// token 401, never a parse of a megabyte.
+    async fn bodies_are_parsed_only_after_routing_and_sign_in(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["locked"], |_| {}).await;
+        let junk = format!("[{}", "1,".repeat(400_000));
+        let post = |path: String| {
+            oauth.app.http.post(format!("{}{path}", oauth.app.url))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(junk.clone())
+                .send()
+        };
+        assert_eq!(post("/s/nobody/mcp".into()).await.unwrap().status(), 404);
+        assert_eq!(post("/s/locked/mcp".into()).await.unwrap().status(), 401);
+    }
 }
 
 /// What a slow client gets back on a raw connection: everything the server sent until it
