@@ -98,9 +98,12 @@ pub async fn start_with_store(
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();
-    let header_read_timeout = settings.header_read_timeout;
+    let options = http_server::ServeOptions {
+        header_read_timeout: settings.header_read_timeout,
+        trusted_proxies: settings.trusted_proxies.clone(),
+    };
     let task = tokio::spawn(async move {
-        let serving = http_server::serve(listener, router, header_read_timeout, stop.clone());
+        let serving = http_server::serve(listener, router, options, stop.clone());
         let result = tokio::select! {
             () = serving => Ok(()),
             () = deadline_after(stop, grace) => {

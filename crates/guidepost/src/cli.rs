@@ -154,6 +154,11 @@ pub struct ServeArgs {
     /// Sessions one hosted server may keep in this node's memory [default: 500].
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER")]
     pub max_sessions_per_server: Option<usize>,
+    /// A proxy (address or network, e.g. 10.0.0.0/8; repeat or separate with commas)
+    /// whose X-Forwarded-For names the client. Rate limits and logs then key on that
+    /// client instead of the proxy. Without it the header is ignored.
+    #[arg(long, env = "GUIDEPOST_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<String>,
     /// Seconds a client may take to send a request's headers [default: 10].
     #[arg(long, env = "GUIDEPOST_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<u64>,

@@ -34,6 +34,7 @@ pub struct FileConfig {
     pub body_limit: Option<usize>,
     pub header_read_timeout: Option<u64>,
     pub body_read_timeout: Option<u64>,
+    pub trusted_proxy: Option<Vec<String>>,
     pub max_sessions: Option<usize>,
     pub max_sessions_per_ip: Option<usize>,
     pub max_sessions_per_server: Option<usize>,
@@ -79,6 +80,8 @@ pub struct Settings {
     /// How long a client may take to send a request's headers, and its body.
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -103,6 +106,7 @@ impl Settings {
             metrics_token: None,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -195,10 +199,29 @@ pub fn serve_settings(
         !settings.header_read_timeout.is_zero() && !settings.body_read_timeout.is_zero(),
         "--header-read-timeout and --body-read-timeout must be at least 1 second"
     );
+    settings.trusted_proxies = trusted_proxies(args, file)?;
     settings.shutdown_grace =
         Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
     settings.auth = auth_options(args, file, &settings.platform.base_domain);
     Ok(settings)
+}
+
+/// `--trusted-proxy` networks (an address is a network of one).
+fn trusted_proxies(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    let given = if args.trusted_proxy.is_empty() {
+        file.trusted_proxy.clone().unwrap_or_default()
+    } else {
+        args.trusted_proxy.clone()
+    };
+    given
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("--trusted-proxy {text:?} is not an address or network"))
+        })
+        .collect()
 }
 
 fn session_caps(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<SessionCaps> {

@@ -91,3 +91,45 @@ backend_tests! {
         }
     }
 }
+
+/// Sends `tools/list` as if forwarded for `client`.
+async fn forwarded_for(app: &crate::helpers::TestApp, client: &str) -> u16 {
+    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    let request = mcp
+        .request(reqwest::Method::POST)
+        .header("x-forwarded-for", client);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
+        "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let request = request
+        .header("mcp-protocol-version", STATELESS_ERA)
+        .header("mcp-method", "tools/list");
+    mcp.send(request.json(&body)).await.status.as_u16()
+}
+
+/// Behind a trusted proxy the address limit is the forwarded client's; from anyone else
+/// `X-Forwarded-For` is ignored, so a client cannot pick a fresh budget per request.
+#[tokio::test]
+async fn address_limits_key_on_the_forwarded_client_only_behind_a_trusted_proxy() {
+    for trusted in [true, false] {
+        let db = TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
+        let app = spawn_app_with(&db, |s| {
+            s.mcp.rate_limits.per_ip_per_minute = 2;
+            if trusted {
+                s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            }
+        })
+        .await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let first = [
+            forwarded_for(&app, "203.0.113.7").await,
+            forwarded_for(&app, "203.0.113.7").await,
+        ];
+        assert_eq!(first, [200, 200]);
+        assert_eq!(forwarded_for(&app, "203.0.113.7").await, 429);
+        let other = forwarded_for(&app, "198.51.100.2").await;
+        assert_eq!(other, if trusted { 200 } else { 429 }, "trusted: {trusted}");
+    }
+}
