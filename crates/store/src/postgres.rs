@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
 
+use guidepost_domain::{Id, ServerId};
+
+use crate::{Backend, ChangeFeed, Result};
+
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;
 type ThisStore = PgStore;
@@ -81,7 +85,10 @@ async fn relay_notifications(mut listener: sqlx::postgres::PgListener, changes: 
     }
 }
 
-include!("queries.rs");
-include!("walkthrough_queries.rs");
-include!("auth_queries.rs");
-include!("oidc_queries.rs");
+/// The shared SQL (see `sql/mod.rs`), compiled here with this backend's types.
+#[path = "sql/mod.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "the shared SQL is compiled once per backend, on purpose"
+)]
+mod sql;

@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use guidepost_domain::ServerId;
+
+use crate::{Backend, ChangeFeed, Result};
+
 type Db = sqlx::Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
 type ThisStore = SqliteStore;
@@ -59,7 +63,10 @@ impl SqliteStore {
     }
 }
 
-include!("queries.rs");
-include!("walkthrough_queries.rs");
-include!("auth_queries.rs");
-include!("oidc_queries.rs");
+/// The shared SQL (see `sql/mod.rs`), compiled here with this backend's types.
+#[path = "sql/mod.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "the shared SQL is compiled once per backend, on purpose"
+)]
+mod sql;

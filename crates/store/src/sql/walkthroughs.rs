@@ -1,238 +1,10 @@
-// The walkthrough SQL shared by both backends; compiled into `sqlite.rs` and
-// `postgres.rs` with `include!` like `queries.rs`, which defines the row helpers used
-// here. Backends supply `LOCK_ROW` (" FOR UPDATE" on PostgreSQL; SQLite's write
-// transactions already hold the database lock).
+//! Walkthroughs, their draft steps (a linked list), immutable published versions,
+//! assignments to servers, and end users' progress (compare-and-set on a revision).
 
-use guidepost_domain::{
-    Assignment, AvailableWalkthrough, ChainError, ProgressId, ProgressState, ProgressStatus, PublishedStep, Step,
-    StepFields, StepId, StepPlacement, Walkthrough, WalkthroughFields, WalkthroughId, WalkthroughStatus,
-    WalkthroughVersion, chain_links, chain_order, place_step,
-};
+use super::*;
 
+use super::walkthrough_rows::*;
 use crate::walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
-
-const WALKTHROUGH_COLUMNS: &str = "id, org_id, title, description, status, estimated_duration_minutes, tags, \
-     metadata, first_step_id, published_version, created_at, updated_at";
-
-fn json_column<T: serde::de::DeserializeOwned>(row: &DbRow, column: &str) -> Result<T> {
-    let raw = text(row, column)?;
-    serde_json::from_str(&raw).map_err(|_| corrupt(column, &raw))
-}
-
-fn walkthrough(row: &DbRow) -> Result<Walkthrough> {
-    let status = text(row, "status")?;
-    Ok(Walkthrough {
-        id: Id::from_trusted(text(row, "id")?),
-        org_id: Id::from_trusted(text(row, "org_id")?),
-        title: text(row, "title")?,
-        description: opt_text(row, "description")?,
-        status: WalkthroughStatus::parse(&status).ok_or_else(|| corrupt("walkthrough status", &status))?,
-        estimated_duration_minutes: row.try_get("estimated_duration_minutes")?,
-        tags: json_column(row, "tags")?,
-        metadata: json_column(row, "metadata")?,
-        first_step_id: opt_text(row, "first_step_id")?.map(Id::from_trusted),
-        published_version: row.try_get("published_version")?,
-        created_at: time(row, "created_at")?,
-        updated_at: time(row, "updated_at")?,
-    })
-}
-
-fn step(row: &DbRow) -> Result<Step> {
-    Ok(Step {
-        id: Id::from_trusted(text(row, "id")?),
-        walkthrough_id: Id::from_trusted(text(row, "walkthrough_id")?),
-        title: text(row, "title")?,
-        section_title: opt_text(row, "section_title")?,
-        content: text(row, "content")?,
-        next_step_id: opt_text(row, "next_step_id")?.map(Id::from_trusted),
-    })
-}
-
-const VERSION_COLUMNS: &str = "walkthrough_id, version, title, steps, published_at";
-
-fn version(row: &DbRow) -> Result<WalkthroughVersion> {
-    Ok(WalkthroughVersion {
-        walkthrough_id: Id::from_trusted(text(row, "walkthrough_id")?),
-        version: row.try_get("version")?,
-        title: text(row, "title")?,
-        steps: json_column(row, "steps")?,
-        published_at: time(row, "published_at")?,
-    })
-}
-
-const ASSIGNMENT_COLUMNS: &str = "server_id, walkthrough_id, display_order, is_enabled, assigned_at";
-
-fn assignment(row: &DbRow) -> Result<Assignment> {
-    Ok(Assignment {
-        server_id: Id::from_trusted(text(row, "server_id")?),
-        walkthrough_id: Id::from_trusted(text(row, "walkthrough_id")?),
-        display_order: row.try_get("display_order")?,
-        is_enabled: row.try_get("is_enabled")?,
-        assigned_at: time(row, "assigned_at")?,
-    })
-}
-
-const PROGRESS_COLUMNS: &str = "id, org_id, end_user_id, server_id, walkthrough_id, version, current_step_id, \
-     completed_step_ids, status, started_at, last_activity_at, completed_at, revision";
-
-fn progress(row: &DbRow) -> Result<Progress> {
-    let status = text(row, "status")?;
-    Ok(Progress {
-        id: Id::from_trusted(text(row, "id")?),
-        org_id: Id::from_trusted(text(row, "org_id")?),
-        end_user_id: Id::from_trusted(text(row, "end_user_id")?),
-        server_id: Id::from_trusted(text(row, "server_id")?),
-        walkthrough_id: Id::from_trusted(text(row, "walkthrough_id")?),
-        version: row.try_get("version")?,
-        current_step_id: opt_text(row, "current_step_id")?,
-        completed_step_ids: json_column(row, "completed_step_ids")?,
-        status: ProgressStatus::parse(&status).ok_or_else(|| corrupt("progress status", &status))?,
-        started_at: time(row, "started_at")?,
-        last_activity_at: time(row, "last_activity_at")?,
-        completed_at: row.try_get::<Option<i64>, _>("completed_at")?.map(Timestamp::from_micros),
-        revision: row.try_get("revision")?,
-    })
-}
-
-/// An available walkthrough: walkthrough columns plus `display_order` and the newest
-/// version's `v_*` columns.
-fn available(row: &DbRow) -> Result<AvailableWalkthrough> {
-    Ok(AvailableWalkthrough {
-        walkthrough: walkthrough(row)?,
-        display_order: row.try_get("display_order")?,
-        latest: WalkthroughVersion {
-            walkthrough_id: Id::from_trusted(text(row, "id")?),
-            version: row.try_get("v_version")?,
-            title: text(row, "v_title")?,
-            steps: json_column(row, "v_steps")?,
-            published_at: time(row, "v_published_at")?,
-        },
-    })
-}
-
-fn chain_refusal(error: ChainError) -> StoreError {
-    match error {
-        ChainError::Broken(detail) => StoreError::Corrupt(detail),
-        other => StoreError::Rejected { field: "after_step_id", message: other.to_string() },
-    }
-}
-
-fn to_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("walkthrough values always serialize")
-}
-
-const AVAILABLE_SQL: &str = "SELECT w.id, w.org_id, w.title, w.description, w.status, w.estimated_duration_minutes, \
-     w.tags, w.metadata, w.first_step_id, w.published_version, w.created_at, w.updated_at, sw.display_order, \
-     v.version AS v_version, v.title AS v_title, v.steps AS v_steps, v.published_at AS v_published_at \
-     FROM server_walkthroughs sw \
-     JOIN walkthroughs w ON w.id = sw.walkthrough_id AND w.org_id = sw.org_id \
-     JOIN walkthrough_versions v ON v.walkthrough_id = w.id AND v.version = w.published_version \
-     WHERE sw.org_id = $1 AND sw.server_id = $2 AND sw.is_enabled AND w.status = 'published'";
-
-/// The ordered draft steps: follows `next_step_id` from the head in one recursive query.
-/// The depth bound stops a corrupted (cyclic) list from looping.
-const ORDERED_STEPS_SQL: &str = "WITH RECURSIVE chain (id, depth) AS ( \
-       SELECT w.first_step_id, 0 FROM walkthroughs w WHERE w.org_id = $1 AND w.id = $2 AND w.first_step_id IS NOT NULL \
-       UNION ALL \
-       SELECT s.next_step_id, c.depth + 1 FROM chain c JOIN walkthrough_steps s ON s.id = c.id \
-       WHERE s.next_step_id IS NOT NULL AND c.depth < 1001) \
-     SELECT s.id, s.walkthrough_id, s.title, s.section_title, s.content, s.next_step_id \
-     FROM chain c JOIN walkthrough_steps s ON s.id = c.id AND s.walkthrough_id = $2 ORDER BY c.depth";
-
-impl ThisStore {
-    /// Locks the walkthrough for a list change and returns its order of steps, checked whole.
-    async fn locked_order(
-        &self,
-        tx: &mut sqlx::Transaction<'static, Db>,
-        org: &OrgId,
-        walkthrough: &WalkthroughId,
-    ) -> Result<Vec<String>> {
-        self.count(2);
-        let sql = format!("SELECT first_step_id FROM walkthroughs WHERE org_id = $1 AND id = $2{LOCK_ROW}");
-        let head = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(walkthrough.as_str())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let first = opt_text(&head, "first_step_id")?;
-        let links = sqlx::query("SELECT id, next_step_id FROM walkthrough_steps WHERE walkthrough_id = $1")
-            .bind(walkthrough.as_str())
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| Ok((text(r, "id")?, opt_text(r, "next_step_id")?)))
-            .collect::<Result<Vec<_>>>()?;
-        chain_order(first.as_deref(), &links).map_err(chain_refusal)
-    }
-
-    /// Rewrites the links so that the list is `new`, touching only rows that change.
-    async fn write_order(
-        &self,
-        tx: &mut sqlx::Transaction<'static, Db>,
-        walkthrough: &WalkthroughId,
-        old: &[String],
-        new: &[String],
-    ) -> Result<()> {
-        let (_, old_links) = chain_links(old);
-        let (new_first, new_links) = chain_links(new);
-        let old_next: std::collections::HashMap<_, _> = old_links.into_iter().collect();
-        for (id, next) in &new_links {
-            if old_next.get(id) != Some(next) {
-                self.count(1);
-                sqlx::query("UPDATE walkthrough_steps SET next_step_id = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(next.as_deref())
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-        self.count(1);
-        sqlx::query("UPDATE walkthroughs SET first_step_id = $2, updated_at = $3 WHERE id = $1")
-            .bind(walkthrough.as_str())
-            .bind(new_first.as_deref())
-            .bind(Timestamp::now().micros())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn get_step_in(&self, org: &OrgId, walkthrough: &WalkthroughId, id: &str) -> Result<Step> {
-        let row = sqlx::query(
-            "SELECT id, walkthrough_id, title, section_title, content, next_step_id FROM walkthrough_steps \
-             WHERE org_id = $1 AND walkthrough_id = $2 AND id = $3",
-        )
-        .bind(org.as_str())
-        .bind(walkthrough.as_str())
-        .bind(id)
-        .fetch_optional(self.run())
-        .await?;
-        step(&row.ok_or(StoreError::NotFound)?)
-    }
-
-    async fn write_progress_row(&self, sql: &str, key: &ProgressKey, state: &ProgressState) -> Result<Option<Progress>> {
-        let now = Timestamp::now().micros();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(ProgressId::generate().as_str())
-            .bind(key.org_id.as_str())
-            .bind(key.end_user_id.as_str())
-            .bind(key.server_id.as_str())
-            .bind(key.walkthrough_id.as_str())
-            .bind(state.version)
-            .bind(state.current_step_id.as_deref())
-            .bind(to_json(&state.completed_step_ids))
-            .bind(state.status.as_str())
-            .bind(now)
-            .bind(state.completed_at.map(Timestamp::micros))
-            .fetch_optional(self.run())
-            .await?;
-        row.as_ref().map(progress).transpose()
-    }
-}
-
-const INSERT_PROGRESS: &str = "INSERT INTO walkthrough_progress (id, org_id, end_user_id, server_id, walkthrough_id, \
-     version, current_step_id, completed_step_ids, status, started_at, last_activity_at, completed_at, revision) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, 1) ON CONFLICT (end_user_id, server_id, walkthrough_id)";
 
 #[async_trait]
 impl WalkthroughStore for ThisStore {
@@ -263,18 +35,37 @@ impl WalkthroughStore for ThisStore {
     }
 
     async fn get_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<Walkthrough> {
-        let sql = format!("SELECT {WALKTHROUGH_COLUMNS} FROM walkthroughs WHERE org_id = $1 AND id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(id.as_str()).fetch_optional(self.run()).await?;
+        let sql =
+            format!("SELECT {WALKTHROUGH_COLUMNS} FROM walkthroughs WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?;
         walkthrough(&row.ok_or(StoreError::NotFound)?)
     }
 
-    async fn find_walkthrough_by_key(&self, org: &OrgId, external_key: &str) -> Result<Option<Walkthrough>> {
-        let sql = format!("SELECT {WALKTHROUGH_COLUMNS} FROM walkthroughs WHERE org_id = $1 AND external_key = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(external_key).fetch_optional(self.run()).await?;
+    async fn find_walkthrough_by_key(
+        &self,
+        org: &OrgId,
+        external_key: &str,
+    ) -> Result<Option<Walkthrough>> {
+        let sql = format!(
+            "SELECT {WALKTHROUGH_COLUMNS} FROM walkthroughs WHERE org_id = $1 AND external_key = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(external_key)
+            .fetch_optional(self.run())
+            .await?;
         row.as_ref().map(walkthrough).transpose()
     }
 
-    async fn list_walkthroughs(&self, org: &OrgId, page: &PageRequest) -> Result<Page<Walkthrough>> {
+    async fn list_walkthroughs(
+        &self,
+        org: &OrgId,
+        page: &PageRequest,
+    ) -> Result<Page<Walkthrough>> {
         let (before_time, before_id, limit) = page_bounds(page);
         let sql = format!(
             "SELECT {WALKTHROUGH_COLUMNS} FROM walkthroughs WHERE org_id = $1 \
@@ -288,10 +79,18 @@ impl WalkthroughStore for ThisStore {
             .bind(limit)
             .fetch_all(self.run())
             .await?;
-        Ok(page_of(rows(found, walkthrough)?, page.limit, |w| Cursor { created_at: w.created_at, id: w.id.to_string() }))
+        Ok(page_of(rows(found, walkthrough)?, page.limit, |w| Cursor {
+            created_at: w.created_at,
+            id: w.id.to_string(),
+        }))
     }
 
-    async fn update_walkthrough(&self, org: &OrgId, id: &WalkthroughId, f: &WalkthroughFields) -> Result<Walkthrough> {
+    async fn update_walkthrough(
+        &self,
+        org: &OrgId,
+        id: &WalkthroughId,
+        f: &WalkthroughFields,
+    ) -> Result<Walkthrough> {
         let sql = format!(
             "UPDATE walkthroughs SET title = $3, description = $4, status = $5, estimated_duration_minutes = $6, \
              tags = $7, metadata = $8, updated_at = $9 WHERE org_id = $1 AND id = $2 RETURNING {WALKTHROUGH_COLUMNS}"
@@ -332,7 +131,13 @@ impl WalkthroughStore for ThisStore {
         rows(found, step)
     }
 
-    async fn add_step(&self, org: &OrgId, walkthrough: &WalkthroughId, f: &StepFields, at: &StepPlacement) -> Result<Step> {
+    async fn add_step(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        f: &StepFields,
+        at: &StepPlacement,
+    ) -> Result<Step> {
         let mut tx = self.begin_write().await?;
         let old = self.locked_order(&mut tx, org, walkthrough).await?;
         let id = StepId::generate();
@@ -397,23 +202,39 @@ impl WalkthroughStore for ThisStore {
         self.get_step_in(org, walkthrough, step_id.as_str()).await
     }
 
-    async fn delete_step(&self, org: &OrgId, walkthrough: &WalkthroughId, step_id: &StepId) -> Result<()> {
+    async fn delete_step(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        step_id: &StepId,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let old = self.locked_order(&mut tx, org, walkthrough).await?;
         if !old.iter().any(|id| id == step_id.as_str()) {
             return Err(StoreError::NotFound);
         }
-        let new: Vec<String> = old.iter().filter(|id| *id != step_id.as_str()).cloned().collect();
+        let new: Vec<String> = old
+            .iter()
+            .filter(|id| *id != step_id.as_str())
+            .cloned()
+            .collect();
         // Relink around the step first, then remove its row.
         self.write_order(&mut tx, walkthrough, &old, &new).await?;
         self.count(1);
-        sqlx::query("DELETE FROM walkthrough_steps WHERE id = $1").bind(step_id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM walkthrough_steps WHERE id = $1")
+            .bind(step_id.as_str())
+            .execute(&mut *tx)
+            .await?;
         self.count(1);
         tx.commit().await?;
         Ok(())
     }
 
-    async fn publish_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<WalkthroughVersion> {
+    async fn publish_walkthrough(
+        &self,
+        org: &OrgId,
+        id: &WalkthroughId,
+    ) -> Result<WalkthroughVersion> {
         let mut tx = self.begin_write().await?;
         self.locked_order(&mut tx, org, id).await?;
         self.count(1);
@@ -433,7 +254,10 @@ impl WalkthroughStore for ThisStore {
             })
             .collect::<Result<_>>()?;
         if steps.is_empty() {
-            return Err(StoreError::Rejected { field: "steps", message: "add at least one step before publishing".into() });
+            return Err(StoreError::Rejected {
+                field: "steps",
+                message: "add at least one step before publishing".into(),
+            });
         }
         self.count(2);
         let sql = format!(
@@ -461,7 +285,12 @@ impl WalkthroughStore for ThisStore {
         Ok(published)
     }
 
-    async fn get_version(&self, org: &OrgId, walkthrough: &WalkthroughId, number: i64) -> Result<WalkthroughVersion> {
+    async fn get_version(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        number: i64,
+    ) -> Result<WalkthroughVersion> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM walkthrough_versions WHERE org_id = $1 AND walkthrough_id = $2 AND version = $3"
         );
@@ -504,7 +333,12 @@ impl WalkthroughStore for ThisStore {
         assignment(&row.ok_or(StoreError::NotFound)?)
     }
 
-    async fn unassign_walkthrough(&self, org: &OrgId, server: &ServerId, walkthrough: &WalkthroughId) -> Result<()> {
+    async fn unassign_walkthrough(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<()> {
         let done = sqlx::query("DELETE FROM server_walkthroughs WHERE org_id = $1 AND server_id = $2 AND walkthrough_id = $3")
             .bind(org.as_str())
             .bind(server.as_str())
@@ -522,22 +356,43 @@ impl WalkthroughStore for ThisStore {
             "SELECT {ASSIGNMENT_COLUMNS} FROM server_walkthroughs WHERE org_id = $1 AND server_id = $2 \
              ORDER BY display_order, walkthrough_id"
         );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(server.as_str()).fetch_all(self.run()).await?;
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(server.as_str())
+            .fetch_all(self.run())
+            .await?;
         rows(found, assignment)
     }
 
-    async fn servers_of_walkthrough(&self, org: &OrgId, walkthrough: &WalkthroughId) -> Result<Vec<ServerId>> {
-        let found = sqlx::query("SELECT server_id FROM server_walkthroughs WHERE org_id = $1 AND walkthrough_id = $2")
-            .bind(org.as_str())
-            .bind(walkthrough.as_str())
-            .fetch_all(self.run())
-            .await?;
-        found.iter().map(|r| Ok(Id::from_trusted(text(r, "server_id")?))).collect()
+    async fn servers_of_walkthrough(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<Vec<ServerId>> {
+        let found = sqlx::query(
+            "SELECT server_id FROM server_walkthroughs WHERE org_id = $1 AND walkthrough_id = $2",
+        )
+        .bind(org.as_str())
+        .bind(walkthrough.as_str())
+        .fetch_all(self.run())
+        .await?;
+        found
+            .iter()
+            .map(|r| Ok(Id::from_trusted(text(r, "server_id")?)))
+            .collect()
     }
 
-    async fn available_walkthroughs(&self, org: &OrgId, server: &ServerId) -> Result<Vec<AvailableWalkthrough>> {
+    async fn available_walkthroughs(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+    ) -> Result<Vec<AvailableWalkthrough>> {
         let sql = format!("{AVAILABLE_SQL} ORDER BY sw.display_order, w.title, w.id");
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(server.as_str()).fetch_all(self.run()).await?;
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(server.as_str())
+            .fetch_all(self.run())
+            .await?;
         rows(found, available)
     }
 
@@ -586,7 +441,12 @@ impl WalkthroughStore for ThisStore {
         row.as_ref().map(progress).transpose()
     }
 
-    async fn list_progress(&self, org: &OrgId, end_user: &EndUserId, server: &ServerId) -> Result<Vec<Progress>> {
+    async fn list_progress(
+        &self,
+        org: &OrgId,
+        end_user: &EndUserId,
+        server: &ServerId,
+    ) -> Result<Vec<Progress>> {
         let sql = format!(
             "SELECT {PROGRESS_COLUMNS} FROM walkthrough_progress WHERE org_id = $1 AND end_user_id = $2 \
              AND server_id = $3 ORDER BY last_activity_at DESC, id DESC"
@@ -617,10 +477,18 @@ impl WalkthroughStore for ThisStore {
              completed_at = excluded.completed_at, revision = walkthrough_progress.revision + 1 \
              RETURNING {PROGRESS_COLUMNS}"
         );
-        self.write_progress_row(&sql, key, state).await?.ok_or(StoreError::NotFound)
+        self.write_progress_row(&sql, key, state)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
-    async fn update_progress(&self, org: &OrgId, id: &ProgressId, revision: i64, state: &ProgressState) -> Result<Option<Progress>> {
+    async fn update_progress(
+        &self,
+        org: &OrgId,
+        id: &ProgressId,
+        revision: i64,
+        state: &ProgressState,
+    ) -> Result<Option<Progress>> {
         let sql = format!(
             "UPDATE walkthrough_progress SET version = $4, current_step_id = $5, completed_step_ids = $6, status = $7, \
              completed_at = $8, last_activity_at = $9, revision = revision + 1 \
@@ -654,11 +522,19 @@ impl WalkthroughStore for ThisStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn walkthrough_progress(&self, org: &OrgId, walkthrough: &WalkthroughId) -> Result<Vec<Progress>> {
+    async fn walkthrough_progress(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<Vec<Progress>> {
         let sql = format!(
             "SELECT {PROGRESS_COLUMNS} FROM walkthrough_progress WHERE org_id = $1 AND walkthrough_id = $2 LIMIT 1000000"
         );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(walkthrough.as_str()).fetch_all(self.run()).await?;
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(walkthrough.as_str())
+            .fetch_all(self.run())
+            .await?;
         rows(found, progress)
     }
 }

@@ -1,12 +1,12 @@
-// The SQL of the organizations' OpenID Connect providers, shared by both backends;
-// compiled into `sqlite.rs` and `postgres.rs` with `include!` after `queries.rs`, whose
-// row helpers it uses. Client secrets arrive here already sealed.
+//! Organizations' OpenID Connect providers. Client secrets arrive here already sealed.
 
+use super::*;
 use guidepost_domain::{NewOidcProvider, OidcProvider};
 
 use crate::oidc::OidcStore;
 
-const OIDC_COLUMNS: &str = "server_id, org_id, issuer_url, client_id, client_secret_sealed, created_at, updated_at";
+const OIDC_COLUMNS: &str =
+    "server_id, org_id, issuer_url, client_id, client_secret_sealed, created_at, updated_at";
 
 fn oidc_provider(row: &DbRow) -> Result<OidcProvider> {
     Ok(OidcProvider {
@@ -22,7 +22,12 @@ fn oidc_provider(row: &DbRow) -> Result<OidcProvider> {
 
 #[async_trait]
 impl OidcStore for ThisStore {
-    async fn put_oidc_provider(&self, org: &OrgId, server: &ServerId, p: &NewOidcProvider) -> Result<OidcProvider> {
+    async fn put_oidc_provider(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        p: &NewOidcProvider,
+    ) -> Result<OidcProvider> {
         // The server must be the organization's: the row is selected from it.
         let sql = format!(
             "INSERT INTO oidc_providers ({OIDC_COLUMNS}) \
@@ -43,8 +48,14 @@ impl OidcStore for ThisStore {
         oidc_provider(&row.ok_or(StoreError::NotFound)?)
     }
 
-    async fn get_oidc_provider(&self, org: &OrgId, server: &ServerId) -> Result<Option<OidcProvider>> {
-        let sql = format!("SELECT {OIDC_COLUMNS} FROM oidc_providers WHERE org_id = $1 AND server_id = $2");
+    async fn get_oidc_provider(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+    ) -> Result<Option<OidcProvider>> {
+        let sql = format!(
+            "SELECT {OIDC_COLUMNS} FROM oidc_providers WHERE org_id = $1 AND server_id = $2"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(server.as_str())

@@ -1,157 +1,12 @@
-// The authorization server's SQL, shared by both backends; compiled into `sqlite.rs` and
-// `postgres.rs` with `include!` after `queries.rs` and `walkthrough_queries.rs`, whose row
-// helpers it uses. Every secret arrives here already hashed.
+//! The authorization server's records: clients, login sessions, grants, codes and
+//! tokens. Every secret arrives here already hashed.
 
-use guidepost_domain::{
-    AuthorizationCode, AuthorizationRequest, CodeRedemption, Grant, GrantId, LinkOutcome, LoginSession, LoginSessionId,
-    LoginStage, NewAuthorizationCode, NewGrant, NewLoginSession, NewOAuthClient, NewToken, OAuthClient, OAuthClientId,
-    Rotation, TokenEndpointAuthMethod, TokenKind, TokenRecord,
-};
+use super::auth_rows::*;
+use super::end_users::{END_USER_COLUMNS, end_user};
+use super::walkthrough_rows::{PROGRESS_COLUMNS, progress};
+use super::*;
 
 use crate::auth::AuthStore;
-
-fn opt_time(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
-    Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_micros))
-}
-
-const CLIENT_COLUMNS: &str = "id, org_id, server_id, client_name, client_uri, redirect_uris, grant_types, \
-     token_endpoint_auth_method, scope, secret_hash, created_at";
-
-fn oauth_client(row: &DbRow) -> Result<OAuthClient> {
-    let method = text(row, "token_endpoint_auth_method")?;
-    Ok(OAuthClient {
-        id: Id::from_trusted(text(row, "id")?),
-        org_id: Id::from_trusted(text(row, "org_id")?),
-        server_id: Id::from_trusted(text(row, "server_id")?),
-        client_name: opt_text(row, "client_name")?,
-        client_uri: opt_text(row, "client_uri")?,
-        redirect_uris: json_column(row, "redirect_uris")?,
-        grant_types: json_column(row, "grant_types")?,
-        token_endpoint_auth_method: TokenEndpointAuthMethod::parse(&method)
-            .ok_or_else(|| corrupt("token endpoint auth method", &method))?,
-        scope: opt_text(row, "scope")?,
-        secret_hash: opt_text(row, "secret_hash")?,
-        created_at: time(row, "created_at")?,
-    })
-}
-
-const LOGIN_COLUMNS: &str = "id, org_id, server_id, secret_hash, client_id, client_name, redirect_uri, state, \
-     code_challenge, scope, resource, stage, email, code_hash, code_expires_at, code_attempts, codes_sent, \
-     end_user_id, upstream_salt, created_at, expires_at, revision";
-
-fn login_session(row: &DbRow) -> Result<LoginSession> {
-    let stage = text(row, "stage")?;
-    Ok(LoginSession {
-        id: Id::from_trusted(text(row, "id")?),
-        org_id: Id::from_trusted(text(row, "org_id")?),
-        server_id: Id::from_trusted(text(row, "server_id")?),
-        secret_hash: text(row, "secret_hash")?,
-        request: AuthorizationRequest {
-            client_id: text(row, "client_id")?,
-            redirect_uri: text(row, "redirect_uri")?,
-            state: opt_text(row, "state")?,
-            code_challenge: text(row, "code_challenge")?,
-            scope: text(row, "scope")?,
-            resource: text(row, "resource")?,
-        },
-        client_name: opt_text(row, "client_name")?,
-        stage: LoginStage::parse(&stage).ok_or_else(|| corrupt("login stage", &stage))?,
-        email: parse_email(opt_text(row, "email")?)?,
-        code_hash: opt_text(row, "code_hash")?,
-        code_expires_at: opt_time(row, "code_expires_at")?,
-        code_attempts: row.try_get("code_attempts")?,
-        codes_sent: row.try_get("codes_sent")?,
-        end_user_id: opt_text(row, "end_user_id")?.map(Id::from_trusted),
-        upstream_salt: opt_text(row, "upstream_salt")?,
-        created_at: time(row, "created_at")?,
-        expires_at: time(row, "expires_at")?,
-        revision: row.try_get("revision")?,
-    })
-}
-
-const GRANT_COLUMNS: &str =
-    "g.id, g.org_id, g.server_id, g.client_id, g.end_user_id, g.scope, g.resource, g.created_at, g.revoked_at";
-
-fn grant(row: &DbRow) -> Result<Grant> {
-    Ok(Grant {
-        id: Id::from_trusted(text(row, "id")?),
-        org_id: Id::from_trusted(text(row, "org_id")?),
-        server_id: Id::from_trusted(text(row, "server_id")?),
-        client_id: text(row, "client_id")?,
-        end_user_id: Id::from_trusted(text(row, "end_user_id")?),
-        scope: text(row, "scope")?,
-        resource: text(row, "resource")?,
-        created_at: time(row, "created_at")?,
-        revoked_at: opt_time(row, "revoked_at")?,
-    })
-}
-
-/// A token joined with its grant (unprefixed columns) and its person (`u_` columns).
-const TOKEN_SQL: &str = "SELECT t.kind, t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, \
-     t.used_at AS t_used_at, g.id, g.org_id, g.server_id, g.client_id, g.end_user_id, g.scope, g.resource, \
-     g.created_at, g.revoked_at, u.id AS u_id, u.org_id AS u_org_id, u.tracking_id AS u_tracking_id, \
-     u.email AS u_email, u.email_verified AS u_email_verified, u.linked_end_user_id AS u_linked_end_user_id, \
-     u.first_seen_at AS u_first_seen_at, u.last_seen_at AS u_last_seen_at \
-     FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id AND g.org_id = t.org_id \
-     JOIN end_users u ON u.id = g.end_user_id AND u.org_id = g.org_id WHERE t.token_hash = $1";
-
-fn token_record(row: &DbRow) -> Result<TokenRecord> {
-    let kind = text(row, "kind")?;
-    Ok(TokenRecord {
-        kind: TokenKind::parse(&kind).ok_or_else(|| corrupt("token kind", &kind))?,
-        grant: grant(row)?,
-        end_user: end_user_at(row, "u_")?,
-        expires_at: time(row, "t_expires_at")?,
-        revoked_at: opt_time(row, "t_revoked_at")?,
-        used_at: opt_time(row, "t_used_at")?,
-    })
-}
-
-impl ThisStore {
-    /// Inserts tokens of a grant that is not revoked; `false` if the grant is revoked.
-    async fn insert_tokens(
-        &self,
-        tx: &mut sqlx::Transaction<'static, Db>,
-        grant: &str,
-        tokens: &[NewToken],
-        now: Timestamp,
-    ) -> Result<bool> {
-        for token in tokens {
-            self.count(1);
-            let done = sqlx::query(
-                "INSERT INTO oauth_tokens (token_hash, org_id, grant_id, kind, created_at, expires_at) \
-                 SELECT $1, org_id, id, $3, $4, $5 FROM oauth_grants WHERE id = $2 AND revoked_at IS NULL",
-            )
-            .bind(&token.hash)
-            .bind(grant)
-            .bind(token.kind.as_str())
-            .bind(now.micros())
-            .bind(token.expires_at.micros())
-            .execute(&mut **tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Revokes a grant and its tokens inside a transaction.
-    async fn revoke_family(&self, tx: &mut sqlx::Transaction<'static, Db>, grant: &str, now: Timestamp) -> Result<()> {
-        self.count(2);
-        sqlx::query("UPDATE oauth_grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
-            .bind(grant)
-            .bind(now.micros())
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE grant_id = $1")
-            .bind(grant)
-            .bind(now.micros())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-}
 
 #[async_trait]
 impl AuthStore for ThisStore {
@@ -178,8 +33,15 @@ impl AuthStore for ThisStore {
         oauth_client(&row.ok_or(StoreError::NotFound)?)
     }
 
-    async fn get_oauth_client(&self, org: &OrgId, server: &ServerId, client_id: &str) -> Result<Option<OAuthClient>> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 AND server_id = $2 AND id = $3");
+    async fn get_oauth_client(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        client_id: &str,
+    ) -> Result<Option<OAuthClient>> {
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 AND server_id = $2 AND id = $3"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(server.as_str())
@@ -215,9 +77,15 @@ impl AuthStore for ThisStore {
         login_session(&row.ok_or(StoreError::NotFound)?)
     }
 
-    async fn get_login_session(&self, org: &OrgId, server: &ServerId, id: &LoginSessionId) -> Result<Option<LoginSession>> {
-        let sql =
-            format!("SELECT {LOGIN_COLUMNS} FROM oauth_login_sessions WHERE org_id = $1 AND server_id = $2 AND id = $3");
+    async fn get_login_session(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        id: &LoginSessionId,
+    ) -> Result<Option<LoginSession>> {
+        let sql = format!(
+            "SELECT {LOGIN_COLUMNS} FROM oauth_login_sessions WHERE org_id = $1 AND server_id = $2 AND id = $3"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(server.as_str())
@@ -266,7 +134,12 @@ impl AuthStore for ThisStore {
         Ok(row.try_get("sent")?)
     }
 
-    async fn create_grant_with_code(&self, g: &NewGrant, code: &NewAuthorizationCode, now: Timestamp) -> Result<Grant> {
+    async fn create_grant_with_code(
+        &self,
+        g: &NewGrant,
+        code: &NewAuthorizationCode,
+        now: Timestamp,
+    ) -> Result<Grant> {
         let mut tx = self.begin_write().await?;
         self.count(2);
         // The server and the person must both belong to the grant's organization.
@@ -305,7 +178,11 @@ impl AuthStore for ThisStore {
         Ok(created)
     }
 
-    async fn consume_authorization_code(&self, code_hash: &str, now: Timestamp) -> Result<CodeRedemption> {
+    async fn consume_authorization_code(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<CodeRedemption> {
         let mut tx = self.begin_write().await?;
         self.count(1);
         let spent = sqlx::query(
@@ -340,7 +217,8 @@ impl AuthStore for ThisStore {
                     .await?;
                 match used {
                     Some(row) => {
-                        self.revoke_family(&mut tx, &text(&row, "grant_id")?, now).await?;
+                        self.revoke_family(&mut tx, &text(&row, "grant_id")?, now)
+                            .await?;
                         CodeRedemption::Replayed
                     }
                     None => CodeRedemption::Unknown,
@@ -352,7 +230,13 @@ impl AuthStore for ThisStore {
         Ok(outcome)
     }
 
-    async fn issue_tokens(&self, org: &OrgId, grant_id: &GrantId, tokens: &[NewToken], now: Timestamp) -> Result<bool> {
+    async fn issue_tokens(
+        &self,
+        org: &OrgId,
+        grant_id: &GrantId,
+        tokens: &[NewToken],
+        now: Timestamp,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         self.count(1);
         let owned = sqlx::query("SELECT id FROM oauth_grants WHERE org_id = $1 AND id = $2")
@@ -360,7 +244,11 @@ impl AuthStore for ThisStore {
             .bind(grant_id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        if owned.is_none() || !self.insert_tokens(&mut tx, grant_id.as_str(), tokens, now).await? {
+        if owned.is_none()
+            || !self
+                .insert_tokens(&mut tx, grant_id.as_str(), tokens, now)
+                .await?
+        {
             return Ok(false);
         }
         self.count(1);
@@ -369,11 +257,19 @@ impl AuthStore for ThisStore {
     }
 
     async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(TOKEN_SQL).bind(token_hash).fetch_optional(self.run()).await?;
+        let row = sqlx::query(TOKEN_SQL)
+            .bind(token_hash)
+            .fetch_optional(self.run())
+            .await?;
         row.as_ref().map(token_record).transpose()
     }
 
-    async fn rotate_refresh_token(&self, token_hash: &str, successors: &[NewToken], now: Timestamp) -> Result<Rotation> {
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        successors: &[NewToken],
+        now: Timestamp,
+    ) -> Result<Rotation> {
         let mut tx = self.begin_write().await?;
         self.count(1);
         let spent = sqlx::query(
@@ -385,7 +281,10 @@ impl AuthStore for ThisStore {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = spent {
-            if !self.insert_tokens(&mut tx, &text(&row, "grant_id")?, successors, now).await? {
+            if !self
+                .insert_tokens(&mut tx, &text(&row, "grant_id")?, successors, now)
+                .await?
+            {
                 return Ok(Rotation::Invalid);
             }
             self.count(1);
@@ -393,13 +292,16 @@ impl AuthStore for ThisStore {
             return Ok(Rotation::Rotated);
         }
         self.count(1);
-        let known = sqlx::query("SELECT grant_id, used_at FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'")
-            .bind(token_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let known = sqlx::query(
+            "SELECT grant_id, used_at FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
         match known {
             Some(row) if opt_time(&row, "used_at")?.is_some() => {
-                self.revoke_family(&mut tx, &text(&row, "grant_id")?, now).await?;
+                self.revoke_family(&mut tx, &text(&row, "grant_id")?, now)
+                    .await?;
                 self.count(1);
                 tx.commit().await?;
                 Ok(Rotation::Reused)
@@ -444,12 +346,21 @@ impl AuthStore for ThisStore {
              AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.grant_id = oauth_grants.id) \
              AND NOT EXISTS (SELECT 1 FROM oauth_codes c WHERE c.grant_id = oauth_grants.id)",
         ] {
-            deleted += sqlx::query(sql).bind(cutoff.micros()).execute(self.run()).await?.rows_affected();
+            deleted += sqlx::query(sql)
+                .bind(cutoff.micros())
+                .execute(self.run())
+                .await?
+                .rows_affected();
         }
         Ok(deleted)
     }
 
-    async fn end_user_for_verified_email(&self, org: &OrgId, email: &Email, now: Timestamp) -> Result<EndUser> {
+    async fn end_user_for_verified_email(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<EndUser> {
         // One statement that creates or touches, like tracking ids: concurrent first
         // sign-ins of one person agree on one end user (unique partial index).
         let sql = format!(
@@ -470,13 +381,21 @@ impl AuthStore for ThisStore {
         end_user(&row)
     }
 
-    async fn link_end_users(&self, org: &OrgId, anonymous: &EndUserId, person: &EndUserId, now: Timestamp) -> Result<LinkOutcome> {
+    async fn link_end_users(
+        &self,
+        org: &OrgId,
+        anonymous: &EndUserId,
+        person: &EndUserId,
+        now: Timestamp,
+    ) -> Result<LinkOutcome> {
         if anonymous == person {
             return Ok(LinkOutcome::default());
         }
         let mut tx = self.begin_write().await?;
         self.count(2);
-        let sql = format!("SELECT {END_USER_COLUMNS} FROM end_users WHERE org_id = $1 AND id = $2{LOCK_ROW}");
+        let sql = format!(
+            "SELECT {END_USER_COLUMNS} FROM end_users WHERE org_id = $1 AND id = $2{LOCK_ROW}"
+        );
         let anon = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(anonymous.as_str())
@@ -496,18 +415,33 @@ impl AuthStore for ThisStore {
             return Ok(LinkOutcome::default());
         }
         self.count(2);
-        let sql = format!("SELECT {PROGRESS_COLUMNS} FROM walkthrough_progress WHERE org_id = $1 AND end_user_id = $2{LOCK_ROW}");
+        let sql = format!(
+            "SELECT {PROGRESS_COLUMNS} FROM walkthrough_progress WHERE org_id = $1 AND end_user_id = $2{LOCK_ROW}"
+        );
         let theirs = rows(
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(org.as_str()).bind(anonymous.as_str()).fetch_all(&mut *tx).await?,
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(org.as_str())
+                .bind(anonymous.as_str())
+                .fetch_all(&mut *tx)
+                .await?,
             progress,
         )?;
         let mine = rows(
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(org.as_str()).bind(person.as_str()).fetch_all(&mut *tx).await?,
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(org.as_str())
+                .bind(person.as_str())
+                .fetch_all(&mut *tx)
+                .await?,
             progress,
         )?;
-        let mut outcome = LinkOutcome { linked: true, ..LinkOutcome::default() };
+        let mut outcome = LinkOutcome {
+            linked: true,
+            ..LinkOutcome::default()
+        };
         for p in &theirs {
-            let same = mine.iter().find(|q| q.server_id == p.server_id && q.walkthrough_id == p.walkthrough_id);
+            let same = mine
+                .iter()
+                .find(|q| q.server_id == p.server_id && q.walkthrough_id == p.walkthrough_id);
             match same {
                 None => {
                     self.count(1);
@@ -538,18 +472,23 @@ impl AuthStore for ThisStore {
                         .await?;
                     }
                     self.count(1);
-                    sqlx::query("DELETE FROM walkthrough_progress WHERE id = $1").bind(p.id.as_str()).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM walkthrough_progress WHERE id = $1")
+                        .bind(p.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                     outcome.merged += 1;
                 }
             }
         }
         self.count(3);
-        sqlx::query("UPDATE mcp_sessions SET end_user_id = $3 WHERE org_id = $1 AND end_user_id = $2")
-            .bind(org.as_str())
-            .bind(anonymous.as_str())
-            .bind(person.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE mcp_sessions SET end_user_id = $3 WHERE org_id = $1 AND end_user_id = $2",
+        )
+        .bind(org.as_str())
+        .bind(anonymous.as_str())
+        .bind(person.as_str())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE end_users SET linked_end_user_id = $3, linked_at = $4 WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(anonymous.as_str())

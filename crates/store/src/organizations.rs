@@ -1,0 +1,23 @@
+//! Organizations and their API keys.
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::Result;
+
+#[async_trait]
+pub trait OrganizationStore: Send + Sync {
+    /// Platform-wide: creates a tenant.
+    async fn create_organization(&self, name: &str) -> Result<Organization>;
+    async fn get_organization(&self, org: &OrgId) -> Result<Organization>;
+    async fn create_api_key(
+        &self,
+        org: &OrgId,
+        name: &str,
+        secret: &ApiKeySecret,
+    ) -> Result<ApiKey>;
+    async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>>;
+    async fn revoke_api_key(&self, org: &OrgId, key: &ApiKeyId) -> Result<ApiKey>;
+    /// Platform-wide: finds the live key with this hash, whatever its organization.
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+}

@@ -1,0 +1,29 @@
+//! Hosted MCP servers.
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::Result;
+
+#[async_trait]
+pub trait ServerStore: Send + Sync {
+    async fn create_server(
+        &self,
+        org: &OrgId,
+        kind: ServerKind,
+        settings: &ServerSettings,
+    ) -> Result<McpServer>;
+    async fn get_server(&self, org: &OrgId, id: &ServerId) -> Result<McpServer>;
+    async fn list_servers(&self, org: &OrgId, page: &PageRequest) -> Result<Page<McpServer>>;
+    async fn update_server(
+        &self,
+        org: &OrgId,
+        id: &ServerId,
+        settings: &ServerSettings,
+    ) -> Result<McpServer>;
+    async fn delete_server(&self, org: &OrgId, id: &ServerId) -> Result<()>;
+    /// Platform-wide (routing): the server with this slug.
+    async fn find_server_by_slug(&self, slug: &str) -> Result<Option<McpServer>>;
+    /// Platform-wide (routing): the server with this custom domain.
+    async fn find_server_by_domain(&self, domain: &str) -> Result<Option<McpServer>>;
+}

@@ -1,0 +1,129 @@
+//! End users: created on first sight of a tracking id, or anonymous for a session.
+
+use super::*;
+
+pub(super) const END_USER_COLUMNS: &str = "id, org_id, tracking_id, email, email_verified, linked_end_user_id, first_seen_at, last_seen_at";
+
+pub(super) fn end_user(row: &DbRow) -> Result<EndUser> {
+    end_user_at(row, "")
+}
+
+/// An end user from columns named with `prefix` (for joins).
+pub(super) fn end_user_at(row: &DbRow, prefix: &str) -> Result<EndUser> {
+    let column = |name: &str| format!("{prefix}{name}");
+    Ok(EndUser {
+        id: Id::from_trusted(text(row, &column("id"))?),
+        org_id: Id::from_trusted(text(row, &column("org_id"))?),
+        tracking_id: opt_text(row, &column("tracking_id"))?,
+        email: parse_email(opt_text(row, &column("email"))?)?,
+        email_verified: row.try_get(column("email_verified").as_str())?,
+        linked_end_user_id: opt_text(row, &column("linked_end_user_id"))?.map(Id::from_trusted),
+        first_seen_at: time(row, &column("first_seen_at"))?,
+        last_seen_at: time(row, &column("last_seen_at"))?,
+    })
+}
+
+#[async_trait]
+impl EndUserStore for ThisStore {
+    async fn end_user_for_tracking_id(
+        &self,
+        org: &OrgId,
+        tracking_id: &str,
+        now: Timestamp,
+    ) -> Result<EndUser> {
+        // One statement that creates or touches: concurrent first requests with the same
+        // tracking id agree on one end user. `last_seen_at` only moves forward (requests
+        // from several nodes may arrive out of order).
+        let sql = format!(
+            "INSERT INTO end_users (id, org_id, tracking_id, email_verified, first_seen_at, last_seen_at) \
+             VALUES ($1, $2, $3, FALSE, $4, $4) \
+             ON CONFLICT (org_id, tracking_id) DO UPDATE SET last_seen_at = CASE \
+             WHEN excluded.last_seen_at > end_users.last_seen_at THEN excluded.last_seen_at \
+             ELSE end_users.last_seen_at END \
+             RETURNING {END_USER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(EndUserId::generate().as_str())
+            .bind(org.as_str())
+            .bind(tracking_id)
+            .bind(now.micros())
+            .fetch_one(self.run())
+            .await?;
+        end_user(&row)
+    }
+
+    async fn create_anonymous_end_user(&self, org: &OrgId, now: Timestamp) -> Result<EndUser> {
+        let sql = format!(
+            "INSERT INTO end_users (id, org_id, email_verified, first_seen_at, last_seen_at) \
+             VALUES ($1, $2, FALSE, $3, $3) RETURNING {END_USER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(EndUserId::generate().as_str())
+            .bind(org.as_str())
+            .bind(now.micros())
+            .fetch_one(self.run())
+            .await?;
+        end_user(&row)
+    }
+
+    async fn get_end_user(&self, org: &OrgId, id: &EndUserId) -> Result<EndUser> {
+        let sql = format!("SELECT {END_USER_COLUMNS} FROM end_users WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        end_user(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn set_end_user_email(
+        &self,
+        org: &OrgId,
+        id: &EndUserId,
+        email: &Email,
+        verified: bool,
+    ) -> Result<EndUser> {
+        // A verified email is never downgraded by an unverified one.
+        let sql = format!(
+            "UPDATE end_users SET email = CASE WHEN email_verified AND NOT $4 THEN email ELSE $3 END, \
+             email_verified = (email_verified OR $4) \
+             WHERE org_id = $1 AND id = $2 RETURNING {END_USER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(email.as_str())
+            .bind(verified)
+            .fetch_optional(self.run())
+            .await?;
+        end_user(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn list_end_users(
+        &self,
+        org: &OrgId,
+        filter: &EndUserFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EndUser>> {
+        let (before_time, before_id, limit) = page_bounds(page);
+        let sql = format!(
+            "SELECT {END_USER_COLUMNS} FROM end_users WHERE org_id = $1 \
+             AND ($2 IS NULL OR email = $2) AND ($3 IS NULL OR tracking_id = $3) \
+             AND (first_seen_at < $4 OR (first_seen_at = $4 AND id < $5) OR $5 = '') \
+             ORDER BY first_seen_at DESC, id DESC LIMIT $6"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(filter.email.as_deref())
+            .bind(filter.tracking_id.as_deref())
+            .bind(before_time)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(self.run())
+            .await?;
+        Ok(page_of(rows(found, end_user)?, page.limit, |u| Cursor {
+            created_at: u.first_seen_at,
+            id: u.id.to_string(),
+        }))
+    }
+}

@@ -1,0 +1,124 @@
+//! The SQL shared by both backends, written once. This module tree is compiled twice: as
+//! `sqlite::sql` and as `postgres::sql` (each backend declares it with `#[path]`), and
+//! each time `Db`, `DbRow`, `ThisStore`, `BACKEND` and `LOCK_ROW` are the parent
+//! backend's. The dialect differences live in the backends: connection setup and
+//! migrations, how a write transaction begins (`begin_write`: `BEGIN IMMEDIATE` on
+//! SQLite), row locks (`LOCK_ROW`), and how changes are announced (`announce`: NOTIFY on
+//! PostgreSQL, in-process on SQLite). Everything else is here, one file per concept, and
+//! the store test suite runs it against both.
+//!
+//! Each file starts with `use super::*`: the imports, row helpers and backend types
+//! below are what the files share.
+
+mod auth;
+mod auth_rows;
+mod end_users;
+mod oidc;
+mod organizations;
+mod platform;
+mod servers;
+mod sessions;
+mod support;
+mod tool_calls;
+mod walkthrough_rows;
+mod walkthroughs;
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+use sqlx::Row;
+
+use super::{BACKEND, Db, DbRow, LOCK_ROW, ThisStore};
+use crate::{
+    Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
+    Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallSample,
+    ToolCallStore,
+};
+
+impl ThisStore {
+    /// The pool as an executor, counting the one statement about to run on it.
+    pub(super) fn run(&self) -> &sqlx::Pool<Db> {
+        self.count(1);
+        &self.pool
+    }
+
+    pub(super) fn count(&self, statements: u64) {
+        self.statements.fetch_add(statements, Ordering::Relaxed);
+    }
+}
+
+fn text(row: &DbRow, column: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(column)?)
+}
+
+fn opt_text(row: &DbRow, column: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(column)?)
+}
+
+fn time(row: &DbRow, column: &str) -> Result<Timestamp> {
+    Ok(Timestamp::from_micros(row.try_get::<i64, _>(column)?))
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+fn parse_email(value: Option<String>) -> Result<Option<Email>> {
+    value
+        .map(|e| Email::parse(&e).map_err(|_| corrupt("email", &e)))
+        .transpose()
+}
+
+/// Turns a broken uniqueness rule into a conflict that names the field.
+fn unique_conflict(error: sqlx::Error, fields: &[&str]) -> StoreError {
+    let conflict = error
+        .as_database_error()
+        .filter(|e| e.is_unique_violation())
+        .map(|e| {
+            let detail = format!("{} {}", e.message(), e.constraint().unwrap_or_default());
+            let field = fields
+                .iter()
+                .find(|f| detail.contains(*f))
+                .copied()
+                .unwrap_or("value");
+            StoreError::Conflict(format!("{field} is already taken"))
+        });
+    conflict.unwrap_or(StoreError::Database(error))
+}
+
+fn page_of<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|last| key(last).encode())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// Keyset paging, newest first: `(created_at, id) < (cursor)`. With no cursor, a bound
+/// above every row, so that one statement serves both cases.
+fn page_bounds(page: &PageRequest) -> (i64, String, i64) {
+    match &page.after {
+        Some(c) => (
+            c.created_at.micros(),
+            c.id.clone(),
+            i64::from(page.limit) + 1,
+        ),
+        None => (i64::MAX, String::new(), i64::from(page.limit) + 1),
+    }
+}
+
+fn rows<T>(rows: Vec<DbRow>, map: fn(&DbRow) -> Result<T>) -> Result<Vec<T>> {
+    rows.iter().map(map).collect()
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &DbRow, column: &str) -> Result<T> {
+    let raw = text(row, column)?;
+    serde_json::from_str(&raw).map_err(|_| corrupt(column, &raw))
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("walkthrough values always serialize")
+}

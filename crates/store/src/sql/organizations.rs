@@ -1,0 +1,114 @@
+//! Organizations and their API keys (stored as hashes only).
+
+use super::*;
+
+const ORG_COLUMNS: &str = "id, name, created_at";
+
+fn organization(row: &DbRow) -> Result<Organization> {
+    Ok(Organization {
+        id: Id::from_trusted(text(row, "id")?),
+        name: text(row, "name")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+const KEY_COLUMNS: &str = "id, org_id, name, display_prefix, created_at, revoked_at";
+
+fn api_key(row: &DbRow) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        name: text(row, "name")?,
+        display_prefix: text(row, "display_prefix")?,
+        created_at: time(row, "created_at")?,
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_micros),
+    })
+}
+
+#[async_trait]
+impl OrganizationStore for ThisStore {
+    async fn create_organization(&self, name: &str) -> Result<Organization> {
+        let org = Organization {
+            id: Id::generate(),
+            name: name.to_owned(),
+            created_at: Timestamp::now(),
+        };
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(org.id.as_str())
+            .bind(&org.name)
+            .bind(org.created_at.micros())
+            .execute(self.run())
+            .await?;
+        Ok(org)
+    }
+
+    async fn get_organization(&self, org: &OrgId) -> Result<Organization> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        organization(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn create_api_key(
+        &self,
+        org: &OrgId,
+        name: &str,
+        secret: &ApiKeySecret,
+    ) -> Result<ApiKey> {
+        let sql = format!(
+            "INSERT INTO api_keys (id, org_id, name, display_prefix, key_hash, created_at) \
+             SELECT $1, id, $3, $4, $5, $6 FROM organizations WHERE id = $2 RETURNING {KEY_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ApiKeyId::generate().as_str())
+            .bind(org.as_str())
+            .bind(name)
+            .bind(&secret.display_prefix)
+            .bind(&secret.hash)
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await?;
+        api_key(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>> {
+        let sql =
+            format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at, id");
+        rows(
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(org.as_str())
+                .fetch_all(self.run())
+                .await?,
+            api_key,
+        )
+    }
+
+    async fn revoke_api_key(&self, org: &OrgId, key: &ApiKeyId) -> Result<ApiKey> {
+        let sql = format!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \
+             WHERE org_id = $1 AND id = $2 RETURNING {KEY_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(key.as_str())
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await?;
+        api_key(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key_hash)
+            .fetch_optional(self.run())
+            .await?;
+        row.as_ref().map(api_key).transpose()
+    }
+}

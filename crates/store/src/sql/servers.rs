@@ -1,0 +1,162 @@
+//! Hosted MCP servers, by organization, and platform-wide by slug or custom domain
+//! (routing).
+
+use super::*;
+
+const SERVER_COLUMNS: &str = "id, org_id, kind, name, slug, custom_domain, auth_mode, \
+     walkthrough_tools_enabled, support_tool_enabled, product_name, instructions, \
+     allowed_origins, created_at, updated_at";
+
+fn server(row: &DbRow) -> Result<McpServer> {
+    let kind = text(row, "kind")?;
+    let auth_mode = text(row, "auth_mode")?;
+    let slug = text(row, "slug")?;
+    let origins = text(row, "allowed_origins")?;
+    Ok(McpServer {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        kind: ServerKind::parse(&kind).ok_or_else(|| corrupt("server kind", &kind))?,
+        name: text(row, "name")?,
+        slug: Slug::parse(&slug).map_err(|_| corrupt("slug", &slug))?,
+        custom_domain: opt_text(row, "custom_domain")?,
+        auth_mode: AuthMode::parse(&auth_mode).ok_or_else(|| corrupt("auth mode", &auth_mode))?,
+        walkthrough_tools_enabled: row.try_get("walkthrough_tools_enabled")?,
+        support_tool_enabled: row.try_get("support_tool_enabled")?,
+        product_name: opt_text(row, "product_name")?,
+        instructions: opt_text(row, "instructions")?,
+        allowed_origins: serde_json::from_str(&origins)
+            .map_err(|_| corrupt("allowed origins", &origins))?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+fn origins_json(origins: &[String]) -> String {
+    serde_json::to_string(origins).expect("a list of strings always serializes")
+}
+
+#[async_trait]
+impl ServerStore for ThisStore {
+    async fn create_server(
+        &self,
+        org: &OrgId,
+        kind: ServerKind,
+        s: &ServerSettings,
+    ) -> Result<McpServer> {
+        let now = Timestamp::now().micros();
+        let sql = format!(
+            "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
+             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13 \
+             FROM organizations WHERE id = $2 RETURNING {SERVER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ServerId::generate().as_str())
+            .bind(org.as_str())
+            .bind(kind.as_str())
+            .bind(&s.name)
+            .bind(s.slug.as_str())
+            .bind(s.custom_domain.as_deref())
+            .bind(s.auth_mode.as_str())
+            .bind(s.walkthrough_tools_enabled)
+            .bind(s.support_tool_enabled)
+            .bind(s.product_name.as_deref())
+            .bind(s.instructions.as_deref())
+            .bind(origins_json(&s.allowed_origins))
+            .bind(now)
+            .fetch_optional(self.run())
+            .await
+            .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
+        server(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn get_server(&self, org: &OrgId, id: &ServerId) -> Result<McpServer> {
+        let sql = format!("SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        server(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn list_servers(&self, org: &OrgId, page: &PageRequest) -> Result<Page<McpServer>> {
+        let (before_time, before_id, limit) = page_bounds(page);
+        let sql = format!(
+            "SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE org_id = $1 \
+             AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '') \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(before_time)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(self.run())
+            .await?;
+        Ok(page_of(rows(found, server)?, page.limit, |s| Cursor {
+            created_at: s.created_at,
+            id: s.id.to_string(),
+        }))
+    }
+
+    async fn update_server(
+        &self,
+        org: &OrgId,
+        id: &ServerId,
+        s: &ServerSettings,
+    ) -> Result<McpServer> {
+        let sql = format!(
+            "UPDATE mcp_servers SET name = $3, slug = $4, custom_domain = $5, auth_mode = $6, \
+             walkthrough_tools_enabled = $7, support_tool_enabled = $8, product_name = $9, \
+             instructions = $10, allowed_origins = $11, updated_at = $12 \
+             WHERE org_id = $1 AND id = $2 RETURNING {SERVER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(&s.name)
+            .bind(s.slug.as_str())
+            .bind(s.custom_domain.as_deref())
+            .bind(s.auth_mode.as_str())
+            .bind(s.walkthrough_tools_enabled)
+            .bind(s.support_tool_enabled)
+            .bind(s.product_name.as_deref())
+            .bind(s.instructions.as_deref())
+            .bind(origins_json(&s.allowed_origins))
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await
+            .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
+        server(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn delete_server(&self, org: &OrgId, id: &ServerId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM mcp_servers WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(self.run())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn find_server_by_slug(&self, slug: &str) -> Result<Option<McpServer>> {
+        let sql = format!("SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE slug = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(slug)
+            .fetch_optional(self.run())
+            .await?;
+        row.as_ref().map(server).transpose()
+    }
+
+    async fn find_server_by_domain(&self, domain: &str) -> Result<Option<McpServer>> {
+        let sql = format!("SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE custom_domain = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(domain)
+            .fetch_optional(self.run())
+            .await?;
+        row.as_ref().map(server).transpose()
+    }
+}

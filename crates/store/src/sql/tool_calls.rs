@@ -1,0 +1,118 @@
+//! Recorded tool calls: batched inserts, keyset-paged listing, the durations report.
+
+use super::*;
+
+const TOOL_CALL_COLUMNS: &str = "id, org_id, server_id, session_id, end_user_id, tool_name, \
+     arguments, result_summary, is_error, error_code, duration_us, created_at";
+
+fn tool_call(row: &DbRow) -> Result<ToolCall> {
+    Ok(ToolCall {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        server_id: Id::from_trusted(text(row, "server_id")?),
+        session_id: opt_text(row, "session_id")?,
+        end_user_id: opt_text(row, "end_user_id")?.map(Id::from_trusted),
+        tool_name: text(row, "tool_name")?,
+        arguments: text(row, "arguments")?,
+        result_summary: text(row, "result_summary")?,
+        is_error: row.try_get("is_error")?,
+        error_code: row.try_get("error_code")?,
+        duration_us: row.try_get("duration_us")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+#[async_trait]
+impl ToolCallStore for ThisStore {
+    async fn insert_tool_calls(&self, calls: &[ToolCall]) -> Result<()> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "INSERT INTO tool_calls ({TOOL_CALL_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        );
+        for call in calls {
+            self.count(1);
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(call.id.as_str())
+                .bind(call.org_id.as_str())
+                .bind(call.server_id.as_str())
+                .bind(call.session_id.as_deref())
+                .bind(call.end_user_id.as_ref().map(|id| id.as_str()))
+                .bind(&call.tool_name)
+                .bind(&call.arguments)
+                .bind(&call.result_summary)
+                .bind(call.is_error)
+                .bind(call.error_code)
+                .bind(call.duration_us)
+                .bind(call.created_at.micros())
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.count(1);
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_tool_calls(
+        &self,
+        org: &OrgId,
+        filter: &ToolCallFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ToolCall>> {
+        let (before_time, before_id, limit) = page_bounds(page);
+        let sql = format!(
+            "SELECT {TOOL_CALL_COLUMNS} FROM tool_calls WHERE org_id = $1 \
+             AND ($2 IS NULL OR server_id = $2) AND ($3 IS NULL OR end_user_id = $3) \
+             AND ($4 IS NULL OR tool_name = $4) \
+             AND (created_at < $5 OR (created_at = $5 AND id < $6) OR $6 = '') \
+             ORDER BY created_at DESC, id DESC LIMIT $7"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(filter.server_id.as_ref().map(|id| id.as_str()))
+            .bind(filter.end_user_id.as_ref().map(|id| id.as_str()))
+            .bind(filter.tool_name.as_deref())
+            .bind(before_time)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(self.run())
+            .await?;
+        Ok(page_of(rows(found, tool_call)?, page.limit, |c| Cursor {
+            created_at: c.created_at,
+            id: c.id.to_string(),
+        }))
+    }
+
+    async fn tool_call_durations(
+        &self,
+        org: &OrgId,
+        server: Option<&ServerId>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<ToolCallSample>> {
+        let found = sqlx::query(
+            "SELECT tool_name, is_error, duration_us FROM tool_calls WHERE org_id = $1 \
+             AND ($2 IS NULL OR server_id = $2) AND created_at >= $3 AND created_at < $4 \
+             ORDER BY tool_name LIMIT 1000000",
+        )
+        .bind(org.as_str())
+        .bind(server.map(|id| id.as_str()))
+        .bind(since.micros())
+        .bind(until.micros())
+        .fetch_all(self.run())
+        .await?;
+        found
+            .iter()
+            .map(|row| {
+                Ok(ToolCallSample {
+                    tool_name: text(row, "tool_name")?,
+                    is_error: row.try_get("is_error")?,
+                    duration_us: row.try_get("duration_us")?,
+                })
+            })
+            .collect()
+    }
+}
