@@ -11,11 +11,13 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use guidepost_auth::VerifiedToken;
 use guidepost_core::Platform;
 use guidepost_core::sessions;
 use guidepost_domain::{McpServer, McpSession, NewSession, TrackingId};
 use http::request::Parts;
 use http::{Method, StatusCode};
+use http_body_util::BodyExt;
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::field::display;
@@ -156,16 +158,14 @@ struct Admitted {
 /// request costs no body parsing; refusals before the body is read name no request id.
 async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Refusal> {
     let platform = &state.platform;
-    let server = match routing::resolve_server(platform, &parts).await {
-        Ok(Some(server)) => server,
-        Ok(None) => return Err(no_server(Value::Null)),
-        Err(error) => return Err(internal(&error)),
+    let (server, token) = match who_and_where(platform, &parts).await {
+        Ok(settled) => settled,
+        Err(refusal) => {
+            discard(body, state.options.body_limit).await;
+            return Err(refusal);
+        }
     };
     let span = tracing::Span::current();
-    span.record("org", display(&server.org_id));
-    span.record("server", display(&server.id));
-    check_origin(platform, &server, &parts, &Value::Null)?;
-    let token = bearer::signed_in(platform, &server, &parts, &Value::Null).await?;
     let large_body = large_body_permit(state, &parts).await?;
     let (bytes, inbound) = if parts.method == Method::POST {
         let bytes = read_body(body, state.options.body_limit).await?;
@@ -202,6 +202,37 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         scope,
         _large_body: large_body,
     })
+}
+
+/// Which server, and who is asking: settled from the head of the request alone.
+async fn who_and_where(
+    platform: &Platform,
+    parts: &Parts,
+) -> Result<(McpServer, Option<VerifiedToken>), Refusal> {
+    let server = match routing::resolve_server(platform, parts).await {
+        Ok(Some(server)) => server,
+        Ok(None) => return Err(no_server(Value::Null)),
+        Err(error) => return Err(internal(&error)),
+    };
+    let span = tracing::Span::current();
+    span.record("org", display(&server.org_id));
+    span.record("server", display(&server.id));
+    check_origin(platform, &server, parts, &Value::Null)?;
+    let token = bearer::signed_in(platform, &server, parts, &Value::Null).await?;
+    Ok((server, token))
+}
+
+/// Reads and drops a refused request's body (up to the limit) without keeping or
+/// parsing it, so that the connection stays usable for the client's next request.
+async fn discard(body: Body, limit: usize) {
+    let mut body = body;
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |data| data.len());
+        if seen > limit {
+            return;
+        }
+    }
 }
 
 /// A large body is parsed into a tree many times its size, by the gate and again by

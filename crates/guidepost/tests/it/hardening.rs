@@ -105,8 +105,9 @@ backend_tests! {
     }
 
     /// L4: which server and who is asking are settled before the body is parsed: a
-    /// large malformed body to an unknown server is 404, to a sign-in server without a
-    /// token 401, never a parse of a megabyte.
+    /// malformed body of most of a megabyte to an unknown server is 404, to a sign-in
+    /// server without a token 401, never a parse error; and the connection stays usable
+    /// (the refused body is read and dropped, not parsed).
     async fn bodies_are_parsed_only_after_routing_and_sign_in(db: &TestDatabase) {
         let oauth = oauth_app(db, &["locked"], |_| {}).await;
         let junk = format!("[{}", "1,".repeat(400_000));
