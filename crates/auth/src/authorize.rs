@@ -5,6 +5,7 @@
 
 use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Redirect, Response};
+use guidepost_core::authorization::logins;
 use guidepost_domain::{
     AuthorizationRequest, NewLoginSession, Timestamp, hash_secret, random_token,
 };
@@ -103,7 +104,7 @@ pub(crate) async fn authorize(
         client_name: client.name.clone(),
         expires_at: Timestamp::now().plus_seconds(LOGIN_TTL_SECS),
     };
-    let session = match state.platform.store.create_login_session(&new).await {
+    let session = match logins::start(&state.platform, &new).await {
         Ok(session) => session,
         Err(error) => {
             tracing::error!(%error, "could not start a login session");

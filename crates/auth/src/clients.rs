@@ -1,6 +1,7 @@
 //! Who a `client_id` is: a client registered at this server (RFC 7591), or the URL of a
 //! client metadata document (CIMD) that is fetched. And what redirect URIs are allowed.
 
+use guidepost_core::authorization::clients;
 use url::{Host, Url};
 
 use crate::AuthState;
@@ -30,7 +31,7 @@ pub(crate) enum ClientProblem {
     #[error("{0}")]
     Document(#[from] CimdError),
     #[error("storage failed: {0}")]
-    Store(#[from] guidepost_core::StoreError),
+    Store(#[from] guidepost_core::CoreError),
 }
 
 /// Whether a `client_id` names a metadata document rather than a registration.
@@ -59,11 +60,7 @@ pub(crate) async fn find_client(
         return Ok(None);
     }
     let server = &tenant.server;
-    let stored = state
-        .platform
-        .store
-        .get_oauth_client(&server.org_id, &server.id, client_id)
-        .await?;
+    let stored = clients::find(&state.platform, server, client_id).await?;
     Ok(stored.map(|client| ClientInfo {
         client_id: client.id.to_string(),
         name: client.client_name,

@@ -12,8 +12,9 @@
 
 use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Redirect, Response};
+use guidepost_core::authorization::logins;
 use guidepost_core::oidc::{CALLBACK_PATH, secret_context};
-use guidepost_domain::{Email, LoginSession, LoginStage, Timestamp, hash_secret, random_token};
+use guidepost_domain::{Email, LoginSession, LoginStage, hash_secret, random_token};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::AuthState;
@@ -53,12 +54,7 @@ async fn relying_party(
     let server = &tenant.server;
     let sorry =
         "Sign-in to this server is not set up correctly. Tell the organization that runs it.";
-    let provider = match state
-        .platform
-        .store
-        .get_oidc_provider(&server.org_id, &server.id)
-        .await
-    {
+    let provider = match guidepost_core::oidc::provider_of(&state.platform, server).await {
         Ok(Some(provider)) => provider,
         Ok(None) => {
             tracing::error!(server = %server.id, "a custom_oauth server has no identity provider");
@@ -236,13 +232,7 @@ async fn signed_in(
     email: Email,
 ) -> Response {
     let server = &tenant.server;
-    let now = Timestamp::now();
-    let person = match state
-        .platform
-        .store
-        .end_user_for_verified_email(&server.org_id, &email, now)
-        .await
-    {
+    let person = match logins::person(&state.platform, &server.org_id, &email).await {
         Ok(person) => person,
         Err(error) => {
             tracing::error!(%error, "could not record a signed-in person");
@@ -307,8 +297,9 @@ async fn provider_error(
 
 #[cfg(test)]
 mod tests {
+    use guidepost_domain::{AuthorizationRequest, Id, Timestamp};
+
     use super::*;
-    use guidepost_domain::{AuthorizationRequest, Id};
 
     fn session() -> LoginSession {
         LoginSession {

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
+use guidepost_core::authorization::{logins, tokens};
 use guidepost_domain::{
     AuthMode, Email, LoginSession, LoginSessionId, LoginStage, NewAuthorizationCode, NewGrant,
     Timestamp, hash_secret, random_token,
@@ -111,12 +112,7 @@ pub(crate) async fn open_id(
         return Err(not_found());
     };
     let server = &tenant.server;
-    let session = match state
-        .platform
-        .store
-        .get_login_session(&server.org_id, &server.id, &id)
-        .await
-    {
+    let session = match logins::find(&state.platform, server, &id).await {
         Ok(Some(session)) => session,
         Ok(None) => return Err(not_found()),
         Err(error) => {
@@ -265,10 +261,7 @@ pub(crate) async fn save(
     state: &AuthState,
     next: &LoginSession,
 ) -> Result<Option<LoginSession>, Response> {
-    state
-        .platform
-        .store
-        .update_login_session(next)
+    logins::advance(&state.platform, next)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not save a login session");
@@ -343,11 +336,8 @@ pub(crate) async fn submit_email(
     }
     let now = Timestamp::now();
     let server = &tenant.server;
-    let sent = state
-        .platform
-        .store
-        .count_codes_sent(&server.org_id, &email, now.plus_seconds(-3600))
-        .await;
+    let since = now.plus_seconds(-3600);
+    let sent = logins::codes_sent_since(&state.platform, &server.org_id, &email, since).await;
     match sent {
         Ok(count) if count >= MAX_CODES_PER_EMAIL_HOUR => {
             let text =
@@ -443,12 +433,7 @@ pub(crate) async fn submit_code(
         if right {
             let email = session.email.clone().expect("a code was sent to an email");
             let server = &tenant.server;
-            match state
-                .platform
-                .store
-                .end_user_for_verified_email(&server.org_id, &email, now)
-                .await
-            {
+            match logins::person(&state.platform, &server.org_id, &email).await {
                 Ok(person) => next.end_user_id = Some(person.id),
                 Err(error) => {
                     tracing::error!(%error, "could not record a signed-in person");
@@ -555,12 +540,7 @@ pub(crate) async fn submit_consent(
         code_challenge: request.code_challenge.clone(),
         expires_at: now.plus_seconds(AUTH_CODE_TTL_SECS),
     };
-    if let Err(error) = state
-        .platform
-        .store
-        .create_grant_with_code(&grant, &new_code, now)
-        .await
-    {
+    if let Err(error) = tokens::approve(&state.platform, &grant, &new_code).await {
         tracing::error!(%error, "could not record a grant");
         return back.error(
             "server_error",

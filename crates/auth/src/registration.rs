@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
+use guidepost_core::authorization::clients;
 use guidepost_domain::{
     Limits, NewOAuthClient, TokenEndpointAuthMethod, hash_secret, random_token,
 };
@@ -105,9 +106,7 @@ pub(crate) async fn register(
         scope: scope.filter(|s| !s.is_empty()),
         secret_hash: secret.as_deref().map(hash_secret),
     };
-    let store = &state.platform.store;
-    let client = store
-        .create_oauth_client(&new)
+    let client = clients::register(&state.platform, &new)
         .await
         .map_err(|e| OAuthError::server_error(&e))?;
     metrics::counter!("guidepost_oauth_clients_registered_total").increment(1);

@@ -4,7 +4,8 @@
 
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
-use guidepost_domain::{Timestamp, TokenKind, hash_secret};
+use guidepost_core::authorization::tokens;
+use guidepost_domain::hash_secret;
 use http::{HeaderMap, StatusCode};
 
 use crate::error::{OAuthError, no_store};
@@ -23,20 +24,14 @@ pub(crate) async fn revoke(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hash = hash_secret(token);
-    let store = &state.platform.store;
-    let record = store
-        .find_token(&hash)
+    let record = tokens::find(&state.platform, &hash)
         .await
         .map_err(|e| OAuthError::server_error(&e))?;
-    let now = Timestamp::now();
     if let Some(record) = record {
         let grant = &record.grant;
         // Only the client the token was issued to may revoke it, and only here.
         if grant.client_id == client.client_id && grant.server_id == tenant.server.id {
-            let done = match record.kind {
-                TokenKind::Refresh => store.revoke_grant(&grant.org_id, &grant.id, now).await,
-                TokenKind::Access => store.revoke_token(&grant.org_id, &hash, now).await,
-            };
+            let done = tokens::revoke(&state.platform, &record, &hash).await;
             done.map_err(|e| OAuthError::server_error(&e))?;
             metrics::counter!("guidepost_oauth_revocations_total").increment(1);
         }

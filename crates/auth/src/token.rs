@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use guidepost_core::authorization::tokens;
 use guidepost_domain::{
     CodeRedemption, NewToken, Rotation, Timestamp, TokenKind, hash_secret, random_token,
 };
@@ -153,9 +154,7 @@ async fn authorization_code(
         .get("code_verifier")
         .ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
     let now = Timestamp::now();
-    let store = &state.platform.store;
-    let redeemed = store
-        .consume_authorization_code(&hash_secret(code), now)
+    let redeemed = tokens::redeem_code(&state.platform, &hash_secret(code))
         .await
         .map_err(|e| OAuthError::server_error(&e))?;
     let code = match redeemed {
@@ -201,8 +200,7 @@ async fn authorization_code(
     }
     check_resource(params, &grant.resource)?;
     let (tokens, body) = new_tokens(state, client, &grant.scope, now);
-    let issued = store
-        .issue_tokens(&grant.org_id, &grant.id, &tokens, now)
+    let issued = tokens::issue(&state.platform, grant, &tokens, now)
         .await
         .map_err(|e| OAuthError::server_error(&e))?;
     if !issued {
@@ -223,9 +221,7 @@ async fn refresh_token(
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let hash = hash_secret(presented);
-    let store = &state.platform.store;
-    let record = store
-        .find_token(&hash)
+    let record = tokens::find(&state.platform, &hash)
         .await
         .map_err(|e| OAuthError::server_error(&e))?
         .filter(|r| r.kind == TokenKind::Refresh)
@@ -247,8 +243,7 @@ async fn refresh_token(
     }
     let now = Timestamp::now();
     let (tokens, body) = new_tokens(state, client, &grant.scope, now);
-    let rotation = store
-        .rotate_refresh_token(&hash, &tokens, now)
+    let rotation = tokens::rotate_refresh(&state.platform, &hash, &tokens, now)
         .await
         .map_err(|e| OAuthError::server_error(&e))?;
     match rotation {

@@ -1,6 +1,7 @@
 //! The resource server's side (SPEC §3): is this bearer token good for this server, and
 //! what challenge to answer when it is not (RFC 6750 §3, RFC 9728 §5.1).
 
+use guidepost_core::authorization::tokens;
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, GrantId, McpServer, Timestamp, TokenKind, hash_secret};
 
@@ -45,7 +46,7 @@ pub async fn verify_access_token(
     if token.is_empty() || token.len() > 512 {
         return Ok(Err(TokenRefusal::Invalid("The access token is malformed")));
     }
-    let Some(record) = platform.store.find_token(&hash_secret(token)).await? else {
+    let Some(record) = tokens::find(platform, &hash_secret(token)).await? else {
         return Ok(Err(TokenRefusal::Invalid("The access token is not known")));
     };
     let grant = &record.grant;

@@ -5,6 +5,7 @@
 //! authenticated organization ids; every service passes them on to the store.
 
 pub mod analytics;
+pub mod authorization;
 mod config;
 pub mod end_users;
 mod error;
@@ -26,7 +27,7 @@ use std::sync::Arc;
 
 pub use config::PlatformConfig;
 pub use error::CoreError;
-pub use guidepost_store::{Store, StoreError};
+use guidepost_store::Store;
 
 /// What `/metrics` shows about the store.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +43,8 @@ pub struct StoreFigures {
 /// is provided by the authorization server).
 #[derive(Clone)]
 pub struct Platform {
-    pub store: Arc<dyn Store>,
+    /// Private: core's services are the only way to the store.
+    store: Arc<dyn Store>,
     pub config: Arc<PlatformConfig>,
     pub analytics: analytics::Recorder,
     pub identity_providers: Arc<dyn oidc::ProviderCheck>,

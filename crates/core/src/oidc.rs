@@ -168,6 +168,18 @@ pub async fn put(
     Ok(view(&platform.config, &server, stored))
 }
 
+/// The server's provider as stored (client secret still sealed), for the sign-in that
+/// federates to it.
+pub async fn provider_of(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<Option<OidcProvider>, CoreError> {
+    Ok(platform
+        .store
+        .get_oidc_provider(&server.org_id, &server.id)
+        .await?)
+}
+
 pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<OidcView, CoreError> {
     let server = platform.store.get_server(org, id).await?;
     let provider = platform

@@ -9,9 +9,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use guidepost_core::analytics::AnalyticsWriter;
-use guidepost_core::{Platform, PlatformConfig, Store};
+use guidepost_core::{Platform, PlatformConfig};
 use guidepost_domain::*;
 use guidepost_store::SqliteStore;
+use guidepost_store::Store;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

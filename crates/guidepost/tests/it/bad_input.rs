@@ -175,7 +175,7 @@ backend_tests! {
 
 /// A fresh API key of the organization that owns `acme`.
 async fn app_key(app: &TestApp) -> String {
-    let store = &app.app.platform.store;
+    let store = &app.store;
     let server = store.find_server_by_slug("acme").await.unwrap().unwrap();
     let secret = guidepost_domain::ApiKeySecret::generate();
     store

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use guidepost::config::Settings;
+use guidepost_core::Platform;
 use guidepost_core::walkthroughs::content;
-use guidepost_core::{Platform, Store, StoreError};
 use guidepost_domain::{Id, OrgId, WalkthroughId};
+use guidepost_store::{Store, StoreError};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::Value;
 
@@ -218,7 +219,7 @@ async fn import_then_export_gives_the_same_files(db: &TestDatabase) {
 /// no new version, `updated_at` untouched, and only the reads run.
 async fn a_second_import_changes_nothing(db: &TestDatabase) {
     let app = spawn_app(db).await;
-    let store = app.app.platform.store.clone();
+    let store = app.store.clone();
     let org = create_org(db).await;
     let first = import(db, &sample_dir(), &org, true).await;
     let (org_id, id) = ids(&org, &first["walkthrough_id"]);
@@ -299,7 +300,7 @@ async fn a_second_import_changes_nothing(db: &TestDatabase) {
 /// changes nothing, since the name is only for people.
 async fn editing_a_step_updates_it_in_place(db: &TestDatabase) {
     let app = spawn_app(db).await;
-    let store = app.app.platform.store.clone();
+    let store = app.store.clone();
     let org = create_org(db).await;
     let work = TempDir::new();
     let dir = work.with_sample_copy();
@@ -351,7 +352,7 @@ async fn editing_a_step_updates_it_in_place(db: &TestDatabase) {
 async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase) {
     let app = spawn_app(db).await;
     let platform = &app.app.platform;
-    let store = platform.store.clone();
+    let store = app.store.clone();
     let tenant = app.create_tenant("Skylark Labs").await;
     let org: OrgId = Id::parse(&tenant.org_id).unwrap();
     let work = TempDir::new();

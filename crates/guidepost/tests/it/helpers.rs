@@ -1,11 +1,13 @@
 //! `spawn_app()` and the typed helpers that tests read like user stories with.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use guidepost::app::{self, RunningApp};
 use guidepost::config::Settings;
 use guidepost_domain::ApiKeySecret;
+use guidepost_store::Store;
 use guidepost_testkit::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,6 +17,10 @@ pub struct TestApp {
     pub app: RunningApp,
     pub url: String,
     pub http: reqwest::Client,
+    /// The application's store, for what a test must set up or read below the API
+    /// (statement counts, stored rows). The application itself reaches it only through
+    /// core's services.
+    pub store: Arc<dyn Store>,
 }
 
 /// An organization with its API key.
@@ -30,18 +36,24 @@ pub async fn spawn_app(db: &TestDatabase) -> TestApp {
 pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::local(db.url.clone());
     adjust(&mut settings);
-    let app = app::start(settings).await.expect("the application starts");
+    let store = guidepost_store::connect(&settings.database_url)
+        .await
+        .expect("the test database opens");
+    let app = app::start_with_store(settings, store.clone())
+        .await
+        .expect("the application starts");
     let url = app.url();
     TestApp {
         app,
         url,
         http: reqwest::Client::new(),
+        store,
     }
 }
 
 impl TestApp {
     pub async fn create_tenant(&self, name: &str) -> Tenant {
-        let store = &self.app.platform.store;
+        let store = &self.store;
         let org = store
             .create_organization(name)
             .await

@@ -34,7 +34,7 @@ backend_tests! {
         let port = app.app.addr.port();
         assert_eq!(callbacks[0], format!("http://acme.localhost:{port}/oidc/callback"));
         assert_eq!(callbacks[1], format!("http://localhost:{port}/s/acme/oidc/callback"));
-        let store = &app.app.platform.store;
+        let store = &app.store;
         let org = app.org(&oauth.tenant);
         let stored = store.get_oidc_provider(&org, &guidepost_domain::ServerId::parse(&custom.server_id).unwrap()).await.unwrap().unwrap();
         let sealed = stored.client_secret_sealed.expect("a sealed secret");

@@ -34,7 +34,7 @@ backend_tests! {
         for id in 0..5 {
             mcp.call_tool(id, "get_support", json!({"title": "t", "problem_description": "d", "email": "a@b.co"})).await;
         }
-        let store = app.app.platform.store.clone();
+        let store = app.store.clone();
         let org = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
         app.app.shutdown().await.unwrap();
         let page = store

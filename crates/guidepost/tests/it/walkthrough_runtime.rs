@@ -43,7 +43,7 @@ async fn statements_of(
     name: &str,
     arguments: impl Fn(usize) -> Value,
 ) -> u64 {
-    let store = &app.app.platform.store;
+    let store = &app.store;
     let mut least = u64::MAX;
     for attempt in 0..3 {
         let before = store.statements_executed();
