@@ -10,16 +10,15 @@ use guidepost_domain::{
     AuthorizationRequest, NewLoginSession, Timestamp, hash_secret, random_token,
 };
 use http::{HeaderValue, StatusCode, header};
-use url::Url;
 
+use crate::back::{Back, server_name};
 use crate::clients::{ClientProblem, find_client};
 use crate::crypto::is_pkce_value;
 use crate::error::Params;
-use crate::login::{LOGIN_TTL_SECS, cookie_header};
+use crate::login_session::{LOGIN_TTL_SECS, cookie_header};
 use crate::pages::error_page;
 use crate::tenant::Tenant;
 use crate::verify::{KNOWN_SCOPES, MCP_SCOPE};
-
 pub(crate) async fn authorize(
     state: crate::State,
     tenant: Tenant,
@@ -124,14 +123,6 @@ pub(crate) async fn authorize(
     response
 }
 
-pub(crate) fn server_name(tenant: &Tenant) -> String {
-    let server = &tenant.server;
-    server
-        .product_name
-        .clone()
-        .unwrap_or_else(|| server.name.clone())
-}
-
 /// Checks the parameters that matter once the redirect URI is trusted.
 fn check_request(
     params: &Params,
@@ -213,43 +204,4 @@ fn check_request(
         scope: scopes.join(" "),
         resource,
     })
-}
-
-/// The way back to the client: its redirect URI with the response parameters, `state`
-/// echoed and RFC 9207 `iss`.
-pub(crate) struct Back<'a> {
-    pub redirect_uri: &'a str,
-    pub state: Option<&'a str>,
-    pub issuer: String,
-}
-
-impl Back<'_> {
-    pub fn error(&self, error: &str, description: &str) -> Response {
-        self.send(&[("error", error), ("error_description", description)])
-    }
-
-    pub fn code(&self, code: &str) -> Response {
-        self.send(&[("code", code)])
-    }
-
-    fn send(&self, pairs: &[(&str, &str)]) -> Response {
-        let Ok(mut url) = Url::parse(self.redirect_uri) else {
-            return StatusCode::BAD_REQUEST.into_response();
-        };
-        {
-            let mut query = url.query_pairs_mut();
-            for (name, value) in pairs {
-                query.append_pair(name, value);
-            }
-            if let Some(state) = self.state {
-                query.append_pair("state", state);
-            }
-            query.append_pair("iss", &self.issuer);
-        }
-        let mut response = Redirect::to(url.as_str()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-    }
 }

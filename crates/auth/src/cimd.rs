@@ -23,7 +23,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Deserialize;
 use url::{Host, Url};
 
-use crate::clients::{REDIRECT_URIS_MAX, check_redirect_uri};
+use crate::redirect_uris::{REDIRECT_URIS_MAX, check_redirect_uri};
 
 const BODY_MAX: usize = 64 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);

@@ -18,10 +18,10 @@ use guidepost_domain::{Email, LoginSession, LoginStage, hash_secret, random_toke
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::AuthState;
-use crate::authorize::{Back, server_name};
+use crate::back::{Back, server_name};
 use crate::crypto::constant_time_eq;
 use crate::error::Params;
-use crate::login::{self, Opened, START_AGAIN};
+use crate::login_session::{self, Opened, START_AGAIN};
 use crate::pages::error_page;
 use crate::tenant::Tenant;
 use crate::upstream::{Relying, Trip, UpstreamError};
@@ -129,9 +129,9 @@ pub(crate) async fn start(state: &AuthState, tenant: &Tenant, opened: Opened) ->
     let mut next = opened.session.clone();
     next.stage = LoginStage::Upstream;
     next.upstream_salt = Some(salt);
-    match login::save(state, &next).await {
+    match login_session::save(state, &next).await {
         Ok(Some(_)) => {}
-        Ok(None) => return login::conflict(tenant),
+        Ok(None) => return login_session::conflict(tenant),
         Err(response) => return response,
     }
     let mut response = Redirect::to(&url).into_response();
@@ -159,7 +159,7 @@ pub(crate) async fn callback(
         return bad(&format!("The sign-in response has no state. {START_AGAIN}"));
     };
     let id = sent_state.split('.').next().unwrap_or_default();
-    let opened = match login::open_id(&state, &tenant, id, &headers).await {
+    let opened = match login_session::open_id(&state, &tenant, id, &headers).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
@@ -168,7 +168,7 @@ pub(crate) async fn callback(
     else {
         return match session.stage {
             // A reload after signing in: show where things stand.
-            LoginStage::Consent | LoginStage::Done => login::to_page(&tenant, session),
+            LoginStage::Consent | LoginStage::Done => login_session::to_page(&tenant, session),
             _ => bad(&format!(
                 "This sign-in response was not expected. {START_AGAIN}"
             )),
@@ -245,12 +245,12 @@ async fn signed_in(
     next.end_user_id = Some(person.id);
     // The trip is over: its state cannot be used again.
     next.upstream_salt = None;
-    match login::save(state, &next).await {
+    match login_session::save(state, &next).await {
         Ok(Some(saved)) => {
             metrics::counter!("guidepost_oauth_upstream_sign_ins_total").increment(1);
-            login::to_page(tenant, &saved)
+            login_session::to_page(tenant, &saved)
         }
-        Ok(None) => login::conflict(tenant),
+        Ok(None) => login_session::conflict(tenant),
         Err(response) => response,
     }
 }
@@ -268,9 +268,9 @@ async fn provider_error(
         let mut next = session.clone();
         next.stage = LoginStage::Done;
         next.upstream_salt = None;
-        match login::save(state, &next).await {
+        match login_session::save(state, &next).await {
             Ok(Some(_)) => {}
-            Ok(None) => return login::conflict(tenant),
+            Ok(None) => return login_session::conflict(tenant),
             Err(response) => return response,
         }
         let request = &session.request;

@@ -33,6 +33,7 @@
 
 mod address;
 mod authorize;
+mod back;
 mod cimd;
 mod clients;
 mod crypto;
@@ -40,8 +41,10 @@ mod email;
 mod error;
 mod federation;
 mod login;
+mod login_session;
 mod metadata;
 mod pages;
+mod redirect_uris;
 mod registration;
 mod revoke;
 mod tenant;

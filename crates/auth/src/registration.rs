@@ -13,8 +13,8 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::clients::{REDIRECT_URIS_MAX, check_redirect_uri};
 use crate::error::{OAuthError, no_store};
+use crate::redirect_uris::{REDIRECT_URIS_MAX, check_redirect_uri};
 use crate::tenant::Tenant;
 use crate::verify::KNOWN_SCOPES;
 

@@ -6,19 +6,20 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use guidepost_core::analytics::percentile;
 use guidepost_core::organizations;
 use guidepost_domain::EndUserId;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::target::{checked, metric};
 use crate::app;
 use crate::cli::{BenchArgs, BenchEra};
 use crate::config::Settings;
 use crate::output;
-
 const SESSION_VERSION: &str = "2025-11-25";
+
 const STATELESS_VERSION: &str = "2026-07-28";
 
 /// What one run measured.
@@ -67,9 +68,6 @@ impl Samples {
 }
 
 pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> anyhow::Result<()> {
-    if let Some(sessions) = args.idle_sessions {
-        return super::flood::run(&args, sessions, json).await;
-    }
     let (base, api_key, local) = match &args.target {
         Some(target) => {
             let key = args
@@ -204,33 +202,9 @@ async fn prepare(
     Ok(id)
 }
 
-pub(super) async fn checked(response: reqwest::Response) -> anyhow::Result<Value> {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!("the API answered {status}: {body}");
-    }
-    Ok(body)
-}
-
 /// The store statement counter from `/metrics`, if the target exposes it.
 async fn statements(http: &reqwest::Client, base: &str) -> Option<f64> {
     metric(http, base, "guidepost_store_statements_executed").await
-}
-
-/// One unlabelled value from the target's `/metrics`, if it exposes it.
-pub(super) async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<f64> {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find(|line| line.split_whitespace().next() == Some(name))
-        .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
 }
 
 struct SimulatedUser {

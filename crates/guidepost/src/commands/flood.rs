@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 
-use super::bench::{checked, metric};
+use super::target::{checked, metric};
 use crate::cli::BenchArgs;
 use crate::output;
 
@@ -33,7 +33,10 @@ pub struct FloodReport {
     pub rss_growth_mb: Option<f64>,
 }
 
-pub async fn run(args: &BenchArgs, sessions: u32, json: bool) -> anyhow::Result<()> {
+pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+    let sessions = args
+        .idle_sessions
+        .context("the flood needs --idle-sessions")?;
     let base = args
         .target
         .as_deref()

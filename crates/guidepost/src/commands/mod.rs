@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod flood;
 mod serve;
+mod target;
 mod walkthrough;
 
 use anyhow::Context;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
         Command::Bench(args) => {
             let database_url = cli
                 .global
