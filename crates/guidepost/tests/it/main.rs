@@ -7,6 +7,7 @@ mod node;
 mod oauth_helpers;
 mod oidc_idp;
 
+mod api;
 mod bad_input;
 mod browser;
 mod conformance;

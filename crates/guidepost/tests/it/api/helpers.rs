@@ -1,27 +1,23 @@
-//! One `TestApp` per test: a fresh SQLite database, the real router, and typed helpers.
+//! The API suite's view of the application: `spawn_app(db)` starts the real application
+//! (the same `crate::helpers::spawn_app` as every integration test), and `ApiApp` adds
+//! typed helpers for the management API and for data a test sets up below the API.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use guidepost_core::analytics::AnalyticsWriter;
-use guidepost_core::{Platform, PlatformConfig};
+use guidepost_core::Platform;
 use guidepost_domain::*;
-use guidepost_store::SqliteStore;
 use guidepost_store::Store;
+use guidepost_testkit::TestDatabase;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-pub struct TestApp {
-    pub router: Router,
+pub struct ApiApp {
+    pub app: crate::helpers::TestApp,
+    /// The application's store, for data a test sets up below the API.
     pub store: Arc<dyn Store>,
+    /// The application's platform, for tests that mount the API router themselves.
     pub platform: Platform,
-    _writer: AnalyticsWriter,
-    db_path: PathBuf,
 }
 
 /// An organization with a live API key.
@@ -86,55 +82,26 @@ impl Reply {
     }
 }
 
-static NEXT_DB: AtomicU32 = AtomicU32::new(0);
-
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(false).await
+pub async fn spawn_app(db: &TestDatabase) -> ApiApp {
+    spawn_app_with(db, false).await
 }
 
-pub async fn spawn_app_with(enable_fixtures: bool) -> TestApp {
-    let db_path = std::env::temp_dir().join(format!(
-        "guidepost-api-test-{}-{}.db",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::Relaxed)
-    ));
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::connect(&format!("sqlite:{}", db_path.display()))
-            .await
-            .expect("test database opens"),
-    );
-    let config = PlatformConfig {
-        base_domain: "localhost".into(),
-        public_scheme: "http".into(),
-        public_port: Some(8080),
-        default_server: None,
-        enable_fixtures,
-        session_idle_timeout: Duration::from_secs(30 * 60),
-        master_key: None,
-    };
-    let (platform, writer) = Platform::new(
-        store.clone(),
-        config,
-        Arc::new(guidepost_auth::IdentityProviders::new(false)),
-    );
-    TestApp {
-        router: guidepost_api::router(platform.clone()),
-        store,
-        platform,
-        _writer: writer,
-        db_path,
+pub async fn spawn_app_with(db: &TestDatabase, enable_fixtures: bool) -> ApiApp {
+    let app = crate::helpers::spawn_app_with(db, |settings| {
+        settings.platform.enable_fixtures = enable_fixtures;
+        // URLs are written as if behind a proxy on port 8080, whatever port the test
+        // listens on (`--public-port`).
+        settings.public_port = Some(8080);
+    })
+    .await;
+    ApiApp {
+        store: app.store.clone(),
+        platform: app.app.platform.clone(),
+        app,
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path.display()));
-        }
-    }
-}
-
-impl TestApp {
+impl ApiApp {
     pub async fn tenant(&self, name: &str) -> Tenant {
         let org = self.store.create_organization(name).await.unwrap();
         let secret = ApiKeySecret::generate();
@@ -169,18 +136,23 @@ impl TestApp {
         self.send(request.unwrap()).await
     }
 
+    /// Sends a request built with axum's types to the running application over HTTP.
     pub async fn send(&self, request: Request<Body>) -> Reply {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let url = format!("{}{}", self.app.url, parts.uri);
         let response = self
-            .router
-            .clone()
-            .oneshot(request)
+            .app
+            .http
+            .request(parts.method, url)
+            .headers(parts.headers)
+            .body(body)
+            .send()
             .await
-            .expect("the router never fails");
+            .expect("the application answers");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let bytes = response.bytes().await.unwrap();
         let body = if bytes.is_empty() {
             Value::Null
         } else {

@@ -1,11 +1,11 @@
 use axum::http::StatusCode;
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::api::helpers::spawn_app;
 
-#[tokio::test]
-async fn support_requests_are_listed_filtered_read_and_updated() {
-    let app = spawn_app().await;
+async fn support_requests_are_listed_filtered_read_and_updated(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let first = app.create_server(&acme, "first").await;
     let first = app.server_record(&acme, &first).await;
@@ -62,9 +62,8 @@ async fn support_requests_are_listed_filtered_read_and_updated() {
     app.patch(&acme, &path, json!({})).await.problem(422);
 }
 
-#[tokio::test]
-async fn end_users_are_listed_filtered_and_read_with_their_sessions() {
-    let app = spawn_app().await;
+async fn end_users_are_listed_filtered_and_read_with_their_sessions(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let server = app.create_server(&acme, "acme").await;
     let server = app.server_record(&acme, &server).await;
@@ -117,3 +116,8 @@ async fn end_users_are_listed_filtered_and_read_with_their_sessions() {
         .await;
     assert!(bob_detail.body["sessions"].as_array().unwrap().is_empty());
 }
+
+backend_tests!(
+    support_requests_are_listed_filtered_read_and_updated,
+    end_users_are_listed_filtered_and_read_with_their_sessions,
+);

@@ -7,11 +7,12 @@ use guidepost_domain::{
     advance,
 };
 use guidepost_store::ProgressKey;
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
-use crate::helpers::{Tenant, TestApp, spawn_app};
+use crate::api::helpers::{ApiApp, Tenant, spawn_app};
 
-async fn create_walkthrough(app: &TestApp, tenant: &Tenant, title: &str) -> String {
+async fn create_walkthrough(app: &ApiApp, tenant: &Tenant, title: &str) -> String {
     let reply = app
         .post(tenant, "/api/v1/walkthroughs", json!({"title": title}))
         .await;
@@ -21,7 +22,7 @@ async fn create_walkthrough(app: &TestApp, tenant: &Tenant, title: &str) -> Stri
 
 /// Adds a step titled `title` (content `"{title} body"`), after `after` if given.
 async fn add_step(
-    app: &TestApp,
+    app: &ApiApp,
     tenant: &Tenant,
     walkthrough: &str,
     title: &str,
@@ -48,7 +49,7 @@ async fn add_step(
 
 /// The draft step titles as `GET /walkthroughs/{id}` returns them, after checking that
 /// `first_step_id` and every `next_step_id` agree with that order.
-async fn titles(app: &TestApp, tenant: &Tenant, walkthrough: &str) -> Vec<String> {
+async fn titles(app: &ApiApp, tenant: &Tenant, walkthrough: &str) -> Vec<String> {
     let reply = app
         .get(tenant, &format!("/api/v1/walkthroughs/{walkthrough}"))
         .await;
@@ -77,9 +78,8 @@ fn step_path(walkthrough: &str, step: &str) -> String {
     format!("/api/v1/walkthroughs/{walkthrough}/steps/{step}")
 }
 
-#[tokio::test]
-async fn steps_keep_their_order_through_inserts_moves_and_deletes() {
-    let app = spawn_app().await;
+async fn steps_keep_their_order_through_inserts_moves_and_deletes(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
 
     let created = app
@@ -151,9 +151,8 @@ async fn steps_keep_their_order_through_inserts_moves_and_deletes() {
     assert_eq!(read.body["description"], "The basics");
 }
 
-#[tokio::test]
-async fn walkthroughs_are_listed_updated_and_deleted() {
-    let app = spawn_app().await;
+async fn walkthroughs_are_listed_updated_and_deleted(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let first = create_walkthrough(&app, &acme, "First").await;
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
@@ -215,9 +214,8 @@ async fn walkthroughs_are_listed_updated_and_deleted() {
     assert_eq!(ids, [second.as_str()]);
 }
 
-#[tokio::test]
-async fn publishing_freezes_numbered_versions() {
-    let app = spawn_app().await;
+async fn publishing_freezes_numbered_versions(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let wt = create_walkthrough(&app, &acme, "Tour").await;
     let publish = format!("/api/v1/walkthroughs/{wt}/publish");
@@ -274,9 +272,8 @@ async fn publishing_freezes_numbered_versions() {
     );
 }
 
-#[tokio::test]
-async fn assignments_are_made_updated_listed_and_removed() {
-    let app = spawn_app().await;
+async fn assignments_are_made_updated_listed_and_removed(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let server = app.create_server(&acme, "acme").await;
     let server = server["id"].as_str().unwrap().to_owned();
@@ -313,7 +310,7 @@ async fn assignments_are_made_updated_listed_and_removed() {
     assert_eq!(second_made.body["display_order"], 5, "{}", second_made.body);
     assert_eq!(second_made.body["is_enabled"], false);
 
-    let order = |reply: &crate::helpers::Reply| -> Vec<(String, i64, bool)> {
+    let order = |reply: &crate::api::helpers::Reply| -> Vec<(String, i64, bool)> {
         reply.body["items"]
             .as_array()
             .unwrap()
@@ -383,9 +380,8 @@ async fn assignments_are_made_updated_listed_and_removed() {
     unknown.problem(404);
 }
 
-#[tokio::test]
-async fn walkthroughs_and_servers_of_different_organizations_cannot_be_paired() {
-    let app = spawn_app().await;
+async fn walkthroughs_and_servers_of_different_organizations_cannot_be_paired(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     let acme_server = app.create_server(&acme, "acme").await;
@@ -434,9 +430,8 @@ async fn walkthroughs_and_servers_of_different_organizations_cannot_be_paired() 
     assert_eq!(own.status, StatusCode::OK, "{}", own.body);
 }
 
-#[tokio::test]
-async fn a_step_of_another_walkthrough_is_refused_as_after_step_id() {
-    let app = spawn_app().await;
+async fn a_step_of_another_walkthrough_is_refused_as_after_step_id(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let one = create_walkthrough(&app, &acme, "One").await;
     let two = create_walkthrough(&app, &acme, "Two").await;
@@ -482,9 +477,8 @@ async fn a_step_of_another_walkthrough_is_refused_as_after_step_id() {
     assert_eq!(titles(&app, &acme, &two).await, ["S2"]);
 }
 
-#[tokio::test]
-async fn a_step_cannot_move_after_itself() {
-    let app = spawn_app().await;
+async fn a_step_cannot_move_after_itself(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let wt = create_walkthrough(&app, &acme, "Tour").await;
     add_step(&app, &acme, &wt, "A", None).await;
@@ -504,9 +498,8 @@ async fn a_step_cannot_move_after_itself() {
     assert_eq!(titles(&app, &acme, &wt).await, ["A", "B", "C"]);
 }
 
-#[tokio::test]
-async fn another_organizations_walkthrough_is_not_found() {
-    let app = spawn_app().await;
+async fn another_organizations_walkthrough_is_not_found(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     let theirs = create_walkthrough(&app, &globex, "Globex tour").await;
@@ -574,7 +567,7 @@ async fn another_organizations_walkthrough_is_not_found() {
 /// Starts `user`'s progress on `server` at the first step of `version` and completes
 /// `steps` steps; when that finishes the walkthrough, it says it took `seconds`.
 async fn progress(
-    app: &TestApp,
+    app: &ApiApp,
     tenant: &Tenant,
     user: &EndUser,
     server: &ServerId,
@@ -643,9 +636,8 @@ fn row(title: &str, position: i64, reached: i64, completed: i64) -> (String, i64
     )
 }
 
-#[tokio::test]
-async fn the_funnel_counts_who_reached_and_completed_each_step() {
-    let app = spawn_app().await;
+async fn the_funnel_counts_who_reached_and_completed_each_step(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     let wt = create_walkthrough(&app, &acme, "Tour").await;
@@ -769,9 +761,8 @@ async fn the_funnel_counts_who_reached_and_completed_each_step() {
     .problem(404);
 }
 
-#[tokio::test]
-async fn the_document_describes_walkthroughs() {
-    let app = spawn_app().await;
+async fn the_document_describes_walkthroughs(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let doc = app
         .call(Method::GET, "/api/v1/openapi.json", None, None)
         .await
@@ -815,3 +806,16 @@ async fn the_document_describes_walkthroughs() {
         assert!(totals.get(field).is_some(), "{field} in {totals}");
     }
 }
+
+backend_tests!(
+    steps_keep_their_order_through_inserts_moves_and_deletes,
+    walkthroughs_are_listed_updated_and_deleted,
+    publishing_freezes_numbered_versions,
+    assignments_are_made_updated_listed_and_removed,
+    walkthroughs_and_servers_of_different_organizations_cannot_be_paired,
+    a_step_of_another_walkthrough_is_refused_as_after_step_id,
+    a_step_cannot_move_after_itself,
+    another_organizations_walkthrough_is_not_found,
+    the_funnel_counts_who_reached_and_completed_each_step,
+    the_document_describes_walkthroughs,
+);

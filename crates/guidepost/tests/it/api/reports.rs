@@ -1,10 +1,10 @@
 use axum::http::StatusCode;
 
-use crate::helpers::{spawn_app, tool_call};
+use crate::api::helpers::{spawn_app, tool_call};
+use guidepost_testkit::{TestDatabase, backend_tests};
 
-#[tokio::test]
-async fn tool_calls_are_listed_with_filters() {
-    let app = spawn_app().await;
+async fn tool_calls_are_listed_with_filters(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let first = app.create_server(&acme, "first").await;
     let first = app.server_record(&acme, &first).await;
@@ -50,9 +50,8 @@ async fn tool_calls_are_listed_with_filters() {
     assert_eq!(rest.body["items"][0]["duration_us"], 100);
 }
 
-#[tokio::test]
-async fn the_tool_report_covers_the_last_day_by_default() {
-    let app = spawn_app().await;
+async fn the_tool_report_covers_the_last_day_by_default(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let server = app.create_server(&acme, "acme").await;
     let server = app.server_record(&acme, &server).await;
@@ -96,9 +95,8 @@ async fn the_tool_report_covers_the_last_day_by_default() {
     assert_eq!(search["calls"], 3, "{}", wide.body);
 }
 
-#[tokio::test]
-async fn report_windows_are_checked() {
-    let app = spawn_app().await;
+async fn report_windows_are_checked(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let too_wide = app
         .get(
@@ -135,3 +133,9 @@ fn now_minus_days(days: i64) -> String {
         .plus_seconds(-days * 24 * 3600)
         .to_rfc3339()
 }
+
+backend_tests!(
+    tool_calls_are_listed_with_filters,
+    the_tool_report_covers_the_last_day_by_default,
+    report_windows_are_checked,
+);

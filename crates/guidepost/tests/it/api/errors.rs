@@ -1,8 +1,9 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::api::helpers::spawn_app;
 
 fn post_raw(key: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
     let mut request =
@@ -13,9 +14,8 @@ fn post_raw(key: &str, content_type: Option<&str>, body: impl Into<Body>) -> Req
     request.body(body.into()).unwrap()
 }
 
-#[tokio::test]
-async fn malformed_json_is_a_400_problem() {
-    let app = spawn_app().await;
+async fn malformed_json_is_a_400_problem(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let reply = app
         .send(post_raw(
@@ -27,9 +27,8 @@ async fn malformed_json_is_a_400_problem() {
     reply.problem(400);
 }
 
-#[tokio::test]
-async fn unknown_fields_are_refused_by_name() {
-    let app = spawn_app().await;
+async fn unknown_fields_are_refused_by_name(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let reply = app
         .post(
@@ -48,9 +47,8 @@ async fn unknown_fields_are_refused_by_name() {
     );
 }
 
-#[tokio::test]
-async fn wrong_types_and_missing_fields_name_the_field() {
-    let app = spawn_app().await;
+async fn wrong_types_and_missing_fields_name_the_field(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let wrong = app
         .post(
@@ -79,9 +77,8 @@ async fn wrong_types_and_missing_fields_name_the_field() {
     assert_eq!(bad_enum.error_fields(), ["auth_mode"]);
 }
 
-#[tokio::test]
-async fn bodies_must_be_declared_json() {
-    let app = spawn_app().await;
+async fn bodies_must_be_declared_json(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let body = r#"{"name": "Acme", "slug": "acme"}"#;
     app.send(post_raw(&acme.key, None, body)).await.problem(415);
@@ -90,9 +87,8 @@ async fn bodies_must_be_declared_json() {
         .problem(415);
 }
 
-#[tokio::test]
-async fn bodies_over_one_mebibyte_are_refused() {
-    let app = spawn_app().await;
+async fn bodies_over_one_mebibyte_are_refused(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let huge = format!(
         r#"{{"name": "Acme", "slug": "acme", "instructions": "{}"}}"#,
@@ -114,9 +110,8 @@ async fn bodies_over_one_mebibyte_are_refused() {
     assert_eq!(reply.error_fields(), ["instructions"]);
 }
 
-#[tokio::test]
-async fn malformed_ids_in_paths_are_not_found() {
-    let app = spawn_app().await;
+async fn malformed_ids_in_paths_are_not_found(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let server = app.create_server(&acme, "acme").await;
     let server_id = server["id"].as_str().unwrap();
@@ -138,9 +133,8 @@ async fn malformed_ids_in_paths_are_not_found() {
         .problem(404);
 }
 
-#[tokio::test]
-async fn unknown_routes_and_methods_are_problems_too() {
-    let app = spawn_app().await;
+async fn unknown_routes_and_methods_are_problems_too(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     app.get(&acme, "/api/v1/nothing-here").await.problem(404);
     app.call(Method::PUT, "/api/v1/servers", Some(&acme.key), None)
@@ -148,9 +142,8 @@ async fn unknown_routes_and_methods_are_problems_too() {
         .problem(405);
 }
 
-#[tokio::test]
-async fn bad_query_parameters_are_422_problems() {
-    let app = spawn_app().await;
+async fn bad_query_parameters_are_422_problems(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let bad_status = app
         .get(&acme, "/api/v1/support-requests?status=sleeping")
@@ -172,9 +165,8 @@ async fn bad_query_parameters_are_422_problems() {
 
 /// The binary merges this router with others and sets its own fallback: paths under
 /// `/api/v1` must still answer with problems, and other paths with the binary's fallback.
-#[tokio::test]
-async fn the_router_merges_with_other_routes_and_fallbacks() {
-    let app = spawn_app().await;
+async fn the_router_merges_with_other_routes_and_fallbacks(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let merged = axum::Router::new()
         .route("/mcp", axum::routing::get(|| async { "mcp" }))
         .merge(guidepost_api::router(app.platform.clone()))
@@ -199,3 +191,15 @@ async fn the_router_merges_with_other_routes_and_fallbacks() {
     let servers = send("/api/v1/servers").await.unwrap();
     assert_eq!(servers.status(), StatusCode::UNAUTHORIZED);
 }
+
+backend_tests!(
+    malformed_json_is_a_400_problem,
+    unknown_fields_are_refused_by_name,
+    wrong_types_and_missing_fields_name_the_field,
+    bodies_must_be_declared_json,
+    bodies_over_one_mebibyte_are_refused,
+    malformed_ids_in_paths_are_not_found,
+    unknown_routes_and_methods_are_problems_too,
+    bad_query_parameters_are_422_problems,
+    the_router_merges_with_other_routes_and_fallbacks,
+);

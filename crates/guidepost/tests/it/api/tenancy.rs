@@ -3,13 +3,13 @@
 
 use axum::http::{Method, StatusCode};
 use guidepost_domain::SupportStatus;
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, tool_call};
+use crate::api::helpers::{spawn_app, tool_call};
 
-#[tokio::test]
-async fn another_organizations_server_is_not_found() {
-    let app = spawn_app().await;
+async fn another_organizations_server_is_not_found(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     let theirs = app.create_server(&globex, "globex").await;
@@ -35,9 +35,8 @@ async fn another_organizations_server_is_not_found() {
     assert_eq!(still.body["name"], "Server globex");
 }
 
-#[tokio::test]
-async fn another_organizations_support_request_is_not_found() {
-    let app = spawn_app().await;
+async fn another_organizations_support_request_is_not_found(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     let server = app.create_server(&globex, "globex").await;
@@ -71,9 +70,8 @@ async fn another_organizations_support_request_is_not_found() {
     assert_eq!(unchanged.status, SupportStatus::Open);
 }
 
-#[tokio::test]
-async fn another_organizations_end_users_and_calls_are_invisible() {
-    let app = spawn_app().await;
+async fn another_organizations_end_users_and_calls_are_invisible(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     let server = app.create_server(&globex, "globex").await;
@@ -130,9 +128,8 @@ async fn another_organizations_end_users_and_calls_are_invisible() {
     );
 }
 
-#[tokio::test]
-async fn another_organizations_key_cannot_be_revoked() {
-    let app = spawn_app().await;
+async fn another_organizations_key_cannot_be_revoked(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     let their_keys = app.get(&globex, "/api/v1/api-keys").await;
@@ -159,3 +156,10 @@ async fn another_organizations_key_cannot_be_revoked() {
         StatusCode::OK
     );
 }
+
+backend_tests!(
+    another_organizations_server_is_not_found,
+    another_organizations_support_request_is_not_found,
+    another_organizations_end_users_and_calls_are_invisible,
+    another_organizations_key_cannot_be_revoked,
+);

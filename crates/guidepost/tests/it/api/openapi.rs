@@ -1,7 +1,8 @@
 use axum::http::{Method, StatusCode};
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::api::helpers::spawn_app;
 
 /// Every route of the API, as the router serves it.
 const ROUTES: &[(&str, &str)] = &[
@@ -43,8 +44,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
 ];
 
-async fn document() -> Value {
-    let app = spawn_app().await;
+async fn document(db: &TestDatabase) -> Value {
+    let app = spawn_app(db).await;
     let reply = app
         .call(Method::GET, "/api/v1/openapi.json", None, None)
         .await;
@@ -64,9 +65,8 @@ fn documented_operations(doc: &Value) -> Vec<(String, String)> {
     operations
 }
 
-#[tokio::test]
-async fn the_document_lists_exactly_the_routes() {
-    let doc = document().await;
+async fn the_document_lists_exactly_the_routes(db: &TestDatabase) {
+    let doc = document(db).await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
@@ -80,9 +80,10 @@ async fn the_document_lists_exactly_the_routes() {
     assert_eq!(documented_operations(&doc), expected);
 }
 
-#[tokio::test]
-async fn the_document_declares_the_bearer_scheme_on_every_authenticated_operation() {
-    let doc = document().await;
+async fn the_document_declares_the_bearer_scheme_on_every_authenticated_operation(
+    db: &TestDatabase,
+) {
+    let doc = document(db).await;
     let scheme = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(scheme["type"], "http");
     assert_eq!(scheme["scheme"], "bearer");
@@ -106,9 +107,8 @@ async fn the_document_declares_the_bearer_scheme_on_every_authenticated_operatio
     }
 }
 
-#[tokio::test]
-async fn error_responses_are_documented_as_problems() {
-    let doc = document().await;
+async fn error_responses_are_documented_as_problems(db: &TestDatabase) {
+    let doc = document(db).await;
     let conflict = &doc["paths"]["/api/v1/servers"]["post"]["responses"]["409"];
     assert_eq!(
         conflict["content"]["application/problem+json"]["schema"]["$ref"],
@@ -125,11 +125,10 @@ async fn error_responses_are_documented_as_problems() {
 
 /// Each documented operation reaches a handler: whatever it answers, it is not the
 /// "no such endpoint" fallback nor 405.
-#[tokio::test]
-async fn every_documented_operation_is_served() {
-    let app = spawn_app().await;
+async fn every_documented_operation_is_served(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
-    let doc = document().await;
+    let doc = document(db).await;
     for (method, path) in documented_operations(&doc) {
         let id = match path.split('/').nth(3).unwrap() {
             "servers" => "ms_00000000000000000000",
@@ -165,3 +164,10 @@ async fn every_documented_operation_is_served() {
         );
     }
 }
+
+backend_tests!(
+    the_document_lists_exactly_the_routes,
+    the_document_declares_the_bearer_scheme_on_every_authenticated_operation,
+    error_responses_are_documented_as_problems,
+    every_documented_operation_is_served,
+);

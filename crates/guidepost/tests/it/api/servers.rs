@@ -1,11 +1,11 @@
 use axum::http::{StatusCode, header};
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::api::helpers::spawn_app;
 
-#[tokio::test]
-async fn a_server_is_created_read_listed_updated_and_deleted() {
-    let app = spawn_app().await;
+async fn a_server_is_created_read_listed_updated_and_deleted(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
 
     let created = app
@@ -76,9 +76,8 @@ async fn a_server_is_created_read_listed_updated_and_deleted() {
         .problem(404);
 }
 
-#[tokio::test]
-async fn a_changed_slug_changes_the_urls() {
-    let app = spawn_app().await;
+async fn a_changed_slug_changes_the_urls(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let server = app.create_server(&acme, "acme").await;
     let patched = app
@@ -92,9 +91,8 @@ async fn a_changed_slug_changes_the_urls() {
     assert_eq!(patched.body["mcp_url"], "http://acme-2.localhost:8080/mcp");
 }
 
-#[tokio::test]
-async fn slugs_are_unique_across_organizations() {
-    let app = spawn_app().await;
+async fn slugs_are_unique_across_organizations(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let globex = app.tenant("Globex").await;
     app.create_server(&acme, "shared").await;
@@ -133,9 +131,8 @@ async fn slugs_are_unique_across_organizations() {
     renamed.problem(409);
 }
 
-#[tokio::test]
-async fn conformance_fixtures_need_the_platform_to_allow_them() {
-    let app = spawn_app().await;
+async fn conformance_fixtures_need_the_platform_to_allow_them(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let body = json!({"name": "Fixture", "slug": "fixture", "kind": "conformance_fixture"});
     app.post(&acme, "/api/v1/servers", body.clone())
@@ -148,16 +145,15 @@ async fn conformance_fixtures_need_the_platform_to_allow_them() {
             .is_empty()
     );
 
-    let permissive = crate::helpers::spawn_app_with(true).await;
+    let permissive = crate::api::helpers::spawn_app_with(db, true).await;
     let acme = permissive.tenant("Acme").await;
     let created = permissive.post(&acme, "/api/v1/servers", body).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.body["kind"], "conformance_fixture");
 }
 
-#[tokio::test]
-async fn invalid_settings_are_named_field_by_field() {
-    let app = spawn_app().await;
+async fn invalid_settings_are_named_field_by_field(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let bad_slug = app
         .post(
@@ -180,9 +176,8 @@ async fn invalid_settings_are_named_field_by_field() {
     assert_eq!(bad_domain.error_fields(), ["custom_domain"]);
 }
 
-#[tokio::test]
-async fn install_snippets_carry_the_tracking_id() {
-    let app = spawn_app().await;
+async fn install_snippets_carry_the_tracking_id(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let server = app.create_server(&acme, "acme").await;
     let path = format!("/api/v1/servers/{}/install", server["id"].as_str().unwrap());
@@ -214,9 +209,8 @@ async fn install_snippets_carry_the_tracking_id() {
     assert_eq!(bad.error_fields(), ["tracking_id"]);
 }
 
-#[tokio::test]
-async fn server_lists_are_paged_newest_first() {
-    let app = spawn_app().await;
+async fn server_lists_are_paged_newest_first(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     for slug in ["first", "second", "third"] {
         app.create_server(&acme, slug).await;
@@ -264,3 +258,13 @@ async fn server_lists_are_paged_newest_first() {
     );
     assert_eq!(huge.body["items"].as_array().unwrap().len(), 3);
 }
+
+backend_tests!(
+    a_server_is_created_read_listed_updated_and_deleted,
+    a_changed_slug_changes_the_urls,
+    slugs_are_unique_across_organizations,
+    conformance_fixtures_need_the_platform_to_allow_them,
+    invalid_settings_are_named_field_by_field,
+    install_snippets_carry_the_tracking_id,
+    server_lists_are_paged_newest_first,
+);

@@ -1,17 +1,17 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
-use crate::helpers::{Reply, spawn_app};
+use crate::api::helpers::{Reply, spawn_app};
 
 fn assert_unauthorized(reply: &Reply) {
     reply.problem(401);
     assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
 }
 
-#[tokio::test]
-async fn requests_without_a_valid_key_are_refused() {
-    let app = spawn_app().await;
+async fn requests_without_a_valid_key_are_refused(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     app.create_server(&acme, "acme").await;
 
@@ -52,9 +52,8 @@ async fn requests_without_a_valid_key_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn the_bearer_scheme_is_case_insensitive() {
-    let app = spawn_app().await;
+async fn the_bearer_scheme_is_case_insensitive(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let request = Request::get("/api/v1/servers")
         .header(header::AUTHORIZATION, format!("bearer {}", acme.key))
@@ -62,9 +61,8 @@ async fn the_bearer_scheme_is_case_insensitive() {
     assert_eq!(app.send(request.unwrap()).await.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn keys_are_created_listed_and_revoked() {
-    let app = spawn_app().await;
+async fn keys_are_created_listed_and_revoked(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
 
     let created = app
@@ -111,9 +109,8 @@ async fn keys_are_created_listed_and_revoked() {
     assert!(entry["revoked_at"].is_string(), "{entry}");
 }
 
-#[tokio::test]
-async fn a_key_may_revoke_itself() {
-    let app = spawn_app().await;
+async fn a_key_may_revoke_itself(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let keys = app.get(&acme, "/api/v1/api-keys").await;
     let own_id = keys.body["items"][0]["id"].as_str().unwrap().to_owned();
@@ -127,9 +124,8 @@ async fn a_key_may_revoke_itself() {
     assert_unauthorized(&app.get(&acme, "/api/v1/api-keys").await);
 }
 
-#[tokio::test]
-async fn key_names_are_validated() {
-    let app = spawn_app().await;
+async fn key_names_are_validated(db: &TestDatabase) {
+    let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let blank = app
         .post(&acme, "/api/v1/api-keys", json!({"name": "  "}))
@@ -144,3 +140,11 @@ async fn key_names_are_validated() {
         1
     );
 }
+
+backend_tests!(
+    requests_without_a_valid_key_are_refused,
+    the_bearer_scheme_is_case_insensitive,
+    keys_are_created_listed_and_revoked,
+    a_key_may_revoke_itself,
+    key_names_are_validated,
+);

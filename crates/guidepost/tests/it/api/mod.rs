@@ -1,0 +1,13 @@
+//! The management API, end to end: the real application on a fresh database per test
+//! (`spawn_app`), on SQLite and PostgreSQL, driven over HTTP.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod openapi;
+mod reports;
+mod servers;
+mod support_and_end_users;
+mod tenancy;
+mod walkthroughs;
