@@ -52,7 +52,10 @@ impl RunningApp {
 
 /// Connects the store (applying migrations), binds the listener and starts serving.
 pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
-    let store = guidepost_store::connect(&settings.database_url)
+    let options = guidepost_store::StoreOptions {
+        timeout: settings.store_timeout,
+    };
+    let store = guidepost_store::connect_with(&settings.database_url, options)
         .await
         .with_context(|| {
             format!(

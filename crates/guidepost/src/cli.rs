@@ -159,6 +159,10 @@ pub struct ServeArgs {
     /// client instead of the proxy. Without it the header is ignored.
     #[arg(long, env = "GUIDEPOST_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<String>,
+    /// Seconds a request waits for a PostgreSQL connection before it fails cleanly, as
+    /// during a database outage [default: 2].
+    #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT")]
+    pub store_timeout: Option<u64>,
     /// Seconds a client may take to send a request's headers [default: 10].
     #[arg(long, env = "GUIDEPOST_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<u64>,

@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub header_read_timeout: Option<u64>,
     pub body_read_timeout: Option<u64>,
     pub trusted_proxy: Option<Vec<String>>,
+    pub store_timeout: Option<u64>,
     pub max_sessions: Option<usize>,
     pub max_sessions_per_ip: Option<usize>,
     pub max_sessions_per_server: Option<usize>,
@@ -82,6 +83,8 @@ pub struct Settings {
     pub body_read_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a request waits for the database before it fails.
+    pub store_timeout: Duration,
 }
 
 impl Settings {
@@ -107,6 +110,7 @@ impl Settings {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
+            store_timeout: guidepost_store::StoreOptions::default().timeout,
         }
     }
 }
@@ -200,6 +204,14 @@ pub fn serve_settings(
         "--header-read-timeout and --body-read-timeout must be at least 1 second"
     );
     settings.trusted_proxies = trusted_proxies(args, file)?;
+    settings.store_timeout = seconds(
+        args.store_timeout.or(file.store_timeout),
+        settings.store_timeout,
+    );
+    anyhow::ensure!(
+        !settings.store_timeout.is_zero(),
+        "--store-timeout must be at least 1 second"
+    );
     settings.shutdown_grace =
         Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
     settings.auth = auth_options(args, file, &settings.platform.base_domain);

@@ -107,10 +107,31 @@ pub trait Store:
     async fn ping(&self) -> Result<()>;
 }
 
+/// How the store waits on its database.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// The longest a request waits for a PostgreSQL connection before it fails (SPEC §2:
+    /// an outage fails requests quickly and cleanly, never a long hang).
+    pub timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            timeout: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
 /// Opens the store named by `url` (`sqlite:…` or `postgres://…`) and applies migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    connect_with(url, StoreOptions::default()).await
+}
+
+/// [`connect`] with options.
+pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url).await?))
+        Ok(Arc::new(PgStore::connect_with(url, options).await?))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url).await?))
     } else {

@@ -7,7 +7,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use guidepost_domain::{Id, ServerId};
 
-use crate::{Backend, ChangeFeed, Result};
+use crate::{Backend, ChangeFeed, Result, StoreOptions};
 
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;
@@ -32,9 +32,15 @@ impl PgStore {
     /// Connects and applies migrations. Concurrent nodes starting together are safe:
     /// sqlx serializes migrations with an advisory lock.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// [`PgStore::connect`], waiting at most `options.timeout` for a connection on each
+    /// use: while the database is down, requests fail within it.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(options.timeout)
             .connect(url)
             .await?;
         MIGRATIONS.run(&pool).await?;

@@ -14,6 +14,7 @@ mod conformance;
 mod conformance_auth;
 mod content_as_code;
 mod cross_tenant;
+mod database_outage;
 mod floods;
 mod hardening;
 mod node_clients;
