@@ -17,6 +17,9 @@ pub struct PlatformConfig {
     /// Seals the secrets the platform must read back (identity providers' client
     /// secrets). Without it, such secrets are refused.
     pub master_key: Option<crate::secrets::MasterKey>,
+    /// How long recorded tool calls, unused client registrations and forgotten anonymous
+    /// end users are kept (SPEC §6).
+    pub retention: Duration,
 }
 
 impl PlatformConfig {

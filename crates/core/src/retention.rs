@@ -1,6 +1,10 @@
 //! What the platform deletes on its own, and when (SPEC §6): sessions idle past the
-//! timeout, and sign-in records an hour after they expired (a rotated refresh token stays
-//! known until then, so that its reuse is still caught).
+//! timeout; sign-in records an hour after they expired (a rotated refresh token stays
+//! known until then, so that its reuse is still caught); tool calls older than the
+//! retention (`--retention-days`), in batches; client registrations never used for 30
+//! days; anonymous end users that nothing refers to and that were not seen within the
+//! retention. Unauthenticated callers can create the last three, so they must not grow
+//! without bound.
 
 use guidepost_domain::Timestamp;
 
@@ -8,39 +12,67 @@ use crate::Platform;
 
 /// How long expired sign-in records are kept, in seconds.
 const AUTH_RECORDS_KEPT_AFTER_EXPIRY: i64 = 3600;
+/// How long a registered client that was never used is kept, in seconds.
+const UNUSED_CLIENTS_KEPT: i64 = 30 * 24 * 3600;
+/// Tool calls deleted per statement, and statements per sweep: a sweep never holds the
+/// database for long, and a backlog is worked off over a few minutes.
+const TOOL_CALL_BATCH: u32 = 5000;
+const TOOL_CALL_BATCHES_PER_SWEEP: usize = 20;
 
 /// What one sweep deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub idle_sessions: u64,
     pub auth_records: u64,
+    pub tool_calls: u64,
+    pub unused_clients: u64,
+    pub forgotten_end_users: u64,
 }
 
 /// Deletes what has outlived its retention. A part that fails is logged and counted as
 /// nothing deleted; the next sweep tries again.
 pub async fn sweep(platform: &Platform) -> Swept {
     let now = Timestamp::now();
+    let store = &platform.store;
     let idle = platform.config.session_idle_timeout.as_micros() as i64;
     let session_cutoff = Timestamp::from_micros(now.micros() - idle);
     let auth_cutoff = now.plus_seconds(-AUTH_RECORDS_KEPT_AFTER_EXPIRY);
-    let idle_sessions = platform
-        .store
-        .delete_idle_sessions(session_cutoff)
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "could not expire idle sessions");
-            0
-        });
-    let auth_records = platform
-        .store
-        .delete_expired_auth_records(auth_cutoff)
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "could not delete expired sign-in records");
-            0
-        });
+    let kept_since = now.plus_seconds(-(platform.config.retention.as_secs() as i64));
+    let clients_cutoff = now.plus_seconds(-UNUSED_CLIENTS_KEPT);
+    let idle_sessions = store.delete_idle_sessions(session_cutoff).await;
+    let auth_records = store.delete_expired_auth_records(auth_cutoff).await;
+    let unused_clients = store.delete_unused_clients(clients_cutoff).await;
+    let forgotten_end_users = store.delete_forgotten_end_users(kept_since).await;
     Swept {
-        idle_sessions,
-        auth_records,
+        idle_sessions: counted(idle_sessions, "idle sessions"),
+        auth_records: counted(auth_records, "expired sign-in records"),
+        tool_calls: prune_tool_calls(platform, kept_since).await,
+        unused_clients: counted(unused_clients, "unused client registrations"),
+        forgotten_end_users: counted(forgotten_end_users, "forgotten end users"),
     }
+}
+
+/// Deletes old tool calls a batch at a time, up to a bound per sweep.
+async fn prune_tool_calls(platform: &Platform, before: Timestamp) -> u64 {
+    let mut deleted = 0;
+    for _ in 0..TOOL_CALL_BATCHES_PER_SWEEP {
+        let batch = platform
+            .store
+            .prune_tool_calls(before, TOOL_CALL_BATCH)
+            .await;
+        let batch = counted(batch, "old tool calls");
+        deleted += batch;
+        if batch < u64::from(TOOL_CALL_BATCH) {
+            break;
+        }
+    }
+    deleted
+}
+
+/// A part's count, or 0 after logging why it failed (the next sweep tries again).
+fn counted(result: Result<u64, guidepost_store::StoreError>, what: &str) -> u64 {
+    result.unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not delete {what}");
+        0
+    })
 }

@@ -291,6 +291,7 @@ mod tests {
             enable_fixtures: false,
             session_idle_timeout: Duration::from_secs(60),
             master_key: None,
+            retention: std::time::Duration::from_secs(90 * 24 * 3600),
         }
     }
 

@@ -158,8 +158,7 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// Deletes what has outlived its retention (idle sessions, expired sign-in records),
-/// once a minute.
+/// Deletes what has outlived its retention (`core::retention`), once a minute.
 async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -168,14 +167,8 @@ async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
             () = stop.cancelled() => return,
         }
         let swept = retention::sweep(&platform).await;
-        if swept.idle_sessions > 0 {
-            tracing::info!(count = swept.idle_sessions, "expired idle sessions");
-        }
-        if swept.auth_records > 0 {
-            tracing::info!(
-                count = swept.auth_records,
-                "deleted expired sign-in records"
-            );
+        if swept != retention::Swept::default() {
+            tracing::info!(?swept, "deleted what outlived its retention");
         }
     }
 }

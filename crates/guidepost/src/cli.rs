@@ -159,6 +159,10 @@ pub struct ServeArgs {
     /// client instead of the proxy. Without it the header is ignored.
     #[arg(long, env = "GUIDEPOST_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<String>,
+    /// Days that recorded tool calls and forgotten anonymous end users are kept
+    /// [default: 90].
+    #[arg(long, env = "GUIDEPOST_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
     /// Seconds a request waits for a PostgreSQL connection before it fails cleanly, as
     /// during a database outage [default: 2].
     #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT")]

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:guidepost.db";
+const DAY_SECONDS: u64 = 24 * 3600;
 
 /// The TOML file: the same names as the long flags, with '_' for '-'.
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +37,7 @@ pub struct FileConfig {
     pub body_read_timeout: Option<u64>,
     pub trusted_proxy: Option<Vec<String>>,
     pub store_timeout: Option<u64>,
+    pub retention_days: Option<u32>,
     pub max_sessions: Option<usize>,
     pub max_sessions_per_ip: Option<usize>,
     pub max_sessions_per_server: Option<usize>,
@@ -102,6 +104,7 @@ impl Settings {
                 enable_fixtures: false,
                 session_idle_timeout: Duration::from_secs(1800),
                 master_key: None,
+                retention: Duration::from_secs(90 * DAY_SECONDS),
             },
             mcp: McpOptions::default(),
             auth: AuthOptions::default(),
@@ -168,7 +171,14 @@ pub fn serve_settings(
                 .unwrap_or(1800),
         ),
         master_key: master_key(args, file)?,
+        retention: Duration::from_secs(
+            u64::from(args.retention_days.or(file.retention_days).unwrap_or(90)) * DAY_SECONDS,
+        ),
     };
+    anyhow::ensure!(
+        !settings.platform.retention.is_zero(),
+        "--retention-days must be at least 1"
+    );
     settings.metrics_token = args
         .metrics_token
         .clone()

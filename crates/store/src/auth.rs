@@ -22,6 +22,10 @@ pub trait AuthStore: Send + Sync {
 
     // --- login sessions -------------------------------------------------------------
 
+    /// Platform-wide housekeeping: deletes clients registered before `registered_before`
+    /// that never got as far as a sign-in (no login session, no grant).
+    async fn delete_unused_clients(&self, registered_before: Timestamp) -> Result<u64>;
+
     async fn create_login_session(&self, session: &NewLoginSession) -> Result<LoginSession>;
     async fn get_login_session(
         &self,

@@ -24,6 +24,10 @@ pub trait EndUserStore: Send + Sync {
     ) -> Result<EndUser>;
     /// A new anonymous end user (known only by its session).
     async fn create_anonymous_end_user(&self, org: &OrgId, now: Timestamp) -> Result<EndUser>;
+    /// Platform-wide housekeeping: deletes anonymous end users (no email, not linked to a
+    /// person) last seen before `idle_since` that nothing refers to: no progress, no
+    /// recorded calls, no support request, no session, no end user linked to them.
+    async fn delete_forgotten_end_users(&self, idle_since: Timestamp) -> Result<u64>;
     async fn get_end_user(&self, org: &OrgId, id: &EndUserId) -> Result<EndUser>;
     async fn set_end_user_email(
         &self,

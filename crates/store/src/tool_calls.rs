@@ -31,6 +31,9 @@ pub trait ToolCallStore: Send + Sync {
         filter: &ToolCallFilter,
         page: &PageRequest,
     ) -> Result<Page<ToolCall>>;
+    /// Platform-wide housekeeping: deletes up to `limit` tool calls recorded before
+    /// `before`, oldest first; returns how many.
+    async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64>;
     /// Per-tool report over `[since, until)`.
     async fn tool_call_durations(
         &self,

@@ -152,3 +152,79 @@ async fn stalled_headers_and_bodies_are_cut_off() {
     let answer = slow_client(&app, stalled_body).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
+
+/// The `ms_…` server record of a slug, read below the API.
+async fn server_record(app: &crate::helpers::TestApp, slug: &str) -> guidepost_domain::McpServer {
+    app.store
+        .find_server_by_slug(slug)
+        .await
+        .unwrap()
+        .expect("the server exists")
+}
+
+/// A recorded call `days_ago` in the past, by `end_user`.
+fn old_call(
+    server: &guidepost_domain::McpServer,
+    end_user: Option<&guidepost_domain::EndUser>,
+    days_ago: i64,
+) -> guidepost_domain::ToolCall {
+    use guidepost_domain::{Timestamp, ToolCall, ToolCallId};
+    ToolCall {
+        id: ToolCallId::generate(),
+        org_id: server.org_id.clone(),
+        server_id: server.id.clone(),
+        session_id: None,
+        end_user_id: end_user.map(|u| u.id.clone()),
+        tool_name: "get_support".into(),
+        arguments: "{}".into(),
+        result_summary: "ok".into(),
+        is_error: false,
+        error_code: None,
+        duration_us: 10,
+        created_at: Timestamp::now().plus_seconds(-days_ago * 86_400),
+    }
+}
+
+backend_tests! {
+    /// L9: what unauthenticated callers create does not pile up: tool calls past the
+    /// retention are pruned, anonymous end users that nothing refers to and that were not
+    /// seen within it are removed, and client registrations that were never used go.
+    async fn storage_does_not_grow_without_bound(db: &TestDatabase) {
+        use guidepost_domain::{NewOAuthClient, Timestamp, TokenEndpointAuthMethod};
+        let app = spawn_app_with(db, |s| s.platform.retention = Duration::from_secs(86_400)).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let server = server_record(&app, "acme").await;
+        let org = &server.org_id;
+        let two_days_ago = Timestamp::now().plus_seconds(-2 * 86_400);
+        let forgotten = app.store.create_anonymous_end_user(org, two_days_ago).await.unwrap();
+        let still_cited = app.store.create_anonymous_end_user(org, two_days_ago).await.unwrap();
+        let recent = app.store.create_anonymous_end_user(org, Timestamp::now()).await.unwrap();
+        let calls = [old_call(&server, None, 2), old_call(&server, None, 3), old_call(&server, Some(&still_cited), 0)];
+        app.store.insert_tool_calls(&calls).await.unwrap();
+
+        let swept = guidepost_core::retention::sweep(&app.app.platform).await;
+        assert_eq!((swept.tool_calls, swept.forgotten_end_users), (2, 1), "{swept:?}");
+        let page = guidepost_domain::PageRequest::default();
+        let left = app.store.list_tool_calls(org, &Default::default(), &page).await.unwrap();
+        assert_eq!(left.items.len(), 1);
+        assert!(app.store.get_end_user(org, &forgotten.id).await.is_err(), "removed");
+        assert!(app.store.get_end_user(org, &still_cited.id).await.is_ok(), "a call names it");
+        assert!(app.store.get_end_user(org, &recent.id).await.is_ok(), "seen recently");
+
+        let client = NewOAuthClient {
+            org_id: org.clone(),
+            server_id: server.id.clone(),
+            client_name: Some("never used".into()),
+            client_uri: None,
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            grant_types: vec!["authorization_code".into()],
+            token_endpoint_auth_method: TokenEndpointAuthMethod::None,
+            scope: None,
+            secret_hash: None,
+        };
+        app.store.create_oauth_client(&client).await.unwrap();
+        assert_eq!(app.store.delete_unused_clients(Timestamp::now().plus_seconds(-60)).await.unwrap(), 0, "too young");
+        assert_eq!(app.store.delete_unused_clients(Timestamp::now().plus_seconds(1)).await.unwrap(), 1);
+    }
+}

@@ -51,6 +51,18 @@ impl AuthStore for ThisStore {
         row.as_ref().map(oauth_client).transpose()
     }
 
+    async fn delete_unused_clients(&self, registered_before: Timestamp) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM oauth_clients WHERE created_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = oauth_clients.id) \
+             AND NOT EXISTS (SELECT 1 FROM oauth_login_sessions l WHERE l.client_id = oauth_clients.id)",
+        )
+        .bind(registered_before.micros())
+        .execute(self.run())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn create_login_session(&self, s: &NewLoginSession) -> Result<LoginSession> {
         let sql = format!(
             "INSERT INTO oauth_login_sessions ({LOGIN_COLUMNS}) \

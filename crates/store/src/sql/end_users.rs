@@ -66,6 +66,22 @@ impl EndUserStore for ThisStore {
         end_user(&row)
     }
 
+    async fn delete_forgotten_end_users(&self, idle_since: Timestamp) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM end_users WHERE email IS NULL AND linked_end_user_id IS NULL \
+             AND last_seen_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM walkthrough_progress p WHERE p.end_user_id = end_users.id) \
+             AND NOT EXISTS (SELECT 1 FROM tool_calls t WHERE t.end_user_id = end_users.id) \
+             AND NOT EXISTS (SELECT 1 FROM support_requests r WHERE r.end_user_id = end_users.id) \
+             AND NOT EXISTS (SELECT 1 FROM mcp_sessions s WHERE s.end_user_id = end_users.id) \
+             AND NOT EXISTS (SELECT 1 FROM end_users l WHERE l.linked_end_user_id = end_users.id)",
+        )
+        .bind(idle_since.micros())
+        .execute(self.run())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn get_end_user(&self, org: &OrgId, id: &EndUserId) -> Result<EndUser> {
         let sql = format!("SELECT {END_USER_COLUMNS} FROM end_users WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -86,6 +86,18 @@ impl ToolCallStore for ThisStore {
         }))
     }
 
+    async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM tool_calls WHERE id IN \
+             (SELECT id FROM tool_calls WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before.micros())
+        .bind(i64::from(limit))
+        .execute(self.run())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn tool_call_durations(
         &self,
         org: &OrgId,
