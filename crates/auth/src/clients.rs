@@ -1,41 +1,24 @@
-//! Who a `client_id` is: a client registered at this server (RFC 7591), or the URL of a
-//! client metadata document (CIMD) that is fetched. And what redirect URIs are allowed.
+//! Who a `client_id` is: a client registered at this server (RFC 7591, looked up through
+//! core), or the URL of a client metadata document (CIMD), fetched here.
 
-use guidepost_core::authorization::clients;
-use url::{Host, Url};
+use guidepost_core::CoreError;
+use guidepost_core::authorization::clients::{self, Client};
 
 use crate::AuthState;
 use crate::cimd::CimdError;
 use crate::tenant::Tenant;
-
-/// A client, whichever way it is known.
-#[derive(Debug, Clone)]
-pub(crate) struct ClientInfo {
-    pub client_id: String,
-    pub name: Option<String>,
-    pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-    /// Set for confidential clients, which must authenticate with their secret.
-    pub secret_hash: Option<String>,
-}
-
-impl ClientInfo {
-    pub fn may_refresh(&self) -> bool {
-        self.grant_types.iter().any(|g| g == "refresh_token")
-    }
-}
 
 /// Why a client could not be looked up.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ClientProblem {
     #[error("{0}")]
     Document(#[from] CimdError),
-    #[error("storage failed: {0}")]
-    Store(#[from] guidepost_core::CoreError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
 }
 
 /// Whether a `client_id` names a metadata document rather than a registration.
-pub(crate) fn is_document_url(state: &AuthState, client_id: &str) -> bool {
+fn is_document_url(state: &AuthState, client_id: &str) -> bool {
     client_id.starts_with("https://")
         || (state.options.cimd_allow_private && client_id.starts_with("http://"))
 }
@@ -45,138 +28,10 @@ pub(crate) async fn find_client(
     state: &AuthState,
     tenant: &Tenant,
     client_id: &str,
-) -> Result<Option<ClientInfo>, ClientProblem> {
+) -> Result<Option<Client>, ClientProblem> {
     if is_document_url(state, client_id) {
         let document = state.cimd.fetch(client_id).await?;
-        return Ok(Some(ClientInfo {
-            client_id: document.client_id.clone(),
-            name: document.client_name.clone(),
-            redirect_uris: document.redirect_uris.clone(),
-            grant_types: document.grant_types.clone(),
-            secret_hash: None,
-        }));
+        return Ok(Some(Client::clone(&document)));
     }
-    if client_id.len() > 64 {
-        return Ok(None);
-    }
-    let server = &tenant.server;
-    let stored = clients::find(&state.platform, server, client_id).await?;
-    Ok(stored.map(|client| ClientInfo {
-        client_id: client.id.to_string(),
-        name: client.client_name,
-        redirect_uris: client.redirect_uris,
-        grant_types: client.grant_types,
-        secret_hash: client.secret_hash,
-    }))
-}
-
-/// Longest redirect URI, and most redirect URIs per client.
-pub(crate) const REDIRECT_URI_MAX: usize = 2000;
-pub(crate) const REDIRECT_URIS_MAX: usize = 10;
-
-/// Schemes that must never receive an authorization response.
-const FORBIDDEN_SCHEMES: &[&str] = &[
-    "javascript",
-    "data",
-    "file",
-    "vbscript",
-    "about",
-    "blob",
-    "ftp",
-    "ws",
-    "wss",
-    "mailto",
-    "tel",
-];
-
-/// A redirect URI a client may register (OAuth 2.1 §2.3.1, RFC 8252 §7): `https`; `http`
-/// only on a loopback host (native apps); or a private-use scheme of a native app (for
-/// example `cursor://…`). No fragment, no user info.
-pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    if uri.len() > REDIRECT_URI_MAX {
-        return Err(format!(
-            "redirect URIs are at most {REDIRECT_URI_MAX} characters"
-        ));
-    }
-    let parsed = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
-    if parsed.fragment().is_some() {
-        return Err(format!("{uri:?} must not have a fragment"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!("{uri:?} must not carry user information"));
-    }
-    match parsed.scheme() {
-        "https" if parsed.host().is_some() => Ok(()),
-        "http" if is_loopback(&parsed) => Ok(()),
-        "http" | "https" => Err(format!(
-            "{uri:?}: plain http is allowed only on a loopback host (localhost, 127.0.0.1, [::1])"
-        )),
-        scheme if FORBIDDEN_SCHEMES.contains(&scheme) => Err(format!(
-            "{uri:?}: the {scheme} scheme cannot be a redirect URI"
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// What the consent page names as the place the browser returns to: the host, or the
-/// scheme of a native app.
-pub(crate) fn redirect_target(uri: &str) -> String {
-    match Url::parse(uri) {
-        Ok(url) => match url.host_str() {
-            Some(host) if !host.is_empty() => match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            },
-            _ => format!("the app that opens {}: links", url.scheme()),
-        },
-        Err(_) => uri.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redirect_uris_follow_the_native_app_rules() {
-        for good in [
-            "https://app.example.com/callback",
-            "http://127.0.0.1:33418/callback",
-            "http://localhost:8080/cb",
-            "http://[::1]:9000/",
-            "cursor://anysphere.cursor-retrieval/oauth/callback",
-            "com.example.app:/oauth2redirect",
-        ] {
-            assert!(check_redirect_uri(good).is_ok(), "{good} should be allowed");
-        }
-        for bad in [
-            "http://example.com/callback",
-            "https://app.example.com/cb#frag",
-            "javascript:alert(1)",
-            "data:text/html,hi",
-            "https://user:pw@example.com/cb",
-            "/relative",
-        ] {
-            assert!(check_redirect_uri(bad).is_err(), "{bad} should be refused");
-        }
-    }
-
-    #[test]
-    fn the_consent_page_names_the_redirect_host() {
-        assert_eq!(
-            redirect_target("http://127.0.0.1:33418/cb"),
-            "127.0.0.1:33418"
-        );
-        assert_eq!(redirect_target("https://vscode.dev/redirect"), "vscode.dev");
-        assert!(redirect_target("com.example.app:/cb").contains("com.example.app"));
-    }
+    Ok(clients::registered(&state.platform, &tenant.server, client_id).await?)
 }
