@@ -91,3 +91,41 @@ pub async fn registered(
         .await?;
     Ok(stored.map(Client::from))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(redirect_uris: &[&str], secret: Option<&str>) -> Client {
+        Client {
+            client_id: "c".into(),
+            name: None,
+            redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+            grant_types: vec!["authorization_code".into()],
+            secret_hash: secret.map(hash_secret),
+        }
+    }
+
+    #[test]
+    fn the_redirect_uri_is_named_exactly_or_is_the_only_one() {
+        let one = client(&["https://a.example/cb"], None);
+        assert_eq!(one.redirect_uri(None).unwrap(), "https://a.example/cb");
+        assert_eq!(
+            one.redirect_uri(Some("https://a.example/cb/")),
+            Err(RedirectUriRefusal::Unregistered)
+        );
+        let two = client(&["https://a.example/cb", "http://127.0.0.1/cb"], None);
+        assert_eq!(two.redirect_uri(None), Err(RedirectUriRefusal::Missing));
+        assert!(two.redirect_uri(Some("http://127.0.0.1/cb")).is_ok());
+    }
+
+    #[test]
+    fn confidential_clients_present_their_secret() {
+        assert!(client(&[], None).authenticates(None));
+        let confidential = client(&[], Some("s3cret"));
+        assert!(confidential.authenticates(Some("s3cret")));
+        assert!(!confidential.authenticates(Some("other")));
+        assert!(!confidential.authenticates(None));
+        assert!(!confidential.may_refresh() && confidential.may_use_codes());
+    }
+}

@@ -98,4 +98,12 @@ mod tests {
             assert!(check_redirect_uri(bad).is_err(), "{bad} should be refused");
         }
     }
+
+    #[test]
+    fn a_client_lists_one_to_ten_uris() {
+        assert!(check_redirect_uris(&[]).is_err());
+        let many = vec!["https://a.example/cb".to_owned(); REDIRECT_URIS_MAX + 1];
+        assert!(check_redirect_uris(&many).is_err());
+        assert!(check_redirect_uris(&many[..2]).is_ok());
+    }
 }

@@ -38,3 +38,20 @@ pub(super) fn within(granted: &str, asked: &str) -> bool {
     let granted: Vec<&str> = granted.split_whitespace().collect();
     asked.split_whitespace().all(|s| granted.contains(&s))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_default_to_mcp_and_refuse_unknown_scopes() {
+        assert_eq!(requested(None).unwrap(), "mcp");
+        assert_eq!(
+            requested(Some("mcp offline_access mcp")).unwrap(),
+            "mcp offline_access"
+        );
+        assert_eq!(requested(Some("mcp admin")).unwrap_err(), "admin");
+        assert_eq!(known_among("admin mcp"), "mcp");
+        assert!(within("mcp offline_access", "mcp") && !within("mcp", "mcp admin"));
+    }
+}

@@ -276,3 +276,175 @@ pub async fn revoke(
     metrics::counter!("guidepost_oauth_revocations_total").increment(1);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn server() -> McpServer {
+        let now = Timestamp::now();
+        McpServer {
+            id: Id::from_trusted("ms_1".into()),
+            org_id: Id::from_trusted("org_1".into()),
+            kind: ServerKind::Standard,
+            name: "Acme".into(),
+            slug: Slug::parse("acme").unwrap(),
+            custom_domain: None,
+            auth_mode: AuthMode::PlatformOauth,
+            walkthrough_tools_enabled: true,
+            support_tool_enabled: true,
+            product_name: None,
+            instructions: None,
+            allowed_origins: vec![],
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn client(redirect_uris: &[&str]) -> Client {
+        Client {
+            client_id: "cli_1".into(),
+            name: None,
+            redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            secret_hash: None,
+        }
+    }
+
+    fn grant(server: &McpServer) -> Grant {
+        Grant {
+            id: Id::from_trusted("gr_1".into()),
+            org_id: server.org_id.clone(),
+            server_id: server.id.clone(),
+            client_id: "cli_1".into(),
+            end_user_id: Id::from_trusted("eu_1".into()),
+            scope: "mcp offline_access".into(),
+            resource: "http://acme.localhost/mcp".into(),
+            created_at: Timestamp::now(),
+            revoked_at: None,
+        }
+    }
+
+    fn code(server: &McpServer) -> AuthorizationCode {
+        AuthorizationCode {
+            grant: grant(server),
+            redirect_uri: "http://127.0.0.1:9/cb".into(),
+            code_challenge: CHALLENGE.into(),
+            expires_at: Timestamp::now().plus_seconds(60),
+            used_at: None,
+        }
+    }
+
+    fn exchange<'a>(verifier: &'a str, redirect_uri: Option<&'a str>) -> CodeExchange<'a> {
+        CodeExchange {
+            code: "gpc_x",
+            verifier,
+            redirect_uri,
+            resource: None,
+        }
+    }
+
+    #[test]
+    fn a_code_is_redeemable_only_as_it_was_issued() {
+        let server = server();
+        let code = code(&server);
+        let now = Timestamp::now();
+        let one_uri = client(&["http://127.0.0.1:9/cb"]);
+        let good = exchange(VERIFIER, Some("http://127.0.0.1:9/cb"));
+        assert_eq!(redeemable(&code, &server, &one_uri, &good, now), Ok(()));
+        // The redirect URI may be left out only where the client has no other.
+        let left_out = exchange(VERIFIER, None);
+        assert_eq!(redeemable(&code, &server, &one_uri, &left_out, now), Ok(()));
+        let two_uris = client(&["http://127.0.0.1:9/cb", "https://a.example/cb"]);
+        assert_eq!(
+            redeemable(&code, &server, &two_uris, &left_out, now),
+            Err(GrantRefusal::RedirectUriMismatch)
+        );
+        let wrong_verifier = exchange(CHALLENGE, Some("http://127.0.0.1:9/cb"));
+        assert_eq!(
+            redeemable(&code, &server, &one_uri, &wrong_verifier, now),
+            Err(GrantRefusal::VerifierMismatch)
+        );
+        let later = now.plus_seconds(120);
+        assert_eq!(
+            redeemable(&code, &server, &one_uri, &good, later),
+            Err(GrantRefusal::CodeExpired)
+        );
+        let other_client = Client {
+            client_id: "cli_2".into(),
+            ..one_uri.clone()
+        };
+        assert_eq!(
+            redeemable(&code, &server, &other_client, &good, now),
+            Err(GrantRefusal::CodeOfAnotherClient)
+        );
+        let elsewhere = McpServer {
+            id: Id::from_trusted("ms_2".into()),
+            ..server.clone()
+        };
+        assert_eq!(
+            redeemable(&code, &elsewhere, &one_uri, &good, now),
+            Err(GrantRefusal::CodeOfAnotherServer)
+        );
+        let other_resource = CodeExchange {
+            resource: Some("http://other.localhost/mcp"),
+            ..good
+        };
+        assert_eq!(
+            redeemable(&code, &server, &one_uri, &other_resource, now),
+            Err(GrantRefusal::OtherResource(code.grant.resource.clone()))
+        );
+    }
+
+    #[test]
+    fn a_refresh_may_narrow_the_scope_but_not_widen_it() {
+        let server = server();
+        let grant = grant(&server);
+        let client = client(&["http://127.0.0.1:9/cb"]);
+        let refresh = |scope| Refresh {
+            refresh_token: "gpr_x",
+            scope,
+            resource: None,
+        };
+        assert_eq!(
+            refreshable(&grant, &server, &client, &refresh(Some("mcp"))),
+            Ok(())
+        );
+        assert_eq!(
+            refreshable(&grant, &server, &client, &refresh(Some("mcp admin"))),
+            Err(GrantRefusal::ScopeWidened)
+        );
+        let other_client = Client {
+            client_id: "cli_2".into(),
+            ..client.clone()
+        };
+        assert_eq!(
+            refreshable(&grant, &server, &other_client, &refresh(None)),
+            Err(GrantRefusal::RefreshTokenOfAnother)
+        );
+    }
+
+    #[test]
+    fn refresh_tokens_go_only_to_clients_that_may_refresh() {
+        let lifetimes = Lifetimes {
+            access: Duration::from_secs(3600),
+            refresh: Duration::from_secs(7200),
+        };
+        let now = Timestamp::now();
+        let refreshing = client(&[]);
+        let (stored, issued) = new_tokens(&refreshing, "mcp", now, lifetimes);
+        assert_eq!(stored.len(), 2);
+        assert_eq!(issued.expires_in, 3600);
+        assert_eq!(stored[0].hash, hash_secret(&issued.access_token));
+        let code_only = Client {
+            grant_types: vec!["authorization_code".into()],
+            ..refreshing
+        };
+        let (stored, issued) = new_tokens(&code_only, "mcp", now, lifetimes);
+        assert_eq!(stored.len(), 1);
+        assert!(issued.refresh_token.is_none());
+    }
+}
