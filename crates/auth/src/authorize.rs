@@ -4,28 +4,27 @@
 //! be good, errors are shown as a page; after, they go back to the client.
 
 use axum::extract::RawQuery;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
+use guidepost_core::authorization::clients::RedirectUriRefusal;
+use guidepost_core::authorization::crypto::is_pkce_value;
 use guidepost_core::authorization::logins;
-use guidepost_domain::{
-    AuthorizationRequest, NewLoginSession, Timestamp, hash_secret, random_token,
-};
-use http::{HeaderValue, StatusCode, header};
+use guidepost_core::authorization::scopes::{self, MCP_SCOPE};
+use guidepost_domain::AuthorizationRequest;
+use http::{StatusCode, header};
 
-use crate::back::{Back, server_name};
+use crate::back::Back;
+use crate::browser::cookie_header;
 use crate::clients::{ClientProblem, find_client};
-use crate::crypto::is_pkce_value;
 use crate::error::Params;
-use crate::login_session::{LOGIN_TTL_SECS, cookie_header};
-use crate::pages::error_page;
+use crate::pages::{error_page, uncached_redirect};
 use crate::tenant::Tenant;
-use crate::verify::{KNOWN_SCOPES, MCP_SCOPE};
+
 pub(crate) async fn authorize(
     state: crate::State,
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let name = server_name(&tenant);
-    let page = |status, message: &str| error_page(status, &name, message);
+    let page = |status, message: &str| error_page(status, tenant.name(), message);
     let query = query.unwrap_or_default();
     if query.len() > 16 * 1024 {
         return page(
@@ -59,7 +58,7 @@ pub(crate) async fn authorize(
                 &format!("The app could not be verified: {why}."),
             );
         }
-        Err(ClientProblem::Store(error)) => {
+        Err(ClientProblem::Core(error)) => {
             tracing::error!(%error, "could not look up an OAuth client");
             return page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,17 +66,18 @@ pub(crate) async fn authorize(
             );
         }
     };
-    let redirect_uri = match params.get("redirect_uri") {
-        Some(uri) => uri.to_owned(),
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-        None => return page(StatusCode::BAD_REQUEST, "The app sent no redirect_uri."),
+    let redirect_uri = match client.redirect_uri(params.get("redirect_uri")) {
+        Ok(uri) => uri,
+        Err(RedirectUriRefusal::Missing) => {
+            return page(StatusCode::BAD_REQUEST, "The app sent no redirect_uri.");
+        }
+        Err(RedirectUriRefusal::Unregistered) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "The app asked to be sent back to an address it did not register (redirect_uri mismatch).",
+            );
+        }
     };
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "The app asked to be sent back to an address it did not register (redirect_uri mismatch).",
-        );
-    }
     // The redirect URI is the client's own: from here on, errors go back to it.
     let back = Back {
         redirect_uri: &redirect_uri,
@@ -88,23 +88,15 @@ pub(crate) async fn authorize(
         Ok(request) => request,
         Err((error, description)) => return back.error(error, &description),
     };
-    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+    if !client.may_use_codes() {
         return back.error(
             "unauthorized_client",
             "the client may not use the authorization code grant",
         );
     }
-    let secret = random_token("");
-    let new = NewLoginSession {
-        org_id: tenant.server.org_id.clone(),
-        server_id: tenant.server.id.clone(),
-        secret_hash: hash_secret(&secret),
-        request,
-        client_name: client.name.clone(),
-        expires_at: Timestamp::now().plus_seconds(LOGIN_TTL_SECS),
-    };
-    let session = match logins::start(&state.platform, &new).await {
-        Ok(session) => session,
+    let started = logins::start(&state.platform, &tenant.server, request, client.name).await;
+    let started = match started {
+        Ok(started) => started,
         Err(error) => {
             tracing::error!(%error, "could not start a login session");
             return back.error(
@@ -113,13 +105,11 @@ pub(crate) async fn authorize(
             );
         }
     };
+    let session = &started.session;
     let login_url = tenant.address.endpoint(&format!("/login/{}", session.id));
-    let mut response = Redirect::to(&login_url).into_response();
-    let cookie = cookie_header(&session.id, &secret, tenant.address.is_https());
+    let mut response = uncached_redirect(&login_url);
+    let cookie = cookie_header(&session.id, &started.secret, tenant.address.is_https());
     response.headers_mut().insert(header::SET_COOKIE, cookie);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -180,18 +170,12 @@ fn check_request(
             ));
         }
     }
-    let mut scopes: Vec<&str> = Vec::new();
-    for scope in params.get("scope").unwrap_or(MCP_SCOPE).split_whitespace() {
-        if !KNOWN_SCOPES.contains(&scope) {
-            return Err((
-                "invalid_scope",
-                format!("unknown scope {scope:?}; this server offers {MCP_SCOPE}"),
-            ));
-        }
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
-    }
+    let scope = scopes::requested(params.get("scope")).map_err(|unknown| {
+        (
+            "invalid_scope",
+            format!("unknown scope {unknown:?}; this server offers {MCP_SCOPE}"),
+        )
+    })?;
     let state = params.get("state").map(str::to_owned);
     if state.as_ref().is_some_and(|s| s.len() > 1024) {
         return Err(invalid("state is longer than 1024 characters"));
@@ -201,7 +185,7 @@ fn check_request(
         redirect_uri: redirect_uri.to_owned(),
         state,
         code_challenge: challenge.to_owned(),
-        scope: scopes.join(" "),
+        scope,
         resource,
     })
 }

@@ -1,29 +1,30 @@
-//! Answering the client and naming the server: the way back to the client's redirect
-//! URI (with `state` and RFC 9207 `iss`), and the server's name as pages show it.
+//! The way back to the client once its redirect URI is known to be good: the redirect URI
+//! with the response parameters, `state` echoed and RFC 9207 `iss`.
 
-use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use guidepost_domain::AuthorizationRequest;
+use http::StatusCode;
 use url::Url;
 
+use crate::pages::uncached_redirect;
 use crate::tenant::Tenant;
 
-pub(crate) fn server_name(tenant: &Tenant) -> String {
-    let server = &tenant.server;
-    server
-        .product_name
-        .clone()
-        .unwrap_or_else(|| server.name.clone())
-}
-
-/// The way back to the client: its redirect URI with the response parameters, `state`
-/// echoed and RFC 9207 `iss`.
 pub(crate) struct Back<'a> {
     pub redirect_uri: &'a str,
     pub state: Option<&'a str>,
     pub issuer: String,
 }
 
-impl Back<'_> {
+impl<'a> Back<'a> {
+    /// Back to the client of a checked authorization request.
+    pub fn to(request: &'a AuthorizationRequest, tenant: &Tenant) -> Self {
+        Self {
+            redirect_uri: &request.redirect_uri,
+            state: request.state.as_deref(),
+            issuer: tenant.address.issuer(),
+        }
+    }
+
     pub fn error(&self, error: &str, description: &str) -> Response {
         self.send(&[("error", error), ("error_description", description)])
     }
@@ -46,10 +47,6 @@ impl Back<'_> {
             }
             query.append_pair("iss", &self.issuer);
         }
-        let mut response = Redirect::to(url.as_str()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        uncached_redirect(url.as_str())
     }
 }

@@ -19,25 +19,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use guidepost_core::authorization::clients::Client;
+use guidepost_core::authorization::redirect_uris::check_redirect_uris;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Deserialize;
 use url::{Host, Url};
-
-use crate::redirect_uris::{REDIRECT_URIS_MAX, check_redirect_uri};
 
 const BODY_MAX: usize = 64 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const CACHE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 const CACHE_ENTRIES: usize = 1000;
-
-/// What a client metadata document says, checked.
-#[derive(Debug, Clone)]
-pub(crate) struct ClientDocument {
-    pub client_id: String,
-    pub client_name: Option<String>,
-    pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-}
 
 /// Why a client metadata document could not be used; shown on the error page.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -70,7 +61,7 @@ struct RawDocument {
 }
 
 struct Cached {
-    document: Arc<ClientDocument>,
+    document: Arc<Client>,
     until: Instant,
 }
 
@@ -98,7 +89,7 @@ impl Fetcher {
     }
 
     /// The document at `client_id`, from the cache or freshly fetched.
-    pub async fn fetch(&self, client_id: &str) -> Result<Arc<ClientDocument>, CimdError> {
+    pub async fn fetch(&self, client_id: &str) -> Result<Arc<Client>, CimdError> {
         if let Some(cached) = self.cached(client_id) {
             return Ok(cached);
         }
@@ -124,7 +115,7 @@ impl Fetcher {
         Ok(document)
     }
 
-    fn cached(&self, client_id: &str) -> Option<Arc<ClientDocument>> {
+    fn cached(&self, client_id: &str) -> Option<Arc<Client>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache
             .get(client_id)
@@ -132,7 +123,7 @@ impl Fetcher {
             .map(|c| c.document.clone())
     }
 
-    fn remember(&self, client_id: &str, document: Arc<ClientDocument>, max_age: Duration) {
+    fn remember(&self, client_id: &str, document: Arc<Client>, max_age: Duration) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= CACHE_ENTRIES {
             let now = Instant::now();
@@ -244,7 +235,8 @@ fn cache_lifetime(headers: &http::HeaderMap) -> Option<Duration> {
     (seconds > 0).then(|| Duration::from_secs(seconds))
 }
 
-fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientDocument, CimdError> {
+/// The client a document describes, checked: always a public client.
+fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, CimdError> {
     let raw: RawDocument =
         serde_json::from_slice(body).map_err(|e| CimdError::Invalid(format!("not JSON: {e}")))?;
     if raw.client_id != client_id {
@@ -265,14 +257,7 @@ fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientDocument, CimdEr
             )));
         }
     }
-    if raw.redirect_uris.is_empty() || raw.redirect_uris.len() > REDIRECT_URIS_MAX {
-        return Err(CimdError::Invalid(format!(
-            "redirect_uris must list 1 to {REDIRECT_URIS_MAX} URIs"
-        )));
-    }
-    for uri in &raw.redirect_uris {
-        check_redirect_uri(uri).map_err(CimdError::Invalid)?;
-    }
+    check_redirect_uris(&raw.redirect_uris).map_err(CimdError::Invalid)?;
     let grant_types = raw
         .grant_types
         .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
@@ -286,11 +271,12 @@ fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientDocument, CimdEr
                 .collect::<String>()
         })
         .filter(|n| !n.is_empty());
-    Ok(ClientDocument {
+    Ok(Client {
         client_id: raw.client_id,
-        client_name,
+        name: client_name,
         redirect_uris: raw.redirect_uris,
         grant_types,
+        secret_hash: None,
     })
 }
 
@@ -404,7 +390,7 @@ mod tests {
         let good = br#"{"client_id": "https://app.example.com/client.json", "client_name": "App",
             "redirect_uris": ["http://127.0.0.1:3000/cb"]}"#;
         let document = parse_document(url, good).unwrap();
-        assert_eq!(document.client_name.as_deref(), Some("App"));
+        assert_eq!(document.name.as_deref(), Some("App"));
         assert!(document.grant_types.contains(&"refresh_token".to_owned()));
         let other = br#"{"client_id": "https://evil.example.com/c.json", "redirect_uris": ["https://a.b/c"]}"#;
         assert!(parse_document(url, other).is_err());

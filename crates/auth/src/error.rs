@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use guidepost_core::CoreError;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -78,6 +79,13 @@ impl OAuthError {
             "server_error",
             "The authorization server failed; please retry",
         )
+    }
+}
+
+/// A failure on our side (the store), logged; the client may retry.
+impl From<CoreError> for OAuthError {
+    fn from(error: CoreError) -> Self {
+        Self::server_error(&error)
     }
 }
 

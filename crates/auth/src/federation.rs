@@ -11,18 +11,18 @@
 //! in the browser that left, for the latest trip, once.
 
 use axum::extract::RawQuery;
-use axum::response::{IntoResponse, Redirect, Response};
-use guidepost_core::authorization::logins;
-use guidepost_core::oidc::{CALLBACK_PATH, secret_context};
+use axum::response::Response;
+use guidepost_core::authorization::crypto::constant_time_eq;
+use guidepost_core::authorization::upstream;
+use guidepost_core::oidc::{self, CALLBACK_PATH, SignInClient};
 use guidepost_domain::{Email, LoginSession, LoginStage, hash_secret, random_token};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 
 use crate::AuthState;
-use crate::back::{Back, server_name};
-use crate::crypto::constant_time_eq;
+use crate::back::Back;
+use crate::browser::{Opened, START_AGAIN, open_id, stepped, to_page};
 use crate::error::Params;
-use crate::login_session::{self, Opened, START_AGAIN};
-use crate::pages::error_page;
+use crate::pages::{error_page, uncached_redirect};
 use crate::tenant::Tenant;
 use crate::upstream::{Relying, Trip, UpstreamError};
 
@@ -42,67 +42,52 @@ fn trip(cookie_secret: &str, session: &LoginSession, salt: &str) -> Trip {
 }
 
 fn unavailable(tenant: &Tenant, text: &str) -> Response {
-    error_page(StatusCode::SERVICE_UNAVAILABLE, &server_name(tenant), text)
+    error_page(StatusCode::SERVICE_UNAVAILABLE, tenant.name(), text)
 }
 
 /// The server's provider, with its client secret opened.
 #[allow(clippy::result_large_err)] // the error is the page to answer with
-async fn relying_party(
-    state: &AuthState,
-    tenant: &Tenant,
-) -> Result<(String, String, Option<String>), Response> {
-    let server = &tenant.server;
-    let sorry =
-        "Sign-in to this server is not set up correctly. Tell the organization that runs it.";
-    let provider = match guidepost_core::oidc::provider_of(&state.platform, server).await {
-        Ok(Some(provider)) => provider,
-        Ok(None) => {
-            tracing::error!(server = %server.id, "a custom_oauth server has no identity provider");
-            return Err(unavailable(tenant, sorry));
-        }
+async fn provider_client(state: &AuthState, tenant: &Tenant) -> Result<SignInClient, Response> {
+    match oidc::sign_in_client(&state.platform, &tenant.server).await {
+        Ok(Some(client)) => Ok(client),
+        Ok(None) => Err(unavailable(
+            tenant,
+            "Sign-in to this server is not set up correctly. Tell the organization that runs it.",
+        )),
         Err(error) => {
             tracing::error!(%error, "could not read an identity provider");
-            return Err(unavailable(
+            Err(unavailable(
                 tenant,
                 "Something went wrong. Please try again.",
-            ));
+            ))
         }
-    };
-    let secret = match (
-        &provider.client_secret_sealed,
-        &state.platform.config.master_key,
-    ) {
-        (None, _) => None,
-        (Some(sealed), Some(key)) => match key.open(sealed, &secret_context(&server.id)) {
-            Ok(secret) => Some(secret),
-            Err(error) => {
-                tracing::error!(%error, server = %server.id, "cannot open an identity provider's client secret");
-                return Err(unavailable(tenant, sorry));
-            }
-        },
-        (Some(_), None) => {
-            tracing::error!(server = %server.id, "an identity provider's client secret needs --master-key");
-            return Err(unavailable(tenant, sorry));
-        }
-    };
-    Ok((provider.issuer_url, provider.client_id, secret))
+    }
+}
+
+/// The platform as the provider's client, for this server as the request reached it.
+fn relying<'a>(client: &'a SignInClient, tenant: &Tenant) -> Relying<'a> {
+    Relying {
+        issuer_url: &client.issuer_url,
+        client_id: &client.client_id,
+        client_secret: client.client_secret.clone(),
+        redirect_uri: tenant.address.endpoint(CALLBACK_PATH),
+    }
 }
 
 fn provider_failed(tenant: &Tenant, error: &UpstreamError) -> Response {
-    let name = server_name(tenant);
     match error {
         UpstreamError::Refused(why) => {
             tracing::warn!(%why, "the identity provider did not confirm a person");
             let text = format!(
                 "Your organization's sign-in did not confirm who you are: {why}. {START_AGAIN}"
             );
-            error_page(StatusCode::FORBIDDEN, &name, &text)
+            error_page(StatusCode::FORBIDDEN, tenant.name(), &text)
         }
         UpstreamError::Unreachable(why) | UpstreamError::Unusable(why) => {
             tracing::error!(%why, "the identity provider cannot be used");
             let text =
                 "Your organization's sign-in service could not be reached. Try again in a moment.";
-            error_page(StatusCode::BAD_GATEWAY, &name, text)
+            error_page(StatusCode::BAD_GATEWAY, tenant.name(), text)
         }
     }
 }
@@ -110,35 +95,23 @@ fn provider_failed(tenant: &Tenant, error: &UpstreamError) -> Response {
 /// `GET {issuer}/login/{id}` on a `custom_oauth` server, before the person is known: a new
 /// trip to the provider.
 pub(crate) async fn start(state: &AuthState, tenant: &Tenant, opened: Opened) -> Response {
-    let (issuer_url, client_id, client_secret) = match relying_party(state, tenant).await {
-        Ok(found) => found,
+    let client = match provider_client(state, tenant).await {
+        Ok(client) => client,
         Err(response) => return response,
     };
     let salt = random_token("");
     let trip = trip(&opened.secret, &opened.session, &salt);
-    let rp = Relying {
-        issuer_url: &issuer_url,
-        client_id: &client_id,
-        client_secret,
-        redirect_uri: tenant.address.endpoint(CALLBACK_PATH),
-    };
+    let rp = relying(&client, tenant);
     let url = match state.providers.authorization_url(&rp, &trip).await {
         Ok(url) => url,
         Err(error) => return provider_failed(tenant, &error),
     };
-    let mut next = opened.session.clone();
-    next.stage = LoginStage::Upstream;
-    next.upstream_salt = Some(salt);
-    match login_session::save(state, &next).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return login_session::conflict(tenant),
-        Err(response) => return response,
+    let session = &opened.session;
+    let left = upstream::leave(&state.platform, session, salt).await;
+    if let Err(response) = stepped(tenant, session, left) {
+        return response;
     }
-    let mut response = Redirect::to(&url).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    uncached_redirect(&url)
 }
 
 /// `GET {issuer}/oidc/callback?code&state` (or `error`): where the provider sends the
@@ -149,8 +122,7 @@ pub(crate) async fn callback(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let name = server_name(&tenant);
-    let bad = |text: &str| error_page(StatusCode::BAD_REQUEST, &name, text);
+    let bad = |text: &str| error_page(StatusCode::BAD_REQUEST, tenant.name(), text);
     let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
         Ok(params) => params,
         Err(why) => return bad(&format!("The sign-in response is invalid: {why}.")),
@@ -159,7 +131,7 @@ pub(crate) async fn callback(
         return bad(&format!("The sign-in response has no state. {START_AGAIN}"));
     };
     let id = sent_state.split('.').next().unwrap_or_default();
-    let opened = match login_session::open_id(&state, &tenant, id, &headers).await {
+    let opened = match open_id(&state, &tenant, id, &headers).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
@@ -168,7 +140,7 @@ pub(crate) async fn callback(
     else {
         return match session.stage {
             // A reload after signing in: show where things stand.
-            LoginStage::Consent | LoginStage::Done => login_session::to_page(&tenant, session),
+            LoginStage::Consent | LoginStage::Done => to_page(&tenant, session),
             _ => bad(&format!(
                 "This sign-in response was not expected. {START_AGAIN}"
             )),
@@ -181,76 +153,39 @@ pub(crate) async fn callback(
         ));
     }
     if let Some(error) = params.get("error") {
-        return provider_error(
-            &state,
-            &tenant,
-            session,
-            error,
-            params.get("error_description"),
-        )
-        .await;
+        let description = params.get("error_description");
+        return provider_error(&state, &tenant, session, error, description).await;
     }
     let Some(code) = params.get("code") else {
         return bad(&format!("The sign-in response has no code. {START_AGAIN}"));
     };
-    let (issuer_url, client_id, client_secret) = match relying_party(&state, &tenant).await {
-        Ok(found) => found,
+    let client = match provider_client(&state, &tenant).await {
+        Ok(client) => client,
         Err(response) => return response,
     };
     // RFC 9207: a response that names another issuer is a mix-up, not this provider's.
-    if params.get("iss").is_some_and(|iss| iss != issuer_url) {
+    if params
+        .get("iss")
+        .is_some_and(|iss| iss != client.issuer_url)
+    {
         return bad(&format!(
             "The sign-in response came from another identity provider. {START_AGAIN}"
         ));
     }
-    let rp = Relying {
-        issuer_url: &issuer_url,
-        client_id: &client_id,
-        client_secret,
-        redirect_uri: tenant.address.endpoint(CALLBACK_PATH),
-    };
+    let rp = relying(&client, &tenant);
     let person = match state.providers.finish(&rp, &trip, code).await {
         Ok(person) => person,
         Err(error) => return provider_failed(&tenant, &error),
     };
-    let email = match Email::parse(&person.email) {
-        Ok(email) => email,
-        Err(_) => {
-            let error =
-                UpstreamError::Refused(format!("{:?} is not a usable email address", person.email));
-            return provider_failed(&tenant, &error);
-        }
+    let Ok(email) = Email::parse(&person.email) else {
+        let error =
+            UpstreamError::Refused(format!("{:?} is not a usable email address", person.email));
+        return provider_failed(&tenant, &error);
     };
-    signed_in(&state, &tenant, session, email).await
-}
-
-/// The provider vouched for `email`: the person is known, on to consent.
-async fn signed_in(
-    state: &AuthState,
-    tenant: &Tenant,
-    session: &LoginSession,
-    email: Email,
-) -> Response {
-    let server = &tenant.server;
-    let person = match logins::person(&state.platform, &server.org_id, &email).await {
-        Ok(person) => person,
-        Err(error) => {
-            tracing::error!(%error, "could not record a signed-in person");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let mut next = session.clone();
-    next.stage = LoginStage::Consent;
-    next.email = Some(email);
-    next.end_user_id = Some(person.id);
-    // The trip is over: its state cannot be used again.
-    next.upstream_salt = None;
-    match login_session::save(state, &next).await {
-        Ok(Some(saved)) => {
-            metrics::counter!("guidepost_oauth_upstream_sign_ins_total").increment(1);
-            login_session::to_page(tenant, &saved)
-        }
-        Ok(None) => login_session::conflict(tenant),
+    // The provider vouched for the email: the person is known, on to consent.
+    let vouched = upstream::vouched(&state.platform, session, email).await;
+    match stepped(&tenant, session, vouched) {
+        Ok(saved) => to_page(&tenant, &saved),
         Err(response) => response,
     }
 }
@@ -265,21 +200,11 @@ async fn provider_error(
     description: Option<&str>,
 ) -> Response {
     if error == "access_denied" {
-        let mut next = session.clone();
-        next.stage = LoginStage::Done;
-        next.upstream_salt = None;
-        match login_session::save(state, &next).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return login_session::conflict(tenant),
-            Err(response) => return response,
+        let declined = upstream::declined(&state.platform, session).await;
+        if let Err(response) = stepped(tenant, session, declined) {
+            return response;
         }
-        let request = &session.request;
-        let back = Back {
-            redirect_uri: &request.redirect_uri,
-            state: request.state.as_deref(),
-            issuer: tenant.address.issuer(),
-        };
-        return back.error(
+        return Back::to(&session.request, tenant).error(
             "access_denied",
             "the person declined at the identity provider",
         );
@@ -292,7 +217,7 @@ async fn provider_error(
         .collect();
     tracing::warn!(%error, %shown, "the identity provider answered with an error");
     let text = format!("Your organization's sign-in answered: {shown}. {START_AGAIN}");
-    error_page(StatusCode::BAD_GATEWAY, &server_name(tenant), &text)
+    error_page(StatusCode::BAD_GATEWAY, tenant.name(), &text)
 }
 
 #[cfg(test)]
@@ -340,7 +265,9 @@ mod tests {
         assert_ne!(a.state, b.state);
         assert_ne!(a.state, c.state);
         assert_ne!(a.nonce, a.pkce_verifier);
-        assert!(crate::crypto::is_pkce_value(&a.pkce_verifier));
+        assert!(guidepost_core::authorization::crypto::is_pkce_value(
+            &a.pkce_verifier
+        ));
         assert_eq!(
             trip("cookie-a", &session, "s1").state,
             a.state,

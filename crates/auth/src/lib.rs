@@ -14,13 +14,22 @@
 //! fallback; every endpoint lives under the issuer (`address.rs`). Only servers whose
 //! `auth_mode` requires a token are served; anything else is 404.
 //!
+//! **Protocol here, rules in core.** This crate speaks HTTP: it parses requests, fetches
+//! client metadata documents, talks to organizations' providers, and renders pages,
+//! redirects and OAuth errors. What is allowed (registration, the login state machine,
+//! one-time codes, consent, what makes a code or token good, revocation, the resource
+//! server's check) is decided by `guidepost_core::authorization`, the only way to the
+//! records.
+//!
 //! **Modules.** `metadata` (RFC 9728 and RFC 8414 / OpenID discovery documents),
 //! `registration` (RFC 7591), `cimd` (fetching client metadata documents behind an SSRF
 //! guard), `clients` (who a `client_id` is), `authorize` (the authorization request),
-//! `login` and `pages` (the sign-in pages: email, one-time code, consent), `email` (SMTP
-//! or an outbox directory), `federation` and `upstream` (sign-in at the organization's own
-//! OpenID Connect provider), `token` (code and refresh grants), `revoke` (RFC 7009),
-//! `verify` (the resource server's check and its `WWW-Authenticate` challenges).
+//! `back` (redirects to the client), `browser` (the login session's cookie, CSRF token and
+//! shared pages), `login` and `pages` (the sign-in pages: email, one-time code, consent),
+//! `email` (SMTP or an outbox directory), `federation` and `upstream` (sign-in at the
+//! organization's own OpenID Connect provider), `token` (code and refresh grants),
+//! `revoke` (RFC 7009), `verify` (the resource server's check and its `WWW-Authenticate`
+//! challenges).
 //!
 //! **Two ways to sign in.** A login session is a small state machine (`LoginStage`). On
 //! `platform_oauth` servers the email one-time code reaches the `consent` stage; on
@@ -34,17 +43,15 @@
 mod address;
 mod authorize;
 mod back;
+mod browser;
 mod cimd;
 mod clients;
-mod crypto;
 mod email;
 mod error;
 mod federation;
 mod login;
-mod login_session;
 mod metadata;
 mod pages;
-mod redirect_uris;
 mod registration;
 mod revoke;
 mod tenant;

@@ -1,8 +1,7 @@
-//! The sign-in pages as a small state machine over a stored login session
-//! (`LoginStage`): `email` → `code` → `consent` → `done`, or `locked` after too many wrong
-//! codes. A session belongs to the browser holding its cookie; every form carries a CSRF
-//! token derived from that cookie; every write is conditional on the revision it read,
-//! so that concurrent posts (say, two guesses of a code) are each counted.
+//! The sign-in pages over a login session (`core::authorization::logins`): `email` →
+//! `code` → `consent` → `done`, or `locked` after too many wrong codes. Each handler opens
+//! the session for the browser that owns it (`browser.rs`), asks core for the step, and
+//! answers with a page or a redirect.
 //!
 //! The email one-time code is the way to reach `consent` on `platform_oauth` servers. On
 //! `custom_oauth` servers the organization's own OIDC provider is the only way
@@ -13,46 +12,29 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::response::{IntoResponse, Response};
-use guidepost_core::authorization::{logins, tokens};
-use guidepost_domain::{
-    AuthMode, Email, LoginStage, NewAuthorizationCode, NewGrant, Timestamp, hash_secret,
-    random_token,
-};
+use axum::response::Response;
+use guidepost_core::authorization::codes::{self, CODE_DIGITS, Checked, CodeToMail, Sending};
+use guidepost_core::authorization::consent::{self, Decided};
+use guidepost_domain::{AuthMode, Email, LoginSession, LoginStage};
 use http::{HeaderMap, StatusCode};
 
-use crate::back::{Back, server_name};
-use crate::crypto::{CODE_DIGITS, constant_time_eq, csrf_token, one_time_code, one_time_code_hash};
-use crate::email::CodeMail;
-use crate::login_session::{
-    Opened, START_AGAIN, conflict, message, open, open_form, page_url, save, to_page,
+use crate::AuthState;
+use crate::back::Back;
+use crate::browser::{
+    Opened, START_AGAIN, conflict, csrf_token, failed, message, open, open_form, page_url, to_page,
+    unopened_page,
 };
-use crate::pages::{self, ConsentFacts, Form, error_page, html};
-use crate::redirect_uris::redirect_target;
+use crate::email::CodeMail;
+use crate::pages::{self, ConsentFacts, Form, error_page, html, redirect_target};
 use crate::tenant::Tenant;
-/// How long a mailed code is good for.
-const CODE_TTL_SECS: i64 = 10 * 60;
-
-/// Wrong codes before the login session locks.
-const MAX_ATTEMPTS: i64 = 5;
-
-/// Codes one login session may have mailed.
-const MAX_CODES_PER_SESSION: i64 = 3;
-
-/// Codes one address may be sent per hour, over all login sessions of an organization.
-const MAX_CODES_PER_EMAIL_HOUR: i64 = 10;
-
-/// How long an authorization code is good for.
-const AUTH_CODE_TTL_SECS: i64 = 120;
 
 /// The page of the session's current stage, with an error to show if any.
 fn render(tenant: &Tenant, opened: &Opened, status: StatusCode, error: Option<&str>) -> Response {
     let session = &opened.session;
-    let name = server_name(tenant);
     let action_base = page_url(tenant, session);
     let csrf = csrf_token(&opened.secret);
     let form = Form {
-        server_name: &name,
+        server_name: tenant.name(),
         action_base: &action_base,
         csrf_token: &csrf,
     };
@@ -119,14 +101,21 @@ pub(crate) async fn page(
 
 /// On `custom_oauth` servers only the organization's provider proves who someone is: the
 /// email and code forms do not exist there.
-fn email_sign_in_refused(tenant: &Tenant) -> Option<Response> {
-    (tenant.server.auth_mode == AuthMode::CustomOauth).then(|| {
-        error_page(
-            StatusCode::NOT_FOUND,
-            &server_name(tenant),
-            "This server signs people in through their organization's identity provider only.",
-        )
-    })
+fn codes_not_offered(tenant: &Tenant) -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        tenant.name(),
+        "This server signs people in through their organization's identity provider only.",
+    )
+}
+
+fn too_many_codes(tenant: &Tenant, text: &str) -> Response {
+    message(
+        tenant,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many codes",
+        text,
+    )
 }
 
 /// `POST {issuer}/login/{id}/email` (`email`): mails a one-time code.
@@ -137,98 +126,59 @@ pub(crate) async fn submit_email(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = email_sign_in_refused(&tenant) {
-        return refused;
+    if !codes::offered(&tenant.server) {
+        return codes_not_offered(&tenant);
     }
     let (mut opened, params) = match open_form(&state, &tenant, &path, &headers, &body).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
-    let stage = opened.session.stage;
-    if !matches!(
-        stage,
-        LoginStage::Email | LoginStage::Code | LoginStage::Upstream
-    ) {
-        return to_page(&tenant, &opened.session);
-    }
-    let email = match Email::parse(params.get("email").unwrap_or_default()) {
-        Ok(email) => email,
-        Err(error) => {
+    let email = params.get("email").unwrap_or_default();
+    let sending = codes::send(&state.platform, &tenant.server, &opened.session, email).await;
+    match sending {
+        Ok(Sending::Mail(to_mail)) => mail_code(&state, &tenant, *to_mail).await,
+        Ok(Sending::InvalidEmail(error)) => {
             opened.session.stage = LoginStage::Email;
-            return render(
-                &tenant,
-                &opened,
-                StatusCode::BAD_REQUEST,
-                Some(&error.message),
-            );
+            let error = Some(error.message.as_str());
+            render(&tenant, &opened, StatusCode::BAD_REQUEST, error)
         }
-    };
-    let session = &opened.session;
-    if session.codes_sent >= MAX_CODES_PER_SESSION {
-        let text = format!("Too many codes were requested for this sign-in. {START_AGAIN}");
-        return message(
+        Ok(Sending::TooManyForSignIn) => too_many_codes(
             &tenant,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many codes",
-            &text,
-        );
+            &format!("Too many codes were requested for this sign-in. {START_AGAIN}"),
+        ),
+        Ok(Sending::TooManyForAddress) => too_many_codes(
+            &tenant,
+            "Too many codes were sent to this address in the last hour. Try again later.",
+        ),
+        Ok(Sending::NotAwaited) => to_page(&tenant, &opened.session),
+        Ok(Sending::NotOffered) => codes_not_offered(&tenant),
+        Ok(Sending::Conflict) => conflict(&tenant),
+        Err(error) => failed(&error),
     }
-    let now = Timestamp::now();
-    let server = &tenant.server;
-    let since = now.plus_seconds(-3600);
-    let sent = logins::codes_sent_since(&state.platform, &server.org_id, &email, since).await;
-    match sent {
-        Ok(count) if count >= MAX_CODES_PER_EMAIL_HOUR => {
-            let text =
-                "Too many codes were sent to this address in the last hour. Try again later.";
-            return message(
-                &tenant,
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many codes",
-                text,
-            );
-        }
-        Ok(_) => {}
-        Err(error) => {
-            tracing::error!(%error, "could not count sign-in codes");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    }
-    let code = one_time_code();
-    let mut next = session.clone();
-    next.stage = LoginStage::Code;
-    next.upstream_salt = None;
-    next.email = Some(email.clone());
-    next.code_hash = Some(one_time_code_hash(session.id.as_str(), &code));
-    next.code_expires_at = Some(now.plus_seconds(CODE_TTL_SECS));
-    next.codes_sent += 1;
-    let saved = match save(&state, &next).await {
-        Ok(Some(saved)) => saved,
-        Ok(None) => return conflict(&tenant),
-        Err(response) => return response,
-    };
-    let name = server_name(&tenant);
+}
+
+async fn mail_code(state: &AuthState, tenant: &Tenant, to_mail: CodeToMail) -> Response {
     let mail = CodeMail {
-        to: &email,
-        code: &code,
-        server_name: &name,
-        valid_minutes: CODE_TTL_SECS / 60,
+        to: &to_mail.email,
+        code: &to_mail.code,
+        server_name: tenant.name(),
+        valid_minutes: to_mail.valid_minutes,
     };
     if let Err(why) = state.mailer.send_code(&mail).await {
         let text =
             format!("We could not send the email ({why}). Wait a moment, then ask for a new code.");
         return message(
-            &tenant,
+            tenant,
             StatusCode::SERVICE_UNAVAILABLE,
             "Email not sent",
             &text,
         );
     }
-    to_page(&tenant, &saved)
+    to_page(tenant, &to_mail.session)
 }
 
-/// `POST {issuer}/login/{id}/code` (`code`): checks the one-time code. At most
-/// `MAX_ATTEMPTS` guesses per login session, then it locks.
+/// `POST {issuer}/login/{id}/code` (`code`): checks the one-time code; core counts every
+/// guess and locks the session after the last one allowed.
 pub(crate) async fn submit_code(
     state: crate::State,
     tenant: Tenant,
@@ -236,90 +186,48 @@ pub(crate) async fn submit_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = email_sign_in_refused(&tenant) {
-        return refused;
+    if !codes::offered(&tenant.server) {
+        return codes_not_offered(&tenant);
     }
-    let (mut opened, params) = match open_form(&state, &tenant, &path, &headers, &body).await {
+    let (opened, params) = match open_form(&state, &tenant, &path, &headers, &body).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
-    let typed: String = params
-        .get("code")
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    for _ in 0..5 {
-        let session = &opened.session;
-        if session.stage != LoginStage::Code {
-            return match session.stage {
-                LoginStage::Locked => render(&tenant, &opened, StatusCode::FORBIDDEN, None),
-                _ => to_page(&tenant, session),
-            };
+    let typed = params.get("code").unwrap_or_default();
+    let checked = codes::check(&state.platform, &tenant.server, opened.session, typed).await;
+    let secret = opened.secret;
+    let show = |session: LoginSession, status, error: Option<&str>| {
+        let opened = Opened {
+            session,
+            secret: secret.clone(),
+        };
+        render(&tenant, &opened, status, error)
+    };
+    match checked {
+        Ok(Checked::Accepted(session)) => to_page(&tenant, &session),
+        Ok(Checked::Locked(session)) => show(session, StatusCode::FORBIDDEN, None),
+        Ok(Checked::NotAwaited(session)) if session.stage == LoginStage::Locked => {
+            show(session, StatusCode::FORBIDDEN, None)
         }
-        let now = Timestamp::now();
-        let attempts = session.code_attempts + 1;
-        let expired = session.code_expires_at.is_none_or(|t| t <= now);
-        let hash = one_time_code_hash(session.id.as_str(), &typed);
-        let right = !expired
-            && session.code_attempts < MAX_ATTEMPTS
-            && session
-                .code_hash
-                .as_deref()
-                .is_some_and(|h| constant_time_eq(h.as_bytes(), hash.as_bytes()));
-        let mut next = session.clone();
-        next.code_attempts = attempts;
-        if right {
-            let email = session.email.clone().expect("a code was sent to an email");
-            let server = &tenant.server;
-            match logins::person(&state.platform, &server.org_id, &email).await {
-                Ok(person) => next.end_user_id = Some(person.id),
-                Err(error) => {
-                    tracing::error!(%error, "could not record a signed-in person");
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                }
-            }
-            next.stage = LoginStage::Consent;
-            next.code_hash = None;
-        } else if attempts >= MAX_ATTEMPTS {
-            next.stage = LoginStage::Locked;
-            next.code_hash = None;
+        Ok(Checked::NotAwaited(session)) => to_page(&tenant, &session),
+        Ok(Checked::Expired(session)) => show(
+            session,
+            StatusCode::BAD_REQUEST,
+            Some("That code expired. Ask for a new code below."),
+        ),
+        Ok(Checked::Wrong {
+            session,
+            attempts_left,
+        }) => {
+            let plural = if attempts_left == 1 { "" } else { "s" };
+            let text = format!("That code is not right. {attempts_left} attempt{plural} left.");
+            show(session, StatusCode::BAD_REQUEST, Some(&text))
         }
-        match save(&state, &next).await {
-            Ok(Some(saved)) => {
-                opened.session = saved;
-                let session = &opened.session;
-                return match session.stage {
-                    LoginStage::Consent => to_page(&tenant, session),
-                    LoginStage::Locked => {
-                        metrics::counter!("guidepost_oauth_logins_locked_total").increment(1);
-                        render(&tenant, &opened, StatusCode::FORBIDDEN, None)
-                    }
-                    _ if expired => render(
-                        &tenant,
-                        &opened,
-                        StatusCode::BAD_REQUEST,
-                        Some("That code expired. Ask for a new code below."),
-                    ),
-                    _ => {
-                        let left = MAX_ATTEMPTS - session.code_attempts;
-                        let text = format!(
-                            "That code is not right. {left} attempt{} left.",
-                            if left == 1 { "" } else { "s" }
-                        );
-                        render(&tenant, &opened, StatusCode::BAD_REQUEST, Some(&text))
-                    }
-                };
-            }
-            // Someone else wrote first (another guess): read again and count this one too.
-            Ok(None) => match open(&state, &tenant, &path, &headers).await {
-                Ok(again) => opened = again,
-                Err(response) => return response,
-            },
-            Err(response) => return response,
-        }
+        Ok(Checked::NotOffered) => codes_not_offered(&tenant),
+        Ok(Checked::Conflict) => conflict(&tenant),
+        Ok(Checked::Unopened(unopened)) => unopened_page(&tenant, unopened),
+        Err(error) => failed(&error),
     }
-    conflict(&tenant)
 }
 
 /// `POST {issuer}/login/{id}/consent` (`decision` = `approve` | `deny`): sends the
@@ -336,6 +244,7 @@ pub(crate) async fn submit_consent(
         Err(response) => return response,
     };
     let session = &opened.session;
+    // A decision posted at another stage shows that stage's page, whatever it says.
     if session.stage != LoginStage::Consent {
         return to_page(&tenant, session);
     }
@@ -344,48 +253,19 @@ pub(crate) async fn submit_consent(
         Some("deny") => false,
         _ => return render(&tenant, &opened, StatusCode::BAD_REQUEST, None),
     };
-    let mut next = session.clone();
-    next.stage = LoginStage::Done;
-    match save(&state, &next).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return conflict(&tenant),
-        Err(response) => return response,
-    }
-    let request = &session.request;
-    let back = Back {
-        redirect_uri: &request.redirect_uri,
-        state: request.state.as_deref(),
-        issuer: tenant.address.issuer(),
-    };
-    if !approve {
-        return back.error("access_denied", "the person denied access");
-    }
-    let Some(person) = session.end_user_id.clone() else {
-        return back.error("server_error", "the sign-in lost track of the person");
-    };
-    let code = random_token("gpc_");
-    let grant = NewGrant {
-        org_id: session.org_id.clone(),
-        server_id: session.server_id.clone(),
-        client_id: request.client_id.clone(),
-        end_user_id: person,
-        scope: request.scope.clone(),
-        resource: request.resource.clone(),
-    };
-    let now = Timestamp::now();
-    let new_code = NewAuthorizationCode {
-        code_hash: hash_secret(&code),
-        redirect_uri: request.redirect_uri.clone(),
-        code_challenge: request.code_challenge.clone(),
-        expires_at: now.plus_seconds(AUTH_CODE_TTL_SECS),
-    };
-    if let Err(error) = tokens::approve(&state.platform, &grant, &new_code).await {
-        tracing::error!(%error, "could not record a grant");
-        return back.error(
+    let back = Back::to(&session.request, &tenant);
+    match consent::decide(&state.platform, session, approve).await {
+        Ok(Decided::Approved { code }) => back.code(&code),
+        Ok(Decided::Denied) => back.error("access_denied", "the person denied access"),
+        Ok(Decided::PersonUnknown) => {
+            back.error("server_error", "the sign-in lost track of the person")
+        }
+        Ok(Decided::NotRecorded) => back.error(
             "server_error",
             "the authorization server failed; please retry",
-        );
+        ),
+        Ok(Decided::NotAwaited) => to_page(&tenant, session),
+        Ok(Decided::Conflict) => conflict(&tenant),
+        Err(error) => failed(&error),
     }
-    metrics::counter!("guidepost_oauth_grants_total").increment(1);
-    back.code(&code)
 }

@@ -4,23 +4,21 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use guidepost_core::authorization::scopes::{KNOWN_SCOPES, MCP_SCOPE};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::tenant::Tenant;
-use crate::verify::{KNOWN_SCOPES, MCP_SCOPE};
 
 /// RFC 9728 §2: the MCP endpoint as a protected resource.
 pub(crate) async fn protected_resource(tenant: Tenant) -> Response {
     let address = &tenant.address;
-    let server = &tenant.server;
-    let name = server.product_name.as_deref().unwrap_or(&server.name);
     let document = json!({
         "resource": address.resource(),
         "authorization_servers": [address.issuer()],
         "scopes_supported": [MCP_SCOPE],
         "bearer_methods_supported": ["header"],
-        "resource_name": name,
+        "resource_name": tenant.name(),
     });
     public_json(document)
 }

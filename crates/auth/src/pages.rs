@@ -3,8 +3,9 @@
 //! `csrf_token` in every form). Every value that comes from outside — server and client
 //! names, emails, URLs — goes through [`escape`]; nothing else is interpolated.
 
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use http::{HeaderValue, StatusCode, header};
+use url::Url;
 
 /// HTML-escapes text for element content and quoted attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -170,6 +171,30 @@ pub(crate) fn html(status: StatusCode, page: String) -> Response {
     response
 }
 
+/// A redirect that no cache keeps: it carries a one-time value or ends a sign-in step.
+pub(crate) fn uncached_redirect(url: &str) -> Response {
+    let mut response = Redirect::to(url).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// What the consent page names as the place the browser returns to: the host, or the
+/// scheme of a native app.
+pub(crate) fn redirect_target(uri: &str) -> String {
+    match Url::parse(uri) {
+        Ok(url) => match url.host_str() {
+            Some(host) if !host.is_empty() => match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            },
+            _ => format!("the app that opens {}: links", url.scheme()),
+        },
+        Err(_) => uri.to_owned(),
+    }
+}
+
 /// An error page (before the client's redirect URI is known to be good, errors are
 /// shown here rather than sent to it).
 pub(crate) fn error_page(status: StatusCode, server_name: &str, message: &str) -> Response {
@@ -195,6 +220,16 @@ mod tests {
         assert!(!page.contains("<script>") && !page.contains("<img>") && !page.contains("<b>"));
         assert!(page.contains("name=\"csrf_token\" value=\"t&quot;k\""));
         assert!(page.contains("name=\"email\""));
+    }
+
+    #[test]
+    fn the_consent_page_names_the_redirect_host() {
+        assert_eq!(
+            redirect_target("http://127.0.0.1:33418/cb"),
+            "127.0.0.1:33418"
+        );
+        assert_eq!(redirect_target("https://vscode.dev/redirect"), "vscode.dev");
+        assert!(redirect_target("com.example.app:/cb").contains("com.example.app"));
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use guidepost_core::authorization::tokens;
-use guidepost_domain::hash_secret;
 use http::{HeaderMap, StatusCode};
 
 use crate::error::{OAuthError, no_store};
@@ -23,19 +22,7 @@ pub(crate) async fn revoke(
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let hash = hash_secret(token);
-    let record = tokens::find(&state.platform, &hash)
-        .await
-        .map_err(|e| OAuthError::server_error(&e))?;
-    if let Some(record) = record {
-        let grant = &record.grant;
-        // Only the client the token was issued to may revoke it, and only here.
-        if grant.client_id == client.client_id && grant.server_id == tenant.server.id {
-            let done = tokens::revoke(&state.platform, &record, &hash).await;
-            done.map_err(|e| OAuthError::server_error(&e))?;
-            metrics::counter!("guidepost_oauth_revocations_total").increment(1);
-        }
-    }
+    tokens::revoke(&state.platform, &tenant.server, &client, token).await?;
     let mut response = StatusCode::OK.into_response();
     no_store(&mut response);
     Ok(response)

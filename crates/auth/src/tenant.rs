@@ -18,6 +18,14 @@ pub(crate) struct Tenant {
     pub address: Address,
 }
 
+impl Tenant {
+    /// The server's name as the person knows it, for the pages.
+    pub fn name(&self) -> &str {
+        let server = &self.server;
+        server.product_name.as_deref().unwrap_or(&server.name)
+    }
+}
+
 impl FromRequestParts<Arc<AuthState>> for Tenant {
     type Rejection = Response;
 

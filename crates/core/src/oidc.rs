@@ -168,16 +168,62 @@ pub async fn put(
     Ok(view(&platform.config, &server, stored))
 }
 
-/// The server's provider as stored (client secret still sealed), for the sign-in that
-/// federates to it.
-pub async fn provider_of(
+/// What the authorization server needs to send people to a server's provider: its
+/// client, with the secret opened.
+#[derive(Debug, Clone)]
+pub struct SignInClient {
+    pub issuer_url: String,
+    pub client_id: String,
+    /// `None` for a public client (PKCE only).
+    pub client_secret: Option<String>,
+}
+
+/// The server's provider, ready for a sign-in; `None` when it has none or its secret
+/// cannot be opened (logged: `readiness` keeps a server from `custom_oauth` in either
+/// case, so it means the configuration changed underneath).
+pub async fn sign_in_client(
     platform: &Platform,
     server: &McpServer,
-) -> Result<Option<OidcProvider>, CoreError> {
-    Ok(platform
+) -> Result<Option<SignInClient>, CoreError> {
+    let found = platform
         .store
         .get_oidc_provider(&server.org_id, &server.id)
-        .await?)
+        .await?;
+    let Some(provider) = found else {
+        tracing::error!(server = %server.id, "a custom_oauth server has no identity provider");
+        return Ok(None);
+    };
+    match opened_secret(&platform.config, &server.id, &provider) {
+        Ok(client_secret) => Ok(Some(SignInClient {
+            issuer_url: provider.issuer_url,
+            client_id: provider.client_id,
+            client_secret,
+        })),
+        Err(why) => {
+            tracing::error!(server = %server.id, %why, "an identity provider's client secret cannot be read");
+            Ok(None)
+        }
+    }
+}
+
+/// The provider's client secret, opened with the master key; `Err` says why it cannot be.
+fn opened_secret(
+    config: &PlatformConfig,
+    id: &ServerId,
+    provider: &OidcProvider,
+) -> Result<Option<String>, String> {
+    let Some(sealed) = &provider.client_secret_sealed else {
+        return Ok(None);
+    };
+    let Some(key) = &config.master_key else {
+        return Err(
+            "this platform runs without its master key (--master-key or GUIDEPOST_MASTER_KEY)"
+                .into(),
+        );
+    };
+    key.open(sealed, &secret_context(id))
+        .map(Some)
+        .map_err(|why| format!("{why}; PUT it again"))
 }
 
 pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<OidcView, CoreError> {
@@ -208,20 +254,9 @@ pub async fn readiness(
              PUT /api/v1/servers/{id}/oidc with issuer_url, client_id and client_secret first"
         )));
     };
-    let Some(sealed) = provider.client_secret_sealed else {
-        return Ok(None);
-    };
-    let Some(key) = &platform.config.master_key else {
-        return Ok(Some(
-            "the provider's client secret cannot be read: this platform runs without its \
-             master key (--master-key or GUIDEPOST_MASTER_KEY)"
-                .into(),
-        ));
-    };
-    Ok(key
-        .open(&sealed, &secret_context(id))
+    Ok(opened_secret(&platform.config, id, &provider)
         .err()
-        .map(|why| format!("the provider's client secret cannot be read: {why}; PUT it again")))
+        .map(|why| format!("the provider's client secret cannot be read: {why}")))
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
-//! What a client may register as a redirect URI (OAuth 2.1 §2.3, RFC 8252 for native
-//! apps), used by dynamic registration and by Client ID Metadata Documents alike.
+//! Where a client may have the browser sent back (OAuth 2.1 §2.3.1, RFC 8252 §7): the
+//! rule is the same for registered clients and for client metadata documents.
 
 use url::{Host, Url};
 
-/// Longest redirect URI, and most redirect URIs per client.
-pub(crate) const REDIRECT_URI_MAX: usize = 2000;
-
-pub(crate) const REDIRECT_URIS_MAX: usize = 10;
+/// Longest redirect URI.
+const REDIRECT_URI_MAX: usize = 2000;
+/// Most redirect URIs per client.
+const REDIRECT_URIS_MAX: usize = 10;
 
 /// Schemes that must never receive an authorization response.
 const FORBIDDEN_SCHEMES: &[&str] = &[
@@ -23,10 +23,20 @@ const FORBIDDEN_SCHEMES: &[&str] = &[
     "tel",
 ];
 
-/// A redirect URI a client may register (OAuth 2.1 §2.3.1, RFC 8252 §7): `https`; `http`
-/// only on a loopback host (native apps); or a private-use scheme of a native app (for
-/// example `cursor://…`). No fragment, no user info.
-pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
+/// A client's list of redirect URIs: 1 to `REDIRECT_URIS_MAX`, each allowed.
+pub fn check_redirect_uris(uris: &[String]) -> Result<(), String> {
+    if uris.is_empty() || uris.len() > REDIRECT_URIS_MAX {
+        return Err(format!(
+            "redirect_uris must list 1 to {REDIRECT_URIS_MAX} URIs"
+        ));
+    }
+    uris.iter().try_for_each(|uri| check_redirect_uri(uri))
+}
+
+/// A redirect URI a client may register: `https`; `http` only on a loopback host (native
+/// apps); or a private-use scheme of a native app (for example `cursor://…`). No
+/// fragment, no user info.
+fn check_redirect_uri(uri: &str) -> Result<(), String> {
     if uri.len() > REDIRECT_URI_MAX {
         return Err(format!(
             "redirect URIs are at most {REDIRECT_URI_MAX} characters"
@@ -61,21 +71,6 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// What the consent page names as the place the browser returns to: the host, or the
-/// scheme of a native app.
-pub(crate) fn redirect_target(uri: &str) -> String {
-    match Url::parse(uri) {
-        Ok(url) => match url.host_str() {
-            Some(host) if !host.is_empty() => match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            },
-            _ => format!("the app that opens {}: links", url.scheme()),
-        },
-        Err(_) => uri.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,12 +100,10 @@ mod tests {
     }
 
     #[test]
-    fn the_consent_page_names_the_redirect_host() {
-        assert_eq!(
-            redirect_target("http://127.0.0.1:33418/cb"),
-            "127.0.0.1:33418"
-        );
-        assert_eq!(redirect_target("https://vscode.dev/redirect"), "vscode.dev");
-        assert!(redirect_target("com.example.app:/cb").contains("com.example.app"));
+    fn a_client_lists_one_to_ten_uris() {
+        assert!(check_redirect_uris(&[]).is_err());
+        let many = vec!["https://a.example/cb".to_owned(); REDIRECT_URIS_MAX + 1];
+        assert!(check_redirect_uris(&many).is_err());
+        assert!(check_redirect_uris(&many[..2]).is_ok());
     }
 }
