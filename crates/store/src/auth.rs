@@ -49,6 +49,9 @@ pub trait AuthStore: Send + Sync {
         code: &NewAuthorizationCode,
         now: Timestamp,
     ) -> Result<Grant>;
+    /// Platform-wide (the hash of a random code): the code and its grant, spent or not,
+    /// without spending it, so that a presenter can be checked before the code is spent.
+    async fn find_authorization_code(&self, code_hash: &str) -> Result<Option<AuthorizationCode>>;
     /// Platform-wide (the hash of a random code): spends an authorization code. A second
     /// use revokes the grant and every token issued from the code, in the same transaction.
     async fn consume_authorization_code(

@@ -94,9 +94,18 @@ pub async fn exchange_code(
     lifetimes: Lifetimes,
 ) -> Result<Result<Issued, GrantRefusal>, CoreError> {
     let now = Timestamp::now();
+    let code_hash = hash_secret(exchange.code);
+    // Checked before it is spent: whoever holds a code but is not its client (or lacks
+    // the PKCE verifier) cannot burn it, nor revoke what it granted.
+    let Some(presented) = platform.store.find_authorization_code(&code_hash).await? else {
+        return Ok(Err(GrantRefusal::UnknownCode));
+    };
+    if let Err(refusal) = redeemable(&presented, server, client, exchange, now) {
+        return Ok(Err(refusal));
+    }
     let redeemed = platform
         .store
-        .consume_authorization_code(&hash_secret(exchange.code), now)
+        .consume_authorization_code(&code_hash, now)
         .await?;
     let code = match redeemed {
         CodeRedemption::Fresh(code) => code,
@@ -107,9 +116,6 @@ pub async fn exchange_code(
         }
         CodeRedemption::Unknown => return Ok(Err(GrantRefusal::UnknownCode)),
     };
-    if let Err(refusal) = redeemable(&code, server, client, exchange, now) {
-        return Ok(Err(refusal));
-    }
     let grant = &code.grant;
     let (tokens, issued) = new_tokens(client, &grant.scope, now, lifetimes);
     let stored = platform
@@ -139,9 +145,6 @@ fn redeemable(
     if grant.client_id != client.client_id {
         return Err(GrantRefusal::CodeOfAnotherClient);
     }
-    if code.expires_at <= now {
-        return Err(GrantRefusal::CodeExpired);
-    }
     // The redirect URI may be left out only where the client has no other.
     match exchange.redirect_uri {
         Some(uri) if uri == code.redirect_uri => {}
@@ -151,7 +154,13 @@ fn redeemable(
     if !pkce_s256_matches(exchange.verifier, &code.code_challenge) {
         return Err(GrantRefusal::VerifierMismatch);
     }
-    same_resource(exchange.resource, &grant.resource)
+    same_resource(exchange.resource, &grant.resource)?;
+    // Last: a spent code presented again by its own client is a replay, answered by
+    // revoking what it granted, however late it comes.
+    if code.expires_at <= now && code.used_at.is_none() {
+        return Err(GrantRefusal::CodeExpired);
+    }
+    Ok(())
 }
 
 /// Spends a refresh token and issues its successors.

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, spawn_app, spawn_app_with};
-use crate::oauth_helpers::{OAuthApp, oauth_app};
+use crate::oauth_helpers::{OAuthApp, Pkce, oauth_app};
 
 /// The organization switches the server's auth mode.
 async fn set_auth_mode(oauth: &OAuthApp, server: &str, mode: &str) {
@@ -226,5 +226,29 @@ backend_tests! {
         app.store.create_oauth_client(&client).await.unwrap();
         assert_eq!(app.store.delete_unused_clients(Timestamp::now().plus_seconds(-60)).await.unwrap(), 0, "too young");
         assert_eq!(app.store.delete_unused_clients(Timestamp::now().plus_seconds(1)).await.unwrap(), 1);
+    }
+}
+
+backend_tests! {
+    /// L2: a code is checked before it is spent. Someone who holds a code but not its
+    /// PKCE verifier (or is another client) is refused, and the code still works for its
+    /// own client afterwards; nothing it granted is revoked.
+    async fn a_code_presented_by_the_wrong_party_stays_usable(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |_| {}).await;
+        let client = oauth.register("acme", json!({})).await;
+        let intruder = oauth.register("acme", json!({})).await;
+        let pkce = Pkce::new();
+        let url = oauth.authorize_url("acme", &client, &pkce, &[]);
+        let callback = oauth.person("ada@example.com").approve(&oauth, &url).await;
+        let wrong = Pkce::new();
+        let (status, body) = oauth.exchange("acme", &client, &callback.code, &wrong.verifier).await;
+        assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+        let (status, body) = oauth.exchange("acme", &intruder, &callback.code, &pkce.verifier).await;
+        assert_eq!(status.as_u16(), 400, "{body}");
+        let (status, tokens) = oauth.exchange("acme", &client, &callback.code, &pkce.verifier).await;
+        assert_eq!(status.as_u16(), 200, "the code was not burnt: {tokens}");
+        let access = tokens["access_token"].as_str().unwrap();
+        let listed = oauth.mcp("acme", Some(access), None).call(1, "tools/list", json!({})).await;
+        assert_eq!(listed.status, 200);
     }
 }

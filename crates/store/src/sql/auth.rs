@@ -190,6 +190,27 @@ impl AuthStore for ThisStore {
         Ok(created)
     }
 
+    async fn find_authorization_code(&self, code_hash: &str) -> Result<Option<AuthorizationCode>> {
+        let sql = format!(
+            "SELECT c.redirect_uri, c.code_challenge, c.expires_at, c.used_at, {GRANT_COLUMNS} \
+             FROM oauth_codes c JOIN oauth_grants g ON g.id = c.grant_id WHERE c.code_hash = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(code_hash)
+            .fetch_optional(self.run())
+            .await?;
+        row.map(|row| {
+            Ok(AuthorizationCode {
+                grant: grant(&row)?,
+                redirect_uri: text(&row, "redirect_uri")?,
+                code_challenge: text(&row, "code_challenge")?,
+                expires_at: time(&row, "expires_at")?,
+                used_at: opt_time(&row, "used_at")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn consume_authorization_code(
         &self,
         code_hash: &str,
