@@ -305,14 +305,18 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let [first, second, ..] = v6.segments();
+            // Transition ranges (6to4, Teredo, NAT64) carry an IPv4 address that may be
+            // private; site-local is deprecated but still routed inside some networks.
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b
+                || (first & 0xffc0) == 0xfec0
+                || first == 0x2002
+                || first == 0x2001 && (second == 0x0000 || second == 0x0db8)
+                || first == 0x0064 && second == 0xff9b
                 || v6.segments()[..6].iter().all(|s| *s == 0))
         }
     }
@@ -366,6 +370,13 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::",
+            // IPv6 transition ranges: 6to4 of 10.0.0.1, Teredo, NAT64 (well-known and
+            // local-use), site-local.
+            "2002:a00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
+            "fec0::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
