@@ -48,11 +48,12 @@ fn render(tenant: &Tenant, opened: &Opened, status: StatusCode, error: Option<&s
         LoginStage::Code => pages::code_page(&form, email, error, CODE_DIGITS),
         LoginStage::Consent => {
             let request = &session.request;
+            // Client ids that are URLs are metadata documents (CIMD).
+            let host = document_host(&request.client_id);
             let facts = ConsentFacts {
                 client_name: session.client_name.as_deref(),
                 client_id: &request.client_id,
-                // Client ids that are URLs are metadata documents (CIMD).
-                name_is_verified: request.client_id.contains("://"),
+                document_host: host.as_deref(),
                 redirect_target: &redirect_target(&request.redirect_uri),
                 email,
             };
@@ -268,4 +269,10 @@ pub(crate) async fn submit_consent(
         Ok(Decided::Conflict) => conflict(&tenant),
         Err(error) => failed(&error),
     }
+}
+
+/// The host serving a client's metadata document, for a client id that is its URL.
+fn document_host(client_id: &str) -> Option<String> {
+    let url = url::Url::parse(client_id).ok()?;
+    url.host_str().map(str::to_owned)
 }

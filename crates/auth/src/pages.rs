@@ -88,8 +88,10 @@ pub(crate) fn code_page(form: &Form, email: &str, error: Option<&str>, digits: u
 pub(crate) struct ConsentFacts<'a> {
     pub client_name: Option<&'a str>,
     pub client_id: &'a str,
-    /// The client's name was published at its `client_id` URL (CIMD), not self-asserted.
-    pub name_is_verified: bool,
+    /// For a client known by its metadata document (CIMD): the host that serves it. That
+    /// host is the one fact about the client the platform has checked; the name inside the
+    /// document is whatever its author chose.
+    pub document_host: Option<&'a str>,
     pub redirect_target: &'a str,
     pub email: &'a str,
 }
@@ -97,17 +99,24 @@ pub(crate) struct ConsentFacts<'a> {
 /// Step 3: consent, naming the client and where the browser returns.
 pub(crate) fn consent_page(form: &Form, facts: &ConsentFacts) -> String {
     let client = match facts.client_name {
-        Some(name) if facts.name_is_verified => escape(name),
         Some(name) => format!(
             "{} <span class=\"note\">(name given by the app itself)</span>",
             escape(name)
         ),
         None => "An app".to_owned(),
     };
+    let publisher = match facts.document_host {
+        Some(host) => format!(
+            "<dt>Described by</dt><dd><strong>{}</strong> (the app's description was \
+             fetched from there)</dd>\n",
+            escape(host)
+        ),
+        None => String::new(),
+    };
     let body = format!(
         "<p><strong>{client}</strong> wants to use <strong>{server}</strong> for you, \
          signed in as <strong>{email}</strong>.</p>\n\
-         <dl>\n<dt>App</dt><dd><code>{client_id}</code></dd>\n\
+         <dl>\n<dt>App</dt><dd><code>{client_id}</code></dd>\n{publisher}\
          <dt>After you decide, your browser goes to</dt><dd><strong>{target}</strong></dd>\n</dl>\n\
          <p>Allow it only if you started this from an app you trust.</p>\n\
          {open}<button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\n\
@@ -242,7 +251,7 @@ mod tests {
         let facts = ConsentFacts {
             client_name: Some("Cursor"),
             client_id: "cli_1",
-            name_is_verified: false,
+            document_host: None,
             redirect_target: "127.0.0.1:3000",
             email: "ada@example.com",
         };
@@ -257,5 +266,30 @@ mod tests {
         ] {
             assert!(page.contains(needle), "{needle}");
         }
+    }
+
+    #[test]
+    fn a_metadata_documents_host_is_the_checked_fact_not_its_name() {
+        let form = Form {
+            server_name: "Acme",
+            action_base: "http://h/login/x",
+            csrf_token: "t",
+        };
+        let facts = ConsentFacts {
+            client_name: Some("Cursor"),
+            client_id: "https://evil.example/client.json",
+            document_host: Some("evil.example"),
+            redirect_target: "127.0.0.1:3000",
+            email: "ada@example.com",
+        };
+        let page = consent_page(&form, &facts);
+        assert!(
+            page.contains("Cursor <span class=\"note\">(name given by the app itself)"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<dt>Described by</dt><dd><strong>evil.example</strong>"),
+            "{page}"
+        );
     }
 }
