@@ -160,7 +160,10 @@ async fn not_found() -> impl IntoResponse {
 
 /// Deletes what has outlived its retention (`core::retention`), once a minute.
 async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    // The first sweep a minute after start, not at once: a node that restarts in a loop
+    // does not sweep in a loop, and a fresh node's first requests do not wait on it.
+    let every = Duration::from_secs(60);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
