@@ -27,6 +27,7 @@ use crate::browser::{
 use crate::email::CodeMail;
 use crate::pages::{self, ConsentFacts, Form, error_page, html, redirect_target};
 use crate::tenant::Tenant;
+use crate::throttle::ClientIp;
 
 /// The page of the session's current stage, with an error to show if any.
 fn render(tenant: &Tenant, opened: &Opened, status: StatusCode, error: Option<&str>) -> Response {
@@ -124,6 +125,7 @@ pub(crate) async fn submit_email(
     state: crate::State,
     tenant: Tenant,
     Path(path): Path<HashMap<String, String>>,
+    ClientIp(client_ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -135,7 +137,14 @@ pub(crate) async fn submit_email(
         Err(response) => return response,
     };
     let email = params.get("email").unwrap_or_default();
-    let sending = codes::send(&state.platform, &tenant.server, &opened.session, email).await;
+    let sending = codes::send(
+        &state.platform,
+        &tenant.server,
+        &opened.session,
+        email,
+        client_ip,
+    )
+    .await;
     match sending {
         Ok(Sending::Mail(to_mail)) => mail_code(&state, &tenant, *to_mail).await,
         Ok(Sending::InvalidEmail(error)) => {
@@ -150,6 +159,10 @@ pub(crate) async fn submit_email(
         Ok(Sending::TooManyForAddress) => too_many_codes(
             &tenant,
             "Too many codes were sent to this address in the last hour. Try again later.",
+        ),
+        Ok(Sending::TooManyFromClient) => too_many_codes(
+            &tenant,
+            "Too many codes were asked for from your network in the last hour. Try again later.",
         ),
         Ok(Sending::NotAwaited) => to_page(&tenant, &opened.session),
         Ok(Sending::NotOffered) => codes_not_offered(&tenant),

@@ -2,13 +2,14 @@
 //! cannot flood registration, token or sign-in requests (sign-in codes have their own,
 //! tighter attempt limits). Well-known metadata stays unlimited: it is static and cheap.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use guidepost_core::rate_limit::retry_after_secs;
+use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -36,6 +37,19 @@ fn client_ip(request: &Request) -> Option<String> {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip().to_string())
+}
+
+/// The client's network address (the peer, or the client a trusted proxy named), when
+/// the server knows it.
+pub(crate) struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(Self(info.map(|info| info.0.ip())))
+    }
 }
 
 /// 429 with `Retry-After`: a page for people on the sign-in pages, OAuth error JSON for

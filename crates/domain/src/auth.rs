@@ -261,3 +261,29 @@ pub struct NewOidcProvider {
     pub client_id: String,
     pub client_secret_sealed: Option<String>,
 }
+
+/// A one-time code about to be mailed, as the per-mailbox and per-address limits count it.
+#[derive(Debug, Clone)]
+pub struct CodeSend {
+    pub org_id: OrgId,
+    /// `Email::mailbox_key` of the address the code goes to.
+    pub address_key: String,
+    /// Who asked for it, when known.
+    pub client_ip: Option<String>,
+    pub at: Timestamp,
+}
+
+/// Codes allowed per hour and organization.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeSendLimits {
+    pub per_mailbox: i64,
+    pub per_client_ip: i64,
+}
+
+/// Codes sent within the hour, and whether this one was recorded (within the limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeSends {
+    pub to_mailbox: i64,
+    pub from_client_ip: i64,
+    pub recorded: bool,
+}

@@ -123,6 +123,16 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The mailbox this address reaches, for counting what is sent to it: most mail
+    /// providers deliver `ada+x@example.com` to `ada@example.com`, so a `+tag` is dropped
+    /// (the address is already lower case).
+    pub fn mailbox_key(&self) -> String {
+        let (local, domain) = self.0.split_once('@').expect("parsed emails have an @");
+        let local = local.split_once('+').map_or(local, |(base, _)| base);
+        let local = if local.is_empty() { "+" } else { local };
+        format!("{local}@{domain}")
+    }
 }
 
 impl TryFrom<String> for Email {
@@ -181,6 +191,16 @@ string_enum! {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mailbox_keys_fold_case_and_plus_tags() {
+        let key = |s: &str| super::Email::parse(s).unwrap().mailbox_key();
+        assert_eq!(key("Ada+Login1@Example.com"), "ada@example.com");
+        assert_eq!(key("ada+a+b@example.com"), "ada@example.com");
+        assert_eq!(key("ada@example.com"), "ada@example.com");
+        assert_eq!(key("+tag@example.com"), "+@example.com");
+        assert_ne!(key("ada@example.com"), key("ada@example.org"));
+    }
+
     use super::*;
 
     #[test]

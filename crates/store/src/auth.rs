@@ -36,9 +36,11 @@ pub trait AuthStore: Send + Sync {
     /// Writes the session's mutable fields (stage, email, code, counters, end user) only
     /// if it is still at `session.revision`; `None` if another write came first.
     async fn update_login_session(&self, session: &LoginSession) -> Result<Option<LoginSession>>;
-    /// One-time codes mailed to `email` in this organization since `since`, over all login
-    /// sessions (a limit on how fast codes can be guessed across sessions).
-    async fn count_codes_sent(&self, org: &OrgId, email: &Email, since: Timestamp) -> Result<i64>;
+    /// Records a one-time code about to be mailed to the mailbox `send.address_key`,
+    /// asked from `send.client_ip`, unless that would pass `limits` over the hour before
+    /// `send.at`: what was sent to the mailbox and asked from the address in that hour,
+    /// this one included only if it was recorded.
+    async fn record_code_send(&self, send: &CodeSend, limits: CodeSendLimits) -> Result<CodeSends>;
 
     // --- grants, codes and tokens ---------------------------------------------------
 
@@ -83,7 +85,7 @@ pub trait AuthStore: Send + Sync {
     /// Revokes one token.
     async fn revoke_token(&self, org: &OrgId, token_hash: &str, now: Timestamp) -> Result<()>;
     /// Platform-wide housekeeping: deletes login sessions, codes and tokens that expired
-    /// before `cutoff`, and grants left with neither.
+    /// before `cutoff`, code sends older than it, and grants left with neither.
     async fn delete_expired_auth_records(&self, cutoff: Timestamp) -> Result<u64>;
 
     // --- people ---------------------------------------------------------------------

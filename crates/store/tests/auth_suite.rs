@@ -197,12 +197,64 @@ async fn login_sessions_are_written_on_their_revision(db: &TestDatabase) {
             .unwrap()
             .is_none()
     );
-    let hour_ago = Timestamp::now().plus_seconds(-3600);
-    let ada = email("ada@example.com");
-    let sent = w.store.count_codes_sent(&w.org, &ada, hour_ago).await;
-    assert_eq!(sent.unwrap(), 1);
-    let other = w.store.count_codes_sent(&w.other_org, &ada, hour_ago).await;
-    assert_eq!(other.unwrap(), 0);
+}
+
+async fn code_sends_are_counted_per_mailbox_and_client_within_the_hour(db: &TestDatabase) {
+    let w = world(db).await;
+    let limits = CodeSendLimits {
+        per_mailbox: 2,
+        per_client_ip: 3,
+    };
+    let now = Timestamp::now();
+    let send = |org: &OrgId, mailbox: &str, ip: &str, at: Timestamp| CodeSend {
+        org_id: org.clone(),
+        address_key: mailbox.into(),
+        client_ip: Some(ip.into()),
+        at,
+    };
+    let record = |s: CodeSend| async move { w.store.record_code_send(&s, limits).await.unwrap() };
+    let ada = "ada@example.com";
+    // Older than the hour: not counted.
+    let old = record(send(&w.org, ada, "192.0.2.1", now.plus_seconds(-3700))).await;
+    assert!(old.recorded);
+    let first = record(send(&w.org, ada, "192.0.2.1", now)).await;
+    assert_eq!(
+        (first.to_mailbox, first.from_client_ip, first.recorded),
+        (1, 1, true)
+    );
+    let second = record(send(&w.org, ada, "192.0.2.2", now)).await;
+    assert_eq!(
+        (second.to_mailbox, second.from_client_ip, second.recorded),
+        (2, 1, true)
+    );
+    let third = record(send(&w.org, ada, "192.0.2.3", now)).await;
+    assert_eq!(
+        (third.to_mailbox, third.recorded),
+        (2, false),
+        "the mailbox is full"
+    );
+    // Another organization counts on its own.
+    let elsewhere = record(send(&w.other_org, ada, "192.0.2.1", now)).await;
+    assert_eq!((elsewhere.to_mailbox, elsewhere.recorded), (1, true));
+    // One client address, many mailboxes.
+    for n in 0..2 {
+        let sent = record(send(&w.org, &format!("p{n}@example.com"), "192.0.2.1", now)).await;
+        assert!(sent.recorded);
+    }
+    let over = record(send(&w.org, "p9@example.com", "192.0.2.1", now)).await;
+    assert_eq!(
+        (over.from_client_ip, over.recorded),
+        (3, false),
+        "the client is full"
+    );
+    // Expired sends are swept with the other sign-in records.
+    let swept = w
+        .store
+        .delete_expired_auth_records(now.plus_seconds(-3600))
+        .await;
+    assert!(swept.unwrap() >= 1);
+    let after = record(send(&w.org, ada, "192.0.2.9", now)).await;
+    assert_eq!(after.to_mailbox, 2, "the recent sends remain");
 }
 
 async fn a_code_is_single_use_and_a_replay_revokes_the_family(db: &TestDatabase) {
@@ -691,6 +743,7 @@ async fn linking_moves_progress_and_the_more_advanced_wins(db: &TestDatabase) {
 backend_tests!(
     clients_belong_to_their_server,
     login_sessions_are_written_on_their_revision,
+    code_sends_are_counted_per_mailbox_and_client_within_the_hour,
     a_code_is_single_use_and_a_replay_revokes_the_family,
     refresh_tokens_rotate_and_a_reuse_revokes_the_family,
     revocation_and_expiry,

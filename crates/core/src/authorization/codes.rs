@@ -1,8 +1,11 @@
 //! The email one-time code: the way a person proves their email on `platform_oauth`
 //! servers (`email` → `code` → `consent`). Guessing is bounded three ways: a few guesses
 //! per code before the session locks, a few codes per session, and a few codes per
-//! address and hour over all sessions of the organization. Guesses are written
-//! compare-and-set, so concurrent ones are each counted.
+//! mailbox and hour over all sessions of the organization. Every send counts against the
+//! mailbox it went to (case and `+tag` folded), whatever the session's email becomes
+//! later, and against the address that asked for it, so that one client cannot mail
+//! without bound. Guesses are written compare-and-set, so concurrent ones are each
+//! counted.
 //!
 //! On `custom_oauth` servers only the organization's provider proves who someone is, and
 //! no code is sent or checked.
@@ -22,8 +25,11 @@ const CODE_TTL_SECS: i64 = 10 * 60;
 const MAX_ATTEMPTS: i64 = 5;
 /// Codes one login session may have mailed.
 const MAX_CODES_PER_SESSION: i64 = 3;
-/// Codes one address may be sent per hour, over all login sessions of an organization.
-const MAX_CODES_PER_EMAIL_HOUR: i64 = 10;
+/// Codes per hour and organization: to one mailbox, and asked from one client address.
+const SEND_LIMITS: CodeSendLimits = CodeSendLimits {
+    per_mailbox: 10,
+    per_client_ip: 30,
+};
 /// Guesses that lost their write to a concurrent one are retried this often.
 const WRITE_TRIES: usize = 5;
 
@@ -51,18 +57,22 @@ pub enum Sending {
     NotAwaited,
     InvalidEmail(ValidationError),
     TooManyForSignIn,
+    /// The mailbox was sent its share of codes this hour.
     TooManyForAddress,
+    /// The client's network address asked for its share of codes this hour.
+    TooManyFromClient,
     /// Another write came first.
     Conflict,
 }
 
 /// Moves the session to `code` with a fresh code for `email` (as typed), within the
-/// limits.
+/// limits; `client_ip` is the address that asked.
 pub async fn send(
     platform: &Platform,
     server: &McpServer,
     session: &LoginSession,
     email: &str,
+    client_ip: Option<std::net::IpAddr>,
 ) -> Result<Sending, CoreError> {
     if !offered(server) {
         return Ok(Sending::NotOffered);
@@ -82,12 +92,25 @@ pub async fn send(
         return Ok(Sending::TooManyForSignIn);
     }
     let now = Timestamp::now();
-    let sent = platform
+    let counted = CodeSend {
+        org_id: session.org_id.clone(),
+        address_key: email.mailbox_key(),
+        client_ip: client_ip.map(|ip| ip.to_string()),
+        at: now,
+    };
+    let sends = platform
         .store
-        .count_codes_sent(&session.org_id, &email, now.plus_seconds(-3600))
+        .record_code_send(&counted, SEND_LIMITS)
         .await?;
-    if sent >= MAX_CODES_PER_EMAIL_HOUR {
-        return Ok(Sending::TooManyForAddress);
+    if !sends.recorded {
+        let (limit, refusal) = if sends.to_mailbox >= SEND_LIMITS.per_mailbox {
+            ("mailbox", Sending::TooManyForAddress)
+        } else {
+            ("client_ip", Sending::TooManyFromClient)
+        };
+        metrics::counter!("guidepost_oauth_code_sends_refused_total", "limit" => limit)
+            .increment(1);
+        return Ok(refusal);
     }
     let code = one_time_code();
     let mut next = session.clone();

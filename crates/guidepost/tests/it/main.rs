@@ -28,5 +28,6 @@ mod operations;
 mod python_client;
 mod request_logs;
 mod scale_out;
+mod sign_in_hardening;
 mod walkthrough_runtime;
 mod walkthrough_stories;

@@ -133,17 +133,43 @@ impl AuthStore for ThisStore {
         row.as_ref().map(login_session).transpose()
     }
 
-    async fn count_codes_sent(&self, org: &OrgId, email: &Email, since: Timestamp) -> Result<i64> {
+    async fn record_code_send(&self, send: &CodeSend, limits: CodeSendLimits) -> Result<CodeSends> {
+        let since = send.at.plus_seconds(-3600).micros();
+        let mut tx = self.begin_write().await?;
+        self.count(2);
         let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(codes_sent), 0) AS BIGINT) AS sent FROM oauth_login_sessions \
-             WHERE org_id = $1 AND email = $2 AND created_at >= $3",
+            "SELECT \
+             (SELECT COUNT(*) FROM oauth_code_sends WHERE org_id = $1 AND address_key = $2 AND sent_at > $4) AS to_mailbox, \
+             (SELECT COUNT(*) FROM oauth_code_sends WHERE org_id = $1 AND client_ip = $3 AND sent_at > $4) AS from_ip",
         )
-        .bind(org.as_str())
-        .bind(email.as_str())
-        .bind(since.micros())
-        .fetch_one(self.run())
+        .bind(send.org_id.as_str())
+        .bind(&send.address_key)
+        .bind(send.client_ip.as_deref())
+        .bind(since)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(row.try_get("sent")?)
+        let mut sends = CodeSends {
+            to_mailbox: row.try_get("to_mailbox")?,
+            from_client_ip: row.try_get("from_ip")?,
+            recorded: false,
+        };
+        if sends.to_mailbox >= limits.per_mailbox || sends.from_client_ip >= limits.per_client_ip {
+            return Ok(sends);
+        }
+        sqlx::query(
+            "INSERT INTO oauth_code_sends (org_id, address_key, client_ip, sent_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(send.org_id.as_str())
+        .bind(&send.address_key)
+        .bind(send.client_ip.as_deref())
+        .bind(send.at.micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        sends.to_mailbox += 1;
+        sends.from_client_ip += i64::from(send.client_ip.is_some());
+        sends.recorded = true;
+        Ok(sends)
     }
 
     async fn create_grant_with_code(
@@ -373,6 +399,7 @@ impl AuthStore for ThisStore {
         let mut deleted = 0;
         for sql in [
             "DELETE FROM oauth_login_sessions WHERE expires_at < $1",
+            "DELETE FROM oauth_code_sends WHERE sent_at < $1",
             "DELETE FROM oauth_codes WHERE expires_at < $1",
             "DELETE FROM oauth_tokens WHERE expires_at < $1",
             "DELETE FROM oauth_grants WHERE created_at < $1 \

@@ -1,0 +1,87 @@
+//! The sign-in hardening of issue 11: code sends counted per mailbox and per client
+//! address (M3), no bounce to an untrusted client before the person acts (M4), the
+//! refresh grace (L3), one bounded login cookie per issuer (L7).
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::oauth_helpers::{OAuthApp, Pkce, oauth_app};
+
+/// Mails in the outbox whose recipient is the mailbox `key` (case and `+tag` folded).
+fn mails_to_mailbox(oauth: &OAuthApp, key: &str) -> usize {
+    let fold = |to: &str| {
+        let to = to.trim().to_ascii_lowercase();
+        let (local, domain) = to.split_once('@').unwrap();
+        format!("{}@{domain}", local.split('+').next().unwrap())
+    };
+    std::fs::read_dir(&oauth.outbox)
+        .map(|dir| {
+            dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .filter(|mail| {
+                    mail.lines()
+                        .find_map(|l| l.strip_prefix("To: "))
+                        .is_some_and(|to| fold(to) == key)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+backend_tests! {
+    async fn switching_the_email_after_a_send_does_not_reset_the_mailbox_cap(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |s| s.auth.rate_limit_per_ip = 0).await;
+        let client = oauth.register("acme", json!({})).await;
+        let mut refused = 0;
+        for n in 0..14 {
+            let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+            let mut person = oauth.person(&format!("Victim+{n}@Example.com"));
+            let (login, page) = person.start(&url).await;
+            let sent = person
+                .post(&page.action("/email"), &[("csrf_token", &page.csrf()), ("email", &person.email.clone())])
+                .await;
+            if sent.status == StatusCode::TOO_MANY_REQUESTS {
+                assert!(sent.body.contains("sent to this address"), "{}", sent.body);
+                refused += 1;
+                continue;
+            }
+            assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+            // The attacker moves the session to another address: the send to the victim
+            // still counts.
+            let code_page = person.get(&login).await;
+            person
+                .post(&code_page.action("/email"), &[("csrf_token", &code_page.csrf()), ("email", "eve@example.com")])
+                .await;
+        }
+        assert_eq!(mails_to_mailbox(&oauth, "victim@example.com"), 10, "ten codes an hour reach one mailbox");
+        assert_eq!(refused, 4);
+    }
+
+    async fn one_client_address_cannot_mail_without_bound(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |s| s.auth.rate_limit_per_ip = 0).await;
+        let client = oauth.register("acme", json!({})).await;
+        let mut sent = 0;
+        let mut answer = None;
+        'sessions: for session in 0..12 {
+            let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+            let mut person = oauth.person("nobody@example.com");
+            let (login, mut page) = person.start(&url).await;
+            for n in 0..3 {
+                let email = format!("person{session}-{n}@example.com");
+                let posted = person
+                    .post(&page.action("/email"), &[("csrf_token", &page.csrf()), ("email", &email)])
+                    .await;
+                if posted.status != StatusCode::SEE_OTHER {
+                    answer = Some(posted);
+                    break 'sessions;
+                }
+                sent += 1;
+                page = person.get(&login).await;
+            }
+        }
+        assert_eq!(sent, 30, "thirty codes an hour from one address");
+        let answer = answer.expect("the thirty-first is refused");
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(answer.body.contains("from your network"), "{}", answer.body);
+    }
+}
