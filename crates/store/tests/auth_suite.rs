@@ -212,7 +212,8 @@ async fn code_sends_are_counted_per_mailbox_and_client_within_the_hour(db: &Test
         client_ip: Some(ip.into()),
         at,
     };
-    let record = |s: CodeSend| async move { w.store.record_code_send(&s, limits).await.unwrap() };
+    let store = &w.store;
+    let record = |s: CodeSend| async move { store.record_code_send(&s, limits).await.unwrap() };
     let ada = "ada@example.com";
     // Older than the hour: not counted.
     let old = record(send(&w.org, ada, "192.0.2.1", now.plus_seconds(-3700))).await;
