@@ -34,6 +34,15 @@ impl Address {
         }
     }
 
+    /// An address from its parts, for tests.
+    #[cfg(test)]
+    pub(crate) fn from_parts(origin: &str, prefix: &str) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
     /// RFC 8414 issuer identifier: the origin, plus `/s/{slug}` by the path fallback.
     pub fn issuer(&self) -> String {
         format!("{}{}", self.origin, self.prefix)
@@ -59,6 +68,11 @@ impl Address {
     }
 
     /// Whether the page is served over HTTPS (cookies are then `Secure`).
+    /// `/s/{slug}` when reached by the path fallback, else empty.
+    pub fn path_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub fn is_https(&self) -> bool {
         self.origin.starts_with("https://")
     }

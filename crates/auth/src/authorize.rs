@@ -1,7 +1,8 @@
 //! The authorization endpoint (OAuth 2.1 §4.1.1): authorization code with PKCE S256
 //! only, an exact redirect URI, RFC 8707 `resource` required (this server's MCP URL), and
 //! RFC 9207 `iss` on every response. Until the client and its redirect URI are known to
-//! be good, errors are shown as a page; after, they go back to the client.
+//! be good, errors are shown as a page; after, they are shown on a page with a link back to
+//! the client (`back.rs`: no client is trusted with an automatic bounce).
 
 use axum::extract::RawQuery;
 use axum::response::Response;
@@ -10,18 +11,19 @@ use guidepost_core::authorization::crypto::is_pkce_value;
 use guidepost_core::authorization::logins;
 use guidepost_core::authorization::scopes::{self, MCP_SCOPE};
 use guidepost_domain::AuthorizationRequest;
-use http::{StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 
 use crate::back::Back;
-use crate::browser::cookie_header;
 use crate::clients::{ClientProblem, find_client};
 use crate::error::Params;
+use crate::login_cookie::LoginCookie;
 use crate::pages::{error_page, uncached_redirect};
 use crate::tenant::Tenant;
 
 pub(crate) async fn authorize(
     state: crate::State,
     tenant: Tenant,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let page = |status, message: &str| error_page(status, tenant.name(), message);
@@ -78,7 +80,7 @@ pub(crate) async fn authorize(
             );
         }
     };
-    // The redirect URI is the client's own: from here on, errors go back to it.
+    // The redirect URI is the client's own: from here on, errors name it as the way back.
     let back = Back {
         redirect_uri: &redirect_uri,
         state: params.get("state"),
@@ -86,10 +88,14 @@ pub(crate) async fn authorize(
     };
     let request = match check_request(&params, &tenant, &redirect_uri) {
         Ok(request) => request,
-        Err((error, description)) => return back.error(error, &description),
+        Err((error, description)) => {
+            return back.error_page(StatusCode::BAD_REQUEST, tenant.name(), error, &description);
+        }
     };
     if !client.may_use_codes() {
-        return back.error(
+        return back.error_page(
+            StatusCode::BAD_REQUEST,
+            tenant.name(),
             "unauthorized_client",
             "the client may not use the authorization code grant",
         );
@@ -99,7 +105,9 @@ pub(crate) async fn authorize(
         Ok(started) => started,
         Err(error) => {
             tracing::error!(%error, "could not start a login session");
-            return back.error(
+            return back.error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                tenant.name(),
                 "server_error",
                 "the authorization server failed; please retry",
             );
@@ -108,7 +116,7 @@ pub(crate) async fn authorize(
     let session = &started.session;
     let login_url = tenant.address.endpoint(&format!("/login/{}", session.id));
     let mut response = uncached_redirect(&login_url);
-    let cookie = cookie_header(&session.id, &started.secret, tenant.address.is_https());
+    let cookie = LoginCookie::of(&tenant.address).adding(&headers, &session.id, &started.secret);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response
 }

@@ -8,39 +8,17 @@ use std::collections::HashMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use guidepost_core::CoreError;
 use guidepost_core::authorization::crypto::constant_time_eq;
-use guidepost_core::authorization::logins::{self, LOGIN_TTL_SECS, Step, Unopened};
-use guidepost_domain::{LoginSession, LoginSessionId, hash_secret};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use guidepost_core::authorization::logins::{self, Step, Unopened};
+use guidepost_domain::{LoginSession, hash_secret};
+use http::{HeaderMap, StatusCode};
 
 use crate::AuthState;
 use crate::error::Params;
+use crate::login_cookie::LoginCookie;
 use crate::pages::{self, error_page, html};
 use crate::tenant::Tenant;
 
-const COOKIE_PREFIX: &str = "gp_login_";
-
 pub(crate) const START_AGAIN: &str = "Start again from your app.";
-
-/// The cookie that binds a login session to the browser that started it.
-pub(crate) fn cookie_header(id: &LoginSessionId, secret: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let value = format!(
-        "{COOKIE_PREFIX}{id}={secret}; Path=/; Max-Age={LOGIN_TTL_SECS}; HttpOnly; SameSite=Lax{secure}"
-    );
-    HeaderValue::from_str(&value).expect("ids and tokens are header-safe")
-}
-
-fn cookie_secret<'a>(headers: &'a HeaderMap, id: &str) -> Option<&'a str> {
-    let name = format!("{COOKIE_PREFIX}{id}");
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
-}
 
 /// The CSRF token of the forms of a login session: derived from the session's cookie
 /// secret, so only the browser holding the cookie can know it.
@@ -63,7 +41,8 @@ pub(crate) async fn open_id(
     id: &str,
     headers: &HeaderMap,
 ) -> Result<Opened, Response> {
-    let secret = cookie_secret(headers, id).unwrap_or_default().to_owned();
+    let cookie = LoginCookie::of(&tenant.address);
+    let secret = cookie.secret(headers, id).unwrap_or_default().to_owned();
     match logins::open(&state.platform, &tenant.server, id, &secret).await {
         Ok(Ok(session)) => Ok(Opened { session, secret }),
         Ok(Err(unopened)) => Err(unopened_page(tenant, unopened)),

@@ -50,6 +50,7 @@ mod email;
 mod error;
 mod federation;
 mod login;
+mod login_cookie;
 mod metadata;
 mod pages;
 mod registration;

@@ -137,6 +137,18 @@ pub(crate) fn message_page(title: &str, server_name: &str, message: &str) -> Str
     layout(title, server_name, &body)
 }
 
+/// A page that explains why a sign-in cannot go on and offers the way back to the app,
+/// which the person may follow or not.
+pub(crate) fn return_page(server_name: &str, message: &str, url: &str, target: &str) -> String {
+    let body = format!(
+        "<p>{}</p>\n<p><a href=\"{}\" rel=\"noreferrer\">Return to {}</a></p>\n",
+        escape(message),
+        escape(url),
+        escape(target),
+    );
+    layout("Cannot sign in", server_name, &body)
+}
+
 fn layout(title: &str, server_name: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\

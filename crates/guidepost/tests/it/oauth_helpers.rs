@@ -335,6 +335,14 @@ impl Page {
         self.body[start..].split('"').next().unwrap().to_owned()
     }
 
+    /// The link back to the app on an error page (the person may follow it), unescaped.
+    pub fn return_link(&self) -> Option<String> {
+        let (_, rest) = self.body.split_once("<a href=\"")?;
+        let (href, text) = rest.split_once('"')?;
+        text.contains("Return to")
+            .then(|| href.replace("&amp;", "&"))
+    }
+
     /// The action of the form that posts to `…/{ending}`.
     pub fn action(&self, ending: &str) -> String {
         self.body
@@ -357,6 +365,14 @@ impl Person {
                 .unwrap(),
             cookies: Vec::new(),
         }
+    }
+
+    /// The names of the cookies this browser holds.
+    pub fn cookie_names(&self) -> Vec<&str> {
+        self.cookies
+            .iter()
+            .filter_map(|c| c.split('=').next())
+            .collect()
     }
 
     async fn keep(&mut self, response: reqwest::Response) -> Page {

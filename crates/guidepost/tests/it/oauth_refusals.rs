@@ -21,8 +21,9 @@ backend_tests! {
         for overrides in cases {
             let url = oauth.authorize_url("acme", &client, &pkce, overrides);
             let page = oauth.person("ada@example.com").get(&url).await;
-            assert_eq!(page.status, StatusCode::SEE_OTHER, "{overrides:?}");
-            let callback = Callback::parse(&page.location.unwrap());
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{overrides:?}");
+            assert!(page.location.is_none(), "no bounce before the person acts");
+            let callback = Callback::parse(&page.return_link().expect("a link back"));
             assert_eq!(callback.error.as_deref(), Some("invalid_request"), "{overrides:?}");
             assert_eq!(callback.state.as_deref(), Some("st-123"), "state is echoed");
             assert_eq!(callback.iss, Some(oauth.issuer("acme")), "RFC 9207 iss");

@@ -6,7 +6,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::oauth_helpers::{OAuthApp, Pkce, oauth_app};
+use crate::oauth_helpers::{Callback, OAuthApp, Pkce, oauth_app};
 
 /// Mails in the outbox whose recipient is the mailbox `key` (case and `+tag` folded).
 fn mails_to_mailbox(oauth: &OAuthApp, key: &str) -> usize {
@@ -83,5 +83,63 @@ backend_tests! {
         let answer = answer.expect("the thirty-first is refused");
         assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(answer.body.contains("from your network"), "{}", answer.body);
+    }
+
+    async fn a_registered_client_gets_no_bounce_before_the_person_acts(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |_| {}).await;
+        let evil = "https://evil.example/cb";
+        let mut client = oauth.register("acme", json!({"redirect_uris": [evil]})).await;
+        client.redirect_uri = evil.into();
+        let pkce = Pkce::new();
+        let bad_requests: [&[(&str, Option<&str>)]; 3] = [
+            &[("resource", Some("https://elsewhere.example/mcp"))],
+            &[("response_type", Some("token"))],
+            &[("scope", Some("everything"))],
+        ];
+        for overrides in bad_requests {
+            let url = oauth.authorize_url("acme", &client, &pkce, overrides);
+            let page = oauth.person("ada@example.com").get(&url).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{overrides:?}");
+            assert!(page.location.is_none(), "the tenant's domain bounces nobody to {evil}");
+            let link = page.return_link().expect("the person may go back");
+            assert!(link.starts_with(evil), "{link}");
+            assert!(page.body.contains("Return to evil.example"), "{}", page.body);
+            let callback = Callback::parse(&link);
+            assert!(callback.error.is_some() && callback.code.is_empty());
+            assert_eq!(callback.state.as_deref(), Some("st-123"));
+        }
+        // A good request still goes on to sign in.
+        let url = oauth.authorize_url("acme", &client, &pkce, &[]);
+        let (_, page) = oauth.person("ada@example.com").start(&url).await;
+        assert!(page.body.contains("name=\"email\""));
+    }
+
+    async fn a_browser_holds_one_bounded_login_cookie_per_issuer(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |_| {}).await;
+        let client = oauth.register("acme", json!({})).await;
+        let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let raw = browser.get(&url).send().await.unwrap();
+        let set = raw.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(set.starts_with("gp_login="), "{set}");
+        assert!(set.contains("; Path=/s/acme;") && set.contains("HttpOnly"), "scoped to the issuer: {set}");
+        let mut person = oauth.person("ada@example.com");
+        let mut logins = Vec::new();
+        for _ in 0..6 {
+            let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+            let (login, _) = person.start(&url).await;
+            logins.push(login);
+        }
+        assert_eq!(person.cookie_names(), ["gp_login"], "one cookie, however many attempts");
+        for (n, login) in logins.iter().enumerate() {
+            let page = person.get(login).await;
+            let expected = if n < 2 { StatusCode::FORBIDDEN } else { StatusCode::OK };
+            assert_eq!(page.status, expected, "sign-in {n}: the four newest are kept");
+        }
+        // The newest of them still signs in to the end.
+        let email_page = person.get(&logins[5]).await;
+        let code_page = person.send_email(&logins[5], &email_page).await;
+        let done = person.send_code(&code_page, &oauth.code_for("ada@example.com")).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     }
 }
