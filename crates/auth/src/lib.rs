@@ -81,6 +81,9 @@ pub struct AuthOptions {
     pub access_token_ttl: Duration,
     /// Lifetime of refresh tokens; each use replaces the token with a new one.
     pub refresh_token_ttl: Duration,
+    /// How long after a refresh the same refresh token gets the same successors (two
+    /// refreshes racing); later, presenting it again revokes the family.
+    pub refresh_grace: Duration,
     /// Fetch client metadata documents from private, loopback and link-local addresses,
     /// and over plain HTTP there (development and tests only).
     pub cimd_allow_private: bool,
@@ -103,6 +106,7 @@ impl Default for AuthOptions {
         Self {
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_grace: Duration::from_secs(5),
             cimd_allow_private: false,
             smtp_url: None,
             mail_from: "Guidepost <no-reply@localhost>".into(),

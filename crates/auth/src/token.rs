@@ -63,6 +63,7 @@ fn lifetimes(options: &AuthOptions) -> Lifetimes {
     Lifetimes {
         access: options.access_token_ttl,
         refresh: options.refresh_token_ttl,
+        refresh_grace: options.refresh_grace,
     }
 }
 

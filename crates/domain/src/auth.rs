@@ -221,10 +221,30 @@ pub enum CodeRedemption {
 pub enum Rotation {
     /// The old token is spent and the new tokens are stored.
     Rotated,
+    /// The token was rotated within the grace, and its family stands: its successors are
+    /// the ones derived with this nonce, rotated at `rotated_at`.
+    Repeated {
+        successor_nonce: String,
+        rotated_at: Timestamp,
+    },
     /// The token was already rotated: the whole family is now revoked.
     Reused,
     /// Unknown, expired or revoked.
     Invalid,
+}
+
+/// A refresh token presented for rotation.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshRotation<'a> {
+    /// The hash of the presented refresh token.
+    pub token_hash: &'a str,
+    /// What the successors were derived with, kept on the spent token.
+    pub successor_nonce: &'a str,
+    pub successors: &'a [NewToken],
+    pub now: Timestamp,
+    /// A token rotated at or after this time may be presented again (a concurrent
+    /// refresh) and gets the same successors; before it, presenting it is a reuse.
+    pub grace_since: Timestamp,
 }
 
 /// What linking an anonymous end user to a signed-in person did.

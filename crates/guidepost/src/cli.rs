@@ -196,6 +196,10 @@ pub struct ServeArgs {
     /// Seconds an OAuth refresh token lives; each use replaces it [default: 2592000].
     #[arg(long, env = "GUIDEPOST_REFRESH_TOKEN_TTL")]
     pub refresh_token_ttl: Option<u64>,
+    /// Seconds in which a rotated refresh token presented again (two refreshes racing)
+    /// gets the same successors instead of revoking them all; 0 turns it off [default: 5].
+    #[arg(long, env = "GUIDEPOST_REFRESH_GRACE", value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub refresh_grace: Option<u64>,
     /// Fetch OAuth client metadata documents (CIMD) from private and loopback addresses,
     /// and over plain http there. Development and tests only.
     #[arg(long, env = "GUIDEPOST_CIMD_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,

@@ -47,6 +47,7 @@ pub struct FileConfig {
     pub mail_outbox: Option<std::path::PathBuf>,
     pub access_token_ttl: Option<u64>,
     pub refresh_token_ttl: Option<u64>,
+    pub refresh_grace: Option<u64>,
     pub cimd_allow_private: Option<bool>,
     pub oidc_allow_private: Option<bool>,
     pub rate_limit_auth_per_ip: Option<u32>,
@@ -319,6 +320,10 @@ fn auth_options(args: &ServeArgs, file: &FileConfig, base_domain: &str) -> AuthO
             args.refresh_token_ttl.or(file.refresh_token_ttl),
             defaults.refresh_token_ttl,
         ),
+        refresh_grace: args
+            .refresh_grace
+            .or(file.refresh_grace)
+            .map_or(defaults.refresh_grace, Duration::from_secs),
         cimd_allow_private: flag(args.cimd_allow_private, file.cimd_allow_private),
         oidc_allow_private: flag(args.oidc_allow_private, file.oidc_allow_private),
         rate_limit_per_ip: args

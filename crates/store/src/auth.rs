@@ -72,14 +72,10 @@ pub trait AuthStore: Send + Sync {
     /// Platform-wide (the hash of a random token): the token with its grant and person.
     async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
     /// Platform-wide (the hash of a random token): spends a refresh token and stores its
-    /// successors, in one transaction. Presenting an already rotated refresh token revokes
+    /// successors, in one transaction. Presenting an already rotated refresh token again
+    /// within the grace answers `Repeated` with its successors' nonce; after it, revokes
     /// the whole family.
-    async fn rotate_refresh_token(
-        &self,
-        token_hash: &str,
-        successors: &[NewToken],
-        now: Timestamp,
-    ) -> Result<Rotation>;
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation<'_>) -> Result<Rotation>;
     /// Revokes a grant and every token of its family.
     async fn revoke_grant(&self, org: &OrgId, grant: &GrantId, now: Timestamp) -> Result<()>;
     /// Revokes one token.

@@ -344,6 +344,25 @@ async fn a_code_is_single_use_and_a_replay_revokes_the_family(db: &TestDatabase)
     ));
 }
 
+/// Presents a refresh token for rotation now, with a grace of `grace_secs`.
+async fn rotate(
+    w: &World,
+    hash: &str,
+    nonce: &str,
+    successors: &[NewToken],
+    grace_secs: i64,
+) -> Rotation {
+    let now = Timestamp::now();
+    let rotation = RefreshRotation {
+        token_hash: hash,
+        successor_nonce: nonce,
+        successors,
+        now,
+        grace_since: now.plus_seconds(-grace_secs),
+    };
+    w.store.rotate_refresh_token(&rotation).await.unwrap()
+}
+
 async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family(db: &TestDatabase) {
     let w = world(db).await;
     let grant = grant_for(&w, "ada@example.com").await;
@@ -371,11 +390,20 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family(db: &TestDatabase)
         token(TokenKind::Refresh, 86400),
     );
     let next = [access2.clone(), refresh2.clone()];
-    let rotated = w
-        .store
-        .rotate_refresh_token(&refresh.hash, &next, Timestamp::now())
-        .await;
-    assert!(matches!(rotated.unwrap(), Rotation::Rotated));
+    let rotated = rotate(&w, &refresh.hash, "nonce-1", &next, 5).await;
+    assert!(matches!(rotated, Rotation::Rotated));
+    // A second presentation within the grace is told the successors' nonce and rotation
+    // time; nothing is revoked or stored.
+    let repeated = rotate(&w, &refresh.hash, "nonce-2", &next, 5).await;
+    let Rotation::Repeated {
+        successor_nonce,
+        rotated_at,
+    } = repeated
+    else {
+        panic!("within the grace: {repeated:?}");
+    };
+    assert_eq!(successor_nonce, "nonce-1");
+    assert!(rotated_at <= Timestamp::now());
     let old = w.store.find_token(&refresh.hash).await.unwrap().unwrap();
     assert!(old.used_at.is_some() && !old.is_live(Timestamp::now()));
     assert!(
@@ -388,10 +416,7 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family(db: &TestDatabase)
     );
     assert!(
         matches!(
-            w.store
-                .rotate_refresh_token(&access2.hash, &[], Timestamp::now())
-                .await
-                .unwrap(),
+            rotate(&w, &access2.hash, "n", &[], 5).await,
             Rotation::Invalid
         ),
         "an access token is not a refresh token"
@@ -401,11 +426,9 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family(db: &TestDatabase)
         token(TokenKind::Access, 3600),
         token(TokenKind::Refresh, 86400),
     ];
-    let reuse = w
-        .store
-        .rotate_refresh_token(&refresh.hash, &stolen, Timestamp::now())
-        .await;
-    assert!(matches!(reuse.unwrap(), Rotation::Reused));
+    // After the grace (here: none), presenting it again is a reuse.
+    let reuse = rotate(&w, &refresh.hash, "nonce-3", &stolen, 0).await;
+    assert!(matches!(reuse, Rotation::Reused));
     for hash in [&access.hash, &access2.hash, &refresh2.hash] {
         let record = w.store.find_token(hash).await.unwrap().unwrap();
         assert!(
@@ -419,10 +442,7 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family(db: &TestDatabase)
     );
     assert!(
         matches!(
-            w.store
-                .rotate_refresh_token(&refresh2.hash, &stolen, Timestamp::now())
-                .await
-                .unwrap(),
+            rotate(&w, &refresh2.hash, "n", &stolen, 5).await,
             Rotation::Invalid
         ),
         "the newest refresh token of a revoked family is dead too"

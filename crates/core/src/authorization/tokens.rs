@@ -2,8 +2,14 @@
 //! authorization code is good once, for two minutes, for the client and server it was
 //! issued to, with the redirect URI and PKCE verifier of its request; a second use
 //! revokes the grant and everything issued from the code. A refresh token rotates on
-//! every use; presenting a rotated one revokes its whole family. Tokens are opaque random
-//! strings, shown once and stored as hashes.
+//! every use; presenting a rotated one revokes its whole family, except within a short
+//! grace, where two refreshes racing with the same token both get the same successors.
+//! Tokens are opaque random strings, shown once and stored as hashes.
+//!
+//! Only hashes are stored, so a successor cannot be read back for the second of two
+//! racing refreshes. Instead a refresh token's successors are derived from it and a
+//! random nonce kept on the spent token: the presenter of the old token (and nobody with
+//! only the database, or only the old token) can be handed the same successors again.
 
 use std::time::Duration;
 
@@ -19,6 +25,8 @@ use crate::{CoreError, Platform};
 pub struct Lifetimes {
     pub access: Duration,
     pub refresh: Duration,
+    /// How long a rotated refresh token still gets its successors back.
+    pub refresh_grace: Duration,
 }
 
 /// Tokens just issued, in plain text: the one time they are shown.
@@ -117,7 +125,7 @@ pub async fn exchange_code(
         CodeRedemption::Unknown => return Ok(Err(GrantRefusal::UnknownCode)),
     };
     let grant = &code.grant;
-    let (tokens, issued) = new_tokens(client, &grant.scope, now, lifetimes);
+    let (tokens, issued) = new_tokens(client, &grant.scope, now, lifetimes, &random_token);
     let stored = platform
         .store
         .issue_tokens(&grant.org_id, &grant.id, &tokens, now)
@@ -181,15 +189,34 @@ pub async fn refresh(
         return Ok(Err(refusal));
     }
     let now = Timestamp::now();
-    let (tokens, issued) = new_tokens(client, &grant.scope, now, lifetimes);
-    let rotation = platform
-        .store
-        .rotate_refresh_token(&hash, &tokens, now)
-        .await?;
+    let nonce = random_token("");
+    let mint = |prefix: &str| successor_token(prefix, refresh.refresh_token, &nonce);
+    let (tokens, issued) = new_tokens(client, &grant.scope, now, lifetimes, &mint);
+    let grace = lifetimes.refresh_grace.as_micros() as i64;
+    let rotation = RefreshRotation {
+        token_hash: &hash,
+        successor_nonce: &nonce,
+        successors: &tokens,
+        now,
+        grace_since: Timestamp::from_micros(now.micros() - grace),
+    };
+    let rotation = platform.store.rotate_refresh_token(&rotation).await?;
     Ok(match rotation {
         Rotation::Rotated => {
             metrics::counter!("guidepost_oauth_tokens_issued_total", "grant" => "refresh_token")
                 .increment(1);
+            Ok(issued)
+        }
+        Rotation::Repeated {
+            successor_nonce,
+            rotated_at,
+        } => {
+            metrics::counter!("guidepost_oauth_refresh_repeats_total").increment(1);
+            let mint =
+                |prefix: &str| successor_token(prefix, refresh.refresh_token, &successor_nonce);
+            let (_, mut issued) = new_tokens(client, &grant.scope, rotated_at, lifetimes, &mint);
+            let elapsed = (now.micros() - rotated_at.micros()).max(0) / 1_000_000;
+            issued.expires_in = (issued.expires_in - elapsed).max(1);
             Ok(issued)
         }
         Rotation::Reused => {
@@ -199,6 +226,15 @@ pub async fn refresh(
         }
         Rotation::Invalid => Err(GrantRefusal::RefreshTokenDead),
     })
+}
+
+/// A successor of the refresh token `presented`: only who holds it and the nonce kept on
+/// it after its rotation can derive it again.
+fn successor_token(prefix: &str, presented: &str, nonce: &str) -> String {
+    let digest = hash_secret(&format!(
+        "guidepost-refresh-successor:{prefix}:{nonce}:{presented}"
+    ));
+    format!("{prefix}{}", &digest[..48])
 }
 
 /// What lets a refresh token of `grant` be used by this request.
@@ -234,15 +270,16 @@ fn new_tokens(
     scope: &str,
     now: Timestamp,
     lifetimes: Lifetimes,
+    mint: &dyn Fn(&str) -> String,
 ) -> (Vec<NewToken>, Issued) {
-    let access_token = random_token("gpa_");
+    let access_token = mint("gpa_");
     let expires_in = lifetimes.access.as_secs() as i64;
     let mut stored = vec![NewToken {
         hash: hash_secret(&access_token),
         kind: TokenKind::Access,
         expires_at: now.plus_seconds(expires_in),
     }];
-    let refresh_token = client.may_refresh().then(|| random_token("gpr_"));
+    let refresh_token = client.may_refresh().then(|| mint("gpr_"));
     if let Some(refresh) = &refresh_token {
         stored.push(NewToken {
             hash: hash_secret(refresh),
@@ -441,10 +478,11 @@ mod tests {
         let lifetimes = Lifetimes {
             access: Duration::from_secs(3600),
             refresh: Duration::from_secs(7200),
+            refresh_grace: Duration::from_secs(5),
         };
         let now = Timestamp::now();
         let refreshing = client(&[]);
-        let (stored, issued) = new_tokens(&refreshing, "mcp", now, lifetimes);
+        let (stored, issued) = new_tokens(&refreshing, "mcp", now, lifetimes, &random_token);
         assert_eq!(stored.len(), 2);
         assert_eq!(issued.expires_in, 3600);
         assert_eq!(stored[0].hash, hash_secret(&issued.access_token));
@@ -452,7 +490,7 @@ mod tests {
             grant_types: vec!["authorization_code".into()],
             ..refreshing
         };
-        let (stored, issued) = new_tokens(&code_only, "mcp", now, lifetimes);
+        let (stored, issued) = new_tokens(&code_only, "mcp", now, lifetimes, &random_token);
         assert_eq!(stored.len(), 1);
         assert!(issued.refresh_token.is_none());
     }

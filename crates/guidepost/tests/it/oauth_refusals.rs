@@ -104,7 +104,7 @@ backend_tests! {
     }
 
     async fn reuse_of_a_rotated_refresh_token_revokes_the_family(db: &TestDatabase) {
-        let oauth = oauth_app(db, &["acme"], |_| {}).await;
+        let oauth = oauth_app(db, &["acme"], |s| s.auth.refresh_grace = Duration::ZERO).await;
         let tokens = oauth.sign_in("acme", "ada@example.com").await;
         let first = tokens.refresh.clone().unwrap();
         let (status, rotated) = oauth.refresh("acme", &tokens.client, &first).await;

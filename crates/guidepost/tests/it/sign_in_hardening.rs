@@ -2,6 +2,8 @@
 //! address (M3), no bounce to an untrusted client before the person acts (M4), the
 //! refresh grace (L3), one bounded login cookie per issuer (L7).
 
+use std::time::Duration;
+
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -141,5 +143,42 @@ backend_tests! {
         let code_page = person.send_email(&logins[5], &email_page).await;
         let done = person.send_code(&code_page, &oauth.code_for("ada@example.com")).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
+
+    async fn two_racing_refreshes_get_the_same_successors(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |_| {}).await;
+        let tokens = oauth.sign_in("acme", "ada@example.com").await;
+        let first = tokens.refresh.clone().unwrap();
+        let (a, b) = futures::join!(
+            oauth.refresh("acme", &tokens.client, &first),
+            oauth.refresh("acme", &tokens.client, &first),
+        );
+        assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{} {}", a.1, b.1);
+        assert_eq!(a.1["access_token"], b.1["access_token"], "one successor, told twice");
+        assert_eq!(a.1["refresh_token"], b.1["refresh_token"]);
+        let access = a.1["access_token"].as_str().unwrap();
+        let listed = oauth.mcp("acme", Some(access), None).call(1, "tools/list", json!({})).await;
+        assert_eq!(listed.status, StatusCode::OK, "the successor works: nothing was revoked");
+        let next = a.1["refresh_token"].as_str().unwrap();
+        let (status, _) = oauth.refresh("acme", &tokens.client, next).await;
+        assert_eq!(status, StatusCode::OK, "and the successor refresh token too");
+        // Another client holding the token gets nothing, even within the grace.
+        let stranger = oauth.register("acme", json!({})).await;
+        let (status, _) = oauth.refresh("acme", &stranger, &first).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    async fn a_refresh_token_presented_after_the_grace_revokes_the_family(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |s| s.auth.refresh_grace = Duration::from_secs(1)).await;
+        let tokens = oauth.sign_in("acme", "ada@example.com").await;
+        let first = tokens.refresh.clone().unwrap();
+        let (status, rotated) = oauth.refresh("acme", &tokens.client, &first).await;
+        assert_eq!(status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        let (status, late) = oauth.refresh("acme", &tokens.client, &first).await;
+        assert_eq!((status, late["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        let access = rotated["access_token"].as_str().unwrap();
+        let refused = oauth.mcp("acme", Some(access), None).call(1, "tools/list", json!({})).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "the family is revoked");
     }
 }

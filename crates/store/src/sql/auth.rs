@@ -323,25 +323,24 @@ impl AuthStore for ThisStore {
         row.as_ref().map(token_record).transpose()
     }
 
-    async fn rotate_refresh_token(
-        &self,
-        token_hash: &str,
-        successors: &[NewToken],
-        now: Timestamp,
-    ) -> Result<Rotation> {
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation<'_>) -> Result<Rotation> {
+        let now = rotation.now;
         let mut tx = self.begin_write().await?;
         self.count(1);
         let spent = sqlx::query(
-            "UPDATE oauth_tokens SET used_at = $2 WHERE token_hash = $1 AND kind = 'refresh' \
-             AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING grant_id",
+            "UPDATE oauth_tokens SET used_at = $2, successor_nonce = $3 WHERE token_hash = $1 \
+             AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+             RETURNING grant_id",
         )
-        .bind(token_hash)
+        .bind(rotation.token_hash)
         .bind(now.micros())
+        .bind(rotation.successor_nonce)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = spent {
+            let grant = text(&row, "grant_id")?;
             if !self
-                .insert_tokens(&mut tx, &text(&row, "grant_id")?, successors, now)
+                .insert_tokens(&mut tx, &grant, rotation.successors, now)
                 .await?
             {
                 return Ok(Rotation::Invalid);
@@ -352,20 +351,32 @@ impl AuthStore for ThisStore {
         }
         self.count(1);
         let known = sqlx::query(
-            "SELECT grant_id, used_at FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'",
+            "SELECT grant_id, used_at, revoked_at, successor_nonce FROM oauth_tokens \
+             WHERE token_hash = $1 AND kind = 'refresh'",
         )
-        .bind(token_hash)
+        .bind(rotation.token_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        match known {
-            Some(row) if opt_time(&row, "used_at")?.is_some() => {
+        let Some(row) = known else {
+            return Ok(Rotation::Invalid);
+        };
+        let Some(used_at) = opt_time(&row, "used_at")? else {
+            return Ok(Rotation::Invalid);
+        };
+        let revoked = opt_time(&row, "revoked_at")?.is_some();
+        let nonce: Option<String> = row.try_get("successor_nonce")?;
+        match nonce {
+            Some(nonce) if !revoked && used_at >= rotation.grace_since => Ok(Rotation::Repeated {
+                successor_nonce: nonce,
+                rotated_at: used_at,
+            }),
+            _ => {
                 self.revoke_family(&mut tx, &text(&row, "grant_id")?, now)
                     .await?;
                 self.count(1);
                 tx.commit().await?;
                 Ok(Rotation::Reused)
             }
-            _ => Ok(Rotation::Invalid),
         }
     }
 
