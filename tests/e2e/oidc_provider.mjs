@@ -5,7 +5,8 @@
 //
 //   node tests/e2e/oidc_provider.mjs --redirect-uri URL [--redirect-uri URL ...]
 //       [--client-id ID] [--client-secret SECRET] [--user ada] [--password pw]
-//       [--email ada@acme.example] [--email-verified true|false] [--claims-in-id-token]
+//       [--email ada@acme.example] [--email-verified true|false|omitted]
+//       [--claims-in-id-token]
 //
 // It listens on 127.0.0.1 (a free port) and prints ONE JSON line when ready:
 //   {"issuer": "http://127.0.0.1:PORT", "port": PORT}
@@ -139,7 +140,9 @@ const provider = new Provider(issuer, {
     return {
       accountId: sub,
       async claims() {
-        return { sub, email: options.email, email_verified: options['email-verified'] === 'true' };
+        const verified = options['email-verified'];
+        if (verified === 'omitted') return { sub, email: options.email };
+        return { sub, email: options.email, email_verified: verified === 'true' };
       },
     };
   },

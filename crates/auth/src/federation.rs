@@ -70,6 +70,7 @@ fn relying<'a>(client: &'a SignInClient, tenant: &Tenant) -> Relying<'a> {
         issuer_url: &client.issuer_url,
         client_id: &client.client_id,
         client_secret: client.client_secret.clone(),
+        accept_unverified_email: client.accept_unverified_email,
         redirect_uri: tenant.address.endpoint(CALLBACK_PATH),
     }
 }

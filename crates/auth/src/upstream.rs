@@ -62,6 +62,8 @@ pub(crate) struct Relying<'a> {
     pub issuer_url: &'a str,
     pub client_id: &'a str,
     pub client_secret: Option<String>,
+    /// Whether the organization accepts an email without `email_verified`.
+    pub accept_unverified_email: bool,
     pub redirect_uri: String,
 }
 
@@ -282,10 +284,21 @@ impl IdentityProviders {
                 (email, userinfo.email_verified())
             }
         };
-        if verified == Some(false) {
-            return Err(UpstreamError::Refused(format!(
-                "the provider has not verified the email address {email}"
-            )));
+        match verified {
+            Some(true) => {}
+            None if rp.accept_unverified_email => {}
+            Some(false) => {
+                return Err(UpstreamError::Refused(format!(
+                    "the provider has not verified the email address {email}"
+                )));
+            }
+            None => {
+                return Err(UpstreamError::Refused(format!(
+                    "the provider does not say whether it verified the email address {email} \
+                     (no email_verified claim); the organization can accept such addresses \
+                     with accept_unverified_email"
+                )));
+            }
         }
         Ok(UpstreamPerson { email })
     }

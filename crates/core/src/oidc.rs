@@ -46,6 +46,12 @@ pub struct OidcInput {
     /// client; sign-in always uses PKCE.
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// Accept an email the provider does not say it verified (it sends no
+    /// `email_verified`). Off by default: such an email is refused, since whoever
+    /// controls an account at the provider could name anybody's address. An email the
+    /// provider says it has not verified is always refused.
+    #[serde(default)]
+    pub accept_unverified_email: bool,
 }
 
 /// A server's identity provider as the API shows it: never the secret.
@@ -55,6 +61,7 @@ pub struct OidcView {
     pub client_id: String,
     /// Whether a client secret is stored (it is never shown).
     pub client_secret_set: bool,
+    pub accept_unverified_email: bool,
     /// The redirect URIs to register for the client at the provider: the server's
     /// virtual host, and the path fallback `/s/{slug}`.
     pub redirect_uris: Vec<String>,
@@ -84,6 +91,7 @@ fn view(config: &PlatformConfig, server: &McpServer, provider: OidcProvider) -> 
         issuer_url: provider.issuer_url,
         client_id: provider.client_id,
         client_secret_set: provider.client_secret_sealed.is_some(),
+        accept_unverified_email: provider.accept_unverified_email,
         redirect_uris: redirect_uris(config, server),
         created_at: provider.created_at,
         updated_at: provider.updated_at,
@@ -163,6 +171,7 @@ pub async fn put(
         issuer_url,
         client_id,
         client_secret_sealed,
+        accept_unverified_email: input.accept_unverified_email,
     };
     let stored = platform.store.put_oidc_provider(org, id, &new).await?;
     Ok(view(&platform.config, &server, stored))
@@ -176,6 +185,7 @@ pub struct SignInClient {
     pub client_id: String,
     /// `None` for a public client (PKCE only).
     pub client_secret: Option<String>,
+    pub accept_unverified_email: bool,
 }
 
 /// The server's provider, ready for a sign-in; `None` when it has none or its secret
@@ -198,6 +208,7 @@ pub async fn sign_in_client(
             issuer_url: provider.issuer_url,
             client_id: provider.client_id,
             client_secret,
+            accept_unverified_email: provider.accept_unverified_email,
         })),
         Err(why) => {
             tracing::error!(server = %server.id, %why, "an identity provider's client secret cannot be read");

@@ -270,6 +270,8 @@ pub struct OidcProvider {
     pub client_id: String,
     /// The client secret, sealed; `None` for a public client (PKCE only).
     pub client_secret_sealed: Option<String>,
+    /// Accept an email the provider does not say it verified (no `email_verified`).
+    pub accept_unverified_email: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -280,6 +282,7 @@ pub struct NewOidcProvider {
     pub issuer_url: String,
     pub client_id: String,
     pub client_secret_sealed: Option<String>,
+    pub accept_unverified_email: bool,
 }
 
 /// A one-time code about to be mailed, as the per-mailbox and per-address limits count it.

@@ -24,6 +24,7 @@ fn provider(issuer: &str, sealed: Option<&str>) -> NewOidcProvider {
         issuer_url: issuer.into(),
         client_id: "guidepost".into(),
         client_secret_sealed: sealed.map(str::to_owned),
+        accept_unverified_email: sealed.is_some(),
     }
 }
 
@@ -38,9 +39,11 @@ backend_tests! {
 
         let first = store.put_oidc_provider(&org, id, &provider("https://a.example", Some("gpk1.x.y"))).await.unwrap();
         assert_eq!(first.client_secret_sealed.as_deref(), Some("gpk1.x.y"));
+        assert!(first.accept_unverified_email);
         let second = store.put_oidc_provider(&org, id, &provider("https://b.example", None)).await.unwrap();
         assert_eq!(second.issuer_url, "https://b.example");
         assert_eq!(second.client_secret_sealed, None, "a PUT replaces the whole configuration");
+        assert!(!second.accept_unverified_email);
         assert_eq!(second.created_at, first.created_at);
 
         // Another organization neither sees nor writes it.

@@ -172,6 +172,27 @@ backend_tests! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     }
 
+    async fn an_email_without_email_verified_is_refused_unless_the_organization_accepts_it(db: &TestDatabase) {
+        let custom = custom_app(db, &["--email-verified", "omitted"]).await;
+        let oauth = &custom.oauth;
+        let client = oauth.register("acme", json!({})).await;
+        let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+        let refused = sign_in_at_idp(&mut oauth.person("unused@example.com"), &url).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert!(refused.body.contains("does not say whether it verified"), "{}", refused.body);
+
+        // The organization opts in.
+        let body = json!({"issuer_url": custom.idp.issuer, "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET, "accept_unverified_email": true});
+        let path = format!("/servers/{}/oidc", custom.server_id);
+        let (status, view) = oauth.app.api(reqwest::Method::PUT, &path, &oauth.tenant.api_key, Some(body)).await;
+        assert_eq!((status, &view["accept_unverified_email"]), (StatusCode::OK, &json!(true)), "{view}");
+        let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+        let consent = sign_in_at_idp(&mut oauth.person("unused@example.com"), &url).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+        assert!(consent.body.contains(EMAIL), "{}", consent.body);
+    }
+
     async fn custom_oauth_refuses_an_unverified_email_and_relays_a_cancel(db: &TestDatabase) {
         // Claims in the ID token this time (no userinfo), and an email the provider has
         // not verified.

@@ -5,8 +5,8 @@ use guidepost_domain::{NewOidcProvider, OidcProvider};
 
 use crate::oidc::OidcStore;
 
-const OIDC_COLUMNS: &str =
-    "server_id, org_id, issuer_url, client_id, client_secret_sealed, created_at, updated_at";
+const OIDC_COLUMNS: &str = "server_id, org_id, issuer_url, client_id, client_secret_sealed, accept_unverified_email, \
+     created_at, updated_at";
 
 fn oidc_provider(row: &DbRow) -> Result<OidcProvider> {
     Ok(OidcProvider {
@@ -15,6 +15,7 @@ fn oidc_provider(row: &DbRow) -> Result<OidcProvider> {
         issuer_url: text(row, "issuer_url")?,
         client_id: text(row, "client_id")?,
         client_secret_sealed: opt_text(row, "client_secret_sealed")?,
+        accept_unverified_email: row.try_get("accept_unverified_email")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
@@ -31,9 +32,10 @@ impl OidcStore for ThisStore {
         // The server must be the organization's: the row is selected from it.
         let sql = format!(
             "INSERT INTO oidc_providers ({OIDC_COLUMNS}) \
-             SELECT id, org_id, $3, $4, $5, $6, $6 FROM mcp_servers WHERE org_id = $1 AND id = $2 \
+             SELECT id, org_id, $3, $4, $5, $7, $6, $6 FROM mcp_servers WHERE org_id = $1 AND id = $2 \
              ON CONFLICT (server_id) DO UPDATE SET issuer_url = excluded.issuer_url, client_id = excluded.client_id, \
-             client_secret_sealed = excluded.client_secret_sealed, updated_at = excluded.updated_at \
+             client_secret_sealed = excluded.client_secret_sealed, \
+             accept_unverified_email = excluded.accept_unverified_email, updated_at = excluded.updated_at \
              RETURNING {OIDC_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -43,6 +45,7 @@ impl OidcStore for ThisStore {
             .bind(&p.client_id)
             .bind(p.client_secret_sealed.as_deref())
             .bind(Timestamp::now().micros())
+            .bind(p.accept_unverified_email)
             .fetch_optional(self.run())
             .await?;
         oidc_provider(&row.ok_or(StoreError::NotFound)?)
