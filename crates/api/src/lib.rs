@@ -50,6 +50,10 @@ pub fn router(platform: Platform) -> Router {
         )
         .route("/servers/{id}/install", get(servers::install))
         .route(
+            "/servers/{id}/custom-domain/verify",
+            post(servers::verify_custom_domain),
+        )
+        .route(
             "/servers/{id}/oidc",
             get(oidc::get).put(oidc::put).delete(oidc::delete),
         )

@@ -171,6 +171,32 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Verify the server's pending custom domain: the DNS TXT record named in
+/// `custom_domain_pending` must carry its value. Once verified, the server is served at
+/// the domain.
+#[utoipa::path(
+    post,
+    path = "/api/v1/servers/{id}/custom-domain/verify",
+    tag = "servers",
+    operation_id = "servers_verify_custom_domain",
+    params(("id" = String, Path, description = "Server id, `ms_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Verified: the server answers at its custom domain", body = ServerView),
+        (status = 404, description = "No such server in this organization"),
+        (status = 409, description = "No domain awaits verification, or another server has it"),
+        (status = 422, description = "The TXT record is not published (the detail says what to publish)"),
+    )
+)]
+pub(crate) async fn verify_custom_domain(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<ServerId>,
+) -> Result<Json<ServerView>, ApiError> {
+    let server = guidepost_core::domains::verify(&platform, &auth.org_id, &id).await?;
+    Ok(Json(servers::view(&platform.config, server)))
+}
+
 /// Install snippets for Cursor, VS Code, Claude Code and a generic JSON config.
 #[utoipa::path(
     get,

@@ -7,6 +7,7 @@
 pub mod analytics;
 pub mod authorization;
 mod config;
+pub mod domains;
 pub mod end_users;
 mod error;
 pub mod identity;
@@ -48,6 +49,8 @@ pub struct Platform {
     pub config: Arc<PlatformConfig>,
     pub analytics: analytics::Recorder,
     pub identity_providers: Arc<dyn oidc::ProviderCheck>,
+    /// DNS, for custom-domain challenges.
+    pub domain_records: Arc<dyn domains::TxtRecords>,
 }
 
 impl Platform {
@@ -57,6 +60,7 @@ impl Platform {
         store: Arc<dyn Store>,
         config: PlatformConfig,
         identity_providers: Arc<dyn oidc::ProviderCheck>,
+        domain_records: Arc<dyn domains::TxtRecords>,
     ) -> (Self, analytics::AnalyticsWriter) {
         let (recorder, writer) = analytics::start(store.clone());
         let platform = Self {
@@ -64,6 +68,7 @@ impl Platform {
             config: Arc::new(config),
             analytics: recorder,
             identity_providers,
+            domain_records,
         };
         (platform, writer)
     }

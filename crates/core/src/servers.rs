@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::domains::{self, DomainChallenge};
 use crate::input::{optional_text, present};
 pub use crate::urls::{mcp_url, path_mcp_url};
 use crate::{CoreError, Platform, PlatformConfig};
@@ -69,12 +70,16 @@ pub struct ServerView {
     pub mcp_url: String,
     /// The same endpoint by the path fallback, for setups without wildcard DNS.
     pub path_mcp_url: String,
+    /// A custom domain asked for and not verified yet: the DNS record that proves it
+    /// (then `POST /api/v1/servers/{id}/custom-domain/verify`).
+    pub custom_domain_pending: Option<DomainChallenge>,
 }
 
 pub fn view(config: &PlatformConfig, server: McpServer) -> ServerView {
     ServerView {
         mcp_url: mcp_url(config, &server),
         path_mcp_url: path_mcp_url(config, &server),
+        custom_domain_pending: server.pending_domain.as_ref().map(domains::challenge),
         server,
     }
 }
@@ -123,7 +128,9 @@ fn settings_for_create(
     Ok(ServerSettings {
         name: input.name.trim().to_owned(),
         slug: Slug::parse(&input.slug)?,
-        custom_domain: checked_domain(config, input.custom_domain)?,
+        // Served only once verified (`domains`).
+        custom_domain: None,
+        pending_domain: checked_domain(config, input.custom_domain)?.map(domains::pending),
         auth_mode: input.auth_mode.unwrap_or(AuthMode::None),
         walkthrough_tools_enabled: input.walkthrough_tools_enabled.unwrap_or(true),
         support_tool_enabled: input.support_tool_enabled.unwrap_or(true),
@@ -142,6 +149,21 @@ fn apply_update(
         Some(name) => validate_text("name", &name, Limits::NAME).map(|_| name.trim().to_owned())?,
         None => current.name,
     };
+    let (custom_domain, pending_domain) = match input.custom_domain {
+        None => (current.custom_domain, current.pending_domain),
+        Some(asked) => match checked_domain(config, asked)? {
+            None => (None, None),
+            // Asked again: whatever it is (verified or pending) stays.
+            Some(domain)
+                if current.custom_domain.as_ref() == Some(&domain)
+                    || current.pending_domain.as_ref().map(|p| &p.domain) == Some(&domain) =>
+            {
+                (current.custom_domain, current.pending_domain)
+            }
+            // Another domain: it replaces the old one, and serves once verified.
+            Some(domain) => (None, Some(domains::pending(domain))),
+        },
+    };
     Ok(ServerSettings {
         name,
         slug: input
@@ -150,10 +172,8 @@ fn apply_update(
             .map(Slug::parse)
             .transpose()?
             .unwrap_or(current.slug),
-        custom_domain: match input.custom_domain {
-            Some(domain) => checked_domain(config, domain)?,
-            None => current.custom_domain,
-        },
+        custom_domain,
+        pending_domain,
         auth_mode: input.auth_mode.unwrap_or(current.auth_mode),
         walkthrough_tools_enabled: input
             .walkthrough_tools_enabled
@@ -197,7 +217,30 @@ pub async fn create(
         )
         .into());
     }
+    refuse_taken_domain(platform, None, &settings).await?;
     Ok(platform.store.create_server(org, kind, &settings).await?)
+}
+
+/// A domain another server verified cannot be asked for (it could never verify).
+async fn refuse_taken_domain(
+    platform: &Platform,
+    asking: Option<&ServerId>,
+    settings: &ServerSettings,
+) -> Result<(), CoreError> {
+    let Some(pending) = &settings.pending_domain else {
+        return Ok(());
+    };
+    match platform
+        .store
+        .find_server_by_domain(&pending.domain)
+        .await?
+    {
+        Some(holder) if Some(&holder.id) != asking => Err(CoreError::Conflict(format!(
+            "{} is already verified for another server",
+            pending.domain
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<McpServer, CoreError> {
@@ -227,6 +270,9 @@ pub async fn update(
 ) -> Result<McpServer, CoreError> {
     let current = platform.store.get_server(org, id).await?;
     let settings = apply_update(&platform.config, current.clone(), input)?;
+    if settings.pending_domain != current.pending_domain {
+        refuse_taken_domain(platform, Some(id), &settings).await?;
+    }
     let to_custom =
         settings.auth_mode == AuthMode::CustomOauth && current.auth_mode != AuthMode::CustomOauth;
     if to_custom && let Some(why) = crate::oidc::readiness(platform, org, id).await? {

@@ -40,7 +40,11 @@ pub struct McpServer {
     pub kind: ServerKind,
     pub name: String,
     pub slug: Slug,
+    /// The custom domain the server is served at: only a verified one (SPEC §1).
     pub custom_domain: Option<String>,
+    /// A custom domain asked for and not yet verified, with its challenge.
+    #[serde(skip)]
+    pub pending_domain: Option<PendingDomain>,
     pub auth_mode: AuthMode,
     pub walkthrough_tools_enabled: bool,
     pub support_tool_enabled: bool,
@@ -57,13 +61,23 @@ pub struct McpServer {
 pub struct ServerSettings {
     pub name: String,
     pub slug: Slug,
+    /// Verified; only core's domain verification puts a domain here.
     pub custom_domain: Option<String>,
+    pub pending_domain: Option<PendingDomain>,
     pub auth_mode: AuthMode,
     pub walkthrough_tools_enabled: bool,
     pub support_tool_enabled: bool,
     pub product_name: Option<String>,
     pub instructions: Option<String>,
     pub allowed_origins: Vec<String>,
+}
+
+/// A custom domain that serves once its owner proves control of it: a DNS TXT record at
+/// `_guidepost-challenge.{domain}` whose value is `token` (not a secret: it is published).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDomain {
+    pub domain: String,
+    pub token: String,
 }
 
 /// A person behind MCP clients (SPEC §3), known by tracking id and/or email.

@@ -82,7 +82,8 @@ pub async fn start_with_store(
     let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(
         settings.auth.oidc_allow_private,
     ));
-    let (platform, writer) = Platform::new(store.clone(), config, identity_providers);
+    let dns = Arc::new(crate::dns::Dns::new(settings.dns_resolver));
+    let (platform, writer) = Platform::new(store.clone(), config, identity_providers, dns);
     let shutdown = CancellationToken::new();
     let router = Router::new()
         .merge(mcp_endpoint(&platform, &settings, &shutdown))

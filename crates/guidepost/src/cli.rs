@@ -224,6 +224,10 @@ pub struct ServeArgs {
     /// answers only on the platform's own host in any case.
     #[arg(long, env = "GUIDEPOST_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// The DNS server (IP, optionally with a port) that custom-domain TXT challenges are
+    /// looked up at; without it, the system's resolvers (/etc/resolv.conf).
+    #[arg(long, env = "GUIDEPOST_DNS_RESOLVER")]
+    pub dns_resolver: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,7 +260,8 @@ pub enum ServerCommand {
         /// config file or GUIDEPOST_ENABLE_FIXTURES=true).
         #[arg(long)]
         kind: Option<String>,
-        /// A custom domain that also serves this server.
+        /// A custom domain that also serves this server, once verified: publish the DNS
+        /// TXT record printed, then run `server verify-domain`.
         #[arg(long)]
         custom_domain: Option<String>,
         /// Product name shown to agents.
@@ -271,6 +276,18 @@ pub enum ServerCommand {
         /// The organization (org_…).
         #[arg(long)]
         org: String,
+    },
+    /// Verify a server's pending custom domain by its DNS TXT record; once verified, the
+    /// server answers at the domain.
+    VerifyDomain {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The server (ms_…).
+        id: String,
+        /// The DNS server (IP, optionally with a port) to ask; the system's otherwise.
+        #[arg(long, env = "GUIDEPOST_DNS_RESOLVER")]
+        dns_resolver: Option<String>,
     },
 }
 

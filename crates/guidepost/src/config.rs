@@ -54,6 +54,7 @@ pub struct FileConfig {
     pub master_key: Option<String>,
     pub master_key_file: Option<std::path::PathBuf>,
     pub metrics_token: Option<String>,
+    pub dns_resolver: Option<String>,
 }
 
 impl FileConfig {
@@ -88,6 +89,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long a request waits for the database before it fails.
     pub store_timeout: Duration,
+    /// The DNS server custom-domain challenges are looked up at; the system's if unset.
+    pub dns_resolver: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -115,6 +118,7 @@ impl Settings {
             body_read_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
             store_timeout: guidepost_store::StoreOptions::default().timeout,
+            dns_resolver: None,
         }
     }
 }
@@ -180,6 +184,7 @@ pub fn serve_settings(
         !settings.platform.retention.is_zero(),
         "--retention-days must be at least 1"
     );
+    settings.dns_resolver = dns_resolver(args, file)?;
     settings.metrics_token = args
         .metrics_token
         .clone()
@@ -283,6 +288,25 @@ fn boolish(text: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" | "n" => Some(false),
         _ => None,
     }
+}
+
+/// `--dns-resolver`: an address, with port 53 unless one is given.
+fn dns_resolver(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<SocketAddr>> {
+    parse_dns_resolver(args.dns_resolver.clone().or(file.dns_resolver.clone()))
+}
+
+/// A DNS server address as given (`IP` or `IP:port`), port 53 by default.
+pub fn parse_dns_resolver(text: Option<String>) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let parsed = text.parse::<SocketAddr>().or_else(|_| {
+        text.parse::<std::net::IpAddr>()
+            .map(|ip| SocketAddr::new(ip, 53))
+    });
+    parsed.map(Some).with_context(|| {
+        format!("--dns-resolver {text:?} is not an IP address (with an optional port)")
+    })
 }
 
 /// The master key from `--master-key`, else `--master-key-file`, else the file's keys.

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dns;
 mod http_server;
 mod ops;
 pub mod output;

@@ -21,6 +21,14 @@ pub trait ServerStore: Send + Sync {
         id: &ServerId,
         settings: &ServerSettings,
     ) -> Result<McpServer>;
+    /// Makes the server's pending domain, if it is still `pending`, its custom domain;
+    /// `NotFound` if it is not pending any more, `Conflict` if another server has it.
+    async fn verify_pending_domain(
+        &self,
+        org: &OrgId,
+        id: &ServerId,
+        pending: &PendingDomain,
+    ) -> Result<McpServer>;
     async fn delete_server(&self, org: &OrgId, id: &ServerId) -> Result<()>;
     /// Platform-wide (routing): the server with this slug.
     async fn find_server_by_slug(&self, slug: &str) -> Result<Option<McpServer>>;

@@ -10,6 +10,7 @@ fn settings(slug: &str) -> ServerSettings {
         name: format!("Server {slug}"),
         slug: Slug::parse(slug).unwrap(),
         custom_domain: None,
+        pending_domain: None,
         auth_mode: AuthMode::PlatformOauth,
         walkthrough_tools_enabled: true,
         support_tool_enabled: true,

@@ -464,7 +464,71 @@ async fn duplicate_slug_or_domain_is_a_conflict(db: &TestDatabase) {
     store.update_server(&acme, &taken.id, &first).await.unwrap();
 }
 
+async fn a_pending_domain_is_promoted_only_as_it_was_checked(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let beta = new_org(&store, "Beta").await;
+    let pending = |token: &str| PendingDomain {
+        domain: "mcp.acme.example".into(),
+        token: token.into(),
+    };
+    // Both ask for the domain: pending claims do not collide.
+    let mut asking = settings("acme");
+    asking.pending_domain = Some(pending("acme-token"));
+    let ours = store
+        .create_server(&acme, ServerKind::Standard, &asking)
+        .await
+        .unwrap();
+    assert_eq!(ours.pending_domain, Some(pending("acme-token")));
+    assert_eq!(ours.custom_domain, None);
+    let mut theirs = settings("beta");
+    theirs.pending_domain = Some(pending("beta-token"));
+    let theirs = store
+        .create_server(&beta, ServerKind::Standard, &theirs)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_server_by_domain("mcp.acme.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A stale challenge, or another organization, promotes nothing.
+    let stale = store
+        .verify_pending_domain(&acme, &ours.id, &pending("old"))
+        .await;
+    assert_not_found(stale, "a stale challenge");
+    let foreign = store
+        .verify_pending_domain(&beta, &ours.id, &pending("acme-token"))
+        .await;
+    assert_not_found(foreign, "another organization's server");
+    let verified = store
+        .verify_pending_domain(&acme, &ours.id, &pending("acme-token"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (verified.custom_domain.as_deref(), verified.pending_domain),
+        (Some("mcp.acme.example"), None)
+    );
+    let routed = store
+        .find_server_by_domain("mcp.acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(routed.id, ours.id);
+    // Verified first wins: the other claim can never be promoted.
+    assert_conflict(
+        store
+            .verify_pending_domain(&beta, &theirs.id, &pending("beta-token"))
+            .await,
+        "custom_domain",
+    );
+}
+
 backend_tests!(
+    a_pending_domain_is_promoted_only_as_it_was_checked,
     organizations_and_api_keys,
     servers_create_get_update_delete,
     servers_list_in_pages_newest_first,

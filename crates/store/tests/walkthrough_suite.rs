@@ -247,6 +247,7 @@ async fn assignments_and_progress(db: &TestDatabase) {
         name: slug.into(),
         slug: Slug::parse(slug).unwrap(),
         custom_domain: None,
+        pending_domain: None,
         auth_mode: AuthMode::None,
         walkthrough_tools_enabled: true,
         support_tool_enabled: true,

@@ -339,6 +339,7 @@ mod tests {
             name: "Acme".into(),
             slug: Slug::parse("acme").unwrap(),
             custom_domain: None,
+            pending_domain: None,
             auth_mode: AuthMode::PlatformOauth,
             walkthrough_tools_enabled: true,
             support_tool_enabled: true,

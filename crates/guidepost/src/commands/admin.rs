@@ -51,10 +51,12 @@ async fn create_org(platform: &Platform, name: &str, json: bool) -> anyhow::Resu
 pub(super) fn offline_platform(
     store: Arc<dyn Store>,
     config: PlatformConfig,
+    dns_resolver: Option<std::net::SocketAddr>,
 ) -> (Platform, guidepost_core::analytics::AnalyticsWriter) {
     // Public addresses only: commands have no --oidc-allow-private.
     let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(false));
-    Platform::new(store, config, identity_providers)
+    let dns = Arc::new(crate::dns::Dns::new(dns_resolver));
+    Platform::new(store, config, identity_providers, dns)
 }
 
 async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyhow::Result<()> {
@@ -98,11 +100,35 @@ async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyh
                 .map_err(anyhow::Error::new)?;
             let view = servers::view(&platform.config, server);
             output::print(json, &view, |v| {
-                format!("Server {} created: {}", v.server.id, v.mcp_url)
+                let mut text = format!("Server {} created: {}", v.server.id, v.mcp_url);
+                if let Some(pending) = &v.custom_domain_pending {
+                    text.push_str(&format!(
+                        "\nTo serve it at {}, publish the DNS record {} TXT \"{}\", then run \
+                         `guidepost server verify-domain --org {} {}`.",
+                        pending.domain,
+                        pending.record_name,
+                        pending.record_value,
+                        v.server.org_id,
+                        v.server.id
+                    ));
+                }
+                text
             });
             Ok(())
         }
         ServerCommand::List { org } => list_servers(platform, &org_id(&org)?, json).await,
+        ServerCommand::VerifyDomain { org, id, .. } => {
+            let id = Id::parse(&id).with_context(|| format!("{id:?} is not a server id (ms_…)"))?;
+            let server = guidepost_core::domains::verify(platform, &org_id(&org)?, &id)
+                .await
+                .map_err(anyhow::Error::new)?;
+            let view = servers::view(&platform.config, server);
+            output::print(json, &view, |v| {
+                let domain = v.server.custom_domain.as_deref().unwrap_or_default();
+                format!("Verified: server {} now answers at {domain}.", v.server.id)
+            });
+            Ok(())
+        }
     }
 }
 

@@ -10,7 +10,7 @@ mod walkthrough;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ServerCommand};
 use crate::config::{self, FileConfig};
 
 pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
@@ -38,8 +38,15 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             let store = guidepost_store::connect(&url).await.with_context(|| {
                 format!("opening the database {}", guidepost_store::redact(&url))
             })?;
-            let (platform, writer) =
-                admin::offline_platform(store, config::offline_platform_config(&file));
+            let resolver = match &command {
+                Command::Server(ServerCommand::VerifyDomain { dns_resolver, .. }) => {
+                    dns_resolver.clone()
+                }
+                _ => None,
+            };
+            let resolver = config::parse_dns_resolver(resolver.or(file.dns_resolver.clone()))?;
+            let config = config::offline_platform_config(&file);
+            let (platform, writer) = admin::offline_platform(store, config, resolver);
             let result = match command {
                 Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
                 command => admin::run(command, &platform, json).await,

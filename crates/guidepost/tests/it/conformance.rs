@@ -153,10 +153,11 @@ async fn conformance_suite_passes(db: &TestDatabase, requirements: &str) {
     .await;
     let tenant = app.create_tenant("Conformance").await;
     let server = app
-        .create_server(
+        .create_server_at_domain(
             &tenant,
             "conf",
-            json!({"kind": "conformance_fixture", "custom_domain": "127.0.0.1"}),
+            "127.0.0.1",
+            json!({"kind": "conformance_fixture"}),
         )
         .await;
     assert_eq!(server["kind"], "conformance_fixture");

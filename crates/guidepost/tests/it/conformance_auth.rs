@@ -171,8 +171,11 @@ fn tally(results: &Path) -> BTreeMap<String, Vec<(String, String, String)>> {
 
 async fn authorization_scenarios_pass(db: &TestDatabase) {
     let oauth = oauth_app(db, &["acme"], |_| {}).await;
-    let body = json!({"auth_mode": "platform_oauth", "custom_domain": "127.0.0.1"});
-    oauth.app.create_server(&oauth.tenant, "local", body).await;
+    let body = json!({"auth_mode": "platform_oauth"});
+    oauth
+        .app
+        .create_server_at_domain(&oauth.tenant, "local", "127.0.0.1", body)
+        .await;
     let port = oauth.app.app.addr.port();
     let targets = [
         (

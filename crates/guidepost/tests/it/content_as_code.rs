@@ -260,6 +260,7 @@ async fn a_second_import_changes_nothing(db: &TestDatabase) {
         own.clone(),
         Settings::local(db.url.clone()).platform,
         Arc::new(guidepost_auth::IdentityProviders::new(false)),
+        Arc::new(guidepost::dns::Dns::new(None)),
     );
     let files = tree(&sample_dir())
         .into_iter()

@@ -50,7 +50,7 @@ backend_tests! {
     async fn metrics_are_served_only_on_the_platform_host(db: &TestDatabase) {
         let app = spawn_app_with(db, |s| s.metrics_token = Some("scrape-secret".into())).await;
         let tenant = app.create_tenant("Acme").await;
-        app.create_server(&tenant, "acme", json!({"custom_domain": "mcp.acme.example"})).await;
+        app.create_server_at_domain(&tenant, "acme", "mcp.acme.example", json!({})).await;
         RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
         let metrics = |host: &'static str, token: Option<&'static str>| {
             let mut request = app.http.get(format!("{}/metrics", app.url)).header("host", host);

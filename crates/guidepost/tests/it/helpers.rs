@@ -13,6 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
+use crate::dns_server::TestDns;
+
 pub struct TestApp {
     pub app: RunningApp,
     pub url: String,
@@ -21,6 +23,8 @@ pub struct TestApp {
     /// (statement counts, stored rows). The application itself reaches it only through
     /// core's services.
     pub store: Arc<dyn Store>,
+    /// The DNS server the application looks custom-domain challenges up at.
+    pub dns: TestDns,
 }
 
 /// An organization with its API key.
@@ -35,6 +39,8 @@ pub async fn spawn_app(db: &TestDatabase) -> TestApp {
 
 pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::local(db.url.clone());
+    let dns = TestDns::start().await;
+    settings.dns_resolver = Some(dns.addr);
     adjust(&mut settings);
     let store = guidepost_store::connect(&settings.database_url)
         .await
@@ -48,6 +54,7 @@ pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings
         url,
         http: reqwest::Client::new(),
         store,
+        dns,
     }
 }
 
@@ -112,6 +119,45 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "server created: {server}");
         server
+    }
+
+    /// Creates a server that serves at `domain`: asked for, its challenge published in the
+    /// tests' DNS, and verified, as an organization would.
+    pub async fn create_server_at_domain(
+        &self,
+        tenant: &Tenant,
+        slug: &str,
+        domain: &str,
+        extra: Value,
+    ) -> Value {
+        let mut body = json!({"custom_domain": domain});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        let server = self.create_server(tenant, slug, body).await;
+        let (status, verified) = self.publish_and_verify(tenant, &server).await;
+        assert_eq!(status, StatusCode::OK, "domain verified: {verified}");
+        assert_eq!(verified["custom_domain"], domain);
+        verified
+    }
+
+    /// Publishes the server's pending domain challenge in the tests' DNS and asks the API
+    /// to verify it.
+    pub async fn publish_and_verify(&self, tenant: &Tenant, server: &Value) -> (StatusCode, Value) {
+        let challenge = &server["custom_domain_pending"];
+        self.dns.publish(
+            challenge["record_name"].as_str().expect("a pending domain"),
+            challenge["record_value"].as_str().unwrap(),
+        );
+        self.verify_domain(tenant, server).await
+    }
+
+    /// `POST /servers/{id}/custom-domain/verify`.
+    pub async fn verify_domain(&self, tenant: &Tenant, server: &Value) -> (StatusCode, Value) {
+        let id = server["id"].as_str().unwrap();
+        let path = format!("/servers/{id}/custom-domain/verify");
+        self.api(reqwest::Method::POST, &path, &tenant.api_key, None)
+            .await
     }
 
     /// The path-fallback MCP URL of a server, reachable without DNS.

@@ -2,6 +2,7 @@
 //! SQLite and (with GUIDEPOST_TEST_POSTGRES_URL) PostgreSQL, driven over HTTP and by the
 //! official MCP clients.
 
+mod dns_server;
 mod helpers;
 mod node;
 mod oauth_helpers;
@@ -14,6 +15,7 @@ mod conformance;
 mod conformance_auth;
 mod content_as_code;
 mod cross_tenant;
+mod custom_domains;
 mod database_outage;
 mod floods;
 mod hardening;

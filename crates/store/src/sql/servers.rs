@@ -5,7 +5,7 @@ use super::*;
 
 const SERVER_COLUMNS: &str = "id, org_id, kind, name, slug, custom_domain, auth_mode, \
      walkthrough_tools_enabled, support_tool_enabled, product_name, instructions, \
-     allowed_origins, created_at, updated_at";
+     allowed_origins, created_at, updated_at, pending_domain, pending_domain_token";
 
 fn server(row: &DbRow) -> Result<McpServer> {
     let kind = text(row, "kind")?;
@@ -19,6 +19,13 @@ fn server(row: &DbRow) -> Result<McpServer> {
         name: text(row, "name")?,
         slug: Slug::parse(&slug).map_err(|_| corrupt("slug", &slug))?,
         custom_domain: opt_text(row, "custom_domain")?,
+        pending_domain: match (
+            opt_text(row, "pending_domain")?,
+            opt_text(row, "pending_domain_token")?,
+        ) {
+            (Some(domain), Some(token)) => Some(PendingDomain { domain, token }),
+            _ => None,
+        },
         auth_mode: AuthMode::parse(&auth_mode).ok_or_else(|| corrupt("auth mode", &auth_mode))?,
         walkthrough_tools_enabled: row.try_get("walkthrough_tools_enabled")?,
         support_tool_enabled: row.try_get("support_tool_enabled")?,
@@ -46,7 +53,7 @@ impl ServerStore for ThisStore {
         let now = Timestamp::now().micros();
         let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
-             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13 \
+             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15 \
              FROM organizations WHERE id = $2 RETURNING {SERVER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -63,6 +70,8 @@ impl ServerStore for ThisStore {
             .bind(s.instructions.as_deref())
             .bind(origins_json(&s.allowed_origins))
             .bind(now)
+            .bind(s.pending_domain.as_ref().map(|p| p.domain.as_str()))
+            .bind(s.pending_domain.as_ref().map(|p| p.token.as_str()))
             .fetch_optional(self.run())
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
@@ -108,8 +117,8 @@ impl ServerStore for ThisStore {
         let sql = format!(
             "UPDATE mcp_servers SET name = $3, slug = $4, custom_domain = $5, auth_mode = $6, \
              walkthrough_tools_enabled = $7, support_tool_enabled = $8, product_name = $9, \
-             instructions = $10, allowed_origins = $11, updated_at = $12 \
-             WHERE org_id = $1 AND id = $2 RETURNING {SERVER_COLUMNS}"
+             instructions = $10, allowed_origins = $11, updated_at = $12, pending_domain = $13, \
+             pending_domain_token = $14 WHERE org_id = $1 AND id = $2 RETURNING {SERVER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
@@ -124,9 +133,37 @@ impl ServerStore for ThisStore {
             .bind(s.instructions.as_deref())
             .bind(origins_json(&s.allowed_origins))
             .bind(Timestamp::now().micros())
+            .bind(s.pending_domain.as_ref().map(|p| p.domain.as_str()))
+            .bind(s.pending_domain.as_ref().map(|p| p.token.as_str()))
             .fetch_optional(self.run())
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
+        server(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn verify_pending_domain(
+        &self,
+        org: &OrgId,
+        id: &ServerId,
+        pending: &PendingDomain,
+    ) -> Result<McpServer> {
+        // Only the challenge that was checked is promoted: a domain changed meanwhile stays
+        // pending. A domain another server verified first is a conflict (unique column).
+        let sql = format!(
+            "UPDATE mcp_servers SET custom_domain = pending_domain, pending_domain = NULL, \
+             pending_domain_token = NULL, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2 AND pending_domain = $3 AND pending_domain_token = $4 \
+             RETURNING {SERVER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(&pending.domain)
+            .bind(&pending.token)
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await
+            .map_err(|e| unique_conflict(e, &["custom_domain"]))?;
         server(&row.ok_or(StoreError::NotFound)?)
     }
 

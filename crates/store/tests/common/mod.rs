@@ -42,6 +42,7 @@ pub fn settings(slug: &str) -> ServerSettings {
         name: format!("Server {slug}"),
         slug: Slug::parse(slug).expect("valid test slug"),
         custom_domain: None,
+        pending_domain: None,
         auth_mode: AuthMode::None,
         walkthrough_tools_enabled: true,
         support_tool_enabled: true,
