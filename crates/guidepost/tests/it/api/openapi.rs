@@ -7,6 +7,7 @@ use crate::api::helpers::spawn_app;
 /// Every route of the API, as the router serves it.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/servers"),
+    ("post", "/api/v1/servers/{id}/custom-domain/verify"),
     ("get", "/api/v1/servers"),
     ("get", "/api/v1/servers/{id}"),
     ("patch", "/api/v1/servers/{id}"),
