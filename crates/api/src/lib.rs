@@ -23,6 +23,7 @@ mod pagination;
 mod servers;
 mod support;
 mod tool_calls;
+mod upstreams;
 mod walkthroughs;
 
 use axum::Router;
@@ -52,6 +53,19 @@ pub fn router(platform: Platform) -> Router {
         .route(
             "/servers/{id}/custom-domain/verify",
             post(servers::verify_custom_domain),
+        )
+        .route("/catalog", get(upstreams::catalog))
+        .route("/upstreams", get(upstreams::list).post(upstreams::install))
+        .route(
+            "/upstreams/{id}",
+            get(upstreams::get).delete(upstreams::uninstall),
+        )
+        .route("/upstreams/{id}/restart", post(upstreams::restart))
+        .route("/upstreams/{id}/tools", get(upstreams::tools))
+        .route("/upstreams/{id}/logs", get(upstreams::logs))
+        .route(
+            "/servers/{id}/upstreams/{upstream_id}",
+            put(upstreams::attach).delete(upstreams::detach),
         )
         .route(
             "/servers/{id}/oidc",

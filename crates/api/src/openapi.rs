@@ -12,7 +12,9 @@ use utoipa::openapi::{Content, PathItem, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
-use crate::{analytics, api_keys, end_users, oidc, servers, support, tool_calls, walkthroughs};
+use crate::{
+    analytics, api_keys, end_users, oidc, servers, support, tool_calls, upstreams, walkthroughs,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +33,16 @@ use crate::{analytics, api_keys, end_users, oidc, servers, support, tool_calls, 
         servers::delete,
         servers::install,
         servers::verify_custom_domain,
+        upstreams::catalog,
+        upstreams::install,
+        upstreams::list,
+        upstreams::get,
+        upstreams::uninstall,
+        upstreams::restart,
+        upstreams::tools,
+        upstreams::logs,
+        upstreams::attach,
+        upstreams::detach,
         oidc::put,
         oidc::get,
         oidc::delete,
@@ -63,6 +75,7 @@ use crate::{analytics, api_keys, end_users, oidc, servers, support, tool_calls, 
     modifiers(&Conventions),
     tags(
         (name = "servers", description = "Hosted MCP servers"),
+        (name = "gateway", description = "Upstream MCP servers installed from the catalog and attached to hosted servers"),
         (name = "walkthroughs", description = "Interactive walkthroughs: draft steps, published versions, \
                                               assignments to servers and funnel reports"),
         (name = "support", description = "Support requests from end users"),

@@ -21,6 +21,7 @@ pub mod secrets;
 pub mod servers;
 pub mod sessions;
 pub mod support;
+pub mod upstreams;
 pub mod urls;
 pub mod walkthroughs;
 
@@ -51,6 +52,8 @@ pub struct Platform {
     pub identity_providers: Arc<dyn oidc::ProviderCheck>,
     /// DNS, for custom-domain challenges.
     pub domain_records: Arc<dyn domains::TxtRecords>,
+    /// What runs upstream MCP servers on this node (the gateway's supervisor).
+    pub upstreams: Arc<dyn upstreams::UpstreamRuntime>,
 }
 
 impl Platform {
@@ -61,6 +64,7 @@ impl Platform {
         config: PlatformConfig,
         identity_providers: Arc<dyn oidc::ProviderCheck>,
         domain_records: Arc<dyn domains::TxtRecords>,
+        upstreams: Arc<dyn upstreams::UpstreamRuntime>,
     ) -> (Self, analytics::AnalyticsWriter) {
         let (recorder, writer) = analytics::start(store.clone());
         let platform = Self {
@@ -69,6 +73,7 @@ impl Platform {
             analytics: recorder,
             identity_providers,
             domain_records,
+            upstreams,
         };
         (platform, writer)
     }

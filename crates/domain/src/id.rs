@@ -41,6 +41,7 @@ pub mod kind {
         OAuthClient => "cli",
         LoginSession => "lgn",
         Grant => "grt",
+        Upstream => "up",
     }
 }
 

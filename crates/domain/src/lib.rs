@@ -7,6 +7,7 @@
 mod macros;
 
 mod auth;
+mod gateway;
 mod id;
 mod limits;
 mod model;
@@ -16,6 +17,7 @@ mod value;
 mod walkthrough;
 
 pub use auth::*;
+pub use gateway::*;
 pub use id::{Id, IdKind};
 pub use limits::Limits;
 pub use model::*;

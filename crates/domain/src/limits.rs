@@ -19,4 +19,7 @@ impl Limits {
     pub const RESULT_SUMMARY: usize = 500;
     pub const PAGE_SIZE_DEFAULT: u32 = 50;
     pub const PAGE_SIZE_MAX: u32 = 200;
+    /// Upstreams one organization may install, and tools one upstream may list.
+    pub const UPSTREAMS: usize = 100;
+    pub const UPSTREAM_TOOLS: usize = 500;
 }

@@ -83,7 +83,14 @@ pub async fn start_with_store(
         settings.auth.oidc_allow_private,
     ));
     let dns = Arc::new(crate::dns::Dns::new(settings.dns_resolver));
-    let (platform, writer) = Platform::new(store.clone(), config, identity_providers, dns);
+    let supervisor = guidepost_gateway::Supervisor::new(settings.gateway.clone());
+    let (platform, writer) = Platform::new(
+        store.clone(),
+        config,
+        identity_providers,
+        dns,
+        supervisor.clone(),
+    );
     let shutdown = CancellationToken::new();
     let router = Router::new()
         .merge(mcp_endpoint(&platform, &settings, &shutdown))
@@ -116,6 +123,7 @@ pub async fn start_with_store(
             }
         };
         writer.shutdown().await;
+        supervisor.shutdown().await;
         tracing::info!("stopped");
         result
     });

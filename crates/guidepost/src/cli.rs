@@ -62,6 +62,9 @@ pub enum Command {
     /// Author walkthroughs as code: import and export directories, publish, list, assign.
     #[command(subcommand)]
     Walkthrough(WalkthroughCommand),
+    /// Install upstream MCP servers from the catalog and attach them to hosted servers
+    /// (the gateway).
+    Upstream(UpstreamArgs),
     /// Load-test the walkthrough tools: U simulated end users run list → select → next × N
     /// → status → reset for D seconds; prints throughput and latency per tool.
     Bench(BenchArgs),
@@ -228,6 +231,23 @@ pub struct ServeArgs {
     /// looked up at; without it, the system's resolvers (/etc/resolv.conf).
     #[arg(long, env = "GUIDEPOST_DNS_RESOLVER")]
     pub dns_resolver: Option<String>,
+    #[command(flatten)]
+    pub toolchain: ToolchainArgs,
+}
+
+/// Where upstream MCP servers' packages are cached, and what fetches and runs them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ToolchainArgs {
+    /// The directory upstream MCP servers' packages are fetched into at install time
+    /// [default: guidepost-cache].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_CACHE")]
+    pub upstream_cache: Option<PathBuf>,
+    /// The `node` that runs npm-packaged upstreams [default: node, from PATH].
+    #[arg(long, env = "GUIDEPOST_NODE")]
+    pub node: Option<PathBuf>,
+    /// The `npm` that fetches them [default: npm, from PATH].
+    #[arg(long, env = "GUIDEPOST_NPM")]
+    pub npm: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -385,5 +405,104 @@ pub enum WalkthroughCommand {
         /// Assign it disabled (hidden from end users); without this flag it is enabled.
         #[arg(long)]
         disabled: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UpstreamArgs {
+    #[command(subcommand)]
+    pub command: UpstreamCommand,
+    #[command(flatten)]
+    pub toolchain: ToolchainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpstreamCommand {
+    /// List the catalog of installable MCP servers.
+    Catalog,
+    /// Install an upstream from the catalog: fetches its package into the cache, starts
+    /// it once to discover its tools, and prints its status.
+    Install {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The catalog entry's id (`guidepost upstream catalog`).
+        entry: String,
+        /// A name for this installation [default: the entry's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// How long to wait for the fetch and the first start, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        wait: u64,
+    },
+    /// List an organization's upstreams with their status.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+    },
+    /// One upstream: status, last error, restarts, and its tools.
+    Status {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        id: String,
+    },
+    /// Start it here and print what it writes to stderr while it starts.
+    Logs {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        id: String,
+    },
+    /// Start it afresh with its restart count reset (the way out of `failed`); rediscovers
+    /// its tools.
+    Restart {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        id: String,
+    },
+    /// Uninstall: its tools leave every server that attached it.
+    Uninstall {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        id: String,
+    },
+    /// Attach an upstream to a hosted server: its tools appear there as {prefix}__{tool}.
+    Attach {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The hosted server (ms_…).
+        #[arg(long)]
+        server: String,
+        /// The upstream (up_…).
+        id: String,
+        /// 1-24 of a-z, A-Z, 0-9 and '-'.
+        #[arg(long)]
+        prefix: String,
+        /// Offer only these of its tools (the upstream's names; repeat the flag).
+        #[arg(long = "allow-tool")]
+        allowed_tools: Vec<String>,
+        /// Per call, in milliseconds [default: 60000].
+        #[arg(long)]
+        timeout_ms: Option<i64>,
+    },
+    /// Detach an upstream from a hosted server.
+    Detach {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The hosted server (ms_…).
+        #[arg(long)]
+        server: String,
+        /// The upstream (up_…).
+        id: String,
     },
 }

@@ -55,6 +55,9 @@ pub struct FileConfig {
     pub master_key_file: Option<std::path::PathBuf>,
     pub metrics_token: Option<String>,
     pub dns_resolver: Option<String>,
+    pub upstream_cache: Option<std::path::PathBuf>,
+    pub node: Option<std::path::PathBuf>,
+    pub npm: Option<std::path::PathBuf>,
 }
 
 impl FileConfig {
@@ -91,6 +94,8 @@ pub struct Settings {
     pub store_timeout: Duration,
     /// The DNS server custom-domain challenges are looked up at; the system's if unset.
     pub dns_resolver: Option<SocketAddr>,
+    /// Where upstream packages are cached, and the `node` and `npm` that fetch and run them.
+    pub gateway: guidepost_gateway::Toolchain,
 }
 
 impl Settings {
@@ -119,6 +124,10 @@ impl Settings {
             trusted_proxies: Vec::new(),
             store_timeout: guidepost_store::StoreOptions::default().timeout,
             dns_resolver: None,
+            gateway: toolchain(
+                &crate::cli::ToolchainArgs::default(),
+                &FileConfig::default(),
+            ),
         }
     }
 }
@@ -185,6 +194,7 @@ pub fn serve_settings(
         "--retention-days must be at least 1"
     );
     settings.dns_resolver = dns_resolver(args, file)?;
+    settings.gateway = toolchain(&args.toolchain, file);
     settings.metrics_token = args
         .metrics_token
         .clone()
@@ -287,6 +297,30 @@ fn boolish(text: &str) -> Option<bool> {
         "true" | "1" | "yes" | "on" | "y" => Some(true),
         "false" | "0" | "no" | "off" | "n" => Some(false),
         _ => None,
+    }
+}
+
+/// Where upstream packages are cached and what fetches and runs them: flag (or its
+/// environment variable), else file, else the default (`node` and `npm` from PATH).
+pub fn toolchain(
+    args: &crate::cli::ToolchainArgs,
+    file: &FileConfig,
+) -> guidepost_gateway::Toolchain {
+    let pick = |flag: &Option<std::path::PathBuf>,
+                in_file: &Option<std::path::PathBuf>,
+                fallback: &str| {
+        flag.clone()
+            .or(in_file.clone())
+            .unwrap_or_else(|| fallback.into())
+    };
+    guidepost_gateway::Toolchain {
+        cache_dir: pick(
+            &args.upstream_cache,
+            &file.upstream_cache,
+            "guidepost-cache",
+        ),
+        node: pick(&args.node, &file.node, "node"),
+        npm: pick(&args.npm, &file.npm, "npm"),
     }
 }
 

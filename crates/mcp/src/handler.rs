@@ -223,7 +223,9 @@ impl ServerHandler for GuidepostServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let scope = scope(&ctx)?;
         let span = scope.span.clone();
-        self.call_in_scope(&scope, &request).instrument(span).await
+        self.call_in_scope(&scope, &request, &ctx)
+            .instrument(span)
+            .await
     }
 }
 
@@ -234,6 +236,7 @@ impl GuidepostServer {
         &self,
         scope: &RequestScope,
         request: &CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
@@ -260,6 +263,7 @@ impl GuidepostServer {
             end_user: end_user.as_ref(),
             name,
             arguments: &arguments,
+            request: ctx,
         };
         let result = source.call(&call).await;
         if result.is_error == Some(true) {

@@ -20,6 +20,7 @@ mod sessions;
 mod sqlite;
 mod support;
 mod tool_calls;
+mod upstreams;
 mod walkthroughs;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
 pub use tool_calls::{ToolCallFilter, ToolCallSample, ToolCallStore};
+pub use upstreams::{AttachedUpstream, UpstreamStore};
 pub use walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -83,6 +85,7 @@ pub trait Store:
     + WalkthroughStore
     + AuthStore
     + OidcStore
+    + UpstreamStore
     + Send
     + Sync
     + 'static

@@ -17,7 +17,9 @@ pub async fn run(command: Command, platform: &Platform, json: bool) -> anyhow::R
         Command::Serve(_) | Command::Bench(_) => {
             unreachable!("serve is dispatched before the store is opened here")
         }
-        Command::Walkthrough(_) => unreachable!("dispatched in commands::run"),
+        Command::Walkthrough(_) | Command::Upstream(_) => {
+            unreachable!("dispatched in commands::run")
+        }
         Command::Migrate => {
             output::print(json, &json!({"migrated": true}), |_| {
                 "Database is up to date.".into()
@@ -52,11 +54,12 @@ pub(super) fn offline_platform(
     store: Arc<dyn Store>,
     config: PlatformConfig,
     dns_resolver: Option<std::net::SocketAddr>,
+    upstreams: Arc<guidepost_gateway::Supervisor>,
 ) -> (Platform, guidepost_core::analytics::AnalyticsWriter) {
     // Public addresses only: commands have no --oidc-allow-private.
     let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(false));
     let dns = Arc::new(crate::dns::Dns::new(dns_resolver));
-    Platform::new(store, config, identity_providers, dns)
+    Platform::new(store, config, identity_providers, dns, upstreams)
 }
 
 async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyhow::Result<()> {

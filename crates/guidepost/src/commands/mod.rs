@@ -6,6 +6,7 @@ mod demo;
 mod flood;
 mod serve;
 mod target;
+mod upstream;
 mod walkthrough;
 
 use anyhow::Context;
@@ -46,11 +47,19 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             };
             let resolver = config::parse_dns_resolver(resolver.or(file.dns_resolver.clone()))?;
             let config = config::offline_platform_config(&file);
-            let (platform, writer) = admin::offline_platform(store, config, resolver);
+            let toolchain = match &command {
+                Command::Upstream(args) => config::toolchain(&args.toolchain, &file),
+                _ => config::toolchain(&Default::default(), &file),
+            };
+            let supervisor = guidepost_gateway::Supervisor::new(toolchain);
+            let (platform, writer) =
+                admin::offline_platform(store, config, resolver, supervisor.clone());
             let result = match command {
                 Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
+                Command::Upstream(args) => upstream::run(args.command, &platform, json).await,
                 command => admin::run(command, &platform, json).await,
             };
+            supervisor.shutdown().await;
             writer.shutdown().await;
             result
         }

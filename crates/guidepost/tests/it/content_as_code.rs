@@ -261,6 +261,7 @@ async fn a_second_import_changes_nothing(db: &TestDatabase) {
         Settings::local(db.url.clone()).platform,
         Arc::new(guidepost_auth::IdentityProviders::new(false)),
         Arc::new(guidepost::dns::Dns::new(None)),
+        guidepost_gateway::Supervisor::new(Settings::local("").gateway),
     );
     let files = tree(&sample_dir())
         .into_iter()

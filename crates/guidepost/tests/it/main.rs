@@ -18,6 +18,7 @@ mod cross_tenant;
 mod custom_domains;
 mod database_outage;
 mod floods;
+mod gateway;
 mod hardening;
 mod node_clients;
 mod node_oauth;

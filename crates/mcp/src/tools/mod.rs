@@ -5,6 +5,7 @@
 //! for the gateway) is one more source in [`ToolSources::builtin`].
 
 mod support;
+mod upstreams;
 mod walkthroughs;
 
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, McpServer};
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use crate::scope::RequestScope;
@@ -28,6 +31,8 @@ pub(crate) struct ToolCall<'a> {
     pub end_user: Option<&'a EndUser>,
     pub name: &'a str,
     pub arguments: &'a Value,
+    /// The request: its cancellation, its progress token and the caller's connection.
+    pub request: &'a RequestContext<RoleServer>,
 }
 
 /// A source of tools.
@@ -60,12 +65,14 @@ pub(crate) struct ToolSources {
 }
 
 impl ToolSources {
-    /// Guidepost's own tools: the walkthrough tools, then `get_support`.
+    /// Guidepost's own tools (the walkthrough tools, then `get_support`), then the tools
+    /// of the upstream servers attached to the server.
     pub fn builtin() -> Self {
         Self {
             sources: Arc::new([
                 Box::new(walkthroughs::WalkthroughTools) as Box<dyn ToolSource>,
                 Box::new(support::SupportTool),
+                Box::new(upstreams::UpstreamTools),
             ]),
         }
     }

@@ -20,6 +20,7 @@ mod servers;
 mod sessions;
 mod support;
 mod tool_calls;
+mod upstreams;
 mod walkthrough_rows;
 mod walkthroughs;
 

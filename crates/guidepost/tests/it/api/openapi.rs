@@ -42,6 +42,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/api-keys"),
     ("post", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{id}"),
+    ("get", "/api/v1/catalog"),
+    ("post", "/api/v1/upstreams"),
+    ("get", "/api/v1/upstreams"),
+    ("get", "/api/v1/upstreams/{id}"),
+    ("delete", "/api/v1/upstreams/{id}"),
+    ("post", "/api/v1/upstreams/{id}/restart"),
+    ("get", "/api/v1/upstreams/{id}/tools"),
+    ("get", "/api/v1/upstreams/{id}/logs"),
+    ("put", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
+    ("delete", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -137,12 +147,14 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
             "end-users" => "msu_00000000000000000000",
             "api-keys" => "key_00000000000000000000",
             "walkthroughs" => "wt_00000000000000000000",
+            "upstreams" => "up_00000000000000000000",
             _ => "",
         };
         let uri = path
             .replace("{id}", id)
             .replace("{walkthrough_id}", "wt_00000000000000000000")
-            .replace("{step_id}", "ws_00000000000000000000");
+            .replace("{step_id}", "ws_00000000000000000000")
+            .replace("{upstream_id}", "up_00000000000000000000");
         assert!(!uri.contains('{'), "a path parameter is left in {uri}");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = matches!(method, Method::POST | Method::PATCH | Method::PUT).then(|| json!({}));

@@ -1,0 +1,192 @@
+//! The gateway's API (SPEC §8): the catalog, installed upstreams, their tools and logs,
+//! and attaching them to hosted servers.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use guidepost_core::Platform;
+use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream, catalog::CatalogEntry};
+use guidepost_domain::{Attachment, ServerId, Upstream, UpstreamId, UpstreamTool};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::OrgAuth;
+use crate::error::ApiError;
+use crate::extract::{IdPath, Json};
+
+/// A list without pages (bounded by the platform's limits).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// Recent stderr lines of an upstream on the node that answered, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpstreamLogs {
+    pub lines: Vec<String>,
+}
+
+/// The catalog of installable MCP servers.
+#[utoipa::path(get, path = "/api/v1/catalog", tag = "gateway", operation_id = "catalog_list",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The built-in entries", body = Items<CatalogEntry>)))]
+pub(crate) async fn catalog(_auth: OrgAuth) -> Json<Items<CatalogEntry>> {
+    Json(Items {
+        items: upstreams::catalog::builtin().to_vec(),
+    })
+}
+
+/// Install an upstream MCP server from the catalog. Returns at once with status
+/// `installing`; the package is fetched and started in the background.
+#[utoipa::path(post, path = "/api/v1/upstreams", tag = "gateway", operation_id = "upstreams_install",
+    request_body = InstallUpstream, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Installing", body = Upstream),
+        (status = 409, description = "The organization has as many upstreams as it may"),
+        (status = 422, description = "Invalid input, such as an unknown catalog entry"),
+    ))]
+pub(crate) async fn install(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Json(input): Json<InstallUpstream>,
+) -> Result<(StatusCode, Json<Upstream>), ApiError> {
+    let upstream = upstreams::install(&platform, &auth.org_id, input).await?;
+    Ok((StatusCode::CREATED, Json(upstream)))
+}
+
+/// The organization's upstreams.
+#[utoipa::path(get, path = "/api/v1/upstreams", tag = "gateway", operation_id = "upstreams_list",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Oldest first", body = Items<Upstream>)))]
+pub(crate) async fn list(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+) -> Result<Json<Items<Upstream>>, ApiError> {
+    let items = upstreams::list(&platform, &auth.org_id).await?;
+    Ok(Json(Items { items }))
+}
+
+/// An upstream: status, last error, restarts.
+#[utoipa::path(get, path = "/api/v1/upstreams/{id}", tag = "gateway", operation_id = "upstreams_get",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The upstream", body = Upstream),
+        (status = 404, description = "No such upstream in this organization"),
+    ))]
+pub(crate) async fn get(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+) -> Result<Json<Upstream>, ApiError> {
+    Ok(Json(upstreams::get(&platform, &auth.org_id, &id).await?))
+}
+
+/// Uninstall: stops it and detaches it from every server.
+#[utoipa::path(delete, path = "/api/v1/upstreams/{id}", tag = "gateway", operation_id = "upstreams_uninstall",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Uninstalled"),
+        (status = 404, description = "No such upstream in this organization"),
+    ))]
+pub(crate) async fn uninstall(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+) -> Result<StatusCode, ApiError> {
+    upstreams::uninstall(&platform, &auth.org_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restart: stops it on the node that answers and starts it again with its restart count
+/// reset (the way out of `failed`). Returns at once; the status shows the progress.
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/restart", tag = "gateway", operation_id = "upstreams_restart",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Restarting", body = Upstream),
+        (status = 404, description = "No such upstream in this organization"),
+    ))]
+pub(crate) async fn restart(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+) -> Result<(StatusCode, Json<Upstream>), ApiError> {
+    let upstream = upstreams::restart(&platform, &auth.org_id, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(upstream)))
+}
+
+/// The tools the upstream listed when it last started.
+#[utoipa::path(get, path = "/api/v1/upstreams/{id}/tools", tag = "gateway", operation_id = "upstreams_tools",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "In the upstream's order", body = Items<UpstreamTool>),
+        (status = 404, description = "No such upstream in this organization"),
+    ))]
+pub(crate) async fn tools(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+) -> Result<Json<Items<UpstreamTool>>, ApiError> {
+    let items = upstreams::tools(&platform, &auth.org_id, &id).await?;
+    Ok(Json(Items { items }))
+}
+
+/// Recent stderr lines of the upstream on the node that answers.
+#[utoipa::path(get, path = "/api/v1/upstreams/{id}/logs", tag = "gateway", operation_id = "upstreams_logs",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Oldest first, at most 1 MiB", body = UpstreamLogs),
+        (status = 404, description = "No such upstream in this organization"),
+    ))]
+pub(crate) async fn logs(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+) -> Result<Json<UpstreamLogs>, ApiError> {
+    let lines = upstreams::logs(&platform, &auth.org_id, &id).await?;
+    Ok(Json(UpstreamLogs { lines }))
+}
+
+/// Attach an upstream to a server (or change the attachment): its tools appear as
+/// `{prefix}__{tool}` on the server.
+#[utoipa::path(put, path = "/api/v1/servers/{id}/upstreams/{upstream_id}", tag = "gateway",
+    operation_id = "upstreams_attach",
+    params(
+        ("id" = String, Path, description = "Server id, `ms_…`"),
+        ("upstream_id" = String, Path, description = "Upstream id, `up_…`"),
+    ),
+    request_body = AttachUpstream, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The attachment", body = Attachment),
+        (status = 404, description = "No such server or upstream in this organization"),
+        (status = 409, description = "Another attachment of the server has this prefix"),
+        (status = 422, description = "Invalid input"),
+    ))]
+pub(crate) async fn attach(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath((server, upstream)): IdPath<(ServerId, UpstreamId)>,
+    Json(input): Json<AttachUpstream>,
+) -> Result<Json<Attachment>, ApiError> {
+    let attached = upstreams::attach(&platform, &auth.org_id, &server, &upstream, input).await?;
+    Ok(Json(attached))
+}
+
+/// Detach an upstream from a server.
+#[utoipa::path(delete, path = "/api/v1/servers/{id}/upstreams/{upstream_id}", tag = "gateway",
+    operation_id = "upstreams_detach",
+    params(
+        ("id" = String, Path, description = "Server id, `ms_…`"),
+        ("upstream_id" = String, Path, description = "Upstream id, `up_…`"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Detached"),
+        (status = 404, description = "Not attached, or no such server or upstream"),
+    ))]
+pub(crate) async fn detach(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath((server, upstream)): IdPath<(ServerId, UpstreamId)>,
+) -> Result<StatusCode, ApiError> {
+    upstreams::detach(&platform, &auth.org_id, &server, &upstream).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

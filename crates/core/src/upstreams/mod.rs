@@ -1,0 +1,355 @@
+//! The gateway's rules (SPEC §8): installing upstream MCP servers from the catalog,
+//! attaching them to hosted servers under a prefix, and which of their tools a hosted
+//! server offers. Running them is the gateway's supervisor (`UpstreamRuntime`), one per
+//! node; core tells it what was installed and asks it to call.
+//!
+//! `tools/list` is served from the stored definitions, so listing never waits for an
+//! upstream to start. Until pinning lands (the gateway security issue), a discovered tool
+//! is approved on discovery.
+
+pub mod catalog;
+mod names;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::{CoreError, Platform};
+pub use names::exposed_name;
+
+/// Default and bounds of an attachment's call timeout.
+const DEFAULT_TIMEOUT_MS: i64 = 60_000;
+const MAX_TIMEOUT_MS: i64 = 10 * 60_000;
+
+/// Progress of a proxied call, as the upstream reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallProgress {
+    pub progress: f64,
+    pub total: Option<f64>,
+    pub message: Option<String>,
+}
+
+/// Where a call's progress goes: the caller's own connection.
+pub type ProgressSink = tokio::sync::mpsc::Sender<CallProgress>;
+
+/// What runs upstreams on this node (the gateway's supervisor).
+#[async_trait]
+pub trait UpstreamRuntime: Send + Sync {
+    /// An upstream was installed (or restarted): fetch what it needs and start it. Returns
+    /// at once; progress shows in its stored status.
+    fn start(&self, platform: &Platform, upstream: &Upstream);
+    /// Stops the upstream on this node and forgets it.
+    async fn stop(&self, upstream: &UpstreamId);
+    /// Calls `tool` with `arguments`; the result is the upstream's `CallToolResult` as
+    /// JSON. `Err` says, for an agent, why there is none. The upstream's progress goes
+    /// to `progress`; dropping the future cancels the call at the upstream.
+    async fn call(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        tool: &str,
+        arguments: Value,
+        timeout: Duration,
+        progress: Option<ProgressSink>,
+    ) -> Result<Value, String>;
+    /// The upstream's recent stderr lines on this node, oldest first.
+    fn logs(&self, upstream: &UpstreamId) -> Vec<String>;
+}
+
+/// `POST /api/v1/upstreams`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallUpstream {
+    /// A catalog entry's id (`GET /api/v1/catalog`).
+    pub catalog_entry_id: String,
+    /// A name for this installation; the entry's name if left out.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `PUT /api/v1/servers/{id}/upstreams/{upstream_id}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachUpstream {
+    /// The upstream's tools appear as `{prefix}__{tool}`.
+    pub prefix: String,
+    /// Only these of its tools (by the upstream's names), when set.
+    #[serde(default)]
+    pub allowed_tools: Option<Vec<String>>,
+    /// Per call, default 60000.
+    #[serde(default)]
+    pub timeout_ms: Option<i64>,
+}
+
+/// Installs an upstream from the catalog and starts it on this node.
+pub async fn install(
+    platform: &Platform,
+    org: &OrgId,
+    input: InstallUpstream,
+) -> Result<Upstream, CoreError> {
+    let entry = catalog::find(&input.catalog_entry_id).ok_or_else(|| {
+        ValidationError::new(
+            "catalog_entry_id",
+            format!(
+                "no catalog entry {:?}; GET /api/v1/catalog lists them",
+                input.catalog_entry_id
+            ),
+        )
+    })?;
+    let name = input.name.unwrap_or_else(|| entry.name.clone());
+    validate_text("name", &name, Limits::NAME)?;
+    if platform.store.list_upstreams(org).await?.len() >= Limits::UPSTREAMS {
+        return Err(CoreError::Conflict(format!(
+            "an organization may install at most {} upstreams",
+            Limits::UPSTREAMS
+        )));
+    }
+    let new = NewUpstream {
+        name: name.trim().to_owned(),
+        catalog_entry_id: Some(entry.id.clone()),
+        spec: entry.spec.clone(),
+        secrets_sealed: BTreeMap::new(),
+    };
+    let upstream = platform.store.create_upstream(org, &new).await?;
+    platform.upstreams.start(platform, &upstream);
+    Ok(upstream)
+}
+
+pub async fn get(platform: &Platform, org: &OrgId, id: &UpstreamId) -> Result<Upstream, CoreError> {
+    Ok(platform.store.get_upstream(org, id).await?)
+}
+
+pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Upstream>, CoreError> {
+    Ok(platform.store.list_upstreams(org).await?)
+}
+
+/// Stops and uninstalls; hosted servers that attached it lose its tools.
+pub async fn uninstall(platform: &Platform, org: &OrgId, id: &UpstreamId) -> Result<(), CoreError> {
+    let upstream = platform.store.get_upstream(org, id).await?;
+    let servers = attached_servers(platform, org, id).await?;
+    platform.upstreams.stop(&upstream.id).await;
+    platform.store.delete_upstream(org, id).await?;
+    platform.announce_tools_changed(&servers).await;
+    Ok(())
+}
+
+/// Stops it on this node and starts it afresh, with its restart count back at zero (a
+/// `failed` upstream stays failed until restarted).
+pub async fn restart(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+) -> Result<Upstream, CoreError> {
+    let upstream = platform.store.get_upstream(org, id).await?;
+    platform.upstreams.stop(&upstream.id).await;
+    platform
+        .store
+        .set_upstream_status(org, id, UpstreamStatus::Starting, None, 0)
+        .await?;
+    let upstream = platform.store.get_upstream(org, id).await?;
+    platform.upstreams.start(platform, &upstream);
+    Ok(upstream)
+}
+
+/// Its stored tools, as last discovered.
+pub async fn tools(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+) -> Result<Vec<UpstreamTool>, CoreError> {
+    platform.store.get_upstream(org, id).await?;
+    Ok(platform.store.list_upstream_tools(org, id).await?)
+}
+
+/// Its recent stderr lines on this node.
+pub async fn logs(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+) -> Result<Vec<String>, CoreError> {
+    let upstream = platform.store.get_upstream(org, id).await?;
+    Ok(platform.upstreams.logs(&upstream.id))
+}
+
+async fn attached_servers(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+) -> Result<Vec<ServerId>, CoreError> {
+    Ok(platform.store.servers_attaching(org, id).await?)
+}
+
+/// Attaches an upstream to a hosted server of the same organization. A prefix another
+/// attachment of the server uses, or a tool name that would collide, is refused.
+pub async fn attach(
+    platform: &Platform,
+    org: &OrgId,
+    server: &ServerId,
+    id: &UpstreamId,
+    input: AttachUpstream,
+) -> Result<Attachment, CoreError> {
+    let prefix = names::checked_prefix(&input.prefix)?;
+    let timeout_ms = input.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+        return Err(
+            ValidationError::new("timeout_ms", format!("must be 1 to {MAX_TIMEOUT_MS}")).into(),
+        );
+    }
+    if let Some(allowed) = &input.allowed_tools
+        && allowed.len() > Limits::UPSTREAM_TOOLS
+    {
+        return Err(ValidationError::new(
+            "allowed_tools",
+            format!("at most {} tools", Limits::UPSTREAM_TOOLS),
+        )
+        .into());
+    }
+    let attachment = Attachment {
+        server_id: server.clone(),
+        upstream_id: id.clone(),
+        prefix,
+        allowed_tools: input.allowed_tools,
+        timeout_ms,
+        attached_at: Timestamp::now(),
+    };
+    let attached = platform.store.attach_upstream(org, &attachment).await?;
+    platform
+        .announce_tools_changed(std::slice::from_ref(server))
+        .await;
+    Ok(attached)
+}
+
+pub async fn detach(
+    platform: &Platform,
+    org: &OrgId,
+    server: &ServerId,
+    id: &UpstreamId,
+) -> Result<(), CoreError> {
+    platform.store.detach_upstream(org, server, id).await?;
+    platform
+        .announce_tools_changed(std::slice::from_ref(server))
+        .await;
+    Ok(())
+}
+
+/// A tool of an attached upstream as a hosted server offers it.
+#[derive(Debug, Clone)]
+pub struct OfferedTool {
+    pub exposed_name: String,
+    pub upstream_id: UpstreamId,
+    /// The upstream's own name for it.
+    pub tool: String,
+    pub definition: Value,
+    pub timeout: Duration,
+}
+
+/// The attached upstreams' approved tools on `server`, in attach order then each
+/// upstream's order.
+pub async fn offered(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<Vec<OfferedTool>, CoreError> {
+    let attached = platform
+        .store
+        .attached_upstreams(&server.org_id, &server.id)
+        .await?;
+    let mut offered = Vec::new();
+    for entry in attached {
+        let attachment = &entry.attachment;
+        let allowed = |name: &str| {
+            attachment
+                .allowed_tools
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|a| a == name))
+        };
+        for tool in entry.tools {
+            if tool.state != ToolState::Approved || !allowed(&tool.name) {
+                continue;
+            }
+            offered.push(OfferedTool {
+                exposed_name: exposed_name(&attachment.prefix, &tool.name),
+                upstream_id: attachment.upstream_id.clone(),
+                tool: tool.name,
+                definition: tool.definition,
+                timeout: Duration::from_millis(attachment.timeout_ms as u64),
+            });
+        }
+    }
+    Ok(offered)
+}
+
+/// Calls an offered tool through its upstream.
+pub async fn call(
+    platform: &Platform,
+    server: &McpServer,
+    offered: &OfferedTool,
+    arguments: Value,
+    progress: Option<ProgressSink>,
+) -> Result<Value, String> {
+    let upstream = platform
+        .store
+        .get_upstream(&server.org_id, &offered.upstream_id)
+        .await
+        .map_err(|_| "the upstream server is not installed any more".to_owned())?;
+    platform
+        .upstreams
+        .call(
+            platform,
+            &upstream,
+            &offered.tool,
+            arguments,
+            offered.timeout,
+            progress,
+        )
+        .await
+}
+
+/// The supervisor's writes: status, and tools as discovered (approved on discovery until
+/// pinning lands). Hosted servers that attach the upstream are told their tools changed.
+pub async fn record_status(
+    platform: &Platform,
+    upstream: &Upstream,
+    status: UpstreamStatus,
+    last_error: Option<&str>,
+    restarts: i64,
+) -> Result<(), CoreError> {
+    metrics::gauge!("guidepost_upstream_up", "upstream" => upstream.id.to_string())
+        .set(f64::from(u8::from(status == UpstreamStatus::Ready)));
+    Ok(platform
+        .store
+        .set_upstream_status(&upstream.org_id, &upstream.id, status, last_error, restarts)
+        .await?)
+}
+
+pub async fn record_tools(
+    platform: &Platform,
+    upstream: &Upstream,
+    definitions: Vec<Value>,
+) -> Result<(), CoreError> {
+    let tools: Vec<UpstreamTool> = definitions
+        .into_iter()
+        .take(Limits::UPSTREAM_TOOLS)
+        .filter_map(|definition| {
+            let name = definition.get("name")?.as_str()?.to_owned();
+            Some(UpstreamTool {
+                definition_hash: hash_secret(&definition.to_string()),
+                name,
+                definition,
+                state: ToolState::Approved,
+            })
+        })
+        .collect();
+    let org = &upstream.org_id;
+    platform
+        .store
+        .replace_upstream_tools(org, &upstream.id, &tools)
+        .await?;
+    let servers = attached_servers(platform, org, &upstream.id).await?;
+    platform.announce_tools_changed(&servers).await;
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The gateway's records (SPEC §8): upstream MCP servers an organization installed, the
+//! tools they offer, and their attachments to hosted servers.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::id::{Id, kind};
+use crate::model::{OrgId, ServerId};
+use crate::time::Timestamp;
+
+pub type UpstreamId = Id<kind::Upstream>;
+
+string_enum! {
+    /// Where an upstream is in its life (SPEC §8).
+    UpstreamStatus {
+        Installing => "installing",
+        Starting => "starting",
+        Ready => "ready",
+        Degraded => "degraded",
+        Failed => "failed",
+        Stopped => "stopped",
+    }
+}
+
+string_enum! {
+    /// Whether a tool definition may be offered (SPEC §8, pinning).
+    ToolState {
+        Approved => "approved",
+        Pending => "pending",
+        Quarantined => "quarantined",
+        Rejected => "rejected",
+    }
+}
+
+/// How an upstream is launched: a package fetched at install time and run with its
+/// interpreter, or a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "runtime", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LaunchSpec {
+    /// An npm package's binary, run with `node` from the install-time cache.
+    Npm {
+        package: String,
+        version: String,
+        /// The package's binary (its `bin` entry); the package's only one if left out.
+        #[serde(default)]
+        bin: Option<String>,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+}
+
+impl LaunchSpec {
+    pub fn runtime(&self) -> &'static str {
+        match self {
+            LaunchSpec::Npm { .. } => "stdio",
+        }
+    }
+}
+
+/// An installed upstream MCP server.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Upstream {
+    #[schema(value_type = String)]
+    pub id: UpstreamId,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
+    pub name: String,
+    pub catalog_entry_id: Option<String>,
+    pub spec: LaunchSpec,
+    /// Names of the secrets it holds (the values are sealed and never shown).
+    pub secret_names: Vec<String>,
+    #[serde(skip)]
+    pub secrets_sealed: BTreeMap<String, String>,
+    pub status: UpstreamStatus,
+    pub last_error: Option<String>,
+    pub restarts: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An upstream about to be stored (already checked).
+#[derive(Debug, Clone)]
+pub struct NewUpstream {
+    pub name: String,
+    pub catalog_entry_id: Option<String>,
+    pub spec: LaunchSpec,
+    pub secrets_sealed: BTreeMap<String, String>,
+}
+
+/// A tool as its upstream listed it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UpstreamTool {
+    /// The upstream's own name for it.
+    pub name: String,
+    /// The whole definition as the upstream sent it.
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+    /// SHA-256 of the definition's canonical JSON.
+    pub definition_hash: String,
+    pub state: ToolState,
+}
+
+/// An upstream attached to a hosted server.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Attachment {
+    #[schema(value_type = String)]
+    pub server_id: ServerId,
+    #[schema(value_type = String)]
+    pub upstream_id: UpstreamId,
+    /// Its tools appear as `{prefix}__{tool}`.
+    pub prefix: String,
+    /// Only these of the upstream's tools, when set.
+    pub allowed_tools: Option<Vec<String>>,
+    pub timeout_ms: i64,
+    pub attached_at: Timestamp,
+}

@@ -1,0 +1,189 @@
+//! `guidepost upstream …`: the gateway's commands (SPEC §8). Installing and restarting
+//! run the upstream in this process once, so that its package lands in the cache the
+//! serving nodes share and its tools are discovered before any node needs them.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use guidepost_core::Platform;
+use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream};
+use guidepost_domain::{Id, OrgId, Upstream, UpstreamId, UpstreamStatus};
+use serde_json::json;
+
+use super::admin::org_id;
+use crate::cli::UpstreamCommand;
+use crate::output;
+
+pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> anyhow::Result<()> {
+    match command {
+        UpstreamCommand::Catalog => {
+            let entries = upstreams::catalog::builtin();
+            output::print(json, &entries, |entries| {
+                entries
+                    .iter()
+                    .map(|e| format!("{:<12} {:<12} {}", e.id, e.spec.runtime(), e.description))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
+        UpstreamCommand::Install {
+            org,
+            entry,
+            name,
+            wait,
+        } => {
+            let org = org_id(&org)?;
+            let input = InstallUpstream {
+                catalog_entry_id: entry,
+                name,
+            };
+            let upstream = upstreams::install(platform, &org, input).await?;
+            eprintln!("Installing {} ({}) …", upstream.name, upstream.id);
+            let upstream = settle(platform, &org, &upstream.id, Duration::from_secs(wait)).await?;
+            show(platform, &org, upstream, json).await
+        }
+        UpstreamCommand::List { org } => {
+            let list = upstreams::list(platform, &org_id(&org)?).await?;
+            output::print(json, &list, |list| {
+                if list.is_empty() {
+                    return "No upstreams.".into();
+                }
+                list.iter()
+                    .map(|u| format!("{}  {:<10} {}", u.id, u.status, u.name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
+        UpstreamCommand::Status { org, id } => {
+            let org = org_id(&org)?;
+            let upstream = upstreams::get(platform, &org, &upstream_id(&id)?).await?;
+            show(platform, &org, upstream, json).await
+        }
+        UpstreamCommand::Logs { org, id } => {
+            let org = org_id(&org)?;
+            let id = upstream_id(&id)?;
+            upstreams::restart(platform, &org, &id).await?;
+            settle(platform, &org, &id, Duration::from_secs(300)).await?;
+            let lines = upstreams::logs(platform, &org, &id).await?;
+            output::print(json, &json!({"lines": lines}), |_| lines.join("\n"));
+            Ok(())
+        }
+        UpstreamCommand::Restart { org, id } => {
+            let org = org_id(&org)?;
+            let id = upstream_id(&id)?;
+            upstreams::restart(platform, &org, &id).await?;
+            let upstream = settle(platform, &org, &id, Duration::from_secs(300)).await?;
+            show(platform, &org, upstream, json).await
+        }
+        UpstreamCommand::Uninstall { org, id } => {
+            let id = upstream_id(&id)?;
+            upstreams::uninstall(platform, &org_id(&org)?, &id).await?;
+            output::print(json, &json!({"uninstalled": id}), |_| {
+                format!("Upstream {id} uninstalled.")
+            });
+            Ok(())
+        }
+        UpstreamCommand::Attach {
+            org,
+            server,
+            id,
+            prefix,
+            allowed_tools,
+            timeout_ms,
+        } => {
+            let server = Id::parse(&server)
+                .with_context(|| format!("{server:?} is not a server id (ms_…)"))?;
+            let input = AttachUpstream {
+                prefix,
+                allowed_tools: (!allowed_tools.is_empty()).then_some(allowed_tools),
+                timeout_ms,
+            };
+            let attached =
+                upstreams::attach(platform, &org_id(&org)?, &server, &upstream_id(&id)?, input)
+                    .await?;
+            output::print(json, &attached, |a| {
+                format!(
+                    "Attached {} to {}: its tools appear as {}__<tool>.",
+                    a.upstream_id, a.server_id, a.prefix
+                )
+            });
+            Ok(())
+        }
+        UpstreamCommand::Detach { org, server, id } => {
+            let server = Id::parse(&server)
+                .with_context(|| format!("{server:?} is not a server id (ms_…)"))?;
+            let id = upstream_id(&id)?;
+            upstreams::detach(platform, &org_id(&org)?, &server, &id).await?;
+            output::print(json, &json!({"detached": id, "server_id": server}), |_| {
+                format!("Detached {id} from {server}.")
+            });
+            Ok(())
+        }
+    }
+}
+
+fn upstream_id(text: &str) -> anyhow::Result<UpstreamId> {
+    Id::parse(text).with_context(|| format!("{text:?} is not an upstream id (up_…)"))
+}
+
+/// Waits until the upstream leaves `installing`/`starting`, printing each status it
+/// passes through on stderr.
+async fn settle(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+    wait: Duration,
+) -> anyhow::Result<Upstream> {
+    let deadline = Instant::now() + wait;
+    let mut last = None;
+    loop {
+        let upstream = upstreams::get(platform, org, id).await?;
+        if last != Some(upstream.status) {
+            eprintln!("  {}", upstream.status);
+            last = Some(upstream.status);
+        }
+        if !matches!(
+            upstream.status,
+            UpstreamStatus::Installing | UpstreamStatus::Starting
+        ) {
+            return Ok(upstream);
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "{id} is still {} after {} s; a serving node will go on when it is first called",
+                upstream.status,
+                wait.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Prints an upstream with its tools.
+async fn show(
+    platform: &Platform,
+    org: &OrgId,
+    upstream: Upstream,
+    json: bool,
+) -> anyhow::Result<()> {
+    let tools = upstreams::tools(platform, org, &upstream.id).await?;
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    let value = json!({"upstream": upstream, "tools": tools});
+    output::print(json, &value, |_| {
+        let mut text = format!(
+            "Upstream {} ({}): {}, {} restarts",
+            upstream.id, upstream.name, upstream.status, upstream.restarts
+        );
+        if let Some(error) = &upstream.last_error {
+            text.push_str(&format!("\nLast error: {error}"));
+        }
+        text.push_str(&format!("\nTools ({}): {}", names.len(), names.join(", ")));
+        text
+    });
+    if upstream.status == UpstreamStatus::Failed {
+        anyhow::bail!("{} failed", upstream.id);
+    }
+    Ok(())
+}

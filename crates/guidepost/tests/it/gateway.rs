@@ -1,0 +1,145 @@
+//! The gateway (SPEC §8): an upstream MCP server installed from the catalog (its npm
+//! package fetched at install time), attached to a hosted server under a prefix, its
+//! tools listed and called beside the built-in ones, and kept to its organization.
+
+use std::time::{Duration, Instant};
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, spawn_app_with};
+use crate::node;
+
+/// Packages fetched by one test are reused by the next (the cache is content-addressed).
+fn shared_cache() -> std::path::PathBuf {
+    node::node()
+        .parent()
+        .expect("node's directory")
+        .join("../../../upstream-cache")
+}
+
+async fn gateway_app(db: &TestDatabase) -> TestApp {
+    let node = node::node();
+    let npm = node.with_file_name("npm");
+    spawn_app_with(db, move |settings| {
+        settings.gateway = guidepost_gateway::Toolchain {
+            cache_dir: shared_cache(),
+            node,
+            npm,
+        };
+    })
+    .await
+}
+
+/// Polls the upstream until it leaves `installing`/`starting`; returns it.
+async fn settled(app: &TestApp, tenant: &Tenant, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.api_key).await;
+        assert_eq!(status, StatusCode::OK, "{upstream}");
+        let state = upstream["status"].as_str().unwrap_or_default().to_owned();
+        if !matches!(state.as_str(), "installing" | "starting") {
+            return upstream;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {state} after 180 s: {upstream}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn tool_names(answer: &Value) -> Vec<String> {
+    answer["result"]["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+backend_tests! {
+    async fn an_installed_upstream_serves_its_tools_beside_the_built_in_ones(db: &TestDatabase) {
+        let app = gateway_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let server = app.create_server(&acme, "acme", json!({})).await;
+        let server_id = server["id"].as_str().unwrap();
+        let (status, catalog) = app.get("/catalog", &acme.api_key).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(catalog["items"].as_array().unwrap().iter().any(|e| e["id"] == "everything"), "{catalog}");
+
+        let started = Instant::now();
+        let (status, installed) = app
+            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "everything"})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        assert_eq!(installed["status"], "installing", "install returns at once");
+        let id = installed["id"].as_str().unwrap().to_owned();
+        let ready = settled(&app, &acme, &id).await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+        eprintln!("[gateway] install → ready in {:.1} s", started.elapsed().as_secs_f64());
+
+        let attached_at = Instant::now();
+        let path = format!("/servers/{server_id}/upstreams/{id}");
+        let (status, attachment) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "ev"}))).await;
+        assert_eq!(status, StatusCode::OK, "{attachment}");
+        let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+        let listed = mcp.call(1, "tools/list", json!({})).await;
+        eprintln!("[gateway] attach → tools listed in {} ms", attached_at.elapsed().as_millis());
+        let names = tool_names(&listed.body);
+        assert!(names.contains(&"get_support".to_owned()), "{names:?}");
+        assert!(names.contains(&"ev__echo".to_owned()), "{names:?}");
+        let first_upstream = names.iter().position(|n| n.starts_with("ev__")).unwrap();
+        assert!(names[..first_upstream].contains(&"get_support".to_owned()), "built-in tools first: {names:?}");
+
+        let called = mcp.call_tool(2, "ev__echo", json!({"message": "hello through the gateway"})).await;
+        let text = called.body["result"]["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(text.contains("hello through the gateway"), "{}", called.body);
+        assert_ne!(called.body["result"]["isError"], true);
+
+        // Uninstalled: its tools leave the server.
+        let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.api_key, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let names = tool_names(&mcp.call(3, "tools/list", json!({})).await.body);
+        assert!(!names.iter().any(|n| n.starts_with("ev__")), "{names:?}");
+        let gone = mcp.call_tool(4, "ev__echo", json!({"message": "x"})).await;
+        assert!(gone.body.to_string().contains("ev__echo"), "an unknown tool now: {}", gone.body);
+    }
+
+    async fn another_organization_cannot_see_attach_or_read_an_upstream(db: &TestDatabase) {
+        let app = gateway_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let other = app.create_tenant("Other").await;
+        let (_, installed) = app
+            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "everything"})))
+            .await;
+        let id = installed["id"].as_str().unwrap().to_owned();
+        let theirs = app.create_server(&other, "other", json!({})).await;
+        let their_server = theirs["id"].as_str().unwrap();
+        for path in [format!("/upstreams/{id}"), format!("/upstreams/{id}/tools"), format!("/upstreams/{id}/logs")] {
+            let (status, _) = app.get(&path, &other.api_key).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        }
+        let (_, listed) = app.get("/upstreams", &other.api_key).await;
+        assert_eq!(listed["items"], json!([]));
+        let attach = format!("/servers/{their_server}/upstreams/{id}");
+        let (status, _) = app.api(Method::PUT, &attach, &other.api_key, Some(json!({"prefix": "ev"}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "cannot attach another organization's upstream");
+        let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &other.api_key, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // Bad input is refused clearly.
+        let (status, problem) = app
+            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "nope"})))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        let acme_server = app.create_server(&acme, "acme", json!({})).await;
+        let path = format!("/servers/{}/upstreams/{id}", acme_server["id"].as_str().unwrap());
+        let (status, _) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "a_b"}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "prefixes cannot contain _");
+        settled(&app, &acme, &id).await;
+    }
+}

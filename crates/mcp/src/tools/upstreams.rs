@@ -1,0 +1,125 @@
+//! The tools of upstream MCP servers attached to a hosted server (SPEC §8), listed from
+//! their stored definitions (no upstream is started to list them) under
+//! `{prefix}__{tool}`, and called through the gateway's supervisor on this node.
+
+use async_trait::async_trait;
+use guidepost_core::upstreams::{self, CallProgress, OfferedTool};
+use guidepost_core::{CoreError, Platform};
+use guidepost_domain::McpServer;
+use rmcp::model::{CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, Tool};
+use serde_json::Value;
+
+use super::{ToolCall, ToolSource};
+
+const LABEL: &str = "upstream";
+/// Progress updates held for a caller that reads them slowly; more are dropped.
+const PROGRESS_BACKLOG: usize = 32;
+
+/// Every attached upstream's approved tools.
+pub(crate) struct UpstreamTools;
+
+/// The definition a client sees: the upstream's, under the exposed name.
+fn definition(offered: &OfferedTool) -> Option<Tool> {
+    let mut definition = offered.definition.clone();
+    definition["name"] = Value::String(offered.exposed_name.clone());
+    serde_json::from_value(definition).ok()
+}
+
+async fn find(
+    platform: &Platform,
+    server: &McpServer,
+    name: &str,
+) -> Result<Option<OfferedTool>, CoreError> {
+    let offered = upstreams::offered(platform, server).await?;
+    Ok(offered.into_iter().find(|tool| tool.exposed_name == name))
+}
+
+#[async_trait]
+impl ToolSource for UpstreamTools {
+    fn metrics_label(&self, name: &str) -> Option<&'static str> {
+        // Upstream tool names are not ours to count one by one; `upstream` bounds them.
+        name.contains("__").then_some(LABEL)
+    }
+
+    async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
+        let offered = upstreams::offered(platform, server).await?;
+        Ok(offered.iter().filter_map(definition).collect())
+    }
+
+    async fn offers(
+        &self,
+        platform: &Platform,
+        server: &McpServer,
+        name: &str,
+    ) -> Result<bool, CoreError> {
+        if !name.contains("__") {
+            return Ok(false);
+        }
+        Ok(find(platform, server, name).await?.is_some())
+    }
+
+    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
+        let server = &call.scope.server;
+        let offered = match find(call.platform, server, call.name).await {
+            Ok(Some(offered)) => offered,
+            Ok(None) => return failure(format!("{} is not offered here any more", call.name)),
+            Err(error) => {
+                tracing::error!(%error, "could not look up an upstream tool");
+                return failure("The tool could not be reached; try again in a moment.".into());
+            }
+        };
+        match proxied(call, &offered).await {
+            Ok(result) => serde_json::from_value(result).unwrap_or_else(|e| {
+                failure(format!(
+                    "the upstream server answered with an invalid result: {e}"
+                ))
+            }),
+            Err(why) => failure(why),
+        }
+    }
+}
+
+/// The call through the upstream, with its progress relayed under the caller's own
+/// progress token, and given up (which cancels it at the upstream) when the caller
+/// cancels or goes away.
+async fn proxied(call: &ToolCall<'_>, offered: &OfferedTool) -> Result<Value, String> {
+    let request = call.request;
+    let caller_token = request.meta.get_progress_token();
+    let (sink, mut updates) = match caller_token {
+        Some(_) => {
+            let (sink, updates) = tokio::sync::mpsc::channel(PROGRESS_BACKLOG);
+            (Some(sink), Some(updates))
+        }
+        None => (None, None),
+    };
+    let arguments = call.arguments.clone();
+    let result = upstreams::call(call.platform, &call.scope.server, offered, arguments, sink);
+    tokio::pin!(result);
+    loop {
+        let update = async {
+            match updates.as_mut() {
+                Some(updates) => updates.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = &mut result => return result,
+            () = request.ct.cancelled() => return Err("the call was cancelled".into()),
+            Some(update) = update => {
+                let Some(token) = caller_token.clone() else { continue };
+                let _ = request.peer.notify_progress(relayed(token, update)).await;
+            }
+        }
+    }
+}
+
+fn relayed(token: ProgressToken, update: CallProgress) -> ProgressNotificationParam {
+    let mut param = ProgressNotificationParam::new(token, update.progress);
+    param.total = update.total;
+    param.message = update.message;
+    param
+}
+
+fn failure(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}

@@ -1,0 +1,46 @@
+-- The gateway (SPEC §8): upstream MCP servers an organization installed, the tools each
+-- one offers, and their attachments to hosted servers.
+
+CREATE TABLE upstreams (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    catalog_entry_id TEXT,
+    -- The launch specification (runtime, package or command, args, env), as JSON.
+    spec TEXT NOT NULL,
+    -- Secrets, sealed with the master key, as JSON of name → sealed value.
+    secrets_sealed TEXT NOT NULL,
+    status TEXT NOT NULL,
+    last_error TEXT,
+    restarts INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX upstreams_org ON upstreams(org_id, created_at);
+
+-- Tools as the upstream last listed them. `state` is the approval state; until pinning
+-- lands, a discovered tool is approved on discovery.
+CREATE TABLE upstream_tools (
+    upstream_id TEXT NOT NULL REFERENCES upstreams(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    definition_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    discovered_at INTEGER NOT NULL,
+    PRIMARY KEY (upstream_id, name)
+);
+
+CREATE TABLE upstream_attachments (
+    server_id TEXT NOT NULL REFERENCES mcp_servers(id) ON DELETE CASCADE,
+    upstream_id TEXT NOT NULL REFERENCES upstreams(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    prefix TEXT NOT NULL,
+    allowed_tools TEXT,
+    timeout_ms INTEGER NOT NULL,
+    attached_at INTEGER NOT NULL,
+    PRIMARY KEY (server_id, upstream_id)
+);
+CREATE UNIQUE INDEX upstream_attachments_prefix ON upstream_attachments(server_id, prefix);
+CREATE INDEX upstream_attachments_upstream ON upstream_attachments(upstream_id);

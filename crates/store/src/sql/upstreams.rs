@@ -1,0 +1,304 @@
+//! Upstreams, their tools and their attachments (SPEC §8).
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::upstreams::{AttachedUpstream, UpstreamStore};
+
+const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, secrets_sealed, status, \
+     last_error, restarts, created_at, updated_at";
+const ATTACHMENT_COLUMNS: &str =
+    "server_id, upstream_id, prefix, allowed_tools, timeout_ms, attached_at";
+
+fn upstream(row: &DbRow) -> Result<Upstream> {
+    let spec = text(row, "spec")?;
+    let secrets = text(row, "secrets_sealed")?;
+    let status = text(row, "status")?;
+    let secrets_sealed: BTreeMap<String, String> =
+        serde_json::from_str(&secrets).map_err(|_| corrupt("upstream secrets", "…"))?;
+    Ok(Upstream {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        name: text(row, "name")?,
+        catalog_entry_id: opt_text(row, "catalog_entry_id")?,
+        spec: serde_json::from_str(&spec).map_err(|_| corrupt("upstream spec", &spec))?,
+        secret_names: secrets_sealed.keys().cloned().collect(),
+        secrets_sealed,
+        status: UpstreamStatus::parse(&status)
+            .ok_or_else(|| corrupt("upstream status", &status))?,
+        last_error: opt_text(row, "last_error")?,
+        restarts: row.try_get("restarts")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+fn tool(row: &DbRow) -> Result<UpstreamTool> {
+    let definition = text(row, "definition")?;
+    let state = text(row, "state")?;
+    Ok(UpstreamTool {
+        name: text(row, "name")?,
+        definition: serde_json::from_str(&definition)
+            .map_err(|_| corrupt("tool definition", "…"))?,
+        definition_hash: text(row, "definition_hash")?,
+        state: ToolState::parse(&state).ok_or_else(|| corrupt("tool state", &state))?,
+    })
+}
+
+fn attachment(row: &DbRow) -> Result<Attachment> {
+    let allowed = opt_text(row, "allowed_tools")?;
+    Ok(Attachment {
+        server_id: Id::from_trusted(text(row, "server_id")?),
+        upstream_id: Id::from_trusted(text(row, "upstream_id")?),
+        prefix: text(row, "prefix")?,
+        allowed_tools: allowed
+            .map(|a| serde_json::from_str(&a).map_err(|_| corrupt("allowed tools", &a)))
+            .transpose()?,
+        timeout_ms: row.try_get("timeout_ms")?,
+        attached_at: time(row, "attached_at")?,
+    })
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
+
+#[async_trait]
+impl UpstreamStore for ThisStore {
+    async fn create_upstream(&self, org: &OrgId, new: &NewUpstream) -> Result<Upstream> {
+        let now = Timestamp::now().micros();
+        let sql = format!(
+            "INSERT INTO upstreams ({UPSTREAM_COLUMNS}) \
+             SELECT $1, id, $3, $4, $5, $6, $7, NULL, 0, $8, $8 FROM organizations WHERE id = $2 \
+             RETURNING {UPSTREAM_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(UpstreamId::generate().as_str())
+            .bind(org.as_str())
+            .bind(&new.name)
+            .bind(new.catalog_entry_id.as_deref())
+            .bind(json_text(&new.spec))
+            .bind(json_text(&new.secrets_sealed))
+            .bind(UpstreamStatus::Installing.as_str())
+            .bind(now)
+            .fetch_optional(self.run())
+            .await?;
+        upstream(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn get_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<Upstream> {
+        let sql = format!("SELECT {UPSTREAM_COLUMNS} FROM upstreams WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        upstream(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn list_upstreams(&self, org: &OrgId) -> Result<Vec<Upstream>> {
+        let sql = format!(
+            "SELECT {UPSTREAM_COLUMNS} FROM upstreams WHERE org_id = $1 \
+             ORDER BY created_at, id LIMIT {}",
+            Limits::UPSTREAMS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .fetch_all(self.run())
+            .await?;
+        rows.iter().map(upstream).collect()
+    }
+
+    async fn list_all_upstreams(&self) -> Result<Vec<Upstream>> {
+        let sql = format!("SELECT {UPSTREAM_COLUMNS} FROM upstreams ORDER BY created_at, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.run())
+            .await?;
+        rows.iter().map(upstream).collect()
+    }
+
+    async fn set_upstream_status(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        status: UpstreamStatus,
+        last_error: Option<&str>,
+        restarts: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE upstreams SET status = $3, last_error = $4, restarts = $5, updated_at = $6 \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(status.as_str())
+        .bind(last_error)
+        .bind(restarts)
+        .bind(Timestamp::now().micros())
+        .execute(self.run())
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM upstreams WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(self.run())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn replace_upstream_tools(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        tools: &[UpstreamTool],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.count(1 + tools.len() as u64);
+        sqlx::query("DELETE FROM upstream_tools WHERE org_id = $1 AND upstream_id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let now = Timestamp::now().micros();
+        for (position, tool) in tools.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO upstream_tools (upstream_id, org_id, name, definition, definition_hash, \
+                 state, position, discovered_at) \
+                 SELECT id, org_id, $3, $4, $5, $6, $7, $8 FROM upstreams WHERE org_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(&tool.name)
+            .bind(json_text(&tool.definition))
+            .bind(&tool.definition_hash)
+            .bind(tool.state.as_str())
+            .bind(position as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>> {
+        let rows = sqlx::query(
+            "SELECT name, definition, definition_hash, state FROM upstream_tools \
+             WHERE org_id = $1 AND upstream_id = $2 ORDER BY position",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_all(self.run())
+        .await?;
+        rows.iter().map(tool).collect()
+    }
+
+    async fn attach_upstream(&self, org: &OrgId, a: &Attachment) -> Result<Attachment> {
+        // Server and upstream must both be the organization's: the row is selected from
+        // their join.
+        let sql = format!(
+            "INSERT INTO upstream_attachments (server_id, upstream_id, org_id, prefix, allowed_tools, \
+             timeout_ms, attached_at) \
+             SELECT s.id, u.id, s.org_id, $4, $5, $6, $7 FROM mcp_servers s JOIN upstreams u \
+             ON u.org_id = s.org_id WHERE s.org_id = $1 AND s.id = $2 AND u.id = $3 \
+             ON CONFLICT (server_id, upstream_id) DO UPDATE SET prefix = excluded.prefix, \
+             allowed_tools = excluded.allowed_tools, timeout_ms = excluded.timeout_ms \
+             RETURNING {ATTACHMENT_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(a.server_id.as_str())
+            .bind(a.upstream_id.as_str())
+            .bind(&a.prefix)
+            .bind(a.allowed_tools.as_ref().map(json_text))
+            .bind(a.timeout_ms)
+            .bind(a.attached_at.micros())
+            .fetch_optional(self.run())
+            .await
+            .map_err(|e| unique_conflict(e, &["prefix"]))?;
+        attachment(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()> {
+        let done = sqlx::query(
+            "DELETE FROM upstream_attachments WHERE org_id = $1 AND server_id = $2 AND upstream_id = $3",
+        )
+        .bind(org.as_str())
+        .bind(server.as_str())
+        .bind(id.as_str())
+        .execute(self.run())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn servers_attaching(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<ServerId>> {
+        let rows = sqlx::query(
+            "SELECT server_id FROM upstream_attachments WHERE org_id = $1 AND upstream_id = $2 \
+             ORDER BY server_id",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_all(self.run())
+        .await?;
+        rows.iter()
+            .map(|row| Ok(Id::from_trusted(text(row, "server_id")?)))
+            .collect()
+    }
+
+    async fn attached_upstreams(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+    ) -> Result<Vec<AttachedUpstream>> {
+        let rows = sqlx::query(
+            "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.timeout_ms, \
+             a.attached_at, u.status FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
+             WHERE a.org_id = $1 AND a.server_id = $2 ORDER BY a.attached_at, a.upstream_id",
+        )
+            .bind(org.as_str())
+            .bind(server.as_str())
+            .fetch_all(self.run())
+            .await?;
+        let mut attached = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let status = text(row, "status")?;
+            attached.push(AttachedUpstream {
+                attachment: attachment(row)?,
+                status: UpstreamStatus::parse(&status)
+                    .ok_or_else(|| corrupt("upstream status", &status))?,
+                tools: Vec::new(),
+            });
+        }
+        if attached.is_empty() {
+            return Ok(attached);
+        }
+        let tool_rows = sqlx::query(
+            "SELECT t.upstream_id, t.name, t.definition, t.definition_hash, t.state \
+             FROM upstream_tools t JOIN upstream_attachments a ON a.upstream_id = t.upstream_id \
+             WHERE a.org_id = $1 AND a.server_id = $2 ORDER BY t.upstream_id, t.position",
+        )
+        .bind(org.as_str())
+        .bind(server.as_str())
+        .fetch_all(self.run())
+        .await?;
+        for row in &tool_rows {
+            let owner = text(row, "upstream_id")?;
+            if let Some(entry) = attached
+                .iter_mut()
+                .find(|a| a.attachment.upstream_id.as_str() == owner)
+            {
+                entry.tools.push(tool(row)?);
+            }
+        }
+        Ok(attached)
+    }
+}

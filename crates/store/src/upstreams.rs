@@ -1,0 +1,59 @@
+//! The gateway's half of the store (SPEC §8): installed upstreams, the tools each lists,
+//! and their attachments to hosted servers. Everything is organization-scoped; the
+//! supervisor's status writes name the organization too.
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::Result;
+
+/// An attachment of a server with its upstream's status and tools, for `tools/list`.
+#[derive(Debug, Clone)]
+pub struct AttachedUpstream {
+    pub attachment: Attachment,
+    pub status: UpstreamStatus,
+    /// In the order the upstream listed them.
+    pub tools: Vec<UpstreamTool>,
+}
+
+#[async_trait]
+pub trait UpstreamStore: Send + Sync {
+    async fn create_upstream(&self, org: &OrgId, upstream: &NewUpstream) -> Result<Upstream>;
+    async fn get_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<Upstream>;
+    /// The organization's upstreams, oldest first (at most `Limits::UPSTREAMS`).
+    async fn list_upstreams(&self, org: &OrgId) -> Result<Vec<Upstream>>;
+    /// Platform-wide: every upstream (a node's supervisor at start).
+    async fn list_all_upstreams(&self) -> Result<Vec<Upstream>>;
+    /// Writes the supervisor's view: status, last error, restarts.
+    async fn set_upstream_status(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        status: UpstreamStatus,
+        last_error: Option<&str>,
+        restarts: i64,
+    ) -> Result<()>;
+    /// Uninstalls: the upstream, its tools and its attachments.
+    async fn delete_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<()>;
+    /// Replaces the tools the upstream lists, in its order.
+    async fn replace_upstream_tools(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        tools: &[UpstreamTool],
+    ) -> Result<()>;
+    async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>>;
+    /// Attaches (or re-attaches with new settings); `NotFound` if the server or the
+    /// upstream is not the organization's, `Conflict` if the prefix is taken on the server.
+    async fn attach_upstream(&self, org: &OrgId, attachment: &Attachment) -> Result<Attachment>;
+    async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()>;
+    /// The hosted servers that attach the upstream: one statement.
+    async fn servers_attaching(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<ServerId>>;
+    /// The server's attachments in attach order, each with its upstream's status and
+    /// tools: two statements whatever their number.
+    async fn attached_upstreams(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+    ) -> Result<Vec<AttachedUpstream>>;
+}
