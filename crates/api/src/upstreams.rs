@@ -28,10 +28,13 @@ pub struct UpstreamLogs {
 /// The catalog of installable MCP servers.
 #[utoipa::path(get, path = "/api/v1/catalog", tag = "gateway", operation_id = "catalog_list",
     security(("bearer" = [])),
-    responses((status = 200, description = "The built-in entries", body = Items<CatalogEntry>)))]
-pub(crate) async fn catalog(_auth: OrgAuth) -> Json<Items<CatalogEntry>> {
+    responses((status = 200, description = "The built-in entries, then the operator's", body = Items<CatalogEntry>)))]
+pub(crate) async fn catalog(
+    State(platform): State<Platform>,
+    _auth: OrgAuth,
+) -> Json<Items<CatalogEntry>> {
     Json(Items {
-        items: upstreams::catalog::builtin().to_vec(),
+        items: platform.config.catalog.entries().to_vec(),
     })
 }
 

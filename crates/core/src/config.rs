@@ -20,6 +20,8 @@ pub struct PlatformConfig {
     /// How long recorded tool calls, unused client registrations and forgotten anonymous
     /// end users are kept (SPEC §6).
     pub retention: Duration,
+    /// What organizations can install (SPEC §8).
+    pub catalog: std::sync::Arc<crate::upstreams::catalog::Catalog>,
 }
 
 impl PlatformConfig {

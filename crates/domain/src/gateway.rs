@@ -35,7 +35,7 @@ string_enum! {
 }
 
 /// How an upstream is launched: a package fetched at install time and run with its
-/// interpreter, or a command.
+/// interpreter, or a program of the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "runtime", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LaunchSpec {
@@ -51,12 +51,20 @@ pub enum LaunchSpec {
         #[serde(default)]
         env: BTreeMap<String, String>,
     },
+    /// A program of the platform's host. Only the operator's catalog file may name one.
+    Command {
+        command: String,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
 }
 
 impl LaunchSpec {
     pub fn runtime(&self) -> &'static str {
         match self {
-            LaunchSpec::Npm { .. } => "stdio",
+            LaunchSpec::Npm { .. } | LaunchSpec::Command { .. } => "stdio",
         }
     }
 }

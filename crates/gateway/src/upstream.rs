@@ -1,6 +1,7 @@
 //! One upstream on this node: fetched, launched on demand, restarted with backoff when it
 //! dies, up to a limit.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,8 +32,16 @@ struct Running {
     client: RunningService<RoleClient, UpstreamClient>,
 }
 
+/// A resolved launch: the program, its arguments and its environment.
+#[derive(Clone)]
+struct Launch {
+    program: PathBuf,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+}
+
 struct State {
-    entry: Option<PathBuf>,
+    launch: Option<Launch>,
     running: Option<Running>,
     restarts: i64,
 }
@@ -53,7 +62,7 @@ impl Instance {
             logs: LogRing::default(),
             progress: ProgressRoutes::default(),
             state: Mutex::new(State {
-                entry: None,
+                launch: None,
                 running: None,
                 restarts: 0,
             }),
@@ -160,27 +169,27 @@ impl Instance {
                 .await;
             return Err(format!("the upstream server is failed: {why}"));
         }
-        let entry = match &state.entry {
-            Some(entry) => entry.clone(),
+        let launch = match &state.launch {
+            Some(launch) => launch.clone(),
             None => {
-                let entry = self.fetch().await.inspect_err(|why| {
+                let launch = self.resolve().await.inspect_err(|why| {
                     tracing::warn!(upstream = %self.upstream.id, %why, "fetching an upstream failed");
                 });
-                let entry = match entry {
-                    Ok(entry) => entry,
+                let launch = match launch {
+                    Ok(launch) => launch,
                     Err(why) => {
                         self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
                             .await;
                         return Err(format!("the upstream server could not be installed: {why}"));
                     }
                 };
-                state.entry = Some(entry.clone());
-                entry
+                state.launch = Some(launch.clone());
+                launch
             }
         };
         self.status(platform, UpstreamStatus::Starting, None, state.restarts)
             .await;
-        match self.launch(platform, &entry).await {
+        match self.launch(platform, &launch).await {
             Ok(running) => {
                 state.running = Some(running);
                 self.status(platform, UpstreamStatus::Ready, None, state.restarts)
@@ -201,27 +210,38 @@ impl Instance {
         }
     }
 
-    async fn fetch(&self) -> Result<PathBuf, String> {
+    /// What to run: an npm package's entry point with `node` (fetched into the cache
+    /// first if it is not there), or the operator's command.
+    async fn resolve(&self) -> Result<Launch, String> {
         match &self.upstream.spec {
             LaunchSpec::Npm {
                 package,
                 version,
                 bin,
-                ..
-            } => npm_entry_point(&self.toolchain, package, version, bin.as_deref()).await,
+                args,
+                env,
+            } => {
+                let entry =
+                    npm_entry_point(&self.toolchain, package, version, bin.as_deref()).await?;
+                let mut argv = vec![entry.display().to_string()];
+                argv.extend(args.iter().cloned());
+                Ok(Launch {
+                    program: self.toolchain.node.clone(),
+                    args: argv,
+                    env: env.clone(),
+                })
+            }
+            LaunchSpec::Command { command, args, env } => Ok(Launch {
+                program: command.into(),
+                args: args.clone(),
+                env: env.clone(),
+            }),
         }
     }
 
-    async fn launch(
-        &self,
-        platform: &Platform,
-        entry: &std::path::Path,
-    ) -> Result<Running, String> {
-        let LaunchSpec::Npm { args, env, .. } = &self.upstream.spec;
-        let mut argv = vec![entry.display().to_string()];
-        argv.extend(args.iter().cloned());
+    async fn launch(&self, platform: &Platform, launch: &Launch) -> Result<Running, String> {
         let (process, stdout, stdin) =
-            process::spawn(&self.toolchain.node, &argv, env, &self.logs)?;
+            process::spawn(&launch.program, &launch.args, &launch.env, &self.logs)?;
         let transport = AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
         let connect = async {
             let handler = UpstreamClient {

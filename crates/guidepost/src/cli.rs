@@ -231,6 +231,11 @@ pub struct ServeArgs {
     /// looked up at; without it, the system's resolvers (/etc/resolv.conf).
     #[arg(long, env = "GUIDEPOST_DNS_RESOLVER")]
     pub dns_resolver: Option<String>,
+    /// A TOML file of the operator's own catalog entries (`[[entry]]` tables as in the
+    /// built-in catalog), offered after the built-in ones. Only this file may hold
+    /// `runtime = "command"` entries, which run a program of this host.
+    #[arg(long, env = "GUIDEPOST_CATALOG")]
+    pub catalog: Option<PathBuf>,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
 }

@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use guidepost_auth::AuthOptions;
 use guidepost_core::PlatformConfig;
 use guidepost_core::secrets::MasterKey;
+use guidepost_core::upstreams::catalog::Catalog;
 use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
 use serde::Deserialize;
 
@@ -56,6 +58,7 @@ pub struct FileConfig {
     pub metrics_token: Option<String>,
     pub dns_resolver: Option<String>,
     pub upstream_cache: Option<std::path::PathBuf>,
+    pub catalog: Option<std::path::PathBuf>,
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
 }
@@ -114,6 +117,7 @@ impl Settings {
                 session_idle_timeout: Duration::from_secs(1800),
                 master_key: None,
                 retention: Duration::from_secs(90 * DAY_SECONDS),
+                catalog: Default::default(),
             },
             mcp: McpOptions::default(),
             auth: AuthOptions::default(),
@@ -188,6 +192,7 @@ pub fn serve_settings(
         retention: Duration::from_secs(
             u64::from(args.retention_days.or(file.retention_days).unwrap_or(90)) * DAY_SECONDS,
         ),
+        catalog: Arc::new(catalog(args.catalog.as_ref().or(file.catalog.as_ref()))?),
     };
     anyhow::ensure!(
         !settings.platform.retention.is_zero(),
@@ -324,6 +329,17 @@ pub fn toolchain(
     }
 }
 
+/// The catalog: the built-in entries and, with `--catalog FILE`, the operator's.
+pub fn catalog(path: Option<&std::path::PathBuf>) -> anyhow::Result<Catalog> {
+    let Some(path) = path else {
+        return Ok(Catalog::builtin());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the catalog file {}", path.display()))?;
+    Catalog::with_operator_entries(&text)
+        .map_err(|e| anyhow::anyhow!("the catalog file {}: {e}", path.display()))
+}
+
 /// `--dns-resolver`: an address, with port 53 unless one is given.
 fn dns_resolver(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<SocketAddr>> {
     parse_dns_resolver(args.dns_resolver.clone().or(file.dns_resolver.clone()))
@@ -432,6 +448,13 @@ pub fn offline_platform_config(file: &FileConfig) -> PlatformConfig {
         .or_else(|| file.master_key.clone())
         .or_else(|| key_file.and_then(|path| std::fs::read_to_string(path).ok()))
         .and_then(|k| MasterKey::parse(k.trim()).ok());
+    // An unreadable catalog file leaves the built-in entries here; `serve` refuses it.
+    let catalog_file = env("GUIDEPOST_CATALOG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| file.catalog.clone());
+    if let Ok(catalog) = catalog(catalog_file.as_ref()) {
+        config.catalog = Arc::new(catalog);
+    }
     config
 }
 

@@ -1,7 +1,10 @@
-//! The catalog of installable MCP servers: the built-in entries, compiled in from
-//! `catalog.toml` (SPEC §8).
+//! The catalog of installable MCP servers (SPEC §8): the built-in entries, compiled in
+//! from `catalog.toml`, and the operator's own entries from `serve --catalog FILE`.
+//!
+//! Only the operator's file may hold `command` entries: they run a program of the
+//! platform's host, which no organization may choose.
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
 
 use guidepost_domain::LaunchSpec;
 use serde::{Deserialize, Serialize};
@@ -23,18 +26,50 @@ struct CatalogFile {
     entry: Vec<CatalogEntry>,
 }
 
-/// The built-in entries.
-pub fn builtin() -> &'static [CatalogEntry] {
-    static ENTRIES: OnceLock<Vec<CatalogEntry>> = OnceLock::new();
-    ENTRIES.get_or_init(|| {
-        let file: CatalogFile = toml::from_str(include_str!("catalog.toml"))
-            .expect("the built-in catalog is checked by its unit test");
-        file.entry
-    })
+/// The entries organizations can install.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    entries: Vec<CatalogEntry>,
 }
 
-pub fn find(id: &str) -> Option<&'static CatalogEntry> {
-    builtin().iter().find(|entry| entry.id == id)
+impl Default for Catalog {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Catalog {
+    /// The built-in entries only.
+    pub fn builtin() -> Self {
+        let file: CatalogFile = toml::from_str(include_str!("catalog.toml"))
+            .expect("the built-in catalog is checked by its unit test");
+        Self {
+            entries: file.entry,
+        }
+    }
+
+    /// The built-in entries, then the operator's (TOML, `[[entry]]` tables as in the
+    /// built-in file). An id may appear once.
+    pub fn with_operator_entries(text: &str) -> Result<Self, String> {
+        let file: CatalogFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut catalog = Self::builtin();
+        let mut ids: HashSet<String> = catalog.entries.iter().map(|e| e.id.clone()).collect();
+        for entry in file.entry {
+            if !ids.insert(entry.id.clone()) {
+                return Err(format!("the catalog entry id {:?} is used twice", entry.id));
+            }
+            catalog.entries.push(entry);
+        }
+        Ok(catalog)
+    }
+
+    pub fn entries(&self) -> &[CatalogEntry] {
+        &self.entries
+    }
+
+    pub fn find(&self, id: &str) -> Option<&CatalogEntry> {
+        self.entries.iter().find(|entry| entry.id == id)
+    }
 }
 
 #[cfg(test)]
@@ -43,16 +78,36 @@ mod tests {
 
     #[test]
     fn the_builtin_catalog_parses_and_pins_versions() {
-        let entries = builtin();
-        assert!(entries.len() >= 3);
-        for entry in entries {
-            let LaunchSpec::Npm { version, .. } = &entry.spec;
+        let catalog = Catalog::builtin();
+        assert!(catalog.entries().len() >= 3);
+        for entry in catalog.entries() {
+            let LaunchSpec::Npm { version, .. } = &entry.spec else {
+                panic!("{} is not an npm package; built-in entries are", entry.id)
+            };
             assert!(
                 version.chars().all(|c| c.is_ascii_digit() || c == '.'),
                 "{} pins an exact version, not {version}",
                 entry.id
             );
         }
-        assert!(find("everything").is_some());
+        assert!(catalog.find("everything").is_some());
+    }
+
+    #[test]
+    fn operator_entries_come_after_the_builtin_ones_and_keep_ids_unique() {
+        let text = r#"
+            [[entry]]
+            id = "local"
+            name = "Local"
+            description = "A program of this host."
+            spec = { runtime = "command", command = "/usr/bin/local-mcp", args = ["--stdio"] }
+        "#;
+        let catalog = Catalog::with_operator_entries(text).unwrap();
+        assert_eq!(catalog.entries().last().unwrap().id, "local");
+        assert!(catalog.find("everything").is_some());
+        let twice = text.replace("\"local\"", "\"everything\"");
+        let error = Catalog::with_operator_entries(&twice).unwrap_err();
+        assert!(error.contains("everything"), "{error}");
+        assert!(Catalog::with_operator_entries("[[entry]]\nid = 1").is_err());
     }
 }

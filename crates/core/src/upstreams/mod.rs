@@ -92,15 +92,19 @@ pub async fn install(
     org: &OrgId,
     input: InstallUpstream,
 ) -> Result<Upstream, CoreError> {
-    let entry = catalog::find(&input.catalog_entry_id).ok_or_else(|| {
-        ValidationError::new(
-            "catalog_entry_id",
-            format!(
-                "no catalog entry {:?}; GET /api/v1/catalog lists them",
-                input.catalog_entry_id
-            ),
-        )
-    })?;
+    let entry = platform
+        .config
+        .catalog
+        .find(&input.catalog_entry_id)
+        .ok_or_else(|| {
+            ValidationError::new(
+                "catalog_entry_id",
+                format!(
+                    "no catalog entry {:?}; GET /api/v1/catalog lists them",
+                    input.catalog_entry_id
+                ),
+            )
+        })?;
     let name = input.name.unwrap_or_else(|| entry.name.clone());
     validate_text("name", &name, Limits::NAME)?;
     if platform.store.list_upstreams(org).await?.len() >= Limits::UPSTREAMS {

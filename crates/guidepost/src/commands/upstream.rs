@@ -17,7 +17,7 @@ use crate::output;
 pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> anyhow::Result<()> {
     match command {
         UpstreamCommand::Catalog => {
-            let entries = upstreams::catalog::builtin();
+            let entries = platform.config.catalog.entries();
             output::print(json, &entries, |entries| {
                 entries
                     .iter()

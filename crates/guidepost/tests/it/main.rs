@@ -19,6 +19,7 @@ mod custom_domains;
 mod database_outage;
 mod floods;
 mod gateway;
+mod gateway_supervision;
 mod hardening;
 mod node_clients;
 mod node_oauth;

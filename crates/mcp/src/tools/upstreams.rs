@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use guidepost_core::upstreams::{self, CallProgress, OfferedTool};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::McpServer;
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, Tool};
+use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use super::{ToolCall, ToolSource};
@@ -103,13 +105,30 @@ async fn proxied(call: &ToolCall<'_>, offered: &OfferedTool) -> Result<Value, St
             }
         };
         tokio::select! {
-            result = &mut result => return result,
+            biased;
+            Some(update) = update => relay(request, caller_token.as_ref(), update).await,
             () = request.ct.cancelled() => return Err("the call was cancelled".into()),
-            Some(update) = update => {
-                let Some(token) = caller_token.clone() else { continue };
-                let _ = request.peer.notify_progress(relayed(token, update)).await;
+            result = &mut result => {
+                // Progress the upstream sent just before its answer goes first.
+                while let Some(update) = updates.as_mut().and_then(|u| u.try_recv().ok()) {
+                    relay(request, caller_token.as_ref(), update).await;
+                }
+                return result;
             }
         }
+    }
+}
+
+async fn relay(
+    request: &RequestContext<RoleServer>,
+    token: Option<&ProgressToken>,
+    update: CallProgress,
+) {
+    if let Some(token) = token {
+        let _ = request
+            .peer
+            .notify_progress(relayed(token.clone(), update))
+            .await;
     }
 }
 

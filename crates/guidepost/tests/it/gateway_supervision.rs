@@ -1,0 +1,367 @@
+//! The gateway's supervision and call relay (SPEC §8), against a small upstream of the
+//! tests' own (`upstream_fixture.py`, installed from an operator catalog entry): progress
+//! reaches the caller under the caller's token, a call given up on is cancelled at the
+//! upstream, `list_changed` reaches the servers that attach it, a crash is restarted,
+//! stopping kills the whole process group, and a flood of stderr never blocks it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use guidepost_core::upstreams::catalog::Catalog;
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, python, spawn_app_with, workspace_root,
+};
+
+/// An app whose catalog offers the fixture as entry `fixture`, writing its marks to a
+/// file of the test's own.
+struct Fixture {
+    app: TestApp,
+    acme: Tenant,
+    slug: String,
+    upstream: String,
+    mcp: RawMcp,
+    marks: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn fixture(db: &TestDatabase, slug: &str, timeout_ms: i64) -> Fixture {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "guidepost-gateway-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marks = dir.join("marks");
+    let entry = fixture_catalog(&marks);
+    let catalog = Catalog::with_operator_entries(&entry).unwrap();
+    let app = spawn_app_with(db, move |settings| {
+        settings.platform.catalog = std::sync::Arc::new(catalog);
+    })
+    .await;
+    let acme = app.create_tenant("Acme").await;
+    let server = app.create_server(&acme, slug, json!({})).await;
+    let (status, installed) = app
+        .api(
+            Method::POST,
+            "/upstreams",
+            &acme.api_key,
+            Some(json!({"catalog_entry_id": "fixture"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let upstream = installed["id"].as_str().unwrap().to_owned();
+    let ready = wait_for(&app, &acme, &upstream, |u| u["status"] == "ready").await;
+    assert_eq!(ready["restarts"], 0);
+    let path = format!(
+        "/servers/{}/upstreams/{upstream}",
+        server["id"].as_str().unwrap()
+    );
+    let body = json!({"prefix": "fx", "timeout_ms": timeout_ms});
+    let (status, attached) = app.api(Method::PUT, &path, &acme.api_key, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    let mcp = RawMcp::new(app.mcp_path_url(slug), STATELESS_ERA);
+    Fixture {
+        app,
+        acme,
+        slug: slug.to_owned(),
+        upstream,
+        mcp,
+        marks,
+        dir,
+    }
+}
+
+/// An operator catalog with the fixture as entry `fixture`.
+fn fixture_catalog(marks: &Path) -> String {
+    let script = workspace_root().join("crates/guidepost/tests/it/upstream_fixture.py");
+    format!(
+        "[[entry]]\nid = \"fixture\"\nname = \"Fixture\"\ndescription = \"The tests' upstream.\"\n\
+         spec = {{ runtime = \"command\", command = {:?}, args = [{:?}], env = {{ FIXTURE_MARKS = {:?} }} }}\n",
+        python().display().to_string(),
+        script.display().to_string(),
+        marks.display().to_string(),
+    )
+}
+
+/// Polls the upstream until `done` holds; returns it.
+async fn wait_for(
+    app: &TestApp,
+    tenant: &Tenant,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.api_key).await;
+        assert_eq!(status, StatusCode::OK, "{upstream}");
+        if done(&upstream) {
+            return upstream;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not there after 60 s: {upstream}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the marks file has a line starting with `prefix`; returns those lines.
+async fn wait_for_mark(marks: &Path, prefix: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(marks).unwrap_or_default();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .collect();
+        if !lines.is_empty() {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {prefix:?} mark after 30 s: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn text_of(answer: &Value) -> String {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether a process is gone (or only a zombie nobody reaped yet).
+fn is_gone(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .trim_start()
+            .starts_with('Z'),
+    }
+}
+
+async fn wait_until_gone(pid: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !is_gone(pid) {
+        assert!(Instant::now() < deadline, "process {pid} still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+backend_tests! {
+    async fn progress_reaches_the_caller_under_its_own_token(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        let mut session = RawMcp::new(f.app.mcp_path_url(&f.slug), SESSION_ERA);
+        session.initialize().await;
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "fx__slow", "arguments": {"seconds": 0.6, "steps": 3},
+            "_meta": {"progressToken": "caller-token-1"}}});
+        let response = session.request(Method::POST).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.unwrap();
+        let messages: Vec<Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str(d.trim()).ok())
+            .collect();
+        let progress: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/progress").collect();
+        assert_eq!(progress.len(), 3, "{text}");
+        for (n, update) in progress.iter().enumerate() {
+            assert_eq!(update["params"]["progressToken"], "caller-token-1", "the caller's own token: {update}");
+            assert_eq!(update["params"]["progress"].as_f64(), Some(n as f64 + 1.0));
+            assert_eq!(update["params"]["total"].as_f64(), Some(3.0));
+            assert_eq!(update["params"]["message"], format!("step {} of 3", n + 1));
+        }
+        let last = messages.last().unwrap();
+        assert_eq!(last["id"], 7);
+        assert_eq!(text_of(last), "done after 3 steps");
+    }
+
+    async fn a_call_given_up_on_is_cancelled_at_the_upstream(db: &TestDatabase) {
+        // The attachment's timeout gives up after 300 ms; the upstream hears it.
+        let f = fixture(db, "timeout", 300).await;
+        let answer = f.mcp.call_tool(1, "fx__slow", json!({"seconds": 20, "steps": 40})).await;
+        assert_eq!(answer.body["result"]["isError"], true, "{}", answer.body);
+        assert!(answer.tool_error_text().contains("did not answer within"), "{}", answer.body);
+        wait_for_mark(&f.marks, "cancelled").await;
+
+        // The caller cancels: the upstream hears it too, and only for that call.
+        let f = fixture(db, "cancel", 60_000).await;
+        let mut session = RawMcp::new(f.app.mcp_path_url(&f.slug), SESSION_ERA);
+        session.initialize().await;
+        let body = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call",
+            "params": {"name": "fx__slow", "arguments": {"seconds": 20, "steps": 40}}});
+        let pending = tokio::spawn(session.request(Method::POST).json(&body).send());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 41, "reason": "changed my mind"}});
+        let ack = session.send(session.request(Method::POST).json(&cancel)).await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+        let cancelled = wait_for_mark(&f.marks, "cancelled").await;
+        assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+        pending.abort();
+        let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "still here"})).await;
+        assert_eq!(text_of(&echo.body), "still here", "the upstream serves on: {}", echo.body);
+    }
+
+    async fn an_upstreams_new_tools_reach_the_servers_that_attach_it(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        let names = |answer: &Value| -> Vec<String> {
+            answer["result"]["tools"].as_array().unwrap().iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+        };
+        let before = names(&f.mcp.call(1, "tools/list", json!({})).await.body);
+        assert!(before.contains(&"fx__echo".to_owned()) && !before.contains(&"fx__fresh".to_owned()), "{before:?}");
+        let grown = f.mcp.call_tool(2, "fx__grow", json!({"name": "fresh"})).await;
+        assert_eq!(text_of(&grown.body), "grown");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = names(&f.mcp.call(3, "tools/list", json!({})).await.body);
+            if now.contains(&"fx__fresh".to_owned()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "list_changed was not relayed: {now:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (_, tools) = f.app.get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.api_key).await;
+        assert!(tools["items"].as_array().unwrap().iter().any(|t| t["name"] == "fresh"), "{tools}");
+    }
+
+    async fn a_crashed_upstream_is_restarted_and_stopping_kills_its_process_group(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        let crashed = f.mcp.call_tool(1, "fx__crash", json!({})).await;
+        assert_eq!(crashed.body["result"]["isError"], true, "{}", crashed.body);
+        let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "back"})).await;
+        assert_eq!(text_of(&echo.body), "back", "restarted on the next call: {}", echo.body);
+        let upstream = wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "ready").await;
+        assert_eq!(upstream["restarts"], 1, "{upstream}");
+        let started = wait_for_mark(&f.marks, "started").await;
+        assert_eq!(started.len(), 2, "{started:?}");
+
+        let child = f.mcp.call_tool(3, "fx__spawn_child", json!({})).await;
+        let child: i64 = text_of(&child.body).parse().expect("a pid");
+        let leader: i64 = started[1].split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(!is_gone(child) && !is_gone(leader));
+        let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.api_key, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        wait_until_gone(leader).await;
+        wait_until_gone(child).await;
+    }
+
+    async fn a_flood_of_stderr_never_blocks_an_upstream_and_its_logs_stay_bounded(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        // 20,000 lines of 200 bytes: 4 MB, sixty times what an undrained pipe holds.
+        let noisy = f.mcp.call_tool(1, "fx__noisy", json!({"lines": 20000})).await;
+        assert_eq!(text_of(&noisy.body), "wrote 20000 lines", "{}", noisy.body);
+        let (status, logs) = f.app.get(&format!("/upstreams/{}/logs", f.upstream), &f.acme.api_key).await;
+        assert_eq!(status, StatusCode::OK);
+        let lines: Vec<&str> = logs["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        let bytes: usize = lines.iter().map(|l| l.len()).sum();
+        assert!(bytes <= 1024 * 1024, "{bytes} bytes kept");
+        assert!(lines.last().unwrap().starts_with("noise line 019999"), "the newest kept: {:?}", lines.last());
+        assert!(!lines.iter().any(|l| l.starts_with("noise line 000000")), "the oldest dropped");
+    }
+}
+
+/// The CLI installs from the operator's catalog (fetching and discovering before it
+/// returns), attaches, reports, and leaves no process behind.
+#[tokio::test]
+async fn the_cli_installs_attaches_and_uninstalls_an_upstream() {
+    let db = guidepost_testkit::TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
+    let dir = std::env::temp_dir().join(format!("guidepost-gateway-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marks = dir.join("marks");
+    let catalog = dir.join("catalog.toml");
+    std::fs::write(&catalog, fixture_catalog(&marks)).unwrap();
+    let cli = |args: &[&str]| {
+        let shown = format!("{args:?}");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+        command
+            .args(["--json", "--database-url", &db.url])
+            .args(args)
+            .env("GUIDEPOST_CATALOG", &catalog);
+        async move {
+            let output = command.output().await.unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(output.status.success(), "{shown}: {stderr}");
+            (
+                serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+                stderr,
+            )
+        }
+    };
+    let (org, _) = cli(&["org", "create", "--name", "Acme"]).await;
+    let org = org["organization"]["id"].as_str().unwrap().to_owned();
+    let (server, _) = cli(&[
+        "server", "create", "--org", &org, "--name", "Acme", "--slug", "acme",
+    ])
+    .await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let (catalog_list, _) = cli(&["upstream", "catalog"]).await;
+    assert!(
+        catalog_list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == "fixture"),
+        "{catalog_list}"
+    );
+
+    let (installed, progress) = cli(&["upstream", "install", "--org", &org, "fixture"]).await;
+    assert_eq!(installed["upstream"]["status"], "ready", "{installed}");
+    assert!(
+        progress.contains("ready"),
+        "status lines on stderr: {progress}"
+    );
+    let tools: Vec<&str> = installed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        tools.contains(&"echo"),
+        "discovered before returning: {tools:?}"
+    );
+    let id = installed["upstream"]["id"].as_str().unwrap().to_owned();
+    let leader: i64 = wait_for_mark(&marks, "started").await[0]
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_until_gone(leader).await;
+
+    let (attached, _) = cli(&[
+        "upstream", "attach", "--org", &org, "--server", &server, &id, "--prefix", "fx",
+    ])
+    .await;
+    assert_eq!(attached["prefix"], "fx");
+    let (listed, _) = cli(&["upstream", "list", "--org", &org]).await;
+    assert_eq!(listed[0]["id"], id.as_str());
+    cli(&[
+        "upstream", "detach", "--org", &org, "--server", &server, &id,
+    ])
+    .await;
+    cli(&["upstream", "uninstall", "--org", &org, &id]).await;
+    let (listed, _) = cli(&["upstream", "list", "--org", &org]).await;
+    assert_eq!(listed, json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}

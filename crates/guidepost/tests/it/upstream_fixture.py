@@ -1,0 +1,128 @@
+"""A small stdio MCP server the gateway tests run as an upstream (Python standard library
+only, so that each behaviour is the test's to control):
+
+- `echo {message}`: answers the message.
+- `slow {seconds, steps}`: reports `steps` progress notifications, then answers; if it is
+  cancelled, it writes `cancelled <request id>` to $FIXTURE_MARKS.
+- `grow {name}`: adds a tool `name` and sends notifications/tools/list_changed.
+- `spawn_child`: starts `sleep 600` as its own child and answers its pid.
+- `crash`: exits at once, answering nothing.
+- `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
+
+Every start appends `started <pid>` to $FIXTURE_MARKS.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+MARKS = os.environ.get("FIXTURE_MARKS")
+lock = threading.Lock()
+tools = {
+    "echo": "Echoes the message.",
+    "slow": "Reports progress, then answers.",
+    "grow": "Adds a tool and says the list changed.",
+    "spawn_child": "Starts a child process and answers its pid.",
+    "crash": "Exits at once.",
+    "noisy": "Writes a lot to stderr.",
+}
+cancelled = set()
+
+
+def mark(text):
+    if MARKS:
+        with open(MARKS, "a") as f:
+            f.write(text + "\n")
+
+
+def send(message):
+    with lock:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+
+def result(request_id, value):
+    send({"jsonrpc": "2.0", "id": request_id, "result": value})
+
+
+def text(request_id, message):
+    result(request_id, {"content": [{"type": "text", "text": message}]})
+
+
+def definitions():
+    schema = {"type": "object", "properties": {"message": {"type": "string"}}}
+    return [{"name": name, "description": about, "inputSchema": schema} for name, about in tools.items()]
+
+
+def slow(request_id, arguments, token):
+    steps = int(arguments.get("steps", 3))
+    pause = float(arguments.get("seconds", 1)) / max(steps, 1)
+    for step in range(1, steps + 1):
+        if token is not None:
+            send({"jsonrpc": "2.0", "method": "notifications/progress",
+                  "params": {"progressToken": token, "progress": step, "total": steps,
+                             "message": f"step {step} of {steps}"}})
+        # Each step's work follows its report, so that no report races the answer.
+        time.sleep(pause)
+        if request_id in cancelled:
+            mark(f"cancelled {request_id}")
+            return
+    text(request_id, f"done after {steps} steps")
+
+
+def call(request_id, params):
+    name = params.get("name")
+    arguments = params.get("arguments") or {}
+    token = (params.get("_meta") or {}).get("progressToken")
+    if name == "echo":
+        text(request_id, str(arguments.get("message", "")))
+    elif name == "slow":
+        threading.Thread(target=slow, args=(request_id, arguments, token), daemon=True).start()
+    elif name == "grow":
+        tools[str(arguments.get("name", "grown"))] = "A tool added while running."
+        text(request_id, "grown")
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    elif name == "spawn_child":
+        child = subprocess.Popen(["sleep", "600"])
+        text(request_id, str(child.pid))
+    elif name == "crash":
+        os._exit(3)
+    elif name == "noisy":
+        lines = int(arguments.get("lines", 1000))
+        for n in range(lines):
+            sys.stderr.write(f"noise line {n:06d} " + "x" * 180 + "\n")
+        sys.stderr.flush()
+        text(request_id, f"wrote {lines} lines")
+    else:
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": f"no tool {name}"}})
+
+
+def main():
+    mark(f"started {os.getpid()}")
+    for line in sys.stdin:
+        message = json.loads(line)
+        method = message.get("method")
+        request_id = message.get("id")
+        params = message.get("params") or {}
+        if method == "initialize":
+            result(request_id, {
+                "protocolVersion": params.get("protocolVersion", "2025-11-25"),
+                "capabilities": {"tools": {"listChanged": True}},
+                "serverInfo": {"name": "gateway-fixture", "version": "1.0.0"},
+            })
+        elif method == "tools/list":
+            result(request_id, {"tools": definitions()})
+        elif method == "tools/call":
+            call(request_id, params)
+        elif method == "ping":
+            result(request_id, {})
+        elif method == "notifications/cancelled":
+            cancelled.add(params.get("requestId"))
+        elif request_id is not None:
+            send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": method}})
+
+
+main()
