@@ -10,8 +10,11 @@
 
 mod client;
 mod fetch;
+mod launch;
+mod orphans;
 mod process;
 mod upstream;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,25 +29,70 @@ use serde_json::Value;
 pub use fetch::Toolchain;
 use upstream::Instance;
 
+/// How the supervisor watches upstreams (SPEC §8).
+#[derive(Debug, Clone)]
+pub struct Supervision {
+    /// How often a running upstream is pinged, and how long it has to answer.
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    /// An upstream not called for this long is stopped on this node; `None`: never.
+    pub idle_timeout: Option<Duration>,
+    /// Stops in a row (crashes, failed starts, missed pings) before it is `failed`.
+    pub max_restarts: i64,
+    /// The first restart's delay; each further one doubles it.
+    pub backoff: Duration,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(30),
+            ping_timeout: Duration::from_secs(5),
+            idle_timeout: Some(Duration::from_secs(15 * 60)),
+            max_restarts: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Where packages come from and how upstreams are watched.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    pub toolchain: Toolchain,
+    pub supervision: Supervision,
+}
+
 /// Every upstream this node runs.
 pub struct Supervisor {
-    toolchain: Toolchain,
+    options: GatewayOptions,
     instances: Mutex<HashMap<UpstreamId, Arc<Instance>>>,
 }
 
 impl Supervisor {
-    pub fn new(toolchain: Toolchain) -> Arc<Self> {
+    pub fn new(options: GatewayOptions) -> Arc<Self> {
         Arc::new(Self {
-            toolchain,
+            options,
             instances: Mutex::default(),
         })
+    }
+
+    /// At a node's start: kills what upstream processes a node that died left behind.
+    pub fn reap_orphans(&self) -> usize {
+        orphans::reap()
     }
 
     fn instance(&self, upstream: &Upstream) -> Arc<Instance> {
         let mut instances = self.instances.lock().expect("supervisor lock");
         instances
             .entry(upstream.id.clone())
-            .or_insert_with(|| Instance::new(upstream.clone(), self.toolchain.clone()))
+            .or_insert_with(|| {
+                let options = &self.options;
+                Instance::new(
+                    upstream.clone(),
+                    options.toolchain.clone(),
+                    options.supervision.clone(),
+                )
+            })
             .clone()
     }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{ChildStdin, ChildStdout, Command};
+use tokio::sync::watch;
 
 /// Bytes of stderr kept per upstream, and the longest line kept whole.
 const LOG_BYTES: usize = 1024 * 1024;
@@ -48,13 +49,19 @@ impl LogRing {
     }
 }
 
-/// A running upstream process.
+/// A running upstream process. A task of its own waits for it, so that its exit is
+/// seen at once and it is reaped (no zombie) whoever stops it.
 pub struct UpstreamProcess {
-    child: Child,
     pgid: Option<i32>,
+    exited: watch::Receiver<bool>,
 }
 
-/// Spawns `program args` with only `env` (and a minimal PATH), stdio piped.
+/// The environment variable every upstream process (and every child it starts) carries,
+/// naming the node that started it: `{pid}.{start time}` of that node's process.
+pub const OWNER_VARIABLE: &str = "GUIDEPOST_UPSTREAM_OWNER";
+
+/// Spawns `program args` with only `env`, a minimal PATH and the owner marker, stdio
+/// piped, as the leader of a new process group.
 pub fn spawn(
     program: &Path,
     args: &[String],
@@ -67,6 +74,7 @@ pub fn spawn(
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .envs(env)
+        .env(OWNER_VARIABLE, crate::orphans::this_node())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -80,7 +88,12 @@ pub fn spawn(
     let stderr = child.stderr.take().expect("stderr is piped");
     tokio::spawn(drain(stderr, logs.clone()));
     let pgid = child.id().and_then(|id| i32::try_from(id).ok());
-    Ok((UpstreamProcess { child, pgid }, stdout, stdin))
+    let (tell, exited) = watch::channel(false);
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+        let _ = tell.send(true);
+    });
+    Ok((UpstreamProcess { pgid, exited }, stdout, stdin))
 }
 
 /// Reads stderr line by line with a bound on each line, into the ring.
@@ -116,20 +129,25 @@ async fn drain(stderr: tokio::process::ChildStderr, logs: LogRing) {
 }
 
 impl UpstreamProcess {
-    /// Whether the process has exited (it is reaped if so).
-    pub fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+    /// Whether the process has exited.
+    pub fn exited(&self) -> bool {
+        *self.exited.borrow()
     }
 
-    /// SIGTERM to the whole group, SIGKILL after the grace; reaps the leader.
-    pub async fn stop(mut self) {
+    /// Resolves when the process exits.
+    pub fn exit(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut exited = self.exited.clone();
+        async move {
+            let _ = exited.wait_for(|gone| *gone).await;
+        }
+    }
+
+    /// SIGTERM to the whole group, SIGKILL after the grace.
+    pub async fn stop(self) {
         self.signal(libc::SIGTERM);
-        if tokio::time::timeout(STOP_GRACE, self.child.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(STOP_GRACE, self.exit()).await.is_err() {
             self.signal(libc::SIGKILL);
-            let _ = self.child.wait().await;
+            self.exit().await;
         }
         // Children that ignored SIGTERM after their leader left.
         self.signal(libc::SIGKILL);

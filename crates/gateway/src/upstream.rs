@@ -1,71 +1,71 @@
-//! One upstream on this node: fetched, launched on demand, restarted with backoff when it
-//! dies, up to a limit.
+//! One upstream on this node: launched at install or on first use, watched while it runs
+//! (`watch`), restarted with backoff when it dies, up to a limit, then `failed`.
+//!
+//! Every launch has a generation. A watcher, a restart after backoff or an idle stop acts
+//! only if the generation it saw is still the current one, so that a stop, a restart by
+//! an administrator or a newer launch is never undone by an older event.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
-use guidepost_core::upstreams::ProgressSink;
-use guidepost_core::upstreams::{record_status, record_tools};
-use guidepost_domain::{LaunchSpec, Upstream, UpstreamStatus};
+use guidepost_core::upstreams::{ProgressSink, record_status};
+use guidepost_domain::{Upstream, UpstreamStatus};
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ServerResult};
-use rmcp::service::{PeerRequestOptions, RunningService};
-use rmcp::transport::async_rw::AsyncRwTransport;
-use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
+use rmcp::service::PeerRequestOptions;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::client::{InFlight, ProgressRoutes, UpstreamClient};
-use crate::fetch::{Toolchain, npm_entry_point};
-use crate::process::{self, LogRing, UpstreamProcess};
+use crate::Supervision;
+use crate::client::{InFlight, ProgressRoutes};
+use crate::fetch::Toolchain;
+use crate::launch::{self, Launch, Running};
+use crate::process::LogRing;
 
-/// Launches in a row before the upstream is `failed`.
-const MAX_RESTARTS: i64 = 5;
-/// The MCP handshake and the first `tools/list`.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest stdout line (one JSON-RPC message) taken from an upstream.
-const MAX_LINE: usize = 4 * 1024 * 1024;
-
-struct Running {
-    process: UpstreamProcess,
-    client: RunningService<RoleClient, UpstreamClient>,
-}
-
-/// A resolved launch: the program, its arguments and its environment.
-#[derive(Clone)]
-struct Launch {
-    program: PathBuf,
-    args: Vec<String>,
-    env: BTreeMap<String, String>,
-}
-
-struct State {
+pub(crate) struct State {
     launch: Option<Launch>,
-    running: Option<Running>,
-    restarts: i64,
+    pub running: Option<Running>,
+    pub restarts: i64,
+    pub generation: u64,
+    /// When the current launch became ready.
+    pub up_since: Option<Instant>,
+    /// Set by `stop`: nothing starts it again on this node.
+    pub stopped: bool,
 }
 
 pub(crate) struct Instance {
-    upstream: Upstream,
+    pub upstream: Upstream,
     toolchain: Toolchain,
+    pub options: Supervision,
     logs: LogRing,
     progress: ProgressRoutes,
-    state: Mutex<State>,
+    pub state: Mutex<State>,
+    /// When a call last came in, and how many are in flight (for idle shutdown).
+    pub last_used: std::sync::Mutex<Instant>,
+    pub calls_in_flight: AtomicUsize,
 }
 
 impl Instance {
-    pub fn new(upstream: Upstream, toolchain: Toolchain) -> std::sync::Arc<Self> {
-        std::sync::Arc::new(Self {
+    pub fn new(upstream: Upstream, toolchain: Toolchain, options: Supervision) -> Arc<Self> {
+        Arc::new(Self {
             upstream,
             toolchain,
+            options,
             logs: LogRing::default(),
             progress: ProgressRoutes::default(),
             state: Mutex::new(State {
                 launch: None,
                 running: None,
                 restarts: 0,
+                generation: 0,
+                up_since: None,
+                stopped: false,
             }),
+            last_used: std::sync::Mutex::new(Instant::now()),
+            calls_in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -74,19 +74,21 @@ impl Instance {
     }
 
     /// Fetches and starts it (at install): `installing` → `starting` → `ready`, or
-    /// `failed` with the reason.
-    pub async fn start(&self, platform: &Platform) {
+    /// `degraded`/`failed` with the reason.
+    pub async fn start(self: &Arc<Self>, platform: &Platform) {
         let mut state = self.state.lock().await;
         if let Err(error) = self.ensure_running(platform, &mut state).await {
             tracing::warn!(upstream = %self.upstream.id, %error, "an upstream failed to start");
         }
     }
 
+    /// Stops it for good on this node (uninstall, restart by an administrator, shutdown).
     pub async fn stop(&self) {
         let mut state = self.state.lock().await;
+        state.stopped = true;
+        state.generation += 1;
         if let Some(running) = state.running.take() {
-            let _ = running.client.cancel().await;
-            running.process.stop().await;
+            shut(running).await;
         }
     }
 
@@ -94,13 +96,19 @@ impl Instance {
     /// future (the caller cancelled or went away) cancels the call at the upstream, as
     /// does the timeout.
     pub async fn call(
-        &self,
+        self: &Arc<Self>,
         platform: &Platform,
         tool: &str,
         arguments: Value,
         timeout: Duration,
         progress: Option<ProgressSink>,
     ) -> Result<Value, String> {
+        *self.last_used.lock().expect("last used lock") = Instant::now();
+        self.calls_in_flight.fetch_add(1, Ordering::Relaxed);
+        let _counted = scopeguard(|| {
+            self.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
+            *self.last_used.lock().expect("last used lock") = Instant::now();
+        });
         let peer = {
             let mut state = self.state.lock().await;
             self.ensure_running(platform, &mut state).await?;
@@ -130,7 +138,7 @@ impl Instance {
         let Ok(answer) = answer else {
             return Err(format!(
                 "the upstream server did not answer within {} s; try again or ask for less",
-                timeout.as_secs()
+                timeout.as_secs_f64()
             ));
         };
         in_flight.finished = true;
@@ -146,54 +154,77 @@ impl Instance {
         }
     }
 
-    /// Leaves the upstream running, launching it if it is not (again, if it died).
-    async fn ensure_running(&self, platform: &Platform, state: &mut State) -> Result<(), String> {
-        if let Some(running) = &mut state.running {
+    /// Leaves the upstream running, launching it if it is not (again, if it died). The
+    /// future is boxed and declared `Send`: a launch spawns a watcher whose restart
+    /// launches again, and the compiler cannot see through that cycle by itself.
+    pub fn ensure_running<'a>(
+        self: &'a Arc<Self>,
+        platform: &'a Platform,
+        state: &'a mut State,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(self.launch_if_needed(platform, state))
+    }
+
+    async fn launch_if_needed(
+        self: &Arc<Self>,
+        platform: &Platform,
+        state: &mut State,
+    ) -> Result<(), String> {
+        if let Some(running) = &state.running {
             if !running.client.is_closed() && !running.process.exited() {
                 return Ok(());
             }
-            let dead = state.running.take().expect("checked above");
-            dead.process.stop().await;
-            state.restarts += 1;
-            self.status(
-                platform,
-                UpstreamStatus::Degraded,
-                Some("the upstream process exited"),
-                state.restarts,
-            )
-            .await;
+            self.record_exit(platform, state, "the upstream process exited")
+                .await;
         }
-        if state.restarts >= MAX_RESTARTS {
-            let why = format!("it exited {} times; restart it when fixed", state.restarts);
+        if state.restarts >= self.options.max_restarts {
+            let why = self.failure_reason(state.restarts);
             self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
                 .await;
             return Err(format!("the upstream server is failed: {why}"));
         }
+        state.stopped = false;
         let launch = match &state.launch {
             Some(launch) => launch.clone(),
-            None => {
-                let launch = self.resolve().await.inspect_err(|why| {
+            None => match launch::resolve(&self.upstream, &self.toolchain).await {
+                Ok(launch) => {
+                    state.launch = Some(launch.clone());
+                    launch
+                }
+                Err(why) => {
                     tracing::warn!(upstream = %self.upstream.id, %why, "fetching an upstream failed");
-                });
-                let launch = match launch {
-                    Ok(launch) => launch,
-                    Err(why) => {
-                        self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
-                            .await;
-                        return Err(format!("the upstream server could not be installed: {why}"));
-                    }
-                };
-                state.launch = Some(launch.clone());
-                launch
-            }
+                    self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
+                        .await;
+                    return Err(format!("the upstream server could not be installed: {why}"));
+                }
+            },
         };
         self.status(platform, UpstreamStatus::Starting, None, state.restarts)
             .await;
-        match self.launch(platform, &launch).await {
+        let launched = launch::launch(
+            platform,
+            &self.upstream,
+            &launch,
+            &self.logs,
+            &self.progress,
+        )
+        .await;
+        match launched {
             Ok(running) => {
+                state.generation += 1;
+                let exit = running.process.exit();
+                let peer = running.client.peer().clone();
                 state.running = Some(running);
+                state.up_since = Some(Instant::now());
                 self.status(platform, UpstreamStatus::Ready, None, state.restarts)
                     .await;
+                let watcher = crate::watch::Watcher {
+                    instance: self.clone(),
+                    platform: platform.clone(),
+                    generation: state.generation,
+                    peer,
+                };
+                tokio::spawn(watcher.watch(exit));
                 Ok(())
             }
             Err(why) => {
@@ -210,86 +241,36 @@ impl Instance {
         }
     }
 
-    /// What to run: an npm package's entry point with `node` (fetched into the cache
-    /// first if it is not there), or the operator's command.
-    async fn resolve(&self) -> Result<Launch, String> {
-        match &self.upstream.spec {
-            LaunchSpec::Npm {
-                package,
-                version,
-                bin,
-                args,
-                env,
-            } => {
-                let entry =
-                    npm_entry_point(&self.toolchain, package, version, bin.as_deref()).await?;
-                let mut argv = vec![entry.display().to_string()];
-                argv.extend(args.iter().cloned());
-                Ok(Launch {
-                    program: self.toolchain.node.clone(),
-                    args: argv,
-                    env: env.clone(),
-                })
-            }
-            LaunchSpec::Command { command, args, env } => Ok(Launch {
-                program: command.into(),
-                args: args.clone(),
-                env: env.clone(),
-            }),
+    /// The running launch died: it is cleared and counted, and the status says why.
+    pub async fn record_exit(&self, platform: &Platform, state: &mut State, why: &str) {
+        if let Some(dead) = state.running.take() {
+            shut(dead).await;
         }
+        state.up_since = None;
+        state.generation += 1;
+        state.restarts += 1;
+        let why = match self.logs.lines().last() {
+            Some(line) => format!("{why}; its last stderr line: {line}"),
+            None => why.to_owned(),
+        };
+        let status = if state.restarts >= self.options.max_restarts {
+            UpstreamStatus::Failed
+        } else {
+            UpstreamStatus::Degraded
+        };
+        self.status(platform, status, Some(&why), state.restarts)
+            .await;
     }
 
-    async fn launch(&self, platform: &Platform, launch: &Launch) -> Result<Running, String> {
-        let (process, stdout, stdin) =
-            process::spawn(&launch.program, &launch.args, &launch.env, &self.logs)?;
-        let transport = AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
-        let connect = async {
-            let handler = UpstreamClient {
-                platform: platform.clone(),
-                upstream: self.upstream.clone(),
-                progress: self.progress.clone(),
-            };
-            let client = handler
-                .serve(transport)
-                .await
-                .map_err(|e| format!("the MCP handshake failed: {e}"))?;
-            // A stale tools/list would hide a changed definition from discovery.
-            client
-                .peer()
-                .set_response_cache_config(ClientCacheConfig::disabled())
-                .await;
-            let tools = client
-                .peer()
-                .list_all_tools()
-                .await
-                .map_err(|e| format!("tools/list failed: {e}"))?;
-            Ok::<_, String>((client, tools))
-        };
-        let (client, tools) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, connect).await {
-            Ok(Ok(connected)) => connected,
-            Ok(Err(why)) => {
-                process.stop().await;
-                return Err(why);
-            }
-            Err(_) => {
-                process.stop().await;
-                return Err(format!(
-                    "no answer to initialize within {} s",
-                    HANDSHAKE_TIMEOUT.as_secs()
-                ));
-            }
-        };
-        let definitions = tools
-            .iter()
-            .filter_map(|tool| serde_json::to_value(tool).ok())
-            .collect();
-        if let Err(error) = record_tools(platform, &self.upstream, definitions).await {
-            tracing::warn!(upstream = %self.upstream.id, %error, "could not store an upstream's tools");
+    fn failure_reason(&self, restarts: i64) -> String {
+        let mut why = format!("it stopped {restarts} times in a row; restart it once fixed");
+        if let Some(line) = self.logs.lines().last() {
+            why.push_str(&format!(" (its last stderr line: {line})"));
         }
-        Ok(Running { process, client })
+        why
     }
 
-    async fn status(
+    pub async fn status(
         &self,
         platform: &Platform,
         status: UpstreamStatus,
@@ -300,4 +281,23 @@ impl Instance {
             tracing::warn!(upstream = %self.upstream.id, error = %e, "could not store an upstream's status");
         }
     }
+}
+
+/// Closes the MCP connection and stops the whole process group.
+pub(crate) async fn shut(running: Running) {
+    let _ = running.client.cancel().await;
+    running.process.stop().await;
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }

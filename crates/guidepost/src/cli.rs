@@ -236,6 +236,10 @@ pub struct ServeArgs {
     /// `runtime = "command"` entries, which run a program of this host.
     #[arg(long, env = "GUIDEPOST_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// Seconds without a call after which an upstream is stopped on this node (the next
+    /// call starts it again); 0 keeps upstreams running [default: 900].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_IDLE_TIMEOUT", value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    pub upstream_idle_timeout: Option<u64>,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
 }

@@ -59,6 +59,7 @@ pub struct FileConfig {
     pub dns_resolver: Option<String>,
     pub upstream_cache: Option<std::path::PathBuf>,
     pub catalog: Option<std::path::PathBuf>,
+    pub upstream_idle_timeout: Option<u64>,
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
 }
@@ -98,7 +99,7 @@ pub struct Settings {
     /// The DNS server custom-domain challenges are looked up at; the system's if unset.
     pub dns_resolver: Option<SocketAddr>,
     /// Where upstream packages are cached, and the `node` and `npm` that fetch and run them.
-    pub gateway: guidepost_gateway::Toolchain,
+    pub gateway: guidepost_gateway::GatewayOptions,
 }
 
 impl Settings {
@@ -128,10 +129,13 @@ impl Settings {
             trusted_proxies: Vec::new(),
             store_timeout: guidepost_store::StoreOptions::default().timeout,
             dns_resolver: None,
-            gateway: toolchain(
-                &crate::cli::ToolchainArgs::default(),
-                &FileConfig::default(),
-            ),
+            gateway: guidepost_gateway::GatewayOptions {
+                toolchain: toolchain(
+                    &crate::cli::ToolchainArgs::default(),
+                    &FileConfig::default(),
+                ),
+                supervision: Default::default(),
+            },
         }
     }
 }
@@ -199,7 +203,12 @@ pub fn serve_settings(
         "--retention-days must be at least 1"
     );
     settings.dns_resolver = dns_resolver(args, file)?;
-    settings.gateway = toolchain(&args.toolchain, file);
+    settings.gateway.toolchain = toolchain(&args.toolchain, file);
+    let idle = args
+        .upstream_idle_timeout
+        .or(file.upstream_idle_timeout)
+        .unwrap_or(900);
+    settings.gateway.supervision.idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
     settings.metrics_token = args
         .metrics_token
         .clone()

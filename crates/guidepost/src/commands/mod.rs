@@ -51,7 +51,11 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 Command::Upstream(args) => config::toolchain(&args.toolchain, &file),
                 _ => config::toolchain(&Default::default(), &file),
             };
-            let supervisor = guidepost_gateway::Supervisor::new(toolchain);
+            let supervisor =
+                guidepost_gateway::Supervisor::new(guidepost_gateway::GatewayOptions {
+                    toolchain,
+                    supervision: Default::default(),
+                });
             let (platform, writer) =
                 admin::offline_platform(store, config, resolver, supervisor.clone());
             let result = match command {

@@ -23,7 +23,7 @@ async fn gateway_app(db: &TestDatabase) -> TestApp {
     let node = node::node();
     let npm = node.with_file_name("npm");
     spawn_app_with(db, move |settings| {
-        settings.gateway = guidepost_gateway::Toolchain {
+        settings.gateway.toolchain = guidepost_gateway::Toolchain {
             cache_dir: shared_cache(),
             node,
             npm,
