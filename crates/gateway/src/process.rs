@@ -54,7 +54,12 @@ impl LogRing {
 pub struct UpstreamProcess {
     pgid: Option<i32>,
     exited: watch::Receiver<bool>,
+    /// Ends when stderr is closed (every process of the group has exited).
+    drained: tokio::task::JoinHandle<()>,
 }
+
+/// How long a stop waits for the group's last stderr lines.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
 
 /// The environment variable every upstream process (and every child it starts) carries,
 /// naming the node that started it: `{pid}.{start time}` of that node's process.
@@ -86,14 +91,19 @@ pub fn spawn(
     let stdout = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take().expect("stdin is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    tokio::spawn(drain(stderr, logs.clone()));
+    let drained = tokio::spawn(drain(stderr, logs.clone()));
     let pgid = child.id().and_then(|id| i32::try_from(id).ok());
     let (tell, exited) = watch::channel(false);
     tokio::spawn(async move {
         let _ = child.wait().await;
         let _ = tell.send(true);
     });
-    Ok((UpstreamProcess { pgid, exited }, stdout, stdin))
+    let process = UpstreamProcess {
+        pgid,
+        exited,
+        drained,
+    };
+    Ok((process, stdout, stdin))
 }
 
 /// Reads stderr line by line with a bound on each line, into the ring.
@@ -151,6 +161,8 @@ impl UpstreamProcess {
         }
         // Children that ignored SIGTERM after their leader left.
         self.signal(libc::SIGKILL);
+        // So that the logs hold what it said last.
+        let _ = tokio::time::timeout(DRAIN_GRACE, self.drained).await;
     }
 
     fn signal(&self, signal: i32) {

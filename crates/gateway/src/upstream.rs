@@ -73,12 +73,33 @@ impl Instance {
         self.logs.lines()
     }
 
-    /// Fetches and starts it (at install): `installing` → `starting` → `ready`, or
-    /// `degraded`/`failed` with the reason.
+    /// Fetches and starts it (at install): `installing` → `starting` → `ready`, trying
+    /// again after a backoff while it fails, up to the limit (then `failed`).
     pub async fn start(self: &Arc<Self>, platform: &Platform) {
-        let mut state = self.state.lock().await;
-        if let Err(error) = self.ensure_running(platform, &mut state).await {
+        self.keep_trying(platform).await;
+    }
+
+    /// Launches until it runs, backing off between attempts, until the limit, a stop, or
+    /// another launch.
+    pub async fn keep_trying(self: &Arc<Self>, platform: &Platform) {
+        loop {
+            let (result, restarts, generation) = {
+                let mut state = self.state.lock().await;
+                if state.stopped || state.running.is_some() {
+                    return;
+                }
+                let result = self.ensure_running(platform, &mut state).await;
+                (result, state.restarts, state.generation)
+            };
+            let Err(error) = result else { return };
             tracing::warn!(upstream = %self.upstream.id, %error, "an upstream failed to start");
+            if restarts >= self.options.max_restarts {
+                return;
+            }
+            tokio::time::sleep(crate::watch::backoff(self.options.backoff, restarts)).await;
+            if self.state.lock().await.generation != generation {
+                return;
+            }
         }
     }
 
@@ -183,7 +204,9 @@ impl Instance {
                 .await;
             return Err(format!("the upstream server is failed: {why}"));
         }
-        state.stopped = false;
+        if state.stopped {
+            return Err("the upstream server was stopped on this node; try again".into());
+        }
         let launch = match &state.launch {
             Some(launch) => launch.clone(),
             None => match launch::resolve(&self.upstream, &self.toolchain).await {
@@ -229,13 +252,14 @@ impl Instance {
             }
             Err(why) => {
                 state.restarts += 1;
-                self.status(
-                    platform,
-                    UpstreamStatus::Degraded,
-                    Some(&why),
-                    state.restarts,
-                )
-                .await;
+                let (status, why) = if state.restarts >= self.options.max_restarts {
+                    let reason = self.failure_reason(state.restarts);
+                    (UpstreamStatus::Failed, format!("{why}; {reason}"))
+                } else {
+                    (UpstreamStatus::Degraded, why)
+                };
+                self.status(platform, status, Some(&why), state.restarts)
+                    .await;
                 Err(format!("the upstream server did not start: {why}"))
             }
         }

@@ -167,7 +167,7 @@ impl Watcher {
 
 /// `base · 2^(restarts-1)`, at most `MAX_BACKOFF`, with ±25% jitter so that the nodes
 /// of a cluster do not restart in step.
-fn backoff(base: Duration, restarts: i64) -> Duration {
+pub(crate) fn backoff(base: Duration, restarts: i64) -> Duration {
     let exponent = u32::try_from(restarts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
     let delay = base.saturating_mul(1 << exponent).min(MAX_BACKOFF);
     delay.mul_f64(rand::rng().random_range(0.75..1.25))

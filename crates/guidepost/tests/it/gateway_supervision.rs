@@ -4,166 +4,16 @@
 //! upstream, `list_changed` reaches the servers that attach it, a crash is restarted,
 //! stopping kills the whole process group, and a flood of stderr never blocks it.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use guidepost_core::upstreams::catalog::Catalog;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, python, spawn_app_with, workspace_root,
+use crate::gateway_fixture::{
+    fixture, fixture_catalog, is_gone, text_of, wait_for, wait_for_mark, wait_until_gone,
 };
-
-/// An app whose catalog offers the fixture as entry `fixture`, writing its marks to a
-/// file of the test's own.
-struct Fixture {
-    app: TestApp,
-    acme: Tenant,
-    slug: String,
-    upstream: String,
-    mcp: RawMcp,
-    marks: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn fixture(db: &TestDatabase, slug: &str, timeout_ms: i64) -> Fixture {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "guidepost-gateway-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let marks = dir.join("marks");
-    let entry = fixture_catalog(&marks);
-    let catalog = Catalog::with_operator_entries(&entry).unwrap();
-    let app = spawn_app_with(db, move |settings| {
-        settings.platform.catalog = std::sync::Arc::new(catalog);
-    })
-    .await;
-    let acme = app.create_tenant("Acme").await;
-    let server = app.create_server(&acme, slug, json!({})).await;
-    let (status, installed) = app
-        .api(
-            Method::POST,
-            "/upstreams",
-            &acme.api_key,
-            Some(json!({"catalog_entry_id": "fixture"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{installed}");
-    let upstream = installed["id"].as_str().unwrap().to_owned();
-    let ready = wait_for(&app, &acme, &upstream, |u| u["status"] == "ready").await;
-    assert_eq!(ready["restarts"], 0);
-    let path = format!(
-        "/servers/{}/upstreams/{upstream}",
-        server["id"].as_str().unwrap()
-    );
-    let body = json!({"prefix": "fx", "timeout_ms": timeout_ms});
-    let (status, attached) = app.api(Method::PUT, &path, &acme.api_key, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{attached}");
-    let mcp = RawMcp::new(app.mcp_path_url(slug), STATELESS_ERA);
-    Fixture {
-        app,
-        acme,
-        slug: slug.to_owned(),
-        upstream,
-        mcp,
-        marks,
-        dir,
-    }
-}
-
-/// An operator catalog with the fixture as entry `fixture`.
-fn fixture_catalog(marks: &Path) -> String {
-    let script = workspace_root().join("crates/guidepost/tests/it/upstream_fixture.py");
-    format!(
-        "[[entry]]\nid = \"fixture\"\nname = \"Fixture\"\ndescription = \"The tests' upstream.\"\n\
-         spec = {{ runtime = \"command\", command = {:?}, args = [{:?}], env = {{ FIXTURE_MARKS = {:?} }} }}\n",
-        python().display().to_string(),
-        script.display().to_string(),
-        marks.display().to_string(),
-    )
-}
-
-/// Polls the upstream until `done` holds; returns it.
-async fn wait_for(
-    app: &TestApp,
-    tenant: &Tenant,
-    id: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.api_key).await;
-        assert_eq!(status, StatusCode::OK, "{upstream}");
-        if done(&upstream) {
-            return upstream;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not there after 60 s: {upstream}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the marks file has a line starting with `prefix`; returns those lines.
-async fn wait_for_mark(marks: &Path, prefix: &str) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(marks).unwrap_or_default();
-        let lines: Vec<String> = text
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .map(str::to_owned)
-            .collect();
-        if !lines.is_empty() {
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {prefix:?} mark after 30 s: {text:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn text_of(answer: &Value) -> String {
-    answer["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Whether a process is gone (or only a zombie nobody reaped yet).
-fn is_gone(pid: i64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .unwrap_or_default()
-            .trim_start()
-            .starts_with('Z'),
-    }
-}
-
-async fn wait_until_gone(pid: i64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !is_gone(pid) {
-        assert!(Instant::now() < deadline, "process {pid} still runs");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::{RawMcp, SESSION_ERA};
 
 backend_tests! {
     async fn progress_reaches_the_caller_under_its_own_token(db: &TestDatabase) {
@@ -289,7 +139,7 @@ async fn the_cli_installs_attaches_and_uninstalls_an_upstream() {
     std::fs::create_dir_all(&dir).unwrap();
     let marks = dir.join("marks");
     let catalog = dir.join("catalog.toml");
-    std::fs::write(&catalog, fixture_catalog(&marks)).unwrap();
+    std::fs::write(&catalog, fixture_catalog(&marks, &[])).unwrap();
     let cli = |args: &[&str]| {
         let shown = format!("{args:?}");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));

@@ -453,7 +453,16 @@ impl Answer {
 
 /// Starts `guidepost serve` on a free port and returns it with its base URL.
 pub async fn serve_process(database_url: &str) -> (tokio::process::Child, String) {
+    serve_process_with(database_url, &[]).await
+}
+
+/// `serve_process` with more environment (`GUIDEPOST_*` settings).
+pub async fn serve_process_with(
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+        .envs(env.iter().copied())
         .args([
             "serve",
             "--listen",

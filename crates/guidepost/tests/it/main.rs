@@ -19,6 +19,8 @@ mod custom_domains;
 mod database_outage;
 mod floods;
 mod gateway;
+mod gateway_fixture;
+mod gateway_lifecycle;
 mod gateway_supervision;
 mod hardening;
 mod node_clients;

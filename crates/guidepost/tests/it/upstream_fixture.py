@@ -9,7 +9,8 @@ only, so that each behaviour is the test's to control):
 - `crash`: exits at once, answering nothing.
 - `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
 
-Every start appends `started <pid>` to $FIXTURE_MARKS.
+Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
+it writes a line to stderr and exits before answering anything.
 """
 
 import json
@@ -102,6 +103,10 @@ def call(request_id, params):
 
 def main():
     mark(f"started {os.getpid()}")
+    if os.environ.get("FIXTURE_CRASH_AT_START"):
+        sys.stderr.write("fixture: cannot open its database (on purpose)\n")
+        sys.stderr.flush()
+        sys.exit(2)
     for line in sys.stdin:
         message = json.loads(line)
         method = message.get("method")

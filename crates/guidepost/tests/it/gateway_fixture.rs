@@ -1,0 +1,190 @@
+//! A small stdio MCP server of the tests' own (`upstream_fixture.py`), offered by an
+//! operator catalog entry, installed and attached as `fx`: what the gateway tests run
+//! upstream, and the helpers that watch it (its marks file, its processes).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use guidepost::config::Settings;
+use guidepost_core::upstreams::catalog::Catalog;
+use guidepost_testkit::TestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    RawMcp, STATELESS_ERA, Tenant, TestApp, python, spawn_app_with, workspace_root,
+};
+
+/// An app whose catalog offers the fixture as entry `fixture`, writing its marks to a
+/// file of the test's own.
+pub struct Fixture {
+    pub app: TestApp,
+    pub acme: Tenant,
+    pub slug: String,
+    pub upstream: String,
+    pub mcp: RawMcp,
+    pub marks: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub async fn fixture(db: &TestDatabase, slug: &str, timeout_ms: i64) -> Fixture {
+    let f = fixture_with(db, slug, timeout_ms, &[], |_| {}).await;
+    let (_, upstream) = f
+        .app
+        .get(&format!("/upstreams/{}", f.upstream), &f.acme.api_key)
+        .await;
+    assert_eq!(upstream["status"], "ready", "{upstream}");
+    assert_eq!(upstream["restarts"], 0);
+    f
+}
+
+/// The fixture with more environment (`FIXTURE_*` switches) and settings of the test's
+/// own; installed, settled (whatever its status) and attached as `fx`.
+pub async fn fixture_with(
+    db: &TestDatabase,
+    slug: &str,
+    timeout_ms: i64,
+    env: &[(&str, &str)],
+    adjust: impl FnOnce(&mut Settings),
+) -> Fixture {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "guidepost-gateway-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marks = dir.join("marks");
+    let entry = fixture_catalog(&marks, env);
+    let catalog = Catalog::with_operator_entries(&entry).unwrap();
+    let app = spawn_app_with(db, move |settings| {
+        settings.platform.catalog = std::sync::Arc::new(catalog);
+        adjust(settings);
+    })
+    .await;
+    let acme = app.create_tenant("Acme").await;
+    let server = app.create_server(&acme, slug, json!({})).await;
+    let (status, installed) = app
+        .api(
+            Method::POST,
+            "/upstreams",
+            &acme.api_key,
+            Some(json!({"catalog_entry_id": "fixture"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let upstream = installed["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &acme, &upstream, |u| {
+        !matches!(u["status"].as_str(), Some("installing" | "starting"))
+    })
+    .await;
+    let path = format!(
+        "/servers/{}/upstreams/{upstream}",
+        server["id"].as_str().unwrap()
+    );
+    let body = json!({"prefix": "fx", "timeout_ms": timeout_ms});
+    let (status, attached) = app.api(Method::PUT, &path, &acme.api_key, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    let mcp = RawMcp::new(app.mcp_path_url(slug), STATELESS_ERA);
+    Fixture {
+        app,
+        acme,
+        slug: slug.to_owned(),
+        upstream,
+        mcp,
+        marks,
+        dir,
+    }
+}
+
+/// An operator catalog with the fixture as entry `fixture`.
+pub fn fixture_catalog(marks: &Path, env: &[(&str, &str)]) -> String {
+    let mut vars = format!("FIXTURE_MARKS = {:?}", marks.display().to_string());
+    for (name, value) in env {
+        vars.push_str(&format!(", {name} = {value:?}"));
+    }
+    let script = workspace_root().join("crates/guidepost/tests/it/upstream_fixture.py");
+    format!(
+        "[[entry]]\nid = \"fixture\"\nname = \"Fixture\"\ndescription = \"The tests' upstream.\"\n\
+         spec = {{ runtime = \"command\", command = {:?}, args = [{:?}], env = {{ {vars} }} }}\n",
+        python().display().to_string(),
+        script.display().to_string(),
+    )
+}
+
+/// Polls the upstream until `done` holds; returns it.
+pub async fn wait_for(
+    app: &TestApp,
+    tenant: &Tenant,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.api_key).await;
+        assert_eq!(status, StatusCode::OK, "{upstream}");
+        if done(&upstream) {
+            return upstream;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not there after 60 s: {upstream}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the marks file has a line starting with `prefix`; returns those lines.
+pub async fn wait_for_mark(marks: &Path, prefix: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(marks).unwrap_or_default();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .collect();
+        if !lines.is_empty() {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {prefix:?} mark after 30 s: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn text_of(answer: &Value) -> String {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether a process is gone (or only a zombie nobody reaped yet).
+pub fn is_gone(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .trim_start()
+            .starts_with('Z'),
+    }
+}
+
+pub async fn wait_until_gone(pid: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !is_gone(pid) {
+        assert!(Instant::now() < deadline, "process {pid} still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

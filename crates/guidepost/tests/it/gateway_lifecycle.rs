@@ -1,0 +1,268 @@
+//! An upstream's life on a node (SPEC §8): killed from outside it comes back by itself;
+//! one that always crashes ends `failed` with its last words in the logs; an idle one is
+//! stopped and the next call starts it; and after 100 install/call/uninstall cycles and a
+//! SIGKILL of Guidepost, a restarted Guidepost leaves no process of ours behind.
+
+use std::time::{Duration, Instant};
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::gateway_fixture::{
+    fixture_catalog, fixture_with, text_of, wait_for, wait_for_mark, wait_until_gone,
+};
+use crate::helpers::{RawMcp, STATELESS_ERA, serve_process_with};
+
+/// Fast supervision, so that backoffs and idle stops take moments.
+fn quick(settings: &mut guidepost::config::Settings) {
+    settings.gateway.supervision.backoff = Duration::from_millis(50);
+    settings.gateway.supervision.max_restarts = 3;
+}
+
+fn kill(pid: i64) {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {pid}");
+}
+
+fn pid_of(mark: &str) -> i64 {
+    mark.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+backend_tests! {
+    async fn an_upstream_killed_from_outside_comes_back_by_itself(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 60_000, &[], quick).await;
+        let first = pid_of(&wait_for_mark(&f.marks, "started").await[0]);
+        kill(first);
+        // No call needed: the watcher sees the exit and restarts it after its backoff.
+        let back = wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "ready" && u["restarts"] == 1).await;
+        assert_eq!(back["last_error"], Value::Null, "{back}");
+        let started = wait_for_mark(&f.marks, "started").await;
+        assert_eq!(started.len(), 2, "{started:?}");
+        wait_until_gone(first).await;
+        let echo = f.mcp.call_tool(1, "fx__echo", json!({"message": "back again"})).await;
+        assert_eq!(text_of(&echo.body), "back again");
+    }
+
+    async fn an_upstream_that_always_crashes_ends_failed_with_its_last_words(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 60_000, &[("FIXTURE_CRASH_AT_START", "1")], quick).await;
+        let failed = wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;
+        assert_eq!(failed["restarts"], 3, "the limit: {failed}");
+        let error = failed["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("cannot open its database"), "{failed}");
+        let started = wait_for_mark(&f.marks, "started").await;
+        assert_eq!(started.len(), 3, "tried three times, then no more: {started:?}");
+        let (_, logs) = f.app.get(&format!("/upstreams/{}/logs", f.upstream), &f.acme.api_key).await;
+        let lines = logs["lines"].as_array().unwrap();
+        assert!(lines.iter().any(|l| l.as_str().unwrap().contains("cannot open its database")), "{logs}");
+        // Restarting it (say, once fixed) clears the count and tries again.
+        let (status, restarted) = f.app.api(Method::POST, &format!("/upstreams/{}/restart", f.upstream), &f.acme.api_key, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{restarted}");
+        wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 6);
+    }
+
+    async fn an_idle_upstream_is_stopped_and_the_next_call_starts_it(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 60_000, &[], |settings| {
+            settings.gateway.supervision.idle_timeout = Some(Duration::from_secs(1));
+        }).await;
+        let first = pid_of(&wait_for_mark(&f.marks, "started").await[0]);
+        let stopped = wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "stopped").await;
+        assert_eq!(stopped["restarts"], 0, "an idle stop is no crash: {stopped}");
+        wait_until_gone(first).await;
+        let (_, tools) = f.app.get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.api_key).await;
+        assert!(!tools["items"].as_array().unwrap().is_empty(), "its tools stay listed");
+        let started = Instant::now();
+        let echo = f.mcp.call_tool(1, "fx__echo", json!({"message": "wake up"})).await;
+        eprintln!("[gateway] first call to an idle-stopped upstream: {} ms", started.elapsed().as_millis());
+        assert_eq!(text_of(&echo.body), "wake up");
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 2);
+    }
+}
+
+/// The processes carrying the owner marker of the node with `pid`, and whether each is
+/// a zombie.
+fn processes_of(pid: u32) -> Vec<(u32, bool)> {
+    let marker = format!("GUIDEPOST_UPSTREAM_OWNER={pid}.");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let environ = std::fs::read(format!("/proc/{child}/environ")).unwrap_or_default();
+        let marked = environ
+            .split(|b| *b == 0)
+            .any(|e| e.starts_with(marker.as_bytes()));
+        if marked {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or_default()
+                .trim_start()
+                .starts_with('Z');
+            found.push((child, zombie));
+        }
+    }
+    found
+}
+
+/// Zombies whose parent is `pid`.
+fn zombies_of(pid: u32) -> usize {
+    let mut count = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        if fields.first() == Some(&"Z") && fields.get(1) == Some(&pid.to_string().as_str()) {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// 100 install → attach → call → uninstall cycles on a `guidepost serve` process leave
+/// nothing running; then a child of an upstream outlives a SIGKILL of Guidepost, and
+/// the next Guidepost to start reaps it.
+#[tokio::test]
+async fn no_process_outlives_its_upstream_nor_a_killed_node() {
+    let db = TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
+    let dir = std::env::temp_dir().join(format!("guidepost-gateway-leaks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marks = dir.join("marks");
+    let catalog = dir.join("catalog.toml");
+    std::fs::write(&catalog, fixture_catalog(&marks, &[])).unwrap();
+    let catalog = catalog.display().to_string();
+    let env = [("GUIDEPOST_CATALOG", catalog.as_str())];
+    let (mut node, base) = serve_process_with(&db.url, &env).await;
+    let node_pid = node.id().unwrap();
+
+    let org = std::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+        .args([
+            "--json",
+            "--database-url",
+            &db.url,
+            "org",
+            "create",
+            "--name",
+            "Acme",
+        ])
+        .output()
+        .unwrap();
+    let org: Value = serde_json::from_slice(&org.stdout).unwrap();
+    let key = org["api_key"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let api = |method: Method, path: String, body: Option<Value>| {
+        let mut request = http
+            .request(method, format!("{base}/api/v1{path}"))
+            .bearer_auth(&key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (_, server) = api(
+        Method::POST,
+        "/servers".into(),
+        Some(json!({"name": "Acme", "slug": "acme"})),
+    )
+    .await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let mcp = RawMcp::new(format!("{base}/s/acme/mcp"), STATELESS_ERA);
+
+    let install = || async {
+        let (status, up) = api(
+            Method::POST,
+            "/upstreams".into(),
+            Some(json!({"catalog_entry_id": "fixture"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{up}");
+        let id = up["id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, up) = api(Method::GET, format!("/upstreams/{id}"), None).await;
+            if up["status"] == "ready" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not ready: {up}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let attach = format!("/servers/{server}/upstreams/{id}");
+        let (status, attached) = api(Method::PUT, attach, Some(json!({"prefix": "fx"}))).await;
+        assert_eq!(status, StatusCode::OK, "{attached}");
+        id
+    };
+    for cycle in 0..100 {
+        let id = install().await;
+        let echo = mcp
+            .call_tool(
+                cycle,
+                "fx__echo",
+                json!({"message": format!("cycle {cycle}")}),
+            )
+            .await;
+        assert_eq!(
+            text_of(&echo.body),
+            format!("cycle {cycle}"),
+            "{}",
+            echo.body
+        );
+        let (status, _) = api(Method::DELETE, format!("/upstreams/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !processes_of(node_pid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running after 100 cycles: {:?}",
+            processes_of(node_pid)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(zombies_of(node_pid), 0, "every exited upstream was reaped");
+
+    // A child of an upstream, then Guidepost is killed where it stands.
+    install().await;
+    let child = mcp.call_tool(1000, "fx__spawn_child", json!({})).await;
+    let child: u32 = text_of(&child.body).parse().expect("a pid");
+    node.start_kill().unwrap();
+    node.wait().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let orphans = processes_of(node_pid);
+    assert!(
+        orphans.iter().any(|(pid, zombie)| *pid == child && !zombie),
+        "the child outlived its node: {orphans:?}"
+    );
+
+    let (mut next, _) = serve_process_with(&db.url, &env).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while processes_of(node_pid).iter().any(|(_, zombie)| !zombie) {
+        assert!(
+            Instant::now() < deadline,
+            "orphans not reaped: {:?}",
+            processes_of(node_pid)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(zombies_of(next.id().unwrap()), 0);
+    next.start_kill().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
