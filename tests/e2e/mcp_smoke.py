@@ -5,6 +5,7 @@ Run by the Rust integration tests as a subprocess:
 
     .tools/venv/bin/python tests/e2e/mcp_smoke.py --url http://127.0.0.1:PORT/s/acme/mcp
         --mode legacy|2026-07-28|auto [--call-support-email EMAIL | --call-support]
+        [--call-tool NAME [--arguments JSON] [--progress]]
         [--header 'Host: acme.localhost'] [--header 'Authorization: Bearer ...']
 
 It connects, lists every tool (following nextCursor), optionally calls `get_support`
@@ -91,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--arguments", type=_parse_json_object, default={}, metavar="JSON", help="arguments for --call-tool"
     )
     p.add_argument(
+        "--progress",
+        action="store_true",
+        help="ask for progress on --call-tool; the updates go under 'call' as 'progress'",
+    )
+    p.add_argument(
         "--header",
         action="append",
         type=_parse_header,
@@ -166,8 +172,15 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> int:
                     code = EXIT_TOOL_ERROR
 
             if args.call_tool:
-                result = await client.call_tool(args.call_tool, args.arguments)
+                updates: list[dict[str, Any]] = []
+
+                async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                    updates.append({"progress": progress, "total": total, "message": message})
+
+                callback = on_progress if args.progress else None
+                result = await client.call_tool(args.call_tool, args.arguments, progress_callback=callback)
                 out["call"] = _call_summary(args.call_tool, result)
+                out["call"]["progress"] = updates
                 if result.is_error:
                     code = EXIT_TOOL_ERROR
 

@@ -7,6 +7,7 @@
 //
 //   node tests/e2e/ts_client.mjs --url http://127.0.0.1:PORT/s/acme/mcp?tracking_id=dev-42
 //       --mode auto|legacy [--call-support-email EMAIL]
+//       [--call-tool NAME [--arguments JSON] [--progress]]
 //
 // `auto` negotiates the protocol version with server/discover (2026-07-28 when the
 // server offers it); `legacy` is the plain 2025 `initialize` handshake and session.
@@ -15,6 +16,7 @@
 //
 //   {"protocol_version": str|null, "server_name": str|null, "tools": [names],
 //    "support": {structuredContent}|null, "is_error": bool|null, "support_text": str|null,
+//    "call": {"text", "is_error", "progress": [{progress, total, message}]}|null,
 //    "error": str|null}
 //
 // Exit status: 0 success, 1 failure (the JSON line carries "error"), 2 bad usage.
@@ -22,7 +24,8 @@ import { parseArgs } from 'node:util';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
-const usage = 'usage: ts_client.mjs --url URL --mode auto|legacy [--call-support-email EMAIL]';
+const usage =
+  'usage: ts_client.mjs --url URL --mode auto|legacy [--call-support-email EMAIL] [--call-tool NAME [--arguments JSON] [--progress]]';
 let options;
 try {
   ({ values: options } = parseArgs({
@@ -30,6 +33,9 @@ try {
       url: { type: 'string' },
       mode: { type: 'string', default: 'auto' },
       'call-support-email': { type: 'string' },
+      'call-tool': { type: 'string' },
+      arguments: { type: 'string', default: '{}' },
+      progress: { type: 'boolean', default: false },
     },
   }));
 } catch (error) {
@@ -48,6 +54,7 @@ const report = {
   support: null,
   is_error: null,
   support_text: null,
+  call: null,
   error: null,
 };
 
@@ -83,6 +90,21 @@ try {
     report.is_error = result.isError ?? false;
     report.support = result.structuredContent ?? null;
     report.support_text = result.content?.find((block) => block.type === 'text')?.text ?? null;
+  }
+
+  const tool = options['call-tool'];
+  if (tool !== undefined) {
+    const progress = [];
+    const onprogress = ({ progress: done, total, message }) => progress.push({ progress: done, total, message });
+    const result = await client.callTool(
+      { name: tool, arguments: JSON.parse(options.arguments) },
+      options.progress ? { onprogress } : undefined,
+    );
+    report.call = {
+      text: result.content?.find((block) => block.type === 'text')?.text ?? null,
+      is_error: result.isError ?? false,
+      progress,
+    };
   }
 } catch (error) {
   report.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

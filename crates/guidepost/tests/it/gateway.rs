@@ -8,7 +8,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, spawn_app_with};
+use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, python_smoke, spawn_app_with};
 use crate::node;
 
 /// Packages fetched by one test are reused by the next (the cache is content-addressed).
@@ -62,6 +62,99 @@ fn tool_names(answer: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The official Python client in both eras, and the TypeScript client once: `ev__echo`
+/// beside `get_support`, and the long-running tool's progress under their own tokens.
+async fn official_clients_call_it_with_progress(app: &TestApp) {
+    let url = app.mcp_path_url("acme");
+    let long = json!({"duration": 1.5, "steps": 3}).to_string();
+    for mode in ["legacy", "2026-07-28"] {
+        let echo = python_smoke(&[
+            "--url",
+            &url,
+            "--mode",
+            mode,
+            "--call-tool",
+            "ev__echo",
+            "--arguments",
+            r#"{"message": "from python"}"#,
+        ])
+        .await;
+        assert_eq!(echo["error"], Value::Null, "{mode}: {echo}");
+        let tools = echo["tools"].as_array().unwrap();
+        assert!(
+            tools.contains(&json!("get_support")) && tools.contains(&json!("ev__echo")),
+            "{mode}: {tools:?}"
+        );
+        assert!(
+            echo["call"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("from python"),
+            "{mode}: {echo}"
+        );
+        let slow = python_smoke(&[
+            "--url",
+            &url,
+            "--mode",
+            mode,
+            "--call-tool",
+            "ev__trigger-long-running-operation",
+            "--arguments",
+            &long,
+            "--progress",
+        ])
+        .await;
+        assert_eq!(slow["error"], Value::Null, "{mode}: {slow}");
+        let progress = slow["call"]["progress"].as_array().unwrap();
+        // The last update races the answer at the upstream itself; the first two cannot.
+        assert!(progress.len() >= 2, "{mode}: {slow}");
+        assert_eq!(
+            progress[0]["progress"].as_f64(),
+            Some(1.0),
+            "{mode}: {slow}"
+        );
+        assert_eq!(progress[0]["total"].as_f64(), Some(3.0), "{mode}: {slow}");
+        assert!(
+            slow["call"]["text"].as_str().unwrap().contains("completed"),
+            "{mode}: {slow}"
+        );
+    }
+    let script = node::e2e_dir().join("ts_client.mjs");
+    let args: [&std::ffi::OsStr; 10] = [
+        script.as_os_str(),
+        "--url".as_ref(),
+        url.as_ref(),
+        "--mode".as_ref(),
+        "auto".as_ref(),
+        "--call-tool".as_ref(),
+        "ev__trigger-long-running-operation".as_ref(),
+        "--arguments".as_ref(),
+        long.as_ref(),
+        "--progress".as_ref(),
+    ];
+    let (output, _) = node::run(&args, &[], Duration::from_secs(60)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| {
+            panic!(
+                "no report: {stdout} {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    assert_eq!(report["error"], Value::Null, "{report}");
+    assert!(
+        report["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ev__echo")),
+        "{report}"
+    );
+    assert!(
+        report["call"]["progress"].as_array().unwrap().len() >= 2,
+        "{report}"
+    );
+}
+
 backend_tests! {
     async fn an_installed_upstream_serves_its_tools_beside_the_built_in_ones(db: &TestDatabase) {
         let app = gateway_app(db).await;
@@ -100,6 +193,8 @@ backend_tests! {
         let text = called.body["result"]["content"][0]["text"].as_str().unwrap_or_default();
         assert!(text.contains("hello through the gateway"), "{}", called.body);
         assert_ne!(called.body["result"]["isError"], true);
+
+        official_clients_call_it_with_progress(&app).await;
 
         // Uninstalled: its tools leave the server.
         let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.api_key, None).await;

@@ -7,7 +7,9 @@ use guidepost_core::upstreams::{self, CallProgress, OfferedTool};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::McpServer;
 use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, Tool};
+use rmcp::model::{
+    CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, ResultType, Tool,
+};
 use rmcp::service::RequestContext;
 use serde_json::Value;
 
@@ -71,11 +73,17 @@ impl ToolSource for UpstreamTools {
             }
         };
         match proxied(call, &offered).await {
-            Ok(result) => serde_json::from_value(result).unwrap_or_else(|e| {
-                failure(format!(
+            Ok(result) => match serde_json::from_value::<CallToolResult>(result) {
+                Ok(mut result) => {
+                    // The upstream may speak an older version, whose results carry no
+                    // type; rmcp clears it again for callers of those versions.
+                    result.result_type = Some(ResultType::COMPLETE);
+                    result
+                }
+                Err(e) => failure(format!(
                     "the upstream server answered with an invalid result: {e}"
-                ))
-            }),
+                )),
+            },
             Err(why) => failure(why),
         }
     }
