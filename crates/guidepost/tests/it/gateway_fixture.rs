@@ -21,6 +21,8 @@ pub struct Fixture {
     pub app: TestApp,
     pub acme: Tenant,
     pub slug: String,
+    /// The hosted server's id.
+    pub server: String,
     pub upstream: String,
     pub mcp: RawMcp,
     pub marks: PathBuf,
@@ -96,6 +98,7 @@ pub async fn fixture_with(
         app,
         acme,
         slug: slug.to_owned(),
+        server: server["id"].as_str().unwrap().to_owned(),
         upstream,
         mcp,
         marks,

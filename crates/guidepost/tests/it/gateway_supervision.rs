@@ -52,21 +52,38 @@ backend_tests! {
         assert!(answer.tool_error_text().contains("did not answer within"), "{}", answer.body);
         wait_for_mark(&f.marks, "cancelled").await;
 
-        // The caller cancels: the upstream hears it too, and only for that call.
+        // The caller cancels one of two calls to two upstreams: only the owner of that
+        // call hears it, for its own request.
         let f = fixture(db, "cancel", 60_000).await;
+        let (_, other) = f.app.api(Method::POST, "/upstreams", &f.acme.api_key,
+            Some(json!({"catalog_entry_id": "fixture", "name": "Other"}))).await;
+        let other = other["id"].as_str().unwrap().to_owned();
+        wait_for(&f.app, &f.acme, &other, |u| u["status"] == "ready").await;
+        let path = format!("/servers/{}/upstreams/{other}", f.server);
+        let (status, _) = f.app.api(Method::PUT, &path, &f.acme.api_key, Some(json!({"prefix": "fy"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let started = wait_for_mark(&f.marks, "started").await;
+        assert_eq!(started.len(), 2, "{started:?}");
+        let owner = started[0].split_whitespace().nth(1).unwrap().to_owned();
         let mut session = RawMcp::new(f.app.mcp_path_url(&f.slug), SESSION_ERA);
         session.initialize().await;
-        let body = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call",
-            "params": {"name": "fx__slow", "arguments": {"seconds": 20, "steps": 40}}});
-        let pending = tokio::spawn(session.request(Method::POST).json(&body).send());
+        let slow = |id: i64, tool: &str| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": {"seconds": 20, "steps": 40}}});
+        let pending = tokio::spawn(session.request(Method::POST).json(&slow(41, "fx__slow")).send());
+        let bystander = tokio::spawn(session.request(Method::POST).json(&slow(42, "fy__slow")).send());
         tokio::time::sleep(Duration::from_millis(500)).await;
         let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
             "params": {"requestId": 41, "reason": "changed my mind"}});
         let ack = session.send(session.request(Method::POST).json(&cancel)).await;
         assert_eq!(ack.status, StatusCode::ACCEPTED);
         let cancelled = wait_for_mark(&f.marks, "cancelled").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let cancelled_now = wait_for_mark(&f.marks, "cancelled").await;
+        assert_eq!(cancelled_now, cancelled, "one cancellation only: {cancelled_now:?}");
         assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+        assert!(cancelled[0].starts_with(&format!("cancelled {owner} ")), "the owner heard it: {cancelled:?} (owner {owner})");
         pending.abort();
+        bystander.abort();
         let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "still here"})).await;
         assert_eq!(text_of(&echo.body), "still here", "the upstream serves on: {}", echo.body);
     }

@@ -3,7 +3,7 @@ only, so that each behaviour is the test's to control):
 
 - `echo {message}`: answers the message.
 - `slow {seconds, steps}`: reports `steps` progress notifications, then answers; if it is
-  cancelled, it writes `cancelled <request id>` to $FIXTURE_MARKS.
+  cancelled, it writes `cancelled <pid> <request id>` to $FIXTURE_MARKS.
 - `grow {name}`: adds a tool `name` and sends notifications/tools/list_changed.
 - `spawn_child`: starts `sleep 600` as its own child and answers its pid.
 - `crash`: exits at once, answering nothing.
@@ -69,7 +69,7 @@ def slow(request_id, arguments, token):
         # Each step's work follows its report, so that no report races the answer.
         time.sleep(pause)
         if request_id in cancelled:
-            mark(f"cancelled {request_id}")
+            mark(f"cancelled {os.getpid()} {request_id}")
             return
     text(request_id, f"done after {steps} steps")
 
