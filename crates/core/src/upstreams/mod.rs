@@ -349,6 +349,19 @@ pub async fn record_tools(
         })
         .collect();
     let org = &upstream.org_id;
+    let known = platform
+        .store
+        .list_upstream_tools(org, &upstream.id)
+        .await?;
+    let unchanged = known.len() == tools.len()
+        && known
+            .iter()
+            .zip(&tools)
+            .all(|(old, new)| old.name == new.name && old.definition_hash == new.definition_hash);
+    if unchanged {
+        // A restart or an idle wake lists the same tools: nothing to write or announce.
+        return Ok(());
+    }
     platform
         .store
         .replace_upstream_tools(org, &upstream.id, &tools)

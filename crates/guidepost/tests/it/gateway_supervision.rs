@@ -14,6 +14,7 @@ use crate::gateway_fixture::{
     fixture, fixture_catalog, is_gone, text_of, wait_for, wait_for_mark, wait_until_gone,
 };
 use crate::helpers::{RawMcp, SESSION_ERA};
+use crate::walkthrough_runtime::{expect_chunk, open_get_stream, open_listen};
 
 backend_tests! {
     async fn progress_reaches_the_caller_under_its_own_token(db: &TestDatabase) {
@@ -231,4 +232,48 @@ async fn the_cli_installs_attaches_and_uninstalls_an_upstream() {
     let (listed, _) = cli(&["upstream", "list", "--org", &org]).await;
     assert_eq!(listed, json!([]));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An upstream's `list_changed` reaches a session-era GET stream and a stateless
+/// `subscriptions/listen` on another node (PostgreSQL LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstreams_list_changed_reaches_clients_of_another_node() {
+    let Some(db) =
+        TestDatabase::create_if_available(guidepost_testkit::TestBackend::Postgres).await
+    else {
+        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let f = fixture(&db, "acme", 60_000).await;
+    let other_node = crate::helpers::spawn_app(&db).await;
+    let (_session, mut session_chunks) = open_get_stream(&other_node).await;
+    let mut listen_chunks = open_listen(&other_node).await;
+    let grown = f
+        .mcp
+        .call_tool(1, "fx__grow", json!({"name": "fresh"}))
+        .await;
+    assert_eq!(text_of(&grown.body), "grown");
+    let limit = Duration::from_secs(5);
+    expect_chunk(
+        &mut session_chunks,
+        "notifications/tools/list_changed",
+        limit,
+    )
+    .await;
+    expect_chunk(
+        &mut listen_chunks,
+        "notifications/tools/list_changed",
+        limit,
+    )
+    .await;
+    let there = RawMcp::new(
+        other_node.mcp_path_url("acme"),
+        crate::helpers::STATELESS_ERA,
+    );
+    let listed = there.call(2, "tools/list", json!({})).await;
+    assert!(
+        listed.body.to_string().contains("fx__fresh"),
+        "{}",
+        listed.body
+    );
 }
