@@ -30,6 +30,20 @@ pub(crate) struct Launch {
     env: BTreeMap<String, String>,
 }
 
+impl Launch {
+    pub fn program(&self) -> &std::path::Path {
+        &self.program
+    }
+
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
+    }
+}
+
 /// A launched upstream: its process and the MCP client connected to it.
 pub(crate) struct Running {
     pub process: UpstreamProcess,

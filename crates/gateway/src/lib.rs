@@ -9,6 +9,7 @@
 //! imports `rmcp`, and it uses only rmcp's client side.
 
 mod client;
+pub mod direct;
 mod fetch;
 mod launch;
 mod orphans;

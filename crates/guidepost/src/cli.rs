@@ -101,6 +101,26 @@ pub struct BenchArgs {
     /// (127.0.0.2 and up), as if from that many clients.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub addresses: u32,
+    /// Instead of the walkthrough mix: measure what the gateway adds to a call. Installs
+    /// this catalog entry (e.g. everything) in a Guidepost of this process, then calls
+    /// --gateway-tool directly (the upstream as its own process, over stdio) and through
+    /// Guidepost (HTTP, stateless era), one call at a time, and compares the latencies.
+    #[arg(long, conflicts_with_all = ["target", "idle_sessions"])]
+    pub gateway: Option<String>,
+    /// With --gateway: the upstream's tool to call.
+    #[arg(long, default_value = "echo", requires = "gateway")]
+    pub gateway_tool: String,
+    /// With --gateway: its arguments, as a JSON object.
+    #[arg(long, default_value = r#"{"message": "bench"}"#, requires = "gateway")]
+    pub gateway_arguments: String,
+    /// With --gateway: timed calls each way (after 50 untimed ones).
+    #[arg(long, default_value_t = 500, requires = "gateway", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub calls: u32,
+    /// With --gateway: the operator's catalog file, for entries of its own.
+    #[arg(long, env = "GUIDEPOST_CATALOG")]
+    pub catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub toolchain: ToolchainArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_gateway;
 mod demo;
 mod flood;
 mod serve;
@@ -26,6 +27,9 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             .await
         }
         Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
+        Command::Bench(args) if args.gateway.is_some() => {
+            bench_gateway::run(&args, &file, json).await
+        }
         Command::Bench(args) => {
             let database_url = cli
                 .global
