@@ -167,6 +167,9 @@ pub struct ToolCall {
     pub error_code: Option<i64>,
     pub duration_us: i64,
     pub created_at: Timestamp,
+    /// The upstream MCP server that answered, for a gateway tool.
+    #[schema(value_type = Option<String>)]
+    pub upstream_id: Option<crate::gateway::UpstreamId>,
 }
 
 /// One page of a list, with the opaque cursor of the next page if there is one.

@@ -466,6 +466,7 @@ fn record_refused_call(state: &GateState, scope: &RequestScope, inbound: &Inboun
         label: state.tools.metrics_label(tool_name),
         arguments: &arguments,
         end_user: None,
+        upstream: None,
     };
     let recorded = Recorded::rejected(jsonrpc::RATE_LIMITED);
     recording::record(&state.platform, scope, call, recorded);

@@ -241,11 +241,12 @@ impl GuidepostServer {
         let started = Instant::now();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let name = request.name.as_ref();
-        let recorded_as = |end_user| CallRecord {
+        let recorded_as = |end_user, upstream| CallRecord {
             tool: name,
             label: self.tools.metrics_label(name),
             arguments: &arguments,
             end_user,
+            upstream,
         };
         let found = self.tools.find(&self.platform, &scope.server, name).await;
         let Some(source) = found.map_err(tools_unreadable)? else {
@@ -253,7 +254,7 @@ impl GuidepostServer {
                 "Unknown tool: {name}. Call tools/list to see the tools this server offers."
             );
             let recorded = Recorded::protocol_error(&message, started);
-            record(&self.platform, scope, recorded_as(None), recorded);
+            record(&self.platform, scope, recorded_as(None, None), recorded);
             return Err(ErrorData::invalid_params(message, None));
         };
         let end_user = resolve_end_user(&self.platform, scope).await?;
@@ -264,6 +265,7 @@ impl GuidepostServer {
             name,
             arguments: &arguments,
             request: ctx,
+            upstream: Default::default(),
         };
         let result = source.call(&call).await;
         if result.is_error == Some(true) {
@@ -273,7 +275,7 @@ impl GuidepostServer {
         record(
             &self.platform,
             scope,
-            recorded_as(end_user.as_ref()),
+            recorded_as(end_user.as_ref(), call.answered_by()),
             recorded,
         );
         Ok(result.into())

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use guidepost_core::Platform;
 use guidepost_core::analytics::capped_arguments;
-use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId};
+use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::Value;
@@ -85,6 +85,8 @@ pub(crate) struct CallRecord<'a> {
     pub label: &'static str,
     pub arguments: &'a Value,
     pub end_user: Option<&'a EndUser>,
+    /// The upstream that answered, for a gateway tool.
+    pub upstream: Option<UpstreamId>,
 }
 
 pub(crate) fn record(
@@ -98,6 +100,7 @@ pub(crate) fn record(
         label,
         arguments,
         end_user,
+        upstream,
     } = call;
     let outcome = if recorded.error_code.is_some() {
         "rejected"
@@ -129,6 +132,7 @@ pub(crate) fn record(
         error_code: recorded.error_code,
         duration_us: recorded.duration_us,
         created_at: Timestamp::now(),
+        upstream_id: upstream,
     });
 }
 

@@ -212,6 +212,7 @@ pub fn record_call(
         label: "other",
         arguments,
         end_user: None,
+        upstream: None,
     };
     record(platform, scope, call, Recorded::response(response, started));
 }

@@ -322,8 +322,10 @@ pub async fn record_status(
     last_error: Option<&str>,
     restarts: i64,
 ) -> Result<(), CoreError> {
-    metrics::gauge!("guidepost_upstream_up", "upstream" => upstream.id.to_string())
+    let label = upstream.id.to_string();
+    metrics::gauge!("guidepost_upstream_up", "upstream" => label.clone())
         .set(f64::from(u8::from(status == UpstreamStatus::Ready)));
+    metrics::gauge!("guidepost_upstream_restarts", "upstream" => label).set(restarts as f64);
     Ok(platform
         .store
         .set_upstream_status(&upstream.org_id, &upstream.id, status, last_error, restarts)

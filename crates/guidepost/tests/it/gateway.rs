@@ -194,6 +194,10 @@ backend_tests! {
         assert!(text.contains("hello through the gateway"), "{}", called.body);
         assert_ne!(called.body["result"]["isError"], true);
 
+        let recorded = app.wait_for_tool_calls(&acme, 1).await;
+        assert_eq!(recorded[0]["tool_name"], "ev__echo", "{recorded:?}");
+        assert_eq!(recorded[0]["upstream_id"], id.as_str(), "analytics name the upstream: {recorded:?}");
+
         official_clients_call_it_with_progress(&app).await;
 
         // Uninstalled: its tools leave the server.

@@ -1,6 +1,7 @@
 //! An upstream's life on a node (SPEC §8): killed from outside it comes back by itself;
 //! one that always crashes ends `failed` with its last words in the logs; an idle one is
-//! stopped and the next call starts it; and after 100 install/call/uninstall cycles and a
+//! stopped and the next call starts it; an oversized answer is refused without losing
+//! the connection; and after 100 install/call/uninstall cycles and a
 //! SIGKILL of Guidepost, a restarted Guidepost leaves no process of ours behind.
 
 use std::time::{Duration, Instant};
@@ -63,6 +64,17 @@ backend_tests! {
         assert_eq!(status, StatusCode::ACCEPTED, "{restarted}");
         wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;
         assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 6);
+    }
+
+    async fn an_oversized_answer_is_refused_and_the_upstream_serves_on(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 2_000, &[], quick).await;
+        let huge = f.mcp.call_tool(1, "fx__huge", json!({})).await;
+        assert_eq!(huge.body["result"]["isError"], true, "{}", huge.body);
+        let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "still connected"})).await;
+        assert_eq!(text_of(&echo.body), "still connected", "{}", echo.body);
+        let (_, upstream) = f.app.get(&format!("/upstreams/{}", f.upstream), &f.acme.api_key).await;
+        assert_eq!(upstream["restarts"], 0, "the session was kept: {upstream}");
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 1);
     }
 
     async fn an_idle_upstream_is_stopped_and_the_next_call_starts_it(db: &TestDatabase) {

@@ -182,6 +182,7 @@ fn old_call(
         error_code: None,
         duration_us: 10,
         created_at: Timestamp::now().plus_seconds(-days_ago * 86_400),
+        upstream_id: None,
     }
 }
 

@@ -8,6 +8,7 @@ only, so that each behaviour is the test's to control):
 - `spawn_child`: starts `sleep 600` as its own child and answers its pid.
 - `crash`: exits at once, answering nothing.
 - `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
+- `huge`: answers with one 5 MiB line, over what the gateway takes from an upstream.
 
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything.
@@ -29,6 +30,7 @@ tools = {
     "spawn_child": "Starts a child process and answers its pid.",
     "crash": "Exits at once.",
     "noisy": "Writes a lot to stderr.",
+    "huge": "Answers with a 5 MiB message.",
 }
 cancelled = set()
 
@@ -91,6 +93,8 @@ def call(request_id, params):
         text(request_id, str(child.pid))
     elif name == "crash":
         os._exit(3)
+    elif name == "huge":
+        text(request_id, "x" * (5 * 1024 * 1024))
     elif name == "noisy":
         lines = int(arguments.get("lines", 1000))
         for n in range(lines):

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use guidepost_core::{CoreError, Platform};
-use guidepost_domain::{EndUser, McpServer};
+use guidepost_domain::{EndUser, McpServer, UpstreamId};
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use rmcp::service::RequestContext;
@@ -33,6 +33,14 @@ pub(crate) struct ToolCall<'a> {
     pub arguments: &'a Value,
     /// The request: its cancellation, its progress token and the caller's connection.
     pub request: &'a RequestContext<RoleServer>,
+    /// The upstream that answered, set by the gateway's source, for the recording.
+    pub upstream: std::sync::Mutex<Option<UpstreamId>>,
+}
+
+impl ToolCall<'_> {
+    pub fn answered_by(&self) -> Option<UpstreamId> {
+        self.upstream.lock().expect("tool call lock").clone()
+    }
 }
 
 /// A source of tools.

@@ -72,6 +72,7 @@ impl ToolSource for UpstreamTools {
                 return failure("The tool could not be reached; try again in a moment.".into());
             }
         };
+        *call.upstream.lock().expect("tool call lock") = Some(offered.upstream_id.clone());
         match proxied(call, &offered).await {
             Ok(result) => match serde_json::from_value::<CallToolResult>(result) {
                 Ok(mut result) => {

@@ -44,3 +44,6 @@ CREATE TABLE upstream_attachments (
 );
 CREATE UNIQUE INDEX upstream_attachments_prefix ON upstream_attachments(server_id, prefix);
 CREATE INDEX upstream_attachments_upstream ON upstream_attachments(upstream_id);
+
+-- Which upstream answered a recorded call (the gateway), if one did; kept after it is uninstalled.
+ALTER TABLE tool_calls ADD COLUMN upstream_id TEXT;

@@ -3,7 +3,7 @@
 use super::*;
 
 const TOOL_CALL_COLUMNS: &str = "id, org_id, server_id, session_id, end_user_id, tool_name, \
-     arguments, result_summary, is_error, error_code, duration_us, created_at";
+     arguments, result_summary, is_error, error_code, duration_us, created_at, upstream_id";
 
 fn tool_call(row: &DbRow) -> Result<ToolCall> {
     Ok(ToolCall {
@@ -19,6 +19,7 @@ fn tool_call(row: &DbRow) -> Result<ToolCall> {
         error_code: row.try_get("error_code")?,
         duration_us: row.try_get("duration_us")?,
         created_at: time(row, "created_at")?,
+        upstream_id: opt_text(row, "upstream_id")?.map(Id::from_trusted),
     })
 }
 
@@ -31,7 +32,7 @@ impl ToolCallStore for ThisStore {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "INSERT INTO tool_calls ({TOOL_CALL_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         );
         for call in calls {
             self.count(1);
@@ -48,6 +49,7 @@ impl ToolCallStore for ThisStore {
                 .bind(call.error_code)
                 .bind(call.duration_us)
                 .bind(call.created_at.micros())
+                .bind(call.upstream_id.as_ref().map(|id| id.as_str()))
                 .execute(&mut *tx)
                 .await?;
         }

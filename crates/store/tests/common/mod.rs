@@ -175,6 +175,7 @@ pub fn tool_call(org: &OrgId, server: &ServerId, tool: &str, created_at: Timesta
         error_code: None,
         duration_us: 100,
         created_at,
+        upstream_id: None,
     }
 }
 

@@ -276,5 +276,6 @@ pub fn tool_call(
         error_code: None,
         duration_us,
         created_at: Timestamp::now().plus_seconds(-seconds_ago),
+        upstream_id: None,
     }
 }
