@@ -11,7 +11,7 @@ use crate::Result;
 #[derive(Debug, Clone)]
 pub struct AttachedUpstream {
     pub attachment: Attachment,
-    pub status: UpstreamStatus,
+    pub upstream: Upstream,
     /// In the order the upstream listed them.
     pub tools: Vec<UpstreamTool>,
 }
@@ -24,7 +24,8 @@ pub trait UpstreamStore: Send + Sync {
     async fn list_upstreams(&self, org: &OrgId) -> Result<Vec<Upstream>>;
     /// Platform-wide: every upstream (a node's supervisor at start).
     async fn list_all_upstreams(&self) -> Result<Vec<Upstream>>;
-    /// Writes the supervisor's view: status, last error, restarts.
+    /// Writes the supervisor's view: status, last error, restarts; `NotFound` if the
+    /// upstream is gone (uninstalled meanwhile) or not the organization's.
     async fn set_upstream_status(
         &self,
         org: &OrgId,
@@ -49,8 +50,8 @@ pub trait UpstreamStore: Send + Sync {
     async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()>;
     /// The hosted servers that attach the upstream: one statement.
     async fn servers_attaching(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<ServerId>>;
-    /// The server's attachments in attach order, each with its upstream's status and
-    /// tools: two statements whatever their number.
+    /// The server's attachments in attach order, each with its upstream and its tools:
+    /// one statement whatever their number.
     async fn attached_upstreams(
         &self,
         org: &OrgId,

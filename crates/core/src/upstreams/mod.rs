@@ -246,6 +246,8 @@ pub async fn detach(
 pub struct OfferedTool {
     pub exposed_name: String,
     pub upstream_id: UpstreamId,
+    /// The upstream as it was read with its attachment.
+    pub upstream: std::sync::Arc<Upstream>,
     /// The upstream's own name for it.
     pub tool: String,
     pub definition: Value,
@@ -265,6 +267,7 @@ pub async fn offered(
     let mut offered = Vec::new();
     for entry in attached {
         let attachment = &entry.attachment;
+        let upstream = std::sync::Arc::new(entry.upstream);
         let allowed = |name: &str| {
             attachment
                 .allowed_tools
@@ -278,6 +281,7 @@ pub async fn offered(
             offered.push(OfferedTool {
                 exposed_name: exposed_name(&attachment.prefix, &tool.name),
                 upstream_id: attachment.upstream_id.clone(),
+                upstream: upstream.clone(),
                 tool: tool.name,
                 definition: tool.definition,
                 timeout: Duration::from_millis(attachment.timeout_ms as u64),
@@ -290,21 +294,15 @@ pub async fn offered(
 /// Calls an offered tool through its upstream.
 pub async fn call(
     platform: &Platform,
-    server: &McpServer,
     offered: &OfferedTool,
     arguments: Value,
     progress: Option<ProgressSink>,
 ) -> Result<Value, String> {
-    let upstream = platform
-        .store
-        .get_upstream(&server.org_id, &offered.upstream_id)
-        .await
-        .map_err(|_| "the upstream server is not installed any more".to_owned())?;
     platform
         .upstreams
         .call(
             platform,
-            &upstream,
+            &offered.upstream,
             &offered.tool,
             arguments,
             offered.timeout,

@@ -104,7 +104,7 @@ async fn proxied(call: &ToolCall<'_>, offered: &OfferedTool) -> Result<Value, St
         None => (None, None),
     };
     let arguments = call.arguments.clone();
-    let result = upstreams::call(call.platform, &call.scope.server, offered, arguments, sink);
+    let result = upstreams::call(call.platform, offered, arguments, sink);
     tokio::pin!(result);
     loop {
         let update = async {

@@ -34,10 +34,15 @@ fn upstream(row: &DbRow) -> Result<Upstream> {
 }
 
 fn tool(row: &DbRow) -> Result<UpstreamTool> {
+    tool_named(row, text(row, "name")?)
+}
+
+/// A tool from a row whose name column is not `name` (joined with its upstream).
+fn tool_named(row: &DbRow, name: String) -> Result<UpstreamTool> {
     let definition = text(row, "definition")?;
     let state = text(row, "state")?;
     Ok(UpstreamTool {
-        name: text(row, "name")?,
+        name,
         definition: serde_json::from_str(&definition)
             .map_err(|_| corrupt("tool definition", "…"))?,
         definition_hash: text(row, "definition_hash")?,
@@ -125,7 +130,7 @@ impl UpstreamStore for ThisStore {
         last_error: Option<&str>,
         restarts: i64,
     ) -> Result<()> {
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE upstreams SET status = $3, last_error = $4, restarts = $5, updated_at = $6 \
              WHERE org_id = $1 AND id = $2",
         )
@@ -137,6 +142,9 @@ impl UpstreamStore for ThisStore {
         .bind(Timestamp::now().micros())
         .execute(self.run())
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 
@@ -259,44 +267,38 @@ impl UpstreamStore for ThisStore {
         org: &OrgId,
         server: &ServerId,
     ) -> Result<Vec<AttachedUpstream>> {
+        // One statement: each attachment with its upstream, once per tool (or once with
+        // no tool), in attach order, then the upstream's order.
         let rows = sqlx::query(
             "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.timeout_ms, \
-             a.attached_at, u.status FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
-             WHERE a.org_id = $1 AND a.server_id = $2 ORDER BY a.attached_at, a.upstream_id",
-        )
-            .bind(org.as_str())
-            .bind(server.as_str())
-            .fetch_all(self.run())
-            .await?;
-        let mut attached = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let status = text(row, "status")?;
-            attached.push(AttachedUpstream {
-                attachment: attachment(row)?,
-                status: UpstreamStatus::parse(&status)
-                    .ok_or_else(|| corrupt("upstream status", &status))?,
-                tools: Vec::new(),
-            });
-        }
-        if attached.is_empty() {
-            return Ok(attached);
-        }
-        let tool_rows = sqlx::query(
-            "SELECT t.upstream_id, t.name, t.definition, t.definition_hash, t.state \
-             FROM upstream_tools t JOIN upstream_attachments a ON a.upstream_id = t.upstream_id \
-             WHERE a.org_id = $1 AND a.server_id = $2 ORDER BY t.upstream_id, t.position",
+             a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
+             u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, \
+             t.name AS tool_name, t.definition, t.definition_hash, t.state \
+             FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
+             LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id \
+             WHERE a.org_id = $1 AND a.server_id = $2 \
+             ORDER BY a.attached_at, a.upstream_id, t.position",
         )
         .bind(org.as_str())
         .bind(server.as_str())
         .fetch_all(self.run())
         .await?;
-        for row in &tool_rows {
-            let owner = text(row, "upstream_id")?;
-            if let Some(entry) = attached
-                .iter_mut()
-                .find(|a| a.attachment.upstream_id.as_str() == owner)
-            {
-                entry.tools.push(tool(row)?);
+        let mut attached: Vec<AttachedUpstream> = Vec::new();
+        for row in &rows {
+            let upstream_id = text(row, "upstream_id")?;
+            let same = attached
+                .last()
+                .is_some_and(|last| last.attachment.upstream_id.as_str() == upstream_id);
+            if !same {
+                attached.push(AttachedUpstream {
+                    attachment: attachment(row)?,
+                    upstream: upstream(row)?,
+                    tools: Vec::new(),
+                });
+            }
+            if let Some(name) = opt_text(row, "tool_name")? {
+                let entry = attached.last_mut().expect("pushed above");
+                entry.tools.push(tool_named(row, name)?);
             }
         }
         Ok(attached)

@@ -1,0 +1,107 @@
+//! The gateway's records in the store, on every backend: upstreams kept inside their
+//! organization, tools replaced whole in the upstream's order, attachments unique by
+//! prefix on a server, and a server's attachments read in one statement.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use guidepost_domain::*;
+use guidepost_testkit::{TestDatabase, backend_tests};
+use serde_json::json;
+
+fn npm(package: &str) -> NewUpstream {
+    NewUpstream {
+        name: package.into(),
+        catalog_entry_id: Some(package.into()),
+        spec: LaunchSpec::Npm {
+            package: package.into(),
+            version: "1.0.0".into(),
+            bin: None,
+            args: vec![],
+            env: BTreeMap::new(),
+        },
+        secrets_sealed: BTreeMap::new(),
+    }
+}
+
+fn tool(name: &str) -> UpstreamTool {
+    let definition = json!({"name": name, "inputSchema": {"type": "object"}});
+    UpstreamTool {
+        name: name.into(),
+        definition_hash: hash_secret(&definition.to_string()),
+        definition,
+        state: ToolState::Approved,
+    }
+}
+
+fn attachment(server: &ServerId, upstream: &UpstreamId, prefix: &str) -> Attachment {
+    Attachment {
+        server_id: server.clone(),
+        upstream_id: upstream.clone(),
+        prefix: prefix.into(),
+        allowed_tools: None,
+        timeout_ms: 60_000,
+        attached_at: Timestamp::now(),
+    }
+}
+
+backend_tests! {
+    async fn upstreams_their_tools_and_attachments_stay_in_their_organization(db: &TestDatabase) {
+        let store = open(db).await;
+        let org = new_org(&store, "Acme").await;
+        let other = new_org(&store, "Other").await;
+        let server = new_server(&store, &org, "acme").await;
+        let their_server = new_server(&store, &other, "other").await;
+        let first = store.create_upstream(&org, &npm("first")).await.unwrap();
+        let second = store.create_upstream(&org, &npm("second")).await.unwrap();
+        assert_eq!(first.status, UpstreamStatus::Installing);
+        assert_not_found(store.get_upstream(&other, &first.id).await, "another organization's upstream");
+        assert!(store.list_upstreams(&other).await.unwrap().is_empty());
+
+        store.replace_upstream_tools(&org, &first.id, &[tool("b"), tool("a")]).await.unwrap();
+        let names: Vec<String> = store.list_upstream_tools(&org, &first.id).await.unwrap().into_iter().map(|t| t.name).collect();
+        assert_eq!(names, ["b", "a"], "in the upstream's order");
+        store.replace_upstream_tools(&org, &first.id, &[tool("c")]).await.unwrap();
+        assert_eq!(store.list_upstream_tools(&org, &first.id).await.unwrap().len(), 1, "replaced whole");
+
+        store.attach_upstream(&org, &attachment(&server.id, &first.id, "one")).await.unwrap();
+        assert_conflict(store.attach_upstream(&org, &attachment(&server.id, &second.id, "one")).await, "prefix");
+        store.attach_upstream(&org, &attachment(&server.id, &second.id, "two")).await.unwrap();
+        assert_not_found(
+            store.attach_upstream(&other, &attachment(&their_server.id, &first.id, "x")).await,
+            "attaching another organization's upstream",
+        );
+        assert_not_found(
+            store.attach_upstream(&org, &attachment(&their_server.id, &first.id, "x")).await,
+            "attaching to another organization's server",
+        );
+
+        let before = store.statements_executed();
+        let attached = store.attached_upstreams(&org, &server.id).await.unwrap();
+        assert_eq!(store.statements_executed() - before, 1, "one statement");
+        assert_eq!(attached.len(), 2);
+        assert_eq!(attached[0].upstream.id, first.id);
+        assert_eq!(attached[0].tools.len(), 1);
+        assert_eq!(attached[1].upstream.id, second.id);
+        assert!(attached[1].tools.is_empty(), "an upstream with no tools yet is still attached");
+        assert!(store.attached_upstreams(&other, &server.id).await.unwrap().is_empty());
+        assert_eq!(store.servers_attaching(&org, &first.id).await.unwrap(), vec![server.id.clone()]);
+        assert!(store.servers_attaching(&other, &first.id).await.unwrap().is_empty());
+
+        store.set_upstream_status(&org, &first.id, UpstreamStatus::Ready, None, 2).await.unwrap();
+        assert_not_found(
+            store.set_upstream_status(&other, &first.id, UpstreamStatus::Failed, None, 0).await,
+            "another organization's status write",
+        );
+        let read = store.get_upstream(&org, &first.id).await.unwrap();
+        assert_eq!((read.status, read.restarts), (UpstreamStatus::Ready, 2));
+
+        assert_not_found(store.delete_upstream(&other, &first.id).await, "another organization's uninstall");
+        store.delete_upstream(&org, &first.id).await.unwrap();
+        let attached = store.attached_upstreams(&org, &server.id).await.unwrap();
+        assert_eq!(attached.len(), 1, "its attachments went with it");
+        assert!(store.list_upstream_tools(&org, &first.id).await.unwrap().is_empty());
+    }
+}
