@@ -15,13 +15,13 @@
 //! most a day; `no-store`, `no-cache` or no max-age: not cached), in a bounded cache.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use guidepost_core::authorization::clients::Client;
 use guidepost_core::authorization::redirect_uris::check_redirect_uris;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use guidepost_outbound::{GuardedResolver, is_public};
 use serde::Deserialize;
 use url::{Host, Url};
 
@@ -280,110 +280,9 @@ fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, CimdError> {
     })
 }
 
-/// Whether an address is on the public internet. Everything a server-side fetch must not
-/// reach is refused: loopback, private (RFC 1918), shared (RFC 6598), link-local, unique
-/// local (RFC 4193), multicast, documentation, benchmarking, reserved, unspecified, and
-/// IPv4 addresses wrapped in IPv6.
-pub(crate) fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..=127).contains(&b))
-                || (a == 192 && b == 0 && c == 0)
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let [first, second, ..] = v6.segments();
-            // Transition ranges (6to4, Teredo, NAT64) carry an IPv4 address that may be
-            // private; site-local is deprecated but still routed inside some networks.
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || (first & 0xffc0) == 0xfec0
-                || first == 0x2002
-                || first == 0x2001 && (second == 0x0000 || second == 0x0db8)
-                || first == 0x0064 && second == 0xff9b
-                || v6.segments()[..6].iter().all(|s| *s == 0))
-        }
-    }
-}
-
-/// The resolver of the fetching client: drops every address that is not public (unless
-/// allowed), so that the connection cannot reach what the pre-check refused.
-pub(crate) struct GuardedResolver {
-    allow_private: bool,
-}
-
-impl GuardedResolver {
-    pub fn new(allow_private: bool) -> Self {
-        Self { allow_private }
-    }
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| allow_private || is_public(a.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err("no public address for the host".into());
-            }
-            Ok(Box::new(found.into_iter()) as Addrs)
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_public_addresses_are_fetched() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::",
-            // IPv6 transition ranges: 6to4 of 10.0.0.1, Teredo, NAT64 (well-known and
-            // local-use), site-local.
-            "2002:a00:1::1",
-            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
-            "64:ff9b::a00:1",
-            "64:ff9b:1::a00:1",
-            "fec0::1",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
-    }
 
     #[test]
     fn cache_lifetime_follows_cache_control() {

@@ -31,7 +31,7 @@ use openidconnect::{
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
-use crate::cimd::{GuardedResolver, is_public};
+use guidepost_outbound::{GuardedResolver, is_public};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const BODY_MAX: usize = 1024 * 1024;

@@ -51,6 +51,13 @@ pub enum LaunchSpec {
         #[serde(default)]
         env: BTreeMap<String, String>,
     },
+    /// A remote MCP server over Streamable HTTP, reached through the outbound fence.
+    Http {
+        url: String,
+        /// Sent with every request (such as an API key the remote server asks for).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
     /// A program of the platform's host. Only the operator's catalog file may name one.
     Command {
         command: String,
@@ -61,10 +68,35 @@ pub enum LaunchSpec {
     },
 }
 
+/// Shown in place of a header value.
+pub const HIDDEN: &str = "(hidden)";
+
+fn serialize_redacted<S: serde::Serializer>(
+    spec: &LaunchSpec,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    spec.redacted().serialize(serializer)
+}
+
 impl LaunchSpec {
+    /// The spec as it may be shown: header values (which may hold keys) hidden.
+    pub fn redacted(&self) -> LaunchSpec {
+        match self {
+            LaunchSpec::Http { url, headers } => LaunchSpec::Http {
+                url: url.clone(),
+                headers: headers
+                    .keys()
+                    .map(|name| (name.clone(), HIDDEN.to_owned()))
+                    .collect(),
+            },
+            other => other.clone(),
+        }
+    }
+
     pub fn runtime(&self) -> &'static str {
         match self {
             LaunchSpec::Npm { .. } | LaunchSpec::Command { .. } => "stdio",
+            LaunchSpec::Http { .. } => "http",
         }
     }
 }
@@ -78,6 +110,8 @@ pub struct Upstream {
     pub org_id: OrgId,
     pub name: String,
     pub catalog_entry_id: Option<String>,
+    /// How it is launched, with header values hidden.
+    #[serde(serialize_with = "serialize_redacted")]
     pub spec: LaunchSpec,
     /// Names of the secrets it holds (the values are sealed and never shown).
     pub secret_names: Vec<String>,

@@ -1,57 +1,80 @@
-//! Launching an upstream: what to run (an npm package's entry point with `node`, fetched
-//! into the cache first, or the operator's command), then the MCP handshake and the first
-//! `tools/list`, whose definitions core stores.
+//! Launching an upstream: what to run or reach (an npm package's entry point with `node`,
+//! fetched into the cache first; the operator's command; or a remote server's URL), then
+//! the MCP handshake and the first `tools/list`, whose definitions core stores.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use guidepost_core::Platform;
 use guidepost_core::upstreams::record_tools;
 use guidepost_domain::{LaunchSpec, Upstream};
-use rmcp::service::RunningService;
+use rmcp::service::{RunningService, Service};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 
+use crate::GatewayOptions;
 use crate::client::{ProgressRoutes, UpstreamClient};
-use crate::fetch::{Toolchain, npm_entry_point};
+use crate::fetch::npm_entry_point;
 use crate::process::{self, LogRing, UpstreamProcess};
 
 /// The MCP handshake and the first `tools/list`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest stdout line (one JSON-RPC message) taken from an upstream.
+/// The longest stdout line (one JSON-RPC message) taken from an upstream; a longer one
+/// is dropped and the connection kept.
 const MAX_LINE: usize = 4 * 1024 * 1024;
+/// The largest server-sent event taken from an HTTP upstream.
+const MAX_EVENT: usize = 4 * 1024 * 1024;
+/// How long an HTTP upstream may take to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A resolved launch: the program, its arguments and its environment.
+/// A resolved launch.
 #[derive(Clone)]
-pub(crate) struct Launch {
-    program: PathBuf,
-    args: Vec<String>,
-    env: BTreeMap<String, String>,
+pub(crate) enum Launch {
+    /// A process of this host, spoken to over its stdio.
+    Process {
+        program: PathBuf,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+    },
+    /// A remote server over Streamable HTTP.
+    Http {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
 }
 
-impl Launch {
-    pub fn program(&self) -> &std::path::Path {
-        &self.program
-    }
-
-    pub fn args(&self) -> &[String] {
-        &self.args
-    }
-
-    pub fn env(&self) -> &BTreeMap<String, String> {
-        &self.env
-    }
-}
-
-/// A launched upstream: its process and the MCP client connected to it.
+/// A launched upstream: the MCP client connected to it, and its process if it has one.
 pub(crate) struct Running {
-    pub process: UpstreamProcess,
+    pub process: Option<UpstreamProcess>,
     pub client: RunningService<RoleClient, UpstreamClient>,
 }
 
-/// What to run for `upstream`, fetching its package into the cache if it is not there.
-pub(crate) async fn resolve(upstream: &Upstream, toolchain: &Toolchain) -> Result<Launch, String> {
+impl Running {
+    /// Whether the process exited or the connection closed.
+    pub fn is_gone(&self) -> bool {
+        self.client.is_closed() || self.process.as_ref().is_some_and(UpstreamProcess::exited)
+    }
+
+    /// Resolves when its process exits (never, for a remote server: pings watch it).
+    pub fn exit(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match &self.process {
+            Some(process) => Box::pin(process.exit()),
+            None => Box::pin(std::future::pending()),
+        }
+    }
+}
+
+/// What to run or reach for `upstream`, fetching its package into the cache if needed.
+pub(crate) async fn resolve(
+    upstream: &Upstream,
+    options: &GatewayOptions,
+) -> Result<Launch, String> {
+    let toolchain = &options.toolchain;
     match &upstream.spec {
         LaunchSpec::Npm {
             package,
@@ -63,61 +86,143 @@ pub(crate) async fn resolve(upstream: &Upstream, toolchain: &Toolchain) -> Resul
             let entry = npm_entry_point(toolchain, package, version, bin.as_deref()).await?;
             let mut argv = vec![entry.display().to_string()];
             argv.extend(args.iter().cloned());
-            Ok(Launch {
+            Ok(Launch::Process {
                 program: toolchain.node.clone(),
                 args: argv,
                 env: env.clone(),
             })
         }
-        LaunchSpec::Command { command, args, env } => Ok(Launch {
+        LaunchSpec::Command { command, args, env } => Ok(Launch::Process {
             program: command.into(),
             args: args.clone(),
             env: env.clone(),
         }),
+        LaunchSpec::Http { url, headers } => {
+            // A refusal of the fence is no crash to retry: the upstream fails at once.
+            check_reachable(url, options.http_allow_private).await?;
+            Ok(Launch::Http {
+                url: url.clone(),
+                headers: headers.clone(),
+            })
+        }
     }
 }
 
-/// Starts the process, shakes hands and stores the tools it lists.
+/// Starts the process (or reaches the server) and shakes hands with `handler`.
+pub(crate) async fn connect<S: Service<RoleClient>>(
+    handler: S,
+    launch: &Launch,
+    logs: &LogRing,
+    options: &GatewayOptions,
+) -> Result<(Option<UpstreamProcess>, RunningService<RoleClient, S>), String> {
+    match launch {
+        Launch::Process { program, args, env } => {
+            let (process, stdout, stdin) = process::spawn(program, args, env, logs)?;
+            let transport =
+                AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
+            match handler.serve(transport).await {
+                Ok(client) => Ok((Some(process), client)),
+                Err(e) => {
+                    process.stop().await;
+                    Err(format!("the MCP handshake failed: {e}"))
+                }
+            }
+        }
+        Launch::Http { url, headers } => {
+            let http = guidepost_outbound::fenced_builder(options.http_allow_private)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .custom_headers(header_map(headers)?)
+                .max_sse_event_size(MAX_EVENT);
+            let transport = StreamableHttpClientTransport::with_client(http, config);
+            let client = handler
+                .serve(transport)
+                .await
+                .map_err(|e| format!("the MCP handshake with {url} failed: {e}"))?;
+            Ok((None, client))
+        }
+    }
+}
+
+/// The fence's verdict before connecting, worded for the status: https and public
+/// addresses only, unless the operator allows private ones.
+async fn check_reachable(url: &str, allow_private: bool) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
+    if allow_private {
+        return Ok(());
+    }
+    if parsed.scheme() != "https" {
+        return Err(format!("{url} is not https; HTTP upstreams must use https"));
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    if addresses.is_empty()
+        || !addresses
+            .iter()
+            .all(|a| guidepost_outbound::is_public(a.ip()))
+    {
+        return Err(format!(
+            "{host} is not on a public address; HTTP upstreams are reached on public addresses only"
+        ));
+    }
+    Ok(())
+}
+
+fn header_map(
+    headers: &BTreeMap<String, String>,
+) -> Result<HashMap<http::HeaderName, http::HeaderValue>, String> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let name = http::HeaderName::try_from(name.as_str())
+                .map_err(|_| format!("{name:?} is not a header name"))?;
+            let mut value = http::HeaderValue::try_from(value.as_str())
+                .map_err(|_| format!("the value of header {name} is not valid"))?;
+            value.set_sensitive(true);
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// Launches, shakes hands and stores the tools it lists.
 pub(crate) async fn launch(
     platform: &Platform,
     upstream: &Upstream,
     launch: &Launch,
     logs: &LogRing,
     progress: &ProgressRoutes,
+    options: &GatewayOptions,
 ) -> Result<Running, String> {
-    let (process, stdout, stdin) =
-        process::spawn(&launch.program, &launch.args, &launch.env, logs)?;
-    let transport = AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
-    let connect = async {
-        let handler = UpstreamClient {
-            platform: platform.clone(),
-            upstream: upstream.clone(),
-            progress: progress.clone(),
-        };
-        let client = handler
-            .serve(transport)
-            .await
-            .map_err(|e| format!("the MCP handshake failed: {e}"))?;
+    let handler = UpstreamClient {
+        platform: platform.clone(),
+        upstream: upstream.clone(),
+        progress: progress.clone(),
+    };
+    let handshake = async {
+        let (process, client) = connect(handler, launch, logs, options).await?;
         // A stale tools/list would hide a changed definition from discovery.
         client
             .peer()
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
-        let tools = client
-            .peer()
-            .list_all_tools()
-            .await
-            .map_err(|e| format!("tools/list failed: {e}"))?;
-        Ok::<_, String>((client, tools))
-    };
-    let (client, tools) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, connect).await {
-        Ok(Ok(connected)) => connected,
-        Ok(Err(why)) => {
-            process.stop().await;
-            return Err(why);
+        let running = Running { process, client };
+        match running.client.peer().list_all_tools().await {
+            Ok(tools) => Ok((running, tools)),
+            Err(e) => {
+                crate::upstream::shut(running).await;
+                Err(format!("tools/list failed: {e}"))
+            }
         }
+    };
+    let (running, tools) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(result) => result?,
         Err(_) => {
-            process.stop().await;
             let secs = HANDSHAKE_TIMEOUT.as_secs();
             return Err(format!("no answer to initialize within {secs} s"));
         }
@@ -129,5 +234,5 @@ pub(crate) async fn launch(
     if let Err(error) = record_tools(platform, upstream, definitions).await {
         tracing::warn!(upstream = %upstream.id, %error, "could not store an upstream's tools");
     }
-    Ok(Running { process, client })
+    Ok(running)
 }

@@ -56,11 +56,15 @@ impl Default for Supervision {
     }
 }
 
-/// Where packages come from and how upstreams are watched.
+/// Where packages come from, how upstreams are watched, and which HTTP upstreams may be
+/// reached.
 #[derive(Debug, Clone)]
 pub struct GatewayOptions {
     pub toolchain: Toolchain,
     pub supervision: Supervision,
+    /// Reach HTTP upstreams on private and loopback addresses too (development and
+    /// tests); otherwise the outbound fence allows public addresses only.
+    pub http_allow_private: bool,
 }
 
 /// Every upstream this node runs.
@@ -86,14 +90,7 @@ impl Supervisor {
         let mut instances = self.instances.lock().expect("supervisor lock");
         instances
             .entry(upstream.id.clone())
-            .or_insert_with(|| {
-                let options = &self.options;
-                Instance::new(
-                    upstream.clone(),
-                    options.toolchain.clone(),
-                    options.supervision.clone(),
-                )
-            })
+            .or_insert_with(|| Instance::new(upstream.clone(), self.options.clone()))
             .clone()
     }
 

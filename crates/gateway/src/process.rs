@@ -55,7 +55,17 @@ pub struct UpstreamProcess {
     pgid: Option<i32>,
     exited: watch::Receiver<bool>,
     /// Ends when stderr is closed (every process of the group has exited).
-    drained: tokio::task::JoinHandle<()>,
+    drained: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for UpstreamProcess {
+    /// A process dropped without `stop` (a launch given up mid-handshake) is killed with
+    /// its whole group all the same.
+    fn drop(&mut self) {
+        if self.drained.is_some() {
+            self.signal(libc::SIGKILL);
+        }
+    }
 }
 
 /// How long a stop waits for the group's last stderr lines.
@@ -101,7 +111,7 @@ pub fn spawn(
     let process = UpstreamProcess {
         pgid,
         exited,
-        drained,
+        drained: Some(drained),
     };
     Ok((process, stdout, stdin))
 }
@@ -153,7 +163,7 @@ impl UpstreamProcess {
     }
 
     /// SIGTERM to the whole group, SIGKILL after the grace.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.signal(libc::SIGTERM);
         if tokio::time::timeout(STOP_GRACE, self.exit()).await.is_err() {
             self.signal(libc::SIGKILL);
@@ -162,7 +172,9 @@ impl UpstreamProcess {
         // Children that ignored SIGTERM after their leader left.
         self.signal(libc::SIGKILL);
         // So that the logs hold what it said last.
-        let _ = tokio::time::timeout(DRAIN_GRACE, self.drained).await;
+        if let Some(drained) = self.drained.take() {
+            let _ = tokio::time::timeout(DRAIN_GRACE, drained).await;
+        }
     }
 
     fn signal(&self, signal: i32) {

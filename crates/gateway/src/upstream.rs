@@ -19,11 +19,10 @@ use rmcp::service::PeerRequestOptions;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::Supervision;
 use crate::client::{InFlight, ProgressRoutes};
-use crate::fetch::Toolchain;
 use crate::launch::{self, Launch, Running};
 use crate::process::LogRing;
+use crate::{GatewayOptions, Supervision};
 
 pub(crate) struct State {
     launch: Option<Launch>,
@@ -38,7 +37,7 @@ pub(crate) struct State {
 
 pub(crate) struct Instance {
     pub upstream: Upstream,
-    toolchain: Toolchain,
+    gateway: GatewayOptions,
     pub options: Supervision,
     logs: LogRing,
     progress: ProgressRoutes,
@@ -49,11 +48,11 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
-    pub fn new(upstream: Upstream, toolchain: Toolchain, options: Supervision) -> Arc<Self> {
+    pub fn new(upstream: Upstream, gateway: GatewayOptions) -> Arc<Self> {
         Arc::new(Self {
             upstream,
-            toolchain,
-            options,
+            options: gateway.supervision.clone(),
+            gateway,
             logs: LogRing::default(),
             progress: ProgressRoutes::default(),
             state: Mutex::new(State {
@@ -192,7 +191,7 @@ impl Instance {
         state: &mut State,
     ) -> Result<(), String> {
         if let Some(running) = &state.running {
-            if !running.client.is_closed() && !running.process.exited() {
+            if !running.is_gone() {
                 return Ok(());
             }
             self.record_exit(platform, state, "the upstream process exited")
@@ -209,7 +208,7 @@ impl Instance {
         }
         let launch = match &state.launch {
             Some(launch) => launch.clone(),
-            None => match launch::resolve(&self.upstream, &self.toolchain).await {
+            None => match launch::resolve(&self.upstream, &self.gateway).await {
                 Ok(launch) => {
                     state.launch = Some(launch.clone());
                     launch
@@ -230,12 +229,13 @@ impl Instance {
             &launch,
             &self.logs,
             &self.progress,
+            &self.gateway,
         )
         .await;
         match launched {
             Ok(running) => {
                 state.generation += 1;
-                let exit = running.process.exit();
+                let exit = running.exit();
                 let peer = running.client.peer().clone();
                 state.running = Some(running);
                 state.up_since = Some(Instant::now());
@@ -310,7 +310,9 @@ impl Instance {
 /// Closes the MCP connection and stops the whole process group.
 pub(crate) async fn shut(running: Running) {
     let _ = running.client.cancel().await;
-    running.process.stop().await;
+    if let Some(process) = running.process {
+        process.stop().await;
+    }
 }
 
 /// Runs `f` when dropped.

@@ -260,6 +260,11 @@ pub struct ServeArgs {
     /// call starts it again); 0 keeps upstreams running [default: 900].
     #[arg(long, env = "GUIDEPOST_UPSTREAM_IDLE_TIMEOUT", value_parser = clap::value_parser!(u64).range(0..=604_800))]
     pub upstream_idle_timeout: Option<u64>,
+    /// Reach HTTP upstream MCP servers on private and loopback addresses, and over plain
+    /// http there. Development and tests only.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub upstream_allow_private: Option<bool>,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
 }

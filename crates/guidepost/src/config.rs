@@ -60,6 +60,7 @@ pub struct FileConfig {
     pub upstream_cache: Option<std::path::PathBuf>,
     pub catalog: Option<std::path::PathBuf>,
     pub upstream_idle_timeout: Option<u64>,
+    pub upstream_allow_private: Option<bool>,
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
 }
@@ -135,6 +136,7 @@ impl Settings {
                     &FileConfig::default(),
                 ),
                 supervision: Default::default(),
+                http_allow_private: false,
             },
         }
     }
@@ -209,6 +211,8 @@ pub fn serve_settings(
         .or(file.upstream_idle_timeout)
         .unwrap_or(900);
     settings.gateway.supervision.idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
+    settings.gateway.http_allow_private =
+        flag(args.upstream_allow_private, file.upstream_allow_private);
     settings.metrics_token = args
         .metrics_token
         .clone()

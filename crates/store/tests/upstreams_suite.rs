@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use common::*;
 use guidepost_domain::*;
 use guidepost_testkit::{TestDatabase, backend_tests};
-use serde_json::json;
 
 fn npm(package: &str) -> NewUpstream {
     NewUpstream {
@@ -27,7 +26,9 @@ fn npm(package: &str) -> NewUpstream {
 }
 
 fn tool(name: &str) -> UpstreamTool {
-    let definition = json!({"name": name, "inputSchema": {"type": "object"}});
+    // The suites' own `json!` (a record's serialized form) is not used here.
+    let _ = |tool: &UpstreamTool| json!(tool);
+    let definition = serde_json::json!({"name": name, "inputSchema": {"type": "object"}});
     UpstreamTool {
         name: name.into(),
         definition_hash: hash_secret(&definition.to_string()),

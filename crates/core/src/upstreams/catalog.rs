@@ -81,15 +81,21 @@ mod tests {
         let catalog = Catalog::builtin();
         assert!(catalog.entries().len() >= 3);
         for entry in catalog.entries() {
-            let LaunchSpec::Npm { version, .. } = &entry.spec else {
-                panic!("{} is not an npm package; built-in entries are", entry.id)
-            };
-            assert!(
-                version.chars().all(|c| c.is_ascii_digit() || c == '.'),
-                "{} pins an exact version, not {version}",
-                entry.id
-            );
+            match &entry.spec {
+                LaunchSpec::Npm { version, .. } => assert!(
+                    version.chars().all(|c| c.is_ascii_digit() || c == '.'),
+                    "{} pins an exact version, not {version}",
+                    entry.id
+                ),
+                LaunchSpec::Http { url, .. } => {
+                    assert!(url.starts_with("https://"), "{}: {url}", entry.id)
+                }
+                LaunchSpec::Command { .. } => {
+                    panic!("{}: only the operator's file may run commands", entry.id)
+                }
+            }
         }
+        assert!(catalog.entries().iter().any(|e| e.spec.runtime() == "http"));
         assert!(catalog.find("everything").is_some());
     }
 

@@ -60,11 +60,12 @@ pub async fn run(args: &BenchArgs, file: &FileConfig, json: bool) -> anyhow::Res
         args.catalog.as_ref().or(file.catalog.as_ref()),
     )?);
     settings.gateway.toolchain = config::toolchain(&args.toolchain, file);
-    let toolchain = settings.gateway.toolchain.clone();
+    settings.gateway.http_allow_private = true;
+    let gateway = settings.gateway.clone();
     let running = app::start(settings).await?;
     let result = measure(
         &running,
-        &toolchain,
+        &gateway,
         &entry_id,
         &args.gateway_tool,
         &arguments,
@@ -79,7 +80,7 @@ pub async fn run(args: &BenchArgs, file: &FileConfig, json: bool) -> anyhow::Res
 
 async fn measure(
     running: &app::RunningApp,
-    toolchain: &guidepost_gateway::Toolchain,
+    gateway: &guidepost_gateway::GatewayOptions,
     entry: &str,
     tool: &str,
     arguments: &Value,
@@ -122,7 +123,7 @@ async fn measure(
 
     eprintln!("bench: {calls} calls of {tool} directly …");
     let direct =
-        guidepost_gateway::direct::time_calls(toolchain, &upstream, tool, arguments, WARMUP, calls)
+        guidepost_gateway::direct::time_calls(gateway, &upstream, tool, arguments, WARMUP, calls)
             .await
             .map_err(anyhow::Error::msg)?;
     eprintln!("bench: {calls} calls of {PREFIX}__{tool} through Guidepost …");

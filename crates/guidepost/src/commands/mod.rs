@@ -59,6 +59,7 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 guidepost_gateway::Supervisor::new(guidepost_gateway::GatewayOptions {
                     toolchain,
                     supervision: Default::default(),
+                    http_allow_private: false,
                 });
             let (platform, writer) =
                 admin::offline_platform(store, config, resolver, supervisor.clone());
