@@ -54,9 +54,12 @@ pub enum LaunchSpec {
     /// A remote MCP server over Streamable HTTP, reached through the outbound fence.
     Http {
         url: String,
-        /// Sent with every request (such as an API key the remote server asks for).
+        /// Sent with every request.
         #[serde(default)]
         headers: BTreeMap<String, String>,
+        /// Headers whose values are secrets of the installation: header → secret name.
+        #[serde(default)]
+        secret_headers: BTreeMap<String, String>,
     },
     /// A program of the platform's host. Only the operator's catalog file may name one.
     Command {
@@ -82,12 +85,17 @@ impl LaunchSpec {
     /// The spec as it may be shown: header values (which may hold keys) hidden.
     pub fn redacted(&self) -> LaunchSpec {
         match self {
-            LaunchSpec::Http { url, headers } => LaunchSpec::Http {
+            LaunchSpec::Http {
+                url,
+                headers,
+                secret_headers,
+            } => LaunchSpec::Http {
                 url: url.clone(),
                 headers: headers
                     .keys()
                     .map(|name| (name.clone(), HIDDEN.to_owned()))
                     .collect(),
+                secret_headers: secret_headers.clone(),
             },
             other => other.clone(),
         }

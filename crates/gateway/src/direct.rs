@@ -21,7 +21,7 @@ pub async fn time_calls(
     warmup: usize,
     calls: usize,
 ) -> Result<Vec<Duration>, String> {
-    let launch = launch::resolve(upstream, options).await?;
+    let launch = launch::resolve(upstream, options, &Default::default()).await?;
     let (process, client) = launch::connect((), &launch, &LogRing::default(), options).await?;
     let params = match arguments {
         Value::Object(arguments) => {

@@ -69,11 +69,18 @@ impl Running {
     }
 }
 
-/// What to run or reach for `upstream`, fetching its package into the cache if needed.
+/// What to run or reach for `upstream`, fetching its package into the cache if needed;
+/// its `secrets` go to a process's environment, or to an HTTP server's mapped headers.
 pub(crate) async fn resolve(
     upstream: &Upstream,
     options: &GatewayOptions,
+    secrets: &BTreeMap<String, String>,
 ) -> Result<Launch, String> {
+    let with_secrets = |env: &BTreeMap<String, String>| {
+        let mut env = env.clone();
+        env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env
+    };
     let toolchain = &options.toolchain;
     match &upstream.spec {
         LaunchSpec::Npm {
@@ -89,20 +96,31 @@ pub(crate) async fn resolve(
             Ok(Launch::Process {
                 program: toolchain.node.clone(),
                 args: argv,
-                env: env.clone(),
+                env: with_secrets(env),
             })
         }
         LaunchSpec::Command { command, args, env } => Ok(Launch::Process {
             program: command.into(),
             args: args.clone(),
-            env: env.clone(),
+            env: with_secrets(env),
         }),
-        LaunchSpec::Http { url, headers } => {
+        LaunchSpec::Http {
+            url,
+            headers,
+            secret_headers,
+        } => {
             // A refusal of the fence is no crash to retry: the upstream fails at once.
             check_reachable(url, options.http_allow_private).await?;
+            let mut headers = headers.clone();
+            for (header, secret) in secret_headers {
+                let value = secrets
+                    .get(secret)
+                    .ok_or_else(|| format!("the secret {secret} is not set"))?;
+                headers.insert(header.clone(), value.clone());
+            }
             Ok(Launch::Http {
                 url: url.clone(),
-                headers: headers.clone(),
+                headers,
             })
         }
     }

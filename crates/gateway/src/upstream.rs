@@ -208,7 +208,7 @@ impl Instance {
         }
         let launch = match &state.launch {
             Some(launch) => launch.clone(),
-            None => match launch::resolve(&self.upstream, &self.gateway).await {
+            None => match self.resolve(platform).await {
                 Ok(launch) => {
                     state.launch = Some(launch.clone());
                     launch
@@ -263,6 +263,12 @@ impl Instance {
                 Err(format!("the upstream server did not start: {why}"))
             }
         }
+    }
+
+    /// What to launch, with the upstream's secrets opened.
+    async fn resolve(&self, platform: &Platform) -> Result<Launch, String> {
+        let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)?;
+        launch::resolve(&self.upstream, &self.gateway, &secrets).await
     }
 
     /// The running launch died: it is cleared and counted, and the status says why.

@@ -468,6 +468,11 @@ pub enum UpstreamCommand {
         /// How long to wait for the fetch and the first start, in seconds.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
         wait: u64,
+        /// A secret the entry requires, read from the environment variable of that name
+        /// (never from the command line, where the process list would show it); repeat
+        /// for each.
+        #[arg(long = "secret-from-env", value_name = "NAME")]
+        secrets: Vec<String>,
     },
     /// List an organization's upstreams with their status.
     List {

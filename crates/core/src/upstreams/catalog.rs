@@ -18,6 +18,19 @@ pub struct CatalogEntry {
     pub name: String,
     pub description: String,
     pub spec: LaunchSpec,
+    /// The secrets an installation must give: passed to a process as environment
+    /// variables of their names, to an HTTP server as the headers its spec maps them to.
+    #[serde(default)]
+    pub secrets: Vec<SecretSlot>,
+}
+
+/// A secret an entry requires.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSlot {
+    /// 1-64 of `A-Z`, `0-9` and `_`, starting with a letter.
+    pub name: String,
+    pub description: String,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +68,10 @@ impl Catalog {
         let mut catalog = Self::builtin();
         let mut ids: HashSet<String> = catalog.entries.iter().map(|e| e.id.clone()).collect();
         for entry in file.entry {
+            if let Some(slot) = entry.secrets.iter().find(|s| !is_secret_name(&s.name)) {
+                let (id, name) = (&entry.id, &slot.name);
+                return Err(format!("{id}: {name:?} is not a secret name (A-Z, 0-9, _)"));
+            }
             if !ids.insert(entry.id.clone()) {
                 return Err(format!("the catalog entry id {:?} is used twice", entry.id));
             }
@@ -70,6 +87,14 @@ impl Catalog {
     pub fn find(&self, id: &str) -> Option<&CatalogEntry> {
         self.entries.iter().find(|entry| entry.id == id)
     }
+}
+
+/// A secret's name, which is also the environment variable it is passed as.
+pub fn is_secret_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    (1..=64).contains(&name.len())
+        && chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[cfg(test)]

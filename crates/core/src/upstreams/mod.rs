@@ -9,6 +9,7 @@
 
 pub mod catalog;
 mod names;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -70,6 +71,9 @@ pub struct InstallUpstream {
     /// A name for this installation; the entry's name if left out.
     #[serde(default)]
     pub name: Option<String>,
+    /// The secrets the entry requires, by name (they are sealed, and never shown again).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// `PUT /api/v1/servers/{id}/upstreams/{upstream_id}`.
@@ -117,7 +121,7 @@ pub async fn install(
         name: name.trim().to_owned(),
         catalog_entry_id: Some(entry.id.clone()),
         spec: entry.spec.clone(),
-        secrets_sealed: BTreeMap::new(),
+        secrets_sealed: secrets::sealed(platform, org, entry, input.secrets)?,
     };
     let upstream = platform.store.create_upstream(org, &new).await?;
     platform.upstreams.start(platform, &upstream);

@@ -97,6 +97,7 @@ async fn measure(
     let install = InstallUpstream {
         catalog_entry_id: entry.to_owned(),
         name: None,
+        secrets: Default::default(),
     };
     let upstream = upstreams::install(platform, &org.id, install).await?;
     eprintln!("bench: installing {entry} ({}) …", upstream.id);

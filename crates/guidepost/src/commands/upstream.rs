@@ -32,11 +32,22 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             entry,
             name,
             wait,
+            secrets,
         } => {
             let org = org_id(&org)?;
+            let secrets = secrets
+                .into_iter()
+                .map(|name| {
+                    let value = std::env::var(&name).with_context(|| {
+                        format!("--secret-from-env {name}: the variable is not set")
+                    })?;
+                    Ok((name, value))
+                })
+                .collect::<anyhow::Result<_>>()?;
             let input = InstallUpstream {
                 catalog_entry_id: entry,
                 name,
+                secrets,
             };
             let upstream = upstreams::install(platform, &org, input).await?;
             eprintln!("Installing {} ({}) …", upstream.name, upstream.id);

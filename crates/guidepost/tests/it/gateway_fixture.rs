@@ -108,6 +108,11 @@ pub async fn fixture_with(
 
 /// An operator catalog with the fixture as entry `fixture`.
 pub fn fixture_catalog(marks: &Path, env: &[(&str, &str)]) -> String {
+    fixture_catalog_with(marks, env, "")
+}
+
+/// The fixture's catalog entry with more TOML keys (such as `secrets = [...]`).
+pub fn fixture_catalog_with(marks: &Path, env: &[(&str, &str)], extra: &str) -> String {
     let mut vars = format!("FIXTURE_MARKS = {:?}", marks.display().to_string());
     for (name, value) in env {
         vars.push_str(&format!(", {name} = {value:?}"));
@@ -115,7 +120,7 @@ pub fn fixture_catalog(marks: &Path, env: &[(&str, &str)]) -> String {
     let script = workspace_root().join("crates/guidepost/tests/it/upstream_fixture.py");
     format!(
         "[[entry]]\nid = \"fixture\"\nname = \"Fixture\"\ndescription = \"The tests' upstream.\"\n\
-         spec = {{ runtime = \"command\", command = {:?}, args = [{:?}], env = {{ {vars} }} }}\n",
+         spec = {{ runtime = \"command\", command = {:?}, args = [{:?}], env = {{ {vars} }} }}\n{extra}\n",
         python().display().to_string(),
         script.display().to_string(),
     )

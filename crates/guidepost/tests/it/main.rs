@@ -22,6 +22,7 @@ mod gateway;
 mod gateway_fixture;
 mod gateway_lifecycle;
 mod gateway_remote;
+mod gateway_secrets;
 mod gateway_supervision;
 mod hardening;
 mod node_clients;

@@ -9,6 +9,7 @@ only, so that each behaviour is the test's to control):
 - `crash`: exits at once, answering nothing.
 - `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
 - `huge`: answers with one 5 MiB line, over what the gateway takes from an upstream.
+- `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
 
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything.
@@ -31,6 +32,7 @@ tools = {
     "crash": "Exits at once.",
     "noisy": "Writes a lot to stderr.",
     "huge": "Answers with a 5 MiB message.",
+    "secret": "Answers the secret it was given.",
 }
 cancelled = set()
 
@@ -93,6 +95,8 @@ def call(request_id, params):
         text(request_id, str(child.pid))
     elif name == "crash":
         os._exit(3)
+    elif name == "secret":
+        text(request_id, os.environ.get("FIXTURE_SECRET", "(unset)"))
     elif name == "huge":
         text(request_id, "x" * (5 * 1024 * 1024))
     elif name == "noisy":

@@ -1,0 +1,97 @@
+//! An installation's secrets (SPEC §8): given once at install, sealed with the master key
+//! (bound to the organization and the secret's name), never shown again (the API lists
+//! their names), and opened only by the supervisor when it launches the upstream, which
+//! passes them by environment or header, never on a command line.
+
+use std::collections::BTreeMap;
+
+use guidepost_domain::{OrgId, Upstream, ValidationError};
+
+use super::catalog::CatalogEntry;
+use crate::{CoreError, Platform};
+
+/// The longest secret value.
+const SECRET_MAX: usize = 4096;
+
+/// What a sealed secret is bound to: copied to another organization or name, it does not
+/// open.
+fn context(org: &OrgId, name: &str) -> String {
+    format!("upstream-secret:{org}:{name}")
+}
+
+/// Checks the given secrets against the entry's slots (each one given, no other) and
+/// seals them.
+pub(super) fn sealed(
+    platform: &Platform,
+    org: &OrgId,
+    entry: &CatalogEntry,
+    given: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, CoreError> {
+    if let Some(unknown) = given
+        .keys()
+        .find(|name| !entry.secrets.iter().any(|s| &s.name == *name))
+    {
+        let known: Vec<&str> = entry.secrets.iter().map(|s| s.name.as_str()).collect();
+        let message = format!(
+            "{} takes no secret {unknown:?} (it takes {known:?})",
+            entry.id
+        );
+        return Err(ValidationError::new("secrets", message).into());
+    }
+    if let Some(missing) = entry.secrets.iter().find(|s| !given.contains_key(&s.name)) {
+        let message = format!(
+            "{} needs {}: {}",
+            entry.id, missing.name, missing.description
+        );
+        return Err(ValidationError::new("secrets", message).into());
+    }
+    if given.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let Some(key) = &platform.config.master_key else {
+        let message = "cannot be stored: this platform runs without a master key to encrypt \
+                       secrets (start it with --master-key or GUIDEPOST_MASTER_KEY)";
+        return Err(ValidationError::new("secrets", message).into());
+    };
+    let mut sealed = BTreeMap::new();
+    for (name, value) in given {
+        let printable =
+            !value.is_empty() && value.len() <= SECRET_MAX && !value.chars().any(char::is_control);
+        if !printable {
+            let message =
+                format!("{name} must be 1 to {SECRET_MAX} bytes without control characters");
+            return Err(ValidationError::new("secrets", message).into());
+        }
+        sealed.insert(name.clone(), key.seal(&value, &context(org, &name)));
+    }
+    Ok(sealed)
+}
+
+/// The upstream's secrets in plain text, for its launch; `Err` says why they cannot be
+/// opened (then it is not launched).
+pub fn opened(
+    platform: &Platform,
+    upstream: &Upstream,
+) -> Result<BTreeMap<String, String>, String> {
+    if upstream.secrets_sealed.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let Some(key) = &platform.config.master_key else {
+        return Err(
+            "this platform runs without its master key, so the upstream's secrets cannot be opened"
+                .into(),
+        );
+    };
+    upstream
+        .secrets_sealed
+        .iter()
+        .map(|(name, sealed)| {
+            let value = key
+                .open(sealed, &context(&upstream.org_id, name))
+                .map_err(|why| {
+                    format!("the secret {name} cannot be opened: {why}; install it again")
+                })?;
+            Ok((name.clone(), value))
+        })
+        .collect()
+}
