@@ -54,7 +54,10 @@ pub fn router(platform: Platform) -> Router {
             "/servers/{id}/custom-domain/verify",
             post(servers::verify_custom_domain),
         )
-        .route("/catalog", get(upstreams::catalog))
+        .route(
+            "/catalog",
+            get(upstreams::catalog).post(upstreams::add_entry),
+        )
         .route("/upstreams", get(upstreams::list).post(upstreams::install))
         .route(
             "/upstreams/{id}",

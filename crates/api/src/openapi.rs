@@ -34,6 +34,7 @@ use crate::{
         servers::install,
         servers::verify_custom_domain,
         upstreams::catalog,
+        upstreams::add_entry,
         upstreams::install,
         upstreams::list,
         upstreams::get,

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use guidepost_core::Platform;
+use guidepost_core::upstreams::private::ListedEntry;
 use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream, catalog::CatalogEntry};
 use guidepost_domain::{Attachment, ServerId, Upstream, UpstreamId, UpstreamTool};
 use serde::Serialize;
@@ -25,17 +26,35 @@ pub struct UpstreamLogs {
     pub lines: Vec<String>,
 }
 
-/// The catalog of installable MCP servers.
+/// The catalog of installable MCP servers: the platform's entries, then the
+/// organization's own.
 #[utoipa::path(get, path = "/api/v1/catalog", tag = "gateway", operation_id = "catalog_list",
     security(("bearer" = [])),
-    responses((status = 200, description = "The built-in entries, then the operator's", body = Items<CatalogEntry>)))]
+    responses((status = 200, description = "The platform's entries, then the organization's", body = Items<ListedEntry>)))]
 pub(crate) async fn catalog(
     State(platform): State<Platform>,
-    _auth: OrgAuth,
-) -> Json<Items<CatalogEntry>> {
-    Json(Items {
-        items: platform.config.catalog.entries().to_vec(),
-    })
+    auth: OrgAuth,
+) -> Result<Json<Items<ListedEntry>>, ApiError> {
+    let items = upstreams::private::list(&platform, &auth.org_id).await?;
+    Ok(Json(Items { items }))
+}
+
+/// Add a private catalog entry: an npm package (pinned to an exact version) or a remote
+/// server over https, seen and installable by this organization only.
+#[utoipa::path(post, path = "/api/v1/catalog", tag = "gateway", operation_id = "catalog_add",
+    request_body = CatalogEntry, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Added", body = CatalogEntry),
+        (status = 409, description = "The id is taken, or the organization has as many entries as it may"),
+        (status = 422, description = "Invalid input, such as a command entry or a version range"),
+    ))]
+pub(crate) async fn add_entry(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Json(entry): Json<CatalogEntry>,
+) -> Result<(StatusCode, Json<CatalogEntry>), ApiError> {
+    let added = upstreams::private::add(&platform, &auth.org_id, entry).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// Install an upstream MCP server from the catalog. Returns at once with status

@@ -168,3 +168,26 @@ pub struct Attachment {
     pub timeout_ms: i64,
     pub attached_at: Timestamp,
 }
+
+/// One installable server.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub spec: LaunchSpec,
+    /// The secrets an installation must give: passed to a process as environment
+    /// variables of their names, to an HTTP server as the headers its spec maps them to.
+    #[serde(default)]
+    pub secrets: Vec<SecretSlot>,
+}
+
+/// A secret an entry requires.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSlot {
+    /// 1-64 of `A-Z`, `0-9` and `_`, starting with a letter.
+    pub name: String,
+    pub description: String,
+}

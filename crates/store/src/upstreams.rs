@@ -48,6 +48,11 @@ pub trait UpstreamStore: Send + Sync {
     /// upstream is not the organization's, `Conflict` if the prefix is taken on the server.
     async fn attach_upstream(&self, org: &OrgId, attachment: &Attachment) -> Result<Attachment>;
     async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()>;
+    /// Adds a private catalog entry; `Conflict` on `id` if the organization has one.
+    async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()>;
+    /// The organization's private entries, oldest first (at most `Limits::CATALOG_ENTRIES`).
+    async fn list_catalog_entries(&self, org: &OrgId) -> Result<Vec<CatalogEntry>>;
+    async fn get_catalog_entry(&self, org: &OrgId, id: &str) -> Result<CatalogEntry>;
     /// The hosted servers that attach the upstream: one statement.
     async fn servers_attaching(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<ServerId>>;
     /// The server's attachments in attach order, each with its upstream and its tools:

@@ -6,32 +6,8 @@
 
 use std::collections::HashSet;
 
-use guidepost_domain::LaunchSpec;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// One installable server.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CatalogEntry {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub spec: LaunchSpec,
-    /// The secrets an installation must give: passed to a process as environment
-    /// variables of their names, to an HTTP server as the headers its spec maps them to.
-    #[serde(default)]
-    pub secrets: Vec<SecretSlot>,
-}
-
-/// A secret an entry requires.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SecretSlot {
-    /// 1-64 of `A-Z`, `0-9` and `_`, starting with a letter.
-    pub name: String,
-    pub description: String,
-}
+pub use guidepost_domain::{CatalogEntry, SecretSlot};
+use serde::Deserialize;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +75,8 @@ pub fn is_secret_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use guidepost_domain::LaunchSpec;
+
     use super::*;
 
     #[test]

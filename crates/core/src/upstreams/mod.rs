@@ -9,6 +9,7 @@
 
 pub mod catalog;
 mod names;
+pub mod private;
 pub mod secrets;
 
 use std::collections::BTreeMap;
@@ -96,19 +97,7 @@ pub async fn install(
     org: &OrgId,
     input: InstallUpstream,
 ) -> Result<Upstream, CoreError> {
-    let entry = platform
-        .config
-        .catalog
-        .find(&input.catalog_entry_id)
-        .ok_or_else(|| {
-            ValidationError::new(
-                "catalog_entry_id",
-                format!(
-                    "no catalog entry {:?}; GET /api/v1/catalog lists them",
-                    input.catalog_entry_id
-                ),
-            )
-        })?;
+    let entry = private::find(platform, org, &input.catalog_entry_id).await?;
     let name = input.name.unwrap_or_else(|| entry.name.clone());
     validate_text("name", &name, Limits::NAME)?;
     if platform.store.list_upstreams(org).await?.len() >= Limits::UPSTREAMS {
@@ -121,7 +110,7 @@ pub async fn install(
         name: name.trim().to_owned(),
         catalog_entry_id: Some(entry.id.clone()),
         spec: entry.spec.clone(),
-        secrets_sealed: secrets::sealed(platform, org, entry, input.secrets)?,
+        secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
     };
     let upstream = platform.store.create_upstream(org, &new).await?;
     platform.upstreams.start(platform, &upstream);

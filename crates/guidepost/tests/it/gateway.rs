@@ -242,3 +242,48 @@ backend_tests! {
         settled(&app, &acme, &id).await;
     }
 }
+
+backend_tests! {
+    async fn an_organization_adds_private_entries_only_it_sees_and_installs(db: &TestDatabase) {
+        let app = gateway_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let other = app.create_tenant("Other").await;
+        let entry = json!({"id": "my-everything", "name": "My Everything", "description": "Pinned by Acme.",
+            "spec": {"runtime": "npm", "package": "@modelcontextprotocol/server-everything",
+                     "version": "2026.8.31", "bin": "mcp-server-everything", "args": ["stdio"]}});
+        let add = |body: Value| app.api(Method::POST, "/catalog", &acme.api_key, Some(body));
+        let (status, added) = add(entry.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{added}");
+        let (_, catalog) = app.get("/catalog", &acme.api_key).await;
+        let mine = catalog["items"].as_array().unwrap().iter().find(|e| e["id"] == "my-everything").cloned();
+        assert_eq!(mine.unwrap()["source"], "organization", "{catalog}");
+        let (_, theirs) = app.get("/catalog", &other.api_key).await;
+        assert!(!theirs.to_string().contains("my-everything"), "private: {theirs}");
+
+        let install = json!({"catalog_entry_id": "my-everything"});
+        let (status, _) = app.api(Method::POST, "/upstreams", &other.api_key, Some(install.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "another organization cannot install it");
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(install)).await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        let ready = settled(&app, &acme, installed["id"].as_str().unwrap()).await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+
+        let (status, _) = add(entry.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "the id is taken");
+        let mut builtin = entry.clone();
+        builtin["id"] = json!("everything");
+        assert_eq!(add(builtin).await.0, StatusCode::CONFLICT, "the platform's id");
+        let refused = [
+            json!({"runtime": "command", "command": "/bin/sh", "args": ["-c", "id"]}),
+            json!({"runtime": "npm", "package": "left-pad", "version": "^1.3.0"}),
+            json!({"runtime": "npm", "package": "left-pad", "version": "1.3.0", "env": {"NODE_OPTIONS": "--require /tmp/x.js"}}),
+            json!({"runtime": "npm", "package": "../../etc", "version": "1.0.0"}),
+            json!({"runtime": "http", "url": "http://mcp.example.com/mcp"}),
+        ];
+        for (n, spec) in refused.into_iter().enumerate() {
+            let body = json!({"id": format!("bad-{n}"), "name": "Bad", "description": "", "spec": spec});
+            let (status, problem) = add(body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{spec}: {problem}");
+        }
+    }
+}

@@ -47,3 +47,16 @@ CREATE INDEX upstream_attachments_upstream ON upstream_attachments(upstream_id);
 
 -- Which upstream answered a recorded call (the gateway), if one did; kept after it is uninstalled.
 ALTER TABLE tool_calls ADD COLUMN upstream_id TEXT;
+
+-- Organizations' private catalog entries (npm packages and remote servers only).
+CREATE TABLE catalog_entries (
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    -- The launch specification and the secrets it requires, as JSON.
+    spec TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, id)
+);

@@ -64,6 +64,19 @@ fn attachment(row: &DbRow) -> Result<Attachment> {
     })
 }
 
+fn catalog_entry(row: &DbRow) -> Result<CatalogEntry> {
+    let spec = text(row, "spec")?;
+    let secrets = text(row, "secrets")?;
+    Ok(CatalogEntry {
+        id: text(row, "id")?,
+        name: text(row, "name")?,
+        description: text(row, "description")?,
+        spec: serde_json::from_str(&spec).map_err(|_| corrupt("catalog entry spec", &spec))?,
+        secrets: serde_json::from_str(&secrets)
+            .map_err(|_| corrupt("catalog entry secrets", &secrets))?,
+    })
+}
+
 fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serializes")
 }
@@ -246,6 +259,50 @@ impl UpstreamStore for ThisStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO catalog_entries (org_id, id, name, description, spec, secrets, created_at) \
+             SELECT id, $2, $3, $4, $5, $6, $7 FROM organizations WHERE id = $1",
+        )
+        .bind(org.as_str())
+        .bind(&entry.id)
+        .bind(&entry.name)
+        .bind(&entry.description)
+        .bind(json_text(&entry.spec))
+        .bind(json_text(&entry.secrets))
+        .bind(Timestamp::now().micros())
+        .execute(self.run())
+        .await
+        .map_err(|e| unique_conflict(e, &["id"]))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_catalog_entries(&self, org: &OrgId) -> Result<Vec<CatalogEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, name, description, spec, secrets FROM catalog_entries \
+             WHERE org_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org.as_str())
+        .fetch_all(self.run())
+        .await?;
+        rows.iter().map(catalog_entry).collect()
+    }
+
+    async fn get_catalog_entry(&self, org: &OrgId, id: &str) -> Result<CatalogEntry> {
+        let row = sqlx::query(
+            "SELECT id, name, description, spec, secrets FROM catalog_entries \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(self.run())
+        .await?;
+        catalog_entry(&row.ok_or(StoreError::NotFound)?)
     }
 
     async fn servers_attaching(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<ServerId>> {

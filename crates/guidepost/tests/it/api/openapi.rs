@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{id}"),
     ("get", "/api/v1/catalog"),
+    ("post", "/api/v1/catalog"),
     ("post", "/api/v1/upstreams"),
     ("get", "/api/v1/upstreams"),
     ("get", "/api/v1/upstreams/{id}"),

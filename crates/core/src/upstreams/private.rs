@@ -1,0 +1,283 @@
+//! Organizations' private catalog entries (SPEC §8): an organization adds the npm packages
+//! and remote servers it wants to install beside the platform's catalog. A private entry
+//! cannot run a command of the host, cannot set the variables that steer how programs
+//! load (PATH, NODE_OPTIONS, LD_*), and is seen by its organization only.
+
+use std::collections::BTreeMap;
+
+use guidepost_domain::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::catalog::{CatalogEntry, is_secret_name};
+use crate::{CoreError, Platform};
+
+const DESCRIPTION_MAX: usize = 1000;
+const ARGS_MAX: usize = 32;
+const ENV_MAX: usize = 32;
+const HEADERS_MAX: usize = 16;
+const SECRETS_MAX: usize = 16;
+const VALUE_MAX: usize = 4096;
+
+/// A catalog entry as `GET /api/v1/catalog` lists it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListedEntry {
+    #[serde(flatten)]
+    pub entry: CatalogEntry,
+    /// `platform` (built in, or the operator's) or `organization` (private).
+    pub source: &'static str,
+}
+
+/// The platform's entries, then the organization's own.
+pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<ListedEntry>, CoreError> {
+    let shared = platform
+        .config
+        .catalog
+        .entries()
+        .iter()
+        .map(|entry| ListedEntry {
+            entry: entry.clone(),
+            source: "platform",
+        });
+    let own = platform.store.list_catalog_entries(org).await?;
+    let own = own.into_iter().map(|entry| ListedEntry {
+        entry,
+        source: "organization",
+    });
+    Ok(shared.chain(own).collect())
+}
+
+/// The entry `id`: the platform's, else the organization's own.
+pub(super) async fn find(
+    platform: &Platform,
+    org: &OrgId,
+    id: &str,
+) -> Result<CatalogEntry, CoreError> {
+    if let Some(entry) = platform.config.catalog.find(id) {
+        return Ok(entry.clone());
+    }
+    match platform.store.get_catalog_entry(org, id).await {
+        Ok(entry) => Ok(entry),
+        Err(guidepost_store::StoreError::NotFound) => Err(ValidationError::new(
+            "catalog_entry_id",
+            format!("no catalog entry {id:?}; GET /api/v1/catalog lists them"),
+        )
+        .into()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Checks and adds a private entry.
+pub async fn add(
+    platform: &Platform,
+    org: &OrgId,
+    entry: CatalogEntry,
+) -> Result<CatalogEntry, CoreError> {
+    check(&entry)?;
+    if platform.config.catalog.find(&entry.id).is_some() {
+        return Err(CoreError::Conflict(format!(
+            "{:?} is an entry of the platform's catalog; pick another id",
+            entry.id
+        )));
+    }
+    if platform.store.list_catalog_entries(org).await?.len() >= Limits::CATALOG_ENTRIES {
+        let max = Limits::CATALOG_ENTRIES;
+        return Err(CoreError::Conflict(format!(
+            "an organization may add at most {max} catalog entries"
+        )));
+    }
+    platform.store.create_catalog_entry(org, &entry).await?;
+    Ok(entry)
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ValidationError {
+    ValidationError::new(field, message.into())
+}
+
+fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
+    let id_ok = (2..=40).contains(&entry.id.len())
+        && entry
+            .id
+            .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && entry
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !id_ok {
+        return Err(invalid(
+            "id",
+            "must be 2 to 40 of a-z, 0-9 and '-', starting with a letter or digit",
+        ));
+    }
+    validate_text("name", &entry.name, Limits::NAME)?;
+    if entry.description.chars().count() > DESCRIPTION_MAX {
+        return Err(invalid(
+            "description",
+            format!("at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    if entry.secrets.len() > SECRETS_MAX {
+        return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
+    }
+    if let Some(slot) = entry.secrets.iter().find(|s| !is_secret_name(&s.name)) {
+        return Err(invalid(
+            "secrets",
+            format!("{:?} is not a secret name (A-Z, 0-9, _)", slot.name),
+        ));
+    }
+    match &entry.spec {
+        LaunchSpec::Npm {
+            package,
+            version,
+            bin,
+            args,
+            env,
+        } => check_npm(package, version, bin.as_deref(), args, env),
+        LaunchSpec::Http {
+            url,
+            headers,
+            secret_headers,
+        } => check_http(entry, url, headers, secret_headers),
+        LaunchSpec::Command { .. } => Err(invalid(
+            "spec.runtime",
+            "an organization's entry is an npm package or a remote server; only the platform's operator adds commands",
+        )),
+    }
+}
+
+fn check_npm(
+    package: &str,
+    version: &str,
+    bin: Option<&str>,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<(), ValidationError> {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~".contains(c))
+            && !p.starts_with('.')
+    };
+    let package_ok = package.len() <= 214
+        && match package
+            .strip_prefix('@')
+            .and_then(|scoped| scoped.split_once('/'))
+        {
+            Some((scope, name)) => part(scope) && part(name),
+            None => !package.starts_with('@') && part(package),
+        };
+    if !package_ok {
+        return Err(invalid(
+            "spec.package",
+            "must be an npm package name, such as @scope/name",
+        ));
+    }
+    let version_ok = version.len() <= 64
+        && version.starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c));
+    if !version_ok {
+        return Err(invalid(
+            "spec.version",
+            "must be an exact version, such as 1.2.3 (no ranges or tags)",
+        ));
+    }
+    if bin.is_some_and(|b| {
+        b.is_empty()
+            || b.len() > 100
+            || !b
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+    }) {
+        return Err(invalid(
+            "spec.bin",
+            "must be the name of one of the package's binaries",
+        ));
+    }
+    if args.len() > ARGS_MAX
+        || args
+            .iter()
+            .any(|a| a.len() > 1000 || a.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "spec.args",
+            format!("at most {ARGS_MAX}, each at most 1000 bytes without control characters"),
+        ));
+    }
+    check_env(env)
+}
+
+fn check_env(env: &BTreeMap<String, String>) -> Result<(), ValidationError> {
+    if env.len() > ENV_MAX {
+        return Err(invalid("spec.env", format!("at most {ENV_MAX} variables")));
+    }
+    for (name, value) in env {
+        let steering = matches!(name.as_str(), "PATH" | "NODE_OPTIONS" | "NODE_PATH")
+            || name.starts_with("LD_")
+            || name.starts_with("GUIDEPOST_");
+        if !is_secret_name(name) || steering {
+            return Err(invalid(
+                "spec.env",
+                format!(
+                    "{name:?} cannot be set (names are A-Z, 0-9, _; not PATH, NODE_OPTIONS, NODE_PATH, LD_* or GUIDEPOST_*)"
+                ),
+            ));
+        }
+        if value.len() > VALUE_MAX || value.chars().any(char::is_control) {
+            return Err(invalid(
+                "spec.env",
+                format!("{name}: at most {VALUE_MAX} bytes without control characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_http(
+    entry: &CatalogEntry,
+    url: &str,
+    headers: &BTreeMap<String, String>,
+    secret_headers: &BTreeMap<String, String>,
+) -> Result<(), ValidationError> {
+    let parsed =
+        url::Url::parse(url).map_err(|e| invalid("spec.url", format!("not a URL: {e}")))?;
+    if parsed.scheme() != "https" || parsed.host_str().is_none() || !parsed.username().is_empty() {
+        return Err(invalid(
+            "spec.url",
+            "must be an https URL without credentials",
+        ));
+    }
+    if headers.len() + secret_headers.len() > HEADERS_MAX {
+        return Err(invalid(
+            "spec.headers",
+            format!("at most {HEADERS_MAX} headers"),
+        ));
+    }
+    let header_name_ok = |h: &str| {
+        !h.is_empty() && h.len() <= 100 && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    for (name, value) in headers {
+        if !header_name_ok(name) || value.len() > VALUE_MAX || value.chars().any(char::is_control) {
+            return Err(invalid(
+                "spec.headers",
+                format!("{name:?}: a header name of A-Z, a-z, 0-9 and '-', and a printable value"),
+            ));
+        }
+    }
+    for (header, secret) in secret_headers {
+        if !header_name_ok(header) {
+            return Err(invalid(
+                "spec.secret_headers",
+                format!("{header:?} is not a header name"),
+            ));
+        }
+        if !entry.secrets.iter().any(|s| &s.name == secret) {
+            return Err(invalid(
+                "spec.secret_headers",
+                format!("{secret:?} is not one of the entry's secrets"),
+            ));
+        }
+    }
+    Ok(())
+}
