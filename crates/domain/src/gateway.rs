@@ -61,6 +61,21 @@ pub enum LaunchSpec {
         #[serde(default)]
         secret_headers: BTreeMap<String, String>,
     },
+    /// An image run by the container engine, spoken to over the container's stdio, with
+    /// limits, no network unless asked, a read-only root and no capabilities.
+    Container {
+        image: String,
+        /// The command to run in it (the image's own if empty).
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        #[serde(default)]
+        limits: ContainerLimits,
+        /// Give it a network (it has none otherwise).
+        #[serde(default)]
+        network: bool,
+    },
     /// A program of the platform's host. Only the operator's catalog file may name one.
     Command {
         command: String,
@@ -70,6 +85,27 @@ pub enum LaunchSpec {
         env: BTreeMap<String, String>,
     },
 }
+
+/// What a container upstream may use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainerLimits {
+    pub memory_mb: u32,
+    pub cpus: f64,
+    pub pids: u32,
+}
+
+impl Default for ContainerLimits {
+    fn default() -> Self {
+        Self {
+            memory_mb: 256,
+            cpus: 1.0,
+            pids: 64,
+        }
+    }
+}
+
+impl Eq for ContainerLimits {}
 
 /// Shown in place of a header value.
 pub const HIDDEN: &str = "(hidden)";
@@ -105,6 +141,7 @@ impl LaunchSpec {
         match self {
             LaunchSpec::Npm { .. } | LaunchSpec::Command { .. } => "stdio",
             LaunchSpec::Http { .. } => "http",
+            LaunchSpec::Container { .. } => "container",
         }
     }
 }

@@ -53,8 +53,8 @@ pub async fn time_calls(
         }
     }
     let _ = client.cancel().await;
-    if let Some(process) = process {
-        process.stop().await;
+    if let Some(child) = process {
+        child.stop().await;
     }
     failure.map_or(Ok(latencies), Err)
 }

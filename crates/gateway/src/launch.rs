@@ -19,6 +19,7 @@ use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 
 use crate::GatewayOptions;
 use crate::client::{ProgressRoutes, UpstreamClient};
+use crate::container::{self, Container, ContainerSpec};
 use crate::fetch::npm_entry_point;
 use crate::process::{self, LogRing, UpstreamProcess};
 
@@ -46,24 +47,55 @@ pub(crate) enum Launch {
         url: String,
         headers: BTreeMap<String, String>,
     },
+    /// A container, spoken to over its stdio.
+    Container(ContainerSpec),
+}
+
+/// What runs an upstream of this host: a process group or a container.
+pub(crate) enum Child {
+    Process(UpstreamProcess),
+    Container(Container),
+}
+
+impl Child {
+    pub fn exited(&self) -> bool {
+        match self {
+            Child::Process(process) => process.exited(),
+            Child::Container(container) => container.exited(),
+        }
+    }
+
+    pub fn exit(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match self {
+            Child::Process(process) => Box::pin(process.exit()),
+            Child::Container(container) => Box::pin(container.exit()),
+        }
+    }
+
+    pub async fn stop(self) {
+        match self {
+            Child::Process(process) => process.stop().await,
+            Child::Container(container) => container.stop().await,
+        }
+    }
 }
 
 /// A launched upstream: the MCP client connected to it, and its process if it has one.
 pub(crate) struct Running {
-    pub process: Option<UpstreamProcess>,
+    pub process: Option<Child>,
     pub client: RunningService<RoleClient, UpstreamClient>,
 }
 
 impl Running {
     /// Whether the process exited or the connection closed.
     pub fn is_gone(&self) -> bool {
-        self.client.is_closed() || self.process.as_ref().is_some_and(UpstreamProcess::exited)
+        self.client.is_closed() || self.process.as_ref().is_some_and(Child::exited)
     }
 
     /// Resolves when its process exits (never, for a remote server: pings watch it).
     pub fn exit(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         match &self.process {
-            Some(process) => Box::pin(process.exit()),
+            Some(child) => child.exit(),
             None => Box::pin(std::future::pending()),
         }
     }
@@ -123,6 +155,32 @@ pub(crate) async fn resolve(
                 headers,
             })
         }
+        LaunchSpec::Container {
+            image,
+            args,
+            env,
+            limits,
+            network,
+        } => {
+            if options.container_socket.is_none() {
+                return Err(
+                    "this platform runs no container engine (start it with --container-socket)"
+                        .into(),
+                );
+            }
+            let env = with_secrets(env)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            Ok(Launch::Container(ContainerSpec {
+                image: image.clone(),
+                args: args.clone(),
+                env,
+                limits: limits.clone(),
+                network: *network,
+                upstream: upstream.id.to_string(),
+            }))
+        }
     }
 }
 
@@ -132,19 +190,23 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
     launch: &Launch,
     logs: &LogRing,
     options: &GatewayOptions,
-) -> Result<(Option<UpstreamProcess>, RunningService<RoleClient, S>), String> {
+) -> Result<(Option<Child>, RunningService<RoleClient, S>), String> {
     match launch {
         Launch::Process { program, args, env } => {
             let (process, stdout, stdin) = process::spawn(program, args, env, logs)?;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
-            match handler.serve(transport).await {
-                Ok(client) => Ok((Some(process), client)),
-                Err(e) => {
-                    process.stop().await;
-                    Err(format!("the MCP handshake failed: {e}"))
-                }
-            }
+            shake_hands(handler, transport, Child::Process(process)).await
+        }
+        Launch::Container(spec) => {
+            let socket = options
+                .container_socket
+                .as_deref()
+                .ok_or("no container engine")?;
+            let (container, stdout, stdin) = container::start(socket, spec, logs).await?;
+            let transport =
+                AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
+            shake_hands(handler, transport, Child::Container(container)).await
         }
         Launch::Http { url, headers } => {
             let http = guidepost_outbound::fenced_builder(options.http_allow_private)
@@ -190,6 +252,26 @@ async fn check_reachable(url: &str, allow_private: bool) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The MCP handshake over a child's stdio; the child is stopped if it fails.
+async fn shake_hands<S, R, W>(
+    handler: S,
+    transport: AsyncRwTransport<RoleClient, R, W>,
+    child: Child,
+) -> Result<(Option<Child>, RunningService<RoleClient, S>), String>
+where
+    S: Service<RoleClient>,
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    match handler.serve(transport).await {
+        Ok(client) => Ok((Some(child), client)),
+        Err(e) => {
+            child.stop().await;
+            Err(format!("the MCP handshake failed: {e}"))
+        }
+    }
 }
 
 fn header_map(

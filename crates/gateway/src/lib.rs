@@ -9,6 +9,7 @@
 //! imports `rmcp`, and it uses only rmcp's client side.
 
 mod client;
+mod container;
 pub mod direct;
 mod fetch;
 mod launch;
@@ -65,6 +66,9 @@ pub struct GatewayOptions {
     /// Reach HTTP upstreams on private and loopback addresses too (development and
     /// tests); otherwise the outbound fence allows public addresses only.
     pub http_allow_private: bool,
+    /// The Docker Engine API socket (Docker's, or Podman's service) that runs container
+    /// upstreams; without it they fail with a clear error.
+    pub container_socket: Option<std::path::PathBuf>,
 }
 
 /// Every upstream this node runs.
@@ -81,9 +85,17 @@ impl Supervisor {
         })
     }
 
-    /// At a node's start: kills what upstream processes a node that died left behind.
-    pub fn reap_orphans(&self) -> usize {
-        orphans::reap()
+    /// At a node's start: kills the upstream processes, and removes the containers, that a
+    /// node that died left behind.
+    pub async fn reap_orphans(&self) -> usize {
+        let mut reaped = orphans::reap();
+        if let Some(socket) = &self.options.container_socket {
+            match container::reap(socket).await {
+                Ok(containers) => reaped += containers,
+                Err(error) => tracing::warn!(%error, "could not look for orphaned containers"),
+            }
+        }
+        reaped
     }
 
     fn instance(&self, upstream: &Upstream) -> Arc<Instance> {

@@ -29,7 +29,7 @@ fn start_time(pid: u32) -> Option<u64> {
 }
 
 /// Whether the owner a marker names still runs.
-fn owner_runs(owner: &str) -> bool {
+pub(crate) fn owner_runs(owner: &str) -> bool {
     let Some((pid, started)) = owner.split_once('.') else {
         return false;
     };

@@ -316,8 +316,8 @@ impl Instance {
 /// Closes the MCP connection and stops the whole process group.
 pub(crate) async fn shut(running: Running) {
     let _ = running.client.cancel().await;
-    if let Some(process) = running.process {
-        process.stop().await;
+    if let Some(child) = running.process {
+        child.stop().await;
     }
 }
 

@@ -84,7 +84,7 @@ pub async fn start_with_store(
     ));
     let dns = Arc::new(crate::dns::Dns::new(settings.dns_resolver));
     let supervisor = guidepost_gateway::Supervisor::new(settings.gateway.clone());
-    supervisor.reap_orphans();
+    supervisor.reap_orphans().await;
     let (platform, writer) = Platform::new(
         store.clone(),
         config,

@@ -265,6 +265,10 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_UPSTREAM_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub upstream_allow_private: Option<bool>,
+    /// The Docker Engine API socket that runs container upstreams (Docker's, or Podman's
+    /// `podman system service`); without it, container upstreams fail to start.
+    #[arg(long, env = "GUIDEPOST_CONTAINER_SOCKET")]
+    pub container_socket: Option<PathBuf>,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
 }

@@ -61,6 +61,7 @@ pub struct FileConfig {
     pub catalog: Option<std::path::PathBuf>,
     pub upstream_idle_timeout: Option<u64>,
     pub upstream_allow_private: Option<bool>,
+    pub container_socket: Option<std::path::PathBuf>,
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
 }
@@ -137,6 +138,7 @@ impl Settings {
                 ),
                 supervision: Default::default(),
                 http_allow_private: false,
+                container_socket: None,
             },
         }
     }
@@ -213,6 +215,10 @@ pub fn serve_settings(
     settings.gateway.supervision.idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
     settings.gateway.http_allow_private =
         flag(args.upstream_allow_private, file.upstream_allow_private);
+    settings.gateway.container_socket = args
+        .container_socket
+        .clone()
+        .or_else(|| file.container_socket.clone());
     settings.metrics_token = args
         .metrics_token
         .clone()

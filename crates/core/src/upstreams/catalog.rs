@@ -93,8 +93,11 @@ mod tests {
                 LaunchSpec::Http { url, .. } => {
                     assert!(url.starts_with("https://"), "{}: {url}", entry.id)
                 }
-                LaunchSpec::Command { .. } => {
-                    panic!("{}: only the operator's file may run commands", entry.id)
+                LaunchSpec::Command { .. } | LaunchSpec::Container { .. } => {
+                    panic!(
+                        "{}: built-in entries are npm packages or remote servers",
+                        entry.id
+                    )
                 }
             }
         }

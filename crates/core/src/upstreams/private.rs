@@ -138,11 +138,57 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
             headers,
             secret_headers,
         } => check_http(entry, url, headers, secret_headers),
+        LaunchSpec::Container {
+            image,
+            args,
+            env,
+            limits,
+            ..
+        } => check_container(image, args, env, limits),
         LaunchSpec::Command { .. } => Err(invalid(
             "spec.runtime",
-            "an organization's entry is an npm package or a remote server; only the platform's operator adds commands",
+            "an organization's entry is an npm package, a container image or a remote server; only the platform's operator adds commands",
         )),
     }
+}
+
+fn check_container(
+    image: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    limits: &ContainerLimits,
+) -> Result<(), ValidationError> {
+    let image_ok = !image.is_empty()
+        && image.len() <= 255
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "./:_-@".contains(c));
+    if !image_ok {
+        return Err(invalid(
+            "spec.image",
+            "must be an image reference, such as registry.example.com/team/server:1.2",
+        ));
+    }
+    if args.len() > ARGS_MAX
+        || args
+            .iter()
+            .any(|a| a.len() > 1000 || a.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "spec.args",
+            format!("at most {ARGS_MAX}, each at most 1000 bytes without control characters"),
+        ));
+    }
+    let limits_ok = (16..=4096).contains(&limits.memory_mb)
+        && (0.05..=4.0).contains(&limits.cpus)
+        && (8..=1024).contains(&limits.pids);
+    if !limits_ok {
+        return Err(invalid(
+            "spec.limits",
+            "memory_mb 16-4096, cpus 0.05-4, pids 8-1024",
+        ));
+    }
+    check_env(env)
 }
 
 fn check_npm(

@@ -60,6 +60,9 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                     toolchain,
                     supervision: Default::default(),
                     http_allow_private: false,
+                    container_socket: std::env::var_os("GUIDEPOST_CONTAINER_SOCKET")
+                        .map(Into::into)
+                        .or_else(|| file.container_socket.clone()),
                 });
             let (platform, writer) =
                 admin::offline_platform(store, config, resolver, supervisor.clone());

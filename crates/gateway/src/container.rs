@@ -1,0 +1,268 @@
+//! Container upstreams (SPEC §8) through the Docker Engine API, which Podman's service
+//! speaks too (`--container-socket`). The container is created with stdin open and
+//! attached before it starts (what it writes earlier is lost otherwise), with no tty (a
+//! tty mangles the JSON lines); its stdout feeds the MCP transport and its stderr the log
+//! ring. It runs with memory, CPU and pids limits, no network unless its entry asks, a
+//! read-only root with a small /tmp, no capabilities, no new privileges, an init, as
+//! nobody, removed when it stops, and labelled with its owner node so that a node that
+//! died has its containers removed by the next one to start.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    StopContainerOptions,
+};
+use futures::StreamExt;
+use guidepost_domain::ContainerLimits;
+use tokio::io::{AsyncWriteExt, DuplexStream};
+use tokio::sync::watch;
+
+use crate::orphans;
+use crate::process::LogRing;
+
+const OWNER_LABEL: &str = "guidepost.owner";
+const UPSTREAM_LABEL: &str = "guidepost.upstream";
+/// Seconds the engine waits after SIGTERM before SIGKILL.
+const STOP_GRACE_SECS: i32 = 3;
+/// Bytes of stdout buffered between the container and the MCP transport.
+const PIPE_BYTES: usize = 1024 * 1024;
+/// The longest stderr line kept whole.
+const LOG_LINE: usize = 4096;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub(crate) struct ContainerSpec {
+    pub image: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub limits: ContainerLimits,
+    pub network: bool,
+    pub upstream: String,
+}
+
+/// A running container.
+pub(crate) struct Container {
+    docker: Docker,
+    id: String,
+    exited: watch::Receiver<bool>,
+}
+
+/// The engine behind `socket`, at the API version both speak (Podman's is 1.41).
+async fn engine(socket: &Path) -> Result<Docker, String> {
+    let path = socket
+        .to_str()
+        .ok_or("the container socket path is not UTF-8")?;
+    let docker = Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
+        .map_err(|e| format!("cannot reach the container engine at {path}: {e}"))?;
+    docker
+        .negotiate_version()
+        .await
+        .map_err(|e| format!("the container engine at {path} did not answer: {e}"))
+}
+
+/// Creates, attaches and starts the container; returns it with its stdout (as a byte
+/// stream) and its stdin.
+pub(crate) async fn start(
+    socket: &Path,
+    spec: &ContainerSpec,
+    logs: &LogRing,
+) -> Result<
+    (
+        Container,
+        DuplexStream,
+        std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    ),
+    String,
+> {
+    let docker = engine(socket).await?;
+    let suffix = guidepost_domain::hash_secret(&format!(
+        "{}{:?}",
+        spec.upstream,
+        std::time::SystemTime::now()
+    ));
+    let name = format!("guidepost-{}-{}", spec.upstream, &suffix[..8]);
+    let options = CreateContainerOptions {
+        name: Some(name),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(Some(options), body(spec))
+        .await
+        .map_err(|e| format!("the container could not be created: {e}"))?;
+    let id = created.id;
+    let attach = AttachContainerOptions {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        stream: true,
+        logs: false,
+        ..Default::default()
+    };
+    let attached = match docker.attach_container(&id, Some(attach)).await {
+        Ok(attached) => attached,
+        Err(e) => {
+            remove(&docker, &id).await;
+            return Err(format!("cannot attach to the container: {e}"));
+        }
+    };
+    let (stdout_writer, stdout_reader) = tokio::io::duplex(PIPE_BYTES);
+    tokio::spawn(demultiplex(attached.output, stdout_writer, logs.clone()));
+    if let Err(e) = docker.start_container(&id, None).await {
+        remove(&docker, &id).await;
+        return Err(format!("the container did not start: {e}"));
+    }
+    let (tell, exited) = watch::channel(false);
+    let waiting = docker.clone();
+    let waited = id.clone();
+    tokio::spawn(async move {
+        let mut wait = waiting.wait_container(&waited, None);
+        while let Some(Ok(_)) = wait.next().await {}
+        let _ = tell.send(true);
+    });
+    Ok((
+        Container { docker, id, exited },
+        stdout_reader,
+        attached.input,
+    ))
+}
+
+fn body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let memory = i64::from(spec.limits.memory_mb) * 1024 * 1024;
+    let host = HostConfig {
+        memory: Some(memory),
+        memory_swap: Some(memory),
+        nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
+        pids_limit: Some(i64::from(spec.limits.pids)),
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([("/tmp".into(), "rw,size=16m".into())])),
+        network_mode: (!spec.network).then(|| "none".into()),
+        init: Some(true),
+        auto_remove: Some(true),
+        ..Default::default()
+    };
+    let labels = HashMap::from([
+        (OWNER_LABEL.into(), orphans::this_node().to_owned()),
+        (UPSTREAM_LABEL.into(), spec.upstream.clone()),
+    ]);
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
+        env: Some(spec.env.clone()),
+        user: Some("65534:65534".into()),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        tty: Some(false),
+        labels: Some(labels),
+        host_config: Some(host),
+        ..Default::default()
+    }
+}
+
+/// Stdout frames to the transport's pipe, stderr frames to the log ring by line.
+async fn demultiplex(
+    mut output: std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
+    mut stdout: DuplexStream,
+    logs: LogRing,
+) {
+    let mut line = Vec::new();
+    while let Some(Ok(frame)) = output.next().await {
+        match frame {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                if stdout.write_all(&message).await.is_err() {
+                    break;
+                }
+            }
+            LogOutput::StdErr { message } => {
+                for byte in message {
+                    if byte == b'\n' {
+                        logs.push(String::from_utf8_lossy(&line).trim_end().to_owned());
+                        line.clear();
+                    } else if line.len() < LOG_LINE {
+                        line.push(byte);
+                    }
+                }
+            }
+            LogOutput::StdIn { .. } => {}
+        }
+    }
+    if !line.is_empty() {
+        logs.push(String::from_utf8_lossy(&line).trim_end().to_owned());
+    }
+}
+
+impl Container {
+    pub fn exited(&self) -> bool {
+        *self.exited.borrow()
+    }
+
+    pub fn exit(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut exited = self.exited.clone();
+        async move {
+            let _ = exited.wait_for(|gone| *gone).await;
+        }
+    }
+
+    /// Stops it (SIGTERM, then SIGKILL after the grace) and removes it.
+    pub async fn stop(self) {
+        let options = StopContainerOptions {
+            t: Some(STOP_GRACE_SECS),
+            ..Default::default()
+        };
+        let _ = self.docker.stop_container(&self.id, Some(options)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.exit()).await;
+        remove(&self.docker, &self.id).await;
+    }
+}
+
+async fn remove(docker: &Docker, id: &str) {
+    let options = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    let _ = docker.remove_container(id, Some(options)).await;
+}
+
+/// Removes every container of ours whose owner node no longer runs; returns how many.
+pub(crate) async fn reap(socket: &Path) -> Result<usize, String> {
+    let docker = engine(socket).await?;
+    let filters = HashMap::from([("label".to_owned(), vec![OWNER_LABEL.to_owned()])]);
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(filters),
+        ..Default::default()
+    };
+    let listed = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| format!("cannot list containers: {e}"))?;
+    let mut reaped = 0;
+    for container in listed {
+        let owner = container
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(OWNER_LABEL))
+            .cloned()
+            .unwrap_or_default();
+        if orphans::owner_runs(&owner) {
+            continue;
+        }
+        if let Some(id) = container.id {
+            remove(&docker, &id).await;
+            reaped += 1;
+        }
+    }
+    Ok(reaped)
+}

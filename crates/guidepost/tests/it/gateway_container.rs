@@ -1,0 +1,138 @@
+//! Container upstreams (SPEC §8): an MCP server in an image built here, run by Podman's
+//! Docker Engine API with its limits applied (read inside the container), its tool
+//! called through the gateway, the container gone once it is uninstalled, and a dead
+//! node's containers removed by the next node to start.
+
+use std::sync::Arc;
+
+use guidepost_core::upstreams::catalog::Catalog;
+use guidepost_testkit::{TestBackend, TestDatabase};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::gateway_fixture::{text_of, wait_for};
+use crate::helpers::{RawMcp, STATELESS_ERA, spawn_app_with};
+use crate::podman::{self, Podman};
+
+/// Containers of ours, by upstream label.
+async fn containers_of(upstream: &str) -> Vec<String> {
+    let listed = tokio::process::Command::new("podman")
+        .args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=guidepost.upstream={upstream}"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_upstream_runs_within_its_limits() {
+    if !podman::available() {
+        println!("skipped: podman is not installed (scripts/install-test-tools installs it)");
+        return;
+    }
+    let podman = Podman::start().await;
+    let image = podman::test_image().await;
+    // A container a node that died left behind (its owner marker names no live process).
+    let orphan = tokio::process::Command::new("podman")
+        .args(["run", "-d", "-i", "--label", "guidepost.owner=999999999.1"])
+        .args([
+            "--label",
+            "guidepost.upstream=up_orphan",
+            &image,
+            "/bin/sh",
+            "/server.sh",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        orphan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&orphan.stderr)
+    );
+    assert_eq!(containers_of("up_orphan").await.len(), 1);
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let entry = format!(
+        "[[entry]]\nid = \"boxed\"\nname = \"Boxed\"\ndescription = \"The tests' server in a container.\"\n\
+         spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
+         limits = {{ memory_mb = 64, cpus = 0.5, pids = 32 }} }}\n"
+    );
+    let catalog = Catalog::with_operator_entries(&entry).unwrap();
+    let socket = podman.socket.clone();
+    let app = spawn_app_with(&db, move |settings| {
+        settings.platform.catalog = Arc::new(catalog);
+        settings.gateway.container_socket = Some(socket);
+    })
+    .await;
+    assert!(
+        containers_of("up_orphan").await.is_empty(),
+        "reaped when the node started"
+    );
+    let acme = app.create_tenant("Acme").await;
+    let server = app.create_server(&acme, "acme", json!({})).await;
+    let body = json!({"catalog_entry_id": "boxed"});
+    let (status, installed) = app
+        .api(Method::POST, "/upstreams", &acme.api_key, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    assert_eq!(installed["spec"]["runtime"], "container");
+    let id = installed["id"].as_str().unwrap().to_owned();
+    let ready = wait_for(&app, &acme, &id, |u| {
+        !matches!(u["status"].as_str(), Some("installing" | "starting"))
+    })
+    .await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(
+        containers_of(&id).await.len(),
+        1,
+        "one container for the upstream on this node"
+    );
+
+    let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
+    let (status, _) = app
+        .api(
+            Method::PUT,
+            &path,
+            &acme.api_key,
+            Some(json!({"prefix": "box"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    let answer = mcp.call_tool(1, "box__limits", json!({})).await;
+    let report = text_of(&answer.body);
+    eprintln!("[gateway] inside the container: {report}");
+    for expected in [
+        "memory=67108864",
+        "pids=32",
+        "root=read-only",
+        "caps=0000000000000000",
+        "net=lo,",
+        "uid=65534",
+    ] {
+        assert!(report.contains(expected), "{expected} in {report:?}");
+    }
+
+    let (status, _) = app
+        .api(
+            Method::DELETE,
+            &format!("/upstreams/{id}"),
+            &acme.api_key,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        containers_of(&id).await.is_empty(),
+        "removed with the upstream"
+    );
+}
