@@ -61,7 +61,9 @@ pub fn router(platform: Platform) -> Router {
         .route("/upstreams", get(upstreams::list).post(upstreams::install))
         .route(
             "/upstreams/{id}",
-            get(upstreams::get).delete(upstreams::uninstall),
+            get(upstreams::get)
+                .patch(upstreams::update)
+                .delete(upstreams::uninstall),
         )
         .route("/upstreams/{id}/restart", post(upstreams::restart))
         .route("/upstreams/{id}/tools", get(upstreams::tools))

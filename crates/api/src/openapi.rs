@@ -38,6 +38,7 @@ use crate::{
         upstreams::install,
         upstreams::list,
         upstreams::get,
+        upstreams::update,
         upstreams::uninstall,
         upstreams::restart,
         upstreams::tools,

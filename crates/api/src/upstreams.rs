@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::private::ListedEntry;
-use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream, catalog::CatalogEntry};
+use guidepost_core::upstreams::{
+    self, AttachUpstream, InstallUpstream, UpdateUpstream, catalog::CatalogEntry,
+};
 use guidepost_domain::{Attachment, ServerId, Upstream, UpstreamId, UpstreamTool};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -100,6 +102,26 @@ pub(crate) async fn get(
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<Json<Upstream>, ApiError> {
     Ok(Json(upstreams::get(&platform, &auth.org_id, &id).await?))
+}
+
+/// Rename it, or change when nodes start it (`eager` or `on_demand`).
+#[utoipa::path(patch, path = "/api/v1/upstreams/{id}", tag = "gateway", operation_id = "upstreams_update",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")),
+    request_body = UpdateUpstream, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The upstream", body = Upstream),
+        (status = 404, description = "No such upstream in this organization"),
+        (status = 422, description = "Invalid input"),
+    ))]
+pub(crate) async fn update(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+    Json(input): Json<UpdateUpstream>,
+) -> Result<Json<Upstream>, ApiError> {
+    Ok(Json(
+        upstreams::update(&platform, &auth.org_id, &id, input).await?,
+    ))
 }
 
 /// Uninstall: stops it and detaches it from every server.

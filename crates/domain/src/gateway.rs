@@ -25,6 +25,14 @@ string_enum! {
 }
 
 string_enum! {
+    /// When a node starts an upstream: when the node starts, or on its first call there.
+    StartMode {
+        Eager => "eager",
+        OnDemand => "on_demand",
+    }
+}
+
+string_enum! {
     /// Whether a tool definition may be offered (SPEC §8, pinning).
     ToolState {
         Approved => "approved",
@@ -163,6 +171,8 @@ pub struct Upstream {
     #[serde(skip)]
     pub secrets_sealed: BTreeMap<String, String>,
     pub status: UpstreamStatus,
+    #[schema(value_type = String)]
+    pub start: StartMode,
     pub last_error: Option<String>,
     pub restarts: i64,
     pub created_at: Timestamp,
@@ -173,6 +183,7 @@ pub struct Upstream {
 #[derive(Debug, Clone)]
 pub struct NewUpstream {
     pub name: String,
+    pub start: StartMode,
     pub catalog_entry_id: Option<String>,
     pub spec: LaunchSpec,
     pub secrets_sealed: BTreeMap<String, String>,

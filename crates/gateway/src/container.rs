@@ -44,6 +44,8 @@ pub(crate) struct ContainerSpec {
     pub limits: ContainerLimits,
     pub network: bool,
     pub upstream: String,
+    /// The owner marker (`orphans::marker`).
+    pub owner: String,
 }
 
 /// A running container.
@@ -149,7 +151,7 @@ fn body(spec: &ContainerSpec) -> ContainerCreateBody {
         ..Default::default()
     };
     let labels = HashMap::from([
-        (OWNER_LABEL.into(), orphans::this_node().to_owned()),
+        (OWNER_LABEL.into(), spec.owner.clone()),
         (UPSTREAM_LABEL.into(), spec.upstream.clone()),
     ]);
     ContainerCreateBody {
@@ -235,8 +237,9 @@ async fn remove(docker: &Docker, id: &str) {
     let _ = docker.remove_container(id, Some(options)).await;
 }
 
-/// Removes every container of ours whose owner node no longer runs; returns how many.
-pub(crate) async fn reap(socket: &Path) -> Result<usize, String> {
+/// Removes every container of the deployment whose owner node no longer runs; returns
+/// how many.
+pub(crate) async fn reap(socket: &Path, deployment: &str) -> Result<usize, String> {
     let docker = engine(socket).await?;
     let filters = HashMap::from([("label".to_owned(), vec![OWNER_LABEL.to_owned()])]);
     let options = ListContainersOptions {
@@ -256,7 +259,7 @@ pub(crate) async fn reap(socket: &Path) -> Result<usize, String> {
             .and_then(|l| l.get(OWNER_LABEL))
             .cloned()
             .unwrap_or_default();
-        if orphans::owner_runs(&owner) {
+        if !orphans::is_orphan(&owner, deployment) {
             continue;
         }
         if let Some(id) = container.id {

@@ -179,6 +179,7 @@ pub(crate) async fn resolve(
                 limits: limits.clone(),
                 network: *network,
                 upstream: upstream.id.to_string(),
+                owner: crate::orphans::marker(&options.deployment),
             }))
         }
     }
@@ -193,7 +194,8 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
 ) -> Result<(Option<Child>, RunningService<RoleClient, S>), String> {
     match launch {
         Launch::Process { program, args, env } => {
-            let (process, stdout, stdin) = process::spawn(program, args, env, logs)?;
+            let owner = crate::orphans::marker(&options.deployment);
+            let (process, stdout, stdin) = process::spawn(program, args, env, &owner, logs)?;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
             shake_hands(handler, transport, Child::Process(process)).await

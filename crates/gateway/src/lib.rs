@@ -69,6 +69,9 @@ pub struct GatewayOptions {
     /// The Docker Engine API socket (Docker's, or Podman's service) that runs container
     /// upstreams; without it they fail with a clear error.
     pub container_socket: Option<std::path::PathBuf>,
+    /// Names the deployment (the nodes sharing one database) in owner markers, so that a
+    /// node reaps only its own deployment's orphans.
+    pub deployment: String,
 }
 
 /// Every upstream this node runs.
@@ -88,9 +91,10 @@ impl Supervisor {
     /// At a node's start: kills the upstream processes, and removes the containers, that a
     /// node that died left behind.
     pub async fn reap_orphans(&self) -> usize {
-        let mut reaped = orphans::reap();
+        let deployment = &self.options.deployment;
+        let mut reaped = orphans::reap(deployment);
         if let Some(socket) = &self.options.container_socket {
-            match container::reap(socket).await {
+            match container::reap(socket, deployment).await {
                 Ok(containers) => reaped += containers,
                 Err(error) => tracing::warn!(%error, "could not look for orphaned containers"),
             }

@@ -1,8 +1,10 @@
 //! Orphans of a node that died (SPEC §8): every upstream process, and every child it
-//! starts, carries `GUIDEPOST_UPSTREAM_OWNER={pid}.{start time}` of the node that started
-//! it. A node reaps, when it starts, every marked process whose owner no longer runs: a
-//! node killed with SIGKILL cannot stop its upstreams, and `npx`-style process trees
-//! outlive their leader under PID 1.
+//! starts, carries `GUIDEPOST_UPSTREAM_OWNER={pid}.{start time}.{deployment}` of the node
+//! that started it (containers carry it as a label). A node reaps, when it starts, every
+//! marked process of its deployment (the nodes sharing its database) whose owner no longer
+//! runs: a node killed with SIGKILL cannot stop its upstreams, and `npx`-style process
+//! trees outlive their leader under PID 1. Another deployment's orphans on the same host
+//! are its own to reap.
 //!
 //! Linux only (it reads `/proc`); elsewhere there is nothing to reap with.
 
@@ -28,13 +30,22 @@ fn start_time(pid: u32) -> Option<u64> {
     after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Whether the owner a marker names still runs.
-pub(crate) fn owner_runs(owner: &str) -> bool {
-    let Some((pid, started)) = owner.split_once('.') else {
+/// The marker of what this node starts for `deployment`.
+pub fn marker(deployment: &str) -> String {
+    format!("{}.{deployment}", this_node())
+}
+
+/// Whether `marker` is of `deployment` and names an owner that no longer runs.
+pub(crate) fn is_orphan(marker: &str, deployment: &str) -> bool {
+    let mut parts = marker.splitn(3, '.');
+    let (Some(pid), Some(started), Some(of)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
+    if of != deployment {
+        return false;
+    }
     match (pid.parse::<u32>(), started.parse::<u64>()) {
-        (Ok(pid), Ok(started)) => start_time(pid) == Some(started),
+        (Ok(pid), Ok(started)) => start_time(pid) != Some(started),
         _ => false,
     }
 }
@@ -60,11 +71,11 @@ pub fn marked_processes() -> Vec<(u32, String)> {
         .collect()
 }
 
-/// Kills every marked process whose owner is gone; returns how many.
-pub fn reap() -> usize {
+/// Kills every marked process of `deployment` whose owner is gone; returns how many.
+pub fn reap(deployment: &str) -> usize {
     let mut reaped = 0;
     for (pid, owner) in marked_processes() {
-        if owner_runs(&owner) {
+        if !is_orphan(&owner, deployment) {
             continue;
         }
         let Ok(pid) = i32::try_from(pid) else {
@@ -89,13 +100,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_node_runs_and_a_made_up_owner_does_not() {
-        assert!(owner_runs(this_node()));
+    fn only_a_dead_owner_of_the_same_deployment_leaves_orphans() {
+        assert!(!is_orphan(&marker("abc"), "abc"), "this node runs");
         let pid = std::process::id();
+        let reused = format!("{pid}.1.abc");
         assert!(
-            !owner_runs(&format!("{pid}.1")),
+            is_orphan(&reused, "abc"),
             "same pid, another start: a reused pid"
         );
-        assert!(!owner_runs("not a marker"));
+        assert!(
+            !is_orphan(&format!("{pid}.1.xyz"), "abc"),
+            "another deployment's"
+        );
+        assert!(!is_orphan("not a marker", "abc"));
     }
 }

@@ -81,6 +81,7 @@ pub fn spawn(
     program: &Path,
     args: &[String],
     env: &BTreeMap<String, String>,
+    owner: &str,
     logs: &LogRing,
 ) -> Result<(UpstreamProcess, ChildStdout, ChildStdin), String> {
     let mut command = Command::new(program);
@@ -89,7 +90,7 @@ pub fn spawn(
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .envs(env)
-        .env(OWNER_VARIABLE, crate::orphans::this_node())
+        .env(OWNER_VARIABLE, owner)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

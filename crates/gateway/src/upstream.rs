@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{ProgressSink, record_status};
 use guidepost_domain::{Upstream, UpstreamStatus};
+use rmcp::RoleClient;
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ServerResult};
-use rmcp::service::PeerRequestOptions;
+use rmcp::service::{Peer, PeerRequestOptions, ServiceError};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -129,24 +130,28 @@ impl Instance {
             self.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
             *self.last_used.lock().expect("last used lock") = Instant::now();
         });
-        let peer = {
-            let mut state = self.state.lock().await;
-            self.ensure_running(platform, &mut state).await?;
-            let running = state
-                .running
-                .as_ref()
-                .expect("ensure_running leaves it running");
-            running.client.peer().clone()
-        };
+        let (peer, generation) = self.running_peer(platform).await?;
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let handle = peer
-            .send_cancellable_request(request, PeerRequestOptions::no_options())
+        let handle = match peer
+            .send_cancellable_request(request.clone(), PeerRequestOptions::no_options())
             .await
-            .map_err(|e| format!("the upstream server could not be reached: {e}"))?;
+        {
+            Ok(handle) => handle,
+            Err(ServiceError::TransportClosed) => {
+                // It died before anyone noticed, and nothing was sent: launch it again and
+                // send once more.
+                self.forget_dead(platform, generation).await;
+                let (peer, _) = self.running_peer(platform).await?;
+                peer.send_cancellable_request(request, PeerRequestOptions::no_options())
+                    .await
+                    .map_err(|e| format!("the upstream server could not be reached: {e}"))?
+            }
+            Err(e) => return Err(format!("the upstream server could not be reached: {e}")),
+        };
         let mut in_flight = InFlight::new(
             peer.clone(),
             handle.id.clone(),
@@ -171,6 +176,30 @@ impl Instance {
                 "the upstream server asked for input or started a task, which this gateway does not relay yet"
                     .into(),
             ),
+        }
+    }
+
+    /// The running launch's peer and generation, launching it first if needed.
+    async fn running_peer(
+        self: &Arc<Self>,
+        platform: &Platform,
+    ) -> Result<(Peer<RoleClient>, u64), String> {
+        let mut state = self.state.lock().await;
+        self.ensure_running(platform, &mut state).await?;
+        let running = state
+            .running
+            .as_ref()
+            .expect("ensure_running leaves it running");
+        Ok((running.client.peer().clone(), state.generation))
+    }
+
+    /// The launch of `generation` turned out dead: counted as an exit, unless something
+    /// else already replaced it.
+    async fn forget_dead(&self, platform: &Platform, generation: u64) {
+        let mut state = self.state.lock().await;
+        if state.generation == generation && state.running.is_some() {
+            self.record_exit(platform, &mut state, "the upstream process exited")
+                .await;
         }
     }
 

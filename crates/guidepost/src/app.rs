@@ -92,6 +92,11 @@ pub async fn start_with_store(
         dns,
         supervisor.clone(),
     );
+    match guidepost_core::upstreams::start_eager(&platform).await {
+        Ok(0) => {}
+        Ok(started) => tracing::info!(started, "starting the eager upstreams"),
+        Err(error) => tracing::warn!(%error, "could not list the upstreams to start"),
+    }
     let shutdown = CancellationToken::new();
     let router = Router::new()
         .merge(mcp_endpoint(&platform, &settings, &shutdown))

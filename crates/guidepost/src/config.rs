@@ -107,8 +107,10 @@ pub struct Settings {
 impl Settings {
     /// Defaults suitable for tests and local runs: SQLite file, localhost, port 0.
     pub fn local(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
+        let deployment = deployment_of(&database_url);
         Self {
-            database_url: database_url.into(),
+            database_url,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_port: None,
             platform: PlatformConfig {
@@ -139,6 +141,7 @@ impl Settings {
                 supervision: Default::default(),
                 http_allow_private: false,
                 container_socket: None,
+                deployment,
             },
         }
     }
@@ -346,6 +349,12 @@ pub fn toolchain(
         node: pick(&args.node, &file.node, "node"),
         npm: pick(&args.npm, &file.npm, "npm"),
     }
+}
+
+/// What names a deployment (the nodes that share one database) in upstreams' owner
+/// markers: a short hash of its database URL.
+pub fn deployment_of(database_url: &str) -> String {
+    guidepost_domain::hash_secret(database_url)[..12].to_owned()
 }
 
 /// The catalog: the built-in entries and, with `--catalog FILE`, the operator's.

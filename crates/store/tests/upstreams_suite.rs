@@ -13,6 +13,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 fn npm(package: &str) -> NewUpstream {
     NewUpstream {
         name: package.into(),
+        start: StartMode::OnDemand,
         catalog_entry_id: Some(package.into()),
         spec: LaunchSpec::Npm {
             package: package.into(),

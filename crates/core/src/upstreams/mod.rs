@@ -75,6 +75,23 @@ pub struct InstallUpstream {
     /// The secrets the entry requires, by name (they are sealed, and never shown again).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// `eager`: every node starts it when the node starts; `on_demand` (the default): a
+    /// node starts it on its first call there. The installing node starts it at once
+    /// either way, to discover its tools.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub start: Option<StartMode>,
+}
+
+/// `PATCH /api/v1/upstreams/{id}`: what may change after install.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUpstream {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub start: Option<StartMode>,
 }
 
 /// `PUT /api/v1/servers/{id}/upstreams/{upstream_id}`.
@@ -108,6 +125,7 @@ pub async fn install(
     }
     let new = NewUpstream {
         name: name.trim().to_owned(),
+        start: input.start.unwrap_or(StartMode::OnDemand),
         catalog_entry_id: Some(entry.id.clone()),
         spec: entry.spec.clone(),
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
@@ -133,6 +151,38 @@ pub async fn uninstall(platform: &Platform, org: &OrgId, id: &UpstreamId) -> Res
     platform.store.delete_upstream(org, id).await?;
     platform.announce_tools_changed(&servers).await;
     Ok(())
+}
+
+/// Renames it, or changes when nodes start it.
+pub async fn update(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+    input: UpdateUpstream,
+) -> Result<Upstream, CoreError> {
+    let current = platform.store.get_upstream(org, id).await?;
+    let name = input.name.unwrap_or(current.name);
+    validate_text("name", &name, Limits::NAME)?;
+    let start = input.start.unwrap_or(current.start);
+    Ok(platform
+        .store
+        .update_upstream(org, id, name.trim(), start)
+        .await?)
+}
+
+/// At a node's start: starts every `eager` upstream that has not failed.
+pub async fn start_eager(platform: &Platform) -> Result<usize, CoreError> {
+    let eager: Vec<Upstream> = platform
+        .store
+        .list_all_upstreams()
+        .await?
+        .into_iter()
+        .filter(|u| u.start == StartMode::Eager && u.status != UpstreamStatus::Failed)
+        .collect();
+    for upstream in &eager {
+        platform.upstreams.start(platform, upstream);
+    }
+    Ok(eager.len())
 }
 
 /// Stops it on this node and starts it afresh, with its restart count back at zero (a

@@ -63,6 +63,7 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                     container_socket: std::env::var_os("GUIDEPOST_CONTAINER_SOCKET")
                         .map(Into::into)
                         .or_else(|| file.container_socket.clone()),
+                    deployment: config::deployment_of(&url),
                 });
             let (platform, writer) =
                 admin::offline_platform(store, config, resolver, supervisor.clone());

@@ -48,6 +48,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 catalog_entry_id: entry,
                 name,
                 secrets,
+                start: None,
             };
             let upstream = upstreams::install(platform, &org, input).await?;
             eprintln!("Installing {} ({}) …", upstream.name, upstream.id);

@@ -41,9 +41,15 @@ async fn a_container_upstream_runs_within_its_limits() {
     }
     let podman = Podman::start().await;
     let image = podman::test_image().await;
-    // A container a node that died left behind (its owner marker names no live process).
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    // A container a node of this deployment left when it died (its owner marker names no
+    // live process).
+    let dead_owner = format!(
+        "guidepost.owner=999999999.1.{}",
+        guidepost::config::deployment_of(&db.url)
+    );
     let orphan = tokio::process::Command::new("podman")
-        .args(["run", "-d", "-i", "--label", "guidepost.owner=999999999.1"])
+        .args(["run", "-d", "-i", "--label", &dead_owner])
         .args([
             "--label",
             "guidepost.upstream=up_orphan",
@@ -60,7 +66,6 @@ async fn a_container_upstream_runs_within_its_limits() {
         String::from_utf8_lossy(&orphan.stderr)
     );
     assert_eq!(containers_of("up_orphan").await.len(), 1);
-    let db = TestDatabase::create(TestBackend::Sqlite).await;
     let entry = format!(
         "[[entry]]\nid = \"boxed\"\nname = \"Boxed\"\ndescription = \"The tests' server in a container.\"\n\
          spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \

@@ -66,6 +66,30 @@ backend_tests! {
         assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 6);
     }
 
+    async fn an_eager_upstream_starts_with_every_node(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 60_000, &[], quick).await;
+        // On demand (the default): another node starting does not start it.
+        let _quiet_node = crate::helpers::spawn_app(db).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 1);
+
+        let path = format!("/upstreams/{}", f.upstream);
+        let body = json!({"start": "eager", "name": "Always on"});
+        let (status, updated) = f.app.api(Method::PATCH, &path, &f.acme.api_key, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        assert_eq!((updated["start"].as_str(), updated["name"].as_str()), (Some("eager"), Some("Always on")));
+        let bad = json!({"start": "sometimes"});
+        let (status, _) = f.app.api(Method::PATCH, &path, &f.acme.api_key, Some(bad)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let _eager_node = crate::helpers::spawn_app(db).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while wait_for_mark(&f.marks, "started").await.len() < 2 {
+            assert!(Instant::now() < deadline, "the new node did not start it");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn an_oversized_answer_is_refused_and_the_upstream_serves_on(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 2_000, &[], quick).await;
         let huge = f.mcp.call_tool(1, "fx__huge", json!({})).await;

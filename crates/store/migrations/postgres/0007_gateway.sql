@@ -11,6 +11,8 @@ CREATE TABLE upstreams (
     -- Secrets, sealed with the master key, as JSON of name → sealed value.
     secrets_sealed TEXT NOT NULL,
     status TEXT NOT NULL,
+    -- eager: every node starts it when it starts; on_demand: on its first call there.
+    start TEXT NOT NULL,
     last_error TEXT,
     restarts BIGINT NOT NULL,
     created_at BIGINT NOT NULL,

@@ -6,7 +6,7 @@ use super::*;
 use crate::upstreams::{AttachedUpstream, UpstreamStore};
 
 const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, secrets_sealed, status, \
-     last_error, restarts, created_at, updated_at";
+     last_error, restarts, created_at, updated_at, start";
 const ATTACHMENT_COLUMNS: &str =
     "server_id, upstream_id, prefix, allowed_tools, timeout_ms, attached_at";
 
@@ -14,6 +14,7 @@ fn upstream(row: &DbRow) -> Result<Upstream> {
     let spec = text(row, "spec")?;
     let secrets = text(row, "secrets_sealed")?;
     let status = text(row, "status")?;
+    let start = text(row, "start")?;
     let secrets_sealed: BTreeMap<String, String> =
         serde_json::from_str(&secrets).map_err(|_| corrupt("upstream secrets", "…"))?;
     Ok(Upstream {
@@ -26,6 +27,7 @@ fn upstream(row: &DbRow) -> Result<Upstream> {
         secrets_sealed,
         status: UpstreamStatus::parse(&status)
             .ok_or_else(|| corrupt("upstream status", &status))?,
+        start: StartMode::parse(&start).ok_or_else(|| corrupt("upstream start", &start))?,
         last_error: opt_text(row, "last_error")?,
         restarts: row.try_get("restarts")?,
         created_at: time(row, "created_at")?,
@@ -87,7 +89,7 @@ impl UpstreamStore for ThisStore {
         let now = Timestamp::now().micros();
         let sql = format!(
             "INSERT INTO upstreams ({UPSTREAM_COLUMNS}) \
-             SELECT $1, id, $3, $4, $5, $6, $7, NULL, 0, $8, $8 FROM organizations WHERE id = $2 \
+             SELECT $1, id, $3, $4, $5, $6, $7, NULL, 0, $8, $8, $9 FROM organizations WHERE id = $2 \
              RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -99,6 +101,7 @@ impl UpstreamStore for ThisStore {
             .bind(json_text(&new.secrets_sealed))
             .bind(UpstreamStatus::Installing.as_str())
             .bind(now)
+            .bind(new.start.as_str())
             .fetch_optional(self.run())
             .await?;
         upstream(&row.ok_or(StoreError::NotFound)?)
@@ -261,6 +264,28 @@ impl UpstreamStore for ThisStore {
         Ok(())
     }
 
+    async fn update_upstream(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        name: &str,
+        start: StartMode,
+    ) -> Result<Upstream> {
+        let sql = format!(
+            "UPDATE upstreams SET name = $3, start = $4, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(name)
+            .bind(start.as_str())
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await?;
+        upstream(&row.ok_or(StoreError::NotFound)?)
+    }
+
     async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()> {
         let done = sqlx::query(
             "INSERT INTO catalog_entries (org_id, id, name, description, spec, secrets, created_at) \
@@ -329,7 +354,7 @@ impl UpstreamStore for ThisStore {
         let rows = sqlx::query(
             "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.timeout_ms, \
              a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
-             u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, \
+             u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
              t.name AS tool_name, t.definition, t.definition_hash, t.state \
              FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
              LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id \

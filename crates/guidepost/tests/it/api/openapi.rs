@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/upstreams"),
     ("get", "/api/v1/upstreams"),
     ("get", "/api/v1/upstreams/{id}"),
+    ("patch", "/api/v1/upstreams/{id}"),
     ("delete", "/api/v1/upstreams/{id}"),
     ("post", "/api/v1/upstreams/{id}/restart"),
     ("get", "/api/v1/upstreams/{id}/tools"),
