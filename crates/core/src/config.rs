@@ -22,6 +22,9 @@ pub struct PlatformConfig {
     pub retention: Duration,
     /// What organizations can install (SPEC §8).
     pub catalog: std::sync::Arc<crate::upstreams::catalog::Catalog>,
+    /// Whether organizations' private catalog entries may be npm packages, which run as
+    /// processes of this host (containers and remote servers are always allowed).
+    pub private_package_entries: bool,
 }
 
 impl PlatformConfig {

@@ -339,6 +339,7 @@ mod tests {
             master_key: None,
             retention: std::time::Duration::from_secs(90 * 24 * 3600),
             catalog: Default::default(),
+            private_package_entries: false,
         }
     }
 

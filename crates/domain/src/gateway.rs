@@ -59,6 +59,18 @@ pub enum LaunchSpec {
         #[serde(default)]
         env: BTreeMap<String, String>,
     },
+    /// A PyPI package's console script, run with `python` from the install-time cache.
+    Pypi {
+        package: String,
+        version: String,
+        /// The console script; the package's only one if left out.
+        #[serde(default)]
+        bin: Option<String>,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
     /// A remote MCP server over Streamable HTTP, reached through the outbound fence.
     Http {
         url: String,
@@ -147,7 +159,9 @@ impl LaunchSpec {
 
     pub fn runtime(&self) -> &'static str {
         match self {
-            LaunchSpec::Npm { .. } | LaunchSpec::Command { .. } => "stdio",
+            LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. } | LaunchSpec::Command { .. } => {
+                "stdio"
+            }
             LaunchSpec::Http { .. } => "http",
             LaunchSpec::Container { .. } => "container",
         }

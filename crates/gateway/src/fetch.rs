@@ -1,7 +1,9 @@
-//! Install-time fetching (SPEC §8): an npm package is installed once into a
-//! content-addressed directory of the cache, and launched from there with `node`, never
-//! with `npx` at call time (a cold `npx` start took 16 s on our machines).
+//! Install-time fetching (SPEC §8): an npm or PyPI package is installed once into a
+//! content-addressed directory of the cache, and launched from there (`node` on the npm
+//! binary's file, `python` on the console script's function), never with `npx` or
+//! `uvx` at call time (a cold `npx` start took 16 s on our machines).
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::LazyLock;
@@ -11,8 +13,10 @@ use std::time::Duration;
 use guidepost_domain::hash_secret;
 use serde_json::Value;
 
-/// How long an `npm install` may take.
+/// How long an `npm install` or `pip install` may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+/// Written into a cache directory once its install finished.
+const COMPLETE: &str = ".guidepost-complete";
 
 /// Where the gateway keeps fetched packages, and the tools it runs them with.
 #[derive(Debug, Clone)]
@@ -20,6 +24,8 @@ pub struct Toolchain {
     pub cache_dir: PathBuf,
     pub node: PathBuf,
     pub npm: PathBuf,
+    /// The Python that installs (`-m pip`) and runs PyPI packages.
+    pub python: PathBuf,
 }
 
 /// The entry point of `package@version`'s binary `bin`, fetched into the cache first if it
@@ -31,59 +37,98 @@ pub async fn npm_entry_point(
     bin: Option<&str>,
 ) -> Result<PathBuf, String> {
     let spec = format!("{package}@{version}");
-    let dir = toolchain
-        .cache_dir
-        .join("npm")
-        .join(&hash_secret(&spec)[..16]);
+    let dir = cached(toolchain, "npm", &spec, |prefix| {
+        npm_install(toolchain, prefix, &spec)
+    })
+    .await?;
     let manifest = dir.join("node_modules").join(package).join("package.json");
-    if !manifest.exists() {
-        fetch(toolchain, &dir, &spec).await?;
-    }
     entry_point(&manifest, package, bin)
 }
 
-async fn fetch(toolchain: &Toolchain, dir: &Path, spec: &str) -> Result<(), String> {
-    // One fetch of a package at a time in this process; other processes (nodes sharing
-    // the cache, parallel tests) may fetch the same one, and the first to finish wins.
+/// A PyPI package's console script, as the module and function to call with the
+/// package's directory on `PYTHONPATH`.
+#[derive(Debug, Clone)]
+pub struct PythonEntry {
+    pub path: PathBuf,
+    pub module: String,
+    pub function: String,
+}
+
+/// The console script `bin` (or the only one) of `package==version`, fetched into the
+/// cache first if it is not there yet.
+pub async fn pypi_entry_point(
+    toolchain: &Toolchain,
+    package: &str,
+    version: &str,
+    bin: Option<&str>,
+) -> Result<PythonEntry, String> {
+    let spec = format!("{package}=={version}");
+    let dir = cached(toolchain, "pypi", &spec, |target| {
+        pip_install(toolchain, target, &spec)
+    })
+    .await?;
+    console_script(&dir, package, bin)
+}
+
+/// The cache directory of `spec`, installed by `install` into a fresh directory renamed
+/// into place when complete, so a fetch that was cut off leaves nothing that looks
+/// installed. One fetch at a time in this process; other processes (nodes sharing the
+/// cache, parallel tests) may fetch the same package, and the first to finish wins: a
+/// complete entry is never replaced, since a running upstream may be loading from it.
+async fn cached<F, Fut>(
+    toolchain: &Toolchain,
+    kind: &str,
+    spec: &str,
+    install: F,
+) -> Result<PathBuf, String>
+where
+    F: FnOnce(PathBuf) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
     static FETCHING: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(Default::default);
-    let _one_at_a_time = FETCHING.lock().await;
-    if dir.join("node_modules").exists() {
-        return Ok(());
-    }
-    // A fresh directory of its own, renamed into place when complete: a fetch that was
-    // cut off leaves nothing that looks installed.
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let partial = dir.with_extension(format!(
-        "partial-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
+    let dir = toolchain
+        .cache_dir
+        .join(kind)
+        .join(&hash_secret(spec)[..16]);
+    if dir.join(COMPLETE).exists() {
+        return Ok(dir);
+    }
+    let _one_at_a_time = FETCHING.lock().await;
+    if dir.join(COMPLETE).exists() {
+        return Ok(dir);
+    }
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let partial = dir.with_extension(format!("partial-{}-{n}", std::process::id()));
     let _ = tokio::fs::remove_dir_all(&partial).await;
     tokio::fs::create_dir_all(&partial)
         .await
         .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
-    let installed = npm_install(toolchain, &partial, spec).await;
-    let placed = match installed {
-        Ok(()) => tokio::fs::rename(&partial, dir).await,
-        Err(why) => {
-            let _ = tokio::fs::remove_dir_all(&partial).await;
-            return Err(why);
-        }
+    let installed = match install(partial.clone()).await {
+        Ok(()) => tokio::fs::write(partial.join(COMPLETE), spec)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(why) => Err(why),
     };
-    if let Err(e) = placed {
+    if let Err(why) = installed {
         let _ = tokio::fs::remove_dir_all(&partial).await;
-        // Another process placed the same package first; a complete entry is never
-        // replaced, since a running upstream may be loading files from it.
-        if !dir.join("node_modules").exists() {
+        return Err(why);
+    }
+    if !dir.join(COMPLETE).exists() {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+    }
+    if let Err(e) = tokio::fs::rename(&partial, &dir).await {
+        let _ = tokio::fs::remove_dir_all(&partial).await;
+        if !dir.join(COMPLETE).exists() {
             return Err(format!(
                 "cannot move the fetched package into the cache: {e}"
             ));
         }
     }
-    Ok(())
+    Ok(dir)
 }
 
-async fn npm_install(toolchain: &Toolchain, prefix: &Path, spec: &str) -> Result<(), String> {
+async fn npm_install(toolchain: &Toolchain, prefix: PathBuf, spec: &str) -> Result<(), String> {
     let mut command = tokio::process::Command::new(&toolchain.npm);
     command
         .args([
@@ -94,12 +139,8 @@ async fn npm_install(toolchain: &Toolchain, prefix: &Path, spec: &str) -> Result
             "--no-fund",
         ])
         .args(["--loglevel", "error", "--prefix"])
-        .arg(prefix)
-        .arg(spec)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .arg(&prefix)
+        .arg(spec);
     if let Some(node_dir) = toolchain
         .node
         .parent()
@@ -111,10 +152,41 @@ async fn npm_install(toolchain: &Toolchain, prefix: &Path, spec: &str) -> Result
         dirs.extend(std::env::split_paths(&path));
         command.env("PATH", std::env::join_paths(dirs).unwrap_or(path));
     }
+    run_installer(command, "npm install", spec).await
+}
+
+async fn pip_install(toolchain: &Toolchain, target: PathBuf, spec: &str) -> Result<(), String> {
+    let mut command = tokio::process::Command::new(&toolchain.python);
+    command
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--quiet",
+        ])
+        .args(["--only-binary", ":all:", "--target"])
+        .arg(&target)
+        .arg(spec);
+    run_installer(command, "pip install", spec).await
+}
+
+/// Runs an installer with a time limit; its error says what it printed last.
+async fn run_installer(
+    mut command: tokio::process::Command,
+    what: &str,
+    spec: &str,
+) -> Result<(), String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     let output = tokio::time::timeout(FETCH_TIMEOUT, command.output())
         .await
-        .map_err(|_| format!("npm install {spec} took longer than {FETCH_TIMEOUT:?}"))?
-        .map_err(|e| format!("cannot run {}: {e}", toolchain.npm.display()))?;
+        .map_err(|_| format!("{what} {spec} took longer than {FETCH_TIMEOUT:?}"))?
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
     if output.status.success() {
         return Ok(());
     }
@@ -127,7 +199,83 @@ async fn npm_install(toolchain: &Toolchain, prefix: &Path, spec: &str) -> Result
         .into_iter()
         .rev()
         .collect();
-    Err(format!("npm install {spec} failed: {}", tail.trim()))
+    Err(format!("{what} {spec} failed: {}", tail.trim()))
+}
+
+/// The console script `bin` (or the only one) of `package`, from its `entry_points.txt`.
+fn console_script(dir: &Path, package: &str, bin: Option<&str>) -> Result<PythonEntry, String> {
+    let wanted = normalized(package);
+    let dist_info = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let distribution = name
+                .strip_suffix(".dist-info")
+                .and_then(|stem| stem.rsplit_once('-'))
+                .map(|(distribution, _version)| distribution);
+            distribution.is_some_and(|d| normalized(d) == wanted)
+        })
+        .ok_or_else(|| format!("{package} was installed without its metadata"))?;
+    let text = std::fs::read_to_string(dist_info.join("entry_points.txt"))
+        .map_err(|_| format!("{package} has no console scripts"))?;
+    let scripts = console_scripts(&text);
+    let chosen = match bin {
+        Some(name) => scripts.iter().find(|(script, _)| script == name),
+        None if scripts.len() == 1 => scripts.first(),
+        None => None,
+    };
+    let (_, target) = chosen.ok_or_else(|| match bin {
+        Some(name) => format!("{package} has no console script {name:?}"),
+        None => {
+            format!("{package} does not have exactly one console script; the entry must say which")
+        }
+    })?;
+    let (module, function) = target
+        .split_once(':')
+        .ok_or_else(|| format!("{package}'s console script {target:?} names no function"))?;
+    let dotted = |text: &str| {
+        !text.is_empty()
+            && text.split('.').all(|part| {
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+    };
+    if !dotted(module.trim()) || !dotted(function.trim()) {
+        return Err(format!(
+            "{package}'s console script {target:?} is not module:function"
+        ));
+    }
+    Ok(PythonEntry {
+        path: dir.to_path_buf(),
+        module: module.trim().to_owned(),
+        function: function.trim().to_owned(),
+    })
+}
+
+/// `[console_scripts]` of an `entry_points.txt`: (name, `module:function`).
+fn console_scripts(text: &str) -> Vec<(String, String)> {
+    let mut in_section = false;
+    let mut scripts = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_section = line == "[console_scripts]";
+        } else if in_section && let Some((name, target)) = line.split_once('=') {
+            scripts.push((name.trim().to_owned(), target.trim().to_owned()));
+        }
+    }
+    scripts
+}
+
+/// A distribution name as PEP 503 compares them.
+fn normalized(name: &str) -> String {
+    name.to_ascii_lowercase().replace(['-', '.'], "_")
 }
 
 /// The file a package's `bin` names: its only binary, or the one asked for.
@@ -169,4 +317,22 @@ fn entry_point(manifest: &Path, package: &str, bin: Option<&str>) -> Result<Path
         .parent()
         .expect("a manifest is in its package directory");
     Ok(root.join(relative))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_scripts_are_read_from_their_section_only() {
+        let text = "[gui_scripts]\nviewer = pkg.gui:run\n\n[console_scripts]\nmcp-server-time = mcp_server_time:main\n";
+        assert_eq!(
+            console_scripts(text),
+            [(
+                "mcp-server-time".to_owned(),
+                "mcp_server_time:main".to_owned()
+            )]
+        );
+        assert_eq!(normalized("MCP-Server.Time"), "mcp_server_time");
+    }
 }

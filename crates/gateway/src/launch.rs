@@ -20,7 +20,7 @@ use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 use crate::GatewayOptions;
 use crate::client::{ProgressRoutes, UpstreamClient};
 use crate::container::{self, Container, ContainerSpec};
-use crate::fetch::npm_entry_point;
+use crate::fetch::{npm_entry_point, pypi_entry_point};
 use crate::process::{self, LogRing, UpstreamProcess};
 
 /// The MCP handshake and the first `tools/list`.
@@ -129,6 +129,32 @@ pub(crate) async fn resolve(
                 program: toolchain.node.clone(),
                 args: argv,
                 env: with_secrets(env),
+            })
+        }
+        LaunchSpec::Pypi {
+            package,
+            version,
+            bin,
+            args,
+            env,
+        } => {
+            let entry = pypi_entry_point(toolchain, package, version, bin.as_deref()).await?;
+            // The console script's function, called as its generated script would.
+            let call = format!(
+                "import sys; from {} import {}; sys.argv[0] = {:?}; sys.exit({}())",
+                entry.module,
+                entry.function.split('.').next().unwrap_or_default(),
+                bin.as_deref().unwrap_or(package),
+                entry.function,
+            );
+            let mut argv = vec!["-c".to_owned(), call];
+            argv.extend(args.iter().cloned());
+            let mut env = with_secrets(env);
+            env.insert("PYTHONPATH".into(), entry.path.display().to_string());
+            Ok(Launch::Process {
+                program: toolchain.python.clone(),
+                args: argv,
+                env,
             })
         }
         LaunchSpec::Command { command, args, env } => Ok(Launch::Process {

@@ -265,6 +265,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_UPSTREAM_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub upstream_allow_private: Option<bool>,
+    /// Let organizations add npm packages to their private catalogs. Such a package runs
+    /// as a process of this host, with this host's user; without this flag, organizations'
+    /// own servers run in containers or as remote servers only.
+    #[arg(long, env = "GUIDEPOST_PRIVATE_PACKAGE_ENTRIES", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub private_package_entries: Option<bool>,
     /// The Docker Engine API socket that runs container upstreams (Docker's, or Podman's
     /// `podman system service`); without it, container upstreams fail to start.
     #[arg(long, env = "GUIDEPOST_CONTAINER_SOCKET")]
@@ -286,6 +292,10 @@ pub struct ToolchainArgs {
     /// The `npm` that fetches them [default: npm, from PATH].
     #[arg(long, env = "GUIDEPOST_NPM")]
     pub npm: Option<PathBuf>,
+    /// The Python (with pip) that fetches and runs PyPI-packaged upstreams
+    /// [default: python3, from PATH].
+    #[arg(long, env = "GUIDEPOST_PYTHON")]
+    pub python: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,9 +61,11 @@ pub struct FileConfig {
     pub catalog: Option<std::path::PathBuf>,
     pub upstream_idle_timeout: Option<u64>,
     pub upstream_allow_private: Option<bool>,
+    pub private_package_entries: Option<bool>,
     pub container_socket: Option<std::path::PathBuf>,
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
+    pub python: Option<std::path::PathBuf>,
 }
 
 impl FileConfig {
@@ -123,6 +125,7 @@ impl Settings {
                 master_key: None,
                 retention: Duration::from_secs(90 * DAY_SECONDS),
                 catalog: Default::default(),
+                private_package_entries: false,
             },
             mcp: McpOptions::default(),
             auth: AuthOptions::default(),
@@ -204,6 +207,7 @@ pub fn serve_settings(
             u64::from(args.retention_days.or(file.retention_days).unwrap_or(90)) * DAY_SECONDS,
         ),
         catalog: Arc::new(catalog(args.catalog.as_ref().or(file.catalog.as_ref()))?),
+        private_package_entries: flag(args.private_package_entries, file.private_package_entries),
     };
     anyhow::ensure!(
         !settings.platform.retention.is_zero(),
@@ -348,6 +352,7 @@ pub fn toolchain(
         ),
         node: pick(&args.node, &file.node, "node"),
         npm: pick(&args.npm, &file.npm, "npm"),
+        python: pick(&args.python, &file.python, "python3"),
     }
 }
 

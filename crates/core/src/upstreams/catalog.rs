@@ -85,7 +85,7 @@ mod tests {
         assert!(catalog.entries().len() >= 3);
         for entry in catalog.entries() {
             match &entry.spec {
-                LaunchSpec::Npm { version, .. } => assert!(
+                LaunchSpec::Npm { version, .. } | LaunchSpec::Pypi { version, .. } => assert!(
                     version.chars().all(|c| c.is_ascii_digit() || c == '.'),
                     "{} pins an exact version, not {version}",
                     entry.id

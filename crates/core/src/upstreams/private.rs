@@ -1,7 +1,9 @@
-//! Organizations' private catalog entries (SPEC §8): an organization adds the npm packages
-//! and remote servers it wants to install beside the platform's catalog. A private entry
-//! cannot run a command of the host, cannot set the variables that steer how programs
-//! load (PATH, NODE_OPTIONS, LD_*), and is seen by its organization only.
+//! Organizations' private catalog entries (SPEC §8): an organization adds the container
+//! images, remote servers and (where the operator allows it) npm packages it wants to
+//! install beside the platform's catalog. A private entry cannot run a command of the
+//! host, cannot set the variables that steer how programs load (PATH, NODE_OPTIONS, LD_*),
+//! and is seen by its organization only. An npm package runs as a process of the host,
+//! so it is refused unless the operator opts in (`--private-package-entries`).
 
 use std::collections::BTreeMap;
 
@@ -74,6 +76,16 @@ pub async fn add(
     entry: CatalogEntry,
 ) -> Result<CatalogEntry, CoreError> {
     check(&entry)?;
+    let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
+    if package && !platform.config.private_package_entries {
+        return Err(invalid(
+            "spec.runtime",
+            "this platform runs organizations' own packages only in containers (runtime \"container\") \
+             or reaches them as remote servers (runtime \"http\"); its operator can allow npm packages \
+             with --private-package-entries",
+        )
+        .into());
+    }
     if platform.config.catalog.find(&entry.id).is_some() {
         return Err(CoreError::Conflict(format!(
             "{:?} is an entry of the platform's catalog; pick another id",
@@ -133,6 +145,13 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
             args,
             env,
         } => check_npm(package, version, bin.as_deref(), args, env),
+        LaunchSpec::Pypi {
+            package,
+            version,
+            bin,
+            args,
+            env,
+        } => check_pypi(package, version, bin.as_deref(), args, env),
         LaunchSpec::Http {
             url,
             headers,
@@ -200,9 +219,9 @@ fn check_npm(
 ) -> Result<(), ValidationError> {
     let part = |p: &str| {
         !p.is_empty()
+            && !p.starts_with('.')
             && p.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~".contains(c))
-            && !p.starts_with('.')
     };
     let package_ok = package.len() <= 214
         && match package
@@ -218,6 +237,34 @@ fn check_npm(
             "must be an npm package name, such as @scope/name",
         ));
     }
+    check_release(version, bin, args)?;
+    check_env(env)
+}
+
+fn check_pypi(
+    package: &str,
+    version: &str,
+    bin: Option<&str>,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<(), ValidationError> {
+    let package_ok = (1..=100).contains(&package.len())
+        && package.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && package
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !package_ok {
+        return Err(invalid(
+            "spec.package",
+            "must be a PyPI project name, such as mcp-server-time",
+        ));
+    }
+    check_release(version, bin, args)?;
+    check_env(env)
+}
+
+/// What npm and PyPI entries share: an exact version, a plain binary name, bounded args.
+fn check_release(version: &str, bin: Option<&str>, args: &[String]) -> Result<(), ValidationError> {
     let version_ok = version.len() <= 64
         && version.starts_with(|c: char| c.is_ascii_digit())
         && version
@@ -229,13 +276,13 @@ fn check_npm(
             "must be an exact version, such as 1.2.3 (no ranges or tags)",
         ));
     }
-    if bin.is_some_and(|b| {
-        b.is_empty()
-            || b.len() > 100
-            || !b
-                .chars()
+    let bin_ok = |b: &str| {
+        !b.is_empty()
+            && b.len() <= 100
+            && b.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-    }) {
+    };
+    if bin.is_some_and(|b| !bin_ok(b)) {
         return Err(invalid(
             "spec.bin",
             "must be the name of one of the package's binaries",
@@ -251,7 +298,7 @@ fn check_npm(
             format!("at most {ARGS_MAX}, each at most 1000 bytes without control characters"),
         ));
     }
-    check_env(env)
+    Ok(())
 }
 
 fn check_env(env: &BTreeMap<String, String>) -> Result<(), ValidationError> {

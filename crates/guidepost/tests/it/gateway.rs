@@ -27,7 +27,9 @@ async fn gateway_app(db: &TestDatabase) -> TestApp {
             cache_dir: shared_cache(),
             node,
             npm,
+            python: crate::helpers::python(),
         };
+        settings.platform.private_package_entries = true;
     })
     .await
 }
@@ -285,5 +287,41 @@ backend_tests! {
             let (status, problem) = add(body).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{spec}: {problem}");
         }
+
+        // Without the operator's opt-in, an organization's own package runs in a container.
+        let strict = crate::helpers::spawn_app(db).await;
+        let (status, problem) = strict.api(Method::POST, "/catalog", &acme.api_key,
+            Some(json!({"id": "npm-here", "name": "N", "description": "", "spec": entry["spec"]}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(problem.to_string().contains("--private-package-entries"), "{problem}");
+        let boxed = json!({"id": "boxed", "name": "Boxed", "description": "",
+            "spec": {"runtime": "container", "image": "registry.example.com/team/server:1.2"}});
+        let (status, added) = strict.api(Method::POST, "/catalog", &acme.api_key, Some(boxed)).await;
+        assert_eq!(status, StatusCode::CREATED, "{added}");
+        assert_eq!(added["spec"]["limits"]["memory_mb"], 256, "default limits: {added}");
+    }
+}
+
+backend_tests! {
+    async fn a_pypi_package_is_fetched_at_install_and_its_console_script_runs(db: &TestDatabase) {
+        let app = gateway_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let server = app.create_server(&acme, "acme", json!({})).await;
+        let started = Instant::now();
+        let (status, installed) = app
+            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "time"})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        let id = installed["id"].as_str().unwrap().to_owned();
+        let ready = settled(&app, &acme, &id).await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+        eprintln!("[gateway] PyPI install → ready in {:.1} s", started.elapsed().as_secs_f64());
+        let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
+        let (status, _) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "tm"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+        let called = mcp.call_tool(1, "tm__get_current_time", json!({"timezone": "Europe/Paris"})).await;
+        let text = called.body["result"]["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(text.contains("Europe/Paris"), "{}", called.body);
     }
 }
