@@ -26,6 +26,9 @@ pub struct Toolchain {
     pub npm: PathBuf,
     /// The Python that installs (`-m pip`) and runs PyPI packages.
     pub python: PathBuf,
+    /// Where each upstream of this node gets a directory of its own (`{data_dir}/{id}`):
+    /// its working directory, HOME and TMPDIR, and `${DATA_DIR}` in its entry.
+    pub data_dir: PathBuf,
 }
 
 /// The entry point of `package@version`'s binary `bin`, fetched into the cache first if it

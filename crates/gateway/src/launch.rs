@@ -41,6 +41,7 @@ pub(crate) enum Launch {
         program: PathBuf,
         args: Vec<String>,
         env: BTreeMap<String, String>,
+        workdir: PathBuf,
     },
     /// A remote server over Streamable HTTP.
     Http {
@@ -108,8 +109,12 @@ pub(crate) async fn resolve(
     options: &GatewayOptions,
     secrets: &BTreeMap<String, String>,
 ) -> Result<Launch, String> {
+    let workdir = data_dir(options, upstream).await?;
+    let place = |text: &str| text.replace(DATA_DIR, &workdir.display().to_string());
+    let placed_args = |args: &[String]| args.iter().map(|a| place(a)).collect::<Vec<_>>();
     let with_secrets = |env: &BTreeMap<String, String>| {
-        let mut env = env.clone();
+        let mut env: BTreeMap<String, String> =
+            env.iter().map(|(k, v)| (k.clone(), place(v))).collect();
         env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
         env
     };
@@ -124,11 +129,12 @@ pub(crate) async fn resolve(
         } => {
             let entry = npm_entry_point(toolchain, package, version, bin.as_deref()).await?;
             let mut argv = vec![entry.display().to_string()];
-            argv.extend(args.iter().cloned());
+            argv.extend(placed_args(args));
             Ok(Launch::Process {
                 program: toolchain.node.clone(),
                 args: argv,
                 env: with_secrets(env),
+                workdir: workdir.clone(),
             })
         }
         LaunchSpec::Pypi {
@@ -148,19 +154,21 @@ pub(crate) async fn resolve(
                 entry.function,
             );
             let mut argv = vec!["-c".to_owned(), call];
-            argv.extend(args.iter().cloned());
+            argv.extend(placed_args(args));
             let mut env = with_secrets(env);
             env.insert("PYTHONPATH".into(), entry.path.display().to_string());
             Ok(Launch::Process {
                 program: toolchain.python.clone(),
                 args: argv,
                 env,
+                workdir: workdir.clone(),
             })
         }
         LaunchSpec::Command { command, args, env } => Ok(Launch::Process {
             program: command.into(),
-            args: args.clone(),
+            args: placed_args(args),
             env: with_secrets(env),
+            workdir: workdir.clone(),
         }),
         LaunchSpec::Http {
             url,
@@ -211,6 +219,26 @@ pub(crate) async fn resolve(
     }
 }
 
+/// What an entry writes for the upstream's own directory.
+pub(crate) const DATA_DIR: &str = "${DATA_DIR}";
+
+/// The upstream's own directory on this node, created (owner only) if missing.
+async fn data_dir(options: &GatewayOptions, upstream: &Upstream) -> Result<PathBuf, String> {
+    let dir = options.toolchain.data_dir.join(upstream.id.as_str());
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dir = tokio::fs::canonicalize(&dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    use std::os::unix::fs::PermissionsExt;
+    let owner_only = std::fs::Permissions::from_mode(0o700);
+    tokio::fs::set_permissions(&dir, owner_only)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
 /// Starts the process (or reaches the server) and shakes hands with `handler`.
 pub(crate) async fn connect<S: Service<RoleClient>>(
     handler: S,
@@ -219,9 +247,15 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
     options: &GatewayOptions,
 ) -> Result<(Option<Child>, RunningService<RoleClient, S>), String> {
     match launch {
-        Launch::Process { program, args, env } => {
+        Launch::Process {
+            program,
+            args,
+            env,
+            workdir,
+        } => {
             let owner = crate::orphans::marker(&options.deployment);
-            let (process, stdout, stdin) = process::spawn(program, args, env, &owner, logs)?;
+            let (process, stdout, stdin) =
+                process::spawn(program, args, env, workdir, &owner, logs)?;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
             shake_hands(handler, transport, Child::Process(process)).await

@@ -160,6 +160,15 @@ impl UpstreamRuntime for Supervisor {
         result
     }
 
+    async fn discard(&self, upstream: &UpstreamId) {
+        let dir = self.options.toolchain.data_dir.join(upstream.as_str());
+        if let Err(error) = tokio::fs::remove_dir_all(&dir).await
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, dir = %dir.display(), "could not remove an uninstalled upstream's directory");
+        }
+    }
+
     fn logs(&self, upstream: &UpstreamId) -> Vec<String> {
         let instances = self.instances.lock().expect("supervisor lock");
         instances

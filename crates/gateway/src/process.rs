@@ -75,20 +75,24 @@ const DRAIN_GRACE: Duration = Duration::from_millis(500);
 /// naming the node that started it: `{pid}.{start time}` of that node's process.
 pub const OWNER_VARIABLE: &str = "GUIDEPOST_UPSTREAM_OWNER";
 
-/// Spawns `program args` with only `env`, a minimal PATH and the owner marker, stdio
-/// piped, as the leader of a new process group.
+/// Spawns `program args` in `workdir` (also its HOME and TMPDIR) with only `env`, a
+/// minimal PATH and the owner marker, stdio piped, as the leader of a new process group.
 pub fn spawn(
     program: &Path,
     args: &[String],
     env: &BTreeMap<String, String>,
+    workdir: &Path,
     owner: &str,
     logs: &LogRing,
 ) -> Result<(UpstreamProcess, ChildStdout, ChildStdin), String> {
     let mut command = Command::new(program);
     command
         .args(args)
+        .current_dir(workdir)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", workdir)
+        .env("TMPDIR", workdir)
         .envs(env)
         .env(OWNER_VARIABLE, owner)
         .stdin(Stdio::piped())

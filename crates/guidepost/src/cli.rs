@@ -296,6 +296,10 @@ pub struct ToolchainArgs {
     /// [default: python3, from PATH].
     #[arg(long, env = "GUIDEPOST_PYTHON")]
     pub python: Option<PathBuf>,
+    /// Where each upstream process gets a directory of its own (its working directory,
+    /// HOME and TMPDIR, and `${DATA_DIR}` in its entry) [default: guidepost-data].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_DATA")]
+    pub upstream_data: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -66,6 +66,7 @@ pub struct FileConfig {
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
     pub python: Option<std::path::PathBuf>,
+    pub upstream_data: Option<std::path::PathBuf>,
 }
 
 impl FileConfig {
@@ -353,6 +354,7 @@ pub fn toolchain(
         node: pick(&args.node, &file.node, "node"),
         npm: pick(&args.npm, &file.npm, "npm"),
         python: pick(&args.python, &file.python, "python3"),
+        data_dir: pick(&args.upstream_data, &file.upstream_data, "guidepost-data"),
     }
 }
 

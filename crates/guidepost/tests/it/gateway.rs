@@ -28,6 +28,7 @@ async fn gateway_app(db: &TestDatabase) -> TestApp {
             node,
             npm,
             python: crate::helpers::python(),
+            data_dir: std::env::temp_dir().join("guidepost-test-upstream-data"),
         };
         settings.platform.private_package_entries = true;
     })

@@ -41,6 +41,8 @@ pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings
     let mut settings = Settings::local(db.url.clone());
     let dns = TestDns::start().await;
     settings.dns_resolver = Some(dns.addr);
+    // Upstreams' own directories, out of the source tree (named by upstream id).
+    settings.gateway.toolchain.data_dir = std::env::temp_dir().join("guidepost-test-upstream-data");
     adjust(&mut settings);
     let store = guidepost_store::connect(&settings.database_url)
         .await

@@ -21,6 +21,7 @@ mod floods;
 mod gateway;
 mod gateway_container;
 mod gateway_fixture;
+mod gateway_isolation;
 mod gateway_lifecycle;
 mod gateway_remote;
 mod gateway_secrets;

@@ -10,6 +10,7 @@ only, so that each behaviour is the test's to control):
 - `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
 - `huge`: answers with one 5 MiB line, over what the gateway takes from an upstream.
 - `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
+- `whereami`: answers its working directory, HOME and $FIXTURE_PLACE, as JSON.
 
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything.
@@ -33,6 +34,7 @@ tools = {
     "noisy": "Writes a lot to stderr.",
     "huge": "Answers with a 5 MiB message.",
     "secret": "Answers the secret it was given.",
+    "whereami": "Answers its working directory, HOME and arguments.",
 }
 cancelled = set()
 
@@ -95,6 +97,9 @@ def call(request_id, params):
         text(request_id, str(child.pid))
     elif name == "crash":
         os._exit(3)
+    elif name == "whereami":
+        text(request_id, json.dumps({"cwd": os.getcwd(), "home": os.environ.get("HOME"),
+                                     "place": os.environ.get("FIXTURE_PLACE")}))
     elif name == "secret":
         text(request_id, os.environ.get("FIXTURE_SECRET", "(unset)"))
     elif name == "huge":

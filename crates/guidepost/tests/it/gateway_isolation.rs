@@ -1,0 +1,41 @@
+//! Each upstream process has a directory of its own (SPEC §8): its working directory,
+//! HOME and TMPDIR, and `${DATA_DIR}` in its entry, named by its id, so that two
+//! installations (of one organization or two) never share files; it goes at uninstall.
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::gateway_fixture::{fixture_with, text_of, wait_for};
+
+backend_tests! {
+    async fn every_upstream_has_a_directory_of_its_own(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 60_000, &[("FIXTURE_PLACE", "${DATA_DIR}/inner")], |_| {}).await;
+        let (_, other) = f.app.api(Method::POST, "/upstreams", &f.acme.api_key,
+            Some(json!({"catalog_entry_id": "fixture", "name": "Second"}))).await;
+        let other = other["id"].as_str().unwrap().to_owned();
+        wait_for(&f.app, &f.acme, &other, |u| u["status"] == "ready").await;
+        let path = format!("/servers/{}/upstreams/{other}", f.server);
+        let (status, _) = f.app.api(Method::PUT, &path, &f.acme.api_key, Some(json!({"prefix": "fy"}))).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let mcp = &f.mcp;
+        let whereami = |tool: &'static str| async move {
+            let answer = mcp.call_tool(1, tool, json!({})).await;
+            serde_json::from_str::<Value>(&text_of(&answer.body)).unwrap()
+        };
+        let first = whereami("fx__whereami").await;
+        let second = whereami("fy__whereami").await;
+        let dir = first["cwd"].as_str().unwrap().to_owned();
+        assert!(dir.ends_with(&f.upstream), "named by its id: {first}");
+        assert_eq!(first["home"], first["cwd"], "its HOME too");
+        assert_eq!(first["place"], format!("{dir}/inner"), "${{DATA_DIR}} in its entry");
+        assert!(second["cwd"].as_str().unwrap().ends_with(&other), "{second}");
+        assert_ne!(first["cwd"], second["cwd"], "never shared");
+        assert!(std::path::Path::new(&dir).is_dir());
+
+        let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.api_key, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(!std::path::Path::new(&dir).exists(), "removed at uninstall");
+    }
+}
