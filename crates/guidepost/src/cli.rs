@@ -491,6 +491,10 @@ pub enum UpstreamCommand {
         /// for each.
         #[arg(long = "secret-from-env", value_name = "NAME")]
         secrets: Vec<String>,
+        /// eager: every node starts it when the node starts; on_demand: a node starts it
+        /// on its first call there [default: on_demand].
+        #[arg(long, value_parser = ["eager", "on_demand"])]
+        start: Option<String>,
     },
     /// List an organization's upstreams with their status.
     List {

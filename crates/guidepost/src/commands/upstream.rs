@@ -33,6 +33,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             name,
             wait,
             secrets,
+            start,
         } => {
             let org = org_id(&org)?;
             let secrets = secrets
@@ -48,7 +49,9 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 catalog_entry_id: entry,
                 name,
                 secrets,
-                start: None,
+                start: start
+                    .as_deref()
+                    .and_then(guidepost_domain::StartMode::parse),
             };
             let upstream = upstreams::install(platform, &org, input).await?;
             eprintln!("Installing {} ({}) …", upstream.name, upstream.id);
