@@ -243,6 +243,35 @@ pub struct CatalogEntry {
     /// variables of their names, to an HTTP server as the headers its spec maps them to.
     #[serde(default)]
     pub secrets: Vec<SecretSlot>,
+    /// The settings an installation gives (or leaves to their defaults), put into the
+    /// spec wherever `${config.NAME}` appears.
+    #[serde(default)]
+    pub config: Vec<ConfigField>,
+}
+
+string_enum! {
+    /// The type of an entry's setting.
+    ConfigType {
+        String => "string",
+        Number => "number",
+        Boolean => "boolean",
+    }
+}
+
+/// A setting an entry takes at install.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigField {
+    /// 1-40 of `a-z`, `0-9` and `_`, starting with a letter.
+    pub name: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: ConfigType,
+    /// Its value when the install gives none; without a default, the install must give it.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub default: Option<serde_json::Value>,
 }
 
 /// A secret an entry requires.

@@ -491,6 +491,10 @@ pub enum UpstreamCommand {
         /// for each.
         #[arg(long = "secret-from-env", value_name = "NAME")]
         secrets: Vec<String>,
+        /// A setting the entry takes, as NAME=VALUE (repeat for each; the others keep
+        /// their defaults).
+        #[arg(long = "setting", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
         /// eager: every node starts it when the node starts; on_demand: a node starts it
         /// on its first call there [default: on_demand].
         #[arg(long, value_parser = ["eager", "on_demand"])]
@@ -566,4 +570,14 @@ pub enum UpstreamCommand {
         /// The upstream (up_…).
         id: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

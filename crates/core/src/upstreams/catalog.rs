@@ -44,6 +44,8 @@ impl Catalog {
         let mut catalog = Self::builtin();
         let mut ids: HashSet<String> = catalog.entries.iter().map(|e| e.id.clone()).collect();
         for entry in file.entry {
+            super::config::check_fields(&entry.config)
+                .map_err(|why| format!("{}: {why}", entry.id))?;
             if let Some(slot) = entry.secrets.iter().find(|s| !is_secret_name(&s.name)) {
                 let (id, name) = (&entry.id, &slot.name);
                 return Err(format!("{id}: {name:?} is not a secret name (A-Z, 0-9, _)"));

@@ -8,6 +8,7 @@
 //! is approved on discovery.
 
 pub mod catalog;
+pub mod config;
 mod names;
 pub mod private;
 pub mod secrets;
@@ -77,6 +78,10 @@ pub struct InstallUpstream {
     /// The secrets the entry requires, by name (they are sealed, and never shown again).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// The entry's settings, by name (those left out take their defaults).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: BTreeMap<String, Value>,
     /// `eager`: every node starts it when the node starts; `on_demand` (the default): a
     /// node starts it on its first call there. The installing node starts it at once
     /// either way, to discover its tools.
@@ -129,7 +134,7 @@ pub async fn install(
         name: name.trim().to_owned(),
         start: input.start.unwrap_or(StartMode::OnDemand),
         catalog_entry_id: Some(entry.id.clone()),
-        spec: entry.spec.clone(),
+        spec: config::rendered(&entry, input.config)?,
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
     };
     let upstream = platform.store.create_upstream(org, &new).await?;

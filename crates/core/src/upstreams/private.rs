@@ -131,6 +131,7 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
     if entry.secrets.len() > SECRETS_MAX {
         return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
     }
+    super::config::check_fields(&entry.config).map_err(|why| invalid("config", why))?;
     if let Some(slot) = entry.secrets.iter().find(|s| !is_secret_name(&s.name)) {
         return Err(invalid(
             "secrets",

@@ -98,6 +98,7 @@ async fn measure(
         catalog_entry_id: entry.to_owned(),
         name: None,
         secrets: Default::default(),
+        config: Default::default(),
         start: None,
     };
     let upstream = upstreams::install(platform, &org.id, install).await?;

@@ -33,6 +33,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             name,
             wait,
             secrets,
+            settings,
             start,
         } => {
             let org = org_id(&org)?;
@@ -49,6 +50,10 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 catalog_entry_id: entry,
                 name,
                 secrets,
+                config: settings
+                    .iter()
+                    .map(|pair| setting(pair))
+                    .collect::<anyhow::Result<_>>()?,
                 start: start
                     .as_deref()
                     .and_then(guidepost_domain::StartMode::parse),
@@ -137,6 +142,17 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             Ok(())
         }
     }
+}
+
+/// `NAME=VALUE` of `--setting`: the value as JSON (a number, true, false) if it parses,
+/// else as a string.
+fn setting(pair: &str) -> anyhow::Result<(String, serde_json::Value)> {
+    let (name, value) = pair
+        .split_once('=')
+        .with_context(|| format!("--setting {pair:?}: write NAME=VALUE"))?;
+    let value =
+        serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+    Ok((name.to_owned(), value))
 }
 
 fn upstream_id(text: &str) -> anyhow::Result<UpstreamId> {

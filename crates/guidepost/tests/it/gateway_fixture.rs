@@ -55,6 +55,18 @@ pub async fn fixture_with(
     env: &[(&str, &str)],
     adjust: impl FnOnce(&mut Settings),
 ) -> Fixture {
+    fixture_with_entry(db, slug, timeout_ms, env, "", adjust).await
+}
+
+/// `fixture_with`, its catalog entry given more TOML keys (such as `config = [...]`).
+pub async fn fixture_with_entry(
+    db: &TestDatabase,
+    slug: &str,
+    timeout_ms: i64,
+    env: &[(&str, &str)],
+    extra: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> Fixture {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "guidepost-gateway-{}-{}",
@@ -63,7 +75,7 @@ pub async fn fixture_with(
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let marks = dir.join("marks");
-    let entry = fixture_catalog(&marks, env);
+    let entry = fixture_catalog_with(&marks, env, extra);
     let catalog = Catalog::with_operator_entries(&entry).unwrap();
     let app = spawn_app_with(db, move |settings| {
         settings.platform.catalog = std::sync::Arc::new(catalog);

@@ -6,7 +6,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::gateway_fixture::{fixture_with, text_of, wait_for};
+use crate::gateway_fixture::{fixture_with, fixture_with_entry, text_of, wait_for};
 
 backend_tests! {
     async fn every_upstream_has_a_directory_of_its_own(db: &TestDatabase) {
@@ -37,5 +37,35 @@ backend_tests! {
         let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.api_key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert!(!std::path::Path::new(&dir).exists(), "removed at uninstall");
+    }
+}
+
+backend_tests! {
+    async fn an_entrys_settings_fill_its_launch_with_defaults_and_checked_types(db: &TestDatabase) {
+        let setting = r#"config = [{ name = "greeting", description = "How it greets.", type = "string", default = "hello" }]"#;
+        let env = [("FIXTURE_GREETING", "${config.greeting}")];
+        let f = fixture_with_entry(db, "acme", 60_000, &env, setting, |_| {}).await;
+        let install = |body: Value| f.app.api(Method::POST, "/upstreams", &f.acme.api_key, Some(body));
+        let (status, problem) = install(json!({"catalog_entry_id": "fixture", "config": {"greeting": 3}})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a number is no string: {problem}");
+        let (status, problem) = install(json!({"catalog_entry_id": "fixture", "config": {"volume": 11}})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no such setting: {problem}");
+        let (status, given) = install(json!({"catalog_entry_id": "fixture", "config": {"greeting": "bonjour"}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{given}");
+        assert_eq!(given["spec"]["env"]["FIXTURE_GREETING"], "bonjour", "stored rendered: {given}");
+        let id = given["id"].as_str().unwrap().to_owned();
+        wait_for(&f.app, &f.acme, &id, |u| u["status"] == "ready").await;
+        let path = format!("/servers/{}/upstreams/{id}", f.server);
+        f.app.api(Method::PUT, &path, &f.acme.api_key, Some(json!({"prefix": "fy"}))).await;
+
+        let greeting = |tool: &'static str| {
+            let mcp = &f.mcp;
+            async move {
+                let answer = mcp.call_tool(1, tool, json!({})).await;
+                serde_json::from_str::<Value>(&text_of(&answer.body)).unwrap()["greeting"].clone()
+            }
+        };
+        assert_eq!(greeting("fx__whereami").await, "hello", "the default");
+        assert_eq!(greeting("fy__whereami").await, "bonjour", "the given value");
     }
 }

@@ -277,3 +277,30 @@ async fn an_upstreams_list_changed_reaches_clients_of_another_node() {
         listed.body
     );
 }
+
+backend_tests! {
+    async fn a_caller_that_goes_away_cancels_its_call_at_the_upstream(db: &TestDatabase) {
+        let f = fixture(db, "gone", 60_000).await;
+        // The stateless era: the call's answer is the HTTP response; the client gives up.
+        let request = f.mcp.call_tool(1, "fx__slow", json!({"seconds": 20, "steps": 40}));
+        let gave_up = tokio::time::timeout(Duration::from_millis(700), request).await;
+        assert!(gave_up.is_err(), "the call was still running");
+        let cancelled = wait_for_mark(&f.marks, "cancelled").await;
+        assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    }
+
+    async fn an_allowlist_offers_only_the_tools_it_names(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        let path = format!("/servers/{}/upstreams/{}", f.server, f.upstream);
+        let body = json!({"prefix": "fx", "allowed_tools": ["echo"]});
+        let (status, attached) = f.app.api(Method::PUT, &path, &f.acme.api_key, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{attached}");
+        let listed = f.mcp.call(1, "tools/list", json!({})).await;
+        let names: Vec<&str> = listed.body["result"]["tools"].as_array().unwrap().iter()
+            .filter_map(|t| t["name"].as_str()).filter(|n| n.starts_with("fx__")).collect();
+        assert_eq!(names, ["fx__echo"]);
+        let refused = f.mcp.call_tool(2, "fx__crash", json!({})).await;
+        assert!(refused.body["error"].is_object(), "not offered, so unknown: {}", refused.body);
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 1, "and never reached the upstream");
+    }
+}

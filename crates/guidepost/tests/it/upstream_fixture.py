@@ -10,7 +10,7 @@ only, so that each behaviour is the test's to control):
 - `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
 - `huge`: answers with one 5 MiB line, over what the gateway takes from an upstream.
 - `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
-- `whereami`: answers its working directory, HOME and $FIXTURE_PLACE, as JSON.
+- `whereami`: answers its working directory, HOME, $FIXTURE_PLACE and $FIXTURE_GREETING, as JSON.
 
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything.
@@ -99,7 +99,8 @@ def call(request_id, params):
         os._exit(3)
     elif name == "whereami":
         text(request_id, json.dumps({"cwd": os.getcwd(), "home": os.environ.get("HOME"),
-                                     "place": os.environ.get("FIXTURE_PLACE")}))
+                                     "place": os.environ.get("FIXTURE_PLACE"),
+                                     "greeting": os.environ.get("FIXTURE_GREETING")}))
     elif name == "secret":
         text(request_id, os.environ.get("FIXTURE_SECRET", "(unset)"))
     elif name == "huge":

@@ -56,9 +56,10 @@ CREATE TABLE catalog_entries (
     id TEXT NOT NULL,
     name TEXT NOT NULL,
     description TEXT NOT NULL,
-    -- The launch specification and the secrets it requires, as JSON.
+    -- The launch specification, the secrets it requires and the settings it takes, as JSON.
     spec TEXT NOT NULL,
     secrets TEXT NOT NULL,
+    config TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     PRIMARY KEY (org_id, id)
 );

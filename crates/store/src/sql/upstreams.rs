@@ -69,6 +69,7 @@ fn attachment(row: &DbRow) -> Result<Attachment> {
 fn catalog_entry(row: &DbRow) -> Result<CatalogEntry> {
     let spec = text(row, "spec")?;
     let secrets = text(row, "secrets")?;
+    let config = text(row, "config")?;
     Ok(CatalogEntry {
         id: text(row, "id")?,
         name: text(row, "name")?,
@@ -76,6 +77,8 @@ fn catalog_entry(row: &DbRow) -> Result<CatalogEntry> {
         spec: serde_json::from_str(&spec).map_err(|_| corrupt("catalog entry spec", &spec))?,
         secrets: serde_json::from_str(&secrets)
             .map_err(|_| corrupt("catalog entry secrets", &secrets))?,
+        config: serde_json::from_str(&config)
+            .map_err(|_| corrupt("catalog entry config", &config))?,
     })
 }
 
@@ -288,8 +291,8 @@ impl UpstreamStore for ThisStore {
 
     async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()> {
         let done = sqlx::query(
-            "INSERT INTO catalog_entries (org_id, id, name, description, spec, secrets, created_at) \
-             SELECT id, $2, $3, $4, $5, $6, $7 FROM organizations WHERE id = $1",
+            "INSERT INTO catalog_entries (org_id, id, name, description, spec, secrets, config, created_at) \
+             SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM organizations WHERE id = $1",
         )
         .bind(org.as_str())
         .bind(&entry.id)
@@ -297,6 +300,7 @@ impl UpstreamStore for ThisStore {
         .bind(&entry.description)
         .bind(json_text(&entry.spec))
         .bind(json_text(&entry.secrets))
+        .bind(json_text(&entry.config))
         .bind(Timestamp::now().micros())
         .execute(self.run())
         .await
@@ -309,7 +313,7 @@ impl UpstreamStore for ThisStore {
 
     async fn list_catalog_entries(&self, org: &OrgId) -> Result<Vec<CatalogEntry>> {
         let rows = sqlx::query(
-            "SELECT id, name, description, spec, secrets FROM catalog_entries \
+            "SELECT id, name, description, spec, secrets, config FROM catalog_entries \
              WHERE org_id = $1 ORDER BY created_at, id",
         )
         .bind(org.as_str())
@@ -320,7 +324,7 @@ impl UpstreamStore for ThisStore {
 
     async fn get_catalog_entry(&self, org: &OrgId, id: &str) -> Result<CatalogEntry> {
         let row = sqlx::query(
-            "SELECT id, name, description, spec, secrets FROM catalog_entries \
+            "SELECT id, name, description, spec, secrets, config FROM catalog_entries \
              WHERE org_id = $1 AND id = $2",
         )
         .bind(org.as_str())
