@@ -140,4 +140,36 @@ async fn a_container_upstream_runs_within_its_limits() {
         containers_of(&id).await.is_empty(),
         "removed with the upstream"
     );
+
+    // Install, call, uninstall, ten times: no container of theirs is left.
+    let mut ids = Vec::new();
+    for cycle in 0..10 {
+        let body = json!({"catalog_entry_id": "boxed"});
+        let (_, installed) = app
+            .api(Method::POST, "/upstreams", &acme.api_key, Some(body))
+            .await;
+        let id = installed["id"].as_str().unwrap().to_owned();
+        wait_for(&app, &acme, &id, |u| u["status"] == "ready").await;
+        let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
+        app.api(
+            Method::PUT,
+            &path,
+            &acme.api_key,
+            Some(json!({"prefix": "box"})),
+        )
+        .await;
+        let answer = mcp.call_tool(cycle, "box__limits", json!({})).await;
+        assert!(text_of(&answer.body).contains("pids=32"), "{}", answer.body);
+        app.api(
+            Method::DELETE,
+            &format!("/upstreams/{id}"),
+            &acme.api_key,
+            None,
+        )
+        .await;
+        ids.push(id);
+    }
+    for id in ids {
+        assert!(containers_of(&id).await.is_empty(), "{id} left a container");
+    }
 }

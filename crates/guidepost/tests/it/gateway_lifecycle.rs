@@ -48,6 +48,24 @@ backend_tests! {
         assert_eq!(text_of(&echo.body), "back again");
     }
 
+    async fn an_upstream_that_stops_answering_pings_is_restarted(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 500, &[], |settings| {
+            quick(settings);
+            settings.gateway.supervision.ping_interval = Duration::from_millis(200);
+            settings.gateway.supervision.ping_timeout = Duration::from_millis(300);
+        })
+        .await;
+        let hung = f.mcp.call_tool(1, "fx__hang", json!({})).await;
+        assert_eq!(hung.body["result"]["isError"], true, "{}", hung.body);
+        let back = wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "ready" && u["restarts"] == 1).await;
+        assert_eq!(back["restarts"], 1, "{back}");
+        let started = wait_for_mark(&f.marks, "started").await;
+        assert_eq!(started.len(), 2, "a fresh process: {started:?}");
+        wait_until_gone(pid_of(&started[0])).await;
+        let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "answering again"})).await;
+        assert_eq!(text_of(&echo.body), "answering again");
+    }
+
     async fn an_upstream_that_always_crashes_ends_failed_with_its_last_words(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, &[("FIXTURE_CRASH_AT_START", "1")], quick).await;
         let failed = wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;

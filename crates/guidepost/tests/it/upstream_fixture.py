@@ -7,6 +7,7 @@ only, so that each behaviour is the test's to control):
 - `grow {name}`: adds a tool `name` and sends notifications/tools/list_changed.
 - `spawn_child`: starts `sleep 600` as its own child and answers its pid.
 - `crash`: exits at once, answering nothing.
+- `hang`: stops reading its input (and so answers nothing, pings included), alive.
 - `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
 - `huge`: answers with one 5 MiB line, over what the gateway takes from an upstream.
 - `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
@@ -31,6 +32,7 @@ tools = {
     "grow": "Adds a tool and says the list changed.",
     "spawn_child": "Starts a child process and answers its pid.",
     "crash": "Exits at once.",
+    "hang": "Stops answering, alive.",
     "noisy": "Writes a lot to stderr.",
     "huge": "Answers with a 5 MiB message.",
     "secret": "Answers the secret it was given.",
@@ -97,6 +99,8 @@ def call(request_id, params):
         text(request_id, str(child.pid))
     elif name == "crash":
         os._exit(3)
+    elif name == "hang":
+        time.sleep(3600)
     elif name == "whereami":
         text(request_id, json.dumps({"cwd": os.getcwd(), "home": os.environ.get("HOME"),
                                      "place": os.environ.get("FIXTURE_PLACE"),
