@@ -7,6 +7,7 @@
 mod macros;
 
 mod auth;
+mod canonical;
 mod gateway;
 mod id;
 mod limits;
@@ -17,6 +18,7 @@ mod value;
 mod walkthrough;
 
 pub use auth::*;
+pub use canonical::{canonical_json, definition_hash};
 pub use gateway::*;
 pub use id::{Id, IdKind};
 pub use limits::Limits;

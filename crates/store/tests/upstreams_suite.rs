@@ -32,7 +32,7 @@ fn tool(name: &str) -> UpstreamTool {
     let definition = serde_json::json!({"name": name, "inputSchema": {"type": "object"}});
     UpstreamTool {
         name: name.into(),
-        definition_hash: hash_secret(&definition.to_string()),
+        definition_hash: definition_hash(&definition),
         definition,
         state: ToolState::Approved,
     }

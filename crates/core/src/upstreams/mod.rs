@@ -392,7 +392,7 @@ pub async fn record_tools(
         .filter_map(|definition| {
             let name = definition.get("name")?.as_str()?.to_owned();
             Some(UpstreamTool {
-                definition_hash: hash_secret(&definition.to_string()),
+                definition_hash: definition_hash(&definition),
                 name,
                 definition,
                 state: ToolState::Approved,
