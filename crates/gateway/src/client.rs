@@ -4,6 +4,7 @@
 //! rediscovers its tools, which core announces to every server that attaches it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use guidepost_core::Platform;
@@ -46,7 +47,12 @@ pub(crate) struct UpstreamClient {
     pub platform: Platform,
     pub upstream: Upstream,
     pub progress: ProgressRoutes,
+    /// Whether a rediscovery is under way.
+    pub relisting: Arc<AtomicBool>,
 }
+
+/// How long a rediscovery may take.
+const RELIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
@@ -72,11 +78,23 @@ impl ClientHandler for UpstreamClient {
     }
 
     async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
+        // One rediscovery at a time: a flood of list_changed costs one listing, not many.
+        if self.relisting.swap(true, Ordering::AcqRel) {
+            return;
+        }
         // Listing waits for a response this connection's loop must read, so it runs apart.
         let platform = self.platform.clone();
         let upstream = self.upstream.clone();
         let peer = context.peer.clone();
-        tokio::spawn(async move { rediscover(&platform, &upstream, &peer).await });
+        let relisting = self.relisting.clone();
+        tokio::spawn(async move {
+            let listed =
+                tokio::time::timeout(RELIST_TIMEOUT, rediscover(&platform, &upstream, &peer));
+            if listed.await.is_err() {
+                tracing::warn!(upstream = %upstream.id, "tools/list took too long after list_changed");
+            }
+            relisting.store(false, Ordering::Release);
+        });
     }
 }
 

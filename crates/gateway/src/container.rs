@@ -48,11 +48,25 @@ pub(crate) struct ContainerSpec {
     pub owner: String,
 }
 
-/// A running container.
+/// A running container. Dropped without `stop` (a launch given up mid-handshake), it is
+/// removed all the same.
 pub(crate) struct Container {
     docker: Docker,
     id: String,
     exited: watch::Receiver<bool>,
+    removed: bool,
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        let (docker, id) = (self.docker.clone(), self.id.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { remove(&docker, &id).await });
+        }
+    }
 }
 
 /// The engine behind `socket`, at the API version both speak (Podman's is 1.41).
@@ -127,11 +141,13 @@ pub(crate) async fn start(
         while let Some(Ok(_)) = wait.next().await {}
         let _ = tell.send(true);
     });
-    Ok((
-        Container { docker, id, exited },
-        stdout_reader,
-        attached.input,
-    ))
+    let container = Container {
+        docker,
+        id,
+        exited,
+        removed: false,
+    };
+    Ok((container, stdout_reader, attached.input))
 }
 
 fn body(spec: &ContainerSpec) -> ContainerCreateBody {
@@ -218,7 +234,7 @@ impl Container {
     }
 
     /// Stops it (SIGTERM, then SIGKILL after the grace) and removes it.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let options = StopContainerOptions {
             t: Some(STOP_GRACE_SECS),
             ..Default::default()
@@ -226,6 +242,7 @@ impl Container {
         let _ = self.docker.stop_container(&self.id, Some(options)).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.exit()).await;
         remove(&self.docker, &self.id).await;
+        self.removed = true;
     }
 }
 

@@ -153,7 +153,8 @@ pub(crate) async fn resolve(
                 bin.as_deref().unwrap_or(package),
                 entry.function,
             );
-            let mut argv = vec!["-c".to_owned(), call];
+            // -P: the working directory (writable by the upstream) is not on the import path.
+            let mut argv = vec!["-P".to_owned(), "-c".to_owned(), call];
             argv.extend(placed_args(args));
             let mut env = with_secrets(env);
             env.insert("PYTHONPATH".into(), entry.path.display().to_string());
@@ -365,6 +366,7 @@ pub(crate) async fn launch(
         platform: platform.clone(),
         upstream: upstream.clone(),
         progress: progress.clone(),
+        relisting: Default::default(),
     };
     let handshake = async {
         let (process, client) = connect(handler, launch, logs, options).await?;

@@ -18,7 +18,15 @@ const LOG_LINE: usize = 4096;
 /// Between SIGTERM and SIGKILL when stopping.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
-/// The last lines an upstream wrote to stderr, within `LOG_BYTES`.
+/// Lines kept at most, whatever their length.
+const LOG_LINES: usize = 16 * 1024;
+
+/// What a kept line counts against `LOG_BYTES`: its text and its bookkeeping.
+fn cost(line: &str) -> usize {
+    line.len() + std::mem::size_of::<String>()
+}
+
+/// The last lines an upstream wrote to stderr, within `LOG_BYTES` and `LOG_LINES`.
 #[derive(Clone, Default)]
 pub struct LogRing {
     lines: Arc<Mutex<(VecDeque<String>, usize)>>,
@@ -28,11 +36,12 @@ impl LogRing {
     pub fn push(&self, line: String) {
         let mut guard = self.lines.lock().expect("log ring lock");
         let (lines, bytes) = &mut *guard;
-        *bytes += line.len();
+        // An empty line still costs its place: a flood of newlines stays bounded too.
+        *bytes += cost(&line);
         lines.push_back(line);
-        while *bytes > LOG_BYTES {
+        while *bytes > LOG_BYTES || lines.len() > LOG_LINES {
             match lines.pop_front() {
-                Some(old) => *bytes -= old.len(),
+                Some(old) => *bytes -= cost(&old),
                 None => break,
             }
         }
@@ -189,5 +198,29 @@ impl UpstreamProcess {
                 libc::killpg(pgid, signal);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_ring_stays_bounded_by_bytes_and_by_lines() {
+        let ring = LogRing::default();
+        for _ in 0..100_000 {
+            ring.push(String::new());
+        }
+        assert_eq!(ring.lines().len(), LOG_LINES, "empty lines count too");
+        for n in 0..10_000 {
+            ring.push(format!("{n:05} {}", "x".repeat(1000)));
+        }
+        let lines = ring.lines();
+        let bytes: usize = lines.iter().map(|l| cost(l)).sum();
+        assert!(bytes <= LOG_BYTES, "{bytes}");
+        assert!(
+            lines.last().unwrap().starts_with("09999"),
+            "the newest kept"
+        );
     }
 }

@@ -34,6 +34,9 @@ pub(crate) struct State {
     pub up_since: Option<Instant>,
     /// Set by `stop`: nothing starts it again on this node.
     pub stopped: bool,
+    /// Why it cannot be launched at all (its package could not be fetched, the fence
+    /// refused it, …): no retry helps, so calls say this until it is restarted.
+    unlaunchable: Option<String>,
 }
 
 pub(crate) struct Instance {
@@ -63,6 +66,7 @@ impl Instance {
                 generation: 0,
                 up_since: None,
                 stopped: false,
+                unlaunchable: None,
             }),
             last_used: std::sync::Mutex::new(Instant::now()),
             calls_in_flight: AtomicUsize::new(0),
@@ -93,7 +97,8 @@ impl Instance {
             };
             let Err(error) = result else { return };
             tracing::warn!(upstream = %self.upstream.id, %error, "an upstream failed to start");
-            if restarts >= self.options.max_restarts {
+            let hopeless = self.state.lock().await.unlaunchable.is_some();
+            if hopeless || restarts >= self.options.max_restarts {
                 return;
             }
             tokio::time::sleep(crate::watch::backoff(self.options.backoff, restarts)).await;
@@ -226,6 +231,11 @@ impl Instance {
             self.record_exit(platform, state, "the upstream process exited")
                 .await;
         }
+        if let Some(why) = &state.unlaunchable {
+            return Err(format!(
+                "the upstream server cannot be started: {why}; fix it and restart it"
+            ));
+        }
         if state.restarts >= self.options.max_restarts {
             let why = self.failure_reason(state.restarts);
             self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
@@ -243,10 +253,12 @@ impl Instance {
                     launch
                 }
                 Err(why) => {
-                    tracing::warn!(upstream = %self.upstream.id, %why, "fetching an upstream failed");
+                    // Not a crash to retry: failed at once, until someone restarts it.
+                    tracing::warn!(upstream = %self.upstream.id, %why, "an upstream cannot be launched");
                     self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
                         .await;
-                    return Err(format!("the upstream server could not be installed: {why}"));
+                    state.unlaunchable = Some(why.clone());
+                    return Err(format!("the upstream server cannot be started: {why}"));
                 }
             },
         };
@@ -342,13 +354,17 @@ impl Instance {
     }
 }
 
-/// Closes the MCP connection and stops the whole process group.
+/// Stops the whole process group (or container), then closes the MCP connection: a hung
+/// child with a full stdin pipe could otherwise hold the connection's close forever.
 pub(crate) async fn shut(running: Running) {
-    let _ = running.client.cancel().await;
     if let Some(child) = running.process {
         child.stop().await;
     }
+    let _ = tokio::time::timeout(SHUT_GRACE, running.client.cancel()).await;
 }
+
+/// How long closing a connection may take once its child is gone.
+const SHUT_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `f` when dropped.
 fn scopeguard(f: impl FnOnce()) -> impl Drop {

@@ -38,21 +38,25 @@ enum Verdict {
 
 impl Watcher {
     pub async fn watch(self, exit: impl Future<Output = ()> + Send + 'static) {
-        let verdict = self.observe(exit).await;
-        match verdict {
-            Verdict::Superseded => {}
-            Verdict::Idle => self.stop_idle().await,
-            Verdict::Crashed(why) => self.restart_after_crash(&why).await,
+        tokio::pin!(exit);
+        loop {
+            match self.observe(&mut exit).await {
+                Verdict::Superseded => return,
+                // A call came in as it was stopping: it watches on.
+                Verdict::Idle if !self.stop_idle().await => continue,
+                Verdict::Idle => return,
+                Verdict::Crashed(why) => return self.restart_after_crash(&why).await,
+            }
         }
     }
 
     /// Waits for the launch to end, for a missed ping, or for it to go idle.
-    async fn observe(&self, exit: impl Future<Output = ()>) -> Verdict {
+    async fn observe(&self, exit: impl Future<Output = ()> + Unpin) -> Verdict {
         let options = &self.instance.options;
         let mut ticks = tokio::time::interval(TICK.min(options.ping_interval));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_ping = Instant::now();
-        tokio::pin!(exit);
+        let mut exit = exit;
         loop {
             tokio::select! {
                 () = &mut exit => return Verdict::Crashed("the upstream process exited".into()),
@@ -117,10 +121,31 @@ impl Watcher {
         }
     }
 
-    async fn stop_idle(&self) {
+    /// Stops it if it is still idle; says whether it did.
+    async fn stop_idle(&self) -> bool {
         let mut state = self.instance.state.lock().await;
+        // A call may have come in since the watcher looked.
+        let busy = self
+            .instance
+            .calls_in_flight
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0;
+        let idle = self
+            .instance
+            .last_used
+            .lock()
+            .expect("last used lock")
+            .elapsed();
+        let still_idle = self
+            .instance
+            .options
+            .idle_timeout
+            .is_some_and(|limit| idle >= limit);
         if state.generation != self.generation {
-            return;
+            return true;
+        }
+        if busy || !still_idle {
+            return false;
         }
         state.generation += 1;
         state.up_since = None;
@@ -132,6 +157,7 @@ impl Watcher {
         self.instance
             .status(&self.platform, UpstreamStatus::Stopped, Some(why), restarts)
             .await;
+        true
     }
 
     async fn restart_after_crash(&self, why: &str) {

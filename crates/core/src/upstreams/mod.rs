@@ -386,8 +386,18 @@ pub async fn record_tools(
     upstream: &Upstream,
     definitions: Vec<Value>,
 ) -> Result<(), CoreError> {
+    let mut seen = std::collections::HashSet::new();
     let tools: Vec<UpstreamTool> = definitions
         .into_iter()
+        // A name listed twice is kept once (the first), so that the rest still updates.
+        .filter(|definition| {
+            seen.insert(
+                definition
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            )
+        })
         .take(Limits::UPSTREAM_TOOLS)
         .filter_map(|definition| {
             let name = definition.get("name")?.as_str()?.to_owned();

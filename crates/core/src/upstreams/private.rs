@@ -38,15 +38,21 @@ pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<ListedEntry>, 
         .entries()
         .iter()
         .map(|entry| ListedEntry {
-            entry: entry.clone(),
+            entry: shown(entry.clone()),
             source: "platform",
         });
     let own = platform.store.list_catalog_entries(org).await?;
     let own = own.into_iter().map(|entry| ListedEntry {
-        entry,
+        entry: shown(entry),
         source: "organization",
     });
     Ok(shared.chain(own).collect())
+}
+
+/// An entry as it may be shown: header values (which may hold keys) hidden.
+fn shown(mut entry: CatalogEntry) -> CatalogEntry {
+    entry.spec = entry.spec.redacted();
+    entry
 }
 
 /// The entry `id`: the platform's, else the organization's own.
@@ -132,7 +138,11 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
         return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
     }
     super::config::check_fields(&entry.config).map_err(|why| invalid("config", why))?;
-    if let Some(slot) = entry.secrets.iter().find(|s| !is_secret_name(&s.name)) {
+    if let Some(slot) = entry
+        .secrets
+        .iter()
+        .find(|s| !is_secret_name(&s.name) || steers_loading(&s.name))
+    {
         return Err(invalid(
             "secrets",
             format!("{:?} is not a secret name (A-Z, 0-9, _)", slot.name),
@@ -302,19 +312,27 @@ fn check_release(version: &str, bin: Option<&str>, args: &[String]) -> Result<()
     Ok(())
 }
 
+/// Variables that steer how programs load or where they look: never an entry's to set.
+fn steers_loading(name: &str) -> bool {
+    matches!(
+        name,
+        "PATH" | "HOME" | "TMPDIR" | "NODE_OPTIONS" | "NODE_PATH"
+    ) || ["LD_", "PYTHON", "GUIDEPOST_", "NPM_CONFIG_"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
 fn check_env(env: &BTreeMap<String, String>) -> Result<(), ValidationError> {
     if env.len() > ENV_MAX {
         return Err(invalid("spec.env", format!("at most {ENV_MAX} variables")));
     }
     for (name, value) in env {
-        let steering = matches!(name.as_str(), "PATH" | "NODE_OPTIONS" | "NODE_PATH")
-            || name.starts_with("LD_")
-            || name.starts_with("GUIDEPOST_");
-        if !is_secret_name(name) || steering {
+        if !is_secret_name(name) || steers_loading(name) {
             return Err(invalid(
                 "spec.env",
                 format!(
-                    "{name:?} cannot be set (names are A-Z, 0-9, _; not PATH, NODE_OPTIONS, NODE_PATH, LD_* or GUIDEPOST_*)"
+                    "{name:?} cannot be set (names are A-Z, 0-9, _; not PATH, HOME, TMPDIR, NODE_OPTIONS, \
+                     NODE_PATH, LD_*, PYTHON*, NPM_CONFIG_* or GUIDEPOST_*)"
                 ),
             ));
         }

@@ -89,5 +89,9 @@ backend_tests! {
         let error = failed["last_error"].as_str().unwrap_or_default();
         assert!(error.contains("127.0.0.1 is not on a public address"), "{failed}");
         assert_eq!(failed["restarts"], 0, "refused at once, not retried: {failed}");
+        // And left alone: no launch loop rewrites its status.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let (_, later) = app.get(&format!("/upstreams/{id}"), &acme.api_key).await;
+        assert_eq!(later["updated_at"], failed["updated_at"], "{later}");
     }
 }
