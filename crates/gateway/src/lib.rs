@@ -18,7 +18,7 @@ mod process;
 mod upstream;
 mod watch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,6 +78,8 @@ pub struct GatewayOptions {
 pub struct Supervisor {
     options: GatewayOptions,
     instances: Mutex<HashMap<UpstreamId, Arc<Instance>>>,
+    /// Upstreams uninstalled while this node ran: never started here again.
+    retired: Mutex<HashSet<UpstreamId>>,
 }
 
 impl Supervisor {
@@ -85,6 +87,7 @@ impl Supervisor {
         Arc::new(Self {
             options,
             instances: Mutex::default(),
+            retired: Mutex::default(),
         })
     }
 
@@ -125,6 +128,14 @@ impl Supervisor {
 #[async_trait]
 impl UpstreamRuntime for Supervisor {
     fn start(&self, platform: &Platform, upstream: &Upstream) {
+        if self
+            .retired
+            .lock()
+            .expect("supervisor lock")
+            .contains(&upstream.id)
+        {
+            return;
+        }
         let instance = self.instance(upstream);
         let platform = platform.clone();
         tokio::spawn(async move { instance.start(&platform).await });
@@ -150,6 +161,14 @@ impl UpstreamRuntime for Supervisor {
         timeout: Duration,
         progress: Option<ProgressSink>,
     ) -> Result<Value, String> {
+        if self
+            .retired
+            .lock()
+            .expect("supervisor lock")
+            .contains(&upstream.id)
+        {
+            return Err("the upstream server is not installed any more".into());
+        }
         let instance = self.instance(upstream);
         let started = std::time::Instant::now();
         let result = instance
@@ -161,6 +180,12 @@ impl UpstreamRuntime for Supervisor {
     }
 
     async fn discard(&self, upstream: &UpstreamId) {
+        // Retired first, so that a call racing the uninstall cannot start it again here.
+        self.retired
+            .lock()
+            .expect("supervisor lock")
+            .insert(upstream.clone());
+        self.stop(upstream).await;
         let dir = self.options.toolchain.data_dir.join(upstream.as_str());
         if let Err(error) = tokio::fs::remove_dir_all(&dir).await
             && error.kind() != std::io::ErrorKind::NotFound

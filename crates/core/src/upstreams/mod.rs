@@ -48,7 +48,8 @@ pub trait UpstreamRuntime: Send + Sync {
     fn start(&self, platform: &Platform, upstream: &Upstream);
     /// Stops the upstream on this node and forgets it.
     async fn stop(&self, upstream: &UpstreamId);
-    /// The upstream was uninstalled: what this node kept for it (its directory) goes.
+    /// The upstream is being uninstalled: it stops on this node for good (a call racing
+    /// the uninstall does not start it again), and what the node kept for it goes.
     async fn discard(&self, upstream: &UpstreamId);
     /// Calls `tool` with `arguments`; the result is the upstream's `CallToolResult` as
     /// JSON. `Err` says, for an agent, why there is none. The upstream's progress goes
@@ -154,7 +155,6 @@ pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Upstream>, Cor
 pub async fn uninstall(platform: &Platform, org: &OrgId, id: &UpstreamId) -> Result<(), CoreError> {
     let upstream = platform.store.get_upstream(org, id).await?;
     let servers = attached_servers(platform, org, id).await?;
-    platform.upstreams.stop(&upstream.id).await;
     platform.upstreams.discard(&upstream.id).await;
     platform.store.delete_upstream(org, id).await?;
     platform.announce_tools_changed(&servers).await;
