@@ -67,6 +67,14 @@ pub fn router(platform: Platform) -> Router {
         )
         .route("/upstreams/{id}/restart", post(upstreams::restart))
         .route("/upstreams/{id}/tools", get(upstreams::tools))
+        .route(
+            "/upstreams/{id}/tools/{name}/approve",
+            post(upstreams::approve),
+        )
+        .route(
+            "/upstreams/{id}/tools/{name}/reject",
+            post(upstreams::reject),
+        )
         .route("/upstreams/{id}/logs", get(upstreams::logs))
         .route(
             "/servers/{id}/upstreams/{upstream_id}",

@@ -42,6 +42,8 @@ use crate::{
         upstreams::uninstall,
         upstreams::restart,
         upstreams::tools,
+        upstreams::approve,
+        upstreams::reject,
         upstreams::logs,
         upstreams::attach,
         upstreams::detach,

@@ -1,14 +1,14 @@
 //! The gateway's API (SPEC §8): the catalog, installed upstreams, their tools and logs,
 //! and attaching them to hosted servers.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::private::ListedEntry;
 use guidepost_core::upstreams::{
     self, AttachUpstream, InstallUpstream, UpdateUpstream, catalog::CatalogEntry,
 };
-use guidepost_domain::{Attachment, ServerId, Upstream, UpstreamId, UpstreamTool};
+use guidepost_domain::{Attachment, ServerId, ToolState, Upstream, UpstreamId, UpstreamTool};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -171,6 +171,53 @@ pub(crate) async fn tools(
 ) -> Result<Json<Items<UpstreamTool>>, ApiError> {
     let items = upstreams::tools(&platform, &auth.org_id, &id).await?;
     Ok(Json(Items { items }))
+}
+
+/// Approve a tool's current definition: it is offered again (and its definition is not
+/// flagged when it comes back).
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/tools/{name}/approve", tag = "gateway",
+    operation_id = "upstreams_tool_approve",
+    params(("id" = String, Path, description = "Upstream id, `up_…`"), ("name" = String, Path, description = "The upstream's name for the tool")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tool, approved", body = UpstreamTool),
+        (status = 404, description = "No such upstream or tool in this organization"),
+    ))]
+pub(crate) async fn approve(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<UpstreamTool>, ApiError> {
+    decide(&platform, &auth, &id, &name, ToolState::Approved).await
+}
+
+/// Reject a tool: it is not offered, and calls to it are refused.
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/tools/{name}/reject", tag = "gateway",
+    operation_id = "upstreams_tool_reject",
+    params(("id" = String, Path, description = "Upstream id, `up_…`"), ("name" = String, Path, description = "The upstream's name for the tool")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tool, rejected", body = UpstreamTool),
+        (status = 404, description = "No such upstream or tool in this organization"),
+    ))]
+pub(crate) async fn reject(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<UpstreamTool>, ApiError> {
+    decide(&platform, &auth, &id, &name, ToolState::Rejected).await
+}
+
+async fn decide(
+    platform: &Platform,
+    auth: &OrgAuth,
+    id: &str,
+    name: &str,
+    state: ToolState,
+) -> Result<Json<UpstreamTool>, ApiError> {
+    let id: UpstreamId = guidepost_domain::Id::parse(id).ok_or(ApiError::NotFound)?;
+    let tool = upstreams::decide(platform, &auth.org_id, &id, name, state).await?;
+    Ok(Json(tool))
 }
 
 /// Recent stderr lines of the upstream on the node that answers.

@@ -211,9 +211,24 @@ pub struct UpstreamTool {
     /// The whole definition as the upstream sent it.
     #[schema(value_type = Object)]
     pub definition: serde_json::Value,
-    /// SHA-256 of the definition's canonical JSON.
+    /// SHA-256 of the definition's canonical JSON (RFC 8785).
     pub definition_hash: String,
     pub state: ToolState,
+    /// What the scanner found in it.
+    pub findings: Vec<Finding>,
+}
+
+/// Something the scanner found in a tool definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Finding {
+    /// The rule's id (`crates/core/src/upstreams/scan_rules.toml`).
+    pub rule: String,
+    /// `low` (reported), `medium` or `high` (quarantines the tool).
+    pub severity: String,
+    /// Where in the definition, such as `inputSchema.properties.notes.description`.
+    pub path: String,
+    /// What matched.
+    pub matched: String,
 }
 
 /// An upstream attached to a hosted server.

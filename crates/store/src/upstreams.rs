@@ -43,6 +43,20 @@ pub trait UpstreamStore: Send + Sync {
         id: &UpstreamId,
         tools: &[UpstreamTool],
     ) -> Result<()>;
+    /// Every (tool name, definition hash) ever approved for the upstream.
+    async fn approved_definitions(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+    ) -> Result<Vec<(String, String)>>;
+    /// An administrator's decision on a tool; approving also remembers its definition.
+    async fn decide_tool(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        name: &str,
+        state: ToolState,
+    ) -> Result<UpstreamTool>;
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>>;
     /// Attaches (or re-attaches with new settings); `NotFound` if the server or the
     /// upstream is not the organization's, `Conflict` if the prefix is taken on the server.

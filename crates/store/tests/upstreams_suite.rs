@@ -35,6 +35,7 @@ fn tool(name: &str) -> UpstreamTool {
         definition_hash: definition_hash(&definition),
         definition,
         state: ToolState::Approved,
+        findings: Vec::new(),
     }
 }
 

@@ -3,14 +3,15 @@
 //! server offers. Running them is the gateway's supervisor (`UpstreamRuntime`), one per
 //! node; core tells it what was installed and asks it to call.
 //!
-//! `tools/list` is served from the stored definitions, so listing never waits for an
-//! upstream to start. Until pinning lands (the gateway security issue), a discovered tool
-//! is approved on discovery.
+//! `tools/list` is served from the stored, approved definitions, so listing never waits
+//! for an upstream to start. What is approved is `pinning`'s rule.
 
 pub mod catalog;
 pub mod config;
 mod names;
+mod pinning;
 pub mod private;
+mod scan;
 pub mod secrets;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
 pub use names::exposed_name;
+pub use pinning::{decide, record_tools};
 
 /// Default and bounds of an attachment's call timeout.
 const DEFAULT_TIMEOUT_MS: i64 = 60_000;
@@ -306,16 +308,41 @@ pub struct OfferedTool {
 }
 
 /// The attached upstreams' approved tools on `server`, in attach order then each
-/// upstream's order.
+/// upstream's order: what `tools/list` shows.
 pub async fn offered(
     platform: &Platform,
     server: &McpServer,
 ) -> Result<Vec<OfferedTool>, CoreError> {
+    let attached = attached_tools(platform, server).await?;
+    Ok(attached
+        .into_iter()
+        .filter(|(_, state)| *state == ToolState::Approved)
+        .map(|(tool, _)| tool)
+        .collect())
+}
+
+/// The attached tool exposed as `name` on `server`, whatever its approval state, with it.
+pub async fn attached_tool(
+    platform: &Platform,
+    server: &McpServer,
+    name: &str,
+) -> Result<Option<(OfferedTool, ToolState)>, CoreError> {
+    let attached = attached_tools(platform, server).await?;
+    Ok(attached
+        .into_iter()
+        .find(|(tool, _)| tool.exposed_name == name))
+}
+
+/// Every tool of the server's attachments (within their allowlists), with its state.
+async fn attached_tools(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<Vec<(OfferedTool, ToolState)>, CoreError> {
     let attached = platform
         .store
         .attached_upstreams(&server.org_id, &server.id)
         .await?;
-    let mut offered = Vec::new();
+    let mut tools = Vec::new();
     for entry in attached {
         let attachment = &entry.attachment;
         let upstream = std::sync::Arc::new(entry.upstream);
@@ -326,20 +353,21 @@ pub async fn offered(
                 .is_none_or(|list| list.iter().any(|a| a == name))
         };
         for tool in entry.tools {
-            if tool.state != ToolState::Approved || !allowed(&tool.name) {
+            if !allowed(&tool.name) {
                 continue;
             }
-            offered.push(OfferedTool {
+            let offered = OfferedTool {
                 exposed_name: exposed_name(&attachment.prefix, &tool.name),
                 upstream_id: attachment.upstream_id.clone(),
                 upstream: upstream.clone(),
                 tool: tool.name,
                 definition: tool.definition,
                 timeout: Duration::from_millis(attachment.timeout_ms as u64),
-            });
+            };
+            tools.push((offered, tool.state));
         }
     }
-    Ok(offered)
+    Ok(tools)
 }
 
 /// Calls an offered tool through its upstream.
@@ -362,8 +390,7 @@ pub async fn call(
         .await
 }
 
-/// The supervisor's writes: status, and tools as discovered (approved on discovery until
-/// pinning lands). Hosted servers that attach the upstream are told their tools changed.
+/// The supervisor's status write (its tool writes are `pinning::record_tools`).
 pub async fn record_status(
     platform: &Platform,
     upstream: &Upstream,
@@ -379,55 +406,4 @@ pub async fn record_status(
         .store
         .set_upstream_status(&upstream.org_id, &upstream.id, status, last_error, restarts)
         .await?)
-}
-
-pub async fn record_tools(
-    platform: &Platform,
-    upstream: &Upstream,
-    definitions: Vec<Value>,
-) -> Result<(), CoreError> {
-    let mut seen = std::collections::HashSet::new();
-    let tools: Vec<UpstreamTool> = definitions
-        .into_iter()
-        // A name listed twice is kept once (the first), so that the rest still updates.
-        .filter(|definition| {
-            seen.insert(
-                definition
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            )
-        })
-        .take(Limits::UPSTREAM_TOOLS)
-        .filter_map(|definition| {
-            let name = definition.get("name")?.as_str()?.to_owned();
-            Some(UpstreamTool {
-                definition_hash: definition_hash(&definition),
-                name,
-                definition,
-                state: ToolState::Approved,
-            })
-        })
-        .collect();
-    let org = &upstream.org_id;
-    let known = platform
-        .store
-        .list_upstream_tools(org, &upstream.id)
-        .await?;
-    let unchanged = known.len() == tools.len()
-        && known
-            .iter()
-            .zip(&tools)
-            .all(|(old, new)| old.name == new.name && old.definition_hash == new.definition_hash);
-    if unchanged {
-        // A restart or an idle wake lists the same tools: nothing to write or announce.
-        return Ok(());
-    }
-    platform
-        .store
-        .replace_upstream_tools(org, &upstream.id, &tools)
-        .await?;
-    let servers = attached_servers(platform, org, &upstream.id).await?;
-    platform.announce_tools_changed(&servers).await;
-    Ok(())
 }

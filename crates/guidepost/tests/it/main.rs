@@ -23,6 +23,7 @@ mod gateway_container;
 mod gateway_fixture;
 mod gateway_isolation;
 mod gateway_lifecycle;
+mod gateway_pinning;
 mod gateway_remote;
 mod gateway_secrets;
 mod gateway_supervision;

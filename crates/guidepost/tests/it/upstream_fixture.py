@@ -4,7 +4,8 @@ only, so that each behaviour is the test's to control):
 - `echo {message}`: answers the message.
 - `slow {seconds, steps}`: reports `steps` progress notifications, then answers; if it is
   cancelled, it writes `cancelled <pid> <request id>` to $FIXTURE_MARKS.
-- `grow {name}`: adds a tool `name` and sends notifications/tools/list_changed.
+- `grow {name, description}`: adds (or redefines) the tool `name` and sends
+  notifications/tools/list_changed.
 - `spawn_child`: starts `sleep 600` as its own child and answers its pid.
 - `crash`: exits at once, answering nothing.
 - `hang`: stops reading its input (and so answers nothing, pings included), alive.
@@ -91,7 +92,7 @@ def call(request_id, params):
     elif name == "slow":
         threading.Thread(target=slow, args=(request_id, arguments, token), daemon=True).start()
     elif name == "grow":
-        tools[str(arguments.get("name", "grown"))] = "A tool added while running."
+        tools[str(arguments.get("name", "grown"))] = str(arguments.get("description", "A tool added while running."))
         text(request_id, "grown")
         send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     elif name == "spawn_child":

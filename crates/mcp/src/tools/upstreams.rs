@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use guidepost_core::upstreams::{self, CallProgress, OfferedTool};
 use guidepost_core::{CoreError, Platform};
-use guidepost_domain::McpServer;
+use guidepost_domain::{McpServer, ToolState};
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, ResultType, Tool,
@@ -33,9 +33,8 @@ async fn find(
     platform: &Platform,
     server: &McpServer,
     name: &str,
-) -> Result<Option<OfferedTool>, CoreError> {
-    let offered = upstreams::offered(platform, server).await?;
-    Ok(offered.into_iter().find(|tool| tool.exposed_name == name))
+) -> Result<Option<(OfferedTool, ToolState)>, CoreError> {
+    upstreams::attached_tool(platform, server, name).await
 }
 
 #[async_trait]
@@ -65,7 +64,8 @@ impl ToolSource for UpstreamTools {
     async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
         let server = &call.scope.server;
         let offered = match find(call.platform, server, call.name).await {
-            Ok(Some(offered)) => offered,
+            Ok(Some((offered, ToolState::Approved))) => offered,
+            Ok(Some((offered, state))) => return failure(awaits_review(&offered, state)),
             Ok(None) => return failure(format!("{} is not offered here any more", call.name)),
             Err(error) => {
                 tracing::error!(%error, "could not look up an upstream tool");
@@ -146,6 +146,23 @@ fn relayed(token: ProgressToken, update: CallProgress) -> ProgressNotificationPa
     param.total = update.total;
     param.message = update.message;
     param
+}
+
+/// Why a tool that is attached but not approved cannot be called, for an agent.
+fn awaits_review(offered: &OfferedTool, state: ToolState) -> String {
+    let (upstream, tool) = (&offered.upstream_id, &offered.tool);
+    match state {
+        ToolState::Rejected => format!(
+            "{} was rejected by the organization's administrators; it cannot be called.",
+            offered.exposed_name
+        ),
+        _ => format!(
+            "{} is {state}: its definition is new, changed, or flagged by the scanner, and awaits \
+             review by the organization's administrators (they approve it with POST \
+             /api/v1/upstreams/{upstream}/tools/{tool}/approve). Try another tool meanwhile.",
+            offered.exposed_name
+        ),
+    }
 }
 
 fn failure(message: String) -> CallToolResult {

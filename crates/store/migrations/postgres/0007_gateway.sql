@@ -29,9 +29,22 @@ CREATE TABLE upstream_tools (
     definition TEXT NOT NULL,
     definition_hash TEXT NOT NULL,
     state TEXT NOT NULL,
+    -- What the scanner found, as JSON.
+    findings TEXT NOT NULL,
     position BIGINT NOT NULL,
     discovered_at BIGINT NOT NULL,
     PRIMARY KEY (upstream_id, name)
+);
+
+-- Every definition an administrator (or a clean first discovery) approved: one that
+-- comes back is not flagged again.
+CREATE TABLE approved_definitions (
+    upstream_id TEXT NOT NULL REFERENCES upstreams(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    definition_hash TEXT NOT NULL,
+    approved_at BIGINT NOT NULL,
+    PRIMARY KEY (upstream_id, name, definition_hash)
 );
 
 CREATE TABLE upstream_attachments (

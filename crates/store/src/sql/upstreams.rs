@@ -43,12 +43,14 @@ fn tool(row: &DbRow) -> Result<UpstreamTool> {
 fn tool_named(row: &DbRow, name: String) -> Result<UpstreamTool> {
     let definition = text(row, "definition")?;
     let state = text(row, "state")?;
+    let findings = text(row, "findings")?;
     Ok(UpstreamTool {
         name,
         definition: serde_json::from_str(&definition)
             .map_err(|_| corrupt("tool definition", "…"))?,
         definition_hash: text(row, "definition_hash")?,
         state: ToolState::parse(&state).ok_or_else(|| corrupt("tool state", &state))?,
+        findings: serde_json::from_str(&findings).map_err(|_| corrupt("tool findings", "…"))?,
     })
 }
 
@@ -80,6 +82,29 @@ fn catalog_entry(row: &DbRow) -> Result<CatalogEntry> {
         config: serde_json::from_str(&config)
             .map_err(|_| corrupt("catalog entry config", &config))?,
     })
+}
+
+/// Records that `name`'s definition `hash` was approved (once).
+async fn remember_approval(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    org: &OrgId,
+    id: &UpstreamId,
+    name: &str,
+    hash: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO approved_definitions (upstream_id, org_id, name, definition_hash, approved_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(org.as_str())
+    .bind(name)
+    .bind(hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
@@ -196,8 +221,8 @@ impl UpstreamStore for ThisStore {
         for (position, tool) in tools.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO upstream_tools (upstream_id, org_id, name, definition, definition_hash, \
-                 state, position, discovered_at) \
-                 SELECT id, org_id, $3, $4, $5, $6, $7, $8 FROM upstreams WHERE org_id = $1 AND id = $2",
+                 state, position, discovered_at, findings) \
+                 SELECT id, org_id, $3, $4, $5, $6, $7, $8, $9 FROM upstreams WHERE org_id = $1 AND id = $2",
             )
             .bind(org.as_str())
             .bind(id.as_str())
@@ -207,16 +232,67 @@ impl UpstreamStore for ThisStore {
             .bind(tool.state.as_str())
             .bind(position as i64)
             .bind(now)
+            .bind(json_text(&tool.findings))
             .execute(&mut *tx)
             .await?;
+            if tool.state == ToolState::Approved {
+                self.count(1);
+                remember_approval(&mut tx, org, id, &tool.name, &tool.definition_hash, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
     }
 
+    async fn approved_definitions(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT name, definition_hash FROM approved_definitions \
+             WHERE org_id = $1 AND upstream_id = $2",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_all(self.run())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((text(row, "name")?, text(row, "definition_hash")?)))
+            .collect()
+    }
+
+    async fn decide_tool(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        name: &str,
+        state: ToolState,
+    ) -> Result<UpstreamTool> {
+        let mut tx = self.begin_write().await?;
+        self.count(2);
+        let row = sqlx::query(
+            "UPDATE upstream_tools SET state = $4 WHERE org_id = $1 AND upstream_id = $2 AND name = $3 \
+             RETURNING name, definition, definition_hash, state, findings",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(name)
+        .bind(state.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let tool = tool(&row.ok_or(StoreError::NotFound)?)?;
+        if state == ToolState::Approved {
+            let now = Timestamp::now().micros();
+            remember_approval(&mut tx, org, id, name, &tool.definition_hash, now).await?;
+        }
+        tx.commit().await?;
+        Ok(tool)
+    }
+
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>> {
         let rows = sqlx::query(
-            "SELECT name, definition, definition_hash, state FROM upstream_tools \
+            "SELECT name, definition, definition_hash, state, findings FROM upstream_tools \
              WHERE org_id = $1 AND upstream_id = $2 ORDER BY position",
         )
         .bind(org.as_str())
@@ -359,7 +435,7 @@ impl UpstreamStore for ThisStore {
             "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.timeout_ms, \
              a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
              u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
-             t.name AS tool_name, t.definition, t.definition_hash, t.state \
+             t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
              FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
              LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id \
              WHERE a.org_id = $1 AND a.server_id = $2 \

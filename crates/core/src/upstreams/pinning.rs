@@ -1,0 +1,178 @@
+//! Pinning (SPEC §8, "Security"): every discovered tool definition is hashed whole (its
+//! RFC 8785 canonical JSON) and scanned. A definition an administrator approved before is
+//! approved when it comes back; one the scanner flags, or one whose hash changed since it
+//! was discovered (an MCP rug pull), is quarantined: hidden from `tools/list`, and a call
+//! is refused with a tool error, until an administrator approves it. A new, clean tool is
+//! approved on discovery (the organization's `tool_approval` setting, with `manual`
+//! review of new tools, is not built yet).
+
+use std::collections::{HashMap, HashSet};
+
+use guidepost_domain::*;
+use serde_json::Value;
+
+use super::{attached_servers, scan};
+use crate::{CoreError, Platform};
+
+/// Stores the tools an upstream listed, each with its hash, findings and state; servers
+/// that attach the upstream are told when anything changed.
+pub async fn record_tools(
+    platform: &Platform,
+    upstream: &Upstream,
+    definitions: Vec<Value>,
+) -> Result<(), CoreError> {
+    let org = &upstream.org_id;
+    let known = platform
+        .store
+        .list_upstream_tools(org, &upstream.id)
+        .await?;
+    let approved: HashSet<(String, String)> = platform
+        .store
+        .approved_definitions(org, &upstream.id)
+        .await?
+        .into_iter()
+        .collect();
+    let before: HashMap<&str, &UpstreamTool> = known.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut seen = HashSet::new();
+    let tools: Vec<UpstreamTool> = definitions
+        .into_iter()
+        // A name listed twice is kept once (the first), so that the rest still updates.
+        .filter(|d| seen.insert(d.get("name").and_then(Value::as_str).map(str::to_owned)))
+        .take(Limits::UPSTREAM_TOOLS)
+        .filter_map(|definition| {
+            let name = definition.get("name")?.as_str()?.to_owned();
+            let hash = definition_hash(&definition);
+            let findings = scan::scan(&definition);
+            let state = judged(
+                &name,
+                &hash,
+                &findings,
+                before.get(name.as_str()).copied(),
+                &approved,
+            );
+            Some(UpstreamTool {
+                name,
+                definition,
+                definition_hash: hash,
+                state,
+                findings,
+            })
+        })
+        .collect();
+    let unchanged = known.len() == tools.len()
+        && known
+            .iter()
+            .zip(&tools)
+            .all(|(old, new)| old.name == new.name && old.definition_hash == new.definition_hash);
+    if unchanged {
+        // A restart or an idle wake lists the same tools: nothing to write or announce.
+        return Ok(());
+    }
+    for tool in tools.iter().filter(|t| t.state == ToolState::Quarantined) {
+        let rules: Vec<&str> = tool.findings.iter().map(|f| f.rule.as_str()).collect();
+        tracing::warn!(upstream = %upstream.id, tool = %tool.name, ?rules, "a tool definition was quarantined");
+    }
+    platform
+        .store
+        .replace_upstream_tools(org, &upstream.id, &tools)
+        .await?;
+    let servers = attached_servers(platform, org, &upstream.id).await?;
+    platform.announce_tools_changed(&servers).await;
+    Ok(())
+}
+
+/// A discovered definition's state.
+fn judged(
+    name: &str,
+    hash: &str,
+    findings: &[Finding],
+    before: Option<&UpstreamTool>,
+    approved: &HashSet<(String, String)>,
+) -> ToolState {
+    if approved.contains(&(name.to_owned(), hash.to_owned())) {
+        return ToolState::Approved;
+    }
+    if findings.iter().any(scan::quarantines) {
+        return ToolState::Quarantined;
+    }
+    match before {
+        // Changed since it was discovered, and not to a definition approved before.
+        Some(known) if known.definition_hash != hash => ToolState::Quarantined,
+        // The same definition keeps the decision taken on it (pending, rejected, …).
+        Some(known) => known.state,
+        None => ToolState::Approved,
+    }
+}
+
+/// An administrator's decision on a tool of the organization's upstream: `Approved`
+/// (its definition is remembered, and offered again) or `Rejected`.
+pub async fn decide(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+    name: &str,
+    state: ToolState,
+) -> Result<UpstreamTool, CoreError> {
+    platform.store.get_upstream(org, id).await?;
+    let tool = platform.store.decide_tool(org, id, name, state).await?;
+    let servers = attached_servers(platform, org, id).await?;
+    platform.announce_tools_changed(&servers).await;
+    Ok(tool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(hash: &str, state: ToolState) -> UpstreamTool {
+        UpstreamTool {
+            name: "echo".into(),
+            definition: Value::Null,
+            definition_hash: hash.into(),
+            state,
+            findings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_changed_definition_is_quarantined_unless_it_was_approved_before() {
+        let none = HashSet::new();
+        assert_eq!(
+            judged("echo", "h1", &[], None, &none),
+            ToolState::Approved,
+            "new and clean"
+        );
+        let known = tool("h1", ToolState::Approved);
+        assert_eq!(
+            judged("echo", "h1", &[], Some(&known), &none),
+            ToolState::Approved
+        );
+        assert_eq!(
+            judged("echo", "h2", &[], Some(&known), &none),
+            ToolState::Quarantined,
+            "a rug pull"
+        );
+        let approved = HashSet::from([("echo".to_owned(), "h2".to_owned())]);
+        assert_eq!(
+            judged("echo", "h2", &[], Some(&known), &approved),
+            ToolState::Approved,
+            "approved before"
+        );
+        let rejected = tool("h1", ToolState::Rejected);
+        assert_eq!(
+            judged("echo", "h1", &[], Some(&rejected), &none),
+            ToolState::Rejected,
+            "stays rejected"
+        );
+        let finding = Finding {
+            rule: "model-directives".into(),
+            severity: "high".into(),
+            path: "description".into(),
+            matched: "<important>".into(),
+        };
+        assert_eq!(
+            judged("echo", "h9", &[finding], None, &none),
+            ToolState::Quarantined
+        );
+    }
+}
