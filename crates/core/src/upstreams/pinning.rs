@@ -42,7 +42,13 @@ pub async fn record_tools(
         .filter_map(|definition| {
             let name = definition.get("name")?.as_str()?.to_owned();
             let hash = definition_hash(&definition);
-            let findings = scan::scan(&definition);
+            let mut findings = scan::scan(&definition);
+            if let Some(known) = before
+                .get(name.as_str())
+                .filter(|k| k.definition_hash != hash)
+            {
+                findings.extend(change_findings(&known.definition, &definition));
+            }
             let state = judged(
                 &name,
                 &hash,
@@ -79,6 +85,65 @@ pub async fn record_tools(
     let servers = attached_servers(platform, org, &upstream.id).await?;
     platform.announce_tools_changed(&servers).await;
     Ok(())
+}
+
+/// What a change of definition made riskier: a read-only tool that is no longer said to
+/// be, a tool that now says it destroys, and parameters that became required.
+fn change_findings(before: &Value, now: &Value) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let hint = |definition: &Value, name: &str| {
+        definition
+            .pointer(&format!("/annotations/{name}"))
+            .and_then(Value::as_bool)
+    };
+    let mut finding = |rule: &str, severity: &str, path: &str, matched: String| {
+        findings.push(Finding {
+            rule: rule.into(),
+            severity: severity.into(),
+            path: path.into(),
+            matched,
+        });
+    };
+    if hint(before, "readOnlyHint") == Some(true) && hint(now, "readOnlyHint") != Some(true) {
+        finding(
+            "annotation-downgrade",
+            "high",
+            "annotations.readOnlyHint",
+            "no longer read-only".into(),
+        );
+    }
+    if hint(before, "destructiveHint") == Some(false) && hint(now, "destructiveHint") != Some(false)
+    {
+        finding(
+            "annotation-downgrade",
+            "high",
+            "annotations.destructiveHint",
+            "may now destroy".into(),
+        );
+    }
+    let required = |definition: &Value| -> Vec<String> {
+        definition
+            .pointer("/inputSchema/required")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let was = required(before);
+    for name in required(now).into_iter().filter(|n| !was.contains(n)) {
+        finding(
+            "new-required-parameter",
+            "medium",
+            "inputSchema.required",
+            name,
+        );
+    }
+    findings
 }
 
 /// A discovered definition's state.
@@ -132,6 +197,37 @@ mod tests {
             state,
             findings: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_change_that_drops_read_only_or_adds_a_required_parameter_is_a_finding() {
+        let before = serde_json::json!({"name": "read", "annotations": {"readOnlyHint": true, "destructiveHint": false},
+            "inputSchema": {"type": "object", "required": ["path"]}});
+        let now = serde_json::json!({"name": "read", "annotations": {"readOnlyHint": false},
+            "inputSchema": {"type": "object", "required": ["path", "notes"]}});
+        let found: Vec<(String, String)> = change_findings(&before, &now)
+            .into_iter()
+            .map(|f| (f.path, f.matched))
+            .collect();
+        assert!(
+            found.contains(&(
+                "annotations.readOnlyHint".into(),
+                "no longer read-only".into()
+            )),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(
+                "annotations.destructiveHint".into(),
+                "may now destroy".into()
+            )),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&("inputSchema.required".into(), "notes".into())),
+            "{found:?}"
+        );
+        assert!(change_findings(&before, &before).is_empty());
     }
 
     #[test]
