@@ -17,6 +17,13 @@ pub struct OrgAuth {
     pub key_id: ApiKeyId,
 }
 
+impl OrgAuth {
+    /// Who the audit log says acted: this API key.
+    pub fn actor(&self) -> guidepost_domain::Actor {
+        guidepost_domain::Actor::api_key(&self.key_id)
+    }
+}
+
 const KEY_PREFIX: &str = "gp_";
 
 impl FromRequestParts<Platform> for OrgAuth {

@@ -13,6 +13,7 @@
 
 mod analytics;
 mod api_keys;
+mod audit;
 mod auth;
 mod end_users;
 mod error;
@@ -58,6 +59,7 @@ pub fn router(platform: Platform) -> Router {
             "/catalog",
             get(upstreams::catalog).post(upstreams::add_entry),
         )
+        .route("/audit-events", get(audit::list))
         .route("/upstreams", get(upstreams::list).post(upstreams::install))
         .route(
             "/upstreams/{id}",

@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, end_users, oidc, servers, support, tool_calls, upstreams, walkthroughs,
+    analytics, api_keys, audit, end_users, oidc, servers, support, tool_calls, upstreams,
+    walkthroughs,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +34,7 @@ use crate::{
         servers::delete,
         servers::install,
         servers::verify_custom_domain,
+        audit::list,
         upstreams::catalog,
         upstreams::add_entry,
         upstreams::install,

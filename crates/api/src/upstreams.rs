@@ -73,7 +73,7 @@ pub(crate) async fn install(
     auth: OrgAuth,
     Json(input): Json<InstallUpstream>,
 ) -> Result<(StatusCode, Json<Upstream>), ApiError> {
-    let upstream = upstreams::install(&platform, &auth.org_id, input).await?;
+    let upstream = upstreams::install(&platform, &auth.actor(), &auth.org_id, input).await?;
     Ok((StatusCode::CREATED, Json(upstream)))
 }
 
@@ -136,7 +136,7 @@ pub(crate) async fn uninstall(
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<StatusCode, ApiError> {
-    upstreams::uninstall(&platform, &auth.org_id, &id).await?;
+    upstreams::uninstall(&platform, &auth.actor(), &auth.org_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,7 +216,7 @@ async fn decide(
     state: ToolState,
 ) -> Result<Json<UpstreamTool>, ApiError> {
     let id: UpstreamId = guidepost_domain::Id::parse(id).ok_or(ApiError::NotFound)?;
-    let tool = upstreams::decide(platform, &auth.org_id, &id, name, state).await?;
+    let tool = upstreams::decide(platform, &auth.actor(), &auth.org_id, &id, name, state).await?;
     Ok(Json(tool))
 }
 
@@ -257,7 +257,15 @@ pub(crate) async fn attach(
     IdPath((server, upstream)): IdPath<(ServerId, UpstreamId)>,
     Json(input): Json<AttachUpstream>,
 ) -> Result<Json<Attachment>, ApiError> {
-    let attached = upstreams::attach(&platform, &auth.org_id, &server, &upstream, input).await?;
+    let attached = upstreams::attach(
+        &platform,
+        &auth.actor(),
+        &auth.org_id,
+        &server,
+        &upstream,
+        input,
+    )
+    .await?;
     Ok(Json(attached))
 }
 
@@ -278,6 +286,6 @@ pub(crate) async fn detach(
     auth: OrgAuth,
     IdPath((server, upstream)): IdPath<(ServerId, UpstreamId)>,
 ) -> Result<StatusCode, ApiError> {
-    upstreams::detach(&platform, &auth.org_id, &server, &upstream).await?;
+    upstreams::detach(&platform, &auth.actor(), &auth.org_id, &server, &upstream).await?;
     Ok(StatusCode::NO_CONTENT)
 }

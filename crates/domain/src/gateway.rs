@@ -297,3 +297,53 @@ pub struct SecretSlot {
     pub name: String,
     pub description: String,
 }
+
+pub type AuditEventId = Id<kind::AuditEvent>;
+
+/// Who did something the audit log records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    /// A request made with this API key.
+    pub fn api_key(key: &crate::ApiKeyId) -> Self {
+        Self(format!("api_key:{key}"))
+    }
+
+    /// The command line, run by the platform's operator.
+    pub fn cli() -> Self {
+        Self("cli".into())
+    }
+
+    /// The platform itself (the supervisor discovering tools, the scanner).
+    pub fn platform() -> Self {
+        Self("platform".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One entry of an organization's audit log (SPEC §8): who did what to which upstream,
+/// server or tool, and when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEvent {
+    #[schema(value_type = String)]
+    pub id: AuditEventId,
+    #[serde(skip)]
+    pub org_id: OrgId,
+    pub created_at: Timestamp,
+    /// `api_key:key_…`, `cli` or `platform`.
+    pub actor: String,
+    /// Such as `upstream.installed`, `tool.quarantined`, `tool.approved`, `upstream.attached`.
+    pub action: String,
+    #[schema(value_type = Option<String>)]
+    pub upstream_id: Option<UpstreamId>,
+    #[schema(value_type = Option<String>)]
+    pub server_id: Option<ServerId>,
+    pub tool: Option<String>,
+    /// What else the action carries (findings, a hash, a prefix).
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}

@@ -42,6 +42,7 @@ pub mod kind {
         LoginSession => "lgn",
         Grant => "grt",
         Upstream => "up",
+        AuditEvent => "ae",
     }
 }
 

@@ -9,6 +9,7 @@
 //! Architecture invariant: this is the only crate that runs SQL. Every method that reads
 //! or writes tenant data takes an organization id, or is documented as platform-wide.
 
+mod audit;
 mod auth;
 mod end_users;
 mod error;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use guidepost_domain::*;
 
+pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
@@ -86,6 +88,7 @@ pub trait Store:
     + AuthStore
     + OidcStore
     + UpstreamStore
+    + AuditStore
     + Send
     + Sync
     + 'static

@@ -6,6 +6,7 @@
 //! `tools/list` is served from the stored, approved definitions, so listing never waits
 //! for an upstream to start. What is approved is `pinning`'s rule.
 
+pub mod audit;
 pub mod catalog;
 pub mod config;
 mod names;
@@ -121,6 +122,7 @@ pub struct AttachUpstream {
 /// Installs an upstream from the catalog and starts it on this node.
 pub async fn install(
     platform: &Platform,
+    actor: &Actor,
     org: &OrgId,
     input: InstallUpstream,
 ) -> Result<Upstream, CoreError> {
@@ -141,6 +143,12 @@ pub async fn install(
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
     };
     let upstream = platform.store.create_upstream(org, &new).await?;
+    let about = audit::About {
+        upstream: Some(&upstream.id),
+        detail: serde_json::json!({"catalog_entry_id": entry.id, "name": upstream.name}),
+        ..Default::default()
+    };
+    audit::record(platform, org, actor, "upstream.installed", about).await?;
     platform.upstreams.start(platform, &upstream);
     Ok(upstream)
 }
@@ -154,11 +162,22 @@ pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Upstream>, Cor
 }
 
 /// Stops and uninstalls; hosted servers that attached it lose its tools.
-pub async fn uninstall(platform: &Platform, org: &OrgId, id: &UpstreamId) -> Result<(), CoreError> {
+pub async fn uninstall(
+    platform: &Platform,
+    actor: &Actor,
+    org: &OrgId,
+    id: &UpstreamId,
+) -> Result<(), CoreError> {
     let upstream = platform.store.get_upstream(org, id).await?;
     let servers = attached_servers(platform, org, id).await?;
     platform.upstreams.discard(&upstream.id).await;
     platform.store.delete_upstream(org, id).await?;
+    let about = audit::About {
+        upstream: Some(id),
+        detail: serde_json::json!({"name": upstream.name}),
+        ..Default::default()
+    };
+    audit::record(platform, org, actor, "upstream.uninstalled", about).await?;
     platform.announce_tools_changed(&servers).await;
     Ok(())
 }
@@ -245,6 +264,7 @@ async fn attached_servers(
 /// attachment of the server uses, or a tool name that would collide, is refused.
 pub async fn attach(
     platform: &Platform,
+    actor: &Actor,
     org: &OrgId,
     server: &ServerId,
     id: &UpstreamId,
@@ -275,6 +295,13 @@ pub async fn attach(
         attached_at: Timestamp::now(),
     };
     let attached = platform.store.attach_upstream(org, &attachment).await?;
+    let about = audit::About {
+        upstream: Some(id),
+        server: Some(server),
+        detail: serde_json::json!({"prefix": attached.prefix, "allowed_tools": attached.allowed_tools}),
+        ..Default::default()
+    };
+    audit::record(platform, org, actor, "upstream.attached", about).await?;
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
@@ -283,11 +310,18 @@ pub async fn attach(
 
 pub async fn detach(
     platform: &Platform,
+    actor: &Actor,
     org: &OrgId,
     server: &ServerId,
     id: &UpstreamId,
 ) -> Result<(), CoreError> {
     platform.store.detach_upstream(org, server, id).await?;
+    let about = audit::About {
+        upstream: Some(id),
+        server: Some(server),
+        ..Default::default()
+    };
+    audit::record(platform, org, actor, "upstream.detached", about).await?;
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use guidepost_domain::*;
 use serde_json::Value;
 
-use super::{attached_servers, scan};
+use super::{attached_servers, audit, scan};
 use crate::{CoreError, Platform};
 
 /// Stores the tools an upstream listed, each with its hash, findings and state; servers
@@ -74,14 +74,38 @@ pub async fn record_tools(
         // A restart or an idle wake lists the same tools: nothing to write or announce.
         return Ok(());
     }
-    for tool in tools.iter().filter(|t| t.state == ToolState::Quarantined) {
-        let rules: Vec<&str> = tool.findings.iter().map(|f| f.rule.as_str()).collect();
-        tracing::warn!(upstream = %upstream.id, tool = %tool.name, ?rules, "a tool definition was quarantined");
-    }
     platform
         .store
         .replace_upstream_tools(org, &upstream.id, &tools)
         .await?;
+    for tool in &tools {
+        let known = before.get(tool.name.as_str());
+        if known.is_some_and(|k| k.definition_hash == tool.definition_hash && k.state == tool.state)
+        {
+            continue;
+        }
+        let action = match (known, tool.state) {
+            (_, ToolState::Quarantined) => "tool.quarantined",
+            (None, _) => "tool.discovered",
+            (Some(_), _) => "tool.changed",
+        };
+        if tool.state == ToolState::Quarantined {
+            let rules: Vec<&str> = tool.findings.iter().map(|f| f.rule.as_str()).collect();
+            tracing::warn!(upstream = %upstream.id, tool = %tool.name, ?rules, "a tool definition was quarantined");
+        }
+        let about = audit::About {
+            upstream: Some(&upstream.id),
+            tool: Some(&tool.name),
+            detail: serde_json::json!({
+                "definition_hash": tool.definition_hash,
+                "previous_hash": known.map(|k| &k.definition_hash),
+                "state": tool.state,
+                "findings": tool.findings,
+            }),
+            ..Default::default()
+        };
+        audit::record(platform, org, &Actor::platform(), action, about).await?;
+    }
     let servers = attached_servers(platform, org, &upstream.id).await?;
     platform.announce_tools_changed(&servers).await;
     Ok(())
@@ -173,6 +197,7 @@ fn judged(
 /// (its definition is remembered, and offered again) or `Rejected`.
 pub async fn decide(
     platform: &Platform,
+    actor: &Actor,
     org: &OrgId,
     id: &UpstreamId,
     name: &str,
@@ -180,6 +205,18 @@ pub async fn decide(
 ) -> Result<UpstreamTool, CoreError> {
     platform.store.get_upstream(org, id).await?;
     let tool = platform.store.decide_tool(org, id, name, state).await?;
+    let action = if state == ToolState::Approved {
+        "tool.approved"
+    } else {
+        "tool.rejected"
+    };
+    let about = audit::About {
+        upstream: Some(id),
+        tool: Some(name),
+        detail: serde_json::json!({"definition_hash": tool.definition_hash}),
+        ..Default::default()
+    };
+    audit::record(platform, org, actor, action, about).await?;
     let servers = attached_servers(platform, org, id).await?;
     platform.announce_tools_changed(&servers).await;
     Ok(tool)

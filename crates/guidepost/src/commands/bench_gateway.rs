@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use guidepost_core::organizations;
 use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream};
-use guidepost_domain::UpstreamStatus;
+use guidepost_domain::{Actor, UpstreamStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -101,7 +101,7 @@ async fn measure(
         config: Default::default(),
         start: None,
     };
-    let upstream = upstreams::install(platform, &org.id, install).await?;
+    let upstream = upstreams::install(platform, &Actor::cli(), &org.id, install).await?;
     eprintln!("bench: installing {entry} ({}) …", upstream.id);
     let deadline = Instant::now() + Duration::from_secs(300);
     let upstream = loop {
@@ -122,7 +122,15 @@ async fn measure(
         allowed_tools: None,
         timeout_ms: None,
     };
-    upstreams::attach(platform, &org.id, &server.id, &upstream.id, attach).await?;
+    upstreams::attach(
+        platform,
+        &Actor::cli(),
+        &org.id,
+        &server.id,
+        &upstream.id,
+        attach,
+    )
+    .await?;
 
     eprintln!("bench: {calls} calls of {tool} directly …");
     let direct =

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream};
-use guidepost_domain::{Id, OrgId, Upstream, UpstreamId, UpstreamStatus};
+use guidepost_domain::{Actor, Id, OrgId, Upstream, UpstreamId, UpstreamStatus};
 use serde_json::json;
 
 use super::admin::org_id;
@@ -58,7 +58,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                     .as_deref()
                     .and_then(guidepost_domain::StartMode::parse),
             };
-            let upstream = upstreams::install(platform, &org, input).await?;
+            let upstream = upstreams::install(platform, &Actor::cli(), &org, input).await?;
             eprintln!("Installing {} ({}) …", upstream.name, upstream.id);
             let upstream = settle(platform, &org, &upstream.id, Duration::from_secs(wait)).await?;
             show(platform, &org, upstream, json).await
@@ -99,7 +99,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
         }
         UpstreamCommand::Uninstall { org, id } => {
             let id = upstream_id(&id)?;
-            upstreams::uninstall(platform, &org_id(&org)?, &id).await?;
+            upstreams::uninstall(platform, &Actor::cli(), &org_id(&org)?, &id).await?;
             output::print(json, &json!({"uninstalled": id}), |_| {
                 format!("Upstream {id} uninstalled.")
             });
@@ -120,9 +120,15 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 allowed_tools: (!allowed_tools.is_empty()).then_some(allowed_tools),
                 timeout_ms,
             };
-            let attached =
-                upstreams::attach(platform, &org_id(&org)?, &server, &upstream_id(&id)?, input)
-                    .await?;
+            let attached = upstreams::attach(
+                platform,
+                &Actor::cli(),
+                &org_id(&org)?,
+                &server,
+                &upstream_id(&id)?,
+                input,
+            )
+            .await?;
             output::print(json, &attached, |a| {
                 format!(
                     "Attached {} to {}: its tools appear as {}__<tool>.",
@@ -135,7 +141,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             let server = Id::parse(&server)
                 .with_context(|| format!("{server:?} is not a server id (ms_…)"))?;
             let id = upstream_id(&id)?;
-            upstreams::detach(platform, &org_id(&org)?, &server, &id).await?;
+            upstreams::detach(platform, &Actor::cli(), &org_id(&org)?, &server, &id).await?;
             output::print(json, &json!({"detached": id, "server_id": server}), |_| {
                 format!("Detached {id} from {server}.")
             });

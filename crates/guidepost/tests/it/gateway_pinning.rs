@@ -77,6 +77,21 @@ backend_tests! {
 
         let (status, _) = decide(&f, "nope", "approve").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // The audit log tells it, newest first, with who.
+        let (status, log) = f.app.get("/audit-events", &f.acme.api_key).await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        let events: Vec<(String, String)> = log["items"].as_array().unwrap().iter()
+            .map(|e| (e["action"].as_str().unwrap().to_owned(), e["actor"].as_str().unwrap().to_owned()))
+            .collect();
+        let position = |action: &str| events.iter().position(|(a, _)| a == action).unwrap_or_else(|| panic!("no {action}: {events:?}"));
+        assert!(position("tool.approved") < position("tool.quarantined"), "newest first: {events:?}");
+        assert!(position("upstream.attached") < position("upstream.installed"), "{events:?}");
+        assert!(events[position("tool.approved")].1.starts_with("api_key:key_"), "{events:?}");
+        assert_eq!(events[position("tool.quarantined")].1, "platform");
+        let other = f.app.create_tenant("Other").await;
+        let (_, theirs) = f.app.get("/audit-events", &other.api_key).await;
+        assert_eq!(theirs["items"], json!([]), "another organization sees none of it");
     }
 
     async fn a_poisoned_tool_is_quarantined_with_its_findings_and_a_rejected_one_stays_out(db: &TestDatabase) {

@@ -76,3 +76,18 @@ CREATE TABLE catalog_entries (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (org_id, id)
 );
+
+-- The gateway's audit log: who installed, attached, approved or rejected what, and what
+-- the platform discovered and quarantined.
+CREATE TABLE audit_events (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    upstream_id TEXT,
+    server_id TEXT,
+    tool TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_events_org ON audit_events(org_id, created_at);

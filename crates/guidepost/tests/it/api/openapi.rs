@@ -42,6 +42,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/api-keys"),
     ("post", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{id}"),
+    ("get", "/api/v1/audit-events"),
     ("get", "/api/v1/catalog"),
     ("post", "/api/v1/catalog"),
     ("post", "/api/v1/upstreams"),

@@ -1,0 +1,65 @@
+//! The audit log: appended, and read newest first by keyset pages.
+
+use super::*;
+use crate::audit::AuditStore;
+
+const AUDIT_COLUMNS: &str =
+    "id, org_id, created_at, actor, action, upstream_id, server_id, tool, detail";
+
+fn audit_event(row: &DbRow) -> Result<AuditEvent> {
+    let detail = text(row, "detail")?;
+    Ok(AuditEvent {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        created_at: time(row, "created_at")?,
+        actor: text(row, "actor")?,
+        action: text(row, "action")?,
+        upstream_id: opt_text(row, "upstream_id")?.map(Id::from_trusted),
+        server_id: opt_text(row, "server_id")?.map(Id::from_trusted),
+        tool: opt_text(row, "tool")?,
+        detail: serde_json::from_str(&detail).map_err(|_| corrupt("audit detail", "…"))?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for ThisStore {
+    async fn record_audit_event(&self, event: &AuditEvent) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
+             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9 FROM organizations WHERE id = $2"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(event.id.as_str())
+            .bind(event.org_id.as_str())
+            .bind(event.created_at.micros())
+            .bind(&event.actor)
+            .bind(&event.action)
+            .bind(event.upstream_id.as_ref().map(|id| id.as_str()))
+            .bind(event.server_id.as_ref().map(|id| id.as_str()))
+            .bind(event.tool.as_deref())
+            .bind(event.detail.to_string())
+            .execute(self.run())
+            .await?;
+        Ok(())
+    }
+
+    async fn list_audit_events(&self, org: &OrgId, page: &PageRequest) -> Result<Page<AuditEvent>> {
+        let (before_time, before_id, limit) = page_bounds(page);
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE org_id = $1 \
+             AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '') \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(before_time)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(self.run())
+            .await?;
+        Ok(page_of(rows(found, audit_event)?, page.limit, |e| Cursor {
+            created_at: e.created_at,
+            id: e.id.to_string(),
+        }))
+    }
+}
