@@ -65,6 +65,10 @@ pub enum Command {
     /// Install upstream MCP servers from the catalog and attach them to hosted servers
     /// (the gateway).
     Upstream(UpstreamArgs),
+    /// Review upstream tools the gateway holds back: list the quarantined and pending
+    /// ones with their findings, approve or reject them.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
     /// Load-test the walkthrough tools: U simulated end users run list → select → next × N
     /// → status → reset for D seconds; prints throughput and latency per tool.
     Bench(BenchArgs),
@@ -569,6 +573,36 @@ pub enum UpstreamCommand {
         server: String,
         /// The upstream (up_…).
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// The organization's upstream tools that are not approved, with their findings.
+    Pending {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+    },
+    /// Approve a tool's current definition: it is offered again.
+    Approve {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        upstream: String,
+        /// The upstream's name for the tool.
+        tool: String,
+    },
+    /// Reject a tool: it is not offered, and calls to it are refused.
+    Reject {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        upstream: String,
+        /// The upstream's name for the tool.
+        tool: String,
     },
 }
 

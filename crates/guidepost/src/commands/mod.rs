@@ -7,6 +7,7 @@ mod demo;
 mod flood;
 mod serve;
 mod target;
+mod tools;
 mod upstream;
 mod walkthrough;
 
@@ -70,6 +71,7 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             let result = match command {
                 Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
                 Command::Upstream(args) => upstream::run(args.command, &platform, json).await,
+                Command::Tools(command) => tools::run(command, &platform, json).await,
                 command => admin::run(command, &platform, json).await,
             };
             supervisor.shutdown().await;

@@ -1,0 +1,101 @@
+//! `guidepost tools …`: reviewing the upstream tools the gateway holds back (SPEC §8).
+
+use anyhow::Context;
+use guidepost_core::Platform;
+use guidepost_core::upstreams;
+use guidepost_domain::{Actor, Id, ToolState, UpstreamId};
+use serde_json::{Value, json};
+
+use super::admin::org_id;
+use crate::cli::ToolsCommand;
+use crate::output;
+
+pub async fn run(command: ToolsCommand, platform: &Platform, json: bool) -> anyhow::Result<()> {
+    match command {
+        ToolsCommand::Pending { org } => {
+            let org = org_id(&org)?;
+            let mut held = Vec::new();
+            for upstream in upstreams::list(platform, &org).await? {
+                for tool in upstreams::tools(platform, &org, &upstream.id).await? {
+                    if tool.state != ToolState::Approved {
+                        held.push(json!({"upstream_id": upstream.id, "upstream": upstream.name, "tool": tool}));
+                    }
+                }
+            }
+            output::print(json, &held, |held| {
+                if held.is_empty() {
+                    return "Nothing awaits review.".into();
+                }
+                held.iter().map(describe).collect::<Vec<_>>().join("\n")
+            });
+            Ok(())
+        }
+        ToolsCommand::Approve {
+            org,
+            upstream,
+            tool,
+        } => decide(platform, &org, &upstream, &tool, ToolState::Approved, json).await,
+        ToolsCommand::Reject {
+            org,
+            upstream,
+            tool,
+        } => decide(platform, &org, &upstream, &tool, ToolState::Rejected, json).await,
+    }
+}
+
+/// One held tool as a line: where, what state, which rules found what.
+fn describe(held: &Value) -> String {
+    let tool = &held["tool"];
+    let findings: Vec<String> = tool["findings"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|f| {
+                    format!(
+                        "{} at {}: {:?}",
+                        f["rule"].as_str().unwrap_or(""),
+                        f["path"].as_str().unwrap_or(""),
+                        f["matched"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let why = if findings.is_empty() {
+        "changed since it was approved".to_owned()
+    } else {
+        findings.join("; ")
+    };
+    format!(
+        "{}  {:<24} {:<12} {}",
+        held["upstream_id"].as_str().unwrap_or(""),
+        tool["name"].as_str().unwrap_or(""),
+        tool["state"].as_str().unwrap_or(""),
+        why
+    )
+}
+
+async fn decide(
+    platform: &Platform,
+    org: &str,
+    upstream: &str,
+    tool: &str,
+    state: ToolState,
+    json: bool,
+) -> anyhow::Result<()> {
+    let org = org_id(org)?;
+    let upstream: UpstreamId = Id::parse(upstream)
+        .with_context(|| format!("{upstream:?} is not an upstream id (up_…)"))?;
+    let decided = upstreams::decide(platform, &Actor::cli(), &org, &upstream, tool, state)
+        .await
+        .map_err(|e| match e {
+            guidepost_core::CoreError::NotFound => {
+                anyhow::anyhow!("no tool {tool:?} on upstream {upstream}")
+            }
+            other => other.into(),
+        })?;
+    output::print(json, &decided, |t| {
+        format!("{} is now {}.", t.name, t.state)
+    });
+    Ok(())
+}
