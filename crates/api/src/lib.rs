@@ -20,6 +20,7 @@ mod error;
 mod extract;
 mod oidc;
 mod openapi;
+mod organization;
 mod pagination;
 mod servers;
 mod support;
@@ -60,6 +61,10 @@ pub fn router(platform: Platform) -> Router {
             get(upstreams::catalog).post(upstreams::add_entry),
         )
         .route("/audit-events", get(audit::list))
+        .route(
+            "/organization",
+            get(organization::get).patch(organization::update),
+        )
         .route("/upstreams", get(upstreams::list).post(upstreams::install))
         .route(
             "/upstreams/{id}",

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, audit, end_users, oidc, servers, support, tool_calls, upstreams,
-    walkthroughs,
+    analytics, api_keys, audit, end_users, oidc, organization, servers, support, tool_calls,
+    upstreams, walkthroughs,
 };
 
 #[derive(OpenApi)]
@@ -35,6 +35,8 @@ use crate::{
         servers::install,
         servers::verify_custom_domain,
         audit::list,
+        organization::get,
+        organization::update,
         upstreams::catalog,
         upstreams::add_entry,
         upstreams::install,
@@ -88,6 +90,7 @@ use crate::{
         (name = "end-users", description = "The people behind MCP clients"),
         (name = "analytics", description = "Recorded tool calls and reports"),
         (name = "api-keys", description = "The organization's API keys"),
+        (name = "organization", description = "The organization's settings"),
         (name = "meta", description = "This document"),
     )
 )]

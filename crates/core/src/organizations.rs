@@ -62,3 +62,38 @@ pub async fn authenticate(
         .find_api_key_by_hash(&hash_secret(presented))
         .await?)
 }
+
+/// `PATCH /api/v1/organization`.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    /// `manual`: a new upstream tool waits for an administrator's approval;
+    /// `trust_on_first_use`: a new, clean tool is approved when first seen.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub tool_approval: Option<ToolApproval>,
+}
+
+pub async fn get(platform: &Platform, org: &OrgId) -> Result<Organization, CoreError> {
+    Ok(platform.store.get_organization(org).await?)
+}
+
+/// Changes the organization's settings; a change of `tool_approval` is audited.
+pub async fn update(
+    platform: &Platform,
+    actor: &Actor,
+    org: &OrgId,
+    input: UpdateOrganization,
+) -> Result<Organization, CoreError> {
+    let Some(rule) = input.tool_approval else {
+        return get(platform, org).await;
+    };
+    let updated = platform.store.set_tool_approval(org, rule).await?;
+    let about = crate::upstreams::audit::About {
+        detail: serde_json::json!({"tool_approval": rule}),
+        ..Default::default()
+    };
+    crate::upstreams::audit::record(platform, org, actor, "organization.tool_approval", about)
+        .await?;
+    Ok(updated)
+}

@@ -25,6 +25,15 @@ string_enum! {
 }
 
 string_enum! {
+    /// An organization's rule for new, clean upstream tools (SPEC §8): held `pending` until
+    /// an administrator approves them, or trusted when first seen.
+    ToolApproval {
+        Manual => "manual",
+        TrustOnFirstUse => "trust_on_first_use",
+    }
+}
+
+string_enum! {
     /// When a node starts an upstream: when the node starts, or on its first call there.
     StartMode {
         Eager => "eager",

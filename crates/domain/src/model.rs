@@ -19,6 +19,9 @@ pub struct Organization {
     pub id: OrgId,
     pub name: String,
     pub created_at: Timestamp,
+    /// Whether a new, clean upstream tool waits for an administrator (SPEC §8).
+    #[schema(value_type = String)]
+    pub tool_approval: crate::ToolApproval,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

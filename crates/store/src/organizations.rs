@@ -10,6 +10,8 @@ pub trait OrganizationStore: Send + Sync {
     /// Platform-wide: creates a tenant.
     async fn create_organization(&self, name: &str) -> Result<Organization>;
     async fn get_organization(&self, org: &OrgId) -> Result<Organization>;
+    /// Sets the organization's rule for new, clean upstream tools.
+    async fn set_tool_approval(&self, org: &OrgId, rule: ToolApproval) -> Result<Organization>;
     async fn create_api_key(
         &self,
         org: &OrgId,

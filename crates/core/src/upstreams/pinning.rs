@@ -3,8 +3,8 @@
 //! approved when it comes back; one the scanner flags, or one whose hash changed since it
 //! was discovered (an MCP rug pull), is quarantined: hidden from `tools/list`, and a call
 //! is refused with a tool error, until an administrator approves it. A new, clean tool is
-//! approved on discovery (the organization's `tool_approval` setting, with `manual`
-//! review of new tools, is not built yet).
+//! `pending` until approved under the organization's `tool_approval = manual` (the
+//! default), or approved when first seen under `trust_on_first_use`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +22,7 @@ pub async fn record_tools(
     definitions: Vec<Value>,
 ) -> Result<(), CoreError> {
     let org = &upstream.org_id;
+    let rule = platform.store.get_organization(org).await?.tool_approval;
     let known = platform
         .store
         .list_upstream_tools(org, &upstream.id)
@@ -55,6 +56,7 @@ pub async fn record_tools(
                 &findings,
                 before.get(name.as_str()).copied(),
                 &approved,
+                rule,
             );
             Some(UpstreamTool {
                 name,
@@ -177,6 +179,7 @@ fn judged(
     findings: &[Finding],
     before: Option<&UpstreamTool>,
     approved: &HashSet<(String, String)>,
+    rule: ToolApproval,
 ) -> ToolState {
     if approved.contains(&(name.to_owned(), hash.to_owned())) {
         return ToolState::Approved;
@@ -189,7 +192,9 @@ fn judged(
         Some(known) if known.definition_hash != hash => ToolState::Quarantined,
         // The same definition keeps the decision taken on it (pending, rejected, …).
         Some(known) => known.state,
-        None => ToolState::Approved,
+        // New and clean: as the organization's rule says.
+        None if rule == ToolApproval::TrustOnFirstUse => ToolState::Approved,
+        None => ToolState::Pending,
     }
 }
 
@@ -269,31 +274,71 @@ mod tests {
 
     #[test]
     fn a_changed_definition_is_quarantined_unless_it_was_approved_before() {
+        assert_eq!(
+            judged(
+                "echo",
+                "h0",
+                &[],
+                None,
+                &HashSet::new(),
+                ToolApproval::Manual
+            ),
+            ToolState::Pending,
+            "new and clean, under manual review"
+        );
         let none = HashSet::new();
         assert_eq!(
-            judged("echo", "h1", &[], None, &none),
+            judged(
+                "echo",
+                "h1",
+                &[],
+                None,
+                &none,
+                ToolApproval::TrustOnFirstUse
+            ),
             ToolState::Approved,
             "new and clean"
         );
         let known = tool("h1", ToolState::Approved);
         assert_eq!(
-            judged("echo", "h1", &[], Some(&known), &none),
+            judged("echo", "h1", &[], Some(&known), &none, ToolApproval::Manual),
             ToolState::Approved
         );
         assert_eq!(
-            judged("echo", "h2", &[], Some(&known), &none),
+            judged(
+                "echo",
+                "h2",
+                &[],
+                Some(&known),
+                &none,
+                ToolApproval::TrustOnFirstUse
+            ),
             ToolState::Quarantined,
             "a rug pull"
         );
         let approved = HashSet::from([("echo".to_owned(), "h2".to_owned())]);
         assert_eq!(
-            judged("echo", "h2", &[], Some(&known), &approved),
+            judged(
+                "echo",
+                "h2",
+                &[],
+                Some(&known),
+                &approved,
+                ToolApproval::Manual
+            ),
             ToolState::Approved,
             "approved before"
         );
         let rejected = tool("h1", ToolState::Rejected);
         assert_eq!(
-            judged("echo", "h1", &[], Some(&rejected), &none),
+            judged(
+                "echo",
+                "h1",
+                &[],
+                Some(&rejected),
+                &none,
+                ToolApproval::TrustOnFirstUse
+            ),
             ToolState::Rejected,
             "stays rejected"
         );
@@ -304,7 +349,14 @@ mod tests {
             matched: "<important>".into(),
         };
         assert_eq!(
-            judged("echo", "h9", &[finding], None, &none),
+            judged(
+                "echo",
+                "h9",
+                &[finding],
+                None,
+                &none,
+                ToolApproval::TrustOnFirstUse
+            ),
             ToolState::Quarantined
         );
     }

@@ -88,6 +88,10 @@ async fn measure(
 ) -> anyhow::Result<GatewayReport> {
     let platform = &running.platform;
     let (org, _) = organizations::create(platform, "Bench").await?;
+    let trust = organizations::UpdateOrganization {
+        tool_approval: Some(guidepost_domain::ToolApproval::TrustOnFirstUse),
+    };
+    organizations::update(platform, &Actor::cli(), &org.id, trust).await?;
     let server = guidepost_core::servers::create(
         platform,
         &org.id,

@@ -162,6 +162,7 @@ backend_tests! {
     async fn an_installed_upstream_serves_its_tools_beside_the_built_in_ones(db: &TestDatabase) {
         let app = gateway_app(db).await;
         let acme = app.create_tenant("Acme").await;
+        app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
         let server_id = server["id"].as_str().unwrap();
         let (status, catalog) = app.get("/catalog", &acme.api_key).await;
@@ -307,6 +308,7 @@ backend_tests! {
     async fn a_pypi_package_is_fetched_at_install_and_its_console_script_runs(db: &TestDatabase) {
         let app = gateway_app(db).await;
         let acme = app.create_tenant("Acme").await;
+        app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
         let started = Instant::now();
         let (status, installed) = app

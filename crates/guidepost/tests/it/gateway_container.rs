@@ -83,6 +83,7 @@ async fn a_container_upstream_runs_within_its_limits() {
         "reaped when the node started"
     );
     let acme = app.create_tenant("Acme").await;
+    app.trust_new_tools(&acme).await;
     let server = app.create_server(&acme, "acme", json!({})).await;
     let body = json!({"catalog_entry_id": "boxed"});
     let (status, installed) = app

@@ -83,6 +83,7 @@ pub async fn fixture_with_entry(
     })
     .await;
     let acme = app.create_tenant("Acme").await;
+    app.trust_new_tools(&acme).await;
     let server = app.create_server(&acme, slug, json!({})).await;
     let (status, installed) = app
         .api(

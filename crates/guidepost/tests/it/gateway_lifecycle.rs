@@ -232,6 +232,9 @@ async fn no_process_outlives_its_upstream_nor_a_killed_node() {
             )
         }
     };
+    let trust = json!({"tool_approval": "trust_on_first_use"});
+    let (status, _) = api(Method::PATCH, "/organization".into(), Some(trust)).await;
+    assert_eq!(status, StatusCode::OK);
     let (_, server) = api(
         Method::POST,
         "/servers".into(),

@@ -141,3 +141,28 @@ backend_tests! {
         assert_eq!(cli(&["tools", "pending", "--org", &org]).trim(), "Nothing awaits review.");
     }
 }
+
+backend_tests! {
+    async fn under_manual_review_a_new_tool_waits_for_approval(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        // The fixture trusts on first use; this organization now reviews new tools.
+        let (status, org) = f.app.api(Method::PATCH, "/organization", &f.acme.api_key,
+            Some(json!({"tool_approval": "manual"}))).await;
+        assert_eq!(status, StatusCode::OK, "{org}");
+        assert_eq!(org["tool_approval"], "manual");
+        let (status, _) = f.app.api(Method::PATCH, "/organization", &f.acme.api_key,
+            Some(json!({"tool_approval": "sometimes"}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let fresh = f.app.create_tenant("Fresh").await;
+        let (_, theirs) = f.app.get("/organization", &fresh.api_key).await;
+        assert_eq!(theirs["tool_approval"], "manual", "the default");
+
+        f.mcp.call_tool(1, "fx__grow", json!({"name": "weather", "description": "Tells the weather."})).await;
+        tool_when(&f, "weather", |t| t["state"] == "pending").await;
+        assert!(!listed(&f.mcp.call(2, "tools/list", json!({})).await.body).contains(&"fx__weather".to_owned()));
+        let waiting = f.mcp.call_tool(3, "fx__weather", json!({})).await;
+        assert!(waiting.tool_error_text().contains("pending"), "{}", waiting.body);
+        assert_eq!(decide(&f, "weather", "approve").await.0, StatusCode::OK);
+        assert!(listed(&f.mcp.call(4, "tools/list", json!({})).await.body).contains(&"fx__weather".to_owned()));
+    }
+}

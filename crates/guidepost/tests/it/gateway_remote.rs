@@ -48,6 +48,7 @@ backend_tests! {
 
         let app = gateway_node(db, &upstream_node, true).await;
         let acme = app.create_tenant("Acme").await;
+        app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
         let id = install_remote(&app, &acme.api_key).await;
         let ready = wait_for(&app, &acme, &id, |u| u["status"] != "installing" && u["status"] != "starting").await;

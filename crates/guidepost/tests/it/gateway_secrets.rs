@@ -43,6 +43,7 @@ backend_tests! {
         let marks = temp_marks(&format!("{:?}", db.backend));
         let app = app_with_secret_slot(db, &marks, true).await;
         let acme = app.create_tenant("Acme").await;
+        app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
         let install = |body| app.api(Method::POST, "/upstreams", &acme.api_key, Some(body));
 

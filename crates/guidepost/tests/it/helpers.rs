@@ -105,6 +105,21 @@ impl TestApp {
         self.api(reqwest::Method::GET, path, key, None).await
     }
 
+    /// Sets the tenant's `tool_approval` to `trust_on_first_use`: new, clean upstream tools
+    /// are offered when first seen (the gateway tests that are not about review).
+    pub async fn trust_new_tools(&self, tenant: &Tenant) {
+        let body = json!({"tool_approval": "trust_on_first_use"});
+        let (status, org) = self
+            .api(
+                reqwest::Method::PATCH,
+                "/organization",
+                &tenant.api_key,
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{org}");
+    }
+
     /// Creates a server through the API and returns its JSON.
     pub async fn create_server(&self, tenant: &Tenant, slug: &str, extra: Value) -> Value {
         let mut body = json!({"name": format!("Server {slug}"), "slug": slug});

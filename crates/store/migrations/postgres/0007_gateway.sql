@@ -91,3 +91,7 @@ CREATE TABLE audit_events (
     detail TEXT NOT NULL
 );
 CREATE INDEX audit_events_org ON audit_events(org_id, created_at);
+
+-- Whether a new, clean tool of an upstream needs an administrator's approval (manual) or is
+-- trusted when first seen (trust_on_first_use).
+ALTER TABLE organizations ADD COLUMN tool_approval TEXT NOT NULL DEFAULT 'manual';

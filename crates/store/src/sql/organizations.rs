@@ -2,13 +2,17 @@
 
 use super::*;
 
-const ORG_COLUMNS: &str = "id, name, created_at";
+const ORG_COLUMNS: &str = "id, name, created_at, tool_approval";
 
 fn organization(row: &DbRow) -> Result<Organization> {
     Ok(Organization {
         id: Id::from_trusted(text(row, "id")?),
         name: text(row, "name")?,
         created_at: time(row, "created_at")?,
+        tool_approval: {
+            let rule = text(row, "tool_approval")?;
+            ToolApproval::parse(&rule).ok_or_else(|| corrupt("tool approval", &rule))?
+        },
     })
 }
 
@@ -34,6 +38,7 @@ impl OrganizationStore for ThisStore {
             id: Id::generate(),
             name: name.to_owned(),
             created_at: Timestamp::now(),
+            tool_approval: ToolApproval::Manual,
         };
         sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(org.id.as_str())
@@ -42,6 +47,18 @@ impl OrganizationStore for ThisStore {
             .execute(self.run())
             .await?;
         Ok(org)
+    }
+
+    async fn set_tool_approval(&self, org: &OrgId, rule: ToolApproval) -> Result<Organization> {
+        let sql = format!(
+            "UPDATE organizations SET tool_approval = $2 WHERE id = $1 RETURNING {ORG_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(rule.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        organization(&row.ok_or(StoreError::NotFound)?)
     }
 
     async fn get_organization(&self, org: &OrgId) -> Result<Organization> {

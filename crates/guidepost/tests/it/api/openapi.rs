@@ -43,6 +43,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{id}"),
     ("get", "/api/v1/audit-events"),
+    ("get", "/api/v1/organization"),
+    ("patch", "/api/v1/organization"),
     ("get", "/api/v1/catalog"),
     ("post", "/api/v1/catalog"),
     ("post", "/api/v1/upstreams"),
