@@ -2,9 +2,10 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
-use guidepost_core::end_users::{self, EndUserFilter};
+use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
 use guidepost_domain::{
-    Email, EndUser, EndUserId, McpSession, Page, ServerId, SessionId, Timestamp, TrackingId,
+    Email, EndUser, EndUserId, McpSession, Page, ServerId, SessionId, SupportRequest, Timestamp,
+    ToolCall, TrackingId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -29,13 +30,20 @@ pub(crate) struct ListEndUsers {
     limit: Option<u32>,
 }
 
-/// An end user with their most recent sessions.
+/// An end user's whole picture (SPEC §6).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndUserDetail {
     #[serde(flatten)]
     pub end_user: EndUser,
     /// Newest first, at most 100.
     pub sessions: Vec<SessionView>,
+    /// Per server and walkthrough, with the step they are on; most recently active
+    /// first, at most 100.
+    pub progress: Vec<ProgressView>,
+    /// Newest first, at most 20.
+    pub recent_tool_calls: Vec<ToolCall>,
+    /// Newest first, at most 20.
+    pub support_requests: Vec<SupportRequest>,
 }
 
 /// A session as the API shows it. The transport's session id is left out: it lets whoever
@@ -102,7 +110,8 @@ pub(crate) async fn list(
     ))
 }
 
-/// Read an end user, with their sessions.
+/// Read an end user's whole picture: sessions, progress per server and walkthrough,
+/// recent tool calls and support requests.
 #[utoipa::path(
     get,
     path = "/api/v1/end-users/{id}",
@@ -111,7 +120,7 @@ pub(crate) async fn list(
     params(("id" = String, Path, description = "End user id, `msu_…`")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The end user and their sessions", body = EndUserDetail),
+        (status = 200, description = "The end user's whole picture", body = EndUserDetail),
         (status = 404, description = "No such end user in this organization"),
     )
 )]
@@ -120,9 +129,16 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<EndUserId>,
 ) -> Result<Json<EndUserDetail>, ApiError> {
-    let (end_user, sessions) = end_users::get_with_sessions(&platform, &auth.org_id, &id).await?;
+    let picture = end_users::picture(&platform, &auth.org_id, &id).await?;
     Ok(Json(EndUserDetail {
-        end_user,
-        sessions: sessions.into_iter().map(SessionView::from).collect(),
+        end_user: picture.end_user,
+        sessions: picture
+            .sessions
+            .into_iter()
+            .map(SessionView::from)
+            .collect(),
+        progress: picture.progress,
+        recent_tool_calls: picture.recent_tool_calls,
+        support_requests: picture.support_requests,
     }))
 }

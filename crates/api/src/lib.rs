@@ -27,6 +27,7 @@ mod support;
 mod tool_calls;
 mod upstreams;
 mod walkthroughs;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -121,6 +122,13 @@ pub fn router(platform: Platform) -> Router {
             "/support-requests/{id}",
             get(support::get).patch(support::update),
         )
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/{id}/test", post(webhooks::test))
         .route("/end-users", get(end_users::list))
         .route("/end-users/{id}", get(end_users::get))
         .route("/tool-calls", get(tool_calls::list))

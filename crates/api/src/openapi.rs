@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
     analytics, api_keys, audit, end_users, oidc, organization, servers, support, tool_calls,
-    upstreams, walkthroughs,
+    upstreams, walkthroughs, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -70,6 +70,12 @@ use crate::{
         support::list,
         support::get,
         support::update,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::delete,
+        webhooks::deliveries,
+        webhooks::test,
         end_users::list,
         end_users::get,
         tool_calls::list,
@@ -86,7 +92,7 @@ use crate::{
         (name = "gateway", description = "Upstream MCP servers installed from the catalog and attached to hosted servers"),
         (name = "walkthroughs", description = "Interactive walkthroughs: draft steps, published versions, \
                                               assignments to servers and funnel reports"),
-        (name = "support", description = "Support requests from end users"),
+        (name = "support", description = "Support requests from end users, and webhooks that announce them"),
         (name = "end-users", description = "The people behind MCP clients"),
         (name = "analytics", description = "Recorded tool calls and reports"),
         (name = "api-keys", description = "The organization's API keys"),

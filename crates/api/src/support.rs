@@ -2,9 +2,10 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
+use guidepost_core::end_users::{self, ProgressView};
 use guidepost_core::support::{self, SupportRequestFilter};
-use guidepost_domain::{Page, SupportRequest, SupportRequestId, SupportStatus};
-use serde::Deserialize;
+use guidepost_domain::{Page, SupportRequest, SupportRequestId, SupportStatus, ToolCall};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::OrgAuth;
@@ -20,11 +21,25 @@ pub(crate) struct ListSupportRequests {
     server_id: Option<String>,
     /// Only requests with this status.
     status: Option<SupportStatus>,
+    /// Only requests of this end user (`msu_…`).
+    end_user_id: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
     #[param(minimum = 1)]
     limit: Option<u32>,
+}
+
+/// A support request with where its person is on that server.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportRequestDetail {
+    #[serde(flatten)]
+    pub request: SupportRequest,
+    /// The person's progress on the server's walkthroughs, with the step they are on
+    /// (empty when the request cannot be traced to a person).
+    pub progress: Vec<ProgressView>,
+    /// The person's last tool calls on the server, newest first, at most 20.
+    pub recent_tool_calls: Vec<ToolCall>,
 }
 
 /// `PATCH /api/v1/support-requests/{id}`.
@@ -56,6 +71,7 @@ pub(crate) async fn list(
     let filter = SupportRequestFilter {
         server_id: query_id("server_id", query.server_id.as_deref())?,
         status: query.status,
+        end_user_id: query_id("end_user_id", query.end_user_id.as_deref())?,
     };
     Ok(Json(
         support::list(&platform, &auth.org_id, &filter, &page).await?,
@@ -71,7 +87,7 @@ pub(crate) async fn list(
     params(("id" = String, Path, description = "Support request id, `sr_…`")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The support request", body = SupportRequest),
+        (status = 200, description = "The support request, with its person's progress and last calls on that server", body = SupportRequestDetail),
         (status = 404, description = "No such support request in this organization"),
     )
 )]
@@ -79,8 +95,20 @@ pub(crate) async fn get(
     State(platform): State<Platform>,
     auth: OrgAuth,
     IdPath(id): IdPath<SupportRequestId>,
-) -> Result<Json<SupportRequest>, ApiError> {
-    Ok(Json(support::get(&platform, &auth.org_id, &id).await?))
+) -> Result<Json<SupportRequestDetail>, ApiError> {
+    let request = support::get(&platform, &auth.org_id, &id).await?;
+    let (progress, recent_tool_calls) = end_users::on_server(
+        &platform,
+        &auth.org_id,
+        request.end_user_id.as_ref(),
+        &request.server_id,
+    )
+    .await?;
+    Ok(Json(SupportRequestDetail {
+        request,
+        progress,
+        recent_tool_calls,
+    }))
 }
 
 /// Change the status of a support request.

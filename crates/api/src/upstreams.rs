@@ -153,7 +153,7 @@ pub(crate) async fn restart(
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<(StatusCode, Json<Upstream>), ApiError> {
-    let upstream = upstreams::restart(&platform, &auth.org_id, &id).await?;
+    let upstream = upstreams::restart(&platform, &auth.actor(), &auth.org_id, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(upstream)))
 }
 
@@ -161,14 +161,14 @@ pub(crate) async fn restart(
 #[utoipa::path(get, path = "/api/v1/upstreams/{id}/tools", tag = "gateway", operation_id = "upstreams_tools",
     params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
     responses(
-        (status = 200, description = "In the upstream's order", body = Items<UpstreamTool>),
+        (status = 200, description = "In the upstream's order, each with its diff from the definition last approved", body = Items<upstreams::ReviewedTool>),
         (status = 404, description = "No such upstream in this organization"),
     ))]
 pub(crate) async fn tools(
     State(platform): State<Platform>,
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
-) -> Result<Json<Items<UpstreamTool>>, ApiError> {
+) -> Result<Json<Items<upstreams::ReviewedTool>>, ApiError> {
     let items = upstreams::tools(&platform, &auth.org_id, &id).await?;
     Ok(Json(Items { items }))
 }

@@ -25,7 +25,13 @@ pub struct PlatformConfig {
     /// Whether organizations' private catalog entries may be npm packages, which run as
     /// processes of this host (containers and remote servers are always allowed).
     pub private_package_entries: bool,
+    /// The most tools a hosted server offers (built-in and attached); an attachment that
+    /// would pass it is refused rather than truncated.
+    pub max_server_tools: usize,
 }
+
+/// The default of [`PlatformConfig::max_server_tools`]: what clients handle well.
+pub const DEFAULT_MAX_SERVER_TOOLS: usize = 128;
 
 impl PlatformConfig {
     /// `scheme://host[:port]` for a host name.

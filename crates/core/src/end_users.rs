@@ -1,7 +1,12 @@
 //! End users as organizations see them: listed and read through the API.
 
+use std::collections::HashMap;
+
 use guidepost_domain::*;
 pub use guidepost_store::EndUserFilter;
+use guidepost_store::{SupportRequestFilter, ToolCallFilter};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
 
@@ -23,4 +28,166 @@ pub async fn get_with_sessions(
     let end_user = platform.store.get_end_user(org, id).await?;
     let sessions = platform.store.list_sessions_of_end_user(org, id).await?;
     Ok((end_user, sessions))
+}
+
+/// How many of a person's progress rows, calls and support requests a picture shows.
+const PICTURE_PROGRESS: u32 = 100;
+const PICTURE_CALLS: u32 = 20;
+const PICTURE_REQUESTS: u32 = 20;
+
+/// The step a person is on, by its place in the version they are pinned to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepPlace {
+    pub id: String,
+    pub title: String,
+    /// 1-based.
+    pub position: usize,
+}
+
+/// A person's progress through one walkthrough on one server, in words a support team
+/// reads: which walkthrough, which step, how far.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgressView {
+    #[schema(value_type = String)]
+    pub server_id: ServerId,
+    #[schema(value_type = String)]
+    pub walkthrough_id: WalkthroughId,
+    pub walkthrough_title: String,
+    /// The published version the person is pinned to.
+    pub version: i64,
+    #[schema(value_type = String)]
+    pub status: ProgressStatus,
+    /// The step they are on; `None` before they start and once they have finished.
+    pub current_step: Option<StepPlace>,
+    pub completed_steps: usize,
+    pub total_steps: usize,
+    pub started_at: Timestamp,
+    pub last_activity_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+}
+
+/// Everything about one person (SPEC §6): sessions, progress per server and walkthrough,
+/// recent tool calls and support requests.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub end_user: EndUser,
+    pub sessions: Vec<McpSession>,
+    pub progress: Vec<ProgressView>,
+    pub recent_tool_calls: Vec<ToolCall>,
+    pub support_requests: Vec<SupportRequest>,
+}
+
+pub async fn picture(
+    platform: &Platform,
+    org: &OrgId,
+    id: &EndUserId,
+) -> Result<Picture, CoreError> {
+    let (end_user, sessions) = get_with_sessions(platform, org, id).await?;
+    let progress = platform
+        .store
+        .list_progress_of_end_user(org, id, PICTURE_PROGRESS)
+        .await?;
+    let calls = ToolCallFilter {
+        end_user_id: Some(id.clone()),
+        ..Default::default()
+    };
+    let requests = SupportRequestFilter {
+        end_user_id: Some(id.clone()),
+        ..Default::default()
+    };
+    Ok(Picture {
+        end_user,
+        sessions,
+        progress: describe_progress(platform, org, progress).await?,
+        recent_tool_calls: recent_calls(platform, org, &calls).await?,
+        support_requests: platform
+            .store
+            .list_support_requests(org, &requests, &first(PICTURE_REQUESTS))
+            .await?
+            .items,
+    })
+}
+
+/// Where a person is on one server: their progress there and their last calls there (a
+/// support request's context). Empty for a request nobody can be traced to.
+pub async fn on_server(
+    platform: &Platform,
+    org: &OrgId,
+    end_user: Option<&EndUserId>,
+    server: &ServerId,
+) -> Result<(Vec<ProgressView>, Vec<ToolCall>), CoreError> {
+    let Some(end_user) = end_user else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let progress = platform.store.list_progress(org, end_user, server).await?;
+    let calls = ToolCallFilter {
+        server_id: Some(server.clone()),
+        end_user_id: Some(end_user.clone()),
+        tool_name: None,
+    };
+    Ok((
+        describe_progress(platform, org, progress).await?,
+        recent_calls(platform, org, &calls).await?,
+    ))
+}
+
+fn first(limit: u32) -> PageRequest {
+    PageRequest { after: None, limit }
+}
+
+async fn recent_calls(
+    platform: &Platform,
+    org: &OrgId,
+    filter: &ToolCallFilter,
+) -> Result<Vec<ToolCall>, CoreError> {
+    let page = first(PICTURE_CALLS);
+    Ok(platform
+        .store
+        .list_tool_calls(org, filter, &page)
+        .await?
+        .items)
+}
+
+/// Progress with its walkthrough's title and step names, read once per pinned version
+/// (versions are immutable, and a person has few).
+async fn describe_progress(
+    platform: &Platform,
+    org: &OrgId,
+    progress: Vec<Progress>,
+) -> Result<Vec<ProgressView>, CoreError> {
+    let mut versions: HashMap<(WalkthroughId, i64), WalkthroughVersion> = HashMap::new();
+    let mut views = Vec::with_capacity(progress.len());
+    for p in progress {
+        let key = (p.walkthrough_id.clone(), p.version);
+        if !versions.contains_key(&key) {
+            let version = platform
+                .store
+                .get_version(org, &p.walkthrough_id, p.version)
+                .await?;
+            versions.insert(key.clone(), version);
+        }
+        let version = &versions[&key];
+        let current_step = p.current_step_id.as_deref().and_then(|id| {
+            let at = version.position_of(id)?;
+            Some(StepPlace {
+                id: id.to_owned(),
+                title: version.steps[at].title.clone(),
+                position: at + 1,
+            })
+        });
+        views.push(ProgressView {
+            server_id: p.server_id,
+            walkthrough_id: p.walkthrough_id,
+            walkthrough_title: version.title.clone(),
+            version: p.version,
+            status: p.status,
+            current_step,
+            completed_steps: p.completed_step_ids.len(),
+            total_steps: version.steps.len(),
+            started_at: p.started_at,
+            last_activity_at: p.last_activity_at,
+            completed_at: p.completed_at,
+        });
+    }
+    Ok(views)
 }

@@ -24,10 +24,11 @@ pub mod support;
 pub mod upstreams;
 pub mod urls;
 pub mod walkthroughs;
+pub mod webhooks;
 
 use std::sync::Arc;
 
-pub use config::PlatformConfig;
+pub use config::{DEFAULT_MAX_SERVER_TOOLS, PlatformConfig};
 pub use error::CoreError;
 use guidepost_store::Store;
 

@@ -12,6 +12,25 @@ use crate::time::Timestamp;
 
 pub type UpstreamId = Id<kind::Upstream>;
 
+/// The names of Guidepost's own tools on every hosted server (SPEC §4, §5). An upstream's
+/// definition that names one is shadowing it (SPEC §8, "Scan").
+pub mod builtin_tools {
+    pub const LIST_WALKTHROUGHS: &str = "list_walkthroughs";
+    pub const SELECT_WALKTHROUGH: &str = "select_walkthrough";
+    pub const NEXT_WALKTHROUGH_STEP: &str = "next_walkthrough_step";
+    pub const GET_WALKTHROUGH_STATUS: &str = "get_walkthrough_status";
+    pub const RESET_WALKTHROUGH_PROGRESS: &str = "reset_walkthrough_progress";
+    pub const GET_SUPPORT: &str = "get_support";
+    pub const ALL: [&str; 6] = [
+        LIST_WALKTHROUGHS,
+        SELECT_WALKTHROUGH,
+        NEXT_WALKTHROUGH_STEP,
+        GET_WALKTHROUGH_STATUS,
+        RESET_WALKTHROUGH_PROGRESS,
+        GET_SUPPORT,
+    ];
+}
+
 string_enum! {
     /// Where an upstream is in its life (SPEC §8).
     UpstreamStatus {

@@ -43,6 +43,8 @@ pub mod kind {
         Grant => "grt",
         Upstream => "up",
         AuditEvent => "ae",
+        Webhook => "wh",
+        WebhookDelivery => "whd",
     }
 }
 

@@ -16,9 +16,11 @@ mod secret;
 mod time;
 mod value;
 mod walkthrough;
+mod webhook;
 
 pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
+pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{Id, IdKind};
 pub use limits::Limits;
@@ -30,3 +32,4 @@ pub use value::{
     validate_origin, validate_text,
 };
 pub use walkthrough::*;
+pub use webhook::*;

@@ -13,6 +13,8 @@ pub type EndUserId = Id<kind::EndUser>;
 pub type SessionId = Id<kind::Session>;
 pub type SupportRequestId = Id<kind::SupportRequest>;
 pub type ToolCallId = Id<kind::ToolCall>;
+pub type WebhookId = Id<kind::Webhook>;
+pub type WebhookDeliveryId = Id<kind::WebhookDelivery>;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Organization {

@@ -24,6 +24,12 @@ impl Timestamp {
         Self(self.0.saturating_add(seconds.saturating_mul(1_000_000)))
     }
 
+    /// This time moved on by `duration` (saturating).
+    pub fn plus(self, duration: std::time::Duration) -> Self {
+        let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+        Self(self.0.saturating_add(micros))
+    }
+
     pub fn to_rfc3339(self) -> String {
         DateTime::<Utc>::from_timestamp_micros(self.0)
             .unwrap_or_default()

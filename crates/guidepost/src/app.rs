@@ -113,6 +113,11 @@ pub async fn start_with_store(
         .layer(RequestBodyTimeoutLayer::new(settings.body_read_timeout))
         .layer(axum::middleware::from_fn(request_span::request_span));
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
+    tokio::spawn(crate::webhook_worker::run(
+        platform.clone(),
+        settings.webhooks.clone(),
+        shutdown.clone(),
+    ));
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();
     let options = http_server::ServeOptions {

@@ -69,6 +69,9 @@ pub enum Command {
     /// ones with their findings, approve or reject them.
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// List an organization's webhooks, and try one with a signed `ping` delivery.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Load-test the walkthrough tools: U simulated end users run list → select → next × N
     /// → status → reset for D seconds; prints throughput and latency per tool.
     Bench(BenchArgs),
@@ -275,12 +278,18 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_PRIVATE_PACKAGE_ENTRIES", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub private_package_entries: Option<bool>,
+    /// The most tools a hosted server may offer, its built-in tools included; attaching an
+    /// upstream that would pass it is refused with an error saying so [default: 128].
+    #[arg(long, env = "GUIDEPOST_MAX_SERVER_TOOLS", value_parser = clap::value_parser!(u64).range(8..=1024))]
+    pub max_server_tools: Option<u64>,
     /// The Docker Engine API socket that runs container upstreams (Docker's, or Podman's
     /// `podman system service`); without it, container upstreams fail to start.
     #[arg(long, env = "GUIDEPOST_CONTAINER_SOCKET")]
     pub container_socket: Option<PathBuf>,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
+    #[command(flatten)]
+    pub webhooks: crate::webhook_worker::WebhookArgs,
 }
 
 /// Where upstream MCP servers' packages are cached, and what fetches and runs them.
@@ -603,6 +612,27 @@ pub enum ToolsCommand {
         upstream: String,
         /// The upstream's name for the tool.
         tool: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// The organization's webhooks: URL, events, and how their latest delivery went.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+    },
+    /// Queue a signed `ping` to a webhook and wait for a running node to send it.
+    Test {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The webhook (wh_…).
+        webhook: String,
+        /// Seconds to wait for the first attempt's outcome.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=600))]
+        wait: u64,
     },
 }
 

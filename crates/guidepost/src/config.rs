@@ -62,11 +62,16 @@ pub struct FileConfig {
     pub upstream_idle_timeout: Option<u64>,
     pub upstream_allow_private: Option<bool>,
     pub private_package_entries: Option<bool>,
+    pub max_server_tools: Option<usize>,
     pub container_socket: Option<std::path::PathBuf>,
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
     pub python: Option<std::path::PathBuf>,
     pub upstream_data: Option<std::path::PathBuf>,
+    pub webhook_allow_private: Option<bool>,
+    pub webhook_timeout: Option<u64>,
+    pub webhook_max_attempts: Option<u32>,
+    pub webhook_backoff_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -105,6 +110,8 @@ pub struct Settings {
     pub dns_resolver: Option<SocketAddr>,
     /// Where upstream packages are cached, and the `node` and `npm` that fetch and run them.
     pub gateway: guidepost_gateway::GatewayOptions,
+    /// How this node sends webhooks.
+    pub webhooks: crate::webhook_worker::WebhookSettings,
 }
 
 impl Settings {
@@ -127,6 +134,7 @@ impl Settings {
                 retention: Duration::from_secs(90 * DAY_SECONDS),
                 catalog: Default::default(),
                 private_package_entries: false,
+                max_server_tools: guidepost_core::DEFAULT_MAX_SERVER_TOOLS,
             },
             mcp: McpOptions::default(),
             auth: AuthOptions::default(),
@@ -147,6 +155,7 @@ impl Settings {
                 container_socket: None,
                 deployment,
             },
+            webhooks: Default::default(),
         }
     }
 }
@@ -209,6 +218,11 @@ pub fn serve_settings(
         ),
         catalog: Arc::new(catalog(args.catalog.as_ref().or(file.catalog.as_ref()))?),
         private_package_entries: flag(args.private_package_entries, file.private_package_entries),
+        max_server_tools: args
+            .max_server_tools
+            .map(|n| n as usize)
+            .or(file.max_server_tools)
+            .unwrap_or(guidepost_core::DEFAULT_MAX_SERVER_TOOLS),
     };
     anyhow::ensure!(
         !settings.platform.retention.is_zero(),
@@ -273,6 +287,7 @@ pub fn serve_settings(
     settings.shutdown_grace =
         Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
     settings.auth = auth_options(args, file, &settings.platform.base_domain);
+    settings.webhooks = crate::webhook_worker::WebhookSettings::from_args(&args.webhooks, file);
     Ok(settings)
 }
 
@@ -475,6 +490,10 @@ pub fn offline_platform_config(file: &FileConfig) -> PlatformConfig {
         .or(Some(8080));
     let env_flag = env("GUIDEPOST_ENABLE_FIXTURES").and_then(|v| boolish(&v));
     config.enable_fixtures = flag(env_flag, file.enable_fixtures);
+    config.max_server_tools = env("GUIDEPOST_MAX_SERVER_TOOLS")
+        .and_then(|n| n.parse().ok())
+        .or(file.max_server_tools)
+        .unwrap_or(config.max_server_tools);
     // An invalid or unreadable key is ignored here; `serve` refuses it.
     let key_file = env("GUIDEPOST_MASTER_KEY_FILE")
         .map(std::path::PathBuf::from)

@@ -13,3 +13,4 @@ mod http_server;
 mod ops;
 pub mod output;
 mod request_span;
+pub mod webhook_worker;

@@ -93,6 +93,19 @@ async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Re
     if let Some(bytes) = resident_memory_bytes() {
         metrics::gauge!("guidepost_process_resident_memory_bytes").set(bytes as f64);
     }
+    match guidepost_core::upstreams::tools_by_state(&state.platform).await {
+        Ok(counts) => {
+            for tool_state in guidepost_domain::ToolState::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == tool_state)
+                    .map_or(0, |(_, n)| *n);
+                metrics::gauge!("guidepost_upstream_tools", "state" => tool_state.as_str())
+                    .set(n as f64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not count upstream tools"),
+    }
     let store = state.platform.store_figures();
     metrics::gauge!("guidepost_store_statements_executed").set(store.statements_executed as f64);
     metrics::gauge!("guidepost_store_pool_connections", "state" => "open")

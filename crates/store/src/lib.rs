@@ -23,6 +23,7 @@ mod support;
 mod tool_calls;
 mod upstreams;
 mod walkthroughs;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub use support::{SupportRequestFilter, SupportStore};
 pub use tool_calls::{ToolCallFilter, ToolCallSample, ToolCallStore};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
 pub use walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
+pub use webhooks::{NewWebhook, WebhookStore};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -89,6 +91,7 @@ pub trait Store:
     + OidcStore
     + UpstreamStore
     + AuditStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

@@ -10,6 +10,7 @@ use crate::Result;
 pub struct SupportRequestFilter {
     pub server_id: Option<ServerId>,
     pub status: Option<SupportStatus>,
+    pub end_user_id: Option<EndUserId>,
 }
 
 #[async_trait]

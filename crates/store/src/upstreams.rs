@@ -58,6 +58,24 @@ pub trait UpstreamStore: Send + Sync {
         state: ToolState,
     ) -> Result<UpstreamTool>;
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>>;
+    /// The definition last approved of each of the upstream's tools, by tool name.
+    async fn approved_tool_definitions(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+    ) -> Result<std::collections::BTreeMap<String, serde_json::Value>>;
+    /// Quarantines the tool with these findings, if its definition is still `hash`;
+    /// returns whether it was.
+    async fn quarantine_tool(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        name: &str,
+        hash: &str,
+        findings: &[Finding],
+    ) -> Result<bool>;
+    /// Platform-wide: how many upstream tools are in each state (for `/metrics`).
+    async fn count_upstream_tools_by_state(&self) -> Result<Vec<(ToolState, i64)>>;
     /// Attaches (or re-attaches with new settings); `NotFound` if the server or the
     /// upstream is not the organization's, `Conflict` if the prefix is taken on the server.
     async fn attach_upstream(&self, org: &OrgId, attachment: &Attachment) -> Result<Attachment>;

@@ -128,6 +128,13 @@ pub trait WalkthroughStore: Send + Sync {
         end_user: &EndUserId,
         server: &ServerId,
     ) -> Result<Vec<Progress>>;
+    /// The person's progress on every server, most recently active first, at most `limit`.
+    async fn list_progress_of_end_user(
+        &self,
+        org: &OrgId,
+        end_user: &EndUserId,
+        limit: u32,
+    ) -> Result<Vec<Progress>>;
     /// Creates progress unless some exists; returns what is stored either way.
     async fn start_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress>;
     /// Replaces any progress with `state` (a restart).

@@ -259,6 +259,7 @@ async fn other_organizations_rows_are_not_found(db: &TestDatabase) {
     let on_acme_server = SupportRequestFilter {
         server_id: Some(acme_server.id.clone()),
         status: None,
+        end_user_id: None,
     };
     assert!(
         store

@@ -69,6 +69,7 @@ async fn support_requests_filter_and_change_status(db: &TestDatabase) {
         let filter = SupportRequestFilter {
             server_id: server.cloned(),
             status,
+            end_user_id: None,
         };
         let pages = all_pages(2, async |p| {
             store

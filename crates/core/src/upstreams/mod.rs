@@ -9,11 +9,15 @@
 pub mod audit;
 pub mod catalog;
 pub mod config;
+pub mod diff;
 mod names;
 mod pinning;
 pub mod private;
 mod scan;
+#[cfg(test)]
+mod scan_corpus;
 pub mod secrets;
+mod shadowing;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -218,10 +222,16 @@ pub async fn start_eager(platform: &Platform) -> Result<usize, CoreError> {
 /// `failed` upstream stays failed until restarted).
 pub async fn restart(
     platform: &Platform,
+    actor: &Actor,
     org: &OrgId,
     id: &UpstreamId,
 ) -> Result<Upstream, CoreError> {
     let upstream = platform.store.get_upstream(org, id).await?;
+    let about = audit::About {
+        upstream: Some(id),
+        ..Default::default()
+    };
+    audit::record(platform, org, actor, "upstream.restarted", about).await?;
     platform.upstreams.stop(&upstream.id).await;
     platform
         .store
@@ -232,14 +242,39 @@ pub async fn restart(
     Ok(upstream)
 }
 
-/// Its stored tools, as last discovered.
+/// A tool as its reviewers see it: its stored record, and how it differs from the
+/// definition last approved under its name.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct ReviewedTool {
+    #[serde(flatten)]
+    pub tool: UpstreamTool,
+    /// What changed since the definition last approved under this name; `null` when it is
+    /// that definition, or when none was approved.
+    pub diff_from_approved: Option<Vec<diff::Change>>,
+}
+
+/// Its stored tools, as last discovered, each with its diff from what was approved.
 pub async fn tools(
     platform: &Platform,
     org: &OrgId,
     id: &UpstreamId,
-) -> Result<Vec<UpstreamTool>, CoreError> {
+) -> Result<Vec<ReviewedTool>, CoreError> {
     platform.store.get_upstream(org, id).await?;
-    Ok(platform.store.list_upstream_tools(org, id).await?)
+    let tools = platform.store.list_upstream_tools(org, id).await?;
+    let approved = platform.store.approved_tool_definitions(org, id).await?;
+    Ok(tools
+        .into_iter()
+        .map(|tool| {
+            let diff_from_approved = approved
+                .get(&tool.name)
+                .map(|before| diff::diff(before, &tool.definition))
+                .filter(|changes| !changes.is_empty());
+            ReviewedTool {
+                tool,
+                diff_from_approved,
+            }
+        })
+        .collect())
 }
 
 /// Its recent stderr lines on this node.
@@ -294,7 +329,9 @@ pub async fn attach(
         timeout_ms,
         attached_at: Timestamp::now(),
     };
+    check_fit(platform, org, &attachment).await?;
     let attached = platform.store.attach_upstream(org, &attachment).await?;
+    shadowing::recheck(platform, org, server).await?;
     let about = audit::About {
         upstream: Some(id),
         server: Some(server),
@@ -306,6 +343,75 @@ pub async fn attach(
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
     Ok(attached)
+}
+
+/// Refuses an attachment whose tools would take a name the server already offers (its
+/// built-in tools' or another attachment's), or that would take the server past its
+/// tool cap: a client would see one tool where there are two, or a truncated list.
+async fn check_fit(
+    platform: &Platform,
+    org: &OrgId,
+    attachment: &Attachment,
+) -> Result<(), CoreError> {
+    let server = &attachment.server_id;
+    let entries = platform.store.attached_upstreams(org, server).await?;
+    let mut taken: BTreeMap<String, String> = guidepost_domain::builtin_tools::ALL
+        .iter()
+        .map(|name| ((*name).to_owned(), "a built-in tool".to_owned()))
+        .collect();
+    for entry in entries
+        .iter()
+        .filter(|e| e.upstream.id != attachment.upstream_id)
+    {
+        for tool in offerable(&entry.attachment, &entry.tools) {
+            let owner = format!("{}'s {}", entry.upstream.name, tool.name);
+            taken.insert(exposed_name(&entry.attachment.prefix, &tool.name), owner);
+        }
+    }
+    let tools = platform
+        .store
+        .list_upstream_tools(org, &attachment.upstream_id)
+        .await?;
+    let mut collisions = Vec::new();
+    for tool in offerable(attachment, &tools) {
+        let name = exposed_name(&attachment.prefix, &tool.name);
+        match taken.get(&name) {
+            Some(owner) => collisions.push(format!("{name} (already {owner})")),
+            None => {
+                taken.insert(name, tool.name.clone());
+            }
+        }
+    }
+    if !collisions.is_empty() {
+        return Err(CoreError::Conflict(format!(
+            "these tools would take names the server already offers: {}; attach under another prefix",
+            collisions.join(", ")
+        )));
+    }
+    let cap = platform.config.max_server_tools;
+    if taken.len() > cap {
+        return Err(CoreError::Conflict(format!(
+            "the server would offer {} tools, over its cap of {cap}; attach fewer with allowed_tools \
+             (or raise --max-server-tools)",
+            taken.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The tools an attachment offers or may offer once approved: within its allowlist, not
+/// rejected.
+fn offerable<'a>(
+    attachment: &'a Attachment,
+    tools: &'a [UpstreamTool],
+) -> impl Iterator<Item = &'a UpstreamTool> + 'a {
+    tools.iter().filter(move |tool| {
+        tool.state != ToolState::Rejected
+            && attachment
+                .allowed_tools
+                .as_ref()
+                .is_none_or(|list| list.contains(&tool.name))
+    })
 }
 
 pub async fn detach(
@@ -422,6 +528,11 @@ pub async fn call(
             progress,
         )
         .await
+}
+
+/// Platform-wide, how many upstream tools are in each state (for `/metrics`).
+pub async fn tools_by_state(platform: &Platform) -> Result<Vec<(ToolState, i64)>, CoreError> {
+    Ok(platform.store.count_upstream_tools_by_state().await?)
 }
 
 /// The supervisor's status write (its tool writes are `pinning::record_tools`).

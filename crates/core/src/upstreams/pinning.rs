@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use guidepost_domain::*;
 use serde_json::Value;
 
-use super::{attached_servers, audit, scan};
+use super::{attached_servers, audit, diff, scan, shadowing};
 use crate::{CoreError, Platform};
 
 /// Stores the tools an upstream listed, each with its hash, findings and state; servers
@@ -34,6 +34,11 @@ pub async fn record_tools(
         .into_iter()
         .collect();
     let before: HashMap<&str, &UpstreamTool> = known.iter().map(|t| (t.name.as_str(), t)).collect();
+    let own: HashSet<String> = definitions
+        .iter()
+        .filter_map(|d| d.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let foreign = shadowing::foreign_names_of(platform, org, &upstream.id, &own).await?;
     let mut seen = HashSet::new();
     let tools: Vec<UpstreamTool> = definitions
         .into_iter()
@@ -43,21 +48,10 @@ pub async fn record_tools(
         .filter_map(|definition| {
             let name = definition.get("name")?.as_str()?.to_owned();
             let hash = definition_hash(&definition);
-            let mut findings = scan::scan(&definition);
-            if let Some(known) = before
-                .get(name.as_str())
-                .filter(|k| k.definition_hash != hash)
-            {
-                findings.extend(change_findings(&known.definition, &definition));
-            }
-            let state = judged(
-                &name,
-                &hash,
-                &findings,
-                before.get(name.as_str()).copied(),
-                &approved,
-                rule,
-            );
+            let known = before.get(name.as_str()).copied();
+            let findings = findings_of(&definition, &hash, known, &foreign);
+            let approved_before = approved.contains(&(name.clone(), hash.clone()));
+            let state = judged(&hash, &findings, known, approved_before, rule);
             Some(UpstreamTool {
                 name,
                 definition,
@@ -95,6 +89,13 @@ pub async fn record_tools(
             let rules: Vec<&str> = tool.findings.iter().map(|f| f.rule.as_str()).collect();
             tracing::warn!(upstream = %upstream.id, tool = %tool.name, ?rules, "a tool definition was quarantined");
         }
+        for finding in &tool.findings {
+            metrics::counter!("guidepost_upstream_tool_findings_total", "rule" => finding.rule.clone())
+                .increment(1);
+        }
+        let changes = known
+            .filter(|k| k.definition_hash != tool.definition_hash)
+            .map(|k| diff::diff(&k.definition, &tool.definition));
         let about = audit::About {
             upstream: Some(&upstream.id),
             tool: Some(&tool.name),
@@ -103,14 +104,44 @@ pub async fn record_tools(
                 "previous_hash": known.map(|k| &k.definition_hash),
                 "state": tool.state,
                 "findings": tool.findings,
+                "diff": changes,
             }),
             ..Default::default()
         };
         audit::record(platform, org, &Actor::platform(), action, about).await?;
     }
     let servers = attached_servers(platform, org, &upstream.id).await?;
+    // New names may be named by the neighbours' tools.
+    for server in &servers {
+        shadowing::recheck(platform, org, server).await?;
+    }
     platform.announce_tools_changed(&servers).await;
     Ok(())
+}
+
+/// A definition's findings: the scanner's, and for a changed definition what the change
+/// made riskier. An unchanged definition keeps what was found in it before (a change
+/// finding included) and adds what is new, such as a neighbour it now shadows.
+fn findings_of(
+    definition: &Value,
+    hash: &str,
+    known: Option<&UpstreamTool>,
+    foreign: &[String],
+) -> Vec<Finding> {
+    let scanned = scan::scan(definition, foreign);
+    match known {
+        Some(known) if known.definition_hash == hash => {
+            let mut findings = known.findings.clone();
+            findings.extend(scanned.into_iter().filter(|f| !known.findings.contains(f)));
+            findings
+        }
+        Some(known) => {
+            let mut findings = scanned;
+            findings.extend(change_findings(&known.definition, definition));
+            findings
+        }
+        None => scanned,
+    }
 }
 
 /// What a change of definition made riskier: a read-only tool that is no longer said to
@@ -174,24 +205,31 @@ fn change_findings(before: &Value, now: &Value) -> Vec<Finding> {
 
 /// A discovered definition's state.
 fn judged(
-    name: &str,
     hash: &str,
     findings: &[Finding],
     before: Option<&UpstreamTool>,
-    approved: &HashSet<(String, String)>,
+    approved_before: bool,
     rule: ToolApproval,
 ) -> ToolState {
-    if approved.contains(&(name.to_owned(), hash.to_owned())) {
-        return ToolState::Approved;
-    }
-    if findings.iter().any(scan::quarantines) {
-        return ToolState::Quarantined;
-    }
+    let flagged = findings.iter().any(scan::quarantines);
     match before {
-        // Changed since it was discovered, and not to a definition approved before.
-        Some(known) if known.definition_hash != hash => ToolState::Quarantined,
-        // The same definition keeps the decision taken on it (pending, rejected, …).
-        Some(known) => known.state,
+        // The same definition keeps the decision taken on it (approved, pending,
+        // rejected, …) unless something new was found in it.
+        Some(known) if known.definition_hash == hash => {
+            let newly_flagged = findings
+                .iter()
+                .any(|f| scan::quarantines(f) && !known.findings.contains(f));
+            if newly_flagged && known.state != ToolState::Rejected {
+                ToolState::Quarantined
+            } else {
+                known.state
+            }
+        }
+        // A definition approved before is not flagged again when it comes back.
+        _ if approved_before => ToolState::Approved,
+        _ if flagged => ToolState::Quarantined,
+        // Changed since it was discovered (a rug pull).
+        Some(_) => ToolState::Quarantined,
         // New and clean: as the organization's rule says.
         None if rule == ToolApproval::TrustOnFirstUse => ToolState::Approved,
         None => ToolState::Pending,
@@ -274,72 +312,34 @@ mod tests {
 
     #[test]
     fn a_changed_definition_is_quarantined_unless_it_was_approved_before() {
+        use ToolApproval::{Manual, TrustOnFirstUse};
+        use ToolState::*;
         assert_eq!(
-            judged(
-                "echo",
-                "h0",
-                &[],
-                None,
-                &HashSet::new(),
-                ToolApproval::Manual
-            ),
-            ToolState::Pending,
+            judged("h0", &[], None, false, Manual),
+            Pending,
             "new and clean, under manual review"
         );
-        let none = HashSet::new();
         assert_eq!(
-            judged(
-                "echo",
-                "h1",
-                &[],
-                None,
-                &none,
-                ToolApproval::TrustOnFirstUse
-            ),
-            ToolState::Approved,
+            judged("h1", &[], None, false, TrustOnFirstUse),
+            Approved,
             "new and clean"
         );
-        let known = tool("h1", ToolState::Approved);
+        let known = tool("h1", Approved);
+        assert_eq!(judged("h1", &[], Some(&known), false, Manual), Approved);
         assert_eq!(
-            judged("echo", "h1", &[], Some(&known), &none, ToolApproval::Manual),
-            ToolState::Approved
-        );
-        assert_eq!(
-            judged(
-                "echo",
-                "h2",
-                &[],
-                Some(&known),
-                &none,
-                ToolApproval::TrustOnFirstUse
-            ),
-            ToolState::Quarantined,
+            judged("h2", &[], Some(&known), false, TrustOnFirstUse),
+            Quarantined,
             "a rug pull"
         );
-        let approved = HashSet::from([("echo".to_owned(), "h2".to_owned())]);
         assert_eq!(
-            judged(
-                "echo",
-                "h2",
-                &[],
-                Some(&known),
-                &approved,
-                ToolApproval::Manual
-            ),
-            ToolState::Approved,
+            judged("h2", &[], Some(&known), true, Manual),
+            Approved,
             "approved before"
         );
-        let rejected = tool("h1", ToolState::Rejected);
+        let rejected = tool("h1", Rejected);
         assert_eq!(
-            judged(
-                "echo",
-                "h1",
-                &[],
-                Some(&rejected),
-                &none,
-                ToolApproval::TrustOnFirstUse
-            ),
-            ToolState::Rejected,
+            judged("h1", &[], Some(&rejected), false, TrustOnFirstUse),
+            Rejected,
             "stays rejected"
         );
         let finding = Finding {
@@ -348,16 +348,46 @@ mod tests {
             path: "description".into(),
             matched: "<important>".into(),
         };
+        let flagged = std::slice::from_ref(&finding);
         assert_eq!(
-            judged(
-                "echo",
-                "h9",
-                &[finding],
-                None,
-                &none,
-                ToolApproval::TrustOnFirstUse
-            ),
-            ToolState::Quarantined
+            judged("h9", flagged, None, false, TrustOnFirstUse),
+            Quarantined
         );
+        assert_eq!(
+            judged("h1", flagged, Some(&known), false, Manual),
+            Quarantined,
+            "newly found in an approved definition"
+        );
+        let mut reviewed = tool("h1", Approved);
+        reviewed.findings.push(finding.clone());
+        assert_eq!(
+            judged("h1", flagged, Some(&reviewed), false, Manual),
+            Approved,
+            "approved with that finding"
+        );
+        assert_eq!(
+            judged("h1", flagged, Some(&rejected), false, Manual),
+            Rejected
+        );
+    }
+
+    #[test]
+    fn an_unchanged_definition_keeps_its_findings_and_adds_new_ones() {
+        let definition =
+            serde_json::json!({"name": "echo", "description": "Unlike get_support, echoes."});
+        let mut known = tool("h1", ToolState::Approved);
+        known.findings.push(Finding {
+            rule: "annotation-downgrade".into(),
+            severity: "high".into(),
+            path: "annotations.readOnlyHint".into(),
+            matched: "no longer read-only".into(),
+        });
+        let foreign = vec!["get_support".to_owned()];
+        let rules: Vec<String> = findings_of(&definition, "h1", Some(&known), &foreign)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(rules, ["annotation-downgrade", "tool-shadowing"]);
+        assert!(findings_of(&definition, "h1", Some(&known), &[]).len() == 1);
     }
 }

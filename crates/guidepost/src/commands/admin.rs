@@ -17,7 +17,10 @@ pub async fn run(command: Command, platform: &Platform, json: bool) -> anyhow::R
         Command::Serve(_) | Command::Bench(_) => {
             unreachable!("serve is dispatched before the store is opened here")
         }
-        Command::Walkthrough(_) | Command::Upstream(_) | Command::Tools(_) => {
+        Command::Walkthrough(_)
+        | Command::Upstream(_)
+        | Command::Tools(_)
+        | Command::Webhook(_) => {
             unreachable!("dispatched in commands::run")
         }
         Command::Migrate => {

@@ -10,6 +10,7 @@ mod target;
 mod tools;
 mod upstream;
 mod walkthrough;
+mod webhook;
 
 use anyhow::Context;
 
@@ -72,6 +73,7 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
                 Command::Upstream(args) => upstream::run(args.command, &platform, json).await,
                 Command::Tools(command) => tools::run(command, &platform, json).await,
+                Command::Webhook(command) => webhook::run(command, &platform, json).await,
                 command => admin::run(command, &platform, json).await,
             };
             supervisor.shutdown().await;

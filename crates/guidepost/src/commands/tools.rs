@@ -17,7 +17,7 @@ pub async fn run(command: ToolsCommand, platform: &Platform, json: bool) -> anyh
             let mut held = Vec::new();
             for upstream in upstreams::list(platform, &org).await? {
                 for tool in upstreams::tools(platform, &org, &upstream.id).await? {
-                    if tool.state != ToolState::Approved {
+                    if tool.tool.state != ToolState::Approved {
                         held.push(json!({"upstream_id": upstream.id, "upstream": upstream.name, "tool": tool}));
                     }
                 }
@@ -61,10 +61,18 @@ fn describe(held: &Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let why = if findings.is_empty() {
-        "changed since it was approved".to_owned()
+    let changed: Vec<&str> = tool["diff_from_approved"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|c| c["path"].as_str()).collect())
+        .unwrap_or_default();
+    let mut why = findings;
+    if !changed.is_empty() {
+        why.push(format!("changed at {}", changed.join(", ")));
+    }
+    let why = if why.is_empty() {
+        "new, awaiting review".to_owned()
     } else {
-        findings.join("; ")
+        why.join("; ")
     };
     format!(
         "{}  {:<24} {:<12} {}",

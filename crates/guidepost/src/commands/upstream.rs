@@ -84,7 +84,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
         UpstreamCommand::Logs { org, id } => {
             let org = org_id(&org)?;
             let id = upstream_id(&id)?;
-            upstreams::restart(platform, &org, &id).await?;
+            upstreams::restart(platform, &Actor::cli(), &org, &id).await?;
             settle(platform, &org, &id, Duration::from_secs(300)).await?;
             let lines = upstreams::logs(platform, &org, &id).await?;
             output::print(json, &json!({"lines": lines}), |_| lines.join("\n"));
@@ -93,7 +93,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
         UpstreamCommand::Restart { org, id } => {
             let org = org_id(&org)?;
             let id = upstream_id(&id)?;
-            upstreams::restart(platform, &org, &id).await?;
+            upstreams::restart(platform, &Actor::cli(), &org, &id).await?;
             let upstream = settle(platform, &org, &id, Duration::from_secs(300)).await?;
             show(platform, &org, upstream, json).await
         }
@@ -206,7 +206,7 @@ async fn show(
     json: bool,
 ) -> anyhow::Result<()> {
     let tools = upstreams::tools(platform, org, &upstream.id).await?;
-    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = tools.iter().map(|t| t.tool.name.as_str()).collect();
     let value = json!({"upstream": upstream, "tools": tools});
     output::print(json, &value, |_| {
         let mut text = format!(

@@ -14,6 +14,9 @@ only, so that each behaviour is the test's to control):
 - `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
 - `whereami`: answers its working directory, HOME, $FIXTURE_PLACE and $FIXTURE_GREETING, as JSON.
 
+With $FIXTURE_TOOLS naming a JSON file (a list of whole tool definitions), each start
+also lists those, as written in the file then; calling one answers `<name> ran`.
+
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything.
 """
@@ -40,6 +43,8 @@ tools = {
     "whereami": "Answers its working directory, HOME and arguments.",
 }
 cancelled = set()
+# Whole definitions from $FIXTURE_TOOLS, read once at start (a rug pull between starts).
+file_tools = []
 
 
 def mark(text):
@@ -64,7 +69,8 @@ def text(request_id, message):
 
 def definitions():
     schema = {"type": "object", "properties": {"message": {"type": "string"}}}
-    return [{"name": name, "description": about, "inputSchema": schema} for name, about in tools.items()]
+    listed = [{"name": name, "description": about, "inputSchema": schema} for name, about in tools.items()]
+    return listed + file_tools
 
 
 def slow(request_id, arguments, token):
@@ -116,12 +122,17 @@ def call(request_id, params):
             sys.stderr.write(f"noise line {n:06d} " + "x" * 180 + "\n")
         sys.stderr.flush()
         text(request_id, f"wrote {lines} lines")
+    elif any(tool["name"] == name for tool in file_tools):
+        text(request_id, f"{name} ran")
     else:
         send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": f"no tool {name}"}})
 
 
 def main():
     mark(f"started {os.getpid()}")
+    if os.environ.get("FIXTURE_TOOLS"):
+        with open(os.environ["FIXTURE_TOOLS"]) as f:
+            file_tools.extend(json.load(f))
     if os.environ.get("FIXTURE_CRASH_AT_START"):
         sys.stderr.write("fixture: cannot open its database (on purpose)\n")
         sys.stderr.flush()

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
-const NAME: &str = "get_support";
+const NAME: &str = guidepost_domain::builtin_tools::GET_SUPPORT;
 
 fn definition(server: &McpServer) -> Tool {
     let product = server.product_name.as_deref().unwrap_or(&server.name);

@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 use super::{ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
-pub(crate) const LIST: &str = "list_walkthroughs";
-pub(crate) const SELECT: &str = "select_walkthrough";
-pub(crate) const NEXT: &str = "next_walkthrough_step";
-pub(crate) const STATUS: &str = "get_walkthrough_status";
-pub(crate) const RESET: &str = "reset_walkthrough_progress";
+pub(crate) const LIST: &str = builtin_tools::LIST_WALKTHROUGHS;
+pub(crate) const SELECT: &str = builtin_tools::SELECT_WALKTHROUGH;
+pub(crate) const NEXT: &str = builtin_tools::NEXT_WALKTHROUGH_STEP;
+pub(crate) const STATUS: &str = builtin_tools::GET_WALKTHROUGH_STATUS;
+pub(crate) const RESET: &str = builtin_tools::RESET_WALKTHROUGH_PROGRESS;
 const NAMES: [&str; 5] = [LIST, SELECT, NEXT, STATUS, RESET];
 
 mod schema {

@@ -24,6 +24,7 @@ mod tool_calls;
 mod upstreams;
 mod walkthrough_rows;
 mod walkthroughs;
+mod webhooks;
 
 use std::sync::atomic::Ordering;
 
@@ -35,7 +36,7 @@ use super::{BACKEND, Db, DbRow, LOCK_ROW, ThisStore};
 use crate::{
     Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
     Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallSample,
-    ToolCallStore,
+    ToolCallStore, WebhookStore,
 };
 
 impl ThisStore {

@@ -1,5 +1,6 @@
 //! Support requests.
 
+use super::webhooks;
 use super::*;
 
 const SUPPORT_COLUMNS: &str = "id, org_id, server_id, end_user_id, email, title, description, \
@@ -37,6 +38,10 @@ impl SupportStore for ThisStore {
              AND ($4 IS NULL OR EXISTS (SELECT 1 FROM end_users WHERE org_id = $2 AND id = $4)) \
              RETURNING {SUPPORT_COLUMNS}"
         );
+        // The request and its webhook deliveries are written together (an outbox), so that
+        // neither is kept without the other.
+        let mut tx = self.begin_write().await?;
+        self.count(1);
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(SupportRequestId::generate().as_str())
             .bind(r.org_id.as_str())
@@ -47,9 +52,14 @@ impl SupportStore for ThisStore {
             .bind(&r.description)
             .bind(r.context.as_deref())
             .bind(now.micros())
-            .fetch_optional(self.run())
+            .fetch_optional(&mut *tx)
             .await?;
-        support_request(&row.ok_or(StoreError::NotFound)?)
+        let created = support_request(&row.ok_or(StoreError::NotFound)?)?;
+        let event = WebhookEvent::SupportRequestCreated;
+        webhooks::enqueue(self, &mut tx, &r.org_id, None, event, &created, now).await?;
+        self.count(1);
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn list_support_requests(
@@ -62,6 +72,7 @@ impl SupportStore for ThisStore {
         let sql = format!(
             "SELECT {SUPPORT_COLUMNS} FROM support_requests WHERE org_id = $1 \
              AND ($2 IS NULL OR server_id = $2) AND ($3 IS NULL OR status = $3) \
+             AND ($7 IS NULL OR end_user_id = $7) \
              AND (created_at < $4 OR (created_at = $4 AND id < $5) OR $5 = '') \
              ORDER BY created_at DESC, id DESC LIMIT $6"
         );
@@ -72,6 +83,7 @@ impl SupportStore for ThisStore {
             .bind(before_time)
             .bind(before_id)
             .bind(limit)
+            .bind(filter.end_user_id.as_ref().map(|id| id.as_str()))
             .fetch_all(self.run())
             .await?;
         Ok(page_of(rows(found, support_request)?, page.limit, |r| {
@@ -108,13 +120,20 @@ impl SupportStore for ThisStore {
             "UPDATE support_requests SET status = $3, updated_at = $4 \
              WHERE org_id = $1 AND id = $2 RETURNING {SUPPORT_COLUMNS}"
         );
+        let mut tx = self.begin_write().await?;
+        self.count(1);
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(id.as_str())
             .bind(status.as_str())
             .bind(now.micros())
-            .fetch_optional(self.run())
+            .fetch_optional(&mut *tx)
             .await?;
-        support_request(&row.ok_or(StoreError::NotFound)?)
+        let updated = support_request(&row.ok_or(StoreError::NotFound)?)?;
+        let event = WebhookEvent::SupportRequestUpdated;
+        webhooks::enqueue(self, &mut tx, org, None, event, &updated, now).await?;
+        self.count(1);
+        tx.commit().await?;
+        Ok(updated)
     }
 }

@@ -84,24 +84,24 @@ fn catalog_entry(row: &DbRow) -> Result<CatalogEntry> {
     })
 }
 
-/// Records that `name`'s definition `hash` was approved (once).
+/// Records that the tool's definition was approved (once per definition).
 async fn remember_approval(
     tx: &mut sqlx::Transaction<'_, Db>,
     org: &OrgId,
     id: &UpstreamId,
-    name: &str,
-    hash: &str,
+    tool: &UpstreamTool,
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO approved_definitions (upstream_id, org_id, name, definition_hash, approved_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO approved_definitions (upstream_id, org_id, name, definition_hash, approved_at, \
+         definition) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(id.as_str())
     .bind(org.as_str())
-    .bind(name)
-    .bind(hash)
+    .bind(&tool.name)
+    .bind(&tool.definition_hash)
     .bind(now)
+    .bind(json_text(&tool.definition))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -237,7 +237,7 @@ impl UpstreamStore for ThisStore {
             .await?;
             if tool.state == ToolState::Approved {
                 self.count(1);
-                remember_approval(&mut tx, org, id, &tool.name, &tool.definition_hash, now).await?;
+                remember_approval(&mut tx, org, id, tool, now).await?;
             }
         }
         tx.commit().await?;
@@ -284,10 +284,70 @@ impl UpstreamStore for ThisStore {
         let tool = tool(&row.ok_or(StoreError::NotFound)?)?;
         if state == ToolState::Approved {
             let now = Timestamp::now().micros();
-            remember_approval(&mut tx, org, id, name, &tool.definition_hash, now).await?;
+            remember_approval(&mut tx, org, id, &tool, now).await?;
         }
         tx.commit().await?;
         Ok(tool)
+    }
+
+    async fn approved_tool_definitions(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+    ) -> Result<BTreeMap<String, serde_json::Value>> {
+        let rows = sqlx::query(
+            "SELECT name, definition FROM approved_definitions \
+             WHERE org_id = $1 AND upstream_id = $2 AND definition IS NOT NULL ORDER BY approved_at",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_all(self.run())
+        .await?;
+        let mut latest = BTreeMap::new();
+        for row in &rows {
+            let definition = text(row, "definition")?;
+            let value = serde_json::from_str(&definition)
+                .map_err(|_| corrupt("approved definition", "…"))?;
+            latest.insert(text(row, "name")?, value);
+        }
+        Ok(latest)
+    }
+
+    async fn quarantine_tool(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        name: &str,
+        hash: &str,
+        findings: &[Finding],
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE upstream_tools SET state = $5, findings = $6 \
+             WHERE org_id = $1 AND upstream_id = $2 AND name = $3 AND definition_hash = $4",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(name)
+        .bind(hash)
+        .bind(ToolState::Quarantined.as_str())
+        .bind(json_text(&findings))
+        .execute(self.run())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_upstream_tools_by_state(&self) -> Result<Vec<(ToolState, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM upstream_tools GROUP BY state")
+            .fetch_all(self.run())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let state = text(row, "state")?;
+                let state =
+                    ToolState::parse(&state).ok_or_else(|| corrupt("tool state", &state))?;
+                Ok((state, row.try_get("n")?))
+            })
+            .collect()
     }
 
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>> {

@@ -460,6 +460,25 @@ impl WalkthroughStore for ThisStore {
         rows(found, progress)
     }
 
+    async fn list_progress_of_end_user(
+        &self,
+        org: &OrgId,
+        end_user: &EndUserId,
+        limit: u32,
+    ) -> Result<Vec<Progress>> {
+        let sql = format!(
+            "SELECT {PROGRESS_COLUMNS} FROM walkthrough_progress WHERE org_id = $1 AND end_user_id = $2 \
+             ORDER BY last_activity_at DESC, id DESC LIMIT $3"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(end_user.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(self.run())
+            .await?;
+        rows(found, progress)
+    }
+
     async fn start_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress> {
         let sql = format!("{INSERT_PROGRESS} DO NOTHING RETURNING {PROGRESS_COLUMNS}");
         match self.write_progress_row(&sql, key, state).await? {

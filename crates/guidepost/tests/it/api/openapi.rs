@@ -35,6 +35,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/support-requests"),
     ("get", "/api/v1/support-requests/{id}"),
     ("patch", "/api/v1/support-requests/{id}"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{id}"),
+    ("delete", "/api/v1/webhooks/{id}"),
+    ("get", "/api/v1/webhooks/{id}/deliveries"),
+    ("post", "/api/v1/webhooks/{id}/test"),
     ("get", "/api/v1/end-users"),
     ("get", "/api/v1/end-users/{id}"),
     ("get", "/api/v1/tool-calls"),
@@ -155,6 +161,7 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
             "api-keys" => "key_00000000000000000000",
             "walkthroughs" => "wt_00000000000000000000",
             "upstreams" => "up_00000000000000000000",
+            "webhooks" => "wh_00000000000000000000",
             _ => "",
         };
         let uri = path

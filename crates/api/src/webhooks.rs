@@ -1,0 +1,133 @@
+//! `/api/v1/webhooks`: signed deliveries of support events to the organization's own
+//! receivers (SPEC §5). A webhook's secret is shown once, when it is created.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use guidepost_core::Platform;
+use guidepost_core::webhooks::{self, CreatedWebhook, WebhookInput};
+use guidepost_domain::{Page, Webhook, WebhookDelivery, WebhookId};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::OrgAuth;
+use crate::error::ApiError;
+use crate::extract::{IdPath, Json, Query};
+use crate::pagination::page_request;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListDeliveries {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+}
+
+/// Create a webhook. Deliveries are POSTed as JSON `{id, type, created_at, data}` with the
+/// header `Guidepost-Signature: t={unix seconds},v1={hex HMAC-SHA256 of "{t}.{body}"}`
+/// under the secret returned here, once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "support", operation_id = "webhooks_create",
+    request_body = WebhookInput, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The webhook, with its secret shown once", body = CreatedWebhook),
+        (status = 409, description = "The organization has as many webhooks as it may"),
+        (status = 422, description = "Invalid URL or events, or no master key to keep the secret"),
+    ))]
+pub(crate) async fn create(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Json(input): Json<WebhookInput>,
+) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
+    let created = webhooks::create(&platform, &auth.org_id, input).await?;
+    tracing::info!(org = %auth.org_id, webhook = %created.webhook.id, by = %auth.key_id, "webhook created");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// List the organization's webhooks. All on one page.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "support", operation_id = "webhooks_list",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every webhook of the organization", body = Page<Webhook>)))]
+pub(crate) async fn list(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+) -> Result<Json<Page<Webhook>>, ApiError> {
+    let items = webhooks::list(&platform, &auth.org_id).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Read a webhook.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "support", operation_id = "webhooks_get",
+    params(("id" = String, Path, description = "Webhook id, `wh_…`")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The webhook", body = Webhook),
+        (status = 404, description = "No such webhook in this organization"),
+    ))]
+pub(crate) async fn get(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<WebhookId>,
+) -> Result<Json<Webhook>, ApiError> {
+    Ok(Json(webhooks::get(&platform, &auth.org_id, &id).await?))
+}
+
+/// Delete a webhook and its deliveries; pending ones are not sent.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "support", operation_id = "webhooks_delete",
+    params(("id" = String, Path, description = "Webhook id, `wh_…`")), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such webhook in this organization"),
+    ))]
+pub(crate) async fn delete(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<WebhookId>,
+) -> Result<StatusCode, ApiError> {
+    webhooks::delete(&platform, &auth.org_id, &id).await?;
+    tracing::info!(org = %auth.org_id, webhook = %id, by = %auth.key_id, "webhook deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A webhook's deliveries, newest first: attempts, the receiver's last status code or
+/// error, and when the next attempt is due.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "support",
+    operation_id = "webhooks_deliveries",
+    params(("id" = String, Path, description = "Webhook id, `wh_…`"), ListDeliveries),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of deliveries", body = Page<WebhookDelivery>),
+        (status = 404, description = "No such webhook in this organization"),
+        (status = 422, description = "Invalid cursor or limit"),
+    ))]
+pub(crate) async fn deliveries(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<WebhookId>,
+    Query(query): Query<ListDeliveries>,
+) -> Result<Json<Page<WebhookDelivery>>, ApiError> {
+    let page = page_request(query.cursor.as_deref(), query.limit)?;
+    Ok(Json(
+        webhooks::deliveries(&platform, &auth.org_id, &id, &page).await?,
+    ))
+}
+
+/// Queue a `ping` delivery to the webhook, sent and retried like any other: a way to try
+/// a receiver. Read its outcome from the deliveries.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "support", operation_id = "webhooks_test",
+    params(("id" = String, Path, description = "Webhook id, `wh_…`")), security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The queued delivery", body = WebhookDelivery),
+        (status = 404, description = "No such webhook in this organization"),
+    ))]
+pub(crate) async fn test(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<WebhookId>,
+) -> Result<(StatusCode, Json<WebhookDelivery>), ApiError> {
+    let queued = webhooks::ping(&platform, &auth.org_id, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(queued)))
+}

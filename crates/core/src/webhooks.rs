@@ -1,0 +1,312 @@
+//! Webhooks (SPEC §5): organizations subscribe a URL to support events; each event is
+//! written to the store's outbox with the change it announces, and a worker on any node
+//! sends it, signed, retrying with backoff until the receiver answers 2xx or the attempts
+//! run out.
+//!
+//! How a delivery leaves the host (the outbound fence, timeouts) is the transport's
+//! business: core only knows [`WebhookTransport`], which the binary implements over the
+//! fenced HTTP client.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+use guidepost_store::NewWebhook;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{CoreError, Platform};
+
+/// The most webhooks one organization may have.
+pub const MAX_PER_ORG: usize = 10;
+const URL_MAX: usize = 2048;
+/// Deliveries one worker pass takes at most.
+const BATCH: u32 = 32;
+
+/// What `POST /api/v1/webhooks` takes.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    /// Where deliveries are POSTed: `https://…` (or `http://…`), at most 2048 characters.
+    pub url: String,
+    /// `support_request.created` and/or `support_request.updated`.
+    #[schema(value_type = Vec<String>)]
+    pub events: Vec<WebhookEvent>,
+}
+
+/// A new webhook with its secret, which is shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// The signing secret (`whsec_…`). Store it now: it cannot be shown again.
+    pub secret: String,
+}
+
+/// How the worker sends and retries.
+#[derive(Debug, Clone)]
+pub struct DeliveryPolicy {
+    /// The wait after the first failed attempt; it doubles after each (at most an hour).
+    pub backoff: Duration,
+    /// Attempts before a delivery is given up on.
+    pub max_attempts: u32,
+    /// How long a node holds a delivery it took; longer than the transport's timeout.
+    pub lease: Duration,
+}
+
+/// Sends one delivery; `Ok` is the receiver's HTTP status, `Err` why none came.
+#[async_trait]
+pub trait WebhookTransport: Send + Sync {
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, String>;
+}
+
+fn validate_url(text: &str) -> Result<String, ValidationError> {
+    let text = text.trim();
+    let invalid = |message: &str| ValidationError::new("url", message);
+    if text.len() > URL_MAX {
+        return Err(invalid(&format!("must be at most {URL_MAX} characters")));
+    }
+    let url = url::Url::parse(text).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(invalid("must be an https:// (or http://) URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must not carry credentials; the signature authenticates deliveries",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+fn validate_events(events: &[WebhookEvent]) -> Result<Vec<WebhookEvent>, ValidationError> {
+    let mut chosen: Vec<WebhookEvent> = Vec::new();
+    for event in events {
+        if !WebhookEvent::SUBSCRIBABLE.contains(event) {
+            let message = format!("{event} cannot be subscribed to");
+            return Err(ValidationError::new("events", message));
+        }
+        if !chosen.contains(event) {
+            chosen.push(*event);
+        }
+    }
+    if chosen.is_empty() {
+        let message = "name at least one of support_request.created, support_request.updated";
+        return Err(ValidationError::new("events", message));
+    }
+    Ok(chosen)
+}
+
+/// The sealing context of a webhook's secret: a sealed secret opens only on its webhook.
+fn context(org: &OrgId, id: &WebhookId) -> String {
+    format!("webhook:{org}:{id}")
+}
+
+pub async fn create(
+    platform: &Platform,
+    org: &OrgId,
+    input: WebhookInput,
+) -> Result<CreatedWebhook, CoreError> {
+    let url = validate_url(&input.url)?;
+    let events = validate_events(&input.events)?;
+    let Some(key) = &platform.config.master_key else {
+        let message = "cannot be created: this platform runs without a master key to keep the \
+                       signing secret (start it with --master-key or GUIDEPOST_MASTER_KEY)";
+        return Err(ValidationError::new("webhook", message).into());
+    };
+    if platform.store.list_webhooks(org).await?.len() >= MAX_PER_ORG {
+        let message = format!("an organization has at most {MAX_PER_ORG} webhooks");
+        return Err(CoreError::Conflict(message));
+    }
+    let id = WebhookId::generate();
+    let secret = random_token("whsec_");
+    let new = NewWebhook {
+        secret_sealed: key.seal(&secret, &context(org, &id)),
+        id,
+        org_id: org.clone(),
+        url,
+        events,
+    };
+    let webhook = platform
+        .store
+        .create_webhook(&new, Timestamp::now())
+        .await?;
+    Ok(CreatedWebhook { webhook, secret })
+}
+
+pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Webhook>, CoreError> {
+    Ok(platform.store.list_webhooks(org).await?)
+}
+
+pub async fn get(platform: &Platform, org: &OrgId, id: &WebhookId) -> Result<Webhook, CoreError> {
+    Ok(platform.store.get_webhook(org, id).await?)
+}
+
+pub async fn delete(platform: &Platform, org: &OrgId, id: &WebhookId) -> Result<(), CoreError> {
+    Ok(platform.store.delete_webhook(org, id).await?)
+}
+
+pub async fn deliveries(
+    platform: &Platform,
+    org: &OrgId,
+    id: &WebhookId,
+    page: &PageRequest,
+) -> Result<Page<WebhookDelivery>, CoreError> {
+    platform.store.get_webhook(org, id).await?;
+    Ok(platform
+        .store
+        .list_webhook_deliveries(org, id, page)
+        .await?)
+}
+
+/// Queues a `ping` for one webhook, sent like any delivery, to try its receiver.
+pub async fn ping(
+    platform: &Platform,
+    org: &OrgId,
+    id: &WebhookId,
+) -> Result<WebhookDelivery, CoreError> {
+    let data = serde_json::json!({"webhook_id": id});
+    let now = Timestamp::now();
+    Ok(platform
+        .store
+        .enqueue_webhook_event(org, id, WebhookEvent::Ping, &data, now)
+        .await?)
+}
+
+/// One pass of the worker: sends every due delivery this node could take, at once, and
+/// records each outcome. Returns how many it attempted.
+pub async fn deliver_due(
+    platform: &Platform,
+    transport: std::sync::Arc<dyn WebhookTransport>,
+    policy: &DeliveryPolicy,
+) -> Result<usize, CoreError> {
+    let now = Timestamp::now();
+    let lease_until = now.plus(policy.lease);
+    let claimed = platform
+        .store
+        .claim_webhook_deliveries(now, lease_until, BATCH)
+        .await?;
+    let count = claimed.len();
+    let mut sending = tokio::task::JoinSet::new();
+    for delivery in claimed {
+        let (platform, transport, policy) = (platform.clone(), transport.clone(), policy.clone());
+        sending.spawn(async move {
+            let outcome = attempt(&platform, transport.as_ref(), &policy, &delivery).await;
+            record(&platform, &delivery, &outcome).await;
+        });
+    }
+    while sending.join_next().await.is_some() {}
+    Ok(count)
+}
+
+async fn attempt(
+    platform: &Platform,
+    transport: &dyn WebhookTransport,
+    policy: &DeliveryPolicy,
+    delivery: &ClaimedDelivery,
+) -> AttemptOutcome {
+    let failed = |status_code: Option<u16>, error: String| {
+        let attempt = delivery.attempts + 1;
+        let retry_at = (attempt < policy.max_attempts)
+            .then(|| Timestamp::now().plus(backoff(policy.backoff, attempt)));
+        AttemptOutcome::Failed {
+            status_code,
+            error,
+            retry_at,
+        }
+    };
+    let Some(key) = &platform.config.master_key else {
+        return failed(
+            None,
+            "this node runs without the master key that opens the webhook's secret".into(),
+        );
+    };
+    let secret = match key.open(
+        &delivery.secret_sealed,
+        &context(&delivery.org_id, &delivery.webhook_id),
+    ) {
+        Ok(secret) => secret,
+        Err(why) => {
+            return failed(
+                None,
+                format!("the webhook's secret cannot be opened: {why}"),
+            );
+        }
+    };
+    let unix_seconds = Timestamp::now().micros() / 1_000_000;
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        (
+            SIGNATURE_HEADER,
+            signature(&secret, unix_seconds, &delivery.payload),
+        ),
+    ];
+    match transport
+        .post(&delivery.url, &headers, &delivery.payload)
+        .await
+    {
+        Ok(code) if (200..300).contains(&code) => AttemptOutcome::Delivered { status_code: code },
+        Ok(code) => failed(Some(code), format!("the receiver answered {code}")),
+        Err(error) => failed(None, error),
+    }
+}
+
+async fn record(platform: &Platform, delivery: &ClaimedDelivery, outcome: &AttemptOutcome) {
+    let result = match outcome {
+        AttemptOutcome::Delivered { .. } => "delivered",
+        AttemptOutcome::Failed {
+            retry_at: Some(_), ..
+        } => "retrying",
+        AttemptOutcome::Failed { retry_at: None, .. } => "failed",
+    };
+    metrics::counter!("guidepost_webhook_attempts_total", "result" => result).increment(1);
+    if let AttemptOutcome::Failed { error, .. } = outcome {
+        tracing::warn!(delivery = %delivery.id, webhook = %delivery.webhook_id, %error, result, "a webhook delivery failed");
+    }
+    let finished = platform
+        .store
+        .finish_webhook_delivery(&delivery.id, outcome, Timestamp::now())
+        .await;
+    if let Err(error) = finished {
+        // The lease runs out and the delivery is sent again: at least once, never lost.
+        tracing::error!(delivery = %delivery.id, %error, "a webhook delivery's outcome was not stored");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_at_the_border() {
+        assert_eq!(
+            validate_url(" https://hooks.example.com/x ").unwrap(),
+            "https://hooks.example.com/x"
+        );
+        assert!(validate_url("ftp://example.com").is_err());
+        assert!(validate_url("https://user:pw@example.com/").is_err());
+        assert!(validate_url(&format!("https://example.com/{}", "a".repeat(URL_MAX))).is_err());
+        assert!(validate_url("not a url").is_err());
+    }
+
+    #[test]
+    fn events_are_deduplicated_and_ping_is_not_subscribable() {
+        let both = [
+            WebhookEvent::SupportRequestCreated,
+            WebhookEvent::SupportRequestCreated,
+        ];
+        assert_eq!(
+            validate_events(&both).unwrap(),
+            vec![WebhookEvent::SupportRequestCreated]
+        );
+        assert!(validate_events(&[]).is_err());
+        assert!(validate_events(&[WebhookEvent::Ping]).is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! The webhook delivery worker (SPEC §5): on every node, a loop that takes due deliveries
+//! from the store's outbox and sends them through the outbound fence (public addresses
+//! only, unless `--webhook-allow-private`), with a timeout. Which node sends a delivery
+//! does not matter; the store's lease makes it one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clap::Args;
+use clap::builder::BoolishValueParser;
+use guidepost_core::Platform;
+use guidepost_core::webhooks::{self, DeliveryPolicy, WebhookTransport};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::FileConfig;
+
+/// `serve`'s webhook flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WebhookArgs {
+    /// Deliver webhooks to private and loopback addresses too. Development and tests only.
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub webhook_allow_private: Option<bool>,
+    /// Seconds a webhook receiver has to answer one delivery [default: 10].
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout: Option<u64>,
+    /// Attempts at one delivery before it is marked failed [default: 10].
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub webhook_max_attempts: Option<u32>,
+    /// Milliseconds before the first retry; each later wait doubles, to at most an hour
+    /// [default: 30000].
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_BACKOFF_MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub webhook_backoff_ms: Option<u64>,
+}
+
+/// How this node sends webhooks.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub allow_private: bool,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff: Duration,
+    /// How often the outbox is looked at.
+    pub poll: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            max_attempts: 10,
+            backoff: Duration::from_secs(30),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// Flags (or their environment variables), else the file, else the defaults.
+    pub fn from_args(args: &WebhookArgs, file: &FileConfig) -> Self {
+        let defaults = Self::default();
+        Self {
+            allow_private: args
+                .webhook_allow_private
+                .or(file.webhook_allow_private)
+                .unwrap_or(false),
+            timeout: args
+                .webhook_timeout
+                .or(file.webhook_timeout)
+                .map_or(defaults.timeout, Duration::from_secs),
+            max_attempts: args
+                .webhook_max_attempts
+                .or(file.webhook_max_attempts)
+                .unwrap_or(defaults.max_attempts),
+            backoff: args
+                .webhook_backoff_ms
+                .or(file.webhook_backoff_ms)
+                .map_or(defaults.backoff, Duration::from_millis),
+            poll: defaults.poll,
+        }
+    }
+
+    fn policy(&self) -> DeliveryPolicy {
+        DeliveryPolicy {
+            backoff: self.backoff,
+            max_attempts: self.max_attempts,
+            // Past the timeout, so that a slow receiver's delivery is not taken twice.
+            lease: self.timeout + Duration::from_secs(30),
+        }
+    }
+}
+
+/// POSTs deliveries with the fenced client. The fence's resolver keeps host names off
+/// private addresses; an address written in the URL is checked here, since it is not
+/// resolved.
+struct FencedTransport {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl FencedTransport {
+    fn check(&self, url: &str) -> Result<(), String> {
+        if self.allow_private {
+            return Ok(());
+        }
+        let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
+        if parsed.scheme() != "https" {
+            return Err(format!(
+                "{url} is not https; plain http is sent only with --webhook-allow-private"
+            ));
+        }
+        let ip = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        match ip {
+            Some(ip) if !guidepost_outbound::is_public(ip) => Err(format!(
+                "{ip} is not on a public address; webhooks are sent to public addresses only"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookTransport for FencedTransport {
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, String> {
+        self.check(url)?;
+        let mut request = self.client.post(url).body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        match request.send().await {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(error) => Err(describe(&error)),
+        }
+    }
+}
+
+/// Why a request got no answer, in words for the deliveries list: the fence's refusal,
+/// a timeout, or the connection's error.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        return format!("no answer in time ({text})");
+    }
+    text
+}
+
+/// Sends due deliveries until `stop` is cancelled.
+pub async fn run(platform: Platform, settings: WebhookSettings, stop: CancellationToken) {
+    let transport: Arc<dyn WebhookTransport> = Arc::new(FencedTransport {
+        client: guidepost_outbound::fenced_client(settings.allow_private, settings.timeout),
+        allow_private: settings.allow_private,
+    });
+    let policy = settings.policy();
+    let mut tick = tokio::time::interval(settings.poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        if let Err(error) = webhooks::deliver_due(&platform, transport.clone(), &policy).await {
+            tracing::warn!(%error, "could not take webhook deliveries");
+        }
+    }
+}
