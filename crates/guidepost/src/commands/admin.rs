@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use guidepost_core::servers::{self, CreateServer};
+use guidepost_core::servers::{self, CreateServer, UpdateServer};
 use guidepost_core::{CoreError, Platform, PlatformConfig, organizations};
 use guidepost_domain::{AuthMode, Id, OrgId, PageRequest, ServerKind};
 use guidepost_store::Store;
@@ -83,12 +83,7 @@ async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyh
                 })?),
                 None => None,
             };
-            let auth_mode = match auth_mode.as_deref() {
-                Some(text) => Some(AuthMode::parse(text).with_context(|| {
-                    format!("--auth-mode must be one of none, collect_email, platform_oauth, custom_oauth (got {text:?})")
-                })?),
-                None => None,
-            };
+            let auth_mode = auth_mode.as_deref().map(parse_auth_mode).transpose()?;
             let input = CreateServer {
                 name,
                 slug,
@@ -122,6 +117,52 @@ async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyh
             });
             Ok(())
         }
+        ServerCommand::Update {
+            org,
+            id,
+            name,
+            slug,
+            auth_mode,
+            walkthrough_tools,
+            support_tool,
+            custom_domain,
+            product_name,
+            instructions,
+            allowed_origins,
+            clear_allowed_origins,
+        } => {
+            let id = Id::parse(&id).with_context(|| format!("{id:?} is not a server id (ms_…)"))?;
+            // "" clears an optional text; leaving a flag out leaves the field alone.
+            let clearable =
+                |given: Option<String>| given.map(|t| Some(t).filter(|t| !t.is_empty()));
+            let input = UpdateServer {
+                name,
+                slug,
+                auth_mode: auth_mode.as_deref().map(parse_auth_mode).transpose()?,
+                walkthrough_tools_enabled: walkthrough_tools,
+                support_tool_enabled: support_tool,
+                custom_domain: clearable(custom_domain),
+                product_name: clearable(product_name),
+                instructions: clearable(instructions),
+                allowed_origins: (clear_allowed_origins || !allowed_origins.is_empty())
+                    .then_some(allowed_origins),
+            };
+            let org = org_id(&org)?;
+            let server =
+                servers::update(platform, &org, &id, input)
+                    .await
+                    .map_err(|e| match e {
+                        CoreError::NotFound => {
+                            anyhow::anyhow!("no server {id} in organization {org}")
+                        }
+                        other => anyhow::Error::new(other),
+                    })?;
+            let view = servers::view(&platform.config, server);
+            output::print(json, &view, |v| {
+                format!("Server {} updated: {}", v.server.id, v.mcp_url)
+            });
+            Ok(())
+        }
         ServerCommand::List { org } => list_servers(platform, &org_id(&org)?, json).await,
         ServerCommand::VerifyDomain { org, id, .. } => {
             let id = Id::parse(&id).with_context(|| format!("{id:?} is not a server id (ms_…)"))?;
@@ -136,6 +177,12 @@ async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyh
             Ok(())
         }
     }
+}
+
+fn parse_auth_mode(text: &str) -> anyhow::Result<AuthMode> {
+    AuthMode::parse(text).with_context(|| {
+        format!("--auth-mode must be one of none, collect_email, platform_oauth, custom_oauth (got {text:?})")
+    })
 }
 
 async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
