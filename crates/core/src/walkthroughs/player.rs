@@ -206,11 +206,10 @@ impl Player<'_> {
         walkthrough: Option<&WalkthroughId>,
         claimed_step: Option<&str>,
     ) -> Result<Advanced, PlayerError> {
-        let walkthrough = match walkthrough {
-            Some(id) => id.clone(),
+        let (walkthrough, available) = match walkthrough {
+            Some(id) => (id.clone(), self.available(id).await?),
             None => self.most_recent_in_progress().await?,
         };
-        let available = self.available(&walkthrough).await?;
         let key = self.key(&walkthrough);
         let mut progress = self
             .platform
@@ -274,15 +273,33 @@ impl Player<'_> {
         Err(PlayerError::Busy)
     }
 
-    async fn most_recent_in_progress(&self) -> Result<WalkthroughId, PlayerError> {
-        let all = self
-            .platform
-            .store
+    /// The most recently active in-progress walkthrough that this server still offers:
+    /// progress on one that was since unassigned, disabled or archived is kept but skipped.
+    async fn most_recent_in_progress(
+        &self,
+    ) -> Result<(WalkthroughId, AvailableWalkthrough), PlayerError> {
+        let store = &self.platform.store;
+        let all = store
             .list_progress(&self.server.org_id, &self.end_user.id, &self.server.id)
             .await?;
-        all.into_iter()
-            .find(|p| p.status == ProgressStatus::InProgress)
-            .map(|p| p.walkthrough_id)
+        let in_progress: Vec<_> = all
+            .into_iter()
+            .filter(|p| p.status == ProgressStatus::InProgress)
+            .collect();
+        if in_progress.is_empty() {
+            return Err(PlayerError::NothingInProgress);
+        }
+        let mut offered = store
+            .available_walkthroughs(&self.server.org_id, &self.server.id)
+            .await?;
+        in_progress
+            .iter()
+            .find_map(|p| {
+                let i = offered
+                    .iter()
+                    .position(|a| a.walkthrough.id == p.walkthrough_id)?;
+                Some((p.walkthrough_id.clone(), offered.swap_remove(i)))
+            })
             .ok_or(PlayerError::NothingInProgress)
     }
 
@@ -299,6 +316,11 @@ impl Player<'_> {
             version,
             progress,
         })
+    }
+
+    /// Refuses a walkthrough this server does not offer, as every tool does.
+    pub async fn ensure_offered(&self, walkthrough: &WalkthroughId) -> Result<(), PlayerError> {
+        self.available(walkthrough).await.map(|_| ())
     }
 
     /// Deletes the caller's progress; `false` when there was none.

@@ -45,5 +45,6 @@ mod request_logs;
 mod scale_out;
 mod sign_in_hardening;
 mod walkthrough_runtime;
+mod walkthrough_seed;
 mod walkthrough_stories;
 mod webhooks;

@@ -290,6 +290,7 @@ async fn play(
             let input: ResetInput = parse_arguments(name, arguments)?;
             let id = walkthrough_id(&input.walkthrough_id)?;
             if !input.confirm {
+                player.ensure_offered(&id).await.map_err(player_failure)?;
                 return Ok(ToolOutcome::Success {
                     text: "Nothing was changed. Resetting deletes the user's progress in this walkthrough for good. \
                            Ask the user to confirm, then call reset_walkthrough_progress again with confirm=true."
