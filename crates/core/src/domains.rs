@@ -101,6 +101,10 @@ pub async fn verify(
             other => other,
         })?;
     metrics::counter!("guidepost_custom_domains_verified_total").increment(1);
+    // Nodes hold the server in their caches: they forget it, and learn its domain.
+    platform
+        .announce_tools_changed(std::slice::from_ref(id))
+        .await;
     Ok(verified)
 }
 

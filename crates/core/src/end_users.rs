@@ -160,10 +160,9 @@ async fn describe_progress(
     for p in progress {
         let key = (p.walkthrough_id.clone(), p.version);
         if !versions.contains_key(&key) {
-            let version = platform
-                .store
-                .get_version(org, &p.walkthrough_id, p.version)
-                .await?;
+            let version =
+                crate::walkthroughs::player::version(platform, org, &p.walkthrough_id, p.version)
+                    .await?;
             versions.insert(key.clone(), version);
         }
         let version = &versions[&key];

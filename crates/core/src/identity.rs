@@ -11,8 +11,11 @@
 //! link does not make it weaker.) It carries progress, never the verified email: without
 //! a token, the end user is resolved with its verified email hidden.
 
+use std::time::{Duration, Instant};
+
 use guidepost_domain::*;
 
+use crate::cache::Tracked;
 use crate::{CoreError, Platform};
 
 /// What a request tells about its caller, gathered by the transport.
@@ -92,9 +95,50 @@ fn without_verified_email(mut user: EndUser) -> EndUser {
     user
 }
 
+/// How often a cached tracking id's end user has its `last_seen_at` written (in the
+/// background; retention only needs it to the day).
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
 /// The end user a tracking id names: created on first sight, and the signed-in person
-/// once the tracking id was linked to one.
+/// once the tracking id was linked to one. Kept in this node's cache between calls
+/// (`cache`); activity is written in the background, at most every minute.
 pub async fn end_user_for_tracking_id(
+    platform: &Platform,
+    org: &OrgId,
+    tracking_id: &TrackingId,
+    now: Timestamp,
+) -> Result<EndUser, CoreError> {
+    let cache = &platform.cache;
+    if let Some(mut tracked) = cache.tracked(org, tracking_id.as_str()) {
+        if tracked.touched.elapsed() >= TOUCH_EVERY {
+            tracked.touched = Instant::now();
+            cache.keep_tracked(org, tracking_id.as_str(), tracked.clone());
+            touch_in_background(platform, org, tracking_id, now);
+        }
+        return Ok(tracked.user);
+    }
+    let user = resolve_tracking_id(platform, org, tracking_id, now).await?;
+    let tracked = Tracked {
+        user: user.clone(),
+        touched: Instant::now(),
+    };
+    cache.keep_tracked(org, tracking_id.as_str(), tracked);
+    Ok(user)
+}
+
+fn touch_in_background(platform: &Platform, org: &OrgId, tracking_id: &TrackingId, now: Timestamp) {
+    let (store, org, tracking_id) = (platform.store.clone(), org.clone(), tracking_id.clone());
+    tokio::spawn(async move {
+        if let Err(error) = store
+            .end_user_for_tracking_id(&org, tracking_id.as_str(), now)
+            .await
+        {
+            tracing::warn!(%error, "could not record an end user's activity");
+        }
+    });
+}
+
+async fn resolve_tracking_id(
     platform: &Platform,
     org: &OrgId,
     tracking_id: &TrackingId,
@@ -134,6 +178,7 @@ async fn link_tracking_id(
     let outcome = store
         .link_end_users(org, &tracked.id, &person.id, now)
         .await?;
+    platform.cache.end_user_changed(org, &tracked.id);
     if outcome.linked {
         tracing::info!(
             anonymous = %tracked.id,
@@ -186,5 +231,8 @@ pub async fn collect_email(
         .set_end_user_email(&server.org_id, &end_user.id, &email, false)
         .await
         .map_err(|error| EmailRefused::Store(error.into()))?;
+    platform
+        .cache
+        .end_user_changed(&server.org_id, &end_user.id);
     Ok(())
 }

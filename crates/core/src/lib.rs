@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod authorization;
+mod cache;
 mod config;
 pub mod domains;
 pub mod end_users;
@@ -55,6 +56,8 @@ pub struct Platform {
     pub domain_records: Arc<dyn domains::TxtRecords>,
     /// What runs upstream MCP servers on this node (the gateway's supervisor).
     pub upstreams: Arc<dyn upstreams::UpstreamRuntime>,
+    /// What this node keeps in memory between calls (`cache`).
+    cache: Arc<cache::NodeCache>,
 }
 
 impl Platform {
@@ -68,6 +71,11 @@ impl Platform {
         upstreams: Arc<dyn upstreams::UpstreamRuntime>,
     ) -> (Self, analytics::AnalyticsWriter) {
         let (recorder, writer) = analytics::start(store.clone());
+        let cache = Arc::new(cache::NodeCache::new());
+        tokio::spawn(forget_what_changed(
+            Arc::downgrade(&cache),
+            store.tools_changed_feed(),
+        ));
         let platform = Self {
             store,
             config: Arc::new(config),
@@ -75,6 +83,7 @@ impl Platform {
             identity_providers,
             domain_records,
             upstreams,
+            cache,
         };
         (platform, writer)
     }
@@ -106,8 +115,31 @@ impl Platform {
         if servers.is_empty() {
             return;
         }
+        // This node forgets at once, so that the caller's next request sees its change;
+        // the others when the announcement reaches them.
+        for server in servers {
+            self.cache.server_changed(server);
+        }
         if let Err(error) = self.store.announce_tools_changed(servers).await {
             tracing::warn!(%error, "could not announce a tool list change");
+        }
+    }
+}
+
+/// Drops the cache entries of every server whose change is announced, on any node, until
+/// the platform is gone.
+async fn forget_what_changed(
+    cache: std::sync::Weak<cache::NodeCache>,
+    mut changes: tokio::sync::broadcast::Receiver<guidepost_domain::ServerId>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let change = changes.recv().await;
+        let Some(cache) = cache.upgrade() else { return };
+        match change {
+            Ok(server) => cache.server_changed(&server),
+            Err(RecvError::Lagged(_)) => cache.forget_servers(),
+            Err(RecvError::Closed) => return,
         }
     }
 }

@@ -21,37 +21,62 @@ pub async fn server_for_address(
     }))
 }
 
-async fn find_server(
-    platform: &Platform,
-    host: Option<&str>,
-    path_slug: Option<&str>,
-) -> Result<Option<McpServer>, CoreError> {
-    let store = &platform.store;
+/// How an address names a server.
+enum Named<'a> {
+    Slug(&'a str),
+    Domain(&'a str),
+}
+
+fn named<'a>(
+    platform: &'a Platform,
+    host: Option<&'a str>,
+    path_slug: Option<&'a str>,
+) -> Option<Named<'a>> {
     if let Some(slug) = path_slug {
-        return Ok(store.find_server_by_slug(slug).await?);
+        return Some(Named::Slug(slug));
     }
-    let Some(host) = host else {
-        return Ok(None);
-    };
+    let host = host?;
     let base = platform.config.base_domain.as_str();
     if host == base {
-        return match &platform.config.default_server {
-            Some(slug) => Ok(store.find_server_by_slug(slug).await?),
-            None => Ok(None),
-        };
+        return platform.config.default_server.as_deref().map(Named::Slug);
     }
     if let Some(slug) = host
         .strip_suffix(base)
         .and_then(|rest| rest.strip_suffix('.'))
     {
         // Only one label below the base domain names a server.
-        return if slug.contains('.') {
-            Ok(None)
-        } else {
-            Ok(store.find_server_by_slug(slug).await?)
-        };
+        return (!slug.contains('.')).then_some(Named::Slug(slug));
     }
-    Ok(store.find_server_by_domain(host).await?)
+    Some(Named::Domain(host))
+}
+
+/// The server an address names, from this node's cache when it is there (servers almost
+/// never change, and every change is announced; see `cache`). Unknown addresses are
+/// not remembered, so that a new server answers at once.
+async fn find_server(
+    platform: &Platform,
+    host: Option<&str>,
+    path_slug: Option<&str>,
+) -> Result<Option<McpServer>, CoreError> {
+    let Some(name) = named(platform, host, path_slug) else {
+        return Ok(None);
+    };
+    let key = match name {
+        Named::Slug(slug) => format!("slug:{slug}"),
+        Named::Domain(domain) => format!("domain:{domain}"),
+    };
+    if let Some(server) = platform.cache.server(&key) {
+        return Ok(Some(server));
+    }
+    let read_at = platform.cache.epoch();
+    let found = match name {
+        Named::Slug(slug) => platform.store.find_server_by_slug(slug).await?,
+        Named::Domain(domain) => platform.store.find_server_by_domain(domain).await?,
+    };
+    if let Some(server) = &found {
+        platform.cache.keep_server(&key, server, read_at);
+    }
+    Ok(found)
 }
 
 /// Whether `host` (normalized) is the platform's own rather than a tenant's: the base

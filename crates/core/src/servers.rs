@@ -259,7 +259,12 @@ pub async fn list(
 /// sessions, sign-in records: the store cascades). Every deletion passes here, so that
 /// what runs for a server can be stopped with it.
 pub async fn delete(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<(), CoreError> {
-    Ok(platform.store.delete_server(org, id).await?)
+    platform.store.delete_server(org, id).await?;
+    // Nodes forget it (their caches), and its clients hear its tools are gone.
+    platform
+        .announce_tools_changed(std::slice::from_ref(id))
+        .await;
+    Ok(())
 }
 
 pub async fn update(
@@ -279,15 +284,11 @@ pub async fn update(
         return Err(ValidationError::new("auth_mode", why).into());
     }
     let updated = platform.store.update_server(org, id, &settings).await?;
-    let tools_may_differ = updated.walkthrough_tools_enabled != current.walkthrough_tools_enabled
-        || updated.support_tool_enabled != current.support_tool_enabled
-        || updated.auth_mode != current.auth_mode
-        || updated.product_name != current.product_name;
-    if tools_may_differ {
-        platform
-            .announce_tools_changed(std::slice::from_ref(id))
-            .await;
-    }
+    // Every change is announced, not only those that change its tools: nodes keep
+    // servers in their caches, and forget one when it is announced.
+    platform
+        .announce_tools_changed(std::slice::from_ref(id))
+        .await;
     Ok(updated)
 }
 

@@ -61,6 +61,7 @@ pub async fn open_request(
             .set_end_user_email(&server.org_id, &user.id, &email, false)
             .await
             .map_err(CoreError::from)?;
+        platform.cache.end_user_changed(&server.org_id, &user.id);
     }
     let request = NewSupportRequest {
         org_id: server.org_id.clone(),

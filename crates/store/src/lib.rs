@@ -114,6 +114,14 @@ pub trait Store:
 
     /// Whether the database answers (readiness).
     async fn ping(&self) -> Result<()>;
+
+    /// The benchmark's floor (`guidepost bench --floor`): one single-row UPDATE in its own
+    /// transaction, an end user's `last_seen_at`, the least a durable tool call can cost.
+    async fn floor_write(&self, org: &OrgId, end_user: &EndUserId, now: Timestamp) -> Result<()>;
+
+    /// Transactions the database has committed since it started, where it counts them
+    /// (PostgreSQL's `pg_stat_database`); `None` on SQLite.
+    async fn commits(&self) -> Result<Option<u64>>;
 }
 
 /// How the store waits on its database.

@@ -231,11 +231,10 @@ pub async fn update(
     input: UpdateWalkthrough,
 ) -> Result<Walkthrough, CoreError> {
     let current = platform.store.get_walkthrough(org, id).await?;
-    let fields = apply_update(current.clone(), input)?;
+    let fields = apply_update(current, input)?;
     let updated = platform.store.update_walkthrough(org, id, &fields).await?;
-    if updated.status != current.status || updated.title != current.title {
-        announce_for_walkthrough(platform, org, id).await;
-    }
+    // Its servers' caches hold it (title, description, status): every change is announced.
+    announce_for_walkthrough(platform, org, id).await;
     Ok(updated)
 }
 

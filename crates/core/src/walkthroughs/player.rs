@@ -2,6 +2,8 @@
 //! look at their status, reset. Progress is pinned to the version it started on, and
 //! every advance is a conditional write, so concurrent calls never skip or lose a step.
 
+use std::sync::Arc;
+
 use guidepost_domain::*;
 use guidepost_store::ProgressKey;
 use thiserror::Error;
@@ -77,10 +79,45 @@ pub async fn offered_on(platform: &Platform, server: &McpServer) -> Result<bool,
     if !server.walkthrough_tools_enabled {
         return Ok(false);
     }
-    Ok(platform
+    Ok(!offers(platform, server).await?.is_empty())
+}
+
+/// The walkthroughs a server offers, in display order, each with its newest version: from
+/// this node's cache, which every assignment, publication and status change clears
+/// through its announcement (see `cache`).
+async fn offers(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<Arc<Vec<AvailableWalkthrough>>, CoreError> {
+    if let Some(offers) = platform.cache.offers(&server.id) {
+        return Ok(offers);
+    }
+    let read_at = platform.cache.epoch();
+    let found = platform
         .store
-        .has_available_walkthroughs(&server.org_id, &server.id)
-        .await?)
+        .available_walkthroughs(&server.org_id, &server.id)
+        .await?;
+    let offers = Arc::new(found);
+    platform.cache.keep_offers(&server.id, &offers, read_at);
+    for available in offers.iter() {
+        platform.cache.keep_version(&available.latest);
+    }
+    Ok(offers)
+}
+
+/// A published version (immutable, so cached without expiry worries).
+pub(crate) async fn version(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+    number: i64,
+) -> Result<WalkthroughVersion, CoreError> {
+    if let Some(found) = platform.cache.version(walkthrough, number) {
+        return Ok(found);
+    }
+    let found = platform.store.get_version(org, walkthrough, number).await?;
+    platform.cache.keep_version(&found);
+    Ok(found)
 }
 
 /// The walkthroughs offered on a server, each with the caller's progress if any and the
@@ -90,10 +127,7 @@ pub async fn list(
     server: &McpServer,
     end_user: Option<&EndUser>,
 ) -> Result<Vec<Seen>, PlayerError> {
-    let available = platform
-        .store
-        .available_walkthroughs(&server.org_id, &server.id)
-        .await?;
+    let available = offers(platform, server).await?;
     let mut progress = match end_user {
         Some(user) => {
             platform
@@ -104,17 +138,20 @@ pub async fn list(
         None => Vec::new(),
     };
     let mut seen = Vec::with_capacity(available.len());
-    for available in available {
+    for available in available.iter().cloned() {
         let mine = progress
             .iter()
             .position(|p| p.walkthrough_id == available.walkthrough.id)
             .map(|i| progress.swap_remove(i));
         let version = match &mine {
             Some(p) if p.version != available.latest.version => {
-                platform
-                    .store
-                    .get_version(&server.org_id, &available.walkthrough.id, p.version)
-                    .await?
+                version(
+                    platform,
+                    &server.org_id,
+                    &available.walkthrough.id,
+                    p.version,
+                )
+                .await?
             }
             _ => available.latest.clone(),
         };
@@ -141,10 +178,11 @@ impl Player<'_> {
         &self,
         walkthrough: &WalkthroughId,
     ) -> Result<AvailableWalkthrough, PlayerError> {
-        self.platform
-            .store
-            .available_walkthrough(&self.server.org_id, &self.server.id, walkthrough)
+        offers(self.platform, self.server)
             .await?
+            .iter()
+            .find(|a| a.walkthrough.id == *walkthrough)
+            .cloned()
             .ok_or_else(|| PlayerError::NotAvailable(walkthrough.to_string()))
     }
 
@@ -155,11 +193,10 @@ impl Player<'_> {
         progress: Option<&Progress>,
     ) -> Result<WalkthroughVersion, PlayerError> {
         match progress {
-            Some(p) if p.version != available.latest.version => Ok(self
-                .platform
-                .store
-                .get_version(&self.server.org_id, &available.walkthrough.id, p.version)
-                .await?),
+            Some(p) if p.version != available.latest.version => {
+                let id = &available.walkthrough.id;
+                Ok(version(self.platform, &self.server.org_id, id, p.version).await?)
+            }
             _ => Ok(available.latest.clone()),
         }
     }
@@ -289,16 +326,14 @@ impl Player<'_> {
         if in_progress.is_empty() {
             return Err(PlayerError::NothingInProgress);
         }
-        let mut offered = store
-            .available_walkthroughs(&self.server.org_id, &self.server.id)
-            .await?;
+        let offered = offers(self.platform, self.server).await?;
         in_progress
             .iter()
             .find_map(|p| {
-                let i = offered
+                let found = offered
                     .iter()
-                    .position(|a| a.walkthrough.id == p.walkthrough_id)?;
-                Some((p.walkthrough_id.clone(), offered.swap_remove(i)))
+                    .find(|a| a.walkthrough.id == p.walkthrough_id)?;
+                Some((p.walkthrough_id.clone(), found.clone()))
             })
             .ok_or(PlayerError::NothingInProgress)
     }

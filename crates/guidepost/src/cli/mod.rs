@@ -85,6 +85,11 @@ pub struct BenchArgs {
     /// Steps in the benchmark walkthrough.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub steps: u16,
+    /// Also measure the database's floor in the same run: as many clients as users, each
+    /// running single-row UPDATEs through a store pool for the same time; prints the mix's
+    /// share of it (with --target, needs --database-url).
+    #[arg(long)]
+    pub floor: bool,
     /// Simulated end users, each with its own tracking id (and session in the session era).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=2000))]
     pub users: u16,

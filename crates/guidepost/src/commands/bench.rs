@@ -4,6 +4,8 @@
 //! errors, and store statements per tool call.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -35,6 +37,12 @@ pub struct BenchReport {
     pub calls_per_sec: f64,
     /// Store statements per tool call, analytics batch writes included.
     pub statements_per_call: Option<f64>,
+    /// Database commits per tool call (PostgreSQL only), analytics batches included.
+    pub commits_per_call: Option<f64>,
+    /// With `--floor`: the database's floor at the same concurrency, and the mix's
+    /// calls per second as a share of the floor's transactions per second.
+    pub floor: Option<super::bench_floor::FloorFigures>,
+    pub share_of_floor: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -68,18 +76,33 @@ impl Samples {
 }
 
 pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> anyhow::Result<()> {
-    let (base, api_key, local) = match &args.target {
+    let (base, api_key, local, database_url) = match &args.target {
         Some(target) => {
             let key = args
                 .api_key
                 .clone()
                 .context("--target needs --api-key (an organization API key)")?;
-            (target.trim_end_matches('/').to_owned(), key, None)
+            (
+                target.trim_end_matches('/').to_owned(),
+                key,
+                None,
+                database_url,
+            )
         }
         None => {
-            let (running, key, _dir) = start_local(database_url).await?;
-            (running.url(), key, Some((running, _dir)))
+            let (running, key, url, dir) = start_local(database_url).await?;
+            (running.url(), key, Some((running, dir)), Some(url))
         }
+    };
+    let floor_store = match (&database_url, args.floor) {
+        (Some(url), true) => Some(super::bench_floor::open(url).await?),
+        (None, true) => {
+            anyhow::bail!("--floor with --target needs --database-url: the target's database")
+        }
+        (Some(url), false) if url.starts_with("postgres") => {
+            super::bench_floor::open(url).await.ok()
+        }
+        _ => None,
     };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::from(args.users))
@@ -91,13 +114,20 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         args.users, args.steps, args.duration, args.era
     );
     let statements_before = statements(&http, &base).await;
+    let commits_before = match &floor_store {
+        Some(store) => super::bench_floor::commits(store).await,
+        None => None,
+    };
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
+    let calls = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn(show_progress(calls.clone(), started, args.duration));
     let users = (0..args.users).map(|n| {
         let user = SimulatedUser::new(
             http.clone(),
             format!("{base}/s/{slug}/mcp?tracking_id=bench-{n}"),
             args.era,
+            calls.clone(),
         );
         tokio::spawn(user.run(walkthrough.clone(), deadline))
     });
@@ -106,13 +136,31 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         samples.merge(user.context("a simulated user panicked")?);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    ticker.abort();
     let statements_after = statements(&http, &base).await;
-    let report = summarize(
+    let commits_after = match &floor_store {
+        Some(store) => super::bench_floor::commits(store).await,
+        None => None,
+    };
+    let mut report = summarize(
         &args,
         samples,
         elapsed,
         statements_before.zip(statements_after),
     );
+    if let (Some(before), Some(after)) = (commits_before, commits_after)
+        && report.total_calls > 0
+    {
+        report.commits_per_call =
+            Some(after.saturating_sub(before) as f64 / report.total_calls as f64);
+    }
+    if let (true, Some(store)) = (args.floor, &floor_store) {
+        let duration = Duration::from_secs(args.duration);
+        let floor = super::bench_floor::measure(store, args.users, duration).await?;
+        report.share_of_floor =
+            Some(report.calls_per_sec / floor.transactions_per_sec.max(f64::MIN_POSITIVE));
+        report.floor = Some(floor);
+    }
     output::print(json, &report, render);
     if let Some((running, _dir)) = local {
         running.shutdown().await?;
@@ -123,7 +171,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
 /// Starts Guidepost in this process with rate limits off, and an organization to use.
 async fn start_local(
     database_url: Option<String>,
-) -> anyhow::Result<(app::RunningApp, String, Option<TempDir>)> {
+) -> anyhow::Result<(app::RunningApp, String, String, Option<TempDir>)> {
     let (url, dir) = match database_url {
         Some(url) => (url, None),
         None => {
@@ -134,12 +182,12 @@ async fn start_local(
             )
         }
     };
-    let mut settings = Settings::local(url);
+    let mut settings = Settings::local(url.clone());
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
     let running = app::start(settings).await?;
     let (_, key) = organizations::create(&running.platform, "Bench").await?;
-    Ok((running, key.plaintext, dir))
+    Ok((running, key.plaintext, url, dir))
 }
 
 /// A temporary directory removed on drop.
@@ -207,6 +255,30 @@ async fn statements(http: &reqwest::Client, base: &str) -> Option<f64> {
     metric(http, base, "guidepost_store_statements_executed").await
 }
 
+/// A line on the terminal each second while the benchmark runs.
+async fn show_progress(calls: Arc<AtomicU64>, started: Instant, seconds: u64) {
+    use std::io::{IsTerminal, Write};
+    let terminal = std::io::stderr().is_terminal();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let done = calls.load(Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        let line = format!(
+            "bench: {:.0} of {seconds} s, {done} calls, {:.0} calls/s",
+            elapsed,
+            done as f64 / elapsed
+        );
+        if terminal {
+            eprint!("\r{line}   ");
+            let _ = std::io::stderr().flush();
+        } else if started.elapsed().as_secs().is_multiple_of(10) {
+            eprintln!("{line}");
+        }
+    }
+}
+
 struct SimulatedUser {
     http: reqwest::Client,
     url: String,
@@ -214,10 +286,11 @@ struct SimulatedUser {
     session: Option<String>,
     next_id: u64,
     samples: Samples,
+    calls: Arc<AtomicU64>,
 }
 
 impl SimulatedUser {
-    fn new(http: reqwest::Client, url: String, era: BenchEra) -> Self {
+    fn new(http: reqwest::Client, url: String, era: BenchEra, calls: Arc<AtomicU64>) -> Self {
         Self {
             http,
             url,
@@ -225,6 +298,7 @@ impl SimulatedUser {
             session: None,
             next_id: 1,
             samples: Samples::default(),
+            calls,
         }
     }
 
@@ -344,6 +418,7 @@ impl SimulatedUser {
             .entry(tool)
             .or_default()
             .push(started.elapsed().as_micros() as i64);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         if outcome.is_none() {
             *self.samples.errors.entry(tool).or_default() += 1;
         }
@@ -404,6 +479,9 @@ fn summarize(
             .map(|(before, after)| (after - before) / total_calls as f64),
         total_calls,
         tools,
+        commits_per_call: None,
+        floor: None,
+        share_of_floor: None,
     }
 }
 
@@ -431,6 +509,21 @@ fn render(report: &BenchReport) -> String {
     if let Some(statements) = report.statements_per_call {
         lines.push(format!(
             "store statements per tool call (analytics writes included): {statements:.2}"
+        ));
+    }
+    if let Some(commits) = report.commits_per_call {
+        lines.push(format!(
+            "database commits per tool call (analytics included): {commits:.2}"
+        ));
+    }
+    if let (Some(floor), Some(share)) = (&report.floor, report.share_of_floor) {
+        lines.push(format!(
+            "floor: {} clients of one single-row UPDATE: {:.1} tx/s, p50 {:.2} ms, p99 {:.2} ms",
+            floor.clients, floor.transactions_per_sec, floor.p50_ms, floor.p99_ms
+        ));
+        lines.push(format!(
+            "the mix reaches {:.0} % of the floor's transactions per second",
+            share * 100.0
         ));
     }
     lines.join("\n")

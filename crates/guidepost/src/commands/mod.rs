@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_floor;
 mod bench_gateway;
 mod demo;
 mod flood;

@@ -30,6 +30,7 @@ mod gateway_review;
 mod gateway_secrets;
 mod gateway_supervision;
 mod hardening;
+mod node_cache;
 mod node_clients;
 mod node_oauth;
 mod oauth_cimd;

@@ -29,4 +29,26 @@ impl Store for ThisStore {
         sqlx::query("SELECT 1").execute(self.run()).await?;
         Ok(())
     }
+
+    async fn floor_write(&self, org: &OrgId, end_user: &EndUserId, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE end_users SET last_seen_at = $3 WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(end_user.as_str())
+            .bind(now.micros())
+            .execute(self.run())
+            .await?;
+        Ok(())
+    }
+
+    async fn commits(&self) -> Result<Option<u64>> {
+        if BACKEND == Backend::Sqlite {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).ok())
+    }
 }

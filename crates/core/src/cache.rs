@@ -1,0 +1,232 @@
+//! What each node keeps in memory so that a tool call does not read, again, what almost
+//! never changes (issue 12): servers by address, what each server offers (its available
+//! walkthroughs with their newest versions), published versions (immutable), and end
+//! users by tracking id.
+//!
+//! Correctness comes from the change feed, not from the time limits: every change to a
+//! server or to what it offers is announced (`Platform::announce_tools_changed`, NOTIFY
+//! between nodes on PostgreSQL), and an announcement drops that server's entries on every
+//! node. The time limits only bound how long a lost announcement (a listener that was
+//! reconnecting) can leave an entry stale. A read that raced with a change does not put
+//! its (maybe older) answer in: every invalidation moves an epoch, and an answer read
+//! before the move is not kept.
+//!
+//! Hand-rolled rather than a caching crate: a mutex over a hash map with a size bound is
+//! all these few, small, mostly-read maps need.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use guidepost_domain::*;
+
+/// Entries about servers: short, as a bound on a lost announcement.
+const SERVER_TTL: Duration = Duration::from_secs(10);
+/// End users by tracking id: their email and link to a signed-in person change rarely,
+/// and on the node that changes them the entry is dropped at once.
+const TRACKED_TTL: Duration = Duration::from_secs(15);
+/// Published versions never change.
+const VERSION_TTL: Duration = Duration::from_secs(600);
+
+/// A map whose entries expire, with a size bound (over it, expired entries go, then the
+/// map is emptied: a cache that is full of live entries is rare and cheap to refill).
+struct TtlMap<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
+    fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            ttl,
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (V, Instant)>> {
+        // A panic while holding the lock leaves a map, not a broken invariant.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.lock();
+        let (value, at) = entries.get(key)?;
+        (at.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    fn insert(&self, key: K, value: V) {
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity {
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (value, Instant::now()));
+    }
+
+    fn retain(&self, keep: impl Fn(&K, &V) -> bool) {
+        self.lock().retain(|key, (value, _)| keep(key, value));
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// An end user found by tracking id, and when its `last_seen_at` was last written.
+#[derive(Clone)]
+pub(crate) struct Tracked {
+    pub user: EndUser,
+    pub touched: Instant,
+}
+
+/// The node's caches. Read through `Platform`'s services, never from outside core.
+pub(crate) struct NodeCache {
+    epoch: AtomicU64,
+    servers: TtlMap<String, McpServer>,
+    offers: TtlMap<ServerId, Arc<Vec<AvailableWalkthrough>>>,
+    versions: TtlMap<(WalkthroughId, i64), WalkthroughVersion>,
+    tracked: TtlMap<(OrgId, String), Tracked>,
+}
+
+/// Where a cached answer came from: the epoch before its read. An answer read across an
+/// invalidation is returned to its caller but not kept.
+#[derive(Clone, Copy)]
+pub(crate) struct Epoch(u64);
+
+impl NodeCache {
+    pub(crate) fn new() -> Self {
+        Self {
+            epoch: AtomicU64::new(0),
+            servers: TtlMap::new(SERVER_TTL, 10_000),
+            offers: TtlMap::new(SERVER_TTL, 10_000),
+            versions: TtlMap::new(VERSION_TTL, 10_000),
+            tracked: TtlMap::new(TRACKED_TTL, 50_000),
+        }
+    }
+
+    pub(crate) fn epoch(&self) -> Epoch {
+        Epoch(self.epoch.load(Ordering::Acquire))
+    }
+
+    fn current(&self, read_at: Epoch) -> bool {
+        self.epoch.load(Ordering::Acquire) == read_at.0
+    }
+
+    fn moved(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A change of this server, or of what it offers, was announced.
+    pub(crate) fn server_changed(&self, server: &ServerId) {
+        self.moved();
+        self.servers.retain(|_, cached| cached.id != *server);
+        self.offers.retain(|id, _| id != server);
+    }
+
+    /// Announcements may have been missed (the feed lagged): forget everything that
+    /// depends on them.
+    pub(crate) fn forget_servers(&self) {
+        self.moved();
+        self.servers.clear();
+        self.offers.clear();
+    }
+
+    pub(crate) fn server(&self, address: &str) -> Option<McpServer> {
+        self.servers.get(&address.to_owned())
+    }
+
+    pub(crate) fn keep_server(&self, address: &str, server: &McpServer, read_at: Epoch) {
+        if self.current(read_at) {
+            self.servers.insert(address.to_owned(), server.clone());
+        }
+    }
+
+    pub(crate) fn offers(&self, server: &ServerId) -> Option<Arc<Vec<AvailableWalkthrough>>> {
+        self.offers.get(server)
+    }
+
+    pub(crate) fn keep_offers(
+        &self,
+        server: &ServerId,
+        offers: &Arc<Vec<AvailableWalkthrough>>,
+        read_at: Epoch,
+    ) {
+        if self.current(read_at) {
+            self.offers.insert(server.clone(), offers.clone());
+        }
+    }
+
+    pub(crate) fn version(
+        &self,
+        walkthrough: &WalkthroughId,
+        version: i64,
+    ) -> Option<WalkthroughVersion> {
+        self.versions.get(&(walkthrough.clone(), version))
+    }
+
+    pub(crate) fn keep_version(&self, found: &WalkthroughVersion) {
+        let key = (found.walkthrough_id.clone(), found.version);
+        self.versions.insert(key, found.clone());
+    }
+
+    pub(crate) fn tracked(&self, org: &OrgId, tracking_id: &str) -> Option<Tracked> {
+        self.tracked.get(&(org.clone(), tracking_id.to_owned()))
+    }
+
+    pub(crate) fn keep_tracked(&self, org: &OrgId, tracking_id: &str, tracked: Tracked) {
+        self.tracked
+            .insert((org.clone(), tracking_id.to_owned()), tracked);
+    }
+
+    /// An end user changed on this node (an email, a link to a person): whatever tracking
+    /// id names them is read again.
+    pub(crate) fn end_user_changed(&self, org: &OrgId, user: &EndUserId) {
+        self.tracked.retain(|(cached_org, _), tracked| {
+            cached_org != org
+                || (tracked.user.id != *user
+                    && tracked.user.linked_end_user_id.as_ref() != Some(user))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_the_map_stays_bounded() {
+        let map = TtlMap::new(Duration::from_millis(30), 3);
+        map.insert(1, "one");
+        assert_eq!(map.get(&1), Some("one"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(map.get(&1), None, "expired");
+        for n in 0..10 {
+            map.insert(n, "n");
+        }
+        assert!(map.lock().len() <= 3);
+    }
+
+    #[test]
+    fn an_answer_read_across_an_invalidation_is_not_kept() {
+        let cache = NodeCache::new();
+        let before = cache.epoch();
+        cache.forget_servers();
+        let offers = Arc::new(Vec::new());
+        let server: ServerId = Id::generate();
+        cache.keep_offers(&server, &offers, before);
+        assert!(cache.offers(&server).is_none());
+        cache.keep_offers(&server, &offers, cache.epoch());
+        assert!(cache.offers(&server).is_some());
+        cache.server_changed(&server);
+        assert!(cache.offers(&server).is_none());
+    }
+}

@@ -1,0 +1,154 @@
+//! Each node caches servers, what they offer and end users by tracking id (issue 12). A
+//! change made through one node reaches the others' caches through the change feed
+//! (PostgreSQL NOTIFY) within a second; the caches never serve it stale for longer.
+
+use std::time::{Duration, Instant};
+
+use guidepost_testkit::{TestBackend, TestDatabase};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{RawMcp, STATELESS_ERA, TestApp, spawn_app};
+use crate::walkthrough_runtime::tool_names;
+
+/// Polls `check` until it holds; fails if it does not within a second of `since`.
+async fn within_a_second(what: &str, since: Instant, mut check: impl AsyncFnMut() -> bool) {
+    while !check().await {
+        assert!(
+            since.elapsed() < Duration::from_secs(1),
+            "{what}: not seen within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn client(app: &TestApp, slug: &str) -> RawMcp {
+    RawMcp::new(
+        format!("{}?tracking_id=roamer", app.mcp_path_url(slug)),
+        STATELESS_ERA,
+    )
+}
+
+async fn listed(app: &TestApp, slug: &str) -> Vec<String> {
+    let answer = client(app, slug)
+        .call_tool(1, "list_walkthroughs", json!({}))
+        .await;
+    answer.structured()["walkthroughs"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|w| w["title"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_change_through_one_node_reaches_the_others_caches_within_a_second() {
+    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
+        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let (a, b, c) = (
+        spawn_app(&db).await,
+        spawn_app(&db).await,
+        spawn_app(&db).await,
+    );
+    let tenant = a.create_tenant("Acme").await;
+    let server = a.create_server(&tenant, "acme", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let intro = a
+        .seed_walkthrough(&tenant, "Intro", 2, Some((&server, 1)))
+        .await;
+    a.seed_walkthrough(&tenant, "Setup", 2, Some((&server, 2)))
+        .await;
+    // The other nodes warm their caches: the server, its offer, the end user.
+    for node in [&b, &c] {
+        assert_eq!(listed(node, "acme").await, ["Intro", "Setup"]);
+    }
+
+    // A walkthrough archived on one node leaves every node's list.
+    let since = Instant::now();
+    let path = format!("/walkthroughs/{}", intro.id);
+    let (status, _) = a
+        .api(
+            Method::PATCH,
+            &path,
+            &tenant.api_key,
+            Some(json!({"status": "archived"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for node in [&b, &c] {
+        within_a_second("the archived walkthrough", since, async || {
+            listed(node, "acme").await == ["Setup"]
+        })
+        .await;
+    }
+
+    // A renamed and published version is what the others offer next.
+    let since = Instant::now();
+    let (status, _) = a
+        .api(
+            Method::PATCH,
+            &path,
+            &tenant.api_key,
+            Some(json!({"status": "published", "title": "Intro, again"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for node in [&b, &c] {
+        within_a_second("the renamed walkthrough", since, async || {
+            listed(node, "acme").await == ["Intro, again", "Setup"]
+        })
+        .await;
+    }
+
+    // A server's flags and slug: the others follow, and the old slug stops answering.
+    let since = Instant::now();
+    let server_path = format!("/servers/{server}");
+    let change = json!({"support_tool_enabled": false, "slug": "acme-two"});
+    let (status, body) = a
+        .api(Method::PATCH, &server_path, &tenant.api_key, Some(change))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for node in [&b, &c] {
+        within_a_second("the old slug gone", since, async || {
+            client(node, "acme")
+                .call(2, "tools/list", json!({}))
+                .await
+                .status
+                == StatusCode::NOT_FOUND
+        })
+        .await;
+        within_a_second("the new slug's tools", since, async || {
+            let names = tool_names(
+                &client(node, "acme-two")
+                    .call(3, "tools/list", json!({}))
+                    .await,
+            );
+            names.contains(&"list_walkthroughs".to_owned())
+                && !names.contains(&"get_support".to_owned())
+        })
+        .await;
+    }
+
+    // A deleted server stops answering everywhere.
+    let since = Instant::now();
+    let (status, _) = a
+        .api(Method::DELETE, &server_path, &tenant.api_key, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for node in [&b, &c] {
+        within_a_second("the deleted server", since, async || {
+            client(node, "acme-two")
+                .call(4, "tools/list", json!({}))
+                .await
+                .status
+                == StatusCode::NOT_FOUND
+        })
+        .await;
+    }
+}
