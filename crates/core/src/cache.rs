@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use guidepost_domain::*;
+use guidepost_store::ProgressKey;
 
 /// Entries about servers: short, as a bound on a lost announcement.
 const SERVER_TTL: Duration = Duration::from_secs(10);
@@ -29,6 +30,20 @@ const SERVER_TTL: Duration = Duration::from_secs(10);
 const TRACKED_TTL: Duration = Duration::from_secs(15);
 /// Published versions never change.
 const VERSION_TTL: Duration = Duration::from_secs(600);
+/// Progress this node wrote: only ever used for a conditional write (see `player::next`),
+/// so a stale copy costs a re-read, never a wrong answer.
+const PROGRESS_TTL: Duration = Duration::from_secs(60);
+
+type ProgressOf = (OrgId, EndUserId, ServerId, WalkthroughId);
+
+fn progress_of(key: &ProgressKey) -> ProgressOf {
+    (
+        key.org_id.clone(),
+        key.end_user_id.clone(),
+        key.server_id.clone(),
+        key.walkthrough_id.clone(),
+    )
+}
 
 /// A map whose entries expire, with a size bound (over it, expired entries go, then the
 /// map is emptied: a cache that is full of live entries is rare and cheap to refill).
@@ -72,6 +87,10 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         entries.insert(key, (value, Instant::now()));
     }
 
+    fn remove(&self, key: &K) {
+        self.lock().remove(key);
+    }
+
     fn retain(&self, keep: impl Fn(&K, &V) -> bool) {
         self.lock().retain(|key, (value, _)| keep(key, value));
     }
@@ -95,6 +114,7 @@ pub(crate) struct NodeCache {
     offers: TtlMap<ServerId, Arc<Vec<AvailableWalkthrough>>>,
     versions: TtlMap<(WalkthroughId, i64), WalkthroughVersion>,
     tracked: TtlMap<(OrgId, String), Tracked>,
+    progress: TtlMap<ProgressOf, Progress>,
 }
 
 /// Where a cached answer came from: the epoch before its read. An answer read across an
@@ -110,6 +130,7 @@ impl NodeCache {
             offers: TtlMap::new(SERVER_TTL, 10_000),
             versions: TtlMap::new(VERSION_TTL, 10_000),
             tracked: TtlMap::new(TRACKED_TTL, 50_000),
+            progress: TtlMap::new(PROGRESS_TTL, 50_000),
         }
     }
 
@@ -185,6 +206,18 @@ impl NodeCache {
     pub(crate) fn keep_tracked(&self, org: &OrgId, tracking_id: &str, tracked: Tracked) {
         self.tracked
             .insert((org.clone(), tracking_id.to_owned()), tracked);
+    }
+
+    pub(crate) fn progress(&self, key: &ProgressKey) -> Option<Progress> {
+        self.progress.get(&progress_of(key))
+    }
+
+    pub(crate) fn keep_progress(&self, key: &ProgressKey, progress: &Progress) {
+        self.progress.insert(progress_of(key), progress.clone());
+    }
+
+    pub(crate) fn forget_progress(&self, key: &ProgressKey) {
+        self.progress.remove(&progress_of(key));
     }
 
     /// An end user changed on this node (an email, a link to a person): whatever tracking

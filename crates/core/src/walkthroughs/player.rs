@@ -226,6 +226,7 @@ impl Player<'_> {
                 false,
             ),
         };
+        self.platform.cache.keep_progress(&key, &progress);
         let version = self.pinned(&available, Some(&progress)).await?;
         Ok((
             Seen {
@@ -248,15 +249,27 @@ impl Player<'_> {
             None => self.most_recent_in_progress().await?,
         };
         let key = self.key(&walkthrough);
-        let mut progress = self
-            .platform
-            .store
-            .get_progress(&key)
-            .await?
-            .ok_or_else(|| PlayerError::NotStarted(walkthrough.to_string()))?;
-        let version = self.pinned(&available, Some(&progress)).await?;
+        // The progress this node last wrote, if it has it: the write below is conditional
+        // on its revision, so a stale copy (another node moved on) only costs a re-read.
+        let cache = &self.platform.cache;
+        let mut from_cache = true;
+        let mut progress = match cache.progress(&key) {
+            Some(cached) => cached,
+            None => {
+                from_cache = false;
+                self.read_progress(&key).await?
+            }
+        };
+        let mut version = self.pinned(&available, Some(&progress)).await?;
         for _ in 0..MAX_ADVANCE_ATTEMPTS {
             let outcome = advance(&version, &ProgressState::of(&progress), claimed_step);
+            if from_cache && !matches!(outcome, Advance::Moved { .. }) {
+                // Refuse or report only what the store says, not what this node remembers.
+                from_cache = false;
+                progress = self.read_progress(&key).await?;
+                version = self.pinned(&available, Some(&progress)).await?;
+                continue;
+            }
             let (state, completed_now) = match outcome {
                 Advance::AlreadyDone => {
                     let seen = Seen {
@@ -287,6 +300,7 @@ impl Player<'_> {
                 .await?
             {
                 Some(saved) => {
+                    cache.keep_progress(&key, &saved);
                     let seen = Seen {
                         available,
                         version,
@@ -298,16 +312,31 @@ impl Player<'_> {
                         already_completed: false,
                     });
                 }
-                // Another call wrote first: decide again from what it wrote.
+                // Another call wrote first (or a restart replaced the progress): decide
+                // again from what is stored.
                 None => {
-                    progress = store
-                        .get_progress(&key)
-                        .await?
-                        .ok_or_else(|| PlayerError::NotStarted(walkthrough.to_string()))?;
+                    from_cache = false;
+                    progress = self.read_progress(&key).await?;
+                    version = self.pinned(&available, Some(&progress)).await?;
                 }
             }
         }
         Err(PlayerError::Busy)
+    }
+
+    /// The stored progress; refused as not started when there is none.
+    async fn read_progress(&self, key: &ProgressKey) -> Result<Progress, PlayerError> {
+        let found = self.platform.store.get_progress(key).await?;
+        match found {
+            Some(progress) => {
+                self.platform.cache.keep_progress(key, &progress);
+                Ok(progress)
+            }
+            None => {
+                self.platform.cache.forget_progress(key);
+                Err(PlayerError::NotStarted(key.walkthrough_id.to_string()))
+            }
+        }
     }
 
     /// The most recently active in-progress walkthrough that this server still offers:
@@ -361,11 +390,9 @@ impl Player<'_> {
     /// Deletes the caller's progress; `false` when there was none.
     pub async fn reset(&self, walkthrough: &WalkthroughId) -> Result<bool, PlayerError> {
         self.available(walkthrough).await?;
-        Ok(self
-            .platform
-            .store
-            .delete_progress(&self.key(walkthrough))
-            .await?)
+        let key = self.key(walkthrough);
+        self.platform.cache.forget_progress(&key);
+        Ok(self.platform.store.delete_progress(&key).await?)
     }
 }
 

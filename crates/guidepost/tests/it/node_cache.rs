@@ -152,3 +152,76 @@ async fn a_change_through_one_node_reaches_the_others_caches_within_a_second() {
         .await;
     }
 }
+
+/// Each node remembers the progress it last wrote and writes on its revision: progress
+/// moved on elsewhere is read again, never lost, skipped or refused.
+#[tokio::test]
+async fn progress_moved_on_by_another_node_is_never_lost_or_refused() {
+    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
+        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let (a, b, c) = (
+        spawn_app(&db).await,
+        spawn_app(&db).await,
+        spawn_app(&db).await,
+    );
+    let tenant = a.create_tenant("Acme").await;
+    let server = a.create_server(&tenant, "acme", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let w = a
+        .seed_walkthrough(&tenant, "Four", 4, Some((&server, 1)))
+        .await;
+    let next = |node: &TestApp, claimed: Option<&str>| {
+        let mut arguments = json!({"walkthrough_id": w.id});
+        if let Some(step) = claimed {
+            arguments["current_step_id"] = json!(step);
+        }
+        let mcp = client(node, "acme");
+        async move { mcp.call_tool(9, "next_walkthrough_step", arguments).await }
+    };
+    let position =
+        |answer: &crate::helpers::Answer| answer.structured()["step"]["position"].clone();
+
+    client(&b, "acme")
+        .call_tool(1, "select_walkthrough", json!({"walkthrough_id": w.id}))
+        .await
+        .structured();
+    assert_eq!(position(&next(&b, None).await), 2, "b remembers step 2");
+    assert_eq!(position(&next(&c, None).await), 3, "c moved on to step 3");
+    // b's memory says step 2, the store says 3: the claim of step 3 is right.
+    assert_eq!(position(&next(&b, Some(&w.step_ids[2])).await), 4);
+    // c's memory says step 3: its write on that revision fails, and it decides again.
+    let last = next(&c, None).await;
+    assert_eq!(last.structured()["completed_now"], true, "{}", last.body);
+    let status = client(&a, "acme")
+        .call_tool(2, "get_walkthrough_status", json!({"walkthrough_id": w.id}))
+        .await;
+    let progress = &status.structured()["progress"];
+    assert_eq!(
+        (
+            progress["status"].as_str(),
+            progress["completed_count"].as_u64()
+        ),
+        (Some("completed"), Some(4))
+    );
+    // And a stale "already completed" is checked too: reset elsewhere, then next here.
+    client(&a, "acme")
+        .call_tool(
+            3,
+            "reset_walkthrough_progress",
+            json!({"walkthrough_id": w.id, "confirm": true}),
+        )
+        .await
+        .structured();
+    let refused = next(&c, None).await;
+    assert!(
+        refused
+            .tool_error_text()
+            .contains("You have not started walkthrough"),
+        "{}",
+        refused.body
+    );
+}
