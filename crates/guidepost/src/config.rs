@@ -15,6 +15,7 @@ use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
 use serde::Deserialize;
 
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
+use crate::webhook_worker::WebhookSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:guidepost.db";
 const DAY_SECONDS: u64 = 24 * 3600;
@@ -287,8 +288,33 @@ pub fn serve_settings(
     settings.shutdown_grace =
         Duration::from_secs(args.shutdown_grace.or(file.shutdown_grace).unwrap_or(10));
     settings.auth = auth_options(args, file, &settings.platform.base_domain);
-    settings.webhooks = crate::webhook_worker::WebhookSettings::from_args(&args.webhooks, file);
+    settings.webhooks = webhook_settings(&args.webhooks, file);
     Ok(settings)
+}
+
+/// How this node sends webhooks: flags (or their environment variables), else the file,
+/// else the defaults.
+fn webhook_settings(args: &crate::cli::WebhookArgs, file: &FileConfig) -> WebhookSettings {
+    let defaults = WebhookSettings::default();
+    WebhookSettings {
+        allow_private: args
+            .webhook_allow_private
+            .or(file.webhook_allow_private)
+            .unwrap_or(false),
+        timeout: args
+            .webhook_timeout
+            .or(file.webhook_timeout)
+            .map_or(defaults.timeout, Duration::from_secs),
+        max_attempts: args
+            .webhook_max_attempts
+            .or(file.webhook_max_attempts)
+            .unwrap_or(defaults.max_attempts),
+        backoff: args
+            .webhook_backoff_ms
+            .or(file.webhook_backoff_ms)
+            .map_or(defaults.backoff, Duration::from_millis),
+        poll: defaults.poll,
+    }
 }
 
 /// `--trusted-proxy` networks (an address is a network of one).

@@ -7,32 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use clap::Args;
-use clap::builder::BoolishValueParser;
 use guidepost_core::Platform;
 use guidepost_core::webhooks::{self, DeliveryPolicy, WebhookTransport};
 use tokio_util::sync::CancellationToken;
-
-use crate::config::FileConfig;
-
-/// `serve`'s webhook flags.
-#[derive(Debug, Clone, Default, Args)]
-pub struct WebhookArgs {
-    /// Deliver webhooks to private and loopback addresses too. Development and tests only.
-    #[arg(long, env = "GUIDEPOST_WEBHOOK_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = BoolishValueParser::new())]
-    pub webhook_allow_private: Option<bool>,
-    /// Seconds a webhook receiver has to answer one delivery [default: 10].
-    #[arg(long, env = "GUIDEPOST_WEBHOOK_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=60))]
-    pub webhook_timeout: Option<u64>,
-    /// Attempts at one delivery before it is marked failed [default: 10].
-    #[arg(long, env = "GUIDEPOST_WEBHOOK_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=50))]
-    pub webhook_max_attempts: Option<u32>,
-    /// Milliseconds before the first retry; each later wait doubles, to at most an hour
-    /// [default: 30000].
-    #[arg(long, env = "GUIDEPOST_WEBHOOK_BACKOFF_MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
-    pub webhook_backoff_ms: Option<u64>,
-}
 
 /// How this node sends webhooks.
 #[derive(Debug, Clone)]
@@ -58,30 +35,6 @@ impl Default for WebhookSettings {
 }
 
 impl WebhookSettings {
-    /// Flags (or their environment variables), else the file, else the defaults.
-    pub fn from_args(args: &WebhookArgs, file: &FileConfig) -> Self {
-        let defaults = Self::default();
-        Self {
-            allow_private: args
-                .webhook_allow_private
-                .or(file.webhook_allow_private)
-                .unwrap_or(false),
-            timeout: args
-                .webhook_timeout
-                .or(file.webhook_timeout)
-                .map_or(defaults.timeout, Duration::from_secs),
-            max_attempts: args
-                .webhook_max_attempts
-                .or(file.webhook_max_attempts)
-                .unwrap_or(defaults.max_attempts),
-            backoff: args
-                .webhook_backoff_ms
-                .or(file.webhook_backoff_ms)
-                .map_or(defaults.backoff, Duration::from_millis),
-            poll: defaults.poll,
-        }
-    }
-
     fn policy(&self) -> DeliveryPolicy {
         DeliveryPolicy {
             backoff: self.backoff,

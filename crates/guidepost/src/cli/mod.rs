@@ -297,7 +297,26 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
     #[command(flatten)]
-    pub webhooks: crate::webhook_worker::WebhookArgs,
+    pub webhooks: WebhookArgs,
+}
+
+/// `serve`'s webhook flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WebhookArgs {
+    /// Deliver webhooks to private and loopback addresses too. Development and tests only.
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub webhook_allow_private: Option<bool>,
+    /// Seconds a webhook receiver has to answer one delivery [default: 10].
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout: Option<u64>,
+    /// Attempts at one delivery before it is marked failed [default: 10].
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub webhook_max_attempts: Option<u32>,
+    /// Milliseconds before the first retry; each later wait doubles, to at most an hour
+    /// [default: 30000].
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_BACKOFF_MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub webhook_backoff_ms: Option<u64>,
 }
 
 /// Where upstream MCP servers' packages are cached, and what fetches and runs them.
