@@ -1,13 +1,12 @@
 //! End users as organizations see them: listed and read through the API.
 
-use std::collections::HashMap;
-
 use guidepost_domain::*;
 pub use guidepost_store::EndUserFilter;
 use guidepost_store::{SupportRequestFilter, ToolCallFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::walkthroughs::player::version;
 use crate::{CoreError, Platform};
 
 pub async fn list(
@@ -102,7 +101,7 @@ pub async fn picture(
         recent_tool_calls: recent_calls(platform, org, &calls).await?,
         support_requests: platform
             .store
-            .list_support_requests(org, &requests, &first(PICTURE_REQUESTS))
+            .list_support_requests(org, &requests, &PageRequest::first(PICTURE_REQUESTS))
             .await?
             .items,
     })
@@ -131,16 +130,12 @@ pub async fn on_server(
     ))
 }
 
-fn first(limit: u32) -> PageRequest {
-    PageRequest { after: None, limit }
-}
-
 async fn recent_calls(
     platform: &Platform,
     org: &OrgId,
     filter: &ToolCallFilter,
 ) -> Result<Vec<ToolCall>, CoreError> {
-    let page = first(PICTURE_CALLS);
+    let page = PageRequest::first(PICTURE_CALLS);
     Ok(platform
         .store
         .list_tool_calls(org, filter, &page)
@@ -148,24 +143,16 @@ async fn recent_calls(
         .items)
 }
 
-/// Progress with its walkthrough's title and step names, read once per pinned version
-/// (versions are immutable, and a person has few).
+/// Progress with its walkthrough's title and step names, from the pinned versions
+/// (immutable, so the node's cache reads each once).
 async fn describe_progress(
     platform: &Platform,
     org: &OrgId,
     progress: Vec<Progress>,
 ) -> Result<Vec<ProgressView>, CoreError> {
-    let mut versions: HashMap<(WalkthroughId, i64), WalkthroughVersion> = HashMap::new();
     let mut views = Vec::with_capacity(progress.len());
     for p in progress {
-        let key = (p.walkthrough_id.clone(), p.version);
-        if !versions.contains_key(&key) {
-            let version =
-                crate::walkthroughs::player::version(platform, org, &p.walkthrough_id, p.version)
-                    .await?;
-            versions.insert(key.clone(), version);
-        }
-        let version = &versions[&key];
+        let version = &version(platform, org, &p.walkthrough_id, p.version).await?;
         let current_step = p.current_step_id.as_deref().and_then(|id| {
             let at = version.position_of(id)?;
             Some(StepPlace {

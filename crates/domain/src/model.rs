@@ -216,6 +216,13 @@ pub struct PageRequest {
     pub limit: u32,
 }
 
+impl PageRequest {
+    /// The first page of at most `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+}
+
 impl Default for PageRequest {
     fn default() -> Self {
         Self {

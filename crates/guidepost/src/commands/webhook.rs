@@ -32,19 +32,11 @@ pub async fn run(command: WebhookCommand, platform: &Platform, json: bool) -> an
 async fn list(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for webhook in webhooks::list(platform, org).await? {
-        let latest = webhooks::deliveries(
-            platform,
-            org,
-            &webhook.id,
-            &PageRequest {
-                after: None,
-                limit: 1,
-            },
-        )
-        .await?
-        .items
-        .into_iter()
-        .next();
+        let latest = webhooks::deliveries(platform, org, &webhook.id, &PageRequest::first(1))
+            .await?
+            .items
+            .into_iter()
+            .next();
         rows.push(json!({"webhook": webhook, "latest_delivery": latest}));
     }
     output::print(json, &rows, |rows| {
@@ -103,16 +95,7 @@ async fn test(
     let mut seen = queued;
     while seen.attempts == 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let recent = webhooks::deliveries(
-            platform,
-            org,
-            id,
-            &PageRequest {
-                after: None,
-                limit: 50,
-            },
-        )
-        .await?;
+        let recent = webhooks::deliveries(platform, org, id, &PageRequest::first(50)).await?;
         if let Some(found) = recent.items.into_iter().find(|d| d.id == seen.id) {
             seen = found;
         }

@@ -182,6 +182,35 @@ pub async fn wait_for_mark(marks: &Path, prefix: &str) -> Vec<String> {
     }
 }
 
+/// Upstream `upstream`'s stored tool `name`, once `done` holds for it (fails after
+/// `within`).
+pub async fn stored_tool(
+    f: &Fixture,
+    upstream: &str,
+    name: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (_, tools) = f
+            .app
+            .get(&format!("/upstreams/{upstream}/tools"), &f.acme.api_key)
+            .await;
+        let tool = tools["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned();
+        if let Some(tool) = tool.filter(|t| done(t)) {
+            return tool;
+        }
+        assert!(Instant::now() < deadline, "{name} never got there: {tools}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn text_of(answer: &Value) -> String {
     answer["result"]["content"][0]["text"]
         .as_str()

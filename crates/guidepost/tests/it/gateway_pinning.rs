@@ -9,7 +9,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::gateway_fixture::{Fixture, fixture, text_of};
+use crate::gateway_fixture::{Fixture, fixture, stored_tool, text_of};
 
 fn listed(answer: &Value) -> Vec<String> {
     answer["result"]["tools"]
@@ -22,24 +22,7 @@ fn listed(answer: &Value) -> Vec<String> {
 
 /// The upstream's stored tool `name`, once `done` holds for it.
 async fn tool_when(f: &Fixture, name: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, tools) = f
-            .app
-            .get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.api_key)
-            .await;
-        let tool = tools["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == name)
-            .cloned();
-        if let Some(tool) = tool.filter(|t| done(t)) {
-            return tool;
-        }
-        assert!(Instant::now() < deadline, "{name} never got there: {tools}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stored_tool(f, &f.upstream, name, Duration::from_secs(10), done).await
 }
 
 async fn decide(f: &Fixture, name: &str, decision: &str) -> (StatusCode, Value) {

@@ -196,6 +196,44 @@ impl TestApp {
     }
 }
 
+/// An app without rate limits (tests that make dozens of calls as one person), a tenant,
+/// and its server `slug` created with `extra` fields; returns the server's id.
+pub async fn unlimited_app_with_server(
+    db: &TestDatabase,
+    slug: &str,
+    extra: Value,
+) -> (TestApp, Tenant, String) {
+    let app = spawn_app_with(db, |s| {
+        s.mcp.rate_limits.per_user_per_minute = 0;
+        s.mcp.rate_limits.per_ip_per_minute = 0;
+    })
+    .await;
+    let tenant = app.create_tenant("Acme").await;
+    let server = app.create_server(&tenant, slug, extra).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (app, tenant, server)
+}
+
+/// A stateless-era client on the personal URL of `tracking_id` at server `slug`.
+pub fn personal_client(app: &TestApp, slug: &str, tracking_id: &str) -> RawMcp {
+    RawMcp::new(
+        format!("{}?tracking_id={tracking_id}", app.mcp_path_url(slug)),
+        STATELESS_ERA,
+    )
+}
+
+/// The tool names of a `tools/list` answer, in order.
+pub fn tool_names(answer: &Answer) -> Vec<String> {
+    answer.body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A raw MCP client over HTTP, to test what the official clients never send.
 pub struct RawMcp {
     pub http: reqwest::Client,

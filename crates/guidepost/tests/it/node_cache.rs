@@ -8,8 +8,7 @@ use guidepost_testkit::{TestBackend, TestDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{RawMcp, STATELESS_ERA, TestApp, spawn_app};
-use crate::walkthrough_runtime::tool_names;
+use crate::helpers::{RawMcp, Tenant, TestApp, personal_client, spawn_app, tool_names};
 
 /// Polls `check` until it holds; fails if it does not within a second of `since`.
 async fn within_a_second(what: &str, since: Instant, mut check: impl AsyncFnMut() -> bool) {
@@ -23,10 +22,22 @@ async fn within_a_second(what: &str, since: Instant, mut check: impl AsyncFnMut(
 }
 
 fn client(app: &TestApp, slug: &str) -> RawMcp {
-    RawMcp::new(
-        format!("{}?tracking_id=roamer", app.mcp_path_url(slug)),
-        STATELESS_ERA,
-    )
+    personal_client(app, slug, "roamer")
+}
+
+/// Three nodes on one PostgreSQL, a tenant, and its server `acme`.
+async fn three_nodes(db: &TestDatabase) -> ([TestApp; 3], Tenant, String) {
+    let nodes = [
+        spawn_app(db).await,
+        spawn_app(db).await,
+        spawn_app(db).await,
+    ];
+    let tenant = nodes[0].create_tenant("Acme").await;
+    let server = nodes[0].create_server(&tenant, "acme", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (nodes, tenant, server)
 }
 
 async fn listed(app: &TestApp, slug: &str) -> Vec<String> {
@@ -49,16 +60,7 @@ async fn a_change_through_one_node_reaches_the_others_caches_within_a_second() {
         println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
         return;
     };
-    let (a, b, c) = (
-        spawn_app(&db).await,
-        spawn_app(&db).await,
-        spawn_app(&db).await,
-    );
-    let tenant = a.create_tenant("Acme").await;
-    let server = a.create_server(&tenant, "acme", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ([a, b, c], tenant, server) = three_nodes(&db).await;
     let intro = a
         .seed_walkthrough(&tenant, "Intro", 2, Some((&server, 1)))
         .await;
@@ -161,16 +163,7 @@ async fn progress_moved_on_by_another_node_is_never_lost_or_refused() {
         println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
         return;
     };
-    let (a, b, c) = (
-        spawn_app(&db).await,
-        spawn_app(&db).await,
-        spawn_app(&db).await,
-    );
-    let tenant = a.create_tenant("Acme").await;
-    let server = a.create_server(&tenant, "acme", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ([a, b, c], tenant, server) = three_nodes(&db).await;
     let w = a
         .seed_walkthrough(&tenant, "Four", 4, Some((&server, 1)))
         .await;

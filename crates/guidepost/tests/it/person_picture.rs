@@ -6,14 +6,7 @@
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
-use crate::helpers::{RawMcp, STATELESS_ERA, TestApp, spawn_app};
-
-fn client(app: &TestApp, slug: &str, tracking_id: &str) -> RawMcp {
-    RawMcp::new(
-        format!("{}?tracking_id={tracking_id}", app.mcp_path_url(slug)),
-        STATELESS_ERA,
-    )
-}
+use crate::helpers::{RawMcp, STATELESS_ERA, personal_client, spawn_app};
 
 fn tool_names(calls: &Value) -> Vec<&str> {
     calls
@@ -34,7 +27,7 @@ backend_tests! {
         let setup = app.seed_walkthrough(&acme, "Setup", 2, Some((&server, 2))).await;
         let tour = app.seed_walkthrough(&acme, "Tour", 2, Some((&beta, 1))).await;
 
-        let ada = client(&app, "acme", "ada");
+        let ada = personal_client(&app, "acme", "ada");
         ada.call_tool(1, "select_walkthrough", json!({"walkthrough_id": intro.id})).await.structured();
         ada.call_tool(2, "next_walkthrough_step", json!({"walkthrough_id": intro.id})).await.structured();
         ada.call_tool(3, "select_walkthrough", json!({"walkthrough_id": setup.id})).await.structured();
@@ -43,8 +36,8 @@ backend_tests! {
         let asked = ada.call_tool(6, "get_support", json!({"title": "Step 2 fails",
             "problem_description": "The login step says 401.", "email": "ada@example.com"})).await;
         let request = asked.structured()["support_request_id"].as_str().unwrap().to_owned();
-        client(&app, "beta", "ada").call_tool(7, "select_walkthrough", json!({"walkthrough_id": tour.id})).await.structured();
-        client(&app, "acme", "bob").call_tool(8, "select_walkthrough", json!({"walkthrough_id": intro.id})).await.structured();
+        personal_client(&app, "beta", "ada").call_tool(7, "select_walkthrough", json!({"walkthrough_id": tour.id})).await.structured();
+        personal_client(&app, "acme", "bob").call_tool(8, "select_walkthrough", json!({"walkthrough_id": intro.id})).await.structured();
         app.wait_for_tool_calls(&acme, 8).await;
 
         let (_, found) = app.get("/end-users?tracking_id=ada", &acme.api_key).await;

@@ -10,28 +10,16 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::helpers::{
-    RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, python_script, spawn_app, spawn_app_with,
+    RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, personal_client, python_script, spawn_app,
+    tool_names, unlimited_app_with_server,
 };
 
 pub(crate) async fn unlimited_app(db: &TestDatabase) -> (TestApp, Tenant, String) {
-    let app = spawn_app_with(db, |s| {
-        s.mcp.rate_limits.per_user_per_minute = 0;
-        s.mcp.rate_limits.per_ip_per_minute = 0;
-    })
-    .await;
-    let tenant = app.create_tenant("Acme").await;
-    let server = app.create_server(&tenant, "acme", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (app, tenant, server)
+    unlimited_app_with_server(db, "acme", json!({})).await
 }
 
 fn client(app: &TestApp, tracking_id: &str) -> RawMcp {
-    RawMcp::new(
-        format!("{}?tracking_id={tracking_id}", app.mcp_path_url("acme")),
-        STATELESS_ERA,
-    )
+    personal_client(app, "acme", tracking_id)
 }
 
 /// Statements the store ran for one tool call. The analytics writer shares the store
@@ -190,15 +178,6 @@ pub(crate) async fn open_listen(app: &TestApp) -> mpsc::UnboundedReceiver<String
     )
     .await;
     chunks
-}
-
-pub(crate) fn tool_names(answer: &crate::helpers::Answer) -> Vec<String> {
-    answer.body["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 backend_tests! {

@@ -13,28 +13,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Answer, RawMcp, STATELESS_ERA, Tenant, TestApp, spawn_app_with};
-
-/// An app without rate limits (some tests make dozens of calls as one person), a tenant
-/// and its server `slug` created with `extra` fields.
-async fn setup(db: &TestDatabase, slug: &str, extra: Value) -> (TestApp, Tenant, String) {
-    let app = spawn_app_with(db, |s| {
-        s.mcp.rate_limits.per_user_per_minute = 0;
-        s.mcp.rate_limits.per_ip_per_minute = 0;
-    })
-    .await;
-    let tenant = app.create_tenant("Acme").await;
-    let server = app.create_server(&tenant, slug, extra).await;
-    let server_id = server["id"].as_str().unwrap().to_owned();
-    (app, tenant, server_id)
-}
-
-fn client(app: &TestApp, slug: &str, tracking_id: &str) -> RawMcp {
-    RawMcp::new(
-        format!("{}?tracking_id={tracking_id}", app.mcp_path_url(slug)),
-        STATELESS_ERA,
-    )
-}
+use crate::helpers::{Answer, RawMcp, Tenant, TestApp, personal_client, unlimited_app_with_server};
 
 fn text(answer: &Answer) -> &str {
     answer.body["result"]["content"][0]["text"]
@@ -102,7 +81,7 @@ async fn listing_of(app: &TestApp, slug: &str, count: usize) -> (Vec<String>, Ve
     let tenant = app.create_tenant(slug).await;
     let server = app.create_server(&tenant, slug, json!({})).await;
     let server = server["id"].as_str().unwrap();
-    let mcp = client(app, slug, "lister");
+    let mcp = personal_client(app, slug, "lister");
     let mut seeded = Vec::new();
     for i in 0..count {
         // Display orders fall as creation goes on, two walkthroughs share each order and
@@ -224,9 +203,9 @@ fn has_type(value: &Value, name: &str) -> bool {
 
 backend_tests! {
     async fn flag_off_hides_the_walkthrough_tools_but_not_support(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "quiet", json!({"walkthrough_tools_enabled": false})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "quiet", json!({"walkthrough_tools_enabled": false})).await;
         let w = app.seed_walkthrough(&tenant, "Assigned anyway", 2, Some((&server, 0))).await;
-        let mcp = client(&app, "quiet", "flagged");
+        let mcp = personal_client(&app, "quiet", "flagged");
         assert_eq!(names(&tools(&mcp).await), ["get_support"], "an enabled assignment is not enough");
         for (n, name) in WALKTHROUGH_TOOLS.iter().enumerate() {
             let refused = mcp.call_tool(n as i64, name, json!({"walkthrough_id": w.id})).await;
@@ -249,7 +228,7 @@ backend_tests! {
     }
 
     async fn draft_and_archived_are_invisible_and_archived_progress_returns(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let (platform, org) = (&app.app.platform, app.org(&tenant));
         let visible = app.seed_walkthrough(&tenant, "Visible", 1, Some((&server, 0))).await;
         let input = CreateWalkthrough { title: "Never published".into(), description: None, tags: None, estimated_duration_minutes: None, metadata: None };
@@ -262,7 +241,7 @@ backend_tests! {
         set_status(&app, &tenant, &unpublished.id, "draft").await;
         let archived = app.seed_walkthrough(&tenant, "To archive", 3, Some((&server, 2))).await;
 
-        let mcp = client(&app, "acme", "archivist");
+        let mcp = personal_client(&app, "acme", "archivist");
         mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": archived.id})).await.structured();
         let moved = mcp.call_tool(2, "next_walkthrough_step", json!({"walkthrough_id": archived.id, "current_step_id": archived.step_ids[0]})).await;
         assert_eq!(moved.structured()["step"]["id"], archived.step_ids[1]);
@@ -291,9 +270,9 @@ backend_tests! {
     }
 
     async fn selecting_a_completed_walkthrough_says_so_and_offers_a_restart(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let w = app.seed_walkthrough(&tenant, "Short", 2, Some((&server, 0))).await;
-        let mcp = client(&app, "acme", "finisher");
+        let mcp = personal_client(&app, "acme", "finisher");
         mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured();
         mcp.call_tool(2, "next_walkthrough_step", json!({"walkthrough_id": w.id})).await.structured();
         let done = mcp.call_tool(3, "next_walkthrough_step", json!({"walkthrough_id": w.id})).await;
@@ -321,9 +300,9 @@ backend_tests! {
     }
 
     async fn next_without_progress_tells_the_agent_what_to_call(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let w = app.seed_walkthrough(&tenant, "Intro", 1, Some((&server, 0))).await;
-        let mcp = client(&app, "acme", "fresh");
+        let mcp = personal_client(&app, "acme", "fresh");
         let refused = mcp.call_tool(1, "next_walkthrough_step", json!({})).await;
         let said = refused.tool_error_text();
         assert!(said.starts_with("There is no walkthrough in progress on this server."), "{said}");
@@ -342,9 +321,9 @@ backend_tests! {
     }
 
     async fn status_without_progress_shows_every_step_to_do(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let w = app.seed_walkthrough(&tenant, "Intro", 3, Some((&server, 0))).await;
-        let mcp = client(&app, "acme", "looker");
+        let mcp = personal_client(&app, "acme", "looker");
         let status = mcp.call_tool(1, "get_walkthrough_status", json!({"walkthrough_id": w.id})).await;
         let result = status.structured();
         assert_eq!(result["walkthrough"], json!({"id": w.id, "title": "Intro", "version": 1, "latest_version": 1}));
@@ -358,9 +337,9 @@ backend_tests! {
     }
 
     async fn reset_needs_confirmation_then_restarts_at_step_one(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let w = app.seed_walkthrough(&tenant, "Intro", 3, Some((&server, 0))).await;
-        let mcp = client(&app, "acme", "resetter");
+        let mcp = personal_client(&app, "acme", "resetter");
         mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured();
         mcp.call_tool(2, "next_walkthrough_step", json!({"walkthrough_id": w.id})).await.structured();
 
@@ -389,13 +368,13 @@ backend_tests! {
     }
 
     async fn other_servers_and_organizations_walkthroughs_are_refused(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let mine = app.seed_walkthrough(&tenant, "Mine", 2, Some((&server, 0))).await;
         let unassigned = app.seed_walkthrough(&tenant, "Unassigned", 2, None).await;
         let rival = app.create_tenant("Rival").await;
         let rival_server = app.create_server(&rival, "rival", json!({})).await;
         let foreign = app.seed_walkthrough(&rival, "Foreign", 2, Some((rival_server["id"].as_str().unwrap(), 0))).await;
-        let mcp = client(&app, "acme", "prober");
+        let mcp = personal_client(&app, "acme", "prober");
         mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": mine.id})).await.structured();
 
         for other in [&unassigned, &foreign] {
@@ -427,7 +406,7 @@ backend_tests! {
     }
 
     async fn listing_25_walkthroughs_is_ordered_and_costs_what_5_cost(db: &TestDatabase) {
-        let (app, _, _) = setup(db, "unused", json!({})).await;
+        let (app, _, _) = unlimited_app_with_server(db, "unused", json!({})).await;
         let (small, small_expected, small_cost) = listing_of(&app, "five", 5).await;
         let (large, large_expected, large_cost) = listing_of(&app, "twenty-five", 25).await;
         assert_eq!(small, small_expected);
@@ -439,11 +418,11 @@ backend_tests! {
     }
 
     async fn next_without_id_skips_walkthroughs_no_longer_offered(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let older = app.seed_walkthrough(&tenant, "Older", 3, Some((&server, 0))).await;
         let recent = app.seed_walkthrough(&tenant, "Recent", 3, Some((&server, 1))).await;
         let untouched = app.seed_walkthrough(&tenant, "Untouched", 1, Some((&server, 2))).await;
-        let mcp = client(&app, "acme", "switcher");
+        let mcp = personal_client(&app, "acme", "switcher");
         mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": older.id})).await.structured();
         mcp.call_tool(2, "select_walkthrough", json!({"walkthrough_id": recent.id})).await.structured();
         let unassign = |w: &str| format!("/servers/{server}/walkthroughs/{w}");
@@ -474,10 +453,10 @@ backend_tests! {
     }
 
     async fn every_result_matches_its_output_schema_and_annotations(db: &TestDatabase) {
-        let (app, tenant, server) = setup(db, "acme", json!({})).await;
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
         let w = app.seed_walkthrough(&tenant, "Checked", 2, Some((&server, 0))).await;
         app.seed_walkthrough(&tenant, "Other", 1, Some((&server, 1))).await;
-        let mcp = client(&app, "acme", "validator");
+        let mcp = personal_client(&app, "acme", "validator");
         let listed = tools(&mcp).await;
         // SPEC §4: list and status are read-only, reset is destructive. Also: select can
         // discard progress (resume_if_exists=false); next advances on every call without

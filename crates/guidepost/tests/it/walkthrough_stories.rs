@@ -5,7 +5,9 @@ use guidepost_core::walkthroughs::authoring::{self, CreateStep, UpdateStep};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
-use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, spawn_app};
+use crate::helpers::{
+    RawMcp, SESSION_ERA, STATELESS_ERA, Tenant, TestApp, personal_client, spawn_app,
+};
 
 async fn app_with_server(db: &TestDatabase, extra: Value) -> (TestApp, Tenant, String) {
     let app = spawn_app(db).await;
@@ -16,10 +18,7 @@ async fn app_with_server(db: &TestDatabase, extra: Value) -> (TestApp, Tenant, S
 }
 
 fn client(app: &TestApp, slug: &str, tracking_id: &str) -> RawMcp {
-    RawMcp::new(
-        format!("{}?tracking_id={tracking_id}", app.mcp_path_url(slug)),
-        STATELESS_ERA,
-    )
+    personal_client(app, slug, tracking_id)
 }
 
 backend_tests! {

@@ -44,6 +44,13 @@ async fn receiver(listener: tokio::net::TcpListener, status: u16) -> Received {
     received
 }
 
+/// A receiver answering `status` on a fresh loopback port; returns where it listens.
+async fn receiving(status: u16) -> (std::net::SocketAddr, Received) {
+    let listener = loopback().await;
+    let addr = listener.local_addr().unwrap();
+    (addr, receiver(listener, status).await)
+}
+
 async fn loopback() -> tokio::net::TcpListener {
     tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
@@ -91,6 +98,21 @@ async fn wait_until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) ->
     panic!("timed out waiting for {what}");
 }
 
+/// The webhook's newest delivery, once `holds` is true of it.
+async fn newest_delivery_when(
+    app: &TestApp,
+    tenant: &Tenant,
+    hook: &str,
+    what: &str,
+    holds: impl Fn(&Value) -> bool,
+) -> Value {
+    wait_until(what, async || {
+        let all = deliveries(app, tenant, hook).await;
+        all.first().filter(|d| holds(d)).cloned()
+    })
+    .await
+}
+
 async fn deliveries(app: &TestApp, tenant: &Tenant, hook: &str) -> Vec<Value> {
     let (status, page) = app
         .get(&format!("/webhooks/{hook}/deliveries"), &tenant.api_key)
@@ -125,9 +147,8 @@ async fn verify(secret: &str, signature: &str, body: &str) -> (bool, String) {
 
 backend_tests! {
     async fn a_support_request_reaches_the_receiver_signed_and_a_tampered_body_fails(db: &TestDatabase) {
-        let listener = loopback().await;
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let received = receiver(listener, 204).await;
+        let (addr, received) = receiving(204).await;
+        let url = format!("http://{addr}/hook");
         let app = spawn_app_with(db, settings(100, 5)).await;
         let acme = app.create_tenant("Acme").await;
         app.create_server(&acme, "acme", json!({})).await;
@@ -186,10 +207,7 @@ backend_tests! {
         let (hook, secret) = create_webhook(&first, &acme, &url).await;
         let request = ask_for_support(&first, "acme", "Down receiver").await;
 
-        let retried = wait_until("two failed attempts", async || {
-            let all = deliveries(&first, &acme, &hook).await;
-            all.first().filter(|d| d["attempts"].as_u64() >= Some(2)).cloned()
-        }).await;
+        let retried = newest_delivery_when(&first, &acme, &hook, "two failed attempts", |d| d["attempts"].as_u64() >= Some(2)).await;
         assert_eq!(retried["status"], "pending", "{retried}");
         assert!(retried["last_status_code"].is_null(), "{retried}");
         assert!(!retried["last_error"].as_str().unwrap_or_default().is_empty(), "{retried}");
@@ -203,10 +221,7 @@ backend_tests! {
         let event: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(event["data"]["id"], request.as_str());
         assert!(verify(&secret, &signature, &body).await.0);
-        let done = wait_until("the delivery recorded", async || {
-            let all = deliveries(&second, &acme, &hook).await;
-            all.first().filter(|d| d["status"] == "delivered").cloned()
-        }).await;
+        let done = newest_delivery_when(&second, &acme, &hook, "the delivery recorded", |d| d["status"] == "delivered").await;
         assert!(done["attempts"].as_u64() >= Some(3), "{done}");
         assert_eq!(done["last_status_code"], 200);
         assert_eq!(done["event_id"], event["id"], "{done}");
@@ -215,19 +230,15 @@ backend_tests! {
     }
 
     async fn a_receiver_that_keeps_failing_is_given_up_on_and_a_ping_tries_it(db: &TestDatabase) {
-        let listener = loopback().await;
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let received = receiver(listener, 503).await;
+        let (addr, received) = receiving(503).await;
+        let url = format!("http://{addr}/hook");
         let app = spawn_app_with(db, settings(20, 3)).await;
         let acme = app.create_tenant("Acme").await;
         let (hook, _) = create_webhook(&app, &acme, &url).await;
         let (status, queued) = app.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.api_key, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
         assert_eq!((queued["event"].as_str(), queued["status"].as_str()), (Some("ping"), Some("pending")));
-        let failed = wait_until("the ping given up on", async || {
-            let all = deliveries(&app, &acme, &hook).await;
-            all.first().filter(|d| d["status"] == "failed").cloned()
-        }).await;
+        let failed = newest_delivery_when(&app, &acme, &hook, "the ping given up on", |d| d["status"] == "failed").await;
         assert_eq!((failed["attempts"].as_u64(), failed["last_status_code"].as_u64()), (Some(3), Some(503)), "{failed}");
         assert!(failed["next_attempt_at"].is_null(), "{failed}");
         assert_eq!(received.lock().unwrap().len(), 3);
@@ -269,9 +280,8 @@ backend_tests! {
     }
 
     async fn the_outbound_fence_keeps_deliveries_off_private_addresses(db: &TestDatabase) {
-        let listener = loopback().await;
-        let port = listener.local_addr().unwrap().port();
-        let received = receiver(listener, 200).await;
+        let (addr, received) = receiving(200).await;
+        let port = addr.port();
         let app = spawn_app_with(db, |s| {
             settings(20, 2)(s);
             s.webhooks.allow_private = false;
@@ -279,10 +289,7 @@ backend_tests! {
         let acme = app.create_tenant("Acme").await;
         let (hook, _) = create_webhook(&app, &acme, &format!("https://127.0.0.1:{port}/hook")).await;
         app.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.api_key, None).await;
-        let failed = wait_until("the refused ping", async || {
-            let all = deliveries(&app, &acme, &hook).await;
-            all.first().filter(|d| d["status"] == "failed").cloned()
-        }).await;
+        let failed = newest_delivery_when(&app, &acme, &hook, "the refused ping", |d| d["status"] == "failed").await;
         let error = failed["last_error"].as_str().unwrap_or_default();
         assert!(error.contains("127.0.0.1 is not on a public address"), "{failed}");
         assert!(received.lock().unwrap().is_empty());
