@@ -101,8 +101,9 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
     );
     let mut findings = Vec::new();
     for (path, text, is_description) in &texts {
+        let text = Text::new(text, *is_description);
         for rule in rules() {
-            if let Some(matched) = check(rule, text, *is_description, &foreign) {
+            if let Some(matched) = check(rule, &text, &foreign) {
                 findings.push(Finding {
                     rule: rule.id.clone(),
                     severity: rule.severity.clone(),
@@ -185,25 +186,39 @@ fn names_tool(text: &str, name: &str) -> bool {
     })
 }
 
-/// What of `text` the rule matches, if anything (cut to 120 characters).
-fn check(
-    rule: &Rule,
-    text: &str,
+/// One text of a definition, with the forms the rules compare, made once for all rules.
+struct Text<'a> {
+    raw: &'a str,
+    lower: String,
+    /// Lowercase with `_` and `-` read as spaces, so that a parameter named
+    /// `full_conversation_history` says what its words say.
+    spaced: String,
     is_description: bool,
-    foreign_tools: &[(String, String)],
-) -> Option<String> {
-    let found = match rule.kind.as_str() {
-        "phrase" => {
-            // Also with `_` and `-` read as spaces, so that a parameter named
-            // `full_conversation_history` says what its words say.
-            let lower = text.to_lowercase();
-            let spaced = lower.replace(['_', '-'], " ");
-            rule.words
-                .iter()
-                .find(|word| lower.contains(word.as_str()) || spaced.contains(word.as_str()))
-                .cloned()
+}
+
+impl<'a> Text<'a> {
+    fn new(raw: &'a str, is_description: bool) -> Self {
+        let lower = raw.to_lowercase();
+        let spaced = lower.replace(['_', '-'], " ");
+        Self {
+            raw,
+            lower,
+            spaced,
+            is_description,
         }
+    }
+}
+
+/// What of `text` the rule matches, if anything (cut to 120 characters).
+fn check(rule: &Rule, text: &Text, foreign_tools: &[(String, String)]) -> Option<String> {
+    let found = match rule.kind.as_str() {
+        "phrase" => rule
+            .words
+            .iter()
+            .find(|word| text.lower.contains(word.as_str()) || text.spaced.contains(word.as_str()))
+            .cloned(),
         "characters" => text
+            .raw
             .chars()
             .find(|c| {
                 let c = u32::from(*c);
@@ -212,19 +227,16 @@ fn check(
                     .any(|(low, high)| (*low..=*high).contains(&c))
             })
             .map(|c| format!("U+{:04X}", u32::from(c))),
-        "blob" => blob(text, rule.min_length),
+        "blob" => blob(text.raw, rule.min_length),
         // Where the model reads prose; a URL as a parameter's default is the tool's own
         // business (the reference servers have some).
-        "url" if is_description => url_or_email(text),
-        "names" => {
-            let lower = text.to_lowercase();
-            foreign_tools
-                .iter()
-                .find(|(_, name)| names_tool(&lower, name))
-                .map(|(original, _)| original.clone())
-        }
-        "length" if is_description && text.chars().count() > rule.max_length => {
-            Some(format!("{} characters", text.chars().count()))
+        "url" if text.is_description => url_or_email(text.raw),
+        "names" => foreign_tools
+            .iter()
+            .find(|(_, name)| names_tool(&text.lower, name))
+            .map(|(original, _)| original.clone()),
+        "length" if text.is_description && text.raw.chars().count() > rule.max_length => {
+            Some(format!("{} characters", text.raw.chars().count()))
         }
         _ => None,
     };
@@ -266,14 +278,14 @@ mod tests {
             );
             for text in &rule.matches {
                 assert!(
-                    check(rule, text, true, &lowered(&rule.example_names)).is_some(),
+                    check(rule, &Text::new(text, true), &lowered(&rule.example_names)).is_some(),
                     "{} should match {text:?}",
                     rule.id
                 );
             }
             for text in &rule.passes {
                 assert!(
-                    check(rule, text, true, &lowered(&rule.example_names)).is_none(),
+                    check(rule, &Text::new(text, true), &lowered(&rule.example_names)).is_none(),
                     "{} should pass {text:?}",
                     rule.id
                 );
