@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod servers;
 pub mod sessions;
 pub mod support;
+pub mod tasks;
 pub mod upstreams;
 pub mod urls;
 pub mod walkthroughs;
@@ -58,6 +59,8 @@ pub struct Platform {
     pub upstreams: Arc<dyn upstreams::UpstreamRuntime>,
     /// What this node keeps in memory between calls (`cache`).
     cache: Arc<cache::NodeCache>,
+    /// The tasks whose calls run on this node (`tasks`).
+    running_tasks: Arc<tasks::RunningTasks>,
 }
 
 impl Platform {
@@ -84,6 +87,7 @@ impl Platform {
             domain_records,
             upstreams,
             cache,
+            running_tasks: Default::default(),
         };
         (platform, writer)
     }

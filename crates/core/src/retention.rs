@@ -3,8 +3,8 @@
 //! known until then, so that its reuse is still caught); tool calls older than the
 //! retention (`--retention-days`), in batches; client registrations never used for 30
 //! days; anonymous end users that nothing refers to and that were not seen within the
-//! retention. Unauthenticated callers can create the last three, so they must not grow
-//! without bound.
+//! retention; tasks past their time to live. Unauthenticated callers can create the last
+//! four, so they must not grow without bound.
 
 use guidepost_domain::Timestamp;
 
@@ -27,6 +27,7 @@ pub struct Swept {
     pub tool_calls: u64,
     pub unused_clients: u64,
     pub forgotten_end_users: u64,
+    pub expired_tasks: u64,
 }
 
 /// Deletes what has outlived its retention. A part that fails is logged and counted as
@@ -43,12 +44,14 @@ pub async fn sweep(platform: &Platform) -> Swept {
     let auth_records = store.delete_expired_auth_records(auth_cutoff).await;
     let unused_clients = store.delete_unused_clients(clients_cutoff).await;
     let forgotten_end_users = store.delete_forgotten_end_users(kept_since).await;
+    let expired_tasks = store.delete_expired_tasks(now).await;
     Swept {
         idle_sessions: counted(idle_sessions, "idle sessions"),
         auth_records: counted(auth_records, "expired sign-in records"),
         tool_calls: prune_tool_calls(platform, kept_since).await,
         unused_clients: counted(unused_clients, "unused client registrations"),
         forgotten_end_users: counted(forgotten_end_users, "forgotten end users"),
+        expired_tasks: counted(expired_tasks, "expired tasks"),
     }
 }
 

@@ -45,6 +45,7 @@ pub mod kind {
         AuditEvent => "ae",
         Webhook => "wh",
         WebhookDelivery => "whd",
+        Task => "task",
     }
 }
 

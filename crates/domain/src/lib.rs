@@ -13,6 +13,7 @@ mod id;
 mod limits;
 mod model;
 mod secret;
+mod task;
 mod time;
 mod value;
 mod walkthrough;
@@ -26,6 +27,7 @@ pub use id::{Id, IdKind};
 pub use limits::Limits;
 pub use model::*;
 pub use secret::{ApiKeySecret, hash_secret, random_token};
+pub use task::*;
 pub use time::Timestamp;
 pub use value::{
     AuthMode, Email, ServerKind, Slug, SupportStatus, TrackingId, ValidationError, validate_domain,

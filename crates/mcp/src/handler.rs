@@ -4,19 +4,20 @@
 //! of their own, built from the same pieces (`surface.rs`).
 
 use std::borrow::Cow;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
 #[allow(deprecated)]
 // logging is deprecated by SEP-2577; refused here like every non-tool method
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, CustomRequest,
-    CustomResult, DiscoverResult, GetPromptRequestParams, GetPromptResponse, Implementation,
-    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, CompleteRequestParams,
+    CompleteResult, CustomRequest, CustomResult, DiscoverResult, GetPromptRequestParams,
+    GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, InitializeRequestParams,
+    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -27,6 +28,7 @@ use crate::notifications;
 use crate::recording::{CallRecord, Recorded, record};
 use crate::scope::RequestScope;
 use crate::surface::{self, SUPPORTED_VERSIONS, scope};
+use crate::tasks;
 use crate::tools::{ToolCall, ToolSources};
 
 /// The methods this surface serves; every other one is "method not found".
@@ -35,6 +37,9 @@ const SERVED_METHODS: &[&str] = &[
     "ping",
     "server/discover",
     "subscriptions/listen",
+    "tasks/cancel",
+    "tasks/get",
+    "tasks/update",
     "tools/call",
     "tools/list",
 ];
@@ -60,13 +65,19 @@ fn tools_unreadable(error: guidepost_core::CoreError) -> ErrorData {
     ErrorData::internal_error("could not read this server's tools; please retry", None)
 }
 
-/// What a hosted server declares: tools, and that their list can change.
+/// What a hosted server declares: tools, that their list can change, and the tasks
+/// extension (upstream tools that outlive their request run as tasks).
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities::builder()
         .enable_tools()
         .enable_tool_list_changed()
+        .enable_tasks()
         .build()
 }
+
+/// How long a call that may run as a task is awaited before it becomes one: most calls
+/// answer sooner, and their caller is spared the polling.
+const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 
 /// A method this server does not offer, said so that an agent knows what to do instead.
 fn not_offered(method: &str) -> ErrorData {
@@ -227,6 +238,34 @@ impl ServerHandler for GuidepostServer {
             .instrument(span)
             .await
     }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let owner = self.task_owner(&ctx).await?;
+        tasks::get(&self.platform, &owner, &request.task_id).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = self.task_owner(&ctx).await?;
+        let responses = request.input_responses.into_iter().collect();
+        tasks::update(&self.platform, &owner, &request.task_id, &responses).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = self.task_owner(&ctx).await?;
+        tasks::cancel(&self.platform, &owner, &request.task_id).await
+    }
 }
 
 impl GuidepostServer {
@@ -267,6 +306,13 @@ impl GuidepostServer {
             request: ctx,
             upstream: Default::default(),
         };
+        if tasks::client_accepts_tasks(ctx)
+            && let Some(detached) = source.detached(&call)
+        {
+            return self
+                .call_as_task(scope, name, &arguments, end_user.clone(), detached, started)
+                .await;
+        }
         let result = source.call(&call).await;
         if result.is_error == Some(true) {
             tracing::info!(tool = name, "tool call failed");
@@ -280,6 +326,72 @@ impl GuidepostServer {
         );
         Ok(result.into())
     }
+}
+
+impl GuidepostServer {
+    /// Who may see the tasks a request asks about: its server's, and the caller's own.
+    async fn task_owner(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<guidepost_core::tasks::TaskOwner, ErrorData> {
+        let scope = scope(ctx)?;
+        let end_user = resolve_end_user(&self.platform, &scope).await?;
+        Ok(tasks::owner(&scope, end_user.map(|user| user.id)))
+    }
+
+    /// A call that may outlive its request: answered directly if it ends within
+    /// [`ANSWER_WITHIN`], else run on as a task on this node (the store has it before
+    /// the client hears of it) and recorded when it ends, however it ends.
+    async fn call_as_task(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        arguments: &Value,
+        end_user: Option<guidepost_domain::EndUser>,
+        mut detached: crate::tools::DetachedCall,
+        started: Instant,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let label = self.tools.metrics_label(name);
+        let platform = self.platform.clone();
+        let recorder = {
+            let (scope, name, arguments) = (scope.clone(), name.to_owned(), arguments.clone());
+            let end_user = end_user.clone();
+            move |result: &rmcp::model::CallToolResult, upstream| {
+                let call = CallRecord {
+                    tool: &name,
+                    label,
+                    arguments: &arguments,
+                    end_user: end_user.as_ref(),
+                    upstream,
+                };
+                record(&platform, &scope, call, Recorded::result(result, started));
+            }
+        };
+        if let Ok((result, upstream)) = tokio::time::timeout(ANSWER_WITHIN, &mut detached).await {
+            recorder(&result, upstream);
+            return Ok(result.into());
+        }
+        let owner = tasks::owner(scope, end_user.map(|user| user.id));
+        let task =
+            guidepost_core::tasks::start(&self.platform, &owner, name, move |ctx| async move {
+                let (result, upstream) = tokio::select! {
+                    answered = detached => answered,
+                    () = ctx.cancelled() => (cancelled_call(), None),
+                };
+                recorder(&result, upstream);
+                tasks::task_end(Ok(result))
+            })
+            .await
+            .map_err(tasks::not_started)?;
+        Ok(tasks::created(&task))
+    }
+}
+
+/// The recorded result of a call given up because its task was cancelled.
+fn cancelled_call() -> rmcp::model::CallToolResult {
+    rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(
+        "the task was cancelled (tasks/cancel) before the call ended",
+    )])
 }
 
 async fn resolve_end_user(

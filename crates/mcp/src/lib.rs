@@ -20,6 +20,7 @@ mod routing;
 mod scope;
 mod session_store;
 pub mod surface;
+pub mod tasks;
 mod tools;
 
 use std::collections::HashMap;

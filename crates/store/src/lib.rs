@@ -20,6 +20,7 @@ mod servers;
 mod sessions;
 mod sqlite;
 mod support;
+mod tasks;
 mod tool_calls;
 mod upstreams;
 mod walkthroughs;
@@ -41,6 +42,7 @@ pub use servers::ServerStore;
 pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
+pub use tasks::TaskStore;
 pub use tool_calls::{ToolCallFilter, ToolCallSample, ToolCallStore};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
 pub use walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
@@ -92,6 +94,7 @@ pub trait Store:
     + UpstreamStore
     + AuditStore
     + WebhookStore
+    + TaskStore
     + Send
     + Sync
     + 'static

@@ -63,6 +63,34 @@ async fn scored_scenarios(requirements: &str) -> Vec<String> {
     scenarios
 }
 
+/// The scenarios a requirement set does not score but that apply to its version: those
+/// introduced with it that it leaves out, and, for 2026-07-28, the extensions (tasks,
+/// skills), which the suite runs at that version's wire.
+async fn unscored_scenarios(requirements: &str, scored: &[String]) -> Vec<String> {
+    let suite = node::package_file(SUITE);
+    let args: [&OsStr; 3] = [suite.as_os_str(), "list".as_ref(), "--server".as_ref()];
+    let (output, _) = node::run(&args, &[], Duration::from_secs(60)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "conformance list failed:\n{stdout}"
+    );
+    // "  - name [2025-11-25,2026-07-28]" or "  - name [extension]"
+    let applies = |tags: &str| {
+        tags.split(',')
+            .any(|tag| tag == requirements || (tag == "extension" && requirements == "2026-07-28"))
+    };
+    stdout
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("- "))
+        .filter_map(|entry| entry.split_once(" ["))
+        .filter(|(name, tags)| {
+            applies(tags.trim_end_matches(']')) && !scored.iter().any(|s| s == name)
+        })
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
 /// The scenario of a result directory `server-<scenario>-<YYYY-MM-DDTHH-MM-SS-mmmZ>`.
 fn scenario_of(directory: &str) -> Option<&str> {
     const STAMP: usize = "-2026-01-01T00-00-00-000Z".len();
@@ -145,6 +173,28 @@ async fn run_suite(
     node::run(&args, &[], RUN_LIMIT).await
 }
 
+/// Runs each of `scenarios` on its own (`--scenario`) into `results`.
+async fn run_scenarios(url: &str, scenarios: &[String], results: &Path) -> Duration {
+    let suite = node::package_file(SUITE);
+    let mut took = Duration::ZERO;
+    for scenario in scenarios {
+        let args: [&OsStr; 8] = [
+            suite.as_os_str(),
+            "server".as_ref(),
+            "--url".as_ref(),
+            url.as_ref(),
+            "--scenario".as_ref(),
+            scenario.as_ref(),
+            "--output-dir".as_ref(),
+            results.as_os_str(),
+        ];
+        // The exit status says whether checks failed; the checks are read from the files.
+        let (_, elapsed) = node::run(&args, &[], RUN_LIMIT).await;
+        took += elapsed;
+    }
+    took
+}
+
 async fn conformance_suite_passes(db: &TestDatabase, requirements: &str) {
     let app = spawn_app_with(db, |settings| {
         settings.platform.enable_fixtures = true;
@@ -208,6 +258,39 @@ async fn conformance_suite_passes(db: &TestDatabase, requirements: &str) {
                 tally.missing,
                 results.display(),
                 stdout.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"),
+            ));
+        }
+    }
+    // The scenarios the requirement set does not score (extensions, pending ones) must
+    // pass too; once, through the default server.
+    let unscored = unscored_scenarios(requirements, &scored).await;
+    if !unscored.is_empty() {
+        let url = &targets[0].1;
+        let results = node::scratch_dir(&format!(
+            "conformance/{requirements}-{}-unscored",
+            db.backend
+        ));
+        let took = run_scenarios(url, &unscored, &results).await;
+        let tally = Tally::read(&results, &unscored);
+        lines.push(format!(
+            "conformance {requirements} [{}] via {url}, unscored scenarios: checks {} passed, \
+             {} failed ({} warnings, {} info, {} skipped) in {}/{} scenarios, {:.1} s",
+            db.backend,
+            tally.count("SUCCESS"),
+            tally.count("FAILURE"),
+            tally.count("WARNING"),
+            tally.count("INFO"),
+            tally.count("SKIPPED"),
+            tally.scenarios,
+            unscored.len(),
+            took.as_secs_f64()
+        ));
+        if !tally.problems.is_empty() || !tally.missing.is_empty() {
+            failures.push(format!(
+                "{requirements} unscored scenarios via {url}:\n  not passed: {:#?}\n  scenarios without results: {:?}\n  results in {}",
+                tally.problems,
+                tally.missing,
+                results.display(),
             ));
         }
     }

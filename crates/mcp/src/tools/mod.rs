@@ -64,7 +64,20 @@ pub(crate) trait ToolSource: Send + Sync {
     /// Calls a tool this source offers. A failure is a result with `isError`, worded so
     /// that an agent can act on it.
     async fn call(&self, call: &ToolCall<'_>) -> CallToolResult;
+
+    /// The same call as a future that owns what it needs, for tools that may run as
+    /// tasks (outliving their request); `None` for tools that always answer within
+    /// their request.
+    fn detached(&self, _call: &ToolCall<'_>) -> Option<DetachedCall> {
+        None
+    }
 }
+
+/// A tool call that can outlive its request: its result, and the upstream that
+/// answered it, if any (for the recording).
+pub(crate) type DetachedCall = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (CallToolResult, Option<UpstreamId>)> + Send>,
+>;
 
 /// Every source of tools, in the order their tools are listed.
 #[derive(Clone)]

@@ -13,7 +13,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use serde_json::Value;
 
-use super::{ToolCall, ToolSource};
+use super::{DetachedCall, ToolCall, ToolSource};
 
 const LABEL: &str = "upstream";
 /// Progress updates held for a caller that reads them slowly; more are dropped.
@@ -62,31 +62,67 @@ impl ToolSource for UpstreamTools {
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
-        let server = &call.scope.server;
-        let offered = match find(call.platform, server, call.name).await {
-            Ok(Some((offered, ToolState::Approved))) => offered,
-            Ok(Some((offered, state))) => return failure(awaits_review(&offered, state)),
-            Ok(None) => return failure(format!("{} is not offered here any more", call.name)),
-            Err(error) => {
-                tracing::error!(%error, "could not look up an upstream tool");
-                return failure("The tool could not be reached; try again in a moment.".into());
-            }
+        let offered = match approved(call.platform, &call.scope.server, call.name).await {
+            Ok(offered) => offered,
+            Err(refused) => return refused,
         };
         *call.upstream.lock().expect("tool call lock") = Some(offered.upstream_id.clone());
-        match proxied(call, &offered).await {
-            Ok(result) => match serde_json::from_value::<CallToolResult>(result) {
-                Ok(mut result) => {
-                    // The upstream may speak an older version, whose results carry no
-                    // type; rmcp clears it again for callers of those versions.
-                    result.result_type = Some(ResultType::COMPLETE);
-                    result
-                }
-                Err(e) => failure(format!(
-                    "the upstream server answered with an invalid result: {e}"
-                )),
-            },
-            Err(why) => failure(why),
+        into_result(proxied(call, &offered).await)
+    }
+
+    /// Upstream calls may run as tasks: the call owns its server, name and arguments,
+    /// relays no progress (its request is over) and is given up, which cancels it at
+    /// the upstream, when the future is dropped.
+    fn detached(&self, call: &ToolCall<'_>) -> Option<DetachedCall> {
+        let platform = call.platform.clone();
+        let server = call.scope.server.clone();
+        let name = call.name.to_owned();
+        let arguments = call.arguments.clone();
+        Some(Box::pin(async move {
+            let offered = match approved(&platform, &server, &name).await {
+                Ok(offered) => offered,
+                Err(refused) => return (refused, None),
+            };
+            let outcome = upstreams::call(&platform, &offered, arguments, None).await;
+            (into_result(outcome), Some(offered.upstream_id))
+        }))
+    }
+}
+
+/// The attached tool `name`, if it may be called now; else the result that says why not.
+async fn approved(
+    platform: &Platform,
+    server: &McpServer,
+    name: &str,
+) -> Result<OfferedTool, CallToolResult> {
+    match find(platform, server, name).await {
+        Ok(Some((offered, ToolState::Approved))) => Ok(offered),
+        Ok(Some((offered, state))) => Err(failure(awaits_review(&offered, state))),
+        Ok(None) => Err(failure(format!("{name} is not offered here any more"))),
+        Err(error) => {
+            tracing::error!(%error, "could not look up an upstream tool");
+            Err(failure(
+                "The tool could not be reached; try again in a moment.".into(),
+            ))
         }
+    }
+}
+
+/// The upstream's answer as a result for the caller.
+fn into_result(outcome: Result<Value, String>) -> CallToolResult {
+    match outcome {
+        Ok(result) => match serde_json::from_value::<CallToolResult>(result) {
+            Ok(mut result) => {
+                // The upstream may speak an older version, whose results carry no type;
+                // rmcp clears it again for callers of those versions.
+                result.result_type = Some(ResultType::COMPLETE);
+                result
+            }
+            Err(e) => failure(format!(
+                "the upstream server answered with an invalid result: {e}"
+            )),
+        },
+        Err(why) => failure(why),
     }
 }
 

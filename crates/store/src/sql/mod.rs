@@ -20,6 +20,7 @@ mod platform;
 mod servers;
 mod sessions;
 mod support;
+mod tasks;
 mod tool_calls;
 mod upstreams;
 mod walkthrough_rows;

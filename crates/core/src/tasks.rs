@@ -1,0 +1,294 @@
+//! Tasks (the MCP tasks extension): tool calls that outlive their request.
+//!
+//! [`start`] writes the task to the store before it returns, so that any node can answer
+//! for it at once, then runs the call on this node. The call ends in the store too
+//! (`completed` with its result, `failed` with a JSON-RPC error); `tasks/cancel` and
+//! `tasks/update` may reach any node, which writes the change to the store and wakes the
+//! call at once if it runs there. A call on another node sees the change on its next
+//! look at the store ([`REMOTE_POLL`]): the feed that crosses nodes carries tool-list
+//! changes only, and a task that waits half a second longer costs nothing.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use guidepost_domain::{
+    EndUserId, MAX_OPEN_TASKS_PER_SERVER, MAX_TASK_INPUTS, OrgId, ServerId, Task, TaskId,
+    TaskRefusal, TaskStatus, Timestamp,
+};
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+
+use crate::{CoreError, Platform};
+
+/// How often a running call looks in the store for a cancellation or answers that
+/// reached another node.
+const REMOTE_POLL: Duration = Duration::from_millis(250);
+/// Writes retried when another node changed the task between our read and write.
+const RACE_RETRIES: usize = 8;
+
+/// Whose task: the server it runs on and, where known, the person who started it.
+#[derive(Debug, Clone)]
+pub struct TaskOwner {
+    pub org: OrgId,
+    pub server: ServerId,
+    pub end_user: Option<EndUserId>,
+}
+
+/// How a call that runs as a task ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskEnd {
+    /// The tool's result (a tool error too: it is a result with `isError`).
+    Completed(Value),
+    /// A protocol error: a JSON-RPC error object.
+    Failed(Value),
+}
+
+/// The tasks running on this node, so that a cancellation or an answer reaching this
+/// node wakes its call at once.
+#[derive(Default)]
+pub(crate) struct RunningTasks {
+    wakers: Mutex<HashMap<TaskId, Arc<Notify>>>,
+}
+
+impl RunningTasks {
+    fn register(&self, id: &TaskId) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        self.lock().insert(id.clone(), notify.clone());
+        notify
+    }
+
+    fn forget(&self, id: &TaskId) {
+        self.lock().remove(id);
+    }
+
+    fn wake(&self, id: &TaskId) {
+        if let Some(notify) = self.lock().get(id) {
+            notify.notify_waiters();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Arc<Notify>>> {
+        self.wakers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a call running as a task can do besides its work.
+pub struct TaskContext {
+    platform: Platform,
+    owner: TaskOwner,
+    id: TaskId,
+    wake: Arc<Notify>,
+}
+
+impl TaskContext {
+    pub fn id(&self) -> &TaskId {
+        &self.id
+    }
+
+    /// Asks the client for input (`input_required`, with these requests by key) and
+    /// waits until every request is answered: the answers, or `None` if the task was
+    /// cancelled or is gone meanwhile.
+    pub async fn ask(
+        &self,
+        requests: Map<String, Value>,
+    ) -> Result<Option<Map<String, Value>>, CoreError> {
+        let now = Timestamp::now();
+        let asked = update(&self.platform, &self.owner, &self.id, |task| {
+            task.ask(requests.clone(), now).map(|()| true)
+        })
+        .await;
+        match asked {
+            Ok(_) => {}
+            Err(CoreError::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        }
+        loop {
+            let mut task = match get(&self.platform, &self.owner, &self.id).await {
+                Ok(task) => task,
+                Err(CoreError::NotFound) => return Ok(None),
+                Err(error) => return Err(error),
+            };
+            if task.status.is_terminal() {
+                return Ok(None);
+            }
+            if let Some(answers) = task.take_answers(Timestamp::now()) {
+                if self.platform.store.replace_task(&task).await? {
+                    return Ok(Some(answers));
+                }
+                // Another node wrote first (a cancellation, say): read again.
+                continue;
+            }
+            self.pause().await;
+        }
+    }
+
+    /// Resolves once the task is cancelled (or gone), on whichever node that happened.
+    pub async fn cancelled(&self) {
+        loop {
+            self.pause().await;
+            match get(&self.platform, &self.owner, &self.id).await {
+                Ok(task) if task.status == TaskStatus::Cancelled => return,
+                Ok(_) => {}
+                Err(CoreError::NotFound) => return,
+                // A store outage is not a cancellation: look again later.
+                Err(error) => tracing::warn!(%error, task = %self.id, "could not read a task"),
+            }
+        }
+    }
+
+    /// Until this node is told of a change, or it is time to look in the store.
+    async fn pause(&self) {
+        let woken = self.wake.notified();
+        let _ = tokio::time::timeout(REMOTE_POLL, woken).await;
+    }
+}
+
+/// Creates a task for `tool` on the owner's server and runs `work` for it on this node.
+/// The task is in the store when this returns. `work` is told of a cancellation through
+/// [`TaskContext::cancelled`] (and [`TaskContext::ask`]), so that it can stop and say
+/// how far it got; how it ends is not recorded over a cancellation. Refused (`Conflict`) when the server has
+/// [`MAX_OPEN_TASKS_PER_SERVER`] tasks that are not finished.
+pub async fn start<W, F>(
+    platform: &Platform,
+    owner: &TaskOwner,
+    tool: &str,
+    work: W,
+) -> Result<Task, CoreError>
+where
+    W: FnOnce(TaskContext) -> F,
+    F: Future<Output = TaskEnd> + Send + 'static,
+{
+    let now = Timestamp::now();
+    let open = platform
+        .store
+        .count_open_tasks(&owner.org, &owner.server, now)
+        .await?;
+    if open >= MAX_OPEN_TASKS_PER_SERVER {
+        return Err(CoreError::Conflict(format!(
+            "this server has {open} unfinished tasks, the most it keeps; wait for some to \
+             finish or cancel them (tasks/cancel), then call again"
+        )));
+    }
+    let task = Task::new(
+        owner.org.clone(),
+        owner.server.clone(),
+        owner.end_user.clone(),
+        tool,
+        now,
+    );
+    platform.store.create_task(&task).await?;
+    let wake = platform.running_tasks.register(&task.id);
+    let context = TaskContext {
+        platform: platform.clone(),
+        owner: owner.clone(),
+        id: task.id.clone(),
+        wake: wake.clone(),
+    };
+    let watcher = TaskContext {
+        platform: platform.clone(),
+        owner: owner.clone(),
+        id: task.id.clone(),
+        wake,
+    };
+    let running = work(context);
+    tokio::spawn(async move {
+        let end = running.await;
+        record_end(&watcher, end).await;
+        watcher.platform.running_tasks.forget(&watcher.id);
+    });
+    Ok(task)
+}
+
+/// Writes how the call ended, unless the task was cancelled meanwhile.
+async fn record_end(context: &TaskContext, end: TaskEnd) {
+    let (status, outcome) = match end {
+        TaskEnd::Completed(result) => (TaskStatus::Completed, result),
+        TaskEnd::Failed(error) => (TaskStatus::Failed, error),
+    };
+    let now = Timestamp::now();
+    let written = update(&context.platform, &context.owner, &context.id, |task| {
+        Ok(task.finish(status, Some(outcome.clone()), now))
+    })
+    .await;
+    if let Err(error) = written {
+        tracing::error!(%error, task = %context.id, "could not record how a task ended");
+    }
+}
+
+/// The owner's task: `NotFound` if it is unknown, expired, another server's, or another
+/// person's.
+pub async fn get(platform: &Platform, owner: &TaskOwner, id: &TaskId) -> Result<Task, CoreError> {
+    let task = platform
+        .store
+        .get_task(&owner.org, &owner.server, id, Timestamp::now())
+        .await?;
+    if !task.belongs_to(owner.end_user.as_ref()) {
+        return Err(CoreError::NotFound);
+    }
+    Ok(task)
+}
+
+/// Cancels the task unless it is finished (then nothing changes).
+pub async fn cancel(platform: &Platform, owner: &TaskOwner, id: &TaskId) -> Result<(), CoreError> {
+    let now = Timestamp::now();
+    update(platform, owner, id, |task| Ok(task.cancel(now))).await?;
+    platform.running_tasks.wake(id);
+    Ok(())
+}
+
+/// The client answers some of the task's requests. Answers to requests it does not
+/// wait for, or to a task that waits for none, change nothing.
+pub async fn answer(
+    platform: &Platform,
+    owner: &TaskOwner,
+    id: &TaskId,
+    responses: &Map<String, Value>,
+) -> Result<(), CoreError> {
+    if responses.len() > MAX_TASK_INPUTS {
+        return Err(CoreError::Invalid(guidepost_domain::ValidationError::new(
+            "inputResponses",
+            format!("at most {MAX_TASK_INPUTS} answers at a time"),
+        )));
+    }
+    let now = Timestamp::now();
+    update(platform, owner, id, |task| {
+        match task.answer(responses, now) {
+            Ok(()) => Ok(true),
+            Err(TaskRefusal::NotWaitingForInput(_)) => Ok(false),
+            Err(refusal) => Err(refusal),
+        }
+    })
+    .await?;
+    platform.running_tasks.wake(id);
+    Ok(())
+}
+
+/// Reads the task, applies `change` and writes it if it changed, again from a fresh
+/// read whenever another node wrote first. Returns the task as it now is, and whether
+/// `change` changed it.
+async fn update(
+    platform: &Platform,
+    owner: &TaskOwner,
+    id: &TaskId,
+    change: impl Fn(&mut Task) -> Result<bool, TaskRefusal>,
+) -> Result<(Task, bool), CoreError> {
+    for _ in 0..RACE_RETRIES {
+        let mut task = get(platform, owner, id).await?;
+        let changed =
+            change(&mut task).map_err(|refusal| CoreError::Conflict(refusal.to_string()))?;
+        if !changed {
+            return Ok((task, false));
+        }
+        if platform.store.replace_task(&task).await? {
+            task.revision += 1;
+            return Ok((task, true));
+        }
+    }
+    Err(CoreError::Conflict(
+        "the task kept changing while it was being updated; try again".into(),
+    ))
+}

@@ -1,0 +1,126 @@
+//! Tasks: every change is a compare-and-swap on `revision`.
+
+use super::*;
+use crate::TaskStore;
+
+const COLUMNS: &str = "id, org_id, server_id, end_user_id, tool, status, input_requests, \
+     input_responses, outcome, created_at, updated_at, expires_at, revision";
+
+fn task(row: &DbRow) -> Result<Task> {
+    let status = text(row, "status")?;
+    let outcome = opt_text(row, "outcome")?
+        .map(|raw| serde_json::from_str(&raw).map_err(|_| corrupt("task outcome", &raw)))
+        .transpose()?;
+    Ok(Task {
+        id: Id::from_trusted(text(row, "id")?),
+        org_id: Id::from_trusted(text(row, "org_id")?),
+        server_id: Id::from_trusted(text(row, "server_id")?),
+        end_user_id: opt_text(row, "end_user_id")?.map(Id::from_trusted),
+        tool: text(row, "tool")?,
+        status: TaskStatus::parse(&status).ok_or_else(|| corrupt("task status", &status))?,
+        input_requests: json_column(row, "input_requests")?,
+        input_responses: json_column(row, "input_responses")?,
+        outcome,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        expires_at: time(row, "expires_at")?,
+        revision: row.try_get::<i64, _>("revision")?,
+    })
+}
+
+const OPEN: &[TaskStatus] = &[TaskStatus::Working, TaskStatus::InputRequired];
+
+#[async_trait]
+impl TaskStore for ThisStore {
+    async fn create_task(&self, t: &Task) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tasks (id, org_id, server_id, end_user_id, tool, status, \
+             input_requests, input_responses, outcome, created_at, updated_at, expires_at, \
+             revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(t.id.as_str())
+        .bind(t.org_id.as_str())
+        .bind(t.server_id.as_str())
+        .bind(t.end_user_id.as_ref().map(|id| id.as_str()))
+        .bind(&t.tool)
+        .bind(t.status.as_str())
+        .bind(to_json(&t.input_requests))
+        .bind(to_json(&t.input_responses))
+        .bind(t.outcome.as_ref().map(to_json))
+        .bind(t.created_at.micros())
+        .bind(t.updated_at.micros())
+        .bind(t.expires_at.micros())
+        .bind(t.revision)
+        .execute(self.run())
+        .await?;
+        Ok(())
+    }
+
+    async fn get_task(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        id: &TaskId,
+        now: Timestamp,
+    ) -> Result<Task> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tasks \
+             WHERE org_id = $1 AND server_id = $2 AND id = $3 AND expires_at > $4"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(server.as_str())
+            .bind(id.as_str())
+            .bind(now.micros())
+            .fetch_optional(self.run())
+            .await?;
+        task(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn replace_task(&self, t: &Task) -> Result<bool> {
+        let written = sqlx::query(
+            "UPDATE tasks SET status = $1, input_requests = $2, input_responses = $3, \
+             outcome = $4, updated_at = $5, revision = revision + 1 \
+             WHERE id = $6 AND org_id = $7 AND revision = $8",
+        )
+        .bind(t.status.as_str())
+        .bind(to_json(&t.input_requests))
+        .bind(to_json(&t.input_responses))
+        .bind(t.outcome.as_ref().map(to_json))
+        .bind(t.updated_at.micros())
+        .bind(t.id.as_str())
+        .bind(t.org_id.as_str())
+        .bind(t.revision)
+        .execute(self.run())
+        .await?;
+        Ok(written.rows_affected() == 1)
+    }
+
+    async fn count_open_tasks(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        now: Timestamp,
+    ) -> Result<u32> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS open FROM tasks WHERE org_id = $1 AND server_id = $2 \
+             AND status IN ($3, $4) AND expires_at > $5",
+        )
+        .bind(org.as_str())
+        .bind(server.as_str())
+        .bind(OPEN[0].as_str())
+        .bind(OPEN[1].as_str())
+        .bind(now.micros())
+        .fetch_one(self.run())
+        .await?;
+        Ok(u32::try_from(row.try_get::<i64, _>("open")?).unwrap_or(u32::MAX))
+    }
+
+    async fn delete_expired_tasks(&self, now: Timestamp) -> Result<u64> {
+        let deleted = sqlx::query("DELETE FROM tasks WHERE expires_at <= $1")
+            .bind(now.micros())
+            .execute(self.run())
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+}
