@@ -323,17 +323,30 @@ impl RawMcp {
     }
 
     /// Sends one request; in the stateless era with the per-request `_meta` and headers.
-    pub async fn call(&self, id: i64, method: &str, mut params: Value) -> Answer {
+    pub async fn call(&self, id: i64, method: &str, params: Value) -> Answer {
+        self.call_declaring(id, method, params, json!({})).await
+    }
+
+    /// [`RawMcp::call`] from a client that declares `capabilities` for this request
+    /// (stateless era).
+    pub async fn call_declaring(
+        &self,
+        id: i64,
+        method: &str,
+        mut params: Value,
+        capabilities: Value,
+    ) -> Answer {
         let mut request = self.request(reqwest::Method::POST);
         if self.version == STATELESS_ERA {
             params["_meta"] = json!({
                 "io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
                 "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1.0"},
-                "io.modelcontextprotocol/clientCapabilities": {}});
+                "io.modelcontextprotocol/clientCapabilities": capabilities});
             request = request
                 .header("mcp-protocol-version", STATELESS_ERA)
                 .header("mcp-method", method);
-            if let Some(name) = params.get("name").and_then(Value::as_str) {
+            let name = params.get("name").or_else(|| params.get("taskId"));
+            if let Some(name) = name.and_then(Value::as_str) {
                 request = request.header("mcp-name", name);
             }
         }

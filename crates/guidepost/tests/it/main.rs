@@ -45,6 +45,7 @@ mod python_client;
 mod request_logs;
 mod scale_out;
 mod sign_in_hardening;
+mod tasks;
 mod walkthrough_runtime;
 mod walkthrough_seed;
 mod walkthrough_stories;
