@@ -306,6 +306,17 @@ impl GuidepostServer {
             request: ctx,
             upstream: Default::default(),
         };
+        if let Err(reason) = source.check_param_headers(&call).await {
+            let message = format!("{reason}; send the header with the argument's value");
+            let recorded = Recorded::protocol_error(&message, started);
+            record(
+                &self.platform,
+                scope,
+                recorded_as(end_user.as_ref(), None),
+                recorded,
+            );
+            return Err(ErrorData::header_mismatch(message, None));
+        }
         if tasks::client_accepts_tasks(ctx)
             && let Some(detached) = source.detached(&call)
         {

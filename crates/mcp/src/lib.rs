@@ -14,6 +14,7 @@ mod handler;
 mod jsonrpc;
 mod live_sessions;
 mod notifications;
+mod param_headers;
 mod rate_limit;
 mod recording;
 mod routing;

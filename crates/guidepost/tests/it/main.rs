@@ -39,6 +39,7 @@ mod oauth_flow;
 mod oauth_refusals;
 mod oauth_stories;
 mod operations;
+mod param_headers;
 mod person_picture;
 mod podman;
 mod python_client;

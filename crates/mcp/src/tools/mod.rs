@@ -65,6 +65,12 @@ pub(crate) trait ToolSource: Send + Sync {
     /// that an agent can act on it.
     async fn call(&self, call: &ToolCall<'_>) -> CallToolResult;
 
+    /// Whether the request's `Mcp-Param-*` headers agree with the arguments, for tools
+    /// whose definitions mirror arguments into headers (`param_headers`); why not.
+    async fn check_param_headers(&self, _call: &ToolCall<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The same call as a future that owns what it needs, for tools that may run as
     /// tasks (outliving their request); `None` for tools that always answer within
     /// their request.

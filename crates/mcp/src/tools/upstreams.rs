@@ -14,6 +14,8 @@ use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use super::{DetachedCall, ToolCall, ToolSource};
+use crate::param_headers;
+use crate::surface::is_stateless;
 
 const LABEL: &str = "upstream";
 /// Progress updates held for a caller that reads them slowly; more are dropped.
@@ -68,6 +70,23 @@ impl ToolSource for UpstreamTools {
         };
         *call.upstream.lock().expect("tool call lock") = Some(offered.upstream_id.clone());
         into_result(proxied(call, &offered).await)
+    }
+
+    /// An upstream's definition may mirror arguments into `Mcp-Param-*` headers; they
+    /// exist from 2026-07-28 on.
+    async fn check_param_headers(&self, call: &ToolCall<'_>) -> Result<(), String> {
+        let parts = call.request.extensions.get::<http::request::Parts>();
+        let Some(parts) = parts.filter(|_| is_stateless(call.request)) else {
+            return Ok(());
+        };
+        match find(call.platform, &call.scope.server, call.name).await {
+            Ok(Some((offered, _))) => {
+                let schema = &offered.definition["inputSchema"];
+                param_headers::check(&parts.headers, schema, call.arguments)
+            }
+            // Not offered, or unreadable: the call itself says so.
+            _ => Ok(()),
+        }
     }
 
     /// Upstream calls may run as tasks: the call owns its server, name and arguments,
