@@ -149,12 +149,26 @@ pub async fn start_with_store(
 
 /// The MCP endpoint with a surface for each kind of server this node serves: the
 /// conformance fixture only under `--enable-fixtures`.
+///
+/// At a stop, the requests it is answering finish first (within the grace); only then
+/// are its streams (and anything still running) cancelled, since rmcp answers a request
+/// it is made to give up with an empty error although the call went through.
 fn mcp_endpoint(platform: &Platform, settings: &Settings, shutdown: &CancellationToken) -> Router {
-    let endpoint = guidepost_mcp::McpEndpoint::new(
-        platform.clone(),
-        settings.mcp.clone(),
-        shutdown.child_token(),
-    );
+    let streams = CancellationToken::new();
+    let endpoint =
+        guidepost_mcp::McpEndpoint::new(platform.clone(), settings.mcp.clone(), streams.clone());
+    let in_flight = endpoint.in_flight();
+    let (stop, grace) = (shutdown.clone(), settings.shutdown_grace);
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        if tokio::time::timeout(grace, in_flight.drained())
+            .await
+            .is_err()
+        {
+            tracing::warn!("MCP requests still running at the end of the grace period");
+        }
+        streams.cancel();
+    });
     let endpoint = if platform.config.enable_fixtures {
         let fixture = guidepost_fixture::FixtureServer::new(platform.clone());
         endpoint.serve_kind(ServerKind::ConformanceFixture, fixture)

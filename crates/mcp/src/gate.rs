@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::field::display;
 
+use crate::in_flight::InFlight;
 use crate::jsonrpc::{self, Inbound, Refusal};
 use crate::live_sessions::LiveSessions;
 use crate::notifications::Forwarders;
@@ -49,6 +50,7 @@ pub(crate) struct GateState {
     live: LiveSessions,
     /// Permits for large bodies in flight (see `large_body_permit`).
     large_bodies: Arc<Semaphore>,
+    in_flight: InFlight,
 }
 
 impl GateState {
@@ -57,6 +59,7 @@ impl GateState {
         options: McpOptions,
         tools: ToolSources,
         live: LiveSessions,
+        in_flight: InFlight,
     ) -> Self {
         let limiters = Limiters::new(options.rate_limits);
         Self {
@@ -67,6 +70,7 @@ impl GateState {
             forwarders: Arc::default(),
             live,
             large_bodies: Arc::new(Semaphore::new(LARGE_BODIES_IN_FLIGHT)),
+            in_flight,
         }
     }
 }
@@ -104,6 +108,11 @@ pub(crate) async fn gate(
         _large_body,
     } = admitted;
     let is_delete = request.method() == Method::DELETE;
+    let streams_only = request.method() == Method::GET
+        || inbound
+            .as_ref()
+            .is_some_and(|i| i.is("subscriptions/listen"));
+    let answering = (!streams_only).then(|| state.in_flight.enter());
     if let Some(session) = &scope.session {
         state
             .live
@@ -141,7 +150,16 @@ pub(crate) async fn gate(
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("guidepost_mcp_requests_total", "method" => method, "status" => response.status().as_u16().to_string())
         .increment(1);
-    response
+    match answering {
+        // Counted until the whole answer is sent (a session-era answer is a stream).
+        Some(answering) => response.map(|body| {
+            Body::new(body.map_frame(move |frame| {
+                let _ = &answering;
+                frame
+            }))
+        }),
+        None => response,
+    }
 }
 
 /// What passed the gate: the request for rmcp, its message, its scope, and the permit

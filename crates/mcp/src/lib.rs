@@ -11,6 +11,7 @@
 mod bearer;
 mod gate;
 mod handler;
+mod in_flight;
 mod jsonrpc;
 mod live_sessions;
 mod notifications;
@@ -42,6 +43,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+pub use in_flight::InFlight;
 pub use live_sessions::SessionCaps;
 pub use rate_limit::RateLimits;
 
@@ -81,10 +83,12 @@ pub struct McpEndpoint {
     sessions: Arc<LocalSessionManager>,
     surfaces: HashMap<ServerKind, Serve>,
     tools: tools::ToolSources,
+    in_flight: InFlight,
 }
 
 impl McpEndpoint {
-    /// Cancelling `shutdown` ends open sessions and streams.
+    /// Cancelling `shutdown` ends open sessions and streams, and gives up requests still
+    /// being answered: cancel it once [`McpEndpoint::in_flight`] has drained.
     pub fn new(platform: Platform, options: McpOptions, shutdown: CancellationToken) -> Self {
         // Host and Origin are checked per tenant in the gate; rmcp's fixed lists would
         // refuse every virtual host.
@@ -110,6 +114,7 @@ impl McpEndpoint {
             sessions: Arc::new(sessions),
             surfaces: HashMap::new(),
             tools,
+            in_flight: InFlight::default(),
         };
         endpoint.serve_kind(ServerKind::Standard, standard)
     }
@@ -134,6 +139,12 @@ impl McpEndpoint {
         self
     }
 
+    /// The requests this endpoint is answering (streams that only carry notifications,
+    /// GET and `subscriptions/listen`, are not counted).
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.clone()
+    }
+
     pub fn into_router(self) -> Router {
         let live = live_sessions::LiveSessions::new(self.options.session_caps, self.sessions);
         let gate_state = Arc::new(gate::GateState::new(
@@ -141,6 +152,7 @@ impl McpEndpoint {
             self.options,
             self.tools,
             live,
+            self.in_flight,
         ));
         Router::new()
             .route("/mcp", any(serve))

@@ -333,9 +333,36 @@ impl RawMcp {
         &self,
         id: i64,
         method: &str,
-        mut params: Value,
+        params: Value,
         capabilities: Value,
     ) -> Answer {
+        self.send(self.build_call(id, method, params, capabilities))
+            .await
+    }
+
+    /// A tool call whose transport may fail (a node that stops): `None` then.
+    pub async fn try_call_tool(&self, id: i64, name: &str, arguments: Value) -> Option<Answer> {
+        let params = json!({"name": name, "arguments": arguments});
+        let request = self.build_call(id, "tools/call", params, json!({}));
+        let response = request.send().await.ok()?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.ok()?;
+        let body = parse_message(&text);
+        body.get("id").is_some().then_some(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn build_call(
+        &self,
+        id: i64,
+        method: &str,
+        mut params: Value,
+        capabilities: Value,
+    ) -> reqwest::RequestBuilder {
         let mut request = self.request(reqwest::Method::POST);
         if self.version == STATELESS_ERA {
             params["_meta"] = json!({
@@ -351,7 +378,7 @@ impl RawMcp {
             }
         }
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        self.send(request.json(&body)).await
+        request.json(&body)
     }
 
     pub async fn call_tool(&self, id: i64, name: &str, arguments: Value) -> Answer {

@@ -1,10 +1,17 @@
-//! Two `guidepost serve` processes on one PostgreSQL: a session opened on the first
-//! continues on the second.
+//! Nodes on one PostgreSQL: a session opened on one `guidepost serve` process continues
+//! on another; a whole walkthrough is walked one request per node in turn, in both eras;
+//! a tool-list change made through one node reaches the streams held on the others.
+
+use std::time::Duration;
 
 use guidepost_testkit::{TestBackend, TestDatabase};
 use serde_json::json;
 
-use crate::helpers::{RawMcp, SESSION_ERA, serve_process, spawn_app};
+use crate::helpers::{
+    RawMcp, SESSION_ERA, STATELESS_ERA, SeededWalkthrough, Tenant, TestApp, serve_process,
+    spawn_app,
+};
+use crate::walkthrough_runtime::{expect_chunk, open_get_stream, open_listen};
 
 #[tokio::test]
 async fn a_session_continues_on_another_node() {
@@ -50,4 +57,149 @@ async fn a_session_continues_on_another_node() {
     let again = on_first.call(4, "tools/list", json!({})).await;
     assert_eq!(again.status, 200);
     assert_eq!(on_first.session.as_deref(), Some(session.as_str()));
+}
+
+/// Three nodes on one PostgreSQL, the person's walkthrough and its 20 steps created
+/// through the first.
+async fn three_nodes_with_a_walkthrough(
+    db: &TestDatabase,
+    steps: usize,
+) -> ([TestApp; 3], Tenant, String, SeededWalkthrough) {
+    let nodes = [
+        spawn_app(db).await,
+        spawn_app(db).await,
+        spawn_app(db).await,
+    ];
+    let tenant = nodes[0].create_tenant("Acme").await;
+    let server = nodes[0].create_server(&tenant, "acme", json!({})).await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let seeded = nodes[0]
+        .seed_walkthrough(&tenant, "Twenty steps", steps, Some((&server, 1)))
+        .await;
+    (nodes, tenant, server, seeded)
+}
+
+/// Walks the whole walkthrough, each request on the next node in turn; the step ids
+/// seen, in order.
+async fn walk_round_robin(
+    mcp: &mut RawMcp,
+    urls: &[String],
+    walkthrough: &SeededWalkthrough,
+) -> Vec<String> {
+    let mut turn = 0;
+    let mut next_node = |mcp: &mut RawMcp| {
+        mcp.url = urls[turn % urls.len()].clone();
+        turn += 1;
+    };
+    next_node(mcp);
+    let selected = mcp
+        .call_tool(
+            1,
+            "select_walkthrough",
+            json!({"walkthrough_id": walkthrough.id}),
+        )
+        .await;
+    assert_eq!(selected.status, 200, "{}", selected.body);
+    let mut step = selected.structured()["step"].clone();
+    let mut seen = Vec::new();
+    for id in 2.. {
+        if step.is_null() {
+            break;
+        }
+        let current = step["id"].as_str().unwrap().to_owned();
+        seen.push(current.clone());
+        next_node(mcp);
+        let advanced = mcp
+            .call_tool(
+                id,
+                "next_walkthrough_step",
+                json!({"walkthrough_id": walkthrough.id, "current_step_id": current}),
+            )
+            .await;
+        assert_eq!(
+            advanced.status, 200,
+            "step {id} on {}: {}",
+            mcp.url, advanced.body
+        );
+        assert_ne!(
+            advanced.body["result"]["isError"], true,
+            "step {id} on {}: {}",
+            mcp.url, advanced.body
+        );
+        step = advanced.structured()["step"].clone();
+    }
+    next_node(mcp);
+    let status = mcp
+        .call_tool(
+            99,
+            "get_walkthrough_status",
+            json!({"walkthrough_id": walkthrough.id}),
+        )
+        .await;
+    assert_eq!(
+        status.structured()["progress"]["status"],
+        "completed",
+        "{}",
+        status.body
+    );
+    seen
+}
+
+#[tokio::test]
+async fn a_walkthrough_is_walked_one_request_per_node_in_turn_in_both_eras() {
+    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
+        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let (nodes, _, _, walkthrough) = three_nodes_with_a_walkthrough(&db, 20).await;
+    for (person, era) in [
+        ("session-roamer", SESSION_ERA),
+        ("stateless-roamer", STATELESS_ERA),
+    ] {
+        let urls: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("{}?tracking_id={person}", node.mcp_path_url("acme")))
+            .collect();
+        let mut mcp = RawMcp::new(urls[0].clone(), era);
+        if era == SESSION_ERA {
+            mcp.initialize().await;
+        }
+        let seen = walk_round_robin(&mut mcp, &urls, &walkthrough).await;
+        assert_eq!(
+            seen, walkthrough.step_ids,
+            "{era}: every step once, in order, across three nodes"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tool_list_change_through_one_node_reaches_streams_held_on_the_other_two() {
+    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
+        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let (nodes, tenant, server, _) = three_nodes_with_a_walkthrough(&db, 1).await;
+    let mut held = Vec::new();
+    for node in &nodes[1..] {
+        let (session, stream) = open_get_stream(node).await;
+        held.push((session, stream, open_listen(node).await));
+    }
+    let (status, _) = nodes[0]
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/servers/{server}"),
+            &tenant.api_key,
+            Some(json!({"support_tool_enabled": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for (n, (_session, stream, listen)) in held.iter_mut().enumerate() {
+        let limit = Duration::from_secs(5);
+        expect_chunk(stream, "notifications/tools/list_changed", limit).await;
+        expect_chunk(listen, "notifications/tools/list_changed", limit).await;
+        println!(
+            "node {}: GET stream and subscriptions/listen heard the change",
+            n + 1
+        );
+    }
 }
