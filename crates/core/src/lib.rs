@@ -11,6 +11,8 @@ mod config;
 pub mod domains;
 pub mod end_users;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod identity;
 mod input;
 pub mod oidc;

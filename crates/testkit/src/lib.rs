@@ -33,6 +33,8 @@
 //! Set `GUIDEPOST_TEST_KEEP_DB=1` to keep the databases after the tests (their URLs are
 //! printed) for inspection.
 
+pub mod fuzz;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -20,6 +20,7 @@ mod custom_domains;
 mod database_outage;
 mod faults;
 mod floods;
+mod fuzz_mcp;
 mod gateway;
 mod gateway_container;
 mod gateway_fixture;
