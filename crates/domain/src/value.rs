@@ -105,8 +105,13 @@ impl Email {
         let value = value.trim().to_lowercase();
         let invalid =
             || ValidationError::new("email", "must be an email address such as ada@example.com");
-        if value.len() > Limits::EMAIL || value.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        if value.len() > Limits::EMAIL {
+            return Err(ValidationError::new(
+                "email",
+                format!("must be at most {} characters", Limits::EMAIL),
+            ));
+        }
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
         let (local, domain) = value.split_once('@').ok_or_else(invalid)?;

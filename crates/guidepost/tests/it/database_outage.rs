@@ -145,3 +145,140 @@ async fn a_database_outage_fails_fast_and_heals_by_itself() {
     relay.cut();
     app.shutdown().await.ok();
 }
+
+/// The issue's outage: PostgreSQL itself (a cluster of the test's own) stopped and
+/// started while clients call. During the outage every call fails cleanly within the
+/// store timeout and `/readyz` says 503; once PostgreSQL is back, calls succeed again
+/// within 5 s, without a restart of Guidepost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_and_started_under_load_fails_fast_and_heals_within_five_seconds() {
+    if TestDatabase::create_if_available(TestBackend::Postgres)
+        .await
+        .is_none()
+    {
+        println!("skipped: needs PostgreSQL");
+        return;
+    }
+    let Some(cluster) = crate::pg_cluster::Cluster::create() else {
+        return;
+    };
+    let mut settings = Settings::local(cluster.url());
+    settings.store_timeout = Duration::from_secs(2);
+    settings.mcp.rate_limits.per_user_per_minute = 0;
+    settings.mcp.rate_limits.per_ip_per_minute = 0;
+    let app = guidepost::app::start(settings).await.unwrap();
+    let (org, _) = guidepost_core::organizations::create(&app.platform, "Acme")
+        .await
+        .unwrap();
+    let input = CreateServer {
+        name: "Acme".into(),
+        slug: "acme".into(),
+        kind: None,
+        auth_mode: None,
+        walkthrough_tools_enabled: None,
+        support_tool_enabled: None,
+        custom_domain: None,
+        product_name: None,
+        instructions: None,
+        allowed_origins: None,
+    };
+    servers::create(&app.platform, &org.id, input)
+        .await
+        .unwrap();
+    let url = format!("{}/s/acme/mcp?tracking_id=load", app.url());
+    let ready = || async {
+        reqwest::get(format!("{}/readyz", app.url()))
+            .await
+            .unwrap()
+            .status()
+    };
+
+    // Clients open support requests (a write each) until told to stop; each call's
+    // outcome and duration is kept.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let calls = Arc::new(Mutex::new(Vec::<(Instant, bool, Duration)>::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|n| {
+            let (mcp, stop, calls) = (RawMcp::new(url.clone(), STATELESS_ERA), stop.clone(), calls.clone());
+            tokio::spawn(async move {
+                let arguments = json!({"title": "t", "problem_description": "d", "email": format!("c{n}@b.example")});
+                for id in 0.. {
+                    if stop.is_cancelled() {
+                        return;
+                    }
+                    let started = Instant::now();
+                    let answer = mcp.call_tool(id, "get_support", arguments.clone()).await;
+                    let ok = answer.status == 200 && answer.body["result"]["isError"] == false;
+                    calls.lock().unwrap().push((started, ok, started.elapsed()));
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    cluster.stop();
+    let down = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(ready().await, 503, "/readyz during the outage");
+    cluster.start();
+    let up = Instant::now();
+    let healed = async {
+        loop {
+            let recovered = calls
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(started, ok, _)| *ok && *started > up);
+            if recovered {
+                return up.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let recovery = tokio::time::timeout(Duration::from_secs(5), healed)
+        .await
+        .expect("calls succeed within 5 s of PostgreSQL being back, without a restart");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    for client in clients {
+        client.await.unwrap();
+    }
+    assert_eq!(ready().await, 200);
+
+    let calls = calls.lock().unwrap().clone();
+    // Calls that began and ended while PostgreSQL was down (one that began near the end
+    // may wait for a connection and succeed once it is back: that is fine).
+    let during: Vec<_> = calls
+        .iter()
+        .filter(|(started, _, took)| *started > down && *started + *took < up)
+        .collect();
+    let failed = during.iter().filter(|(_, ok, _)| !ok).count();
+    let slowest = calls
+        .iter()
+        .filter(|(started, _, _)| *started > down && *started < up)
+        .map(|(_, _, took)| *took)
+        .max()
+        .unwrap_or_default();
+    assert!(
+        !during.is_empty() && failed == during.len(),
+        "every call during the outage fails: {failed} of {}",
+        during.len()
+    );
+    assert!(
+        slowest < Duration::from_secs(4),
+        "a call took {slowest:?} during the outage: not within the store timeout"
+    );
+    println!(
+        "PostgreSQL stopped for {:.1} s under load: {} calls, {} before, {failed} failed during it (slowest {:.2} s), \
+         calls succeeded again {:.2} s after it was back",
+        (up - down).as_secs_f64(),
+        calls.len(),
+        calls
+            .iter()
+            .filter(|(started, _, _)| *started < down)
+            .count(),
+        slowest.as_secs_f64(),
+        recovery.as_secs_f64()
+    );
+    app.shutdown().await.ok();
+}

@@ -7,6 +7,7 @@ mod helpers;
 mod node;
 mod oauth_helpers;
 mod oidc_idp;
+mod pg_cluster;
 
 mod api;
 mod bad_input;
@@ -33,6 +34,7 @@ mod gateway_secrets;
 mod gateway_supervision;
 mod hardening;
 mod isolation_sweep;
+mod limits;
 mod node_cache;
 mod node_clients;
 mod node_oauth;

@@ -1,0 +1,177 @@
+//! The limits sweep: every input with a size or count limit is taken at its limit and
+//! refused at limit + 1 with an error that names the limit (API: a 422 problem; MCP: a
+//! tool error, or 413 for the body). Page sizes are the exception by design: a `limit`
+//! above 200 is lowered to 200 (`api::servers`).
+
+use guidepost_domain::{Limits, MAX_STEPS};
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, spawn_app_with};
+
+/// What one limit answered at the limit and one past it.
+struct Probe {
+    what: &'static str,
+    limit: usize,
+    at: (StatusCode, Value),
+    over: (StatusCode, Value),
+}
+
+impl Probe {
+    fn check(&self) -> Option<String> {
+        let (at, over) = (&self.at, &self.over);
+        let over_text = over.1.to_string();
+        if !at.0.is_success() || at.1["result"]["isError"] == true {
+            Some(format!(
+                "{} at its limit {} was refused: {} {}",
+                self.what, self.limit, at.0, at.1
+            ))
+        } else if !(over.0.is_client_error() || over.1["result"]["isError"] == true) {
+            Some(format!(
+                "{} at {} was taken: {} {over_text}",
+                self.what,
+                self.limit + 1,
+                over.0
+            ))
+        } else if !over_text.contains(&self.limit.to_string()) {
+            Some(format!(
+                "{}: the error does not name the limit {}: {over_text}",
+                self.what, self.limit
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+fn text(n: usize) -> String {
+    "x".repeat(n)
+}
+
+async fn post(app: &TestApp, tenant: &Tenant, path: &str, body: Value) -> (StatusCode, Value) {
+    app.api(Method::POST, path, &tenant.api_key, Some(body))
+        .await
+}
+
+async fn patch(app: &TestApp, tenant: &Tenant, path: &str, body: Value) -> (StatusCode, Value) {
+    app.api(Method::PATCH, path, &tenant.api_key, Some(body))
+        .await
+}
+
+async fn support(mcp: &RawMcp, field: &str, n: usize) -> (StatusCode, Value) {
+    let mut arguments = json!({"title": "t", "problem_description": "d", "email": "a@b.example"});
+    arguments[field] = json!(match field {
+        "email" => format!("{}@b.example", text(n - "@b.example".len())),
+        _ => text(n),
+    });
+    let answer = mcp.call_tool(1, "get_support", arguments).await;
+    (answer.status, answer.body)
+}
+
+backend_tests! {
+    async fn every_limit_takes_its_limit_and_refuses_one_more_by_name(db: &TestDatabase) {
+        let app = spawn_app_with(db, |settings| {
+            settings.mcp.rate_limits.per_user_per_minute = 0;
+            settings.mcp.rate_limits.per_ip_per_minute = 0;
+            settings.webhooks.allow_private = true;
+            settings.platform.master_key = Some(guidepost_core::secrets::MasterKey::from_bytes([5; 32]));
+        })
+        .await;
+        let t = app.create_tenant("Acme").await;
+        let server = app.create_server(&t, "acme", json!({})).await;
+        let server = format!("/servers/{}", server["id"].as_str().unwrap());
+        let (_, walkthrough) = post(&app, &t, "/walkthroughs", json!({"title": "W"})).await;
+        let steps = format!("/walkthroughs/{}/steps", walkthrough["id"].as_str().unwrap());
+        let mcp = RawMcp::new(format!("{}?tracking_id=limits", app.mcp_path_url("acme")), STATELESS_ERA);
+        let mut probes = Vec::new();
+
+        let (at, over) = (Limits::NAME, Limits::NAME + 1);
+        probes.push(Probe { what: "server name", limit: at,
+            at: post(&app, &t, "/servers", json!({"name": text(at), "slug": "named-a"})).await,
+            over: post(&app, &t, "/servers", json!({"name": text(over), "slug": "named-b"})).await });
+        let limit = Limits::INSTRUCTIONS;
+        probes.push(Probe { what: "server instructions", limit,
+            at: patch(&app, &t, &server, json!({"instructions": text(limit)})).await,
+            over: patch(&app, &t, &server, json!({"instructions": text(limit + 1)})).await });
+        let origins = |n: usize| json!({"allowed_origins": (0..n).map(|i| format!("https://o{i}.example.com")).collect::<Vec<_>>()});
+        let limit = Limits::ALLOWED_ORIGINS;
+        probes.push(Probe { what: "allowed origins", limit,
+            at: patch(&app, &t, &server, origins(limit)).await,
+            over: patch(&app, &t, &server, origins(limit + 1)).await });
+
+        let limit = Limits::TITLE;
+        probes.push(Probe { what: "walkthrough title", limit,
+            at: post(&app, &t, "/walkthroughs", json!({"title": text(limit)})).await,
+            over: post(&app, &t, "/walkthroughs", json!({"title": text(limit + 1)})).await });
+        let limit = Limits::DESCRIPTION;
+        probes.push(Probe { what: "walkthrough description", limit,
+            at: post(&app, &t, "/walkthroughs", json!({"title": "d", "description": text(limit)})).await,
+            over: post(&app, &t, "/walkthroughs", json!({"title": "d", "description": text(limit + 1)})).await });
+        let tags = |n: usize| json!({"title": "t", "tags": (0..n).map(|i| format!("tag{i}")).collect::<Vec<_>>()});
+        let limit = guidepost_core::walkthroughs::authoring::MAX_TAGS;
+        probes.push(Probe { what: "tags per walkthrough", limit,
+            at: post(&app, &t, "/walkthroughs", tags(limit)).await,
+            over: post(&app, &t, "/walkthroughs", tags(limit + 1)).await });
+        let limit = guidepost_core::walkthroughs::authoring::MAX_TAG_LENGTH;
+        probes.push(Probe { what: "tag length", limit,
+            at: post(&app, &t, "/walkthroughs", json!({"title": "t", "tags": [text(limit)]})).await,
+            over: post(&app, &t, "/walkthroughs", json!({"title": "t", "tags": [text(limit + 1)]})).await });
+        let limit = guidepost_core::walkthroughs::authoring::MAX_STEP_CONTENT;
+        probes.push(Probe { what: "step content", limit,
+            at: post(&app, &t, &steps, json!({"title": "s", "content": text(limit)})).await,
+            over: post(&app, &t, &steps, json!({"title": "s", "content": text(limit + 1)})).await });
+        let limit = Limits::TITLE;
+        probes.push(Probe { what: "step title", limit,
+            at: post(&app, &t, &steps, json!({"title": text(limit), "content": "c"})).await,
+            over: post(&app, &t, &steps, json!({"title": text(limit + 1), "content": "c"})).await });
+
+        // Steps per walkthrough: filled to one short of the limit through the service.
+        let full = app.seed_walkthrough(&t, "Full", MAX_STEPS - 1, None).await;
+        let full_steps = format!("/walkthroughs/{}/steps", full.id);
+        probes.push(Probe { what: "steps per walkthrough", limit: MAX_STEPS,
+            at: post(&app, &t, &full_steps, json!({"title": "last", "content": "c"})).await,
+            over: post(&app, &t, &full_steps, json!({"title": "one more", "content": "c"})).await });
+
+        let hook = |n: usize| json!({"url": format!("http://127.0.0.1:9/{}", text(n - "http://127.0.0.1:9/".len())),
+            "events": ["support_request.created"]});
+        probes.push(Probe { what: "webhook URL", limit: 2048,
+            at: post(&app, &t, "/webhooks", hook(2048)).await,
+            over: post(&app, &t, "/webhooks", hook(2049)).await });
+        let limit = guidepost_core::webhooks::MAX_PER_ORG;
+        for _ in 1..limit - 1 {
+            post(&app, &t, "/webhooks", hook(40)).await;
+        }
+        probes.push(Probe { what: "webhooks per organization", limit,
+            at: post(&app, &t, "/webhooks", hook(40)).await,
+            over: post(&app, &t, "/webhooks", hook(40)).await });
+
+        let entry = |id: String, description: usize| json!({"id": id, "name": "Boxed", "description": text(description),
+            "spec": {"runtime": "container", "image": "registry.example.com/team/server:1.2"}});
+        probes.push(Probe { what: "catalog entry description", limit: 1000,
+            at: post(&app, &t, "/catalog", entry("described".into(), 1000)).await,
+            over: post(&app, &t, "/catalog", entry("overdescribed".into(), 1001)).await });
+        let limit = Limits::CATALOG_ENTRIES;
+        for n in 1..limit - 1 {
+            post(&app, &t, "/catalog", entry(format!("entry-{n}"), 1)).await;
+        }
+        probes.push(Probe { what: "catalog entries per organization", limit,
+            at: post(&app, &t, "/catalog", entry("entry-last".into(), 1)).await,
+            over: post(&app, &t, "/catalog", entry("entry-over".into(), 1)).await });
+
+        for (field, limit) in [("title", Limits::TITLE), ("problem_description", Limits::DESCRIPTION),
+                               ("problem_context", Limits::CONTEXT), ("email", Limits::EMAIL)] {
+            probes.push(Probe { what: field, limit,
+                at: support(&mcp, field, limit).await, over: support(&mcp, field, limit + 1).await });
+        }
+        let tracked = |n: usize| RawMcp::new(format!("{}?tracking_id={}", app.mcp_path_url("acme"), text(n)), STATELESS_ERA);
+        let limit = Limits::TRACKING_ID;
+        let at = tracked(limit).call(1, "tools/list", json!({})).await;
+        let over = tracked(limit + 1).call(1, "tools/list", json!({})).await;
+        probes.push(Probe { what: "tracking id", limit, at: (at.status, at.body), over: (over.status, over.body) });
+
+        let failures: Vec<String> = probes.iter().filter_map(Probe::check).collect();
+        assert!(failures.is_empty(), "{} of {} limits:\n{}", failures.len(), probes.len(), failures.join("\n"));
+        println!("{} limits taken at the limit and refused by name one past it", probes.len());
+    }
+}
