@@ -116,6 +116,7 @@ impl Modify for Conventions {
             .description(Some("An organization API key"))
             .build();
         components.add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+        allow_flattened_fields(components);
 
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
@@ -125,6 +126,14 @@ impl Modify for Conventions {
                     responses
                         .entry("401".into())
                         .or_insert_with(|| problem_response("Missing, invalid or revoked API key"));
+                }
+                if operation.request_body.is_some() {
+                    responses
+                        .entry("400".into())
+                        .or_insert_with(|| problem_response("The body is not valid JSON"));
+                    responses.entry("415".into()).or_insert_with(|| {
+                        problem_response("The body is not sent as `application/json`")
+                    });
                 }
                 responses
                     .entry("500".into())
@@ -141,6 +150,42 @@ impl Modify for Conventions {
                 }
             }
         }
+    }
+}
+
+/// A schema that flattens a record which refuses unknown fields (as a request body)
+/// gets that refusal inlined too, and then refuses its own added fields: `ListedEntry`
+/// is a catalog entry and its `source`. The composed parts of such a schema allow what
+/// the others add.
+fn allow_flattened_fields(components: &mut utoipa::openapi::Components) {
+    for schema in components.schemas.values_mut() {
+        open_composed_parts(schema, false);
+    }
+}
+
+fn open_composed_parts(schema: &mut RefOr<utoipa::openapi::schema::Schema>, composed: bool) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::AllOf(all_of) => {
+            for part in &mut all_of.items {
+                open_composed_parts(part, true);
+            }
+        }
+        Schema::Object(object) => {
+            if composed {
+                object.additional_properties = None;
+            }
+            for property in object.properties.values_mut() {
+                open_composed_parts(property, false);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                open_composed_parts(items, false);
+            }
+        }
+        _ => {}
     }
 }
 

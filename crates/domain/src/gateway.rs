@@ -313,7 +313,7 @@ pub struct ConfigField {
     pub kind: ConfigType,
     /// Its value when the install gives none; without a default, the install must give it.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub default: Option<serde_json::Value>,
 }
 

@@ -24,7 +24,10 @@ const VALUE_MAX: usize = 4096;
 /// A catalog entry as `GET /api/v1/catalog` lists it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ListedEntry {
+    // Inlined: the entry's own schema refuses unknown fields (as a request body), and
+    // `source` would be one.
     #[serde(flatten)]
+    #[schema(inline)]
     pub entry: CatalogEntry,
     /// `platform` (built in, or the operator's) or `organization` (private).
     pub source: &'static str,

@@ -50,6 +50,7 @@ mod podman;
 mod python_client;
 mod request_logs;
 mod scale_out;
+mod schemathesis;
 mod sign_in_hardening;
 mod tasks;
 mod walkthrough_runtime;
