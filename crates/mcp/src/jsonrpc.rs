@@ -177,3 +177,32 @@ mod tests {
         assert!(Inbound::parse(json!({"method": 3})).is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use guidepost_testkit::fuzz::{fuzz, json_value};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The gate's parse of any JSON value: never a panic; an object is taken apart into
+    /// what it holds, anything else is an invalid request.
+    #[test]
+    fn fuzz_jsonrpc_parse() {
+        fuzz("JSON-RPC parse", json_value(), |message| {
+            let was_object = message.is_object();
+            let method = message.get("method").cloned();
+            match Inbound::parse(message) {
+                Ok(inbound) => {
+                    prop_assert!(was_object);
+                    prop_assert_eq!(inbound.method.map(Value::String), method);
+                }
+                Err(refusal) => prop_assert!(
+                    !was_object || !matches!(method, None | Some(Value::String(_))),
+                    "{refusal:?}"
+                ),
+            }
+            Ok(())
+        });
+    }
+}
