@@ -1,17 +1,19 @@
-//! Nodes on one PostgreSQL: a session opened on one `guidepost serve` process continues
-//! on another; a whole walkthrough is walked one request per node in turn, in both eras;
-//! a tool-list change made through one node reaches the streams held on the others.
+//! `guidepost serve` processes on one PostgreSQL: a session opened on one continues on
+//! another; a whole walkthrough is walked one request per node in turn (three nodes), in
+//! both eras; a tool-list change made through one node reaches the streams held on the
+//! other two.
 
 use std::time::Duration;
 
 use guidepost_testkit::{TestBackend, TestDatabase};
 use serde_json::json;
 
+use tokio::process::Child;
+
 use crate::helpers::{
-    RawMcp, SESSION_ERA, STATELESS_ERA, SeededWalkthrough, Tenant, TestApp, serve_process,
-    spawn_app,
+    RawMcp, SESSION_ERA, STATELESS_ERA, SeededWalkthrough, Tenant, serve_process, spawn_app,
 };
-use crate::walkthrough_runtime::{expect_chunk, open_get_stream, open_listen};
+use crate::walkthrough_runtime::{expect_chunk, open_get_stream_at, open_listen_at};
 
 #[tokio::test]
 async fn a_session_continues_on_another_node() {
@@ -59,23 +61,26 @@ async fn a_session_continues_on_another_node() {
     assert_eq!(on_first.session.as_deref(), Some(session.as_str()));
 }
 
-/// Three nodes on one PostgreSQL, the person's walkthrough and its 20 steps created
-/// through the first.
+/// Three `guidepost serve` processes on one PostgreSQL, after a tenant, its server and a
+/// walkthrough of `steps` steps assigned to it were created: the nodes' URLs, the tenant,
+/// the server's id and the walkthrough.
 async fn three_nodes_with_a_walkthrough(
     db: &TestDatabase,
     steps: usize,
-) -> ([TestApp; 3], Tenant, String, SeededWalkthrough) {
-    let nodes = [
-        spawn_app(db).await,
-        spawn_app(db).await,
-        spawn_app(db).await,
-    ];
-    let tenant = nodes[0].create_tenant("Acme").await;
-    let server = nodes[0].create_server(&tenant, "acme", json!({})).await;
+) -> ([(Child, String); 3], Tenant, String, SeededWalkthrough) {
+    let setup = spawn_app(db).await;
+    let tenant = setup.create_tenant("Acme").await;
+    let server = setup.create_server(&tenant, "acme", json!({})).await;
     let server = server["id"].as_str().unwrap().to_owned();
-    let seeded = nodes[0]
+    let seeded = setup
         .seed_walkthrough(&tenant, "Twenty steps", steps, Some((&server, 1)))
         .await;
+    setup.app.shutdown().await.unwrap();
+    let nodes = [
+        serve_process(&db.url).await,
+        serve_process(&db.url).await,
+        serve_process(&db.url).await,
+    ];
     (nodes, tenant, server, seeded)
 }
 
@@ -158,7 +163,7 @@ async fn a_walkthrough_is_walked_one_request_per_node_in_turn_in_both_eras() {
     ] {
         let urls: Vec<String> = nodes
             .iter()
-            .map(|node| format!("{}?tracking_id={person}", node.mcp_path_url("acme")))
+            .map(|(_, url)| format!("{url}/s/acme/mcp?tracking_id={person}"))
             .collect();
         let mut mcp = RawMcp::new(urls[0].clone(), era);
         if era == SESSION_ERA {
@@ -180,18 +185,19 @@ async fn a_tool_list_change_through_one_node_reaches_streams_held_on_the_other_t
     };
     let (nodes, tenant, server, _) = three_nodes_with_a_walkthrough(&db, 1).await;
     let mut held = Vec::new();
-    for node in &nodes[1..] {
-        let (session, stream) = open_get_stream(node).await;
-        held.push((session, stream, open_listen(node).await));
+    for (_, url) in &nodes[1..] {
+        let mcp = format!("{url}/s/acme/mcp");
+        let (session, stream) = open_get_stream_at(mcp.clone()).await;
+        held.push((session, stream, open_listen_at(mcp).await));
     }
-    let (status, _) = nodes[0]
-        .api(
-            reqwest::Method::PATCH,
-            &format!("/servers/{server}"),
-            &tenant.api_key,
-            Some(json!({"support_tool_enabled": false})),
-        )
-        .await;
+    let status = reqwest::Client::new()
+        .patch(format!("{}/api/v1/servers/{server}", nodes[0].1))
+        .bearer_auth(&tenant.api_key)
+        .json(&json!({"support_tool_enabled": false}))
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 200);
     for (n, (_session, stream, listen)) in held.iter_mut().enumerate() {
         let limit = Duration::from_secs(5);
@@ -199,7 +205,7 @@ async fn a_tool_list_change_through_one_node_reaches_streams_held_on_the_other_t
         expect_chunk(listen, "notifications/tools/list_changed", limit).await;
         println!(
             "node {}: GET stream and subscriptions/listen heard the change",
-            n + 1
+            n + 2
         );
     }
 }

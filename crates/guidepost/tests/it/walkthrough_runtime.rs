@@ -137,7 +137,12 @@ pub(crate) async fn expect_chunk(
 
 /// Opens a session-era GET stream and waits until the server has primed it.
 pub(crate) async fn open_get_stream(app: &TestApp) -> (RawMcp, mpsc::UnboundedReceiver<String>) {
-    let mut mcp = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+    open_get_stream_at(app.mcp_path_url("acme")).await
+}
+
+/// [`open_get_stream`] on the MCP endpoint at `url`.
+pub(crate) async fn open_get_stream_at(url: String) -> (RawMcp, mpsc::UnboundedReceiver<String>) {
+    let mut mcp = RawMcp::new(url, SESSION_ERA);
     mcp.initialize().await;
     let response = mcp
         .request(reqwest::Method::GET)
@@ -155,7 +160,12 @@ pub(crate) async fn open_get_stream(app: &TestApp) -> (RawMcp, mpsc::UnboundedRe
 
 /// Opens a stateless-era `subscriptions/listen` and waits for its acknowledgement.
 pub(crate) async fn open_listen(app: &TestApp) -> mpsc::UnboundedReceiver<String> {
-    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    open_listen_at(app.mcp_path_url("acme")).await
+}
+
+/// [`open_listen`] on the MCP endpoint at `url`.
+pub(crate) async fn open_listen_at(url: String) -> mpsc::UnboundedReceiver<String> {
+    let mcp = RawMcp::new(url, STATELESS_ERA);
     let meta = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
         "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
         "io.modelcontextprotocol/clientCapabilities": {}});
