@@ -6,26 +6,11 @@ use guidepost_testkit::fuzz::{fuzz, mutated};
 use proptest::prelude::*;
 
 use crate::upstreams::catalog::Catalog;
-use crate::walkthroughs::content::{parse_walkthrough_dir, render_walkthrough};
-
-fn sample_walkthrough() -> Vec<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/walkthroughs/getting-started");
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .expect("the sample walkthrough exists")
-        .map(|entry| {
-            let entry = entry.unwrap();
-            let name = entry.file_name().into_string().unwrap();
-            (name, std::fs::read_to_string(entry.path()).unwrap())
-        })
-        .collect();
-    files.sort();
-    files
-}
+use crate::walkthroughs::content::{parse_walkthrough_dir, render_walkthrough, sample_dir};
 
 /// The sample directory with its files' names and texts mutated, some dropped.
 fn walkthrough_dirs() -> impl Strategy<Value = Vec<(String, String)>> {
-    let files: Vec<BoxedStrategy<Option<(String, String)>>> = sample_walkthrough()
+    let files: Vec<BoxedStrategy<Option<(String, String)>>> = sample_dir()
         .into_iter()
         .map(|(name, text)| {
             let name = prop_oneof![4 => Just(name.clone()), 1 => mutated(name)];

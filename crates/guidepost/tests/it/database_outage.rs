@@ -65,21 +65,9 @@ impl Relay {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_fails_fast_and_heals_by_itself() {
-    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
-        println!("skipped: needs PostgreSQL");
-        return;
-    };
-    let url = url::Url::parse(&db.url).unwrap();
-    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let relay = Relay::start(&upstream).await;
-    let mut through_relay = url.clone();
-    through_relay.set_port(Some(relay.addr.port())).unwrap();
-    let mut settings = Settings::local(through_relay.to_string());
-    settings.store_timeout = Duration::from_secs(2);
-    let app = guidepost::app::start(settings).await.unwrap();
-    let (org, _) = guidepost_core::organizations::create(&app.platform, "Acme")
+/// Organization Acme and its server `acme`, through the services.
+async fn create_acme(platform: &guidepost_core::Platform) {
+    let (org, _) = guidepost_core::organizations::create(platform, "Acme")
         .await
         .unwrap();
     let input = CreateServer {
@@ -94,9 +82,24 @@ async fn a_database_outage_fails_fast_and_heals_by_itself() {
         instructions: None,
         allowed_origins: None,
     };
-    servers::create(&app.platform, &org.id, input)
-        .await
-        .unwrap();
+    servers::create(platform, &org.id, input).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_fails_fast_and_heals_by_itself() {
+    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
+        println!("skipped: needs PostgreSQL");
+        return;
+    };
+    let url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let relay = Relay::start(&upstream).await;
+    let mut through_relay = url.clone();
+    through_relay.set_port(Some(relay.addr.port())).unwrap();
+    let mut settings = Settings::local(through_relay.to_string());
+    settings.store_timeout = Duration::from_secs(2);
+    let app = guidepost::app::start(settings).await.unwrap();
+    create_acme(&app.platform).await;
     let mcp = RawMcp::new(format!("{}/s/acme/mcp", app.url()), STATELESS_ERA);
     assert_eq!(mcp.call(1, "tools/list", json!({})).await.status, 200);
     let ready = || async {
@@ -167,24 +170,7 @@ async fn postgres_stopped_and_started_under_load_fails_fast_and_heals_within_fiv
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
     let app = guidepost::app::start(settings).await.unwrap();
-    let (org, _) = guidepost_core::organizations::create(&app.platform, "Acme")
-        .await
-        .unwrap();
-    let input = CreateServer {
-        name: "Acme".into(),
-        slug: "acme".into(),
-        kind: None,
-        auth_mode: None,
-        walkthrough_tools_enabled: None,
-        support_tool_enabled: None,
-        custom_domain: None,
-        product_name: None,
-        instructions: None,
-        allowed_origins: None,
-    };
-    servers::create(&app.platform, &org.id, input)
-        .await
-        .unwrap();
+    create_acme(&app.platform).await;
     let url = format!("{}/s/acme/mcp?tracking_id=load", app.url());
     let ready = || async {
         reqwest::get(format!("{}/readyz", app.url()))

@@ -78,6 +78,23 @@ pub use import::{ImportReport, export, import};
 pub use parse::parse_walkthrough_dir;
 pub use render::{render_walkthrough, slugify};
 
+/// The sample walkthrough directory of the repository (`examples/`), as files, sorted.
+#[cfg(test)]
+pub(crate) fn sample_dir() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/walkthroughs/getting-started");
+    let mut found: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .expect("the sample walkthrough exists")
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            (name, std::fs::read_to_string(entry.path()).unwrap())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// The file that holds a walkthrough's own fields.
 pub const METADATA_FILE: &str = "walkthrough.toml";
 /// The largest step file, front matter included.

@@ -114,22 +114,7 @@ fn toml_string_in(text: &str, multi_line_allowed: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::walkthroughs::content::{StepSource, parse_walkthrough_dir};
-
-    fn sample_dir() -> Vec<(String, String)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/walkthroughs/getting-started");
-        let mut found: Vec<(String, String)> = std::fs::read_dir(&dir)
-            .expect("the sample walkthrough exists")
-            .map(|entry| {
-                let entry = entry.unwrap();
-                let name = entry.file_name().into_string().unwrap();
-                (name, std::fs::read_to_string(entry.path()).unwrap())
-            })
-            .collect();
-        found.sort();
-        found
-    }
+    use crate::walkthroughs::content::{StepSource, parse_walkthrough_dir, sample_dir};
 
     #[test]
     fn the_sample_directory_is_canonical() {
