@@ -382,8 +382,8 @@ impl GuidepostServer {
             recorder(&result, upstream);
             return Ok(result.into());
         }
-        let owner = tasks::owner(scope, end_user.map(|user| user.id));
-        let task =
+        let owner = tasks::owner(scope, end_user.as_ref().map(|user| user.id.clone()));
+        let outcome =
             guidepost_core::tasks::start(&self.platform, &owner, name, move |ctx| async move {
                 let (result, upstream) = tokio::select! {
                     answered = detached => answered,
@@ -392,9 +392,24 @@ impl GuidepostServer {
                 recorder(&result, upstream);
                 tasks::task_end(Ok(result))
             })
-            .await
-            .map_err(tasks::not_started)?;
-        Ok(tasks::created(&task))
+            .await;
+        match outcome {
+            Ok(task) => Ok(tasks::created(&task)),
+            Err(error) => {
+                // The call is given up with its task: it is recorded as refused.
+                let error = tasks::not_started(error);
+                let call = CallRecord {
+                    tool: name,
+                    label,
+                    arguments,
+                    end_user: end_user.as_ref(),
+                    upstream: None,
+                };
+                let recorded = Recorded::protocol_error(&error.message, started);
+                record(&self.platform, scope, call, recorded);
+                Err(error)
+            }
+        }
     }
 }
 

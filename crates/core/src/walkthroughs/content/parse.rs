@@ -110,11 +110,14 @@ fn step_number(name: &str) -> Result<u64, ContentError> {
         .map_err(|_| ContentError::in_file(name, None, "the step number is too large"))
 }
 
-/// `\r\n` → `\n`, without a leading byte order mark.
+/// `\r\n` and a lone `\r` → `\n`, without a leading byte order mark. A lone `\r` is a
+/// line break too (old Mac files); kept, it would become `\r\n` when the step is
+/// written back, and read again as a plain line break (found by `fuzz_walkthrough_import`).
 fn normalize(text: &str) -> String {
     text.strip_prefix('\u{feff}')
         .unwrap_or(text)
         .replace("\r\n", "\n")
+        .replace('\r', "\n")
 }
 
 /// The 1-based line of a byte offset.
@@ -351,6 +354,16 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(lf, crlf);
+        // A lone carriage return is a line break too, even as the file's last byte.
+        let cr = parse_walkthrough_dir(files(&[
+            ("walkthrough.toml", META),
+            (
+                "01-a.md",
+                &format!("{}\r", step("A", "x\ny").trim_end_matches('\n')),
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(cr, lf);
     }
 
     #[test]
