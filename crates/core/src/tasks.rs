@@ -77,6 +77,7 @@ impl RunningTasks {
 }
 
 /// What a call running as a task can do besides its work.
+#[derive(Clone)]
 pub struct TaskContext {
     platform: Platform,
     owner: TaskOwner,
@@ -85,10 +86,6 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
-    pub fn id(&self) -> &TaskId {
-        &self.id
-    }
-
     /// Asks the client for input (`input_required`, with these requests by key) and
     /// waits until every request is answered: the answers, or `None` if the task was
     /// cancelled or is gone meanwhile.
@@ -102,7 +99,7 @@ impl TaskContext {
         })
         .await;
         match asked {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(CoreError::NotFound) => return Ok(None),
             Err(error) => return Err(error),
         }
@@ -181,19 +178,13 @@ where
         now,
     );
     platform.store.create_task(&task).await?;
-    let wake = platform.running_tasks.register(&task.id);
     let context = TaskContext {
         platform: platform.clone(),
         owner: owner.clone(),
         id: task.id.clone(),
-        wake: wake.clone(),
+        wake: platform.running_tasks.register(&task.id),
     };
-    let watcher = TaskContext {
-        platform: platform.clone(),
-        owner: owner.clone(),
-        id: task.id.clone(),
-        wake,
-    };
+    let watcher = context.clone();
     let running = work(context);
     tokio::spawn(async move {
         let end = running.await;
@@ -267,25 +258,20 @@ pub async fn answer(
     Ok(())
 }
 
-/// Reads the task, applies `change` and writes it if it changed, again from a fresh
-/// read whenever another node wrote first. Returns the task as it now is, and whether
-/// `change` changed it.
+/// Reads the task, applies `change` (which says whether it changed anything) and writes
+/// it if it did, again from a fresh read whenever another node wrote first.
 async fn update(
     platform: &Platform,
     owner: &TaskOwner,
     id: &TaskId,
     change: impl Fn(&mut Task) -> Result<bool, TaskRefusal>,
-) -> Result<(Task, bool), CoreError> {
+) -> Result<(), CoreError> {
     for _ in 0..RACE_RETRIES {
         let mut task = get(platform, owner, id).await?;
         let changed =
             change(&mut task).map_err(|refusal| CoreError::Conflict(refusal.to_string()))?;
-        if !changed {
-            return Ok((task, false));
-        }
-        if platform.store.replace_task(&task).await? {
-            task.revision += 1;
-            return Ok((task, true));
+        if !changed || platform.store.replace_task(&task).await? {
+            return Ok(());
         }
     }
     Err(CoreError::Conflict(

@@ -100,11 +100,6 @@ impl Task {
         }
     }
 
-    /// Whether `now` is past the task's time to live.
-    pub fn expired(&self, now: Timestamp) -> bool {
-        now.micros() >= self.expires_at.micros()
-    }
-
     /// Whether `caller` may see and steer this task: a task started by an identified
     /// person is theirs alone.
     pub fn belongs_to(&self, caller: Option<&EndUserId>) -> bool {
@@ -236,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn a_task_of_a_person_is_theirs_alone_and_expires_after_its_ttl() {
+    fn a_task_of_a_person_is_theirs_alone() {
         let owner = EndUserId::generate();
         let mut task = task();
         assert!(task.belongs_to(None) && task.belongs_to(Some(&owner)));
@@ -244,8 +239,6 @@ mod tests {
         assert!(task.belongs_to(Some(&owner)));
         assert!(!task.belongs_to(Some(&EndUserId::generate())));
         assert!(!task.belongs_to(None));
-        assert!(!task.expired(task.created_at.plus(TASK_TTL - Duration::from_secs(1))));
-        assert!(task.expired(task.created_at.plus(TASK_TTL)));
     }
 
     #[test]

@@ -364,10 +364,11 @@ impl GuidepostServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let label = self.tools.metrics_label(name);
         let platform = self.platform.clone();
+        let owner = tasks::owner(scope, end_user.as_ref().map(|user| user.id.clone()));
+        // Records the call, however and whenever it ends: it may end in the task.
         let recorder = {
             let (scope, name, arguments) = (scope.clone(), name.to_owned(), arguments.clone());
-            let end_user = end_user.clone();
-            move |result: &rmcp::model::CallToolResult, upstream| {
+            move |recorded: Recorded, upstream| {
                 let call = CallRecord {
                     tool: &name,
                     label,
@@ -375,21 +376,21 @@ impl GuidepostServer {
                     end_user: end_user.as_ref(),
                     upstream,
                 };
-                record(&platform, &scope, call, Recorded::result(result, started));
+                record(&platform, &scope, call, recorded);
             }
         };
         if let Ok((result, upstream)) = tokio::time::timeout(ANSWER_WITHIN, &mut detached).await {
-            recorder(&result, upstream);
+            recorder(Recorded::result(&result, started), upstream);
             return Ok(result.into());
         }
-        let owner = tasks::owner(scope, end_user.as_ref().map(|user| user.id.clone()));
+        let record_refusal = recorder.clone();
         let outcome =
             guidepost_core::tasks::start(&self.platform, &owner, name, move |ctx| async move {
                 let (result, upstream) = tokio::select! {
                     answered = detached => answered,
                     () = ctx.cancelled() => (cancelled_call(), None),
                 };
-                recorder(&result, upstream);
+                recorder(Recorded::result(&result, started), upstream);
                 tasks::task_end(Ok(result))
             })
             .await;
@@ -398,15 +399,7 @@ impl GuidepostServer {
             Err(error) => {
                 // The call is given up with its task: it is recorded as refused.
                 let error = tasks::not_started(error);
-                let call = CallRecord {
-                    tool: name,
-                    label,
-                    arguments,
-                    end_user: end_user.as_ref(),
-                    upstream: None,
-                };
-                let recorded = Recorded::protocol_error(&error.message, started);
-                record(&self.platform, scope, call, recorded);
+                record_refusal(Recorded::protocol_error(&error.message, started), None);
                 Err(error)
             }
         }
