@@ -135,6 +135,11 @@ backend_tests! {
         let other_org = client(format!("{}?tracking_id=ada", f.app.mcp_path_url("globex")));
         unknown_task(&task_request(&other_org, "tasks/get", &task).await);
         unknown_task(&task_request(&ada, "tasks/get", "task_doesnotexist0000000").await);
+        // Params that do not parse are invalid params, not an unknown method.
+        let malformed = ada
+            .call_declaring(4, "tasks/get", json!({"taskId": 7}), accepts_tasks())
+            .await;
+        assert_eq!(malformed.body["error"]["code"], -32602, "{}", malformed.body);
 
         // Without the extension declared, the task methods are refused as the spec says.
         let undeclared = ada.call(3, "tasks/get", json!({"taskId": task})).await;
