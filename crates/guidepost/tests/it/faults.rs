@@ -10,7 +10,7 @@ use std::time::Duration;
 use guidepost_testkit::{TestBackend, TestDatabase};
 use serde_json::json;
 
-use crate::helpers::{RawMcp, STATELESS_ERA, serve_process_with, spawn_app};
+use crate::helpers::{RawMcp, STATELESS_ERA, seeded_and_stopped, serve_process_with};
 
 /// Every call is served: these tests count calls, not limits.
 const NO_RATE_LIMITS: &[(&str, &str)] = &[
@@ -62,14 +62,7 @@ async fn a_node_killed_mid_walkthrough_loses_no_acknowledged_step() {
         println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
         return;
     };
-    let setup = spawn_app(&db).await;
-    let tenant = setup.create_tenant("Acme").await;
-    let server = setup.create_server(&tenant, "acme", json!({})).await;
-    let server = server["id"].as_str().unwrap().to_owned();
-    let walkthrough = setup
-        .seed_walkthrough(&tenant, "Long", 1000, Some((&server, 1)))
-        .await;
-    setup.app.shutdown().await.unwrap();
+    let walkthrough = seeded_and_stopped(&db, 1000).await.walkthrough;
 
     let (mut node, url) = serve_process_with(&db.url, NO_RATE_LIMITS).await;
     let clients: Vec<_> = (0..CLIENTS)
@@ -119,14 +112,7 @@ async fn a_node_killed_mid_walkthrough_loses_no_acknowledged_step() {
 #[tokio::test]
 async fn sigterm_under_load_finishes_calls_in_flight_and_records_each_answered_one() {
     let db = TestDatabase::create(TestBackend::Sqlite).await;
-    let setup = spawn_app(&db).await;
-    let tenant = setup.create_tenant("Acme").await;
-    let server = setup.create_server(&tenant, "acme", json!({})).await;
-    let server = server["id"].as_str().unwrap().to_owned();
-    setup
-        .seed_walkthrough(&tenant, "Short", 3, Some((&server, 1)))
-        .await;
-    setup.app.shutdown().await.unwrap();
+    let tenant = seeded_and_stopped(&db, 3).await.tenant;
 
     let (mut node, url) = serve_process_with(&db.url, NO_RATE_LIMITS).await;
     let answered = Arc::new(AtomicUsize::new(0));

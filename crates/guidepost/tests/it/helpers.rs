@@ -420,6 +420,32 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// What a database holds after [`seeded_and_stopped`]: the tenant, its server `acme`'s
+/// id and its walkthrough.
+pub struct Seeded {
+    pub tenant: Tenant,
+    pub server: String,
+    pub walkthrough: SeededWalkthrough,
+}
+
+/// Creates tenant Acme, its server `acme` and a walkthrough of `steps` steps assigned to
+/// it through an in-process app, then stops the app: the test's nodes are processes.
+pub async fn seeded_and_stopped(db: &TestDatabase, steps: usize) -> Seeded {
+    let setup = spawn_app(db).await;
+    let tenant = setup.create_tenant("Acme").await;
+    let server = setup.create_server(&tenant, "acme", json!({})).await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let walkthrough = setup
+        .seed_walkthrough(&tenant, "Seeded", steps, Some((&server, 1)))
+        .await;
+    setup.app.shutdown().await.unwrap();
+    Seeded {
+        tenant,
+        server,
+        walkthrough,
+    }
+}
+
 /// Runs tests/e2e/mcp_smoke.py with the official Python client; returns its JSON report.
 pub async fn python_smoke(args: &[&str]) -> Value {
     python_script("mcp_smoke.py", args).await

@@ -11,7 +11,8 @@ use serde_json::json;
 use tokio::process::Child;
 
 use crate::helpers::{
-    RawMcp, SESSION_ERA, STATELESS_ERA, SeededWalkthrough, Tenant, serve_process, spawn_app,
+    RawMcp, SESSION_ERA, STATELESS_ERA, Seeded, SeededWalkthrough, seeded_and_stopped,
+    serve_process, spawn_app,
 };
 use crate::walkthrough_runtime::{expect_chunk, open_get_stream_at, open_listen_at};
 
@@ -62,26 +63,18 @@ async fn a_session_continues_on_another_node() {
 }
 
 /// Three `guidepost serve` processes on one PostgreSQL, after a tenant, its server and a
-/// walkthrough of `steps` steps assigned to it were created: the nodes' URLs, the tenant,
-/// the server's id and the walkthrough.
+/// walkthrough of `steps` steps assigned to it were created.
 async fn three_nodes_with_a_walkthrough(
     db: &TestDatabase,
     steps: usize,
-) -> ([(Child, String); 3], Tenant, String, SeededWalkthrough) {
-    let setup = spawn_app(db).await;
-    let tenant = setup.create_tenant("Acme").await;
-    let server = setup.create_server(&tenant, "acme", json!({})).await;
-    let server = server["id"].as_str().unwrap().to_owned();
-    let seeded = setup
-        .seed_walkthrough(&tenant, "Twenty steps", steps, Some((&server, 1)))
-        .await;
-    setup.app.shutdown().await.unwrap();
+) -> ([(Child, String); 3], Seeded) {
+    let seeded = seeded_and_stopped(db, steps).await;
     let nodes = [
         serve_process(&db.url).await,
         serve_process(&db.url).await,
         serve_process(&db.url).await,
     ];
-    (nodes, tenant, server, seeded)
+    (nodes, seeded)
 }
 
 /// Walks the whole walkthrough, each request on the next node in turn; the step ids
@@ -156,7 +149,7 @@ async fn a_walkthrough_is_walked_one_request_per_node_in_turn_in_both_eras() {
         println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
         return;
     };
-    let (nodes, _, _, walkthrough) = three_nodes_with_a_walkthrough(&db, 20).await;
+    let (nodes, Seeded { walkthrough, .. }) = three_nodes_with_a_walkthrough(&db, 20).await;
     for (person, era) in [
         ("session-roamer", SESSION_ERA),
         ("stateless-roamer", STATELESS_ERA),
@@ -183,7 +176,7 @@ async fn a_tool_list_change_through_one_node_reaches_streams_held_on_the_other_t
         println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
         return;
     };
-    let (nodes, tenant, server, _) = three_nodes_with_a_walkthrough(&db, 1).await;
+    let (nodes, Seeded { tenant, server, .. }) = three_nodes_with_a_walkthrough(&db, 1).await;
     let mut held = Vec::new();
     for (_, url) in &nodes[1..] {
         let mcp = format!("{url}/s/acme/mcp");
