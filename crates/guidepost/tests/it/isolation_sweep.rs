@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::gateway_fixture::{Fixture, fixture_with};
 use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp};
+use crate::tasks::accepts_tasks;
 
 /// B's objects, by the names the API's paths and bodies give them.
 struct Owned {
@@ -133,7 +134,7 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
             3,
             "tools/call",
             json!({"name": "fx__slow", "arguments": {"seconds": 30, "steps": 30}}),
-            json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
+            accepts_tasks(),
         )
         .await;
     let task_id = task.body["result"]["taskId"]
@@ -145,7 +146,7 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
         4,
         "tasks/cancel",
         json!({"taskId": task_id}),
-        json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
+        accepts_tasks(),
     )
     .await;
     ids.insert("task", task_id);
@@ -355,7 +356,7 @@ backend_tests! {
         // B's task, asked for through A's server (and its tracking id there).
         let task = alpha
             .call_declaring(40, "tasks/get", json!({"taskId": owned.ids["task"]}),
-                json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}))
+                accepts_tasks())
             .await;
         assert_eq!(task.body["error"]["code"], -32602, "B's task is unknown on A: {}", task.body);
 

@@ -11,7 +11,7 @@ use crate::gateway_fixture::{fixture, text_of, wait_for_mark};
 use crate::helpers::{Answer, RawMcp, STATELESS_ERA, python_script, spawn_app};
 
 /// The client capabilities of a client that accepts tasks.
-fn accepts_tasks() -> Value {
+pub(crate) fn accepts_tasks() -> Value {
     json!({"extensions": {"io.modelcontextprotocol/tasks": {}}})
 }
 
