@@ -21,7 +21,7 @@ pub(crate) enum Transport {
     Outbox(PathBuf),
 }
 
-pub(crate) struct Mailer {
+pub struct Mailer {
     transport: Transport,
     from: Mailbox,
 }
@@ -53,8 +53,7 @@ impl Mailer {
     }
 
     /// Sends a one-time sign-in code.
-    pub async fn send_code(&self, mail: &CodeMail<'_>) -> Result<(), String> {
-        let to: Mailbox = mail.to.as_str().parse().map_err(|e| format!("{e}"))?;
+    pub(crate) async fn send_code(&self, mail: &CodeMail<'_>) -> Result<(), String> {
         let subject = format!(
             "{} is your sign-in code for {}",
             mail.code, mail.server_name
@@ -68,34 +67,48 @@ impl Mailer {
             code = mail.code,
             minutes = mail.valid_minutes,
         );
+        self.send_text(mail.to, &subject, &body).await?;
+        metrics::counter!("guidepost_oauth_codes_sent_total").increment(1);
+        Ok(())
+    }
+
+    /// Sends one plain-text message. In outbox mode (development) the subject is logged,
+    /// and sign-in subjects carry their code there on purpose.
+    pub async fn send_text(&self, to: &Email, subject: &str, body: &str) -> Result<(), String> {
+        let mailbox: Mailbox = to.as_str().parse().map_err(|e| format!("{e}"))?;
         let message = Message::builder()
             .from(self.from.clone())
-            .to(to)
+            .to(mailbox)
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
-            .body(body)
+            .body(body.to_owned())
             .map_err(|e| format!("{e}"))?;
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|e| {
-                    tracing::warn!(error = %e, "could not send a sign-in code by SMTP");
+                    tracing::warn!(error = %e, "could not send mail by SMTP");
                     "the mail server refused the message".to_owned()
                 })?;
-                tracing::info!(to = %mail.to, "sent a sign-in code by SMTP");
+                tracing::info!(%to, "sent mail by SMTP");
             }
             Transport::Outbox(dir) => {
                 let path = write_to_outbox(dir, &message.formatted()).await?;
-                // Development only (no SMTP configured): the code is in the log on purpose.
                 tracing::info!(
-                    to = %mail.to,
-                    code = %mail.code,
+                    %to,
+                    %subject,
                     path = %path.display(),
-                    "no SMTP server configured: wrote the sign-in mail to the outbox"
+                    "no SMTP server configured: wrote the mail to the outbox"
                 );
             }
         }
-        metrics::counter!("guidepost_oauth_codes_sent_total").increment(1);
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl guidepost_core::mail::Mail for Mailer {
+    async fn send(&self, to: &Email, subject: &str, body: &str) -> Result<(), String> {
+        self.send_text(to, subject, body).await
     }
 }
 

@@ -71,6 +71,7 @@ use axum::routing::{MethodRouter, get, post};
 use guidepost_core::Platform;
 
 pub use address::Address;
+pub use email::Mailer;
 pub use upstream::IdentityProviders;
 pub use verify::{MCP_SCOPE, TokenRefusal, VerifiedToken, challenge, verify_access_token};
 

@@ -15,6 +15,8 @@ mod error;
 mod fuzz_tests;
 pub mod identity;
 mod input;
+pub mod mail;
+pub mod members;
 pub mod oidc;
 pub mod organizations;
 pub mod rate_limit;

@@ -28,6 +28,7 @@ pub struct Swept {
     pub unused_clients: u64,
     pub forgotten_end_users: u64,
     pub expired_tasks: u64,
+    pub dashboard_sign_ins: u64,
 }
 
 /// Deletes what has outlived its retention. A part that fails is logged and counted as
@@ -45,6 +46,7 @@ pub async fn sweep(platform: &Platform) -> Swept {
     let unused_clients = store.delete_unused_clients(clients_cutoff).await;
     let forgotten_end_users = store.delete_forgotten_end_users(kept_since).await;
     let expired_tasks = store.delete_expired_tasks(now).await;
+    let dashboard_sign_ins = store.delete_expired_dashboard_state(now).await;
     Swept {
         idle_sessions: counted(idle_sessions, "idle sessions"),
         auth_records: counted(auth_records, "expired sign-in records"),
@@ -52,6 +54,7 @@ pub async fn sweep(platform: &Platform) -> Swept {
         unused_clients: counted(unused_clients, "unused client registrations"),
         forgotten_end_users: counted(forgotten_end_users, "forgotten end users"),
         expired_tasks: counted(expired_tasks, "expired tasks"),
+        dashboard_sign_ins: counted(dashboard_sign_ins, "ended dashboard sessions and codes"),
     }
 }
 

@@ -46,6 +46,7 @@ pub mod kind {
         Webhook => "wh",
         WebhookDelivery => "whd",
         Task => "task",
+        Member => "mem",
     }
 }
 

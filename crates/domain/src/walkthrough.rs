@@ -503,6 +503,42 @@ mod chain_tests {
     }
 }
 
+/// One step as an agent is shown it (the walkthrough tools' text, and the dashboard's
+/// "agent view" of a draft step).
+pub struct AgentStep<'a> {
+    pub walkthrough_title: &'a str,
+    pub walkthrough_id: &'a str,
+    /// 1-based.
+    pub position: usize,
+    pub total: usize,
+    pub section_title: Option<&'a str>,
+    pub step_title: &'a str,
+    pub step_id: &'a str,
+    pub content: &'a str,
+}
+
+/// The text of a step for the agent: where the user is, the content verbatim between
+/// delimiters (invisible characters stripped), and how to continue.
+pub fn agent_step_text(step: &AgentStep) -> String {
+    let section = step
+        .section_title
+        .map(|s| format!(" — {s}"))
+        .unwrap_or_default();
+    format!(
+        "Walkthrough: {title}\nStep {k} of {n}{section}: {step_title}\n\n\
+         Show the user the step content below exactly as written (it is Markdown):\n\
+         ----- BEGIN STEP CONTENT -----\n{content}\n----- END STEP CONTENT -----\n\n\
+         When the user has done this step, call next_walkthrough_step with walkthrough_id=\"{id}\" and current_step_id=\"{step_id}\".",
+        title = step.walkthrough_title,
+        k = step.position,
+        n = step.total,
+        step_title = step.step_title,
+        content = agent_safe_text(step.content),
+        id = step.walkthrough_id,
+        step_id = step.step_id,
+    )
+}
+
 /// Step content as sent to agents: without control characters (other than newline and
 /// tab) and without invisible or bidirectional formatting characters, which could hide
 /// instructions from the person reading along (SPEC §4).

@@ -105,6 +105,12 @@ pub async fn start_with_store(
                 .context("starting the authorization server")?,
         )
         .merge(guidepost_api::router(platform.clone()))
+        .merge(guidepost_dashboard::router(
+            platform.clone(),
+            Arc::new(
+                guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?,
+            ),
+        ))
         .merge(ops::router(
             platform.clone(),
             settings.metrics_token.clone(),

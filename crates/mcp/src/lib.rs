@@ -47,6 +47,16 @@ pub use in_flight::InFlight;
 pub use live_sessions::SessionCaps;
 pub use rate_limit::RateLimits;
 
+/// The `tools` array of `tools/list` on `server` right now, exactly as an agent gets it
+/// (the dashboard shows it).
+pub async fn listed_tools(
+    platform: &guidepost_core::Platform,
+    server: &guidepost_domain::McpServer,
+) -> Result<serde_json::Value, guidepost_core::CoreError> {
+    let tools = tools::ToolSources::builtin().list(platform, server).await?;
+    Ok(serde_json::to_value(tools).unwrap_or_default())
+}
+
 /// Settings of the MCP endpoint.
 #[derive(Debug, Clone)]
 pub struct McpOptions {

@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod end_users;
 mod error;
+mod members;
 mod oidc;
 mod organizations;
 mod postgres;
@@ -35,6 +36,7 @@ pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
+pub use members::MemberStore;
 pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
 pub use postgres::PgStore;
@@ -95,6 +97,7 @@ pub trait Store:
     + AuditStore
     + WebhookStore
     + TaskStore
+    + MemberStore
     + Send
     + Sync
     + 'static

@@ -217,7 +217,7 @@ fn verdict(session: LoginSession, expired: bool) -> Checked {
 }
 
 /// A fresh one-time code of `CODE_DIGITS` digits.
-fn one_time_code() -> String {
+pub(crate) fn one_time_code() -> String {
     let mut rng = rand::rng();
     (0..CODE_DIGITS)
         .map(|_| char::from(b'0' + rng.random_range(0..10u8)))

@@ -15,6 +15,10 @@ pub enum OrgCommand {
         /// The organization's display name.
         #[arg(long)]
         name: String,
+        /// The first owner's email: they sign in to the dashboard (/app) with a code
+        /// sent to this address.
+        #[arg(long)]
+        owner_email: Option<String>,
     },
 }
 

@@ -29,7 +29,9 @@ pub async fn run(command: Command, platform: &Platform, json: bool) -> anyhow::R
             });
             Ok(())
         }
-        Command::Org(OrgCommand::Create { name }) => create_org(platform, &name, json).await,
+        Command::Org(OrgCommand::Create { name, owner_email }) => {
+            create_org(platform, &name, owner_email.as_deref(), json).await
+        }
         Command::Server(command) => server(platform, command, json).await,
         Command::ApiKey(command) => api_key(platform, command, json).await,
     }
@@ -39,17 +41,43 @@ pub(super) fn org_id(text: &str) -> anyhow::Result<OrgId> {
     Id::parse(text).with_context(|| format!("{text:?} is not an organization id (org_…)"))
 }
 
-async fn create_org(platform: &Platform, name: &str, json: bool) -> anyhow::Result<()> {
+async fn create_org(
+    platform: &Platform,
+    name: &str,
+    owner_email: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    // The email is checked before anything is created.
+    let owner = owner_email.map(guidepost_domain::Email::parse).transpose()?;
     let (org, created) = organizations::create(platform, name).await?;
-    let result =
-        json!({"organization": org, "api_key": created.plaintext, "api_key_id": created.key.id});
+    let sign_in = match &owner {
+        Some(email) => {
+            guidepost_core::members::add(platform, &org.id, email, guidepost_domain::Role::Owner)
+                .await?;
+            Some(dashboard_sign_in_url(platform, email))
+        }
+        None => None,
+    };
+    let result = json!({"organization": org, "api_key": created.plaintext,
+        "api_key_id": created.key.id, "dashboard_sign_in_url": sign_in});
     output::print(json, &result, |_| {
-        format!(
+        let mut text = format!(
             "Organization {} created.\nAPI key (shown once): {}",
             org.id, created.plaintext
-        )
+        );
+        if let Some(url) = &sign_in {
+            text.push_str(&format!("\nDashboard: sign in at {url}"));
+        }
+        text
     });
     Ok(())
+}
+
+/// The dashboard's sign-in page with the email filled in.
+pub(crate) fn dashboard_sign_in_url(platform: &Platform, email: &guidepost_domain::Email) -> String {
+    let origin = platform.config.origin_for_host(&platform.config.base_domain);
+    let query = serde_urlencoded::to_string([("email", email.as_str())]).unwrap_or_default();
+    format!("{origin}/app/sign-in?{query}")
 }
 
 /// A platform for commands that need service rules (validation, URLs) outside `serve`.

@@ -5,12 +5,15 @@ use guidepost_core::servers::{self, CreateServer};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content;
 use guidepost_core::{Platform, organizations};
-use guidepost_domain::TrackingId;
+use guidepost_domain::{Email, Role, TrackingId};
 use serde::Serialize;
 
 use crate::output;
 
 const DEMO_SLUG: &str = "demo";
+/// The demo organization's owner: the dashboard's sign-in code for it goes to the mail
+/// outbox (and the log), since the demo has no SMTP server.
+const DEMO_OWNER: &str = "owner@demo.example";
 
 /// The sample walkthrough, compiled in so that the demo needs no files on disk.
 const SAMPLE_KEY: &str = "getting-started";
@@ -63,6 +66,8 @@ pub struct Seeded {
     pub path_mcp_url: String,
     pub api_key: String,
     pub api_url: String,
+    /// The dashboard's sign-in page for the demo owner.
+    pub dashboard_url: String,
 }
 
 pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
@@ -88,6 +93,11 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
         }
     };
     let walkthrough_id = seed_walkthrough(platform, &server).await?;
+    let owner = Email::parse(DEMO_OWNER)?;
+    match guidepost_core::members::add(platform, &server.org_id, &owner, Role::Owner).await {
+        Ok(_) | Err(guidepost_core::CoreError::Conflict(_)) => {}
+        Err(other) => return Err(other.into()),
+    }
     let key = organizations::create_api_key(platform, &server.org_id, "demo").await?;
     let tracking = TrackingId::generate("demo-");
     let view = servers::view(&platform.config, server);
@@ -102,16 +112,17 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
         path_mcp_url: format!("{}?tracking_id={}", view.path_mcp_url, tracking.as_str()),
         api_key: key.plaintext,
         api_url: format!("{base}/api/v1"),
+        dashboard_url: super::admin::dashboard_sign_in_url(platform, &owner),
     })
 }
 
 pub fn print(seeded: &Seeded, json: bool) {
     output::print(json, seeded, |s| {
         format!(
-            "Guidepost demo is ready.\n\n  MCP URL:       {}\n  (path form):   {}\n  API key:       {}\n  API:           {}\n\n\
+            "Guidepost demo is ready.\n\n  MCP URL:       {}\n  (path form):   {}\n  API key:       {}\n  API:           {}\n  Dashboard:     {}\n                 (the sign-in code is written to the mail outbox and the log)\n\n\
              Ask your agent to list the walkthroughs: \"Getting started with Skylark\" (5 steps) is published.\n\
              Try: curl -H 'Authorization: Bearer {}' {}/servers\n",
-            s.mcp_url, s.path_mcp_url, s.api_key, s.api_url, s.api_key, s.api_url
+            s.mcp_url, s.path_mcp_url, s.api_key, s.api_url, s.dashboard_url, s.api_key, s.api_url
         )
     });
 }

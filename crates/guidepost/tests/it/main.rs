@@ -17,6 +17,7 @@ mod conformance;
 mod conformance_auth;
 mod content_as_code;
 mod cross_tenant;
+mod dashboard;
 mod custom_domains;
 mod database_outage;
 mod faults;

@@ -387,24 +387,16 @@ fn step_text(seen: &Seen) -> String {
     let Some((index, step)) = current_step(seen) else {
         return String::new();
     };
-    let section = step
-        .section_title
-        .as_deref()
-        .map(|s| format!(" — {s}"))
-        .unwrap_or_default();
-    format!(
-        "Walkthrough: {title}\nStep {k} of {n}{section}: {step_title}\n\n\
-         Show the user the step content below exactly as written (it is Markdown):\n\
-         ----- BEGIN STEP CONTENT -----\n{content}\n----- END STEP CONTENT -----\n\n\
-         When the user has done this step, call next_walkthrough_step with walkthrough_id=\"{id}\" and current_step_id=\"{step_id}\".",
-        title = seen.version.title,
-        k = index + 1,
-        n = seen.version.steps.len(),
-        step_title = step.title,
-        content = agent_safe_text(&step.content),
-        id = seen.available.walkthrough.id,
-        step_id = step.id,
-    )
+    agent_step_text(&AgentStep {
+        walkthrough_title: &seen.version.title,
+        walkthrough_id: seen.available.walkthrough.id.as_str(),
+        position: index + 1,
+        total: seen.version.steps.len(),
+        section_title: step.section_title.as_deref(),
+        step_title: &step.title,
+        step_id: step.id.as_str(),
+        content: &step.content,
+    })
 }
 
 fn completed_text(seen: &Seen) -> String {

@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod auth_rows;
 mod end_users;
+mod members;
 mod oidc;
 mod organizations;
 mod platform;

@@ -1,0 +1,48 @@
+//! The overview: the organization at a glance, and what to do next while no agent has
+//! called a tool yet (the first real connection is what a new organization waits for).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Redirect;
+use guidepost_core::{analytics, servers, walkthroughs};
+use guidepost_domain::*;
+
+use crate::Dashboard;
+use crate::page::{self, Chrome, Done, PageResult};
+use crate::session::Signed;
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct Overview {
+    chrome: Chrome,
+    servers: usize,
+    walkthroughs: usize,
+    calls_today: u64,
+    errors_today: u64,
+    first_server: Option<String>,
+}
+
+pub(crate) async fn redirect_to_app() -> Redirect {
+    Redirect::permanent("/app/")
+}
+
+pub(crate) async fn overview(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let chrome = Chrome::new(&app, &signed, "Overview", "overview", done.done.as_deref()).await?;
+    let org = signed.org();
+    let page = PageRequest::first(200);
+    let server_list = servers::list(&app.platform, org, &page).await?.items;
+    let walkthrough_list = walkthroughs::authoring::list(&app.platform, org, &page).await?.items;
+    let today = analytics::report(&app.platform, org, None, None, None).await?;
+    Ok(page::render(&Overview {
+        chrome,
+        servers: server_list.len(),
+        walkthroughs: walkthrough_list.len(),
+        calls_today: today.tools.iter().map(|t| t.calls).sum(),
+        errors_today: today.tools.iter().map(|t| t.errors).sum(),
+        first_server: server_list.first().map(|s| s.id.to_string()),
+    }))
+}

@@ -1,0 +1,77 @@
+//! Guidepost's admin dashboard (SPEC §12): the pages in which an organization's members
+//! run their servers, author walkthroughs, read analytics, answer support and review
+//! upstream tools. Mounted under `/app` on the platform's own host only.
+//!
+//! Every page is a real URL rendered on the server (askama templates in `templates/`,
+//! one view struct per page); every action is a `<form method=post>` answered with 303 to
+//! a page, so everything works with JavaScript off. `assets/app.js` only enhances (copy
+//! buttons, drag and drop that submits the same move form). Handlers are thin: they parse,
+//! call a core service with the signed-in member's organization, and render.
+//!
+//! Security, in `security.rs` and `session.rs`: a strict CSP with no inline script or
+//! style, cross-site posts refused by `Sec-Fetch-Site`/`Origin` (tenants' hosts are the
+//! same *site*, so `SameSite` alone would not stop them), a form token on every form, and
+//! a `__Host-` session cookie whose token core stores only as a hash.
+//!
+//! Architecture invariant: every handler takes the organization from the session, never
+//! from the URL or the form, and passes it to every core call; another organization's ids
+//! are simply not found.
+
+mod assets;
+mod home;
+mod members;
+mod page;
+mod security;
+mod servers;
+mod session;
+mod sign_in;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use guidepost_core::Platform;
+use guidepost_core::mail::Mail;
+
+/// The largest form the dashboard accepts (a step's content is at most 100,000 characters).
+pub const BODY_LIMIT: usize = 512 * 1024;
+
+/// What every handler is given.
+#[derive(Clone)]
+pub struct Dashboard {
+    pub platform: Platform,
+    pub mail: Arc<dyn Mail>,
+}
+
+/// The dashboard's routes, all under `/app`.
+pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
+    let state = Dashboard { platform, mail };
+    let app = Router::new()
+        .route("/", get(home::overview))
+        .route("/assets/{hash}/{name}", get(assets::serve))
+        .route("/sign-in", get(sign_in::email_page).post(sign_in::send_code))
+        .route("/sign-in/code", get(sign_in::code_page).post(sign_in::check_code))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/switch", post(sign_in::switch_organization))
+        .route("/members", get(members::list).post(members::invite))
+        .route("/members/{id}/role", post(members::change_role))
+        .route("/members/{id}/remove", post(members::remove))
+        .route("/api-keys", get(members::api_keys).post(members::create_api_key))
+        .route("/api-keys/{id}/revoke", post(members::revoke_api_key))
+        .route("/servers", get(servers::list).post(servers::create))
+        .route("/servers/new", get(servers::new_form))
+        .route("/servers/{id}", get(servers::show).post(servers::update))
+        .route("/servers/{id}/verify-domain", post(servers::verify_domain))
+        .route("/servers/{id}/delete", post(servers::delete))
+        .fallback(page::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
+        .with_state(state);
+    Router::new()
+        .route("/app", get(home::redirect_to_app))
+        .nest("/app", app)
+}

@@ -1,0 +1,164 @@
+//! Members (invite by email, change role, remove) and the organization's API keys.
+//! Only owners change either; everyone may read the member list.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use guidepost_core::members::{self, require_owner};
+use guidepost_core::organizations;
+use guidepost_domain::*;
+use serde::Deserialize;
+
+use crate::Dashboard;
+use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::session::{Signed, SignedForm};
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    chrome: Chrome,
+    me: String,
+    members: Vec<Member>,
+    roles: [Role; 3],
+}
+
+pub(crate) async fn list(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let chrome = Chrome::new(&app, &signed, "Members", "members", done.done.as_deref()).await?;
+    let members = members::list(&app.platform, signed.org()).await?;
+    Ok(page::render(&MembersPage {
+        chrome,
+        me: signed.member.id.to_string(),
+        members,
+        roles: Role::ALL,
+    }))
+}
+
+fn role(text: &str) -> Result<Role, PageError> {
+    Role::parse(text).ok_or_else(|| PageError::Invalid {
+        field: "role".into(),
+        message: "choose owner, editor or viewer".into(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub(crate) async fn invite(
+    State(app): State<Dashboard>,
+    headers: http::HeaderMap,
+    SignedForm { signed, form }: SignedForm<InviteForm>,
+) -> PageResult {
+    let sign_in_url = format!("{}/app/sign-in", own_origin(&app, &headers));
+    members::invite(
+        &app.platform,
+        app.mail.as_ref(),
+        &signed.member,
+        form.email.trim(),
+        role(&form.role)?,
+        &sign_in_url,
+    )
+    .await?;
+    Ok(page::done("/app/members", "invited"))
+}
+
+/// The platform's origin as this browser reached it.
+fn own_origin(app: &Dashboard, headers: &http::HeaderMap) -> String {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or(&app.platform.config.base_domain);
+    app.platform.config.origin_for_host(host)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+pub(crate) async fn change_role(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, form }: SignedForm<RoleForm>,
+) -> PageResult {
+    let id: MemberId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    members::change_role(&app.platform, &signed.member, &id, role(&form.role)?).await?;
+    Ok(page::done("/app/members", "saved"))
+}
+
+pub(crate) async fn remove(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    let id: MemberId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    members::remove(&app.platform, &signed.member, &id).await?;
+    Ok(page::done("/app/members", "deleted"))
+}
+
+#[derive(Template)]
+#[template(path = "api_keys.html")]
+struct ApiKeysPage {
+    chrome: Chrome,
+    keys: Vec<ApiKey>,
+    /// A key just created: shown this once.
+    created: Option<String>,
+}
+
+async fn api_keys_page(
+    app: &Dashboard,
+    signed: &Signed,
+    done: Option<&str>,
+    created: Option<String>,
+) -> PageResult {
+    require_owner(&signed.member)?;
+    let chrome = Chrome::new(app, signed, "API keys", "members", done).await?;
+    let keys = organizations::list_api_keys(&app.platform, signed.org()).await?;
+    Ok(page::render(&ApiKeysPage {
+        chrome,
+        keys,
+        created,
+    }))
+}
+
+pub(crate) async fn api_keys(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    api_keys_page(&app, &signed, done.done.as_deref(), None).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct KeyForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub(crate) async fn create_api_key(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<KeyForm>,
+) -> PageResult {
+    require_owner(&signed.member)?;
+    let created = organizations::create_api_key(&app.platform, signed.org(), &form.name).await?;
+    api_keys_page(&app, &signed, Some("created"), Some(created.plaintext)).await
+}
+
+pub(crate) async fn revoke_api_key(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    require_owner(&signed.member)?;
+    let id: ApiKeyId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    organizations::revoke_api_key(&app.platform, signed.org(), &id).await?;
+    Ok(page::done("/app/api-keys", "revoked"))
+}

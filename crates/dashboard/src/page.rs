@@ -1,0 +1,237 @@
+//! What every page shares: the chrome around it (who is signed in, where they are, the
+//! form token), notices after an action, rendering, and error pages.
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use guidepost_core::{CoreError, members, organizations};
+use http::StatusCode;
+
+use crate::Dashboard;
+use crate::assets;
+use crate::session::Signed;
+
+/// The frame of every signed-in page.
+pub(crate) struct Chrome {
+    pub title: String,
+    /// The navigation entry to mark as current.
+    pub section: &'static str,
+    pub org_name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub can_edit: bool,
+    pub is_owner: bool,
+    pub csrf: String,
+    pub assets: &'static str,
+    pub notice: Option<&'static str>,
+    /// The person's other organizations: (id, name).
+    pub other_orgs: Vec<(String, String)>,
+}
+
+/// The navigation, in order: (section, label, path).
+pub(crate) const NAV: &[(&str, &str, &str)] = &[
+    ("overview", "Overview", "/app/"),
+    ("servers", "Servers", "/app/servers"),
+    ("walkthroughs", "Walkthroughs", "/app/walkthroughs"),
+    ("analytics", "Analytics", "/app/analytics"),
+    ("end-users", "End users", "/app/end-users"),
+    ("support", "Support", "/app/support"),
+    ("gateway", "Gateway", "/app/gateway"),
+    ("members", "Members", "/app/members"),
+];
+
+impl Chrome {
+    pub async fn new(
+        app: &Dashboard,
+        signed: &Signed,
+        title: impl Into<String>,
+        section: &'static str,
+        done: Option<&str>,
+    ) -> Result<Self, PageError> {
+        let org = organizations::get(&app.platform, signed.org()).await?;
+        let other_orgs = members::memberships(&app.platform, &signed.signed_in)
+            .await?
+            .into_iter()
+            .filter(|m| m.member.org_id != *signed.org())
+            .map(|m| (m.member.org_id.to_string(), m.org_name))
+            .collect();
+        Ok(Chrome {
+            title: title.into(),
+            section,
+            org_name: org.name,
+            email: signed.member.email.as_str().to_owned(),
+            role: signed.member.role.as_str(),
+            can_edit: signed.member.role.can_edit(),
+            is_owner: signed.member.role.can_administer(),
+            csrf: signed.csrf.clone(),
+            assets: assets::prefix(),
+            notice: done.and_then(notice),
+            other_orgs,
+        })
+    }
+
+    pub fn nav(&self) -> &'static [(&'static str, &'static str, &'static str)] {
+        NAV
+    }
+}
+
+/// What a `?done=` after an action says. A fixed list, so a link cannot put words in the
+/// dashboard's mouth.
+fn notice(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "created" => "Created.",
+        "saved" => "Saved.",
+        "deleted" => "Deleted.",
+        "moved" => "Moved.",
+        "published" => "Published: agents now get the new version.",
+        "assigned" => "Assignment saved.",
+        "unassigned" => "Unassigned.",
+        "invited" => "Invited: they can sign in with their email now.",
+        "verified" => "The domain is verified.",
+        "not-verified" => "The TXT record was not found yet; DNS can take a while.",
+        "status" => "Status changed.",
+        "approved" => "Approved: agents can call this tool now.",
+        "rejected" => "Rejected: agents will not see this tool.",
+        "installed" => "Installed.",
+        "attached" => "Attached.",
+        "detached" => "Detached.",
+        "restarted" => "Restart requested.",
+        "revoked" => "Revoked.",
+        "ping" => "A ping is queued for delivery.",
+        "switched" => "Switched organization.",
+        _ => return None,
+    })
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct Done {
+    pub done: Option<String>,
+}
+
+/// Renders a page template as a 200 HTML response.
+pub(crate) fn render(template: &impl Template) -> Response {
+    render_with(StatusCode::OK, template)
+}
+
+pub(crate) fn render_with(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a dashboard template failed to render");
+            PageError::Internal.into_response()
+        }
+    }
+}
+
+/// 303 to a page after an action, with a notice.
+pub(crate) fn done(path: &str, what: &str) -> Response {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{separator}done={what}")).into_response()
+}
+
+pub(crate) type PageResult = Result<Response, PageError>;
+
+#[derive(Debug)]
+pub(crate) enum PageError {
+    NotFound,
+    Forbidden(String),
+    Invalid { field: String, message: String },
+    Conflict(String),
+    CrossOrigin,
+    FormToken,
+    BadForm(String),
+    TooLarge,
+    Internal,
+}
+
+impl From<CoreError> for PageError {
+    fn from(error: CoreError) -> Self {
+        match error {
+            CoreError::NotFound => PageError::NotFound,
+            CoreError::Forbidden(message) => PageError::Forbidden(message),
+            CoreError::Invalid(v) => PageError::Invalid {
+                field: v.field.to_string(),
+                message: v.message,
+            },
+            CoreError::Conflict(message) => PageError::Conflict(message),
+            CoreError::Store(error) => {
+                tracing::error!(%error, "the dashboard could not reach the store");
+                PageError::Internal
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: &'static str,
+    message: String,
+    field: Option<String>,
+    assets: &'static str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message, field) = match self {
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here, or it belongs to another organization.".to_owned(),
+                None,
+            ),
+            PageError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message, None),
+            PageError::Invalid { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Please correct this",
+                message,
+                Some(field),
+            ),
+            PageError::Conflict(message) => (StatusCode::CONFLICT, "That did not work", message, None),
+            PageError::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                "Refused",
+                "This form was sent from another site, so it was not accepted.".to_owned(),
+                None,
+            ),
+            PageError::FormToken => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form is from an older session. Go back, reload the page and try again."
+                    .to_owned(),
+                None,
+            ),
+            PageError::BadForm(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Please correct this",
+                format!("The form could not be read: {detail}."),
+                None,
+            ),
+            PageError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                format!("A form may carry at most {} KiB.", crate::BODY_LIMIT / 1024),
+                None,
+            ),
+            PageError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The dashboard could not do that just now. Try again in a moment.".to_owned(),
+                None,
+            ),
+        };
+        let page = ErrorPage {
+            title,
+            message,
+            field,
+            assets: assets::prefix(),
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => status.into_response(),
+        }
+    }
+}
+
+pub(crate) async fn not_found() -> PageError {
+    PageError::NotFound
+}

@@ -1,0 +1,315 @@
+//! Servers: the list, creating one, and a server's page with every field, custom-domain
+//! verification, install buttons and snippets, and the exact `tools/list` an agent sees.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
+use guidepost_core::{domains, urls};
+use guidepost_domain::*;
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::Dashboard;
+use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::session::{Signed, SignedForm};
+
+#[derive(Template)]
+#[template(path = "servers/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    servers: Vec<ServerRow>,
+}
+
+struct ServerRow {
+    id: String,
+    name: String,
+    slug: String,
+    url: String,
+    auth_mode: &'static str,
+}
+
+pub(crate) async fn list(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let chrome = Chrome::new(&app, &signed, "Servers", "servers", done.done.as_deref()).await?;
+    let listed = servers::list(&app.platform, signed.org(), &PageRequest::first(200)).await?;
+    let servers = listed
+        .items
+        .into_iter()
+        .map(|s| ServerRow {
+            id: s.id.to_string(),
+            url: urls::mcp_url(&app.platform.config, &s),
+            name: s.name,
+            slug: s.slug.as_str().to_owned(),
+            auth_mode: s.auth_mode.as_str(),
+        })
+        .collect();
+    Ok(page::render(&ListPage { chrome, servers }))
+}
+
+/// The form's fields, shared by the new-server page and a server's page.
+struct Fields {
+    name: String,
+    slug: String,
+    auth_mode: &'static str,
+    walkthrough_tools_enabled: bool,
+    support_tool_enabled: bool,
+    custom_domain: String,
+    product_name: String,
+    instructions: String,
+    allowed_origins: String,
+}
+
+impl Fields {
+    fn of(server: &McpServer) -> Self {
+        Fields {
+            name: server.name.clone(),
+            slug: server.slug.as_str().to_owned(),
+            auth_mode: server.auth_mode.as_str(),
+            walkthrough_tools_enabled: server.walkthrough_tools_enabled,
+            support_tool_enabled: server.support_tool_enabled,
+            custom_domain: server
+                .pending_domain
+                .as_ref()
+                .map(|p| p.domain.clone())
+                .or_else(|| server.custom_domain.clone())
+                .unwrap_or_default(),
+            product_name: server.product_name.clone().unwrap_or_default(),
+            instructions: server.instructions.clone().unwrap_or_default(),
+            allowed_origins: server.allowed_origins.join("\n"),
+        }
+    }
+
+    fn auth_modes(&self) -> Vec<(&'static str, bool)> {
+        AuthMode::ALL
+            .iter()
+            .filter(|m| **m != AuthMode::CustomOauth || self.auth_mode == "custom_oauth")
+            .map(|m| (m.as_str(), m.as_str() == self.auth_mode))
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "servers/new.html")]
+struct NewPage {
+    chrome: Chrome,
+    fields: Fields,
+}
+
+pub(crate) async fn new_form(State(app): State<Dashboard>, signed: Signed) -> PageResult {
+    let chrome = Chrome::new(&app, &signed, "New server", "servers", None).await?;
+    let fields = Fields {
+        name: String::new(),
+        slug: String::new(),
+        auth_mode: "none",
+        walkthrough_tools_enabled: true,
+        support_tool_enabled: true,
+        custom_domain: String::new(),
+        product_name: String::new(),
+        instructions: String::new(),
+        allowed_origins: String::new(),
+    };
+    Ok(page::render(&NewPage { chrome, fields }))
+}
+
+/// A server form as posted. Checkboxes are absent when unticked.
+#[derive(Deserialize)]
+pub(crate) struct ServerForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    auth_mode: String,
+    #[serde(default)]
+    walkthrough_tools_enabled: Option<String>,
+    #[serde(default)]
+    support_tool_enabled: Option<String>,
+    #[serde(default)]
+    custom_domain: String,
+    #[serde(default)]
+    product_name: String,
+    #[serde(default)]
+    instructions: String,
+    #[serde(default)]
+    allowed_origins: String,
+}
+
+impl ServerForm {
+    fn auth_mode(&self) -> Result<AuthMode, PageError> {
+        AuthMode::parse(&self.auth_mode).ok_or_else(|| PageError::Invalid {
+            field: "auth_mode".into(),
+            message: "choose one of the listed sign-in modes".into(),
+        })
+    }
+
+    fn origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn optional(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+pub(crate) async fn create(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<ServerForm>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let input = CreateServer {
+        name: form.name.clone(),
+        slug: form.slug.clone(),
+        kind: None,
+        auth_mode: Some(form.auth_mode()?),
+        walkthrough_tools_enabled: Some(form.walkthrough_tools_enabled.is_some()),
+        support_tool_enabled: Some(form.support_tool_enabled.is_some()),
+        custom_domain: optional(&form.custom_domain),
+        product_name: optional(&form.product_name),
+        instructions: optional(&form.instructions),
+        allowed_origins: Some(form.origins()),
+    };
+    let server = servers::create(&app.platform, signed.org(), input).await?;
+    Ok(page::done(&format!("/app/servers/{}", server.id), "created"))
+}
+
+#[derive(Template)]
+#[template(path = "servers/show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    id: String,
+    fields: Fields,
+    mcp_url: String,
+    path_url: String,
+    custom_domain: Option<String>,
+    challenge: Option<domains::DomainChallenge>,
+    snippets: Snippets,
+    tools_json: String,
+    tool_count: usize,
+}
+
+struct Snippets {
+    cursor: String,
+    vscode: String,
+    claude_code: String,
+    cursor_link: String,
+    vscode_link: String,
+}
+
+impl Snippets {
+    fn of(server: &McpServer, snippets: &InstallSnippets) -> Self {
+        let config = serde_json::json!({ "url": snippets.url });
+        // Cursor's install links carry the config as standard base64.
+        let encoded = base64::engine::general_purpose::STANDARD.encode(config.to_string());
+        let vscode = serde_json::json!({
+            "name": server.slug.as_str(), "type": "http", "url": snippets.url,
+        });
+        Snippets {
+            cursor: pretty(&snippets.cursor),
+            vscode: pretty(&snippets.vscode),
+            claude_code: snippets.claude_code.clone(),
+            cursor_link: format!(
+                "cursor://anysphere.cursor-deeplink/mcp/install?{}",
+                serde_urlencoded::to_string([("name", server.slug.as_str()), ("config", &encoded)])
+                    .unwrap_or_default()
+            ),
+            vscode_link: format!(
+                "vscode:mcp/install?{}",
+                percent_encode(&vscode.to_string())
+            ),
+        }
+    }
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn percent_encode(text: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("x", text)]).unwrap_or_default();
+    encoded.trim_start_matches("x=").replace('+', "%20")
+}
+
+pub(crate) async fn show(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let server = servers::get(&app.platform, signed.org(), &id).await?;
+    let title = format!("Server {}", server.name);
+    let chrome = Chrome::new(&app, &signed, title, "servers", done.done.as_deref()).await?;
+    let config = &app.platform.config;
+    let tools = guidepost_mcp::listed_tools(&app.platform, &server).await?;
+    let snippets = servers::install_snippets(config, &server, None);
+    Ok(page::render(&ShowPage {
+        chrome,
+        id: server.id.to_string(),
+        fields: Fields::of(&server),
+        mcp_url: urls::mcp_url(config, &server),
+        path_url: urls::path_mcp_url(config, &server),
+        custom_domain: server.custom_domain.clone(),
+        challenge: server.pending_domain.as_ref().map(domains::challenge),
+        snippets: Snippets::of(&server, &snippets),
+        tool_count: tools.as_array().map_or(0, Vec::len),
+        tools_json: serde_json::to_string_pretty(&tools).unwrap_or_default(),
+    }))
+}
+
+pub(crate) async fn update(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, form }: SignedForm<ServerForm>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let input = UpdateServer {
+        name: Some(form.name.clone()),
+        slug: Some(form.slug.clone()),
+        auth_mode: Some(form.auth_mode()?),
+        walkthrough_tools_enabled: Some(form.walkthrough_tools_enabled.is_some()),
+        support_tool_enabled: Some(form.support_tool_enabled.is_some()),
+        custom_domain: Some(optional(&form.custom_domain)),
+        product_name: Some(optional(&form.product_name)),
+        instructions: Some(optional(&form.instructions)),
+        allowed_origins: Some(form.origins()),
+    };
+    servers::update(&app.platform, signed.org(), &id, input).await?;
+    Ok(page::done(&format!("/app/servers/{id}"), "saved"))
+}
+
+pub(crate) async fn verify_domain(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let verified = domains::verify(&app.platform, signed.org(), &id).await?;
+    let what = if verified.custom_domain.is_some() && verified.pending_domain.is_none() {
+        "verified"
+    } else {
+        "not-verified"
+    };
+    Ok(page::done(&format!("/app/servers/{id}"), what))
+}
+
+pub(crate) async fn delete(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    servers::delete(&app.platform, signed.org(), &id).await?;
+    Ok(page::done("/app/servers", "deleted"))
+}

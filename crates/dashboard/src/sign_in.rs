@@ -1,0 +1,214 @@
+//! Signing in by an emailed one-time code, signing out, and switching organization.
+//!
+//! Before there is a session, the forms carry a double-submit token: a random value in
+//! the `__Host-gp_dashboard_signin` cookie that the form must repeat (with the origin
+//! check in `security.rs`, this keeps other sites from signing a browser in).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use guidepost_core::{CoreError, members};
+use guidepost_domain::{Id, random_token};
+use http::header::SET_COOKIE;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Deserialize;
+
+use crate::Dashboard;
+use crate::assets;
+use crate::page::{self, PageError, PageResult};
+use crate::session::{SignedForm, cleared_cookie, cookie_value, session_cookie, sign_in_cookie_name};
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage<'a> {
+    title: &'a str,
+    stage: &'a str,
+    email: &'a str,
+    next: &'a str,
+    csrf: &'a str,
+    error: Option<String>,
+    field: &'a str,
+    message: Option<&'a str>,
+    assets: &'static str,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct SignInQuery {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SignInForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only our own pages are places to go back to.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with("/app/") && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/app/"
+    }
+}
+
+/// The pre-session form token: the cookie's, or a fresh one to set.
+fn form_token(headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie_value(headers, sign_in_cookie_name()) {
+        Some(token) if token.len() >= 20 => (token.to_owned(), None),
+        _ => {
+            let token = random_token("");
+            let cookie = format!(
+                "{}={token}; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Lax",
+                sign_in_cookie_name()
+            );
+            (token, Some(cookie))
+        }
+    }
+}
+
+fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn page(stage: &str, query: &SignInQuery, csrf: &str, failure: Option<(StatusCode, String, &str)>, message: Option<&str>) -> Response {
+    let (status, error, field) = match failure {
+        Some((status, error, field)) => (status, Some(error), field),
+        None => (StatusCode::OK, None, "email"),
+    };
+    let title = if stage == "email" { "Sign in" } else { "Enter your code" };
+    page::render_with(
+        status,
+        &SignInPage {
+            title,
+            stage,
+            email: &query.email,
+            next: safe_next(&query.next),
+            csrf,
+            error,
+            field,
+            message,
+            assets: assets::prefix(),
+        },
+    )
+}
+
+pub(crate) async fn email_page(headers: HeaderMap, Query(query): Query<SignInQuery>) -> Response {
+    let (csrf, cookie) = form_token(&headers);
+    with_cookie(page("email", &query, &csrf, None, None), cookie)
+}
+
+pub(crate) async fn code_page(headers: HeaderMap, Query(query): Query<SignInQuery>) -> Response {
+    let (csrf, cookie) = form_token(&headers);
+    with_cookie(page("code", &query, &csrf, None, None), cookie)
+}
+
+fn token_matches(headers: &HeaderMap, form: &SignInForm) -> bool {
+    cookie_value(headers, sign_in_cookie_name())
+        .is_some_and(|cookie| !cookie.is_empty() && cookie == form.csrf_token)
+}
+
+pub(crate) async fn send_code(
+    State(app): State<Dashboard>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<SignInForm>,
+) -> PageResult {
+    if !token_matches(&headers, &form) {
+        return Err(PageError::FormToken);
+    }
+    let query = SignInQuery {
+        email: form.email.trim().to_owned(),
+        next: form.next.clone(),
+    };
+    match members::start_sign_in(&app.platform, app.mail.as_ref(), &query.email).await {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/app/sign-in/code?{}",
+            serde_urlencoded::to_string([("email", &query.email), ("next", &query.next)])
+                .unwrap_or_default()
+        ))
+        .into_response()),
+        Err(CoreError::Invalid(invalid)) => Ok(page(
+            "email",
+            &query,
+            &form.csrf_token,
+            Some((StatusCode::UNPROCESSABLE_ENTITY, invalid.message, "email")),
+            None,
+        )),
+        Err(CoreError::Conflict(message)) => Ok(page("code", &query, &form.csrf_token, None, Some(&message))),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub(crate) async fn check_code(
+    State(app): State<Dashboard>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<SignInForm>,
+) -> PageResult {
+    if !token_matches(&headers, &form) {
+        return Err(PageError::FormToken);
+    }
+    match members::finish_sign_in(&app.platform, &form.email, &form.code).await {
+        Ok((token, _)) => {
+            let mut response = Redirect::to(safe_next(&form.next)).into_response();
+            let headers = response.headers_mut();
+            for cookie in [session_cookie(&token), format!("{}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax", sign_in_cookie_name())] {
+                if let Ok(value) = HeaderValue::from_str(&cookie) {
+                    headers.append(SET_COOKIE, value);
+                }
+            }
+            Ok(response)
+        }
+        Err(CoreError::Invalid(invalid)) => {
+            let query = SignInQuery {
+                email: form.email.clone(),
+                next: form.next.clone(),
+            };
+            Ok(page(
+                "code",
+                &query,
+                &form.csrf_token,
+                Some((StatusCode::UNPROCESSABLE_ENTITY, invalid.message, "code")),
+                None,
+            ))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub(crate) async fn sign_out(
+    State(app): State<Dashboard>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    members::sign_out(&app.platform, &signed.token).await?;
+    let mut response = Redirect::to("/app/sign-in").into_response();
+    if let Ok(value) = HeaderValue::from_str(&cleared_cookie()) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SwitchForm {
+    org_id: String,
+}
+
+pub(crate) async fn switch_organization(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<SwitchForm>,
+) -> PageResult {
+    let org = Id::parse(&form.org_id).ok_or(PageError::NotFound)?;
+    members::switch_organization(&app.platform, &signed.signed_in, &org).await?;
+    Ok(page::done("/app/", "switched"))
+}

@@ -1,0 +1,204 @@
+//! The dashboard (`/app`) over plain HTTP, as a browser without JavaScript uses it:
+//! [`Browser`] keeps cookies, follows nothing by itself, and sends each form with the form
+//! token of the last page it read. The journeys in a real Chromium are in `browser.rs`.
+
+mod access;
+mod servers;
+mod sign_in;
+
+use std::collections::BTreeMap;
+
+use guidepost_domain::{Email, OrgId, Role};
+use reqwest::StatusCode;
+
+use crate::helpers::Tenant;
+use crate::oauth_helpers::{OAuthApp, oauth_app};
+use guidepost_testkit::TestDatabase;
+
+/// An application with a mail outbox and the organization "Acme".
+pub async fn dashboard_app(db: &TestDatabase) -> OAuthApp {
+    oauth_app(db, &[], |_| {}).await
+}
+
+/// One answer of the dashboard.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// Asserts a 303 to a path starting with `prefix`; the path.
+    pub fn redirected_to(&self, prefix: &str) -> String {
+        assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.body);
+        let location = self.location.clone().expect("a Location");
+        assert!(location.starts_with(prefix), "{location} is not under {prefix}");
+        location
+    }
+
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        &self.body
+    }
+}
+
+/// A cookie-keeping HTTP client at the dashboard.
+pub struct Browser {
+    pub base: String,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+    csrf: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Browser {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(&mut self, response: reqwest::Response) -> Page {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_owned());
+        let body = response.text().await.unwrap();
+        if let Some(token) = form_token(&body) {
+            self.csrf = token;
+        }
+        Page {
+            status,
+            location,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.read(response).await
+    }
+
+    /// Posts a form as the browser would from one of our pages: same origin, with the
+    /// last page's form token.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf.clone();
+        self.post_raw(path, fields, Some(&token), Some("same-origin"))
+            .await
+    }
+
+    /// Posts with a chosen form token and `Sec-Fetch-Site` (None: not sent).
+    pub async fn post_raw(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        token: Option<&str>,
+        fetch_site: Option<&str>,
+    ) -> Page {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        if let Some(token) = token {
+            form.push(("csrf_token", token));
+        }
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(&form);
+        if let Some(site) = fetch_site {
+            request = request.header("sec-fetch-site", site);
+        }
+        let response = request.send().await.unwrap();
+        self.read(response).await
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.get(name).cloned()
+    }
+
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// The form token of the last page read.
+    pub fn csrf_token(&self) -> String {
+        self.csrf.clone()
+    }
+
+    pub fn has_session(&self) -> bool {
+        self.cookies.contains_key("__Host-gp_dashboard")
+    }
+}
+
+fn form_token(body: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker)? + marker.len();
+    let end = body[start..].find('"')? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// Makes `email` a member of the tenant's organization with `role`.
+pub async fn add_member(app: &OAuthApp, tenant: &Tenant, email: &str, role: Role) {
+    let org: OrgId = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
+    app.app
+        .store
+        .create_member(&org, &Email::parse(email).unwrap(), role)
+        .await
+        .expect("member added");
+}
+
+/// Signs `email` in through the real pages, with the code from the outbox.
+pub async fn sign_in(app: &OAuthApp, email: &str) -> Browser {
+    let mut browser = Browser::new(&app.app.url);
+    browser.get("/app/sign-in").await.ok();
+    browser
+        .post("/app/sign-in", &[("email", email), ("next", "/app/")])
+        .await
+        .redirected_to("/app/sign-in/code");
+    let code = app.code_for(email);
+    browser
+        .post(
+            "/app/sign-in/code",
+            &[("email", email), ("code", &code), ("next", "/app/")],
+        )
+        .await
+        .redirected_to("/app/");
+    assert!(browser.has_session());
+    browser
+}
+
+/// A member of the tenant with `role`, signed in.
+pub async fn member(app: &OAuthApp, tenant: &Tenant, email: &str, role: Role) -> Browser {
+    add_member(app, tenant, email, role).await;
+    sign_in(app, email).await
+}

@@ -1,0 +1,45 @@
+//! Dashboard members, their sign-in codes and their sessions (SPEC §12).
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::Result;
+
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    /// Adds a member; a second membership of one email in one organization is a conflict.
+    async fn create_member(&self, org: &OrgId, email: &Email, role: Role) -> Result<Member>;
+    async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Member>;
+    /// The organization's members, oldest first.
+    async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>>;
+    async fn set_member_role(&self, org: &OrgId, id: &MemberId, role: Role) -> Result<Member>;
+    /// Removes a member and, with it, their sessions.
+    async fn delete_member(&self, org: &OrgId, id: &MemberId) -> Result<()>;
+    /// Platform-wide: every membership of an email, oldest first (sign-in).
+    async fn memberships_of_email(&self, email: &Email) -> Result<Vec<Membership>>;
+
+    /// Platform-wide: replaces the email's pending code.
+    async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()>;
+    /// Platform-wide: the email's pending code, if any.
+    async fn get_sign_in_code(&self, email: &Email) -> Result<Option<MemberSignInCode>>;
+    /// Platform-wide: counts one wrong guess; the attempts counted so far.
+    async fn count_sign_in_failure(&self, email: &Email) -> Result<i64>;
+    /// Platform-wide: removes the email's code, returning whether it was there (a code is
+    /// used once: of two concurrent right guesses, one removes it).
+    async fn take_sign_in_code(&self, email: &Email, code_hash: &str) -> Result<bool>;
+
+    async fn create_dashboard_session(&self, session: &DashboardSession) -> Result<()>;
+    /// Platform-wide (by the hash of a random token): the session and its member, if the
+    /// session has not ended by `now`.
+    async fn find_dashboard_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(DashboardSession, Member)>>;
+    async fn touch_dashboard_session(&self, token_hash: &str, now: Timestamp) -> Result<()>;
+    /// Moves a session to another membership (of the same person).
+    async fn switch_dashboard_session(&self, token_hash: &str, to: &Member) -> Result<()>;
+    async fn delete_dashboard_session(&self, token_hash: &str) -> Result<()>;
+    /// Platform-wide: forgets sessions and codes that ended before `now`.
+    async fn delete_expired_dashboard_state(&self, now: Timestamp) -> Result<u64>;
+}

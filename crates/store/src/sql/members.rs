@@ -1,0 +1,278 @@
+//! Dashboard members, sign-in codes and sessions.
+
+use super::*;
+use crate::MemberStore;
+
+const COLUMNS: &str = "id, org_id, email, role, created_at, last_sign_in_at";
+
+fn member_at(row: &DbRow, prefix: &str) -> Result<Member> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let email = text(row, &column("email"))?;
+    let role = text(row, &column("role"))?;
+    Ok(Member {
+        id: Id::from_trusted(text(row, &column("id"))?),
+        org_id: Id::from_trusted(text(row, &column("org_id"))?),
+        email: Email::parse(&email).map_err(|_| corrupt("member email", &email))?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("member role", &role))?,
+        created_at: time(row, &column("created_at"))?,
+        last_sign_in_at: row
+            .try_get::<Option<i64>, _>(column("last_sign_in_at").as_str())?
+            .map(Timestamp::from_micros),
+    })
+}
+
+fn member(row: &DbRow) -> Result<Member> {
+    member_at(row, "")
+}
+
+#[async_trait]
+impl MemberStore for ThisStore {
+    async fn create_member(&self, org: &OrgId, email: &Email, role: Role) -> Result<Member> {
+        let member = Member {
+            id: Id::generate(),
+            org_id: org.clone(),
+            email: email.clone(),
+            role,
+            created_at: Timestamp::now(),
+            last_sign_in_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO members (id, org_id, email, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(member.id.as_str())
+        .bind(org.as_str())
+        .bind(email.as_str())
+        .bind(role.as_str())
+        .bind(member.created_at.micros())
+        .execute(self.run())
+        .await
+        .map_err(|e| unique_conflict(e, &["email"]))?;
+        Ok(member)
+    }
+
+    async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Member> {
+        let sql = format!("SELECT {COLUMNS} FROM members WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        member(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM members WHERE org_id = $1 ORDER BY created_at, id LIMIT 1000"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .fetch_all(self.run())
+            .await?;
+        rows.iter().map(member).collect()
+    }
+
+    async fn set_member_role(&self, org: &OrgId, id: &MemberId, role: Role) -> Result<Member> {
+        let sql = format!(
+            "UPDATE members SET role = $3 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(role.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        member(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn delete_member(&self, org: &OrgId, id: &MemberId) -> Result<()> {
+        let deleted = sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(self.run())
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn memberships_of_email(&self, email: &Email) -> Result<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.org_id, m.email, m.role, m.created_at, m.last_sign_in_at, \
+             o.name AS org_name FROM members m JOIN organizations o ON o.id = m.org_id \
+             WHERE m.email = $1 ORDER BY m.created_at, m.id LIMIT 100",
+        )
+        .bind(email.as_str())
+        .fetch_all(self.run())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Membership {
+                    member: member(row)?,
+                    org_name: text(row, "org_name")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO member_sign_in_codes \
+             (email, code_hash, failed_attempts, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash, \
+             failed_attempts = excluded.failed_attempts, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at",
+        )
+        .bind(code.email.as_str())
+        .bind(&code.code_hash)
+        .bind(code.failed_attempts)
+        .bind(code.created_at.micros())
+        .bind(code.expires_at.micros())
+        .execute(self.run())
+        .await?;
+        Ok(())
+    }
+
+    async fn get_sign_in_code(&self, email: &Email) -> Result<Option<MemberSignInCode>> {
+        let row = sqlx::query(
+            "SELECT email, code_hash, failed_attempts, created_at, expires_at \
+             FROM member_sign_in_codes WHERE email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(self.run())
+        .await?;
+        row.map(|row| {
+            Ok(MemberSignInCode {
+                email: email.clone(),
+                code_hash: text(&row, "code_hash")?,
+                failed_attempts: row.try_get::<i64, _>("failed_attempts")?,
+                created_at: time(&row, "created_at")?,
+                expires_at: time(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn count_sign_in_failure(&self, email: &Email) -> Result<i64> {
+        let row = sqlx::query(
+            "UPDATE member_sign_in_codes SET failed_attempts = failed_attempts + 1 \
+             WHERE email = $1 RETURNING failed_attempts",
+        )
+        .bind(email.as_str())
+        .fetch_optional(self.run())
+        .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<i64, _>("failed_attempts")?,
+            None => i64::MAX,
+        })
+    }
+
+    async fn take_sign_in_code(&self, email: &Email, code_hash: &str) -> Result<bool> {
+        let deleted =
+            sqlx::query("DELETE FROM member_sign_in_codes WHERE email = $1 AND code_hash = $2")
+                .bind(email.as_str())
+                .bind(code_hash)
+                .execute(self.run())
+                .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    async fn create_dashboard_session(&self, s: &DashboardSession) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.count(2);
+        sqlx::query(
+            "INSERT INTO dashboard_sessions \
+             (token_hash, member_id, org_id, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.token_hash)
+        .bind(s.member_id.as_str())
+        .bind(s.org_id.as_str())
+        .bind(s.created_at.micros())
+        .bind(s.last_seen_at.micros())
+        .bind(s.expires_at.micros())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2")
+            .bind(s.created_at.micros())
+            .bind(s.member_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_dashboard_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(DashboardSession, Member)>> {
+        let row = sqlx::query(
+            "SELECT s.token_hash, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, \
+             m.id AS m_id, m.org_id AS m_org_id, m.email AS m_email, m.role AS m_role, \
+             m.created_at AS m_created_at, m.last_sign_in_at AS m_last_sign_in_at \
+             FROM dashboard_sessions s JOIN members m ON m.id = s.member_id \
+             AND m.org_id = s.org_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now.micros())
+        .fetch_optional(self.run())
+        .await?;
+        row.map(|row| {
+            let member = member_at(&row, "m_")?;
+            let session = DashboardSession {
+                token_hash: text(&row, "token_hash")?,
+                member_id: member.id.clone(),
+                org_id: member.org_id.clone(),
+                created_at: time(&row, "s_created_at")?,
+                last_seen_at: time(&row, "last_seen_at")?,
+                expires_at: time(&row, "expires_at")?,
+            };
+            Ok((session, member))
+        })
+        .transpose()
+    }
+
+    async fn touch_dashboard_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE dashboard_sessions SET last_seen_at = $2 WHERE token_hash = $1")
+            .bind(token_hash)
+            .bind(now.micros())
+            .execute(self.run())
+            .await?;
+        Ok(())
+    }
+
+    async fn switch_dashboard_session(&self, token_hash: &str, to: &Member) -> Result<()> {
+        sqlx::query(
+            "UPDATE dashboard_sessions SET member_id = $2, org_id = $3 WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .bind(to.id.as_str())
+        .bind(to.org_id.as_str())
+        .execute(self.run())
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_dashboard_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM dashboard_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.run())
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_expired_dashboard_state(&self, now: Timestamp) -> Result<u64> {
+        let sessions = sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
+            .bind(now.micros())
+            .execute(self.run())
+            .await?;
+        let codes = sqlx::query("DELETE FROM member_sign_in_codes WHERE expires_at <= $1")
+            .bind(now.micros())
+            .execute(self.run())
+            .await?;
+        Ok(sessions.rows_affected() + codes.rows_affected())
+    }
+}
