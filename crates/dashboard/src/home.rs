@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Redirect;
 use guidepost_core::{analytics, servers, walkthroughs};
 use guidepost_domain::*;
 
@@ -20,10 +19,6 @@ struct Overview {
     calls_today: u64,
     errors_today: u64,
     first_server: Option<String>,
-}
-
-pub(crate) async fn redirect_to_app() -> Redirect {
-    Redirect::permanent("/app/")
 }
 
 pub(crate) async fn overview(

@@ -17,7 +17,10 @@
 //! from the URL or the form, and passes it to every core call; another organization's ids
 //! are simply not found.
 
+mod analytics;
 mod assets;
+mod charts;
+mod gateway;
 mod home;
 mod members;
 mod page;
@@ -25,6 +28,7 @@ mod security;
 mod servers;
 mod session;
 mod sign_in;
+mod walkthroughs;
 
 use std::sync::Arc;
 
@@ -64,6 +68,9 @@ pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
         .route("/servers/{id}", get(servers::show).post(servers::update))
         .route("/servers/{id}/verify-domain", post(servers::verify_domain))
         .route("/servers/{id}/delete", post(servers::delete))
+        .merge(walkthroughs::routes())
+        .merge(analytics::routes())
+        .merge(gateway::routes())
         .fallback(page::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
@@ -71,7 +78,5 @@ pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
             security::guard,
         ))
         .with_state(state);
-    Router::new()
-        .route("/app", get(home::redirect_to_app))
-        .nest("/app", app)
+    Router::new().nest("/app", app)
 }

@@ -56,6 +56,21 @@ backend_tests! {
         assert!(String::from_utf8_lossy(&bad.stderr).contains("use sqlite:PATH or postgres://"));
     }
 
+    async fn an_organization_created_with_an_owner_email_has_that_owner(db: &TestDatabase) {
+        let created = ok(db, &["org", "create", "--name", "Acme", "--owner-email", "Ada@Acme.example"]).await;
+        let url = created["dashboard_sign_in_url"].as_str().unwrap();
+        assert!(url.ends_with("/app/sign-in?email=ada%40acme.example"), "{url}");
+        let store = guidepost_store::connect(&db.url).await.unwrap();
+        let email = guidepost_domain::Email::parse("ada@acme.example").unwrap();
+        let memberships = store.memberships_of_email(&email).await.unwrap();
+        assert_eq!(memberships.len(), 1);
+        assert_eq!(memberships[0].member.role, guidepost_domain::Role::Owner);
+        assert_eq!(memberships[0].member.org_id.as_str(), created["organization"]["id"]);
+        let refused = cli(db, &["org", "create", "--name", "Beta", "--owner-email", "not an email"]).await;
+        assert!(!refused.ok);
+        assert!(refused.stderr.contains("email"), "{}", refused.stderr);
+    }
+
     async fn servers_are_created_listed_and_updated(db: &TestDatabase) {
         let org = new_org(db).await;
         let docs = ok(db, &["server", "create", "--org", &org, "--name", "Docs", "--slug", "docs"]).await;

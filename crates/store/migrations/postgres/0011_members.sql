@@ -15,7 +15,7 @@ CREATE INDEX members_email ON members(email);
 CREATE TABLE member_sign_in_codes (
     email TEXT PRIMARY KEY,
     code_hash TEXT NOT NULL,
-    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    failed_attempts BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );

@@ -110,7 +110,7 @@ async fn another_organizations_servers_and_members_are_not_found(db: &TestDataba
     assert_eq!(ours.post(&format!("{server}/delete"), &[]).await.status, StatusCode::NOT_FOUND);
     assert_eq!(ours.post(&format!("{server}/verify-domain"), &[]).await.status, StatusCode::NOT_FOUND);
     let role = ours.post(&format!("/app/members/{member_id}/role"), &[("role", "viewer")]).await;
-    assert_eq!(role.status, StatusCode::NOT_FOUND);
+    assert_eq!(role.status, StatusCode::NOT_FOUND, "{}", role.body);
     let removed = ours.post(&format!("/app/members/{member_id}/remove"), &[]).await;
     assert_eq!(removed.status, StatusCode::NOT_FOUND);
     // Switching into an organization one is no member of is not possible either.
@@ -129,3 +129,13 @@ backend_tests!(
     a_viewer_reads_but_changes_nothing,
     another_organizations_servers_and_members_are_not_found,
 );
+
+async fn the_dashboard_answers_at_app_with_and_without_the_slash(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    assert!(owner.get("/app/").await.ok().contains("<h1>Overview</h1>"));
+    assert!(owner.get("/app").await.ok().contains("<h1>Overview</h1>"));
+    assert_eq!(owner.get("/app/no-such-page").await.status, StatusCode::NOT_FOUND);
+}
+
+backend_tests!(the_dashboard_answers_at_app_with_and_without_the_slash);

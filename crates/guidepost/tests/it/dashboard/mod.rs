@@ -3,8 +3,12 @@
 //! token of the last page it read. The journeys in a real Chromium are in `browser.rs`.
 
 mod access;
+mod analytics;
+mod browser;
+mod gateway;
 mod servers;
 mod sign_in;
+mod support;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,14 @@ use guidepost_testkit::TestDatabase;
 /// An application with a mail outbox and the organization "Acme".
 pub async fn dashboard_app(db: &TestDatabase) -> OAuthApp {
     oauth_app(db, &[], |_| {}).await
+}
+
+/// [`dashboard_app`] with its settings adjusted first (a master key, limits, …).
+pub async fn dashboard_app_with(
+    db: &TestDatabase,
+    adjust: impl FnOnce(&mut guidepost::config::Settings),
+) -> OAuthApp {
+    oauth_app(db, &[], adjust).await
 }
 
 /// One answer of the dashboard.

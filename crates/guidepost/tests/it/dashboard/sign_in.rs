@@ -4,7 +4,7 @@ use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 
-use super::{Browser, add_member, dashboard_app, sign_in};
+use super::{Browser, add_member, dashboard_app};
 
 async fn a_member_signs_in_by_code_and_out_again(db: &TestDatabase) {
     let app = dashboard_app(db).await;
