@@ -190,6 +190,100 @@ pub async fn report(
     })
 }
 
+/// How wide one bucket of calls over time is. Buckets are aligned to UTC hours or days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketWidth {
+    Hour,
+    Day,
+}
+
+impl BucketWidth {
+    pub fn seconds(self) -> i64 {
+        match self {
+            BucketWidth::Hour => 60 * 60,
+            BucketWidth::Day => DAY_SECONDS,
+        }
+    }
+}
+
+/// Calls and errors in the bucket that starts at `start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CallCount {
+    pub start: Timestamp,
+    pub calls: u64,
+    pub errors: u64,
+}
+
+/// Calls over time: every bucket of the window in order, empty ones included.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallsOverTime {
+    pub since: Timestamp,
+    pub until: Timestamp,
+    pub width: BucketWidth,
+    pub buckets: Vec<CallCount>,
+}
+
+/// The calls of an organization (or one of its servers) in the `count` buckets of `width`
+/// that end with the current one (so the last bucket is still filling), at most 31 days.
+pub async fn calls_over_time(
+    platform: &Platform,
+    org: &OrgId,
+    server: Option<&ServerId>,
+    width: BucketWidth,
+    count: u32,
+) -> Result<CallsOverTime, CoreError> {
+    let seconds = width.seconds();
+    if count == 0 || i64::from(count) * seconds > MAX_WINDOW_DAYS * DAY_SECONDS {
+        let message = format!("the window must be 1 bucket to {MAX_WINDOW_DAYS} days");
+        return Err(ValidationError::new("days", message).into());
+    }
+    let (since, until) = aligned_window(Timestamp::now(), seconds, count);
+    let counted = platform
+        .store
+        .tool_call_buckets(org, server, since, until, seconds)
+        .await?;
+    Ok(CallsOverTime {
+        since,
+        until,
+        width,
+        buckets: fill_buckets(since, seconds, count, counted),
+    })
+}
+
+/// `[since, until)` made of `count` whole buckets of `seconds`, the last one holding `now`.
+fn aligned_window(now: Timestamp, seconds: i64, count: u32) -> (Timestamp, Timestamp) {
+    let width = seconds * 1_000_000;
+    let until = Timestamp::from_micros((now.micros().div_euclid(width) + 1) * width);
+    (until.plus_seconds(-seconds * i64::from(count)), until)
+}
+
+/// One count per bucket of the window, zero where the store found no calls.
+fn fill_buckets(
+    since: Timestamp,
+    seconds: i64,
+    count: u32,
+    counted: Vec<guidepost_store::ToolCallBucket>,
+) -> Vec<CallCount> {
+    let mut buckets: Vec<CallCount> = (0..i64::from(count))
+        .map(|i| CallCount {
+            start: since.plus_seconds(i * seconds),
+            calls: 0,
+            errors: 0,
+        })
+        .collect();
+    for bucket in counted {
+        if let Some(slot) = usize::try_from(bucket.index)
+            .ok()
+            .and_then(|i| buckets.get_mut(i))
+        {
+            slot.calls = bucket.calls;
+            slot.errors = bucket.errors;
+        }
+    }
+    buckets
+}
+
 /// Per-tool calls, error rate and latency percentiles (nearest rank).
 fn tool_report(samples: Vec<guidepost_store::ToolCallSample>) -> Vec<ToolReport> {
     let mut by_tool: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
@@ -257,6 +351,37 @@ mod tests {
             (2, 1, 30)
         );
         assert_eq!(report[0].error_rate, 0.5);
+    }
+
+    #[test]
+    fn windows_end_with_the_bucket_that_holds_now() {
+        let hour = 3600;
+        let now = Timestamp::from_micros((10 * hour + 125) * 1_000_000);
+        let (since, until) = aligned_window(now, hour, 3);
+        assert_eq!(until, Timestamp::from_micros(11 * hour * 1_000_000));
+        assert_eq!(since, Timestamp::from_micros(8 * hour * 1_000_000));
+    }
+
+    #[test]
+    fn empty_buckets_are_filled_with_zeros() {
+        use guidepost_store::ToolCallBucket;
+        let since = Timestamp::from_micros(0);
+        let counted = vec![
+            ToolCallBucket {
+                index: 1,
+                calls: 4,
+                errors: 1,
+            },
+            ToolCallBucket {
+                index: 9,
+                calls: 7,
+                errors: 0,
+            },
+        ];
+        let filled = fill_buckets(since, 60, 3, counted);
+        let counts: Vec<(u64, u64)> = filled.iter().map(|b| (b.calls, b.errors)).collect();
+        assert_eq!(counts, [(0, 0), (4, 1), (0, 0)]);
+        assert_eq!(filled[2].start, Timestamp::from_micros(120_000_000));
     }
 
     #[test]

@@ -37,8 +37,7 @@ pub fn require_editor(member: &Member) -> Result<(), CoreError> {
         Ok(())
     } else {
         Err(CoreError::Forbidden(
-            "Viewers can look but not change anything; ask an owner for the editor role."
-                .into(),
+            "Viewers can look but not change anything; ask an owner for the editor role.".into(),
         ))
     }
 }
@@ -80,7 +79,10 @@ pub async fn invite(
 ) -> Result<Member, CoreError> {
     require_owner(by)?;
     let email = Email::parse(email)?;
-    let member = platform.store.create_member(&by.org_id, &email, role).await?;
+    let member = platform
+        .store
+        .create_member(&by.org_id, &email, role)
+        .await?;
     let org = platform.store.get_organization(&by.org_id).await?;
     let body = format!(
         "{inviter} invited you to {org} on Guidepost as {role}.\n\n\
@@ -203,10 +205,14 @@ pub async fn finish_sign_in(
     let wrong = |message: String| CoreError::Invalid(ValidationError::new("code", message));
     let now = Timestamp::now();
     let Some(pending) = platform.store.get_sign_in_code(&email).await? else {
-        return Err(wrong("No code is waiting for this address: ask for a new one.".into()));
+        return Err(wrong(
+            "No code is waiting for this address: ask for a new one.".into(),
+        ));
     };
     if pending.expires_at <= now || pending.failed_attempts >= MAX_CODE_ATTEMPTS {
-        return Err(wrong("This code has expired or is locked: ask for a new one.".into()));
+        return Err(wrong(
+            "This code has expired or is locked: ask for a new one.".into(),
+        ));
     }
     let hash = code_hash(&email, &typed);
     if !platform.store.take_sign_in_code(&email, &hash).await? {
@@ -227,7 +233,10 @@ pub async fn finish_sign_in(
     open_session(platform, member).await
 }
 
-async fn open_session(platform: &Platform, member: Member) -> Result<(String, SignedIn), CoreError> {
+async fn open_session(
+    platform: &Platform,
+    member: Member,
+) -> Result<(String, SignedIn), CoreError> {
     let token = random_token("gpd_");
     let now = Timestamp::now();
     let session = DashboardSession {

@@ -30,7 +30,9 @@ pub(crate) async fn overview(
     let org = signed.org();
     let page = PageRequest::first(200);
     let server_list = servers::list(&app.platform, org, &page).await?.items;
-    let walkthrough_list = walkthroughs::authoring::list(&app.platform, org, &page).await?.items;
+    let walkthrough_list = walkthroughs::authoring::list(&app.platform, org, &page)
+        .await?
+        .items;
     let today = analytics::report(&app.platform, org, None, None, None).await?;
     Ok(page::render(&Overview {
         chrome,

@@ -22,6 +22,7 @@ mod assets;
 mod charts;
 mod gateway;
 mod home;
+mod markdown;
 mod members;
 mod page;
 mod security;
@@ -51,17 +52,26 @@ pub struct Dashboard {
 /// The dashboard's routes, all under `/app`.
 pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
     let state = Dashboard { platform, mail };
-    let app = Router::new()
+    let pages = Router::new()
         .route("/", get(home::overview))
         .route("/assets/{hash}/{name}", get(assets::serve))
-        .route("/sign-in", get(sign_in::email_page).post(sign_in::send_code))
-        .route("/sign-in/code", get(sign_in::code_page).post(sign_in::check_code))
+        .route(
+            "/sign-in",
+            get(sign_in::email_page).post(sign_in::send_code),
+        )
+        .route(
+            "/sign-in/code",
+            get(sign_in::code_page).post(sign_in::check_code),
+        )
         .route("/sign-out", post(sign_in::sign_out))
         .route("/switch", post(sign_in::switch_organization))
         .route("/members", get(members::list).post(members::invite))
         .route("/members/{id}/role", post(members::change_role))
         .route("/members/{id}/remove", post(members::remove))
-        .route("/api-keys", get(members::api_keys).post(members::create_api_key))
+        .route(
+            "/api-keys",
+            get(members::api_keys).post(members::create_api_key),
+        )
         .route("/api-keys/{id}/revoke", post(members::revoke_api_key))
         .route("/servers", get(servers::list).post(servers::create))
         .route("/servers/new", get(servers::new_form))
@@ -71,12 +81,15 @@ pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
         .merge(walkthroughs::routes())
         .merge(analytics::routes())
         .merge(gateway::routes())
-        .fallback(page::not_found)
+        .fallback(page::not_found);
+    // Nested at `/app`, the pages' `/` is `/app`; the overview answers `/app/` too.
+    Router::new()
+        .route("/app/", get(home::overview))
+        .nest("/app", pages)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::guard,
         ))
-        .with_state(state);
-    Router::new().nest("/app", app)
+        .with_state(state)
 }

@@ -95,6 +95,7 @@ fn notice(done: &str) -> Option<&'static str> {
         "attached" => "Attached.",
         "detached" => "Detached.",
         "restarted" => "Restart requested.",
+        "uninstalled" => "Uninstalled: the servers that attached it no longer offer its tools.",
         "revoked" => "Revoked.",
         "ping" => "A ping is queued for delivery.",
         "switched" => "Switched organization.",
@@ -186,7 +187,9 @@ impl IntoResponse for PageError {
                 message,
                 Some(field),
             ),
-            PageError::Conflict(message) => (StatusCode::CONFLICT, "That did not work", message, None),
+            PageError::Conflict(message) => {
+                (StatusCode::CONFLICT, "That did not work", message, None)
+            }
             PageError::CrossOrigin => (
                 StatusCode::FORBIDDEN,
                 "Refused",

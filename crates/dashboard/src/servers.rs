@@ -3,10 +3,10 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use base64::Engine as _;
 use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
 use guidepost_core::{domains, urls};
 use guidepost_domain::*;
-use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::Dashboard;
@@ -178,7 +178,10 @@ pub(crate) async fn create(
         allowed_origins: Some(form.origins()),
     };
     let server = servers::create(&app.platform, signed.org(), input).await?;
-    Ok(page::done(&format!("/app/servers/{}", server.id), "created"))
+    Ok(page::done(
+        &format!("/app/servers/{}", server.id),
+        "created",
+    ))
 }
 
 #[derive(Template)]
@@ -221,10 +224,7 @@ impl Snippets {
                 serde_urlencoded::to_string([("name", server.slug.as_str()), ("config", &encoded)])
                     .unwrap_or_default()
             ),
-            vscode_link: format!(
-                "vscode:mcp/install?{}",
-                percent_encode(&vscode.to_string())
-            ),
+            vscode_link: format!("vscode:mcp/install?{}", percent_encode(&vscode.to_string())),
         }
     }
 }

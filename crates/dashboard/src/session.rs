@@ -63,11 +63,12 @@ pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a
 
 /// Where to go back to after signing in: this page, when it is one of ours.
 fn sign_in_redirect(parts: &Parts) -> Response {
-    let here = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/app/");
+    // Inside the nested router the URI has lost its `/app` prefix; the original has it.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
+    let here = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/app/");
     let next = if parts.method == http::Method::GET && here.starts_with("/app/") {
         here
     } else {

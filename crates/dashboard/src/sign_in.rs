@@ -16,7 +16,9 @@ use serde::Deserialize;
 use crate::Dashboard;
 use crate::assets;
 use crate::page::{self, PageError, PageResult};
-use crate::session::{SignedForm, cleared_cookie, cookie_value, session_cookie, sign_in_cookie_name};
+use crate::session::{
+    SignedForm, cleared_cookie, cookie_value, session_cookie, sign_in_cookie_name,
+};
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -83,12 +85,22 @@ fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
     response
 }
 
-fn page(stage: &str, query: &SignInQuery, csrf: &str, failure: Option<(StatusCode, String, &str)>, message: Option<&str>) -> Response {
+fn page(
+    stage: &str,
+    query: &SignInQuery,
+    csrf: &str,
+    failure: Option<(StatusCode, String, &str)>,
+    message: Option<&str>,
+) -> Response {
     let (status, error, field) = match failure {
         Some((status, error, field)) => (status, Some(error), field),
         None => (StatusCode::OK, None, "email"),
     };
-    let title = if stage == "email" { "Sign in" } else { "Enter your code" };
+    let title = if stage == "email" {
+        "Sign in"
+    } else {
+        "Enter your code"
+    };
     page::render_with(
         status,
         &SignInPage {
@@ -146,7 +158,9 @@ pub(crate) async fn send_code(
             Some((StatusCode::UNPROCESSABLE_ENTITY, invalid.message, "email")),
             None,
         )),
-        Err(CoreError::Conflict(message)) => Ok(page("code", &query, &form.csrf_token, None, Some(&message))),
+        Err(CoreError::Conflict(message)) => {
+            Ok(page("code", &query, &form.csrf_token, None, Some(&message)))
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -163,7 +177,13 @@ pub(crate) async fn check_code(
         Ok((token, _)) => {
             let mut response = Redirect::to(safe_next(&form.next)).into_response();
             let headers = response.headers_mut();
-            for cookie in [session_cookie(&token), format!("{}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax", sign_in_cookie_name())] {
+            for cookie in [
+                session_cookie(&token),
+                format!(
+                    "{}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+                    sign_in_cookie_name()
+                ),
+            ] {
                 if let Ok(value) = HeaderValue::from_str(&cookie) {
                     headers.append(SET_COOKIE, value);
                 }

@@ -338,6 +338,11 @@ impl Actor {
         Self(format!("api_key:{key}"))
     }
 
+    /// A member of the organization, acting in the dashboard.
+    pub fn member(member: &crate::MemberId) -> Self {
+        Self(format!("member:{member}"))
+    }
+
     /// The command line, run by the platform's operator.
     pub fn cli() -> Self {
         Self("cli".into())
@@ -362,7 +367,7 @@ pub struct AuditEvent {
     #[serde(skip)]
     pub org_id: OrgId,
     pub created_at: Timestamp,
-    /// `api_key:key_…`, `cli` or `platform`.
+    /// `api_key:key_…`, `member:mem_…` (the dashboard), `cli` or `platform`.
     pub actor: String,
     /// Such as `upstream.installed`, `tool.quarantined`, `tool.approved`, `upstream.attached`.
     pub action: String,

@@ -546,7 +546,10 @@ pub fn agent_safe_text(text: &str) -> String {
     text.chars().filter(|c| !is_hidden_char(*c)).collect()
 }
 
-fn is_hidden_char(c: char) -> bool {
+/// Whether `c` is a control character (other than newline and tab) or an invisible or
+/// bidirectional formatting character: what hides text from a person reading along but
+/// not from a model. The dashboard shows each as a visible badge.
+pub fn is_hidden_char(c: char) -> bool {
     if c == '\n' || c == '\t' {
         return false;
     }

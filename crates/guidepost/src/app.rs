@@ -107,9 +107,7 @@ pub async fn start_with_store(
         .merge(guidepost_api::router(platform.clone()))
         .merge(guidepost_dashboard::router(
             platform.clone(),
-            Arc::new(
-                guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?,
-            ),
+            Arc::new(guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?),
         ))
         .merge(ops::router(
             platform.clone(),

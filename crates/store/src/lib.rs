@@ -45,9 +45,11 @@ pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
 pub use tasks::TaskStore;
-pub use tool_calls::{ToolCallFilter, ToolCallSample, ToolCallStore};
+pub use tool_calls::{ToolCallBucket, ToolCallFilter, ToolCallSample, ToolCallStore};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
-pub use walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
+pub use walkthroughs::{
+    NewWalkthrough, ProgressKey, VersionSummary, WalkthroughEditorStore, WalkthroughStore,
+};
 pub use webhooks::{NewWebhook, WebhookStore};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -91,6 +93,7 @@ pub trait Store:
     + SupportStore
     + ToolCallStore
     + WalkthroughStore
+    + WalkthroughEditorStore
     + AuthStore
     + OidcStore
     + UpstreamStore

@@ -21,6 +21,15 @@ pub struct ToolCallSample {
     pub duration_us: i64,
 }
 
+/// How many calls, and how many of them errors, fell in one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCallBucket {
+    /// The bucket's place: 0 for the one starting at `since`, 1 for the next, and so on.
+    pub index: i64,
+    pub calls: u64,
+    pub errors: u64,
+}
+
 #[async_trait]
 pub trait ToolCallStore: Send + Sync {
     /// Writes a batch of tool calls in one transaction.
@@ -42,4 +51,14 @@ pub trait ToolCallStore: Send + Sync {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<ToolCallSample>>;
+    /// Calls and errors per bucket of `bucket_seconds` over `[since, until)`, counted in
+    /// one grouped statement; buckets without calls are absent. Callers bound the window.
+    async fn tool_call_buckets(
+        &self,
+        org: &OrgId,
+        server: Option<&ServerId>,
+        since: Timestamp,
+        until: Timestamp,
+        bucket_seconds: i64,
+    ) -> Result<Vec<ToolCallBucket>>;
 }

@@ -22,6 +22,16 @@ pub struct ProgressKey {
     pub walkthrough_id: WalkthroughId,
 }
 
+/// A published version as its history lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSummary {
+    pub version: i64,
+    pub published_at: Timestamp,
+    pub step_count: i64,
+    /// The people (end users) whose progress is pinned to this version.
+    pub people: i64,
+}
+
 #[async_trait]
 pub trait WalkthroughStore: Send + Sync {
     async fn create_walkthrough(&self, org: &OrgId, new: &NewWalkthrough) -> Result<Walkthrough>;
@@ -155,4 +165,51 @@ pub trait WalkthroughStore: Send + Sync {
         org: &OrgId,
         walkthrough: &WalkthroughId,
     ) -> Result<Vec<Progress>>;
+}
+
+/// What the dashboard's walkthrough editor reads and writes beyond authoring: draft step
+/// counts for the list, version history with the people pinned to each version, step
+/// saves checked against a revision, and a walkthrough's assignments.
+#[async_trait]
+pub trait WalkthroughEditorStore: Send + Sync {
+    /// How many draft steps each of these walkthroughs has (at most 200 ids; one query);
+    /// a walkthrough without steps is left out.
+    async fn draft_step_counts(
+        &self,
+        org: &OrgId,
+        walkthroughs: &[WalkthroughId],
+    ) -> Result<Vec<(WalkthroughId, i64)>>;
+    /// The published versions, newest first, at most `limit`, each with the people pinned
+    /// to it: one query.
+    async fn list_versions(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        limit: u32,
+    ) -> Result<Vec<VersionSummary>>;
+
+    /// When a draft step's fields were last written: the revision an editor saves against.
+    async fn step_revision(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        step: &StepId,
+    ) -> Result<Timestamp>;
+    /// Writes a step's fields only if they were last written at `revision` (one
+    /// conditional statement); `None` when another write came first.
+    async fn update_step_at_revision(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        step: &StepId,
+        fields: &StepFields,
+        revision: Timestamp,
+    ) -> Result<Option<Step>>;
+
+    /// A walkthrough's assignments, by display order then server.
+    async fn walkthrough_assignments(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<Vec<Assignment>>;
 }

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod diff;
 mod names;
+pub mod overview;
 mod pinning;
 pub mod private;
 mod scan;

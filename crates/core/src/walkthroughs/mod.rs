@@ -1,7 +1,11 @@
 //! Interactive walkthroughs (SPEC §4): authoring (`authoring`), what end users do
-//! (`player`), and the funnel report (`funnel`).
+//! (`player`), the funnel report (`funnel`), and what the dashboard's editor adds: checked
+//! step saves and moves (`editing`), version history and the review before publishing
+//! (`versions`).
 
 pub mod authoring;
 pub mod content;
+pub mod editing;
 pub mod funnel;
 pub mod player;
+pub mod versions;

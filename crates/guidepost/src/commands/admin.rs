@@ -48,7 +48,9 @@ async fn create_org(
     json: bool,
 ) -> anyhow::Result<()> {
     // The email is checked before anything is created.
-    let owner = owner_email.map(guidepost_domain::Email::parse).transpose()?;
+    let owner = owner_email
+        .map(guidepost_domain::Email::parse)
+        .transpose()?;
     let (org, created) = organizations::create(platform, name).await?;
     let sign_in = match &owner {
         Some(email) => {
@@ -74,8 +76,13 @@ async fn create_org(
 }
 
 /// The dashboard's sign-in page with the email filled in.
-pub(crate) fn dashboard_sign_in_url(platform: &Platform, email: &guidepost_domain::Email) -> String {
-    let origin = platform.config.origin_for_host(&platform.config.base_domain);
+pub(crate) fn dashboard_sign_in_url(
+    platform: &Platform,
+    email: &guidepost_domain::Email,
+) -> String {
+    let origin = platform
+        .config
+        .origin_for_host(&platform.config.base_domain);
     let query = serde_urlencoded::to_string([("email", email.as_str())]).unwrap_or_default();
     format!("{origin}/app/sign-in?{query}")
 }

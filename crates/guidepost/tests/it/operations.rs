@@ -109,12 +109,20 @@ async fn demo_prints_a_working_mcp_url_and_api_key() {
     assert_eq!(servers["items"][0]["slug"], "demo");
     // The printed dashboard link opens the sign-in page with the demo owner filled in.
     let dashboard = seeded["dashboard_url"].as_str().unwrap();
-    assert!(dashboard.ends_with("/app/sign-in?email=owner%40demo.example"), "{dashboard}");
+    assert!(
+        dashboard.ends_with("/app/sign-in?email=owner%40demo.example"),
+        "{dashboard}"
+    );
     let page = reqwest::get(dashboard.replace("localhost", "127.0.0.1"))
         .await
         .unwrap();
     assert_eq!(page.status(), reqwest::StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("value=\"owner@demo.example\""));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("value=\"owner@demo.example\"")
+    );
     child.kill().await.ok();
     std::fs::remove_dir_all(&workdir).ok();
 }

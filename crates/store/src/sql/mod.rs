@@ -24,6 +24,7 @@ mod support;
 mod tasks;
 mod tool_calls;
 mod upstreams;
+mod walkthrough_editor;
 mod walkthrough_rows;
 mod walkthroughs;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! Recorded tool calls: batched inserts, keyset-paged listing, the durations report.
 
 use super::*;
+use crate::ToolCallBucket;
 
 const TOOL_CALL_COLUMNS: &str = "id, org_id, server_id, session_id, end_user_id, tool_name, \
      arguments, result_summary, is_error, error_code, duration_us, created_at, upstream_id";
@@ -126,6 +127,43 @@ impl ToolCallStore for ThisStore {
                     tool_name: text(row, "tool_name")?,
                     is_error: row.try_get("is_error")?,
                     duration_us: row.try_get("duration_us")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn tool_call_buckets(
+        &self,
+        org: &OrgId,
+        server: Option<&ServerId>,
+        since: Timestamp,
+        until: Timestamp,
+        bucket_seconds: i64,
+    ) -> Result<Vec<ToolCallBucket>> {
+        // Integer division of the offset from `since` numbers the buckets in both dialects.
+        let found = sqlx::query(
+            "SELECT (created_at - $3) / $5 AS bucket, COUNT(*) AS calls, \
+             SUM(CASE WHEN is_error THEN 1 ELSE 0 END) AS errors FROM tool_calls \
+             WHERE org_id = $1 AND ($2 IS NULL OR server_id = $2) \
+             AND created_at >= $3 AND created_at < $4 GROUP BY bucket ORDER BY bucket",
+        )
+        .bind(org.as_str())
+        .bind(server.map(|id| id.as_str()))
+        .bind(since.micros())
+        .bind(until.micros())
+        .bind(bucket_seconds.max(1).saturating_mul(1_000_000))
+        .fetch_all(self.run())
+        .await?;
+        found
+            .iter()
+            .map(|row| {
+                let count = |column: &str| -> Result<u64> {
+                    Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+                };
+                Ok(ToolCallBucket {
+                    index: row.try_get("bucket")?,
+                    calls: count("calls")?,
+                    errors: count("errors")?,
                 })
             })
             .collect()

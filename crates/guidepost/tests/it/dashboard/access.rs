@@ -24,20 +24,34 @@ async fn posts_from_other_sites_or_without_the_form_token_are_refused(db: &TestD
         .post_raw("/app/servers", &fields, Some(&token), Some("cross-site"))
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    let tokenless = owner.post_raw("/app/servers", &fields, None, Some("same-origin")).await;
+    let tokenless = owner
+        .post_raw("/app/servers", &fields, None, Some("same-origin"))
+        .await;
     assert_eq!(tokenless.status, StatusCode::FORBIDDEN);
     let forged = owner
-        .post_raw("/app/servers", &fields, Some("0".repeat(64).as_str()), Some("same-origin"))
+        .post_raw(
+            "/app/servers",
+            &fields,
+            Some("0".repeat(64).as_str()),
+            Some("same-origin"),
+        )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert!(!owner.get("/app/servers").await.body.contains("x-one"));
     // The same form with the token from our own page goes through.
     owner.get("/app/servers/new").await;
-    owner.post("/app/servers", &fields).await.redirected_to("/app/servers/ms_");
+    owner
+        .post("/app/servers", &fields)
+        .await
+        .redirected_path("/app/servers/ms_");
 
     // Every answer carries the policy, pages are not cached.
-    let response = reqwest::get(format!("{}/app/sign-in", app.app.url)).await.unwrap();
-    let policy = response.headers()["content-security-policy"].to_str().unwrap();
+    let response = reqwest::get(format!("{}/app/sign-in", app.app.url))
+        .await
+        .unwrap();
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
     assert!(policy.starts_with(csp), "{policy}");
     assert_eq!(response.headers()["x-frame-options"], "DENY");
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -48,7 +62,10 @@ async fn tenants_hosts_do_not_serve_the_dashboard(db: &TestDatabase) {
     let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
     owner.get("/app/servers/new").await;
     owner
-        .post("/app/servers", &[("name", "Docs"), ("slug", "docs"), ("auth_mode", "none")])
+        .post(
+            "/app/servers",
+            &[("name", "Docs"), ("slug", "docs"), ("auth_mode", "none")],
+        )
         .await;
     let response = reqwest::Client::new()
         .get(format!("{}/app/sign-in", app.app.url))
@@ -64,24 +81,63 @@ async fn a_viewer_reads_but_changes_nothing(db: &TestDatabase) {
     let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
     owner.get("/app/servers/new").await;
     let server = owner
-        .post("/app/servers", &[("name", "Docs"), ("slug", "docs"), ("auth_mode", "none")])
+        .post(
+            "/app/servers",
+            &[("name", "Docs"), ("slug", "docs"), ("auth_mode", "none")],
+        )
         .await
-        .redirected_to("/app/servers/ms_");
+        .redirected_path("/app/servers/ms_");
     let mut viewer = member(&app, &app.tenant, "view@acme.example", Role::Viewer).await;
     let page = viewer.get(&server).await;
     assert!(page.ok().contains("changing them takes the editor role"));
     let fields = [("name", "Hacked"), ("slug", "docs"), ("auth_mode", "none")];
-    assert_eq!(viewer.post(&server, &fields).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(viewer.post("/app/servers", &[("name", "V"), ("slug", "v"), ("auth_mode", "none")]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(viewer.post(&format!("{server}/delete"), &[]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(viewer.post("/app/members", &[("email", "x@acme.example"), ("role", "owner")]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(viewer.get("/app/api-keys").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        viewer.post(&server, &fields).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        viewer
+            .post(
+                "/app/servers",
+                &[("name", "V"), ("slug", "v"), ("auth_mode", "none")]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        viewer.post(&format!("{server}/delete"), &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        viewer
+            .post(
+                "/app/members",
+                &[("email", "x@acme.example"), ("role", "owner")]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        viewer.get("/app/api-keys").await.status,
+        StatusCode::FORBIDDEN
+    );
     assert!(owner.get(&server).await.ok().contains("Docs"));
     assert!(!owner.get(&server).await.body.contains("Hacked"));
     // An editor may not manage members either.
     let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
     editor.get("/app/members").await.ok();
-    assert_eq!(editor.post("/app/members", &[("email", "y@acme.example"), ("role", "owner")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        editor
+            .post(
+                "/app/members",
+                &[("email", "y@acme.example"), ("role", "owner")]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn another_organizations_servers_and_members_are_not_found(db: &TestDatabase) {
@@ -90,9 +146,16 @@ async fn another_organizations_servers_and_members_are_not_found(db: &TestDataba
     let mut theirs = member(&app, &other, "boss@globex.example", Role::Owner).await;
     theirs.get("/app/servers/new").await;
     let server = theirs
-        .post("/app/servers", &[("name", "Globex"), ("slug", "globex"), ("auth_mode", "none")])
+        .post(
+            "/app/servers",
+            &[
+                ("name", "Globex"),
+                ("slug", "globex"),
+                ("auth_mode", "none"),
+            ],
+        )
         .await
-        .redirected_to("/app/servers/ms_");
+        .redirected_path("/app/servers/ms_");
     theirs.get("/app/members").await;
     let mut ours = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
     let their_member = theirs.get("/app/members").await.body;
@@ -105,13 +168,35 @@ async fn another_organizations_servers_and_members_are_not_found(db: &TestDataba
 
     assert_eq!(ours.get(&server).await.status, StatusCode::NOT_FOUND);
     ours.get("/app/servers").await;
-    let fields = [("name", "Mine now"), ("slug", "globex"), ("auth_mode", "none")];
-    assert_eq!(ours.post(&server, &fields).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(ours.post(&format!("{server}/delete"), &[]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(ours.post(&format!("{server}/verify-domain"), &[]).await.status, StatusCode::NOT_FOUND);
-    let role = ours.post(&format!("/app/members/{member_id}/role"), &[("role", "viewer")]).await;
+    let fields = [
+        ("name", "Mine now"),
+        ("slug", "globex"),
+        ("auth_mode", "none"),
+    ];
+    assert_eq!(
+        ours.post(&server, &fields).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ours.post(&format!("{server}/delete"), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ours.post(&format!("{server}/verify-domain"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let role = ours
+        .post(
+            &format!("/app/members/{member_id}/role"),
+            &[("role", "viewer")],
+        )
+        .await;
     assert_eq!(role.status, StatusCode::NOT_FOUND, "{}", role.body);
-    let removed = ours.post(&format!("/app/members/{member_id}/remove"), &[]).await;
+    let removed = ours
+        .post(&format!("/app/members/{member_id}/remove"), &[])
+        .await;
     assert_eq!(removed.status, StatusCode::NOT_FOUND);
     // Switching into an organization one is no member of is not possible either.
     let switched = ours.post("/app/switch", &[("org_id", &other.org_id)]).await;
@@ -119,7 +204,13 @@ async fn another_organizations_servers_and_members_are_not_found(db: &TestDataba
     // Theirs is untouched.
     let page = theirs.get(&server).await;
     assert!(page.ok().contains("Globex"));
-    assert!(theirs.get("/app/members").await.body.contains("boss@globex.example (you)"));
+    assert!(
+        theirs
+            .get("/app/members")
+            .await
+            .body
+            .contains("boss@globex.example (you)")
+    );
     assert!(theirs.get("/app/members").await.body.contains("owner"));
 }
 
@@ -135,7 +226,10 @@ async fn the_dashboard_answers_at_app_with_and_without_the_slash(db: &TestDataba
     let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
     assert!(owner.get("/app/").await.ok().contains("<h1>Overview</h1>"));
     assert!(owner.get("/app").await.ok().contains("<h1>Overview</h1>"));
-    assert_eq!(owner.get("/app/no-such-page").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        owner.get("/app/no-such-page").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 backend_tests!(the_dashboard_answers_at_app_with_and_without_the_slash);

@@ -144,7 +144,12 @@ impl Run<'_> {
                     String::from_utf8_lossy(&output.stderr)
                 )
             });
-        assert_eq!(report["error"], Value::Null, "JavaScript {}: {report:#}", self.javascript);
+        assert_eq!(
+            report["error"],
+            Value::Null,
+            "JavaScript {}: {report:#}",
+            self.javascript
+        );
         (report, took)
     }
 
@@ -167,10 +172,15 @@ impl Run<'_> {
         let (status, body) = self.app.app.api(Method::POST, &path, key, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         loop {
-            let (_, tools) = self.app.app.get(&format!("/upstreams/{upstream}/tools"), key).await;
-            let quarantined = tools["items"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|t| t["name"] == "lookup" && t["state"] == "quarantined"));
+            let (_, tools) = self
+                .app
+                .app
+                .get(&format!("/upstreams/{upstream}/tools"), key)
+                .await;
+            let quarantined = tools["items"].as_array().is_some_and(|t| {
+                t.iter()
+                    .any(|t| t["name"] == "lookup" && t["state"] == "quarantined")
+            });
             if quarantined {
                 break;
             }
@@ -183,7 +193,10 @@ impl Run<'_> {
     async fn upstream_id(&self) -> String {
         let (status, list) = self.app.app.get("/upstreams", &self.tenant.api_key).await;
         assert_eq!(status, StatusCode::OK, "{list}");
-        list["items"][0]["id"].as_str().expect("an installed upstream").to_owned()
+        list["items"][0]["id"]
+            .as_str()
+            .expect("an installed upstream")
+            .to_owned()
     }
 
     /// What the journeys left behind, read through the API and MCP, and what the browser saw.
@@ -196,33 +209,68 @@ impl Run<'_> {
             let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
             assert!(size > 1000, "{label}: a real PNG at {shot}");
             assert_eq!(page["violations"], json!([]), "{label}: {page:#}");
-            assert!(page["title"].as_str().unwrap().ends_with("· Guidepost"), "{page}");
+            assert!(
+                page["title"].as_str().unwrap().ends_with("· Guidepost"),
+                "{page}"
+            );
         }
         assert_eq!(report["foreign_requests"], json!([]), "{label}");
         assert_eq!(report["csp_violations"], json!([]), "{label}");
         let ids = &report["ids"];
         let mcp_url = ids["mcp_url"].as_str().unwrap();
-        assert!(ids["copied"].as_str().unwrap().contains(mcp_url.trim_end_matches("/mcp").split("/s/").next().unwrap()));
-        assert_eq!(ids["order"], json!(["Log in", "Install", "Deploy"]), "{label}");
-        assert_eq!(ids["preview_bold"], 1, "{label}: the unsaved Markdown is previewed");
-        assert_eq!(ids["preview_badge"].as_u64().map(|n| n >= 1), Some(true), "{label}");
+        assert!(
+            ids["copied"].as_str().unwrap().contains(
+                mcp_url
+                    .trim_end_matches("/mcp")
+                    .split("/s/")
+                    .next()
+                    .unwrap()
+            )
+        );
+        assert_eq!(
+            ids["order"],
+            json!(["Log in", "Install", "Deploy"]),
+            "{label}"
+        );
+        assert_eq!(
+            ids["preview_bold"], 1,
+            "{label}: the unsaved Markdown is previewed"
+        );
+        assert_eq!(
+            ids["preview_badge"].as_u64().map(|n| n >= 1),
+            Some(true),
+            "{label}"
+        );
         assert_eq!(ids["walked"]["completed"], true, "{label}: {ids}");
         let end_user = ids["end_user_text"].as_str().unwrap();
         assert!(end_user.contains("Set up the CLI"), "{label}: {end_user}");
-        assert!(ids["review_text"].as_str().unwrap().contains("U+200B"), "{label}: {ids}");
+        assert!(
+            ids["review_text"].as_str().unwrap().contains("U+200B"),
+            "{label}: {ids}"
+        );
 
         let key = &self.tenant.api_key;
         let (_, walkthroughs) = self.app.app.get("/walkthroughs", key).await;
         let walkthrough = &walkthroughs["items"][0];
         assert_eq!(walkthrough["title"], "Set up the CLI");
         let id = walkthrough["id"].as_str().unwrap();
-        let (_, funnel) = self.app.app.get(&format!("/walkthroughs/{id}/funnel"), key).await;
+        let (_, funnel) = self
+            .app
+            .app
+            .get(&format!("/walkthroughs/{id}/funnel"), key)
+            .await;
         assert_eq!(funnel["totals"]["completed"], 1, "{label}: {funnel}");
         let (_, support) = self.app.app.get("/support-requests", key).await;
-        assert_eq!(support["items"][0]["status"], "resolved", "{label}: {support}");
+        assert_eq!(
+            support["items"][0]["status"], "resolved",
+            "{label}: {support}"
+        );
         let mcp = RawMcp::new(self.app.app.mcp_path_url(self.slug), STATELESS_ERA);
         let names = tool_names(&mcp.call(1, "tools/list", json!({})).await);
-        assert!(names.contains(&"fx__lookup".to_owned()), "{label}: approved: {names:?}");
+        assert!(
+            names.contains(&"fx__lookup".to_owned()),
+            "{label}: approved: {names:?}"
+        );
     }
 }
 

@@ -9,6 +9,7 @@ mod gateway;
 mod servers;
 mod sign_in;
 mod support;
+mod walkthroughs;
 
 use std::collections::BTreeMap;
 
@@ -41,12 +42,37 @@ pub struct Page {
 }
 
 impl Page {
-    /// Asserts a 303 to a path starting with `prefix`; the path.
+    /// Asserts a 303 to a location starting with `prefix`; the location.
     pub fn redirected_to(&self, prefix: &str) -> String {
         assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.body);
         let location = self.location.clone().expect("a Location");
-        assert!(location.starts_with(prefix), "{location} is not under {prefix}");
+        assert!(
+            location.starts_with(prefix),
+            "{location} is not under {prefix}"
+        );
         location
+    }
+
+    /// `redirected_to`, without the query and fragment (the notice after an action).
+    pub fn redirected_path(&self, prefix: &str) -> String {
+        let location = self.redirected_to(prefix);
+        location
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The body with HTML's character references for quotes, brackets and ampersands
+    /// turned back into characters (how a person reads the page).
+    pub fn text(&self) -> String {
+        self.body
+            .replace("&#34;", "\"")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
     }
 
     pub fn ok(&self) -> &str {

@@ -12,23 +12,37 @@ async fn a_member_signs_in_by_code_and_out_again(db: &TestDatabase) {
     let mut browser = Browser::new(&app.app.url);
 
     // Without a session every page sends the browser to sign in, and back afterwards.
-    let location = browser.get("/app/servers").await.redirected_to("/app/sign-in");
+    let location = browser
+        .get("/app/servers")
+        .await
+        .redirected_to("/app/sign-in");
     assert!(location.contains("next=%2Fapp%2Fservers"), "{location}");
 
     // A wrong code is refused and counted; the right one opens a session.
     let page = browser.get(&location).await;
     assert!(page.ok().contains("Email me a code"));
     browser
-        .post("/app/sign-in", &[("email", "ada@acme.example"), ("next", "/app/servers")])
+        .post(
+            "/app/sign-in",
+            &[("email", "ada@acme.example"), ("next", "/app/servers")],
+        )
         .await
         .redirected_to("/app/sign-in/code");
     let code = app.code_for("ada@acme.example");
     assert_eq!(code.len(), 8, "{code}");
-    let wrong = if code == "00000000" { "11111111" } else { "00000000" };
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
     let refused = browser
         .post(
             "/app/sign-in/code",
-            &[("email", "ada@acme.example"), ("code", wrong), ("next", "/app/servers")],
+            &[
+                ("email", "ada@acme.example"),
+                ("code", wrong),
+                ("next", "/app/servers"),
+            ],
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -37,24 +51,40 @@ async fn a_member_signs_in_by_code_and_out_again(db: &TestDatabase) {
     let signed = browser
         .post(
             "/app/sign-in/code",
-            &[("email", "ada@acme.example"), ("code", &code), ("next", "/app/servers")],
+            &[
+                ("email", "ada@acme.example"),
+                ("code", &code),
+                ("next", "/app/servers"),
+            ],
         )
         .await;
     assert_eq!(signed.redirected_to("/app/servers"), "/app/servers");
     assert!(browser.has_session());
-    assert!(browser.get("/app/servers").await.ok().contains("ada@acme.example (owner)"));
+    assert!(
+        browser
+            .get("/app/servers")
+            .await
+            .ok()
+            .contains("ada@acme.example (owner)")
+    );
 
     // The code worked once.
     let mut other = Browser::new(&app.app.url);
     other.get("/app/sign-in").await;
     let again = other
-        .post("/app/sign-in/code", &[("email", "ada@acme.example"), ("code", &code)])
+        .post(
+            "/app/sign-in/code",
+            &[("email", "ada@acme.example"), ("code", &code)],
+        )
         .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Signing out ends the session on the server, not only in this browser.
     let cookie = browser.cookie("__Host-gp_dashboard").unwrap();
-    browser.post("/app/sign-out", &[]).await.redirected_to("/app/sign-in");
+    browser
+        .post("/app/sign-out", &[])
+        .await
+        .redirected_to("/app/sign-in");
     let mut replay = Browser::new(&app.app.url);
     replay.set_cookie("__Host-gp_dashboard", &cookie);
     replay.get("/app/").await.redirected_to("/app/sign-in");
@@ -74,11 +104,23 @@ async fn the_session_cookie_is_host_bound_and_the_store_keeps_only_its_hash(db: 
         .build()
         .unwrap()
         .post(format!("{}/app/sign-in/code", app.app.url))
-        .header("cookie", format!("__Host-gp_dashboard_signin={}", browser.cookie("__Host-gp_dashboard_signin").unwrap()))
+        .header(
+            "cookie",
+            format!(
+                "__Host-gp_dashboard_signin={}",
+                browser.cookie("__Host-gp_dashboard_signin").unwrap()
+            ),
+        )
         .form(&[
             ("email", "ada@acme.example"),
             ("code", code.as_str()),
-            ("csrf_token", browser.cookie("__Host-gp_dashboard_signin").unwrap().as_str()),
+            (
+                "csrf_token",
+                browser
+                    .cookie("__Host-gp_dashboard_signin")
+                    .unwrap()
+                    .as_str(),
+            ),
         ])
         .send()
         .await
@@ -102,8 +144,16 @@ async fn the_session_cookie_is_host_bound_and_the_store_keeps_only_its_hash(db: 
         .unwrap();
     assert!(token.len() >= 40, "{token}");
     let now = guidepost_domain::Timestamp::now();
-    let by_plaintext = app.app.store.find_dashboard_session(token, now).await.unwrap();
-    assert!(by_plaintext.is_none(), "the token itself must not be a stored key");
+    let by_plaintext = app
+        .app
+        .store
+        .find_dashboard_session(token, now)
+        .await
+        .unwrap();
+    assert!(
+        by_plaintext.is_none(),
+        "the token itself must not be a stored key"
+    );
     let by_hash = app
         .app
         .store
@@ -121,12 +171,19 @@ async fn a_stranger_gets_the_same_answer_and_no_mail(db: &TestDatabase) {
         .post("/app/sign-in", &[("email", "nobody@acme.example")])
         .await
         .redirected_to("/app/sign-in/code");
-    let mails = std::fs::read_dir(&app.outbox).map(|d| d.count()).unwrap_or(0);
+    let mails = std::fs::read_dir(&app.outbox)
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(mails, 0, "no mail for an address that is no member's");
     // The form needs its pre-session token.
     let mut bare = Browser::new(&app.app.url);
     let refused = bare
-        .post_raw("/app/sign-in", &[("email", "x@acme.example")], Some("forged"), None)
+        .post_raw(
+            "/app/sign-in",
+            &[("email", "x@acme.example")],
+            Some("forged"),
+            None,
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }

@@ -1,0 +1,203 @@
+//! What a walkthrough's editor needs beyond the API's authoring: the list with draft step
+//! counts, a draft step with the revision that a save is checked against (so that two
+//! people editing one step cannot silently overwrite each other), moves by position, and
+//! the walkthrough's assignments.
+
+use guidepost_domain::*;
+
+use super::authoring::step_fields;
+use crate::{CoreError, Platform};
+
+/// A page of the organization's walkthroughs, each with how many draft steps it has.
+pub async fn list_with_step_counts(
+    platform: &Platform,
+    org: &OrgId,
+    page: &PageRequest,
+) -> Result<Page<(Walkthrough, i64)>, CoreError> {
+    let listed = platform.store.list_walkthroughs(org, page).await?;
+    let ids: Vec<WalkthroughId> = listed.items.iter().map(|w| w.id.clone()).collect();
+    let counts = platform.store.draft_step_counts(org, &ids).await?;
+    let count_of = |id: &WalkthroughId| {
+        counts
+            .iter()
+            .find(|(counted, _)| counted == id)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(Page {
+        items: listed
+            .items
+            .into_iter()
+            .map(|w| {
+                let steps = count_of(&w.id);
+                (w, steps)
+            })
+            .collect(),
+        next_cursor: listed.next_cursor,
+    })
+}
+
+/// A draft step as its editor loads it.
+#[derive(Debug, Clone)]
+pub struct StepDraft {
+    pub walkthrough: Walkthrough,
+    pub step: Step,
+    /// 1-based position in the draft.
+    pub position: usize,
+    /// How many steps the draft has.
+    pub total: usize,
+    /// When the step's fields were last written (microseconds): a save sends it back.
+    pub revision: i64,
+}
+
+/// A draft step of the organization's walkthrough, with its position and revision.
+pub async fn step_draft(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+    step: &StepId,
+) -> Result<StepDraft, CoreError> {
+    let found = platform.store.get_walkthrough(org, walkthrough).await?;
+    let steps = platform.store.list_steps(org, walkthrough).await?;
+    let total = steps.len();
+    let (index, found_step) = steps
+        .into_iter()
+        .enumerate()
+        .find(|(_, s)| s.id == *step)
+        .ok_or(CoreError::NotFound)?;
+    let revision = platform.store.step_revision(org, walkthrough, step).await?;
+    Ok(StepDraft {
+        walkthrough: found,
+        step: found_step,
+        position: index + 1,
+        total,
+        revision: revision.micros(),
+    })
+}
+
+/// A step's fields as an editor submits them.
+#[derive(Debug, Clone)]
+pub struct StepEdit {
+    pub title: String,
+    pub section_title: Option<String>,
+    pub content: String,
+    /// The revision the editor loaded.
+    pub revision: i64,
+}
+
+/// What a checked save did.
+#[derive(Debug, Clone)]
+pub enum SaveOutcome {
+    Saved(Step),
+    /// Someone saved the step after the editor loaded it; nothing was written. The step
+    /// as it is now, with its new revision.
+    Conflict(Box<StepDraft>),
+}
+
+/// Saves a draft step's fields unless someone else saved it since `edit.revision`.
+/// Draft edits are not announced: agents only ever see published versions.
+pub async fn save_step(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+    step: &StepId,
+    edit: StepEdit,
+) -> Result<SaveOutcome, CoreError> {
+    let fields = step_fields(edit.title, edit.content, edit.section_title)?;
+    let revision = Timestamp::from_micros(edit.revision);
+    let written = platform
+        .store
+        .update_step_at_revision(org, walkthrough, step, &fields, revision)
+        .await?;
+    match written {
+        Some(saved) => Ok(SaveOutcome::Saved(saved)),
+        None => {
+            let current = step_draft(platform, org, walkthrough, step).await?;
+            Ok(SaveOutcome::Conflict(Box::new(current)))
+        }
+    }
+}
+
+/// Where to move a draft step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepMove {
+    /// One place earlier (the first step stays first).
+    Up,
+    /// One place later (the last step stays last).
+    Down,
+    /// To this 1-based position.
+    To(usize),
+}
+
+/// Moves a draft step; returns its 1-based position afterwards.
+pub async fn move_step(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+    step: &StepId,
+    to: StepMove,
+) -> Result<usize, CoreError> {
+    let steps = platform.store.list_steps(org, walkthrough).await?;
+    let current = steps
+        .iter()
+        .position(|s| s.id == *step)
+        .ok_or(CoreError::NotFound)?;
+    let target = target_index(current, steps.len(), to)?;
+    if target == current {
+        return Ok(current + 1);
+    }
+    let others: Vec<&Step> = steps.iter().filter(|s| s.id != *step).collect();
+    let placement = match target.checked_sub(1).and_then(|i| others.get(i)) {
+        Some(before) => StepPlacement::After(before.id.clone()),
+        None => StepPlacement::First,
+    };
+    platform
+        .store
+        .update_step(org, walkthrough, step, None, Some(&placement))
+        .await?;
+    Ok(target + 1)
+}
+
+/// The 0-based index a step at `current` of `len` steps moves to.
+fn target_index(current: usize, len: usize, to: StepMove) -> Result<usize, ValidationError> {
+    match to {
+        StepMove::Up => Ok(current.saturating_sub(1)),
+        StepMove::Down => Ok((current + 1).min(len.saturating_sub(1))),
+        StepMove::To(position) if (1..=len).contains(&position) => Ok(position - 1),
+        StepMove::To(_) => Err(ValidationError::new(
+            "position",
+            format!("must be between 1 and {len}"),
+        )),
+    }
+}
+
+/// A walkthrough's assignments to the organization's servers, by display order.
+pub async fn assignments_of_walkthrough(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+) -> Result<Vec<Assignment>, CoreError> {
+    platform.store.get_walkthrough(org, walkthrough).await?;
+    Ok(platform
+        .store
+        .walkthrough_assignments(org, walkthrough)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moves_stay_inside_the_list() {
+        assert_eq!(target_index(0, 3, StepMove::Up), Ok(0));
+        assert_eq!(target_index(2, 3, StepMove::Up), Ok(1));
+        assert_eq!(target_index(2, 3, StepMove::Down), Ok(2));
+        assert_eq!(target_index(0, 3, StepMove::Down), Ok(1));
+        assert_eq!(target_index(0, 3, StepMove::To(3)), Ok(2));
+        assert_eq!(target_index(2, 3, StepMove::To(1)), Ok(0));
+        for outside in [0, 4] {
+            let refused = target_index(0, 3, StepMove::To(outside)).unwrap_err();
+            assert_eq!(refused.field, "position");
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! Published versions as their authors review them: the history (with the people still
+//! pinned to each version), and, before publishing, what the draft changes against the
+//! newest version, step by step and line by line.
+
+use guidepost_domain::*;
+pub use guidepost_store::VersionSummary;
+
+use crate::{CoreError, Platform};
+
+/// The history lists at most this many versions, newest first.
+pub const MAX_VERSIONS_LISTED: u32 = 200;
+/// Above this many cells (lines × lines) a text is compared by its common start and end
+/// only, so that a review stays fast whatever the texts.
+const MAX_DIFF_CELLS: usize = 1_000_000;
+
+/// A walkthrough with its published versions, newest first.
+pub async fn history(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+) -> Result<(Walkthrough, Vec<VersionSummary>), CoreError> {
+    let found = platform.store.get_walkthrough(org, walkthrough).await?;
+    let versions = platform
+        .store
+        .list_versions(org, walkthrough, MAX_VERSIONS_LISTED)
+        .await?;
+    Ok((found, versions))
+}
+
+/// What publishing the draft now would change.
+#[derive(Debug, Clone)]
+pub struct PublishReview {
+    pub walkthrough: Walkthrough,
+    /// How many steps the draft has.
+    pub draft_steps: usize,
+    /// The steps that differ from the newest version, in draft order, then the removed.
+    pub changes: Vec<StepChange>,
+    /// The published versions, newest first, with the people pinned to each.
+    pub versions: Vec<VersionSummary>,
+}
+
+impl PublishReview {
+    /// The version that publishing now creates.
+    pub fn next_version(&self) -> i64 {
+        self.walkthrough.published_version.unwrap_or(0) + 1
+    }
+
+    /// The people pinned to a version older than the one publishing creates: they finish
+    /// on the version they started, while new starts get the new one.
+    pub fn people_on_older_versions(&self) -> i64 {
+        self.versions.iter().map(|v| v.people).sum()
+    }
+}
+
+/// Compares the draft with the newest published version.
+pub async fn review(
+    platform: &Platform,
+    org: &OrgId,
+    walkthrough: &WalkthroughId,
+) -> Result<PublishReview, CoreError> {
+    let found = platform.store.get_walkthrough(org, walkthrough).await?;
+    let draft = platform.store.list_steps(org, walkthrough).await?;
+    let published = match found.published_version {
+        Some(number) => {
+            platform
+                .store
+                .get_version(org, walkthrough, number)
+                .await?
+                .steps
+        }
+        None => Vec::new(),
+    };
+    let versions = platform
+        .store
+        .list_versions(org, walkthrough, MAX_VERSIONS_LISTED)
+        .await?;
+    Ok(PublishReview {
+        walkthrough: found,
+        draft_steps: draft.len(),
+        changes: compare(&published, &draft),
+        versions,
+    })
+}
+
+/// How a step differs from the newest version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    /// Its title, section title or content changed (it may have moved too).
+    Changed,
+    /// Only its place among the other steps changed.
+    Moved,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Changed => "changed",
+            ChangeKind::Moved => "moved",
+        }
+    }
+}
+
+/// One step that publishing would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepChange {
+    pub kind: ChangeKind,
+    pub step_id: String,
+    /// The draft's title (the published one for a removed step).
+    pub title: String,
+    /// 1-based, in the newest version.
+    pub before_position: Option<usize>,
+    /// 1-based, in the draft.
+    pub after_position: Option<usize>,
+    /// The title and section title, where they changed.
+    pub fields: Vec<FieldChange>,
+    /// The content, line by line (empty when it is the same).
+    pub lines: Vec<DiffLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Same,
+    Added,
+    Removed,
+}
+
+impl LineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::Same => "same",
+            LineKind::Added => "added",
+            LineKind::Removed => "removed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffLine {
+    pub kind: LineKind,
+    pub text: String,
+}
+
+/// The changes from `published` to `draft`, matched by step id. A step that kept its
+/// place among the others is not "moved" because steps were added or removed around it.
+pub fn compare(published: &[PublishedStep], draft: &[Step]) -> Vec<StepChange> {
+    let draft_ids: Vec<&str> = draft.iter().map(|s| s.id.as_str()).collect();
+    let common_before: Vec<&str> = published
+        .iter()
+        .map(|s| s.id.as_str())
+        .filter(|id| draft_ids.contains(id))
+        .collect();
+    let common_after: Vec<&str> = draft_ids
+        .iter()
+        .copied()
+        .filter(|id| common_before.contains(id))
+        .collect();
+    let kept_in_order: Vec<&str> = matching_pairs(&common_before, &common_after)
+        .into_iter()
+        .map(|(i, _)| common_before[i])
+        .collect();
+    let mut changes: Vec<StepChange> = draft
+        .iter()
+        .enumerate()
+        .filter_map(|(index, step)| {
+            let before = published
+                .iter()
+                .position(|p| p.id == step.id.as_str())
+                .map(|i| (i, &published[i]));
+            let moved = before.is_some() && !kept_in_order.contains(&step.id.as_str());
+            changed_step(before, index, step, moved)
+        })
+        .collect();
+    changes.extend(
+        published
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !draft_ids.contains(&p.id.as_str()))
+            .map(|(index, p)| StepChange {
+                kind: ChangeKind::Removed,
+                step_id: p.id.clone(),
+                title: p.title.clone(),
+                before_position: Some(index + 1),
+                after_position: None,
+                fields: Vec::new(),
+                lines: whole(&p.content, LineKind::Removed),
+            }),
+    );
+    changes
+}
+
+/// The change of one draft step, if any.
+fn changed_step(
+    before: Option<(usize, &PublishedStep)>,
+    index: usize,
+    step: &Step,
+    moved: bool,
+) -> Option<StepChange> {
+    let Some((before_index, old)) = before else {
+        return Some(StepChange {
+            kind: ChangeKind::Added,
+            step_id: step.id.to_string(),
+            title: step.title.clone(),
+            before_position: None,
+            after_position: Some(index + 1),
+            fields: Vec::new(),
+            lines: whole(&step.content, LineKind::Added),
+        });
+    };
+    let mut fields = Vec::new();
+    if old.title != step.title {
+        fields.push(FieldChange {
+            field: "title",
+            before: old.title.clone(),
+            after: step.title.clone(),
+        });
+    }
+    if old.section_title != step.section_title {
+        fields.push(FieldChange {
+            field: "section title",
+            before: old.section_title.clone().unwrap_or_default(),
+            after: step.section_title.clone().unwrap_or_default(),
+        });
+    }
+    let edited = !fields.is_empty() || old.content != step.content;
+    if !edited && !moved {
+        return None;
+    }
+    Some(StepChange {
+        kind: if edited {
+            ChangeKind::Changed
+        } else {
+            ChangeKind::Moved
+        },
+        step_id: step.id.to_string(),
+        title: step.title.clone(),
+        before_position: Some(before_index + 1),
+        after_position: Some(index + 1),
+        fields,
+        lines: if old.content == step.content {
+            Vec::new()
+        } else {
+            line_diff(&old.content, &step.content)
+        },
+    })
+}
+
+fn whole(text: &str, kind: LineKind) -> Vec<DiffLine> {
+    text.lines()
+        .map(|line| DiffLine {
+            kind,
+            text: line.to_owned(),
+        })
+        .collect()
+}
+
+/// The lines of `before` and `after`, each marked same, removed or added (removed lines
+/// before the added lines that replace them).
+pub fn line_diff(before: &str, after: &str) -> Vec<DiffLine> {
+    let old: Vec<&str> = before.lines().collect();
+    let new: Vec<&str> = after.lines().collect();
+    let mut lines = Vec::with_capacity(old.len().max(new.len()));
+    let line = |kind, text: &str| DiffLine {
+        kind,
+        text: text.to_owned(),
+    };
+    let (mut i, mut j) = (0, 0);
+    for (match_i, match_j) in matching_pairs(&old, &new) {
+        lines.extend(old[i..match_i].iter().map(|t| line(LineKind::Removed, t)));
+        lines.extend(new[j..match_j].iter().map(|t| line(LineKind::Added, t)));
+        lines.push(line(LineKind::Same, old[match_i]));
+        (i, j) = (match_i + 1, match_j + 1);
+    }
+    lines.extend(old[i..].iter().map(|t| line(LineKind::Removed, t)));
+    lines.extend(new[j..].iter().map(|t| line(LineKind::Added, t)));
+    lines
+}
+
+/// The index pairs of a longest common subsequence of `a` and `b`, in order. The common
+/// start and end are matched directly; a middle too large to compare is left unmatched.
+fn matching_pairs<T: PartialEq>(a: &[T], b: &[T]) -> Vec<(usize, usize)> {
+    let start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let end = a[start..]
+        .iter()
+        .rev()
+        .zip(b[start..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (middle_a, middle_b) = (&a[start..a.len() - end], &b[start..b.len() - end]);
+    let mut pairs: Vec<(usize, usize)> = (0..start).map(|k| (k, k)).collect();
+    if middle_a.len().saturating_mul(middle_b.len()) <= MAX_DIFF_CELLS {
+        pairs.extend(
+            longest_common(middle_a, middle_b)
+                .into_iter()
+                .map(|(i, j)| (start + i, start + j)),
+        );
+    }
+    pairs.extend((0..end).map(|k| (a.len() - end + k, b.len() - end + k)));
+    pairs
+}
+
+/// The classic dynamic programme: lengths of the longest common suffixes, then a walk.
+fn longest_common<T: PartialEq>(a: &[T], b: &[T]) -> Vec<(usize, usize)> {
+    let width = b.len() + 1;
+    let mut table = vec![0u32; (a.len() + 1) * width];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            table[i * width + j] = if a[i] == b[j] {
+                table[(i + 1) * width + j + 1] + 1
+            } else {
+                table[(i + 1) * width + j].max(table[i * width + j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut pairs) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            pairs.push((i, j));
+            (i, j) = (i + 1, j + 1);
+        } else if table[(i + 1) * width + j] >= table[i * width + j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published(id: &str, title: &str, content: &str) -> PublishedStep {
+        PublishedStep {
+            id: id.into(),
+            title: title.into(),
+            section_title: None,
+            content: content.into(),
+        }
+    }
+
+    fn draft(id: &str, title: &str, content: &str) -> Step {
+        Step {
+            id: Id::from_trusted(id.into()),
+            walkthrough_id: Id::from_trusted("wt_x".into()),
+            title: title.into(),
+            section_title: None,
+            content: content.into(),
+            next_step_id: None,
+        }
+    }
+
+    fn kinds(lines: &[DiffLine]) -> Vec<(&str, &str)> {
+        lines
+            .iter()
+            .map(|l| (l.kind.as_str(), l.text.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_line_diff_keeps_what_stayed_and_marks_the_rest() {
+        let diff = line_diff("a\nb\nc\nd", "a\nB\nc\nd\ne");
+        assert_eq!(
+            kinds(&diff),
+            [
+                ("same", "a"),
+                ("removed", "b"),
+                ("added", "B"),
+                ("same", "c"),
+                ("same", "d"),
+                ("added", "e")
+            ]
+        );
+        assert!(line_diff("x", "x").iter().all(|l| l.kind == LineKind::Same));
+        assert_eq!(kinds(&line_diff("", "new")), [("added", "new")]);
+    }
+
+    #[test]
+    fn steps_are_matched_by_id_and_shifts_are_not_moves() {
+        let before = [
+            published("ws_a", "A", "one"),
+            published("ws_b", "B", "two"),
+            published("ws_c", "C", "three"),
+        ];
+        // New step first, B edited, C removed: A is not "moved" by the insertion.
+        let after = [
+            draft("ws_n", "N", "new\ntext"),
+            draft("ws_a", "A", "one"),
+            draft("ws_b", "B2", "two\nmore"),
+        ];
+        let changes = compare(&before, &after);
+        let summary: Vec<(&str, &str)> = changes
+            .iter()
+            .map(|c| (c.kind.as_str(), c.step_id.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [("added", "ws_n"), ("changed", "ws_b"), ("removed", "ws_c")]
+        );
+        assert_eq!(
+            kinds(&changes[0].lines),
+            [("added", "new"), ("added", "text")]
+        );
+        assert_eq!(changes[1].fields[0].before, "B");
+        assert_eq!(changes[1].fields[0].after, "B2");
+        assert_eq!(
+            kinds(&changes[1].lines),
+            [("same", "two"), ("added", "more")]
+        );
+        assert_eq!(changes[2].before_position, Some(3));
+    }
+
+    #[test]
+    fn a_reorder_marks_the_step_that_moved() {
+        let before = [
+            published("ws_a", "A", ""),
+            published("ws_b", "B", ""),
+            published("ws_c", "C", ""),
+        ];
+        let after = [
+            draft("ws_c", "C", ""),
+            draft("ws_a", "A", ""),
+            draft("ws_b", "B", ""),
+        ];
+        let changes = compare(&before, &after);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].kind, ChangeKind::Moved);
+        assert_eq!(changes[0].step_id, "ws_c");
+        assert_eq!(
+            (changes[0].before_position, changes[0].after_position),
+            (Some(3), Some(1))
+        );
+        assert!(
+            compare(
+                &before,
+                &[
+                    draft("ws_a", "A", ""),
+                    draft("ws_b", "B", ""),
+                    draft("ws_c", "C", "")
+                ]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_huge_middle_is_compared_by_its_ends_only() {
+        let old: String = (0..1500).map(|n| format!("old {n}\n")).collect();
+        let new: String = (0..1500).map(|n| format!("new {n}\n")).collect();
+        let diff = line_diff(&format!("top\n{old}bottom"), &format!("top\n{new}bottom"));
+        assert_eq!(diff.len(), 3002);
+        assert_eq!(
+            (diff[0].kind, diff[3001].kind),
+            (LineKind::Same, LineKind::Same)
+        );
+    }
+}

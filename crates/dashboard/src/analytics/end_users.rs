@@ -1,0 +1,234 @@
+//! `/app/end-users`: the people behind MCP clients (by email or tracking id), and one
+//! person's picture: sessions, progress per server and walkthrough, recent calls and
+//! support requests. The progress and calls tables are shared with a support request.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
+use guidepost_domain::*;
+use serde::Deserialize;
+
+use super::{ServerNames, chosen, latency, page_from, when};
+use crate::Dashboard;
+use crate::page::{self, Chrome, PageError, PageResult};
+use crate::session::Signed;
+
+/// End users per page of the list.
+const PAGE_SIZE: u32 = 50;
+
+#[derive(Deserialize)]
+pub(crate) struct EndUserQuery {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    tracking_id: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "end_users/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    email: String,
+    tracking_id: String,
+    people: Vec<PersonRow>,
+    next: Option<String>,
+}
+
+struct PersonRow {
+    id: String,
+    email: Option<String>,
+    email_verified: bool,
+    tracking_id: Option<String>,
+    first_seen: String,
+    last_seen: String,
+}
+
+pub(crate) async fn list(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(query): Query<EndUserQuery>,
+) -> PageResult {
+    let page = page_from(&query.cursor, PAGE_SIZE)?;
+    let email = chosen(&query.email).unwrap_or_default().to_owned();
+    let tracking_id = chosen(&query.tracking_id).unwrap_or_default().to_owned();
+    let filter = EndUserFilter {
+        email: (!email.is_empty()).then(|| email.clone()),
+        tracking_id: (!tracking_id.is_empty()).then(|| tracking_id.clone()),
+    };
+    let found = end_users::list(&app.platform, signed.org(), &filter, &page).await?;
+    let chrome = Chrome::new(&app, &signed, "End users", "end-users", None).await?;
+    let next = found.next_cursor.map(|cursor| {
+        let pairs = [
+            ("email", email.as_str()),
+            ("tracking_id", tracking_id.as_str()),
+            ("cursor", cursor.as_str()),
+        ];
+        format!(
+            "/app/end-users?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
+    });
+    Ok(page::render(&ListPage {
+        chrome,
+        people: found.items.into_iter().map(person_row).collect(),
+        email,
+        tracking_id,
+        next,
+    }))
+}
+
+fn person_row(person: EndUser) -> PersonRow {
+    PersonRow {
+        id: person.id.to_string(),
+        email: person.email.map(|e| e.as_str().to_owned()),
+        email_verified: person.email_verified,
+        tracking_id: person.tracking_id,
+        first_seen: when(person.first_seen_at),
+        last_seen: when(person.last_seen_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "end_users/show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    person: PersonRow,
+    linked_to: Option<String>,
+    sessions: Vec<SessionRow>,
+    progress: Vec<ProgressRow>,
+    calls: Vec<CallRow>,
+    requests: Vec<RequestRow>,
+}
+
+struct SessionRow {
+    server: String,
+    client: String,
+    protocol: String,
+    first_seen: String,
+    last_seen: String,
+}
+
+/// A support request in a person's list.
+struct RequestRow {
+    id: String,
+    title: String,
+    status: &'static str,
+    server: String,
+    created: String,
+}
+
+pub(crate) async fn show(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id: EndUserId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let picture = end_users::picture(&app.platform, signed.org(), &id).await?;
+    let person = person_row(picture.end_user.clone());
+    let title = person
+        .email
+        .clone()
+        .or_else(|| person.tracking_id.clone())
+        .unwrap_or_else(|| person.id.clone());
+    let chrome = Chrome::new(&app, &signed, title, "end-users", None).await?;
+    let names = ServerNames::of(&app, &signed).await?;
+    Ok(page::render(&ShowPage {
+        chrome,
+        person,
+        linked_to: picture.end_user.linked_end_user_id.map(|l| l.to_string()),
+        sessions: picture
+            .sessions
+            .iter()
+            .map(|s| session_row(&names, s))
+            .collect(),
+        progress: progress_rows(&names, picture.progress),
+        calls: call_rows(&names, picture.recent_tool_calls),
+        requests: picture
+            .support_requests
+            .into_iter()
+            .map(|r| RequestRow {
+                id: r.id.to_string(),
+                status: r.status.as_str(),
+                server: names.name(&r.server_id),
+                created: when(r.created_at),
+                title: r.title,
+            })
+            .collect(),
+    }))
+}
+
+fn session_row(names: &ServerNames, session: &McpSession) -> SessionRow {
+    let client = match (&session.client_name, &session.client_version) {
+        (Some(name), Some(version)) => format!("{name} {version}"),
+        (Some(name), None) => name.clone(),
+        _ => "unknown client".into(),
+    };
+    SessionRow {
+        server: names.name(&session.server_id),
+        client,
+        protocol: session.protocol_version.clone().unwrap_or_default(),
+        first_seen: when(session.first_seen_at),
+        last_seen: when(session.last_seen_at),
+    }
+}
+
+/// One person's progress through one walkthrough on one server.
+pub(super) struct ProgressRow {
+    pub server: String,
+    pub walkthrough_id: String,
+    pub walkthrough: String,
+    pub version: i64,
+    pub status: &'static str,
+    /// (step id, "Step n of m: title")
+    pub current_step: Option<(String, String)>,
+    pub completed: String,
+    pub last_activity: String,
+}
+
+pub(super) fn progress_rows(names: &ServerNames, progress: Vec<ProgressView>) -> Vec<ProgressRow> {
+    progress
+        .into_iter()
+        .map(|p| ProgressRow {
+            server: names.name(&p.server_id),
+            walkthrough_id: p.walkthrough_id.to_string(),
+            walkthrough: p.walkthrough_title,
+            version: p.version,
+            status: p.status.as_str(),
+            current_step: p.current_step.map(|step| {
+                let place = format!(
+                    "Step {} of {}: {}",
+                    step.position, p.total_steps, step.title
+                );
+                (step.id, place)
+            }),
+            completed: format!("{} of {}", p.completed_steps, p.total_steps),
+            last_activity: when(p.last_activity_at),
+        })
+        .collect()
+}
+
+/// One recorded tool call.
+pub(super) struct CallRow {
+    pub at: String,
+    pub server: String,
+    pub tool: String,
+    pub is_error: bool,
+    pub summary: String,
+    pub duration: String,
+}
+
+pub(super) fn call_rows(names: &ServerNames, calls: Vec<ToolCall>) -> Vec<CallRow> {
+    calls
+        .into_iter()
+        .map(|c| CallRow {
+            at: when(c.created_at),
+            server: names.name(&c.server_id),
+            tool: c.tool_name,
+            is_error: c.is_error,
+            summary: c.result_summary,
+            duration: latency(c.duration_us),
+        })
+        .collect()
+}

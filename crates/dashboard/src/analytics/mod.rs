@@ -1,0 +1,142 @@
+//! What the organization's servers are used for and by whom (SPEC §12): analytics (calls
+//! over time, per-tool latency and errors, walkthrough funnels), end users with their
+//! progress and calls, the support inbox, and the webhooks that announce support events.
+//!
+//! Every number comes from a core report over the signed-in member's organization; the
+//! pages only lay it out (charts in `crate::charts`, each followed by its table). Time
+//! windows and filters are query parameters, so every view is a URL.
+
+mod end_users;
+mod funnel;
+mod support;
+mod tools;
+mod webhooks;
+
+use axum::Router;
+use axum::routing::{get, post};
+use guidepost_core::servers;
+use guidepost_domain::*;
+
+use crate::Dashboard;
+use crate::page::PageError;
+use crate::session::Signed;
+
+pub(crate) fn routes() -> Router<Dashboard> {
+    Router::new()
+        .route("/analytics", get(tools::overview))
+        .route("/analytics/funnel/{id}", get(funnel::show))
+        .route("/end-users", get(end_users::list))
+        .route("/end-users/{id}", get(end_users::show))
+        .route("/support", get(support::inbox))
+        .route("/support/{id}", get(support::show))
+        .route("/support/{id}/status", post(support::change_status))
+        .route(
+            "/support/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/support/webhooks/{id}", get(webhooks::show))
+        .route("/support/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/support/webhooks/{id}/test", post(webhooks::test))
+}
+
+/// The most servers a filter lists (an organization with more filters by URL).
+const SERVER_CHOICES: u32 = 200;
+
+/// The organization's servers as (id, name), for filters and for naming servers in tables.
+struct ServerNames(Vec<(String, String)>);
+
+impl ServerNames {
+    async fn of(app: &Dashboard, signed: &Signed) -> Result<Self, PageError> {
+        let page = PageRequest::first(SERVER_CHOICES);
+        let listed = servers::list(&app.platform, signed.org(), &page).await?;
+        Ok(ServerNames(
+            listed
+                .items
+                .into_iter()
+                .map(|s| (s.id.to_string(), s.name))
+                .collect(),
+        ))
+    }
+
+    /// The server's name, or its id when it is not among the listed ones.
+    fn name(&self, id: &ServerId) -> String {
+        self.0
+            .iter()
+            .find(|(known, _)| known == id.as_str())
+            .map_or_else(|| id.to_string(), |(_, name)| name.clone())
+    }
+}
+
+/// An optional filter from a query: empty means "any".
+fn chosen(text: &Option<String>) -> Option<&str> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// An id from a filter; a malformed one is named back to the person.
+fn filter_id<K: IdKind>(field: &str, text: &Option<String>) -> Result<Option<Id<K>>, PageError> {
+    chosen(text)
+        .map(|text| {
+            Id::parse(text).ok_or_else(|| PageError::Invalid {
+                field: field.to_owned(),
+                message: format!("{text:?} is not a valid id"),
+            })
+        })
+        .transpose()
+}
+
+/// Where a list continues, from its `cursor` query.
+fn page_from(cursor: &Option<String>, limit: u32) -> Result<PageRequest, PageError> {
+    let after = chosen(cursor)
+        .map(|text| {
+            Cursor::decode(text).ok_or_else(|| PageError::Invalid {
+                field: "cursor".into(),
+                message: "this page link is damaged; start from the first page".into(),
+            })
+        })
+        .transpose()?;
+    Ok(PageRequest { after, limit })
+}
+
+/// A time as people read it: `2026-11-22 14:05 UTC`.
+fn when(at: Timestamp) -> String {
+    let text = at.to_rfc3339();
+    format!("{} {} UTC", &text[..10], &text[11..16])
+}
+
+/// A latency in the unit that keeps it short.
+fn latency(micros: i64) -> String {
+    match micros {
+        m if m < 1_000 => format!("{m} µs"),
+        m if m < 1_000_000 => format!("{:.1} ms", m as f64 / 1_000.0),
+        m => format!("{:.2} s", m as f64 / 1_000_000.0),
+    }
+}
+
+/// `part` of `whole` as a percentage with one decimal; "–" when there is no whole.
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_and_percentages_read_well() {
+        assert_eq!(latency(850), "850 µs");
+        assert_eq!(latency(12_340), "12.3 ms");
+        assert_eq!(latency(2_500_000), "2.50 s");
+        assert_eq!(percent(1, 3), "33.3%");
+        assert_eq!(percent(0, 0), "–");
+    }
+
+    #[test]
+    fn times_are_shown_to_the_minute_in_utc() {
+        let at = Timestamp::parse_rfc3339("2026-11-22T14:05:59Z").unwrap();
+        assert_eq!(when(at), "2026-11-22 14:05 UTC");
+    }
+}

@@ -1,0 +1,324 @@
+//! `/app/analytics`: calls over time (with errors), per-tool latency percentiles and error
+//! rates, over a window of 1, 7 or 30 days, for all servers or one; and the walkthroughs
+//! whose funnels can be read.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use guidepost_core::analytics::{self, BucketWidth, CallsOverTime, ToolReport};
+use guidepost_core::servers;
+use guidepost_core::walkthroughs::authoring;
+use guidepost_domain::*;
+use serde::Deserialize;
+
+use super::{ServerNames, chosen, filter_id, latency, percent, when};
+use crate::Dashboard;
+use crate::charts::{self, Chart, Column, Row, Series};
+use crate::page::{self, Chrome, PageError, PageResult};
+use crate::session::Signed;
+
+/// The windows offered, in days, and the one shown by default.
+const WINDOWS: [u32; 3] = [1, 7, 30];
+const DEFAULT_DAYS: u32 = 7;
+const WALKTHROUGHS_LISTED: u32 = 200;
+
+#[derive(Deserialize)]
+pub(crate) struct AnalyticsQuery {
+    #[serde(default)]
+    server: Option<String>,
+    #[serde(default)]
+    days: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "analytics/overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    /// The chosen server's id, or empty for all.
+    server: String,
+    /// (id, name, selected)
+    servers: Vec<(String, String, bool)>,
+    days: u32,
+    /// (label, href, current)
+    windows: Vec<(String, String, bool)>,
+    window: String,
+    total_calls: u64,
+    total_errors: u64,
+    error_rate: String,
+    calls_chart: Chart,
+    buckets: Vec<BucketRow>,
+    latency_chart: Chart,
+    errors_chart: Chart,
+    tools: Vec<ToolRow>,
+    walkthroughs: Vec<WalkthroughRow>,
+}
+
+struct BucketRow {
+    label: String,
+    calls: u64,
+    errors: u64,
+}
+
+struct ToolRow {
+    name: String,
+    calls: u64,
+    errors: u64,
+    error_rate: String,
+    p50: String,
+    p95: String,
+    p99: String,
+    max: String,
+}
+
+struct WalkthroughRow {
+    id: String,
+    title: String,
+    published: bool,
+}
+
+pub(crate) async fn overview(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(query): Query<AnalyticsQuery>,
+) -> PageResult {
+    let days = window_days(&query.days)?;
+    let server: Option<ServerId> = filter_id("server", &query.server)?;
+    if let Some(id) = &server {
+        servers::get(&app.platform, signed.org(), id).await?;
+    }
+    let chrome = Chrome::new(&app, &signed, "Analytics", "analytics", None).await?;
+    let (width, count) = buckets_for(days);
+    let org = signed.org();
+    let over_time =
+        analytics::calls_over_time(&app.platform, org, server.as_ref(), width, count).await?;
+    let report = analytics::report(
+        &app.platform,
+        org,
+        server.as_ref(),
+        Some(over_time.since),
+        Some(over_time.until),
+    )
+    .await?;
+    let names = ServerNames::of(&app, &signed).await?;
+    let first = PageRequest::first(WALKTHROUGHS_LISTED);
+    let listed = authoring::list(&app.platform, org, &first).await?;
+    let walkthroughs = listed.items.into_iter().map(walkthrough_row).collect();
+    let server = server.map(|s| s.to_string()).unwrap_or_default();
+    let total_calls = over_time.buckets.iter().map(|b| b.calls).sum();
+    let total_errors = over_time.buckets.iter().map(|b| b.errors).sum();
+    Ok(page::render(&OverviewPage {
+        chrome,
+        servers: names
+            .0
+            .into_iter()
+            .map(|(id, name)| (id.clone(), name, id == server))
+            .collect(),
+        windows: window_links(&server, days),
+        window: format!("{} to {}", when(over_time.since), when(over_time.until)),
+        days,
+        total_calls,
+        total_errors,
+        error_rate: percent(total_errors, total_calls),
+        calls_chart: calls_chart(&over_time, days),
+        buckets: bucket_rows(&over_time),
+        latency_chart: latency_chart(&report.tools),
+        errors_chart: errors_chart(&report.tools),
+        tools: report.tools.iter().map(tool_row).collect(),
+        walkthroughs,
+        server,
+    }))
+}
+
+fn window_days(days: &Option<String>) -> Result<u32, PageError> {
+    let Some(text) = chosen(days) else {
+        return Ok(DEFAULT_DAYS);
+    };
+    text.parse()
+        .ok()
+        .filter(|d| WINDOWS.contains(d))
+        .ok_or_else(|| PageError::Invalid {
+            field: "days".into(),
+            message: "choose a window of 1, 7 or 30 days".into(),
+        })
+}
+
+/// A day is drawn by the hour; longer windows by the day.
+fn buckets_for(days: u32) -> (BucketWidth, u32) {
+    if days == 1 {
+        (BucketWidth::Hour, 24)
+    } else {
+        (BucketWidth::Day, days)
+    }
+}
+
+fn window_links(server: &str, current: u32) -> Vec<(String, String, bool)> {
+    WINDOWS
+        .iter()
+        .map(|&days| {
+            let label = if days == 1 {
+                "Last 24 hours".to_owned()
+            } else {
+                format!("Last {days} days")
+            };
+            let mut pairs = vec![("days", days.to_string())];
+            if !server.is_empty() {
+                pairs.push(("server", server.to_owned()));
+            }
+            let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+            (label, format!("/app/analytics?{query}"), days == current)
+        })
+        .collect()
+}
+
+/// A bucket's start in full (the table) or short (under a column).
+fn bucket_label(start: Timestamp, width: BucketWidth, short: bool) -> String {
+    let full = when(start);
+    match (width, short) {
+        (BucketWidth::Hour, true) => full[11..16].to_owned(),
+        (BucketWidth::Hour, false) => full[..16].to_owned(),
+        (BucketWidth::Day, true) => full[5..10].to_owned(),
+        (BucketWidth::Day, false) => full[..10].to_owned(),
+    }
+}
+
+fn calls_chart(over_time: &CallsOverTime, days: u32) -> Chart {
+    let columns: Vec<Column> = over_time
+        .buckets
+        .iter()
+        .map(|b| Column {
+            label: bucket_label(b.start, over_time.width, true),
+            total: b.calls,
+            part: b.errors,
+        })
+        .collect();
+    let (calls, errors): (u64, u64) = over_time
+        .buckets
+        .iter()
+        .fold((0, 0), |(c, e), b| (c + b.calls, e + b.errors));
+    let per = match over_time.width {
+        BucketWidth::Hour => "hour",
+        BucketWidth::Day => "day",
+    };
+    charts::columns(
+        "calls-chart",
+        format!("Tool calls per {per}, last {days} day(s)"),
+        format!(
+            "{calls} calls, {errors} of them errors, from {} to {}. The table below has each {per}'s numbers.",
+            when(over_time.since),
+            when(over_time.until)
+        ),
+        [
+            Series {
+                name: "calls",
+                class: "bar",
+            },
+            Series {
+                name: "errors",
+                class: "bar errors",
+            },
+        ],
+        &columns,
+    )
+}
+
+fn bucket_rows(over_time: &CallsOverTime) -> Vec<BucketRow> {
+    over_time
+        .buckets
+        .iter()
+        .map(|b| BucketRow {
+            label: bucket_label(b.start, over_time.width, false),
+            calls: b.calls,
+            errors: b.errors,
+        })
+        .collect()
+}
+
+fn latency_chart(tools: &[ToolReport]) -> Chart {
+    let rows: Vec<Row> = tools
+        .iter()
+        .map(|t| {
+            let values = [t.p50_us, t.p95_us, t.p99_us];
+            Row {
+                label: t.tool_name.clone(),
+                values: values.iter().map(|&v| v as f64).collect(),
+                texts: ["p50", "p95", "p99"]
+                    .iter()
+                    .zip(values)
+                    .map(|(name, v)| format!("{name} {}", latency(v)))
+                    .collect(),
+            }
+        })
+        .collect();
+    charts::rows(
+        "latency-chart",
+        "Latency per tool: p50, p95 and p99".into(),
+        format!(
+            "{} tools; each has three bars, the 50th, 95th and 99th percentile of its call durations. The table below has the numbers.",
+            tools.len()
+        ),
+        &[
+            Series {
+                name: "p50",
+                class: "bar",
+            },
+            Series {
+                name: "p95",
+                class: "bar second",
+            },
+            Series {
+                name: "p99",
+                class: "bar third",
+            },
+        ],
+        &rows,
+    )
+}
+
+fn errors_chart(tools: &[ToolReport]) -> Chart {
+    let rows: Vec<Row> = tools
+        .iter()
+        .map(|t| Row {
+            label: t.tool_name.clone(),
+            values: vec![t.error_rate],
+            texts: vec![format!(
+                "{} ({} of {})",
+                percent(t.errors, t.calls),
+                t.errors,
+                t.calls
+            )],
+        })
+        .collect();
+    charts::rows(
+        "errors-chart",
+        "Error rate per tool".into(),
+        format!(
+            "The share of each tool's calls that failed, for {} tools. The table below has the numbers.",
+            tools.len()
+        ),
+        &[Series {
+            name: "error rate",
+            class: "bar errors",
+        }],
+        &rows,
+    )
+}
+
+fn tool_row(t: &ToolReport) -> ToolRow {
+    ToolRow {
+        name: t.tool_name.clone(),
+        calls: t.calls,
+        errors: t.errors,
+        error_rate: percent(t.errors, t.calls),
+        p50: latency(t.p50_us),
+        p95: latency(t.p95_us),
+        p99: latency(t.p99_us),
+        max: latency(t.max_us),
+    }
+}
+
+fn walkthrough_row(w: Walkthrough) -> WalkthroughRow {
+    WalkthroughRow {
+        id: w.id.to_string(),
+        published: w.published_version.is_some(),
+        title: w.title,
+    }
+}

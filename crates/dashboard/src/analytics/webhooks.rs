@@ -1,0 +1,236 @@
+//! `/app/support/webhooks`: the URLs that support events are sent to. Creating one shows
+//! its signing secret this once (core keeps it sealed under the master key, and refuses
+//! to create one without that key: the page says so); a webhook's page lists its recent
+//! deliveries and sends a ping on request.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use guidepost_core::CoreError;
+use guidepost_core::members::require_editor;
+use guidepost_core::webhooks::{self, WebhookInput};
+use guidepost_domain::*;
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::when;
+use crate::Dashboard;
+use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::session::{Signed, SignedForm};
+
+/// Deliveries a webhook's page shows, newest first.
+const DELIVERIES_SHOWN: u32 = 50;
+
+#[derive(Template)]
+#[template(path = "support/webhooks.html")]
+struct ListPage {
+    chrome: Chrome,
+    hooks: Vec<HookRow>,
+    /// A webhook just created: (id, secret), shown this once.
+    created: Option<(String, String)>,
+    /// Why the last creation was refused: (field, message).
+    error: Option<(String, String)>,
+    form: HookForm,
+}
+
+struct HookRow {
+    id: String,
+    url: String,
+    events: String,
+    created: String,
+}
+
+impl HookRow {
+    fn of(hook: &Webhook) -> Self {
+        HookRow {
+            id: hook.id.to_string(),
+            url: hook.url.clone(),
+            events: hook
+                .events
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            created: when(hook.created_at),
+        }
+    }
+}
+
+/// The create form as posted; each event is its own checkbox, absent when unticked.
+#[derive(Deserialize, Default)]
+pub(crate) struct HookForm {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    event_created: Option<String>,
+    #[serde(default)]
+    event_updated: Option<String>,
+}
+
+impl HookForm {
+    fn events(&self) -> Vec<WebhookEvent> {
+        let mut events = Vec::new();
+        if self.event_created.is_some() {
+            events.push(WebhookEvent::SupportRequestCreated);
+        }
+        if self.event_updated.is_some() {
+            events.push(WebhookEvent::SupportRequestUpdated);
+        }
+        events
+    }
+}
+
+async fn list_page(
+    app: &Dashboard,
+    signed: &Signed,
+    done: Option<&str>,
+    outcome: Outcome,
+) -> PageResult {
+    let chrome = Chrome::new(app, signed, "Webhooks", "support", done).await?;
+    let hooks = webhooks::list(&app.platform, signed.org()).await?;
+    let (status, created, error, form) = match outcome {
+        Outcome::Fresh => (StatusCode::OK, None, None, fresh_form()),
+        Outcome::Created(id, secret) => (StatusCode::OK, Some((id, secret)), None, fresh_form()),
+        Outcome::Refused(status, field, message, form) => {
+            (status, None, Some((field, message)), form)
+        }
+    };
+    let page = ListPage {
+        chrome,
+        hooks: hooks.iter().map(HookRow::of).collect(),
+        created,
+        error,
+        form,
+    };
+    Ok(page::render_with(status, &page))
+}
+
+/// What the list page follows.
+enum Outcome {
+    Fresh,
+    Created(String, String),
+    Refused(StatusCode, String, String, HookForm),
+}
+
+/// A new form subscribes to both events.
+fn fresh_form() -> HookForm {
+    HookForm {
+        url: String::new(),
+        event_created: Some("on".into()),
+        event_updated: Some("on".into()),
+    }
+}
+
+pub(crate) async fn list(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    list_page(&app, &signed, done.done.as_deref(), Outcome::Fresh).await
+}
+
+pub(crate) async fn create(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<HookForm>,
+) -> PageResult {
+    require_editor(&signed.member)?;
+    let input = WebhookInput {
+        url: form.url.clone(),
+        events: form.events(),
+    };
+    let outcome = match webhooks::create(&app.platform, signed.org(), input).await {
+        Ok(created) => Outcome::Created(created.webhook.id.to_string(), created.secret),
+        // Refusals are answered on the form, which keeps what was typed.
+        Err(CoreError::Invalid(why)) => Outcome::Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            why.field.to_string(),
+            why.message,
+            form,
+        ),
+        Err(CoreError::Conflict(message)) => {
+            Outcome::Refused(StatusCode::CONFLICT, "webhook".into(), message, form)
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let done = matches!(outcome, Outcome::Created(..)).then_some("created");
+    list_page(&app, &signed, done, outcome).await
+}
+
+#[derive(Template)]
+#[template(path = "support/webhook.html")]
+struct ShowPage {
+    chrome: Chrome,
+    hook: HookRow,
+    deliveries: Vec<DeliveryRow>,
+}
+
+struct DeliveryRow {
+    event: &'static str,
+    status: &'static str,
+    attempts: u32,
+    /// The receiver's answer or why there was none.
+    outcome: String,
+    next_attempt: String,
+    created: String,
+}
+
+fn delivery_row(delivery: WebhookDelivery) -> DeliveryRow {
+    let outcome = match (delivery.last_status_code, delivery.last_error) {
+        (Some(code), Some(error)) => format!("{code}: {error}"),
+        (Some(code), None) => format!("answered {code}"),
+        (None, Some(error)) => error,
+        (None, None) => "not tried yet".into(),
+    };
+    DeliveryRow {
+        event: delivery.event.as_str(),
+        status: delivery.status.as_str(),
+        attempts: delivery.attempts,
+        outcome,
+        next_attempt: delivery.next_attempt_at.map_or_else(|| "–".into(), when),
+        created: when(delivery.created_at),
+    }
+}
+
+fn hook_id(text: &str) -> Result<WebhookId, PageError> {
+    Id::parse(text).ok_or(PageError::NotFound)
+}
+
+pub(crate) async fn show(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let id = hook_id(&id)?;
+    let org = signed.org();
+    let hook = webhooks::get(&app.platform, org, &id).await?;
+    let page = PageRequest::first(DELIVERIES_SHOWN);
+    let deliveries = webhooks::deliveries(&app.platform, org, &id, &page).await?;
+    let chrome = Chrome::new(&app, &signed, "Webhook", "support", done.done.as_deref()).await?;
+    Ok(page::render(&ShowPage {
+        chrome,
+        hook: HookRow::of(&hook),
+        deliveries: deliveries.items.into_iter().map(delivery_row).collect(),
+    }))
+}
+
+pub(crate) async fn delete(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    require_editor(&signed.member)?;
+    let id = hook_id(&id)?;
+    webhooks::delete(&app.platform, signed.org(), &id).await?;
+    Ok(page::done("/app/support/webhooks", "deleted"))
+}
+
+pub(crate) async fn test(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    require_editor(&signed.member)?;
+    let id = hook_id(&id)?;
+    webhooks::ping(&app.platform, signed.org(), &id).await?;
+    Ok(page::done(&format!("/app/support/webhooks/{id}"), "ping"))
+}

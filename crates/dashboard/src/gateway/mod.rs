@@ -1,0 +1,130 @@
+//! The gateway (SPEC §8, §12): installed upstream MCP servers at a glance, the catalog
+//! and install form, an upstream's status, logs, tools and attachments, the review queue
+//! of pending and quarantined tools with their diffs and findings, and the audit log.
+//!
+//! Every id in a URL is looked up within the signed-in member's organization, so another
+//! organization's upstreams, tools and servers are simply not found.
+
+mod audit;
+mod catalog;
+mod review;
+mod upstreams;
+mod visible;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use guidepost_core::upstreams::overview;
+use guidepost_domain::*;
+
+use crate::Dashboard;
+use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::session::Signed;
+
+pub(crate) fn routes() -> Router<Dashboard> {
+    Router::new()
+        .route("/gateway", get(installed))
+        .route("/gateway/catalog", get(catalog::list))
+        .route(
+            "/gateway/catalog/{entry}/install",
+            get(catalog::install_form).post(catalog::install),
+        )
+        .route("/gateway/upstreams/{id}", get(upstreams::show))
+        .route("/gateway/upstreams/{id}/restart", post(upstreams::restart))
+        .route("/gateway/upstreams/{id}/attach", post(upstreams::attach))
+        .route(
+            "/gateway/upstreams/{id}/detach/{server}",
+            post(upstreams::detach),
+        )
+        .route(
+            "/gateway/upstreams/{id}/uninstall",
+            post(upstreams::uninstall),
+        )
+        .route("/gateway/review", get(review::queue))
+        .route("/gateway/upstreams/{id}/tools/{name}", get(review::tool))
+        .route(
+            "/gateway/upstreams/{id}/tools/{name}/approve",
+            post(review::approve),
+        )
+        .route(
+            "/gateway/upstreams/{id}/tools/{name}/reject",
+            post(review::reject),
+        )
+        .route("/gateway/audit", get(audit::list))
+}
+
+/// Who the audit log names for a member acting in the dashboard.
+fn actor(signed: &Signed) -> Actor {
+    Actor::member(&signed.member.id)
+}
+
+/// An upstream id from the URL; one that does not parse is simply not found.
+fn upstream_id(text: &str) -> Result<UpstreamId, PageError> {
+    Id::parse(text).ok_or(PageError::NotFound)
+}
+
+/// The badge class that goes with an upstream's status (the word is always shown too).
+fn status_tone(status: UpstreamStatus) -> &'static str {
+    match status {
+        UpstreamStatus::Ready => "ok",
+        UpstreamStatus::Installing | UpstreamStatus::Starting | UpstreamStatus::Degraded => "warn",
+        UpstreamStatus::Failed => "danger",
+        UpstreamStatus::Stopped => "",
+    }
+}
+
+/// The badge class that goes with a tool's review state.
+fn state_tone(state: ToolState) -> &'static str {
+    match state {
+        ToolState::Approved => "ok",
+        ToolState::Pending => "warn",
+        ToolState::Quarantined | ToolState::Rejected => "danger",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "gateway/installed.html")]
+struct InstalledPage {
+    chrome: Chrome,
+    upstreams: Vec<UpstreamRow>,
+    awaiting_review: usize,
+}
+
+struct UpstreamRow {
+    id: String,
+    name: String,
+    status: &'static str,
+    tone: &'static str,
+    tools: usize,
+    awaiting_review: usize,
+    servers: usize,
+}
+
+/// `GET /app/gateway`: the installed upstreams and how many tools wait for review.
+pub(crate) async fn installed(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let chrome = Chrome::new(&app, &signed, "Gateway", "gateway", done.done.as_deref()).await?;
+    let all = overview::overview(&app.platform, signed.org()).await?;
+    let upstreams: Vec<UpstreamRow> = all
+        .iter()
+        .map(|entry| UpstreamRow {
+            id: entry.upstream.id.to_string(),
+            name: entry.upstream.name.clone(),
+            status: entry.upstream.status.as_str(),
+            tone: status_tone(entry.upstream.status),
+            tools: entry.tools.len(),
+            awaiting_review: entry.awaiting_review().count(),
+            servers: entry.servers.len(),
+        })
+        .collect();
+    let awaiting_review = upstreams.iter().map(|u| u.awaiting_review).sum();
+    Ok(page::render(&InstalledPage {
+        chrome,
+        upstreams,
+        awaiting_review,
+    }))
+}

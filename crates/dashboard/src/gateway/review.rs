@@ -1,0 +1,172 @@
+//! The review queue (pending and quarantined tools of every upstream) and a tool's review
+//! page: what changed against the definition last approved, as a line diff with hidden
+//! characters shown as badges, the scanner's findings, and the approve and reject forms.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use guidepost_core::upstreams::{self, overview};
+use guidepost_domain::*;
+
+use super::visible::{self, DiffBlock, DiffLine, Visible};
+use super::{actor, state_tone, upstream_id};
+use crate::Dashboard;
+use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::session::{Signed, SignedForm};
+
+#[derive(Template)]
+#[template(path = "gateway/review.html")]
+struct QueuePage {
+    chrome: Chrome,
+    tools: Vec<QueueRow>,
+}
+
+struct QueueRow {
+    upstream_id: String,
+    upstream_name: String,
+    name: String,
+    state: &'static str,
+    tone: &'static str,
+    findings: usize,
+}
+
+/// `GET /app/gateway/review`.
+pub(crate) async fn queue(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let title = "Review queue";
+    let chrome = Chrome::new(&app, &signed, title, "gateway", done.done.as_deref()).await?;
+    let queue = overview::review_queue(&app.platform, signed.org()).await?;
+    let tools = queue
+        .into_iter()
+        .map(|awaiting| QueueRow {
+            upstream_id: awaiting.upstream_id.to_string(),
+            upstream_name: awaiting.upstream_name,
+            state: awaiting.tool.state.as_str(),
+            tone: state_tone(awaiting.tool.state),
+            findings: awaiting.tool.findings.len(),
+            name: awaiting.tool.name,
+        })
+        .collect();
+    Ok(page::render(&QueuePage { chrome, tools }))
+}
+
+#[derive(Template)]
+#[template(path = "gateway/tool.html")]
+struct ToolPage {
+    chrome: Chrome,
+    upstream_id: String,
+    upstream_name: String,
+    name: String,
+    state: &'static str,
+    tone: &'static str,
+    awaits_review: bool,
+    rejected: bool,
+    hash: String,
+    /// What changed against the approved definition (empty when nothing did).
+    changes: Vec<DiffBlock>,
+    /// Set when no definition was ever approved under this name: all of it is new.
+    all_new: Option<Vec<DiffLine>>,
+    findings: Vec<FindingRow>,
+    definition: Vec<Visible>,
+    hidden_in_definition: usize,
+}
+
+struct FindingRow {
+    rule: String,
+    severity: String,
+    tone: &'static str,
+    path: String,
+    excerpt: Visible,
+}
+
+/// `GET /app/gateway/upstreams/{id}/tools/{name}`.
+pub(crate) async fn tool(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Path((id, name)): Path<(String, String)>,
+) -> PageResult {
+    let id = upstream_id(&id)?;
+    let org = signed.org();
+    let upstream = upstreams::get(&app.platform, org, &id).await?;
+    let review = overview::tool_review(&app.platform, org, &id, &name).await?;
+    let tool = &review.tool;
+    let title = format!("Review {}", tool.name);
+    let chrome = Chrome::new(&app, &signed, title, "gateway", None).await?;
+    let definition = visible::pretty_lines(&tool.definition);
+    Ok(page::render(&ToolPage {
+        chrome,
+        upstream_id: upstream.id.to_string(),
+        upstream_name: upstream.name,
+        name: tool.name.clone(),
+        state: tool.state.as_str(),
+        tone: state_tone(tool.state),
+        awaits_review: overview::awaits_review(tool.state),
+        rejected: tool.state == ToolState::Rejected,
+        hash: tool.definition_hash.clone(),
+        changes: visible::blocks(&review.changes),
+        all_new: review
+            .approved
+            .is_none()
+            .then(|| visible::all_added(&tool.definition)),
+        findings: tool
+            .findings
+            .iter()
+            .map(|f| FindingRow {
+                rule: f.rule.clone(),
+                severity: f.severity.clone(),
+                tone: if f.severity == "low" {
+                    "warn"
+                } else {
+                    "danger"
+                },
+                path: f.path.clone(),
+                excerpt: Visible::of(&f.matched),
+            })
+            .collect(),
+        hidden_in_definition: definition.iter().map(Visible::hidden_count).sum(),
+        definition,
+    }))
+}
+
+/// `POST …/tools/{name}/approve`: the tool's current definition is offered.
+pub(crate) async fn approve(
+    State(app): State<Dashboard>,
+    Path((id, name)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    decide(&app, &signed, &id, &name, ToolState::Approved).await?;
+    Ok(page::done("/app/gateway/review", "approved"))
+}
+
+/// `POST …/tools/{name}/reject`: the tool is not offered and calls to it are refused.
+pub(crate) async fn reject(
+    State(app): State<Dashboard>,
+    Path((id, name)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    decide(&app, &signed, &id, &name, ToolState::Rejected).await?;
+    Ok(page::done("/app/gateway/review", "rejected"))
+}
+
+async fn decide(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &str,
+    name: &str,
+    state: ToolState,
+) -> Result<(), PageError> {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id = upstream_id(id)?;
+    upstreams::decide(
+        &app.platform,
+        &actor(signed),
+        signed.org(),
+        &id,
+        name,
+        state,
+    )
+    .await?;
+    Ok(())
+}

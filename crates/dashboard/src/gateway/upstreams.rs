@@ -1,0 +1,191 @@
+//! An installed upstream's page: its status and last error, recent logs, its tools with
+//! their review state, the servers that attach it; and the forms that restart, attach,
+//! detach and uninstall it.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use guidepost_core::servers;
+use guidepost_core::upstreams::{self, AttachUpstream, overview};
+use guidepost_domain::*;
+use serde::Deserialize;
+
+use super::{actor, state_tone, status_tone, upstream_id};
+use crate::Dashboard;
+use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::session::{Signed, SignedForm};
+
+/// The most log lines a page shows (the newest).
+const LOG_LINES: usize = 200;
+
+#[derive(Template)]
+#[template(path = "gateway/upstream.html")]
+struct UpstreamPage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    status: &'static str,
+    tone: &'static str,
+    last_error: Option<String>,
+    restarts: i64,
+    runtime: &'static str,
+    catalog_entry: Option<String>,
+    start: &'static str,
+    secret_names: Vec<String>,
+    logs: String,
+    log_lines: usize,
+    tools: Vec<ToolRow>,
+    attachments: Vec<AttachmentRow>,
+    /// The organization's servers, for the attach form: (id, name).
+    servers: Vec<(String, String)>,
+}
+
+struct ToolRow {
+    name: String,
+    state: &'static str,
+    tone: &'static str,
+    findings: usize,
+}
+
+struct AttachmentRow {
+    server_id: String,
+    server_name: String,
+    prefix: String,
+    allowed_tools: Option<String>,
+}
+
+/// `GET /app/gateway/upstreams/{id}`.
+pub(crate) async fn show(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let id = upstream_id(&id)?;
+    let org = signed.org();
+    let upstream = upstreams::get(&app.platform, org, &id).await?;
+    let title = format!("Upstream {}", upstream.name);
+    let chrome = Chrome::new(&app, &signed, title, "gateway", done.done.as_deref()).await?;
+    let tools = upstreams::tools(&app.platform, org, &id).await?;
+    let logs = upstreams::logs(&app.platform, org, &id).await?;
+    let attachments = overview::attachments(&app.platform, org, &id).await?;
+    let server_list = servers::list(&app.platform, org, &PageRequest::first(200))
+        .await?
+        .items;
+    let names: HashMap<ServerId, String> = server_list
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    let recent = &logs[logs.len().saturating_sub(LOG_LINES)..];
+    Ok(page::render(&UpstreamPage {
+        chrome,
+        id: upstream.id.to_string(),
+        status: upstream.status.as_str(),
+        tone: status_tone(upstream.status),
+        last_error: upstream.last_error.clone(),
+        restarts: upstream.restarts,
+        runtime: upstream.spec.runtime(),
+        catalog_entry: upstream.catalog_entry_id.clone(),
+        start: upstream.start.as_str(),
+        secret_names: upstream.secret_names.clone(),
+        name: upstream.name,
+        logs: recent.join("\n"),
+        log_lines: recent.len(),
+        tools: tools
+            .into_iter()
+            .map(|reviewed| ToolRow {
+                state: reviewed.tool.state.as_str(),
+                tone: state_tone(reviewed.tool.state),
+                findings: reviewed.tool.findings.len(),
+                name: reviewed.tool.name,
+            })
+            .collect(),
+        attachments: attachments
+            .into_iter()
+            .map(|a| AttachmentRow {
+                server_name: names.get(&a.server_id).cloned().unwrap_or_default(),
+                server_id: a.server_id.to_string(),
+                prefix: a.prefix,
+                allowed_tools: a.allowed_tools.map(|list| list.join(", ")),
+            })
+            .collect(),
+        servers: server_list
+            .into_iter()
+            .map(|s| (s.id.to_string(), s.name))
+            .collect(),
+    }))
+}
+
+/// `POST …/restart`.
+pub(crate) async fn restart(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id = upstream_id(&id)?;
+    upstreams::restart(&app.platform, &actor(&signed), signed.org(), &id).await?;
+    Ok(page::done(
+        &format!("/app/gateway/upstreams/{id}"),
+        "restarted",
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AttachForm {
+    #[serde(default)]
+    server_id: String,
+    #[serde(default)]
+    prefix: String,
+}
+
+/// `POST …/attach`: the upstream's tools appear on the server as `{prefix}__{tool}`.
+pub(crate) async fn attach(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, form }: SignedForm<AttachForm>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id = upstream_id(&id)?;
+    let server: ServerId = Id::parse(&form.server_id).ok_or(PageError::NotFound)?;
+    let input = AttachUpstream {
+        prefix: form.prefix.trim().to_owned(),
+        allowed_tools: None,
+        timeout_ms: None,
+    };
+    let (actor, org) = (actor(&signed), signed.org());
+    upstreams::attach(&app.platform, &actor, org, &server, &id, input).await?;
+    Ok(page::done(
+        &format!("/app/gateway/upstreams/{id}"),
+        "attached",
+    ))
+}
+
+/// `POST …/detach/{server}`.
+pub(crate) async fn detach(
+    State(app): State<Dashboard>,
+    Path((id, server)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id = upstream_id(&id)?;
+    let server: ServerId = Id::parse(&server).ok_or(PageError::NotFound)?;
+    upstreams::detach(&app.platform, &actor(&signed), signed.org(), &server, &id).await?;
+    Ok(page::done(
+        &format!("/app/gateway/upstreams/{id}"),
+        "detached",
+    ))
+}
+
+/// `POST …/uninstall`: stops it; the servers that attached it lose its tools.
+pub(crate) async fn uninstall(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let id = upstream_id(&id)?;
+    upstreams::uninstall(&app.platform, &actor(&signed), signed.org(), &id).await?;
+    Ok(page::done("/app/gateway", "uninstalled"))
+}

@@ -1,0 +1,189 @@
+//! Walkthroughs: the list and creating one (here), the editor with its fields and ordered
+//! steps (`editor`), a step's page with its preview and agent view (`steps`), reviewing
+//! and publishing with the version history (`publish`), and assignments to servers
+//! (`assignments`).
+
+mod assignments;
+mod editor;
+mod publish;
+mod steps;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use guidepost_core::walkthroughs::authoring::{self, CreateWalkthrough};
+use guidepost_core::walkthroughs::editing;
+use guidepost_domain::*;
+use serde::Deserialize;
+
+use crate::Dashboard;
+use crate::page::{self, Chrome, PageError, PageResult};
+use crate::session::{Signed, SignedForm};
+
+pub(crate) fn routes() -> Router<Dashboard> {
+    Router::new()
+        .route("/walkthroughs", get(list).post(create))
+        .route("/walkthroughs/{id}", get(editor::show).post(editor::update))
+        .route("/walkthroughs/{id}/delete", post(editor::delete))
+        .route("/walkthroughs/{id}/steps", post(steps::add))
+        .route(
+            "/walkthroughs/{id}/steps/{step_id}",
+            get(steps::edit).post(steps::save),
+        )
+        .route(
+            "/walkthroughs/{id}/steps/{step_id}/move",
+            post(steps::move_step),
+        )
+        .route(
+            "/walkthroughs/{id}/steps/{step_id}/delete",
+            post(steps::delete),
+        )
+        .route(
+            "/walkthroughs/{id}/publish",
+            get(publish::review).post(publish::publish),
+        )
+        .route("/walkthroughs/{id}/versions", get(publish::version_history))
+        .route(
+            "/walkthroughs/{id}/assignments/{server_id}",
+            post(assignments::assign),
+        )
+        .route(
+            "/walkthroughs/{id}/assignments/{server_id}/remove",
+            post(assignments::unassign),
+        )
+}
+
+/// An id from the URL; anything that is not one is simply not found.
+fn parse_id<K: IdKind>(text: &str) -> Result<Id<K>, PageError> {
+    Id::parse(text).ok_or(PageError::NotFound)
+}
+
+fn editor_path(id: &WalkthroughId) -> String {
+    format!("/app/walkthroughs/{id}")
+}
+
+/// 303 to the editor, scrolled to a step, with a notice about it.
+fn done_at_step(walkthrough: &WalkthroughId, what: &str, step: &StepId) -> Response {
+    Redirect::to(&format!(
+        "/app/walkthroughs/{walkthrough}?done={what}&step={step}#step-{step}"
+    ))
+    .into_response()
+}
+
+/// The badge class of a status: the word is always shown too.
+fn status_class(status: WalkthroughStatus) -> &'static str {
+    match status {
+        WalkthroughStatus::Draft => "badge",
+        WalkthroughStatus::Published => "badge ok",
+        WalkthroughStatus::Archived => "badge warn",
+    }
+}
+
+/// An optional text field: blank is none.
+fn optional(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// Browsers send a textarea's line breaks as CR LF; steps keep LF, as the API does, so
+/// that the agent view does not show a stripped carriage return on every line.
+fn unix_lines(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
+#[derive(Template)]
+#[template(path = "walkthroughs/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    walkthroughs: Vec<ListRow>,
+    next_page: Option<String>,
+}
+
+struct ListRow {
+    id: String,
+    title: String,
+    status: &'static str,
+    status_class: &'static str,
+    published_version: Option<i64>,
+    steps: i64,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    done: Option<String>,
+    cursor: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(text) => Some(Cursor::decode(text).ok_or_else(|| PageError::Invalid {
+            field: "cursor".into(),
+            message: "this is not a page of the list; start again from the first page".into(),
+        })?),
+        None => None,
+    };
+    let request = PageRequest {
+        after,
+        limit: Limits::PAGE_SIZE_MAX,
+    };
+    let chrome = Chrome::new(
+        &app,
+        &signed,
+        "Walkthroughs",
+        "walkthroughs",
+        query.done.as_deref(),
+    )
+    .await?;
+    let listed = editing::list_with_step_counts(&app.platform, signed.org(), &request).await?;
+    let walkthroughs = listed
+        .items
+        .into_iter()
+        .map(|(w, steps)| ListRow {
+            id: w.id.to_string(),
+            title: w.title,
+            status: w.status.as_str(),
+            status_class: status_class(w.status),
+            published_version: w.published_version,
+            steps,
+        })
+        .collect();
+    let next_page = listed.next_cursor.map(|cursor| {
+        let query = serde_urlencoded::to_string([("cursor", cursor)]).unwrap_or_default();
+        format!("/app/walkthroughs?{query}")
+    });
+    Ok(page::render(&ListPage {
+        chrome,
+        walkthroughs,
+        next_page,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreateForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub(crate) async fn create(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<CreateForm>,
+) -> PageResult {
+    guidepost_core::members::require_editor(&signed.member)?;
+    let input = CreateWalkthrough {
+        title: form.title,
+        description: optional(&form.description),
+        tags: None,
+        estimated_duration_minutes: None,
+        metadata: None,
+    };
+    let created = authoring::create(&app.platform, signed.org(), input, None).await?;
+    Ok(page::done(&editor_path(&created.id), "created"))
+}
