@@ -124,9 +124,22 @@ async function visit(page, name) {
   return entry;
 }
 
+/** Follows a link of the main navigation. */
+async function nav(page, name) {
+  const link = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+  await link.click();
+  await page.waitForLoadState('load');
+}
+
 /** Submits the form that holds `button` and waits for the page it leads to. */
 async function press(page, button) {
-  await Promise.all([page.waitForNavigation(), button.click()]);
+  // A click waits for the navigation it starts to commit; then the page must load.
+  const before = page.url();
+  await button.click();
+  await page.waitForLoadState('load');
+  if (page.url() === before && !(await page.locator('main').count())) {
+    throw new Error(`nothing happened after pressing on ${before}`);
+  }
 }
 
 function python(script, args) {
@@ -158,7 +171,7 @@ async function signIn(page) {
 }
 
 async function createServer(page) {
-  await page.getByRole('link', { name: 'Servers' }).click();
+  await nav(page, 'Servers');
   await visit(page, 'servers');
   await page.getByRole('link', { name: 'New server' }).click();
   await visit(page, 'server-new');
@@ -180,9 +193,9 @@ async function createServer(page) {
 }
 
 async function authorWalkthrough(page) {
-  await page.getByRole('link', { name: 'Walkthroughs' }).click();
+  await nav(page, 'Walkthroughs');
   await visit(page, 'walkthroughs');
-  await page.getByLabel('Title').fill('Set up the CLI');
+  await page.getByLabel('Title', { exact: true }).fill('Set up the CLI');
   await press(page, page.getByRole('button', { name: 'Create walkthrough' }));
   await visit(page, 'walkthrough-editor-empty');
   report.ids.walkthrough_url = page.url();
@@ -192,21 +205,23 @@ async function authorWalkthrough(page) {
     ['Deploy', 'Run `acme deploy`.'],
   ]) {
     await page.getByLabel('Step title').fill(title);
-    await page.getByLabel('Step content').fill(content);
+    await page.getByLabel('Content (Markdown)').fill(content);
     await press(page, page.getByRole('button', { name: 'Add step' }));
   }
   await visit(page, 'walkthrough-editor');
   // Reorder by form: "Deploy" up one (Install, Deploy, Log in), then "Log in" to 1.
-  await press(page, page.getByRole('button', { name: 'Move Deploy up' }));
+  await press(page, page.getByRole('button', { name: /^Move up\W*Deploy$/ }));
   await visit(page, 'walkthrough-moved');
-  const logIn = page.locator('li', { has: page.getByRole('heading', { name: 'Log in' }) });
+  const logIn = page.locator('.step-list > li', {
+    has: page.getByRole('heading', { name: /Log in$/ }),
+  });
   await logIn.getByLabel('Position').fill('1');
-  await press(page, logIn.getByRole('button', { name: 'Move' }));
+  await press(page, logIn.getByRole('button', { name: /^Move to position\W*Log in$/ }));
   const order = await page.locator('.step-list > li h3').allTextContents();
-  report.ids.order = order.map((t) => t.trim());
+  report.ids.order = order.map((t) => t.trim().replace(/^\d+\.\s*/, ''));
   // Preview text that is not saved yet.
-  await page.getByRole('link', { name: 'Edit Install' }).click();
-  await page.getByLabel('Content').fill('Run **`npm i -g acme`** now.\u200b');
+  await page.getByRole('link', { name: /Edit and preview step \d+, Install/ }).click();
+  await page.getByLabel('Content (Markdown)').fill('Run **`npm i -g acme`** now.\u200b');
   await press(page, page.getByRole('button', { name: 'Preview' }));
   await visit(page, 'step-preview');
   report.ids.preview_bold = await page.locator('.preview strong').count();
@@ -214,9 +229,9 @@ async function authorWalkthrough(page) {
   await press(page, page.getByRole('button', { name: 'Save step' }));
   // Publish after reading the diff.
   await page.goto(report.ids.walkthrough_url);
-  await page.getByRole('link', { name: 'Review and publish' }).click();
+  await page.getByRole('link', { name: 'Review changes and publish' }).click();
   await visit(page, 'publish-review');
-  await press(page, page.getByRole('button', { name: 'Publish' }));
+  await press(page, page.getByRole('button', { name: /^Publish version/ }));
   await visit(page, 'walkthrough-published');
   // Assign to the server.
   const row = page.locator('tr', { hasText: `Docs ${options.slug}` });
@@ -228,14 +243,16 @@ async function authorWalkthrough(page) {
 async function walkAndWatch(page) {
   const url = `${report.ids.mcp_url}?tracking_id=journey-${options.slug}`;
   report.ids.walked = python('walkthrough_flow.py', ['--url', url, '--mode', '2026-07-28']);
-  await page.getByRole('link', { name: 'Analytics' }).click();
+  await nav(page, 'Analytics');
   await visit(page, 'analytics');
   await page.getByRole('link', { name: 'Set up the CLI' }).click();
   await visit(page, 'funnel');
   report.ids.funnel_text = await page.locator('main').innerText();
-  await page.getByRole('link', { name: 'End users' }).click();
+  await nav(page, 'End users');
+  await page.getByLabel('Tracking id').fill(`journey-${options.slug}`);
+  await press(page, page.getByRole('button', { name: 'Find' }));
   await visit(page, 'end-users');
-  await page.getByRole('link', { name: `journey-${options.slug}` }).click();
+  await page.locator('main table a[href^="/app/end-users/"]').first().click();
   await visit(page, 'end-user');
   report.ids.end_user_text = await page.locator('main').innerText();
 }
@@ -243,32 +260,33 @@ async function walkAndWatch(page) {
 async function answerSupport(page) {
   const url = `${report.ids.mcp_url}?tracking_id=journey-${options.slug}`;
   python('open_support.py', ['--url', url, '--title', 'Deploy fails', '--email', 'dev@example.com']);
-  await page.getByRole('link', { name: 'Support' }).click();
+  await nav(page, 'Support');
   await visit(page, 'support-inbox');
   await page.getByRole('link', { name: 'Deploy fails' }).click();
   await visit(page, 'support-request');
   report.ids.support_url = page.url();
-  await page.getByLabel('Status').selectOption('resolved');
+  await page.getByLabel('Status', { exact: true }).selectOption('resolved');
   await press(page, page.getByRole('button', { name: 'Change status' }));
   await visit(page, 'support-resolved');
 }
 
 async function reviewGateway(page) {
   const entry = options['catalog-entry'];
-  await page.getByRole('link', { name: 'Gateway' }).click();
+  await nav(page, 'Gateway');
   await visit(page, 'gateway');
-  await page.getByRole('link', { name: 'Catalog' }).click();
-  await page.getByLabel('Search').fill(entry);
+  await page.getByRole('link', { name: 'Catalog', exact: true }).click();
+  await page.waitForLoadState('load');
+  await page.getByLabel('Search the catalog by name or description').fill(entry);
   await press(page, page.getByRole('button', { name: 'Search' }));
   await visit(page, 'catalog');
-  await page.getByRole('link', { name: `Install ${entry}` }).click();
+  await page.getByRole('link', { name: /^Install\W+Fixture$/ }).click();
   await visit(page, 'install');
-  await press(page, page.getByRole('button', { name: 'Install' }));
+  await press(page, page.getByRole('button', { name: /^Install\W+Fixture$/ }));
   await visit(page, 'upstream');
   report.ids.upstream_url = page.url();
   await page.getByLabel('Server').selectOption({ label: `Docs ${options.slug}` });
   await page.getByLabel('Prefix').fill('fx');
-  await press(page, page.getByRole('button', { name: 'Attach' }));
+  await press(page, page.getByRole('button', { name: /^Attach/ }));
   await visit(page, 'upstream-attached');
   // The Rust test changes a tool's definition now; wait until it says it has.
   if (options['quarantine-signal']) {
@@ -282,7 +300,7 @@ async function reviewGateway(page) {
   }
   await page.goto(new URL('/app/gateway/review', base).href);
   await visit(page, 'review-queue');
-  await page.locator('main a[href*="/tools/"]').first().click();
+  await page.getByRole('link', { name: 'Review lookup' }).click();
   await visit(page, 'tool-review');
   report.ids.review_text = await page.locator('main').innerText();
   await press(page, page.getByRole('button', { name: /^Approve/ }));
@@ -334,6 +352,9 @@ try {
   if (options['catalog-entry']) await reviewGateway(page);
 } catch (error) {
   report.error = error?.stack ?? String(error);
+  // What the page offered when it failed, as a screen reader would hear it.
+  const page = context?.pages()[0];
+  report.failed_page = page ? await page.locator('main').ariaSnapshot().catch(() => null) : null;
 } finally {
   await context?.close().catch(() => {});
   rmSync(profile, { recursive: true, force: true });
