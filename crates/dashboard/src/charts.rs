@@ -73,6 +73,8 @@ const PLOT_HEIGHT: u32 = 180;
 const TOP: u32 = 28;
 const LEFT: u32 = 48;
 const COLUMN_WIDTH: u32 = 24;
+/// The width the columns are spread over when there are few of them.
+const PLOT_WIDTH: u32 = 600;
 const MAX_AXIS_LABELS: usize = 8;
 
 /// Columns over time: each column is `total` in the first series with `part` drawn over
@@ -84,8 +86,10 @@ pub(crate) fn columns(
     series: [Series; 2],
     columns: &[Column],
 ) -> Chart {
-    let step = COLUMN_WIDTH + 4;
-    let width = LEFT + step * columns.len().max(1) as u32 + 16;
+    // Few columns are spread over the plot's width, so that their labels do not overlap.
+    let count = columns.len().max(1) as u32;
+    let step = (PLOT_WIDTH / count).clamp(COLUMN_WIDTH + 4, 4 * COLUMN_WIDTH);
+    let width = LEFT + step * count + 16;
     let base = TOP + PLOT_HEIGHT;
     let max = columns.iter().map(|c| c.total).max().unwrap_or(0).max(1);
     let scale = |value: u64| ((value as f64 / max as f64) * PLOT_HEIGHT as f64).round() as u32;

@@ -58,6 +58,12 @@ pub trait UpstreamStore: Send + Sync {
         state: ToolState,
     ) -> Result<UpstreamTool>;
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>>;
+    /// Every tool of every upstream of the organization, with its upstream's id, by
+    /// upstream then in the upstream's order: one statement.
+    async fn list_org_upstream_tools(&self, org: &OrgId)
+    -> Result<Vec<(UpstreamId, UpstreamTool)>>;
+    /// Every attachment of the organization's upstreams, in attach order: one statement.
+    async fn list_org_attachments(&self, org: &OrgId) -> Result<Vec<Attachment>>;
     /// The definition last approved of each of the upstream's tools, by tool name.
     async fn approved_tool_definitions(
         &self,

@@ -28,26 +28,34 @@ pub fn awaits_review(state: ToolState) -> bool {
 }
 
 /// Every upstream of the organization, oldest first, with its tools and attaching
-/// servers: two statements per upstream (at most `Limits::UPSTREAMS` of them).
+/// servers: three statements whatever their number.
 pub async fn overview(
     platform: &Platform,
     org: &OrgId,
 ) -> Result<Vec<UpstreamOverview>, CoreError> {
     let upstreams = platform.store.list_upstreams(org).await?;
-    let mut all = Vec::with_capacity(upstreams.len());
-    for upstream in upstreams {
-        let tools = platform
-            .store
-            .list_upstream_tools(org, &upstream.id)
-            .await?;
-        let servers = platform.store.servers_attaching(org, &upstream.id).await?;
-        all.push(UpstreamOverview {
-            upstream,
-            tools,
-            servers,
-        });
-    }
-    Ok(all)
+    let tools = platform.store.list_org_upstream_tools(org).await?;
+    let attachments = platform.store.list_org_attachments(org).await?;
+    Ok(upstreams
+        .into_iter()
+        .map(|upstream| {
+            let own = tools
+                .iter()
+                .filter(|(of, _)| *of == upstream.id)
+                .map(|(_, tool)| tool.clone())
+                .collect();
+            let servers = attachments
+                .iter()
+                .filter(|a| a.upstream_id == upstream.id)
+                .map(|a| a.server_id.clone())
+                .collect();
+            UpstreamOverview {
+                upstream,
+                tools: own,
+                servers,
+            }
+        })
+        .collect())
 }
 
 /// A tool that waits for a decision, with the upstream it belongs to.
@@ -59,50 +67,38 @@ pub struct AwaitingTool {
 }
 
 /// The review queue: the pending and quarantined tools of every upstream of the
-/// organization, by upstream (oldest first), then in each upstream's order.
+/// organization, by upstream (oldest first), then in each upstream's order: two
+/// statements.
 pub async fn review_queue(
     platform: &Platform,
     org: &OrgId,
 ) -> Result<Vec<AwaitingTool>, CoreError> {
-    let mut queue = Vec::new();
-    for upstream in platform.store.list_upstreams(org).await? {
-        let tools = platform
-            .store
-            .list_upstream_tools(org, &upstream.id)
-            .await?;
-        queue.extend(
+    let upstreams = platform.store.list_upstreams(org).await?;
+    let tools = platform.store.list_org_upstream_tools(org).await?;
+    Ok(upstreams
+        .iter()
+        .flat_map(|upstream| {
             tools
-                .into_iter()
-                .filter(|tool| awaits_review(tool.state))
-                .map(|tool| AwaitingTool {
+                .iter()
+                .filter(|(of, tool)| *of == upstream.id && awaits_review(tool.state))
+                .map(|(_, tool)| AwaitingTool {
                     upstream_id: upstream.id.clone(),
                     upstream_name: upstream.name.clone(),
-                    tool,
-                }),
-        );
-    }
-    Ok(queue)
+                    tool: tool.clone(),
+                })
+        })
+        .collect())
 }
 
-/// The upstream's attachments to the organization's hosted servers: one statement, then
-/// one per attaching server.
+/// The upstream's attachments to the organization's hosted servers: two statements.
 pub async fn attachments(
     platform: &Platform,
     org: &OrgId,
     id: &UpstreamId,
 ) -> Result<Vec<Attachment>, CoreError> {
     platform.store.get_upstream(org, id).await?;
-    let mut found = Vec::new();
-    for server in platform.store.servers_attaching(org, id).await? {
-        let attached = platform.store.attached_upstreams(org, &server).await?;
-        found.extend(
-            attached
-                .into_iter()
-                .map(|entry| entry.attachment)
-                .filter(|attachment| attachment.upstream_id == *id),
-        );
-    }
-    Ok(found)
+    let all = platform.store.list_org_attachments(org).await?;
+    Ok(all.into_iter().filter(|a| a.upstream_id == *id).collect())
 }
 
 /// One tool as its reviewer sees it: its record, the definition last approved under its

@@ -362,6 +362,34 @@ impl UpstreamStore for ThisStore {
         rows.iter().map(tool).collect()
     }
 
+    async fn list_org_upstream_tools(
+        &self,
+        org: &OrgId,
+    ) -> Result<Vec<(UpstreamId, UpstreamTool)>> {
+        let rows = sqlx::query(
+            "SELECT upstream_id, name, definition, definition_hash, state, findings \
+             FROM upstream_tools WHERE org_id = $1 ORDER BY upstream_id, position",
+        )
+        .bind(org.as_str())
+        .fetch_all(self.run())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((Id::from_trusted(text(row, "upstream_id")?), tool(row)?)))
+            .collect()
+    }
+
+    async fn list_org_attachments(&self, org: &OrgId) -> Result<Vec<Attachment>> {
+        let sql = format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM upstream_attachments WHERE org_id = $1 \
+             ORDER BY attached_at, server_id, upstream_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .fetch_all(self.run())
+            .await?;
+        rows.iter().map(attachment).collect()
+    }
+
     async fn attach_upstream(&self, org: &OrgId, a: &Attachment) -> Result<Attachment> {
         // Server and upstream must both be the organization's: the row is selected from
         // their join.

@@ -1,0 +1,231 @@
+//! What the dashboard stores and reads, on every backend: members scoped to their
+//! organization, one pending sign-in code per email used once, sessions found only by
+//! their hash and only while they last, calls counted per time bucket, and the gateway's
+//! organization-wide lists.
+
+#[allow(unused_imports, unused_macros)]
+mod common;
+
+use guidepost_domain::*;
+use guidepost_testkit::{TestDatabase, backend_tests};
+
+use common::{
+    assert_conflict, assert_not_found, email, new_org, new_server, open, secs, tool_call,
+};
+
+async fn members_belong_to_one_organization_and_sign_in_codes_work_once(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let globex = new_org(&store, "Globex").await;
+    let ada = email("ada@acme.example");
+    let owner = store.create_member(&acme, &ada, Role::Owner).await.unwrap();
+    assert_conflict(
+        store.create_member(&acme, &ada, Role::Viewer).await,
+        "email",
+    );
+    let elsewhere = store
+        .create_member(&globex, &ada, Role::Viewer)
+        .await
+        .unwrap();
+
+    assert_not_found(
+        store.get_member(&globex, &owner.id).await,
+        "another organization's member",
+    );
+    assert_not_found(
+        store
+            .set_member_role(&globex, &owner.id, Role::Viewer)
+            .await,
+        "another organization's member",
+    );
+    assert_not_found(
+        store.delete_member(&globex, &owner.id).await,
+        "another organization's member",
+    );
+    assert_eq!(
+        store.get_member(&acme, &owner.id).await.unwrap().role,
+        Role::Owner
+    );
+    let memberships = store.memberships_of_email(&ada).await.unwrap();
+    let names: Vec<&str> = memberships.iter().map(|m| m.org_name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Acme", "Globex"],
+        "oldest first, with the organization's name"
+    );
+    assert_eq!(memberships[1].member, elsewhere);
+
+    // One pending code per email; a new one replaces it; the right hash takes it once.
+    let code = |hash: &str, at: i64| MemberSignInCode {
+        email: ada.clone(),
+        code_hash: hash.into(),
+        failed_attempts: 0,
+        created_at: secs(at),
+        expires_at: secs(at + 600),
+    };
+    store.put_sign_in_code(&code("first", 1)).await.unwrap();
+    assert_eq!(store.count_sign_in_failure(&ada).await.unwrap(), 1);
+    store.put_sign_in_code(&code("second", 2)).await.unwrap();
+    let pending = store.get_sign_in_code(&ada).await.unwrap().unwrap();
+    assert_eq!(
+        (pending.code_hash.as_str(), pending.failed_attempts),
+        ("second", 0)
+    );
+    assert!(
+        !store.take_sign_in_code(&ada, "first").await.unwrap(),
+        "a replaced code"
+    );
+    assert!(store.take_sign_in_code(&ada, "second").await.unwrap());
+    assert!(
+        !store.take_sign_in_code(&ada, "second").await.unwrap(),
+        "used once"
+    );
+    assert_eq!(store.get_sign_in_code(&ada).await.unwrap(), None);
+}
+
+async fn sessions_are_found_by_hash_until_they_end_and_follow_their_member(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let globex = new_org(&store, "Globex").await;
+    let ada = email("ada@acme.example");
+    let member = store
+        .create_member(&acme, &ada, Role::Editor)
+        .await
+        .unwrap();
+    let there = store
+        .create_member(&globex, &ada, Role::Viewer)
+        .await
+        .unwrap();
+    let session = DashboardSession {
+        token_hash: hash_secret("gpd_token"),
+        member_id: member.id.clone(),
+        org_id: acme.clone(),
+        created_at: secs(10),
+        last_seen_at: secs(10),
+        expires_at: secs(100),
+    };
+    store.create_dashboard_session(&session).await.unwrap();
+    let (found, who) = store
+        .find_dashboard_session(&session.token_hash, secs(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, session);
+    assert_eq!(
+        who.last_sign_in_at,
+        Some(secs(10)),
+        "signing in is remembered"
+    );
+    assert_eq!(
+        store
+            .find_dashboard_session("gpd_token", secs(50))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_dashboard_session(&session.token_hash, secs(100))
+            .await
+            .unwrap(),
+        None
+    );
+
+    store
+        .touch_dashboard_session(&session.token_hash, secs(60))
+        .await
+        .unwrap();
+    store
+        .switch_dashboard_session(&session.token_hash, &there)
+        .await
+        .unwrap();
+    let (found, who) = store
+        .find_dashboard_session(&session.token_hash, secs(61))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.last_seen_at, found.org_id.clone(), who.role),
+        (secs(60), globex.clone(), Role::Viewer)
+    );
+
+    // Removing the member ends their sessions; the sweep forgets ended ones.
+    store.delete_member(&globex, &there.id).await.unwrap();
+    assert_eq!(
+        store
+            .find_dashboard_session(&session.token_hash, secs(62))
+            .await
+            .unwrap(),
+        None
+    );
+    let other = DashboardSession {
+        token_hash: hash_secret("gpd_other"),
+        ..session.clone()
+    };
+    store.create_dashboard_session(&other).await.unwrap();
+    assert_eq!(
+        store
+            .delete_expired_dashboard_state(secs(99))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .delete_expired_dashboard_state(secs(100))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn calls_are_counted_per_bucket_for_their_organization_and_server(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let globex = new_org(&store, "Globex").await;
+    let docs = new_server(&store, &acme, "acme-docs").await;
+    let help = new_server(&store, &acme, "acme-help").await;
+    let theirs = new_server(&store, &globex, "globex").await;
+    let mut calls = Vec::new();
+    for (server, at, error) in [
+        (&docs, 0, false),
+        (&docs, 59, true),
+        (&docs, 60, false),
+        (&help, 130, false),
+    ] {
+        let mut call = tool_call(&acme, &server.id, "list_walkthroughs", secs(at));
+        call.is_error = error;
+        calls.push(call);
+    }
+    calls.push(tool_call(&globex, &theirs.id, "list_walkthroughs", secs(1)));
+    calls.push(tool_call(&acme, &docs.id, "list_walkthroughs", secs(180)));
+    store.insert_tool_calls(&calls).await.unwrap();
+
+    let buckets = |server: Option<ServerId>| {
+        let store = store.clone();
+        let acme = acme.clone();
+        async move {
+            let mut found = store
+                .tool_call_buckets(&acme, server.as_ref(), secs(0), secs(180), 60)
+                .await
+                .unwrap();
+            found.sort_by_key(|b| b.index);
+            found
+                .iter()
+                .map(|b| (b.index, b.calls, b.errors))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        buckets(None).await,
+        [(0, 2, 1), (1, 1, 0), (2, 1, 0)],
+        "until is excluded"
+    );
+    assert_eq!(buckets(Some(docs.id.clone())).await, [(0, 2, 1), (1, 1, 0)]);
+}
+
+backend_tests!(
+    members_belong_to_one_organization_and_sign_in_codes_work_once,
+    sessions_are_found_by_hash_until_they_end_and_follow_their_member,
+    calls_are_counted_per_bucket_for_their_organization_and_server,
+);
