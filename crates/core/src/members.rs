@@ -1,22 +1,32 @@
 //! The people who run an organization from the dashboard (SPEC §12): members and their
 //! roles, sign-in by an emailed one-time code, and dashboard sessions.
 //!
-//! A code is 8 digits, lasts 10 minutes, takes 5 guesses and is stored as a hash salted
-//! with the email; a session token is random, shown once (in a cookie) and stored as a
-//! hash. Who may do what is decided here: [`require_editor`] and [`require_owner`].
+//! A code is 8 digits, lasts 10 minutes, takes 5 guesses (each counted before it is
+//! compared) and is stored as a hash salted with the email; at most 5 codes an hour go to
+//! one address; nothing the sign-in answers tells whether an address is a member's. A
+//! session token is random, shown once (in a cookie) and stored as a hash. Who may do what is decided here: [`require_editor`] and [`require_owner`].
 
 use std::time::Duration;
 
 use guidepost_domain::*;
 
 use crate::authorization::codes::one_time_code;
+use crate::authorization::crypto::constant_time_eq;
 use crate::mail::Mail;
 use crate::{CoreError, Platform};
 
 const CODE_TTL_SECS: i64 = 10 * 60;
-const MAX_CODE_ATTEMPTS: i64 = 5;
-/// A second code for one email is not sent sooner than this.
+/// Guesses at one code, the right one included.
+const MAX_CODE_GUESSES: i64 = 5;
+/// A second code for one email is not sent sooner than this…
 const RESEND_AFTER_SECS: i64 = 20;
+/// …and at most this many in an hour, so that guesses stay few whatever a stranger asks.
+const MAX_SENDS_PER_HOUR: i64 = 5;
+const HOUR_SECS: i64 = 60 * 60;
+/// What every refused code hears, so that the answer does not tell whether the address
+/// belongs to a member.
+const CODE_REFUSED: &str = "That code is not right, or it has expired or been used. Check the \
+     newest mail, or ask for a new code.";
 /// A session ends after this long without a request…
 pub const SESSION_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 /// …and after this long whatever happens.
@@ -79,6 +89,12 @@ pub async fn invite(
 ) -> Result<Member, CoreError> {
     require_owner(by)?;
     let email = Email::parse(email)?;
+    if platform.store.list_members(&by.org_id).await?.len() >= Limits::MEMBERS {
+        return Err(CoreError::Conflict(format!(
+            "An organization has at most {} members: remove someone first.",
+            Limits::MEMBERS
+        )));
+    }
     let member = platform
         .store
         .create_member(&by.org_id, &email, role)
@@ -101,7 +117,8 @@ pub async fn invite(
     Ok(member)
 }
 
-/// An owner changes a member's role; the last owner stays an owner.
+/// An owner changes a member's role; the last owner stays an owner (the store decides
+/// that under a lock).
 pub async fn change_role(
     platform: &Platform,
     by: &Member,
@@ -109,41 +126,18 @@ pub async fn change_role(
     role: Role,
 ) -> Result<Member, CoreError> {
     require_owner(by)?;
-    let target = platform.store.get_member(&by.org_id, id).await?;
-    if target.role == Role::Owner && role != Role::Owner {
-        keep_an_owner(platform, &by.org_id).await?;
-    }
     Ok(platform.store.set_member_role(&by.org_id, id, role).await?)
 }
 
 /// An owner removes a member (their sessions end with them); the last owner stays.
 pub async fn remove(platform: &Platform, by: &Member, id: &MemberId) -> Result<(), CoreError> {
     require_owner(by)?;
-    let target = platform.store.get_member(&by.org_id, id).await?;
-    if target.role == Role::Owner {
-        keep_an_owner(platform, &by.org_id).await?;
-    }
     Ok(platform.store.delete_member(&by.org_id, id).await?)
 }
 
-async fn keep_an_owner(platform: &Platform, org: &OrgId) -> Result<(), CoreError> {
-    let owners = platform
-        .store
-        .list_members(org)
-        .await?
-        .iter()
-        .filter(|m| m.role == Role::Owner)
-        .count();
-    if owners <= 1 {
-        return Err(CoreError::Conflict(
-            "An organization keeps at least one owner: make someone else owner first.".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Emails a sign-in code to `email` if it belongs to a member. Whether it does is not
-/// told (the page reads the same either way), so the form does not reveal who is a member.
+/// Emails a sign-in code to `email` if it belongs to a member. The answer is the same
+/// either way (and when a code is held back by the sending limits, or the mail fails:
+/// those are logged), so the form does not reveal who is a member.
 pub async fn start_sign_in(
     platform: &Platform,
     mail: &dyn Mail,
@@ -155,14 +149,11 @@ pub async fn start_sign_in(
         return Ok(());
     };
     let now = Timestamp::now();
-    if let Some(pending) = platform.store.get_sign_in_code(&email).await?
-        && pending.created_at.plus_seconds(RESEND_AFTER_SECS) > now
-    {
-        return Err(CoreError::Conflict(format!(
-            "A code was sent less than {RESEND_AFTER_SECS} seconds ago: check your mail, \
-             or wait a moment and ask again."
-        )));
-    }
+    let pending = platform.store.get_sign_in_code(&email).await?;
+    let Some((sends, first_sent_at)) = sending_window(pending.as_ref(), now) else {
+        tracing::info!("a dashboard sign-in code was held back by the sending limits");
+        return Ok(());
+    };
     let code = one_time_code();
     platform
         .store
@@ -172,6 +163,8 @@ pub async fn start_sign_in(
             failed_attempts: 0,
             created_at: now,
             expires_at: now.plus_seconds(CODE_TTL_SECS),
+            sends,
+            first_sent_at,
         })
         .await?;
     let body = format!(
@@ -181,55 +174,55 @@ pub async fn start_sign_in(
         org = first.org_name,
         minutes = CODE_TTL_SECS / 60,
     );
-    mail.send(
-        &email,
-        &format!("{code} is your Guidepost sign-in code"),
-        &body,
-    )
-    .await
-    .map_err(|error| {
+    let subject = format!("{code} is your Guidepost sign-in code");
+    if let Err(error) = mail.send(&email, &subject, &body).await {
         tracing::warn!(%error, "a dashboard sign-in code could not be sent");
-        CoreError::Conflict("The code could not be sent; try again in a minute.".into())
-    })
+    }
+    Ok(())
+}
+
+/// Whether another code may go out now, and the sending window it counts in:
+/// `(sends including this one, window start)`; `None` when the limits hold it back.
+fn sending_window(pending: Option<&MemberSignInCode>, now: Timestamp) -> Option<(i64, Timestamp)> {
+    let Some(pending) = pending else {
+        return Some((1, now));
+    };
+    if pending.created_at.plus_seconds(RESEND_AFTER_SECS) > now {
+        return None;
+    }
+    if pending.first_sent_at.plus_seconds(HOUR_SECS) <= now {
+        return Some((1, now));
+    }
+    (pending.sends < MAX_SENDS_PER_HOUR).then_some((pending.sends + 1, pending.first_sent_at))
 }
 
 /// Checks a code and opens a session in the email's first organization. Returns the
-/// session's token (for the cookie) with the session.
+/// session's token (for the cookie) with the session. Every guess is counted before it is
+/// compared; a refused code hears the same answer whatever the reason.
 pub async fn finish_sign_in(
     platform: &Platform,
     email: &str,
     typed: &str,
 ) -> Result<(String, SignedIn), CoreError> {
+    let refused = || CoreError::Invalid(ValidationError::new("code", CODE_REFUSED));
     let email = Email::parse(email)?;
     let typed: String = typed.chars().filter(char::is_ascii_digit).collect();
-    let wrong = |message: String| CoreError::Invalid(ValidationError::new("code", message));
-    let now = Timestamp::now();
-    let Some(pending) = platform.store.get_sign_in_code(&email).await? else {
-        return Err(wrong(
-            "No code is waiting for this address: ask for a new one.".into(),
-        ));
-    };
-    if pending.expires_at <= now || pending.failed_attempts >= MAX_CODE_ATTEMPTS {
-        return Err(wrong(
-            "This code has expired or is locked: ask for a new one.".into(),
-        ));
-    }
     let hash = code_hash(&email, &typed);
-    if !platform.store.take_sign_in_code(&email, &hash).await? {
-        let attempts = platform.store.count_sign_in_failure(&email).await?;
-        let left = (MAX_CODE_ATTEMPTS - attempts).max(0);
-        return Err(wrong(if left == 0 {
-            "That code is not right, and it is now locked: ask for a new one.".into()
-        } else {
-            format!("That code is not right: {left} attempts left.")
-        }));
+    let now = Timestamp::now();
+    let Some(pending) = platform
+        .store
+        .claim_sign_in_guess(&email, MAX_CODE_GUESSES, now)
+        .await?
+    else {
+        return Err(refused());
+    };
+    if !constant_time_eq(pending.code_hash.as_bytes(), hash.as_bytes())
+        || !platform.store.take_sign_in_code(&email, &hash).await?
+    {
+        return Err(refused());
     }
     let memberships = platform.store.memberships_of_email(&email).await?;
-    let member = memberships
-        .into_iter()
-        .next()
-        .ok_or(CoreError::NotFound)?
-        .member;
+    let member = memberships.into_iter().next().ok_or_else(refused)?.member;
     open_session(platform, member).await
 }
 
@@ -309,4 +302,41 @@ pub async fn switch_organization(
 /// The stored form of a code: salted with the email, so equal codes do not hash alike.
 fn code_hash(email: &Email, code: &str) -> String {
     hash_secret(&format!("member-sign-in:{}:{code}", email.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(sends: i64, first: i64, last: i64) -> MemberSignInCode {
+        MemberSignInCode {
+            email: Email::parse("ada@acme.example").unwrap(),
+            code_hash: String::new(),
+            failed_attempts: 0,
+            created_at: Timestamp::from_micros(last * 1_000_000),
+            expires_at: Timestamp::from_micros((last + CODE_TTL_SECS) * 1_000_000),
+            sends,
+            first_sent_at: Timestamp::from_micros(first * 1_000_000),
+        }
+    }
+
+    #[test]
+    fn codes_go_out_at_most_five_an_hour_and_not_twice_in_twenty_seconds() {
+        let at = |secs: i64| Timestamp::from_micros(secs * 1_000_000);
+        assert_eq!(sending_window(None, at(100)), Some((1, at(100))));
+        assert_eq!(sending_window(Some(&sent(1, 100, 100)), at(110)), None);
+        assert_eq!(
+            sending_window(Some(&sent(1, 100, 100)), at(120)),
+            Some((2, at(100)))
+        );
+        assert_eq!(
+            sending_window(Some(&sent(4, 100, 1000)), at(1100)),
+            Some((5, at(100)))
+        );
+        assert_eq!(sending_window(Some(&sent(5, 100, 1000)), at(1100)), None);
+        assert_eq!(
+            sending_window(Some(&sent(5, 100, 1000)), at(100 + HOUR_SECS)),
+            Some((1, at(100 + HOUR_SECS)))
+        );
+    }
 }

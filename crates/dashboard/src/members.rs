@@ -53,10 +53,9 @@ pub(crate) struct InviteForm {
 
 pub(crate) async fn invite(
     State(app): State<Dashboard>,
-    headers: http::HeaderMap,
     SignedForm { signed, form }: SignedForm<InviteForm>,
 ) -> PageResult {
-    let sign_in_url = format!("{}/app/sign-in", own_origin(&app, &headers));
+    let sign_in_url = format!("{}/app/sign-in", own_origin(&app));
     members::invite(
         &app.platform,
         app.mail.as_ref(),
@@ -69,13 +68,10 @@ pub(crate) async fn invite(
     Ok(page::done("/app/members", "invited"))
 }
 
-/// The platform's origin as this browser reached it.
-fn own_origin(app: &Dashboard, headers: &http::HeaderMap) -> String {
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(&app.platform.config.base_domain);
-    app.platform.config.origin_for_host(host)
+/// The platform's own origin (never the request's Host, which anyone can set).
+fn own_origin(app: &Dashboard) -> String {
+    let config = &app.platform.config;
+    config.origin_for_host(&config.base_domain)
 }
 
 #[derive(Deserialize)]

@@ -30,7 +30,6 @@ struct SignInPage<'a> {
     csrf: &'a str,
     error: Option<String>,
     field: &'a str,
-    message: Option<&'a str>,
     assets: &'static str,
 }
 
@@ -56,7 +55,8 @@ pub(crate) struct SignInForm {
 
 /// Only our own pages are places to go back to.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with("/app/") && !next.starts_with("//") && !next.contains('\\') {
+    let printable = next.bytes().all(|b| b.is_ascii_graphic());
+    if printable && next.starts_with("/app/") && !next.contains('\\') {
         next
     } else {
         "/app/"
@@ -90,7 +90,6 @@ fn page(
     query: &SignInQuery,
     csrf: &str,
     failure: Option<(StatusCode, String, &str)>,
-    message: Option<&str>,
 ) -> Response {
     let (status, error, field) = match failure {
         Some((status, error, field)) => (status, Some(error), field),
@@ -111,7 +110,6 @@ fn page(
             csrf,
             error,
             field,
-            message,
             assets: assets::prefix(),
         },
     )
@@ -119,12 +117,12 @@ fn page(
 
 pub(crate) async fn email_page(headers: HeaderMap, Query(query): Query<SignInQuery>) -> Response {
     let (csrf, cookie) = form_token(&headers);
-    with_cookie(page("email", &query, &csrf, None, None), cookie)
+    with_cookie(page("email", &query, &csrf, None), cookie)
 }
 
 pub(crate) async fn code_page(headers: HeaderMap, Query(query): Query<SignInQuery>) -> Response {
     let (csrf, cookie) = form_token(&headers);
-    with_cookie(page("code", &query, &csrf, None, None), cookie)
+    with_cookie(page("code", &query, &csrf, None), cookie)
 }
 
 fn token_matches(headers: &HeaderMap, form: &SignInForm) -> bool {
@@ -156,11 +154,7 @@ pub(crate) async fn send_code(
             &query,
             &form.csrf_token,
             Some((StatusCode::UNPROCESSABLE_ENTITY, invalid.message, "email")),
-            None,
         )),
-        Err(CoreError::Conflict(message)) => {
-            Ok(page("code", &query, &form.csrf_token, None, Some(&message)))
-        }
         Err(other) => Err(other.into()),
     }
 }
@@ -200,7 +194,6 @@ pub(crate) async fn check_code(
                 &query,
                 &form.csrf_token,
                 Some((StatusCode::UNPROCESSABLE_ENTITY, invalid.message, "code")),
-                None,
             ))
         }
         Err(other) => Err(other.into()),

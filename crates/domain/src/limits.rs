@@ -21,6 +21,8 @@ impl Limits {
     pub const PAGE_SIZE_MAX: u32 = 200;
     /// Upstreams one organization may install, and tools one upstream may list.
     pub const UPSTREAMS: usize = 100;
+    /// Dashboard members of one organization.
+    pub const MEMBERS: usize = 1000;
     /// Private catalog entries per organization.
     pub const CATALOG_ENTRIES: usize = 100;
     pub const UPSTREAM_TOOLS: usize = 500;

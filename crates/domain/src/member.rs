@@ -64,9 +64,13 @@ pub struct Membership {
 pub struct MemberSignInCode {
     pub email: Email,
     pub code_hash: String,
+    /// Guesses made at this code, the right one included.
     pub failed_attempts: i64,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// Codes sent to this email since `first_sent_at` (the hourly sending cap).
+    pub sends: i64,
+    pub first_sent_at: Timestamp,
 }
 
 /// A signed-in browser: the cookie carries the random token, the store its hash.

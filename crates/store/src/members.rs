@@ -12,8 +12,12 @@ pub trait MemberStore: Send + Sync {
     async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Member>;
     /// The organization's members, oldest first.
     async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>>;
+    /// Changes a member's role; refused (`Conflict`) when it would leave the organization
+    /// without an owner (decided under a lock on the organization, so two owners demoting
+    /// each other at once cannot both succeed).
     async fn set_member_role(&self, org: &OrgId, id: &MemberId, role: Role) -> Result<Member>;
-    /// Removes a member and, with it, their sessions.
+    /// Removes a member and, with it, their sessions; refused (`Conflict`) when it would
+    /// leave the organization without an owner, as `set_member_role`.
     async fn delete_member(&self, org: &OrgId, id: &MemberId) -> Result<()>;
     /// Platform-wide: every membership of an email, oldest first (sign-in).
     async fn memberships_of_email(&self, email: &Email) -> Result<Vec<Membership>>;
@@ -22,12 +26,22 @@ pub trait MemberStore: Send + Sync {
     async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()>;
     /// Platform-wide: the email's pending code, if any.
     async fn get_sign_in_code(&self, email: &Email) -> Result<Option<MemberSignInCode>>;
-    /// Platform-wide: counts one wrong guess; the attempts counted so far.
-    async fn count_sign_in_failure(&self, email: &Email) -> Result<i64>;
-    /// Platform-wide: removes the email's code, returning whether it was there (a code is
-    /// used once: of two concurrent right guesses, one removes it).
+    /// Platform-wide: counts one guess at the email's code in one statement, if the code
+    /// has guesses left (`max_guesses`) and has not expired by `now`; the code as counted,
+    /// else `None`. Every guess is counted before it is compared, so parallel guesses
+    /// cannot exceed the limit.
+    async fn claim_sign_in_guess(
+        &self,
+        email: &Email,
+        max_guesses: i64,
+        now: Timestamp,
+    ) -> Result<Option<MemberSignInCode>>;
+    /// Platform-wide: removes the email's code if it is `code_hash`, returning whether it
+    /// did (a code is used once: of two concurrent right guesses, one removes it).
     async fn take_sign_in_code(&self, email: &Email, code_hash: &str) -> Result<bool>;
 
+    /// Platform-wide (the session's random token is its key; its member and organization
+    /// are written with it).
     async fn create_dashboard_session(&self, session: &DashboardSession) -> Result<()>;
     /// Platform-wide (by the hash of a random token): the session and its member, if the
     /// session has not ended by `now`.
@@ -36,9 +50,12 @@ pub trait MemberStore: Send + Sync {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<(DashboardSession, Member)>>;
+    /// Platform-wide (by the hash of a random token): records activity.
     async fn touch_dashboard_session(&self, token_hash: &str, now: Timestamp) -> Result<()>;
-    /// Moves a session to another membership (of the same person).
+    /// Platform-wide (by the hash of a random token): moves a session to another
+    /// membership (core checks it is the same person's).
     async fn switch_dashboard_session(&self, token_hash: &str, to: &Member) -> Result<()>;
+    /// Platform-wide (by the hash of a random token): ends a session.
     async fn delete_dashboard_session(&self, token_hash: &str) -> Result<()>;
     /// Platform-wide: forgets sessions and codes that ended before `now`.
     async fn delete_expired_dashboard_state(&self, now: Timestamp) -> Result<u64>;

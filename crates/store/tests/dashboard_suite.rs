@@ -42,6 +42,24 @@ async fn members_belong_to_one_organization_and_sign_in_codes_work_once(db: &Tes
         store.delete_member(&globex, &owner.id).await,
         "another organization's member",
     );
+    // The last owner stays: neither demoted nor removed; with a second owner, either may go.
+    assert_conflict(
+        store.set_member_role(&acme, &owner.id, Role::Editor).await,
+        "owner",
+    );
+    assert_conflict(store.delete_member(&acme, &owner.id).await, "owner");
+    let bob = email("bob@acme.example");
+    let second = store.create_member(&acme, &bob, Role::Owner).await.unwrap();
+    store
+        .set_member_role(&acme, &owner.id, Role::Editor)
+        .await
+        .unwrap();
+    assert_conflict(store.delete_member(&acme, &second.id).await, "owner");
+    store
+        .set_member_role(&acme, &owner.id, Role::Owner)
+        .await
+        .unwrap();
+    store.delete_member(&acme, &second.id).await.unwrap();
     assert_eq!(
         store.get_member(&acme, &owner.id).await.unwrap().role,
         Role::Owner
@@ -62,15 +80,43 @@ async fn members_belong_to_one_organization_and_sign_in_codes_work_once(db: &Tes
         failed_attempts: 0,
         created_at: secs(at),
         expires_at: secs(at + 600),
+        sends: 2,
+        first_sent_at: secs(0),
     };
     store.put_sign_in_code(&code("first", 1)).await.unwrap();
-    assert_eq!(store.count_sign_in_failure(&ada).await.unwrap(), 1);
+    let claimed = store
+        .claim_sign_in_guess(&ada, 2, secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (claimed.code_hash.as_str(), claimed.failed_attempts),
+        ("first", 1)
+    );
+    assert!(
+        store
+            .claim_sign_in_guess(&ada, 2, secs(5))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.claim_sign_in_guess(&ada, 2, secs(5)).await.unwrap(),
+        None,
+        "out of guesses"
+    );
     store.put_sign_in_code(&code("second", 2)).await.unwrap();
+    assert_eq!(
+        store.claim_sign_in_guess(&ada, 2, secs(602)).await.unwrap(),
+        None,
+        "expired"
+    );
     let pending = store.get_sign_in_code(&ada).await.unwrap().unwrap();
     assert_eq!(
         (pending.code_hash.as_str(), pending.failed_attempts),
         ("second", 0)
     );
+    assert_eq!((pending.sends, pending.first_sent_at), (2, secs(0)));
     assert!(
         !store.take_sign_in_code(&ada, "first").await.unwrap(),
         "a replaced code"

@@ -1,5 +1,6 @@
 -- Dashboard members (issue 15, SPEC §12): the people of an organization with their role,
--- the one pending sign-in code per email (a salted hash, counted attempts), and the
+-- the one pending sign-in code per email (a salted hash, every guess counted, sends
+-- capped per hour), and the
 -- dashboard sessions (the cookie's token is stored only as its hash).
 CREATE TABLE members (
     id TEXT PRIMARY KEY,
@@ -17,7 +18,10 @@ CREATE TABLE member_sign_in_codes (
     code_hash TEXT NOT NULL,
     failed_attempts INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    -- Codes sent to this email since first_sent_at (the hourly sending cap).
+    sends INTEGER NOT NULL DEFAULT 1,
+    first_sent_at INTEGER NOT NULL
 );
 
 CREATE TABLE dashboard_sessions (

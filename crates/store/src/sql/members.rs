@@ -25,6 +25,57 @@ fn member(row: &DbRow) -> Result<Member> {
     member_at(row, "")
 }
 
+const CODE_COLUMNS: &str =
+    "code_hash, failed_attempts, created_at, expires_at, sends, first_sent_at";
+
+fn sign_in_code(row: &DbRow, email: &Email) -> Result<MemberSignInCode> {
+    Ok(MemberSignInCode {
+        email: email.clone(),
+        code_hash: text(row, "code_hash")?,
+        failed_attempts: row.try_get::<i64, _>("failed_attempts")?,
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+        sends: row.try_get::<i64, _>("sends")?,
+        first_sent_at: time(row, "first_sent_at")?,
+    })
+}
+
+/// The member, with the organization's row locked (PostgreSQL; SQLite's write
+/// transaction is exclusive already), so that owner counts cannot race.
+async fn locked_member(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    org: &OrgId,
+    id: &MemberId,
+) -> Result<Member> {
+    let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
+    sqlx::query(sqlx::AssertSqlSafe(lock))
+        .bind(org.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let sql = format!("SELECT {COLUMNS} FROM members WHERE org_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    member(&row.ok_or(StoreError::NotFound)?)
+}
+
+/// Refuses a change that takes away the organization's last owner.
+async fn keep_an_owner(tx: &mut sqlx::Transaction<'static, Db>, org: &OrgId) -> Result<()> {
+    let row = sqlx::query("SELECT COUNT(*) AS owners FROM members WHERE org_id = $1 AND role = $2")
+        .bind(org.as_str())
+        .bind(Role::Owner.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+    if row.try_get::<i64, _>("owners")? <= 1 {
+        return Err(StoreError::Conflict(
+            "An organization keeps at least one owner: make someone else owner first.".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl MemberStore for ThisStore {
     async fn create_member(&self, org: &OrgId, email: &Email, role: Role) -> Result<Member> {
@@ -63,7 +114,9 @@ impl MemberStore for ThisStore {
 
     async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM members WHERE org_id = $1 ORDER BY created_at, id LIMIT 1000"
+            "SELECT {COLUMNS} FROM members WHERE org_id = $1 ORDER BY created_at, id \
+             LIMIT {}",
+            Limits::MEMBERS
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
@@ -73,6 +126,12 @@ impl MemberStore for ThisStore {
     }
 
     async fn set_member_role(&self, org: &OrgId, id: &MemberId, role: Role) -> Result<Member> {
+        let mut tx = self.begin_write().await?;
+        self.count(3);
+        let target = locked_member(&mut tx, org, id).await?;
+        if target.role == Role::Owner && role != Role::Owner {
+            keep_an_owner(&mut tx, org).await?;
+        }
         let sql = format!(
             "UPDATE members SET role = $3 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
@@ -80,20 +139,26 @@ impl MemberStore for ThisStore {
             .bind(org.as_str())
             .bind(id.as_str())
             .bind(role.as_str())
-            .fetch_optional(self.run())
+            .fetch_one(&mut *tx)
             .await?;
-        member(&row.ok_or(StoreError::NotFound)?)
+        let updated = member(&row)?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn delete_member(&self, org: &OrgId, id: &MemberId) -> Result<()> {
-        let deleted = sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
+        let mut tx = self.begin_write().await?;
+        self.count(3);
+        let target = locked_member(&mut tx, org, id).await?;
+        if target.role == Role::Owner {
+            keep_an_owner(&mut tx, org).await?;
+        }
+        sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
-            .execute(self.run())
+            .execute(&mut *tx)
             .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -119,54 +184,52 @@ impl MemberStore for ThisStore {
     async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()> {
         sqlx::query(
             "INSERT INTO member_sign_in_codes \
-             (email, code_hash, failed_attempts, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) \
+             (email, code_hash, failed_attempts, created_at, expires_at, sends, first_sent_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash, \
              failed_attempts = excluded.failed_attempts, created_at = excluded.created_at, \
-             expires_at = excluded.expires_at",
+             expires_at = excluded.expires_at, sends = excluded.sends, \
+             first_sent_at = excluded.first_sent_at",
         )
         .bind(code.email.as_str())
         .bind(&code.code_hash)
         .bind(code.failed_attempts)
         .bind(code.created_at.micros())
         .bind(code.expires_at.micros())
+        .bind(code.sends)
+        .bind(code.first_sent_at.micros())
         .execute(self.run())
         .await?;
         Ok(())
     }
 
     async fn get_sign_in_code(&self, email: &Email) -> Result<Option<MemberSignInCode>> {
-        let row = sqlx::query(
-            "SELECT email, code_hash, failed_attempts, created_at, expires_at \
-             FROM member_sign_in_codes WHERE email = $1",
-        )
-        .bind(email.as_str())
-        .fetch_optional(self.run())
-        .await?;
-        row.map(|row| {
-            Ok(MemberSignInCode {
-                email: email.clone(),
-                code_hash: text(&row, "code_hash")?,
-                failed_attempts: row.try_get::<i64, _>("failed_attempts")?,
-                created_at: time(&row, "created_at")?,
-                expires_at: time(&row, "expires_at")?,
-            })
-        })
-        .transpose()
+        let sql = format!("SELECT {CODE_COLUMNS} FROM member_sign_in_codes WHERE email = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        row.map(|row| sign_in_code(&row, email)).transpose()
     }
 
-    async fn count_sign_in_failure(&self, email: &Email) -> Result<i64> {
-        let row = sqlx::query(
+    async fn claim_sign_in_guess(
+        &self,
+        email: &Email,
+        max_guesses: i64,
+        now: Timestamp,
+    ) -> Result<Option<MemberSignInCode>> {
+        let sql = format!(
             "UPDATE member_sign_in_codes SET failed_attempts = failed_attempts + 1 \
-             WHERE email = $1 RETURNING failed_attempts",
-        )
-        .bind(email.as_str())
-        .fetch_optional(self.run())
-        .await?;
-        Ok(match row {
-            Some(row) => row.try_get::<i64, _>("failed_attempts")?,
-            None => i64::MAX,
-        })
+             WHERE email = $1 AND failed_attempts < $2 AND expires_at > $3 \
+             RETURNING {CODE_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email.as_str())
+            .bind(max_guesses)
+            .bind(now.micros())
+            .fetch_optional(self.run())
+            .await?;
+        row.map(|row| sign_in_code(&row, email)).transpose()
     }
 
     async fn take_sign_in_code(&self, email: &Email, code_hash: &str) -> Result<bool> {
@@ -195,9 +258,10 @@ impl MemberStore for ThisStore {
         .bind(s.expires_at.micros())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2")
+        sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2 AND org_id = $3")
             .bind(s.created_at.micros())
             .bind(s.member_id.as_str())
+            .bind(s.org_id.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -198,6 +198,16 @@ async fn another_organizations_servers_and_members_are_not_found(db: &TestDataba
         .post(&format!("/app/members/{member_id}/remove"), &[])
         .await;
     assert_eq!(removed.status, StatusCode::NOT_FOUND);
+    // Their API key cannot be revoked from here.
+    let (_, keys) = app.app.get("/api-keys", &other.api_key).await;
+    let key_id = keys["items"][0]["id"].as_str().unwrap().to_owned();
+    ours.get("/app/api-keys").await.ok();
+    let revoked = ours
+        .post(&format!("/app/api-keys/{key_id}/revoke"), &[])
+        .await;
+    assert_eq!(revoked.status, StatusCode::NOT_FOUND);
+    let (status, _) = app.app.get("/servers", &other.api_key).await;
+    assert_eq!(status, StatusCode::OK, "their key still works");
     // Switching into an organization one is no member of is not possible either.
     let switched = ours.post("/app/switch", &[("org_id", &other.org_id)]).await;
     assert_eq!(switched.status, StatusCode::NOT_FOUND);
@@ -211,7 +221,11 @@ async fn another_organizations_servers_and_members_are_not_found(db: &TestDataba
             .body
             .contains("boss@globex.example (you)")
     );
-    assert!(theirs.get("/app/members").await.body.contains("owner"));
+    let members = theirs.get("/app/members").await.text();
+    assert!(
+        members.contains("boss@globex.example (you)</td><td>owner</td>"),
+        "still an owner: {members}"
+    );
 }
 
 backend_tests!(
@@ -233,3 +247,46 @@ async fn the_dashboard_answers_at_app_with_and_without_the_slash(db: &TestDataba
 }
 
 backend_tests!(the_dashboard_answers_at_app_with_and_without_the_slash);
+
+async fn without_sec_fetch_site_the_origin_header_decides(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    owner.get("/app/servers/new").await;
+    let token = owner.csrf_token();
+    let cookie = format!(
+        "__Host-gp_dashboard={}",
+        owner.cookie("__Host-gp_dashboard").unwrap()
+    );
+    let host = app.app.url.trim_start_matches("http://").to_owned();
+    let post = |origin: String, slug: &'static str| {
+        let request = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/app/servers", app.app.url))
+            .header("cookie", cookie.clone())
+            .header("origin", origin)
+            .form(&[
+                ("name", slug),
+                ("slug", slug),
+                ("auth_mode", "none"),
+                ("csrf_token", &token),
+            ]);
+        async move { request.send().await.unwrap().status() }
+    };
+    let port = host.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(
+        post(format!("http://docs.localhost:{port}"), "from-a-tenant").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post("https://evil.example".into(), "from-elsewhere").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(format!("http://{host}"), "from-here").await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+backend_tests!(without_sec_fetch_site_the_origin_header_decides);

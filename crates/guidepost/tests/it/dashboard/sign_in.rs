@@ -46,7 +46,11 @@ async fn a_member_signs_in_by_code_and_out_again(db: &TestDatabase) {
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains("4 attempts left"), "{}", refused.body);
+    assert!(
+        refused.body.contains("That code is not right"),
+        "{}",
+        refused.body
+    );
     assert!(!browser.has_session());
     let signed = browser
         .post(
@@ -192,4 +196,138 @@ backend_tests!(
     a_member_signs_in_by_code_and_out_again,
     the_session_cookie_is_host_bound_and_the_store_keeps_only_its_hash,
     a_stranger_gets_the_same_answer_and_no_mail,
+);
+
+/// Posts a code guess with the browser's pre-session cookie and token.
+async fn guess(
+    app: &crate::oauth_helpers::OAuthApp,
+    token: &str,
+    email: &str,
+    code: &str,
+) -> StatusCode {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/app/sign-in/code", app.app.url))
+        .header("cookie", format!("__Host-gp_dashboard_signin={token}"))
+        .form(&[("email", email), ("code", code), ("csrf_token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn guesses_are_counted_even_in_parallel_and_strangers_hear_the_same(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    add_member(&app, &app.tenant, "ada@acme.example", Role::Owner).await;
+    let mut browser = Browser::new(&app.app.url);
+    browser.get("/app/sign-in").await;
+    let token = browser.cookie("__Host-gp_dashboard_signin").unwrap();
+    browser
+        .post("/app/sign-in", &[("email", "ada@acme.example")])
+        .await;
+    let code = app.code_for("ada@acme.example");
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+
+    // A member's wrong code and a stranger's read alike.
+    let mut member_page = Browser::new(&app.app.url);
+    member_page.get("/app/sign-in").await;
+    let for_member = member_page
+        .post(
+            "/app/sign-in/code",
+            &[("email", "ada@acme.example"), ("code", wrong)],
+        )
+        .await;
+    let for_stranger = member_page
+        .post(
+            "/app/sign-in/code",
+            &[("email", "eve@acme.example"), ("code", wrong)],
+        )
+        .await;
+    assert_eq!(for_member.status, for_stranger.status);
+    let error = |page: &super::Page| {
+        let after = page.body.split("<a href=\"#code\">").nth(1)?;
+        after.split("</a>").next().map(str::to_owned)
+    };
+    assert!(error(&for_member).is_some(), "{}", for_member.body);
+    assert_eq!(error(&for_member), error(&for_stranger));
+    // Asking again within seconds reads like the first time too.
+    browser.get("/app/sign-in").await;
+    let again = browser
+        .post("/app/sign-in", &[("email", "ada@acme.example")])
+        .await;
+    again.redirected_to("/app/sign-in/code");
+
+    // Twenty wrong guesses at once: the code had five guesses in all (one is spent).
+    let guesses = (0..20).map(|_| guess(&app, &token, "ada@acme.example", wrong));
+    let answers = futures::future::join_all(guesses).await;
+    assert!(
+        answers
+            .iter()
+            .all(|s| *s == StatusCode::UNPROCESSABLE_ENTITY),
+        "{answers:?}"
+    );
+    assert_eq!(
+        guess(&app, &token, "ada@acme.example", &code).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the right code is locked out after the guesses"
+    );
+    let email = guidepost_domain::Email::parse("ada@acme.example").unwrap();
+    let pending = app
+        .app
+        .store
+        .get_sign_in_code(&email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pending.failed_attempts, 5,
+        "no guess beyond the limit was compared"
+    );
+}
+
+async fn after_sign_in_only_our_own_pages_are_places_to_go(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    add_member(&app, &app.tenant, "ada@acme.example", Role::Owner).await;
+    for (next, lands) in [
+        ("//evil.example/app/", "/app/"),
+        ("https://evil.example/app/", "/app/"),
+        ("/app/\\evil", "/app/"),
+        ("/app/servers\u{1}", "/app/"),
+        ("/app/servers?done=x", "/app/servers?done=x"),
+    ] {
+        let mut browser = Browser::new(&app.app.url);
+        browser.get("/app/sign-in").await;
+        browser
+            .post("/app/sign-in", &[("email", "ada@acme.example")])
+            .await;
+        let code = app.code_for("ada@acme.example");
+        let page = browser
+            .post(
+                "/app/sign-in/code",
+                &[
+                    ("email", "ada@acme.example"),
+                    ("code", &code),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "{next:?}: {}",
+            page.body
+        );
+        assert_eq!(page.location.as_deref(), Some(lands), "{next:?}");
+    }
+}
+
+backend_tests!(
+    guesses_are_counted_even_in_parallel_and_strangers_hear_the_same,
+    after_sign_in_only_our_own_pages_are_places_to_go,
 );

@@ -1,0 +1,161 @@
+//! Members and API keys by form: an owner invites (the invitee signs in with the mailed
+//! address), changes roles, removes, creates and revokes keys; the last owner stays.
+
+use guidepost_domain::Role;
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::StatusCode;
+
+use super::{dashboard_app, member, sign_in};
+
+async fn an_owner_invites_changes_roles_removes_and_keeps_an_owner(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    owner.get("/app/members").await.ok();
+    owner
+        .post(
+            "/app/members",
+            &[("email", "Grace@Acme.example"), ("role", "viewer")],
+        )
+        .await
+        .redirected_to("/app/members?done=invited");
+    // The invitation names the organization and where to sign in; the invitee can.
+    let invitation = std::fs::read_dir(&app.outbox)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .find(|mail| mail.contains("To: grace@acme.example"))
+        .expect("an invitation");
+    assert!(
+        invitation.contains("You are invited to Acme"),
+        "{invitation}"
+    );
+    assert!(invitation.contains("/app/sign-in"), "{invitation}");
+    let mut grace = sign_in(&app, "grace@acme.example").await;
+    assert!(
+        grace
+            .get("/app/")
+            .await
+            .ok()
+            .contains("grace@acme.example (viewer)")
+    );
+    // A second invitation of the same address is refused by name.
+    owner.get("/app/members").await;
+    let again = owner
+        .post(
+            "/app/members",
+            &[("email", "grace@acme.example"), ("role", "editor")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+
+    // Role changes reach the member's open session at once.
+    let page = owner.get("/app/members").await;
+    let grace_id = member_id(&page.body, "grace@acme.example");
+    let own_id = member_id(&page.body, "own@acme.example");
+    owner
+        .post(
+            &format!("/app/members/{grace_id}/role"),
+            &[("role", "editor")],
+        )
+        .await
+        .redirected_to("/app/members?done=saved");
+    assert!(grace.get("/app/").await.ok().contains("(editor)"));
+
+    // The only owner cannot step down or leave; with a second owner, they can.
+    owner.get("/app/members").await;
+    let alone = owner
+        .post(
+            &format!("/app/members/{own_id}/role"),
+            &[("role", "viewer")],
+        )
+        .await;
+    assert_eq!(alone.status, StatusCode::CONFLICT);
+    assert!(alone.body.contains("at least one owner"), "{}", alone.body);
+    let leaving = owner
+        .post(&format!("/app/members/{own_id}/remove"), &[])
+        .await;
+    assert_eq!(leaving.status, StatusCode::CONFLICT);
+    owner
+        .post(
+            &format!("/app/members/{grace_id}/role"),
+            &[("role", "owner")],
+        )
+        .await
+        .redirected_to("/app/members");
+    owner
+        .post(
+            &format!("/app/members/{own_id}/role"),
+            &[("role", "editor")],
+        )
+        .await
+        .redirected_to("/app/members");
+    // Removing a member ends their session.
+    grace.get("/app/members").await;
+    grace
+        .post(&format!("/app/members/{own_id}/remove"), &[])
+        .await
+        .redirected_to("/app/members?done=deleted");
+    owner.get("/app/").await.redirected_to("/app/sign-in");
+    let members = grace.get("/app/members").await.text();
+    assert!(!members.contains("own@acme.example"), "{members}");
+}
+
+/// The id in a member row's action URLs.
+fn member_id(page: &str, email: &str) -> String {
+    let row = page
+        .split("<tr>")
+        .skip(1)
+        .find(|row| row.contains(email))
+        .unwrap_or_else(|| panic!("no row for {email}"));
+    row.split("/app/members/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a member id")
+        .to_owned()
+}
+
+async fn an_owner_creates_a_key_that_is_shown_once_and_revokes_it(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    owner.get("/app/api-keys").await.ok();
+    let created = owner.post("/app/api-keys", &[("name", "deploys")]).await;
+    let body = created.ok().to_owned();
+    let key = body
+        .split("<pre id=\"new-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("the new key on the page")
+        .to_owned();
+    let (status, servers) = app.app.get("/servers", &key).await;
+    assert_eq!(status, StatusCode::OK, "the key works: {servers}");
+    let listed = owner.get("/app/api-keys").await;
+    assert!(!listed.body.contains(&key), "shown once only");
+    assert!(listed.body.contains("deploys"));
+    // The tenant's own key ("test") is listed too; revoke the one named deploys.
+    let row = listed
+        .body
+        .split("<tr>")
+        .find(|r| r.contains("deploys"))
+        .unwrap();
+    let id = row
+        .split("/app/api-keys/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    owner
+        .post(&format!("/app/api-keys/{id}/revoke"), &[])
+        .await
+        .redirected_to("/app/api-keys?done=revoked");
+    let (status, _) = app.app.get("/servers", &key).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked key stops working"
+    );
+}
+
+backend_tests!(
+    an_owner_invites_changes_roles_removes_and_keeps_an_owner,
+    an_owner_creates_a_key_that_is_shown_once_and_revokes_it,
+);
