@@ -191,8 +191,7 @@ pub async fn report(
 }
 
 /// How wide one bucket of calls over time is. Buckets are aligned to UTC hours or days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketWidth {
     Hour,
     Day,
@@ -208,7 +207,7 @@ impl BucketWidth {
 }
 
 /// Calls and errors in the bucket that starts at `start`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallCount {
     pub start: Timestamp,
     pub calls: u64,
@@ -216,7 +215,7 @@ pub struct CallCount {
 }
 
 /// Calls over time: every bucket of the window in order, empty ones included.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CallsOverTime {
     pub since: Timestamp,
     pub until: Timestamp,
@@ -249,6 +248,24 @@ pub async fn calls_over_time(
         width,
         buckets: fill_buckets(since, seconds, count, counted),
     })
+}
+
+/// The calls and errors of an organization in the 24 hours before now, counted by the
+/// store in one grouped statement (one bucket as wide as the window), not row by row.
+pub async fn calls_in_last_day(platform: &Platform, org: &OrgId) -> Result<CallCount, CoreError> {
+    let until = Timestamp::now();
+    let since = until.plus_seconds(-DAY_SECONDS);
+    let counted = platform
+        .store
+        .tool_call_buckets(org, None, since, until, DAY_SECONDS)
+        .await?;
+    Ok(fill_buckets(since, DAY_SECONDS, 1, counted)
+        .pop()
+        .unwrap_or(CallCount {
+            start: since,
+            calls: 0,
+            errors: 0,
+        }))
 }
 
 /// `[since, until)` made of `count` whole buckets of `seconds`, the last one holding `now`.

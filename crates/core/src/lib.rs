@@ -27,6 +27,7 @@ pub mod servers;
 pub mod sessions;
 pub mod support;
 pub mod tasks;
+pub mod text_diff;
 pub mod upstreams;
 pub mod urls;
 pub mod walkthroughs;

@@ -33,13 +33,13 @@ pub(crate) async fn overview(
     let walkthrough_list = walkthroughs::authoring::list(&app.platform, org, &page)
         .await?
         .items;
-    let today = analytics::report(&app.platform, org, None, None, None).await?;
+    let today = analytics::calls_in_last_day(&app.platform, org).await?;
     Ok(page::render(&Overview {
         chrome,
         servers: server_list.len(),
         walkthroughs: walkthrough_list.len(),
-        calls_today: today.tools.iter().map(|t| t.calls).sum(),
-        errors_today: today.tools.iter().map(|t| t.errors).sum(),
+        calls_today: today.calls,
+        errors_today: today.errors,
         first_server: server_list.first().map(|s| s.id.to_string()),
     }))
 }

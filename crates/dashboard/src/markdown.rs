@@ -1,6 +1,6 @@
 //! Step content as authors see it before publishing: a Markdown preview that is safe to put
 //! in the page, and the exact text an agent receives with its invisible characters made
-//! visible.
+//! visible (by [`runs`], which the gateway's review pages use too).
 //!
 //! The preview has two layers. pulldown-cmark renders with raw HTML turned into escaped
 //! text, links kept only for http, https, mailto and relative addresses, and images shown
@@ -68,8 +68,8 @@ fn allowed_destination(url: &str) -> bool {
     }
 }
 
-/// A run of the agent's text: visible characters as they are, or one hidden character
-/// named by its code point (`U+200B`), which the page shows as a badge.
+/// A run of text: visible characters as they are, or one hidden character named by its
+/// code point (`U+200B`), which the page shows as a badge.
 pub(crate) struct Shown {
     pub text: String,
     pub hidden: bool,
@@ -94,7 +94,11 @@ pub(crate) fn agent_view(step: &AgentStep) -> Vec<Shown> {
     }
 }
 
-fn runs(text: &str) -> Vec<Shown> {
+/// A text cut into runs: visible characters together, each hidden character (control,
+/// invisible or bidirectional: what hides words from people but not from models) alone,
+/// named by its code point. The agent view and the gateway's review pages both show text
+/// this way.
+pub(crate) fn runs(text: &str) -> Vec<Shown> {
     let mut shown: Vec<Shown> = Vec::new();
     for c in text.chars() {
         if is_hidden_char(c) {

@@ -85,7 +85,7 @@ pub(crate) async fn change_role(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<RoleForm>,
 ) -> PageResult {
-    let id: MemberId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: MemberId = page::id_or_not_found(&id)?;
     members::change_role(&app.platform, &signed.member, &id, role(&form.role)?).await?;
     Ok(page::done("/app/members", "saved"))
 }
@@ -95,7 +95,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: MemberId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: MemberId = page::id_or_not_found(&id)?;
     members::remove(&app.platform, &signed.member, &id).await?;
     Ok(page::done("/app/members", "deleted"))
 }
@@ -154,7 +154,7 @@ pub(crate) async fn revoke_api_key(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     require_owner(&signed.member)?;
-    let id: ApiKeyId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: ApiKeyId = page::id_or_not_found(&id)?;
     organizations::revoke_api_key(&app.platform, signed.org(), &id).await?;
     Ok(page::done("/app/api-keys", "revoked"))
 }

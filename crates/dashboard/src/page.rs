@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use guidepost_core::{CoreError, members, organizations};
+use guidepost_domain::{Cursor, Id, IdKind};
 use http::StatusCode;
 
 use crate::Dashboard;
@@ -131,6 +132,32 @@ pub(crate) fn done(path: &str, what: &str) -> Response {
 
 pub(crate) type PageResult = Result<Response, PageError>;
 
+/// An id from the URL or a form; text that is not one is simply not found, as another
+/// organization's id would be.
+/// An optional text field: blank is none.
+pub(crate) fn optional(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+pub(crate) fn id_or_not_found<K: IdKind>(text: &str) -> Result<Id<K>, PageError> {
+    Id::parse(text).ok_or(PageError::NotFound)
+}
+
+/// Where a list continues, from its `cursor` query: `None` (the first page) when absent
+/// or blank; a damaged one is named back to the person.
+pub(crate) fn cursor(text: Option<&str>) -> Result<Option<Cursor>, PageError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => Cursor::decode(text)
+            .map(Some)
+            .ok_or_else(|| PageError::Invalid {
+                field: "cursor".into(),
+                message: "this page link is damaged; start again from the first page".into(),
+            }),
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum PageError {
     NotFound,
@@ -237,4 +264,34 @@ impl IntoResponse for PageError {
 
 pub(crate) async fn not_found() -> PageError {
     PageError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use guidepost_domain::{Timestamp, WalkthroughId};
+
+    use super::*;
+
+    #[test]
+    fn ids_that_do_not_parse_are_not_found() {
+        let wrong: Result<WalkthroughId, _> = id_or_not_found("not-an-id");
+        assert!(matches!(wrong, Err(PageError::NotFound)));
+        let id: WalkthroughId = id_or_not_found("wt_abc12345").unwrap();
+        assert_eq!(id.as_str(), "wt_abc12345");
+    }
+
+    #[test]
+    fn a_blank_cursor_is_the_first_page_and_a_damaged_one_is_named() {
+        assert_eq!(cursor(None).unwrap(), None);
+        assert_eq!(cursor(Some("  ")).unwrap(), None);
+        let next = Cursor {
+            created_at: Timestamp::from_micros(42),
+            id: "wt_abc".into(),
+        };
+        assert_eq!(cursor(Some(&next.encode())).unwrap(), Some(next));
+        assert!(matches!(
+            cursor(Some("garbage")),
+            Err(PageError::Invalid { field, .. }) if field == "cursor"
+        ));
+    }
 }

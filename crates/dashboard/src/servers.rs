@@ -155,11 +155,6 @@ impl ServerForm {
     }
 }
 
-fn optional(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
-
 pub(crate) async fn create(
     State(app): State<Dashboard>,
     SignedForm { signed, form }: SignedForm<ServerForm>,
@@ -172,9 +167,9 @@ pub(crate) async fn create(
         auth_mode: Some(form.auth_mode()?),
         walkthrough_tools_enabled: Some(form.walkthrough_tools_enabled.is_some()),
         support_tool_enabled: Some(form.support_tool_enabled.is_some()),
-        custom_domain: optional(&form.custom_domain),
-        product_name: optional(&form.product_name),
-        instructions: optional(&form.instructions),
+        custom_domain: page::optional(&form.custom_domain),
+        product_name: page::optional(&form.product_name),
+        instructions: page::optional(&form.instructions),
         allowed_origins: Some(form.origins()),
     };
     let server = servers::create(&app.platform, signed.org(), input).await?;
@@ -244,7 +239,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: ServerId = page::id_or_not_found(&id)?;
     let server = servers::get(&app.platform, signed.org(), &id).await?;
     let title = format!("Server {}", server.name);
     let chrome = Chrome::new(&app, &signed, title, "servers", done.done.as_deref()).await?;
@@ -271,16 +266,16 @@ pub(crate) async fn update(
     SignedForm { signed, form }: SignedForm<ServerForm>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: ServerId = page::id_or_not_found(&id)?;
     let input = UpdateServer {
         name: Some(form.name.clone()),
         slug: Some(form.slug.clone()),
         auth_mode: Some(form.auth_mode()?),
         walkthrough_tools_enabled: Some(form.walkthrough_tools_enabled.is_some()),
         support_tool_enabled: Some(form.support_tool_enabled.is_some()),
-        custom_domain: Some(optional(&form.custom_domain)),
-        product_name: Some(optional(&form.product_name)),
-        instructions: Some(optional(&form.instructions)),
+        custom_domain: Some(page::optional(&form.custom_domain)),
+        product_name: Some(page::optional(&form.product_name)),
+        instructions: Some(page::optional(&form.instructions)),
         allowed_origins: Some(form.origins()),
     };
     servers::update(&app.platform, signed.org(), &id, input).await?;
@@ -293,7 +288,7 @@ pub(crate) async fn verify_domain(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: ServerId = page::id_or_not_found(&id)?;
     let verified = domains::verify(&app.platform, signed.org(), &id).await?;
     let what = if verified.custom_domain.is_some() && verified.pending_domain.is_none() {
         "verified"
@@ -309,7 +304,7 @@ pub(crate) async fn delete(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: ServerId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: ServerId = page::id_or_not_found(&id)?;
     servers::delete(&app.platform, signed.org(), &id).await?;
     Ok(page::done("/app/servers", "deleted"))
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use guidepost_core::{CoreError, members};
-use guidepost_domain::{Id, random_token};
+use guidepost_domain::random_token;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
@@ -221,7 +221,7 @@ pub(crate) async fn switch_organization(
     State(app): State<Dashboard>,
     SignedForm { signed, form }: SignedForm<SwitchForm>,
 ) -> PageResult {
-    let org = Id::parse(&form.org_id).ok_or(PageError::NotFound)?;
+    let org = page::id_or_not_found(&form.org_id)?;
     members::switch_organization(&app.platform, &signed.signed_in, &org).await?;
     Ok(page::done("/app/", "switched"))
 }

@@ -7,6 +7,10 @@ use guidepost_domain::*;
 
 use crate::Result;
 
+/// The most tools [`UpstreamStore::list_org_upstream_tools`] reads: every upstream an
+/// organization may install with every tool one upstream may list.
+pub const ORG_UPSTREAM_TOOLS_MAX: usize = Limits::UPSTREAMS * Limits::UPSTREAM_TOOLS;
+
 /// An attachment of a server with its upstream's status and tools, for `tools/list`.
 #[derive(Debug, Clone)]
 pub struct AttachedUpstream {
@@ -59,7 +63,9 @@ pub trait UpstreamStore: Send + Sync {
     ) -> Result<UpstreamTool>;
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>>;
     /// Every tool of every upstream of the organization, with its upstream's id, by
-    /// upstream then in the upstream's order: one statement.
+    /// upstream then in the upstream's order: one statement, at most
+    /// [`ORG_UPSTREAM_TOOLS_MAX`] rows (as many as the gateway ever keeps: `Limits::UPSTREAMS`
+    /// upstreams of `Limits::UPSTREAM_TOOLS` tools each).
     async fn list_org_upstream_tools(&self, org: &OrgId)
     -> Result<Vec<(UpstreamId, UpstreamTool)>>;
     /// Every attachment of the organization's upstreams, in attach order: one statement.

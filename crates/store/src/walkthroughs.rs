@@ -28,7 +28,8 @@ pub struct VersionSummary {
     pub version: i64,
     pub published_at: Timestamp,
     pub step_count: i64,
-    /// The people (end users) whose progress is pinned to this version.
+    /// The people (end users) whose unfinished progress is pinned to this version; those
+    /// who completed it are no longer on it.
     pub people: i64,
 }
 
@@ -179,14 +180,21 @@ pub trait WalkthroughEditorStore: Send + Sync {
         org: &OrgId,
         walkthroughs: &[WalkthroughId],
     ) -> Result<Vec<(WalkthroughId, i64)>>;
-    /// The published versions, newest first, at most `limit`, each with the people pinned
-    /// to it: one query.
+    /// The published versions, newest first, at most `limit`, each with the people whose
+    /// unfinished progress is pinned to it: one query.
     async fn list_versions(
         &self,
         org: &OrgId,
         walkthrough: &WalkthroughId,
         limit: u32,
     ) -> Result<Vec<VersionSummary>>;
+    /// The people (end users) with unfinished progress on any version of the walkthrough,
+    /// each counted once whatever their servers and versions: one query.
+    async fn people_with_unfinished_progress(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<i64>;
 
     /// When a draft step's fields were last written: the revision an editor saves against.
     async fn step_revision(

@@ -246,6 +246,15 @@ pub async fn list(
     Ok(platform.store.list_walkthroughs(org, page).await?)
 }
 
+/// A walkthrough without its steps (one statement), for pages that need its title only.
+pub async fn get(
+    platform: &Platform,
+    org: &OrgId,
+    id: &WalkthroughId,
+) -> Result<Walkthrough, CoreError> {
+    Ok(platform.store.get_walkthrough(org, id).await?)
+}
+
 /// A walkthrough with its draft steps in order.
 pub async fn get_with_steps(
     platform: &Platform,

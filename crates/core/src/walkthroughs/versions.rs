@@ -5,15 +5,15 @@
 use guidepost_domain::*;
 pub use guidepost_store::VersionSummary;
 
+use crate::text_diff::matching_pairs;
+pub use crate::text_diff::{DiffLine, LineKind, line_diff};
 use crate::{CoreError, Platform};
 
 /// The history lists at most this many versions, newest first.
 pub const MAX_VERSIONS_LISTED: u32 = 200;
-/// Above this many cells (lines × lines) a text is compared by its common start and end
-/// only, so that a review stays fast whatever the texts.
-const MAX_DIFF_CELLS: usize = 1_000_000;
 
-/// A walkthrough with its published versions, newest first.
+/// A walkthrough with its published versions, newest first, each with the people whose
+/// unfinished progress is pinned to it.
 pub async fn history(
     platform: &Platform,
     org: &OrgId,
@@ -35,20 +35,18 @@ pub struct PublishReview {
     pub draft_steps: usize,
     /// The steps that differ from the newest version, in draft order, then the removed.
     pub changes: Vec<StepChange>,
-    /// The published versions, newest first, with the people pinned to each.
+    /// The published versions, newest first, with the people still on each.
     pub versions: Vec<VersionSummary>,
+    /// The people whose unfinished progress is pinned to a published version, so older
+    /// than the one publishing creates: they finish on the version they started, while
+    /// new starts get the new one. Each person counts once, whatever their servers.
+    pub people_on_older_versions: i64,
 }
 
 impl PublishReview {
     /// The version that publishing now creates.
     pub fn next_version(&self) -> i64 {
         self.walkthrough.published_version.unwrap_or(0) + 1
-    }
-
-    /// The people pinned to a version older than the one publishing creates: they finish
-    /// on the version they started, while new starts get the new one.
-    pub fn people_on_older_versions(&self) -> i64 {
-        self.versions.iter().map(|v| v.people).sum()
     }
 }
 
@@ -74,11 +72,16 @@ pub async fn review(
         .store
         .list_versions(org, walkthrough, MAX_VERSIONS_LISTED)
         .await?;
+    let people_on_older_versions = platform
+        .store
+        .people_with_unfinished_progress(org, walkthrough)
+        .await?;
     Ok(PublishReview {
         walkthrough: found,
         draft_steps: draft.len(),
         changes: compare(&published, &draft),
         versions,
+        people_on_older_versions,
     })
 }
 
@@ -126,29 +129,6 @@ pub struct FieldChange {
     pub field: &'static str,
     pub before: String,
     pub after: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineKind {
-    Same,
-    Added,
-    Removed,
-}
-
-impl LineKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LineKind::Same => "same",
-            LineKind::Added => "added",
-            LineKind::Removed => "removed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiffLine {
-    pub kind: LineKind,
-    pub text: String,
 }
 
 /// The changes from `published` to `draft`, matched by step id. A step that kept its
@@ -264,78 +244,6 @@ fn whole(text: &str, kind: LineKind) -> Vec<DiffLine> {
         .collect()
 }
 
-/// The lines of `before` and `after`, each marked same, removed or added (removed lines
-/// before the added lines that replace them).
-pub fn line_diff(before: &str, after: &str) -> Vec<DiffLine> {
-    let old: Vec<&str> = before.lines().collect();
-    let new: Vec<&str> = after.lines().collect();
-    let mut lines = Vec::with_capacity(old.len().max(new.len()));
-    let line = |kind, text: &str| DiffLine {
-        kind,
-        text: text.to_owned(),
-    };
-    let (mut i, mut j) = (0, 0);
-    for (match_i, match_j) in matching_pairs(&old, &new) {
-        lines.extend(old[i..match_i].iter().map(|t| line(LineKind::Removed, t)));
-        lines.extend(new[j..match_j].iter().map(|t| line(LineKind::Added, t)));
-        lines.push(line(LineKind::Same, old[match_i]));
-        (i, j) = (match_i + 1, match_j + 1);
-    }
-    lines.extend(old[i..].iter().map(|t| line(LineKind::Removed, t)));
-    lines.extend(new[j..].iter().map(|t| line(LineKind::Added, t)));
-    lines
-}
-
-/// The index pairs of a longest common subsequence of `a` and `b`, in order. The common
-/// start and end are matched directly; a middle too large to compare is left unmatched.
-fn matching_pairs<T: PartialEq>(a: &[T], b: &[T]) -> Vec<(usize, usize)> {
-    let start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let end = a[start..]
-        .iter()
-        .rev()
-        .zip(b[start..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (middle_a, middle_b) = (&a[start..a.len() - end], &b[start..b.len() - end]);
-    let mut pairs: Vec<(usize, usize)> = (0..start).map(|k| (k, k)).collect();
-    if middle_a.len().saturating_mul(middle_b.len()) <= MAX_DIFF_CELLS {
-        pairs.extend(
-            longest_common(middle_a, middle_b)
-                .into_iter()
-                .map(|(i, j)| (start + i, start + j)),
-        );
-    }
-    pairs.extend((0..end).map(|k| (a.len() - end + k, b.len() - end + k)));
-    pairs
-}
-
-/// The classic dynamic programme: lengths of the longest common suffixes, then a walk.
-fn longest_common<T: PartialEq>(a: &[T], b: &[T]) -> Vec<(usize, usize)> {
-    let width = b.len() + 1;
-    let mut table = vec![0u32; (a.len() + 1) * width];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            table[i * width + j] = if a[i] == b[j] {
-                table[(i + 1) * width + j + 1] + 1
-            } else {
-                table[(i + 1) * width + j].max(table[i * width + j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut pairs) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        if a[i] == b[j] {
-            pairs.push((i, j));
-            (i, j) = (i + 1, j + 1);
-        } else if table[(i + 1) * width + j] >= table[i * width + j + 1] {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    pairs
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,24 +273,6 @@ mod tests {
             .iter()
             .map(|l| (l.kind.as_str(), l.text.as_str()))
             .collect()
-    }
-
-    #[test]
-    fn a_line_diff_keeps_what_stayed_and_marks_the_rest() {
-        let diff = line_diff("a\nb\nc\nd", "a\nB\nc\nd\ne");
-        assert_eq!(
-            kinds(&diff),
-            [
-                ("same", "a"),
-                ("removed", "b"),
-                ("added", "B"),
-                ("same", "c"),
-                ("same", "d"),
-                ("added", "e")
-            ]
-        );
-        assert!(line_diff("x", "x").iter().all(|l| l.kind == LineKind::Same));
-        assert_eq!(kinds(&line_diff("", "new")), [("added", "new")]);
     }
 
     #[test]
@@ -450,18 +340,6 @@ mod tests {
                 ]
             )
             .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_huge_middle_is_compared_by_its_ends_only() {
-        let old: String = (0..1500).map(|n| format!("old {n}\n")).collect();
-        let new: String = (0..1500).map(|n| format!("new {n}\n")).collect();
-        let diff = line_diff(&format!("top\n{old}bottom"), &format!("top\n{new}bottom"));
-        assert_eq!(diff.len(), 3002);
-        assert_eq!(
-            (diff[0].kind, diff[3001].kind),
-            (LineKind::Same, LineKind::Same)
         );
     }
 }

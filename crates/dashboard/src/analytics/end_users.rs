@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{ServerNames, chosen, latency, page_from, when};
 use crate::Dashboard;
-use crate::page::{self, Chrome, PageError, PageResult};
+use crate::page::{self, Chrome, PageResult};
 use crate::session::Signed;
 
 /// End users per page of the list.
@@ -124,7 +124,7 @@ pub(crate) async fn show(
     signed: Signed,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id: EndUserId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: EndUserId = page::id_or_not_found(&id)?;
     let picture = end_users::picture(&app.platform, signed.org(), &id).await?;
     let person = person_row(picture.end_user.clone());
     let title = person

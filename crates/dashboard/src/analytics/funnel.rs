@@ -4,6 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use guidepost_core::servers;
 use guidepost_core::walkthroughs::authoring;
 use guidepost_core::walkthroughs::funnel::{self, Funnel, FunnelStep};
 use guidepost_domain::*;
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use super::{ServerNames, filter_id, percent};
 use crate::Dashboard;
 use crate::charts::{self, Chart, Row, Series};
-use crate::page::{self, Chrome, PageError, PageResult};
+use crate::page::{self, Chrome, PageResult};
 use crate::session::Signed;
 
 #[derive(Deserialize)]
@@ -63,10 +64,15 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     Query(query): Query<FunnelQuery>,
 ) -> PageResult {
-    let id: WalkthroughId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let server: Option<ServerId> = filter_id("server", &query.server)?;
     let org = signed.org();
-    let (walkthrough, _) = authoring::get_with_steps(&app.platform, org, &id).await?;
+    let walkthrough = authoring::get(&app.platform, org, &id).await?;
+    // Another organization's server is not found, as on the analytics overview, whether
+    // or not there is a funnel to filter.
+    if let Some(server) = &server {
+        servers::get(&app.platform, org, server).await?;
+    }
     let funnel = match walkthrough.published_version {
         Some(_) => Some(funnel::report(&app.platform, org, &id, server.as_ref()).await?),
         None => None,

@@ -18,7 +18,7 @@ use guidepost_core::servers;
 use guidepost_domain::*;
 
 use crate::Dashboard;
-use crate::page::PageError;
+use crate::page::{self, PageError};
 use crate::session::Signed;
 
 pub(crate) fn routes() -> Router<Dashboard> {
@@ -86,14 +86,7 @@ fn filter_id<K: IdKind>(field: &str, text: &Option<String>) -> Result<Option<Id<
 
 /// Where a list continues, from its `cursor` query.
 fn page_from(cursor: &Option<String>, limit: u32) -> Result<PageRequest, PageError> {
-    let after = chosen(cursor)
-        .map(|text| {
-            Cursor::decode(text).ok_or_else(|| PageError::Invalid {
-                field: "cursor".into(),
-                message: "this page link is damaged; start from the first page".into(),
-            })
-        })
-        .transpose()?;
+    let after = page::cursor(cursor.as_deref())?;
     Ok(PageRequest { after, limit })
 }
 

@@ -150,7 +150,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id: SupportRequestId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: SupportRequestId = page::id_or_not_found(&id)?;
     let org = signed.org();
     let request = support::get(&app.platform, org, &id).await?;
     let person = request.end_user_id.as_ref();
@@ -187,7 +187,7 @@ pub(crate) async fn change_status(
     SignedForm { signed, form }: SignedForm<StatusForm>,
 ) -> PageResult {
     require_editor(&signed.member)?;
-    let id: SupportRequestId = Id::parse(&id).ok_or(PageError::NotFound)?;
+    let id: SupportRequestId = page::id_or_not_found(&id)?;
     let status = status(&form.status)?;
     support::update_status(&app.platform, signed.org(), &id, status).await?;
     Ok(page::done(&format!("/app/support/{id}"), "status"))

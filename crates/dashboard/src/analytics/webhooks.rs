@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::when;
 use crate::Dashboard;
-use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{self, Chrome, Done, PageResult};
 use crate::session::{Signed, SignedForm};
 
 /// Deliveries a webhook's page shows, newest first.
@@ -190,17 +190,13 @@ fn delivery_row(delivery: WebhookDelivery) -> DeliveryRow {
     }
 }
 
-fn hook_id(text: &str) -> Result<WebhookId, PageError> {
-    Id::parse(text).ok_or(PageError::NotFound)
-}
-
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id = hook_id(&id)?;
+    let id: WebhookId = page::id_or_not_found(&id)?;
     let org = signed.org();
     let hook = webhooks::get(&app.platform, org, &id).await?;
     let page = PageRequest::first(DELIVERIES_SHOWN);
@@ -219,7 +215,7 @@ pub(crate) async fn delete(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     require_editor(&signed.member)?;
-    let id = hook_id(&id)?;
+    let id: WebhookId = page::id_or_not_found(&id)?;
     webhooks::delete(&app.platform, signed.org(), &id).await?;
     Ok(page::done("/app/support/webhooks", "deleted"))
 }
@@ -230,7 +226,7 @@ pub(crate) async fn test(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     require_editor(&signed.member)?;
-    let id = hook_id(&id)?;
+    let id: WebhookId = page::id_or_not_found(&id)?;
     webhooks::ping(&app.platform, signed.org(), &id).await?;
     Ok(page::done(&format!("/app/support/webhooks/{id}"), "ping"))
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::visible::Visible;
 use crate::Dashboard;
-use crate::page::{self, Chrome, PageError, PageResult};
+use crate::page::{self, Chrome, PageResult};
 use crate::session::Signed;
 
 /// Events per page.
@@ -49,13 +49,7 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<AuditQuery>,
 ) -> PageResult {
-    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(text) => Some(Cursor::decode(text).ok_or_else(|| PageError::Invalid {
-            field: "cursor".into(),
-            message: "is not a link of this page; start again from the first page".into(),
-        })?),
-        None => None,
-    };
+    let after = page::cursor(query.cursor.as_deref())?;
     let first_page = after.is_none();
     let chrome = Chrome::new(&app, &signed, "Audit log", "gateway", None).await?;
     let request = PageRequest {

@@ -19,7 +19,7 @@ use guidepost_core::upstreams::overview;
 use guidepost_domain::*;
 
 use crate::Dashboard;
-use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{self, Chrome, Done, PageResult};
 use crate::session::Signed;
 
 pub(crate) fn routes() -> Router<Dashboard> {
@@ -57,11 +57,6 @@ pub(crate) fn routes() -> Router<Dashboard> {
 /// Who the audit log names for a member acting in the dashboard.
 fn actor(signed: &Signed) -> Actor {
     Actor::member(&signed.member.id)
-}
-
-/// An upstream id from the URL; one that does not parse is simply not found.
-fn upstream_id(text: &str) -> Result<UpstreamId, PageError> {
-    Id::parse(text).ok_or(PageError::NotFound)
 }
 
 /// The badge class that goes with an upstream's status (the word is always shown too).

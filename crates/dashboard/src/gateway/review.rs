@@ -8,7 +8,7 @@ use guidepost_core::upstreams::{self, overview};
 use guidepost_domain::*;
 
 use super::visible::{self, DiffBlock, DiffLine, Visible};
-use super::{actor, state_tone, upstream_id};
+use super::{actor, state_tone};
 use crate::Dashboard;
 use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::session::{Signed, SignedForm};
@@ -87,7 +87,7 @@ pub(crate) async fn tool(
     signed: Signed,
     Path((id, name)): Path<(String, String)>,
 ) -> PageResult {
-    let id = upstream_id(&id)?;
+    let id: UpstreamId = page::id_or_not_found(&id)?;
     let org = signed.org();
     let upstream = upstreams::get(&app.platform, org, &id).await?;
     let review = overview::tool_review(&app.platform, org, &id, &name).await?;
@@ -158,7 +158,7 @@ async fn decide(
     state: ToolState,
 ) -> Result<(), PageError> {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id = upstream_id(id)?;
+    let id: UpstreamId = page::id_or_not_found(id)?;
     upstreams::decide(
         &app.platform,
         &actor(signed),

@@ -1,6 +1,6 @@
-//! An installed upstream's page: its status and last error, recent logs, its tools with
-//! their review state, the servers that attach it; and the forms that restart, attach,
-//! detach and uninstall it.
+//! An installed upstream's page: its status and last error, recent logs (for editors and
+//! owners only: logs can hold secrets), its tools with their review state, the servers
+//! that attach it; and the forms that restart, attach, detach and uninstall it.
 
 use std::collections::HashMap;
 
@@ -11,9 +11,9 @@ use guidepost_core::upstreams::{self, AttachUpstream, overview};
 use guidepost_domain::*;
 use serde::Deserialize;
 
-use super::{actor, state_tone, status_tone, upstream_id};
+use super::{actor, state_tone, status_tone};
 use crate::Dashboard;
-use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{self, Chrome, Done, PageResult};
 use crate::session::{Signed, SignedForm};
 
 /// The most log lines a page shows (the newest).
@@ -28,17 +28,25 @@ struct UpstreamPage {
     status: &'static str,
     tone: &'static str,
     last_error: Option<String>,
+    /// There is a last error, but it can quote the logs, so a viewer is not shown it.
+    last_error_hidden: bool,
     restarts: i64,
     runtime: &'static str,
     catalog_entry: Option<String>,
     start: &'static str,
     secret_names: Vec<String>,
-    logs: String,
-    log_lines: usize,
+    /// The newest log lines, for editors and owners only: an upstream may print a
+    /// secret it was given, and viewers never see secrets.
+    logs: Option<RecentLogs>,
     tools: Vec<ToolRow>,
     attachments: Vec<AttachmentRow>,
     /// The organization's servers, for the attach form: (id, name).
     servers: Vec<(String, String)>,
+}
+
+struct RecentLogs {
+    text: String,
+    lines: usize,
 }
 
 struct ToolRow {
@@ -62,13 +70,23 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id = upstream_id(&id)?;
+    let id: UpstreamId = page::id_or_not_found(&id)?;
     let org = signed.org();
     let upstream = upstreams::get(&app.platform, org, &id).await?;
     let title = format!("Upstream {}", upstream.name);
     let chrome = Chrome::new(&app, &signed, title, "gateway", done.done.as_deref()).await?;
     let tools = upstreams::tools(&app.platform, org, &id).await?;
-    let logs = upstreams::logs(&app.platform, org, &id).await?;
+    let may_read_logs = signed.member.role.can_edit();
+    let logs = if may_read_logs {
+        let all = upstreams::logs(&app.platform, org, &id).await?;
+        let recent = &all[all.len().saturating_sub(LOG_LINES)..];
+        Some(RecentLogs {
+            text: recent.join("\n"),
+            lines: recent.len(),
+        })
+    } else {
+        None
+    };
     let attachments = overview::attachments(&app.platform, org, &id).await?;
     let server_list = servers::list(&app.platform, org, &PageRequest::first(200))
         .await?
@@ -77,21 +95,20 @@ pub(crate) async fn show(
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
-    let recent = &logs[logs.len().saturating_sub(LOG_LINES)..];
     Ok(page::render(&UpstreamPage {
         chrome,
         id: upstream.id.to_string(),
         status: upstream.status.as_str(),
         tone: status_tone(upstream.status),
-        last_error: upstream.last_error.clone(),
+        last_error: upstream.last_error.clone().filter(|_| may_read_logs),
+        last_error_hidden: upstream.last_error.is_some() && !may_read_logs,
         restarts: upstream.restarts,
         runtime: upstream.spec.runtime(),
         catalog_entry: upstream.catalog_entry_id.clone(),
         start: upstream.start.as_str(),
         secret_names: upstream.secret_names.clone(),
         name: upstream.name,
-        logs: recent.join("\n"),
-        log_lines: recent.len(),
+        logs,
         tools: tools
             .into_iter()
             .map(|reviewed| ToolRow {
@@ -124,7 +141,7 @@ pub(crate) async fn restart(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id = upstream_id(&id)?;
+    let id: UpstreamId = page::id_or_not_found(&id)?;
     upstreams::restart(&app.platform, &actor(&signed), signed.org(), &id).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
@@ -147,8 +164,8 @@ pub(crate) async fn attach(
     SignedForm { signed, form }: SignedForm<AttachForm>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id = upstream_id(&id)?;
-    let server: ServerId = Id::parse(&form.server_id).ok_or(PageError::NotFound)?;
+    let id: UpstreamId = page::id_or_not_found(&id)?;
+    let server: ServerId = page::id_or_not_found(&form.server_id)?;
     let input = AttachUpstream {
         prefix: form.prefix.trim().to_owned(),
         allowed_tools: None,
@@ -169,8 +186,8 @@ pub(crate) async fn detach(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id = upstream_id(&id)?;
-    let server: ServerId = Id::parse(&server).ok_or(PageError::NotFound)?;
+    let id: UpstreamId = page::id_or_not_found(&id)?;
+    let server: ServerId = page::id_or_not_found(&server)?;
     upstreams::detach(&app.platform, &actor(&signed), signed.org(), &server, &id).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
@@ -185,7 +202,7 @@ pub(crate) async fn uninstall(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id = upstream_id(&id)?;
+    let id: UpstreamId = page::id_or_not_found(&id)?;
     upstreams::uninstall(&app.platform, &actor(&signed), signed.org(), &id).await?;
     Ok(page::done("/app/gateway", "uninstalled"))
 }

@@ -2,42 +2,23 @@
 //! (what hides instructions from people but not from models) becomes a visible badge
 //! naming its code point, and a changed definition becomes a line diff.
 
+use guidepost_core::text_diff::diff_lines;
 use guidepost_core::upstreams::diff::Change;
-use guidepost_domain::is_hidden_char;
 use serde_json::Value;
 
-/// A run of ordinary text, or one hidden character named by its code point (`U+200B`).
-pub(crate) struct Part {
-    pub text: String,
-    pub hidden: bool,
-}
+use crate::markdown::{self, Shown};
 
 /// A text cut into parts, so that the template shows hidden characters as badges (and
 /// escapes everything).
 pub(crate) struct Visible {
-    pub parts: Vec<Part>,
+    pub parts: Vec<Shown>,
 }
 
 impl Visible {
     pub fn of(text: &str) -> Self {
-        let mut parts: Vec<Part> = Vec::new();
-        for c in text.chars() {
-            if is_hidden_char(c) {
-                parts.push(Part {
-                    text: format!("U+{:04X}", c as u32),
-                    hidden: true,
-                });
-            } else {
-                match parts.last_mut() {
-                    Some(last) if !last.hidden => last.text.push(c),
-                    _ => parts.push(Part {
-                        text: c.to_string(),
-                        hidden: false,
-                    }),
-                }
-            }
+        Visible {
+            parts: markdown::runs(text),
         }
-        Visible { parts }
     }
 
     /// How many hidden characters it holds.
@@ -111,39 +92,16 @@ fn lines_of(value: &Value) -> Vec<String> {
     }
 }
 
-/// The longest common subsequence of lines, walked into removed, added and kept lines.
-/// The core bounds each value (400 characters), so the table stays small.
+/// The lines of both values, each marked added, removed or kept, by core's bounded line
+/// diff (the same one that reviews walkthrough steps).
 fn line_diff(before: &[String], after: &[String]) -> Vec<DiffLine> {
-    let (n, m) = (before.len(), after.len());
-    let mut common = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            common[i][j] = if before[i] == after[j] {
-                common[i + 1][j + 1] + 1
-            } else {
-                common[i + 1][j].max(common[i][j + 1])
-            };
-        }
-    }
-    let line = |kind, text: &String| DiffLine {
-        kind,
-        text: Visible::of(text),
-    };
-    let (mut i, mut j, mut lines) = (0, 0, Vec::with_capacity(n + m));
-    while i < n || j < m {
-        if i < n && j < m && before[i] == after[j] {
-            lines.push(line("same", &before[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || common[i + 1][j] >= common[i][j + 1]) {
-            lines.push(line("removed", &before[i]));
-            i += 1;
-        } else {
-            lines.push(line("added", &after[j]));
-            j += 1;
-        }
-    }
-    lines
+    diff_lines(before, after)
+        .into_iter()
+        .map(|line| DiffLine {
+            kind: line.kind.as_str(),
+            text: Visible::of(&line.text),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use guidepost_core::walkthroughs::editing;
 use guidepost_domain::*;
 use serde::Deserialize;
 
-use super::{editor_path, parse_id};
+use super::editor_path;
 use crate::Dashboard;
 use crate::page::{self, PageError, PageResult};
 use crate::session::SignedForm;
@@ -70,8 +70,8 @@ pub(crate) async fn assign(
     SignedForm { signed, form }: SignedForm<AssignForm>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
-    let server: ServerId = parse_id(&server_id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
+    let server: ServerId = page::id_or_not_found(&server_id)?;
     let display_order = match form.display_order.trim() {
         "" => 0,
         text => text.parse::<i64>().map_err(|_| PageError::Invalid {
@@ -93,8 +93,8 @@ pub(crate) async fn unassign(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
-    let server: ServerId = parse_id(&server_id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
+    let server: ServerId = page::id_or_not_found(&server_id)?;
     authoring::unassign(&app.platform, signed.org(), &server, &id).await?;
     Ok(page::done(&editor_path(&id), "unassigned"))
 }

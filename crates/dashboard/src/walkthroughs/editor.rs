@@ -9,9 +9,9 @@ use guidepost_domain::*;
 use serde::Deserialize;
 
 use super::assignments::{ServerAssignment, server_assignments};
-use super::{editor_path, optional, parse_id, status_class};
+use super::{editor_path, status_class};
 use crate::Dashboard;
-use crate::page::{self, Chrome, PageError, PageResult};
+use crate::page::{self, Chrome, PageError, PageResult, optional};
 use crate::session::{Signed, SignedForm};
 
 #[derive(Template)]
@@ -87,7 +87,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     Query(query): Query<EditorQuery>,
 ) -> PageResult {
-    let id: WalkthroughId = parse_id(&id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let (walkthrough, steps) = authoring::get_with_steps(&app.platform, signed.org(), &id).await?;
     let total = steps.len();
     let rows: Vec<StepRow> = steps
@@ -192,7 +192,7 @@ pub(crate) async fn update(
     SignedForm { signed, form }: SignedForm<FieldsForm>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     authoring::update(&app.platform, signed.org(), &id, form.into_update()?).await?;
     Ok(page::done(&editor_path(&id), "saved"))
 }
@@ -203,7 +203,7 @@ pub(crate) async fn delete(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     authoring::delete(&app.platform, signed.org(), &id).await?;
     Ok(page::done("/app/walkthroughs", "deleted"))
 }

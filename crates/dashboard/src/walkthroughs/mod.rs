@@ -19,7 +19,7 @@ use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
-use crate::page::{self, Chrome, PageError, PageResult};
+use crate::page::{self, Chrome, PageResult, optional};
 use crate::session::{Signed, SignedForm};
 
 pub(crate) fn routes() -> Router<Dashboard> {
@@ -55,11 +55,6 @@ pub(crate) fn routes() -> Router<Dashboard> {
         )
 }
 
-/// An id from the URL; anything that is not one is simply not found.
-fn parse_id<K: IdKind>(text: &str) -> Result<Id<K>, PageError> {
-    Id::parse(text).ok_or(PageError::NotFound)
-}
-
 fn editor_path(id: &WalkthroughId) -> String {
     format!("/app/walkthroughs/{id}")
 }
@@ -79,12 +74,6 @@ fn status_class(status: WalkthroughStatus) -> &'static str {
         WalkthroughStatus::Published => "badge ok",
         WalkthroughStatus::Archived => "badge warn",
     }
-}
-
-/// An optional text field: blank is none.
-fn optional(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// Browsers send a textarea's line breaks as CR LF; steps keep LF, as the API does, so
@@ -121,15 +110,8 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
-    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(text) => Some(Cursor::decode(text).ok_or_else(|| PageError::Invalid {
-            field: "cursor".into(),
-            message: "this is not a page of the list; start again from the first page".into(),
-        })?),
-        None => None,
-    };
     let request = PageRequest {
-        after,
+        after: page::cursor(query.cursor.as_deref())?,
         limit: Limits::PAGE_SIZE_MAX,
     };
     let chrome = Chrome::new(

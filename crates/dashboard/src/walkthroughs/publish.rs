@@ -10,7 +10,7 @@ use guidepost_core::walkthroughs::versions::{
 };
 use guidepost_domain::*;
 
-use super::{editor_path, parse_id};
+use super::editor_path;
 use crate::Dashboard;
 use crate::page::{self, Chrome, PageResult};
 use crate::session::{Signed, SignedForm};
@@ -117,7 +117,7 @@ pub(crate) async fn review(
     signed: Signed,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id: WalkthroughId = parse_id(&id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let review = versions::review(&app.platform, signed.org(), &id).await?;
     let title = format!("Publish {}", review.walkthrough.title);
     let chrome = Chrome::new(&app, &signed, title, "walkthroughs", None).await?;
@@ -125,7 +125,7 @@ pub(crate) async fn review(
         chrome,
         id: id.to_string(),
         next_version: review.next_version(),
-        people_on_older: review.people_on_older_versions(),
+        people_on_older: review.people_on_older_versions,
         versions: review.versions.iter().map(VersionRow::from).collect(),
         latest: review.walkthrough.published_version,
         title: review.walkthrough.title,
@@ -140,7 +140,7 @@ pub(crate) async fn publish(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     authoring::publish(&app.platform, signed.org(), &id).await?;
     Ok(page::done(&editor_path(&id), "published"))
 }
@@ -159,7 +159,7 @@ pub(crate) async fn version_history(
     signed: Signed,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id: WalkthroughId = parse_id(&id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let (walkthrough, listed) = versions::history(&app.platform, signed.org(), &id).await?;
     let title = format!("Versions of {}", walkthrough.title);
     let chrome = Chrome::new(&app, &signed, title, "walkthroughs", None).await?;

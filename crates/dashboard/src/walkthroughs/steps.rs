@@ -11,10 +11,10 @@ use guidepost_domain::*;
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::{done_at_step, editor_path, optional, parse_id, unix_lines};
+use super::{done_at_step, editor_path, unix_lines};
 use crate::Dashboard;
 use crate::markdown::{self, Shown};
-use crate::page::{self, Chrome, PageError, PageResult};
+use crate::page::{self, Chrome, PageError, PageResult, optional};
 use crate::session::{Signed, SignedForm};
 
 /// A new step as posted from the editor.
@@ -37,7 +37,7 @@ pub(crate) async fn add(
     SignedForm { signed, form }: SignedForm<AddForm>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let input = CreateStep {
         title: form.title,
         content: unix_lines(&form.content),
@@ -132,8 +132,8 @@ pub(crate) async fn edit(
     Path((id, step_id)): Path<(String, String)>,
     axum::extract::Query(done): axum::extract::Query<page::Done>,
 ) -> PageResult {
-    let id: WalkthroughId = parse_id(&id)?;
-    let step_id: StepId = parse_id(&step_id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
+    let step_id: StepId = page::id_or_not_found(&step_id)?;
     let draft = editing::step_draft(&app.platform, signed.org(), &id, &step_id).await?;
     let chrome = step_chrome(&app, &signed, &draft, done.done.as_deref()).await?;
     let fields = saved_fields(&draft);
@@ -190,8 +190,8 @@ pub(crate) async fn save(
     SignedForm { signed, form }: SignedForm<StepForm>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
-    let step_id: StepId = parse_id(&step_id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
+    let step_id: StepId = page::id_or_not_found(&step_id)?;
     let posted = form.fields()?;
     if form.action == "preview" {
         // Nothing is written: the page shows the posted text, still at the revision it
@@ -264,8 +264,8 @@ pub(crate) async fn move_step(
     SignedForm { signed, form }: SignedForm<MoveForm>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
-    let step_id: StepId = parse_id(&step_id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
+    let step_id: StepId = page::id_or_not_found(&step_id)?;
     let target = form.target()?;
     editing::move_step(&app.platform, signed.org(), &id, &step_id, target).await?;
     Ok(done_at_step(&id, "moved", &step_id))
@@ -277,8 +277,8 @@ pub(crate) async fn delete(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     guidepost_core::members::require_editor(&signed.member)?;
-    let id: WalkthroughId = parse_id(&id)?;
-    let step_id: StepId = parse_id(&step_id)?;
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
+    let step_id: StepId = page::id_or_not_found(&step_id)?;
     authoring::delete_step(&app.platform, signed.org(), &id, &step_id).await?;
     Ok(page::done(&editor_path(&id), "deleted"))
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::upstreams::{AttachedUpstream, UpstreamStore};
+use crate::upstreams::{AttachedUpstream, ORG_UPSTREAM_TOOLS_MAX, UpstreamStore};
 
 const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, secrets_sealed, status, \
      last_error, restarts, created_at, updated_at, start";
@@ -366,13 +366,15 @@ impl UpstreamStore for ThisStore {
         &self,
         org: &OrgId,
     ) -> Result<Vec<(UpstreamId, UpstreamTool)>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT upstream_id, name, definition, definition_hash, state, findings \
-             FROM upstream_tools WHERE org_id = $1 ORDER BY upstream_id, position",
-        )
-        .bind(org.as_str())
-        .fetch_all(self.run())
-        .await?;
+             FROM upstream_tools WHERE org_id = $1 ORDER BY upstream_id, position LIMIT {}",
+            ORG_UPSTREAM_TOOLS_MAX
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .fetch_all(self.run())
+            .await?;
         rows.iter()
             .map(|row| Ok((Id::from_trusted(text(row, "upstream_id")?), tool(row)?)))
             .collect()

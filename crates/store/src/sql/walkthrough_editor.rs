@@ -1,5 +1,5 @@
 //! What the dashboard's walkthrough editor reads and writes beyond authoring: draft step
-//! counts, version history with the people pinned to each version, step saves checked
+//! counts, version history with the people still on each version, step saves checked
 //! against a revision (one conditional statement), and a walkthrough's assignments.
 
 use super::*;
@@ -50,7 +50,8 @@ impl WalkthroughEditorStore for ThisStore {
         let found = sqlx::query(
             "SELECT v.version, v.published_at, v.step_count, \
              (SELECT COUNT(DISTINCT p.end_user_id) FROM walkthrough_progress p WHERE p.org_id = v.org_id \
-             AND p.walkthrough_id = v.walkthrough_id AND p.version = v.version) AS people \
+             AND p.walkthrough_id = v.walkthrough_id AND p.version = v.version \
+             AND p.status <> 'completed') AS people \
              FROM walkthrough_versions v WHERE v.org_id = $1 AND v.walkthrough_id = $2 \
              ORDER BY v.version DESC LIMIT $3",
         )
@@ -60,6 +61,22 @@ impl WalkthroughEditorStore for ThisStore {
         .fetch_all(self.run())
         .await?;
         rows(found, version_summary)
+    }
+
+    async fn people_with_unfinished_progress(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT end_user_id) AS people FROM walkthrough_progress \
+             WHERE org_id = $1 AND walkthrough_id = $2 AND status <> 'completed'",
+        )
+        .bind(org.as_str())
+        .bind(walkthrough.as_str())
+        .fetch_one(self.run())
+        .await?;
+        Ok(row.try_get("people")?)
     }
 
     async fn step_revision(

@@ -186,6 +186,15 @@ async fn analytics_show_the_calls_that_were_made(db: &TestDatabase) {
     assert_eq!(sums(&table_rows(&body, "calls-table")), (4, 1));
     let refused = viewer.get("/app/analytics?days=5").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The overview counts the same calls for the last 24 hours.
+    let overview = viewer.get("/app").await.ok().to_owned();
+    for figure in [
+        "<div class=\"figure\">4</div><a href=\"/app/analytics\">tool calls in 24 h</a>",
+        "<div class=\"figure\">1</div><a href=\"/app/analytics\">failed calls in 24 h</a>",
+    ] {
+        assert!(overview.contains(figure), "{figure} in {overview}");
+    }
 }
 
 async fn the_funnel_and_the_end_user_page_place_each_person(db: &TestDatabase) {
@@ -279,8 +288,24 @@ async fn another_organizations_analytics_are_not_found(db: &TestDatabase) {
     let (_, people) = app.app.get("/end-users", &other.api_key).await;
     let their_person = people["items"][0]["id"].as_str().unwrap().to_owned();
     let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    // Ours, never published: its funnel page has no funnel to filter, and still does not
+    // take their server.
+    let draft = CreateWalkthrough {
+        title: "Ours".into(),
+        description: None,
+        tags: None,
+        estimated_duration_minutes: None,
+        metadata: None,
+    };
+    let org = app.app.org(&app.tenant);
+    let ours = authoring::create(&app.app.app.platform, &org, draft, None)
+        .await
+        .unwrap();
+    let our_funnel = format!("/app/analytics/funnel/{}", ours.id);
+    owner.get(&our_funnel).await.ok();
 
     for path in [
+        format!("{our_funnel}?server={their_server}"),
         format!("/app/analytics/funnel/{}", their_walkthrough.id),
         format!("/app/end-users/{their_person}"),
         format!("/app/analytics?server={their_server}"),

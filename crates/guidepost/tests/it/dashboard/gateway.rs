@@ -113,6 +113,21 @@ fn upstream_in(location: &str) -> String {
     rest.split(['?', '/']).next().unwrap().to_owned()
 }
 
+/// Waits until the upstream's logs, read through the API, hold `text`.
+async fn logs_containing(app: &TestApp, tenant: &Tenant, upstream: &str, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, logs) = app
+            .get(&format!("/upstreams/{upstream}/logs"), &tenant.api_key)
+            .await;
+        if logs.to_string().contains(text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{text} never logged: {logs}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn listed(mcp: &RawMcp, id: i64) -> Vec<String> {
     tool_names(&mcp.call(id, "tools/list", json!({})).await)
 }
@@ -400,6 +415,30 @@ async fn a_viewer_reads_the_gateway_but_every_form_is_refused(db: &TestDatabase)
     );
     let review = viewer.get(&format!("{base}/tools/echo")).await;
     assert!(review.ok().contains("Review echo") && !review.body.contains("/approve\""));
+
+    // Logs can quote secrets: an editor reads them, a viewer is told who may.
+    tool_in_state(&app.app, &app.tenant, &upstream, "noisy", "approved").await;
+    let mcp = RawMcp::new(app.app.mcp_path_url("acme"), STATELESS_ERA);
+    let noisy = mcp.call_tool(1, "fx__noisy", json!({"lines": 1})).await;
+    assert_eq!(text_of(&noisy.body), "wrote 1 lines", "{}", noisy.body);
+    let logged = "noise line 000000";
+    logs_containing(&app.app, &app.tenant, &upstream, logged).await;
+    let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+    let page = editor.get(&base).await;
+    assert!(
+        page.ok().contains("<pre id=\"upstream-logs\">"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(logged), "{}", page.body);
+    let page = viewer.get(&base).await;
+    assert!(!page.ok().contains(logged), "{}", page.body);
+    assert!(!page.body.contains("upstream-logs"));
+    assert!(
+        page.body.contains("Logs need the editor role"),
+        "{}",
+        page.body
+    );
     viewer.get("/app/gateway/catalog").await.ok();
 
     let install = [

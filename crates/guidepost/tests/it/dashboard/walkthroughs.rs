@@ -194,6 +194,34 @@ async fn an_editor_authors_reorders_previews_and_saves_steps(db: &TestDatabase) 
         [&install, &configure, &run],
     )
     .await;
+    // To a later position (the last), to its own position (nothing changes), and back.
+    mv(
+        &app,
+        &mut ed,
+        &editor,
+        &install,
+        ("position", "3"),
+        [&configure, &run, &install],
+    )
+    .await;
+    mv(
+        &app,
+        &mut ed,
+        &editor,
+        &run,
+        ("position", "2"),
+        [&configure, &run, &install],
+    )
+    .await;
+    mv(
+        &app,
+        &mut ed,
+        &editor,
+        &install,
+        ("position", "1"),
+        [&install, &configure, &run],
+    )
+    .await;
     let outside = ed
         .post(
             &format!("{editor}/steps/{install}/move"),
@@ -352,6 +380,23 @@ async fn publishing_shows_the_changes_and_who_stays_on_older_versions(db: &TestD
         .call_tool(1, "select_walkthrough", json!({"walkthrough_id": id}))
         .await;
     assert_eq!(started.structured()["progress"]["status"], "in_progress");
+    // Someone else finishes version 1: they are on no version any more.
+    let finisher = personal_client(&app.app, "docs", "person-2");
+    let select = json!({"walkthrough_id": id});
+    finisher
+        .call_tool(1, "select_walkthrough", select.clone())
+        .await
+        .structured();
+    for call in 2..=4 {
+        finisher
+            .call_tool(call, "next_walkthrough_step", select.clone())
+            .await
+            .structured();
+    }
+    let finished = finisher
+        .call_tool(5, "get_walkthrough_status", select.clone())
+        .await;
+    assert_eq!(finished.structured()["progress"]["status"], "completed");
 
     // A change to the draft is shown line by line, with the person still on version 1.
     let configure = page_order(ed.get(&editor).await.ok())[1].clone();
@@ -398,6 +443,34 @@ async fn publishing_shows_the_changes_and_who_stays_on_older_versions(db: &TestD
     assert!(
         history.find("<td>v2</td>").unwrap() < history.find("<td>v1</td>").unwrap(),
         "newest first"
+    );
+
+    // Person 1 also starts on another server, on version 2: one person on two versions
+    // is still one person on earlier versions when version 3 is reviewed.
+    let other = app.app.create_server(&app.tenant, "other", json!({})).await;
+    let other_id = other["id"].as_str().unwrap();
+    ed.get(&editor).await.ok();
+    ed.post(
+        &format!("{editor}/assignments/{other_id}"),
+        &[("display_order", "1"), ("is_enabled", "on")],
+    )
+    .await
+    .redirected_to(&format!("{editor}?done=assigned"));
+    let elsewhere = personal_client(&app.app, "other", "person-1");
+    let started = elsewhere.call_tool(1, "select_walkthrough", select).await;
+    assert_eq!(started.structured()["progress"]["status"], "in_progress");
+    let history = ed.get(&format!("{editor}/versions")).await.ok().to_owned();
+    for version in ["v2", "v1"] {
+        let row = between(&history, &format!("<tr><td>{version}</td>"), "</tr>");
+        assert!(
+            row.ends_with("<td class=\"num\">3</td><td class=\"num\">1</td>"),
+            "{row}"
+        );
+    }
+    let body = ed.get(&review).await.ok().to_owned();
+    assert!(
+        body.contains("<strong>1</strong> people are on earlier versions"),
+        "{body}"
     );
     let (_, walkthrough) = app
         .app
