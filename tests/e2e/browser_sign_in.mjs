@@ -15,12 +15,10 @@
 // ONE JSON object on the last line of stdout:
 //   {"callback": URL|null, "titles": [...], "screenshots": [...], "error": str|null}
 // Exit status: 0 success, 1 failure, 2 bad usage.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
+import { codeFromOutbox, launch } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -43,26 +41,6 @@ for (const required of ['authorize-url', 'outbox', 'email', 'redirect-uri', 'scr
 const STEP_TIMEOUT = 60_000;
 const report = { callback: null, titles: [], screenshots: [], error: null };
 
-/** The one-time code of the newest mail to `address` (its subject starts with the code). */
-async function codeFromOutbox(outbox, address, notBefore) {
-  const deadline = Date.now() + STEP_TIMEOUT;
-  while (Date.now() < deadline) {
-    const mails = existsSync(outbox)
-      ? readdirSync(outbox)
-          .filter((name) => name.endsWith('.eml'))
-          .map((name) => join(outbox, name))
-          .filter((path) => statSync(path).mtimeMs >= notBefore)
-          .map((path) => ({ path, text: readFileSync(path, 'utf8'), at: statSync(path).mtimeMs }))
-          .filter((mail) => mail.text.toLowerCase().includes(`to: ${address.toLowerCase()}`))
-          .sort((a, b) => a.at - b.at)
-      : [];
-    const subject = mails.at(-1)?.text.match(/^Subject: (\d{6,})\b/m);
-    if (subject) return subject[1];
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no mail to ${address} in ${options.outbox}`);
-}
-
 async function snapshot(page, name) {
   const path = join(options.screenshots, `${report.screenshots.length + 1}-${name}.png`);
   await page.screenshot({ path, fullPage: true });
@@ -70,30 +48,10 @@ async function snapshot(page, name) {
   report.screenshots.push(path);
 }
 
-if (!existsSync(options.chromium)) {
-  report.error = `Chromium is missing at ${options.chromium}: run scripts/install-test-tools`;
-  console.log(JSON.stringify(report));
-  process.exit(1);
-}
-
-const profile = mkdtempSync(join(tmpdir(), 'guidepost-chromium-'));
-let context;
+let browser;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: options.chromium,
-    headless: true,
-    timeout: STEP_TIMEOUT,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT);
+  browser = await launch(options.chromium, STEP_TIMEOUT);
+  const { context } = browser;
   const page = context.pages()[0] ?? (await context.newPage());
   let arrived;
   const callback = new Promise((resolve) => (arrived = resolve));
@@ -112,7 +70,7 @@ try {
   await page.waitForSelector('input[name="code"]');
   await snapshot(page, 'code');
 
-  const code = await codeFromOutbox(options.outbox, options.email, sentAt);
+  const code = await codeFromOutbox(options.outbox, options.email, sentAt, STEP_TIMEOUT);
   await page.fill('input[name="code"]', code);
   await page.click('form[action$="/code"] button[type="submit"]');
   await page.waitForSelector('button[name="decision"][value="approve"]');
@@ -125,8 +83,7 @@ try {
 } catch (error) {
   report.error = error?.stack ?? String(error);
 } finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 }
 console.log(JSON.stringify(report));
 process.exit(report.error ? 1 : 0);

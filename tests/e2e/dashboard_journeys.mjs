@@ -29,14 +29,13 @@
 //    "ids": {...}, "foreign_requests": [...], "csp_violations": [...], "error": str|null}
 // Exit status: 0 success, 1 failure, 2 bad usage.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
+import { codeFromOutbox, launch } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -66,26 +65,6 @@ const JS = options.javascript !== 'off';
 const STEP_TIMEOUT = 60_000;
 const base = new URL(options.base);
 const report = { pages: [], ids: {}, foreign_requests: [], csp_violations: [], error: null };
-
-/** The one-time code of the newest mail to `address` (its subject starts with the code). */
-async function codeFromOutbox(address, notBefore) {
-  const deadline = Date.now() + STEP_TIMEOUT;
-  while (Date.now() < deadline) {
-    const mails = existsSync(options.outbox)
-      ? readdirSync(options.outbox)
-          .filter((name) => name.endsWith('.eml'))
-          .map((name) => join(options.outbox, name))
-          .filter((path) => statSync(path).mtimeMs >= notBefore)
-          .map((path) => ({ text: readFileSync(path, 'utf8'), at: statSync(path).mtimeMs }))
-          .filter((mail) => mail.text.toLowerCase().includes(`to: ${address.toLowerCase()}`))
-          .sort((a, b) => a.at - b.at)
-      : [];
-    const subject = mails.at(-1)?.text.match(/^Subject: (\d{6,})\b/m);
-    if (subject) return subject[1];
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no mail to ${address} in ${options.outbox}`);
-}
 
 /** Targets smaller than 24×24 px (WCAG 2.2 2.5.8), which axe does not check by default. */
 function smallTargets() {
@@ -164,7 +143,7 @@ async function signIn(page) {
   const sentAt = Date.now() - 1000;
   await press(page, page.getByRole('button', { name: 'Email me a code' }));
   await visit(page, 'sign-in-code');
-  const code = await codeFromOutbox(options.email, sentAt);
+  const code = await codeFromOutbox(options.outbox, options.email, sentAt, STEP_TIMEOUT);
   await page.getByLabel('One-time code').fill(code);
   await press(page, page.getByRole('button', { name: 'Sign in' }));
   await visit(page, 'overview');
@@ -307,33 +286,14 @@ async function reviewGateway(page) {
   await visit(page, 'approved');
 }
 
-if (!existsSync(options.chromium)) {
-  report.error = `Chromium is missing at ${options.chromium}: run scripts/install-test-tools`;
-  console.log(JSON.stringify(report));
-  process.exit(1);
-}
-
-const profile = mkdtempSync(join(tmpdir(), 'guidepost-chromium-'));
-let context;
+let browser;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: options.chromium,
-    headless: true,
-    timeout: STEP_TIMEOUT,
+  browser = await launch(options.chromium, STEP_TIMEOUT, {
     javaScriptEnabled: JS,
     permissions: JS ? ['clipboard-read', 'clipboard-write'] : [],
     viewport: { width: 1280, height: 900 },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
   });
-  context.setDefaultTimeout(STEP_TIMEOUT);
+  const { context } = browser;
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('request', (request) => {
     const url = new URL(request.url());
@@ -353,11 +313,10 @@ try {
 } catch (error) {
   report.error = error?.stack ?? String(error);
   // What the page offered when it failed, as a screen reader would hear it.
-  const page = context?.pages()[0];
+  const page = browser?.context.pages()[0];
   report.failed_page = page ? await page.locator('main').ariaSnapshot().catch(() => null) : null;
 } finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 }
 console.log(JSON.stringify(report));
 process.exit(report.error ? 1 : 0);

@@ -1,0 +1,57 @@
+// What the browser tests share: Debian's Chromium launched by `playwright-core` with a
+// throwaway profile, and the one-time code read from the mail outbox.
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+/** Launches headless Chromium in a fresh profile; `close()` ends it and removes the profile. */
+export async function launch(executablePath, timeout, contextOptions = {}) {
+  if (!existsSync(executablePath)) {
+    throw new Error(`Chromium is missing at ${executablePath}: run scripts/install-test-tools`);
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'guidepost-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    timeout,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    ...contextOptions,
+  });
+  context.setDefaultTimeout(timeout);
+  const close = async () => {
+    await context.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/** The one-time code of the newest mail to `address` since `notBefore` (its subject
+ * starts with the code), waiting up to `timeout` ms for it. */
+export async function codeFromOutbox(outbox, address, notBefore, timeout) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const mails = existsSync(outbox)
+      ? readdirSync(outbox)
+          .filter((name) => name.endsWith('.eml'))
+          .map((name) => join(outbox, name))
+          .filter((path) => statSync(path).mtimeMs >= notBefore)
+          .map((path) => ({ text: readFileSync(path, 'utf8'), at: statSync(path).mtimeMs }))
+          .filter((mail) => mail.text.toLowerCase().includes(`to: ${address.toLowerCase()}`))
+          .sort((a, b) => a.at - b.at)
+      : [];
+    const subject = mails.at(-1)?.text.match(/^Subject: (\d{6,})\b/m);
+    if (subject) return subject[1];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail to ${address} in ${outbox}`);
+}
