@@ -3,13 +3,15 @@
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use guidepost_core::{CoreError, members, organizations};
-use guidepost_domain::{Cursor, Id, IdKind};
+use guidepost_core::{members, organizations};
+use guidepost_domain::{Cursor, Id, IdKind, Limits, PageRequest};
 use http::StatusCode;
 
 use crate::Dashboard;
 use crate::assets;
 use crate::session::Signed;
+
+pub(crate) use crate::error::{PageError, not_found};
 
 /// The frame of every signed-in page.
 pub(crate) struct Chrome {
@@ -109,6 +111,31 @@ pub(crate) struct Done {
     pub done: Option<String>,
 }
 
+/// A list page's query: the notice after an action, and where the list continues.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct ListQuery {
+    pub done: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The page of the list to show: the largest page size, after the cursor.
+    pub fn page(&self) -> Result<PageRequest, PageError> {
+        Ok(PageRequest {
+            after: cursor(self.cursor.as_deref())?,
+            limit: Limits::PAGE_SIZE_MAX,
+        })
+    }
+}
+
+/// The link to a list's next page, if there is one.
+pub(crate) fn next_page(path: &str, next_cursor: Option<String>) -> Option<String> {
+    next_cursor.map(|cursor| {
+        let query = serde_urlencoded::to_string([("cursor", cursor)]).unwrap_or_default();
+        format!("{path}?{query}")
+    })
+}
+
 /// Renders a page template as a 200 HTML response.
 pub(crate) fn render(template: &impl Template) -> Response {
     render_with(StatusCode::OK, template)
@@ -132,14 +159,14 @@ pub(crate) fn done(path: &str, what: &str) -> Response {
 
 pub(crate) type PageResult = Result<Response, PageError>;
 
-/// An id from the URL or a form; text that is not one is simply not found, as another
-/// organization's id would be.
 /// An optional text field: blank is none.
 pub(crate) fn optional(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// An id from the URL or a form; text that is not one is simply not found, as another
+/// organization's id would be.
 pub(crate) fn id_or_not_found<K: IdKind>(text: &str) -> Result<Id<K>, PageError> {
     Id::parse(text).ok_or(PageError::NotFound)
 }
@@ -156,114 +183,6 @@ pub(crate) fn cursor(text: Option<&str>) -> Result<Option<Cursor>, PageError> {
                 message: "this page link is damaged; start again from the first page".into(),
             }),
     }
-}
-
-#[derive(Debug)]
-pub(crate) enum PageError {
-    NotFound,
-    Forbidden(String),
-    Invalid { field: String, message: String },
-    Conflict(String),
-    CrossOrigin,
-    FormToken,
-    BadForm(String),
-    TooLarge,
-    Internal,
-}
-
-impl From<CoreError> for PageError {
-    fn from(error: CoreError) -> Self {
-        match error {
-            CoreError::NotFound => PageError::NotFound,
-            CoreError::Forbidden(message) => PageError::Forbidden(message),
-            CoreError::Invalid(v) => PageError::Invalid {
-                field: v.field.to_string(),
-                message: v.message,
-            },
-            CoreError::Conflict(message) => PageError::Conflict(message),
-            CoreError::Store(error) => {
-                tracing::error!(%error, "the dashboard could not reach the store");
-                PageError::Internal
-            }
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    title: &'static str,
-    message: String,
-    field: Option<String>,
-    assets: &'static str,
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let (status, title, message, field) = match self {
-            PageError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "There is nothing here, or it belongs to another organization.".to_owned(),
-                None,
-            ),
-            PageError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message, None),
-            PageError::Invalid { field, message } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Please correct this",
-                message,
-                Some(field),
-            ),
-            PageError::Conflict(message) => {
-                (StatusCode::CONFLICT, "That did not work", message, None)
-            }
-            PageError::CrossOrigin => (
-                StatusCode::FORBIDDEN,
-                "Refused",
-                "This form was sent from another site, so it was not accepted.".to_owned(),
-                None,
-            ),
-            PageError::FormToken => (
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "This form is from an older session. Go back, reload the page and try again."
-                    .to_owned(),
-                None,
-            ),
-            PageError::BadForm(detail) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Please correct this",
-                format!("The form could not be read: {detail}."),
-                None,
-            ),
-            PageError::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Too large",
-                format!("A form may carry at most {} KiB.", crate::BODY_LIMIT / 1024),
-                None,
-            ),
-            PageError::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The dashboard could not do that just now. Try again in a moment.".to_owned(),
-                None,
-            ),
-        };
-        let page = ErrorPage {
-            title,
-            message,
-            field,
-            assets: assets::prefix(),
-        };
-        match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => status.into_response(),
-        }
-    }
-}
-
-pub(crate) async fn not_found() -> PageError {
-    PageError::NotFound
 }
 
 #[cfg(test)]

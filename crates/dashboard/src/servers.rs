@@ -10,7 +10,7 @@ use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
-use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{self, Chrome, Done, ListQuery, PageError, PageResult};
 use crate::session::{Signed, SignedForm};
 
 #[derive(Template)]
@@ -18,6 +18,7 @@ use crate::session::{Signed, SignedForm};
 struct ListPage {
     chrome: Chrome,
     servers: Vec<ServerRow>,
+    next_page: Option<String>,
 }
 
 struct ServerRow {
@@ -31,10 +32,10 @@ struct ServerRow {
 pub(crate) async fn list(
     State(app): State<Dashboard>,
     signed: Signed,
-    Query(done): Query<Done>,
+    Query(query): Query<ListQuery>,
 ) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "Servers", "servers", done.done.as_deref()).await?;
-    let listed = servers::list(&app.platform, signed.org(), &PageRequest::first(200)).await?;
+    let chrome = Chrome::new(&app, &signed, "Servers", "servers", query.done.as_deref()).await?;
+    let listed = servers::list(&app.platform, signed.org(), &query.page()?).await?;
     let servers = listed
         .items
         .into_iter()
@@ -46,7 +47,12 @@ pub(crate) async fn list(
             auth_mode: s.auth_mode.as_str(),
         })
         .collect();
-    Ok(page::render(&ListPage { chrome, servers }))
+    let next_page = page::next_page("/app/servers", listed.next_cursor);
+    Ok(page::render(&ListPage {
+        chrome,
+        servers,
+        next_page,
+    }))
 }
 
 /// The form's fields, shared by the new-server page and a server's page.

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::Dashboard;
-use crate::page::PageError;
+use crate::error::PageError;
 
 pub(crate) const COOKIE: &str = "__Host-gp_dashboard";
 

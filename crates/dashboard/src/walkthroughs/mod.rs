@@ -19,7 +19,7 @@ use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
-use crate::page::{self, Chrome, PageResult, optional};
+use crate::page::{self, Chrome, ListQuery, PageResult, optional};
 use crate::session::{Signed, SignedForm};
 
 pub(crate) fn routes() -> Router<Dashboard> {
@@ -99,21 +99,12 @@ struct ListRow {
     steps: i64,
 }
 
-#[derive(Deserialize, Default)]
-pub(crate) struct ListQuery {
-    done: Option<String>,
-    cursor: Option<String>,
-}
-
 pub(crate) async fn list(
     State(app): State<Dashboard>,
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
-    let request = PageRequest {
-        after: page::cursor(query.cursor.as_deref())?,
-        limit: Limits::PAGE_SIZE_MAX,
-    };
+    let request = query.page()?;
     let chrome = Chrome::new(
         &app,
         &signed,
@@ -135,10 +126,7 @@ pub(crate) async fn list(
             steps,
         })
         .collect();
-    let next_page = listed.next_cursor.map(|cursor| {
-        let query = serde_urlencoded::to_string([("cursor", cursor)]).unwrap_or_default();
-        format!("/app/walkthroughs?{query}")
-    });
+    let next_page = page::next_page("/app/walkthroughs", listed.next_cursor);
     Ok(page::render(&ListPage {
         chrome,
         walkthroughs,
