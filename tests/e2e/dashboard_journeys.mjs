@@ -20,6 +20,8 @@
 //      server, and approve its quarantined tool after reading its diff (the Rust test
 //      changes the tool in between: once attached the script writes the file named by
 //      --quarantine-signal and waits for `{that}.done`).
+//   6. then the pages no journey passes through (members, API keys, versions, webhooks,
+//      audit log, a "not found" page), checked like the rest;
 //
 // On every page: axe-core (WCAG 2.0/2.1/2.2 A and AA tags) with JavaScript on, a 24×24
 // px target-size check, no request to another origin, no CSP violation, a screenshot.
@@ -286,6 +288,23 @@ async function reviewGateway(page) {
   await visit(page, 'approved');
 }
 
+/** The pages no journey passes through, each checked and photographed like the rest. */
+async function tour(page) {
+  const pages = [
+    ['members', '/app/members'],
+    ['api-keys', '/app/api-keys'],
+    ['versions', `${new URL(report.ids.walkthrough_url).pathname}/versions`],
+    ['webhooks', '/app/support/webhooks'],
+    ['audit-log', '/app/gateway/audit'],
+    ['not-found', '/app/servers/ms_00000000000000000000'],
+  ];
+  for (const [name, path] of pages) {
+    const response = await page.goto(new URL(path, base).href);
+    const entry = await visit(page, name);
+    entry.status = response.status();
+  }
+}
+
 let browser;
 try {
   browser = await launch(options.chromium, STEP_TIMEOUT, {
@@ -310,6 +329,7 @@ try {
   await walkAndWatch(page);
   await answerSupport(page);
   if (options['catalog-entry']) await reviewGateway(page);
+  await tour(page);
 } catch (error) {
   report.error = error?.stack ?? String(error);
   // What the page offered when it failed, as a screen reader would hear it.

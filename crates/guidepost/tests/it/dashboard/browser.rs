@@ -207,7 +207,7 @@ impl Run<'_> {
     async fn check(&self, report: &Value) {
         let label = format!("JavaScript {}", self.javascript);
         let pages = report["pages"].as_array().unwrap();
-        assert!(pages.len() >= 25, "{label}: {} pages", pages.len());
+        assert!(pages.len() >= 35, "{label}: {} pages", pages.len());
         for page in pages {
             let shot = page["screenshot"].as_str().unwrap();
             let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
@@ -218,6 +218,8 @@ impl Run<'_> {
                 "{page}"
             );
         }
+        let not_found = pages.iter().find(|p| p["name"] == "not-found").unwrap();
+        assert_eq!(not_found["status"], 404, "{label}: {not_found}");
         assert_eq!(report["foreign_requests"], json!([]), "{label}");
         assert_eq!(report["csp_violations"], json!([]), "{label}");
         let ids = &report["ids"];
