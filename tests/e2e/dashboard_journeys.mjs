@@ -198,8 +198,23 @@ async function authorWalkthrough(page) {
   });
   await logIn.getByLabel('Position').fill('1');
   await press(page, logIn.getByRole('button', { name: /^Move to position\W*Log in$/ }));
-  const order = await page.locator('.step-list > li h3').allTextContents();
-  report.ids.order = order.map((t) => t.trim().replace(/^\d+\.\s*/, ''));
+  const titles = async () =>
+    (await page.locator('.step-list > li h3').allTextContents()).map((t) =>
+      t.trim().replace(/^\d+\.\s*/, ''),
+    );
+  if (JS) {
+    // Drag and drop (the enhancement) submits the same form: "Deploy" onto the first
+    // step, then back to 3 by the form.
+    const step = (title) =>
+      page.locator('.step-list > li', { has: page.getByRole('heading', { name: title }) });
+    await step(/Deploy$/).locator('.drag-handle').dragTo(step(/Log in$/));
+    await page.waitForLoadState('load');
+    await page.locator('.notice').waitFor();
+    report.ids.dragged_order = await titles();
+    await step(/Deploy$/).getByLabel('Position').fill('3');
+    await press(page, step(/Deploy$/).getByRole('button', { name: /^Move to position/ }));
+  }
+  report.ids.order = await titles();
   // Preview text that is not saved yet.
   await page.getByRole('link', { name: /Edit and preview step \d+, Install/ }).click();
   await page.getByLabel('Content (Markdown)').fill('Run **`npm i -g acme`** now.\u200b');

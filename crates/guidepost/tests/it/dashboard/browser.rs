@@ -228,6 +228,13 @@ impl Run<'_> {
         let port = self.app.app.url.rsplit(':').next().unwrap();
         let address = format!("http://{}.localhost:{port}/mcp", self.slug);
         assert_eq!(copied["mcpServers"][self.slug]["url"], address, "{label}");
+        if self.javascript == "on" {
+            let dragged = json!(["Deploy", "Log in", "Install"]);
+            assert_eq!(
+                ids["dragged_order"], dragged,
+                "{label}: drag and drop moved it"
+            );
+        }
         assert_eq!(
             ids["order"],
             json!(["Log in", "Install", "Deploy"]),
