@@ -50,17 +50,25 @@ impl Chrome {
         section: &'static str,
         done: Option<&str>,
     ) -> Result<Self, PageError> {
-        let org = organizations::get(&app.platform, signed.org()).await?;
-        let other_orgs = members::memberships(&app.platform, &signed.signed_in)
-            .await?
+        // The person's memberships name the current organization too; it is read on its
+        // own only for someone in more organizations than one read lists.
+        let (current, others): (Vec<_>, Vec<_>) =
+            members::memberships(&app.platform, &signed.signed_in)
+                .await?
+                .into_iter()
+                .partition(|m| m.member.org_id == *signed.org());
+        let org_name = match current.into_iter().next() {
+            Some(membership) => membership.org_name,
+            None => organizations::get(&app.platform, signed.org()).await?.name,
+        };
+        let other_orgs = others
             .into_iter()
-            .filter(|m| m.member.org_id != *signed.org())
             .map(|m| (m.member.org_id.to_string(), m.org_name))
             .collect();
         Ok(Chrome {
             title: title.into(),
             section,
-            org_name: org.name,
+            org_name,
             email: signed.member.email.as_str().to_owned(),
             role: signed.member.role.as_str(),
             can_edit: signed.member.role.can_edit(),

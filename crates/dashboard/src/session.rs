@@ -41,13 +41,17 @@ pub(crate) fn csrf_for(token: &str) -> String {
     hex::encode(Sha256::digest(format!("dashboard-form:{token}").as_bytes()))
 }
 
-pub(crate) fn session_cookie(token: &str) -> String {
-    let max_age = members::SESSION_LIFETIME.as_secs();
-    format!("{COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax")
+/// The pre-session form token's cookie (sign-in pages only).
+pub(crate) const SIGN_IN_COOKIE: &str = "__Host-gp_dashboard_signin";
+
+/// A `Set-Cookie` value for one of the dashboard's `__Host-` cookies; an empty value
+/// with `max_age_secs` 0 clears it.
+pub(crate) fn host_cookie(name: &str, value: &str, max_age_secs: u64) -> String {
+    format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; Secure; SameSite=Lax")
 }
 
-pub(crate) fn cleared_cookie() -> String {
-    format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
+pub(crate) fn session_cookie(token: &str) -> String {
+    host_cookie(COOKIE, token, members::SESSION_LIFETIME.as_secs())
 }
 
 pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -144,9 +148,4 @@ where
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The pre-session form token's cookie (sign-in pages only).
-pub(crate) fn sign_in_cookie_name() -> &'static str {
-    "__Host-gp_dashboard_signin"
 }

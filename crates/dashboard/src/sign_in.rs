@@ -17,7 +17,7 @@ use crate::Dashboard;
 use crate::assets;
 use crate::page::{self, PageError, PageResult};
 use crate::session::{
-    SignedForm, cleared_cookie, cookie_value, session_cookie, sign_in_cookie_name,
+    COOKIE, SIGN_IN_COOKIE, SignedForm, cookie_value, host_cookie, session_cookie,
 };
 
 #[derive(Template)]
@@ -64,23 +64,25 @@ fn safe_next(next: &str) -> &str {
 }
 
 /// The pre-session form token: the cookie's, or a fresh one to set.
+/// How long a sign-in form stays usable before its page must be loaded again.
+const SIGN_IN_COOKIE_SECS: u64 = 60 * 60;
+
 fn form_token(headers: &HeaderMap) -> (String, Option<String>) {
-    match cookie_value(headers, sign_in_cookie_name()) {
+    match cookie_value(headers, SIGN_IN_COOKIE) {
         Some(token) if token.len() >= 20 => (token.to_owned(), None),
         _ => {
             let token = random_token("");
-            let cookie = format!(
-                "{}={token}; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Lax",
-                sign_in_cookie_name()
-            );
+            let cookie = host_cookie(SIGN_IN_COOKIE, &token, SIGN_IN_COOKIE_SECS);
             (token, Some(cookie))
         }
     }
 }
 
-fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
-    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        response.headers_mut().append(SET_COOKIE, cookie);
+fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
     }
     response
 }
@@ -117,16 +119,16 @@ fn page(
 
 pub(crate) async fn email_page(headers: HeaderMap, Query(query): Query<SignInQuery>) -> Response {
     let (csrf, cookie) = form_token(&headers);
-    with_cookie(page("email", &query, &csrf, None), cookie)
+    with_cookies(page("email", &query, &csrf, None), cookie)
 }
 
 pub(crate) async fn code_page(headers: HeaderMap, Query(query): Query<SignInQuery>) -> Response {
     let (csrf, cookie) = form_token(&headers);
-    with_cookie(page("code", &query, &csrf, None), cookie)
+    with_cookies(page("code", &query, &csrf, None), cookie)
 }
 
 fn token_matches(headers: &HeaderMap, form: &SignInForm) -> bool {
-    cookie_value(headers, sign_in_cookie_name())
+    cookie_value(headers, SIGN_IN_COOKIE)
         .is_some_and(|cookie| !cookie.is_empty() && cookie == form.csrf_token)
 }
 
@@ -169,20 +171,9 @@ pub(crate) async fn check_code(
     }
     match members::finish_sign_in(&app.platform, &form.email, &form.code).await {
         Ok((token, _)) => {
-            let mut response = Redirect::to(safe_next(&form.next)).into_response();
-            let headers = response.headers_mut();
-            for cookie in [
-                session_cookie(&token),
-                format!(
-                    "{}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
-                    sign_in_cookie_name()
-                ),
-            ] {
-                if let Ok(value) = HeaderValue::from_str(&cookie) {
-                    headers.append(SET_COOKIE, value);
-                }
-            }
-            Ok(response)
+            let response = Redirect::to(safe_next(&form.next)).into_response();
+            let cookies = [session_cookie(&token), host_cookie(SIGN_IN_COOKIE, "", 0)];
+            Ok(with_cookies(response, cookies))
         }
         Err(CoreError::Invalid(invalid)) => {
             let query = SignInQuery {
@@ -205,11 +196,8 @@ pub(crate) async fn sign_out(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     members::sign_out(&app.platform, &signed.token).await?;
-    let mut response = Redirect::to("/app/sign-in").into_response();
-    if let Ok(value) = HeaderValue::from_str(&cleared_cookie()) {
-        response.headers_mut().append(SET_COOKIE, value);
-    }
-    Ok(response)
+    let response = Redirect::to("/app/sign-in").into_response();
+    Ok(with_cookies(response, [host_cookie(COOKIE, "", 0)]))
 }
 
 #[derive(Deserialize)]

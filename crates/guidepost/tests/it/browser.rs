@@ -14,6 +14,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::json_report;
 use crate::node;
 use crate::oauth_helpers::{Callback, Pkce, REDIRECT_URI, oauth_app};
 
@@ -49,18 +50,7 @@ async fn a_person_signs_in_with_chromium(db: &TestDatabase) {
         shots.as_os_str(),
     ];
     let (output, took) = node::run(&args, &[], LIMIT).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = stdout
-        .lines()
-        .last()
-        .and_then(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no JSON report from the browser script (exit {:?}):\n{stdout}\n{}",
-                output.status.code(),
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
+    let report = json_report(&output, "the browser script");
     assert_eq!(report["error"], Value::Null, "{report}");
     assert!(output.status.success(), "{report}");
 

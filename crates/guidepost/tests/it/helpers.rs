@@ -461,6 +461,12 @@ pub async fn python_script(name: &str, args: &[&str]) -> Value {
         .output()
         .await
         .expect("the Python client runs");
+    json_report(&output, "the Python client")
+}
+
+/// The JSON object an end-to-end script prints as the last line of its output; a
+/// failure shows `who` printed, its exit status and its standard error.
+pub fn json_report(output: &std::process::Output, who: &str) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report = stdout
         .lines()
@@ -468,8 +474,8 @@ pub async fn python_script(name: &str, args: &[&str]) -> Value {
         .and_then(|line| serde_json::from_str(line).ok());
     report.unwrap_or_else(|| {
         panic!(
-            "no JSON report from the Python client (exit {:?}):\n{stdout}\n{}",
-            output.status,
+            "no JSON report from {who} (exit {:?}):\n{stdout}\n{}",
+            output.status.code(),
             String::from_utf8_lossy(&output.stderr)
         )
     })

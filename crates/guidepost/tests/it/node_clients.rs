@@ -9,7 +9,7 @@ use std::time::Duration;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
-use crate::helpers::{Tenant, TestApp, spawn_app};
+use crate::helpers::{Tenant, TestApp, json_report, spawn_app};
 use crate::node;
 
 const INSPECTOR: &str = "@modelcontextprotocol/inspector/clients/launcher/build/index.js";
@@ -119,18 +119,7 @@ async fn ts_client(url: &str, mode: &str) -> Value {
         "ada@example.com".as_ref(),
     ];
     let (output, _) = node::run(&args, &[], LIMIT).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Option<Value> = stdout
-        .lines()
-        .last()
-        .and_then(|line| serde_json::from_str(line).ok());
-    let report = report.unwrap_or_else(|| {
-        panic!(
-            "no JSON report from the TypeScript client (exit {:?}):\n{stdout}\n{}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let report = json_report(&output, "the TypeScript client");
     assert_eq!(report["error"], Value::Null, "{mode}: {report}");
     assert!(output.status.success(), "{mode}: {report}");
     report

@@ -9,6 +9,7 @@ use std::time::Duration;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
+use crate::helpers::json_report;
 use crate::node;
 use crate::oauth_helpers::oauth_app;
 
@@ -42,18 +43,7 @@ async fn typescript_client_signs_in(db: &TestDatabase) {
         walkthrough.id.as_ref(),
     ];
     let (output, took) = node::run(&args, &[], LIMIT).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = stdout
-        .lines()
-        .last()
-        .and_then(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no JSON report from the TypeScript client (exit {:?}):\n{stdout}\n{}",
-                output.status.code(),
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
+    let report = json_report(&output, "the TypeScript client");
     assert_eq!(
         report["error"],
         Value::Null,

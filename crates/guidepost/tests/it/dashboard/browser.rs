@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::add_member;
 use crate::gateway_fixture::fixture_catalog_with;
-use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, python, tool_names};
+use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, json_report, python, tool_names};
 use crate::node;
 use crate::oauth_helpers::{OAuthApp, oauth_app};
 
@@ -136,18 +136,7 @@ impl Run<'_> {
             finished = &mut run => finished,
             () = self.quarantine_when_attached(&signal) => run.await,
         };
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let report: Value = stdout
-            .lines()
-            .last()
-            .and_then(|line| serde_json::from_str(line).ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no JSON report from the browser script (exit {:?}):\n{stdout}\n{}",
-                    output.status.code(),
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            });
+        let report = json_report(&output, "the browser script");
         assert_eq!(
             report["error"],
             Value::Null,
