@@ -41,14 +41,16 @@ pub(crate) async fn catalog(
     Ok(Json(Items { items }))
 }
 
-/// Add a private catalog entry: an npm package (pinned to an exact version) or a remote
-/// server over https, seen and installable by this organization only.
+/// Add a private catalog entry: a container image the operator allows
+/// (`--container-images`), a remote server over https, or, where the operator allows
+/// packages, an npm or PyPI package pinned to an exact version; seen and installable by
+/// this organization only.
 #[utoipa::path(post, path = "/api/v1/catalog", tag = "gateway", operation_id = "catalog_add",
     request_body = CatalogEntry, security(("bearer" = [])),
     responses(
         (status = 201, description = "Added", body = CatalogEntry),
         (status = 409, description = "The id is taken, or the organization has as many entries as it may"),
-        (status = 422, description = "Invalid input, such as a command entry or a version range"),
+        (status = 422, description = "Invalid input, such as a command entry, a version range, a package name starting with '-' or an image the operator does not allow"),
     ))]
 pub(crate) async fn add_entry(
     State(platform): State<Platform>,

@@ -25,6 +25,10 @@ pub struct PlatformConfig {
     /// Whether organizations' private catalog entries may be npm packages, which run as
     /// processes of this host (containers and remote servers are always allowed).
     pub private_package_entries: bool,
+    /// The container images organizations' private container entries may name, by exact
+    /// reference (`--container-images`); empty, they may name none. The operator's own
+    /// catalog file is not limited by it.
+    pub container_images: Vec<String>,
     /// The most tools a hosted server offers (built-in and attached); an attachment that
     /// would pass it is refused rather than truncated.
     pub max_server_tools: usize,

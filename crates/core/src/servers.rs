@@ -341,6 +341,7 @@ mod tests {
             retention: std::time::Duration::from_secs(90 * 24 * 3600),
             catalog: Default::default(),
             private_package_entries: false,
+            container_images: Vec::new(),
             max_server_tools: crate::config::DEFAULT_MAX_SERVER_TOOLS,
         }
     }

@@ -86,6 +86,11 @@ pub enum LaunchSpec {
         args: Vec<String>,
         #[serde(default)]
         env: BTreeMap<String, String>,
+        /// Give it a way out to the network, through the egress fence (none otherwise).
+        #[serde(default)]
+        network: bool,
+        #[serde(default)]
+        limits: ProcessLimits,
     },
     /// A PyPI package's console script, run with `python` from the install-time cache.
     Pypi {
@@ -98,6 +103,11 @@ pub enum LaunchSpec {
         args: Vec<String>,
         #[serde(default)]
         env: BTreeMap<String, String>,
+        /// Give it a way out to the network, through the egress fence (none otherwise).
+        #[serde(default)]
+        network: bool,
+        #[serde(default)]
+        limits: ProcessLimits,
     },
     /// A remote MCP server over Streamable HTTP, reached through the outbound fence.
     Http {
@@ -131,7 +141,35 @@ pub enum LaunchSpec {
         args: Vec<String>,
         #[serde(default)]
         env: BTreeMap<String, String>,
+        /// Give it a way out to the network, through the egress fence (none otherwise).
+        #[serde(default)]
+        network: bool,
+        #[serde(default)]
+        limits: ProcessLimits,
+        /// Files and directories of the host it may reach besides its own directory and
+        /// its runtime (the operator's to declare).
+        #[serde(default)]
+        paths: HostPaths,
     },
+}
+
+/// What a process upstream may use; what is left out is the operator's default
+/// (`--upstream-memory-mb`, `--upstream-processes`), and neither may pass the operator's
+/// maximum.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessLimits {
+    pub memory_mb: Option<u32>,
+    pub processes: Option<u32>,
+}
+
+/// Host paths a `command` upstream may read (and execute), or read and write, besides
+/// its own directory. Absolute paths only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostPaths {
+    pub read: Vec<String>,
+    pub write: Vec<String>,
 }
 
 /// What a container upstream may use.
@@ -185,6 +223,18 @@ impl LaunchSpec {
         }
     }
 
+    /// Whether it asks for a network (a container's, or a process's through the egress
+    /// fence); shown before install.
+    pub fn network(&self) -> bool {
+        match self {
+            LaunchSpec::Npm { network, .. }
+            | LaunchSpec::Pypi { network, .. }
+            | LaunchSpec::Command { network, .. }
+            | LaunchSpec::Container { network, .. } => *network,
+            LaunchSpec::Http { .. } => true,
+        }
+    }
+
     pub fn runtime(&self) -> &'static str {
         match self {
             LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. } | LaunchSpec::Command { .. } => {
@@ -219,6 +269,9 @@ pub struct Upstream {
     pub restarts: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// What confinement the answering node applies to it (a process of the host), in a
+    /// line; not stored.
+    pub confinement: Option<String>,
 }
 
 /// An upstream about to be stored (already checked).

@@ -22,7 +22,8 @@ pub async fn time_calls(
     calls: usize,
 ) -> Result<Vec<Duration>, String> {
     let launch = launch::resolve(upstream, options, &Default::default()).await?;
-    let (process, client) = launch::connect((), &launch, &LogRing::default(), options).await?;
+    let (process, client) =
+        launch::connect((), &launch, &LogRing::default(), options, None).await?;
     let params = match arguments {
         Value::Object(arguments) => {
             CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments.clone())

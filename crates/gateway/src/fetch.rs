@@ -143,6 +143,8 @@ async fn npm_install(toolchain: &Toolchain, prefix: PathBuf, spec: &str) -> Resu
         ])
         .args(["--loglevel", "error", "--prefix"])
         .arg(&prefix)
+        // Whatever follows `--` is a package spec to npm, never an option (`-g`).
+        .arg("--")
         .arg(spec);
     if let Some(node_dir) = toolchain
         .node
@@ -171,6 +173,8 @@ async fn pip_install(toolchain: &Toolchain, target: PathBuf, spec: &str) -> Resu
         ])
         .args(["--only-binary", ":all:", "--target"])
         .arg(&target)
+        // Whatever follows `--` is a requirement to pip, never an option (`--prefix`).
+        .arg("--")
         .arg(spec);
     run_installer(command, "pip install", spec).await
 }

@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
 use guidepost_core::Platform;
 use guidepost_core::upstreams::record_tools;
-use guidepost_domain::{LaunchSpec, Upstream};
+use guidepost_domain::{LaunchSpec, ProcessLimits, Upstream};
 use rmcp::service::{RunningService, Service};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::async_rw::AsyncRwTransport;
@@ -19,6 +19,7 @@ use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 
 use crate::GatewayOptions;
 use crate::client::{ProgressRoutes, UpstreamClient};
+use crate::confine::{Confiner, Declaration, Prepared};
 use crate::container::{self, Container, ContainerSpec};
 use crate::fetch::{npm_entry_point, pypi_entry_point};
 use crate::process::{self, LogRing, UpstreamProcess};
@@ -30,6 +31,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_LINE: usize = 4 * 1024 * 1024;
 /// The largest server-sent event taken from an HTTP upstream.
 const MAX_EVENT: usize = 4 * 1024 * 1024;
+/// How long closing a connection may take once its child is gone.
+const SHUT_GRACE: Duration = Duration::from_secs(5);
 /// How long an HTTP upstream may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -42,6 +45,11 @@ pub(crate) enum Launch {
         args: Vec<String>,
         env: BTreeMap<String, String>,
         workdir: PathBuf,
+        /// What it may reach besides its directory and runtime, from its entry.
+        declaration: Declaration,
+        /// Its upstream and organization: its cgroup's name, and whose caps it counts on.
+        upstream: String,
+        org: String,
     },
     /// A remote server over Streamable HTTP.
     Http {
@@ -93,6 +101,16 @@ impl Running {
         self.client.is_closed() || self.process.as_ref().is_some_and(Child::exited)
     }
 
+    /// Stops the whole process group (or container), then closes the MCP connection: a
+    /// hung child with a full stdin pipe could otherwise hold the connection's close
+    /// forever.
+    pub async fn shut(self) {
+        if let Some(child) = self.process {
+            child.stop().await;
+        }
+        let _ = tokio::time::timeout(SHUT_GRACE, self.client.cancel()).await;
+    }
+
     /// Resolves when its process exits (never, for a remote server: pings watch it).
     pub fn exit(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         match &self.process {
@@ -119,6 +137,15 @@ pub(crate) async fn resolve(
         env
     };
     let toolchain = &options.toolchain;
+    let process = |program: PathBuf, args, env, declaration| Launch::Process {
+        program,
+        args,
+        env,
+        workdir: workdir.clone(),
+        declaration,
+        upstream: upstream.id.to_string(),
+        org: upstream.org_id.to_string(),
+    };
     match &upstream.spec {
         LaunchSpec::Npm {
             package,
@@ -126,16 +153,26 @@ pub(crate) async fn resolve(
             bin,
             args,
             env,
+            network,
+            limits,
         } => {
             let entry = npm_entry_point(toolchain, package, version, bin.as_deref()).await?;
             let mut argv = vec![entry.display().to_string()];
             argv.extend(placed_args(args));
-            Ok(Launch::Process {
-                program: toolchain.node.clone(),
-                args: argv,
-                env: with_secrets(env),
-                workdir: workdir.clone(),
-            })
+            // The whole install (the package and its dependencies), read-only.
+            let installed = entry
+                .ancestors()
+                .find(|dir| dir.file_name().is_some_and(|n| n == "node_modules"))
+                .and_then(Path::parent)
+                .unwrap_or(&entry)
+                .to_path_buf();
+            let declaration = declared(*network, limits, vec![installed], Vec::new());
+            Ok(process(
+                toolchain.node.clone(),
+                argv,
+                with_secrets(env),
+                declaration,
+            ))
         }
         LaunchSpec::Pypi {
             package,
@@ -143,6 +180,8 @@ pub(crate) async fn resolve(
             bin,
             args,
             env,
+            network,
+            limits,
         } => {
             let entry = pypi_entry_point(toolchain, package, version, bin.as_deref()).await?;
             // The console script's function, called as its generated script would.
@@ -158,19 +197,30 @@ pub(crate) async fn resolve(
             argv.extend(placed_args(args));
             let mut env = with_secrets(env);
             env.insert("PYTHONPATH".into(), entry.path.display().to_string());
-            Ok(Launch::Process {
-                program: toolchain.python.clone(),
-                args: argv,
-                env,
-                workdir: workdir.clone(),
-            })
+            let declaration = declared(*network, limits, vec![entry.path.clone()], Vec::new());
+            Ok(process(toolchain.python.clone(), argv, env, declaration))
         }
-        LaunchSpec::Command { command, args, env } => Ok(Launch::Process {
-            program: command.into(),
-            args: placed_args(args),
-            env: with_secrets(env),
-            workdir: workdir.clone(),
-        }),
+        LaunchSpec::Command {
+            command,
+            args,
+            env,
+            network,
+            limits,
+            paths,
+        } => {
+            let absolute = |list: &[String]| list.iter().map(|p| PathBuf::from(place(p))).collect();
+            let mut read: Vec<PathBuf> = absolute(&paths.read);
+            // The command and the installation it belongs to (a venv's root, say).
+            read.push(PathBuf::from(command));
+            read.extend(crate::confine::runtime_dirs(Path::new(command)));
+            let declaration = declared(*network, limits, read, absolute(&paths.write));
+            Ok(process(
+                command.into(),
+                placed_args(args),
+                with_secrets(env),
+                declaration,
+            ))
+        }
         LaunchSpec::Http {
             url,
             headers,
@@ -220,6 +270,39 @@ pub(crate) async fn resolve(
     }
 }
 
+/// What a process upstream's entry declares, before anything is fetched (its paths
+/// aside); `None` for what runs no process of this host.
+pub(crate) fn declaration_of(spec: &LaunchSpec) -> Option<Declaration> {
+    match spec {
+        LaunchSpec::Npm {
+            network, limits, ..
+        }
+        | LaunchSpec::Pypi {
+            network, limits, ..
+        }
+        | LaunchSpec::Command {
+            network, limits, ..
+        } => Some(declared(*network, limits, Vec::new(), Vec::new())),
+        LaunchSpec::Http { .. } | LaunchSpec::Container { .. } => None,
+    }
+}
+
+/// A process's declaration from its entry.
+fn declared(
+    network: bool,
+    limits: &ProcessLimits,
+    read: Vec<PathBuf>,
+    write: Vec<PathBuf>,
+) -> Declaration {
+    Declaration {
+        network,
+        memory_mb: limits.memory_mb,
+        processes: limits.processes,
+        read,
+        write,
+    }
+}
+
 /// What an entry writes for the upstream's own directory.
 pub(crate) const DATA_DIR: &str = "${DATA_DIR}";
 
@@ -240,12 +323,15 @@ async fn data_dir(options: &GatewayOptions, upstream: &Upstream) -> Result<PathB
     Ok(dir)
 }
 
-/// Starts the process (or reaches the server) and shakes hands with `handler`.
+/// Starts the process (or reaches the server) and shakes hands with `handler`. A
+/// process is confined by `confiner`; without one (the benchmark's direct baseline) it
+/// runs as Guidepost's own child, unconfined.
 pub(crate) async fn connect<S: Service<RoleClient>>(
     handler: S,
     launch: &Launch,
     logs: &LogRing,
     options: &GatewayOptions,
+    confiner: Option<&Confiner>,
 ) -> Result<(Option<Child>, RunningService<RoleClient, S>), String> {
     match launch {
         Launch::Process {
@@ -253,10 +339,36 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             args,
             env,
             workdir,
+            declaration,
+            upstream,
+            org,
         } => {
             let owner = crate::orphans::marker(&options.deployment);
-            let (process, stdout, stdin) =
-                process::spawn(program, args, env, workdir, &owner, logs)?;
+            let process = match confiner {
+                Some(confiner) => {
+                    let (memory_mb, processes) = confiner.limits_of(declaration)?;
+                    let reservation = confiner.budget().reserve(org, memory_mb, processes)?;
+                    let prepared = confiner.prepare(upstream, program, workdir, declaration)?;
+                    let wants_egress = prepared.wants_egress();
+                    let (mut process, stdout, stdin) =
+                        process::spawn(program, args, env, workdir, &owner, logs, prepared)?;
+                    process.reservation = Some(reservation);
+                    if wants_egress && let Some(pid) = process.pid() {
+                        process.egress = Some(confiner.egress(pid, options.http_allow_private)?);
+                    }
+                    (process, stdout, stdin)
+                }
+                None => process::spawn(
+                    program,
+                    args,
+                    env,
+                    workdir,
+                    &owner,
+                    logs,
+                    Prepared::unconfined(),
+                )?,
+            };
+            let (process, stdout, stdin) = process;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
             shake_hands(handler, transport, Child::Process(process)).await
@@ -361,6 +473,7 @@ pub(crate) async fn launch(
     logs: &LogRing,
     progress: &ProgressRoutes,
     options: &GatewayOptions,
+    confiner: &Confiner,
 ) -> Result<Running, String> {
     let handler = UpstreamClient {
         platform: platform.clone(),
@@ -369,7 +482,7 @@ pub(crate) async fn launch(
         relisting: Default::default(),
     };
     let handshake = async {
-        let (process, client) = connect(handler, launch, logs, options).await?;
+        let (process, client) = connect(handler, launch, logs, options, Some(confiner)).await?;
         // A stale tools/list would hide a changed definition from discovery.
         client
             .peer()
@@ -379,7 +492,7 @@ pub(crate) async fn launch(
         match running.client.peer().list_all_tools().await {
             Ok(tools) => Ok((running, tools)),
             Err(e) => {
-                crate::upstream::shut(running).await;
+                running.shut().await;
                 Err(format!("tools/list failed: {e}"))
             }
         }

@@ -9,6 +9,7 @@
 //! imports `rmcp`, and it uses only rmcp's client side.
 
 mod client;
+pub mod confine;
 mod container;
 pub mod direct;
 mod fetch;
@@ -25,9 +26,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{ProgressSink, UpstreamRuntime};
-use guidepost_domain::{Upstream, UpstreamId};
+use guidepost_domain::{LaunchSpec, OrgId, Upstream, UpstreamId};
 use serde_json::Value;
 
+use confine::Confiner;
 pub use fetch::Toolchain;
 use upstream::Instance;
 
@@ -72,11 +74,14 @@ pub struct GatewayOptions {
     /// Names the deployment (the nodes sharing one database) in owner markers, so that a
     /// node reaps only its own deployment's orphans.
     pub deployment: String,
+    /// How process upstreams are confined, and the caps on what they may reserve.
+    pub confinement: confine::ConfinementOptions,
 }
 
 /// Every upstream this node runs.
 pub struct Supervisor {
     options: GatewayOptions,
+    confiner: Arc<Confiner>,
     instances: Mutex<HashMap<UpstreamId, Arc<Instance>>>,
     /// Upstreams uninstalled while this node ran: never started here again.
     retired: Mutex<HashSet<UpstreamId>>,
@@ -84,7 +89,13 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(options: GatewayOptions) -> Arc<Self> {
+        let confiner = Confiner::detect(
+            options.confinement.clone(),
+            &options.toolchain,
+            &options.deployment,
+        );
         Arc::new(Self {
+            confiner: Arc::new(confiner),
             options,
             instances: Mutex::default(),
             retired: Mutex::default(),
@@ -95,7 +106,7 @@ impl Supervisor {
     /// node that died left behind.
     pub async fn reap_orphans(&self) -> usize {
         let deployment = &self.options.deployment;
-        let mut reaped = orphans::reap(deployment);
+        let mut reaped = self.confiner.reap_orphans(deployment) + orphans::reap(deployment);
         if let Some(socket) = &self.options.container_socket {
             match container::reap(socket, deployment).await {
                 Ok(containers) => reaped += containers,
@@ -109,8 +120,19 @@ impl Supervisor {
         let mut instances = self.instances.lock().expect("supervisor lock");
         instances
             .entry(upstream.id.clone())
-            .or_insert_with(|| Instance::new(upstream.clone(), self.options.clone()))
+            .or_insert_with(|| {
+                Instance::new(
+                    upstream.clone(),
+                    self.options.clone(),
+                    self.confiner.clone(),
+                )
+            })
             .clone()
+    }
+
+    /// What confinement is in force on this node.
+    pub fn confinement(&self) -> confine::Report {
+        self.confiner.report()
     }
 
     /// Stops every upstream of this node (at shutdown), whole process groups.
@@ -192,6 +214,26 @@ impl UpstreamRuntime for Supervisor {
         {
             tracing::warn!(%error, dir = %dir.display(), "could not remove an uninstalled upstream's directory");
         }
+    }
+
+    fn admits(&self, org: &OrgId, spec: &LaunchSpec) -> Result<(), String> {
+        let Some(declaration) = launch::declaration_of(spec) else {
+            return Ok(());
+        };
+        self.confiner.admit()?;
+        let (memory_mb, processes) = self.confiner.limits_of(&declaration)?;
+        self.confiner
+            .budget()
+            .would_admit(org.as_str(), memory_mb, processes)
+    }
+
+    fn confinement(&self, spec: &LaunchSpec) -> Option<String> {
+        let declaration = launch::declaration_of(spec)?;
+        Some(self.confiner.describe(&declaration))
+    }
+
+    fn confinement_report(&self) -> Option<Value> {
+        serde_json::to_value(self.confiner.report()).ok()
     }
 
     fn logs(&self, upstream: &UpstreamId) -> Vec<String> {

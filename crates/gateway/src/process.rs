@@ -1,6 +1,8 @@
-//! An upstream's process: the leader of its own process group, so that stopping it stops
-//! every child it started (`npm exec` → `sh` → `node` leaves orphans otherwise), with its
-//! stderr drained into a bounded ring (an undrained pipe blocks the child after ~64 KB).
+//! An upstream's process: confined (`confine`), in a cgroup of its own where the machine
+//! offers one and the leader of its own process group, so that stopping it stops every
+//! child it started (`npm exec` → `sh` → `node` leaves orphans otherwise, and a child that
+//! calls `setsid()` leaves the group but not the cgroup), with its stderr drained into a
+//! bounded ring (an undrained pipe blocks the child after ~64 KB).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -11,6 +13,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::watch;
+
+use crate::confine::{Cgroup, Egress, Prepared, Reservation};
 
 /// Bytes of stderr kept per upstream, and the longest line kept whole.
 const LOG_BYTES: usize = 1024 * 1024;
@@ -62,6 +66,12 @@ impl LogRing {
 /// seen at once and it is reaped (no zombie) whoever stops it.
 pub struct UpstreamProcess {
     pgid: Option<i32>,
+    /// Every process of its tree, where cgroups are writable.
+    cgroup: Option<Cgroup>,
+    /// Its share of the organization's and the node's caps, given back when it is gone.
+    pub reservation: Option<Reservation>,
+    /// Its way out, if it declared network.
+    pub egress: Option<Egress>,
     exited: watch::Receiver<bool>,
     /// Ends when stderr is closed (every process of the group has exited).
     drained: Option<tokio::task::JoinHandle<()>>,
@@ -73,6 +83,10 @@ impl Drop for UpstreamProcess {
     fn drop(&mut self) {
         if self.drained.is_some() {
             self.signal(libc::SIGKILL);
+            if let Some(cgroup) = &self.cgroup {
+                cgroup.kill_now();
+                cgroup.remove();
+            }
         }
     }
 }
@@ -85,7 +99,8 @@ const DRAIN_GRACE: Duration = Duration::from_millis(500);
 pub const OWNER_VARIABLE: &str = "GUIDEPOST_UPSTREAM_OWNER";
 
 /// Spawns `program args` in `workdir` (also its HOME and TMPDIR) with only `env`, a
-/// minimal PATH and the owner marker, stdio piped, as the leader of a new process group.
+/// minimal PATH and the owner marker, stdio piped, as the leader of a new process group,
+/// confined as `confinement` prepared it.
 pub fn spawn(
     program: &Path,
     args: &[String],
@@ -93,6 +108,7 @@ pub fn spawn(
     workdir: &Path,
     owner: &str,
     logs: &LogRing,
+    mut confinement: Prepared,
 ) -> Result<(UpstreamProcess, ChildStdout, ChildStdin), String> {
     let mut command = Command::new(program);
     command
@@ -109,9 +125,10 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    confinement.apply(&mut command);
     let mut child = command
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        .map_err(|e| format!("cannot start {} (confined): {e}", program.display()))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take().expect("stdin is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -124,6 +141,9 @@ pub fn spawn(
     });
     let process = UpstreamProcess {
         pgid,
+        cgroup: confinement.cgroup.take(),
+        reservation: None,
+        egress: None,
         exited,
         drained: Some(drained),
     };
@@ -176,7 +196,13 @@ impl UpstreamProcess {
         }
     }
 
-    /// SIGTERM to the whole group, SIGKILL after the grace.
+    /// The leader's pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.pgid.and_then(|pid| u32::try_from(pid).ok())
+    }
+
+    /// SIGTERM to the whole group, SIGKILL after the grace; then SIGKILL to everything
+    /// left in its cgroup (what left the group with `setsid()`).
     pub async fn stop(mut self) {
         self.signal(libc::SIGTERM);
         if tokio::time::timeout(STOP_GRACE, self.exit()).await.is_err() {
@@ -185,6 +211,9 @@ impl UpstreamProcess {
         }
         // Children that ignored SIGTERM after their leader left.
         self.signal(libc::SIGKILL);
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.stop().await;
+        }
         // So that the logs hold what it said last.
         if let Some(drained) = self.drained.take() {
             let _ = tokio::time::timeout(DRAIN_GRACE, drained).await;

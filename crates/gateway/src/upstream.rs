@@ -21,6 +21,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::client::{InFlight, ProgressRoutes};
+use crate::confine::Confiner;
 use crate::launch::{self, Launch, Running};
 use crate::process::LogRing;
 use crate::{GatewayOptions, Supervision};
@@ -42,6 +43,7 @@ pub(crate) struct State {
 pub(crate) struct Instance {
     pub upstream: Upstream,
     gateway: GatewayOptions,
+    confiner: Arc<Confiner>,
     pub options: Supervision,
     logs: LogRing,
     progress: ProgressRoutes,
@@ -52,11 +54,12 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
-    pub fn new(upstream: Upstream, gateway: GatewayOptions) -> Arc<Self> {
+    pub fn new(upstream: Upstream, gateway: GatewayOptions, confiner: Arc<Confiner>) -> Arc<Self> {
         Arc::new(Self {
             upstream,
             options: gateway.supervision.clone(),
             gateway,
+            confiner,
             logs: LogRing::default(),
             progress: ProgressRoutes::default(),
             state: Mutex::new(State {
@@ -114,7 +117,7 @@ impl Instance {
         state.stopped = true;
         state.generation += 1;
         if let Some(running) = state.running.take() {
-            shut(running).await;
+            running.shut().await;
         }
     }
 
@@ -271,6 +274,7 @@ impl Instance {
             &self.logs,
             &self.progress,
             &self.gateway,
+            &self.confiner,
         )
         .await;
         match launched {
@@ -315,7 +319,7 @@ impl Instance {
     /// The running launch died: it is cleared and counted, and the status says why.
     pub async fn record_exit(&self, platform: &Platform, state: &mut State, why: &str) {
         if let Some(dead) = state.running.take() {
-            shut(dead).await;
+            dead.shut().await;
         }
         state.up_since = None;
         state.generation += 1;
@@ -353,18 +357,6 @@ impl Instance {
         }
     }
 }
-
-/// Stops the whole process group (or container), then closes the MCP connection: a hung
-/// child with a full stdin pipe could otherwise hold the connection's close forever.
-pub(crate) async fn shut(running: Running) {
-    if let Some(child) = running.process {
-        child.stop().await;
-    }
-    let _ = tokio::time::timeout(SHUT_GRACE, running.client.cancel()).await;
-}
-
-/// How long closing a connection may take once its child is gone.
-const SHUT_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `f` when dropped.
 fn scopeguard(f: impl FnOnce()) -> impl Drop {

@@ -13,7 +13,7 @@ use rmcp::RoleClient;
 use rmcp::model::{ClientRequest, PingRequest};
 use rmcp::service::Peer;
 
-use crate::upstream::{Instance, shut};
+use crate::upstream::Instance;
 
 /// How often the watcher looks at an upstream (idle time, health) at most.
 const TICK: Duration = Duration::from_secs(1);
@@ -150,7 +150,7 @@ impl Watcher {
         state.generation += 1;
         state.up_since = None;
         if let Some(running) = state.running.take() {
-            shut(running).await;
+            running.shut().await;
         }
         let restarts = state.restarts;
         let why = "stopped on this node after its idle timeout; the next call starts it";

@@ -50,6 +50,18 @@ impl RunningApp {
     }
 }
 
+/// The platform's own ports, which the egress fence never lets an upstream reach: this
+/// node's listener and, for PostgreSQL, the database's.
+fn platform_ports(listener: u16, database_url: &str) -> Vec<u16> {
+    let mut ports = vec![listener];
+    if let Ok(url) = url::Url::parse(database_url)
+        && matches!(url.scheme(), "postgres" | "postgresql")
+    {
+        ports.push(url.port().unwrap_or(5432));
+    }
+    ports
+}
+
 /// Connects the store (applying migrations), binds the listener and starts serving.
 pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let options = guidepost_store::StoreOptions {
@@ -83,8 +95,16 @@ pub async fn start_with_store(
         settings.auth.oidc_allow_private,
     ));
     let dns = Arc::new(crate::dns::Dns::new(settings.dns_resolver));
-    let supervisor = guidepost_gateway::Supervisor::new(settings.gateway.clone());
+    let mut gateway = settings.gateway.clone();
+    gateway.confinement.platform_ports = platform_ports(addr.port(), &settings.database_url);
+    let supervisor = guidepost_gateway::Supervisor::new(gateway);
     supervisor.reap_orphans().await;
+    let confinement = supervisor.confinement();
+    if confinement.complete {
+        tracing::info!(landlock_abi = confinement.landlock_abi, cgroups = %confinement.cgroups, "process upstreams are confined");
+    } else {
+        tracing::warn!(mode = ?confinement.mode, missing = ?confinement.missing, "process upstreams are not fully confined on this node");
+    }
     let (platform, writer) = Platform::new(
         store.clone(),
         config,

@@ -63,8 +63,19 @@ pub struct FileConfig {
     pub upstream_idle_timeout: Option<u64>,
     pub upstream_allow_private: Option<bool>,
     pub private_package_entries: Option<bool>,
+    pub container_images: Option<Vec<String>>,
     pub max_server_tools: Option<usize>,
     pub container_socket: Option<std::path::PathBuf>,
+    pub upstream_confinement: Option<guidepost_gateway::confine::Mode>,
+    pub upstream_user: Option<String>,
+    pub upstream_memory_mb: Option<u32>,
+    pub upstream_processes: Option<u32>,
+    pub upstream_max_memory_mb: Option<u32>,
+    pub upstream_max_processes: Option<u32>,
+    pub upstream_org_memory_mb: Option<u64>,
+    pub upstream_org_processes: Option<u64>,
+    pub upstream_node_memory_mb: Option<u64>,
+    pub upstream_node_processes: Option<u64>,
     pub node: Option<std::path::PathBuf>,
     pub npm: Option<std::path::PathBuf>,
     pub python: Option<std::path::PathBuf>,
@@ -135,6 +146,7 @@ impl Settings {
                 retention: Duration::from_secs(90 * DAY_SECONDS),
                 catalog: Default::default(),
                 private_package_entries: false,
+                container_images: Vec::new(),
                 max_server_tools: guidepost_core::DEFAULT_MAX_SERVER_TOOLS,
             },
             mcp: McpOptions::default(),
@@ -155,6 +167,7 @@ impl Settings {
                 http_allow_private: false,
                 container_socket: None,
                 deployment,
+                confinement: Default::default(),
             },
             webhooks: Default::default(),
         }
@@ -219,6 +232,7 @@ pub fn serve_settings(
         ),
         catalog: Arc::new(catalog(args.catalog.as_ref().or(file.catalog.as_ref()))?),
         private_package_entries: flag(args.private_package_entries, file.private_package_entries),
+        container_images: container_images(args, file)?,
         max_server_tools: args
             .max_server_tools
             .map(|n| n as usize)
@@ -242,6 +256,7 @@ pub fn serve_settings(
         .container_socket
         .clone()
         .or_else(|| file.container_socket.clone());
+    settings.gateway.confinement = confinement(&args.confinement, file);
     settings.metrics_token = args
         .metrics_token
         .clone()
@@ -335,6 +350,28 @@ fn trusted_proxies(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Vec<ip
         .collect()
 }
 
+/// `--container-images`: the images organizations' private container entries may name.
+fn container_images(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Vec<String>> {
+    let given = if args.container_images.is_empty() {
+        file.container_images.clone().unwrap_or_default()
+    } else {
+        args.container_images.clone()
+    };
+    given
+        .iter()
+        .map(|text| text.trim())
+        .filter(|text| !text.is_empty())
+        .map(|text| {
+            anyhow::ensure!(
+                !text.starts_with('-')
+                    && !text.chars().any(|c| c.is_whitespace() || c.is_control()),
+                "--container-images {text:?} is not an image reference"
+            );
+            Ok(text.to_owned())
+        })
+        .collect()
+}
+
 fn session_caps(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<SessionCaps> {
     let defaults = SessionCaps::default();
     let caps = SessionCaps {
@@ -397,6 +434,67 @@ pub fn toolchain(
         python: pick(&args.python, &file.python, "python3"),
         data_dir: pick(&args.upstream_data, &file.upstream_data, "guidepost-data"),
     }
+}
+
+/// How process upstreams are confined: flags over the file over the defaults of
+/// `ConfinementOptions` (written there once).
+pub fn confinement(
+    args: &crate::cli::ConfinementArgs,
+    file: &FileConfig,
+) -> guidepost_gateway::confine::ConfinementOptions {
+    use guidepost_gateway::confine::{Caps, ConfinementOptions, Limits};
+    let defaults = ConfinementOptions::default();
+    let (limits, caps) = (Limits::default(), Caps::default());
+    ConfinementOptions {
+        mode: args
+            .upstream_confinement
+            .or(file.upstream_confinement)
+            .unwrap_or(defaults.mode),
+        user: pick_text(&args.upstream_user, &file.upstream_user, &defaults.user),
+        limits: Limits {
+            memory_mb: args
+                .upstream_memory_mb
+                .or(file.upstream_memory_mb)
+                .unwrap_or(limits.memory_mb),
+            processes: args
+                .upstream_processes
+                .or(file.upstream_processes)
+                .unwrap_or(limits.processes),
+            max_memory_mb: args
+                .upstream_max_memory_mb
+                .or(file.upstream_max_memory_mb)
+                .unwrap_or(limits.max_memory_mb),
+            max_processes: args
+                .upstream_max_processes
+                .or(file.upstream_max_processes)
+                .unwrap_or(limits.max_processes),
+        },
+        caps: Caps {
+            org_memory_mb: args
+                .upstream_org_memory_mb
+                .or(file.upstream_org_memory_mb)
+                .unwrap_or(caps.org_memory_mb),
+            org_processes: args
+                .upstream_org_processes
+                .or(file.upstream_org_processes)
+                .unwrap_or(caps.org_processes),
+            node_memory_mb: args
+                .upstream_node_memory_mb
+                .or(file.upstream_node_memory_mb)
+                .unwrap_or(caps.node_memory_mb),
+            node_processes: args
+                .upstream_node_processes
+                .or(file.upstream_node_processes)
+                .unwrap_or(caps.node_processes),
+        },
+        platform_ports: Vec::new(),
+    }
+}
+
+fn pick_text(flag: &Option<String>, file: &Option<String>, default: &str) -> String {
+    flag.clone()
+        .or_else(|| file.clone())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// What names a deployment (the nodes that share one database) in upstreams' owner
@@ -586,5 +684,30 @@ mod tests {
         let missing = settings(&["--master-key-file", "/nonexistent/master.key"], "");
         assert!(format!("{:#}", missing.unwrap_err()).contains("/nonexistent/master.key"));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn container_images_are_listed_by_flag_or_file_and_none_by_default() {
+        let images =
+            |args: &[&str], file: &str| settings(args, file).map(|s| s.platform.container_images);
+        assert!(images(&[], "").unwrap().is_empty());
+        let flags = [
+            "--container-images",
+            "a.example/x:1,b.example/y:2",
+            "--container-images",
+            "c:3",
+        ];
+        assert_eq!(
+            images(&flags, "").unwrap(),
+            ["a.example/x:1", "b.example/y:2", "c:3"]
+        );
+        let file = "container_images = [\"d.example/z:4\"]";
+        assert_eq!(images(&[], file).unwrap(), ["d.example/z:4"]);
+        assert_eq!(
+            images(&["--container-images", "c:3"], file).unwrap(),
+            ["c:3"],
+            "the flag wins"
+        );
+        assert!(images(&["--container-images=-x"], "").is_err());
     }
 }

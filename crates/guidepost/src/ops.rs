@@ -58,14 +58,19 @@ pub fn router(platform: Platform, metrics_token: Option<String>) -> Router {
         .with_state(state)
 }
 
-async fn ready(State(state): State<OpsState>) -> impl IntoResponse {
-    match state.platform.ping().await {
+/// Ready when the store answers; the body also says what confinement process upstreams
+/// get on this node (SECURITY.md), so an operator sees a weaker mode at a glance.
+async fn ready(State(state): State<OpsState>) -> Response {
+    let confinement = state.platform.upstreams.confinement_report();
+    let (status, word) = match state.platform.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
         }
-    }
+    };
+    let body = serde_json::json!({"status": word, "upstream_confinement": confinement});
+    (status, axum::Json(body)).into_response()
 }
 
 /// Prometheus metrics, on the platform's own host only (SPEC §10): a tenant's virtual

@@ -2,7 +2,8 @@
 //! from `catalog.toml`, and the operator's own entries from `serve --catalog FILE`.
 //!
 //! Only the operator's file may hold `command` entries: they run a program of the
-//! platform's host, which no organization may choose.
+//! platform's host, which no organization may choose. Every npm and PyPI entry, built in
+//! or the operator's, names a plain package and an exact version (`super::package`).
 
 use std::collections::HashSet;
 
@@ -32,6 +33,9 @@ impl Catalog {
     pub fn builtin() -> Self {
         let file: CatalogFile = toml::from_str(include_str!("catalog.toml"))
             .expect("the built-in catalog is checked by its unit test");
+        for entry in &file.entry {
+            check_package(entry).expect("the built-in catalog is checked by its unit test");
+        }
         Self {
             entries: file.entry,
         }
@@ -44,6 +48,7 @@ impl Catalog {
         let mut catalog = Self::builtin();
         let mut ids: HashSet<String> = catalog.entries.iter().map(|e| e.id.clone()).collect();
         for entry in file.entry {
+            check_package(&entry)?;
             super::config::check_fields(&entry.config)
                 .map_err(|why| format!("{}: {why}", entry.id))?;
             if let Some(slot) = entry.secrets.iter().find(|s| !is_secret_name(&s.name)) {
@@ -67,6 +72,12 @@ impl Catalog {
     }
 }
 
+/// An npm or PyPI entry's package and version, as an organization's would be checked.
+fn check_package(entry: &CatalogEntry) -> Result<(), String> {
+    super::package::check(&entry.spec)
+        .map_err(|e| format!("{}: {}: {}", entry.id, e.field, e.message))
+}
+
 /// A secret's name, which is also the environment variable it is passed as.
 pub fn is_secret_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -87,11 +98,11 @@ mod tests {
         assert!(catalog.entries().len() >= 3);
         for entry in catalog.entries() {
             match &entry.spec {
-                LaunchSpec::Npm { version, .. } | LaunchSpec::Pypi { version, .. } => assert!(
-                    version.chars().all(|c| c.is_ascii_digit() || c == '.'),
-                    "{} pins an exact version, not {version}",
-                    entry.id
-                ),
+                LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. } => {
+                    if let Err(error) = check_package(entry) {
+                        panic!("{error}")
+                    }
+                }
                 LaunchSpec::Http { url, .. } => {
                     assert!(url.starts_with("https://"), "{}: {url}", entry.id)
                 }
@@ -123,5 +134,39 @@ mod tests {
         let error = Catalog::with_operator_entries(&twice).unwrap_err();
         assert!(error.contains("everything"), "{error}");
         assert!(Catalog::with_operator_entries("[[entry]]\nid = 1").is_err());
+    }
+
+    #[test]
+    fn operator_entries_name_a_plain_package_and_an_exact_version() {
+        let entry = |runtime: &str, package: &str, version: &str| {
+            format!(
+                "[[entry]]\nid = \"op\"\nname = \"Op\"\ndescription = \"\"\n\
+                 spec = {{ runtime = {runtime:?}, package = {package:?}, version = {version:?} }}\n"
+            )
+        };
+        assert!(Catalog::with_operator_entries(&entry("npm", "left-pad", "1.3.0")).is_ok());
+        assert!(
+            Catalog::with_operator_entries(&entry("pypi", "mcp-server-time", "2026.10.19")).is_ok()
+        );
+        for (runtime, package, version, field) in [
+            ("npm", "-g", "1.3.0", "spec.package"),
+            ("npm", "--prefix", "1.3.0", "spec.package"),
+            ("npm", "left-pad", "1.x", "spec.version"),
+            ("npm", "left-pad", "1", "spec.version"),
+            ("npm", "left-pad", "^1.3.0", "spec.version"),
+            ("npm", "left-pad", "latest", "spec.version"),
+            ("pypi", "-g", "1.0", "spec.package"),
+            ("pypi", "--prefix", "1.0", "spec.package"),
+            ("pypi", "mcp-server-time", "1.x", "spec.version"),
+            ("pypi", "mcp-server-time", "1", "spec.version"),
+            ("pypi", "mcp-server-time", "~=1.0", "spec.version"),
+        ] {
+            let error =
+                Catalog::with_operator_entries(&entry(runtime, package, version)).unwrap_err();
+            assert!(
+                error.starts_with(&format!("op: {field}: ")),
+                "{runtime} {package} {version}: {error}"
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod diff;
 mod names;
 pub mod overview;
+pub mod package;
 mod pinning;
 pub mod private;
 mod scan;
@@ -73,6 +74,21 @@ pub trait UpstreamRuntime: Send + Sync {
     ) -> Result<Value, String>;
     /// The upstream's recent stderr lines on this node, oldest first.
     fn logs(&self, upstream: &UpstreamId) -> Vec<String>;
+    /// Whether this node would start an upstream of `org` launched as `spec` now: its
+    /// confinement is in force and the organization's and node's caps leave room. `Err`
+    /// names what refuses it.
+    fn admits(&self, _org: &OrgId, _spec: &LaunchSpec) -> Result<(), String> {
+        Ok(())
+    }
+    /// What confinement this node applies to an upstream launched as `spec`, in a line
+    /// (`None` where it runs no process of this host: HTTP upstreams).
+    fn confinement(&self, _spec: &LaunchSpec) -> Option<String> {
+        None
+    }
+    /// What confinement is in force on this node, for `/readyz`.
+    fn confinement_report(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// `POST /api/v1/upstreams`.
@@ -147,7 +163,12 @@ pub async fn install(
         spec: config::rendered(&entry, input.config)?,
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
     };
-    let upstream = platform.store.create_upstream(org, &new).await?;
+    // The installing node starts it at once: refused here, not failed later.
+    platform
+        .upstreams
+        .admits(org, &new.spec)
+        .map_err(CoreError::Conflict)?;
+    let upstream = with_confinement(platform, platform.store.create_upstream(org, &new).await?);
     let about = audit::About {
         upstream: Some(&upstream.id),
         detail: serde_json::json!({"catalog_entry_id": entry.id, "name": upstream.name}),
@@ -159,11 +180,22 @@ pub async fn install(
 }
 
 pub async fn get(platform: &Platform, org: &OrgId, id: &UpstreamId) -> Result<Upstream, CoreError> {
-    Ok(platform.store.get_upstream(org, id).await?)
+    let upstream = platform.store.get_upstream(org, id).await?;
+    Ok(with_confinement(platform, upstream))
 }
 
 pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Upstream>, CoreError> {
-    Ok(platform.store.list_upstreams(org).await?)
+    let upstreams = platform.store.list_upstreams(org).await?;
+    Ok(upstreams
+        .into_iter()
+        .map(|upstream| with_confinement(platform, upstream))
+        .collect())
+}
+
+/// The upstream with what confinement this node applies to it.
+fn with_confinement(platform: &Platform, mut upstream: Upstream) -> Upstream {
+    upstream.confinement = platform.upstreams.confinement(&upstream.spec);
+    upstream
 }
 
 /// Stops and uninstalls; hosted servers that attached it lose its tools.

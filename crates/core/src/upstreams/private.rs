@@ -3,7 +3,8 @@
 //! install beside the platform's catalog. A private entry cannot run a command of the
 //! host, cannot set the variables that steer how programs load (PATH, NODE_OPTIONS, LD_*),
 //! and is seen by its organization only. An npm package runs as a process of the host,
-//! so it is refused unless the operator opts in (`--private-package-entries`).
+//! so it is refused unless the operator opts in (`--private-package-entries`); a
+//! container entry names only an image the operator lists (`--container-images`).
 
 use std::collections::BTreeMap;
 
@@ -85,6 +86,9 @@ pub async fn add(
     entry: CatalogEntry,
 ) -> Result<CatalogEntry, CoreError> {
     check(&entry)?;
+    if let LaunchSpec::Container { image, .. } = &entry.spec {
+        check_image_allowed(&platform.config.container_images, image)?;
+    }
     let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
     if package && !platform.config.private_package_entries {
         return Err(invalid(
@@ -113,6 +117,29 @@ pub async fn add(
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ValidationError {
     ValidationError::new(field, message.into())
+}
+
+/// An organization's container entry names an image the operator lists, exactly: an
+/// image present on the host (another tenant's included) is not the organization's to
+/// run otherwise.
+fn check_image_allowed(allowed: &[String], image: &str) -> Result<(), ValidationError> {
+    if allowed.iter().any(|a| a == image) {
+        return Ok(());
+    }
+    if allowed.is_empty() {
+        return Err(invalid(
+            "spec.image",
+            "this platform's operator allows no container images for organizations' entries \
+             (--container-images is empty)",
+        ));
+    }
+    Err(invalid(
+        "spec.image",
+        format!(
+            "{image:?} is not on the operator's allowlist of container images \
+             (--container-images does not name it; the reference must match exactly)"
+        ),
+    ))
 }
 
 fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
@@ -152,24 +179,16 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
         ));
     }
     match &entry.spec {
-        LaunchSpec::Npm {
-            package,
-            version,
-            bin,
-            args,
-            env,
-        } => check_npm(package, version, bin.as_deref(), args, env),
-        LaunchSpec::Pypi {
-            package,
-            version,
-            bin,
-            args,
-            env,
-        } => check_pypi(package, version, bin.as_deref(), args, env),
+        LaunchSpec::Npm { bin, args, env, .. } | LaunchSpec::Pypi { bin, args, env, .. } => {
+            super::package::check(&entry.spec)?;
+            check_release(bin.as_deref(), args)?;
+            check_env(env)
+        }
         LaunchSpec::Http {
             url,
             headers,
             secret_headers,
+            ..
         } => check_http(entry, url, headers, secret_headers),
         LaunchSpec::Container {
             image,
@@ -224,72 +243,9 @@ fn check_container(
     check_env(env)
 }
 
-fn check_npm(
-    package: &str,
-    version: &str,
-    bin: Option<&str>,
-    args: &[String],
-    env: &BTreeMap<String, String>,
-) -> Result<(), ValidationError> {
-    let part = |p: &str| {
-        !p.is_empty()
-            && !p.starts_with('.')
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~".contains(c))
-    };
-    let package_ok = package.len() <= 214
-        && match package
-            .strip_prefix('@')
-            .and_then(|scoped| scoped.split_once('/'))
-        {
-            Some((scope, name)) => part(scope) && part(name),
-            None => !package.starts_with('@') && part(package),
-        };
-    if !package_ok {
-        return Err(invalid(
-            "spec.package",
-            "must be an npm package name, such as @scope/name",
-        ));
-    }
-    check_release(version, bin, args)?;
-    check_env(env)
-}
-
-fn check_pypi(
-    package: &str,
-    version: &str,
-    bin: Option<&str>,
-    args: &[String],
-    env: &BTreeMap<String, String>,
-) -> Result<(), ValidationError> {
-    let package_ok = (1..=100).contains(&package.len())
-        && package.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && package
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !package_ok {
-        return Err(invalid(
-            "spec.package",
-            "must be a PyPI project name, such as mcp-server-time",
-        ));
-    }
-    check_release(version, bin, args)?;
-    check_env(env)
-}
-
-/// What npm and PyPI entries share: an exact version, a plain binary name, bounded args.
-fn check_release(version: &str, bin: Option<&str>, args: &[String]) -> Result<(), ValidationError> {
-    let version_ok = version.len() <= 64
-        && version.starts_with(|c: char| c.is_ascii_digit())
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c));
-    if !version_ok {
-        return Err(invalid(
-            "spec.version",
-            "must be an exact version, such as 1.2.3 (no ranges or tags)",
-        ));
-    }
+/// What npm and PyPI entries share besides their package and exact version (checked by
+/// [`super::package`]): a plain binary name, bounded args.
+fn check_release(bin: Option<&str>, args: &[String]) -> Result<(), ValidationError> {
     let bin_ok = |b: &str| {
         !b.is_empty()
             && b.len() <= 100

@@ -286,6 +286,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_PRIVATE_PACKAGE_ENTRIES", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub private_package_entries: Option<bool>,
+    /// A container image that organizations' private container entries may name (the
+    /// exact reference, e.g. `registry.example.com/team/server:1.2`; repeat or separate
+    /// with commas). Without any, organizations cannot add container entries; the
+    /// operator's own --catalog file is not limited by it.
+    #[arg(long, env = "GUIDEPOST_CONTAINER_IMAGES", value_delimiter = ',')]
+    pub container_images: Vec<String>,
     /// The most tools a hosted server may offer, its built-in tools included; attaching an
     /// upstream that would pass it is refused with an error saying so [default: 128].
     #[arg(long, env = "GUIDEPOST_MAX_SERVER_TOOLS", value_parser = clap::value_parser!(u64).range(8..=1024))]
@@ -294,6 +300,8 @@ pub struct ServeArgs {
     /// `podman system service`); without it, container upstreams fail to start.
     #[arg(long, env = "GUIDEPOST_CONTAINER_SOCKET")]
     pub container_socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub confinement: ConfinementArgs,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
     #[command(flatten)]
@@ -317,6 +325,48 @@ pub struct WebhookArgs {
     /// [default: 30000].
     #[arg(long, env = "GUIDEPOST_WEBHOOK_BACKOFF_MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub webhook_backoff_ms: Option<u64>,
+}
+
+/// How process upstreams (npm, PyPI, command) are confined, and what they may use.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfinementArgs {
+    /// `strict`: refuse process upstreams where the kernel lacks a feature SECURITY.md
+    /// promises (Landlock ABI 6, writable cgroups, network namespaces, seccomp);
+    /// `best-effort`: apply what the kernel offers and say what is missing in /readyz;
+    /// `off`: run them unconfined (measurement only) [default: strict].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_CONFINEMENT")]
+    pub upstream_confinement: Option<guidepost_gateway::confine::Mode>,
+    /// The unprivileged user upstreams run as when Guidepost runs as root [default: nobody].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_USER")]
+    pub upstream_user: Option<String>,
+    /// Memory of one process upstream's whole tree, in MiB, unless its entry asks for
+    /// another amount [default: 512].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MEMORY_MB", value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
+    pub upstream_memory_mb: Option<u32>,
+    /// Processes (and threads) of one process upstream's tree, unless its entry asks for
+    /// another number [default: 64].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_PROCESSES", value_parser = clap::value_parser!(u32).range(2..=65_536))]
+    pub upstream_processes: Option<u32>,
+    /// The most memory an entry may ask for, in MiB [default: 4096].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_MEMORY_MB", value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
+    pub upstream_max_memory_mb: Option<u32>,
+    /// The most processes an entry may ask for [default: 512].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_PROCESSES", value_parser = clap::value_parser!(u32).range(2..=65_536))]
+    pub upstream_max_processes: Option<u32>,
+    /// Memory all of one organization's process upstreams may reserve on this node, in
+    /// MiB; a start past it is refused with this cap named [default: 4096].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_ORG_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..))]
+    pub upstream_org_memory_mb: Option<u64>,
+    /// Processes all of one organization's process upstreams may reserve on this node
+    /// [default: 512].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_ORG_PROCESSES", value_parser = clap::value_parser!(u64).range(2..))]
+    pub upstream_org_processes: Option<u64>,
+    /// Memory all process upstreams may reserve on this node, in MiB [default: 16384].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_NODE_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..))]
+    pub upstream_node_memory_mb: Option<u64>,
+    /// Processes all process upstreams may reserve on this node [default: 4096].
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_NODE_PROCESSES", value_parser = clap::value_parser!(u64).range(2..))]
+    pub upstream_node_processes: Option<u64>,
 }
 
 /// Where upstream MCP servers' packages are cached, and what fetches and runs them.

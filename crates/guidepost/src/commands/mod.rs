@@ -67,6 +67,7 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                         .map(Into::into)
                         .or_else(|| file.container_socket.clone()),
                     deployment: config::deployment_of(&url),
+                    confinement: config::confinement(&Default::default(), &file),
                 });
             let (platform, writer) =
                 admin::offline_platform(store, config, resolver, supervisor.clone());

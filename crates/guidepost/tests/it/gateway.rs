@@ -282,6 +282,8 @@ backend_tests! {
             json!({"runtime": "npm", "package": "left-pad", "version": "^1.3.0"}),
             json!({"runtime": "npm", "package": "left-pad", "version": "1.3.0", "env": {"NODE_OPTIONS": "--require /tmp/x.js"}}),
             json!({"runtime": "npm", "package": "../../etc", "version": "1.0.0"}),
+            json!({"runtime": "npm", "package": "-g", "version": "1.0.0"}),
+            json!({"runtime": "npm", "package": "left-pad", "version": "1.x"}),
             json!({"runtime": "http", "url": "http://mcp.example.com/mcp"}),
         ];
         for (n, spec) in refused.into_iter().enumerate() {
@@ -290,8 +292,12 @@ backend_tests! {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{spec}: {problem}");
         }
 
-        // Without the operator's opt-in, an organization's own package runs in a container.
-        let strict = crate::helpers::spawn_app(db).await;
+        // Without the operator's opt-in, an organization's own package runs in a container,
+        // of an image the operator allows.
+        let strict = spawn_app_with(db, |settings| {
+            settings.platform.container_images = vec!["registry.example.com/team/server:1.2".into()];
+        })
+        .await;
         let (status, problem) = strict.api(Method::POST, "/catalog", &acme.api_key,
             Some(json!({"id": "npm-here", "name": "N", "description": "", "spec": entry["spec"]}))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");

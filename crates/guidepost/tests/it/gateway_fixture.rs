@@ -11,9 +11,7 @@ use guidepost_testkit::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    RawMcp, STATELESS_ERA, Tenant, TestApp, python, spawn_app_with, workspace_root,
-};
+use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, python, spawn_app_with};
 
 /// An app whose catalog offers the fixture as entry `fixture`, writing its marks to a
 /// file of the test's own.
@@ -125,18 +123,46 @@ pub fn fixture_catalog(marks: &Path, env: &[(&str, &str)]) -> String {
 }
 
 /// The fixture's catalog entry with more TOML keys (such as `secrets = [...]`).
+///
+/// The fixture runs confined, as the unprivileged upstream user: the marks file's
+/// directory is made writable for it and declared in the entry (`paths.write`), the script
+/// is copied there (the checkout may be out of that user's reach), and every absolute path
+/// in its environment (`FIXTURE_TOOLS`) is declared readable.
 pub fn fixture_catalog_with(marks: &Path, env: &[(&str, &str)], extra: &str) -> String {
+    let dir = marks.parent().expect("the marks file's directory");
+    let script = shared_with_upstreams(
+        dir,
+        "upstream_fixture.py",
+        include_str!("upstream_fixture.py"),
+    );
     let mut vars = format!("FIXTURE_MARKS = {:?}", marks.display().to_string());
+    let mut read = Vec::new();
     for (name, value) in env {
         vars.push_str(&format!(", {name} = {value:?}"));
+        if value.starts_with('/') {
+            read.push(format!("{value:?}"));
+        }
     }
-    let script = workspace_root().join("crates/guidepost/tests/it/upstream_fixture.py");
     format!(
         "[[entry]]\nid = \"fixture\"\nname = \"Fixture\"\ndescription = \"The tests' upstream.\"\n\
-         spec = {{ runtime = \"command\", command = {:?}, args = [{:?}], env = {{ {vars} }} }}\n{extra}\n",
+         spec = {{ runtime = \"command\", command = {:?}, args = [{:?}], env = {{ {vars} }}, \
+         paths = {{ read = [{}], write = [{:?}] }} }}\n{extra}\n",
         python().display().to_string(),
         script.display().to_string(),
+        read.join(", "),
+        dir.display().to_string(),
     )
+}
+
+/// Writes `text` as `name` into `dir`, which is made writable for every user (the
+/// upstream user writes its marks there); returns the file's path.
+pub fn shared_with_upstreams(dir: &Path, name: &str, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    file
 }
 
 /// Polls the upstream until `done` holds; returns it.

@@ -76,6 +76,7 @@ backend_tests! {
             settings.mcp.rate_limits.per_ip_per_minute = 0;
             settings.webhooks.allow_private = true;
             settings.platform.master_key = Some(guidepost_core::secrets::MasterKey::from_bytes([5; 32]));
+            settings.platform.container_images = vec!["registry.example.com/team/server:1.2".into()];
         })
         .await;
         let t = app.create_tenant("Acme").await;

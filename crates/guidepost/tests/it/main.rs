@@ -26,6 +26,7 @@ mod fuzz_mcp;
 mod gateway;
 mod gateway_container;
 mod gateway_fixture;
+mod gateway_inputs;
 mod gateway_isolation;
 mod gateway_lifecycle;
 mod gateway_pinning;

@@ -32,6 +32,7 @@ fn upstream(row: &DbRow) -> Result<Upstream> {
         restarts: row.try_get("restarts")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
+        confinement: None,
     })
 }
 

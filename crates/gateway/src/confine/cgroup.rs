@@ -1,0 +1,342 @@
+//! A cgroup per process upstream, below Guidepost's own: its memory, processes and CPU
+//! bound the whole tree, a stop kills every process in it (a child that double-forks and
+//! calls `setsid()` is still inside), and a node that starts finds what a dead node left
+//! by the cgroup's name (`{node}/{upstream}`), which no process inside can change.
+//!
+//! Both layouts are handled: cgroup v1 (one hierarchy per controller, as on hybrid hosts)
+//! and v2 (one unified hierarchy; controllers enabled level by level below our own).
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+/// Where this node makes upstreams' cgroups.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    v2: bool,
+    /// One directory per hierarchy (v1: pids, memory, cpu if mounted; v2: one), each
+    /// `{our cgroup}/guidepost-upstreams/{deployment}`. The first is where processes are
+    /// listed.
+    bases: Vec<PathBuf>,
+}
+
+/// One upstream's cgroup, in every hierarchy.
+#[derive(Debug)]
+pub struct Cgroup {
+    v2: bool,
+    dirs: Vec<PathBuf>,
+}
+
+impl Hierarchy {
+    /// Finds our own cgroups and checks that a directory can be made below them.
+    pub fn detect(deployment: &str) -> Result<Self, String> {
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let v1 = Path::new(ROOT).join("pids/cgroup.procs").exists()
+            && Path::new(ROOT).join("memory/cgroup.procs").exists();
+        let hierarchy = if v1 {
+            let mut bases = Vec::new();
+            for controller in ["pids", "memory", "cpu"] {
+                let Some(path) = own_path(&own, Some(controller)) else {
+                    if controller == "cpu" {
+                        continue;
+                    }
+                    return Err(format!("no {controller} cgroup in /proc/self/cgroup"));
+                };
+                bases.push(base_dir(
+                    &Path::new(ROOT).join(controller),
+                    &path,
+                    deployment,
+                ));
+            }
+            Hierarchy { v2: false, bases }
+        } else {
+            let controllers = fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
+                .map_err(|_| {
+                    "no cgroup v1 pids and memory hierarchies, and no cgroup v2".to_owned()
+                })?;
+            for needed in ["memory", "pids"] {
+                if !controllers.split_whitespace().any(|c| c == needed) {
+                    return Err(format!("cgroup v2 offers no {needed} controller"));
+                }
+            }
+            let path = own_path(&own, None).ok_or("no cgroup v2 entry in /proc/self/cgroup")?;
+            Hierarchy {
+                v2: true,
+                bases: vec![base_dir(Path::new(ROOT), &path, deployment)],
+            }
+        };
+        for base in &hierarchy.bases {
+            fs::create_dir_all(base)
+                .map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+        }
+        if hierarchy.v2 {
+            hierarchy.enable_controllers(&hierarchy.bases[0])?;
+        }
+        Ok(hierarchy)
+    }
+
+    pub fn version(&self) -> &'static str {
+        if self.v2 { "v2" } else { "v1" }
+    }
+
+    /// On v2, a cgroup's controllers must be enabled in every parent's subtree, from our
+    /// own cgroup down.
+    fn enable_controllers(&self, down_to: &Path) -> Result<(), String> {
+        let own = down_to
+            .ancestors()
+            .find(|dir| dir.file_name().is_some_and(|n| n == "guidepost-upstreams"))
+            .and_then(Path::parent)
+            .ok_or("no guidepost-upstreams directory")?;
+        let mut dir = own.to_path_buf();
+        let relative = down_to.strip_prefix(own).map_err(|e| e.to_string())?;
+        for part in std::iter::once(None).chain(relative.components().map(Some)) {
+            if let Some(part) = part {
+                dir.push(part);
+            }
+            if dir == down_to {
+                break;
+            }
+            let control = dir.join("cgroup.subtree_control");
+            write_file(&control, "+memory +pids").map_err(|e| {
+                format!(
+                    "cannot enable the memory and pids controllers in {}: {e}",
+                    control.display()
+                )
+            })?;
+            // CPU is a bonus where the kernel offers it.
+            let _ = write_file(&control, "+cpu");
+        }
+        Ok(())
+    }
+
+    /// Makes `{node}/{upstream}` with its limits.
+    pub fn create(
+        &self,
+        node: &str,
+        upstream: &str,
+        memory_mb: u32,
+        processes: u32,
+    ) -> Result<Cgroup, String> {
+        let mut dirs = Vec::new();
+        for base in &self.bases {
+            let dir = base.join(node).join(upstream);
+            // A leftover of an earlier launch of this upstream on this node goes first.
+            if dir.exists() {
+                Cgroup {
+                    v2: self.v2,
+                    dirs: vec![dir.clone()],
+                }
+                .kill_now();
+                let _ = fs::remove_dir(&dir);
+            }
+            fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            dirs.push(dir);
+        }
+        if self.v2 {
+            self.enable_controllers(&dirs[0])?;
+        }
+        let cgroup = Cgroup { v2: self.v2, dirs };
+        cgroup.limit(memory_mb, processes)?;
+        Ok(cgroup)
+    }
+
+    /// Kills what dead nodes left (`is_dead(node)`), and removes their cgroups.
+    pub fn reap_orphans(&self, is_dead: impl Fn(&str) -> bool) -> usize {
+        let mut reaped = 0;
+        let Ok(nodes) = fs::read_dir(&self.bases[0]) else {
+            return 0;
+        };
+        for node in nodes.flatten() {
+            let name = node.file_name().to_string_lossy().into_owned();
+            if !node.path().is_dir() || !is_dead(&name) {
+                continue;
+            }
+            let upstreams: Vec<PathBuf> = fs::read_dir(node.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect();
+            for dir in upstreams {
+                let upstream = dir.file_name().unwrap_or_default().to_owned();
+                let cgroup = Cgroup {
+                    v2: self.v2,
+                    dirs: self
+                        .bases
+                        .iter()
+                        .map(|b| b.join(&name).join(&upstream))
+                        .collect(),
+                };
+                reaped += cgroup.kill_now();
+                cgroup.remove();
+            }
+            for base in &self.bases {
+                let _ = fs::remove_dir(base.join(&name));
+            }
+        }
+        reaped
+    }
+}
+
+/// `{mount}/{our cgroup}/guidepost-upstreams/{deployment}`.
+fn base_dir(mount: &Path, own: &str, deployment: &str) -> PathBuf {
+    mount
+        .join(own.trim_start_matches('/'))
+        .join("guidepost-upstreams")
+        .join(deployment)
+}
+
+/// Our cgroup's path in the hierarchy of `controller` (v1), or the unified one (v2).
+fn own_path(proc_self_cgroup: &str, controller: Option<&str>) -> Option<String> {
+    proc_self_cgroup.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = match controller {
+            Some(wanted) => controllers.split(',').any(|c| c == wanted),
+            None => controllers.is_empty(),
+        };
+        matches.then(|| path.to_owned())
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
+impl Cgroup {
+    fn limit(&self, memory_mb: u32, processes: u32) -> Result<(), String> {
+        let bytes = u64::from(memory_mb) * 1024 * 1024;
+        let cpu_quota = (super::CPU_SHARE * 100_000.0) as u64;
+        let settings: Vec<(&str, String, bool)> = if self.v2 {
+            vec![
+                ("memory.max", bytes.to_string(), true),
+                ("memory.swap.max", "0".into(), false),
+                ("pids.max", processes.to_string(), true),
+                ("cpu.max", format!("{cpu_quota} 100000"), false),
+            ]
+        } else {
+            vec![
+                ("memory.limit_in_bytes", bytes.to_string(), true),
+                ("memory.memsw.limit_in_bytes", bytes.to_string(), false),
+                ("pids.max", processes.to_string(), true),
+                ("cpu.cfs_period_us", "100000".into(), false),
+                ("cpu.cfs_quota_us", cpu_quota.to_string(), false),
+            ]
+        };
+        for (file, value, required) in settings {
+            let Some(dir) = self.dirs.iter().find(|d| d.join(file).exists()) else {
+                if required {
+                    return Err(format!("no {file} in the upstream's cgroup"));
+                }
+                continue;
+            };
+            let path = dir.join(file);
+            if let Err(e) = write_file(&path, &value)
+                && required
+            {
+                return Err(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The files the child writes `0` to, to join every hierarchy before exec.
+    pub fn join_handles(&self) -> Result<Vec<OwnedFd>, String> {
+        self.dirs
+            .iter()
+            .map(|dir| {
+                let path = dir.join("cgroup.procs");
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))
+            })
+            .collect()
+    }
+
+    /// The processes in it now.
+    pub fn pids(&self) -> Vec<i32> {
+        fs::read_to_string(self.dirs[0].join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect()
+    }
+
+    /// SIGKILL to every process in it until none is left (a fork between a read and the
+    /// kills is caught by the next round; `pids.max` bounds how many there can be).
+    /// Returns how many were killed.
+    pub fn kill_now(&self) -> usize {
+        let mut killed = 0;
+        if self.v2 && write_file(&self.dirs[0].join("cgroup.kill"), "1").is_ok() {
+            return self.pids().len();
+        }
+        for _ in 0..100 {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                // SAFETY: kill only sends a signal, to a process in the upstream's cgroup.
+                if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                    killed += 1;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        killed
+    }
+
+    /// Kills everything in it and waits (bounded) until it is empty, then removes it.
+    pub async fn stop(&self) {
+        for _ in 0..250 {
+            self.kill_now();
+            if self.pids().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.remove();
+    }
+
+    /// Removes the directories (only possible once empty; the next launch or a node's
+    /// start removes a leftover).
+    pub fn remove(&self) {
+        for dir in &self.dirs {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_cgroup_is_read_per_controller_and_unified() {
+        let text =
+            "9:name=systemd:/\n8:pids:/a\n4:memory:/process_api/x\n1:cpu,cpuacct:/c\n0::/u\n";
+        assert_eq!(own_path(text, Some("pids")).as_deref(), Some("/a"));
+        assert_eq!(
+            own_path(text, Some("memory")).as_deref(),
+            Some("/process_api/x")
+        );
+        assert_eq!(own_path(text, Some("cpu")).as_deref(), Some("/c"));
+        assert_eq!(own_path(text, None).as_deref(), Some("/u"));
+        assert_eq!(
+            base_dir(Path::new("/sys/fs/cgroup/memory"), "/process_api/x", "d1"),
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/x/guidepost-upstreams/d1")
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! The egress fence of a process upstream that declares `network`: the process has a
+//! network namespace of its own with only loopback, and on that loopback, at
+//! `127.0.0.1:PORT`, a proxy that Guidepost runs (its socket is made inside the
+//! namespace from a thread that enters it, then served by Guidepost's runtime). The proxy
+//! takes `CONNECT host:port` and absolute-form `http://` requests, resolves the host
+//! itself, and connects only to addresses the outbound fence allows: public ones (or
+//! private ones too under `--upstream-allow-private`), never the platform's own ports
+//! (its listener, its database) on a non-public address. `HTTPS_PROXY` and `HTTP_PROXY`
+//! name it in the upstream's environment; Landlock lets the process connect to that port
+//! and no other.
+//!
+//! Hand-rolled: the proxy is a few dozen lines over tokio, and a crate would bring a
+//! second policy to keep in step with `guidepost_outbound::is_public`.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The fence's port inside every upstream's namespace.
+pub const PORT: u16 = 3128;
+/// The longest request head the proxy reads.
+const HEAD_LIMIT: usize = 16 * 1024;
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running fence; dropping it stops it.
+pub struct Egress {
+    task: JoinHandle<()>,
+}
+
+impl Drop for Egress {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Which destinations the fence lets through.
+#[derive(Debug, Clone)]
+struct Fence {
+    allow_private: bool,
+    platform_ports: Vec<u16>,
+}
+
+impl Fence {
+    fn allows(&self, address: SocketAddr) -> bool {
+        let ip = address.ip();
+        if ip.is_unspecified() {
+            return false;
+        }
+        let public = guidepost_outbound::is_public(ip);
+        if public {
+            return true;
+        }
+        self.allow_private && !self.platform_ports.contains(&address.port())
+    }
+}
+
+impl Egress {
+    /// Opens the fence inside the network namespace of `pid`, and serves it.
+    pub fn start(pid: u32, allow_private: bool, platform_ports: Vec<u16>) -> Result<Self, String> {
+        let listener = std::thread::spawn(move || listen_inside(pid))
+            .join()
+            .map_err(|_| "the egress fence's thread panicked".to_owned())?
+            .map_err(|e| format!("cannot open the egress fence in the upstream's network: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        let fence = Fence {
+            allow_private,
+            platform_ports,
+        };
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let fence = fence.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = relay(client, &fence).await {
+                        tracing::debug!(%error, "an egress connection ended");
+                    }
+                });
+            }
+        });
+        Ok(Egress { task })
+    }
+}
+
+/// On a thread of its own (a namespace is entered per thread): enters the process's
+/// network namespace, brings loopback up, and listens on the fence's port.
+fn listen_inside(pid: u32) -> io::Result<std::net::TcpListener> {
+    let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    // SAFETY: setns on a descriptor we opened; it changes only this thread.
+    if unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    loopback_up()?;
+    std::net::TcpListener::bind(("127.0.0.1", PORT))
+}
+
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a datagram socket used only for two ioctls on a zeroed, named request.
+    unsafe {
+        let socket = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if socket < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
+            *slot = *byte as libc::c_char;
+        }
+        let mut result = libc::ioctl(socket, libc::SIOCGIFFLAGS, &mut request);
+        if result == 0 {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            result = libc::ioctl(socket, libc::SIOCSIFFLAGS, &request);
+        }
+        let error = io::Error::last_os_error();
+        libc::close(socket);
+        if result != 0 {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// One client connection: read the head, check the destination, tunnel or forward.
+async fn relay(mut client: TcpStream, fence: &Fence) -> io::Result<()> {
+    let head = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut client))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request head"))??;
+    let Some(request) = Request::parse(&head) else {
+        return refuse(&mut client, "400 Bad Request", "not a proxy request").await;
+    };
+    let mut upstream = match connect(&request.host, request.port, fence).await {
+        Ok(stream) => stream,
+        Err(why) => return refuse(&mut client, "403 Forbidden", &why).await,
+    };
+    if request.tunnel {
+        client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await?;
+    } else {
+        upstream.write_all(&request.forwarded).await?;
+    }
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok(())
+}
+
+async fn refuse(client: &mut TcpStream, status: &str, why: &str) -> io::Result<()> {
+    let body = format!("guidepost egress fence: {why}\n");
+    let answer = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(answer.as_bytes()).await
+}
+
+/// Reads up to the blank line that ends a request head (and whatever came with it).
+async fn read_head(client: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buffer = [0u8; 2048];
+    loop {
+        let read = client.read(&mut buffer).await?;
+        if read == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        head.extend_from_slice(&buffer[..read]);
+        if head.windows(4).any(|w| w == b"\r\n\r\n") {
+            return Ok(head);
+        }
+        if head.len() > HEAD_LIMIT {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too long",
+            ));
+        }
+    }
+}
+
+/// A proxy request: where to, and for a plain HTTP request, the bytes to send there.
+#[derive(Debug, PartialEq)]
+struct Request {
+    host: String,
+    port: u16,
+    tunnel: bool,
+    forwarded: Vec<u8>,
+}
+
+impl Request {
+    fn parse(head: &[u8]) -> Option<Self> {
+        let line_end = head.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&head[..line_end]).ok()?;
+        let mut parts = line.split(' ');
+        let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || !version.starts_with("HTTP/1.") {
+            return None;
+        }
+        if method == "CONNECT" {
+            let (host, port) = split_host_port(target, None)?;
+            return Some(Request {
+                host,
+                port,
+                tunnel: true,
+                forwarded: Vec::new(),
+            });
+        }
+        let rest = target.strip_prefix("http://")?;
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => rest.split_at(slash),
+            None => (rest, "/"),
+        };
+        let (host, port) = split_host_port(authority, Some(80))?;
+        let mut forwarded = format!("{method} {path} {version}").into_bytes();
+        forwarded.extend_from_slice(&head[line_end..]);
+        Some(Request {
+            host,
+            port,
+            tunnel: false,
+            forwarded,
+        })
+    }
+}
+
+/// `host:port`, `[v6]:port`, or a bare host with the default port.
+fn split_host_port(authority: &str, default: Option<u16>) -> Option<(String, u16)> {
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, rest) = v6.split_once(']')?;
+        let port = match rest.strip_prefix(':') {
+            Some(port) => port.parse().ok()?,
+            None => default?,
+        };
+        return Some((host.to_owned(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_owned(), port.parse().ok()?)),
+        None => Some((authority.to_owned(), default?)),
+    }
+}
+
+/// Connects to the first address of `host` the fence allows.
+async fn connect(host: &str, port: u16, fence: &Fence) -> Result<TcpStream, String> {
+    let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect(),
+    };
+    let allowed: Vec<SocketAddr> = addresses.into_iter().filter(|a| fence.allows(*a)).collect();
+    let Some(first) = allowed.first() else {
+        return Err(format!(
+            "{host}:{port} is not reachable from an upstream (private addresses and the platform's own ports are fenced)"
+        ));
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(*first))
+        .await
+        .map_err(|_| format!("{host}:{port} did not accept within {CONNECT_TIMEOUT:?}"))?
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fence_allows_public_addresses_and_private_ones_only_when_told() {
+        let strict = Fence {
+            allow_private: false,
+            platform_ports: vec![5432, 8080],
+        };
+        let lax = Fence {
+            allow_private: true,
+            ..strict.clone()
+        };
+        let public: SocketAddr = "1.1.1.1:443".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        let database: SocketAddr = "127.0.0.1:5432".parse().unwrap();
+        let metadata: SocketAddr = "169.254.169.254:80".parse().unwrap();
+        assert!(strict.allows(public) && lax.allows(public));
+        assert!(!strict.allows(local) && lax.allows(local));
+        assert!(!strict.allows(metadata));
+        assert!(
+            !lax.allows(database),
+            "the platform's own port, even when private is allowed"
+        );
+        assert!(!lax.allows("0.0.0.0:9000".parse().unwrap()));
+    }
+
+    #[test]
+    fn proxy_requests_are_read_in_both_forms() {
+        let connect =
+            Request::parse(b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(
+            (connect.host.as_str(), connect.port, connect.tunnel),
+            ("example.com", 443, true)
+        );
+        let get = Request::parse(b"GET http://[::1]:8080/a?b HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(
+            (get.host.as_str(), get.port, get.tunnel),
+            ("::1", 8080, false)
+        );
+        assert!(get.forwarded.starts_with(b"GET /a?b HTTP/1.1\r\nHost: x"));
+        let bare = Request::parse(b"GET http://example.com HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(
+            (bare.port, bare.forwarded.starts_with(b"GET / HTTP/1.0")),
+            (80, true)
+        );
+        assert!(Request::parse(b"GET /relative HTTP/1.1\r\n\r\n").is_none());
+        assert!(Request::parse(b"CONNECT user@host:1 HTTP/1.1\r\n\r\n").is_none());
+    }
+}

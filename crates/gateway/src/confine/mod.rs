@@ -1,0 +1,435 @@
+//! Confinement of process upstreams (npm, PyPI, the operator's commands): what a package
+//! can reach is its own directory, its runtime, its package and what its entry declares.
+//!
+//! Between fork and exec (`child.rs`) every process upstream joins a cgroup of its own
+//! (`cgroup.rs`: memory, processes and CPU for the whole tree, which is also how a stop
+//! kills everything it forked and how a restarted node finds a dead node's leftovers),
+//! enters a network namespace of its own, takes rlimits, drops to an unprivileged user
+//! when Guidepost runs as root, and restricts itself with Landlock (`landlock.rs`: files,
+//! TCP, signals) and a seccomp filter (`seccomp.rs`: the few system calls Landlock does
+//! not cover here, such as connecting to a Unix socket by path). An entry that declares
+//! `network` reaches out only through the egress fence (`egress.rs`), a proxy that
+//! Guidepost runs inside the upstream's namespace. `budget.rs` caps what one organization,
+//! and the node, may reserve.
+//!
+//! Where the kernel lacks a feature, process upstreams are refused (`Mode::Strict`)
+//! unless the operator accepts weaker confinement (`Mode::BestEffort`); they never run
+//! unconfined without being told.
+
+mod budget;
+mod cgroup;
+mod child;
+mod egress;
+mod landlock;
+mod seccomp;
+
+use std::path::{Path, PathBuf};
+
+pub use budget::Caps;
+pub(crate) use budget::{Budget, Reservation};
+pub(crate) use cgroup::Cgroup;
+pub(crate) use egress::Egress;
+pub(crate) use landlock::runtime_dirs;
+use serde::Serialize;
+
+use crate::fetch::Toolchain;
+
+/// How strictly process upstreams are confined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Every feature below is required; without one, process upstreams are refused.
+    Strict,
+    /// Whatever the kernel offers is applied; what is missing is reported, not required.
+    BestEffort,
+    /// Nothing is applied: for measuring what confinement costs, and for hosts where
+    /// Guidepost itself runs in a sandbox made for it. Never the default.
+    Off,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "strict" => Ok(Mode::Strict),
+            "best-effort" => Ok(Mode::BestEffort),
+            "off" => Ok(Mode::Off),
+            other => Err(format!("{other:?} is not strict, best-effort or off")),
+        }
+    }
+}
+
+/// What one process upstream may use by default, and at most when its entry asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_mb: u32,
+    pub processes: u32,
+    pub max_memory_mb: u32,
+    pub max_processes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_mb: 512,
+            processes: 64,
+            max_memory_mb: 4096,
+            max_processes: 512,
+        }
+    }
+}
+
+/// Open files, file size and CPU: the same for every upstream.
+pub(crate) const OPEN_FILES: u64 = 1024;
+pub(crate) const FILE_SIZE_BYTES: u64 = 1 << 30;
+/// CPU seconds a process may use in all (rlimit) and its share of the node (cgroup).
+pub(crate) const CPU_SECONDS: u64 = 24 * 3600;
+pub(crate) const CPU_SHARE: f64 = 1.0;
+
+/// The operator's choices about confinement.
+#[derive(Debug, Clone)]
+pub struct ConfinementOptions {
+    pub mode: Mode,
+    /// The user upstreams run as when Guidepost runs as root.
+    pub user: String,
+    pub limits: Limits,
+    pub caps: Caps,
+    /// Ports of the platform itself (its listener, its database): never reachable through
+    /// the egress fence, even where private addresses are allowed.
+    pub platform_ports: Vec<u16>,
+}
+
+impl Default for ConfinementOptions {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Strict,
+            user: "nobody".into(),
+            limits: Limits::default(),
+            caps: Caps::default(),
+            platform_ports: Vec::new(),
+        }
+    }
+}
+
+/// What one launch asks for, from its entry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Declaration {
+    pub network: bool,
+    pub memory_mb: Option<u32>,
+    pub processes: Option<u32>,
+    /// Read and execute: its package, its command, the entry's read paths.
+    pub read: Vec<PathBuf>,
+    /// Read and write besides its own directory: the entry's write paths.
+    pub write: Vec<PathBuf>,
+}
+
+/// What this node found it can enforce, shown by `/readyz` and in upstreams' statuses.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    /// Whether every promise of SECURITY.md holds on this node.
+    pub complete: bool,
+    /// The Landlock ABI the kernel offers (0: none).
+    pub landlock_abi: i32,
+    /// `v1`, `v2`, or `none` (not writable).
+    pub cgroups: String,
+    pub network_namespaces: bool,
+    pub seccomp: bool,
+    /// The user upstreams run as (`null`: Guidepost's own, which is not root).
+    pub user: Option<String>,
+    /// What is missing, and what that leaves open.
+    pub missing: Vec<String>,
+}
+
+/// The node's confinement: what the kernel offers, found once at start.
+pub struct Confiner {
+    options: ConfinementOptions,
+    landlock_abi: i32,
+    cgroups: Result<cgroup::Hierarchy, String>,
+    network_namespaces: bool,
+    seccomp: bool,
+    /// uid and gid to drop to (when Guidepost runs as root).
+    identity: Result<Option<(u32, u32)>, String>,
+    /// Read and execute for every upstream: the runtimes and the system's libraries.
+    system_read: Vec<PathBuf>,
+    budget: Budget,
+}
+
+/// Landlock ABI 6: files, TCP, and scoping of signals and abstract Unix sockets.
+const LANDLOCK_NEEDED: i32 = 6;
+
+impl Confiner {
+    /// Looks at what the machine offers.
+    pub fn detect(options: ConfinementOptions, toolchain: &Toolchain, deployment: &str) -> Self {
+        let landlock_abi = landlock::abi();
+        let cgroups = cgroup::Hierarchy::detect(deployment);
+        let is_root = unsafe { libc::geteuid() } == 0;
+        let identity = if is_root {
+            child::lookup_user(&options.user).map(Some)
+        } else {
+            Ok(None)
+        };
+        let system_read = landlock::system_paths(toolchain);
+        let budget = Budget::new(options.caps);
+        Self {
+            landlock_abi,
+            cgroups,
+            network_namespaces: is_root,
+            seccomp: seccomp::available(),
+            identity,
+            system_read,
+            budget,
+            options,
+        }
+    }
+
+    pub fn options(&self) -> &ConfinementOptions {
+        &self.options
+    }
+
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// What is in force on this node.
+    pub fn report(&self) -> Report {
+        let mut missing = Vec::new();
+        if self.options.mode == Mode::Off {
+            missing.push("confinement is off (--upstream-confinement=off)".into());
+        }
+        if self.landlock_abi < LANDLOCK_NEEDED {
+            missing.push(format!(
+                "Landlock ABI {LANDLOCK_NEEDED} (the kernel offers {}): files, TCP and signals are not fenced",
+                self.landlock_abi
+            ));
+        }
+        if let Err(why) = &self.cgroups {
+            missing.push(format!(
+                "writable cgroups ({why}): memory and processes are bounded per process only, and a stop may leave a daemonized child"
+            ));
+        }
+        if !self.network_namespaces {
+            missing.push(
+                "network namespaces (Guidepost is not root): no-network is enforced for TCP only, and network entries are not fenced"
+                    .into(),
+            );
+        }
+        if !self.seccomp {
+            missing.push("seccomp: Unix sockets by path are reachable".into());
+        }
+        if let Err(why) = &self.identity {
+            missing.push(format!("the upstream user ({why})"));
+        }
+        Report {
+            mode: self.options.mode,
+            complete: missing.is_empty(),
+            landlock_abi: self.landlock_abi,
+            cgroups: match &self.cgroups {
+                Ok(hierarchy) => hierarchy.version().into(),
+                Err(_) => "none".into(),
+            },
+            network_namespaces: self.network_namespaces,
+            seccomp: self.seccomp,
+            user: match &self.identity {
+                Ok(Some(_)) => Some(self.options.user.clone()),
+                _ => None,
+            },
+            missing,
+        }
+    }
+
+    /// Whether process upstreams may start here; in strict mode, what is missing refuses
+    /// them with the flag that would accept it.
+    pub(crate) fn admit(&self) -> Result<(), String> {
+        let report = self.report();
+        if report.complete || self.options.mode != Mode::Strict {
+            return Ok(());
+        }
+        Err(format!(
+            "process upstreams are refused on this node: it lacks {}; \
+             --upstream-confinement=best-effort accepts weaker confinement",
+            report.missing.join("; ")
+        ))
+    }
+
+    /// The limits a declaration gets, within the operator's maximums.
+    pub(crate) fn limits_of(&self, declaration: &Declaration) -> Result<(u32, u32), String> {
+        let limits = &self.options.limits;
+        let memory = declaration.memory_mb.unwrap_or(limits.memory_mb);
+        let processes = declaration.processes.unwrap_or(limits.processes);
+        if memory > limits.max_memory_mb {
+            return Err(format!(
+                "its entry asks for {memory} MiB of memory; this platform allows at most {} (--upstream-max-memory-mb)",
+                limits.max_memory_mb
+            ));
+        }
+        if processes > limits.max_processes {
+            return Err(format!(
+                "its entry asks for {processes} processes; this platform allows at most {} (--upstream-max-processes)",
+                limits.max_processes
+            ));
+        }
+        Ok((memory.max(16), processes.max(2)))
+    }
+
+    /// What a process launched with `declaration` gets here, in a line.
+    pub(crate) fn describe(&self, declaration: &Declaration) -> String {
+        let report = self.report();
+        if self.options.mode == Mode::Off {
+            return "off: runs unconfined (--upstream-confinement=off)".into();
+        }
+        let mut parts = Vec::new();
+        if report.landlock_abi > 0 {
+            parts.push(format!(
+                "Landlock ABI {} (files, TCP, signals)",
+                report.landlock_abi
+            ));
+        }
+        match self.limits_of(declaration) {
+            Ok((memory, processes)) if report.cgroups != "none" => parts.push(format!(
+                "cgroup {} ({memory} MiB, {processes} processes)",
+                report.cgroups
+            )),
+            Ok((memory, processes)) => {
+                parts.push(format!("rlimits ({memory} MiB, {processes} processes)"))
+            }
+            Err(why) => parts.push(why),
+        }
+        parts.push(match (declaration.network, report.network_namespaces) {
+            (false, true) => "no network (own namespace)".into(),
+            (false, false) => "no TCP (Landlock)".into(),
+            (true, true) => "network through the egress fence".into(),
+            (true, false) => "network unfenced (no namespaces)".into(),
+        });
+        if report.seccomp {
+            parts.push("seccomp".into());
+        }
+        if let Some(user) = &report.user {
+            parts.push(format!("as {user}"));
+        }
+        let mode = if report.complete {
+            "strict"
+        } else {
+            "best-effort"
+        };
+        format!("{mode}: {}", parts.join(", "))
+    }
+
+    /// Everything a process needs to be confined, prepared before the fork: its cgroup
+    /// (created), its Landlock ruleset, its seccomp filter, its rlimits and its user.
+    pub(crate) fn prepare(
+        &self,
+        upstream: &str,
+        program: &Path,
+        workdir: &Path,
+        declaration: &Declaration,
+    ) -> Result<Prepared, String> {
+        self.admit()?;
+        let (memory_mb, processes) = self.limits_of(declaration)?;
+        if self.options.mode == Mode::Off {
+            return Ok(Prepared::unconfined());
+        }
+        let identity = self.identity.clone().unwrap_or(None);
+        if let Some((uid, gid)) = identity {
+            child::give_directory(workdir, uid, gid)?;
+            let program = landlock::which(program).unwrap_or_else(|| program.to_path_buf());
+            let reached = std::iter::once(&program)
+                .chain(&declaration.read)
+                .chain(&declaration.write);
+            for path in reached {
+                child::check_reachable(path, uid, gid)?;
+            }
+        }
+        let cgroup = match &self.cgroups {
+            Ok(hierarchy) => Some(hierarchy.create(
+                crate::orphans::this_node(),
+                upstream,
+                memory_mb,
+                processes,
+            )?),
+            Err(_) => None,
+        };
+        let join = match &cgroup {
+            Some(cgroup) => cgroup.join_handles()?,
+            None => Vec::new(),
+        };
+        let mut read = self.system_read.clone();
+        read.extend(declaration.read.iter().cloned());
+        let mut write = vec![workdir.to_path_buf(), PathBuf::from("/dev/null")];
+        write.extend(declaration.write.iter().cloned());
+        let network = landlock::Network::of(declaration.network, self.network_namespaces);
+        let ruleset = landlock::ruleset(self.landlock_abi, &read, &write, network)?;
+        let steps = child::Steps {
+            join,
+            own_network: self.network_namespaces,
+            limits: child::rlimits(memory_mb, processes, cgroup.is_some()),
+            identity,
+            ruleset,
+            seccomp: seccomp::filters()?,
+        };
+        Ok(Prepared {
+            steps: Some(steps),
+            cgroup,
+            egress: (declaration.network && self.network_namespaces).then_some(()),
+        })
+    }
+
+    /// The egress fence for a started process that declared network.
+    pub(crate) fn egress(&self, pid: u32, allow_private: bool) -> Result<Egress, String> {
+        Egress::start(pid, allow_private, self.options.platform_ports.clone())
+    }
+
+    /// At a node's start: kills what dead nodes of this deployment left in their cgroups.
+    pub(crate) fn reap_orphans(&self, deployment: &str) -> usize {
+        match &self.cgroups {
+            Ok(hierarchy) => hierarchy.reap_orphans(|node| {
+                crate::orphans::is_orphan(&format!("{node}.{deployment}"), deployment)
+            }),
+            Err(_) => 0,
+        }
+    }
+}
+
+/// A launch's confinement, ready for the fork.
+pub(crate) struct Prepared {
+    steps: Option<child::Steps>,
+    pub cgroup: Option<Cgroup>,
+    /// Whether to run the egress fence once it started.
+    egress: Option<()>,
+}
+
+impl Prepared {
+    /// No confinement: the benchmark's direct baseline.
+    pub fn unconfined() -> Self {
+        Prepared {
+            steps: None,
+            cgroup: None,
+            egress: None,
+        }
+    }
+
+    /// Installs the steps that run in the child between fork and exec; the environment
+    /// names the egress fence if it will have one.
+    pub fn apply(&mut self, command: &mut tokio::process::Command) {
+        if self.egress.is_some() {
+            let proxy = format!("http://127.0.0.1:{}", egress::PORT);
+            for name in [
+                "HTTPS_PROXY",
+                "HTTP_PROXY",
+                "https_proxy",
+                "http_proxy",
+                "ALL_PROXY",
+            ] {
+                command.env(name, &proxy);
+            }
+        }
+        if let Some(steps) = self.steps.take() {
+            child::install(command, steps);
+        }
+    }
+
+    pub fn wants_egress(&self) -> bool {
+        self.egress.is_some()
+    }
+}

@@ -1,0 +1,137 @@
+//! What an organization's private entry may name (SPEC §8, issue 24's package and image
+//! inputs): an npm or PyPI package that cannot read as an installer's option, pinned to
+//! one exact version; and a container image only where the operator's allowlist
+//! (`--container-images`) names it, exactly.
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Tenant, TestApp, spawn_app_with};
+
+const ALLOWED: &str = "registry.example.com/team/server:1.2";
+
+/// A platform that lets organizations add packages, and the one image above.
+async fn inputs_app(db: &TestDatabase, images: &[&str]) -> TestApp {
+    let images: Vec<String> = images.iter().map(|i| i.to_string()).collect();
+    spawn_app_with(db, move |settings| {
+        settings.platform.private_package_entries = true;
+        settings.platform.container_images = images;
+    })
+    .await
+}
+
+async fn add(app: &TestApp, tenant: &Tenant, id: &str, spec: Value) -> (StatusCode, Value) {
+    let body = json!({"id": id, "name": "Entry", "description": "", "spec": spec});
+    app.api(Method::POST, "/catalog", &tenant.api_key, Some(body))
+        .await
+}
+
+/// The problem names `field`, and its message says `says`.
+fn refused_at(status: StatusCode, problem: &Value, field: &str, says: &str) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let errors = problem["errors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        errors.iter().any(
+            |e| e["field"] == field && e["message"].as_str().unwrap_or_default().contains(says)
+        ),
+        "expected {field} to say {says:?}: {problem}"
+    );
+}
+
+backend_tests! {
+    async fn package_names_that_read_as_options_are_refused(db: &TestDatabase) {
+        let app = inputs_app(db, &[]).await;
+        let acme = app.create_tenant("Acme").await;
+        let mut n = 0;
+        for runtime in ["npm", "pypi"] {
+            let version = if runtime == "npm" { "1.3.0" } else { "1.16.0" };
+            for package in ["-g", "--prefix", "--prefix=/tmp/elsewhere", "-e"] {
+                n += 1;
+                let spec = json!({"runtime": runtime, "package": package, "version": version});
+                let (status, problem) = add(&app, &acme, &format!("opt-{n}"), spec).await;
+                refused_at(status, &problem, "spec.package", "option");
+            }
+            for package in ["", "a b", "a..b", "../../etc", "left\npad"] {
+                n += 1;
+                let spec = json!({"runtime": runtime, "package": package, "version": version});
+                let (status, problem) = add(&app, &acme, &format!("bad-{n}"), spec).await;
+                refused_at(status, &problem, "spec.package", "");
+            }
+        }
+        let (_, catalog) = app.get("/catalog", &acme.api_key).await;
+        assert!(!catalog.to_string().contains("\"organization\""), "nothing was added: {catalog}");
+    }
+}
+
+backend_tests! {
+    async fn package_versions_must_be_exact(db: &TestDatabase) {
+        let app = inputs_app(db, &[]).await;
+        let acme = app.create_tenant("Acme").await;
+        let cases = [
+            ("npm", "left-pad", vec!["1", "1.x", "^1.3.0", "~1.3.0", "1.3", ">=1.0.0", "latest", "v1.3.0", "1.3.0 || 2.0.0"]),
+            ("pypi", "six", vec!["1", "1.x", "^1.3.0", ">=1", "~=1.0", "1.*", "==1.16.0", "latest", "1.16.0+local"]),
+        ];
+        let mut n = 0;
+        for (runtime, package, versions) in cases {
+            for version in versions {
+                n += 1;
+                let spec = json!({"runtime": runtime, "package": package, "version": version});
+                let (status, problem) = add(&app, &acme, &format!("ranged-{n}"), spec).await;
+                refused_at(status, &problem, "spec.version", "must be an exact version");
+            }
+        }
+        // Exact versions are taken: full semver for npm, a PEP 440 release for PyPI.
+        let exact = [
+            ("npm", "left-pad", "1.3.0"),
+            ("npm", "@modelcontextprotocol/server-everything", "2026.8.31"),
+            ("npm", "left-pad", "2.0.0-rc.1+build.5"),
+            ("pypi", "six", "1.16.0"),
+            ("pypi", "mcp-server-time", "2026.10.19"),
+            ("pypi", "six", "1.0"),
+            ("pypi", "six", "1.2.3rc1"),
+            ("pypi", "six", "1.0.post1"),
+            ("pypi", "six", "1.0.dev2"),
+        ];
+        for (n, (runtime, package, version)) in exact.into_iter().enumerate() {
+            let spec = json!({"runtime": runtime, "package": package, "version": version});
+            let (status, added) = add(&app, &acme, &format!("exact-{n}"), spec).await;
+            assert_eq!(status, StatusCode::CREATED, "{runtime} {package} {version}: {added}");
+            assert_eq!(added["spec"]["version"], version);
+        }
+    }
+}
+
+backend_tests! {
+    async fn an_organization_names_only_images_on_the_operators_allowlist(db: &TestDatabase) {
+        let app = inputs_app(db, &[ALLOWED, "ghcr.io/acme/tool@sha256:0123456789abcdef"]).await;
+        let acme = app.create_tenant("Acme").await;
+        let boxed = |image: &str| json!({"runtime": "container", "image": image});
+        let (status, added) = add(&app, &acme, "allowed", boxed(ALLOWED)).await;
+        assert_eq!(status, StatusCode::CREATED, "{added}");
+        assert_eq!(added["spec"]["image"], ALLOWED);
+        // Exact references only: another tag, another registry, a prefix of an allowed
+        // one, or an image some other tenant runs on this host.
+        for (n, image) in [
+            "registry.example.com/team/server:1.3",
+            "registry.example.com/team/server",
+            "registry.example.com/team/server:latest",
+            "docker.io/library/busybox:latest",
+            "busybox",
+            "ghcr.io/acme/tool",
+            "registry.example.com/other-tenant/secret-server:1.2",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (status, problem) = add(&app, &acme, &format!("other-{n}"), boxed(image)).await;
+            refused_at(status, &problem, "spec.image", "allowlist");
+            assert!(problem.to_string().contains(image), "{problem}");
+        }
+
+        // Without an allowlist, an organization names no image at all.
+        let none = inputs_app(db, &[]).await;
+        let (status, problem) = add(&none, &acme, "boxed", boxed(ALLOWED)).await;
+        refused_at(status, &problem, "spec.image", "allows no container images");
+    }
+}

@@ -1,0 +1,398 @@
+"""A small stdio MCP server the gateway tests install as an operator catalog `command`
+upstream, playing a package that tries to escape its confinement (Python standard library
+only, so that it runs as `nobody` under /usr/bin/python3 with nothing else installed).
+
+Every tool answers one text content whose text is a JSON object; a failure is reported in
+it as `{"ok": false, "error": "<ExceptionType>: <message>", "errno": <int or null>}`, and
+never ends the server.
+
+- `read {path}`: reads up to 64 bytes of the file; answers `bytes`.
+- `list {path}`: lists the directory; answers its first 50 `entries` (sorted).
+- `write {path}`: writes `escaped` to the file (created or truncated).
+- `signal {pid, signal}`: sends the signal (0 unless given) to the process.
+- `connect {host, port, timeout}`: opens (and closes) a TCP connection (timeout 3 s unless given).
+- `unix_connect {path}`: connects to a Unix stream socket.
+- `via_proxy {host, port}`: through the proxy in $HTTPS_PROXY (`http://127.0.0.1:PORT`),
+  sends CONNECT host:port, then `GET /` through the tunnel; answers the proxy's `status`
+  and the first 4096 bytes of the answer as `body` (5 s timeouts).
+- `processes {count}`: forks up to `count` children that sleep 30 s, stopping at the first
+  failure; answers `started` and the first `error` (or null), after killing and reaping them.
+- `allocate {mib}`: forks a child that allocates and touches `mib` MiB, waits for it, and
+  answers its `child_exit` and `child_signal` (9 when the OOM killer took it; exit 3 on
+  MemoryError).
+- `double_fork`: leaves a grandchild in a new session, stdio closed, sleeping 600 s, that
+  writes its pid to $HOME/escaped.pid; answers its `pid` (and whether `pid_file` appeared).
+- `whoami`: answers uid, gid, pid, ppid, cwd, home, the names of the environment variables
+  and the proxy ($HTTPS_PROXY or null).
+- `echo {message}`: answers the message.
+"""
+
+import json
+import os
+import select
+import signal as signals
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+
+lock = threading.Lock()
+
+
+def send(message):
+    with lock:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+
+def result(request_id, value):
+    send({"jsonrpc": "2.0", "id": request_id, "result": value})
+
+
+def failure(error, **extra):
+    number = getattr(error, "errno", None)
+    answer = {"ok": False, "error": f"{type(error).__name__}: {error}",
+              "errno": number if isinstance(number, int) else None}
+    answer.update(extra)
+    return answer
+
+
+def string(description):
+    return {"type": "string", "description": description}
+
+
+def integer(description):
+    return {"type": "integer", "description": description}
+
+
+def schema(properties, required=()):
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+# name -> (description, inputSchema)
+TOOLS = {
+    "read": ("Reads up to 64 bytes of a file.",
+             schema({"path": string("The file to read.")}, ["path"])),
+    "list": ("Lists a directory.",
+             schema({"path": string("The directory to list.")}, ["path"])),
+    "write": ("Writes 'escaped' to a file.",
+              schema({"path": string("The file to write.")}, ["path"])),
+    "signal": ("Sends a signal to a process.",
+               schema({"pid": integer("The process."),
+                       "signal": integer("The signal number (0 unless given).")}, ["pid"])),
+    "connect": ("Opens a TCP connection.",
+                schema({"host": string("The host."), "port": integer("The port."),
+                        "timeout": {"type": "number", "description": "Seconds (3 unless given)."}},
+                       ["host", "port"])),
+    "unix_connect": ("Connects to a Unix stream socket.",
+                     schema({"path": string("The socket's path.")}, ["path"])),
+    "via_proxy": ("Fetches / from host:port through the CONNECT proxy in $HTTPS_PROXY.",
+                  schema({"host": string("The host."), "port": integer("The port.")},
+                         ["host", "port"])),
+    "processes": ("Starts child processes, then kills them.",
+                  schema({"count": integer("How many children to try to start.")}, ["count"])),
+    "allocate": ("Allocates memory in a child process.",
+                 schema({"mib": integer("How many MiB the child allocates.")}, ["mib"])),
+    "double_fork": ("Leaves a daemonised grandchild behind.", schema({})),
+    "whoami": ("Answers who and where the server is.", schema({})),
+    "echo": ("Echoes the message.", schema({"message": string("The message.")})),
+}
+
+
+def definitions():
+    return [{"name": name, "description": about, "inputSchema": input_schema}
+            for name, (about, input_schema) in TOOLS.items()]
+
+
+def tool_read(arguments):
+    with open(arguments["path"], "rb") as f:
+        return {"ok": True, "bytes": len(f.read(64))}
+
+
+def tool_list(arguments):
+    return {"ok": True, "entries": sorted(os.listdir(arguments["path"]))[:50]}
+
+
+def tool_write(arguments):
+    with open(arguments["path"], "wb") as f:
+        f.write(b"escaped")
+    return {"ok": True}
+
+
+def tool_signal(arguments):
+    os.kill(int(arguments["pid"]), int(arguments.get("signal", 0) or 0))
+    return {"ok": True}
+
+
+def tool_connect(arguments):
+    timeout = float(arguments.get("timeout", 3) or 3)
+    connection = socket.create_connection((str(arguments["host"]), int(arguments["port"])),
+                                          timeout=timeout)
+    connection.close()
+    return {"ok": True}
+
+
+def tool_unix_connect(arguments):
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.settimeout(3)
+        connection.connect(str(arguments["path"]))
+    finally:
+        connection.close()
+    return {"ok": True}
+
+
+def tool_via_proxy(arguments):
+    status = None
+    try:
+        host = str(arguments["host"])
+        port = int(arguments["port"])
+        proxy = os.environ.get("HTTPS_PROXY")
+        if not proxy:
+            raise RuntimeError("HTTPS_PROXY is not set")
+        parts = urllib.parse.urlsplit(proxy)
+        if not parts.hostname:
+            raise ValueError(f"cannot read the proxy address {proxy!r}")
+        connection = socket.create_connection((parts.hostname, parts.port or 80), timeout=5)
+        try:
+            target = f"{host}:{port}"
+            connection.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+                if len(head) > 65536:
+                    break
+            status_line, _, rest = head.partition(b"\r\n")
+            words = status_line.split()
+            if len(words) < 2 or not words[1].isdigit():
+                raise RuntimeError(f"the proxy answered {status_line[:200]!r}")
+            status = int(words[1])
+            if status != 200:
+                raise RuntimeError(f"the proxy answered {status_line.decode('utf-8', 'replace')}")
+            # Whatever came after the proxy's header already belongs to the tunnel.
+            body = head.partition(b"\r\n\r\n")[2]
+            connection.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            while len(body) < 4096:
+                try:
+                    chunk = connection.recv(4096 - len(body))
+                except socket.timeout:
+                    if body:
+                        break
+                    raise
+                if not chunk:
+                    break
+                body += chunk
+        finally:
+            connection.close()
+        return {"ok": True, "status": status, "body": body[:4096].decode("utf-8", "replace")}
+    except Exception as error:
+        return failure(error, status=status)
+
+
+def tool_processes(arguments):
+    count = int(arguments["count"])
+    children = []
+    first_error = None
+    try:
+        for _ in range(count):
+            try:
+                pid = os.fork()
+            except OSError as error:
+                first_error = f"{type(error).__name__}: {error}"
+                break
+            if pid == 0:
+                try:
+                    time.sleep(30)
+                finally:
+                    os._exit(0)
+            children.append(pid)
+        return {"ok": True, "started": len(children), "error": first_error}
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signals.SIGKILL)
+            except OSError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+def tool_allocate(arguments):
+    size = int(arguments["mib"]) * 1024 * 1024
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            # Offer itself first to the OOM killer, so that the server is spared.
+            try:
+                with open("/proc/self/oom_score_adj", "w") as f:
+                    f.write("1000")
+            except Exception:
+                pass
+            memory = bytearray(size)
+            touched = len(range(0, size, 4096))
+            memory[::4096] = b"\x01" * touched
+        except MemoryError:
+            code = 3
+        except BaseException:
+            code = 4
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return {"ok": True,
+            "child_exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "child_signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None}
+
+
+def tool_double_fork(arguments):
+    home = os.environ.get("HOME")
+    if not home:
+        raise RuntimeError("HOME is not set")
+    pid_file = os.path.join(home, "escaped.pid")
+    try:
+        os.unlink(pid_file)
+    except FileNotFoundError:
+        pass
+    reader, writer = os.pipe()
+    try:
+        child = os.fork()
+    except BaseException:
+        os.close(reader)
+        os.close(writer)
+        raise
+    if child == 0:
+        try:
+            os.close(reader)
+            os.setsid()
+            if os.fork() == 0:
+                try:
+                    null = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(null, fd)
+                    if null > 2:
+                        os.close(null)
+                    mine = str(os.getpid())
+                    os.write(writer, mine.encode())
+                    os.close(writer)
+                    try:
+                        partial = pid_file + ".partial"
+                        with open(partial, "w") as f:
+                            f.write(mine + "\n")
+                        os.rename(partial, pid_file)
+                    except Exception:
+                        pass
+                    time.sleep(600)
+                finally:
+                    os._exit(0)
+        finally:
+            os._exit(0)
+    os.close(writer)
+    try:
+        os.waitpid(child, 0)
+        deadline = time.monotonic() + 2
+        grandchild = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([reader], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(reader, 64)
+            if not chunk:
+                break
+            grandchild += chunk
+    finally:
+        os.close(reader)
+    while not os.path.exists(pid_file) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    appeared = os.path.exists(pid_file)
+    if not grandchild and appeared:
+        with open(pid_file) as f:
+            grandchild = f.read().strip().encode()
+    if not grandchild:
+        raise RuntimeError("the grandchild did not report its pid")
+    return {"ok": True, "pid": int(grandchild), "pid_file": appeared}
+
+
+def tool_whoami(arguments):
+    return {"ok": True, "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(),
+            "ppid": os.getppid(), "cwd": os.getcwd(), "home": os.environ.get("HOME"),
+            "env": sorted(os.environ.keys()), "proxy": os.environ.get("HTTPS_PROXY")}
+
+
+def tool_echo(arguments):
+    return {"ok": True, "message": arguments.get("message")}
+
+
+HANDLERS = {
+    "read": tool_read,
+    "list": tool_list,
+    "write": tool_write,
+    "signal": tool_signal,
+    "connect": tool_connect,
+    "unix_connect": tool_unix_connect,
+    "via_proxy": tool_via_proxy,
+    "processes": tool_processes,
+    "allocate": tool_allocate,
+    "double_fork": tool_double_fork,
+    "whoami": tool_whoami,
+    "echo": tool_echo,
+}
+
+
+def call(request_id, params):
+    name = params.get("name")
+    arguments = params.get("arguments") or {}
+    handler = HANDLERS.get(name)
+    if handler is None:
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": f"no tool {name}"}})
+        return
+    try:
+        answer = handler(arguments)
+    except Exception as error:
+        answer = failure(error)
+    result(request_id, {"content": [{"type": "text", "text": json.dumps(answer)}]})
+
+
+def main():
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            break
+        line = line.decode("utf-8", "replace").strip()
+        if not line:
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError as error:
+            send({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": str(error)}})
+            continue
+        if not isinstance(message, dict):
+            continue
+        method = message.get("method")
+        request_id = message.get("id")
+        params = message.get("params") or {}
+        if method is None:
+            continue
+        if method == "initialize":
+            result(request_id, {
+                "protocolVersion": params.get("protocolVersion", "2025-11-25"),
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "hostile-upstream", "version": "1.0.0"},
+            })
+        elif method == "tools/list":
+            result(request_id, {"tools": definitions()})
+        elif method == "tools/call":
+            call(request_id, params)
+        elif method == "ping":
+            result(request_id, {})
+        elif request_id is not None:
+            send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": method}})
+
+
+main()
