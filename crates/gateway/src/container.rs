@@ -42,7 +42,12 @@ pub(crate) struct ContainerSpec {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub limits: ContainerLimits,
+    /// Whether it gets a way out: never the engine's bridge (which reaches the host and
+    /// its private networks), but the egress fence inside its own network namespace.
     pub network: bool,
+    /// The egress fence's policy: private addresses too, and the platform's own ports.
+    pub allow_private: bool,
+    pub platform_ports: Vec<u16>,
     pub upstream: String,
     /// The owner marker (`orphans::marker`).
     pub owner: String,
@@ -55,6 +60,8 @@ pub(crate) struct Container {
     id: String,
     exited: watch::Receiver<bool>,
     removed: bool,
+    /// Its way out, if it asked for network.
+    _egress: Option<crate::confine::Egress>,
 }
 
 impl Drop for Container {
@@ -133,6 +140,17 @@ pub(crate) async fn start(
         remove(&docker, &id).await;
         return Err(format!("the container did not start: {e}"));
     }
+    let egress = if spec.network {
+        match fence(&docker, &id, spec).await {
+            Ok(egress) => Some(egress),
+            Err(why) => {
+                remove(&docker, &id).await;
+                return Err(why);
+            }
+        }
+    } else {
+        None
+    };
     let (tell, exited) = watch::channel(false);
     let waiting = docker.clone();
     let waited = id.clone();
@@ -146,8 +164,28 @@ pub(crate) async fn start(
         id,
         exited,
         removed: false,
+        _egress: egress,
     };
     Ok((container, stdout_reader, attached.input))
+}
+
+/// Opens the egress fence inside the started container's network namespace.
+async fn fence(
+    docker: &Docker,
+    id: &str,
+    spec: &ContainerSpec,
+) -> Result<crate::confine::Egress, String> {
+    let inspected = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| format!("cannot inspect the container: {e}"))?;
+    let pid = inspected
+        .state
+        .and_then(|state| state.pid)
+        .and_then(|pid| u32::try_from(pid).ok())
+        .filter(|pid| *pid > 0)
+        .ok_or("the container has no process to fence")?;
+    crate::confine::Egress::start(pid, spec.allow_private, spec.platform_ports.clone())
 }
 
 fn body(spec: &ContainerSpec) -> ContainerCreateBody {
@@ -161,7 +199,8 @@ fn body(spec: &ContainerSpec) -> ContainerCreateBody {
         security_opt: Some(vec!["no-new-privileges".into()]),
         readonly_rootfs: Some(true),
         tmpfs: Some(HashMap::from([("/tmp".into(), "rw,size=16m".into())])),
-        network_mode: (!spec.network).then(|| "none".into()),
+        // Never a bridge: a network entry reaches out through the egress fence only.
+        network_mode: Some("none".into()),
         init: Some(true),
         auto_remove: Some(true),
         ..Default::default()
@@ -170,10 +209,17 @@ fn body(spec: &ContainerSpec) -> ContainerCreateBody {
         (OWNER_LABEL.into(), spec.owner.clone()),
         (UPSTREAM_LABEL.into(), spec.upstream.clone()),
     ]);
+    let mut env = spec.env.clone();
+    if spec.network {
+        let proxy = format!("http://127.0.0.1:{}", crate::confine::EGRESS_PORT);
+        for name in crate::confine::PROXY_VARIABLES {
+            env.push(format!("{name}={proxy}"));
+        }
+    }
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
-        env: Some(spec.env.clone()),
+        env: Some(env),
         user: Some("65534:65534".into()),
         attach_stdin: Some(true),
         attach_stdout: Some(true),

@@ -263,6 +263,8 @@ pub(crate) async fn resolve(
                 env,
                 limits: limits.clone(),
                 network: *network,
+                allow_private: options.http_allow_private,
+                platform_ports: options.confinement.platform_ports.clone(),
                 upstream: upstream.id.to_string(),
                 owner: crate::orphans::marker(&options.deployment),
             }))

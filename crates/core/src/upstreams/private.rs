@@ -69,7 +69,15 @@ pub(super) async fn find(
         return Ok(entry.clone());
     }
     match platform.store.get_catalog_entry(org, id).await {
-        Ok(entry) => Ok(entry),
+        // An entry added under older rules (a version range, an image the operator has
+        // since taken off the list) installs no more.
+        Ok(entry) => {
+            super::package::check(&entry.spec)?;
+            if let LaunchSpec::Container { image, .. } = &entry.spec {
+                check_image_allowed(&platform.config.container_images, image)?;
+            }
+            Ok(entry)
+        }
         Err(guidepost_store::StoreError::NotFound) => Err(ValidationError::new(
             "catalog_entry_id",
             format!("no catalog entry {id:?}; GET /api/v1/catalog lists them"),

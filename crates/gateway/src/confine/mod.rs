@@ -28,7 +28,16 @@ use std::path::{Path, PathBuf};
 pub use budget::Caps;
 pub(crate) use budget::{Budget, Reservation};
 pub(crate) use cgroup::Cgroup;
-pub(crate) use egress::Egress;
+pub(crate) use egress::{Egress, PORT as EGRESS_PORT};
+
+/// The variables that name the egress fence in an upstream's environment.
+pub(crate) const PROXY_VARIABLES: [&str; 5] = [
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "ALL_PROXY",
+];
 pub(crate) use landlock::runtime_dirs;
 use serde::Serialize;
 

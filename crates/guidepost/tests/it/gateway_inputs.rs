@@ -129,9 +129,13 @@ backend_tests! {
             assert!(problem.to_string().contains(image), "{problem}");
         }
 
-        // Without an allowlist, an organization names no image at all.
+        // Without an allowlist, an organization names no image at all, and an entry added
+        // while its image was allowed installs no more.
         let none = inputs_app(db, &[]).await;
         let (status, problem) = add(&none, &acme, "boxed", boxed(ALLOWED)).await;
+        refused_at(status, &problem, "spec.image", "allows no container images");
+        let install = json!({"catalog_entry_id": "allowed"});
+        let (status, problem) = none.api(Method::POST, "/upstreams", &acme.api_key, Some(install)).await;
         refused_at(status, &problem, "spec.image", "allows no container images");
     }
 }

@@ -24,6 +24,7 @@ mod faults;
 mod floods;
 mod fuzz_mcp;
 mod gateway;
+mod gateway_confinement;
 mod gateway_container;
 mod gateway_fixture;
 mod gateway_inputs;
