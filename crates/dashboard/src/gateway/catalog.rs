@@ -96,6 +96,8 @@ struct InstallPage {
     entry_name: String,
     description: String,
     runtime: &'static str,
+    /// Whether it asks for a network (shown before install).
+    network: &'static str,
     name: String,
     eager: bool,
     settings: Vec<SettingInput>,
@@ -163,6 +165,7 @@ impl InstallPage {
             entry_name: entry.name.clone(),
             description: entry.description.clone(),
             runtime: entry.spec.runtime(),
+            network: network_of(&entry.spec),
             name: form.get("name").cloned().unwrap_or(entry.name.clone()),
             eager: form.get("start").is_some_and(|s| s == "eager"),
             settings,
@@ -310,5 +313,14 @@ fn typed(field: &ConfigField, text: &str) -> Result<Value, ValidationError> {
             "false" => Ok(Value::Bool(false)),
             _ => Err(invalid("true or false")),
         },
+    }
+}
+
+/// What an entry asks of the network, in words.
+pub(super) fn network_of(spec: &guidepost_domain::LaunchSpec) -> &'static str {
+    match (spec.runtime(), spec.network()) {
+        ("http", _) => "a remote server, reached over https through the outbound fence",
+        (_, true) => "yes, through the egress fence (public addresses only)",
+        (_, false) => "none",
     }
 }

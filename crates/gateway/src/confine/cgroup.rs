@@ -1,7 +1,8 @@
 //! A cgroup per process upstream, below Guidepost's own: its memory, processes and CPU
 //! bound the whole tree, a stop kills every process in it (a child that double-forks and
 //! calls `setsid()` is still inside), and a node that starts finds what a dead node left
-//! by the cgroup's name (`{node}/{upstream}`), which no process inside can change.
+//! by the cgroup's name (`{node}/{upstream}.{launch}`), which no process inside can
+//! change.
 //!
 //! Both layouts are handled: cgroup v1 (one hierarchy per controller, as on hybrid hosts)
 //! and v2 (one unified hierarchy; controllers enabled level by level below our own).
@@ -10,6 +11,7 @@ use std::fs;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -114,7 +116,9 @@ impl Hierarchy {
         Ok(())
     }
 
-    /// Makes `{node}/{upstream}` with its limits.
+    /// Makes `{node}/{upstream}.{launch}` with its limits: each launch its own, since
+    /// two supervisors of one process (tests run several nodes in one) may run the same
+    /// upstream at once.
     pub fn create(
         &self,
         node: &str,
@@ -122,18 +126,11 @@ impl Hierarchy {
         memory_mb: u32,
         processes: u32,
     ) -> Result<Cgroup, String> {
+        static LAUNCHES: AtomicU64 = AtomicU64::new(0);
+        let name = format!("{upstream}.{}", LAUNCHES.fetch_add(1, Ordering::Relaxed));
         let mut dirs = Vec::new();
         for base in &self.bases {
-            let dir = base.join(node).join(upstream);
-            // A leftover of an earlier launch of this upstream on this node goes first.
-            if dir.exists() {
-                Cgroup {
-                    v2: self.v2,
-                    dirs: vec![dir.clone()],
-                }
-                .kill_now();
-                let _ = fs::remove_dir(&dir);
-            }
+            let dir = base.join(node).join(&name);
             fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             dirs.push(dir);

@@ -134,8 +134,16 @@ pub struct BenchArgs {
     /// With --gateway: the operator's catalog file, for entries of its own.
     #[arg(long, env = "GUIDEPOST_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// With --gateway: cold starts timed (the upstream stopped on this node, then called
+    /// through Guidepost), to show what a launch costs.
+    #[arg(long, default_value_t = 5, requires = "gateway", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub cold_starts: u32,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
+    /// With --gateway: how the upstream is confined (`--upstream-confinement=off` measures
+    /// the cost of confinement by difference).
+    #[command(flatten)]
+    pub confinement: ConfinementArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -27,10 +27,16 @@ pub struct GatewayReport {
     pub entry: String,
     pub tool: String,
     pub calls: usize,
+    /// The confinement the upstream ran under, as its status says.
+    pub confinement: String,
     pub direct: Percentiles,
     pub through_guidepost: Percentiles,
     /// Through Guidepost minus direct, at each percentile.
     pub added: Percentiles,
+    /// The first call after the upstream was stopped on this node (a launch, its
+    /// handshake and the call), over `cold_starts` tries.
+    pub cold_starts: usize,
+    pub first_call: Percentiles,
 }
 
 #[derive(Debug, Serialize, Clone, Copy)]
@@ -61,6 +67,7 @@ pub async fn run(args: &BenchArgs, file: &FileConfig, json: bool) -> anyhow::Res
     )?);
     settings.gateway.toolchain = config::toolchain(&args.toolchain, file);
     settings.gateway.http_allow_private = true;
+    settings.gateway.confinement = config::confinement(&args.confinement, file);
     let gateway = settings.gateway.clone();
     let running = app::start(settings).await?;
     let result = measure(
@@ -69,7 +76,7 @@ pub async fn run(args: &BenchArgs, file: &FileConfig, json: bool) -> anyhow::Res
         &entry_id,
         &args.gateway_tool,
         &arguments,
-        args.calls as usize,
+        (args.calls as usize, args.cold_starts as usize),
     )
     .await;
     running.shutdown().await?;
@@ -84,7 +91,7 @@ async fn measure(
     entry: &str,
     tool: &str,
     arguments: &Value,
-    calls: usize,
+    (calls, cold_starts): (usize, usize),
 ) -> anyhow::Result<GatewayReport> {
     let platform = &running.platform;
     let (org, _) = organizations::create(platform, "Bench").await?;
@@ -143,12 +150,26 @@ async fn measure(
             .map_err(anyhow::Error::msg)?;
     eprintln!("bench: {calls} calls of {PREFIX}__{tool} through Guidepost …");
     let url = format!("{}/s/bench/mcp", running.url());
-    let through = time_through(&url, &format!("{PREFIX}__{tool}"), arguments, calls).await?;
+    let through =
+        time_through(&url, &format!("{PREFIX}__{tool}"), arguments, WARMUP, calls).await?;
+    eprintln!("bench: {cold_starts} cold starts of {entry} …");
+    let mut first_calls = Vec::with_capacity(cold_starts);
+    for _ in 0..cold_starts {
+        platform.upstreams.stop(&upstream.id).await;
+        first_calls
+            .push(time_through(&url, &format!("{PREFIX}__{tool}"), arguments, 0, 1).await?[0]);
+    }
     let (direct, through) = (percentiles(direct), percentiles(through));
     Ok(GatewayReport {
         entry: entry.to_owned(),
         tool: tool.to_owned(),
         calls,
+        confinement: upstream
+            .confinement
+            .clone()
+            .unwrap_or_else(|| "none (not a process)".into()),
+        cold_starts,
+        first_call: percentiles(first_calls),
         direct,
         through_guidepost: through,
         added: Percentiles {
@@ -159,11 +180,13 @@ async fn measure(
     })
 }
 
-/// Stateless-era `tools/call`s over one kept-alive connection, one at a time.
+/// Stateless-era `tools/call`s over one kept-alive connection, one at a time, after
+/// `warmup` untimed ones.
 async fn time_through(
     url: &str,
     tool: &str,
     arguments: &Value,
+    warmup: usize,
     calls: usize,
 ) -> anyhow::Result<Vec<Duration>> {
     let http = reqwest::Client::new();
@@ -171,7 +194,7 @@ async fn time_through(
         "io.modelcontextprotocol/clientInfo": {"name": "guidepost-bench", "version": "1"},
         "io.modelcontextprotocol/clientCapabilities": {}});
     let mut latencies = Vec::with_capacity(calls);
-    for n in 0..WARMUP + calls {
+    for n in 0..warmup + calls {
         let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
             "params": {"name": tool, "arguments": arguments, "_meta": meta}});
         let started = Instant::now();
@@ -190,7 +213,7 @@ async fn time_through(
         if !status.is_success() || text.contains("\"isError\":true") || text.contains("\"error\"") {
             bail!("calling {tool} through Guidepost failed ({status}): {text}");
         }
-        if n >= WARMUP {
+        if n >= warmup {
             latencies.push(elapsed);
         }
     }
@@ -222,10 +245,15 @@ fn render(report: &GatewayReport) -> String {
             "{} × {} of {}: latency in ms",
             report.calls, report.tool, report.entry
         ),
+        format!("confinement: {}", report.confinement),
         format!("{:<18} {:>8} {:>8} {:>8}", "", "p50", "p95", "p99"),
         row("direct (stdio)", &report.direct),
         row("through Guidepost", &report.through_guidepost),
         row("added", &report.added),
+        row(
+            &format!("first call ×{}", report.cold_starts),
+            &report.first_call,
+        ),
     ]
     .join("\n")
 }

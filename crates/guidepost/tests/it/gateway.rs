@@ -334,3 +334,81 @@ backend_tests! {
         assert!(text.contains("Europe/Paris"), "{}", called.body);
     }
 }
+
+/// Installs a built-in entry, waits until it is ready and attaches it under `prefix`.
+async fn installed(
+    app: &TestApp,
+    tenant: &Tenant,
+    server: &str,
+    entry: &str,
+    prefix: &str,
+) -> String {
+    let body = json!({"catalog_entry_id": entry});
+    let (status, installed) = app
+        .api(Method::POST, "/upstreams", &tenant.api_key, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let id = installed["id"].as_str().unwrap().to_owned();
+    let ready = settled(app, tenant, &id).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(
+        ready["confinement"]
+            .as_str()
+            .unwrap()
+            .starts_with("strict:"),
+        "{ready}"
+    );
+    let path = format!("/servers/{server}/upstreams/{id}");
+    let (status, _) = app
+        .api(
+            Method::PUT,
+            &path,
+            &tenant.api_key,
+            Some(json!({"prefix": prefix})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    id
+}
+
+backend_tests! {
+    /// `memory` and `filesystem` from the built-in catalog answer with confinement on;
+    /// `filesystem` reaches its own directory and neither `/` nor its neighbour's.
+    async fn built_in_memory_and_filesystem_answer_confined_to_their_own_directories(db: &TestDatabase) {
+        let app = gateway_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        app.trust_new_tools(&acme).await;
+        let server = app.create_server(&acme, "acme", json!({})).await;
+        let server = server["id"].as_str().unwrap().to_owned();
+        let (_, catalog) = app.get("/catalog", &acme.api_key).await;
+        for entry in catalog["items"].as_array().unwrap() {
+            if matches!(entry["spec"]["runtime"].as_str(), Some("npm" | "pypi")) {
+                assert_eq!(entry["spec"]["network"], false, "declared before install: {entry}");
+            }
+        }
+        installed(&app, &acme, &server, "memory", "mem").await;
+        let fs = installed(&app, &acme, &server, "filesystem", "fs").await;
+        let neighbour = installed(&app, &acme, &server, "filesystem", "fn").await;
+        let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+        let text = |answer: &Value| answer["result"]["content"][0]["text"].as_str().unwrap_or_default().to_owned();
+
+        let entities = json!({"entities": [{"name": "Guidepost", "entityType": "project", "observations": ["confined"]}]});
+        let created = mcp.call_tool(1, "mem__create_entities", entities).await;
+        assert_ne!(created.body["result"]["isError"], true, "{}", created.body);
+        let graph = mcp.call_tool(2, "mem__read_graph", json!({})).await;
+        assert!(text(&graph.body).contains("confined"), "{}", graph.body);
+
+        let allowed = mcp.call_tool(3, "fs__list_allowed_directories", json!({})).await;
+        assert!(text(&allowed.body).contains(&fs), "its own directory: {}", allowed.body);
+        let own = text(&allowed.body).lines().find(|l| l.contains(&fs)).unwrap().trim().to_owned();
+        let written = mcp.call_tool(4, "fs__write_file", json!({"path": format!("{own}/note.txt"), "content": "mine"})).await;
+        assert_ne!(written.body["result"]["isError"], true, "{}", written.body);
+        let root = mcp.call_tool(5, "fs__list_directory", json!({"path": "/"})).await;
+        assert_eq!(root.body["result"]["isError"], true, "not /: {}", root.body);
+        let theirs = own.replace(&fs, &neighbour);
+        let other = mcp.call_tool(6, "fs__list_directory", json!({"path": theirs})).await;
+        assert_eq!(other.body["result"]["isError"], true, "not its neighbour's: {}", other.body);
+        let read_back = mcp.call_tool(7, "fn__read_text_file", json!({"path": format!("{own}/note.txt")})).await;
+        assert_eq!(read_back.body["result"]["isError"], true, "the neighbour cannot read it: {}", read_back.body);
+    }
+}

@@ -175,6 +175,10 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
     let form = editor.get("/app/gateway/catalog/fixture/install").await;
     assert!(form.ok().contains("name=\"config.greeting\""));
     assert!(
+        form.body.contains("<dt>Network</dt><dd>none</dd>"),
+        "what it asks of the network, before install"
+    );
+    assert!(
         form.body
             .contains(r#"name="secret.FIXTURE_SECRET" type="password" autocomplete="off""#)
     );
