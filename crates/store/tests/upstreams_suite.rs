@@ -21,6 +21,8 @@ fn npm(package: &str) -> NewUpstream {
             bin: None,
             args: vec![],
             env: BTreeMap::new(),
+            network: false,
+            limits: Default::default(),
         },
         secrets_sealed: BTreeMap::new(),
     }

@@ -174,3 +174,94 @@ async fn a_container_upstream_runs_within_its_limits() {
         assert!(containers_of(&id).await.is_empty(), "{id} left a container");
     }
 }
+
+/// A container that asks for network gets no bridge: its only interface is loopback, and
+/// the only way out is the egress fence, which refuses the host's loopback (private
+/// addresses are not allowed here), so a listener of the test's own on the host is never
+/// reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
+    if !podman::available() {
+        println!("skipped: podman is not installed (scripts/install-test-tools installs it)");
+        return;
+    }
+    let podman = Podman::start().await;
+    let image = podman::test_image().await;
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            use tokio::io::AsyncWriteExt;
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello\n").await;
+        }
+    });
+    let entry = format!(
+        "[[entry]]\nid = \"netboxed\"\nname = \"Netboxed\"\ndescription = \"Asks for network.\"\n\
+         spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
+         network = true, env = {{ PROBE_HOST = \"127.0.0.1\", PROBE_PORT = \"{port}\" }} }}\n"
+    );
+    let catalog = Catalog::with_operator_entries(&entry).unwrap();
+    let socket = podman.socket.clone();
+    let app = spawn_app_with(&db, move |settings| {
+        settings.platform.catalog = Arc::new(catalog);
+        settings.gateway.container_socket = Some(socket);
+    })
+    .await;
+    let acme = app.create_tenant("Acme").await;
+    app.trust_new_tools(&acme).await;
+    let server = app.create_server(&acme, "acme", json!({})).await;
+    let body = json!({"catalog_entry_id": "netboxed"});
+    let (status, installed) = app
+        .api(Method::POST, "/upstreams", &acme.api_key, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let id = installed["id"].as_str().unwrap().to_owned();
+    let ready = wait_for(&app, &acme, &id, |u| {
+        !matches!(u["status"].as_str(), Some("installing" | "starting"))
+    })
+    .await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
+    let (status, _) = app
+        .api(
+            Method::PUT,
+            &path,
+            &acme.api_key,
+            Some(json!({"prefix": "box"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    let limits = text_of(&mcp.call_tool(1, "box__limits", json!({})).await.body);
+    assert!(
+        limits.contains("net=lo,"),
+        "loopback only, no bridge: {limits}"
+    );
+    let reach = text_of(&mcp.call_tool(2, "box__reach", json!({})).await.body);
+    eprintln!("[gateway] a network container reaching the host: {reach}");
+    assert!(
+        reach.contains("proxy=http://127.0.0.1:3128"),
+        "through the fence: {reach}"
+    );
+    assert!(
+        reach.contains("fenced=HTTP/1.1 403 Forbidden"),
+        "the fence refuses it: {reach}"
+    );
+    assert!(!reach.contains("hello"), "{reach}");
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "never reached"
+    );
+    app.api(
+        Method::DELETE,
+        &format!("/upstreams/{id}"),
+        &acme.api_key,
+        None,
+    )
+    .await;
+}

@@ -105,7 +105,9 @@ fn build_root(root: &Path, server: &[u8]) {
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
-    for applet in ["sh", "cat", "sed", "printf", "touch", "ls", "tr", "id"] {
+    for applet in [
+        "sh", "cat", "sed", "printf", "touch", "ls", "tr", "id", "nc", "head",
+    ] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
     }
     std::fs::write(root.join("server.sh"), server).unwrap();

@@ -2,7 +2,9 @@
 # A minimal MCP server over stdio, in busybox sh, for the gateway's container test: it
 # answers initialize, tools/list and ping, and its one tool, `limits`, reports what its
 # container may use (memory, pids, root file system, capabilities, network interfaces)
-# as read from inside. Requests are single JSON lines with numeric ids (rmcp's client).
+# as read from inside; `reach` sends GET / to $PROBE_HOST:$PROBE_PORT directly and through
+# $http_proxy (when the gateway gave it one), and reports the first words of each answer. Requests are single
+# JSON lines with numeric ids (rmcp's client).
 reply() { printf '{"jsonrpc":"2.0","id":%s,"result":%s}\n' "$1" "$2"; }
 first() { for f in "$@"; do [ -r "$f" ] && { cat "$f"; return; }; done; echo unknown; }
 while IFS= read -r line; do
@@ -12,7 +14,14 @@ while IFS= read -r line; do
       version=$(printf '%s' "$line" | sed -n 's/.*"protocolVersion":"\([^"]*\)".*/\1/p')
       reply "$id" "{\"protocolVersion\":\"$version\",\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"container-fixture\",\"version\":\"1.0.0\"}}" ;;
     *'"method":"tools/list"'*)
-      reply "$id" '{"tools":[{"name":"limits","description":"Reports the limits of its container.","inputSchema":{"type":"object"}}]}' ;;
+      reply "$id" '{"tools":[{"name":"limits","description":"Reports the limits of its container.","inputSchema":{"type":"object"}},{"name":"reach","description":"Fetches the probe URL.","inputSchema":{"type":"object"}}]}' ;;
+    *'"method":"tools/call"'*'"name":"reach"'*)
+      # Directly, then through the proxy it was given (busybox's wget crashes; nc speaks).
+      direct=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 "$PROBE_HOST" "$PROBE_PORT" 2>&1 | head -c 100 | tr -d '"\\\r\n\t')
+      proxy=${http_proxy#http://}
+      fenced=none
+      [ -n "$proxy" ] && fenced=$(printf 'GET http://%s:%s/ HTTP/1.0\r\n\r\n' "$PROBE_HOST" "$PROBE_PORT" | nc -w 3 "${proxy%:*}" "${proxy##*:}" 2>&1 | head -c 100 | tr -d '"\\\r\n\t')
+      reply "$id" "{\"content\":[{\"type\":\"text\",\"text\":\"direct=$direct proxy=${http_proxy:-none} fenced=$fenced\"}]}" ;;
     *'"method":"tools/call"'*)
       memory=$(first /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes)
       pids=$(first /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max)
