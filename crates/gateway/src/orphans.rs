@@ -10,7 +10,9 @@
 
 use std::sync::OnceLock;
 
-use crate::process::OWNER_VARIABLE;
+/// The environment variable every upstream process (and every child it starts) carries,
+/// naming the node that started it: `{pid}.{start time}` of that node's process.
+pub const OWNER_VARIABLE: &str = "GUIDEPOST_UPSTREAM_OWNER";
 
 /// This node's owner marker: its pid and the start time the kernel gives it, so that a
 /// reused pid is not taken for a live owner.

@@ -15,6 +15,7 @@ use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::watch;
 
 use crate::confine::{Cgroup, Egress, Prepared, Reservation};
+use crate::orphans::OWNER_VARIABLE;
 
 /// Bytes of stderr kept per upstream, and the longest line kept whole.
 const LOG_BYTES: usize = 1024 * 1024;
@@ -93,10 +94,6 @@ impl Drop for UpstreamProcess {
 
 /// How long a stop waits for the group's last stderr lines.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
-
-/// The environment variable every upstream process (and every child it starts) carries,
-/// naming the node that started it: `{pid}.{start time}` of that node's process.
-pub const OWNER_VARIABLE: &str = "GUIDEPOST_UPSTREAM_OWNER";
 
 /// Spawns `program args` in `workdir` (also its HOME and TMPDIR) with only `env`, a
 /// minimal PATH and the owner marker, stdio piped, as the leader of a new process group,

@@ -68,6 +68,17 @@ pub(super) async fn find(
     if let Some(entry) = platform.config.catalog.find(id) {
         return Ok(entry.clone());
     }
+    let unknown = || {
+        ValidationError::new(
+            "catalog_entry_id",
+            format!("no catalog entry {id:?}; GET /api/v1/catalog lists them"),
+        )
+    };
+    // No entry id holds a control character (PostgreSQL refuses a NUL in a query
+    // parameter, which would answer 500) or is this long.
+    if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+        return Err(unknown().into());
+    }
     match platform.store.get_catalog_entry(org, id).await {
         // An entry added under older rules (a version range, an image the operator has
         // since taken off the list) installs no more.
@@ -78,11 +89,7 @@ pub(super) async fn find(
             }
             Ok(entry)
         }
-        Err(guidepost_store::StoreError::NotFound) => Err(ValidationError::new(
-            "catalog_entry_id",
-            format!("no catalog entry {id:?}; GET /api/v1/catalog lists them"),
-        )
-        .into()),
+        Err(guidepost_store::StoreError::NotFound) => Err(unknown().into()),
         Err(other) => Err(other.into()),
     }
 }

@@ -325,3 +325,26 @@ backend_tests! {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+backend_tests! {
+    /// Fail closed: where a promise cannot be kept (here, the upstream user does not
+    /// exist), strict mode refuses process upstreams, naming what is missing and the flag
+    /// that accepts weaker confinement; /readyz says so.
+    async fn strict_mode_refuses_process_upstreams_where_confinement_is_incomplete(db: &TestDatabase) {
+        let h = hostile(db, |settings| {
+            settings.gateway.confinement.user = "guidepost-no-such-user".into();
+        })
+        .await;
+        let (status, problem) = h.try_install(&h.acme, "hostile").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains("guidepost-no-such-user"), "names what is missing: {detail}");
+        assert!(detail.contains("--upstream-confinement=best-effort"), "and the flag: {detail}");
+        let ready: Value = h.app.http.get(format!("{}/readyz", h.app.url)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ready["status"], "ready");
+        assert_eq!(ready["upstream_confinement"]["complete"], false, "{ready}");
+        let missing = ready["upstream_confinement"]["missing"].to_string();
+        assert!(missing.contains("guidepost-no-such-user"), "{ready}");
+        let _ = std::fs::remove_dir_all(&h.dir);
+    }
+}

@@ -139,3 +139,18 @@ backend_tests! {
         refused_at(status, &problem, "spec.image", "allows no container images");
     }
 }
+
+backend_tests! {
+    /// An entry id with a NUL (found by Schemathesis: PostgreSQL refused the query, and
+    /// the install answered 500) is an unknown entry, on both backends.
+    async fn an_entry_id_with_control_characters_is_an_unknown_entry(db: &TestDatabase) {
+        let app = inputs_app(db, &[]).await;
+        let acme = app.create_tenant("Acme").await;
+        for id in ["\u{0}x", "a\nb", ""] {
+            let body = json!({"catalog_entry_id": id});
+            let (status, problem) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{id:?}: {problem}");
+            assert!(problem.to_string().contains("no catalog entry"), "{problem}");
+        }
+    }
+}
