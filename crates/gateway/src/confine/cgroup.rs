@@ -213,21 +213,17 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 impl Cgroup {
     fn limit(&self, memory_mb: u32, processes: u32) -> Result<(), String> {
         let bytes = u64::from(memory_mb) * 1024 * 1024;
-        let cpu_quota = (super::CPU_SHARE * 100_000.0) as u64;
         let settings: Vec<(&str, String, bool)> = if self.v2 {
             vec![
                 ("memory.max", bytes.to_string(), true),
                 ("memory.swap.max", "0".into(), false),
                 ("pids.max", processes.to_string(), true),
-                ("cpu.max", format!("{cpu_quota} 100000"), false),
             ]
         } else {
             vec![
                 ("memory.limit_in_bytes", bytes.to_string(), true),
                 ("memory.memsw.limit_in_bytes", bytes.to_string(), false),
                 ("pids.max", processes.to_string(), true),
-                ("cpu.cfs_period_us", "100000".into(), false),
-                ("cpu.cfs_quota_us", cpu_quota.to_string(), false),
             ]
         };
         for (file, value, required) in settings {
