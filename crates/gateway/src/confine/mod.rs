@@ -159,6 +159,8 @@ pub struct Confiner {
     cgroups: Result<cgroup::Hierarchy, String>,
     network_namespaces: bool,
     seccomp: bool,
+    /// The seccomp filters, built once: every launch installs the same ones.
+    filters: Vec<seccompiler::BpfProgram>,
     /// uid and gid to drop to (when Guidepost runs as root).
     identity: Result<Option<(u32, u32)>, String>,
     /// Read and execute for every upstream: the runtimes and the system's libraries.
@@ -182,11 +184,16 @@ impl Confiner {
         };
         let system_read = landlock::system_paths(toolchain);
         let budget = Budget::new(options.caps);
+        let filters = seccomp::filters();
+        if let Err(error) = &filters {
+            tracing::warn!(%error, "no seccomp filter for upstreams");
+        }
         Self {
             landlock_abi,
             cgroups,
             network_namespaces: is_root,
-            seccomp: seccomp::available(),
+            seccomp: seccomp::available() && filters.is_ok(),
+            filters: filters.unwrap_or_default(),
             identity,
             system_read,
             budget,
@@ -376,12 +383,12 @@ impl Confiner {
             limits: child::rlimits(memory_mb, processes, cgroup.is_some()),
             identity,
             ruleset,
-            seccomp: seccomp::filters()?,
+            seccomp: self.filters.clone(),
         };
         Ok(Prepared {
             steps: Some(steps),
             cgroup,
-            egress: (declaration.network && self.network_namespaces).then_some(()),
+            egress: declaration.network && self.network_namespaces,
         })
     }
 
@@ -406,7 +413,7 @@ pub(crate) struct Prepared {
     steps: Option<child::Steps>,
     pub cgroup: Option<Cgroup>,
     /// Whether to run the egress fence once it started.
-    egress: Option<()>,
+    egress: bool,
 }
 
 impl Prepared {
@@ -415,14 +422,14 @@ impl Prepared {
         Prepared {
             steps: None,
             cgroup: None,
-            egress: None,
+            egress: false,
         }
     }
 
     /// Installs the steps that run in the child between fork and exec; the environment
     /// names the egress fence if it will have one.
     pub fn apply(&mut self, command: &mut tokio::process::Command) {
-        if self.egress.is_some() {
+        if self.egress {
             let proxy = format!("http://127.0.0.1:{}", egress::PORT);
             for name in [
                 "HTTPS_PROXY",
@@ -440,6 +447,6 @@ impl Prepared {
     }
 
     pub fn wants_egress(&self) -> bool {
-        self.egress.is_some()
+        self.egress
     }
 }
