@@ -44,7 +44,7 @@ pub(crate) async fn tools(
     let server_id: Option<ServerId> = query_id("server_id", query.server_id.as_deref())?;
     let until = time("until", query.until.as_deref())?;
     let since = time("since", query.since.as_deref())?;
-    let report = analytics::report(&platform, &auth.org_id, server_id.as_ref(), since, until);
+    let report = analytics::report(&platform, &auth.caller, server_id.as_ref(), since, until);
     Ok(Json(report.await?))
 }
 

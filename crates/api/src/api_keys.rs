@@ -42,7 +42,7 @@ pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
-    let items = organizations::list_api_keys(&platform, &auth.org_id).await?;
+    let items = organizations::list_api_keys(&platform, &auth.caller).await?;
     Ok(Json(Page {
         items,
         next_cursor: None,
@@ -67,8 +67,8 @@ pub(crate) async fn create(
     auth: OrgAuth,
     Json(input): Json<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    let created = organizations::create_api_key(&platform, &auth.org_id, &input.name).await?;
-    tracing::info!(org = %auth.org_id, key = %created.key.id, by = %auth.key_id, "API key created");
+    let created = organizations::create_api_key(&platform, &auth.caller, &input.name).await?;
+    tracing::info!(org = %auth.caller.org(), key = %created.key.id, by = %auth.caller.actor(), "API key created");
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
@@ -96,7 +96,7 @@ pub(crate) async fn revoke(
     auth: OrgAuth,
     IdPath(id): IdPath<ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
-    organizations::revoke_api_key(&platform, &auth.org_id, &id).await?;
-    tracing::info!(org = %auth.org_id, key = %id, by = %auth.key_id, "API key revoked");
+    organizations::revoke_api_key(&platform, &auth.caller, &id).await?;
+    tracing::info!(org = %auth.caller.org(), key = %id, by = %auth.caller.actor(), "API key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

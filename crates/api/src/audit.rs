@@ -37,5 +37,5 @@ pub(crate) async fn list(
     Query(query): Query<ListAuditEvents>,
 ) -> Result<Json<Page<AuditEvent>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
-    Ok(Json(audit::list(&platform, &auth.org_id, &page).await?))
+    Ok(Json(audit::list(&platform, &auth.caller, &page).await?))
 }

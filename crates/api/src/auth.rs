@@ -4,24 +4,15 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use guidepost_core::{Platform, organizations};
-use guidepost_domain::{ApiKeyId, OrgId};
+use guidepost_core::{Caller, Platform, organizations};
 
 use crate::error::ApiError;
 
-/// The organization an API request acts for, taken from its live API key. Handlers pass
-/// `org_id` to every store or service call; nothing else names the tenant.
+/// Who an API request acts as: the caller core made from its live API key. Handlers pass
+/// `caller` to every service; nothing else names the tenant, and core decides what it may do.
 #[derive(Debug, Clone)]
 pub struct OrgAuth {
-    pub org_id: OrgId,
-    pub key_id: ApiKeyId,
-}
-
-impl OrgAuth {
-    /// Who the audit log says acted: this API key.
-    pub fn actor(&self) -> guidepost_domain::Actor {
-        guidepost_domain::Actor::api_key(&self.key_id)
-    }
+    pub caller: Caller,
 }
 
 const KEY_PREFIX: &str = "gp_";
@@ -34,12 +25,9 @@ impl FromRequestParts<Platform> for OrgAuth {
             return Err(refused());
         };
         match organizations::authenticate(platform, token).await? {
-            Some(key) => {
-                tracing::Span::current().record("org", tracing::field::display(&key.org_id));
-                Ok(OrgAuth {
-                    org_id: key.org_id,
-                    key_id: key.id,
-                })
+            Some(caller) => {
+                tracing::Span::current().record("org", tracing::field::display(caller.org()));
+                Ok(OrgAuth { caller })
             }
             None => Err(refused()),
         }

@@ -106,7 +106,7 @@ pub(crate) async fn list(
         tracking_id: tracking_id.map(String::from),
     };
     Ok(Json(
-        end_users::list(&platform, &auth.org_id, &filter, &page).await?,
+        end_users::list(&platform, &auth.caller, &filter, &page).await?,
     ))
 }
 
@@ -129,7 +129,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<EndUserId>,
 ) -> Result<Json<EndUserDetail>, ApiError> {
-    let picture = end_users::picture(&platform, &auth.org_id, &id).await?;
+    let picture = end_users::picture(&platform, &auth.caller, &id).await?;
     Ok(Json(EndUserDetail {
         end_user: picture.end_user,
         sessions: picture

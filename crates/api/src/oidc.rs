@@ -35,7 +35,7 @@ pub(crate) async fn put(
     IdPath(id): IdPath<ServerId>,
     Json(input): Json<OidcInput>,
 ) -> Result<Json<OidcView>, ApiError> {
-    Ok(Json(oidc::put(&platform, &auth.org_id, &id, input).await?))
+    Ok(Json(oidc::put(&platform, &auth.caller, &id, input).await?))
 }
 
 /// Read the server's identity provider (without the secret).
@@ -56,7 +56,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<Json<OidcView>, ApiError> {
-    Ok(Json(oidc::get(&platform, &auth.org_id, &id).await?))
+    Ok(Json(oidc::get(&platform, &auth.caller, &id).await?))
 }
 
 /// Remove the server's identity provider; refused while the server uses it.
@@ -78,6 +78,6 @@ pub(crate) async fn delete(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<StatusCode, ApiError> {
-    oidc::delete(&platform, &auth.org_id, &id).await?;
+    oidc::delete(&platform, &auth.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

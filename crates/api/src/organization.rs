@@ -17,7 +17,7 @@ pub(crate) async fn get(
     State(platform): State<Platform>,
     auth: OrgAuth,
 ) -> Result<Json<Organization>, ApiError> {
-    Ok(Json(organizations::get(&platform, &auth.org_id).await?))
+    Ok(Json(organizations::get(&platform, &auth.caller).await?))
 }
 
 /// Change the organization's settings: `tool_approval` is `manual` (new upstream tools
@@ -34,6 +34,6 @@ pub(crate) async fn update(
     Json(input): Json<UpdateOrganization>,
 ) -> Result<Json<Organization>, ApiError> {
     Ok(Json(
-        organizations::update(&platform, &auth.actor(), &auth.org_id, input).await?,
+        organizations::update(&platform, &auth.caller, input).await?,
     ))
 }

@@ -60,7 +60,7 @@ pub(crate) async fn create(
     ),
     ApiError,
 > {
-    let server = servers::create(&platform, &auth.org_id, input).await?;
+    let server = servers::create(&platform, &auth.caller, input).await?;
     let location = format!("/api/v1/servers/{}", server.id);
     Ok((
         StatusCode::CREATED,
@@ -88,7 +88,7 @@ pub(crate) async fn list(
     Query(query): Query<ListServers>,
 ) -> Result<Json<Page<ServerView>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
-    let found = servers::list(&platform, &auth.org_id, &page).await?;
+    let found = servers::list(&platform, &auth.caller, &page).await?;
     let items = found
         .items
         .into_iter()
@@ -118,7 +118,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<Json<ServerView>, ApiError> {
-    let server = servers::get(&platform, &auth.org_id, &id).await?;
+    let server = servers::get(&platform, &auth.caller, &id).await?;
     Ok(Json(servers::view(&platform.config, server)))
 }
 
@@ -144,7 +144,7 @@ pub(crate) async fn update(
     IdPath(id): IdPath<ServerId>,
     Json(input): Json<UpdateServer>,
 ) -> Result<Json<ServerView>, ApiError> {
-    let server = servers::update(&platform, &auth.org_id, &id, input).await?;
+    let server = servers::update(&platform, &auth.caller, &id, input).await?;
     Ok(Json(servers::view(&platform.config, server)))
 }
 
@@ -167,7 +167,7 @@ pub(crate) async fn delete(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<StatusCode, ApiError> {
-    servers::delete(&platform, &auth.org_id, &id).await?;
+    servers::delete(&platform, &auth.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,7 +193,7 @@ pub(crate) async fn verify_custom_domain(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<Json<ServerView>, ApiError> {
-    let server = guidepost_core::domains::verify(&platform, &auth.org_id, &id).await?;
+    let server = guidepost_core::domains::verify(&platform, &auth.caller, &id).await?;
     Ok(Json(servers::view(&platform.config, server)))
 }
 
@@ -222,7 +222,7 @@ pub(crate) async fn install(
         .as_deref()
         .map(TrackingId::parse)
         .transpose()?;
-    let server = servers::get(&platform, &auth.org_id, &id).await?;
+    let server = servers::get(&platform, &auth.caller, &id).await?;
     Ok(Json(servers::install_snippets(
         &platform.config,
         &server,

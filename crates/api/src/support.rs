@@ -74,7 +74,7 @@ pub(crate) async fn list(
         end_user_id: query_id("end_user_id", query.end_user_id.as_deref())?,
     };
     Ok(Json(
-        support::list(&platform, &auth.org_id, &filter, &page).await?,
+        support::list(&platform, &auth.caller, &filter, &page).await?,
     ))
 }
 
@@ -96,10 +96,10 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<SupportRequestId>,
 ) -> Result<Json<SupportRequestDetail>, ApiError> {
-    let request = support::get(&platform, &auth.org_id, &id).await?;
+    let request = support::get(&platform, &auth.caller, &id).await?;
     let (progress, recent_tool_calls) = end_users::on_server(
         &platform,
-        &auth.org_id,
+        &auth.caller,
         request.end_user_id.as_ref(),
         &request.server_id,
     )
@@ -132,6 +132,6 @@ pub(crate) async fn update(
     IdPath(id): IdPath<SupportRequestId>,
     Json(input): Json<UpdateSupportRequest>,
 ) -> Result<Json<SupportRequest>, ApiError> {
-    let updated = support::update_status(&platform, &auth.org_id, &id, input.status).await?;
+    let updated = support::update_status(&platform, &auth.caller, &id, input.status).await?;
     Ok(Json(updated))
 }

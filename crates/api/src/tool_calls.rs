@@ -64,6 +64,6 @@ pub(crate) async fn list(
         tool_name: query.tool_name,
     };
     Ok(Json(
-        analytics::list_tool_calls(&platform, &auth.org_id, &filter, &page).await?,
+        analytics::list_tool_calls(&platform, &auth.caller, &filter, &page).await?,
     ))
 }

@@ -37,7 +37,7 @@ pub(crate) async fn catalog(
     State(platform): State<Platform>,
     auth: OrgAuth,
 ) -> Result<Json<Items<ListedEntry>>, ApiError> {
-    let items = upstreams::private::list(&platform, &auth.org_id).await?;
+    let items = upstreams::private::list(&platform, &auth.caller).await?;
     Ok(Json(Items { items }))
 }
 
@@ -57,7 +57,7 @@ pub(crate) async fn add_entry(
     auth: OrgAuth,
     Json(entry): Json<CatalogEntry>,
 ) -> Result<(StatusCode, Json<CatalogEntry>), ApiError> {
-    let added = upstreams::private::add(&platform, &auth.org_id, entry).await?;
+    let added = upstreams::private::add(&platform, &auth.caller, entry).await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
 
@@ -75,7 +75,7 @@ pub(crate) async fn install(
     auth: OrgAuth,
     Json(input): Json<InstallUpstream>,
 ) -> Result<(StatusCode, Json<Upstream>), ApiError> {
-    let upstream = upstreams::install(&platform, &auth.actor(), &auth.org_id, input).await?;
+    let upstream = upstreams::install(&platform, &auth.caller, input).await?;
     Ok((StatusCode::CREATED, Json(upstream)))
 }
 
@@ -87,7 +87,7 @@ pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
 ) -> Result<Json<Items<Upstream>>, ApiError> {
-    let items = upstreams::list(&platform, &auth.org_id).await?;
+    let items = upstreams::list(&platform, &auth.caller).await?;
     Ok(Json(Items { items }))
 }
 
@@ -103,7 +103,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<Json<Upstream>, ApiError> {
-    Ok(Json(upstreams::get(&platform, &auth.org_id, &id).await?))
+    Ok(Json(upstreams::get(&platform, &auth.caller, &id).await?))
 }
 
 /// Rename it, or change when nodes start it (`eager` or `on_demand`).
@@ -122,7 +122,7 @@ pub(crate) async fn update(
     Json(input): Json<UpdateUpstream>,
 ) -> Result<Json<Upstream>, ApiError> {
     Ok(Json(
-        upstreams::update(&platform, &auth.org_id, &id, input).await?,
+        upstreams::update(&platform, &auth.caller, &id, input).await?,
     ))
 }
 
@@ -138,7 +138,7 @@ pub(crate) async fn uninstall(
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<StatusCode, ApiError> {
-    upstreams::uninstall(&platform, &auth.actor(), &auth.org_id, &id).await?;
+    upstreams::uninstall(&platform, &auth.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,7 +155,7 @@ pub(crate) async fn restart(
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<(StatusCode, Json<Upstream>), ApiError> {
-    let upstream = upstreams::restart(&platform, &auth.actor(), &auth.org_id, &id).await?;
+    let upstream = upstreams::restart(&platform, &auth.caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(upstream)))
 }
 
@@ -171,7 +171,7 @@ pub(crate) async fn tools(
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<Json<Items<upstreams::ReviewedTool>>, ApiError> {
-    let items = upstreams::tools(&platform, &auth.org_id, &id).await?;
+    let items = upstreams::tools(&platform, &auth.caller, &id).await?;
     Ok(Json(Items { items }))
 }
 
@@ -218,7 +218,7 @@ async fn decide(
     state: ToolState,
 ) -> Result<Json<UpstreamTool>, ApiError> {
     let id: UpstreamId = guidepost_domain::Id::parse(id).ok_or(ApiError::NotFound)?;
-    let tool = upstreams::decide(platform, &auth.actor(), &auth.org_id, &id, name, state).await?;
+    let tool = upstreams::decide(platform, &auth.caller, &id, name, state).await?;
     Ok(Json(tool))
 }
 
@@ -234,7 +234,7 @@ pub(crate) async fn logs(
     auth: OrgAuth,
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<Json<UpstreamLogs>, ApiError> {
-    let lines = upstreams::logs(&platform, &auth.org_id, &id).await?;
+    let lines = upstreams::logs(&platform, &auth.caller, &id).await?;
     Ok(Json(UpstreamLogs { lines }))
 }
 
@@ -259,15 +259,7 @@ pub(crate) async fn attach(
     IdPath((server, upstream)): IdPath<(ServerId, UpstreamId)>,
     Json(input): Json<AttachUpstream>,
 ) -> Result<Json<Attachment>, ApiError> {
-    let attached = upstreams::attach(
-        &platform,
-        &auth.actor(),
-        &auth.org_id,
-        &server,
-        &upstream,
-        input,
-    )
-    .await?;
+    let attached = upstreams::attach(&platform, &auth.caller, &server, &upstream, input).await?;
     Ok(Json(attached))
 }
 
@@ -288,6 +280,6 @@ pub(crate) async fn detach(
     auth: OrgAuth,
     IdPath((server, upstream)): IdPath<(ServerId, UpstreamId)>,
 ) -> Result<StatusCode, ApiError> {
-    upstreams::detach(&platform, &auth.actor(), &auth.org_id, &server, &upstream).await?;
+    upstreams::detach(&platform, &auth.caller, &server, &upstream).await?;
     Ok(StatusCode::NO_CONTENT)
 }

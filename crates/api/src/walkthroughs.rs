@@ -186,7 +186,7 @@ pub(crate) async fn create(
     ),
     ApiError,
 > {
-    let walkthrough = authoring::create(&platform, &auth.org_id, input, None).await?;
+    let walkthrough = authoring::create(&platform, &auth.caller, input, None).await?;
     let location = format!("/api/v1/walkthroughs/{}", walkthrough.id);
     Ok((
         StatusCode::CREATED,
@@ -214,7 +214,7 @@ pub(crate) async fn list(
     Query(query): Query<ListWalkthroughs>,
 ) -> Result<Json<Page<WalkthroughView>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
-    let found = authoring::list(&platform, &auth.org_id, &page).await?;
+    let found = authoring::list(&platform, &auth.caller, &page).await?;
     Ok(Json(Page {
         items: found.items.into_iter().map(Into::into).collect(),
         next_cursor: found.next_cursor,
@@ -239,7 +239,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<WalkthroughId>,
 ) -> Result<Json<WalkthroughDetail>, ApiError> {
-    let (walkthrough, steps) = authoring::get_with_steps(&platform, &auth.org_id, &id).await?;
+    let (walkthrough, steps) = authoring::get_with_steps(&platform, &auth.caller, &id).await?;
     Ok(Json(WalkthroughDetail {
         walkthrough: walkthrough.into(),
         steps: steps.into_iter().map(Into::into).collect(),
@@ -269,7 +269,7 @@ pub(crate) async fn update(
     IdPath(id): IdPath<WalkthroughId>,
     Json(input): Json<UpdateWalkthrough>,
 ) -> Result<Json<WalkthroughView>, ApiError> {
-    let updated = authoring::update(&platform, &auth.org_id, &id, input).await?;
+    let updated = authoring::update(&platform, &auth.caller, &id, input).await?;
     Ok(Json(updated.into()))
 }
 
@@ -291,7 +291,7 @@ pub(crate) async fn delete(
     auth: OrgAuth,
     IdPath(id): IdPath<WalkthroughId>,
 ) -> Result<StatusCode, ApiError> {
-    authoring::delete(&platform, &auth.org_id, &id).await?;
+    authoring::delete(&platform, &auth.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -316,7 +316,7 @@ pub(crate) async fn create_step(
     IdPath(id): IdPath<WalkthroughId>,
     Json(input): Json<CreateStep>,
 ) -> Result<(StatusCode, Json<StepView>), ApiError> {
-    let step = authoring::add_step(&platform, &auth.org_id, &id, input).await?;
+    let step = authoring::add_step(&platform, &auth.caller, &id, input).await?;
     Ok((StatusCode::CREATED, Json(step.into())))
 }
 
@@ -345,7 +345,7 @@ pub(crate) async fn update_step(
     IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
     Json(input): Json<UpdateStep>,
 ) -> Result<Json<StepView>, ApiError> {
-    let step = authoring::update_step(&platform, &auth.org_id, &id, &step_id, input).await?;
+    let step = authoring::update_step(&platform, &auth.caller, &id, &step_id, input).await?;
     Ok(Json(step.into()))
 }
 
@@ -370,7 +370,7 @@ pub(crate) async fn delete_step(
     auth: OrgAuth,
     IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
 ) -> Result<StatusCode, ApiError> {
-    authoring::delete_step(&platform, &auth.org_id, &id, &step_id).await?;
+    authoring::delete_step(&platform, &auth.caller, &id, &step_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -394,7 +394,7 @@ pub(crate) async fn publish(
     auth: OrgAuth,
     IdPath(id): IdPath<WalkthroughId>,
 ) -> Result<(StatusCode, Json<PublishedVersion>), ApiError> {
-    let version = authoring::publish(&platform, &auth.org_id, &id).await?;
+    let version = authoring::publish(&platform, &auth.caller, &id).await?;
     Ok((StatusCode::CREATED, Json(version.into())))
 }
 
@@ -421,7 +421,7 @@ pub(crate) async fn funnel(
     Query(query): Query<FunnelQuery>,
 ) -> Result<Json<Funnel>, ApiError> {
     let server_id: Option<ServerId> = query_id("server_id", query.server_id.as_deref())?;
-    let report = funnel::report(&platform, &auth.org_id, &id, server_id.as_ref()).await?;
+    let report = funnel::report(&platform, &auth.caller, &id, server_id.as_ref()).await?;
     Ok(Json(report))
 }
 
@@ -443,7 +443,7 @@ pub(crate) async fn list_assignments(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<Json<Page<AssignmentView>>, ApiError> {
-    let assignments = authoring::assignments_of_server(&platform, &auth.org_id, &id).await?;
+    let assignments = authoring::assignments_of_server(&platform, &auth.caller, &id).await?;
     Ok(Json(Page {
         items: assignments.into_iter().map(Into::into).collect(),
         next_cursor: None,
@@ -476,7 +476,7 @@ pub(crate) async fn assign(
     Json(input): Json<AssignWalkthrough>,
 ) -> Result<Json<AssignmentView>, ApiError> {
     let assignment =
-        authoring::assign(&platform, &auth.org_id, &server, &walkthrough, input).await?;
+        authoring::assign(&platform, &auth.caller, &server, &walkthrough, input).await?;
     Ok(Json(assignment.into()))
 }
 
@@ -501,6 +501,6 @@ pub(crate) async fn unassign(
     auth: OrgAuth,
     IdPath((server, walkthrough)): IdPath<(ServerId, WalkthroughId)>,
 ) -> Result<StatusCode, ApiError> {
-    authoring::unassign(&platform, &auth.org_id, &server, &walkthrough).await?;
+    authoring::unassign(&platform, &auth.caller, &server, &walkthrough).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -40,8 +40,8 @@ pub(crate) async fn create(
     auth: OrgAuth,
     Json(input): Json<WebhookInput>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
-    let created = webhooks::create(&platform, &auth.org_id, input).await?;
-    tracing::info!(org = %auth.org_id, webhook = %created.webhook.id, by = %auth.key_id, "webhook created");
+    let created = webhooks::create(&platform, &auth.caller, input).await?;
+    tracing::info!(org = %auth.caller.org(), webhook = %created.webhook.id, by = %auth.caller.actor(), "webhook created");
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -53,7 +53,7 @@ pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
 ) -> Result<Json<Page<Webhook>>, ApiError> {
-    let items = webhooks::list(&platform, &auth.org_id).await?;
+    let items = webhooks::list(&platform, &auth.caller).await?;
     Ok(Json(Page {
         items,
         next_cursor: None,
@@ -72,7 +72,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<WebhookId>,
 ) -> Result<Json<Webhook>, ApiError> {
-    Ok(Json(webhooks::get(&platform, &auth.org_id, &id).await?))
+    Ok(Json(webhooks::get(&platform, &auth.caller, &id).await?))
 }
 
 /// Delete a webhook and its deliveries; pending ones are not sent.
@@ -87,8 +87,8 @@ pub(crate) async fn delete(
     auth: OrgAuth,
     IdPath(id): IdPath<WebhookId>,
 ) -> Result<StatusCode, ApiError> {
-    webhooks::delete(&platform, &auth.org_id, &id).await?;
-    tracing::info!(org = %auth.org_id, webhook = %id, by = %auth.key_id, "webhook deleted");
+    webhooks::delete(&platform, &auth.caller, &id).await?;
+    tracing::info!(org = %auth.caller.org(), webhook = %id, by = %auth.caller.actor(), "webhook deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -111,7 +111,7 @@ pub(crate) async fn deliveries(
 ) -> Result<Json<Page<WebhookDelivery>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
     Ok(Json(
-        webhooks::deliveries(&platform, &auth.org_id, &id, &page).await?,
+        webhooks::deliveries(&platform, &auth.caller, &id, &page).await?,
     ))
 }
 
@@ -128,6 +128,6 @@ pub(crate) async fn test(
     auth: OrgAuth,
     IdPath(id): IdPath<WebhookId>,
 ) -> Result<(StatusCode, Json<WebhookDelivery>), ApiError> {
-    let queued = webhooks::ping(&platform, &auth.org_id, &id).await?;
+    let queued = webhooks::ping(&platform, &auth.caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(queued)))
 }

@@ -2,6 +2,7 @@
 //! inserts in batches, at least every second and on shutdown. Recording never waits on
 //! the database; a full queue is counted and logged.
 
+use crate::Caller;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,10 +142,11 @@ pub struct ToolReport {
 /// Recorded tool calls, newest first.
 pub async fn list_tool_calls(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     filter: &ToolCallFilter,
     page: &PageRequest,
 ) -> Result<Page<ToolCall>, CoreError> {
+    let org = caller.org();
     Ok(platform.store.list_tool_calls(org, filter, page).await?)
 }
 
@@ -165,11 +167,12 @@ pub struct ToolReportWindow {
 /// by default the 24 hours before now, and never more than 31 days.
 pub async fn report(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     server: Option<&ServerId>,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
 ) -> Result<ToolReportWindow, CoreError> {
+    let org = caller.org();
     let until = until.unwrap_or_else(Timestamp::now);
     let since = since.unwrap_or(until.plus_seconds(-DAY_SECONDS));
     if since >= until {
@@ -227,11 +230,12 @@ pub struct CallsOverTime {
 /// that end with the current one (so the last bucket is still filling), at most 31 days.
 pub async fn calls_over_time(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     server: Option<&ServerId>,
     width: BucketWidth,
     count: u32,
 ) -> Result<CallsOverTime, CoreError> {
+    let org = caller.org();
     let seconds = width.seconds();
     if count == 0 || i64::from(count) * seconds > MAX_WINDOW_DAYS * DAY_SECONDS {
         let message = format!("the window must be 1 bucket to {MAX_WINDOW_DAYS} days");
@@ -252,7 +256,11 @@ pub async fn calls_over_time(
 
 /// The calls and errors of an organization in the 24 hours before now, counted by the
 /// store in one grouped statement (one bucket as wide as the window), not row by row.
-pub async fn calls_in_last_day(platform: &Platform, org: &OrgId) -> Result<CallCount, CoreError> {
+pub async fn calls_in_last_day(
+    platform: &Platform,
+    caller: &Caller,
+) -> Result<CallCount, CoreError> {
+    let org = caller.org();
     let until = Timestamp::now();
     let since = until.plus_seconds(-DAY_SECONDS);
     let counted = platform

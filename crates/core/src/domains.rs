@@ -4,6 +4,7 @@
 //! by another (the column is unique). Asking for a domain makes it pending, with a fresh
 //! challenge; the verification promotes it.
 
+use crate::{Caller, Permission};
 use async_trait::async_trait;
 use guidepost_domain::*;
 use serde::Serialize;
@@ -58,9 +59,11 @@ pub fn pending(domain: String) -> PendingDomain {
 /// is published, serves the domain.
 pub async fn verify(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &ServerId,
 ) -> Result<McpServer, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let server = platform.store.get_server(org, id).await?;
     let Some(pending) = server.pending_domain else {
         let why = match server.custom_domain {

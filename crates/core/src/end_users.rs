@@ -1,5 +1,6 @@
 //! End users as organizations see them: listed and read through the API.
 
+use crate::Caller;
 use guidepost_domain::*;
 pub use guidepost_store::EndUserFilter;
 use guidepost_store::{SupportRequestFilter, ToolCallFilter};
@@ -11,19 +12,21 @@ use crate::{CoreError, Platform};
 
 pub async fn list(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     filter: &EndUserFilter,
     page: &PageRequest,
 ) -> Result<Page<EndUser>, CoreError> {
+    let org = caller.org();
     Ok(platform.store.list_end_users(org, filter, page).await?)
 }
 
 /// An end user with their sessions.
 pub async fn get_with_sessions(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &EndUserId,
 ) -> Result<(EndUser, Vec<McpSession>), CoreError> {
+    let org = caller.org();
     let end_user = platform.store.get_end_user(org, id).await?;
     let sessions = platform.store.list_sessions_of_end_user(org, id).await?;
     Ok((end_user, sessions))
@@ -78,10 +81,11 @@ pub struct Picture {
 
 pub async fn picture(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &EndUserId,
 ) -> Result<Picture, CoreError> {
-    let (end_user, sessions) = get_with_sessions(platform, org, id).await?;
+    let org = caller.org();
+    let (end_user, sessions) = get_with_sessions(platform, caller, id).await?;
     let progress = platform
         .store
         .list_progress_of_end_user(org, id, PICTURE_PROGRESS)
@@ -111,10 +115,11 @@ pub async fn picture(
 /// support request's context). Empty for a request nobody can be traced to.
 pub async fn on_server(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     end_user: Option<&EndUserId>,
     server: &ServerId,
 ) -> Result<(Vec<ProgressView>, Vec<ToolCall>), CoreError> {
+    let org = caller.org();
     let Some(end_user) = end_user else {
         return Ok((Vec::new(), Vec::new()));
     };

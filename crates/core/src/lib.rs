@@ -1,12 +1,14 @@
 //! Guidepost's services: the operations that the MCP endpoint, the management API and
 //! the CLI share. Each one validates its input, applies the rules and calls the store.
 //!
-//! Architecture invariant: no HTTP, no MCP and no SQL here. Callers hand in already
-//! authenticated organization ids; every service passes them on to the store.
+//! Architecture invariant: no HTTP, no MCP and no SQL here. Management services take a
+//! [`Caller`] (made only after authentication) and decide here what it may do; the MCP
+//! side's services take the server a request was routed to.
 
 pub mod analytics;
 pub mod authorization;
 mod cache;
+mod caller;
 mod config;
 pub mod domains;
 pub mod end_users;
@@ -35,6 +37,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
+pub use caller::{Caller, Permission};
 pub use config::{DEFAULT_MAX_SERVER_TOOLS, PlatformConfig};
 pub use error::CoreError;
 use guidepost_store::Store;

@@ -4,7 +4,7 @@
 //! A code is 8 digits, lasts 10 minutes, takes 5 guesses (each counted before it is
 //! compared) and is stored as a hash salted with the email; at most 5 codes an hour go to
 //! one address; nothing the sign-in answers tells whether an address is a member's. A
-//! session token is random, shown once (in a cookie) and stored as a hash. Who may do what is decided here: [`require_editor`] and [`require_owner`].
+//! session token is random, shown once (in a cookie) and stored as a hash. Who may do what is the [`Caller`]'s to say.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use guidepost_domain::*;
 use crate::authorization::codes::one_time_code;
 use crate::authorization::crypto::constant_time_eq;
 use crate::mail::Mail;
-use crate::{CoreError, Platform};
+use crate::{Caller, CoreError, Permission, Platform};
 
 const CODE_TTL_SECS: i64 = 10 * 60;
 /// Guesses at one code, the right one included.
@@ -39,42 +39,37 @@ const TOUCH_EVERY_SECS: i64 = 60;
 pub struct SignedIn {
     pub member: Member,
     pub session: DashboardSession,
+    /// What the member may do, for the services their pages call.
+    pub caller: Caller,
 }
 
-/// Refuses a viewer: changing the organization's objects takes an editor or owner.
-pub fn require_editor(member: &Member) -> Result<(), CoreError> {
-    if member.role.can_edit() {
-        Ok(())
-    } else {
-        Err(CoreError::Forbidden(
-            "Viewers can look but not change anything; ask an owner for the editor role.".into(),
-        ))
+impl SignedIn {
+    fn new(member: Member, session: DashboardSession) -> Self {
+        let caller = Caller::member(&member);
+        Self {
+            member,
+            session,
+            caller,
+        }
     }
 }
 
-/// Refuses anyone but an owner: members and API keys are the owners'.
-pub fn require_owner(member: &Member) -> Result<(), CoreError> {
-    if member.role.can_administer() {
-        Ok(())
-    } else {
-        Err(CoreError::Forbidden(
-            "Only an owner can manage members and API keys.".into(),
-        ))
-    }
-}
-
-/// Adds a member without asking who does it: the CLI's first owner.
+/// Adds a member without sending an invitation (the CLI's first owner).
 pub async fn add(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     email: &Email,
     role: Role,
 ) -> Result<Member, CoreError> {
-    Ok(platform.store.create_member(org, email, role).await?)
+    caller.require(Permission::Administer)?;
+    Ok(platform
+        .store
+        .create_member(caller.org(), email, role)
+        .await?)
 }
 
-pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Member>, CoreError> {
-    Ok(platform.store.list_members(org).await?)
+pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Member>, CoreError> {
+    Ok(platform.store.list_members(caller.org()).await?)
 }
 
 /// An owner invites someone by email: they become a member at once and are told how to
@@ -82,29 +77,26 @@ pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Member>, CoreE
 pub async fn invite(
     platform: &Platform,
     mail: &dyn Mail,
-    by: &Member,
+    by: &Caller,
     email: &str,
     role: Role,
     sign_in_url: &str,
 ) -> Result<Member, CoreError> {
-    require_owner(by)?;
+    by.require(Permission::Administer)?;
     let email = Email::parse(email)?;
-    if platform.store.list_members(&by.org_id).await?.len() >= Limits::MEMBERS {
+    if platform.store.list_members(by.org()).await?.len() >= Limits::MEMBERS {
         return Err(CoreError::Conflict(format!(
             "An organization has at most {} members: remove someone first.",
             Limits::MEMBERS
         )));
     }
-    let member = platform
-        .store
-        .create_member(&by.org_id, &email, role)
-        .await?;
-    let org = platform.store.get_organization(&by.org_id).await?;
+    let member = platform.store.create_member(by.org(), &email, role).await?;
+    let org = platform.store.get_organization(by.org()).await?;
     let body = format!(
         "{inviter} invited you to {org} on Guidepost as {role}.\n\n\
          Sign in with this address at {sign_in_url}\n\n\
          We will email you a one-time code; no password is needed.\n",
-        inviter = by.email.as_str(),
+        inviter = by.name(),
         org = org.name,
         role = role.as_str(),
     );
@@ -121,18 +113,18 @@ pub async fn invite(
 /// that under a lock).
 pub async fn change_role(
     platform: &Platform,
-    by: &Member,
+    by: &Caller,
     id: &MemberId,
     role: Role,
 ) -> Result<Member, CoreError> {
-    require_owner(by)?;
-    Ok(platform.store.set_member_role(&by.org_id, id, role).await?)
+    by.require(Permission::Administer)?;
+    Ok(platform.store.set_member_role(by.org(), id, role).await?)
 }
 
 /// An owner removes a member (their sessions end with them); the last owner stays.
-pub async fn remove(platform: &Platform, by: &Member, id: &MemberId) -> Result<(), CoreError> {
-    require_owner(by)?;
-    Ok(platform.store.delete_member(&by.org_id, id).await?)
+pub async fn remove(platform: &Platform, by: &Caller, id: &MemberId) -> Result<(), CoreError> {
+    by.require(Permission::Administer)?;
+    Ok(platform.store.delete_member(by.org(), id).await?)
 }
 
 /// Emails a sign-in code to `email` if it belongs to a member. The answer is the same
@@ -241,7 +233,7 @@ async fn open_session(
         expires_at: now.plus(SESSION_LIFETIME),
     };
     platform.store.create_dashboard_session(&session).await?;
-    Ok((token, SignedIn { member, session }))
+    Ok((token, SignedIn::new(member, session)))
 }
 
 /// The member behind a session token, if the session is live (not idle too long, not
@@ -259,7 +251,7 @@ pub async fn signed_in(platform: &Platform, token: &str) -> Result<Option<Signed
     if session.last_seen_at.plus_seconds(TOUCH_EVERY_SECS) <= now {
         platform.store.touch_dashboard_session(&hash, now).await?;
     }
-    Ok(Some(SignedIn { member, session }))
+    Ok(Some(SignedIn::new(member, session)))
 }
 
 pub async fn sign_out(platform: &Platform, token: &str) -> Result<(), CoreError> {

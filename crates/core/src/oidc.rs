@@ -8,6 +8,7 @@
 //! has a secret, only while the platform has the master key to open it
 //! (`servers::update`); the provider cannot be removed while the server uses it.
 
+use crate::{Caller, Permission};
 use async_trait::async_trait;
 use guidepost_domain::*;
 use serde::{Deserialize, Serialize};
@@ -134,10 +135,12 @@ fn checked_printable(
 /// Checks and stores a server's provider, sealing the secret.
 pub async fn put(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &ServerId,
     input: OidcInput,
 ) -> Result<OidcView, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let server = platform.store.get_server(org, id).await?;
     let issuer_url = checked_issuer(&input.issuer_url)?;
     let client_id = checked_printable("client_id", &input.client_id, CLIENT_ID_MAX)?;
@@ -237,7 +240,12 @@ fn opened_secret(
         .map_err(|why| format!("{why}; PUT it again"))
 }
 
-pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<OidcView, CoreError> {
+pub async fn get(
+    platform: &Platform,
+    caller: &Caller,
+    id: &ServerId,
+) -> Result<OidcView, CoreError> {
+    let org = caller.org();
     let server = platform.store.get_server(org, id).await?;
     let provider = platform
         .store
@@ -247,7 +255,9 @@ pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<Oidc
     Ok(view(&platform.config, &server, provider))
 }
 
-pub async fn delete(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<(), CoreError> {
+pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     platform.store.get_server(org, id).await?;
     Ok(platform.store.delete_oidc_provider(org, id).await?)
 }

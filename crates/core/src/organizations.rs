@@ -1,6 +1,7 @@
 //! Organizations and their API keys (SPEC §7). Keys are random, shown once, and stored
 //! only as hashes; a request's organization is the one its key belongs to.
 
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 
 use crate::{CoreError, Platform};
@@ -18,11 +19,20 @@ pub async fn create(
 ) -> Result<(Organization, CreatedKey), CoreError> {
     validate_text("name", name, Limits::NAME)?;
     let org = platform.store.create_organization(name.trim()).await?;
-    let key = create_api_key(platform, &org.id, "default").await?;
+    let key = insert_api_key(platform, &org.id, "default").await?;
     Ok((org, key))
 }
 
 pub async fn create_api_key(
+    platform: &Platform,
+    caller: &Caller,
+    name: &str,
+) -> Result<CreatedKey, CoreError> {
+    caller.require(Permission::Administer)?;
+    insert_api_key(platform, caller.org(), name).await
+}
+
+async fn insert_api_key(
     platform: &Platform,
     org: &OrgId,
     name: &str,
@@ -39,28 +49,32 @@ pub async fn create_api_key(
     })
 }
 
-pub async fn list_api_keys(platform: &Platform, org: &OrgId) -> Result<Vec<ApiKey>, CoreError> {
+pub async fn list_api_keys(platform: &Platform, caller: &Caller) -> Result<Vec<ApiKey>, CoreError> {
+    let org = caller.org();
     Ok(platform.store.list_api_keys(org).await?)
 }
 
 pub async fn revoke_api_key(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &ApiKeyId,
 ) -> Result<ApiKey, CoreError> {
+    caller.require(Permission::Administer)?;
+    let org = caller.org();
     Ok(platform.store.revoke_api_key(org, id).await?)
 }
 
-/// The live key a presented secret belongs to, if any. Platform-wide: the lookup is by
-/// the secret's hash, and the key names its organization.
+/// Who acts with a presented API key: its organization, if the key is live. Platform-wide:
+/// the lookup is by the secret's hash, and the key names its organization.
 pub async fn authenticate(
     platform: &Platform,
     presented: &str,
-) -> Result<Option<ApiKey>, CoreError> {
-    Ok(platform
+) -> Result<Option<Caller>, CoreError> {
+    let key = platform
         .store
         .find_api_key_by_hash(&hash_secret(presented))
-        .await?)
+        .await?;
+    Ok(key.as_ref().map(Caller::api_key))
 }
 
 /// `PATCH /api/v1/organization`.
@@ -74,19 +88,22 @@ pub struct UpdateOrganization {
     pub tool_approval: Option<ToolApproval>,
 }
 
-pub async fn get(platform: &Platform, org: &OrgId) -> Result<Organization, CoreError> {
+pub async fn get(platform: &Platform, caller: &Caller) -> Result<Organization, CoreError> {
+    let org = caller.org();
     Ok(platform.store.get_organization(org).await?)
 }
 
 /// Changes the organization's settings; a change of `tool_approval` is audited.
 pub async fn update(
     platform: &Platform,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     input: UpdateOrganization,
 ) -> Result<Organization, CoreError> {
+    caller.require(Permission::Administer)?;
+    let actor = caller.actor();
+    let org = caller.org();
     let Some(rule) = input.tool_approval else {
-        return get(platform, org).await;
+        return get(platform, caller).await;
     };
     let updated = platform.store.set_tool_approval(org, rule).await?;
     let about = crate::upstreams::audit::About {

@@ -1,5 +1,6 @@
 //! Hosted MCP servers: creation and update rules, public URLs and install snippets.
 
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -198,9 +199,11 @@ fn apply_update(
 
 pub async fn create(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     input: CreateServer,
 ) -> Result<McpServer, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let kind = input.kind.unwrap_or(ServerKind::Standard);
     if kind == ServerKind::ConformanceFixture && !platform.config.enable_fixtures {
         return Err(CoreError::Forbidden(
@@ -243,22 +246,30 @@ async fn refuse_taken_domain(
     }
 }
 
-pub async fn get(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<McpServer, CoreError> {
+pub async fn get(
+    platform: &Platform,
+    caller: &Caller,
+    id: &ServerId,
+) -> Result<McpServer, CoreError> {
+    let org = caller.org();
     Ok(platform.store.get_server(org, id).await?)
 }
 
 pub async fn list(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<McpServer>, CoreError> {
+    let org = caller.org();
     Ok(platform.store.list_servers(org, page).await?)
 }
 
 /// Deletes a server with everything that belongs to it (assignments, progress,
 /// sessions, sign-in records: the store cascades). Every deletion passes here, so that
 /// what runs for a server can be stopped with it.
-pub async fn delete(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<(), CoreError> {
+pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     platform.store.delete_server(org, id).await?;
     // Nodes forget it (their caches), and its clients hear its tools are gone.
     platform
@@ -269,10 +280,12 @@ pub async fn delete(platform: &Platform, org: &OrgId, id: &ServerId) -> Result<(
 
 pub async fn update(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &ServerId,
     input: UpdateServer,
 ) -> Result<McpServer, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let current = platform.store.get_server(org, id).await?;
     let settings = apply_update(&platform.config, current.clone(), input)?;
     if settings.pending_domain != current.pending_domain {

@@ -1,5 +1,6 @@
 //! Support requests (SPEC §5): opened by the `get_support` tool, handled through the API.
 
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 use serde::Deserialize;
 use thiserror::Error;
@@ -99,10 +100,11 @@ fn choose_email(
 
 pub async fn list(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     filter: &SupportRequestFilter,
     page: &PageRequest,
 ) -> Result<Page<SupportRequest>, CoreError> {
+    let org = caller.org();
     Ok(platform
         .store
         .list_support_requests(org, filter, page)
@@ -111,18 +113,21 @@ pub async fn list(
 
 pub async fn get(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &SupportRequestId,
 ) -> Result<SupportRequest, CoreError> {
+    let org = caller.org();
     Ok(platform.store.get_support_request(org, id).await?)
 }
 
 pub async fn update_status(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &SupportRequestId,
     status: SupportStatus,
 ) -> Result<SupportRequest, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     Ok(platform
         .store
         .update_support_request_status(org, id, status, Timestamp::now())

@@ -7,6 +7,7 @@
 //! business: core only knows [`WebhookTransport`], which the binary implements over the
 //! fenced HTTP client.
 
+use crate::{Caller, Permission};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -111,9 +112,11 @@ fn context(org: &OrgId, id: &WebhookId) -> String {
 
 pub async fn create(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     input: WebhookInput,
 ) -> Result<CreatedWebhook, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let url = validate_url(&input.url)?;
     let events = validate_events(&input.events)?;
     let Some(key) = &platform.config.master_key else {
@@ -141,24 +144,33 @@ pub async fn create(
     Ok(CreatedWebhook { webhook, secret })
 }
 
-pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Webhook>, CoreError> {
+pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Webhook>, CoreError> {
+    let org = caller.org();
     Ok(platform.store.list_webhooks(org).await?)
 }
 
-pub async fn get(platform: &Platform, org: &OrgId, id: &WebhookId) -> Result<Webhook, CoreError> {
+pub async fn get(
+    platform: &Platform,
+    caller: &Caller,
+    id: &WebhookId,
+) -> Result<Webhook, CoreError> {
+    let org = caller.org();
     Ok(platform.store.get_webhook(org, id).await?)
 }
 
-pub async fn delete(platform: &Platform, org: &OrgId, id: &WebhookId) -> Result<(), CoreError> {
+pub async fn delete(platform: &Platform, caller: &Caller, id: &WebhookId) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     Ok(platform.store.delete_webhook(org, id).await?)
 }
 
 pub async fn deliveries(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WebhookId,
     page: &PageRequest,
 ) -> Result<Page<WebhookDelivery>, CoreError> {
+    let org = caller.org();
     platform.store.get_webhook(org, id).await?;
     Ok(platform
         .store
@@ -169,9 +181,11 @@ pub async fn deliveries(
 /// Queues a `ping` for one webhook, sent like any delivery, to try its receiver.
 pub async fn ping(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WebhookId,
 ) -> Result<WebhookDelivery, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let data = serde_json::json!({"webhook_id": id});
     let now = Timestamp::now();
     Ok(platform

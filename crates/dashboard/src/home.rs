@@ -27,13 +27,13 @@ pub(crate) async fn overview(
     Query(done): Query<Done>,
 ) -> PageResult {
     let chrome = Chrome::new(&app, &signed, "Overview", "overview", done.done.as_deref()).await?;
-    let org = signed.org();
+    let caller = signed.caller();
     let page = PageRequest::first(200);
-    let server_list = servers::list(&app.platform, org, &page).await?.items;
-    let walkthrough_list = walkthroughs::authoring::list(&app.platform, org, &page)
+    let server_list = servers::list(&app.platform, caller, &page).await?.items;
+    let walkthrough_list = walkthroughs::authoring::list(&app.platform, caller, &page)
         .await?
         .items;
-    let today = analytics::calls_in_last_day(&app.platform, org).await?;
+    let today = analytics::calls_in_last_day(&app.platform, caller).await?;
     Ok(page::render(&Overview {
         chrome,
         servers: server_list.len(),

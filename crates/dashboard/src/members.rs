@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use guidepost_core::members::{self, require_owner};
+use guidepost_core::members;
 use guidepost_core::organizations;
 use guidepost_domain::*;
 use serde::Deserialize;
@@ -27,7 +27,7 @@ pub(crate) async fn list(
     Query(done): Query<Done>,
 ) -> PageResult {
     let chrome = Chrome::new(&app, &signed, "Members", "members", done.done.as_deref()).await?;
-    let members = members::list(&app.platform, signed.org()).await?;
+    let members = members::list(&app.platform, signed.caller()).await?;
     Ok(page::render(&MembersPage {
         chrome,
         me: signed.member.id.to_string(),
@@ -59,7 +59,7 @@ pub(crate) async fn invite(
     members::invite(
         &app.platform,
         app.mail.as_ref(),
-        &signed.member,
+        signed.caller(),
         form.email.trim(),
         role(&form.role)?,
         &sign_in_url,
@@ -86,7 +86,7 @@ pub(crate) async fn change_role(
     SignedForm { signed, form }: SignedForm<RoleForm>,
 ) -> PageResult {
     let id: MemberId = page::id_or_not_found(&id)?;
-    members::change_role(&app.platform, &signed.member, &id, role(&form.role)?).await?;
+    members::change_role(&app.platform, signed.caller(), &id, role(&form.role)?).await?;
     Ok(page::done("/app/members", "saved"))
 }
 
@@ -96,7 +96,7 @@ pub(crate) async fn remove(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let id: MemberId = page::id_or_not_found(&id)?;
-    members::remove(&app.platform, &signed.member, &id).await?;
+    members::remove(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/members", "deleted"))
 }
 
@@ -115,9 +115,8 @@ async fn api_keys_page(
     done: Option<&str>,
     created: Option<String>,
 ) -> PageResult {
-    require_owner(&signed.member)?;
     let chrome = Chrome::new(app, signed, "API keys", "members", done).await?;
-    let keys = organizations::list_api_keys(&app.platform, signed.org()).await?;
+    let keys = organizations::list_api_keys(&app.platform, signed.caller()).await?;
     Ok(page::render(&ApiKeysPage {
         chrome,
         keys,
@@ -143,8 +142,7 @@ pub(crate) async fn create_api_key(
     State(app): State<Dashboard>,
     SignedForm { signed, form }: SignedForm<KeyForm>,
 ) -> PageResult {
-    require_owner(&signed.member)?;
-    let created = organizations::create_api_key(&app.platform, signed.org(), &form.name).await?;
+    let created = organizations::create_api_key(&app.platform, signed.caller(), &form.name).await?;
     api_keys_page(&app, &signed, Some("created"), Some(created.plaintext)).await
 }
 
@@ -153,8 +151,7 @@ pub(crate) async fn revoke_api_key(
     Path(id): Path<String>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    require_owner(&signed.member)?;
     let id: ApiKeyId = page::id_or_not_found(&id)?;
-    organizations::revoke_api_key(&app.platform, signed.org(), &id).await?;
+    organizations::revoke_api_key(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/api-keys", "revoked"))
 }

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use guidepost_core::{members, organizations};
+use guidepost_core::{Permission, members, organizations};
 use guidepost_domain::{Cursor, Id, IdKind, Limits, PageRequest};
 use http::StatusCode;
 
@@ -56,10 +56,14 @@ impl Chrome {
             members::memberships(&app.platform, &signed.signed_in)
                 .await?
                 .into_iter()
-                .partition(|m| m.member.org_id == *signed.org());
+                .partition(|m| m.member.org_id == *signed.caller().org());
         let org_name = match current.into_iter().next() {
             Some(membership) => membership.org_name,
-            None => organizations::get(&app.platform, signed.org()).await?.name,
+            None => {
+                organizations::get(&app.platform, signed.caller())
+                    .await?
+                    .name
+            }
         };
         let other_orgs = others
             .into_iter()
@@ -71,8 +75,8 @@ impl Chrome {
             org_name,
             email: signed.member.email.as_str().to_owned(),
             role: signed.member.role.as_str(),
-            can_edit: signed.member.role.can_edit(),
-            is_owner: signed.member.role.can_administer(),
+            can_edit: signed.caller().may(Permission::Edit),
+            is_owner: signed.caller().may(Permission::Administer),
             csrf: signed.csrf.clone(),
             assets: assets::prefix(),
             notice: done.and_then(notice),

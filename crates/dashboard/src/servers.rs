@@ -35,7 +35,7 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
 ) -> PageResult {
     let chrome = Chrome::new(&app, &signed, "Servers", "servers", query.done.as_deref()).await?;
-    let listed = servers::list(&app.platform, signed.org(), &query.page()?).await?;
+    let listed = servers::list(&app.platform, signed.caller(), &query.page()?).await?;
     let servers = listed
         .items
         .into_iter()
@@ -165,7 +165,6 @@ pub(crate) async fn create(
     State(app): State<Dashboard>,
     SignedForm { signed, form }: SignedForm<ServerForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let input = CreateServer {
         name: form.name.clone(),
         slug: form.slug.clone(),
@@ -178,7 +177,7 @@ pub(crate) async fn create(
         instructions: page::optional(&form.instructions),
         allowed_origins: Some(form.origins()),
     };
-    let server = servers::create(&app.platform, signed.org(), input).await?;
+    let server = servers::create(&app.platform, signed.caller(), input).await?;
     Ok(page::done(
         &format!("/app/servers/{}", server.id),
         "created",
@@ -246,7 +245,7 @@ pub(crate) async fn show(
     Query(done): Query<Done>,
 ) -> PageResult {
     let id: ServerId = page::id_or_not_found(&id)?;
-    let server = servers::get(&app.platform, signed.org(), &id).await?;
+    let server = servers::get(&app.platform, signed.caller(), &id).await?;
     let title = format!("Server {}", server.name);
     let chrome = Chrome::new(&app, &signed, title, "servers", done.done.as_deref()).await?;
     let config = &app.platform.config;
@@ -271,7 +270,6 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<ServerForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: ServerId = page::id_or_not_found(&id)?;
     let input = UpdateServer {
         name: Some(form.name.clone()),
@@ -284,7 +282,7 @@ pub(crate) async fn update(
         instructions: Some(page::optional(&form.instructions)),
         allowed_origins: Some(form.origins()),
     };
-    servers::update(&app.platform, signed.org(), &id, input).await?;
+    servers::update(&app.platform, signed.caller(), &id, input).await?;
     Ok(page::done(&format!("/app/servers/{id}"), "saved"))
 }
 
@@ -293,9 +291,8 @@ pub(crate) async fn verify_domain(
     Path(id): Path<String>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: ServerId = page::id_or_not_found(&id)?;
-    let verified = domains::verify(&app.platform, signed.org(), &id).await?;
+    let verified = domains::verify(&app.platform, signed.caller(), &id).await?;
     let what = if verified.custom_domain.is_some() && verified.pending_domain.is_none() {
         "verified"
     } else {
@@ -309,8 +306,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: ServerId = page::id_or_not_found(&id)?;
-    servers::delete(&app.platform, signed.org(), &id).await?;
+    servers::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/servers", "deleted"))
 }

@@ -32,8 +32,9 @@ pub(crate) struct Signed {
 }
 
 impl Signed {
-    pub fn org(&self) -> &guidepost_domain::OrgId {
-        &self.member.org_id
+    /// Who acts for the organization on this member's requests; core decides what it may do.
+    pub fn caller(&self) -> &guidepost_core::Caller {
+        &self.signed_in.caller
     }
 }
 

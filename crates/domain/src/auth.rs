@@ -8,12 +8,8 @@
 
 use serde::Serialize;
 
-use crate::id::kind;
-use crate::{Email, EndUser, EndUserId, Id, OrgId, ServerId, Timestamp};
-
-pub type OAuthClientId = Id<kind::OAuthClient>;
-pub type LoginSessionId = Id<kind::LoginSession>;
-pub type GrantId = Id<kind::Grant>;
+use crate::id::*;
+use crate::{Email, EndUser, Timestamp};
 
 string_enum! {
     /// How a client authenticates at the token endpoint (RFC 7591 §2).

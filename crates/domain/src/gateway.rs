@@ -6,11 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::id::{Id, kind};
-use crate::model::{OrgId, ServerId};
+use crate::id::*;
 use crate::time::Timestamp;
-
-pub type UpstreamId = Id<kind::Upstream>;
 
 /// The names of Guidepost's own tools on every hosted server (SPEC §4, §5). An upstream's
 /// definition that names one is shadowing it (SPEC §8, "Scan").
@@ -379,35 +376,29 @@ pub struct SecretSlot {
     pub description: String,
 }
 
-pub type AuditEventId = Id<kind::AuditEvent>;
-
-/// Who did something the audit log records.
+/// Who did something the audit log records. Its `Display` is what the log stores
+/// (`api_key:key_…`, `member:mem_…`, `cli`, `platform`), so stored events read the same
+/// whichever version wrote them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(String);
-
-impl Actor {
+pub enum Actor {
     /// A request made with this API key.
-    pub fn api_key(key: &crate::ApiKeyId) -> Self {
-        Self(format!("api_key:{key}"))
-    }
-
+    ApiKey(crate::ApiKeyId),
     /// A member of the organization, acting in the dashboard.
-    pub fn member(member: &crate::MemberId) -> Self {
-        Self(format!("member:{member}"))
-    }
-
+    Member(crate::MemberId),
     /// The command line, run by the platform's operator.
-    pub fn cli() -> Self {
-        Self("cli".into())
-    }
-
+    Operator,
     /// The platform itself (the supervisor discovering tools, the scanner).
-    pub fn platform() -> Self {
-        Self("platform".into())
-    }
+    Platform,
+}
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::ApiKey(key) => write!(f, "api_key:{key}"),
+            Actor::Member(member) => write!(f, "member:{member}"),
+            Actor::Operator => f.write_str("cli"),
+            Actor::Platform => f.write_str("platform"),
+        }
     }
 }
 

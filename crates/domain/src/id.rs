@@ -50,6 +50,27 @@ pub mod kind {
     }
 }
 
+/// The ids of every kind, in one place.
+pub type OrgId = Id<kind::Org>;
+pub type ServerId = Id<kind::Server>;
+pub type ApiKeyId = Id<kind::ApiKey>;
+pub type EndUserId = Id<kind::EndUser>;
+pub type SessionId = Id<kind::Session>;
+pub type SupportRequestId = Id<kind::SupportRequest>;
+pub type ToolCallId = Id<kind::ToolCall>;
+pub type WebhookId = Id<kind::Webhook>;
+pub type WebhookDeliveryId = Id<kind::WebhookDelivery>;
+pub type UpstreamId = Id<kind::Upstream>;
+pub type AuditEventId = Id<kind::AuditEvent>;
+pub type OAuthClientId = Id<kind::OAuthClient>;
+pub type LoginSessionId = Id<kind::LoginSession>;
+pub type GrantId = Id<kind::Grant>;
+pub type WalkthroughId = Id<kind::Walkthrough>;
+pub type StepId = Id<kind::Step>;
+pub type ProgressId = Id<kind::Progress>;
+pub type TaskId = Id<kind::Task>;
+pub type MemberId = Id<kind::Member>;
+
 const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 const RANDOM_LEN: usize = 20;
 

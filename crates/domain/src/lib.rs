@@ -24,7 +24,11 @@ pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
 pub use gateway::builtin_tools;
 pub use gateway::*;
-pub use id::{Id, IdKind};
+pub use id::{
+    ApiKeyId, AuditEventId, EndUserId, GrantId, Id, IdKind, LoginSessionId, MemberId,
+    OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId, SupportRequestId, TaskId,
+    ToolCallId, UpstreamId, WalkthroughId, WebhookDeliveryId, WebhookId,
+};
 pub use limits::Limits;
 pub use member::*;
 pub use model::*;

@@ -1,10 +1,8 @@
 //! The people who run an organization from the dashboard (SPEC §12): members with a
 //! role, the one-time codes they sign in with, and their dashboard sessions.
 
-use crate::id::{Id, kind};
+use crate::id::*;
 use crate::{Email, OrgId, Timestamp};
-
-pub type MemberId = Id<kind::Member>;
 
 /// What a member may do. Owners do everything, including members and API keys;
 /// editors change the organization's servers, walkthroughs, support and gateway; viewers

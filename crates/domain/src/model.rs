@@ -3,18 +3,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::id::kind;
-use crate::{AuthMode, Email, Id, ServerKind, Slug, SupportStatus, Timestamp};
-
-pub type OrgId = Id<kind::Org>;
-pub type ServerId = Id<kind::Server>;
-pub type ApiKeyId = Id<kind::ApiKey>;
-pub type EndUserId = Id<kind::EndUser>;
-pub type SessionId = Id<kind::Session>;
-pub type SupportRequestId = Id<kind::SupportRequest>;
-pub type ToolCallId = Id<kind::ToolCall>;
-pub type WebhookId = Id<kind::Webhook>;
-pub type WebhookDeliveryId = Id<kind::WebhookDelivery>;
+use crate::id::*;
+use crate::{AuthMode, Email, ServerKind, Slug, SupportStatus, Timestamp};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Organization {
@@ -174,7 +164,7 @@ pub struct ToolCall {
     pub created_at: Timestamp,
     /// The upstream MCP server that answered, for a gateway tool.
     #[schema(value_type = Option<String>)]
-    pub upstream_id: Option<crate::gateway::UpstreamId>,
+    pub upstream_id: Option<crate::UpstreamId>,
 }
 
 /// One page of a list, with the opaque cursor of the next page if there is one.

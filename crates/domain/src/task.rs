@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::id::kind;
-use crate::{EndUserId, Id, OrgId, ServerId, Timestamp};
-
-pub type TaskId = Id<kind::Task>;
+use crate::Timestamp;
+use crate::id::*;
 
 /// How long a task can be read after it was created (its `ttlMs`); then it is gone.
 pub const TASK_TTL: Duration = Duration::from_secs(60 * 60);

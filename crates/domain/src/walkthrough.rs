@@ -3,12 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::kind;
-use crate::{EndUserId, Id, OrgId, ServerId, Timestamp};
-
-pub type WalkthroughId = Id<kind::Walkthrough>;
-pub type StepId = Id<kind::Step>;
-pub type ProgressId = Id<kind::Progress>;
+use crate::Timestamp;
+use crate::id::*;
 
 string_enum! {
     /// Whether end users can see a walkthrough: only `published` ones are offered.

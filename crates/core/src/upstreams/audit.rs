@@ -1,6 +1,7 @@
 //! The gateway's audit log (SPEC §8): every install, uninstall, attach, detach,
 //! discovery, change, quarantine, approval and rejection, with who and when.
 
+use crate::Caller;
 use guidepost_domain::*;
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ pub(crate) async fn record(
         id: AuditEventId::generate(),
         org_id: org.clone(),
         created_at: Timestamp::now(),
-        actor: actor.as_str().to_owned(),
+        actor: actor.to_string(),
         action: action.to_owned(),
         upstream_id: about.upstream.cloned(),
         server_id: about.server.cloned(),
@@ -43,8 +44,9 @@ pub(crate) async fn record(
 /// The organization's audit log, newest first.
 pub async fn list(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<AuditEvent>, CoreError> {
+    let org = caller.org();
     Ok(platform.store.list_audit_events(org, page).await?)
 }

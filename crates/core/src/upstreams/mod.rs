@@ -21,6 +21,7 @@ mod scan_corpus;
 pub mod secrets;
 mod shadowing;
 
+use crate::{Caller, Permission};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -143,10 +144,12 @@ pub struct AttachUpstream {
 /// Installs an upstream from the catalog and starts it on this node.
 pub async fn install(
     platform: &Platform,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     input: InstallUpstream,
 ) -> Result<Upstream, CoreError> {
+    caller.require(Permission::Edit)?;
+    let actor = caller.actor();
+    let org = caller.org();
     let entry = private::find(platform, org, &input.catalog_entry_id).await?;
     let name = input.name.unwrap_or_else(|| entry.name.clone());
     validate_text("name", &name, Limits::NAME)?;
@@ -179,12 +182,18 @@ pub async fn install(
     Ok(upstream)
 }
 
-pub async fn get(platform: &Platform, org: &OrgId, id: &UpstreamId) -> Result<Upstream, CoreError> {
+pub async fn get(
+    platform: &Platform,
+    caller: &Caller,
+    id: &UpstreamId,
+) -> Result<Upstream, CoreError> {
+    let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
     Ok(with_confinement(platform, upstream))
 }
 
-pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<Upstream>, CoreError> {
+pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Upstream>, CoreError> {
+    let org = caller.org();
     let upstreams = platform.store.list_upstreams(org).await?;
     Ok(upstreams
         .into_iter()
@@ -201,10 +210,12 @@ fn with_confinement(platform: &Platform, mut upstream: Upstream) -> Upstream {
 /// Stops and uninstalls; hosted servers that attached it lose its tools.
 pub async fn uninstall(
     platform: &Platform,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
 ) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let actor = caller.actor();
+    let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
     let servers = attached_servers(platform, org, id).await?;
     platform.upstreams.discard(&upstream.id).await;
@@ -222,10 +233,12 @@ pub async fn uninstall(
 /// Renames it, or changes when nodes start it.
 pub async fn update(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
     input: UpdateUpstream,
 ) -> Result<Upstream, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let current = platform.store.get_upstream(org, id).await?;
     let name = input.name.unwrap_or(current.name);
     validate_text("name", &name, Limits::NAME)?;
@@ -255,10 +268,12 @@ pub async fn start_eager(platform: &Platform) -> Result<usize, CoreError> {
 /// `failed` upstream stays failed until restarted).
 pub async fn restart(
     platform: &Platform,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
 ) -> Result<Upstream, CoreError> {
+    caller.require(Permission::Edit)?;
+    let actor = caller.actor();
+    let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
     let about = audit::About {
         upstream: Some(id),
@@ -289,9 +304,10 @@ pub struct ReviewedTool {
 /// Its stored tools, as last discovered, each with its diff from what was approved.
 pub async fn tools(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
 ) -> Result<Vec<ReviewedTool>, CoreError> {
+    let org = caller.org();
     platform.store.get_upstream(org, id).await?;
     let tools = platform.store.list_upstream_tools(org, id).await?;
     let approved = platform.store.approved_tool_definitions(org, id).await?;
@@ -313,9 +329,11 @@ pub async fn tools(
 /// Its recent stderr lines on this node.
 pub async fn logs(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
 ) -> Result<Vec<String>, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
     Ok(platform.upstreams.logs(&upstream.id))
 }
@@ -332,12 +350,14 @@ async fn attached_servers(
 /// attachment of the server uses, or a tool name that would collide, is refused.
 pub async fn attach(
     platform: &Platform,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     server: &ServerId,
     id: &UpstreamId,
     input: AttachUpstream,
 ) -> Result<Attachment, CoreError> {
+    caller.require(Permission::Edit)?;
+    let actor = caller.actor();
+    let org = caller.org();
     let prefix = names::checked_prefix(&input.prefix)?;
     let timeout_ms = input.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
     if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
@@ -449,11 +469,13 @@ fn offerable<'a>(
 
 pub async fn detach(
     platform: &Platform,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     server: &ServerId,
     id: &UpstreamId,
 ) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let actor = caller.actor();
+    let org = caller.org();
     platform.store.detach_upstream(org, server, id).await?;
     let about = audit::About {
         upstream: Some(id),

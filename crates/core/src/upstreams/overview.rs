@@ -2,6 +2,7 @@
 //! upstream with its tools and the servers that attach it, the tools that wait for a
 //! decision, and an upstream's attachments.
 
+use crate::Caller;
 use guidepost_domain::*;
 
 use crate::{CoreError, Platform};
@@ -31,8 +32,9 @@ pub fn awaits_review(state: ToolState) -> bool {
 /// servers: three statements whatever their number.
 pub async fn overview(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
 ) -> Result<Vec<UpstreamOverview>, CoreError> {
+    let org = caller.org();
     let upstreams = platform.store.list_upstreams(org).await?;
     let tools = platform.store.list_org_upstream_tools(org).await?;
     let attachments = platform.store.list_org_attachments(org).await?;
@@ -71,8 +73,9 @@ pub struct AwaitingTool {
 /// statements.
 pub async fn review_queue(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
 ) -> Result<Vec<AwaitingTool>, CoreError> {
+    let org = caller.org();
     let upstreams = platform.store.list_upstreams(org).await?;
     let tools = platform.store.list_org_upstream_tools(org).await?;
     Ok(upstreams
@@ -93,9 +96,10 @@ pub async fn review_queue(
 /// The upstream's attachments to the organization's hosted servers: two statements.
 pub async fn attachments(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
 ) -> Result<Vec<Attachment>, CoreError> {
+    let org = caller.org();
     platform.store.get_upstream(org, id).await?;
     let all = platform.store.list_org_attachments(org).await?;
     Ok(all.into_iter().filter(|a| a.upstream_id == *id).collect())
@@ -114,10 +118,11 @@ pub struct ToolReview {
 /// organization's or lists no such tool.
 pub async fn tool_review(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
     name: &str,
 ) -> Result<ToolReview, CoreError> {
+    let org = caller.org();
     platform.store.get_upstream(org, id).await?;
     let tool = platform
         .store

@@ -6,6 +6,7 @@
 //! `pending` until approved under the organization's `tool_approval = manual` (the
 //! default), or approved when first seen under `trust_on_first_use`.
 
+use crate::{Caller, Permission};
 use std::collections::{HashMap, HashSet};
 
 use guidepost_domain::*;
@@ -108,7 +109,7 @@ pub async fn record_tools(
             }),
             ..Default::default()
         };
-        audit::record(platform, org, &Actor::platform(), action, about).await?;
+        audit::record(platform, org, &Actor::Platform, action, about).await?;
     }
     let servers = attached_servers(platform, org, &upstream.id).await?;
     // New names may be named by the neighbours' tools.
@@ -240,12 +241,14 @@ fn judged(
 /// (its definition is remembered, and offered again) or `Rejected`.
 pub async fn decide(
     platform: &Platform,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
     name: &str,
     state: ToolState,
 ) -> Result<UpstreamTool, CoreError> {
+    caller.require(Permission::Edit)?;
+    let actor = caller.actor();
+    let org = caller.org();
     platform.store.get_upstream(org, id).await?;
     let tool = platform.store.decide_tool(org, id, name, state).await?;
     let action = if state == ToolState::Approved {

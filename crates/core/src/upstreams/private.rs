@@ -6,6 +6,7 @@
 //! so it is refused unless the operator opts in (`--private-package-entries`); a
 //! container entry names only an image the operator lists (`--container-images`).
 
+use crate::{Caller, Permission};
 use std::collections::BTreeMap;
 
 use guidepost_domain::*;
@@ -35,7 +36,8 @@ pub struct ListedEntry {
 }
 
 /// The platform's entries, then the organization's own.
-pub async fn list(platform: &Platform, org: &OrgId) -> Result<Vec<ListedEntry>, CoreError> {
+pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<ListedEntry>, CoreError> {
+    let org = caller.org();
     let shared = platform
         .config
         .catalog
@@ -97,9 +99,11 @@ pub(super) async fn find(
 /// Checks and adds a private entry.
 pub async fn add(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     entry: CatalogEntry,
 ) -> Result<CatalogEntry, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     check(&entry)?;
     if let LaunchSpec::Container { image, .. } = &entry.spec {
         check_image_allowed(&platform.config.container_images, image)?;

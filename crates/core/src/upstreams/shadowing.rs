@@ -104,7 +104,7 @@ pub(super) async fn recheck(
                     "findings": findings,
                 }),
             };
-            audit::record(platform, org, &Actor::platform(), "tool.quarantined", about).await?;
+            audit::record(platform, org, &Actor::Platform, "tool.quarantined", about).await?;
         }
     }
     Ok(quarantined)

@@ -1,6 +1,7 @@
 //! Authoring: walkthroughs, their draft steps, publishing and assignments. Every change
 //! that can alter what a server's `tools/list` returns is announced to connected clients.
 
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 use guidepost_store::NewWalkthrough;
 use serde::Deserialize;
@@ -206,10 +207,12 @@ fn step_id(field: &'static str, text: &str) -> Result<StepId, ValidationError> {
 
 pub async fn create(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     input: CreateWalkthrough,
     external_key: Option<String>,
 ) -> Result<Walkthrough, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let fields = fields_for_create(input)?;
     Ok(platform
         .store
@@ -226,10 +229,12 @@ pub async fn create(
 /// Updates a walkthrough; a change of status can show or hide it on its servers.
 pub async fn update(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WalkthroughId,
     input: UpdateWalkthrough,
 ) -> Result<Walkthrough, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let current = platform.store.get_walkthrough(org, id).await?;
     let fields = apply_update(current, input)?;
     let updated = platform.store.update_walkthrough(org, id, &fields).await?;
@@ -240,27 +245,30 @@ pub async fn update(
 
 pub async fn list(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<Walkthrough>, CoreError> {
+    let org = caller.org();
     Ok(platform.store.list_walkthroughs(org, page).await?)
 }
 
 /// A walkthrough without its steps (one statement), for pages that need its title only.
 pub async fn get(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WalkthroughId,
 ) -> Result<Walkthrough, CoreError> {
+    let org = caller.org();
     Ok(platform.store.get_walkthrough(org, id).await?)
 }
 
 /// A walkthrough with its draft steps in order.
 pub async fn get_with_steps(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WalkthroughId,
 ) -> Result<(Walkthrough, Vec<Step>), CoreError> {
+    let org = caller.org();
     let walkthrough = platform.store.get_walkthrough(org, id).await?;
     let steps = platform.store.list_steps(org, id).await?;
     Ok((walkthrough, steps))
@@ -269,14 +277,21 @@ pub async fn get_with_steps(
 /// The walkthroughs assigned to a server, in display order.
 pub async fn assignments_of_server(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     server: &ServerId,
 ) -> Result<Vec<Assignment>, CoreError> {
+    let org = caller.org();
     platform.store.get_server(org, server).await?;
     Ok(platform.store.list_assignments(org, server).await?)
 }
 
-pub async fn delete(platform: &Platform, org: &OrgId, id: &WalkthroughId) -> Result<(), CoreError> {
+pub async fn delete(
+    platform: &Platform,
+    caller: &Caller,
+    id: &WalkthroughId,
+) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let servers = platform.store.servers_of_walkthrough(org, id).await?;
     platform.store.delete_walkthrough(org, id).await?;
     platform.announce_tools_changed(&servers).await;
@@ -285,10 +300,12 @@ pub async fn delete(platform: &Platform, org: &OrgId, id: &WalkthroughId) -> Res
 
 pub async fn add_step(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
     input: CreateStep,
 ) -> Result<Step, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let fields = step_fields(input.title, input.content, input.section_title)?;
     let placement = match input.after_step_id {
         Some(after) => StepPlacement::After(step_id("after_step_id", &after)?),
@@ -302,11 +319,13 @@ pub async fn add_step(
 
 pub async fn update_step(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
     step: &StepId,
     input: UpdateStep,
 ) -> Result<Step, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let fields =
         if input.title.is_some() || input.content.is_some() || input.section_title.is_some() {
             let current = platform.store.list_steps(org, walkthrough).await?;
@@ -335,19 +354,23 @@ pub async fn update_step(
 
 pub async fn delete_step(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
     step: &StepId,
 ) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     Ok(platform.store.delete_step(org, walkthrough, step).await?)
 }
 
 /// Publishes the draft as a new immutable version and tells the servers that offer it.
 pub async fn publish(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
 ) -> Result<WalkthroughVersion, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let version = platform.store.publish_walkthrough(org, walkthrough).await?;
     announce_for_walkthrough(platform, org, walkthrough).await;
     Ok(version)
@@ -355,11 +378,13 @@ pub async fn publish(
 
 pub async fn assign(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     server: &ServerId,
     walkthrough: &WalkthroughId,
     input: AssignWalkthrough,
 ) -> Result<Assignment, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let assignment = platform
         .store
         .assign_walkthrough(
@@ -378,10 +403,12 @@ pub async fn assign(
 
 pub async fn unassign(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     server: &ServerId,
     walkthrough: &WalkthroughId,
 ) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     platform
         .store
         .unassign_walkthrough(org, server, walkthrough)

@@ -3,6 +3,7 @@
 //! people editing one step cannot silently overwrite each other), moves by position, and
 //! the walkthrough's assignments.
 
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 
 use super::authoring::step_fields;
@@ -11,9 +12,10 @@ use crate::{CoreError, Platform};
 /// A page of the organization's walkthroughs, each with how many draft steps it has.
 pub async fn list_with_step_counts(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<(Walkthrough, i64)>, CoreError> {
+    let org = caller.org();
     let listed = platform.store.list_walkthroughs(org, page).await?;
     let ids: Vec<WalkthroughId> = listed.items.iter().map(|w| w.id.clone()).collect();
     let counts = platform.store.draft_step_counts(org, &ids).await?;
@@ -52,10 +54,11 @@ pub struct StepDraft {
 /// A draft step of the organization's walkthrough, with its position and revision.
 pub async fn step_draft(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
     step: &StepId,
 ) -> Result<StepDraft, CoreError> {
+    let org = caller.org();
     let found = platform.store.get_walkthrough(org, walkthrough).await?;
     let steps = platform.store.list_steps(org, walkthrough).await?;
     let total = steps.len();
@@ -97,11 +100,13 @@ pub enum SaveOutcome {
 /// Draft edits are not announced: agents only ever see published versions.
 pub async fn save_step(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
     step: &StepId,
     edit: StepEdit,
 ) -> Result<SaveOutcome, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let fields = step_fields(edit.title, edit.content, edit.section_title)?;
     let revision = Timestamp::from_micros(edit.revision);
     let written = platform
@@ -111,7 +116,7 @@ pub async fn save_step(
     match written {
         Some(saved) => Ok(SaveOutcome::Saved(saved)),
         None => {
-            let current = step_draft(platform, org, walkthrough, step).await?;
+            let current = step_draft(platform, caller, walkthrough, step).await?;
             Ok(SaveOutcome::Conflict(Box::new(current)))
         }
     }
@@ -131,11 +136,13 @@ pub enum StepMove {
 /// Moves a draft step; returns its 1-based position afterwards.
 pub async fn move_step(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
     step: &StepId,
     to: StepMove,
 ) -> Result<usize, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     let steps = platform.store.list_steps(org, walkthrough).await?;
     let current = steps
         .iter()
@@ -173,9 +180,10 @@ fn target_index(current: usize, len: usize, to: StepMove) -> Result<usize, Valid
 /// A walkthrough's assignments to the organization's servers, by display order.
 pub async fn assignments_of_walkthrough(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
 ) -> Result<Vec<Assignment>, CoreError> {
+    let org = caller.org();
     platform.store.get_walkthrough(org, walkthrough).await?;
     Ok(platform
         .store

@@ -5,6 +5,7 @@
 //! [`report`] only loads them. Steps are matched by their stable id, so progress pinned to
 //! an older version still counts for the steps the newest version kept.
 
+use crate::Caller;
 use std::collections::{HashMap, HashSet};
 
 use guidepost_domain::*;
@@ -143,10 +144,11 @@ fn median_seconds(mut micros: Vec<i64>) -> Option<f64> {
 /// organization's; `Conflict` when the walkthrough was never published.
 pub async fn report(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
     server: Option<&ServerId>,
 ) -> Result<Funnel, CoreError> {
+    let org = caller.org();
     let found = platform.store.get_walkthrough(org, walkthrough).await?;
     if let Some(server) = server {
         platform.store.get_server(org, server).await?;

@@ -2,6 +2,7 @@
 //! pinned to each version), and, before publishing, what the draft changes against the
 //! newest version, step by step and line by line.
 
+use crate::Caller;
 use guidepost_domain::*;
 pub use guidepost_store::VersionSummary;
 
@@ -16,9 +17,10 @@ pub const MAX_VERSIONS_LISTED: u32 = 200;
 /// unfinished progress is pinned to it.
 pub async fn history(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
 ) -> Result<(Walkthrough, Vec<VersionSummary>), CoreError> {
+    let org = caller.org();
     let found = platform.store.get_walkthrough(org, walkthrough).await?;
     let versions = platform
         .store
@@ -53,9 +55,10 @@ impl PublishReview {
 /// Compares the draft with the newest published version.
 pub async fn review(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
 ) -> Result<PublishReview, CoreError> {
+    let org = caller.org();
     let found = platform.store.get_walkthrough(org, walkthrough).await?;
     let draft = platform.store.list_steps(org, walkthrough).await?;
     let published = match found.published_version {

@@ -57,7 +57,7 @@ pub(crate) async fn list(
         email: (!email.is_empty()).then(|| email.clone()),
         tracking_id: (!tracking_id.is_empty()).then(|| tracking_id.clone()),
     };
-    let found = end_users::list(&app.platform, signed.org(), &filter, &page).await?;
+    let found = end_users::list(&app.platform, signed.caller(), &filter, &page).await?;
     let chrome = Chrome::new(&app, &signed, "End users", "end-users", None).await?;
     let next = found.next_cursor.map(|cursor| {
         let pairs = [
@@ -125,7 +125,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
 ) -> PageResult {
     let id: EndUserId = page::id_or_not_found(&id)?;
-    let picture = end_users::picture(&app.platform, signed.org(), &id).await?;
+    let picture = end_users::picture(&app.platform, signed.caller(), &id).await?;
     let person = person_row(picture.end_user.clone());
     let title = person
         .email

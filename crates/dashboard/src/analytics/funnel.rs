@@ -66,15 +66,15 @@ pub(crate) async fn show(
 ) -> PageResult {
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let server: Option<ServerId> = filter_id("server", &query.server)?;
-    let org = signed.org();
-    let walkthrough = authoring::get(&app.platform, org, &id).await?;
+    let caller = signed.caller();
+    let walkthrough = authoring::get(&app.platform, caller, &id).await?;
     // Another organization's server is not found, as on the analytics overview, whether
     // or not there is a funnel to filter.
     if let Some(server) = &server {
-        servers::get(&app.platform, org, server).await?;
+        servers::get(&app.platform, caller, server).await?;
     }
     let funnel = match walkthrough.published_version {
-        Some(_) => Some(funnel::report(&app.platform, org, &id, server.as_ref()).await?),
+        Some(_) => Some(funnel::report(&app.platform, caller, &id, server.as_ref()).await?),
         None => None,
     };
     let title = format!("Funnel: {}", walkthrough.title);

@@ -48,7 +48,7 @@ struct ServerNames(Vec<(String, String)>);
 impl ServerNames {
     async fn of(app: &Dashboard, signed: &Signed) -> Result<Self, PageError> {
         let page = PageRequest::first(SERVER_CHOICES);
-        let listed = servers::list(&app.platform, signed.org(), &page).await?;
+        let listed = servers::list(&app.platform, signed.caller(), &page).await?;
         Ok(ServerNames(
             listed
                 .items

@@ -5,7 +5,6 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use guidepost_core::end_users;
-use guidepost_core::members::require_editor;
 use guidepost_core::support::{self, SupportRequestFilter};
 use guidepost_domain::*;
 use serde::Deserialize;
@@ -73,7 +72,7 @@ pub(crate) async fn inbox(
         server_id: filter_id("server", &query.server)?,
         end_user_id: filter_id("end_user", &query.end_user)?,
     };
-    let found = support::list(&app.platform, signed.org(), &filter, &page).await?;
+    let found = support::list(&app.platform, signed.caller(), &filter, &page).await?;
     let chrome = Chrome::new(&app, &signed, "Support", "support", None).await?;
     let names = ServerNames::of(&app, &signed).await?;
     let server = filter.server_id.as_ref().map(|s| s.to_string());
@@ -151,11 +150,11 @@ pub(crate) async fn show(
     Query(done): Query<Done>,
 ) -> PageResult {
     let id: SupportRequestId = page::id_or_not_found(&id)?;
-    let org = signed.org();
-    let request = support::get(&app.platform, org, &id).await?;
+    let caller = signed.caller();
+    let request = support::get(&app.platform, caller, &id).await?;
     let person = request.end_user_id.as_ref();
     let (progress, calls) =
-        end_users::on_server(&app.platform, org, person, &request.server_id).await?;
+        end_users::on_server(&app.platform, caller, person, &request.server_id).await?;
     let title = format!("Support: {}", request.title);
     let chrome = Chrome::new(&app, &signed, title, "support", done.done.as_deref()).await?;
     let names = ServerNames::of(&app, &signed).await?;
@@ -186,10 +185,9 @@ pub(crate) async fn change_status(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<StatusForm>,
 ) -> PageResult {
-    require_editor(&signed.member)?;
     let id: SupportRequestId = page::id_or_not_found(&id)?;
     let status = status(&form.status)?;
-    support::update_status(&app.platform, signed.org(), &id, status).await?;
+    support::update_status(&app.platform, signed.caller(), &id, status).await?;
     Ok(page::done(&format!("/app/support/{id}"), "status"))
 }
 

@@ -83,16 +83,16 @@ pub(crate) async fn overview(
     let days = window_days(&query.days)?;
     let server: Option<ServerId> = filter_id("server", &query.server)?;
     if let Some(id) = &server {
-        servers::get(&app.platform, signed.org(), id).await?;
+        servers::get(&app.platform, signed.caller(), id).await?;
     }
     let chrome = Chrome::new(&app, &signed, "Analytics", "analytics", None).await?;
     let (width, count) = buckets_for(days);
-    let org = signed.org();
+    let caller = signed.caller();
     let over_time =
-        analytics::calls_over_time(&app.platform, org, server.as_ref(), width, count).await?;
+        analytics::calls_over_time(&app.platform, caller, server.as_ref(), width, count).await?;
     let report = analytics::report(
         &app.platform,
-        org,
+        caller,
         server.as_ref(),
         Some(over_time.since),
         Some(over_time.until),
@@ -100,7 +100,7 @@ pub(crate) async fn overview(
     .await?;
     let names = ServerNames::of(&app, &signed).await?;
     let first = PageRequest::first(WALKTHROUGHS_LISTED);
-    let listed = authoring::list(&app.platform, org, &first).await?;
+    let listed = authoring::list(&app.platform, caller, &first).await?;
     let walkthroughs = listed.items.into_iter().map(walkthrough_row).collect();
     let server = server.map(|s| s.to_string()).unwrap_or_default();
     let total_calls = over_time.buckets.iter().map(|b| b.calls).sum();

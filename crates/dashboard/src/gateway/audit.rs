@@ -56,13 +56,13 @@ pub(crate) async fn list(
         after,
         limit: PAGE_SIZE,
     };
-    let listed = audit::list(&app.platform, signed.org(), &request).await?;
-    let emails: HashMap<String, String> = members::list(&app.platform, signed.org())
+    let listed = audit::list(&app.platform, signed.caller(), &request).await?;
+    let emails: HashMap<String, String> = members::list(&app.platform, signed.caller())
         .await?
         .into_iter()
         .map(|m| {
             (
-                Actor::member(&m.id).as_str().to_owned(),
+                Actor::Member(m.id.clone()).to_string(),
                 m.email.as_str().to_owned(),
             )
         })

@@ -54,11 +54,6 @@ pub(crate) fn routes() -> Router<Dashboard> {
         .route("/gateway/audit", get(audit::list))
 }
 
-/// Who the audit log names for a member acting in the dashboard.
-fn actor(signed: &Signed) -> Actor {
-    Actor::member(&signed.member.id)
-}
-
 /// The badge class that goes with an upstream's status (the word is always shown too).
 fn status_tone(status: UpstreamStatus) -> &'static str {
     match status {
@@ -103,7 +98,7 @@ pub(crate) async fn installed(
     Query(done): Query<Done>,
 ) -> PageResult {
     let chrome = Chrome::new(&app, &signed, "Gateway", "gateway", done.done.as_deref()).await?;
-    let all = overview::overview(&app.platform, signed.org()).await?;
+    let all = overview::overview(&app.platform, signed.caller()).await?;
     let upstreams: Vec<UpstreamRow> = all
         .iter()
         .map(|entry| UpstreamRow {

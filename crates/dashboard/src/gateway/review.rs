@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use guidepost_core::upstreams::{self, overview};
 use guidepost_domain::*;
 
+use super::state_tone;
 use super::visible::{self, DiffBlock, DiffLine, Visible};
-use super::{actor, state_tone};
 use crate::Dashboard;
 use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::session::{Signed, SignedForm};
@@ -37,7 +37,7 @@ pub(crate) async fn queue(
 ) -> PageResult {
     let title = "Review queue";
     let chrome = Chrome::new(&app, &signed, title, "gateway", done.done.as_deref()).await?;
-    let queue = overview::review_queue(&app.platform, signed.org()).await?;
+    let queue = overview::review_queue(&app.platform, signed.caller()).await?;
     let tools = queue
         .into_iter()
         .map(|awaiting| QueueRow {
@@ -88,9 +88,9 @@ pub(crate) async fn tool(
     Path((id, name)): Path<(String, String)>,
 ) -> PageResult {
     let id: UpstreamId = page::id_or_not_found(&id)?;
-    let org = signed.org();
-    let upstream = upstreams::get(&app.platform, org, &id).await?;
-    let review = overview::tool_review(&app.platform, org, &id, &name).await?;
+    let caller = signed.caller();
+    let upstream = upstreams::get(&app.platform, caller, &id).await?;
+    let review = overview::tool_review(&app.platform, caller, &id, &name).await?;
     let tool = &review.tool;
     let title = format!("Review {}", tool.name);
     let chrome = Chrome::new(&app, &signed, title, "gateway", None).await?;
@@ -157,16 +157,7 @@ async fn decide(
     name: &str,
     state: ToolState,
 ) -> Result<(), PageError> {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: UpstreamId = page::id_or_not_found(id)?;
-    upstreams::decide(
-        &app.platform,
-        &actor(signed),
-        signed.org(),
-        &id,
-        name,
-        state,
-    )
-    .await?;
+    upstreams::decide(&app.platform, signed.caller(), &id, name, state).await?;
     Ok(())
 }

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use guidepost_core::servers;
 use guidepost_core::upstreams::{self, AttachUpstream, overview};
+use guidepost_core::{Permission, servers};
 use guidepost_domain::*;
 use serde::Deserialize;
 
-use super::{actor, state_tone, status_tone};
+use super::{state_tone, status_tone};
 use crate::Dashboard;
 use crate::page::{self, Chrome, Done, PageResult};
 use crate::session::{Signed, SignedForm};
@@ -73,14 +73,14 @@ pub(crate) async fn show(
     Query(done): Query<Done>,
 ) -> PageResult {
     let id: UpstreamId = page::id_or_not_found(&id)?;
-    let org = signed.org();
-    let upstream = upstreams::get(&app.platform, org, &id).await?;
+    let caller = signed.caller();
+    let upstream = upstreams::get(&app.platform, caller, &id).await?;
     let title = format!("Upstream {}", upstream.name);
     let chrome = Chrome::new(&app, &signed, title, "gateway", done.done.as_deref()).await?;
-    let tools = upstreams::tools(&app.platform, org, &id).await?;
-    let may_read_logs = signed.member.role.can_edit();
+    let tools = upstreams::tools(&app.platform, caller, &id).await?;
+    let may_read_logs = signed.caller().may(Permission::Edit);
     let logs = if may_read_logs {
-        let all = upstreams::logs(&app.platform, org, &id).await?;
+        let all = upstreams::logs(&app.platform, caller, &id).await?;
         let recent = &all[all.len().saturating_sub(LOG_LINES)..];
         Some(RecentLogs {
             text: recent.join("\n"),
@@ -89,8 +89,8 @@ pub(crate) async fn show(
     } else {
         None
     };
-    let attachments = overview::attachments(&app.platform, org, &id).await?;
-    let server_list = servers::list(&app.platform, org, &PageRequest::first(200))
+    let attachments = overview::attachments(&app.platform, caller, &id).await?;
+    let server_list = servers::list(&app.platform, caller, &PageRequest::first(200))
         .await?
         .items;
     let names: HashMap<ServerId, String> = server_list
@@ -144,9 +144,8 @@ pub(crate) async fn restart(
     Path(id): Path<String>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: UpstreamId = page::id_or_not_found(&id)?;
-    upstreams::restart(&app.platform, &actor(&signed), signed.org(), &id).await?;
+    upstreams::restart(&app.platform, signed.caller(), &id).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
         "restarted",
@@ -167,7 +166,6 @@ pub(crate) async fn attach(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<AttachForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: UpstreamId = page::id_or_not_found(&id)?;
     let server: ServerId = page::id_or_not_found(&form.server_id)?;
     let input = AttachUpstream {
@@ -175,8 +173,7 @@ pub(crate) async fn attach(
         allowed_tools: None,
         timeout_ms: None,
     };
-    let (actor, org) = (actor(&signed), signed.org());
-    upstreams::attach(&app.platform, &actor, org, &server, &id, input).await?;
+    upstreams::attach(&app.platform, signed.caller(), &server, &id, input).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
         "attached",
@@ -189,10 +186,9 @@ pub(crate) async fn detach(
     Path((id, server)): Path<(String, String)>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: UpstreamId = page::id_or_not_found(&id)?;
     let server: ServerId = page::id_or_not_found(&server)?;
-    upstreams::detach(&app.platform, &actor(&signed), signed.org(), &server, &id).await?;
+    upstreams::detach(&app.platform, signed.caller(), &server, &id).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
         "detached",
@@ -205,8 +201,7 @@ pub(crate) async fn uninstall(
     Path(id): Path<String>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: UpstreamId = page::id_or_not_found(&id)?;
-    upstreams::uninstall(&app.platform, &actor(&signed), signed.org(), &id).await?;
+    upstreams::uninstall(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/gateway", "uninstalled"))
 }

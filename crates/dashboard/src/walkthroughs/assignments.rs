@@ -3,9 +3,9 @@
 //! assignment) and unassigning.
 
 use axum::extract::{Path, State};
-use guidepost_core::servers;
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::editing;
+use guidepost_core::{Caller, servers};
 use guidepost_domain::*;
 use serde::Deserialize;
 
@@ -27,13 +27,14 @@ pub(super) struct ServerAssignment {
 /// and whether there are more servers than shown.
 pub(super) async fn server_assignments(
     app: &Dashboard,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
 ) -> Result<(Vec<ServerAssignment>, bool), PageError> {
-    let assignments = editing::assignments_of_walkthrough(&app.platform, org, walkthrough).await?;
+    let assignments =
+        editing::assignments_of_walkthrough(&app.platform, caller, walkthrough).await?;
     let listed = servers::list(
         &app.platform,
-        org,
+        caller,
         &PageRequest::first(Limits::PAGE_SIZE_MAX),
     )
     .await?;
@@ -69,7 +70,6 @@ pub(crate) async fn assign(
     Path((id, server_id)): Path<(String, String)>,
     SignedForm { signed, form }: SignedForm<AssignForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let server: ServerId = page::id_or_not_found(&server_id)?;
     let display_order = match form.display_order.trim() {
@@ -83,7 +83,7 @@ pub(crate) async fn assign(
         display_order: Some(display_order),
         is_enabled: Some(form.is_enabled.is_some()),
     };
-    authoring::assign(&app.platform, signed.org(), &server, &id, input).await?;
+    authoring::assign(&app.platform, signed.caller(), &server, &id, input).await?;
     Ok(page::done(&editor_path(&id), "assigned"))
 }
 
@@ -92,9 +92,8 @@ pub(crate) async fn unassign(
     Path((id, server_id)): Path<(String, String)>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let server: ServerId = page::id_or_not_found(&server_id)?;
-    authoring::unassign(&app.platform, signed.org(), &server, &id).await?;
+    authoring::unassign(&app.platform, signed.caller(), &server, &id).await?;
     Ok(page::done(&editor_path(&id), "unassigned"))
 }

@@ -88,7 +88,8 @@ pub(crate) async fn show(
     Query(query): Query<EditorQuery>,
 ) -> PageResult {
     let id: WalkthroughId = page::id_or_not_found(&id)?;
-    let (walkthrough, steps) = authoring::get_with_steps(&app.platform, signed.org(), &id).await?;
+    let (walkthrough, steps) =
+        authoring::get_with_steps(&app.platform, signed.caller(), &id).await?;
     let total = steps.len();
     let rows: Vec<StepRow> = steps
         .into_iter()
@@ -111,7 +112,7 @@ pub(crate) async fn show(
     };
     let title = format!("Walkthrough {}", walkthrough.title);
     let chrome = Chrome::new(&app, &signed, title, "walkthroughs", notice).await?;
-    let (servers, more_servers) = server_assignments(&app, signed.org(), &id).await?;
+    let (servers, more_servers) = server_assignments(&app, signed.caller(), &id).await?;
     Ok(page::render(&EditorPage {
         chrome,
         id: id.to_string(),
@@ -191,9 +192,8 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<FieldsForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
-    authoring::update(&app.platform, signed.org(), &id, form.into_update()?).await?;
+    authoring::update(&app.platform, signed.caller(), &id, form.into_update()?).await?;
     Ok(page::done(&editor_path(&id), "saved"))
 }
 
@@ -202,8 +202,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
-    authoring::delete(&app.platform, signed.org(), &id).await?;
+    authoring::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/walkthroughs", "deleted"))
 }

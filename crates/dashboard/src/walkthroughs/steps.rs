@@ -36,7 +36,6 @@ pub(crate) async fn add(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<AddForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let input = CreateStep {
         title: form.title,
@@ -44,7 +43,7 @@ pub(crate) async fn add(
         section_title: optional(&form.section_title),
         after_step_id: optional(&form.after_step_id),
     };
-    let step = authoring::add_step(&app.platform, signed.org(), &id, input).await?;
+    let step = authoring::add_step(&app.platform, signed.caller(), &id, input).await?;
     Ok(done_at_step(&id, "created", &step.id))
 }
 
@@ -134,7 +133,7 @@ pub(crate) async fn edit(
 ) -> PageResult {
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let step_id: StepId = page::id_or_not_found(&step_id)?;
-    let draft = editing::step_draft(&app.platform, signed.org(), &id, &step_id).await?;
+    let draft = editing::step_draft(&app.platform, signed.caller(), &id, &step_id).await?;
     let chrome = step_chrome(&app, &signed, &draft, done.done.as_deref()).await?;
     let fields = saved_fields(&draft);
     Ok(page::render(&StepPage::new(chrome, &draft, fields, false)))
@@ -189,14 +188,13 @@ pub(crate) async fn save(
     Path((id, step_id)): Path<(String, String)>,
     SignedForm { signed, form }: SignedForm<StepForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let step_id: StepId = page::id_or_not_found(&step_id)?;
     let posted = form.fields()?;
     if form.action == "preview" {
         // Nothing is written: the page shows the posted text, still at the revision it
         // was loaded at, so that saving it later is checked the same way.
-        let draft = editing::step_draft(&app.platform, signed.org(), &id, &step_id).await?;
+        let draft = editing::step_draft(&app.platform, signed.caller(), &id, &step_id).await?;
         let chrome = step_chrome(&app, &signed, &draft, None).await?;
         return Ok(page::render(&StepPage::new(chrome, &draft, posted, true)));
     }
@@ -206,7 +204,7 @@ pub(crate) async fn save(
         content: posted.content.clone(),
         revision: posted.revision,
     };
-    match editing::save_step(&app.platform, signed.org(), &id, &step_id, edit).await? {
+    match editing::save_step(&app.platform, signed.caller(), &id, &step_id, edit).await? {
         SaveOutcome::Saved(_) => Ok(page::done(
             &format!("/app/walkthroughs/{id}/steps/{step_id}"),
             "saved",
@@ -263,11 +261,10 @@ pub(crate) async fn move_step(
     Path((id, step_id)): Path<(String, String)>,
     SignedForm { signed, form }: SignedForm<MoveForm>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let step_id: StepId = page::id_or_not_found(&step_id)?;
     let target = form.target()?;
-    editing::move_step(&app.platform, signed.org(), &id, &step_id, target).await?;
+    editing::move_step(&app.platform, signed.caller(), &id, &step_id, target).await?;
     Ok(done_at_step(&id, "moved", &step_id))
 }
 
@@ -276,9 +273,8 @@ pub(crate) async fn delete(
     Path((id, step_id)): Path<(String, String)>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    guidepost_core::members::require_editor(&signed.member)?;
     let id: WalkthroughId = page::id_or_not_found(&id)?;
     let step_id: StepId = page::id_or_not_found(&step_id)?;
-    authoring::delete_step(&app.platform, signed.org(), &id, &step_id).await?;
+    authoring::delete_step(&app.platform, signed.caller(), &id, &step_id).await?;
     Ok(page::done(&editor_path(&id), "deleted"))
 }

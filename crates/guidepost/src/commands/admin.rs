@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use guidepost_core::servers::{self, CreateServer, UpdateServer};
-use guidepost_core::{CoreError, Platform, PlatformConfig, organizations};
+use guidepost_core::{Caller, CoreError, Platform, PlatformConfig, organizations};
 use guidepost_domain::{AuthMode, Id, OrgId, PageRequest, ServerKind};
 use guidepost_store::Store;
 use serde_json::json;
@@ -41,6 +41,11 @@ pub(super) fn org_id(text: &str) -> anyhow::Result<OrgId> {
     Id::parse(text).with_context(|| format!("{text:?} is not an organization id (org_…)"))
 }
 
+/// The platform's operator, acting for the organization `text` names.
+pub(super) fn operator(text: &str) -> anyhow::Result<Caller> {
+    Ok(Caller::operator(org_id(text)?))
+}
+
 async fn create_org(
     platform: &Platform,
     name: &str,
@@ -54,8 +59,13 @@ async fn create_org(
     let (org, created) = organizations::create(platform, name).await?;
     let sign_in = match &owner {
         Some(email) => {
-            guidepost_core::members::add(platform, &org.id, email, guidepost_domain::Role::Owner)
-                .await?;
+            guidepost_core::members::add(
+                platform,
+                &Caller::operator(org.id.clone()),
+                email,
+                guidepost_domain::Role::Owner,
+            )
+            .await?;
             Some(dashboard_sign_in_url(platform, email))
         }
         None => None,
@@ -131,7 +141,7 @@ async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyh
                 instructions,
                 allowed_origins: None,
             };
-            let server = servers::create(platform, &org_id(&org)?, input)
+            let server = servers::create(platform, &operator(&org)?, input)
                 .await
                 .map_err(anyhow::Error::new)?;
             let view = servers::view(&platform.config, server);
@@ -182,26 +192,25 @@ async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyh
                 allowed_origins: (clear_allowed_origins || !allowed_origins.is_empty())
                     .then_some(allowed_origins),
             };
-            let org = org_id(&org)?;
-            let server =
-                servers::update(platform, &org, &id, input)
-                    .await
-                    .map_err(|e| match e {
-                        CoreError::NotFound => {
-                            anyhow::anyhow!("no server {id} in organization {org}")
-                        }
-                        other => anyhow::Error::new(other),
-                    })?;
+            let caller = operator(&org)?;
+            let server = servers::update(platform, &caller, &id, input)
+                .await
+                .map_err(|e| match e {
+                    CoreError::NotFound => {
+                        anyhow::anyhow!("no server {id} in organization {org}")
+                    }
+                    other => anyhow::Error::new(other),
+                })?;
             let view = servers::view(&platform.config, server);
             output::print(json, &view, |v| {
                 format!("Server {} updated: {}", v.server.id, v.mcp_url)
             });
             Ok(())
         }
-        ServerCommand::List { org } => list_servers(platform, &org_id(&org)?, json).await,
+        ServerCommand::List { org } => list_servers(platform, &operator(&org)?, json).await,
         ServerCommand::VerifyDomain { org, id, .. } => {
             let id = Id::parse(&id).with_context(|| format!("{id:?} is not a server id (ms_…)"))?;
-            let server = guidepost_core::domains::verify(platform, &org_id(&org)?, &id)
+            let server = guidepost_core::domains::verify(platform, &operator(&org)?, &id)
                 .await
                 .map_err(anyhow::Error::new)?;
             let view = servers::view(&platform.config, server);
@@ -220,14 +229,14 @@ fn parse_auth_mode(text: &str) -> anyhow::Result<AuthMode> {
     })
 }
 
-async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
+async fn list_servers(platform: &Platform, caller: &Caller, json: bool) -> anyhow::Result<()> {
     let mut views = Vec::new();
     let mut page = PageRequest {
         after: None,
         limit: guidepost_domain::Limits::PAGE_SIZE_MAX,
     };
     loop {
-        let found = servers::list(platform, org, &page).await?;
+        let found = servers::list(platform, caller, &page).await?;
         views.extend(
             found
                 .items
@@ -259,7 +268,7 @@ async fn list_servers(platform: &Platform, org: &OrgId, json: bool) -> anyhow::R
 async fn api_key(platform: &Platform, command: ApiKeyCommand, json: bool) -> anyhow::Result<()> {
     match command {
         ApiKeyCommand::Create { org, name } => {
-            let created = organizations::create_api_key(platform, &org_id(&org)?, &name)
+            let created = organizations::create_api_key(platform, &operator(&org)?, &name)
                 .await
                 .map_err(not_found_org)?;
             let (key, plaintext) = (created.key, created.plaintext);
@@ -272,7 +281,7 @@ async fn api_key(platform: &Platform, command: ApiKeyCommand, json: bool) -> any
             let Some(key_id) = Id::parse(&id) else {
                 bail!("{id:?} is not an API key id (key_…)")
             };
-            let key = organizations::revoke_api_key(platform, &org_id(&org)?, &key_id)
+            let key = organizations::revoke_api_key(platform, &operator(&org)?, &key_id)
                 .await
                 .map_err(not_found_org)?;
             output::print(json, &key, |k| format!("API key {} revoked.", k.id));

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use guidepost_core::organizations;
 use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream};
-use guidepost_domain::{Actor, UpstreamStatus};
+use guidepost_core::{Caller, organizations};
+use guidepost_domain::UpstreamStatus;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -95,13 +95,14 @@ async fn measure(
 ) -> anyhow::Result<GatewayReport> {
     let platform = &running.platform;
     let (org, _) = organizations::create(platform, "Bench").await?;
+    let caller = Caller::operator(org.id.clone());
     let trust = organizations::UpdateOrganization {
         tool_approval: Some(guidepost_domain::ToolApproval::TrustOnFirstUse),
     };
-    organizations::update(platform, &Actor::cli(), &org.id, trust).await?;
+    organizations::update(platform, &caller, trust).await?;
     let server = guidepost_core::servers::create(
         platform,
-        &org.id,
+        &caller,
         serde_json::from_value(json!({"name": "Bench", "slug": "bench"}))?,
     )
     .await?;
@@ -112,11 +113,11 @@ async fn measure(
         config: Default::default(),
         start: None,
     };
-    let upstream = upstreams::install(platform, &Actor::cli(), &org.id, install).await?;
+    let upstream = upstreams::install(platform, &caller, install).await?;
     eprintln!("bench: installing {entry} ({}) …", upstream.id);
     let deadline = Instant::now() + Duration::from_secs(300);
     let upstream = loop {
-        let current = upstreams::get(platform, &org.id, &upstream.id).await?;
+        let current = upstreams::get(platform, &caller, &upstream.id).await?;
         match current.status {
             UpstreamStatus::Ready => break current,
             UpstreamStatus::Installing | UpstreamStatus::Starting if Instant::now() < deadline => {
@@ -133,15 +134,7 @@ async fn measure(
         allowed_tools: None,
         timeout_ms: None,
     };
-    upstreams::attach(
-        platform,
-        &Actor::cli(),
-        &org.id,
-        &server.id,
-        &upstream.id,
-        attach,
-    )
-    .await?;
+    upstreams::attach(platform, &caller, &server.id, &upstream.id, attach).await?;
 
     eprintln!("bench: {calls} calls of {tool} directly …");
     let direct =

@@ -4,7 +4,7 @@
 use guidepost_core::servers::{self, CreateServer};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content;
-use guidepost_core::{Platform, organizations};
+use guidepost_core::{Caller, Platform, organizations};
 use guidepost_domain::{Email, Role, TrackingId};
 use serde::Serialize;
 
@@ -89,16 +89,17 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
                 instructions: Some("This is Guidepost's demo server. Use get_support to reach the (demo) support team.".into()),
                 allowed_origins: None,
             };
-            servers::create(platform, &org.id, input).await?
+            servers::create(platform, &Caller::operator(org.id), input).await?
         }
     };
-    let walkthrough_id = seed_walkthrough(platform, &server).await?;
+    let operator = Caller::operator(server.org_id.clone());
+    let walkthrough_id = seed_walkthrough(platform, &operator, &server).await?;
     let owner = Email::parse(DEMO_OWNER)?;
-    match guidepost_core::members::add(platform, &server.org_id, &owner, Role::Owner).await {
+    match guidepost_core::members::add(platform, &operator, &owner, Role::Owner).await {
         Ok(_) | Err(guidepost_core::CoreError::Conflict(_)) => {}
         Err(other) => return Err(other.into()),
     }
-    let key = organizations::create_api_key(platform, &server.org_id, "demo").await?;
+    let key = organizations::create_api_key(platform, &operator, "demo").await?;
     let tracking = TrackingId::generate("demo-");
     let view = servers::view(&platform.config, server);
     let base = platform
@@ -131,6 +132,7 @@ pub fn print(seeded: &Seeded, json: bool) {
 /// assigns it to the demo server.
 async fn seed_walkthrough(
     platform: &Platform,
+    operator: &Caller,
     server: &guidepost_domain::McpServer,
 ) -> anyhow::Result<guidepost_domain::WalkthroughId> {
     let files = SAMPLE_FILES
@@ -138,14 +140,14 @@ async fn seed_walkthrough(
         .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
         .collect();
     let source = content::parse_walkthrough_dir(files)?;
-    let report = content::import(platform, &server.org_id, SAMPLE_KEY, source, true).await?;
+    let report = content::import(platform, operator, SAMPLE_KEY, source, true).await?;
     let assignment = AssignWalkthrough {
         display_order: Some(0),
         is_enabled: Some(true),
     };
     authoring::assign(
         platform,
-        &server.org_id,
+        operator,
         &server.id,
         &report.walkthrough_id,
         assignment,

@@ -3,20 +3,20 @@
 use anyhow::Context;
 use guidepost_core::Platform;
 use guidepost_core::upstreams;
-use guidepost_domain::{Actor, Id, ToolState, UpstreamId};
+use guidepost_domain::{Id, ToolState, UpstreamId};
 use serde_json::{Value, json};
 
-use super::admin::org_id;
+use super::admin::operator;
 use crate::cli::ToolsCommand;
 use crate::output;
 
 pub async fn run(command: ToolsCommand, platform: &Platform, json: bool) -> anyhow::Result<()> {
     match command {
         ToolsCommand::Pending { org } => {
-            let org = org_id(&org)?;
+            let caller = operator(&org)?;
             let mut held = Vec::new();
-            for upstream in upstreams::list(platform, &org).await? {
-                for tool in upstreams::tools(platform, &org, &upstream.id).await? {
+            for upstream in upstreams::list(platform, &caller).await? {
+                for tool in upstreams::tools(platform, &caller, &upstream.id).await? {
                     if tool.tool.state != ToolState::Approved {
                         held.push(json!({"upstream_id": upstream.id, "upstream": upstream.name, "tool": tool}));
                     }
@@ -91,10 +91,10 @@ async fn decide(
     state: ToolState,
     json: bool,
 ) -> anyhow::Result<()> {
-    let org = org_id(org)?;
+    let caller = operator(org)?;
     let upstream: UpstreamId = Id::parse(upstream)
         .with_context(|| format!("{upstream:?} is not an upstream id (up_…)"))?;
-    let decided = upstreams::decide(platform, &Actor::cli(), &org, &upstream, tool, state)
+    let decided = upstreams::decide(platform, &caller, &upstream, tool, state)
         .await
         .map_err(|e| match e {
             guidepost_core::CoreError::NotFound => {

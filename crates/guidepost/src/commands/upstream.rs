@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use guidepost_core::Platform;
 use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream};
-use guidepost_domain::{Actor, Id, OrgId, Upstream, UpstreamId, UpstreamStatus};
+use guidepost_core::{Caller, Platform};
+use guidepost_domain::{Id, Upstream, UpstreamId, UpstreamStatus};
 use serde_json::json;
 
-use super::admin::org_id;
+use super::admin::operator;
 use crate::cli::UpstreamCommand;
 use crate::output;
 
@@ -36,7 +36,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             settings,
             start,
         } => {
-            let org = org_id(&org)?;
+            let caller = operator(&org)?;
             let secrets = secrets
                 .into_iter()
                 .map(|name| {
@@ -58,13 +58,14 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                     .as_deref()
                     .and_then(guidepost_domain::StartMode::parse),
             };
-            let upstream = upstreams::install(platform, &Actor::cli(), &org, input).await?;
+            let upstream = upstreams::install(platform, &caller, input).await?;
             eprintln!("Installing {} ({}) …", upstream.name, upstream.id);
-            let upstream = settle(platform, &org, &upstream.id, Duration::from_secs(wait)).await?;
-            show(platform, &org, upstream, json).await
+            let upstream =
+                settle(platform, &caller, &upstream.id, Duration::from_secs(wait)).await?;
+            show(platform, &caller, upstream, json).await
         }
         UpstreamCommand::List { org } => {
-            let list = upstreams::list(platform, &org_id(&org)?).await?;
+            let list = upstreams::list(platform, &operator(&org)?).await?;
             output::print(json, &list, |list| {
                 if list.is_empty() {
                     return "No upstreams.".into();
@@ -77,29 +78,29 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             Ok(())
         }
         UpstreamCommand::Status { org, id } => {
-            let org = org_id(&org)?;
-            let upstream = upstreams::get(platform, &org, &upstream_id(&id)?).await?;
-            show(platform, &org, upstream, json).await
+            let caller = operator(&org)?;
+            let upstream = upstreams::get(platform, &caller, &upstream_id(&id)?).await?;
+            show(platform, &caller, upstream, json).await
         }
         UpstreamCommand::Logs { org, id } => {
-            let org = org_id(&org)?;
+            let caller = operator(&org)?;
             let id = upstream_id(&id)?;
-            upstreams::restart(platform, &Actor::cli(), &org, &id).await?;
-            settle(platform, &org, &id, Duration::from_secs(300)).await?;
-            let lines = upstreams::logs(platform, &org, &id).await?;
+            upstreams::restart(platform, &caller, &id).await?;
+            settle(platform, &caller, &id, Duration::from_secs(300)).await?;
+            let lines = upstreams::logs(platform, &caller, &id).await?;
             output::print(json, &json!({"lines": lines}), |_| lines.join("\n"));
             Ok(())
         }
         UpstreamCommand::Restart { org, id } => {
-            let org = org_id(&org)?;
+            let caller = operator(&org)?;
             let id = upstream_id(&id)?;
-            upstreams::restart(platform, &Actor::cli(), &org, &id).await?;
-            let upstream = settle(platform, &org, &id, Duration::from_secs(300)).await?;
-            show(platform, &org, upstream, json).await
+            upstreams::restart(platform, &caller, &id).await?;
+            let upstream = settle(platform, &caller, &id, Duration::from_secs(300)).await?;
+            show(platform, &caller, upstream, json).await
         }
         UpstreamCommand::Uninstall { org, id } => {
             let id = upstream_id(&id)?;
-            upstreams::uninstall(platform, &Actor::cli(), &org_id(&org)?, &id).await?;
+            upstreams::uninstall(platform, &operator(&org)?, &id).await?;
             output::print(json, &json!({"uninstalled": id}), |_| {
                 format!("Upstream {id} uninstalled.")
             });
@@ -122,8 +123,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             };
             let attached = upstreams::attach(
                 platform,
-                &Actor::cli(),
-                &org_id(&org)?,
+                &operator(&org)?,
                 &server,
                 &upstream_id(&id)?,
                 input,
@@ -141,7 +141,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             let server = Id::parse(&server)
                 .with_context(|| format!("{server:?} is not a server id (ms_…)"))?;
             let id = upstream_id(&id)?;
-            upstreams::detach(platform, &Actor::cli(), &org_id(&org)?, &server, &id).await?;
+            upstreams::detach(platform, &operator(&org)?, &server, &id).await?;
             output::print(json, &json!({"detached": id, "server_id": server}), |_| {
                 format!("Detached {id} from {server}.")
             });
@@ -169,14 +169,14 @@ fn upstream_id(text: &str) -> anyhow::Result<UpstreamId> {
 /// passes through on stderr.
 async fn settle(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &UpstreamId,
     wait: Duration,
 ) -> anyhow::Result<Upstream> {
     let deadline = Instant::now() + wait;
     let mut last = None;
     loop {
-        let upstream = upstreams::get(platform, org, id).await?;
+        let upstream = upstreams::get(platform, caller, id).await?;
         if last != Some(upstream.status) {
             eprintln!("  {}", upstream.status);
             last = Some(upstream.status);
@@ -201,11 +201,11 @@ async fn settle(
 /// Prints an upstream with its tools.
 async fn show(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     upstream: Upstream,
     json: bool,
 ) -> anyhow::Result<()> {
-    let tools = upstreams::tools(platform, org, &upstream.id).await?;
+    let tools = upstreams::tools(platform, caller, &upstream.id).await?;
     let names: Vec<&str> = tools.iter().map(|t| t.tool.name.as_str()).collect();
     let value = json!({"upstream": upstream, "tools": tools});
     output::print(json, &value, |_| {

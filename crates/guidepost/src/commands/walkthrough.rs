@@ -7,14 +7,12 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content::{self, FileRole, ImportReport};
-use guidepost_core::{CoreError, Platform};
-use guidepost_domain::{
-    Cursor, Id, Limits, OrgId, PageRequest, ServerId, Walkthrough, WalkthroughId,
-};
+use guidepost_core::{Caller, CoreError, Platform};
+use guidepost_domain::{Cursor, Id, Limits, PageRequest, ServerId, Walkthrough, WalkthroughId};
 use serde::Serialize;
 use serde_json::json;
 
-use super::admin::org_id;
+use super::admin::operator;
 use crate::cli::WalkthroughCommand;
 use crate::output;
 
@@ -29,7 +27,7 @@ pub async fn run(
             org,
             publish,
             key,
-        } => import(platform, &org_id(&org)?, &dir, key, publish, json).await,
+        } => import(platform, &operator(&org)?, &dir, key, publish, json).await,
         WalkthroughCommand::Export {
             org,
             id,
@@ -38,7 +36,7 @@ pub async fn run(
         } => {
             export(
                 platform,
-                &org_id(&org)?,
+                &operator(&org)?,
                 &walkthrough_id(&id)?,
                 &out,
                 force,
@@ -47,9 +45,9 @@ pub async fn run(
             .await
         }
         WalkthroughCommand::Publish { org, id } => {
-            publish(platform, &org_id(&org)?, &walkthrough_id(&id)?, json).await
+            publish(platform, &operator(&org)?, &walkthrough_id(&id)?, json).await
         }
-        WalkthroughCommand::List { org } => list(platform, &org_id(&org)?, json).await,
+        WalkthroughCommand::List { org } => list(platform, &operator(&org)?, json).await,
         WalkthroughCommand::Assign {
             org,
             server,
@@ -64,7 +62,7 @@ pub async fn run(
                 is_enabled: Some(!disabled),
             };
             let wt = walkthrough_id(&id)?;
-            let assignment = authoring::assign(platform, &org_id(&org)?, &server, &wt, input)
+            let assignment = authoring::assign(platform, &operator(&org)?, &server, &wt, input)
                 .await
                 .map_err(|e| core_error(e, "no such server or walkthrough in this organization"))?;
             output::print(json, &assignment, |a| {
@@ -150,7 +148,7 @@ struct ImportOutput {
 
 async fn import(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     dir: &Path,
     key: Option<String>,
     publish: bool,
@@ -183,9 +181,9 @@ async fn import(
         };
         anyhow::anyhow!("{at}{error}")
     })?;
-    let report = content::import(platform, org, &key, source, publish)
+    let report = content::import(platform, caller, &key, source, publish)
         .await
-        .map_err(|e| core_error(e, &format!("no organization {org}")))?;
+        .map_err(|e| core_error(e, &format!("no organization {}", caller.org())))?;
     for name in &found.ignored {
         if !json {
             eprintln!("note: ignored {name} (not walkthrough.toml or an NN-name.md step file)");
@@ -268,15 +266,18 @@ fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
 
 async fn export(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WalkthroughId,
     out: &Path,
     force: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let source = content::export(platform, org, id)
-        .await
-        .map_err(|e| core_error(e, &format!("no walkthrough {id} in organization {org}")))?;
+    let source = content::export(platform, caller, id).await.map_err(|e| {
+        core_error(
+            e,
+            &format!("no walkthrough {id} in organization {}", caller.org()),
+        )
+    })?;
     let files = content::render_walkthrough(&source);
     prepare_out_dir(out, force)?;
     for (name, text) in &files {
@@ -301,13 +302,18 @@ async fn export(
 
 async fn publish(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WalkthroughId,
     json: bool,
 ) -> anyhow::Result<()> {
-    let version = authoring::publish(platform, org, id)
+    let version = authoring::publish(platform, caller, id)
         .await
-        .map_err(|e| core_error(e, &format!("no walkthrough {id} in organization {org}")))?;
+        .map_err(|e| {
+            core_error(
+                e,
+                &format!("no walkthrough {id} in organization {}", caller.org()),
+            )
+        })?;
     let result = json!({
         "walkthrough_id": id,
         "version": version.version,
@@ -323,14 +329,14 @@ async fn publish(
     Ok(())
 }
 
-async fn list(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
+async fn list(platform: &Platform, caller: &Caller, json: bool) -> anyhow::Result<()> {
     let mut all: Vec<Walkthrough> = Vec::new();
     let mut page = PageRequest {
         after: None,
         limit: Limits::PAGE_SIZE_MAX,
     };
     loop {
-        let found = authoring::list(platform, org, &page).await?;
+        let found = authoring::list(platform, caller, &page).await?;
         all.extend(found.items);
         match found.next_cursor.as_deref().and_then(Cursor::decode) {
             Some(cursor) => page.after = Some(cursor),

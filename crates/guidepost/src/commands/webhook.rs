@@ -3,23 +3,23 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use guidepost_core::{CoreError, Platform, webhooks};
-use guidepost_domain::{DeliveryStatus, Id, OrgId, PageRequest, WebhookDelivery, WebhookId};
+use guidepost_core::{Caller, CoreError, Platform, webhooks};
+use guidepost_domain::{DeliveryStatus, Id, PageRequest, WebhookDelivery, WebhookId};
 use serde_json::json;
 
-use super::admin::org_id;
+use super::admin::operator;
 use crate::cli::WebhookCommand;
 use crate::output;
 
 pub async fn run(command: WebhookCommand, platform: &Platform, json: bool) -> anyhow::Result<()> {
     match command {
-        WebhookCommand::List { org } => list(platform, &org_id(&org)?, json).await,
+        WebhookCommand::List { org } => list(platform, &operator(&org)?, json).await,
         WebhookCommand::Test { org, webhook, wait } => {
             let id: WebhookId = Id::parse(&webhook)
                 .with_context(|| format!("{webhook:?} is not a webhook id (wh_…)"))?;
             test(
                 platform,
-                &org_id(&org)?,
+                &operator(&org)?,
                 &id,
                 Duration::from_secs(wait),
                 json,
@@ -29,10 +29,10 @@ pub async fn run(command: WebhookCommand, platform: &Platform, json: bool) -> an
     }
 }
 
-async fn list(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()> {
+async fn list(platform: &Platform, caller: &Caller, json: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
-    for webhook in webhooks::list(platform, org).await? {
-        let latest = webhooks::deliveries(platform, org, &webhook.id, &PageRequest::first(1))
+    for webhook in webhooks::list(platform, caller).await? {
+        let latest = webhooks::deliveries(platform, caller, &webhook.id, &PageRequest::first(1))
             .await?
             .items
             .into_iter()
@@ -75,15 +75,17 @@ async fn list(platform: &Platform, org: &OrgId, json: bool) -> anyhow::Result<()
 /// Queues a ping and waits until a node has tried it, or `wait` has passed.
 async fn test(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     id: &WebhookId,
     wait: Duration,
     json: bool,
 ) -> anyhow::Result<()> {
-    let queued = webhooks::ping(platform, org, id)
+    let queued = webhooks::ping(platform, caller, id)
         .await
         .map_err(|e| match e {
-            CoreError::NotFound => anyhow::anyhow!("no webhook {id} in organization {org}"),
+            CoreError::NotFound => {
+                anyhow::anyhow!("no webhook {id} in organization {}", caller.org())
+            }
             other => other.into(),
         })?;
     eprintln!(
@@ -95,7 +97,7 @@ async fn test(
     let mut seen = queued;
     while seen.attempts == 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let recent = webhooks::deliveries(platform, org, id, &PageRequest::first(50)).await?;
+        let recent = webhooks::deliveries(platform, caller, id, &PageRequest::first(50)).await?;
         if let Some(found) = recent.items.into_iter().find(|d| d.id == seen.id) {
             seen = found;
         }

@@ -272,7 +272,7 @@ async fn a_second_import_changes_nothing(db: &TestDatabase) {
         let start = own.statements_executed();
         let report = content::import(
             &platform,
-            &org_id,
+            &crate::helpers::operator(&org_id),
             "getting-started",
             source.clone(),
             publish,
@@ -367,9 +367,15 @@ async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase
         content::parse_walkthrough_dir(files).unwrap()
     };
 
-    let first = content::import(platform, &org, "getting-started", read(&dir), false)
-        .await
-        .unwrap();
+    let first = content::import(
+        platform,
+        &crate::helpers::operator(&org),
+        "getting-started",
+        read(&dir),
+        false,
+    )
+    .await
+    .unwrap();
     assert!(first.created && first.published_version.is_none());
     let id = first.walkthrough_id;
     let original = step_ids(&store, &org, &id).await;
@@ -379,9 +385,15 @@ async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase
         "---\ntitle = \"Invite your team\"\nsection = \"First data\"\n---\n\nOpen **Settings → Members**.\n",
     )
     .unwrap();
-    let added = content::import(platform, &org, "getting-started", read(&dir), false)
-        .await
-        .unwrap();
+    let added = content::import(
+        platform,
+        &crate::helpers::operator(&org),
+        "getting-started",
+        read(&dir),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (added.steps_added, added.steps_updated, added.steps_deleted),
         (1, 0, 0)
@@ -397,9 +409,15 @@ async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase
     ] {
         std::fs::remove_file(dir.join(name)).unwrap();
     }
-    let removed = content::import(platform, &org, "getting-started", read(&dir), false)
-        .await
-        .unwrap();
+    let removed = content::import(
+        platform,
+        &crate::helpers::operator(&org),
+        "getting-started",
+        read(&dir),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (
             removed.steps_added,
@@ -411,8 +429,11 @@ async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase
     assert_eq!(step_ids(&store, &org, &id).await, original[..3]);
 
     // The draft exports as exactly what is left in the directory.
-    let exported =
-        content::render_walkthrough(&content::export(platform, &org, &id).await.unwrap());
+    let exported = content::render_walkthrough(
+        &content::export(platform, &crate::helpers::operator(&org), &id)
+            .await
+            .unwrap(),
+    );
     let exported: BTreeMap<String, Vec<u8>> = exported
         .into_iter()
         .map(|(name, text)| (name, text.into_bytes()))

@@ -82,7 +82,9 @@ async fn create_acme(platform: &guidepost_core::Platform) {
         instructions: None,
         allowed_origins: None,
     };
-    servers::create(platform, &org.id, input).await.unwrap();
+    servers::create(platform, &crate::helpers::operator(&org.id), input)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

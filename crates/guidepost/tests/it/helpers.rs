@@ -513,7 +513,7 @@ impl TestApp {
             estimated_duration_minutes: Some(5),
             metadata: None,
         };
-        let walkthrough = authoring::create(platform, &org, input, None)
+        let walkthrough = authoring::create(platform, &crate::helpers::operator(&org), input, None)
             .await
             .expect("walkthrough created");
         let mut step_ids = Vec::new();
@@ -525,14 +525,19 @@ impl TestApp {
                 after_step_id: None,
             };
             step_ids.push(
-                authoring::add_step(platform, &org, &walkthrough.id, step)
-                    .await
-                    .expect("step added")
-                    .id
-                    .to_string(),
+                authoring::add_step(
+                    platform,
+                    &crate::helpers::operator(&org),
+                    &walkthrough.id,
+                    step,
+                )
+                .await
+                .expect("step added")
+                .id
+                .to_string(),
             );
         }
-        authoring::publish(platform, &org, &walkthrough.id)
+        authoring::publish(platform, &crate::helpers::operator(&org), &walkthrough.id)
             .await
             .expect("published");
         if let Some((server, display_order)) = assign_to {
@@ -541,9 +546,15 @@ impl TestApp {
                 display_order: Some(display_order),
                 is_enabled: Some(true),
             };
-            authoring::assign(platform, &org, &server, &walkthrough.id, input)
-                .await
-                .expect("assigned");
+            authoring::assign(
+                platform,
+                &crate::helpers::operator(&org),
+                &server,
+                &walkthrough.id,
+                input,
+            )
+            .await
+            .expect("assigned");
         }
         SeededWalkthrough {
             id: walkthrough.id.to_string(),
@@ -617,4 +628,10 @@ pub async fn serve_process_with(
         .expect("listening within 30 s");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, format!("http://{addr}"))
+}
+
+/// The platform's operator acting for `org`: how tests that seed through core's services
+/// act (as the CLI does).
+pub fn operator(org: &guidepost_domain::OrgId) -> guidepost_core::Caller {
+    guidepost_core::Caller::operator(org.clone())
 }

@@ -272,13 +272,13 @@ backend_tests! {
         let platform = &app.app.platform;
         let org = app.org(&tenant);
         let input = CreateWalkthrough { title: "Sneaky".into(), description: None, tags: None, estimated_duration_minutes: None, metadata: None };
-        let w = authoring::create(platform, &org, input, None).await.unwrap();
+        let w = authoring::create(platform, &crate::helpers::operator(&org), input, None).await.unwrap();
         let content = "Run `make`\u{200B}.\u{202E}gnp.exe\u{E0049}\u{E0067}\u{0007}\n\tDone.\u{FEFF}";
         let step = CreateStep { title: "One".into(), content: content.into(), section_title: None, after_step_id: None };
-        authoring::add_step(platform, &org, &w.id, step).await.unwrap();
-        authoring::publish(platform, &org, &w.id).await.unwrap();
+        authoring::add_step(platform, &crate::helpers::operator(&org), &w.id, step).await.unwrap();
+        authoring::publish(platform, &crate::helpers::operator(&org), &w.id).await.unwrap();
         let server_id = guidepost_domain::Id::parse(&server).unwrap();
-        authoring::assign(platform, &org, &server_id, &w.id, Default::default()).await.unwrap();
+        authoring::assign(platform, &crate::helpers::operator(&org), &server_id, &w.id, Default::default()).await.unwrap();
 
         let answer = client(&app, "reader").call_tool(1, "select_walkthrough", json!({"walkthrough_id": w.id})).await;
         assert_eq!(answer.structured()["step"]["content"], "Run `make`.gnp.exe\n\tDone.");

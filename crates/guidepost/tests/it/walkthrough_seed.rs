@@ -232,11 +232,11 @@ backend_tests! {
         let (platform, org) = (&app.app.platform, app.org(&tenant));
         let visible = app.seed_walkthrough(&tenant, "Visible", 1, Some((&server, 0))).await;
         let input = CreateWalkthrough { title: "Never published".into(), description: None, tags: None, estimated_duration_minutes: None, metadata: None };
-        let draft = authoring::create(platform, &org, input, None).await.unwrap();
+        let draft = authoring::create(platform, &crate::helpers::operator(&org), input, None).await.unwrap();
         let step = CreateStep { title: "Draft step".into(), content: "Not yet".into(), section_title: None, after_step_id: None };
-        authoring::add_step(platform, &org, &draft.id, step).await.unwrap();
+        authoring::add_step(platform, &crate::helpers::operator(&org), &draft.id, step).await.unwrap();
         let server_id = guidepost_domain::Id::parse(&server).unwrap();
-        authoring::assign(platform, &org, &server_id, &draft.id, Default::default()).await.unwrap();
+        authoring::assign(platform, &crate::helpers::operator(&org), &server_id, &draft.id, Default::default()).await.unwrap();
         let unpublished = app.seed_walkthrough(&tenant, "Back to draft", 2, Some((&server, 1))).await;
         set_status(&app, &tenant, &unpublished.id, "draft").await;
         let archived = app.seed_walkthrough(&tenant, "To archive", 3, Some((&server, 2))).await;
@@ -445,7 +445,7 @@ backend_tests! {
 
         // The skipped progress was kept: assigned again, the default is the recent one again.
         let back = authoring::AssignWalkthrough { display_order: Some(1), is_enabled: Some(true) };
-        authoring::assign(&app.app.platform, &app.org(&tenant), &guidepost_domain::Id::parse(&server).unwrap(),
+        authoring::assign(&app.app.platform, &crate::helpers::operator(&app.org(&tenant)), &guidepost_domain::Id::parse(&server).unwrap(),
             &guidepost_domain::Id::parse(&recent.id).unwrap(), back).await.unwrap();
         let resumed = mcp.call_tool(6, "next_walkthrough_step", json!({})).await;
         assert_eq!(resumed.structured()["walkthrough"]["id"], recent.id);

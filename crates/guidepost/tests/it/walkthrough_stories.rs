@@ -31,7 +31,7 @@ backend_tests! {
         let disabled = app.seed_walkthrough(&tenant, "Disabled", 1, Some((&server, 0))).await;
         let org = app.org(&tenant);
         let disable = authoring::AssignWalkthrough { display_order: None, is_enabled: Some(false) };
-        authoring::assign(&app.app.platform, &org, &guidepost_domain::Id::parse(&server).unwrap(),
+        authoring::assign(&app.app.platform, &crate::helpers::operator(&org), &guidepost_domain::Id::parse(&server).unwrap(),
             &guidepost_domain::Id::parse(&disabled.id).unwrap(), disable).await.unwrap();
 
         let listed = client(&app, "acme", "dev-1").call_tool(1, "list_walkthroughs", json!({})).await;
@@ -133,7 +133,7 @@ backend_tests! {
         let server_b = app.create_server(&tenant, "acme-two", json!({})).await["id"].as_str().unwrap().to_owned();
         let w = app.seed_walkthrough(&tenant, "Shared", 3, Some((&server_a, 0))).await;
         let org = app.org(&tenant);
-        authoring::assign(&app.app.platform, &org, &guidepost_domain::Id::parse(&server_b).unwrap(),
+        authoring::assign(&app.app.platform, &crate::helpers::operator(&org), &guidepost_domain::Id::parse(&server_b).unwrap(),
             &guidepost_domain::Id::parse(&w.id).unwrap(), Default::default()).await.unwrap();
 
         let on_a = client(&app, "acme", "same-person");
@@ -161,11 +161,11 @@ backend_tests! {
         let org = app.org(&tenant);
         let wid = guidepost_domain::Id::parse(&w.id).unwrap();
         let step = |i: usize| guidepost_domain::Id::parse(&w.step_ids[i]).unwrap();
-        authoring::update_step(platform, &org, &wid, &step(2), UpdateStep { after_step_id: Some(None), ..Default::default() }).await.unwrap();
-        authoring::update_step(platform, &org, &wid, &step(0), UpdateStep { content: Some("Rewritten".into()), ..Default::default() }).await.unwrap();
-        authoring::delete_step(platform, &org, &wid, &step(1)).await.unwrap();
-        authoring::add_step(platform, &org, &wid, CreateStep { title: "New".into(), content: "Brand new".into(), section_title: None, after_step_id: None }).await.unwrap();
-        authoring::publish(platform, &org, &wid).await.unwrap();
+        authoring::update_step(platform, &crate::helpers::operator(&org), &wid, &step(2), UpdateStep { after_step_id: Some(None), ..Default::default() }).await.unwrap();
+        authoring::update_step(platform, &crate::helpers::operator(&org), &wid, &step(0), UpdateStep { content: Some("Rewritten".into()), ..Default::default() }).await.unwrap();
+        authoring::delete_step(platform, &crate::helpers::operator(&org), &wid, &step(1)).await.unwrap();
+        authoring::add_step(platform, &crate::helpers::operator(&org), &wid, CreateStep { title: "New".into(), content: "Brand new".into(), section_title: None, after_step_id: None }).await.unwrap();
+        authoring::publish(platform, &crate::helpers::operator(&org), &wid).await.unwrap();
 
         let next = mcp.call_tool(2, "next_walkthrough_step", json!({"walkthrough_id": w.id, "current_step_id": w.step_ids[0]})).await;
         let result = next.structured();

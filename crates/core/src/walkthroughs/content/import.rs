@@ -1,6 +1,7 @@
 //! The two services that use the store: importing a parsed directory as a walkthrough,
 //! and exporting a walkthrough's draft.
 
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 use guidepost_store::NewWalkthrough;
 use serde::Serialize;
@@ -61,11 +62,13 @@ fn same_step(current: &Step, wanted: &StepFields) -> bool {
 /// finishes the job.
 pub async fn import(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     key: &str,
     source: WalkthroughSource,
     publish: bool,
 ) -> Result<ImportReport, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
     validate_key(key)?;
     if source.steps.len() > MAX_STEPS {
         return Err(ValidationError::new(
@@ -164,7 +167,7 @@ pub async fn import(
             None => false,
         };
         if !up_to_date {
-            let version = authoring::publish(platform, org, &id).await?;
+            let version = authoring::publish(platform, caller, &id).await?;
             walkthrough.published_version = Some(version.version);
             walkthrough.status = WalkthroughStatus::Published;
             published = true;
@@ -173,7 +176,7 @@ pub async fn import(
                 status: Some(WalkthroughStatus::Published),
                 ..Default::default()
             };
-            walkthrough = authoring::update(platform, org, &id, update).await?;
+            walkthrough = authoring::update(platform, caller, &id, update).await?;
         }
     }
 
@@ -196,9 +199,10 @@ pub async fn import(
 /// [`render_walkthrough`](super::render_walkthrough)).
 pub async fn export(
     platform: &Platform,
-    org: &OrgId,
+    caller: &Caller,
     walkthrough: &WalkthroughId,
 ) -> Result<WalkthroughSource, CoreError> {
+    let org = caller.org();
     let found = platform.store.get_walkthrough(org, walkthrough).await?;
     let steps = platform.store.list_steps(org, walkthrough).await?;
     Ok(WalkthroughSource {

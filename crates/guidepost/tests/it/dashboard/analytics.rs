@@ -272,9 +272,14 @@ async fn the_funnel_and_the_end_user_page_place_each_person(db: &TestDatabase) {
         estimated_duration_minutes: None,
         metadata: None,
     };
-    let draft = authoring::create(&app.app.app.platform, &org, draft, None)
-        .await
-        .unwrap();
+    let draft = authoring::create(
+        &app.app.app.platform,
+        &crate::helpers::operator(&org),
+        draft,
+        None,
+    )
+    .await
+    .unwrap();
     let page = editor
         .get(&format!("/app/analytics/funnel/{}", draft.id))
         .await;
@@ -298,9 +303,14 @@ async fn another_organizations_analytics_are_not_found(db: &TestDatabase) {
         metadata: None,
     };
     let org = app.app.org(&app.tenant);
-    let ours = authoring::create(&app.app.app.platform, &org, draft, None)
-        .await
-        .unwrap();
+    let ours = authoring::create(
+        &app.app.app.platform,
+        &crate::helpers::operator(&org),
+        draft,
+        None,
+    )
+    .await
+    .unwrap();
     let our_funnel = format!("/app/analytics/funnel/{}", ours.id);
     owner.get(&our_funnel).await.ok();
 
