@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::upstreams::{ProgressSink, UpstreamRuntime};
+use guidepost_core::upstreams::{
+    NotAdmitted, ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRuntime,
+};
 use guidepost_domain::{LaunchSpec, OrgId, Upstream, UpstreamId};
 use serde_json::Value;
 
@@ -182,14 +184,16 @@ impl UpstreamRuntime for Supervisor {
         arguments: Value,
         timeout: Duration,
         progress: Option<ProgressSink>,
-    ) -> Result<Value, String> {
+    ) -> Result<UpstreamAnswer, UpstreamCallError> {
         if self
             .retired
             .lock()
             .expect("supervisor lock")
             .contains(&upstream.id)
         {
-            return Err("the upstream server is not installed any more".into());
+            return Err(UpstreamCallError::NotStarted(
+                "it is not installed any more".into(),
+            ));
         }
         let instance = self.instance(upstream);
         let started = std::time::Instant::now();
@@ -216,15 +220,16 @@ impl UpstreamRuntime for Supervisor {
         }
     }
 
-    fn admits(&self, org: &OrgId, spec: &LaunchSpec) -> Result<(), String> {
+    fn admits(&self, org: &OrgId, spec: &LaunchSpec) -> Result<(), NotAdmitted> {
         let Some(declaration) = launch::declaration_of(spec) else {
             return Ok(());
         };
-        self.confiner.admit()?;
-        let (memory_mb, processes) = self.confiner.limits_of(&declaration)?;
+        self.confiner.admit().map_err(NotAdmitted)?;
+        let (memory_mb, processes) = self.confiner.limits_of(&declaration).map_err(NotAdmitted)?;
         self.confiner
             .budget()
             .would_admit(org.as_str(), memory_mb, processes)
+            .map_err(NotAdmitted)
     }
 
     fn confinement(&self, spec: &LaunchSpec) -> Option<String> {

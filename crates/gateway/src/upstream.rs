@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
-use guidepost_core::upstreams::{ProgressSink, record_status};
+use guidepost_core::upstreams::{ProgressSink, UpstreamAnswer, UpstreamCallError, record_status};
 use guidepost_domain::{Upstream, UpstreamStatus};
 use rmcp::RoleClient;
-use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ServerResult};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ServerResult,
+};
 use rmcp::service::{Peer, PeerRequestOptions, ServiceError};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -24,6 +26,7 @@ use crate::client::{InFlight, ProgressRoutes};
 use crate::confine::Confiner;
 use crate::launch::{self, Launch, Running};
 use crate::process::LogRing;
+use crate::watch::{HEALTHY_AFTER, Watched, Watcher, backoff};
 use crate::{GatewayOptions, Supervision};
 
 pub(crate) struct State {
@@ -104,7 +107,7 @@ impl Instance {
             if hopeless || restarts >= self.options.max_restarts {
                 return;
             }
-            tokio::time::sleep(crate::watch::backoff(self.options.backoff, restarts)).await;
+            tokio::time::sleep(backoff(self.options.backoff, restarts)).await;
             if self.state.lock().await.generation != generation {
                 return;
             }
@@ -131,14 +134,17 @@ impl Instance {
         arguments: Value,
         timeout: Duration,
         progress: Option<ProgressSink>,
-    ) -> Result<Value, String> {
+    ) -> Result<UpstreamAnswer, UpstreamCallError> {
         *self.last_used.lock().expect("last used lock") = Instant::now();
         self.calls_in_flight.fetch_add(1, Ordering::Relaxed);
         let _counted = scopeguard(|| {
             self.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
             *self.last_used.lock().expect("last used lock") = Instant::now();
         });
-        let (peer, generation) = self.running_peer(platform).await?;
+        let (peer, generation) = self
+            .running_peer(platform)
+            .await
+            .map_err(UpstreamCallError::NotStarted)?;
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(arguments) = arguments {
             params = params.with_arguments(arguments);
@@ -153,12 +159,15 @@ impl Instance {
                 // It died before anyone noticed, and nothing was sent: launch it again and
                 // send once more.
                 self.forget_dead(platform, generation).await;
-                let (peer, _) = self.running_peer(platform).await?;
+                let (peer, _) = self
+                    .running_peer(platform)
+                    .await
+                    .map_err(UpstreamCallError::NotStarted)?;
                 peer.send_cancellable_request(request, PeerRequestOptions::no_options())
                     .await
-                    .map_err(|e| format!("the upstream server could not be reached: {e}"))?
+                    .map_err(|e| UpstreamCallError::Unreachable(e.to_string()))?
             }
-            Err(e) => return Err(format!("the upstream server could not be reached: {e}")),
+            Err(e) => return Err(UpstreamCallError::Unreachable(e.to_string())),
         };
         let mut in_flight = InFlight::new(
             peer.clone(),
@@ -169,21 +178,15 @@ impl Instance {
         );
         let answer = tokio::time::timeout(timeout, handle.await_response()).await;
         let Ok(answer) = answer else {
-            return Err(format!(
-                "the upstream server did not answer within {} s; try again or ask for less",
-                timeout.as_secs_f64()
-            ));
+            return Err(UpstreamCallError::TimedOut(timeout));
         };
         in_flight.finished = true;
         match answer {
-            Err(error) => Err(format!("the upstream server failed: {error}")),
-            Ok(ServerResult::CallToolResult(result)) => {
-                serde_json::to_value(result).map_err(|e| e.to_string())
-            }
-            Ok(_) => Err(
-                "the upstream server asked for input or started a task, which this gateway does not relay yet"
-                    .into(),
-            ),
+            Err(error) => Err(UpstreamCallError::Failed(error.to_string())),
+            Ok(ServerResult::CallToolResult(result)) => answer_of(result),
+            Ok(_) => Err(UpstreamCallError::Unrelayed(
+                "asked for input or started a task",
+            )),
         }
     }
 
@@ -286,8 +289,9 @@ impl Instance {
                 state.up_since = Some(Instant::now());
                 self.status(platform, UpstreamStatus::Ready, None, state.restarts)
                     .await;
-                let watcher = crate::watch::Watcher {
-                    instance: self.clone(),
+                let watcher = Watcher {
+                    watched: Arc::new(self.clone()),
+                    options: self.options.clone(),
                     platform: platform.clone(),
                     generation: state.generation,
                     peer,
@@ -317,7 +321,7 @@ impl Instance {
     }
 
     /// The running launch died: it is cleared and counted, and the status says why.
-    pub async fn record_exit(&self, platform: &Platform, state: &mut State, why: &str) {
+    async fn record_exit(&self, platform: &Platform, state: &mut State, why: &str) {
         if let Some(dead) = state.running.take() {
             dead.shut().await;
         }
@@ -356,6 +360,99 @@ impl Instance {
             tracing::warn!(upstream = %self.upstream.id, error = %e, "could not store an upstream's status");
         }
     }
+}
+
+/// On the `Arc`: a relaunch needs the shared instance, as a launch spawns its watcher.
+#[async_trait::async_trait]
+impl Watched for Arc<Instance> {
+    async fn is_current(&self, generation: u64) -> bool {
+        self.state.lock().await.generation == generation
+    }
+
+    fn activity(&self) -> (Duration, bool) {
+        let idle = self.last_used.lock().expect("last used lock").elapsed();
+        (idle, self.calls_in_flight.load(Ordering::Relaxed) > 0)
+    }
+
+    async fn clear_count_once_healthy(&self, platform: &Platform, generation: u64) {
+        let mut state = self.state.lock().await;
+        let healthy = state
+            .up_since
+            .is_some_and(|since| since.elapsed() >= HEALTHY_AFTER);
+        if state.generation == generation && healthy && state.restarts > 0 {
+            state.restarts = 0;
+            self.status(platform, UpstreamStatus::Ready, None, 0).await;
+        }
+    }
+
+    async fn stop_if_idle(&self, platform: &Platform, generation: u64) -> bool {
+        let mut state = self.state.lock().await;
+        if state.generation != generation {
+            return true;
+        }
+        // A call may have come in since the watcher looked.
+        let (idle, busy) = self.activity();
+        let still_idle = self.options.idle_timeout.is_some_and(|limit| idle >= limit);
+        if busy || !still_idle {
+            return false;
+        }
+        state.generation += 1;
+        state.up_since = None;
+        if let Some(running) = state.running.take() {
+            running.shut().await;
+        }
+        let restarts = state.restarts;
+        let why = "stopped on this node after its idle timeout; the next call starts it";
+        self.status(platform, UpstreamStatus::Stopped, Some(why), restarts)
+            .await;
+        true
+    }
+
+    async fn record_crash(
+        &self,
+        platform: &Platform,
+        generation: u64,
+        why: &str,
+    ) -> Option<(i64, u64)> {
+        let mut state = self.state.lock().await;
+        if state.generation != generation || state.stopped {
+            return None;
+        }
+        self.record_exit(platform, &mut state, why).await;
+        if state.restarts >= self.options.max_restarts {
+            tracing::warn!(upstream = %self.upstream.id, restarts = state.restarts, "an upstream failed for good");
+            return None;
+        }
+        Some((state.restarts, state.generation))
+    }
+
+    async fn relaunch(&self, platform: &Platform, generation: u64) {
+        let mut state = self.state.lock().await;
+        // Nothing else started or stopped it meanwhile (a call may have relaunched it).
+        if state.generation != generation || state.stopped || state.running.is_some() {
+            return;
+        }
+        if let Err(error) = self.ensure_running(platform, &mut state).await {
+            tracing::warn!(upstream = %self.upstream.id, %error, "restarting an upstream failed");
+        }
+    }
+}
+
+/// A tool result as core carries it: the blocks in the protocol's own shapes.
+fn answer_of(result: CallToolResult) -> Result<UpstreamAnswer, UpstreamCallError> {
+    let invalid = |e: serde_json::Error| UpstreamCallError::InvalidResult(e.to_string());
+    let content = result
+        .content
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(invalid)?;
+    Ok(UpstreamAnswer {
+        content,
+        structured_content: result.structured_content,
+        is_error: result.is_error,
+        meta: result.meta.map(|meta| meta.0),
+    })
 }
 
 /// Runs `f` when dropped.

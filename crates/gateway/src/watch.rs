@@ -2,29 +2,60 @@
 //! after an exponential backoff with jitter, up to the limit; a `ping` it does not answer
 //! in time counts as a crash; an upstream nobody called for the idle timeout is stopped
 //! (the next call starts it again); one that stayed up a while has its count cleared.
+//!
+//! The watcher decides *when*; what a stop, a restart or a cleared count does to the
+//! upstream's state is the watched instance's, behind [`Watched`], so that this module
+//! knows nothing of how an instance keeps its state (and imports nothing of it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_domain::UpstreamStatus;
 use rand::RngExt;
 use rmcp::RoleClient;
 use rmcp::model::{ClientRequest, PingRequest};
 use rmcp::service::Peer;
 
-use crate::upstream::Instance;
+use crate::Supervision;
 
 /// How often the watcher looks at an upstream (idle time, health) at most.
 const TICK: Duration = Duration::from_secs(1);
 /// Up this long, an upstream's restart count starts again from zero.
-const HEALTHY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// The longest backoff between restarts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
+/// What a watcher asks of, and does to, the upstream it watches. `generation` names the
+/// launch being watched: a later launch makes every call here a no-op.
+#[async_trait]
+pub(crate) trait Watched: Send + Sync {
+    /// Whether `generation` is still the running launch.
+    async fn is_current(&self, generation: u64) -> bool;
+    /// How long since a call last came in, and whether one is in flight now.
+    fn activity(&self) -> (Duration, bool);
+    /// The launch has been up a while: its restart count starts again from zero.
+    async fn clear_count_once_healthy(&self, platform: &Platform, generation: u64);
+    /// Stops it if it is still idle; says whether the watch is over (stopped, or superseded).
+    async fn stop_if_idle(&self, platform: &Platform, generation: u64) -> bool;
+    /// The launch crashed: counts it and answers how many restarts that makes and the
+    /// generation it left, or `None` when it is not this watcher's to restart (superseded,
+    /// stopped) or has failed for good.
+    async fn record_crash(
+        &self,
+        platform: &Platform,
+        generation: u64,
+        why: &str,
+    ) -> Option<(i64, u64)>;
+    /// Launches it again after a crash, unless something else started or stopped it
+    /// since the crash left `generation`.
+    async fn relaunch(&self, platform: &Platform, generation: u64);
+}
+
 /// Watches one launch (one generation) of an upstream.
 pub(crate) struct Watcher {
-    pub instance: Arc<Instance>,
+    pub watched: Arc<dyn Watched>,
+    pub options: Supervision,
     pub platform: Platform,
     pub generation: u64,
     pub peer: Peer<RoleClient>,
@@ -43,7 +74,14 @@ impl Watcher {
             match self.observe(&mut exit).await {
                 Verdict::Superseded => return,
                 // A call came in as it was stopping: it watches on.
-                Verdict::Idle if !self.stop_idle().await => continue,
+                Verdict::Idle
+                    if !self
+                        .watched
+                        .stop_if_idle(&self.platform, self.generation)
+                        .await =>
+                {
+                    continue;
+                }
                 Verdict::Idle => return,
                 Verdict::Crashed(why) => return self.restart_after_crash(&why).await,
             }
@@ -52,7 +90,7 @@ impl Watcher {
 
     /// Waits for the launch to end, for a missed ping, or for it to go idle.
     async fn observe(&self, exit: impl Future<Output = ()> + Unpin) -> Verdict {
-        let options = &self.instance.options;
+        let options = &self.options;
         let mut ticks = tokio::time::interval(TICK.min(options.ping_interval));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_ping = Instant::now();
@@ -62,20 +100,10 @@ impl Watcher {
                 () = &mut exit => return Verdict::Crashed("the upstream process exited".into()),
                 _ = ticks.tick() => {}
             }
-            if !self.is_current().await {
+            if !self.watched.is_current(self.generation).await {
                 return Verdict::Superseded;
             }
-            let idle = self
-                .instance
-                .last_used
-                .lock()
-                .expect("last used lock")
-                .elapsed();
-            let busy = self
-                .instance
-                .calls_in_flight
-                .load(std::sync::atomic::Ordering::Relaxed)
-                > 0;
+            let (idle, busy) = self.watched.activity();
             if !busy && options.idle_timeout.is_some_and(|limit| idle >= limit) {
                 return Verdict::Idle;
             }
@@ -84,13 +112,15 @@ impl Watcher {
                 if let Err(why) = self.ping().await {
                     return Verdict::Crashed(why);
                 }
-                self.clear_count_once_healthy().await;
+                self.watched
+                    .clear_count_once_healthy(&self.platform, self.generation)
+                    .await;
             }
         }
     }
 
     async fn ping(&self) -> Result<(), String> {
-        let timeout = self.instance.options.ping_timeout;
+        let timeout = self.options.ping_timeout;
         let ping = self
             .peer
             .send_request(ClientRequest::PingRequest(PingRequest::default()));
@@ -104,90 +134,16 @@ impl Watcher {
         }
     }
 
-    async fn is_current(&self) -> bool {
-        self.instance.state.lock().await.generation == self.generation
-    }
-
-    async fn clear_count_once_healthy(&self) {
-        let mut state = self.instance.state.lock().await;
-        let healthy = state
-            .up_since
-            .is_some_and(|since| since.elapsed() >= HEALTHY_AFTER);
-        if state.generation == self.generation && healthy && state.restarts > 0 {
-            state.restarts = 0;
-            self.instance
-                .status(&self.platform, UpstreamStatus::Ready, None, 0)
-                .await;
-        }
-    }
-
-    /// Stops it if it is still idle; says whether it did.
-    async fn stop_idle(&self) -> bool {
-        let mut state = self.instance.state.lock().await;
-        // A call may have come in since the watcher looked.
-        let busy = self
-            .instance
-            .calls_in_flight
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0;
-        let idle = self
-            .instance
-            .last_used
-            .lock()
-            .expect("last used lock")
-            .elapsed();
-        let still_idle = self
-            .instance
-            .options
-            .idle_timeout
-            .is_some_and(|limit| idle >= limit);
-        if state.generation != self.generation {
-            return true;
-        }
-        if busy || !still_idle {
-            return false;
-        }
-        state.generation += 1;
-        state.up_since = None;
-        if let Some(running) = state.running.take() {
-            running.shut().await;
-        }
-        let restarts = state.restarts;
-        let why = "stopped on this node after its idle timeout; the next call starts it";
-        self.instance
-            .status(&self.platform, UpstreamStatus::Stopped, Some(why), restarts)
-            .await;
-        true
-    }
-
     async fn restart_after_crash(&self, why: &str) {
-        let (restarts, generation) = {
-            let mut state = self.instance.state.lock().await;
-            if state.generation != self.generation || state.stopped {
-                return;
-            }
-            self.instance
-                .record_exit(&self.platform, &mut state, why)
-                .await;
-            (state.restarts, state.generation)
-        };
-        if restarts >= self.instance.options.max_restarts {
-            tracing::warn!(upstream = %self.instance.upstream.id, restarts, "an upstream failed for good");
-            return;
-        }
-        tokio::time::sleep(backoff(self.instance.options.backoff, restarts)).await;
-        let mut state = self.instance.state.lock().await;
-        // Nothing else started or stopped it meanwhile (a call may have relaunched it).
-        if state.generation != generation || state.stopped || state.running.is_some() {
-            return;
-        }
-        if let Err(error) = self
-            .instance
-            .ensure_running(&self.platform, &mut state)
+        let Some((restarts, generation)) = self
+            .watched
+            .record_crash(&self.platform, self.generation, why)
             .await
-        {
-            tracing::warn!(upstream = %self.instance.upstream.id, %error, "restarting an upstream failed");
-        }
+        else {
+            return;
+        };
+        tokio::time::sleep(backoff(self.options.backoff, restarts)).await;
+        self.watched.relaunch(&self.platform, generation).await;
     }
 }
 

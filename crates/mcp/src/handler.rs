@@ -29,7 +29,7 @@ use crate::recording::{CallRecord, Recorded, record};
 use crate::scope::RequestScope;
 use crate::surface::{self, SUPPORTED_VERSIONS, scope};
 use crate::tasks;
-use crate::tools::{ToolCall, ToolSources};
+use crate::tools::{ToolAnswer, ToolCall, ToolSources};
 
 /// The methods this surface serves; every other one is "method not found".
 const SERVED_METHODS: &[&str] = &[
@@ -304,7 +304,6 @@ impl GuidepostServer {
             name,
             arguments: &arguments,
             request: ctx,
-            upstream: Default::default(),
         };
         if let Err(reason) = source.check_param_headers(&call).await {
             let message = format!("{reason}; send the header with the argument's value");
@@ -324,7 +323,7 @@ impl GuidepostServer {
                 .call_as_task(scope, name, &arguments, end_user.clone(), detached, started)
                 .await;
         }
-        let result = source.call(&call).await;
+        let ToolAnswer { result, upstream } = source.call(&call).await;
         if result.is_error == Some(true) {
             tracing::info!(tool = name, "tool call failed");
         }
@@ -332,7 +331,7 @@ impl GuidepostServer {
         record(
             &self.platform,
             scope,
-            recorded_as(end_user.as_ref(), call.answered_by()),
+            recorded_as(end_user.as_ref(), upstream),
             recorded,
         );
         Ok(result.into())
@@ -379,16 +378,18 @@ impl GuidepostServer {
                 record(&platform, &scope, call, recorded);
             }
         };
-        if let Ok((result, upstream)) = tokio::time::timeout(ANSWER_WITHIN, &mut detached).await {
+        if let Ok(ToolAnswer { result, upstream }) =
+            tokio::time::timeout(ANSWER_WITHIN, &mut detached).await
+        {
             recorder(Recorded::result(&result, started), upstream);
             return Ok(result.into());
         }
         let record_refusal = recorder.clone();
         let outcome =
             guidepost_core::tasks::start(&self.platform, &owner, name, move |ctx| async move {
-                let (result, upstream) = tokio::select! {
+                let ToolAnswer { result, upstream } = tokio::select! {
                     answered = detached => answered,
-                    () = ctx.cancelled() => (cancelled_call(), None),
+                    () = ctx.cancelled() => cancelled_call().into(),
                 };
                 recorder(Recorded::result(&result, started), upstream);
                 tasks::task_end(Ok(result))

@@ -11,10 +11,12 @@ pub mod catalog;
 pub mod config;
 pub mod diff;
 mod names;
+mod offered;
 pub mod overview;
 pub mod package;
 mod pinning;
 pub mod private;
+mod runtime;
 mod scan;
 #[cfg(test)]
 mod scan_corpus;
@@ -23,74 +25,23 @@ mod shadowing;
 
 use crate::{Caller, Permission};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use guidepost_domain::*;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
-pub use names::exposed_name;
+pub use names::{exposed_name, may_be_exposed};
+pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
 pub use pinning::{decide, record_tools};
+pub use runtime::{
+    CallProgress, NotAdmitted, ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRuntime,
+};
 
 /// Default and bounds of an attachment's call timeout.
 const DEFAULT_TIMEOUT_MS: i64 = 60_000;
 const MAX_TIMEOUT_MS: i64 = 10 * 60_000;
-
-/// Progress of a proxied call, as the upstream reported it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallProgress {
-    pub progress: f64,
-    pub total: Option<f64>,
-    pub message: Option<String>,
-}
-
-/// Where a call's progress goes: the caller's own connection.
-pub type ProgressSink = tokio::sync::mpsc::Sender<CallProgress>;
-
-/// What runs upstreams on this node (the gateway's supervisor).
-#[async_trait]
-pub trait UpstreamRuntime: Send + Sync {
-    /// An upstream was installed (or restarted): fetch what it needs and start it. Returns
-    /// at once; progress shows in its stored status.
-    fn start(&self, platform: &Platform, upstream: &Upstream);
-    /// Stops the upstream on this node and forgets it.
-    async fn stop(&self, upstream: &UpstreamId);
-    /// The upstream is being uninstalled: it stops on this node for good (a call racing
-    /// the uninstall does not start it again), and what the node kept for it goes.
-    async fn discard(&self, upstream: &UpstreamId);
-    /// Calls `tool` with `arguments`; the result is the upstream's `CallToolResult` as
-    /// JSON. `Err` says, for an agent, why there is none. The upstream's progress goes
-    /// to `progress`; dropping the future cancels the call at the upstream.
-    async fn call(
-        &self,
-        platform: &Platform,
-        upstream: &Upstream,
-        tool: &str,
-        arguments: Value,
-        timeout: Duration,
-        progress: Option<ProgressSink>,
-    ) -> Result<Value, String>;
-    /// The upstream's recent stderr lines on this node, oldest first.
-    fn logs(&self, upstream: &UpstreamId) -> Vec<String>;
-    /// Whether this node would start an upstream of `org` launched as `spec` now: its
-    /// confinement is in force and the organization's and node's caps leave room. `Err`
-    /// names what refuses it.
-    fn admits(&self, _org: &OrgId, _spec: &LaunchSpec) -> Result<(), String> {
-        Ok(())
-    }
-    /// What confinement this node applies to an upstream launched as `spec`, in a line
-    /// (`None` where it runs no process of this host: HTTP upstreams).
-    fn confinement(&self, _spec: &LaunchSpec) -> Option<String> {
-        None
-    }
-    /// What confinement is in force on this node, for `/readyz`.
-    fn confinement_report(&self) -> Option<Value> {
-        None
-    }
-}
 
 /// `POST /api/v1/upstreams`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -170,7 +121,7 @@ pub async fn install(
     platform
         .upstreams
         .admits(org, &new.spec)
-        .map_err(CoreError::Conflict)?;
+        .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
     let upstream = with_confinement(platform, platform.store.create_upstream(org, &new).await?);
     let about = audit::About {
         upstream: Some(&upstream.id),
@@ -487,102 +438,6 @@ pub async fn detach(
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
     Ok(())
-}
-
-/// A tool of an attached upstream as a hosted server offers it.
-#[derive(Debug, Clone)]
-pub struct OfferedTool {
-    pub exposed_name: String,
-    pub upstream_id: UpstreamId,
-    /// The upstream as it was read with its attachment.
-    pub upstream: std::sync::Arc<Upstream>,
-    /// The upstream's own name for it.
-    pub tool: String,
-    pub definition: Value,
-    pub timeout: Duration,
-}
-
-/// The attached upstreams' approved tools on `server`, in attach order then each
-/// upstream's order: what `tools/list` shows.
-pub async fn offered(
-    platform: &Platform,
-    server: &McpServer,
-) -> Result<Vec<OfferedTool>, CoreError> {
-    let attached = attached_tools(platform, server).await?;
-    Ok(attached
-        .into_iter()
-        .filter(|(_, state)| *state == ToolState::Approved)
-        .map(|(tool, _)| tool)
-        .collect())
-}
-
-/// The attached tool exposed as `name` on `server`, whatever its approval state, with it.
-pub async fn attached_tool(
-    platform: &Platform,
-    server: &McpServer,
-    name: &str,
-) -> Result<Option<(OfferedTool, ToolState)>, CoreError> {
-    let attached = attached_tools(platform, server).await?;
-    Ok(attached
-        .into_iter()
-        .find(|(tool, _)| tool.exposed_name == name))
-}
-
-/// Every tool of the server's attachments (within their allowlists), with its state.
-async fn attached_tools(
-    platform: &Platform,
-    server: &McpServer,
-) -> Result<Vec<(OfferedTool, ToolState)>, CoreError> {
-    let attached = platform
-        .store
-        .attached_upstreams(&server.org_id, &server.id)
-        .await?;
-    let mut tools = Vec::new();
-    for entry in attached {
-        let attachment = &entry.attachment;
-        let upstream = std::sync::Arc::new(entry.upstream);
-        let allowed = |name: &str| {
-            attachment
-                .allowed_tools
-                .as_ref()
-                .is_none_or(|list| list.iter().any(|a| a == name))
-        };
-        for tool in entry.tools {
-            if !allowed(&tool.name) {
-                continue;
-            }
-            let offered = OfferedTool {
-                exposed_name: exposed_name(&attachment.prefix, &tool.name),
-                upstream_id: attachment.upstream_id.clone(),
-                upstream: upstream.clone(),
-                tool: tool.name,
-                definition: tool.definition,
-                timeout: Duration::from_millis(attachment.timeout_ms as u64),
-            };
-            tools.push((offered, tool.state));
-        }
-    }
-    Ok(tools)
-}
-
-/// Calls an offered tool through its upstream.
-pub async fn call(
-    platform: &Platform,
-    offered: &OfferedTool,
-    arguments: Value,
-    progress: Option<ProgressSink>,
-) -> Result<Value, String> {
-    platform
-        .upstreams
-        .call(
-            platform,
-            &offered.upstream,
-            &offered.tool,
-            arguments,
-            offered.timeout,
-            progress,
-        )
-        .await
 }
 
 /// Platform-wide, how many upstream tools are in each state (for `/metrics`).

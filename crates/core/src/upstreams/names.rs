@@ -26,9 +26,18 @@ pub fn checked_prefix(prefix: &str) -> Result<String, ValidationError> {
     }
 }
 
+/// What separates an attachment's prefix from its tool's name.
+const SEPARATOR: &str = "__";
+
+/// Whether `name` has the shape of an attached upstream's tool (`{prefix}__{tool}`); no
+/// built-in tool's name has it.
+pub fn may_be_exposed(name: &str) -> bool {
+    name.contains(SEPARATOR)
+}
+
 /// The name `tool` of an attachment with `prefix` is exposed under.
 pub fn exposed_name(prefix: &str, tool: &str) -> String {
-    let full = format!("{prefix}__{tool}");
+    let full = format!("{prefix}{SEPARATOR}{tool}");
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
     if full.len() <= MAX_NAME && full.chars().all(allowed) {
         return full;

@@ -33,13 +33,21 @@ pub(crate) struct ToolCall<'a> {
     pub arguments: &'a Value,
     /// The request: its cancellation, its progress token and the caller's connection.
     pub request: &'a RequestContext<RoleServer>,
-    /// The upstream that answered, set by the gateway's source, for the recording.
-    pub upstream: std::sync::Mutex<Option<UpstreamId>>,
 }
 
-impl ToolCall<'_> {
-    pub fn answered_by(&self) -> Option<UpstreamId> {
-        self.upstream.lock().expect("tool call lock").clone()
+/// A tool's result, and the upstream that gave it, if any (for the recording).
+pub(crate) struct ToolAnswer {
+    pub result: CallToolResult,
+    pub upstream: Option<UpstreamId>,
+}
+
+impl From<CallToolResult> for ToolAnswer {
+    /// A result of Guidepost's own.
+    fn from(result: CallToolResult) -> Self {
+        Self {
+            result,
+            upstream: None,
+        }
     }
 }
 
@@ -63,7 +71,7 @@ pub(crate) trait ToolSource: Send + Sync {
 
     /// Calls a tool this source offers. A failure is a result with `isError`, worded so
     /// that an agent can act on it.
-    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult;
+    async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer;
 
     /// Whether the request's `Mcp-Param-*` headers agree with the arguments, for tools
     /// whose definitions mirror arguments into headers (`param_headers`); why not.
@@ -79,11 +87,9 @@ pub(crate) trait ToolSource: Send + Sync {
     }
 }
 
-/// A tool call that can outlive its request: its result, and the upstream that
-/// answered it, if any (for the recording).
-pub(crate) type DetachedCall = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (CallToolResult, Option<UpstreamId>)> + Send>,
->;
+/// A tool call that can outlive its request.
+pub(crate) type DetachedCall =
+    std::pin::Pin<Box<dyn std::future::Future<Output = ToolAnswer> + Send>>;
 
 /// Every source of tools, in the order their tools are listed.
 #[derive(Clone)]

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use guidepost_core::support::{self, SupportError, SupportInput};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, Limits, McpServer};
-use rmcp::model::{CallToolResult, Tool, ToolAnnotations};
+use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
-use super::{ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+use super::{ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
 const NAME: &str = guidepost_domain::builtin_tools::GET_SUPPORT;
@@ -75,10 +75,11 @@ impl ToolSource for SupportTool {
         Ok(name == NAME && support::offered_on(server))
     }
 
-    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
+    async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
         open_request(call.platform, call.scope, call.end_user, call.arguments)
             .await
             .into_result()
+            .into()
     }
 }
 

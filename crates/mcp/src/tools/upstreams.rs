@@ -3,9 +3,11 @@
 //! `{prefix}__{tool}`, and called through the gateway's supervisor on this node.
 
 use async_trait::async_trait;
-use guidepost_core::upstreams::{self, CallProgress, OfferedTool};
+use guidepost_core::upstreams::{
+    self, CallProgress, NotCallable, OfferedTool, UpstreamAnswer, UpstreamCallError,
+};
 use guidepost_core::{CoreError, Platform};
-use guidepost_domain::{McpServer, ToolState};
+use guidepost_domain::McpServer;
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, ResultType, Tool,
@@ -13,7 +15,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use serde_json::Value;
 
-use super::{DetachedCall, ToolCall, ToolSource};
+use super::{DetachedCall, ToolAnswer, ToolCall, ToolSource};
 use crate::param_headers;
 use crate::surface::is_stateless;
 
@@ -31,19 +33,11 @@ fn definition(offered: &OfferedTool) -> Option<Tool> {
     serde_json::from_value(definition).ok()
 }
 
-async fn find(
-    platform: &Platform,
-    server: &McpServer,
-    name: &str,
-) -> Result<Option<(OfferedTool, ToolState)>, CoreError> {
-    upstreams::attached_tool(platform, server, name).await
-}
-
 #[async_trait]
 impl ToolSource for UpstreamTools {
     fn metrics_label(&self, name: &str) -> Option<&'static str> {
         // Upstream tool names are not ours to count one by one; `upstream` bounds them.
-        name.contains("__").then_some(LABEL)
+        upstreams::may_be_exposed(name).then_some(LABEL)
     }
 
     async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
@@ -57,19 +51,22 @@ impl ToolSource for UpstreamTools {
         server: &McpServer,
         name: &str,
     ) -> Result<bool, CoreError> {
-        if !name.contains("__") {
+        if !upstreams::may_be_exposed(name) {
             return Ok(false);
         }
-        Ok(find(platform, server, name).await?.is_some())
+        Ok(upstreams::offered_tool(platform, server, name)
+            .await?
+            .is_some())
     }
 
-    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
-        let offered = match approved(call.platform, &call.scope.server, call.name).await {
-            Ok(offered) => offered,
-            Err(refused) => return refused,
-        };
-        *call.upstream.lock().expect("tool call lock") = Some(offered.upstream_id.clone());
-        into_result(proxied(call, &offered).await)
+    async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
+        match upstreams::callable(call.platform, &call.scope.server, call.name).await {
+            Ok(offered) => ToolAnswer {
+                result: into_result(proxied(call, &offered).await),
+                upstream: Some(offered.upstream_id),
+            },
+            Err(refused) => refusal(refused).into(),
+        }
     }
 
     /// An upstream's definition may mirror arguments into `Mcp-Param-*` headers; they
@@ -79,7 +76,7 @@ impl ToolSource for UpstreamTools {
         let Some(parts) = parts.filter(|_| is_stateless(call.request)) else {
             return Ok(());
         };
-        match find(call.platform, &call.scope.server, call.name).await {
+        match upstreams::offered_tool(call.platform, &call.scope.server, call.name).await {
             Ok(Some((offered, _))) => {
                 let schema = &offered.definition["inputSchema"];
                 param_headers::check(&parts.headers, schema, call.arguments)
@@ -98,57 +95,60 @@ impl ToolSource for UpstreamTools {
         let name = call.name.to_owned();
         let arguments = call.arguments.clone();
         Some(Box::pin(async move {
-            let offered = match approved(&platform, &server, &name).await {
+            let offered = match upstreams::callable(&platform, &server, &name).await {
                 Ok(offered) => offered,
-                Err(refused) => return (refused, None),
+                Err(refused) => return refusal(refused).into(),
             };
             let outcome = upstreams::call(&platform, &offered, arguments, None).await;
-            (into_result(outcome), Some(offered.upstream_id))
+            ToolAnswer {
+                result: into_result(outcome),
+                upstream: Some(offered.upstream_id),
+            }
         }))
     }
 }
 
-/// The attached tool `name`, if it may be called now; else the result that says why not.
-async fn approved(
-    platform: &Platform,
-    server: &McpServer,
-    name: &str,
-) -> Result<OfferedTool, CallToolResult> {
-    match find(platform, server, name).await {
-        Ok(Some((offered, ToolState::Approved))) => Ok(offered),
-        Ok(Some((offered, state))) => Err(failure(awaits_review(&offered, state))),
-        Ok(None) => Err(failure(format!("{name} is not offered here any more"))),
-        Err(error) => {
-            tracing::error!(%error, "could not look up an upstream tool");
-            Err(failure(
-                "The tool could not be reached; try again in a moment.".into(),
-            ))
-        }
+/// Why the tool may not be called, as a result an agent can act on.
+fn refusal(refused: NotCallable) -> CallToolResult {
+    if let NotCallable::Unknown(error) = &refused {
+        tracing::error!(%error, "could not look up an upstream tool");
     }
+    failure(refused.to_string())
 }
 
 /// The upstream's answer as a result for the caller.
-fn into_result(outcome: Result<Value, String>) -> CallToolResult {
-    match outcome {
-        Ok(result) => match serde_json::from_value::<CallToolResult>(result) {
-            Ok(mut result) => {
-                // The upstream may speak an older version, whose results carry no type;
-                // rmcp clears it again for callers of those versions.
-                result.result_type = Some(ResultType::COMPLETE);
-                result
-            }
-            Err(e) => failure(format!(
-                "the upstream server answered with an invalid result: {e}"
-            )),
-        },
-        Err(why) => failure(why),
-    }
+fn into_result(outcome: Result<UpstreamAnswer, UpstreamCallError>) -> CallToolResult {
+    let answer = match outcome {
+        Ok(answer) => answer,
+        Err(why) => return failure(why.to_string()),
+    };
+    let content = answer
+        .content
+        .into_iter()
+        .map(serde_json::from_value::<ContentBlock>)
+        .collect::<Result<Vec<_>, _>>();
+    let content = match content {
+        Ok(content) => content,
+        Err(e) => return failure(UpstreamCallError::InvalidResult(e.to_string()).to_string()),
+    };
+    let mut result = CallToolResult::default();
+    result.content = content;
+    result.structured_content = answer.structured_content;
+    result.is_error = answer.is_error;
+    result.meta = answer.meta.map(rmcp::model::MetaObject);
+    // The upstream may speak an older version, whose results carry no type; rmcp clears
+    // it again for callers of those versions.
+    result.result_type = Some(ResultType::COMPLETE);
+    result
 }
 
 /// The call through the upstream, with its progress relayed under the caller's own
 /// progress token, and given up (which cancels it at the upstream) when the caller
 /// cancels or goes away.
-async fn proxied(call: &ToolCall<'_>, offered: &OfferedTool) -> Result<Value, String> {
+async fn proxied(
+    call: &ToolCall<'_>,
+    offered: &OfferedTool,
+) -> Result<UpstreamAnswer, UpstreamCallError> {
     let request = call.request;
     let caller_token = request.meta.get_progress_token();
     let (sink, mut updates) = match caller_token {
@@ -171,7 +171,7 @@ async fn proxied(call: &ToolCall<'_>, offered: &OfferedTool) -> Result<Value, St
         tokio::select! {
             biased;
             Some(update) = update => relay(request, caller_token.as_ref(), update).await,
-            () = request.ct.cancelled() => return Err("the call was cancelled".into()),
+            () = request.ct.cancelled() => return Err(UpstreamCallError::Cancelled),
             result = &mut result => {
                 // Progress the upstream sent just before its answer goes first.
                 while let Some(update) = updates.as_mut().and_then(|u| u.try_recv().ok()) {
@@ -201,23 +201,6 @@ fn relayed(token: ProgressToken, update: CallProgress) -> ProgressNotificationPa
     param.total = update.total;
     param.message = update.message;
     param
-}
-
-/// Why a tool that is attached but not approved cannot be called, for an agent.
-fn awaits_review(offered: &OfferedTool, state: ToolState) -> String {
-    let (upstream, tool) = (&offered.upstream_id, &offered.tool);
-    match state {
-        ToolState::Rejected => format!(
-            "{} was rejected by the organization's administrators; it cannot be called.",
-            offered.exposed_name
-        ),
-        _ => format!(
-            "{} is {state}: its definition is new, changed, or flagged by the scanner, and awaits \
-             review by the organization's administrators (they approve it with POST \
-             /api/v1/upstreams/{upstream}/tools/{tool}/approve). Try another tool meanwhile.",
-            offered.exposed_name
-        ),
-    }
 }
 
 fn failure(message: String) -> CallToolResult {

@@ -6,11 +6,11 @@ use guidepost_core::identity::{self, EmailRefused};
 use guidepost_core::walkthroughs::player::{self, Advanced, Player, PlayerError, Seen, summarize};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::*;
-use rmcp::model::{CallToolResult, Tool, ToolAnnotations};
+use rmcp::model::{Tool, ToolAnnotations};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+use super::{ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
 pub(crate) const LIST: &str = builtin_tools::LIST_WALKTHROUGHS;
@@ -211,7 +211,7 @@ impl ToolSource for WalkthroughTools {
         Ok(NAMES.contains(&name) && player::offered_on(platform, server).await?)
     }
 
-    async fn call(&self, call: &ToolCall<'_>) -> CallToolResult {
+    async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
         let outcome = dispatch(
             call.platform,
             call.scope,
@@ -219,7 +219,7 @@ impl ToolSource for WalkthroughTools {
             call.name,
             call.arguments,
         );
-        outcome.await.into_result()
+        outcome.await.into_result().into()
     }
 }
 

@@ -1,0 +1,157 @@
+//! Which attached tools a hosted server offers, which may be called now, and the call
+//! through the upstream: the gateway's rules as the MCP endpoint meets them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use guidepost_domain::*;
+use serde_json::Value;
+
+use super::names::exposed_name;
+use super::runtime::{ProgressSink, UpstreamAnswer, UpstreamCallError};
+use crate::{CoreError, Platform};
+
+/// A tool of an attached upstream as a hosted server offers it.
+#[derive(Debug, Clone)]
+pub struct OfferedTool {
+    pub exposed_name: String,
+    pub upstream_id: UpstreamId,
+    /// The upstream as it was read with its attachment.
+    pub upstream: Arc<Upstream>,
+    /// The upstream's own name for it.
+    pub tool: String,
+    pub definition: Value,
+    pub timeout: Duration,
+}
+
+/// The attached upstreams' approved tools on `server`, in attach order then each
+/// upstream's order: what `tools/list` shows.
+pub async fn offered(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<Vec<OfferedTool>, CoreError> {
+    let attached = attached_tools(platform, server).await?;
+    Ok(attached
+        .into_iter()
+        .filter(|(_, state)| *state == ToolState::Approved)
+        .map(|(tool, _)| tool)
+        .collect())
+}
+
+/// The attached tool exposed as `name` on `server`, whatever its approval state (a call
+/// says why it may not be called; `Mcp-Param-*` headers are checked against it).
+pub async fn offered_tool(
+    platform: &Platform,
+    server: &McpServer,
+    name: &str,
+) -> Result<Option<(OfferedTool, ToolState)>, CoreError> {
+    let attached = attached_tools(platform, server).await?;
+    Ok(attached
+        .into_iter()
+        .find(|(tool, _)| tool.exposed_name == name))
+}
+
+/// Every tool of the server's attachments (within their allowlists), with its state.
+async fn attached_tools(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<Vec<(OfferedTool, ToolState)>, CoreError> {
+    let attached = platform
+        .store
+        .attached_upstreams(&server.org_id, &server.id)
+        .await?;
+    let mut tools = Vec::new();
+    for entry in attached {
+        let attachment = &entry.attachment;
+        let upstream = Arc::new(entry.upstream);
+        let allowed = |name: &str| {
+            attachment
+                .allowed_tools
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|a| a == name))
+        };
+        for tool in entry.tools {
+            if !allowed(&tool.name) {
+                continue;
+            }
+            let offered = OfferedTool {
+                exposed_name: exposed_name(&attachment.prefix, &tool.name),
+                upstream_id: attachment.upstream_id.clone(),
+                upstream: upstream.clone(),
+                tool: tool.name,
+                definition: tool.definition,
+                timeout: Duration::from_millis(attachment.timeout_ms as u64),
+            };
+            tools.push((offered, tool.state));
+        }
+    }
+    Ok(tools)
+}
+
+/// Why an attached tool may not be called now; each says, for an agent, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum NotCallable {
+    #[error("{name} was rejected by the organization's administrators; it cannot be called.")]
+    Rejected { name: String },
+    #[error(
+        "{name} is {state}: its definition is new, changed, or flagged by the scanner, and \
+         awaits review by the organization's administrators (they approve it with POST \
+         /api/v1/upstreams/{upstream}/tools/{tool}/approve). Try another tool meanwhile."
+    )]
+    AwaitsReview {
+        name: String,
+        state: ToolState,
+        upstream: UpstreamId,
+        tool: String,
+    },
+    #[error("{name} is not offered here any more")]
+    NotOffered { name: String },
+    /// The store could not say: the detail is for the log, not the agent.
+    #[error("The tool could not be reached; try again in a moment.")]
+    Unknown(#[source] CoreError),
+}
+
+/// The attached tool `name` on `server` if it may be called now: only an approved
+/// definition is callable.
+pub async fn callable(
+    platform: &Platform,
+    server: &McpServer,
+    name: &str,
+) -> Result<OfferedTool, NotCallable> {
+    match offered_tool(platform, server, name).await {
+        Ok(Some((offered, ToolState::Approved))) => Ok(offered),
+        Ok(Some((offered, ToolState::Rejected))) => Err(NotCallable::Rejected {
+            name: offered.exposed_name,
+        }),
+        Ok(Some((offered, state))) => Err(NotCallable::AwaitsReview {
+            name: offered.exposed_name,
+            state,
+            upstream: offered.upstream_id,
+            tool: offered.tool,
+        }),
+        Ok(None) => Err(NotCallable::NotOffered {
+            name: name.to_owned(),
+        }),
+        Err(error) => Err(NotCallable::Unknown(error)),
+    }
+}
+
+/// Calls an offered tool through its upstream.
+pub async fn call(
+    platform: &Platform,
+    offered: &OfferedTool,
+    arguments: Value,
+    progress: Option<ProgressSink>,
+) -> Result<UpstreamAnswer, UpstreamCallError> {
+    platform
+        .upstreams
+        .call(
+            platform,
+            &offered.upstream,
+            &offered.tool,
+            arguments,
+            offered.timeout,
+            progress,
+        )
+        .await
+}

@@ -1,0 +1,108 @@
+//! What runs upstreams on a node, as core sees it: the [`UpstreamRuntime`] trait the
+//! gateway implements, the answer of a call through it, and why a call has none.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+use serde_json::Value;
+
+use crate::Platform;
+
+/// Progress of a proxied call, as the upstream reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallProgress {
+    pub progress: f64,
+    pub total: Option<f64>,
+    pub message: Option<String>,
+}
+
+/// Where a call's progress goes: the caller's own connection.
+pub type ProgressSink = tokio::sync::mpsc::Sender<CallProgress>;
+
+/// What runs upstreams on this node (the gateway's supervisor).
+#[async_trait]
+pub trait UpstreamRuntime: Send + Sync {
+    /// An upstream was installed (or restarted): fetch what it needs and start it. Returns
+    /// at once; progress shows in its stored status.
+    fn start(&self, platform: &Platform, upstream: &Upstream);
+    /// Stops the upstream on this node and forgets it.
+    async fn stop(&self, upstream: &UpstreamId);
+    /// The upstream is being uninstalled: it stops on this node for good (a call racing
+    /// the uninstall does not start it again), and what the node kept for it goes.
+    async fn discard(&self, upstream: &UpstreamId);
+    /// Calls `tool` with `arguments`: the upstream's answer, or why there is none. The
+    /// upstream's progress goes to `progress`; dropping the future cancels the call at
+    /// the upstream.
+    async fn call(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        tool: &str,
+        arguments: Value,
+        timeout: Duration,
+        progress: Option<ProgressSink>,
+    ) -> Result<UpstreamAnswer, UpstreamCallError>;
+    /// The upstream's recent stderr lines on this node, oldest first.
+    fn logs(&self, upstream: &UpstreamId) -> Vec<String>;
+    /// Whether this node would start an upstream of `org` launched as `spec` now: its
+    /// confinement is in force and the organization's and node's caps leave room.
+    fn admits(&self, _org: &OrgId, _spec: &LaunchSpec) -> Result<(), NotAdmitted> {
+        Ok(())
+    }
+    /// What confinement this node applies to an upstream launched as `spec`, in a line
+    /// (`None` where it runs no process of this host: HTTP upstreams).
+    fn confinement(&self, _spec: &LaunchSpec) -> Option<String> {
+        None
+    }
+    /// What confinement is in force on this node, for `/readyz`.
+    fn confinement_report(&self) -> Option<Value> {
+        None
+    }
+}
+
+/// An upstream's answer to a tool call, as it gave it: its content blocks (text, images,
+/// resources, in the protocol's own shapes), its structured content and whether it is an
+/// error the upstream reports (absent stays absent, as the upstream sent it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpstreamAnswer {
+    pub content: Vec<Value>,
+    pub structured_content: Option<Value>,
+    pub is_error: Option<bool>,
+    /// The answer's `_meta`, passed on as given.
+    pub meta: Option<serde_json::Map<String, Value>>,
+}
+
+/// Why a call through an upstream has no answer; each says, for an agent, what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UpstreamCallError {
+    /// It could not be launched on this node (its package, its confinement, a cap, its
+    /// restarts used up).
+    #[error("the upstream server did not start: {0}")]
+    NotStarted(String),
+    /// The request could not be sent.
+    #[error("the upstream server could not be reached: {0}")]
+    Unreachable(String),
+    #[error(
+        "the upstream server did not answer within {} s; try again or ask for less",
+        .0.as_secs_f64()
+    )]
+    TimedOut(Duration),
+    /// It answered with a protocol error, or the connection broke.
+    #[error("the upstream server failed: {0}")]
+    Failed(String),
+    /// It asked for something the gateway does not relay.
+    #[error("the upstream server {0}, which this gateway does not relay yet")]
+    Unrelayed(&'static str),
+    /// What it answered is not a tool result.
+    #[error("the upstream server answered with an invalid result: {0}")]
+    InvalidResult(String),
+    /// The caller cancelled the call.
+    #[error("the call was cancelled")]
+    Cancelled,
+}
+
+/// Why this node would not launch an upstream now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAdmitted(pub String);
