@@ -20,8 +20,9 @@ use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
 
 pub use file::{SettingsFile, parse_command_line};
 
-use crate::cli::WebhookArgs;
-use crate::cli::{ConfinementArgs, DEFAULT_DATABASE_URL, GlobalArgs, ServeArgs, ToolchainArgs};
+use crate::cli::{
+    ConfinementArgs, DEFAULT_DATABASE_URL, GlobalArgs, ServeArgs, ToolchainArgs, WebhookArgs,
+};
 use crate::webhook_worker::WebhookSettings;
 
 const DAY_SECONDS: u64 = 24 * 3600;
