@@ -1,5 +1,4 @@
-use clap::Parser;
-use guidepost::cli::{Cli, LogFormat};
+use guidepost::cli::LogFormat;
 
 /// mimalloc rather than glibc's allocator: the profile of a tool call under load spent
 /// about a fifth of its time in glibc's malloc and free (docs/PERFORMANCE.md).
@@ -8,20 +7,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let file = match guidepost::config::FileConfig::load(cli.global.config.as_deref()) {
-        Ok(file) => file,
+    let (cli, file) = match guidepost::config::parse_command_line() {
+        Ok(parsed) => parsed,
         Err(error) => {
             eprintln!("error: {error:#}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    init_tracing(
-        cli.global
-            .log_format
-            .or(file.log_format)
-            .unwrap_or(LogFormat::Text),
-    );
+    init_tracing(cli.global.log_format);
     match guidepost::commands::run(cli, file).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

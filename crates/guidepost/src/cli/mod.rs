@@ -1,15 +1,26 @@
 //! The command line (SPEC §7). Every option can also come from a `GUIDEPOST_*`
-//! environment variable or from the TOML file named by `--config`; flags win over the
-//! environment, which wins over the file.
+//! environment variable or from the TOML file named by `--config` (`config::file`); flags
+//! win over the environment, which wins over the file. A setting is declared once, as a
+//! field here: its flag, variable, help, default and file key all come from it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+use guidepost_auth::AuthOptions;
+use guidepost_core::DEFAULT_MAX_SERVER_TOOLS;
+use guidepost_gateway::Supervision;
+use guidepost_gateway::confine::{Caps, ConfinementOptions, Limits, Mode};
+use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
+use guidepost_store::StoreOptions;
+
+use crate::webhook_worker::WebhookSettings;
 
 mod admin;
 pub use admin::*;
+#[cfg(test)]
+mod readme;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,10 +35,15 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The database of every command but `bench`, which without `--database-url` starts on a
+/// temporary one.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:guidepost.db";
+
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Database URL: sqlite:PATH (default sqlite:guidepost.db) or postgres://…
-    #[arg(long, global = true, env = "GUIDEPOST_DATABASE_URL")]
+    // Not a clap default: `bench` needs to tell a URL given from none.
+    #[arg(long, global = true, env = "GUIDEPOST_DATABASE_URL",
+          help = format!("Database URL: sqlite:PATH or postgres://… [default: {DEFAULT_DATABASE_URL}]"))]
     pub database_url: Option<String>,
     /// Print results as JSON instead of text.
     #[arg(long, global = true)]
@@ -36,12 +52,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "GUIDEPOST_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log format on stderr.
-    #[arg(long, global = true, env = "GUIDEPOST_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
+    #[arg(long, global = true, env = "GUIDEPOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
@@ -152,17 +167,20 @@ pub enum BenchEra {
     Stateless,
 }
 
+/// `serve`'s settings. Each is declared once, here: its flag, environment variable, help,
+/// default and key in the `--config` file (the long flag with '_' for '-') all come from
+/// its field. A default taken from another crate's `Default` is written only there.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "GUIDEPOST_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Servers are served at {slug}.{base-domain} [default: localhost].
-    #[arg(long, env = "GUIDEPOST_BASE_DOMAIN")]
-    pub base_domain: Option<String>,
-    /// Scheme written in public URLs: http or https [default: http].
-    #[arg(long, env = "GUIDEPOST_PUBLIC_URL_SCHEME")]
-    pub public_url_scheme: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "GUIDEPOST_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Servers are served at {slug}.{base-domain}.
+    #[arg(long, env = "GUIDEPOST_BASE_DOMAIN", default_value = "localhost")]
+    pub base_domain: String,
+    /// Scheme written in public URLs: http or https.
+    #[arg(long, env = "GUIDEPOST_PUBLIC_URL_SCHEME", default_value = "http")]
+    pub public_url_scheme: String,
     /// Port written in public URLs [default: the listen port].
     #[arg(long, env = "GUIDEPOST_PUBLIC_PORT")]
     pub public_port: Option<u16>,
@@ -172,59 +190,64 @@ pub struct ServeArgs {
     /// Allow creating conformance_fixture servers (`--enable-fixtures=false` turns off
     /// what the file or environment turned on).
     #[arg(long, env = "GUIDEPOST_ENABLE_FIXTURES", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = BoolishValueParser::new())]
-    pub enable_fixtures: Option<bool>,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub enable_fixtures: bool,
     /// Seed a demo organization, server and API key, and print how to connect.
     #[arg(long, env = "GUIDEPOST_DEMO")]
     pub demo: bool,
-    /// Tool calls per minute per end user; 0 turns the limit off [default: 120].
-    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_USER")]
-    pub rate_limit_per_user: Option<u32>,
-    /// Tool calls per minute per client IP; 0 turns the limit off [default: 1200].
-    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_IP")]
-    pub rate_limit_per_ip: Option<u32>,
+    /// Tool calls per minute per end user; 0 turns the limit off.
+    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_USER",
+          default_value_t = RateLimits::default().per_user_per_minute)]
+    pub rate_limit_per_user: u32,
+    /// Tool calls per minute per client IP; 0 turns the limit off.
+    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_IP",
+          default_value_t = RateLimits::default().per_ip_per_minute)]
+    pub rate_limit_per_ip: u32,
     /// Requests per minute per client IP to the sign-in, registration, token and
-    /// revocation endpoints; 0 turns the limit off [default: 300].
-    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_AUTH_PER_IP")]
-    pub rate_limit_auth_per_ip: Option<u32>,
-    /// Seconds after which an idle MCP session expires [default: 1800].
-    #[arg(long, env = "GUIDEPOST_SESSION_IDLE_TIMEOUT")]
-    pub session_idle_timeout: Option<u64>,
+    /// revocation endpoints; 0 turns the limit off.
+    #[arg(long, env = "GUIDEPOST_RATE_LIMIT_AUTH_PER_IP",
+          default_value_t = AuthOptions::default().rate_limit_per_ip)]
+    pub rate_limit_auth_per_ip: u32,
+    /// Seconds after which an idle MCP session expires.
+    #[arg(long, env = "GUIDEPOST_SESSION_IDLE_TIMEOUT", default_value_t = 1800)]
+    pub session_idle_timeout: u64,
     /// Session-era sessions this node keeps in memory; past it, the longest idle is
-    /// closed in memory and restored from the store when it is used again [default: 500].
-    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS")]
-    pub max_sessions: Option<usize>,
-    /// Sessions one client address may keep in this node's memory [default: 32].
-    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_IP")]
-    pub max_sessions_per_ip: Option<usize>,
-    /// Sessions one hosted server may keep in this node's memory [default: 500].
-    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER")]
-    pub max_sessions_per_server: Option<usize>,
+    /// closed in memory and restored from the store when it is used again.
+    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS", default_value_t = SessionCaps::default().per_node)]
+    pub max_sessions: usize,
+    /// Sessions one client address may keep in this node's memory.
+    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_IP", default_value_t = SessionCaps::default().per_ip)]
+    pub max_sessions_per_ip: usize,
+    /// Sessions one hosted server may keep in this node's memory.
+    #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER",
+          default_value_t = SessionCaps::default().per_server)]
+    pub max_sessions_per_server: usize,
     /// A proxy (address or network, e.g. 10.0.0.0/8; repeat or separate with commas)
     /// whose X-Forwarded-For names the client. Rate limits and logs then key on that
     /// client instead of the proxy. Without it the header is ignored.
     #[arg(long, env = "GUIDEPOST_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<String>,
-    /// Days that recorded tool calls and forgotten anonymous end users are kept
-    /// [default: 90].
-    #[arg(long, env = "GUIDEPOST_RETENTION_DAYS")]
-    pub retention_days: Option<u32>,
+    /// Days that recorded tool calls and forgotten anonymous end users are kept.
+    #[arg(long, env = "GUIDEPOST_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
     /// Seconds a request waits for a PostgreSQL connection before it fails cleanly, as
-    /// during a database outage [default: 2].
-    #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT")]
-    pub store_timeout: Option<u64>,
-    /// Seconds a client may take to send a request's headers [default: 10].
-    #[arg(long, env = "GUIDEPOST_HEADER_READ_TIMEOUT")]
-    pub header_read_timeout: Option<u64>,
-    /// Seconds a client may take to send a request's body [default: 30].
-    #[arg(long, env = "GUIDEPOST_BODY_READ_TIMEOUT")]
-    pub body_read_timeout: Option<u64>,
-    /// Largest MCP request body in bytes [default: 1048576].
-    #[arg(long, env = "GUIDEPOST_BODY_LIMIT")]
-    pub body_limit: Option<usize>,
-    /// Seconds to let in-flight requests finish on shutdown [default: 10].
-    #[arg(long, env = "GUIDEPOST_SHUTDOWN_GRACE")]
-    pub shutdown_grace: Option<u64>,
+    /// during a database outage.
+    #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT",
+          default_value_t = StoreOptions::default().timeout.as_secs())]
+    pub store_timeout: u64,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "GUIDEPOST_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout: u64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, env = "GUIDEPOST_BODY_READ_TIMEOUT", default_value_t = 30)]
+    pub body_read_timeout: u64,
+    /// Largest MCP request body in bytes.
+    #[arg(long, env = "GUIDEPOST_BODY_LIMIT", default_value_t = McpOptions::default().body_limit)]
+    pub body_limit: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    #[arg(long, env = "GUIDEPOST_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
     /// SMTP server for sign-in codes: smtp://host:port, smtps://user:pass@host, or
     /// smtp://host:587?tls=required. Without it, mail goes to --mail-outbox.
     #[arg(long, env = "GUIDEPOST_SMTP_URL")]
@@ -233,29 +256,35 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_MAIL_FROM")]
     pub mail_from: Option<String>,
     /// Without --smtp-url: directory where each mail is written as an .eml file (and
-    /// logged, code included), for development [default: ./mail-outbox].
-    #[arg(long, env = "GUIDEPOST_MAIL_OUTBOX")]
-    pub mail_outbox: Option<PathBuf>,
-    /// Seconds an OAuth access token lives [default: 3600].
-    #[arg(long, env = "GUIDEPOST_ACCESS_TOKEN_TTL")]
-    pub access_token_ttl: Option<u64>,
-    /// Seconds an OAuth refresh token lives; each use replaces it [default: 2592000].
-    #[arg(long, env = "GUIDEPOST_REFRESH_TOKEN_TTL")]
-    pub refresh_token_ttl: Option<u64>,
+    /// logged, code included), for development.
+    #[arg(long, env = "GUIDEPOST_MAIL_OUTBOX",
+          default_value_os_t = AuthOptions::default().mail_outbox)]
+    pub mail_outbox: PathBuf,
+    /// Seconds an OAuth access token lives.
+    #[arg(long, env = "GUIDEPOST_ACCESS_TOKEN_TTL",
+          default_value_t = AuthOptions::default().access_token_ttl.as_secs())]
+    pub access_token_ttl: u64,
+    /// Seconds an OAuth refresh token lives; each use replaces it.
+    #[arg(long, env = "GUIDEPOST_REFRESH_TOKEN_TTL",
+          default_value_t = AuthOptions::default().refresh_token_ttl.as_secs())]
+    pub refresh_token_ttl: u64,
     /// Seconds in which a rotated refresh token presented again (two refreshes racing)
-    /// gets the same successors instead of revoking them all; 0 turns it off [default: 5].
-    #[arg(long, env = "GUIDEPOST_REFRESH_GRACE", value_parser = clap::value_parser!(u64).range(0..=60))]
-    pub refresh_grace: Option<u64>,
+    /// gets the same successors instead of revoking them all; 0 turns it off.
+    #[arg(long, env = "GUIDEPOST_REFRESH_GRACE", value_parser = clap::value_parser!(u64).range(0..=60),
+          default_value_t = AuthOptions::default().refresh_grace.as_secs())]
+    pub refresh_grace: u64,
     /// Fetch OAuth client metadata documents (CIMD) from private and loopback addresses,
     /// and over plain http there. Development and tests only.
     #[arg(long, env = "GUIDEPOST_CIMD_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = BoolishValueParser::new())]
-    pub cimd_allow_private: Option<bool>,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub cimd_allow_private: bool,
     /// Reach organizations' OpenID Connect providers (custom_oauth) on private and
     /// loopback addresses, and over plain http. Development and tests only.
     #[arg(long, env = "GUIDEPOST_OIDC_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = BoolishValueParser::new())]
-    pub oidc_allow_private: Option<bool>,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub oidc_allow_private: bool,
     /// 32 random bytes, as 64 hex digits or base64 (`openssl rand -base64 32`): encrypts
     /// the secrets the platform must read back, such as identity providers' client
     /// secrets. Without it such secrets are refused. Keep it stable: secrets sealed with
@@ -280,20 +309,24 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_CATALOG")]
     pub catalog: Option<PathBuf>,
     /// Seconds without a call after which an upstream is stopped on this node (the next
-    /// call starts it again); 0 keeps upstreams running [default: 900].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_IDLE_TIMEOUT", value_parser = clap::value_parser!(u64).range(0..=604_800))]
-    pub upstream_idle_timeout: Option<u64>,
+    /// call starts it again); 0 keeps upstreams running.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_IDLE_TIMEOUT",
+          value_parser = clap::value_parser!(u64).range(0..=604_800),
+          default_value_t = Supervision::default().idle_timeout.map_or(0, |idle| idle.as_secs()))]
+    pub upstream_idle_timeout: u64,
     /// Reach HTTP upstream MCP servers on private and loopback addresses, and over plain
     /// http there. Development and tests only.
     #[arg(long, env = "GUIDEPOST_UPSTREAM_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = BoolishValueParser::new())]
-    pub upstream_allow_private: Option<bool>,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub upstream_allow_private: bool,
     /// Let organizations add npm packages to their private catalogs. Such a package runs
     /// as a process of this host, with this host's user; without this flag, organizations'
     /// own servers run in containers or as remote servers only.
     #[arg(long, env = "GUIDEPOST_PRIVATE_PACKAGE_ENTRIES", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = BoolishValueParser::new())]
-    pub private_package_entries: Option<bool>,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub private_package_entries: bool,
     /// A container image that organizations' private container entries may name (the
     /// exact reference, e.g. `registry.example.com/team/server:1.2`; repeat or separate
     /// with commas). Without any, organizations cannot add container entries; the
@@ -301,9 +334,11 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_CONTAINER_IMAGES", value_delimiter = ',')]
     pub container_images: Vec<String>,
     /// The most tools a hosted server may offer, its built-in tools included; attaching an
-    /// upstream that would pass it is refused with an error saying so [default: 128].
-    #[arg(long, env = "GUIDEPOST_MAX_SERVER_TOOLS", value_parser = clap::value_parser!(u64).range(8..=1024))]
-    pub max_server_tools: Option<u64>,
+    /// upstream that would pass it is refused with an error saying so.
+    #[arg(long, env = "GUIDEPOST_MAX_SERVER_TOOLS",
+          value_parser = clap::value_parser!(u64).range(8..=1024),
+          default_value_t = DEFAULT_MAX_SERVER_TOOLS as u64)]
+    pub max_server_tools: u64,
     /// The Docker Engine API socket that runs container upstreams (Docker's, or Podman's
     /// `podman system service`); without it, container upstreams fail to start.
     #[arg(long, env = "GUIDEPOST_CONTAINER_SOCKET")]
@@ -316,88 +351,131 @@ pub struct ServeArgs {
     pub webhooks: WebhookArgs,
 }
 
+impl ServeArgs {
+    /// The declared defaults, as `serve` with no flag, no environment and no file.
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(clap::Command::new("serve")).mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from(["serve"])
+            .expect("every serve setting has a default or is optional");
+        Self::from_arg_matches(&matches).expect("the defaults are serve settings")
+    }
+}
+
 /// `serve`'s webhook flags.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WebhookArgs {
     /// Deliver webhooks to private and loopback addresses too. Development and tests only.
     #[arg(long, env = "GUIDEPOST_WEBHOOK_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = BoolishValueParser::new())]
-    pub webhook_allow_private: Option<bool>,
-    /// Seconds a webhook receiver has to answer one delivery [default: 10].
-    #[arg(long, env = "GUIDEPOST_WEBHOOK_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=60))]
-    pub webhook_timeout: Option<u64>,
-    /// Attempts at one delivery before it is marked failed [default: 10].
-    #[arg(long, env = "GUIDEPOST_WEBHOOK_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=50))]
-    pub webhook_max_attempts: Option<u32>,
-    /// Milliseconds before the first retry; each later wait doubles, to at most an hour
-    /// [default: 30000].
-    #[arg(long, env = "GUIDEPOST_WEBHOOK_BACKOFF_MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
-    pub webhook_backoff_ms: Option<u64>,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
+    /// Seconds a webhook receiver has to answer one delivery.
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=60),
+          default_value_t = WebhookSettings::default().timeout.as_secs())]
+    pub webhook_timeout: u64,
+    /// Attempts at one delivery before it is marked failed.
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=50),
+          default_value_t = WebhookSettings::default().max_attempts)]
+    pub webhook_max_attempts: u32,
+    /// Milliseconds before the first retry; each later wait doubles, to at most an hour.
+    #[arg(long, env = "GUIDEPOST_WEBHOOK_BACKOFF_MS",
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000),
+          default_value_t = WebhookSettings::default().backoff.as_millis() as u64)]
+    pub webhook_backoff_ms: u64,
 }
 
 /// How process upstreams (npm, PyPI, command) are confined, and what they may use.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfinementArgs {
     /// `strict`: refuse process upstreams where the kernel lacks a feature SECURITY.md
     /// promises (Landlock ABI 6, writable cgroups, network namespaces, seccomp);
     /// `best-effort`: apply what the kernel offers and say what is missing in /readyz;
-    /// `off`: run them unconfined (measurement only) [default: strict].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_CONFINEMENT")]
-    pub upstream_confinement: Option<guidepost_gateway::confine::Mode>,
-    /// The unprivileged user upstreams run as when Guidepost runs as root [default: nobody].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_USER")]
-    pub upstream_user: Option<String>,
+    /// `off`: run them unconfined (measurement only).
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_CONFINEMENT",
+          default_value = confinement_mode_name(ConfinementOptions::default().mode))]
+    pub upstream_confinement: Mode,
+    /// The unprivileged user upstreams run as when Guidepost runs as root.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_USER", default_value_t = ConfinementOptions::default().user)]
+    pub upstream_user: String,
     /// Memory of one process upstream's whole tree, in MiB, unless its entry asks for
-    /// another amount [default: 512].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_MEMORY_MB", value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
-    pub upstream_memory_mb: Option<u32>,
+    /// another amount.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MEMORY_MB",
+          value_parser = clap::value_parser!(u32).range(16..=1_048_576),
+          default_value_t = Limits::default().memory_mb)]
+    pub upstream_memory_mb: u32,
     /// Processes (and threads) of one process upstream's tree, unless its entry asks for
-    /// another number [default: 64].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_PROCESSES", value_parser = clap::value_parser!(u32).range(2..=65_536))]
-    pub upstream_processes: Option<u32>,
-    /// The most memory an entry may ask for, in MiB [default: 4096].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_MEMORY_MB", value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
-    pub upstream_max_memory_mb: Option<u32>,
-    /// The most processes an entry may ask for [default: 512].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_PROCESSES", value_parser = clap::value_parser!(u32).range(2..=65_536))]
-    pub upstream_max_processes: Option<u32>,
+    /// another number.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_PROCESSES",
+          value_parser = clap::value_parser!(u32).range(2..=65_536),
+          default_value_t = Limits::default().processes)]
+    pub upstream_processes: u32,
+    /// The most memory an entry may ask for, in MiB.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_MEMORY_MB",
+          value_parser = clap::value_parser!(u32).range(16..=1_048_576),
+          default_value_t = Limits::default().max_memory_mb)]
+    pub upstream_max_memory_mb: u32,
+    /// The most processes an entry may ask for.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_PROCESSES",
+          value_parser = clap::value_parser!(u32).range(2..=65_536),
+          default_value_t = Limits::default().max_processes)]
+    pub upstream_max_processes: u32,
     /// Memory all of one organization's process upstreams may reserve on this node, in
-    /// MiB; a start past it is refused with this cap named [default: 4096].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_ORG_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..))]
-    pub upstream_org_memory_mb: Option<u64>,
-    /// Processes all of one organization's process upstreams may reserve on this node
-    /// [default: 512].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_ORG_PROCESSES", value_parser = clap::value_parser!(u64).range(2..))]
-    pub upstream_org_processes: Option<u64>,
-    /// Memory all process upstreams may reserve on this node, in MiB [default: 16384].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_NODE_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..))]
-    pub upstream_node_memory_mb: Option<u64>,
-    /// Processes all process upstreams may reserve on this node [default: 4096].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_NODE_PROCESSES", value_parser = clap::value_parser!(u64).range(2..))]
-    pub upstream_node_processes: Option<u64>,
+    /// MiB; a start past it is refused with this cap named.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_ORG_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..),
+          default_value_t = Caps::default().org_memory_mb)]
+    pub upstream_org_memory_mb: u64,
+    /// Processes all of one organization's process upstreams may reserve on this node.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_ORG_PROCESSES", value_parser = clap::value_parser!(u64).range(2..),
+          default_value_t = Caps::default().org_processes)]
+    pub upstream_org_processes: u64,
+    /// Memory all process upstreams may reserve on this node, in MiB.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_NODE_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..),
+          default_value_t = Caps::default().node_memory_mb)]
+    pub upstream_node_memory_mb: u64,
+    /// Processes all process upstreams may reserve on this node.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_NODE_PROCESSES", value_parser = clap::value_parser!(u64).range(2..),
+          default_value_t = Caps::default().node_processes)]
+    pub upstream_node_processes: u64,
+}
+
+/// How `--upstream-confinement` spells a mode (as `Mode`'s `FromStr` reads it).
+fn confinement_mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Strict => "strict",
+        Mode::BestEffort => "best-effort",
+        Mode::Off => "off",
+    }
 }
 
 /// Where upstream MCP servers' packages are cached, and what fetches and runs them.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ToolchainArgs {
-    /// The directory upstream MCP servers' packages are fetched into at install time
-    /// [default: guidepost-cache].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_CACHE")]
-    pub upstream_cache: Option<PathBuf>,
-    /// The `node` that runs npm-packaged upstreams [default: node, from PATH].
-    #[arg(long, env = "GUIDEPOST_NODE")]
-    pub node: Option<PathBuf>,
-    /// The `npm` that fetches them [default: npm, from PATH].
-    #[arg(long, env = "GUIDEPOST_NPM")]
-    pub npm: Option<PathBuf>,
-    /// The Python (with pip) that fetches and runs PyPI-packaged upstreams
-    /// [default: python3, from PATH].
-    #[arg(long, env = "GUIDEPOST_PYTHON")]
-    pub python: Option<PathBuf>,
+    /// The directory upstream MCP servers' packages are fetched into at install time.
+    #[arg(
+        long,
+        env = "GUIDEPOST_UPSTREAM_CACHE",
+        default_value = "guidepost-cache"
+    )]
+    pub upstream_cache: PathBuf,
+    /// The `node` that runs npm-packaged upstreams (a bare name is looked up in PATH).
+    #[arg(long, env = "GUIDEPOST_NODE", default_value = "node")]
+    pub node: PathBuf,
+    /// The `npm` that fetches them (a bare name is looked up in PATH).
+    #[arg(long, env = "GUIDEPOST_NPM", default_value = "npm")]
+    pub npm: PathBuf,
+    /// The Python (with pip) that fetches and runs PyPI-packaged upstreams (a bare name
+    /// is looked up in PATH).
+    #[arg(long, env = "GUIDEPOST_PYTHON", default_value = "python3")]
+    pub python: PathBuf,
     /// Where each upstream process gets a directory of its own (its working directory,
-    /// HOME and TMPDIR, and `${DATA_DIR}` in its entry) [default: guidepost-data].
-    #[arg(long, env = "GUIDEPOST_UPSTREAM_DATA")]
-    pub upstream_data: Option<PathBuf>,
+    /// HOME and TMPDIR, and `${DATA_DIR}` in its entry).
+    #[arg(
+        long,
+        env = "GUIDEPOST_UPSTREAM_DATA",
+        default_value = "guidepost-data"
+    )]
+    pub upstream_data: PathBuf,
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::app;
 use crate::cli::BenchArgs;
-use crate::config::{self, FileConfig, Settings};
+use crate::config::{self, Settings};
 use crate::output;
 
 /// Untimed calls each way before the timed ones.
@@ -46,7 +46,7 @@ pub struct Percentiles {
     pub p99_ms: f64,
 }
 
-pub async fn run(args: &BenchArgs, file: &FileConfig, json: bool) -> anyhow::Result<()> {
+pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
     let entry_id = args
         .gateway
         .clone()
@@ -62,12 +62,10 @@ pub async fn run(args: &BenchArgs, file: &FileConfig, json: bool) -> anyhow::Res
     let mut settings = Settings::local(format!("sqlite:{}", dir.join("bench.db").display()));
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
-    settings.platform.catalog = Arc::new(config::catalog(
-        args.catalog.as_ref().or(file.catalog.as_ref()),
-    )?);
-    settings.gateway.toolchain = config::toolchain(&args.toolchain, file);
+    settings.platform.catalog = Arc::new(config::catalog(args.catalog.as_ref())?);
+    settings.gateway.toolchain = config::toolchain(&args.toolchain);
     settings.gateway.http_allow_private = true;
-    settings.gateway.confinement = config::confinement(&args.confinement, file);
+    settings.gateway.confinement = config::confinement(&args.confinement);
     let gateway = settings.gateway.clone();
     let running = app::start(settings).await?;
     let result = measure(

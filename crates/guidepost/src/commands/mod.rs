@@ -16,33 +16,23 @@ mod webhook;
 use anyhow::Context;
 
 use crate::cli::{Cli, Command, ServerCommand};
-use crate::config::{self, FileConfig};
+use crate::config::{self, SettingsFile};
 
-pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
+/// Runs the command `cli`, whose settings already include the config `file`'s; commands
+/// other than `serve` and `bench` read `serve`'s settings from it too.
+pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
     let json = cli.global.json;
     match cli.command {
         Command::Serve(args) => {
-            serve::run(
-                config::serve_settings(&cli.global, &args, &file)?,
-                args.demo,
-                json,
-            )
-            .await
+            let url = config::database_url(&cli.global);
+            serve::run(config::serve_settings(url, &args)?, args.demo, json).await
         }
         Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
-        Command::Bench(args) if args.gateway.is_some() => {
-            bench_gateway::run(&args, &file, json).await
-        }
-        Command::Bench(args) => {
-            let database_url = cli
-                .global
-                .database_url
-                .clone()
-                .or(file.database_url.clone());
-            bench::run(args, database_url, json).await
-        }
+        Command::Bench(args) if args.gateway.is_some() => bench_gateway::run(&args, json).await,
+        Command::Bench(args) => bench::run(args, cli.global.database_url, json).await,
         command => {
-            let url = config::database_url(&cli.global, &file);
+            let url = config::database_url(&cli.global);
+            let serve = file.serve_args()?;
             let store = guidepost_store::connect(&url).await.with_context(|| {
                 format!("opening the database {}", guidepost_store::redact(&url))
             })?;
@@ -50,24 +40,22 @@ pub async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 Command::Server(ServerCommand::VerifyDomain { dns_resolver, .. }) => {
                     dns_resolver.clone()
                 }
-                _ => None,
+                _ => serve.dns_resolver.clone(),
             };
-            let resolver = config::parse_dns_resolver(resolver.or(file.dns_resolver.clone()))?;
-            let config = config::offline_platform_config(&file);
+            let resolver = config::parse_dns_resolver(resolver)?;
+            let config = config::offline_platform_config(&serve);
             let toolchain = match &command {
-                Command::Upstream(args) => config::toolchain(&args.toolchain, &file),
-                _ => config::toolchain(&Default::default(), &file),
+                Command::Upstream(args) => config::toolchain(&args.toolchain),
+                _ => config::toolchain(&serve.toolchain),
             };
             let supervisor =
                 guidepost_gateway::Supervisor::new(guidepost_gateway::GatewayOptions {
                     toolchain,
                     supervision: Default::default(),
                     http_allow_private: false,
-                    container_socket: std::env::var_os("GUIDEPOST_CONTAINER_SOCKET")
-                        .map(Into::into)
-                        .or_else(|| file.container_socket.clone()),
+                    container_socket: serve.container_socket.clone(),
                     deployment: config::deployment_of(&url),
-                    confinement: config::confinement(&Default::default(), &file),
+                    confinement: config::confinement(&serve.confinement),
                 });
             let (platform, writer) =
                 admin::offline_platform(store, config, resolver, supervisor.clone());

@@ -13,6 +13,7 @@ mod api;
 mod bad_input;
 mod browser;
 mod cli_admin;
+mod config_file;
 mod conformance;
 mod conformance_auth;
 mod content_as_code;

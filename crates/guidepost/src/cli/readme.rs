@@ -1,0 +1,70 @@
+//! The README's tables of `serve`'s and the global flags name every flag there is, no
+//! other, and each declared default: a flag added without its README line fails here.
+
+use std::collections::BTreeMap;
+
+use clap::CommandFactory;
+
+const README: &str = include_str!("../../../../README.md");
+
+/// Each flag a table row names, with the row's default cell.
+fn readme_rows() -> BTreeMap<String, String> {
+    let section = README
+        .split_once("`guidepost serve` options:")
+        .expect("README.md has the section of serve's options")
+        .1;
+    let section = section.split_once("Example `guidepost.toml`").unwrap().0;
+    let mut rows = BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `--")) {
+        // "\|" is a '|' inside a cell.
+        let cells: Vec<String> = line
+            .replace("\\|", "/")
+            .split('|')
+            .map(|cell| cell.trim().to_owned())
+            .collect();
+        let (flags, default) = (&cells[1], &cells[2]);
+        for flag in flags.split('`').filter_map(|code| code.strip_prefix("--")) {
+            let name = flag.split(' ').next().unwrap().to_owned();
+            rows.insert(name, default.clone());
+        }
+    }
+    rows
+}
+
+/// How the README writes a declared default: in backticks, a boolean's false as "off".
+fn written(default: &str) -> String {
+    match default {
+        "false" => "off".into(),
+        other => format!("`{other}`"),
+    }
+}
+
+#[test]
+fn the_readme_tables_name_every_flag_of_serve_with_its_default() {
+    let mut cli = super::Cli::command();
+    cli.build();
+    let serve = cli.find_subcommand("serve").unwrap();
+    let mut rows = readme_rows();
+    let mut mistakes = Vec::new();
+    for arg in serve.get_arguments() {
+        let Some(flag) = arg.get_long().filter(|&l| l != "help") else {
+            continue;
+        };
+        let Some(default_cell) = rows.remove(flag) else {
+            mistakes.push(format!("no row for --{flag}"));
+            continue;
+        };
+        for default in arg.get_default_values() {
+            let default = written(&default.to_string_lossy());
+            if !default_cell.contains(&default) {
+                mistakes.push(format!("--{flag}: default {default_cell:?}, not {default}"));
+            }
+        }
+    }
+    mistakes.extend(rows.keys().map(|flag| format!("--{flag}: no such flag")));
+    assert!(
+        mistakes.is_empty(),
+        "README.md's tables of flags are not the flags:\n{}",
+        mistakes.join("\n")
+    );
+}
