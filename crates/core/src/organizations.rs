@@ -49,7 +49,9 @@ async fn insert_api_key(
     })
 }
 
+/// The organization's keys: who may act for it is an owner's to see.
 pub async fn list_api_keys(platform: &Platform, caller: &Caller) -> Result<Vec<ApiKey>, CoreError> {
+    caller.require(Permission::Administer)?;
     let org = caller.org();
     Ok(platform.store.list_api_keys(org).await?)
 }

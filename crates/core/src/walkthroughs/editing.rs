@@ -98,6 +98,18 @@ pub enum SaveOutcome {
 
 /// Saves a draft step's fields unless someone else saved it since `edit.revision`.
 /// Draft edits are not announced: agents only ever see published versions.
+/// The draft of a step, for an editor previewing a change to it (nothing is written,
+/// but previewing is part of editing: a viewer may not).
+pub async fn preview_step(
+    platform: &Platform,
+    caller: &Caller,
+    walkthrough: &WalkthroughId,
+    step: &StepId,
+) -> Result<StepDraft, CoreError> {
+    caller.require(Permission::Edit)?;
+    step_draft(platform, caller, walkthrough, step).await
+}
+
 pub async fn save_step(
     platform: &Platform,
     caller: &Caller,

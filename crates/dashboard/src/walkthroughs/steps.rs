@@ -194,7 +194,7 @@ pub(crate) async fn save(
     if form.action == "preview" {
         // Nothing is written: the page shows the posted text, still at the revision it
         // was loaded at, so that saving it later is checked the same way.
-        let draft = editing::step_draft(&app.platform, signed.caller(), &id, &step_id).await?;
+        let draft = editing::preview_step(&app.platform, signed.caller(), &id, &step_id).await?;
         let chrome = step_chrome(&app, &signed, &draft, None).await?;
         return Ok(page::render(&StepPage::new(chrome, &draft, posted, true)));
     }
