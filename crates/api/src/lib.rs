@@ -22,6 +22,7 @@ mod oidc;
 mod openapi;
 mod organization;
 mod pagination;
+mod route_table;
 mod servers;
 mod support;
 mod tool_calls;
@@ -34,6 +35,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use guidepost_core::Platform;
 
+use route_table::RouteTable;
+
 pub use auth::OrgAuth;
 pub use error::{ApiError, FieldError, Problem};
 pub use openapi::ApiDoc;
@@ -41,10 +44,33 @@ pub use openapi::ApiDoc;
 /// The largest request body the API accepts.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Where the API is served.
+const PREFIX: &str = "/api/v1";
+
 /// The management API, every route under `/api/v1`. It sets no fallback of its own outside
 /// that prefix, so the binary can merge it with the MCP routes.
 pub fn router(platform: Platform) -> Router {
-    let api = Router::new()
+    let api = routes()
+        .into_router()
+        // Applies to the routes already added, so it comes after them.
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(error::no_route)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(platform);
+    Router::new().nest(PREFIX, api)
+}
+
+/// Every path the API serves, with its `{…}` parameters, as the router was built from.
+pub fn route_paths() -> Vec<String> {
+    routes()
+        .paths()
+        .iter()
+        .map(|path| format!("{PREFIX}{path}"))
+        .collect()
+}
+
+fn routes() -> RouteTable<Platform> {
+    RouteTable::new()
         .route("/servers", get(servers::list).post(servers::create))
         .route(
             "/servers/{id}",
@@ -136,10 +162,4 @@ pub fn router(platform: Platform) -> Router {
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/openapi.json", get(openapi::document))
-        // Applies to the routes above, so it comes after them.
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .fallback(error::no_route)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(platform);
-    Router::new().nest("/api/v1", api)
 }

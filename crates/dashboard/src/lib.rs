@@ -26,6 +26,7 @@ mod home;
 mod markdown;
 mod members;
 mod page;
+mod route_table;
 mod security;
 mod servers;
 mod session;
@@ -40,6 +41,8 @@ use axum::routing::{get, post};
 use guidepost_core::Platform;
 use guidepost_core::mail::Mail;
 
+use route_table::RouteTable;
+
 /// The largest form the dashboard accepts (a step's content is at most 100,000 characters).
 pub const BODY_LIMIT: usize = 512 * 1024;
 
@@ -53,7 +56,24 @@ pub struct Dashboard {
 /// The dashboard's routes, all under `/app`.
 pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
     let state = Dashboard { platform, mail };
-    let pages = Router::new()
+    routes()
+        .into_router()
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
+        .with_state(state)
+}
+
+/// Every path the dashboard serves, with its `{…}` parameters, as the router was built
+/// from.
+pub fn route_paths() -> Vec<String> {
+    routes().paths().to_vec()
+}
+
+fn routes() -> RouteTable<Dashboard> {
+    let pages = RouteTable::new()
         .route("/", get(home::overview))
         .route("/assets/{hash}/{name}", get(assets::serve))
         .route(
@@ -81,16 +101,9 @@ pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
         .route("/servers/{id}/delete", post(servers::delete))
         .merge(walkthroughs::routes())
         .merge(analytics::routes())
-        .merge(gateway::routes())
-        .fallback(page::not_found);
+        .merge(gateway::routes());
     // Nested at `/app`, the pages' `/` is `/app`; the overview answers `/app/` too.
-    Router::new()
+    RouteTable::new()
         .route("/app/", get(home::overview))
-        .nest("/app", pages)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            security::guard,
-        ))
-        .with_state(state)
+        .nest("/app", pages, page::not_found)
 }

@@ -12,17 +12,17 @@ mod support;
 mod tools;
 mod webhooks;
 
-use axum::Router;
 use axum::routing::{get, post};
 use guidepost_core::servers;
 use guidepost_domain::*;
 
 use crate::Dashboard;
 use crate::page::{self, PageError};
+use crate::route_table::RouteTable;
 use crate::session::Signed;
 
-pub(crate) fn routes() -> Router<Dashboard> {
-    Router::new()
+pub(crate) fn routes() -> RouteTable<Dashboard> {
+    RouteTable::new()
         .route("/analytics", get(tools::overview))
         .route("/analytics/funnel/{id}", get(funnel::show))
         .route("/end-users", get(end_users::list))

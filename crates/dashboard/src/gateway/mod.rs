@@ -12,7 +12,6 @@ mod upstreams;
 mod visible;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use guidepost_core::upstreams::overview;
@@ -20,10 +19,11 @@ use guidepost_domain::*;
 
 use crate::Dashboard;
 use crate::page::{self, Chrome, Done, PageResult};
+use crate::route_table::RouteTable;
 use crate::session::Signed;
 
-pub(crate) fn routes() -> Router<Dashboard> {
-    Router::new()
+pub(crate) fn routes() -> RouteTable<Dashboard> {
+    RouteTable::new()
         .route("/gateway", get(installed))
         .route("/gateway/catalog", get(catalog::list))
         .route(

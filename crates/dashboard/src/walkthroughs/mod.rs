@@ -9,7 +9,6 @@ mod publish;
 mod steps;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,10 +19,11 @@ use serde::Deserialize;
 
 use crate::Dashboard;
 use crate::page::{self, Chrome, ListQuery, PageResult, optional};
+use crate::route_table::RouteTable;
 use crate::session::{Signed, SignedForm};
 
-pub(crate) fn routes() -> Router<Dashboard> {
-    Router::new()
+pub(crate) fn routes() -> RouteTable<Dashboard> {
+    RouteTable::new()
         .route("/walkthroughs", get(list).post(create))
         .route("/walkthroughs/{id}", get(editor::show).post(editor::update))
         .route("/walkthroughs/{id}/delete", post(editor::delete))

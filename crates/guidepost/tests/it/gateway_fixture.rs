@@ -65,13 +65,7 @@ pub async fn fixture_with_entry(
     extra: &str,
     adjust: impl FnOnce(&mut Settings),
 ) -> Fixture {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "guidepost-gateway-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = unique_dir();
     let marks = dir.join("marks");
     let entry = fixture_catalog_with(&marks, env, extra);
     let catalog = Catalog::with_operator_entries(&entry).unwrap();
@@ -114,6 +108,41 @@ pub async fn fixture_with_entry(
         mcp,
         marks,
         dir,
+    }
+}
+
+/// A fresh directory for one test's fixture files, unique in this process.
+fn unique_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "guidepost-gateway-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A directory of one test's own for the fixture's files (its marks, a tools file), for
+/// an app the test starts itself; removed when dropped.
+pub struct FixtureDir(pub PathBuf);
+
+impl FixtureDir {
+    pub fn new() -> Self {
+        Self(unique_dir())
+    }
+
+    /// An operator catalog with the fixture as entry `fixture`, its marks in this
+    /// directory (`settings.platform.catalog`).
+    pub fn catalog(&self, env: &[(&str, &str)]) -> std::sync::Arc<Catalog> {
+        let entry = fixture_catalog(&self.0.join("marks"), env);
+        std::sync::Arc::new(Catalog::with_operator_entries(&entry).unwrap())
+    }
+}
+
+impl Drop for FixtureDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -10,6 +10,7 @@ mod oidc_idp;
 mod pg_cluster;
 
 mod api;
+mod audit_golden;
 mod bad_input;
 mod browser;
 mod cli_admin;
@@ -53,6 +54,7 @@ mod person_picture;
 mod podman;
 mod python_client;
 mod request_logs;
+mod route_walk;
 mod scale_out;
 mod schemathesis;
 mod sign_in_hardening;

@@ -165,13 +165,38 @@ impl Browser {
         token: Option<&str>,
         fetch_site: Option<&str>,
     ) -> Page {
+        self.send_raw(reqwest::Method::POST, path, fields, token, fetch_site)
+            .await
+    }
+
+    /// Sends a form with any method (forms only post, but a router may serve others),
+    /// from one of our pages: same origin, with the last page's form token.
+    pub async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Page {
+        let token = self.csrf.clone();
+        self.send_raw(method, path, fields, Some(&token), Some("same-origin"))
+            .await
+    }
+
+    async fn send_raw(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        fields: &[(&str, &str)],
+        token: Option<&str>,
+        fetch_site: Option<&str>,
+    ) -> Page {
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         if let Some(token) = token {
             form.push(("csrf_token", token));
         }
         let mut request = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
             .form(&form);
         if let Some(site) = fetch_site {
