@@ -28,7 +28,7 @@ pub(crate) struct ToolReportQuery {
     get,
     path = "/api/v1/analytics/tools",
     tag = "analytics",
-    operation_id = "analytics_tools",
+    operation_id = "tool_analytics_get",
     params(ToolReportQuery),
     security(("bearer" = [])),
     responses(

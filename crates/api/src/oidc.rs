@@ -18,7 +18,7 @@ use crate::extract::{IdPath, Json};
     put,
     path = "/api/v1/servers/{id}/oidc",
     tag = "servers",
-    operation_id = "servers_oidc_put",
+    operation_id = "server_oidc_put",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     request_body = OidcInput,
     security(("bearer" = [])),
@@ -43,7 +43,7 @@ pub(crate) async fn put(
     get,
     path = "/api/v1/servers/{id}/oidc",
     tag = "servers",
-    operation_id = "servers_oidc_get",
+    operation_id = "server_oidc_get",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     security(("bearer" = [])),
     responses(
@@ -64,7 +64,7 @@ pub(crate) async fn get(
     delete,
     path = "/api/v1/servers/{id}/oidc",
     tag = "servers",
-    operation_id = "servers_oidc_delete",
+    operation_id = "server_oidc_delete",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     security(("bearer" = [])),
     responses(

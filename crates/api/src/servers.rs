@@ -178,7 +178,7 @@ pub(crate) async fn delete(
     post,
     path = "/api/v1/servers/{id}/custom-domain/verify",
     tag = "servers",
-    operation_id = "servers_verify_custom_domain",
+    operation_id = "server_domains_verify",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     security(("bearer" = [])),
     responses(
@@ -202,7 +202,7 @@ pub(crate) async fn verify_custom_domain(
     get,
     path = "/api/v1/servers/{id}/install",
     tag = "servers",
-    operation_id = "servers_install",
+    operation_id = "server_install_snippets_get",
     params(("id" = String, Path, description = "Server id, `ms_…`"), InstallQuery),
     security(("bearer" = [])),
     responses(

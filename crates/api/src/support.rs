@@ -54,7 +54,7 @@ pub struct UpdateSupportRequest {
     get,
     path = "/api/v1/support-requests",
     tag = "support",
-    operation_id = "support_list",
+    operation_id = "support_requests_list",
     params(ListSupportRequests),
     security(("bearer" = [])),
     responses(
@@ -83,7 +83,7 @@ pub(crate) async fn list(
     get,
     path = "/api/v1/support-requests/{id}",
     tag = "support",
-    operation_id = "support_get",
+    operation_id = "support_requests_get",
     params(("id" = String, Path, description = "Support request id, `sr_…`")),
     security(("bearer" = [])),
     responses(
@@ -116,7 +116,7 @@ pub(crate) async fn get(
     patch,
     path = "/api/v1/support-requests/{id}",
     tag = "support",
-    operation_id = "support_update",
+    operation_id = "support_requests_update",
     params(("id" = String, Path, description = "Support request id, `sr_…`")),
     request_body = UpdateSupportRequest,
     security(("bearer" = [])),

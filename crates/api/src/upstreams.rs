@@ -160,7 +160,7 @@ pub(crate) async fn restart(
 }
 
 /// The tools the upstream listed when it last started.
-#[utoipa::path(get, path = "/api/v1/upstreams/{id}/tools", tag = "gateway", operation_id = "upstreams_tools",
+#[utoipa::path(get, path = "/api/v1/upstreams/{id}/tools", tag = "gateway", operation_id = "upstream_tools_list",
     params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
     responses(
         (status = 200, description = "In the upstream's order, each with its diff from the definition last approved", body = Items<upstreams::ReviewedTool>),
@@ -178,7 +178,7 @@ pub(crate) async fn tools(
 /// Approve a tool's current definition: it is offered again (and its definition is not
 /// flagged when it comes back).
 #[utoipa::path(post, path = "/api/v1/upstreams/{id}/tools/{name}/approve", tag = "gateway",
-    operation_id = "upstreams_tool_approve",
+    operation_id = "upstream_tools_approve",
     params(("id" = String, Path, description = "Upstream id, `up_…`"), ("name" = String, Path, description = "The upstream's name for the tool")),
     security(("bearer" = [])),
     responses(
@@ -195,7 +195,7 @@ pub(crate) async fn approve(
 
 /// Reject a tool: it is not offered, and calls to it are refused.
 #[utoipa::path(post, path = "/api/v1/upstreams/{id}/tools/{name}/reject", tag = "gateway",
-    operation_id = "upstreams_tool_reject",
+    operation_id = "upstream_tools_reject",
     params(("id" = String, Path, description = "Upstream id, `up_…`"), ("name" = String, Path, description = "The upstream's name for the tool")),
     security(("bearer" = [])),
     responses(
@@ -223,7 +223,7 @@ async fn decide(
 }
 
 /// Recent stderr lines of the upstream on the node that answers.
-#[utoipa::path(get, path = "/api/v1/upstreams/{id}/logs", tag = "gateway", operation_id = "upstreams_logs",
+#[utoipa::path(get, path = "/api/v1/upstreams/{id}/logs", tag = "gateway", operation_id = "upstream_logs_get",
     params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
     responses(
         (status = 200, description = "Oldest first, at most 1 MiB", body = UpstreamLogs),
@@ -241,7 +241,7 @@ pub(crate) async fn logs(
 /// Attach an upstream to a server (or change the attachment): its tools appear as
 /// `{prefix}__{tool}` on the server.
 #[utoipa::path(put, path = "/api/v1/servers/{id}/upstreams/{upstream_id}", tag = "gateway",
-    operation_id = "upstreams_attach",
+    operation_id = "server_upstreams_attach",
     params(
         ("id" = String, Path, description = "Server id, `ms_…`"),
         ("upstream_id" = String, Path, description = "Upstream id, `up_…`"),
@@ -265,7 +265,7 @@ pub(crate) async fn attach(
 
 /// Detach an upstream from a server.
 #[utoipa::path(delete, path = "/api/v1/servers/{id}/upstreams/{upstream_id}", tag = "gateway",
-    operation_id = "upstreams_detach",
+    operation_id = "server_upstreams_detach",
     params(
         ("id" = String, Path, description = "Server id, `ms_…`"),
         ("upstream_id" = String, Path, description = "Upstream id, `up_…`"),

@@ -165,7 +165,7 @@ impl From<Assignment> for AssignmentView {
 #[utoipa::path(
     post,
     path = "/api/v1/walkthroughs",
-    operation_id = "create_walkthrough",
+    operation_id = "walkthroughs_create",
     tag = "walkthroughs",
     request_body = CreateWalkthrough,
     security(("bearer" = [])),
@@ -199,7 +199,7 @@ pub(crate) async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/walkthroughs",
-    operation_id = "list_walkthroughs",
+    operation_id = "walkthroughs_list",
     tag = "walkthroughs",
     params(ListWalkthroughs),
     security(("bearer" = [])),
@@ -225,7 +225,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/walkthroughs/{id}",
-    operation_id = "get_walkthrough",
+    operation_id = "walkthroughs_get",
     tag = "walkthroughs",
     params(("id" = String, Path, description = "Walkthrough id, `wt_…`")),
     security(("bearer" = [])),
@@ -252,7 +252,7 @@ pub(crate) async fn get(
 #[utoipa::path(
     patch,
     path = "/api/v1/walkthroughs/{id}",
-    operation_id = "update_walkthrough",
+    operation_id = "walkthroughs_update",
     tag = "walkthroughs",
     params(("id" = String, Path, description = "Walkthrough id, `wt_…`")),
     request_body = UpdateWalkthrough,
@@ -277,7 +277,7 @@ pub(crate) async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/walkthroughs/{id}",
-    operation_id = "delete_walkthrough",
+    operation_id = "walkthroughs_delete",
     tag = "walkthroughs",
     params(("id" = String, Path, description = "Walkthrough id, `wt_…`")),
     security(("bearer" = [])),
@@ -299,7 +299,7 @@ pub(crate) async fn delete(
 #[utoipa::path(
     post,
     path = "/api/v1/walkthroughs/{id}/steps",
-    operation_id = "create_step",
+    operation_id = "walkthrough_steps_create",
     tag = "walkthroughs",
     params(("id" = String, Path, description = "Walkthrough id, `wt_…`")),
     request_body = CreateStep,
@@ -325,7 +325,7 @@ pub(crate) async fn create_step(
 #[utoipa::path(
     patch,
     path = "/api/v1/walkthroughs/{id}/steps/{step_id}",
-    operation_id = "update_step",
+    operation_id = "walkthrough_steps_update",
     tag = "walkthroughs",
     params(
         ("id" = String, Path, description = "Walkthrough id, `wt_…`"),
@@ -353,7 +353,7 @@ pub(crate) async fn update_step(
 #[utoipa::path(
     delete,
     path = "/api/v1/walkthroughs/{id}/steps/{step_id}",
-    operation_id = "delete_step",
+    operation_id = "walkthrough_steps_delete",
     tag = "walkthroughs",
     params(
         ("id" = String, Path, description = "Walkthrough id, `wt_…`"),
@@ -379,7 +379,7 @@ pub(crate) async fn delete_step(
 #[utoipa::path(
     post,
     path = "/api/v1/walkthroughs/{id}/publish",
-    operation_id = "publish_walkthrough",
+    operation_id = "walkthroughs_publish",
     tag = "walkthroughs",
     params(("id" = String, Path, description = "Walkthrough id, `wt_…`")),
     security(("bearer" = [])),
@@ -403,7 +403,7 @@ pub(crate) async fn publish(
 #[utoipa::path(
     get,
     path = "/api/v1/walkthroughs/{id}/funnel",
-    operation_id = "walkthrough_funnel",
+    operation_id = "walkthrough_funnel_get",
     tag = "walkthroughs",
     params(("id" = String, Path, description = "Walkthrough id, `wt_…`"), FunnelQuery),
     security(("bearer" = [])),
@@ -429,7 +429,7 @@ pub(crate) async fn funnel(
 #[utoipa::path(
     get,
     path = "/api/v1/servers/{id}/walkthroughs",
-    operation_id = "list_server_walkthroughs",
+    operation_id = "server_walkthroughs_list",
     tag = "walkthroughs",
     params(("id" = String, Path, description = "Server id, `ms_…`")),
     security(("bearer" = [])),
@@ -455,7 +455,7 @@ pub(crate) async fn list_assignments(
 #[utoipa::path(
     put,
     path = "/api/v1/servers/{id}/walkthroughs/{walkthrough_id}",
-    operation_id = "assign_walkthrough",
+    operation_id = "server_walkthroughs_assign",
     tag = "walkthroughs",
     params(
         ("id" = String, Path, description = "Server id, `ms_…`"),
@@ -484,7 +484,7 @@ pub(crate) async fn assign(
 #[utoipa::path(
     delete,
     path = "/api/v1/servers/{id}/walkthroughs/{walkthrough_id}",
-    operation_id = "unassign_walkthrough",
+    operation_id = "server_walkthroughs_unassign",
     tag = "walkthroughs",
     params(
         ("id" = String, Path, description = "Server id, `ms_…`"),

@@ -95,7 +95,7 @@ pub(crate) async fn delete(
 /// A webhook's deliveries, newest first: attempts, the receiver's last status code or
 /// error, and when the next attempt is due.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "support",
-    operation_id = "webhooks_deliveries",
+    operation_id = "webhook_deliveries_list",
     params(("id" = String, Path, description = "Webhook id, `wh_…`"), ListDeliveries),
     security(("bearer" = [])),
     responses(

@@ -7,6 +7,7 @@ use guidepost_core::{analytics, servers, walkthroughs};
 use guidepost_domain::*;
 
 use crate::Dashboard;
+use crate::page::Section;
 use crate::page::{self, Chrome, Done, PageResult};
 use crate::session::Signed;
 
@@ -26,7 +27,14 @@ pub(crate) async fn overview(
     signed: Signed,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "Overview", "overview", done.done.as_deref()).await?;
+    let chrome = Chrome::new(
+        &app,
+        &signed,
+        "Overview",
+        Section::Overview,
+        done.done.as_deref(),
+    )
+    .await?;
     let caller = signed.caller();
     let page = PageRequest::first(200);
     let server_list = servers::list(&app.platform, caller, &page).await?.items;

@@ -2,14 +2,16 @@
 //! Only owners change either; everyone may read the member list.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use guidepost_core::members;
 use guidepost_core::organizations;
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
+use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 #[derive(Template)]
@@ -26,7 +28,14 @@ pub(crate) async fn list(
     signed: Signed,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "Members", "members", done.done.as_deref()).await?;
+    let chrome = Chrome::new(
+        &app,
+        &signed,
+        "Members",
+        Section::Members,
+        done.done.as_deref(),
+    )
+    .await?;
     let members = members::list(&app.platform, signed.caller()).await?;
     Ok(page::render(&MembersPage {
         chrome,
@@ -65,7 +74,7 @@ pub(crate) async fn invite(
         &sign_in_url,
     )
     .await?;
-    Ok(page::done("/app/members", "invited"))
+    Ok(page::done("/app/members", Notice::Invited))
 }
 
 /// The platform's own origin (never the request's Host, which anyone can set).
@@ -82,22 +91,20 @@ pub(crate) struct RoleForm {
 
 pub(crate) async fn change_role(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<MemberId>,
     SignedForm { signed, form }: SignedForm<RoleForm>,
 ) -> PageResult {
-    let id: MemberId = page::id_or_not_found(&id)?;
     members::change_role(&app.platform, signed.caller(), &id, role(&form.role)?).await?;
-    Ok(page::done("/app/members", "saved"))
+    Ok(page::done("/app/members", Notice::Saved))
 }
 
 pub(crate) async fn remove(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<MemberId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: MemberId = page::id_or_not_found(&id)?;
     members::remove(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done("/app/members", "deleted"))
+    Ok(page::done("/app/members", Notice::Deleted))
 }
 
 #[derive(Template)]
@@ -115,7 +122,7 @@ async fn api_keys_page(
     done: Option<&str>,
     created: Option<String>,
 ) -> PageResult {
-    let chrome = Chrome::new(app, signed, "API keys", "members", done).await?;
+    let chrome = Chrome::new(app, signed, "API keys", Section::Members, done).await?;
     let keys = organizations::list_api_keys(&app.platform, signed.caller()).await?;
     Ok(page::render(&ApiKeysPage {
         chrome,
@@ -148,10 +155,9 @@ pub(crate) async fn create_api_key(
 
 pub(crate) async fn revoke_api_key(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ApiKeyId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: ApiKeyId = page::id_or_not_found(&id)?;
     organizations::revoke_api_key(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done("/app/api-keys", "revoked"))
+    Ok(page::done("/app/api-keys", Notice::Revoked))
 }

@@ -2,10 +2,12 @@
 //! form token), notices after an action, rendering, and error pages.
 
 use askama::Template;
+use axum::extract::{FromRequestParts, Path};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use guidepost_core::{Permission, members, organizations};
 use guidepost_domain::{Cursor, Id, IdKind, Limits, PageRequest};
 use http::StatusCode;
+use http::request::Parts;
 
 use crate::Dashboard;
 use crate::assets;
@@ -17,7 +19,7 @@ pub(crate) use crate::error::{PageError, not_found};
 pub(crate) struct Chrome {
     pub title: String,
     /// The navigation entry to mark as current.
-    pub section: &'static str,
+    pub section: Section,
     pub org_name: String,
     pub email: String,
     pub role: &'static str,
@@ -25,29 +27,70 @@ pub(crate) struct Chrome {
     pub is_owner: bool,
     pub csrf: String,
     pub assets: &'static str,
-    pub notice: Option<&'static str>,
+    pub notice: Option<Notice>,
     /// The person's other organizations: (id, name).
     pub other_orgs: Vec<(String, String)>,
 }
 
-/// The navigation, in order: (section, label, path).
-pub(crate) const NAV: &[(&str, &str, &str)] = &[
-    ("overview", "Overview", "/app/"),
-    ("servers", "Servers", "/app/servers"),
-    ("walkthroughs", "Walkthroughs", "/app/walkthroughs"),
-    ("analytics", "Analytics", "/app/analytics"),
-    ("end-users", "End users", "/app/end-users"),
-    ("support", "Support", "/app/support"),
-    ("gateway", "Gateway", "/app/gateway"),
-    ("members", "Members", "/app/members"),
-];
+/// A part of the dashboard: an entry of the navigation, marked current on its pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Overview,
+    Servers,
+    Walkthroughs,
+    Analytics,
+    EndUsers,
+    Support,
+    Gateway,
+    Members,
+}
+
+impl Section {
+    /// The navigation, in order.
+    pub const ALL: [Section; 8] = [
+        Section::Overview,
+        Section::Servers,
+        Section::Walkthroughs,
+        Section::Analytics,
+        Section::EndUsers,
+        Section::Support,
+        Section::Gateway,
+        Section::Members,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Section::Overview => "Overview",
+            Section::Servers => "Servers",
+            Section::Walkthroughs => "Walkthroughs",
+            Section::Analytics => "Analytics",
+            Section::EndUsers => "End users",
+            Section::Support => "Support",
+            Section::Gateway => "Gateway",
+            Section::Members => "Members",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Section::Overview => "/app/",
+            Section::Servers => "/app/servers",
+            Section::Walkthroughs => "/app/walkthroughs",
+            Section::Analytics => "/app/analytics",
+            Section::EndUsers => "/app/end-users",
+            Section::Support => "/app/support",
+            Section::Gateway => "/app/gateway",
+            Section::Members => "/app/members",
+        }
+    }
+}
 
 impl Chrome {
     pub async fn new(
         app: &Dashboard,
         signed: &Signed,
         title: impl Into<String>,
-        section: &'static str,
+        section: Section,
         done: Option<&str>,
     ) -> Result<Self, PageError> {
         // The person's memberships name the current organization too; it is read on its
@@ -79,43 +122,127 @@ impl Chrome {
             is_owner: signed.caller().may(Permission::Administer),
             csrf: signed.csrf.clone(),
             assets: assets::prefix(),
-            notice: done.and_then(notice),
+            notice: done.and_then(Notice::parse),
             other_orgs,
         })
     }
 
-    pub fn nav(&self) -> &'static [(&'static str, &'static str, &'static str)] {
-        NAV
+    pub fn nav(&self) -> &'static [Section] {
+        &Section::ALL
     }
 }
 
-/// What a `?done=` after an action says. A fixed list, so a link cannot put words in the
-/// dashboard's mouth.
-fn notice(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "created" => "Created.",
-        "saved" => "Saved.",
-        "deleted" => "Deleted.",
-        "moved" => "Moved.",
-        "published" => "Published: agents now get the new version.",
-        "assigned" => "Assignment saved.",
-        "unassigned" => "Unassigned.",
-        "invited" => "Invited: they can sign in with their email now.",
-        "verified" => "The domain is verified.",
-        "not-verified" => "The TXT record was not found yet; DNS can take a while.",
-        "status" => "Status changed.",
-        "approved" => "Approved: agents can call this tool now.",
-        "rejected" => "Rejected: agents will not see this tool.",
-        "installed" => "Installed.",
-        "attached" => "Attached.",
-        "detached" => "Detached.",
-        "restarted" => "Restart requested.",
-        "uninstalled" => "Uninstalled: the servers that attached it no longer offer its tools.",
-        "revoked" => "Revoked.",
-        "ping" => "A ping is queued for delivery.",
-        "switched" => "Switched organization.",
-        _ => return None,
-    })
+/// What a page says after an action (`?done=`). A fixed set, so a link cannot put words
+/// in the dashboard's mouth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notice {
+    Created,
+    Saved,
+    Deleted,
+    Moved,
+    Published,
+    Assigned,
+    Unassigned,
+    Invited,
+    Verified,
+    NotVerified,
+    Status,
+    Approved,
+    Rejected,
+    Installed,
+    Attached,
+    Detached,
+    Restarted,
+    Uninstalled,
+    Revoked,
+    Ping,
+    Switched,
+}
+
+impl Notice {
+    const ALL: [Notice; 21] = [
+        Notice::Created,
+        Notice::Saved,
+        Notice::Deleted,
+        Notice::Moved,
+        Notice::Published,
+        Notice::Assigned,
+        Notice::Unassigned,
+        Notice::Invited,
+        Notice::Verified,
+        Notice::NotVerified,
+        Notice::Status,
+        Notice::Approved,
+        Notice::Rejected,
+        Notice::Installed,
+        Notice::Attached,
+        Notice::Detached,
+        Notice::Restarted,
+        Notice::Uninstalled,
+        Notice::Revoked,
+        Notice::Ping,
+        Notice::Switched,
+    ];
+
+    /// Its word in the `?done=` of a redirect.
+    fn key(self) -> &'static str {
+        match self {
+            Notice::Created => "created",
+            Notice::Saved => "saved",
+            Notice::Deleted => "deleted",
+            Notice::Moved => "moved",
+            Notice::Published => "published",
+            Notice::Assigned => "assigned",
+            Notice::Unassigned => "unassigned",
+            Notice::Invited => "invited",
+            Notice::Verified => "verified",
+            Notice::NotVerified => "not-verified",
+            Notice::Status => "status",
+            Notice::Approved => "approved",
+            Notice::Rejected => "rejected",
+            Notice::Installed => "installed",
+            Notice::Attached => "attached",
+            Notice::Detached => "detached",
+            Notice::Restarted => "restarted",
+            Notice::Uninstalled => "uninstalled",
+            Notice::Revoked => "revoked",
+            Notice::Ping => "ping",
+            Notice::Switched => "switched",
+        }
+    }
+
+    /// What the page says.
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::Created => "Created.",
+            Notice::Saved => "Saved.",
+            Notice::Deleted => "Deleted.",
+            Notice::Moved => "Moved.",
+            Notice::Published => "Published: agents now get the new version.",
+            Notice::Assigned => "Assignment saved.",
+            Notice::Unassigned => "Unassigned.",
+            Notice::Invited => "Invited: they can sign in with their email now.",
+            Notice::Verified => "The domain is verified.",
+            Notice::NotVerified => "The TXT record was not found yet; DNS can take a while.",
+            Notice::Status => "Status changed.",
+            Notice::Approved => "Approved: agents can call this tool now.",
+            Notice::Rejected => "Rejected: agents will not see this tool.",
+            Notice::Installed => "Installed.",
+            Notice::Attached => "Attached.",
+            Notice::Detached => "Detached.",
+            Notice::Restarted => "Restart requested.",
+            Notice::Uninstalled => {
+                "Uninstalled: the servers that attached it no longer offer its tools."
+            }
+            Notice::Revoked => "Revoked.",
+            Notice::Ping => "A ping is queued for delivery.",
+            Notice::Switched => "Switched organization.",
+        }
+    }
+
+    fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|notice| notice.key() == key)
+    }
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -164,9 +291,10 @@ pub(crate) fn render_with(status: StatusCode, template: &impl Template) -> Respo
 }
 
 /// 303 to a page after an action, with a notice.
-pub(crate) fn done(path: &str, what: &str) -> Response {
+pub(crate) fn done(path: &str, notice: Notice) -> Response {
     let separator = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{separator}done={what}")).into_response()
+    let key = notice.key();
+    Redirect::to(&format!("{path}{separator}done={key}")).into_response()
 }
 
 pub(crate) type PageResult = Result<Response, PageError>;
@@ -175,6 +303,41 @@ pub(crate) type PageResult = Result<Response, PageError>;
 pub(crate) fn optional(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The ids of a path, parsed: `IdPath<Id<K>>` for `{id}`, `IdPath<(Id<A>, Id<B>)>` for two.
+/// Text that is not an id of its kind is simply not found, as another organization's id
+/// would be.
+pub(crate) struct IdPath<T>(pub T);
+
+impl<K: IdKind + Send + Sync, S: Send + Sync> FromRequestParts<S> for IdPath<Id<K>> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::NotFound)?;
+        id_or_not_found(&raw).map(IdPath)
+    }
+}
+
+impl<A, B, S> FromRequestParts<S> for IdPath<(Id<A>, Id<B>)>
+where
+    A: IdKind + Send + Sync,
+    B: IdKind + Send + Sync,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        let Path((first, second)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::NotFound)?;
+        Ok(IdPath((
+            id_or_not_found(&first)?,
+            id_or_not_found(&second)?,
+        )))
+    }
 }
 
 /// An id from the URL or a form; text that is not one is simply not found, as another

@@ -2,7 +2,7 @@
 //! verification, install buttons and snippets, and the exact `tools/list` an agent sees.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use base64::Engine as _;
 use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
 use guidepost_core::{domains, urls};
@@ -10,7 +10,9 @@ use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
+use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, ListQuery, PageError, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 #[derive(Template)]
@@ -34,7 +36,14 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "Servers", "servers", query.done.as_deref()).await?;
+    let chrome = Chrome::new(
+        &app,
+        &signed,
+        "Servers",
+        Section::Servers,
+        query.done.as_deref(),
+    )
+    .await?;
     let listed = servers::list(&app.platform, signed.caller(), &query.page()?).await?;
     let servers = listed
         .items
@@ -105,7 +114,7 @@ struct NewPage {
 }
 
 pub(crate) async fn new_form(State(app): State<Dashboard>, signed: Signed) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "New server", "servers", None).await?;
+    let chrome = Chrome::new(&app, &signed, "New server", Section::Servers, None).await?;
     let fields = Fields {
         name: String::new(),
         slug: String::new(),
@@ -180,7 +189,7 @@ pub(crate) async fn create(
     let server = servers::create(&app.platform, signed.caller(), input).await?;
     Ok(page::done(
         &format!("/app/servers/{}", server.id),
-        "created",
+        Notice::Created,
     ))
 }
 
@@ -241,13 +250,12 @@ fn percent_encode(text: &str) -> String {
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ServerId>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id: ServerId = page::id_or_not_found(&id)?;
     let server = servers::get(&app.platform, signed.caller(), &id).await?;
     let title = format!("Server {}", server.name);
-    let chrome = Chrome::new(&app, &signed, title, "servers", done.done.as_deref()).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Servers, done.done.as_deref()).await?;
     let config = &app.platform.config;
     let tools = guidepost_mcp::listed_tools(&app.platform, &server).await?;
     let snippets = servers::install_snippets(config, &server, None);
@@ -267,10 +275,9 @@ pub(crate) async fn show(
 
 pub(crate) async fn update(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ServerId>,
     SignedForm { signed, form }: SignedForm<ServerForm>,
 ) -> PageResult {
-    let id: ServerId = page::id_or_not_found(&id)?;
     let input = UpdateServer {
         name: Some(form.name.clone()),
         slug: Some(form.slug.clone()),
@@ -283,30 +290,28 @@ pub(crate) async fn update(
         allowed_origins: Some(form.origins()),
     };
     servers::update(&app.platform, signed.caller(), &id, input).await?;
-    Ok(page::done(&format!("/app/servers/{id}"), "saved"))
+    Ok(page::done(&format!("/app/servers/{id}"), Notice::Saved))
 }
 
 pub(crate) async fn verify_domain(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ServerId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: ServerId = page::id_or_not_found(&id)?;
     let verified = domains::verify(&app.platform, signed.caller(), &id).await?;
     let what = if verified.custom_domain.is_some() && verified.pending_domain.is_none() {
-        "verified"
+        Notice::Verified
     } else {
-        "not-verified"
+        Notice::NotVerified
     };
     Ok(page::done(&format!("/app/servers/{id}"), what))
 }
 
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ServerId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: ServerId = page::id_or_not_found(&id)?;
     servers::delete(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done("/app/servers", "deleted"))
+    Ok(page::done("/app/servers", Notice::Deleted))
 }

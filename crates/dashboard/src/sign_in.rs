@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::Dashboard;
 use crate::assets;
+use crate::page::Notice;
 use crate::page::{self, PageError, PageResult};
 use crate::session::{
     COOKIE, SIGN_IN_COOKIE, SignedForm, cookie_value, host_cookie, session_cookie,
@@ -211,5 +212,5 @@ pub(crate) async fn switch_organization(
 ) -> PageResult {
     let org = page::id_or_not_found(&form.org_id)?;
     members::switch_organization(&app.platform, &signed.signed_in, &org).await?;
-    Ok(page::done("/app/", "switched"))
+    Ok(page::done("/app/", Notice::Switched))
 }

@@ -3,13 +3,15 @@
 //! support requests. The progress and calls tables are shared with a support request.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use super::{ServerNames, chosen, latency, page_from, when};
 use crate::Dashboard;
+use crate::page::IdPath;
+use crate::page::Section;
 use crate::page::{self, Chrome, PageResult};
 use crate::session::Signed;
 
@@ -58,7 +60,7 @@ pub(crate) async fn list(
         tracking_id: (!tracking_id.is_empty()).then(|| tracking_id.clone()),
     };
     let found = end_users::list(&app.platform, signed.caller(), &filter, &page).await?;
-    let chrome = Chrome::new(&app, &signed, "End users", "end-users", None).await?;
+    let chrome = Chrome::new(&app, &signed, "End users", Section::EndUsers, None).await?;
     let next = found.next_cursor.map(|cursor| {
         let pairs = [
             ("email", email.as_str()),
@@ -122,9 +124,8 @@ struct RequestRow {
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<EndUserId>,
 ) -> PageResult {
-    let id: EndUserId = page::id_or_not_found(&id)?;
     let picture = end_users::picture(&app.platform, signed.caller(), &id).await?;
     let person = person_row(picture.end_user.clone());
     let title = person
@@ -132,7 +133,7 @@ pub(crate) async fn show(
         .clone()
         .or_else(|| person.tracking_id.clone())
         .unwrap_or_else(|| person.id.clone());
-    let chrome = Chrome::new(&app, &signed, title, "end-users", None).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::EndUsers, None).await?;
     let names = ServerNames::of(&app, &signed).await?;
     Ok(page::render(&ShowPage {
         chrome,

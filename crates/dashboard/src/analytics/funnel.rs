@@ -3,7 +3,7 @@
 //! it; for all servers or one. Each step links to its editor.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use guidepost_core::servers;
 use guidepost_core::walkthroughs::authoring;
 use guidepost_core::walkthroughs::funnel::{self, Funnel, FunnelStep};
@@ -13,6 +13,8 @@ use serde::Deserialize;
 use super::{ServerNames, filter_id, percent};
 use crate::Dashboard;
 use crate::charts::{self, Chart, Row, Series};
+use crate::page::IdPath;
+use crate::page::Section;
 use crate::page::{self, Chrome, PageResult};
 use crate::session::Signed;
 
@@ -61,10 +63,9 @@ struct StepRow {
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
     Query(query): Query<FunnelQuery>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let server: Option<ServerId> = filter_id("server", &query.server)?;
     let caller = signed.caller();
     let walkthrough = authoring::get(&app.platform, caller, &id).await?;
@@ -78,7 +79,7 @@ pub(crate) async fn show(
         None => None,
     };
     let title = format!("Funnel: {}", walkthrough.title);
-    let chrome = Chrome::new(&app, &signed, title, "analytics", None).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Analytics, None).await?;
     let server = server.map(|s| s.to_string()).unwrap_or_default();
     let names = ServerNames::of(&app, &signed).await?;
     Ok(page::render(&FunnelPage {

@@ -3,7 +3,7 @@
 //! that server; and the status form (editors only).
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use guidepost_core::end_users;
 use guidepost_core::support::{self, SupportRequestFilter};
 use guidepost_domain::*;
@@ -12,7 +12,9 @@ use serde::Deserialize;
 use super::end_users::{CallRow, ProgressRow, call_rows, progress_rows};
 use super::{ServerNames, chosen, filter_id, page_from, when};
 use crate::Dashboard;
+use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 /// Requests per page of the inbox.
@@ -73,7 +75,7 @@ pub(crate) async fn inbox(
         end_user_id: filter_id("end_user", &query.end_user)?,
     };
     let found = support::list(&app.platform, signed.caller(), &filter, &page).await?;
-    let chrome = Chrome::new(&app, &signed, "Support", "support", None).await?;
+    let chrome = Chrome::new(&app, &signed, "Support", Section::Support, None).await?;
     let names = ServerNames::of(&app, &signed).await?;
     let server = filter.server_id.as_ref().map(|s| s.to_string());
     let end_user = filter.end_user_id.as_ref().map(|e| e.to_string());
@@ -146,17 +148,16 @@ struct ShowPage {
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SupportRequestId>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id: SupportRequestId = page::id_or_not_found(&id)?;
     let caller = signed.caller();
     let request = support::get(&app.platform, caller, &id).await?;
     let person = request.end_user_id.as_ref();
     let (progress, calls) =
         end_users::on_server(&app.platform, caller, person, &request.server_id).await?;
     let title = format!("Support: {}", request.title);
-    let chrome = Chrome::new(&app, &signed, title, "support", done.done.as_deref()).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Support, done.done.as_deref()).await?;
     let names = ServerNames::of(&app, &signed).await?;
     Ok(page::render(&ShowPage {
         chrome,
@@ -182,13 +183,12 @@ pub(crate) struct StatusForm {
 
 pub(crate) async fn change_status(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SupportRequestId>,
     SignedForm { signed, form }: SignedForm<StatusForm>,
 ) -> PageResult {
-    let id: SupportRequestId = page::id_or_not_found(&id)?;
     let status = status(&form.status)?;
     support::update_status(&app.platform, signed.caller(), &id, status).await?;
-    Ok(page::done(&format!("/app/support/{id}"), "status"))
+    Ok(page::done(&format!("/app/support/{id}"), Notice::Status))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{ServerNames, chosen, filter_id, latency, percent, when};
 use crate::Dashboard;
 use crate::charts::{self, Chart, Column, Row, Series};
+use crate::page::Section;
 use crate::page::{self, Chrome, PageError, PageResult};
 use crate::session::Signed;
 
@@ -85,7 +86,7 @@ pub(crate) async fn overview(
     if let Some(id) = &server {
         servers::get(&app.platform, signed.caller(), id).await?;
     }
-    let chrome = Chrome::new(&app, &signed, "Analytics", "analytics", None).await?;
+    let chrome = Chrome::new(&app, &signed, "Analytics", Section::Analytics, None).await?;
     let (width, count) = buckets_for(days);
     let caller = signed.caller();
     let over_time =

@@ -4,7 +4,7 @@
 //! deliveries and sends a ping on request.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use guidepost_core::CoreError;
 use guidepost_core::webhooks::{self, WebhookInput};
 use guidepost_domain::*;
@@ -13,7 +13,9 @@ use serde::Deserialize;
 
 use super::when;
 use crate::Dashboard;
+use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 /// Deliveries a webhook's page shows, newest first.
@@ -84,7 +86,7 @@ async fn list_page(
     done: Option<&str>,
     outcome: Outcome,
 ) -> PageResult {
-    let chrome = Chrome::new(app, signed, "Webhooks", "support", done).await?;
+    let chrome = Chrome::new(app, signed, "Webhooks", Section::Support, done).await?;
     let hooks = webhooks::list(&app.platform, signed.caller()).await?;
     let (status, created, error, form) = match outcome {
         Outcome::Fresh => (StatusCode::OK, None, None, fresh_form()),
@@ -191,15 +193,21 @@ fn delivery_row(delivery: WebhookDelivery) -> DeliveryRow {
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id: WebhookId = page::id_or_not_found(&id)?;
     let caller = signed.caller();
     let hook = webhooks::get(&app.platform, caller, &id).await?;
     let page = PageRequest::first(DELIVERIES_SHOWN);
     let deliveries = webhooks::deliveries(&app.platform, caller, &id, &page).await?;
-    let chrome = Chrome::new(&app, &signed, "Webhook", "support", done.done.as_deref()).await?;
+    let chrome = Chrome::new(
+        &app,
+        &signed,
+        "Webhook",
+        Section::Support,
+        done.done.as_deref(),
+    )
+    .await?;
     Ok(page::render(&ShowPage {
         chrome,
         hook: HookRow::of(&hook),
@@ -209,20 +217,21 @@ pub(crate) async fn show(
 
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: WebhookId = page::id_or_not_found(&id)?;
     webhooks::delete(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done("/app/support/webhooks", "deleted"))
+    Ok(page::done("/app/support/webhooks", Notice::Deleted))
 }
 
 pub(crate) async fn test(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: WebhookId = page::id_or_not_found(&id)?;
     webhooks::ping(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done(&format!("/app/support/webhooks/{id}"), "ping"))
+    Ok(page::done(
+        &format!("/app/support/webhooks/{id}"),
+        Notice::Ping,
+    ))
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::visible::Visible;
 use crate::Dashboard;
+use crate::page::Section;
 use crate::page::{self, Chrome, PageResult};
 use crate::session::Signed;
 
@@ -51,7 +52,7 @@ pub(crate) async fn list(
 ) -> PageResult {
     let after = page::cursor(query.cursor.as_deref())?;
     let first_page = after.is_none();
-    let chrome = Chrome::new(&app, &signed, "Audit log", "gateway", None).await?;
+    let chrome = Chrome::new(&app, &signed, "Audit log", Section::Gateway, None).await?;
     let request = PageRequest {
         after,
         limit: PAGE_SIZE,

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::Dashboard;
 use crate::page::{self, Chrome, PageError, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 #[derive(Template)]
@@ -55,7 +56,7 @@ pub(crate) async fn list(
     signed: Signed,
     Query(search): Query<Search>,
 ) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "Catalog", "gateway", None).await?;
+    let chrome = Chrome::new(&app, &signed, "Catalog", Section::Gateway, None).await?;
     let listed = private::list(&app.platform, signed.caller()).await?;
     let total = listed.len();
     let query: String = search.q.trim().chars().take(200).collect();
@@ -223,7 +224,7 @@ pub(crate) async fn install_form(
 ) -> PageResult {
     let entry = entry(&app, &signed, &id).await?;
     let title = format!("Install {}", entry.name);
-    let chrome = Chrome::new(&app, &signed, title, "gateway", None).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
     Ok(page::render(&InstallPage::new(
         chrome,
         &entry,
@@ -246,11 +247,11 @@ pub(crate) async fn install(
     match installed {
         Ok(upstream) => Ok(page::done(
             &format!("/app/gateway/upstreams/{}", upstream.id),
-            "installed",
+            Notice::Installed,
         )),
         Err(guidepost_core::CoreError::Invalid(invalid)) => {
             let title = format!("Install {}", entry.name);
-            let chrome = Chrome::new(&app, &signed, title, "gateway", None).await?;
+            let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
             let page = InstallPage::new(chrome, &entry, &form)
                 .with_error(invalid.field.to_string(), invalid.message);
             Ok(page::render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))

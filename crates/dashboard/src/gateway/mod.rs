@@ -18,6 +18,7 @@ use guidepost_core::upstreams::overview;
 use guidepost_domain::*;
 
 use crate::Dashboard;
+use crate::page::Section;
 use crate::page::{self, Chrome, Done, PageResult};
 use crate::route_table::RouteTable;
 use crate::session::Signed;
@@ -97,7 +98,14 @@ pub(crate) async fn installed(
     signed: Signed,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "Gateway", "gateway", done.done.as_deref()).await?;
+    let chrome = Chrome::new(
+        &app,
+        &signed,
+        "Gateway",
+        Section::Gateway,
+        done.done.as_deref(),
+    )
+    .await?;
     let all = overview::overview(&app.platform, signed.caller()).await?;
     let upstreams: Vec<UpstreamRow> = all
         .iter()

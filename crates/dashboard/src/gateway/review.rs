@@ -11,6 +11,7 @@ use super::state_tone;
 use super::visible::{self, DiffBlock, DiffLine, Visible};
 use crate::Dashboard;
 use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 #[derive(Template)]
@@ -36,7 +37,7 @@ pub(crate) async fn queue(
     Query(done): Query<Done>,
 ) -> PageResult {
     let title = "Review queue";
-    let chrome = Chrome::new(&app, &signed, title, "gateway", done.done.as_deref()).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Gateway, done.done.as_deref()).await?;
     let queue = overview::review_queue(&app.platform, signed.caller()).await?;
     let tools = queue
         .into_iter()
@@ -93,7 +94,7 @@ pub(crate) async fn tool(
     let review = overview::tool_review(&app.platform, caller, &id, &name).await?;
     let tool = &review.tool;
     let title = format!("Review {}", tool.name);
-    let chrome = Chrome::new(&app, &signed, title, "gateway", None).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
     let definition = visible::pretty_lines(&tool.definition);
     Ok(page::render(&ToolPage {
         chrome,
@@ -137,7 +138,7 @@ pub(crate) async fn approve(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     decide(&app, &signed, &id, &name, ToolState::Approved).await?;
-    Ok(page::done("/app/gateway/review", "approved"))
+    Ok(page::done("/app/gateway/review", Notice::Approved))
 }
 
 /// `POST …/tools/{name}/reject`: the tool is not offered and calls to it are refused.
@@ -147,7 +148,7 @@ pub(crate) async fn reject(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     decide(&app, &signed, &id, &name, ToolState::Rejected).await?;
-    Ok(page::done("/app/gateway/review", "rejected"))
+    Ok(page::done("/app/gateway/review", Notice::Rejected))
 }
 
 async fn decide(

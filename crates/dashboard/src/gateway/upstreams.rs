@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use guidepost_core::upstreams::{self, AttachUpstream, overview};
 use guidepost_core::{Permission, servers};
 use guidepost_domain::*;
@@ -13,7 +13,9 @@ use serde::Deserialize;
 
 use super::{state_tone, status_tone};
 use crate::Dashboard;
+use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 /// The most log lines a page shows (the newest).
@@ -69,14 +71,13 @@ struct AttachmentRow {
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UpstreamId>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let id: UpstreamId = page::id_or_not_found(&id)?;
     let caller = signed.caller();
     let upstream = upstreams::get(&app.platform, caller, &id).await?;
     let title = format!("Upstream {}", upstream.name);
-    let chrome = Chrome::new(&app, &signed, title, "gateway", done.done.as_deref()).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Gateway, done.done.as_deref()).await?;
     let tools = upstreams::tools(&app.platform, caller, &id).await?;
     let may_read_logs = signed.caller().may(Permission::Edit);
     let logs = if may_read_logs {
@@ -141,14 +142,13 @@ pub(crate) async fn show(
 /// `POST …/restart`.
 pub(crate) async fn restart(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UpstreamId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: UpstreamId = page::id_or_not_found(&id)?;
     upstreams::restart(&app.platform, signed.caller(), &id).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
-        "restarted",
+        Notice::Restarted,
     ))
 }
 
@@ -163,10 +163,9 @@ pub(crate) struct AttachForm {
 /// `POST …/attach`: the upstream's tools appear on the server as `{prefix}__{tool}`.
 pub(crate) async fn attach(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UpstreamId>,
     SignedForm { signed, form }: SignedForm<AttachForm>,
 ) -> PageResult {
-    let id: UpstreamId = page::id_or_not_found(&id)?;
     let server: ServerId = page::id_or_not_found(&form.server_id)?;
     let input = AttachUpstream {
         prefix: form.prefix.trim().to_owned(),
@@ -176,32 +175,29 @@ pub(crate) async fn attach(
     upstreams::attach(&app.platform, signed.caller(), &server, &id, input).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
-        "attached",
+        Notice::Attached,
     ))
 }
 
 /// `POST …/detach/{server}`.
 pub(crate) async fn detach(
     State(app): State<Dashboard>,
-    Path((id, server)): Path<(String, String)>,
+    IdPath((id, server)): IdPath<(UpstreamId, ServerId)>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: UpstreamId = page::id_or_not_found(&id)?;
-    let server: ServerId = page::id_or_not_found(&server)?;
     upstreams::detach(&app.platform, signed.caller(), &server, &id).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
-        "detached",
+        Notice::Detached,
     ))
 }
 
 /// `POST …/uninstall`: stops it; the servers that attached it lose its tools.
 pub(crate) async fn uninstall(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UpstreamId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: UpstreamId = page::id_or_not_found(&id)?;
     upstreams::uninstall(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done("/app/gateway", "uninstalled"))
+    Ok(page::done("/app/gateway", Notice::Uninstalled))
 }

@@ -2,7 +2,7 @@
 //! display order and whether the walkthrough is offered there; assigning (or changing an
 //! assignment) and unassigning.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::editing;
 use guidepost_core::{Caller, servers};
@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use super::editor_path;
 use crate::Dashboard;
+use crate::page::IdPath;
+use crate::page::Notice;
 use crate::page::{self, PageError, PageResult};
 use crate::session::SignedForm;
 
@@ -67,11 +69,9 @@ pub(crate) struct AssignForm {
 
 pub(crate) async fn assign(
     State(app): State<Dashboard>,
-    Path((id, server_id)): Path<(String, String)>,
+    IdPath((id, server)): IdPath<(WalkthroughId, ServerId)>,
     SignedForm { signed, form }: SignedForm<AssignForm>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
-    let server: ServerId = page::id_or_not_found(&server_id)?;
     let display_order = match form.display_order.trim() {
         "" => 0,
         text => text.parse::<i64>().map_err(|_| PageError::Invalid {
@@ -84,16 +84,14 @@ pub(crate) async fn assign(
         is_enabled: Some(form.is_enabled.is_some()),
     };
     authoring::assign(&app.platform, signed.caller(), &server, &id, input).await?;
-    Ok(page::done(&editor_path(&id), "assigned"))
+    Ok(page::done(&editor_path(&id), Notice::Assigned))
 }
 
 pub(crate) async fn unassign(
     State(app): State<Dashboard>,
-    Path((id, server_id)): Path<(String, String)>,
+    IdPath((id, server)): IdPath<(WalkthroughId, ServerId)>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
-    let server: ServerId = page::id_or_not_found(&server_id)?;
     authoring::unassign(&app.platform, signed.caller(), &server, &id).await?;
-    Ok(page::done(&editor_path(&id), "unassigned"))
+    Ok(page::done(&editor_path(&id), Notice::Unassigned))
 }

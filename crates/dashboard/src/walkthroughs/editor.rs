@@ -3,7 +3,7 @@
 //! add a step, its assignments to servers, and deleting it.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use guidepost_core::walkthroughs::authoring::{self, UpdateWalkthrough};
 use guidepost_domain::*;
 use serde::Deserialize;
@@ -11,7 +11,9 @@ use serde::Deserialize;
 use super::assignments::{ServerAssignment, server_assignments};
 use super::{editor_path, status_class};
 use crate::Dashboard;
+use crate::page::IdPath;
 use crate::page::{self, Chrome, PageError, PageResult, optional};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 #[derive(Template)]
@@ -84,10 +86,9 @@ pub(crate) struct EditorQuery {
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
     Query(query): Query<EditorQuery>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let (walkthrough, steps) =
         authoring::get_with_steps(&app.platform, signed.caller(), &id).await?;
     let total = steps.len();
@@ -111,7 +112,7 @@ pub(crate) async fn show(
         query.done.as_deref()
     };
     let title = format!("Walkthrough {}", walkthrough.title);
-    let chrome = Chrome::new(&app, &signed, title, "walkthroughs", notice).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Walkthroughs, notice).await?;
     let (servers, more_servers) = server_assignments(&app, signed.caller(), &id).await?;
     Ok(page::render(&EditorPage {
         chrome,
@@ -189,20 +190,18 @@ impl FieldsForm {
 
 pub(crate) async fn update(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
     SignedForm { signed, form }: SignedForm<FieldsForm>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     authoring::update(&app.platform, signed.caller(), &id, form.into_update()?).await?;
-    Ok(page::done(&editor_path(&id), "saved"))
+    Ok(page::done(&editor_path(&id), Notice::Saved))
 }
 
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     authoring::delete(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done("/app/walkthroughs", "deleted"))
+    Ok(page::done("/app/walkthroughs", Notice::Deleted))
 }

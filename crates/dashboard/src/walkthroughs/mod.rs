@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::Dashboard;
 use crate::page::{self, Chrome, ListQuery, PageResult, optional};
+use crate::page::{Notice, Section};
 use crate::route_table::RouteTable;
 use crate::session::{Signed, SignedForm};
 
@@ -109,7 +110,7 @@ pub(crate) async fn list(
         &app,
         &signed,
         "Walkthroughs",
-        "walkthroughs",
+        Section::Walkthroughs,
         query.done.as_deref(),
     )
     .await?;
@@ -154,5 +155,5 @@ pub(crate) async fn create(
         metadata: None,
     };
     let created = authoring::create(&app.platform, signed.caller(), input, None).await?;
-    Ok(page::done(&editor_path(&created.id), "created"))
+    Ok(page::done(&editor_path(&created.id), Notice::Created))
 }

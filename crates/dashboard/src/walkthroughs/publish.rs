@@ -3,7 +3,7 @@
 //! the version history.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use guidepost_core::walkthroughs::authoring;
 use guidepost_core::walkthroughs::versions::{
     self, ChangeKind, DiffLine, FieldChange, LineKind, StepChange, VersionSummary,
@@ -12,7 +12,9 @@ use guidepost_domain::*;
 
 use super::editor_path;
 use crate::Dashboard;
+use crate::page::IdPath;
 use crate::page::{self, Chrome, PageResult};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 /// A version as the pages list it.
@@ -115,12 +117,11 @@ struct ReviewPage {
 pub(crate) async fn review(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let review = versions::review(&app.platform, signed.caller(), &id).await?;
     let title = format!("Publish {}", review.walkthrough.title);
-    let chrome = Chrome::new(&app, &signed, title, "walkthroughs", None).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Walkthroughs, None).await?;
     Ok(page::render(&ReviewPage {
         chrome,
         id: id.to_string(),
@@ -136,12 +137,11 @@ pub(crate) async fn review(
 
 pub(crate) async fn publish(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     authoring::publish(&app.platform, signed.caller(), &id).await?;
-    Ok(page::done(&editor_path(&id), "published"))
+    Ok(page::done(&editor_path(&id), Notice::Published))
 }
 
 #[derive(Template)]
@@ -156,12 +156,11 @@ struct VersionsPage {
 pub(crate) async fn version_history(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let (walkthrough, listed) = versions::history(&app.platform, signed.caller(), &id).await?;
     let title = format!("Versions of {}", walkthrough.title);
-    let chrome = Chrome::new(&app, &signed, title, "walkthroughs", None).await?;
+    let chrome = Chrome::new(&app, &signed, title, Section::Walkthroughs, None).await?;
     Ok(page::render(&VersionsPage {
         chrome,
         id: id.to_string(),

@@ -4,7 +4,7 @@
 //! (a 409 page with both texts when someone saved in between), moving and deleting.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use guidepost_core::walkthroughs::authoring::{self, CreateStep};
 use guidepost_core::walkthroughs::editing::{self, SaveOutcome, StepDraft, StepEdit, StepMove};
 use guidepost_domain::*;
@@ -14,7 +14,9 @@ use serde::Deserialize;
 use super::{done_at_step, editor_path, unix_lines};
 use crate::Dashboard;
 use crate::markdown::{self, Shown};
+use crate::page::IdPath;
 use crate::page::{self, Chrome, PageError, PageResult, optional};
+use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
 /// A new step as posted from the editor.
@@ -33,10 +35,9 @@ pub(crate) struct AddForm {
 
 pub(crate) async fn add(
     State(app): State<Dashboard>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WalkthroughId>,
     SignedForm { signed, form }: SignedForm<AddForm>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
     let input = CreateStep {
         title: form.title,
         content: unix_lines(&form.content),
@@ -122,17 +123,15 @@ async fn step_chrome(
         "Step {} of {}: {}",
         draft.position, draft.total, draft.step.title
     );
-    Chrome::new(app, signed, title, "walkthroughs", done).await
+    Chrome::new(app, signed, title, Section::Walkthroughs, done).await
 }
 
 pub(crate) async fn edit(
     State(app): State<Dashboard>,
     signed: Signed,
-    Path((id, step_id)): Path<(String, String)>,
+    IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
     axum::extract::Query(done): axum::extract::Query<page::Done>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
-    let step_id: StepId = page::id_or_not_found(&step_id)?;
     let draft = editing::step_draft(&app.platform, signed.caller(), &id, &step_id).await?;
     let chrome = step_chrome(&app, &signed, &draft, done.done.as_deref()).await?;
     let fields = saved_fields(&draft);
@@ -185,11 +184,9 @@ struct ConflictPage {
 
 pub(crate) async fn save(
     State(app): State<Dashboard>,
-    Path((id, step_id)): Path<(String, String)>,
+    IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
     SignedForm { signed, form }: SignedForm<StepForm>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
-    let step_id: StepId = page::id_or_not_found(&step_id)?;
     let posted = form.fields()?;
     if form.action == "preview" {
         // Nothing is written: the page shows the posted text, still at the revision it
@@ -207,7 +204,7 @@ pub(crate) async fn save(
     match editing::save_step(&app.platform, signed.caller(), &id, &step_id, edit).await? {
         SaveOutcome::Saved(_) => Ok(page::done(
             &format!("/app/walkthroughs/{id}/steps/{step_id}"),
-            "saved",
+            Notice::Saved,
         )),
         SaveOutcome::Conflict(current) => {
             let chrome = step_chrome(&app, &signed, &current, None).await?;
@@ -258,11 +255,9 @@ impl MoveForm {
 
 pub(crate) async fn move_step(
     State(app): State<Dashboard>,
-    Path((id, step_id)): Path<(String, String)>,
+    IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
     SignedForm { signed, form }: SignedForm<MoveForm>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
-    let step_id: StepId = page::id_or_not_found(&step_id)?;
     let target = form.target()?;
     editing::move_step(&app.platform, signed.caller(), &id, &step_id, target).await?;
     Ok(done_at_step(&id, "moved", &step_id))
@@ -270,11 +265,9 @@ pub(crate) async fn move_step(
 
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
-    Path((id, step_id)): Path<(String, String)>,
+    IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let id: WalkthroughId = page::id_or_not_found(&id)?;
-    let step_id: StepId = page::id_or_not_found(&step_id)?;
     authoring::delete_step(&app.platform, signed.caller(), &id, &step_id).await?;
-    Ok(page::done(&editor_path(&id), "deleted"))
+    Ok(page::done(&editor_path(&id), Notice::Deleted))
 }

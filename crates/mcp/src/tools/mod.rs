@@ -55,8 +55,16 @@ impl From<CallToolResult> for ToolAnswer {
 #[async_trait]
 pub(crate) trait ToolSource: Send + Sync {
     /// The label under which calls of `name` are counted, if this source owns the name.
-    /// Labels are a fixed set per source.
-    fn metrics_label(&self, name: &str) -> Option<&'static str>;
+    /// Labels are a fixed set per source: by default its own names.
+    fn metrics_label(&self, name: &str) -> Option<&'static str> {
+        self.own_names().iter().find(|own| **own == name).copied()
+    }
+
+    /// The names of Guidepost's own tools this source may offer (none for a source whose
+    /// names come from elsewhere, as upstreams' do). They are `builtin_tools::ALL`.
+    fn own_names(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// The tools this source offers on `server` now, in the order `tools/list` shows them.
     async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError>;
@@ -138,6 +146,14 @@ impl ToolSources {
         Ok(None)
     }
 
+    /// The names of Guidepost's own tools, source by source.
+    #[cfg(test)]
+    pub fn own_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.sources
+            .iter()
+            .flat_map(|source| source.own_names().iter().copied())
+    }
+
     /// The metrics label of a tool name: bounded whatever a client sends.
     pub fn metrics_label(&self, name: &str) -> &'static str {
         self.sources
@@ -208,4 +224,17 @@ fn parse_arguments<T: serde::de::DeserializeOwned>(
             "Invalid arguments for {tool}: {e}. Check the tool's inputSchema and call again."
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shadowing scanner and the tool cap read `builtin_tools::ALL`; the sources are
+    /// what is offered. A tool added to one and not the other fails here.
+    #[test]
+    fn builtin_names_are_the_sources_names() {
+        let offered: Vec<&str> = ToolSources::builtin().own_names().collect();
+        assert_eq!(offered, guidepost_domain::builtin_tools::ALL);
+    }
 }

@@ -53,10 +53,6 @@ pub(crate) struct SupportTool;
 
 #[async_trait]
 impl ToolSource for SupportTool {
-    fn metrics_label(&self, name: &str) -> Option<&'static str> {
-        (name == NAME).then_some(NAME)
-    }
-
     async fn list(&self, _platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
         let offered = support::offered_on(server);
         Ok(if offered {
@@ -64,6 +60,10 @@ impl ToolSource for SupportTool {
         } else {
             Vec::new()
         })
+    }
+
+    fn own_names(&self) -> &'static [&'static str] {
+        &[NAME]
     }
 
     async fn offers(

@@ -189,10 +189,6 @@ pub(crate) struct WalkthroughTools;
 
 #[async_trait]
 impl ToolSource for WalkthroughTools {
-    fn metrics_label(&self, name: &str) -> Option<&'static str> {
-        NAMES.iter().find(|known| **known == name).copied()
-    }
-
     async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
         let offered = player::offered_on(platform, server).await?;
         Ok(if offered {
@@ -200,6 +196,10 @@ impl ToolSource for WalkthroughTools {
         } else {
             Vec::new()
         })
+    }
+
+    fn own_names(&self) -> &'static [&'static str] {
+        &NAMES
     }
 
     async fn offers(

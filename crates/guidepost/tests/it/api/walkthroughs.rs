@@ -783,7 +783,37 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         .iter()
         .map(|op| op["operationId"].as_str().unwrap())
         .collect();
+    // One pattern: the noun (plural for a collection), then the verb.
+    const VERBS: [&str; 20] = [
+        "list",
+        "get",
+        "create",
+        "update",
+        "delete",
+        "put",
+        "add",
+        "install",
+        "uninstall",
+        "restart",
+        "attach",
+        "detach",
+        "approve",
+        "reject",
+        "publish",
+        "assign",
+        "unassign",
+        "verify",
+        "test",
+        "revoke",
+    ];
     for id in &every_id {
+        let (noun, verb) = id.rsplit_once('_').unwrap_or(("", id));
+        assert!(
+            VERBS.contains(&verb)
+                && !noun.is_empty()
+                && noun.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "operationId {id} is not noun_verb"
+        );
         let uses = operations
             .iter()
             .filter(|op| op["operationId"] == *id)
