@@ -75,11 +75,6 @@ impl Caller {
         &self.actor
     }
 
-    /// The caller's role, for pages that show only what it may do.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
     /// How a person reads this caller: an email, or a description.
     pub fn name(&self) -> &str {
         &self.name
