@@ -21,7 +21,9 @@ pub(crate) async fn get(
 }
 
 /// Change the organization's settings: `tool_approval` is `manual` (new upstream tools
-/// wait for an administrator) or `trust_on_first_use`.
+/// wait for an administrator) or `trust_on_first_use`; `raw_tool_results` lets upstream
+/// tool results reach agents with their control, invisible and bidirectional characters
+/// (stripped by default).
 #[utoipa::path(patch, path = "/api/v1/organization", tag = "organization", operation_id = "organization_update",
     request_body = UpdateOrganization, security(("bearer" = [])),
     responses(

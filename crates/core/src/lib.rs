@@ -69,6 +69,8 @@ pub struct Platform {
     cache: Arc<cache::NodeCache>,
     /// The tasks whose calls run on this node (`tasks`).
     running_tasks: Arc<tasks::RunningTasks>,
+    /// When this node last recorded each upstream's result finding (`upstreams::results`).
+    result_findings: Arc<upstreams::results::FindingGate>,
 }
 
 impl Platform {
@@ -96,6 +98,7 @@ impl Platform {
             upstreams,
             cache,
             running_tasks: Default::default(),
+            result_findings: Default::default(),
         };
         (platform, writer)
     }

@@ -88,6 +88,10 @@ pub struct UpdateOrganization {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub tool_approval: Option<ToolApproval>,
+    /// `true`: upstream tool results reach agents as sent; `false` (the default): their
+    /// control, invisible and bidirectional characters are stripped.
+    #[serde(default)]
+    pub raw_tool_results: Option<bool>,
 }
 
 pub async fn get(platform: &Platform, caller: &Caller) -> Result<Organization, CoreError> {
@@ -95,24 +99,40 @@ pub async fn get(platform: &Platform, caller: &Caller) -> Result<Organization, C
     Ok(platform.store.get_organization(org).await?)
 }
 
-/// Changes the organization's settings; a change of `tool_approval` is audited.
+/// Changes the organization's settings; each change is audited.
 pub async fn update(
     platform: &Platform,
     caller: &Caller,
     input: UpdateOrganization,
 ) -> Result<Organization, CoreError> {
     caller.require(Permission::Administer)?;
-    let actor = caller.actor();
     let org = caller.org();
-    let Some(rule) = input.tool_approval else {
-        return get(platform, caller).await;
-    };
-    let updated = platform.store.set_tool_approval(org, rule).await?;
+    let mut updated = None;
+    if let Some(rule) = input.tool_approval {
+        updated = Some(platform.store.set_tool_approval(org, rule).await?);
+        let detail = serde_json::json!({"tool_approval": rule});
+        audit_setting(platform, caller, "organization.tool_approval", detail).await?;
+    }
+    if let Some(raw) = input.raw_tool_results {
+        updated = Some(platform.store.set_raw_tool_results(org, raw).await?);
+        let detail = serde_json::json!({"raw_tool_results": raw});
+        audit_setting(platform, caller, "organization.raw_tool_results", detail).await?;
+    }
+    match updated {
+        Some(organization) => Ok(organization),
+        None => get(platform, caller).await,
+    }
+}
+
+async fn audit_setting(
+    platform: &Platform,
+    caller: &Caller,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), CoreError> {
     let about = crate::upstreams::audit::About {
-        detail: serde_json::json!({"tool_approval": rule}),
+        detail,
         ..Default::default()
     };
-    crate::upstreams::audit::record(platform, org, actor, "organization.tool_approval", about)
-        .await?;
-    Ok(updated)
+    crate::upstreams::audit::record(platform, caller.org(), caller.actor(), action, about).await
 }

@@ -14,6 +14,10 @@ pub struct Organization {
     /// Whether a new, clean upstream tool waits for an administrator (SPEC §8).
     #[schema(value_type = String)]
     pub tool_approval: crate::ToolApproval,
+    /// Whether upstream tool results reach agents as the upstream sent them. Off (the
+    /// default), control, invisible and bidirectional characters are stripped from their
+    /// text, as from walkthrough content.
+    pub raw_tool_results: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

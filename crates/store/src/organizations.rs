@@ -12,6 +12,8 @@ pub trait OrganizationStore: Send + Sync {
     async fn get_organization(&self, org: &OrgId) -> Result<Organization>;
     /// Sets the organization's rule for new, clean upstream tools.
     async fn set_tool_approval(&self, org: &OrgId, rule: ToolApproval) -> Result<Organization>;
+    /// Whether upstream tool results reach agents as sent (hidden characters kept).
+    async fn set_raw_tool_results(&self, org: &OrgId, raw: bool) -> Result<Organization>;
     async fn create_api_key(
         &self,
         org: &OrgId,

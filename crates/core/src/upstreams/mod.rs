@@ -16,6 +16,7 @@ pub mod overview;
 pub mod package;
 mod pinning;
 pub mod private;
+pub(crate) mod results;
 mod runtime;
 mod scan;
 #[cfg(test)]

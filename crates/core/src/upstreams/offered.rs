@@ -136,14 +136,15 @@ pub async fn callable(
     }
 }
 
-/// Calls an offered tool through its upstream.
+/// Calls an offered tool through its upstream; the answer as the organization lets it
+/// reach the agent (`results`).
 pub async fn call(
     platform: &Platform,
     offered: &OfferedTool,
     arguments: Value,
     progress: Option<ProgressSink>,
 ) -> Result<UpstreamAnswer, UpstreamCallError> {
-    platform
+    let answer = platform
         .upstreams
         .call(
             platform,
@@ -153,5 +154,6 @@ pub async fn call(
             offered.timeout,
             progress,
         )
-        .await
+        .await?;
+    Ok(super::results::filter(platform, offered, answer).await)
 }

@@ -96,6 +96,7 @@ async fn measure(
     let caller = Caller::operator(org.id.clone());
     let trust = organizations::UpdateOrganization {
         tool_approval: Some(guidepost_domain::ToolApproval::TrustOnFirstUse),
+        raw_tool_results: None,
     };
     organizations::update(platform, &caller, trust).await?;
     let server = guidepost_core::servers::create(

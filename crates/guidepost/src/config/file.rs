@@ -96,7 +96,11 @@ impl SettingsFile {
                     clap_message(&error)
                 )
             })?;
-        Ok(Cli::from_arg_matches(&matches)?)
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let Ok(start_dir) = std::env::current_dir() {
+            cli.resolve_paths(&start_dir);
+        }
+        Ok(cli)
     }
 
     /// `serve`'s settings from the environment and this file, for commands that write

@@ -4,6 +4,7 @@
 //! only needs checking and shaping into what the other crates take.
 
 mod file;
+mod paths;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -67,12 +68,15 @@ impl Settings {
     }
 }
 
-/// The database every command but `bench` opens.
+/// The database every command but `bench` opens, its file absolute (`config::paths`).
 pub fn database_url(global: &GlobalArgs) -> String {
     global
         .database_url
         .clone()
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+        .unwrap_or_else(|| match std::env::current_dir() {
+            Ok(start_dir) => paths::absolute_database_url(DEFAULT_DATABASE_URL, &start_dir),
+            Err(_) => DEFAULT_DATABASE_URL.to_owned(),
+        })
 }
 
 pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<Settings> {

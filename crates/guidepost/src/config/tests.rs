@@ -68,10 +68,14 @@ fn the_file_sets_the_same_setting_of_other_commands() {
     assert!(matches!(upstream.command, UpstreamCommand::List { .. }));
     assert_eq!(upstream.toolchain.node, Path::new("/opt/node"));
     let cli = parse(&["migrate"], "database_url = \"sqlite:from-file.db\"").unwrap();
-    assert_eq!(database_url(&cli.global), "sqlite:from-file.db");
+    let here = std::env::current_dir().unwrap();
+    assert_eq!(
+        database_url(&cli.global),
+        format!("sqlite:{}", here.join("from-file.db").display())
+    );
     assert_eq!(
         database_url(&parse(&["migrate"], "").unwrap().global),
-        DEFAULT_DATABASE_URL
+        format!("sqlite:{}", here.join("guidepost.db").display())
     );
 }
 

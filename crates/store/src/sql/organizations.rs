@@ -2,7 +2,7 @@
 
 use super::*;
 
-const ORG_COLUMNS: &str = "id, name, created_at, tool_approval";
+const ORG_COLUMNS: &str = "id, name, created_at, tool_approval, raw_tool_results";
 
 fn organization(row: &DbRow) -> Result<Organization> {
     Ok(Organization {
@@ -13,6 +13,7 @@ fn organization(row: &DbRow) -> Result<Organization> {
             let rule = text(row, "tool_approval")?;
             ToolApproval::parse(&rule).ok_or_else(|| corrupt("tool approval", &rule))?
         },
+        raw_tool_results: row.try_get("raw_tool_results")?,
     })
 }
 
@@ -39,6 +40,7 @@ impl OrganizationStore for ThisStore {
             name: name.to_owned(),
             created_at: Timestamp::now(),
             tool_approval: ToolApproval::Manual,
+            raw_tool_results: false,
         };
         sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(org.id.as_str())
@@ -56,6 +58,18 @@ impl OrganizationStore for ThisStore {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(rule.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        organization(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn set_raw_tool_results(&self, org: &OrgId, raw: bool) -> Result<Organization> {
+        let sql = format!(
+            "UPDATE organizations SET raw_tool_results = $2 WHERE id = $1 RETURNING {ORG_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(raw)
             .fetch_optional(self.run())
             .await?;
         organization(&row.ok_or(StoreError::NotFound)?)

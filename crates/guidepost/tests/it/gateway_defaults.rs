@@ -1,0 +1,136 @@
+//! The gateway as a newcomer meets it: `guidepost serve --demo` with no path flags at
+//! all, started in a new directory, installs `everything` from the catalog and calls it.
+//! Every other gateway test passes absolute paths, which hid that a relative default
+//! (`guidepost-cache`) named a different place once the upstream ran in its own directory.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{RawMcp, STATELESS_ERA};
+use crate::node;
+use crate::operations::read_demo_output;
+
+#[tokio::test]
+async fn with_the_default_flags_an_npm_upstream_installs_starts_and_answers() {
+    let workdir = std::env::temp_dir().join(format!("gp-defaults-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&workdir);
+    std::fs::create_dir_all(&workdir).unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+    // Nothing but the environment a shell gives: `node` and `npm` on PATH.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GUIDEPOST_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(["serve", "--demo", "--json", "--listen", "127.0.0.1:0"])
+        .env("PATH", path_with_node())
+        .current_dir(&workdir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("guidepost starts");
+    let demo = read_demo_output(child.stdout.take().unwrap()).await;
+    let api = Api {
+        base: demo["api_url"]
+            .as_str()
+            .unwrap()
+            .replace("localhost", "127.0.0.1"),
+        key: demo["api_key"].as_str().unwrap().to_owned(),
+        http: reqwest::Client::new(),
+    };
+
+    let trust = json!({"tool_approval": "trust_on_first_use"});
+    let (status, _) = api.call(Method::PATCH, "/organization", Some(trust)).await;
+    assert_eq!(status, StatusCode::OK);
+    let install = json!({"catalog_entry_id": "everything"});
+    let (status, installed) = api.call(Method::POST, "/upstreams", Some(install)).await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let id = installed["id"].as_str().unwrap();
+    let ready = api.settled(id).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+
+    let (_, servers) = api.call(Method::GET, "/servers", None).await;
+    let server = servers["items"][0]["id"].as_str().unwrap();
+    let attach = format!("/servers/{server}/upstreams/{id}");
+    let (status, attached) = api
+        .call(Method::PUT, &attach, Some(json!({"prefix": "ev"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    let mcp = RawMcp::new(
+        demo["path_mcp_url"].as_str().unwrap().to_owned(),
+        STATELESS_ERA,
+    );
+    let called = mcp
+        .call_tool(1, "ev__echo", json!({"message": "from a fresh directory"}))
+        .await;
+    assert_ne!(called.body["result"]["isError"], true, "{}", called.body);
+    assert!(
+        called.body.to_string().contains("from a fresh directory"),
+        "{}",
+        called.body
+    );
+
+    // Everything the defaults name landed in the directory it was started in.
+    for place in ["guidepost.db", "guidepost-cache/npm", "guidepost-data"] {
+        assert!(
+            workdir.join(place).exists(),
+            "{place} under {}",
+            workdir.display()
+        );
+    }
+    drop(child);
+    let _ = std::fs::remove_dir_all(&workdir);
+}
+
+/// PATH with the test tools' Node (and its npm) first.
+fn path_with_node() -> std::ffi::OsString {
+    let node = node::node();
+    let bin: &Path = node.parent().expect("node's directory");
+    let mut dirs = vec![bin.to_owned()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("PATH entries")
+}
+
+struct Api {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The upstream once it leaves `installing`/`starting`.
+    async fn settled(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let (_, upstream) = self
+                .call(Method::GET, &format!("/upstreams/{id}"), None)
+                .await;
+            let state = upstream["status"].as_str().unwrap_or_default();
+            if !matches!(state, "installing" | "starting") || Instant::now() > deadline {
+                return upstream;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
