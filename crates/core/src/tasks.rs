@@ -1,12 +1,13 @@
 //! Tasks (the MCP tasks extension): tool calls that outlive their request.
 //!
-//! [`admit`] writes the task to the store before it admits it, so that any node can answer
-//! for it at once, and [`AdmittedTask::run`] runs the call on this node. The call ends in the store too
-//! (`completed` with its result, `failed` with a JSON-RPC error); `tasks/cancel` and
-//! `tasks/update` may reach any node, which writes the change to the store and wakes the
-//! call at once if it runs there. A call on another node sees the change on its next
-//! look at the store ([`REMOTE_POLL`]): the feed that crosses nodes carries tool-list
-//! changes only, and a task that waits half a second longer costs nothing.
+//! [`admit`] writes the task to the store before it admits it, so that any node can
+//! answer for it at once, and [`AdmittedTask::run`] runs the call on this node. The call
+//! ends in the store too (`completed` with its result, `failed` with a JSON-RPC error);
+//! `tasks/cancel` and `tasks/update` may reach any node, which writes the change to the
+//! store and wakes the call at once if it runs there. A call on another node sees the
+//! change on its next look at the store ([`REMOTE_POLL`]): the feed that crosses nodes
+//! carries tool-list changes only, and a task that waits half a second longer costs
+//! nothing.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guidepost_domain::{
-    EndUserId, MAX_TASK_INPUTS, OrgId, ServerId, Task, TaskId, TaskRefusal, TaskStatus,
-    TasksFull, Timestamp,
+    EndUserId, MAX_TASK_INPUTS, OrgId, ServerId, Task, TaskId, TaskRefusal, TaskStatus, TasksFull,
+    Timestamp,
 };
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
@@ -149,7 +150,7 @@ impl TaskContext {
 #[must_use = "an admitted task is in the store: run it"]
 pub enum Admission {
     /// The task is in the store, working; [`AdmittedTask::run`] runs its call.
-    Admitted(AdmittedTask),
+    Admitted(Box<AdmittedTask>),
     /// A cap of unfinished tasks is reached (the server's, its person's or its client
     /// address's): nothing was written, and the call is the caller's to answer some
     /// other way (within its request, as for a client without the tasks extension).
@@ -186,11 +187,11 @@ pub async fn admit(
         metrics::counter!("guidepost_tasks_refused_total", "cap" => full.cap()).increment(1);
         return Ok(Admission::Full(full));
     }
-    Ok(Admission::Admitted(AdmittedTask {
+    Ok(Admission::Admitted(Box::new(AdmittedTask {
         platform: platform.clone(),
         owner: owner.clone(),
         task,
-    }))
+    })))
 }
 
 impl AdmittedTask {
@@ -198,7 +199,7 @@ impl AdmittedTask {
     /// `work` is told of a cancellation through [`TaskContext::cancelled`] (and
     /// [`TaskContext::ask`]), so that it can stop and say how far it got; how it ends is
     /// not recorded over a cancellation.
-    pub fn run<W, F>(self, work: W) -> Task
+    pub fn run<W, F>(self: Box<Self>, work: W) -> Task
     where
         W: FnOnce(TaskContext) -> F,
         F: Future<Output = TaskEnd> + Send + 'static,
@@ -207,7 +208,7 @@ impl AdmittedTask {
             platform,
             owner,
             task,
-        } = self;
+        } = *self;
         let context = TaskContext {
             wake: platform.running_tasks.register(&task.id),
             platform,

@@ -323,11 +323,23 @@ mod tests {
             from_address: MAX_OPEN_TASKS_PER_ADDRESS - 1,
         };
         assert_eq!(room.full(), None);
-        let server = OpenTasks { on_server: MAX_OPEN_TASKS_PER_SERVER, ..room };
-        assert_eq!(server.full(), Some(TasksFull::Server(MAX_OPEN_TASKS_PER_SERVER)));
-        let person = OpenTasks { of_end_user: MAX_OPEN_TASKS_PER_END_USER, ..room };
+        let server = OpenTasks {
+            on_server: MAX_OPEN_TASKS_PER_SERVER,
+            ..room
+        };
+        assert_eq!(
+            server.full(),
+            Some(TasksFull::Server(MAX_OPEN_TASKS_PER_SERVER))
+        );
+        let person = OpenTasks {
+            of_end_user: MAX_OPEN_TASKS_PER_END_USER,
+            ..room
+        };
         assert_eq!(person.full().map(|f| f.cap()), Some("end_user"));
-        let address = OpenTasks { from_address: MAX_OPEN_TASKS_PER_ADDRESS, ..room };
+        let address = OpenTasks {
+            from_address: MAX_OPEN_TASKS_PER_ADDRESS,
+            ..room
+        };
         assert_eq!(address.full().map(|f| f.cap()), Some("address"));
     }
 }

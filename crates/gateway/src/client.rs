@@ -73,7 +73,9 @@ struct RelistState {
 
 impl Relisting {
     fn lock(&self) -> std::sync::MutexGuard<'_, RelistState> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether the caller is to run the rediscoveries: false when they already run

@@ -117,22 +117,41 @@ async fn a_task_past_a_cap_is_not_written(db: &TestDatabase) {
     let docs = new_server(&store, &org, "acme-docs").await;
     let ada = EndUserId::generate();
     let task = |end_user: Option<&EndUserId>, address: &str| {
-        Task::new(org.clone(), docs.id.clone(), end_user.cloned(), "slow", secs(1))
-            .from_address(Some(address.parse().unwrap()))
+        Task::new(
+            org.clone(),
+            docs.id.clone(),
+            end_user.cloned(),
+            "slow",
+            secs(1),
+        )
+        .from_address(Some(address.parse().unwrap()))
     };
     for n in 0..MAX_OPEN_TASKS_PER_END_USER {
         let address = format!("198.51.100.{n}");
-        store.create_task(&task(Some(&ada), &address)).await.unwrap().unwrap();
+        store
+            .create_task(&task(Some(&ada), &address))
+            .await
+            .unwrap()
+            .unwrap();
     }
     let one_too_many = task(Some(&ada), "198.51.100.200");
     let refused = store.create_task(&one_too_many).await.unwrap();
-    assert_eq!(refused, Err(TasksFull::EndUser(MAX_OPEN_TASKS_PER_END_USER)));
+    assert_eq!(
+        refused,
+        Err(TasksFull::EndUser(MAX_OPEN_TASKS_PER_END_USER))
+    );
     assert_not_found(
-        store.get_task(&org, &docs.id, &one_too_many.id, secs(2)).await,
+        store
+            .get_task(&org, &docs.id, &one_too_many.id, secs(2))
+            .await,
         "a refused task",
     );
     for _ in 0..MAX_OPEN_TASKS_PER_ADDRESS {
-        store.create_task(&task(None, "203.0.113.7")).await.unwrap().unwrap();
+        store
+            .create_task(&task(None, "203.0.113.7"))
+            .await
+            .unwrap()
+            .unwrap();
     }
     let refused = store.create_task(&task(None, "203.0.113.7")).await.unwrap();
     assert_eq!(refused, Err(TasksFull::Address(MAX_OPEN_TASKS_PER_ADDRESS)));

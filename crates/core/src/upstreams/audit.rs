@@ -75,7 +75,11 @@ pub(crate) async fn record_for_upstream(
         .await?;
     let room = usize::try_from(UPSTREAM_EVENTS_PER_HOUR.saturating_sub(spent)).unwrap_or(0);
     let fits = events.len() <= room;
-    let kept = if fits { events.len() } else { room.saturating_sub(1) };
+    let kept = if fits {
+        events.len()
+    } else {
+        room.saturating_sub(1)
+    };
     let mut events = events.into_iter();
     for (action, about) in events.by_ref().take(kept) {
         record(platform, org, &actor, action, about).await?;

@@ -139,7 +139,10 @@ pub(super) async fn misfits(
         for tool in candidates {
             let name = exposed_name(&own.attachment.prefix, &tool.name);
             let finding = if let Some(owner) = taken.get(&name) {
-                misfit(COLLISION_RULE, format!("{name} on {server} is already {owner}"))
+                misfit(
+                    COLLISION_RULE,
+                    format!("{name} on {server} is already {owner}"),
+                )
             } else if taken.len() >= cap {
                 misfit(
                     TOOL_CAP_RULE,
@@ -189,7 +192,11 @@ pub(super) async fn check_approval(
     name: &str,
 ) -> Result<(), CoreError> {
     let tools = platform.store.list_upstream_tools(org, upstream).await?;
-    let Some(tool) = tools.iter().find(|t| t.name == name).filter(|t| is_misfit(t)) else {
+    let Some(tool) = tools
+        .iter()
+        .find(|t| t.name == name)
+        .filter(|t| is_misfit(t))
+    else {
         return Ok(());
     };
     let cap = platform.config.max_server_tools;

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::gateway_fixture::{Fixture, fixture_with, stored_tool, wait_for_mark};
-use crate::helpers::{TestApp, Tenant, spawn_app_with, tool_names};
+use crate::helpers::{Tenant, TestApp, spawn_app_with, tool_names};
 
 const HOSTILE: &[(&str, &str)] = &[("FIXTURE_HOSTILE", "1")];
 
@@ -56,6 +56,30 @@ async fn platform_events(f: &Fixture) -> Vec<Value> {
         .collect()
 }
 
+/// The platform's events about the fixture's upstream once `done` holds for them (a
+/// discovery stores the tools before it records their events).
+async fn platform_events_when(f: &Fixture, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = platform_events(f).await;
+        if done(&events) {
+            return events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} events: {events:?}",
+            events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn summarized(events: &[Value]) -> bool {
+    events
+        .iter()
+        .any(|e| e["action"] == "upstream.events_summarized")
+}
+
 /// The tools a client of the fixture's server sees.
 async fn listed(f: &Fixture) -> Vec<String> {
     tool_names(&f.mcp.call(90, "tools/list", json!({})).await)
@@ -65,7 +89,12 @@ async fn listed(f: &Fixture) -> Vec<String> {
 /// /proc (clock ticks of 10 ms).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     // After the command's name: state is field 3, utime 14 and stime 15 (1-based).
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     ticks as f64 / 100.0
@@ -123,10 +152,12 @@ backend_tests! {
     /// names a tool after the result) is quarantined with a `name-collision` finding.
     async fn a_name_that_collides_after_attach_is_quarantined_with_the_reason(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, &[], |_| {}).await;
-        let long = "x".repeat(80);
-        let exposed = exposed_name("fx", &long);
+        // Under 64 characters (the scanner flags longer runs as blobs), over 60 with "fx__".
+        let long = "summarize_the_weather_forecast_for_one_city_over_the_next_week";
+        let exposed = exposed_name("fx", long);
+        assert_ne!(exposed, format!("fx__{long}"), "shortened");
         f.mcp.call_tool(1, "fx__grow", json!({"name": long})).await;
-        stored_tool(&f, &f.upstream, &long, Duration::from_secs(20), |t| t["state"] == "approved").await;
+        stored_tool(&f, &f.upstream, long, Duration::from_secs(20), |t| t["state"] == "approved").await;
         let twin = exposed.strip_prefix("fx__").unwrap().to_owned();
         assert_eq!(exposed_name("fx", &twin), exposed, "the twin takes the same name");
         f.mcp.call_tool(2, "fx__grow", json!({"name": twin})).await;
@@ -147,26 +178,38 @@ backend_tests! {
     async fn a_flood_of_list_changed_costs_a_few_rediscoveries(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, HOSTILE, |_| {}).await;
         let listings_before = marks(&f, "listed");
-        let events_before = platform_events(&f).await.len();
+        let events_before = platform_events_when(&f, |e| e.len() >= 14).await.len();
         let cpu_before = cpu_seconds();
         let started = Instant::now();
         let answer = f.mcp.call_tool(1, "fx__flood", json!({"count": 5000, "seconds": 5})).await;
         assert_eq!(crate::gateway_fixture::text_of(&answer.body), "flooding");
         wait_for_mark(&f.marks, "flooded").await;
+        let flooding = started.elapsed();
         stored_tool(&f, &f.upstream, "churn", Duration::from_secs(20), |t| {
             t["definition"]["description"] == "Changed 5000 times."
         })
         .await;
         let cpu = cpu_seconds() - cpu_before;
         let listings = marks(&f, "listed") - listings_before;
-        let events = platform_events(&f).await.len() - events_before;
+        // The last rediscovery's event follows the stored tool within moments.
+        let events = platform_events_when(&f, |e| e.iter().any(|e| {
+            e["tool"] == "churn" && e["detail"]["diff"].to_string().contains("Changed 5000 times.")
+        }))
+        .await
+        .len()
+            - events_before;
         eprintln!(
             "5,000 list_changed over {:.1} s: {listings} rediscoveries, {events} audit events, \
              {cpu:.2} s of CPU (server and test)",
-            started.elapsed().as_secs_f64()
+            flooding.as_secs_f64()
         );
-        assert!((1..=5).contains(&listings), "{listings} rediscoveries");
-        assert!(events <= 5, "{events} audit events");
+        // One rediscovery every two seconds at most, and the one pending at the end.
+        let most = 2 + flooding.as_secs() as usize / 2;
+        assert!((1..=most).contains(&listings), "{listings} rediscoveries, at most {most}");
+        assert!(events <= listings, "{events} audit events");
+        // CPU time, not wall-clock: it holds on a loaded machine (about 0.7 s is usual,
+        // 5.8 s was measured before rediscoveries were paced).
+        assert!(cpu < 3.0, "{cpu:.2} s of CPU");
     }
 
     /// M3: an upstream that adds 300 tools at once causes at most
@@ -174,11 +217,11 @@ backend_tests! {
     /// what was left out; its tools are all stored and judged all the same.
     async fn an_upstream_causes_a_bounded_number_of_audit_events_an_hour(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, HOSTILE, |_| {}).await;
-        let discovered = platform_events(&f).await.len();
+        let discovered = platform_events_when(&f, |e| e.len() >= 14).await.len();
         assert_eq!(discovered, 14, "the first discovery is recorded whole");
         f.mcp.call_tool(1, "fx__bloat", json!({"count": 300, "prefix": "extra"})).await;
         stored_tool(&f, &f.upstream, "extra299", Duration::from_secs(20), |_| true).await;
-        let events = platform_events(&f).await;
+        let events = platform_events_when(&f, summarized).await;
         assert_eq!(events.len() as u64, UPSTREAM_EVENTS_PER_HOUR, "{events:?}");
         let summaries: Vec<&Value> = events.iter().filter(|e| e["action"] == "upstream.events_summarized").collect();
         assert_eq!(summaries.len(), 1, "{events:?}");
@@ -194,6 +237,8 @@ backend_tests! {
         // The budget is spent for the hour: a further change is stored, not recorded.
         f.mcp.call_tool(2, "fx__grow", json!({"name": "late"})).await;
         stored_tool(&f, &f.upstream, "late", Duration::from_secs(20), |_| true).await;
+        // Its events would follow the stored tools within moments.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(platform_events(&f).await.len() as u64, UPSTREAM_EVENTS_PER_HOUR);
     }
 

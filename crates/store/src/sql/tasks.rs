@@ -26,7 +26,10 @@ fn task(row: &DbRow) -> Result<Task> {
         expires_at: time(row, "expires_at")?,
         revision: row.try_get::<i64, _>("revision")?,
         client_address: opt_text(row, "client_address")?
-            .map(|raw| raw.parse().map_err(|_| corrupt("task client address", &raw)))
+            .map(|raw| {
+                raw.parse()
+                    .map_err(|_| corrupt("task client address", &raw))
+            })
             .transpose()?,
     })
 }
@@ -80,7 +83,9 @@ impl TaskStore for ThisStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let open = open_tasks_query(t, t.created_at).fetch_one(&mut *tx).await?;
+        let open = open_tasks_query(t, t.created_at)
+            .fetch_one(&mut *tx)
+            .await?;
         if let Some(full) = open_tasks(&open)?.full() {
             return Ok(Err(full));
         }
