@@ -184,6 +184,7 @@ pub(crate) async fn tools(
     responses(
         (status = 200, description = "The tool, approved", body = UpstreamTool),
         (status = 404, description = "No such upstream or tool in this organization"),
+        (status = 409, description = "The tool was left out of a hosted server for want of room or for its name, and still does not fit there"),
     ))]
 pub(crate) async fn approve(
     State(platform): State<Platform>,

@@ -20,6 +20,8 @@ pub struct PlatformConfig {
     /// How long recorded tool calls, unused client registrations and forgotten anonymous
     /// end users are kept (SPEC §6).
     pub retention: Duration,
+    /// How long the gateway's audit log is kept (`--audit-retention-days`).
+    pub audit_retention: Duration,
     /// What organizations can install (SPEC §8).
     pub catalog: std::sync::Arc<crate::upstreams::catalog::Catalog>,
     /// Whether organizations' private catalog entries may be npm packages, which run as
@@ -33,6 +35,9 @@ pub struct PlatformConfig {
     /// would pass it is refused rather than truncated.
     pub max_server_tools: usize,
 }
+
+/// The default of [`PlatformConfig::audit_retention`], in days.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
 
 /// The default of [`PlatformConfig::max_server_tools`]: what clients handle well.
 pub const DEFAULT_MAX_SERVER_TOOLS: usize = 128;

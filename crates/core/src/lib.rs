@@ -38,7 +38,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 pub use caller::{Caller, Permission};
-pub use config::{DEFAULT_MAX_SERVER_TOOLS, PlatformConfig};
+pub use config::{DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS, PlatformConfig};
 pub use error::CoreError;
 use guidepost_store::Store;
 

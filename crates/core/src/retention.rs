@@ -3,8 +3,10 @@
 //! known until then, so that its reuse is still caught); tool calls older than the
 //! retention (`--retention-days`), in batches; client registrations never used for 30
 //! days; anonymous end users that nothing refers to and that were not seen within the
-//! retention; tasks past their time to live. Unauthenticated callers can create the last
-//! four, so they must not grow without bound.
+//! retention; tasks past their time to live; the gateway's audit events older than their
+//! own retention (`--audit-retention-days`), in batches. Unauthenticated callers can
+//! create tool calls, clients, anonymous end users and tasks, and an upstream causes
+//! audit events, so none of them may grow without bound.
 
 use guidepost_domain::Timestamp;
 
@@ -18,6 +20,9 @@ const UNUSED_CLIENTS_KEPT: i64 = 30 * 24 * 3600;
 /// database for long, and a backlog is worked off over a few minutes.
 const TOOL_CALL_BATCH: u32 = 5000;
 const TOOL_CALL_BATCHES_PER_SWEEP: usize = 20;
+/// The same for audit events.
+const AUDIT_EVENT_BATCH: u32 = 5000;
+const AUDIT_EVENT_BATCHES_PER_SWEEP: usize = 20;
 
 /// What one sweep deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,7 @@ pub struct Swept {
     pub forgotten_end_users: u64,
     pub expired_tasks: u64,
     pub dashboard_sign_ins: u64,
+    pub audit_events: u64,
 }
 
 /// Deletes what has outlived its retention. A part that fails is logged and counted as
@@ -41,6 +47,7 @@ pub async fn sweep(platform: &Platform) -> Swept {
     let auth_cutoff = now.plus_seconds(-AUTH_RECORDS_KEPT_AFTER_EXPIRY);
     let kept_since = now.plus_seconds(-(platform.config.retention.as_secs() as i64));
     let clients_cutoff = now.plus_seconds(-UNUSED_CLIENTS_KEPT);
+    let audit_kept_since = now.plus_seconds(-(platform.config.audit_retention.as_secs() as i64));
     let idle_sessions = store.delete_idle_sessions(session_cutoff).await;
     let auth_records = store.delete_expired_auth_records(auth_cutoff).await;
     let unused_clients = store.delete_unused_clients(clients_cutoff).await;
@@ -50,25 +57,38 @@ pub async fn sweep(platform: &Platform) -> Swept {
     Swept {
         idle_sessions: counted(idle_sessions, "idle sessions"),
         auth_records: counted(auth_records, "expired sign-in records"),
-        tool_calls: prune_tool_calls(platform, kept_since).await,
+        tool_calls: prune_in_batches(
+            |limit| store.prune_tool_calls(kept_since, limit),
+            TOOL_CALL_BATCH,
+            TOOL_CALL_BATCHES_PER_SWEEP,
+            "old tool calls",
+        )
+        .await,
         unused_clients: counted(unused_clients, "unused client registrations"),
         forgotten_end_users: counted(forgotten_end_users, "forgotten end users"),
         expired_tasks: counted(expired_tasks, "expired tasks"),
         dashboard_sign_ins: counted(dashboard_sign_ins, "ended dashboard sessions and codes"),
+        audit_events: prune_in_batches(
+            |limit| store.prune_audit_events(audit_kept_since, limit),
+            AUDIT_EVENT_BATCH,
+            AUDIT_EVENT_BATCHES_PER_SWEEP,
+            "old audit events",
+        )
+        .await,
     }
 }
 
-/// Deletes old tool calls a batch at a time, up to a bound per sweep.
-async fn prune_tool_calls(platform: &Platform, before: Timestamp) -> u64 {
+/// Deletes old records a batch at a time, up to a bound per sweep.
+async fn prune_in_batches<F, Fut>(prune: F, batch: u32, batches: usize, what: &str) -> u64
+where
+    F: Fn(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, guidepost_store::StoreError>>,
+{
     let mut deleted = 0;
-    for _ in 0..TOOL_CALL_BATCHES_PER_SWEEP {
-        let batch = platform
-            .store
-            .prune_tool_calls(before, TOOL_CALL_BATCH)
-            .await;
-        let batch = counted(batch, "old tool calls");
-        deleted += batch;
-        if batch < u64::from(TOOL_CALL_BATCH) {
+    for _ in 0..batches {
+        let pruned = counted(prune(batch).await, what);
+        deleted += pruned;
+        if pruned < u64::from(batch) {
             break;
         }
     }

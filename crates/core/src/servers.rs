@@ -352,6 +352,7 @@ mod tests {
             session_idle_timeout: Duration::from_secs(60),
             master_key: None,
             retention: std::time::Duration::from_secs(90 * 24 * 3600),
+            audit_retention: std::time::Duration::from_secs(365 * 24 * 3600),
             catalog: Default::default(),
             private_package_entries: false,
             container_images: Vec::new(),

@@ -1,21 +1,23 @@
 //! Tasks (the MCP tasks extension): tool calls that outlive their request.
 //!
-//! [`start`] writes the task to the store before it returns, so that any node can answer
-//! for it at once, then runs the call on this node. The call ends in the store too
-//! (`completed` with its result, `failed` with a JSON-RPC error); `tasks/cancel` and
-//! `tasks/update` may reach any node, which writes the change to the store and wakes the
-//! call at once if it runs there. A call on another node sees the change on its next
-//! look at the store ([`REMOTE_POLL`]): the feed that crosses nodes carries tool-list
-//! changes only, and a task that waits half a second longer costs nothing.
+//! [`admit`] writes the task to the store before it admits it, so that any node can
+//! answer for it at once, and [`AdmittedTask::run`] runs the call on this node. The call
+//! ends in the store too (`completed` with its result, `failed` with a JSON-RPC error);
+//! `tasks/cancel` and `tasks/update` may reach any node, which writes the change to the
+//! store and wakes the call at once if it runs there. A call on another node sees the
+//! change on its next look at the store ([`REMOTE_POLL`]): the feed that crosses nodes
+//! carries tool-list changes only, and a task that waits half a second longer costs
+//! nothing.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guidepost_domain::{
-    EndUserId, MAX_OPEN_TASKS_PER_SERVER, MAX_TASK_INPUTS, OrgId, ServerId, Task, TaskId,
-    TaskRefusal, TaskStatus, Timestamp,
+    EndUserId, MAX_TASK_INPUTS, OrgId, ServerId, Task, TaskId, TaskRefusal, TaskStatus, TasksFull,
+    Timestamp,
 };
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
@@ -144,54 +146,84 @@ impl TaskContext {
     }
 }
 
-/// Creates a task for `tool` on the owner's server and runs `work` for it on this node.
-/// The task is in the store when this returns. `work` is told of a cancellation through
-/// [`TaskContext::cancelled`] (and [`TaskContext::ask`]), so that it can stop and say
-/// how far it got; how it ends is not recorded over a cancellation. Refused (`Conflict`) when the server has
-/// [`MAX_OPEN_TASKS_PER_SERVER`] tasks that are not finished.
-pub async fn start<W, F>(
+/// Whether a call may run on as a task.
+#[must_use = "an admitted task is in the store: run it"]
+pub enum Admission {
+    /// The task is in the store, working; [`AdmittedTask::run`] runs its call.
+    Admitted(Box<AdmittedTask>),
+    /// A cap of unfinished tasks is reached (the server's, its person's or its client
+    /// address's): nothing was written, and the call is the caller's to answer some
+    /// other way (within its request, as for a client without the tasks extension).
+    Full(TasksFull),
+}
+
+/// A task written to the store whose call has not started yet.
+#[must_use = "an admitted task is in the store: run it"]
+pub struct AdmittedTask {
+    platform: Platform,
+    owner: TaskOwner,
+    task: Task,
+}
+
+/// Creates a task for `tool` on the owner's server, started from `client_address`,
+/// unless the server, its person or that address has as many unfinished tasks as it
+/// may keep ([`guidepost_domain::OpenTasks::full`]): one client cannot take the tasks
+/// of a whole server. The task is in the store when this admits it.
+pub async fn admit(
     platform: &Platform,
     owner: &TaskOwner,
+    client_address: Option<IpAddr>,
     tool: &str,
-    work: W,
-) -> Result<Task, CoreError>
-where
-    W: FnOnce(TaskContext) -> F,
-    F: Future<Output = TaskEnd> + Send + 'static,
-{
-    let now = Timestamp::now();
-    let open = platform
-        .store
-        .count_open_tasks(&owner.org, &owner.server, now)
-        .await?;
-    if open >= MAX_OPEN_TASKS_PER_SERVER {
-        return Err(CoreError::Conflict(format!(
-            "this server has {open} unfinished tasks, the most it keeps; wait for some to \
-             finish or cancel them (tasks/cancel), then call again"
-        )));
-    }
+) -> Result<Admission, CoreError> {
     let task = Task::new(
         owner.org.clone(),
         owner.server.clone(),
         owner.end_user.clone(),
         tool,
-        now,
-    );
-    platform.store.create_task(&task).await?;
-    let context = TaskContext {
+        Timestamp::now(),
+    )
+    .from_address(client_address);
+    if let Err(full) = platform.store.create_task(&task).await? {
+        metrics::counter!("guidepost_tasks_refused_total", "cap" => full.cap()).increment(1);
+        return Ok(Admission::Full(full));
+    }
+    Ok(Admission::Admitted(Box::new(AdmittedTask {
         platform: platform.clone(),
         owner: owner.clone(),
-        id: task.id.clone(),
-        wake: platform.running_tasks.register(&task.id),
-    };
-    let watcher = context.clone();
-    let running = work(context);
-    tokio::spawn(async move {
-        let end = running.await;
-        record_end(&watcher, end).await;
-        watcher.platform.running_tasks.forget(&watcher.id);
-    });
-    Ok(task)
+        task,
+    })))
+}
+
+impl AdmittedTask {
+    /// Runs `work` for the task on this node and answers the task as it was written.
+    /// `work` is told of a cancellation through [`TaskContext::cancelled`] (and
+    /// [`TaskContext::ask`]), so that it can stop and say how far it got; how it ends is
+    /// not recorded over a cancellation.
+    pub fn run<W, F>(self: Box<Self>, work: W) -> Task
+    where
+        W: FnOnce(TaskContext) -> F,
+        F: Future<Output = TaskEnd> + Send + 'static,
+    {
+        let Self {
+            platform,
+            owner,
+            task,
+        } = *self;
+        let context = TaskContext {
+            wake: platform.running_tasks.register(&task.id),
+            platform,
+            owner,
+            id: task.id.clone(),
+        };
+        let watcher = context.clone();
+        let running = work(context);
+        tokio::spawn(async move {
+            let end = running.await;
+            record_end(&watcher, end).await;
+            watcher.platform.running_tasks.forget(&watcher.id);
+        });
+        task
+    }
 }
 
 /// Writes how the call ended, unless the task was cancelled meanwhile.

@@ -6,6 +6,7 @@
 //! writes a changed task only if nobody changed it since it was read (its `revision`),
 //! so two nodes racing on one task cannot lose an answer or undo a cancellation.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -19,6 +20,12 @@ pub const TASK_TTL: Duration = Duration::from_secs(60 * 60);
 pub const TASK_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Tasks that are not finished, per server: one client cannot fill a node with them.
 pub const MAX_OPEN_TASKS_PER_SERVER: u32 = 200;
+/// Tasks that are not finished, per end user on a server: one person cannot take the
+/// server's share from everyone else.
+pub const MAX_OPEN_TASKS_PER_END_USER: u32 = 20;
+/// Tasks that are not finished, per client address on a server: an anonymous client
+/// (a new end user per tracking id, or none) cannot take the server's share either.
+pub const MAX_OPEN_TASKS_PER_ADDRESS: u32 = 50;
 /// The most input requests or responses one task holds at a time.
 pub const MAX_TASK_INPUTS: usize = 16;
 
@@ -61,6 +68,56 @@ pub struct Task {
     pub expires_at: Timestamp,
     /// Bumped by every write: a write that read an older revision is refused.
     pub revision: i64,
+    /// The client address the call came from, where known: the caps count by it.
+    pub client_address: Option<IpAddr>,
+}
+
+/// The unfinished tasks a new task would join: on its server, of its end user there and
+/// from its client address there.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OpenTasks {
+    pub on_server: u32,
+    pub of_end_user: u32,
+    pub from_address: u32,
+}
+
+impl OpenTasks {
+    /// The cap a new task would pass, if any.
+    pub fn full(&self) -> Option<TasksFull> {
+        if self.on_server >= MAX_OPEN_TASKS_PER_SERVER {
+            Some(TasksFull::Server(self.on_server))
+        } else if self.of_end_user >= MAX_OPEN_TASKS_PER_END_USER {
+            Some(TasksFull::EndUser(self.of_end_user))
+        } else if self.from_address >= MAX_OPEN_TASKS_PER_ADDRESS {
+            Some(TasksFull::Address(self.from_address))
+        } else {
+            None
+        }
+    }
+}
+
+/// Which cap of unfinished tasks a new task would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TasksFull {
+    #[error("this server has {0} unfinished tasks, the most it keeps")]
+    Server(u32),
+    #[error("this person has {0} unfinished tasks on this server, the most one person keeps")]
+    EndUser(u32),
+    #[error(
+        "this client address has {0} unfinished tasks on this server, the most one address keeps"
+    )]
+    Address(u32),
+}
+
+impl TasksFull {
+    /// A fixed label per cap (metrics).
+    pub fn cap(&self) -> &'static str {
+        match self {
+            Self::Server(_) => "server",
+            Self::EndUser(_) => "end_user",
+            Self::Address(_) => "address",
+        }
+    }
 }
 
 /// Why a task refused a change.
@@ -95,7 +152,14 @@ impl Task {
             updated_at: now,
             expires_at: now.plus(TASK_TTL),
             revision: 0,
+            client_address: None,
         }
+    }
+
+    /// The task, as started from `address`.
+    pub fn from_address(mut self, address: Option<IpAddr>) -> Self {
+        self.client_address = address;
+        self
     }
 
     /// Whether `caller` may see and steer this task: a task started by an identified
@@ -249,5 +313,33 @@ mod tests {
             task.ask(many, Timestamp::from_micros(1)),
             Err(TaskRefusal::TooManyInputs)
         );
+    }
+
+    #[test]
+    fn each_cap_of_unfinished_tasks_refuses_on_its_own() {
+        let room = OpenTasks {
+            on_server: MAX_OPEN_TASKS_PER_SERVER - 1,
+            of_end_user: MAX_OPEN_TASKS_PER_END_USER - 1,
+            from_address: MAX_OPEN_TASKS_PER_ADDRESS - 1,
+        };
+        assert_eq!(room.full(), None);
+        let server = OpenTasks {
+            on_server: MAX_OPEN_TASKS_PER_SERVER,
+            ..room
+        };
+        assert_eq!(
+            server.full(),
+            Some(TasksFull::Server(MAX_OPEN_TASKS_PER_SERVER))
+        );
+        let person = OpenTasks {
+            of_end_user: MAX_OPEN_TASKS_PER_END_USER,
+            ..room
+        };
+        assert_eq!(person.full().map(|f| f.cap()), Some("end_user"));
+        let address = OpenTasks {
+            from_address: MAX_OPEN_TASKS_PER_ADDRESS,
+            ..room
+        };
+        assert_eq!(address.full().map(|f| f.cap()), Some("address"));
     }
 }

@@ -4,8 +4,8 @@
 //! rediscovers its tools, which core announces to every server that attaches it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{CallProgress, ProgressSink, record_tools};
@@ -16,6 +16,7 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, Peer};
 use rmcp::{ClientHandler, RoleClient};
+use tokio::time::Instant;
 
 /// Where the progress of each call in flight goes, by the proxied request's token.
 #[derive(Clone, Default)]
@@ -47,12 +48,68 @@ pub(crate) struct UpstreamClient {
     pub platform: Platform,
     pub upstream: Upstream,
     pub progress: ProgressRoutes,
-    /// Whether a rediscovery is under way.
-    pub relisting: Arc<AtomicBool>,
+    pub relisting: Relisting,
 }
 
 /// How long a rediscovery may take.
-const RELIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const RELIST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The least time between the starts of two rediscoveries of one upstream: a flood of
+/// `list_changed` costs a listing every so often, not one per notification.
+const RELIST_GAP: Duration = Duration::from_secs(2);
+
+/// The rediscoveries of one launch, coalesced and paced: at most one in flight and one
+/// more pending, each starting at least [`RELIST_GAP`] after the one before, however
+/// many notifications come. The pending one lists what changed meanwhile, so the last
+/// change is never missed.
+#[derive(Clone, Default)]
+pub(crate) struct Relisting(Arc<Mutex<RelistState>>);
+
+#[derive(Default)]
+struct RelistState {
+    running: bool,
+    pending: bool,
+    last_start: Option<Instant>,
+}
+
+impl Relisting {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RelistState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the caller is to run the rediscoveries: false when they already run
+    /// (the notification is then remembered as pending).
+    fn claim(&self) -> bool {
+        let mut state = self.lock();
+        if state.running {
+            state.pending = true;
+            return false;
+        }
+        state.running = true;
+        true
+    }
+
+    /// Waits for the gap after the last start, then marks a new start: what is pending
+    /// now is covered by the listing about to run.
+    async fn next_start(&self) {
+        let last = self.lock().last_start;
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + RELIST_GAP).await;
+        }
+        let mut state = self.lock();
+        state.pending = false;
+        state.last_start = Some(Instant::now());
+    }
+
+    /// After a listing: whether another is due (a notification came meanwhile); if not,
+    /// the next notification starts afresh.
+    fn another_due(&self) -> bool {
+        let mut state = self.lock();
+        state.running = state.pending;
+        state.pending
+    }
+}
 
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
@@ -78,8 +135,7 @@ impl ClientHandler for UpstreamClient {
     }
 
     async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
-        // One rediscovery at a time: a flood of list_changed costs one listing, not many.
-        if self.relisting.swap(true, Ordering::AcqRel) {
+        if !self.relisting.claim() {
             return;
         }
         // Listing waits for a response this connection's loop must read, so it runs apart.
@@ -88,12 +144,17 @@ impl ClientHandler for UpstreamClient {
         let peer = context.peer.clone();
         let relisting = self.relisting.clone();
         tokio::spawn(async move {
-            let listed =
-                tokio::time::timeout(RELIST_TIMEOUT, rediscover(&platform, &upstream, &peer));
-            if listed.await.is_err() {
-                tracing::warn!(upstream = %upstream.id, "tools/list took too long after list_changed");
+            loop {
+                relisting.next_start().await;
+                let listed =
+                    tokio::time::timeout(RELIST_TIMEOUT, rediscover(&platform, &upstream, &peer));
+                if listed.await.is_err() {
+                    tracing::warn!(upstream = %upstream.id, "tools/list took too long after list_changed");
+                }
+                if !relisting.another_due() {
+                    return;
+                }
             }
-            relisting.store(false, Ordering::Release);
         });
     }
 }

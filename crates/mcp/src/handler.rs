@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
+use guidepost_core::tasks::Admission;
 #[allow(deprecated)]
 // logging is deprecated by SEP-2577; refused here like every non-tool method
 use rmcp::model::SetLevelRequestParams;
@@ -351,7 +352,9 @@ impl GuidepostServer {
 
     /// A call that may outlive its request: answered directly if it ends within
     /// [`ANSWER_WITHIN`], else run on as a task on this node (the store has it before
-    /// the client hears of it) and recorded when it ends, however it ends.
+    /// the client hears of it) and recorded when it ends, however it ends. When the
+    /// server, the caller or the caller's address has as many unfinished tasks as it may
+    /// keep, the call is answered within its request instead.
     async fn call_as_task(
         &self,
         scope: &RequestScope,
@@ -384,23 +387,32 @@ impl GuidepostServer {
             recorder(Recorded::result(&result, started), upstream);
             return Ok(result.into());
         }
-        let record_refusal = recorder.clone();
-        let outcome =
-            guidepost_core::tasks::start(&self.platform, &owner, name, move |ctx| async move {
-                let ToolAnswer { result, upstream } = tokio::select! {
-                    answered = detached => answered,
-                    () = ctx.cancelled() => cancelled_call().into(),
-                };
+        let admission =
+            guidepost_core::tasks::admit(&self.platform, &owner, scope.client_ip, name).await;
+        match admission {
+            Ok(Admission::Admitted(admitted)) => {
+                let task = admitted.run(move |ctx| async move {
+                    let ToolAnswer { result, upstream } = tokio::select! {
+                        answered = detached => answered,
+                        () = ctx.cancelled() => cancelled_call().into(),
+                    };
+                    recorder(Recorded::result(&result, started), upstream);
+                    tasks::task_end(Ok(result))
+                });
+                Ok(tasks::created(&task))
+            }
+            Ok(Admission::Full(full)) => {
+                // No room for another task: the call is answered within its request, as
+                // for a client without the extension, and nobody else's task is refused.
+                tracing::info!(%full, tool = name, "the call is answered within its request");
+                let ToolAnswer { result, upstream } = detached.await;
                 recorder(Recorded::result(&result, started), upstream);
-                tasks::task_end(Ok(result))
-            })
-            .await;
-        match outcome {
-            Ok(task) => Ok(tasks::created(&task)),
+                Ok(result.into())
+            }
             Err(error) => {
                 // The call is given up with its task: it is recorded as refused.
                 let error = tasks::not_started(error);
-                record_refusal(Recorded::protocol_error(&error.message, started), None);
+                recorder(Recorded::protocol_error(&error.message, started), None);
                 Err(error)
             }
         }

@@ -19,7 +19,7 @@ async fn a_task_is_read_only_by_its_server_and_written_only_from_its_latest_revi
     let help = new_server(&store, &org, "acme-help").await;
     let other_org = new_org(&store, "Globex").await;
     let task = Task::new(org.clone(), docs.id.clone(), None, "build", secs(1));
-    store.create_task(&task).await.unwrap();
+    store.create_task(&task).await.unwrap().unwrap();
 
     let read = store
         .get_task(&org, &docs.id, &task.id, secs(2))
@@ -93,33 +93,93 @@ async fn open_tasks_are_counted_and_expired_ones_are_gone(db: &TestDatabase) {
     let running = Task::new(org.clone(), docs.id.clone(), None, "build", secs(0));
     let mut done = Task::new(org.clone(), docs.id.clone(), None, "build", secs(0));
     done.finish(TaskStatus::Failed, Some(json!({"code": -32603})), secs(0));
-    store.create_task(&running).await.unwrap();
-    store.create_task(&done).await.unwrap();
-    assert_eq!(
-        store
-            .count_open_tasks(&org, &docs.id, secs(1))
-            .await
-            .unwrap(),
-        1
-    );
+    store.create_task(&running).await.unwrap().unwrap();
+    store.create_task(&done).await.unwrap().unwrap();
+    let open = store.count_open_tasks(&running, secs(1)).await.unwrap();
+    assert_eq!(open.on_server, 1);
 
     let past_ttl = running.expires_at;
     assert_not_found(
         store.get_task(&org, &docs.id, &running.id, past_ttl).await,
         "an expired task",
     );
-    assert_eq!(
-        store
-            .count_open_tasks(&org, &docs.id, past_ttl)
-            .await
-            .unwrap(),
-        0
-    );
+    let open = store.count_open_tasks(&running, past_ttl).await.unwrap();
+    assert_eq!(open, OpenTasks::default());
     assert_eq!(store.delete_expired_tasks(secs(1)).await.unwrap(), 0);
     assert_eq!(store.delete_expired_tasks(past_ttl).await.unwrap(), 2);
+}
+
+/// A person, an address and a server each have their cap; a task past one is not
+/// written, and the others' tasks still are.
+async fn a_task_past_a_cap_is_not_written(db: &TestDatabase) {
+    let store = open(db).await;
+    let org = new_org(&store, "Acme").await;
+    let docs = new_server(&store, &org, "acme-docs").await;
+    let ada = EndUserId::generate();
+    let task = |end_user: Option<&EndUserId>, address: &str| {
+        Task::new(
+            org.clone(),
+            docs.id.clone(),
+            end_user.cloned(),
+            "slow",
+            secs(1),
+        )
+        .from_address(Some(address.parse().unwrap()))
+    };
+    for n in 0..MAX_OPEN_TASKS_PER_END_USER {
+        let address = format!("198.51.100.{n}");
+        store
+            .create_task(&task(Some(&ada), &address))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let one_too_many = task(Some(&ada), "198.51.100.200");
+    let refused = store.create_task(&one_too_many).await.unwrap();
+    assert_eq!(
+        refused,
+        Err(TasksFull::EndUser(MAX_OPEN_TASKS_PER_END_USER))
+    );
+    assert_not_found(
+        store
+            .get_task(&org, &docs.id, &one_too_many.id, secs(2))
+            .await,
+        "a refused task",
+    );
+    for _ in 0..MAX_OPEN_TASKS_PER_ADDRESS {
+        store
+            .create_task(&task(None, "203.0.113.7"))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let refused = store.create_task(&task(None, "203.0.113.7")).await.unwrap();
+    assert_eq!(refused, Err(TasksFull::Address(MAX_OPEN_TASKS_PER_ADDRESS)));
+    let like = task(Some(&ada), "203.0.113.7");
+    let open = store.count_open_tasks(&like, secs(2)).await.unwrap();
+    assert_eq!(
+        open,
+        OpenTasks {
+            on_server: MAX_OPEN_TASKS_PER_END_USER + MAX_OPEN_TASKS_PER_ADDRESS,
+            of_end_user: MAX_OPEN_TASKS_PER_END_USER,
+            from_address: MAX_OPEN_TASKS_PER_ADDRESS,
+        }
+    );
+    // Anyone else still starts one, until the server's own cap.
+    let mut n = 0;
+    let full = loop {
+        let address = format!("192.0.2.{}", n % 40);
+        n += 1;
+        match store.create_task(&task(None, &address)).await.unwrap() {
+            Ok(()) => continue,
+            Err(full) => break full,
+        }
+    };
+    assert_eq!(full, TasksFull::Server(MAX_OPEN_TASKS_PER_SERVER));
 }
 
 backend_tests!(
     a_task_is_read_only_by_its_server_and_written_only_from_its_latest_revision,
     open_tasks_are_counted_and_expired_ones_are_gone,
+    a_task_past_a_cap_is_not_written,
 );

@@ -1,5 +1,12 @@
 //! The gateway's audit log (SPEC §8): every install, uninstall, attach, detach,
 //! discovery, change, quarantine, approval and rejection, with who and when.
+//!
+//! What an upstream makes the platform record (its tools' discoveries, changes and
+//! quarantines) is bounded per upstream and hour, so that an upstream that churns its
+//! definitions cannot fill the log: past the budget, one event says how many were left
+//! out. The log is kept for `--audit-retention-days` (`retention`).
+
+use std::collections::BTreeMap;
 
 use crate::Caller;
 use guidepost_domain::*;
@@ -39,6 +46,73 @@ pub(crate) async fn record(
         },
     };
     Ok(platform.store.record_audit_event(&event).await?)
+}
+
+/// The events the platform records about one upstream's tools in an hour, a summary of
+/// what was left out included.
+pub const UPSTREAM_EVENTS_PER_HOUR: u64 = 100;
+/// Tool names a summary lists of what it left out.
+const SUMMARIZED_TOOLS: usize = 20;
+
+/// Records the platform's events about the tools of `upstream` within its budget
+/// ([`UPSTREAM_EVENTS_PER_HOUR`]): the events that fit, and when some do not, one
+/// `upstream.events_summarized` event in the last place that counts them by action.
+/// Once the budget is spent, the hour's remaining events are only logged.
+pub(crate) async fn record_for_upstream(
+    platform: &Platform,
+    org: &OrgId,
+    upstream: &UpstreamId,
+    events: Vec<(&'static str, About<'_>)>,
+) -> Result<(), CoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let actor = Actor::Platform;
+    let since = Timestamp::now().plus_seconds(-3600);
+    let spent = platform
+        .store
+        .count_upstream_audit_events(org, upstream, &actor.to_string(), since)
+        .await?;
+    let room = usize::try_from(UPSTREAM_EVENTS_PER_HOUR.saturating_sub(spent)).unwrap_or(0);
+    let fits = events.len() <= room;
+    let kept = if fits {
+        events.len()
+    } else {
+        room.saturating_sub(1)
+    };
+    let mut events = events.into_iter();
+    for (action, about) in events.by_ref().take(kept) {
+        record(platform, org, &actor, action, about).await?;
+    }
+    let left_out: Vec<(&str, About<'_>)> = events.collect();
+    if left_out.is_empty() {
+        return Ok(());
+    }
+    metrics::counter!("guidepost_audit_events_left_out_total").increment(left_out.len() as u64);
+    if room == 0 {
+        tracing::warn!(%upstream, events = left_out.len(), "the upstream's audit budget for the hour is spent; events were left out");
+        return Ok(());
+    }
+    let mut by_action: BTreeMap<&str, usize> = BTreeMap::new();
+    for (action, _) in &left_out {
+        *by_action.entry(action).or_default() += 1;
+    }
+    let tools: Vec<&str> = left_out
+        .iter()
+        .filter_map(|(_, about)| about.tool)
+        .take(SUMMARIZED_TOOLS)
+        .collect();
+    let about = About {
+        upstream: Some(upstream),
+        detail: serde_json::json!({
+            "left_out": left_out.len(),
+            "by_action": by_action,
+            "first_tools": tools,
+            "budget_per_hour": UPSTREAM_EVENTS_PER_HOUR,
+        }),
+        ..Default::default()
+    };
+    record(platform, org, &actor, "upstream.events_summarized", about).await
 }
 
 /// The organization's audit log, newest first.

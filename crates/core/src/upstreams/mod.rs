@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalog;
 pub mod config;
 pub mod diff;
+mod fit;
 mod names;
 mod offered;
 pub mod overview;
@@ -334,7 +335,7 @@ pub async fn attach(
         timeout_ms,
         attached_at: Timestamp::now(),
     };
-    check_fit(platform, org, &attachment).await?;
+    fit::check_attach(platform, org, &attachment).await?;
     let attached = platform.store.attach_upstream(org, &attachment).await?;
     shadowing::recheck(platform, org, server).await?;
     let about = audit::About {
@@ -348,75 +349,6 @@ pub async fn attach(
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
     Ok(attached)
-}
-
-/// Refuses an attachment whose tools would take a name the server already offers (its
-/// built-in tools' or another attachment's), or that would take the server past its
-/// tool cap: a client would see one tool where there are two, or a truncated list.
-async fn check_fit(
-    platform: &Platform,
-    org: &OrgId,
-    attachment: &Attachment,
-) -> Result<(), CoreError> {
-    let server = &attachment.server_id;
-    let entries = platform.store.attached_upstreams(org, server).await?;
-    let mut taken: BTreeMap<String, String> = guidepost_domain::builtin_tools::ALL
-        .iter()
-        .map(|name| ((*name).to_owned(), "a built-in tool".to_owned()))
-        .collect();
-    for entry in entries
-        .iter()
-        .filter(|e| e.upstream.id != attachment.upstream_id)
-    {
-        for tool in offerable(&entry.attachment, &entry.tools) {
-            let owner = format!("{}'s {}", entry.upstream.name, tool.name);
-            taken.insert(exposed_name(&entry.attachment.prefix, &tool.name), owner);
-        }
-    }
-    let tools = platform
-        .store
-        .list_upstream_tools(org, &attachment.upstream_id)
-        .await?;
-    let mut collisions = Vec::new();
-    for tool in offerable(attachment, &tools) {
-        let name = exposed_name(&attachment.prefix, &tool.name);
-        match taken.get(&name) {
-            Some(owner) => collisions.push(format!("{name} (already {owner})")),
-            None => {
-                taken.insert(name, tool.name.clone());
-            }
-        }
-    }
-    if !collisions.is_empty() {
-        return Err(CoreError::Conflict(format!(
-            "these tools would take names the server already offers: {}; attach under another prefix",
-            collisions.join(", ")
-        )));
-    }
-    let cap = platform.config.max_server_tools;
-    if taken.len() > cap {
-        return Err(CoreError::Conflict(format!(
-            "the server would offer {} tools, over its cap of {cap}; attach fewer with allowed_tools \
-             (or raise --max-server-tools)",
-            taken.len()
-        )));
-    }
-    Ok(())
-}
-
-/// The tools an attachment offers or may offer once approved: within its allowlist, not
-/// rejected.
-fn offerable<'a>(
-    attachment: &'a Attachment,
-    tools: &'a [UpstreamTool],
-) -> impl Iterator<Item = &'a UpstreamTool> + 'a {
-    tools.iter().filter(move |tool| {
-        tool.state != ToolState::Rejected
-            && attachment
-                .allowed_tools
-                .as_ref()
-                .is_none_or(|list| list.contains(&tool.name))
-    })
 }
 
 pub async fn detach(

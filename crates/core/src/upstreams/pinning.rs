@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use guidepost_domain::*;
 use serde_json::Value;
 
-use super::{attached_servers, audit, diff, scan, shadowing};
+use super::{attached_servers, audit, diff, fit, scan, shadowing};
 use crate::{CoreError, Platform};
 
 /// Stores the tools an upstream listed, each with its hash, findings and state; servers
@@ -41,7 +41,7 @@ pub async fn record_tools(
         .collect();
     let foreign = shadowing::foreign_names_of(platform, org, &upstream.id, &own).await?;
     let mut seen = HashSet::new();
-    let tools: Vec<UpstreamTool> = definitions
+    let mut tools: Vec<UpstreamTool> = definitions
         .into_iter()
         // A name listed twice is kept once (the first), so that the rest still updates.
         .filter(|d| seen.insert(d.get("name").and_then(Value::as_str).map(str::to_owned)))
@@ -71,10 +71,14 @@ pub async fn record_tools(
         // A restart or an idle wake lists the same tools: nothing to write or announce.
         return Ok(());
     }
+    // What grew or was renamed since the attach must still fit on every server there.
+    let misfits = fit::misfits(platform, upstream, &known, &tools).await?;
+    fit::quarantine(&mut tools, misfits);
     platform
         .store
         .replace_upstream_tools(org, &upstream.id, &tools)
         .await?;
+    let mut events = Vec::new();
     for tool in &tools {
         let known = before.get(tool.name.as_str());
         if known.is_some_and(|k| k.definition_hash == tool.definition_hash && k.state == tool.state)
@@ -109,8 +113,9 @@ pub async fn record_tools(
             }),
             ..Default::default()
         };
-        audit::record(platform, org, &Actor::Platform, action, about).await?;
+        events.push((action, about));
     }
+    audit::record_for_upstream(platform, org, &upstream.id, events).await?;
     let servers = attached_servers(platform, org, &upstream.id).await?;
     // New names may be named by the neighbours' tools.
     for server in &servers {
@@ -250,6 +255,9 @@ pub async fn decide(
     let actor = caller.actor();
     let org = caller.org();
     platform.store.get_upstream(org, id).await?;
+    if state == ToolState::Approved {
+        fit::check_approval(platform, org, id, name).await?;
+    }
     let tool = platform.store.decide_tool(org, id, name, state).await?;
     let action = if state == ToolState::Approved {
         "tool.approved"

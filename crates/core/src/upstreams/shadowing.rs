@@ -70,6 +70,7 @@ pub(super) async fn recheck(
         let mut names = builtins();
         foreign_names(&entries, &entry.upstream.id, &own, &mut names);
         let names: Vec<String> = names.into_iter().collect();
+        let mut events = Vec::new();
         for tool in entry
             .tools
             .iter()
@@ -104,8 +105,9 @@ pub(super) async fn recheck(
                     "findings": findings,
                 }),
             };
-            audit::record(platform, org, &Actor::Platform, "tool.quarantined", about).await?;
+            events.push(("tool.quarantined", about));
         }
+        audit::record_for_upstream(platform, org, &entry.upstream.id, events).await?;
     }
     Ok(quarantined)
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use guidepost_auth::AuthOptions;
-use guidepost_core::DEFAULT_MAX_SERVER_TOOLS;
+use guidepost_core::{DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS};
 use guidepost_gateway::Supervision;
 use guidepost_gateway::confine::{Caps, ConfinementOptions, Limits, Mode};
 use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
@@ -231,6 +231,11 @@ pub struct ServeArgs {
     /// Days that recorded tool calls and forgotten anonymous end users are kept.
     #[arg(long, env = "GUIDEPOST_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,
+    /// Days that the gateway's audit log (installs, attachments, tool discoveries,
+    /// quarantines, decisions) is kept.
+    #[arg(long, env = "GUIDEPOST_AUDIT_RETENTION_DAYS",
+          default_value_t = DEFAULT_AUDIT_RETENTION_DAYS)]
+    pub audit_retention_days: u32,
     /// Seconds a request waits for a PostgreSQL connection before it fails cleanly, as
     /// during a database outage.
     #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT",

@@ -93,6 +93,10 @@ pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<
         "--retention-days must be at least 1"
     );
     anyhow::ensure!(
+        args.audit_retention_days > 0,
+        "--audit-retention-days must be at least 1"
+    );
+    anyhow::ensure!(
         args.header_read_timeout > 0 && args.body_read_timeout > 0,
         "--header-read-timeout and --body-read-timeout must be at least 1 second"
     );
@@ -150,6 +154,7 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         session_idle_timeout: Duration::from_secs(args.session_idle_timeout),
         master_key: master_key(args)?,
         retention: Duration::from_secs(u64::from(args.retention_days) * DAY_SECONDS),
+        audit_retention: Duration::from_secs(u64::from(args.audit_retention_days) * DAY_SECONDS),
         catalog: Arc::new(catalog(args.catalog.as_ref())?),
         private_package_entries: args.private_package_entries,
         container_images: container_images(&args.container_images)?,

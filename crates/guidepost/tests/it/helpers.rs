@@ -241,6 +241,8 @@ pub struct RawMcp {
     pub host: Option<String>,
     pub session: Option<String>,
     pub version: &'static str,
+    /// The client `X-Forwarded-For` names (honoured behind `--trusted-proxy` only).
+    pub forwarded_for: Option<String>,
 }
 
 pub const SESSION_ERA: &str = "2025-11-25";
@@ -261,7 +263,14 @@ impl RawMcp {
             host: None,
             session: None,
             version,
+            forwarded_for: None,
         }
+    }
+
+    /// This client, as if forwarded by a proxy for `client`.
+    pub fn forwarded_for(mut self, client: &str) -> Self {
+        self.forwarded_for = Some(client.to_owned());
+        self
     }
 
     pub fn with_host(mut self, host: &str) -> Self {
@@ -277,6 +286,9 @@ impl RawMcp {
             .header("content-type", "application/json");
         if let Some(host) = &self.host {
             request = request.header("host", host);
+        }
+        if let Some(client) = &self.forwarded_for {
+            request = request.header("x-forwarded-for", client);
         }
         if let Some(session) = &self.session {
             request = request

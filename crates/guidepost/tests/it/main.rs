@@ -26,6 +26,7 @@ mod faults;
 mod floods;
 mod fuzz_mcp;
 mod gateway;
+mod gateway_caps;
 mod gateway_confinement;
 mod gateway_container;
 mod gateway_defaults;

@@ -1,13 +1,14 @@
 //! The tasks extension on hosted servers (SEP-2663): an upstream call that outlives a
 //! second runs on as a task, and the store answers for it on any node; cancelling it
-//! stops the call at the upstream; a task is known only to its own server and caller.
+//! stops the call at the upstream; a task is known only to its own server and caller;
+//! one client cannot take a server's tasks from everybody else.
 
 use std::time::{Duration, Instant};
 
 use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
-use crate::gateway_fixture::{fixture, text_of, wait_for_mark};
+use crate::gateway_fixture::{fixture, fixture_with, text_of, wait_for_mark};
 use crate::helpers::{Answer, RawMcp, STATELESS_ERA, python_script, spawn_app};
 
 /// The client capabilities of a client that accepts tasks.
@@ -220,4 +221,87 @@ async fn the_python_client_follows_a_task_on_another_node_until_its_result() {
     wait_for_mark(&f.marks, "cancelled").await;
     let now = task_request(&on_first, "tasks/get", &task).await;
     assert_eq!(now.body["result"]["status"], "cancelled", "{}", now.body);
+}
+
+/// Sends `count` task-capable calls of `tool` at once, as `client` would (its URL and
+/// forwarded address); the answers that come until none came for two seconds, and how
+/// many calls still wait for theirs.
+async fn at_once(client: &RawMcp, count: usize, tool: &str) -> (Vec<Value>, usize) {
+    let (sent, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    for id in 0..count {
+        let mut mcp = RawMcp::new(client.url.clone(), STATELESS_ERA);
+        mcp.http = client.http.clone();
+        mcp.forwarded_for = client.forwarded_for.clone();
+        let (sent, tool) = (sent.clone(), tool.to_owned());
+        tokio::spawn(async move {
+            let params = json!({"name": tool, "arguments": {}});
+            let answer = mcp
+                .call_declaring(id as i64, "tools/call", params, accepts_tasks())
+                .await;
+            let _ = sent.send(answer.body);
+        });
+    }
+    drop(sent);
+    let mut answered = Vec::new();
+    // The first answers come after the second a call is awaited before it is a task.
+    let mut wait = Duration::from_secs(20);
+    while let Ok(Some(answer)) = tokio::time::timeout(wait, answers.recv()).await {
+        answered.push(answer);
+        wait = Duration::from_secs(2);
+    }
+    let waiting = count - answered.len();
+    (answered, waiting)
+}
+
+fn is_task(answer: &Value) -> bool {
+    answer["result"]["resultType"] == "task"
+}
+
+backend_tests! {
+    /// M1 (issue 26): 200 calls that never end, from one anonymous address, do not take
+    /// the server's tasks from anybody else. Past the address's cap (and a person's), a
+    /// call is answered within its request, as for a client without the extension.
+    async fn one_client_cannot_take_the_tasks_of_a_whole_server(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 600_000, &[("FIXTURE_HOSTILE", "1")], |s| {
+            s.mcp.rate_limits.per_ip_per_minute = 0;
+            s.mcp.rate_limits.per_user_per_minute = 0;
+            s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            // 200 calls at once queue for the store; this test is not about outages.
+            s.store_timeout = Duration::from_secs(30);
+        })
+        .await;
+        let base = f.app.mcp_path_url("acme");
+        let flooder = client(base.clone()).forwarded_for("203.0.113.7");
+        let (answered, waiting) = at_once(&flooder, 200, "fx__stall").await;
+        assert!(answered.iter().all(is_task), "{answered:?}");
+        assert_eq!(
+            (answered.len(), waiting),
+            (guidepost_domain::MAX_OPEN_TASKS_PER_ADDRESS as usize, 150),
+            "tasks up to the address's cap; the rest wait within their requests"
+        );
+        // The flooder's next long call is answered within its request, not refused.
+        let inline = call_accepting_tasks(&flooder, "fx__slow", json!({"seconds": 1.5, "steps": 1})).await;
+        assert_eq!(inline.body["result"]["resultType"], "complete", "{}", inline.body);
+        assert_eq!(text_of(&inline.body), "done after 1 steps");
+
+        // Somebody else, from another address, still gets a task on the same server.
+        let bob = client(format!("{base}?tracking_id=bob")).forwarded_for("198.51.100.2");
+        let answer = call_accepting_tasks(&bob, "fx__slow", json!({"seconds": 1.5, "steps": 1})).await;
+        let task = started_task(&answer);
+        let done = ended(&bob, &task).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["result"]["content"][0]["text"], "done after 1 steps", "{done}");
+
+        // One person has a cap of their own, whatever address they call from.
+        let ada = client(format!("{base}?tracking_id=ada")).forwarded_for("192.0.2.1");
+        let (answered, waiting) = at_once(&ada, 21, "fx__stall").await;
+        assert!(answered.iter().all(is_task), "{answered:?}");
+        assert_eq!((answered.len(), waiting), (20, 1), "tasks up to the person's cap");
+        let elsewhere = client(format!("{base}?tracking_id=ada")).forwarded_for("192.0.2.2");
+        let inline = call_accepting_tasks(&elsewhere, "fx__slow", json!({"seconds": 1.5, "steps": 1})).await;
+        assert_eq!(inline.body["result"]["resultType"], "complete", "{}", inline.body);
+        let carol = client(format!("{base}?tracking_id=carol")).forwarded_for("192.0.2.1");
+        let answer = call_accepting_tasks(&carol, "fx__slow", json!({"seconds": 1.5, "steps": 1})).await;
+        started_task(&answer);
+    }
 }

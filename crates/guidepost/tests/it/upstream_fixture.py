@@ -14,6 +14,16 @@ only, so that each behaviour is the test's to control):
 - `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
 - `whereami`: answers its working directory, HOME, $FIXTURE_PLACE and $FIXTURE_GREETING, as JSON.
 
+With $FIXTURE_HOSTILE set, it also offers what an abusive upstream or client does, and
+marks `listed` in $FIXTURE_MARKS at each tools/list:
+
+- `stall`: never answers (and goes on answering everything else).
+- `churn`: a tool whose description `flood` keeps changing.
+- `flood {count, seconds}`: answers at once, then changes `churn`'s description and sends
+  notifications/tools/list_changed `count` times over `seconds`, then marks `flooded`.
+- `bloat {count, prefix}`: adds `count` tools named `{prefix}{n}` and sends one
+  notifications/tools/list_changed.
+
 With $FIXTURE_TOOLS naming a JSON file (a list of whole tool definitions), each start
 also lists those, as written in the file then; calling one answers `<name> ran`.
 
@@ -29,6 +39,7 @@ import threading
 import time
 
 MARKS = os.environ.get("FIXTURE_MARKS")
+HOSTILE = bool(os.environ.get("FIXTURE_HOSTILE"))
 lock = threading.Lock()
 tools = {
     "echo": "Echoes the message.",
@@ -42,6 +53,13 @@ tools = {
     "secret": "Answers the secret it was given.",
     "whereami": "Answers its working directory, HOME and arguments.",
 }
+if HOSTILE:
+    tools.update({
+        "stall": "Never answers.",
+        "churn": "Changed 0 times.",
+        "flood": "Changes churn and says the list changed, many times.",
+        "bloat": "Adds many tools at once.",
+    })
 cancelled = set()
 # Whole definitions from $FIXTURE_TOOLS, read once at start (a rug pull between starts).
 file_tools = []
@@ -89,6 +107,19 @@ def slow(request_id, arguments, token):
     text(request_id, f"done after {steps} steps")
 
 
+def flood(count, seconds):
+    # Fifty at a time, so that the pace holds on a busy machine (a sleep costs more than 1 ms).
+    batch = 50
+    pause = seconds * batch / max(count, 1)
+    for n in range(1, count + 1):
+        # Replacing a value (not adding a key) is safe while the main thread lists.
+        tools["churn"] = f"Changed {n} times."
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        if n % batch == 0:
+            time.sleep(pause)
+    mark(f"flooded {count}")
+
+
 def call(request_id, params):
     name = params.get("name")
     arguments = params.get("arguments") or {}
@@ -108,6 +139,18 @@ def call(request_id, params):
         os._exit(3)
     elif name == "hang":
         time.sleep(3600)
+    elif HOSTILE and name == "stall":
+        pass
+    elif HOSTILE and name == "flood":
+        count, seconds = int(arguments.get("count", 100)), float(arguments.get("seconds", 1))
+        threading.Thread(target=flood, args=(count, seconds), daemon=True).start()
+        text(request_id, "flooding")
+    elif HOSTILE and name == "bloat":
+        prefix = str(arguments.get("prefix", "extra"))
+        for n in range(int(arguments.get("count", 10))):
+            tools[f"{prefix}{n}"] = "One of many."
+        text(request_id, "bloated")
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     elif name == "whereami":
         text(request_id, json.dumps({"cwd": os.getcwd(), "home": os.environ.get("HOME"),
                                      "place": os.environ.get("FIXTURE_PLACE"),
@@ -149,6 +192,8 @@ def main():
                 "serverInfo": {"name": "gateway-fixture", "version": "1.0.0"},
             })
         elif method == "tools/list":
+            if HOSTILE:
+                mark("listed")
             result(request_id, {"tools": definitions()})
         elif method == "tools/call":
             call(request_id, params)

@@ -62,4 +62,36 @@ impl AuditStore for ThisStore {
             id: e.id.to_string(),
         }))
     }
+
+    async fn count_upstream_audit_events(
+        &self,
+        org: &OrgId,
+        upstream: &UpstreamId,
+        actor: &str,
+        since: Timestamp,
+    ) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS events FROM audit_events WHERE upstream_id = $2 \
+             AND created_at >= $4 AND org_id = $1 AND actor = $3",
+        )
+        .bind(org.as_str())
+        .bind(upstream.as_str())
+        .bind(actor)
+        .bind(since.micros())
+        .fetch_one(self.run())
+        .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("events")?).unwrap_or(0))
+    }
+
+    async fn prune_audit_events(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN \
+             (SELECT id FROM audit_events WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before.micros())
+        .bind(i64::from(limit))
+        .execute(self.run())
+        .await?;
+        Ok(done.rows_affected())
+    }
 }
