@@ -1,10 +1,11 @@
 //! `/api/v1/api-keys`: the organization's API keys. A key's plaintext is shown once, when
-//! it is created; only its hash is kept.
+//! it is created; only its hash is kept. A key may do what its scopes give, and only a key
+//! with `admin` (or an owner) makes keys, never with a scope it lacks itself.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use guidepost_core::{Platform, organizations};
-use guidepost_domain::{ApiKey, ApiKeyId, Page};
+use guidepost_domain::{ApiKey, ApiKeyId, ApiKeyScope, ApiKeyScopes, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,6 +19,12 @@ use crate::extract::{IdPath, Json};
 pub struct CreateApiKey {
     /// What the key is for, e.g. `ci`.
     pub name: String,
+    /// What it may do: `read` (every key reads), `write` (servers, walkthroughs, support
+    /// requests, webhooks, identity providers), `gateway` (upstreams, their tools and
+    /// private catalog entries), `admin` (API keys and the organization's settings).
+    /// Only scopes the creating key holds. Left out: `["read", "write"]`.
+    #[serde(default)]
+    pub scopes: Option<Vec<ApiKeyScope>>,
 }
 
 /// A new key, with its plaintext.
@@ -36,7 +43,10 @@ pub struct CreatedApiKey {
     tag = "api-keys",
     operation_id = "api_keys_list",
     security(("bearer" = [])),
-    responses((status = 200, description = "Every key of the organization", body = Page<ApiKey>))
+    responses(
+        (status = 200, description = "Every key of the organization", body = Page<ApiKey>),
+        (status = 403, description = "The API key lacks the admin scope"),
+    )
 )]
 pub(crate) async fn list(
     State(platform): State<Platform>,
@@ -59,7 +69,8 @@ pub(crate) async fn list(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The key, with its plaintext shown once", body = CreatedApiKey),
-        (status = 422, description = "Invalid name"),
+        (status = 403, description = "The key lacks the admin scope, or a scope it would grant"),
+        (status = 422, description = "Invalid name or scope"),
     )
 )]
 pub(crate) async fn create(
@@ -67,8 +78,12 @@ pub(crate) async fn create(
     auth: OrgAuth,
     Json(input): Json<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    let created = organizations::create_api_key(&platform, &auth.caller, &input.name).await?;
-    tracing::info!(org = %auth.caller.org(), key = %created.key.id, by = %auth.caller.actor(), "API key created");
+    let scopes = input
+        .scopes
+        .map(|chosen| ApiKeyScopes::from_chosen(&chosen));
+    let created =
+        organizations::create_api_key(&platform, &auth.caller, &input.name, scopes).await?;
+    tracing::info!(org = %auth.caller.org(), key = %created.key.id, scopes = %created.key.scopes.to_list(), by = %auth.caller.actor(), "API key created");
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {

@@ -23,7 +23,8 @@ use crate::{
         title = "Guidepost management API",
         description = "Manage an organization's hosted MCP servers, walkthroughs, support requests, end \
                        users and analytics. Authenticate with an organization API key: `Authorization: Bearer gp_…`. \
-                       Errors are RFC 9457 problem documents. Lists are paged with `cursor` and `limit` \
+                       A key may do what its scopes give: `read` (every key), `write`, `gateway`, `admin`; \
+                       a change its scopes do not cover is refused with 403. Errors are RFC 9457 problem documents. Lists are paged with `cursor` and `limit` \
                        and answer `{items, next_cursor}`."
     ),
     paths(
@@ -117,6 +118,17 @@ impl Modify for Conventions {
             .build();
         components.add_security_scheme(BEARER, SecurityScheme::Http(scheme));
         allow_flattened_fields(components);
+        for item in openapi.paths.paths.values_mut() {
+            for change in changes(item) {
+                change
+                    .responses
+                    .responses
+                    .entry("403".into())
+                    .or_insert_with(|| {
+                        problem_response("The API key's scopes do not cover this change")
+                    });
+            }
+        }
 
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
@@ -192,6 +204,18 @@ fn open_composed_parts(schema: &mut RefOr<utoipa::openapi::schema::Schema>, comp
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
     [
         &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// The operations of `item` that change something: every one but GET.
+fn changes(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
         &mut item.put,
         &mut item.post,
         &mut item.delete,

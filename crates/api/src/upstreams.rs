@@ -228,6 +228,7 @@ async fn decide(
     params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
     responses(
         (status = 200, description = "Oldest first, at most 1 MiB", body = UpstreamLogs),
+        (status = 403, description = "The API key lacks the gateway scope"),
         (status = 404, description = "No such upstream in this organization"),
     ))]
 pub(crate) async fn logs(

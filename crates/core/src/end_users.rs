@@ -1,6 +1,10 @@
 //! End users as organizations see them: listed and read through the API.
+//!
+//! A tracking id is a bearer of the person's progress (whoever holds their personal URL
+//! continues as them), so only administrators (owners, keys with the `admin` scope) see
+//! it; everyone else reads [`HIDDEN`] in its place.
 
-use crate::Caller;
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 pub use guidepost_store::EndUserFilter;
 use guidepost_store::{SupportRequestFilter, ToolCallFilter};
@@ -17,7 +21,18 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<EndUser>, CoreError> {
     let org = caller.org();
-    Ok(platform.store.list_end_users(org, filter, page).await?)
+    let mut found = platform.store.list_end_users(org, filter, page).await?;
+    for end_user in &mut found.items {
+        shown_to(caller, end_user);
+    }
+    Ok(found)
+}
+
+/// Hides the tracking id of `end_user` from a caller who may not see it.
+fn shown_to(caller: &Caller, end_user: &mut EndUser) {
+    if !caller.may(Permission::Administer) && end_user.tracking_id.is_some() {
+        end_user.tracking_id = Some(HIDDEN.to_owned());
+    }
 }
 
 /// An end user with their sessions.
@@ -27,7 +42,8 @@ pub async fn get_with_sessions(
     id: &EndUserId,
 ) -> Result<(EndUser, Vec<McpSession>), CoreError> {
     let org = caller.org();
-    let end_user = platform.store.get_end_user(org, id).await?;
+    let mut end_user = platform.store.get_end_user(org, id).await?;
+    shown_to(caller, &mut end_user);
     let sessions = platform.store.list_sessions_of_end_user(org, id).await?;
     Ok((end_user, sessions))
 }

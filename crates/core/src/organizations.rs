@@ -1,5 +1,6 @@
 //! Organizations and their API keys (SPEC §7). Keys are random, shown once, and stored
-//! only as hashes; a request's organization is the one its key belongs to.
+//! only as hashes; a request's organization is the one its key belongs to, and what it may
+//! do there is what its scopes give (`Caller::api_key`).
 
 use crate::{Caller, Permission};
 use guidepost_domain::*;
@@ -12,36 +13,54 @@ pub struct CreatedKey {
     pub plaintext: String,
 }
 
-/// Creates an organization with a first API key named `default`.
+/// Creates an organization with a first API key named `default`, which has every scope
+/// (it is how the organization's operator makes the rest).
 pub async fn create(
     platform: &Platform,
     name: &str,
 ) -> Result<(Organization, CreatedKey), CoreError> {
     validate_text("name", name, Limits::NAME)?;
     let org = platform.store.create_organization(name.trim()).await?;
-    let key = insert_api_key(platform, &org.id, "default").await?;
+    let key = insert_api_key(platform, &org.id, "default", &ApiKeyScopes::all()).await?;
     Ok((org, key))
 }
 
+/// Makes a key with `scopes` (`None`: [`ApiKeyScopes::default_for_new_keys`]). Only an
+/// administrator makes keys, and never one that may do more than the caller may, so a
+/// key cannot mint a stronger key that outlives its own revocation.
 pub async fn create_api_key(
     platform: &Platform,
     caller: &Caller,
     name: &str,
+    scopes: Option<ApiKeyScopes>,
 ) -> Result<CreatedKey, CoreError> {
     caller.require(Permission::Administer)?;
-    insert_api_key(platform, caller.org(), name).await
+    let scopes = scopes.unwrap_or_else(ApiKeyScopes::default_for_new_keys);
+    let refused: Vec<&str> = scopes
+        .iter()
+        .filter(|scope| !caller.may_grant(*scope))
+        .map(ApiKeyScope::as_str)
+        .collect();
+    if !refused.is_empty() {
+        return Err(CoreError::Forbidden(format!(
+            "A new key cannot do more than its maker: you may not grant {}.",
+            refused.join(", ")
+        )));
+    }
+    insert_api_key(platform, caller.org(), name, &scopes).await
 }
 
 async fn insert_api_key(
     platform: &Platform,
     org: &OrgId,
     name: &str,
+    scopes: &ApiKeyScopes,
 ) -> Result<CreatedKey, CoreError> {
     validate_text("name", name, Limits::NAME)?;
     let secret = ApiKeySecret::generate();
     let key = platform
         .store
-        .create_api_key(org, name.trim(), &secret)
+        .create_api_key(org, name.trim(), scopes, &secret)
         .await?;
     Ok(CreatedKey {
         key,
@@ -49,7 +68,8 @@ async fn insert_api_key(
     })
 }
 
-/// The organization's keys: who may act for it is an owner's to see.
+/// The organization's keys, with their scopes: who may act for it is an administrator's
+/// to see.
 pub async fn list_api_keys(platform: &Platform, caller: &Caller) -> Result<Vec<ApiKey>, CoreError> {
     caller.require(Permission::Administer)?;
     let org = caller.org();

@@ -114,6 +114,39 @@ struct ApiKeysPage {
     keys: Vec<ApiKey>,
     /// A key just created: shown this once.
     created: Option<String>,
+    /// The scopes a new key may be given besides `read` (which every key has), with
+    /// whether each is ticked at first (those of a key made without a choice).
+    choices: Vec<ScopeChoice>,
+}
+
+struct ScopeChoice {
+    name: &'static str,
+    what: &'static str,
+    ticked: bool,
+}
+
+/// The scopes the signed-in member may give a new key, besides `read`.
+fn scope_choices(signed: &Signed) -> Vec<ScopeChoice> {
+    let default = ApiKeyScopes::default_for_new_keys();
+    ApiKeyScope::ALL
+        .iter()
+        .copied()
+        .filter(|scope| *scope != ApiKeyScope::Read && signed.caller().may_grant(*scope))
+        .map(|scope| ScopeChoice {
+            name: scope.as_str(),
+            what: match scope {
+                ApiKeyScope::Read => "read everything",
+                ApiKeyScope::Write => "change servers, walkthroughs, support and webhooks",
+                ApiKeyScope::Gateway => {
+                    "install, attach and review upstream servers and their tools"
+                }
+                ApiKeyScope::Admin => {
+                    "manage API keys and the organization's settings, see tracking ids"
+                }
+            },
+            ticked: default.contains(scope),
+        })
+        .collect()
 }
 
 async fn api_keys_page(
@@ -128,6 +161,7 @@ async fn api_keys_page(
         chrome,
         keys,
         created,
+        choices: scope_choices(signed),
     }))
 }
 
@@ -139,17 +173,43 @@ pub(crate) async fn api_keys(
     api_keys_page(&app, &signed, done.done.as_deref(), None).await
 }
 
+/// A new key: its name, and a checkbox per scope (`scope_write=on`, …); an unticked box
+/// is left out of the form.
 #[derive(Deserialize)]
 pub(crate) struct KeyForm {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    scope_write: Option<String>,
+    #[serde(default)]
+    scope_gateway: Option<String>,
+    #[serde(default)]
+    scope_admin: Option<String>,
+}
+
+impl KeyForm {
+    fn scopes(&self) -> ApiKeyScopes {
+        let ticked = [
+            (ApiKeyScope::Write, &self.scope_write),
+            (ApiKeyScope::Gateway, &self.scope_gateway),
+            (ApiKeyScope::Admin, &self.scope_admin),
+        ];
+        let chosen: Vec<ApiKeyScope> = ticked
+            .into_iter()
+            .filter(|(_, box_value)| box_value.is_some())
+            .map(|(scope, _)| scope)
+            .collect();
+        ApiKeyScopes::from_chosen(&chosen)
+    }
 }
 
 pub(crate) async fn create_api_key(
     State(app): State<Dashboard>,
     SignedForm { signed, form }: SignedForm<KeyForm>,
 ) -> PageResult {
-    let created = organizations::create_api_key(&app.platform, signed.caller(), &form.name).await?;
+    let scopes = Some(form.scopes());
+    let created =
+        organizations::create_api_key(&app.platform, signed.caller(), &form.name, scopes).await?;
     api_keys_page(&app, &signed, Some("created"), Some(created.plaintext)).await
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct Chrome {
     pub email: String,
     pub role: &'static str,
     pub can_edit: bool,
+    /// Whether the gateway's controls show (install, attach, review).
+    pub can_run_gateway: bool,
     pub is_owner: bool,
     pub csrf: String,
     pub assets: &'static str,
@@ -119,6 +121,7 @@ impl Chrome {
             email: signed.member.email.as_str().to_owned(),
             role: signed.member.role.as_str(),
             can_edit: signed.caller().may(Permission::Edit),
+            can_run_gateway: signed.caller().may(Permission::Gateway),
             is_owner: signed.caller().may(Permission::Administer),
             csrf: signed.csrf.clone(),
             assets: assets::prefix(),

@@ -190,7 +190,8 @@ impl Default for ContainerLimits {
 
 impl Eq for ContainerLimits {}
 
-/// Shown in place of a header value.
+/// Shown in place of a value that may be a secret: a header's or an environment
+/// variable's of a launch, or an end user's tracking id to all but administrators.
 pub const HIDDEN: &str = "(hidden)";
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -200,24 +201,25 @@ fn serialize_redacted<S: serde::Serializer>(
     spec.redacted().serialize(serializer)
 }
 
+fn hide_values(values: &mut BTreeMap<String, String>) {
+    values
+        .values_mut()
+        .for_each(|value| *value = HIDDEN.to_owned());
+}
+
 impl LaunchSpec {
-    /// The spec as it may be shown: header values (which may hold keys) hidden.
+    /// The spec as it may be shown: header and environment values (which may hold keys,
+    /// the operator's included) hidden, their names kept.
     pub fn redacted(&self) -> LaunchSpec {
-        match self {
-            LaunchSpec::Http {
-                url,
-                headers,
-                secret_headers,
-            } => LaunchSpec::Http {
-                url: url.clone(),
-                headers: headers
-                    .keys()
-                    .map(|name| (name.clone(), HIDDEN.to_owned()))
-                    .collect(),
-                secret_headers: secret_headers.clone(),
-            },
-            other => other.clone(),
+        let mut shown = self.clone();
+        match &mut shown {
+            LaunchSpec::Http { headers, .. } => hide_values(headers),
+            LaunchSpec::Npm { env, .. }
+            | LaunchSpec::Pypi { env, .. }
+            | LaunchSpec::Container { env, .. }
+            | LaunchSpec::Command { env, .. } => hide_values(env),
         }
+        shown
     }
 
     /// Whether it asks for a network (a container's, or a process's through the egress
@@ -252,7 +254,7 @@ pub struct Upstream {
     pub org_id: OrgId,
     pub name: String,
     pub catalog_entry_id: Option<String>,
-    /// How it is launched, with header values hidden.
+    /// How it is launched, with header and environment values hidden.
     #[serde(serialize_with = "serialize_redacted")]
     pub spec: LaunchSpec,
     /// Names of the secrets it holds (the values are sealed and never shown).

@@ -13,6 +13,7 @@ mod id;
 mod limits;
 mod member;
 mod model;
+mod scope;
 mod secret;
 mod task;
 mod time;
@@ -32,6 +33,7 @@ pub use id::{
 pub use limits::Limits;
 pub use member::*;
 pub use model::*;
+pub use scope::{ApiKeyScope, ApiKeyScopes};
 pub use secret::{ApiKeySecret, hash_secret, random_token};
 pub use task::*;
 pub use time::Timestamp;

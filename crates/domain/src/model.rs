@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::id::*;
-use crate::{AuthMode, Email, ServerKind, Slug, SupportStatus, Timestamp};
+use crate::{ApiKeyScopes, AuthMode, Email, ServerKind, Slug, SupportStatus, Timestamp};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Organization {
@@ -27,6 +27,8 @@ pub struct ApiKey {
     pub name: String,
     /// The first characters of the key, to tell keys apart; never enough to use it.
     pub display_prefix: String,
+    /// What the key may do; `read` is in every key's.
+    pub scopes: ApiKeyScopes,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
@@ -84,6 +86,8 @@ pub struct PendingDomain {
 pub struct EndUser {
     pub id: EndUserId,
     pub org_id: OrgId,
+    /// The tracking id of their personal URL: a bearer of their progress, so `(hidden)`
+    /// to all but administrators (owners, and keys with the `admin` scope).
     pub tracking_id: Option<String>,
     pub email: Option<Email>,
     pub email_verified: bool,

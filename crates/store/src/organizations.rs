@@ -18,6 +18,7 @@ pub trait OrganizationStore: Send + Sync {
         &self,
         org: &OrgId,
         name: &str,
+        scopes: &ApiKeyScopes,
         secret: &ApiKeySecret,
     ) -> Result<ApiKey>;
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>>;

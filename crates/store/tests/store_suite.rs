@@ -58,11 +58,16 @@ async fn other_organizations_rows_are_not_found(db: &TestDatabase) {
         .unwrap();
     let acme_secret = ApiKeySecret::generate();
     let acme_key = store
-        .create_api_key(&acme, "acme", &acme_secret)
+        .create_api_key(&acme, "acme", &ApiKeyScopes::all(), &acme_secret)
         .await
         .unwrap();
     let beta_key = store
-        .create_api_key(&beta, "beta", &ApiKeySecret::generate())
+        .create_api_key(
+            &beta,
+            "beta",
+            &ApiKeyScopes::all(),
+            &ApiKeySecret::generate(),
+        )
         .await
         .unwrap();
     store

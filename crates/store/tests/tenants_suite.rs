@@ -4,9 +4,12 @@
 mod common;
 
 use std::collections::HashSet;
+use std::str::FromStr;
 
 use guidepost_domain::*;
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
+use sqlx::AssertSqlSafe;
+use sqlx::sqlite::SqliteConnectOptions;
 
 use common::{
     all_pages, assert_conflict, assert_not_found, ids, json, new_org, new_server, open, settings,
@@ -28,25 +31,40 @@ async fn organizations_and_api_keys(db: &TestDatabase) {
 
     let ci_secret = ApiKeySecret::generate();
     let ci = store
-        .create_api_key(&acme.id, "ci", &ci_secret)
+        .create_api_key(
+            &acme.id,
+            "ci",
+            &ApiKeyScopes::default_for_new_keys(),
+            &ci_secret,
+        )
         .await
         .unwrap();
     assert_eq!((&ci.org_id, ci.name.as_str()), (&acme.id, "ci"));
+    assert_eq!(
+        ci.scopes,
+        ApiKeyScopes::default_for_new_keys(),
+        "kept as given"
+    );
     assert_eq!(ci.display_prefix, ci_secret.display_prefix);
     assert!(ci.revoked_at.is_none());
     let deploy_secret = ApiKeySecret::generate();
     let deploy = store
-        .create_api_key(&acme.id, "deploy", &deploy_secret)
+        .create_api_key(&acme.id, "deploy", &ApiKeyScopes::all(), &deploy_secret)
         .await
         .unwrap();
     let beta_secret = ApiKeySecret::generate();
     let beta_key = store
-        .create_api_key(&beta.id, "beta", &beta_secret)
+        .create_api_key(&beta.id, "beta", &ApiKeyScopes::all(), &beta_secret)
         .await
         .unwrap();
     assert_not_found(
         store
-            .create_api_key(&OrgId::generate(), "orphan", &ApiKeySecret::generate())
+            .create_api_key(
+                &OrgId::generate(),
+                "orphan",
+                &ApiKeyScopes::all(),
+                &ApiKeySecret::generate(),
+            )
             .await,
         "key for an unknown organization",
     );
@@ -527,7 +545,66 @@ async fn a_pending_domain_is_promoted_only_as_it_was_checked(db: &TestDatabase) 
     );
 }
 
+/// A key stored before keys had scopes (migrations up to 0011) could do everything, and
+/// keeps every scope once the store opens with the scopes migration.
+async fn keys_made_before_scopes_keep_every_scope(db: &TestDatabase) {
+    let (org, key) = (OrgId::generate(), ApiKeyId::generate());
+    let secret = ApiKeySecret::generate();
+    // The rows as the schema of migration 0011 holds them: written by hand, as no
+    // store method of today writes that schema.
+    let rows = [
+        format!("INSERT INTO organizations (id, name, created_at) VALUES ('{org}', 'Old', 0)"),
+        format!(
+            "INSERT INTO api_keys (id, org_id, name, display_prefix, key_hash, created_at) \
+             VALUES ('{key}', '{org}', 'old', '{}', '{}', 0)",
+            secret.display_prefix, secret.hash
+        ),
+    ];
+    match db.backend {
+        TestBackend::Sqlite => {
+            let options = SqliteConnectOptions::from_str(&db.url)
+                .unwrap()
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            sqlx::migrate!("migrations/sqlite")
+                .run_to(11, &pool)
+                .await
+                .unwrap();
+            for row in rows {
+                sqlx::query(AssertSqlSafe(row))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            pool.close().await;
+        }
+        TestBackend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::migrate!("migrations/postgres")
+                .run_to(11, &pool)
+                .await
+                .unwrap();
+            for row in rows {
+                sqlx::query(AssertSqlSafe(row))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            pool.close().await;
+        }
+    }
+
+    let store = open(db).await;
+    let found = store
+        .find_api_key_by_hash(&secret.hash)
+        .await
+        .unwrap()
+        .expect("the old key is live");
+    assert_eq!((found.id, found.scopes), (key, ApiKeyScopes::all()));
+}
+
 backend_tests!(
+    keys_made_before_scopes_keep_every_scope,
     a_pending_domain_is_promoted_only_as_it_was_checked,
     organizations_and_api_keys,
     servers_create_get_update_delete,

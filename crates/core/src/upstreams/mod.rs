@@ -100,7 +100,7 @@ pub async fn install(
     caller: &Caller,
     input: InstallUpstream,
 ) -> Result<Upstream, CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let actor = caller.actor();
     let org = caller.org();
     let entry = private::find(platform, org, &input.catalog_entry_id).await?;
@@ -166,7 +166,7 @@ pub async fn uninstall(
     caller: &Caller,
     id: &UpstreamId,
 ) -> Result<(), CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let actor = caller.actor();
     let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
@@ -190,7 +190,7 @@ pub async fn update(
     id: &UpstreamId,
     input: UpdateUpstream,
 ) -> Result<Upstream, CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let org = caller.org();
     let current = platform.store.get_upstream(org, id).await?;
     let name = input.name.unwrap_or(current.name);
@@ -224,7 +224,7 @@ pub async fn restart(
     caller: &Caller,
     id: &UpstreamId,
 ) -> Result<Upstream, CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let actor = caller.actor();
     let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
@@ -285,7 +285,7 @@ pub async fn logs(
     caller: &Caller,
     id: &UpstreamId,
 ) -> Result<Vec<String>, CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
     Ok(platform.upstreams.logs(&upstream.id))
@@ -308,7 +308,7 @@ pub async fn attach(
     id: &UpstreamId,
     input: AttachUpstream,
 ) -> Result<Attachment, CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let actor = caller.actor();
     let org = caller.org();
     let prefix = names::checked_prefix(&input.prefix)?;
@@ -357,7 +357,7 @@ pub async fn detach(
     server: &ServerId,
     id: &UpstreamId,
 ) -> Result<(), CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let actor = caller.actor();
     let org = caller.org();
     platform.store.detach_upstream(org, server, id).await?;

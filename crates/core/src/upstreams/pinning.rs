@@ -251,7 +251,7 @@ pub async fn decide(
     name: &str,
     state: ToolState,
 ) -> Result<UpstreamTool, CoreError> {
-    caller.require(Permission::Edit)?;
+    caller.require(Permission::Gateway)?;
     let actor = caller.actor();
     let org = caller.org();
     platform.store.get_upstream(org, id).await?;

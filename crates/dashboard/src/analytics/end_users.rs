@@ -131,7 +131,7 @@ pub(crate) async fn show(
     let title = person
         .email
         .clone()
-        .or_else(|| person.tracking_id.clone())
+        .or_else(|| person.tracking_id.clone().filter(|shown| shown != HIDDEN))
         .unwrap_or_else(|| person.id.clone());
     let chrome = Chrome::new(&app, &signed, title, Section::EndUsers, None).await?;
     let names = ServerNames::of(&app, &signed).await?;

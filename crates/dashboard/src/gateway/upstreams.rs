@@ -79,7 +79,7 @@ pub(crate) async fn show(
     let title = format!("Upstream {}", upstream.name);
     let chrome = Chrome::new(&app, &signed, title, Section::Gateway, done.done.as_deref()).await?;
     let tools = upstreams::tools(&app.platform, caller, &id).await?;
-    let may_read_logs = signed.caller().may(Permission::Edit);
+    let may_read_logs = signed.caller().may(Permission::Gateway);
     let logs = if may_read_logs {
         let all = upstreams::logs(&app.platform, caller, &id).await?;
         let recent = &all[all.len().saturating_sub(LOG_LINES)..];

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
+use guidepost_domain::ApiKeyScopes;
 
 use super::ToolchainArgs;
 
@@ -122,6 +123,9 @@ pub enum ApiKeyCommand {
         /// A name to recognize the key by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// What the key may do, comma-separated: read (every key), write, gateway, admin.
+        #[arg(long, default_value = "read,write", value_parser = parse_scopes)]
+        scopes: ApiKeyScopes,
     },
     /// Revoke an API key.
     Revoke {
@@ -132,6 +136,12 @@ pub enum ApiKeyCommand {
         #[arg(long)]
         id: String,
     },
+}
+
+/// `--scopes read,gateway`: names of scopes, comma-separated.
+fn parse_scopes(text: &str) -> Result<ApiKeyScopes, String> {
+    ApiKeyScopes::parse_list(text)
+        .map_err(|word| format!("{word:?} is no scope; choose from read, write, gateway, admin"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -68,3 +68,22 @@ fn the_readme_tables_name_every_flag_of_serve_with_its_default() {
         mistakes.join("\n")
     );
 }
+
+/// Every local user reads a process's command line (`ps`), so no recipe of the README
+/// gives the master key as `--master-key VALUE`; the flag's own table row names it.
+#[test]
+fn no_readme_recipe_puts_the_master_key_on_a_command_line() {
+    let given_on_a_command_line: Vec<&str> = README
+        .lines()
+        .filter(|line| !line.starts_with("| `--master-key"))
+        .filter(|line| {
+            line.match_indices("--master-key")
+                .any(|(at, flag)| matches!(line[at + flag.len()..].chars().next(), Some(' ' | '=')))
+        })
+        .collect();
+    assert!(
+        given_on_a_command_line.is_empty(),
+        "recommend --master-key-file or GUIDEPOST_MASTER_KEY instead:\n{}",
+        given_on_a_command_line.join("\n")
+    );
+}

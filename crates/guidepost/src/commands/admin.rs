@@ -267,14 +267,20 @@ async fn list_servers(platform: &Platform, caller: &Caller, json: bool) -> anyho
 
 async fn api_key(platform: &Platform, command: ApiKeyCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        ApiKeyCommand::Create { org, name } => {
-            let created = organizations::create_api_key(platform, &operator(&org)?, &name)
-                .await
-                .map_err(not_found_org)?;
+        ApiKeyCommand::Create { org, name, scopes } => {
+            let created =
+                organizations::create_api_key(platform, &operator(&org)?, &name, Some(scopes))
+                    .await
+                    .map_err(not_found_org)?;
             let (key, plaintext) = (created.key, created.plaintext);
-            let result = json!({"api_key": plaintext, "id": key.id, "name": key.name});
+            let result = json!({"api_key": plaintext, "id": key.id, "name": key.name,
+                "scopes": key.scopes});
             output::print(json, &result, |_| {
-                format!("API key {} (shown once): {plaintext}", key.id)
+                format!(
+                    "API key {} ({}), shown once: {plaintext}",
+                    key.id,
+                    key.scopes.to_list()
+                )
             });
         }
         ApiKeyCommand::Revoke { org, id } => {

@@ -5,7 +5,7 @@ use guidepost_core::servers::{self, CreateServer};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content;
 use guidepost_core::{Caller, Platform, organizations};
-use guidepost_domain::{Email, Role, TrackingId};
+use guidepost_domain::{ApiKeyScopes, Email, Role, TrackingId};
 use serde::Serialize;
 
 use crate::output;
@@ -99,7 +99,8 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
         Ok(_) | Err(guidepost_core::CoreError::Conflict(_)) => {}
         Err(other) => return Err(other.into()),
     }
-    let key = organizations::create_api_key(platform, &operator, "demo").await?;
+    let key = organizations::create_api_key(platform, &operator, "demo", Some(ApiKeyScopes::all()))
+        .await?;
     let tracking = TrackingId::generate("demo-");
     let view = servers::view(&platform.config, server);
     let base = platform

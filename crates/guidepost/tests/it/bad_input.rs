@@ -179,7 +179,12 @@ async fn app_key(app: &TestApp) -> String {
     let server = store.find_server_by_slug("acme").await.unwrap().unwrap();
     let secret = guidepost_domain::ApiKeySecret::generate();
     store
-        .create_api_key(&server.org_id, "k", &secret)
+        .create_api_key(
+            &server.org_id,
+            "k",
+            &guidepost_domain::ApiKeyScopes::all(),
+            &secret,
+        )
         .await
         .unwrap();
     secret.plaintext

@@ -110,9 +110,20 @@ backend_tests! {
         let created = ok(db, &["api-key", "create", "--org", &org, "--name", "ci"]).await;
         let key = created["api_key"].as_str().unwrap().to_owned();
         assert_eq!(created["name"], "ci");
+        assert_eq!(created["scopes"], json!(["read", "write"]), "the default: {created}");
         assert!(key.starts_with("gp_"), "{created}");
         let (status, _) = app.get("/servers", &key).await;
         assert_eq!(status, StatusCode::OK);
+        let (status, _) = app.get("/api-keys", &key).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "no admin scope");
+
+        let gateway = ok(db, &["api-key", "create", "--org", &org, "--scopes", "gateway"]).await;
+        assert_eq!(gateway["scopes"], json!(["read", "gateway"]), "{gateway}");
+        let gateway_key = gateway["api_key"].as_str().unwrap();
+        let (status, _) = app.api(Method::POST, "/servers", gateway_key, Some(json!({"name": "Docs", "slug": "gw-docs"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "no write scope");
+        let unknown_scope = cli(db, &["api-key", "create", "--org", &org, "--scopes", "read,owner"]).await;
+        assert!(!unknown_scope.ok && unknown_scope.stderr.contains("\"owner\" is no scope"), "{}", unknown_scope.stderr);
 
         let id = created["id"].as_str().unwrap().to_owned();
         ok(db, &["api-key", "revoke", "--org", &org, "--id", &id]).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use guidepost::app::{self, RunningApp};
 use guidepost::config::Settings;
-use guidepost_domain::ApiKeySecret;
+use guidepost_domain::{ApiKeyScopes, ApiKeySecret};
 use guidepost_store::Store;
 use guidepost_testkit::TestDatabase;
 use reqwest::StatusCode;
@@ -69,7 +69,7 @@ impl TestApp {
             .expect("organization created");
         let secret = ApiKeySecret::generate();
         store
-            .create_api_key(&org.id, "test", &secret)
+            .create_api_key(&org.id, "test", &ApiKeyScopes::all(), &secret)
             .await
             .expect("key created");
         Tenant {

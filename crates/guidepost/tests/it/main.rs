@@ -10,6 +10,7 @@ mod oidc_idp;
 mod pg_cluster;
 
 mod api;
+mod api_key_scopes;
 mod audit_golden;
 mod bad_input;
 mod browser;
@@ -41,6 +42,7 @@ mod gateway_review;
 mod gateway_secrets;
 mod gateway_supervision;
 mod hardening;
+mod hidden_values;
 mod isolation_sweep;
 mod limits;
 mod node_cache;

@@ -30,7 +30,7 @@ const TOOL: &str = "echo";
 const PERSONAL: [&str; 3] = ["/app/sign-in", "/app/sign-out", "/app/switch"];
 
 /// One of each of organization A's objects that a route can name.
-struct Objects {
+pub(crate) struct Objects {
     server: String,
     walkthrough: String,
     step: String,
@@ -44,7 +44,7 @@ struct Objects {
 }
 
 impl Objects {
-    async fn seed(app: &OAuthApp, a: &Tenant) -> Self {
+    pub(crate) async fn seed(app: &OAuthApp, a: &Tenant) -> Self {
         let api = &app.app;
         let server = api.create_server(a, "acme", json!({})).await;
         let server = server["id"].as_str().unwrap().to_owned();
@@ -90,7 +90,7 @@ impl Objects {
 
     /// `template` with each `{…}` parameter replaced by the id of A's object of the kind
     /// named by the segment before it.
-    fn fill(&self, template: &str) -> String {
+    pub(crate) fn fill(&self, template: &str) -> String {
         let mut collection = "";
         let segments = template.split('/').map(|segment| {
             if segment.starts_with('{') {
@@ -125,10 +125,21 @@ impl Objects {
         }
     }
 
-    /// A JSON body A's owner could send to the API route `template` with `method`.
-    fn api_body(&self, method: &Method, template: &str) -> Option<Value> {
+    /// A JSON body A's owner could send to the API route `template` with `method`: every
+    /// route that takes a body has one here (`api_key_scopes` checks it against the
+    /// OpenAPI document), so that only the caller is wrong.
+    pub(crate) fn api_body(&self, method: &Method, template: &str) -> Option<Value> {
         let route = template.trim_start_matches("/api/v1");
         let body = match (method.as_str(), route) {
+            ("POST", "/servers") => json!({"name": "Taken", "slug": "taken"}),
+            ("PATCH", "/organization") => json!({"tool_approval": "trust_on_first_use"}),
+            ("POST", "/catalog") => json!({"id": "taken", "name": "Taken", "description": "",
+                "spec": {"runtime": "http", "url": "https://mcp.taken.example/mcp"}}),
+            ("POST", "/upstreams") => json!({"catalog_entry_id": "fixture"}),
+            ("POST", "/walkthroughs") => json!({"title": "Taken"}),
+            ("POST", "/webhooks") => json!({"url": "https://hooks.acme.example/taken",
+                "events": ["support_request.created"]}),
+            ("POST", "/api-keys") => json!({"name": "Taken", "scopes": ["read"]}),
             ("PATCH", "/servers/{id}") => json!({"name": "Taken"}),
             ("PUT", "/servers/{id}/oidc") => {
                 json!({"issuer_url": "https://idp.example.com", "client_id": "taken"})
@@ -353,7 +364,11 @@ async fn dashboard_request(
 /// Everything of A's that a caller could change, as A's key and the store read it, less
 /// what changes by itself: the state of the upstream's process, and when the end user was
 /// last seen (written in the background after their call).
-async fn snapshot(app: &TestApp, a: &Tenant, objects: &Objects) -> BTreeMap<String, Value> {
+pub(crate) async fn snapshot(
+    app: &TestApp,
+    a: &Tenant,
+    objects: &Objects,
+) -> BTreeMap<String, Value> {
     let server = &objects.server;
     let upstream = &objects.upstream;
     let reads: [(String, &[&str]); 13] = [
@@ -393,14 +408,14 @@ async fn snapshot(app: &TestApp, a: &Tenant, objects: &Objects) -> BTreeMap<Stri
     seen
 }
 
-fn assert_unchanged(before: &BTreeMap<String, Value>, after: &BTreeMap<String, Value>) {
+pub(crate) fn assert_unchanged(before: &BTreeMap<String, Value>, after: &BTreeMap<String, Value>) {
     for (what, was) in before {
         assert_eq!(&after[what], was, "A's {what} changed during the walk");
     }
 }
 
 /// An app whose catalog offers the fixture, with a master key (webhooks keep a secret).
-async fn walk_app(db: &TestDatabase, dir: &FixtureDir) -> OAuthApp {
+pub(crate) async fn walk_app(db: &TestDatabase, dir: &FixtureDir) -> OAuthApp {
     let catalog = dir.catalog(&[]);
     dashboard_app_with(db, move |settings| {
         settings.platform.catalog = catalog;

@@ -17,7 +17,7 @@ fn organization(row: &DbRow) -> Result<Organization> {
     })
 }
 
-const KEY_COLUMNS: &str = "id, org_id, name, display_prefix, created_at, revoked_at";
+const KEY_COLUMNS: &str = "id, org_id, name, display_prefix, scopes, created_at, revoked_at";
 
 fn api_key(row: &DbRow) -> Result<ApiKey> {
     Ok(ApiKey {
@@ -25,6 +25,10 @@ fn api_key(row: &DbRow) -> Result<ApiKey> {
         org_id: Id::from_trusted(text(row, "org_id")?),
         name: text(row, "name")?,
         display_prefix: text(row, "display_prefix")?,
+        scopes: {
+            let list = text(row, "scopes")?;
+            ApiKeyScopes::parse_list(&list).map_err(|_| corrupt("API key scopes", &list))?
+        },
         created_at: time(row, "created_at")?,
         revoked_at: row
             .try_get::<Option<i64>, _>("revoked_at")?
@@ -88,11 +92,12 @@ impl OrganizationStore for ThisStore {
         &self,
         org: &OrgId,
         name: &str,
+        scopes: &ApiKeyScopes,
         secret: &ApiKeySecret,
     ) -> Result<ApiKey> {
         let sql = format!(
-            "INSERT INTO api_keys (id, org_id, name, display_prefix, key_hash, created_at) \
-             SELECT $1, id, $3, $4, $5, $6 FROM organizations WHERE id = $2 RETURNING {KEY_COLUMNS}"
+            "INSERT INTO api_keys (id, org_id, name, display_prefix, key_hash, created_at, scopes) \
+             SELECT $1, id, $3, $4, $5, $6, $7 FROM organizations WHERE id = $2 RETURNING {KEY_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ApiKeyId::generate().as_str())
@@ -101,6 +106,7 @@ impl OrganizationStore for ThisStore {
             .bind(&secret.display_prefix)
             .bind(&secret.hash)
             .bind(Timestamp::now().micros())
+            .bind(scopes.to_list())
             .fetch_optional(self.run())
             .await?;
         api_key(&row.ok_or(StoreError::NotFound)?)

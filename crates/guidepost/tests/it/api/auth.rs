@@ -65,10 +65,16 @@ async fn keys_are_created_listed_and_revoked(db: &TestDatabase) {
     let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
 
+    // With admin, as listing keys needs it.
     let created = app
-        .post(&acme, "/api/v1/api-keys", json!({"name": "ci"}))
+        .post(
+            &acme,
+            "/api/v1/api-keys",
+            json!({"name": "ci", "scopes": ["admin"]}),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["scopes"], json!(["read", "admin"]));
     let new_key = created.body["key"].as_str().unwrap().to_owned();
     let new_id = created.body["id"].as_str().unwrap().to_owned();
     assert!(

@@ -106,7 +106,7 @@ impl ApiApp {
         let org = self.store.create_organization(name).await.unwrap();
         let secret = ApiKeySecret::generate();
         self.store
-            .create_api_key(&org.id, "test", &secret)
+            .create_api_key(&org.id, "test", &ApiKeyScopes::all(), &secret)
             .await
             .unwrap();
         Tenant {

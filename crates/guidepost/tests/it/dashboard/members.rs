@@ -155,7 +155,59 @@ async fn an_owner_creates_a_key_that_is_shown_once_and_revokes_it(db: &TestDatab
     );
 }
 
+/// The page offers each scope, `read` and `write` ticked as a key made without a choice
+/// gets them; the key gets the scopes ticked and no more, and the listing shows them.
+async fn an_owner_chooses_a_new_keys_scopes(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    let page = owner.get("/app/api-keys").await.ok().to_owned();
+    for (scope, ticked) in [("write", true), ("gateway", false), ("admin", false)] {
+        let input = format!("name=\"scope_{scope}\" value=\"on\"");
+        let at = page
+            .find(&input)
+            .unwrap_or_else(|| panic!("no box for {scope}: {page}"));
+        let rest = &page[at..at + page[at..].find('>').unwrap()];
+        assert_eq!(rest.contains("checked"), ticked, "{scope}: {rest}");
+    }
+    let created = owner
+        .post(
+            "/app/api-keys",
+            &[("name", "deploys"), ("scope_gateway", "on")],
+        )
+        .await;
+    let body = created.ok().to_owned();
+    let key = body
+        .split("<pre id=\"new-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("the new key on the page")
+        .to_owned();
+    let (_, listed) = app.app.get("/api-keys", &app.tenant.api_key).await;
+    let made = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "deploys")
+        .unwrap();
+    assert_eq!(
+        made["scopes"],
+        serde_json::json!(["read", "gateway"]),
+        "{listed}"
+    );
+    let row = body.split("<tr>").find(|r| r.contains("deploys")).unwrap();
+    assert!(row.contains("read,gateway"), "{row}");
+    let (status, _) = app.app.get("/upstreams", &key).await;
+    assert_eq!(status, StatusCode::OK, "it reads");
+    let server = serde_json::json!({"name": "Docs", "slug": "from-gateway-key"});
+    let (status, _) = app
+        .app
+        .api(reqwest::Method::POST, "/servers", &key, Some(server))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "write was not ticked");
+}
+
 backend_tests!(
     an_owner_invites_changes_roles_removes_and_keeps_an_owner,
     an_owner_creates_a_key_that_is_shown_once_and_revokes_it,
+    an_owner_chooses_a_new_keys_scopes,
 );
