@@ -144,6 +144,7 @@ pub(crate) enum Notice {
     Assigned,
     Unassigned,
     Invited,
+    InvitedUnmailed,
     Verified,
     NotVerified,
     Status,
@@ -160,7 +161,7 @@ pub(crate) enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 21] = [
+    const ALL: [Notice; 22] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -169,6 +170,7 @@ impl Notice {
         Notice::Assigned,
         Notice::Unassigned,
         Notice::Invited,
+        Notice::InvitedUnmailed,
         Notice::Verified,
         Notice::NotVerified,
         Notice::Status,
@@ -195,6 +197,7 @@ impl Notice {
             Notice::Assigned => "assigned",
             Notice::Unassigned => "unassigned",
             Notice::Invited => "invited",
+            Notice::InvitedUnmailed => "invited-unmailed",
             Notice::Verified => "verified",
             Notice::NotVerified => "not-verified",
             Notice::Status => "status",
@@ -222,6 +225,11 @@ impl Notice {
             Notice::Assigned => "Assignment saved.",
             Notice::Unassigned => "Unassigned.",
             Notice::Invited => "Invited: they can sign in with their email now.",
+            Notice::InvitedUnmailed => {
+                "Invited: they can sign in with their email now. No invitation mail went out \
+                 (this address had enough of them this hour, or the mail failed): tell them \
+                 yourself."
+            }
             Notice::Verified => "The domain is verified.",
             Notice::NotVerified => "The TXT record was not found yet; DNS can take a while.",
             Notice::Status => "Status changed.",
