@@ -3,8 +3,10 @@
 //!
 //! A code is 8 digits, lasts 10 minutes, takes 5 guesses (each counted before it is
 //! compared) and is stored as a hash salted with the email; at most 5 codes an hour go to
-//! one address; nothing the sign-in answers tells whether an address is a member's. A
-//! session token is random, shown once (in a cookie) and stored as a hash. Who may do what is the [`Caller`]'s to say.
+//! one address; nothing the sign-in answers tells whether an address is a member's. An
+//! invitation is mailed at most 5 times an hour to one mailbox from one organization, so
+//! that inviting and removing again cannot mail without bound. A session token is random,
+//! shown once (in a cookie) and stored as a hash. Who may do what is the [`Caller`]'s to say.
 
 use std::time::Duration;
 
@@ -23,6 +25,9 @@ const RESEND_AFTER_SECS: i64 = 20;
 /// …and at most this many in an hour, so that guesses stay few whatever a stranger asks.
 const MAX_SENDS_PER_HOUR: i64 = 5;
 const HOUR_SECS: i64 = 60 * 60;
+/// Invitation mails an hour to one mailbox from one organization (as many as sign-in
+/// codes to one address).
+const MAX_INVITATIONS_PER_HOUR: i64 = MAX_SENDS_PER_HOUR;
 /// What every refused code hears, so that the answer does not tell whether the address
 /// belongs to a member.
 const CODE_REFUSED: &str = "That code is not right, or it has expired or been used. Check the \
@@ -72,8 +77,25 @@ pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Member>, C
     Ok(platform.store.list_members(caller.org()).await?)
 }
 
+/// A new member, and whether their invitation mail went out.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub member: Member,
+    pub mail: InvitationMail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationMail {
+    Sent,
+    /// Not sent: the mailbox had its invitations for the hour from this organization.
+    HeldBack,
+    /// Not sent: the mail server refused it.
+    Failed,
+}
+
 /// An owner invites someone by email: they become a member at once and are told how to
-/// sign in at `sign_in_url`.
+/// sign in at `sign_in_url`, unless the mailbox had `MAX_INVITATIONS_PER_HOUR` from this
+/// organization within the hour (the member is added all the same, and can sign in).
 pub async fn invite(
     platform: &Platform,
     mail: &dyn Mail,
@@ -81,7 +103,7 @@ pub async fn invite(
     email: &str,
     role: Role,
     sign_in_url: &str,
-) -> Result<Member, CoreError> {
+) -> Result<Invitation, CoreError> {
     by.require(Permission::Administer)?;
     let email = Email::parse(email)?;
     if platform.store.list_members(by.org()).await?.len() >= Limits::MEMBERS {
@@ -91,6 +113,24 @@ pub async fn invite(
         )));
     }
     let member = platform.store.create_member(by.org(), &email, role).await?;
+    let now = Timestamp::now();
+    let may_mail = platform
+        .store
+        .record_invitation_send(
+            by.org(),
+            &email.mailbox_key(),
+            now,
+            now.plus_seconds(HOUR_SECS),
+            MAX_INVITATIONS_PER_HOUR,
+        )
+        .await?;
+    if !may_mail {
+        tracing::info!("an invitation mail was held back by the sending limit");
+        return Ok(Invitation {
+            member,
+            mail: InvitationMail::HeldBack,
+        });
+    }
     let org = platform.store.get_organization(by.org()).await?;
     let body = format!(
         "{inviter} invited you to {org} on Guidepost as {role}.\n\n\
@@ -100,13 +140,17 @@ pub async fn invite(
         org = org.name,
         role = role.as_str(),
     );
-    if let Err(error) = mail
+    let sent = mail
         .send(&email, &format!("You are invited to {}", org.name), &body)
-        .await
-    {
-        tracing::warn!(%error, "the invitation was not sent; the member can still sign in");
-    }
-    Ok(member)
+        .await;
+    let mail = match sent {
+        Ok(()) => InvitationMail::Sent,
+        Err(error) => {
+            tracing::warn!(%error, "the invitation was not sent; the member can still sign in");
+            InvitationMail::Failed
+        }
+    };
+    Ok(Invitation { member, mail })
 }
 
 /// An owner changes a member's role; the last owner stays an owner (the store decides

@@ -65,7 +65,7 @@ pub(crate) async fn invite(
     SignedForm { signed, form }: SignedForm<InviteForm>,
 ) -> PageResult {
     let sign_in_url = format!("{}/app/sign-in", own_origin(&app));
-    members::invite(
+    let invitation = members::invite(
         &app.platform,
         app.mail.as_ref(),
         signed.caller(),
@@ -74,7 +74,13 @@ pub(crate) async fn invite(
         &sign_in_url,
     )
     .await?;
-    Ok(page::done("/app/members", Notice::Invited))
+    let notice = match invitation.mail {
+        members::InvitationMail::Sent => Notice::Invited,
+        members::InvitationMail::HeldBack | members::InvitationMail::Failed => {
+            Notice::InvitedUnmailed
+        }
+    };
+    Ok(page::done("/app/members", notice))
 }
 
 /// The platform's own origin (never the request's Host, which anyone can set).

@@ -147,6 +147,7 @@ pub(crate) enum Notice {
     Assigned,
     Unassigned,
     Invited,
+    InvitedUnmailed,
     Verified,
     NotVerified,
     Status,
@@ -163,7 +164,7 @@ pub(crate) enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 21] = [
+    const ALL: [Notice; 22] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -172,6 +173,7 @@ impl Notice {
         Notice::Assigned,
         Notice::Unassigned,
         Notice::Invited,
+        Notice::InvitedUnmailed,
         Notice::Verified,
         Notice::NotVerified,
         Notice::Status,
@@ -198,6 +200,7 @@ impl Notice {
             Notice::Assigned => "assigned",
             Notice::Unassigned => "unassigned",
             Notice::Invited => "invited",
+            Notice::InvitedUnmailed => "invited-unmailed",
             Notice::Verified => "verified",
             Notice::NotVerified => "not-verified",
             Notice::Status => "status",
@@ -225,6 +228,11 @@ impl Notice {
             Notice::Assigned => "Assignment saved.",
             Notice::Unassigned => "Unassigned.",
             Notice::Invited => "Invited: they can sign in with their email now.",
+            Notice::InvitedUnmailed => {
+                "Invited: they can sign in with their email now. No invitation mail went out \
+                 (this address had enough of them this hour, or the mail failed): tell them \
+                 yourself."
+            }
             Notice::Verified => "The domain is verified.",
             Notice::NotVerified => "The TXT record was not found yet; DNS can take a while.",
             Notice::Status => "Status changed.",

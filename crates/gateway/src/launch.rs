@@ -227,7 +227,7 @@ pub(crate) async fn resolve(
             secret_headers,
         } => {
             // A refusal of the fence is no crash to retry: the upstream fails at once.
-            check_reachable(url, options.http_allow_private).await?;
+            crate::reach::check_reachable(url, options.http_allow_private).await?;
             let mut headers = headers.clone();
             for (header, secret) in secret_headers {
                 let value = secrets
@@ -401,34 +401,6 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             Ok((None, client))
         }
     }
-}
-
-/// The fence's verdict before connecting, worded for the status: https and public
-/// addresses only, unless the operator allows private ones.
-async fn check_reachable(url: &str, allow_private: bool) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
-    if allow_private {
-        return Ok(());
-    }
-    if parsed.scheme() != "https" {
-        return Err(format!("{url} is not https; HTTP upstreams must use https"));
-    }
-    let host = parsed.host_str().unwrap_or_default();
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let addresses: Vec<_> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    if addresses.is_empty()
-        || !addresses
-            .iter()
-            .all(|a| guidepost_outbound::is_public(a.ip()))
-    {
-        return Err(format!(
-            "{host} is not on a public address; HTTP upstreams are reached on public addresses only"
-        ));
-    }
-    Ok(())
 }
 
 /// The MCP handshake over a child's stdio; the child is stopped if it fails.

@@ -13,9 +13,11 @@ pub mod confine;
 mod container;
 pub mod direct;
 mod fetch;
+mod last_words;
 mod launch;
 mod orphans;
 mod process;
+mod reach;
 mod upstream;
 mod watch;
 

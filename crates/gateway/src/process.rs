@@ -52,6 +52,10 @@ impl LogRing {
         }
     }
 
+    pub fn last(&self) -> Option<String> {
+        self.lines.lock().expect("log ring lock").0.back().cloned()
+    }
+
     pub fn lines(&self) -> Vec<String> {
         self.lines
             .lock()

@@ -24,6 +24,7 @@ use tokio::sync::Mutex;
 
 use crate::client::{InFlight, ProgressRoutes};
 use crate::confine::Confiner;
+use crate::last_words;
 use crate::launch::{self, Launch, Running};
 use crate::process::LogRing;
 use crate::watch::{HEALTHY_AFTER, Watched, Watcher, backoff};
@@ -49,6 +50,8 @@ pub(crate) struct Instance {
     confiner: Arc<Confiner>,
     pub options: Supervision,
     logs: LogRing,
+    /// The secret values its launch was given, kept out of what its stderr shows.
+    secrets: std::sync::Mutex<Vec<String>>,
     progress: ProgressRoutes,
     pub state: Mutex<State>,
     /// When a call last came in, and how many are in flight (for idle shutdown).
@@ -64,6 +67,7 @@ impl Instance {
             gateway,
             confiner,
             logs: LogRing::default(),
+            secrets: std::sync::Mutex::default(),
             progress: ProgressRoutes::default(),
             state: Mutex::new(State {
                 launch: None,
@@ -79,8 +83,23 @@ impl Instance {
         })
     }
 
+    /// Its recent stderr lines, its secrets redacted.
     pub fn logs(&self) -> Vec<String> {
-        self.logs.lines()
+        let secrets = self.secrets.lock().expect("secrets lock");
+        self.logs
+            .lines()
+            .iter()
+            .map(|line| last_words::redacted(line, &secrets))
+            .collect()
+    }
+
+    /// The last line it wrote to stderr, as it may be shown (`last_words`).
+    fn last_words(&self) -> Option<String> {
+        let line = self.logs.last()?;
+        Some(last_words::shown(
+            &line,
+            &self.secrets.lock().expect("secrets lock"),
+        ))
     }
 
     /// Fetches and starts it (at install): `installing` → `starting` → `ready`, trying
@@ -317,6 +336,7 @@ impl Instance {
     /// What to launch, with the upstream's secrets opened.
     async fn resolve(&self, platform: &Platform) -> Result<Launch, String> {
         let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)?;
+        *self.secrets.lock().expect("secrets lock") = secrets.values().cloned().collect();
         launch::resolve(&self.upstream, &self.gateway, &secrets).await
     }
 
@@ -328,7 +348,7 @@ impl Instance {
         state.up_since = None;
         state.generation += 1;
         state.restarts += 1;
-        let why = match self.logs.lines().last() {
+        let why = match self.last_words() {
             Some(line) => format!("{why}; its last stderr line: {line}"),
             None => why.to_owned(),
         };
@@ -343,7 +363,7 @@ impl Instance {
 
     fn failure_reason(&self, restarts: i64) -> String {
         let mut why = format!("it stopped {restarts} times in a row; restart it once fixed");
-        if let Some(line) = self.logs.lines().last() {
+        if let Some(line) = self.last_words() {
             why.push_str(&format!(" (its last stderr line: {line})"));
         }
         why

@@ -3,6 +3,10 @@
 //!
 //! Architecture invariant: this crate wires the others together; it holds no business
 //! rule, no SQL and no MCP protocol code. `anyhow` is used here and nowhere else.
+//!
+//! Nothing prints but `output`, which makes control characters visible: a command cannot
+//! forget to.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod app;
 pub mod cli;

@@ -1,4 +1,9 @@
+//! Every line printed goes through `guidepost::output`, which shows control characters
+//! instead of sending them to the terminal.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use guidepost::cli::LogFormat;
+use guidepost::output;
 
 /// mimalloc rather than glibc's allocator: the profile of a tool call under load spent
 /// about a fifth of its time in glibc's malloc and free (docs/PERFORMANCE.md).
@@ -10,7 +15,7 @@ async fn main() -> std::process::ExitCode {
     let (cli, file) = match guidepost::config::parse_command_line() {
         Ok(parsed) => parsed,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            output::note_line(format_args!("error: {error:#}"));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -18,7 +23,7 @@ async fn main() -> std::process::ExitCode {
     match guidepost::commands::run(cli, file).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            output::note_line(format_args!("error: {error:#}"));
             std::process::ExitCode::FAILURE
         }
     }

@@ -14,8 +14,10 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Whether an address is on the public internet. Everything a server-side fetch must not
 /// reach is refused: loopback, private (RFC 1918), shared (RFC 6598), link-local, unique
-/// local (RFC 4193), multicast, documentation, benchmarking, reserved, unspecified, and
-/// IPv4 addresses wrapped in IPv6.
+/// local (RFC 4193), multicast, documentation, benchmarking, reserved, unspecified, the
+/// discard prefix (`100::/64`, RFC 6666), and IPv4 addresses wrapped in IPv6: mapped
+/// (`::ffff:a.b.c.d`), translated (`::ffff:0:a.b.c.d`, RFC 2765), compatible (`::a.b.c.d`),
+/// and the transition ranges below.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -37,9 +39,11 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let [first, second, ..] = v6.segments();
-            // Transition ranges (6to4, Teredo, NAT64) carry an IPv4 address that may be
-            // private; site-local is deprecated but still routed inside some networks.
+            let segments = v6.segments();
+            let [first, second, ..] = segments;
+            // Transition ranges (6to4, Teredo, NAT64, SIIT's translated addresses) carry an
+            // IPv4 address that may be private; site-local is deprecated but still routed
+            // inside some networks.
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -49,7 +53,9 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || first == 0x2002
                 || first == 0x2001 && (second == 0x0000 || second == 0x0db8)
                 || first == 0x0064 && second == 0xff9b
-                || v6.segments()[..6].iter().all(|s| *s == 0))
+                || segments[..4] == [0, 0, 0, 0] && segments[4] == 0xffff && segments[5] == 0
+                || segments[..4] == [0x0100, 0, 0, 0]
+                || segments[..6].iter().all(|s| *s == 0))
         }
     }
 }
@@ -127,6 +133,15 @@ mod tests {
             "64:ff9b::a00:1",
             "64:ff9b:1::a00:1",
             "fec0::1",
+            // IPv4-translated (SIIT) of loopback, of 10.0.0.1 and even of a public
+            // address: the whole prefix is refused, as a translator may sit behind it.
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a00:1",
+            "::ffff:0:93.184.216.34",
+            // The discard prefix.
+            "100::",
+            "100::1",
+            "100::ffff:ffff:ffff:ffff",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

@@ -22,6 +22,19 @@ pub trait MemberStore: Send + Sync {
     /// Platform-wide: every membership of an email, oldest first (sign-in).
     async fn memberships_of_email(&self, email: &Email) -> Result<Vec<Membership>>;
 
+    /// Counts an invitation mail to the mailbox `address_key` in `org`, sent `now` and
+    /// counting until `counts_until`, if fewer than `cap` still count; returns whether it
+    /// did (the mail may go out). Decided under a lock on the organization, so that two
+    /// invitations at once cannot both take the last place.
+    async fn record_invitation_send(
+        &self,
+        org: &OrgId,
+        address_key: &str,
+        now: Timestamp,
+        counts_until: Timestamp,
+        cap: i64,
+    ) -> Result<bool>;
+
     /// Platform-wide: replaces the email's pending code.
     async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()>;
     /// Platform-wide: the email's pending code, if any.
@@ -57,6 +70,7 @@ pub trait MemberStore: Send + Sync {
     async fn switch_dashboard_session(&self, token_hash: &str, to: &Member) -> Result<()>;
     /// Platform-wide (by the hash of a random token): ends a session.
     async fn delete_dashboard_session(&self, token_hash: &str) -> Result<()>;
-    /// Platform-wide: forgets sessions and codes that ended before `now`.
+    /// Platform-wide: forgets sessions, codes and counted invitation mails that ended
+    /// before `now`.
     async fn delete_expired_dashboard_state(&self, now: Timestamp) -> Result<u64>;
 }

@@ -109,7 +109,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         .build()?;
     let slug = format!("bench-{}", &EndUserId::generate().as_str()[4..14]);
     let walkthrough = prepare(&http, &base, &api_key, &slug, args.steps).await?;
-    eprintln!(
+    output::note!(
         "bench: {} users, {} steps, {} s, {:?} era against {base}/s/{slug}/mcp",
         args.users, args.steps, args.duration, args.era
     );
@@ -257,7 +257,7 @@ async fn statements(http: &reqwest::Client, base: &str) -> Option<f64> {
 
 /// A line on the terminal each second while the benchmark runs.
 async fn show_progress(calls: Arc<AtomicU64>, started: Instant, seconds: u64) {
-    use std::io::{IsTerminal, Write};
+    use std::io::IsTerminal;
     let terminal = std::io::stderr().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
@@ -271,10 +271,9 @@ async fn show_progress(calls: Arc<AtomicU64>, started: Instant, seconds: u64) {
             done as f64 / elapsed
         );
         if terminal {
-            eprint!("\r{line}   ");
-            let _ = std::io::stderr().flush();
+            output::progress(&line);
         } else if started.elapsed().as_secs().is_multiple_of(10) {
-            eprintln!("{line}");
+            output::note!("{line}");
         }
     }
 }

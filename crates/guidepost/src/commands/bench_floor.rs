@@ -49,7 +49,7 @@ pub async fn measure(
                 .await?,
         );
     }
-    eprintln!(
+    crate::output::note!(
         "bench: floor, {clients} clients of one single-row UPDATE each, {} s",
         duration.as_secs()
     );

@@ -113,7 +113,7 @@ async fn measure(
         start: None,
     };
     let upstream = upstreams::install(platform, &caller, install).await?;
-    eprintln!("bench: installing {entry} ({}) …", upstream.id);
+    output::note!("bench: installing {entry} ({}) …", upstream.id);
     let deadline = Instant::now() + Duration::from_secs(300);
     let upstream = loop {
         let current = upstreams::get(platform, &caller, &upstream.id).await?;
@@ -135,16 +135,16 @@ async fn measure(
     };
     upstreams::attach(platform, &caller, &server.id, &upstream.id, attach).await?;
 
-    eprintln!("bench: {calls} calls of {tool} directly …");
+    output::note!("bench: {calls} calls of {tool} directly …");
     let direct =
         guidepost_gateway::direct::time_calls(gateway, &upstream, tool, arguments, WARMUP, calls)
             .await
             .map_err(anyhow::Error::msg)?;
-    eprintln!("bench: {calls} calls of {PREFIX}__{tool} through Guidepost …");
+    output::note!("bench: {calls} calls of {PREFIX}__{tool} through Guidepost …");
     let url = format!("{}/s/bench/mcp", running.url());
     let through =
         time_through(&url, &format!("{PREFIX}__{tool}"), arguments, WARMUP, calls).await?;
-    eprintln!("bench: {cold_starts} cold starts of {entry} …");
+    output::note!("bench: {cold_starts} cold starts of {entry} …");
     let mut first_calls = Vec::with_capacity(cold_starts);
     for _ in 0..cold_starts {
         platform.upstreams.stop(&upstream.id).await;

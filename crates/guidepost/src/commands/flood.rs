@@ -62,7 +62,7 @@ pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
     let url = format!("{base}/s/{slug}/mcp");
     let clients = source_clients(args.addresses)?;
     let rss_before = metric(&http, &base, RSS_METRIC).await;
-    eprintln!(
+    output::note!(
         "flood: {sessions} idle sessions from {} addresses against {url}",
         args.addresses
     );

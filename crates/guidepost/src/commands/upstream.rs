@@ -59,7 +59,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                     .and_then(guidepost_domain::StartMode::parse),
             };
             let upstream = upstreams::install(platform, &caller, input).await?;
-            eprintln!("Installing {} ({}) …", upstream.name, upstream.id);
+            output::note!("Installing {} ({}) …", upstream.name, upstream.id);
             let upstream =
                 settle(platform, &caller, &upstream.id, Duration::from_secs(wait)).await?;
             show(platform, &caller, upstream, json).await
@@ -178,7 +178,7 @@ async fn settle(
     loop {
         let upstream = upstreams::get(platform, caller, id).await?;
         if last != Some(upstream.status) {
-            eprintln!("  {}", upstream.status);
+            output::note!("  {}", upstream.status);
             last = Some(upstream.status);
         }
         if !matches!(

@@ -186,7 +186,7 @@ async fn import(
         .map_err(|e| core_error(e, &format!("no organization {}", caller.org())))?;
     for name in &found.ignored {
         if !json {
-            eprintln!("note: ignored {name} (not walkthrough.toml or an NN-name.md step file)");
+            output::note!("note: ignored {name} (not walkthrough.toml or an NN-name.md step file)");
         }
     }
     let result = ImportOutput {

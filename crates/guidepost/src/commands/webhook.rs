@@ -88,7 +88,7 @@ async fn test(
             }
             other => other.into(),
         })?;
-    eprintln!(
+    output::note!(
         "Queued a ping ({}); waiting up to {} s for a node to send it…",
         queued.id,
         wait.as_secs()

@@ -20,6 +20,11 @@ async fn gateway_node(db: &TestDatabase, upstream_node: &TestApp, allow_private:
         // Past the https rule, so that the address rule is what refuses it.
         url = url.replacen("http://", "https://", 1);
     }
+    gateway_node_at(db, &url, allow_private).await
+}
+
+/// A Guidepost whose catalog offers `remote` at `url`.
+async fn gateway_node_at(db: &TestDatabase, url: &str, allow_private: bool) -> TestApp {
     let entry = format!(
         "[[entry]]\nid = \"remote\"\nname = \"Remote\"\ndescription = \"Another Guidepost.\"\n\
          spec = {{ runtime = \"http\", url = {url:?}, headers = {{ X-Api-Key = \"not-for-logs\" }} }}\n"
@@ -94,5 +99,34 @@ backend_tests! {
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         let (_, later) = app.get(&format!("/upstreams/{id}"), &acme.api_key).await;
         assert_eq!(later["updated_at"], failed["updated_at"], "{later}");
+    }
+}
+
+backend_tests! {
+    async fn an_ipv6_literal_upstream_is_reached_only_where_private_addresses_are_allowed(db: &TestDatabase) {
+        let upstream_node = spawn_app_with(db, |settings| settings.listen = "[::1]:0".parse().unwrap()).await;
+        let remote = upstream_node.create_tenant("Remote").await;
+        upstream_node.create_server(&remote, "remote", json!({})).await;
+        let url = upstream_node.mcp_path_url("remote");
+        assert!(url.starts_with("http://[::1]:"), "{url}");
+
+        // Allowed: the literal is connected to as it is, and its tools are discovered.
+        let app = gateway_node_at(db, &url, true).await;
+        let acme = app.create_tenant("Acme").await;
+        let id = install_remote(&app, &acme.api_key).await;
+        let ready = wait_for(&app, &acme, &id, |u| u["status"] != "installing" && u["status"] != "starting").await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+        let (_, tools) = app.get(&format!("/upstreams/{id}/tools"), &acme.api_key).await;
+        assert!(tools.to_string().contains("get_support"), "{tools}");
+
+        // Fenced: refused for its address (the unbracketed literal), at once.
+        let fenced = gateway_node_at(db, &url.replacen("http://", "https://", 1), false).await;
+        let other = fenced.create_tenant("Fenced").await;
+        let id = install_remote(&fenced, &other.api_key).await;
+        let failed = wait_for(&fenced, &other, &id, |u| u["status"] == "failed").await;
+        let error = failed["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("::1 is not on a public address"), "{failed}");
+        assert!(!error.contains("[::1]"), "{failed}");
+        assert_eq!(failed["restarts"], 0, "refused at once, not retried: {failed}");
     }
 }

@@ -20,14 +20,27 @@ async fn app_with_secret_slot(
     marks: &std::path::Path,
     master_key: bool,
 ) -> TestApp {
+    app_with_secret_slot_and(db, marks, master_key, &[]).await
+}
+
+/// The fixture with a secret slot, more environment (`FIXTURE_*` switches), and quick to
+/// give up on a crashing upstream.
+async fn app_with_secret_slot_and(
+    db: &TestDatabase,
+    marks: &std::path::Path,
+    master_key: bool,
+    env: &[(&str, &str)],
+) -> TestApp {
     let slot =
         r#"secrets = [{ name = "FIXTURE_SECRET", description = "The key the fixture needs." }]"#;
-    let catalog = Catalog::with_operator_entries(&fixture_catalog_with(marks, &[], slot)).unwrap();
+    let catalog = Catalog::with_operator_entries(&fixture_catalog_with(marks, env, slot)).unwrap();
     spawn_app_with(db, move |settings| {
         settings.platform.catalog = Arc::new(catalog);
         if master_key {
             settings.platform.master_key = Some(MasterKey::from_bytes([7; 32]));
         }
+        settings.gateway.supervision.backoff = std::time::Duration::from_millis(50);
+        settings.gateway.supervision.max_restarts = 3;
     })
     .await
 }
@@ -88,6 +101,30 @@ backend_tests! {
         let (status, problem) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert!(problem.to_string().contains("master key"), "{problem}");
+        let _ = std::fs::remove_dir_all(marks.parent().unwrap());
+    }
+
+    async fn an_upstreams_last_stderr_line_is_shown_redacted_printable_and_bounded(db: &TestDatabase) {
+        let marks = temp_marks(&format!("loud-{:?}", db.backend));
+        let app = app_with_secret_slot_and(db, &marks, true, &[("FIXTURE_CRASH_AT_START", "loud")]).await;
+        let acme = app.create_tenant("Acme").await;
+        let body = json!({"catalog_entry_id": "fixture", "secrets": {"FIXTURE_SECRET": SECRET}});
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        let id = installed["id"].as_str().unwrap().to_owned();
+
+        let failed = wait_for(&app, &acme, &id, |u| u["status"] == "failed").await;
+        let error = failed["last_error"].as_str().unwrap_or_default();
+        let (_, line) = error.split_once("its last stderr line: ").unwrap_or_else(|| panic!("{failed}"));
+        assert!(line.starts_with("fixture: the key [redacted] was refused ]0;owned31m [redacted] yyy"), "{error:?}");
+        assert!(!error.contains(&SECRET[..4]), "no part of the secret: {error:?}");
+        assert!(!error.chars().any(char::is_control), "no control characters: {error:?}");
+        assert!(line.chars().count() <= 510, "bounded: {} characters", line.chars().count());
+
+        // Its logs keep the line (escapes and all, for the JSON to carry) but not the secret.
+        let (_, logs) = app.get(&format!("/upstreams/{id}/logs"), &acme.api_key).await;
+        assert!(logs.to_string().contains("the key [redacted] was refused"), "{logs}");
+        assert!(!logs.to_string().contains(SECRET), "{logs}");
         let _ = std::fs::remove_dir_all(marks.parent().unwrap());
     }
 }

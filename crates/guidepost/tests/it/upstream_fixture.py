@@ -28,7 +28,9 @@ With $FIXTURE_TOOLS naming a JSON file (a list of whole tool definitions), each 
 also lists those, as written in the file then; calling one answers `<name> ran`.
 
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
-it writes a line to stderr and exits before answering anything.
+it writes a line to stderr and exits before answering anything; set to `loud`, that line
+carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
+characters more.
 """
 
 import json
@@ -176,6 +178,13 @@ def main():
     if os.environ.get("FIXTURE_TOOLS"):
         with open(os.environ["FIXTURE_TOOLS"]) as f:
             file_tools.extend(json.load(f))
+    if os.environ.get("FIXTURE_CRASH_AT_START") == "loud":
+        secret = os.environ.get("FIXTURE_SECRET", "")
+        line = (f"fixture: the key {secret} was refused \x1b]0;owned\x07\u009b31m "
+                f"{secret[:4]}\x1b{secret[4:]} " + "y" * 3000 + "\n")
+        sys.stderr.buffer.write(line.encode())
+        sys.stderr.flush()
+        sys.exit(2)
     if os.environ.get("FIXTURE_CRASH_AT_START"):
         sys.stderr.write("fixture: cannot open its database (on purpose)\n")
         sys.stderr.flush()

@@ -181,6 +181,47 @@ impl MemberStore for ThisStore {
             .collect()
     }
 
+    async fn record_invitation_send(
+        &self,
+        org: &OrgId,
+        address_key: &str,
+        now: Timestamp,
+        counts_until: Timestamp,
+        cap: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        self.count(3);
+        let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
+        sqlx::query(sqlx::AssertSqlSafe(lock))
+            .bind(org.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS counted FROM member_invitation_sends \
+             WHERE org_id = $1 AND address_key = $2 AND counts_until > $3",
+        )
+        .bind(org.as_str())
+        .bind(address_key)
+        .bind(now.micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.try_get::<i64, _>("counted")? >= cap {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO member_invitation_sends (org_id, address_key, sent_at, counts_until) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org.as_str())
+        .bind(address_key)
+        .bind(now.micros())
+        .bind(counts_until.micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()> {
         sqlx::query(
             "INSERT INTO member_sign_in_codes \
@@ -337,6 +378,11 @@ impl MemberStore for ThisStore {
             .bind(now.micros())
             .execute(self.run())
             .await?;
-        Ok(sessions.rows_affected() + codes.rows_affected())
+        let invitations =
+            sqlx::query("DELETE FROM member_invitation_sends WHERE counts_until <= $1")
+                .bind(now.micros())
+                .execute(self.run())
+                .await?;
+        Ok(sessions.rows_affected() + codes.rows_affected() + invitations.rows_affected())
     }
 }

@@ -99,6 +99,57 @@ async fn an_owner_invites_changes_roles_removes_and_keeps_an_owner(db: &TestData
     assert!(!members.contains("own@acme.example"), "{members}");
 }
 
+/// Invitation mails in the outbox.
+fn invitations(outbox: &std::path::Path) -> usize {
+    std::fs::read_dir(outbox)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|mail| mail.contains("You are invited"))
+        .count()
+}
+
+async fn inviting_and_removing_again_mails_one_address_at_most_five_times_an_hour(
+    db: &TestDatabase,
+) {
+    let app = dashboard_app(db).await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    let mut notices = Vec::new();
+    for round in 0..12 {
+        // Case and +tags reach the same mailbox, and count against it.
+        let address = match round % 3 {
+            0 => "grace@acme.example".to_owned(),
+            1 => "Grace@Acme.example".to_owned(),
+            _ => format!("grace+{round}@acme.example"),
+        };
+        owner.get("/app/members").await.ok();
+        let invited = owner
+            .post("/app/members", &[("email", &address), ("role", "viewer")])
+            .await
+            .redirected_to("/app/members?done=");
+        notices.push(invited.trim_start_matches("/app/members?done=").to_owned());
+        let page = owner.get("/app/members").await;
+        let id = member_id(&page.body, &address.to_lowercase());
+        owner
+            .post(&format!("/app/members/{id}/remove"), &[])
+            .await
+            .redirected_to("/app/members?done=deleted");
+    }
+    assert_eq!(invitations(&app.outbox), 5, "the cap, not one mail per invitation: {notices:?}");
+    assert_eq!(notices[..5], ["invited"; 5], "{notices:?}");
+    assert_eq!(notices[5..], ["invited-unmailed"; 7], "{notices:?}");
+
+    // Held back, the invitation stands all the same, and the owner is told.
+    owner.get("/app/members").await.ok();
+    let held = owner
+        .post("/app/members", &[("email", "grace@acme.example"), ("role", "viewer")])
+        .await
+        .redirected_to("/app/members?done=invited-unmailed");
+    let page = owner.get(&held).await;
+    assert!(page.ok().contains("No invitation mail went out"), "{}", page.body);
+    member_id(&page.body, "grace@acme.example");
+    assert_eq!(invitations(&app.outbox), 5);
+}
+
 /// The id in a member row's action URLs.
 fn member_id(page: &str, email: &str) -> String {
     let row = page
@@ -208,6 +259,7 @@ async fn an_owner_chooses_a_new_keys_scopes(db: &TestDatabase) {
 
 backend_tests!(
     an_owner_invites_changes_roles_removes_and_keeps_an_owner,
+    inviting_and_removing_again_mails_one_address_at_most_five_times_an_hour,
     an_owner_creates_a_key_that_is_shown_once_and_revokes_it,
     an_owner_chooses_a_new_keys_scopes,
 );
