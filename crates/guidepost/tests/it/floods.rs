@@ -1,17 +1,16 @@
 //! Hostile repetition: what a client can send over and over must not multiply work or
 //! state on the server (SPEC §2).
 
-use std::time::Duration;
-
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_testkit::{TestDatabase, backend_tests, within_hang_guard};
 use serde_json::json;
 
 use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, spawn_app_with};
-use crate::walkthrough_runtime::{open_get_stream, unlimited_app};
+use crate::walkthrough_runtime::{expect_chunk, open_get_stream, unlimited_app};
 
 backend_tests! {
     /// 200 `notifications/initialized` in one session, then one tool-list change: the
-    /// session's GET stream hears it once.
+    /// session's GET stream hears it once. Once it was heard the session is closed, which
+    /// ends the stream, so every notification sent is counted without a time window.
     async fn repeated_initialized_notifications_start_one_forwarder(db: &TestDatabase) {
         let (app, tenant, server) = unlimited_app(db).await;
         let (mcp, mut chunks) = open_get_stream(&app).await;
@@ -21,11 +20,19 @@ backend_tests! {
             assert_eq!(answer.status, 202);
         }
         app.seed_walkthrough(&tenant, "First", 1, Some((&server, 0))).await;
-        let mut heard = 0;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, chunks.recv()).await {
-            heard += chunk.matches("notifications/tools/list_changed").count();
-        }
+        let first = expect_chunk(&mut chunks, "notifications/tools/list_changed").await;
+        let closed = mcp.send(mcp.request(reqwest::Method::DELETE)).await;
+        assert!(closed.status.is_success(), "the session closes: {}", closed.status);
+        let rest = within_hang_guard("the stream's end", async {
+            let mut rest = String::new();
+            while let Some(chunk) = chunks.recv().await {
+                rest.push_str(&chunk);
+            }
+            rest
+        })
+        .await
+        .0;
+        let heard = (first + &rest).matches("notifications/tools/list_changed").count();
         assert_eq!(heard, 1, "one change, one notification");
     }
 }
