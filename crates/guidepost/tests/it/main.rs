@@ -12,6 +12,7 @@ mod pg_cluster;
 mod api;
 mod audit_golden;
 mod bad_input;
+mod bench_errors;
 mod browser;
 mod cli_admin;
 mod config_file;
