@@ -23,6 +23,7 @@ mod cross_tenant;
 mod custom_domains;
 mod dashboard;
 mod database_outage;
+mod docs_checker;
 mod faults;
 mod floods;
 mod fuzz_mcp;
