@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 use guidepost_domain::*;
 use guidepost_store::ProgressKey;
 
-/// Entries about servers: short, as a bound on a lost announcement.
-const SERVER_TTL: Duration = Duration::from_secs(10);
 /// End users by tracking id: their email and link to a signed-in person change rarely,
 /// and on the node that changes them the entry is dropped at once.
 const TRACKED_TTL: Duration = Duration::from_secs(15);
@@ -123,11 +121,13 @@ pub(crate) struct NodeCache {
 pub(crate) struct Epoch(u64);
 
 impl NodeCache {
-    pub(crate) fn new() -> Self {
+    /// `server_expiry`: entries about servers, short, as a bound on a lost announcement
+    /// (`PlatformConfig::server_cache_expiry`).
+    pub(crate) fn new(server_expiry: Duration) -> Self {
         Self {
             epoch: AtomicU64::new(0),
-            servers: TtlMap::new(SERVER_TTL, 10_000),
-            offers: TtlMap::new(SERVER_TTL, 10_000),
+            servers: TtlMap::new(server_expiry, 10_000),
+            offers: TtlMap::new(server_expiry, 10_000),
             versions: TtlMap::new(VERSION_TTL, 10_000),
             tracked: TtlMap::new(TRACKED_TTL, 50_000),
             progress: TtlMap::new(PROGRESS_TTL, 50_000),
@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn an_answer_read_across_an_invalidation_is_not_kept() {
-        let cache = NodeCache::new();
+        let cache = NodeCache::new(crate::config::DEFAULT_SERVER_CACHE_EXPIRY);
         let before = cache.epoch();
         cache.forget_servers();
         let offers = Arc::new(Vec::new());

@@ -38,7 +38,10 @@ pub mod webhooks;
 use std::sync::Arc;
 
 pub use caller::{Caller, Permission};
-pub use config::{DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS, PlatformConfig};
+pub use config::{
+    DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS, DEFAULT_SERVER_CACHE_EXPIRY,
+    PlatformConfig,
+};
 pub use error::CoreError;
 use guidepost_store::Store;
 
@@ -84,7 +87,7 @@ impl Platform {
         upstreams: Arc<dyn upstreams::UpstreamRuntime>,
     ) -> (Self, analytics::AnalyticsWriter) {
         let (recorder, writer) = analytics::start(store.clone());
-        let cache = Arc::new(cache::NodeCache::new());
+        let cache = Arc::new(cache::NodeCache::new(config.server_cache_expiry));
         tokio::spawn(forget_what_changed(
             Arc::downgrade(&cache),
             store.tools_changed_feed(),

@@ -53,30 +53,25 @@ impl Drop for Answering {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::pin::pin;
+    use std::task::Poll;
 
     use super::*;
 
+    /// Polled by hand, not timed: `drained` is pending while one request is answered,
+    /// and resolves once both are (within the hang guard, which only catches a hang).
     #[tokio::test]
     async fn drained_waits_for_every_request_being_answered() {
         let in_flight = InFlight::default();
         in_flight.drained().await;
         let first = in_flight.enter();
         let second = in_flight.enter();
-        let waiting = tokio::spawn({
-            let in_flight = in_flight.clone();
-            async move { in_flight.drained().await }
-        });
+        let mut drained = pin!(in_flight.drained());
         drop(first);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            !waiting.is_finished(),
-            "one request is still being answered"
-        );
+        let pending =
+            std::future::poll_fn(|cx| Poll::Ready(drained.as_mut().poll(cx).is_pending())).await;
+        assert!(pending, "one request is still being answered");
         drop(second);
-        tokio::time::timeout(Duration::from_secs(1), waiting)
-            .await
-            .expect("drained once both are answered")
-            .unwrap();
+        guidepost_testkit::within_hang_guard("drained once both are answered", drained).await;
     }
 }

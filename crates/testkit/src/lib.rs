@@ -32,8 +32,19 @@
 //!
 //! Set `GUIDEPOST_TEST_KEEP_DB=1` to keep the databases after the tests (their URLs are
 //! printed) for inspection.
+//!
+//! A test that needs something this machine may lack (PostgreSQL, Podman) asks
+//! [`require_environment`] first: in CI, or with `GUIDEPOST_REQUIRE_ALL=1`, a missing
+//! environment fails the test; elsewhere the skip is recorded and counted (see
+//! [`environment`]). A test waits for what happens eventually with [`eventually`],
+//! never asserting how fast.
 
+pub mod environment;
+pub mod eventually;
 pub mod fuzz;
+
+pub use environment::{all_environments_required, require_environment};
+pub use eventually::{HANG_GUARD, eventually, within_hang_guard};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -126,8 +137,27 @@ impl TestDatabase {
         }
     }
 
+    /// A fresh PostgreSQL database for a test that exists only on PostgreSQL, or `None`
+    /// (the skip recorded) when `GUIDEPOST_TEST_POSTGRES_URL` is not set and PostgreSQL
+    /// may be missing here; see [`require_environment`].
+    ///
+    /// # Panics
+    /// When PostgreSQL is missing and every environment is required, or when the
+    /// database cannot be created.
+    pub async fn require_postgres() -> Option<TestDatabase> {
+        if !require_environment(
+            "PostgreSQL",
+            postgres_url().is_some(),
+            &format!("{POSTGRES_URL_VAR} is not set"),
+        ) {
+            return None;
+        }
+        Some(Self::create(TestBackend::Postgres).await)
+    }
+
     /// Creates a fresh database on `backend`, or `None` when that backend is not
-    /// configured here (PostgreSQL without `GUIDEPOST_TEST_POSTGRES_URL`).
+    /// configured here (PostgreSQL without `GUIDEPOST_TEST_POSTGRES_URL`). Tests use
+    /// [`TestDatabase::require_postgres`] instead, which counts the skip.
     ///
     /// # Panics
     /// When the backend is configured but the database cannot be created.
@@ -292,8 +322,8 @@ fn redact(url: &str) -> String {
 ///
 /// Every test function `async fn name(db: &TestDatabase)` becomes a module `name` holding
 /// two `#[tokio::test]`s, `name::sqlite` and `name::postgres`, each with its own fresh
-/// database. The PostgreSQL test passes, printing
-/// `skipped: GUIDEPOST_TEST_POSTGRES_URL not set`, when that variable is unset. The
+/// database. When `GUIDEPOST_TEST_POSTGRES_URL` is unset the PostgreSQL test fails in CI
+/// and skips (counted) elsewhere, as [`require_environment`] says. The
 /// runtime is multi-threaded (two workers), so tests can exercise real concurrency.
 ///
 /// Two forms. Either the functions inside the macro:
@@ -351,10 +381,7 @@ macro_rules! __backend_test_modules {
             $(#[$meta])*
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(db) =
-                    $crate::TestDatabase::create_if_available($crate::TestBackend::Postgres).await
-                else {
-                    println!("skipped: {} not set", $crate::POSTGRES_URL_VAR);
+                let Some(db) = $crate::TestDatabase::require_postgres().await else {
                     return;
                 };
                 super::$name(&db).await;
@@ -425,11 +452,10 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_databases_are_created_and_dropped() {
-        let Some(server_url) = postgres_url() else {
-            println!("skipped: {POSTGRES_URL_VAR} not set");
+        let Some(db) = TestDatabase::require_postgres().await else {
             return;
         };
-        let db = TestDatabase::create(TestBackend::Postgres).await;
+        let server_url = postgres_url().expect("set, since the database was created");
         let name = db.url.rsplit('/').next().unwrap().to_owned();
         assert!(name.starts_with("gp_test_"), "{}", db.url);
         let mut conn = PgConnection::connect(&db.url)

@@ -2,6 +2,11 @@
 //! session in the session era), run list → select → next × N → status → reset for D
 //! seconds against a walkthrough of N steps; prints throughput and latency per tool,
 //! errors, and store statements per tool call.
+//!
+//! A failed call (no answer, an HTTP error, a JSON-RPC error or a tool error) is counted
+//! apart: calls, calls per second and latencies are of the calls that succeeded. A run
+//! whose errors exceed [`MAX_ERROR_RATE`] of its calls exits non-zero after its report,
+//! so that a figure measured while the target was failing is never taken for a result.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +27,9 @@ use crate::config::Settings;
 use crate::output;
 const SESSION_VERSION: &str = "2025-11-25";
 
+/// The share of failed calls above which a run fails: 0.1 %.
+pub const MAX_ERROR_RATE: f64 = 0.001;
+
 const STATELESS_VERSION: &str = "2026-07-28";
 
 /// What one run measured.
@@ -32,8 +40,12 @@ pub struct BenchReport {
     pub steps: u16,
     pub duration_secs: f64,
     pub tools: Vec<ToolFigures>,
+    /// Calls that succeeded; failed ones are `total_errors`, in no other figure.
     pub total_calls: u64,
     pub total_errors: u64,
+    /// Failed calls over all calls made (succeeded and failed).
+    pub error_rate: f64,
+    /// Succeeded calls per second.
     pub calls_per_sec: f64,
     /// Store statements per tool call, analytics batch writes included.
     pub statements_per_call: Option<f64>,
@@ -48,6 +60,7 @@ pub struct BenchReport {
 #[derive(Debug, Serialize)]
 pub struct ToolFigures {
     pub tool: String,
+    /// Calls that succeeded; the latencies and calls per second are theirs.
     pub calls: u64,
     pub errors: u64,
     pub calls_per_sec: f64,
@@ -57,7 +70,8 @@ pub struct ToolFigures {
     pub max_ms: f64,
 }
 
-/// Latencies (µs) and errors per tool, as one simulated user recorded them.
+/// Latencies (µs) of the calls that succeeded, and failed calls, per tool, as one
+/// simulated user recorded them.
 #[derive(Default)]
 struct Samples {
     latencies: BTreeMap<&'static str, Vec<i64>>,
@@ -164,6 +178,16 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
     output::print(json, &report, render);
     if let Some((running, _dir)) = local {
         running.shutdown().await?;
+    }
+    if report.error_rate > MAX_ERROR_RATE {
+        anyhow::bail!(
+            "{} of {} calls failed ({:.2} %), more than the {:.1} % a run may lose: its figures \
+             measure a failing target",
+            report.total_errors,
+            report.total_calls + report.total_errors,
+            report.error_rate * 100.0,
+            MAX_ERROR_RATE * 100.0
+        );
     }
     Ok(())
 }
@@ -412,14 +436,15 @@ impl SimulatedUser {
             }
             _ => None,
         };
-        self.samples
-            .latencies
-            .entry(tool)
-            .or_default()
-            .push(started.elapsed().as_micros() as i64);
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if outcome.is_none() {
-            *self.samples.errors.entry(tool).or_default() += 1;
+        let took = started.elapsed().as_micros() as i64;
+        // A failure is no throughput, and its latency (often an instant refusal) is not
+        // a call's: it is counted apart.
+        match outcome {
+            Some(_) => {
+                self.samples.latencies.entry(tool).or_default().push(took);
+                self.calls.fetch_add(1, Ordering::Relaxed);
+            }
+            None => *self.samples.errors.entry(tool).or_default() += 1,
         }
         outcome
     }
@@ -444,8 +469,12 @@ fn summarize(
     statements: Option<(f64, f64)>,
 ) -> BenchReport {
     let ms = |us: i64| us as f64 / 1000.0;
-    let tools: Vec<ToolFigures> = samples
-        .latencies
+    let mut latencies = samples.latencies;
+    // A tool whose every call failed still gets its row.
+    for tool in samples.errors.keys() {
+        latencies.entry(tool).or_default();
+    }
+    let tools: Vec<ToolFigures> = latencies
         .into_iter()
         .map(|(tool, mut values)| {
             values.sort_unstable();
@@ -462,6 +491,8 @@ fn summarize(
         })
         .collect();
     let total_calls: u64 = tools.iter().map(|t| t.calls).sum();
+    let total_errors: u64 = samples.errors.values().sum();
+    let attempted = total_calls + total_errors;
     BenchReport {
         era: if args.era == BenchEra::Session {
             "session (2025-11-25)"
@@ -471,7 +502,12 @@ fn summarize(
         users: args.users,
         steps: args.steps,
         duration_secs: elapsed,
-        total_errors: samples.errors.values().sum(),
+        total_errors,
+        error_rate: if attempted == 0 {
+            0.0
+        } else {
+            total_errors as f64 / attempted as f64
+        },
         calls_per_sec: total_calls as f64 / elapsed,
         statements_per_call: statements
             .filter(|_| total_calls > 0)
@@ -502,8 +538,11 @@ fn render(report: &BenchReport) -> String {
         ));
     }
     lines.push(format!(
-        "total: {} calls, {:.1} calls/s, {} errors",
-        report.total_calls, report.calls_per_sec, report.total_errors
+        "total: {} calls succeeded, {:.1} calls/s; {} errors ({:.2} % of calls, counted apart)",
+        report.total_calls,
+        report.calls_per_sec,
+        report.total_errors,
+        report.error_rate * 100.0
     ));
     if let Some(statements) = report.statements_per_call {
         lines.push(format!(
@@ -517,8 +556,8 @@ fn render(report: &BenchReport) -> String {
     }
     if let (Some(floor), Some(share)) = (&report.floor, report.share_of_floor) {
         lines.push(format!(
-            "floor: {} clients of one single-row UPDATE: {:.1} tx/s, p50 {:.2} ms, p99 {:.2} ms",
-            floor.clients, floor.transactions_per_sec, floor.p50_ms, floor.p99_ms
+            "floor: {} clients of one single-row UPDATE: {:.1} tx/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            floor.clients, floor.transactions_per_sec, floor.p50_ms, floor.p99_ms, floor.errors
         ));
         lines.push(format!(
             "the mix reaches {:.0} % of the floor's transactions per second",

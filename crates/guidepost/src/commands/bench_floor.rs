@@ -16,7 +16,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct FloorFigures {
     pub clients: u16,
+    /// Transactions that committed; failed ones are `errors`, in no other figure.
     pub transactions: u64,
+    pub errors: u64,
     pub transactions_per_sec: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -58,23 +60,22 @@ pub async fn measure(
     let loops = rows.into_iter().map(|row| {
         let (store, org): (Arc<dyn Store>, _) = (store.clone(), org.id.clone());
         tokio::spawn(async move {
-            let mut latencies = Vec::new();
+            let (mut latencies, mut errors) = (Vec::new(), 0);
             while Instant::now() < deadline {
                 let at = Instant::now();
-                if store
-                    .floor_write(&org, &row.id, Timestamp::now())
-                    .await
-                    .is_ok()
-                {
-                    latencies.push(at.elapsed().as_micros() as i64);
+                match store.floor_write(&org, &row.id, Timestamp::now()).await {
+                    Ok(()) => latencies.push(at.elapsed().as_micros() as i64),
+                    Err(_) => errors += 1,
                 }
             }
-            latencies
+            (latencies, errors)
         })
     });
-    let mut latencies = Vec::new();
+    let (mut latencies, mut errors) = (Vec::new(), 0);
     for done in futures::future::join_all(loops).await {
-        latencies.extend(done.context("a floor client panicked")?);
+        let (client_latencies, client_errors) = done.context("a floor client panicked")?;
+        latencies.extend(client_latencies);
+        errors += client_errors;
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
@@ -82,6 +83,7 @@ pub async fn measure(
     Ok(FloorFigures {
         clients,
         transactions: latencies.len() as u64,
+        errors,
         transactions_per_sec: latencies.len() as f64 / elapsed,
         p50_ms: ms(percentile(&latencies, 50.0)),
         p99_ms: ms(percentile(&latencies, 99.0)),

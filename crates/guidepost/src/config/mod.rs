@@ -159,6 +159,7 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         private_package_entries: args.private_package_entries,
         container_images: container_images(&args.container_images)?,
         max_server_tools: args.max_server_tools as usize,
+        server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
     })
 }
 

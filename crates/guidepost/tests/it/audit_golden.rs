@@ -405,6 +405,14 @@ backend_tests! {
         };
         run_script(&mut script).await;
         let log = script.audit_log().await;
+        // The kinds docs/SECURITY.md promises are logged, named here so that a re-blessed
+        // golden file cannot drop one (a change that is not quarantined, `tool.changed`,
+        // is `gateway_pinning::a_changed_definition_is_quarantined_until_approved`'s).
+        let actions: BTreeSet<&str> = log.iter().filter_map(|e| e["action"].as_str()).collect();
+        for kind in ["upstream.installed", "upstream.uninstalled", "upstream.attached", "upstream.detached",
+            "tool.discovered", "tool.quarantined", "tool.approved", "tool.rejected"] {
+            assert!(actions.contains(kind), "no {kind} in the log: {actions:?}");
+        }
         assert_golden(&render(&log));
     }
 }

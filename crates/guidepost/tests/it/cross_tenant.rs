@@ -53,7 +53,7 @@ backend_tests! {
         let app = spawn_app(db).await;
         let a = app.create_tenant("A").await;
         let b = app.create_tenant("B").await;
-        app.create_server(&a, "server-a", json!({"support_tool_enabled": false})).await;
+        let a_server = app.create_server(&a, "server-a", json!({"support_tool_enabled": false})).await;
         app.create_server(&b, "server-b", json!({})).await;
 
         // A's host offers A's configuration, not B's.
@@ -70,14 +70,21 @@ backend_tests! {
         hijack.session = b_session.session.clone();
         assert_eq!(hijack.call(3, "tools/list", json!({})).await.status, StatusCode::NOT_FOUND);
 
-        // The same tracking id on A and B names two different end users.
+        // The same tracking id on A and B names two different end users: each organization
+        // has exactly one, its own, and A's has no email although B's has.
+        let a_server_id = a_server["id"].as_str().unwrap();
+        let w = app.seed_walkthrough(&a, "Intro", 1, Some((a_server_id, 0))).await;
         let on_a = RawMcp::new(format!("{}?tracking_id=same", app.mcp_path_url("server-a")), STATELESS_ERA);
-        on_a.call_tool(4, "nothing", json!({})).await;
+        on_a.call_tool(4, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured();
         let on_b = RawMcp::new(format!("{}?tracking_id=same", app.mcp_path_url("server-b")), STATELESS_ERA);
-        on_b.call_tool(5, "get_support", json!({"title": "t", "problem_description": "d", "email": "same@b.example"})).await;
+        on_b.call_tool(5, "get_support", json!({"title": "t", "problem_description": "d", "email": "same@b.example"})).await.structured();
         let (_, a_users) = app.get("/end-users?tracking_id=same", &a.api_key).await;
         let (_, b_users) = app.get("/end-users?tracking_id=same", &b.api_key).await;
-        assert_ne!(a_users["items"][0]["id"], b_users["items"][0]["id"]);
-        assert_eq!(a_users["items"][0]["email"], serde_json::Value::Null, "B's email does not leak to A");
+        let (a_users, b_users) = (a_users["items"].as_array().unwrap(), b_users["items"].as_array().unwrap());
+        assert_eq!((a_users.len(), b_users.len()), (1, 1), "one end user each: {a_users:?} {b_users:?}");
+        assert!(a_users[0]["id"].is_string(), "{a_users:?}");
+        assert_ne!(a_users[0]["id"], b_users[0]["id"]);
+        assert_eq!(b_users[0]["email"], "same@b.example", "{b_users:?}");
+        assert_eq!(a_users[0]["email"], serde_json::Value::Null, "B's email does not leak to A");
     }
 }

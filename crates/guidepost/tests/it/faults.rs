@@ -58,8 +58,7 @@ async fn advance_until_refused(url: String, walkthrough: String) -> usize {
 
 #[tokio::test]
 async fn a_node_killed_mid_walkthrough_loses_no_acknowledged_step() {
-    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
-        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+    let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
     let walkthrough = seeded_and_stopped(&db, 1000).await.walkthrough;

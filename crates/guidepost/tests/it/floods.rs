@@ -1,17 +1,16 @@
 //! Hostile repetition: what a client can send over and over must not multiply work or
 //! state on the server (SPEC §2).
 
-use std::time::Duration;
-
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_testkit::{TestDatabase, backend_tests, within_hang_guard};
 use serde_json::json;
 
 use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, spawn_app_with};
-use crate::walkthrough_runtime::{open_get_stream, unlimited_app};
+use crate::walkthrough_runtime::{expect_chunk, open_get_stream, unlimited_app};
 
 backend_tests! {
     /// 200 `notifications/initialized` in one session, then one tool-list change: the
-    /// session's GET stream hears it once.
+    /// session's GET stream hears it once. Once it was heard the session is closed, which
+    /// ends the stream, so every notification sent is counted without a time window.
     async fn repeated_initialized_notifications_start_one_forwarder(db: &TestDatabase) {
         let (app, tenant, server) = unlimited_app(db).await;
         let (mcp, mut chunks) = open_get_stream(&app).await;
@@ -21,11 +20,19 @@ backend_tests! {
             assert_eq!(answer.status, 202);
         }
         app.seed_walkthrough(&tenant, "First", 1, Some((&server, 0))).await;
-        let mut heard = 0;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, chunks.recv()).await {
-            heard += chunk.matches("notifications/tools/list_changed").count();
-        }
+        let first = expect_chunk(&mut chunks, "notifications/tools/list_changed").await;
+        let closed = mcp.send(mcp.request(reqwest::Method::DELETE)).await;
+        assert!(closed.status.is_success(), "the session closes: {}", closed.status);
+        let rest = within_hang_guard("the stream's end", async {
+            let mut rest = String::new();
+            while let Some(chunk) = chunks.recv().await {
+                rest.push_str(&chunk);
+            }
+            rest
+        })
+        .await
+        .0;
+        let heard = (first + &rest).matches("notifications/tools/list_changed").count();
         assert_eq!(heard, 1, "one change, one notification");
     }
 }
@@ -68,28 +75,57 @@ backend_tests! {
 
     /// H1: past the per-address cap, the longest idle session leaves this node's memory
     /// and comes back from the store when it is used again.
+    /// Each cap alone: per address (4 sessions from one address, cap 2), per server (3
+    /// on one server and 2 on another, cap 2: only the first server's oldest goes) and
+    /// per node (the same 5, cap 3). Every evicted session answers again.
     async fn sessions_past_the_cap_leave_memory_and_come_back(db: &TestDatabase) {
-        let app = spawn_app_with(db, |s| {
-            s.mcp.rate_limits.per_ip_per_minute = 0;
-            s.mcp.session_caps.per_ip = 2;
-        })
-        .await;
-        let tenant = app.create_tenant("Acme").await;
-        app.create_server(&tenant, "acme", json!({})).await;
-        let mut sessions = Vec::new();
-        for _ in 0..4 {
-            let mut mcp = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
-            mcp.initialize().await;
-            sessions.push(mcp);
-        }
-        let metrics = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
-        let evicted = metrics.lines().find(|l| l.starts_with("guidepost_mcp_sessions_evicted_total"));
-        assert_eq!(evicted, Some("guidepost_mcp_sessions_evicted_total 2"), "{metrics}");
-        for (id, mcp) in sessions.iter().enumerate() {
-            let answer = mcp.call(10 + id as i64, "tools/list", json!({})).await;
-            assert_eq!(answer.status, 200, "session {id}: {}", answer.body);
+        let caps = [("per address", (2, 100, 100), [4, 0], 2), ("per server", (100, 2, 100), [3, 2], 1),
+            ("per node", (100, 100, 3), [3, 2], 2)];
+        for (n, (cap, (per_ip, per_server, per_node), opened, expected)) in caps.into_iter().enumerate() {
+            let app = spawn_app_with(db, |s| {
+                s.mcp.rate_limits.per_ip_per_minute = 0;
+                s.mcp.session_caps.per_ip = per_ip;
+                s.mcp.session_caps.per_server = per_server;
+                s.mcp.session_caps.per_node = per_node;
+            })
+            .await;
+            let tenant = app.create_tenant(&format!("Acme {cap}")).await;
+            let slugs = [format!("acme-{n}"), format!("beta-{n}")];
+            let before = evicted_so_far(&app).await;
+            let mut sessions = Vec::new();
+            for (slug, count) in slugs.iter().zip(opened) {
+                app.create_server(&tenant, slug, json!({})).await;
+                for _ in 0..count {
+                    let mut mcp = RawMcp::new(app.mcp_path_url(slug), SESSION_ERA);
+                    mcp.initialize().await;
+                    sessions.push(mcp);
+                }
+            }
+            // The counter is the process's: what this node evicted is the difference.
+            assert_eq!(evicted_so_far(&app).await - before, expected, "{cap}");
+            for (id, mcp) in sessions.iter().enumerate() {
+                let answer = mcp.call(10 + id as i64, "tools/list", json!({})).await;
+                assert_eq!(answer.status, 200, "{cap}, session {id}: {}", answer.body);
+            }
         }
     }
+}
+
+/// Sessions evicted from memory so far, by `/metrics` (counted for the whole process).
+async fn evicted_so_far(app: &crate::helpers::TestApp) -> u64 {
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("guidepost_mcp_sessions_evicted_total "))
+        .map_or(0, |value| value.trim().parse().unwrap())
 }
 
 /// Sends `tools/list` as if forwarded for `client`.

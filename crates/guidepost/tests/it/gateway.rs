@@ -291,6 +291,14 @@ backend_tests! {
             let (status, problem) = add(body).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{spec}: {problem}");
         }
+        // Each variable that steers how programs load is refused by name.
+        for (n, variable) in ["PATH", "NODE_OPTIONS", "NODE_PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"].into_iter().enumerate() {
+            let spec = json!({"runtime": "npm", "package": "left-pad", "version": "1.3.0", "env": {variable: "/tmp/x"}});
+            let body = json!({"id": format!("loader-{n}"), "name": "Bad", "description": "", "spec": spec});
+            let (status, problem) = add(body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{variable}: {problem}");
+            assert!(problem.to_string().contains(&format!("\\\"{variable}\\\" cannot be set")), "{variable}: {problem}");
+        }
 
         // Without the operator's opt-in, an organization's own package runs in a container,
         // of an image the operator allows.

@@ -35,8 +35,7 @@ async fn containers_of(upstream: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_upstream_runs_within_its_limits() {
-    if !podman::available() {
-        println!("skipped: podman is not installed (scripts/install-test-tools installs it)");
+    if !podman::required() {
         return;
     }
     let podman = Podman::start().await;
@@ -181,8 +180,7 @@ async fn a_container_upstream_runs_within_its_limits() {
 /// reached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
-    if !podman::available() {
-        println!("skipped: podman is not installed (scripts/install-test-tools installs it)");
+    if !podman::required() {
         return;
     }
     let podman = Podman::start().await;

@@ -70,6 +70,9 @@ backend_tests! {
         let position = |action: &str| events.iter().position(|(a, _)| a == action).unwrap_or_else(|| panic!("no {action}: {events:?}"));
         assert!(position("tool.approved") < position("tool.quarantined"), "newest first: {events:?}");
         assert!(position("upstream.attached") < position("upstream.installed"), "{events:?}");
+        // The return to the approved definition is a change, not a quarantine.
+        assert!(position("tool.changed") < position("tool.approved"), "{events:?}");
+        assert!(position("tool.quarantined") < position("tool.discovered"), "{events:?}");
         assert!(events[position("tool.approved")].1.starts_with("api_key:key_"), "{events:?}");
         assert_eq!(events[position("tool.quarantined")].1, "platform");
         let other = f.app.create_tenant("Other").await;

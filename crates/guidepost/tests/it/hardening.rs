@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests, eventually};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -151,6 +151,56 @@ async fn stalled_headers_and_bodies_are_cut_off() {
         Content-Length: 100\r\n\r\n{\"jsonrpc\"";
     let answer = slow_client(&app, stalled_body).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+/// Few large bodies are read at once (four per node): four clients that announce a large
+/// body and stall hold every turn, so a fifth large one waits its turn and is told to
+/// retry (503), while a small request answers at once; once they are gone, a large one
+/// answers again.
+#[tokio::test]
+async fn only_a_few_large_bodies_are_read_at_once() {
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let app = spawn_app_with(&db, |s| {
+        s.body_read_timeout = Duration::from_secs(300);
+        s.mcp.rate_limits.per_ip_per_minute = 0;
+    })
+    .await;
+    let tenant = app.create_tenant("Acme").await;
+    app.create_server(&tenant, "acme", json!({})).await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut tcp = tokio::net::TcpStream::connect(app.app.addr).await.unwrap();
+        let head = "POST /s/acme/mcp HTTP/1.1\r\nHost: localhost\r\n\
+            Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+            Content-Length: 100000\r\n\r\n{\"jsonrpc\"";
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(tcp);
+    }
+    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    let large = json!({"padding": "x".repeat(100_000)});
+    // The stalled four take their turns as the server reads their headers: a large call
+    // that slipped in before them answers, the next waits and is refused.
+    let refused = eventually(
+        "a large body refused while four are in flight",
+        async || mcp.call(1, "tools/list", large.clone()).await.status == 503,
+    )
+    .await;
+    eprintln!(
+        "[hardening] the fifth large body was refused after {} ms",
+        refused.as_millis()
+    );
+    let small = mcp.call(2, "tools/list", json!({})).await;
+    assert_eq!(
+        small.status, 200,
+        "a small request does not wait: {}",
+        small.body
+    );
+    drop(stalled);
+    eventually(
+        "a large body read again once the four are gone",
+        async || mcp.call(3, "tools/list", large.clone()).await.status == 200,
+    )
+    .await;
 }
 
 /// The `ms_…` server record of a slug, read below the API.

@@ -13,13 +13,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A fresh cluster, started; `None` (with the reason printed) when this machine has
-    /// no PostgreSQL server programs.
+    /// A fresh cluster, started; `None` (the skip recorded) when this machine has no
+    /// PostgreSQL server programs and may lack them (see `require_environment`).
     pub fn create() -> Option<Self> {
-        let Some(bin) = server_programs() else {
-            println!("skipped: no PostgreSQL server programs (initdb, pg_ctl) here");
+        let bin = server_programs();
+        if !guidepost_testkit::require_environment(
+            "PostgreSQL's server programs",
+            bin.is_some(),
+            "no initdb and pg_ctl (from pg_config --bindir or /usr/lib/postgresql/*/bin)",
+        ) {
             return None;
-        };
+        }
+        let bin = bin.expect("checked above");
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "guidepost-pg-{}-{}",

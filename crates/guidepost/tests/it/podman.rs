@@ -23,8 +23,17 @@ impl Drop for Podman {
     }
 }
 
-/// Whether Podman is installed (CI installs it; elsewhere the container tests skip).
-pub fn available() -> bool {
+/// Whether Podman is installed; when it is not, the container tests fail in CI (which
+/// installs it) and skip, counted, elsewhere (see `require_environment`).
+pub fn required() -> bool {
+    guidepost_testkit::require_environment(
+        "Podman",
+        installed(),
+        "podman is not on PATH (scripts/install-test-tools installs it)",
+    )
+}
+
+fn installed() -> bool {
     std::process::Command::new("podman")
         .arg("--version")
         .stdout(Stdio::null())

@@ -3,9 +3,7 @@
 //! both eras; a tool-list change made through one node reaches the streams held on the
 //! other two.
 
-use std::time::Duration;
-
-use guidepost_testkit::{TestBackend, TestDatabase};
+use guidepost_testkit::TestDatabase;
 use serde_json::json;
 
 use tokio::process::Child;
@@ -18,8 +16,7 @@ use crate::walkthrough_runtime::{expect_chunk, open_get_stream_at, open_listen_a
 
 #[tokio::test]
 async fn a_session_continues_on_another_node() {
-    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
-        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+    let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
     // Create the tenant with an in-process app, then stop it: the nodes are processes.
@@ -145,8 +142,7 @@ async fn walk_round_robin(
 
 #[tokio::test]
 async fn a_walkthrough_is_walked_one_request_per_node_in_turn_in_both_eras() {
-    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
-        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+    let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
     let (nodes, Seeded { walkthrough, .. }) = three_nodes_with_a_walkthrough(&db, 20).await;
@@ -172,8 +168,7 @@ async fn a_walkthrough_is_walked_one_request_per_node_in_turn_in_both_eras() {
 
 #[tokio::test]
 async fn a_tool_list_change_through_one_node_reaches_streams_held_on_the_other_two() {
-    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
-        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+    let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
     let (nodes, Seeded { tenant, server, .. }) = three_nodes_with_a_walkthrough(&db, 1).await;
@@ -193,9 +188,8 @@ async fn a_tool_list_change_through_one_node_reaches_streams_held_on_the_other_t
         .status();
     assert_eq!(status, 200);
     for (n, (_session, stream, listen)) in held.iter_mut().enumerate() {
-        let limit = Duration::from_secs(5);
-        expect_chunk(stream, "notifications/tools/list_changed", limit).await;
-        expect_chunk(listen, "notifications/tools/list_changed", limit).await;
+        expect_chunk(stream, "notifications/tools/list_changed").await;
+        expect_chunk(listen, "notifications/tools/list_changed").await;
         println!(
             "node {}: GET stream and subscriptions/listen heard the change",
             n + 2

@@ -124,7 +124,9 @@ backend_tests! {
         let raw = browser.get(&url).send().await.unwrap();
         let set = raw.headers()["set-cookie"].to_str().unwrap().to_owned();
         assert!(set.starts_with("gp_login="), "{set}");
-        assert!(set.contains("; Path=/s/acme;") && set.contains("HttpOnly"), "scoped to the issuer: {set}");
+        assert!(set.contains("; Path=/s/acme;"), "scoped to the issuer: {set}");
+        let attributes: Vec<&str> = set.split("; ").skip(1).collect();
+        assert!(attributes.contains(&"HttpOnly") && attributes.contains(&"SameSite=Lax"), "{set}");
         let mut person = oauth.person("ada@example.com");
         let mut logins = Vec::new();
         for _ in 0..6 {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
+use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
 use crate::gateway_fixture::{fixture, fixture_with, text_of, wait_for_mark};
@@ -70,10 +70,12 @@ backend_tests! {
         assert_eq!(quick.body["result"]["resultType"], "complete", "{}", quick.body);
         assert_eq!(text_of(&quick.body), "at once");
 
+        // A call far longer than any wait here: the task is still working when asked,
+        // which shows the request did not wait for the call (how long it took is printed).
         let started = Instant::now();
-        let answer = call_accepting_tasks(&f.mcp, "fx__slow", json!({"seconds": 2.5, "steps": 1})).await;
+        let answer = call_accepting_tasks(&f.mcp, "fx__slow", json!({"seconds": 12, "steps": 1})).await;
         let task = started_task(&answer);
-        assert!(started.elapsed() < Duration::from_secs(2), "the request did not wait for the call");
+        eprintln!("[tasks] a 12 s call answered as a task after {} ms", started.elapsed().as_millis());
         let now = task_request(&f.mcp, "tasks/get", &task).await;
         assert_eq!(now.body["result"]["status"], "working", "{}", now.body);
         assert_eq!(now.body["result"]["resultType"], "complete");
@@ -87,7 +89,7 @@ backend_tests! {
         let slow = calls.iter().find(|c| c["tool_name"] == "fx__slow").expect("the task's call is recorded");
         assert_eq!(slow["is_error"], false, "{slow}");
         assert_eq!(slow["upstream_id"], f.upstream.as_str(), "{slow}");
-        assert!(slow["duration_us"].as_i64().unwrap() >= 2_000_000, "{slow}");
+        assert!(slow["duration_us"].as_i64().unwrap() >= 12_000_000, "{slow}");
 
         // A client that does not accept tasks gets its answer within the request.
         let waited = f.mcp.call_tool(3, "fx__slow", json!({"seconds": 1.3, "steps": 1})).await;
@@ -163,8 +165,7 @@ backend_tests! {
 /// the other node stops the call on the first.
 #[tokio::test]
 async fn the_python_client_follows_a_task_on_another_node_until_its_result() {
-    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
-        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+    let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
     let f = fixture(&db, "acme", 60_000).await;

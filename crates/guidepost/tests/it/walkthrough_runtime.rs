@@ -2,10 +2,8 @@
 //! not grow with the number of steps, list-changed notifications in both eras and
 //! across nodes, and the official Python client walking a walkthrough.
 
-use std::time::Duration;
-
 use futures::future::join_all;
-use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
+use guidepost_testkit::{TestDatabase, backend_tests, within_hang_guard};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -116,23 +114,26 @@ pub(crate) fn stream_chunks(mut response: reqwest::Response) -> mpsc::UnboundedR
     receiver
 }
 
-/// Waits up to `limit` for a chunk that contains `needle`.
+/// Waits for a chunk that contains `needle` (failing only on a hang, see
+/// `guidepost_testkit::HANG_GUARD`), and prints how long it took.
 pub(crate) async fn expect_chunk(
     chunks: &mut mpsc::UnboundedReceiver<String>,
     needle: &str,
-    limit: Duration,
 ) -> String {
-    let found = tokio::time::timeout(limit, async {
+    let found = async {
         while let Some(chunk) = chunks.recv().await {
             if chunk.contains(needle) {
                 return chunk;
             }
         }
         panic!("the stream ended before {needle}");
-    });
-    found
-        .await
-        .unwrap_or_else(|_| panic!("no {needle} within {limit:?}"))
+    };
+    let (chunk, took) = within_hang_guard(needle, found).await;
+    eprintln!(
+        "[stream] {needle} heard after waiting {} ms",
+        took.as_millis()
+    );
+    chunk
 }
 
 /// Opens a session-era GET stream and waits until the server has primed it.
@@ -152,9 +153,7 @@ pub(crate) async fn open_get_stream_at(url: String) -> (RawMcp, mpsc::UnboundedR
         .unwrap();
     assert_eq!(response.status(), 200);
     let mut chunks = stream_chunks(response);
-    tokio::time::timeout(Duration::from_secs(5), chunks.recv())
-        .await
-        .expect("the stream is primed");
+    within_hang_guard("the stream primed", chunks.recv()).await;
     (mcp, chunks)
 }
 
@@ -181,12 +180,7 @@ pub(crate) async fn open_listen_at(url: String) -> mpsc::UnboundedReceiver<Strin
         .unwrap();
     assert_eq!(response.status(), 200);
     let mut chunks = stream_chunks(response);
-    expect_chunk(
-        &mut chunks,
-        "notifications/subscriptions/acknowledged",
-        Duration::from_secs(5),
-    )
-    .await;
+    expect_chunk(&mut chunks, "notifications/subscriptions/acknowledged").await;
     chunks
 }
 
@@ -251,7 +245,7 @@ backend_tests! {
         assert!(!tool_names(&mcp.call(1, "tools/list", json!({})).await).contains(&"list_walkthroughs".to_owned()));
 
         app.seed_walkthrough(&tenant, "First", 2, Some((&server, 0))).await;
-        expect_chunk(&mut chunks, "notifications/tools/list_changed", Duration::from_secs(1)).await;
+        expect_chunk(&mut chunks, "notifications/tools/list_changed").await;
         let names = tool_names(&mcp.call(2, "tools/list", json!({})).await);
         assert_eq!(names[..5], ["list_walkthroughs", "select_walkthrough", "next_walkthrough_step",
             "get_walkthrough_status", "reset_walkthrough_progress"]);
@@ -261,7 +255,7 @@ backend_tests! {
         let (app, tenant, server) = unlimited_app(db).await;
         let mut chunks = open_listen(&app).await;
         app.seed_walkthrough(&tenant, "First", 2, Some((&server, 0))).await;
-        expect_chunk(&mut chunks, "notifications/tools/list_changed", Duration::from_secs(1)).await;
+        expect_chunk(&mut chunks, "notifications/tools/list_changed").await;
         let listed = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
         assert!(tool_names(&listed).contains(&"list_walkthroughs".to_owned()));
     }
@@ -306,8 +300,7 @@ backend_tests! {
 /// other, in both eras (PostgreSQL LISTEN/NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_cross_nodes() {
-    let Some(db) = TestDatabase::create_if_available(TestBackend::Postgres).await else {
-        println!("skipped: GUIDEPOST_TEST_POSTGRES_URL not set");
+    let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
     let (author_node, tenant, server) = unlimited_app(&db).await;
@@ -318,16 +311,6 @@ async fn notifications_cross_nodes() {
     author_node
         .seed_walkthrough(&tenant, "Across", 1, Some((&server, 0)))
         .await;
-    expect_chunk(
-        &mut session_chunks,
-        "notifications/tools/list_changed",
-        Duration::from_secs(1),
-    )
-    .await;
-    expect_chunk(
-        &mut listen_chunks,
-        "notifications/tools/list_changed",
-        Duration::from_secs(1),
-    )
-    .await;
+    expect_chunk(&mut session_chunks, "notifications/tools/list_changed").await;
+    expect_chunk(&mut listen_chunks, "notifications/tools/list_changed").await;
 }

@@ -279,6 +279,29 @@ backend_tests! {
         assert!(problem.to_string().contains("at most 10"), "{problem}");
     }
 
+    /// The secret is stored sealed with the master key: a node with another key cannot
+    /// open it, so it signs nothing and sends nothing (a secret stored in the clear, or
+    /// under a key of its own, would be sent).
+    async fn a_webhook_secret_is_stored_sealed_with_the_master_key(db: &TestDatabase) {
+        let (addr, received) = receiving(204).await;
+        let sealing = spawn_app_with(db, settings(20, 1)).await;
+        let acme = sealing.create_tenant("Acme").await;
+        let (hook, _) = create_webhook(&sealing, &acme, &format!("http://{addr}/hook")).await;
+        sealing.app.shutdown().await.unwrap();
+
+        let other_key = spawn_app_with(db, |s| {
+            settings(20, 1)(s);
+            s.platform.master_key = Some(MasterKey::from_bytes([7; 32]));
+        })
+        .await;
+        let (status, _) = other_key.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.api_key, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let failed = newest_delivery_when(&other_key, &acme, &hook, "the ping", |d| d["status"] == "failed").await;
+        let error = failed["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("secret cannot be opened") && error.contains("sealed with"), "{failed}");
+        assert!(received.lock().unwrap().is_empty(), "nothing was sent");
+    }
+
     async fn the_outbound_fence_keeps_deliveries_off_private_addresses(db: &TestDatabase) {
         let (addr, received) = receiving(200).await;
         let port = addr.port();
