@@ -67,7 +67,10 @@ mod tests {
         let long = format!("{}{}", "x".repeat(MAX_CHARS - 4), "sk-live-4242 and more");
         let cut = shown(&long, &secrets);
         assert!(cut.chars().count() <= MAX_CHARS + 2, "{cut}");
-        assert!(!cut.contains("sk-l"), "no start of a secret at the cut: {cut}");
+        assert!(
+            !cut.contains("sk-l"),
+            "no start of a secret at the cut: {cut}"
+        );
         assert!(cut.ends_with("[red …"), "{cut}");
         assert_eq!(shown("plain words", &[]), "plain words");
         assert_eq!(redacted("sk-live-4242\u{7}", &secrets), "[redacted]\u{7}");

@@ -29,7 +29,11 @@ pub(crate) async fn check_reachable(url: &str, allow_private: bool) -> Result<()
         }
         None => return Err(format!("{url} names no host")),
     };
-    if addresses.is_empty() || !addresses.iter().all(|ip| guidepost_outbound::is_public(*ip)) {
+    if addresses.is_empty()
+        || !addresses
+            .iter()
+            .all(|ip| guidepost_outbound::is_public(*ip))
+    {
         return Err(format!(
             "{host} is not on a public address; HTTP upstreams are reached on public addresses only"
         ));
@@ -55,8 +59,14 @@ mod tests {
             "https://127.0.0.1/mcp",
         ] {
             let refused = check_reachable(private, false).await.unwrap_err();
-            assert!(refused.contains("is not on a public address"), "{private}: {refused}");
-            assert!(!refused.contains('['), "no brackets for a resolver: {refused}");
+            assert!(
+                refused.contains("is not on a public address"),
+                "{private}: {refused}"
+            );
+            assert!(
+                !refused.contains('['),
+                "no brackets for a resolver: {refused}"
+            );
         }
         assert_eq!(check_reachable("http://[::1]:8080/mcp", true).await, Ok(()));
         let plain = check_reachable("http://[2606:4700::1111]/mcp", false).await;

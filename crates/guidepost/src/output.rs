@@ -18,8 +18,7 @@ pub fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> Strin
     let out = if json {
         // serde_json escapes C0 controls in strings but leaves DEL and the C1 controls
         // raw; those can appear only inside strings, where `\u00XX` is their JSON escape.
-        let pretty =
-            serde_json::to_string_pretty(value).expect("command results always serialize");
+        let pretty = serde_json::to_string_pretty(value).expect("command results always serialize");
         escaped(&pretty, |c, out| {
             let _ = write!(out, "\\u{:04x}", u32::from(c));
         })

@@ -125,7 +125,10 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
     let walkthrough = prepare(&http, &base, &api_key, &slug, args.steps).await?;
     output::note!(
         "bench: {} users, {} steps, {} s, {:?} era against {base}/s/{slug}/mcp",
-        args.users, args.steps, args.duration, args.era
+        args.users,
+        args.steps,
+        args.duration,
+        args.era
     );
     let statements_before = statements(&http, &base).await;
     let commits_before = match &floor_store {

@@ -134,18 +134,29 @@ async fn inviting_and_removing_again_mails_one_address_at_most_five_times_an_hou
             .await
             .redirected_to("/app/members?done=deleted");
     }
-    assert_eq!(invitations(&app.outbox), 5, "the cap, not one mail per invitation: {notices:?}");
+    assert_eq!(
+        invitations(&app.outbox),
+        5,
+        "the cap, not one mail per invitation: {notices:?}"
+    );
     assert_eq!(notices[..5], ["invited"; 5], "{notices:?}");
     assert_eq!(notices[5..], ["invited-unmailed"; 7], "{notices:?}");
 
     // Held back, the invitation stands all the same, and the owner is told.
     owner.get("/app/members").await.ok();
     let held = owner
-        .post("/app/members", &[("email", "grace@acme.example"), ("role", "viewer")])
+        .post(
+            "/app/members",
+            &[("email", "grace@acme.example"), ("role", "viewer")],
+        )
         .await
         .redirected_to("/app/members?done=invited-unmailed");
     let page = owner.get(&held).await;
-    assert!(page.ok().contains("No invitation mail went out"), "{}", page.body);
+    assert!(
+        page.ok().contains("No invitation mail went out"),
+        "{}",
+        page.body
+    );
     member_id(&page.body, "grace@acme.example");
     assert_eq!(invitations(&app.outbox), 5);
 }
