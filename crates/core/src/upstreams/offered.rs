@@ -155,5 +155,5 @@ pub async fn call(
             progress,
         )
         .await?;
-    Ok(super::results::filter(platform, offered, answer).await)
+    Ok(super::results::filter(platform, &offered.upstream, &offered.tool, answer).await)
 }

@@ -12,7 +12,6 @@ use guidepost_domain::*;
 use serde_json::{Map, Value};
 
 use super::audit::{About, record};
-use super::offered::OfferedTool;
 use super::runtime::UpstreamAnswer;
 use crate::Platform;
 
@@ -39,18 +38,19 @@ impl FindingGate {
     }
 }
 
-/// The answer as the organization lets it reach the agent. The common answer, without
-/// hidden characters, costs one scan and no store statement.
+/// `upstream`'s answer for `tool` as the organization lets it reach the agent. The
+/// common answer, without hidden characters, costs one scan and no store statement.
 pub(crate) async fn filter(
     platform: &Platform,
-    offered: &OfferedTool,
+    upstream: &Upstream,
+    tool: &str,
     mut answer: UpstreamAnswer,
 ) -> UpstreamAnswer {
     let found = hidden_in_answer(&answer);
     if found == 0 {
         return answer;
     }
-    let org = &offered.upstream.org_id;
+    let org = &upstream.org_id;
     // Unknown (the store failed): the safe side, stripped.
     let keep_raw = platform
         .store
@@ -63,16 +63,16 @@ pub(crate) async fn filter(
             strip_value(structured);
         }
     }
-    if platform.result_findings.due(&offered.upstream_id) {
+    if platform.result_findings.due(&upstream.id) {
         let about = About {
-            upstream: Some(&offered.upstream_id),
-            tool: Some(&offered.tool),
+            upstream: Some(&upstream.id),
+            tool: Some(tool),
             detail: serde_json::json!({"hidden_characters": found, "kept_raw": keep_raw}),
             ..Default::default()
         };
         let action = "upstream.result_hidden_characters";
         if let Err(error) = record(platform, org, &Actor::Platform, action, about).await {
-            tracing::warn!(upstream = %offered.upstream_id, %error, "could not record a result finding");
+            tracing::warn!(upstream = %upstream.id, %error, "could not record a result finding");
         }
     }
     answer
