@@ -225,6 +225,41 @@ async fn sessions_are_found_by_hash_until_they_end_and_follow_their_member(db: &
     );
 }
 
+async fn invitation_mails_are_counted_per_organization_and_mailbox_until_they_lapse(
+    db: &TestDatabase,
+) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let globex = new_org(&store, "Globex").await;
+    let send = |org: &OrgId, at: i64| {
+        let store = store.clone();
+        let org = org.clone();
+        async move {
+            store
+                .record_invitation_send(&org, "grace@acme.example", secs(at), secs(at + 100), 2)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(send(&acme, 0).await);
+    assert!(send(&acme, 10).await);
+    assert!(!send(&acme, 20).await, "the cap");
+    assert!(
+        send(&globex, 20).await,
+        "another organization counts its own"
+    );
+    assert!(!send(&acme, 99).await, "the first still counts");
+    assert!(send(&acme, 100).await, "the first lapsed");
+    // The sweep forgets what no longer counts: acme's first two, globex's one.
+    assert_eq!(
+        store
+            .delete_expired_dashboard_state(secs(120))
+            .await
+            .unwrap(),
+        3
+    );
+}
+
 async fn calls_are_counted_per_bucket_for_their_organization_and_server(db: &TestDatabase) {
     let store = open(db).await;
     let acme = new_org(&store, "Acme").await;
@@ -273,5 +308,6 @@ async fn calls_are_counted_per_bucket_for_their_organization_and_server(db: &Tes
 backend_tests!(
     members_belong_to_one_organization_and_sign_in_codes_work_once,
     sessions_are_found_by_hash_until_they_end_and_follow_their_member,
+    invitation_mails_are_counted_per_organization_and_mailbox_until_they_lapse,
     calls_are_counted_per_bucket_for_their_organization_and_server,
 );
