@@ -109,6 +109,14 @@ fn routes() -> RouteTable<Platform> {
             "/upstreams/{id}/tools/{name}/reject",
             post(upstreams::reject),
         )
+        .route(
+            "/upstreams/{id}/definitions/{kind}/{name}/approve",
+            post(upstreams::approve_definition),
+        )
+        .route(
+            "/upstreams/{id}/definitions/{kind}/{name}/reject",
+            post(upstreams::reject_definition),
+        )
         .route("/upstreams/{id}/logs", get(upstreams::logs))
         .route(
             "/servers/{id}/upstreams/{upstream_id}",

@@ -49,6 +49,8 @@ use crate::{
         upstreams::tools,
         upstreams::approve,
         upstreams::reject,
+        upstreams::approve_definition,
+        upstreams::reject_definition,
         upstreams::logs,
         upstreams::attach,
         upstreams::detach,

@@ -8,7 +8,9 @@ use guidepost_core::upstreams::private::ListedEntry;
 use guidepost_core::upstreams::{
     self, AttachUpstream, InstallUpstream, UpdateUpstream, catalog::CatalogEntry,
 };
-use guidepost_domain::{Attachment, ServerId, ToolState, Upstream, UpstreamId, UpstreamTool};
+use guidepost_domain::{
+    Attachment, DefinitionKind, ServerId, ToolState, Upstream, UpstreamId, UpstreamTool,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -159,7 +161,8 @@ pub(crate) async fn restart(
     Ok((StatusCode::ACCEPTED, Json(upstream)))
 }
 
-/// The tools the upstream listed when it last started.
+/// The tools, prompts, resources and resource templates the upstream listed when it
+/// last started (each with its `kind`; tools first).
 #[utoipa::path(get, path = "/api/v1/upstreams/{id}/tools", tag = "gateway", operation_id = "upstream_tools_list",
     params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
     responses(
@@ -191,7 +194,15 @@ pub(crate) async fn approve(
     auth: OrgAuth,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Json<UpstreamTool>, ApiError> {
-    decide(&platform, &auth, &id, &name, ToolState::Approved).await
+    decide(
+        &platform,
+        &auth,
+        &id,
+        DefinitionKind::Tool,
+        &name,
+        ToolState::Approved,
+    )
+    .await
 }
 
 /// Reject a tool: it is not offered, and calls to it are refused.
@@ -208,18 +219,70 @@ pub(crate) async fn reject(
     auth: OrgAuth,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Json<UpstreamTool>, ApiError> {
-    decide(&platform, &auth, &id, &name, ToolState::Rejected).await
+    decide(
+        &platform,
+        &auth,
+        &id,
+        DefinitionKind::Tool,
+        &name,
+        ToolState::Rejected,
+    )
+    .await
+}
+
+/// Approve a prompt's, resource's or resource template's current definition (or a
+/// tool's): it is offered again. `name` is the upstream's own name, or the resource's
+/// URI (template) percent-encoded.
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/definitions/{kind}/{name}/approve", tag = "gateway",
+    operation_id = "upstream_definitions_approve",
+    params(("id" = String, Path, description = "Upstream id, `up_…`"),
+        ("kind" = String, Path, description = "`tool`, `prompt`, `resource` or `resource_template`"),
+        ("name" = String, Path, description = "The upstream's name for it, or its URI (template)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The definition, approved", body = UpstreamTool),
+        (status = 404, description = "No such upstream, kind or definition in this organization"),
+        (status = 409, description = "A tool left out of a hosted server that still does not fit there"),
+    ))]
+pub(crate) async fn approve_definition(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Path((id, kind, name)): Path<(String, String, String)>,
+) -> Result<Json<UpstreamTool>, ApiError> {
+    let kind = DefinitionKind::parse(&kind).ok_or(ApiError::NotFound)?;
+    decide(&platform, &auth, &id, kind, &name, ToolState::Approved).await
+}
+
+/// Reject a prompt, resource or resource template (or a tool): it is not offered.
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/definitions/{kind}/{name}/reject", tag = "gateway",
+    operation_id = "upstream_definitions_reject",
+    params(("id" = String, Path, description = "Upstream id, `up_…`"),
+        ("kind" = String, Path, description = "`tool`, `prompt`, `resource` or `resource_template`"),
+        ("name" = String, Path, description = "The upstream's name for it, or its URI (template)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The definition, rejected", body = UpstreamTool),
+        (status = 404, description = "No such upstream, kind or definition in this organization"),
+    ))]
+pub(crate) async fn reject_definition(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    Path((id, kind, name)): Path<(String, String, String)>,
+) -> Result<Json<UpstreamTool>, ApiError> {
+    let kind = DefinitionKind::parse(&kind).ok_or(ApiError::NotFound)?;
+    decide(&platform, &auth, &id, kind, &name, ToolState::Rejected).await
 }
 
 async fn decide(
     platform: &Platform,
     auth: &OrgAuth,
     id: &str,
+    kind: DefinitionKind,
     name: &str,
     state: ToolState,
 ) -> Result<Json<UpstreamTool>, ApiError> {
     let id: UpstreamId = guidepost_domain::Id::parse(id).ok_or(ApiError::NotFound)?;
-    let tool = upstreams::decide(platform, &auth.caller, &id, name, state).await?;
+    let tool = upstreams::decide(platform, &auth.caller, &id, kind, name, state).await?;
     Ok(Json(tool))
 }
 

@@ -283,10 +283,71 @@ pub struct NewUpstream {
     pub secrets_sealed: BTreeMap<String, String>,
 }
 
-/// A tool as its upstream listed it.
+/// What an upstream offers, each kind hashed, scanned and reviewed alike (SPEC §8).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DefinitionKind {
+    Tool,
+    Prompt,
+    Resource,
+    ResourceTemplate,
+}
+
+impl DefinitionKind {
+    pub const ALL: [DefinitionKind; 4] = [
+        DefinitionKind::Tool,
+        DefinitionKind::Prompt,
+        DefinitionKind::Resource,
+        DefinitionKind::ResourceTemplate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefinitionKind::Tool => "tool",
+            DefinitionKind::Prompt => "prompt",
+            DefinitionKind::Resource => "resource",
+            DefinitionKind::ResourceTemplate => "resource_template",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// The field of a definition of this kind that names it uniquely within its
+    /// upstream: a tool's or prompt's `name`, a resource's `uri`, a template's
+    /// `uriTemplate`.
+    pub fn key_field(self) -> &'static str {
+        match self {
+            DefinitionKind::Tool | DefinitionKind::Prompt => "name",
+            DefinitionKind::Resource => "uri",
+            DefinitionKind::ResourceTemplate => "uriTemplate",
+        }
+    }
+
+    /// How a person reads it: `tool`, `prompt`, `resource`, `resource template`.
+    pub fn label(self) -> &'static str {
+        match self {
+            DefinitionKind::ResourceTemplate => "resource template",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for DefinitionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A tool, prompt, resource or resource template as its upstream listed it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UpstreamTool {
-    /// The upstream's own name for it.
+    /// What it is; `tool` for tools.
+    pub kind: DefinitionKind,
+    /// The upstream's own name for it (a resource's URI, a template's URI template).
     pub name: String,
     /// The whole definition as the upstream sent it.
     #[schema(value_type = Object)]
@@ -322,6 +383,8 @@ pub struct Attachment {
     pub prefix: String,
     /// Only these of the upstream's tools, when set.
     pub allowed_tools: Option<Vec<String>>,
+    /// Only these of the upstream's prompts, when set.
+    pub allowed_prompts: Option<Vec<String>>,
     pub timeout_ms: i64,
     pub attached_at: Timestamp,
 }

@@ -25,5 +25,9 @@ impl Limits {
     pub const MEMBERS: usize = 1000;
     /// Private catalog entries per organization.
     pub const CATALOG_ENTRIES: usize = 100;
+    /// Definitions of each kind (tools, prompts, resources, resource templates) one
+    /// upstream may list; more are not kept.
     pub const UPSTREAM_TOOLS: usize = 500;
+    /// The longest name, URI or URI template of an upstream's definition that is kept.
+    pub const DEFINITION_KEY: usize = 2048;
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guidepost_core::Platform;
-use guidepost_core::upstreams::{CallProgress, ProgressSink, record_tools};
-use guidepost_domain::Upstream;
+use guidepost_core::upstreams::{CallProgress, ProgressSink, record_definitions};
+use guidepost_domain::{DefinitionKind, Upstream};
 use rmcp::model::{
     CancelledNotificationParam, ClientConfig, ClientNotification, Implementation, Notification,
     ProgressNotificationParam, ProgressToken, RequestId,
@@ -135,6 +135,22 @@ impl ClientHandler for UpstreamClient {
     }
 
     async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
+        self.relist(context);
+    }
+
+    async fn on_prompt_list_changed(&self, context: NotificationContext<RoleClient>) {
+        self.relist(context);
+    }
+
+    async fn on_resource_list_changed(&self, context: NotificationContext<RoleClient>) {
+        self.relist(context);
+    }
+}
+
+impl UpstreamClient {
+    /// Something the upstream offers changed: everything is listed again, once however
+    /// many notifications come at once (`Relisting`).
+    fn relist(&self, context: NotificationContext<RoleClient>) {
         if !self.relisting.claim() {
             return;
         }
@@ -147,9 +163,15 @@ impl ClientHandler for UpstreamClient {
             loop {
                 relisting.next_start().await;
                 let listed =
-                    tokio::time::timeout(RELIST_TIMEOUT, rediscover(&platform, &upstream, &peer));
-                if listed.await.is_err() {
-                    tracing::warn!(upstream = %upstream.id, "tools/list took too long after list_changed");
+                    tokio::time::timeout(RELIST_TIMEOUT, discover(&platform, &upstream, &peer));
+                match listed.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::warn!(upstream = %upstream.id, %error, "listing failed after list_changed");
+                    }
+                    Err(_) => {
+                        tracing::warn!(upstream = %upstream.id, "listing took too long after list_changed");
+                    }
                 }
                 if !relisting.another_due() {
                     return;
@@ -159,21 +181,62 @@ impl ClientHandler for UpstreamClient {
     }
 }
 
-/// Lists the upstream's tools again and stores them.
-pub(crate) async fn rediscover(platform: &Platform, upstream: &Upstream, peer: &Peer<RoleClient>) {
-    let tools = match peer.list_all_tools().await {
-        Ok(tools) => tools,
-        Err(error) => {
-            tracing::warn!(upstream = %upstream.id, %error, "tools/list failed after list_changed");
-            return;
-        }
+/// Lists what the upstream offers (its tools; its prompts, resources and resource
+/// templates when it declares them) and stores each kind. A failed `tools/list` is an
+/// error (a launch that cannot list its tools failed); the other lists are best effort.
+pub(crate) async fn discover(
+    platform: &Platform,
+    upstream: &Upstream,
+    peer: &Peer<RoleClient>,
+) -> Result<(), String> {
+    let tools = peer
+        .list_all_tools()
+        .await
+        .map_err(|e| format!("tools/list failed: {e}"))?;
+    store(platform, upstream, DefinitionKind::Tool, &tools).await;
+    let capabilities = peer.peer_info().map(|info| info.capabilities.clone());
+    let Some(capabilities) = capabilities else {
+        return Ok(());
     };
-    let definitions = tools
+    if capabilities.prompts.is_some() {
+        match peer.list_all_prompts().await {
+            Ok(prompts) => store(platform, upstream, DefinitionKind::Prompt, &prompts).await,
+            Err(error) => tracing::warn!(upstream = %upstream.id, %error, "prompts/list failed"),
+        }
+    }
+    if capabilities.resources.is_some() {
+        match peer.list_all_resources().await {
+            Ok(resources) => {
+                store(platform, upstream, DefinitionKind::Resource, &resources).await;
+            }
+            Err(error) => tracing::warn!(upstream = %upstream.id, %error, "resources/list failed"),
+        }
+        match peer.list_all_resource_templates().await {
+            Ok(templates) => {
+                let kind = DefinitionKind::ResourceTemplate;
+                store(platform, upstream, kind, &templates).await;
+            }
+            Err(error) => {
+                tracing::warn!(upstream = %upstream.id, %error, "resources/templates/list failed");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stores the definitions of `kind` as listed (pinned, scanned, judged by core).
+async fn store<T: serde::Serialize>(
+    platform: &Platform,
+    upstream: &Upstream,
+    kind: DefinitionKind,
+    listed: &[T],
+) {
+    let definitions = listed
         .iter()
-        .filter_map(|tool| serde_json::to_value(tool).ok())
+        .filter_map(|item| serde_json::to_value(item).ok())
         .collect();
-    if let Err(error) = record_tools(platform, upstream, definitions).await {
-        tracing::warn!(upstream = %upstream.id, %error, "could not store an upstream's tools");
+    if let Err(error) = record_definitions(platform, upstream, kind, definitions).await {
+        tracing::warn!(upstream = %upstream.id, %kind, %error, "could not store what an upstream lists");
     }
 }
 

@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use guidepost_core::Platform;
-use guidepost_core::upstreams::record_tools;
 use guidepost_domain::{LaunchSpec, ProcessLimits, Upstream};
 use rmcp::service::{RunningService, Service};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -18,7 +17,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 
 use crate::GatewayOptions;
-use crate::client::{ProgressRoutes, UpstreamClient};
+use crate::client::{ProgressRoutes, UpstreamClient, discover};
 use crate::confine::{Confiner, Declaration, Prepared};
 use crate::container::{self, Container, ContainerSpec};
 use crate::fetch::{npm_entry_point, pypi_entry_point};
@@ -439,7 +438,7 @@ fn header_map(
         .collect()
 }
 
-/// Launches, shakes hands and stores the tools it lists.
+/// Launches, shakes hands and stores what it offers (`client::discover`).
 pub(crate) async fn launch(
     platform: &Platform,
     upstream: &Upstream,
@@ -463,27 +462,20 @@ pub(crate) async fn launch(
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
         let running = Running { process, client };
-        match running.client.peer().list_all_tools().await {
-            Ok(tools) => Ok((running, tools)),
+        match discover(platform, upstream, running.client.peer()).await {
+            Ok(()) => Ok(running),
             Err(e) => {
                 running.shut().await;
-                Err(format!("tools/list failed: {e}"))
+                Err(e)
             }
         }
     };
-    let (running, tools) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    let running = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Ok(result) => result?,
         Err(_) => {
             let secs = HANDSHAKE_TIMEOUT.as_secs();
             return Err(format!("no answer to initialize within {secs} s"));
         }
     };
-    let definitions = tools
-        .iter()
-        .filter_map(|tool| serde_json::to_value(tool).ok())
-        .collect();
-    if let Err(error) = record_tools(platform, upstream, definitions).await {
-        tracing::warn!(upstream = %upstream.id, %error, "could not store an upstream's tools");
-    }
     Ok(running)
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{
-    NotAdmitted, ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRuntime,
+    NotAdmitted, ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
 };
 use guidepost_domain::{LaunchSpec, OrgId, Upstream, UpstreamId};
 use serde_json::Value;
@@ -120,6 +120,14 @@ impl Supervisor {
         reaped
     }
 
+    /// Whether it was uninstalled: nothing starts it again on this node.
+    fn is_retired(&self, upstream: &UpstreamId) -> bool {
+        self.retired
+            .lock()
+            .expect("supervisor lock")
+            .contains(upstream)
+    }
+
     fn instance(&self, upstream: &Upstream) -> Arc<Instance> {
         let mut instances = self.instances.lock().expect("supervisor lock");
         instances
@@ -154,12 +162,7 @@ impl Supervisor {
 #[async_trait]
 impl UpstreamRuntime for Supervisor {
     fn start(&self, platform: &Platform, upstream: &Upstream) {
-        if self
-            .retired
-            .lock()
-            .expect("supervisor lock")
-            .contains(&upstream.id)
-        {
+        if self.is_retired(&upstream.id) {
             return;
         }
         let instance = self.instance(upstream);
@@ -187,12 +190,7 @@ impl UpstreamRuntime for Supervisor {
         timeout: Duration,
         progress: Option<ProgressSink>,
     ) -> Result<UpstreamAnswer, UpstreamCallError> {
-        if self
-            .retired
-            .lock()
-            .expect("supervisor lock")
-            .contains(&upstream.id)
-        {
+        if self.is_retired(&upstream.id) {
             return Err(UpstreamCallError::NotStarted(
                 "it is not installed any more".into(),
             ));
@@ -203,6 +201,29 @@ impl UpstreamRuntime for Supervisor {
             .call(platform, tool, arguments, timeout, progress)
             .await;
         metrics::histogram!("guidepost_upstream_call_seconds", "upstream" => upstream.id.to_string())
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn request(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        request: UpstreamRequest,
+        timeout: Duration,
+    ) -> Result<Value, UpstreamCallError> {
+        if self.is_retired(&upstream.id) {
+            return Err(UpstreamCallError::NotStarted(
+                "it is not installed any more".into(),
+            ));
+        }
+        let method = request.method();
+        let started = std::time::Instant::now();
+        let result = self
+            .instance(upstream)
+            .request(platform, request, timeout)
+            .await;
+        metrics::histogram!("guidepost_upstream_request_seconds", "method" => method)
             .record(started.elapsed().as_secs_f64());
         result
     }

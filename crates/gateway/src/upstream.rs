@@ -12,13 +12,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
-use guidepost_core::upstreams::{ProgressSink, UpstreamAnswer, UpstreamCallError, record_status};
+use guidepost_core::upstreams::{
+    ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
+};
 use guidepost_domain::{Upstream, UpstreamStatus};
 use rmcp::RoleClient;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ServerResult,
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, CompleteRequest,
+    CompleteRequestParams, GetPromptRequest, GetPromptRequestParams, ReadResourceRequest,
+    ReadResourceRequestParams, ServerResult,
 };
-use rmcp::service::{Peer, PeerRequestOptions, ServiceError};
+use rmcp::service::{Peer, PeerRequestOptions, RequestHandle, ServiceError};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -154,40 +158,13 @@ impl Instance {
         timeout: Duration,
         progress: Option<ProgressSink>,
     ) -> Result<UpstreamAnswer, UpstreamCallError> {
-        *self.last_used.lock().expect("last used lock") = Instant::now();
-        self.calls_in_flight.fetch_add(1, Ordering::Relaxed);
-        let _counted = scopeguard(|| {
-            self.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
-            *self.last_used.lock().expect("last used lock") = Instant::now();
-        });
-        let (peer, generation) = self
-            .running_peer(platform)
-            .await
-            .map_err(UpstreamCallError::NotStarted)?;
+        let _counted = self.in_use();
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let handle = match peer
-            .send_cancellable_request(request.clone(), PeerRequestOptions::no_options())
-            .await
-        {
-            Ok(handle) => handle,
-            Err(ServiceError::TransportClosed) => {
-                // It died before anyone noticed, and nothing was sent: launch it again and
-                // send once more.
-                self.forget_dead(platform, generation).await;
-                let (peer, _) = self
-                    .running_peer(platform)
-                    .await
-                    .map_err(UpstreamCallError::NotStarted)?;
-                peer.send_cancellable_request(request, PeerRequestOptions::no_options())
-                    .await
-                    .map_err(|e| UpstreamCallError::Unreachable(e.to_string()))?
-            }
-            Err(e) => return Err(UpstreamCallError::Unreachable(e.to_string())),
-        };
+        let (peer, handle) = self.send(platform, request).await?;
         let mut in_flight = InFlight::new(
             peer.clone(),
             handle.id.clone(),
@@ -206,6 +183,84 @@ impl Instance {
             Ok(_) => Err(UpstreamCallError::Unrelayed(
                 "asked for input or started a task",
             )),
+        }
+    }
+
+    /// Sends a prompt, resource or completion request; its result as the upstream gave
+    /// it. Given up (and cancelled at the upstream) after `timeout`, or when dropped.
+    pub async fn request(
+        self: &Arc<Self>,
+        platform: &Platform,
+        request: UpstreamRequest,
+        timeout: Duration,
+    ) -> Result<Value, UpstreamCallError> {
+        let _counted = self.in_use();
+        let request = client_request(request)?;
+        let (peer, handle) = self.send(platform, request).await?;
+        let mut in_flight = InFlight::new(
+            peer,
+            handle.id.clone(),
+            handle.progress_token.clone(),
+            &self.progress,
+            None,
+        );
+        let answer = tokio::time::timeout(timeout, handle.await_response()).await;
+        let Ok(answer) = answer else {
+            return Err(UpstreamCallError::TimedOut(timeout));
+        };
+        in_flight.finished = true;
+        match answer {
+            Ok(result) => serde_json::to_value(result)
+                .map_err(|e| UpstreamCallError::InvalidResult(e.to_string())),
+            Err(ServiceError::McpError(error)) => Err(UpstreamCallError::Refused {
+                code: error.code.0,
+                message: error.message.into_owned(),
+                data: error.data,
+            }),
+            Err(error) => Err(UpstreamCallError::Failed(error.to_string())),
+        }
+    }
+
+    /// Counts a call or request in flight until the guard drops (for idle shutdown).
+    fn in_use(&self) -> impl Drop + '_ {
+        *self.last_used.lock().expect("last used lock") = Instant::now();
+        self.calls_in_flight.fetch_add(1, Ordering::Relaxed);
+        scopeguard(|| {
+            self.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
+            *self.last_used.lock().expect("last used lock") = Instant::now();
+        })
+    }
+
+    /// Sends `request` on the running launch, launching it first if needed.
+    async fn send(
+        self: &Arc<Self>,
+        platform: &Platform,
+        request: ClientRequest,
+    ) -> Result<(Peer<RoleClient>, RequestHandle<RoleClient>), UpstreamCallError> {
+        let (peer, generation) = self
+            .running_peer(platform)
+            .await
+            .map_err(UpstreamCallError::NotStarted)?;
+        match peer
+            .send_cancellable_request(request.clone(), PeerRequestOptions::no_options())
+            .await
+        {
+            Ok(handle) => Ok((peer, handle)),
+            Err(ServiceError::TransportClosed) => {
+                // It died before anyone noticed, and nothing was sent: launch it again and
+                // send once more.
+                self.forget_dead(platform, generation).await;
+                let (peer, _) = self
+                    .running_peer(platform)
+                    .await
+                    .map_err(UpstreamCallError::NotStarted)?;
+                let handle = peer
+                    .send_cancellable_request(request, PeerRequestOptions::no_options())
+                    .await
+                    .map_err(|e| UpstreamCallError::Unreachable(e.to_string()))?;
+                Ok((peer, handle))
+            }
+            Err(e) => Err(UpstreamCallError::Unreachable(e.to_string())),
         }
     }
 
@@ -456,6 +511,31 @@ impl Watched for Arc<Instance> {
             tracing::warn!(upstream = %self.upstream.id, %error, "restarting an upstream failed");
         }
     }
+}
+
+/// A request of core's as rmcp sends it.
+fn client_request(request: UpstreamRequest) -> Result<ClientRequest, UpstreamCallError> {
+    Ok(match request {
+        UpstreamRequest::GetPrompt { name, arguments } => {
+            let mut params = GetPromptRequestParams::new(name);
+            if let Some(arguments) = arguments {
+                params = params.with_arguments(arguments);
+            }
+            ClientRequest::GetPromptRequest(GetPromptRequest::new(params))
+        }
+        UpstreamRequest::ReadResource { uri } => ClientRequest::ReadResourceRequest(
+            ReadResourceRequest::new(ReadResourceRequestParams::new(uri)),
+        ),
+        UpstreamRequest::Complete { params } => {
+            let params: CompleteRequestParams =
+                serde_json::from_value(params).map_err(|e| UpstreamCallError::Refused {
+                    code: rmcp::model::ErrorCode::INVALID_PARAMS.0,
+                    message: format!("invalid completion request: {e}"),
+                    data: None,
+                })?;
+            ClientRequest::CompleteRequest(CompleteRequest::new(params))
+        }
+    })
 }
 
 /// A tool result as core carries it: the blocks in the protocol's own shapes.

@@ -1,5 +1,6 @@
-//! The `ServerHandler` of Guidepost's hosted servers: tools only, from the server's tool
-//! sources (`tools/`). It reads the tenant from the [`RequestScope`] that the gate
+//! The `ServerHandler` of Guidepost's hosted servers: tools from the server's tool sources
+//! (`tools/`), and its attached upstreams' prompts, resources and completion
+//! (`features`). It reads the tenant from the [`RequestScope`] that the gate
 //! attached to the HTTP request. Other surfaces (the conformance fixture) have handlers
 //! of their own, built from the same pieces (`surface.rs`).
 
@@ -25,6 +26,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::features;
 use crate::notifications;
 use crate::recording::{CallRecord, Recorded, record};
 use crate::scope::RequestScope;
@@ -34,8 +36,14 @@ use crate::tools::{ToolAnswer, ToolCall, ToolSources};
 
 /// The methods this surface serves; every other one is "method not found".
 const SERVED_METHODS: &[&str] = &[
+    "completion/complete",
     "initialize",
     "ping",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
     "server/discover",
     "subscriptions/listen",
     "tasks/cancel",
@@ -45,8 +53,9 @@ const SERVED_METHODS: &[&str] = &[
     "tools/list",
 ];
 
-/// What an agent is told when it asks for anything but tools.
-const TOOLS_ONLY: &str = "This server offers tools only; call tools/list.";
+/// What an agent is told when it asks for something this server does not serve.
+const SERVED: &str =
+    "This server offers tools, and its upstreams' prompts and resources; call tools/list.";
 
 #[derive(Clone)]
 pub(crate) struct GuidepostServer {
@@ -66,10 +75,17 @@ fn tools_unreadable(error: guidepost_core::CoreError) -> ErrorData {
     ErrorData::internal_error("could not read this server's tools; please retry", None)
 }
 
-/// What a hosted server declares: tools, that their list can change, and the tasks
-/// extension (upstream tools that outlive their request run as tasks).
+/// What a hosted server declares: tools, its attached upstreams' prompts, resources and
+/// completion, that their lists can change, and the tasks extension (upstream tools that
+/// outlive their request run as tasks). A server with no upstream attached lists no
+/// prompts or resources and completes nothing.
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities::builder()
+        .enable_completions()
+        .enable_prompts()
+        .enable_prompts_list_changed()
+        .enable_resources()
+        .enable_resources_list_changed()
         .enable_tools()
         .enable_tool_list_changed()
         .enable_tasks()
@@ -82,20 +98,26 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 
 /// A method this server does not offer, said so that an agent knows what to do instead.
 fn not_offered(method: &str) -> ErrorData {
-    let message = format!("Method not found: {method}. {TOOLS_ONLY}");
+    let message = format!("Method not found: {method}. {SERVED}");
     ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None)
 }
 
 impl ServerHandler for GuidepostServer {
     async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
-        surface::forward_tool_changes(&self.platform, &ctx);
+        surface::forward_tool_changes(&self.platform, &ctx, notifications::Lists::All);
     }
 
     fn accepted_subscription_filter(
         &self,
         _requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        Some(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .prompts_list_changed()
+                .resources_list_changed()
+                .build(),
+        )
     }
 
     async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
@@ -104,46 +126,58 @@ impl ServerHandler for GuidepostServer {
         Ok(())
     }
 
-    // Hosted servers offer tools only; rmcp would answer these with empty results (or
-    // bare method names) without the capability being declared.
+    // Prompts, resources and completion are the attached upstreams' (`features`).
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Err(not_offered("prompts/list"))
+        let scope = scope(&ctx)?;
+        features::list_prompts(&self.platform, &scope.server)
+            .instrument(scope.span.clone())
+            .await
     }
 
     async fn get_prompt(
         &self,
-        _request: GetPromptRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        Err(not_offered("prompts/get"))
+        let scope = scope(&ctx)?;
+        let result = features::get_prompt(&self.platform, &scope.server, request);
+        Ok(result.instrument(scope.span.clone()).await?.into())
     }
 
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Err(not_offered("resources/list"))
+        let scope = scope(&ctx)?;
+        features::list_resources(&self.platform, &scope.server)
+            .instrument(scope.span.clone())
+            .await
     }
 
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Err(not_offered("resources/templates/list"))
+        let scope = scope(&ctx)?;
+        features::list_resource_templates(&self.platform, &scope.server)
+            .instrument(scope.span.clone())
+            .await
     }
 
     async fn read_resource(
         &self,
-        _request: ReadResourceRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        Err(not_offered("resources/read"))
+        let scope = scope(&ctx)?;
+        let result = features::read_resource(&self.platform, &scope.server, &request.uri);
+        Ok(result.instrument(scope.span.clone()).await?.into())
     }
 
     async fn subscribe(
@@ -164,10 +198,13 @@ impl ServerHandler for GuidepostServer {
 
     async fn complete(
         &self,
-        _request: CompleteRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        Err(not_offered("completion/complete"))
+        let scope = scope(&ctx)?;
+        features::complete(&self.platform, &scope.server, request)
+            .instrument(scope.span.clone())
+            .await
     }
 
     #[allow(deprecated)] // logging is deprecated by SEP-2577
@@ -189,7 +226,7 @@ impl ServerHandler for GuidepostServer {
         Err(surface::unparsed_request(
             &request.method,
             SERVED_METHODS,
-            Some(TOOLS_ONLY),
+            Some(SERVED),
             surface::is_stateless(&ctx),
         ))
     }

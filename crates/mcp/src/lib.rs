@@ -9,6 +9,7 @@
 //! built on [`surface`]) import `rmcp`.
 
 mod bearer;
+mod features;
 mod gate;
 mod handler;
 mod in_flight;

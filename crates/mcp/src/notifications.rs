@@ -1,4 +1,6 @@
-//! `notifications/tools/list_changed` in both eras. Changes arrive from the store's
+//! `notifications/tools/list_changed` in both eras, and on hosted servers also
+//! `prompts/list_changed` and `resources/list_changed` (a change of an attached
+//! upstream's definitions announces them all; clients list again what they use). Changes arrive from the store's
 //! feed, which on PostgreSQL carries every node's announcements (LISTEN/NOTIFY).
 //!
 //! - Session era: each initialized session gets a task that forwards changes of its
@@ -72,6 +74,23 @@ impl Drop for ForwarderClaim {
     }
 }
 
+/// What a change notifies: the tool list only, or also the prompt and resource lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lists {
+    Tools,
+    All,
+}
+
+/// Sends a session-era peer the list changes `lists` names.
+async fn notify_session(peer: &Peer<RoleServer>, lists: Lists) -> Result<(), ()> {
+    peer.notify_tool_list_changed().await.map_err(drop)?;
+    if lists == Lists::All {
+        peer.notify_prompt_list_changed().await.map_err(drop)?;
+        peer.notify_resource_list_changed().await.map_err(drop)?;
+    }
+    Ok(())
+}
+
 /// Forwards changes of `server` to a session-era peer until it goes away; a session that
 /// already has a forwarder on this node gets no second one.
 pub(crate) fn forward_to_session(
@@ -80,6 +99,7 @@ pub(crate) fn forward_to_session(
     transport_id: &str,
     server: ServerId,
     peer: Peer<RoleServer>,
+    lists: Lists,
 ) {
     let Some(claim) = forwarders.claim(transport_id) else {
         return;
@@ -91,7 +111,7 @@ pub(crate) fn forward_to_session(
         loop {
             tokio::select! {
                 change = next_change(&mut feed, &server) => {
-                    if change.is_none() || peer.notify_tool_list_changed().await.is_err() {
+                    if change.is_none() || notify_session(&peer, lists).await.is_err() {
                         return;
                     }
                     metrics::counter!("guidepost_list_changed_sent_total", "era" => "session").increment(1);
@@ -106,6 +126,22 @@ pub(crate) fn forward_to_session(
     });
 }
 
+/// Sends a `subscriptions/listen` stream the list changes it accepted.
+async fn notify_subscription(context: &SubscriptionContext) -> Result<(), ()> {
+    let sink = context.sink();
+    let accepted = sink.accepted().clone();
+    if accepted.tools_list_changed == Some(true) {
+        sink.notify_tool_list_changed().await.map_err(drop)?;
+    }
+    if accepted.prompts_list_changed == Some(true) {
+        sink.notify_prompt_list_changed().await.map_err(drop)?;
+    }
+    if accepted.resources_list_changed == Some(true) {
+        sink.notify_resource_list_changed().await.map_err(drop)?;
+    }
+    Ok(())
+}
+
 /// Serves one `subscriptions/listen` until the client or the server ends it.
 pub(crate) async fn listen(platform: &Platform, server: &ServerId, context: SubscriptionContext) {
     let mut feed = platform.tool_changes();
@@ -113,7 +149,7 @@ pub(crate) async fn listen(platform: &Platform, server: &ServerId, context: Subs
         tokio::select! {
             () = context.cancelled() => return,
             change = next_change(&mut feed, server) => {
-                if change.is_none() || context.sink().notify_tool_list_changed().await.is_err() {
+                if change.is_none() || notify_subscription(&context).await.is_err() {
                     return;
                 }
                 metrics::counter!("guidepost_list_changed_sent_total", "era" => "stateless").increment(1);

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::notifications;
+pub use crate::notifications::Lists;
 use crate::recording::{CallRecord, Recorded, record};
 pub use crate::scope::RequestScope;
 
@@ -171,7 +172,11 @@ pub fn unparsed_request(
 /// Session era: forwards tool-list changes of the session's server to its GET stream
 /// until the session goes away.
 /// Repeated `notifications/initialized` change nothing.
-pub fn forward_tool_changes(platform: &Platform, ctx: &NotificationContext<RoleServer>) {
+pub fn forward_tool_changes(
+    platform: &Platform,
+    ctx: &NotificationContext<RoleServer>,
+    lists: notifications::Lists,
+) {
     let scope = ctx
         .extensions
         .get::<http::request::Parts>()
@@ -188,6 +193,7 @@ pub fn forward_tool_changes(platform: &Platform, ctx: &NotificationContext<RoleS
         &transport_id,
         scope.server.id.clone(),
         ctx.peer.clone(),
+        lists,
     );
 }
 

@@ -7,17 +7,20 @@ use guidepost_domain::*;
 
 use crate::Result;
 
-/// The most tools [`UpstreamStore::list_org_upstream_tools`] reads: every upstream an
-/// organization may install with every tool one upstream may list.
-pub const ORG_UPSTREAM_TOOLS_MAX: usize = Limits::UPSTREAMS * Limits::UPSTREAM_TOOLS;
+/// The most definitions [`UpstreamStore::list_org_upstream_tools`] reads: every upstream
+/// an organization may install with every definition of each kind one upstream may list.
+pub const ORG_UPSTREAM_TOOLS_MAX: usize =
+    Limits::UPSTREAMS * Limits::UPSTREAM_TOOLS * DefinitionKind::ALL.len();
 
 /// An attachment of a server with its upstream's status and tools, for `tools/list`.
 #[derive(Debug, Clone)]
 pub struct AttachedUpstream {
     pub attachment: Attachment,
     pub upstream: Upstream,
-    /// In the order the upstream listed them.
+    /// Its tools, in the order the upstream listed them.
     pub tools: Vec<UpstreamTool>,
+    /// Its prompts, resources and resource templates, by kind, each kind in its order.
+    pub features: Vec<UpstreamTool>,
 }
 
 #[async_trait]
@@ -40,29 +43,34 @@ pub trait UpstreamStore: Send + Sync {
     ) -> Result<()>;
     /// Uninstalls: the upstream, its tools and its attachments.
     async fn delete_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<()>;
-    /// Replaces the tools the upstream lists, in its order.
+    /// Replaces the definitions of `kind` the upstream lists, in its order.
     async fn replace_upstream_tools(
         &self,
         org: &OrgId,
         id: &UpstreamId,
+        kind: DefinitionKind,
         tools: &[UpstreamTool],
     ) -> Result<()>;
-    /// Every (tool name, definition hash) ever approved for the upstream.
+    /// Every (name, definition hash) of `kind` ever approved for the upstream.
     async fn approved_definitions(
         &self,
         org: &OrgId,
         id: &UpstreamId,
+        kind: DefinitionKind,
     ) -> Result<Vec<(String, String)>>;
-    /// An administrator's decision on a tool; approving also remembers its definition.
+    /// An administrator's decision on a definition; approving also remembers it.
     async fn decide_tool(
         &self,
         org: &OrgId,
         id: &UpstreamId,
+        kind: DefinitionKind,
         name: &str,
         state: ToolState,
     ) -> Result<UpstreamTool>;
+    /// Every definition the upstream lists: its tools first, in its order, then its
+    /// prompts, resources and resource templates.
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>>;
-    /// Every tool of every upstream of the organization, with its upstream's id, by
+    /// Every definition (tools first, then the other kinds) of every upstream of the organization, with its upstream's id, by
     /// upstream then in the upstream's order: one statement, at most
     /// [`ORG_UPSTREAM_TOOLS_MAX`] rows (as many as the gateway ever keeps: `Limits::UPSTREAMS`
     /// upstreams of `Limits::UPSTREAM_TOOLS` tools each).
@@ -70,13 +78,14 @@ pub trait UpstreamStore: Send + Sync {
     -> Result<Vec<(UpstreamId, UpstreamTool)>>;
     /// Every attachment of the organization's upstreams, in attach order: one statement.
     async fn list_org_attachments(&self, org: &OrgId) -> Result<Vec<Attachment>>;
-    /// The definition last approved of each of the upstream's tools, by tool name.
+    /// The definition last approved of each of the upstream's definitions, by kind and
+    /// name.
     async fn approved_tool_definitions(
         &self,
         org: &OrgId,
         id: &UpstreamId,
-    ) -> Result<std::collections::BTreeMap<String, serde_json::Value>>;
-    /// Quarantines the tool with these findings, if its definition is still `hash`;
+    ) -> Result<std::collections::BTreeMap<(DefinitionKind, String), serde_json::Value>>;
+    /// Quarantines the tool (a tool, no other kind) with these findings, if its definition is still `hash`;
     /// returns whether it was.
     async fn quarantine_tool(
         &self,

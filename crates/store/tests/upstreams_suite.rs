@@ -33,6 +33,7 @@ fn tool(name: &str) -> UpstreamTool {
     let _ = |tool: &UpstreamTool| json!(tool);
     let definition = serde_json::json!({"name": name, "inputSchema": {"type": "object"}});
     UpstreamTool {
+        kind: DefinitionKind::Tool,
         name: name.into(),
         definition_hash: definition_hash(&definition),
         definition,
@@ -47,6 +48,7 @@ fn attachment(server: &ServerId, upstream: &UpstreamId, prefix: &str) -> Attachm
         upstream_id: upstream.clone(),
         prefix: prefix.into(),
         allowed_tools: None,
+        allowed_prompts: None,
         timeout_ms: 60_000,
         attached_at: Timestamp::now(),
     }
@@ -65,10 +67,10 @@ backend_tests! {
         assert_not_found(store.get_upstream(&other, &first.id).await, "another organization's upstream");
         assert!(store.list_upstreams(&other).await.unwrap().is_empty());
 
-        store.replace_upstream_tools(&org, &first.id, &[tool("b"), tool("a")]).await.unwrap();
+        store.replace_upstream_tools(&org, &first.id, DefinitionKind::Tool, &[tool("b"), tool("a")]).await.unwrap();
         let names: Vec<String> = store.list_upstream_tools(&org, &first.id).await.unwrap().into_iter().map(|t| t.name).collect();
         assert_eq!(names, ["b", "a"], "in the upstream's order");
-        store.replace_upstream_tools(&org, &first.id, &[tool("c")]).await.unwrap();
+        store.replace_upstream_tools(&org, &first.id, DefinitionKind::Tool, &[tool("c")]).await.unwrap();
         assert_eq!(store.list_upstream_tools(&org, &first.id).await.unwrap().len(), 1, "replaced whole");
 
         store.attach_upstream(&org, &attachment(&server.id, &first.id, "one")).await.unwrap();

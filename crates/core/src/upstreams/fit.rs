@@ -40,7 +40,10 @@ fn allowed(attachment: &Attachment, tool: &UpstreamTool) -> bool {
 /// once approved (within the allowlist, not rejected), and was not left out for want of
 /// room or for its name.
 fn holds_place(attachment: &Attachment, tool: &UpstreamTool) -> bool {
-    allowed(attachment, tool) && tool.state != ToolState::Rejected && !is_misfit(tool)
+    tool.kind == DefinitionKind::Tool
+        && allowed(attachment, tool)
+        && tool.state != ToolState::Rejected
+        && !is_misfit(tool)
 }
 
 /// The names taken on a server by its built-in tools and by the attachments other than
@@ -194,7 +197,7 @@ pub(super) async fn check_approval(
     let tools = platform.store.list_upstream_tools(org, upstream).await?;
     let Some(tool) = tools
         .iter()
-        .find(|t| t.name == name)
+        .find(|t| t.kind == DefinitionKind::Tool && t.name == name)
         .filter(|t| is_misfit(t))
     else {
         return Ok(());

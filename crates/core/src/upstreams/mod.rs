@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalog;
 pub mod config;
 pub mod diff;
+pub mod features;
 mod fit;
 mod names;
 mod offered;
@@ -24,6 +25,7 @@ mod scan;
 mod scan_corpus;
 pub mod secrets;
 mod shadowing;
+pub mod uris;
 
 use crate::{Caller, Permission};
 use std::collections::BTreeMap;
@@ -36,9 +38,10 @@ use utoipa::ToSchema;
 use crate::{CoreError, Platform};
 pub use names::{exposed_name, may_be_exposed};
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
-pub use pinning::{decide, record_tools};
+pub use pinning::{decide, record_definitions};
 pub use runtime::{
-    CallProgress, NotAdmitted, ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRuntime,
+    CallProgress, NotAdmitted, ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
+    UpstreamRuntime,
 };
 
 /// Default and bounds of an attachment's call timeout.
@@ -89,6 +92,9 @@ pub struct AttachUpstream {
     /// Only these of its tools (by the upstream's names), when set.
     #[serde(default)]
     pub allowed_tools: Option<Vec<String>>,
+    /// Only these of its prompts (by the upstream's names), when set; all by default.
+    #[serde(default)]
+    pub allowed_prompts: Option<Vec<String>>,
     /// Per call, default 60000.
     #[serde(default)]
     pub timeout_ms: Option<i64>,
@@ -268,7 +274,7 @@ pub async fn tools(
         .into_iter()
         .map(|tool| {
             let diff_from_approved = approved
-                .get(&tool.name)
+                .get(&(tool.kind, tool.name.clone()))
                 .map(|before| diff::diff(before, &tool.definition))
                 .filter(|changes| !changes.is_empty());
             ReviewedTool {
@@ -299,6 +305,16 @@ async fn attached_servers(
     Ok(platform.store.servers_attaching(org, id).await?)
 }
 
+/// What an attach's audit event says (its allowed prompts only when it has a list).
+fn attach_detail(attached: &Attachment) -> Value {
+    let mut detail =
+        serde_json::json!({"prefix": attached.prefix, "allowed_tools": attached.allowed_tools});
+    if let Some(prompts) = &attached.allowed_prompts {
+        detail["allowed_prompts"] = serde_json::json!(prompts);
+    }
+    detail
+}
+
 /// Attaches an upstream to a hosted server of the same organization. A prefix another
 /// attachment of the server uses, or a tool name that would collide, is refused.
 pub async fn attach(
@@ -318,20 +334,24 @@ pub async fn attach(
             ValidationError::new("timeout_ms", format!("must be 1 to {MAX_TIMEOUT_MS}")).into(),
         );
     }
-    if let Some(allowed) = &input.allowed_tools
-        && allowed.len() > Limits::UPSTREAM_TOOLS
-    {
-        return Err(ValidationError::new(
-            "allowed_tools",
-            format!("at most {} tools", Limits::UPSTREAM_TOOLS),
-        )
-        .into());
+    for (field, list) in [
+        ("allowed_tools", &input.allowed_tools),
+        ("allowed_prompts", &input.allowed_prompts),
+    ] {
+        if list
+            .as_ref()
+            .is_some_and(|l| l.len() > Limits::UPSTREAM_TOOLS)
+        {
+            let message = format!("at most {} names", Limits::UPSTREAM_TOOLS);
+            return Err(ValidationError::new(field, message).into());
+        }
     }
     let attachment = Attachment {
         server_id: server.clone(),
         upstream_id: id.clone(),
         prefix,
         allowed_tools: input.allowed_tools,
+        allowed_prompts: input.allowed_prompts,
         timeout_ms,
         attached_at: Timestamp::now(),
     };
@@ -341,7 +361,7 @@ pub async fn attach(
     let about = audit::About {
         upstream: Some(id),
         server: Some(server),
-        detail: serde_json::json!({"prefix": attached.prefix, "allowed_tools": attached.allowed_tools}),
+        detail: attach_detail(&attached),
         ..Default::default()
     };
     audit::record(platform, org, actor, "upstream.attached", about).await?;
@@ -378,7 +398,7 @@ pub async fn tools_by_state(platform: &Platform) -> Result<Vec<(ToolState, i64)>
     Ok(platform.store.count_upstream_tools_by_state().await?)
 }
 
-/// The supervisor's status write (its tool writes are `pinning::record_tools`).
+/// The supervisor's status write (its definition writes are `pinning::record_definitions`).
 pub async fn record_status(
     platform: &Platform,
     upstream: &Upstream,

@@ -9,12 +9,15 @@ use serde_json::Value;
 
 use super::names::exposed_name;
 use super::runtime::{ProgressSink, UpstreamAnswer, UpstreamCallError};
+use super::uris;
 use crate::{CoreError, Platform};
 
 /// A tool of an attached upstream as a hosted server offers it.
 #[derive(Debug, Clone)]
 pub struct OfferedTool {
     pub exposed_name: String,
+    /// Its attachment's prefix.
+    pub prefix: String,
     pub upstream_id: UpstreamId,
     /// The upstream as it was read with its attachment.
     pub upstream: Arc<Upstream>,
@@ -74,12 +77,15 @@ async fn attached_tools(
             if !allowed(&tool.name) {
                 continue;
             }
+            let mut definition = tool.definition;
+            uris::expose_tool_definition(&attachment.prefix, &mut definition);
             let offered = OfferedTool {
                 exposed_name: exposed_name(&attachment.prefix, &tool.name),
+                prefix: attachment.prefix.clone(),
                 upstream_id: attachment.upstream_id.clone(),
                 upstream: upstream.clone(),
                 tool: tool.name,
-                definition: tool.definition,
+                definition,
                 timeout: Duration::from_millis(attachment.timeout_ms as u64),
             };
             tools.push((offered, tool.state));
@@ -155,5 +161,8 @@ pub async fn call(
             progress,
         )
         .await?;
-    Ok(super::results::filter(platform, &offered.upstream, &offered.tool, answer).await)
+    let mut answer =
+        super::results::filter(platform, &offered.upstream, &offered.tool, answer).await;
+    uris::expose_content(&offered.prefix, &mut answer.content);
+    Ok(answer)
 }

@@ -43,7 +43,7 @@ pub async fn overview(
         .map(|upstream| {
             let own = tools
                 .iter()
-                .filter(|(of, _)| *of == upstream.id)
+                .filter(|(of, tool)| *of == upstream.id && tool.kind == DefinitionKind::Tool)
                 .map(|(_, tool)| tool.clone())
                 .collect();
             let servers = attachments
@@ -114,12 +114,13 @@ pub struct ToolReview {
     pub changes: Vec<super::diff::Change>,
 }
 
-/// The upstream's tool `name` for review; `NotFound` if the upstream is not the
+/// The upstream's definition of `kind` named `name` for review; `NotFound` if the upstream is not the
 /// organization's or lists no such tool.
 pub async fn tool_review(
     platform: &Platform,
     caller: &Caller,
     id: &UpstreamId,
+    kind: DefinitionKind,
     name: &str,
 ) -> Result<ToolReview, CoreError> {
     let org = caller.org();
@@ -129,13 +130,13 @@ pub async fn tool_review(
         .list_upstream_tools(org, id)
         .await?
         .into_iter()
-        .find(|tool| tool.name == name)
+        .find(|tool| tool.kind == kind && tool.name == name)
         .ok_or(CoreError::NotFound)?;
     let approved = platform
         .store
         .approved_tool_definitions(org, id)
         .await?
-        .remove(name);
+        .remove(&(kind, name.to_owned()));
     let changes = approved
         .as_ref()
         .map(|before| super::diff::diff(before, &tool.definition))

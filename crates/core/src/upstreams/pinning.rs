@@ -15,45 +15,57 @@ use serde_json::Value;
 use super::{attached_servers, audit, diff, fit, scan, shadowing};
 use crate::{CoreError, Platform};
 
-/// Stores the tools an upstream listed, each with its hash, findings and state; servers
-/// that attach the upstream are told when anything changed.
-pub async fn record_tools(
+/// Stores the definitions of `kind` (tools, prompts, resources or resource templates) an
+/// upstream listed, each with its hash, findings and state, by the same rules for every
+/// kind; servers that attach the upstream are told when anything changed.
+pub async fn record_definitions(
     platform: &Platform,
     upstream: &Upstream,
+    kind: DefinitionKind,
     definitions: Vec<Value>,
 ) -> Result<(), CoreError> {
     let org = &upstream.org_id;
     let rule = platform.store.get_organization(org).await?.tool_approval;
-    let known = platform
+    let known: Vec<UpstreamTool> = platform
         .store
         .list_upstream_tools(org, &upstream.id)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|known| known.kind == kind)
+        .collect();
     let approved: HashSet<(String, String)> = platform
         .store
-        .approved_definitions(org, &upstream.id)
+        .approved_definitions(org, &upstream.id, kind)
         .await?
         .into_iter()
         .collect();
     let before: HashMap<&str, &UpstreamTool> = known.iter().map(|t| (t.name.as_str(), t)).collect();
-    let own: HashSet<String> = definitions
-        .iter()
-        .filter_map(|d| d.get("name").and_then(Value::as_str).map(str::to_owned))
-        .collect();
+    let key = |d: &Value| {
+        d.get(kind.key_field())
+            .and_then(Value::as_str)
+            .filter(|key| key.len() <= Limits::DEFINITION_KEY)
+            .map(str::to_owned)
+    };
+    let own: HashSet<String> = match kind {
+        DefinitionKind::Tool => definitions.iter().filter_map(key).collect(),
+        _ => HashSet::new(),
+    };
     let foreign = shadowing::foreign_names_of(platform, org, &upstream.id, &own).await?;
     let mut seen = HashSet::new();
     let mut tools: Vec<UpstreamTool> = definitions
         .into_iter()
         // A name listed twice is kept once (the first), so that the rest still updates.
-        .filter(|d| seen.insert(d.get("name").and_then(Value::as_str).map(str::to_owned)))
+        .filter(|d| seen.insert(key(d)))
         .take(Limits::UPSTREAM_TOOLS)
         .filter_map(|definition| {
-            let name = definition.get("name")?.as_str()?.to_owned();
+            let name = key(&definition)?;
             let hash = definition_hash(&definition);
             let known = before.get(name.as_str()).copied();
             let findings = findings_of(&definition, &hash, known, &foreign);
             let approved_before = approved.contains(&(name.clone(), hash.clone()));
             let state = judged(&hash, &findings, known, approved_before, rule);
             Some(UpstreamTool {
+                kind,
                 name,
                 definition,
                 definition_hash: hash,
@@ -71,12 +83,14 @@ pub async fn record_tools(
         // A restart or an idle wake lists the same tools: nothing to write or announce.
         return Ok(());
     }
-    // What grew or was renamed since the attach must still fit on every server there.
-    let misfits = fit::misfits(platform, upstream, &known, &tools).await?;
-    fit::quarantine(&mut tools, misfits);
+    if kind == DefinitionKind::Tool {
+        // What grew or was renamed since the attach must still fit on every server there.
+        let misfits = fit::misfits(platform, upstream, &known, &tools).await?;
+        fit::quarantine(&mut tools, misfits);
+    }
     platform
         .store
-        .replace_upstream_tools(org, &upstream.id, &tools)
+        .replace_upstream_tools(org, &upstream.id, kind, &tools)
         .await?;
     let mut events = Vec::new();
     for tool in &tools {
@@ -92,7 +106,7 @@ pub async fn record_tools(
         };
         if tool.state == ToolState::Quarantined {
             let rules: Vec<&str> = tool.findings.iter().map(|f| f.rule.as_str()).collect();
-            tracing::warn!(upstream = %upstream.id, tool = %tool.name, ?rules, "a tool definition was quarantined");
+            tracing::warn!(upstream = %upstream.id, %kind, name = %tool.name, ?rules, "a definition was quarantined");
         }
         for finding in &tool.findings {
             metrics::counter!("guidepost_upstream_tool_findings_total", "rule" => finding.rule.clone())
@@ -101,28 +115,40 @@ pub async fn record_tools(
         let changes = known
             .filter(|k| k.definition_hash != tool.definition_hash)
             .map(|k| diff::diff(&k.definition, &tool.definition));
+        let mut detail = serde_json::json!({
+            "definition_hash": tool.definition_hash,
+            "previous_hash": known.map(|k| &k.definition_hash),
+            "state": tool.state,
+            "findings": tool.findings,
+            "diff": changes,
+        });
+        with_kind(&mut detail, kind);
         let about = audit::About {
             upstream: Some(&upstream.id),
             tool: Some(&tool.name),
-            detail: serde_json::json!({
-                "definition_hash": tool.definition_hash,
-                "previous_hash": known.map(|k| &k.definition_hash),
-                "state": tool.state,
-                "findings": tool.findings,
-                "diff": changes,
-            }),
+            detail,
             ..Default::default()
         };
         events.push((action, about));
     }
     audit::record_for_upstream(platform, org, &upstream.id, events).await?;
     let servers = attached_servers(platform, org, &upstream.id).await?;
-    // New names may be named by the neighbours' tools.
-    for server in &servers {
-        shadowing::recheck(platform, org, server).await?;
+    if kind == DefinitionKind::Tool {
+        // New names may be named by the neighbours' tools.
+        for server in &servers {
+            shadowing::recheck(platform, org, server).await?;
+        }
     }
     platform.announce_tools_changed(&servers).await;
     Ok(())
+}
+
+/// An audit event's detail names the kind of what it is about, unless a tool (whose
+/// events read as they always did).
+fn with_kind(detail: &mut Value, kind: DefinitionKind) {
+    if kind != DefinitionKind::Tool {
+        detail["kind"] = Value::String(kind.as_str().to_owned());
+    }
 }
 
 /// A definition's findings: the scanner's, and for a changed definition what the change
@@ -248,6 +274,7 @@ pub async fn decide(
     platform: &Platform,
     caller: &Caller,
     id: &UpstreamId,
+    kind: DefinitionKind,
     name: &str,
     state: ToolState,
 ) -> Result<UpstreamTool, CoreError> {
@@ -255,19 +282,24 @@ pub async fn decide(
     let actor = caller.actor();
     let org = caller.org();
     platform.store.get_upstream(org, id).await?;
-    if state == ToolState::Approved {
+    if state == ToolState::Approved && kind == DefinitionKind::Tool {
         fit::check_approval(platform, org, id, name).await?;
     }
-    let tool = platform.store.decide_tool(org, id, name, state).await?;
+    let tool = platform
+        .store
+        .decide_tool(org, id, kind, name, state)
+        .await?;
     let action = if state == ToolState::Approved {
         "tool.approved"
     } else {
         "tool.rejected"
     };
+    let mut detail = serde_json::json!({"definition_hash": tool.definition_hash});
+    with_kind(&mut detail, kind);
     let about = audit::About {
         upstream: Some(id),
         tool: Some(name),
-        detail: serde_json::json!({"definition_hash": tool.definition_hash}),
+        detail,
         ..Default::default()
     };
     audit::record(platform, org, actor, action, about).await?;
@@ -282,6 +314,7 @@ mod tests {
 
     fn tool(hash: &str, state: ToolState) -> UpstreamTool {
         UpstreamTool {
+            kind: DefinitionKind::Tool,
             name: "echo".into(),
             definition: Value::Null,
             definition_hash: hash.into(),

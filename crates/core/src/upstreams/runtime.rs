@@ -43,6 +43,15 @@ pub trait UpstreamRuntime: Send + Sync {
         timeout: Duration,
         progress: Option<ProgressSink>,
     ) -> Result<UpstreamAnswer, UpstreamCallError>;
+    /// Sends `request` (a prompt, a resource read, a completion) to the upstream: its
+    /// result in the protocol's own shape, or why there is none.
+    async fn request(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        request: UpstreamRequest,
+        timeout: Duration,
+    ) -> Result<Value, UpstreamCallError>;
     /// The upstream's recent stderr lines on this node, oldest first.
     fn logs(&self, upstream: &UpstreamId) -> Vec<String>;
     /// Whether this node would start an upstream of `org` launched as `spec` now: its
@@ -58,6 +67,32 @@ pub trait UpstreamRuntime: Send + Sync {
     /// What confinement is in force on this node, for `/readyz`.
     fn confinement_report(&self) -> Option<Value> {
         None
+    }
+}
+
+/// A client's request other than a tool call, as the upstream is to get it (names and
+/// URIs already the upstream's own).
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpstreamRequest {
+    /// `prompts/get`.
+    GetPrompt {
+        name: String,
+        arguments: Option<serde_json::Map<String, Value>>,
+    },
+    /// `resources/read`.
+    ReadResource { uri: String },
+    /// `completion/complete`, its params whole (the reference rewritten).
+    Complete { params: Value },
+}
+
+impl UpstreamRequest {
+    /// The method's name, for logs and errors.
+    pub fn method(&self) -> &'static str {
+        match self {
+            UpstreamRequest::GetPrompt { .. } => "prompts/get",
+            UpstreamRequest::ReadResource { .. } => "resources/read",
+            UpstreamRequest::Complete { .. } => "completion/complete",
+        }
     }
 }
 
@@ -91,6 +126,14 @@ pub enum UpstreamCallError {
     /// It answered with a protocol error, or the connection broke.
     #[error("the upstream server failed: {0}")]
     Failed(String),
+    /// It refused the request with a JSON-RPC error, passed on as it gave it (such as
+    /// an unknown resource).
+    #[error("{message}")]
+    Refused {
+        code: i32,
+        message: String,
+        data: Option<Value>,
+    },
     /// It asked for something the gateway does not relay.
     #[error("the upstream server {0}, which this gateway does not relay yet")]
     Unrelayed(&'static str),

@@ -24,6 +24,9 @@ struct QueuePage {
 struct QueueRow {
     upstream_id: String,
     upstream_name: String,
+    /// `tool`, `prompt`, `resource`, `resource_template` (for links).
+    kind: &'static str,
+    kind_label: &'static str,
     name: String,
     state: &'static str,
     tone: &'static str,
@@ -44,6 +47,8 @@ pub(crate) async fn queue(
         .map(|awaiting| QueueRow {
             upstream_id: awaiting.upstream_id.to_string(),
             upstream_name: awaiting.upstream_name,
+            kind: awaiting.tool.kind.as_str(),
+            kind_label: awaiting.tool.kind.label(),
             state: awaiting.tool.state.as_str(),
             tone: state_tone(awaiting.tool.state),
             findings: awaiting.tool.findings.len(),
@@ -59,6 +64,8 @@ struct ToolPage {
     chrome: Chrome,
     upstream_id: String,
     upstream_name: String,
+    kind: &'static str,
+    kind_label: &'static str,
     name: String,
     state: &'static str,
     tone: &'static str,
@@ -82,16 +89,35 @@ struct FindingRow {
     excerpt: Visible,
 }
 
-/// `GET /app/gateway/upstreams/{id}/tools/{name}`.
+/// Which kind of definition a review page or decision is about (`?kind=` or a form
+/// field; a tool when absent).
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct KindOf {
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+impl KindOf {
+    fn kind(&self) -> Result<DefinitionKind, PageError> {
+        match self.kind.as_deref() {
+            None | Some("") => Ok(DefinitionKind::Tool),
+            Some(kind) => DefinitionKind::parse(kind).ok_or(PageError::NotFound),
+        }
+    }
+}
+
+/// `GET /app/gateway/upstreams/{id}/tools/{name}?kind=`.
 pub(crate) async fn tool(
     State(app): State<Dashboard>,
     signed: Signed,
     Path((id, name)): Path<(String, String)>,
+    Query(of): Query<KindOf>,
 ) -> PageResult {
     let id: UpstreamId = page::id_or_not_found(&id)?;
+    let kind = of.kind()?;
     let caller = signed.caller();
     let upstream = upstreams::get(&app.platform, caller, &id).await?;
-    let review = overview::tool_review(&app.platform, caller, &id, &name).await?;
+    let review = overview::tool_review(&app.platform, caller, &id, kind, &name).await?;
     let tool = &review.tool;
     let title = format!("Review {}", tool.name);
     let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
@@ -100,6 +126,8 @@ pub(crate) async fn tool(
         chrome,
         upstream_id: upstream.id.to_string(),
         upstream_name: upstream.name,
+        kind: kind.as_str(),
+        kind_label: kind.label(),
         name: tool.name.clone(),
         state: tool.state.as_str(),
         tone: state_tone(tool.state),
@@ -135,9 +163,9 @@ pub(crate) async fn tool(
 pub(crate) async fn approve(
     State(app): State<Dashboard>,
     Path((id, name)): Path<(String, String)>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<KindOf>,
 ) -> PageResult {
-    decide(&app, &signed, &id, &name, ToolState::Approved).await?;
+    decide(&app, &signed, &id, form.kind()?, &name, ToolState::Approved).await?;
     Ok(page::done("/app/gateway/review", Notice::Approved))
 }
 
@@ -145,9 +173,9 @@ pub(crate) async fn approve(
 pub(crate) async fn reject(
     State(app): State<Dashboard>,
     Path((id, name)): Path<(String, String)>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<KindOf>,
 ) -> PageResult {
-    decide(&app, &signed, &id, &name, ToolState::Rejected).await?;
+    decide(&app, &signed, &id, form.kind()?, &name, ToolState::Rejected).await?;
     Ok(page::done("/app/gateway/review", Notice::Rejected))
 }
 
@@ -155,10 +183,11 @@ async fn decide(
     app: &Dashboard,
     signed: &Signed,
     id: &str,
+    kind: DefinitionKind,
     name: &str,
     state: ToolState,
 ) -> Result<(), PageError> {
     let id: UpstreamId = page::id_or_not_found(id)?;
-    upstreams::decide(&app.platform, signed.caller(), &id, name, state).await?;
+    upstreams::decide(&app.platform, signed.caller(), &id, kind, name, state).await?;
     Ok(())
 }

@@ -54,6 +54,8 @@ struct RecentLogs {
 }
 
 struct ToolRow {
+    kind: &'static str,
+    kind_label: &'static str,
     name: String,
     state: &'static str,
     tone: &'static str,
@@ -117,6 +119,8 @@ pub(crate) async fn show(
         tools: tools
             .into_iter()
             .map(|reviewed| ToolRow {
+                kind: reviewed.tool.kind.as_str(),
+                kind_label: reviewed.tool.kind.label(),
                 state: reviewed.tool.state.as_str(),
                 tone: state_tone(reviewed.tool.state),
                 findings: reviewed.tool.findings.len(),
@@ -170,6 +174,7 @@ pub(crate) async fn attach(
     let input = AttachUpstream {
         prefix: form.prefix.trim().to_owned(),
         allowed_tools: None,
+        allowed_prompts: None,
         timeout_ms: None,
     };
     upstreams::attach(&app.platform, signed.caller(), &server, &id, input).await?;

@@ -314,6 +314,9 @@ pub enum UpstreamCommand {
         /// Offer only these of its tools (the upstream's names; repeat the flag).
         #[arg(long = "allow-tool")]
         allowed_tools: Vec<String>,
+        /// Offer only these of its prompts (the upstream's names; repeat the flag).
+        #[arg(long = "allow-prompt")]
+        allowed_prompts: Vec<String>,
         /// Per call, in milliseconds [default: 60000].
         #[arg(long)]
         timeout_ms: Option<i64>,
@@ -339,15 +342,18 @@ pub enum ToolsCommand {
         #[arg(long)]
         org: String,
     },
-    /// Approve a tool's current definition: it is offered again.
+    /// Approve a tool's (prompt's, resource's) current definition: it is offered again.
     Approve {
         /// The organization (org_…).
         #[arg(long)]
         org: String,
         /// The upstream (up_…).
         upstream: String,
-        /// The upstream's name for the tool.
+        /// The upstream's name for the tool (a resource's URI, a template's URI template).
         tool: String,
+        /// What it is: tool, prompt, resource or resource_template.
+        #[arg(long, default_value = "tool", value_parser = parse_kind)]
+        kind: guidepost_domain::DefinitionKind,
     },
     /// Reject a tool: it is not offered, and calls to it are refused.
     Reject {
@@ -356,8 +362,11 @@ pub enum ToolsCommand {
         org: String,
         /// The upstream (up_…).
         upstream: String,
-        /// The upstream's name for the tool.
+        /// The upstream's name for the tool (a resource's URI, a template's URI template).
         tool: String,
+        /// What it is: tool, prompt, resource or resource_template.
+        #[arg(long, default_value = "tool", value_parser = parse_kind)]
+        kind: guidepost_domain::DefinitionKind,
     },
 }
 
@@ -380,4 +389,10 @@ pub enum WebhookCommand {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=600))]
         wait: u64,
     },
+}
+
+/// A definition kind as `--kind` names it.
+fn parse_kind(text: &str) -> Result<guidepost_domain::DefinitionKind, String> {
+    guidepost_domain::DefinitionKind::parse(text)
+        .ok_or_else(|| "one of: tool, prompt, resource, resource_template".to_owned())
 }

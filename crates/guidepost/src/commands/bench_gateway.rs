@@ -131,6 +131,7 @@ async fn measure(
     let attach = AttachUpstream {
         prefix: PREFIX.into(),
         allowed_tools: None,
+        allowed_prompts: None,
         timeout_ms: None,
     };
     upstreams::attach(platform, &caller, &server.id, &upstream.id, attach).await?;

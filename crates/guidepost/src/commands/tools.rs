@@ -34,12 +34,26 @@ pub async fn run(command: ToolsCommand, platform: &Platform, json: bool) -> anyh
             org,
             upstream,
             tool,
-        } => decide(platform, &org, &upstream, &tool, ToolState::Approved, json).await,
+            kind,
+        } => {
+            let what = Decided {
+                kind,
+                state: ToolState::Approved,
+            };
+            decide(platform, &org, &upstream, &tool, what, json).await
+        }
         ToolsCommand::Reject {
             org,
             upstream,
             tool,
-        } => decide(platform, &org, &upstream, &tool, ToolState::Rejected, json).await,
+            kind,
+        } => {
+            let what = Decided {
+                kind,
+                state: ToolState::Rejected,
+            };
+            decide(platform, &org, &upstream, &tool, what, json).await
+        }
     }
 }
 
@@ -83,22 +97,28 @@ fn describe(held: &Value) -> String {
     )
 }
 
+/// A decision on a definition of some kind.
+struct Decided {
+    kind: guidepost_domain::DefinitionKind,
+    state: ToolState,
+}
+
 async fn decide(
     platform: &Platform,
     org: &str,
     upstream: &str,
     tool: &str,
-    state: ToolState,
+    Decided { kind, state }: Decided,
     json: bool,
 ) -> anyhow::Result<()> {
     let caller = operator(org)?;
     let upstream: UpstreamId = Id::parse(upstream)
         .with_context(|| format!("{upstream:?} is not an upstream id (up_…)"))?;
-    let decided = upstreams::decide(platform, &caller, &upstream, tool, state)
+    let decided = upstreams::decide(platform, &caller, &upstream, kind, tool, state)
         .await
         .map_err(|e| match e {
             guidepost_core::CoreError::NotFound => {
-                anyhow::anyhow!("no tool {tool:?} on upstream {upstream}")
+                anyhow::anyhow!("no {kind} {tool:?} on upstream {upstream}")
             }
             other => other.into(),
         })?;

@@ -112,6 +112,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             id,
             prefix,
             allowed_tools,
+            allowed_prompts,
             timeout_ms,
         } => {
             let server = Id::parse(&server)
@@ -119,6 +120,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             let input = AttachUpstream {
                 prefix,
                 allowed_tools: (!allowed_tools.is_empty()).then_some(allowed_tools),
+                allowed_prompts: (!allowed_prompts.is_empty()).then_some(allowed_prompts),
                 timeout_ms,
             };
             let attached = upstreams::attach(

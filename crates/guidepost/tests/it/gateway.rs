@@ -19,7 +19,7 @@ fn shared_cache() -> std::path::PathBuf {
         .join("../../../upstream-cache")
 }
 
-async fn gateway_app(db: &TestDatabase) -> TestApp {
+pub async fn gateway_app(db: &TestDatabase) -> TestApp {
     let node = node::node();
     let npm = node.with_file_name("npm");
     spawn_app_with(db, move |settings| {
@@ -36,7 +36,7 @@ async fn gateway_app(db: &TestDatabase) -> TestApp {
 }
 
 /// Polls the upstream until it leaves `installing`/`starting`; returns it.
-async fn settled(app: &TestApp, tenant: &Tenant, id: &str) -> Value {
+pub async fn settled(app: &TestApp, tenant: &Tenant, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.api_key).await;

@@ -384,7 +384,10 @@ impl RawMcp {
             request = request
                 .header("mcp-protocol-version", STATELESS_ERA)
                 .header("mcp-method", method);
-            let name = params.get("name").or_else(|| params.get("taskId"));
+            let name = params
+                .get("name")
+                .or_else(|| params.get("taskId"))
+                .or_else(|| params.get("uri"));
             if let Some(name) = name.and_then(Value::as_str) {
                 request = request.header("mcp-name", name);
             }

@@ -27,6 +27,11 @@ marks `listed` in $FIXTURE_MARKS at each tools/list:
 With $FIXTURE_TOOLS naming a JSON file (a list of whole tool definitions), each start
 also lists those, as written in the file then; calling one answers `<name> ran`.
 
+With $FIXTURE_FEATURES naming a JSON file ({"prompts": [...], "resources": [...],
+"resourceTemplates": [...]}, whole definitions), each start declares prompts and resources
+and lists those, as written in the file then; `prompts/get` answers one user message
+naming the prompt and its arguments, `resources/read` answers `contents of <uri>`.
+
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
@@ -65,6 +70,8 @@ if HOSTILE:
 cancelled = set()
 # Whole definitions from $FIXTURE_TOOLS, read once at start (a rug pull between starts).
 file_tools = []
+# Prompts, resources and templates from $FIXTURE_FEATURES, read once at start.
+features = {}
 
 
 def mark(text):
@@ -178,6 +185,9 @@ def main():
     if os.environ.get("FIXTURE_TOOLS"):
         with open(os.environ["FIXTURE_TOOLS"]) as f:
             file_tools.extend(json.load(f))
+    if os.environ.get("FIXTURE_FEATURES"):
+        with open(os.environ["FIXTURE_FEATURES"]) as f:
+            features.update(json.load(f))
     if os.environ.get("FIXTURE_CRASH_AT_START") == "loud":
         secret = os.environ.get("FIXTURE_SECRET", "")
         line = (f"fixture: the key {secret} was refused \x1b]0;owned\x07\u009b31m "
@@ -195,11 +205,26 @@ def main():
         request_id = message.get("id")
         params = message.get("params") or {}
         if method == "initialize":
+            capabilities = {"tools": {"listChanged": True}}
+            if features:
+                capabilities.update({"prompts": {}, "resources": {}})
             result(request_id, {
                 "protocolVersion": params.get("protocolVersion", "2025-11-25"),
-                "capabilities": {"tools": {"listChanged": True}},
+                "capabilities": capabilities,
                 "serverInfo": {"name": "gateway-fixture", "version": "1.0.0"},
             })
+        elif features and method == "prompts/list":
+            result(request_id, {"prompts": features.get("prompts", [])})
+        elif features and method == "resources/list":
+            result(request_id, {"resources": features.get("resources", [])})
+        elif features and method == "resources/templates/list":
+            result(request_id, {"resourceTemplates": features.get("resourceTemplates", [])})
+        elif features and method == "prompts/get":
+            said = f"prompt {params.get('name')} with {json.dumps(params.get('arguments') or {})}"
+            result(request_id, {"messages": [{"role": "user", "content": {"type": "text", "text": said}}]})
+        elif features and method == "resources/read":
+            uri = params.get("uri")
+            result(request_id, {"contents": [{"uri": uri, "text": f"contents of {uri}"}]})
         elif method == "tools/list":
             if HOSTILE:
                 mark("listed")

@@ -8,7 +8,8 @@ use crate::upstreams::{AttachedUpstream, ORG_UPSTREAM_TOOLS_MAX, UpstreamStore};
 const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, secrets_sealed, status, \
      last_error, restarts, created_at, updated_at, start";
 const ATTACHMENT_COLUMNS: &str =
-    "server_id, upstream_id, prefix, allowed_tools, timeout_ms, attached_at";
+    "server_id, upstream_id, prefix, allowed_tools, allowed_prompts, timeout_ms, attached_at";
+const DEFINITION_COLUMNS: &str = "kind, name, definition, definition_hash, state, findings";
 
 fn upstream(row: &DbRow) -> Result<Upstream> {
     let spec = text(row, "spec")?;
@@ -45,7 +46,9 @@ fn tool_named(row: &DbRow, name: String) -> Result<UpstreamTool> {
     let definition = text(row, "definition")?;
     let state = text(row, "state")?;
     let findings = text(row, "findings")?;
+    let kind = text(row, "kind")?;
     Ok(UpstreamTool {
+        kind: DefinitionKind::parse(&kind).ok_or_else(|| corrupt("definition kind", &kind))?,
         name,
         definition: serde_json::from_str(&definition)
             .map_err(|_| corrupt("tool definition", "…"))?,
@@ -55,15 +58,20 @@ fn tool_named(row: &DbRow, name: String) -> Result<UpstreamTool> {
     })
 }
 
+/// A stored list of names (an allowlist), if any.
+fn names(row: &DbRow, column: &str) -> Result<Option<Vec<String>>> {
+    opt_text(row, column)?
+        .map(|a| serde_json::from_str(&a).map_err(|_| corrupt(column, &a)))
+        .transpose()
+}
+
 fn attachment(row: &DbRow) -> Result<Attachment> {
-    let allowed = opt_text(row, "allowed_tools")?;
     Ok(Attachment {
         server_id: Id::from_trusted(text(row, "server_id")?),
         upstream_id: Id::from_trusted(text(row, "upstream_id")?),
         prefix: text(row, "prefix")?,
-        allowed_tools: allowed
-            .map(|a| serde_json::from_str(&a).map_err(|_| corrupt("allowed tools", &a)))
-            .transpose()?,
+        allowed_tools: names(row, "allowed_tools")?,
+        allowed_prompts: names(row, "allowed_prompts")?,
         timeout_ms: row.try_get("timeout_ms")?,
         attached_at: time(row, "attached_at")?,
     })
@@ -94,8 +102,8 @@ async fn remember_approval(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO approved_definitions (upstream_id, org_id, name, definition_hash, approved_at, \
-         definition) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO approved_definitions (upstream_id, org_id, kind, name, definition_hash, \
+         approved_at, definition) VALUES ($1, $2, $7, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(id.as_str())
     .bind(org.as_str())
@@ -103,6 +111,7 @@ async fn remember_approval(
     .bind(&tool.definition_hash)
     .bind(now)
     .bind(json_text(&tool.definition))
+    .bind(tool.kind.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -209,21 +218,26 @@ impl UpstreamStore for ThisStore {
         &self,
         org: &OrgId,
         id: &UpstreamId,
+        kind: DefinitionKind,
         tools: &[UpstreamTool],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         self.count(1 + tools.len() as u64);
-        sqlx::query("DELETE FROM upstream_tools WHERE org_id = $1 AND upstream_id = $2")
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM upstream_tools WHERE org_id = $1 AND upstream_id = $2 AND kind = $3",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(kind.as_str())
+        .execute(&mut *tx)
+        .await?;
         let now = Timestamp::now().micros();
         for (position, tool) in tools.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO upstream_tools (upstream_id, org_id, name, definition, definition_hash, \
-                 state, position, discovered_at, findings) \
-                 SELECT id, org_id, $3, $4, $5, $6, $7, $8, $9 FROM upstreams WHERE org_id = $1 AND id = $2",
+                 state, position, discovered_at, findings, kind) \
+                 SELECT id, org_id, $3, $4, $5, $6, $7, $8, $9, $10 FROM upstreams \
+                 WHERE org_id = $1 AND id = $2",
             )
             .bind(org.as_str())
             .bind(id.as_str())
@@ -234,6 +248,7 @@ impl UpstreamStore for ThisStore {
             .bind(position as i64)
             .bind(now)
             .bind(json_text(&tool.findings))
+            .bind(kind.as_str())
             .execute(&mut *tx)
             .await?;
             if tool.state == ToolState::Approved {
@@ -249,13 +264,15 @@ impl UpstreamStore for ThisStore {
         &self,
         org: &OrgId,
         id: &UpstreamId,
+        kind: DefinitionKind,
     ) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query(
             "SELECT name, definition_hash FROM approved_definitions \
-             WHERE org_id = $1 AND upstream_id = $2",
+             WHERE org_id = $1 AND upstream_id = $2 AND kind = $3",
         )
         .bind(org.as_str())
         .bind(id.as_str())
+        .bind(kind.as_str())
         .fetch_all(self.run())
         .await?;
         rows.iter()
@@ -267,21 +284,25 @@ impl UpstreamStore for ThisStore {
         &self,
         org: &OrgId,
         id: &UpstreamId,
+        kind: DefinitionKind,
         name: &str,
         state: ToolState,
     ) -> Result<UpstreamTool> {
         let mut tx = self.begin_write().await?;
         self.count(2);
-        let row = sqlx::query(
-            "UPDATE upstream_tools SET state = $4 WHERE org_id = $1 AND upstream_id = $2 AND name = $3 \
-             RETURNING name, definition, definition_hash, state, findings",
-        )
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .bind(name)
-        .bind(state.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let sql = format!(
+            "UPDATE upstream_tools SET state = $4 \
+             WHERE org_id = $1 AND upstream_id = $2 AND name = $3 AND kind = $5 \
+             RETURNING {DEFINITION_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(name)
+            .bind(state.as_str())
+            .bind(kind.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         let tool = tool(&row.ok_or(StoreError::NotFound)?)?;
         if state == ToolState::Approved {
             let now = Timestamp::now().micros();
@@ -295,10 +316,11 @@ impl UpstreamStore for ThisStore {
         &self,
         org: &OrgId,
         id: &UpstreamId,
-    ) -> Result<BTreeMap<String, serde_json::Value>> {
+    ) -> Result<BTreeMap<(DefinitionKind, String), serde_json::Value>> {
         let rows = sqlx::query(
-            "SELECT name, definition FROM approved_definitions \
-             WHERE org_id = $1 AND upstream_id = $2 AND definition IS NOT NULL ORDER BY approved_at",
+            "SELECT kind, name, definition FROM approved_definitions \
+             WHERE org_id = $1 AND upstream_id = $2 AND definition IS NOT NULL \
+             ORDER BY approved_at",
         )
         .bind(org.as_str())
         .bind(id.as_str())
@@ -309,7 +331,10 @@ impl UpstreamStore for ThisStore {
             let definition = text(row, "definition")?;
             let value = serde_json::from_str(&definition)
                 .map_err(|_| corrupt("approved definition", "…"))?;
-            latest.insert(text(row, "name")?, value);
+            let kind = text(row, "kind")?;
+            let kind =
+                DefinitionKind::parse(&kind).ok_or_else(|| corrupt("definition kind", &kind))?;
+            latest.insert((kind, text(row, "name")?), value);
         }
         Ok(latest)
     }
@@ -324,7 +349,8 @@ impl UpstreamStore for ThisStore {
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE upstream_tools SET state = $5, findings = $6 \
-             WHERE org_id = $1 AND upstream_id = $2 AND name = $3 AND definition_hash = $4",
+             WHERE org_id = $1 AND upstream_id = $2 AND name = $3 AND definition_hash = $4 \
+             AND kind = 'tool'",
         )
         .bind(org.as_str())
         .bind(id.as_str())
@@ -352,14 +378,15 @@ impl UpstreamStore for ThisStore {
     }
 
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>> {
-        let rows = sqlx::query(
-            "SELECT name, definition, definition_hash, state, findings FROM upstream_tools \
-             WHERE org_id = $1 AND upstream_id = $2 ORDER BY position",
-        )
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .fetch_all(self.run())
-        .await?;
+        let sql = format!(
+            "SELECT {DEFINITION_COLUMNS} FROM upstream_tools \
+             WHERE org_id = $1 AND upstream_id = $2 ORDER BY kind = 'tool' DESC, kind, position"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_all(self.run())
+            .await?;
         rows.iter().map(tool).collect()
     }
 
@@ -368,9 +395,10 @@ impl UpstreamStore for ThisStore {
         org: &OrgId,
     ) -> Result<Vec<(UpstreamId, UpstreamTool)>> {
         let sql = format!(
-            "SELECT upstream_id, name, definition, definition_hash, state, findings \
-             FROM upstream_tools WHERE org_id = $1 ORDER BY upstream_id, position LIMIT {}",
-            ORG_UPSTREAM_TOOLS_MAX
+            "SELECT upstream_id, {DEFINITION_COLUMNS} \
+             FROM upstream_tools WHERE org_id = $1 \
+             ORDER BY upstream_id, kind = 'tool' DESC, kind, position \
+             LIMIT {ORG_UPSTREAM_TOOLS_MAX}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
@@ -398,11 +426,12 @@ impl UpstreamStore for ThisStore {
         // their join.
         let sql = format!(
             "INSERT INTO upstream_attachments (server_id, upstream_id, org_id, prefix, allowed_tools, \
-             timeout_ms, attached_at) \
-             SELECT s.id, u.id, s.org_id, $4, $5, $6, $7 FROM mcp_servers s JOIN upstreams u \
+             timeout_ms, attached_at, allowed_prompts) \
+             SELECT s.id, u.id, s.org_id, $4, $5, $6, $7, $8 FROM mcp_servers s JOIN upstreams u \
              ON u.org_id = s.org_id WHERE s.org_id = $1 AND s.id = $2 AND u.id = $3 \
              ON CONFLICT (server_id, upstream_id) DO UPDATE SET prefix = excluded.prefix, \
-             allowed_tools = excluded.allowed_tools, timeout_ms = excluded.timeout_ms \
+             allowed_tools = excluded.allowed_tools, timeout_ms = excluded.timeout_ms, \
+             allowed_prompts = excluded.allowed_prompts \
              RETURNING {ATTACHMENT_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -413,6 +442,7 @@ impl UpstreamStore for ThisStore {
             .bind(a.allowed_tools.as_ref().map(json_text))
             .bind(a.timeout_ms)
             .bind(a.attached_at.micros())
+            .bind(a.allowed_prompts.as_ref().map(json_text))
             .fetch_optional(self.run())
             .await
             .map_err(|e| unique_conflict(e, &["prefix"]))?;
@@ -523,14 +553,15 @@ impl UpstreamStore for ThisStore {
         // One statement: each attachment with its upstream, once per tool (or once with
         // no tool), in attach order, then the upstream's order.
         let rows = sqlx::query(
-            "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.timeout_ms, \
+            "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.allowed_prompts, \
+             a.timeout_ms, \
              a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
              u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
-             t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
+             t.kind, t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
              FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
              LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id \
              WHERE a.org_id = $1 AND a.server_id = $2 \
-             ORDER BY a.attached_at, a.upstream_id, t.position",
+             ORDER BY a.attached_at, a.upstream_id, t.kind = 'tool' DESC, t.kind, t.position",
         )
         .bind(org.as_str())
         .bind(server.as_str())
@@ -547,11 +578,16 @@ impl UpstreamStore for ThisStore {
                     attachment: attachment(row)?,
                     upstream: upstream(row)?,
                     tools: Vec::new(),
+                    features: Vec::new(),
                 });
             }
             if let Some(name) = opt_text(row, "tool_name")? {
                 let entry = attached.last_mut().expect("pushed above");
-                entry.tools.push(tool_named(row, name)?);
+                let definition = tool_named(row, name)?;
+                match definition.kind {
+                    DefinitionKind::Tool => entry.tools.push(definition),
+                    _ => entry.features.push(definition),
+                }
             }
         }
         Ok(attached)

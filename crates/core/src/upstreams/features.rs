@@ -1,0 +1,287 @@
+//! An attached upstream's prompts, resources and resource templates as a hosted server
+//! offers them (SPEC §8, issue 25): prompts under `{prefix}__{name}` in attach order like
+//! tools (within the attachment's `allowed_prompts`), resources and templates under the
+//! URIs of `uris`. Only approved definitions are listed or reached (`pinning` judges
+//! them as it judges tools); a read of a URI no listed resource has (a template's
+//! expansion) goes to the attachment its prefix names.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use guidepost_domain::*;
+use serde_json::Value;
+
+use super::names::exposed_name;
+use super::runtime::{UpstreamCallError, UpstreamRequest};
+use super::uris;
+use crate::{CoreError, Platform};
+
+/// A prompt, resource or resource template of an attached upstream, as a hosted server
+/// offers it.
+#[derive(Debug, Clone)]
+pub struct OfferedFeature {
+    pub kind: DefinitionKind,
+    /// The name (prompts) or URI (resources, templates) clients see.
+    pub exposed: String,
+    pub prefix: String,
+    pub upstream: Arc<Upstream>,
+    /// The upstream's own name or URI for it.
+    pub name: String,
+    pub definition: Value,
+    pub state: ToolState,
+    pub timeout: Duration,
+}
+
+/// Why a prompt, resource or completion request has no answer; each says, for an agent,
+/// what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// No attachment offers it here.
+    #[error("Unknown {kind}: {name}. Call {list} to see what this server offers.")]
+    Unknown {
+        kind: DefinitionKind,
+        name: String,
+        list: &'static str,
+    },
+    /// It is offered but not approved (awaiting review, quarantined or rejected).
+    #[error(
+        "The {kind} {name} is {state}: its definition awaits review by the organization's \
+         administrators, or was rejected. Try another meanwhile."
+    )]
+    NotApproved {
+        kind: DefinitionKind,
+        name: String,
+        state: ToolState,
+    },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamCallError),
+    /// The store could not say: the detail is for the log.
+    #[error("could not read this server's upstreams; please retry")]
+    Store(#[from] CoreError),
+}
+
+/// Every prompt, resource and template of the server's attachments, with its state.
+async fn attached(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<Vec<OfferedFeature>, CoreError> {
+    let attached = platform
+        .store
+        .attached_upstreams(&server.org_id, &server.id)
+        .await?;
+    let mut offered = Vec::new();
+    for entry in attached {
+        let attachment = &entry.attachment;
+        let upstream = Arc::new(entry.upstream);
+        let allowed_prompt = |name: &str| {
+            attachment
+                .allowed_prompts
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|a| a == name))
+        };
+        for feature in entry.features {
+            let exposed = match feature.kind {
+                DefinitionKind::Prompt if !allowed_prompt(&feature.name) => continue,
+                DefinitionKind::Prompt => exposed_name(&attachment.prefix, &feature.name),
+                _ => uris::exposed_uri(&attachment.prefix, &feature.name),
+            };
+            offered.push(OfferedFeature {
+                kind: feature.kind,
+                exposed,
+                prefix: attachment.prefix.clone(),
+                upstream: upstream.clone(),
+                name: feature.name,
+                definition: feature.definition,
+                state: feature.state,
+                timeout: Duration::from_millis(attachment.timeout_ms as u64),
+            });
+        }
+    }
+    Ok(offered)
+}
+
+/// The approved definitions of `kind` on `server`, as clients see them (under their
+/// exposed names or URIs): what `prompts/list`, `resources/list` and
+/// `resources/templates/list` show.
+pub async fn listed(
+    platform: &Platform,
+    server: &McpServer,
+    kind: DefinitionKind,
+) -> Result<Vec<Value>, CoreError> {
+    let offered = attached(platform, server).await?;
+    Ok(offered
+        .into_iter()
+        .filter(|feature| feature.kind == kind && feature.state == ToolState::Approved)
+        .map(|feature| {
+            let mut definition = feature.definition;
+            definition[kind.key_field()] = Value::String(feature.exposed);
+            definition
+        })
+        .collect())
+}
+
+/// The approved feature of `kind` exposed as `exposed`, or why it may not be reached.
+async fn approved(
+    platform: &Platform,
+    server: &McpServer,
+    kind: DefinitionKind,
+    exposed: &str,
+    list: &'static str,
+) -> Result<OfferedFeature, FeatureError> {
+    let offered = attached(platform, server).await?;
+    let found = offered
+        .into_iter()
+        .find(|feature| feature.kind == kind && feature.exposed == exposed);
+    match found {
+        Some(feature) if feature.state == ToolState::Approved => Ok(feature),
+        Some(feature) => Err(FeatureError::NotApproved {
+            kind,
+            name: exposed.to_owned(),
+            state: feature.state,
+        }),
+        None => Err(FeatureError::Unknown {
+            kind,
+            name: exposed.to_owned(),
+            list,
+        }),
+    }
+}
+
+/// `prompts/get` of an attached prompt: the upstream's messages, their resource URIs
+/// exposed.
+pub async fn get_prompt(
+    platform: &Platform,
+    server: &McpServer,
+    exposed: &str,
+    arguments: Option<serde_json::Map<String, Value>>,
+) -> Result<Value, FeatureError> {
+    let prompt = approved(
+        platform,
+        server,
+        DefinitionKind::Prompt,
+        exposed,
+        "prompts/list",
+    )
+    .await?;
+    let request = UpstreamRequest::GetPrompt {
+        name: prompt.name.clone(),
+        arguments,
+    };
+    let mut result = platform
+        .upstreams
+        .request(platform, &prompt.upstream, request, prompt.timeout)
+        .await?;
+    uris::expose_prompt_result(&prompt.prefix, &mut result);
+    Ok(result)
+}
+
+/// `resources/read` of an exposed URI: a listed resource must be approved; any other URI
+/// under an attachment's prefix (a template's expansion) is read from that attachment's
+/// upstream. The contents come back under exposed URIs.
+pub async fn read_resource(
+    platform: &Platform,
+    server: &McpServer,
+    exposed: &str,
+) -> Result<Value, FeatureError> {
+    let unknown = || FeatureError::Unknown {
+        kind: DefinitionKind::Resource,
+        name: exposed.to_owned(),
+        list: "resources/list",
+    };
+    let (prefix, uri) = uris::split_exposed(exposed).ok_or_else(unknown)?;
+    let offered = attached(platform, server).await?;
+    let listed = offered
+        .iter()
+        .find(|f| f.kind == DefinitionKind::Resource && f.exposed == exposed);
+    if let Some(resource) = listed
+        && resource.state != ToolState::Approved
+    {
+        return Err(FeatureError::NotApproved {
+            kind: DefinitionKind::Resource,
+            name: exposed.to_owned(),
+            state: resource.state,
+        });
+    }
+    let (upstream, timeout) = upstream_of(platform, server, prefix)
+        .await?
+        .ok_or_else(unknown)?;
+    let request = UpstreamRequest::ReadResource { uri };
+    let mut result = platform
+        .upstreams
+        .request(platform, &upstream, request, timeout)
+        .await?;
+    uris::expose_read_result(prefix, &mut result);
+    Ok(result)
+}
+
+/// The upstream attached under `prefix` on `server`, with the attachment's timeout.
+async fn upstream_of(
+    platform: &Platform,
+    server: &McpServer,
+    prefix: &str,
+) -> Result<Option<(Upstream, Duration)>, CoreError> {
+    let attached = platform
+        .store
+        .attached_upstreams(&server.org_id, &server.id)
+        .await?;
+    Ok(attached
+        .into_iter()
+        .find(|entry| entry.attachment.prefix == prefix)
+        .map(|entry| {
+            let timeout = Duration::from_millis(entry.attachment.timeout_ms as u64);
+            (entry.upstream, timeout)
+        }))
+}
+
+/// `completion/complete` for an attached prompt (`ref/prompt`) or resource template
+/// (`ref/resource`): asked of its upstream under the upstream's own name or URI. An
+/// upstream that does not complete answers no values.
+pub async fn complete(
+    platform: &Platform,
+    server: &McpServer,
+    mut params: Value,
+) -> Result<Value, FeatureError> {
+    let reference = &params["ref"];
+    let (upstream, timeout) = match reference["type"].as_str() {
+        Some("ref/prompt") => {
+            let exposed = reference["name"].as_str().unwrap_or_default().to_owned();
+            let kind = DefinitionKind::Prompt;
+            let prompt = approved(platform, server, kind, &exposed, "prompts/list").await?;
+            params["ref"]["name"] = Value::String(prompt.name.clone());
+            (prompt.upstream.as_ref().clone(), prompt.timeout)
+        }
+        Some("ref/resource") => {
+            let exposed = reference["uri"].as_str().unwrap_or_default().to_owned();
+            let unknown = || FeatureError::Unknown {
+                kind: DefinitionKind::ResourceTemplate,
+                name: exposed.clone(),
+                list: "resources/templates/list",
+            };
+            let (prefix, uri) = uris::split_exposed(&exposed).ok_or_else(unknown)?;
+            let found = upstream_of(platform, server, prefix).await?;
+            params["ref"]["uri"] = Value::String(uri);
+            found.ok_or_else(unknown)?
+        }
+        _ => {
+            return Err(FeatureError::Unknown {
+                kind: DefinitionKind::Prompt,
+                name: reference.to_string(),
+                list: "prompts/list",
+            });
+        }
+    };
+    let request = UpstreamRequest::Complete { params };
+    match platform
+        .upstreams
+        .request(platform, &upstream, request, timeout)
+        .await
+    {
+        Err(UpstreamCallError::Refused { code, .. }) if code == METHOD_NOT_FOUND => {
+            Ok(serde_json::json!({"completion": {"values": [], "hasMore": false}}))
+        }
+        answer => Ok(answer?),
+    }
+}
+
+/// JSON-RPC's "method not found".
+const METHOD_NOT_FOUND: i32 = -32601;

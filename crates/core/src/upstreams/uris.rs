@@ -1,0 +1,169 @@
+//! The URIs an attachment's resources are exposed under, so that two upstreams never
+//! collide and a read goes back to the right one (docs/GATEWAY.md, "Resources"):
+//!
+//! - `{prefix}+{uri}` for every URI (`ev+demo://resource/static/document/architecture.md`);
+//! - `ui://{prefix}/{rest}` for an MCP Apps resource `ui://{rest}`, which stays a `ui://`
+//!   URI so that hosts still render it as an app.
+//!
+//! Prefixes are letters, digits and `-` (`names::checked_prefix`), so the first `+` (or
+//! the first `/` after `ui://`) ends the prefix unambiguously. The same rewriting applies
+//! to the URIs inside what an upstream answers: resource links and embedded resources in
+//! tool results and prompt messages, read contents, and a tool's
+//! `_meta.ui.resourceUri`.
+
+use serde_json::Value;
+
+const APP_SCHEME: &str = "ui://";
+
+/// The URI `uri` of an attachment with `prefix` is exposed under.
+pub fn exposed_uri(prefix: &str, uri: &str) -> String {
+    match uri.strip_prefix(APP_SCHEME) {
+        Some(rest) => format!("{APP_SCHEME}{prefix}/{rest}"),
+        None => format!("{prefix}+{uri}"),
+    }
+}
+
+/// The prefix and the upstream's own URI of an exposed URI; `None` if it has no
+/// attachment's shape.
+pub fn split_exposed(exposed: &str) -> Option<(&str, String)> {
+    let (prefix, original) = match exposed.strip_prefix(APP_SCHEME) {
+        Some(rest) => {
+            let (prefix, rest) = rest.split_once('/')?;
+            (prefix, format!("{APP_SCHEME}{rest}"))
+        }
+        None => {
+            let (prefix, original) = exposed.split_once('+')?;
+            (prefix, original.to_owned())
+        }
+    };
+    let prefix_shaped = !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    prefix_shaped.then_some((prefix, original))
+}
+
+/// Rewrites, in place, the URIs of the content blocks in `blocks` (tool result content,
+/// or a prompt message's content): resource links and embedded resources.
+pub fn expose_content(prefix: &str, blocks: &mut [Value]) {
+    for block in blocks {
+        expose_block(prefix, block);
+    }
+}
+
+/// One content block: a `resource_link`'s `uri`, a `resource`'s `resource.uri`.
+fn expose_block(prefix: &str, block: &mut Value) {
+    match block.get("type").and_then(Value::as_str) {
+        Some("resource_link") => expose_field(prefix, block, "uri"),
+        Some("resource") => {
+            if let Some(resource) = block.get_mut("resource") {
+                expose_field(prefix, resource, "uri");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Rewrites `object[field]` if it is a string.
+fn expose_field(prefix: &str, object: &mut Value, field: &str) {
+    if let Some(uri) = object.get(field).and_then(Value::as_str) {
+        object[field] = Value::String(exposed_uri(prefix, uri));
+    }
+}
+
+/// A `prompts/get` result: each message's content (one block, or a list of them).
+pub fn expose_prompt_result(prefix: &str, result: &mut Value) {
+    let Some(messages) = result.get_mut("messages").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for message in messages {
+        match message.get_mut("content") {
+            Some(Value::Array(blocks)) => expose_content(prefix, blocks),
+            Some(block) => expose_block(prefix, block),
+            None => {}
+        }
+    }
+}
+
+/// A `resources/read` result: each content's `uri`.
+pub fn expose_read_result(prefix: &str, result: &mut Value) {
+    if let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut) {
+        for content in contents {
+            expose_field(prefix, content, "uri");
+        }
+    }
+}
+
+/// A tool definition: the MCP Apps resource it names (`_meta.ui.resourceUri`, and the
+/// older flat `_meta["ui/resourceUri"]`).
+pub fn expose_tool_definition(prefix: &str, definition: &mut Value) {
+    let Some(meta) = definition.get_mut("_meta") else {
+        return;
+    };
+    if let Some(ui) = meta.get_mut("ui") {
+        expose_field(prefix, ui, "resourceUri");
+    }
+    expose_field(prefix, meta, "ui/resourceUri");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn exposed_uris_name_their_attachment_and_split_back() {
+        let plain = "demo://resource/static/document/architecture.md";
+        assert_eq!(exposed_uri("ev", plain), format!("ev+{plain}"));
+        assert_eq!(
+            split_exposed(&exposed_uri("ev", plain)),
+            Some(("ev", plain.to_owned()))
+        );
+        let app = "ui://weather/view.html";
+        assert_eq!(exposed_uri("ev-2", app), "ui://ev-2/weather/view.html");
+        assert_eq!(
+            split_exposed("ui://ev-2/weather/view.html"),
+            Some(("ev-2", app.to_owned()))
+        );
+        // A URI whose own text holds `+` keeps it: the first one ends the prefix.
+        let odd = "file:///a+b.txt";
+        assert_eq!(
+            split_exposed(&exposed_uri("ev", odd)),
+            Some(("ev", odd.to_owned()))
+        );
+        assert_eq!(split_exposed("demo://no-prefix"), None);
+        assert_eq!(split_exposed("bad prefix+demo://x"), None);
+    }
+
+    #[test]
+    fn links_embedded_resources_read_contents_and_app_uris_are_rewritten() {
+        let mut blocks = vec![
+            json!({"type": "text", "text": "see demo://x"}),
+            json!({"type": "resource_link", "uri": "demo://a", "name": "a"}),
+            json!({"type": "resource", "resource": {"uri": "demo://b", "text": "b"}}),
+        ];
+        expose_content("ev", &mut blocks);
+        assert_eq!(blocks[0]["text"], "see demo://x", "text is not touched");
+        assert_eq!(blocks[1]["uri"], "ev+demo://a");
+        assert_eq!(blocks[2]["resource"]["uri"], "ev+demo://b");
+
+        let mut read = json!({"contents": [{"uri": "demo://b", "text": "b"}]});
+        expose_read_result("ev", &mut read);
+        assert_eq!(read["contents"][0]["uri"], "ev+demo://b");
+
+        let mut prompt = json!({"messages": [
+            {"role": "user", "content": {"type": "resource", "resource": {"uri": "demo://c"}}},
+        ]});
+        expose_prompt_result("ev", &mut prompt);
+        assert_eq!(
+            prompt["messages"][0]["content"]["resource"]["uri"],
+            "ev+demo://c"
+        );
+
+        let mut tool = json!({"name": "show", "_meta": {"ui": {"resourceUri": "ui://w/v.html"},
+            "ui/resourceUri": "ui://w/v.html"}});
+        expose_tool_definition("ev", &mut tool);
+        assert_eq!(tool["_meta"]["ui"]["resourceUri"], "ui://ev/w/v.html");
+        assert_eq!(tool["_meta"]["ui/resourceUri"], "ui://ev/w/v.html");
+    }
+}

@@ -1,0 +1,123 @@
+//! A hosted server's prompts, resources, resource templates and completion: those of its
+//! attached upstreams (core's `upstreams::features`), in the protocol's types. Errors
+//! are JSON-RPC errors an agent can act on; an upstream's own refusal is passed on with
+//! its code.
+
+use guidepost_core::Platform;
+use guidepost_core::upstreams::UpstreamCallError;
+use guidepost_core::upstreams::features::{self, FeatureError};
+use guidepost_domain::{DefinitionKind, McpServer};
+use rmcp::ErrorData;
+use rmcp::model::{
+    CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A list of the server's approved definitions of `kind`, each parsed as the protocol's
+/// item type (one that does not parse is left out, as a client could not use it).
+async fn items<T: DeserializeOwned>(
+    platform: &Platform,
+    server: &McpServer,
+    kind: DefinitionKind,
+) -> Result<Vec<T>, ErrorData> {
+    let listed = features::listed(platform, server, kind)
+        .await
+        .map_err(|error| refused(FeatureError::Store(error)))?;
+    Ok(listed
+        .into_iter()
+        .filter_map(|definition| serde_json::from_value(definition).ok())
+        .collect())
+}
+
+pub(crate) async fn list_prompts(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<ListPromptsResult, ErrorData> {
+    let prompts = items(platform, server, DefinitionKind::Prompt).await?;
+    Ok(ListPromptsResult::with_all_items(prompts))
+}
+
+pub(crate) async fn list_resources(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<ListResourcesResult, ErrorData> {
+    let resources = items(platform, server, DefinitionKind::Resource).await?;
+    Ok(ListResourcesResult::with_all_items(resources))
+}
+
+pub(crate) async fn list_resource_templates(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<ListResourceTemplatesResult, ErrorData> {
+    let templates = items(platform, server, DefinitionKind::ResourceTemplate).await?;
+    Ok(ListResourceTemplatesResult::with_all_items(templates))
+}
+
+pub(crate) async fn get_prompt(
+    platform: &Platform,
+    server: &McpServer,
+    request: GetPromptRequestParams,
+) -> Result<GetPromptResult, ErrorData> {
+    let result = features::get_prompt(platform, server, &request.name, request.arguments).await;
+    parsed(result.map_err(refused)?)
+}
+
+pub(crate) async fn read_resource(
+    platform: &Platform,
+    server: &McpServer,
+    uri: &str,
+) -> Result<ReadResourceResult, ErrorData> {
+    let result = features::read_resource(platform, server, uri).await;
+    parsed(result.map_err(refused)?)
+}
+
+pub(crate) async fn complete(
+    platform: &Platform,
+    server: &McpServer,
+    request: CompleteRequestParams,
+) -> Result<CompleteResult, ErrorData> {
+    let params = serde_json::to_value(request)
+        .map_err(|e| ErrorData::invalid_params(format!("invalid completion request: {e}"), None))?;
+    let result = features::complete(platform, server, params).await;
+    parsed(result.map_err(refused)?)
+}
+
+/// The upstream's result as the protocol's type. The upstream may speak an older
+/// version, whose results carry no type; rmcp clears it again for callers of those.
+fn parsed<T: DeserializeOwned>(mut result: Value) -> Result<T, ErrorData> {
+    if let Some(object) = result.as_object_mut() {
+        object
+            .entry("resultType")
+            .or_insert_with(|| Value::String("complete".into()));
+    }
+    serde_json::from_value(result).map_err(|e| {
+        let message = UpstreamCallError::InvalidResult(e.to_string()).to_string();
+        ErrorData::internal_error(message, None)
+    })
+}
+
+/// Why there is no answer, as a JSON-RPC error.
+fn refused(error: FeatureError) -> ErrorData {
+    match error {
+        FeatureError::Unknown { kind, .. } => {
+            let message = error.to_string();
+            match kind {
+                DefinitionKind::Resource => ErrorData::resource_not_found(message, None),
+                _ => ErrorData::invalid_params(message, None),
+            }
+        }
+        FeatureError::NotApproved { .. } => ErrorData::invalid_params(error.to_string(), None),
+        FeatureError::Upstream(UpstreamCallError::Refused {
+            code,
+            message,
+            data,
+        }) => ErrorData::new(ErrorCode(code), message, data),
+        FeatureError::Upstream(why) => ErrorData::internal_error(why.to_string(), None),
+        FeatureError::Store(error) => {
+            tracing::error!(%error, "could not read a server's upstreams");
+            ErrorData::internal_error("could not read this server's upstreams; please retry", None)
+        }
+    }
+}
