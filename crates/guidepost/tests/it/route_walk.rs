@@ -110,6 +110,8 @@ impl Objects {
             "steps" => &self.step,
             "upstreams" => &self.upstream,
             "tools" => TOOL,
+            // `/definitions/{kind}/{name}`: both parameters follow `definitions`.
+            "definitions" => "tool",
             "catalog" => &self.catalog_entry,
             "webhooks" => &self.webhook,
             "support" | "support-requests" => &self.support_request,

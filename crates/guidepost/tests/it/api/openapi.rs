@@ -62,6 +62,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/upstreams/{id}/tools"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/approve"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/reject"),
+    ("post", "/api/v1/upstreams/{id}/definitions/{kind}/{name}/approve"),
+    ("post", "/api/v1/upstreams/{id}/definitions/{kind}/{name}/reject"),
     ("get", "/api/v1/upstreams/{id}/logs"),
     ("put", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
     ("delete", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
@@ -169,6 +171,7 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
             .replace("{walkthrough_id}", "wt_00000000000000000000")
             .replace("{step_id}", "ws_00000000000000000000")
             .replace("{upstream_id}", "up_00000000000000000000")
+            .replace("{kind}", "prompt")
             .replace("{name}", "echo");
         assert!(!uri.contains('{'), "a path parameter is left in {uri}");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
