@@ -8,6 +8,7 @@
 //   node tests/e2e/ts_client.mjs --url http://127.0.0.1:PORT/s/acme/mcp?tracking_id=dev-42
 //       --mode auto|legacy [--call-support-email EMAIL]
 //       [--call-tool NAME [--arguments JSON] [--progress]]
+//       [--list-prompts] [--read-resource URI]
 //
 // `auto` negotiates the protocol version with server/discover (2026-07-28 when the
 // server offers it); `legacy` is the plain 2025 `initialize` handshake and session.
@@ -17,7 +18,7 @@
 //   {"protocol_version": str|null, "server_name": str|null, "tools": [names],
 //    "support": {structuredContent}|null, "is_error": bool|null, "support_text": str|null,
 //    "call": {"text", "is_error", "progress": [{progress, total, message}]}|null,
-//    "error": str|null}
+//    "prompts": [names]|null, "read": {"uri", "text"}|null, "error": str|null}
 //
 // Exit status: 0 success, 1 failure (the JSON line carries "error"), 2 bad usage.
 import { parseArgs } from 'node:util';
@@ -25,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 const usage =
-  'usage: ts_client.mjs --url URL --mode auto|legacy [--call-support-email EMAIL] [--call-tool NAME [--arguments JSON] [--progress]]';
+  'usage: ts_client.mjs --url URL --mode auto|legacy [--call-support-email EMAIL] [--call-tool NAME [--arguments JSON] [--progress]] [--list-prompts] [--read-resource URI]';
 let options;
 try {
   ({ values: options } = parseArgs({
@@ -36,6 +37,8 @@ try {
       'call-tool': { type: 'string' },
       arguments: { type: 'string', default: '{}' },
       progress: { type: 'boolean', default: false },
+      'list-prompts': { type: 'boolean', default: false },
+      'read-resource': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -55,6 +58,8 @@ const report = {
   is_error: null,
   support_text: null,
   call: null,
+  prompts: null,
+  read: null,
   error: null,
 };
 
@@ -105,6 +110,18 @@ try {
       is_error: result.isError ?? false,
       progress,
     };
+  }
+
+  if (options['list-prompts']) {
+    const listed = await client.listPrompts();
+    report.prompts = listed.prompts.map((prompt) => prompt.name);
+  }
+
+  const uri = options['read-resource'];
+  if (uri !== undefined) {
+    const read = await client.readResource({ uri });
+    const first = read.contents[0];
+    report.read = { uri: first?.uri ?? null, text: first?.text ?? null };
   }
 } catch (error) {
   report.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

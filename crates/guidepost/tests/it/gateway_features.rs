@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::gateway::{gateway_app, settled};
 use crate::gateway_fixture::{Fixture, fixture_with, stored_tool, wait_for};
-use crate::helpers::python_script;
+use crate::helpers::{json_report, python_script};
+use crate::node;
 
 /// A file of prompts, resources and templates the fixture lists at each start.
 fn features_file() -> PathBuf {
@@ -175,5 +176,18 @@ backend_tests! {
             assert!(!read["text"].as_str().unwrap().is_empty(), "{mode}: {read}");
             assert!(report["completion"].as_array().unwrap().contains(&json!("Engineering")), "{mode}: {report}");
         }
+
+        // The TypeScript client, once: it lists the prompts and reads a resource.
+        let architecture = "ev+demo://resource/static/document/architecture.md";
+        let script = node::e2e_dir().join("ts_client.mjs");
+        let args: [&std::ffi::OsStr; 8] = [script.as_os_str(), "--url".as_ref(), url.as_ref(),
+            "--mode".as_ref(), "auto".as_ref(), "--list-prompts".as_ref(),
+            "--read-resource".as_ref(), architecture.as_ref()];
+        let (output, _) = node::run(&args, &[], Duration::from_secs(60)).await;
+        let report = json_report(&output, "the TypeScript client");
+        assert_eq!(report["error"], Value::Null, "{report}");
+        assert!(report["prompts"].as_array().unwrap().contains(&json!("ev__args-prompt")), "{report}");
+        assert_eq!(report["read"]["uri"], architecture, "{report}");
+        assert!(report["read"]["text"].as_str().unwrap().contains("Architecture"), "{report}");
     }
 }
