@@ -1,7 +1,12 @@
 //! The gateway's MCP client side towards one upstream: progress of a call goes back to
 //! the one caller who asked (by the progress token rmcp gave the proxied request), a
 //! call given up on is cancelled at the upstream, and the upstream's `list_changed`
-//! rediscovers its tools, which core announces to every server that attaches it.
+//! rediscovers its tools, which core announces to every server that attaches it. Its
+//! requests and log messages go to the caller of the call they serve (`relay`).
+
+// Sampling, roots and logging are deprecated by SEP-2577, but the sessions of the
+// 2025 era still carry them, and the gateway relays them (issue 25).
+#![allow(deprecated)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,11 +16,16 @@ use guidepost_core::Platform;
 use guidepost_core::upstreams::{CallProgress, ProgressSink, record_definitions};
 use guidepost_domain::{DefinitionKind, Upstream};
 use rmcp::model::{
-    CancelledNotificationParam, ClientConfig, ClientNotification, Implementation, Notification,
-    ProgressNotificationParam, ProgressToken, RequestId,
+    CancelledNotificationParam, ClientConfig, ClientNotification, CreateMessageRequestParams,
+    CreateMessageResult, ElicitRequestParams, ElicitResult, ErrorCode, Implementation,
+    ListRootsResult, LoggingMessageNotificationParam, Notification, ProgressNotificationParam,
+    ProgressToken, RequestId,
 };
-use rmcp::service::{NotificationContext, Peer};
-use rmcp::{ClientHandler, RoleClient};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
+use serde_json::json;
+
+use crate::relay::CallRelays;
 use tokio::time::Instant;
 
 /// Where the progress of each call in flight goes, by the proxied request's token.
@@ -43,13 +53,26 @@ impl ProgressRoutes {
     }
 }
 
+/// Where what an upstream sends about a call goes: its progress (by token) and its
+/// requests and log messages (`relay`).
+#[derive(Clone, Default)]
+pub(crate) struct Routes {
+    pub progress: ProgressRoutes,
+    pub relays: CallRelays,
+}
+
 /// The handler of the gateway's connection to one upstream.
 pub(crate) struct UpstreamClient {
     pub platform: Platform,
     pub upstream: Upstream,
     pub progress: ProgressRoutes,
+    pub relays: CallRelays,
     pub relisting: Relisting,
 }
+
+/// How long the caller's client has to answer one relayed request (a person may be
+/// filling in a form).
+const ROUND_TRIP: Duration = Duration::from_secs(300);
 
 /// How long a rediscovery may take.
 const RELIST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,10 +135,55 @@ impl Relisting {
 }
 
 impl ClientHandler for UpstreamClient {
+    /// The gateway declares what it relays to callers (sampling, elicitation in form and
+    /// URL mode, roots), so that tools offered only to such clients are discovered; a
+    /// caller whose client lacks one gets a clear error when the tool asks (`relay`).
     fn get_info(&self) -> ClientConfig {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("guidepost-gateway", env!("CARGO_PKG_VERSION"));
+        let relayed = json!({
+            "sampling": {},
+            "elicitation": {"form": {}, "url": {}},
+            "roots": {"listChanged": true},
+        });
+        match serde_json::from_value(relayed) {
+            Ok(capabilities) => info.capabilities = capabilities,
+            Err(error) => tracing::error!(%error, "the gateway's client capabilities do not parse"),
+        }
         info
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.relayed("sampling/createMessage", &params).await
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.relayed("elicitation/create", &params).await
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        self.relayed("roots/list", &json!({})).await
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Ok(params) = serde_json::to_value(params) {
+            self.relays.log(params).await;
+        }
     }
 
     async fn on_progress(
@@ -148,6 +216,34 @@ impl ClientHandler for UpstreamClient {
 }
 
 impl UpstreamClient {
+    /// Relays the upstream's request to the caller of the call it serves, named in its
+    /// `_meta` (`io.guidepost/upstream`) so that the client can show whose it is.
+    async fn relayed<P: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, ErrorData> {
+        let mut params = serde_json::to_value(params).unwrap_or_else(|_| json!({}));
+        if let Some(object) = params.as_object_mut() {
+            let meta = object.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                let upstream = json!({"id": self.upstream.id, "name": self.upstream.name});
+                meta.insert("io.guidepost/upstream".into(), upstream);
+            }
+        }
+        let answer = self
+            .relays
+            .request(method, params, ROUND_TRIP)
+            .await
+            .map_err(|refusal| ErrorData::new(ErrorCode(refusal.code), refusal.message, None))?;
+        serde_json::from_value(answer).map_err(|e| {
+            ErrorData::internal_error(
+                format!("the caller's answer to {method} is invalid: {e}"),
+                None,
+            )
+        })
+    }
+
     /// Something the upstream offers changed: everything is listed again, once however
     /// many notifications come at once (`Relisting`).
     fn relist(&self, context: NotificationContext<RoleClient>) {

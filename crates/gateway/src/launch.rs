@@ -17,7 +17,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 
 use crate::GatewayOptions;
-use crate::client::{ProgressRoutes, UpstreamClient, discover};
+use crate::client::{Routes, UpstreamClient, discover};
 use crate::confine::{Confiner, Declaration, Prepared};
 use crate::container::{self, Container, ContainerSpec};
 use crate::fetch::{npm_entry_point, pypi_entry_point};
@@ -444,14 +444,15 @@ pub(crate) async fn launch(
     upstream: &Upstream,
     launch: &Launch,
     logs: &LogRing,
-    progress: &ProgressRoutes,
+    routes: &Routes,
     options: &GatewayOptions,
     confiner: &Confiner,
 ) -> Result<Running, String> {
     let handler = UpstreamClient {
         platform: platform.clone(),
         upstream: upstream.clone(),
-        progress: progress.clone(),
+        progress: routes.progress.clone(),
+        relays: routes.relays.clone(),
         relisting: Default::default(),
     };
     let handshake = async {

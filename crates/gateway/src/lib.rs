@@ -18,6 +18,7 @@ mod launch;
 mod orphans;
 mod process;
 mod reach;
+mod relay;
 mod upstream;
 mod watch;
 
@@ -28,7 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{
-    NotAdmitted, ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
+    CallContext, NotAdmitted, UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
 };
 use guidepost_domain::{LaunchSpec, OrgId, Upstream, UpstreamId};
 use serde_json::Value;
@@ -188,7 +189,7 @@ impl UpstreamRuntime for Supervisor {
         tool: &str,
         arguments: Value,
         timeout: Duration,
-        progress: Option<ProgressSink>,
+        context: CallContext,
     ) -> Result<UpstreamAnswer, UpstreamCallError> {
         if self.is_retired(&upstream.id) {
             return Err(UpstreamCallError::NotStarted(
@@ -198,7 +199,7 @@ impl UpstreamRuntime for Supervisor {
         let instance = self.instance(upstream);
         let started = std::time::Instant::now();
         let result = instance
-            .call(platform, tool, arguments, timeout, progress)
+            .call(platform, tool, arguments, timeout, context)
             .await;
         metrics::histogram!("guidepost_upstream_call_seconds", "upstream" => upstream.id.to_string())
             .record(started.elapsed().as_secs_f64());

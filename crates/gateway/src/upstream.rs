@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{
-    ProgressSink, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
+    CallContext, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
 };
 use guidepost_domain::{Upstream, UpstreamStatus};
 use rmcp::RoleClient;
@@ -26,7 +26,7 @@ use rmcp::service::{Peer, PeerRequestOptions, RequestHandle, ServiceError};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::client::{InFlight, ProgressRoutes};
+use crate::client::{InFlight, Routes};
 use crate::confine::Confiner;
 use crate::last_words;
 use crate::launch::{self, Launch, Running};
@@ -56,7 +56,7 @@ pub(crate) struct Instance {
     logs: LogRing,
     /// The secret values its launch was given, kept out of what its stderr shows.
     secrets: std::sync::Mutex<Vec<String>>,
-    progress: ProgressRoutes,
+    routes: Routes,
     pub state: Mutex<State>,
     /// When a call last came in, and how many are in flight (for idle shutdown).
     pub last_used: std::sync::Mutex<Instant>,
@@ -72,7 +72,7 @@ impl Instance {
             confiner,
             logs: LogRing::default(),
             secrets: std::sync::Mutex::default(),
-            progress: ProgressRoutes::default(),
+            routes: Routes::default(),
             state: Mutex::new(State {
                 launch: None,
                 running: None,
@@ -147,7 +147,9 @@ impl Instance {
         }
     }
 
-    /// Calls `tool`; the upstream's progress goes to `progress`. Dropping the returned
+    /// Calls `tool`; the upstream's progress goes to the context's sink and its requests
+    /// to the context's caller (`relay`), the call holding the connection as its tool
+    /// needs (waiting for it counts against `timeout`). Dropping the returned
     /// future (the caller cancelled or went away) cancels the call at the upstream, as
     /// does the timeout.
     pub async fn call(
@@ -156,9 +158,15 @@ impl Instance {
         tool: &str,
         arguments: Value,
         timeout: Duration,
-        progress: Option<ProgressSink>,
+        context: CallContext,
     ) -> Result<UpstreamAnswer, UpstreamCallError> {
         let _counted = self.in_use();
+        let started = Instant::now();
+        let entering = self.routes.relays.enter(tool, context.caller);
+        let Ok(_entered) = tokio::time::timeout(timeout, entering).await else {
+            return Err(UpstreamCallError::TimedOut(timeout));
+        };
+        let timeout = timeout.saturating_sub(started.elapsed());
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(arguments) = arguments {
             params = params.with_arguments(arguments);
@@ -169,8 +177,8 @@ impl Instance {
             peer.clone(),
             handle.id.clone(),
             handle.progress_token.clone(),
-            &self.progress,
-            progress,
+            &self.routes.progress,
+            context.progress,
         );
         let answer = tokio::time::timeout(timeout, handle.await_response()).await;
         let Ok(answer) = answer else {
@@ -201,7 +209,7 @@ impl Instance {
             peer,
             handle.id.clone(),
             handle.progress_token.clone(),
-            &self.progress,
+            &self.routes.progress,
             None,
         );
         let answer = tokio::time::timeout(timeout, handle.await_response()).await;
@@ -349,7 +357,7 @@ impl Instance {
             &self.upstream,
             &launch,
             &self.logs,
-            &self.progress,
+            &self.routes,
             &self.gateway,
             &self.confiner,
         )

@@ -9,6 +9,7 @@
 //! built on [`surface`]) import `rmcp`.
 
 mod bearer;
+mod caller_client;
 mod features;
 mod gate;
 mod handler;

@@ -8,7 +8,7 @@ use guidepost_domain::*;
 use serde_json::Value;
 
 use super::names::exposed_name;
-use super::runtime::{ProgressSink, UpstreamAnswer, UpstreamCallError};
+use super::runtime::{CallContext, UpstreamAnswer, UpstreamCallError};
 use super::uris;
 use crate::{CoreError, Platform};
 
@@ -148,7 +148,7 @@ pub async fn call(
     platform: &Platform,
     offered: &OfferedTool,
     arguments: Value,
-    progress: Option<ProgressSink>,
+    context: CallContext,
 ) -> Result<UpstreamAnswer, UpstreamCallError> {
     let answer = platform
         .upstreams
@@ -158,7 +158,7 @@ pub async fn call(
             &offered.tool,
             arguments,
             offered.timeout,
-            progress,
+            context,
         )
         .await?;
     let mut answer =

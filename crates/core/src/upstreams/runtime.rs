@@ -20,6 +20,39 @@ pub struct CallProgress {
 /// Where a call's progress goes: the caller's own connection.
 pub type ProgressSink = tokio::sync::mpsc::Sender<CallProgress>;
 
+/// The client of the person who made a call, as the upstream may reach it while the call
+/// runs: what it can answer (`sampling/createMessage`, `elicitation/create`,
+/// `roots/list`) and the way to ask it and tell it things (`notifications/message`).
+/// Implemented by the MCP layer over the caller's own connection.
+#[async_trait]
+pub trait CallerClient: Send + Sync {
+    /// Whether the client declared what `method` needs.
+    fn answers(&self, method: &str) -> bool;
+    /// Sends `method` to the client and waits for its answer (the protocol's shapes).
+    async fn request(&self, method: &str, params: Value) -> Result<Value, RelayError>;
+    /// Sends a notification to the client (best effort).
+    async fn notify(&self, method: &str, params: Value);
+}
+
+/// Why a request relayed to the caller's client has no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RelayError {
+    /// The client answered with a JSON-RPC error, passed back as given.
+    #[error("{message}")]
+    Refused { code: i32, message: String },
+    /// The client could not be reached, or took too long.
+    #[error("the caller's client did not answer: {0}")]
+    Unanswered(String),
+}
+
+/// What a call through an upstream carries besides its arguments: where its progress
+/// goes and the caller's client, for the upstream's requests while it runs.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    pub progress: Option<ProgressSink>,
+    pub caller: Option<std::sync::Arc<dyn CallerClient>>,
+}
+
 /// What runs upstreams on this node (the gateway's supervisor).
 #[async_trait]
 pub trait UpstreamRuntime: Send + Sync {
@@ -32,8 +65,8 @@ pub trait UpstreamRuntime: Send + Sync {
     /// the uninstall does not start it again), and what the node kept for it goes.
     async fn discard(&self, upstream: &UpstreamId);
     /// Calls `tool` with `arguments`: the upstream's answer, or why there is none. The
-    /// upstream's progress goes to `progress`; dropping the future cancels the call at
-    /// the upstream.
+    /// upstream's progress goes to the context's sink, its requests to the context's
+    /// caller (`CallerClient`); dropping the future cancels the call at the upstream.
     async fn call(
         &self,
         platform: &Platform,
@@ -41,7 +74,7 @@ pub trait UpstreamRuntime: Send + Sync {
         tool: &str,
         arguments: Value,
         timeout: Duration,
-        progress: Option<ProgressSink>,
+        context: CallContext,
     ) -> Result<UpstreamAnswer, UpstreamCallError>;
     /// Sends `request` (a prompt, a resource read, a completion) to the upstream: its
     /// result in the protocol's own shape, or why there is none.

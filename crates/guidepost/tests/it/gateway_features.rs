@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::gateway::{gateway_app, settled};
 use crate::gateway_fixture::{Fixture, fixture_with, stored_tool, wait_for};
-use crate::helpers::{json_report, python_script};
+use crate::helpers::{TestApp, json_report, python_script};
 use crate::node;
 
 /// A file of prompts, resources and templates the fixture lists at each start.
@@ -54,6 +54,48 @@ fn names_of(answer: &Value, list: &str, field: &str) -> Vec<String> {
         .iter()
         .filter_map(|item| item[field].as_str().map(str::to_owned))
         .collect()
+}
+
+/// An app with `everything` installed from the catalog and attached as `ev` on `acme`;
+/// the hosted server's MCP URL.
+async fn everything_attached(db: &TestDatabase) -> (TestApp, String) {
+    let app = gateway_app(db).await;
+    let acme = app.create_tenant("Acme").await;
+    app.trust_new_tools(&acme).await;
+    let server = app.create_server(&acme, "acme", json!({})).await;
+    let (status, installed) = app
+        .api(
+            Method::POST,
+            "/upstreams",
+            &acme.api_key,
+            Some(json!({"catalog_entry_id": "everything"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let id = installed["id"].as_str().unwrap().to_owned();
+    let ready = settled(&app, &acme, &id).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
+    let (status, attachment) = app
+        .api(
+            Method::PUT,
+            &path,
+            &acme.api_key,
+            Some(json!({"prefix": "ev"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{attachment}");
+    let url = app.mcp_path_url("acme");
+    (app, url)
+}
+
+/// `gateway_relay.py` as `who`, with more arguments.
+async fn relay_run(url: &str, who: &str, more: &[&str]) -> Value {
+    let mut args = vec!["--url", url, "--prefix", "ev", "--who", who];
+    args.extend_from_slice(more);
+    let report = python_script("gateway_relay.py", &args).await;
+    assert_eq!(report["error"], Value::Null, "{who}: {report}");
+    report
 }
 
 async fn restart(f: &Fixture) {
@@ -139,22 +181,7 @@ backend_tests! {
     }
 
     async fn server_everything_s_prompts_resources_and_completion_reach_the_python_client(db: &TestDatabase) {
-        let app = gateway_app(db).await;
-        let acme = app.create_tenant("Acme").await;
-        app.trust_new_tools(&acme).await;
-        let server = app.create_server(&acme, "acme", json!({})).await;
-        let (status, installed) = app
-            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "everything"})))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{installed}");
-        let id = installed["id"].as_str().unwrap().to_owned();
-        let ready = settled(&app, &acme, &id).await;
-        assert_eq!(ready["status"], "ready", "{ready}");
-        let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
-        let (status, attachment) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "ev"}))).await;
-        assert_eq!(status, StatusCode::OK, "{attachment}");
-
-        let url = app.mcp_path_url("acme");
+        let (app, url) = everything_attached(db).await;
         for mode in ["legacy", "2026-07-28"] {
             let report = python_script("gateway_features.py", &["--url", &url, "--mode", mode, "--prefix", "ev"]).await;
             assert_eq!(report["error"], Value::Null, "{mode}: {report}");
@@ -189,5 +216,38 @@ backend_tests! {
         assert!(report["prompts"].as_array().unwrap().contains(&json!("ev__args-prompt")), "{report}");
         assert_eq!(report["read"]["uri"], architecture, "{report}");
         assert!(report["read"]["text"].as_str().unwrap().contains("Architecture"), "{report}");
+    }
+
+    async fn an_upstream_s_requests_reach_the_caller_it_serves_and_nobody_else(db: &TestDatabase) {
+        let (_app, url) = everything_attached(db).await;
+        let ada = relay_run(&url, "ada", &[]).await;
+        let tools = ada["tools"].as_array().unwrap();
+        for tool in ["ev__trigger-sampling-request", "ev__trigger-elicitation-request", "ev__get-roots-list"] {
+            assert!(tools.contains(&json!(tool)), "offered to a client that can answer: {tools:?}");
+        }
+        assert!(ada["sampling"].as_str().unwrap().contains("sampled by ada"), "{ada}");
+        assert!(ada["elicitation"][0].as_str().unwrap().contains("Name: ada"), "{ada}");
+        assert!(ada["roots"].as_str().unwrap().contains("file:///home/ada"), "{ada}");
+        assert_eq!(ada["meta"]["name"], "Everything", "the relayed request names its upstream: {ada}");
+        assert!(!ada["logs"].as_array().unwrap().is_empty(), "log messages during a call: {ada}");
+
+        // Two people elicit at once, several times: each gets only their own answers.
+        let rounds = ["--only", "elicitation", "--rounds", "3"];
+        let (bob, cy) = tokio::join!(relay_run(&url, "bob", &rounds), relay_run(&url, "cy", &rounds));
+        for (who, other, report) in [("bob", "cy", &bob), ("cy", "bob", &cy)] {
+            let answers = report["elicitation"].as_array().unwrap();
+            assert_eq!(answers.len(), 3, "{report}");
+            for answer in answers {
+                let answer = answer.as_str().unwrap();
+                assert!(answer.contains(&format!("Name: {who}")), "{who} gets their own: {answer}");
+                assert!(!answer.contains(&format!("Name: {other}")), "{who} never gets {other}'s: {answer}");
+            }
+            assert_eq!(report["asked"]["elicitation"], 3, "{who} was asked once per call: {report}");
+        }
+
+        // A client that cannot answer gets a clear tool error, not a hang.
+        let dee = relay_run(&url, "dee", &["--no-capabilities"]).await;
+        let answer = dee["elicitation"][0].as_str().unwrap();
+        assert!(answer.starts_with("ERROR") && answer.contains("does not support elicitation/create"), "{dee}");
     }
 }

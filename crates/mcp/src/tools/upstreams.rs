@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use guidepost_core::upstreams::{
-    self, CallProgress, NotCallable, OfferedTool, UpstreamAnswer, UpstreamCallError,
+    self, CallContext, CallProgress, NotCallable, OfferedTool, UpstreamAnswer, UpstreamCallError,
 };
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::McpServer;
@@ -86,20 +86,26 @@ impl ToolSource for UpstreamTools {
         }
     }
 
-    /// Upstream calls may run as tasks: the call owns its server, name and arguments,
-    /// relays no progress (its request is over) and is given up, which cancels it at
+    /// Upstream calls may run as tasks: the call owns its server, name, arguments and
+    /// caller's client, relays no progress (its request is over) and is given up, which cancels it at
     /// the upstream, when the future is dropped.
     fn detached(&self, call: &ToolCall<'_>) -> Option<DetachedCall> {
         let platform = call.platform.clone();
         let server = call.scope.server.clone();
         let name = call.name.to_owned();
         let arguments = call.arguments.clone();
+        // In the session era the caller's session outlives the request: the upstream's
+        // requests still reach it while the call runs on as a task.
+        let context = CallContext {
+            progress: None,
+            caller: crate::caller_client::of(call.request),
+        };
         Some(Box::pin(async move {
             let offered = match upstreams::callable(&platform, &server, &name).await {
                 Ok(offered) => offered,
                 Err(refused) => return refusal(refused).into(),
             };
-            let outcome = upstreams::call(&platform, &offered, arguments, None).await;
+            let outcome = upstreams::call(&platform, &offered, arguments, context).await;
             ToolAnswer {
                 result: into_result(outcome),
                 upstream: Some(offered.upstream_id),
@@ -159,7 +165,11 @@ async fn proxied(
         None => (None, None),
     };
     let arguments = call.arguments.clone();
-    let result = upstreams::call(call.platform, offered, arguments, sink);
+    let context = CallContext {
+        progress: sink,
+        caller: crate::caller_client::of(request),
+    };
+    let result = upstreams::call(call.platform, offered, arguments, context);
     tokio::pin!(result);
     loop {
         let update = async {

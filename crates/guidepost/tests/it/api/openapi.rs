@@ -62,8 +62,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/upstreams/{id}/tools"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/approve"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/reject"),
-    ("post", "/api/v1/upstreams/{id}/definitions/{kind}/{name}/approve"),
-    ("post", "/api/v1/upstreams/{id}/definitions/{kind}/{name}/reject"),
+    (
+        "post",
+        "/api/v1/upstreams/{id}/definitions/{kind}/{name}/approve",
+    ),
+    (
+        "post",
+        "/api/v1/upstreams/{id}/definitions/{kind}/{name}/reject",
+    ),
     ("get", "/api/v1/upstreams/{id}/logs"),
     ("put", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
     ("delete", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
