@@ -181,7 +181,7 @@ backend_tests! {
     }
 
     async fn server_everything_s_prompts_resources_and_completion_reach_the_python_client(db: &TestDatabase) {
-        let (app, url) = everything_attached(db).await;
+        let (_app, url) = everything_attached(db).await;
         for mode in ["legacy", "2026-07-28"] {
             let report = python_script("gateway_features.py", &["--url", &url, "--mode", mode, "--prefix", "ev"]).await;
             assert_eq!(report["error"], Value::Null, "{mode}: {report}");
