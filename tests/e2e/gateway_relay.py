@@ -3,7 +3,8 @@
 client (`mcp` 2.3.0) in the session era. Run by the Rust integration tests:
 
     python tests/e2e/gateway_relay.py --url http://127.0.0.1:PORT/s/acme/mcp --prefix ev
-        --who NAME [--only elicitation] [--rounds N] [--no-capabilities]
+        --who NAME [--mode legacy|2026-07-28] [--only elicitation] [--rounds N]
+        [--no-capabilities]
 
 Against `@modelcontextprotocol/server-everything` attached as `--prefix`, with sampling,
 elicitation, roots and logging callbacks that answer with `--who`'s own values, it calls
@@ -11,7 +12,8 @@ elicitation, roots and logging callbacks that answer with `--who`'s own values, 
 `{prefix}__get-roots-list`, then `{prefix}__toggle-simulated-logging` and a long-running
 operation during which log messages arrive. `--only elicitation` calls only the
 elicitation tool, `--rounds` times. `--no-capabilities` declares no callbacks and calls
-the elicitation tool once. It prints ONE JSON object on the last line of stdout:
+the elicitation tool once. In `--mode 2026-07-28` (no sessions: the requests come as
+`input_required` rounds) only the sampling and elicitation tools are called. It prints ONE JSON object on the last line of stdout:
 
     {"tools": [names], "sampling": str, "elicitation": [str per round], "roots": str,
      "logs": [data], "asked": {"sampling": n, "elicitation": n, "roots": n},
@@ -88,7 +90,7 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
     timeout = httpx2.Timeout(args.timeout)
     async with httpx2.AsyncClient(timeout=timeout) as http_client:
         transport = streamable_http_client(args.url, http_client=http_client)
-        async with Client(transport, mode="legacy", read_timeout_seconds=args.timeout, cache=None, **callbacks) as client:
+        async with Client(transport, mode=args.mode, read_timeout_seconds=args.timeout, cache=None, **callbacks) as client:
             tools = await client.list_tools()
             out["tools"] = [t.name for t in tools.tools]
             p = args.prefix
@@ -103,6 +105,8 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
                 await client.call_tool(f"{p}__trigger-sampling-request", {"prompt": "Say hi", "maxTokens": 20})
             )
             out["elicitation"] = [text_of(await client.call_tool(f"{p}__trigger-elicitation-request", {}))]
+            if args.mode != "legacy":
+                return
             out["roots"] = text_of(await client.call_tool(f"{p}__get-roots-list", {}))
             out["logging"] = text_of(await client.call_tool(f"{p}__toggle-simulated-logging", {}))
             # Log messages reach a caller while one of its calls is in flight.
@@ -124,6 +128,7 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--who", required=True)
+    parser.add_argument("--mode", choices=("legacy", "2026-07-28"), default="legacy")
     parser.add_argument("--only", choices=("elicitation",))
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-capabilities", action="store_true")

@@ -95,16 +95,35 @@ impl TaskContext {
         &self,
         requests: Map<String, Value>,
     ) -> Result<Option<Map<String, Value>>, CoreError> {
+        if !self.post(requests).await? {
+            return Ok(None);
+        }
+        self.answers().await
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> &TaskId {
+        &self.id
+    }
+
+    /// Writes the requests the client is to answer (`input_required`); false if the task
+    /// is gone.
+    pub async fn post(&self, requests: Map<String, Value>) -> Result<bool, CoreError> {
         let now = Timestamp::now();
         let asked = update(&self.platform, &self.owner, &self.id, |task| {
             task.ask(requests.clone(), now).map(|()| true)
         })
         .await;
         match asked {
-            Ok(()) => {}
-            Err(CoreError::NotFound) => return Ok(None),
-            Err(error) => return Err(error),
+            Ok(()) => Ok(true),
+            Err(CoreError::NotFound) => Ok(false),
+            Err(error) => Err(error),
         }
+    }
+
+    /// Waits until every posted request is answered: the answers, or `None` if the task
+    /// was cancelled or is gone meanwhile.
+    pub async fn answers(&self) -> Result<Option<Map<String, Value>>, CoreError> {
         loop {
             let mut task = match get(&self.platform, &self.owner, &self.id).await {
                 Ok(task) => task,
@@ -253,6 +272,25 @@ pub async fn get(platform: &Platform, owner: &TaskOwner, id: &TaskId) -> Result<
         return Err(CoreError::NotFound);
     }
     Ok(task)
+}
+
+/// Waits, up to `within`, until the owner's task ends or asks the client for input: the
+/// task as it then is (still `working` when the time ran out).
+pub async fn settled(
+    platform: &Platform,
+    owner: &TaskOwner,
+    id: &TaskId,
+    within: Duration,
+) -> Result<Task, CoreError> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let task = get(platform, owner, id).await?;
+        let waits = task.status == TaskStatus::InputRequired && !task.input_requests.is_empty();
+        if task.status.is_terminal() || waits || tokio::time::Instant::now() >= deadline {
+            return Ok(task);
+        }
+        tokio::time::sleep(REMOTE_POLL).await;
+    }
 }
 
 /// Cancels the task unless it is finished (then nothing changes).

@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::features;
 use crate::notifications;
 use crate::recording::{CallRecord, Recorded, record};
+use crate::rounds;
 use crate::scope::RequestScope;
 use crate::surface::{self, SUPPORTED_VERSIONS, scope};
 use crate::tasks;
@@ -325,6 +326,9 @@ impl GuidepostServer {
             end_user,
             upstream,
         };
+        if let Some(task) = request.request_state.as_deref().and_then(rounds::task_of) {
+            return self.resume(scope, request, &task, started).await;
+        }
         let found = self.tools.find(&self.platform, &scope.server, name).await;
         let Some(source) = found.map_err(tools_unreadable)? else {
             let message = format!(
@@ -361,7 +365,15 @@ impl GuidepostServer {
                 .call_as_task(scope, name, &arguments, end_user.clone(), detached, started)
                 .await;
         }
-        let ToolAnswer { result, upstream } = source.call(&call).await;
+        let ToolAnswer {
+            result,
+            upstream,
+            round,
+        } = source.call(&call).await;
+        if let Some(round) = round {
+            // Recorded when the call ends, by the retry that gets its result.
+            return Ok(round.into());
+        }
         if result.is_error == Some(true) {
             tracing::info!(tool = name, "tool call failed");
         }
@@ -377,6 +389,45 @@ impl GuidepostServer {
 }
 
 impl GuidepostServer {
+    /// A retried call that answers a round (`rounds`); recorded once it ends.
+    async fn resume(
+        &self,
+        scope: &RequestScope,
+        request: &CallToolRequestParams,
+        task: &guidepost_domain::TaskId,
+        started: Instant,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let end_user = resolve_end_user(&self.platform, scope).await?;
+        let owner = tasks::owner(scope, end_user.as_ref().map(|user| user.id.clone()));
+        let responses = request.input_responses.clone().unwrap_or_default();
+        let responses = responses.into_iter().collect();
+        let answer = rounds::resume(&self.platform, &owner, task, responses).await;
+        if let Ok(CallToolResponse::Complete(result)) = &answer {
+            let name = request.name.as_ref();
+            let upstream =
+                guidepost_core::upstreams::offered_tool(&self.platform, &scope.server, name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|(offered, _)| offered.upstream_id);
+            let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+            let call = CallRecord {
+                tool: name,
+                label: self.tools.metrics_label(name),
+                arguments: &arguments,
+                end_user: end_user.as_ref(),
+                upstream,
+            };
+            record(
+                &self.platform,
+                scope,
+                call,
+                Recorded::result(result, started),
+            );
+        }
+        answer
+    }
+
     /// Who may see the tasks a request asks about: its server's, and the caller's own.
     async fn task_owner(
         &self,
@@ -418,8 +469,9 @@ impl GuidepostServer {
                 record(&platform, &scope, call, recorded);
             }
         };
-        if let Ok(ToolAnswer { result, upstream }) =
-            tokio::time::timeout(ANSWER_WITHIN, &mut detached).await
+        if let Ok(ToolAnswer {
+            result, upstream, ..
+        }) = tokio::time::timeout(ANSWER_WITHIN, &mut detached).await
         {
             recorder(Recorded::result(&result, started), upstream);
             return Ok(result.into());
@@ -429,7 +481,9 @@ impl GuidepostServer {
         match admission {
             Ok(Admission::Admitted(admitted)) => {
                 let task = admitted.run(move |ctx| async move {
-                    let ToolAnswer { result, upstream } = tokio::select! {
+                    let ToolAnswer {
+                        result, upstream, ..
+                    } = tokio::select! {
                         answered = detached => answered,
                         () = ctx.cancelled() => cancelled_call().into(),
                     };
@@ -442,7 +496,9 @@ impl GuidepostServer {
                 // No room for another task: the call is answered within its request, as
                 // for a client without the extension, and nobody else's task is refused.
                 tracing::info!(%full, tool = name, "the call is answered within its request");
-                let ToolAnswer { result, upstream } = detached.await;
+                let ToolAnswer {
+                    result, upstream, ..
+                } = detached.await;
                 recorder(Recorded::result(&result, started), upstream);
                 Ok(result.into())
             }

@@ -20,6 +20,7 @@ mod notifications;
 mod param_headers;
 mod rate_limit;
 mod recording;
+mod rounds;
 mod routing;
 mod scope;
 mod session_store;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::gateway::{gateway_app, settled};
 use crate::gateway_fixture::{Fixture, fixture_with, stored_tool, wait_for};
-use crate::helpers::{TestApp, json_report, python_script};
+use crate::helpers::{RawMcp, STATELESS_ERA, TestApp, json_report, python_script, spawn_app};
 use crate::node;
 
 /// A file of prompts, resources and templates the fixture lists at each start.
@@ -249,5 +249,42 @@ backend_tests! {
         let dee = relay_run(&url, "dee", &["--no-capabilities"]).await;
         let answer = dee["elicitation"][0].as_str().unwrap();
         assert!(answer.starts_with("ERROR") && answer.contains("does not support elicitation/create"), "{dee}");
+    }
+
+    async fn in_the_2026_era_an_upstream_s_requests_are_rounds_answered_on_any_node(db: &TestDatabase) {
+        let (app, url) = everything_attached(db).await;
+        let eve = relay_run(&url, "eve", &["--mode", "2026-07-28"]).await;
+        assert!(eve["sampling"].as_str().unwrap().contains("sampled by eve"), "{eve}");
+        assert!(eve["elicitation"][0].as_str().unwrap().contains("Name: eve"), "{eve}");
+        assert_eq!(eve["asked"]["elicitation"], 1, "{eve}");
+
+        // A call started on this node; its round answered on another.
+        let here = RawMcp::new(url.clone(), STATELESS_ERA);
+        let other = spawn_app(db).await;
+        let there = RawMcp::new(other.mcp_path_url("acme"), STATELESS_ERA);
+        let asks = json!({"elicitation": {"form": {}}});
+        let params = json!({"name": "ev__trigger-elicitation-request", "arguments": {}});
+        let first = here.call_declaring(1, "tools/call", params, asks.clone()).await;
+        let result = &first.body["result"];
+        assert_eq!(result["resultType"], "input_required", "{}", first.body);
+        let state = result["requestState"].as_str().unwrap().to_owned();
+        let requests = result["inputRequests"].as_object().unwrap();
+        assert_eq!(requests.len(), 1, "{}", first.body);
+        let (key, request) = requests.iter().next().unwrap();
+        assert_eq!(request["method"], "elicitation/create", "{request}");
+        assert_eq!(request["params"]["_meta"]["io.guidepost/upstream"]["name"], "Everything", "{request}");
+        let answer = json!({"action": "accept", "content": {"name": "frank", "check": true}});
+        let retry = json!({"name": "ev__trigger-elicitation-request", "arguments": {},
+            "inputResponses": {key.as_str(): answer}, "requestState": state});
+        let done = there.call_declaring(2, "tools/call", retry, asks.clone()).await;
+        let text = done.body["result"]["content"].to_string();
+        assert!(text.contains("Name: frank"), "answered on the other node: {}", done.body);
+
+        // Somebody else's retry with that state changes nothing.
+        let forged = json!({"name": "ev__trigger-elicitation-request", "arguments": {},
+            "inputResponses": {}, "requestState": "guidepost-round:task_00000000000000000000"});
+        let refused = there.call_declaring(3, "tools/call", forged, asks).await;
+        assert!(refused.body["error"]["message"].as_str().unwrap_or_default().contains("Unknown requestState"), "{}", refused.body);
+        drop(app);
     }
 }

@@ -35,10 +35,12 @@ pub(crate) struct ToolCall<'a> {
     pub request: &'a RequestContext<RoleServer>,
 }
 
-/// A tool's result, and the upstream that gave it, if any (for the recording).
+/// A tool's result, and the upstream that gave it, if any (for the recording); or, in
+/// the 2026-07-28 era, the first round of input the upstream asked for (`rounds`).
 pub(crate) struct ToolAnswer {
     pub result: CallToolResult,
     pub upstream: Option<UpstreamId>,
+    pub round: Option<rmcp::model::InputRequiredResult>,
 }
 
 impl From<CallToolResult> for ToolAnswer {
@@ -47,6 +49,7 @@ impl From<CallToolResult> for ToolAnswer {
         Self {
             result,
             upstream: None,
+            round: None,
         }
     }
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::{DetachedCall, ToolAnswer, ToolCall, ToolSource};
 use crate::param_headers;
+use crate::rounds::RoundsClient;
 use crate::surface::is_stateless;
 
 const LABEL: &str = "upstream";
@@ -61,9 +62,11 @@ impl ToolSource for UpstreamTools {
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
         match upstreams::callable(call.platform, &call.scope.server, call.name).await {
+            Ok(offered) if asks_in_rounds(call) => with_rounds(call, offered).await,
             Ok(offered) => ToolAnswer {
                 result: into_result(proxied(call, &offered).await),
                 upstream: Some(offered.upstream_id),
+                round: None,
             },
             Err(refused) => refusal(refused).into(),
         }
@@ -109,8 +112,62 @@ impl ToolSource for UpstreamTools {
             ToolAnswer {
                 result: into_result(outcome),
                 upstream: Some(offered.upstream_id),
+                round: None,
             }
         }))
+    }
+}
+
+/// Whether the upstream's requests would reach the caller as rounds of `input_required`:
+/// a 2026-07-28 caller whose client answers sampling, elicitation or roots.
+fn asks_in_rounds(call: &ToolCall<'_>) -> bool {
+    let capabilities = call.request.client_capabilities();
+    #[allow(deprecated)] // roots and sampling are deprecated by SEP-2577
+    let answers = capabilities
+        .is_some_and(|c| c.sampling.is_some() || c.elicitation.is_some() || c.roots.is_some());
+    is_stateless(call.request) && answers
+}
+
+/// The call run on in the background, so that the upstream's first request can end
+/// this request as a round (`rounds`); its end, if it comes first, is the answer.
+async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
+    let owner = crate::tasks::owner(call.scope, call.end_user.map(|user| user.id.clone()));
+    let capabilities = call.request.client_capabilities();
+    let (client, first_round) = RoundsClient::new(
+        call.platform,
+        owner,
+        call.scope.client_ip,
+        call.name,
+        capabilities,
+    );
+    let upstream = offered.upstream_id.clone();
+    let platform = call.platform.clone();
+    let arguments = call.arguments.clone();
+    let runner = client.clone();
+    let mut background = tokio::spawn(async move {
+        let context = CallContext {
+            progress: None,
+            caller: Some(runner.clone()),
+        };
+        let result = into_result(upstreams::call(&platform, &offered, arguments, context).await);
+        runner.finish(&result);
+        result
+    });
+    let (result, round) = tokio::select! {
+        joined = &mut background => {
+            let result = joined.unwrap_or_else(|e| failure(UpstreamCallError::Failed(e.to_string()).to_string()));
+            (result, None)
+        }
+        Ok(round) = first_round => (CallToolResult::default(), Some(round)),
+        () = call.request.ct.cancelled() => {
+            background.abort();
+            (failure(UpstreamCallError::Cancelled.to_string()), None)
+        }
+    };
+    ToolAnswer {
+        result,
+        upstream: Some(upstream),
+        round,
     }
 }
 
