@@ -8,12 +8,14 @@ the official Python client (`mcp` 2.3.0). Run by the Rust integration tests:
 Against `@modelcontextprotocol/server-everything` attached as `--prefix`, it lists the
 prompts, gets `{prefix}__args-prompt` with a city, lists the resources and templates,
 reads the first resource whose URI names `architecture`, and completes
-`{prefix}__completable-prompt`'s `department` from `E`. It prints ONE JSON object on the
+`{prefix}__completable-prompt`'s `department` from `E`. In the legacy (session) mode it
+also subscribes to that resource, turns on `{prefix}__toggle-subscriber-updates` and
+waits up to 20 s for `notifications/resources/updated`. It prints ONE JSON object on the
 last line of stdout:
 
     {"protocol_version": str, "capabilities": {...}, "prompts": [names], "prompt_text": str,
      "resources": [uris], "templates": [uri templates], "read": {"uri": str, "text": str},
-     "completion": [values], "error": str | null}
+     "completion": [values], "updated": [uris] | null, "error": str | null}
 
 Exit status 0 when every step answered, 1 otherwise (the JSON line carries "error").
 """
@@ -36,10 +38,21 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
     from mcp.client.streamable_http import streamable_http_client
     from mcp.types import PromptReference
 
+    updated: list[str] = []
+    heard = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        params = getattr(message, "params", None)
+        if getattr(message, "method", None) == "notifications/resources/updated" and params is not None:
+            updated.append(str(params.uri))
+            heard.set()
+
     timeout = httpx2.Timeout(args.timeout)
     async with httpx2.AsyncClient(timeout=timeout) as http_client:
         transport = streamable_http_client(args.url, http_client=http_client)
-        async with Client(transport, mode=args.mode, read_timeout_seconds=args.timeout, cache=None) as client:
+        async with Client(
+            transport, mode=args.mode, read_timeout_seconds=args.timeout, cache=None, message_handler=on_message
+        ) as client:
             out["protocol_version"] = client.protocol_version
             out["capabilities"] = client.server_capabilities.model_dump(exclude_none=True, mode="json")
 
@@ -69,6 +82,16 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
                 {"name": "department", "value": "E"},
             )
             out["completion"] = list(completion.completion.values)
+
+            if args.mode == "legacy":
+                await client.subscribe_resource(wanted)
+                await client.call_tool(f"{args.prefix}__toggle-subscriber-updates", {})
+                try:
+                    await asyncio.wait_for(heard.wait(), 20)
+                finally:
+                    await client.call_tool(f"{args.prefix}__toggle-subscriber-updates", {})
+                    await client.unsubscribe_resource(wanted)
+                out["updated"] = updated
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,13 +19,14 @@ use rmcp::model::{
     CancelledNotificationParam, ClientConfig, ClientNotification, CreateMessageRequestParams,
     CreateMessageResult, ElicitRequestParams, ElicitResult, ErrorCode, Implementation,
     ListRootsResult, LoggingMessageNotificationParam, Notification, ProgressNotificationParam,
-    ProgressToken, RequestId,
+    ProgressToken, RequestId, ResourceUpdatedNotificationParam,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::json;
 
 use crate::relay::CallRelays;
+use crate::subscriptions::Subscriptions;
 use tokio::time::Instant;
 
 /// Where the progress of each call in flight goes, by the proxied request's token.
@@ -59,6 +60,7 @@ impl ProgressRoutes {
 pub(crate) struct Routes {
     pub progress: ProgressRoutes,
     pub relays: CallRelays,
+    pub subscriptions: Subscriptions,
 }
 
 /// The handler of the gateway's connection to one upstream.
@@ -67,6 +69,7 @@ pub(crate) struct UpstreamClient {
     pub upstream: Upstream,
     pub progress: ProgressRoutes,
     pub relays: CallRelays,
+    pub subscriptions: Subscriptions,
     pub relisting: Relisting,
 }
 
@@ -174,6 +177,17 @@ impl ClientHandler for UpstreamClient {
         _context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
         self.relayed("roots/list", &json!({})).await
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let uri = params.uri.clone();
+        if let Ok(params) = serde_json::to_value(params) {
+            self.subscriptions.updated(&uri, params).await;
+        }
     }
 
     async fn on_logging_message(

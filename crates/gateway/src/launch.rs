@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use guidepost_core::Platform;
 use guidepost_domain::{LaunchSpec, ProcessLimits, Upstream};
-use rmcp::service::{RunningService, Service};
+// The gateway speaks the 2025 era to its upstreams, where resources/subscribe exists.
+#[allow(deprecated)]
+use rmcp::model::{ClientRequest, SubscribeRequest, SubscribeRequestParams};
+use rmcp::service::{Peer, RunningService, Service};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -22,6 +25,7 @@ use crate::confine::{Confiner, Declaration, Prepared};
 use crate::container::{self, Container, ContainerSpec};
 use crate::fetch::{npm_entry_point, pypi_entry_point};
 use crate::process::{self, LogRing, UpstreamProcess};
+use crate::subscriptions::Subscriptions;
 
 /// The MCP handshake and the first `tools/list`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -438,6 +442,25 @@ fn header_map(
         .collect()
 }
 
+/// A new launch is subscribed again to what this node's clients are subscribed to.
+#[allow(deprecated)] // resources/subscribe: the 2025 era the gateway speaks to upstreams
+fn resubscribe(upstream: &Upstream, peer: &Peer<RoleClient>, subscriptions: &Subscriptions) {
+    let uris = subscriptions.uris();
+    if uris.is_empty() {
+        return;
+    }
+    let (peer, id) = (peer.clone(), upstream.id.clone());
+    tokio::spawn(async move {
+        for uri in uris {
+            let params = SubscribeRequestParams::new(uri);
+            let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
+            if let Err(error) = peer.send_request(request).await {
+                tracing::warn!(upstream = %id, %error, "could not subscribe a relaunched upstream again");
+            }
+        }
+    });
+}
+
 /// Launches, shakes hands and stores what it offers (`client::discover`).
 pub(crate) async fn launch(
     platform: &Platform,
@@ -453,6 +476,7 @@ pub(crate) async fn launch(
         upstream: upstream.clone(),
         progress: routes.progress.clone(),
         relays: routes.relays.clone(),
+        subscriptions: routes.subscriptions.clone(),
         relisting: Default::default(),
     };
     let handshake = async {
@@ -478,5 +502,6 @@ pub(crate) async fn launch(
             return Err(format!("no answer to initialize within {secs} s"));
         }
     };
+    resubscribe(upstream, running.client.peer(), &routes.subscriptions);
     Ok(running)
 }

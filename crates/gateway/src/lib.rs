@@ -19,6 +19,7 @@ mod orphans;
 mod process;
 mod reach;
 mod relay;
+mod subscriptions;
 mod upstream;
 mod watch;
 
@@ -29,7 +30,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{
-    CallContext, NotAdmitted, UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
+    CallContext, NotAdmitted, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
+    UpstreamRuntime,
 };
 use guidepost_domain::{LaunchSpec, OrgId, Upstream, UpstreamId};
 use serde_json::Value;
@@ -227,6 +229,37 @@ impl UpstreamRuntime for Supervisor {
         metrics::histogram!("guidepost_upstream_request_seconds", "method" => method)
             .record(started.elapsed().as_secs_f64());
         result
+    }
+
+    async fn subscribe(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        uri: &str,
+        subscriber: Subscriber,
+        timeout: Duration,
+    ) -> Result<(), UpstreamCallError> {
+        if self.is_retired(&upstream.id) {
+            return Err(UpstreamCallError::NotStarted(
+                "it is not installed any more".into(),
+            ));
+        }
+        let instance = self.instance(upstream);
+        instance.subscribe(platform, uri, subscriber, timeout).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        uri: &str,
+        subscriber_id: &str,
+        timeout: Duration,
+    ) -> Result<(), UpstreamCallError> {
+        let instance = self.instance(upstream);
+        instance
+            .unsubscribe(platform, uri, subscriber_id, timeout)
+            .await
     }
 
     async fn discard(&self, upstream: &UpstreamId) {

@@ -13,14 +13,17 @@ use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{
-    CallContext, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
+    CallContext, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
 };
 use guidepost_domain::{Upstream, UpstreamStatus};
 use rmcp::RoleClient;
+// resources/subscribe is of the 2025 era, which the gateway speaks to its upstreams.
+#[allow(deprecated)]
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, CompleteRequest,
     CompleteRequestParams, GetPromptRequest, GetPromptRequestParams, ReadResourceRequest,
-    ReadResourceRequestParams, ServerResult,
+    ReadResourceRequestParams, ServerResult, SubscribeRequest, SubscribeRequestParams,
+    UnsubscribeRequest, UnsubscribeRequestParams,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RequestHandle, ServiceError};
 use serde_json::Value;
@@ -31,6 +34,7 @@ use crate::confine::Confiner;
 use crate::last_words;
 use crate::launch::{self, Launch, Running};
 use crate::process::LogRing;
+use crate::subscriptions::Added;
 use crate::watch::{HEALTHY_AFTER, Watched, Watcher, backoff};
 use crate::{GatewayOptions, Supervision};
 
@@ -227,6 +231,49 @@ impl Instance {
             }),
             Err(error) => Err(UpstreamCallError::Failed(error.to_string())),
         }
+    }
+
+    /// Subscribes `subscriber` to `uri`: the upstream itself only for the first one.
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        platform: &Platform,
+        uri: &str,
+        subscriber: Subscriber,
+        timeout: Duration,
+    ) -> Result<(), UpstreamCallError> {
+        let id = subscriber.id.clone();
+        let subscriptions = &self.routes.subscriptions;
+        let added = subscriptions
+            .add(uri, subscriber)
+            .map_err(UpstreamCallError::NotStarted)?;
+        if added == Added::Joined {
+            return Ok(());
+        }
+        let request = UpstreamRequest::Subscribe {
+            uri: uri.to_owned(),
+        };
+        if let Err(error) = self.request(platform, request, timeout).await {
+            subscriptions.remove(uri, &id);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Ends `id`'s subscription to `uri`: the upstream's too when nobody is left.
+    pub async fn unsubscribe(
+        self: &Arc<Self>,
+        platform: &Platform,
+        uri: &str,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<(), UpstreamCallError> {
+        if !self.routes.subscriptions.remove(uri, id) {
+            return Ok(());
+        }
+        let request = UpstreamRequest::Unsubscribe {
+            uri: uri.to_owned(),
+        };
+        self.request(platform, request, timeout).await.map(drop)
     }
 
     /// Counts a call or request in flight until the guard drops (for idle shutdown).
@@ -522,6 +569,7 @@ impl Watched for Arc<Instance> {
 }
 
 /// A request of core's as rmcp sends it.
+#[allow(deprecated)] // resources/subscribe: the 2025 era the gateway speaks to upstreams
 fn client_request(request: UpstreamRequest) -> Result<ClientRequest, UpstreamCallError> {
     Ok(match request {
         UpstreamRequest::GetPrompt { name, arguments } => {
@@ -533,6 +581,12 @@ fn client_request(request: UpstreamRequest) -> Result<ClientRequest, UpstreamCal
         }
         UpstreamRequest::ReadResource { uri } => ClientRequest::ReadResourceRequest(
             ReadResourceRequest::new(ReadResourceRequestParams::new(uri)),
+        ),
+        UpstreamRequest::Subscribe { uri } => {
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(SubscribeRequestParams::new(uri)))
+        }
+        UpstreamRequest::Unsubscribe { uri } => ClientRequest::UnsubscribeRequest(
+            UnsubscribeRequest::new(UnsubscribeRequestParams::new(uri)),
         ),
         UpstreamRequest::Complete { params } => {
             let params: CompleteRequestParams =

@@ -64,6 +64,10 @@ impl CallerClient for SessionClient {
         }
     }
 
+    fn is_gone(&self) -> bool {
+        self.peer.is_transport_closed()
+    }
+
     async fn notify(&self, method: &str, params: Value) {
         let notification = serde_json::from_value::<ServerNotification>(
             json!({"method": method, "params": params}),

@@ -4,16 +4,21 @@
 //! its code.
 
 use guidepost_core::Platform;
-use guidepost_core::upstreams::UpstreamCallError;
+use std::sync::Arc;
+
 use guidepost_core::upstreams::features::{self, FeatureError};
+use guidepost_core::upstreams::{CallerClient, UpstreamCallError};
 use guidepost_domain::{DefinitionKind, McpServer};
-use rmcp::ErrorData;
 use rmcp::model::{
     CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResult,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult,
 };
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::scope::RequestScope;
 
 /// A list of the server's approved definitions of `kind`, each parsed as the protocol's
 /// item type (one that does not parse is left out, as a client could not use it).
@@ -82,6 +87,46 @@ pub(crate) async fn complete(
         .map_err(|e| ErrorData::invalid_params(format!("invalid completion request: {e}"), None))?;
     let result = features::complete(platform, server, params).await;
     parsed(result.map_err(refused)?)
+}
+
+/// The session a `resources/subscribe` comes on, and its client; the 2026-07-28 era has
+/// no sessions (it subscribes with `subscriptions/listen`, not relayed yet).
+pub(crate) fn subscriber(
+    scope: &RequestScope,
+    ctx: &RequestContext<RoleServer>,
+) -> Result<(String, Arc<dyn CallerClient>), ErrorData> {
+    let session = scope.session_transport_id();
+    let client = crate::caller_client::of(ctx);
+    match (session, client) {
+        (Some(session), Some(client)) => Ok((session, client)),
+        _ => Err(ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            "resources/subscribe needs a session (protocol versions before 2026-07-28)",
+            None,
+        )),
+    }
+}
+
+pub(crate) async fn subscribe(
+    platform: &Platform,
+    server: &McpServer,
+    uri: &str,
+    (session, client): (String, Arc<dyn CallerClient>),
+) -> Result<(), ErrorData> {
+    features::subscribe(platform, server, uri, &session, client)
+        .await
+        .map_err(refused)
+}
+
+pub(crate) async fn unsubscribe(
+    platform: &Platform,
+    server: &McpServer,
+    uri: &str,
+    session: &str,
+) -> Result<(), ErrorData> {
+    features::unsubscribe(platform, server, uri, session)
+        .await
+        .map_err(refused)
 }
 
 /// The upstream's result as the protocol's type. The upstream may speak an older

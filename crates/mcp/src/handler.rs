@@ -44,7 +44,9 @@ const SERVED_METHODS: &[&str] = &[
     "prompts/list",
     "resources/list",
     "resources/read",
+    "resources/subscribe",
     "resources/templates/list",
+    "resources/unsubscribe",
     "server/discover",
     "subscriptions/listen",
     "tasks/cancel",
@@ -87,6 +89,7 @@ fn capabilities() -> ServerCapabilities {
         .enable_prompts_list_changed()
         .enable_resources()
         .enable_resources_list_changed()
+        .enable_resources_subscribe()
         .enable_tools()
         .enable_tool_list_changed()
         .enable_tasks()
@@ -181,20 +184,29 @@ impl ServerHandler for GuidepostServer {
         Ok(result.instrument(scope.span.clone()).await?.into())
     }
 
+    /// Session era: updates of the resource reach this session (on this node).
     async fn subscribe(
         &self,
-        _request: SubscribeRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        Err(not_offered("resources/subscribe"))
+        let scope = scope(&ctx)?;
+        let session = features::subscriber(&scope, &ctx)?;
+        features::subscribe(&self.platform, &scope.server, &request.uri, session)
+            .instrument(scope.span.clone())
+            .await
     }
 
     async fn unsubscribe(
         &self,
-        _request: UnsubscribeRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        request: UnsubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        Err(not_offered("resources/unsubscribe"))
+        let scope = scope(&ctx)?;
+        let (id, _) = features::subscriber(&scope, &ctx)?;
+        features::unsubscribe(&self.platform, &scope.server, &request.uri, &id)
+            .instrument(scope.span.clone())
+            .await
     }
 
     async fn complete(

@@ -12,7 +12,7 @@ use guidepost_domain::*;
 use serde_json::Value;
 
 use super::names::exposed_name;
-use super::runtime::{UpstreamCallError, UpstreamRequest};
+use super::runtime::{Subscriber, UpstreamCallError, UpstreamRequest};
 use super::uris;
 use crate::{CoreError, Platform};
 
@@ -175,14 +175,89 @@ pub async fn get_prompt(
     Ok(result)
 }
 
-/// `resources/read` of an exposed URI: a listed resource must be approved; any other URI
-/// under an attachment's prefix (a template's expansion) is read from that attachment's
-/// upstream. The contents come back under exposed URIs.
+/// `resources/read` of an exposed URI (`target`); the contents come back under exposed
+/// URIs.
 pub async fn read_resource(
     platform: &Platform,
     server: &McpServer,
     exposed: &str,
 ) -> Result<Value, FeatureError> {
+    let target = target(platform, server, exposed).await?;
+    let request = UpstreamRequest::ReadResource { uri: target.uri };
+    let mut result = platform
+        .upstreams
+        .request(platform, &target.upstream, request, target.timeout)
+        .await?;
+    uris::expose_read_result(&target.prefix, &mut result);
+    Ok(result)
+}
+
+/// `resources/subscribe` from a session (`subscriber_id`) to an exposed URI: its upstream
+/// tells the subscriber of its updates (on this node) under the exposed URI.
+pub async fn subscribe(
+    platform: &Platform,
+    server: &McpServer,
+    exposed: &str,
+    subscriber_id: &str,
+    client: Arc<dyn super::CallerClient>,
+) -> Result<(), FeatureError> {
+    let target = target(platform, server, exposed).await?;
+    let subscriber = Subscriber {
+        id: subscriber_id.to_owned(),
+        exposed_uri: exposed.to_owned(),
+        client,
+    };
+    let upstreams = &platform.upstreams;
+    upstreams
+        .subscribe(
+            platform,
+            &target.upstream,
+            &target.uri,
+            subscriber,
+            target.timeout,
+        )
+        .await?;
+    Ok(())
+}
+
+/// `resources/unsubscribe`.
+pub async fn unsubscribe(
+    platform: &Platform,
+    server: &McpServer,
+    exposed: &str,
+    subscriber_id: &str,
+) -> Result<(), FeatureError> {
+    let target = target(platform, server, exposed).await?;
+    let upstreams = &platform.upstreams;
+    upstreams
+        .unsubscribe(
+            platform,
+            &target.upstream,
+            &target.uri,
+            subscriber_id,
+            target.timeout,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Where an exposed URI leads: its attachment's upstream, timeout and prefix, and the
+/// upstream's own URI.
+struct Target {
+    upstream: Upstream,
+    timeout: Duration,
+    prefix: String,
+    uri: String,
+}
+
+/// The target of an exposed URI one may read or subscribe to: a listed resource must be
+/// approved; any other URI under an attachment's prefix (a template's expansion) goes to
+/// that attachment's upstream.
+async fn target(
+    platform: &Platform,
+    server: &McpServer,
+    exposed: &str,
+) -> Result<Target, FeatureError> {
     let unknown = || FeatureError::Unknown {
         kind: DefinitionKind::Resource,
         name: exposed.to_owned(),
@@ -190,12 +265,11 @@ pub async fn read_resource(
     };
     let (prefix, uri) = uris::split_exposed(exposed).ok_or_else(unknown)?;
     let offered = attached(platform, server).await?;
-    let listed = offered
+    let held = offered
         .iter()
-        .find(|f| f.kind == DefinitionKind::Resource && f.exposed == exposed);
-    if let Some(resource) = listed
-        && resource.state != ToolState::Approved
-    {
+        .find(|f| f.kind == DefinitionKind::Resource && f.exposed == exposed)
+        .filter(|f| f.state != ToolState::Approved);
+    if let Some(resource) = held {
         return Err(FeatureError::NotApproved {
             kind: DefinitionKind::Resource,
             name: exposed.to_owned(),
@@ -205,13 +279,12 @@ pub async fn read_resource(
     let (upstream, timeout) = upstream_of(platform, server, prefix)
         .await?
         .ok_or_else(unknown)?;
-    let request = UpstreamRequest::ReadResource { uri };
-    let mut result = platform
-        .upstreams
-        .request(platform, &upstream, request, timeout)
-        .await?;
-    uris::expose_read_result(prefix, &mut result);
-    Ok(result)
+    Ok(Target {
+        upstream,
+        timeout,
+        prefix: prefix.to_owned(),
+        uri,
+    })
 }
 
 /// The upstream attached under `prefix` on `server`, with the attachment's timeout.

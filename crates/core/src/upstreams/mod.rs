@@ -40,8 +40,8 @@ pub use names::{exposed_name, may_be_exposed};
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
 pub use pinning::{decide, record_definitions};
 pub use runtime::{
-    CallContext, CallProgress, CallerClient, NotAdmitted, ProgressSink, RelayError, UpstreamAnswer,
-    UpstreamCallError, UpstreamRequest, UpstreamRuntime,
+    CallContext, CallProgress, CallerClient, NotAdmitted, ProgressSink, RelayError, Subscriber,
+    UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
 };
 
 /// Default and bounds of an attachment's call timeout.

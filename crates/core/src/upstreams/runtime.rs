@@ -32,6 +32,20 @@ pub trait CallerClient: Send + Sync {
     async fn request(&self, method: &str, params: Value) -> Result<Value, RelayError>;
     /// Sends a notification to the client (best effort).
     async fn notify(&self, method: &str, params: Value);
+    /// Whether the client is gone for good (its session closed): nothing reaches it.
+    fn is_gone(&self) -> bool {
+        false
+    }
+}
+
+/// A client subscribed to one of an upstream's resources (`resources/subscribe`).
+#[derive(Clone)]
+pub struct Subscriber {
+    /// Whose subscription: the session it came on (one per session and URI).
+    pub id: String,
+    /// The URI the client knows the resource by.
+    pub exposed_uri: String,
+    pub client: std::sync::Arc<dyn CallerClient>,
 }
 
 /// Why a request relayed to the caller's client has no answer.
@@ -85,6 +99,27 @@ pub trait UpstreamRuntime: Send + Sync {
         request: UpstreamRequest,
         timeout: Duration,
     ) -> Result<Value, UpstreamCallError>;
+    /// Subscribes `subscriber` to the upstream's resource `uri` on this node: the
+    /// upstream is subscribed once, whoever subscribes after, and its updates of `uri` go
+    /// to every subscriber under their exposed URI.
+    async fn subscribe(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        uri: &str,
+        subscriber: Subscriber,
+        timeout: Duration,
+    ) -> Result<(), UpstreamCallError>;
+    /// Ends `subscriber_id`'s subscription to `uri`; the upstream is unsubscribed when
+    /// nobody on this node is subscribed any more.
+    async fn unsubscribe(
+        &self,
+        platform: &Platform,
+        upstream: &Upstream,
+        uri: &str,
+        subscriber_id: &str,
+        timeout: Duration,
+    ) -> Result<(), UpstreamCallError>;
     /// The upstream's recent stderr lines on this node, oldest first.
     fn logs(&self, upstream: &UpstreamId) -> Vec<String>;
     /// Whether this node would start an upstream of `org` launched as `spec` now: its
@@ -116,6 +151,10 @@ pub enum UpstreamRequest {
     ReadResource { uri: String },
     /// `completion/complete`, its params whole (the reference rewritten).
     Complete { params: Value },
+    /// `resources/subscribe`.
+    Subscribe { uri: String },
+    /// `resources/unsubscribe`.
+    Unsubscribe { uri: String },
 }
 
 impl UpstreamRequest {
@@ -125,6 +164,8 @@ impl UpstreamRequest {
             UpstreamRequest::GetPrompt { .. } => "prompts/get",
             UpstreamRequest::ReadResource { .. } => "resources/read",
             UpstreamRequest::Complete { .. } => "completion/complete",
+            UpstreamRequest::Subscribe { .. } => "resources/subscribe",
+            UpstreamRequest::Unsubscribe { .. } => "resources/unsubscribe",
         }
     }
 }

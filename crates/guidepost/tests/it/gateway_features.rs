@@ -187,6 +187,8 @@ backend_tests! {
             assert_eq!(report["error"], Value::Null, "{mode}: {report}");
             // A client pinned to 2026-07-28 skips discovery, so it knows no capabilities.
             if mode == "legacy" {
+                let updated = report["updated"].as_array().unwrap();
+                assert!(updated.contains(&json!(report["read"]["uri"])), "the subscribed resource's update, under its exposed URI: {report}");
                 for capability in ["prompts", "resources", "completions"] {
                     assert!(report["capabilities"][capability].is_object(), "{mode}: declares {capability}: {report}");
                 }
