@@ -5,8 +5,9 @@
 
 use guidepost_core::Platform;
 use std::sync::Arc;
+use std::time::Instant;
 
-use guidepost_core::upstreams::features::{self, FeatureError};
+use guidepost_core::upstreams::features::{self, Answered, FeatureError};
 use guidepost_core::upstreams::{CallerClient, UpstreamCallError};
 use guidepost_domain::{DefinitionKind, McpServer};
 use rmcp::model::{
@@ -18,6 +19,7 @@ use rmcp::{ErrorData, RoleServer};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::recording::{CallRecord, Recorded, record};
 use crate::scope::RequestScope;
 
 /// A list of the server's approved definitions of `kind`, each parsed as the protocol's
@@ -62,31 +64,87 @@ pub(crate) async fn list_resource_templates(
 
 pub(crate) async fn get_prompt(
     platform: &Platform,
-    server: &McpServer,
+    scope: &RequestScope,
     request: GetPromptRequestParams,
 ) -> Result<GetPromptResult, ErrorData> {
-    let result = features::get_prompt(platform, server, &request.name, request.arguments).await;
-    parsed(result.map_err(refused)?)
+    let started = Instant::now();
+    let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+    let name = request.name.clone();
+    let answer = features::get_prompt(platform, &scope.server, &name, request.arguments).await;
+    let what = Requested::new("prompts/get", &name, &arguments);
+    answered(platform, scope, what, answer, started)
 }
 
 pub(crate) async fn read_resource(
     platform: &Platform,
-    server: &McpServer,
+    scope: &RequestScope,
     uri: &str,
 ) -> Result<ReadResourceResult, ErrorData> {
-    let result = features::read_resource(platform, server, uri).await;
-    parsed(result.map_err(refused)?)
+    let started = Instant::now();
+    let answer = features::read_resource(platform, &scope.server, uri).await;
+    let what = Requested::new("resources/read", uri, &Value::Null);
+    answered(platform, scope, what, answer, started)
 }
 
 pub(crate) async fn complete(
     platform: &Platform,
-    server: &McpServer,
+    scope: &RequestScope,
     request: CompleteRequestParams,
 ) -> Result<CompleteResult, ErrorData> {
+    let started = Instant::now();
     let params = serde_json::to_value(request)
         .map_err(|e| ErrorData::invalid_params(format!("invalid completion request: {e}"), None))?;
-    let result = features::complete(platform, server, params).await;
-    parsed(result.map_err(refused)?)
+    let reference = &params["ref"];
+    let name = reference["name"]
+        .as_str()
+        .or_else(|| reference["uri"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let arguments = params["argument"].clone();
+    let answer = features::complete(platform, &scope.server, params).await;
+    let what = Requested::new("completion/complete", &name, &arguments);
+    answered(platform, scope, what, answer, started)
+}
+
+/// What a prompt get, resource read or completion asked for, as analytics records it:
+/// `{method} {exposed name or URI}` beside the tool calls, with its arguments.
+struct Requested<'a> {
+    name: String,
+    arguments: &'a Value,
+}
+
+impl<'a> Requested<'a> {
+    fn new(method: &str, target: &str, arguments: &'a Value) -> Self {
+        Self {
+            name: format!("{method} {target}"),
+            arguments,
+        }
+    }
+}
+
+/// The answer as the protocol's type, or the error; recorded like a tool call either
+/// way, with the upstream that answered.
+fn answered<T: DeserializeOwned>(
+    platform: &Platform,
+    scope: &RequestScope,
+    what: Requested<'_>,
+    answer: Result<Answered, FeatureError>,
+    started: Instant,
+) -> Result<T, ErrorData> {
+    let (outcome, upstream) = match answer {
+        Ok(answered) => (parsed(answered.result), Some(answered.upstream)),
+        Err(error) => (Err(refused(error)), None),
+    };
+    let call = CallRecord {
+        tool: &what.name,
+        label: "upstream",
+        arguments: what.arguments,
+        end_user: None,
+        upstream,
+    };
+    let recorded = Recorded::request(outcome.as_ref().map(drop), started);
+    record(platform, scope, call, recorded);
+    outcome
 }
 
 /// The session a `resources/subscribe` comes on, and its client; the 2026-07-28 era has

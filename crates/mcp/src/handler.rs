@@ -148,7 +148,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let scope = scope(&ctx)?;
-        let result = features::get_prompt(&self.platform, &scope.server, request);
+        let result = features::get_prompt(&self.platform, &scope, request);
         Ok(result.instrument(scope.span.clone()).await?.into())
     }
 
@@ -180,7 +180,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let scope = scope(&ctx)?;
-        let result = features::read_resource(&self.platform, &scope.server, &request.uri);
+        let result = features::read_resource(&self.platform, &scope, &request.uri);
         Ok(result.instrument(scope.span.clone()).await?.into())
     }
 
@@ -215,7 +215,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         let scope = scope(&ctx)?;
-        features::complete(&self.platform, &scope.server, request)
+        features::complete(&self.platform, &scope, request)
             .instrument(scope.span.clone())
             .await
     }

@@ -137,6 +137,20 @@ pub(crate) fn record(
 }
 
 impl Recorded {
+    /// A prompt get, resource read or completion: answered, or the error the client got.
+    pub fn request(outcome: Result<(), &ErrorData>, started: Instant) -> Self {
+        let (summary, is_error, error_code) = match outcome {
+            Ok(()) => ("answered".to_owned(), false, None),
+            Err(error) => (error.message.to_string(), true, Some(i64::from(error.code.0))),
+        };
+        Self {
+            summary,
+            is_error,
+            error_code,
+            duration_us: started.elapsed().as_micros() as i64,
+        }
+    }
+
     /// A call that the gate refused before it reached a tool (rate limits).
     pub fn rejected(code: i64) -> Self {
         Self {

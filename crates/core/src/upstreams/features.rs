@@ -60,6 +60,14 @@ pub enum FeatureError {
     Store(#[from] CoreError),
 }
 
+/// An upstream's answer to a prompt get, resource read or completion, with the upstream
+/// that gave it (for the recording).
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub result: Value,
+    pub upstream: UpstreamId,
+}
+
 /// Every prompt, resource and template of the server's attachments, with its state.
 async fn attached(
     platform: &Platform,
@@ -154,7 +162,7 @@ pub async fn get_prompt(
     server: &McpServer,
     exposed: &str,
     arguments: Option<serde_json::Map<String, Value>>,
-) -> Result<Value, FeatureError> {
+) -> Result<Answered, FeatureError> {
     let prompt = approved(
         platform,
         server,
@@ -172,7 +180,10 @@ pub async fn get_prompt(
         .request(platform, &prompt.upstream, request, prompt.timeout)
         .await?;
     uris::expose_prompt_result(&prompt.prefix, &mut result);
-    Ok(result)
+    Ok(Answered {
+        result,
+        upstream: prompt.upstream.id.clone(),
+    })
 }
 
 /// `resources/read` of an exposed URI (`target`); the contents come back under exposed
@@ -181,7 +192,7 @@ pub async fn read_resource(
     platform: &Platform,
     server: &McpServer,
     exposed: &str,
-) -> Result<Value, FeatureError> {
+) -> Result<Answered, FeatureError> {
     let target = target(platform, server, exposed).await?;
     let request = UpstreamRequest::ReadResource { uri: target.uri };
     let mut result = platform
@@ -189,7 +200,10 @@ pub async fn read_resource(
         .request(platform, &target.upstream, request, target.timeout)
         .await?;
     uris::expose_read_result(&target.prefix, &mut result);
-    Ok(result)
+    Ok(Answered {
+        result,
+        upstream: target.upstream.id,
+    })
 }
 
 /// `resources/subscribe` from a session (`subscriber_id`) to an exposed URI: its upstream
@@ -313,7 +327,7 @@ pub async fn complete(
     platform: &Platform,
     server: &McpServer,
     mut params: Value,
-) -> Result<Value, FeatureError> {
+) -> Result<Answered, FeatureError> {
     let reference = &params["ref"];
     let (upstream, timeout) = match reference["type"].as_str() {
         Some("ref/prompt") => {
@@ -344,16 +358,20 @@ pub async fn complete(
         }
     };
     let request = UpstreamRequest::Complete { params };
-    match platform
+    let answer = platform
         .upstreams
         .request(platform, &upstream, request, timeout)
-        .await
-    {
+        .await;
+    let result = match answer {
         Err(UpstreamCallError::Refused { code, .. }) if code == METHOD_NOT_FOUND => {
-            Ok(serde_json::json!({"completion": {"values": [], "hasMore": false}}))
+            serde_json::json!({"completion": {"values": [], "hasMore": false}})
         }
-        answer => Ok(answer?),
-    }
+        answer => answer?,
+    };
+    Ok(Answered {
+        result,
+        upstream: upstream.id,
+    })
 }
 
 /// JSON-RPC's "method not found".

@@ -144,6 +144,14 @@ backend_tests! {
         assert_eq!(elsewhere.body["error"]["code"], -32602, "no attachment has that prefix: {}", elsewhere.body);
         assert!(elsewhere.body["error"]["message"].as_str().unwrap_or_default().contains("Unknown resource"));
 
+        // Gets and reads are recorded like tool calls, with the upstream that answered.
+        let recorded = f.app.wait_for_tool_calls(&f.acme, 6).await;
+        let greet = recorded.iter().find(|c| c["tool_name"] == "prompts/get fx__greet").unwrap_or_else(|| panic!("{recorded:?}"));
+        assert_eq!(greet["upstream_id"], f.upstream.as_str(), "{greet}");
+        assert_eq!(greet["is_error"], false, "{greet}");
+        let astray = recorded.iter().find(|c| c["tool_name"] == "resources/read zz+notes://readme").unwrap_or_else(|| panic!("{recorded:?}"));
+        assert_eq!(astray["is_error"], true, "{astray}");
+
         // From here on, nothing new is trusted: a changed resource description is held,
         // with its diff, until approved through the definitions route.
         let (status, _) = f.app.api(Method::PATCH, "/organization", &f.acme.api_key,
