@@ -3,15 +3,16 @@
 client (`mcp` 2.3.0) in the session era. Run by the Rust integration tests:
 
     python tests/e2e/gateway_relay.py --url http://127.0.0.1:PORT/s/acme/mcp --prefix ev
-        --who NAME [--mode legacy|2026-07-28] [--only elicitation] [--rounds N]
-        [--no-capabilities]
+        --who NAME [--mode legacy|2026-07-28] [--only elicitation|log] [--rounds N]
+        [--log-level LEVEL] [--no-capabilities]
 
 Against `@modelcontextprotocol/server-everything` attached as `--prefix`, with sampling,
 elicitation, roots and logging callbacks that answer with `--who`'s own values, it calls
 `{prefix}__trigger-sampling-request`, `{prefix}__trigger-elicitation-request` and
 `{prefix}__get-roots-list`, then `{prefix}__toggle-simulated-logging` and a long-running
 operation during which log messages arrive. `--only elicitation` calls only the
-elicitation tool, `--rounds` times. `--no-capabilities` declares no callbacks and calls
+elicitation tool, `--rounds` times. `--only log` (against the tests' fixture) sets
+`--log-level` if given, then calls `{prefix}__log` with every level. `--no-capabilities` declares no callbacks and calls
 the elicitation tool once. In `--mode 2026-07-28` (no sessions: the requests come as
 `input_required` rounds) only the sampling and elicitation tools are called. It prints ONE JSON object on the last line of stdout:
 
@@ -78,6 +79,7 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
 
     async def logging(params: types.LoggingMessageNotificationParams) -> None:
         out["logs"].append(params.data)
+        out.setdefault("log_levels", []).append(str(params.level))
 
     callbacks: dict[str, Any] = {}
     if not args.no_capabilities:
@@ -94,6 +96,18 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
             tools = await client.list_tools()
             out["tools"] = [t.name for t in tools.tools]
             p = args.prefix
+            if args.only == "log":
+                if args.log_level:
+                    await client.set_logging_level(args.log_level)
+                levels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+                out["logged"] = text_of(await client.call_tool(f"{p}__log", {"levels": levels}))
+                # Messages may trail the result on their own stream: wait for them (5 s at most).
+                expected = len(levels[levels.index(args.log_level):]) if args.log_level else len(levels)
+                for _ in range(50):
+                    if len(out["logs"]) >= expected:
+                        break
+                    await asyncio.sleep(0.1)
+                return
             if args.no_capabilities or args.only == "elicitation":
                 rounds = 1 if args.no_capabilities else args.rounds
                 out["elicitation"] = []
@@ -129,7 +143,8 @@ def main() -> int:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--who", required=True)
     parser.add_argument("--mode", choices=("legacy", "2026-07-28"), default="legacy")
-    parser.add_argument("--only", choices=("elicitation",))
+    parser.add_argument("--only", choices=("elicitation", "log"))
+    parser.add_argument("--log-level")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-capabilities", action="store_true")
     parser.add_argument("--timeout", type=float, default=60.0)

@@ -23,6 +23,10 @@ use tokio::sync::{Notify, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 /// The longest an out-of-call `roots/list` waits for a caller's roots.
 pub(crate) const ROOTS_WAIT: Duration = Duration::from_secs(30);
+/// How long after a call ends its caller still gets the upstream's log messages: the
+/// client library handles each notification in a task of its own, so one sent just
+/// before the answer may be handled just after it.
+const LINGER: Duration = Duration::from_secs(2);
 /// The most requests one call's upstream may send its caller; more are refused.
 const MAX_REQUESTS_PER_CALL: usize = 16;
 
@@ -67,6 +71,8 @@ struct State {
     asking: HashSet<String>,
     /// The roots the most recent caller's client answered.
     last_roots: Option<Value>,
+    /// The caller of the call that ended last, and when, while no other call runs.
+    just_ended: Option<(std::time::Instant, Arc<dyn CallerClient>)>,
 }
 
 struct InFlightCall {
@@ -90,7 +96,13 @@ enum Lease {
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        self.relays.lock().in_flight.remove(&self.id);
+        let mut state = self.relays.lock();
+        let ended = state.in_flight.remove(&self.id);
+        let caller = ended.and_then(|call| call.caller);
+        state.just_ended = match caller {
+            Some(caller) if state.in_flight.is_empty() => Some((std::time::Instant::now(), caller)),
+            _ => None,
+        };
     }
 }
 
@@ -120,6 +132,7 @@ impl CallRelays {
             requests: 0,
         };
         state.in_flight.insert(id, call);
+        state.just_ended = None;
         Entered {
             relays: self.clone(),
             id,
@@ -229,7 +242,8 @@ impl CallRelays {
     }
 
     /// Passes a log message to the caller of the one call in flight, if there is exactly
-    /// one; otherwise it is dropped (never sent to a guess).
+    /// one (or, for [`LINGER`] after it ended, to the caller of the call that ended last,
+    /// while no other call runs); otherwise it is dropped (never sent to a guess).
     pub async fn log(&self, params: Value) {
         let caller = {
             let state = self.lock();
@@ -239,6 +253,11 @@ impl CallRelays {
                     .values()
                     .next()
                     .and_then(|c| c.caller.clone()),
+                0 => state
+                    .just_ended
+                    .as_ref()
+                    .filter(|(ended, _)| ended.elapsed() < LINGER)
+                    .map(|(_, caller)| caller.clone()),
                 _ => None,
             }
         };

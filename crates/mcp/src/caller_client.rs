@@ -6,7 +6,8 @@
 // Sampling, roots and logging are deprecated by SEP-2577; the 2025 era still has them.
 #![allow(deprecated)]
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use guidepost_core::upstreams::{CallerClient, RelayError};
@@ -21,6 +22,46 @@ use crate::surface::is_stateless;
 struct SessionClient {
     peer: Peer<RoleServer>,
     capabilities: ClientCapabilities,
+    /// The least severe log message it wants (`logging/setLevel`); all when unset.
+    log_level: Option<u8>,
+}
+
+/// The most sessions whose log level a node remembers; past it, it forgets them all
+/// (they get every message, as before they asked).
+const MAX_LOG_LEVELS: usize = 10_000;
+
+/// The log level each session of this node asked for with `logging/setLevel`.
+#[derive(Debug, Default)]
+pub(crate) struct LogLevels(Mutex<HashMap<String, u8>>);
+
+impl LogLevels {
+    pub fn set(&self, session: String, level: &str) {
+        let mut levels = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if levels.len() >= MAX_LOG_LEVELS && !levels.contains_key(&session) {
+            levels.clear();
+        }
+        levels.insert(session, severity(level));
+    }
+
+    fn get(&self, session: &str) -> Option<u8> {
+        let levels = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        levels.get(session).copied()
+    }
+}
+
+/// A log level's rank, least severe first (RFC 5424's order, as MCP uses it).
+fn severity(level: &str) -> u8 {
+    const ORDER: [&str; 8] = [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ];
+    ORDER.iter().position(|l| *l == level).unwrap_or(0) as u8
 }
 
 /// The caller's client for a call made with `request`, if the upstream can reach it.
@@ -29,9 +70,15 @@ pub(crate) fn of(request: &RequestContext<RoleServer>) -> Option<Arc<dyn CallerC
         return None;
     }
     let capabilities = request.peer.peer_info()?.capabilities.clone();
+    let scope = crate::surface::scope(request).ok();
+    let log_level = scope.as_ref().and_then(|scope| {
+        let session = scope.session_transport_id()?;
+        scope.log_levels.get(&session)
+    });
     Some(Arc::new(SessionClient {
         peer: request.peer.clone(),
         capabilities,
+        log_level,
     }))
 }
 
@@ -69,6 +116,10 @@ impl CallerClient for SessionClient {
     }
 
     async fn notify(&self, method: &str, params: Value) {
+        let level = params["level"].as_str().map(severity).unwrap_or(0);
+        if method == "notifications/message" && self.log_level.is_some_and(|least| level < least) {
+            return;
+        }
         let notification = serde_json::from_value::<ServerNotification>(
             json!({"method": method, "params": params}),
         );

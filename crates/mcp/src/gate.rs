@@ -47,6 +47,7 @@ pub(crate) struct GateState {
     /// For the metrics label of calls refused here.
     tools: ToolSources,
     forwarders: Arc<Forwarders>,
+    log_levels: Arc<crate::caller_client::LogLevels>,
     live: LiveSessions,
     /// Permits for large bodies in flight (see `large_body_permit`).
     large_bodies: Arc<Semaphore>,
@@ -68,6 +69,7 @@ impl GateState {
             limiters,
             tools,
             forwarders: Arc::default(),
+            log_levels: Arc::default(),
             live,
             large_bodies: Arc::new(Semaphore::new(LARGE_BODIES_IN_FLIGHT)),
             in_flight,
@@ -210,6 +212,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         token,
         span,
         forwarders: state.forwarders.clone(),
+        log_levels: state.log_levels.clone(),
     };
     check_limits(state, &scope, inbound.as_ref())?;
     let mut request = Request::from_parts(parts, Body::from(bytes));

@@ -39,6 +39,7 @@ use crate::tools::{ToolAnswer, ToolCall, ToolSources};
 const SERVED_METHODS: &[&str] = &[
     "completion/complete",
     "initialize",
+    "logging/setLevel",
     "ping",
     "prompts/get",
     "prompts/list",
@@ -78,12 +79,14 @@ fn tools_unreadable(error: guidepost_core::CoreError) -> ErrorData {
     ErrorData::internal_error("could not read this server's tools; please retry", None)
 }
 
-/// What a hosted server declares: tools, its attached upstreams' prompts, resources and
-/// completion, that their lists can change, and the tasks extension (upstream tools that
+/// What a hosted server declares: tools, its attached upstreams' prompts, resources,
+/// completion and log messages, that their lists can change, and the tasks extension (upstream tools that
 /// outlive their request run as tasks). A server with no upstream attached lists no
 /// prompts or resources and completes nothing.
+#[allow(deprecated)] // logging is deprecated by SEP-2577; the 2025 era has it
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities::builder()
+        .enable_logging()
         .enable_completions()
         .enable_prompts()
         .enable_prompts_list_changed()
@@ -220,13 +223,22 @@ impl ServerHandler for GuidepostServer {
             .await
     }
 
-    #[allow(deprecated)] // logging is deprecated by SEP-2577
+    /// Session era: the least severe of an upstream's log messages this session gets
+    /// from now on (on this node).
+    #[allow(deprecated)] // logging is deprecated by SEP-2577; the 2025 era has it
     async fn set_level(
         &self,
-        _request: SetLevelRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        request: SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        Err(not_offered("logging/setLevel"))
+        let scope = scope(&ctx)?;
+        let Some(session) = scope.session_transport_id() else {
+            return Err(not_offered("logging/setLevel"));
+        };
+        let level = serde_json::to_value(request.level).unwrap_or_default();
+        let level = level.as_str().unwrap_or("debug");
+        scope.log_levels.set(session, level);
+        Ok(())
     }
 
     /// Unknown methods, and known methods whose params rmcp could not parse (rmcp hands

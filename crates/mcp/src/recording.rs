@@ -141,7 +141,11 @@ impl Recorded {
     pub fn request(outcome: Result<(), &ErrorData>, started: Instant) -> Self {
         let (summary, is_error, error_code) = match outcome {
             Ok(()) => ("answered".to_owned(), false, None),
-            Err(error) => (error.message.to_string(), true, Some(i64::from(error.code.0))),
+            Err(error) => (
+                error.message.to_string(),
+                true,
+                Some(i64::from(error.code.0)),
+            ),
         };
         Self {
             summary,

@@ -27,6 +27,8 @@ pub struct RequestScope {
     pub span: tracing::Span,
     /// This node's session forwarders (list-changed on GET streams).
     pub(crate) forwarders: Arc<Forwarders>,
+    /// The log level each session of this node asked for (`logging/setLevel`).
+    pub(crate) log_levels: Arc<crate::caller_client::LogLevels>,
 }
 
 impl RequestScope {

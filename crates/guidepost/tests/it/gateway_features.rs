@@ -185,6 +185,18 @@ backend_tests! {
         assert_eq!(quarantined.map(|e| e["detail"]["kind"].clone()), Some(json!("prompt")), "{log}");
         assert!(events.iter().any(|e| e["action"] == "tool.approved" && e["tool"] == "notes://readme"
             && e["detail"]["kind"] == "resource"), "{log}");
+        // Log messages during a call reach its caller, from the level it set on.
+        let url = f.app.mcp_path_url("acme");
+        let mut args = vec!["--url", url.as_str(), "--prefix", "fx", "--who", "gus", "--only", "log"];
+        let all = python_script("gateway_relay.py", &args).await;
+        assert_eq!(all["logged"], "logged", "{all}");
+        assert_eq!(all["log_levels"].as_array().map(Vec::len), Some(8), "every level without setLevel: {all}");
+        args.extend(["--log-level", "warning"]);
+        let some = python_script("gateway_relay.py", &args).await;
+        // Each message is handled in a task of its own on the way: compare them as a set.
+        let mut levels: Vec<&str> = some["log_levels"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        levels.sort_unstable();
+        assert_eq!(levels, ["alert", "critical", "emergency", "error", "warning"], "{some}");
         let _ = std::fs::remove_file(&file);
     }
 

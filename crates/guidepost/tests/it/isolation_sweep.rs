@@ -40,6 +40,8 @@ impl Owned {
                 _ => return None,
             },
             "name" => return Some(&self.tool),
+            // `/definitions/{kind}/{name}`: B's tool, by its kind.
+            "kind" => return Some("tool"),
             other => {
                 // `walkthrough_id`, `current_step_id`: the kind, or its last word.
                 let kind = other.strip_suffix("_id").unwrap_or(other);

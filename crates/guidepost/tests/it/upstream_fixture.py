@@ -30,7 +30,9 @@ also lists those, as written in the file then; calling one answers `<name> ran`.
 With $FIXTURE_FEATURES naming a JSON file ({"prompts": [...], "resources": [...],
 "resourceTemplates": [...]}, whole definitions), each start declares prompts and resources
 and lists those, as written in the file then; `prompts/get` answers one user message
-naming the prompt and its arguments, `resources/read` answers `contents of <uri>`.
+naming the prompt and its arguments, `resources/read` answers `contents of <uri>`; and
+the tool `log {levels}` sends one `notifications/message` per level (data `msg-<level>`)
+before it answers.
 
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
@@ -174,6 +176,11 @@ def call(request_id, params):
             sys.stderr.write(f"noise line {n:06d} " + "x" * 180 + "\n")
         sys.stderr.flush()
         text(request_id, f"wrote {lines} lines")
+    elif features and name == "log":
+        for level in arguments.get("levels", []):
+            send({"jsonrpc": "2.0", "method": "notifications/message",
+                  "params": {"level": level, "data": f"msg-{level}"}})
+        text(request_id, "logged")
     elif any(tool["name"] == name for tool in file_tools):
         text(request_id, f"{name} ran")
     else:
@@ -188,6 +195,7 @@ def main():
     if os.environ.get("FIXTURE_FEATURES"):
         with open(os.environ["FIXTURE_FEATURES"]) as f:
             features.update(json.load(f))
+        tools["log"] = "Sends a log message per level, then answers."
     if os.environ.get("FIXTURE_CRASH_AT_START") == "loud":
         secret = os.environ.get("FIXTURE_SECRET", "")
         line = (f"fixture: the key {secret} was refused \x1b]0;owned\x07\u009b31m "
