@@ -246,11 +246,32 @@ pub async fn stored_tool(
     within: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
+    stored_within(&f.app, &f.acme, upstream, name, within, done).await
+}
+
+/// [`stored_tool`] for an app and tenant of the test's own, within 20 s.
+pub async fn stored_tool_of(
+    app: &TestApp,
+    tenant: &Tenant,
+    upstream: &str,
+    name: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    stored_within(app, tenant, upstream, name, Duration::from_secs(20), done).await
+}
+
+async fn stored_within(
+    app: &TestApp,
+    tenant: &Tenant,
+    upstream: &str,
+    name: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        let (_, tools) = f
-            .app
-            .get(&format!("/upstreams/{upstream}/tools"), &f.acme.api_key)
+        let (_, tools) = app
+            .get(&format!("/upstreams/{upstream}/tools"), &tenant.api_key)
             .await;
         let tool = tools["items"]
             .as_array()

@@ -6,6 +6,7 @@ mod access;
 mod analytics;
 mod browser;
 mod gateway;
+mod gateway_features;
 mod members;
 mod servers;
 mod sign_in;
