@@ -9,13 +9,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::time::Instant;
+
 use async_trait::async_trait;
+use guidepost_core::Platform;
 use guidepost_core::upstreams::{CallerClient, RelayError};
+use guidepost_domain::UpstreamId;
+use rmcp::ErrorData;
 use rmcp::RoleServer;
 use rmcp::model::{ClientCapabilities, ClientResult, ServerNotification, ServerRequest};
 use rmcp::service::{Peer, RequestContext, ServiceError};
 use serde_json::{Value, json};
 
+use crate::recording::{CallRecord, Recorded, record};
+use crate::scope::RequestScope;
 use crate::surface::is_stateless;
 
 /// A session-era caller's client, reached on its session.
@@ -24,6 +31,50 @@ struct SessionClient {
     capabilities: ClientCapabilities,
     /// The least severe log message it wants (`logging/setLevel`); all when unset.
     log_level: Option<u8>,
+    recorder: RelayRecorder,
+}
+
+/// Records each relayed request in analytics like a tool call: under its method, with
+/// the upstream that asked (named in the request's `_meta`), never the person's answer.
+pub(crate) struct RelayRecorder {
+    platform: Platform,
+    scope: RequestScope,
+}
+
+impl RelayRecorder {
+    pub fn new(platform: &Platform, scope: &RequestScope) -> Self {
+        Self {
+            platform: platform.clone(),
+            scope: scope.clone(),
+        }
+    }
+
+    pub fn record(
+        &self,
+        method: &str,
+        params: &Value,
+        outcome: &Result<Value, RelayError>,
+        started: Instant,
+    ) {
+        let upstream = params["_meta"]["io.guidepost/upstream"]["id"]
+            .as_str()
+            .and_then(UpstreamId::parse);
+        let call = CallRecord {
+            tool: method,
+            label: "upstream",
+            arguments: &Value::Null,
+            end_user: None,
+            upstream,
+        };
+        let error = outcome.as_ref().err().map(|error| match error {
+            RelayError::Refused { code, message } => {
+                ErrorData::new(rmcp::model::ErrorCode(*code), message.clone(), None)
+            }
+            RelayError::Unanswered(message) => ErrorData::internal_error(message.clone(), None),
+        });
+        let recorded = Recorded::request(error.as_ref().map_or(Ok(()), Err), started);
+        record(&self.platform, &self.scope, call, recorded);
+    }
 }
 
 /// The most sessions whose log level a node remembers; past it, it forgets them all
@@ -65,35 +116,29 @@ fn severity(level: &str) -> u8 {
 }
 
 /// The caller's client for a call made with `request`, if the upstream can reach it.
-pub(crate) fn of(request: &RequestContext<RoleServer>) -> Option<Arc<dyn CallerClient>> {
+pub(crate) fn of(
+    platform: &Platform,
+    request: &RequestContext<RoleServer>,
+) -> Option<Arc<dyn CallerClient>> {
     if is_stateless(request) {
         return None;
     }
     let capabilities = request.peer.peer_info()?.capabilities.clone();
-    let scope = crate::surface::scope(request).ok();
-    let log_level = scope.as_ref().and_then(|scope| {
-        let session = scope.session_transport_id()?;
-        scope.log_levels.get(&session)
-    });
+    let scope = crate::surface::scope(request).ok()?;
+    let log_level = scope
+        .session_transport_id()
+        .and_then(|session| scope.log_levels.get(&session));
     Some(Arc::new(SessionClient {
         peer: request.peer.clone(),
         capabilities,
         log_level,
+        recorder: RelayRecorder::new(platform, &scope),
     }))
 }
 
-#[async_trait]
-impl CallerClient for SessionClient {
-    fn answers(&self, method: &str) -> bool {
-        match method {
-            "sampling/createMessage" => self.capabilities.sampling.is_some(),
-            "elicitation/create" => self.capabilities.elicitation.is_some(),
-            "roots/list" => self.capabilities.roots.is_some(),
-            _ => false,
-        }
-    }
-
-    async fn request(&self, method: &str, params: Value) -> Result<Value, RelayError> {
+impl SessionClient {
+    /// Sends the request on the caller's session; its answer.
+    async fn send(&self, method: &str, params: Value) -> Result<Value, RelayError> {
         let request: ServerRequest =
             serde_json::from_value(json!({"method": method, "params": params})).map_err(|e| {
                 RelayError::Refused {
@@ -109,6 +154,25 @@ impl CallerClient for SessionClient {
             }),
             Err(error) => Err(RelayError::Unanswered(error.to_string())),
         }
+    }
+}
+
+#[async_trait]
+impl CallerClient for SessionClient {
+    fn answers(&self, method: &str) -> bool {
+        match method {
+            "sampling/createMessage" => self.capabilities.sampling.is_some(),
+            "elicitation/create" => self.capabilities.elicitation.is_some(),
+            "roots/list" => self.capabilities.roots.is_some(),
+            _ => false,
+        }
+    }
+
+    async fn request(&self, method: &str, params: Value) -> Result<Value, RelayError> {
+        let started = Instant::now();
+        let outcome = self.send(method, params.clone()).await;
+        self.recorder.record(method, &params, &outcome, started);
+        outcome
     }
 
     fn is_gone(&self) -> bool {

@@ -150,11 +150,12 @@ fn answered<T: DeserializeOwned>(
 /// The session a `resources/subscribe` comes on, and its client; the 2026-07-28 era has
 /// no sessions (it subscribes with `subscriptions/listen`, not relayed yet).
 pub(crate) fn subscriber(
+    platform: &Platform,
     scope: &RequestScope,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<(String, Arc<dyn CallerClient>), ErrorData> {
     let session = scope.session_transport_id();
-    let client = crate::caller_client::of(ctx);
+    let client = crate::caller_client::of(platform, ctx);
     match (session, client) {
         (Some(session), Some(client)) => Ok((session, client)),
         _ => Err(ErrorData::new(

@@ -194,7 +194,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let scope = scope(&ctx)?;
-        let session = features::subscriber(&scope, &ctx)?;
+        let session = features::subscriber(&self.platform, &scope, &ctx)?;
         features::subscribe(&self.platform, &scope.server, &request.uri, session)
             .instrument(scope.span.clone())
             .await
@@ -206,7 +206,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let scope = scope(&ctx)?;
-        let (id, _) = features::subscriber(&scope, &ctx)?;
+        let (id, _) = features::subscriber(&self.platform, &scope, &ctx)?;
         features::unsubscribe(&self.platform, &scope.server, &request.uri, &id)
             .instrument(scope.span.clone())
             .await

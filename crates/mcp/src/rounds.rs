@@ -24,6 +24,8 @@ use rmcp::model::{CallToolResponse, CallToolResult, ClientCapabilities, InputReq
 use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, oneshot};
 
+use crate::caller_client::RelayRecorder;
+
 /// What a `requestState` of Guidepost's rounds starts with; the rest is the task's id.
 const STATE_PREFIX: &str = "guidepost-round:";
 /// How long a retry waits for the call's next round or its end before it answers with
@@ -43,6 +45,7 @@ pub(crate) struct RoundsClient {
     /// Tells the first request's handler that a round began.
     first_round: std::sync::Mutex<Option<oneshot::Sender<InputRequiredResult>>>,
     asked: AtomicUsize,
+    recorder: RelayRecorder,
 }
 
 /// The first request's view of a call that may ask: a round to answer with, if the
@@ -56,6 +59,7 @@ impl RoundsClient {
         address: Option<std::net::IpAddr>,
         tool: &str,
         capabilities: Option<ClientCapabilities>,
+        recorder: RelayRecorder,
     ) -> (Arc<Self>, FirstRound) {
         let (first_round, first) = oneshot::channel();
         let client = Arc::new(Self {
@@ -68,6 +72,7 @@ impl RoundsClient {
             end: std::sync::Mutex::default(),
             first_round: std::sync::Mutex::new(Some(first_round)),
             asked: AtomicUsize::new(0),
+            recorder,
         });
         (client, first)
     }
@@ -134,6 +139,20 @@ impl CallerClient for RoundsClient {
     }
 
     async fn request(&self, method: &str, params: Value) -> Result<Value, RelayError> {
+        let started = std::time::Instant::now();
+        let outcome = self.round_trip(method, params.clone()).await;
+        self.recorder.record(method, &params, &outcome, started);
+        outcome
+    }
+
+    async fn notify(&self, _method: &str, _params: Value) {
+        // A log message has no way to a client between rounds in this era.
+    }
+}
+
+impl RoundsClient {
+    /// The request as a round: posted to the call's task, answered by a retry.
+    async fn round_trip(&self, method: &str, params: Value) -> Result<Value, RelayError> {
         let context = self.task().await?;
         let key = format!("input-{}", self.asked.fetch_add(1, Ordering::Relaxed) + 1);
         let mut requests = Map::new();
@@ -162,10 +181,6 @@ impl CallerClient for RoundsClient {
             .get(&key)
             .cloned()
             .ok_or_else(|| RelayError::Unanswered(format!("no answer to {key}")))
-    }
-
-    async fn notify(&self, _method: &str, _params: Value) {
-        // A log message has no way to a client between rounds in this era.
     }
 }
 

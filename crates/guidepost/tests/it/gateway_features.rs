@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use crate::gateway::{gateway_app, settled};
 use crate::gateway_fixture::{Fixture, fixture_with, stored_tool, wait_for};
-use crate::helpers::{RawMcp, STATELESS_ERA, TestApp, json_report, python_script, spawn_app};
+use crate::helpers::{
+    RawMcp, STATELESS_ERA, Tenant, TestApp, json_report, python_script, spawn_app,
+};
 use crate::node;
 
 /// A file of prompts, resources and templates the fixture lists at each start.
@@ -58,7 +60,7 @@ fn names_of(answer: &Value, list: &str, field: &str) -> Vec<String> {
 
 /// An app with `everything` installed from the catalog and attached as `ev` on `acme`;
 /// the hosted server's MCP URL.
-async fn everything_attached(db: &TestDatabase) -> (TestApp, String) {
+async fn everything_attached(db: &TestDatabase) -> (TestApp, Tenant, String) {
     let app = gateway_app(db).await;
     let acme = app.create_tenant("Acme").await;
     app.trust_new_tools(&acme).await;
@@ -86,7 +88,7 @@ async fn everything_attached(db: &TestDatabase) -> (TestApp, String) {
         .await;
     assert_eq!(status, StatusCode::OK, "{attachment}");
     let url = app.mcp_path_url("acme");
-    (app, url)
+    (app, acme, url)
 }
 
 /// `gateway_relay.py` as `who`, with more arguments.
@@ -201,7 +203,7 @@ backend_tests! {
     }
 
     async fn server_everything_s_prompts_resources_and_completion_reach_the_python_client(db: &TestDatabase) {
-        let (_app, url) = everything_attached(db).await;
+        let (_app, _acme, url) = everything_attached(db).await;
         for mode in ["legacy", "2026-07-28"] {
             let report = python_script("gateway_features.py", &["--url", &url, "--mode", mode, "--prefix", "ev"]).await;
             assert_eq!(report["error"], Value::Null, "{mode}: {report}");
@@ -241,8 +243,12 @@ backend_tests! {
     }
 
     async fn an_upstream_s_requests_reach_the_caller_it_serves_and_nobody_else(db: &TestDatabase) {
-        let (_app, url) = everything_attached(db).await;
+        let (app, acme, url) = everything_attached(db).await;
         let ada = relay_run(&url, "ada", &[]).await;
+        let recorded = app.wait_for_tool_calls(&acme, 3).await;
+        let relayed = recorded.iter().find(|c| c["tool_name"] == "elicitation/create")
+            .unwrap_or_else(|| panic!("relayed requests are recorded: {recorded:?}"));
+        assert!(relayed["upstream_id"].as_str().is_some_and(|id| id.starts_with("up_")), "{relayed}");
         let tools = ada["tools"].as_array().unwrap();
         for tool in ["ev__trigger-sampling-request", "ev__trigger-elicitation-request", "ev__get-roots-list"] {
             assert!(tools.contains(&json!(tool)), "offered to a client that can answer: {tools:?}");
@@ -274,7 +280,7 @@ backend_tests! {
     }
 
     async fn in_the_2026_era_an_upstream_s_requests_are_rounds_answered_on_any_node(db: &TestDatabase) {
-        let (app, url) = everything_attached(db).await;
+        let (app, _acme, url) = everything_attached(db).await;
         let eve = relay_run(&url, "eve", &["--mode", "2026-07-28"]).await;
         assert!(eve["sampling"].as_str().unwrap().contains("sampled by eve"), "{eve}");
         assert!(eve["elicitation"][0].as_str().unwrap().contains("Name: eve"), "{eve}");

@@ -16,6 +16,7 @@ use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use super::{DetachedCall, ToolAnswer, ToolCall, ToolSource};
+use crate::caller_client::RelayRecorder;
 use crate::param_headers;
 use crate::rounds::RoundsClient;
 use crate::surface::is_stateless;
@@ -101,7 +102,7 @@ impl ToolSource for UpstreamTools {
         // requests still reach it while the call runs on as a task.
         let context = CallContext {
             progress: None,
-            caller: crate::caller_client::of(call.request),
+            caller: crate::caller_client::of(call.platform, call.request),
         };
         Some(Box::pin(async move {
             let offered = match upstreams::callable(&platform, &server, &name).await {
@@ -133,12 +134,14 @@ fn asks_in_rounds(call: &ToolCall<'_>) -> bool {
 async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
     let owner = crate::tasks::owner(call.scope, call.end_user.map(|user| user.id.clone()));
     let capabilities = call.request.client_capabilities();
+    let recorder = RelayRecorder::new(call.platform, call.scope);
     let (client, first_round) = RoundsClient::new(
         call.platform,
         owner,
         call.scope.client_ip,
         call.name,
         capabilities,
+        recorder,
     );
     let upstream = offered.upstream_id.clone();
     let platform = call.platform.clone();
@@ -224,7 +227,7 @@ async fn proxied(
     let arguments = call.arguments.clone();
     let context = CallContext {
         progress: sink,
-        caller: crate::caller_client::of(request),
+        caller: crate::caller_client::of(call.platform, request),
     };
     let result = upstreams::call(call.platform, offered, arguments, context);
     tokio::pin!(result);
