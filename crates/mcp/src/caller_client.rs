@@ -6,8 +6,7 @@
 // Sampling, roots and logging are deprecated by SEP-2577; the 2025 era still has them.
 #![allow(deprecated)]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use std::time::Instant;
 
@@ -21,6 +20,7 @@ use rmcp::model::{ClientCapabilities, ClientResult, ServerNotification, ServerRe
 use rmcp::service::{Peer, RequestContext, ServiceError};
 use serde_json::{Value, json};
 
+use crate::log_levels::severity;
 use crate::recording::{CallRecord, Recorded, record};
 use crate::scope::RequestScope;
 use crate::surface::is_stateless;
@@ -75,44 +75,6 @@ impl RelayRecorder {
         let recorded = Recorded::request(error.as_ref().map_or(Ok(()), Err), started);
         record(&self.platform, &self.scope, call, recorded);
     }
-}
-
-/// The most sessions whose log level a node remembers; past it, it forgets them all
-/// (they get every message, as before they asked).
-const MAX_LOG_LEVELS: usize = 10_000;
-
-/// The log level each session of this node asked for with `logging/setLevel`.
-#[derive(Debug, Default)]
-pub(crate) struct LogLevels(Mutex<HashMap<String, u8>>);
-
-impl LogLevels {
-    pub fn set(&self, session: String, level: &str) {
-        let mut levels = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if levels.len() >= MAX_LOG_LEVELS && !levels.contains_key(&session) {
-            levels.clear();
-        }
-        levels.insert(session, severity(level));
-    }
-
-    fn get(&self, session: &str) -> Option<u8> {
-        let levels = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        levels.get(session).copied()
-    }
-}
-
-/// A log level's rank, least severe first (RFC 5424's order, as MCP uses it).
-fn severity(level: &str) -> u8 {
-    const ORDER: [&str; 8] = [
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ];
-    ORDER.iter().position(|l| *l == level).unwrap_or(0) as u8
 }
 
 /// The caller's client for a call made with `request`, if the upstream can reach it.

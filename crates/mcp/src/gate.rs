@@ -47,7 +47,7 @@ pub(crate) struct GateState {
     /// For the metrics label of calls refused here.
     tools: ToolSources,
     forwarders: Arc<Forwarders>,
-    log_levels: Arc<crate::caller_client::LogLevels>,
+    log_levels: Arc<crate::log_levels::LogLevels>,
     live: LiveSessions,
     /// Permits for large bodies in flight (see `large_body_permit`).
     large_bodies: Arc<Semaphore>,

@@ -16,6 +16,7 @@ mod handler;
 mod in_flight;
 mod jsonrpc;
 mod live_sessions;
+mod log_levels;
 mod notifications;
 mod param_headers;
 mod rate_limit;

@@ -28,7 +28,7 @@ pub struct RequestScope {
     /// This node's session forwarders (list-changed on GET streams).
     pub(crate) forwarders: Arc<Forwarders>,
     /// The log level each session of this node asked for (`logging/setLevel`).
-    pub(crate) log_levels: Arc<crate::caller_client::LogLevels>,
+    pub(crate) log_levels: Arc<crate::log_levels::LogLevels>,
 }
 
 impl RequestScope {
