@@ -57,6 +57,15 @@ pub async fn run(command: ToolsCommand, platform: &Platform, json: bool) -> anyh
     }
 }
 
+/// A held definition's name, with its kind unless it is a tool (`--kind` decides it).
+fn shown_name(tool: &Value) -> String {
+    let name = tool["name"].as_str().unwrap_or("");
+    match tool["kind"].as_str() {
+        Some(kind) if kind != "tool" => format!("{name} (--kind {kind})"),
+        _ => name.to_owned(),
+    }
+}
+
 /// One held tool as a line: where, what state, which rules found what.
 fn describe(held: &Value) -> String {
     let tool = &held["tool"];
@@ -91,7 +100,7 @@ fn describe(held: &Value) -> String {
     format!(
         "{}  {:<24} {:<12} {}",
         held["upstream_id"].as_str().unwrap_or(""),
-        tool["name"].as_str().unwrap_or(""),
+        shown_name(tool),
         tool["state"].as_str().unwrap_or(""),
         why
     )

@@ -187,6 +187,19 @@ backend_tests! {
         assert_eq!(quarantined.map(|e| e["detail"]["kind"].clone()), Some(json!("prompt")), "{log}");
         assert!(events.iter().any(|e| e["action"] == "tool.approved" && e["tool"] == "notes://readme"
             && e["detail"]["kind"] == "resource"), "{log}");
+        // The CLI shows a held prompt with its kind and decides it as a prompt.
+        let cli = |args: Vec<&str>| {
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+            command.args(["--database-url", &db.url]).args(args);
+            async move { command.output().await.expect("the binary runs") }
+        };
+        let pending = cli(vec!["tools", "pending", "--org", &f.acme.org_id]).await;
+        let listed = String::from_utf8_lossy(&pending.stdout);
+        assert!(listed.contains("summarize (--kind prompt)"), "{listed}");
+        let rejected = cli(vec!["tools", "reject", "--org", &f.acme.org_id, &f.upstream, "summarize", "--kind", "prompt"]).await;
+        assert!(rejected.status.success(), "{}", String::from_utf8_lossy(&rejected.stderr));
+        stored_tool(&f, &f.upstream, "summarize", Duration::from_secs(5), |t| t["state"] == "rejected").await;
+
         // Log messages during a call reach its caller, from the level it set on.
         let url = f.app.mcp_path_url("acme");
         let mut args = vec!["--url", url.as_str(), "--prefix", "fx", "--who", "gus", "--only", "log"];
