@@ -4,7 +4,7 @@ client (`mcp` 2.3.0) in the session era. Run by the Rust integration tests:
 
     python tests/e2e/gateway_relay.py --url http://127.0.0.1:PORT/s/acme/mcp --prefix ev
         --who NAME [--mode legacy|2026-07-28] [--only elicitation|log] [--rounds N]
-        [--log-level LEVEL] [--no-capabilities]
+        [--log-level LEVEL] [--answer-delay SECONDS] [--no-capabilities]
 
 Against `@modelcontextprotocol/server-everything` attached as `--prefix`, with sampling,
 elicitation, roots and logging callbacks that answer with `--who`'s own values, it calls
@@ -70,6 +70,8 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
 
     async def elicitation(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         asked["elicitation"] += 1
+        # A person takes a moment: calls of others overlap with this one.
+        await asyncio.sleep(args.answer_delay)
         remember_meta(params)
         return types.ElicitResult(action="accept", content={"name": args.who, "check": True})
 
@@ -145,6 +147,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=("legacy", "2026-07-28"), default="legacy")
     parser.add_argument("--only", choices=("elicitation", "log"))
     parser.add_argument("--log-level")
+    parser.add_argument("--answer-delay", type=float, default=0.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-capabilities", action="store_true")
     parser.add_argument("--timeout", type=float, default=60.0)

@@ -21,7 +21,7 @@ use rmcp::model::{
     ListRootsResult, LoggingMessageNotificationParam, Notification, ProgressNotificationParam,
     ProgressToken, RequestId, ResourceUpdatedNotificationParam,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{InboundStreamOrigin, NotificationContext, Peer, RequestContext};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::json;
 
@@ -159,24 +159,25 @@ impl ClientHandler for UpstreamClient {
     async fn create_message(
         &self,
         params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        self.relayed("sampling/createMessage", &params).await
+        self.relayed("sampling/createMessage", &params, &context)
+            .await
     }
 
     async fn create_elicitation(
         &self,
         params: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        self.relayed("elicitation/create", &params).await
+        self.relayed("elicitation/create", &params, &context).await
     }
 
     async fn list_roots(
         &self,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
-        self.relayed("roots/list", &json!({})).await
+        self.relayed("roots/list", &json!({}), &context).await
     }
 
     async fn on_resource_updated(
@@ -236,7 +237,13 @@ impl UpstreamClient {
         &self,
         method: &str,
         params: &P,
+        context: &RequestContext<RoleClient>,
     ) -> Result<R, ErrorData> {
+        // Over Streamable HTTP, the call whose response stream the request came on.
+        let origin = match context.extensions.get::<InboundStreamOrigin>() {
+            Some(InboundStreamOrigin::OutboundRequest(id)) => Some(id),
+            _ => None,
+        };
         let mut params = serde_json::to_value(params).unwrap_or_else(|_| json!({}));
         if let Some(object) = params.as_object_mut() {
             let meta = object.entry("_meta").or_insert_with(|| json!({}));
@@ -247,7 +254,7 @@ impl UpstreamClient {
         }
         let answer = self
             .relays
-            .request(method, params, ROUND_TRIP)
+            .request(method, params, ROUND_TRIP, origin)
             .await
             .map_err(|refusal| ErrorData::new(ErrorCode(refusal.code), refusal.message, None))?;
         serde_json::from_value(answer).map_err(|e| {

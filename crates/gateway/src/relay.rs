@@ -2,8 +2,11 @@
 //! `elicitation/create`, `roots/list`) and its log messages, relayed to the person whose
 //! call it is serving, and to nobody else (docs/GATEWAY.md, "Requests from upstreams").
 //!
-//! Over stdio an upstream's request names no call, so a request is relayed only when it
-//! cannot be anybody else's: while exactly one call is in flight on the connection. When
+//! Over Streamable HTTP an upstream sends a request about a call on that call's own
+//! response stream, which rmcp records (`InboundStreamOrigin`): it goes to that call's
+//! caller, however many calls are in flight. Over stdio a request names no call, so it
+//! is relayed only when it cannot be anybody else's: while exactly one call is in flight
+//! on the connection. When
 //! several are, it is refused (never guessed), and the tools in flight are remembered as
 //! tools that ask: from then on a call of such a tool has the connection to itself (it
 //! waits for the calls in flight, and later calls wait for it), so that its requests are
@@ -18,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guidepost_core::upstreams::{CallerClient, RelayError};
+use rmcp::model::RequestId;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
@@ -77,6 +81,8 @@ struct State {
 
 struct InFlightCall {
     tool: String,
+    /// The id of the call's request to the upstream, once sent.
+    sent_as: Option<RequestId>,
     caller: Option<Arc<dyn CallerClient>>,
     requests: usize,
 }
@@ -128,6 +134,7 @@ impl CallRelays {
         let id = state.next_id;
         let call = InFlightCall {
             tool: tool.to_owned(),
+            sent_as: None,
             caller,
             requests: 0,
         };
@@ -140,15 +147,41 @@ impl CallRelays {
         }
     }
 
+    /// The call was sent to the upstream as request `id`.
+    pub fn sent(&self, entered: &Entered, id: RequestId) {
+        if let Some(call) = self.lock().in_flight.get_mut(&entered.id) {
+            call.sent_as = Some(id);
+        }
+    }
+
     /// Whether `tool` was seen asking its caller something.
     #[cfg(test)]
     fn asks(&self, tool: &str) -> bool {
         self.lock().asking.contains(tool)
     }
 
-    /// The client the upstream's request is for: the one call in flight's caller.
-    fn addressee(&self, method: &str) -> Result<Option<Arc<dyn CallerClient>>, Refusal> {
+    /// The client the upstream's request is for: the caller of the call whose response
+    /// stream it came on (`origin`), else the one call in flight's caller.
+    fn addressee(
+        &self,
+        method: &str,
+        origin: Option<&RequestId>,
+    ) -> Result<Option<Arc<dyn CallerClient>>, Refusal> {
         let mut state = self.lock();
+        let on_its_stream = origin.and_then(|origin| {
+            state
+                .in_flight
+                .values()
+                .position(|call| call.sent_as.as_ref() == Some(origin))
+        });
+        if let Some(index) = on_its_stream {
+            let call = state
+                .in_flight
+                .values_mut()
+                .nth(index)
+                .expect("found above");
+            return answerer(call, method);
+        }
         if state.in_flight.len() > 1 {
             let tools: Vec<String> = state.in_flight.values().map(|c| c.tool.clone()).collect();
             state.asking.extend(tools);
@@ -165,36 +198,20 @@ impl CallRelays {
         let Some(call) = state.in_flight.values_mut().next() else {
             return Ok(None);
         };
-        call.requests += 1;
-        if call.requests > MAX_REQUESTS_PER_CALL {
-            return Err(Refusal::new(
-                INTERNAL_ERROR,
-                format!("a call may send its caller at most {MAX_REQUESTS_PER_CALL} requests"),
-            ));
-        }
         let tool = call.tool.clone();
-        let caller = call.caller.clone();
+        let addressee = answerer(call, method);
         state.asking.insert(tool);
-        match caller {
-            Some(client) if client.answers(method) => Ok(Some(client)),
-            _ => Err(Refusal::new(
-                METHOD_NOT_FOUND,
-                format!(
-                    "the client of the person who made this call does not support {method} \
-                     (it did not declare it, or its protocol version cannot answer mid-call)"
-                ),
-            )),
-        }
+        addressee
     }
-
     /// Relays the upstream's request to its caller's client; its answer, or why none.
     pub async fn request(
         &self,
         method: &str,
         params: Value,
         timeout: Duration,
+        origin: Option<&RequestId>,
     ) -> Result<Value, Refusal> {
-        let Some(client) = self.addressee(method)? else {
+        let Some(client) = self.addressee(method, origin)? else {
             return self.outside_any_call(method).await;
         };
         let asked = tokio::time::timeout(timeout, client.request(method, params)).await;
@@ -267,6 +284,30 @@ impl CallRelays {
     }
 }
 
+/// The caller of `call`, if its client answers `method`; one more request counted.
+fn answerer(
+    call: &mut InFlightCall,
+    method: &str,
+) -> Result<Option<Arc<dyn CallerClient>>, Refusal> {
+    call.requests += 1;
+    if call.requests > MAX_REQUESTS_PER_CALL {
+        return Err(Refusal::new(
+            INTERNAL_ERROR,
+            format!("a call may send its caller at most {MAX_REQUESTS_PER_CALL} requests"),
+        ));
+    }
+    match call.caller.clone() {
+        Some(client) if client.answers(method) => Ok(Some(client)),
+        _ => Err(Refusal::new(
+            METHOD_NOT_FOUND,
+            format!(
+                "the client of the person who made this call does not support {method} \
+                     (it did not declare it, or its protocol version cannot answer mid-call)"
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +348,10 @@ mod tests {
         let relays = CallRelays::default();
         let ada = person("ada", true);
         let entered = relays.enter("ask", Some(ada.clone())).await;
-        let answer = relays.request("roots/list", json!({}), WAIT).await.unwrap();
+        let answer = relays
+            .request("roots/list", json!({}), WAIT, None)
+            .await
+            .unwrap();
         assert_eq!(answer["roots"][0]["uri"], "file:///ada");
         relays.log(json!({"level": "info", "data": "hi"})).await;
         assert_eq!(ada.logs.lock().unwrap().len(), 1);
@@ -315,7 +359,9 @@ mod tests {
 
         let bob = person("bob", true);
         let other = relays.enter("echo", Some(bob.clone())).await;
-        let refused = relays.request("elicitation/create", json!({}), WAIT).await;
+        let refused = relays
+            .request("elicitation/create", json!({}), WAIT, None)
+            .await;
         assert!(refused.unwrap_err().message.contains("2 calls in flight"));
         relays.log(json!({"level": "info", "data": "whose?"})).await;
         assert_eq!(ada.logs.lock().unwrap().len(), 1, "not guessed");
@@ -325,23 +371,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_on_a_call_s_own_stream_goes_to_its_caller_however_many_are_in_flight() {
+        let relays = CallRelays::default();
+        let (jo, kim) = (person("jo", true), person("kim", true));
+        let first = relays.enter("ask", Some(jo)).await;
+        let second = relays.enter("ask", Some(kim)).await;
+        relays.sent(&first, RequestId::Number(7));
+        relays.sent(&second, RequestId::Number(8));
+        let origin = RequestId::Number(8);
+        let answer = relays
+            .request("roots/list", json!({}), WAIT, Some(&origin))
+            .await;
+        assert_eq!(answer.unwrap()["roots"][0]["uri"], "file:///kim");
+        let origin = RequestId::Number(7);
+        let answer = relays
+            .request("roots/list", json!({}), WAIT, Some(&origin))
+            .await;
+        assert_eq!(answer.unwrap()["roots"][0]["uri"], "file:///jo");
+        assert!(!relays.asks("ask"), "no ambiguity, so nothing to serialize");
+        let unknown = RequestId::Number(9);
+        let refused = relays
+            .request("roots/list", json!({}), WAIT, Some(&unknown))
+            .await;
+        assert!(
+            refused.is_err(),
+            "a stream of no call in flight: the rule for stdio applies"
+        );
+        drop((first, second));
+    }
+
+    #[tokio::test]
     async fn a_client_without_the_capability_is_refused_and_roots_outside_calls_are_the_last_callers()
      {
         let relays = CallRelays::default();
         let entered = relays.enter("ask", Some(person("cy", false))).await;
         let refused = relays
-            .request("sampling/createMessage", json!({}), WAIT)
+            .request("sampling/createMessage", json!({}), WAIT, None)
             .await
             .unwrap_err();
         assert_eq!(refused.code, METHOD_NOT_FOUND);
         drop(entered);
-        let none = relays.request("elicitation/create", json!({}), WAIT).await;
+        let none = relays
+            .request("elicitation/create", json!({}), WAIT, None)
+            .await;
         assert!(none.unwrap_err().message.contains("no call is in flight"));
 
         let entered = relays.enter("ask", Some(person("dee", true))).await;
-        relays.request("roots/list", json!({}), WAIT).await.unwrap();
+        relays
+            .request("roots/list", json!({}), WAIT, None)
+            .await
+            .unwrap();
         drop(entered);
-        let later = relays.request("roots/list", json!({}), WAIT).await.unwrap();
+        let later = relays
+            .request("roots/list", json!({}), WAIT, None)
+            .await
+            .unwrap();
         assert_eq!(later["roots"][0]["uri"], "file:///dee");
     }
 
@@ -349,7 +433,10 @@ mod tests {
     async fn a_tool_that_asks_has_the_connection_to_itself() {
         let relays = CallRelays::default();
         let first = relays.enter("ask", Some(person("eve", true))).await;
-        relays.request("roots/list", json!({}), WAIT).await.unwrap();
+        relays
+            .request("roots/list", json!({}), WAIT, None)
+            .await
+            .unwrap();
         let waiting = {
             let relays = relays.clone();
             tokio::spawn(async move { relays.enter("ask", Some(person("fay", true))).await })

@@ -167,7 +167,7 @@ impl Instance {
         let _counted = self.in_use();
         let started = Instant::now();
         let entering = self.routes.relays.enter(tool, context.caller);
-        let Ok(_entered) = tokio::time::timeout(timeout, entering).await else {
+        let Ok(entered) = tokio::time::timeout(timeout, entering).await else {
             return Err(UpstreamCallError::TimedOut(timeout));
         };
         let timeout = timeout.saturating_sub(started.elapsed());
@@ -177,6 +177,7 @@ impl Instance {
         }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let (peer, handle) = self.send(platform, request).await?;
+        self.routes.relays.sent(&entered, handle.id.clone());
         let mut in_flight = InFlight::new(
             peer.clone(),
             handle.id.clone(),

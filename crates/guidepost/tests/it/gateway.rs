@@ -12,7 +12,7 @@ use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, python_smoke, spawn
 use crate::node;
 
 /// Packages fetched by one test are reused by the next (the cache is content-addressed).
-fn shared_cache() -> std::path::PathBuf {
+pub fn shared_cache() -> std::path::PathBuf {
     node::node()
         .parent()
         .expect("node's directory")

@@ -6,7 +6,11 @@
 //! eras.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use guidepost_core::upstreams::catalog::Catalog;
+use guidepost_testkit::eventually;
 
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
@@ -15,7 +19,7 @@ use serde_json::{Value, json};
 use crate::gateway::{gateway_app, settled};
 use crate::gateway_fixture::{Fixture, fixture_with, stored_tool, wait_for};
 use crate::helpers::{
-    RawMcp, STATELESS_ERA, Tenant, TestApp, json_report, python_script, spawn_app,
+    RawMcp, STATELESS_ERA, Tenant, TestApp, json_report, python_script, spawn_app, spawn_app_with,
 };
 use crate::node;
 
@@ -328,4 +332,99 @@ backend_tests! {
         assert!(refused.body["error"]["message"].as_str().unwrap_or_default().contains("Unknown requestState"), "{}", refused.body);
         drop(app);
     }
+
+    async fn over_streamable_http_each_request_goes_to_the_call_whose_stream_it_came_on(db: &TestDatabase) {
+        // The npm package, fetched into the shared cache by an install from the catalog.
+        let (_first, _acme, _url) = everything_attached(db).await;
+        let http = EverythingOverHttp::start().await;
+        let entry = format!("[[entry]]\nid = \"ev-http\"\nname = \"Everything over HTTP\"\n\
+            description = \"server-everything, streamableHttp.\"\n\
+            spec = {{ runtime = \"http\", url = {:?} }}\n", http.url);
+        let catalog = Catalog::with_operator_entries(&entry).unwrap();
+        let app = spawn_app_with(db, move |settings| {
+            settings.platform.catalog = Arc::new(catalog);
+            settings.gateway.http_allow_private = true;
+        })
+        .await;
+        let acme = app.create_tenant("Acme HTTP").await;
+        app.trust_new_tools(&acme).await;
+        let server = app.create_server(&acme, "acme-http", json!({})).await;
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.api_key,
+            Some(json!({"catalog_entry_id": "ev-http"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        let id = installed["id"].as_str().unwrap().to_owned();
+        assert_eq!(settled(&app, &acme, &id).await["status"], "ready");
+        let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
+        let (status, _) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "ev"}))).await;
+        assert_eq!(status, StatusCode::OK);
+
+        // Two people elicit through an HTTP upstream, several times, each answering slowly:
+        // each gets only their own answers.
+        let url = app.mcp_path_url("acme-http");
+        let rounds = ["--only", "elicitation", "--rounds", "3", "--answer-delay", "1"];
+        let (hal, ivy) = tokio::join!(relay_run(&url, "hal", &rounds), relay_run(&url, "ivy", &rounds));
+        for (who, other, report) in [("hal", "ivy", &hal), ("ivy", "hal", &ivy)] {
+            for answer in report["elicitation"].as_array().unwrap() {
+                let answer = answer.as_str().unwrap();
+                assert!(answer.contains(&format!("Name: {who}")), "{who} gets their own: {answer}");
+                assert!(!answer.contains(&format!("Name: {other}")), "{answer}");
+            }
+            assert_eq!(report["asked"]["elicitation"], 3, "{report}");
+        }
+    }
+}
+
+/// `@modelcontextprotocol/server-everything` from the shared cache, serving Streamable
+/// HTTP on a free loopback port until dropped.
+struct EverythingOverHttp {
+    url: String,
+    _process: tokio::process::Child,
+}
+
+impl EverythingOverHttp {
+    async fn start() -> Self {
+        let index = find_file(
+            &crate::gateway::shared_cache(),
+            "server-everything/dist/index.js",
+        )
+        .expect("server-everything is in the shared cache");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = tokio::process::Command::new(node::node())
+            .arg(&index)
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node starts");
+        let address = format!("127.0.0.1:{port}");
+        eventually("server-everything listens", async || {
+            tokio::net::TcpStream::connect(&address).await.is_ok()
+        })
+        .await;
+        Self {
+            url: format!("http://127.0.0.1:{port}/mcp"),
+            _process: process,
+        }
+    }
+}
+
+/// The first file under `dir` whose path ends with `tail`.
+fn find_file(dir: &std::path::Path, tail: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, tail) {
+                return Some(found);
+            }
+        } else if path.to_string_lossy().ends_with(tail) {
+            return Some(path);
+        }
+    }
+    None
 }
