@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
 use guidepost_domain::{LaunchSpec, ProcessLimits, Upstream};
@@ -353,14 +353,15 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 Some(confiner) => {
                     let (memory_mb, processes) = confiner.limits_of(declaration)?;
                     let reservation = confiner.budget().reserve(org, memory_mb, processes)?;
-                    let prepared = confiner.prepare(upstream, program, workdir, declaration)?;
-                    let wants_egress = prepared.wants_egress();
+                    let started = Instant::now();
+                    let allow_private = options.http_allow_private;
+                    let prepared =
+                        confiner.prepare(upstream, program, workdir, declaration, allow_private)?;
+                    let prepared_at = Instant::now();
                     let (mut process, stdout, stdin) =
                         process::spawn(program, args, env, workdir, &owner, logs, prepared)?;
+                    record_launch_steps(upstream, started, prepared_at);
                     process.reservation = Some(reservation);
-                    if wants_egress && let Some(pid) = process.pid() {
-                        process.egress = Some(confiner.egress(pid, options.http_allow_private)?);
-                    }
                     (process, stdout, stdin)
                 }
                 None => process::spawn(
@@ -404,6 +405,24 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             Ok((None, client))
         }
     }
+}
+
+/// What a confined launch spent before the program ran: preparing its confinement (its
+/// cgroup, ruleset and directory, in Guidepost) and the fork, the confinement steps in
+/// the child and the exec (`spawn` returns once the exec succeeded). A histogram per
+/// step, so an operator sees what confinement adds to a cold start.
+fn record_launch_steps(upstream: &str, started: Instant, prepared_at: Instant) {
+    let (prepare, spawn) = (prepared_at - started, prepared_at.elapsed());
+    metrics::histogram!("guidepost_upstream_launch_seconds", "step" => "prepare")
+        .record(prepare.as_secs_f64());
+    metrics::histogram!("guidepost_upstream_launch_seconds", "step" => "spawn")
+        .record(spawn.as_secs_f64());
+    tracing::debug!(
+        upstream,
+        prepare_us = prepare.as_micros() as u64,
+        spawn_us = spawn.as_micros() as u64,
+        "process upstream launched"
+    );
 }
 
 /// The MCP handshake over a child's stdio; the child is stopped if it fails.

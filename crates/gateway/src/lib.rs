@@ -159,6 +159,7 @@ impl Supervisor {
         for instance in all {
             instance.stop().await;
         }
+        self.confiner.release_node();
     }
 }
 

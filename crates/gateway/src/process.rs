@@ -75,8 +75,8 @@ pub struct UpstreamProcess {
     cgroup: Option<Cgroup>,
     /// Its share of the organization's and the node's caps, given back when it is gone.
     pub reservation: Option<Reservation>,
-    /// Its way out, if it declared network.
-    pub egress: Option<Egress>,
+    /// Its way out, if it declared network: held for as long as the process runs.
+    _egress: Option<Egress>,
     exited: watch::Receiver<bool>,
     /// Ends when stderr is closed (every process of the group has exited).
     drained: Option<tokio::task::JoinHandle<()>>,
@@ -144,7 +144,7 @@ pub fn spawn(
         pgid,
         cgroup: confinement.cgroup.take(),
         reservation: None,
-        egress: None,
+        _egress: confinement.egress.take(),
         exited,
         drained: Some(drained),
     };
@@ -195,11 +195,6 @@ impl UpstreamProcess {
         async move {
             let _ = exited.wait_for(|gone| *gone).await;
         }
-    }
-
-    /// The leader's pid.
-    pub fn pid(&self) -> Option<u32> {
-        self.pgid.and_then(|pid| u32::try_from(pid).ok())
     }
 
     /// SIGTERM to the whole group, SIGKILL after the grace; then SIGKILL to everything

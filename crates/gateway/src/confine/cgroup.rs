@@ -143,6 +143,14 @@ impl Hierarchy {
         Ok(cgroup)
     }
 
+    /// Removes this node's directory once its upstreams' cgroups are gone (a graceful
+    /// stop), so that nothing is left behind; one still in use stays.
+    pub fn remove_node(&self, node: &str) {
+        for base in &self.bases {
+            let _ = fs::remove_dir(base.join(node));
+        }
+    }
+
     /// Kills what dead nodes left (`is_dead(node)`), and removes their cgroups.
     pub fn reap_orphans(&self, is_dead: impl Fn(&str) -> bool) -> usize {
         let mut reaped = 0;

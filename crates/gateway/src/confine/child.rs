@@ -19,12 +19,22 @@ use seccompiler::BpfProgram;
 pub struct Steps {
     /// `cgroup.procs` of each hierarchy, open for writing.
     pub join: Vec<OwnedFd>,
-    pub own_network: bool,
+    pub network: Network,
     pub limits: Vec<(libc::__rlimit_resource_t, u64)>,
     /// uid and gid to become.
     pub identity: Option<(u32, u32)>,
     pub ruleset: Option<RulesetCreated>,
     pub seccomp: Vec<BpfProgram>,
+}
+
+/// The network a process upstream gets.
+pub enum Network {
+    /// The host's (no network namespaces here).
+    Host,
+    /// A new namespace with only a loopback that is down: no network at all.
+    None,
+    /// A namespace made before the fork, with the egress fence listening in it.
+    Fenced(OwnedFd),
 }
 
 /// The rlimits of a process upstream. Memory and processes are the cgroup's to bound
@@ -79,9 +89,13 @@ fn apply(steps: Steps) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    if steps.own_network {
-        // SAFETY: a plain system call on the calling process.
-        check(unsafe { libc::unshare(libc::CLONE_NEWNET) })?;
+    match &steps.network {
+        Network::Host => {}
+        // SAFETY: plain system calls on the calling process (and a descriptor it holds).
+        Network::None => check(unsafe { libc::unshare(libc::CLONE_NEWNET) })?,
+        Network::Fenced(namespace) => {
+            check(unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) })?
+        }
     }
     for (resource, value) in &steps.limits {
         let limit = libc::rlimit {

@@ -14,7 +14,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,12 +61,29 @@ impl Fence {
 }
 
 impl Egress {
-    /// Opens the fence inside the network namespace of `pid`, and serves it.
+    /// Opens the fence inside the network namespace of `pid`, and serves it (a
+    /// container's, which the engine makes).
     pub fn start(pid: u32, allow_private: bool, platform_ports: Vec<u16>) -> Result<Self, String> {
-        let listener = std::thread::spawn(move || listen_inside(pid))
-            .join()
-            .map_err(|_| "the egress fence's thread panicked".to_owned())?
-            .map_err(|e| format!("cannot open the egress fence in the upstream's network: {e}"))?;
+        let listener = on_a_thread(move || listen_inside(pid))?;
+        Self::serve(listener, allow_private, platform_ports)
+    }
+
+    /// Makes a network namespace with the fence already listening in it, and returns the
+    /// fence and the namespace for a process to enter between fork and exec: its first
+    /// connection cannot come before the fence is there.
+    pub fn open(allow_private: bool, platform_ports: Vec<u16>) -> Result<(Self, OwnedFd), String> {
+        let (listener, namespace) = on_a_thread(listen_in_a_new_namespace)?;
+        Ok((
+            Self::serve(listener, allow_private, platform_ports)?,
+            namespace,
+        ))
+    }
+
+    fn serve(
+        listener: std::net::TcpListener,
+        allow_private: bool,
+        platform_ports: Vec<u16>,
+    ) -> Result<Self, String> {
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let fence = Fence {
@@ -87,8 +104,32 @@ impl Egress {
     }
 }
 
-/// On a thread of its own (a namespace is entered per thread): enters the process's
-/// network namespace, brings loopback up, and listens on the fence's port.
+/// Runs `work` on a thread of its own: a network namespace is entered or made per
+/// thread, and Guidepost's own threads must stay in the host's.
+fn on_a_thread<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    std::thread::spawn(work)
+        .join()
+        .map_err(|_| "the egress fence's thread panicked".to_owned())?
+        .map_err(|e| format!("cannot open the egress fence in the upstream's network: {e}"))
+}
+
+/// Makes a network namespace (for this thread only), brings its loopback up, listens on
+/// the fence's port, and keeps the namespace open for the process to enter.
+fn listen_in_a_new_namespace() -> io::Result<(std::net::TcpListener, OwnedFd)> {
+    // SAFETY: a plain system call; CLONE_NEWNET alone changes only the calling thread.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    loopback_up()?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", PORT))?;
+    let namespace = std::fs::File::open("/proc/thread-self/ns/net")?;
+    Ok((listener, OwnedFd::from(namespace)))
+}
+
+/// Enters the network namespace of `pid`, brings loopback up, and listens on the fence's
+/// port.
 fn listen_inside(pid: u32) -> io::Result<std::net::TcpListener> {
     let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
     // SAFETY: setns on a descriptor we opened; it changes only this thread.
@@ -288,6 +329,38 @@ mod tests {
             "the platform's own port, even when private is allowed"
         );
         assert!(!lax.allows("0.0.0.0:9000".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_fence_listens_before_any_process_enters_its_namespace() {
+        // SAFETY: geteuid only reads.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !guidepost_testkit::require_environment(
+            "root",
+            root,
+            "network namespaces are made by root only",
+        ) {
+            return;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (fence, namespace) = Egress::open(false, Vec::new()).unwrap();
+            // What a process does first, from inside: connect to the fence.
+            let first = std::thread::spawn(move || {
+                // SAFETY: setns on a descriptor we hold; it changes only this thread.
+                if unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                std::net::TcpStream::connect(("127.0.0.1", PORT)).map(drop)
+            })
+            .join()
+            .unwrap();
+            assert!(first.is_ok(), "{first:?}");
+            drop(fence);
+        });
     }
 
     #[test]

@@ -341,6 +341,7 @@ impl Confiner {
         program: &Path,
         workdir: &Path,
         declaration: &Declaration,
+        allow_private: bool,
     ) -> Result<Prepared, String> {
         self.admit()?;
         let (memory_mb, processes) = self.limits_of(declaration)?;
@@ -377,9 +378,18 @@ impl Confiner {
         write.extend(declaration.write.iter().cloned());
         let network = landlock::Network::of(declaration.network, self.network_namespaces);
         let ruleset = landlock::ruleset(self.landlock_abi, &read, &write, network)?;
+        let (egress, namespace) = match (declaration.network, self.network_namespaces) {
+            (_, false) => (None, child::Network::Host),
+            (false, true) => (None, child::Network::None),
+            (true, true) => {
+                let ports = self.options.platform_ports.clone();
+                let (egress, namespace) = Egress::open(allow_private, ports)?;
+                (Some(egress), child::Network::Fenced(namespace))
+            }
+        };
         let steps = child::Steps {
             join,
-            own_network: self.network_namespaces,
+            network: namespace,
             limits: child::rlimits(memory_mb, processes, cgroup.is_some()),
             identity,
             ruleset,
@@ -388,13 +398,16 @@ impl Confiner {
         Ok(Prepared {
             steps: Some(steps),
             cgroup,
-            egress: declaration.network && self.network_namespaces,
+            egress,
         })
     }
 
-    /// The egress fence for a started process that declared network.
-    pub(crate) fn egress(&self, pid: u32, allow_private: bool) -> Result<Egress, String> {
-        Egress::start(pid, allow_private, self.options.platform_ports.clone())
+    /// At a node's graceful stop, once its upstreams are stopped: removes its cgroup
+    /// directory.
+    pub(crate) fn release_node(&self) {
+        if let Ok(hierarchy) = &self.cgroups {
+            hierarchy.remove_node(crate::orphans::this_node());
+        }
     }
 
     /// At a node's start: kills what dead nodes of this deployment left in their cgroups.
@@ -412,8 +425,8 @@ impl Confiner {
 pub(crate) struct Prepared {
     steps: Option<child::Steps>,
     pub cgroup: Option<Cgroup>,
-    /// Whether to run the egress fence once it started.
-    egress: bool,
+    /// Its way out, listening before the process starts, if it declared network.
+    pub egress: Option<Egress>,
 }
 
 impl Prepared {
@@ -422,31 +435,21 @@ impl Prepared {
         Prepared {
             steps: None,
             cgroup: None,
-            egress: false,
+            egress: None,
         }
     }
 
     /// Installs the steps that run in the child between fork and exec; the environment
     /// names the egress fence if it will have one.
     pub fn apply(&mut self, command: &mut tokio::process::Command) {
-        if self.egress {
+        if self.egress.is_some() {
             let proxy = format!("http://127.0.0.1:{}", egress::PORT);
-            for name in [
-                "HTTPS_PROXY",
-                "HTTP_PROXY",
-                "https_proxy",
-                "http_proxy",
-                "ALL_PROXY",
-            ] {
+            for name in PROXY_VARIABLES {
                 command.env(name, &proxy);
             }
         }
         if let Some(steps) = self.steps.take() {
             child::install(command, steps);
         }
-    }
-
-    pub fn wants_egress(&self) -> bool {
-        self.egress
     }
 }

@@ -303,6 +303,8 @@ backend_tests! {
         let id = h.install("hostile-net", "hn").await;
         let me = h.probe("hn__whoami", json!({})).await;
         assert!(me["proxy"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{me}");
+        // The fence listens before the process runs: its very first connection gets through.
+        assert_eq!(me["proxy_at_start"], "open", "{me}");
 
         let through = h.probe("hn__via_proxy", json!({"host": "127.0.0.1", "port": server})).await;
         assert_eq!(through["status"], 200, "{through}");

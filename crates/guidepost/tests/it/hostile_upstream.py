@@ -22,8 +22,9 @@ never ends the server.
   MemoryError).
 - `double_fork`: leaves a grandchild in a new session, stdio closed, sleeping 600 s, that
   writes its pid to $HOME/escaped.pid; answers its `pid` (and whether `pid_file` appeared).
-- `whoami`: answers uid, gid, pid, ppid, cwd, home, the names of the environment variables
-  and the proxy ($HTTPS_PROXY or null).
+- `whoami`: answers uid, gid, pid, ppid, cwd, home, the names of the environment variables,
+  the proxy ($HTTPS_PROXY or null) and `proxy_at_start`: what connecting to that proxy
+  gave as the very first thing the server did ("open", the error, or null without one).
 - `echo {message}`: answers the message.
 """
 
@@ -38,6 +39,21 @@ import time
 import urllib.parse
 
 lock = threading.Lock()
+
+
+def probe_proxy_at_start():
+    proxy = os.environ.get("HTTPS_PROXY")
+    if not proxy:
+        return None
+    parts = urllib.parse.urlsplit(proxy)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+        return "open"
+    except OSError as error:
+        return f"{type(error).__name__}: {error}"
+
+
+PROXY_AT_START = probe_proxy_at_start()
 
 
 def send(message):
@@ -322,7 +338,8 @@ def tool_double_fork(arguments):
 def tool_whoami(arguments):
     return {"ok": True, "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(),
             "ppid": os.getppid(), "cwd": os.getcwd(), "home": os.environ.get("HOME"),
-            "env": sorted(os.environ.keys()), "proxy": os.environ.get("HTTPS_PROXY")}
+            "env": sorted(os.environ.keys()), "proxy": os.environ.get("HTTPS_PROXY"),
+            "proxy_at_start": PROXY_AT_START}
 
 
 def tool_echo(arguments):
