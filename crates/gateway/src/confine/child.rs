@@ -17,7 +17,7 @@ use seccompiler::BpfProgram;
 /// namespace of its own, take its rlimits, drop to the upstream user, enforce Landlock,
 /// then seccomp (which also sets no-new-privileges).
 pub struct Steps {
-    /// `cgroup.procs` of each hierarchy, open for writing.
+    /// `tasks` (v1) or `cgroup.procs` (v2) of each hierarchy, open for writing.
     pub join: Vec<OwnedFd>,
     pub network: Network,
     pub limits: Vec<(libc::__rlimit_resource_t, u64)>,
