@@ -3,32 +3,15 @@
 //! revokes the family), refresh tokens rotate (a reuse revokes the family), and
 //! de-anonymization moves progress with the more advanced one winning.
 
+mod common;
+
 use std::sync::Arc;
 
 use guidepost_domain::*;
-use guidepost_store::{NewWalkthrough, ProgressKey, Store, StoreError};
+use guidepost_store::{ProgressKey, Store};
 use guidepost_testkit::{TestDatabase, backend_tests};
 
-async fn open(db: &TestDatabase) -> Arc<dyn Store> {
-    guidepost_store::connect(&db.url)
-        .await
-        .expect("store opens")
-}
-
-fn settings(slug: &str) -> ServerSettings {
-    ServerSettings {
-        name: format!("Server {slug}"),
-        slug: Slug::parse(slug).unwrap(),
-        custom_domain: None,
-        pending_domain: None,
-        auth_mode: AuthMode::PlatformOauth,
-        walkthrough_tools_enabled: true,
-        support_tool_enabled: true,
-        product_name: None,
-        instructions: None,
-        allowed_origins: Vec::new(),
-    }
-}
+use common::{assert_not_found, email, new_org, new_walkthrough, oauth_settings, open};
 
 struct World {
     store: Arc<dyn Store>,
@@ -40,16 +23,16 @@ struct World {
 
 async fn world(db: &TestDatabase) -> World {
     let store = open(db).await;
-    let org = store.create_organization("Acme").await.unwrap().id;
-    let other_org = store.create_organization("Other").await.unwrap().id;
+    let org = new_org(&store, "Acme").await;
+    let other_org = new_org(&store, "Other").await;
     let kind = ServerKind::Standard;
     let server = store
-        .create_server(&org, kind, &settings("acme"))
+        .create_server(&org, kind, &oauth_settings("acme"))
         .await
         .unwrap()
         .id;
     let other_server = store
-        .create_server(&other_org, kind, &settings("other"))
+        .create_server(&other_org, kind, &oauth_settings("other"))
         .await
         .unwrap()
         .id;
@@ -60,10 +43,6 @@ async fn world(db: &TestDatabase) -> World {
         other_org,
         other_server,
     }
-}
-
-fn email(text: &str) -> Email {
-    Email::parse(text).unwrap()
 }
 
 fn request() -> AuthorizationRequest {
@@ -145,10 +124,10 @@ async fn clients_belong_to_their_server(db: &TestDatabase) {
         server_id: w.other_server.clone(),
         ..new
     };
-    assert!(matches!(
+    assert_not_found(
         w.store.create_oauth_client(&cross).await,
-        Err(StoreError::NotFound)
-    ));
+        "a client for another organization's server",
+    );
 }
 
 async fn login_sessions_are_written_on_their_revision(db: &TestDatabase) {
@@ -578,19 +557,7 @@ async fn one_end_user_per_verified_email(db: &TestDatabase) {
 
 /// A published walkthrough of `steps` steps assigned to the world's server.
 async fn walkthrough(w: &World, title: &str, steps: usize) -> WalkthroughVersion {
-    let fields = WalkthroughFields {
-        title: title.into(),
-        description: None,
-        status: WalkthroughStatus::Draft,
-        estimated_duration_minutes: None,
-        tags: vec![],
-        metadata: serde_json::json!({}),
-    };
-    let new = NewWalkthrough {
-        fields,
-        external_key: None,
-    };
-    let id = w.store.create_walkthrough(&w.org, &new).await.unwrap().id;
+    let id = new_walkthrough(&w.store, &w.org, title).await;
     for n in 0..steps {
         let step = StepFields {
             title: format!("s{n}"),
@@ -751,14 +718,11 @@ async fn linking_moves_progress_and_the_more_advanced_wins(db: &TestDatabase) {
         .end_user_for_tracking_id(&w.org, "desk", Timestamp::now())
         .await
         .unwrap();
-    assert!(
-        matches!(
-            w.store
-                .link_end_users(&w.org, &fresh.id, &stranger.id, Timestamp::now())
-                .await,
-            Err(StoreError::NotFound)
-        ),
-        "never across organizations"
+    assert_not_found(
+        w.store
+            .link_end_users(&w.org, &fresh.id, &stranger.id, Timestamp::now())
+            .await,
+        "never across organizations",
     );
 }
 

@@ -1,24 +1,13 @@
 //! Organizations' identity providers in the store, on every backend: one per server, kept
 //! inside its organization, replaced whole, and not removable while the server uses it.
 
+mod common;
+
 use guidepost_domain::*;
 use guidepost_store::StoreError;
 use guidepost_testkit::{TestDatabase, backend_tests};
 
-fn settings(slug: &str) -> ServerSettings {
-    ServerSettings {
-        name: format!("Server {slug}"),
-        slug: Slug::parse(slug).unwrap(),
-        custom_domain: None,
-        pending_domain: None,
-        auth_mode: AuthMode::PlatformOauth,
-        walkthrough_tools_enabled: true,
-        support_tool_enabled: true,
-        product_name: None,
-        instructions: None,
-        allowed_origins: Vec::new(),
-    }
-}
+use common::{assert_not_found, new_org, oauth_settings, open};
 
 fn provider(issuer: &str, sealed: Option<&str>) -> NewOidcProvider {
     NewOidcProvider {
@@ -31,10 +20,10 @@ fn provider(issuer: &str, sealed: Option<&str>) -> NewOidcProvider {
 
 backend_tests! {
     async fn identity_providers_are_per_server_and_stay_while_in_use(db: &TestDatabase) {
-        let store = guidepost_store::connect(&db.url).await.expect("store opens");
-        let org = store.create_organization("Acme").await.unwrap().id;
-        let other = store.create_organization("Other").await.unwrap().id;
-        let server = store.create_server(&org, ServerKind::Standard, &settings("acme")).await.unwrap();
+        let store = open(db).await;
+        let org = new_org(&store, "Acme").await;
+        let other = new_org(&store, "Other").await;
+        let server = store.create_server(&org, ServerKind::Standard, &oauth_settings("acme")).await.unwrap();
         let id = &server.id;
         assert!(store.get_oidc_provider(&org, id).await.unwrap().is_none());
 
@@ -50,17 +39,17 @@ backend_tests! {
         // Another organization neither sees nor writes it.
         assert!(store.get_oidc_provider(&other, id).await.unwrap().is_none());
         let refused = store.put_oidc_provider(&other, id, &provider("https://evil.example", None)).await;
-        assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
-        assert!(matches!(store.delete_oidc_provider(&other, id).await, Err(StoreError::NotFound)));
+        assert_not_found(refused, "another organization writes no provider");
+        assert_not_found(store.delete_oidc_provider(&other, id).await, "another organization removes no provider");
 
         // In use by a custom_oauth server: not removable.
-        let mut custom = settings("acme");
+        let mut custom = oauth_settings("acme");
         custom.auth_mode = AuthMode::CustomOauth;
         store.update_server(&org, id, &custom).await.unwrap();
         assert!(matches!(store.delete_oidc_provider(&org, id).await, Err(StoreError::Conflict(_))));
-        store.update_server(&org, id, &settings("acme")).await.unwrap();
+        store.update_server(&org, id, &oauth_settings("acme")).await.unwrap();
         store.delete_oidc_provider(&org, id).await.unwrap();
-        assert!(matches!(store.delete_oidc_provider(&org, id).await, Err(StoreError::NotFound)));
+        assert_not_found(store.delete_oidc_provider(&org, id).await, "a removed provider is gone");
 
         // It goes with its server.
         store.put_oidc_provider(&org, id, &provider("https://a.example", None)).await.unwrap();

@@ -2,36 +2,15 @@
 //! through every write, versions are immutable snapshots, assignments stay inside one
 //! organization, and progress writes are conditional.
 
+mod common;
+
 use std::sync::Arc;
 
 use guidepost_domain::*;
-use guidepost_store::{NewWalkthrough, ProgressKey, Store, StoreError};
+use guidepost_store::{ProgressKey, Store, StoreError};
 use guidepost_testkit::{TestDatabase, backend_tests};
 
-async fn open(db: &TestDatabase) -> Arc<dyn Store> {
-    guidepost_store::connect(&db.url)
-        .await
-        .expect("store opens")
-}
-
-fn fields(title: &str) -> WalkthroughFields {
-    WalkthroughFields {
-        title: title.into(),
-        description: None,
-        status: WalkthroughStatus::Draft,
-        estimated_duration_minutes: None,
-        tags: vec![],
-        metadata: serde_json::json!({}),
-    }
-}
-
-fn step(title: &str) -> StepFields {
-    StepFields {
-        title: title.into(),
-        section_title: None,
-        content: format!("{title} content"),
-    }
-}
+use common::{assert_not_found, new_org, new_server, new_walkthrough, open, step};
 
 async fn titles(store: &Arc<dyn Store>, org: &OrgId, w: &WalkthroughId) -> Vec<String> {
     store
@@ -44,12 +23,8 @@ async fn titles(store: &Arc<dyn Store>, org: &OrgId, w: &WalkthroughId) -> Vec<S
 }
 
 async fn setup(store: &Arc<dyn Store>) -> (OrgId, WalkthroughId) {
-    let org = store.create_organization("Acme").await.unwrap().id;
-    let new = NewWalkthrough {
-        fields: fields("Intro"),
-        external_key: None,
-    };
-    let w = store.create_walkthrough(&org, &new).await.unwrap().id;
+    let org = new_org(store, "Acme").await;
+    let w = new_walkthrough(store, &org, "Intro").await;
     (org, w)
 }
 
@@ -105,17 +80,7 @@ async fn step_list_stays_whole(db: &TestDatabase) {
 async fn step_writes_refuse_what_would_break_the_list(db: &TestDatabase) {
     let store = open(db).await;
     let (org, w) = setup(&store).await;
-    let other = store
-        .create_walkthrough(
-            &org,
-            &NewWalkthrough {
-                fields: fields("Other"),
-                external_key: None,
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+    let other = new_walkthrough(&store, &org, "Other").await;
     let a = store
         .add_step(&org, &w, &step("a"), &StepPlacement::Last)
         .await
@@ -152,23 +117,23 @@ async fn step_writes_refuse_what_would_break_the_list(db: &TestDatabase) {
         ),
         "{across:?}"
     );
-    assert!(matches!(
+    assert_not_found(
         store.delete_step(&org, &w, &foreign).await,
-        Err(StoreError::NotFound)
-    ));
+        "a step of another walkthrough is not deleted",
+    );
     assert_eq!(
         titles(&store, &org, &w).await,
         ["a"],
         "refused writes changed nothing"
     );
     assert_eq!(titles(&store, &org, &other).await, ["x"]);
-    let stranger = store.create_organization("Stranger").await.unwrap().id;
-    assert!(matches!(
+    let stranger = new_org(&store, "Stranger").await;
+    assert_not_found(
         store
             .add_step(&stranger, &w, &step("s"), &StepPlacement::Last)
             .await,
-        Err(StoreError::NotFound)
-    ));
+        "another organization adds no step",
+    );
     assert!(store.list_steps(&stranger, &w).await.unwrap().is_empty());
 }
 
@@ -243,41 +208,21 @@ async fn assignments_and_progress(db: &TestDatabase) {
         .await
         .unwrap();
     let version = store.publish_walkthrough(&org, &w).await.unwrap();
-    let settings = |slug: &str| ServerSettings {
-        name: slug.into(),
-        slug: Slug::parse(slug).unwrap(),
-        custom_domain: None,
-        pending_domain: None,
-        auth_mode: AuthMode::None,
-        walkthrough_tools_enabled: true,
-        support_tool_enabled: true,
-        product_name: None,
-        instructions: None,
-        allowed_origins: vec![],
-    };
-    let server = store
-        .create_server(&org, ServerKind::Standard, &settings("acme"))
-        .await
-        .unwrap()
-        .id;
-    let other_org = store.create_organization("Beta").await.unwrap().id;
-    let foreign_server = store
-        .create_server(&other_org, ServerKind::Standard, &settings("beta"))
-        .await
-        .unwrap()
-        .id;
-    assert!(matches!(
+    let server = new_server(&store, &org, "acme").await.id;
+    let other_org = new_org(&store, "Beta").await;
+    let foreign_server = new_server(&store, &other_org, "beta").await.id;
+    assert_not_found(
         store
             .assign_walkthrough(&org, &foreign_server, &w, None, None)
             .await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
+        "a server of another organization is not assigned",
+    );
+    assert_not_found(
         store
             .assign_walkthrough(&other_org, &foreign_server, &w, None, None)
             .await,
-        Err(StoreError::NotFound)
-    ));
+        "another organization assigns nothing",
+    );
     assert!(
         !store
             .has_available_walkthroughs(&org, &server)

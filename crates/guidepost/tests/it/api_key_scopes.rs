@@ -43,13 +43,13 @@ backend_tests! {
         let app = walk_app(db, &dir).await;
         let a = &app.tenant;
         let objects = Objects::seed(&app, a).await;
-        let reader = key_with(&app.app, &a.api_key, "reader", json!(["read"])).await;
+        let reader = key_with(&app.app, &a.key, "reader", json!(["read"])).await;
         let before = snapshot(&app.app, a, &objects).await;
 
-        let document = app.app.http.get(format!("{}/api/v1/openapi.json", app.app.url))
-            .send().await.unwrap();
-        assert_eq!(document.status(), StatusCode::OK);
-        let document: Value = document.json().await.unwrap();
+        let document = app.app.client.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+        assert_eq!(document.status, StatusCode::OK);
+        assert!(document.is_json(), "{}", document.text);
+        let document = document.body;
         // The document names every route the router serves, so walking it misses none.
         for route in guidepost_api::route_paths() {
             assert!(document["paths"].get(&route).is_some(), "{route} is not in the OpenAPI document");
@@ -64,14 +64,7 @@ backend_tests! {
                 assert_eq!(takes_body, body.is_some(),
                     "{method} {template}: give it a body A's owner could send in route_walk::Objects::api_body");
                 let path = objects.fill(template);
-                let mut request = app.app.http.request(method.clone(), format!("{}{path}", app.app.url))
-                    .bearer_auth(&reader);
-                if let Some(body) = body {
-                    request = request.json(&body);
-                }
-                let response = request.send().await.expect("sent");
-                let status = response.status();
-                let problem: Value = response.json().await.unwrap_or(Value::Null);
+                let (status, problem) = app.app.client.call(method.clone(), &path, Some(&reader), body).await.into_parts();
                 let detail = problem["detail"].as_str().unwrap_or_default();
                 if status != StatusCode::FORBIDDEN || !detail.contains("scopes do not include") {
                     failures.push(format!("{method} {path}: {status} {problem}"));
@@ -95,15 +88,15 @@ backend_tests! {
     async fn only_an_admin_key_mints_keys_and_never_with_more_scopes_than_its_own(db: &TestDatabase) {
         let app = spawn_app(db).await;
         let acme = app.create_tenant("Acme").await;
-        let (_, listed) = app.get("/api-keys", &acme.api_key).await;
+        let (_, listed) = app.get("/api-keys", &acme.key).await;
         assert_eq!(listed["items"][0]["scopes"], json!(["read", "write", "gateway", "admin"]),
             "the organization's first key has every scope: {listed}");
 
         // Without a choice, a key reads and writes.
-        let (status, made) = app.api(Method::POST, "/api-keys", &acme.api_key, Some(json!({"name": "ci"}))).await;
+        let (status, made) = app.api(Method::POST, "/api-keys", &acme.key, Some(json!({"name": "ci"}))).await;
         assert_eq!((status, &made["scopes"]), (StatusCode::CREATED, &json!(["read", "write"])), "{made}");
         let writer = made["key"].as_str().unwrap().to_owned();
-        let (status, made) = app.api(Method::POST, "/api-keys", &acme.api_key,
+        let (status, made) = app.api(Method::POST, "/api-keys", &acme.key,
             Some(json!({"name": "bad", "scopes": ["read", "owner"]}))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no such scope: {made}");
 
@@ -113,18 +106,18 @@ backend_tests! {
             "admin", "a write key, default scopes");
         assert_refused(&app.get("/api-keys", &writer).await, "admin", "a write key listing keys");
         // Nor does a key with read and gateway, least of all an admin key.
-        let gateway = key_with(&app, &acme.api_key, "deploy", json!(["read", "gateway"])).await;
+        let gateway = key_with(&app, &acme.key, "deploy", json!(["read", "gateway"])).await;
         assert_refused(&mint(&app, &gateway, json!(["admin"])).await, "admin", "a read,gateway key");
 
         // An admin key mints any key with scopes it holds, and none with more.
-        let admin_only = key_with(&app, &acme.api_key, "keys", json!(["admin"])).await;
+        let admin_only = key_with(&app, &acme.key, "keys", json!(["admin"])).await;
         assert_refused(&mint(&app, &admin_only, json!(["write"])).await, "may not grant write",
             "an admin key without write");
         assert_refused(&mint(&app, &admin_only, json!(["admin", "gateway"])).await, "may not grant gateway",
             "an admin key without gateway");
         let (status, made) = mint(&app, &admin_only, json!(["admin"])).await;
         assert_eq!((status, &made["scopes"]), (StatusCode::CREATED, &json!(["read", "admin"])), "{made}");
-        let admin = key_with(&app, &acme.api_key, "root", json!(["read", "write", "gateway", "admin"])).await;
+        let admin = key_with(&app, &acme.key, "root", json!(["read", "write", "gateway", "admin"])).await;
         for scopes in [json!(["read"]), json!(["write"]), json!(["gateway"]), json!(["read", "write", "gateway", "admin"])] {
             let (status, made) = mint(&app, &admin, scopes.clone()).await;
             assert_eq!(status, StatusCode::CREATED, "{scopes}: {made}");
@@ -139,9 +132,9 @@ backend_tests! {
     async fn each_scope_opens_only_its_own_changes(db: &TestDatabase) {
         let app = spawn_app(db).await;
         let acme = app.create_tenant("Acme").await;
-        let writer = key_with(&app, &acme.api_key, "content", json!(["write"])).await;
-        let gateway = key_with(&app, &acme.api_key, "gateway", json!(["gateway"])).await;
-        let admin = key_with(&app, &acme.api_key, "admin", json!(["admin"])).await;
+        let writer = key_with(&app, &acme.key, "content", json!(["write"])).await;
+        let gateway = key_with(&app, &acme.key, "gateway", json!(["gateway"])).await;
+        let admin = key_with(&app, &acme.key, "admin", json!(["admin"])).await;
         let (denied, created, done) = (StatusCode::FORBIDDEN, StatusCode::CREATED, StatusCode::OK);
         assert_eq!(one_change_of_each_kind(&app, &writer, "w").await, [created, denied, denied], "write");
         assert_eq!(one_change_of_each_kind(&app, &gateway, "g").await, [denied, created, denied], "gateway");

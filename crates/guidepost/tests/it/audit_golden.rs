@@ -70,7 +70,7 @@ struct Script<'a> {
 impl Script<'_> {
     /// A request with Acme's API key; it must succeed.
     async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let key = &self.app.tenant.api_key;
+        let key = &self.app.tenant.key;
         let (status, answer) = self.app.app.api(method.clone(), path, key, body).await;
         assert!(status.is_success(), "{method} {path}: {status} {answer}");
         answer
@@ -231,7 +231,7 @@ async fn by_a_member(s: &mut Script<'_>) -> String {
 
 /// Decides on two tools of the first upstream, and moves the second to another prefix.
 async fn by_the_cli(s: &Script<'_>, first: &str, second: &str) {
-    let org = s.app.tenant.org_id.as_str();
+    let org = s.app.tenant.org_id();
     let server = s.server.as_str();
     s.cli(&["tools", "approve", "--org", org, first, "slow"])
         .await;

@@ -86,7 +86,7 @@ async fn bench_counts_refused_calls_as_errors_and_fails_the_run() {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
         .args(["bench", "--json", "--users", "2", "--steps", "3"])
         .args(["--duration", "2", "--target", &target])
-        .env("GUIDEPOST_BENCH_API_KEY", &tenant.api_key)
+        .env("GUIDEPOST_BENCH_API_KEY", &tenant.key)
         .output()
         .await
         .expect("bench runs");

@@ -89,7 +89,7 @@ async fn a_person_signs_in_with_chromium(db: &TestDatabase) {
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     let (_, users) = oauth
         .app
-        .get("/end-users?email=grace@example.com", &oauth.tenant.api_key)
+        .get("/end-users?email=grace@example.com", &oauth.tenant.key)
         .await;
     assert_eq!(users["items"][0]["email_verified"], true, "{users}");
 

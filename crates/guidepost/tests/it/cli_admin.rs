@@ -145,19 +145,19 @@ backend_tests! {
         }).await;
         let acme = app.create_tenant("Acme").await;
         let body = json!({"url": url, "events": ["support_request.created"]});
-        let (_, hook) = app.api(Method::POST, "/webhooks", &acme.api_key, Some(body)).await;
+        let (_, hook) = app.api(Method::POST, "/webhooks", &acme.key, Some(body)).await;
         let hook = hook["id"].as_str().unwrap();
 
-        let listed = ok(db, &["webhook", "list", "--org", &acme.org_id]).await;
+        let listed = ok(db, &["webhook", "list", "--org", acme.org_id()]).await;
         assert_eq!(listed[0]["webhook"]["url"], url.as_str());
         assert_eq!(listed[0]["latest_delivery"], Value::Null);
-        let tried = ok(db, &["webhook", "test", "--org", &acme.org_id, hook, "--wait", "30"]).await;
+        let tried = ok(db, &["webhook", "test", "--org", acme.org_id(), hook, "--wait", "30"]).await;
         assert_eq!((tried["event"].as_str(), tried["status"].as_str()), (Some("ping"), Some("delivered")), "{tried}");
         assert_eq!(tried["last_status_code"], 200);
-        let listed = ok(db, &["webhook", "list", "--org", &acme.org_id]).await;
+        let listed = ok(db, &["webhook", "list", "--org", acme.org_id()]).await;
         assert_eq!(listed[0]["latest_delivery"]["status"], "delivered");
 
-        let missing = cli(db, &["webhook", "test", "--org", &acme.org_id, "wh_00000000000000000000"]).await;
+        let missing = cli(db, &["webhook", "test", "--org", acme.org_id(), "wh_00000000000000000000"]).await;
         assert!(!missing.ok && missing.stderr.contains("no webhook"), "{}", missing.stderr);
     }
 }

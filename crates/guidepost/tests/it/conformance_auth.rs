@@ -229,7 +229,7 @@ async fn authorization_scenarios_pass(db: &TestDatabase) {
     // What the suite did is what any client does: a person and a grant.
     let (_, users) = oauth
         .app
-        .get(&format!("/end-users?email={EMAIL}"), &oauth.tenant.api_key)
+        .get(&format!("/end-users?email={EMAIL}"), &oauth.tenant.key)
         .await;
     assert_eq!(users["items"][0]["email_verified"], true, "{users}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -356,7 +356,7 @@ async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase
     let platform = &app.app.platform;
     let store = app.store.clone();
     let tenant = app.create_tenant("Skylark Labs").await;
-    let org: OrgId = Id::parse(&tenant.org_id).unwrap();
+    let org: OrgId = tenant.org.clone();
     let work = TempDir::new();
     let dir = work.with_sample_copy();
     let read = |dir: &Path| {

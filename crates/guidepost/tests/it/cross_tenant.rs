@@ -20,7 +20,7 @@ backend_tests! {
         let b_mcp = RawMcp::new(format!("{}?tracking_id=bob", app.mcp_path_url("server-b")), STATELESS_ERA);
         let opened = b_mcp.call_tool(1, "get_support", json!({"title": "t", "problem_description": "d", "email": "bob@b.example"})).await;
         let request_id = opened.body["result"]["structuredContent"]["support_request_id"].as_str().expect("B's request").to_owned();
-        let (_, users) = app.get("/end-users", &b.api_key).await;
+        let (_, users) = app.get("/end-users", &b.key).await;
         let b_user_id = users["items"][0]["id"].as_str().unwrap().to_owned();
 
         let server_path = format!("/servers/{b_server_id}");
@@ -34,18 +34,18 @@ backend_tests! {
             (Method::GET, format!("/end-users/{b_user_id}"), None),
         ];
         for (method, path, body) in attempts {
-            let (status, problem) = app.api(method.clone(), &path, &a.api_key, body).await;
+            let (status, problem) = app.api(method.clone(), &path, &a.key, body).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} with A's key: {problem}");
         }
         for list in ["/servers", "/support-requests", "/end-users", "/tool-calls"] {
-            let (status, page) = app.get(list, &a.api_key).await;
+            let (status, page) = app.get(list, &a.key).await;
             assert_eq!(status, StatusCode::OK);
             let text = page.to_string();
             assert!(!text.contains(b_server_id) && !text.contains("bob@b.example"), "{list} shows nothing of B: {text}");
         }
-        let (_, still) = app.get(&server_path, &b.api_key).await;
+        let (_, still) = app.get(&server_path, &b.key).await;
         assert_eq!(still["name"], "Server server-b", "B's server is untouched");
-        let (_, request) = app.get(&format!("/support-requests/{request_id}"), &b.api_key).await;
+        let (_, request) = app.get(&format!("/support-requests/{request_id}"), &b.key).await;
         assert_eq!(request["status"], "open");
     }
 
@@ -78,8 +78,8 @@ backend_tests! {
         on_a.call_tool(4, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured();
         let on_b = RawMcp::new(format!("{}?tracking_id=same", app.mcp_path_url("server-b")), STATELESS_ERA);
         on_b.call_tool(5, "get_support", json!({"title": "t", "problem_description": "d", "email": "same@b.example"})).await.structured();
-        let (_, a_users) = app.get("/end-users?tracking_id=same", &a.api_key).await;
-        let (_, b_users) = app.get("/end-users?tracking_id=same", &b.api_key).await;
+        let (_, a_users) = app.get("/end-users?tracking_id=same", &a.key).await;
+        let (_, b_users) = app.get("/end-users?tracking_id=same", &b.key).await;
         let (a_users, b_users) = (a_users["items"].as_array().unwrap(), b_users["items"].as_array().unwrap());
         assert_eq!((a_users.len(), b_users.len()), (1, 1), "one end user each: {a_users:?} {b_users:?}");
         assert!(a_users[0]["id"].is_string(), "{a_users:?}");

@@ -49,7 +49,7 @@ backend_tests! {
         // Another domain replaces it: the old one stops serving at once.
         let path = format!("/servers/{}", server["id"].as_str().unwrap());
         let (status, moved) = app
-            .api(reqwest::Method::PATCH, &path, &acme.api_key, Some(json!({"custom_domain": "mcp.acme.example"})))
+            .api(reqwest::Method::PATCH, &path, &acme.key, Some(json!({"custom_domain": "mcp.acme.example"})))
             .await;
         assert_eq!(status, StatusCode::OK, "{moved}");
         assert_eq!((&moved["custom_domain"], &moved["custom_domain_pending"]["domain"]), (&json!(null), &json!("mcp.acme.example")));
@@ -74,15 +74,15 @@ backend_tests! {
         let (status, _) = app.publish_and_verify(&intruder, &claim).await;
         assert_eq!(status, StatusCode::CONFLICT);
         let path = format!("/servers/{}", claim["id"].as_str().unwrap());
-        let key = &intruder.api_key;
+        let key = &intruder.key;
         let (status, _) = app.api(reqwest::Method::PATCH, &path, key, Some(json!({"custom_domain": null}))).await;
         assert_eq!(status, StatusCode::OK);
         let (status, problem) = app
-            .api(reqwest::Method::PATCH, &path, &intruder.api_key, Some(json!({"custom_domain": DOMAIN})))
+            .api(reqwest::Method::PATCH, &path, &intruder.key, Some(json!({"custom_domain": DOMAIN})))
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "{problem}");
         let body = json!({"name": "Grab", "slug": "grab-two", "custom_domain": DOMAIN});
-        let (status, problem) = app.api(reqwest::Method::POST, "/servers", &intruder.api_key, Some(body)).await;
+        let (status, problem) = app.api(reqwest::Method::POST, "/servers", &intruder.key, Some(body)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{problem}");
         assert_eq!(status_at(&app, DOMAIN).await, StatusCode::OK, "still Acme's");
     }

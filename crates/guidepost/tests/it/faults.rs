@@ -157,7 +157,7 @@ async fn sigterm_under_load_finishes_calls_in_flight_and_records_each_answered_o
     );
 
     let store = guidepost_store::connect(&db.url).await.unwrap();
-    let org = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
+    let org = tenant.org.clone();
     let filter = Default::default();
     let mut page = guidepost_domain::PageRequest::first(500);
     let mut recorded = 0;

@@ -63,13 +63,13 @@ backend_tests! {
         let url = format!("{}?tracking_id=visitor", app.mcp_path_url("acme"));
         let mut mcp = RawMcp::new(url, SESSION_ERA);
         mcp.initialize().await;
-        let (_, users) = app.get("/end-users", &tenant.api_key).await;
+        let (_, users) = app.get("/end-users", &tenant.key).await;
         assert_eq!(users["items"].as_array().map(Vec::len), Some(0), "{users}");
         let support = json!({"title": "t", "problem_description": "d", "email": "v@example.com"});
         mcp.call_tool(2, "get_support", support).await;
-        let (_, users) = app.get("/end-users?tracking_id=visitor", &tenant.api_key).await;
+        let (_, users) = app.get("/end-users?tracking_id=visitor", &tenant.key).await;
         let id = users["items"][0]["id"].as_str().expect("an end user now").to_owned();
-        let (_, detail) = app.get(&format!("/end-users/{id}"), &tenant.api_key).await;
+        let (_, detail) = app.get(&format!("/end-users/{id}"), &tenant.key).await;
         assert_eq!(detail["sessions"].as_array().map(Vec::len), Some(1), "{detail}");
     }
 

@@ -39,7 +39,7 @@ pub async fn gateway_app(db: &TestDatabase) -> TestApp {
 pub async fn settled(app: &TestApp, tenant: &Tenant, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.api_key).await;
+        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.key).await;
         assert_eq!(status, StatusCode::OK, "{upstream}");
         let state = upstream["status"].as_str().unwrap_or_default().to_owned();
         if !matches!(state.as_str(), "installing" | "starting") {
@@ -165,13 +165,13 @@ backend_tests! {
         app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
         let server_id = server["id"].as_str().unwrap();
-        let (status, catalog) = app.get("/catalog", &acme.api_key).await;
+        let (status, catalog) = app.get("/catalog", &acme.key).await;
         assert_eq!(status, StatusCode::OK);
         assert!(catalog["items"].as_array().unwrap().iter().any(|e| e["id"] == "everything"), "{catalog}");
 
         let started = Instant::now();
         let (status, installed) = app
-            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "everything"})))
+            .api(Method::POST, "/upstreams", &acme.key, Some(json!({"catalog_entry_id": "everything"})))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         assert_eq!(installed["status"], "installing", "install returns at once");
@@ -182,7 +182,7 @@ backend_tests! {
 
         let attached_at = Instant::now();
         let path = format!("/servers/{server_id}/upstreams/{id}");
-        let (status, attachment) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "ev"}))).await;
+        let (status, attachment) = app.api(Method::PUT, &path, &acme.key, Some(json!({"prefix": "ev"}))).await;
         assert_eq!(status, StatusCode::OK, "{attachment}");
         let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
         let listed = mcp.call(1, "tools/list", json!({})).await;
@@ -205,7 +205,7 @@ backend_tests! {
         official_clients_call_it_with_progress(&app).await;
 
         // Uninstalled: its tools leave the server.
-        let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.api_key, None).await;
+        let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let names = tool_names(&mcp.call(3, "tools/list", json!({})).await.body);
         assert!(!names.iter().any(|n| n.starts_with("ev__")), "{names:?}");
@@ -218,30 +218,30 @@ backend_tests! {
         let acme = app.create_tenant("Acme").await;
         let other = app.create_tenant("Other").await;
         let (_, installed) = app
-            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "everything"})))
+            .api(Method::POST, "/upstreams", &acme.key, Some(json!({"catalog_entry_id": "everything"})))
             .await;
         let id = installed["id"].as_str().unwrap().to_owned();
         let theirs = app.create_server(&other, "other", json!({})).await;
         let their_server = theirs["id"].as_str().unwrap();
         for path in [format!("/upstreams/{id}"), format!("/upstreams/{id}/tools"), format!("/upstreams/{id}/logs")] {
-            let (status, _) = app.get(&path, &other.api_key).await;
+            let (status, _) = app.get(&path, &other.key).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         }
-        let (_, listed) = app.get("/upstreams", &other.api_key).await;
+        let (_, listed) = app.get("/upstreams", &other.key).await;
         assert_eq!(listed["items"], json!([]));
         let attach = format!("/servers/{their_server}/upstreams/{id}");
-        let (status, _) = app.api(Method::PUT, &attach, &other.api_key, Some(json!({"prefix": "ev"}))).await;
+        let (status, _) = app.api(Method::PUT, &attach, &other.key, Some(json!({"prefix": "ev"}))).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "cannot attach another organization's upstream");
-        let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &other.api_key, None).await;
+        let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &other.key, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         // Bad input is refused clearly.
         let (status, problem) = app
-            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "nope"})))
+            .api(Method::POST, "/upstreams", &acme.key, Some(json!({"catalog_entry_id": "nope"})))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         let acme_server = app.create_server(&acme, "acme", json!({})).await;
         let path = format!("/servers/{}/upstreams/{id}", acme_server["id"].as_str().unwrap());
-        let (status, _) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "a_b"}))).await;
+        let (status, _) = app.api(Method::PUT, &path, &acme.key, Some(json!({"prefix": "a_b"}))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "prefixes cannot contain _");
         settled(&app, &acme, &id).await;
     }
@@ -255,19 +255,19 @@ backend_tests! {
         let entry = json!({"id": "my-everything", "name": "My Everything", "description": "Pinned by Acme.",
             "spec": {"runtime": "npm", "package": "@modelcontextprotocol/server-everything",
                      "version": "2026.8.31", "bin": "mcp-server-everything", "args": ["stdio"]}});
-        let add = |body: Value| app.api(Method::POST, "/catalog", &acme.api_key, Some(body));
+        let add = |body: Value| app.api(Method::POST, "/catalog", &acme.key, Some(body));
         let (status, added) = add(entry.clone()).await;
         assert_eq!(status, StatusCode::CREATED, "{added}");
-        let (_, catalog) = app.get("/catalog", &acme.api_key).await;
+        let (_, catalog) = app.get("/catalog", &acme.key).await;
         let mine = catalog["items"].as_array().unwrap().iter().find(|e| e["id"] == "my-everything").cloned();
         assert_eq!(mine.unwrap()["source"], "organization", "{catalog}");
-        let (_, theirs) = app.get("/catalog", &other.api_key).await;
+        let (_, theirs) = app.get("/catalog", &other.key).await;
         assert!(!theirs.to_string().contains("my-everything"), "private: {theirs}");
 
         let install = json!({"catalog_entry_id": "my-everything"});
-        let (status, _) = app.api(Method::POST, "/upstreams", &other.api_key, Some(install.clone())).await;
+        let (status, _) = app.api(Method::POST, "/upstreams", &other.key, Some(install.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "another organization cannot install it");
-        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(install)).await;
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.key, Some(install)).await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let ready = settled(&app, &acme, installed["id"].as_str().unwrap()).await;
         assert_eq!(ready["status"], "ready", "{ready}");
@@ -306,13 +306,13 @@ backend_tests! {
             settings.platform.container_images = vec!["registry.example.com/team/server:1.2".into()];
         })
         .await;
-        let (status, problem) = strict.api(Method::POST, "/catalog", &acme.api_key,
+        let (status, problem) = strict.api(Method::POST, "/catalog", &acme.key,
             Some(json!({"id": "npm-here", "name": "N", "description": "", "spec": entry["spec"]}))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert!(problem.to_string().contains("--private-package-entries"), "{problem}");
         let boxed = json!({"id": "boxed", "name": "Boxed", "description": "",
             "spec": {"runtime": "container", "image": "registry.example.com/team/server:1.2"}});
-        let (status, added) = strict.api(Method::POST, "/catalog", &acme.api_key, Some(boxed)).await;
+        let (status, added) = strict.api(Method::POST, "/catalog", &acme.key, Some(boxed)).await;
         assert_eq!(status, StatusCode::CREATED, "{added}");
         assert_eq!(added["spec"]["limits"]["memory_mb"], 256, "default limits: {added}");
     }
@@ -326,7 +326,7 @@ backend_tests! {
         let server = app.create_server(&acme, "acme", json!({})).await;
         let started = Instant::now();
         let (status, installed) = app
-            .api(Method::POST, "/upstreams", &acme.api_key, Some(json!({"catalog_entry_id": "time"})))
+            .api(Method::POST, "/upstreams", &acme.key, Some(json!({"catalog_entry_id": "time"})))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let id = installed["id"].as_str().unwrap().to_owned();
@@ -334,7 +334,7 @@ backend_tests! {
         assert_eq!(ready["status"], "ready", "{ready}");
         eprintln!("[gateway] PyPI install → ready in {:.1} s", started.elapsed().as_secs_f64());
         let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
-        let (status, _) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "tm"}))).await;
+        let (status, _) = app.api(Method::PUT, &path, &acme.key, Some(json!({"prefix": "tm"}))).await;
         assert_eq!(status, StatusCode::OK);
         let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
         let called = mcp.call_tool(1, "tm__get_current_time", json!({"timezone": "Europe/Paris"})).await;
@@ -353,7 +353,7 @@ async fn installed(
 ) -> String {
     let body = json!({"catalog_entry_id": entry});
     let (status, installed) = app
-        .api(Method::POST, "/upstreams", &tenant.api_key, Some(body))
+        .api(Method::POST, "/upstreams", &tenant.key, Some(body))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     let id = installed["id"].as_str().unwrap().to_owned();
@@ -371,7 +371,7 @@ async fn installed(
         .api(
             Method::PUT,
             &path,
-            &tenant.api_key,
+            &tenant.key,
             Some(json!({"prefix": prefix})),
         )
         .await;
@@ -388,7 +388,7 @@ backend_tests! {
         app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
         let server = server["id"].as_str().unwrap().to_owned();
-        let (_, catalog) = app.get("/catalog", &acme.api_key).await;
+        let (_, catalog) = app.get("/catalog", &acme.key).await;
         for entry in catalog["items"].as_array().unwrap() {
             if matches!(entry["spec"]["runtime"].as_str(), Some("npm" | "pypi")) {
                 assert_eq!(entry["spec"]["network"], false, "declared before install: {entry}");

@@ -21,7 +21,7 @@ const HOSTILE: &[(&str, &str)] = &[("FIXTURE_HOSTILE", "1")];
 async fn tools(f: &Fixture) -> Vec<Value> {
     let (_, tools) = f
         .app
-        .get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.api_key)
+        .get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.key)
         .await;
     tools["items"].as_array().unwrap().clone()
 }
@@ -37,7 +37,7 @@ async fn audit_log(app: &TestApp, tenant: &Tenant) -> Vec<Value> {
     let mut events = Vec::new();
     let mut path = "/audit-events?limit=200".to_owned();
     loop {
-        let (status, page) = app.get(&path, &tenant.api_key).await;
+        let (status, page) = app.get(&path, &tenant.key).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         events.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
@@ -135,13 +135,13 @@ backend_tests! {
 
         // Approval waits for room; rejecting another tool makes it.
         let approve = format!("/upstreams/{}/tools/extra4/approve", f.upstream);
-        let (status, refused) = f.app.api(Method::POST, &approve, &f.acme.api_key, None).await;
+        let (status, refused) = f.app.api(Method::POST, &approve, &f.acme.key, None).await;
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
         assert!(refused["detail"].as_str().unwrap().contains(&format!("its cap of {cap}")), "{refused}");
         let reject = format!("/upstreams/{}/tools/extra0/reject", f.upstream);
-        let (status, _) = f.app.api(Method::POST, &reject, &f.acme.api_key, None).await;
+        let (status, _) = f.app.api(Method::POST, &reject, &f.acme.key, None).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, approved) = f.app.api(Method::POST, &approve, &f.acme.api_key, None).await;
+        let (status, approved) = f.app.api(Method::POST, &approve, &f.acme.key, None).await;
         assert_eq!(status, StatusCode::OK, "{approved}");
         let now = listed(&f).await;
         assert!(now.contains(&"fx__extra4".to_owned()) && now.len() <= cap, "{now:?}");
@@ -169,7 +169,7 @@ backend_tests! {
         let names = listed(&f).await;
         assert_eq!(names.iter().filter(|n| **n == exposed).count(), 1, "{names:?}");
         let approve = format!("/upstreams/{}/tools/{twin}/approve", f.upstream);
-        let (status, refused) = f.app.api(Method::POST, &approve, &f.acme.api_key, None).await;
+        let (status, refused) = f.app.api(Method::POST, &approve, &f.acme.key, None).await;
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     }
 
@@ -250,7 +250,7 @@ backend_tests! {
         let tenant = app.create_tenant("Acme").await;
         let event = |days_ago: i64, action: &str| AuditEvent {
             id: AuditEventId::generate(),
-            org_id: guidepost_domain::Id::from_trusted(tenant.org_id.clone()),
+            org_id: tenant.org.clone(),
             created_at: Timestamp::now().plus_seconds(-days_ago * 86_400),
             actor: "platform".into(),
             action: action.into(),

@@ -93,7 +93,7 @@ impl Hostile {
         let body = json!({"prefix": prefix, "timeout_ms": 60_000});
         let (status, attached) = self
             .app
-            .api(Method::PUT, &path, &self.acme.api_key, Some(body))
+            .api(Method::PUT, &path, &self.acme.key, Some(body))
             .await;
         assert_eq!(status, StatusCode::OK, "{attached}");
         id
@@ -102,7 +102,7 @@ impl Hostile {
     async fn try_install(&self, tenant: &Tenant, entry: &str) -> (StatusCode, Value) {
         let body = json!({"catalog_entry_id": entry});
         self.app
-            .api(Method::POST, "/upstreams", &tenant.api_key, Some(body))
+            .api(Method::POST, "/upstreams", &tenant.key, Some(body))
             .await
     }
 
@@ -189,7 +189,7 @@ backend_tests! {
         }
 
         // The status and /readyz say what is in force.
-        let (_, upstream) = h.app.get(&format!("/upstreams/{id}"), &h.acme.api_key).await;
+        let (_, upstream) = h.app.get(&format!("/upstreams/{id}"), &h.acme.key).await;
         let confinement = upstream["confinement"].as_str().unwrap();
         assert!(confinement.starts_with("strict: Landlock"), "{confinement}");
         assert!(confinement.contains("no network") && confinement.contains("as nobody"), "{confinement}");
@@ -236,13 +236,13 @@ backend_tests! {
         let escaped = |report: Value| report["pid"].as_i64().unwrap_or_else(|| panic!("{report}"));
 
         let pid = escaped(h.probe("hx__double_fork", json!({})).await);
-        let (status, _) = h.app.api(Method::POST, &format!("/upstreams/{id}/restart"), &h.acme.api_key, None).await;
+        let (status, _) = h.app.api(Method::POST, &format!("/upstreams/{id}/restart"), &h.acme.key, None).await;
         assert_eq!(status, StatusCode::ACCEPTED);
         wait_until_gone(pid).await;
 
         wait_for(&h.app, &h.acme, &id, |u| u["status"] == "ready").await;
         let pid = escaped(h.probe("hx__double_fork", json!({})).await);
-        let (status, _) = h.app.api(Method::DELETE, &format!("/upstreams/{id}"), &h.acme.api_key, None).await;
+        let (status, _) = h.app.api(Method::DELETE, &format!("/upstreams/{id}"), &h.acme.key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         wait_until_gone(pid).await;
 
@@ -321,7 +321,7 @@ backend_tests! {
             let refused = h.refused("hn__via_proxy", json!({"host": "127.0.0.1", "port": port})).await;
             assert_eq!(refused["status"], 403, "{refused}");
         }
-        let (_, upstream) = h.app.get(&format!("/upstreams/{id}"), &h.acme.api_key).await;
+        let (_, upstream) = h.app.get(&format!("/upstreams/{id}"), &h.acme.key).await;
         assert!(upstream["confinement"].as_str().unwrap().contains("egress fence"), "{upstream}");
         assert_eq!(upstream["spec"]["network"], true, "shown before and after install");
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -86,7 +86,7 @@ async fn a_container_upstream_runs_within_its_limits() {
     let server = app.create_server(&acme, "acme", json!({})).await;
     let body = json!({"catalog_entry_id": "boxed"});
     let (status, installed) = app
-        .api(Method::POST, "/upstreams", &acme.api_key, Some(body))
+        .api(Method::POST, "/upstreams", &acme.key, Some(body))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     assert_eq!(installed["spec"]["runtime"], "container");
@@ -107,7 +107,7 @@ async fn a_container_upstream_runs_within_its_limits() {
         .api(
             Method::PUT,
             &path,
-            &acme.api_key,
+            &acme.key,
             Some(json!({"prefix": "box"})),
         )
         .await;
@@ -128,12 +128,7 @@ async fn a_container_upstream_runs_within_its_limits() {
     }
 
     let (status, _) = app
-        .api(
-            Method::DELETE,
-            &format!("/upstreams/{id}"),
-            &acme.api_key,
-            None,
-        )
+        .api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(
@@ -146,7 +141,7 @@ async fn a_container_upstream_runs_within_its_limits() {
     for cycle in 0..10 {
         let body = json!({"catalog_entry_id": "boxed"});
         let (_, installed) = app
-            .api(Method::POST, "/upstreams", &acme.api_key, Some(body))
+            .api(Method::POST, "/upstreams", &acme.key, Some(body))
             .await;
         let id = installed["id"].as_str().unwrap().to_owned();
         wait_for(&app, &acme, &id, |u| u["status"] == "ready").await;
@@ -154,19 +149,14 @@ async fn a_container_upstream_runs_within_its_limits() {
         app.api(
             Method::PUT,
             &path,
-            &acme.api_key,
+            &acme.key,
             Some(json!({"prefix": "box"})),
         )
         .await;
         let answer = mcp.call_tool(cycle, "box__limits", json!({})).await;
         assert!(text_of(&answer.body).contains("pids=32"), "{}", answer.body);
-        app.api(
-            Method::DELETE,
-            &format!("/upstreams/{id}"),
-            &acme.api_key,
-            None,
-        )
-        .await;
+        app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None)
+            .await;
         ids.push(id);
     }
     for id in ids {
@@ -214,7 +204,7 @@ async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
     let server = app.create_server(&acme, "acme", json!({})).await;
     let body = json!({"catalog_entry_id": "netboxed"});
     let (status, installed) = app
-        .api(Method::POST, "/upstreams", &acme.api_key, Some(body))
+        .api(Method::POST, "/upstreams", &acme.key, Some(body))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     let id = installed["id"].as_str().unwrap().to_owned();
@@ -228,7 +218,7 @@ async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
         .api(
             Method::PUT,
             &path,
-            &acme.api_key,
+            &acme.key,
             Some(json!({"prefix": "box"})),
         )
         .await;
@@ -255,11 +245,6 @@ async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
         0,
         "never reached"
     );
-    app.api(
-        Method::DELETE,
-        &format!("/upstreams/{id}"),
-        &acme.api_key,
-        None,
-    )
-    .await;
+    app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None)
+        .await;
 }

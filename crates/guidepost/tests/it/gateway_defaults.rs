@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{RawMcp, STATELESS_ERA};
+use crate::helpers::{ApiClient, RawMcp, STATELESS_ERA};
 use crate::node;
 use crate::operations::read_demo_output;
 
@@ -36,31 +36,44 @@ async fn with_the_default_flags_an_npm_upstream_installs_starts_and_answers() {
         .spawn()
         .expect("guidepost starts");
     let demo = read_demo_output(child.stdout.take().unwrap()).await;
-    let api = Api {
-        base: demo["api_url"]
+    let api = ApiClient::new(
+        demo["api_url"]
             .as_str()
             .unwrap()
             .replace("localhost", "127.0.0.1"),
-        key: demo["api_key"].as_str().unwrap().to_owned(),
-        http: reqwest::Client::new(),
-    };
+    );
+    let key = demo["api_key"].as_str().unwrap();
 
     let trust = json!({"tool_approval": "trust_on_first_use"});
-    let (status, _) = api.call(Method::PATCH, "/organization", Some(trust)).await;
-    assert_eq!(status, StatusCode::OK);
+    let trusted = api
+        .call(Method::PATCH, "/organization", Some(key), Some(trust))
+        .await;
+    assert_eq!(trusted.status, StatusCode::OK);
     let install = json!({"catalog_entry_id": "everything"});
-    let (status, installed) = api.call(Method::POST, "/upstreams", Some(install)).await;
+    let (status, installed) = api
+        .call(Method::POST, "/upstreams", Some(key), Some(install))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     let id = installed["id"].as_str().unwrap();
-    let ready = api.settled(id).await;
+    let ready = settled(&api, key, id).await;
     assert_eq!(ready["status"], "ready", "{ready}");
 
-    let (_, servers) = api.call(Method::GET, "/servers", None).await;
+    let servers = api
+        .call(Method::GET, "/servers", Some(key), None)
+        .await
+        .body;
     let server = servers["items"][0]["id"].as_str().unwrap();
     let attach = format!("/servers/{server}/upstreams/{id}");
     let (status, attached) = api
-        .call(Method::PUT, &attach, Some(json!({"prefix": "ev"})))
-        .await;
+        .call(
+            Method::PUT,
+            &attach,
+            Some(key),
+            Some(json!({"prefix": "ev"})),
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{attached}");
     let mcp = RawMcp::new(
         demo["path_mcp_url"].as_str().unwrap().to_owned(),
@@ -99,38 +112,18 @@ fn path_with_node() -> std::ffi::OsString {
     std::env::join_paths(dirs).expect("PATH entries")
 }
 
-struct Api {
-    base: String,
-    key: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
+/// The upstream once it leaves `installing`/`starting`.
+async fn settled(api: &ApiClient, key: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let upstream = api
+            .call(Method::GET, &format!("/upstreams/{id}"), Some(key), None)
+            .await
+            .body;
+        let state = upstream["status"].as_str().unwrap_or_default();
+        if !matches!(state, "installing" | "starting") || Instant::now() > deadline {
+            return upstream;
         }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// The upstream once it leaves `installing`/`starting`.
-    async fn settled(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let (_, upstream) = self
-                .call(Method::GET, &format!("/upstreams/{id}"), None)
-                .await;
-            let state = upstream["status"].as_str().unwrap_or_default();
-            if !matches!(state, "installing" | "starting") || Instant::now() > deadline {
-                return upstream;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -37,7 +37,7 @@ pub async fn fixture(db: &TestDatabase, slug: &str, timeout_ms: i64) -> Fixture 
     let f = fixture_with(db, slug, timeout_ms, &[], |_| {}).await;
     let (_, upstream) = f
         .app
-        .get(&format!("/upstreams/{}", f.upstream), &f.acme.api_key)
+        .get(&format!("/upstreams/{}", f.upstream), &f.acme.key)
         .await;
     assert_eq!(upstream["status"], "ready", "{upstream}");
     assert_eq!(upstream["restarts"], 0);
@@ -81,7 +81,7 @@ pub async fn fixture_with_entry(
         .api(
             Method::POST,
             "/upstreams",
-            &acme.api_key,
+            &acme.key,
             Some(json!({"catalog_entry_id": "fixture"})),
         )
         .await;
@@ -96,7 +96,7 @@ pub async fn fixture_with_entry(
         server["id"].as_str().unwrap()
     );
     let body = json!({"prefix": "fx", "timeout_ms": timeout_ms});
-    let (status, attached) = app.api(Method::PUT, &path, &acme.api_key, Some(body)).await;
+    let (status, attached) = app.api(Method::PUT, &path, &acme.key, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{attached}");
     let mcp = RawMcp::new(app.mcp_path_url(slug), STATELESS_ERA);
     Fixture {
@@ -203,7 +203,7 @@ pub async fn wait_for(
 ) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.api_key).await;
+        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.key).await;
         assert_eq!(status, StatusCode::OK, "{upstream}");
         if done(&upstream) {
             return upstream;
@@ -271,7 +271,7 @@ async fn stored_within(
     let deadline = Instant::now() + within;
     loop {
         let (_, tools) = app
-            .get(&format!("/upstreams/{upstream}/tools"), &tenant.api_key)
+            .get(&format!("/upstreams/{upstream}/tools"), &tenant.key)
             .await;
         let tool = tools["items"]
             .as_array()

@@ -23,7 +23,7 @@ async fn inputs_app(db: &TestDatabase, images: &[&str]) -> TestApp {
 
 async fn add(app: &TestApp, tenant: &Tenant, id: &str, spec: Value) -> (StatusCode, Value) {
     let body = json!({"id": id, "name": "Entry", "description": "", "spec": spec});
-    app.api(Method::POST, "/catalog", &tenant.api_key, Some(body))
+    app.api(Method::POST, "/catalog", &tenant.key, Some(body))
         .await
 }
 
@@ -59,7 +59,7 @@ backend_tests! {
                 refused_at(status, &problem, "spec.package", "");
             }
         }
-        let (_, catalog) = app.get("/catalog", &acme.api_key).await;
+        let (_, catalog) = app.get("/catalog", &acme.key).await;
         assert!(!catalog.to_string().contains("\"organization\""), "nothing was added: {catalog}");
     }
 }
@@ -135,7 +135,7 @@ backend_tests! {
         let (status, problem) = add(&none, &acme, "boxed", boxed(ALLOWED)).await;
         refused_at(status, &problem, "spec.image", "allows no container images");
         let install = json!({"catalog_entry_id": "allowed"});
-        let (status, problem) = none.api(Method::POST, "/upstreams", &acme.api_key, Some(install)).await;
+        let (status, problem) = none.api(Method::POST, "/upstreams", &acme.key, Some(install)).await;
         refused_at(status, &problem, "spec.image", "allows no container images");
     }
 }
@@ -148,7 +148,7 @@ backend_tests! {
         let acme = app.create_tenant("Acme").await;
         for id in ["\u{0}x", "a\nb", ""] {
             let body = json!({"catalog_entry_id": id});
-            let (status, problem) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(body)).await;
+            let (status, problem) = app.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{id:?}: {problem}");
             assert!(problem.to_string().contains("no catalog entry"), "{problem}");
         }

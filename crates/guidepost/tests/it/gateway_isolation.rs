@@ -11,12 +11,12 @@ use crate::gateway_fixture::{fixture_with, fixture_with_entry, text_of, wait_for
 backend_tests! {
     async fn every_upstream_has_a_directory_of_its_own(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, &[("FIXTURE_PLACE", "${DATA_DIR}/inner")], |_| {}).await;
-        let (_, other) = f.app.api(Method::POST, "/upstreams", &f.acme.api_key,
+        let (_, other) = f.app.api(Method::POST, "/upstreams", &f.acme.key,
             Some(json!({"catalog_entry_id": "fixture", "name": "Second"}))).await;
         let other = other["id"].as_str().unwrap().to_owned();
         wait_for(&f.app, &f.acme, &other, |u| u["status"] == "ready").await;
         let path = format!("/servers/{}/upstreams/{other}", f.server);
-        let (status, _) = f.app.api(Method::PUT, &path, &f.acme.api_key, Some(json!({"prefix": "fy"}))).await;
+        let (status, _) = f.app.api(Method::PUT, &path, &f.acme.key, Some(json!({"prefix": "fy"}))).await;
         assert_eq!(status, StatusCode::OK);
 
         let mcp = &f.mcp;
@@ -34,7 +34,7 @@ backend_tests! {
         assert_ne!(first["cwd"], second["cwd"], "never shared");
         assert!(std::path::Path::new(&dir).is_dir());
 
-        let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.api_key, None).await;
+        let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert!(!std::path::Path::new(&dir).exists(), "removed at uninstall");
     }
@@ -45,7 +45,7 @@ backend_tests! {
         let setting = r#"config = [{ name = "greeting", description = "How it greets.", type = "string", default = "hello" }]"#;
         let env = [("FIXTURE_GREETING", "${config.greeting}")];
         let f = fixture_with_entry(db, "acme", 60_000, &env, setting, |_| {}).await;
-        let install = |body: Value| f.app.api(Method::POST, "/upstreams", &f.acme.api_key, Some(body));
+        let install = |body: Value| f.app.api(Method::POST, "/upstreams", &f.acme.key, Some(body));
         let (status, problem) = install(json!({"catalog_entry_id": "fixture", "config": {"greeting": 3}})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a number is no string: {problem}");
         let (status, problem) = install(json!({"catalog_entry_id": "fixture", "config": {"volume": 11}})).await;
@@ -58,7 +58,7 @@ backend_tests! {
         let id = given["id"].as_str().unwrap().to_owned();
         wait_for(&f.app, &f.acme, &id, |u| u["status"] == "ready").await;
         let path = format!("/servers/{}/upstreams/{id}", f.server);
-        f.app.api(Method::PUT, &path, &f.acme.api_key, Some(json!({"prefix": "fy"}))).await;
+        f.app.api(Method::PUT, &path, &f.acme.key, Some(json!({"prefix": "fy"}))).await;
 
         let greeting = |tool: &'static str| {
             let mcp = &f.mcp;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::gateway_fixture::{
     fixture_catalog, fixture_with, text_of, wait_for, wait_for_mark, wait_until_gone,
 };
-use crate::helpers::{RawMcp, STATELESS_ERA, serve_process_with};
+use crate::helpers::{ApiClient, RawMcp, STATELESS_ERA, serve_process_with};
 
 /// Fast supervision, so that backoffs and idle stops take moments.
 fn quick(settings: &mut guidepost::config::Settings) {
@@ -74,11 +74,11 @@ backend_tests! {
         assert!(error.contains("cannot open its database"), "{failed}");
         let started = wait_for_mark(&f.marks, "started").await;
         assert_eq!(started.len(), 3, "tried three times, then no more: {started:?}");
-        let (_, logs) = f.app.get(&format!("/upstreams/{}/logs", f.upstream), &f.acme.api_key).await;
+        let (_, logs) = f.app.get(&format!("/upstreams/{}/logs", f.upstream), &f.acme.key).await;
         let lines = logs["lines"].as_array().unwrap();
         assert!(lines.iter().any(|l| l.as_str().unwrap().contains("cannot open its database")), "{logs}");
         // Restarting it (say, once fixed) clears the count and tries again.
-        let (status, restarted) = f.app.api(Method::POST, &format!("/upstreams/{}/restart", f.upstream), &f.acme.api_key, None).await;
+        let (status, restarted) = f.app.api(Method::POST, &format!("/upstreams/{}/restart", f.upstream), &f.acme.key, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{restarted}");
         wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;
         assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 6);
@@ -93,11 +93,11 @@ backend_tests! {
 
         let path = format!("/upstreams/{}", f.upstream);
         let body = json!({"start": "eager", "name": "Always on"});
-        let (status, updated) = f.app.api(Method::PATCH, &path, &f.acme.api_key, Some(body)).await;
+        let (status, updated) = f.app.api(Method::PATCH, &path, &f.acme.key, Some(body)).await;
         assert_eq!(status, StatusCode::OK, "{updated}");
         assert_eq!((updated["start"].as_str(), updated["name"].as_str()), (Some("eager"), Some("Always on")));
         let bad = json!({"start": "sometimes"});
-        let (status, _) = f.app.api(Method::PATCH, &path, &f.acme.api_key, Some(bad)).await;
+        let (status, _) = f.app.api(Method::PATCH, &path, &f.acme.key, Some(bad)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
         let _eager_node = crate::helpers::spawn_app(db).await;
@@ -114,7 +114,7 @@ backend_tests! {
         assert_eq!(huge.body["result"]["isError"], true, "{}", huge.body);
         let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "still connected"})).await;
         assert_eq!(text_of(&echo.body), "still connected", "{}", echo.body);
-        let (_, upstream) = f.app.get(&format!("/upstreams/{}", f.upstream), &f.acme.api_key).await;
+        let (_, upstream) = f.app.get(&format!("/upstreams/{}", f.upstream), &f.acme.key).await;
         assert_eq!(upstream["restarts"], 0, "the session was kept: {upstream}");
         assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 1);
     }
@@ -127,7 +127,7 @@ backend_tests! {
         let stopped = wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "stopped").await;
         assert_eq!(stopped["restarts"], 0, "an idle stop is no crash: {stopped}");
         wait_until_gone(first).await;
-        let (_, tools) = f.app.get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.api_key).await;
+        let (_, tools) = f.app.get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.key).await;
         assert!(!tools["items"].as_array().unwrap().is_empty(), "its tools stay listed");
         let started = Instant::now();
         let echo = f.mcp.call_tool(1, "fx__echo", json!({"message": "wake up"})).await;
@@ -215,47 +215,43 @@ async fn no_process_outlives_its_upstream_nor_a_killed_node() {
         .unwrap();
     let org: Value = serde_json::from_slice(&org.stdout).unwrap();
     let key = org["api_key"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::new();
-    let api = |method: Method, path: String, body: Option<Value>| {
-        let mut request = http
-            .request(method, format!("{base}/api/v1{path}"))
-            .bearer_auth(&key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status();
-            (
-                status,
-                response.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        }
-    };
+    let api = ApiClient::new(format!("{base}/api/v1"));
+    let key = Some(key.as_str());
     let trust = json!({"tool_approval": "trust_on_first_use"});
-    let (status, _) = api(Method::PATCH, "/organization".into(), Some(trust)).await;
-    assert_eq!(status, StatusCode::OK);
-    let (_, server) = api(
-        Method::POST,
-        "/servers".into(),
-        Some(json!({"name": "Acme", "slug": "acme"})),
-    )
-    .await;
+    let trusted = api
+        .call(Method::PATCH, "/organization", key, Some(trust))
+        .await;
+    assert_eq!(trusted.status, StatusCode::OK);
+    let server = api
+        .call(
+            Method::POST,
+            "/servers",
+            key,
+            Some(json!({"name": "Acme", "slug": "acme"})),
+        )
+        .await
+        .body;
     let server = server["id"].as_str().unwrap().to_owned();
     let mcp = RawMcp::new(format!("{base}/s/acme/mcp"), STATELESS_ERA);
 
     let install = || async {
-        let (status, up) = api(
-            Method::POST,
-            "/upstreams".into(),
-            Some(json!({"catalog_entry_id": "fixture"})),
-        )
-        .await;
+        let (status, up) = api
+            .call(
+                Method::POST,
+                "/upstreams",
+                key,
+                Some(json!({"catalog_entry_id": "fixture"})),
+            )
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{up}");
         let id = up["id"].as_str().unwrap().to_owned();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (_, up) = api(Method::GET, format!("/upstreams/{id}"), None).await;
+            let up = api
+                .call(Method::GET, &format!("/upstreams/{id}"), key, None)
+                .await
+                .body;
             if up["status"] == "ready" {
                 break;
             }
@@ -263,7 +259,10 @@ async fn no_process_outlives_its_upstream_nor_a_killed_node() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let attach = format!("/servers/{server}/upstreams/{id}");
-        let (status, attached) = api(Method::PUT, attach, Some(json!({"prefix": "fx"}))).await;
+        let (status, attached) = api
+            .call(Method::PUT, &attach, key, Some(json!({"prefix": "fx"})))
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::OK, "{attached}");
         id
     };
@@ -282,8 +281,10 @@ async fn no_process_outlives_its_upstream_nor_a_killed_node() {
             "{}",
             echo.body
         );
-        let (status, _) = api(Method::DELETE, format!("/upstreams/{id}"), None).await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
+        let removed = api
+            .call(Method::DELETE, &format!("/upstreams/{id}"), key, None)
+            .await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT);
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     while !processes_of(node_pid).is_empty() {

@@ -55,11 +55,11 @@ backend_tests! {
         let acme = app.create_tenant("Acme").await;
         app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
-        let id = install_remote(&app, &acme.api_key).await;
+        let id = install_remote(&app, &acme.key).await;
         let ready = wait_for(&app, &acme, &id, |u| u["status"] != "installing" && u["status"] != "starting").await;
         assert_eq!(ready["status"], "ready", "{ready}");
         let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
-        let (status, _) = app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "rm"}))).await;
+        let (status, _) = app.api(Method::PUT, &path, &acme.key, Some(json!({"prefix": "rm"}))).await;
         assert_eq!(status, StatusCode::OK);
 
         let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
@@ -71,15 +71,15 @@ backend_tests! {
         assert_ne!(called.body["result"]["isError"], true, "{}", called.body);
 
         // The remote server filed it under its own organization.
-        let (_, requests) = upstream_node.get("/support-requests", &remote.api_key).await;
+        let (_, requests) = upstream_node.get("/support-requests", &remote.key).await;
         let items = requests["items"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{requests}");
         assert_eq!(items[0]["title"], "Through the gateway");
-        let (_, theirs) = app.get("/support-requests", &acme.api_key).await;
+        let (_, theirs) = app.get("/support-requests", &acme.key).await;
         assert_eq!(theirs["items"], json!([]), "not Acme's");
 
         // The header's value never shows in the API.
-        let (_, shown) = app.get(&format!("/upstreams/{id}"), &acme.api_key).await;
+        let (_, shown) = app.get(&format!("/upstreams/{id}"), &acme.key).await;
         assert_eq!(shown["spec"]["headers"]["X-Api-Key"], "(hidden)", "{shown}");
         assert!(!shown.to_string().contains("not-for-logs"), "{shown}");
     }
@@ -90,14 +90,14 @@ backend_tests! {
         upstream_node.create_server(&remote, "remote", json!({})).await;
         let app = gateway_node(db, &upstream_node, false).await;
         let acme = app.create_tenant("Acme").await;
-        let id = install_remote(&app, &acme.api_key).await;
+        let id = install_remote(&app, &acme.key).await;
         let failed: Value = wait_for(&app, &acme, &id, |u| u["status"] == "failed").await;
         let error = failed["last_error"].as_str().unwrap_or_default();
         assert!(error.contains("127.0.0.1 is not on a public address"), "{failed}");
         assert_eq!(failed["restarts"], 0, "refused at once, not retried: {failed}");
         // And left alone: no launch loop rewrites its status.
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        let (_, later) = app.get(&format!("/upstreams/{id}"), &acme.api_key).await;
+        let (_, later) = app.get(&format!("/upstreams/{id}"), &acme.key).await;
         assert_eq!(later["updated_at"], failed["updated_at"], "{later}");
     }
 }
@@ -113,16 +113,16 @@ backend_tests! {
         // Allowed: the literal is connected to as it is, and its tools are discovered.
         let app = gateway_node_at(db, &url, true).await;
         let acme = app.create_tenant("Acme").await;
-        let id = install_remote(&app, &acme.api_key).await;
+        let id = install_remote(&app, &acme.key).await;
         let ready = wait_for(&app, &acme, &id, |u| u["status"] != "installing" && u["status"] != "starting").await;
         assert_eq!(ready["status"], "ready", "{ready}");
-        let (_, tools) = app.get(&format!("/upstreams/{id}/tools"), &acme.api_key).await;
+        let (_, tools) = app.get(&format!("/upstreams/{id}/tools"), &acme.key).await;
         assert!(tools.to_string().contains("get_support"), "{tools}");
 
         // Fenced: refused for its address (the unbracketed literal), at once.
         let fenced = gateway_node_at(db, &url.replacen("http://", "https://", 1), false).await;
         let other = fenced.create_tenant("Fenced").await;
-        let id = install_remote(&fenced, &other.api_key).await;
+        let id = install_remote(&fenced, &other.key).await;
         let failed = wait_for(&fenced, &other, &id, |u| u["status"] == "failed").await;
         let error = failed["last_error"].as_str().unwrap_or_default();
         assert!(error.contains("::1 is not on a public address"), "{failed}");

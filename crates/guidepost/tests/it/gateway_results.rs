@@ -37,7 +37,7 @@ backend_tests! {
             assert!(!summary.contains('\u{200B}') && !summary.contains('\u{1b}'), "stored stripped: {call}");
         }
 
-        let (status, audit) = f.app.get("/audit-events", &f.acme.api_key).await;
+        let (status, audit) = f.app.get("/audit-events", &f.acme.key).await;
         assert_eq!(status, StatusCode::OK);
         let findings: Vec<&Value> = audit["items"]
             .as_array()
@@ -57,14 +57,14 @@ backend_tests! {
         let f = fixture(db, "acme", 10_000).await;
         let (status, org) = f
             .app
-            .api(Method::PATCH, "/organization", &f.acme.api_key, Some(json!({"raw_tool_results": true})))
+            .api(Method::PATCH, "/organization", &f.acme.key, Some(json!({"raw_tool_results": true})))
             .await;
         assert_eq!(status, StatusCode::OK, "{org}");
         assert_eq!(org["raw_tool_results"], true);
         let answer = f.mcp.call_tool(1, "fx__echo", json!({"message": SNEAKY})).await;
         assert_eq!(text_of(&answer.body), SNEAKY, "kept as the upstream sent it");
 
-        let (_, audit) = f.app.get("/audit-events", &f.acme.api_key).await;
+        let (_, audit) = f.app.get("/audit-events", &f.acme.key).await;
         let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
         assert!(actions.contains(&"organization.raw_tool_results"), "{actions:?}");
         let finding = audit["items"]
@@ -77,7 +77,7 @@ backend_tests! {
 
         let (status, _) = f
             .app
-            .api(Method::PATCH, "/organization", &f.acme.api_key, Some(json!({"raw_tool_results": "yes"})))
+            .api(Method::PATCH, "/organization", &f.acme.key, Some(json!({"raw_tool_results": "yes"})))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a boolean or nothing");
     }

@@ -58,7 +58,7 @@ backend_tests! {
         let acme = app.create_tenant("Acme").await;
         app.trust_new_tools(&acme).await;
         let server = app.create_server(&acme, "acme", json!({})).await;
-        let install = |body| app.api(Method::POST, "/upstreams", &acme.api_key, Some(body));
+        let install = |body| app.api(Method::POST, "/upstreams", &acme.key, Some(body));
 
         let (status, problem) = install(json!({"catalog_entry_id": "fixture"})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
@@ -74,15 +74,15 @@ backend_tests! {
         assert!(!installed.to_string().contains(SECRET), "never shown: {installed}");
         let id = installed["id"].as_str().unwrap().to_owned();
         wait_for(&app, &acme, &id, |u| u["status"] == "ready").await;
-        let (_, listed) = app.get("/upstreams", &acme.api_key).await;
+        let (_, listed) = app.get("/upstreams", &acme.key).await;
         assert!(!listed.to_string().contains(SECRET));
 
-        let stored = app.store.get_upstream(&app.org(&acme), &guidepost_domain::Id::parse(&id).unwrap()).await.unwrap();
+        let stored = app.store.get_upstream(&acme.org, &guidepost_domain::Id::parse(&id).unwrap()).await.unwrap();
         let sealed = &stored.secrets_sealed["FIXTURE_SECRET"];
         assert!(!sealed.contains(SECRET), "stored sealed: {sealed}");
 
         let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
-        app.api(Method::PUT, &path, &acme.api_key, Some(json!({"prefix": "fx"}))).await;
+        app.api(Method::PUT, &path, &acme.key, Some(json!({"prefix": "fx"}))).await;
         let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
         let answer = mcp.call_tool(1, "fx__secret", json!({})).await;
         assert_eq!(text_of(&answer.body), SECRET, "the upstream has it: {}", answer.body);
@@ -98,7 +98,7 @@ backend_tests! {
         let app = app_with_secret_slot(db, &marks, false).await;
         let acme = app.create_tenant("Acme").await;
         let body = json!({"catalog_entry_id": "fixture", "secrets": {"FIXTURE_SECRET": SECRET}});
-        let (status, problem) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(body)).await;
+        let (status, problem) = app.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert!(problem.to_string().contains("master key"), "{problem}");
         let _ = std::fs::remove_dir_all(marks.parent().unwrap());
@@ -109,7 +109,7 @@ backend_tests! {
         let app = app_with_secret_slot_and(db, &marks, true, &[("FIXTURE_CRASH_AT_START", "loud")]).await;
         let acme = app.create_tenant("Acme").await;
         let body = json!({"catalog_entry_id": "fixture", "secrets": {"FIXTURE_SECRET": SECRET}});
-        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.api_key, Some(body)).await;
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let id = installed["id"].as_str().unwrap().to_owned();
 
@@ -122,7 +122,7 @@ backend_tests! {
         assert!(line.chars().count() <= 510, "bounded: {} characters", line.chars().count());
 
         // Its logs keep the line (escapes and all, for the JSON to carry) but not the secret.
-        let (_, logs) = app.get(&format!("/upstreams/{id}/logs"), &acme.api_key).await;
+        let (_, logs) = app.get(&format!("/upstreams/{id}/logs"), &acme.key).await;
         assert!(logs.to_string().contains("the key [redacted] was refused"), "{logs}");
         assert!(!logs.to_string().contains(SECRET), "{logs}");
         let _ = std::fs::remove_dir_all(marks.parent().unwrap());

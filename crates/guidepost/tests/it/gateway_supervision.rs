@@ -56,12 +56,12 @@ backend_tests! {
         // The caller cancels one of two calls to two upstreams: only the owner of that
         // call hears it, for its own request.
         let f = fixture(db, "cancel", 60_000).await;
-        let (_, other) = f.app.api(Method::POST, "/upstreams", &f.acme.api_key,
+        let (_, other) = f.app.api(Method::POST, "/upstreams", &f.acme.key,
             Some(json!({"catalog_entry_id": "fixture", "name": "Other"}))).await;
         let other = other["id"].as_str().unwrap().to_owned();
         wait_for(&f.app, &f.acme, &other, |u| u["status"] == "ready").await;
         let path = format!("/servers/{}/upstreams/{other}", f.server);
-        let (status, _) = f.app.api(Method::PUT, &path, &f.acme.api_key, Some(json!({"prefix": "fy"}))).await;
+        let (status, _) = f.app.api(Method::PUT, &path, &f.acme.key, Some(json!({"prefix": "fy"}))).await;
         assert_eq!(status, StatusCode::OK);
         let started = wait_for_mark(&f.marks, "started").await;
         assert_eq!(started.len(), 2, "{started:?}");
@@ -108,7 +108,7 @@ backend_tests! {
             assert!(Instant::now() < deadline, "list_changed was not relayed: {now:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let (_, tools) = f.app.get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.api_key).await;
+        let (_, tools) = f.app.get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.key).await;
         assert!(tools["items"].as_array().unwrap().iter().any(|t| t["name"] == "fresh"), "{tools}");
     }
 
@@ -127,7 +127,7 @@ backend_tests! {
         let child: i64 = text_of(&child.body).parse().expect("a pid");
         let leader: i64 = started[1].split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!(!is_gone(child) && !is_gone(leader));
-        let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.api_key, None).await;
+        let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         wait_until_gone(leader).await;
         wait_until_gone(child).await;
@@ -138,7 +138,7 @@ backend_tests! {
         // 20,000 lines of 200 bytes: 4 MB, sixty times what an undrained pipe holds.
         let noisy = f.mcp.call_tool(1, "fx__noisy", json!({"lines": 20000})).await;
         assert_eq!(text_of(&noisy.body), "wrote 20000 lines", "{}", noisy.body);
-        let (status, logs) = f.app.get(&format!("/upstreams/{}/logs", f.upstream), &f.acme.api_key).await;
+        let (status, logs) = f.app.get(&format!("/upstreams/{}/logs", f.upstream), &f.acme.key).await;
         assert_eq!(status, StatusCode::OK);
         let lines: Vec<&str> = logs["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
         let bytes: usize = lines.iter().map(|l| l.len()).sum();
@@ -279,7 +279,7 @@ backend_tests! {
         let f = fixture(db, "acme", 60_000).await;
         let path = format!("/servers/{}/upstreams/{}", f.server, f.upstream);
         let body = json!({"prefix": "fx", "allowed_tools": ["echo"]});
-        let (status, attached) = f.app.api(Method::PUT, &path, &f.acme.api_key, Some(body)).await;
+        let (status, attached) = f.app.api(Method::PUT, &path, &f.acme.key, Some(body)).await;
         assert_eq!(status, StatusCode::OK, "{attached}");
         let listed = f.mcp.call(1, "tools/list", json!({})).await;
         let names: Vec<&str> = listed.body["result"]["tools"].as_array().unwrap().iter()

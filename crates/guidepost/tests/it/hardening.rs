@@ -16,7 +16,7 @@ async fn set_auth_mode(oauth: &OAuthApp, server: &str, mode: &str) {
     let body = Some(json!({"auth_mode": mode}));
     let (status, answer) = oauth
         .app
-        .api(reqwest::Method::PATCH, &path, &oauth.tenant.api_key, body)
+        .api(reqwest::Method::PATCH, &path, &oauth.tenant.key, body)
         .await;
     assert_eq!(status, 200, "{answer}");
 }
@@ -97,10 +97,10 @@ backend_tests! {
         with_email["email"] = json!("holder@example.net");
         let filed = holder.call_tool(4, "get_support", with_email).await;
         assert_eq!(filed.body["result"]["isError"], false, "{}", filed.body);
-        let (_, requests) = oauth.app.get("/support-requests", &oauth.tenant.api_key).await;
+        let (_, requests) = oauth.app.get("/support-requests", &oauth.tenant.key).await;
         let emails: Vec<&str> = requests["items"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap()).collect();
         assert_eq!(emails, ["holder@example.net"], "never the person's verified address");
-        let (_, people) = oauth.app.get("/end-users?email=victim@example.com", &oauth.tenant.api_key).await;
+        let (_, people) = oauth.app.get("/end-users?email=victim@example.com", &oauth.tenant.key).await;
         assert_eq!(people["items"][0]["email_verified"], true, "the person's verified email stays");
     }
 

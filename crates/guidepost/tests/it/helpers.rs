@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use guidepost::app::{self, RunningApp};
 use guidepost::config::Settings;
+use guidepost_domain::OrgId;
 use guidepost_domain::{ApiKeyScopes, ApiKeySecret};
 use guidepost_store::Store;
 use guidepost_testkit::TestDatabase;
-use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
@@ -19,6 +21,8 @@ pub struct TestApp {
     pub app: RunningApp,
     pub url: String,
     pub http: reqwest::Client,
+    /// The management API's client for this application (base URL: `url`).
+    pub client: ApiClient,
     /// The application's store, for what a test must set up or read below the API
     /// (statement counts, stored rows). The application itself reaches it only through
     /// core's services.
@@ -27,10 +31,155 @@ pub struct TestApp {
     pub dns: TestDns,
 }
 
-/// An organization with its API key.
+/// An organization with its API key: the one tenant type of the integration tests.
 pub struct Tenant {
-    pub org_id: String,
-    pub api_key: String,
+    pub org: OrgId,
+    pub key: String,
+}
+
+impl Tenant {
+    /// The organization's id as text (CLI arguments, form fields, JSON).
+    pub fn org_id(&self) -> &str {
+        self.org.as_str()
+    }
+}
+
+/// The tests' one client for the management API (and any JSON endpoint): requests to
+/// paths under a base URL, with an optional bearer key and JSON body, read into a
+/// [`Reply`]. [`TestApp::client`] is the one for the application a test started;
+/// `ApiClient::new(url)` is for a guidepost process a test started itself.
+#[derive(Clone)]
+pub struct ApiClient {
+    pub http: reqwest::Client,
+    /// What every path is appended to, e.g. `http://127.0.0.1:4000` or `…/api/v1`.
+    pub base: String,
+}
+
+/// A response: status, headers, and the body parsed as JSON (`Null` when empty, the
+/// text as a JSON string when it is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    /// The body as received.
+    pub text: String,
+}
+
+impl ApiClient {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self::with_http(reqwest::Client::new(), base_url)
+    }
+
+    pub fn with_http(http: reqwest::Client, base_url: impl Into<String>) -> Self {
+        Self {
+            http,
+            base: base_url.into(),
+        }
+    }
+
+    /// A request to `path` under the base URL, with `key` as its bearer token when given,
+    /// for a test to add what [`ApiClient::call`] does not send (other headers, a raw
+    /// body) before [`ApiClient::send`].
+    pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    /// Sends a request and reads its reply: the one place a test's API response is read.
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        let response = request.send().await.expect("API request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// `method path` with an optional bearer `key` and JSON `body`.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.request(method, path, key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+}
+
+impl Reply {
+    /// Status and body, as most tests read a reply.
+    pub fn into_parts(self) -> (StatusCode, Value) {
+        (self.status, self.body)
+    }
+
+    /// Whether the body was empty or JSON (not text that [`Reply::body`] holds as a string).
+    pub fn is_json(&self) -> bool {
+        self.text.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(&self.text).is_ok()
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts an RFC 9457 problem document with this status, and returns it.
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status, "body: {}", self.body);
+        assert!(
+            self.body["type"].is_string() && self.body["title"].is_string(),
+            "body: {}",
+            self.body
+        );
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "body: {}",
+            self.body
+        );
+        &self.body
+    }
+
+    /// The `field`s of a validation problem.
+    pub fn error_fields(&self) -> Vec<String> {
+        let errors = self.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors in {}", self.body));
+        errors
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {
@@ -51,10 +200,12 @@ pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings
         .await
         .expect("the application starts");
     let url = app.url();
+    let http = reqwest::Client::new();
     TestApp {
         app,
+        client: ApiClient::with_http(http.clone(), url.clone()),
         url,
-        http: reqwest::Client::new(),
+        http,
         store,
         dns,
     }
@@ -73,36 +224,28 @@ impl TestApp {
             .await
             .expect("key created");
         Tenant {
-            org_id: org.id.to_string(),
-            api_key: secret.plaintext,
+            org: org.id,
+            key: secret.plaintext,
         }
     }
 
+    /// `method /api/v1{path}` with `key` and an optional JSON body, through
+    /// [`TestApp::client`]: status and body.
     pub async fn api(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         key: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.url))
-            .bearer_auth(key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("API request sent");
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.client
+            .call(method, &format!("/api/v1{path}"), Some(key), body)
+            .await
+            .into_parts()
     }
 
     pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
-        self.api(reqwest::Method::GET, path, key, None).await
+        self.api(Method::GET, path, key, None).await
     }
 
     /// Sets the tenant's `tool_approval` to `trust_on_first_use`: new, clean upstream tools
@@ -113,7 +256,7 @@ impl TestApp {
             .api(
                 reqwest::Method::PATCH,
                 "/organization",
-                &tenant.api_key,
+                &tenant.key,
                 Some(body),
             )
             .await;
@@ -127,12 +270,7 @@ impl TestApp {
             body.extend(extra);
         }
         let (status, server) = self
-            .api(
-                reqwest::Method::POST,
-                "/servers",
-                &tenant.api_key,
-                Some(body),
-            )
+            .api(reqwest::Method::POST, "/servers", &tenant.key, Some(body))
             .await;
         assert_eq!(status, StatusCode::CREATED, "server created: {server}");
         server
@@ -173,7 +311,7 @@ impl TestApp {
     pub async fn verify_domain(&self, tenant: &Tenant, server: &Value) -> (StatusCode, Value) {
         let id = server["id"].as_str().unwrap();
         let path = format!("/servers/{id}/custom-domain/verify");
-        self.api(reqwest::Method::POST, &path, &tenant.api_key, None)
+        self.api(reqwest::Method::POST, &path, &tenant.key, None)
             .await
     }
 
@@ -185,7 +323,7 @@ impl TestApp {
     /// Waits until the analytics writer has stored `count` tool calls for the tenant.
     pub async fn wait_for_tool_calls(&self, tenant: &Tenant, count: usize) -> Vec<Value> {
         for _ in 0..50 {
-            let (_, calls) = self.get("/tool-calls", &tenant.api_key).await;
+            let (_, calls) = self.get("/tool-calls", &tenant.key).await;
             let items = calls["items"].as_array().cloned().unwrap_or_default();
             if items.len() >= count {
                 return items;
@@ -503,10 +641,6 @@ pub struct SeededWalkthrough {
 }
 
 impl TestApp {
-    pub fn org(&self, tenant: &Tenant) -> guidepost_domain::OrgId {
-        guidepost_domain::Id::parse(&tenant.org_id).expect("an org id")
-    }
-
     /// Creates a walkthrough with `steps` steps ("Step 1"…), publishes it and assigns it
     /// to `server_id` (when given) with `display_order`.
     pub async fn seed_walkthrough(
@@ -520,7 +654,7 @@ impl TestApp {
             self, AssignWalkthrough, CreateStep, CreateWalkthrough,
         };
         let platform = &self.app.platform;
-        let org = self.org(tenant);
+        let org = &tenant.org;
         let input = CreateWalkthrough {
             title: title.into(),
             description: Some(format!("About {title}")),
@@ -528,7 +662,7 @@ impl TestApp {
             estimated_duration_minutes: Some(5),
             metadata: None,
         };
-        let walkthrough = authoring::create(platform, &crate::helpers::operator(&org), input, None)
+        let walkthrough = authoring::create(platform, &crate::helpers::operator(org), input, None)
             .await
             .expect("walkthrough created");
         let mut step_ids = Vec::new();
@@ -542,7 +676,7 @@ impl TestApp {
             step_ids.push(
                 authoring::add_step(
                     platform,
-                    &crate::helpers::operator(&org),
+                    &crate::helpers::operator(org),
                     &walkthrough.id,
                     step,
                 )
@@ -552,7 +686,7 @@ impl TestApp {
                 .to_string(),
             );
         }
-        authoring::publish(platform, &crate::helpers::operator(&org), &walkthrough.id)
+        authoring::publish(platform, &crate::helpers::operator(org), &walkthrough.id)
             .await
             .expect("published");
         if let Some((server, display_order)) = assign_to {
@@ -563,7 +697,7 @@ impl TestApp {
             };
             authoring::assign(
                 platform,
-                &crate::helpers::operator(&org),
+                &crate::helpers::operator(org),
                 &server,
                 &walkthrough.id,
                 input,

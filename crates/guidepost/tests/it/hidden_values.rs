@@ -33,7 +33,7 @@ backend_tests! {
         let catalog = dir.catalog(&[("FIXTURE_TOKEN", OPERATOR_SECRET)]);
         let app = spawn_app_with(db, move |settings| settings.platform.catalog = catalog).await;
         let globex = app.create_tenant("Globex").await;
-        let (status, listed) = app.get("/catalog", &globex.api_key).await;
+        let (status, listed) = app.get("/catalog", &globex.key).await;
         assert_eq!(status, StatusCode::OK, "{listed}");
         let fixture = listed["items"].as_array().unwrap().iter()
             .find(|entry| entry["id"] == "fixture").expect("the operator's entry");
@@ -48,15 +48,15 @@ backend_tests! {
         let asked = personal_client(api, "acme", TRACKING).call_tool(1, "get_support", json!({
             "title": "Stuck", "problem_description": "It hangs.", "email": "ada@acme.example"})).await;
         asked.structured();
-        let (_, found) = api.get("/end-users", &acme.api_key).await;
+        let (_, found) = api.get("/end-users", &acme.key).await;
         let person = found["items"][0]["id"].as_str().expect("the end user").to_owned();
         let picture = format!("/end-users/{person}");
 
         // The API: keys with admin see it, the others read "(hidden)".
-        let mut keys = vec![("every scope", acme.api_key.clone(), true)];
-        keys.push(("admin", key_with(api, &acme.api_key, json!(["admin"])).await, true));
+        let mut keys = vec![("every scope", acme.key.clone(), true)];
+        keys.push(("admin", key_with(api, &acme.key, json!(["admin"])).await, true));
         for scopes in [json!(["read"]), json!(["read", "write", "gateway"])] {
-            keys.push(("no admin", key_with(api, &acme.api_key, scopes).await, false));
+            keys.push(("no admin", key_with(api, &acme.key, scopes).await, false));
         }
         for (who, key, sees) in &keys {
             let expected = if *sees { TRACKING } else { HIDDEN };

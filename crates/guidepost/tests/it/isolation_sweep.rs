@@ -77,7 +77,7 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
     .await;
     let (app, b) = (&f.app, &f.acme);
     let mut ids = BTreeMap::new();
-    ids.insert("org", b.org_id.clone());
+    ids.insert("org", b.org_id().to_owned());
     ids.insert("server", f.server.clone());
     ids.insert("upstream", f.upstream.clone());
     let seeded = app
@@ -107,16 +107,14 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
     let opened = bea.call_tool(2, "get_support", support).await;
     let request = opened.structured()["support_request_id"].as_str().unwrap();
     ids.insert("support_request", request.to_owned());
-    let (_, users) = app.get("/end-users", &b.api_key).await;
+    let (_, users) = app.get("/end-users", &b.key).await;
     ids.insert(
         "end_user",
         users["items"][0]["id"].as_str().unwrap().to_owned(),
     );
 
     let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["support_request.created"]});
-    let (_, webhook) = app
-        .api(Method::POST, "/webhooks", &b.api_key, Some(hook))
-        .await;
+    let (_, webhook) = app.api(Method::POST, "/webhooks", &b.key, Some(hook)).await;
     ids.insert(
         "webhook",
         webhook["id"].as_str().expect("B's webhook").to_owned(),
@@ -125,7 +123,7 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
         .api(
             Method::POST,
             "/api-keys",
-            &b.api_key,
+            &b.key,
             Some(json!({"name": "ci"})),
         )
         .await;
@@ -153,7 +151,7 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
     .await;
     ids.insert("task", task_id);
     for _ in 0..100 {
-        let (_, calls) = app.get("/tool-calls", &b.api_key).await;
+        let (_, calls) = app.get("/tool-calls", &b.key).await;
         if calls.to_string().contains("fx__slow") {
             break;
         }
@@ -180,12 +178,12 @@ async fn b_as_b_sees_it(app: &TestApp, b: &Tenant, owned: &Owned) -> Value {
         "/webhooks".to_owned(),
         "/organization".to_owned(),
     ] {
-        let (status, mut body) = app.get(&path, &b.api_key).await;
+        let (status, mut body) = app.get(&path, &b.key).await;
         assert!(status.is_success(), "B reads {path}: {status} {body}");
         forget_volatile(&mut body);
         seen.insert(path, body);
     }
-    let (_, keys) = app.get("/api-keys", &b.api_key).await;
+    let (_, keys) = app.get("/api-keys", &b.key).await;
     let names: Vec<&Value> = keys["items"]
         .as_array()
         .unwrap()
@@ -305,7 +303,7 @@ backend_tests! {
         app.seed_walkthrough(&a, "A's own", 2, Some((alpha, 1))).await;
         let before = b_as_b_sees_it(app, b, &owned).await;
 
-        let (_, doc) = app.get("/openapi.json", &a.api_key).await;
+        let (_, doc) = app.get("/openapi.json", &a.key).await;
         let mut swept = 0;
         let mut refused = BTreeMap::<u16, usize>::new();
         let mut leaks = Vec::new();
@@ -321,7 +319,7 @@ backend_tests! {
                 let Ok(method) = verb.to_uppercase().parse::<Method>() else { continue };
                 let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
                 let body = (!schema.is_null()).then(|| body_for(schema, &doc, &owned, ""));
-                let (status, answer) = app.api(method.clone(), &filled, &a.api_key, body.clone()).await;
+                let (status, answer) = app.api(method.clone(), &filled, &a.key, body.clone()).await;
                 swept += 1;
                 let text = answer.to_string();
                 let sent = format!("{filled} {body:?}");

@@ -50,13 +50,11 @@ fn text(n: usize) -> String {
 }
 
 async fn post(app: &TestApp, tenant: &Tenant, path: &str, body: Value) -> (StatusCode, Value) {
-    app.api(Method::POST, path, &tenant.api_key, Some(body))
-        .await
+    app.api(Method::POST, path, &tenant.key, Some(body)).await
 }
 
 async fn patch(app: &TestApp, tenant: &Tenant, path: &str, body: Value) -> (StatusCode, Value) {
-    app.api(Method::PATCH, path, &tenant.api_key, Some(body))
-        .await
+    app.api(Method::PATCH, path, &tenant.key, Some(body)).await
 }
 
 async fn support(mcp: &RawMcp, field: &str, n: usize) -> (StatusCode, Value) {

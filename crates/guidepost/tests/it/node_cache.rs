@@ -82,7 +82,7 @@ async fn a_change_through_one_node_reaches_the_others_caches() {
         .api(
             Method::PATCH,
             &path,
-            &tenant.api_key,
+            &tenant.key,
             Some(json!({"status": "archived"})),
         )
         .await;
@@ -100,7 +100,7 @@ async fn a_change_through_one_node_reaches_the_others_caches() {
         .api(
             Method::PATCH,
             &path,
-            &tenant.api_key,
+            &tenant.key,
             Some(json!({"status": "published", "title": "Intro, again"})),
         )
         .await;
@@ -117,7 +117,7 @@ async fn a_change_through_one_node_reaches_the_others_caches() {
     let server_path = format!("/servers/{server}");
     let change = json!({"support_tool_enabled": false, "slug": "acme-two"});
     let (status, body) = a
-        .api(Method::PATCH, &server_path, &tenant.api_key, Some(change))
+        .api(Method::PATCH, &server_path, &tenant.key, Some(change))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for (name, node) in [("b", &b), ("c", &c)] {
@@ -143,9 +143,7 @@ async fn a_change_through_one_node_reaches_the_others_caches() {
 
     // A deleted server stops answering everywhere.
     let since = Instant::now();
-    let (status, _) = a
-        .api(Method::DELETE, &server_path, &tenant.api_key, None)
-        .await;
+    let (status, _) = a.api(Method::DELETE, &server_path, &tenant.key, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     for (name, node) in [("b", &b), ("c", &c)] {
         seen("the deleted server", name, since, async || {

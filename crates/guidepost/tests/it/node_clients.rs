@@ -29,7 +29,7 @@ async fn acme(db: &TestDatabase) -> (TestApp, Tenant, String) {
 
 /// The support requests of the tenant, after the clients are done.
 async fn support_requests(app: &TestApp, tenant: &Tenant) -> Vec<Value> {
-    let (status, listed) = app.get("/support-requests", &tenant.api_key).await;
+    let (status, listed) = app.get("/support-requests", &tenant.key).await;
     assert_eq!(status, 200);
     listed["items"].as_array().cloned().unwrap_or_default()
 }

@@ -19,7 +19,7 @@ async fn typescript_client_signs_in(db: &TestDatabase) {
     node::package_file("@modelcontextprotocol/client/package.json");
     let oauth = oauth_app(db, &["acme"], |_| {}).await;
     let app = &oauth.app;
-    let key = &oauth.tenant.api_key;
+    let key = &oauth.tenant.key;
     let server = app.get("/servers", key).await.1["items"][0]["id"]
         .as_str()
         .unwrap()

@@ -20,7 +20,7 @@ backend_tests! {
         let custom = custom_app(db, &[]).await;
         let oauth = &custom.oauth;
         let app = &oauth.app;
-        let key = &oauth.tenant.api_key;
+        let key = &oauth.tenant.key;
 
         // The configuration as the API shows it: never the secret; sealed at rest.
         let (status, view) = app.get(&format!("/servers/{}/oidc", custom.server_id), key).await;
@@ -35,7 +35,7 @@ backend_tests! {
         assert_eq!(callbacks[0], format!("http://acme.localhost:{port}/oidc/callback"));
         assert_eq!(callbacks[1], format!("http://localhost:{port}/s/acme/oidc/callback"));
         let store = &app.store;
-        let org = app.org(&oauth.tenant);
+        let org = oauth.tenant.org.clone();
         let stored = store.get_oidc_provider(&org, &guidepost_domain::ServerId::parse(&custom.server_id).unwrap()).await.unwrap().unwrap();
         let sealed = stored.client_secret_sealed.expect("a sealed secret");
         assert!(!sealed.contains(CLIENT_SECRET));
@@ -121,7 +121,7 @@ backend_tests! {
         // No master key: secrets are refused at configuration time.
         let oauth = oauth_app(db, &[], |settings| settings.auth.oidc_allow_private = true).await;
         let app = &oauth.app;
-        let key = &oauth.tenant.api_key;
+        let key = &oauth.tenant.key;
         let body = json!({"name": "Acme", "slug": "acme", "auth_mode": "custom_oauth"});
         let (status, problem) = app.api(reqwest::Method::POST, "/servers", key, Some(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
@@ -168,7 +168,7 @@ backend_tests! {
         let other = strict.app.create_server(&strict.tenant, "strict", json!({})).await;
         let path = format!("/servers/{}/oidc", other["id"].as_str().unwrap());
         let body = json!({"issuer_url": idp.issuer, "client_id": CLIENT_ID});
-        let (status, problem) = strict.app.api(reqwest::Method::PUT, &path, &strict.tenant.api_key, Some(body)).await;
+        let (status, problem) = strict.app.api(reqwest::Method::PUT, &path, &strict.tenant.key, Some(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     }
 
@@ -185,7 +185,7 @@ backend_tests! {
         let body = json!({"issuer_url": custom.idp.issuer, "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET, "accept_unverified_email": true});
         let path = format!("/servers/{}/oidc", custom.server_id);
-        let (status, view) = oauth.app.api(reqwest::Method::PUT, &path, &oauth.tenant.api_key, Some(body)).await;
+        let (status, view) = oauth.app.api(reqwest::Method::PUT, &path, &oauth.tenant.key, Some(body)).await;
         assert_eq!((status, &view["accept_unverified_email"]), (StatusCode::OK, &json!(true)), "{view}");
         let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
         let consent = sign_in_at_idp(&mut oauth.person("unused@example.com"), &url).await;
@@ -204,7 +204,7 @@ backend_tests! {
         let refused = sign_in_at_idp(&mut person, &url).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
         assert!(refused.body.contains("not verified"), "{}", refused.body);
-        let (_, users) = oauth.app.get(&format!("/end-users?email={EMAIL}"), &oauth.tenant.api_key).await;
+        let (_, users) = oauth.app.get(&format!("/end-users?email={EMAIL}"), &oauth.tenant.key).await;
         assert_eq!(users["items"], json!([]), "nobody was recorded: {users}");
 
         // Cancelling at the provider tells the client access_denied.
@@ -234,7 +234,7 @@ backend_tests! {
         let login = person.get(&url).await.location.expect("a login page");
         assert_eq!(person.get(&login).await.status, StatusCode::SEE_OTHER, "to the provider");
         let path = format!("/servers/{}", custom.server_id);
-        let (status, _) = oauth.app.api(reqwest::Method::PATCH, &path, &oauth.tenant.api_key,
+        let (status, _) = oauth.app.api(reqwest::Method::PATCH, &path, &oauth.tenant.key,
             Some(json!({"auth_mode": "platform_oauth"}))).await;
         assert_eq!(status, StatusCode::OK);
         let page = person.get(&login).await;

@@ -96,7 +96,7 @@ backend_tests! {
     async fn python_client_signs_in_and_calls_tools_in_both_eras(db: &TestDatabase) {
         let oauth = oauth_app(db, &["acme"], |_| {}).await;
         let app = &oauth.app;
-        let server = app.get("/servers", &oauth.tenant.api_key).await.1["items"][0]["id"].as_str().unwrap().to_owned();
+        let server = app.get("/servers", &oauth.tenant.key).await.1["items"][0]["id"].as_str().unwrap().to_owned();
         let walkthrough = app.seed_walkthrough(&oauth.tenant, "Intro", 2, Some((&server, 0))).await;
         let url = app.mcp_path_url("acme");
         let outbox = oauth.outbox.to_string_lossy().into_owned();
@@ -120,11 +120,11 @@ backend_tests! {
             "the second era resumes the first era's progress: the same person");
 
         // The calls were made as the verified email.
-        let (_, requests) = app.get("/support-requests", &oauth.tenant.api_key).await;
+        let (_, requests) = app.get("/support-requests", &oauth.tenant.key).await;
         let items = requests["items"].as_array().unwrap();
         assert_eq!(items.len(), 2);
         assert!(items.iter().all(|r| r["email"] == "ada@example.com"), "{requests}");
-        let (_, users) = app.get("/end-users?email=ada@example.com", &oauth.tenant.api_key).await;
+        let (_, users) = app.get("/end-users?email=ada@example.com", &oauth.tenant.key).await;
         let person = &users["items"][0];
         assert_eq!(person["email_verified"], true);
         let calls = app.wait_for_tool_calls(&oauth.tenant, 4).await;

@@ -36,7 +36,7 @@ async fn require_sign_in(oauth: &OAuthApp, server: &str) {
         .api(
             Method::PATCH,
             &format!("/servers/{server}"),
-            &oauth.tenant.api_key,
+            &oauth.tenant.key,
             Some(json!({"auth_mode": "platform_oauth"})),
         )
         .await;
@@ -46,7 +46,7 @@ async fn require_sign_in(oauth: &OAuthApp, server: &str) {
 async fn end_user(oauth: &OAuthApp, query: &str) -> Value {
     let (_, users) = oauth
         .app
-        .get(&format!("/end-users?{query}"), &oauth.tenant.api_key)
+        .get(&format!("/end-users?{query}"), &oauth.tenant.key)
         .await;
     assert_eq!(
         users["items"].as_array().map(Vec::len),
@@ -117,7 +117,7 @@ backend_tests! {
         assert_eq!(result["step"]["id"], w.step_ids[2], "continues where the personal URL left off");
         assert_eq!(result["progress"]["completed_count"], 2);
 
-        let (_, users) = oauth.app.get("/end-users?email=ada@example.com", &oauth.tenant.api_key).await;
+        let (_, users) = oauth.app.get("/end-users?email=ada@example.com", &oauth.tenant.key).await;
         let verified: Vec<&Value> = users["items"].as_array().unwrap().iter().filter(|u| u["email_verified"] == true).collect();
         assert_eq!(verified.len(), 1, "one verified person: {users}");
         let person = verified[0];

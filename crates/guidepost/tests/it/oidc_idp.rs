@@ -97,7 +97,7 @@ pub async fn custom_app(db: &TestDatabase, idp_args: &[&str]) -> CustomApp {
     let body =
         json!({"issuer_url": idp.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
     let path = format!("/servers/{server_id}/oidc");
-    let key = &oauth.tenant.api_key;
+    let key = &oauth.tenant.key;
     let (status, view) = app.api(reqwest::Method::PUT, &path, key, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     let patch = json!({"auth_mode": "custom_oauth"});

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::helpers::{RawMcp, STATELESS_ERA, python_smoke, spawn_app};
+use crate::helpers::{ApiClient, RawMcp, STATELESS_ERA, python_smoke, spawn_app};
 
 backend_tests! {
     async fn health_readiness_and_metrics_answer(db: &TestDatabase) {
@@ -35,7 +35,7 @@ backend_tests! {
             mcp.call_tool(id, "get_support", json!({"title": "t", "problem_description": "d", "email": "a@b.co"})).await;
         }
         let store = app.store.clone();
-        let org = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
+        let org = tenant.org.clone();
         app.app.shutdown().await.unwrap();
         let page = store
             .list_tool_calls(&org, &Default::default(), &guidepost_domain::PageRequest::default())
@@ -97,15 +97,11 @@ async fn demo_prints_a_working_mcp_url_and_api_key() {
         .as_str()
         .unwrap()
         .replace("localhost", "127.0.0.1");
-    let servers: Value = reqwest::Client::new()
-        .get(format!("{api}/servers"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let servers = ApiClient::new(api)
+        .call(reqwest::Method::GET, "/servers", Some(key), None)
+        .await;
+    assert!(servers.is_json(), "{}", servers.text);
+    let servers = servers.body;
     assert_eq!(servers["items"][0]["slug"], "demo");
     // The printed dashboard link opens the sign-in page with the demo owner filled in.
     let dashboard = seeded["dashboard_url"].as_str().unwrap();
@@ -180,7 +176,7 @@ async fn sigterm_flushes_analytics_and_exits_cleanly() {
     assert!(status.success(), "a graceful stop exits 0: {status:?}");
 
     let store = guidepost_store::connect(&db.url).await.unwrap();
-    let org = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
+    let org = tenant.org.clone();
     let page = store
         .list_tool_calls(
             &org,

@@ -40,9 +40,9 @@ backend_tests! {
         personal_client(&app, "acme", "bob").call_tool(8, "select_walkthrough", json!({"walkthrough_id": intro.id})).await.structured();
         app.wait_for_tool_calls(&acme, 8).await;
 
-        let (_, found) = app.get("/end-users?tracking_id=ada", &acme.api_key).await;
+        let (_, found) = app.get("/end-users?tracking_id=ada", &acme.key).await;
         let ada_id = found["items"][0]["id"].as_str().unwrap().to_owned();
-        let (status, picture) = app.get(&format!("/end-users/{ada_id}"), &acme.api_key).await;
+        let (status, picture) = app.get(&format!("/end-users/{ada_id}"), &acme.key).await;
         assert_eq!(status, reqwest::StatusCode::OK, "{picture}");
         assert_eq!(picture["email"], "ada@example.com");
 
@@ -68,7 +68,7 @@ backend_tests! {
         assert_eq!(picture["support_requests"][0]["id"], request.as_str());
 
         // The request's detail: where she is on that server only, and her calls there.
-        let (_, detail) = app.get(&format!("/support-requests/{request}"), &acme.api_key).await;
+        let (_, detail) = app.get(&format!("/support-requests/{request}"), &acme.key).await;
         assert_eq!(detail["title"], "Step 2 fails");
         let on_server: Vec<&str> = detail["progress"].as_array().unwrap().iter()
             .map(|p| p["walkthrough_title"].as_str().unwrap()).collect();
@@ -78,18 +78,18 @@ backend_tests! {
             "next_walkthrough_step", "select_walkthrough", "next_walkthrough_step", "select_walkthrough"]);
 
         // Requests filter by person, too.
-        let (_, hers) = app.get(&format!("/support-requests?end_user_id={ada_id}"), &acme.api_key).await;
+        let (_, hers) = app.get(&format!("/support-requests?end_user_id={ada_id}"), &acme.key).await;
         assert_eq!(hers["items"].as_array().unwrap().len(), 1);
-        let (_, bobs) = app.get("/end-users?tracking_id=bob", &acme.api_key).await;
+        let (_, bobs) = app.get("/end-users?tracking_id=bob", &acme.key).await;
         let bob_id = bobs["items"][0]["id"].as_str().unwrap();
-        let (_, none) = app.get(&format!("/support-requests?end_user_id={bob_id}"), &acme.api_key).await;
+        let (_, none) = app.get(&format!("/support-requests?end_user_id={bob_id}"), &acme.key).await;
         assert_eq!(none["items"], json!([]));
 
         // Another organization sees none of it.
         let other = app.create_tenant("Other").await;
-        let (status, _) = app.get(&format!("/end-users/{ada_id}"), &other.api_key).await;
+        let (status, _) = app.get(&format!("/end-users/{ada_id}"), &other.key).await;
         assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
-        let (status, _) = app.get(&format!("/support-requests/{request}"), &other.api_key).await;
+        let (status, _) = app.get(&format!("/support-requests/{request}"), &other.key).await;
         assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
     }
 
@@ -101,7 +101,7 @@ backend_tests! {
         let asked = anonymous.call_tool(1, "get_support", json!({"title": "Hello",
             "problem_description": "No tracking id.", "email": "someone@example.com"})).await;
         let request = asked.structured()["support_request_id"].as_str().unwrap().to_owned();
-        let (_, detail) = app.get(&format!("/support-requests/{request}"), &acme.api_key).await;
+        let (_, detail) = app.get(&format!("/support-requests/{request}"), &acme.key).await;
         assert_eq!(detail["end_user_id"], Value::Null, "{detail}");
         assert_eq!((detail["progress"].clone(), detail["recent_tool_calls"].clone()), (json!([]), json!([])));
     }

@@ -41,7 +41,7 @@ async fn support_request_through_python_client(db: &TestDatabase, mode: &str) {
     assert!(request_id.starts_with("sr_"));
     assert_eq!(report["support"]["status"], "open");
 
-    let (status, listed) = app.get("/support-requests", &tenant.api_key).await;
+    let (status, listed) = app.get("/support-requests", &tenant.key).await;
     assert_eq!(status, 200);
     let items = listed["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
@@ -58,9 +58,7 @@ async fn support_request_through_python_client(db: &TestDatabase, mode: &str) {
         "the call names its end user"
     );
 
-    let (_, users) = app
-        .get("/end-users?tracking_id=dev-42", &tenant.api_key)
-        .await;
+    let (_, users) = app.get("/end-users?tracking_id=dev-42", &tenant.key).await;
     assert_eq!(
         users["items"][0]["email"], "ada@example.com",
         "the email is remembered on the end user"

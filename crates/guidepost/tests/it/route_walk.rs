@@ -68,7 +68,7 @@ impl Objects {
         add_member(app, a, "owner@acme.example", Role::Owner).await;
         let owner = api
             .store
-            .list_members(&api.org(a))
+            .list_members(&a.org)
             .await
             .unwrap()
             .into_iter()
@@ -209,7 +209,7 @@ async fn owner_call(
     path: &str,
     body: Option<Value>,
 ) -> Value {
-    let (status, answer) = app.api(method.clone(), path, &a.api_key, body).await;
+    let (status, answer) = app.api(method.clone(), path, &a.key, body).await;
     assert!(status.is_success(), "{method} {path}: {status} {answer}");
     answer
 }
@@ -334,20 +334,12 @@ async fn api_request(
     template: &str,
     path: &str,
 ) -> Page {
-    let mut request = app
-        .http
-        .request(method.clone(), format!("{}{path}", app.url));
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    if let Some(body) = objects.api_body(method, template) {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("API request sent");
+    let body = objects.api_body(method, template);
+    let reply = app.client.call(method.clone(), path, key, body).await;
     Page {
-        status: response.status(),
+        status: reply.status,
         location: None,
-        body: response.text().await.unwrap_or_default(),
+        body: reply.text,
     }
 }
 
@@ -401,7 +393,7 @@ pub(crate) async fn snapshot(
         }
         seen.insert(path, read);
     }
-    let members = app.store.list_members(&app.org(a)).await.unwrap();
+    let members = app.store.list_members(&a.org).await.unwrap();
     let members: Vec<String> = members
         .iter()
         .map(|m| format!("{} {} {}", m.id, m.email, m.role.as_str()))
@@ -446,7 +438,7 @@ backend_tests! {
         // there changes B, so only the routes that name one of A's objects are B's to try.
         let naming_a: Vec<String> = routes.iter().filter(|t| has_parameter(t)).cloned().collect();
         let other = walk(&naming_a, &objects, async |method, template, path| {
-            api_request(&app.app, &objects, Some(&b.api_key), method, template, path).await
+            api_request(&app.app, &objects, Some(&b.key), method, template, path).await
         }).await;
         other.assert_refused("B's API key", (StatusCode::NOT_FOUND, "does not exist in this organization"));
 

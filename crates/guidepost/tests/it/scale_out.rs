@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::process::Child;
 
 use crate::helpers::{
-    RawMcp, SESSION_ERA, STATELESS_ERA, Seeded, SeededWalkthrough, seeded_and_stopped,
+    ApiClient, RawMcp, SESSION_ERA, STATELESS_ERA, Seeded, SeededWalkthrough, seeded_and_stopped,
     serve_process, spawn_app,
 };
 use crate::walkthrough_runtime::{expect_chunk, open_get_stream_at, open_listen_at};
@@ -178,14 +178,15 @@ async fn a_tool_list_change_through_one_node_reaches_streams_held_on_the_other_t
         let (session, stream) = open_get_stream_at(mcp.clone()).await;
         held.push((session, stream, open_listen_at(mcp).await));
     }
-    let status = reqwest::Client::new()
-        .patch(format!("{}/api/v1/servers/{server}", nodes[0].1))
-        .bearer_auth(&tenant.api_key)
-        .json(&json!({"support_tool_enabled": false}))
-        .send()
+    let status = ApiClient::new(format!("{}/api/v1", nodes[0].1))
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/servers/{server}"),
+            Some(&tenant.key),
+            Some(json!({"support_tool_enabled": false})),
+        )
         .await
-        .unwrap()
-        .status();
+        .status;
     assert_eq!(status, 200);
     for (n, (_session, stream, listen)) in held.iter_mut().enumerate() {
         expect_chunk(stream, "notifications/tools/list_changed").await;

@@ -39,7 +39,7 @@ backend_tests! {
 
         let output = tokio::process::Command::new(schemathesis())
             .args(["run", &format!("{}/api/v1/openapi.json", app.url)])
-            .args(["--header", &format!("Authorization: Bearer {}", tenant.api_key)])
+            .args(["--header", &format!("Authorization: Bearer {}", tenant.key)])
             .args(["--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"])
             .args(["--max-examples", EXAMPLES_PER_OPERATION, "--seed", SEED, "--workers", "1", "--no-color"])
             .output()

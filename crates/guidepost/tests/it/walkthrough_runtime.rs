@@ -264,7 +264,7 @@ backend_tests! {
         use guidepost_core::walkthroughs::authoring::{self, CreateStep, CreateWalkthrough};
         let (app, tenant, server) = unlimited_app(db).await;
         let platform = &app.app.platform;
-        let org = app.org(&tenant);
+        let org = tenant.org.clone();
         let input = CreateWalkthrough { title: "Sneaky".into(), description: None, tags: None, estimated_duration_minutes: None, metadata: None };
         let w = authoring::create(platform, &crate::helpers::operator(&org), input, None).await.unwrap();
         let content = "Run `make`\u{200B}.\u{202E}gnp.exe\u{E0049}\u{E0067}\u{0007}\n\tDone.\u{FEFF}";

@@ -50,7 +50,7 @@ const WALKTHROUGH_TOOLS: [&str; 5] = [
 async fn set_status(app: &TestApp, tenant: &Tenant, walkthrough: &str, status: &str) {
     let path = format!("/walkthroughs/{walkthrough}");
     let body = Some(json!({"status": status}));
-    let (code, updated) = app.api(Method::PATCH, &path, &tenant.api_key, body).await;
+    let (code, updated) = app.api(Method::PATCH, &path, &tenant.key, body).await;
     assert_eq!(code, 200, "{updated}");
     assert_eq!(updated["status"], status);
 }
@@ -218,7 +218,7 @@ backend_tests! {
         assert!(support.structured()["support_request_id"].as_str().unwrap().starts_with("sr_"), "{}", support.body);
 
         // The flag alone was hiding them.
-        let (code, _) = app.api(Method::PATCH, &format!("/servers/{server}"), &tenant.api_key, Some(json!({"walkthrough_tools_enabled": true}))).await;
+        let (code, _) = app.api(Method::PATCH, &format!("/servers/{server}"), &tenant.key, Some(json!({"walkthrough_tools_enabled": true}))).await;
         assert_eq!(code, 200);
         let shown = tools(&mcp).await;
         assert_eq!(names(&shown)[..5], WALKTHROUGH_TOOLS);
@@ -229,7 +229,7 @@ backend_tests! {
 
     async fn draft_and_archived_are_invisible_and_archived_progress_returns(db: &TestDatabase) {
         let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
-        let (platform, org) = (&app.app.platform, app.org(&tenant));
+        let (platform, org) = (&app.app.platform, tenant.org.clone());
         let visible = app.seed_walkthrough(&tenant, "Visible", 1, Some((&server, 0))).await;
         let input = CreateWalkthrough { title: "Never published".into(), description: None, tags: None, estimated_duration_minutes: None, metadata: None };
         let draft = authoring::create(platform, &crate::helpers::operator(&org), input, None).await.unwrap();
@@ -396,9 +396,9 @@ backend_tests! {
         }
         let listed = mcp.call_tool(20, "list_walkthroughs", json!({})).await;
         assert_eq!(ids(&listed), [mine.id.as_str()]);
-        let (_, users) = app.get("/end-users?tracking_id=prober", &tenant.api_key).await;
+        let (_, users) = app.get("/end-users?tracking_id=prober", &tenant.key).await;
         let user = guidepost_domain::Id::parse(users["items"][0]["id"].as_str().unwrap()).unwrap();
-        let progress = app.store.list_progress_of_end_user(&app.org(&tenant), &user, 100).await.unwrap();
+        let progress = app.store.list_progress_of_end_user(&tenant.org, &user, 100).await.unwrap();
         let walked: Vec<String> = progress.iter().map(|p| p.walkthrough_id.to_string()).collect();
         assert_eq!(walked, [mine.id.as_str()], "the refusals created no progress");
         let status = mcp.call_tool(21, "get_walkthrough_status", json!({"walkthrough_id": mine.id})).await;
@@ -426,7 +426,7 @@ backend_tests! {
         mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": older.id})).await.structured();
         mcp.call_tool(2, "select_walkthrough", json!({"walkthrough_id": recent.id})).await.structured();
         let unassign = |w: &str| format!("/servers/{server}/walkthroughs/{w}");
-        let (code, _) = app.api(Method::DELETE, &unassign(&recent.id), &tenant.api_key, None).await;
+        let (code, _) = app.api(Method::DELETE, &unassign(&recent.id), &tenant.key, None).await;
         assert!(code.is_success(), "{code}");
 
         let next = mcp.call_tool(3, "next_walkthrough_step", json!({})).await;
@@ -436,7 +436,7 @@ backend_tests! {
         assert_eq!(result["progress"]["completed_count"], 1);
 
         // Nothing in progress is offered any more: the agent is told what to do.
-        let (code, _) = app.api(Method::DELETE, &unassign(&older.id), &tenant.api_key, None).await;
+        let (code, _) = app.api(Method::DELETE, &unassign(&older.id), &tenant.key, None).await;
         assert!(code.is_success(), "{code}");
         let none = mcp.call_tool(4, "next_walkthrough_step", json!({})).await;
         let said = none.tool_error_text();
@@ -445,7 +445,7 @@ backend_tests! {
 
         // The skipped progress was kept: assigned again, the default is the recent one again.
         let back = authoring::AssignWalkthrough { display_order: Some(1), is_enabled: Some(true) };
-        authoring::assign(&app.app.platform, &crate::helpers::operator(&app.org(&tenant)), &guidepost_domain::Id::parse(&server).unwrap(),
+        authoring::assign(&app.app.platform, &crate::helpers::operator(&tenant.org), &guidepost_domain::Id::parse(&server).unwrap(),
             &guidepost_domain::Id::parse(&recent.id).unwrap(), back).await.unwrap();
         let resumed = mcp.call_tool(6, "next_walkthrough_step", json!({})).await;
         assert_eq!(resumed.structured()["walkthrough"]["id"], recent.id);

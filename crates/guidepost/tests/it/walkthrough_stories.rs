@@ -29,7 +29,7 @@ backend_tests! {
         let tie = app.seed_walkthrough(&tenant, "Beta tie", 1, Some((&server, 2))).await;
         app.seed_walkthrough(&tenant, "Not assigned", 1, None).await;
         let disabled = app.seed_walkthrough(&tenant, "Disabled", 1, Some((&server, 0))).await;
-        let org = app.org(&tenant);
+        let org = tenant.org.clone();
         let disable = authoring::AssignWalkthrough { display_order: None, is_enabled: Some(false) };
         authoring::assign(&app.app.platform, &crate::helpers::operator(&org), &guidepost_domain::Id::parse(&server).unwrap(),
             &guidepost_domain::Id::parse(&disabled.id).unwrap(), disable).await.unwrap();
@@ -57,7 +57,7 @@ backend_tests! {
         let text = answer.body["result"]["content"][0]["text"].as_str().unwrap();
         assert!(text.contains("Step 1 of 3") && text.contains("Content of step 1 of Intro"), "{text}");
         assert!(text.contains(&format!("current_step_id=\"{}\"", w.step_ids[0])), "the text says how to continue: {text}");
-        let (_, users) = app.get("/end-users?tracking_id=newcomer", &tenant.api_key).await;
+        let (_, users) = app.get("/end-users?tracking_id=newcomer", &tenant.key).await;
         assert_eq!(users["items"].as_array().unwrap().len(), 1, "the end user is known by the tracking id");
     }
 
@@ -132,7 +132,7 @@ backend_tests! {
         let (app, tenant, server_a) = app_with_server(db, json!({})).await;
         let server_b = app.create_server(&tenant, "acme-two", json!({})).await["id"].as_str().unwrap().to_owned();
         let w = app.seed_walkthrough(&tenant, "Shared", 3, Some((&server_a, 0))).await;
-        let org = app.org(&tenant);
+        let org = tenant.org.clone();
         authoring::assign(&app.app.platform, &crate::helpers::operator(&org), &guidepost_domain::Id::parse(&server_b).unwrap(),
             &guidepost_domain::Id::parse(&w.id).unwrap(), Default::default()).await.unwrap();
 
@@ -158,7 +158,7 @@ backend_tests! {
 
         // The author reorders, edits and deletes steps, then publishes version 2.
         let platform = &app.app.platform;
-        let org = app.org(&tenant);
+        let org = tenant.org.clone();
         let wid = guidepost_domain::Id::parse(&w.id).unwrap();
         let step = |i: usize| guidepost_domain::Id::parse(&w.step_ids[i]).unwrap();
         authoring::update_step(platform, &crate::helpers::operator(&org), &wid, &step(2), UpdateStep { after_step_id: Some(None), ..Default::default() }).await.unwrap();
@@ -207,7 +207,7 @@ backend_tests! {
         let select = tools.body["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == "select_walkthrough").unwrap().clone();
         assert!(select["inputSchema"]["properties"]["email"].is_object(), "collect_email offers the email argument");
         mcp.call_tool(2, "select_walkthrough", json!({"walkthrough_id": w.id, "email": "Ada@Example.com"})).await.structured();
-        let (_, users) = app.get("/end-users?tracking_id=emailer", &tenant.api_key).await;
+        let (_, users) = app.get("/end-users?tracking_id=emailer", &tenant.key).await;
         let user = &users["items"][0];
         assert_eq!(user["email"], "ada@example.com");
         assert_eq!(user["email_verified"], false);

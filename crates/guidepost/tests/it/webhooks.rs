@@ -69,7 +69,7 @@ async fn create_webhook(app: &TestApp, tenant: &Tenant, url: &str) -> (String, S
     let body =
         json!({"url": url, "events": ["support_request.created", "support_request.updated"]});
     let (status, created) = app
-        .api(Method::POST, "/webhooks", &tenant.api_key, Some(body))
+        .api(Method::POST, "/webhooks", &tenant.key, Some(body))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().unwrap().to_owned();
@@ -115,7 +115,7 @@ async fn newest_delivery_when(
 
 async fn deliveries(app: &TestApp, tenant: &Tenant, hook: &str) -> Vec<Value> {
     let (status, page) = app
-        .get(&format!("/webhooks/{hook}/deliveries"), &tenant.api_key)
+        .get(&format!("/webhooks/{hook}/deliveries"), &tenant.key)
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page["items"].as_array().unwrap().clone()
@@ -153,7 +153,7 @@ backend_tests! {
         let acme = app.create_tenant("Acme").await;
         app.create_server(&acme, "acme", json!({})).await;
         let (hook, secret) = create_webhook(&app, &acme, &url).await;
-        let (_, listed) = app.get("/webhooks", &acme.api_key).await;
+        let (_, listed) = app.get("/webhooks", &acme.key).await;
         assert_eq!(listed["items"][0]["id"], hook.as_str());
         assert!(!listed.to_string().contains(&secret), "the secret is shown once: {listed}");
 
@@ -172,7 +172,7 @@ backend_tests! {
         assert!(!valid);
 
         let path = format!("/support-requests/{request}");
-        let (status, _) = app.api(Method::PATCH, &path, &acme.api_key, Some(json!({"status": "in_progress"}))).await;
+        let (status, _) = app.api(Method::PATCH, &path, &acme.key, Some(json!({"status": "in_progress"}))).await;
         assert_eq!(status, StatusCode::OK);
         let (_, body) = wait_until("the updated event", async || received.lock().unwrap().get(1).cloned()).await;
         let event: Value = serde_json::from_str(&body).unwrap();
@@ -190,10 +190,10 @@ backend_tests! {
         let other = app.create_tenant("Other").await;
         for (method, path) in [(Method::GET, format!("/webhooks/{hook}")), (Method::GET, format!("/webhooks/{hook}/deliveries")),
                                (Method::POST, format!("/webhooks/{hook}/test")), (Method::DELETE, format!("/webhooks/{hook}"))] {
-            let (status, _) = app.api(method.clone(), &path, &other.api_key, None).await;
+            let (status, _) = app.api(method.clone(), &path, &other.key, None).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
         }
-        let (_, theirs) = app.get("/webhooks", &other.api_key).await;
+        let (_, theirs) = app.get("/webhooks", &other.key).await;
         assert_eq!(theirs["items"], json!([]));
     }
 
@@ -235,7 +235,7 @@ backend_tests! {
         let app = spawn_app_with(db, settings(20, 3)).await;
         let acme = app.create_tenant("Acme").await;
         let (hook, _) = create_webhook(&app, &acme, &url).await;
-        let (status, queued) = app.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.api_key, None).await;
+        let (status, queued) = app.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.key, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
         assert_eq!((queued["event"].as_str(), queued["status"].as_str()), (Some("ping"), Some("pending")));
         let failed = newest_delivery_when(&app, &acme, &hook, "the ping given up on", |d| d["status"] == "failed").await;
@@ -244,9 +244,9 @@ backend_tests! {
         assert_eq!(received.lock().unwrap().len(), 3);
 
         // Deleting the webhook deletes its deliveries.
-        let (status, _) = app.api(Method::DELETE, &format!("/webhooks/{hook}"), &acme.api_key, None).await;
+        let (status, _) = app.api(Method::DELETE, &format!("/webhooks/{hook}"), &acme.key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, _) = app.get(&format!("/webhooks/{hook}/deliveries"), &acme.api_key).await;
+        let (status, _) = app.get(&format!("/webhooks/{hook}/deliveries"), &acme.key).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
@@ -254,7 +254,7 @@ backend_tests! {
         let keyless = spawn_app_with(db, |_| {}).await;
         let acme = keyless.create_tenant("Acme").await;
         let body = json!({"url": "https://hooks.example.com/x", "events": ["support_request.created"]});
-        let (status, problem) = keyless.api(Method::POST, "/webhooks", &acme.api_key, Some(body.clone())).await;
+        let (status, problem) = keyless.api(Method::POST, "/webhooks", &acme.key, Some(body.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert!(problem.to_string().contains("master key"), "{problem}");
 
@@ -266,15 +266,15 @@ backend_tests! {
             (json!({"url": "https://example.com/x", "events": ["ping"]}), "cannot be subscribed"),
             (json!({"url": "https://example.com/x", "events": ["support_request.deleted"]}), "events"),
         ] {
-            let (status, problem) = app.api(Method::POST, "/webhooks", &acme.api_key, Some(bad.clone())).await;
+            let (status, problem) = app.api(Method::POST, "/webhooks", &acme.key, Some(bad.clone())).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
             assert!(problem.to_string().contains(says), "{bad}: {problem}");
         }
         for _ in 0..10 {
-            let (status, _) = app.api(Method::POST, "/webhooks", &acme.api_key, Some(body.clone())).await;
+            let (status, _) = app.api(Method::POST, "/webhooks", &acme.key, Some(body.clone())).await;
             assert_eq!(status, StatusCode::CREATED);
         }
-        let (status, problem) = app.api(Method::POST, "/webhooks", &acme.api_key, Some(body)).await;
+        let (status, problem) = app.api(Method::POST, "/webhooks", &acme.key, Some(body)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{problem}");
         assert!(problem.to_string().contains("at most 10"), "{problem}");
     }
@@ -294,7 +294,7 @@ backend_tests! {
             s.platform.master_key = Some(MasterKey::from_bytes([7; 32]));
         })
         .await;
-        let (status, _) = other_key.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.api_key, None).await;
+        let (status, _) = other_key.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.key, None).await;
         assert_eq!(status, StatusCode::ACCEPTED);
         let failed = newest_delivery_when(&other_key, &acme, &hook, "the ping", |d| d["status"] == "failed").await;
         let error = failed["last_error"].as_str().unwrap_or_default();
@@ -311,7 +311,7 @@ backend_tests! {
         }).await;
         let acme = app.create_tenant("Acme").await;
         let (hook, _) = create_webhook(&app, &acme, &format!("https://127.0.0.1:{port}/hook")).await;
-        app.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.api_key, None).await;
+        app.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.key, None).await;
         let failed = newest_delivery_when(&app, &acme, &hook, "the refused ping", |d| d["status"] == "failed").await;
         let error = failed["last_error"].as_str().unwrap_or_default();
         assert!(error.contains("127.0.0.1 is not on a public address"), "{failed}");

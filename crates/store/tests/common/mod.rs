@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use guidepost_domain::*;
-use guidepost_store::{Store, StoreError, ToolCallFilter};
+use guidepost_store::{NewWalkthrough, Store, StoreError, ToolCallFilter};
 use guidepost_testkit::TestDatabase;
 
 /// A fixed point in time, so that tests control every caller-supplied timestamp.
@@ -52,6 +52,14 @@ pub fn settings(slug: &str) -> ServerSettings {
     }
 }
 
+/// [`settings`] for a server whose end users sign in with the platform's OAuth.
+pub fn oauth_settings(slug: &str) -> ServerSettings {
+    ServerSettings {
+        auth_mode: AuthMode::PlatformOauth,
+        ..settings(slug)
+    }
+}
+
 pub async fn new_server(store: &Arc<dyn Store>, org: &OrgId, slug: &str) -> McpServer {
     store
         .create_server(org, ServerKind::Standard, &settings(slug))
@@ -59,16 +67,53 @@ pub async fn new_server(store: &Arc<dyn Store>, org: &OrgId, slug: &str) -> McpS
         .expect("create server")
 }
 
+/// A draft walkthrough's fields: `title` and nothing else.
+pub fn walkthrough_fields(title: &str) -> WalkthroughFields {
+    WalkthroughFields {
+        title: title.into(),
+        description: None,
+        status: WalkthroughStatus::Draft,
+        estimated_duration_minutes: None,
+        tags: vec![],
+        metadata: serde_json::json!({}),
+    }
+}
+
+/// A draft walkthrough `title` with no steps.
+pub async fn new_walkthrough(store: &Arc<dyn Store>, org: &OrgId, title: &str) -> WalkthroughId {
+    let new = NewWalkthrough {
+        fields: walkthrough_fields(title),
+        external_key: None,
+    };
+    store
+        .create_walkthrough(org, &new)
+        .await
+        .expect("create walkthrough")
+        .id
+}
+
+/// A step `title` whose content names it.
+pub fn step(title: &str) -> StepFields {
+    StepFields {
+        title: title.into(),
+        section_title: None,
+        content: format!("{title} content"),
+    }
+}
+
 pub fn email(text: &str) -> Email {
     Email::parse(text).expect("valid test email")
 }
 
 /// Records compared through their serialized form: every field, no `PartialEq` needed.
+// Not every suite compares records so (`dead_code` above does not cover macros).
+#[allow(unused_macros)]
 macro_rules! json {
     ($value:expr) => {
         serde_json::to_value($value).expect("serializes")
     };
 }
+#[allow(unused_imports)]
 pub(crate) use json;
 
 #[track_caller]

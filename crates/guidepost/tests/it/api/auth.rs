@@ -1,5 +1,4 @@
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
@@ -29,10 +28,10 @@ async fn requests_without_a_valid_key_are_refused(db: &TestDatabase) {
         &app.call(Method::GET, "/api/v1/servers", Some(&acme.key[3..]), None)
             .await,
     );
-    let basic = Request::get("/api/v1/servers")
-        .header(header::AUTHORIZATION, format!("Basic {}", acme.key))
-        .body(Body::empty());
-    assert_unauthorized(&app.send(basic.unwrap()).await);
+    let basic = app
+        .request(Method::GET, "/api/v1/servers", None)
+        .header(header::AUTHORIZATION, format!("Basic {}", acme.key));
+    assert_unauthorized(&app.send(basic).await);
     // Refused before the body is read: no server is created.
     let create = app
         .call(
@@ -55,10 +54,10 @@ async fn requests_without_a_valid_key_are_refused(db: &TestDatabase) {
 async fn the_bearer_scheme_is_case_insensitive(db: &TestDatabase) {
     let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
-    let request = Request::get("/api/v1/servers")
-        .header(header::AUTHORIZATION, format!("bearer {}", acme.key))
-        .body(Body::empty());
-    assert_eq!(app.send(request.unwrap()).await.status, StatusCode::OK);
+    let request = app
+        .request(Method::GET, "/api/v1/servers", None)
+        .header(header::AUTHORIZATION, format!("bearer {}", acme.key));
+    assert_eq!(app.send(request).await.status, StatusCode::OK);
 }
 
 async fn keys_are_created_listed_and_revoked(db: &TestDatabase) {

@@ -3,15 +3,19 @@ use axum::http::{Method, Request, StatusCode, header};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
-use crate::api::helpers::spawn_app;
+use crate::api::helpers::{ApiApp, spawn_app};
 
-fn post_raw(key: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
-    let mut request =
-        Request::post("/api/v1/servers").header(header::AUTHORIZATION, format!("Bearer {key}"));
+fn post_raw(
+    app: &ApiApp,
+    key: &str,
+    content_type: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::RequestBuilder {
+    let mut request = app.request(Method::POST, "/api/v1/servers", Some(key));
     if let Some(content_type) = content_type {
         request = request.header(header::CONTENT_TYPE, content_type);
     }
-    request.body(body.into()).unwrap()
+    request.body(body)
 }
 
 async fn malformed_json_is_a_400_problem(db: &TestDatabase) {
@@ -19,6 +23,7 @@ async fn malformed_json_is_a_400_problem(db: &TestDatabase) {
     let acme = app.tenant("Acme").await;
     let reply = app
         .send(post_raw(
+            &app,
             &acme.key,
             Some("application/json"),
             r#"{"name": "Acme", "slug": "#,
@@ -81,8 +86,10 @@ async fn bodies_must_be_declared_json(db: &TestDatabase) {
     let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let body = r#"{"name": "Acme", "slug": "acme"}"#;
-    app.send(post_raw(&acme.key, None, body)).await.problem(415);
-    app.send(post_raw(&acme.key, Some("text/plain"), body))
+    app.send(post_raw(&app, &acme.key, None, body))
+        .await
+        .problem(415);
+    app.send(post_raw(&app, &acme.key, Some("text/plain"), body))
         .await
         .problem(415);
 }
@@ -94,7 +101,7 @@ async fn bodies_over_one_mebibyte_are_refused(db: &TestDatabase) {
         r#"{{"name": "Acme", "slug": "acme", "instructions": "{}"}}"#,
         "x".repeat(guidepost_api::BODY_LIMIT)
     );
-    app.send(post_raw(&acme.key, Some("application/json"), huge))
+    app.send(post_raw(&app, &acme.key, Some("application/json"), huge))
         .await
         .problem(413);
 
@@ -104,7 +111,7 @@ async fn bodies_over_one_mebibyte_are_refused(db: &TestDatabase) {
         "x".repeat(guidepost_api::BODY_LIMIT - 100)
     );
     let reply = app
-        .send(post_raw(&acme.key, Some("application/json"), under))
+        .send(post_raw(&app, &acme.key, Some("application/json"), under))
         .await;
     reply.problem(422);
     assert_eq!(reply.error_fields(), ["instructions"]);
@@ -169,7 +176,7 @@ async fn the_router_merges_with_other_routes_and_fallbacks(db: &TestDatabase) {
     let app = spawn_app(db).await;
     let merged = axum::Router::new()
         .route("/mcp", axum::routing::get(|| async { "mcp" }))
-        .merge(guidepost_api::router(app.platform.clone()))
+        .merge(guidepost_api::router(app.platform().clone()))
         .fallback(|| async { (StatusCode::NOT_FOUND, "outer") });
     let send = |path: &str| {
         let request = Request::get(path).body(Body::empty()).unwrap();

@@ -4,82 +4,20 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use guidepost_core::Platform;
 use guidepost_domain::*;
 use guidepost_store::Store;
 use guidepost_testkit::TestDatabase;
+use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 
+pub use crate::helpers::{Reply, Tenant};
+
+/// The application of [`crate::helpers::spawn_app_with`] with the API suite's settings,
+/// and the suite's helpers; requests go through the shared [`crate::helpers::ApiClient`].
 pub struct ApiApp {
     pub app: crate::helpers::TestApp,
-    /// The application's store, for data a test sets up below the API.
-    pub store: Arc<dyn Store>,
-    /// The application's platform, for tests that mount the API router themselves.
-    pub platform: Platform,
-}
-
-/// An organization with a live API key.
-pub struct Tenant {
-    pub org: OrgId,
-    pub key: String,
-}
-
-/// A response, its body parsed as JSON (`Null` when empty).
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl Reply {
-    pub fn content_type(&self) -> &str {
-        self.headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// Asserts an RFC 9457 problem document with this status, and returns it.
-    pub fn problem(&self, status: u16) -> &Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status, body: {}",
-            self.body
-        );
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "body: {}",
-            self.body
-        );
-        assert_eq!(self.body["status"], status, "body: {}", self.body);
-        assert!(
-            self.body["type"].is_string() && self.body["title"].is_string(),
-            "body: {}",
-            self.body
-        );
-        assert!(
-            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-            "body: {}",
-            self.body
-        );
-        &self.body
-    }
-
-    /// The `field`s of a validation problem.
-    pub fn error_fields(&self) -> Vec<String> {
-        let errors = self.body["errors"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no errors in {}", self.body));
-        errors
-            .iter()
-            .map(|e| e["field"].as_str().unwrap().to_owned())
-            .collect()
-    }
 }
 
 pub async fn spawn_app(db: &TestDatabase) -> ApiApp {
@@ -94,28 +32,29 @@ pub async fn spawn_app_with(db: &TestDatabase, enable_fixtures: bool) -> ApiApp 
         settings.public_port = Some(8080);
     })
     .await;
-    ApiApp {
-        store: app.store.clone(),
-        platform: app.app.platform.clone(),
-        app,
-    }
+    ApiApp { app }
 }
 
 impl ApiApp {
-    pub async fn tenant(&self, name: &str) -> Tenant {
-        let org = self.store.create_organization(name).await.unwrap();
-        let secret = ApiKeySecret::generate();
-        self.store
-            .create_api_key(&org.id, "test", &ApiKeyScopes::all(), &secret)
-            .await
-            .unwrap();
-        Tenant {
-            org: org.id,
-            key: secret.plaintext,
-        }
+    /// The application's store, for data a test sets up below the API.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.app.store
     }
 
-    /// Sends a request with an optional bearer key and JSON body.
+    /// The application's platform. Only for the one test that mounts the API router in
+    /// process (`errors::the_router_merges_with_other_routes_and_fallbacks`): it merges
+    /// the router with other routes and a fallback, as the binary does, which no request
+    /// to the running application can show. Every other test goes over HTTP.
+    pub fn platform(&self) -> &Platform {
+        &self.app.app.platform
+    }
+
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        self.app.create_tenant(name).await
+    }
+
+    /// Sends a request with an optional bearer key and JSON body; the reply must be JSON
+    /// (or empty).
     pub async fn call(
         &self,
         method: Method,
@@ -123,47 +62,19 @@ impl ApiApp {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(key) = key {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(serde_json::to_vec(&body).unwrap())),
-            None => request.body(Body::empty()),
-        };
-        self.send(request.unwrap()).await
+        let reply = self.app.client.call(method, path, key, body).await;
+        json_reply(reply)
     }
 
-    /// Sends a request built with axum's types to the running application over HTTP.
-    pub async fn send(&self, request: Request<Body>) -> Reply {
-        let (parts, body) = request.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        let url = format!("{}{}", self.app.url, parts.uri);
-        let response = self
-            .app
-            .http
-            .request(parts.method, url)
-            .headers(parts.headers)
-            .body(body)
-            .send()
-            .await
-            .expect("the application answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+    /// A request to `path` with an optional bearer key, for a test to shape further
+    /// (headers, a raw body) and [`ApiApp::send`].
+    pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
+        self.app.client.request(method, path, key)
+    }
+
+    /// Sends a request of [`ApiApp::request`]; the reply must be JSON (or empty).
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        json_reply(self.app.client.send(request).await)
     }
 
     pub async fn get(&self, tenant: &Tenant, path: &str) -> Reply {
@@ -200,7 +111,7 @@ impl ApiApp {
 
     pub async fn server_record(&self, tenant: &Tenant, server: &Value) -> McpServer {
         let id = ServerId::parse(server["id"].as_str().unwrap()).unwrap();
-        self.store.get_server(&tenant.org, &id).await.unwrap()
+        self.store().get_server(&tenant.org, &id).await.unwrap()
     }
 
     pub async fn support_request(&self, tenant: &Tenant, server: &McpServer) -> SupportRequest {
@@ -213,14 +124,14 @@ impl ApiApp {
             description: "The walkthrough stops at step 2".into(),
             context: None,
         };
-        self.store
+        self.store()
             .create_support_request(&request, Timestamp::now())
             .await
             .unwrap()
     }
 
     pub async fn end_user(&self, tenant: &Tenant, tracking_id: &str) -> EndUser {
-        self.store
+        self.store()
             .end_user_for_tracking_id(&tenant.org, tracking_id, Timestamp::now())
             .await
             .unwrap()
@@ -243,14 +154,14 @@ impl ApiApp {
             protocol_version: Some("2025-06-18".into()),
             transport_state: "{}".into(),
         };
-        self.store
+        self.store()
             .create_session(&session, Timestamp::now())
             .await
             .unwrap();
     }
 
     pub async fn tool_calls(&self, calls: &[ToolCall]) {
-        self.store.insert_tool_calls(calls).await.unwrap();
+        self.store().insert_tool_calls(calls).await.unwrap();
     }
 }
 
@@ -278,4 +189,10 @@ pub fn tool_call(
         created_at: Timestamp::now().plus_seconds(-seconds_ago),
         upstream_id: None,
     }
+}
+
+/// The API answers in JSON (or not at all): the suite refuses any other body.
+fn json_reply(reply: Reply) -> Reply {
+    assert!(reply.is_json(), "not JSON: {}", reply.text);
+    reply
 }

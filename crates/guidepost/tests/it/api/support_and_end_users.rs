@@ -69,7 +69,7 @@ async fn end_users_are_listed_filtered_and_read_with_their_sessions(db: &TestDat
     let server = app.server_record(&acme, &server).await;
     let ada = app.end_user(&acme, "ada-tracking").await;
     let email = guidepost_domain::Email::parse("ada@example.com").unwrap();
-    app.store
+    app.store()
         .set_end_user_email(&acme.org, &ada.id, &email, false)
         .await
         .unwrap();

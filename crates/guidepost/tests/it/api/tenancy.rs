@@ -63,7 +63,7 @@ async fn another_organizations_support_request_is_not_found(db: &TestDatabase) {
     assert!(filtered.body["items"].as_array().unwrap().is_empty());
 
     let unchanged = app
-        .store
+        .store()
         .get_support_request(&globex.org, &request.id)
         .await
         .unwrap();

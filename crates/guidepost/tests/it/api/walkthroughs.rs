@@ -252,7 +252,7 @@ async fn publishing_freezes_numbered_versions(db: &TestDatabase) {
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
     add_step(&app, &acme, &wt, "C", None).await;
     let id = WalkthroughId::parse(&wt).unwrap();
-    let frozen = app.store.get_version(&acme.org, &id, 1).await.unwrap();
+    let frozen = app.store().get_version(&acme.org, &id, 1).await.unwrap();
     let frozen_titles: Vec<&str> = frozen.steps.iter().map(|s| s.title.as_str()).collect();
     assert_eq!(frozen_titles, ["A", "B"]);
 
@@ -260,7 +260,7 @@ async fn publishing_freezes_numbered_versions(db: &TestDatabase) {
     assert_eq!(v2.status, StatusCode::CREATED, "{}", v2.body);
     assert_eq!(v2.body["version"], 2);
     assert_eq!(v2.body["step_count"], 3);
-    let newest = app.store.get_version(&acme.org, &id, 2).await.unwrap();
+    let newest = app.store().get_version(&acme.org, &id, 2).await.unwrap();
     let newest_titles: Vec<&str> = newest.steps.iter().map(|s| s.title.as_str()).collect();
     assert_eq!(newest_titles, ["A2", "B", "C"]);
     assert_eq!(newest.steps[0].id, a, "step ids are stable across versions");
@@ -582,7 +582,7 @@ async fn progress(
         walkthrough_id: version.walkthrough_id.clone(),
     };
     let mut stored = app
-        .store
+        .store()
         .start_progress(&key, &ProgressState::start(version))
         .await
         .unwrap();
@@ -598,7 +598,7 @@ async fn progress(
             state.completed_at = Some(stored.started_at.plus_seconds(seconds));
         }
         stored = app
-            .store
+            .store()
             .update_progress(&tenant.org, &stored.id, stored.revision, &state)
             .await
             .unwrap()
@@ -659,7 +659,7 @@ async fn the_funnel_counts_who_reached_and_completed_each_step(db: &TestDatabase
         .await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
     let id = WalkthroughId::parse(&wt).unwrap();
-    let v1 = app.store.get_version(&acme.org, &id, 1).await.unwrap();
+    let v1 = app.store().get_version(&acme.org, &id, 1).await.unwrap();
     let one = app.create_server(&acme, "one").await;
     let one = ServerId::parse(one["id"].as_str().unwrap()).unwrap();
     let two = app.create_server(&acme, "two").await;

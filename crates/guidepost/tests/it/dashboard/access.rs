@@ -199,17 +199,19 @@ async fn another_organizations_servers_and_members_are_not_found(db: &TestDataba
         .await;
     assert_eq!(removed.status, StatusCode::NOT_FOUND);
     // Their API key cannot be revoked from here.
-    let (_, keys) = app.app.get("/api-keys", &other.api_key).await;
+    let (_, keys) = app.app.get("/api-keys", &other.key).await;
     let key_id = keys["items"][0]["id"].as_str().unwrap().to_owned();
     ours.get("/app/api-keys").await.ok();
     let revoked = ours
         .post(&format!("/app/api-keys/{key_id}/revoke"), &[])
         .await;
     assert_eq!(revoked.status, StatusCode::NOT_FOUND);
-    let (status, _) = app.app.get("/servers", &other.api_key).await;
+    let (status, _) = app.app.get("/servers", &other.key).await;
     assert_eq!(status, StatusCode::OK, "their key still works");
     // Switching into an organization one is no member of is not possible either.
-    let switched = ours.post("/app/switch", &[("org_id", &other.org_id)]).await;
+    let switched = ours
+        .post("/app/switch", &[("org_id", other.org_id())])
+        .await;
     assert_eq!(switched.status, StatusCode::NOT_FOUND);
     // Theirs is untouched.
     let page = theirs.get(&server).await;

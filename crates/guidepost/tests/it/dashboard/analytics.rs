@@ -267,7 +267,7 @@ async fn the_funnel_and_the_end_user_page_place_each_person(db: &TestDatabase) {
     assert!(!everyone.contains("ada-laptop") && !everyone.contains("bob-desktop"));
 
     // A walkthrough never published has no funnel yet, and the page says so.
-    let org = app.app.org(&app.tenant);
+    let org = app.tenant.org.clone();
     let draft = CreateWalkthrough {
         title: "Draft".into(),
         description: None,
@@ -293,7 +293,7 @@ async fn another_organizations_analytics_are_not_found(db: &TestDatabase) {
     let app = dashboard_app(db).await;
     let other = app.app.create_tenant("Globex").await;
     let (their_server, their_walkthrough) = two_people_on_a_walkthrough(&app.app, &other).await;
-    let (_, people) = app.app.get("/end-users", &other.api_key).await;
+    let (_, people) = app.app.get("/end-users", &other.key).await;
     let their_person = people["items"][0]["id"].as_str().unwrap().to_owned();
     let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
     // Ours, never published: its funnel page has no funnel to filter, and still does not
@@ -305,7 +305,7 @@ async fn another_organizations_analytics_are_not_found(db: &TestDatabase) {
         estimated_duration_minutes: None,
         metadata: None,
     };
-    let org = app.app.org(&app.tenant);
+    let org = app.tenant.org.clone();
     let ours = authoring::create(
         &app.app.app.platform,
         &crate::helpers::operator(&org),

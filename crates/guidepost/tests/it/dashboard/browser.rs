@@ -160,7 +160,7 @@ impl Run<'_> {
         let changed = format!("Looks a word up ({}).\u{200b}", self.slug);
         std::fs::write(self.tools_file, json!([lookup(&changed)]).to_string()).unwrap();
         let upstream = self.upstream_id().await;
-        let key = &self.tenant.api_key;
+        let key = &self.tenant.key;
         let path = format!("/upstreams/{upstream}/restart");
         let (status, body) = self.app.app.api(Method::POST, &path, key, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -184,7 +184,7 @@ impl Run<'_> {
     }
 
     async fn upstream_id(&self) -> String {
-        let (status, list) = self.app.app.get("/upstreams", &self.tenant.api_key).await;
+        let (status, list) = self.app.app.get("/upstreams", &self.tenant.key).await;
         assert_eq!(status, StatusCode::OK, "{list}");
         list["items"][0]["id"]
             .as_str()
@@ -246,7 +246,7 @@ impl Run<'_> {
             "{label}: {ids}"
         );
 
-        let key = &self.tenant.api_key;
+        let key = &self.tenant.key;
         let (_, walkthroughs) = self.app.app.get("/walkthroughs", key).await;
         let walkthrough = &walkthroughs["items"][0];
         assert_eq!(walkthrough["title"], "Set up the CLI");

@@ -55,7 +55,7 @@ async fn installed_by_api(app: &TestApp, tenant: &Tenant, slug: &str) -> (String
     let body = json!({"catalog_entry_id": "fixture", "config": {"greeting": "hi"},
         "secrets": {"FIXTURE_SECRET": SECRET}});
     let (status, upstream) = app
-        .api(Method::POST, "/upstreams", &tenant.api_key, Some(body))
+        .api(Method::POST, "/upstreams", &tenant.key, Some(body))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{upstream}");
     let upstream = upstream["id"].as_str().unwrap().to_owned();
@@ -69,7 +69,7 @@ async fn installed_by_api(app: &TestApp, tenant: &Tenant, slug: &str) -> (String
         .api(
             Method::PUT,
             &path,
-            &tenant.api_key,
+            &tenant.key,
             Some(json!({"prefix": "fx"})),
         )
         .await;
@@ -88,7 +88,7 @@ async fn tool_in_state(
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, tools) = app
-            .get(&format!("/upstreams/{upstream}/tools"), &tenant.api_key)
+            .get(&format!("/upstreams/{upstream}/tools"), &tenant.key)
             .await;
         let tool = tools["items"]
             .as_array()
@@ -118,7 +118,7 @@ async fn logs_containing(app: &TestApp, tenant: &Tenant, upstream: &str, text: &
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, logs) = app
-            .get(&format!("/upstreams/{upstream}/logs"), &tenant.api_key)
+            .get(&format!("/upstreams/{upstream}/logs"), &tenant.key)
             .await;
         if logs.to_string().contains(text) {
             return;
@@ -400,7 +400,7 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
     assert!(!editor.get("/app/gateway").await.ok().contains(&upstream));
     let (status, _) = app
         .app
-        .get(&format!("/upstreams/{upstream}"), &app.tenant.api_key)
+        .get(&format!("/upstreams/{upstream}"), &app.tenant.key)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(dir);
@@ -471,7 +471,7 @@ async fn a_viewer_reads_the_gateway_but_every_form_is_refused(db: &TestDatabase)
             refused.body
         );
     }
-    let (_, all) = app.app.get("/upstreams", &app.tenant.api_key).await;
+    let (_, all) = app.app.get("/upstreams", &app.tenant.key).await;
     assert_eq!(
         all["items"].as_array().unwrap().len(),
         1,
@@ -497,7 +497,7 @@ async fn another_organizations_upstreams_tools_and_entries_are_not_found(db: &Te
         "spec": {"runtime": "http", "url": "https://mcp.globex.example/mcp"}});
     let (status, body) = app
         .app
-        .api(Method::POST, "/catalog", &globex.api_key, Some(entry))
+        .api(Method::POST, "/catalog", &globex.key, Some(entry))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (ours, our_server) = installed_by_api(&app.app, &app.tenant, "acme").await;
@@ -565,7 +565,7 @@ async fn another_organizations_upstreams_tools_and_entries_are_not_found(db: &Te
     // Theirs is untouched.
     let (status, upstream) = app
         .app
-        .get(&format!("/upstreams/{theirs}"), &globex.api_key)
+        .get(&format!("/upstreams/{theirs}"), &globex.key)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream["restarts"], 0, "{upstream}");
@@ -581,7 +581,7 @@ async fn another_organizations_upstreams_tools_and_entries_are_not_found(db: &Te
         !ours_on_acme.iter().any(|n| n.starts_with("gx__")),
         "{ours_on_acme:?}"
     );
-    let (_, all) = app.app.get("/upstreams", &app.tenant.api_key).await;
+    let (_, all) = app.app.get("/upstreams", &app.tenant.key).await;
     assert_eq!(
         all["items"].as_array().unwrap().len(),
         1,

@@ -41,7 +41,7 @@ backend_tests! {
         })
         .await;
         app.app.trust_new_tools(&app.tenant).await;
-        let (status, installed) = app.app.api(Method::POST, "/upstreams", &app.tenant.api_key,
+        let (status, installed) = app.app.api(Method::POST, "/upstreams", &app.tenant.key,
             Some(json!({"catalog_entry_id": "fixture"}))).await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let upstream = installed["id"].as_str().unwrap().to_owned();

@@ -244,7 +244,7 @@ async fn an_owner_chooses_a_new_keys_scopes(db: &TestDatabase) {
         .and_then(|rest| rest.split("</pre>").next())
         .expect("the new key on the page")
         .to_owned();
-    let (_, listed) = app.app.get("/api-keys", &app.tenant.api_key).await;
+    let (_, listed) = app.app.get("/api-keys", &app.tenant.key).await;
     let made = listed["items"]
         .as_array()
         .unwrap()

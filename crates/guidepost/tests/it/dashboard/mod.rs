@@ -234,7 +234,7 @@ fn form_token(body: &str) -> Option<String> {
 
 /// Makes `email` a member of the tenant's organization with `role`.
 pub async fn add_member(app: &OAuthApp, tenant: &Tenant, email: &str, role: Role) {
-    let org: OrgId = guidepost_domain::Id::parse(&tenant.org_id).unwrap();
+    let org: OrgId = tenant.org.clone();
     app.app
         .store
         .create_member(&org, &Email::parse(email).unwrap(), role)

@@ -134,7 +134,7 @@ async fn a_support_request_is_found_read_and_answered_by_form(db: &TestDatabase)
     );
     let (status, request) = app
         .app
-        .get(&format!("/support-requests/{login}"), &app.tenant.api_key)
+        .get(&format!("/support-requests/{login}"), &app.tenant.key)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(request["status"], "resolved", "{request}");
@@ -235,7 +235,7 @@ async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
     let hook = id_after(&body, "href=\"/app/support/webhooks/", "wh_");
     let (status, listed) = app
         .app
-        .get(&format!("/webhooks/{hook}"), &app.tenant.api_key)
+        .get(&format!("/webhooks/{hook}"), &app.tenant.key)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["url"], url);
@@ -272,7 +272,7 @@ async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
     assert!(!editor.get("/app/support/webhooks").await.ok().contains(url));
     let (status, _) = app
         .app
-        .get(&format!("/webhooks/{hook}"), &app.tenant.api_key)
+        .get(&format!("/webhooks/{hook}"), &app.tenant.key)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -292,7 +292,7 @@ async fn without_a_master_key_the_page_says_why_no_webhook_is_created(db: &TestD
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.body.contains("master key"), "{}", refused.body);
-    let (_, hooks) = app.app.get("/webhooks", &app.tenant.api_key).await;
+    let (_, hooks) = app.app.get("/webhooks", &app.tenant.key).await;
     assert_eq!(hooks["items"], json!([]), "{hooks}");
 }
 
@@ -301,7 +301,7 @@ async fn api_webhook(app: &TestApp, tenant: &Tenant) -> String {
     let body =
         json!({"url": "https://hooks.example.com/api", "events": ["support_request.created"]});
     let (status, created) = app
-        .api(Method::POST, "/webhooks", &tenant.api_key, Some(body))
+        .api(Method::POST, "/webhooks", &tenant.key, Some(body))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     created["id"].as_str().unwrap().to_owned()
@@ -309,7 +309,7 @@ async fn api_webhook(app: &TestApp, tenant: &Tenant) -> String {
 
 async fn request_status(app: &TestApp, tenant: &Tenant, id: &str) -> Value {
     let (status, request) = app
-        .get(&format!("/support-requests/{id}"), &tenant.api_key)
+        .get(&format!("/support-requests/{id}"), &tenant.key)
         .await;
     assert_eq!(status, StatusCode::OK, "{request}");
     request["status"].clone()
@@ -352,11 +352,11 @@ async fn viewers_change_nothing(db: &TestDatabase) {
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
     }
     assert_eq!(request_status(&app.app, &app.tenant, &login).await, "open");
-    let (_, hooks) = app.app.get("/webhooks", &app.tenant.api_key).await;
+    let (_, hooks) = app.app.get("/webhooks", &app.tenant.key).await;
     assert_eq!(hooks["items"].as_array().unwrap().len(), 1, "{hooks}");
     let (_, deliveries) = app
         .app
-        .get(&format!("/webhooks/{hook}/deliveries"), &app.tenant.api_key)
+        .get(&format!("/webhooks/{hook}/deliveries"), &app.tenant.key)
         .await;
     let pings = deliveries["items"]
         .as_array()
@@ -398,7 +398,7 @@ async fn another_organizations_support_is_not_found(db: &TestDatabase) {
     assert_eq!(request_status(&app.app, &other, &theirs).await, "open");
     let (status, _) = app
         .app
-        .get(&format!("/webhooks/{their_hook}"), &other.api_key)
+        .get(&format!("/webhooks/{their_hook}"), &other.key)
         .await;
     assert_eq!(status, StatusCode::OK, "their webhook is still there");
     assert!(

@@ -65,7 +65,7 @@ fn page_order(body: &str) -> Vec<String> {
 async fn api_order(app: &OAuthApp, id: &str) -> Vec<String> {
     let (status, walkthrough) = app
         .app
-        .get(&format!("/walkthroughs/{id}"), &app.tenant.api_key)
+        .get(&format!("/walkthroughs/{id}"), &app.tenant.key)
         .await;
     assert_eq!(status, StatusCode::OK, "{walkthrough}");
     walkthrough["steps"]
@@ -79,7 +79,7 @@ async fn api_order(app: &OAuthApp, id: &str) -> Vec<String> {
 async fn api_content(app: &OAuthApp, id: &str, step: &str) -> String {
     let (_, walkthrough) = app
         .app
-        .get(&format!("/walkthroughs/{id}"), &app.tenant.api_key)
+        .get(&format!("/walkthroughs/{id}"), &app.tenant.key)
         .await;
     let steps = walkthrough["steps"].as_array().unwrap();
     let found = steps.iter().find(|s| s["id"] == step).unwrap();
@@ -474,7 +474,7 @@ async fn publishing_shows_the_changes_and_who_stays_on_older_versions(db: &TestD
     );
     let (_, walkthrough) = app
         .app
-        .get(&format!("/walkthroughs/{id}"), &app.tenant.api_key)
+        .get(&format!("/walkthroughs/{id}"), &app.tenant.key)
         .await;
     assert_eq!(walkthrough["published_version"], 2);
 }
@@ -483,10 +483,7 @@ async fn publishing_shows_the_changes_and_who_stays_on_older_versions(db: &TestD
 async fn api_assignments(app: &OAuthApp, server: &str) -> Vec<(String, i64, bool)> {
     let (status, listed) = app
         .app
-        .get(
-            &format!("/servers/{server}/walkthroughs"),
-            &app.tenant.api_key,
-        )
+        .get(&format!("/servers/{server}/walkthroughs"), &app.tenant.key)
         .await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     listed["items"]

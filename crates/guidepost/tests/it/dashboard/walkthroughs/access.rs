@@ -92,14 +92,14 @@ async fn a_viewer_reads_walkthroughs_but_every_change_is_refused(db: &TestDataba
 
     let (_, walkthrough) = app
         .app
-        .get(&format!("/walkthroughs/{id}"), &app.tenant.api_key)
+        .get(&format!("/walkthroughs/{id}"), &app.tenant.key)
         .await;
     assert_eq!(walkthrough["title"], "Tour");
     assert_eq!(walkthrough["published_version"], Value::Null);
     assert_eq!(walkthrough["steps"][0]["content"], "Look around.");
     assert_eq!(walkthrough["steps"].as_array().unwrap().len(), 1);
     assert_eq!(api_assignments(&app, &server).await, [(id, 3, true)]);
-    let (_, all) = app.app.get("/walkthroughs", &app.tenant.api_key).await;
+    let (_, all) = app.app.get("/walkthroughs", &app.tenant.key).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
 }
 
@@ -172,7 +172,7 @@ async fn another_organizations_walkthroughs_are_not_found(db: &TestDatabase) {
         .app
         .get(
             &format!("/walkthroughs/{}", id_of(&their_editor)),
-            &globex.api_key,
+            &globex.key,
         )
         .await;
     assert_eq!(walkthrough["title"], "Secret plan");
@@ -182,7 +182,7 @@ async fn another_organizations_walkthroughs_are_not_found(db: &TestDatabase) {
         .app
         .get(
             &format!("/servers/{their_server}/walkthroughs"),
-            &globex.api_key,
+            &globex.key,
         )
         .await;
     assert!(assigned["items"].as_array().unwrap().is_empty());
