@@ -33,7 +33,7 @@ pub async fn offered(
     platform: &Platform,
     server: &McpServer,
 ) -> Result<Vec<OfferedTool>, CoreError> {
-    let attached = attached_tools(platform, server).await?;
+    let attached = attached_tools(platform, server, |_| true).await?;
     Ok(attached
         .into_iter()
         .filter(|(_, state)| *state == ToolState::Approved)
@@ -48,16 +48,20 @@ pub async fn offered_tool(
     server: &McpServer,
     name: &str,
 ) -> Result<Option<(OfferedTool, ToolState)>, CoreError> {
-    let attached = attached_tools(platform, server).await?;
-    Ok(attached
+    // Only the tool asked for is built (its definition's URIs exposed): a call must not
+    // pay for every tool of every attachment.
+    Ok(attached_tools(platform, server, |exposed| exposed == name)
+        .await?
         .into_iter()
-        .find(|(tool, _)| tool.exposed_name == name))
+        .next())
 }
 
-/// Every tool of the server's attachments (within their allowlists), with its state.
+/// The tools of the server's attachments (within their allowlists) whose exposed name
+/// `wanted` accepts, with their states.
 async fn attached_tools(
     platform: &Platform,
     server: &McpServer,
+    wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<(OfferedTool, ToolState)>, CoreError> {
     let attached = platform
         .store
@@ -74,13 +78,14 @@ async fn attached_tools(
                 .is_none_or(|list| list.iter().any(|a| a == name))
         };
         for tool in entry.tools {
-            if !allowed(&tool.name) {
+            let exposed = exposed_name(&attachment.prefix, &tool.name);
+            if !allowed(&tool.name) || !wanted(&exposed) {
                 continue;
             }
             let mut definition = tool.definition;
             uris::expose_tool_definition(&attachment.prefix, &mut definition);
             let offered = OfferedTool {
-                exposed_name: exposed_name(&attachment.prefix, &tool.name),
+                exposed_name: exposed,
                 prefix: attachment.prefix.clone(),
                 upstream_id: attachment.upstream_id.clone(),
                 upstream: upstream.clone(),
