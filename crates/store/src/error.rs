@@ -21,4 +21,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer Guidepost than this one.
+    #[error(
+        "the database's schema is at version {database}, newer than this Guidepost's \
+         ({binary}): a newer Guidepost migrated it; run that version, or restore a backup \
+         made for this one"
+    )]
+    NewerSchema { database: i64, binary: i64 },
 }

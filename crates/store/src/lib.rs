@@ -17,6 +17,7 @@ mod members;
 mod oidc;
 mod organizations;
 mod postgres;
+mod schema;
 mod servers;
 mod sessions;
 mod sqlite;

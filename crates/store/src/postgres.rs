@@ -43,7 +43,14 @@ impl PgStore {
             .acquire_timeout(options.timeout)
             .connect(url)
             .await?;
-        MIGRATIONS.run(&pool).await?;
+        if let Err(error) = MIGRATIONS.run(&pool).await {
+            let applied: Option<i64> = sqlx::query_scalar(crate::schema::APPLIED)
+                .fetch_one(&pool)
+                .await
+                .ok()
+                .flatten();
+            return Err(crate::schema::refusal(error, applied, &MIGRATIONS));
+        }
         let changes = ChangeFeed::new();
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
         listener.listen(TOOLS_CHANGED_CHANNEL).await?;

@@ -41,7 +41,14 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        MIGRATIONS.run(&pool).await?;
+        if let Err(error) = MIGRATIONS.run(&pool).await {
+            let applied: Option<i64> = sqlx::query_scalar(crate::schema::APPLIED)
+                .fetch_one(&pool)
+                .await
+                .ok()
+                .flatten();
+            return Err(crate::schema::refusal(error, applied, &MIGRATIONS));
+        }
         Ok(Self {
             pool,
             statements: AtomicU64::new(0),

@@ -4,8 +4,9 @@
 mod common;
 
 use guidepost_domain::*;
-use guidepost_store::{EndUserFilter, SupportRequestFilter, ToolCallFilter};
+use guidepost_store::{EndUserFilter, StoreError, SupportRequestFilter, ToolCallFilter};
 use guidepost_testkit::{TestDatabase, backend_tests};
+use sqlx::Connection;
 
 use common::{
     all_tool_calls, assert_not_found, email, ids, json, new_org, new_server, new_session,
@@ -20,6 +21,58 @@ async fn connects_migrates_and_reconnects(db: &TestDatabase) {
     // Migrations are applied once; a second start finds the data intact.
     let again = open(db).await;
     assert_eq!(again.get_organization(&org).await.unwrap().name, "Acme");
+}
+
+/// A database that a newer Guidepost migrated further (here: a migration from the
+/// future recorded in sqlx's table) is refused at connect, naming both versions, and
+/// left as it was.
+async fn a_database_from_a_newer_version_is_refused_naming_both(db: &TestDatabase) {
+    drop(open(db).await);
+    let from_the_future = "INSERT INTO _sqlx_migrations \
+        (version, description, success, checksum, execution_time) \
+        VALUES (9999, 'from a newer Guidepost', TRUE, $1, 0)";
+    let highest = "SELECT MAX(version) FROM _sqlx_migrations";
+    let checksum = vec![0u8; 48];
+    let sqlite = db.url.starts_with("sqlite:");
+    if sqlite {
+        let mut connection = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(from_the_future)
+            .bind(&checksum)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    } else {
+        let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(from_the_future)
+            .bind(&checksum)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
+    let refused = guidepost_store::connect(&db.url)
+        .await
+        .err()
+        .expect("refused");
+    let text = refused.to_string();
+    assert!(
+        matches!(refused, StoreError::NewerSchema { database: 9999, binary } if binary >= 16),
+        "{text}"
+    );
+    assert!(text.contains("9999") && text.contains("newer"), "{text}");
+    let recorded: i64 = if sqlite {
+        let mut connection = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(highest)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    } else {
+        let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(highest)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    };
+    assert_eq!(recorded, 9999, "nothing was undone");
 }
 
 async fn other_organizations_rows_are_not_found(db: &TestDatabase) {
@@ -348,6 +401,7 @@ async fn statements_are_counted(db: &TestDatabase) {
 
 backend_tests!(
     connects_migrates_and_reconnects,
+    a_database_from_a_newer_version_is_refused_naming_both,
     other_organizations_rows_are_not_found,
     statements_are_counted,
 );
