@@ -123,4 +123,11 @@ pub trait UpstreamStore: Send + Sync {
         org: &OrgId,
         server: &ServerId,
     ) -> Result<Vec<AttachedUpstream>>;
+    /// [`UpstreamStore::attached_upstreams`] with their tools only (no prompts or
+    /// resources read): what a tool call looks its tool up in.
+    async fn attached_upstream_tools(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+    ) -> Result<Vec<AttachedUpstream>>;
 }

@@ -94,6 +94,18 @@ backend_tests! {
         assert_eq!(attached[1].upstream.id, second.id);
         assert!(attached[1].tools.is_empty(), "an upstream with no tools yet is still attached");
         assert!(store.attached_upstreams(&other, &server.id).await.unwrap().is_empty());
+        // A call reads the tools alone: a prompt of the upstream is not in that read.
+        store.replace_upstream_tools(&org, &first.id, DefinitionKind::Prompt, &[tool("p")]).await.unwrap();
+        let with_features = store.attached_upstreams(&org, &server.id).await.unwrap();
+        assert_eq!((with_features[0].tools.len(), with_features[0].features.len()), (1, 1));
+        let before = store.statements_executed();
+        let tools_only = store.attached_upstream_tools(&org, &server.id).await.unwrap();
+        assert_eq!(store.statements_executed() - before, 1, "one statement");
+        assert_eq!(tools_only.len(), 2, "every attachment, with tools or without");
+        assert_eq!((tools_only[0].tools.len(), tools_only[0].features.len()), (1, 0));
+        assert_eq!(tools_only[0].tools[0].name, "c");
+        assert!(tools_only[1].tools.is_empty());
+        assert!(store.attached_upstream_tools(&other, &server.id).await.unwrap().is_empty());
         assert_eq!(store.servers_attaching(&org, &first.id).await.unwrap(), vec![server.id.clone()]);
         assert!(store.servers_attaching(&other, &first.id).await.unwrap().is_empty());
 

@@ -65,7 +65,7 @@ async fn attached_tools(
 ) -> Result<Vec<(OfferedTool, ToolState)>, CoreError> {
     let attached = platform
         .store
-        .attached_upstreams(&server.org_id, &server.id)
+        .attached_upstream_tools(&server.org_id, &server.id)
         .await?;
     let mut tools = Vec::new();
     for entry in attached {

@@ -550,46 +550,67 @@ impl UpstreamStore for ThisStore {
         org: &OrgId,
         server: &ServerId,
     ) -> Result<Vec<AttachedUpstream>> {
-        // One statement: each attachment with its upstream, once per tool (or once with
-        // no tool), in attach order, then the upstream's order.
-        let rows = sqlx::query(
-            "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.allowed_prompts, \
-             a.timeout_ms, \
-             a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
-             u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
-             t.kind, t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
-             FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
-             LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id \
-             WHERE a.org_id = $1 AND a.server_id = $2 \
-             ORDER BY a.attached_at, a.upstream_id, t.kind = 'tool' DESC, t.kind, t.position",
-        )
+        attached(self, org, server, ATTACHED_ALL_KINDS).await
+    }
+
+    async fn attached_upstream_tools(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+    ) -> Result<Vec<AttachedUpstream>> {
+        attached(self, org, server, ATTACHED_TOOLS).await
+    }
+}
+
+/// Each attachment with its upstream, once per definition (or once with none), in attach
+/// order, then the upstream's order; `{kinds}` narrows the definitions joined.
+const ATTACHED: &str = "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.allowed_prompts, \
+     a.timeout_ms, \
+     a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
+     u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
+     t.kind, t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
+     FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
+     LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id";
+const ORDER: &str = "WHERE a.org_id = $1 AND a.server_id = $2 \
+     ORDER BY a.attached_at, a.upstream_id, t.kind = 'tool' DESC, t.kind, t.position";
+const ATTACHED_ALL_KINDS: &str = "";
+const ATTACHED_TOOLS: &str = "AND t.kind = 'tool'";
+
+/// One statement, whatever the number of attachments.
+async fn attached(
+    store: &ThisStore,
+    org: &OrgId,
+    server: &ServerId,
+    kinds: &str,
+) -> Result<Vec<AttachedUpstream>> {
+    let statement = format!("{ATTACHED} {kinds} {ORDER}");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(statement))
         .bind(org.as_str())
         .bind(server.as_str())
-        .fetch_all(self.run())
+        .fetch_all(store.run())
         .await?;
-        let mut attached: Vec<AttachedUpstream> = Vec::new();
-        for row in &rows {
-            let upstream_id = text(row, "upstream_id")?;
-            let same = attached
-                .last()
-                .is_some_and(|last| last.attachment.upstream_id.as_str() == upstream_id);
-            if !same {
-                attached.push(AttachedUpstream {
-                    attachment: attachment(row)?,
-                    upstream: upstream(row)?,
-                    tools: Vec::new(),
-                    features: Vec::new(),
-                });
-            }
-            if let Some(name) = opt_text(row, "tool_name")? {
-                let entry = attached.last_mut().expect("pushed above");
-                let definition = tool_named(row, name)?;
-                match definition.kind {
-                    DefinitionKind::Tool => entry.tools.push(definition),
-                    _ => entry.features.push(definition),
-                }
+    let mut attached: Vec<AttachedUpstream> = Vec::new();
+    for row in &rows {
+        let upstream_id = text(row, "upstream_id")?;
+        let same = attached
+            .last()
+            .is_some_and(|last| last.attachment.upstream_id.as_str() == upstream_id);
+        if !same {
+            attached.push(AttachedUpstream {
+                attachment: attachment(row)?,
+                upstream: upstream(row)?,
+                tools: Vec::new(),
+                features: Vec::new(),
+            });
+        }
+        if let Some(name) = opt_text(row, "tool_name")? {
+            let entry = attached.last_mut().expect("pushed above");
+            let definition = tool_named(row, name)?;
+            match definition.kind {
+                DefinitionKind::Tool => entry.tools.push(definition),
+                _ => entry.features.push(definition),
             }
         }
-        Ok(attached)
     }
+    Ok(attached)
 }
