@@ -362,9 +362,10 @@ pub struct UpstreamTool {
 /// Something the scanner found in a tool definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
-    /// The rule's id (`crates/core/src/upstreams/scan_rules.toml`).
+    /// The rule's id (`crates/core/src/upstreams/scan/scan_rules.toml`).
     pub rule: String,
-    /// `low` (reported), `medium` or `high` (quarantines the tool).
+    /// `high` (quarantines the tool) or `low` (reported). Findings stored before
+    /// severities were only these two may say `medium`, which quarantines too.
     pub severity: String,
     /// Where in the definition, such as `inputSchema.properties.notes.description`.
     pub path: String,

@@ -227,7 +227,7 @@ fn change_findings(before: &Value, now: &Value) -> Vec<Finding> {
     for name in required(now).into_iter().filter(|n| !was.contains(n)) {
         finding(
             "new-required-parameter",
-            "medium",
+            "high",
             "inputSchema.required",
             name,
         );
