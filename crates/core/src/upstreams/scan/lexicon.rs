@@ -19,8 +19,10 @@ macro_rules! categories {
         pub(super) enum Cat { $($name),* }
 
         impl Cat {
+            #[cfg(test)]
             pub(super) const ALL: &[Cat] = &[$(Cat::$name),*];
 
+            #[cfg(test)]
             pub(super) fn id(self) -> &'static str {
                 match self { $(Cat::$name => $id),* }
             }
@@ -100,6 +102,7 @@ categories! {
 }
 
 /// The languages an entry may be listed under.
+#[cfg(test)]
 pub(super) const LANGUAGES: &[&str] = &[
     "en", "de", "fr", "es", "pt", "it", "nl", "pl", "zh", "ja", "ko", "ru",
 ];

@@ -19,7 +19,7 @@ mod lexicon;
 mod normalize;
 mod rules;
 
-use guidepost_domain::Finding;
+use guidepost_domain::{Finding, Span};
 use serde_json::Value;
 
 use intent::{Place, Scope, ValueKind};
@@ -69,6 +69,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
             severity: rules::severity(rule).to_owned(),
             path: path.to_owned(),
             matched: excerpt(text, start, end),
+            span: Some(Span { start, end }),
         });
     };
     // A parameter that asks for a secret or private data without a word of why: no
