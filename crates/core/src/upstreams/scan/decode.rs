@@ -163,7 +163,8 @@ pub(super) fn decoded(raw: &str, mentions_rot13: bool) -> Vec<Decoded> {
     }
     // Percent encoding: a token with many %XX.
     let mut at = 0;
-    for token in raw.split(char::is_whitespace) {
+    let tokens = raw.contains('%').then(|| raw.split(char::is_whitespace));
+    for token in tokens.into_iter().flatten() {
         let start = at;
         at += token.len()
             + raw[at + token.len()..]
@@ -184,8 +185,9 @@ pub(super) fn decoded(raw: &str, mentions_rot13: bool) -> Vec<Decoded> {
         }
     }
     // Character codes: eight numbers or more between 32 and 126, one separator apart.
-    let codes = char_codes(raw);
-    found.extend(codes);
+    if raw.bytes().filter(u8::is_ascii_digit).count() >= 16 {
+        found.extend(char_codes(raw));
+    }
     if mentions_rot13 {
         let text: String = raw.chars().map(rot13).collect();
         found.push(Decoded {

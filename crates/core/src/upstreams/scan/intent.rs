@@ -69,8 +69,8 @@ impl Place {
 
 /// What the rules know of the definition around a text (normalized).
 pub(super) struct Scope<'a> {
-    /// The input schema's property names.
-    pub params: &'a [String],
+    /// The input schema's property names (three characters or more), as one automaton.
+    pub params: Option<&'a aho_corasick::AhoCorasick>,
     /// The tool's own name.
     pub own_name: &'a str,
 }
@@ -241,15 +241,22 @@ impl Clause {
     }
 }
 
-/// The word count before each byte offset (a Chinese or Japanese character counts as a
-/// word), so that "within n words" can be measured.
-fn word_index(text: &str) -> Vec<u32> {
-    let mut index = vec![0u32; text.len() + 1];
-    // In halves: a word of a spaced script counts two, a Han or kana character one (two
-    // of them make about a word).
+/// The word count before each hit's start (a Chinese or Japanese character counts as
+/// half a word: two of them make about one), so that "within n words" can be measured.
+/// `hits` are sorted by start.
+fn word_positions(text: &str, hits: &[Hit]) -> Vec<u32> {
+    let mut positions = Vec::with_capacity(hits.len());
     let mut count = 0u32;
     let mut previous_word = false;
+    let mut next = 0;
     for (at, c) in text.char_indices() {
+        while next < hits.len() && hits[next].start <= at {
+            positions.push(count / 2);
+            next += 1;
+        }
+        if next == hits.len() {
+            break;
+        }
         let word = c.is_alphanumeric();
         if is_cjk(c) {
             count += 1;
@@ -257,12 +264,9 @@ fn word_index(text: &str) -> Vec<u32> {
             count += 2;
         }
         previous_word = word && !is_cjk(c);
-        for slot in &mut index[at..at + c.len_utf8()] {
-            *slot = count / 2;
-        }
     }
-    index[text.len()] = count / 2;
-    index
+    positions.resize(hits.len(), count / 2);
+    positions
 }
 
 /// Sentence and clause ends: `. ! ? ;` before a space or the end, line breaks, `。！？；`.
@@ -291,13 +295,18 @@ fn clauses(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// Every rule that fires on one text.
-pub(super) fn analyze(raw: &str, n: &Normalized, place: Place, scope: &Scope) -> Vec<Flag> {
-    let text = n.text.as_str();
+/// The categories found in one text: by the lexicon, and by shape.
+pub(super) fn read(raw: &str, n: &Normalized, place: Place, scope: &Scope) -> Vec<Hit> {
     let mut hits = lexicon().hits(n);
     structural_hits(raw, n, place, scope, &mut hits);
     hits.sort_by_key(|h| (h.start, h.end));
-    let words = word_index(text);
+    hits
+}
+
+/// Every rule that fires on one text, from what `read` found in it.
+pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
+    let text = n.text.as_str();
+    let words = word_positions(text, hits);
     let mut flags: Vec<Flag> = Vec::new();
     let mut fire = |rule: &'static str, (start, end): (usize, usize)| {
         if !flags.iter().any(|f| f.rule == rule) {
@@ -306,14 +315,18 @@ pub(super) fn analyze(raw: &str, n: &Normalized, place: Place, scope: &Scope) ->
     };
 
     let spans = clauses(text);
+    let mut next = 0;
     let built: Vec<Clause> = spans
         .iter()
         .map(|(s, e)| {
-            let hits: Vec<(Hit, u32)> = hits
-                .iter()
-                .filter(|h| h.start >= *s && h.start < *e)
-                .map(|h| (*h, words[h.start]))
-                .collect();
+            while next < hits.len() && hits[next].start < *s {
+                next += 1;
+            }
+            let first = next;
+            while next < hits.len() && hits[next].start < *e {
+                next += 1;
+            }
+            let hits: Vec<(Hit, u32)> = (first..next).map(|k| (hits[k], words[k])).collect();
             let mask = hits.iter().fold(0u64, |m, (h, _)| m | h.cat.bit());
             Clause {
                 hits,
@@ -785,9 +798,14 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
     }
     // The tool's parameters, named where a value goes (`as token`, `in the profile
     // parameter`, `dans le champ depot`).
-    for param in scope.params.iter().filter(|p| p.len() >= 3) {
-        for (at, _) in text.match_indices(param.as_str()) {
-            let end = at + param.len();
+    for found in scope
+        .params
+        .map(|params| params.find_overlapping_iter(text))
+        .into_iter()
+        .flatten()
+    {
+        {
+            let (at, end) = (found.start(), found.end());
             let left = text[..at].chars().next_back();
             let right = text[end..].chars().next();
             let bounded = !left.is_some_and(|c| c.is_alphanumeric() && !is_cjk(c))
@@ -848,7 +866,7 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
     }
     // Paths: a dotfile under the home directory holds configuration and keys; the home
     // directory itself holds the person's files.
-    for (at, _) in text.match_indices("~/") {
+    for (at, _) in text.match_indices("~/").filter(|_| text.contains('~')) {
         let dotfile = text[at + 2..].starts_with('.');
         let end = text[at..]
             .find(|c: char| c.is_whitespace() || c == '`' || c == ')' || c == '\'' || c == '"')
@@ -860,7 +878,12 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
             end.max(at + 2),
         );
     }
-    for marker in ["/home/", "/users/", "%userprofile%", "$home"] {
+    let markers: &[&str] = if text.contains(['/', '%', '$']) {
+        &["/home/", "/users/", "%userprofile%", "$home"]
+    } else {
+        &[]
+    };
+    for marker in markers {
         for (at, _) in text.match_indices(marker) {
             push(hits, Pii, at, at + marker.len());
         }
@@ -975,7 +998,12 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
         }
     }
     // A link whose query ends open (`?d=`): data is to be appended.
-    for scheme in ["http://", "https://"] {
+    let schemes: &[&str] = if text.contains("://") {
+        &["http://", "https://"]
+    } else {
+        &[]
+    };
+    for scheme in schemes {
         for (at, _) in text.match_indices(scheme) {
             let end = text[at..]
                 .find(|c: char| c.is_whitespace() || "`'\")<>".contains(c))
@@ -1036,7 +1064,7 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
         k += 1;
     }
     // The tool's own name.
-    if scope.own_name.len() >= 3 {
+    if scope.own_name.len() >= 3 && text.len() >= scope.own_name.len() {
         for (at, _) in text.match_indices(scope.own_name) {
             push(hits, SelfRef, at, at + scope.own_name.len());
         }
@@ -1046,7 +1074,7 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
 /// Whether the sentence around `start..end` of the normalized text steers what it names
 /// (a condition, a directive, a change, a preference, a verb aimed at it): naming another
 /// server's tool in passing is not shadowing; telling the model what to do with it is.
-pub(super) fn steers(n: &Normalized, start: usize, end: usize) -> bool {
+pub(super) fn steers(n: &Normalized, hits: &[Hit], start: usize, end: usize) -> bool {
     let text = n.text.as_str();
     let Some((s, e)) = clauses(text)
         .into_iter()
@@ -1054,7 +1082,6 @@ pub(super) fn steers(n: &Normalized, start: usize, end: usize) -> bool {
     else {
         return false;
     };
-    let hits = lexicon().hits(n);
     let steering = [
         Conditional,
         Modal,
@@ -1100,25 +1127,34 @@ pub(super) fn names_secret(name: &Normalized) -> bool {
 }
 
 /// Checks of a text by its place and shape, beside the sentence rules.
-pub(super) fn structure(raw: &str, n: &Normalized, place: Place, flags: &[Flag]) -> Vec<Flag> {
+pub(super) fn structure(
+    raw: &str,
+    n: &Normalized,
+    hits: &[Hit],
+    place: Place,
+    flags: &[Flag],
+) -> Vec<Flag> {
     // An HTML comment that speaks to someone: hidden when rendered, read by the model.
-    let comment = raw.find("<!--").and_then(|at| {
-        let end = raw[at..].find("-->").map_or(raw.len(), |i| at + i + 3);
-        let inner = super::normalize::normalize(&raw[at..end]);
-        let speaks = lexicon().hits(&inner).iter().any(|h| {
-            [
-                Address, Label, Modal, Transmit, Acquire, Secrecy, Override, Persona, Context,
-                Source, Sensitive, ObeyStrong,
-            ]
-            .contains(&h.cat)
+    let comment = raw
+        .contains('<')
+        .then(|| raw.find("<!--"))
+        .flatten()
+        .and_then(|at| {
+            let end = raw[at..].find("-->").map_or(raw.len(), |i| at + i + 3);
+            let inner = super::normalize::normalize(&raw[at..end]);
+            let speaks = lexicon().hits(&inner).iter().any(|h| {
+                [
+                    Address, Label, Modal, Transmit, Acquire, Secrecy, Override, Persona, Context,
+                    Source, Sensitive, ObeyStrong,
+                ]
+                .contains(&h.cat)
+            });
+            (speaks && raw[at..end].split_whitespace().count() >= 4).then_some((at, end))
         });
-        (speaks && raw[at..end].split_whitespace().count() >= 4).then_some((at, end))
-    });
     let text = n.text.as_str();
     let mut out = Vec::new();
     let whole = (0, text.len());
     let _ = whole;
-    let hits = lexicon().hits(n);
     let has = |cat: Cat| hits.iter().any(|h| h.cat == cat);
     let words = text
         .split(|c: char| !c.is_alphanumeric())
@@ -1274,11 +1310,14 @@ fn pseudo_tag(text: &str) -> Option<(usize, usize)> {
         }
         None
     };
-    if let Some(span) = bracketed("<", ">")
-        .or_else(|| bracketed("[", "]"))
-        .or_else(|| bracketed("{{", "}}"))
-        .or_else(|| bracketed("{%", "%}"))
-    {
+    let angle = || text.contains('<').then(|| bracketed("<", ">")).flatten();
+    let square = || text.contains('[').then(|| bracketed("[", "]")).flatten();
+    let brace = || {
+        text.contains('{')
+            .then(|| bracketed("{{", "}}").or_else(|| bracketed("{%", "%}")))
+            .flatten()
+    };
+    if let Some(span) = angle().or_else(square).or_else(brace) {
         return Some(span);
     }
     let mut offset = 0;
@@ -1315,7 +1354,7 @@ fn pseudo_tag(text: &str) -> Option<(usize, usize)> {
         }
         offset += line.len() + 1;
     }
-    for (at, _) in text.match_indices("## ") {
+    for (at, _) in text.match_indices("## ").filter(|_| text.contains('#')) {
         if text[..at].ends_with(|c: char| c == '#' || c.is_whitespace()) || at == 0 {
             let name_end = text[at..].find(['\n', '.']).map_or(text.len(), |i| at + i);
             let name = text[at..name_end]
@@ -1327,7 +1366,11 @@ fn pseudo_tag(text: &str) -> Option<(usize, usize)> {
     }
     // HTML whose style hides it.
     let mut from = 0;
-    while let Some(at) = text[from..].find("style=").map(|i| i + from) {
+    while let Some(at) = text
+        .contains('=')
+        .then(|| text[from..].find("style=").map(|i| i + from))
+        .flatten()
+    {
         let open = text[..at].rfind('<');
         let close = text[at..].find('>').map(|i| at + i);
         if let (Some(open), Some(close)) = (open, close)
@@ -1377,54 +1420,12 @@ fn role_name(name: &str) -> bool {
 /// A command that runs what it downloads, or leaks what it reads: `curl … | sh`,
 /// `$(cat ~/.netrc)`, `base64 -d | bash`, `rm -rf ~`.
 fn command(raw: &str) -> Option<(usize, usize)> {
-    let text = raw.to_ascii_lowercase();
-    let text = text.as_str();
-    for line in text.split(['\n', ';']) {
-        let at = line.as_ptr() as usize - text.as_ptr() as usize;
-        let downloads = [
-            "curl",
-            "wget",
-            "iwr",
-            "invoke-webrequest",
-            "base64 -d",
-            "base64 --decode",
-        ]
-        .iter()
-        .any(|w| line.contains(w));
-        let reads = ["env ", "printenv", "cat "]
-            .iter()
-            .any(|w| line.contains(w));
-        if (downloads || reads)
-            && let Some(pipe) = line.find('|')
-        {
-            let after = line[pipe + 1..].trim_start();
-            let shells: &[&str] = if downloads {
-                &[
-                    "sh",
-                    "bash",
-                    "zsh",
-                    "python",
-                    "python3",
-                    "node",
-                    "perl",
-                    "ruby",
-                    "iex",
-                    "powershell",
-                    "pwsh",
-                    "curl",
-                    "nc",
-                    "sudo",
-                ]
-            } else {
-                &["sh", "bash", "zsh", "curl", "nc", "wget"]
-            };
-            if shells.iter().any(|s| {
-                after.starts_with(s) && !after[s.len()..].starts_with(|c: char| c.is_alphanumeric())
-            }) {
-                return Some((at, at + line.len()));
-            }
-        }
-        for pattern in [
+    if !raw.contains(['|', '$', '-', '/']) {
+        return None;
+    }
+    static PATTERNS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        aho_corasick::AhoCorasick::new([
             "$(curl",
             "$(wget",
             "$(cat ",
@@ -1436,10 +1437,65 @@ fn command(raw: &str) -> Option<(usize, usize)> {
             "powershell -enc",
             "frombase64string",
             "invoke-expression",
-        ] {
-            if let Some(i) = line.find(pattern) {
-                return Some((at + i, at + line.len()));
-            }
+        ])
+        .expect("the command patterns build")
+    });
+    let text = raw.to_ascii_lowercase();
+    let text = text.as_str();
+    let line_end = |at: usize| text[at..].find(['\n', ';']).map_or(text.len(), |i| at + i);
+    if let Some(found) = patterns.find(text) {
+        return Some((found.start(), line_end(found.start())));
+    }
+    if !text.contains('|') {
+        return None;
+    }
+    for line in text.split(['\n', ';']) {
+        let Some(pipe) = line.find('|') else {
+            continue;
+        };
+        let at = line.as_ptr() as usize - text.as_ptr() as usize;
+        let before = &line[..pipe];
+        let downloads = [
+            "curl",
+            "wget",
+            "iwr",
+            "invoke-webrequest",
+            "base64 -d",
+            "base64 --decode",
+        ]
+        .iter()
+        .any(|w| before.contains(w));
+        let reads = ["env", "printenv", "cat "]
+            .iter()
+            .any(|w| before.contains(w));
+        if !(downloads || reads) {
+            continue;
+        }
+        let after = line[pipe + 1..].trim_start();
+        let shells: &[&str] = if downloads {
+            &[
+                "sh",
+                "bash",
+                "zsh",
+                "python",
+                "python3",
+                "node",
+                "perl",
+                "ruby",
+                "iex",
+                "powershell",
+                "pwsh",
+                "curl",
+                "nc",
+                "sudo",
+            ]
+        } else {
+            &["sh", "bash", "zsh", "curl", "nc", "wget"]
+        };
+        if shells.iter().any(|s| {
+            after.starts_with(s) && !after[s.len()..].starts_with(|c: char| c.is_alphanumeric())
+        }) {
+            return Some((at, at + line.len()));
         }
     }
     None

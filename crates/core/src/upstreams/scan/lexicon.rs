@@ -268,7 +268,10 @@ impl Lexicon {
             }
         }
         for phrase in &self.phrases {
-            if let Some(end) = phrase.words.first().map(|(w, _)| w.as_str()) {
+            if let Some(end) = phrase.words.first().map(|(w, _)| w.as_str())
+                && s.len() >= end.len()
+                && s.contains(end.chars().next().unwrap_or(' '))
+            {
                 for (at, _) in s.match_indices(end) {
                     if s[..at].chars().next_back().is_some_and(word_char) {
                         continue;

@@ -48,15 +48,30 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let foreign = rules::lowered(foreign_tools.iter().filter(|name| name.as_str() != own));
-    let params: Vec<String> = pieces
+    let mut words = rules::Words::default();
+    for piece in &pieces {
+        rules::name_like_words(&piece.text, &mut words);
+    }
+    let foreign = rules::Names::new(foreign_tools, own, &words);
+    let mut params: Vec<String> = pieces
         .iter()
         .filter(|p| matches!(p.place, Place::ParameterName { input: true, .. }))
         .map(|p| normalize::normalize(&p.text).text)
+        .filter(|p| p.len() >= 3)
         .collect();
+    params.sort_unstable();
+    params.dedup();
+    let params = (!params.is_empty())
+        .then(|| {
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+                .build(&params)
+                .ok()
+        })
+        .flatten();
     let own_name = normalize::normalize(own).text;
     let scope = Scope {
-        params: &params,
+        params: params.as_ref(),
         own_name: &own_name,
     };
     let mut findings: Vec<Finding> = Vec::new();
@@ -83,14 +98,17 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         path.strip_prefix("inputSchema.properties.")
             .is_some_and(|rest| !rest.contains(".properties.") && !rest.contains('['))
     };
+    let described: std::collections::HashSet<&str> = pieces
+        .iter()
+        .filter(|p| matches!(p.place, Place::SchemaText { .. }))
+        .filter_map(|p| p.path.rsplit_once('.').map(|(owner, _)| owner))
+        .collect();
     for piece in pieces.iter().filter(|p| {
         matches!(p.place, Place::ParameterName { input: true, .. }) && top_level(&p.path)
     }) {
         let name = normalize::normalize(&piece.text);
-        let explained = pieces.iter().any(|p| {
-            p.path.starts_with(&format!("{}.", piece.path))
-                && matches!(p.place, Place::SchemaText { .. })
-        }) || description.contains(name.text.as_str());
+        let explained =
+            described.contains(piece.path.as_str()) || description.contains(name.text.as_str());
         if !explained && intent::names_secret(&name) {
             add(
                 intent::PARAMETER_NAME,
@@ -104,6 +122,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         let raw = piece.text.as_str();
         let text = rules::Text::new(raw, piece.place);
         let normalized = normalize::normalize(raw);
+        let hits = intent::read(raw, &normalized, piece.place, &scope);
         for rule in rules::rules() {
             if let Some(span) = rules::check(rule, &text, &foreign) {
                 // A foreign tool named in passing is reported; named where the sentence
@@ -114,6 +133,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
                     && !matches!(piece.place, Place::Value { .. })
                     && !intent::steers(
                         &normalized,
+                        &hits,
                         normalized.from_original(span.0),
                         normalized.from_original(span.1),
                     ) {
@@ -124,8 +144,8 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
                 add(id, &piece.path, raw, span);
             }
         }
-        let mut flags = intent::analyze(raw, &normalized, piece.place, &scope);
-        let structure = intent::structure(raw, &normalized, piece.place, &flags);
+        let mut flags = intent::analyze(&normalized, &hits, piece.place);
+        let structure = intent::structure(raw, &normalized, &hits, piece.place, &flags);
         flags.extend(structure);
         for flag in &flags {
             add(
@@ -135,15 +155,18 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
                 normalized.original(raw, flag.start, flag.end),
             );
         }
-        let rot13 = ["rot13", "rot 13", "caesar"]
-            .iter()
-            .any(|w| normalized.text.contains(w));
+        let rot13 = normalized.text.contains(['3', 'c'])
+            && ["rot13", "rot 13", "caesar"]
+                .iter()
+                .any(|w| normalized.text.contains(w));
         for hidden in decode::decoded(raw, rot13) {
             let decoded = normalize::normalize(&hidden.text);
-            let mut flags = intent::analyze(&hidden.text, &decoded, piece.place, &scope);
+            let hits = intent::read(&hidden.text, &decoded, piece.place, &scope);
+            let mut flags = intent::analyze(&decoded, &hits, piece.place);
             flags.extend(intent::structure(
                 &hidden.text,
                 &decoded,
+                &hits,
                 piece.place,
                 &flags,
             ));

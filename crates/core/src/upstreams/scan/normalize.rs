@@ -235,7 +235,13 @@ fn join_spelled_again(
     joined: &[(usize, usize)],
 ) -> (Vec<Unit>, Vec<(usize, usize)>) {
     let (units, mut ranges, kept) = join_spelled_with(units, 2, false);
-    let at = |old: usize| kept.partition_point(|k| *k < old);
+    let at = |old: usize| {
+        if kept.is_empty() {
+            old
+        } else {
+            kept.partition_point(|k| *k < old)
+        }
+    };
     ranges.extend(joined.iter().map(|(s, e)| (at(*s), at(*e))));
     (units, ranges)
 }
@@ -246,6 +252,19 @@ fn join_spelled_with(
     min: usize,
     spaces: bool,
 ) -> (Vec<Unit>, Vec<(usize, usize)>, Vec<usize>) {
+    // Most texts spell nothing out: a letter, a separator, a letter, a separator, a
+    // letter is the least a spelled word needs.
+    let candidate = units.windows(5).any(|w| {
+        w[0].0.is_alphabetic()
+            && SEPARATORS.contains(&w[1].0)
+            && w[2].0.is_alphabetic()
+            && w[3].0 == w[1].0
+            && w[4].0.is_alphabetic()
+    });
+    if !candidate {
+        // Nothing joined: `kept` empty stands for every unit kept where it was.
+        return (units, Vec::new(), Vec::new());
+    }
     let n = units.len();
     let letter = |i: usize| units.get(i).is_some_and(|(c, _)| c.is_alphabetic());
     let alnum = |i: Option<usize>| {
@@ -289,6 +308,9 @@ fn join_spelled_with(
 /// run has two letters or more, so that a word in random case (`IgNoRe`, `deLete`)
 /// stays one word.
 fn split_camel(units: Vec<Unit>) -> Vec<Unit> {
+    if !units.iter().any(|u| u.0.is_uppercase()) {
+        return units;
+    }
     let mut out = Vec::with_capacity(units.len() + 8);
     let n = units.len();
     let mut i = 0;

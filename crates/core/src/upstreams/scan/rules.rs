@@ -2,6 +2,9 @@
 //! the character-level ones (invisible characters, undecodable blobs, links, length,
 //! foreign tool names). The semantic rules' logic is in intent.rs.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -75,30 +78,124 @@ pub(super) fn severity(id: &str) -> &'static str {
     }
 }
 
-/// Names with their lowercase form, which matching compares (lowered once per scan, not
-/// once per text).
-pub(super) fn lowered<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<(String, String)> {
-    names
-        .into_iter()
-        .map(|name| (name.clone(), name.to_lowercase()))
-        .collect()
+/// The tool names a definition must not name, looked up by the words of a text: a
+/// name is a run of letters, digits, `_` and `-` (`send_email`, `fx__echo`); a name with
+/// other characters is searched for whole.
+pub(super) struct Names<'a> {
+    /// Lowercase name → the name as given (borrowed where it is lowercase already).
+    words: HashMap<Cow<'a, str>, &'a str, BuildHasherDefault<Fnv>>,
+    other: Vec<(&'a str, String)>,
 }
 
-/// Where lowercase `text` holds lowercase `name` as a whole word. Written in upper case,
-/// a lower-case name is a constant (`USER_INFO`), not the tool.
-fn names_tool(raw: &str, text: &str, (original, name): &(String, String)) -> Option<usize> {
-    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    let upper = |s: &str| s.chars().any(char::is_alphabetic) && !s.chars().any(char::is_lowercase);
-    text.match_indices(name.as_str())
-        .find(|(at, _)| {
-            let before = text[..*at].chars().next_back();
-            let after = text[at + name.len()..].chars().next();
-            let written = raw.get(*at..at + name.len()).unwrap_or_default();
+/// FNV-1a: tool names are short and not chosen to collide with one another (a
+/// collision costs time, never a wrong answer), and this map is built at every scan.
+#[derive(Default)]
+pub(super) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// The words of a definition's texts that could be a tool's name with a separator or a
+/// capital in it (`send_email`, `readFile`), lowercase.
+pub(super) type Words = std::collections::HashSet<String, BuildHasherDefault<Fnv>>;
+
+/// Adds the words of `text` that have a separator or a capital.
+pub(super) fn name_like_words(text: &str, words: &mut Words) {
+    for word in text.split(|c: char| !is_name_char(c)) {
+        if word.len() >= 3
+            && (word.contains(['_', '-']) || word.chars().any(|c| c.is_ascii_uppercase()))
+        {
+            words.insert(word.to_ascii_lowercase());
+        }
+    }
+}
+
+impl<'a> Names<'a> {
+    /// The names of `names` but `own` (a tool's own name is never foreign) that the
+    /// definition could name: a name with a separator or a capital only where `words`
+    /// (the lowercase words of the definition that have one) holds it.
+    pub(super) fn new(names: &'a [String], own: &str, words_of_definition: &Words) -> Self {
+        let mut words = HashMap::with_hasher(Default::default());
+        let mut other = Vec::new();
+        for name in names.iter().filter(|name| name.as_str() != own) {
+            let (mut word, mut separator, mut upper) = (true, false, false);
+            for byte in name.bytes() {
+                word &= byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-';
+                separator |= byte == b'_' || byte == b'-';
+                upper |= byte.is_ascii_uppercase();
+            }
+            if !word {
+                other.push((name.as_str(), name.to_lowercase()));
+                continue;
+            }
+            let lower: Cow<'a, str> = if upper {
+                Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(name.as_str())
+            };
+            if !(separator || upper) || words_of_definition.contains(lower.as_ref()) {
+                words.insert(lower, name.as_str());
+            }
+        }
+        Names { words, other }
+    }
+
+    /// Where `raw` (and its ASCII-lowercase `lower`) names one of the names as a whole
+    /// word. Written in upper case, a lower-case name is a constant (`USER_INFO`), not
+    /// the tool.
+    fn find(&self, raw: &str, lower: &str) -> Option<(usize, usize)> {
+        let upper =
+            |s: &str| s.chars().any(char::is_alphabetic) && !s.chars().any(char::is_lowercase);
+        let fits = |at: usize, len: usize, original: &str| {
+            let before = lower[..at].chars().next_back();
+            let after = lower[at + len..].chars().next();
+            let written = raw.get(at..at + len).unwrap_or_default();
             !before.is_some_and(is_name_char)
                 && !after.is_some_and(is_name_char)
                 && !(upper(written) && !upper(original))
+        };
+        if !self.words.is_empty() {
+            let mut at = 0;
+            for word in lower.split(|c: char| !is_name_char(c)) {
+                let start = at;
+                at += word.len()
+                    + lower[at + word.len()..]
+                        .chars()
+                        .next()
+                        .map_or(0, char::len_utf8);
+                if let Some(original) = self.words.get(word).copied()
+                    && fits(start, word.len(), original)
+                {
+                    return Some((start, start + word.len()));
+                }
+            }
+        }
+        self.other.iter().find_map(|(original, name)| {
+            lower
+                .match_indices(name.as_str())
+                .find(|(at, _)| fits(*at, name.len(), original))
+                .map(|(at, _)| (at, at + name.len()))
         })
-        .map(|(at, _)| at)
+    }
 }
 
 /// One text of a definition as the character-level rules read it.
@@ -128,12 +225,17 @@ fn emoji(c: Option<char>) -> bool {
 /// emoji, the tags of a flag emoji (🏴 then tags) and a carriage return before a line
 /// feed are.
 fn hidden_character(text: &str, ranges: &[(u32, u32)]) -> Option<(usize, usize)> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut in_flag = false;
-    for (i, (at, c)) in chars.iter().enumerate() {
-        let code = u32::from(*c);
-        let previous = i.checked_sub(1).map(|p| chars[p].1);
-        let next = chars.get(i + 1).map(|(_, n)| *n);
+    let mut previous = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let code = u32::from(c);
+        if (0x20..0x7f).contains(&code) {
+            previous = Some(c);
+            continue;
+        }
+        let next = chars.peek().map(|(_, n)| *n);
+        let before = previous.replace(c);
         if code == 0x1F3F4 {
             in_flag = true;
             continue;
@@ -149,10 +251,10 @@ fn hidden_character(text: &str, ranges: &[(u32, u32)]) -> Option<(usize, usize)>
             continue;
         }
         let allowed = (tag && in_flag)
-            || (code == 0x200D && emoji(previous) && emoji(next))
-            || (*c == '\r' && next == Some('\n'));
+            || (code == 0x200D && emoji(before) && emoji(next))
+            || (c == '\r' && next == Some('\n'));
         if !allowed {
-            return Some((*at, at + c.len_utf8()));
+            return Some((at, at + c.len_utf8()));
         }
     }
     None
@@ -194,20 +296,14 @@ fn url_or_email(text: &str) -> Option<(usize, usize)> {
 }
 
 /// Where in `text` the character-level `rule` matches, if it does.
-pub(super) fn check(
-    rule: &Rule,
-    text: &Text,
-    foreign_tools: &[(String, String)],
-) -> Option<(usize, usize)> {
+pub(super) fn check(rule: &Rule, text: &Text, foreign_tools: &Names<'_>) -> Option<(usize, usize)> {
     match rule.kind.as_str() {
         "characters" => hidden_character(text.raw, &rule.ranges),
         "blob" => blob(text.raw, rule.min_length),
         // Where the model reads prose; a URL as a parameter's default is the tool's own
         // business (the reference servers have some).
         "url" if text.prose => url_or_email(text.raw),
-        "names" => foreign_tools.iter().find_map(|names| {
-            names_tool(text.raw, &text.lower, names).map(|at| (at, at + names.1.len()))
-        }),
+        "names" => foreign_tools.find(text.raw, &text.lower),
         "length" if text.prose && text.raw.chars().count() > rule.max_length => {
             Some((0, text.raw.len()))
         }
