@@ -134,6 +134,7 @@ const IMPERATIVE_LEAD: &[&str] = &[
 /// Words for the model that make a label before a colon (`Assistant:`, `Asistente:`).
 const LABEL_WORDS: &[&str] = &[
     "assistant",
+    "model",
     "assistants",
     "ai",
     "llm",
@@ -351,8 +352,16 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
         for (neg, tn) in c.of(Negation) {
             for (verb, tv) in c.of(Conceal).chain(c.of(ConcealStrong)) {
                 // Japanese and Korean negate after the verb.
-                let after = text[verb.start..verb.end].chars().any(is_cjk) && tn >= tv;
-                if !after && (*tv < *tn || tv - tn > 4) || (after && tn - tv > 3) {
+                let cjk = text[verb.start..verb.end].chars().any(is_cjk);
+                let fits = if tn <= tv {
+                    tv - tn <= 4
+                } else if cjk {
+                    tn - tv <= 3
+                } else {
+                    // `Erwähne … nicht`: the negation closes the sentence.
+                    verb.cat == ConcealStrong && tn - tv <= 8
+                };
+                if !fits {
                     continue;
                 }
                 let secret_object = c.of(Sensitive).any(|(_, ts)| *ts > *tv && ts - tv <= 4);
@@ -373,12 +382,24 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
                 fire(SECRECY, (p.start, p.end));
             }
         }
+        // `Leave the upload out of your reply`, `your answer must not mention it`.
+        let keeps_secret = c.of(Sensitive).count() > 0
+            && c.of(ConcealStrong)
+                .chain(c.of(Conceal))
+                .any(|(_, tv)| c.of(Sensitive).any(|(_, ts)| ts > tv && ts - tv <= 4));
+        if c.has(Reply)
+            && !keeps_secret
+            && (c.has(Omit) || (c.any(&[Negation, NegWeak]) && c.any(&[Conceal, ConcealStrong])))
+        {
+            fire(SECRECY, c.span(&[Reply, Omit, ConcealStrong, Conceal]));
+        }
         // `Hide it from the user`.
         if let Some(span) = c.near(Hide, User, 6) {
             fire(SECRECY, span);
         }
         if c.has(Stealth)
             && (nearby(Sensitive)
+                || nearby(EnvRef)
                 || nearby(Source)
                 || nearby(Pii)
                 || nearby(Context)
@@ -447,6 +468,14 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
                 c.span(&[Source, EnvRef, Transmit, Acquire, Ask]),
             );
         }
+        // Reading a secret's file on instruction, to use in the call (`read it from
+        // ~/.config/gh/hosts.yml`).
+        if read_from
+            && imperative_of(text, c, Acquire)
+            && (nearby(Field) || nearby(Sensitive) || nearby(Transmit))
+        {
+            fire(SECRET_REQUEST, c.span(&[Source, Acquire]));
+        }
         if c.has(Sensitive) {
             let asked = if place.fills() {
                 c.any(&[Ask, Verbatim, Stealth, ConsentBypass])
@@ -463,6 +492,8 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
                     || (moved
                         && (c.any(&[Address, Label, Modal, Stealth, ConsentBypass]) || source))
                     || (imperative_of(text, c, Transmit) && c.has(Field))
+                    // `the user's password in q`
+                    || (c.has(User) && c.has(Field) && c.has(Transmit))
                     // `…, which you can find in the environment; pass it as token`
                     || built.get(i + 1).is_some_and(|next| {
                         imperative_of(text, next, Transmit) && next.has(Field)
@@ -536,7 +567,9 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
                     ]
                     .contains(&w)
                 });
-            let changes = c.has(Redirect) || (c.has(Instead) && !own && c.has(Modal) && !selects);
+            let changes = c.has(Redirect)
+                || (c.has(Url) && c.has(Conditional))
+                || (c.has(Instead) && !own && c.has(Modal) && !selects);
             if changes && how && !only_preference {
                 fire(CROSS_TOOL, c.span(&[OtherTool, Redirect, Instead]));
             }
@@ -591,6 +624,20 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
         {
             fire(OUTPUT, c.span(&[Obey, Instruction]));
         }
+        // An output field said to hold instructions, tasks or guidance that are to be
+        // acted on: what the tool returns would steer the model.
+        if place.output()
+            && c.any(&[Instruction, InstructionWeak, Returned])
+            && c.any(&[ObeyStrong, Modal, Priority, ConsentBypass])
+        {
+            fire(
+                OUTPUT,
+                c.span(&[Instruction, InstructionWeak, Obey, ObeyStrong, Modal]),
+            );
+        }
+        if c.has(Priority) && c.any(&[Returned, Field]) && c.any(&[Instruction, SysPrompt]) {
+            fire(OUTPUT, c.span(&[Priority, Returned, Field]));
+        }
         if place.output() && model_named && c.any(&[Modal, Timing, Preempt]) {
             fire(OUTPUT, c.span(&[Address, Label, Modal, Timing, Preempt]));
         }
@@ -630,6 +677,28 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
                 || (c.has(Modal) && (model_named || c.has(Timing))))
         {
             fire(MODEL, c.span(&[Pii, Transmit, Acquire, Ask]));
+        }
+        // `The assistant forwards each answer to qa@…`: the model made to send.
+        if model_named && c.has(Transmit) && c.any(&[Url, Pii, Sensitive, Context]) {
+            fire(MODEL, c.span(&[Address, Transmit, Url]));
+        }
+        // `Upload the project to https://… before returning`: a side errand with data.
+        if imperative_of(text, c, Transmit)
+            && c.has(Url)
+            && c.any(&[
+                Preempt, Timing, Stealth, Pii, Source, Sensitive, Context, EnvRef,
+            ])
+        {
+            fire(MODEL, c.span(&[Transmit, Url]));
+        }
+        // A parameter's description that sends the model on another errand with the
+        // person's data (`after you fill this in, also call … with their location`).
+        if place.fills()
+            && c.any(&[Redirect, Destructive, OtherTool, Transmit])
+            && c.any(&[Pii, Sensitive, Context])
+            && (c.any(&[Preempt, Timing, Label]) || model_named)
+        {
+            fire(MODEL, c.span(&[Pii, Redirect, Destructive, Transmit]));
         }
         // The contents of all the person's files, sent.
         if c.has(Pii)
@@ -1019,8 +1088,7 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
                 })
             }) || text[end..].starts_with('{')
                 || text[end..].starts_with('[');
-            let image = text[..at].ends_with("](") && text[..at].contains("![");
-            if open_query || placeholder || (image && link.contains('?')) {
+            if open_query || placeholder {
                 push(hits, Sink, at, at + link.len());
             }
         }
@@ -1173,6 +1241,13 @@ pub(super) fn structure(
             let asks = has(Context)
                 || has(SysPrompt)
                 || (model && has(ContextWeak))
+                || (has(ContextWeak)
+                    && (has(Totality)
+                        || has(Verbatim)
+                        || has(Prior)
+                        || has(Contents)
+                        || has(User)))
+                || has(Pii)
                 || (has(EnvRef) && (words >= 3 || has(Contents) || has(Totality) || verb))
                 || (has(Source)
                     && (words >= 3 || has(Sensitive) || has(Contents) || has(Totality) || verb))

@@ -47,6 +47,8 @@ categories! {
     ConcealStrong = "conceal_strong",
     User = "user",
     Secrecy = "secrecy",
+    Reply = "reply",
+    Omit = "omit",
     Perceive = "perceive",
     Hide = "hide",
     NegWeak = "neg_weak",
