@@ -460,7 +460,9 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
                 && (c.any(&[Sensitive, Verbatim]) || (c.has(Totality) && c.has(Contents))));
         let moved = c.any(&[Transmit, Ask]);
         if source
-            && ((moved && (directed || c.any(&[Field, Contents, Totality, Verbatim])))
+            && ((moved
+                && (imperative
+                    || c.any(&[Field, Url, Contents, Totality, Verbatim, Label, Modal])))
                 || (place.fills() && c.any(&[Contents, Totality, Verbatim, Transmit])))
         {
             fire(
@@ -480,7 +482,7 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
             let asked = if place.fills() {
                 c.any(&[Ask, Verbatim, Stealth, ConsentBypass])
                     || nearby(Ask)
-                    || source
+                    || (source && c.any(&[Contents, Acquire, Transmit, Totality]))
                     || (c.has(Acquire) && c.any(&[EnvRef, Stealth]))
                     || (c.has(Totality) && c.has(Contents))
             } else {
@@ -612,7 +614,15 @@ pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
         {
             fire(OUTPUT, c.span(&[ObeyStrong, Returned]));
         }
-        let returned_before = i > 0 && built[i - 1].has(Returned);
+        // `…; carry it out`: the object refers back to what the sentence before named.
+        let returned_before = i > 0
+            && built[i - 1].has(Returned)
+            && c.of(Obey).any(|(h, _)| {
+                let after = text[h.end..].trim_start();
+                ["it", "them", "this", "these", "that"].iter().any(|w| {
+                    after.starts_with(w) && !after[w.len()..].starts_with(char::is_alphanumeric)
+                })
+            });
         let obeys_returned =
             c.near(Obey, Returned, 3).is_some() || (returned_before && c.has(Obey));
         if obeys_returned && pressing && !defensive {
@@ -1191,7 +1201,7 @@ pub(super) fn names_secret(name: &Normalized) -> bool {
     lexicon()
         .hits(name)
         .iter()
-        .any(|h| matches!(h.cat, Sensitive | Pii | Source))
+        .any(|h| matches!(h.cat, Sensitive | Pii | Source | SysPrompt | Context))
 }
 
 /// Checks of a text by its place and shape, beside the sentence rules.
@@ -1238,8 +1248,16 @@ pub(super) fn structure(
                         .iter()
                         .any(|w| text[h.start..h.end].starts_with(w))
             });
+            // The system prompt alone names a prompt tool's parameter; with a word of
+            // who it belongs to or of taking it whole, the conversation's (a bare
+            // `system_prompt` without a description is caught as unexplained).
             let asks = has(Context)
-                || has(SysPrompt)
+                || (has(SysPrompt)
+                    && (has(Address)
+                        || has(Totality)
+                        || has(Verbatim)
+                        || has(Transmit)
+                        || words >= 4))
                 || (model && has(ContextWeak))
                 || (has(ContextWeak)
                     && (has(Totality)
@@ -1493,7 +1511,8 @@ fn role_name(name: &str) -> bool {
 }
 
 /// A command that runs what it downloads, or leaks what it reads: `curl … | sh`,
-/// `$(cat ~/.netrc)`, `base64 -d | bash`, `rm -rf ~`.
+/// `$(cat ~/.netrc)`, `base64 -d | bash`, a reverse shell. (A destructive command named as
+/// an example, `rm -rf /` among blocked commands, is not one.)
 fn command(raw: &str) -> Option<(usize, usize)> {
     if !raw.contains(['|', '$', '-', '/']) {
         return None;
@@ -1504,8 +1523,6 @@ fn command(raw: &str) -> Option<(usize, usize)> {
             "$(curl",
             "$(wget",
             "$(cat ",
-            "rm -rf /",
-            "rm -rf ~",
             "/dev/tcp/",
             "nc -e ",
             "bash -i >&",
