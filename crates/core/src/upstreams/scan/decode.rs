@@ -17,6 +17,9 @@ pub(super) struct Decoded {
 
 /// Runs of at least this many characters are tried as base64 or base32.
 pub(super) const MIN_BASE64: usize = 24;
+/// The shortest text that can hold an encoded run worth decoding (eight character codes
+/// and their separators are about as long).
+pub(super) const MIN_RUN: usize = 16;
 /// Hex runs of at least this many digits are tried.
 const MIN_HEX: usize = 32;
 

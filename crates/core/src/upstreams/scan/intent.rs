@@ -9,7 +9,7 @@ use super::normalize::{Normalized, is_cjk};
 
 /// Where a text sits in a definition, which decides what it may ask for: a parameter's
 /// description is read as what to fill it with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Place {
     Name,
     Title,
@@ -34,7 +34,7 @@ pub(super) enum Place {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum ValueKind {
     Default,
     Enum,
@@ -306,6 +306,9 @@ pub(super) fn read(raw: &str, n: &Normalized, place: Place, scope: &Scope) -> Ve
 
 /// Every rule that fires on one text, from what `read` found in it.
 pub(super) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
+    if hits.is_empty() {
+        return Vec::new();
+    }
     let text = n.text.as_str();
     let words = word_positions(text, hits);
     let mut flags: Vec<Flag> = Vec::new();

@@ -19,6 +19,9 @@ mod lexicon;
 mod normalize;
 mod rules;
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use guidepost_domain::{Finding, Span};
 use serde_json::Value;
 
@@ -118,69 +121,116 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
             );
         }
     }
+    // Big schemas repeat their texts (the same description under every branch of an
+    // `anyOf`): each text is read once per place, its findings given to every path.
+    let mut read: HashMap<(&str, Place), Vec<Found>, BuildHasherDefault<rules::Fnv>> =
+        HashMap::default();
+    let mut once = Vec::new();
     for piece in &pieces {
-        let raw = piece.text.as_str();
-        let text = rules::Text::new(raw, piece.place);
-        let normalized = normalize::normalize(raw);
-        let hits = intent::read(raw, &normalized, piece.place, &scope);
-        for rule in rules::rules() {
-            if let Some(span) = rules::check(rule, &text, &foreign) {
-                // A foreign tool named in passing is reported; named where the sentence
-                // steers it, as a value (an enum choice routes to it), or a Guidepost
-                // built-in tool, it quarantines.
-                let id = if rule.kind == "names"
-                    && !builtin(&raw[span.0..span.1])
-                    && !matches!(piece.place, Place::Value { .. })
-                    && !intent::steers(
-                        &normalized,
-                        &hits,
-                        normalized.from_original(span.0),
-                        normalized.from_original(span.1),
-                    ) {
-                    TOOL_MENTION
-                } else {
-                    rule.id.as_str()
-                };
-                add(id, &piece.path, raw, span);
-            }
-        }
-        let mut flags = intent::analyze(&normalized, &hits, piece.place);
-        let structure = intent::structure(raw, &normalized, &hits, piece.place, &flags);
-        flags.extend(structure);
-        for flag in &flags {
-            add(
-                flag.rule,
-                &piece.path,
-                raw,
-                normalized.original(raw, flag.start, flag.end),
-            );
-        }
-        let rot13 = normalized.text.contains(['3', 'c'])
-            && ["rot13", "rot 13", "caesar"]
-                .iter()
-                .any(|w| normalized.text.contains(w));
-        for hidden in decode::decoded(raw, rot13) {
-            let decoded = normalize::normalize(&hidden.text);
-            let hits = intent::read(&hidden.text, &decoded, piece.place, &scope);
-            let mut flags = intent::analyze(&decoded, &hits, piece.place);
-            flags.extend(intent::structure(
-                &hidden.text,
-                &decoded,
-                &hits,
-                piece.place,
-                &flags,
-            ));
-            let span = (hidden.start, hidden.end);
-            if hidden.encoding != "rot13" || !flags.is_empty() {
-                add(ENCODED_TEXT, &piece.path, raw, span);
-            }
-            let path = format!("{} ({})", piece.path, hidden.encoding);
-            for flag in &flags {
-                add(flag.rule, &path, raw, span);
-            }
+        let found = if piece.text.len() < 80 {
+            once = read_text(&piece.text, piece.place, &scope, &foreign);
+            &once
+        } else {
+            read.entry((piece.text.as_str(), piece.place))
+                .or_insert_with(|| read_text(&piece.text, piece.place, &scope, &foreign))
+        };
+        for found in found.iter() {
+            let path = match found.encoding {
+                Some(encoding) => format!("{} ({encoding})", piece.path),
+                None => piece.path.clone(),
+            };
+            add(found.rule, &path, &piece.text, found.span);
         }
     }
     findings
+}
+
+/// A finding in one text, before it has a path: the rule, the encoding it was found
+/// under (if any), and where in the text.
+struct Found {
+    rule: &'static str,
+    encoding: Option<&'static str>,
+    span: (usize, usize),
+}
+
+/// Every finding in one text at a place.
+fn read_text(raw: &str, place: Place, scope: &Scope, foreign: &rules::Names<'_>) -> Vec<Found> {
+    let mut out = Vec::new();
+    let text = rules::Text::new(raw, place);
+    let normalized = normalize::normalize(raw);
+    let hits = intent::read(raw, &normalized, place, scope);
+    for rule in rules::character_rules() {
+        if let Some(span) = rules::check(rule, &text, foreign) {
+            // A foreign tool named in passing is reported; named where the sentence
+            // steers it, as a value (an enum choice routes to it), or a Guidepost
+            // built-in tool, it quarantines.
+            let id = if rule.kind == "names"
+                && !builtin(&raw[span.0..span.1])
+                && !matches!(place, Place::Value { .. })
+                && !intent::steers(
+                    &normalized,
+                    &hits,
+                    normalized.from_original(span.0),
+                    normalized.from_original(span.1),
+                ) {
+                TOOL_MENTION
+            } else {
+                rule.id.as_str()
+            };
+            out.push(Found {
+                rule: id,
+                encoding: None,
+                span,
+            });
+        }
+    }
+    let mut flags = intent::analyze(&normalized, &hits, place);
+    let structure = intent::structure(raw, &normalized, &hits, place, &flags);
+    flags.extend(structure);
+    for flag in &flags {
+        out.push(Found {
+            rule: flag.rule,
+            encoding: None,
+            span: normalized.original(raw, flag.start, flag.end),
+        });
+    }
+    let rot13 = normalized.text.contains(['3', 'c'])
+        && ["rot13", "rot 13", "caesar"]
+            .iter()
+            .any(|w| normalized.text.contains(w));
+    let encoded = raw.len() >= decode::MIN_RUN || rot13;
+    for hidden in encoded
+        .then(|| decode::decoded(raw, rot13))
+        .into_iter()
+        .flatten()
+    {
+        let decoded = normalize::normalize(&hidden.text);
+        let hits = intent::read(&hidden.text, &decoded, place, scope);
+        let mut flags = intent::analyze(&decoded, &hits, place);
+        flags.extend(intent::structure(
+            &hidden.text,
+            &decoded,
+            &hits,
+            place,
+            &flags,
+        ));
+        let span = (hidden.start, hidden.end);
+        if hidden.encoding != "rot13" || !flags.is_empty() {
+            out.push(Found {
+                rule: ENCODED_TEXT,
+                encoding: None,
+                span,
+            });
+        }
+        for flag in &flags {
+            out.push(Found {
+                rule: flag.rule,
+                encoding: Some(hidden.encoding),
+                span,
+            });
+        }
+    }
+    out
 }
 
 /// The rule for a foreign tool named without steering it.

@@ -61,6 +61,23 @@ fn hex_ranges<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Vec<(u32, u32
         .collect()
 }
 
+/// The rules this file checks (characters, blobs, links, length, names), apart from the
+/// semantic ones.
+pub(super) fn character_rules() -> &'static [&'static Rule] {
+    static RULES: OnceLock<Vec<&'static Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        rules()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.kind.as_str(),
+                    "characters" | "blob" | "url" | "length" | "names"
+                )
+            })
+            .collect()
+    })
+}
+
 pub(super) fn rules() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
