@@ -96,7 +96,7 @@ fn base32_run(run: &str) -> Option<String> {
 }
 
 fn hex_run(run: &str) -> Option<String> {
-    if run.len() % 2 != 0 || !run.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !run.len().is_multiple_of(2) || !run.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..run.len())

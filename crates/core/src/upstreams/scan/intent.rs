@@ -1009,7 +1009,7 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
         .iter()
         .any(|s| name.ends_with(&format!("_{s}")));
         if dollar || secret {
-            let (s, e) = (n.from_original(i), n.from_original(j));
+            let (s, e) = (n.original_to_normalized(i), n.original_to_normalized(j));
             if e > s {
                 push(hits, if secret { Sensitive } else { EnvRef }, s, e);
             }
@@ -1136,7 +1136,10 @@ fn structural_hits(raw: &str, n: &Normalized, place: Place, scope: &Scope, hits:
                 .map_or(raw.len() - k, |i| i);
             let digits = raw[k..k + run].chars().filter(char::is_ascii_digit).count();
             if digits >= 12 {
-                let (s, e) = (n.from_original(k), n.from_original(k + run));
+                let (s, e) = (
+                    n.original_to_normalized(k),
+                    n.original_to_normalized(k + run),
+                );
                 push(hits, Redirect, s, e.max(s));
                 k += run;
                 continue;
@@ -1359,7 +1362,10 @@ pub(super) fn structure(
             end: span.1,
         });
     } else if let Some((start, end)) = comment {
-        let (start, end) = (n.from_original(start), n.from_original(end));
+        let (start, end) = (
+            n.original_to_normalized(start),
+            n.original_to_normalized(end),
+        );
         out.push(Flag {
             rule: PSEUDO_TAG,
             start,
@@ -1367,7 +1373,10 @@ pub(super) fn structure(
         });
     }
     if let Some((start, end)) = command(raw) {
-        let (start, end) = (n.from_original(start), n.from_original(end));
+        let (start, end) = (
+            n.original_to_normalized(start),
+            n.original_to_normalized(end),
+        );
         out.push(Flag {
             rule: COMMAND,
             start,

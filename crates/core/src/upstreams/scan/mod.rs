@@ -125,7 +125,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
     // `anyOf`): each text is read once per place, its findings given to every path.
     let mut read: HashMap<(&str, Place), Vec<Found>, BuildHasherDefault<rules::Fnv>> =
         HashMap::default();
-    let mut once = Vec::new();
+    let mut once;
     for piece in &pieces {
         let found = if piece.text.len() < 80 {
             once = read_text(&piece.text, piece.place, &scope, &foreign);
@@ -170,8 +170,8 @@ fn read_text(raw: &str, place: Place, scope: &Scope, foreign: &rules::Names<'_>)
                 && !intent::steers(
                     &normalized,
                     &hits,
-                    normalized.from_original(span.0),
-                    normalized.from_original(span.1),
+                    normalized.original_to_normalized(span.0),
+                    normalized.original_to_normalized(span.1),
                 ) {
                 TOOL_MENTION
             } else {

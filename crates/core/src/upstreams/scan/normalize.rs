@@ -39,7 +39,7 @@ impl Normalized {
 
     /// The offset in the normalized text of what came from byte `at` of the original (or
     /// after it).
-    pub fn from_original(&self, at: usize) -> usize {
+    pub fn original_to_normalized(&self, at: usize) -> usize {
         self.map.partition_point(|m| (*m as usize) < at)
     }
 
@@ -77,7 +77,7 @@ pub(super) fn is_cjk(c: char) -> bool {
 }
 
 fn is_cyrillic_or_greek(c: char) -> bool {
-    matches!(u32::from(c), 0x0370..=0x03FF | 0x0400..=0x052F)
+    matches!(u32::from(c), 0x0370..=0x052F)
 }
 
 /// Cyrillic and Greek letters that look like Latin ones.
@@ -177,7 +177,7 @@ fn fold(raw: &str) -> Vec<Unit> {
             // only the ESC (an OSC link's target stays readable).
             if chars.peek().is_some_and(|(_, n)| *n == '[') {
                 chars.next();
-                while let Some((_, n)) = chars.next() {
+                for (_, n) in chars.by_ref() {
                     if ('\u{40}'..='\u{7e}').contains(&n) {
                         break;
                     }

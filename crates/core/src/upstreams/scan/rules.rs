@@ -188,7 +188,7 @@ impl<'a> Names<'a> {
             let written = raw.get(at..at + len).unwrap_or_default();
             !before.is_some_and(is_name_char)
                 && !after.is_some_and(is_name_char)
-                && !(upper(written) && !upper(original))
+                && (!upper(written) || upper(original))
         };
         if !self.words.is_empty() {
             let mut at = 0;

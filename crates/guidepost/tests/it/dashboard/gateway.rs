@@ -353,7 +353,11 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
     tool_in_state(&app.app, &app.tenant, &upstream, "memo", "quarantined").await;
     let memo = format!("/app/gateway/upstreams/{upstream}/tools/memo");
     let review = editor.get(&memo).await;
-    assert!(review.ok().contains("all of it is new") && review.body.contains("model-directives"));
+    assert!(
+        review.ok().contains("all of it is new")
+            && review.body.contains("prompt-override")
+            && review.body.contains("secrecy")
+    );
     editor
         .post(&format!("{memo}/reject"), &[])
         .await
