@@ -1257,7 +1257,10 @@ pub(super) fn structure(
             // The system prompt alone names a prompt tool's parameter; with a word of
             // who it belongs to or of taking it whole, the conversation's (a bare
             // `system_prompt` without a description is caught as unexplained).
-            let asks = has(Context)
+            // A card number, a seed phrase, a private key asked for by name: no tool
+            // needs to, whatever its description says.
+            let asks = has(SecretStrong)
+                || has(Context)
                 || (has(SysPrompt)
                     && (has(Address)
                         || has(Totality)

@@ -61,6 +61,7 @@ categories! {
     Persona = "persona",
     PersonaWeak = "persona_weak",
     Sensitive = "sensitive",
+    SecretStrong = "secret_strong",
     Source = "source",
     Persist = "persist",
     EnvRef = "env_ref",
