@@ -359,17 +359,38 @@ pub struct UpstreamTool {
     pub findings: Vec<Finding>,
 }
 
-/// Something the scanner found in a tool definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// Where a finding matched: byte offsets into the text at the finding's `path`
+/// (`start..end`, on character boundaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Something the scanner found in a tool definition. Two findings are the same when
+/// their rule, severity, path and match are: the span only says where in the text, and
+/// findings stored before spans existed have none.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
-    /// The rule's id (`crates/core/src/upstreams/scan_rules.toml`).
+    /// The rule's id (`crates/core/src/upstreams/scan/scan_rules.toml`).
     pub rule: String,
-    /// `low` (reported), `medium` or `high` (quarantines the tool).
+    /// `high` (quarantines the tool) or `low` (reported). Findings stored before
+    /// severities were only these two may say `medium`, which quarantines too.
     pub severity: String,
     /// Where in the definition, such as `inputSchema.properties.notes.description`.
     pub path: String,
-    /// What matched.
+    /// What matched (the span's text, at most 120 characters).
     pub matched: String,
+    /// Where in the text at `path` it matched, when the finding is about a text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+}
+
+impl PartialEq for Finding {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.rule, &self.severity, &self.path, &self.matched)
+            == (&other.rule, &other.severity, &other.path, &other.matched)
+    }
 }
 
 /// An upstream attached to a hosted server.

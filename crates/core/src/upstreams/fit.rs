@@ -167,6 +167,7 @@ fn misfit(rule: &str, matched: String) -> Finding {
         severity: "high".to_owned(),
         path: "name".to_owned(),
         matched,
+        span: None,
     }
 }
 

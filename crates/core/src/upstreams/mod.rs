@@ -20,7 +20,7 @@ mod pinning;
 pub mod private;
 pub(crate) mod results;
 mod runtime;
-mod scan;
+pub mod scan;
 #[cfg(test)]
 mod scan_corpus;
 pub mod secrets;

@@ -191,6 +191,7 @@ fn change_findings(before: &Value, now: &Value) -> Vec<Finding> {
             severity: severity.into(),
             path: path.into(),
             matched,
+            span: None,
         });
     };
     if hint(before, "readOnlyHint") == Some(true) && hint(now, "readOnlyHint") != Some(true) {
@@ -227,7 +228,7 @@ fn change_findings(before: &Value, now: &Value) -> Vec<Finding> {
     for name in required(now).into_iter().filter(|n| !was.contains(n)) {
         finding(
             "new-required-parameter",
-            "medium",
+            "high",
             "inputSchema.required",
             name,
         );
@@ -391,6 +392,7 @@ mod tests {
             severity: "high".into(),
             path: "description".into(),
             matched: "<important>".into(),
+            span: None,
         };
         let flagged = std::slice::from_ref(&finding);
         assert_eq!(
@@ -425,6 +427,7 @@ mod tests {
             severity: "high".into(),
             path: "annotations.readOnlyHint".into(),
             matched: "no longer read-only".into(),
+            span: None,
         });
         let foreign = vec!["get_support".to_owned()];
         let rules: Vec<String> = findings_of(&definition, "h1", Some(&known), &foreign)

@@ -87,6 +87,46 @@ struct FindingRow {
     tone: &'static str,
     path: String,
     excerpt: Visible,
+    /// The text at `path` around the finding's span, when it has one.
+    context: Option<InContext>,
+}
+
+/// A finding's span in its text, with some text either side.
+struct InContext {
+    cut_before: bool,
+    before: Visible,
+    marked: Visible,
+    after: Visible,
+    cut_after: bool,
+}
+
+/// Characters shown either side of a finding's span.
+const CONTEXT_CHARS: usize = 60;
+
+/// The text at a finding's path around its span (`None` for a finding without a span,
+/// or whose span does not fit the text, as after a change of definition).
+fn in_context(definition: &serde_json::Value, finding: &Finding) -> Option<InContext> {
+    let span = finding.span?;
+    let text = upstreams::scan::text_at(definition, &finding.path)?;
+    let marked = text.get(span.start..span.end)?;
+    let head = &text[..span.start];
+    let tail = &text[span.end..];
+    let before_start = head
+        .char_indices()
+        .rev()
+        .nth(CONTEXT_CHARS - 1)
+        .map_or(0, |(i, _)| i);
+    let after_end = tail
+        .char_indices()
+        .nth(CONTEXT_CHARS)
+        .map_or(tail.len(), |(i, _)| i);
+    Some(InContext {
+        cut_before: before_start > 0,
+        before: Visible::of(&head[before_start..]),
+        marked: Visible::of(marked),
+        after: Visible::of(&tail[..after_end]),
+        cut_after: after_end < tail.len(),
+    })
 }
 
 /// Which kind of definition a review page or decision is about (`?kind=` or a form
@@ -145,13 +185,14 @@ pub(crate) async fn tool(
             .map(|f| FindingRow {
                 rule: f.rule.clone(),
                 severity: f.severity.clone(),
-                tone: if f.severity == "low" {
-                    "warn"
-                } else {
+                tone: if upstreams::scan::quarantines(f) {
                     "danger"
+                } else {
+                    "warn"
                 },
                 path: f.path.clone(),
                 excerpt: Visible::of(&f.matched),
+                context: in_context(&tool.definition, f),
             })
             .collect(),
         hidden_in_definition: definition.iter().map(Visible::hidden_count).sum(),

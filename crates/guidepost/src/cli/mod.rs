@@ -149,6 +149,16 @@ pub struct BenchArgs {
     /// With --gateway: the operator's catalog file, for entries of its own.
     #[arg(long, env = "GUIDEPOST_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// Instead of the walkthrough mix: time the tool-definition scanner on every
+    /// definition of its corpus (poisoned and benign, repeated to 1,000 or more), each
+    /// against the built-in tools and the benign servers' distinctive names; prints the
+    /// time per definition at p50 and p99 and the total for 1,000. Needs no database.
+    #[arg(long, conflicts_with_all = ["target", "idle_sessions", "gateway"])]
+    pub scan: bool,
+    /// With --scan: the corpus directory (crates/core/tests/scan_corpus of the source
+    /// tree this binary was built from, by default).
+    #[arg(long, requires = "scan")]
+    pub scan_corpus: Option<PathBuf>,
     /// With --gateway: cold starts timed (the upstream stopped on this node, then called
     /// through Guidepost), to show what a launch costs.
     #[arg(long, default_value_t = 5, requires = "gateway", value_parser = clap::value_parser!(u32).range(0..=100))]

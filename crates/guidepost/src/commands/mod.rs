@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod bench_floor;
 mod bench_gateway;
+mod bench_scan;
 mod demo;
 mod flood;
 mod serve;
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
         }
         Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
         Command::Bench(args) if args.gateway.is_some() => bench_gateway::run(&args, json).await,
+        Command::Bench(args) if args.scan => bench_scan::run(&args, json),
         Command::Bench(args) => bench::run(args, cli.global.database_url, json).await,
         command => {
             let url = config::database_url(&cli.global);

@@ -86,8 +86,15 @@ backend_tests! {
         f.mcp.call_tool(1, "fx__grow", json!({"name": "add", "description": poison})).await;
         let add = tool_when(&f, "add", |t| t["state"] == "quarantined").await;
         let rules: Vec<&str> = add["findings"].as_array().unwrap().iter().filter_map(|x| x["rule"].as_str()).collect();
-        assert!(rules.contains(&"model-directives") && rules.contains(&"secrets-and-files"), "{add}");
+        for rule in ["pseudo-tag", "secret-request", "secrecy"] {
+            assert!(rules.contains(&rule), "{rule}: {add}");
+        }
         assert!(add["findings"].as_array().unwrap().iter().all(|x| x["path"] == "description"), "{add}");
+        // Each finding says where it matched: its span is the matched text's.
+        for finding in add["findings"].as_array().unwrap() {
+            let (start, end) = (finding["span"]["start"].as_u64().unwrap() as usize, finding["span"]["end"].as_u64().unwrap() as usize);
+            assert_eq!(finding["matched"], poison[start..end], "{finding}");
+        }
         assert!(!listed(&f.mcp.call(2, "tools/list", json!({})).await.body).contains(&"fx__add".to_owned()));
 
         let (status, rejected) = decide(&f, "add", "reject").await;
@@ -115,7 +122,7 @@ backend_tests! {
             String::from_utf8_lossy(&output.stdout).into_owned()
         };
         let pending = cli(&["tools", "pending", "--org", &org]);
-        assert!(pending.contains("clock") && pending.contains("model-directives"), "{pending}");
+        assert!(pending.contains("clock") && pending.contains("pseudo-tag"), "{pending}");
         assert!(!pending.contains("echo"), "approved tools are not listed: {pending}");
         let approved = cli(&["tools", "approve", "--org", &org, &f.upstream, "clock"]);
         assert!(approved.contains("clock is now approved"), "{approved}");

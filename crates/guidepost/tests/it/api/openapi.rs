@@ -153,6 +153,20 @@ async fn error_responses_are_documented_as_problems(db: &TestDatabase) {
     );
     let mcp_url = &doc["components"]["schemas"]["ServerView"]["allOf"][1]["properties"]["mcp_url"];
     assert_eq!(mcp_url["type"], "string");
+    // A tool's findings say where they matched: `span`, optional.
+    let finding = &doc["components"]["schemas"]["Finding"];
+    assert!(finding["properties"]["span"].is_object(), "{finding}");
+    assert!(
+        !finding["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|n| n == "span")),
+        "{finding}"
+    );
+    let span = &doc["components"]["schemas"]["Span"]["properties"];
+    assert!(
+        span["start"].is_object() && span["end"].is_object(),
+        "{span}"
+    );
 }
 
 /// Each documented operation reaches a handler: whatever it answers, it is not the

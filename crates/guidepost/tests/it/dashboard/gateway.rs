@@ -317,6 +317,14 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
         body.contains("<code>invisible-characters</code>") && body.contains(">high</span>"),
         "{body}"
     );
+    // The finding's span, highlighted in its text (escaped, announced to screen readers).
+    assert!(
+        body.contains(
+            "Takes a note.<mark><span class=\"visually-hidden\">match: </span>\
+             <span class=\"invisible-char\">U+200B</span>"
+        ),
+        "{body}"
+    );
     editor
         .post(&format!("{tool_page}/approve"), &[])
         .await
@@ -345,7 +353,11 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
     tool_in_state(&app.app, &app.tenant, &upstream, "memo", "quarantined").await;
     let memo = format!("/app/gateway/upstreams/{upstream}/tools/memo");
     let review = editor.get(&memo).await;
-    assert!(review.ok().contains("all of it is new") && review.body.contains("model-directives"));
+    assert!(
+        review.ok().contains("all of it is new")
+            && review.body.contains("prompt-override")
+            && review.body.contains("secrecy")
+    );
     editor
         .post(&format!("{memo}/reject"), &[])
         .await
