@@ -11,6 +11,7 @@
 
 mod audit;
 mod auth;
+mod connections;
 mod end_users;
 mod error;
 mod members;
@@ -35,6 +36,7 @@ use guidepost_domain::*;
 
 pub use audit::AuditStore;
 pub use auth::AuthStore;
+pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
 pub use members::MemberStore;
@@ -98,6 +100,7 @@ pub trait Store:
     + AuthStore
     + OidcStore
     + UpstreamStore
+    + ConnectionStore
     + AuditStore
     + WebhookStore
     + TaskStore

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod config;
+pub mod connections;
 pub mod diff;
 pub mod features;
 mod fit;
