@@ -19,6 +19,7 @@ mod orphans;
 mod process;
 mod reach;
 mod relay;
+mod signed_in;
 mod subscriptions;
 mod upstream;
 mod watch;

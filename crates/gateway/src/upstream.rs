@@ -15,7 +15,8 @@ use guidepost_core::Platform;
 use guidepost_core::upstreams::{
     CallContext, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
 };
-use guidepost_domain::{Upstream, UpstreamStatus};
+use guidepost_core::upstreams::connections;
+use guidepost_domain::{ConnectionOwner, Upstream, UpstreamStatus};
 use rmcp::RoleClient;
 // resources/subscribe is of the 2025 era, which the gateway speaks to its upstreams.
 #[allow(deprecated)]
@@ -448,7 +449,23 @@ impl Instance {
     async fn resolve(&self, platform: &Platform) -> Result<Launch, String> {
         let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)?;
         *self.secrets.lock().expect("secrets lock") = secrets.values().cloned().collect();
-        launch::resolve(&self.upstream, &self.gateway, &secrets).await
+        let mut launch = launch::resolve(&self.upstream, &self.gateway, &secrets).await?;
+        if let Launch::Http { signed_in, .. } = &mut launch
+            && !connections::sign_in_of(&self.upstream).is_none()
+        {
+            // Discovery and every call speak as the organization's connection; without
+            // one there is nothing to start, which the status says in words.
+            let owner = ConnectionOwner::Organization;
+            connections::bearer(platform, &self.upstream, &owner)
+                .await
+                .map_err(|why| format!("{why}: an editor connects it from the upstream's page or with POST /api/v1/upstreams/{}/connect", self.upstream.id))?;
+            *signed_in = Some(launch::SignedInAs {
+                platform: platform.clone(),
+                upstream: self.upstream.clone(),
+                owner,
+            });
+        }
+        Ok(launch)
     }
 
     /// The running launch died: it is cleared and counted, and the status says why.

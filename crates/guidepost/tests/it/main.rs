@@ -19,6 +19,7 @@ mod cli_admin;
 mod config_file;
 mod conformance;
 mod conformance_auth;
+mod connections;
 mod content_as_code;
 mod cross_tenant;
 mod custom_domains;

@@ -279,8 +279,7 @@ pub async fn callback(platform: &Platform, params: CallbackParams) -> Result<Con
     super::super::audit::record_by(platform, &upstream.org_id, &flow.started_by, "connection.connected", about)
         .await?;
     if flow.owner == ConnectionOwner::Organization {
-        platform.upstreams.stop(&upstream.id).await;
-        platform.upstreams.start(platform, &upstream);
+        super::super::relaunch(platform, &upstream).await?;
     }
     Ok(Connected {
         upstream_name: upstream.name,

@@ -23,7 +23,9 @@ use crate::secrets::MasterKey;
 use crate::{Caller, CoreError, Permission, Platform, PlatformConfig};
 
 pub use bearer::{Bearer, NotConnected, bearer, refresh_after_refusal};
-pub use flow::{ConnectLink, Connected, FlowError, callback, connect_link, open_link};
+pub use flow::{
+    CallbackParams, ConnectLink, Connected, FlowError, callback, connect_link, open_link,
+};
 
 /// Where the connect pages live on the platform host.
 pub const CONNECT_PATH: &str = "/connect";
@@ -32,7 +34,7 @@ pub const CALLBACK_PATH: &str = "/connect/callback";
 /// The Client ID Metadata Document the platform registers with where servers take one.
 pub const CLIENT_METADATA_PATH: &str = "/connect/client-metadata.json";
 /// The installation secret that holds a pre-registered client's secret.
-pub const CLIENT_SECRET_NAME: &str = "oauth_client_secret";
+pub const CLIENT_SECRET_NAME: &str = "OAUTH_CLIENT_SECRET";
 
 /// The platform host's origin, where connect links, the callback and the client metadata
 /// document live.
@@ -118,6 +120,35 @@ pub trait Authorizer: Send + Sync {
     /// RFC 7009.
     async fn revoke(&self, server: &UpstreamAuthorization, token: &str)
     -> Result<(), AuthorizerError>;
+}
+
+/// `spec` with the sign-in asked for at install or in a change: only a remote server
+/// takes one other than `none`.
+pub(super) fn with_sign_in(
+    mut spec: LaunchSpec,
+    asked: Option<UpstreamSignIn>,
+) -> Result<LaunchSpec, ValidationError> {
+    let Some(asked) = asked else {
+        return Ok(spec);
+    };
+    if asked == UpstreamSignIn::Person {
+        return Err(ValidationError::new(
+            "sign_in",
+            "person sign-in (each person's own account) is not offered yet; use organization, \
+             one account connected by an editor",
+        ));
+    }
+    match &mut spec {
+        LaunchSpec::Http { sign_in, .. } => *sign_in = asked,
+        _ if asked.is_none() => {}
+        _ => {
+            return Err(ValidationError::new(
+                "sign_in",
+                "only a remote (http) server signs in; this one runs on the platform",
+            ));
+        }
+    }
+    Ok(spec)
 }
 
 /// An upstream's sign-in mode, and whether it has one at all.
