@@ -46,6 +46,7 @@ mod back;
 mod browser;
 mod cimd;
 mod clients;
+mod connect_client;
 mod email;
 mod error;
 mod federation;
@@ -71,6 +72,7 @@ use axum::routing::{MethodRouter, get, post};
 use guidepost_core::Platform;
 
 pub use address::Address;
+pub use connect_client::UpstreamAuthorizer;
 pub use email::Mailer;
 pub use upstream::IdentityProviders;
 pub use verify::{MCP_SCOPE, TokenRefusal, VerifiedToken, challenge, verify_access_token};
