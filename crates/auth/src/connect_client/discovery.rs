@@ -150,31 +150,32 @@ async fn challenged_metadata_url(client: &UpstreamAuthorizer, mcp: &Url) -> Opti
 }
 
 /// A parameter of a `WWW-Authenticate` challenge (`Bearer resource_metadata="…"`), quoted
-/// or not.
+/// or not; its name in any case (RFC 9110 §11.2).
 pub(super) fn challenge_param(header: &str, name: &str) -> Option<String> {
-    let mut rest = header;
-    while let Some(at) = rest.find(name) {
-        let before_ok = rest[..at]
+    // ASCII lowercasing keeps every byte where it was, so positions in `lower` are
+    // positions in `header`.
+    let lower = header.to_ascii_lowercase();
+    let name = name.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(&name) {
+        let at = from + found;
+        from = at + name.len();
+        let starts_a_name = header[..at]
             .chars()
             .next_back()
             .is_none_or(|c| c == ' ' || c == ',');
-        rest = &rest[at + name.len()..];
-        let Some(value) = rest.trim_start().strip_prefix('=') else {
+        let Some(value) = header[from..].trim_start().strip_prefix('=') else {
             continue;
         };
-        if !before_ok {
+        if !starts_a_name {
             continue;
         }
         let value = value.trim_start();
-        return Some(match value.strip_prefix('"') {
-            Some(quoted) => quoted.split('"').next().unwrap_or_default().to_owned(),
-            None => value
-                .split([',', ' '])
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        })
-        .filter(|v| !v.is_empty());
+        let value = match value.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next(),
+            None => value.split([',', ' ']).next(),
+        };
+        return value.filter(|v| !v.is_empty()).map(str::to_owned);
     }
     None
 }
@@ -390,6 +391,14 @@ mod unit {
             )
             .as_deref(),
             Some("https://h/m")
+        );
+        assert_eq!(
+            challenge_param(
+                r#"bearer Resource_Metadata="https://h/M""#,
+                "resource_metadata"
+            )
+            .as_deref(),
+            Some("https://h/M")
         );
         assert_eq!(
             challenge_param("Bearer realm=\"x\"", "resource_metadata"),

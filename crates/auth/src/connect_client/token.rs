@@ -110,7 +110,7 @@ async fn token_request(
             authenticated(http.post(url), server, form)
         })
         .await?;
-    if answer.status != reqwest::StatusCode::OK {
+    if !answer.status.is_success() {
         return Err(oauth_error(&answer, WHAT));
     }
     let tokens: TokenAnswer = answer.json("the token endpoint's answer")?;
