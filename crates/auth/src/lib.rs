@@ -46,6 +46,7 @@ mod back;
 mod browser;
 mod cimd;
 mod clients;
+mod connect_client;
 mod connect_pages;
 mod email;
 mod error;
@@ -72,6 +73,7 @@ use axum::routing::{MethodRouter, get, post};
 use guidepost_core::Platform;
 
 pub use address::Address;
+pub use connect_client::UpstreamAuthorizer;
 pub use connect_pages::router as connect_router;
 pub use email::Mailer;
 pub use upstream::IdentityProviders;

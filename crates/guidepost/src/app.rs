@@ -105,12 +105,16 @@ pub async fn start_with_store(
     } else {
         tracing::warn!(mode = ?confinement.mode, missing = ?confinement.missing, "process upstreams are not fully confined on this node");
     }
+    let connections = Arc::new(guidepost_auth::UpstreamAuthorizer::new(
+        settings.gateway.http_allow_private,
+    ));
     let (platform, writer) = Platform::new(
         store.clone(),
         config,
         identity_providers,
         dns,
         supervisor.clone(),
+        connections,
     );
     match guidepost_core::upstreams::start_eager(&platform).await {
         Ok(0) => {}
