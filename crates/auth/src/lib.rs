@@ -31,6 +31,10 @@
 //! `revoke` (RFC 7009), `verify` (the resource server's check and its `WWW-Authenticate`
 //! challenges).
 //!
+//! **The other way round.** `connect_client` is the platform as an OAuth client of
+//! upstream MCP servers' own authorization servers (issue 32): core's
+//! `upstreams::connections::Authorizer`, exported as [`UpstreamAuthorizer`].
+//!
 //! **Two ways to sign in.** A login session is a small state machine (`LoginStage`). On
 //! `platform_oauth` servers the email one-time code reaches the `consent` stage; on
 //! `custom_oauth` servers the organization's provider does (`upstream` stage, then its

@@ -2,8 +2,9 @@
 //! MCP authorization (2025-11-25, "Client Registration Approaches"):
 //!
 //! 1. the client an editor registered there and gave at install (`preregistered`);
-//! 2. the platform's Client ID Metadata Document, where the server takes one
-//!    (`metadata_document`): its URL is the `client_id`, nothing to register;
+//! 2. the platform's Client ID Metadata Document, where the server takes one and the
+//!    platform is served over https (`metadata_document`): its URL is the `client_id`,
+//!    nothing to register;
 //! 3. RFC 7591 dynamic registration, where the server has an endpoint (`dynamic`);
 //!
 //! else nothing works, and the editor is told to register a client.
@@ -43,7 +44,10 @@ pub(super) async fn register(
             registration: "preregistered",
         });
     }
-    if server.client_id_metadata_document_supported {
+    // A metadata document's URL must be https (with a path) to be a client ID; a platform
+    // served over plain http (development) registers dynamically instead.
+    let document_usable = request.client_metadata_url.starts_with("https://");
+    if server.client_id_metadata_document_supported && document_usable {
         return Ok(Registered {
             client_id: request.client_metadata_url.clone(),
             client_secret: None,

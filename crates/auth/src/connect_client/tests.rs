@@ -296,6 +296,15 @@ async fn the_metadata_document_is_chosen_where_the_server_takes_it() {
     );
     assert_eq!(found.client_secret, None);
     assert!(mock.seen("/as/register").is_empty());
+
+    // A platform on plain http has no document a server could fetch: it registers.
+    let mut request = discovery(&mock, "/s/acme/mcp");
+    request.client_metadata_url = "http://localhost:8080/connect/client-metadata.json".into();
+    let found = UpstreamAuthorizer::new(true)
+        .discover(&request)
+        .await
+        .unwrap();
+    assert_eq!(found.registration, "dynamic");
 }
 
 #[tokio::test]
