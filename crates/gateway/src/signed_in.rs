@@ -147,7 +147,9 @@ impl StreamableHttpClient for SignedIn {
     ) -> Result<(), HttpError> {
         let bearer = self.credential().await?;
         let (auth, headers) = Self::apply(&bearer, custom_headers)?;
-        self.http.delete_session(uri, session_id, auth, headers).await
+        self.http
+            .delete_session(uri, session_id, auth, headers)
+            .await
     }
 
     async fn get_stream(

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
+use guidepost_core::upstreams::connections;
 use guidepost_core::upstreams::{
     CallContext, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
 };
-use guidepost_core::upstreams::connections;
 use guidepost_domain::{ConnectionOwner, Upstream, UpstreamStatus};
 use rmcp::RoleClient;
 // resources/subscribe is of the 2025 era, which the gateway speaks to its upstreams.

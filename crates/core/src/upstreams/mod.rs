@@ -224,7 +224,14 @@ pub async fn update(
             detail: serde_json::json!({"sign_in": connections::sign_in_of(&updated)}),
             ..Default::default()
         };
-        audit::record(platform, org, caller.actor(), "upstream.sign_in_changed", about).await?;
+        audit::record(
+            platform,
+            org,
+            caller.actor(),
+            "upstream.sign_in_changed",
+            about,
+        )
+        .await?;
         // Its running connection was made with the old credentials.
         return relaunch(platform, &updated).await;
     }

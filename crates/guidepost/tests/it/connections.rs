@@ -39,17 +39,26 @@ async fn remote_and_gateway(db: &TestDatabase, extra: &str) -> (OAuthApp, TestAp
 }
 
 /// Installs `remote` with `sign_in: organization` and attaches it to a new open server
-/// `gw` under `rm`: the upstream's id.
+/// `gateway` under `rm`: the upstream's id.
 async fn install(gateway: &TestApp, tenant: &Tenant) -> String {
     gateway.trust_new_tools(tenant).await;
-    let server = gateway.create_server(tenant, "gw", json!({})).await;
+    let server = gateway.create_server(tenant, "gateway", json!({})).await;
     let body = json!({"catalog_entry_id": "remote", "sign_in": "organization"});
-    let (status, installed) = gateway.api(Method::POST, "/upstreams", &tenant.key, Some(body)).await;
+    let (status, installed) = gateway
+        .api(Method::POST, "/upstreams", &tenant.key, Some(body))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     assert_eq!(installed["spec"]["sign_in"], "organization", "{installed}");
     let id = installed["id"].as_str().unwrap().to_owned();
     let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
-    let (status, body) = gateway.api(Method::PUT, &path, &tenant.key, Some(json!({"prefix": "rm"}))).await;
+    let (status, body) = gateway
+        .api(
+            Method::PUT,
+            &path,
+            &tenant.key,
+            Some(json!({"prefix": "rm"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     id
 }
@@ -64,12 +73,20 @@ async fn connect_link(gateway: &TestApp, tenant: &Tenant, id: &str) -> String {
 
 /// Opens `link` as `email` and signs in at the remote's authorization server: the
 /// callback URL the browser is sent back to (not yet opened).
-async fn sign_in_at_remote(remote: &OAuthApp, gateway: &TestApp, link: &str, email: &str) -> String {
+async fn sign_in_at_remote(
+    remote: &OAuthApp,
+    gateway: &TestApp,
+    link: &str,
+    email: &str,
+) -> String {
     let mut person = remote.person(email);
     let opened = person.get(link).await;
     assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
     let authorize = opened.location.expect("on to the authorization server");
-    assert!(authorize.starts_with(&format!("{}/authorize?", remote.issuer("remote"))), "{authorize}");
+    assert!(
+        authorize.starts_with(&format!("{}/authorize?", remote.issuer("remote"))),
+        "{authorize}"
+    );
     for parameter in ["code_challenge_method=S256", "resource=", "state="] {
         assert!(authorize.contains(parameter), "{parameter} in {authorize}");
     }
@@ -84,7 +101,7 @@ fn platform_origin(gateway: &TestApp) -> String {
 }
 
 async fn call_support(gateway: &TestApp, title: &str) -> Value {
-    let mcp = RawMcp::new(gateway.mcp_path_url("gw"), STATELESS_ERA);
+    let mcp = RawMcp::new(gateway.mcp_path_url("gateway"), STATELESS_ERA);
     let arguments = json!({"title": title, "problem_description": "Asked through the gateway."});
     mcp.call_tool(1, "rm__get_support", arguments).await.body
 }

@@ -486,7 +486,12 @@ impl Person {
 
     /// As [`Person::approve`], for a client whose redirect URI starts with `redirect`:
     /// the whole URL the browser is sent back to.
-    pub async fn approve_to(mut self, app: &OAuthApp, authorize_url: &str, redirect: &str) -> String {
+    pub async fn approve_to(
+        mut self,
+        app: &OAuthApp,
+        authorize_url: &str,
+        redirect: &str,
+    ) -> String {
         let (login, page) = self.start(authorize_url).await;
         let code_page = self.send_email(&login, &page).await;
         let code = app.code_for(&self.email);

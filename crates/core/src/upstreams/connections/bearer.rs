@@ -57,9 +57,9 @@ pub async fn bearer(
     owner: &ConnectionOwner,
 ) -> Result<Bearer, NotConnected> {
     let connection = current(platform, upstream, owner).await?;
-    let expiring = connection.expires_at.is_some_and(|at| {
-        at <= Timestamp::now().plus_seconds(REFRESH_MARGIN_SECONDS)
-    });
+    let expiring = connection
+        .expires_at
+        .is_some_and(|at| at <= Timestamp::now().plus_seconds(REFRESH_MARGIN_SECONDS));
     let tokens = opened(platform, upstream, &connection)?;
     if expiring && tokens.refresh_token.is_some() {
         return refreshed(platform, upstream, connection).await;
@@ -215,7 +215,9 @@ async fn refresh_now(
                 .await
                 .map_err(|e| failed(CoreError::from(e).to_string()))?;
             if !written {
-                return Err(failed("its connection changed while it was refreshed".into()));
+                return Err(failed(
+                    "its connection changed while it was refreshed".into(),
+                ));
             }
             let fresh_tokens = opened(platform, upstream, &fresh)?;
             Ok(credential(upstream, &fresh_tokens, connection.revision + 1))

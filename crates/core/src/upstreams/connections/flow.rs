@@ -95,7 +95,10 @@ pub async fn connect_link(
     };
     platform.store.create_connect_flow(&flow).await?;
     Ok(ConnectLink {
-        url: format!("{}{CONNECT_PATH}/{token}", platform_origin(&platform.config)),
+        url: format!(
+            "{}{CONNECT_PATH}/{token}",
+            platform_origin(&platform.config)
+        ),
         expires_at: flow.expires_at,
     })
 }
@@ -121,7 +124,13 @@ pub async fn open_link(platform: &Platform, token: &str) -> Result<String, FlowE
     let key = master_key(platform)?;
     let verifier = format!("{}{}", random_token(""), random_token(""));
     let state = random_token("");
-    let sealed = seal_json(key, &Trip { verifier: verifier.clone() }, &trip_context(&flow.id));
+    let sealed = seal_json(
+        key,
+        &Trip {
+            verifier: verifier.clone(),
+        },
+        &trip_context(&flow.id),
+    );
     let moved = platform
         .store
         .advance_connect_flow(
@@ -154,7 +163,10 @@ async fn authorization_server(
         ..
     } = &upstream.spec
     else {
-        return Err(FlowError::Denied(format!("{} is not a remote server", upstream.name)));
+        return Err(FlowError::Denied(format!(
+            "{} is not a remote server",
+            upstream.name
+        )));
     };
     let secrets = super::super::secrets::opened(platform, upstream)
         .map_err(|why| FlowError::Core(CoreError::Conflict(why)))?;
@@ -243,7 +255,14 @@ pub async fn callback(platform: &Platform, params: CallbackParams) -> Result<Con
         .ok_or(FlowError::Unknown)?;
     let passed = platform
         .store
-        .advance_connect_flow(&flow.id, ConnectStage::Authorizing, ConnectStage::Done, None, None, now)
+        .advance_connect_flow(
+            &flow.id,
+            ConnectStage::Authorizing,
+            ConnectStage::Done,
+            None,
+            None,
+            now,
+        )
         .await?;
     if !passed {
         return Err(FlowError::Unknown);
@@ -276,8 +295,14 @@ pub async fn callback(platform: &Platform, params: CallbackParams) -> Result<Con
         detail: serde_json::json!({"owner": flow.owner.key(), "account": issued.account}),
         ..Default::default()
     };
-    super::super::audit::record_by(platform, &upstream.org_id, &flow.started_by, "connection.connected", about)
-        .await?;
+    super::super::audit::record_by(
+        platform,
+        &upstream.org_id,
+        &flow.started_by,
+        "connection.connected",
+        about,
+    )
+    .await?;
     if flow.owner == ConnectionOwner::Organization {
         super::super::relaunch(platform, &upstream).await?;
     }
@@ -310,7 +335,10 @@ mod tests {
     fn the_pkce_challenge_is_the_rfc_example() {
         // RFC 7636, Appendix B.
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        assert_eq!(pkce_challenge(verifier), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            pkce_challenge(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]

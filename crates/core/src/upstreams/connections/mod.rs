@@ -103,7 +103,8 @@ pub enum AuthorizerError {
 pub trait Authorizer: Send + Sync {
     /// Finds the upstream's authorization server (RFC 9728, then RFC 8414 or OpenID
     /// discovery) and becomes its client (pre-registered, metadata document, or RFC 7591).
-    async fn discover(&self, request: &Discovery) -> Result<UpstreamAuthorization, AuthorizerError>;
+    async fn discover(&self, request: &Discovery)
+    -> Result<UpstreamAuthorization, AuthorizerError>;
     /// Exchanges an authorization code (with its PKCE verifier).
     async fn exchange(
         &self,
@@ -118,8 +119,11 @@ pub trait Authorizer: Send + Sync {
         refresh_token: &str,
     ) -> Result<IssuedTokens, AuthorizerError>;
     /// RFC 7009.
-    async fn revoke(&self, server: &UpstreamAuthorization, token: &str)
-    -> Result<(), AuthorizerError>;
+    async fn revoke(
+        &self,
+        server: &UpstreamAuthorization,
+        token: &str,
+    ) -> Result<(), AuthorizerError>;
 }
 
 /// `spec` with the sign-in asked for at install or in a change: only a remote server
@@ -187,9 +191,9 @@ fn open_json<T: serde::de::DeserializeOwned>(
     sealed: &str,
     context: &str,
 ) -> Result<T, CoreError> {
-    let opened = key
-        .open(sealed, context)
-        .map_err(|why| CoreError::Conflict(format!("a sealed connection cannot be opened: {why}")))?;
+    let opened = key.open(sealed, context).map_err(|why| {
+        CoreError::Conflict(format!("a sealed connection cannot be opened: {why}"))
+    })?;
     serde_json::from_str(&opened)
         .map_err(|why| CoreError::Conflict(format!("a sealed connection is unreadable: {why}")))
 }
@@ -206,7 +210,11 @@ async fn stored_authorization(
         .await?;
     sealed
         .map(|sealed| {
-            open_json(key, &sealed, &authorization_context(&upstream.org_id, &upstream.id))
+            open_json(
+                key,
+                &sealed,
+                &authorization_context(&upstream.org_id, &upstream.id),
+            )
         })
         .transpose()
 }
@@ -255,8 +263,14 @@ pub async fn disconnect(
         detail: serde_json::json!({"owner": owner.key()}),
         ..Default::default()
     };
-    super::audit::record(platform, caller.org(), caller.actor(), "connection.disconnected", about)
-        .await?;
+    super::audit::record(
+        platform,
+        caller.org(),
+        caller.actor(),
+        "connection.disconnected",
+        about,
+    )
+    .await?;
     Ok(())
 }
 
