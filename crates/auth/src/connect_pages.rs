@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use guidepost_core::Platform;
-use guidepost_core::upstreams::connections::{self, CallbackParams, FlowError};
+use guidepost_core::upstreams::connections::{self, CallbackOutcome, CallbackParams, FlowError};
 use http::StatusCode;
 
 use crate::pages::{html, message_page, uncached_redirect};
@@ -28,7 +28,8 @@ pub(crate) async fn callback(
     Query(params): Query<CallbackParams>,
 ) -> Response {
     match connections::callback(&platform, params).await {
-        Ok(connected) => {
+        Ok(CallbackOutcome::Continue(next)) => uncached_redirect(&next),
+        Ok(CallbackOutcome::Connected(connected)) => {
             let account = connected
                 .account
                 .map(|account| format!(" as {account}"))

@@ -518,6 +518,11 @@ pub(crate) async fn launch(
     options: &GatewayOptions,
     confiner: &Confiner,
 ) -> Result<Running, String> {
+    let personal = matches!(
+        launch,
+        Launch::Http { signed_in: Some(as_owner), .. }
+            if as_owner.owner != guidepost_domain::ConnectionOwner::Organization
+    );
     let handler = UpstreamClient {
         platform: platform.clone(),
         upstream: upstream.clone(),
@@ -534,6 +539,11 @@ pub(crate) async fn launch(
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
         let running = Running { process, client };
+        // A person's connection lists what their account sees; the upstream's
+        // definitions are discovered, pinned and reviewed through the organization's.
+        if personal {
+            return Ok(running);
+        }
         match discover(platform, upstream, running.client.peer()).await {
             Ok(()) => Ok(running),
             Err(e) => {

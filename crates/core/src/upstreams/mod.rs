@@ -41,8 +41,8 @@ pub use names::{exposed_name, may_be_exposed};
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
 pub use pinning::{decide, record_definitions};
 pub use runtime::{
-    CallContext, CallProgress, CallerClient, NotAdmitted, ProgressSink, RelayError, Subscriber,
-    UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
+    CallContext, CallProgress, CallerClient, CallingPerson, NotAdmitted, ProgressSink, RelayError,
+    Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
 };
 
 /// Default and bounds of an attachment's call timeout.
@@ -214,6 +214,9 @@ pub async fn update(
     validate_text("name", &name, Limits::NAME)?;
     let start = input.start.unwrap_or(current.start);
     let spec = connections::with_sign_in(current.spec.clone(), input.sign_in)?;
+    if input.sign_in == Some(UpstreamSignIn::Person) {
+        connections::check_people_sign_in(platform, org, id).await?;
+    }
     let updated = platform
         .store
         .update_upstream(org, id, name.trim(), start, &spec)
@@ -395,6 +398,7 @@ pub async fn attach(
         attached_at: Timestamp::now(),
     };
     fit::check_attach(platform, org, &attachment).await?;
+    connections::check_attach(platform, org, &attachment).await?;
     let attached = platform.store.attach_upstream(org, &attachment).await?;
     shadowing::recheck(platform, org, server).await?;
     let about = audit::About {

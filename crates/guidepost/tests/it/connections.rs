@@ -3,7 +3,7 @@
 //! An editor connects once through the platform's OAuth client (discovery, registration,
 //! PKCE, the callback on the platform host) and every call speaks as that account; the
 //! connect link and the callback work once; disconnecting revokes the tokens and the next
-//! call says to connect again.
+//! call says to connect again. (`connections_people` has `person` sign-in.)
 
 use std::sync::Arc;
 
@@ -189,13 +189,9 @@ backend_tests! {
         }
     }
 
-    async fn sign_in_is_for_remote_servers_and_person_mode_is_refused_for_now(db: &TestDatabase) {
+    async fn a_server_without_sign_in_has_no_connect_link_until_it_is_switched(db: &TestDatabase) {
         let (_remote, gateway) = remote_and_gateway(db, "").await;
         let acme = gateway.create_tenant("Gateway Co").await;
-        let body = json!({"catalog_entry_id": "remote", "sign_in": "person"});
-        let (status, refused) = gateway.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-        assert!(refused.to_string().contains("sign_in"), "{refused}");
         // A server without sign-in has no connect link.
         let body = json!({"catalog_entry_id": "remote"});
         let (_, installed) = gateway.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;

@@ -20,6 +20,7 @@ mod config_file;
 mod conformance;
 mod conformance_auth;
 mod connections;
+mod connections_people;
 mod content_as_code;
 mod cross_tenant;
 mod custom_domains;

@@ -67,6 +67,36 @@ pub async fn bearer(
     Ok(credential(upstream, &tokens, connection.revision))
 }
 
+/// Whether `person` may call `upstream` (which has `person` sign-in) now: their
+/// connection is usable, or the error carries a link that connects it.
+pub async fn person_connected(
+    platform: &Platform,
+    upstream: &Upstream,
+    person: Option<&crate::upstreams::CallingPerson>,
+) -> Result<(), crate::upstreams::UpstreamCallError> {
+    use crate::upstreams::UpstreamCallError;
+    let Some(person) = person else {
+        return Err(UpstreamCallError::NotStarted(format!(
+            "{} works with each person's own account; sign in first",
+            upstream.name
+        )));
+    };
+    let owner = ConnectionOwner::Person(person.end_user.clone());
+    match bearer(platform, upstream, &owner).await {
+        Ok(_) => Ok(()),
+        Err(NotConnected::Missing { .. } | NotConnected::NeedsReconnect { .. }) => {
+            let link = super::person_link(platform, &person.server, &person.end_user, upstream)
+                .await
+                .map_err(|e| UpstreamCallError::Failed(e.to_string()))?;
+            Err(UpstreamCallError::NeedsConnection {
+                upstream: upstream.name.clone(),
+                url: link.url,
+            })
+        }
+        Err(NotConnected::Failed { why, .. }) => Err(UpstreamCallError::Unreachable(why)),
+    }
+}
+
 /// After the upstream refused the credential of `stale_revision` (a 401): a fresh one,
 /// refreshed by this node or another, once.
 pub async fn refresh_after_refusal(

@@ -103,8 +103,44 @@ pub async fn connect_link(
     })
 }
 
-/// Opens a connect link: where to send the browser (the upstream's authorization
-/// endpoint). The link works once.
+/// A link for `end_user` to connect their own account to `upstream`, reached through
+/// `server`, whose own sign-in proves that the person who opens it is `end_user`.
+pub async fn person_link(
+    platform: &Platform,
+    server: &McpServer,
+    end_user: &EndUserId,
+    upstream: &Upstream,
+) -> Result<ConnectLink, CoreError> {
+    master_key(platform)?;
+    let token = random_token("gpc_");
+    let now = Timestamp::now();
+    let flow = ConnectFlow {
+        id: hash_secret(&token),
+        org_id: upstream.org_id.clone(),
+        upstream_id: upstream.id.clone(),
+        owner: ConnectionOwner::Person(end_user.clone()),
+        server_id: Some(server.id.clone()),
+        stage: ConnectStage::Link,
+        state_hash: None,
+        sealed: None,
+        started_by: format!("end_user:{end_user}"),
+        created_at: now,
+        expires_at: now.plus_seconds(FLOW_LIFETIME_SECONDS),
+    };
+    platform.store.create_connect_flow(&flow).await?;
+    Ok(ConnectLink {
+        url: format!(
+            "{}{CONNECT_PATH}/{token}",
+            platform_origin(&platform.config)
+        ),
+        expires_at: flow.expires_at,
+    })
+}
+
+/// Opens a connect link: where to send the browser. A person's link goes first to the
+/// sign-in of the server they connect from (who opens it must be that person); the
+/// organization's goes straight to the upstream's authorization server. The link works
+/// once.
 pub async fn open_link(platform: &Platform, token: &str) -> Result<String, FlowError> {
     if token.len() > PARAM_MAX {
         return Err(FlowError::Unknown);
@@ -116,36 +152,130 @@ pub async fn open_link(platform: &Platform, token: &str) -> Result<String, FlowE
         .await?
         .filter(|flow| flow.stage == ConnectStage::Link)
         .ok_or(FlowError::Unknown)?;
-    let upstream = platform
-        .store
-        .get_upstream(&flow.org_id, &flow.upstream_id)
-        .await?;
-    let server = authorization_server(platform, &upstream).await?;
+    match &flow.owner {
+        ConnectionOwner::Organization => to_upstream(platform, &flow, ConnectStage::Link).await,
+        ConnectionOwner::Person(_) => to_identity_check(platform, &flow).await,
+    }
+}
+
+/// Moves the flow on from `from` with a new trip: its `state` and PKCE verifier (the
+/// verifier sealed in the flow's row until its callback).
+async fn next_trip(
+    platform: &Platform,
+    flow: &ConnectFlow,
+    from: ConnectStage,
+    to: ConnectStage,
+) -> Result<(String, String), FlowError> {
     let key = master_key(platform)?;
     let verifier = format!("{}{}", random_token(""), random_token(""));
     let state = random_token("");
-    let sealed = seal_json(
-        key,
-        &Trip {
-            verifier: verifier.clone(),
-        },
-        &trip_context(&flow.id),
-    );
+    let trip = Trip {
+        verifier: verifier.clone(),
+    };
+    let sealed = seal_json(key, &trip, &trip_context(&flow.id));
     let moved = platform
         .store
         .advance_connect_flow(
             &flow.id,
-            ConnectStage::Link,
-            ConnectStage::Authorizing,
+            from,
+            to,
             Some(&hash_secret(&state)),
             Some(&sealed),
-            now,
+            Timestamp::now(),
         )
         .await?;
     if !moved {
         return Err(FlowError::Unknown);
     }
+    Ok((state, verifier))
+}
+
+/// On to the upstream's authorization server.
+async fn to_upstream(
+    platform: &Platform,
+    flow: &ConnectFlow,
+    from: ConnectStage,
+) -> Result<String, FlowError> {
+    let upstream = platform
+        .store
+        .get_upstream(&flow.org_id, &flow.upstream_id)
+        .await?;
+    let server = authorization_server(platform, &upstream).await?;
+    let (state, verifier) = next_trip(platform, flow, from, ConnectStage::Authorizing).await?;
     Ok(authorization_url(platform, &server, &state, &verifier))
+}
+
+/// The hosted server a person's flow proves them with.
+async fn flow_server(platform: &Platform, flow: &ConnectFlow) -> Result<McpServer, FlowError> {
+    let id = flow.server_id.as_ref().ok_or(FlowError::Unknown)?;
+    Ok(platform.store.get_server(&flow.org_id, id).await?)
+}
+
+/// On to the hosted server's own sign-in (by its path address, on the platform host),
+/// with the platform as its client.
+async fn to_identity_check(platform: &Platform, flow: &ConnectFlow) -> Result<String, FlowError> {
+    let server = flow_server(platform, flow).await?;
+    let (state, verifier) =
+        next_trip(platform, flow, ConnectStage::Link, ConnectStage::Identity).await?;
+    let config = &platform.config;
+    let issuer = format!("{}/s/{}", platform_origin(config), server.slug);
+    let mut url = url::Url::parse(&format!("{issuer}/authorize"))
+        .map_err(|e| FlowError::Core(CoreError::Conflict(e.to_string())))?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_metadata_url(config))
+        .append_pair("redirect_uri", &callback_url(config))
+        .append_pair("code_challenge", &pkce_challenge(&verifier))
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", &state)
+        .append_pair("resource", &crate::urls::path_mcp_url(config, &server));
+    Ok(url.into())
+}
+
+/// The identity check's answer: the person who signed in must be the flow's; then on to
+/// the upstream.
+async fn identity_checked(
+    platform: &Platform,
+    flow: &ConnectFlow,
+    code: &str,
+) -> Result<String, FlowError> {
+    let server = flow_server(platform, flow).await?;
+    let key = master_key(platform)?;
+    let sealed = flow.sealed.as_deref().ok_or(FlowError::Unknown)?;
+    let trip: Trip = open_json(key, sealed, &trip_context(&flow.id))?;
+    let config = &platform.config;
+    let callback = callback_url(config);
+    let resource = crate::urls::path_mcp_url(config, &server);
+    let exchange = crate::authorization::tokens::CodeExchange {
+        code,
+        verifier: &trip.verifier,
+        redirect_uri: Some(&callback),
+        resource: Some(&resource),
+    };
+    let client = platform_client(config);
+    let signed_in =
+        crate::authorization::tokens::identify_by_code(platform, &server, &client, &exchange)
+            .await?
+            .map_err(|refusal| FlowError::Denied(refusal.to_string()))?;
+    if flow.owner.end_user() != Some(&signed_in) {
+        return Err(FlowError::Denied(
+            "this link was made for another person; sign in as the person who asked to connect"
+                .into(),
+        ));
+    }
+    to_upstream(platform, flow, ConnectStage::Identity).await
+}
+
+/// The platform as a client of its own hosted servers' sign-in (the identity check): its
+/// metadata document's URL, known without fetching it.
+pub fn platform_client(config: &PlatformConfig) -> crate::authorization::clients::Client {
+    crate::authorization::clients::Client {
+        client_id: client_metadata_url(config),
+        name: Some("Guidepost".into()),
+        redirect_uris: vec![callback_url(config)],
+        grant_types: vec!["authorization_code".into()],
+        secret_hash: None,
+    }
 }
 
 /// The upstream's authorization server as stored, else discovered now (and registered
@@ -237,10 +367,21 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
-/// The callback: the trip's `state` (once), `iss` checked, the code exchanged, the
-/// tokens sealed and stored. An organization's connection starts its upstream again, so
-/// that it discovers its tools with the account.
-pub async fn callback(platform: &Platform, params: CallbackParams) -> Result<Connected, FlowError> {
+/// Where a callback leads: the connection made, or the next trip (after the identity
+/// check, the upstream's authorization server).
+#[derive(Debug)]
+pub enum CallbackOutcome {
+    Connected(Connected),
+    Continue(String),
+}
+
+/// The callback of either trip, told apart by the flow's stage: after the identity check,
+/// the person must be the flow's; after the upstream, its `iss` is checked, the code
+/// exchanged and the tokens sealed and stored. Each `state` works once.
+pub async fn callback(
+    platform: &Platform,
+    params: CallbackParams,
+) -> Result<CallbackOutcome, FlowError> {
     let long = |value: &Option<String>| value.as_ref().is_some_and(|v| v.len() > PARAM_MAX);
     if long(&params.state) || long(&params.code) || long(&params.iss) {
         return Err(FlowError::Unknown);
@@ -251,8 +392,34 @@ pub async fn callback(platform: &Platform, params: CallbackParams) -> Result<Con
         .store
         .find_connect_flow_by_state(&hash_secret(state), now)
         .await?
-        .filter(|flow| flow.stage == ConnectStage::Authorizing)
         .ok_or(FlowError::Unknown)?;
+    if let Some(error) = &params.error {
+        let why = params.error_description.as_deref().unwrap_or(error);
+        return Err(FlowError::Denied(why.chars().take(200).collect()));
+    }
+    match flow.stage {
+        ConnectStage::Identity => {
+            let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
+            let next = identity_checked(platform, &flow, code).await?;
+            Ok(CallbackOutcome::Continue(next))
+        }
+        ConnectStage::Authorizing => {
+            let connected = upstream_answered(platform, flow, params, now).await?;
+            Ok(CallbackOutcome::Connected(connected))
+        }
+        ConnectStage::Link | ConnectStage::Done => Err(FlowError::Unknown),
+    }
+}
+
+/// The upstream's answer: `iss` checked, the code exchanged, the tokens sealed and
+/// stored. An organization's connection starts its upstream again, so that it discovers
+/// its tools with the account.
+async fn upstream_answered(
+    platform: &Platform,
+    flow: ConnectFlow,
+    params: CallbackParams,
+    now: Timestamp,
+) -> Result<Connected, FlowError> {
     let passed = platform
         .store
         .advance_connect_flow(
@@ -266,10 +433,6 @@ pub async fn callback(platform: &Platform, params: CallbackParams) -> Result<Con
         .await?;
     if !passed {
         return Err(FlowError::Unknown);
-    }
-    if let Some(error) = &params.error {
-        let why = params.error_description.as_deref().unwrap_or(error);
-        return Err(FlowError::Denied(why.chars().take(200).collect()));
     }
     let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
     let upstream = platform

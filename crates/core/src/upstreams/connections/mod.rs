@@ -22,9 +22,10 @@ use guidepost_domain::*;
 use crate::secrets::MasterKey;
 use crate::{Caller, CoreError, Permission, Platform, PlatformConfig};
 
-pub use bearer::{Bearer, NotConnected, bearer, refresh_after_refusal};
+pub use bearer::{Bearer, NotConnected, bearer, person_connected, refresh_after_refusal};
 pub use flow::{
-    CallbackParams, ConnectLink, Connected, FlowError, callback, connect_link, open_link,
+    CallbackOutcome, CallbackParams, ConnectLink, Connected, FlowError, callback, connect_link,
+    open_link, person_link, platform_client,
 };
 
 /// Where the connect pages live on the platform host.
@@ -135,13 +136,6 @@ pub(super) fn with_sign_in(
     let Some(asked) = asked else {
         return Ok(spec);
     };
-    if asked == UpstreamSignIn::Person {
-        return Err(ValidationError::new(
-            "sign_in",
-            "person sign-in (each person's own account) is not offered yet; use organization, \
-             one account connected by an editor",
-        ));
-    }
     match &mut spec {
         LaunchSpec::Http { sign_in, .. } => *sign_in = asked,
         _ if asked.is_none() => {}
@@ -153,6 +147,82 @@ pub(super) fn with_sign_in(
         }
     }
     Ok(spec)
+}
+
+/// Why `person` sign-in needs signed-in people: with anonymous tracking ids, whoever
+/// opened a connect link could bind their account to someone else's identity.
+const PERSON_NEEDS_SIGN_IN: &str = "person sign-in is only for servers whose people sign in \
+    (auth_mode platform_oauth or custom_oauth): with tracking ids, whoever opened a connect \
+    link could bind their account to someone else";
+
+/// An attachment of a `person` upstream is refused on a server whose people do not sign in.
+pub(super) async fn check_attach(
+    platform: &Platform,
+    org: &OrgId,
+    attachment: &Attachment,
+) -> Result<(), CoreError> {
+    let upstream = platform
+        .store
+        .get_upstream(org, &attachment.upstream_id)
+        .await?;
+    if sign_in_of(&upstream) != UpstreamSignIn::Person {
+        return Ok(());
+    }
+    let server = platform
+        .store
+        .get_server(org, &attachment.server_id)
+        .await?;
+    if !server.auth_mode.requires_token() {
+        return Err(CoreError::Conflict(format!(
+            "{}: {PERSON_NEEDS_SIGN_IN}",
+            server.name
+        )));
+    }
+    Ok(())
+}
+
+/// Switching an upstream to `person` is refused while a server whose people do not sign in
+/// attaches it.
+pub(super) async fn check_people_sign_in(
+    platform: &Platform,
+    org: &OrgId,
+    upstream: &UpstreamId,
+) -> Result<(), CoreError> {
+    for server in platform.store.servers_attaching(org, upstream).await? {
+        let server = platform.store.get_server(org, &server).await?;
+        if !server.auth_mode.requires_token() {
+            return Err(CoreError::Conflict(format!(
+                "{}: {PERSON_NEEDS_SIGN_IN}",
+                server.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A server may stop requiring sign-in only while no `person` upstream is attached to it.
+pub async fn check_server_auth_change(
+    platform: &Platform,
+    server: &McpServer,
+    auth_mode: AuthMode,
+) -> Result<(), CoreError> {
+    if auth_mode.requires_token() {
+        return Ok(());
+    }
+    let attachments = platform.store.list_org_attachments(&server.org_id).await?;
+    for attachment in attachments.iter().filter(|a| a.server_id == server.id) {
+        let upstream = platform
+            .store
+            .get_upstream(&server.org_id, &attachment.upstream_id)
+            .await?;
+        if sign_in_of(&upstream) == UpstreamSignIn::Person {
+            return Err(CoreError::Conflict(format!(
+                "{} is attached with person sign-in; detach it first: {PERSON_NEEDS_SIGN_IN}",
+                upstream.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// An upstream's sign-in mode, and whether it has one at all.
@@ -305,4 +375,39 @@ async fn forget(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_remote_server_signs_in() {
+        let http: LaunchSpec = serde_json::from_value(serde_json::json!(
+            {"runtime": "http", "url": "https://mcp.example/mcp"}))
+        .unwrap();
+        let npm: LaunchSpec = serde_json::from_value(serde_json::json!(
+            {"runtime": "npm", "package": "x", "version": "1.0.0"}))
+        .unwrap();
+        let person = with_sign_in(http.clone(), Some(UpstreamSignIn::Person)).unwrap();
+        assert!(matches!(
+            person,
+            LaunchSpec::Http {
+                sign_in: UpstreamSignIn::Person,
+                ..
+            }
+        ));
+        assert_eq!(
+            with_sign_in(http.clone(), None).unwrap(),
+            http,
+            "kept when not asked"
+        );
+        assert!(with_sign_in(npm.clone(), Some(UpstreamSignIn::Organization)).is_err());
+        assert_eq!(
+            with_sign_in(npm.clone(), Some(UpstreamSignIn::None)).unwrap(),
+            npm
+        );
+        // Stored specs without it read as none, and none is not written back.
+        assert!(!serde_json::to_string(&http).unwrap().contains("sign_in"));
+    }
 }
