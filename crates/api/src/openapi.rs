@@ -81,6 +81,8 @@ use crate::{
         webhooks::test,
         end_users::list,
         end_users::get,
+        end_users::export,
+        end_users::erase,
         tool_calls::list,
         analytics::tools,
         api_keys::list,

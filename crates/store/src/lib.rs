@@ -16,6 +16,7 @@ mod error;
 mod members;
 mod oidc;
 mod organizations;
+mod personal_data;
 mod postgres;
 mod schema;
 mod servers;
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use members::MemberStore;
 pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
+pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
 pub use postgres::PgStore;
 pub use servers::ServerStore;
 pub use sessions::SessionStore;
@@ -102,6 +104,7 @@ pub trait Store:
     + WebhookStore
     + TaskStore
     + MemberStore
+    + PersonalDataStore
     + Send
     + Sync
     + 'static

@@ -17,6 +17,7 @@ mod end_users;
 mod members;
 mod oidc;
 mod organizations;
+mod personal_data;
 mod platform;
 mod servers;
 mod sessions;
