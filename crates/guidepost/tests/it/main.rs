@@ -25,6 +25,7 @@ mod custom_domains;
 mod dashboard;
 mod database_outage;
 mod docs_checker;
+mod erasure;
 mod faults;
 mod floods;
 mod fuzz_mcp;
