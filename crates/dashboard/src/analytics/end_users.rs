@@ -26,6 +26,9 @@ pub(crate) struct EndUserQuery {
     tracking_id: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
+    /// The notice after an action (an erasure).
+    #[serde(default)]
+    done: Option<String>,
 }
 
 #[derive(Template)]
@@ -60,7 +63,8 @@ pub(crate) async fn list(
         tracking_id: (!tracking_id.is_empty()).then(|| tracking_id.clone()),
     };
     let found = end_users::list(&app.platform, signed.caller(), &filter, &page).await?;
-    let chrome = Chrome::new(&app, &signed, "End users", Section::EndUsers, None).await?;
+    let done = query.done.as_deref();
+    let chrome = Chrome::new(&app, &signed, "End users", Section::EndUsers, done).await?;
     let next = found.next_cursor.map(|cursor| {
         let pairs = [
             ("email", email.as_str()),

@@ -35,7 +35,11 @@ async fn counts(app: &TestApp, key: &str, walkthrough: &str) -> (Value, Value, u
         .await;
     assert_eq!(status, StatusCode::OK, "{funnel}");
     let (_, calls) = app.get("/tool-calls?limit=200", key).await;
-    (tools["tools"].clone(), funnel, calls["items"].as_array().map_or(0, Vec::len))
+    (
+        tools["tools"].clone(),
+        funnel,
+        calls["items"].as_array().map_or(0, Vec::len),
+    )
 }
 
 backend_tests! {
