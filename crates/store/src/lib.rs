@@ -11,6 +11,7 @@
 
 mod audit;
 mod auth;
+pub mod backup;
 mod end_users;
 mod error;
 mod members;

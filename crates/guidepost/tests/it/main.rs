@@ -12,6 +12,7 @@ mod pg_cluster;
 mod api;
 mod api_key_scopes;
 mod audit_golden;
+mod backup;
 mod bad_input;
 mod bench_errors;
 mod browser;
