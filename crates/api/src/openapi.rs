@@ -90,7 +90,13 @@ use crate::{
         api_keys::revoke,
         document,
     ),
-    components(schemas(Problem)),
+    components(schemas(
+        Problem,
+        guidepost_domain::UpstreamEventData,
+        guidepost_domain::ToolReviewEventData,
+        guidepost_domain::HeldDefinition,
+        guidepost_domain::WalkthroughCompletedEventData,
+    )),
     modifiers(&Conventions),
     tags(
         (name = "servers", description = "Hosted MCP servers"),
