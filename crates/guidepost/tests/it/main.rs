@@ -72,4 +72,5 @@ mod tasks;
 mod walkthrough_runtime;
 mod walkthrough_seed;
 mod walkthrough_stories;
+mod webhook_events;
 mod webhooks;

@@ -22,16 +22,21 @@ pub(super) async fn set_status(
     let mut tx = store.begin_write().await?;
     store.count(1);
     let before = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT name, failed_since FROM upstreams WHERE org_id = $1 AND id = $2{LOCK_ROW}"
+        "SELECT name, status, failed_since FROM upstreams WHERE org_id = $1 AND id = $2{LOCK_ROW}"
     )))
     .bind(org.as_str())
     .bind(id.as_str())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(StoreError::NotFound)?;
+    let was_failed = text(&before, "status")? == UpstreamStatus::Failed.as_str();
     let failed_since: Option<i64> = before.try_get("failed_since")?;
+    // Failed is the end of the supervisor's restarts: it is left only by a restart on
+    // request, so each entry into it is one failure. `failed_since` outlives the restart
+    // (starting, then ready) so that the recovery is announced once it runs.
     let (event, failed_since) = match (status, failed_since) {
-        (UpstreamStatus::Failed, None) => (Some(WebhookEvent::UpstreamFailed), Some(now.micros())),
+        (UpstreamStatus::Failed, since) if was_failed => (None, since),
+        (UpstreamStatus::Failed, _) => (Some(WebhookEvent::UpstreamFailed), Some(now.micros())),
         (UpstreamStatus::Ready, Some(_)) => (Some(WebhookEvent::UpstreamRecovered), None),
         (_, since) => (None, since),
     };
