@@ -97,17 +97,15 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 fn report(json: bool, what: &str, place: &str, versions: SchemaVersions) {
-    if json {
-        let line = json!({"result": what, "path": place,
-            "schema_version": versions.database, "binary_schema_version": versions.binary});
-        println!("{line}");
-    } else {
+    let value = json!({"result": what, "path": place,
+        "schema_version": versions.database, "binary_schema_version": versions.binary});
+    crate::output::print(json, &value, |_| {
         let database = versions
             .database
             .map_or_else(|| "none".to_owned(), |v| v.to_string());
-        println!(
+        format!(
             "{what} {place}: schema version {database} (this Guidepost: {})",
             versions.binary
-        );
-    }
+        )
+    });
 }
