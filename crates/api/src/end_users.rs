@@ -142,3 +142,93 @@ pub(crate) async fn get(
         support_requests: picture.support_requests,
     }))
 }
+
+/// Everything stored about one person (`GET /api/v1/end-users/{id}/export`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndUserExport {
+    pub end_user_id: EndUserId,
+    pub exported_at: Timestamp,
+    /// Every table's rows about the person (and the anonymous end users linked to them),
+    /// by table name, column by column; secrets such as token hashes are left out. A table
+    /// with no row about them is present with an empty list.
+    #[schema(value_type = Object)]
+    pub tables: std::collections::BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>>,
+}
+
+/// What an erasure did (`DELETE /api/v1/end-users/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndUserErased {
+    pub end_user_id: EndUserId,
+    /// The anonymous end user the person's tool calls, support requests and progress now
+    /// belong to, so that counts and funnels do not change.
+    pub anonymous_end_user_id: Option<EndUserId>,
+    pub sessions_deleted: u64,
+    pub grants_deleted: u64,
+    pub login_sessions_deleted: u64,
+    pub tool_calls_kept_anonymous: u64,
+    pub support_requests_kept_anonymous: u64,
+    pub progress_kept_anonymous: u64,
+}
+
+/// Export everything stored about an end user, as JSON (audited; `admin` scope).
+#[utoipa::path(
+    get,
+    path = "/api/v1/end-users/{id}/export",
+    tag = "end-users",
+    operation_id = "end_users_export",
+    params(("id" = String, Path, description = "End user id, `msu_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every table's rows about the person", body = EndUserExport),
+        (status = 403, description = "The key lacks the `admin` scope"),
+        (status = 404, description = "No such end user in this organization"),
+    )
+)]
+pub(crate) async fn export(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<EndUserId>,
+) -> Result<Json<EndUserExport>, ApiError> {
+    let data = guidepost_core::personal_data::export(&platform, &auth.caller, &id).await?;
+    Ok(Json(EndUserExport {
+        end_user_id: id,
+        exported_at: Timestamp::now(),
+        tables: data.tables,
+    }))
+}
+
+/// Erase an end user: their email, tracking id, sessions, progress, OAuth grants and
+/// tokens are deleted; their tool calls, support requests and walkthrough progress stay
+/// as one anonymous end user's, so counts and funnels do not change (audited; `admin`
+/// scope).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/end-users/{id}",
+    tag = "end-users",
+    operation_id = "end_users_erase",
+    params(("id" = String, Path, description = "End user id, `msu_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Erased", body = EndUserErased),
+        (status = 403, description = "The key lacks the `admin` scope"),
+        (status = 404, description = "No such end user in this organization"),
+    )
+)]
+pub(crate) async fn erase(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<EndUserId>,
+) -> Result<Json<EndUserErased>, ApiError> {
+    let erased = guidepost_core::personal_data::erase(&platform, &auth.caller, &id).await?;
+    tracing::info!(org = %auth.caller.org(), end_user = %id, by = %auth.caller.actor(), "end user erased");
+    Ok(Json(EndUserErased {
+        end_user_id: id,
+        anonymous_end_user_id: erased.tombstone,
+        sessions_deleted: erased.sessions_deleted,
+        grants_deleted: erased.grants_deleted,
+        login_sessions_deleted: erased.login_sessions_deleted,
+        tool_calls_kept_anonymous: erased.tool_calls_kept_anonymous,
+        support_requests_kept_anonymous: erased.support_requests_kept_anonymous,
+        progress_kept_anonymous: erased.progress_kept_anonymous,
+    }))
+}

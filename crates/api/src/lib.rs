@@ -171,7 +171,11 @@ fn routes() -> RouteTable<Platform> {
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/webhooks/{id}/test", post(webhooks::test))
         .route("/end-users", get(end_users::list))
-        .route("/end-users/{id}", get(end_users::get))
+        .route(
+            "/end-users/{id}",
+            get(end_users::get).delete(end_users::erase),
+        )
+        .route("/end-users/{id}/export", get(end_users::export))
         .route("/tool-calls", get(tool_calls::list))
         .route("/analytics/tools", get(analytics::tools))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))

@@ -84,6 +84,8 @@ use crate::{
         webhooks::test,
         end_users::list,
         end_users::get,
+        end_users::export,
+        end_users::erase,
         tool_calls::list,
         analytics::tools,
         api_keys::list,
@@ -91,7 +93,13 @@ use crate::{
         api_keys::revoke,
         document,
     ),
-    components(schemas(Problem)),
+    components(schemas(
+        Problem,
+        guidepost_domain::UpstreamEventData,
+        guidepost_domain::ToolReviewEventData,
+        guidepost_domain::HeldDefinition,
+        guidepost_domain::WalkthroughCompletedEventData,
+    )),
     modifiers(&Conventions),
     tags(
         (name = "servers", description = "Hosted MCP servers"),

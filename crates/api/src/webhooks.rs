@@ -27,7 +27,13 @@ pub(crate) struct ListDeliveries {
 
 /// Create a webhook. Deliveries are POSTed as JSON `{id, type, created_at, data}` with the
 /// header `Guidepost-Signature: t={unix seconds},v1={hex HMAC-SHA256 of "{t}.{body}"}`
-/// under the secret returned here, once.
+/// under the secret returned here, once. `data` by `type`: `support_request.created` and
+/// `support_request.updated`: the support request (`SupportRequest`); `upstream.failed`
+/// (once when an upstream crashed past its restart limit) and `upstream.recovered` (when it
+/// runs again): `UpstreamEventData`; `tool.review_requested` (a discovery newly held
+/// definitions back, pending or quarantined): `ToolReviewEventData`;
+/// `walkthrough.completed`: `WalkthroughCompletedEventData`. A webhook receives only the
+/// types it subscribes to.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "support", operation_id = "webhooks_create",
     request_body = WebhookInput, security(("bearer" = [])),
     responses(

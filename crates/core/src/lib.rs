@@ -21,6 +21,7 @@ pub mod mail;
 pub mod members;
 pub mod oidc;
 pub mod organizations;
+pub mod personal_data;
 pub mod rate_limit;
 pub mod retention;
 pub mod routing;

@@ -161,10 +161,11 @@ pub(crate) enum Notice {
     Revoked,
     Ping,
     Switched,
+    Erased,
 }
 
 impl Notice {
-    const ALL: [Notice; 22] = [
+    const ALL: [Notice; 23] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -187,6 +188,7 @@ impl Notice {
         Notice::Revoked,
         Notice::Ping,
         Notice::Switched,
+        Notice::Erased,
     ];
 
     /// Its word in the `?done=` of a redirect.
@@ -214,6 +216,7 @@ impl Notice {
             Notice::Revoked => "revoked",
             Notice::Ping => "ping",
             Notice::Switched => "switched",
+            Notice::Erased => "erased",
         }
     }
 
@@ -248,6 +251,10 @@ impl Notice {
             Notice::Revoked => "Revoked.",
             Notice::Ping => "A ping is queued for delivery.",
             Notice::Switched => "Switched organization.",
+            Notice::Erased => {
+                "Erased: their email, tracking id, sessions and sign-ins are gone; their calls \
+                 and requests stay, anonymous."
+            }
         }
     }
 

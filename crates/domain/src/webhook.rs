@@ -24,6 +24,20 @@ pub enum WebhookEvent {
     SupportRequestCreated,
     #[serde(rename = "support_request.updated")]
     SupportRequestUpdated,
+    /// An upstream was marked failed (it crashed past its restart limit); once per
+    /// failure. Data: [`UpstreamEventData`].
+    #[serde(rename = "upstream.failed")]
+    UpstreamFailed,
+    /// A failed upstream runs again. Data: [`UpstreamEventData`].
+    #[serde(rename = "upstream.recovered")]
+    UpstreamRecovered,
+    /// A discovery held definitions back for review (new and pending, or quarantined).
+    /// Data: [`ToolReviewEventData`].
+    #[serde(rename = "tool.review_requested")]
+    ToolReviewRequested,
+    /// An end user completed a walkthrough. Data: [`WalkthroughCompletedEventData`].
+    #[serde(rename = "walkthrough.completed")]
+    WalkthroughCompleted,
     /// Sent only on request (`POST /api/v1/webhooks/{id}/test`), to try a receiver.
     #[serde(rename = "ping")]
     Ping,
@@ -34,24 +48,30 @@ impl WebhookEvent {
     pub const SUBSCRIBABLE: &'static [WebhookEvent] = &[
         WebhookEvent::SupportRequestCreated,
         WebhookEvent::SupportRequestUpdated,
+        WebhookEvent::UpstreamFailed,
+        WebhookEvent::UpstreamRecovered,
+        WebhookEvent::ToolReviewRequested,
+        WebhookEvent::WalkthroughCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WebhookEvent::SupportRequestCreated => "support_request.created",
             WebhookEvent::SupportRequestUpdated => "support_request.updated",
+            WebhookEvent::UpstreamFailed => "upstream.failed",
+            WebhookEvent::UpstreamRecovered => "upstream.recovered",
+            WebhookEvent::ToolReviewRequested => "tool.review_requested",
+            WebhookEvent::WalkthroughCompleted => "walkthrough.completed",
             WebhookEvent::Ping => "ping",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::SupportRequestCreated,
-            Self::SupportRequestUpdated,
-            Self::Ping,
-        ]
-        .into_iter()
-        .find(|event| event.as_str() == text)
+        Self::SUBSCRIBABLE
+            .iter()
+            .copied()
+            .chain([Self::Ping])
+            .find(|event| event.as_str() == text)
     }
 }
 
@@ -117,6 +137,67 @@ pub struct ClaimedDelivery {
     pub payload: String,
     /// Attempts made before this one.
     pub attempts: u32,
+}
+
+/// The data of `upstream.failed` and `upstream.recovered`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UpstreamEventData {
+    #[schema(value_type = String)]
+    pub upstream_id: crate::UpstreamId,
+    pub name: String,
+    /// `failed`, or (recovered) `ready`.
+    #[schema(value_type = String)]
+    pub status: crate::UpstreamStatus,
+    /// Why it failed (its last error), when known.
+    pub last_error: Option<String>,
+    /// Restarts since it was last started on request.
+    pub restarts: i64,
+}
+
+/// One definition a discovery held back for review.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HeldDefinition {
+    /// `tool`, `prompt`, `resource` or `resource_template`.
+    #[schema(value_type = String)]
+    pub kind: crate::DefinitionKind,
+    /// The upstream's own name for it.
+    pub name: String,
+    /// `pending` (new, waiting for an administrator) or `quarantined` (changed since it
+    /// was approved, or flagged by the scanner).
+    #[schema(value_type = String)]
+    pub state: crate::ToolState,
+    pub definition_hash: String,
+    /// How many findings the scanner made in it.
+    pub findings: usize,
+}
+
+/// The data of `tool.review_requested`: the definitions one discovery of one upstream
+/// newly held back (at most [`HELD_DEFINITIONS_LISTED`]; `count` counts them all).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ToolReviewEventData {
+    #[schema(value_type = String)]
+    pub upstream_id: crate::UpstreamId,
+    pub upstream_name: String,
+    pub count: usize,
+    pub definitions: Vec<HeldDefinition>,
+}
+
+/// The most held definitions one `tool.review_requested` event lists.
+pub const HELD_DEFINITIONS_LISTED: usize = 50;
+
+/// The data of `walkthrough.completed`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WalkthroughCompletedEventData {
+    #[schema(value_type = String)]
+    pub walkthrough_id: crate::WalkthroughId,
+    /// The published version the person completed.
+    pub version: i64,
+    #[schema(value_type = String)]
+    pub server_id: crate::ServerId,
+    #[schema(value_type = String)]
+    pub end_user_id: crate::EndUserId,
+    pub started_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
 }
 
 /// What an attempt met.
@@ -227,11 +308,11 @@ mod tests {
 
     #[test]
     fn events_read_back_as_written() {
-        for event in [
-            WebhookEvent::SupportRequestCreated,
-            WebhookEvent::SupportRequestUpdated,
-            WebhookEvent::Ping,
-        ] {
+        for event in WebhookEvent::SUBSCRIBABLE
+            .iter()
+            .copied()
+            .chain([WebhookEvent::Ping])
+        {
             assert_eq!(WebhookEvent::parse(event.as_str()), Some(event));
             assert_eq!(serde_json::to_value(event).unwrap(), event.as_str());
         }

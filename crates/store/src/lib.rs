@@ -11,12 +11,14 @@
 
 mod audit;
 mod auth;
+pub mod backup;
 mod connections;
 mod end_users;
 mod error;
 mod members;
 mod oidc;
 mod organizations;
+mod personal_data;
 mod postgres;
 mod schema;
 mod servers;
@@ -42,6 +44,7 @@ pub use error::StoreError;
 pub use members::MemberStore;
 pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
+pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
 pub use postgres::PgStore;
 pub use servers::ServerStore;
 pub use sessions::SessionStore;
@@ -105,6 +108,7 @@ pub trait Store:
     + WebhookStore
     + TaskStore
     + MemberStore
+    + PersonalDataStore
     + Send
     + Sync
     + 'static

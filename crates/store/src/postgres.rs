@@ -17,7 +17,7 @@ const BACKEND: Backend = Backend::Postgres;
 /// Row locking for read-then-write transactions.
 const LOCK_ROW: &str = " FOR UPDATE";
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PgStore {
     pool: sqlx::PgPool,

@@ -20,7 +20,7 @@ const BACKEND: Backend = Backend::Sqlite;
 /// Row locking for read-then-write transactions.
 const LOCK_ROW: &str = "";
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,

@@ -12,8 +12,8 @@ use super::{ServerNames, chosen, latency, page_from, when};
 use crate::Dashboard;
 use crate::page::IdPath;
 use crate::page::Section;
-use crate::page::{self, Chrome, PageResult};
-use crate::session::Signed;
+use crate::page::{self, Chrome, Notice, PageError, PageResult};
+use crate::session::{Signed, SignedForm};
 
 /// End users per page of the list.
 const PAGE_SIZE: u32 = 50;
@@ -26,6 +26,9 @@ pub(crate) struct EndUserQuery {
     tracking_id: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
+    /// The notice after an action (an erasure).
+    #[serde(default)]
+    done: Option<String>,
 }
 
 #[derive(Template)]
@@ -60,7 +63,8 @@ pub(crate) async fn list(
         tracking_id: (!tracking_id.is_empty()).then(|| tracking_id.clone()),
     };
     let found = end_users::list(&app.platform, signed.caller(), &filter, &page).await?;
-    let chrome = Chrome::new(&app, &signed, "End users", Section::EndUsers, None).await?;
+    let done = query.done.as_deref();
+    let chrome = Chrome::new(&app, &signed, "End users", Section::EndUsers, done).await?;
     let next = found.next_cursor.map(|cursor| {
         let pairs = [
             ("email", email.as_str()),
@@ -232,4 +236,55 @@ pub(super) fn call_rows(names: &ServerNames, calls: Vec<ToolCall>) -> Vec<CallRo
             duration: latency(c.duration_us),
         })
         .collect()
+}
+
+/// What the erase form must carry: the word typed into its confirmation field, checked
+/// here, so that the form asks for confirmation without JavaScript.
+pub(crate) const ERASE_CONFIRMATION: &str = "erase";
+
+#[derive(Deserialize)]
+pub(crate) struct EraseForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Everything stored about the person, as a JSON download (owners only: core refuses
+/// everyone else).
+pub(crate) async fn export(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    IdPath(id): IdPath<EndUserId>,
+) -> PageResult {
+    use axum::response::IntoResponse;
+    let data = guidepost_core::personal_data::export(&app.platform, signed.caller(), &id).await?;
+    let body = serde_json::json!({
+        "end_user_id": id,
+        "exported_at": Timestamp::now(),
+        "tables": data.tables,
+    });
+    let disposition = format!("attachment; filename=\"end-user-{id}.json\"");
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "application/json".to_owned()),
+            (http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+/// Erases the person once the form's confirmation field says so.
+pub(crate) async fn erase(
+    State(app): State<Dashboard>,
+    IdPath(id): IdPath<EndUserId>,
+    SignedForm { signed, form }: SignedForm<EraseForm>,
+) -> PageResult {
+    if form.confirm.trim().to_lowercase() != ERASE_CONFIRMATION {
+        return Err(PageError::Invalid {
+            field: "confirm".into(),
+            message: format!("type {ERASE_CONFIRMATION} to confirm: erasing cannot be undone"),
+        });
+    }
+    guidepost_core::personal_data::erase(&app.platform, signed.caller(), &id).await?;
+    Ok(page::done("/app/end-users", Notice::Erased))
 }

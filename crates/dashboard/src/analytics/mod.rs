@@ -27,6 +27,8 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         .route("/analytics/funnel/{id}", get(funnel::show))
         .route("/end-users", get(end_users::list))
         .route("/end-users/{id}", get(end_users::show))
+        .route("/end-users/{id}/export", get(end_users::export))
+        .route("/end-users/{id}/erase", post(end_users::erase))
         .route("/support", get(support::inbox))
         .route("/support/{id}", get(support::show))
         .route("/support/{id}/status", post(support::change_status))

@@ -65,6 +65,14 @@ pub(crate) struct HookForm {
     event_created: Option<String>,
     #[serde(default)]
     event_updated: Option<String>,
+    #[serde(default)]
+    event_upstream_failed: Option<String>,
+    #[serde(default)]
+    event_upstream_recovered: Option<String>,
+    #[serde(default)]
+    event_review_requested: Option<String>,
+    #[serde(default)]
+    event_walkthrough_completed: Option<String>,
 }
 
 impl HookForm {
@@ -73,9 +81,28 @@ impl HookForm {
         if self.event_created.is_some() {
             events.push(WebhookEvent::SupportRequestCreated);
         }
-        if self.event_updated.is_some() {
-            events.push(WebhookEvent::SupportRequestUpdated);
-        }
+        let boxes = [
+            (&self.event_updated, WebhookEvent::SupportRequestUpdated),
+            (&self.event_upstream_failed, WebhookEvent::UpstreamFailed),
+            (
+                &self.event_upstream_recovered,
+                WebhookEvent::UpstreamRecovered,
+            ),
+            (
+                &self.event_review_requested,
+                WebhookEvent::ToolReviewRequested,
+            ),
+            (
+                &self.event_walkthrough_completed,
+                WebhookEvent::WalkthroughCompleted,
+            ),
+        ];
+        events.extend(
+            boxes
+                .iter()
+                .filter(|(ticked, _)| ticked.is_some())
+                .map(|(_, e)| *e),
+        );
         events
     }
 }
@@ -112,12 +139,12 @@ enum Outcome {
     Refused(StatusCode, String, String, HookForm),
 }
 
-/// A new form subscribes to both events.
+/// A new form subscribes to the support events.
 fn fresh_form() -> HookForm {
     HookForm {
-        url: String::new(),
         event_created: Some("on".into()),
         event_updated: Some("on".into()),
+        ..HookForm::default()
     }
 }
 

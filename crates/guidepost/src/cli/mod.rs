@@ -90,9 +90,38 @@ pub enum Command {
     /// List an organization's webhooks, and try one with a signed `ping` delivery.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Copy a SQLite database while it serves (`--to FILE`), or confirm that a database's
+    /// schema version is the one this binary expects (`--check`, e.g. PostgreSQL after
+    /// pg_restore). PostgreSQL is copied with pg_dump (see the README).
+    Backup(BackupArgs),
+    /// Put a SQLite backup in place of the database: the copy is checked (integrity, a
+    /// schema no newer than this binary's) and moved in atomically. Stop the server first.
+    Restore(RestoreArgs),
     /// Load-test the walkthrough tools: U simulated end users run list → select → next × N
     /// → status → reset for D seconds; prints throughput and latency per tool.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy; the file must not exist.
+    #[arg(long, required_unless_present = "check", conflicts_with = "check")]
+    pub to: Option<PathBuf>,
+    /// Only compare the database's schema version with this binary's; exits non-zero
+    /// unless they are the same.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore (a file `guidepost backup --to` wrote).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Restore even though the database's write-ahead log is present (a server may be
+    /// using it). Only when the server is stopped and the log is left from a crash.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]

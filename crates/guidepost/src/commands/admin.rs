@@ -14,7 +14,7 @@ use crate::output;
 
 pub async fn run(command: Command, platform: &Platform, json: bool) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) | Command::Bench(_) => {
+        Command::Serve(_) | Command::Bench(_) | Command::Backup(_) | Command::Restore(_) => {
             unreachable!("serve is dispatched before the store is opened here")
         }
         Command::Walkthrough(_)

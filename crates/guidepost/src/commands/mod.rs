@@ -1,6 +1,7 @@
 //! The CLI commands.
 
 mod admin;
+mod backup;
 mod bench;
 mod bench_floor;
 mod bench_gateway;
@@ -27,6 +28,12 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let url = config::database_url(&cli.global);
             serve::run(config::serve_settings(url, &args)?, args.demo, json).await
+        }
+        Command::Backup(args) => {
+            backup::backup(&config::database_url(&cli.global), &args, json).await
+        }
+        Command::Restore(args) => {
+            backup::restore(&config::database_url(&cli.global), &args, json).await
         }
         Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
         Command::Bench(args) if args.gateway.is_some() => bench_gateway::run(&args, json).await,

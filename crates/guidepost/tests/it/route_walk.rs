@@ -178,6 +178,7 @@ impl Objects {
             "/walkthroughs/{id}/steps/{step_id}/move" => &[("direction", "down")],
             "/walkthroughs/{id}/assignments/{server_id}" => &[("display_order", "9")],
             "/support/{id}/status" => &[("status", "closed")],
+            "/end-users/{id}/erase" => &[("confirm", "erase")],
             "/support/webhooks" => &[
                 ("url", "https://hooks.acme.example/taken"),
                 ("event_created", "on"),

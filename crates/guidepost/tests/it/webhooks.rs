@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, spawn_app_with, workspace_root};
 
 /// What a receiver got: the signature header and the body, as sent.
-type Received = Arc<Mutex<Vec<(String, String)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A webhook receiver on loopback that answers `status` to every delivery.
 async fn receiver(listener: tokio::net::TcpListener, status: u16) -> Received {
@@ -45,7 +45,7 @@ async fn receiver(listener: tokio::net::TcpListener, status: u16) -> Received {
 }
 
 /// A receiver answering `status` on a fresh loopback port; returns where it listens.
-async fn receiving(status: u16) -> (std::net::SocketAddr, Received) {
+pub(crate) async fn receiving(status: u16) -> (std::net::SocketAddr, Received) {
     let listener = loopback().await;
     let addr = listener.local_addr().unwrap();
     (addr, receiver(listener, status).await)
@@ -55,7 +55,7 @@ async fn loopback() -> tokio::net::TcpListener {
     tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
-fn settings(backoff_ms: u64, max_attempts: u32) -> impl FnOnce(&mut Settings) {
+pub(crate) fn settings(backoff_ms: u64, max_attempts: u32) -> impl FnOnce(&mut Settings) {
     move |settings: &mut Settings| {
         settings.platform.master_key = Some(MasterKey::from_bytes([9; 32]));
         settings.webhooks.allow_private = true;

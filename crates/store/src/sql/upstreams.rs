@@ -184,22 +184,7 @@ impl UpstreamStore for ThisStore {
         last_error: Option<&str>,
         restarts: i64,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE upstreams SET status = $3, last_error = $4, restarts = $5, updated_at = $6 \
-             WHERE org_id = $1 AND id = $2",
-        )
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .bind(status.as_str())
-        .bind(last_error)
-        .bind(restarts)
-        .bind(Timestamp::now().micros())
-        .execute(self.run())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        super::upstream_events::set_status(self, org, id, status, last_error, restarts).await
     }
 
     async fn delete_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<()> {
@@ -222,6 +207,7 @@ impl UpstreamStore for ThisStore {
         tools: &[UpstreamTool],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        let before = super::upstream_events::held_before(self, &mut tx, org, id, kind).await?;
         self.count(1 + tools.len() as u64);
         sqlx::query(
             "DELETE FROM upstream_tools WHERE org_id = $1 AND upstream_id = $2 AND kind = $3",
@@ -256,6 +242,7 @@ impl UpstreamStore for ThisStore {
                 remember_approval(&mut tx, org, id, tool, now).await?;
             }
         }
+        super::upstream_events::announce_review(self, &mut tx, org, id, &before, tools).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -508,11 +508,12 @@ impl WalkthroughStore for ThisStore {
         revision: i64,
         state: &ProgressState,
     ) -> Result<Option<Progress>> {
-        let sql = format!(
-            "UPDATE walkthrough_progress SET version = $4, current_step_id = $5, completed_step_ids = $6, status = $7, \
-             completed_at = $8, last_activity_at = $9, revision = revision + 1 \
-             WHERE org_id = $1 AND id = $2 AND revision = $3 RETURNING {PROGRESS_COLUMNS}"
-        );
+        if state.status == ProgressStatus::Completed {
+            // The completing write announces itself (`walkthrough.completed`), in one
+            // transaction with it; every other write stays one statement.
+            return super::walkthrough_events::complete(self, org, id, revision, state).await;
+        }
+        let sql = super::walkthrough_events::update_progress_sql();
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(id.as_str())

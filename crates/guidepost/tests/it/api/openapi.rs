@@ -43,6 +43,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/webhooks/{id}/test"),
     ("get", "/api/v1/end-users"),
     ("get", "/api/v1/end-users/{id}"),
+    ("get", "/api/v1/end-users/{id}/export"),
+    ("delete", "/api/v1/end-users/{id}"),
     ("get", "/api/v1/tool-calls"),
     ("get", "/api/v1/analytics/tools"),
     ("get", "/api/v1/api-keys"),

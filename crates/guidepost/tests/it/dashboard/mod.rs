@@ -8,6 +8,7 @@ mod browser;
 mod gateway;
 mod gateway_features;
 mod members;
+mod personal_data;
 mod servers;
 mod sign_in;
 mod support;

@@ -226,6 +226,8 @@ async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
                 ("url", url),
                 ("event_created", "on"),
                 ("event_updated", "on"),
+                ("event_upstream_failed", "on"),
+                ("event_walkthrough_completed", "on"),
             ],
         )
         .await;
@@ -241,7 +243,12 @@ async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
     assert_eq!(listed["url"], url);
     assert_eq!(
         listed["events"],
-        json!(["support_request.created", "support_request.updated"])
+        json!([
+            "support_request.created",
+            "support_request.updated",
+            "upstream.failed",
+            "walkthrough.completed"
+        ])
     );
     let list = editor.get("/app/support/webhooks").await.ok().to_owned();
     assert!(

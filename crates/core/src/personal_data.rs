@@ -1,0 +1,66 @@
+//! A person's data on request (issue 29): the export of everything stored about an end
+//! user, and their erasure. Both are for administrators (owners, `admin` keys), both are
+//! audited, and an end user of another organization is not found.
+//!
+//! An erasure deletes the person (their row with email and tracking id, sessions, OAuth
+//! grants and tokens, login sessions, the personal URLs linked to them) and keeps their
+//! tool calls, support requests, tasks and progress as one anonymous end user's, so that
+//! call counts and funnels do not change (`store::PersonalDataStore::erase_end_user`).
+
+use guidepost_domain::*;
+pub use guidepost_store::{Erasure, PersonalData};
+use serde_json::json;
+
+use crate::upstreams::audit::{About, record};
+use crate::{Caller, CoreError, Permission, Platform};
+
+/// Everything stored about the end user `id`, table by table.
+pub async fn export(
+    platform: &Platform,
+    caller: &Caller,
+    id: &EndUserId,
+) -> Result<PersonalData, CoreError> {
+    caller.require(Permission::Administer)?;
+    let data = platform.store.export_end_user(caller.org(), id).await?;
+    let rows: usize = data.tables.values().map(Vec::len).sum();
+    let detail = json!({"end_user_id": id, "rows": rows});
+    audited(platform, caller, "end_user.exported", detail).await?;
+    Ok(data)
+}
+
+/// Erases the end user `id` (see the module's documentation).
+pub async fn erase(
+    platform: &Platform,
+    caller: &Caller,
+    id: &EndUserId,
+) -> Result<Erasure, CoreError> {
+    caller.require(Permission::Administer)?;
+    let org = caller.org();
+    let erasure = platform.store.erase_end_user(org, id).await?;
+    // A tracking id this node resolved to them is read again (and finds nobody).
+    platform.cache.end_user_changed(org, id);
+    let detail = json!({
+        "end_user_id": id,
+        "anonymous_end_user_id": erasure.tombstone,
+        "sessions_deleted": erasure.sessions_deleted,
+        "grants_deleted": erasure.grants_deleted,
+        "tool_calls_kept_anonymous": erasure.tool_calls_kept_anonymous,
+        "support_requests_kept_anonymous": erasure.support_requests_kept_anonymous,
+        "progress_kept_anonymous": erasure.progress_kept_anonymous,
+    });
+    audited(platform, caller, "end_user.erased", detail).await?;
+    Ok(erasure)
+}
+
+async fn audited(
+    platform: &Platform,
+    caller: &Caller,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), CoreError> {
+    let about = About {
+        detail,
+        ..About::default()
+    };
+    record(platform, caller.org(), caller.actor(), action, about).await
+}

@@ -1,0 +1,101 @@
+//! A person's data in the dashboard: the end-user page offers owners an export (a JSON
+//! download) and an erasure (a form whose confirmation is checked on the server, so it
+//! works without JavaScript); an editor sees neither and is refused both.
+
+use guidepost_domain::Role;
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{dashboard_app, member};
+use crate::helpers::personal_client;
+
+async fn owners_export_and_erase_a_person_editors_do_not(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let server = app.app.create_server(&app.tenant, "acme", json!({})).await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let walkthrough = app
+        .app
+        .seed_walkthrough(&app.tenant, "Setup", 2, Some((&server, 1)))
+        .await;
+    let ada = personal_client(&app.app, "acme", "ada-laptop");
+    ada.call_tool(
+        1,
+        "select_walkthrough",
+        json!({"walkthrough_id": walkthrough.id}),
+    )
+    .await
+    .structured();
+    app.app.wait_for_tool_calls(&app.tenant, 1).await;
+    let (_, people) = app
+        .app
+        .get("/end-users?tracking_id=ada-laptop", &app.tenant.key)
+        .await;
+    let id = people["items"][0]["id"].as_str().unwrap().to_owned();
+    let (page, export, erase) = (
+        format!("/app/end-users/{id}"),
+        format!("/app/end-users/{id}/export"),
+        format!("/app/end-users/{id}/erase"),
+    );
+
+    let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+    let body = editor.get(&page).await.ok().to_owned();
+    assert!(!body.contains(&export) && !body.contains(&erase), "{body}");
+    assert_eq!(editor.get(&export).await.status, StatusCode::FORBIDDEN);
+    let refused = editor.post(&erase, &[("confirm", "erase")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    let body = owner.get(&page).await.ok().to_owned();
+    assert!(body.contains(&format!("href=\"{export}\"")), "{body}");
+    assert!(body.contains(&format!("action=\"{erase}\"")), "{body}");
+    let download = owner.get(&export).await;
+    let data: Value = serde_json::from_str(download.ok()).expect("JSON");
+    assert_eq!(
+        data["tables"]["tool_calls"].as_array().map(Vec::len),
+        Some(1),
+        "{data}"
+    );
+    assert_eq!(data["tables"]["end_users"][0]["tracking_id"], "ada-laptop");
+
+    // Without the confirmation, nothing is erased.
+    for confirm in ["", "yes"] {
+        let unconfirmed = owner.post(&erase, &[("confirm", confirm)]).await;
+        assert_eq!(
+            unconfirmed.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            unconfirmed.body
+        );
+        assert!(
+            unconfirmed.text().contains("type erase to confirm"),
+            "{}",
+            unconfirmed.body
+        );
+    }
+    owner.get(&page).await.ok();
+
+    let done = owner.post(&erase, &[("confirm", "Erase")]).await;
+    assert_eq!(
+        done.redirected_to("/app/end-users"),
+        "/app/end-users?done=erased"
+    );
+    assert!(
+        owner
+            .get("/app/end-users?done=erased")
+            .await
+            .ok()
+            .contains("Erased")
+    );
+    assert_eq!(owner.get(&page).await.status, StatusCode::NOT_FOUND);
+    assert!(
+        app.app
+            .store
+            .find_text_anywhere("ada-laptop")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+backend_tests!(owners_export_and_erase_a_person_editors_do_not);

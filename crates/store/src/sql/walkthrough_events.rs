@@ -1,0 +1,72 @@
+//! `walkthrough.completed` (issue 29): the write that completes a walkthrough queues the
+//! event in its own transaction (the outbox), once: only a write over progress that was
+//! not completed announces it.
+
+use super::walkthrough_rows::{PROGRESS_COLUMNS, progress};
+use super::webhooks;
+use super::*;
+
+/// The conditional write of a progress row (`$3` the revision it read).
+pub(super) fn update_progress_sql() -> String {
+    format!(
+        "UPDATE walkthrough_progress SET version = $4, current_step_id = $5, completed_step_ids = $6, status = $7, \
+         completed_at = $8, last_activity_at = $9, revision = revision + 1 \
+         WHERE org_id = $1 AND id = $2 AND revision = $3 RETURNING {PROGRESS_COLUMNS}"
+    )
+}
+
+/// `update_progress` for a state that completes the walkthrough.
+pub(super) async fn complete(
+    store: &ThisStore,
+    org: &OrgId,
+    id: &ProgressId,
+    revision: i64,
+    state: &ProgressState,
+) -> Result<Option<Progress>> {
+    let now = Timestamp::now();
+    let mut tx = store.begin_write().await?;
+    store.count(1);
+    let was: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT status FROM walkthrough_progress WHERE org_id = $1 AND id = $2 AND revision = $3{LOCK_ROW}"
+    )))
+    .bind(org.as_str())
+    .bind(id.as_str())
+    .bind(revision)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(was) = was else {
+        // Someone wrote in between: the caller reads again and decides again.
+        return Ok(None);
+    };
+    store.count(1);
+    let row = sqlx::query(sqlx::AssertSqlSafe(update_progress_sql()))
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(revision)
+        .bind(state.version)
+        .bind(state.current_step_id.as_deref())
+        .bind(to_json(&state.completed_step_ids))
+        .bind(state.status.as_str())
+        .bind(state.completed_at.map(Timestamp::micros))
+        .bind(now.micros())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(written) = row.as_ref().map(progress).transpose()? else {
+        return Ok(None);
+    };
+    if was != ProgressStatus::Completed.as_str() {
+        let data = WalkthroughCompletedEventData {
+            walkthrough_id: written.walkthrough_id.clone(),
+            version: written.version,
+            server_id: written.server_id.clone(),
+            end_user_id: written.end_user_id.clone(),
+            started_at: written.started_at,
+            completed_at: written.completed_at,
+        };
+        let event = WebhookEvent::WalkthroughCompleted;
+        webhooks::enqueue(store, &mut tx, org, None, event, &data, now).await?;
+    }
+    store.count(1);
+    tx.commit().await?;
+    Ok(Some(written))
+}

@@ -1,0 +1,107 @@
+//! Operations (issue 29), on every backend: an upstream's failure is queued for webhooks
+//! once per failure and its recovery once it is ready again; backups and schema checks.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use guidepost_domain::*;
+use guidepost_store::backup;
+use guidepost_store::{NewWebhook, StoreError};
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
+
+use common::{new_org, open};
+
+fn upstream() -> NewUpstream {
+    NewUpstream {
+        name: "Flaky".into(),
+        start: StartMode::OnDemand,
+        catalog_entry_id: Some("flaky".into()),
+        spec: LaunchSpec::Npm {
+            package: "flaky".into(),
+            version: "1.0.0".into(),
+            bin: None,
+            args: vec![],
+            env: BTreeMap::new(),
+            network: false,
+            limits: Default::default(),
+        },
+        secrets_sealed: BTreeMap::new(),
+    }
+}
+
+async fn failures_are_announced_once_and_recoveries_once_they_run(db: &TestDatabase) {
+    let store = open(db).await;
+    let org = new_org(&store, "Acme").await;
+    let up = store.create_upstream(&org, &upstream()).await.unwrap();
+    let hook = NewWebhook {
+        id: WebhookId::generate(),
+        org_id: org.clone(),
+        url: "https://hooks.example.com/x".into(),
+        events: vec![
+            WebhookEvent::UpstreamFailed,
+            WebhookEvent::UpstreamRecovered,
+        ],
+        secret_sealed: "sealed".into(),
+    };
+    store.create_webhook(&hook, Timestamp::now()).await.unwrap();
+    use UpstreamStatus::*;
+    // Ready, crashes past the limit (failed, written twice), restarted on request,
+    // starting, ready again; then ready again (no news), and failing once more.
+    for status in [
+        Starting, Ready, Degraded, Failed, Failed, Starting, Ready, Ready, Failed,
+    ] {
+        let error = (status == Failed).then_some("exited with 1");
+        store
+            .set_upstream_status(&org, &up.id, status, error, 3)
+            .await
+            .unwrap();
+    }
+    let page = store
+        .list_webhook_deliveries(&org, &hook.id, &PageRequest::first(50))
+        .await
+        .unwrap();
+    let mut events: Vec<&str> = page.items.iter().map(|d| d.event.as_str()).collect();
+    events.reverse();
+    assert_eq!(
+        events,
+        ["upstream.failed", "upstream.recovered", "upstream.failed"]
+    );
+    // Another organization's upstream id is not found, and nothing is queued.
+    let other = new_org(&store, "Other").await;
+    let refused = store
+        .set_upstream_status(&other, &up.id, Failed, None, 0)
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+}
+
+async fn backups_copy_sqlite_and_point_postgres_at_pg_dump(db: &TestDatabase) {
+    let store = open(db).await;
+    let org = new_org(&store, "Acme").await;
+    let versions = backup::schema_versions(&db.url).await.unwrap();
+    assert_eq!(versions.database, Some(versions.binary), "{versions:?}");
+    assert!(versions.binary >= 18);
+    let dir = std::env::temp_dir().join(format!("gp-backup-{}", random_token("").to_lowercase()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("copy.db");
+    if db.backend == TestBackend::Postgres {
+        let refused = backup::backup_sqlite(&db.url, &copy).await.unwrap_err();
+        assert!(refused.to_string().contains("pg_dump"), "{refused}");
+        return;
+    }
+    let copied = backup::backup_sqlite(&db.url, &copy).await.unwrap();
+    assert_eq!(copied, versions);
+    assert_eq!(backup::check_sqlite_copy(&copy).await.unwrap(), versions);
+    let again = backup::backup_sqlite(&db.url, &copy).await.unwrap_err();
+    assert!(again.to_string().contains("exists"), "{again}");
+    let restored = guidepost_store::connect(&format!("sqlite:{}", copy.display()))
+        .await
+        .unwrap();
+    assert_eq!(restored.get_organization(&org).await.unwrap().name, "Acme");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+backend_tests!(
+    failures_are_announced_once_and_recoveries_once_they_run,
+    backups_copy_sqlite_and_point_postgres_at_pg_dump,
+);
