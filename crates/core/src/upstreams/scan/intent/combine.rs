@@ -213,11 +213,19 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
 
         // The conversation, carried off. The system prompt named bare is a prompt tool's
         // subject; it is the conversation's when moved, asked for whole, or yours.
-        let context = c.has(Context)
+        // `Put the link in your response to the user`: the conversation as where
+        // something goes is not what is carried off.
+        let context = c.of(Context).any(|(h, _)| !destination(text, h.start))
             || (c.has(SysPrompt)
                 && ((c.has(Transmit) && directed) || c.any(&[Totality, Verbatim, Address])));
         if context {
-            let carried = place.fills()
+            // A parameter that takes `the tool output` or `chat history` may be what the
+            // tool works on; one that takes this conversation, yours, whole or so far is
+            // the session carried off.
+            let this_session = c.any(&[Totality, Verbatim, Address, Prior, User, SysPrompt])
+                || directed
+                || c.of(Context).any(|(h, _)| deictic(&text[h.start..h.end]));
+            let carried = (place.fills() && this_session)
                 || (c.any(&[Transmit, Field]) && (directed || c.has(Field)))
                 || (c.has(Acquire) && c.has(Totality) && directed);
             if carried {
@@ -479,4 +487,38 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
         }
     }
     flags
+}
+
+/// Whether a phrase for the conversation points at this one: `this chat`, `your memory`,
+/// `the conversation so far`, `everything the user said`.
+fn deictic(phrase: &str) -> bool {
+    phrase
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .any(|w| {
+            [
+                "this",
+                "our",
+                "your",
+                "yours",
+                "you",
+                "current",
+                "so",
+                "far",
+                "entire",
+                "full",
+                "whole",
+                "complete",
+                "everything",
+                "user",
+                "user's",
+                "previous",
+                "prior",
+                "earlier",
+                "past",
+                "last",
+                "session",
+            ]
+            .contains(&w)
+        })
+        || phrase.chars().any(|c| !c.is_ascii())
 }
