@@ -24,25 +24,25 @@ use guidepost_domain::{Finding, LaunchSpec, builtin_tools};
 const GOAL_RECALL: f64 = 95.0;
 const GOAL_FALSE_POSITIVES: f64 = 2.0;
 const GOAL_KIND_RECALL: f64 = 80.0;
-/// The floor: held-out recall (128 of 188 reached), high false positives (9 of 448).
-const MIN_RECALL: f64 = 68.0;
-const MAX_FALSE_POSITIVES: f64 = 2.01;
+/// The floor: held-out recall (145 of 188 reached), high false positives (8 of 448).
+const MIN_RECALL: f64 = 77.1;
+const MAX_FALSE_POSITIVES: f64 = 1.79;
 /// The floor per kind: held-out definitions caught, as reached.
 const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
     ("encoded-blob", 9),
-    ("exfiltration-parameter", 2),
-    ("file-or-secret-request", 9),
+    ("exfiltration-parameter", 4),
+    ("file-or-secret-request", 11),
     ("hidden-characters", 18),
-    ("hidden-instructions", 10),
-    ("parameter-instructions", 5),
-    ("payload-in-default", 9),
-    ("payload-in-enum", 6),
+    ("hidden-instructions", 15),
+    ("parameter-instructions", 6),
+    ("payload-in-default", 11),
+    ("payload-in-enum", 7),
     ("payload-in-parameter-name", 5),
     ("prompt-override", 21),
     ("pseudo-tag", 16),
-    ("rug-pull-or-output", 3),
+    ("rug-pull-or-output", 6),
     ("secrecy-directive", 12),
-    ("shadowing", 3),
+    ("shadowing", 4),
 ];
 
 #[derive(Deserialize)]
@@ -169,9 +169,9 @@ struct Figures {
     catalog_findings: Vec<String>,
     missed: Vec<String>,
     false_positives: Vec<String>,
-    /// rule → benign tools it quarantined (counts only: printed for both halves).
+    /// `rule@place` → benign tools it quarantined (counts only: printed for both halves).
     false_positive_rules: BTreeMap<String, usize>,
-    /// rule → poisoned definitions it alone caught (counts only).
+    /// rule → poisoned definitions it alone caught (printed for development only).
     sole_catches: BTreeMap<String, usize>,
     reported: Vec<String>,
     scanned: usize,
@@ -343,10 +343,15 @@ fn report(name: &str, figures: &Figures, details: bool) {
             .join(", ")
     };
     eprintln!(
-        "{name}: false positives by rule: {}; caught by one rule alone: {}",
+        "{name}: false positives by rule and place: {}",
         counts(&figures.false_positive_rules),
-        counts(&figures.sole_catches)
     );
+    if details {
+        eprintln!(
+            "{name}: caught by one rule alone: {}",
+            counts(&figures.sole_catches)
+        );
+    }
     if details {
         for missed in &figures.missed {
             eprintln!("  missed: {missed}");
