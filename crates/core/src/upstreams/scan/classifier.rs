@@ -100,6 +100,7 @@ pub(super) fn words(text: &str) -> Vec<&str> {
 }
 
 /// The kinds of place the classifier tells apart (`place_class`).
+#[cfg(test)]
 pub(super) const PLACES: &[&str] = &[
     "title",
     "description",
@@ -139,28 +140,25 @@ const VERBS: &[Cat] = &[
     Cat::Override,
 ];
 
-/// The features of one sentence (`start..end` of the normalized `text`), each once: its
-/// words, the lexicon's categories found in it (`hits`,
-/// sorted by start) alone, in pairs and with the kind of place, and the category of a
-/// verb that opens it.
-pub(super) fn features(
+/// The features of one sentence (`start..end` of the normalized `text`): its words, the
+/// lexicon's categories found in it (`hits`, sorted by start) alone, in pairs and with the
+/// kind of place, the category of a verb that opens it, and the kind of place. Each is
+/// given to `emit` as the parts its name is made of.
+fn each_feature(
     text: &str,
     (start, end): (usize, usize),
     hits: &[Hit],
     place: Place,
-) -> Vec<String> {
+    emit: &mut dyn FnMut(&[&str]),
+) {
     let sentence = &text[start..end];
-    let words: Vec<&str> = words(sentence)
-        .into_iter()
-        .map(|w| {
-            if w.chars().all(|c| c.is_ascii_digit()) {
-                "0"
-            } else {
-                w
-            }
-        })
-        .collect();
-    let mut out: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+    for word in words(sentence) {
+        if word.chars().all(|c| c.is_ascii_digit()) {
+            emit(&["0"]);
+        } else {
+            emit(&[word]);
+        }
+    }
     let place = place_class(place);
     let mut cats: Vec<Cat> = hits
         .iter()
@@ -170,10 +168,10 @@ pub(super) fn features(
     cats.sort_unstable();
     cats.dedup();
     for (i, a) in cats.iter().enumerate() {
-        out.push(format!("[{a:?}]"));
-        out.push(format!("[{a:?}] in {place}"));
+        emit(&["[", a.id(), "]"]);
+        emit(&["[", a.id(), "] in ", place]);
         for b in &cats[i + 1..] {
-            out.push(format!("[{a:?}] [{b:?}]"));
+            emit(&["[", a.id(), "] [", b.id(), "]"]);
         }
     }
     let lead = sentence.len()
@@ -184,31 +182,58 @@ pub(super) fn features(
         .iter()
         .find(|h| h.start == start + lead && VERBS.contains(&h.cat))
     {
-        out.push(format!("[imperative {:?}]", first.cat));
+        emit(&["[imperative ", first.cat.id(), "]"]);
     }
-    out.push(format!("[in {place}]"));
+    emit(&["[in ", place, "]"]);
+}
+
+/// The features of one sentence by name, each once (see `each_feature`).
+pub(super) fn features(
+    text: &str,
+    span: (usize, usize),
+    hits: &[Hit],
+    place: Place,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    each_feature(text, span, hits, place, &mut |parts| {
+        out.push(parts.concat())
+    });
     out.sort_unstable();
     out.dedup();
     out
 }
 
-/// A sentence's score under a weight lookup.
-fn score_with(features: &[String], bias: f32, weight: impl Fn(&str) -> f32) -> f32 {
-    bias + scale(features.len()) as f32 * features.iter().map(|f| weight(f)).sum::<f32>()
+/// The features of one sentence as hashes of their names, each once: what scoring
+/// reads, without building the names.
+fn feature_hashes(text: &str, span: (usize, usize), hits: &[Hit], place: Place) -> Vec<u64> {
+    let mut out = Vec::with_capacity(32);
+    each_feature(text, span, hits, place, &mut |parts| {
+        let mut h = Fnv::default();
+        for part in parts {
+            h.write(part.as_bytes());
+        }
+        out.push(h.finish());
+    });
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The committed model's score of a sentence's features.
+fn score(hashes: &[u64]) -> f32 {
+    let m = model();
+    m.bias
+        + scale(hashes.len()) as f32
+            * hashes
+                .iter()
+                .map(|h| m.weights.get(h).copied().unwrap_or(0.0))
+                .sum::<f32>()
 }
 
 /// What each feature of a sentence with `n` of them counts for: a long sentence has many
 /// features and is not for that more suspect.
 pub(super) fn scale(n: usize) -> f64 {
     1.0 / (n.max(1) as f64).sqrt()
-}
-
-/// The committed model's score of a sentence's features.
-pub(super) fn score(features: &[String]) -> f32 {
-    let m = model();
-    score_with(features, m.bias, |f| {
-        m.weights.get(&hash(f)).copied().unwrap_or(0.0)
-    })
 }
 
 /// The sentences a text is read in (the sentence rules' clauses), as normalized spans.
@@ -241,7 +266,7 @@ pub(super) fn classify(n: &Normalized, hits: &[Hit], place: Place) -> Option<(us
             || hits
                 .iter()
                 .any(|h| h.start >= span.0 && h.start < span.1 && AT_STAKE.contains(&h.cat)))
-            && score(&features(&n.text, *span, hits, place)) >= threshold
+            && score(&feature_hashes(&n.text, *span, hits, place)) >= threshold
     })
 }
 
