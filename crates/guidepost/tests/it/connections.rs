@@ -23,24 +23,29 @@ const EDITOR: &str = "editor@gateway.example";
 /// catalog offers it as `remote`, with `extra` in the entry's spec.
 async fn remote_and_gateway(db: &TestDatabase, extra: &str) -> (OAuthApp, TestApp) {
     let remote = oauth_app(db, &["remote"], |_| {}).await;
+    let gateway = gateway_for(db, &remote, extra).await;
+    (remote, gateway)
+}
+
+/// A gateway node whose catalog offers `remote`'s server as `remote`.
+pub(crate) async fn gateway_for(db: &TestDatabase, remote: &OAuthApp, extra: &str) -> TestApp {
     let url = remote.resource("remote");
     let entry = format!(
         "[[entry]]\nid = \"remote\"\nname = \"Remote\"\ndescription = \"A server that signs in.\"\n\
          spec = {{ runtime = \"http\", url = {url:?}{extra} }}\n"
     );
     let catalog = Catalog::with_operator_entries(&entry).unwrap();
-    let gateway = spawn_app_with(db, move |settings| {
+    spawn_app_with(db, move |settings| {
         settings.platform.catalog = Arc::new(catalog);
         settings.platform.master_key = Some(MasterKey::from_bytes([9; 32]));
         settings.gateway.http_allow_private = true;
     })
-    .await;
-    (remote, gateway)
+    .await
 }
 
 /// Installs `remote` with `sign_in: organization` and attaches it to a new open server
 /// `gateway` under `rm`: the upstream's id.
-async fn install(gateway: &TestApp, tenant: &Tenant) -> String {
+pub(crate) async fn install(gateway: &TestApp, tenant: &Tenant) -> String {
     gateway.trust_new_tools(tenant).await;
     let server = gateway.create_server(tenant, "gateway", json!({})).await;
     let body = json!({"catalog_entry_id": "remote", "sign_in": "organization"});
@@ -64,7 +69,7 @@ async fn install(gateway: &TestApp, tenant: &Tenant) -> String {
 }
 
 /// The connect link for the organization's account.
-async fn connect_link(gateway: &TestApp, tenant: &Tenant, id: &str) -> String {
+pub(crate) async fn connect_link(gateway: &TestApp, tenant: &Tenant, id: &str) -> String {
     let path = format!("/upstreams/{id}/connect");
     let (status, link) = gateway.api(Method::POST, &path, &tenant.key, None).await;
     assert_eq!(status, StatusCode::CREATED, "{link}");
@@ -73,7 +78,7 @@ async fn connect_link(gateway: &TestApp, tenant: &Tenant, id: &str) -> String {
 
 /// Opens `link` as `email` and signs in at the remote's authorization server: the
 /// callback URL the browser is sent back to (not yet opened).
-async fn sign_in_at_remote(
+pub(crate) async fn sign_in_at_remote(
     remote: &OAuthApp,
     gateway: &TestApp,
     link: &str,
@@ -95,12 +100,12 @@ async fn sign_in_at_remote(
 }
 
 /// The gateway's platform host, as its links name it.
-fn platform_origin(gateway: &TestApp) -> String {
+pub(crate) fn platform_origin(gateway: &TestApp) -> String {
     let port = url::Url::parse(&gateway.url).unwrap().port().unwrap();
     format!("http://localhost:{port}")
 }
 
-async fn call_support(gateway: &TestApp, title: &str) -> Value {
+pub(crate) async fn call_support(gateway: &TestApp, title: &str) -> Value {
     let mcp = RawMcp::new(gateway.mcp_path_url("gateway"), STATELESS_ERA);
     let arguments = json!({"title": title, "problem_description": "Asked through the gateway."});
     mcp.call_tool(1, "rm__get_support", arguments).await.body

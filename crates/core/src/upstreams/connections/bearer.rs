@@ -15,7 +15,7 @@ use guidepost_domain::*;
 
 use super::*;
 
-/// Refresh this long before the access token expires.
+/// Refresh at most this long before the access token expires.
 const REFRESH_MARGIN_SECONDS: i64 = 60;
 /// How long one node may hold the refresh lease before another takes over.
 const REFRESH_LEASE_SECONDS: i64 = 30;
@@ -57,9 +57,7 @@ pub async fn bearer(
     owner: &ConnectionOwner,
 ) -> Result<Bearer, NotConnected> {
     let connection = current(platform, upstream, owner).await?;
-    let expiring = connection
-        .expires_at
-        .is_some_and(|at| at <= Timestamp::now().plus_seconds(REFRESH_MARGIN_SECONDS));
+    let expiring = expiring_soon(&connection, Timestamp::now());
     let tokens = opened(platform, upstream, &connection)?;
     if expiring && tokens.refresh_token.is_some() {
         return refreshed(platform, upstream, connection).await;
@@ -95,6 +93,18 @@ pub async fn person_connected(
         }
         Err(NotConnected::Failed { why, .. }) => Err(UpstreamCallError::Unreachable(why)),
     }
+}
+
+/// Whether the access token expires within the refresh margin: a minute, or a quarter
+/// of its life when it lives less than four (so that a short-lived token is not
+/// refreshed at every call).
+fn expiring_soon(connection: &UpstreamConnection, now: Timestamp) -> bool {
+    let Some(expires_at) = connection.expires_at else {
+        return false;
+    };
+    let lifetime = expires_at.micros() - connection.updated_at.micros();
+    let margin = (lifetime / 4).min(REFRESH_MARGIN_SECONDS * 1_000_000);
+    expires_at.micros() - now.micros() <= margin
 }
 
 /// After the upstream refused the credential of `stale_revision` (a 401): a fresh one,
@@ -340,5 +350,42 @@ pub(super) fn stored_connection(
         refreshing_until: None,
         created_at: now,
         updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written_at(at: i64, lifetime: Option<i64>) -> UpstreamConnection {
+        UpstreamConnection {
+            org_id: OrgId::generate(),
+            upstream_id: UpstreamId::generate(),
+            owner: ConnectionOwner::Organization,
+            status: ConnectionStatus::Active,
+            account: None,
+            tokens_sealed: String::new(),
+            expires_at: lifetime.map(|s| Timestamp::from_micros(at).plus_seconds(s)),
+            revision: 1,
+            refreshing_until: None,
+            created_at: Timestamp::from_micros(at),
+            updated_at: Timestamp::from_micros(at),
+        }
+    }
+
+    #[test]
+    fn a_token_is_refreshed_a_minute_or_a_quarter_of_its_life_before_it_expires() {
+        let at = 1_000_000_000_000;
+        let second = |s: i64| Timestamp::from_micros(at + s * 1_000_000);
+        let hour = written_at(at, Some(3600));
+        assert!(!expiring_soon(&hour, second(3539)));
+        assert!(expiring_soon(&hour, second(3541)));
+        let short = written_at(at, Some(8));
+        assert!(!expiring_soon(&short, second(5)), "not at every call");
+        assert!(expiring_soon(&short, second(7)));
+        assert!(
+            !expiring_soon(&written_at(at, None), second(1_000_000)),
+            "no expiry said"
+        );
     }
 }
