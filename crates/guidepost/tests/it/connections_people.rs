@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::gateway_fixture::wait_for;
+use crate::helpers::python_script;
 use crate::oauth_helpers::{OAuthApp, oauth_app};
 
 const EDITOR: &str = "editor@gateway.example";
@@ -157,7 +158,63 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// One call of `rm__get_support` as `token` with the official Python client.
+async fn python_call(gateway: &OAuthApp, token: &str, mode: &str, elicitation: bool) -> Value {
+    let url = gateway.app.mcp_path_url("gateway");
+    let mut args = vec![
+        "--url",
+        &url,
+        "--token",
+        token,
+        "--tool",
+        "rm__get_support",
+        "--mode",
+        mode,
+    ];
+    if !elicitation {
+        args.push("--no-elicitation");
+    }
+    let report = python_script("connect_call.py", &args).await;
+    assert_eq!(report["error"], Value::Null, "{report}");
+    report
+}
+
 backend_tests! {
+    async fn the_python_client_is_asked_to_open_the_link_and_then_its_call_goes_through(db: &TestDatabase) {
+        let (remote, gateway) = remote_and_gateway(db).await;
+        install_for_people(&remote, &gateway).await;
+        let ada = gateway.sign_in("gateway", "ada@people.example").await;
+        let origin = platform_origin(&gateway);
+
+        // Session era, a client that opens URLs: URLElicitationRequiredError with the link.
+        let asked = python_call(&gateway, &ada.access, "legacy", true).await;
+        assert_eq!(asked["error_code"], -32042, "{asked}");
+        let elicitation = &asked["elicitations"][0];
+        assert_eq!(elicitation["mode"], "url", "{asked}");
+        assert!(elicitation["elicitationId"].as_str().is_some_and(|id| !id.is_empty()), "{asked}");
+        let link = elicitation["url"].as_str().unwrap().to_owned();
+        assert!(link.starts_with(&format!("{origin}/connect/gpc_")), "{asked}");
+        // A client that declared no elicitation, and the 2026-07-28 era: the link in a
+        // tool error, worded for an agent to show the person.
+        for (mode, elicits) in [("legacy", false), ("2026-07-28", true)] {
+            let told = python_call(&gateway, &ada.access, mode, elicits).await;
+            assert_eq!(told["is_error"], true, "{mode}: {told}");
+            let text = told["text"].as_str().unwrap_or_default();
+            assert!(text.contains("Show the user this link") && text.contains(&format!("{origin}/connect/gpc_")), "{mode}: {told}");
+        }
+
+        let (status, page) = connect(&remote, &gateway, &link, "ada@people.example", "ada@remote.example").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for mode in ["legacy", "2026-07-28"] {
+            let called = python_call(&gateway, &ada.access, mode, true).await;
+            assert_eq!(called["error_code"], Value::Null, "{mode}: {called}");
+            assert_eq!(called["is_error"], false, "{mode}: {called}");
+        }
+        let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
+        let emails: Vec<&str> = requests["items"].as_array().unwrap().iter().filter_map(|r| r["email"].as_str()).collect();
+        assert_eq!(emails, ["ada@remote.example", "ada@remote.example"], "{requests}");
+    }
+
     async fn each_person_connects_their_own_account_and_calls_as_it(db: &TestDatabase) {
         let (remote, gateway) = remote_and_gateway(db).await;
         install_for_people(&remote, &gateway).await;
