@@ -53,6 +53,14 @@ pub(crate) struct State {
     unlaunchable: Option<String>,
 }
 
+/// Why a launch could not even be prepared.
+enum Unresolved {
+    /// Nothing but a change to the upstream helps (its package, its secrets, the fence).
+    Unlaunchable(String),
+    /// It signs in, and the account it speaks as is not connected (yet).
+    NotConnected(String),
+}
+
 pub(crate) struct Instance {
     pub upstream: Upstream,
     /// Whose connection it speaks as: the organization's (the shared instance, which
@@ -406,12 +414,19 @@ impl Instance {
                     state.launch = Some(launch.clone());
                     launch
                 }
-                Err(why) => {
+                Err(Unresolved::Unlaunchable(why)) => {
                     // Not a crash to retry: failed at once, until someone restarts it.
                     tracing::warn!(upstream = %self.upstream.id, %why, "an upstream cannot be launched");
                     self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
                         .await;
                     state.unlaunchable = Some(why.clone());
+                    return Err(format!("the upstream server cannot be started: {why}"));
+                }
+                Err(Unresolved::NotConnected(why)) => {
+                    // Failed until an account is connected, which may happen through any
+                    // node: the next call here looks again.
+                    self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
+                        .await;
                     return Err(format!("the upstream server cannot be started: {why}"));
                 }
             },
@@ -463,10 +478,13 @@ impl Instance {
     }
 
     /// What to launch, with the upstream's secrets opened.
-    async fn resolve(&self, platform: &Platform) -> Result<Launch, String> {
-        let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)?;
+    async fn resolve(&self, platform: &Platform) -> Result<Launch, Unresolved> {
+        let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)
+            .map_err(Unresolved::Unlaunchable)?;
         *self.secrets.lock().expect("secrets lock") = secrets.values().cloned().collect();
-        let mut launch = launch::resolve(&self.upstream, &self.gateway, &secrets).await?;
+        let mut launch = launch::resolve(&self.upstream, &self.gateway, &secrets)
+            .await
+            .map_err(Unresolved::Unlaunchable)?;
         if let Launch::Http { signed_in, .. } = &mut launch
             && !connections::sign_in_of(&self.upstream).is_none()
         {
@@ -476,7 +494,7 @@ impl Instance {
             let owner = self.owner.clone();
             connections::bearer(platform, &self.upstream, &owner)
                 .await
-                .map_err(|why| format!("{why}: an editor connects it from the upstream's page or with POST /api/v1/upstreams/{}/connect", self.upstream.id))?;
+                .map_err(|why| Unresolved::NotConnected(format!("{why}: an editor connects it from the upstream's page or with POST /api/v1/upstreams/{}/connect", self.upstream.id)))?;
             *signed_in = Some(launch::SignedInAs {
                 platform: platform.clone(),
                 upstream: self.upstream.clone(),

@@ -114,6 +114,29 @@ backend_tests! {
         assert!((3..=most).contains(&refreshed), "{refreshed} refreshes, at most {most}");
     }
 
+    async fn a_connection_made_through_one_node_serves_calls_on_another(db: &TestDatabase) {
+        let remote = oauth_app(db, &["remote"], |_| {}).await;
+        let (first, second) = (gateway_for(db, &remote, "").await, gateway_for(db, &remote, "").await);
+        let acme = first.create_tenant("Gateway Co").await;
+        let id = install(&first, &acme).await;
+        let connect = || async {
+            let link = connect_link(&first, &acme, &id).await;
+            let callback = sign_in_at_remote(&remote, &first, &link, "editor@gateway.example").await;
+            first.http.get(&callback).send().await.unwrap();
+            wait_for(&first, &acme, &id, |u| u["status"] == "ready").await;
+        };
+        connect().await;
+        // Disconnected: the second node's first call finds no account, and says so.
+        let path = format!("/upstreams/{id}/connections/organization");
+        first.api(Method::DELETE, &path, &acme.key, None).await;
+        let early = call(&second).await;
+        assert!(early.to_string().contains("needs an account connected first"), "{early}");
+        // Connected again through the first node: the second looks again at its next call.
+        connect().await;
+        let called = call(&second).await;
+        assert_ne!(called["result"]["isError"], true, "{called}");
+    }
+
     async fn a_refused_refresh_marks_the_connection_once_and_calls_say_to_connect_again(db: &TestDatabase) {
         let remote = oauth_app(db, &["remote"], |settings| {
             settings.auth.access_token_ttl = Duration::from_secs(2);
