@@ -1,23 +1,26 @@
 //! The connect pages on the platform host (issue 32): a connect link sends the browser to
 //! the upstream's authorization server; its callback says which account is now connected.
 //! The protocol's rules are core's (`upstreams::connections`); these only parse and
-//! render. The client metadata document the platform registers with is served here too.
+//! render. A server that takes a per-person key gets a form for it after the identity
+//! check. The client metadata document the platform registers with is served here too.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use guidepost_core::Platform;
-use guidepost_core::upstreams::connections::{self, CallbackOutcome, CallbackParams, FlowError};
+use guidepost_core::upstreams::connections::{
+    self, CallbackOutcome, CallbackParams, Connected, FlowError, KeyForm, KeyGiven,
+};
 use http::StatusCode;
 
-use crate::pages::{html, message_page, uncached_redirect};
+use crate::pages::{escape, html, layout, message_page, uncached_redirect};
 
 const BRAND: &str = "Guidepost";
 
 /// `GET /connect/{token}`: on to the upstream's authorization server, once.
 pub(crate) async fn open(State(platform): State<Platform>, Path(token): Path<String>) -> Response {
     match connections::open_link(&platform, &token).await {
-        Ok(url) => uncached_redirect(&url),
+        Ok(outcome) => answer(outcome),
         Err(error) => refused(error),
     }
 }
@@ -28,18 +31,45 @@ pub(crate) async fn callback(
     Query(params): Query<CallbackParams>,
 ) -> Response {
     match connections::callback(&platform, params).await {
-        Ok(CallbackOutcome::Continue(next)) => uncached_redirect(&next),
-        Ok(CallbackOutcome::Connected(connected)) => {
-            let account = connected
-                .account
-                .map(|account| format!(" as {account}"))
-                .unwrap_or_default();
-            let message = format!(
-                "Your account is connected to {}{account}. You can close this page and go back to your app.",
-                connected.upstream_name
-            );
-            html(StatusCode::OK, message_page("Connected", BRAND, &message))
-        }
+        Ok(outcome) => answer(outcome),
+        Err(error) => refused(error),
+    }
+}
+
+/// A step's page: on to the next trip, the key form, or the connection made.
+fn answer(outcome: CallbackOutcome) -> Response {
+    match outcome {
+        CallbackOutcome::Continue(next) => uncached_redirect(&next),
+        CallbackOutcome::AskKey(form) => key_page(&form),
+        CallbackOutcome::Connected(connected) => connected_page(connected),
+    }
+}
+
+/// The form that asks a person for their own key to a server that takes one.
+fn key_page(form: &KeyForm) -> Response {
+    let body = format!(
+        "<p>{upstream} works with your own key. Paste it here: it is stored encrypted and \
+         sent to {upstream} as <code>{header}</code> with your calls only.</p>\n\
+         <form method=\"post\" action=\"{action}\">\n\
+         <input type=\"hidden\" name=\"state\" value=\"{state}\">\n\
+         <label for=\"key\">Your key</label>\n\
+         <input id=\"key\" name=\"key\" type=\"password\" autocomplete=\"off\" required maxlength=\"4096\">\n\
+         <button type=\"submit\">Connect</button>\n</form>\n",
+        upstream = escape(&form.upstream_name),
+        header = escape(&form.header),
+        action = escape(connections::KEY_PATH),
+        state = escape(&form.state),
+    );
+    html(StatusCode::OK, layout("Connect your account", BRAND, &body))
+}
+
+/// `POST /connect/key`: the person's key, stored as their connection.
+pub(crate) async fn give_key(
+    State(platform): State<Platform>,
+    Form(given): Form<KeyGiven>,
+) -> Response {
+    match connections::give_key(&platform, given).await {
+        Ok(connected) => connected_page(connected),
         Err(error) => refused(error),
     }
 }
@@ -47,6 +77,18 @@ pub(crate) async fn callback(
 /// `GET /connect/client-metadata.json`: who the platform is as an OAuth client.
 pub(crate) async fn client_metadata(State(platform): State<Platform>) -> Response {
     Json(connections::client_metadata(&platform.config)).into_response()
+}
+
+fn connected_page(connected: Connected) -> Response {
+    let account = connected
+        .account
+        .map(|account| format!(" as {account}"))
+        .unwrap_or_default();
+    let message = format!(
+        "Your account is connected to {}{account}. You can close this page and go back to your app.",
+        connected.upstream_name
+    );
+    html(StatusCode::OK, message_page("Connected", BRAND, &message))
 }
 
 fn refused(error: FlowError) -> Response {
@@ -80,6 +122,7 @@ pub fn router(platform: Platform) -> axum::Router {
     axum::Router::new()
         .route(connections::CLIENT_METADATA_PATH, get(client_metadata))
         .route(connections::CALLBACK_PATH, get(callback))
+        .route(connections::KEY_PATH, axum::routing::post(give_key))
         .route("/connect/{token}", get(open))
         .with_state(platform)
 }

@@ -149,7 +149,7 @@ pub(crate) fn return_page(server_name: &str, message: &str, url: &str, target: &
     layout("Cannot sign in", server_name, &body)
 }
 
-fn layout(title: &str, server_name: &str, body: &str) -> String {
+pub(crate) fn layout(title: &str, server_name: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\

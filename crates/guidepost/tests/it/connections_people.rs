@@ -21,11 +21,16 @@ const EDITOR: &str = "editor@gateway.example";
 /// The remote Guidepost (server `remote`, sign-in required) and the gateway, itself an
 /// OAuth app with the server `gateway` (sign-in required), whose catalog offers the remote.
 async fn remote_and_gateway(db: &TestDatabase) -> (OAuthApp, OAuthApp) {
+    remote_and_gateway_with(db, "").await
+}
+
+/// As [`remote_and_gateway`], with `extra` in the entry's spec.
+async fn remote_and_gateway_with(db: &TestDatabase, extra: &str) -> (OAuthApp, OAuthApp) {
     let remote = oauth_app(db, &["remote"], |_| {}).await;
     let url = remote.resource("remote");
     let entry = format!(
         "[[entry]]\nid = \"remote\"\nname = \"Remote\"\ndescription = \"A server that signs in.\"\n\
-         spec = {{ runtime = \"http\", url = {url:?} }}\n"
+         spec = {{ runtime = \"http\", url = {url:?}{extra} }}\n"
     );
     let catalog = Catalog::with_operator_entries(&entry).unwrap();
     let gateway = oauth_app(db, &["gateway"], move |settings| {
@@ -179,7 +184,76 @@ async fn python_call(gateway: &OAuthApp, token: &str, mode: &str, elicitation: b
     report
 }
 
+/// The key form's `state` in a page.
+fn key_form_state(page: &str) -> String {
+    let marker = "name=\"state\" value=\"";
+    let start = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("a key form in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Posts `key` to the key form of `page`: the page that answers.
+async fn give_key(gateway: &OAuthApp, page: &str, key: &str) -> (StatusCode, String) {
+    let state = key_form_state(page);
+    let url = format!("{}/connect/key", platform_origin(gateway));
+    let answer = no_redirects()
+        .post(url)
+        .form(&[("state", state.as_str()), ("key", key)])
+        .send()
+        .await
+        .unwrap();
+    (answer.status(), answer.text().await.unwrap())
+}
+
 backend_tests! {
+    async fn a_server_that_takes_a_key_gets_each_persons_own(db: &TestDatabase) {
+        // The remote's own access tokens stand in for API keys: sent as the header the
+        // entry names, they say whose call it is.
+        let extra = ", sign_in = \"person\", person_key_header = \"Authorization\"";
+        let (remote, gateway) = remote_and_gateway_with(db, extra).await;
+        let (app, tenant) = (&gateway.app, &gateway.tenant);
+        app.trust_new_tools(tenant).await;
+        let body = json!({"catalog_entry_id": "remote"});
+        let (_, installed) = app.api(Method::POST, "/upstreams", &tenant.key, Some(body)).await;
+        let id = installed["id"].as_str().unwrap().to_owned();
+        assert_eq!(installed["spec"]["sign_in"], "person", "{installed}");
+        // The editor's key, for discovery: the link opens the key form at once.
+        let (_, link) = app.api(Method::POST, &format!("/upstreams/{id}/connect"), &tenant.key, None).await;
+        let form = no_redirects().get(link["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+        assert!(form.contains("Authorization"), "{form}");
+        let editor = remote.sign_in("remote", EDITOR).await;
+        let (status, page) = give_key(&gateway, &form, &format!("Bearer {}", editor.access)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        wait_for(app, tenant, &id, |u| u["status"] == "ready").await;
+        let (_, servers) = app.get("/servers", &tenant.key).await;
+        let server = servers["items"].as_array().unwrap().iter()
+            .find(|s| s["slug"] == "gateway").unwrap()["id"].as_str().unwrap().to_owned();
+        let path = format!("/servers/{server}/upstreams/{id}");
+        app.api(Method::PUT, &path, &tenant.key, Some(json!({"prefix": "rm"}))).await;
+
+        // Ada: her link, her sign-in at the gateway, then the form for her own key.
+        let ada = gateway.sign_in("gateway", "ada@people.example").await;
+        let link = link_in(&call_support(&gateway, &ada.access, "Before her key").await);
+        let mut browser = gateway.person("ada@people.example");
+        let identity = browser.get(&link).await.location.expect("to the gateway's sign-in");
+        let back = browser.approve_to(&gateway, &identity, &callback(&gateway)).await;
+        let form = no_redirects().get(&back).send().await.unwrap().text().await.unwrap();
+        let ada_at_remote = remote.sign_in("remote", "ada@remote.example").await;
+        let (status, page) = give_key(&gateway, &form, &format!("Bearer {}", ada_at_remote.access)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("connected to Remote"), "{page}");
+        let (status, _) = give_key(&gateway, &form, "Bearer again").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "the form works once");
+        let called = call_support(&gateway, &ada.access, "With her key").await;
+        assert_ne!(called["result"]["isError"], true, "{called}");
+        let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
+        let items = requests["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{requests}");
+        assert_eq!(items[0]["email"], "ada@remote.example", "{requests}");
+    }
+
     async fn the_python_client_is_asked_to_open_the_link_and_then_its_call_goes_through(db: &TestDatabase) {
         let (remote, gateway) = remote_and_gateway(db).await;
         install_for_people(&remote, &gateway).await;

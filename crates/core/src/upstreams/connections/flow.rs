@@ -54,7 +54,7 @@ impl From<guidepost_store::StoreError> for FlowError {
 
 /// What a trip keeps secret until its callback (sealed in the flow's row).
 #[derive(Serialize, Deserialize)]
-struct Trip {
+pub(super) struct Trip {
     verifier: String,
 }
 
@@ -141,7 +141,7 @@ pub async fn person_link(
 /// sign-in of the server they connect from (who opens it must be that person); the
 /// organization's goes straight to the upstream's authorization server. The link works
 /// once.
-pub async fn open_link(platform: &Platform, token: &str) -> Result<String, FlowError> {
+pub async fn open_link(platform: &Platform, token: &str) -> Result<CallbackOutcome, FlowError> {
     if token.len() > PARAM_MAX {
         return Err(FlowError::Unknown);
     }
@@ -153,14 +153,39 @@ pub async fn open_link(platform: &Platform, token: &str) -> Result<String, FlowE
         .filter(|flow| flow.stage == ConnectStage::Link)
         .ok_or(FlowError::Unknown)?;
     match &flow.owner {
-        ConnectionOwner::Organization => to_upstream(platform, &flow, ConnectStage::Link).await,
-        ConnectionOwner::Person(_) => to_identity_check(platform, &flow).await,
+        ConnectionOwner::Organization => {
+            let upstream = platform
+                .store
+                .get_upstream(&flow.org_id, &flow.upstream_id)
+                .await?;
+            if let Some(header) = super::keys::key_header(&upstream) {
+                // The editor's own key, for discovery: the link is theirs.
+                let (state, _) = next_trip(
+                    platform,
+                    &flow,
+                    ConnectStage::Link,
+                    ConnectStage::Authorizing,
+                )
+                .await?;
+                return Ok(CallbackOutcome::AskKey(super::keys::KeyForm {
+                    state,
+                    upstream_name: upstream.name,
+                    header,
+                }));
+            }
+            let next = to_upstream(platform, &flow, ConnectStage::Link).await?;
+            Ok(CallbackOutcome::Continue(next))
+        }
+        ConnectionOwner::Person(_) => {
+            let next = to_identity_check(platform, &flow).await?;
+            Ok(CallbackOutcome::Continue(next))
+        }
     }
 }
 
 /// Moves the flow on from `from` with a new trip: its `state` and PKCE verifier (the
 /// verifier sealed in the flow's row until its callback).
-async fn next_trip(
+pub(super) async fn next_trip(
     platform: &Platform,
     flow: &ConnectFlow,
     from: ConnectStage,
@@ -238,7 +263,7 @@ async fn identity_checked(
     platform: &Platform,
     flow: &ConnectFlow,
     code: &str,
-) -> Result<String, FlowError> {
+) -> Result<CallbackOutcome, FlowError> {
     let server = flow_server(platform, flow).await?;
     let key = master_key(platform)?;
     let sealed = flow.sealed.as_deref().ok_or(FlowError::Unknown)?;
@@ -263,7 +288,27 @@ async fn identity_checked(
                 .into(),
         ));
     }
-    to_upstream(platform, flow, ConnectStage::Identity).await
+    let upstream = platform
+        .store
+        .get_upstream(&flow.org_id, &flow.upstream_id)
+        .await?;
+    if let Some(header) = super::keys::key_header(&upstream) {
+        // A server that takes a key instead of OAuth: the person gives theirs here.
+        let (state, _) = next_trip(
+            platform,
+            flow,
+            ConnectStage::Identity,
+            ConnectStage::Authorizing,
+        )
+        .await?;
+        return Ok(CallbackOutcome::AskKey(super::keys::KeyForm {
+            state,
+            upstream_name: upstream.name,
+            header,
+        }));
+    }
+    let next = to_upstream(platform, flow, ConnectStage::Identity).await?;
+    Ok(CallbackOutcome::Continue(next))
 }
 
 /// The platform as a client of its own hosted servers' sign-in (the identity check): its
@@ -373,6 +418,8 @@ pub struct CallbackParams {
 pub enum CallbackOutcome {
     Connected(Connected),
     Continue(String),
+    /// The person is who the link was for, and the server takes a key: ask for it.
+    AskKey(super::keys::KeyForm),
 }
 
 /// The callback of either trip, told apart by the flow's stage: after the identity check,
@@ -400,8 +447,7 @@ pub async fn callback(
     match flow.stage {
         ConnectStage::Identity => {
             let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
-            let next = identity_checked(platform, &flow, code).await?;
-            Ok(CallbackOutcome::Continue(next))
+            identity_checked(platform, &flow, code).await
         }
         ConnectStage::Authorizing => {
             let connected = upstream_answered(platform, flow, params, now).await?;

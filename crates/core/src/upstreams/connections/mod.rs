@@ -15,6 +15,7 @@
 
 mod bearer;
 mod flow;
+mod keys;
 
 use async_trait::async_trait;
 use guidepost_domain::*;
@@ -27,11 +28,14 @@ pub use flow::{
     CallbackOutcome, CallbackParams, ConnectLink, Connected, FlowError, callback, connect_link,
     open_link, person_link, platform_client,
 };
+pub use keys::{KeyForm, KeyGiven, give_key};
 
 /// Where the connect pages live on the platform host.
 pub const CONNECT_PATH: &str = "/connect";
 /// The platform's redirect URI at every upstream's authorization server.
 pub const CALLBACK_PATH: &str = "/connect/callback";
+/// Where a person posts their own key to a server that takes one instead of OAuth.
+pub const KEY_PATH: &str = "/connect/key";
 /// The Client ID Metadata Document the platform registers with where servers take one.
 pub const CLIENT_METADATA_PATH: &str = "/connect/client-metadata.json";
 /// The installation secret that holds a pre-registered client's secret.

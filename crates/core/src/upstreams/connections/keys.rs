@@ -1,0 +1,128 @@
+//! Per-person keys (issue 32): a remote server that takes an API key header instead of
+//! OAuth (`person_key_header` in its spec) gets each person's own key, asked for on the
+//! connect page once the person proved who they are, sealed like tokens and sent as that
+//! header on their calls only. The form carries the flow's current `state`, random and
+//! single use, so only the browser that just signed in can post it, once.
+
+use guidepost_domain::*;
+use serde::Deserialize;
+
+use super::flow::{Connected, FlowError};
+use super::*;
+
+/// The longest key a person may give.
+const KEY_MAX: usize = 4096;
+
+/// The form that asks for a key.
+#[derive(Debug, Clone)]
+pub struct KeyForm {
+    /// Posted back with the key: the flow's current trip.
+    pub state: String,
+    pub upstream_name: String,
+    /// The header the key is sent in.
+    pub header: String,
+}
+
+/// The form as posted.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyGiven {
+    pub state: String,
+    pub key: String,
+}
+
+/// The header a `person` upstream takes a key in, if it takes one instead of OAuth.
+pub(super) fn key_header(upstream: &Upstream) -> Option<String> {
+    match &upstream.spec {
+        LaunchSpec::Http {
+            sign_in: UpstreamSignIn::Person,
+            person_key_header: Some(header),
+            ..
+        } => Some(header.clone()),
+        _ => None,
+    }
+}
+
+/// Stores the person's key as their connection, once per form.
+pub async fn give_key(platform: &Platform, given: KeyGiven) -> Result<Connected, FlowError> {
+    let key_text = given.key.trim();
+    let printable = !key_text.is_empty()
+        && key_text.len() <= KEY_MAX
+        && !key_text.chars().any(char::is_control);
+    if !printable {
+        return Err(FlowError::Denied(format!(
+            "a key is 1 to {KEY_MAX} characters without line breaks"
+        )));
+    }
+    if given.state.len() > 2048 {
+        return Err(FlowError::Unknown);
+    }
+    let now = Timestamp::now();
+    let flow = platform
+        .store
+        .find_connect_flow_by_state(&hash_secret(&given.state), now)
+        .await?
+        .filter(|flow| flow.stage == ConnectStage::Authorizing)
+        .ok_or(FlowError::Unknown)?;
+    let upstream = platform
+        .store
+        .get_upstream(&flow.org_id, &flow.upstream_id)
+        .await?;
+    if key_header(&upstream).is_none() {
+        return Err(FlowError::Unknown);
+    }
+    let passed = platform
+        .store
+        .advance_connect_flow(
+            &flow.id,
+            ConnectStage::Authorizing,
+            ConnectStage::Done,
+            None,
+            None,
+            now,
+        )
+        .await?;
+    if !passed {
+        return Err(FlowError::Unknown);
+    }
+    let master = master_key(platform)?;
+    let tokens = ConnectionTokens {
+        access_token: key_text.to_owned(),
+        refresh_token: None,
+        static_key: true,
+    };
+    let context = tokens_context(&upstream.org_id, &upstream.id, &flow.owner);
+    let connection = UpstreamConnection {
+        org_id: upstream.org_id.clone(),
+        upstream_id: upstream.id.clone(),
+        owner: flow.owner.clone(),
+        status: ConnectionStatus::Active,
+        account: None,
+        tokens_sealed: seal_json(master, &tokens, &context),
+        expires_at: None,
+        revision: 1,
+        refreshing_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    platform.store.put_connection(&connection).await?;
+    if flow.owner == ConnectionOwner::Organization {
+        super::super::relaunch(platform, &upstream).await?;
+    }
+    let about = super::super::audit::About {
+        upstream: Some(&upstream.id),
+        detail: serde_json::json!({"owner": flow.owner.key(), "key": true}),
+        ..Default::default()
+    };
+    super::super::audit::record_by(
+        platform,
+        &upstream.org_id,
+        &flow.started_by,
+        "connection.connected",
+        about,
+    )
+    .await?;
+    Ok(Connected {
+        upstream_name: upstream.name,
+        account: None,
+    })
+}
