@@ -4,14 +4,18 @@ with the official Python client (`mcp` 2.3.0). Run by the Rust integration tests
 
     python tests/e2e/connect_call.py --url http://127.0.0.1:PORT/s/acme/mcp --token TOKEN
         --tool NAME [--mode legacy|2026-07-28] [--no-elicitation]
+        [--url-file PATH --done-file PATH]
 
 With an elicitation callback the client declares elicitation (form and url); without
-(`--no-elicitation`) it declares none. It calls `--tool` once, with the person's bearer
+(`--no-elicitation`) it declares none. A URL elicitation that reaches the callback (the
+2026-07-28 era's `input_required` round) is declined, unless `--url-file` is given: then
+its URL is written there, the callback waits (up to 120 s) for `--done-file` to exist
+(the test opened the link meanwhile) and accepts, and the client retries the call. It calls `--tool` once, with the person's bearer
 token, and prints ONE JSON object on the last line of stdout:
 
     {"declared_elicitation": bool, "error_code": int | null, "error_message": str | null,
      "elicitations": [{"mode", "url", "elicitationId", "message"}] | null,
-     "is_error": bool | null, "text": str | null, "error": str | null}
+     "is_error": bool | null, "text": str | null, "asked_urls": [str], "error": str | null}
 
 A JSON-RPC error of the call (such as URLElicitationRequiredError, -32042) is reported in
 `error_code` and `elicitations`, not as a failure. Exit status 0 when the call answered,
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import traceback
 from typing import Any
@@ -34,8 +39,17 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
     from mcp.client.streamable_http import streamable_http_client
 
     async def elicitation(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        # Nothing asks in this run: a URL elicitation comes as the call's error.
-        return types.ElicitResult(action="decline")
+        url = getattr(params, "url", None)
+        out["asked_urls"].append(url)
+        if url is None or args.url_file is None:
+            return types.ElicitResult(action="decline")
+        with open(args.url_file, "w", encoding="utf-8") as handle:
+            handle.write(url)
+        for _ in range(1200):
+            if os.path.exists(args.done_file):
+                return types.ElicitResult(action="accept")
+            await asyncio.sleep(0.1)
+        return types.ElicitResult(action="cancel")
 
     callbacks: dict[str, Any] = {} if args.no_elicitation else {"elicitation_callback": elicitation}
     out["declared_elicitation"] = not args.no_elicitation
@@ -63,6 +77,8 @@ def main() -> int:
     parser.add_argument("--tool", required=True)
     parser.add_argument("--mode", choices=("legacy", "2026-07-28"), default="legacy")
     parser.add_argument("--no-elicitation", action="store_true")
+    parser.add_argument("--url-file")
+    parser.add_argument("--done-file")
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
     out: dict[str, Any] = {
@@ -72,6 +88,7 @@ def main() -> int:
         "elicitations": None,
         "is_error": None,
         "text": None,
+        "asked_urls": [],
     }
     code = 0
     try:

@@ -268,22 +268,55 @@ backend_tests! {
         assert!(elicitation["elicitationId"].as_str().is_some_and(|id| !id.is_empty()), "{asked}");
         let link = elicitation["url"].as_str().unwrap().to_owned();
         assert!(link.starts_with(&format!("{origin}/connect/gpc_")), "{asked}");
-        // A client that declared no elicitation, and the 2026-07-28 era: the link in a
-        // tool error, worded for an agent to show the person.
-        for (mode, elicits) in [("legacy", false), ("2026-07-28", true)] {
-            let told = python_call(&gateway, &ada.access, mode, elicits).await;
+        // A client that declared no elicitation: the link in a tool error, worded for an
+        // agent to show the person, in either era.
+        for mode in ["legacy", "2026-07-28"] {
+            let told = python_call(&gateway, &ada.access, mode, false).await;
             assert_eq!(told["is_error"], true, "{mode}: {told}");
             let text = told["text"].as_str().unwrap_or_default();
             assert!(text.contains("Show the user this link") && text.contains(&format!("{origin}/connect/gpc_")), "{mode}: {told}");
         }
 
+        // The 2026-07-28 era, a client that opens URLs: an `input_required` round whose
+        // URL elicitation the person follows; the client's retry then goes through.
+        let dir = std::env::temp_dir().join(format!("guidepost-connect-{}", guidepost_domain::random_token("").to_lowercase()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (url_file, done_file) = (dir.join("url"), dir.join("done"));
+        let script = {
+            let url = gateway.app.mcp_path_url("gateway");
+            let token = ada.access.clone();
+            let (url_file, done_file) = (url_file.display().to_string(), done_file.display().to_string());
+            tokio::spawn(async move {
+                let args = ["--url", &url, "--token", &token, "--tool", "rm__get_support", "--mode", "2026-07-28",
+                    "--url-file", &url_file, "--done-file", &done_file];
+                python_script("connect_call.py", &args).await
+            })
+        };
+        let mut link = String::new();
+        for _ in 0..300 {
+            link = std::fs::read_to_string(&url_file).unwrap_or_default();
+            if !link.is_empty() || script.is_finished() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if link.is_empty() {
+            panic!("no round's URL; the client said {}", script.await.unwrap());
+        }
+        assert!(link.starts_with(&format!("{origin}/connect/gpc_")), "the round's URL: {link:?}");
         let (status, page) = connect(&remote, &gateway, &link, "ada@people.example", "ada@remote.example").await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        for mode in ["legacy", "2026-07-28"] {
-            let called = python_call(&gateway, &ada.access, mode, true).await;
-            assert_eq!(called["error_code"], Value::Null, "{mode}: {called}");
-            assert_eq!(called["is_error"], false, "{mode}: {called}");
-        }
+        std::fs::write(&done_file, "").unwrap();
+        let retried = script.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(retried["error"], Value::Null, "{retried}");
+        assert_eq!(retried["asked_urls"].as_array().map(Vec::len), Some(1), "one round: {retried}");
+        assert_eq!(retried["is_error"], false, "{retried}");
+
+        // And the session era's call now goes through too.
+        let called = python_call(&gateway, &ada.access, "legacy", true).await;
+        assert_eq!(called["error_code"], Value::Null, "{called}");
+        assert_eq!(called["is_error"], false, "{called}");
         let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
         let emails: Vec<&str> = requests["items"].as_array().unwrap().iter().filter_map(|r| r["email"].as_str()).collect();
         assert_eq!(emails, ["ada@remote.example", "ada@remote.example"], "{requests}");

@@ -8,7 +8,7 @@ use guidepost_core::upstreams::{
     UpstreamCallError,
 };
 use guidepost_core::{CoreError, Platform};
-use guidepost_domain::McpServer;
+use guidepost_domain::{McpServer, UpstreamId, UpstreamSignIn};
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, ResultType, Tool,
@@ -63,19 +63,23 @@ impl ToolSource for UpstreamTools {
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
-        match upstreams::callable(call.platform, &call.scope.server, call.name).await {
-            Ok(offered) if asks_in_rounds(call) => with_rounds(call, offered).await,
-            Ok(offered) => {
-                let outcome = proxied(call, &offered).await;
-                let protocol_error = url_elicitation_required(call, &outcome);
-                ToolAnswer {
-                    result: into_result(outcome),
-                    upstream: Some(offered.upstream_id),
-                    round: None,
-                    protocol_error,
-                }
-            }
-            Err(refused) => refusal(refused).into(),
+        let offered = match upstreams::callable(call.platform, &call.scope.server, call.name).await
+        {
+            Ok(offered) => offered,
+            Err(refused) => return refusal(refused).into(),
+        };
+        // A person who has not connected their account is asked to, whatever the era.
+        if let Err(needs) = person_connected(call, &offered).await {
+            return asked_to_connect(call, offered.upstream_id, needs);
+        }
+        if asks_in_rounds(call) {
+            return with_rounds(call, offered).await;
+        }
+        ToolAnswer {
+            result: into_result(proxied(call, &offered).await),
+            upstream: Some(offered.upstream_id),
+            round: None,
+            protocol_error: None,
         }
     }
 
@@ -185,16 +189,89 @@ async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
     }
 }
 
+/// Whether the caller may call `offered` now: always, unless its upstream works with each
+/// person's own account and theirs is not connected.
+async fn person_connected(
+    call: &ToolCall<'_>,
+    offered: &OfferedTool,
+) -> Result<(), UpstreamCallError> {
+    if upstreams::connections::sign_in_of(&offered.upstream) != UpstreamSignIn::Person {
+        return Ok(());
+    }
+    let person = calling_person(call);
+    upstreams::connections::person_connected(call.platform, &offered.upstream, person.as_ref())
+        .await
+}
+
+/// The answer to a call that needs the person's account connected first: a URL
+/// elicitation for a client that opens URLs (the session era's error, the 2026-07-28
+/// era's round), else the tool error with the link.
+fn asked_to_connect(
+    call: &ToolCall<'_>,
+    upstream: UpstreamId,
+    needs: UpstreamCallError,
+) -> ToolAnswer {
+    let outcome = Err(needs);
+    let (protocol_error, round) = match connect_elicitation(call, &outcome) {
+        Some(asked) if is_stateless(call.request) => (None, Some(asked.round())),
+        Some(asked) => (Some(asked.error()), None),
+        None => (None, None),
+    };
+    ToolAnswer {
+        result: into_result(outcome),
+        upstream: Some(upstream),
+        round,
+        protocol_error,
+    }
+}
+
 /// The MCP error code of `URLElicitationRequiredError` (2025-11-25).
 const URL_ELICITATION_REQUIRED: i32 = -32042;
+/// The `request_state` of a connect round: opaque to the client; its retry is a call
+/// afresh (not a task's round), which finds the person connected or asks again.
+const CONNECT_ROUND_STATE: &str = "connect:";
 
-/// A call that needs the person's account connected, from a session-era client that
-/// opens URLs (`elicitation.url`): the spec's `URLElicitationRequiredError` with the
-/// connect link, instead of a tool error. Other clients get the tool error with the link.
-fn url_elicitation_required(
+/// A URL elicitation asking the caller to open a connect link.
+struct ConnectElicitation {
+    /// The error's text, as a tool error would say it.
+    text: String,
+    params: serde_json::Value,
+}
+
+impl ConnectElicitation {
+    /// The session era's `URLElicitationRequiredError`.
+    fn error(self) -> rmcp::ErrorData {
+        let data = serde_json::json!({"elicitations": [self.params]});
+        rmcp::ErrorData::new(
+            rmcp::model::ErrorCode(URL_ELICITATION_REQUIRED),
+            self.text,
+            Some(data),
+        )
+    }
+
+    /// The 2026-07-28 era's `input_required` round with one `elicitation/create`.
+    fn round(self) -> rmcp::model::InputRequiredResult {
+        let mut requests = serde_json::Map::new();
+        requests.insert(
+            "connect".into(),
+            serde_json::json!({"method": "elicitation/create", "params": self.params}),
+        );
+        let state = format!(
+            "{CONNECT_ROUND_STATE}{}",
+            guidepost_domain::random_token("")
+        );
+        let requests = serde_json::from_value(serde_json::Value::Object(requests)).ok();
+        rmcp::model::InputRequiredResult::new(requests, Some(state))
+    }
+}
+
+/// A call that needs the person's account connected, from a client that opens URLs
+/// (`elicitation.url`): the connect link as a URL elicitation. Other clients get the tool
+/// error with the link.
+fn connect_elicitation(
     call: &ToolCall<'_>,
     outcome: &Result<UpstreamAnswer, UpstreamCallError>,
-) -> Option<rmcp::ErrorData> {
+) -> Option<ConnectElicitation> {
     let Err(needs @ UpstreamCallError::NeedsConnection { url, upstream }) = outcome else {
         return None;
     };
@@ -202,21 +279,19 @@ fn url_elicitation_required(
         .request
         .client_capabilities()
         .is_some_and(|c| c.elicitation.as_ref().is_some_and(|e| e.url.is_some()));
-    if is_stateless(call.request) || !opens_urls {
+    if !opens_urls {
         return None;
     }
-    let message = format!("Connect your account at {upstream} to use this tool.");
-    let data = serde_json::json!({"elicitations": [{
+    let params = serde_json::json!({
         "mode": "url",
         "elicitationId": guidepost_domain::random_token("conn_"),
         "url": url,
-        "message": message,
-    }]});
-    Some(rmcp::ErrorData::new(
-        rmcp::model::ErrorCode(URL_ELICITATION_REQUIRED),
-        needs.to_string(),
-        Some(data),
-    ))
+        "message": format!("Connect your account at {upstream} to use this tool."),
+    });
+    Some(ConnectElicitation {
+        text: needs.to_string(),
+        params,
+    })
 }
 
 /// The person behind the call, for an upstream with `person` sign-in.
