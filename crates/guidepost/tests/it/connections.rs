@@ -105,6 +105,23 @@ pub(crate) fn platform_origin(gateway: &TestApp) -> String {
     format!("http://localhost:{port}")
 }
 
+/// RFC 7009 revocations the remote's authorization server carried out (its `/metrics`).
+async fn revocations(remote: &OAuthApp) -> u64 {
+    let metrics = remote
+        .app
+        .http
+        .get(format!("{}/metrics", remote.app.url))
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    text.lines()
+        .find(|line| line.starts_with("guidepost_oauth_revocations_total "))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
 pub(crate) async fn call_support(gateway: &TestApp, title: &str) -> Value {
     let mcp = RawMcp::new(gateway.mcp_path_url("gateway"), STATELESS_ERA);
     let arguments = json!({"title": title, "problem_description": "Asked through the gateway."});
@@ -157,9 +174,11 @@ backend_tests! {
         assert_eq!(items[0]["email"], EDITOR, "{requests}");
 
         // Disconnected: revoked at the remote, and the next call says to connect again.
+        let revoked_before = revocations(&remote).await;
         let path = format!("/upstreams/{id}/connections/organization");
         let (status, body) = gateway.api(Method::DELETE, &path, &acme.key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        assert_eq!(revocations(&remote).await - revoked_before, 2, "its refresh and access tokens");
         let refused = call_support(&gateway, "After disconnecting").await;
         let text = refused.to_string();
         assert!(text.contains("needs an account connected first"), "{refused}");
