@@ -16,7 +16,7 @@ use crate::upstreams::Items;
 /// A connect link: opened in a browser, it sends the editor to the upstream's
 /// authorization server and back, and the organization's account is connected. Good
 /// once, for 15 minutes.
-#[utoipa::path(post, path = "/api/v1/upstreams/{id}/connect", tag = "gateway", operation_id = "upstream_connect",
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/connect", tag = "gateway", operation_id = "upstream_connect_links_create",
     params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
     responses(
         (status = 201, description = "Open `url` in a browser", body = ConnectLink),

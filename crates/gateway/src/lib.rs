@@ -35,7 +35,8 @@ use guidepost_core::upstreams::{
     CallContext, NotAdmitted, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
     UpstreamRuntime,
 };
-use guidepost_domain::{ConnectionOwner, LaunchSpec, OrgId, Upstream, UpstreamId};
+use guidepost_core::upstreams::connections;
+use guidepost_domain::{ConnectionOwner, LaunchSpec, OrgId, Upstream, UpstreamId, UpstreamSignIn};
 use serde_json::Value;
 
 use confine::Confiner;
@@ -169,6 +170,20 @@ impl Supervisor {
     }
 }
 
+/// Prompts, resources and completion of an upstream that works with each person's own
+/// account would go through the organization's connection, which is not theirs: refused
+/// until they are relayed per person.
+fn refuse_person_requests(upstream: &Upstream) -> Result<(), UpstreamCallError> {
+    if connections::sign_in_of(upstream) == UpstreamSignIn::Person {
+        return Err(UpstreamCallError::NotStarted(format!(
+            "{} works with each person's own account, and its prompts and resources are not \
+             relayed per person yet; use its tools",
+            upstream.name
+        )));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl UpstreamRuntime for Supervisor {
     fn start(&self, platform: &Platform, upstream: &Upstream) {
@@ -208,7 +223,10 @@ impl UpstreamRuntime for Supervisor {
                 "it is not installed any more".into(),
             ));
         }
-        let instance = match &context.person {
+        // Only an upstream that works with each person's own account gets a session per
+        // person; every other is shared by all callers on this node.
+        let personal = connections::sign_in_of(upstream) == UpstreamSignIn::Person;
+        let instance = match context.person.as_ref().filter(|_| personal) {
             Some(person) => self.personal.instance(upstream, &person.end_user, || {
                 Instance::speaking_as(
                     upstream.clone(),
@@ -240,6 +258,7 @@ impl UpstreamRuntime for Supervisor {
                 "it is not installed any more".into(),
             ));
         }
+        refuse_person_requests(upstream)?;
         let method = request.method();
         let started = std::time::Instant::now();
         let result = self
@@ -264,6 +283,7 @@ impl UpstreamRuntime for Supervisor {
                 "it is not installed any more".into(),
             ));
         }
+        refuse_person_requests(upstream)?;
         let instance = self.instance(upstream);
         instance.subscribe(platform, uri, subscriber, timeout).await
     }

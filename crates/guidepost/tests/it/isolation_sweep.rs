@@ -42,6 +42,8 @@ impl Owned {
             "name" => return Some(&self.tool),
             // `/definitions/{kind}/{name}`: B's tool, by its kind.
             "kind" => return Some("tool"),
+            // `/connections/{owner}`: B's organization connection.
+            "owner" => return Some("organization"),
             other => {
                 // `walkthrough_id`, `current_step_id`: the kind, or its last word.
                 let kind = other.strip_suffix("_id").unwrap_or(other);

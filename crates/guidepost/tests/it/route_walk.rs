@@ -112,6 +112,8 @@ impl Objects {
             "tools" => TOOL,
             // `/definitions/{kind}/{name}`: both parameters follow `definitions`.
             "definitions" => "tool",
+            // `/connections/{owner}`: the organization's own connection.
+            "connections" => "organization",
             "catalog" => &self.catalog_entry,
             "webhooks" => &self.webhook,
             "support" | "support-requests" => &self.support_request,
