@@ -109,6 +109,8 @@ impl Objects {
             "walkthroughs" | "funnel" => &self.walkthrough,
             "steps" => &self.step,
             "upstreams" => &self.upstream,
+            // `/upstreams/{id}/connections/{owner}`: the organization's connection.
+            "connections" => "organization",
             "tools" => TOOL,
             // `/definitions/{kind}/{name}`: both parameters follow `definitions`.
             "definitions" => "tool",
@@ -179,6 +181,8 @@ impl Objects {
             "/walkthroughs/{id}/assignments/{server_id}" => &[("display_order", "9")],
             "/support/{id}/status" => &[("status", "closed")],
             "/end-users/{id}/erase" => &[("confirm", "erase")],
+            "/gateway/upstreams/{id}/disconnect"
+            | "/end-users/{id}/upstreams/{upstream}/disconnect" => &[("confirm", "disconnect")],
             "/support/webhooks" => &[
                 ("url", "https://hooks.acme.example/taken"),
                 ("event_created", "on"),
