@@ -21,6 +21,8 @@ string_enum! {
     }
 }
 
+// `string_enum!` takes no `#[default]` on a variant, so it cannot be derived.
+#[allow(clippy::derivable_impls)]
 impl Default for UpstreamSignIn {
     fn default() -> Self {
         UpstreamSignIn::None
