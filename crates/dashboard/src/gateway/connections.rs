@@ -78,13 +78,14 @@ pub(crate) async fn state(
     }
     let all = connections::list(&app.platform, caller, &upstream.id).await?;
     let organization_key = ConnectionOwner::Organization.key();
-    let (organization, tone) = match all.iter().find(|c| c.owner == organization_key) {
+    let found = all.iter().find(|c| c.owner == organization_key);
+    let (organization, tone) = match found {
         Some(view) => status_words(view),
         None => ("not connected".into(), "warn"),
     };
     let people = all.iter().filter(|c| c.owner != organization_key).count();
     Ok(Some(ConnectionState {
-        connected: tone != "warn",
+        connected: found.is_some(),
         organization,
         tone,
         people: (mode == UpstreamSignIn::Person).then_some(people),
