@@ -4,7 +4,13 @@
 //! checks; a person's own connection on their page and in the API. Viewers see the state
 //! but no button, and another organization finds nothing.
 
-use guidepost_domain::Role;
+use std::sync::Arc;
+
+use guidepost::config::Settings;
+use guidepost_core::Platform;
+use guidepost_core::upstreams::connections as core_connections;
+use guidepost_domain::{EndUserId, Id, Role};
+use guidepost_store::Store;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -17,6 +23,34 @@ use crate::connections_people::{
 
 const EDITOR: &str = "editor@gateway.example";
 const ADA: &str = "ada@people.example";
+
+/// How many store statements `connections::of_person` runs, on a store of its own so
+/// that nothing else adds to its count.
+async fn statements_of_person(
+    db: &TestDatabase,
+    gateway: &crate::oauth_helpers::OAuthApp,
+    person: &str,
+) -> u64 {
+    let own: Arc<dyn Store> = guidepost_store::connect(&db.url).await.unwrap();
+    let (platform, writer) = Platform::new(
+        own.clone(),
+        Settings::local(db.url.clone()).platform,
+        Arc::new(guidepost_auth::IdentityProviders::new(false)),
+        Arc::new(guidepost::dns::Dns::new(None)),
+        guidepost_gateway::Supervisor::new(Settings::local("").gateway),
+        Arc::new(guidepost_auth::UpstreamAuthorizer::new(false)),
+    );
+    let person: EndUserId = Id::parse(person).unwrap();
+    let caller = crate::helpers::operator(&gateway.tenant.org);
+    let start = own.statements_executed();
+    let listed = core_connections::of_person(&platform, &caller, &person)
+        .await
+        .unwrap();
+    let statements = own.statements_executed() - start;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    writer.shutdown().await;
+    statements
+}
 
 /// The connections of `upstream` as the API lists them.
 async fn listed(gateway: &crate::oauth_helpers::OAuthApp, path: &str) -> Vec<Value> {
@@ -115,6 +149,8 @@ backend_tests! {
         let other = gateway.app.create_tenant("Other").await;
         let (status, body) = gateway.app.get(&path, &other.key).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        // The person, their connections, the upstreams' names: whatever their number.
+        assert_eq!(statements_of_person(db, &gateway, &person).await, 3);
 
         // The upstream page counts the people connected.
         let mut editor = member(&gateway, &gateway.tenant, EDITOR, Role::Editor).await;
