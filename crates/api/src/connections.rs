@@ -1,12 +1,13 @@
 //! Connections of remote upstreams that sign in (issue 32): the link an editor opens to
 //! connect the organization's account, the connections an upstream has, and
-//! disconnecting one (its tokens revoked at the upstream).
+//! disconnecting one (its tokens revoked at the upstream); and one person's connections
+//! across upstreams.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::connections::{self, ConnectLink};
-use guidepost_domain::{ConnectionOwner, ConnectionView, UpstreamId};
+use guidepost_domain::{ConnectionOwner, ConnectionView, EndUserId, UpstreamId};
 
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
@@ -71,4 +72,20 @@ pub(crate) async fn disconnect(
     let owner = ConnectionOwner::from_key(&owner).ok_or(ApiError::NotFound)?;
     connections::disconnect(&platform, &auth.caller, &id, &owner).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One person's connections, across the organization's upstreams (never their tokens).
+#[utoipa::path(get, path = "/api/v1/end-users/{id}/connections", tag = "end-users", operation_id = "end_user_connections_list",
+    params(("id" = String, Path, description = "End user id, `eu_…`")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Oldest first", body = Items<ConnectionView>),
+        (status = 404, description = "No such end user in this organization"),
+    ))]
+pub(crate) async fn of_person(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<EndUserId>,
+) -> Result<Json<Items<ConnectionView>>, ApiError> {
+    let items = connections::of_person(&platform, &auth.caller, &id).await?;
+    Ok(Json(Items { items }))
 }

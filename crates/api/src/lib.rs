@@ -176,6 +176,7 @@ fn routes() -> RouteTable<Platform> {
             get(end_users::get).delete(end_users::erase),
         )
         .route("/end-users/{id}/export", get(end_users::export))
+        .route("/end-users/{id}/connections", get(connections::of_person))
         .route("/tool-calls", get(tool_calls::list))
         .route("/analytics/tools", get(analytics::tools))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))

@@ -49,6 +49,7 @@ use crate::{
         crate::connections::connect,
         crate::connections::list,
         crate::connections::disconnect,
+        crate::connections::of_person,
         upstreams::tools,
         upstreams::approve,
         upstreams::reject,

@@ -162,10 +162,11 @@ pub(crate) enum Notice {
     Ping,
     Switched,
     Erased,
+    Disconnected,
 }
 
 impl Notice {
-    const ALL: [Notice; 23] = [
+    const ALL: [Notice; 24] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -189,6 +190,7 @@ impl Notice {
         Notice::Ping,
         Notice::Switched,
         Notice::Erased,
+        Notice::Disconnected,
     ];
 
     /// Its word in the `?done=` of a redirect.
@@ -217,6 +219,7 @@ impl Notice {
             Notice::Ping => "ping",
             Notice::Switched => "switched",
             Notice::Erased => "erased",
+            Notice::Disconnected => "disconnected",
         }
     }
 
@@ -254,6 +257,9 @@ impl Notice {
             Notice::Erased => {
                 "Erased: their email, tracking id, sessions and sign-ins are gone; their calls \
                  and requests stay, anonymous."
+            }
+            Notice::Disconnected => {
+                "Disconnected: its tokens are revoked, and calls ask to connect again."
             }
         }
     }

@@ -58,8 +58,9 @@ pub(crate) enum Launch {
     Http {
         url: String,
         headers: BTreeMap<String, String>,
-        /// The connection its requests speak as, when it signs in (issue 32).
-        signed_in: Option<SignedInAs>,
+        /// The connection its requests speak as, when it signs in (issue 32); boxed, as
+        /// it is the largest part of a launch.
+        signed_in: Option<Box<SignedInAs>>,
     },
     /// A container, spoken to over its stdio.
     Container(ContainerSpec),

@@ -495,11 +495,11 @@ impl Instance {
             connections::bearer(platform, &self.upstream, &owner)
                 .await
                 .map_err(|why| Unresolved::NotConnected(format!("{why}: an editor connects it from the upstream's page or with POST /api/v1/upstreams/{}/connect", self.upstream.id)))?;
-            *signed_in = Some(launch::SignedInAs {
+            *signed_in = Some(Box::new(launch::SignedInAs {
                 platform: platform.clone(),
                 upstream: self.upstream.clone(),
                 owner,
-            });
+            }));
         }
         Ok(launch)
     }

@@ -1,18 +1,20 @@
 //! `/app/end-users`: the people behind MCP clients (by email or tracking id), and one
-//! person's picture: sessions, progress per server and walkthrough, recent calls and
-//! support requests. The progress and calls tables are shared with a support request.
+//! person's picture: sessions, progress per server and walkthrough, recent calls, support
+//! requests and their connections to remote upstreams (with Disconnect). The progress and calls tables are shared with a support request.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
+use guidepost_core::upstreams::connections;
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use super::{ServerNames, chosen, latency, page_from, when};
 use crate::Dashboard;
+use crate::gateway::connections::status_words;
 use crate::page::IdPath;
 use crate::page::Section;
-use crate::page::{self, Chrome, Notice, PageError, PageResult};
+use crate::page::{self, Chrome, Done, Notice, PageError, PageResult};
 use crate::session::{Signed, SignedForm};
 
 /// End users per page of the list.
@@ -106,6 +108,15 @@ struct ShowPage {
     progress: Vec<ProgressRow>,
     calls: Vec<CallRow>,
     requests: Vec<RequestRow>,
+    connections: Vec<ConnectionRow>,
+}
+
+/// One of the person's connections to a remote upstream.
+struct ConnectionRow {
+    upstream_id: String,
+    upstream: String,
+    status: String,
+    tone: &'static str,
 }
 
 struct SessionRow {
@@ -129,15 +140,18 @@ pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
     IdPath(id): IdPath<EndUserId>,
+    Query(done): Query<Done>,
 ) -> PageResult {
     let picture = end_users::picture(&app.platform, signed.caller(), &id).await?;
+    let connections = connections::of_person(&app.platform, signed.caller(), &id).await?;
     let person = person_row(picture.end_user.clone());
     let title = person
         .email
         .clone()
         .or_else(|| person.tracking_id.clone().filter(|shown| shown != HIDDEN))
         .unwrap_or_else(|| person.id.clone());
-    let chrome = Chrome::new(&app, &signed, title, Section::EndUsers, None).await?;
+    let done = done.done.as_deref();
+    let chrome = Chrome::new(&app, &signed, title, Section::EndUsers, done).await?;
     let names = ServerNames::of(&app, &signed).await?;
     Ok(page::render(&ShowPage {
         chrome,
@@ -159,6 +173,18 @@ pub(crate) async fn show(
                 server: names.name(&r.server_id),
                 created: when(r.created_at),
                 title: r.title,
+            })
+            .collect(),
+        connections: connections
+            .iter()
+            .map(|c| {
+                let (status, tone) = status_words(c);
+                ConnectionRow {
+                    upstream_id: c.upstream_id.to_string(),
+                    upstream: c.upstream_name.clone(),
+                    status,
+                    tone,
+                }
             })
             .collect(),
     }))

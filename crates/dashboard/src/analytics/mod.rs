@@ -29,6 +29,10 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         .route("/end-users/{id}", get(end_users::show))
         .route("/end-users/{id}/export", get(end_users::export))
         .route("/end-users/{id}/erase", post(end_users::erase))
+        .route(
+            "/end-users/{id}/upstreams/{upstream}/disconnect",
+            post(crate::gateway::connections::disconnect_person),
+        )
         .route("/support", get(support::inbox))
         .route("/support/{id}", get(support::show))
         .route("/support/{id}/status", post(support::change_status))

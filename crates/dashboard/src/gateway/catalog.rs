@@ -101,6 +101,10 @@ struct InstallPage {
     network: &'static str,
     name: String,
     eager: bool,
+    /// A remote (http) entry asks whose account it is reached with.
+    remote: bool,
+    /// The sign-in chosen (`none`, `organization` or `person`).
+    sign_in: String,
     settings: Vec<SettingInput>,
     secrets: Vec<SecretInput>,
     error: Option<FormError>,
@@ -169,6 +173,13 @@ impl InstallPage {
             network: network_of(&entry.spec),
             name: form.get("name").cloned().unwrap_or(entry.name.clone()),
             eager: form.get("start").is_some_and(|s| s == "eager"),
+            remote: matches!(entry.spec, LaunchSpec::Http { .. }),
+            sign_in: form
+                .get("sign_in")
+                .and_then(|mode| UpstreamSignIn::parse(mode))
+                .unwrap_or_default()
+                .as_str()
+                .to_owned(),
             settings,
             secrets: entry
                 .secrets
@@ -196,6 +207,8 @@ impl InstallPage {
                 .iter()
                 .find(|s| named(&s.name))
                 .map_or("secrets".into(), SecretInput::input_id)
+        } else if field == "sign_in" {
+            "sign_in".into()
         } else {
             "name".into()
         };

@@ -7,6 +7,7 @@
 
 mod audit;
 mod catalog;
+pub(crate) mod connections;
 mod review;
 mod upstreams;
 mod visible;
@@ -34,6 +35,14 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         .route("/gateway/upstreams/{id}", get(upstreams::show))
         .route("/gateway/upstreams/{id}/restart", post(upstreams::restart))
         .route("/gateway/upstreams/{id}/attach", post(upstreams::attach))
+        .route(
+            "/gateway/upstreams/{id}/connect",
+            post(connections::connect),
+        )
+        .route(
+            "/gateway/upstreams/{id}/disconnect",
+            post(connections::disconnect),
+        )
         .route(
             "/gateway/upstreams/{id}/detach/{server}",
             post(upstreams::detach),

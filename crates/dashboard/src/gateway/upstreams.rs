@@ -1,6 +1,7 @@
 //! An installed upstream's page: its status and last error, recent logs (for editors and
 //! owners only: logs can hold secrets), its tools with their review state, the servers
-//! that attach it; and the forms that restart, attach, detach and uninstall it.
+//! that attach it, its sign-in and connections; and the forms that restart, attach,
+//! detach, connect, disconnect and uninstall it.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,7 @@ use guidepost_core::{Permission, servers};
 use guidepost_domain::*;
 use serde::Deserialize;
 
+use super::connections::{self, ConnectionState};
 use super::{state_tone, status_tone};
 use crate::Dashboard;
 use crate::page::IdPath;
@@ -38,6 +40,10 @@ struct UpstreamPage {
     confinement: Option<String>,
     catalog_entry: Option<String>,
     start: &'static str,
+    /// Whose account a remote upstream is reached with, in words (remote upstreams only).
+    sign_in: Option<&'static str>,
+    /// The organization's connection and the people's, when it signs in.
+    connection: Option<ConnectionState>,
     secret_names: Vec<String>,
     /// The newest log lines, for editors and owners only: an upstream may print a
     /// secret it was given, and viewers never see secrets.
@@ -92,6 +98,12 @@ pub(crate) async fn show(
     } else {
         None
     };
+    let connection = connections::state(&app, caller, &upstream).await?;
+    let sign_in = matches!(upstream.spec, LaunchSpec::Http { .. }).then(|| {
+        connections::sign_in_words(guidepost_core::upstreams::connections::sign_in_of(
+            &upstream,
+        ))
+    });
     let attachments = overview::attachments(&app.platform, caller, &id).await?;
     let server_list = servers::list(&app.platform, caller, &PageRequest::first(200))
         .await?
@@ -113,6 +125,8 @@ pub(crate) async fn show(
         confinement: upstream.confinement.clone(),
         catalog_entry: upstream.catalog_entry_id.clone(),
         start: upstream.start.as_str(),
+        sign_in,
+        connection,
         secret_names: upstream.secret_names.clone(),
         name: upstream.name,
         logs,

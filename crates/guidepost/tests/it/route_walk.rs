@@ -109,11 +109,11 @@ impl Objects {
             "walkthroughs" | "funnel" => &self.walkthrough,
             "steps" => &self.step,
             "upstreams" => &self.upstream,
+            // `/upstreams/{id}/connections/{owner}`: the organization's connection.
+            "connections" => "organization",
             "tools" => TOOL,
             // `/definitions/{kind}/{name}`: both parameters follow `definitions`.
             "definitions" => "tool",
-            // `/connections/{owner}`: the organization's own connection.
-            "connections" => "organization",
             "catalog" => &self.catalog_entry,
             "webhooks" => &self.webhook,
             "support" | "support-requests" => &self.support_request,
@@ -181,6 +181,8 @@ impl Objects {
             "/walkthroughs/{id}/assignments/{server_id}" => &[("display_order", "9")],
             "/support/{id}/status" => &[("status", "closed")],
             "/end-users/{id}/erase" => &[("confirm", "erase")],
+            "/gateway/upstreams/{id}/disconnect"
+            | "/end-users/{id}/upstreams/{upstream}/disconnect" => &[("confirm", "disconnect")],
             "/support/webhooks" => &[
                 ("url", "https://hooks.acme.example/taken"),
                 ("event_created", "on"),

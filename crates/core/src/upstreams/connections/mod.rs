@@ -321,6 +321,33 @@ pub async fn list(
     Ok(connections.iter().map(|c| view(c, &upstream)).collect())
 }
 
+/// One person's connections across the organization's upstreams
+/// (`GET /api/v1/end-users/{id}/connections`): three store statements whatever their
+/// number (the person, their connections, the upstreams' names).
+pub async fn of_person(
+    platform: &Platform,
+    caller: &Caller,
+    end_user: &EndUserId,
+) -> Result<Vec<ConnectionView>, CoreError> {
+    let person = platform.store.get_end_user(caller.org(), end_user).await?;
+    let owner = ConnectionOwner::Person(person.id);
+    let connections = platform
+        .store
+        .list_connections(caller.org(), None, Some(&owner))
+        .await?;
+    if connections.is_empty() {
+        return Ok(Vec::new());
+    }
+    let upstreams = platform.store.list_upstreams(caller.org()).await?;
+    Ok(connections
+        .iter()
+        .filter_map(|connection| {
+            let upstream = upstreams.iter().find(|u| u.id == connection.upstream_id)?;
+            Some(view(connection, upstream))
+        })
+        .collect())
+}
+
 /// Removes a connection and revokes its tokens at the upstream (RFC 7009, best effort:
 /// the connection is gone here whatever the upstream answers).
 pub async fn disconnect(

@@ -187,7 +187,8 @@ fn each_feature(
     emit(&["[in ", place, "]"]);
 }
 
-/// The features of one sentence by name, each once (see `each_feature`).
+/// The features of one sentence by name, each once (see `each_feature`); training's.
+#[cfg(test)]
 pub(super) fn features(
     text: &str,
     span: (usize, usize),

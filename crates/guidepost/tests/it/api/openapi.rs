@@ -61,9 +61,6 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/upstreams/{id}"),
     ("delete", "/api/v1/upstreams/{id}"),
     ("post", "/api/v1/upstreams/{id}/restart"),
-    ("post", "/api/v1/upstreams/{id}/connect"),
-    ("get", "/api/v1/upstreams/{id}/connections"),
-    ("delete", "/api/v1/upstreams/{id}/connections/{owner}"),
     ("get", "/api/v1/upstreams/{id}/tools"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/approve"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/reject"),
@@ -76,6 +73,10 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v1/upstreams/{id}/definitions/{kind}/{name}/reject",
     ),
     ("get", "/api/v1/upstreams/{id}/logs"),
+    ("post", "/api/v1/upstreams/{id}/connect"),
+    ("get", "/api/v1/upstreams/{id}/connections"),
+    ("delete", "/api/v1/upstreams/{id}/connections/{owner}"),
+    ("get", "/api/v1/end-users/{id}/connections"),
     ("put", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
     ("delete", "/api/v1/servers/{id}/upstreams/{upstream_id}"),
     ("get", "/api/v1/openapi.json"),
@@ -197,7 +198,8 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
             .replace("{step_id}", "ws_00000000000000000000")
             .replace("{upstream_id}", "up_00000000000000000000")
             .replace("{kind}", "prompt")
-            .replace("{name}", "echo");
+            .replace("{name}", "echo")
+            .replace("{owner}", "organization");
         assert!(!uri.contains('{'), "a path parameter is left in {uri}");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = matches!(method, Method::POST | Method::PATCH | Method::PUT).then(|| json!({}));

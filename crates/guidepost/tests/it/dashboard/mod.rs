@@ -5,6 +5,7 @@
 mod access;
 mod analytics;
 mod browser;
+mod connections;
 mod gateway;
 mod gateway_features;
 mod members;
