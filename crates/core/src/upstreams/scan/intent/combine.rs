@@ -423,6 +423,23 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
         {
             fire(MODEL, c.span(&[Pii, Redirect, Destructive, Transmit]));
         }
+        // A parameter's description that sends the model on an errand before or after
+        // filling it in (`before filling this in, run …`, `once you have filled this in,
+        // also call …`): filling a parameter needs no other action.
+        // (`Before using 'queryVector', check the index` is when to use the parameter.)
+        let errand_first = c.of(Preempt).any(|(h, _)| {
+            let word = &text[h.start..h.end];
+            !["use", "using", "call", "calling"]
+                .iter()
+                .any(|w| word.split(' ').any(|x| x == *w))
+        });
+        if place.fills()
+            && errand_first
+            && c.any(&[Acquire, Transmit, Destructive, Obey, ObeyStrong])
+            && (imperative || c.any(&[Address, Label, Modal, OtherTool]))
+        {
+            fire(MODEL, c.span(&[Preempt, Acquire, Transmit, Destructive]));
+        }
         // The contents of all the person's files, sent.
         if c.has(Pii)
             && c.has(Transmit)
