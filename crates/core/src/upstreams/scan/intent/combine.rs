@@ -82,7 +82,7 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
                 .of(Negation)
                 .chain(c.of(NegWeak))
                 .any(|(_, tn)| tn.abs_diff(*tp) <= 5);
-            let user = c.of(User).any(|(_, tu)| tu.abs_diff(*tp) <= 6);
+            let user = c.of(User).any(|(_, tu)| tu.abs_diff(*tp) <= 8);
             if negated && user {
                 fire(SECRECY, (p.start, p.end));
             }
