@@ -163,9 +163,10 @@ fn each_feature(
         }
     }
     let place = place_class(place);
+    let hits = within(hits, (start, end));
     let mut cats: Vec<Cat> = hits
         .iter()
-        .filter(|h| h.start >= start && h.start < end && !NOISE.contains(&h.cat))
+        .filter(|h| !NOISE.contains(&h.cat))
         .map(|h| h.cat)
         .collect();
     cats.sort_unstable();
@@ -273,16 +274,21 @@ pub(super) fn classify(n: &Normalized, hits: &[Hit], place: Place) -> Option<(us
     // Elsewhere, a sentence without a word of the lexicon is not read: words alone are
     // what the development half happened to say.
     sentences(&n.text).into_iter().find(|span| {
-        hits.iter().any(|h| {
-            h.start >= span.0
-                && h.start < span.1
-                && if prose {
-                    AT_STAKE.contains(&h.cat)
-                } else {
-                    !NOISE.contains(&h.cat)
-                }
+        within(hits, *span).iter().any(|h| {
+            if prose {
+                AT_STAKE.contains(&h.cat)
+            } else {
+                !NOISE.contains(&h.cat)
+            }
         }) && score(&feature_hashes(&n.text, *span, hits, place)) >= threshold
     })
+}
+
+/// The hits that start within `start..end` (`hits` sorted by start).
+fn within(hits: &[Hit], (start, end): (usize, usize)) -> &[Hit] {
+    let from = hits.partition_point(|h| h.start < start);
+    let to = from + hits[from..].partition_point(|h| h.start < end);
+    &hits[from..to]
 }
 
 /// What is at stake in a sentence of prose: secrecy toward the user, the model's own
