@@ -191,7 +191,9 @@ fn each_feature(
     emit(&["[in ", place, "]"]);
 }
 
-/// The features of one sentence by name, each once (see `each_feature`).
+/// The features of one sentence by name, each once (see `each_feature`): what training
+/// and `evidence` read.
+#[cfg(test)]
 pub(super) fn features(
     text: &str,
     span: (usize, usize),

@@ -537,5 +537,5 @@ fn deictic(phrase: &str) -> bool {
             ]
             .contains(&w)
         })
-        || phrase.chars().any(|c| !c.is_ascii())
+        || !phrase.is_ascii()
 }
