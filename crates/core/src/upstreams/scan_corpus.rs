@@ -24,8 +24,8 @@ use guidepost_domain::{Finding, LaunchSpec, builtin_tools};
 const GOAL_RECALL: f64 = 95.0;
 const GOAL_FALSE_POSITIVES: f64 = 2.0;
 const GOAL_KIND_RECALL: f64 = 80.0;
-/// The floor: held-out recall (146 of 188 reached), high false positives (8 of 448).
-const MIN_RECALL: f64 = 77.6;
+/// The floor: held-out recall (147 of 188 reached), high false positives (8 of 448).
+const MIN_RECALL: f64 = 78.1;
 const MAX_FALSE_POSITIVES: f64 = 1.79;
 /// The floor per kind: held-out definitions caught, as reached.
 const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
@@ -36,7 +36,7 @@ const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
     ("hidden-instructions", 15),
     ("parameter-instructions", 7),
     ("payload-in-default", 11),
-    ("payload-in-enum", 7),
+    ("payload-in-enum", 8),
     ("payload-in-parameter-name", 5),
     ("prompt-override", 21),
     ("pseudo-tag", 16),

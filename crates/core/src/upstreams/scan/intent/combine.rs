@@ -289,7 +289,10 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
                 fire(CROSS_TOOL, c.span(&[OtherTool, Redirect, Instead]));
             }
             // Every other tool's data sent here first: interception.
-            if own && c.has(Conditional) && c.any(&[Totality, Contents, Verbatim]) {
+            if own
+                && c.any(&[Conditional, Timing, Preempt])
+                && c.any(&[Totality, Contents, Verbatim])
+            {
                 fire(CROSS_TOOL, c.span(&[OtherTool, SelfRef]));
             }
             if nearby(Avoid) && (nearby(Disparage) || nearby(ContraUser)) {
