@@ -310,6 +310,7 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
             ConsentBypass,
             ContraUser,
             Secrecy,
+            Stealth,
             Universal,
         ]);
         let model_named = c.has(Label) || names_model(text, c);
