@@ -24,8 +24,8 @@ use guidepost_domain::{Finding, LaunchSpec, builtin_tools};
 const GOAL_RECALL: f64 = 95.0;
 const GOAL_FALSE_POSITIVES: f64 = 2.0;
 const GOAL_KIND_RECALL: f64 = 80.0;
-/// The floor: held-out recall (145 of 188 reached), high false positives (8 of 448).
-const MIN_RECALL: f64 = 77.1;
+/// The floor: held-out recall (147 of 188 reached), high false positives (8 of 448).
+const MIN_RECALL: f64 = 78.1;
 const MAX_FALSE_POSITIVES: f64 = 1.79;
 /// The floor per kind: held-out definitions caught, as reached.
 const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
@@ -34,9 +34,9 @@ const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
     ("file-or-secret-request", 11),
     ("hidden-characters", 18),
     ("hidden-instructions", 15),
-    ("parameter-instructions", 6),
+    ("parameter-instructions", 7),
     ("payload-in-default", 11),
-    ("payload-in-enum", 7),
+    ("payload-in-enum", 8),
     ("payload-in-parameter-name", 5),
     ("prompt-override", 21),
     ("pseudo-tag", 16),
@@ -175,6 +175,8 @@ struct Figures {
     sole_catches: BTreeMap<String, usize>,
     reported: Vec<String>,
     scanned: usize,
+    /// Each definition's scan, in microseconds.
+    micros: Vec<u128>,
 }
 
 impl Figures {
@@ -223,7 +225,9 @@ fn measure(split: &Split, held_out: bool, installed: &[&str]) -> Figures {
             let mut foreign = builtins();
             foreign.extend(entry.co_attached.iter().cloned());
             let foreign: Vec<String> = foreign.into_iter().collect();
+            let started = Instant::now();
             let findings = scan(&entry.definition, &foreign);
+            figures.micros.push(started.elapsed().as_micros());
             let caught = findings.iter().any(quarantines);
             figures.poisoned += 1;
             figures.scanned += 1;
@@ -274,7 +278,9 @@ fn measure(split: &Split, held_out: bool, installed: &[&str]) -> Figures {
         for tool in &server.tools {
             figures.benign += 1;
             figures.scanned += 1;
+            let started = Instant::now();
             let findings = scan(tool, &foreign);
+            figures.micros.push(started.elapsed().as_micros());
             if findings.iter().any(quarantines) {
                 figures.flagged += 1;
                 let rules: BTreeSet<String> = findings
@@ -404,9 +410,19 @@ fn the_scanner_catches_the_poisoned_corpus_and_passes_the_reference_servers() {
     let scanned = development.scanned + held_out.scanned;
     report("development", &development, true);
     report("held-out", &held_out, false);
+    let mut micros: Vec<u128> = development
+        .micros
+        .iter()
+        .chain(&held_out.micros)
+        .copied()
+        .collect();
+    micros.sort_unstable();
+    let at = |p: usize| micros[(micros.len() * p / 100).min(micros.len() - 1)];
     eprintln!(
-        "{scanned} definitions scanned, {:.1} µs each (this build)",
-        elapsed.as_micros() as f64 / scanned as f64
+        "{scanned} definitions scanned, {:.1} µs each, p50 {} µs, p99 {} µs (this build)",
+        elapsed.as_micros() as f64 / scanned as f64,
+        at(50),
+        at(99)
     );
 
     assert!(development.poisoned >= 100 && held_out.poisoned >= 100);

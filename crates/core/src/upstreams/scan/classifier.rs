@@ -1,12 +1,15 @@
-//! A small offline classifier beside the rules: logistic regression over the words and
-//! word pairs of one sentence of normalized text, its weights data in the repository
-//! (`scan_classifier.tsv`), trained on the development half of the corpus only, by the
-//! test in `classifier/train.rs` (`cargo test -p guidepost-core train_the_classifier --
-//! --ignored` writes the file again; a test checks the committed file is what training
-//! gives). A sentence that scores at or above the threshold in the file is reported as
-//! `classifier`, its span the sentence; `evidence` names the terms that weighed most.
-//! It reads every text a model reads, costs one hash lookup per word and word pair, and
-//! needs no network.
+//! A small offline classifier beside the rules: logistic regression over one sentence
+//! of normalized text, its features the sentence's words and the lexicon's categories
+//! found in it (alone, in pairs, with the kind of place, and the verb that opens it), its
+//! weights data in the repository (`scan_classifier.tsv`), trained on the development
+//! half of the corpus only by the test in `classifier/train.rs` (`cargo test -p
+//! guidepost-core train_the_classifier -- --ignored` writes the file again; a test checks
+//! the committed file is what training gives). A sentence that scores at or above its
+//! place's threshold is reported as `classifier`, its span the sentence; `evidence` names
+//! the features that weighed most. In a description or a title it reads only sentences
+//! where something is at stake (a secret, the conversation, secrecy, the model's own
+//! instructions, …), elsewhere only sentences with a word of the lexicon. It costs one
+//! hash lookup per feature and needs no network.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -160,9 +163,10 @@ fn each_feature(
         }
     }
     let place = place_class(place);
+    let hits = within(hits, (start, end));
     let mut cats: Vec<Cat> = hits
         .iter()
-        .filter(|h| h.start >= start && h.start < end && !NOISE.contains(&h.cat))
+        .filter(|h| !NOISE.contains(&h.cat))
         .map(|h| h.cat)
         .collect();
     cats.sort_unstable();
@@ -187,7 +191,8 @@ fn each_feature(
     emit(&["[in ", place, "]"]);
 }
 
-/// The features of one sentence by name, each once (see `each_feature`); training's.
+/// The features of one sentence by name, each once (see `each_feature`): what training
+/// and `evidence` read.
 #[cfg(test)]
 pub(super) fn features(
     text: &str,
@@ -237,10 +242,16 @@ pub(super) fn scale(n: usize) -> f64 {
     1.0 / (n.max(1) as f64).sqrt()
 }
 
-/// The sentences a text is read in (the sentence rules' clauses), as normalized spans.
+/// The sentences a text is read in (the sentence rules' clauses, without the spaces
+/// around them), as normalized spans.
 pub(super) fn sentences(text: &str) -> Vec<(usize, usize)> {
     super::intent::clauses(text)
         .into_iter()
+        .map(|(s, e)| {
+            let inner = &text[s..e];
+            let start = s + (inner.len() - inner.trim_start().len());
+            (start, start + inner.trim().len())
+        })
         .filter(|(s, e)| words(&text[*s..*e]).len() >= 2)
         .collect()
 }
@@ -262,13 +273,24 @@ pub(super) fn classify(n: &Normalized, hits: &[Hit], place: Place) -> Option<(us
     if matches!(place, Place::ParameterName { .. }) && words(&n.text).len() < 4 {
         return None;
     }
+    // Elsewhere, a sentence without a word of the lexicon is not read: words alone are
+    // what the development half happened to say.
     sentences(&n.text).into_iter().find(|span| {
-        (!prose
-            || hits
-                .iter()
-                .any(|h| h.start >= span.0 && h.start < span.1 && AT_STAKE.contains(&h.cat)))
-            && score(&feature_hashes(&n.text, *span, hits, place)) >= threshold
+        within(hits, *span).iter().any(|h| {
+            if prose {
+                AT_STAKE.contains(&h.cat)
+            } else {
+                !NOISE.contains(&h.cat)
+            }
+        }) && score(&feature_hashes(&n.text, *span, hits, place)) >= threshold
     })
+}
+
+/// The hits that start within `start..end` (`hits` sorted by start).
+fn within(hits: &[Hit], (start, end): (usize, usize)) -> &[Hit] {
+    let from = hits.partition_point(|h| h.start < start);
+    let to = from + hits[from..].partition_point(|h| h.start < end);
+    &hits[from..to]
 }
 
 /// What is at stake in a sentence of prose: secrecy toward the user, the model's own

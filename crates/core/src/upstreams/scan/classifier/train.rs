@@ -298,7 +298,7 @@ fn weights_file() -> (String, String) {
     let mut file = String::new();
     file.push_str(
         "# The scanner's classifier (classifier.rs): logistic regression over the words and\n\
-         # word pairs of a sentence of normalized text. Written by the test\n\
+         # the lexicon's categories of a sentence of normalized text. Written by the test\n\
          # `train_the_classifier` (classifier/train.rs) from the development half of the\n\
          # corpus only; do not edit by hand.\n",
     );

@@ -82,7 +82,7 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
                 .of(Negation)
                 .chain(c.of(NegWeak))
                 .any(|(_, tn)| tn.abs_diff(*tp) <= 5);
-            let user = c.of(User).any(|(_, tu)| tu.abs_diff(*tp) <= 6);
+            let user = c.of(User).any(|(_, tu)| tu.abs_diff(*tp) <= 8);
             if negated && user {
                 fire(SECRECY, (p.start, p.end));
             }
@@ -289,7 +289,10 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
                 fire(CROSS_TOOL, c.span(&[OtherTool, Redirect, Instead]));
             }
             // Every other tool's data sent here first: interception.
-            if own && c.has(Conditional) && c.any(&[Totality, Contents, Verbatim]) {
+            if own
+                && c.any(&[Conditional, Timing, Preempt])
+                && c.any(&[Totality, Contents, Verbatim])
+            {
                 fire(CROSS_TOOL, c.span(&[OtherTool, SelfRef]));
             }
             if nearby(Avoid) && (nearby(Disparage) || nearby(ContraUser)) {
@@ -307,6 +310,7 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
             ConsentBypass,
             ContraUser,
             Secrecy,
+            Stealth,
             Universal,
         ]);
         let model_named = c.has(Label) || names_model(text, c);
@@ -422,6 +426,23 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
             && (c.any(&[Preempt, Timing, Label]) || model_named)
         {
             fire(MODEL, c.span(&[Pii, Redirect, Destructive, Transmit]));
+        }
+        // A parameter's description that sends the model on an errand before or after
+        // filling it in (`before filling this in, run …`, `once you have filled this in,
+        // also call …`): filling a parameter needs no other action.
+        // (`Before using 'queryVector', check the index` is when to use the parameter.)
+        let errand_first = c.of(Preempt).any(|(h, _)| {
+            let word = &text[h.start..h.end];
+            !["use", "using", "call", "calling"]
+                .iter()
+                .any(|w| word.split(' ').any(|x| x == *w))
+        });
+        if place.fills()
+            && errand_first
+            && c.any(&[Acquire, Transmit, Destructive, Obey, ObeyStrong])
+            && (imperative || c.any(&[Address, Label, Modal, OtherTool]))
+        {
+            fire(MODEL, c.span(&[Preempt, Acquire, Transmit, Destructive]));
         }
         // The contents of all the person's files, sent.
         if c.has(Pii)

@@ -194,7 +194,15 @@ pub(in crate::upstreams::scan) fn structure(
                     .any(|c| has(*c))
                         && words >= 4
                 }
-                _ => (directive || has(Transmit) || has(Address) || has(SelfRef)) && words >= 4,
+                // `list the user's files`: private data taken, where a value belongs.
+                _ => {
+                    (directive
+                        || has(Transmit)
+                        || has(Address)
+                        || has(SelfRef)
+                        || (has(Acquire) && (has(Pii) || has(Sensitive) || has(Context))))
+                        && words >= 4
+                }
             };
             if instructs
                 || !flags.is_empty()
