@@ -15,6 +15,7 @@ mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
+mod connections;
 mod end_users;
 mod error;
 mod extract;
@@ -100,6 +101,12 @@ fn routes() -> RouteTable<Platform> {
                 .delete(upstreams::uninstall),
         )
         .route("/upstreams/{id}/restart", post(upstreams::restart))
+        .route("/upstreams/{id}/connect", post(connections::connect))
+        .route("/upstreams/{id}/connections", get(connections::list))
+        .route(
+            "/upstreams/{id}/connections/{owner}",
+            delete(connections::disconnect),
+        )
         .route("/upstreams/{id}/tools", get(upstreams::tools))
         .route(
             "/upstreams/{id}/tools/{name}/approve",

@@ -31,6 +31,10 @@
 //! `revoke` (RFC 7009), `verify` (the resource server's check and its `WWW-Authenticate`
 //! challenges).
 //!
+//! **The other way round.** `connect_client` is the platform as an OAuth client of
+//! upstream MCP servers' own authorization servers (issue 32): core's
+//! `upstreams::connections::Authorizer`, exported as [`UpstreamAuthorizer`].
+//!
 //! **Two ways to sign in.** A login session is a small state machine (`LoginStage`). On
 //! `platform_oauth` servers the email one-time code reaches the `consent` stage; on
 //! `custom_oauth` servers the organization's provider does (`upstream` stage, then its
@@ -46,6 +50,8 @@ mod back;
 mod browser;
 mod cimd;
 mod clients;
+mod connect_client;
+mod connect_pages;
 mod email;
 mod error;
 mod federation;
@@ -71,6 +77,8 @@ use axum::routing::{MethodRouter, get, post};
 use guidepost_core::Platform;
 
 pub use address::Address;
+pub use connect_client::UpstreamAuthorizer;
+pub use connect_pages::router as connect_router;
 pub use email::Mailer;
 pub use upstream::IdentityProviders;
 pub use verify::{MCP_SCOPE, TokenRefusal, VerifiedToken, challenge, verify_access_token};

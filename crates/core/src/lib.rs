@@ -69,6 +69,8 @@ pub struct Platform {
     pub domain_records: Arc<dyn domains::TxtRecords>,
     /// What runs upstream MCP servers on this node (the gateway's supervisor).
     pub upstreams: Arc<dyn upstreams::UpstreamRuntime>,
+    /// The OAuth client side toward upstreams' authorization servers (`auth`).
+    pub connections: Arc<dyn upstreams::connections::Authorizer>,
     /// What this node keeps in memory between calls (`cache`).
     cache: Arc<cache::NodeCache>,
     /// The tasks whose calls run on this node (`tasks`).
@@ -86,6 +88,7 @@ impl Platform {
         identity_providers: Arc<dyn oidc::ProviderCheck>,
         domain_records: Arc<dyn domains::TxtRecords>,
         upstreams: Arc<dyn upstreams::UpstreamRuntime>,
+        connections: Arc<dyn upstreams::connections::Authorizer>,
     ) -> (Self, analytics::AnalyticsWriter) {
         let (recorder, writer) = analytics::start(store.clone());
         let cache = Arc::new(cache::NodeCache::new(config.server_cache_expiry));
@@ -100,6 +103,7 @@ impl Platform {
             identity_providers,
             domain_records,
             upstreams,
+            connections,
             cache,
             running_tasks: Default::default(),
             result_findings: Default::default(),

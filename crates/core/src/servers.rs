@@ -296,6 +296,14 @@ pub async fn update(
     if to_custom && let Some(why) = crate::oidc::readiness(platform, org, id).await? {
         return Err(ValidationError::new("auth_mode", why).into());
     }
+    if settings.auth_mode != current.auth_mode {
+        crate::upstreams::connections::check_server_auth_change(
+            platform,
+            &current,
+            settings.auth_mode,
+        )
+        .await?;
+    }
     let updated = platform.store.update_server(org, id, &settings).await?;
     // Every change is announced, not only those that change its tools: nodes keep
     // servers in their caches, and forget one when it is announced.

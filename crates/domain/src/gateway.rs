@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::connection::UpstreamSignIn;
 use crate::id::*;
 use crate::time::Timestamp;
 
@@ -115,6 +116,18 @@ pub enum LaunchSpec {
         /// Headers whose values are secrets of the installation: header → secret name.
         #[serde(default)]
         secret_headers: BTreeMap<String, String>,
+        /// Whose account it is reached with (issue 32); `none` keeps the headers alone.
+        #[serde(default, skip_serializing_if = "UpstreamSignIn::is_none")]
+        sign_in: UpstreamSignIn,
+        /// A client id registered at its authorization server by an editor; its secret,
+        /// if any, is the installation's secret `oauth_client_secret`. Without it the
+        /// platform registers itself (a client metadata document, or RFC 7591).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oauth_client_id: Option<String>,
+        /// For servers that take a per-person API key instead of OAuth: the header the
+        /// key a person gives at the connect page is sent in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person_key_header: Option<String>,
     },
     /// An image run by the container engine, spoken to over the container's stdio, with
     /// limits, no network unless asked, a read-only root and no capabilities.

@@ -8,6 +8,7 @@ mod macros;
 
 mod auth;
 mod canonical;
+mod connection;
 mod gateway;
 mod id;
 mod limits;
@@ -23,6 +24,7 @@ mod webhook;
 
 pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
+pub use connection::*;
 pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{

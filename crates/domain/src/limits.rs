@@ -30,4 +30,8 @@ impl Limits {
     pub const UPSTREAM_TOOLS: usize = 500;
     /// The longest name, URI or URI template of an upstream's definition that is kept.
     pub const DEFINITION_KEY: usize = 2048;
+    /// Connections one listing returns (a person's, or an upstream's people).
+    pub const CONNECTIONS_LISTED: usize = 1000;
+    /// The largest answer read from an upstream's authorization server.
+    pub const AUTHORIZATION_RESPONSE: usize = 256 * 1024;
 }

@@ -33,7 +33,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// is dropped and the connection kept.
 const MAX_LINE: usize = 4 * 1024 * 1024;
 /// The largest server-sent event taken from an HTTP upstream.
-const MAX_EVENT: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_EVENT: usize = 4 * 1024 * 1024;
 /// How long closing a connection may take once its child is gone.
 const SHUT_GRACE: Duration = Duration::from_secs(5);
 /// How long an HTTP upstream may take to accept a connection.
@@ -58,9 +58,19 @@ pub(crate) enum Launch {
     Http {
         url: String,
         headers: BTreeMap<String, String>,
+        /// The connection its requests speak as, when it signs in (issue 32).
+        signed_in: Option<SignedInAs>,
     },
     /// A container, spoken to over its stdio.
     Container(ContainerSpec),
+}
+
+/// Whose connection an HTTP upstream's requests speak as.
+#[derive(Clone)]
+pub(crate) struct SignedInAs {
+    pub platform: guidepost_core::Platform,
+    pub upstream: Upstream,
+    pub owner: guidepost_domain::ConnectionOwner,
 }
 
 /// What runs an upstream of this host: a process group or a container.
@@ -228,6 +238,7 @@ pub(crate) async fn resolve(
             url,
             headers,
             secret_headers,
+            ..
         } => {
             // A refusal of the fence is no crash to retry: the upstream fails at once.
             crate::reach::check_reachable(url, options.http_allow_private).await?;
@@ -241,6 +252,7 @@ pub(crate) async fn resolve(
             Ok(Launch::Http {
                 url: url.clone(),
                 headers,
+                signed_in: None,
             })
         }
         LaunchSpec::Container {
@@ -389,7 +401,11 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
             shake_hands(handler, transport, Child::Container(container)).await
         }
-        Launch::Http { url, headers } => {
+        Launch::Http {
+            url,
+            headers,
+            signed_in,
+        } => {
             let http = guidepost_outbound::fenced_builder(options.http_allow_private)
                 .connect_timeout(CONNECT_TIMEOUT)
                 .build()
@@ -397,11 +413,23 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(header_map(headers)?)
                 .max_sse_event_size(MAX_EVENT);
-            let transport = StreamableHttpClientTransport::with_client(http, config);
-            let client = handler
-                .serve(transport)
-                .await
-                .map_err(|e| format!("the MCP handshake with {url} failed: {e}"))?;
+            let client = match signed_in {
+                None => {
+                    let transport = StreamableHttpClientTransport::with_client(http, config);
+                    handler.serve(transport).await
+                }
+                Some(as_owner) => {
+                    let signed_in = crate::signed_in::SignedIn {
+                        http,
+                        platform: as_owner.platform.clone(),
+                        upstream: std::sync::Arc::new(as_owner.upstream.clone()),
+                        owner: as_owner.owner.clone(),
+                    };
+                    let transport = StreamableHttpClientTransport::with_client(signed_in, config);
+                    handler.serve(transport).await
+                }
+            }
+            .map_err(|e| format!("the MCP handshake with {url} failed: {e}"))?;
             Ok((None, client))
         }
     }
@@ -490,6 +518,11 @@ pub(crate) async fn launch(
     options: &GatewayOptions,
     confiner: &Confiner,
 ) -> Result<Running, String> {
+    let personal = matches!(
+        launch,
+        Launch::Http { signed_in: Some(as_owner), .. }
+            if as_owner.owner != guidepost_domain::ConnectionOwner::Organization
+    );
     let handler = UpstreamClient {
         platform: platform.clone(),
         upstream: upstream.clone(),
@@ -506,6 +539,11 @@ pub(crate) async fn launch(
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
         let running = Running { process, client };
+        // A person's connection lists what their account sees; the upstream's
+        // definitions are discovered, pinned and reviewed through the organization's.
+        if personal {
+            return Ok(running);
+        }
         match discover(platform, upstream, running.client.peer()).await {
             Ok(()) => Ok(running),
             Err(e) => {

@@ -16,9 +16,11 @@ mod fetch;
 mod last_words;
 mod launch;
 mod orphans;
+mod personal;
 mod process;
 mod reach;
 mod relay;
+mod signed_in;
 mod subscriptions;
 mod upstream;
 mod watch;
@@ -33,7 +35,7 @@ use guidepost_core::upstreams::{
     CallContext, NotAdmitted, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
     UpstreamRuntime,
 };
-use guidepost_domain::{LaunchSpec, OrgId, Upstream, UpstreamId};
+use guidepost_domain::{ConnectionOwner, LaunchSpec, OrgId, Upstream, UpstreamId};
 use serde_json::Value;
 
 use confine::Confiner;
@@ -90,6 +92,9 @@ pub struct Supervisor {
     options: GatewayOptions,
     confiner: Arc<Confiner>,
     instances: Mutex<HashMap<UpstreamId, Arc<Instance>>>,
+    /// Upstreams with `person` sign-in, per person who called on this node: each one's
+    /// own upstream session, with their token (`personal`).
+    personal: personal::PersonalInstances,
     /// Upstreams uninstalled while this node ran: never started here again.
     retired: Mutex<HashSet<UpstreamId>>,
 }
@@ -105,6 +110,7 @@ impl Supervisor {
             confiner: Arc::new(confiner),
             options,
             instances: Mutex::default(),
+            personal: personal::PersonalInstances::default(),
             retired: Mutex::default(),
         })
     }
@@ -156,7 +162,7 @@ impl Supervisor {
             let mut instances = self.instances.lock().expect("supervisor lock");
             instances.drain().map(|(_, instance)| instance).collect()
         };
-        for instance in all {
+        for instance in all.into_iter().chain(self.personal.drain_all()) {
             instance.stop().await;
         }
         self.confiner.release_node();
@@ -183,6 +189,9 @@ impl UpstreamRuntime for Supervisor {
         if let Some(instance) = instance {
             instance.stop().await;
         }
+        for personal in self.personal.remove_upstream(upstream) {
+            personal.stop().await;
+        }
     }
 
     async fn call(
@@ -199,7 +208,17 @@ impl UpstreamRuntime for Supervisor {
                 "it is not installed any more".into(),
             ));
         }
-        let instance = self.instance(upstream);
+        let instance = match &context.person {
+            Some(person) => self.personal.instance(upstream, &person.end_user, || {
+                Instance::speaking_as(
+                    upstream.clone(),
+                    ConnectionOwner::Person(person.end_user.clone()),
+                    self.options.clone(),
+                    self.confiner.clone(),
+                )
+            }),
+            None => self.instance(upstream),
+        };
         let started = std::time::Instant::now();
         let result = instance
             .call(platform, tool, arguments, timeout, context)

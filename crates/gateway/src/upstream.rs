@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
+use guidepost_core::upstreams::connections;
 use guidepost_core::upstreams::{
     CallContext, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
 };
-use guidepost_domain::{Upstream, UpstreamStatus};
+use guidepost_domain::{ConnectionOwner, Upstream, UpstreamStatus};
 use rmcp::RoleClient;
 // resources/subscribe is of the 2025 era, which the gateway speaks to its upstreams.
 #[allow(deprecated)]
@@ -54,6 +55,9 @@ pub(crate) struct State {
 
 pub(crate) struct Instance {
     pub upstream: Upstream,
+    /// Whose connection it speaks as: the organization's (the shared instance, which
+    /// discovers and reports status), or one person's (calls only).
+    pub owner: ConnectionOwner,
     gateway: GatewayOptions,
     confiner: Arc<Confiner>,
     pub options: Supervision,
@@ -69,8 +73,18 @@ pub(crate) struct Instance {
 
 impl Instance {
     pub fn new(upstream: Upstream, gateway: GatewayOptions, confiner: Arc<Confiner>) -> Arc<Self> {
+        Self::speaking_as(upstream, ConnectionOwner::Organization, gateway, confiner)
+    }
+
+    pub fn speaking_as(
+        upstream: Upstream,
+        owner: ConnectionOwner,
+        gateway: GatewayOptions,
+        confiner: Arc<Confiner>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             upstream,
+            owner,
             options: gateway.supervision.clone(),
             gateway,
             confiner,
@@ -89,6 +103,10 @@ impl Instance {
             last_used: std::sync::Mutex::new(Instant::now()),
             calls_in_flight: AtomicUsize::new(0),
         })
+    }
+
+    pub fn is_personal(&self) -> bool {
+        self.owner != ConnectionOwner::Organization
     }
 
     /// Its recent stderr lines, its secrets redacted.
@@ -448,7 +466,24 @@ impl Instance {
     async fn resolve(&self, platform: &Platform) -> Result<Launch, String> {
         let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)?;
         *self.secrets.lock().expect("secrets lock") = secrets.values().cloned().collect();
-        launch::resolve(&self.upstream, &self.gateway, &secrets).await
+        let mut launch = launch::resolve(&self.upstream, &self.gateway, &secrets).await?;
+        if let Launch::Http { signed_in, .. } = &mut launch
+            && !connections::sign_in_of(&self.upstream).is_none()
+        {
+            // Discovery and calls speak as the organization's connection, a person's
+            // calls as theirs; without one there is nothing to start, which the status
+            // says in words.
+            let owner = self.owner.clone();
+            connections::bearer(platform, &self.upstream, &owner)
+                .await
+                .map_err(|why| format!("{why}: an editor connects it from the upstream's page or with POST /api/v1/upstreams/{}/connect", self.upstream.id))?;
+            *signed_in = Some(launch::SignedInAs {
+                platform: platform.clone(),
+                upstream: self.upstream.clone(),
+                owner,
+            });
+        }
+        Ok(launch)
     }
 
     /// The running launch died: it is cleared and counted, and the status says why.
@@ -487,6 +522,11 @@ impl Instance {
         error: Option<&str>,
         restarts: i64,
     ) {
+        if self.is_personal() {
+            // A person's connection is not the upstream's state: its failures reach only
+            // that person's calls.
+            return;
+        }
         if let Err(e) = record_status(platform, &self.upstream, status, error, restarts).await {
             tracing::warn!(upstream = %self.upstream.id, error = %e, "could not store an upstream's status");
         }

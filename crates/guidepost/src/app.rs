@@ -105,12 +105,16 @@ pub async fn start_with_store(
     } else {
         tracing::warn!(mode = ?confinement.mode, missing = ?confinement.missing, "process upstreams are not fully confined on this node");
     }
+    let connections = Arc::new(guidepost_auth::UpstreamAuthorizer::new(
+        settings.gateway.http_allow_private,
+    ));
     let (platform, writer) = Platform::new(
         store.clone(),
         config,
         identity_providers,
         dns,
         supervisor.clone(),
+        connections,
     );
     match guidepost_core::upstreams::start_eager(&platform).await {
         Ok(0) => {}
@@ -125,6 +129,7 @@ pub async fn start_with_store(
                 .context("starting the authorization server")?,
         )
         .merge(guidepost_api::router(platform.clone()))
+        .merge(guidepost_auth::connect_router(platform.clone()))
         .merge(guidepost_dashboard::router(
             platform.clone(),
             Arc::new(guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?),

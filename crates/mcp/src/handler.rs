@@ -393,6 +393,7 @@ impl GuidepostServer {
             result,
             upstream,
             round,
+            protocol_error,
         } = source.call(&call).await;
         if let Some(round) = round {
             // Recorded when the call ends, by the retry that gets its result.
@@ -408,7 +409,10 @@ impl GuidepostServer {
             recorded_as(end_user.as_ref(), upstream),
             recorded,
         );
-        Ok(result.into())
+        match protocol_error {
+            Some(error) => Err(error),
+            None => Ok(result.into()),
+        }
     }
 }
 

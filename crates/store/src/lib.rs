@@ -12,6 +12,7 @@
 mod audit;
 mod auth;
 pub mod backup;
+mod connections;
 mod end_users;
 mod error;
 mod members;
@@ -37,6 +38,7 @@ use guidepost_domain::*;
 
 pub use audit::AuditStore;
 pub use auth::AuthStore;
+pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
 pub use members::MemberStore;
@@ -101,6 +103,7 @@ pub trait Store:
     + AuthStore
     + OidcStore
     + UpstreamStore
+    + ConnectionStore
     + AuditStore
     + WebhookStore
     + TaskStore

@@ -101,13 +101,14 @@ pub trait UpstreamStore: Send + Sync {
     /// upstream is not the organization's, `Conflict` if the prefix is taken on the server.
     async fn attach_upstream(&self, org: &OrgId, attachment: &Attachment) -> Result<Attachment>;
     async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()>;
-    /// Renames it and sets when nodes start it.
+    /// Renames it, sets when nodes start it and how it is launched (its sign-in mode).
     async fn update_upstream(
         &self,
         org: &OrgId,
         id: &UpstreamId,
         name: &str,
         start: StartMode,
+        spec: &LaunchSpec,
     ) -> Result<Upstream>;
     /// Adds a private catalog entry; `Conflict` on `id` if the organization has one.
     async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()>;

@@ -138,6 +138,40 @@ pub async fn exchange_code(
     Ok(Ok(issued))
 }
 
+/// Spends an authorization code the platform itself asked for, to learn who signed in
+/// (the connect pages' identity check): the person, and no tokens; the grant is revoked
+/// at once, since nothing will use it.
+pub async fn identify_by_code(
+    platform: &Platform,
+    server: &McpServer,
+    client: &Client,
+    exchange: &CodeExchange<'_>,
+) -> Result<Result<EndUserId, GrantRefusal>, CoreError> {
+    let now = Timestamp::now();
+    let code_hash = hash_secret(exchange.code);
+    let Some(presented) = platform.store.find_authorization_code(&code_hash).await? else {
+        return Ok(Err(GrantRefusal::UnknownCode));
+    };
+    if let Err(refusal) = redeemable(&presented, server, client, exchange, now) {
+        return Ok(Err(refusal));
+    }
+    let code = match platform
+        .store
+        .consume_authorization_code(&code_hash, now)
+        .await?
+    {
+        CodeRedemption::Fresh(code) => code,
+        CodeRedemption::Replayed => return Ok(Err(GrantRefusal::CodeReplayed)),
+        CodeRedemption::Unknown => return Ok(Err(GrantRefusal::UnknownCode)),
+    };
+    let grant = &code.grant;
+    platform
+        .store
+        .revoke_grant(&grant.org_id, &grant.id, now)
+        .await?;
+    Ok(Ok(grant.end_user_id.clone()))
+}
+
 /// What makes a spent code good for tokens.
 fn redeemable(
     code: &AuthorizationCode,

@@ -30,11 +30,23 @@ pub(crate) async fn record(
     action: &str,
     about: About<'_>,
 ) -> Result<(), CoreError> {
+    record_by(platform, org, &actor.to_string(), action, about).await
+}
+
+/// As [`record`], with the actor as it was written down earlier (a connect flow keeps
+/// who started it until its callback).
+pub(crate) async fn record_by(
+    platform: &Platform,
+    org: &OrgId,
+    actor: &str,
+    action: &str,
+    about: About<'_>,
+) -> Result<(), CoreError> {
     let event = AuditEvent {
         id: AuditEventId::generate(),
         org_id: org.clone(),
         created_at: Timestamp::now(),
-        actor: actor.to_string(),
+        actor: actor.to_owned(),
         action: action.to_owned(),
         upstream_id: about.upstream.cloned(),
         server_id: about.server.cloned(),

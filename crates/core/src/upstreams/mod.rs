@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod config;
+pub mod connections;
 pub mod diff;
 pub mod features;
 mod fit;
@@ -40,8 +41,8 @@ pub use names::{exposed_name, may_be_exposed};
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
 pub use pinning::{decide, record_definitions};
 pub use runtime::{
-    CallContext, CallProgress, CallerClient, NotAdmitted, ProgressSink, RelayError, Subscriber,
-    UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
+    CallContext, CallProgress, CallerClient, CallingPerson, NotAdmitted, ProgressSink, RelayError,
+    Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
 };
 
 /// Default and bounds of an attachment's call timeout.
@@ -70,6 +71,12 @@ pub struct InstallUpstream {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub start: Option<StartMode>,
+    /// A remote server's sign-in: `none` (the entry's headers only), `organization` (one
+    /// account, connected by an editor after install: `POST …/connect`); the entry's
+    /// own if left out.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub sign_in: Option<UpstreamSignIn>,
 }
 
 /// `PATCH /api/v1/upstreams/{id}`: what may change after install.
@@ -81,6 +88,10 @@ pub struct UpdateUpstream {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub start: Option<StartMode>,
+    /// A remote server's sign-in (`none` or `organization`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub sign_in: Option<UpstreamSignIn>,
 }
 
 /// `PUT /api/v1/servers/{id}/upstreams/{upstream_id}`.
@@ -122,7 +133,7 @@ pub async fn install(
         name: name.trim().to_owned(),
         start: input.start.unwrap_or(StartMode::OnDemand),
         catalog_entry_id: Some(entry.id.clone()),
-        spec: config::rendered(&entry, input.config)?,
+        spec: connections::with_sign_in(config::rendered(&entry, input.config)?, input.sign_in)?,
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
     };
     // The installing node starts it at once: refused here, not failed later.
@@ -202,10 +213,32 @@ pub async fn update(
     let name = input.name.unwrap_or(current.name);
     validate_text("name", &name, Limits::NAME)?;
     let start = input.start.unwrap_or(current.start);
-    Ok(platform
+    let spec = connections::with_sign_in(current.spec.clone(), input.sign_in)?;
+    if input.sign_in == Some(UpstreamSignIn::Person) {
+        connections::check_people_sign_in(platform, org, id).await?;
+    }
+    let updated = platform
         .store
-        .update_upstream(org, id, name.trim(), start)
-        .await?)
+        .update_upstream(org, id, name.trim(), start, &spec)
+        .await?;
+    if spec != current.spec {
+        let about = audit::About {
+            upstream: Some(id),
+            detail: serde_json::json!({"sign_in": connections::sign_in_of(&updated)}),
+            ..Default::default()
+        };
+        audit::record(
+            platform,
+            org,
+            caller.actor(),
+            "upstream.sign_in_changed",
+            about,
+        )
+        .await?;
+        // Its running connection was made with the old credentials.
+        return relaunch(platform, &updated).await;
+    }
+    Ok(updated)
 }
 
 /// At a node's start: starts every `eager` upstream that has not failed.
@@ -239,7 +272,16 @@ pub async fn restart(
         ..Default::default()
     };
     audit::record(platform, org, actor, "upstream.restarted", about).await?;
-    platform.upstreams.stop(&upstream.id).await;
+    relaunch(platform, &upstream).await
+}
+
+/// Stops it on this node and starts it afresh with its restart count at zero.
+pub(crate) async fn relaunch(
+    platform: &Platform,
+    upstream: &Upstream,
+) -> Result<Upstream, CoreError> {
+    let (org, id) = (&upstream.org_id, &upstream.id);
+    platform.upstreams.stop(id).await;
     platform
         .store
         .set_upstream_status(org, id, UpstreamStatus::Starting, None, 0)
@@ -356,6 +398,7 @@ pub async fn attach(
         attached_at: Timestamp::now(),
     };
     fit::check_attach(platform, org, &attachment).await?;
+    connections::check_attach(platform, org, &attachment).await?;
     let attached = platform.store.attach_upstream(org, &attachment).await?;
     shadowing::recheck(platform, org, server).await?;
     let about = audit::About {

@@ -155,6 +155,10 @@ pub async fn call(
     arguments: Value,
     context: CallContext,
 ) -> Result<UpstreamAnswer, UpstreamCallError> {
+    if super::connections::sign_in_of(&offered.upstream) == UpstreamSignIn::Person {
+        super::connections::person_connected(platform, &offered.upstream, context.person.as_ref())
+            .await?;
+    }
     let answer = platform
         .upstreams
         .call(

@@ -208,8 +208,12 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
             url,
             headers,
             secret_headers,
+            sign_in,
             ..
-        } => check_http(entry, url, headers, secret_headers),
+        } => {
+            super::connections::with_sign_in(entry.spec.clone(), Some(*sign_in))?;
+            check_http(entry, url, headers, secret_headers)
+        }
         LaunchSpec::Container {
             image,
             args,

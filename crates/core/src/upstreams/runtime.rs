@@ -65,6 +65,16 @@ pub enum RelayError {
 pub struct CallContext {
     pub progress: Option<ProgressSink>,
     pub caller: Option<std::sync::Arc<dyn CallerClient>>,
+    /// Who calls, on which server: an upstream with `person` sign-in is called with that
+    /// person's own connection.
+    pub person: Option<CallingPerson>,
+}
+
+/// The person behind a call and the server they called through.
+#[derive(Clone, Debug)]
+pub struct CallingPerson {
+    pub end_user: EndUserId,
+    pub server: McpServer,
 }
 
 /// What runs upstreams on this node (the gateway's supervisor).
@@ -217,6 +227,14 @@ pub enum UpstreamCallError {
     /// The caller cancelled the call.
     #[error("the call was cancelled")]
     Cancelled,
+    /// The upstream acts with each person's own account, and the caller's is not
+    /// connected (or must be connected again): `url` connects it.
+    #[error(
+        "{upstream} works with your own account there, which is not connected yet. Show the \
+         user this link to connect it: {url} (it works once, for 15 minutes); then call the \
+         tool again"
+    )]
+    NeedsConnection { upstream: String, url: String },
 }
 
 /// Why this node would not launch an upstream now.

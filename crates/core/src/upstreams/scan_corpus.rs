@@ -24,25 +24,25 @@ use guidepost_domain::{Finding, LaunchSpec, builtin_tools};
 const GOAL_RECALL: f64 = 95.0;
 const GOAL_FALSE_POSITIVES: f64 = 2.0;
 const GOAL_KIND_RECALL: f64 = 80.0;
-/// The floor: held-out recall (128 of 188 reached), high false positives (38 of 448).
-const MIN_RECALL: f64 = 68.0;
-const MAX_FALSE_POSITIVES: f64 = 8.5;
+/// The floor: held-out recall (145 of 188 reached), high false positives (8 of 448).
+const MIN_RECALL: f64 = 77.1;
+const MAX_FALSE_POSITIVES: f64 = 1.79;
 /// The floor per kind: held-out definitions caught, as reached.
 const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
     ("encoded-blob", 9),
-    ("exfiltration-parameter", 2),
-    ("file-or-secret-request", 9),
+    ("exfiltration-parameter", 4),
+    ("file-or-secret-request", 11),
     ("hidden-characters", 18),
-    ("hidden-instructions", 10),
-    ("parameter-instructions", 5),
-    ("payload-in-default", 9),
-    ("payload-in-enum", 6),
+    ("hidden-instructions", 15),
+    ("parameter-instructions", 6),
+    ("payload-in-default", 11),
+    ("payload-in-enum", 7),
     ("payload-in-parameter-name", 5),
     ("prompt-override", 21),
     ("pseudo-tag", 16),
-    ("rug-pull-or-output", 3),
+    ("rug-pull-or-output", 6),
     ("secrecy-directive", 12),
-    ("shadowing", 3),
+    ("shadowing", 4),
 ];
 
 #[derive(Deserialize)]
@@ -169,6 +169,10 @@ struct Figures {
     catalog_findings: Vec<String>,
     missed: Vec<String>,
     false_positives: Vec<String>,
+    /// `rule@place` → benign tools it quarantined (counts only: printed for both halves).
+    false_positive_rules: BTreeMap<String, usize>,
+    /// rule → poisoned definitions it alone caught (printed for development only).
+    sole_catches: BTreeMap<String, usize>,
     reported: Vec<String>,
     scanned: usize,
 }
@@ -219,7 +223,8 @@ fn measure(split: &Split, held_out: bool, installed: &[&str]) -> Figures {
             let mut foreign = builtins();
             foreign.extend(entry.co_attached.iter().cloned());
             let foreign: Vec<String> = foreign.into_iter().collect();
-            let caught = scan(&entry.definition, &foreign).iter().any(quarantines);
+            let findings = scan(&entry.definition, &foreign);
+            let caught = findings.iter().any(quarantines);
             figures.poisoned += 1;
             figures.scanned += 1;
             let kind = figures.kinds.entry(entry.kind.clone()).or_default();
@@ -227,6 +232,14 @@ fn measure(split: &Split, held_out: bool, installed: &[&str]) -> Figures {
             if caught {
                 figures.caught += 1;
                 kind.1 += 1;
+                let rules: BTreeSet<&str> = findings
+                    .iter()
+                    .filter(|f| quarantines(f))
+                    .map(|f| f.rule.as_str())
+                    .collect();
+                if let [only] = rules.into_iter().collect::<Vec<_>>()[..] {
+                    *figures.sole_catches.entry(only.to_owned()).or_default() += 1;
+                }
             } else {
                 figures
                     .missed
@@ -264,6 +277,28 @@ fn measure(split: &Split, held_out: bool, installed: &[&str]) -> Figures {
             let findings = scan(tool, &foreign);
             if findings.iter().any(quarantines) {
                 figures.flagged += 1;
+                let rules: BTreeSet<String> = findings
+                    .iter()
+                    .filter(|f| quarantines(f))
+                    .map(|f| {
+                        let place = if f.path.contains("properties") {
+                            if f.path.ends_with("description") {
+                                "param-desc"
+                            } else {
+                                "param-other"
+                            }
+                        } else {
+                            f.path.split(['.', ' ', '[']).next().unwrap_or_default()
+                        };
+                        format!("{}@{place}", f.rule)
+                    })
+                    .collect();
+                for rule in rules {
+                    *figures
+                        .false_positive_rules
+                        .entry(rule.to_owned())
+                        .or_default() += 1;
+                }
             }
             for f in &findings {
                 let text = line(&server.server, tool, f);
@@ -301,6 +336,22 @@ fn report(name: &str, figures: &Figures, details: bool) {
         figures.reference_low,
         figures.kind_line(),
     );
+    let counts = |map: &BTreeMap<String, usize>| {
+        map.iter()
+            .map(|(rule, n)| format!("{rule} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    eprintln!(
+        "{name}: false positives by rule and place: {}",
+        counts(&figures.false_positive_rules),
+    );
+    if details {
+        eprintln!(
+            "{name}: caught by one rule alone: {}",
+            counts(&figures.sole_catches)
+        );
+    }
     if details {
         for missed in &figures.missed {
             eprintln!("  missed: {missed}");

@@ -294,6 +294,9 @@ fn install_input(
             Some("eager") => StartMode::Eager,
             _ => StartMode::OnDemand,
         }),
+        sign_in: form
+            .get("sign_in")
+            .and_then(|mode| guidepost_domain::UpstreamSignIn::parse(mode)),
     })
 }
 

@@ -258,6 +258,20 @@ pub enum UpstreamCommand {
         /// on its first call there [default: on_demand].
         #[arg(long, value_parser = ["eager", "on_demand"])]
         start: Option<String>,
+        /// A remote server's sign-in: none (the entry's headers), or organization (one
+        /// account an editor connects with `guidepost upstream connect`) [default: the
+        /// entry's].
+        #[arg(long, value_parser = ["none", "organization"])]
+        sign_in: Option<String>,
+    },
+    /// Print a link that connects the organization's account to a remote server that
+    /// signs in; open it in a browser within 15 minutes.
+    Connect {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        id: String,
     },
     /// List an organization's upstreams with their status.
     List {

@@ -107,7 +107,15 @@ pub(super) fn offline_platform(
     // Public addresses only: commands have no --oidc-allow-private.
     let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(false));
     let dns = Arc::new(crate::dns::Dns::new(dns_resolver));
-    Platform::new(store, config, identity_providers, dns, upstreams)
+    let connections = Arc::new(guidepost_auth::UpstreamAuthorizer::new(false));
+    Platform::new(
+        store,
+        config,
+        identity_providers,
+        dns,
+        upstreams,
+        connections,
+    )
 }
 
 async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyhow::Result<()> {

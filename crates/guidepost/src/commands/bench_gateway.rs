@@ -111,6 +111,7 @@ async fn measure(
         secrets: Default::default(),
         config: Default::default(),
         start: None,
+        sign_in: None,
     };
     let upstream = upstreams::install(platform, &caller, install).await?;
     output::note!("bench: installing {entry} ({}) …", upstream.id);

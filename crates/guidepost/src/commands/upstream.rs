@@ -35,6 +35,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             secrets,
             settings,
             start,
+            sign_in,
         } => {
             let caller = operator(&org)?;
             let secrets = secrets
@@ -57,6 +58,9 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 start: start
                     .as_deref()
                     .and_then(guidepost_domain::StartMode::parse),
+                sign_in: sign_in
+                    .as_deref()
+                    .and_then(guidepost_domain::UpstreamSignIn::parse),
             };
             let upstream = upstreams::install(platform, &caller, input).await?;
             output::note!("Installing {} ({}) …", upstream.name, upstream.id);
@@ -89,6 +93,19 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             settle(platform, &caller, &id, Duration::from_secs(300)).await?;
             let lines = upstreams::logs(platform, &caller, &id).await?;
             output::print(json, &json!({"lines": lines}), |_| lines.join("\n"));
+            Ok(())
+        }
+        UpstreamCommand::Connect { org, id } => {
+            let caller = operator(&org)?;
+            let id = upstream_id(&id)?;
+            let link = upstreams::connections::connect_link(platform, &caller, &id).await?;
+            output::print(json, &link, |link| {
+                format!(
+                    "Open this link in a browser before {} to connect the account:\n{}",
+                    link.expires_at.to_rfc3339(),
+                    link.url
+                )
+            });
             Ok(())
         }
         UpstreamCommand::Restart { org, id } => {

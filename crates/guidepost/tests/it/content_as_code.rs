@@ -262,6 +262,7 @@ async fn a_second_import_changes_nothing(db: &TestDatabase) {
         Arc::new(guidepost_auth::IdentityProviders::new(false)),
         Arc::new(guidepost::dns::Dns::new(None)),
         guidepost_gateway::Supervisor::new(Settings::local("").gateway),
+        Arc::new(guidepost_auth::UpstreamAuthorizer::new(false)),
     );
     let files = tree(&sample_dir())
         .into_iter()

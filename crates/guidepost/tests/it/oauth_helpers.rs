@@ -480,7 +480,18 @@ impl Person {
     }
 
     /// Signs in with the code from the outbox and approves; returns the callback.
-    pub async fn approve(mut self, app: &OAuthApp, authorize_url: &str) -> Callback {
+    pub async fn approve(self, app: &OAuthApp, authorize_url: &str) -> Callback {
+        Callback::parse(&self.approve_to(app, authorize_url, REDIRECT_URI).await)
+    }
+
+    /// As [`Person::approve`], for a client whose redirect URI starts with `redirect`:
+    /// the whole URL the browser is sent back to.
+    pub async fn approve_to(
+        mut self,
+        app: &OAuthApp,
+        authorize_url: &str,
+        redirect: &str,
+    ) -> String {
         let (login, page) = self.start(authorize_url).await;
         let code_page = self.send_email(&login, &page).await;
         let code = app.code_for(&self.email);
@@ -504,7 +515,7 @@ impl Person {
             .await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
         let location = answer.location.expect("back to the client");
-        assert!(location.starts_with(REDIRECT_URI), "{location}");
-        Callback::parse(&location)
+        assert!(location.starts_with(redirect), "{location}");
+        location
     }
 }

@@ -41,6 +41,9 @@ pub(crate) struct ToolAnswer {
     pub result: CallToolResult,
     pub upstream: Option<UpstreamId>,
     pub round: Option<rmcp::model::InputRequiredResult>,
+    /// Answered as a JSON-RPC error instead of `result` (recorded as that result):
+    /// `URLElicitationRequiredError` for a client that can open the URL.
+    pub protocol_error: Option<rmcp::ErrorData>,
 }
 
 impl From<CallToolResult> for ToolAnswer {
@@ -50,6 +53,7 @@ impl From<CallToolResult> for ToolAnswer {
             result,
             upstream: None,
             round: None,
+            protocol_error: None,
         }
     }
 }

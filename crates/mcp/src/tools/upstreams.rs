@@ -4,7 +4,8 @@
 
 use async_trait::async_trait;
 use guidepost_core::upstreams::{
-    self, CallContext, CallProgress, NotCallable, OfferedTool, UpstreamAnswer, UpstreamCallError,
+    self, CallContext, CallProgress, CallingPerson, NotCallable, OfferedTool, UpstreamAnswer,
+    UpstreamCallError,
 };
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::McpServer;
@@ -64,11 +65,16 @@ impl ToolSource for UpstreamTools {
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
         match upstreams::callable(call.platform, &call.scope.server, call.name).await {
             Ok(offered) if asks_in_rounds(call) => with_rounds(call, offered).await,
-            Ok(offered) => ToolAnswer {
-                result: into_result(proxied(call, &offered).await),
-                upstream: Some(offered.upstream_id),
-                round: None,
-            },
+            Ok(offered) => {
+                let outcome = proxied(call, &offered).await;
+                let protocol_error = url_elicitation_required(call, &outcome);
+                ToolAnswer {
+                    result: into_result(outcome),
+                    upstream: Some(offered.upstream_id),
+                    round: None,
+                    protocol_error,
+                }
+            }
             Err(refused) => refusal(refused).into(),
         }
     }
@@ -103,6 +109,7 @@ impl ToolSource for UpstreamTools {
         let context = CallContext {
             progress: None,
             caller: crate::caller_client::of(call.platform, call.request),
+            person: calling_person(call),
         };
         Some(Box::pin(async move {
             let offered = match upstreams::callable(&platform, &server, &name).await {
@@ -114,6 +121,7 @@ impl ToolSource for UpstreamTools {
                 result: into_result(outcome),
                 upstream: Some(offered.upstream_id),
                 round: None,
+                protocol_error: None,
             }
         }))
     }
@@ -147,10 +155,12 @@ async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
     let platform = call.platform.clone();
     let arguments = call.arguments.clone();
     let runner = client.clone();
+    let person = calling_person(call);
     let mut background = tokio::spawn(async move {
         let context = CallContext {
             progress: None,
             caller: Some(runner.clone()),
+            person,
         };
         let result = into_result(upstreams::call(&platform, &offered, arguments, context).await);
         runner.finish(&result);
@@ -171,7 +181,50 @@ async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
         result,
         upstream: Some(upstream),
         round,
+        protocol_error: None,
     }
+}
+
+/// The MCP error code of `URLElicitationRequiredError` (2025-11-25).
+const URL_ELICITATION_REQUIRED: i32 = -32042;
+
+/// A call that needs the person's account connected, from a session-era client that
+/// opens URLs (`elicitation.url`): the spec's `URLElicitationRequiredError` with the
+/// connect link, instead of a tool error. Other clients get the tool error with the link.
+fn url_elicitation_required(
+    call: &ToolCall<'_>,
+    outcome: &Result<UpstreamAnswer, UpstreamCallError>,
+) -> Option<rmcp::ErrorData> {
+    let Err(needs @ UpstreamCallError::NeedsConnection { url, upstream }) = outcome else {
+        return None;
+    };
+    let opens_urls = call
+        .request
+        .client_capabilities()
+        .is_some_and(|c| c.elicitation.as_ref().is_some_and(|e| e.url.is_some()));
+    if is_stateless(call.request) || !opens_urls {
+        return None;
+    }
+    let message = format!("Connect your account at {upstream} to use this tool.");
+    let data = serde_json::json!({"elicitations": [{
+        "mode": "url",
+        "elicitationId": guidepost_domain::random_token("conn_"),
+        "url": url,
+        "message": message,
+    }]});
+    Some(rmcp::ErrorData::new(
+        rmcp::model::ErrorCode(URL_ELICITATION_REQUIRED),
+        needs.to_string(),
+        Some(data),
+    ))
+}
+
+/// The person behind the call, for an upstream with `person` sign-in.
+fn calling_person(call: &ToolCall<'_>) -> Option<CallingPerson> {
+    call.end_user.map(|user| CallingPerson {
+        end_user: user.id.clone(),
+        server: call.scope.server.as_ref().clone(),
+    })
 }
 
 /// Why the tool may not be called, as a result an agent can act on.
@@ -228,6 +281,7 @@ async fn proxied(
     let context = CallContext {
         progress: sink,
         caller: crate::caller_client::of(call.platform, request),
+        person: calling_person(call),
     };
     let result = upstreams::call(call.platform, offered, arguments, context);
     tokio::pin!(result);

@@ -457,9 +457,10 @@ impl UpstreamStore for ThisStore {
         id: &UpstreamId,
         name: &str,
         start: StartMode,
+        spec: &LaunchSpec,
     ) -> Result<Upstream> {
         let sql = format!(
-            "UPDATE upstreams SET name = $3, start = $4, updated_at = $5 \
+            "UPDATE upstreams SET name = $3, start = $4, updated_at = $5, spec = $6 \
              WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -468,6 +469,7 @@ impl UpstreamStore for ThisStore {
             .bind(name)
             .bind(start.as_str())
             .bind(Timestamp::now().micros())
+            .bind(json_text(spec))
             .fetch_optional(self.run())
             .await?;
         upstream(&row.ok_or(StoreError::NotFound)?)

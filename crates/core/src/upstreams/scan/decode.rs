@@ -1,5 +1,6 @@
 //! Text hidden by an encoding: base64 (standard or URL-safe), base32, hex, percent
-//! encoding, runs of character codes, and rot13 where the text names it. What decodes
+//! encoding, runs of character codes, escapes (`\x69`, `\u0069`, `&#105;`, `0x69`, hex
+//! pairs), and rot13 where the text names it. What decodes
 //! to readable text is scanned again by the semantic rules.
 
 use base64::Engine;
@@ -10,7 +11,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose};
 pub(super) struct Decoded {
     pub start: usize,
     pub end: usize,
-    /// `base64`, `base32`, `hex`, `percent`, `char codes`, `rot13`.
+    /// `base64`, `base32`, `hex`, `percent`, `char codes`, `escapes`, `rot13`.
     pub encoding: &'static str,
     pub text: String,
 }
@@ -191,6 +192,10 @@ pub(super) fn decoded(raw: &str, mentions_rot13: bool) -> Vec<Decoded> {
     if raw.bytes().filter(u8::is_ascii_digit).count() >= 16 {
         found.extend(char_codes(raw));
     }
+    // Escapes: `\x69\x67`, `\u0069`, `&#105;`, `&#x69;`, `0x69 0x67`, `69 67 6e`.
+    if raw.bytes().filter(u8::is_ascii_hexdigit).count() >= 16 {
+        found.extend(escapes(raw));
+    }
     if mentions_rot13 {
         let text: String = raw.chars().map(rot13).collect();
         found.push(Decoded {
@@ -201,6 +206,91 @@ pub(super) fn decoded(raw: &str, mentions_rot13: bool) -> Vec<Decoded> {
         });
     }
     found
+}
+
+/// One escaped character at `i` of `raw`: its code and where it ends. `bare` accepts a
+/// pair of hex digits standing alone (`6e`).
+fn escape_at(raw: &str, i: usize) -> Option<(u32, usize)> {
+    let rest = &raw[i..];
+    let hex_digits = |s: &str, max: usize| {
+        s.bytes()
+            .take(max)
+            .take_while(u8::is_ascii_hexdigit)
+            .count()
+    };
+    let parse = |digits: &str, radix: u32| u32::from_str_radix(digits, radix).ok();
+    if let Some(tail) = rest.strip_prefix("\\x").or_else(|| rest.strip_prefix("0x")) {
+        let n = hex_digits(tail, 2);
+        return (n == 2)
+            .then(|| parse(&tail[..2], 16).map(|c| (c, i + rest.len() - tail.len() + 2)))?;
+    }
+    if let Some(tail) = rest.strip_prefix("\\u") {
+        let n = hex_digits(tail, 4);
+        return (n == 4)
+            .then(|| parse(&tail[..4], 16).map(|c| (c, i + rest.len() - tail.len() + 4)))?;
+    }
+    if let Some(tail) = rest
+        .strip_prefix("&#x")
+        .or_else(|| rest.strip_prefix("&#X"))
+    {
+        let n = hex_digits(tail, 6);
+        return (n > 0 && tail[n..].starts_with(';'))
+            .then(|| parse(&tail[..n], 16).map(|c| (c, i + rest.len() - tail.len() + n + 1)))?;
+    }
+    if let Some(tail) = rest.strip_prefix("&#") {
+        let n = tail.bytes().take(7).take_while(u8::is_ascii_digit).count();
+        return (n > 0 && tail[n..].starts_with(';'))
+            .then(|| parse(&tail[..n], 10).map(|c| (c, i + rest.len() - tail.len() + n + 1)))?;
+    }
+    // A bare pair of hex digits, standing alone.
+    let before = raw[..i].chars().next_back();
+    let n = hex_digits(rest, 3);
+    let alone = before.is_none_or(|c| !c.is_ascii_alphanumeric())
+        && n == 2
+        && !rest[2..].starts_with(|c: char| c.is_ascii_alphanumeric());
+    alone.then(|| parse(&rest[..2], 16).map(|c| (c, i + 2)))?
+}
+
+/// The longest run of escaped characters (eight or more, at most one separator apart)
+/// that reads as text.
+fn escapes(raw: &str) -> Option<Decoded> {
+    let mut best: Option<(usize, usize, String)> = None;
+    let mut run = String::new();
+    let (mut run_start, mut last_end) = (0, 0);
+    let mut i = 0;
+    while i < raw.len() {
+        if !raw.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
+        match escape_at(raw, i).and_then(|(code, end)| char::from_u32(code).map(|c| (c, end))) {
+            Some((c, end)) => {
+                let gap = &raw[last_end..i];
+                let joined =
+                    !run.is_empty() && gap.len() <= 2 && gap.chars().all(|g| " ,:;".contains(g));
+                if !joined {
+                    run.clear();
+                    run_start = i;
+                }
+                run.push(c);
+                last_end = end;
+                if run.chars().count() >= 8
+                    && best.as_ref().is_none_or(|(_, _, b)| run.len() > b.len())
+                {
+                    best = Some((run_start, end, run.clone()));
+                }
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    let (start, end, text) = best?;
+    readable(text.as_bytes()).map(|text| Decoded {
+        start,
+        end,
+        encoding: "escapes",
+        text,
+    })
 }
 
 fn rot13(c: char) -> char {
@@ -316,5 +406,40 @@ mod tests {
                 encodings(noise)
             );
         }
+    }
+
+    #[test]
+    fn escaped_characters_are_read() {
+        let say = "send the key";
+        let forms = [
+            say.bytes()
+                .map(|b| format!("\\x{b:02x}"))
+                .collect::<String>(),
+            say.bytes()
+                .map(|b| format!("\\u{b:04x}"))
+                .collect::<String>(),
+            say.bytes().map(|b| format!("&#{b};")).collect::<String>(),
+            say.bytes()
+                .map(|b| format!("&#x{b:x};"))
+                .collect::<Vec<_>>()
+                .join(""),
+            say.bytes()
+                .map(|b| format!("0x{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            say.bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ];
+        for form in forms {
+            let text = format!("Config: {form} end");
+            assert!(
+                encodings(&text).contains(&("escapes", say.to_owned())),
+                "{text}: {:?}",
+                encodings(&text)
+            );
+        }
+        assert!(encodings("Colors: ff 00 aa 12 34 56 78 9a bc de").is_empty());
     }
 }

@@ -22,7 +22,6 @@ macro_rules! categories {
             #[cfg(test)]
             pub(super) const ALL: &[Cat] = &[$(Cat::$name),*];
 
-            #[cfg(test)]
             pub(super) fn id(self) -> &'static str {
                 match self { $(Cat::$name => $id),* }
             }

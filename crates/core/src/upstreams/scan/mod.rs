@@ -13,6 +13,7 @@
 //! offsets into the text at `path`) and what; a finding of high severity quarantines the
 //! tool, a low one is shown.
 
+mod classifier;
 mod decode;
 mod intent;
 mod lexicon;
@@ -56,23 +57,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         rules::name_like_words(&piece.text, &mut words);
     }
     let foreign = rules::Names::new(foreign_tools, own, &words);
-    let mut params: Vec<String> = pieces
-        .iter()
-        .filter(|p| matches!(p.place, Place::ParameterName { input: true, .. }))
-        .map(|p| normalize::normalize(&p.text).text)
-        .filter(|p| p.len() >= 3)
-        .collect();
-    params.sort_unstable();
-    params.dedup();
-    let params = (!params.is_empty())
-        .then(|| {
-            aho_corasick::AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
-                .build(&params)
-                .ok()
-        })
-        .flatten();
-    let own_name = normalize::normalize(own).text;
+    let (params, own_name) = scope_of(&pieces, own);
     let scope = Scope {
         params: params.as_ref(),
         own_name: &own_name,
@@ -145,6 +130,52 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
     findings
 }
 
+/// What the sentence rules know of a definition: its input parameters' names (three
+/// characters or more) as one automaton, and its own name, normalized.
+fn scope_of(pieces: &[Piece], own: &str) -> (Option<aho_corasick::AhoCorasick>, String) {
+    let mut params: Vec<String> = pieces
+        .iter()
+        .filter(|p| matches!(p.place, Place::ParameterName { input: true, .. }))
+        .map(|p| normalize::normalize(&p.text).text)
+        .filter(|p| p.len() >= 3)
+        .collect();
+    params.sort_unstable();
+    params.dedup();
+    let params = (!params.is_empty())
+        .then(|| {
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+                .build(&params)
+                .ok()
+        })
+        .flatten();
+    (params, normalize::normalize(own).text)
+}
+
+/// Each text of a definition with its place, normalized, and the categories read in it
+/// (what the classifier is trained on).
+#[cfg(test)]
+fn readings(definition: &Value) -> Vec<(Place, normalize::Normalized, Vec<lexicon::Hit>)> {
+    let pieces = pieces(definition);
+    let own = definition
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (params, own_name) = scope_of(&pieces, own);
+    let scope = Scope {
+        params: params.as_ref(),
+        own_name: &own_name,
+    };
+    pieces
+        .iter()
+        .map(|p| {
+            let n = normalize::normalize(&p.text);
+            let hits = intent::read(&p.text, &n, p.place, &scope);
+            (p.place, n, hits)
+        })
+        .collect()
+}
+
 /// A finding in one text, before it has a path: the rule, the encoding it was found
 /// under (if any), and where in the text.
 struct Found {
@@ -162,11 +193,11 @@ fn read_text(raw: &str, place: Place, scope: &Scope, foreign: &rules::Names<'_>)
     for rule in rules::character_rules() {
         if let Some(span) = rules::check(rule, &text, foreign) {
             // A foreign tool named in passing is reported; named where the sentence
-            // steers it, as a value (an enum choice routes to it), or a Guidepost
-            // built-in tool, it quarantines.
+            // steers it, or a Guidepost built-in tool, it quarantines. A value that is
+            // only a name (an enum of operations) steers nothing by itself: another
+            // server's tool may share the name.
             let id = if rule.kind == "names"
                 && !builtin(&raw[span.0..span.1])
-                && !matches!(place, Place::Value { .. })
                 && !intent::steers(
                     &normalized,
                     &hits,
@@ -187,6 +218,13 @@ fn read_text(raw: &str, place: Place, scope: &Scope, foreign: &rules::Names<'_>)
     let mut flags = intent::analyze(&normalized, &hits, place);
     let structure = intent::structure(raw, &normalized, &hits, place, &flags);
     flags.extend(structure);
+    if let Some((start, end)) = classifier::classify(&normalized, &hits, place) {
+        flags.push(intent::Flag {
+            rule: classifier::CLASSIFIER,
+            start,
+            end,
+        });
+    }
     for flag in &flags {
         out.push(Found {
             rule: flag.rule,

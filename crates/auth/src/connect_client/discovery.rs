@@ -1,0 +1,412 @@
+//! Where an upstream's tokens come from: its protected resource metadata (RFC 9728) names
+//! its authorization server, whose metadata (RFC 8414, else OpenID discovery) names the
+//! endpoints. Both documents are checked against what was asked for, so that a document
+//! cannot speak for another resource or issuer.
+
+use guidepost_core::upstreams::connections::AuthorizerError;
+use serde::Deserialize;
+use url::Url;
+
+use super::{UpstreamAuthorizer, failed};
+
+/// What discovery found: the resource the tokens are for, the scopes it names, and its
+/// authorization server.
+pub(super) struct Found {
+    pub resource: String,
+    pub scopes: Vec<String>,
+    pub server: ServerMetadata,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResourceMetadata {
+    resource: String,
+    #[serde(default)]
+    authorization_servers: Vec<String>,
+    #[serde(default)]
+    scopes_supported: Vec<String>,
+}
+
+/// An authorization server's metadata, as far as the platform uses it.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct ServerMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default)]
+    pub registration_endpoint: Option<String>,
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
+    #[serde(default, rename = "authorization_response_iss_parameter_supported")]
+    pub iss_parameter_supported: bool,
+}
+
+pub(super) async fn discover(
+    client: &UpstreamAuthorizer,
+    resource_url: &str,
+) -> Result<Found, AuthorizerError> {
+    let mcp = client.check_url(resource_url, "the upstream's URL")?;
+    client.check_host(&mcp, "the upstream's URL").await?;
+    let (metadata, at) = resource_metadata(client, &mcp).await?;
+    let resource = client.check_url(
+        &metadata.resource,
+        "the protected resource metadata's resource",
+    )?;
+    if !covers(&resource, &mcp) {
+        return Err(failed(format!(
+            "the protected resource metadata at {at} is for {:?}, not for {mcp}",
+            metadata.resource
+        )));
+    }
+    let Some(issuer) = metadata.authorization_servers.first() else {
+        return Err(failed(format!(
+            "the protected resource metadata at {at} names no authorization server"
+        )));
+    };
+    let server = server_metadata(client, issuer).await?;
+    Ok(Found {
+        resource: metadata.resource,
+        scopes: metadata.scopes_supported,
+        server,
+    })
+}
+
+/// The protected resource metadata: at the path-suffixed well-known URL, then at the
+/// origin's, then where the resource's own 401 challenge points.
+async fn resource_metadata(
+    client: &UpstreamAuthorizer,
+    mcp: &Url,
+) -> Result<(ResourceMetadata, Url), AuthorizerError> {
+    const WHAT: &str = "the protected resource metadata";
+    let candidates = well_known(mcp, "oauth-protected-resource", Insert::Path);
+    let mut tried = match first_document(client, candidates, WHAT).await {
+        Ok(found) => return Ok(found),
+        Err(tried) => tried,
+    };
+    if let Some(url) = challenged_metadata_url(client, mcp).await {
+        let url = client.check_url(&url, "the resource_metadata of the upstream's challenge")?;
+        match first_document(client, vec![url], WHAT).await {
+            Ok(found) => return Ok(found),
+            Err(more) => tried.extend(more),
+        }
+    }
+    Err(failed(format!(
+        "the upstream publishes no protected resource metadata ({}); it may not use OAuth, \
+         or not the MCP authorization flow",
+        tried.join("; ")
+    )))
+}
+
+/// The first of `candidates` that holds the document, else what each answered.
+async fn first_document<T: serde::de::DeserializeOwned>(
+    client: &UpstreamAuthorizer,
+    candidates: Vec<Url>,
+    what: &str,
+) -> Result<(T, Url), Vec<String>> {
+    let mut tried = Vec::new();
+    for url in candidates {
+        match fetch_json::<T>(client, &url, what).await {
+            Ok(found) => return Ok((found, url)),
+            Err(why) => tried.push(why),
+        }
+    }
+    Err(tried)
+}
+
+/// Where the resource's `WWW-Authenticate` challenge says its metadata is, when an
+/// `initialize` without a token gets a 401 (MCP authorization, "Protected Resource
+/// Metadata Discovery Requirements"). Any failure here means "nowhere".
+async fn challenged_metadata_url(client: &UpstreamAuthorizer, mcp: &Url) -> Option<String> {
+    let initialize = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "Guidepost", "version": env!("CARGO_PKG_VERSION")},
+        },
+    });
+    let answer = client
+        .send(mcp, "the upstream", |http, url| {
+            http.post(url)
+                .header(http::header::ACCEPT, "application/json, text/event-stream")
+                .json(&initialize)
+        })
+        .await
+        .ok()?;
+    if answer.status != reqwest::StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    answer
+        .headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| challenge_param(value, "resource_metadata"))
+}
+
+/// A parameter of a `WWW-Authenticate` challenge (`Bearer resource_metadata="…"`), quoted
+/// or not; its name in any case (RFC 9110 §11.2).
+pub(super) fn challenge_param(header: &str, name: &str) -> Option<String> {
+    // ASCII lowercasing keeps every byte where it was, so positions in `lower` are
+    // positions in `header`.
+    let lower = header.to_ascii_lowercase();
+    let name = name.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(&name) {
+        let at = from + found;
+        from = at + name.len();
+        let starts_a_name = header[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c == ' ' || c == ',');
+        let Some(value) = header[from..].trim_start().strip_prefix('=') else {
+            continue;
+        };
+        if !starts_a_name {
+            continue;
+        }
+        let value = value.trim_start();
+        let value = match value.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next(),
+            None => value.split([',', ' ']).next(),
+        };
+        return value.filter(|v| !v.is_empty()).map(str::to_owned);
+    }
+    None
+}
+
+/// The authorization server's metadata: RFC 8414's well-known URL, then OpenID
+/// discovery's (path-inserted, then appended), checked.
+async fn server_metadata(
+    client: &UpstreamAuthorizer,
+    issuer: &str,
+) -> Result<ServerMetadata, AuthorizerError> {
+    let issuer_url = client.check_url(issuer, "the authorization server")?;
+    client
+        .check_host(&issuer_url, "the authorization server")
+        .await?;
+    let mut candidates = well_known(&issuer_url, "oauth-authorization-server", Insert::Path);
+    candidates.extend(well_known(
+        &issuer_url,
+        "openid-configuration",
+        Insert::Path,
+    ));
+    candidates.extend(well_known(
+        &issuer_url,
+        "openid-configuration",
+        Insert::Append,
+    ));
+    candidates.dedup();
+    match first_document::<ServerMetadata>(client, candidates, "the authorization server metadata")
+        .await
+    {
+        Ok((metadata, at)) => check_server(client, issuer, metadata, &at),
+        Err(tried) => Err(failed(format!(
+            "the authorization server {issuer} publishes no metadata ({})",
+            tried.join("; ")
+        ))),
+    }
+}
+
+/// RFC 8414 §3.3: the document is the issuer's own; MCP: PKCE with S256; every endpoint
+/// the platform uses is a URL it may use.
+fn check_server(
+    client: &UpstreamAuthorizer,
+    issuer: &str,
+    metadata: ServerMetadata,
+    at: &Url,
+) -> Result<ServerMetadata, AuthorizerError> {
+    // Identical, but for a trailing slash that URL parsers add or drop.
+    if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Err(failed(format!(
+            "the authorization server metadata at {at} is for the issuer {:?}, not for {issuer:?}",
+            metadata.issuer
+        )));
+    }
+    if !metadata
+        .code_challenge_methods_supported
+        .iter()
+        .any(|m| m == "S256")
+    {
+        return Err(failed(format!(
+            "the authorization server {issuer} does not say it supports PKCE with S256 \
+             (code_challenge_methods_supported), which MCP requires"
+        )));
+    }
+    client.check_url(
+        &metadata.authorization_endpoint,
+        "the authorization endpoint",
+    )?;
+    client.check_url(&metadata.token_endpoint, "the token endpoint")?;
+    if let Some(url) = &metadata.revocation_endpoint {
+        client.check_url(url, "the revocation endpoint")?;
+    }
+    if let Some(url) = &metadata.registration_endpoint {
+        client.check_url(url, "the registration endpoint")?;
+    }
+    Ok(metadata)
+}
+
+#[derive(Clone, Copy)]
+enum Insert {
+    /// `{origin}/.well-known/{name}{path}` (RFC 8414 §3.1, RFC 9728 §3.1).
+    Path,
+    /// `{issuer}/.well-known/{name}` (OpenID Connect Discovery 1.0 §4).
+    Append,
+}
+
+/// The well-known URLs of a resource or issuer: with its path, then (for `Path`) at the
+/// origin alone.
+fn well_known(base: &Url, name: &str, insert: Insert) -> Vec<Url> {
+    let path = base.path().trim_end_matches('/');
+    let mut found = Vec::new();
+    let mut push = |path: String| {
+        let mut url = base.clone();
+        url.set_path(&path);
+        url.set_query(None);
+        url.set_fragment(None);
+        if !found.contains(&url) {
+            found.push(url);
+        }
+    };
+    match insert {
+        Insert::Path => {
+            if !path.is_empty() {
+                push(format!("/.well-known/{name}{path}"));
+            }
+            // RFC 8414 has no fallback to the origin for an issuer with a path, but RFC
+            // 9728 names the origin's document for a resource; the issuer check makes
+            // the fallback harmless for authorization servers.
+            push(format!("/.well-known/{name}"));
+        }
+        Insert::Append => {
+            if !path.is_empty() {
+                push(format!("{path}/.well-known/{name}"));
+            }
+        }
+    }
+    found
+}
+
+/// Whether the metadata's `resource` covers the upstream's URL: the same origin, and its
+/// path the URL's or a parent of it (as the MCP SDKs accept: a server's metadata may
+/// name its origin).
+fn covers(resource: &Url, mcp: &Url) -> bool {
+    if resource.origin() != mcp.origin() {
+        return false;
+    }
+    let theirs = resource.path().trim_end_matches('/');
+    let ours = mcp.path().trim_end_matches('/');
+    ours == theirs
+        || ours
+            .strip_prefix(theirs)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The JSON document at `url`, else why not (shown in the error, with the others tried).
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    client: &UpstreamAuthorizer,
+    url: &Url,
+    what: &str,
+) -> Result<T, String> {
+    let answer = client
+        .send(url, what, |http, url| {
+            http.get(url)
+                .header(http::header::ACCEPT, "application/json")
+        })
+        .await
+        .map_err(|why| match why {
+            AuthorizerError::Failed(why) | AuthorizerError::Refused(why) => why,
+        })?;
+    if answer.status != reqwest::StatusCode::OK {
+        return Err(format!("{url}: HTTP {}", answer.status));
+    }
+    serde_json::from_slice(&answer.body).map_err(|why| format!("{url}: not {what}: {why}"))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn well_known_urls_insert_the_path() {
+        let found = well_known(
+            &url("https://h/s/acme/mcp"),
+            "oauth-protected-resource",
+            Insert::Path,
+        );
+        let found: Vec<&str> = found.iter().map(Url::as_str).collect();
+        assert_eq!(
+            found,
+            [
+                "https://h/.well-known/oauth-protected-resource/s/acme/mcp",
+                "https://h/.well-known/oauth-protected-resource",
+            ]
+        );
+        let root = well_known(&url("https://h/"), "openid-configuration", Insert::Append);
+        assert!(root.is_empty());
+        let appended = well_known(
+            &url("https://h/tenant/"),
+            "openid-configuration",
+            Insert::Append,
+        );
+        assert_eq!(
+            appended[0].as_str(),
+            "https://h/tenant/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn resources_cover_their_urls_and_children_only() {
+        let mcp = url("https://h/s/acme/mcp");
+        assert!(covers(&url("https://h/s/acme/mcp"), &mcp));
+        assert!(covers(&url("https://h/s/acme/mcp/"), &mcp));
+        assert!(covers(&url("https://h"), &mcp));
+        assert!(!covers(&url("https://h/s/acme/mc"), &mcp));
+        assert!(!covers(&url("https://h/s/other/mcp"), &mcp));
+        assert!(!covers(&url("https://evil/s/acme/mcp"), &mcp));
+        assert!(!covers(&url("http://h/s/acme/mcp"), &mcp));
+    }
+
+    #[test]
+    fn challenges_name_their_metadata() {
+        let header = r#"Bearer error="invalid_token", resource_metadata="https://h/.well-known/oauth-protected-resource/mcp""#;
+        assert_eq!(
+            challenge_param(header, "resource_metadata").as_deref(),
+            Some("https://h/.well-known/oauth-protected-resource/mcp")
+        );
+        assert_eq!(
+            challenge_param(
+                "Bearer resource_metadata=https://h/m, scope=x",
+                "resource_metadata"
+            )
+            .as_deref(),
+            Some("https://h/m")
+        );
+        assert_eq!(
+            challenge_param(
+                r#"bearer Resource_Metadata="https://h/M""#,
+                "resource_metadata"
+            )
+            .as_deref(),
+            Some("https://h/M")
+        );
+        assert_eq!(
+            challenge_param("Bearer realm=\"x\"", "resource_metadata"),
+            None
+        );
+        assert_eq!(
+            challenge_param("Bearer xresource_metadata=\"u\"", "resource_metadata"),
+            None
+        );
+    }
+}

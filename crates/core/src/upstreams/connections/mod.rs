@@ -1,0 +1,413 @@
+//! Connections (issue 32): an HTTP upstream whose `sign_in` is `organization` or `person`
+//! is reached with an account at its own authorization server, which the platform obtains
+//! by the standard MCP authorization flow as an OAuth client and keeps sealed with the
+//! master key, per organization, upstream and owner. A person's Guidepost token never
+//! crosses to the upstream: only the token its own server issued does.
+//!
+//! - `flow`: the connect link, the trip to the upstream's authorization server and the
+//!   callback, each stage passed once.
+//! - `bearer`: the token a call carries, refreshed before it expires and after a 401,
+//!   exactly once across nodes (a lease in the store decides who refreshes); a refusal
+//!   marks the connection `needs_reconnect`.
+//!
+//! The protocol itself (discovery, registration, the token endpoint, revocation) is the
+//! [`Authorizer`], which `auth` implements, since it makes outbound requests.
+
+mod bearer;
+mod flow;
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::secrets::MasterKey;
+use crate::{Caller, CoreError, Permission, Platform, PlatformConfig};
+
+pub use bearer::{Bearer, NotConnected, bearer, person_connected, refresh_after_refusal};
+pub use flow::{
+    CallbackOutcome, CallbackParams, ConnectLink, Connected, FlowError, callback, connect_link,
+    open_link, person_link, platform_client,
+};
+
+/// Where the connect pages live on the platform host.
+pub const CONNECT_PATH: &str = "/connect";
+/// The platform's redirect URI at every upstream's authorization server.
+pub const CALLBACK_PATH: &str = "/connect/callback";
+/// The Client ID Metadata Document the platform registers with where servers take one.
+pub const CLIENT_METADATA_PATH: &str = "/connect/client-metadata.json";
+/// The installation secret that holds a pre-registered client's secret.
+pub const CLIENT_SECRET_NAME: &str = "OAUTH_CLIENT_SECRET";
+
+/// The platform host's origin, where connect links, the callback and the client metadata
+/// document live.
+pub fn platform_origin(config: &PlatformConfig) -> String {
+    config.origin_for_host(&config.base_domain)
+}
+
+pub fn callback_url(config: &PlatformConfig) -> String {
+    format!("{}{CALLBACK_PATH}", platform_origin(config))
+}
+
+pub fn client_metadata_url(config: &PlatformConfig) -> String {
+    format!("{}{CLIENT_METADATA_PATH}", platform_origin(config))
+}
+
+/// The client metadata document served at [`CLIENT_METADATA_PATH`] (draft CIMD): its
+/// `client_id` is its own URL.
+pub fn client_metadata(config: &PlatformConfig) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": client_metadata_url(config),
+        "client_name": "Guidepost",
+        "client_uri": platform_origin(config),
+        "redirect_uris": [callback_url(config)],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    })
+}
+
+/// What the platform asks an upstream's authorization server for, to be its client.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// The upstream's MCP URL: its protected resource.
+    pub resource_url: String,
+    /// A client an editor registered there, if any.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub redirect_uri: String,
+    pub client_metadata_url: String,
+}
+
+/// Tokens as an authorization server issued them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<u64>,
+    /// Who the account is, where the answer says (an ID token's email, a `sub`).
+    pub account: Option<String>,
+}
+
+/// Why the upstream's authorization server gave no answer the platform can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorizerError {
+    /// It refused (an OAuth error such as `invalid_grant`): trying again will not help.
+    #[error("the upstream's authorization server refused: {0}")]
+    Refused(String),
+    /// It could not be reached, or answered with something unusable.
+    #[error("the upstream's authorization server failed: {0}")]
+    Failed(String),
+}
+
+/// The OAuth client side of MCP authorization, toward upstreams' authorization servers
+/// (implemented by `auth`, through the outbound fence).
+#[async_trait]
+pub trait Authorizer: Send + Sync {
+    /// Finds the upstream's authorization server (RFC 9728, then RFC 8414 or OpenID
+    /// discovery) and becomes its client (pre-registered, metadata document, or RFC 7591).
+    async fn discover(&self, request: &Discovery)
+    -> Result<UpstreamAuthorization, AuthorizerError>;
+    /// Exchanges an authorization code (with its PKCE verifier).
+    async fn exchange(
+        &self,
+        server: &UpstreamAuthorization,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<IssuedTokens, AuthorizerError>;
+    async fn refresh(
+        &self,
+        server: &UpstreamAuthorization,
+        refresh_token: &str,
+    ) -> Result<IssuedTokens, AuthorizerError>;
+    /// RFC 7009.
+    async fn revoke(
+        &self,
+        server: &UpstreamAuthorization,
+        token: &str,
+    ) -> Result<(), AuthorizerError>;
+}
+
+/// `spec` with the sign-in asked for at install or in a change: only a remote server
+/// takes one other than `none`.
+pub(super) fn with_sign_in(
+    mut spec: LaunchSpec,
+    asked: Option<UpstreamSignIn>,
+) -> Result<LaunchSpec, ValidationError> {
+    let Some(asked) = asked else {
+        return Ok(spec);
+    };
+    match &mut spec {
+        LaunchSpec::Http { sign_in, .. } => *sign_in = asked,
+        _ if asked.is_none() => {}
+        _ => {
+            return Err(ValidationError::new(
+                "sign_in",
+                "only a remote (http) server signs in; this one runs on the platform",
+            ));
+        }
+    }
+    Ok(spec)
+}
+
+/// Why `person` sign-in needs signed-in people: with anonymous tracking ids, whoever
+/// opened a connect link could bind their account to someone else's identity.
+const PERSON_NEEDS_SIGN_IN: &str = "person sign-in is only for servers whose people sign in \
+    (auth_mode platform_oauth or custom_oauth): with tracking ids, whoever opened a connect \
+    link could bind their account to someone else";
+
+/// An attachment of a `person` upstream is refused on a server whose people do not sign in.
+pub(super) async fn check_attach(
+    platform: &Platform,
+    org: &OrgId,
+    attachment: &Attachment,
+) -> Result<(), CoreError> {
+    let upstream = platform
+        .store
+        .get_upstream(org, &attachment.upstream_id)
+        .await?;
+    if sign_in_of(&upstream) != UpstreamSignIn::Person {
+        return Ok(());
+    }
+    let server = platform
+        .store
+        .get_server(org, &attachment.server_id)
+        .await?;
+    if !server.auth_mode.requires_token() {
+        return Err(CoreError::Conflict(format!(
+            "{}: {PERSON_NEEDS_SIGN_IN}",
+            server.name
+        )));
+    }
+    Ok(())
+}
+
+/// Switching an upstream to `person` is refused while a server whose people do not sign in
+/// attaches it.
+pub(super) async fn check_people_sign_in(
+    platform: &Platform,
+    org: &OrgId,
+    upstream: &UpstreamId,
+) -> Result<(), CoreError> {
+    for server in platform.store.servers_attaching(org, upstream).await? {
+        let server = platform.store.get_server(org, &server).await?;
+        if !server.auth_mode.requires_token() {
+            return Err(CoreError::Conflict(format!(
+                "{}: {PERSON_NEEDS_SIGN_IN}",
+                server.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A server may stop requiring sign-in only while no `person` upstream is attached to it.
+pub async fn check_server_auth_change(
+    platform: &Platform,
+    server: &McpServer,
+    auth_mode: AuthMode,
+) -> Result<(), CoreError> {
+    if auth_mode.requires_token() {
+        return Ok(());
+    }
+    let attachments = platform.store.list_org_attachments(&server.org_id).await?;
+    for attachment in attachments.iter().filter(|a| a.server_id == server.id) {
+        let upstream = platform
+            .store
+            .get_upstream(&server.org_id, &attachment.upstream_id)
+            .await?;
+        if sign_in_of(&upstream) == UpstreamSignIn::Person {
+            return Err(CoreError::Conflict(format!(
+                "{} is attached with person sign-in; detach it first: {PERSON_NEEDS_SIGN_IN}",
+                upstream.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An upstream's sign-in mode, and whether it has one at all.
+pub fn sign_in_of(upstream: &Upstream) -> UpstreamSignIn {
+    match &upstream.spec {
+        LaunchSpec::Http { sign_in, .. } => *sign_in,
+        _ => UpstreamSignIn::None,
+    }
+}
+
+fn master_key(platform: &Platform) -> Result<&MasterKey, CoreError> {
+    platform.config.master_key.as_ref().ok_or_else(|| {
+        CoreError::Conflict(
+            "connections need a master key to seal their tokens (start the platform with \
+             --master-key or GUIDEPOST_MASTER_KEY)"
+                .into(),
+        )
+    })
+}
+
+fn tokens_context(org: &OrgId, upstream: &UpstreamId, owner: &ConnectionOwner) -> String {
+    format!("upstream-connection:{org}:{upstream}:{}", owner.key())
+}
+
+fn authorization_context(org: &OrgId, upstream: &UpstreamId) -> String {
+    format!("upstream-authorization:{org}:{upstream}")
+}
+
+fn seal_json<T: serde::Serialize>(key: &MasterKey, value: &T, context: &str) -> String {
+    let json = serde_json::to_string(value).expect("plain data serializes");
+    key.seal(&json, context)
+}
+
+fn open_json<T: serde::de::DeserializeOwned>(
+    key: &MasterKey,
+    sealed: &str,
+    context: &str,
+) -> Result<T, CoreError> {
+    let opened = key.open(sealed, context).map_err(|why| {
+        CoreError::Conflict(format!("a sealed connection cannot be opened: {why}"))
+    })?;
+    serde_json::from_str(&opened)
+        .map_err(|why| CoreError::Conflict(format!("a sealed connection is unreadable: {why}")))
+}
+
+/// The upstream's authorization server as stored, if it was discovered.
+async fn stored_authorization(
+    platform: &Platform,
+    upstream: &Upstream,
+) -> Result<Option<UpstreamAuthorization>, CoreError> {
+    let key = master_key(platform)?;
+    let sealed = platform
+        .store
+        .get_upstream_authorization(&upstream.org_id, &upstream.id)
+        .await?;
+    sealed
+        .map(|sealed| {
+            open_json(
+                key,
+                &sealed,
+                &authorization_context(&upstream.org_id, &upstream.id),
+            )
+        })
+        .transpose()
+}
+
+/// A connection as the API shows it.
+fn view(connection: &UpstreamConnection, upstream: &Upstream) -> ConnectionView {
+    ConnectionView {
+        upstream_id: connection.upstream_id.clone(),
+        upstream_name: upstream.name.clone(),
+        owner: connection.owner.key().to_owned(),
+        status: connection.status,
+        account: connection.account.clone(),
+        expires_at: connection.expires_at,
+        created_at: connection.created_at,
+        updated_at: connection.updated_at,
+    }
+}
+
+/// The upstream's connections (`GET /api/v1/upstreams/{id}/connections`).
+pub async fn list(
+    platform: &Platform,
+    caller: &Caller,
+    upstream: &UpstreamId,
+) -> Result<Vec<ConnectionView>, CoreError> {
+    let upstream = platform.store.get_upstream(caller.org(), upstream).await?;
+    let connections = platform
+        .store
+        .list_connections(caller.org(), Some(&upstream.id), None)
+        .await?;
+    Ok(connections.iter().map(|c| view(c, &upstream)).collect())
+}
+
+/// Removes a connection and revokes its tokens at the upstream (RFC 7009, best effort:
+/// the connection is gone here whatever the upstream answers).
+pub async fn disconnect(
+    platform: &Platform,
+    caller: &Caller,
+    upstream: &UpstreamId,
+    owner: &ConnectionOwner,
+) -> Result<(), CoreError> {
+    caller.require(Permission::Gateway)?;
+    let upstream = platform.store.get_upstream(caller.org(), upstream).await?;
+    forget(platform, &upstream, owner).await?;
+    let about = super::audit::About {
+        upstream: Some(&upstream.id),
+        detail: serde_json::json!({"owner": owner.key()}),
+        ..Default::default()
+    };
+    super::audit::record(
+        platform,
+        caller.org(),
+        caller.actor(),
+        "connection.disconnected",
+        about,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the connection and revokes what it held at the upstream.
+async fn forget(
+    platform: &Platform,
+    upstream: &Upstream,
+    owner: &ConnectionOwner,
+) -> Result<(), CoreError> {
+    let Some(gone) = platform
+        .store
+        .delete_connection(&upstream.org_id, &upstream.id, owner)
+        .await?
+    else {
+        return Err(CoreError::NotFound);
+    };
+    let key = master_key(platform)?;
+    let context = tokens_context(&upstream.org_id, &upstream.id, owner);
+    let tokens: ConnectionTokens = open_json(key, &gone.tokens_sealed, &context)?;
+    if tokens.static_key {
+        return Ok(());
+    }
+    let Some(server) = stored_authorization(platform, upstream).await? else {
+        return Ok(());
+    };
+    // The refresh token first: revoking it ends the grant (and its access tokens) at
+    // servers that tie them together.
+    let revocable = tokens.refresh_token.iter().chain([&tokens.access_token]);
+    for token in revocable {
+        if let Err(why) = platform.connections.revoke(&server, token).await {
+            tracing::warn!(upstream = %upstream.id, %why, "could not revoke a connection's token");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_remote_server_signs_in() {
+        let http: LaunchSpec = serde_json::from_value(serde_json::json!(
+            {"runtime": "http", "url": "https://mcp.example/mcp"}))
+        .unwrap();
+        let npm: LaunchSpec = serde_json::from_value(serde_json::json!(
+            {"runtime": "npm", "package": "x", "version": "1.0.0"}))
+        .unwrap();
+        let person = with_sign_in(http.clone(), Some(UpstreamSignIn::Person)).unwrap();
+        assert!(matches!(
+            person,
+            LaunchSpec::Http {
+                sign_in: UpstreamSignIn::Person,
+                ..
+            }
+        ));
+        assert_eq!(
+            with_sign_in(http.clone(), None).unwrap(),
+            http,
+            "kept when not asked"
+        );
+        assert!(with_sign_in(npm.clone(), Some(UpstreamSignIn::Organization)).is_err());
+        assert_eq!(
+            with_sign_in(npm.clone(), Some(UpstreamSignIn::None)).unwrap(),
+            npm
+        );
+        // Stored specs without it read as none, and none is not written back.
+        assert!(!serde_json::to_string(&http).unwrap().contains("sign_in"));
+    }
+}

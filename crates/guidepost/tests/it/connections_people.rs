@@ -1,0 +1,279 @@
+//! Connections with `person` sign-in (issue 32): each person signed in on the gateway's
+//! server connects their own account at the remote Guidepost, and each one's calls arrive
+//! there as that account. The connect link proves who opens it through the gateway
+//! server's own sign-in, so another signed-in person cannot take it; a server whose
+//! people do not sign in cannot have a `person` upstream at all.
+
+use std::sync::Arc;
+
+use guidepost_core::secrets::MasterKey;
+use guidepost_core::upstreams::catalog::Catalog;
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::gateway_fixture::wait_for;
+use crate::helpers::python_script;
+use crate::oauth_helpers::{OAuthApp, oauth_app};
+
+const EDITOR: &str = "editor@gateway.example";
+
+/// The remote Guidepost (server `remote`, sign-in required) and the gateway, itself an
+/// OAuth app with the server `gateway` (sign-in required), whose catalog offers the remote.
+async fn remote_and_gateway(db: &TestDatabase) -> (OAuthApp, OAuthApp) {
+    let remote = oauth_app(db, &["remote"], |_| {}).await;
+    let url = remote.resource("remote");
+    let entry = format!(
+        "[[entry]]\nid = \"remote\"\nname = \"Remote\"\ndescription = \"A server that signs in.\"\n\
+         spec = {{ runtime = \"http\", url = {url:?} }}\n"
+    );
+    let catalog = Catalog::with_operator_entries(&entry).unwrap();
+    let gateway = oauth_app(db, &["gateway"], move |settings| {
+        settings.platform.catalog = Arc::new(catalog);
+        settings.platform.master_key = Some(MasterKey::from_bytes([9; 32]));
+        settings.gateway.http_allow_private = true;
+    })
+    .await;
+    (remote, gateway)
+}
+
+/// The gateway's platform host, as its links name it.
+fn platform_origin(gateway: &OAuthApp) -> String {
+    let port = url::Url::parse(&gateway.app.url).unwrap().port().unwrap();
+    format!("http://localhost:{port}")
+}
+
+fn callback(gateway: &OAuthApp) -> String {
+    format!("{}/connect/callback", platform_origin(gateway))
+}
+
+/// Installs the remote with `person` sign-in, connects the editor's account for
+/// discovery, and attaches it to `gateway` under `rm`: the upstream's id.
+async fn install_for_people(remote: &OAuthApp, gateway: &OAuthApp) -> String {
+    let (app, tenant) = (&gateway.app, &gateway.tenant);
+    app.trust_new_tools(tenant).await;
+    let body = json!({"catalog_entry_id": "remote", "sign_in": "person"});
+    let (status, installed) = app
+        .api(Method::POST, "/upstreams", &tenant.key, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let id = installed["id"].as_str().unwrap().to_owned();
+    let (_, link) = app
+        .api(
+            Method::POST,
+            &format!("/upstreams/{id}/connect"),
+            &tenant.key,
+            None,
+        )
+        .await;
+    let link = link["url"].as_str().unwrap();
+    let mut editor = remote.person(EDITOR);
+    let opened = editor.get(link).await;
+    let authorize = opened.location.expect("on to the remote");
+    let back = editor
+        .approve_to(remote, &authorize, &callback(gateway))
+        .await;
+    let answer = app.http.get(&back).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let ready = wait_for(app, tenant, &id, |u| u["status"] == "ready").await;
+    assert_eq!(ready["spec"]["sign_in"], "person", "{ready}");
+    let (_, servers) = app.get("/servers", &tenant.key).await;
+    let server = servers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slug"] == "gateway")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/servers/{server}/upstreams/{id}");
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            &path,
+            &tenant.key,
+            Some(json!({"prefix": "rm"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}
+
+async fn call_support(gateway: &OAuthApp, token: &str, title: &str) -> Value {
+    let mcp = gateway.mcp("gateway", Some(token), None);
+    let arguments = json!({"title": title, "problem_description": "Asked through the gateway."});
+    mcp.call_tool(1, "rm__get_support", arguments).await.body
+}
+
+/// The connect link in a tool error's text.
+fn link_in(answer: &Value) -> String {
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    let start = text
+        .find("http://")
+        .unwrap_or_else(|| panic!("a link in {answer}"));
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// `person` opens `link`, proves who they are at the gateway's sign-in as `gateway_email`,
+/// and signs in at the remote as `remote_email`: the page the last callback answers.
+async fn connect(
+    remote: &OAuthApp,
+    gateway: &OAuthApp,
+    link: &str,
+    gateway_email: &str,
+    remote_email: &str,
+) -> (StatusCode, String) {
+    let mut at_gateway = gateway.person(gateway_email);
+    let opened = at_gateway.get(link).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let identity = opened.location.expect("on to the gateway's sign-in");
+    assert!(identity.contains("/s/gateway/authorize?"), "{identity}");
+    let back = at_gateway
+        .approve_to(gateway, &identity, &callback(gateway))
+        .await;
+    let checked = no_redirects().get(&back).send().await.unwrap();
+    if checked.status() != StatusCode::SEE_OTHER {
+        return (checked.status(), checked.text().await.unwrap());
+    }
+    let to_remote = checked.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to_remote.starts_with(&format!("{}/authorize?", remote.issuer("remote"))),
+        "{to_remote}"
+    );
+    let at_remote = remote.person(remote_email);
+    let back = at_remote
+        .approve_to(remote, &to_remote, &callback(gateway))
+        .await;
+    let answer = no_redirects().get(&back).send().await.unwrap();
+    (answer.status(), answer.text().await.unwrap())
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// One call of `rm__get_support` as `token` with the official Python client.
+async fn python_call(gateway: &OAuthApp, token: &str, mode: &str, elicitation: bool) -> Value {
+    let url = gateway.app.mcp_path_url("gateway");
+    let mut args = vec![
+        "--url",
+        &url,
+        "--token",
+        token,
+        "--tool",
+        "rm__get_support",
+        "--mode",
+        mode,
+    ];
+    if !elicitation {
+        args.push("--no-elicitation");
+    }
+    let report = python_script("connect_call.py", &args).await;
+    assert_eq!(report["error"], Value::Null, "{report}");
+    report
+}
+
+backend_tests! {
+    async fn the_python_client_is_asked_to_open_the_link_and_then_its_call_goes_through(db: &TestDatabase) {
+        let (remote, gateway) = remote_and_gateway(db).await;
+        install_for_people(&remote, &gateway).await;
+        let ada = gateway.sign_in("gateway", "ada@people.example").await;
+        let origin = platform_origin(&gateway);
+
+        // Session era, a client that opens URLs: URLElicitationRequiredError with the link.
+        let asked = python_call(&gateway, &ada.access, "legacy", true).await;
+        assert_eq!(asked["error_code"], -32042, "{asked}");
+        let elicitation = &asked["elicitations"][0];
+        assert_eq!(elicitation["mode"], "url", "{asked}");
+        assert!(elicitation["elicitationId"].as_str().is_some_and(|id| !id.is_empty()), "{asked}");
+        let link = elicitation["url"].as_str().unwrap().to_owned();
+        assert!(link.starts_with(&format!("{origin}/connect/gpc_")), "{asked}");
+        // A client that declared no elicitation, and the 2026-07-28 era: the link in a
+        // tool error, worded for an agent to show the person.
+        for (mode, elicits) in [("legacy", false), ("2026-07-28", true)] {
+            let told = python_call(&gateway, &ada.access, mode, elicits).await;
+            assert_eq!(told["is_error"], true, "{mode}: {told}");
+            let text = told["text"].as_str().unwrap_or_default();
+            assert!(text.contains("Show the user this link") && text.contains(&format!("{origin}/connect/gpc_")), "{mode}: {told}");
+        }
+
+        let (status, page) = connect(&remote, &gateway, &link, "ada@people.example", "ada@remote.example").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for mode in ["legacy", "2026-07-28"] {
+            let called = python_call(&gateway, &ada.access, mode, true).await;
+            assert_eq!(called["error_code"], Value::Null, "{mode}: {called}");
+            assert_eq!(called["is_error"], false, "{mode}: {called}");
+        }
+        let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
+        let emails: Vec<&str> = requests["items"].as_array().unwrap().iter().filter_map(|r| r["email"].as_str()).collect();
+        assert_eq!(emails, ["ada@remote.example", "ada@remote.example"], "{requests}");
+    }
+
+    async fn each_person_connects_their_own_account_and_calls_as_it(db: &TestDatabase) {
+        let (remote, gateway) = remote_and_gateway(db).await;
+        install_for_people(&remote, &gateway).await;
+        let people = [("ada@people.example", "ada@remote.example"), ("bob@people.example", "bob@remote.example")];
+        for (at_gateway, at_remote) in people {
+            let tokens = gateway.sign_in("gateway", at_gateway).await;
+            // Not connected yet: the tool error carries the link, worded for an agent.
+            let asked = call_support(&gateway, &tokens.access, "Before connecting").await;
+            assert_eq!(asked["result"]["isError"], true, "{asked}");
+            assert!(asked.to_string().contains("not connected yet"), "{asked}");
+            let link = link_in(&asked);
+            assert!(link.starts_with(&format!("{}/connect/gpc_", platform_origin(&gateway))), "{link}");
+            let (status, page) = connect(&remote, &gateway, &link, at_gateway, at_remote).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            assert!(page.contains("connected to Remote"), "{page}");
+            // Connected: the same call now goes through, as their own account there.
+            let called = call_support(&gateway, &tokens.access, &format!("From {at_gateway}")).await;
+            assert_ne!(called["result"]["isError"], true, "{called}");
+            let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
+            let mine: Vec<&Value> = requests["items"].as_array().unwrap().iter()
+                .filter(|r| r["title"] == format!("From {at_gateway}")).collect();
+            assert_eq!(mine.len(), 1, "{requests}");
+            assert_eq!(mine[0]["email"], at_remote, "arrived as their own account: {requests}");
+            // Their Guidepost token never crossed to the remote.
+            assert!(!requests.to_string().contains(&tokens.access));
+        }
+        let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
+        assert_eq!(requests["items"].as_array().unwrap().len(), 2, "one each, none before connecting: {requests}");
+    }
+
+    async fn a_link_opened_by_another_signed_in_person_is_refused(db: &TestDatabase) {
+        let (remote, gateway) = remote_and_gateway(db).await;
+        install_for_people(&remote, &gateway).await;
+        let ada = gateway.sign_in("gateway", "ada@people.example").await;
+        let asked = call_support(&gateway, &ada.access, "Ada asks").await;
+        let link = link_in(&asked);
+        // Bob opens Ada's link: the gateway's sign-in says he is Bob, and it stops there.
+        let (status, page) = connect(&remote, &gateway, &link, "bob@people.example", "bob@remote.example").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        assert!(page.contains("another person"), "{page}");
+        let again = call_support(&gateway, &ada.access, "Ada asks again").await;
+        assert!(again.to_string().contains("not connected yet"), "nothing was connected: {again}");
+    }
+
+    async fn person_sign_in_needs_a_server_whose_people_sign_in(db: &TestDatabase) {
+        let (remote, gateway) = remote_and_gateway(db).await;
+        let id = install_for_people(&remote, &gateway).await;
+        let (app, tenant) = (&gateway.app, &gateway.tenant);
+        let open = app.create_server(tenant, "open-door", json!({})).await;
+        let path = format!("/servers/{}/upstreams/{id}", open["id"].as_str().unwrap());
+        let (status, body) = app.api(Method::PUT, &path, &tenant.key, Some(json!({"prefix": "rm"}))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body.to_string().contains("person sign-in is only for servers whose people sign in"), "{body}");
+        // Nor may the server it is attached to stop requiring sign-in.
+        let (_, servers) = app.get("/servers", &tenant.key).await;
+        let server = servers["items"].as_array().unwrap().iter()
+            .find(|s| s["slug"] == "gateway").unwrap()["id"].as_str().unwrap().to_owned();
+        let patch = json!({"auth_mode": "none"});
+        let (status, body) = app.api(Method::PATCH, &format!("/servers/{server}"), &tenant.key, Some(patch)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    }
+}

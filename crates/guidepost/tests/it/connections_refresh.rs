@@ -1,0 +1,146 @@
+//! Connections whose tokens expire (issue 32): with short-lived tokens at the remote and
+//! its refresh grace at 0 (a refresh token presented twice revokes the whole family),
+//! callers on three gateway nodes keep working through several expiries, because exactly
+//! one node refreshes each time; a refresh the remote refuses marks the connection
+//! `needs_reconnect` once, and calls say so instead of trying again in a loop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::connections::{connect_link, gateway_for, install, sign_in_at_remote};
+use crate::gateway_fixture::wait_for;
+use crate::helpers::{RawMcp, STATELESS_ERA, TestApp};
+use crate::oauth_helpers::{OAuthApp, oauth_app};
+
+const ACCESS_SECONDS: u64 = 3;
+const LOAD: Duration = Duration::from_secs(10);
+const CALLERS: usize = 20;
+
+/// Refresh-token grants the remote has answered (its `/metrics`; the gateway nodes in
+/// this process issue none of their own).
+async fn refreshes(remote: &OAuthApp) -> u64 {
+    let metrics = remote
+        .app
+        .http
+        .get(format!("{}/metrics", remote.app.url))
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    text.lines()
+        .find(|line| {
+            line.starts_with("guidepost_oauth_tokens_issued_total{grant=\"refresh_token\"}")
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Three gateway nodes on one database, the remote connected for the organization
+/// through the first: the nodes and the upstream's id.
+async fn connected_nodes(
+    db: &TestDatabase,
+    remote: &OAuthApp,
+    count: usize,
+) -> (Vec<TestApp>, String, crate::helpers::Tenant) {
+    let mut nodes = Vec::new();
+    for _ in 0..count {
+        nodes.push(gateway_for(db, remote, "").await);
+    }
+    let acme = nodes[0].create_tenant("Gateway Co").await;
+    let id = install(&nodes[0], &acme).await;
+    let link = connect_link(&nodes[0], &acme, &id).await;
+    let callback = sign_in_at_remote(remote, &nodes[0], &link, "editor@gateway.example").await;
+    let answer = nodes[0].http.get(&callback).send().await.unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    wait_for(&nodes[0], &acme, &id, |u| u["status"] == "ready").await;
+    (nodes, id, acme)
+}
+
+/// A call through the connection (the remote files a support request as the account).
+async fn call(node: &TestApp) -> Value {
+    let mcp = RawMcp::new(node.mcp_path_url("gateway"), STATELESS_ERA);
+    let arguments = json!({"title": "Under load", "problem_description": "One of many."});
+    mcp.call_tool(1, "rm__get_support", arguments).await.body
+}
+
+backend_tests! {
+    async fn callers_on_three_nodes_work_through_expiries_with_one_refresh_each(db: &TestDatabase) {
+        let remote = oauth_app(db, &["remote"], |settings| {
+            settings.auth.access_token_ttl = Duration::from_secs(ACCESS_SECONDS);
+            settings.auth.refresh_grace = Duration::ZERO;
+            // Every call comes from one account and one address: no limits on either.
+            settings.mcp.rate_limits.per_user_per_minute = 0;
+            settings.mcp.rate_limits.per_ip_per_minute = 0;
+        })
+        .await;
+        let (nodes, _, _) = connected_nodes(db, &remote, 3).await;
+        let nodes = Arc::new(nodes);
+        let before = refreshes(&remote).await;
+        let (calls, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let started = Instant::now();
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|caller| {
+                let (nodes, calls, failures) = (nodes.clone(), calls.clone(), failures.clone());
+                tokio::spawn(async move {
+                    while started.elapsed() < LOAD {
+                        let answer = call(&nodes[caller % nodes.len()]).await;
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        if answer["result"]["isError"] == true || answer.get("error").is_some() {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("failed: {answer}");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap();
+        }
+        let (calls, failures) = (calls.load(Ordering::Relaxed), failures.load(Ordering::Relaxed));
+        let refreshed = refreshes(&remote).await - before;
+        eprintln!("{calls} calls on 3 nodes in {LOAD:?}, {refreshed} refreshes");
+        assert_eq!(failures, 0, "of {calls} calls");
+        assert!(calls >= CALLERS * 5, "{calls} calls");
+        // A token lives 3 s and is refreshed in its last quarter: at least every 2.25 s,
+        // so 10 s see several expiries and no more than one refresh each (a second one
+        // of the same refresh token would have revoked the family and failed the calls).
+        let most = (LOAD.as_secs_f64() / (ACCESS_SECONDS as f64 * 0.75)).ceil() as u64 + 1;
+        assert!((3..=most).contains(&refreshed), "{refreshed} refreshes, at most {most}");
+    }
+
+    async fn a_refused_refresh_marks_the_connection_once_and_calls_say_to_connect_again(db: &TestDatabase) {
+        let remote = oauth_app(db, &["remote"], |settings| {
+            settings.auth.access_token_ttl = Duration::from_secs(2);
+            settings.auth.refresh_token_ttl = Duration::from_secs(1);
+        })
+        .await;
+        let (nodes, id, acme) = connected_nodes(db, &remote, 1).await;
+        let node = &nodes[0];
+        assert_ne!(call(node).await["result"]["isError"], true);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        for _ in 0..3 {
+            let refused = call(node).await;
+            assert_eq!(refused["result"]["isError"], true, "{refused}");
+        }
+        let (_, connections) = node.get(&format!("/upstreams/{id}/connections"), &acme.key).await;
+        assert_eq!(connections["items"][0]["status"], "needs_reconnect", "{connections}");
+        let (_, audit) = node.get("/audit-events", &acme.key).await;
+        let marked = audit["items"].as_array().unwrap().iter()
+            .filter(|e| e["action"] == "connection.needs_reconnect").count();
+        assert_eq!(marked, 1, "once, not per call: {audit}");
+        // Connecting again mends it.
+        let link = connect_link(node, &acme, &id).await;
+        let callback = sign_in_at_remote(&remote, node, &link, "editor@gateway.example").await;
+        node.http.get(&callback).send().await.unwrap();
+        let (_, connections) = node.api(Method::GET, &format!("/upstreams/{id}/connections"), &acme.key, None).await;
+        assert_eq!(connections["items"][0]["status"], "active", "{connections}");
+        wait_for(node, &acme, &id, |u| u["status"] == "ready").await;
+        assert_ne!(call(node).await["result"]["isError"], true);
+    }
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""One call of a tool whose upstream works with each person's own account (issue 32),
+with the official Python client (`mcp` 2.3.0). Run by the Rust integration tests:
+
+    python tests/e2e/connect_call.py --url http://127.0.0.1:PORT/s/acme/mcp --token TOKEN
+        --tool NAME [--mode legacy|2026-07-28] [--no-elicitation]
+
+With an elicitation callback the client declares elicitation (form and url); without
+(`--no-elicitation`) it declares none. It calls `--tool` once, with the person's bearer
+token, and prints ONE JSON object on the last line of stdout:
+
+    {"declared_elicitation": bool, "error_code": int | null, "error_message": str | null,
+     "elicitations": [{"mode", "url", "elicitationId", "message"}] | null,
+     "is_error": bool | null, "text": str | null, "error": str | null}
+
+A JSON-RPC error of the call (such as URLElicitationRequiredError, -32042) is reported in
+`error_code` and `elicitations`, not as a failure. Exit status 0 when the call answered,
+1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import traceback
+from typing import Any
+
+
+async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    import httpx2
+    from mcp import Client, MCPError, types
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def elicitation(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        # Nothing asks in this run: a URL elicitation comes as the call's error.
+        return types.ElicitResult(action="decline")
+
+    callbacks: dict[str, Any] = {} if args.no_elicitation else {"elicitation_callback": elicitation}
+    out["declared_elicitation"] = not args.no_elicitation
+    headers = {"Authorization": f"Bearer {args.token}"}
+    timeout = httpx2.Timeout(args.timeout)
+    async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http_client:
+        transport = streamable_http_client(args.url, http_client=http_client)
+        async with Client(transport, mode=args.mode, read_timeout_seconds=args.timeout, cache=None, **callbacks) as client:
+            try:
+                result = await client.call_tool(args.tool, {"title": "From Python", "problem_description": "Asked with the official client."})
+            except MCPError as refused:
+                out["error_code"] = refused.code
+                out["error_message"] = refused.message
+                data = refused.data if isinstance(refused.data, dict) else {}
+                out["elicitations"] = data.get("elicitations")
+                return
+            out["is_error"] = bool(result.is_error)
+            out["text"] = "\n".join(block.text for block in result.content if getattr(block, "type", None) == "text")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--tool", required=True)
+    parser.add_argument("--mode", choices=("legacy", "2026-07-28"), default="legacy")
+    parser.add_argument("--no-elicitation", action="store_true")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args()
+    out: dict[str, Any] = {
+        "error": None,
+        "error_code": None,
+        "error_message": None,
+        "elicitations": None,
+        "is_error": None,
+        "text": None,
+    }
+    code = 0
+    try:
+        asyncio.run(run(args, out))
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported as JSON
+        traceback.print_exc(file=sys.stderr)
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        code = 1
+    print(json.dumps(out, default=str), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
