@@ -20,7 +20,7 @@ const EDITOR: &str = "editor@gateway.example";
 
 /// The remote Guidepost (server `remote`, sign-in required) and the gateway, itself an
 /// OAuth app with the server `gateway` (sign-in required), whose catalog offers the remote.
-async fn remote_and_gateway(db: &TestDatabase) -> (OAuthApp, OAuthApp) {
+pub(crate) async fn remote_and_gateway(db: &TestDatabase) -> (OAuthApp, OAuthApp) {
     let remote = oauth_app(db, &["remote"], |_| {}).await;
     let url = remote.resource("remote");
     let entry = format!(
@@ -49,7 +49,7 @@ fn callback(gateway: &OAuthApp) -> String {
 
 /// Installs the remote with `person` sign-in, connects the editor's account for
 /// discovery, and attaches it to `gateway` under `rm`: the upstream's id.
-async fn install_for_people(remote: &OAuthApp, gateway: &OAuthApp) -> String {
+pub(crate) async fn install_for_people(remote: &OAuthApp, gateway: &OAuthApp) -> String {
     let (app, tenant) = (&gateway.app, &gateway.tenant);
     app.trust_new_tools(tenant).await;
     let body = json!({"catalog_entry_id": "remote", "sign_in": "person"});
@@ -100,14 +100,14 @@ async fn install_for_people(remote: &OAuthApp, gateway: &OAuthApp) -> String {
     id
 }
 
-async fn call_support(gateway: &OAuthApp, token: &str, title: &str) -> Value {
+pub(crate) async fn call_support(gateway: &OAuthApp, token: &str, title: &str) -> Value {
     let mcp = gateway.mcp("gateway", Some(token), None);
     let arguments = json!({"title": title, "problem_description": "Asked through the gateway."});
     mcp.call_tool(1, "rm__get_support", arguments).await.body
 }
 
 /// The connect link in a tool error's text.
-fn link_in(answer: &Value) -> String {
+pub(crate) fn link_in(answer: &Value) -> String {
     let text = answer["result"]["content"][0]["text"]
         .as_str()
         .unwrap_or_default();
@@ -119,7 +119,7 @@ fn link_in(answer: &Value) -> String {
 
 /// `person` opens `link`, proves who they are at the gateway's sign-in as `gateway_email`,
 /// and signs in at the remote as `remote_email`: the page the last callback answers.
-async fn connect(
+pub(crate) async fn connect(
     remote: &OAuthApp,
     gateway: &OAuthApp,
     link: &str,
