@@ -24,6 +24,8 @@ const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct Recorder {
     queue: mpsc::Sender<ToolCall>,
+    /// Asks the writer to write what is queued now, answering once it has.
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 /// The writer task; [`AnalyticsWriter::shutdown`] flushes what is queued and stops it.
@@ -35,9 +37,10 @@ pub struct AnalyticsWriter {
 /// Starts the writer and returns the handle to record through.
 pub fn start(store: Arc<dyn Store>) -> (Recorder, AnalyticsWriter) {
     let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    let (flushes, flush_requests) = mpsc::channel(16);
     let (stop, stopped) = oneshot::channel();
-    let done = tokio::spawn(write_batches(store, receiver, stopped));
-    (Recorder { queue }, AnalyticsWriter { stop, done })
+    let done = tokio::spawn(write_batches(store, receiver, flush_requests, stopped));
+    (Recorder { queue, flushes }, AnalyticsWriter { stop, done })
 }
 
 impl Recorder {
@@ -52,6 +55,15 @@ impl Recorder {
                 metrics::counter!("guidepost_analytics_dropped_total").increment(1);
                 tracing::warn!("analytics writer stopped: tool call not recorded");
             }
+        }
+    }
+
+    /// Waits (at most a few seconds) until every call recorded before it is written: an
+    /// erasure must find the calls a person made up to its moment.
+    pub async fn flushed(&self) {
+        let (ack, written) = oneshot::channel();
+        if self.flushes.send(ack).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), written).await;
         }
     }
 
@@ -73,6 +85,7 @@ impl AnalyticsWriter {
 async fn write_batches(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<ToolCall>,
+    mut flush_requests: mpsc::Receiver<oneshot::Sender<()>>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
@@ -84,6 +97,14 @@ async fn write_batches(
                 if batch.len() >= BATCH_SIZE { flush(&*store, &mut batch).await; }
             }
             _ = tick.tick() => flush(&*store, &mut batch).await,
+            Some(ack) = flush_requests.recv() => {
+                while let Ok(call) = receiver.try_recv() {
+                    batch.push(call);
+                    if batch.len() >= BATCH_SIZE { flush(&*store, &mut batch).await; }
+                }
+                flush(&*store, &mut batch).await;
+                let _ = ack.send(());
+            }
             _ = &mut stopped => break,
         }
     }

@@ -3,7 +3,8 @@
 //! audited, and an end user of another organization is not found.
 //!
 //! An erasure deletes the person (their row with email and tracking id, sessions, OAuth
-//! grants and tokens, login sessions, the personal URLs linked to them) and keeps their
+//! grants and tokens, login sessions, the personal URLs linked to them, their upstream
+//! connections, revoked at each upstream first) and keeps their
 //! tool calls, support requests, tasks and progress as one anonymous end user's, so that
 //! call counts and funnels do not change (`store::PersonalDataStore::erase_end_user`).
 
@@ -36,6 +37,11 @@ pub async fn erase(
 ) -> Result<Erasure, CoreError> {
     caller.require(Permission::Administer)?;
     let org = caller.org();
+    // Found first, so that another organization's id is refused before anything happens.
+    platform.store.get_end_user(org, id).await?;
+    let revoked = revoke_connections(platform, org, id).await?;
+    // The calls they made up to now are written first, so that the erasure finds them.
+    platform.analytics.flushed().await;
     let erasure = platform.store.erase_end_user(org, id).await?;
     // A tracking id this node resolved to them is read again (and finds nobody).
     platform.cache.end_user_changed(org, id);
@@ -47,9 +53,40 @@ pub async fn erase(
         "tool_calls_kept_anonymous": erasure.tool_calls_kept_anonymous,
         "support_requests_kept_anonymous": erasure.support_requests_kept_anonymous,
         "progress_kept_anonymous": erasure.progress_kept_anonymous,
+        "connections_revoked": revoked,
     });
     audited(platform, caller, "end_user.erased", detail).await?;
     Ok(erasure)
+}
+
+/// Deletes the person's own upstream connections and revokes their tokens at each
+/// upstream (best effort, as a disconnection is: the connection is gone here whatever the
+/// upstream answers); how many there were. The erasure deletes any that remain.
+async fn revoke_connections(
+    platform: &Platform,
+    org: &OrgId,
+    id: &EndUserId,
+) -> Result<usize, CoreError> {
+    let owner = ConnectionOwner::Person(id.clone());
+    let connections = platform
+        .store
+        .list_connections(org, None, Some(&owner))
+        .await?;
+    for connection in &connections {
+        let upstream = match platform
+            .store
+            .get_upstream(org, &connection.upstream_id)
+            .await
+        {
+            Ok(upstream) => upstream,
+            Err(guidepost_store::StoreError::NotFound) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        if let Err(why) = crate::upstreams::connections::forget(platform, &upstream, &owner).await {
+            tracing::warn!(upstream = %upstream.id, %why, "an erased person's connection was not revoked");
+        }
+    }
+    Ok(connections.len())
 }
 
 async fn audited(

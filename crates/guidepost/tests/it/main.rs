@@ -30,6 +30,7 @@ mod dashboard;
 mod database_outage;
 mod docs_checker;
 mod erasure;
+mod erasure_connections;
 mod faults;
 mod floods;
 mod fuzz_mcp;

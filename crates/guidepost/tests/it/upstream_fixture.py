@@ -37,7 +37,8 @@ before it answers.
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
-characters more.
+characters more. With $FIXTURE_CRASH_WHILE naming a file, it does the same while that file
+exists (a failure that a test can end).
 """
 
 import json
@@ -203,7 +204,8 @@ def main():
         sys.stderr.buffer.write(line.encode())
         sys.stderr.flush()
         sys.exit(2)
-    if os.environ.get("FIXTURE_CRASH_AT_START"):
+    crash_while = os.environ.get("FIXTURE_CRASH_WHILE")
+    if os.environ.get("FIXTURE_CRASH_AT_START") or (crash_while and os.path.exists(crash_while)):
         sys.stderr.write("fixture: cannot open its database (on purpose)\n")
         sys.stderr.flush()
         sys.exit(2)

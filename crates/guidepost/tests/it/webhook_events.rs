@@ -72,6 +72,27 @@ backend_tests! {
         assert_eq!(bodies(&elsewhere, 0).await, Vec::<Value>::new(), "not subscribed, nothing sent");
     }
 
+    async fn a_failed_upstream_running_again_sends_upstream_recovered(db: &TestDatabase) {
+        let switch = std::env::temp_dir().join(format!("guidepost-broken-{}", guidepost_domain::random_token("").to_lowercase()));
+        std::fs::write(&switch, "broken").unwrap();
+        let env = [("FIXTURE_CRASH_WHILE", switch.to_str().unwrap())];
+        let f = fixture_with(db, "acme", 60_000, &env, quick_and_hooked).await;
+        wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;
+        let watching = subscribed(&f.app, &f.acme, &["upstream.failed", "upstream.recovered"]).await;
+        let elsewhere = subscribed(&f.app, &f.acme, &["support_request.created"]).await;
+
+        // Mended, and restarted on request: it runs, and that is announced once.
+        std::fs::remove_file(&switch).unwrap();
+        let (status, _) = f.app.api(Method::POST, &format!("/upstreams/{}/restart", f.upstream), &f.acme.key, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "ready").await;
+        let got = bodies(&watching, 1).await;
+        assert_eq!(types(&got), ["upstream.recovered"], "{got:?}");
+        assert_eq!(got[0]["data"]["upstream_id"], f.upstream.as_str());
+        assert_eq!(got[0]["data"]["status"], "ready");
+        assert_eq!(bodies(&elsewhere, 0).await, Vec::<Value>::new(), "not subscribed, nothing sent");
+    }
+
     async fn a_quarantined_tool_sends_tool_review_requested(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, &[], quick_and_hooked).await;
         let watching = subscribed(&f.app, &f.acme, &["tool.review_requested"]).await;

@@ -21,6 +21,9 @@ const SECRET_COLUMNS: &[&str] = &[
     "successor_nonce",
     "upstream_salt",
     "code_challenge",
+    "tokens_sealed",
+    "sealed",
+    "state_hash",
 ];
 
 /// The most rows of one table an export carries (retention bounds them long before).
@@ -109,6 +112,16 @@ fn export_queries() -> Vec<(&'static str, String, &'static [Param])> {
             &[Param::Org, Param::Id, Param::Address][..],
         ),
         (
+            "upstream_connections",
+            "SELECT * FROM upstream_connections WHERE org_id = $1 AND owner = $2".to_owned(),
+            &[Param::Org, Param::Id][..],
+        ),
+        (
+            "upstream_connect_flows",
+            "SELECT * FROM upstream_connect_flows WHERE org_id = $1 AND owner = $2".to_owned(),
+            &[Param::Org, Param::Id][..],
+        ),
+        (
             "oauth_code_sends",
             "SELECT * FROM oauth_code_sends WHERE org_id = $1 AND address_key = $2".to_owned(),
             &[Param::Org, Param::MailboxKey][..],
@@ -195,7 +208,8 @@ impl PersonalDataStore for ThisStore {
     // What an erasure does, in one transaction:
     // - deleted: the person's end-user row (email, tracking id), their sessions, their
     //   OAuth grants with every code and token of them, their login sessions (by end user
-    //   or email), the sign-in codes counted against their address, and the link and
+    //   or email), their upstream connections and connect flows (core revokes them at the
+    //   upstream first), the sign-in codes counted against their address, and the link and
     //   tracking id of the anonymous end users linked to them (their personal URLs);
     // - kept anonymous: their tool calls, support requests, tasks and walkthrough
     //   progress move to one new anonymous end user (the tombstone, carrying no email, no
@@ -268,6 +282,17 @@ impl PersonalDataStore for ThisStore {
             self.count(1);
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE org_id = $1 AND grant_id IN ({grants})"
+            )))
+            .bind(o)
+            .bind(p)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Connections core did not revoke (an upstream gone meanwhile) and connect flows.
+        for table in ["upstream_connections", "upstream_connect_flows"] {
+            self.count(1);
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE org_id = $1 AND owner = $2"
             )))
             .bind(o)
             .bind(p)

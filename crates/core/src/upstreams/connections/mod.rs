@@ -376,7 +376,7 @@ pub async fn disconnect(
 }
 
 /// Deletes the connection and revokes what it held at the upstream.
-async fn forget(
+pub(crate) async fn forget(
     platform: &Platform,
     upstream: &Upstream,
     owner: &ConnectionOwner,

@@ -784,7 +784,7 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         .map(|op| op["operationId"].as_str().unwrap())
         .collect();
     // One pattern: the noun (plural for a collection), then the verb.
-    const VERBS: [&str; 20] = [
+    const VERBS: [&str; 22] = [
         "list",
         "get",
         "create",
@@ -805,6 +805,8 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         "verify",
         "test",
         "revoke",
+        "export",
+        "erase",
     ];
     for id in &every_id {
         let (noun, verb) = id.rsplit_once('_').unwrap_or(("", id));
