@@ -31,11 +31,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
+use guidepost_core::upstreams::connections;
 use guidepost_core::upstreams::{
     CallContext, NotAdmitted, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
     UpstreamRuntime,
 };
-use guidepost_core::upstreams::connections;
 use guidepost_domain::{ConnectionOwner, LaunchSpec, OrgId, Upstream, UpstreamId, UpstreamSignIn};
 use serde_json::Value;
 
