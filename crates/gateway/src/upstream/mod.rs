@@ -5,18 +5,15 @@
 //! only if the generation it saw is still the current one, so that a stop, a restart by
 //! an administrator or a newer launch is never undone by an older event.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
-use guidepost_core::upstreams::connections;
 use guidepost_core::upstreams::{
-    CallContext, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, record_status,
+    CallContext, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
 };
-use guidepost_domain::{ConnectionOwner, Upstream, UpstreamStatus};
+use guidepost_domain::{ConnectionOwner, Upstream};
 use rmcp::RoleClient;
 // resources/subscribe is of the 2025 era, which the gateway speaks to its upstreams.
 #[allow(deprecated)]
@@ -33,11 +30,13 @@ use tokio::sync::Mutex;
 use crate::client::{InFlight, Routes};
 use crate::confine::Confiner;
 use crate::last_words;
-use crate::launch::{self, Launch, Running};
+use crate::launch::{Launch, Running};
 use crate::process::LogRing;
 use crate::subscriptions::Added;
-use crate::watch::{HEALTHY_AFTER, Watched, Watcher, backoff};
+use crate::watch::backoff;
 use crate::{GatewayOptions, Supervision};
+
+mod lifecycle;
 
 pub(crate) struct State {
     launch: Option<Launch>,
@@ -51,14 +50,6 @@ pub(crate) struct State {
     /// Why it cannot be launched at all (its package could not be fetched, the fence
     /// refused it, …): no retry helps, so calls say this until it is restarted.
     unlaunchable: Option<String>,
-}
-
-/// Why a launch could not even be prepared.
-enum Unresolved {
-    /// Nothing but a change to the upstream helps (its package, its secrets, the fence).
-    Unlaunchable(String),
-    /// It signs in, and the account it speaks as is not connected (yet).
-    NotConnected(String),
 }
 
 pub(crate) struct Instance {
@@ -367,262 +358,6 @@ impl Instance {
         if state.generation == generation && state.running.is_some() {
             self.record_exit(platform, &mut state, "the upstream process exited")
                 .await;
-        }
-    }
-
-    /// Leaves the upstream running, launching it if it is not (again, if it died). The
-    /// future is boxed and declared `Send`: a launch spawns a watcher whose restart
-    /// launches again, and the compiler cannot see through that cycle by itself.
-    pub fn ensure_running<'a>(
-        self: &'a Arc<Self>,
-        platform: &'a Platform,
-        state: &'a mut State,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(self.launch_if_needed(platform, state))
-    }
-
-    async fn launch_if_needed(
-        self: &Arc<Self>,
-        platform: &Platform,
-        state: &mut State,
-    ) -> Result<(), String> {
-        if let Some(running) = &state.running {
-            if !running.is_gone() {
-                return Ok(());
-            }
-            self.record_exit(platform, state, "the upstream process exited")
-                .await;
-        }
-        if let Some(why) = &state.unlaunchable {
-            return Err(format!(
-                "the upstream server cannot be started: {why}; fix it and restart it"
-            ));
-        }
-        if state.restarts >= self.options.max_restarts {
-            let why = self.failure_reason(state.restarts);
-            self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
-                .await;
-            return Err(format!("the upstream server is failed: {why}"));
-        }
-        if state.stopped {
-            return Err("the upstream server was stopped on this node; try again".into());
-        }
-        let launch = match &state.launch {
-            Some(launch) => launch.clone(),
-            None => match self.resolve(platform).await {
-                Ok(launch) => {
-                    state.launch = Some(launch.clone());
-                    launch
-                }
-                Err(Unresolved::Unlaunchable(why)) => {
-                    // Not a crash to retry: failed at once, until someone restarts it.
-                    tracing::warn!(upstream = %self.upstream.id, %why, "an upstream cannot be launched");
-                    self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
-                        .await;
-                    state.unlaunchable = Some(why.clone());
-                    return Err(format!("the upstream server cannot be started: {why}"));
-                }
-                Err(Unresolved::NotConnected(why)) => {
-                    // Failed until an account is connected, which may happen through any
-                    // node: the next call here looks again.
-                    self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
-                        .await;
-                    return Err(format!("the upstream server cannot be started: {why}"));
-                }
-            },
-        };
-        self.status(platform, UpstreamStatus::Starting, None, state.restarts)
-            .await;
-        let launched = launch::launch(
-            platform,
-            &self.upstream,
-            &launch,
-            &self.logs,
-            &self.routes,
-            &self.gateway,
-            &self.confiner,
-        )
-        .await;
-        match launched {
-            Ok(running) => {
-                state.generation += 1;
-                let exit = running.exit();
-                let peer = running.client.peer().clone();
-                state.running = Some(running);
-                state.up_since = Some(Instant::now());
-                self.status(platform, UpstreamStatus::Ready, None, state.restarts)
-                    .await;
-                let watcher = Watcher {
-                    watched: Arc::new(self.clone()),
-                    options: self.options.clone(),
-                    platform: platform.clone(),
-                    generation: state.generation,
-                    peer,
-                };
-                tokio::spawn(watcher.watch(exit));
-                Ok(())
-            }
-            Err(why) => {
-                state.restarts += 1;
-                let (status, why) = if state.restarts >= self.options.max_restarts {
-                    let reason = self.failure_reason(state.restarts);
-                    (UpstreamStatus::Failed, format!("{why}; {reason}"))
-                } else {
-                    (UpstreamStatus::Degraded, why)
-                };
-                self.status(platform, status, Some(&why), state.restarts)
-                    .await;
-                Err(format!("the upstream server did not start: {why}"))
-            }
-        }
-    }
-
-    /// What to launch, with the upstream's secrets opened.
-    async fn resolve(&self, platform: &Platform) -> Result<Launch, Unresolved> {
-        let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)
-            .map_err(Unresolved::Unlaunchable)?;
-        *self.secrets.lock().expect("secrets lock") = secrets.values().cloned().collect();
-        let mut launch = launch::resolve(&self.upstream, &self.gateway, &secrets)
-            .await
-            .map_err(Unresolved::Unlaunchable)?;
-        if let Launch::Http { signed_in, .. } = &mut launch
-            && !connections::sign_in_of(&self.upstream).is_none()
-        {
-            // Discovery and calls speak as the organization's connection, a person's
-            // calls as theirs; without one there is nothing to start, which the status
-            // says in words.
-            let owner = self.owner.clone();
-            connections::bearer(platform, &self.upstream, &owner)
-                .await
-                .map_err(|why| Unresolved::NotConnected(format!("{why}: an editor connects it from the upstream's page or with POST /api/v1/upstreams/{}/connect", self.upstream.id)))?;
-            *signed_in = Some(Box::new(launch::SignedInAs {
-                platform: platform.clone(),
-                upstream: self.upstream.clone(),
-                owner,
-            }));
-        }
-        Ok(launch)
-    }
-
-    /// The running launch died: it is cleared and counted, and the status says why.
-    async fn record_exit(&self, platform: &Platform, state: &mut State, why: &str) {
-        if let Some(dead) = state.running.take() {
-            dead.shut().await;
-        }
-        state.up_since = None;
-        state.generation += 1;
-        state.restarts += 1;
-        let why = match self.last_words() {
-            Some(line) => format!("{why}; its last stderr line: {line}"),
-            None => why.to_owned(),
-        };
-        let status = if state.restarts >= self.options.max_restarts {
-            UpstreamStatus::Failed
-        } else {
-            UpstreamStatus::Degraded
-        };
-        self.status(platform, status, Some(&why), state.restarts)
-            .await;
-    }
-
-    fn failure_reason(&self, restarts: i64) -> String {
-        let mut why = format!("it stopped {restarts} times in a row; restart it once fixed");
-        if let Some(line) = self.last_words() {
-            why.push_str(&format!(" (its last stderr line: {line})"));
-        }
-        why
-    }
-
-    pub async fn status(
-        &self,
-        platform: &Platform,
-        status: UpstreamStatus,
-        error: Option<&str>,
-        restarts: i64,
-    ) {
-        if self.is_personal() {
-            // A person's connection is not the upstream's state: its failures reach only
-            // that person's calls.
-            return;
-        }
-        if let Err(e) = record_status(platform, &self.upstream, status, error, restarts).await {
-            tracing::warn!(upstream = %self.upstream.id, error = %e, "could not store an upstream's status");
-        }
-    }
-}
-
-/// On the `Arc`: a relaunch needs the shared instance, as a launch spawns its watcher.
-#[async_trait::async_trait]
-impl Watched for Arc<Instance> {
-    async fn is_current(&self, generation: u64) -> bool {
-        self.state.lock().await.generation == generation
-    }
-
-    fn activity(&self) -> (Duration, bool) {
-        let idle = self.last_used.lock().expect("last used lock").elapsed();
-        (idle, self.calls_in_flight.load(Ordering::Relaxed) > 0)
-    }
-
-    async fn clear_count_once_healthy(&self, platform: &Platform, generation: u64) {
-        let mut state = self.state.lock().await;
-        let healthy = state
-            .up_since
-            .is_some_and(|since| since.elapsed() >= HEALTHY_AFTER);
-        if state.generation == generation && healthy && state.restarts > 0 {
-            state.restarts = 0;
-            self.status(platform, UpstreamStatus::Ready, None, 0).await;
-        }
-    }
-
-    async fn stop_if_idle(&self, platform: &Platform, generation: u64) -> bool {
-        let mut state = self.state.lock().await;
-        if state.generation != generation {
-            return true;
-        }
-        // A call may have come in since the watcher looked.
-        let (idle, busy) = self.activity();
-        let still_idle = self.options.idle_timeout.is_some_and(|limit| idle >= limit);
-        if busy || !still_idle {
-            return false;
-        }
-        state.generation += 1;
-        state.up_since = None;
-        if let Some(running) = state.running.take() {
-            running.shut().await;
-        }
-        let restarts = state.restarts;
-        let why = "stopped on this node after its idle timeout; the next call starts it";
-        self.status(platform, UpstreamStatus::Stopped, Some(why), restarts)
-            .await;
-        true
-    }
-
-    async fn record_crash(
-        &self,
-        platform: &Platform,
-        generation: u64,
-        why: &str,
-    ) -> Option<(i64, u64)> {
-        let mut state = self.state.lock().await;
-        if state.generation != generation || state.stopped {
-            return None;
-        }
-        self.record_exit(platform, &mut state, why).await;
-        if state.restarts >= self.options.max_restarts {
-            tracing::warn!(upstream = %self.upstream.id, restarts = state.restarts, "an upstream failed for good");
-            return None;
-        }
-        Some((state.restarts, state.generation))
-    }
-
-    async fn relaunch(&self, platform: &Platform, generation: u64) {
-        let mut state = self.state.lock().await;
-        // Nothing else started or stopped it meanwhile (a call may have relaunched it).
-        if state.generation != generation || state.stopped || state.running.is_some() {
-            return;
-        }
-        if let Err(error) = self.ensure_running(platform, &mut state).await {
-            tracing::warn!(upstream = %self.upstream.id, %error, "restarting an upstream failed");
         }
     }
 }
