@@ -53,6 +53,28 @@ impl SignedIn {
         .map_err(not_connected)
     }
 
+    /// Sends a request with the current credential, and once more with a refreshed one
+    /// if the upstream refused it (401).
+    async fn with_credential<T, Request, Pending>(
+        &self,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        send: Request,
+    ) -> Result<T, HttpError>
+    where
+        Request: Fn(Option<String>, HashMap<HeaderName, HeaderValue>) -> Pending,
+        Pending: std::future::Future<Output = Result<T, HttpError>>,
+    {
+        let bearer = self.credential().await?;
+        let (auth, headers) = Self::apply(&bearer, custom_headers.clone())?;
+        let first = send(auth, headers).await;
+        if !refused(&first) {
+            return first;
+        }
+        let bearer = self.after_refusal(&bearer).await?;
+        let (auth, headers) = Self::apply(&bearer, custom_headers)?;
+        send(auth, headers).await
+    }
+
     /// The credential as rmcp's reqwest client takes it: a bearer token, or a header.
     fn apply(
         bearer: &Bearer,
@@ -108,11 +130,8 @@ impl StreamableHttpClient for SignedIn {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        let bearer = self.credential().await?;
-        let (auth, headers) = Self::apply(&bearer, custom_headers.clone())?;
-        let first = self
-            .http
-            .post_message_with_max_sse_event_size(
+        self.with_credential(custom_headers, |auth, headers| {
+            self.http.post_message_with_max_sse_event_size(
                 uri.clone(),
                 message.clone(),
                 session_id.clone(),
@@ -120,22 +139,8 @@ impl StreamableHttpClient for SignedIn {
                 headers,
                 max_sse_event_size,
             )
-            .await;
-        if !refused(&first) {
-            return first;
-        }
-        let bearer = self.after_refusal(&bearer).await?;
-        let (auth, headers) = Self::apply(&bearer, custom_headers)?;
-        self.http
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth,
-                headers,
-                max_sse_event_size,
-            )
-            .await
+        })
+        .await
     }
 
     async fn delete_session(
@@ -181,11 +186,8 @@ impl StreamableHttpClient for SignedIn {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, HttpError> {
-        let bearer = self.credential().await?;
-        let (auth, headers) = Self::apply(&bearer, custom_headers.clone())?;
-        let first = self
-            .http
-            .get_stream_with_max_sse_event_size(
+        self.with_credential(custom_headers, |auth, headers| {
+            self.http.get_stream_with_max_sse_event_size(
                 uri.clone(),
                 session_id.clone(),
                 last_event_id.clone(),
@@ -193,22 +195,8 @@ impl StreamableHttpClient for SignedIn {
                 headers,
                 max_sse_event_size,
             )
-            .await;
-        if !refused(&first) {
-            return first;
-        }
-        let bearer = self.after_refusal(&bearer).await?;
-        let (auth, headers) = Self::apply(&bearer, custom_headers)?;
-        self.http
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth,
-                headers,
-                max_sse_event_size,
-            )
-            .await
+        })
+        .await
     }
 }
 

@@ -105,8 +105,9 @@ pub(crate) fn platform_origin(gateway: &TestApp) -> String {
     format!("http://localhost:{port}")
 }
 
-/// RFC 7009 revocations the remote's authorization server carried out (its `/metrics`).
-async fn revocations(remote: &OAuthApp) -> u64 {
+/// The value of `series` (a metric's name with its labels) in the remote's `/metrics`;
+/// 0 before it was first counted.
+pub(crate) async fn remote_count(remote: &OAuthApp, series: &str) -> u64 {
     let metrics = remote
         .app
         .http
@@ -116,10 +117,18 @@ async fn revocations(remote: &OAuthApp) -> u64 {
         .unwrap();
     let text = metrics.text().await.unwrap();
     text.lines()
-        .find(|line| line.starts_with("guidepost_oauth_revocations_total "))
+        .find(|line| {
+            line.strip_prefix(series)
+                .is_some_and(|rest| rest.starts_with(' '))
+        })
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|count| count.parse().ok())
         .unwrap_or(0)
+}
+
+/// RFC 7009 revocations the remote's authorization server carried out.
+async fn revocations(remote: &OAuthApp) -> u64 {
+    remote_count(remote, "guidepost_oauth_revocations_total").await
 }
 
 pub(crate) async fn call_support(gateway: &TestApp, title: &str) -> Value {

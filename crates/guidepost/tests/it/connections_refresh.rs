@@ -12,7 +12,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::connections::{connect_link, gateway_for, install, sign_in_at_remote};
+use crate::connections::{connect_link, gateway_for, install, remote_count, sign_in_at_remote};
 use crate::gateway_fixture::wait_for;
 use crate::helpers::{RawMcp, STATELESS_ERA, TestApp};
 use crate::oauth_helpers::{OAuthApp, oauth_app};
@@ -24,21 +24,8 @@ const CALLERS: usize = 20;
 /// Refresh-token grants the remote has answered (its `/metrics`; the gateway nodes in
 /// this process issue none of their own).
 async fn refreshes(remote: &OAuthApp) -> u64 {
-    let metrics = remote
-        .app
-        .http
-        .get(format!("{}/metrics", remote.app.url))
-        .send()
-        .await
-        .unwrap();
-    let text = metrics.text().await.unwrap();
-    text.lines()
-        .find(|line| {
-            line.starts_with("guidepost_oauth_tokens_issued_total{grant=\"refresh_token\"}")
-        })
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|count| count.parse().ok())
-        .unwrap_or(0)
+    let series = "guidepost_oauth_tokens_issued_total{grant=\"refresh_token\"}";
+    remote_count(remote, series).await
 }
 
 /// Three gateway nodes on one database, the remote connected for the organization

@@ -248,7 +248,7 @@ async fn refresh_now(
             }
             issued.account = connection.account.clone();
             let key = master_key(platform).map_err(|e| failed(e.to_string()))?;
-            let fresh = stored_connection(key, upstream, &connection.owner, &issued, now);
+            let fresh = stored_connection(key, upstream, &connection.owner, &issued, false, now);
             let written = platform
                 .store
                 .put_refreshed_tokens(&fresh, connection.revision)
@@ -323,18 +323,20 @@ async fn mark_needs_reconnect(
     }
 }
 
-/// A connection row holding `issued`, sealed for `owner`.
+/// A connection row holding `issued` (a person's own key when `static_key`), sealed for
+/// `owner`.
 pub(super) fn stored_connection(
     key: &MasterKey,
     upstream: &Upstream,
     owner: &ConnectionOwner,
     issued: &IssuedTokens,
+    static_key: bool,
     now: Timestamp,
 ) -> UpstreamConnection {
     let tokens = ConnectionTokens {
         access_token: issued.access_token.clone(),
         refresh_token: issued.refresh_token.clone(),
-        static_key: false,
+        static_key,
     };
     let context = tokens_context(&upstream.org_id, &upstream.id, owner);
     let expires_in = issued.expires_in.map(|s| s.min(i64::MAX as u64 / 2) as i64);

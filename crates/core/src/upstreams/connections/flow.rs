@@ -77,30 +77,15 @@ pub async fn connect_link(
             upstream.name
         )));
     }
-    master_key(platform)?;
-    let token = random_token("gpc_");
-    let now = Timestamp::now();
-    let flow = ConnectFlow {
-        id: hash_secret(&token),
-        org_id: upstream.org_id.clone(),
-        upstream_id: upstream.id.clone(),
-        owner: ConnectionOwner::Organization,
-        server_id: None,
-        stage: ConnectStage::Link,
-        state_hash: None,
-        sealed: None,
-        started_by: caller.actor().to_string(),
-        created_at: now,
-        expires_at: now.plus_seconds(FLOW_LIFETIME_SECONDS),
-    };
-    platform.store.create_connect_flow(&flow).await?;
-    Ok(ConnectLink {
-        url: format!(
-            "{}{CONNECT_PATH}/{token}",
-            platform_origin(&platform.config)
-        ),
-        expires_at: flow.expires_at,
-    })
+    let started_by = caller.actor().to_string();
+    new_link(
+        platform,
+        &upstream,
+        ConnectionOwner::Organization,
+        None,
+        started_by,
+    )
+    .await
 }
 
 /// A link for `end_user` to connect their own account to `upstream`, reached through
@@ -111,6 +96,26 @@ pub async fn person_link(
     end_user: &EndUserId,
     upstream: &Upstream,
 ) -> Result<ConnectLink, CoreError> {
+    let owner = ConnectionOwner::Person(end_user.clone());
+    let started_by = format!("end_user:{end_user}");
+    new_link(
+        platform,
+        upstream,
+        owner,
+        Some(server.id.clone()),
+        started_by,
+    )
+    .await
+}
+
+/// A connect link for `owner`, stored as its flow's first stage.
+async fn new_link(
+    platform: &Platform,
+    upstream: &Upstream,
+    owner: ConnectionOwner,
+    server_id: Option<ServerId>,
+    started_by: String,
+) -> Result<ConnectLink, CoreError> {
     master_key(platform)?;
     let token = random_token("gpc_");
     let now = Timestamp::now();
@@ -118,12 +123,12 @@ pub async fn person_link(
         id: hash_secret(&token),
         org_id: upstream.org_id.clone(),
         upstream_id: upstream.id.clone(),
-        owner: ConnectionOwner::Person(end_user.clone()),
-        server_id: Some(server.id.clone()),
+        owner,
+        server_id,
         stage: ConnectStage::Link,
         state_hash: None,
         sealed: None,
-        started_by: format!("end_user:{end_user}"),
+        started_by,
         created_at: now,
         expires_at: now.plus_seconds(FLOW_LIFETIME_SECONDS),
     };
@@ -466,20 +471,7 @@ async fn upstream_answered(
     params: CallbackParams,
     now: Timestamp,
 ) -> Result<Connected, FlowError> {
-    let passed = platform
-        .store
-        .advance_connect_flow(
-            &flow.id,
-            ConnectStage::Authorizing,
-            ConnectStage::Done,
-            None,
-            None,
-            now,
-        )
-        .await?;
-    if !passed {
-        return Err(FlowError::Unknown);
-    }
+    finish_trip(platform, &flow, now).await?;
     let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
     let upstream = platform
         .store
@@ -497,11 +489,55 @@ async fn upstream_answered(
         .connections
         .exchange(&server, code, &trip.verifier, &redirect_uri)
         .await?;
-    let connection = bearer::stored_connection(key, &upstream, &flow.owner, &issued, now);
+    connected(platform, upstream, &flow, &issued, false, now).await
+}
+
+/// Passes the flow's last stage, once: a replayed callback or key form finds it passed.
+pub(super) async fn finish_trip(
+    platform: &Platform,
+    flow: &ConnectFlow,
+    now: Timestamp,
+) -> Result<(), FlowError> {
+    let passed = platform
+        .store
+        .advance_connect_flow(
+            &flow.id,
+            ConnectStage::Authorizing,
+            ConnectStage::Done,
+            None,
+            None,
+            now,
+        )
+        .await?;
+    if !passed {
+        return Err(FlowError::Unknown);
+    }
+    Ok(())
+}
+
+/// Stores the connection a flow made (its tokens sealed), audits it, and starts an
+/// organization's upstream again so that it discovers its tools with the account.
+pub(super) async fn connected(
+    platform: &Platform,
+    upstream: Upstream,
+    flow: &ConnectFlow,
+    issued: &IssuedTokens,
+    static_key: bool,
+    now: Timestamp,
+) -> Result<Connected, FlowError> {
+    let key = master_key(platform)?;
+    let connection =
+        bearer::stored_connection(key, &upstream, &flow.owner, issued, static_key, now);
     platform.store.put_connection(&connection).await?;
+    let mut detail = serde_json::json!({"owner": flow.owner.key()});
+    if static_key {
+        detail["key"] = serde_json::json!(true);
+    } else {
+        detail["account"] = serde_json::json!(issued.account);
+    }
     let about = super::super::audit::About {
         upstream: Some(&upstream.id),
-        detail: serde_json::json!({"owner": flow.owner.key(), "account": issued.account}),
+        detail,
         ..Default::default()
     };
     super::super::audit::record_by(
@@ -517,7 +553,7 @@ async fn upstream_answered(
     }
     Ok(Connected {
         upstream_name: upstream.name,
-        account: issued.account,
+        account: issued.account.clone(),
     })
 }
 

@@ -70,59 +70,12 @@ pub async fn give_key(platform: &Platform, given: KeyGiven) -> Result<Connected,
     if key_header(&upstream).is_none() {
         return Err(FlowError::Unknown);
     }
-    let passed = platform
-        .store
-        .advance_connect_flow(
-            &flow.id,
-            ConnectStage::Authorizing,
-            ConnectStage::Done,
-            None,
-            None,
-            now,
-        )
-        .await?;
-    if !passed {
-        return Err(FlowError::Unknown);
-    }
-    let master = master_key(platform)?;
-    let tokens = ConnectionTokens {
+    super::flow::finish_trip(platform, &flow, now).await?;
+    let issued = IssuedTokens {
         access_token: key_text.to_owned(),
         refresh_token: None,
-        static_key: true,
-    };
-    let context = tokens_context(&upstream.org_id, &upstream.id, &flow.owner);
-    let connection = UpstreamConnection {
-        org_id: upstream.org_id.clone(),
-        upstream_id: upstream.id.clone(),
-        owner: flow.owner.clone(),
-        status: ConnectionStatus::Active,
+        expires_in: None,
         account: None,
-        tokens_sealed: seal_json(master, &tokens, &context),
-        expires_at: None,
-        revision: 1,
-        refreshing_until: None,
-        created_at: now,
-        updated_at: now,
     };
-    platform.store.put_connection(&connection).await?;
-    if flow.owner == ConnectionOwner::Organization {
-        super::super::relaunch(platform, &upstream).await?;
-    }
-    let about = super::super::audit::About {
-        upstream: Some(&upstream.id),
-        detail: serde_json::json!({"owner": flow.owner.key(), "key": true}),
-        ..Default::default()
-    };
-    super::super::audit::record_by(
-        platform,
-        &upstream.org_id,
-        &flow.started_by,
-        "connection.connected",
-        about,
-    )
-    .await?;
-    Ok(Connected {
-        upstream_name: upstream.name,
-        account: None,
-    })
+    super::flow::connected(platform, upstream, &flow, &issued, true, now).await
 }
