@@ -55,6 +55,28 @@ fn flow(row: &DbRow) -> Result<ConnectFlow> {
     })
 }
 
+impl ThisStore {
+    /// The flow whose `column` (one of its two hashes, both unique) is `value`, if it has
+    /// not expired by `now`.
+    async fn unexpired_flow(
+        &self,
+        column: &'static str,
+        value: &str,
+        now: Timestamp,
+    ) -> Result<Option<ConnectFlow>> {
+        let sql = format!(
+            "SELECT {FLOW_COLUMNS} FROM upstream_connect_flows \
+             WHERE {column} = $1 AND expires_at > $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(now.micros())
+            .fetch_optional(self.run())
+            .await?;
+        row.map(|row| flow(&row)).transpose()
+    }
+}
+
 #[async_trait]
 impl ConnectionStore for ThisStore {
     async fn put_upstream_authorization(
@@ -273,15 +295,7 @@ impl ConnectionStore for ThisStore {
     }
 
     async fn get_connect_flow(&self, id: &str, now: Timestamp) -> Result<Option<ConnectFlow>> {
-        let sql = format!(
-            "SELECT {FLOW_COLUMNS} FROM upstream_connect_flows WHERE id = $1 AND expires_at > $2"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .bind(now.micros())
-            .fetch_optional(self.run())
-            .await?;
-        row.map(|row| flow(&row)).transpose()
+        self.unexpired_flow("id", id, now).await
     }
 
     async fn find_connect_flow_by_state(
@@ -289,16 +303,7 @@ impl ConnectionStore for ThisStore {
         state_hash: &str,
         now: Timestamp,
     ) -> Result<Option<ConnectFlow>> {
-        let sql = format!(
-            "SELECT {FLOW_COLUMNS} FROM upstream_connect_flows \
-             WHERE state_hash = $1 AND expires_at > $2"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(state_hash)
-            .bind(now.micros())
-            .fetch_optional(self.run())
-            .await?;
-        row.map(|row| flow(&row)).transpose()
+        self.unexpired_flow("state_hash", state_hash, now).await
     }
 
     async fn advance_connect_flow(
