@@ -5,6 +5,8 @@
 #
 # Without GUIDEPOST_DATABASE_URL the server uses SQLite (guidepost.db in the working
 # directory, /var/lib/guidepost); compose.yaml runs it against PostgreSQL instead.
+# The image has node, npm and python3, so the catalog's npm and PyPI entries install from
+# it; fetched packages are cached in /var/lib/guidepost/guidepost-cache.
 
 FROM rust:1.95-bookworm AS builder
 WORKDIR /src
@@ -16,10 +18,20 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     cargo build --release --locked -p guidepost \
     && install -m 0755 target/release/guidepost /usr/local/bin/guidepost
 
+# Node 22 (with its npm) for the catalog's npm entries: the official build, pinned; Debian
+# bookworm's own nodejs is 18, older than the reference servers need.
+FROM node:22.23.3-bookworm-slim AS node
+
 FROM debian:bookworm-slim
+# python3 and pip fetch and run the catalog's PyPI entries (`pip install --target`, which
+# PEP 668's externally-managed marker does not stop).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip \
     && rm -rf /var/lib/apt/lists/*
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+    && node --version && npm --version && python3 -m pip --version
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/guidepost --create-home \
         --shell /usr/sbin/nologin guidepost
 COPY --from=builder /usr/local/bin/guidepost /usr/local/bin/guidepost

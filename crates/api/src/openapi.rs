@@ -100,6 +100,7 @@ use crate::{
         guidepost_domain::ToolReviewEventData,
         guidepost_domain::HeldDefinition,
         guidepost_domain::WalkthroughCompletedEventData,
+        guidepost_domain::ConnectionEventData,
     )),
     modifiers(&Conventions),
     tags(

@@ -32,8 +32,9 @@ pub(crate) struct ListDeliveries {
 /// (once when an upstream crashed past its restart limit) and `upstream.recovered` (when it
 /// runs again): `UpstreamEventData`; `tool.review_requested` (a discovery newly held
 /// definitions back, pending or quarantined): `ToolReviewEventData`;
-/// `walkthrough.completed`: `WalkthroughCompletedEventData`. A webhook receives only the
-/// types it subscribes to.
+/// `walkthrough.completed`: `WalkthroughCompletedEventData`; `connection.needs_reconnect`
+/// (an upstream refused to refresh a connection, whose owner must connect again):
+/// `ConnectionEventData`. A webhook receives only the types it subscribes to.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "support", operation_id = "webhooks_create",
     request_body = WebhookInput, security(("bearer" = [])),
     responses(

@@ -27,7 +27,12 @@ impl From<StoreError> for CoreError {
             StoreError::Rejected { field, message } => {
                 CoreError::Invalid(ValidationError::new(field, message))
             }
-            other => CoreError::Store(Box::new(other)),
+            other => {
+                // Counted for the store-errors alert in `deploy/`: only failures of the
+                // store itself, not answers such as "not found" or "taken".
+                metrics::counter!("guidepost_store_errors_total").increment(1);
+                CoreError::Store(Box::new(other))
+            }
         }
     }
 }

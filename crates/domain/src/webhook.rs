@@ -38,6 +38,10 @@ pub enum WebhookEvent {
     /// An end user completed a walkthrough. Data: [`WalkthroughCompletedEventData`].
     #[serde(rename = "walkthrough.completed")]
     WalkthroughCompleted,
+    /// An upstream refused to refresh a connection's tokens: its owner must connect
+    /// again; once per refusal. Data: [`ConnectionEventData`].
+    #[serde(rename = "connection.needs_reconnect")]
+    ConnectionNeedsReconnect,
     /// Sent only on request (`POST /api/v1/webhooks/{id}/test`), to try a receiver.
     #[serde(rename = "ping")]
     Ping,
@@ -52,6 +56,7 @@ impl WebhookEvent {
         WebhookEvent::UpstreamRecovered,
         WebhookEvent::ToolReviewRequested,
         WebhookEvent::WalkthroughCompleted,
+        WebhookEvent::ConnectionNeedsReconnect,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +67,7 @@ impl WebhookEvent {
             WebhookEvent::UpstreamRecovered => "upstream.recovered",
             WebhookEvent::ToolReviewRequested => "tool.review_requested",
             WebhookEvent::WalkthroughCompleted => "walkthrough.completed",
+            WebhookEvent::ConnectionNeedsReconnect => "connection.needs_reconnect",
             WebhookEvent::Ping => "ping",
         }
     }
@@ -184,6 +190,18 @@ pub struct ToolReviewEventData {
 
 /// The most held definitions one `tool.review_requested` event lists.
 pub const HELD_DEFINITIONS_LISTED: usize = 50;
+
+/// The data of `connection.needs_reconnect`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionEventData {
+    #[schema(value_type = String)]
+    pub upstream_id: crate::UpstreamId,
+    pub upstream_name: String,
+    /// Whose connection: `organization`, or the end user's id (`eu_…`).
+    pub owner: String,
+    /// What the upstream's authorization server said when it refused the refresh.
+    pub reason: String,
+}
 
 /// The data of `walkthrough.completed`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

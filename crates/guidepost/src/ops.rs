@@ -46,9 +46,12 @@ struct OpsState {
 }
 
 pub fn router(platform: Platform, metrics_token: Option<String>) -> Router {
+    let metrics = metrics_handle();
+    // After the recorder is installed: before it, they would go nowhere.
+    register_alerted_counters();
     let state = OpsState {
         platform,
-        metrics: metrics_handle(),
+        metrics,
         metrics_token_hash: metrics_token.map(|t| Arc::from(hash_secret(&t))),
     };
     Router::new()
@@ -56,6 +59,16 @@ pub fn router(platform: Platform, metrics_token: Option<String>) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
         .with_state(state)
+}
+
+/// Counters that `deploy/`'s alerts divide or rate are shown from the start, at 0: a
+/// series that appears only with its first failure makes `rate()` miss that failure.
+fn register_alerted_counters() {
+    metrics::counter!("guidepost_store_errors_total").increment(0);
+    metrics::counter!("guidepost_http_responses_total", "class" => "5xx").increment(0);
+    for result in ["delivered", "retrying", "failed"] {
+        metrics::counter!("guidepost_webhook_attempts_total", "result" => result).increment(0);
+    }
 }
 
 /// Ready when the store answers; the body also says what confinement process upstreams
@@ -110,6 +123,14 @@ async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Re
             }
         }
         Err(error) => tracing::warn!(%error, "could not count upstream tools"),
+    }
+    // One round trip per scrape: the store's latency as this node sees it.
+    let started = std::time::Instant::now();
+    match state.platform.ping().await {
+        Ok(()) => {
+            metrics::gauge!("guidepost_store_ping_seconds").set(started.elapsed().as_secs_f64())
+        }
+        Err(error) => tracing::warn!(%error, "the store did not answer the metrics ping"),
     }
     let store = state.platform.store_figures();
     metrics::gauge!("guidepost_store_statements_executed").set(store.statements_executed as f64);

@@ -2,6 +2,7 @@
 //! id (the caller's `X-Request-Id` when it is a sane one, else a fresh one, echoed in the
 //! response), method and route. The layers that learn more fill in the rest: the MCP
 //! gate the organization, server and MCP method; the API's key check the organization.
+//! Every response is also counted by its status class.
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
@@ -30,10 +31,23 @@ pub async fn request_span(request: Request, next: Next) -> Response {
         mcp_method = tracing::field::Empty,
     );
     let mut response = next.run(request).instrument(span).await;
+    count_response(response.status());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }
     response
+}
+
+/// Responses by status class (`2xx` … `5xx`), for the 5xx-rate alert in `deploy/`.
+fn count_response(status: axum::http::StatusCode) {
+    let class = match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!("guidepost_http_responses_total", "class" => class).increment(1);
 }
 
 fn request_id(request: &Request) -> String {

@@ -69,6 +69,18 @@ pub trait ConnectionStore: Send + Sync {
         status: ConnectionStatus,
         now: Timestamp,
     ) -> Result<()>;
+    /// Marks a connection `needs_reconnect` after its upstream refused a refresh, and in
+    /// the same transaction queues `connection.needs_reconnect` for the organization's
+    /// webhooks. Whether it was marked now (false: already marked, or gone), so that the
+    /// refusal is announced once.
+    async fn mark_needs_reconnect(
+        &self,
+        org: &OrgId,
+        upstream: &UpstreamId,
+        owner: &ConnectionOwner,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<bool>;
     /// Removes a connection, returning it (for revocation at the upstream).
     async fn delete_connection(
         &self,

@@ -452,6 +452,9 @@ pub async fn record_status(
     let label = upstream.id.to_string();
     metrics::gauge!("guidepost_upstream_up", "upstream" => label.clone())
         .set(f64::from(u8::from(status == UpstreamStatus::Ready)));
+    // Apart from `up`: an on-demand upstream that is merely stopped is not failed.
+    metrics::gauge!("guidepost_upstream_failed", "upstream" => label.clone())
+        .set(f64::from(u8::from(status == UpstreamStatus::Failed)));
     metrics::gauge!("guidepost_upstream_restarts", "upstream" => label).set(restarts as f64);
     Ok(platform
         .store

@@ -73,6 +73,8 @@ pub(crate) struct HookForm {
     event_review_requested: Option<String>,
     #[serde(default)]
     event_walkthrough_completed: Option<String>,
+    #[serde(default)]
+    event_needs_reconnect: Option<String>,
 }
 
 impl HookForm {
@@ -95,6 +97,10 @@ impl HookForm {
             (
                 &self.event_walkthrough_completed,
                 WebhookEvent::WalkthroughCompleted,
+            ),
+            (
+                &self.event_needs_reconnect,
+                WebhookEvent::ConnectionNeedsReconnect,
             ),
         ];
         events.extend(

@@ -132,6 +132,8 @@ backend_tests! {
         .await;
         let (nodes, id, acme) = connected_nodes(db, &remote, 1).await;
         let node = &nodes[0];
+        let watching = webhook(node, &acme, "connection.needs_reconnect").await;
+        let elsewhere = webhook(node, &acme, "upstream.failed").await;
         assert_ne!(call(node).await["result"]["isError"], true);
         tokio::time::sleep(Duration::from_millis(2500)).await;
         for _ in 0..3 {
@@ -144,6 +146,11 @@ backend_tests! {
         let marked = audit["items"].as_array().unwrap().iter()
             .filter(|e| e["action"] == "connection.needs_reconnect").count();
         assert_eq!(marked, 1, "once, not per call: {audit}");
+        // Announced once, to the webhook subscribed to it only.
+        let announced = deliveries(node, &acme, &watching).await;
+        assert_eq!(announced.len(), 1, "{announced:?}");
+        assert_eq!(announced[0]["event"], "connection.needs_reconnect");
+        assert_eq!(deliveries(node, &acme, &elsewhere).await, Vec::<Value>::new());
         // Connecting again mends it.
         let link = connect_link(node, &acme, &id).await;
         let callback = sign_in_at_remote(&remote, node, &link, "editor@gateway.example").await;
@@ -153,4 +160,22 @@ backend_tests! {
         wait_for(node, &acme, &id, |u| u["status"] == "ready").await;
         assert_ne!(call(node).await["result"]["isError"], true);
     }
+}
+
+/// A webhook subscribed to `event` alone (to an address nobody listens on: what matters
+/// here is what is queued for it): its id.
+async fn webhook(node: &TestApp, tenant: &crate::helpers::Tenant, event: &str) -> String {
+    let body = json!({"url": "https://hooks.example.com/guidepost", "events": [event]});
+    let (status, created) = node
+        .api(Method::POST, "/webhooks", &tenant.key, Some(body))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
+async fn deliveries(node: &TestApp, tenant: &crate::helpers::Tenant, webhook: &str) -> Vec<Value> {
+    let (_, listed) = node
+        .get(&format!("/webhooks/{webhook}/deliveries"), &tenant.key)
+        .await;
+    listed["items"].as_array().cloned().unwrap_or_default()
 }

@@ -28,6 +28,7 @@ mod cross_tenant;
 mod custom_domains;
 mod dashboard;
 mod database_outage;
+mod deploy_rules;
 mod docs_checker;
 mod erasure;
 mod erasure_connections;

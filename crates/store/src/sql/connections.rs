@@ -6,6 +6,9 @@ use crate::ConnectionStore;
 const COLUMNS: &str = "upstream_id, org_id, owner, status, account, tokens_sealed, expires_at, \
                        revision, refreshing_until, created_at, updated_at";
 
+/// How much of an authorization server's refusal a webhook event repeats.
+const REASON_CHARS: usize = 1_000;
+
 fn opt_time(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
     Ok(row
         .try_get::<Option<i64>, _>(column)?
@@ -251,6 +254,51 @@ impl ConnectionStore for ThisStore {
         .execute(self.run())
         .await?;
         Ok(())
+    }
+
+    async fn mark_needs_reconnect(
+        &self,
+        org: &OrgId,
+        upstream: &UpstreamId,
+        owner: &ConnectionOwner,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        self.count(1);
+        let marked = sqlx::query(
+            "UPDATE upstream_connections SET status = $4, refreshing_until = NULL, \
+             updated_at = $5 WHERE org_id = $1 AND upstream_id = $2 AND owner = $3 \
+             AND status <> $4",
+        )
+        .bind(org.as_str())
+        .bind(upstream.as_str())
+        .bind(owner.key())
+        .bind(ConnectionStatus::NeedsReconnect.as_str())
+        .bind(now.micros())
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.count(1);
+        let upstream_name: String =
+            sqlx::query_scalar("SELECT name FROM upstreams WHERE org_id = $1 AND id = $2")
+                .bind(org.as_str())
+                .bind(upstream.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        let data = ConnectionEventData {
+            upstream_id: upstream.clone(),
+            upstream_name,
+            owner: owner.key().to_owned(),
+            reason: reason.chars().take(REASON_CHARS).collect(),
+        };
+        let event = WebhookEvent::ConnectionNeedsReconnect;
+        super::webhooks::enqueue(self, &mut tx, org, None, event, &data, now).await?;
+        self.count(1);
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn delete_connection(

@@ -293,17 +293,16 @@ async fn mark_needs_reconnect(
 ) {
     let marked = platform
         .store
-        .set_connection_status(
-            &upstream.org_id,
-            &upstream.id,
-            owner,
-            ConnectionStatus::NeedsReconnect,
-            Timestamp::now(),
-        )
+        .mark_needs_reconnect(&upstream.org_id, &upstream.id, owner, why, Timestamp::now())
         .await;
-    if let Err(error) = marked {
-        tracing::error!(upstream = %upstream.id, %error, "could not mark a connection");
-        return;
+    match marked {
+        Ok(true) => {}
+        // Another caller or node marked it first and announced it.
+        Ok(false) => return,
+        Err(error) => {
+            tracing::error!(upstream = %upstream.id, %error, "could not mark a connection");
+            return;
+        }
     }
     let about = super::super::audit::About {
         upstream: Some(&upstream.id),

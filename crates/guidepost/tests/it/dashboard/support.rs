@@ -228,6 +228,7 @@ async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
                 ("event_updated", "on"),
                 ("event_upstream_failed", "on"),
                 ("event_walkthrough_completed", "on"),
+                ("event_needs_reconnect", "on"),
             ],
         )
         .await;
@@ -247,7 +248,8 @@ async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
             "support_request.created",
             "support_request.updated",
             "upstream.failed",
-            "walkthrough.completed"
+            "walkthrough.completed",
+            "connection.needs_reconnect"
         ])
     );
     let list = editor.get("/app/support/webhooks").await.ok().to_owned();
