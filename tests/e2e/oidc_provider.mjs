@@ -6,11 +6,11 @@
 //   node tests/e2e/oidc_provider.mjs --redirect-uri URL [--redirect-uri URL ...]
 //       [--client-id ID] [--client-secret SECRET] [--user ada] [--password pw]
 //       [--email ada@acme.example] [--email-verified true|false|omitted]
-//       [--claims-in-id-token]
+//       [--claims-in-id-token] [--mcp] [--registration]
 //
 // It listens on 127.0.0.1 (a free port) and prints ONE JSON line when ready:
 //   {"issuer": "http://127.0.0.1:PORT", "port": PORT}
-// then serves until killed.
+// (with --mcp also "mcp": "http://127.0.0.1:PORT2/mcp") then serves until killed.
 //
 // - One confidential client (client_secret_basic), code flow, the given redirect URIs.
 // - One person. Sign-in is a plain HTML form at /interaction/{uid} (fields `username`,
@@ -21,11 +21,19 @@
 //   Connect rule for the code flow); --claims-in-id-token puts them in the ID token.
 // - GET /test/issued lists every token response the provider gave (access, ID and
 //   refresh tokens), so the test can check that none of them reaches an MCP client.
+// - --mcp: the provider also stands as an independent authorization server for an MCP
+//   server of the tests' own (mcp_resource.mjs) on a second port: resource indicators
+//   (RFC 8707) with the scope `mcp`, refresh tokens, and the MCP server's protected
+//   resource metadata (RFC 9728) naming this issuer. Connections tests install it as a
+//   remote upstream that needs sign-in (issue 32).
+// - --registration: dynamic client registration (RFC 7591) is open.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+
+import { mcpResource } from './mcp_resource.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -37,6 +45,8 @@ const { values: options } = parseArgs({
     email: { type: 'string', default: 'ada@acme.example' },
     'email-verified': { type: 'string', default: 'true' },
     'claims-in-id-token': { type: 'boolean', default: false },
+    mcp: { type: 'boolean', default: false },
+    registration: { type: 'boolean', default: false },
   },
 });
 if (!options['redirect-uri']?.length) {
@@ -112,10 +122,31 @@ async function interaction(provider, req, res) {
   return provider.interactionFinished(req, res, { login: { accountId: options.user } }, { mergeWithLastSubmission: false });
 }
 
+const listen = async (server) => {
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server.address().port;
+};
 const server = http.createServer();
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const { port } = server.address();
+const port = await listen(server);
 const issuer = `http://127.0.0.1:${port}`;
+const resourceServer = options.mcp ? http.createServer() : undefined;
+const resource = resourceServer && `http://127.0.0.1:${await listen(resourceServer)}/mcp`;
+
+// The MCP server's tokens: for its resource only, with the scope it names, opaque (it
+// asks this provider about them, in this process), refreshable.
+const resourceFeatures = resource
+  ? {
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (ctx, indicator) => {
+          if (indicator !== resource) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
+          return { scope: 'mcp', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: 3600 };
+        },
+      },
+    }
+  : {};
 
 const provider = new Provider(issuer, {
   clients: [
@@ -123,7 +154,7 @@ const provider = new Provider(issuer, {
       client_id: options['client-id'],
       client_secret: options['client-secret'],
       redirect_uris: options['redirect-uri'],
-      grant_types: ['authorization_code'],
+      grant_types: options.mcp ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
@@ -132,7 +163,14 @@ const provider = new Provider(issuer, {
   cookies: { keys: [randomBytes(32).toString('hex')] },
   claims: { openid: ['sub'], email: ['email', 'email_verified'] },
   conformIdTokenClaims: !options['claims-in-id-token'],
-  features: { devInteractions: { enabled: false } },
+  features: {
+    devInteractions: { enabled: false },
+    registration: { enabled: options.registration },
+    revocation: { enabled: options.mcp },
+    ...resourceFeatures,
+  },
+  scopes: ['openid', 'offline_access', 'mcp'],
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   pkce: { required: () => true },
   async findAccount(ctx, sub) {
@@ -170,7 +208,10 @@ server.on('request', (req, res) => {
   return callback(req, res);
 });
 
-console.log(JSON.stringify({ issuer, port }));
+if (resourceServer) {
+  resourceServer.on('request', mcpResource({ provider, issuer, resource }));
+}
+console.log(JSON.stringify({ issuer, port, ...(resource ? { mcp: resource } : {}) }));
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => server.close(() => process.exit(0)));
 }

@@ -21,6 +21,7 @@ mod config_file;
 mod conformance;
 mod conformance_auth;
 mod connections;
+mod connections_independent;
 mod connections_people;
 mod connections_refresh;
 mod content_as_code;

@@ -23,6 +23,8 @@ pub const EMAIL: &str = "ada@acme.example";
 /// The provider process; killed when dropped.
 pub struct Idp {
     pub issuer: String,
+    /// With `--mcp`: the URL of the MCP server it authorizes for (tests/e2e/mcp_resource.mjs).
+    pub mcp: Option<String>,
     _child: tokio::process::Child,
 }
 
@@ -56,6 +58,7 @@ impl Idp {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            mcp: ready["mcp"].as_str().map(str::to_owned),
             _child: child,
         }
     }
