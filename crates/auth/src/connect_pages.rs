@@ -88,10 +88,18 @@ fn connected_page(connected: Connected) -> Response {
         "Your account is connected to {}{account}. You can close this page and go back to your app.",
         connected.upstream_name
     );
-    html(StatusCode::OK, message_page("Connected", BRAND, &message))
+    let Some(manage) = connected.manage_url else {
+        return html(StatusCode::OK, message_page("Connected", BRAND, &message));
+    };
+    let body = format!(
+        "<p>{}</p>\n<p><a href=\"{}\">See and manage your connections</a></p>\n",
+        escape(&message),
+        escape(&manage)
+    );
+    html(StatusCode::OK, layout("Connected", BRAND, &body))
 }
 
-fn refused(error: FlowError) -> Response {
+pub(crate) fn refused(error: FlowError) -> Response {
     let status = match &error {
         FlowError::Unknown => StatusCode::BAD_REQUEST,
         FlowError::Denied(_) => StatusCode::FORBIDDEN,
@@ -124,5 +132,6 @@ pub fn router(platform: Platform) -> axum::Router {
         .route(connections::CALLBACK_PATH, get(callback))
         .route(connections::KEY_PATH, axum::routing::post(give_key))
         .route("/connect/{token}", get(open))
+        .merge(crate::connections_page::routes())
         .with_state(platform)
 }

@@ -52,6 +52,7 @@ mod cimd;
 mod clients;
 mod connect_client;
 mod connect_pages;
+mod connections_page;
 mod email;
 mod error;
 mod federation;

@@ -488,6 +488,8 @@ pub enum Actor {
     Operator,
     /// The platform itself (the supervisor discovering tools, the scanner).
     Platform,
+    /// An end user acting on what is theirs (their own connections page).
+    EndUser(crate::EndUserId),
 }
 
 impl std::fmt::Display for Actor {
@@ -497,6 +499,7 @@ impl std::fmt::Display for Actor {
             Actor::Member(member) => write!(f, "member:{member}"),
             Actor::Operator => f.write_str("cli"),
             Actor::Platform => f.write_str("platform"),
+            Actor::EndUser(end_user) => write!(f, "end_user:{end_user}"),
         }
     }
 }
@@ -510,7 +513,8 @@ pub struct AuditEvent {
     #[serde(skip)]
     pub org_id: OrgId,
     pub created_at: Timestamp,
-    /// `api_key:key_…`, `member:mem_…` (the dashboard), `cli` or `platform`.
+    /// `api_key:key_…`, `member:mem_…` (the dashboard), `cli`, `platform` or
+    /// `end_user:msu_…` (a person on their own connections page).
     pub actor: String,
     /// Such as `upstream.installed`, `tool.quarantined`, `tool.approved`, `upstream.attached`.
     pub action: String,

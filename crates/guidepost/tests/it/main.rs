@@ -22,6 +22,7 @@ mod conformance;
 mod conformance_auth;
 mod connections;
 mod connections_independent;
+mod connections_mine;
 mod connections_people;
 mod connections_refresh;
 mod content_as_code;

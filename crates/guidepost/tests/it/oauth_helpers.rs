@@ -492,6 +492,16 @@ impl Person {
         authorize_url: &str,
         redirect: &str,
     ) -> String {
+        self.approve_keeping(app, authorize_url, redirect).await
+    }
+
+    /// As [`Person::approve_to`], keeping the browser (and its cookies) for what follows.
+    pub async fn approve_keeping(
+        &mut self,
+        app: &OAuthApp,
+        authorize_url: &str,
+        redirect: &str,
+    ) -> String {
         let (login, page) = self.start(authorize_url).await;
         let code_page = self.send_email(&login, &page).await;
         let code = app.code_for(&self.email);

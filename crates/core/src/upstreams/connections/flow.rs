@@ -29,6 +29,9 @@ pub struct ConnectLink {
 pub struct Connected {
     pub upstream_name: String,
     pub account: Option<String>,
+    /// A person's own connections page (their connections, with disconnect), for a
+    /// person's connection.
+    pub manage_url: Option<String>,
 }
 
 /// Why a step of the flow cannot go on; each is shown to the person on a page.
@@ -322,7 +325,7 @@ pub fn platform_client(config: &PlatformConfig) -> crate::authorization::clients
     crate::authorization::clients::Client {
         client_id: client_metadata_url(config),
         name: Some("Guidepost".into()),
-        redirect_uris: vec![callback_url(config)],
+        redirect_uris: vec![callback_url(config), super::mine_callback_url(config)],
         grant_types: vec!["authorization_code".into()],
         secret_hash: None,
     }
@@ -398,7 +401,7 @@ fn authorization_url(
 }
 
 /// RFC 7636 S256: BASE64URL(SHA256(verifier)); the platform's SHA-256 is hex.
-fn pkce_challenge(verifier: &str) -> String {
+pub(super) fn pkce_challenge(verifier: &str) -> String {
     let hex = hash_secret(verifier);
     let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)
@@ -548,12 +551,25 @@ pub(super) async fn connected(
         about,
     )
     .await?;
-    if flow.owner == ConnectionOwner::Organization {
-        super::super::relaunch(platform, &upstream).await?;
-    }
+    let manage_url = match &flow.owner {
+        ConnectionOwner::Organization => {
+            super::super::relaunch(platform, &upstream).await?;
+            None
+        }
+        ConnectionOwner::Person(_) => {
+            let server = flow_server(platform, flow).await?;
+            let origin = platform_origin(&platform.config);
+            Some(format!(
+                "{origin}{}?server={}",
+                super::MINE_PATH,
+                server.slug
+            ))
+        }
+    };
     Ok(Connected {
         upstream_name: upstream.name,
         account: issued.account.clone(),
+        manage_url,
     })
 }
 

@@ -6,6 +6,7 @@
 //!
 //! - `flow`: the connect link, the trip to the upstream's authorization server and the
 //!   callback, each stage passed once.
+//! - `mine`: a person's own connections page (signed in through a hosted server).
 //! - `bearer`: the token a call carries, refreshed before it expires and after a 401,
 //!   exactly once across nodes (a lease in the store decides who refreshes); a refusal
 //!   marks the connection `needs_reconnect`.
@@ -16,6 +17,7 @@
 mod bearer;
 mod flow;
 mod keys;
+pub mod mine;
 
 use async_trait::async_trait;
 use guidepost_domain::*;
@@ -29,6 +31,7 @@ pub use flow::{
     open_link, person_link, platform_client,
 };
 pub use keys::{KeyForm, KeyGiven, give_key};
+pub use mine::{MINE_CALLBACK_PATH, MINE_DISCONNECT_PATH, MINE_PATH, mine_callback_url};
 
 /// Where the connect pages live on the platform host.
 pub const CONNECT_PATH: &str = "/connect";
@@ -62,7 +65,7 @@ pub fn client_metadata(config: &PlatformConfig) -> serde_json::Value {
         "client_id": client_metadata_url(config),
         "client_name": "Guidepost",
         "client_uri": platform_origin(config),
-        "redirect_uris": [callback_url(config)],
+        "redirect_uris": [callback_url(config), mine_callback_url(config)],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
