@@ -10,12 +10,17 @@ With an elicitation callback the client declares elicitation (form and url); wit
 (`--no-elicitation`) it declares none. A URL elicitation that reaches the callback (the
 2026-07-28 era's `input_required` round) is declined, unless `--url-file` is given: then
 its URL is written there, the callback waits (up to 120 s) for `--done-file` to exist
-(the test opened the link meanwhile) and accepts, and the client retries the call. It calls `--tool` once, with the person's bearer
-token, and prints ONE JSON object on the last line of stdout:
+(the test opened the link meanwhile) and accepts, and the client retries the call. In the
+session era with `--url-file`, a URLElicitationRequiredError's URL is written there and the
+client waits (up to 120 s) for the server's `notifications/elicitation/complete` with that
+elicitation's id, then retries the call once (reported as `completed_elicitation`). It
+calls `--tool` with the person's bearer token, and prints ONE JSON object on the last line
+of stdout:
 
     {"declared_elicitation": bool, "error_code": int | null, "error_message": str | null,
      "elicitations": [{"mode", "url", "elicitationId", "message"}] | null,
-     "is_error": bool | null, "text": str | null, "asked_urls": [str], "error": str | null}
+     "is_error": bool | null, "text": str | null, "asked_urls": [str],
+     "completed_elicitation": str | null, "error": str | null}
 
 A JSON-RPC error of the call (such as URLElicitationRequiredError, -32042) is reported in
 `error_code` and `elicitations`, not as a failure. Exit status 0 when the call answered,
@@ -34,6 +39,7 @@ from typing import Any
 
 
 async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    import anyio
     import httpx2
     from mcp import Client, MCPError, types
     from mcp.client.streamable_http import streamable_http_client
@@ -51,21 +57,40 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
             await asyncio.sleep(0.1)
         return types.ElicitResult(action="cancel")
 
-    callbacks: dict[str, Any] = {} if args.no_elicitation else {"elicitation_callback": elicitation}
+    completed: dict[str, anyio.Event] = {}
+
+    async def on_message(message: Any) -> None:
+        if getattr(message, "method", None) == "notifications/elicitation/complete":
+            elicitation_id = message.params.elicitation_id
+            completed.setdefault(elicitation_id, anyio.Event()).set()
+
+    callbacks: dict[str, Any] = {"message_handler": on_message}
+    if not args.no_elicitation:
+        callbacks["elicitation_callback"] = elicitation
     out["declared_elicitation"] = not args.no_elicitation
     headers = {"Authorization": f"Bearer {args.token}"}
     timeout = httpx2.Timeout(args.timeout)
     async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http_client:
         transport = streamable_http_client(args.url, http_client=http_client)
         async with Client(transport, mode=args.mode, read_timeout_seconds=args.timeout, cache=None, **callbacks) as client:
+            arguments = {"title": "From Python", "problem_description": "Asked with the official client."}
             try:
-                result = await client.call_tool(args.tool, {"title": "From Python", "problem_description": "Asked with the official client."})
+                result = await client.call_tool(args.tool, arguments)
             except MCPError as refused:
                 out["error_code"] = refused.code
                 out["error_message"] = refused.message
                 data = refused.data if isinstance(refused.data, dict) else {}
                 out["elicitations"] = data.get("elicitations")
-                return
+                asked = (out["elicitations"] or [{}])[0]
+                if args.url_file is None or refused.code != -32042 or "url" not in asked:
+                    return
+                with open(args.url_file, "w", encoding="utf-8") as handle:
+                    handle.write(asked["url"])
+                done = completed.setdefault(asked["elicitationId"], anyio.Event())
+                with anyio.fail_after(120):
+                    await done.wait()
+                out["completed_elicitation"] = asked["elicitationId"]
+                result = await client.call_tool(args.tool, arguments)
             out["is_error"] = bool(result.is_error)
             out["text"] = "\n".join(block.text for block in result.content if getattr(block, "type", None) == "text")
 
@@ -89,6 +114,7 @@ def main() -> int:
         "is_error": None,
         "text": None,
         "asked_urls": [],
+        "completed_elicitation": None,
     }
     code = 0
     try:

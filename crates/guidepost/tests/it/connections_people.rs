@@ -184,6 +184,70 @@ async fn python_call(gateway: &OAuthApp, token: &str, mode: &str, elicitation: b
     report
 }
 
+/// One call of `rm__get_support` as `token` with the official Python client, which is
+/// given a URL to connect through (an error's or a round's): `person` (their gateway and
+/// remote emails) connects through it meanwhile. The client's report.
+async fn python_connecting(
+    remote: &OAuthApp,
+    gateway: &OAuthApp,
+    token: &str,
+    mode: &str,
+    person: (&str, &str),
+) -> Value {
+    let dir = std::env::temp_dir().join(format!(
+        "guidepost-connect-{}",
+        guidepost_domain::random_token("").to_lowercase()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (url_file, done_file) = (dir.join("url"), dir.join("done"));
+    let script = {
+        let url = gateway.app.mcp_path_url("gateway");
+        let (token, mode) = (token.to_owned(), mode.to_owned());
+        let (url_file, done_file) = (
+            url_file.display().to_string(),
+            done_file.display().to_string(),
+        );
+        tokio::spawn(async move {
+            let args = [
+                "--url",
+                &url,
+                "--token",
+                &token,
+                "--tool",
+                "rm__get_support",
+                "--mode",
+                &mode,
+                "--url-file",
+                &url_file,
+                "--done-file",
+                &done_file,
+            ];
+            python_script("connect_call.py", &args).await
+        })
+    };
+    let mut link = String::new();
+    for _ in 0..300 {
+        link = std::fs::read_to_string(&url_file).unwrap_or_default();
+        if !link.is_empty() || script.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if link.is_empty() {
+        panic!(
+            "no URL to connect through; the client said {}",
+            script.await.unwrap()
+        );
+    }
+    let (status, page) = connect(remote, gateway, &link, person.0, person.1).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    std::fs::write(&done_file, "").unwrap();
+    let report = script.await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(report["error"], Value::Null, "{report}");
+    report
+}
+
 /// The key form's `state` in a page.
 fn key_form_state(page: &str) -> String {
     let marker = "name=\"state\" value=\"";
@@ -258,68 +322,44 @@ backend_tests! {
         let (remote, gateway) = remote_and_gateway(db).await;
         install_for_people(&remote, &gateway).await;
         let ada = gateway.sign_in("gateway", "ada@people.example").await;
+        let bob = gateway.sign_in("gateway", "bob@people.example").await;
         let origin = platform_origin(&gateway);
 
-        // Session era, a client that opens URLs: URLElicitationRequiredError with the link.
-        let asked = python_call(&gateway, &ada.access, "legacy", true).await;
-        assert_eq!(asked["error_code"], -32042, "{asked}");
-        let elicitation = &asked["elicitations"][0];
-        assert_eq!(elicitation["mode"], "url", "{asked}");
-        assert!(elicitation["elicitationId"].as_str().is_some_and(|id| !id.is_empty()), "{asked}");
-        let link = elicitation["url"].as_str().unwrap().to_owned();
-        assert!(link.starts_with(&format!("{origin}/connect/gpc_")), "{asked}");
         // A client that declared no elicitation: the link in a tool error, worded for an
         // agent to show the person, in either era.
         for mode in ["legacy", "2026-07-28"] {
-            let told = python_call(&gateway, &ada.access, mode, false).await;
+            let told = python_call(&gateway, &bob.access, mode, false).await;
             assert_eq!(told["is_error"], true, "{mode}: {told}");
             let text = told["text"].as_str().unwrap_or_default();
             assert!(text.contains("Show the user this link") && text.contains(&format!("{origin}/connect/gpc_")), "{mode}: {told}");
         }
 
+        // Session era, a client that opens URLs: URLElicitationRequiredError with the link.
+        // Once Ada has connected, her session is told the elicitation completed, and the
+        // client's retry goes through.
+        let ada_people = ("ada@people.example", "ada@remote.example");
+        let asked = python_connecting(&remote, &gateway, &ada.access, "legacy", ada_people).await;
+        assert_eq!(asked["error_code"], -32042, "{asked}");
+        let elicitation = &asked["elicitations"][0];
+        assert_eq!(elicitation["mode"], "url", "{asked}");
+        assert!(elicitation["url"].as_str().unwrap().starts_with(&format!("{origin}/connect/gpc_")), "{asked}");
+        let id = elicitation["elicitationId"].as_str().unwrap();
+        assert!(!id.is_empty(), "{asked}");
+        assert_eq!(asked["completed_elicitation"], id, "the completion names the elicitation: {asked}");
+        assert_eq!(asked["is_error"], false, "{asked}");
+
         // The 2026-07-28 era, a client that opens URLs: an `input_required` round whose
-        // URL elicitation the person follows; the client's retry then goes through.
-        let dir = std::env::temp_dir().join(format!("guidepost-connect-{}", guidepost_domain::random_token("").to_lowercase()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (url_file, done_file) = (dir.join("url"), dir.join("done"));
-        let script = {
-            let url = gateway.app.mcp_path_url("gateway");
-            let token = ada.access.clone();
-            let (url_file, done_file) = (url_file.display().to_string(), done_file.display().to_string());
-            tokio::spawn(async move {
-                let args = ["--url", &url, "--token", &token, "--tool", "rm__get_support", "--mode", "2026-07-28",
-                    "--url-file", &url_file, "--done-file", &done_file];
-                python_script("connect_call.py", &args).await
-            })
-        };
-        let mut link = String::new();
-        for _ in 0..300 {
-            link = std::fs::read_to_string(&url_file).unwrap_or_default();
-            if !link.is_empty() || script.is_finished() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        if link.is_empty() {
-            panic!("no round's URL; the client said {}", script.await.unwrap());
-        }
-        assert!(link.starts_with(&format!("{origin}/connect/gpc_")), "the round's URL: {link:?}");
-        let (status, page) = connect(&remote, &gateway, &link, "ada@people.example", "ada@remote.example").await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        std::fs::write(&done_file, "").unwrap();
-        let retried = script.await.unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(retried["error"], Value::Null, "{retried}");
+        // URL elicitation Bob follows; the client's retry then goes through.
+        let bob_people = ("bob@people.example", "bob@remote.example");
+        let retried = python_connecting(&remote, &gateway, &bob.access, "2026-07-28", bob_people).await;
+        assert_eq!(retried["error_code"], Value::Null, "{retried}");
         assert_eq!(retried["asked_urls"].as_array().map(Vec::len), Some(1), "one round: {retried}");
         assert_eq!(retried["is_error"], false, "{retried}");
 
-        // And the session era's call now goes through too.
-        let called = python_call(&gateway, &ada.access, "legacy", true).await;
-        assert_eq!(called["error_code"], Value::Null, "{called}");
-        assert_eq!(called["is_error"], false, "{called}");
         let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
-        let emails: Vec<&str> = requests["items"].as_array().unwrap().iter().filter_map(|r| r["email"].as_str()).collect();
-        assert_eq!(emails, ["ada@remote.example", "ada@remote.example"], "{requests}");
+        let mut emails: Vec<&str> = requests["items"].as_array().unwrap().iter().filter_map(|r| r["email"].as_str()).collect();
+        emails.sort_unstable();
+        assert_eq!(emails, ["ada@remote.example", "bob@remote.example"], "{requests}");
     }
 
     async fn each_person_connects_their_own_account_and_calls_as_it(db: &TestDatabase) {

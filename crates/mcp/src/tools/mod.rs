@@ -4,6 +4,7 @@
 //! go through [`ToolSources`] only, so a new kind of tool (upstream servers' tools,
 //! for the gateway) is one more source in [`ToolSources::builtin`].
 
+mod connect_watch;
 mod support;
 mod upstreams;
 mod walkthroughs;

@@ -214,7 +214,10 @@ fn asked_to_connect(
     let outcome = Err(needs);
     let (protocol_error, round) = match connect_elicitation(call, &outcome) {
         Some(asked) if is_stateless(call.request) => (None, Some(asked.round())),
-        Some(asked) => (Some(asked.error()), None),
+        Some(asked) => {
+            watch_until_connected(call, &upstream, &asked);
+            (Some(asked.error()), None)
+        }
         None => (None, None),
     };
     ToolAnswer {
@@ -292,6 +295,21 @@ fn connect_elicitation(
         text: needs.to_string(),
         params,
     })
+}
+
+/// In the session era, the session is told when the person has connected
+/// (`notifications/elicitation/complete`).
+fn watch_until_connected(call: &ToolCall<'_>, upstream: &UpstreamId, asked: &ConnectElicitation) {
+    let (Some(end_user), Some(id)) = (call.end_user, asked.params["elicitationId"].as_str()) else {
+        return;
+    };
+    let awaited = super::connect_watch::Awaited {
+        org: call.scope.server.org_id.clone(),
+        upstream: upstream.clone(),
+        end_user: end_user.id.clone(),
+        elicitation_id: id.to_owned(),
+    };
+    super::connect_watch::watch(call.platform.clone(), call.request.peer.clone(), awaited);
 }
 
 /// The person behind the call, for an upstream with `person` sign-in.

@@ -351,6 +351,19 @@ pub async fn of_person(
         .collect())
 }
 
+/// Whether `end_user` has an active connection to `upstream` now (one store read): what
+/// a session's connect elicitation waits for.
+pub async fn person_is_connected(
+    platform: &Platform,
+    org: &OrgId,
+    upstream: &UpstreamId,
+    end_user: &EndUserId,
+) -> Result<bool, CoreError> {
+    let owner = ConnectionOwner::Person(end_user.clone());
+    let connection = platform.store.get_connection(org, upstream, &owner).await?;
+    Ok(connection.is_some_and(|c| c.status == ConnectionStatus::Active))
+}
+
 /// Removes a connection and revokes its tokens at the upstream (RFC 7009, best effort:
 /// the connection is gone here whatever the upstream answers).
 pub async fn disconnect(
