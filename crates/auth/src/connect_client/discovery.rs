@@ -50,7 +50,8 @@ pub(super) async fn discover(
 ) -> Result<Found, AuthorizerError> {
     let mcp = client.check_url(resource_url, "the upstream's URL")?;
     client.check_host(&mcp, "the upstream's URL").await?;
-    let (metadata, at) = resource_metadata(client, &mcp).await?;
+    let challenge = challenge(client, &mcp).await;
+    let (metadata, at) = resource_metadata(client, &mcp, challenge.metadata_url).await?;
     let resource = client.check_url(
         &metadata.resource,
         "the protected resource metadata's resource",
@@ -67,32 +68,38 @@ pub(super) async fn discover(
         )));
     };
     let server = server_metadata(client, issuer).await?;
+    // MCP's scope selection: what the challenge asks for, else all the resource names.
+    let scopes = match challenge.scope {
+        Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
+        None => metadata.scopes_supported,
+    };
     Ok(Found {
         resource: metadata.resource,
-        scopes: metadata.scopes_supported,
+        scopes,
         server,
     })
 }
 
-/// The protected resource metadata: at the path-suffixed well-known URL, then at the
-/// origin's, then where the resource's own 401 challenge points.
+/// The protected resource metadata: where the resource's own 401 challenge points (MCP
+/// authorization: that comes first), then at the path-suffixed well-known URL, then at
+/// the origin's.
 async fn resource_metadata(
     client: &UpstreamAuthorizer,
     mcp: &Url,
+    challenged: Option<String>,
 ) -> Result<(ResourceMetadata, Url), AuthorizerError> {
     const WHAT: &str = "the protected resource metadata";
-    let candidates = well_known(mcp, "oauth-protected-resource", Insert::Path);
-    let mut tried = match first_document(client, candidates, WHAT).await {
+    let mut candidates = Vec::new();
+    if let Some(url) = challenged {
+        candidates
+            .push(client.check_url(&url, "the resource_metadata of the upstream's challenge")?);
+    }
+    candidates.extend(well_known(mcp, "oauth-protected-resource", Insert::Path));
+    candidates.dedup();
+    let tried = match first_document(client, candidates, WHAT).await {
         Ok(found) => return Ok(found),
         Err(tried) => tried,
     };
-    if let Some(url) = challenged_metadata_url(client, mcp).await {
-        let url = client.check_url(&url, "the resource_metadata of the upstream's challenge")?;
-        match first_document(client, vec![url], WHAT).await {
-            Ok(found) => return Ok(found),
-            Err(more) => tried.extend(more),
-        }
-    }
     Err(failed(format!(
         "the upstream publishes no protected resource metadata ({}); it may not use OAuth, \
          or not the MCP authorization flow",
@@ -116,10 +123,35 @@ async fn first_document<T: serde::de::DeserializeOwned>(
     Err(tried)
 }
 
-/// Where the resource's `WWW-Authenticate` challenge says its metadata is, when an
-/// `initialize` without a token gets a 401 (MCP authorization, "Protected Resource
-/// Metadata Discovery Requirements"). Any failure here means "nowhere".
-async fn challenged_metadata_url(client: &UpstreamAuthorizer, mcp: &Url) -> Option<String> {
+/// What a resource's `WWW-Authenticate` challenge says.
+#[derive(Default)]
+struct Challenge {
+    /// Where its protected resource metadata is.
+    metadata_url: Option<String>,
+    /// The scope it asks for, space-separated.
+    scope: Option<String>,
+}
+
+/// The resource's challenge when an `initialize` without a token gets a 401 (MCP
+/// authorization, "Protected Resource Metadata Discovery Requirements" and "Scope
+/// Selection Strategy"). Any failure here means "it says nothing".
+async fn challenge(client: &UpstreamAuthorizer, mcp: &Url) -> Challenge {
+    let Some(headers) = challenge_headers(client, mcp).await else {
+        return Challenge::default();
+    };
+    let bearer = |name: &str| {
+        headers
+            .iter()
+            .find_map(|value| challenge_param(value, name))
+    };
+    Challenge {
+        metadata_url: bearer("resource_metadata"),
+        scope: bearer("scope"),
+    }
+}
+
+/// The `WWW-Authenticate` values of the resource's 401 to a tokenless `initialize`.
+async fn challenge_headers(client: &UpstreamAuthorizer, mcp: &Url) -> Option<Vec<String>> {
     let initialize = serde_json::json!({
         "jsonrpc": "2.0",
         "id": 1,
@@ -141,12 +173,14 @@ async fn challenged_metadata_url(client: &UpstreamAuthorizer, mcp: &Url) -> Opti
     if answer.status != reqwest::StatusCode::UNAUTHORIZED {
         return None;
     }
-    answer
+    let values = answer
         .headers
         .get_all(http::header::WWW_AUTHENTICATE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find_map(|value| challenge_param(value, "resource_metadata"))
+        .map(str::to_owned)
+        .collect();
+    Some(values)
 }
 
 /// A parameter of a `WWW-Authenticate` challenge (`Bearer resource_metadata="…"`), quoted

@@ -105,6 +105,23 @@ async fn challenge(State(mock): Shared) -> Response {
     (StatusCode::UNAUTHORIZED, [("www-authenticate", header)]).into_response()
 }
 
+/// A resource whose challenge asks for a narrower scope than its metadata names.
+async fn scoped_challenge(State(mock): Shared) -> Response {
+    let header = format!(
+        r#"Bearer resource_metadata="{}/meta/scoped", scope="files:read mcp:read""#,
+        mock.base
+    );
+    (StatusCode::UNAUTHORIZED, [("www-authenticate", header)]).into_response()
+}
+
+async fn scoped_metadata(State(mock): Shared) -> Json<Value> {
+    Json(json!({
+        "resource": format!("{}/scoped/mcp", mock.base),
+        "authorization_servers": [format!("{}/as", mock.base)],
+        "scopes_supported": ["mcp:read", "mcp:write", "files:read"],
+    }))
+}
+
 async fn challenged_metadata(State(mock): Shared) -> Json<Value> {
     Json(json!({
         "resource": format!("{}/challenged/mcp", mock.base),
@@ -205,6 +222,8 @@ async fn start(setup: Setup) -> Arc<Mock> {
         .route("/.well-known/oauth-protected-resource", get(root_metadata))
         .route("/challenged/mcp", post(challenge))
         .route("/meta/challenged", get(challenged_metadata))
+        .route("/scoped/mcp", post(scoped_challenge))
+        .route("/meta/scoped", get(scoped_metadata))
         .route(
             "/.well-known/oauth-authorization-server/as",
             get(server_metadata),
@@ -372,6 +391,27 @@ async fn the_origin_metadata_and_the_challenge_are_fallbacks() {
         why.contains("/.well-known/oauth-protected-resource/nothing/mcp"),
         "{why}"
     );
+}
+
+#[tokio::test]
+async fn the_challenge_is_read_first_and_its_scope_wins() {
+    let mock = start(Setup::default()).await;
+    let found = UpstreamAuthorizer::new(true)
+        .discover(&discovery(&mock, "/scoped/mcp"))
+        .await
+        .unwrap();
+    assert_eq!(found.resource, format!("{}/scoped/mcp", mock.base));
+    assert_eq!(
+        found.scopes,
+        ["files:read", "mcp:read"],
+        "the challenge's, not all three"
+    );
+    // Without a scope in the challenge, everything the metadata names.
+    let found = UpstreamAuthorizer::new(true)
+        .discover(&discovery(&mock, "/s/acme/mcp"))
+        .await
+        .unwrap();
+    assert_eq!(found.scopes, ["mcp:read", "mcp:write"]);
 }
 
 #[tokio::test]
