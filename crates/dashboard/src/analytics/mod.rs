@@ -97,7 +97,7 @@ fn page_from(cursor: &Option<String>, limit: u32) -> Result<PageRequest, PageErr
 }
 
 /// A time as people read it: `2026-11-22 14:05 UTC`.
-fn when(at: Timestamp) -> String {
+pub(crate) fn when(at: Timestamp) -> String {
     let text = at.to_rfc3339();
     format!("{} {} UTC", &text[..10], &text[11..16])
 }

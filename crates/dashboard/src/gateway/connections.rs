@@ -3,16 +3,16 @@
 //! button (a form whose answer sends the browser straight into the flow) and Disconnect,
 //! which asks for a confirmation the server checks, so it works without JavaScript.
 
+use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect};
 use guidepost_core::Caller;
-use guidepost_core::upstreams::connections;
+use guidepost_core::upstreams::{self, connections};
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
 use crate::page::IdPath;
-use crate::page::{self, Notice, PageError, PageResult};
+use crate::page::{self, Chrome, Notice, PageError, PageResult, Section};
 use crate::session::SignedForm;
 
 /// What the Disconnect forms carry in their confirmation checkbox, checked here.
@@ -100,7 +100,29 @@ pub(crate) async fn connect(
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let link = connections::connect_link(&app.platform, signed.caller(), &id).await?;
-    Ok(Redirect::to(&link.url).into_response())
+    let upstream = upstreams::get(&app.platform, signed.caller(), &id).await?;
+    let title = format!("Connect {}", upstream.name);
+    let chrome = Chrome::new(&app, &signed, &title, Section::Gateway, None).await?;
+    Ok(page::render(&ConnectPage {
+        chrome,
+        id: id.to_string(),
+        name: upstream.name,
+        link: link.url,
+        expires: crate::analytics::when(link.expires_at),
+    }))
+}
+
+/// The connect link, as a link the editor follows: a form's answer cannot send the
+/// browser on to another site's sign-in, since the dashboard's policy keeps form
+/// submissions (and their redirects) on its own origin.
+#[derive(Template)]
+#[template(path = "gateway/connect.html")]
+struct ConnectPage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    link: String,
+    expires: String,
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@
 mod access;
 mod analytics;
 mod browser;
+mod connect_journey;
 mod connections;
 mod gateway;
 mod gateway_features;
