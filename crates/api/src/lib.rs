@@ -101,6 +101,7 @@ fn routes() -> RouteTable<Platform> {
                 .delete(upstreams::uninstall),
         )
         .route("/upstreams/{id}/restart", post(upstreams::restart))
+        .route("/upstreams/{id}/rollback", post(upstreams::rollback))
         .route("/upstreams/{id}/connect", post(connections::connect))
         .route("/upstreams/{id}/connections", get(connections::list))
         .route(
