@@ -73,6 +73,8 @@ mod scale_out;
 mod schemathesis;
 mod sign_in_hardening;
 mod tasks;
+mod upgrade;
+mod upgrade_index;
 mod walkthrough_runtime;
 mod walkthrough_seed;
 mod walkthrough_stories;
