@@ -16,6 +16,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod connections;
+pub mod discovery;
 mod end_users;
 mod error;
 mod extract;

@@ -71,6 +71,7 @@ mod request_logs;
 mod route_walk;
 mod scale_out;
 mod schemathesis;
+mod server_card;
 mod sign_in_hardening;
 mod tasks;
 mod upgrade;
