@@ -232,6 +232,10 @@ impl UpstreamRuntime for Supervisor {
         );
     }
 
+    fn is_switching(&self, upstream: &UpstreamId) -> bool {
+        self.switches.is_under_way(upstream)
+    }
+
     async fn stop(&self, upstream: &UpstreamId) {
         let instance = self
             .instances
