@@ -181,23 +181,19 @@ pub(crate) async fn upgrade(
     let caller = signed.caller();
     let upstream = upstreams::get(&app.platform, caller, &id).await?;
     let entry = entry_of(&app, &signed, &upstream).await;
+    let mut notice = Notice::Upgrading;
     let changed = match requested(&upstream, entry.as_ref(), &form) {
-        Ok(input)
-            if input.version.is_none() && input.config.is_none() && input.secrets.is_none() =>
-        {
-            return Ok(page::done(
-                &format!("/app/gateway/upstreams/{id}"),
-                Notice::Saved,
-            ));
+        Ok(input) => {
+            if input.version.is_none() && input.config.is_none() && input.secrets.is_none() {
+                notice = Notice::Saved;
+            }
+            // Through core even when nothing changed: who may change it is core's to say.
+            upstreams::update(&app.platform, caller, &id, input).await
         }
-        Ok(input) => upstreams::update(&app.platform, caller, &id, input).await,
         Err(invalid) => Err(invalid.into()),
     };
     match changed {
-        Ok(_) => Ok(page::done(
-            &format!("/app/gateway/upstreams/{id}"),
-            Notice::Upgrading,
-        )),
+        Ok(_) => Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice)),
         Err(CoreError::Invalid(invalid)) => {
             let page = page_of(&app, &signed, &id, None, Some(invalid)).await?;
             Ok(page::render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))

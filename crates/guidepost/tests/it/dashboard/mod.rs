@@ -6,7 +6,7 @@ mod access;
 mod analytics;
 mod browser;
 mod connections;
-mod gateway;
+pub(crate) mod gateway;
 mod gateway_features;
 mod members;
 mod personal_data;
