@@ -126,7 +126,7 @@ fn with_version(mut spec: LaunchSpec, wanted: &str) -> Result<LaunchSpec, CoreEr
         }
     }
     package::check(&spec).map_err(|mut error| {
-        error.field = "version".into();
+        error.field = "version";
         error
     })?;
     Ok(spec)

@@ -98,14 +98,14 @@ pub(crate) async fn page_of(
     refused: Option<ValidationError>,
 ) -> Result<UpstreamPage, PageError> {
     let caller = signed.caller();
-    let upstream = upstreams::get(&app.platform, caller, &id).await?;
-    let upgrade = upgrade::form_of(&app, signed, &upstream, refused).await?;
+    let upstream = upstreams::get(&app.platform, caller, id).await?;
+    let upgrade = upgrade::form_of(app, signed, &upstream, refused).await?;
     let title = format!("Upstream {}", upstream.name);
-    let chrome = Chrome::new(&app, signed, title, Section::Gateway, done).await?;
-    let tools = upstreams::tools(&app.platform, caller, &id).await?;
+    let chrome = Chrome::new(app, signed, title, Section::Gateway, done).await?;
+    let tools = upstreams::tools(&app.platform, caller, id).await?;
     let may_read_logs = signed.caller().may(Permission::Gateway);
     let logs = if may_read_logs {
-        let all = upstreams::logs(&app.platform, caller, &id).await?;
+        let all = upstreams::logs(&app.platform, caller, id).await?;
         let recent = &all[all.len().saturating_sub(LOG_LINES)..];
         Some(RecentLogs {
             text: recent.join("\n"),
@@ -114,13 +114,13 @@ pub(crate) async fn page_of(
     } else {
         None
     };
-    let connection = connections::state(&app, caller, &upstream).await?;
+    let connection = connections::state(app, caller, &upstream).await?;
     let sign_in = matches!(upstream.spec, LaunchSpec::Http { .. }).then(|| {
         connections::sign_in_words(guidepost_core::upstreams::connections::sign_in_of(
             &upstream,
         ))
     });
-    let attachments = overview::attachments(&app.platform, caller, &id).await?;
+    let attachments = overview::attachments(&app.platform, caller, id).await?;
     let server_list = servers::list(&app.platform, caller, &PageRequest::first(200))
         .await?
         .items;
