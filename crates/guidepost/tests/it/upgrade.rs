@@ -44,7 +44,7 @@ pub struct Upgradable {
     pub mcp: RawMcp,
     /// The upstream's own directory (its working directory), where `hold` looks.
     pub home: PathBuf,
-    _index: PackageIndex,
+    index: PackageIndex,
     cache: PathBuf,
 }
 
@@ -124,7 +124,7 @@ pub async fn installed_at_first_version(db: &TestDatabase) -> Upgradable {
         upstream,
         mcp,
         home,
-        _index: index,
+        index,
         cache,
     }
 }
@@ -225,7 +225,47 @@ async fn audited(app: &TestApp, tenant: &Tenant) -> Vec<String> {
         .collect()
 }
 
+/// `guidepost upstream … COMMAND ARGS` against the test's database, fetching from the
+/// test's index into the test's cache; its stdout.
+fn cli(u: &Upgradable, db: &TestDatabase, args: &[&str]) -> String {
+    let data = std::env::temp_dir().join("guidepost-test-upstream-data");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+        .args(["--database-url", &db.url, "upstream"])
+        .args(["--pypi-index-url", &u.index.url])
+        .arg("--upstream-cache")
+        .arg(&u.cache)
+        .arg("--upstream-data")
+        .arg(&data)
+        .arg("--python")
+        .arg(crate::helpers::python())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 backend_tests! {
+    async fn the_cli_upgrades_and_rolls_back_and_the_serving_node_follows(db: &TestDatabase) {
+        let u = installed_at_first_version(db).await;
+        assert_eq!(answering_version(&u.mcp).await, "1.0.0");
+        let org = u.acme.org.to_string();
+        let shown = cli(&u, db, &["upgrade", "--org", &org, &u.upstream, "--version", "1.1.0"]);
+        assert!(shown.contains(&u.upstream) && shown.contains("fresh"), "its new tools: {shown}");
+        let (_, upstream) = u.app.get(&format!("/upstreams/{}", u.upstream), &u.acme.key).await;
+        assert_eq!(upstream["version"], "1.1.0");
+        assert_eq!(tool(&stored_tools(&u.app, &u.acme, &u.upstream).await, "noisy").unwrap()["state"], "quarantined");
+        // The serving app, another process, switches at its next calls.
+        switched_to(&u.mcp, "1.1.0").await;
+        cli(&u, db, &["rollback", "--org", &org, &u.upstream]);
+        switched_to(&u.mcp, "1.0.0").await;
+        assert_eq!(tool(&stored_tools(&u.app, &u.acme, &u.upstream).await, "noisy").unwrap()["state"], "approved");
+    }
+
     async fn an_upgrade_switches_without_a_failed_call_and_a_rollback_restores_the_approvals(db: &TestDatabase) {
         let u = installed_at_first_version(db).await;
         assert_eq!(answering_version(&u.mcp).await, "1.0.0");
