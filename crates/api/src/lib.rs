@@ -16,6 +16,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod connections;
+pub mod discovery;
 mod end_users;
 mod error;
 mod extract;
@@ -101,6 +102,7 @@ fn routes() -> RouteTable<Platform> {
                 .delete(upstreams::uninstall),
         )
         .route("/upstreams/{id}/restart", post(upstreams::restart))
+        .route("/upstreams/{id}/rollback", post(upstreams::rollback))
         .route("/upstreams/{id}/connect", post(connections::connect))
         .route("/upstreams/{id}/connections", get(connections::list))
         .route(

@@ -46,6 +46,7 @@ use crate::{
         upstreams::update,
         upstreams::uninstall,
         upstreams::restart,
+        upstreams::rollback,
         crate::connections::connect,
         crate::connections::list,
         crate::connections::disconnect,

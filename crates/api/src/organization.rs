@@ -23,7 +23,8 @@ pub(crate) async fn get(
 /// Change the organization's settings: `tool_approval` is `manual` (new upstream tools
 /// wait for an administrator) or `trust_on_first_use`; `raw_tool_results` lets upstream
 /// tool results reach agents with their control, invisible and bidirectional characters
-/// (stripped by default).
+/// (stripped by default); `registry_listed` lists the organization's hosted servers in
+/// the platform's registry API (`GET /v0.1/servers` on the platform host; off by default).
 #[utoipa::path(patch, path = "/api/v1/organization", tag = "organization", operation_id = "organization_update",
     request_body = UpdateOrganization, security(("bearer" = [])),
     responses(

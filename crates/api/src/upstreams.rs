@@ -108,14 +108,20 @@ pub(crate) async fn get(
     Ok(Json(upstreams::get(&platform, &auth.caller, &id).await?))
 }
 
-/// Rename it, or change when nodes start it (`eager` or `on_demand`).
+/// Rename it, change when nodes start it (`eager` or `on_demand`) or its sign-in, or
+/// upgrade it: another package `version`, `config` settings or `secrets` (set, never shown
+/// back). An upgrade returns at once: the new launch is fetched and started beside the
+/// running one, which answers until it is up; its changed or new tools wait for review
+/// with their diff, unchanged ones stay approved, and `POST …/rollback` restores the
+/// replaced version with its approvals.
 #[utoipa::path(patch, path = "/api/v1/upstreams/{id}", tag = "gateway", operation_id = "upstreams_update",
     params(("id" = String, Path, description = "Upstream id, `up_…`")),
     request_body = UpdateUpstream, security(("bearer" = [])),
     responses(
         (status = 200, description = "The upstream", body = Upstream),
         (status = 404, description = "No such upstream in this organization"),
-        (status = 422, description = "Invalid input"),
+        (status = 409, description = "The node cannot run the new launch (its confinement or caps refuse it)"),
+        (status = 422, description = "Invalid input, such as an inexact version, an unknown setting or secret, or a version for an upstream without a package"),
     ))]
 pub(crate) async fn update(
     State(platform): State<Platform>,
@@ -158,6 +164,25 @@ pub(crate) async fn restart(
     IdPath(id): IdPath<UpstreamId>,
 ) -> Result<(StatusCode, Json<Upstream>), ApiError> {
     let upstream = upstreams::restart(&platform, &auth.caller, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(upstream)))
+}
+
+/// Roll back: restores the version, settings and secrets its last upgrade replaced,
+/// with the definitions and approvals it had then, and switches to it as an upgrade
+/// does (no call fails). The version it leaves is kept: rolling back again goes forward.
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/rollback", tag = "gateway", operation_id = "upstreams_rollback",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")), security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Switching back", body = Upstream),
+        (status = 404, description = "No such upstream in this organization"),
+        (status = 409, description = "It was never upgraded or reconfigured, so there is nothing to restore"),
+    ))]
+pub(crate) async fn rollback(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+) -> Result<(StatusCode, Json<Upstream>), ApiError> {
+    let upstream = upstreams::upgrade::rollback(&platform, &auth.caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(upstream)))
 }
 

@@ -10,6 +10,7 @@ pub mod authorization;
 mod cache;
 mod caller;
 mod config;
+pub mod discovery;
 pub mod domains;
 pub mod end_users;
 mod error;

@@ -112,6 +112,11 @@ pub struct UpdateOrganization {
     /// control, invisible and bidirectional characters are stripped.
     #[serde(default)]
     pub raw_tool_results: Option<bool>,
+    /// `true`: the organization's hosted servers are listed in the platform's registry
+    /// API (`GET /v0.1/servers` on the platform host), for registry clients and IDE
+    /// marketplaces; `false` (the default): they are not.
+    #[serde(default)]
+    pub registry_listed: Option<bool>,
 }
 
 pub async fn get(platform: &Platform, caller: &Caller) -> Result<Organization, CoreError> {
@@ -137,6 +142,11 @@ pub async fn update(
         updated = Some(platform.store.set_raw_tool_results(org, raw).await?);
         let detail = serde_json::json!({"raw_tool_results": raw});
         audit_setting(platform, caller, "organization.raw_tool_results", detail).await?;
+    }
+    if let Some(listed) = input.registry_listed {
+        updated = Some(platform.store.set_registry_listed(org, listed).await?);
+        let detail = serde_json::json!({"registry_listed": listed});
+        audit_setting(platform, caller, "organization.registry_listed", detail).await?;
     }
     match updated {
         Some(organization) => Ok(organization),

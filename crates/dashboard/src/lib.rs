@@ -96,6 +96,7 @@ fn routes() -> RouteTable<Dashboard> {
         .route("/api-keys/{id}/revoke", post(members::revoke_api_key))
         .route("/servers", get(servers::list).post(servers::create))
         .route("/servers/new", get(servers::new_form))
+        .route("/registry-listing", post(servers::registry_listing))
         .route("/servers/{id}", get(servers::show).post(servers::update))
         .route("/servers/{id}/verify-domain", post(servers::verify_domain))
         .route("/servers/{id}/delete", post(servers::delete))

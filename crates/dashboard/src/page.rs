@@ -163,10 +163,14 @@ pub(crate) enum Notice {
     Switched,
     Erased,
     Disconnected,
+    Upgrading,
+    RolledBack,
+    Listed,
+    Unlisted,
 }
 
 impl Notice {
-    const ALL: [Notice; 24] = [
+    const ALL: [Notice; 28] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -191,6 +195,10 @@ impl Notice {
         Notice::Switched,
         Notice::Erased,
         Notice::Disconnected,
+        Notice::Upgrading,
+        Notice::RolledBack,
+        Notice::Listed,
+        Notice::Unlisted,
     ];
 
     /// Its word in the `?done=` of a redirect.
@@ -220,6 +228,10 @@ impl Notice {
             Notice::Switched => "switched",
             Notice::Erased => "erased",
             Notice::Disconnected => "disconnected",
+            Notice::Upgrading => "upgrading",
+            Notice::RolledBack => "rolled-back",
+            Notice::Listed => "listed",
+            Notice::Unlisted => "unlisted",
         }
     }
 
@@ -261,6 +273,15 @@ impl Notice {
             Notice::Disconnected => {
                 "Disconnected: its tokens are revoked, and calls ask to connect again."
             }
+            Notice::Upgrading => {
+                "Switching: the new launch starts beside the running one, which answers \
+                 until it is up. Changed or new tools wait for review."
+            }
+            Notice::RolledBack => {
+                "Rolling back: the earlier version starts again with the approvals it had."
+            }
+            Notice::Listed => "Listed: the platform's registry lists your servers now.",
+            Notice::Unlisted => "Unlisted: the platform's registry no longer lists your servers.",
         }
     }
 

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use base64::Engine as _;
+use guidepost_core::organizations::{self, UpdateOrganization};
 use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
 use guidepost_core::{domains, urls};
 use guidepost_domain::*;
@@ -21,6 +22,10 @@ struct ListPage {
     chrome: Chrome,
     servers: Vec<ServerRow>,
     next_page: Option<String>,
+    /// Whether the platform's registry lists the organization's servers.
+    registry_listed: bool,
+    /// Where that listing is (`GET /v0.1/servers` on the platform host).
+    registry_url: String,
 }
 
 struct ServerRow {
@@ -57,10 +62,17 @@ pub(crate) async fn list(
         })
         .collect();
     let next_page = page::next_page("/app/servers", listed.next_cursor);
+    let organization = organizations::get(&app.platform, signed.caller()).await?;
+    let config = &app.platform.config;
     Ok(page::render(&ListPage {
         chrome,
         servers,
         next_page,
+        registry_listed: organization.registry_listed,
+        registry_url: format!(
+            "{}/v0.1/servers",
+            config.origin_for_host(&config.base_domain)
+        ),
     }))
 }
 
@@ -314,4 +326,31 @@ pub(crate) async fn delete(
 ) -> PageResult {
     servers::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/servers", Notice::Deleted))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListingForm {
+    #[serde(default)]
+    listed: String,
+}
+
+/// `POST /app/registry-listing`: lists the organization's servers in the platform's
+/// registry (`listed=true`) or stops (an owner's setting; core refuses the others).
+pub(crate) async fn registry_listing(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<ListingForm>,
+) -> PageResult {
+    let listed = form.listed == "true";
+    let input = UpdateOrganization {
+        tool_approval: None,
+        raw_tool_results: None,
+        registry_listed: Some(listed),
+    };
+    organizations::update(&app.platform, signed.caller(), input).await?;
+    let notice = if listed {
+        Notice::Listed
+    } else {
+        Notice::Unlisted
+    };
+    Ok(page::done("/app/servers", notice))
 }

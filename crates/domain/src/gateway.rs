@@ -274,6 +274,15 @@ pub struct Upstream {
     pub secret_names: Vec<String>,
     #[serde(skip)]
     pub secrets_sealed: BTreeMap<String, String>,
+    /// The settings it was installed or last reconfigured with, by name.
+    #[schema(value_type = Object)]
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// The package version it runs (npm and PyPI upstreams), or the container image.
+    pub version: Option<String>,
+    /// The version it ran before its last upgrade or reconfiguration, when a rollback
+    /// (`POST …/rollback`) can restore it; `"(same version)"` when only its settings or
+    /// secrets changed.
+    pub previous_version: Option<String>,
     pub status: UpstreamStatus,
     #[schema(value_type = String)]
     pub start: StartMode,
@@ -294,6 +303,35 @@ pub struct NewUpstream {
     pub catalog_entry_id: Option<String>,
     pub spec: LaunchSpec,
     pub secrets_sealed: BTreeMap<String, String>,
+    pub config: BTreeMap<String, serde_json::Value>,
+}
+
+/// What an upstream is launched with: changed together by an upgrade or a
+/// reconfiguration, and restored together by a rollback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamLaunch {
+    pub spec: LaunchSpec,
+    pub secrets_sealed: BTreeMap<String, String>,
+    pub config: BTreeMap<String, serde_json::Value>,
+}
+
+/// The launch an upstream ran before its last upgrade, with its definitions and the
+/// decisions taken on them then: what a rollback puts back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpstreamRelease {
+    pub launch: UpstreamLaunch,
+    pub definitions: Vec<UpstreamTool>,
+}
+
+impl LaunchSpec {
+    /// The version it names: a package's, or a container image's reference.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            LaunchSpec::Npm { version, .. } | LaunchSpec::Pypi { version, .. } => Some(version),
+            LaunchSpec::Container { image, .. } => Some(image),
+            LaunchSpec::Command { .. } | LaunchSpec::Http { .. } => None,
+        }
+    }
 }
 
 /// What an upstream offers, each kind hashed, scanned and reviewed alike (SPEC §8).
@@ -356,7 +394,7 @@ impl std::fmt::Display for DefinitionKind {
 }
 
 /// A tool, prompt, resource or resource template as its upstream listed it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UpstreamTool {
     /// What it is; `tool` for tools.
     pub kind: DefinitionKind,

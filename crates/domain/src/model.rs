@@ -18,6 +18,9 @@ pub struct Organization {
     /// default), control, invisible and bidirectional characters are stripped from their
     /// text, as from walkthrough content.
     pub raw_tool_results: bool,
+    /// Whether its hosted servers are listed in the platform's registry API
+    /// (`GET /v0.1/servers` on the platform host). Off by default.
+    pub registry_listed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

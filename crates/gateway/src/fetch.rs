@@ -29,6 +29,11 @@ pub struct Toolchain {
     /// Where each upstream of this node gets a directory of its own (`{data_dir}/{id}`):
     /// its working directory, HOME and TMPDIR, and `${DATA_DIR}` in its entry.
     pub data_dir: PathBuf,
+    /// The npm registry packages are fetched from (a mirror); npm's own when `None`.
+    pub npm_registry: Option<String>,
+    /// The PyPI index (PEP 503 simple API) packages are fetched from (a mirror); pip's
+    /// own when `None`.
+    pub pypi_index_url: Option<String>,
 }
 
 /// The entry point of `package@version`'s binary `bin`, fetched into the cache first if it
@@ -142,7 +147,11 @@ async fn npm_install(toolchain: &Toolchain, prefix: PathBuf, spec: &str) -> Resu
             "--no-fund",
         ])
         .args(["--loglevel", "error", "--prefix"])
-        .arg(&prefix)
+        .arg(&prefix);
+    if let Some(registry) = &toolchain.npm_registry {
+        command.arg("--registry").arg(registry);
+    }
+    command
         // Whatever follows `--` is a package spec to npm, never an option (`-g`).
         .arg("--")
         .arg(spec);
@@ -172,7 +181,11 @@ async fn pip_install(toolchain: &Toolchain, target: PathBuf, spec: &str) -> Resu
             "--quiet",
         ])
         .args(["--only-binary", ":all:", "--target"])
-        .arg(&target)
+        .arg(&target);
+    if let Some(index) = &toolchain.pypi_index_url {
+        command.arg("--index-url").arg(index);
+    }
+    command
         // Whatever follows `--` is a requirement to pip, never an option (`--prefix`).
         .arg("--")
         .arg(spec);

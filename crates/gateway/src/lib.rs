@@ -22,10 +22,11 @@ mod reach;
 mod relay;
 mod signed_in;
 mod subscriptions;
+mod switch;
 mod upstream;
 mod watch;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -92,7 +93,9 @@ pub struct GatewayOptions {
 pub struct Supervisor {
     options: GatewayOptions,
     confiner: Arc<Confiner>,
-    instances: Mutex<HashMap<UpstreamId, Arc<Instance>>>,
+    instances: switch::Instances,
+    /// Switches to a new launch under way on this node.
+    switches: Arc<switch::Switches>,
     /// Upstreams with `person` sign-in, per person who called on this node: each one's
     /// own upstream session, with their token (`personal`).
     personal: personal::PersonalInstances,
@@ -110,7 +113,8 @@ impl Supervisor {
         Arc::new(Self {
             confiner: Arc::new(confiner),
             options,
-            instances: Mutex::default(),
+            instances: switch::Instances::default(),
+            switches: Arc::default(),
             personal: personal::PersonalInstances::default(),
             retired: Mutex::default(),
         })
@@ -142,14 +146,33 @@ impl Supervisor {
         let mut instances = self.instances.lock().expect("supervisor lock");
         instances
             .entry(upstream.id.clone())
-            .or_insert_with(|| {
-                Instance::new(
-                    upstream.clone(),
-                    self.options.clone(),
-                    self.confiner.clone(),
-                )
-            })
+            .or_insert_with(|| self.new_instance(upstream))
             .clone()
+    }
+
+    fn new_instance(&self, upstream: &Upstream) -> Arc<Instance> {
+        Instance::new(
+            upstream.clone(),
+            self.options.clone(),
+            self.confiner.clone(),
+        )
+    }
+
+    /// The instance that serves `upstream`'s calls here; when another node upgraded it
+    /// (the record is newer than the instance's and launches otherwise), this node
+    /// switches too, the instance it has serving until then.
+    fn serving(&self, platform: &Platform, upstream: &Upstream) -> Arc<Instance> {
+        let instance = self.instance(upstream);
+        let known = &instance.upstream;
+        let relaunched =
+            known.spec != upstream.spec || known.secrets_sealed != upstream.secrets_sealed;
+        if relaunched
+            && upstream.updated_at > known.updated_at
+            && !self.switches.is_under_way(&upstream.id)
+        {
+            self.switch(platform, upstream);
+        }
+        instance
     }
 
     /// What confinement is in force on this node.
@@ -195,6 +218,24 @@ impl UpstreamRuntime for Supervisor {
         tokio::spawn(async move { instance.start(&platform).await });
     }
 
+    fn switch(&self, platform: &Platform, upstream: &Upstream) {
+        if self.is_retired(&upstream.id) {
+            return;
+        }
+        switch::switch(
+            platform,
+            upstream,
+            self.new_instance(upstream),
+            self.instances.clone(),
+            self.switches.clone(),
+            self.personal.remove_upstream(&upstream.id),
+        );
+    }
+
+    fn is_switching(&self, upstream: &UpstreamId) -> bool {
+        self.switches.is_under_way(upstream)
+    }
+
     async fn stop(&self, upstream: &UpstreamId) {
         let instance = self
             .instances
@@ -235,7 +276,7 @@ impl UpstreamRuntime for Supervisor {
                     self.confiner.clone(),
                 )
             }),
-            None => self.instance(upstream),
+            None => self.serving(platform, upstream),
         };
         let started = std::time::Instant::now();
         let result = instance

@@ -129,6 +129,7 @@ pub async fn start_with_store(
                 .context("starting the authorization server")?,
         )
         .merge(guidepost_api::router(platform.clone()))
+        .merge(guidepost_api::discovery::router(platform.clone()))
         .merge(guidepost_auth::connect_router(platform.clone()))
         .merge(guidepost_dashboard::router(
             platform.clone(),

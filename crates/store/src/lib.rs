@@ -46,7 +46,7 @@ pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
 pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
 pub use postgres::PgStore;
-pub use servers::ServerStore;
+pub use servers::{ListedServersQuery, ServerStore};
 pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};

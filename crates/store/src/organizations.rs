@@ -14,6 +14,9 @@ pub trait OrganizationStore: Send + Sync {
     async fn set_tool_approval(&self, org: &OrgId, rule: ToolApproval) -> Result<Organization>;
     /// Whether upstream tool results reach agents as sent (hidden characters kept).
     async fn set_raw_tool_results(&self, org: &OrgId, raw: bool) -> Result<Organization>;
+    /// Whether the organization's hosted servers are listed in the platform's registry
+    /// API.
+    async fn set_registry_listed(&self, org: &OrgId, listed: bool) -> Result<Organization>;
     async fn create_api_key(
         &self,
         org: &OrgId,

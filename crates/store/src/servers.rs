@@ -34,4 +34,19 @@ pub trait ServerStore: Send + Sync {
     async fn find_server_by_slug(&self, slug: &str) -> Result<Option<McpServer>>;
     /// Platform-wide (routing): the server with this custom domain.
     async fn find_server_by_domain(&self, domain: &str) -> Result<Option<McpServer>>;
+    /// Platform-wide (the public registry listing): the servers of organizations that
+    /// opted in to being listed, by last change then id, after `after`, at most `limit`.
+    async fn listed_servers(&self, query: &ListedServersQuery) -> Result<Vec<McpServer>>;
+}
+
+/// A page of [`ServerStore::listed_servers`].
+#[derive(Debug, Clone, Default)]
+pub struct ListedServersQuery {
+    /// The (updated_at, id) of the last server of the page before.
+    pub after: Option<(Timestamp, String)>,
+    /// Only servers changed at or after this time.
+    pub updated_since: Option<Timestamp>,
+    /// Only servers whose name contains this text, in any case.
+    pub search: Option<String>,
+    pub limit: u32,
 }

@@ -110,6 +110,22 @@ pub trait UpstreamStore: Send + Sync {
         start: StartMode,
         spec: &LaunchSpec,
     ) -> Result<Upstream>;
+    /// Sets how it is launched (an upgrade, new settings or secrets, a rollback) and the
+    /// release a rollback would restore, with that release's version as shown (`None`:
+    /// nothing to restore).
+    async fn change_upstream_launch(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        launch: &UpstreamLaunch,
+        previous: Option<(&UpstreamRelease, &str)>,
+    ) -> Result<Upstream>;
+    /// The release its last upgrade replaced, if a rollback can restore one.
+    async fn previous_release(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+    ) -> Result<Option<UpstreamRelease>>;
     /// Adds a private catalog entry; `Conflict` on `id` if the organization has one.
     async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()>;
     /// The organization's private entries, oldest first (at most `Limits::CATALOG_ENTRIES`).

@@ -27,6 +27,7 @@ fn upstream() -> NewUpstream {
             limits: Default::default(),
         },
         secrets_sealed: BTreeMap::new(),
+        config: BTreeMap::new(),
     }
 }
 

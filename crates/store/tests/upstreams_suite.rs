@@ -25,6 +25,7 @@ fn npm(package: &str) -> NewUpstream {
             limits: Default::default(),
         },
         secrets_sealed: BTreeMap::new(),
+        config: BTreeMap::new(),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod scan;
 mod scan_corpus;
 pub mod secrets;
 mod shadowing;
+pub mod upgrade;
 pub mod uris;
 
 use crate::{Caller, Permission};
@@ -79,12 +80,25 @@ pub struct InstallUpstream {
     pub sign_in: Option<UpstreamSignIn>,
 }
 
-/// `PATCH /api/v1/upstreams/{id}`: what may change after install.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// `PATCH /api/v1/upstreams/{id}`: what may change after install. A new `version`,
+/// `config` or `secrets` is an upgrade: the new launch is fetched and started beside the
+/// running one, its changed or new tools wait for review, and `POST …/rollback` puts the
+/// replaced one back.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUpstream {
     #[serde(default)]
     pub name: Option<String>,
+    /// Another exact version of its npm or PyPI package.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Settings to change, by name (the others keep their values).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<BTreeMap<String, Value>>,
+    /// Secrets to set, by name (the others are kept); sealed, and never shown again.
+    #[serde(default)]
+    pub secrets: Option<BTreeMap<String, String>>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub start: Option<StartMode>,
@@ -133,8 +147,12 @@ pub async fn install(
         name: name.trim().to_owned(),
         start: input.start.unwrap_or(StartMode::OnDemand),
         catalog_entry_id: Some(entry.id.clone()),
-        spec: connections::with_sign_in(config::rendered(&entry, input.config)?, input.sign_in)?,
+        spec: connections::with_sign_in(
+            config::rendered(&entry, input.config.clone())?,
+            input.sign_in,
+        )?,
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
+        config: input.config,
     };
     // The installing node starts it at once: refused here, not failed later.
     platform
@@ -200,7 +218,8 @@ pub async fn uninstall(
     Ok(())
 }
 
-/// Renames it, or changes when nodes start it.
+/// Renames it, changes when nodes start it or its sign-in, or upgrades it: another
+/// package version, settings or secrets (`upgrade`).
 pub async fn update(
     platform: &Platform,
     caller: &Caller,
@@ -210,21 +229,32 @@ pub async fn update(
     caller.require(Permission::Gateway)?;
     let org = caller.org();
     let current = platform.store.get_upstream(org, id).await?;
-    let name = input.name.unwrap_or(current.name);
+    let name = input.name.clone().unwrap_or(current.name.clone());
     validate_text("name", &name, Limits::NAME)?;
     let start = input.start.unwrap_or(current.start);
     let spec = connections::with_sign_in(current.spec.clone(), input.sign_in)?;
     if input.sign_in == Some(UpstreamSignIn::Person) {
         connections::check_people_sign_in(platform, org, id).await?;
     }
+    let asked = upgrade::Requested {
+        version: input.version.as_deref(),
+        config: input.config.as_ref(),
+        secrets: input.secrets.as_ref(),
+    };
+    let launch = upgrade::requested_launch(platform, &current, spec.clone(), &asked).await?;
+    let spec_now = if launch.is_some() {
+        &current.spec
+    } else {
+        &spec
+    };
     let updated = platform
         .store
-        .update_upstream(org, id, name.trim(), start, &spec)
+        .update_upstream(org, id, name.trim(), start, spec_now)
         .await?;
     if spec != current.spec {
         let about = audit::About {
             upstream: Some(id),
-            detail: serde_json::json!({"sign_in": connections::sign_in_of(&updated)}),
+            detail: serde_json::json!({"sign_in": input.sign_in}),
             ..Default::default()
         };
         audit::record(
@@ -235,6 +265,11 @@ pub async fn update(
             about,
         )
         .await?;
+    }
+    if let Some(launch) = launch.filter(|launch| !upgrade::runs(&updated, launch)) {
+        return upgrade::upgrade(platform, caller, &updated, launch).await;
+    }
+    if spec != current.spec {
         // Its running connection was made with the old credentials.
         return relaunch(platform, &updated).await;
     }

@@ -84,6 +84,14 @@ pub trait UpstreamRuntime: Send + Sync {
     /// at once; progress shows in its stored status.
     fn start(&self, platform: &Platform, upstream: &Upstream);
     /// Stops the upstream on this node and forgets it.
+    /// Starts the upstream as it is now (an upgrade, new settings or secrets, a
+    /// rollback) beside the instance this node runs, if any; once it is up, new calls go
+    /// to it, and the old one stops when the calls it holds are answered.
+    fn switch(&self, platform: &Platform, upstream: &Upstream);
+    /// Whether a switch of the upstream is under way on this node.
+    fn is_switching(&self, _upstream: &UpstreamId) -> bool {
+        false
+    }
     async fn stop(&self, upstream: &UpstreamId);
     /// The upstream is being uninstalled: it stops on this node for good (a call racing
     /// the uninstall does not start it again), and what the node kept for it goes.

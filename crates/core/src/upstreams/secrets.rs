@@ -27,6 +27,33 @@ pub(super) fn sealed(
     entry: &CatalogEntry,
     given: BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, CoreError> {
+    refuse_unknown(entry, &given)?;
+    if let Some(missing) = entry.secrets.iter().find(|s| !given.contains_key(&s.name)) {
+        let message = format!(
+            "{} needs {}: {}",
+            entry.id, missing.name, missing.description
+        );
+        return Err(ValidationError::new("secrets", message).into());
+    }
+    sealed_some(platform, org, entry, given)
+}
+
+/// Seals some of the entry's secrets (a change after install: the others are kept);
+/// a name the entry does not declare is refused.
+pub(super) fn sealed_some(
+    platform: &Platform,
+    org: &OrgId,
+    entry: &CatalogEntry,
+    given: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, CoreError> {
+    refuse_unknown(entry, &given)?;
+    if given.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    seal_each(platform, org, given)
+}
+
+fn refuse_unknown(entry: &CatalogEntry, given: &BTreeMap<String, String>) -> Result<(), CoreError> {
     if let Some(unknown) = given
         .keys()
         .find(|name| !entry.secrets.iter().any(|s| &s.name == *name))
@@ -38,16 +65,14 @@ pub(super) fn sealed(
         );
         return Err(ValidationError::new("secrets", message).into());
     }
-    if let Some(missing) = entry.secrets.iter().find(|s| !given.contains_key(&s.name)) {
-        let message = format!(
-            "{} needs {}: {}",
-            entry.id, missing.name, missing.description
-        );
-        return Err(ValidationError::new("secrets", message).into());
-    }
-    if given.is_empty() {
-        return Ok(BTreeMap::new());
-    }
+    Ok(())
+}
+
+fn seal_each(
+    platform: &Platform,
+    org: &OrgId,
+    given: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, CoreError> {
     let Some(key) = &platform.config.master_key else {
         let message = "cannot be stored: this platform runs without a master key to encrypt \
                        secrets (start it with --master-key or GUIDEPOST_MASTER_KEY)";

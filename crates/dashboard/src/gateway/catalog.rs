@@ -80,7 +80,11 @@ pub(crate) async fn list(
 }
 
 /// The catalog entry `id` as the organization may see it (the platform's or its own).
-async fn entry(app: &Dashboard, signed: &Signed, id: &str) -> Result<CatalogEntry, PageError> {
+pub(super) async fn entry(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &str,
+) -> Result<CatalogEntry, PageError> {
     private::list(&app.platform, signed.caller())
         .await?
         .into_iter()
@@ -314,7 +318,7 @@ fn install_input(
 }
 
 /// A setting's text as the value of its type.
-fn typed(field: &ConfigField, text: &str) -> Result<Value, ValidationError> {
+pub(super) fn typed(field: &ConfigField, text: &str) -> Result<Value, ValidationError> {
     let invalid =
         |what: &str| ValidationError::new("config", format!("{} must be {what}", field.name));
     match field.kind {

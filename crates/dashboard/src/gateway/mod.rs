@@ -9,6 +9,7 @@ mod audit;
 mod catalog;
 pub(crate) mod connections;
 mod review;
+mod upgrade;
 mod upstreams;
 mod visible;
 
@@ -34,6 +35,8 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         )
         .route("/gateway/upstreams/{id}", get(upstreams::show))
         .route("/gateway/upstreams/{id}/restart", post(upstreams::restart))
+        .route("/gateway/upstreams/{id}/upgrade", post(upgrade::upgrade))
+        .route("/gateway/upstreams/{id}/rollback", post(upgrade::rollback))
         .route("/gateway/upstreams/{id}/attach", post(upstreams::attach))
         .route(
             "/gateway/upstreams/{id}/connect",

@@ -13,10 +13,11 @@ use guidepost_domain::*;
 use serde::Deserialize;
 
 use super::connections::{self, ConnectionState};
+use super::upgrade::{self, UpgradeForm};
 use super::{state_tone, status_tone};
 use crate::Dashboard;
 use crate::page::IdPath;
-use crate::page::{self, Chrome, Done, PageResult};
+use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
@@ -25,7 +26,7 @@ const LOG_LINES: usize = 200;
 
 #[derive(Template)]
 #[template(path = "gateway/upstream.html")]
-struct UpstreamPage {
+pub(crate) struct UpstreamPage {
     chrome: Chrome,
     id: String,
     name: String,
@@ -52,6 +53,8 @@ struct UpstreamPage {
     attachments: Vec<AttachmentRow>,
     /// The organization's servers, for the attach form: (id, name).
     servers: Vec<(String, String)>,
+    /// Its version, settings and secrets, and the forms that change them.
+    upgrade: UpgradeForm,
 }
 
 struct RecentLogs {
@@ -82,14 +85,27 @@ pub(crate) async fn show(
     IdPath(id): IdPath<UpstreamId>,
     Query(done): Query<Done>,
 ) -> PageResult {
+    let page = page_of(&app, &signed, &id, done.done.as_deref(), None).await?;
+    Ok(page::render(&page))
+}
+
+/// The upstream's page, with the refusal of a change to its version or settings if any.
+pub(crate) async fn page_of(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &UpstreamId,
+    done: Option<&str>,
+    refused: Option<ValidationError>,
+) -> Result<UpstreamPage, PageError> {
     let caller = signed.caller();
-    let upstream = upstreams::get(&app.platform, caller, &id).await?;
+    let upstream = upstreams::get(&app.platform, caller, id).await?;
+    let upgrade = upgrade::form_of(app, signed, &upstream, refused).await?;
     let title = format!("Upstream {}", upstream.name);
-    let chrome = Chrome::new(&app, &signed, title, Section::Gateway, done.done.as_deref()).await?;
-    let tools = upstreams::tools(&app.platform, caller, &id).await?;
+    let chrome = Chrome::new(app, signed, title, Section::Gateway, done).await?;
+    let tools = upstreams::tools(&app.platform, caller, id).await?;
     let may_read_logs = signed.caller().may(Permission::Gateway);
     let logs = if may_read_logs {
-        let all = upstreams::logs(&app.platform, caller, &id).await?;
+        let all = upstreams::logs(&app.platform, caller, id).await?;
         let recent = &all[all.len().saturating_sub(LOG_LINES)..];
         Some(RecentLogs {
             text: recent.join("\n"),
@@ -98,13 +114,13 @@ pub(crate) async fn show(
     } else {
         None
     };
-    let connection = connections::state(&app, caller, &upstream).await?;
+    let connection = connections::state(app, caller, &upstream).await?;
     let sign_in = matches!(upstream.spec, LaunchSpec::Http { .. }).then(|| {
         connections::sign_in_words(guidepost_core::upstreams::connections::sign_in_of(
             &upstream,
         ))
     });
-    let attachments = overview::attachments(&app.platform, caller, &id).await?;
+    let attachments = overview::attachments(&app.platform, caller, id).await?;
     let server_list = servers::list(&app.platform, caller, &PageRequest::first(200))
         .await?
         .items;
@@ -112,8 +128,9 @@ pub(crate) async fn show(
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
-    Ok(page::render(&UpstreamPage {
+    Ok(UpstreamPage {
         chrome,
+        upgrade,
         id: upstream.id.to_string(),
         status: upstream.status.as_str(),
         tone: status_tone(upstream.status),
@@ -154,7 +171,7 @@ pub(crate) async fn show(
             .into_iter()
             .map(|s| (s.id.to_string(), s.name))
             .collect(),
-    }))
+    })
 }
 
 /// `POST …/restart`.

@@ -158,6 +158,11 @@ impl Instance {
         }
     }
 
+    /// Whether a launch of it runs now.
+    pub async fn is_running(&self) -> bool {
+        self.state.lock().await.running.is_some()
+    }
+
     /// Stops it for good on this node (uninstall, restart by an administrator, shutdown).
     pub async fn stop(&self) {
         let mut state = self.state.lock().await;

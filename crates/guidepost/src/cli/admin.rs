@@ -304,6 +304,43 @@ pub enum UpstreamCommand {
         /// The upstream (up_…).
         id: String,
     },
+    /// Upgrade or reconfigure it: another package version, settings or secrets. The new
+    /// launch is fetched and started here beside the old one (serving nodes switch at
+    /// their next call, with no call failing); changed or new tools wait for review with
+    /// their diff; `guidepost upstream rollback` restores the replaced version.
+    Upgrade {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        id: String,
+        /// Another exact version of its npm or PyPI package.
+        #[arg(long)]
+        version: Option<String>,
+        /// A setting to change, as NAME=VALUE (repeat for each; the others keep their
+        /// values).
+        #[arg(long = "setting", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// A secret to set, read from the environment variable of that name (never from
+        /// the command line); repeat for each. The others are kept.
+        #[arg(long = "secret-from-env", value_name = "NAME")]
+        secrets: Vec<String>,
+        /// How long to wait for the new launch, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        wait: u64,
+    },
+    /// Roll back its last upgrade: the version, settings and secrets it replaced, with
+    /// the tools and approvals they had (rolling back again goes forward).
+    Rollback {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The upstream (up_…).
+        id: String,
+        /// How long to wait for the restored launch, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        wait: u64,
+    },
     /// Uninstall: its tools leave every server that attached it.
     Uninstall {
         /// The organization (org_…).

@@ -520,6 +520,14 @@ pub struct ToolchainArgs {
         default_value = "guidepost-data"
     )]
     pub upstream_data: PathBuf,
+    /// The npm registry upstream packages are fetched from, such as a company mirror
+    /// (npm's default registry when unset).
+    #[arg(long, env = "GUIDEPOST_NPM_REGISTRY")]
+    pub npm_registry: Option<String>,
+    /// The PyPI index (PEP 503 simple API) upstream packages are fetched from, such as a
+    /// company mirror (pip's default index when unset).
+    #[arg(long, env = "GUIDEPOST_PYPI_INDEX_URL")]
+    pub pypi_index_url: Option<String>,
 }
 
 #[cfg(test)]

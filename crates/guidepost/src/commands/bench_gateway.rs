@@ -97,6 +97,7 @@ async fn measure(
     let trust = organizations::UpdateOrganization {
         tool_approval: Some(guidepost_domain::ToolApproval::TrustOnFirstUse),
         raw_tool_results: None,
+        registry_listed: None,
     };
     organizations::update(platform, &caller, trust).await?;
     let server = guidepost_core::servers::create(

@@ -38,15 +38,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             sign_in,
         } => {
             let caller = operator(&org)?;
-            let secrets = secrets
-                .into_iter()
-                .map(|name| {
-                    let value = std::env::var(&name).with_context(|| {
-                        format!("--secret-from-env {name}: the variable is not set")
-                    })?;
-                    Ok((name, value))
-                })
-                .collect::<anyhow::Result<_>>()?;
+            let secrets = from_env(secrets)?;
             let input = InstallUpstream {
                 catalog_entry_id: entry,
                 name,
@@ -115,6 +107,43 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             let upstream = settle(platform, &caller, &id, Duration::from_secs(300)).await?;
             show(platform, &caller, upstream, json).await
         }
+        UpstreamCommand::Upgrade {
+            org,
+            id,
+            version,
+            settings,
+            secrets,
+            wait,
+        } => {
+            let caller = operator(&org)?;
+            let id = upstream_id(&id)?;
+            let input = upstreams::UpdateUpstream {
+                version,
+                config: (!settings.is_empty())
+                    .then(|| settings.iter().map(|pair| setting(pair)).collect())
+                    .transpose()?,
+                secrets: (!secrets.is_empty())
+                    .then(|| from_env(secrets))
+                    .transpose()?,
+                ..Default::default()
+            };
+            let upstream = upstreams::update(platform, &caller, &id, input).await?;
+            output::note!("Switching {} to {} …", upstream.id, version_of(&upstream));
+            let upstream = switched(platform, &caller, &id, Duration::from_secs(wait)).await?;
+            show(platform, &caller, upstream, json).await
+        }
+        UpstreamCommand::Rollback { org, id, wait } => {
+            let caller = operator(&org)?;
+            let id = upstream_id(&id)?;
+            let upstream = upstreams::upgrade::rollback(platform, &caller, &id).await?;
+            output::note!(
+                "Rolling {} back to {} …",
+                upstream.id,
+                version_of(&upstream)
+            );
+            let upstream = switched(platform, &caller, &id, Duration::from_secs(wait)).await?;
+            show(platform, &caller, upstream, json).await
+        }
         UpstreamCommand::Uninstall { org, id } => {
             let id = upstream_id(&id)?;
             upstreams::uninstall(platform, &operator(&org)?, &id).await?;
@@ -178,6 +207,43 @@ fn setting(pair: &str) -> anyhow::Result<(String, serde_json::Value)> {
     let value =
         serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
     Ok((name.to_owned(), value))
+}
+
+/// The values of `--secret-from-env`, each read from its variable.
+fn from_env(names: Vec<String>) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    names
+        .into_iter()
+        .map(|name| {
+            let value = std::env::var(&name)
+                .with_context(|| format!("--secret-from-env {name}: the variable is not set"))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+fn version_of(upstream: &Upstream) -> &str {
+    upstream.version.as_deref().unwrap_or("its new settings")
+}
+
+/// Waits until this process's switch to the upstream's new launch is done (fetched,
+/// started, its tools judged).
+async fn switched(
+    platform: &Platform,
+    caller: &Caller,
+    id: &UpstreamId,
+    wait: Duration,
+) -> anyhow::Result<Upstream> {
+    let deadline = Instant::now() + wait;
+    while platform.upstreams.is_switching(id) {
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "{id} is still switching after {} s; serving nodes switch at their next call",
+                wait.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(upstreams::get(platform, caller, id).await?)
 }
 
 fn upstream_id(text: &str) -> anyhow::Result<UpstreamId> {

@@ -225,6 +225,8 @@ pub fn toolchain(args: &ToolchainArgs) -> guidepost_gateway::Toolchain {
         npm: args.npm.clone(),
         python: args.python.clone(),
         data_dir: args.upstream_data.clone(),
+        npm_registry: args.npm_registry.clone(),
+        pypi_index_url: args.pypi_index_url.clone(),
     }
 }
 

@@ -29,6 +29,8 @@ pub async fn gateway_app(db: &TestDatabase) -> TestApp {
             npm,
             python: crate::helpers::python(),
             data_dir: std::env::temp_dir().join("guidepost-test-upstream-data"),
+            npm_registry: None,
+            pypi_index_url: None,
         };
         settings.platform.private_package_entries = true;
     })

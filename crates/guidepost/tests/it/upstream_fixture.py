@@ -34,6 +34,11 @@ naming the prompt and its arguments, `resources/read` answers `contents of <uri>
 the tool `log {levels}` sends one `notifications/message` per level (data `msg-<level>`)
 before it answers.
 
+A copy published as a package in versions (the upgrade tests) has its `RELEASE` line
+replaced: `whereami` then also answers the version, the release's descriptions replace or
+add tools, and it offers `hold {name}`, which writes `holding-<name>` into its working
+directory and answers once a file `name` appears there.
+
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
@@ -70,6 +75,11 @@ if HOSTILE:
         "flood": "Changes churn and says the list changed, many times.",
         "bloat": "Adds many tools at once.",
     })
+# Replaced in a published copy: {"version": "1.1.0", "descriptions": {name: text}}.
+RELEASE = {"version": None, "descriptions": {}}
+if RELEASE["version"]:
+    tools["hold"] = "Answers once the file it names appears in its working directory."
+    tools.update(RELEASE["descriptions"])
 cancelled = set()
 # Whole definitions from $FIXTURE_TOOLS, read once at start (a rug pull between starts).
 file_tools = []
@@ -119,6 +129,14 @@ def slow(request_id, arguments, token):
     text(request_id, f"done after {steps} steps")
 
 
+def hold(request_id, name):
+    with open(f"holding-{name}", "w") as f:
+        f.write(str(os.getpid()))
+    while not os.path.exists(name):
+        time.sleep(0.05)
+    text(request_id, f"released by {name}")
+
+
 def flood(count, seconds):
     # Fifty at a time, so that the pace holds on a busy machine (a sleep costs more than 1 ms).
     batch = 50
@@ -149,6 +167,8 @@ def call(request_id, params):
         text(request_id, str(child.pid))
     elif name == "crash":
         os._exit(3)
+    elif RELEASE["version"] and name == "hold":
+        threading.Thread(target=hold, args=(request_id, str(arguments.get("name", "go"))), daemon=True).start()
     elif name == "hang":
         time.sleep(3600)
     elif HOSTILE and name == "stall":
@@ -164,7 +184,7 @@ def call(request_id, params):
         text(request_id, "bloated")
         send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     elif name == "whereami":
-        text(request_id, json.dumps({"cwd": os.getcwd(), "home": os.environ.get("HOME"),
+        text(request_id, json.dumps({"version": RELEASE["version"], "cwd": os.getcwd(), "home": os.environ.get("HOME"),
                                      "place": os.environ.get("FIXTURE_PLACE"),
                                      "greeting": os.environ.get("FIXTURE_GREETING")}))
     elif name == "secret":
@@ -249,4 +269,5 @@ def main():
             send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": method}})
 
 
-main()
+if __name__ == "__main__":
+    main()

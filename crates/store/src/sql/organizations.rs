@@ -2,7 +2,7 @@
 
 use super::*;
 
-const ORG_COLUMNS: &str = "id, name, created_at, tool_approval, raw_tool_results";
+const ORG_COLUMNS: &str = "id, name, created_at, tool_approval, raw_tool_results, registry_listed";
 
 fn organization(row: &DbRow) -> Result<Organization> {
     Ok(Organization {
@@ -14,6 +14,7 @@ fn organization(row: &DbRow) -> Result<Organization> {
             ToolApproval::parse(&rule).ok_or_else(|| corrupt("tool approval", &rule))?
         },
         raw_tool_results: row.try_get("raw_tool_results")?,
+        registry_listed: row.try_get("registry_listed")?,
     })
 }
 
@@ -45,6 +46,7 @@ impl OrganizationStore for ThisStore {
             created_at: Timestamp::now(),
             tool_approval: ToolApproval::Manual,
             raw_tool_results: false,
+            registry_listed: false,
         };
         sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(org.id.as_str())
@@ -62,6 +64,18 @@ impl OrganizationStore for ThisStore {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(rule.as_str())
+            .fetch_optional(self.run())
+            .await?;
+        organization(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn set_registry_listed(&self, org: &OrgId, listed: bool) -> Result<Organization> {
+        let sql = format!(
+            "UPDATE organizations SET registry_listed = $2 WHERE id = $1 RETURNING {ORG_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(listed)
             .fetch_optional(self.run())
             .await?;
         organization(&row.ok_or(StoreError::NotFound)?)

@@ -196,4 +196,45 @@ impl ServerStore for ThisStore {
             .await?;
         row.as_ref().map(server).transpose()
     }
+
+    async fn listed_servers(
+        &self,
+        query: &crate::servers::ListedServersQuery,
+    ) -> Result<Vec<McpServer>> {
+        let columns = SERVER_COLUMNS
+            .split(", ")
+            .map(|c| format!("s.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM mcp_servers s JOIN organizations o ON o.id = s.org_id \
+             WHERE o.registry_listed AND s.updated_at >= $1 \
+             AND (s.updated_at > $2 OR (s.updated_at = $2 AND s.id > $3)) \
+             AND ($4 = '' OR LOWER(s.name) LIKE $4 ESCAPE '\\') \
+             ORDER BY s.updated_at, s.id LIMIT $5"
+        );
+        let (after_time, after_id) = query
+            .after
+            .as_ref()
+            .map_or((i64::MIN, String::new()), |(time, id)| {
+                (time.micros(), id.clone())
+            });
+        let search = query.search.as_deref().map_or(String::new(), |text| {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(query.updated_since.map_or(i64::MIN, |t| t.micros()))
+            .bind(after_time)
+            .bind(after_id)
+            .bind(search)
+            .bind(i64::from(query.limit))
+            .fetch_all(self.run())
+            .await?;
+        rows.iter().map(server).collect()
+    }
 }

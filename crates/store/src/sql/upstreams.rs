@@ -6,7 +6,7 @@ use super::*;
 use crate::upstreams::{AttachedUpstream, ORG_UPSTREAM_TOOLS_MAX, UpstreamStore};
 
 const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, secrets_sealed, status, \
-     last_error, restarts, created_at, updated_at, start";
+     last_error, restarts, created_at, updated_at, start, config, previous_version";
 const ATTACHMENT_COLUMNS: &str =
     "server_id, upstream_id, prefix, allowed_tools, allowed_prompts, timeout_ms, attached_at";
 const DEFINITION_COLUMNS: &str = "kind, name, definition, definition_hash, state, findings";
@@ -18,14 +18,20 @@ fn upstream(row: &DbRow) -> Result<Upstream> {
     let start = text(row, "start")?;
     let secrets_sealed: BTreeMap<String, String> =
         serde_json::from_str(&secrets).map_err(|_| corrupt("upstream secrets", "…"))?;
+    let config = text(row, "config")?;
+    let spec: LaunchSpec =
+        serde_json::from_str(&spec).map_err(|_| corrupt("upstream spec", &spec))?;
     Ok(Upstream {
         id: Id::from_trusted(text(row, "id")?),
         org_id: Id::from_trusted(text(row, "org_id")?),
         name: text(row, "name")?,
         catalog_entry_id: opt_text(row, "catalog_entry_id")?,
-        spec: serde_json::from_str(&spec).map_err(|_| corrupt("upstream spec", &spec))?,
+        version: spec.version().map(str::to_owned),
+        spec,
         secret_names: secrets_sealed.keys().cloned().collect(),
         secrets_sealed,
+        config: serde_json::from_str(&config).map_err(|_| corrupt("upstream config", &config))?,
+        previous_version: opt_text(row, "previous_version")?,
         status: UpstreamStatus::parse(&status)
             .ok_or_else(|| corrupt("upstream status", &status))?,
         start: StartMode::parse(&start).ok_or_else(|| corrupt("upstream start", &start))?,
@@ -127,7 +133,7 @@ impl UpstreamStore for ThisStore {
         let now = Timestamp::now().micros();
         let sql = format!(
             "INSERT INTO upstreams ({UPSTREAM_COLUMNS}) \
-             SELECT $1, id, $3, $4, $5, $6, $7, NULL, 0, $8, $8, $9 FROM organizations WHERE id = $2 \
+             SELECT $1, id, $3, $4, $5, $6, $7, NULL, 0, $8, $8, $9, $10, NULL FROM organizations WHERE id = $2 \
              RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -140,6 +146,7 @@ impl UpstreamStore for ThisStore {
             .bind(UpstreamStatus::Installing.as_str())
             .bind(now)
             .bind(new.start.as_str())
+            .bind(json_text(&new.config))
             .fetch_optional(self.run())
             .await?;
         upstream(&row.ok_or(StoreError::NotFound)?)
@@ -475,6 +482,48 @@ impl UpstreamStore for ThisStore {
         upstream(&row.ok_or(StoreError::NotFound)?)
     }
 
+    async fn change_upstream_launch(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        launch: &UpstreamLaunch,
+        previous: Option<(&UpstreamRelease, &str)>,
+    ) -> Result<Upstream> {
+        let sql = format!(
+            "UPDATE upstreams SET spec = $3, secrets_sealed = $4, config = $5, previous = $6, \
+             previous_version = $7, updated_at = $8 \
+             WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(json_text(&launch.spec))
+            .bind(json_text(&launch.secrets_sealed))
+            .bind(json_text(&launch.config))
+            .bind(previous.map(|(release, _)| json_text(release)))
+            .bind(previous.map(|(_, version)| version))
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await?;
+        upstream(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn previous_release(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+    ) -> Result<Option<UpstreamRelease>> {
+        let row = sqlx::query("SELECT previous FROM upstreams WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.run())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        opt_text(&row, "previous")?
+            .map(|text| serde_json::from_str(&text).map_err(|_| corrupt("upstream release", "…")))
+            .transpose()
+    }
+
     async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()> {
         let done = sqlx::query(
             "INSERT INTO catalog_entries (org_id, id, name, description, spec, secrets, config, created_at) \
@@ -557,6 +606,7 @@ const ATTACHED: &str = "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_t
      a.timeout_ms, \
      a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
      u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
+     u.config, u.previous_version, \
      t.kind, t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
      FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
      LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id";

@@ -61,6 +61,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/upstreams/{id}"),
     ("delete", "/api/v1/upstreams/{id}"),
     ("post", "/api/v1/upstreams/{id}/restart"),
+    ("post", "/api/v1/upstreams/{id}/rollback"),
     ("get", "/api/v1/upstreams/{id}/tools"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/approve"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/reject"),

@@ -784,7 +784,7 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         .map(|op| op["operationId"].as_str().unwrap())
         .collect();
     // One pattern: the noun (plural for a collection), then the verb.
-    const VERBS: [&str; 22] = [
+    const VERBS: [&str; 23] = [
         "list",
         "get",
         "create",
@@ -795,6 +795,7 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         "install",
         "uninstall",
         "restart",
+        "rollback",
         "attach",
         "detach",
         "approve",

@@ -20,7 +20,7 @@ use crate::gateway_fixture::{fixture_catalog_with, text_of, wait_for};
 use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, tool_names};
 use crate::oauth_helpers::{OAuthApp, oauth_app};
 
-const SECRET: &str = "dashboard-s3cret-91c4";
+pub(crate) const SECRET: &str = "dashboard-s3cret-91c4";
 
 /// The fixture's entry asks for a greeting (no default) and a secret.
 const ENTRY_EXTRA: &str = r#"config = [{ name = "greeting", description = "How it greets.", type = "string" }]
@@ -29,7 +29,7 @@ secrets = [{ name = "FIXTURE_SECRET", description = "The key the fixture needs."
 /// The dashboard's app with the tests' upstream in its catalog (entry `fixture`), a
 /// master key for secrets, and "Acme" trusting new clean tools (so a tool that changes
 /// is what lands in the review queue).
-async fn gateway_app(db: &TestDatabase) -> (OAuthApp, PathBuf) {
+pub(crate) async fn gateway_app(db: &TestDatabase) -> (OAuthApp, PathBuf) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "guidepost-dashboard-gateway-{}-{}",
@@ -51,7 +51,11 @@ async fn gateway_app(db: &TestDatabase) -> (OAuthApp, PathBuf) {
 
 /// Installs the fixture through the API for `tenant`, attaches it to a new server
 /// `slug` as `fx`, and waits until it is ready: (upstream id, server id).
-async fn installed_by_api(app: &TestApp, tenant: &Tenant, slug: &str) -> (String, String) {
+pub(crate) async fn installed_by_api(
+    app: &TestApp,
+    tenant: &Tenant,
+    slug: &str,
+) -> (String, String) {
     let body = json!({"catalog_entry_id": "fixture", "config": {"greeting": "hi"},
         "secrets": {"FIXTURE_SECRET": SECRET}});
     let (status, upstream) = app

@@ -7,7 +7,7 @@ mod analytics;
 mod browser;
 mod connect_journey;
 mod connections;
-mod gateway;
+pub(crate) mod gateway;
 mod gateway_features;
 mod members;
 mod personal_data;

@@ -1,0 +1,291 @@
+//! Upgrading and reconfiguring an installed upstream (SPEC §8, issue 28): a new package
+//! version, new settings or new secrets are one new launch. The node fetches and starts
+//! it beside the running one (`UpstreamRuntime::switch`); its definitions are judged by
+//! `pinning` against what was approved, so a changed or new tool waits for review with
+//! its diff while unchanged ones stay approved; calls in flight finish on the old
+//! process and new calls go to the new one. The launch it replaced is kept, with its
+//! definitions and the decisions taken on them, until `rollback` puts it back.
+
+use std::collections::BTreeMap;
+
+use guidepost_domain::*;
+use serde_json::Value;
+
+use super::{attached_servers, audit, catalog::CatalogEntry, config, package, private, secrets};
+use crate::{Caller, CoreError, Permission, Platform};
+
+/// What the API shows as the version of a launch that names none (a command, a remote
+/// server).
+const UNVERSIONED: &str = "unversioned";
+
+/// The version, settings and secrets a `PATCH` asks for; `None` each when left out.
+pub(super) struct Requested<'a> {
+    pub version: Option<&'a str>,
+    pub config: Option<&'a BTreeMap<String, Value>>,
+    pub secrets: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Requested<'_> {
+    fn is_empty(&self) -> bool {
+        self.version.is_none() && self.config.is_none() && self.secrets.is_none()
+    }
+}
+
+/// The launch `current` would have with what was asked (its `spec` already carrying any
+/// new sign-in); `None` when nothing of its launch was asked to change.
+pub(super) async fn requested_launch(
+    platform: &Platform,
+    current: &Upstream,
+    spec: LaunchSpec,
+    asked: &Requested<'_>,
+) -> Result<Option<UpstreamLaunch>, CoreError> {
+    if asked.is_empty() {
+        return Ok(None);
+    }
+    let org = &current.org_id;
+    let entry = match (asked.config, asked.secrets) {
+        (None, None) => None,
+        _ => Some(entry_of(platform, current).await?),
+    };
+    let mut launch = UpstreamLaunch {
+        spec,
+        secrets_sealed: current.secrets_sealed.clone(),
+        config: current.config.clone(),
+    };
+    if let (Some(given), Some(entry)) = (asked.config, &entry) {
+        launch.config.extend(given.clone());
+        let rendered = config::rendered(entry, launch.config.clone())?;
+        launch.spec = kept_version_and_sign_in(rendered, &launch.spec);
+    }
+    if let (Some(given), Some(entry)) = (asked.secrets, &entry) {
+        let changed = secrets::sealed_some(platform, org, entry, given.clone())?;
+        launch.secrets_sealed.extend(changed);
+    }
+    if let Some(version) = asked.version {
+        launch.spec = with_version(launch.spec, version)?;
+    }
+    Ok(Some(launch))
+}
+
+/// Whether the upstream already runs exactly this launch (nothing to upgrade).
+pub(super) fn runs(upstream: &Upstream, launch: &UpstreamLaunch) -> bool {
+    upstream.spec == launch.spec
+        && upstream.secrets_sealed == launch.secrets_sealed
+        && upstream.config == launch.config
+}
+
+/// The catalog entry it was installed from: its settings and secrets are declared there.
+async fn entry_of(platform: &Platform, current: &Upstream) -> Result<CatalogEntry, CoreError> {
+    let Some(id) = &current.catalog_entry_id else {
+        let message = "it was installed without a catalog entry, which declares its settings";
+        return Err(ValidationError::new("config", message).into());
+    };
+    private::find(platform, &current.org_id, id).await
+}
+
+/// A freshly rendered spec with the version and sign-in the upstream runs now (an
+/// upgrade and a sign-in change outlive a change of settings).
+fn kept_version_and_sign_in(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
+    match (&mut rendered, now) {
+        (
+            LaunchSpec::Npm { version, .. },
+            LaunchSpec::Npm {
+                version: running, ..
+            },
+        )
+        | (
+            LaunchSpec::Pypi { version, .. },
+            LaunchSpec::Pypi {
+                version: running, ..
+            },
+        ) => {
+            version.clone_from(running);
+        }
+        (
+            LaunchSpec::Http { sign_in, .. },
+            LaunchSpec::Http {
+                sign_in: running, ..
+            },
+        ) => {
+            *sign_in = *running;
+        }
+        _ => {}
+    }
+    rendered
+}
+
+/// The spec with another exact package version (npm and PyPI upstreams only).
+fn with_version(mut spec: LaunchSpec, wanted: &str) -> Result<LaunchSpec, CoreError> {
+    match &mut spec {
+        LaunchSpec::Npm { version, .. } | LaunchSpec::Pypi { version, .. } => {
+            wanted.clone_into(version);
+        }
+        _ => {
+            let message = "only npm and PyPI upstreams have a package version to change";
+            return Err(ValidationError::new("version", message).into());
+        }
+    }
+    package::check(&spec).map_err(|mut error| {
+        error.field = "version";
+        error
+    })?;
+    Ok(spec)
+}
+
+/// Its launch as it runs now, with its definitions and their decisions.
+async fn release_of(
+    platform: &Platform,
+    upstream: &Upstream,
+) -> Result<UpstreamRelease, CoreError> {
+    let definitions = platform
+        .store
+        .list_upstream_tools(&upstream.org_id, &upstream.id)
+        .await?;
+    Ok(UpstreamRelease {
+        launch: UpstreamLaunch {
+            spec: upstream.spec.clone(),
+            secrets_sealed: upstream.secrets_sealed.clone(),
+            config: upstream.config.clone(),
+        },
+        definitions,
+    })
+}
+
+fn version_label(spec: &LaunchSpec) -> &str {
+    spec.version().unwrap_or(UNVERSIONED)
+}
+
+/// Stores the new launch, keeping the one it replaces for a rollback, and has this node
+/// switch to it. Audited as `upstream.upgraded` with what changed (the names of the
+/// settings and secrets, never their values).
+pub(super) async fn upgrade(
+    platform: &Platform,
+    caller: &Caller,
+    current: &Upstream,
+    launch: UpstreamLaunch,
+) -> Result<Upstream, CoreError> {
+    let org = caller.org();
+    platform
+        .upstreams
+        .admits(org, &launch.spec)
+        .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
+    let release = release_of(platform, current).await?;
+    let from = version_label(&current.spec).to_owned();
+    let updated = platform
+        .store
+        .change_upstream_launch(org, &current.id, &launch, Some((&release, &from)))
+        .await?;
+    let settings = differing(&current.config, &launch.config);
+    let secrets_changed = differing(&current.secrets_sealed, &launch.secrets_sealed);
+    let about = audit::About {
+        upstream: Some(&current.id),
+        detail: serde_json::json!({
+            "from_version": from,
+            "to_version": version_label(&launch.spec),
+            "settings_changed": settings,
+            "secrets_changed": secrets_changed,
+        }),
+        ..Default::default()
+    };
+    audit::record(platform, org, caller.actor(), "upstream.upgraded", about).await?;
+    platform.upstreams.switch(platform, &updated);
+    Ok(updated)
+}
+
+/// The names whose values differ between two maps (added, removed or changed), sorted.
+fn differing<V: PartialEq>(
+    before: &BTreeMap<String, V>,
+    after: &BTreeMap<String, V>,
+) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|name| before.get(*name) != after.get(*name))
+        .collect();
+    names.into_iter().cloned().collect()
+}
+
+/// Puts back the launch the last upgrade replaced, with the definitions and decisions it
+/// had (so its approvals hold again), and has this node switch to it. The launch it
+/// leaves is kept in turn: a second rollback goes forward again.
+pub async fn rollback(
+    platform: &Platform,
+    caller: &Caller,
+    id: &UpstreamId,
+) -> Result<Upstream, CoreError> {
+    caller.require(Permission::Gateway)?;
+    let org = caller.org();
+    let current = platform.store.get_upstream(org, id).await?;
+    let previous = platform
+        .store
+        .previous_release(org, id)
+        .await?
+        .ok_or_else(|| {
+            CoreError::Conflict(
+                "there is no earlier version to roll back to: it was never upgraded or \
+                 reconfigured"
+                    .into(),
+            )
+        })?;
+    platform
+        .upstreams
+        .admits(org, &previous.launch.spec)
+        .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
+    let leaving = release_of(platform, &current).await?;
+    let from = version_label(&current.spec).to_owned();
+    let updated = platform
+        .store
+        .change_upstream_launch(org, id, &previous.launch, Some((&leaving, &from)))
+        .await?;
+    for kind in DefinitionKind::ALL {
+        let restored: Vec<UpstreamTool> = previous
+            .definitions
+            .iter()
+            .filter(|definition| definition.kind == kind)
+            .cloned()
+            .collect();
+        platform
+            .store
+            .replace_upstream_tools(org, id, kind, &restored)
+            .await?;
+    }
+    let about = audit::About {
+        upstream: Some(id),
+        detail: serde_json::json!({
+            "from_version": from,
+            "to_version": version_label(&previous.launch.spec),
+        }),
+        ..Default::default()
+    };
+    audit::record(platform, org, caller.actor(), "upstream.rolled_back", about).await?;
+    let servers = attached_servers(platform, org, id).await?;
+    platform.announce_tools_changed(&servers).await;
+    platform.upstreams.switch(platform, &updated);
+    Ok(updated)
+}
+
+/// The supervisor's word that a node switched to an upstream's new launch (`ready`) or
+/// gave up starting it and switched anyway (its status says why): audited as
+/// `upstream.switched` by the platform.
+pub async fn record_switch(
+    platform: &Platform,
+    upstream: &Upstream,
+    ready: bool,
+) -> Result<(), CoreError> {
+    let about = audit::About {
+        upstream: Some(&upstream.id),
+        detail: serde_json::json!({
+            "version": version_label(&upstream.spec),
+            "ready": ready,
+        }),
+        ..Default::default()
+    };
+    audit::record(
+        platform,
+        &upstream.org_id,
+        &Actor::Platform,
+        "upstream.switched",
+        about,
+    )
+    .await
+}

@@ -1,0 +1,216 @@
+//! An upstream's version, settings and secrets on its page, and the forms that upgrade or
+//! reconfigure it (`core::upstreams::update`: the new launch starts beside the running
+//! one) and roll it back. Secrets are set, never shown: their inputs are always empty, and
+//! an empty one keeps the secret it had.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use guidepost_core::CoreError;
+use guidepost_core::upstreams::{self, UpdateUpstream};
+use guidepost_domain::*;
+use serde_json::Value;
+
+use super::catalog;
+use super::upstreams::page_of;
+use crate::Dashboard;
+use crate::page::{self, IdPath, Notice, PageResult};
+use crate::session::{Signed, SignedForm};
+
+/// What the page's upgrade section shows.
+pub(crate) struct UpgradeForm {
+    /// Its package version, when it has one to change (npm and PyPI upstreams).
+    pub version: Option<String>,
+    pub previous_version: Option<String>,
+    pub settings: Vec<SettingRow>,
+    pub secrets: Vec<SecretRow>,
+    /// A refused change: the field, what to do, and the input it is about.
+    pub error: Option<(String, String, String)>,
+}
+
+pub(crate) struct SettingRow {
+    pub name: String,
+    pub kind: &'static str,
+    pub description: String,
+    pub value: String,
+}
+
+pub(crate) struct SecretRow {
+    pub name: String,
+    pub description: String,
+    pub is_set: bool,
+}
+
+/// The section of `upstream` (its catalog entry's settings and secrets, when the entry is
+/// still there).
+pub(crate) async fn form_of(
+    app: &Dashboard,
+    signed: &Signed,
+    upstream: &Upstream,
+    error: Option<ValidationError>,
+) -> Result<UpgradeForm, crate::page::PageError> {
+    let entry = entry_of(app, signed, upstream).await;
+    let settings: Vec<SettingRow> = entry
+        .as_ref()
+        .map(|entry| {
+            entry
+                .config
+                .iter()
+                .map(|field| SettingRow {
+                    value: upstream
+                        .config
+                        .get(&field.name)
+                        .or(field.default.as_ref())
+                        .map(text_of)
+                        .unwrap_or_default(),
+                    name: field.name.clone(),
+                    kind: field.kind.as_str(),
+                    description: field.description.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let secrets: Vec<SecretRow> = entry
+        .as_ref()
+        .map(|entry| {
+            entry
+                .secrets
+                .iter()
+                .map(|slot| SecretRow {
+                    is_set: upstream.secret_names.contains(&slot.name),
+                    name: slot.name.clone(),
+                    description: slot.description.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let package = matches!(
+        upstream.spec,
+        LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. }
+    );
+    let error = error.map(|invalid| {
+        let anchor = anchor_of(&invalid, &settings, &secrets);
+        (invalid.field.to_string(), invalid.message, anchor)
+    });
+    Ok(UpgradeForm {
+        version: upstream.version.clone().filter(|_| package),
+        previous_version: upstream.previous_version.clone(),
+        settings,
+        secrets,
+        error,
+    })
+}
+
+async fn entry_of(app: &Dashboard, signed: &Signed, upstream: &Upstream) -> Option<CatalogEntry> {
+    let id = upstream.catalog_entry_id.as_deref()?;
+    catalog::entry(app, signed, id).await.ok()
+}
+
+/// The input a refusal is about, for the error summary's link.
+fn anchor_of(invalid: &ValidationError, settings: &[SettingRow], secrets: &[SecretRow]) -> String {
+    let named = |name: &str| invalid.message.contains(name);
+    match invalid.field {
+        "config" => settings
+            .iter()
+            .find(|s| named(&s.name))
+            .map_or("upgrade".into(), |s| format!("setting-{}", s.name)),
+        "secrets" => secrets
+            .iter()
+            .find(|s| named(&s.name))
+            .map_or("upgrade".into(), |s| format!("secret-{}", s.name)),
+        "version" => "upgrade-version".into(),
+        _ => "upgrade".into(),
+    }
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What the form asks to change: a version other than the running one, settings whose
+/// text changed, secrets given (empty ones keep theirs).
+fn requested(
+    upstream: &Upstream,
+    entry: Option<&CatalogEntry>,
+    form: &BTreeMap<String, String>,
+) -> Result<UpdateUpstream, ValidationError> {
+    let version = form
+        .get("version")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty() && Some(*v) != upstream.version.as_deref())
+        .map(str::to_owned);
+    let mut config = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    if let Some(entry) = entry {
+        for field in &entry.config {
+            let Some(text) = form.get(&format!("config.{}", field.name)) else {
+                continue;
+            };
+            let now = upstream.config.get(&field.name).or(field.default.as_ref());
+            if now.map(text_of).as_deref() != Some(text.as_str()) {
+                config.insert(field.name.clone(), catalog::typed(field, text)?);
+            }
+        }
+        for slot in &entry.secrets {
+            if let Some(value) = form
+                .get(&format!("secret.{}", slot.name))
+                .filter(|v| !v.is_empty())
+            {
+                secrets.insert(slot.name.clone(), value.clone());
+            }
+        }
+    }
+    Ok(UpdateUpstream {
+        version,
+        config: (!config.is_empty()).then_some(config),
+        secrets: (!secrets.is_empty()).then_some(secrets),
+        ..Default::default()
+    })
+}
+
+/// `POST …/upgrade`.
+pub(crate) async fn upgrade(
+    State(app): State<Dashboard>,
+    IdPath(id): IdPath<UpstreamId>,
+    SignedForm { signed, form }: SignedForm<BTreeMap<String, String>>,
+) -> PageResult {
+    let caller = signed.caller();
+    let upstream = upstreams::get(&app.platform, caller, &id).await?;
+    let entry = entry_of(&app, &signed, &upstream).await;
+    let mut notice = Notice::Upgrading;
+    let changed = match requested(&upstream, entry.as_ref(), &form) {
+        Ok(input) => {
+            if input.version.is_none() && input.config.is_none() && input.secrets.is_none() {
+                notice = Notice::Saved;
+            }
+            // Through core even when nothing changed: who may change it is core's to say.
+            upstreams::update(&app.platform, caller, &id, input).await
+        }
+        Err(invalid) => Err(invalid.into()),
+    };
+    match changed {
+        Ok(_) => Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice)),
+        Err(CoreError::Invalid(invalid)) => {
+            let page = page_of(&app, &signed, &id, None, Some(invalid)).await?;
+            Ok(page::render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST …/rollback`.
+pub(crate) async fn rollback(
+    State(app): State<Dashboard>,
+    IdPath(id): IdPath<UpstreamId>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    upstreams::upgrade::rollback(&app.platform, signed.caller(), &id).await?;
+    Ok(page::done(
+        &format!("/app/gateway/upstreams/{id}"),
+        Notice::RolledBack,
+    ))
+}

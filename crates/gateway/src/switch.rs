@@ -1,0 +1,113 @@
+//! Switching an upstream to a new launch on this node (an upgrade, new settings or
+//! secrets, a rollback) without a failed call: the new instance is fetched and started
+//! beside the running one (packages are cached per version, so both stay on disk), and
+//! only once it is up (or gave up) does it take the old one's place in the supervisor's
+//! map. Calls that already hold the old instance finish there; it stops when they are
+//! answered.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use guidepost_core::Platform;
+use guidepost_domain::{Upstream, UpstreamId};
+
+use crate::upstream::Instance;
+
+/// How long a switch waits for the new launch (a fetch may take up to 5 minutes) before
+/// it takes over anyway, its status saying why it is not up.
+const START_WAIT: Duration = Duration::from_secs(6 * 60);
+/// How long a replaced instance waits before it first looks at its calls: a call that
+/// took it from the map just before the switch has entered it by then.
+const GRACE: Duration = Duration::from_secs(1);
+/// How often a replaced instance looks again, and how long at most it waits for its calls
+/// (the longest call timeout an attachment may set).
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+const DRAIN_MAX: Duration = Duration::from_secs(10 * 60);
+
+pub(crate) type Instances = Arc<Mutex<HashMap<UpstreamId, Arc<Instance>>>>;
+
+/// The switches under way, by upstream: a newer switch supersedes an older one, which then
+/// stops what it started instead of taking over.
+#[derive(Default)]
+pub(crate) struct Switches {
+    under_way: Mutex<HashMap<UpstreamId, u64>>,
+    next: AtomicU64,
+}
+
+impl Switches {
+    pub fn is_under_way(&self, upstream: &UpstreamId) -> bool {
+        self.under_way
+            .lock()
+            .expect("switches lock")
+            .contains_key(upstream)
+    }
+
+    fn begin(&self, upstream: &UpstreamId) -> u64 {
+        let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+        self.under_way
+            .lock()
+            .expect("switches lock")
+            .insert(upstream.clone(), ticket);
+        ticket
+    }
+
+    /// Whether `ticket` is still the newest switch of the upstream (then it is done).
+    fn finish(&self, upstream: &UpstreamId, ticket: u64) -> bool {
+        let mut under_way = self.under_way.lock().expect("switches lock");
+        if under_way.get(upstream) == Some(&ticket) {
+            under_way.remove(upstream);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Starts `fresh` (the upstream as it is now) and puts it in the map in place of the
+/// instance there, which, with `also_replaced` (its people's instances), stops once idle.
+pub(crate) fn switch(
+    platform: &Platform,
+    upstream: &Upstream,
+    fresh: Arc<Instance>,
+    instances: Instances,
+    switches: Arc<Switches>,
+    also_replaced: Vec<Arc<Instance>>,
+) {
+    let ticket = switches.begin(&upstream.id);
+    let platform = platform.clone();
+    let upstream = upstream.clone();
+    tokio::spawn(async move {
+        let started = tokio::time::timeout(START_WAIT, fresh.start(&platform)).await;
+        let ready = started.is_ok() && fresh.is_running().await;
+        if !switches.finish(&upstream.id, ticket) {
+            // A newer switch (a rollback right after an upgrade) takes over instead.
+            fresh.stop().await;
+            return;
+        }
+        let old = instances
+            .lock()
+            .expect("supervisor lock")
+            .insert(upstream.id.clone(), fresh);
+        tracing::info!(upstream = %upstream.id, ready, "an upstream switched to its new launch");
+        if let Err(error) =
+            guidepost_core::upstreams::upgrade::record_switch(&platform, &upstream, ready).await
+        {
+            tracing::warn!(upstream = %upstream.id, %error, "could not audit an upstream's switch");
+        }
+        for replaced in old.into_iter().chain(also_replaced) {
+            retire(replaced).await;
+        }
+    });
+}
+
+/// Stops a replaced instance once the calls it holds are answered.
+async fn retire(replaced: Arc<Instance>) {
+    tokio::time::sleep(GRACE).await;
+    let since = Instant::now();
+    while replaced.calls_in_flight.load(Ordering::Relaxed) > 0 && since.elapsed() < DRAIN_MAX {
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+    replaced.stop().await;
+}
