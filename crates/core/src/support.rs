@@ -128,10 +128,25 @@ pub async fn update_status(
 ) -> Result<SupportRequest, CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    Ok(platform
+    let request = platform
         .store
         .update_support_request_status(org, id, status, Timestamp::now())
-        .await?)
+        .await?;
+    let object = crate::audit::Object {
+        kind: "support_request",
+        id: request.id.as_str(),
+        name: &request.title,
+    };
+    let detail = serde_json::json!({"status": request.status});
+    crate::audit::record(
+        platform,
+        caller,
+        "support_request.status_changed",
+        object,
+        detail,
+    )
+    .await?;
+    Ok(request)
 }
 
 /// Whether a server offers `get_support` (SPEC §5).

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use guidepost_domain::*;
 
-pub use audit::AuditStore;
+pub use audit::{AuditFilter, AuditStore};
 pub use auth::AuthStore;
 pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};

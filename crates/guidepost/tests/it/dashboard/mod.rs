@@ -4,6 +4,7 @@
 
 mod access;
 mod analytics;
+mod audit;
 mod browser;
 mod connections;
 mod gateway;
