@@ -9,6 +9,7 @@
 //! Architecture invariant: this is the only crate that runs SQL. Every method that reads
 //! or writes tenant data takes an organization id, or is documented as platform-wide.
 
+mod attention;
 mod audit;
 mod auth;
 pub mod backup;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use guidepost_domain::*;
 
+pub use attention::{Attention, AttentionStore};
 pub use audit::{AuditFilter, AuditStore};
 pub use auth::AuthStore;
 pub use connections::ConnectionStore;
@@ -105,6 +107,7 @@ pub trait Store:
     + UpstreamStore
     + ConnectionStore
     + AuditStore
+    + AttentionStore
     + WebhookStore
     + TaskStore
     + MemberStore

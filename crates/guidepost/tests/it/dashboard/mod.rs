@@ -10,6 +10,7 @@ mod connections;
 mod gateway;
 mod gateway_features;
 mod members;
+mod overview;
 mod personal_data;
 mod servers;
 mod sign_in;
