@@ -31,6 +31,7 @@ pub mod secrets;
 pub mod servers;
 pub mod sessions;
 pub mod support;
+pub mod support_messages;
 pub mod tasks;
 pub mod text_diff;
 pub mod upstreams;

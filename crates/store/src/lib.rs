@@ -26,6 +26,7 @@ mod servers;
 mod sessions;
 mod sqlite;
 mod support;
+mod support_messages;
 mod tasks;
 mod tool_calls;
 mod upstreams;
@@ -52,6 +53,7 @@ pub use servers::ServerStore;
 pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
+pub use support_messages::{MAX_SUPPORT_MESSAGES, NewSupportMessage, SupportMessageStore};
 pub use tasks::TaskStore;
 pub use tool_calls::{ToolCallBucket, ToolCallFilter, ToolCallSample, ToolCallStore};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
@@ -108,6 +110,7 @@ pub trait Store:
     + ConnectionStore
     + AuditStore
     + AttentionStore
+    + SupportMessageStore
     + WebhookStore
     + TaskStore
     + MemberStore

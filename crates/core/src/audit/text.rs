@@ -68,6 +68,10 @@ fn what_happened(event: &AuditEvent) -> String {
         "support_request.status_changed" => {
             format!("set the support request {object} to {}", detail("status"))
         }
+        "support_request.replied" => format!("replied to the support request {object}"),
+        "support_request.noted" => {
+            format!("added an internal note to the support request {object}")
+        }
         "organization.tool_approval" => {
             format!(
                 "set new upstream tools' approval to {}",

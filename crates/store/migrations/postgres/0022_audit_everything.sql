@@ -9,3 +9,16 @@ CREATE INDEX audit_events_object ON audit_events(org_id, object_id, created_at);
 -- The overview counts open support requests and failed webhook deliveries per organization.
 CREATE INDEX support_requests_org_status ON support_requests(org_id, status);
 CREATE INDEX webhook_deliveries_org_status ON webhook_deliveries(org_id, status, created_at);
+
+-- What is written on a support request after it opens: the team's replies (mailed to the
+-- person), internal notes, and the person's follow-ups through get_support.
+CREATE TABLE support_messages (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    request_id TEXT NOT NULL REFERENCES support_requests(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    author TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX support_messages_request ON support_messages(org_id, request_id, created_at);

@@ -24,6 +24,7 @@ mod platform;
 mod servers;
 mod sessions;
 mod support;
+mod support_messages;
 mod tasks;
 mod tool_calls;
 mod upstream_events;

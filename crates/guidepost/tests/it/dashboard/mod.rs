@@ -15,6 +15,7 @@ mod personal_data;
 mod servers;
 mod sign_in;
 mod support;
+mod support_replies;
 mod walkthroughs;
 
 use std::collections::BTreeMap;
