@@ -22,3 +22,6 @@ CREATE TABLE support_messages (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX support_messages_request ON support_messages(org_id, request_id, created_at);
+
+-- A call made from the dashboard's tool tester, so that analytics can tell it apart.
+ALTER TABLE tool_calls ADD COLUMN is_test BOOLEAN NOT NULL DEFAULT FALSE;

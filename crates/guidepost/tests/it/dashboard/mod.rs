@@ -16,6 +16,7 @@ mod servers;
 mod sign_in;
 mod support;
 mod support_replies;
+mod tester;
 mod walkthroughs;
 
 use std::collections::BTreeMap;
