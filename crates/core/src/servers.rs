@@ -296,6 +296,17 @@ pub async fn get(
     Ok(platform.store.get_server(org, id).await?)
 }
 
+/// A server whose tools the caller may run from the dashboard's tool tester: a tool can
+/// change things (open a support request, act at an upstream), so it takes `Edit`.
+pub async fn for_tool_test(
+    platform: &Platform,
+    caller: &Caller,
+    id: &ServerId,
+) -> Result<McpServer, CoreError> {
+    caller.require(Permission::Edit)?;
+    get(platform, caller, id).await
+}
+
 pub async fn list(
     platform: &Platform,
     caller: &Caller,

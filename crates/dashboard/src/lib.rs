@@ -20,6 +20,7 @@
 mod analytics;
 mod assets;
 mod charts;
+mod clients;
 mod error;
 mod gateway;
 mod home;
@@ -107,6 +108,7 @@ fn routes() -> RouteTable<Dashboard> {
         .route("/servers/{id}/verify-domain", post(servers::verify_domain))
         .route("/servers/{id}/delete", post(servers::delete))
         .route("/servers/{id}/tester", get(tester::show).post(tester::run))
+        .route("/servers/{id}/clients", get(clients::list))
         .merge(walkthroughs::routes())
         .merge(analytics::routes())
         .merge(gateway::routes());

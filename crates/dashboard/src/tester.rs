@@ -75,8 +75,7 @@ pub(crate) async fn run(
     IdPath(id): IdPath<ServerId>,
     SignedForm { signed, form }: SignedForm<Vec<(String, String)>>,
 ) -> PageResult {
-    signed.caller().require(guidepost_core::Permission::Edit)?;
-    let server = servers::get(&app.platform, signed.caller(), &id).await?;
+    let server = servers::for_tool_test(&app.platform, signed.caller(), &id).await?;
     let tool_name = form
         .iter()
         .find(|(key, _)| key == "tool")
@@ -169,6 +168,13 @@ async fn call(app: &Dashboard, server: &McpServer, tool: &str, arguments: &Value
     };
     let Ok(response) = answered;
     let status = response.status();
+    if status == http::StatusCode::UNAUTHORIZED {
+        return failure(
+            "This server's people sign in (platform_oauth or custom_oauth), and the tester \
+             cannot sign in for one: try its tools from a client that signs in."
+                .to_owned(),
+        );
+    }
     let bytes = match axum::body::to_bytes(response.into_body(), ANSWER_LIMIT).await {
         Ok(bytes) => bytes,
         Err(error) => return failure(format!("The answer could not be read: {error}")),

@@ -50,7 +50,7 @@ pub use organizations::OrganizationStore;
 pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
 pub use postgres::PgStore;
 pub use servers::ServerStore;
-pub use sessions::SessionStore;
+pub use sessions::{MAX_SERVER_CLIENTS, ServerClient, SessionStore};
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
 pub use support_messages::{MAX_SUPPORT_MESSAGES, NewSupportMessage, SupportMessageStore};

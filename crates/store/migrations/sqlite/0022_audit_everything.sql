@@ -25,3 +25,6 @@ CREATE INDEX support_messages_request ON support_messages(org_id, request_id, cr
 
 -- A call made from the dashboard's tool tester, so that analytics can tell it apart.
 ALTER TABLE tool_calls ADD COLUMN is_test BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- The clients that connect to a server, grouped from its sessions.
+CREATE INDEX mcp_sessions_server ON mcp_sessions(org_id, server_id, last_seen_at);

@@ -3,7 +3,7 @@
 //! linking to its list, in one statement for all four.
 
 use guidepost_domain::*;
-use guidepost_store::{AttentionStore, NewWebhook};
+use guidepost_store::NewWebhook;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,6 +1,7 @@
 //! The tool tester on the server page (issue 30): a form made from a tool's input schema
 //! runs a built-in tool and an upstream's tool through the real endpoint, as the test
 //! person; the calls are recorded as test calls; viewers get no form and are refused.
+//! And the clients that connect to a server, by name and version.
 
 use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
@@ -77,5 +78,27 @@ backend_tests! {
         assert!(!seen.contains("method=\"post\" action=\"/app/servers/"), "{seen}");
         let run = viewer.post(&tester, &[("tool", "fx__echo"), ("arg:message", "x")]).await;
         assert_eq!(run.status, StatusCode::FORBIDDEN, "{}", run.body);
+    }
+
+    async fn a_servers_clients_are_listed_by_name_and_version(db: &TestDatabase) {
+        let app = super::dashboard_app(db).await;
+        let server = app.app.create_server(&app.tenant, "docs", json!({})).await;
+        let server = server["id"].as_str().unwrap().to_owned();
+        let other = app.app.create_server(&app.tenant, "other", json!({})).await;
+        let other = other["id"].as_str().unwrap().to_owned();
+        let mut viewer = member(&app, &app.tenant, "vi@acme.example", Role::Viewer).await;
+        let page = format!("/app/servers/{server}/clients");
+        assert!(viewer.get(&page).await.ok().contains("No client holds a session"));
+        for _ in 0..2 {
+            let mut client = crate::helpers::RawMcp::new(app.app.mcp_path_url("docs"), crate::helpers::SESSION_ERA);
+            client.initialize().await;
+        }
+        let listed = viewer.get(&page).await.ok().to_owned();
+        assert!(listed.contains("<tr><td>it</td><td>1.0</td><td>2</td>"), "two sessions of it 1.0: {listed}");
+        let elsewhere = viewer.get(&format!("/app/servers/{other}/clients")).await.ok().to_owned();
+        assert!(elsewhere.contains("No client holds a session"), "{elsewhere}");
+        let stranger = app.app.create_tenant("Other").await;
+        let mut outsider = member(&app, &stranger, "x@other.example", Role::Owner).await;
+        assert_eq!(outsider.get(&page).await.status, StatusCode::NOT_FOUND);
     }
 }
