@@ -1,8 +1,8 @@
-//! `/api/v1/audit-events`: the gateway's audit log (SPEC §8).
+//! `/api/v1/audit-events`: the audit log (SPEC §8): the same events the dashboard shows.
 
 use axum::extract::State;
 use guidepost_core::Platform;
-use guidepost_core::upstreams::audit;
+use guidepost_core::audit::{self, AuditFilter};
 use guidepost_domain::{AuditEvent, Page};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -21,10 +21,23 @@ pub(crate) struct ListAuditEvents {
     /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
     #[param(minimum = 1)]
     limit: Option<u32>,
+    /// Only this actor's events, as events name it (`member:mem_…`, `api_key:key_…`,
+    /// `cli`, `platform`).
+    actor: Option<String>,
+    /// Only events about this object: an id of a member, key, server, walkthrough,
+    /// webhook, support request or upstream.
+    object: Option<String>,
+    /// Only events of this type (the action's first part): `member`, `api_key`, `server`,
+    /// `walkthrough`, `webhook`, `organization`, `support_request`, `end_user`,
+    /// `upstream`, `tool`, `connection`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
-/// The audit log: installs, uninstalls, attachments, discoveries, changes, quarantines,
-/// approvals and rejections, with who and when, newest first.
+/// The audit log: every change to members, API keys, servers, walkthroughs, webhooks,
+/// support requests and the organization's settings, and the gateway's installs,
+/// attachments, discoveries, quarantines, approvals and rejections; with who (by name),
+/// on what (by name), the event in words (`text`), newest first.
 #[utoipa::path(get, path = "/api/v1/audit-events", tag = "gateway", operation_id = "audit_events_list",
     params(ListAuditEvents), security(("bearer" = [])),
     responses(
@@ -37,5 +50,12 @@ pub(crate) async fn list(
     Query(query): Query<ListAuditEvents>,
 ) -> Result<Json<Page<AuditEvent>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
-    Ok(Json(audit::list(&platform, &auth.caller, &page).await?))
+    let filter = AuditFilter {
+        actor: query.actor,
+        object: query.object,
+        kind: query.kind,
+    };
+    Ok(Json(
+        audit::list(&platform, &auth.caller, &filter, &page).await?,
+    ))
 }

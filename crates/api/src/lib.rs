@@ -27,15 +27,19 @@ mod pagination;
 mod route_table;
 mod servers;
 mod support;
+mod support_messages;
 mod tool_calls;
 mod upstreams;
 mod walkthroughs;
 mod webhooks;
 
-use axum::Router;
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
+use axum::{Extension, Router};
 use guidepost_core::Platform;
+use guidepost_core::mail::Mail;
 
 use route_table::RouteTable;
 
@@ -51,13 +55,15 @@ const PREFIX: &str = "/api/v1";
 
 /// The management API, every route under `/api/v1`. It sets no fallback of its own outside
 /// that prefix, so the binary can merge it with the MCP routes.
-pub fn router(platform: Platform) -> Router {
+/// `mail` sends support replies (the same mail path as the dashboard's).
+pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
     let api = routes()
         .into_router()
         // Applies to the routes already added, so it comes after them.
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::no_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(Extension(mail))
         .with_state(platform);
     Router::new().nest(PREFIX, api)
 }
@@ -164,6 +170,10 @@ fn routes() -> RouteTable<Platform> {
         .route(
             "/support-requests/{id}",
             get(support::get).patch(support::update),
+        )
+        .route(
+            "/support-requests/{id}/messages",
+            get(support_messages::list).post(support_messages::create),
         )
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route(

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, audit, end_users, oidc, organization, servers, support, tool_calls,
-    upstreams, walkthroughs, webhooks,
+    analytics, api_keys, audit, end_users, oidc, organization, servers, support, support_messages,
+    tool_calls, upstreams, walkthroughs, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -78,6 +78,8 @@ use crate::{
         support::list,
         support::get,
         support::update,
+        support_messages::list,
+        support_messages::create,
         webhooks::create,
         webhooks::list,
         webhooks::get,

@@ -104,6 +104,15 @@ pub async fn verify(
             other => other,
         })?;
     metrics::counter!("guidepost_custom_domains_verified_total").increment(1);
+    let detail = serde_json::json!({"domain": pending.domain.to_string()});
+    crate::servers::audit_server(
+        platform,
+        caller,
+        "server.domain_verified",
+        &verified,
+        detail,
+    )
+    .await?;
     // Nodes hold the server in their caches: they forget it, and learn its domain.
     platform
         .announce_tools_changed(std::slice::from_ref(id))

@@ -6,6 +6,8 @@
 //! side's services take the server a request was routed to.
 
 pub mod analytics;
+pub mod attention;
+pub mod audit;
 pub mod authorization;
 mod cache;
 mod caller;
@@ -30,6 +32,7 @@ pub mod secrets;
 pub mod servers;
 pub mod sessions;
 pub mod support;
+pub mod support_messages;
 pub mod tasks;
 pub mod text_diff;
 pub mod upstreams;

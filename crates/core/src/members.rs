@@ -15,7 +15,7 @@ use guidepost_domain::*;
 use crate::authorization::codes::one_time_code;
 use crate::authorization::crypto::constant_time_eq;
 use crate::mail::Mail;
-use crate::{Caller, CoreError, Permission, Platform};
+use crate::{Caller, CoreError, Permission, Platform, audit};
 
 const CODE_TTL_SECS: i64 = 10 * 60;
 /// Guesses at one code, the right one included.
@@ -67,10 +67,27 @@ pub async fn add(
     role: Role,
 ) -> Result<Member, CoreError> {
     caller.require(Permission::Administer)?;
-    Ok(platform
+    let member = platform
         .store
         .create_member(caller.org(), email, role)
-        .await?)
+        .await?;
+    audit_member(platform, caller, "member.added", &member).await?;
+    Ok(member)
+}
+
+async fn audit_member(
+    platform: &Platform,
+    by: &Caller,
+    action: &str,
+    member: &Member,
+) -> Result<(), CoreError> {
+    let object = audit::Object {
+        kind: "member",
+        id: member.id.as_str(),
+        name: member.email.as_str(),
+    };
+    let detail = serde_json::json!({"role": member.role.as_str()});
+    audit::record(platform, by, action, object, detail).await
 }
 
 pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Member>, CoreError> {
@@ -113,6 +130,7 @@ pub async fn invite(
         )));
     }
     let member = platform.store.create_member(by.org(), &email, role).await?;
+    audit_member(platform, by, "member.invited", &member).await?;
     let now = Timestamp::now();
     let may_mail = platform
         .store
@@ -162,13 +180,17 @@ pub async fn change_role(
     role: Role,
 ) -> Result<Member, CoreError> {
     by.require(Permission::Administer)?;
-    Ok(platform.store.set_member_role(by.org(), id, role).await?)
+    let member = platform.store.set_member_role(by.org(), id, role).await?;
+    audit_member(platform, by, "member.role_changed", &member).await?;
+    Ok(member)
 }
 
 /// An owner removes a member (their sessions end with them); the last owner stays.
 pub async fn remove(platform: &Platform, by: &Caller, id: &MemberId) -> Result<(), CoreError> {
     by.require(Permission::Administer)?;
-    Ok(platform.store.delete_member(by.org(), id).await?)
+    let member = platform.store.get_member(by.org(), id).await?;
+    platform.store.delete_member(by.org(), id).await?;
+    audit_member(platform, by, "member.removed", &member).await
 }
 
 /// Emails a sign-in code to `email` if it belongs to a member. The answer is the same

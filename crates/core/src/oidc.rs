@@ -177,6 +177,9 @@ pub async fn put(
         accept_unverified_email: input.accept_unverified_email,
     };
     let stored = platform.store.put_oidc_provider(org, id, &new).await?;
+    let detail = serde_json::json!({"issuer_url": stored.issuer_url});
+    let action = "server.identity_provider_set";
+    crate::servers::audit_server(platform, caller, action, &server, detail).await?;
     Ok(view(&platform.config, &server, stored))
 }
 
@@ -258,8 +261,10 @@ pub async fn get(
 pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Result<(), CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    platform.store.get_server(org, id).await?;
-    Ok(platform.store.delete_oidc_provider(org, id).await?)
+    let server = platform.store.get_server(org, id).await?;
+    platform.store.delete_oidc_provider(org, id).await?;
+    let action = "server.identity_provider_removed";
+    crate::servers::audit_server(platform, caller, action, &server, serde_json::Value::Null).await
 }
 
 /// Why a server cannot sign people in through its provider right now, if it cannot: the

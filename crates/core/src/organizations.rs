@@ -47,7 +47,26 @@ pub async fn create_api_key(
             refused.join(", ")
         )));
     }
-    insert_api_key(platform, caller.org(), name, &scopes).await
+    let created = insert_api_key(platform, caller.org(), name, &scopes).await?;
+    let scopes: Vec<&str> = created.key.scopes.iter().map(ApiKeyScope::as_str).collect();
+    let detail = serde_json::json!({"scopes": scopes, "prefix": created.key.display_prefix});
+    audit_key(platform, caller, "api_key.created", &created.key, detail).await?;
+    Ok(created)
+}
+
+async fn audit_key(
+    platform: &Platform,
+    caller: &Caller,
+    action: &str,
+    key: &ApiKey,
+    detail: serde_json::Value,
+) -> Result<(), CoreError> {
+    let object = crate::audit::Object {
+        kind: "api_key",
+        id: key.id.as_str(),
+        name: &key.name,
+    };
+    crate::audit::record(platform, caller, action, object, detail).await
 }
 
 async fn insert_api_key(
@@ -83,7 +102,10 @@ pub async fn revoke_api_key(
 ) -> Result<ApiKey, CoreError> {
     caller.require(Permission::Administer)?;
     let org = caller.org();
-    Ok(platform.store.revoke_api_key(org, id).await?)
+    let key = platform.store.revoke_api_key(org, id).await?;
+    let detail = serde_json::json!({"prefix": key.display_prefix});
+    audit_key(platform, caller, "api_key.revoked", &key, detail).await?;
+    Ok(key)
 }
 
 /// Who acts with a presented API key: its organization, if the key is live. Platform-wide:

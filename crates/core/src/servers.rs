@@ -221,7 +221,48 @@ pub async fn create(
         .into());
     }
     refuse_taken_domain(platform, None, &settings).await?;
-    Ok(platform.store.create_server(org, kind, &settings).await?)
+    let server = platform.store.create_server(org, kind, &settings).await?;
+    let detail = serde_json::json!({"slug": server.slug.as_str()});
+    audit_server(platform, caller, "server.created", &server, detail).await?;
+    Ok(server)
+}
+
+pub(crate) async fn audit_server(
+    platform: &Platform,
+    caller: &Caller,
+    action: &str,
+    server: &McpServer,
+    detail: serde_json::Value,
+) -> Result<(), CoreError> {
+    let object = crate::audit::Object {
+        kind: "server",
+        id: server.id.as_str(),
+        name: &server.name,
+    };
+    crate::audit::record(platform, caller, action, object, detail).await
+}
+
+/// The settings an update names, for the audit log.
+fn named_fields(input: &UpdateServer) -> Vec<&'static str> {
+    let named = [
+        ("name", input.name.is_some()),
+        ("slug", input.slug.is_some()),
+        ("auth_mode", input.auth_mode.is_some()),
+        (
+            "walkthrough_tools_enabled",
+            input.walkthrough_tools_enabled.is_some(),
+        ),
+        ("support_tool_enabled", input.support_tool_enabled.is_some()),
+        ("custom_domain", input.custom_domain.is_some()),
+        ("product_name", input.product_name.is_some()),
+        ("instructions", input.instructions.is_some()),
+        ("allowed_origins", input.allowed_origins.is_some()),
+    ];
+    named
+        .into_iter()
+        .filter(|(_, named)| *named)
+        .map(|(field, _)| field)
+        .collect()
 }
 
 /// A domain another server verified cannot be asked for (it could never verify).
@@ -255,6 +296,17 @@ pub async fn get(
     Ok(platform.store.get_server(org, id).await?)
 }
 
+/// A server whose tools the caller may run from the dashboard's tool tester: a tool can
+/// change things (open a support request, act at an upstream), so it takes `Edit`.
+pub async fn for_tool_test(
+    platform: &Platform,
+    caller: &Caller,
+    id: &ServerId,
+) -> Result<McpServer, CoreError> {
+    caller.require(Permission::Edit)?;
+    get(platform, caller, id).await
+}
+
 pub async fn list(
     platform: &Platform,
     caller: &Caller,
@@ -270,7 +322,10 @@ pub async fn list(
 pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Result<(), CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
+    let server = platform.store.get_server(org, id).await?;
     platform.store.delete_server(org, id).await?;
+    let detail = serde_json::json!({"slug": server.slug.as_str()});
+    audit_server(platform, caller, "server.deleted", &server, detail).await?;
     // Nodes forget it (their caches), and its clients hear its tools are gone.
     platform
         .announce_tools_changed(std::slice::from_ref(id))
@@ -287,6 +342,7 @@ pub async fn update(
     caller.require(Permission::Edit)?;
     let org = caller.org();
     let current = platform.store.get_server(org, id).await?;
+    let fields = named_fields(&input);
     let settings = apply_update(&platform.config, current.clone(), input)?;
     if settings.pending_domain != current.pending_domain {
         refuse_taken_domain(platform, Some(id), &settings).await?;
@@ -305,6 +361,8 @@ pub async fn update(
         .await?;
     }
     let updated = platform.store.update_server(org, id, &settings).await?;
+    let detail = serde_json::json!({"fields": fields});
+    audit_server(platform, caller, "server.updated", &updated, detail).await?;
     // Every change is announced, not only those that change its tools: nodes keep
     // servers in their caches, and forget one when it is announced.
     platform

@@ -66,3 +66,16 @@ pub async fn transport_state(
 pub async fn end(platform: &Platform, transport_id: &str) -> Result<(), CoreError> {
     Ok(platform.store.delete_session(transport_id).await?)
 }
+
+/// The clients that connect to one of the caller's servers, by the name and version their
+/// sessions' `initialize` sent (clients of the 2026-07-28 era keep no session, so they are
+/// not among them), the most recently seen first.
+pub async fn clients_of_server(
+    platform: &Platform,
+    caller: &crate::Caller,
+    server: &ServerId,
+) -> Result<Vec<guidepost_store::ServerClient>, CoreError> {
+    let org = caller.org();
+    platform.store.get_server(org, server).await?;
+    Ok(platform.store.clients_of_server(org, server).await?)
+}

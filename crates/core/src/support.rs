@@ -19,6 +19,10 @@ pub struct SupportInput {
     pub problem_context: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// Follows up on this earlier request instead of opening one
+    /// (`support_messages::follow_up`).
+    #[serde(default)]
+    pub support_request_id: Option<String>,
 }
 
 #[derive(Debug, Error)]
@@ -28,6 +32,11 @@ pub enum SupportError {
          email address and call get_support again with the `email` argument."
     )]
     EmailRequired,
+    #[error(
+        "No support request {0} of this user was found on this server. Check the id, or call \
+         get_support without support_request_id to open a new request."
+    )]
+    UnknownRequest(String),
     #[error("{0}")]
     Invalid(#[from] ValidationError),
     #[error(transparent)]
@@ -82,7 +91,7 @@ pub async fn open_request(
     Ok(created)
 }
 
-fn choose_email(
+pub(crate) fn choose_email(
     server: &McpServer,
     end_user: Option<&EndUser>,
     argument: Option<&str>,
@@ -128,10 +137,25 @@ pub async fn update_status(
 ) -> Result<SupportRequest, CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    Ok(platform
+    let request = platform
         .store
         .update_support_request_status(org, id, status, Timestamp::now())
-        .await?)
+        .await?;
+    let object = crate::audit::Object {
+        kind: "support_request",
+        id: request.id.as_str(),
+        name: &request.title,
+    };
+    let detail = serde_json::json!({"status": request.status});
+    crate::audit::record(
+        platform,
+        caller,
+        "support_request.status_changed",
+        object,
+        detail,
+    )
+    .await?;
+    Ok(request)
 }
 
 /// Whether a server offers `get_support` (SPEC §5).

@@ -141,7 +141,23 @@ pub async fn create(
         .store
         .create_webhook(&new, Timestamp::now())
         .await?;
+    audit_webhook(platform, caller, "webhook.created", &webhook).await?;
     Ok(CreatedWebhook { webhook, secret })
+}
+
+async fn audit_webhook(
+    platform: &Platform,
+    caller: &Caller,
+    action: &str,
+    webhook: &Webhook,
+) -> Result<(), CoreError> {
+    let object = crate::audit::Object {
+        kind: "webhook",
+        id: webhook.id.as_str(),
+        name: &webhook.url,
+    };
+    let detail = serde_json::json!({"events": webhook.events});
+    crate::audit::record(platform, caller, action, object, detail).await
 }
 
 pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Webhook>, CoreError> {
@@ -161,7 +177,9 @@ pub async fn get(
 pub async fn delete(platform: &Platform, caller: &Caller, id: &WebhookId) -> Result<(), CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    Ok(platform.store.delete_webhook(org, id).await?)
+    let webhook = platform.store.get_webhook(org, id).await?;
+    platform.store.delete_webhook(org, id).await?;
+    audit_webhook(platform, caller, "webhook.deleted", &webhook).await
 }
 
 pub async fn deliveries(

@@ -3,6 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
+use guidepost_core::attention::{self, Attention};
 use guidepost_core::{analytics, servers, walkthroughs};
 use guidepost_domain::*;
 
@@ -20,6 +21,8 @@ struct Overview {
     calls_today: u64,
     errors_today: u64,
     first_server: Option<String>,
+    attention: Attention,
+    webhook_window_days: i64,
 }
 
 pub(crate) async fn overview(
@@ -42,6 +45,7 @@ pub(crate) async fn overview(
         .await?
         .items;
     let today = analytics::calls_in_last_day(&app.platform, caller).await?;
+    let attention = attention::counts(&app.platform, caller).await?;
     Ok(page::render(&Overview {
         chrome,
         servers: server_list.len(),
@@ -49,5 +53,7 @@ pub(crate) async fn overview(
         calls_today: today.calls,
         errors_today: today.errors,
         first_server: server_list.first().map(|s| s.id.to_string()),
+        attention,
+        webhook_window_days: attention::WEBHOOK_FAILURE_WINDOW_DAYS,
     }))
 }

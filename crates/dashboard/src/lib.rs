@@ -20,6 +20,7 @@
 mod analytics;
 mod assets;
 mod charts;
+mod clients;
 mod error;
 mod gateway;
 mod home;
@@ -31,6 +32,7 @@ mod security;
 mod servers;
 mod session;
 mod sign_in;
+mod tester;
 mod walkthroughs;
 
 use std::sync::Arc;
@@ -51,11 +53,17 @@ pub const BODY_LIMIT: usize = 512 * 1024;
 pub struct Dashboard {
     pub platform: Platform,
     pub mail: Arc<dyn Mail>,
+    /// The MCP endpoint, which the tool tester calls in process.
+    pub mcp: Router,
 }
 
 /// The dashboard's routes, all under `/app`.
-pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
-    let state = Dashboard { platform, mail };
+pub fn router(platform: Platform, mail: Arc<dyn Mail>, mcp: Router) -> Router {
+    let state = Dashboard {
+        platform,
+        mail,
+        mcp,
+    };
     routes()
         .into_router()
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -100,6 +108,8 @@ fn routes() -> RouteTable<Dashboard> {
         .route("/servers/{id}", get(servers::show).post(servers::update))
         .route("/servers/{id}/verify-domain", post(servers::verify_domain))
         .route("/servers/{id}/delete", post(servers::delete))
+        .route("/servers/{id}/tester", get(tester::show).post(tester::run))
+        .route("/servers/{id}/clients", get(clients::list))
         .merge(walkthroughs::routes())
         .merge(analytics::routes())
         .merge(gateway::routes());

@@ -554,8 +554,18 @@ pub struct AuditEvent {
     /// `api_key:key_…`, `member:mem_…` (the dashboard), `cli`, `platform` or
     /// `end_user:msu_…` (a person on their own connections page).
     pub actor: String,
-    /// Such as `upstream.installed`, `tool.quarantined`, `tool.approved`, `upstream.attached`.
+    /// Who acted, as a person reads it: an email, `API key ci`, the operator or the platform.
+    pub actor_name: Option<String>,
+    /// `{object type}.{what happened}`, such as `member.invited`, `api_key.revoked`,
+    /// `server.deleted`, `upstream.installed`, `tool.approved`.
     pub action: String,
+    /// What the event is about besides an upstream, a server or a tool: `member`,
+    /// `api_key`, `server`, `walkthrough`, `webhook`, `organization`, `end_user`,
+    /// `support_request`.
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    /// The object's name when the event was recorded (it may be gone since).
+    pub object_name: Option<String>,
     #[schema(value_type = Option<String>)]
     pub upstream_id: Option<UpstreamId>,
     #[schema(value_type = Option<String>)]
@@ -564,4 +574,10 @@ pub struct AuditEvent {
     /// What else the action carries (findings, a hash, a prefix).
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
+    /// The upstream's and the server's names where they still exist (filled when read).
+    pub upstream_name: Option<String>,
+    pub server_name: Option<String>,
+    /// The event in words, such as `ada@example.com revoked the API key “ci”.` (filled
+    /// when read).
+    pub text: String,
 }

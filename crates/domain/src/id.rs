@@ -47,6 +47,7 @@ pub mod kind {
         WebhookDelivery => "whd",
         Task => "task",
         Member => "mem",
+        SupportMessage => "sm",
     }
 }
 
@@ -70,6 +71,7 @@ pub type StepId = Id<kind::Step>;
 pub type ProgressId = Id<kind::Progress>;
 pub type TaskId = Id<kind::Task>;
 pub type MemberId = Id<kind::Member>;
+pub type SupportMessageId = Id<kind::SupportMessage>;
 
 const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 const RANDOM_LEN: usize = 20;

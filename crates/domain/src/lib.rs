@@ -16,6 +16,7 @@ mod member;
 mod model;
 mod scope;
 mod secret;
+mod support_message;
 mod task;
 mod time;
 mod value;
@@ -29,14 +30,15 @@ pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{
     ApiKeyId, AuditEventId, EndUserId, GrantId, Id, IdKind, LoginSessionId, MemberId,
-    OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId, SupportRequestId, TaskId,
-    ToolCallId, UpstreamId, WalkthroughId, WebhookDeliveryId, WebhookId,
+    OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId, SupportMessageId,
+    SupportRequestId, TaskId, ToolCallId, UpstreamId, WalkthroughId, WebhookDeliveryId, WebhookId,
 };
 pub use limits::Limits;
 pub use member::*;
 pub use model::*;
 pub use scope::{ApiKeyScope, ApiKeyScopes};
 pub use secret::{ApiKeySecret, hash_secret, random_token};
+pub use support_message::*;
 pub use task::*;
 pub use time::Timestamp;
 pub use value::{

@@ -176,6 +176,8 @@ pub struct ToolCall {
     /// The upstream MCP server that answered, for a gateway tool.
     #[schema(value_type = Option<String>)]
     pub upstream_id: Option<crate::UpstreamId>,
+    /// Made from the dashboard's tool tester, not by an agent.
+    pub is_test: bool,
 }
 
 /// One page of a list, with the opaque cursor of the next page if there is one.

@@ -122,19 +122,19 @@ pub async fn start_with_store(
         Err(error) => tracing::warn!(%error, "could not list the upstreams to start"),
     }
     let shutdown = CancellationToken::new();
+    let mailer: Arc<dyn guidepost_core::mail::Mail> =
+        Arc::new(guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?);
+    let mcp = mcp_endpoint(&platform, &settings, &shutdown);
     let router = Router::new()
-        .merge(mcp_endpoint(&platform, &settings, &shutdown))
+        .merge(mcp.clone())
         .merge(
             guidepost_auth::router(platform.clone(), settings.auth.clone())
                 .context("starting the authorization server")?,
         )
-        .merge(guidepost_api::router(platform.clone()))
+        .merge(guidepost_api::router(platform.clone(), mailer.clone()))
         .merge(guidepost_api::discovery::router(platform.clone()))
         .merge(guidepost_auth::connect_router(platform.clone()))
-        .merge(guidepost_dashboard::router(
-            platform.clone(),
-            Arc::new(guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?),
-        ))
+        .merge(guidepost_dashboard::router(platform.clone(), mailer, mcp))
         .merge(ops::router(
             platform.clone(),
             settings.metrics_token.clone(),

@@ -51,6 +51,12 @@ pub use in_flight::InFlight;
 pub use live_sessions::SessionCaps;
 pub use rate_limit::RateLimits;
 
+/// Marks a request the dashboard's tool tester hands to the endpoint in process: its
+/// tool call is recorded as a test (`ToolCall::is_test`). A request extension, so no
+/// client over the network can set it.
+#[derive(Debug, Clone, Copy)]
+pub struct TestCall;
+
 /// The `tools` array of `tools/list` on `server` right now, exactly as an agent gets it
 /// (the dashboard shows it).
 pub async fn listed_tools(

@@ -133,6 +133,7 @@ pub(crate) fn record(
         duration_us: recorded.duration_us,
         created_at: Timestamp::now(),
         upstream_id: upstream,
+        is_test: scope.test_call,
     });
 }
 

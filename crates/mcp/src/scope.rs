@@ -18,6 +18,8 @@ pub struct RequestScope {
     /// The stored session, for session-era requests that carry one.
     pub session: Option<McpSession>,
     pub client_ip: Option<IpAddr>,
+    /// The dashboard's tool tester sent it (`TestCall`), so it is recorded as a test.
+    pub test_call: bool,
     /// How the server was reached, for URLs written back to the agent.
     pub endpoint_url: String,
     /// The signed-in person, from a bearer token that is valid for this server.

@@ -1,15 +1,31 @@
-//! The gateway's audit log (SPEC §8).
+//! The audit log (SPEC §8): the gateway's events and every other mutating action.
 
 use async_trait::async_trait;
 use guidepost_domain::*;
 
 use crate::Result;
 
+/// Which events a listing keeps; `None` keeps all.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The stored actor (`member:mem_…`, `api_key:key_…`, `cli`, `platform`).
+    pub actor: Option<String>,
+    /// An object's id: the event's object, upstream or server.
+    pub object: Option<String>,
+    /// The type: the part of the action before its dot (`member`, `tool`, …).
+    pub kind: Option<String>,
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn record_audit_event(&self, event: &AuditEvent) -> Result<()>;
-    /// The organization's events, newest first.
-    async fn list_audit_events(&self, org: &OrgId, page: &PageRequest) -> Result<Page<AuditEvent>>;
+    /// The organization's events that match `filter`, newest first.
+    async fn list_audit_events(
+        &self,
+        org: &OrgId,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>>;
     /// Events of `actor` about the upstream recorded at or after `since`.
     async fn count_upstream_audit_events(
         &self,

@@ -9,6 +9,7 @@
 //! Architecture invariant: this is the only crate that runs SQL. Every method that reads
 //! or writes tenant data takes an organization id, or is documented as platform-wide.
 
+mod attention;
 mod audit;
 mod auth;
 pub mod backup;
@@ -25,6 +26,7 @@ mod servers;
 mod sessions;
 mod sqlite;
 mod support;
+mod support_messages;
 mod tasks;
 mod tool_calls;
 mod upstreams;
@@ -36,7 +38,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use guidepost_domain::*;
 
-pub use audit::AuditStore;
+pub use attention::{Attention, AttentionStore};
+pub use audit::{AuditFilter, AuditStore};
 pub use auth::AuthStore;
 pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
@@ -47,9 +50,10 @@ pub use organizations::OrganizationStore;
 pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
 pub use postgres::PgStore;
 pub use servers::{ListedServersQuery, ServerStore};
-pub use sessions::SessionStore;
+pub use sessions::{MAX_SERVER_CLIENTS, ServerClient, SessionStore};
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
+pub use support_messages::{MAX_SUPPORT_MESSAGES, NewSupportMessage, SupportMessageStore};
 pub use tasks::TaskStore;
 pub use tool_calls::{ToolCallBucket, ToolCallFilter, ToolCallSample, ToolCallStore};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
@@ -105,6 +109,8 @@ pub trait Store:
     + UpstreamStore
     + ConnectionStore
     + AuditStore
+    + AttentionStore
+    + SupportMessageStore
     + WebhookStore
     + TaskStore
     + MemberStore

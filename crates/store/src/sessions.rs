@@ -5,6 +5,20 @@ use guidepost_domain::*;
 
 use crate::Result;
 
+/// A client that connects to a server, by the `clientInfo` its sessions' `initialize` sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerClient {
+    /// `None` for clients that sent no `clientInfo`.
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// Its live sessions on the server.
+    pub sessions: u64,
+    pub last_seen_at: Timestamp,
+}
+
+/// The most client kinds a listing returns.
+pub const MAX_SERVER_CLIENTS: i64 = 100;
+
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &NewSession, now: Timestamp) -> Result<McpSession>;
@@ -27,4 +41,7 @@ pub trait SessionStore: Send + Sync {
         org: &OrgId,
         end_user: &EndUserId,
     ) -> Result<Vec<McpSession>>;
+    /// The clients of the server's live sessions by name and version, the most recently
+    /// seen first, at most [`MAX_SERVER_CLIENTS`].
+    async fn clients_of_server(&self, org: &OrgId, server: &ServerId) -> Result<Vec<ServerClient>>;
 }

@@ -10,7 +10,8 @@ use guidepost_domain::*;
 use guidepost_testkit::{TestDatabase, backend_tests};
 
 use common::{
-    assert_conflict, assert_not_found, email, new_org, new_server, open, secs, tool_call,
+    assert_conflict, assert_not_found, email, new_org, new_server, new_support_request, open, secs,
+    tool_call,
 };
 
 async fn members_belong_to_one_organization_and_sign_in_codes_work_once(db: &TestDatabase) {
@@ -305,7 +306,81 @@ async fn calls_are_counted_per_bucket_for_their_organization_and_server(db: &Tes
     assert_eq!(buckets(Some(docs.id.clone())).await, [(0, 2, 1), (1, 1, 0)]);
 }
 
+/// The overview's counts are one statement, and count only the organization's own.
+async fn the_overviews_counts_are_one_statement_of_the_organizations_own(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let globex = new_org(&store, "Globex").await;
+    let docs = new_server(&store, &acme, "docs").await;
+    let other = new_server(&store, &globex, "other").await;
+    for (org, server) in [(&acme, &docs), (&acme, &docs), (&globex, &other)] {
+        let request = new_support_request(org, &server.id, None, "Help");
+        store
+            .create_support_request(&request, secs(1))
+            .await
+            .unwrap();
+    }
+    let before = store.statements_executed();
+    let counts = store.attention(&acme, secs(0)).await.unwrap();
+    assert_eq!(store.statements_executed() - before, 1);
+    assert_eq!(counts.open_support_requests, 2, "{counts:?}");
+    assert_eq!(counts.tools_awaiting_review + counts.upstreams_failing, 0);
+}
+
+/// Messages are written and read only on the organization's own request, oldest first.
+async fn support_messages_stay_on_their_organizations_request(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let globex = new_org(&store, "Globex").await;
+    let docs = new_server(&store, &acme, "docs").await;
+    let request = new_support_request(&acme, &docs.id, None, "Help");
+    let request = store
+        .create_support_request(&request, secs(1))
+        .await
+        .unwrap();
+    let message = |kind, body| guidepost_store::NewSupportMessage {
+        request: &request.id,
+        kind,
+        author: "ed@acme.example",
+        body,
+    };
+    let reply = message(SupportMessageKind::Reply, "Try again.");
+    let note = message(SupportMessageKind::Note, "Internal.");
+    store
+        .add_support_message(&acme, &reply, secs(2))
+        .await
+        .unwrap();
+    store
+        .add_support_message(&acme, &note, secs(3))
+        .await
+        .unwrap();
+    assert_not_found(
+        store.add_support_message(&globex, &reply, secs(4)).await,
+        "another organization's request",
+    );
+    let all = [SupportMessageKind::Reply, SupportMessageKind::Note];
+    let listed = store
+        .list_support_messages(&acme, &request.id, &all)
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = listed.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["Try again.", "Internal."]);
+    let replies = [SupportMessageKind::Reply];
+    let only = store
+        .list_support_messages(&acme, &request.id, &replies)
+        .await
+        .unwrap();
+    assert_eq!(only.len(), 1);
+    let theirs = store
+        .list_support_messages(&globex, &request.id, &all)
+        .await
+        .unwrap();
+    assert!(theirs.is_empty());
+}
+
 backend_tests!(
+    the_overviews_counts_are_one_statement_of_the_organizations_own,
+    support_messages_stay_on_their_organizations_request,
     members_belong_to_one_organization_and_sign_in_codes_work_once,
     sessions_are_found_by_hash_until_they_end_and_follow_their_member,
     invitation_mails_are_counted_per_organization_and_mailbox_until_they_lapse,

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::Caller;
 use guidepost_domain::*;
 use serde_json::Value;
 
@@ -42,12 +41,55 @@ pub(crate) async fn record_by(
     action: &str,
     about: About<'_>,
 ) -> Result<(), CoreError> {
+    let name = match about.upstream {
+        // An uninstall's detail names what the store no longer holds.
+        Some(_) if action == "upstream.uninstalled" => about
+            .detail
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        Some(upstream) => upstream_name(platform, org, upstream).await?,
+        None => None,
+    };
+    record_named(platform, org, actor, action, about, name).await
+}
+
+/// The upstream's name, written down with each event about it since it may be
+/// uninstalled later.
+async fn upstream_name(
+    platform: &Platform,
+    org: &OrgId,
+    upstream: &UpstreamId,
+) -> Result<Option<String>, CoreError> {
+    match platform.store.get_upstream(org, upstream).await {
+        Ok(found) => Ok(Some(found.name)),
+        Err(guidepost_store::StoreError::NotFound) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// As [`record_by`], with the upstream's name known.
+async fn record_named(
+    platform: &Platform,
+    org: &OrgId,
+    actor: &str,
+    action: &str,
+    about: About<'_>,
+    upstream_name: Option<String>,
+) -> Result<(), CoreError> {
     let event = AuditEvent {
         id: AuditEventId::generate(),
         org_id: org.clone(),
         created_at: Timestamp::now(),
         actor: actor.to_owned(),
+        actor_name: None,
         action: action.to_owned(),
+        object_type: upstream_name.as_ref().map(|_| "upstream".to_owned()),
+        object_id: upstream_name
+            .as_ref()
+            .and(about.upstream)
+            .map(|id| id.to_string()),
+        object_name: upstream_name,
         upstream_id: about.upstream.cloned(),
         server_id: about.server.cloned(),
         tool: about.tool.map(str::to_owned),
@@ -56,6 +98,9 @@ pub(crate) async fn record_by(
         } else {
             about.detail
         },
+        upstream_name: None,
+        server_name: None,
+        text: String::new(),
     };
     Ok(platform.store.record_audit_event(&event).await?)
 }
@@ -93,8 +138,10 @@ pub(crate) async fn record_for_upstream(
         room.saturating_sub(1)
     };
     let mut events = events.into_iter();
+    let name = upstream_name(platform, org, upstream).await?;
+    let actor_text = actor.to_string();
     for (action, about) in events.by_ref().take(kept) {
-        record(platform, org, &actor, action, about).await?;
+        record_named(platform, org, &actor_text, action, about, name.clone()).await?;
     }
     let left_out: Vec<(&str, About<'_>)> = events.collect();
     if left_out.is_empty() {
@@ -125,14 +172,4 @@ pub(crate) async fn record_for_upstream(
         ..Default::default()
     };
     record(platform, org, &actor, "upstream.events_summarized", about).await
-}
-
-/// The organization's audit log, newest first.
-pub async fn list(
-    platform: &Platform,
-    caller: &Caller,
-    page: &PageRequest,
-) -> Result<Page<AuditEvent>, CoreError> {
-    let org = caller.org();
-    Ok(platform.store.list_audit_events(org, page).await?)
 }

@@ -1,10 +1,12 @@
 //! Authoring: walkthroughs, their draft steps, publishing and assignments. Every change
 //! that can alter what a server's `tools/list` returns is announced to connected clients.
 
+use super::audit;
 use crate::{Caller, Permission};
 use guidepost_domain::*;
 use guidepost_store::NewWalkthrough;
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::input::{optional_text, present};
@@ -214,7 +216,7 @@ pub async fn create(
     caller.require(Permission::Edit)?;
     let org = caller.org();
     let fields = fields_for_create(input)?;
-    Ok(platform
+    let created = platform
         .store
         .create_walkthrough(
             org,
@@ -223,7 +225,16 @@ pub async fn create(
                 external_key,
             },
         )
-        .await?)
+        .await?;
+    audit::record(
+        platform,
+        caller,
+        "walkthrough.created",
+        &created,
+        Value::Null,
+    )
+    .await?;
+    Ok(created)
 }
 
 /// Updates a walkthrough; a change of status can show or hide it on its servers.
@@ -240,6 +251,8 @@ pub async fn update(
     let updated = platform.store.update_walkthrough(org, id, &fields).await?;
     // Its servers' caches hold it (title, description, status): every change is announced.
     announce_for_walkthrough(platform, org, id).await;
+    let detail = serde_json::json!({"status": updated.status});
+    audit::record(platform, caller, "walkthrough.updated", &updated, detail).await?;
     Ok(updated)
 }
 
@@ -293,9 +306,17 @@ pub async fn delete(
     caller.require(Permission::Edit)?;
     let org = caller.org();
     let servers = platform.store.servers_of_walkthrough(org, id).await?;
+    let walkthrough = platform.store.get_walkthrough(org, id).await?;
     platform.store.delete_walkthrough(org, id).await?;
     platform.announce_tools_changed(&servers).await;
-    Ok(())
+    audit::record(
+        platform,
+        caller,
+        "walkthrough.deleted",
+        &walkthrough,
+        Value::Null,
+    )
+    .await
 }
 
 pub async fn add_step(
@@ -311,10 +332,20 @@ pub async fn add_step(
         Some(after) => StepPlacement::After(step_id("after_step_id", &after)?),
         None => StepPlacement::Last,
     };
-    Ok(platform
+    let step = platform
         .store
         .add_step(org, walkthrough, &fields, &placement)
-        .await?)
+        .await?;
+    let detail = serde_json::json!({"step": step.title});
+    audit::record_by_id(
+        platform,
+        caller,
+        "walkthrough.step_added",
+        walkthrough,
+        detail,
+    )
+    .await?;
+    Ok(step)
 }
 
 pub async fn update_step(
@@ -346,10 +377,14 @@ pub async fn update_step(
         Some(None) => Some(StepPlacement::First),
         None => None,
     };
-    Ok(platform
+    let step = platform
         .store
         .update_step(org, walkthrough, step, fields.as_ref(), placement.as_ref())
-        .await?)
+        .await?;
+    let detail = serde_json::json!({"step": step.title});
+    let action = "walkthrough.step_changed";
+    audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
+    Ok(step)
 }
 
 pub async fn delete_step(
@@ -360,7 +395,10 @@ pub async fn delete_step(
 ) -> Result<(), CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    Ok(platform.store.delete_step(org, walkthrough, step).await?)
+    platform.store.delete_step(org, walkthrough, step).await?;
+    let detail = serde_json::json!({"step_id": step});
+    let action = "walkthrough.step_deleted";
+    audit::record_by_id(platform, caller, action, walkthrough, detail).await
 }
 
 /// Publishes the draft as a new immutable version and tells the servers that offer it.
@@ -373,6 +411,9 @@ pub async fn publish(
     let org = caller.org();
     let version = platform.store.publish_walkthrough(org, walkthrough).await?;
     announce_for_walkthrough(platform, org, walkthrough).await;
+    let detail = serde_json::json!({"version": version.version, "steps": version.steps.len()});
+    let action = "walkthrough.published";
+    audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
     Ok(version)
 }
 
@@ -398,6 +439,8 @@ pub async fn assign(
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
+    let action = "walkthrough.assigned";
+    audit::record_assignment(platform, caller, action, server, walkthrough).await?;
     Ok(assignment)
 }
 
@@ -416,7 +459,8 @@ pub async fn unassign(
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
-    Ok(())
+    let action = "walkthrough.unassigned";
+    audit::record_assignment(platform, caller, action, server, walkthrough).await
 }
 
 /// Tells the servers that offer a walkthrough that their tool lists may have changed.

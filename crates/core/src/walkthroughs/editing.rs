@@ -126,7 +126,12 @@ pub async fn save_step(
         .update_step_at_revision(org, walkthrough, step, &fields, revision)
         .await?;
     match written {
-        Some(saved) => Ok(SaveOutcome::Saved(saved)),
+        Some(saved) => {
+            let detail = serde_json::json!({"step": saved.title});
+            let action = "walkthrough.step_changed";
+            super::audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
+            Ok(SaveOutcome::Saved(saved))
+        }
         None => {
             let current = step_draft(platform, caller, walkthrough, step).await?;
             Ok(SaveOutcome::Conflict(Box::new(current)))
@@ -173,6 +178,9 @@ pub async fn move_step(
         .store
         .update_step(org, walkthrough, step, None, Some(&placement))
         .await?;
+    let detail = serde_json::json!({"step": steps[current].title, "position": target + 1});
+    let action = "walkthrough.step_moved";
+    super::audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
     Ok(target + 1)
 }
 

@@ -3,6 +3,7 @@
 //! step saves and moves (`editing`), version history and the review before publishing
 //! (`versions`).
 
+mod audit;
 pub mod authoring;
 pub mod content;
 pub mod editing;

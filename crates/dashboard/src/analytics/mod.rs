@@ -6,6 +6,7 @@
 //! pages only lay it out (charts in `crate::charts`, each followed by its table). Time
 //! windows and filters are query parameters, so every view is a URL.
 
+mod conversation;
 mod end_users;
 mod funnel;
 mod support;
@@ -36,6 +37,9 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         .route("/support", get(support::inbox))
         .route("/support/{id}", get(support::show))
         .route("/support/{id}/status", post(support::change_status))
+        .route("/support/{id}/conversation", get(conversation::show))
+        .route("/support/{id}/reply", post(conversation::reply))
+        .route("/support/{id}/note", post(conversation::note))
         .route(
             "/support/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -27,15 +27,22 @@ use crate::helpers::{RawMcp, STATELESS_ERA};
 use crate::oauth_helpers::OAuthApp;
 
 /// The fields every audit event has, each rendered on its line.
-const EVENT_FIELDS: [&str; 8] = [
+const EVENT_FIELDS: [&str; 15] = [
     "action",
     "actor",
+    "actor_name",
     "created_at",
     "detail",
     "id",
+    "object_id",
+    "object_name",
+    "object_type",
     "server_id",
+    "server_name",
+    "text",
     "tool",
     "upstream_id",
+    "upstream_name",
 ];
 
 /// The id prefixes (`domain::id`) an event may carry, with the placeholder's name.
@@ -317,7 +324,8 @@ fn canonical(value: &Value) -> String {
     }
 }
 
-/// One line per event: actor, action, upstream, server, tool, detail, id, time.
+/// One line per event: actor, action, object, upstream, server, tool, detail, id, time,
+/// and the event in words on the next line.
 fn render(events: &[Value]) -> String {
     let mut placeholders = Placeholders::default();
     let mut text = String::new();
@@ -340,14 +348,18 @@ fn render(events: &[Value]) -> String {
         };
         let at = placeholders.of("time", &field("created_at"));
         let line = format!(
-            "{} {} upstream={} server={} tool={} detail={} id={} at={at}",
+            "{} {} object={}:{}:{} upstream={} server={} tool={} detail={} id={} at={at}\n  {}",
             field("actor"),
             field("action"),
+            field("object_type"),
+            field("object_id"),
+            field("object_name"),
             field("upstream_id"),
             field("server_id"),
             field("tool"),
             field("detail"),
             field("id"),
+            field("text"),
         );
         text.push_str(&placeholders.ids_in(&line));
         text.push('\n');

@@ -253,11 +253,18 @@ backend_tests! {
             org_id: tenant.org.clone(),
             created_at: Timestamp::now().plus_seconds(-days_ago * 86_400),
             actor: "platform".into(),
+            actor_name: None,
             action: action.into(),
+            object_type: None,
+            object_id: None,
+            object_name: None,
             upstream_id: None,
             server_id: None,
             tool: None,
             detail: json!({}),
+            upstream_name: None,
+            server_name: None,
+            text: String::new(),
         };
         app.store.record_audit_event(&event(2, "tool.discovered")).await.unwrap();
         app.store.record_audit_event(&event(0, "tool.changed")).await.unwrap();

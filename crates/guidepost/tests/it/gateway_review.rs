@@ -158,6 +158,7 @@ backend_tests! {
         // The fixture trusts new tools first; the test switches to review later.
         let mut expected = vec![
             "organization.tool_approval by api_key".to_owned(),
+            "server.created by api_key".to_owned(),
             "upstream.installed by api_key".to_owned(),
         ];
         expected.extend(["echo", "slow", "grow", "spawn_child", "crash", "hang", "noisy", "huge", "secret", "whereami", "lookup"]

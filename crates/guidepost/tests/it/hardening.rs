@@ -233,6 +233,7 @@ fn old_call(
         duration_us: 10,
         created_at: Timestamp::now().plus_seconds(-days_ago * 86_400),
         upstream_id: None,
+        is_test: false,
     }
 }
 

@@ -175,6 +175,7 @@ async fn b_as_b_sees_it(app: &TestApp, b: &Tenant, owned: &Owned) -> Value {
         format!("/walkthroughs/{}", id("walkthrough")),
         format!("/servers/{}/walkthroughs", id("server")),
         format!("/support-requests/{}", id("support_request")),
+        format!("/support-requests/{}/messages", id("support_request")),
         format!("/end-users/{}", id("end_user")),
         format!("/upstreams/{}/tools", id("upstream")),
         "/webhooks".to_owned(),

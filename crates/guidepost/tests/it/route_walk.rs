@@ -157,6 +157,9 @@ impl Objects {
             ("POST", "/walkthroughs/{id}/steps") => json!({"title": "Taken", "content": "Taken."}),
             ("PATCH", "/walkthroughs/{id}/steps/{step_id}") => json!({"title": "Taken"}),
             ("PATCH", "/support-requests/{id}") => json!({"status": "closed"}),
+            ("POST", "/support-requests/{id}/messages") => {
+                json!({"kind": "note", "body": "Taken."})
+            }
             _ => return None,
         };
         Some(body)
@@ -180,6 +183,7 @@ impl Objects {
             "/walkthroughs/{id}/steps/{step_id}/move" => &[("direction", "down")],
             "/walkthroughs/{id}/assignments/{server_id}" => &[("display_order", "9")],
             "/support/{id}/status" => &[("status", "closed")],
+            "/support/{id}/reply" | "/support/{id}/note" => &[("body", "Taken.")],
             "/end-users/{id}/erase" => &[("confirm", "erase")],
             "/gateway/upstreams/{id}/disconnect"
             | "/end-users/{id}/upstreams/{upstream}/disconnect" => &[("confirm", "disconnect")],

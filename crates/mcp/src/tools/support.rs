@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use guidepost_core::support::{self, SupportError, SupportInput};
+use guidepost_core::support_messages;
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, Limits, McpServer};
 use rmcp::model::{Tool, ToolAnnotations};
@@ -20,7 +21,10 @@ fn definition(server: &McpServer) -> Tool {
         "problem_description": {"type": "string", "maxLength": Limits::DESCRIPTION,
             "description": "What the user tried, what happened, and what they expected."},
         "problem_context": {"type": "string", "maxLength": Limits::CONTEXT,
-            "description": "Optional: relevant code, configuration, versions or error output."}
+            "description": "Optional: relevant code, configuration, versions or error output."},
+        "support_request_id": {"type": "string", "maxLength": 64,
+            "description": "Optional: to follow up on an earlier request (sr_...) instead of opening one. \
+             The problem_description is added to it, and the answer carries the team's replies so far."}
     });
     if asks_email {
         properties["email"] = json!({"type": "string", "format": "email", "maxLength": Limits::EMAIL,
@@ -28,7 +32,8 @@ fn definition(server: &McpServer) -> Tool {
     }
     let description = format!(
         "Ask the {product} support team for help. Use this when the user is stuck with {product} and \
-         documentation or walkthroughs don't solve it. Creates a support request that a person answers by email."
+         documentation or walkthroughs don't solve it. Creates a support request that a person answers by email. \
+         To follow up on an earlier request and read the team's replies, pass its support_request_id."
     );
     tool(
         NAME,
@@ -38,7 +43,9 @@ fn definition(server: &McpServer) -> Tool {
                "additionalProperties": false}),
         json!({"type": "object", "properties": {
                 "support_request_id": {"type": "string"},
-                "status": {"type": "string", "enum": ["open", "in_progress", "resolved", "closed"]}},
+                "status": {"type": "string", "enum": ["open", "in_progress", "resolved", "closed"]},
+                "replies": {"type": "array", "description": "On a follow-up: the team's replies, oldest first.",
+                    "items": {"type": "object", "properties": {"at": {"type": "string"}, "text": {"type": "string"}}}}},
                "required": ["support_request_id", "status"]}),
         ToolAnnotations::new()
             .read_only(false)
@@ -93,6 +100,9 @@ async fn open_request(
         Ok(input) => input,
         Err(failure) => return failure,
     };
+    if let Some(id) = input.support_request_id.clone() {
+        return follow_up(platform, scope, end_user, input, &id).await;
+    }
     match support::open_request(platform, &scope.server, end_user, input).await {
         Ok(request) => ToolOutcome::Success {
             text: format!(
@@ -106,6 +116,52 @@ async fn open_request(
             tracing::error!(%error, "could not open a support request");
             ToolOutcome::failure(
                 "The support request could not be saved because of a server error. Try again in a moment.",
+            )
+        }
+        Err(other) => ToolOutcome::failure(other.to_string()),
+    }
+}
+
+async fn follow_up(
+    platform: &Platform,
+    scope: &RequestScope,
+    end_user: Option<&EndUser>,
+    input: SupportInput,
+    id: &str,
+) -> ToolOutcome {
+    match support_messages::follow_up(platform, &scope.server, end_user, input, id).await {
+        Ok((request, replies)) => {
+            let mut text = format!(
+                "Support request {} (\"{}\") is {}. The follow-up was added to it.",
+                request.id,
+                request.title,
+                request.status.as_str().replace('_', " ")
+            );
+            if replies.is_empty() {
+                text.push_str(" The support team has not replied yet; they answer by email.");
+            }
+            for reply in &replies {
+                text.push_str(&format!(
+                    "\n\nReply from the support team ({}):\n{}",
+                    reply.created_at.to_rfc3339(),
+                    reply.body
+                ));
+            }
+            text.push_str("\n\nShow the replies to the user as they are.");
+            let replies: Vec<Value> = replies
+                .iter()
+                .map(|r| json!({"at": r.created_at, "text": r.body}))
+                .collect();
+            ToolOutcome::Success {
+                text,
+                structured: json!({"support_request_id": request.id, "status": request.status,
+                    "replies": replies}),
+            }
+        }
+        Err(SupportError::Core(error)) => {
+            tracing::error!(%error, "could not follow up on a support request");
+            ToolOutcome::failure(
+                "The follow-up could not be saved because of a server error. Try again in a moment.",
             )
         }
         Err(other) => ToolOutcome::failure(other.to_string()),

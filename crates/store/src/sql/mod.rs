@@ -10,6 +10,7 @@
 //! Each file starts with `use super::*`: the imports, row helpers and backend types
 //! below are what the files share.
 
+mod attention;
 mod audit;
 mod auth;
 mod auth_rows;
@@ -23,6 +24,7 @@ mod platform;
 mod servers;
 mod sessions;
 mod support;
+mod support_messages;
 mod tasks;
 mod tool_calls;
 mod upstream_events;

@@ -35,7 +35,8 @@ const ERASED_TEXT: &str = "[erased]";
 const ERASED_EMAIL: &str = "erased@erased.invalid";
 
 /// The free-text columns that may quote a person's email (a tool call's arguments, a
-/// support request's texts, a task's exchanges, a webhook's payload, an audit detail);
+/// support request's texts and messages (a follow-up's author is the person's email), a
+/// task's exchanges, a webhook's payload, an audit detail);
 /// an erasure replaces the email in them throughout the organization.
 const TEXT_COLUMNS: &[(&str, &str)] = &[
     ("tool_calls", "arguments"),
@@ -43,6 +44,8 @@ const TEXT_COLUMNS: &[(&str, &str)] = &[
     ("support_requests", "title"),
     ("support_requests", "description"),
     ("support_requests", "context"),
+    ("support_messages", "author"),
+    ("support_messages", "body"),
     ("tasks", "input_requests"),
     ("tasks", "input_responses"),
     ("tasks", "outcome"),
@@ -100,6 +103,15 @@ fn export_queries() -> Vec<(&'static str, String, &'static [Param])> {
             format!(
                 "SELECT * FROM support_requests WHERE org_id = $1 \
                  AND (end_user_id IN ({PEOPLE}) OR email = $3)"
+            ),
+            &[Param::Org, Param::Id, Param::Address][..],
+        ),
+        (
+            "support_messages",
+            format!(
+                "SELECT * FROM support_messages WHERE org_id = $1 AND request_id IN \
+                 (SELECT id FROM support_requests WHERE org_id = $1 \
+                 AND (end_user_id IN ({PEOPLE}) OR email = $3))"
             ),
             &[Param::Org, Param::Id, Param::Address][..],
         ),

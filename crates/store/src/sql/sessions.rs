@@ -1,6 +1,7 @@
 //! Session-era MCP sessions, stored so that any node can continue them.
 
 use super::*;
+use crate::sessions::{MAX_SERVER_CLIENTS, ServerClient};
 
 const SESSION_COLUMNS: &str = "id, transport_id, org_id, server_id, end_user_id, client_name, \
      client_version, protocol_version, first_seen_at, last_seen_at";
@@ -132,5 +133,27 @@ impl SessionStore for ThisStore {
             .fetch_all(self.run())
             .await?;
         rows(found, session)
+    }
+
+    async fn clients_of_server(&self, org: &OrgId, server: &ServerId) -> Result<Vec<ServerClient>> {
+        let found = sqlx::query(
+            "SELECT client_name, client_version, COUNT(*) AS sessions, \
+             MAX(last_seen_at) AS last_seen_at FROM mcp_sessions \
+             WHERE org_id = $1 AND server_id = $2 GROUP BY client_name, client_version \
+             ORDER BY MAX(last_seen_at) DESC LIMIT $3",
+        )
+        .bind(org.as_str())
+        .bind(server.as_str())
+        .bind(MAX_SERVER_CLIENTS)
+        .fetch_all(self.run())
+        .await?;
+        rows(found, |row| {
+            Ok(ServerClient {
+                name: opt_text(row, "client_name")?,
+                version: opt_text(row, "client_version")?,
+                sessions: u64::try_from(row.try_get::<i64, _>("sessions")?).unwrap_or(0),
+                last_seen_at: time(row, "last_seen_at")?,
+            })
+        })
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::ToolCallBucket;
 
 const TOOL_CALL_COLUMNS: &str = "id, org_id, server_id, session_id, end_user_id, tool_name, \
-     arguments, result_summary, is_error, error_code, duration_us, created_at, upstream_id";
+     arguments, result_summary, is_error, error_code, duration_us, created_at, upstream_id, is_test";
 
 fn tool_call(row: &DbRow) -> Result<ToolCall> {
     Ok(ToolCall {
@@ -21,6 +21,7 @@ fn tool_call(row: &DbRow) -> Result<ToolCall> {
         duration_us: row.try_get("duration_us")?,
         created_at: time(row, "created_at")?,
         upstream_id: opt_text(row, "upstream_id")?.map(Id::from_trusted),
+        is_test: row.try_get("is_test")?,
     })
 }
 
@@ -31,7 +32,7 @@ impl ToolCallStore for ThisStore {
             return Ok(());
         }
         // One multi-row INSERT per chunk: a batch costs a round trip per 200 calls, not
-        // one per call (13 parameters a row stays far under both backends' limits).
+        // one per call (14 parameters a row stays far under both backends' limits).
         let mut tx = self.begin_write().await?;
         for chunk in calls.chunks(200) {
             self.count(1);
@@ -51,7 +52,8 @@ impl ToolCallStore for ThisStore {
                     .push_bind(call.error_code)
                     .push_bind(call.duration_us)
                     .push_bind(call.created_at.micros())
-                    .push_bind(call.upstream_id.as_ref().map(|id| id.as_str()));
+                    .push_bind(call.upstream_id.as_ref().map(|id| id.as_str()))
+                    .push_bind(call.is_test);
             });
             insert.build().execute(&mut *tx).await?;
         }

@@ -221,6 +221,7 @@ pub fn tool_call(org: &OrgId, server: &ServerId, tool: &str, created_at: Timesta
         duration_us: 100,
         created_at,
         upstream_id: None,
+        is_test: false,
     }
 }
 

@@ -180,6 +180,14 @@ pub async fn import(
         }
     }
 
+    if changed {
+        let detail = serde_json::json!({
+            "created": created, "steps_added": added, "steps_updated": updated,
+            "steps_deleted": deleted,
+        });
+        let action = "walkthrough.imported";
+        crate::walkthroughs::audit::record(platform, caller, action, &walkthrough, detail).await?;
+    }
     Ok(ImportReport {
         walkthrough_id: id,
         external_key: key.to_owned(),

@@ -170,13 +170,26 @@ async fn bad_query_parameters_are_422_problems(db: &TestDatabase) {
     assert_eq!(bad_id.error_fields(), ["server_id"]);
 }
 
+/// A mailer for a router that sends no mail.
+struct Unsent;
+
+#[async_trait::async_trait]
+impl guidepost_core::mail::Mail for Unsent {
+    async fn send(&self, _: &guidepost_domain::Email, _: &str, _: &str) -> Result<(), String> {
+        Err("this test sends no mail".into())
+    }
+}
+
 /// The binary merges this router with others and sets its own fallback: paths under
 /// `/api/v1` must still answer with problems, and other paths with the binary's fallback.
 async fn the_router_merges_with_other_routes_and_fallbacks(db: &TestDatabase) {
     let app = spawn_app(db).await;
     let merged = axum::Router::new()
         .route("/mcp", axum::routing::get(|| async { "mcp" }))
-        .merge(guidepost_api::router(app.platform().clone()))
+        .merge(guidepost_api::router(
+            app.platform().clone(),
+            std::sync::Arc::new(Unsent),
+        ))
         .fallback(|| async { (StatusCode::NOT_FOUND, "outer") });
     let send = |path: &str| {
         let request = Request::get(path).body(Body::empty()).unwrap();

@@ -188,6 +188,7 @@ pub fn tool_call(
         duration_us,
         created_at: Timestamp::now().plus_seconds(-seconds_ago),
         upstream_id: None,
+        is_test: false,
     }
 }
 

@@ -35,6 +35,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/support-requests"),
     ("get", "/api/v1/support-requests/{id}"),
     ("patch", "/api/v1/support-requests/{id}"),
+    ("get", "/api/v1/support-requests/{id}/messages"),
+    ("post", "/api/v1/support-requests/{id}/messages"),
     ("post", "/api/v1/webhooks"),
     ("get", "/api/v1/webhooks"),
     ("get", "/api/v1/webhooks/{id}"),

@@ -4,16 +4,20 @@
 
 mod access;
 mod analytics;
+mod audit;
 mod browser;
 mod connect_journey;
 mod connections;
 pub(crate) mod gateway;
 mod gateway_features;
 mod members;
+mod overview;
 mod personal_data;
 mod servers;
 mod sign_in;
 mod support;
+mod support_replies;
+mod tester;
 mod walkthroughs;
 
 use std::collections::BTreeMap;
