@@ -20,6 +20,7 @@
 mod analytics;
 mod assets;
 mod charts;
+mod confirm;
 mod error;
 mod gateway;
 mod home;

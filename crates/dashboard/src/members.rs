@@ -3,12 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::members;
 use guidepost_core::organizations;
+use guidepost_core::{Permission, members};
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::page::{Notice, Section};
@@ -107,8 +108,30 @@ pub(crate) async fn change_role(
 pub(crate) async fn remove(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<MemberId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let listed = members::list(&app.platform, signed.caller()).await?;
+        let member = listed
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or(PageError::NotFound)?;
+        let question = Question {
+            title: "Remove this member?".into(),
+            message: format!(
+                "{} loses access to this organization at once: their sessions end. \
+                 Inviting them again gives it back.",
+                member.email.as_str()
+            ),
+            action: format!("/app/members/{id}/remove"),
+            button: "Remove member".into(),
+            back: "/app/members".into(),
+            section: Section::Members,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Administer, question).await;
+    }
     members::remove(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/members", Notice::Deleted))
 }
@@ -222,8 +245,30 @@ pub(crate) async fn create_api_key(
 pub(crate) async fn revoke_api_key(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<ApiKeyId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let keys = organizations::list_api_keys(&app.platform, signed.caller()).await?;
+        let key = keys
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or(PageError::NotFound)?;
+        let question = Question {
+            title: "Revoke this key?".into(),
+            message: format!(
+                "The key \u{201c}{}\u{201d} ({}…) stops working at once: programs that use it \
+                 are refused. This cannot be undone.",
+                key.name, key.display_prefix
+            ),
+            action: format!("/app/api-keys/{id}/revoke"),
+            button: "Revoke key".into(),
+            back: "/app/api-keys".into(),
+            section: Section::Members,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Administer, question).await;
+    }
     organizations::revoke_api_key(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/api-keys", Notice::Revoked))
 }

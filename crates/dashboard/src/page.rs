@@ -299,6 +299,12 @@ pub(crate) fn next_page(path: &str, next_cursor: Option<String>) -> Option<Strin
     })
 }
 
+/// `text` percent-encoded for a URL's path segment or query.
+pub(crate) fn percent_encode(text: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("x", text)]).unwrap_or_default();
+    encoded.trim_start_matches("x=").replace('+', "%20")
+}
+
 /// Renders a page template as a 200 HTML response.
 pub(crate) fn render(template: &impl Template) -> Response {
     render_with(StatusCode::OK, template)

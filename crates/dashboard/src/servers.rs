@@ -5,11 +5,12 @@ use askama::Template;
 use axum::extract::{Query, State};
 use base64::Engine as _;
 use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
-use guidepost_core::{domains, urls};
+use guidepost_core::{Permission, domains, urls};
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, ListQuery, PageError, PageResult};
 use crate::page::{Notice, Section};
@@ -233,18 +234,16 @@ impl Snippets {
                 serde_urlencoded::to_string([("name", server.slug.as_str()), ("config", &encoded)])
                     .unwrap_or_default()
             ),
-            vscode_link: format!("vscode:mcp/install?{}", percent_encode(&vscode.to_string())),
+            vscode_link: format!(
+                "vscode:mcp/install?{}",
+                page::percent_encode(&vscode.to_string())
+            ),
         }
     }
 }
 
 fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
-}
-
-fn percent_encode(text: &str) -> String {
-    let encoded = serde_urlencoded::to_string([("x", text)]).unwrap_or_default();
-    encoded.trim_start_matches("x=").replace('+', "%20")
 }
 
 pub(crate) async fn show(
@@ -310,8 +309,27 @@ pub(crate) async fn verify_domain(
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<ServerId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let server = servers::get(&app.platform, signed.caller(), &id).await?;
+        let question = Question {
+            title: format!("Delete the server {}?", server.name),
+            message: format!(
+                "Its address {} stops answering at once, and the agents and people connected \
+                 to it lose its tools. Its walkthrough assignments and upstream attachments go \
+                 with it. This cannot be undone.",
+                urls::mcp_url(&app.platform.config, &server)
+            ),
+            action: format!("/app/servers/{id}/delete"),
+            button: "Delete server".into(),
+            back: format!("/app/servers/{id}"),
+            section: Section::Servers,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
     servers::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/servers", Notice::Deleted))
 }

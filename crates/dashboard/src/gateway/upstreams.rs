@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::connections::{self, ConnectionState};
 use super::{state_tone, status_tone};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageResult};
 use crate::page::{Notice, Section};
@@ -215,8 +216,33 @@ pub(crate) async fn detach(
 pub(crate) async fn uninstall(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<UpstreamId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let caller = signed.caller();
+        let upstream = upstreams::get(&app.platform, caller, &id).await?;
+        let attached = overview::attachments(&app.platform, caller, &id)
+            .await?
+            .len();
+        let servers = match attached {
+            0 => "No server attaches it.".to_owned(),
+            1 => "The 1 server that attaches it loses its tools.".to_owned(),
+            n => format!("The {n} servers that attach it lose its tools."),
+        };
+        let question = Question {
+            title: format!("Uninstall {}?", upstream.name),
+            message: format!(
+                "It is stopped and removed with its reviews and connections. {servers}"
+            ),
+            action: format!("/app/gateway/upstreams/{id}/uninstall"),
+            button: "Uninstall".into(),
+            back: format!("/app/gateway/upstreams/{id}"),
+            section: Section::Gateway,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Gateway, question).await;
+    }
     upstreams::uninstall(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/gateway", Notice::Uninstalled))
 }

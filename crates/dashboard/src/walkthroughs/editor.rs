@@ -5,12 +5,15 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use guidepost_core::walkthroughs::authoring::{self, UpdateWalkthrough};
+use guidepost_core::walkthroughs::funnel;
+use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use super::assignments::{ServerAssignment, server_assignments};
 use super::{editor_path, status_class};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, PageError, PageResult, optional};
 use crate::page::{Notice, Section};
@@ -200,8 +203,45 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<WalkthroughId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let walkthrough = authoring::get(&app.platform, signed.caller(), &id).await?;
+        let people = people_with_progress(&app, &signed, &id).await?;
+        let progress = match people {
+            0 => "Nobody has started it yet.".to_owned(),
+            1 => "1 person's progress through it is deleted too.".to_owned(),
+            n => format!("{n} people's progress through it is deleted too."),
+        };
+        let question = Question {
+            title: format!("Delete the walkthrough {}?", walkthrough.title),
+            message: format!(
+                "Its draft, every published version and its assignments are deleted, and \
+                 agents stop offering it. {progress} This cannot be undone."
+            ),
+            action: format!("/app/walkthroughs/{id}/delete"),
+            button: "Delete walkthrough".into(),
+            back: editor_path(&id),
+            section: Section::Walkthroughs,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
     authoring::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/walkthroughs", Notice::Deleted))
+}
+
+/// How many people's progress a walkthrough holds (one a person and server); a
+/// walkthrough never published has none.
+async fn people_with_progress(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &WalkthroughId,
+) -> Result<u64, PageError> {
+    match funnel::report(&app.platform, signed.caller(), id, None).await {
+        Ok(report) => Ok(report.totals.started),
+        Err(CoreError::Conflict(_)) => Ok(0),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -5,6 +5,7 @@
 
 use askama::Template;
 use axum::extract::State;
+use guidepost_core::Permission;
 use guidepost_core::walkthroughs::authoring::{self, CreateStep};
 use guidepost_core::walkthroughs::editing::{self, SaveOutcome, StepDraft, StepEdit, StepMove};
 use guidepost_domain::*;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use super::{done_at_step, editor_path, unix_lines};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
 use crate::markdown::{self, Shown};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, PageError, PageResult, optional};
@@ -266,8 +268,23 @@ pub(crate) async fn move_step(
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
     IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let draft = editing::step_draft(&app.platform, signed.caller(), &id, &step_id).await?;
+        let question = Question {
+            title: format!("Delete the step {}?", draft.step.title),
+            message: "It leaves the draft; published versions keep it until you publish again."
+                .into(),
+            action: format!("{}/steps/{step_id}/delete", editor_path(&id)),
+            button: "Delete step".into(),
+            back: editor_path(&id),
+            section: Section::Walkthroughs,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
     authoring::delete_step(&app.platform, signed.caller(), &id, &step_id).await?;
     Ok(page::done(&editor_path(&id), Notice::Deleted))
 }
