@@ -22,6 +22,7 @@ mod assets;
 mod charts;
 mod confirm;
 mod error;
+mod form;
 mod gateway;
 mod home;
 mod markdown;
@@ -31,6 +32,7 @@ mod route_table;
 mod security;
 mod servers;
 mod session;
+mod shown_once;
 mod sign_in;
 mod walkthroughs;
 
@@ -52,11 +54,17 @@ pub const BODY_LIMIT: usize = 512 * 1024;
 pub struct Dashboard {
     pub platform: Platform,
     pub mail: Arc<dyn Mail>,
+    /// New secrets waiting for the page that shows them once.
+    pub(crate) shown_once: Arc<shown_once::ShownOnce>,
 }
 
 /// The dashboard's routes, all under `/app`.
 pub fn router(platform: Platform, mail: Arc<dyn Mail>) -> Router {
-    let state = Dashboard { platform, mail };
+    let state = Dashboard {
+        platform,
+        mail,
+        shown_once: Arc::default(),
+    };
     routes()
         .into_router()
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
