@@ -22,7 +22,6 @@ pub(crate) struct FormSpec {
 /// Why a form was refused: which field, in words, and what to do.
 #[derive(Debug, Clone)]
 pub(crate) struct FormError {
-    pub field: String,
     /// The field's name as the page shows it ("Custom domain", never `custom_domain`).
     pub label: String,
     pub message: String,
@@ -50,7 +49,6 @@ impl FormError {
             format!("{}-{}", spec.prefix, base.replace('_', "-"))
         };
         FormError {
-            field: base.to_owned(),
             label: label(base),
             message: message.into(),
             anchor,
@@ -92,9 +90,9 @@ impl FormError {
         }
     }
 
-    /// Whether this error is about `field`.
-    pub fn on(&self, field: &str) -> bool {
-        self.field == field
+    /// Whether this error is about the input whose id is `input`.
+    pub fn on(&self, input: &str) -> bool {
+        self.anchor == input
     }
 }
 
@@ -111,14 +109,16 @@ impl Errors {
         self.0.as_ref()
     }
 
-    /// The error beside `field`, if it is about that field.
-    pub fn on(&self, field: &str) -> Option<&FormError> {
-        self.0.as_ref().filter(|e| e.on(field))
+    /// The error beside the input whose id is `input`, if it is about that input (two
+    /// forms on a page may both have a `title` field; their inputs' ids differ).
+    pub fn on(&self, input: &str) -> Option<&FormError> {
+        self.0.as_ref().filter(|e| e.on(input))
     }
 
-    /// The attributes of `field`'s input: marked invalid and described by its message.
-    pub fn attrs(&self, field: &str) -> String {
-        match self.on(field) {
+    /// The attributes of the input whose id is `input`: marked invalid and described by
+    /// its message.
+    pub fn attrs(&self, input: &str) -> String {
+        match self.on(input) {
             Some(e) => format!(
                 " aria-invalid=\"true\" aria-describedby=\"{}-error\"",
                 e.anchor
@@ -198,7 +198,7 @@ mod tests {
             "is not an origin",
             StatusCode::OK,
         );
-        assert_eq!(nested.field, "allowed_origins");
+        assert_eq!(nested.anchor, "allowed_origins");
     }
 
     #[test]
@@ -206,11 +206,13 @@ mod tests {
         let refused = FormError::refused(CoreError::Conflict("slug is taken".into()), SERVER);
         let refused = refused.unwrap();
         assert_eq!(
-            (refused.field.as_str(), refused.status),
+            (refused.anchor.as_str(), refused.status),
             ("slug", StatusCode::CONFLICT)
         );
         let errors = Errors::from(refused);
         assert!(errors.attrs("slug").contains("aria-invalid"));
+        let errors = Errors::from(FormError::new(KEY, "name", "is empty", StatusCode::OK));
+        assert!(errors.on("key-name").is_some() && errors.on("name").is_none());
         assert_eq!(errors.attrs("name"), "");
         assert!(FormError::refused(CoreError::NotFound, SERVER).is_err());
     }

@@ -28,6 +28,17 @@ struct MembersPage {
     errors: Errors,
 }
 
+impl MembersPage {
+    /// The id of a member's role select, which a refused change links to.
+    fn role_input(&self, member: &Member) -> String {
+        role_input(&member.id)
+    }
+}
+
+fn role_input(id: &MemberId) -> String {
+    format!("role-{id}")
+}
+
 /// The invitation form's inputs are `invite-email` and `invite-role`.
 const INVITE_FORM: FormSpec = FormSpec {
     prefix: "invite",
@@ -94,8 +105,7 @@ async fn refused_for_member(
         .iter()
         .find(|m| m.id == *id)
         .map_or_else(String::new, |m| m.email.as_str().to_owned());
-    error.field = id.to_string();
-    error.anchor = format!("role-{id}");
+    error.anchor = role_input(id);
     error.label = format!("The role of {email}");
     let fresh = InviteForm {
         email: String::new(),
