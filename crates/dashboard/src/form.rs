@@ -156,6 +156,8 @@ fn label(field: &str) -> String {
         "secrets" => Some("Secrets"),
         "content" => Some("Content"),
         "domain_check" => Some("DNS check"),
+        "config" => Some("Settings"),
+        "sign_in" => Some("Whose account it is reached with"),
         _ => None,
     };
     known.map_or_else(|| from_key(field), str::to_owned)

@@ -155,6 +155,7 @@ pub(crate) enum Notice {
     Rejected,
     Installed,
     Attached,
+    AttachedButFailed,
     Detached,
     Restarted,
     Uninstalled,
@@ -166,7 +167,7 @@ pub(crate) enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 24] = [
+    const ALL: [Notice; 25] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -183,6 +184,7 @@ impl Notice {
         Notice::Rejected,
         Notice::Installed,
         Notice::Attached,
+        Notice::AttachedButFailed,
         Notice::Detached,
         Notice::Restarted,
         Notice::Uninstalled,
@@ -212,6 +214,7 @@ impl Notice {
             Notice::Rejected => "rejected",
             Notice::Installed => "installed",
             Notice::Attached => "attached",
+            Notice::AttachedButFailed => "attached-failed",
             Notice::Detached => "detached",
             Notice::Restarted => "restarted",
             Notice::Uninstalled => "uninstalled",
@@ -246,6 +249,11 @@ impl Notice {
             Notice::Rejected => "Rejected: agents will not see this tool.",
             Notice::Installed => "Installed.",
             Notice::Attached => "Attached.",
+            Notice::AttachedButFailed => {
+                "Attached, but this upstream has failed: the server offers none of its tools \
+                 until it runs again. Its last error and logs are below; fix the cause and \
+                 restart it."
+            }
             Notice::Detached => "Detached.",
             Notice::Restarted => "Restart requested.",
             Notice::Uninstalled => {
@@ -262,6 +270,11 @@ impl Notice {
                 "Disconnected: its tokens are revoked, and calls ask to connect again."
             }
         }
+    }
+
+    /// Whether the notice warns (shown in the warning colour, not as a success).
+    pub fn warns(self) -> bool {
+        matches!(self, Notice::AttachedButFailed | Notice::NotVerified)
     }
 
     fn parse(key: &str) -> Option<Self> {

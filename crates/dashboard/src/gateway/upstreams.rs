@@ -16,6 +16,7 @@ use super::connections::{self, ConnectionState};
 use super::{state_tone, status_tone};
 use crate::Dashboard;
 use crate::confirm::{self, Confirm, Question};
+use crate::form::{Errors, FormError, FormSpec};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageResult};
 use crate::page::{Notice, Section};
@@ -53,7 +54,18 @@ struct UpstreamPage {
     attachments: Vec<AttachmentRow>,
     /// The organization's servers, for the attach form: (id, name).
     servers: Vec<(String, String)>,
+    /// Whether it has failed: attaching it then warns that its tools will not appear.
+    failed: bool,
+    /// The attach form as posted, when it was refused.
+    attach: AttachForm,
+    errors: Errors,
 }
+
+/// The attach form's inputs are `attach-server` and `attach-prefix`.
+const ATTACH_FORM: FormSpec = FormSpec {
+    prefix: "attach",
+    conflict_field: "prefix",
+};
 
 struct RecentLogs {
     text: String,
@@ -83,14 +95,35 @@ pub(crate) async fn show(
     IdPath(id): IdPath<UpstreamId>,
     Query(done): Query<Done>,
 ) -> PageResult {
+    let fresh = AttachForm::default();
+    upstream_page(
+        &app,
+        &signed,
+        &id,
+        done.done.as_deref(),
+        fresh,
+        Errors::none(),
+    )
+    .await
+}
+
+/// An upstream's page; after a refused attach, with the form as posted and why.
+async fn upstream_page(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &UpstreamId,
+    done: Option<&str>,
+    attach: AttachForm,
+    errors: Errors,
+) -> PageResult {
     let caller = signed.caller();
-    let upstream = upstreams::get(&app.platform, caller, &id).await?;
+    let upstream = upstreams::get(&app.platform, caller, id).await?;
     let title = format!("Upstream {}", upstream.name);
-    let chrome = Chrome::new(&app, &signed, title, Section::Gateway, done.done.as_deref()).await?;
-    let tools = upstreams::tools(&app.platform, caller, &id).await?;
+    let chrome = Chrome::new(app, signed, title, Section::Gateway, done).await?;
+    let tools = upstreams::tools(&app.platform, caller, id).await?;
     let may_read_logs = signed.caller().may(Permission::Gateway);
     let logs = if may_read_logs {
-        let all = upstreams::logs(&app.platform, caller, &id).await?;
+        let all = upstreams::logs(&app.platform, caller, id).await?;
         let recent = &all[all.len().saturating_sub(LOG_LINES)..];
         Some(RecentLogs {
             text: recent.join("\n"),
@@ -99,13 +132,13 @@ pub(crate) async fn show(
     } else {
         None
     };
-    let connection = connections::state(&app, caller, &upstream).await?;
+    let connection = connections::state(app, caller, &upstream).await?;
     let sign_in = matches!(upstream.spec, LaunchSpec::Http { .. }).then(|| {
         connections::sign_in_words(guidepost_core::upstreams::connections::sign_in_of(
             &upstream,
         ))
     });
-    let attachments = overview::attachments(&app.platform, caller, &id).await?;
+    let attachments = overview::attachments(&app.platform, caller, id).await?;
     let server_list = servers::list(&app.platform, caller, &PageRequest::first(200))
         .await?
         .items;
@@ -113,49 +146,56 @@ pub(crate) async fn show(
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
-    Ok(page::render(&UpstreamPage {
-        chrome,
-        id: upstream.id.to_string(),
-        status: upstream.status.as_str(),
-        tone: status_tone(upstream.status),
-        last_error: upstream.last_error.clone().filter(|_| may_read_logs),
-        last_error_hidden: upstream.last_error.is_some() && !may_read_logs,
-        restarts: upstream.restarts,
-        runtime: upstream.spec.runtime(),
-        network: super::catalog::network_of(&upstream.spec),
-        confinement: upstream.confinement.clone(),
-        catalog_entry: upstream.catalog_entry_id.clone(),
-        start: upstream.start.as_str(),
-        sign_in,
-        connection,
-        secret_names: upstream.secret_names.clone(),
-        name: upstream.name,
-        logs,
-        tools: tools
-            .into_iter()
-            .map(|reviewed| ToolRow {
-                kind: reviewed.tool.kind.as_str(),
-                kind_label: reviewed.tool.kind.label(),
-                state: reviewed.tool.state.as_str(),
-                tone: state_tone(reviewed.tool.state),
-                findings: reviewed.tool.findings.len(),
-                name: reviewed.tool.name,
-            })
-            .collect(),
-        attachments: attachments
-            .into_iter()
-            .map(|a| AttachmentRow {
-                server_name: names.get(&a.server_id).cloned().unwrap_or_default(),
-                server_id: a.server_id.to_string(),
-                prefix: a.prefix,
-                allowed_tools: a.allowed_tools.map(|list| list.join(", ")),
-            })
-            .collect(),
-        servers: server_list
-            .into_iter()
-            .map(|s| (s.id.to_string(), s.name))
-            .collect(),
-    }))
+    let status = errors.status();
+    Ok(page::render_with(
+        status,
+        &UpstreamPage {
+            chrome,
+            failed: upstream.status == UpstreamStatus::Failed,
+            attach,
+            errors,
+            id: upstream.id.to_string(),
+            status: upstream.status.as_str(),
+            tone: status_tone(upstream.status),
+            last_error: upstream.last_error.clone().filter(|_| may_read_logs),
+            last_error_hidden: upstream.last_error.is_some() && !may_read_logs,
+            restarts: upstream.restarts,
+            runtime: upstream.spec.runtime(),
+            network: super::catalog::network_of(&upstream.spec),
+            confinement: upstream.confinement.clone(),
+            catalog_entry: upstream.catalog_entry_id.clone(),
+            start: upstream.start.as_str(),
+            sign_in,
+            connection,
+            secret_names: upstream.secret_names.clone(),
+            name: upstream.name,
+            logs,
+            tools: tools
+                .into_iter()
+                .map(|reviewed| ToolRow {
+                    kind: reviewed.tool.kind.as_str(),
+                    kind_label: reviewed.tool.kind.label(),
+                    state: reviewed.tool.state.as_str(),
+                    tone: state_tone(reviewed.tool.state),
+                    findings: reviewed.tool.findings.len(),
+                    name: reviewed.tool.name,
+                })
+                .collect(),
+            attachments: attachments
+                .into_iter()
+                .map(|a| AttachmentRow {
+                    server_name: names.get(&a.server_id).cloned().unwrap_or_default(),
+                    server_id: a.server_id.to_string(),
+                    prefix: a.prefix,
+                    allowed_tools: a.allowed_tools.map(|list| list.join(", ")),
+                })
+                .collect(),
+            servers: server_list
+                .into_iter()
+                .map(|s| (s.id.to_string(), s.name))
+                .collect(),
+        },
+    ))
 }
 
 /// `POST …/restart`.
@@ -171,7 +211,7 @@ pub(crate) async fn restart(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct AttachForm {
     #[serde(default)]
     server_id: String,
@@ -192,11 +232,19 @@ pub(crate) async fn attach(
         allowed_prompts: None,
         timeout_ms: None,
     };
-    upstreams::attach(&app.platform, signed.caller(), &server, &id, input).await?;
-    Ok(page::done(
-        &format!("/app/gateway/upstreams/{id}"),
-        Notice::Attached,
-    ))
+    let caller = signed.caller();
+    if let Err(refused) = upstreams::attach(&app.platform, caller, &server, &id, input).await {
+        let errors = FormError::refused(refused, ATTACH_FORM)?.into();
+        return upstream_page(&app, &signed, &id, None, form, errors).await;
+    }
+    // A failed upstream attaches, but offers no tools until it runs again: say so.
+    let upstream = upstreams::get(&app.platform, caller, &id).await?;
+    let notice = if upstream.status == UpstreamStatus::Failed {
+        Notice::AttachedButFailed
+    } else {
+        Notice::Attached
+    };
+    Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice))
 }
 
 /// `POST …/detach/{server}`.
