@@ -6,6 +6,7 @@ mod access;
 mod analytics;
 mod browser;
 mod connections;
+mod forms;
 mod gateway;
 mod gateway_features;
 mod members;
