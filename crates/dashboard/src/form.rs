@@ -140,7 +140,7 @@ impl From<FormError> for Errors {
 }
 
 /// A field's name in words: the known ones by name, others from their key.
-fn label(field: &str) -> String {
+pub(crate) fn label(field: &str) -> String {
     let known = match field {
         "slug" => Some("Slug"),
         "custom_domain" => Some("Custom domain"),

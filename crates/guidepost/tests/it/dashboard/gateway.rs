@@ -29,7 +29,7 @@ secrets = [{ name = "FIXTURE_SECRET", description = "The key the fixture needs."
 /// The dashboard's app with the tests' upstream in its catalog (entry `fixture`), a
 /// master key for secrets, and "Acme" trusting new clean tools (so a tool that changes
 /// is what lands in the review queue).
-async fn gateway_app(db: &TestDatabase) -> (OAuthApp, PathBuf) {
+pub(super) async fn gateway_app(db: &TestDatabase) -> (OAuthApp, PathBuf) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "guidepost-dashboard-gateway-{}-{}",
@@ -51,7 +51,11 @@ async fn gateway_app(db: &TestDatabase) -> (OAuthApp, PathBuf) {
 
 /// Installs the fixture through the API for `tenant`, attaches it to a new server
 /// `slug` as `fx`, and waits until it is ready: (upstream id, server id).
-async fn installed_by_api(app: &TestApp, tenant: &Tenant, slug: &str) -> (String, String) {
+pub(super) async fn installed_by_api(
+    app: &TestApp,
+    tenant: &Tenant,
+    slug: &str,
+) -> (String, String) {
     let body = json!({"catalog_entry_id": "fixture", "config": {"greeting": "hi"},
         "secrets": {"FIXTURE_SECRET": SECRET}});
     let (status, upstream) = app

@@ -5,6 +5,7 @@
 mod access;
 mod analytics;
 mod browser;
+mod browser_forms;
 mod connections;
 mod forms;
 mod gateway;
