@@ -210,10 +210,10 @@ pub(crate) async fn approve(
     SignedForm { signed, form }: SignedForm<ApproveForm>,
 ) -> PageResult {
     let kind = form.of.kind()?;
-    if !form.confirm.given() {
-        if let Some(question) = approval_question(&app, &signed, &id, kind, &name).await? {
-            return confirm::ask(&app, &signed, Permission::Gateway, question).await;
-        }
+    if !form.confirm.given()
+        && let Some(question) = approval_question(&app, &signed, &id, kind, &name).await?
+    {
+        return confirm::ask(&app, &signed, Permission::Gateway, question).await;
     }
     decide(&app, &signed, &id, kind, &name, ToolState::Approved).await?;
     Ok(page::done("/app/gateway/review", Notice::Approved))
