@@ -74,8 +74,15 @@ function layout() {
   );
   const shown = (selector) =>
     [...document.querySelectorAll(selector)].filter((el) => el.offsetParent !== null).length;
+  // What sticks out, outermost first, to say where a sideways scroll comes from.
+  const wider = [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 0.5)
+    .filter((el) => !el.parentElement.closest('table, pre, .chart-box'))
+    .slice(0, 5)
+    .map((el) => `${el.tagName.toLowerCase()}.${el.className} → ${Math.round(el.getBoundingClientRect().right)}`);
   return {
     overflow: root.scrollWidth > root.clientWidth,
+    wider,
     scrollWidth: root.scrollWidth,
     chartText: texts.length ? Math.min(...texts) : null,
     inertControls: shown('button[data-copy]') + shown('.drag-handle'),

@@ -10,6 +10,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use super::gateway::{gateway_app, installed_by_api};
 use super::members::create_key;
 use super::{Page, add_member, dashboard_app, member};
 
@@ -28,7 +29,9 @@ fn refused_in_place(page: &Page, status: StatusCode, label: &str, raw_key: &str)
         text.contains(&format!("{label}: ")),
         "named {label}: {text}"
     );
-    assert!(!text.contains(&format!("{raw_key}:")), "no raw key: {text}");
+    for raw in [format!(">{raw_key}:"), format!("{raw_key}</strong>")] {
+        assert!(!text.contains(&raw), "no raw key: {text}");
+    }
     text
 }
 
@@ -162,6 +165,37 @@ async fn refused_forms_keep_their_values_and_say_why_beside_the_field(db: &TestD
     let text = refused_in_place(&step, StatusCode::UNPROCESSABLE_ENTITY, "Title", "title");
     assert!(text.contains("id=\"add-title-error\""), "{text}");
     assert!(text.contains(">Kept content</textarea>"), "{text}");
+}
+
+async fn a_refused_attach_keeps_its_server_and_prefix(db: &TestDatabase) {
+    let (app, _dir) = gateway_app(db).await;
+    let (upstream, server) = installed_by_api(&app.app, &app.tenant, "docs").await;
+    let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+    let page = format!("/app/gateway/upstreams/{upstream}");
+    assert!(
+        editor
+            .get(&page)
+            .await
+            .ok()
+            .contains("pattern=\"[A-Za-z0-9\\-]{1,24}\"")
+    );
+    let refused = editor
+        .post(
+            &format!("{page}/attach"),
+            &[("server_id", &server), ("prefix", "no spaces")],
+        )
+        .await;
+    let text = refused_in_place(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Tool name prefix",
+        "prefix",
+    );
+    assert!(text.contains("value=\"no spaces\""), "{text}");
+    assert!(
+        text.contains(&format!("<option value=\"{server}\" selected>")),
+        "{text}"
+    );
 }
 
 async fn destructive_actions_ask_first_on_the_server(db: &TestDatabase) {
@@ -404,6 +438,9 @@ backend_tests! {
     }
     async fn destructive_dashboard_actions_ask_first_on_the_server(db: &TestDatabase) {
         destructive_actions_ask_first_on_the_server(db).await;
+    }
+    async fn a_refused_dashboard_attach_keeps_its_server_and_prefix(db: &TestDatabase) {
+        a_refused_attach_keeps_its_server_and_prefix(db).await;
     }
     async fn reloading_the_dashboard_after_creating_a_key_makes_no_second_key(db: &TestDatabase) {
         reloading_after_creating_a_key_makes_no_second_key(db).await;
