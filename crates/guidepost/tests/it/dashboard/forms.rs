@@ -198,6 +198,52 @@ async fn a_refused_attach_keeps_its_server_and_prefix(db: &TestDatabase) {
     );
 }
 
+async fn a_draft_with_unpublished_edits_says_so(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let seeded = app
+        .app
+        .seed_walkthrough(&app.tenant, "Guide", 1, None)
+        .await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    let editor = format!("/app/walkthroughs/{}", seeded.id);
+    let published = owner.get(&editor).await.ok().to_owned();
+    assert!(!published.contains("Unpublished edits"), "{published}");
+    assert!(
+        !owner
+            .get("/app/walkthroughs")
+            .await
+            .ok()
+            .contains("unpublished edits")
+    );
+    owner
+        .post(
+            &format!("{editor}/steps"),
+            &[("title", "New step"), ("content", "Text.")],
+        )
+        .await
+        .redirected_to(&editor);
+    let edited = owner.get(&editor).await.text();
+    assert!(
+        edited.contains("Unpublished edits: 1 change in the draft"),
+        "{edited}"
+    );
+    let list = owner.get("/app/walkthroughs").await.text();
+    assert!(list.contains(">unpublished edits<"), "{list}");
+    // Published again, the draft matches what agents get.
+    owner.get(&format!("{editor}/publish")).await.ok();
+    owner
+        .post(&format!("{editor}/publish"), &[])
+        .await
+        .redirected_to(&editor);
+    assert!(
+        !owner
+            .get(&editor)
+            .await
+            .text()
+            .contains("Unpublished edits")
+    );
+}
+
 async fn destructive_actions_ask_first_on_the_server(db: &TestDatabase) {
     let app = dashboard_app(db).await;
     let server = app
@@ -441,6 +487,9 @@ backend_tests! {
     }
     async fn a_refused_dashboard_attach_keeps_its_server_and_prefix(db: &TestDatabase) {
         a_refused_attach_keeps_its_server_and_prefix(db).await;
+    }
+    async fn a_dashboard_draft_with_unpublished_edits_says_so(db: &TestDatabase) {
+        a_draft_with_unpublished_edits_says_so(db).await;
     }
     async fn reloading_the_dashboard_after_creating_a_key_makes_no_second_key(db: &TestDatabase) {
         reloading_after_creating_a_key_makes_no_second_key(db).await;
