@@ -1,6 +1,7 @@
 // Guidepost dashboard enhancements. Every page works without this file: it only adds
-// copy buttons and drag-and-drop reordering that submits the same "move to position"
-// form a keyboard user submits by hand.
+// copy buttons, confirmation dialogs in place of the server's confirmation pages, and
+// drag-and-drop reordering that submits the same "move to position" form a keyboard
+// user submits by hand.
 "use strict";
 
 document.addEventListener("click", async (event) => {
@@ -48,8 +49,22 @@ for (const row of document.querySelectorAll("[data-step-position]")) {
   });
 }
 
-// Confirm destructive actions marked with data-confirm.
+// Destructive actions (forms marked with data-confirm) ask on the server when posted
+// without confirm=yes; with this script they ask in a dialog and, on yes, add the field so
+// the action happens in one step.
 document.addEventListener("submit", (event) => {
-  const message = event.target.dataset.confirm;
-  if (message && !window.confirm(message)) event.preventDefault();
+  const form = event.target;
+  const message = form.dataset.confirm;
+  if (!message) return;
+  if (!window.confirm(message)) {
+    event.preventDefault();
+    return;
+  }
+  if (!form.querySelector("input[name=confirm]")) {
+    const field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "confirm";
+    field.value = "yes";
+    form.append(field);
+  }
 });

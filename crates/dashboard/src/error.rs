@@ -7,6 +7,7 @@ use guidepost_core::CoreError;
 use http::StatusCode;
 
 use crate::assets;
+use crate::page::Section;
 
 #[derive(Debug)]
 pub(crate) enum PageError {
@@ -44,8 +45,11 @@ impl From<CoreError> for PageError {
 struct ErrorPage {
     title: &'static str,
     message: String,
+    /// The field the message is about, in words.
     field: Option<String>,
     assets: &'static str,
+    /// The main navigation, so that an error is never a dead end.
+    sections: [Section; 8],
 }
 
 impl IntoResponse for PageError {
@@ -102,8 +106,9 @@ impl IntoResponse for PageError {
         let page = ErrorPage {
             title,
             message,
-            field,
+            field: field.map(|key| crate::form::label(&key)),
             assets: assets::prefix(),
+            sections: Section::ALL,
         };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),

@@ -21,7 +21,9 @@ mod analytics;
 mod assets;
 mod charts;
 mod clients;
+mod confirm;
 mod error;
+mod form;
 mod gateway;
 mod home;
 mod markdown;
@@ -31,6 +33,7 @@ mod route_table;
 mod security;
 mod servers;
 mod session;
+mod shown_once;
 mod sign_in;
 mod tester;
 mod walkthroughs;
@@ -55,6 +58,8 @@ pub struct Dashboard {
     pub mail: Arc<dyn Mail>,
     /// The MCP endpoint, which the tool tester calls in process.
     pub mcp: Router,
+    /// New secrets waiting for the page that shows them once.
+    pub(crate) shown_once: Arc<shown_once::ShownOnce>,
 }
 
 /// The dashboard's routes, all under `/app`.
@@ -63,6 +68,7 @@ pub fn router(platform: Platform, mail: Arc<dyn Mail>, mcp: Router) -> Router {
         platform,
         mail,
         mcp,
+        shown_once: Arc::default(),
     };
     routes()
         .into_router()

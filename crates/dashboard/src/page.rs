@@ -155,6 +155,7 @@ pub(crate) enum Notice {
     Rejected,
     Installed,
     Attached,
+    AttachedButFailed,
     Detached,
     Restarted,
     Uninstalled,
@@ -170,7 +171,7 @@ pub(crate) enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 28] = [
+    const ALL: [Notice; 29] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -187,6 +188,7 @@ impl Notice {
         Notice::Rejected,
         Notice::Installed,
         Notice::Attached,
+        Notice::AttachedButFailed,
         Notice::Detached,
         Notice::Restarted,
         Notice::Uninstalled,
@@ -220,6 +222,7 @@ impl Notice {
             Notice::Rejected => "rejected",
             Notice::Installed => "installed",
             Notice::Attached => "attached",
+            Notice::AttachedButFailed => "attached-failed",
             Notice::Detached => "detached",
             Notice::Restarted => "restarted",
             Notice::Uninstalled => "uninstalled",
@@ -258,6 +261,11 @@ impl Notice {
             Notice::Rejected => "Rejected: agents will not see this tool.",
             Notice::Installed => "Installed.",
             Notice::Attached => "Attached.",
+            Notice::AttachedButFailed => {
+                "Attached, but this upstream has failed: the server offers none of its tools \
+                 until it runs again. Its last error and logs are below; fix the cause and \
+                 restart it."
+            }
             Notice::Detached => "Detached.",
             Notice::Restarted => "Restart requested.",
             Notice::Uninstalled => {
@@ -283,6 +291,11 @@ impl Notice {
             Notice::Listed => "Listed: the platform's registry lists your servers now.",
             Notice::Unlisted => "Unlisted: the platform's registry no longer lists your servers.",
         }
+    }
+
+    /// Whether the notice warns (shown in the warning colour, not as a success).
+    pub fn warns(self) -> bool {
+        matches!(self, Notice::AttachedButFailed | Notice::NotVerified)
     }
 
     fn parse(key: &str) -> Option<Self> {
@@ -318,6 +331,12 @@ pub(crate) fn next_page(path: &str, next_cursor: Option<String>) -> Option<Strin
         let query = serde_urlencoded::to_string([("cursor", cursor)]).unwrap_or_default();
         format!("{path}?{query}")
     })
+}
+
+/// `text` percent-encoded for a URL's path segment or query.
+pub(crate) fn percent_encode(text: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("x", text)]).unwrap_or_default();
+    encoded.trim_start_matches("x=").replace('+', "%20")
 }
 
 /// Renders a page template as a 200 HTML response.

@@ -6,11 +6,14 @@ use axum::extract::{Query, State};
 use base64::Engine as _;
 use guidepost_core::organizations::{self, UpdateOrganization};
 use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
-use guidepost_core::{domains, urls};
+use guidepost_core::{Permission, domains, urls};
 use guidepost_domain::*;
+use http::StatusCode;
 use serde::Deserialize;
 
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
+use crate::form::{Errors, FormError, FormSpec};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, ListQuery, PageError, PageResult};
 use crate::page::{Notice, Section};
@@ -80,7 +83,7 @@ pub(crate) async fn list(
 struct Fields {
     name: String,
     slug: String,
-    auth_mode: &'static str,
+    auth_mode: String,
     walkthrough_tools_enabled: bool,
     support_tool_enabled: bool,
     custom_domain: String,
@@ -94,7 +97,7 @@ impl Fields {
         Fields {
             name: server.name.clone(),
             slug: server.slug.as_str().to_owned(),
-            auth_mode: server.auth_mode.as_str(),
+            auth_mode: server.auth_mode.as_str().to_owned(),
             walkthrough_tools_enabled: server.walkthrough_tools_enabled,
             support_tool_enabled: server.support_tool_enabled,
             custom_domain: server
@@ -106,6 +109,21 @@ impl Fields {
             product_name: server.product_name.clone().unwrap_or_default(),
             instructions: server.instructions.clone().unwrap_or_default(),
             allowed_origins: server.allowed_origins.join("\n"),
+        }
+    }
+
+    /// What was posted, to show again beside the reason it was refused.
+    fn posted(form: &ServerForm) -> Self {
+        Fields {
+            name: form.name.clone(),
+            slug: form.slug.clone(),
+            auth_mode: form.auth_mode.clone(),
+            walkthrough_tools_enabled: form.walkthrough_tools_enabled.is_some(),
+            support_tool_enabled: form.support_tool_enabled.is_some(),
+            custom_domain: form.custom_domain.clone(),
+            product_name: form.product_name.clone(),
+            instructions: form.instructions.clone(),
+            allowed_origins: form.allowed_origins.clone(),
         }
     }
 
@@ -123,14 +141,52 @@ impl Fields {
 struct NewPage {
     chrome: Chrome,
     fields: Fields,
+    errors: Errors,
+}
+
+/// The server form's inputs are named by their fields; a taken slug is a conflict.
+const SERVER_FORM: FormSpec = FormSpec {
+    prefix: "",
+    conflict_field: "slug",
+};
+
+/// A conflict on the server form: a domain another server holds, or a taken slug.
+fn server_form_error(error: PageError) -> Result<FormError, PageError> {
+    match error {
+        PageError::Conflict(message) if message.contains("domain") => Ok(FormError::new(
+            SERVER_FORM,
+            "custom_domain",
+            message,
+            StatusCode::CONFLICT,
+        )),
+        PageError::Conflict(message) => Ok(FormError::new(
+            SERVER_FORM,
+            "slug",
+            message,
+            StatusCode::CONFLICT,
+        )),
+        other => FormError::of_page(other, SERVER_FORM),
+    }
+}
+
+async fn new_page(app: &Dashboard, signed: &Signed, fields: Fields, errors: Errors) -> PageResult {
+    let chrome = Chrome::new(app, signed, "New server", Section::Servers, None).await?;
+    let status = errors.status();
+    Ok(page::render_with(
+        status,
+        &NewPage {
+            chrome,
+            fields,
+            errors,
+        },
+    ))
 }
 
 pub(crate) async fn new_form(State(app): State<Dashboard>, signed: Signed) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "New server", Section::Servers, None).await?;
     let fields = Fields {
         name: String::new(),
         slug: String::new(),
-        auth_mode: "none",
+        auth_mode: "none".to_owned(),
         walkthrough_tools_enabled: true,
         support_tool_enabled: true,
         custom_domain: String::new(),
@@ -138,7 +194,7 @@ pub(crate) async fn new_form(State(app): State<Dashboard>, signed: Signed) -> Pa
         instructions: String::new(),
         allowed_origins: String::new(),
     };
-    Ok(page::render(&NewPage { chrome, fields }))
+    new_page(&app, &signed, fields, Errors::none()).await
 }
 
 /// A server form as posted. Checkboxes are absent when unticked.
@@ -186,6 +242,23 @@ pub(crate) async fn create(
     State(app): State<Dashboard>,
     SignedForm { signed, form }: SignedForm<ServerForm>,
 ) -> PageResult {
+    match try_create(&app, &signed, &form).await {
+        Ok(server) => Ok(page::done(
+            &format!("/app/servers/{}", server.id),
+            Notice::Created,
+        )),
+        Err(refused) => {
+            let errors = server_form_error(refused)?.into();
+            new_page(&app, &signed, Fields::posted(&form), errors).await
+        }
+    }
+}
+
+async fn try_create(
+    app: &Dashboard,
+    signed: &Signed,
+    form: &ServerForm,
+) -> Result<McpServer, PageError> {
     let input = CreateServer {
         name: form.name.clone(),
         slug: form.slug.clone(),
@@ -198,11 +271,7 @@ pub(crate) async fn create(
         instructions: page::optional(&form.instructions),
         allowed_origins: Some(form.origins()),
     };
-    let server = servers::create(&app.platform, signed.caller(), input).await?;
-    Ok(page::done(
-        &format!("/app/servers/{}", server.id),
-        Notice::Created,
-    ))
+    Ok(servers::create(&app.platform, signed.caller(), input).await?)
 }
 
 #[derive(Template)]
@@ -218,6 +287,7 @@ struct ShowPage {
     snippets: Snippets,
     tools_json: String,
     tool_count: usize,
+    errors: Errors,
 }
 
 struct Snippets {
@@ -245,7 +315,10 @@ impl Snippets {
                 serde_urlencoded::to_string([("name", server.slug.as_str()), ("config", &encoded)])
                     .unwrap_or_default()
             ),
-            vscode_link: format!("vscode:mcp/install?{}", percent_encode(&vscode.to_string())),
+            vscode_link: format!(
+                "vscode:mcp/install?{}",
+                page::percent_encode(&vscode.to_string())
+            ),
         }
     }
 }
@@ -254,35 +327,55 @@ fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-fn percent_encode(text: &str) -> String {
-    let encoded = serde_urlencoded::to_string([("x", text)]).unwrap_or_default();
-    encoded.trim_start_matches("x=").replace('+', "%20")
-}
-
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
     IdPath(id): IdPath<ServerId>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let server = servers::get(&app.platform, signed.caller(), &id).await?;
+    show_page(
+        &app,
+        &signed,
+        &id,
+        done.done.as_deref(),
+        None,
+        Errors::none(),
+    )
+    .await
+}
+
+/// A server's page; after a refused save, with the fields as posted and why.
+async fn show_page(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &ServerId,
+    done: Option<&str>,
+    posted: Option<Fields>,
+    errors: Errors,
+) -> PageResult {
+    let server = servers::get(&app.platform, signed.caller(), id).await?;
     let title = format!("Server {}", server.name);
-    let chrome = Chrome::new(&app, &signed, title, Section::Servers, done.done.as_deref()).await?;
+    let chrome = Chrome::new(app, signed, title, Section::Servers, done).await?;
     let config = &app.platform.config;
     let tools = guidepost_mcp::listed_tools(&app.platform, &server).await?;
     let snippets = servers::install_snippets(config, &server, None);
-    Ok(page::render(&ShowPage {
-        chrome,
-        id: server.id.to_string(),
-        fields: Fields::of(&server),
-        mcp_url: urls::mcp_url(config, &server),
-        path_url: urls::path_mcp_url(config, &server),
-        custom_domain: server.custom_domain.clone(),
-        challenge: server.pending_domain.as_ref().map(domains::challenge),
-        snippets: Snippets::of(&server, &snippets),
-        tool_count: tools.as_array().map_or(0, Vec::len),
-        tools_json: serde_json::to_string_pretty(&tools).unwrap_or_default(),
-    }))
+    let status = errors.status();
+    Ok(page::render_with(
+        status,
+        &ShowPage {
+            chrome,
+            id: server.id.to_string(),
+            fields: posted.unwrap_or_else(|| Fields::of(&server)),
+            mcp_url: urls::mcp_url(config, &server),
+            path_url: urls::path_mcp_url(config, &server),
+            custom_domain: server.custom_domain.clone(),
+            challenge: server.pending_domain.as_ref().map(domains::challenge),
+            snippets: Snippets::of(&server, &snippets),
+            tool_count: tools.as_array().map_or(0, Vec::len),
+            tools_json: serde_json::to_string_pretty(&tools).unwrap_or_default(),
+            errors,
+        },
+    ))
 }
 
 pub(crate) async fn update(
@@ -290,6 +383,29 @@ pub(crate) async fn update(
     IdPath(id): IdPath<ServerId>,
     SignedForm { signed, form }: SignedForm<ServerForm>,
 ) -> PageResult {
+    match try_update(&app, &signed, &id, &form).await {
+        Ok(()) => Ok(page::done(&format!("/app/servers/{id}"), Notice::Saved)),
+        Err(refused) => {
+            let errors = server_form_error(refused)?.into();
+            show_page(
+                &app,
+                &signed,
+                &id,
+                None,
+                Some(Fields::posted(&form)),
+                errors,
+            )
+            .await
+        }
+    }
+}
+
+async fn try_update(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &ServerId,
+    form: &ServerForm,
+) -> Result<(), PageError> {
     let input = UpdateServer {
         name: Some(form.name.clone()),
         slug: Some(form.slug.clone()),
@@ -301,8 +417,8 @@ pub(crate) async fn update(
         instructions: Some(page::optional(&form.instructions)),
         allowed_origins: Some(form.origins()),
     };
-    servers::update(&app.platform, signed.caller(), &id, input).await?;
-    Ok(page::done(&format!("/app/servers/{id}"), Notice::Saved))
+    servers::update(&app.platform, signed.caller(), id, input).await?;
+    Ok(())
 }
 
 pub(crate) async fn verify_domain(
@@ -310,7 +426,19 @@ pub(crate) async fn verify_domain(
     IdPath(id): IdPath<ServerId>,
     SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
 ) -> PageResult {
-    let verified = domains::verify(&app.platform, signed.caller(), &id).await?;
+    let verified = match domains::verify(&app.platform, signed.caller(), &id).await {
+        Ok(verified) => verified,
+        Err(refused) => {
+            // Said beside the check's button: what the DNS lookup found, and what to publish.
+            let why = FormError::refused(refused, SERVER_FORM)?;
+            let spec = FormSpec {
+                prefix: "",
+                conflict_field: "domain_check",
+            };
+            let errors = FormError::new(spec, "domain_check", why.message, why.status).into();
+            return show_page(&app, &signed, &id, None, None, errors).await;
+        }
+    };
     let what = if verified.custom_domain.is_some() && verified.pending_domain.is_none() {
         Notice::Verified
     } else {
@@ -322,8 +450,27 @@ pub(crate) async fn verify_domain(
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<ServerId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let server = servers::get(&app.platform, signed.caller(), &id).await?;
+        let question = Question {
+            title: format!("Delete the server {}?", server.name),
+            message: format!(
+                "Its address {} stops answering at once, and the agents and people connected \
+                 to it lose its tools. Its walkthrough assignments and upstream attachments go \
+                 with it. This cannot be undone.",
+                urls::mcp_url(&app.platform.config, &server)
+            ),
+            action: format!("/app/servers/{id}/delete"),
+            button: "Delete server".into(),
+            back: format!("/app/servers/{id}"),
+            section: Section::Servers,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
     servers::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/servers", Notice::Deleted))
 }

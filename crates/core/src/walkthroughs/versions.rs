@@ -88,6 +88,27 @@ pub async fn review(
     })
 }
 
+/// How many edits the draft holds that agents do not get yet: the steps that differ from
+/// the newest published version, and its title if that changed. 0 for a walkthrough never
+/// published (its status says so) or whose draft matches what was published.
+pub async fn unpublished_changes(
+    platform: &Platform,
+    caller: &Caller,
+    walkthrough: &Walkthrough,
+) -> Result<usize, CoreError> {
+    let Some(number) = walkthrough.published_version else {
+        return Ok(0);
+    };
+    let org = caller.org();
+    let draft = platform.store.list_steps(org, &walkthrough.id).await?;
+    let published = platform
+        .store
+        .get_version(org, &walkthrough.id, number)
+        .await?;
+    let retitled = usize::from(published.title != walkthrough.title);
+    Ok(compare(&published.steps, &draft).len() + retitled)
+}
+
 /// How a step differs from the newest version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {

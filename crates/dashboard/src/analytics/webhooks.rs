@@ -5,14 +5,15 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::CoreError;
 use guidepost_core::webhooks::{self, WebhookInput};
+use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
 use http::StatusCode;
 use serde::Deserialize;
 
 use super::when;
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageResult};
 use crate::page::{Notice, Section};
@@ -251,8 +252,25 @@ pub(crate) async fn show(
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<WebhookId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let hook = webhooks::get(&app.platform, signed.caller(), &id).await?;
+        let question = Question {
+            title: "Delete this webhook?".into(),
+            message: format!(
+                "{} receives no more events, and its delivery history is deleted.",
+                hook.url
+            ),
+            action: format!("/app/support/webhooks/{id}/delete"),
+            button: "Delete webhook".into(),
+            back: format!("/app/support/webhooks/{id}"),
+            section: Section::Support,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
     webhooks::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/support/webhooks", Notice::Deleted))
 }

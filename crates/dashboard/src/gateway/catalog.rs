@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use guidepost_core::CoreError;
 use guidepost_core::upstreams::{self, InstallUpstream, private};
 use guidepost_domain::*;
 use http::StatusCode;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Dashboard;
+use crate::form::{Errors, FormError, FormSpec};
 use crate::page::{self, Chrome, PageError, PageResult};
 use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
@@ -111,7 +113,7 @@ struct InstallPage {
     sign_in: String,
     settings: Vec<SettingInput>,
     secrets: Vec<SecretInput>,
-    error: Option<FormError>,
+    errors: Errors,
 }
 
 struct SettingInput {
@@ -145,12 +147,6 @@ impl SecretInput {
 }
 
 /// What was wrong with the form, and the input to go to.
-struct FormError {
-    field: String,
-    message: String,
-    anchor: String,
-}
-
 impl InstallPage {
     fn new(chrome: Chrome, entry: &CatalogEntry, form: &BTreeMap<String, String>) -> Self {
         let settings = entry
@@ -193,13 +189,13 @@ impl InstallPage {
                     description: slot.description.clone(),
                 })
                 .collect(),
-            error: None,
+            errors: Errors::none(),
         }
     }
 
     /// The error, pointed at the input it is about: the setting or secret the message
     /// names, else the group.
-    fn with_error(mut self, field: String, message: String) -> Self {
+    fn with_error(mut self, field: &str, message: String, status: StatusCode) -> Self {
         let named = |name: &str| message.contains(name);
         let anchor = if field == "config" {
             self.settings
@@ -216,14 +212,19 @@ impl InstallPage {
         } else {
             "name".into()
         };
-        self.error = Some(FormError {
-            field,
-            message,
-            anchor,
-        });
+        let mut error = FormError::new(INSTALL_FORM, field, message, status);
+        error.anchor = anchor;
+        self.errors = error.into();
         self
     }
 }
+
+/// The install form's inputs are named by their fields (settings `config-…`, secrets
+/// `secret-…`).
+const INSTALL_FORM: FormSpec = FormSpec {
+    prefix: "",
+    conflict_field: "name",
+};
 
 /// A default as the input shows it.
 fn text_of(value: &Value) -> String {
@@ -266,14 +267,21 @@ pub(crate) async fn install(
             &format!("/app/gateway/upstreams/{}", upstream.id),
             Notice::Installed,
         )),
-        Err(guidepost_core::CoreError::Invalid(invalid)) => {
+        Err(refused) => {
+            let (field, message, status) = match refused {
+                CoreError::Invalid(invalid) => (
+                    invalid.field,
+                    invalid.message,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ),
+                CoreError::Conflict(message) => ("name", message, StatusCode::CONFLICT),
+                other => return Err(other.into()),
+            };
             let title = format!("Install {}", entry.name);
             let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
-            let page = InstallPage::new(chrome, &entry, &form)
-                .with_error(invalid.field.to_string(), invalid.message);
-            Ok(page::render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))
+            let page = InstallPage::new(chrome, &entry, &form).with_error(field, message, status);
+            Ok(page::render_with(status, &page))
         }
-        Err(other) => Err(other.into()),
     }
 }
 

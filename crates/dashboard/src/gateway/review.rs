@@ -4,12 +4,15 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use guidepost_core::Permission;
 use guidepost_core::upstreams::{self, overview};
 use guidepost_domain::*;
+use serde::Deserialize;
 
 use super::state_tone;
 use super::visible::{self, DiffBlock, DiffLine, Visible};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Instead, Question};
 use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
@@ -204,10 +207,74 @@ pub(crate) async fn tool(
 pub(crate) async fn approve(
     State(app): State<Dashboard>,
     Path((id, name)): Path<(String, String)>,
-    SignedForm { signed, form }: SignedForm<KindOf>,
+    SignedForm { signed, form }: SignedForm<ApproveForm>,
 ) -> PageResult {
-    decide(&app, &signed, &id, form.kind()?, &name, ToolState::Approved).await?;
+    let kind = form.of.kind()?;
+    if !form.confirm.given()
+        && let Some(question) = approval_question(&app, &signed, &id, kind, &name).await?
+    {
+        return confirm::ask(&app, &signed, Permission::Gateway, question).await;
+    }
+    decide(&app, &signed, &id, kind, &name, ToolState::Approved).await?;
     Ok(page::done("/app/gateway/review", Notice::Approved))
+}
+
+/// An approval as posted: the definition's kind, and whether the person has confirmed it.
+#[derive(Deserialize)]
+pub(crate) struct ApproveForm {
+    #[serde(flatten)]
+    of: KindOf,
+    #[serde(flatten)]
+    confirm: Confirm,
+}
+
+/// What to ask before approving a definition with findings of high severity (those that
+/// quarantine it); `None` when it has none, and approving needs no second thought.
+async fn approval_question(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &str,
+    kind: DefinitionKind,
+    name: &str,
+) -> Result<Option<Question>, PageError> {
+    let id: UpstreamId = page::id_or_not_found(id)?;
+    let review = overview::tool_review(&app.platform, signed.caller(), &id, kind, name).await?;
+    let high = review
+        .tool
+        .findings
+        .iter()
+        .filter(|f| upstreams::scan::quarantines(f))
+        .count();
+    if high == 0 {
+        return Ok(None);
+    }
+    let path = format!(
+        "/app/gateway/upstreams/{id}/tools/{}",
+        page::percent_encode(name)
+    );
+    let findings = if high == 1 {
+        "1 finding".to_owned()
+    } else {
+        format!("{high} findings")
+    };
+    Ok(Some(Question {
+        title: format!("Approve {name} despite its findings?"),
+        message: format!(
+            "The scan found {findings} of high severity in this {}: text that may steer an \
+             agent. Approved, agents see it exactly as it is. Reject it unless you have read \
+             the highlighted text and trust it.",
+            kind.label()
+        ),
+        action: format!("{path}/approve"),
+        button: format!("Approve {name} anyway"),
+        back: format!("{path}?kind={}", kind.as_str()),
+        section: Section::Gateway,
+        instead: Some(Instead {
+            action: format!("{path}/reject"),
+            button: format!("Reject {name}"),
+        }),
+        fields: vec![("kind", kind.as_str().to_owned())],
+    }))
 }
 
 /// `POST …/tools/{name}/reject`: the tool is not offered and calls to it are refused.

@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use guidepost_core::CoreError;
 use guidepost_core::upstreams::{self, UpdateUpstream};
 use guidepost_domain::*;
 use serde_json::Value;
 
 use super::catalog;
-use super::upstreams::page_of;
+use super::upstreams::{AttachForm, Refused, upstream_page};
 use crate::Dashboard;
 use crate::page::{self, IdPath, Notice, PageResult};
 use crate::session::{Signed, SignedForm};
@@ -195,8 +194,8 @@ pub(crate) async fn upgrade(
     match changed {
         Ok(_) => Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice)),
         Err(CoreError::Invalid(invalid)) => {
-            let page = page_of(&app, &signed, &id, None, Some(invalid)).await?;
-            Ok(page::render_with(StatusCode::UNPROCESSABLE_ENTITY, &page))
+            let refused = Refused::Upgrade(invalid);
+            upstream_page(&app, &signed, &id, None, AttachForm::default(), refused).await
         }
         Err(other) => Err(other.into()),
     }

@@ -16,8 +16,10 @@ use super::connections::{self, ConnectionState};
 use super::upgrade::{self, UpgradeForm};
 use super::{state_tone, status_tone};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
+use crate::form::{Errors, FormError, FormSpec};
 use crate::page::IdPath;
-use crate::page::{self, Chrome, Done, PageError, PageResult};
+use crate::page::{self, Chrome, Done, PageResult};
 use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
@@ -55,7 +57,18 @@ pub(crate) struct UpstreamPage {
     servers: Vec<(String, String)>,
     /// Its version, settings and secrets, and the forms that change them.
     upgrade: UpgradeForm,
+    /// Whether it has failed: attaching it then warns that its tools will not appear.
+    failed: bool,
+    /// The attach form as posted, when it was refused.
+    attach: AttachForm,
+    errors: Errors,
 }
+
+/// The attach form's inputs are `attach-server` and `attach-prefix`.
+const ATTACH_FORM: FormSpec = FormSpec {
+    prefix: "attach",
+    conflict_field: "prefix",
+};
 
 struct RecentLogs {
     text: String,
@@ -85,21 +98,39 @@ pub(crate) async fn show(
     IdPath(id): IdPath<UpstreamId>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    let page = page_of(&app, &signed, &id, done.done.as_deref(), None).await?;
-    Ok(page::render(&page))
+    let fresh = AttachForm::default();
+    let refused = Refused::Attach(Errors::none());
+    upstream_page(&app, &signed, &id, done.done.as_deref(), fresh, refused).await
 }
 
-/// The upstream's page, with the refusal of a change to its version or settings if any.
-pub(crate) async fn page_of(
+/// What the page shows refused, if anything: the attach form, or a change to its version
+/// or settings.
+pub(crate) enum Refused {
+    Attach(Errors),
+    Upgrade(ValidationError),
+}
+
+/// An upstream's page; after a refused form, with the form as posted and why.
+pub(crate) async fn upstream_page(
     app: &Dashboard,
     signed: &Signed,
     id: &UpstreamId,
     done: Option<&str>,
-    refused: Option<ValidationError>,
-) -> Result<UpstreamPage, PageError> {
+    attach: AttachForm,
+    refused: Refused,
+) -> PageResult {
     let caller = signed.caller();
     let upstream = upstreams::get(&app.platform, caller, id).await?;
-    let upgrade = upgrade::form_of(app, signed, &upstream, refused).await?;
+    let (errors, upgrade_refused) = match refused {
+        Refused::Attach(errors) => (errors, None),
+        Refused::Upgrade(invalid) => (Errors::none(), Some(invalid)),
+    };
+    let status = if upgrade_refused.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        errors.status()
+    };
+    let upgrade = upgrade::form_of(app, signed, &upstream, upgrade_refused).await?;
     let title = format!("Upstream {}", upstream.name);
     let chrome = Chrome::new(app, signed, title, Section::Gateway, done).await?;
     let tools = upstreams::tools(&app.platform, caller, id).await?;
@@ -128,50 +159,56 @@ pub(crate) async fn page_of(
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
-    Ok(UpstreamPage {
-        chrome,
-        upgrade,
-        id: upstream.id.to_string(),
-        status: upstream.status.as_str(),
-        tone: status_tone(upstream.status),
-        last_error: upstream.last_error.clone().filter(|_| may_read_logs),
-        last_error_hidden: upstream.last_error.is_some() && !may_read_logs,
-        restarts: upstream.restarts,
-        runtime: upstream.spec.runtime(),
-        network: super::catalog::network_of(&upstream.spec),
-        confinement: upstream.confinement.clone(),
-        catalog_entry: upstream.catalog_entry_id.clone(),
-        start: upstream.start.as_str(),
-        sign_in,
-        connection,
-        secret_names: upstream.secret_names.clone(),
-        name: upstream.name,
-        logs,
-        tools: tools
-            .into_iter()
-            .map(|reviewed| ToolRow {
-                kind: reviewed.tool.kind.as_str(),
-                kind_label: reviewed.tool.kind.label(),
-                state: reviewed.tool.state.as_str(),
-                tone: state_tone(reviewed.tool.state),
-                findings: reviewed.tool.findings.len(),
-                name: reviewed.tool.name,
-            })
-            .collect(),
-        attachments: attachments
-            .into_iter()
-            .map(|a| AttachmentRow {
-                server_name: names.get(&a.server_id).cloned().unwrap_or_default(),
-                server_id: a.server_id.to_string(),
-                prefix: a.prefix,
-                allowed_tools: a.allowed_tools.map(|list| list.join(", ")),
-            })
-            .collect(),
-        servers: server_list
-            .into_iter()
-            .map(|s| (s.id.to_string(), s.name))
-            .collect(),
-    })
+    Ok(page::render_with(
+        status,
+        &UpstreamPage {
+            chrome,
+            upgrade,
+            failed: upstream.status == UpstreamStatus::Failed,
+            attach,
+            errors,
+            id: upstream.id.to_string(),
+            status: upstream.status.as_str(),
+            tone: status_tone(upstream.status),
+            last_error: upstream.last_error.clone().filter(|_| may_read_logs),
+            last_error_hidden: upstream.last_error.is_some() && !may_read_logs,
+            restarts: upstream.restarts,
+            runtime: upstream.spec.runtime(),
+            network: super::catalog::network_of(&upstream.spec),
+            confinement: upstream.confinement.clone(),
+            catalog_entry: upstream.catalog_entry_id.clone(),
+            start: upstream.start.as_str(),
+            sign_in,
+            connection,
+            secret_names: upstream.secret_names.clone(),
+            name: upstream.name,
+            logs,
+            tools: tools
+                .into_iter()
+                .map(|reviewed| ToolRow {
+                    kind: reviewed.tool.kind.as_str(),
+                    kind_label: reviewed.tool.kind.label(),
+                    state: reviewed.tool.state.as_str(),
+                    tone: state_tone(reviewed.tool.state),
+                    findings: reviewed.tool.findings.len(),
+                    name: reviewed.tool.name,
+                })
+                .collect(),
+            attachments: attachments
+                .into_iter()
+                .map(|a| AttachmentRow {
+                    server_name: names.get(&a.server_id).cloned().unwrap_or_default(),
+                    server_id: a.server_id.to_string(),
+                    prefix: a.prefix,
+                    allowed_tools: a.allowed_tools.map(|list| list.join(", ")),
+                })
+                .collect(),
+            servers: server_list
+                .into_iter()
+                .map(|s| (s.id.to_string(), s.name))
+                .collect(),
+        },
+    ))
 }
 
 /// `POST …/restart`.
@@ -187,7 +224,7 @@ pub(crate) async fn restart(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct AttachForm {
     #[serde(default)]
     server_id: String,
@@ -208,11 +245,19 @@ pub(crate) async fn attach(
         allowed_prompts: None,
         timeout_ms: None,
     };
-    upstreams::attach(&app.platform, signed.caller(), &server, &id, input).await?;
-    Ok(page::done(
-        &format!("/app/gateway/upstreams/{id}"),
-        Notice::Attached,
-    ))
+    let caller = signed.caller();
+    if let Err(refused) = upstreams::attach(&app.platform, caller, &server, &id, input).await {
+        let errors = FormError::refused(refused, ATTACH_FORM)?.into();
+        return upstream_page(&app, &signed, &id, None, form, Refused::Attach(errors)).await;
+    }
+    // A failed upstream attaches, but offers no tools until it runs again: say so.
+    let upstream = upstreams::get(&app.platform, caller, &id).await?;
+    let notice = if upstream.status == UpstreamStatus::Failed {
+        Notice::AttachedButFailed
+    } else {
+        Notice::Attached
+    };
+    Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice))
 }
 
 /// `POST …/detach/{server}`.
@@ -232,8 +277,33 @@ pub(crate) async fn detach(
 pub(crate) async fn uninstall(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<UpstreamId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let caller = signed.caller();
+        let upstream = upstreams::get(&app.platform, caller, &id).await?;
+        let attached = overview::attachments(&app.platform, caller, &id)
+            .await?
+            .len();
+        let servers = match attached {
+            0 => "No server attaches it.".to_owned(),
+            1 => "The 1 server that attaches it loses its tools.".to_owned(),
+            n => format!("The {n} servers that attach it lose its tools."),
+        };
+        let question = Question {
+            title: format!("Uninstall {}?", upstream.name),
+            message: format!(
+                "It is stopped and removed with its reviews and connections. {servers}"
+            ),
+            action: format!("/app/gateway/upstreams/{id}/uninstall"),
+            button: "Uninstall".into(),
+            back: format!("/app/gateway/upstreams/{id}"),
+            section: Section::Gateway,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Gateway, question).await;
+    }
     upstreams::uninstall(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/gateway", Notice::Uninstalled))
 }

@@ -5,12 +5,16 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use guidepost_core::walkthroughs::authoring::{self, UpdateWalkthrough};
+use guidepost_core::walkthroughs::{funnel, versions};
+use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use super::assignments::{ServerAssignment, server_assignments};
 use super::{editor_path, status_class};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
+use crate::form::{Errors, FormError, FormSpec};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, PageError, PageResult, optional};
 use crate::page::{Notice, Section};
@@ -29,12 +33,43 @@ struct EditorPage {
     moved: Option<String>,
     servers: Vec<ServerAssignment>,
     more_servers: bool,
+    /// Edits in the draft that agents do not get until it is published again.
+    unpublished: usize,
+    /// The add-step form as posted, when it was refused.
+    adding: AddedStep,
+    errors: Errors,
+}
+
+/// The settings form's inputs are named by their fields; the add-step form's are `add-…`.
+const SETTINGS_FORM: FormSpec = FormSpec {
+    prefix: "",
+    conflict_field: "title",
+};
+pub(super) const ADD_STEP_FORM: FormSpec = FormSpec {
+    prefix: "add",
+    conflict_field: "title",
+};
+
+/// The add-step form's values.
+#[derive(Default)]
+pub(super) struct AddedStep {
+    pub title: String,
+    pub section_title: String,
+    pub content: String,
+    pub after_step_id: String,
+}
+
+/// What was posted to the editor and refused, to show again with why.
+pub(super) enum Refused {
+    Nothing,
+    Settings(FieldsForm, Errors),
+    Step(AddedStep, Errors),
 }
 
 struct Fields {
     title: String,
     description: String,
-    status: &'static str,
+    status: String,
     /// Whether "published" may be chosen (it has a published version).
     can_republish: bool,
     tags: String,
@@ -46,13 +81,25 @@ impl Fields {
         Fields {
             title: w.title.clone(),
             description: w.description.clone().unwrap_or_default(),
-            status: w.status.as_str(),
+            status: w.status.as_str().to_owned(),
             can_republish: w.published_version.is_some(),
             tags: w.tags.join(", "),
             minutes: w
                 .estimated_duration_minutes
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// What was posted, for a walkthrough that `can_republish` or not.
+    fn posted(form: &FieldsForm, can_republish: bool) -> Self {
+        Fields {
+            title: form.title.clone(),
+            description: form.description.clone(),
+            status: form.status.clone(),
+            can_republish,
+            tags: form.tags.clone(),
+            minutes: form.estimated_duration_minutes.clone(),
         }
     }
 
@@ -89,8 +136,19 @@ pub(crate) async fn show(
     IdPath(id): IdPath<WalkthroughId>,
     Query(query): Query<EditorQuery>,
 ) -> PageResult {
+    editor_page(&app, &signed, &id, &query, Refused::Nothing).await
+}
+
+/// The editor; after a refused form, with what was posted and why.
+pub(super) async fn editor_page(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &WalkthroughId,
+    query: &EditorQuery,
+    refused: Refused,
+) -> PageResult {
     let (walkthrough, steps) =
-        authoring::get_with_steps(&app.platform, signed.caller(), &id).await?;
+        authoring::get_with_steps(&app.platform, signed.caller(), id).await?;
     let total = steps.len();
     let rows: Vec<StepRow> = steps
         .into_iter()
@@ -104,7 +162,7 @@ pub(crate) async fn show(
             is_last: index + 1 == total,
         })
         .collect();
-    let moved = moved_announcement(&query, &rows);
+    let moved = moved_announcement(query, &rows);
     // A move is announced with its details instead of the general notice.
     let notice = if moved.is_some() {
         None
@@ -112,19 +170,42 @@ pub(crate) async fn show(
         query.done.as_deref()
     };
     let title = format!("Walkthrough {}", walkthrough.title);
-    let chrome = Chrome::new(&app, &signed, title, Section::Walkthroughs, notice).await?;
-    let (servers, more_servers) = server_assignments(&app, signed.caller(), &id).await?;
-    Ok(page::render(&EditorPage {
-        chrome,
-        id: id.to_string(),
-        fields: Fields::of(&walkthrough),
-        status_class: status_class(walkthrough.status),
-        published_version: walkthrough.published_version,
-        steps: rows,
-        moved,
-        servers,
-        more_servers,
-    }))
+    let chrome = Chrome::new(app, signed, title, Section::Walkthroughs, notice).await?;
+    let (servers, more_servers) = server_assignments(app, signed.caller(), id).await?;
+    let unpublished =
+        versions::unpublished_changes(&app.platform, signed.caller(), &walkthrough).await?;
+    let can_republish = walkthrough.published_version.is_some();
+    let (fields, adding, errors) = match refused {
+        Refused::Nothing => (
+            Fields::of(&walkthrough),
+            AddedStep::default(),
+            Errors::none(),
+        ),
+        Refused::Settings(form, errors) => (
+            Fields::posted(&form, can_republish),
+            AddedStep::default(),
+            errors,
+        ),
+        Refused::Step(adding, errors) => (Fields::of(&walkthrough), adding, errors),
+    };
+    let status = errors.status();
+    Ok(page::render_with(
+        status,
+        &EditorPage {
+            chrome,
+            id: id.to_string(),
+            fields,
+            status_class: status_class(walkthrough.status),
+            published_version: walkthrough.published_version,
+            steps: rows,
+            moved,
+            servers,
+            more_servers,
+            unpublished,
+            adding,
+            errors,
+        },
+    ))
 }
 
 /// "Moved “Install” to position 2 of 3.", read from the list as it is now.
@@ -158,7 +239,7 @@ pub(crate) struct FieldsForm {
 }
 
 impl FieldsForm {
-    fn into_update(self) -> Result<UpdateWalkthrough, PageError> {
+    fn to_update(&self) -> Result<UpdateWalkthrough, PageError> {
         let status = WalkthroughStatus::parse(&self.status).ok_or_else(|| PageError::Invalid {
             field: "status".into(),
             message: "choose one of the listed statuses".into(),
@@ -178,7 +259,7 @@ impl FieldsForm {
             .map(str::to_owned)
             .collect();
         Ok(UpdateWalkthrough {
-            title: Some(self.title),
+            title: Some(self.title.clone()),
             description: Some(optional(&self.description)),
             status: Some(status),
             tags: Some(tags),
@@ -193,15 +274,69 @@ pub(crate) async fn update(
     IdPath(id): IdPath<WalkthroughId>,
     SignedForm { signed, form }: SignedForm<FieldsForm>,
 ) -> PageResult {
-    authoring::update(&app.platform, signed.caller(), &id, form.into_update()?).await?;
-    Ok(page::done(&editor_path(&id), Notice::Saved))
+    let saved = match form.to_update() {
+        Ok(update) => authoring::update(&app.platform, signed.caller(), &id, update)
+            .await
+            .map_err(PageError::from),
+        Err(refused) => Err(refused),
+    };
+    match saved {
+        Ok(_) => Ok(page::done(&editor_path(&id), Notice::Saved)),
+        Err(refused) => {
+            let errors = match refused {
+                PageError::Conflict(message) => {
+                    FormError::refused(CoreError::Conflict(message), SETTINGS_FORM)?
+                }
+                other => FormError::of_page(other, SETTINGS_FORM)?,
+            };
+            let refused = Refused::Settings(form, errors.into());
+            editor_page(&app, &signed, &id, &EditorQuery::default(), refused).await
+        }
+    }
 }
 
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<WalkthroughId>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let walkthrough = authoring::get(&app.platform, signed.caller(), &id).await?;
+        let people = people_with_progress(&app, &signed, &id).await?;
+        let progress = match people {
+            0 => "Nobody has started it yet.".to_owned(),
+            1 => "1 person's progress through it is deleted too.".to_owned(),
+            n => format!("{n} people's progress through it is deleted too."),
+        };
+        let question = Question {
+            title: format!("Delete the walkthrough {}?", walkthrough.title),
+            message: format!(
+                "Its draft, every published version and its assignments are deleted, and \
+                 agents stop offering it. {progress} This cannot be undone."
+            ),
+            action: format!("/app/walkthroughs/{id}/delete"),
+            button: "Delete walkthrough".into(),
+            back: editor_path(&id),
+            section: Section::Walkthroughs,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
     authoring::delete(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/walkthroughs", Notice::Deleted))
+}
+
+/// How many people's progress a walkthrough holds (one a person and server); a
+/// walkthrough never published has none.
+async fn people_with_progress(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &WalkthroughId,
+) -> Result<u64, PageError> {
+    match funnel::report(&app.platform, signed.caller(), id, None).await {
+        Ok(report) => Ok(report.totals.started),
+        Err(CoreError::Conflict(_)) => Ok(0),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -13,11 +13,12 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use guidepost_core::walkthroughs::authoring::{self, CreateWalkthrough};
-use guidepost_core::walkthroughs::editing;
+use guidepost_core::walkthroughs::{editing, versions};
 use guidepost_domain::*;
 use serde::Deserialize;
 
 use crate::Dashboard;
+use crate::form::{Errors, FormError, FormSpec};
 use crate::page::{self, Chrome, ListQuery, PageResult, optional};
 use crate::page::{Notice, Section};
 use crate::route_table::RouteTable;
@@ -89,7 +90,16 @@ struct ListPage {
     chrome: Chrome,
     walkthroughs: Vec<ListRow>,
     next_page: Option<String>,
+    /// The new-walkthrough form as posted, when it was refused.
+    form: CreateForm,
+    errors: Errors,
 }
+
+/// The new-walkthrough form's inputs are `new-title` and `new-description`.
+const CREATE_FORM: FormSpec = FormSpec {
+    prefix: "new",
+    conflict_field: "title",
+};
 
 struct ListRow {
     id: String,
@@ -98,6 +108,8 @@ struct ListRow {
     status_class: &'static str,
     published_version: Option<i64>,
     steps: i64,
+    /// Edits in the draft that agents do not get until it is published again.
+    unpublished: usize,
 }
 
 pub(crate) async fn list(
@@ -105,37 +117,48 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
+    list_page(&app, &signed, &query, CreateForm::default(), Errors::none()).await
+}
+
+async fn list_page(
+    app: &Dashboard,
+    signed: &Signed,
+    query: &ListQuery,
+    form: CreateForm,
+    errors: Errors,
+) -> PageResult {
     let request = query.page()?;
-    let chrome = Chrome::new(
-        &app,
-        &signed,
-        "Walkthroughs",
-        Section::Walkthroughs,
-        query.done.as_deref(),
-    )
-    .await?;
+    let done = query.done.as_deref();
+    let chrome = Chrome::new(app, signed, "Walkthroughs", Section::Walkthroughs, done).await?;
     let listed = editing::list_with_step_counts(&app.platform, signed.caller(), &request).await?;
-    let walkthroughs = listed
-        .items
-        .into_iter()
-        .map(|(w, steps)| ListRow {
+    let mut walkthroughs = Vec::with_capacity(listed.items.len());
+    for (w, steps) in listed.items {
+        let unpublished = versions::unpublished_changes(&app.platform, signed.caller(), &w).await?;
+        walkthroughs.push(ListRow {
             id: w.id.to_string(),
             title: w.title,
             status: w.status.as_str(),
             status_class: status_class(w.status),
             published_version: w.published_version,
             steps,
-        })
-        .collect();
+            unpublished,
+        });
+    }
     let next_page = page::next_page("/app/walkthroughs", listed.next_cursor);
-    Ok(page::render(&ListPage {
-        chrome,
-        walkthroughs,
-        next_page,
-    }))
+    let status = errors.status();
+    Ok(page::render_with(
+        status,
+        &ListPage {
+            chrome,
+            walkthroughs,
+            next_page,
+            form,
+            errors,
+        },
+    ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct CreateForm {
     #[serde(default)]
     title: String,
@@ -148,12 +171,17 @@ pub(crate) async fn create(
     SignedForm { signed, form }: SignedForm<CreateForm>,
 ) -> PageResult {
     let input = CreateWalkthrough {
-        title: form.title,
+        title: form.title.clone(),
         description: optional(&form.description),
         tags: None,
         estimated_duration_minutes: None,
         metadata: None,
     };
-    let created = authoring::create(&app.platform, signed.caller(), input, None).await?;
-    Ok(page::done(&editor_path(&created.id), Notice::Created))
+    match authoring::create(&app.platform, signed.caller(), input, None).await {
+        Ok(created) => Ok(page::done(&editor_path(&created.id), Notice::Created)),
+        Err(refused) => {
+            let errors = FormError::refused(refused, CREATE_FORM)?.into();
+            list_page(&app, &signed, &ListQuery::default(), form, errors).await
+        }
+    }
 }

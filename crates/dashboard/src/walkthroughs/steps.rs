@@ -5,14 +5,18 @@
 
 use askama::Template;
 use axum::extract::State;
+use guidepost_core::Permission;
 use guidepost_core::walkthroughs::authoring::{self, CreateStep};
 use guidepost_core::walkthroughs::editing::{self, SaveOutcome, StepDraft, StepEdit, StepMove};
 use guidepost_domain::*;
 use http::StatusCode;
 use serde::Deserialize;
 
+use super::editor;
 use super::{done_at_step, editor_path, unix_lines};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
+use crate::form::FormError;
 use crate::markdown::{self, Shown};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, PageError, PageResult, optional};
@@ -39,13 +43,25 @@ pub(crate) async fn add(
     SignedForm { signed, form }: SignedForm<AddForm>,
 ) -> PageResult {
     let input = CreateStep {
-        title: form.title,
+        title: form.title.clone(),
         content: unix_lines(&form.content),
         section_title: optional(&form.section_title),
         after_step_id: optional(&form.after_step_id),
     };
-    let step = authoring::add_step(&app.platform, signed.caller(), &id, input).await?;
-    Ok(done_at_step(&id, "created", &step.id))
+    match authoring::add_step(&app.platform, signed.caller(), &id, input).await {
+        Ok(step) => Ok(done_at_step(&id, "created", &step.id)),
+        Err(refused) => {
+            let errors = FormError::refused(refused, editor::ADD_STEP_FORM)?.into();
+            let adding = editor::AddedStep {
+                title: form.title,
+                section_title: form.section_title,
+                content: form.content,
+                after_step_id: form.after_step_id,
+            };
+            let refused = editor::Refused::Step(adding, errors);
+            editor::editor_page(&app, &signed, &id, &Default::default(), refused).await
+        }
+    }
 }
 
 /// The step form's fields, as shown.
@@ -266,8 +282,23 @@ pub(crate) async fn move_step(
 pub(crate) async fn delete(
     State(app): State<Dashboard>,
     IdPath((id, step_id)): IdPath<(WalkthroughId, StepId)>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
+    if !form.given() {
+        let draft = editing::step_draft(&app.platform, signed.caller(), &id, &step_id).await?;
+        let question = Question {
+            title: format!("Delete the step {}?", draft.step.title),
+            message: "It leaves the draft; published versions keep it until you publish again."
+                .into(),
+            action: format!("{}/steps/{step_id}/delete", editor_path(&id)),
+            button: "Delete step".into(),
+            back: editor_path(&id),
+            section: Section::Walkthroughs,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
     authoring::delete_step(&app.platform, signed.caller(), &id, &step_id).await?;
     Ok(page::done(&editor_path(&id), Notice::Deleted))
 }

@@ -329,8 +329,16 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
         ),
         "{body}"
     );
+    // A finding of high severity: approving asks first, with Reject as the primary action.
+    let asked = editor.post(&format!("{tool_page}/approve"), &[]).await;
+    let question = asked.ok();
+    assert!(question.contains("despite its findings"), "{question}");
+    let reject = question.find("/reject\"").expect("Reject offered");
+    let approve = question.find("name=\"confirm\" value=\"yes\"").unwrap();
+    assert!(reject < approve, "Reject comes first: {question}");
+    tool_in_state(&app.app, &app.tenant, &upstream, "note", "quarantined").await;
     editor
-        .post(&format!("{tool_page}/approve"), &[])
+        .post(&format!("{tool_page}/approve"), &[("confirm", "yes")])
         .await
         .redirected_to("/app/gateway/review?done=approved");
     tool_in_state(&app.app, &app.tenant, &upstream, "note", "approved").await;
@@ -409,8 +417,14 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
         .await
         .redirected_to(&format!("{base}?done=detached"));
     assert!(!listed(&mcp, 12).await.contains(&"fx__echo".to_owned()));
+    let asked = editor.post(&format!("{base}/uninstall"), &[]).await;
+    assert!(
+        asked.ok().contains("Uninstall"),
+        "asks first: {}",
+        asked.body
+    );
     editor
-        .post(&format!("{base}/uninstall"), &[])
+        .post(&format!("{base}/uninstall"), &[("confirm", "yes")])
         .await
         .redirected_to("/app/gateway?done=uninstalled");
     assert!(!editor.get("/app/gateway").await.ok().contains(&upstream));

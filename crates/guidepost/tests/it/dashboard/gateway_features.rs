@@ -63,7 +63,10 @@ backend_tests! {
         assert!(held.ok().contains("<dt>Kind</dt><dd>prompt</dd>"), "{}", held.body);
         assert!(held.ok().contains("name=\"kind\" value=\"prompt\""), "{}", held.body);
         let approve = format!("/app/gateway/upstreams/{upstream}/tools/summarize/approve");
-        owner.post(&approve, &[("kind", "prompt")]).await.redirected_to("/app/gateway/review");
+        // Held for a finding of high severity: approving asks first, then goes through.
+        let asked = owner.post(&approve, &[("kind", "prompt")]).await;
+        assert!(asked.ok().contains("name=\"kind\" value=\"prompt\""), "{}", asked.body);
+        owner.post(&approve, &[("kind", "prompt"), ("confirm", "yes")]).await.redirected_to("/app/gateway/review");
         let approved = stored_tool_of(&app.app, &app.tenant, &upstream, "summarize", |t| t["state"] == "approved").await;
         assert_eq!(approved["kind"], "prompt");
         // The same name as a tool is another definition: there is none.

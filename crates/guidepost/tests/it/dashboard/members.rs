@@ -5,7 +5,7 @@ use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 
-use super::{dashboard_app, member, sign_in};
+use super::{Browser, dashboard_app, member, sign_in};
 
 async fn an_owner_invites_changes_roles_removes_and_keeps_an_owner(db: &TestDatabase) {
     let app = dashboard_app(db).await;
@@ -71,7 +71,10 @@ async fn an_owner_invites_changes_roles_removes_and_keeps_an_owner(db: &TestData
     assert_eq!(alone.status, StatusCode::CONFLICT);
     assert!(alone.body.contains("at least one owner"), "{}", alone.body);
     let leaving = owner
-        .post(&format!("/app/members/{own_id}/remove"), &[])
+        .post(
+            &format!("/app/members/{own_id}/remove"),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(leaving.status, StatusCode::CONFLICT);
     owner
@@ -91,7 +94,10 @@ async fn an_owner_invites_changes_roles_removes_and_keeps_an_owner(db: &TestData
     // Removing a member ends their session.
     grace.get("/app/members").await;
     grace
-        .post(&format!("/app/members/{own_id}/remove"), &[])
+        .post(
+            &format!("/app/members/{own_id}/remove"),
+            &[("confirm", "yes")],
+        )
         .await
         .redirected_to("/app/members?done=deleted");
     owner.get("/app/").await.redirected_to("/app/sign-in");
@@ -130,7 +136,7 @@ async fn inviting_and_removing_again_mails_one_address_at_most_five_times_an_hou
         let page = owner.get("/app/members").await;
         let id = member_id(&page.body, &address.to_lowercase());
         owner
-            .post(&format!("/app/members/{id}/remove"), &[])
+            .post(&format!("/app/members/{id}/remove"), &[("confirm", "yes")])
             .await
             .redirected_to("/app/members?done=deleted");
     }
@@ -162,7 +168,7 @@ async fn inviting_and_removing_again_mails_one_address_at_most_five_times_an_hou
 }
 
 /// The id in a member row's action URLs.
-fn member_id(page: &str, email: &str) -> String {
+pub(super) fn member_id(page: &str, email: &str) -> String {
     let row = page
         .split("<tr>")
         .skip(1)
@@ -175,18 +181,29 @@ fn member_id(page: &str, email: &str) -> String {
         .to_owned()
 }
 
-async fn an_owner_creates_a_key_that_is_shown_once_and_revokes_it(db: &TestDatabase) {
-    let app = dashboard_app(db).await;
-    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+/// Creates a key through the form: the post answers 303 and the page it leads to shows
+/// the key (this once); the key.
+pub async fn create_key(owner: &mut Browser, fields: &[(&str, &str)]) -> String {
     owner.get("/app/api-keys").await.ok();
-    let created = owner.post("/app/api-keys", &[("name", "deploys")]).await;
-    let body = created.ok().to_owned();
-    let key = body
+    owner
+        .post("/app/api-keys", fields)
+        .await
+        .redirected_to("/app/api-keys?done=created");
+    let shown = owner.get("/app/api-keys?done=created").await;
+    shown
+        .ok()
         .split("<pre id=\"new-key\">")
         .nth(1)
         .and_then(|rest| rest.split("</pre>").next())
         .expect("the new key on the page")
-        .to_owned();
+        .to_owned()
+}
+
+async fn an_owner_creates_a_key_that_is_shown_once_and_revokes_it(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut owner = member(&app, &app.tenant, "own@acme.example", Role::Owner).await;
+    owner.get("/app/api-keys").await.ok();
+    let key = create_key(&mut owner, &[("name", "deploys")]).await;
     let (status, servers) = app.app.get("/servers", &key).await;
     assert_eq!(status, StatusCode::OK, "the key works: {servers}");
     let listed = owner.get("/app/api-keys").await;
@@ -206,7 +223,7 @@ async fn an_owner_creates_a_key_that_is_shown_once_and_revokes_it(db: &TestDatab
         .next()
         .unwrap();
     owner
-        .post(&format!("/app/api-keys/{id}/revoke"), &[])
+        .post(&format!("/app/api-keys/{id}/revoke"), &[("confirm", "yes")])
         .await
         .redirected_to("/app/api-keys?done=revoked");
     let (status, _) = app.app.get("/servers", &key).await;
@@ -231,19 +248,7 @@ async fn an_owner_chooses_a_new_keys_scopes(db: &TestDatabase) {
         let rest = &page[at..at + page[at..].find('>').unwrap()];
         assert_eq!(rest.contains("checked"), ticked, "{scope}: {rest}");
     }
-    let created = owner
-        .post(
-            "/app/api-keys",
-            &[("name", "deploys"), ("scope_gateway", "on")],
-        )
-        .await;
-    let body = created.ok().to_owned();
-    let key = body
-        .split("<pre id=\"new-key\">")
-        .nth(1)
-        .and_then(|rest| rest.split("</pre>").next())
-        .expect("the new key on the page")
-        .to_owned();
+    let key = create_key(&mut owner, &[("name", "deploys"), ("scope_gateway", "on")]).await;
     let (_, listed) = app.app.get("/api-keys", &app.tenant.key).await;
     let made = listed["items"]
         .as_array()
@@ -256,6 +261,7 @@ async fn an_owner_chooses_a_new_keys_scopes(db: &TestDatabase) {
         serde_json::json!(["read", "gateway"]),
         "{listed}"
     );
+    let body = owner.get("/app/api-keys").await.ok().to_owned();
     let row = body.split("<tr>").find(|r| r.contains("deploys")).unwrap();
     assert!(row.contains("read,gateway"), "{row}");
     let (status, _) = app.app.get("/upstreams", &key).await;

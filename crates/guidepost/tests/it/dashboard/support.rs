@@ -273,7 +273,9 @@ async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
     assert_eq!(deliveries[0][0], "ping");
 
-    let deleted = editor.post(&format!("{page}/delete"), &[]).await;
+    let deleted = editor
+        .post(&format!("{page}/delete"), &[("confirm", "yes")])
+        .await;
     assert_eq!(
         deleted.redirected_to("/app/support/webhooks"),
         "/app/support/webhooks?done=deleted"

@@ -319,9 +319,12 @@ async fn an_editor_authors_reorders_previews_and_saves_steps(db: &TestDatabase) 
 
     // Deleting a step.
     ed.get(&editor).await.ok();
-    ed.post(&format!("{editor}/steps/{run}/delete"), &[])
-        .await
-        .redirected_to(&format!("{editor}?done=deleted"));
+    ed.post(
+        &format!("{editor}/steps/{run}/delete"),
+        &[("confirm", "yes")],
+    )
+    .await
+    .redirected_to(&format!("{editor}?done=deleted"));
     assert_eq!(
         api_order(&app, &id).await,
         [install.as_str(), configure.as_str()]
