@@ -20,6 +20,7 @@ mod oidc;
 mod organizations;
 mod personal_data;
 mod postgres;
+mod registry;
 mod schema;
 mod servers;
 mod sessions;
@@ -46,6 +47,7 @@ pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
 pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
 pub use postgres::PgStore;
+pub use registry::RegistryStore;
 pub use servers::ServerStore;
 pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
@@ -109,6 +111,7 @@ pub trait Store:
     + TaskStore
     + MemberStore
     + PersonalDataStore
+    + RegistryStore
     + Send
     + Sync
     + 'static

@@ -38,7 +38,11 @@ pub(super) fn sealed(
         );
         return Err(ValidationError::new("secrets", message).into());
     }
-    if let Some(missing) = entry.secrets.iter().find(|s| !given.contains_key(&s.name)) {
+    if let Some(missing) = entry
+        .secrets
+        .iter()
+        .find(|s| s.required && !given.contains_key(&s.name))
+    {
         let message = format!(
             "{} needs {}: {}",
             entry.id, missing.name, missing.description

@@ -393,6 +393,8 @@ pub struct ServeArgs {
     pub toolchain: ToolchainArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub registries: RegistryArgs,
 }
 
 impl ServeArgs {
@@ -427,6 +429,27 @@ pub struct WebhookArgs {
           value_parser = clap::value_parser!(u64).range(10..=3_600_000),
           default_value_t = WebhookSettings::default().backoff.as_millis() as u64)]
     pub webhook_backoff_ms: u64,
+}
+
+/// `serve`'s registry flags: where the catalog's `server.json` entries come from.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// The base URL of a registry that speaks the MCP Registry API (`GET /v0.1/servers`),
+    /// e.g. https://registry.modelcontextprotocol.io; repeat or separate with commas. Its
+    /// servers join the catalog; a server name belongs to the first registry listing it.
+    #[arg(long, env = "GUIDEPOST_REGISTRY_URL", value_delimiter = ',')]
+    pub registry_url: Vec<String>,
+    /// Seconds between syncs of the registries (one node syncs each at a time; each sync
+    /// asks only for what changed since the last).
+    #[arg(long, env = "GUIDEPOST_REGISTRY_SYNC_INTERVAL",
+          value_parser = clap::value_parser!(u64).range(10..=604_800), default_value_t = 3600)]
+    pub registry_sync_interval: u64,
+    /// Reach registries on private and loopback addresses and over plain http too.
+    /// Development and tests only.
+    #[arg(long, env = "GUIDEPOST_REGISTRY_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub registry_allow_private: bool,
 }
 
 /// How process upstreams (npm, PyPI, command) are confined, and what they may use.

@@ -158,6 +158,7 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         catalog: Arc::new(catalog(args.catalog.as_ref())?),
         private_package_entries: args.private_package_entries,
         container_images: container_images(&args.container_images)?,
+        registries: registry_urls(&args.registries.registry_url)?,
         max_server_tools: args.max_server_tools as usize,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
     })
@@ -202,6 +203,30 @@ fn container_images(given: &[String]) -> anyhow::Result<Vec<String>> {
             Ok(text.to_owned())
         })
         .collect()
+}
+
+/// The registries' base URLs, without a trailing slash: http or https, no credentials,
+/// no query (the fence judges their addresses when they are reached).
+fn registry_urls(given: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut urls = Vec::new();
+    for text in given.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let url = url::Url::parse(text)
+            .map_err(|e| anyhow::anyhow!("--registry-url {text:?} is not a URL: {e}"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+                && url.query().is_none()
+                && url.fragment().is_none(),
+            "--registry-url {text:?} must be an http(s) URL without credentials, query or fragment"
+        );
+        let base = text.trim_end_matches('/').to_owned();
+        if !urls.contains(&base) {
+            urls.push(base);
+        }
+    }
+    Ok(urls)
 }
 
 fn session_caps(args: &ServeArgs) -> anyhow::Result<SessionCaps> {
@@ -326,6 +351,7 @@ pub fn offline_platform_config(serve: &ServeArgs) -> PlatformConfig {
     config.max_server_tools = serve.max_server_tools as usize;
     // An invalid or unreadable key, or catalog file, is left out here; `serve` refuses it.
     config.master_key = master_key(serve).ok().flatten();
+    config.registries = registry_urls(&serve.registries.registry_url).unwrap_or_default();
     if let Ok(catalog) = catalog(serve.catalog.as_ref()) {
         config.catalog = Arc::new(catalog);
     }
