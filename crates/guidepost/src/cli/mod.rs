@@ -83,6 +83,10 @@ pub enum Command {
     /// Install upstream MCP servers from the catalog and attach them to hosted servers
     /// (the gateway).
     Upstream(UpstreamArgs),
+    /// The catalog's registry entries: sync the registries now, or import server.json
+    /// files.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Review upstream tools the gateway holds back: list the quarantined and pending
     /// ones with their findings, approve or reject them.
     #[command(subcommand)]

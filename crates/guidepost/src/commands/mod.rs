@@ -6,6 +6,7 @@ mod bench;
 mod bench_floor;
 mod bench_gateway;
 mod bench_scan;
+mod catalog;
 mod demo;
 mod flood;
 mod serve;
@@ -72,6 +73,10 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
                 Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
                 Command::Upstream(args) => upstream::run(args.command, &platform, json).await,
                 Command::Tools(command) => tools::run(command, &platform, json).await,
+                Command::Catalog(command) => {
+                    let settings = config::registry_settings(&serve.registries);
+                    catalog::run(command, &platform, &settings, json).await
+                }
                 Command::Webhook(command) => webhook::run(command, &platform, json).await,
                 command => admin::run(command, &platform, json).await,
             };

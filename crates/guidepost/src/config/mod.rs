@@ -22,8 +22,10 @@ use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
 pub use file::{SettingsFile, parse_command_line};
 
 use crate::cli::{
-    ConfinementArgs, DEFAULT_DATABASE_URL, GlobalArgs, ServeArgs, ToolchainArgs, WebhookArgs,
+    ConfinementArgs, DEFAULT_DATABASE_URL, GlobalArgs, RegistryArgs, ServeArgs, ToolchainArgs,
+    WebhookArgs,
 };
+use crate::registry_worker::RegistrySettings;
 use crate::webhook_worker::WebhookSettings;
 
 const DAY_SECONDS: u64 = 24 * 3600;
@@ -55,6 +57,8 @@ pub struct Settings {
     pub gateway: guidepost_gateway::GatewayOptions,
     /// How this node sends webhooks.
     pub webhooks: crate::webhook_worker::WebhookSettings,
+    /// How this node syncs the registries.
+    pub registries: crate::registry_worker::RegistrySettings,
 }
 
 impl Settings {
@@ -141,6 +145,7 @@ pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<
             confinement: confinement(&args.confinement),
         },
         webhooks: webhook_settings(&args.webhooks),
+        registries: registry_settings(&args.registries),
     })
 }
 
@@ -162,6 +167,15 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         max_server_tools: args.max_server_tools as usize,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
     })
+}
+
+/// How this node syncs the registries.
+pub fn registry_settings(args: &RegistryArgs) -> RegistrySettings {
+    RegistrySettings {
+        allow_private: args.registry_allow_private,
+        interval: Duration::from_secs(args.registry_sync_interval),
+        ..RegistrySettings::default()
+    }
 }
 
 /// How this node sends webhooks.
