@@ -75,7 +75,7 @@ backend_tests! {
         let first = registry.seen();
         assert_eq!(first.len(), 2, "three servers, two a page: {first:?}");
         assert!(first.iter().all(|s| s.updated_since.is_none()), "a first sync takes everything: {first:?}");
-        assert_eq!(first[1].cursor.as_deref(), Some("io.github.modelcontextprotocol/memory"), "{first:?}");
+        assert_eq!(first[1].cursor.as_deref(), Some(everything), "by name, after the page's last: {first:?}");
 
         let (status, catalog) = app.get("/catalog", &acme.key).await;
         assert_eq!(status, StatusCode::OK, "{catalog}");
