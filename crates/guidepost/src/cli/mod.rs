@@ -188,6 +188,13 @@ pub struct BenchArgs {
     /// time per definition at p50 and p99 and the total for 1,000. Needs no database.
     #[arg(long, conflicts_with_all = ["target", "idle_sessions", "gateway"])]
     pub scan: bool,
+    /// Instead of the walkthrough mix: time catalog searches (`GET /api/v1/catalog` with
+    /// words, filters and deep pages) over this many imported registry entries, in a
+    /// Guidepost of this process on --database-url or a temporary SQLite file; prints
+    /// the latency at p50, p95 and p99.
+    #[arg(long, conflicts_with_all = ["target", "idle_sessions", "gateway", "scan"],
+          value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    pub catalog_search: Option<u32>,
     /// With --scan: the corpus directory (crates/core/tests/scan_corpus of the source
     /// tree this binary was built from, by default).
     #[arg(long, requires = "scan")]
