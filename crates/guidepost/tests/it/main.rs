@@ -68,6 +68,7 @@ mod person_picture;
 mod podman;
 mod python_client;
 mod registry;
+mod registry_dashboard;
 mod registry_install;
 mod registry_server;
 mod request_logs;
