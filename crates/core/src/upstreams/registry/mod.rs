@@ -167,3 +167,6 @@ pub(crate) async fn search(
 ) -> Result<Vec<RegistryEntry>, CoreError> {
     Ok(platform.store.search_registry_entries(search).await?)
 }
+
+#[cfg(test)]
+mod tests;
