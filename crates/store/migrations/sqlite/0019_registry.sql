@@ -15,6 +15,8 @@ CREATE TABLE registry_entries (
     synced_at INTEGER NOT NULL
 );
 CREATE INDEX registry_entries_source ON registry_entries (source);
+-- A search reads this index alone, in name order, and only its page's rows.
+CREATE INDEX registry_entries_search ON registry_entries (name, runtimes, search_text);
 
 -- Each registry's sync: its incremental mark and a lease, so one node syncs at a time.
 CREATE TABLE registry_syncs (

@@ -102,9 +102,12 @@ impl RegistryStore for ThisStore {
         for n in 0..search.words.len() {
             conditions.push(format!("search_text LIKE ${} ESCAPE '\\'", n + 4));
         }
+        // The names are found in the index of names and searched text alone (the
+        // documents stay unread), then only the page's rows are read.
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM registry_entries WHERE {} \
-             ORDER BY name LIMIT $2 OFFSET $3",
+            "SELECT {ENTRY_COLUMNS} FROM registry_entries WHERE name IN \
+             (SELECT name FROM registry_entries WHERE {} ORDER BY name LIMIT $2 OFFSET $3) \
+             ORDER BY name",
             conditions.join(" AND ")
         );
         let runtime = search
