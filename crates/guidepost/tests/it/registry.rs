@@ -174,4 +174,21 @@ backend_tests! {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
         }
     }
+
+    async fn a_registry_on_a_private_address_is_refused_by_the_fence_unless_allowed(db: &TestDatabase) {
+        let registry = TestRegistry::start().await;
+        registry.publish(everything_server(), "active", "2026-01-01T00:00:00Z");
+        let url = registry.url.clone();
+        let app = spawn_app_with(db, move |settings| settings.platform.registries = vec![url]).await;
+        let acme = app.create_tenant("Acme").await;
+        let mut catalog = Value::Null;
+        eventually("the sync at start has ended", async || {
+            catalog = app.get("/catalog", &acme.key).await.1;
+            !catalog["sources"][0]["last_finished_at"].is_null()
+        }).await;
+        let error = catalog["sources"][0]["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("--registry-allow-private"), "{catalog}");
+        assert!(registry.seen().is_empty(), "the registry was never reached");
+        assert!(!catalog["items"].as_array().unwrap().iter().any(|e| e["source"] == "registry"));
+    }
 }
