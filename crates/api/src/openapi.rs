@@ -184,9 +184,8 @@ impl Modify for Conventions {
 }
 
 /// A schema that flattens a record which refuses unknown fields (as a request body)
-/// gets that refusal inlined too, and then refuses its own added fields: `ListedEntry`
-/// is a catalog entry and its `source`. The composed parts of such a schema allow what
-/// the others add.
+/// gets that refusal inlined too, and then refuses its own added fields. The composed
+/// parts of such a schema allow what the others add.
 fn allow_flattened_fields(components: &mut utoipa::openapi::Components) {
     for schema in components.schemas.values_mut() {
         open_composed_parts(schema, false);

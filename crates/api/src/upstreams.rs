@@ -4,19 +4,21 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use guidepost_core::Platform;
-use guidepost_core::upstreams::private::ListedEntry;
+use guidepost_core::upstreams::catalog_search::{CatalogQuery, ListedEntry};
 use guidepost_core::upstreams::{
     self, AttachUpstream, InstallUpstream, UpdateUpstream, catalog::CatalogEntry,
 };
 use guidepost_domain::{
-    Attachment, DefinitionKind, ServerId, ToolState, Upstream, UpstreamId, UpstreamTool,
+    Attachment, DefinitionKind, RegistrySync, ServerId, ToolState, Upstream, UpstreamId,
+    UpstreamTool,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
-use crate::extract::{IdPath, Json};
+use crate::extract::{IdPath, Json, Query};
+use crate::pagination::page_request;
 
 /// A list without pages (bounded by the platform's limits).
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,17 +32,66 @@ pub struct UpstreamLogs {
     pub lines: Vec<String>,
 }
 
-/// The catalog of installable MCP servers: the platform's entries, then the
-/// organization's own.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListCatalog {
+    /// Words that must each appear in an entry's name, id, description or tool names.
+    q: Option<String>,
+    /// Only entries of this runtime: `npm`, `pypi`, `container`, `http` or `command`.
+    runtime: Option<String>,
+    /// Only entries of this source: `platform`, `organization` or `registry`.
+    source: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+}
+
+/// A page of the catalog, and how its registries' syncs went.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogList {
+    pub items: Vec<ListedEntry>,
+    pub next_cursor: Option<String>,
+    /// The registries the platform syncs (`--registry-url`), with their last sync.
+    pub sources: Vec<RegistrySync>,
+}
+
+/// The catalog of installable MCP servers: the platform's entries, the organization's
+/// own, then the registries' (`source: "registry"`, with their registry, status and
+/// version), searched with `q` and filtered by runtime and source.
 #[utoipa::path(get, path = "/api/v1/catalog", tag = "gateway", operation_id = "catalog_list",
-    security(("bearer" = [])),
-    responses((status = 200, description = "The platform's entries, then the organization's", body = Items<ListedEntry>)))]
+    params(ListCatalog), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The platform's entries, the organization's, then the registries'", body = CatalogList),
+        (status = 422, description = "Invalid input, such as an unknown runtime or source"),
+    ))]
 pub(crate) async fn catalog(
     State(platform): State<Platform>,
     auth: OrgAuth,
-) -> Result<Json<Items<ListedEntry>>, ApiError> {
-    let items = upstreams::private::list(&platform, &auth.caller).await?;
-    Ok(Json(Items { items }))
+    Query(query): Query<ListCatalog>,
+) -> Result<Json<CatalogList>, ApiError> {
+    let offset = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(text) => text
+            .parse::<u32>()
+            .map_err(|_| ApiError::invalid("cursor", "is not a cursor returned by this API"))?,
+    };
+    let page = page_request(None, query.limit)?;
+    let search = CatalogQuery {
+        q: query.q.unwrap_or_default(),
+        runtime: query.runtime.filter(|r| !r.is_empty()),
+        source: query.source.filter(|s| !s.is_empty()),
+        offset,
+        limit: page.limit,
+    };
+    let found = upstreams::catalog_search::search(&platform, &auth.caller, &search).await?;
+    Ok(Json(CatalogList {
+        items: found.items,
+        next_cursor: found.next_offset.map(|o| o.to_string()),
+        sources: upstreams::registry::sources(&platform).await?,
+    }))
 }
 
 /// Add a private catalog entry: a container image the operator allows

@@ -31,6 +31,9 @@ pub struct PlatformConfig {
     /// reference (`--container-images`); empty, they may name none. The operator's own
     /// catalog file is not limited by it.
     pub container_images: Vec<String>,
+    /// The registries whose `server.json` entries the catalog offers (`--registry-url`),
+    /// base URLs in the order given: a server name belongs to the first that lists it.
+    pub registries: Vec<String>,
     /// The most tools a hosted server offers (built-in and attached); an attachment that
     /// would pass it is refused rather than truncated.
     pub max_server_tools: usize,

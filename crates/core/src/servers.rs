@@ -422,6 +422,7 @@ mod tests {
             catalog: Default::default(),
             private_package_entries: false,
             container_images: Vec::new(),
+            registries: Vec::new(),
             max_server_tools: crate::config::DEFAULT_MAX_SERVER_TOOLS,
             server_cache_expiry: crate::config::DEFAULT_SERVER_CACHE_EXPIRY,
         }

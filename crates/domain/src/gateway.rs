@@ -511,6 +511,17 @@ pub struct SecretSlot {
     /// 1-64 of `A-Z`, `0-9` and `_`, starting with a letter.
     pub name: String,
     pub description: String,
+    /// Whether an installation must give it; a registry entry may declare one optional.
+    #[serde(default = "required_by_default", skip_serializing_if = "is_required")]
+    pub required: bool,
+}
+
+fn required_by_default() -> bool {
+    true
+}
+
+fn is_required(required: &bool) -> bool {
+    *required
 }
 
 /// Who did something the audit log records. Its `Display` is what the log stores

@@ -14,6 +14,7 @@ mod id;
 mod limits;
 mod member;
 mod model;
+mod registry;
 mod scope;
 mod secret;
 mod support_message;
@@ -36,6 +37,7 @@ pub use id::{
 pub use limits::Limits;
 pub use member::*;
 pub use model::*;
+pub use registry::*;
 pub use scope::{ApiKeyScope, ApiKeyScopes};
 pub use secret::{ApiKeySecret, hash_secret, random_token};
 pub use support_message::*;

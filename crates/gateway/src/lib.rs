@@ -359,6 +359,12 @@ impl UpstreamRuntime for Supervisor {
     }
 
     fn admits(&self, org: &OrgId, spec: &LaunchSpec) -> Result<(), NotAdmitted> {
+        // Refused at install, not failed at the first launch.
+        if matches!(spec, LaunchSpec::Container { .. }) && self.options.container_socket.is_none() {
+            return Err(NotAdmitted(
+                "this platform runs no container engine (start it with --container-socket)".into(),
+            ));
+        }
         let Some(declaration) = launch::declaration_of(spec) else {
             return Ok(());
         };

@@ -148,6 +148,11 @@ pub async fn start_with_store(
         settings.webhooks.clone(),
         shutdown.clone(),
     ));
+    tokio::spawn(crate::registry_worker::run(
+        platform.clone(),
+        settings.registries.clone(),
+        shutdown.clone(),
+    ));
     let grace = settings.shutdown_grace;
     let stop = shutdown.clone();
     let options = http_server::ServeOptions {

@@ -16,5 +16,6 @@ pub mod dns;
 mod http_server;
 mod ops;
 pub mod output;
+pub mod registry_worker;
 mod request_span;
 pub mod webhook_worker;

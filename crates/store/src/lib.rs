@@ -21,6 +21,7 @@ mod oidc;
 mod organizations;
 mod personal_data;
 mod postgres;
+mod registry;
 mod schema;
 mod servers;
 mod sessions;
@@ -49,6 +50,7 @@ pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
 pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
 pub use postgres::PgStore;
+pub use registry::RegistryStore;
 pub use servers::{ListedServersQuery, ServerStore};
 pub use sessions::{MAX_SERVER_CLIENTS, ServerClient, SessionStore};
 pub use sqlite::SqliteStore;
@@ -115,6 +117,7 @@ pub trait Store:
     + TaskStore
     + MemberStore
     + PersonalDataStore
+    + RegistryStore
     + Send
     + Sync
     + 'static

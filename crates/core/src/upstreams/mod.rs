@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod catalog_search;
 pub mod config;
 pub mod connections;
 pub mod diff;
@@ -19,6 +20,7 @@ pub mod overview;
 pub mod package;
 mod pinning;
 pub mod private;
+pub mod registry;
 pub(crate) mod results;
 mod runtime;
 pub mod scan;

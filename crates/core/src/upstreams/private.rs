@@ -10,8 +10,6 @@ use crate::{Caller, Permission};
 use std::collections::BTreeMap;
 
 use guidepost_domain::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::catalog::{CatalogEntry, is_secret_name};
 use crate::{CoreError, Platform};
@@ -23,46 +21,17 @@ const HEADERS_MAX: usize = 16;
 const SECRETS_MAX: usize = 16;
 const VALUE_MAX: usize = 4096;
 
-/// A catalog entry as `GET /api/v1/catalog` lists it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ListedEntry {
-    // Inlined: the entry's own schema refuses unknown fields (as a request body), and
-    // `source` would be one.
-    #[serde(flatten)]
-    #[schema(inline)]
-    pub entry: CatalogEntry,
-    /// `platform` (built in, or the operator's) or `organization` (private).
-    pub source: &'static str,
+/// The entry `id` as it installs: the platform's, a registry's, or the organization's own
+/// (an unknown or uninstallable one is `Invalid`, saying why).
+pub async fn entry(
+    platform: &Platform,
+    caller: &Caller,
+    id: &str,
+) -> Result<CatalogEntry, CoreError> {
+    find(platform, caller.org(), id).await
 }
 
-/// The platform's entries, then the organization's own.
-pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<ListedEntry>, CoreError> {
-    let org = caller.org();
-    let shared = platform
-        .config
-        .catalog
-        .entries()
-        .iter()
-        .map(|entry| ListedEntry {
-            entry: shown(entry.clone()),
-            source: "platform",
-        });
-    let own = platform.store.list_catalog_entries(org).await?;
-    let own = own.into_iter().map(|entry| ListedEntry {
-        entry: shown(entry),
-        source: "organization",
-    });
-    Ok(shared.chain(own).collect())
-}
-
-/// An entry as it may be shown: header and environment values (which may hold keys, the
-/// operator's too, and every organization reads the platform's entries) hidden.
-fn shown(mut entry: CatalogEntry) -> CatalogEntry {
-    entry.spec = entry.spec.redacted();
-    entry
-}
-
-/// The entry `id`: the platform's, else the organization's own.
+/// The entry `id`: the platform's, a registry's, else the organization's own.
 pub(super) async fn find(
     platform: &Platform,
     org: &OrgId,
@@ -70,6 +39,10 @@ pub(super) async fn find(
 ) -> Result<CatalogEntry, CoreError> {
     if let Some(entry) = platform.config.catalog.find(id) {
         return Ok(entry.clone());
+    }
+    // Only a registry entry's id (its server name) holds a '/'.
+    if id.contains('/') && id.len() <= 200 && !id.chars().any(char::is_control) {
+        return super::registry::find(platform, id).await;
     }
     let unknown = || {
         ValidationError::new(
@@ -188,6 +161,13 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
         return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
     }
     super::config::check_fields(&entry.config).map_err(|why| invalid("config", why))?;
+    check_spec(entry)
+}
+
+/// What an entry may run and pass, wherever it comes from but the operator's own file:
+/// secret names that steer no loading, and a spec of a plain package at an exact
+/// version, an allowed container, or an https server.
+pub(super) fn check_spec(entry: &CatalogEntry) -> Result<(), ValidationError> {
     if let Some(slot) = entry
         .secrets
         .iter()

@@ -28,7 +28,11 @@ pub(super) fn sealed(
     given: BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, CoreError> {
     refuse_unknown(entry, &given)?;
-    if let Some(missing) = entry.secrets.iter().find(|s| !given.contains_key(&s.name)) {
+    if let Some(missing) = entry
+        .secrets
+        .iter()
+        .find(|s| s.required && !given.contains_key(&s.name))
+    {
         let message = format!(
             "{} needs {}: {}",
             entry.id, missing.name, missing.description

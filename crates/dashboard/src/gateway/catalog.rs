@@ -1,4 +1,5 @@
-//! The catalog (the platform's entries and the organization's own) with a search, and
+//! The catalog (the platform's entries, the organization's own and the registries') with
+//! a search, filters, pages and the registries' syncs, and
 //! installing an entry with its settings and secrets. Secrets are sent once and never
 //! written back into any page, not even when the form comes back with an error.
 
@@ -7,7 +8,8 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use guidepost_core::CoreError;
-use guidepost_core::upstreams::{self, InstallUpstream, private};
+use guidepost_core::upstreams::catalog_search::{self, CatalogQuery, ListedEntry};
+use guidepost_core::upstreams::{self, InstallUpstream, private, registry};
 use guidepost_domain::*;
 use http::StatusCode;
 use serde::Deserialize;
@@ -24,8 +26,14 @@ use crate::session::{Signed, SignedForm};
 struct CatalogPage {
     chrome: Chrome,
     query: String,
+    runtime: String,
+    source: String,
+    runtimes: &'static [&'static str],
+    sources: &'static [&'static str],
     entries: Vec<EntryRow>,
-    total: usize,
+    registries: Vec<RegistryRow>,
+    /// Where the next page starts, if there is one.
+    next_offset: Option<u32>,
 }
 
 struct EntryRow {
@@ -34,65 +42,105 @@ struct EntryRow {
     description: String,
     runtime: &'static str,
     source: &'static str,
+    /// A registry entry's registry, status and version.
+    registry: String,
+    status: String,
+    version: String,
+    /// Why it cannot be installed, if it cannot.
+    refusal: Option<String>,
+}
+
+struct RegistryRow {
+    source: String,
+    entries: i64,
+    last_finished_at: String,
+    last_error: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 pub(crate) struct Search {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    runtime: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    offset: u32,
 }
 
-/// Whether an entry matches the search: its name, id or description contains every word,
-/// ignoring case.
-fn matches(entry: &CatalogEntry, query: &str) -> bool {
-    let haystack = format!("{} {} {}", entry.name, entry.id, entry.description).to_lowercase();
-    query
-        .to_lowercase()
-        .split_whitespace()
-        .all(|word| haystack.contains(word))
-}
+/// Entries per page.
+const PAGE_SIZE: u32 = 50;
 
-/// `GET /app/gateway/catalog?q=`.
+/// `GET /app/gateway/catalog?q=&runtime=&source=&offset=`.
 pub(crate) async fn list(
     State(app): State<Dashboard>,
     signed: Signed,
     Query(search): Query<Search>,
 ) -> PageResult {
     let chrome = Chrome::new(&app, &signed, "Catalog", Section::Gateway, None).await?;
-    let listed = private::list(&app.platform, signed.caller()).await?;
-    let total = listed.len();
     let query: String = search.q.trim().chars().take(200).collect();
-    let entries = listed
+    let known = |value: &str, list: &[&str]| list.contains(&value).then(|| value.to_owned());
+    let runtime = known(&search.runtime, catalog_search::RUNTIMES);
+    let source = known(&search.source, catalog_search::SOURCES);
+    let catalog_query = CatalogQuery {
+        q: query.clone(),
+        runtime: runtime.clone(),
+        source: source.clone(),
+        offset: search.offset,
+        limit: PAGE_SIZE,
+    };
+    let page = catalog_search::search(&app.platform, signed.caller(), &catalog_query).await?;
+    let entries = page.items.into_iter().map(entry_row).collect();
+    let registries = registry::sources(&app.platform)
+        .await?
         .into_iter()
-        .filter(|listed| matches(&listed.entry, &query))
-        .map(|listed| EntryRow {
-            runtime: listed.entry.spec.runtime(),
-            id: listed.entry.id,
-            name: listed.entry.name,
-            description: listed.entry.description,
-            source: listed.source,
+        .map(|sync| RegistryRow {
+            source: sync.source,
+            entries: sync.entries,
+            last_finished_at: sync
+                .last_finished_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "never".into()),
+            last_error: sync.last_error,
         })
         .collect();
+    let (runtime, source) = (runtime.unwrap_or_default(), source.unwrap_or_default());
     Ok(page::render(&CatalogPage {
         chrome,
         query,
+        runtime,
+        source,
+        runtimes: catalog_search::RUNTIMES,
+        sources: catalog_search::SOURCES,
         entries,
-        total,
+        registries,
+        next_offset: page.next_offset,
     }))
 }
 
-/// The catalog entry `id` as the organization may see it (the platform's or its own).
-pub(super) async fn entry(
-    app: &Dashboard,
-    signed: &Signed,
-    id: &str,
-) -> Result<CatalogEntry, PageError> {
-    private::list(&app.platform, signed.caller())
-        .await?
-        .into_iter()
-        .map(|listed| listed.entry)
-        .find(|entry| entry.id == id)
-        .ok_or(PageError::NotFound)
+fn entry_row(listed: ListedEntry) -> EntryRow {
+    EntryRow {
+        runtime: listed.spec.as_ref().map_or("", catalog_search::runtime_of),
+        id: listed.id,
+        name: listed.name,
+        description: listed.description,
+        source: listed.source,
+        registry: listed.registry.unwrap_or_default(),
+        status: listed.status.map(|s| s.to_string()).unwrap_or_default(),
+        version: listed.version.unwrap_or_default(),
+        refusal: listed.not_installable,
+    }
+}
+
+/// The catalog entry `id` as it installs (the platform's, a registry's or the
+/// organization's own).
+pub(super) async fn entry(app: &Dashboard, signed: &Signed, id: &str) -> Result<CatalogEntry, PageError> {
+    match private::entry(&app.platform, signed.caller(), id).await {
+        Ok(entry) => Ok(entry),
+        Err(guidepost_core::CoreError::Invalid(_)) => Err(PageError::NotFound),
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Template)]

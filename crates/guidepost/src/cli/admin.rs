@@ -24,6 +24,19 @@ pub enum OrgCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Sync the registries now (--registry-url, from the environment or the config file),
+    /// whether or not they are due; each asks only for what changed since its last sync.
+    Sync,
+    /// Import registry entries from a file, for machines without a registry: a
+    /// server.json, a JSON array of them, or a registry's `/v0.1/servers` answer.
+    Import {
+        /// The file (at most 64 MiB).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ServerCommand {
     /// Create a hosted MCP server.
     Create {

@@ -83,6 +83,10 @@ pub enum Command {
     /// Install upstream MCP servers from the catalog and attach them to hosted servers
     /// (the gateway).
     Upstream(UpstreamArgs),
+    /// The catalog's registry entries: sync the registries now, or import server.json
+    /// files.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Review upstream tools the gateway holds back: list the quarantined and pending
     /// ones with their findings, approve or reject them.
     #[command(subcommand)]
@@ -184,6 +188,13 @@ pub struct BenchArgs {
     /// time per definition at p50 and p99 and the total for 1,000. Needs no database.
     #[arg(long, conflicts_with_all = ["target", "idle_sessions", "gateway"])]
     pub scan: bool,
+    /// Instead of the walkthrough mix: time catalog searches (`GET /api/v1/catalog` with
+    /// words, filters and deep pages) over this many imported registry entries, in a
+    /// Guidepost of this process on --database-url or a temporary SQLite file; prints
+    /// the latency at p50, p95 and p99.
+    #[arg(long, conflicts_with_all = ["target", "idle_sessions", "gateway", "scan"],
+          value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    pub catalog_search: Option<u32>,
     /// With --scan: the corpus directory (crates/core/tests/scan_corpus of the source
     /// tree this binary was built from, by default).
     #[arg(long, requires = "scan")]
@@ -393,6 +404,8 @@ pub struct ServeArgs {
     pub toolchain: ToolchainArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub registries: RegistryArgs,
 }
 
 impl ServeArgs {
@@ -427,6 +440,27 @@ pub struct WebhookArgs {
           value_parser = clap::value_parser!(u64).range(10..=3_600_000),
           default_value_t = WebhookSettings::default().backoff.as_millis() as u64)]
     pub webhook_backoff_ms: u64,
+}
+
+/// `serve`'s registry flags: where the catalog's `server.json` entries come from.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// The base URL of a registry that speaks the MCP Registry API (`GET /v0.1/servers`),
+    /// e.g. https://registry.modelcontextprotocol.io; repeat or separate with commas. Its
+    /// servers join the catalog; a server name belongs to the first registry listing it.
+    #[arg(long, env = "GUIDEPOST_REGISTRY_URL", value_delimiter = ',')]
+    pub registry_url: Vec<String>,
+    /// Seconds between syncs of the registries (one node syncs each at a time; each sync
+    /// asks only for what changed since the last).
+    #[arg(long, env = "GUIDEPOST_REGISTRY_SYNC_INTERVAL",
+          value_parser = clap::value_parser!(u64).range(10..=604_800), default_value_t = 3600)]
+    pub registry_sync_interval: u64,
+    /// Reach registries on private and loopback addresses and over plain http too.
+    /// Development and tests only.
+    #[arg(long, env = "GUIDEPOST_REGISTRY_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub registry_allow_private: bool,
 }
 
 /// How process upstreams (npm, PyPI, command) are confined, and what they may use.

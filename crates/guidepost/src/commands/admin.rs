@@ -20,7 +20,8 @@ pub async fn run(command: Command, platform: &Platform, json: bool) -> anyhow::R
         Command::Walkthrough(_)
         | Command::Upstream(_)
         | Command::Tools(_)
-        | Command::Webhook(_) => {
+        | Command::Webhook(_)
+        | Command::Catalog(_) => {
             unreachable!("dispatched in commands::run")
         }
         Command::Migrate => {

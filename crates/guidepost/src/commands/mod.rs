@@ -3,9 +3,11 @@
 mod admin;
 mod backup;
 mod bench;
+mod bench_catalog;
 mod bench_floor;
 mod bench_gateway;
 mod bench_scan;
+mod catalog;
 mod demo;
 mod flood;
 mod serve;
@@ -38,6 +40,9 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
         Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
         Command::Bench(args) if args.gateway.is_some() => bench_gateway::run(&args, json).await,
         Command::Bench(args) if args.scan => bench_scan::run(&args, json),
+        Command::Bench(args) if args.catalog_search.is_some() => {
+            bench_catalog::run(&args, cli.global.database_url, json).await
+        }
         Command::Bench(args) => bench::run(args, cli.global.database_url, json).await,
         command => {
             let url = config::database_url(&cli.global);
@@ -72,6 +77,10 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
                 Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
                 Command::Upstream(args) => upstream::run(args.command, &platform, json).await,
                 Command::Tools(command) => tools::run(command, &platform, json).await,
+                Command::Catalog(command) => {
+                    let settings = config::registry_settings(&serve.registries);
+                    catalog::run(command, &platform, &settings, json).await
+                }
                 Command::Webhook(command) => webhook::run(command, &platform, json).await,
                 command => admin::run(command, &platform, json).await,
             };

@@ -22,8 +22,10 @@ use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
 pub use file::{SettingsFile, parse_command_line};
 
 use crate::cli::{
-    ConfinementArgs, DEFAULT_DATABASE_URL, GlobalArgs, ServeArgs, ToolchainArgs, WebhookArgs,
+    ConfinementArgs, DEFAULT_DATABASE_URL, GlobalArgs, RegistryArgs, ServeArgs, ToolchainArgs,
+    WebhookArgs,
 };
+use crate::registry_worker::RegistrySettings;
 use crate::webhook_worker::WebhookSettings;
 
 const DAY_SECONDS: u64 = 24 * 3600;
@@ -55,6 +57,8 @@ pub struct Settings {
     pub gateway: guidepost_gateway::GatewayOptions,
     /// How this node sends webhooks.
     pub webhooks: crate::webhook_worker::WebhookSettings,
+    /// How this node syncs the registries.
+    pub registries: crate::registry_worker::RegistrySettings,
 }
 
 impl Settings {
@@ -141,6 +145,7 @@ pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<
             confinement: confinement(&args.confinement),
         },
         webhooks: webhook_settings(&args.webhooks),
+        registries: registry_settings(&args.registries),
     })
 }
 
@@ -158,9 +163,19 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         catalog: Arc::new(catalog(args.catalog.as_ref())?),
         private_package_entries: args.private_package_entries,
         container_images: container_images(&args.container_images)?,
+        registries: registry_urls(&args.registries.registry_url)?,
         max_server_tools: args.max_server_tools as usize,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
     })
+}
+
+/// How this node syncs the registries.
+pub fn registry_settings(args: &RegistryArgs) -> RegistrySettings {
+    RegistrySettings {
+        allow_private: args.registry_allow_private,
+        interval: Duration::from_secs(args.registry_sync_interval),
+        ..RegistrySettings::default()
+    }
 }
 
 /// How this node sends webhooks.
@@ -202,6 +217,30 @@ fn container_images(given: &[String]) -> anyhow::Result<Vec<String>> {
             Ok(text.to_owned())
         })
         .collect()
+}
+
+/// The registries' base URLs, without a trailing slash: http or https, no credentials,
+/// no query (the fence judges their addresses when they are reached).
+fn registry_urls(given: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut urls = Vec::new();
+    for text in given.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let url = url::Url::parse(text)
+            .map_err(|e| anyhow::anyhow!("--registry-url {text:?} is not a URL: {e}"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+                && url.query().is_none()
+                && url.fragment().is_none(),
+            "--registry-url {text:?} must be an http(s) URL without credentials, query or fragment"
+        );
+        let base = text.trim_end_matches('/').to_owned();
+        if !urls.contains(&base) {
+            urls.push(base);
+        }
+    }
+    Ok(urls)
 }
 
 fn session_caps(args: &ServeArgs) -> anyhow::Result<SessionCaps> {
@@ -328,6 +367,7 @@ pub fn offline_platform_config(serve: &ServeArgs) -> PlatformConfig {
     config.max_server_tools = serve.max_server_tools as usize;
     // An invalid or unreadable key, or catalog file, is left out here; `serve` refuses it.
     config.master_key = master_key(serve).ok().flatten();
+    config.registries = registry_urls(&serve.registries.registry_url).unwrap_or_default();
     if let Ok(catalog) = catalog(serve.catalog.as_ref()) {
         config.catalog = Arc::new(catalog);
     }

@@ -255,3 +255,39 @@ fn container_images_are_listed_by_flag_or_file_and_none_by_default() {
     );
     assert!(images(&["--container-images=-x"], "").is_err());
 }
+
+#[test]
+fn registry_urls_are_repeatable_base_urls_without_credentials() {
+    let args = [
+        "--registry-url",
+        "https://registry.example.com/,http://127.0.0.1:9000",
+        "--registry-url",
+        "https://registry.example.com",
+        "--registry-sync-interval",
+        "600",
+    ];
+    let given = settings(&args, "").unwrap();
+    assert_eq!(
+        given.platform.registries,
+        ["https://registry.example.com", "http://127.0.0.1:9000"],
+        "trailing slashes dropped, each once, in the order given"
+    );
+    assert_eq!(given.registries.interval, Duration::from_secs(600));
+    assert!(!given.registries.allow_private);
+    let defaults = settings(&[], "").unwrap();
+    assert_eq!(defaults.registries.interval, Duration::from_secs(3600));
+    assert!(defaults.platform.registries.is_empty());
+    for bad in [
+        "ftp://registry.example.com",
+        "https://user:pw@registry.example.com",
+        "https://registry.example.com/?page=1",
+        "not a url",
+    ] {
+        let error = settings(&["--registry-url", bad], "").err().unwrap();
+        assert!(
+            error.to_string().contains("--registry-url"),
+            "{bad}: {error}"
+        );
+    }
+    assert!(settings(&["--registry-sync-interval", "1"], "").is_err());
+}

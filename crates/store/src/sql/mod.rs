@@ -21,6 +21,7 @@ mod oidc;
 mod organizations;
 mod personal_data;
 mod platform;
+mod registry;
 mod servers;
 mod sessions;
 mod support;

@@ -1,0 +1,172 @@
+//! Registry entries in the catalog (issue 28): the `server.json` documents of the
+//! operator's registries (`--registry-url`, synced by `sync`) and of imported files, kept
+//! in the store, listed beside the built-in entries and organizations' own, and installed
+//! as the catalog entry each becomes (`server_json`).
+
+pub mod server_json;
+pub mod sync;
+
+use guidepost_domain::*;
+use serde_json::Value;
+
+use self::server_json::ServerJson;
+use crate::{CoreError, Platform};
+
+pub use sync::{RegistryFetch, SyncReport, sync};
+
+/// What `source` an imported entry has.
+pub const IMPORT_SOURCE: &str = "import";
+/// The largest `server.json` document kept.
+const DOCUMENT_MAX: usize = 64 * 1024;
+/// The most entries one import or one sync page writes.
+const IMPORT_MAX: usize = 100_000;
+/// The key of the official registry's metadata in `_meta`.
+const OFFICIAL_META: &str = "io.modelcontextprotocol.registry/official";
+
+/// A registry entry's catalog entry, checked as it would be installed, or why it cannot
+/// be installed.
+pub fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, String> {
+    let server: ServerJson = serde_json::from_value(entry.document.clone())
+        .map_err(|e| format!("its server.json does not read: {e}"))?;
+    let catalog_entry = server.catalog_entry(entry.status)?;
+    super::private::check_spec(&catalog_entry)
+        .map_err(|invalid| format!("{}: {}", invalid.field, invalid.message))?;
+    Ok(catalog_entry)
+}
+
+/// The registry entry `name` as it installs, for `upstreams::install`.
+pub(super) async fn find(platform: &Platform, name: &str) -> Result<CatalogEntry, CoreError> {
+    let entry = match platform.store.get_registry_entry(name).await {
+        Ok(entry) => entry,
+        Err(guidepost_store::StoreError::NotFound) => {
+            let message = format!("no catalog entry {name:?}; GET /api/v1/catalog lists them");
+            return Err(ValidationError::new("catalog_entry_id", message).into());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    installable(&entry).map_err(|why| {
+        let message = format!("{name} cannot be installed: {why}");
+        ValidationError::new("catalog_entry_id", message).into()
+    })
+}
+
+/// One listed server (`{"server": …, "_meta": …}` as the v0.1 API lists it, or a bare
+/// `server.json`) as a stored entry of `source`; `Ok(None)` when it is not its server's
+/// latest version.
+pub(crate) fn entry_of(
+    source: &str,
+    item: &Value,
+    now: Timestamp,
+) -> Result<Option<RegistryEntry>, String> {
+    let document = item.get("server").unwrap_or(item);
+    let official = item
+        .get("_meta")
+        .and_then(|meta| meta.get(OFFICIAL_META))
+        .or_else(|| document.get("_meta")?.get(OFFICIAL_META));
+    let text = |field: &str| official.and_then(|o| o.get(field)?.as_str());
+    if official.and_then(|o| o.get("isLatest")?.as_bool()) == Some(false) {
+        return Ok(None);
+    }
+    let server: ServerJson = serde_json::from_value(document.clone())
+        .map_err(|e| format!("a server.json does not read: {e}"))?;
+    server.check()?;
+    if document.to_string().len() > DOCUMENT_MAX {
+        return Err(format!(
+            "{}: its server.json is over {DOCUMENT_MAX} bytes",
+            server.name
+        ));
+    }
+    let status = match text("status") {
+        None => RegistryStatus::Active,
+        Some(status) => RegistryStatus::parse(status)
+            .ok_or_else(|| format!("{}: unknown status {status:?}", server.name))?,
+    };
+    let updated_at = text("updatedAt")
+        .or_else(|| text("publishedAt"))
+        .and_then(Timestamp::parse_rfc3339)
+        .unwrap_or(now);
+    Ok(Some(RegistryEntry {
+        runtimes: server.runtimes(),
+        search_text: server.search_text(),
+        name: server.name,
+        source: source.to_owned(),
+        version: server.version,
+        status,
+        document: document.clone(),
+        updated_at,
+    }))
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportReport {
+    /// Entries read from the file.
+    pub read: usize,
+    /// Entries written (a name another source holds is not).
+    pub written: u64,
+}
+
+/// `guidepost catalog import FILE`: a `server.json`, a JSON array of them, or a v0.1
+/// list response (`{"servers": [...]}`), as entries of the source `import`.
+pub async fn import(platform: &Platform, text: &str) -> Result<ImportReport, CoreError> {
+    let invalid = |message: String| ValidationError::new("file", message);
+    let json: Value =
+        serde_json::from_str(text).map_err(|e| invalid(format!("is not JSON: {e}")))?;
+    let items = match &json {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(fields) => match fields.get("servers") {
+            Some(Value::Array(items)) => items.as_slice(),
+            _ => std::slice::from_ref(&json),
+        },
+        _ => return Err(invalid("must be a server.json or an array of them".into()).into()),
+    };
+    if items.len() > IMPORT_MAX {
+        return Err(invalid(format!("holds more than {IMPORT_MAX} entries")).into());
+    }
+    let now = Timestamp::now();
+    let mut entries = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        match entry_of(IMPORT_SOURCE, item, now) {
+            Ok(Some(entry)) => entries.push(entry),
+            Ok(None) => {}
+            Err(why) => return Err(invalid(format!("entry {}: {why}", n + 1)).into()),
+        }
+    }
+    let written = platform.store.put_registry_entries(&entries, now).await?;
+    Ok(ImportReport {
+        read: entries.len(),
+        written,
+    })
+}
+
+/// Every registry's sync, for the catalog's `sources`.
+pub async fn sources(platform: &Platform) -> Result<Vec<RegistrySync>, CoreError> {
+    let mut syncs = platform.store.list_registry_syncs().await?;
+    // A registry configured but never reached yet is shown too.
+    for source in &platform.config.registries {
+        if !syncs.iter().any(|s| &s.source == source) {
+            syncs.push(RegistrySync {
+                source: source.clone(),
+                updated_since: None,
+                last_started_at: None,
+                last_finished_at: None,
+                last_error: None,
+                last_received: 0,
+                last_requests: 0,
+                entries: 0,
+            });
+        }
+    }
+    Ok(syncs)
+}
+
+/// Registry entries matching a search (platform-wide: they are every organization's).
+pub(crate) async fn search(
+    platform: &Platform,
+    search: &RegistrySearch,
+) -> Result<Vec<RegistryEntry>, CoreError> {
+    Ok(platform.store.search_registry_entries(search).await?)
+}
+
+#[cfg(test)]
+mod tests;

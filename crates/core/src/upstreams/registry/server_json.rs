@@ -1,0 +1,476 @@
+//! The official MCP Registry's `server.json` (schema 2025-12-11) as Guidepost reads it,
+//! and the catalog entry it becomes: an npm or PyPI package a process upstream, an OCI
+//! image a container upstream, a Streamable HTTP remote an HTTP upstream. Declared
+//! environment variables and arguments become typed settings (`${config.NAME}`),
+//! `isSecret` variables and headers become the installation's secrets. What Guidepost
+//! cannot run is still read, with the reason it cannot be installed.
+
+use std::collections::BTreeMap;
+
+use guidepost_domain::{
+    CatalogEntry, ConfigField, ConfigType, LaunchSpec, RegistryStatus, SecretSlot, UpstreamSignIn,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::super::catalog::is_secret_name;
+use super::super::config::is_config_name;
+
+/// The longest server name the registry allows.
+const NAME_MAX: usize = 200;
+/// The longest description kept.
+const DESCRIPTION_MAX: usize = 1000;
+
+/// A `server.json` document (the fields Guidepost reads; the others are kept in the
+/// stored document).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerJson {
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub version: String,
+    #[serde(default)]
+    pub packages: Vec<Package>,
+    #[serde(default)]
+    pub remotes: Vec<Transport>,
+    #[serde(default, rename = "_meta")]
+    pub meta: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Package {
+    pub registry_type: String,
+    pub identifier: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    pub transport: Transport,
+    #[serde(default)]
+    pub package_arguments: Vec<Argument>,
+    #[serde(default)]
+    pub environment_variables: Vec<Input>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Transport {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub headers: Vec<Input>,
+}
+
+/// A named input: an environment variable or a header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub is_required: bool,
+    #[serde(default)]
+    pub is_secret: bool,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub default: Option<String>,
+    /// A fixed value: nothing to ask.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Argument {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub value_hint: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub is_required: bool,
+    #[serde(default)]
+    pub is_secret: bool,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+impl ServerJson {
+    /// Checks what every entry needs, installable or not: a registry name
+    /// (`namespace/name`) and a version.
+    pub fn check(&self) -> Result<(), String> {
+        let well_formed = self.name.len() <= NAME_MAX
+            && self.name.split_once('/').is_some_and(|(space, name)| {
+                let part = |p: &str, extra: &str| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+                };
+                part(space, ".-") && part(name, "._-")
+            });
+        if !well_formed {
+            return Err(format!(
+                "{:?} is not a registry server name (namespace/name, at most {NAME_MAX} characters)",
+                self.name
+            ));
+        }
+        if self.version.is_empty()
+            || self.version.len() > 100
+            || self.version.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "{}: the version must be 1 to 100 characters",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// The runtimes its packages and remotes could be installed with.
+    pub fn runtimes(&self) -> Vec<String> {
+        let mut runtimes: Vec<String> = self
+            .packages
+            .iter()
+            .filter_map(|p| package_runtime(p).ok())
+            .chain(
+                self.remotes
+                    .iter()
+                    .filter_map(|r| remote_url(r).ok().map(|_| "http")),
+            )
+            .map(str::to_owned)
+            .collect();
+        runtimes.sort();
+        runtimes.dedup();
+        runtimes
+    }
+
+    /// Its tool names, where its publisher lists them (`_meta` of the publisher, as
+    /// registries such as the official one pass through).
+    pub fn tool_names(&self) -> Vec<String> {
+        let Some(meta) = self.meta.as_ref().and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        meta.values()
+            .filter_map(|extension| extension.get("tools")?.as_array().cloned())
+            .flatten()
+            .filter_map(|tool| match tool {
+                Value::String(name) => Some(name),
+                Value::Object(fields) => fields.get("name")?.as_str().map(str::to_owned),
+                _ => None,
+            })
+            .take(200)
+            .collect()
+    }
+
+    /// What `?q=` searches, lower case.
+    pub fn search_text(&self) -> String {
+        let mut text = format!(
+            "{} {} {}",
+            self.name,
+            self.title.as_deref().unwrap_or_default(),
+            self.description
+        );
+        for tool in self.tool_names() {
+            text.push(' ');
+            text.push_str(&tool);
+        }
+        text.to_lowercase()
+    }
+
+    /// The catalog entry it installs as, or why it cannot be installed.
+    pub fn catalog_entry(&self, status: RegistryStatus) -> Result<CatalogEntry, String> {
+        if status == RegistryStatus::Deleted {
+            return Err("it was deleted from its registry".into());
+        }
+        let mut reasons = Vec::new();
+        let mut made = Builder::default();
+        let spec = self
+            .packages
+            .iter()
+            .find_map(|package| {
+                made = Builder::default();
+                made.package(package).map_err(|why| reasons.push(why)).ok()
+            })
+            .or_else(|| {
+                self.remotes.iter().find_map(|remote| {
+                    made = Builder::default();
+                    made.remote(remote).map_err(|why| reasons.push(why)).ok()
+                })
+            });
+        let Some(spec) = spec else {
+            return Err(if reasons.is_empty() {
+                "it lists no package and no remote".into()
+            } else {
+                reasons.join("; ")
+            });
+        };
+        let description: String = self.description.chars().take(DESCRIPTION_MAX).collect();
+        Ok(CatalogEntry {
+            id: self.name.clone(),
+            name: self.title.clone().unwrap_or_else(|| self.name.clone()),
+            description,
+            spec,
+            secrets: made.secrets,
+            config: made.config,
+        })
+    }
+}
+
+fn package_runtime(package: &Package) -> Result<&'static str, String> {
+    let runtime = match package.registry_type.as_str() {
+        "npm" => "npm",
+        "pypi" => "pypi",
+        "oci" => "container",
+        other => return Err(format!("{other} packages are not supported")),
+    };
+    match package.transport.kind.as_str() {
+        "stdio" => Ok(runtime),
+        other => Err(format!(
+            "its {} package speaks {other}, not stdio",
+            package.registry_type
+        )),
+    }
+}
+
+fn remote_url(remote: &Transport) -> Result<&str, String> {
+    match remote.kind.as_str() {
+        "streamable-http" => remote
+            .url
+            .as_deref()
+            .ok_or_else(|| "a streamable-http remote has no url".to_owned()),
+        "sse" => Err(
+            "its remote uses the legacy SSE transport, which Guidepost does not speak \
+                      (it speaks Streamable HTTP)"
+                .into(),
+        ),
+        other => Err(format!("its remote's transport {other:?} is not supported")),
+    }
+}
+
+/// The settings and secrets an entry's inputs become.
+#[derive(Default)]
+struct Builder {
+    config: Vec<ConfigField>,
+    secrets: Vec<SecretSlot>,
+}
+
+impl Builder {
+    fn package(&mut self, package: &Package) -> Result<LaunchSpec, String> {
+        let runtime = package_runtime(package)?;
+        let mut args = Vec::new();
+        for argument in &package.package_arguments {
+            self.argument(argument, &mut args)?;
+        }
+        let mut env = BTreeMap::new();
+        for variable in &package.environment_variables {
+            self.variable(variable, &mut env)?;
+        }
+        let version = package.version.clone().unwrap_or_default();
+        let (package_name, network, limits) =
+            (package.identifier.clone(), false, Default::default());
+        Ok(match runtime {
+            "npm" => LaunchSpec::Npm {
+                package: package_name,
+                version,
+                bin: None,
+                args,
+                env,
+                network,
+                limits,
+            },
+            "pypi" => LaunchSpec::Pypi {
+                package: package_name,
+                version,
+                bin: None,
+                args,
+                env,
+                network,
+                limits,
+            },
+            _ => LaunchSpec::Container {
+                image: image_reference(&package.identifier, &version),
+                args,
+                env,
+                limits: Default::default(),
+                network,
+            },
+        })
+    }
+
+    fn remote(&mut self, remote: &Transport) -> Result<LaunchSpec, String> {
+        let url = remote_url(remote)?.to_owned();
+        let mut headers = BTreeMap::new();
+        let mut secret_headers = BTreeMap::new();
+        for header in &remote.headers {
+            if header.is_secret {
+                let secret = header.name.to_uppercase().replace('-', "_");
+                self.secret(&secret, header)?;
+                secret_headers.insert(header.name.clone(), secret);
+            } else {
+                let value = self.setting(&header.name, header)?;
+                headers.insert(header.name.clone(), value);
+            }
+        }
+        Ok(LaunchSpec::Http {
+            url,
+            headers,
+            secret_headers,
+            sign_in: UpstreamSignIn::None,
+            oauth_client_id: None,
+            person_key_header: None,
+        })
+    }
+
+    /// An environment variable: a secret passed under its own name, a fixed value, or a
+    /// setting.
+    fn variable(
+        &mut self,
+        input: &Input,
+        env: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if input.is_secret {
+            return self.secret(&input.name, input);
+        }
+        let value = self.setting(&input.name, input)?;
+        env.insert(input.name.clone(), value);
+        Ok(())
+    }
+
+    fn secret(&mut self, name: &str, input: &Input) -> Result<(), String> {
+        if !is_secret_name(name) {
+            return Err(format!(
+                "its secret {name:?} is not a variable name Guidepost passes"
+            ));
+        }
+        self.secrets.push(SecretSlot {
+            name: name.to_owned(),
+            description: input.description.clone().unwrap_or_default(),
+            required: input.is_required,
+        });
+        Ok(())
+    }
+
+    /// A fixed value as it is, else a setting named after the input, whose placeholder is
+    /// the value.
+    fn setting(&mut self, name: &str, input: &Input) -> Result<String, String> {
+        if let Some(value) = &input.value {
+            return Ok(value.clone());
+        }
+        self.field(
+            name,
+            input.description.as_deref(),
+            input.format.as_deref(),
+            input.default.as_deref(),
+            input.is_required,
+        )
+    }
+
+    fn field(
+        &mut self,
+        name: &str,
+        description: Option<&str>,
+        format: Option<&str>,
+        default: Option<&str>,
+        required: bool,
+    ) -> Result<String, String> {
+        let setting = name
+            .trim_start_matches('-')
+            .to_lowercase()
+            .replace(['-', '.'], "_");
+        if !is_config_name(&setting) || self.config.iter().any(|f| f.name == setting) {
+            return Err(format!("its input {name:?} does not make a setting name"));
+        }
+        let kind = match format {
+            Some("number") => ConfigType::Number,
+            Some("boolean") => ConfigType::Boolean,
+            _ => ConfigType::String,
+        };
+        // An optional input with no default is left empty unless given.
+        let default = match (default, required) {
+            (Some(text), _) => Some(typed_default(kind, text)?),
+            (None, false) => Some(Value::String(String::new())),
+            (None, true) => None,
+        };
+        let kind = if default.as_ref().is_some_and(Value::is_string) {
+            ConfigType::String
+        } else {
+            kind
+        };
+        self.config.push(ConfigField {
+            name: setting.clone(),
+            description: description.unwrap_or_default().to_owned(),
+            kind,
+            default,
+        });
+        Ok(format!("${{config.{setting}}}"))
+    }
+
+    /// A package argument: positional (its value), or named (`--name value`).
+    fn argument(&mut self, argument: &Argument, args: &mut Vec<String>) -> Result<(), String> {
+        if argument.is_secret {
+            return Err("it takes a secret argument, which would be on a command line".into());
+        }
+        let value = match &argument.value {
+            Some(value) => value.clone(),
+            None => {
+                let label = argument
+                    .name
+                    .clone()
+                    .or_else(|| argument.value_hint.clone())
+                    .ok_or("a positional argument has neither a value nor a value hint")?;
+                self.field(
+                    &label,
+                    argument.description.as_deref(),
+                    argument.format.as_deref(),
+                    argument.default.as_deref(),
+                    argument.is_required,
+                )?
+            }
+        };
+        match (argument.kind.as_str(), &argument.name) {
+            ("named", Some(name)) => {
+                args.push(name.clone());
+                args.push(value);
+            }
+            ("positional", _) => args.push(value),
+            (other, _) => return Err(format!("an argument of type {other:?} is not supported")),
+        }
+        Ok(())
+    }
+}
+
+fn typed_default(kind: ConfigType, text: &str) -> Result<Value, String> {
+    match kind {
+        ConfigType::Number => serde_json::from_str::<serde_json::Number>(text)
+            .map(Value::Number)
+            .map_err(|_| format!("the default {text:?} is not a number")),
+        ConfigType::Boolean => match text {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("the default {text:?} is not true or false")),
+        },
+        ConfigType::String => Ok(Value::String(text.to_owned())),
+    }
+}
+
+/// An OCI identifier with its version as the tag, unless it names a tag or digest.
+fn image_reference(identifier: &str, version: &str) -> String {
+    let last = identifier.rsplit('/').next().unwrap_or(identifier);
+    if last.contains(':') || identifier.contains('@') || version.is_empty() {
+        identifier.to_owned()
+    } else {
+        format!("{identifier}:{version}")
+    }
+}

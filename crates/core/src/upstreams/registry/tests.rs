@@ -1,0 +1,179 @@
+//! How a server.json becomes a catalog entry, and what is refused with its reason.
+
+use guidepost_domain::{ConfigType, LaunchSpec, RegistryStatus, Timestamp};
+use serde_json::{Value, json};
+
+use super::server_json::ServerJson;
+use super::{entry_of, installable};
+
+fn server(packages: Value, remotes: Value) -> Value {
+    json!({"name": "io.example/thing", "title": "Thing", "description": "Does things.", "version": "1.2.0",
+           "packages": packages, "remotes": remotes})
+}
+
+fn entry(document: Value) -> Result<guidepost_domain::CatalogEntry, String> {
+    let stored =
+        entry_of("https://registry.example", &document, Timestamp::now())?.expect("latest");
+    installable(&stored)
+}
+
+#[test]
+fn a_pypi_package_takes_its_arguments_variables_and_secrets_as_settings_and_secrets() {
+    let document = server(
+        json!([{"registryType": "pypi", "identifier": "thing-mcp", "version": "1.2.0",
+                "transport": {"type": "stdio"},
+                "packageArguments": [
+                    {"type": "named", "name": "--port", "format": "number", "default": "8080"},
+                    {"type": "positional", "valueHint": "root_dir", "isRequired": true}],
+                "environmentVariables": [
+                    {"name": "THING_TOKEN", "isSecret": true, "isRequired": false},
+                    {"name": "THING_MODE", "value": "fast"}]}]),
+        json!([]),
+    );
+    let entry = entry(document).unwrap();
+    assert_eq!(entry.id, "io.example/thing");
+    assert_eq!(entry.name, "Thing");
+    let LaunchSpec::Pypi {
+        package,
+        version,
+        args,
+        env,
+        network,
+        ..
+    } = &entry.spec
+    else {
+        panic!("{:?}", entry.spec)
+    };
+    assert_eq!((package.as_str(), version.as_str()), ("thing-mcp", "1.2.0"));
+    assert_eq!(args, &["--port", "${config.port}", "${config.root_dir}"]);
+    assert_eq!(env["THING_MODE"], "fast");
+    assert!(
+        !env.contains_key("THING_TOKEN"),
+        "a secret is passed by the launch, not the spec"
+    );
+    assert!(!network);
+    assert_eq!(entry.config[0].kind, ConfigType::Number);
+    assert_eq!(entry.config[0].default, Some(json!(8080)));
+    assert_eq!(entry.config[1].default, None, "required: asked for");
+    assert_eq!(entry.secrets[0].name, "THING_TOKEN");
+    assert!(!entry.secrets[0].required);
+}
+
+#[test]
+fn oci_and_remote_entries_become_container_and_http_specs() {
+    let oci = server(
+        json!([{"registryType": "oci", "identifier": "ghcr.io/example/thing", "version": "1.2.0",
+                "transport": {"type": "stdio"}}]),
+        json!([]),
+    );
+    let LaunchSpec::Container { image, .. } = entry(oci).unwrap().spec else {
+        panic!()
+    };
+    assert_eq!(image, "ghcr.io/example/thing:1.2.0");
+    let remote = server(
+        json!([]),
+        json!([{"type": "streamable-http", "url": "https://thing.example.com/mcp",
+                "headers": [{"name": "X-Api-Key", "isSecret": true, "isRequired": true}]}]),
+    );
+    let entry = entry(remote).unwrap();
+    let LaunchSpec::Http {
+        url,
+        secret_headers,
+        ..
+    } = &entry.spec
+    else {
+        panic!()
+    };
+    assert_eq!(url, "https://thing.example.com/mcp");
+    assert_eq!(secret_headers["X-Api-Key"], "X_API_KEY");
+    assert_eq!(entry.secrets[0].name, "X_API_KEY");
+}
+
+#[test]
+fn what_cannot_run_says_why() {
+    for (document, why) in [
+        (
+            server(
+                json!([]),
+                json!([{"type": "sse", "url": "https://x.example/sse"}]),
+            ),
+            "legacy SSE",
+        ),
+        (
+            server(
+                json!([{"registryType": "nuget", "identifier": "Thing", "version": "1.2.0",
+                        "transport": {"type": "stdio"}}]),
+                json!([]),
+            ),
+            "nuget packages",
+        ),
+        (
+            server(
+                json!([{"registryType": "npm", "identifier": "thing", "version": "1.2.0",
+                        "transport": {"type": "stdio"},
+                        "packageArguments": [{"type": "named", "name": "--key", "isSecret": true}]}]),
+                json!([]),
+            ),
+            "command line",
+        ),
+        (
+            server(
+                json!([{"registryType": "npm", "identifier": "thing", "version": "^1.2.0",
+                        "transport": {"type": "stdio"}}]),
+                json!([]),
+            ),
+            "spec.version",
+        ),
+        (
+            server(
+                json!([{"registryType": "npm", "identifier": "thing", "version": "1.2.0",
+                        "transport": {"type": "stdio"},
+                        "environmentVariables": [{"name": "LD_PRELOAD", "value": "/x.so"}]}]),
+                json!([]),
+            ),
+            "spec.env",
+        ),
+        (server(json!([]), json!([])), "no package"),
+    ] {
+        let error = entry(document).unwrap_err();
+        assert!(error.contains(why), "{why}: {error}");
+    }
+    let deleted = server(
+        json!([{"registryType": "npm", "identifier": "thing", "version": "1.2.0",
+                                 "transport": {"type": "stdio"}}]),
+        json!([]),
+    );
+    let server: ServerJson = serde_json::from_value(deleted).unwrap();
+    assert!(
+        server
+            .catalog_entry(RegistryStatus::Deleted)
+            .unwrap_err()
+            .contains("deleted")
+    );
+}
+
+#[test]
+fn only_a_servers_latest_version_with_a_registry_name_is_kept() {
+    let listed = |name: &str, latest: bool| {
+        json!({"server": {"name": name, "description": "", "version": "1.0.0"},
+               "_meta": {"io.modelcontextprotocol.registry/official":
+                   {"status": "deprecated", "updatedAt": "2026-03-01T00:00:00Z", "isLatest": latest}}})
+    };
+    let now = Timestamp::now();
+    let kept = entry_of("r", &listed("io.example/a", true), now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.status, RegistryStatus::Deprecated);
+    assert_eq!(
+        kept.updated_at,
+        Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap()
+    );
+    assert!(
+        entry_of("r", &listed("io.example/a", false), now)
+            .unwrap()
+            .is_none()
+    );
+    for bad in ["no-namespace", "a/b/c", "io.example/", "io example/x"] {
+        assert!(entry_of("r", &listed(bad, true), now).is_err(), "{bad}");
+    }
+}

@@ -1,0 +1,137 @@
+//! Registry sync (issue 28): on every node, a loop that syncs the operator's registries
+//! (`--registry-url`) at start and whenever one is due (`--registry-sync-interval`);
+//! the store's lease makes one node sync each registry at a time. Registries are reached
+//! through the outbound fence (https and public addresses only, unless
+//! `--registry-allow-private`), with a time limit per request and a size limit per page.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use guidepost_core::Platform;
+use guidepost_core::upstreams::registry::{self, RegistryFetch};
+use tokio_util::sync::CancellationToken;
+
+/// How this node reaches registries.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    pub allow_private: bool,
+    /// How often a registry is synced.
+    pub interval: Duration,
+    /// The longest one page request may take.
+    pub timeout: Duration,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            interval: Duration::from_secs(3600),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// GETs registry pages with the fenced client. The fence's resolver keeps host names off
+/// private addresses; an address written in the URL is checked here, since it is not
+/// resolved.
+pub struct FencedFetch {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl FencedFetch {
+    pub fn new(settings: &RegistrySettings) -> Self {
+        Self {
+            client: guidepost_outbound::fenced_client(settings.allow_private, settings.timeout),
+            allow_private: settings.allow_private,
+        }
+    }
+
+    fn check(&self, url: &str) -> Result<(), String> {
+        if self.allow_private {
+            return Ok(());
+        }
+        let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
+        if parsed.scheme() != "https" {
+            return Err(format!(
+                "{url} is not https; plain http is reached only with --registry-allow-private"
+            ));
+        }
+        let ip = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        match ip {
+            Some(ip) if !guidepost_outbound::is_public(ip) => Err(format!(
+                "{ip} is not on a public address; registries are reached on public addresses only"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl RegistryFetch for FencedFetch {
+    async fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, String> {
+        self.check(url)?;
+        let mut response = self
+            .client
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {}", describe(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!("{url} answered {}", response.status()));
+        }
+        let mut body = Vec::new();
+        // Read in chunks, so that an endless answer stops at the limit.
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("{url}: {}", describe(&e)))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(format!("{url} answered more than {limit} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Why a request got no answer: the fence's refusal, a timeout, or the connection's error.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        return format!("no answer in time ({text})");
+    }
+    text
+}
+
+/// Syncs the registries that are due until `stop` is cancelled.
+pub async fn run(platform: Platform, settings: RegistrySettings, stop: CancellationToken) {
+    if platform.config.registries.is_empty() {
+        return;
+    }
+    let fetch = FencedFetch::new(&settings);
+    // Looked at more often than the interval, so that a node takes over a registry whose
+    // syncing node went away within a minute of its being due.
+    let mut tick = tokio::time::interval(settings.interval.min(Duration::from_secs(60)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        if let Err(error) = registry::sync(&platform, &fetch, settings.interval, false).await {
+            tracing::warn!(%error, "could not sync the registries");
+        }
+    }
+}

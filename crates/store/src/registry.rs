@@ -1,0 +1,41 @@
+//! Registry entries (issue 28): the `server.json` documents of the operator's registries
+//! and imports, and each registry's sync. Platform-wide: they are the platform's catalog,
+//! read by every organization and written by the sync, never by a tenant.
+
+use async_trait::async_trait;
+use guidepost_domain::*;
+
+use crate::Result;
+
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
+    /// Platform-wide: writes entries by name in one transaction. A name belongs to the
+    /// first source that wrote it; another source's entry of that name is skipped.
+    /// Answers how many were written.
+    async fn put_registry_entries(&self, entries: &[RegistryEntry], now: Timestamp) -> Result<u64>;
+    /// Platform-wide: one entry by its name.
+    async fn get_registry_entry(&self, name: &str) -> Result<RegistryEntry>;
+    /// Platform-wide: the entries matching every word (and the runtime, if given), by
+    /// name, from `offset`.
+    async fn search_registry_entries(&self, search: &RegistrySearch) -> Result<Vec<RegistryEntry>>;
+    /// Platform-wide: takes the sync lease of `source` until `lease_until`, if no other
+    /// node holds it and the source is due (its last sync finished before `due_before`,
+    /// or never). Answers the source's `updated_since` mark (`Some(None)`: none yet),
+    /// or `None` when it is not this node's to sync now.
+    async fn claim_registry_sync(
+        &self,
+        source: &str,
+        now: Timestamp,
+        due_before: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Option<Timestamp>>>;
+    /// Platform-wide: records how a claimed sync ended and gives its lease back.
+    async fn finish_registry_sync(
+        &self,
+        source: &str,
+        outcome: &RegistrySyncOutcome,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// Platform-wide: every source's sync, by source.
+    async fn list_registry_syncs(&self) -> Result<Vec<RegistrySync>>;
+}
