@@ -51,7 +51,7 @@ pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
 pub use tasks::TaskStore;
-pub use tool_calls::{ToolCallBucket, ToolCallFilter, ToolCallSample, ToolCallStore};
+pub use tool_calls::{ROLLUP_MICROS, ToolCallBucket, ToolCallFilter, ToolCallStore, ToolRollup};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
 pub use walkthroughs::{
     NewWalkthrough, ProgressKey, VersionSummary, WalkthroughEditorStore, WalkthroughStore,

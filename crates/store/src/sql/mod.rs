@@ -24,6 +24,7 @@ mod servers;
 mod sessions;
 mod support;
 mod tasks;
+mod tool_call_rollups;
 mod tool_calls;
 mod upstream_events;
 mod upstreams;
@@ -42,8 +43,8 @@ use sqlx::Row;
 use super::{BACKEND, Db, DbRow, LOCK_ROW, ThisStore};
 use crate::{
     Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
-    Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallSample,
-    ToolCallStore, WebhookStore,
+    Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallStore,
+    WebhookStore,
 };
 
 impl ThisStore {

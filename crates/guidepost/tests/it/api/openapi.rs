@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/end-users/{id}"),
     ("get", "/api/v1/tool-calls"),
     ("get", "/api/v1/analytics/tools"),
+    ("get", "/api/v1/analytics/tools/export"),
     ("get", "/api/v1/api-keys"),
     ("post", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{id}"),
