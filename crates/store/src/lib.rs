@@ -12,6 +12,7 @@
 mod audit;
 mod auth;
 pub mod backup;
+mod bulk;
 mod connections;
 mod end_users;
 mod error;
@@ -38,6 +39,7 @@ use guidepost_domain::*;
 
 pub use audit::AuditStore;
 pub use auth::AuthStore;
+pub use bulk::BulkStore;
 pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
@@ -109,6 +111,7 @@ pub trait Store:
     + TaskStore
     + MemberStore
     + PersonalDataStore
+    + BulkStore
     + Send
     + Sync
     + 'static

@@ -5,7 +5,9 @@ mod backup;
 mod bench;
 mod bench_floor;
 mod bench_gateway;
+mod bench_pages;
 mod bench_scan;
+mod bench_seed;
 mod demo;
 mod flood;
 mod serve;
@@ -38,6 +40,9 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
         Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
         Command::Bench(args) if args.gateway.is_some() => bench_gateway::run(&args, json).await,
         Command::Bench(args) if args.scan => bench_scan::run(&args, json),
+        Command::Bench(args) if args.pages => {
+            bench_pages::run(&args, cli.global.database_url, json).await
+        }
         Command::Bench(args) => bench::run(args, cli.global.database_url, json).await,
         command => {
             let url = config::database_url(&cli.global);

@@ -13,6 +13,7 @@
 mod audit;
 mod auth;
 mod auth_rows;
+mod bulk;
 mod connections;
 mod end_users;
 mod members;
