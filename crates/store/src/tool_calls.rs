@@ -57,6 +57,15 @@ pub trait ToolCallStore: Send + Sync {
         filter: &ToolCallFilter,
         page: &PageRequest,
     ) -> Result<Page<ToolCall>>;
+    /// The database's plan for `list_tool_calls` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+    /// PostgreSQL), a line per step: tests pin it, so that no filter walks the
+    /// organization's calls by time to find a few.
+    async fn explain_tool_call_listing(
+        &self,
+        org: &OrgId,
+        filter: &ToolCallFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<String>>;
     /// Platform-wide housekeeping: deletes up to `limit` tool calls recorded before
     /// `before`, oldest first; returns how many.
     async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64>;

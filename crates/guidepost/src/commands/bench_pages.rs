@@ -65,6 +65,8 @@ pub async fn run(args: &BenchArgs, database_url: Option<String>, json: bool) -> 
     let mut settings = Settings::local(url.clone());
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
+    // Keep the whole seeded year: the retention sweep must not thin it while pages load.
+    settings.platform.retention = std::time::Duration::from_secs(400 * 24 * 3600);
     let running = app::start(settings).await?;
     let platform = running.platform.clone();
     let (org, key) = organizations::create(&platform, "Bench").await?;

@@ -72,13 +72,35 @@ impl ToolCallStore for ThisStore {
         filter: &ToolCallFilter,
         page: &PageRequest,
     ) -> Result<Page<ToolCall>> {
-        let mut query = listing(org, filter, page);
+        let mut query = listing("", org, filter, page);
         self.count(1);
         let found = query.build().fetch_all(&self.pool).await?;
         Ok(page_of(rows(found, tool_call)?, page.limit, |c| Cursor {
             created_at: c.created_at,
             id: c.id.to_string(),
         }))
+    }
+
+    async fn explain_tool_call_listing(
+        &self,
+        org: &OrgId,
+        filter: &ToolCallFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<String>> {
+        let head = match BACKEND {
+            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            Backend::Postgres => "EXPLAIN ",
+        };
+        let mut query = listing(head, org, filter, page);
+        self.count(1);
+        let found = query.build().fetch_all(&self.pool).await?;
+        found
+            .iter()
+            .map(|row| match BACKEND {
+                Backend::Sqlite => text(row, "detail"),
+                Backend::Postgres => Ok(row.try_get::<String, _>(0)?),
+            })
+            .collect()
     }
 
     async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64> {
@@ -137,7 +159,12 @@ enum Leading {
 /// walks a broader index by time and filters (SQLite without statistics picks among
 /// indexes that look alike by their order, and walked the organization's calls for a person
 /// with five).
-fn listing(org: &OrgId, filter: &ToolCallFilter, page: &PageRequest) -> sqlx::QueryBuilder<Db> {
+fn listing(
+    head: &str,
+    org: &OrgId,
+    filter: &ToolCallFilter,
+    page: &PageRequest,
+) -> sqlx::QueryBuilder<Db> {
     let leading = match filter {
         ToolCallFilter {
             end_user_id: Some(_),
@@ -159,7 +186,7 @@ fn listing(org: &OrgId, filter: &ToolCallFilter, page: &PageRequest) -> sqlx::Qu
         }
     };
     let mut query = sqlx::QueryBuilder::<Db>::new(format!(
-        "SELECT {TOOL_CALL_COLUMNS} FROM tool_calls WHERE 1 = 1"
+        "{head}SELECT {TOOL_CALL_COLUMNS} FROM tool_calls WHERE 1 = 1"
     ));
     let org_leads = matches!(leading, Leading::Tool | Leading::Organization);
     query
