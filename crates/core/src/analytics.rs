@@ -186,7 +186,7 @@ pub struct ToolReportWindow {
 
 /// The per-tool report of an organization (or one of its servers) over `[since, until)`,
 /// widened to whole UTC hours (the rollups' grain): by default the 24 hours that end with
-/// the current one, and never more than 31 days. Percentiles are those of the rollups'
+/// the current one, and never more than 31 days (before widening). Percentiles are those of the rollups'
 /// latency histograms: the bound of the bucket the rank falls in, capped by the slowest call.
 pub async fn report(
     platform: &Platform,
@@ -213,8 +213,16 @@ fn report_window(
     since: Option<Timestamp>,
     until: Option<Timestamp>,
 ) -> Result<(Timestamp, Timestamp), CoreError> {
+    let hour = ROLLUP_MICROS;
+    let widened_until = |until: Timestamp| {
+        Timestamp::from_micros((until.micros() + hour - 1).div_euclid(hour) * hour)
+    };
+    let Some(since) = since else {
+        // The default: the 24 hours that end with the one `until` falls in.
+        let until = widened_until(until.unwrap_or_else(Timestamp::now));
+        return Ok((until.plus_seconds(-DAY_SECONDS), until));
+    };
     let until = until.unwrap_or_else(Timestamp::now);
-    let since = since.unwrap_or(until.plus_seconds(-DAY_SECONDS));
     if since >= until {
         return Err(ValidationError::new("since", "must be before `until`").into());
     }
@@ -222,10 +230,8 @@ fn report_window(
         let message = format!("the window must be at most {MAX_WINDOW_DAYS} days");
         return Err(ValidationError::new("since", message).into());
     }
-    let hour = ROLLUP_MICROS;
     let since = Timestamp::from_micros(since.micros().div_euclid(hour) * hour);
-    let until = Timestamp::from_micros((until.micros() + hour - 1).div_euclid(hour) * hour);
-    Ok((since, until))
+    Ok((since, widened_until(until)))
 }
 
 /// How wide one bucket of calls over time is. Buckets are aligned to UTC hours or days.

@@ -5,6 +5,7 @@
 mod access;
 mod analytics;
 mod browser;
+mod call_log;
 mod connections;
 mod gateway;
 mod gateway_features;
