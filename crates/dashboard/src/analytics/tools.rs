@@ -241,7 +241,7 @@ fn picked_range(query: &AnalyticsQuery) -> Result<Option<(Timestamp, u32)>, Page
     let first = first.micros().div_euclid(day);
     let last = last.micros().div_euclid(day);
     let days = last - first + 1;
-    if days < 1 || days > MAX_RANGE_DAYS {
+    if !(1..=MAX_RANGE_DAYS).contains(&days) {
         return Err(PageError::Invalid {
             field: "from".into(),
             message: format!(
