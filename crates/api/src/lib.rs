@@ -191,6 +191,7 @@ fn routes() -> RouteTable<Platform> {
         .route("/end-users/{id}/connections", get(connections::of_person))
         .route("/tool-calls", get(tool_calls::list))
         .route("/analytics/tools", get(analytics::tools))
+        .route("/analytics/tools/export", get(analytics::export))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/openapi.json", get(openapi::document))

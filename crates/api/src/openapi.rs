@@ -92,6 +92,7 @@ use crate::{
         end_users::erase,
         tool_calls::list,
         analytics::tools,
+        analytics::export,
         api_keys::list,
         api_keys::create,
         api_keys::revoke,

@@ -7,6 +7,7 @@ use guidepost_domain::{Limits, Page, ToolCall};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::analytics::time;
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
 use crate::extract::{Json, Query, query_id};
@@ -22,6 +23,14 @@ pub(crate) struct ListToolCalls {
     end_user_id: Option<String>,
     /// Only calls of this tool.
     tool_name: Option<String>,
+    /// Only calls answered by this upstream (`up_…`, through the gateway).
+    upstream_id: Option<String>,
+    /// Only calls that failed.
+    errors_only: Option<bool>,
+    /// Only calls at or after this time, RFC 3339.
+    since: Option<String>,
+    /// Only calls before this time, RFC 3339.
+    until: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
@@ -29,7 +38,8 @@ pub(crate) struct ListToolCalls {
     limit: Option<u32>,
 }
 
-/// List recorded tool calls, newest first.
+/// List recorded tool calls, newest first. Every filter given must hold; a filter by end user
+/// reads that person's calls through their own index.
 #[utoipa::path(
     get,
     path = "/api/v1/tool-calls",
@@ -62,6 +72,10 @@ pub(crate) async fn list(
         server_id: query_id("server_id", query.server_id.as_deref())?,
         end_user_id: query_id("end_user_id", query.end_user_id.as_deref())?,
         tool_name: query.tool_name,
+        upstream_id: query_id("upstream_id", query.upstream_id.as_deref())?,
+        errors_only: query.errors_only.unwrap_or(false),
+        since: time("since", query.since.as_deref())?,
+        until: time("until", query.until.as_deref())?,
     };
     Ok(Json(
         analytics::list_tool_calls(&platform, &auth.caller, &filter, &page).await?,

@@ -3,13 +3,13 @@
 //! the database; a full queue is counted and logged.
 
 use crate::Caller;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use guidepost_domain::*;
 use guidepost_store::Store;
 pub use guidepost_store::ToolCallFilter;
+use guidepost_store::{ROLLUP_MICROS, ToolRollup};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
@@ -184,8 +184,10 @@ pub struct ToolReportWindow {
     pub tools: Vec<ToolReport>,
 }
 
-/// The per-tool report of an organization (or one of its servers) over `[since, until)`:
-/// by default the 24 hours before now, and never more than 31 days.
+/// The per-tool report of an organization (or one of its servers) over `[since, until)`,
+/// widened to whole UTC hours (the rollups' grain): by default the 24 hours that end with
+/// the current one, and never more than 31 days (before widening). Percentiles are those of the rollups'
+/// latency histograms: the bound of the bucket the rank falls in, capped by the slowest call.
 pub async fn report(
     platform: &Platform,
     caller: &Caller,
@@ -194,8 +196,33 @@ pub async fn report(
     until: Option<Timestamp>,
 ) -> Result<ToolReportWindow, CoreError> {
     let org = caller.org();
+    let (since, until) = report_window(since, until)?;
+    let rollups = platform
+        .store
+        .tool_rollups(org, server, since, until)
+        .await?;
+    Ok(ToolReportWindow {
+        since,
+        until,
+        tools: rollups.into_iter().map(tool_report).collect(),
+    })
+}
+
+/// The report's window, checked, then widened to whole hours.
+fn report_window(
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Result<(Timestamp, Timestamp), CoreError> {
+    let hour = ROLLUP_MICROS;
+    let widened_until = |until: Timestamp| {
+        Timestamp::from_micros((until.micros() + hour - 1).div_euclid(hour) * hour)
+    };
+    let Some(since) = since else {
+        // The default: the 24 hours that end with the one `until` falls in.
+        let until = widened_until(until.unwrap_or_else(Timestamp::now));
+        return Ok((until.plus_seconds(-DAY_SECONDS), until));
+    };
     let until = until.unwrap_or_else(Timestamp::now);
-    let since = since.unwrap_or(until.plus_seconds(-DAY_SECONDS));
     if since >= until {
         return Err(ValidationError::new("since", "must be before `until`").into());
     }
@@ -203,15 +230,8 @@ pub async fn report(
         let message = format!("the window must be at most {MAX_WINDOW_DAYS} days");
         return Err(ValidationError::new("since", message).into());
     }
-    let samples = platform
-        .store
-        .tool_call_durations(org, server, since, until)
-        .await?;
-    Ok(ToolReportWindow {
-        since,
-        until,
-        tools: tool_report(samples),
-    })
+    let since = Timestamp::from_micros(since.micros().div_euclid(hour) * hour);
+    Ok((since, widened_until(until)))
 }
 
 /// How wide one bucket of calls over time is. Buckets are aligned to UTC hours or days.
@@ -256,13 +276,30 @@ pub async fn calls_over_time(
     width: BucketWidth,
     count: u32,
 ) -> Result<CallsOverTime, CoreError> {
+    let (since, _) = aligned_window(Timestamp::now(), width.seconds(), count);
+    calls_between(platform, caller, server, since, width, count).await
+}
+
+/// The calls of an organization (or one of its servers) in the `count` buckets of `width`
+/// from `since` (which must start a bucket: a whole UTC hour or day), at most 31 days.
+pub async fn calls_between(
+    platform: &Platform,
+    caller: &Caller,
+    server: Option<&ServerId>,
+    since: Timestamp,
+    width: BucketWidth,
+    count: u32,
+) -> Result<CallsOverTime, CoreError> {
     let org = caller.org();
     let seconds = width.seconds();
     if count == 0 || i64::from(count) * seconds > MAX_WINDOW_DAYS * DAY_SECONDS {
         let message = format!("the window must be 1 bucket to {MAX_WINDOW_DAYS} days");
         return Err(ValidationError::new("days", message).into());
     }
-    let (since, until) = aligned_window(Timestamp::now(), seconds, count);
+    if since.micros().rem_euclid(seconds * 1_000_000) != 0 {
+        return Err(ValidationError::new("since", "must start a whole bucket").into());
+    }
+    let until = since.plus_seconds(seconds * i64::from(count));
     let counted = platform
         .store
         .tool_call_buckets(org, server, since, until, seconds)
@@ -275,15 +312,14 @@ pub async fn calls_over_time(
     })
 }
 
-/// The calls and errors of an organization in the 24 hours before now, counted by the
-/// store in one grouped statement (one bucket as wide as the window), not row by row.
+/// The calls and errors of an organization in the 24 hours that end with the current one,
+/// from the rollups in one grouped statement (one bucket as wide as the window).
 pub async fn calls_in_last_day(
     platform: &Platform,
     caller: &Caller,
 ) -> Result<CallCount, CoreError> {
     let org = caller.org();
-    let until = Timestamp::now();
-    let since = until.plus_seconds(-DAY_SECONDS);
+    let (since, until) = aligned_window(Timestamp::now(), 3_600, 24);
     let counted = platform
         .store
         .tool_call_buckets(org, None, since, until, DAY_SECONDS)
@@ -330,31 +366,23 @@ fn fill_buckets(
     buckets
 }
 
-/// Per-tool calls, error rate and latency percentiles (nearest rank).
-fn tool_report(samples: Vec<guidepost_store::ToolCallSample>) -> Vec<ToolReport> {
-    let mut by_tool: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
-    for sample in samples {
-        let entry = by_tool.entry(sample.tool_name).or_default();
-        entry.0.push(sample.duration_us);
-        entry.1 += u64::from(sample.is_error);
+/// One tool's line of the report, from its rollups.
+fn tool_report(rollup: ToolRollup) -> ToolReport {
+    let latency = |p| rollup.latencies.percentile(p, rollup.max_us);
+    ToolReport {
+        error_rate: if rollup.calls == 0 {
+            0.0
+        } else {
+            rollup.errors as f64 / rollup.calls as f64
+        },
+        p50_us: latency(50.0),
+        p95_us: latency(95.0),
+        p99_us: latency(99.0),
+        max_us: rollup.max_us,
+        calls: rollup.calls,
+        errors: rollup.errors,
+        tool_name: rollup.tool_name,
     }
-    by_tool
-        .into_iter()
-        .map(|(tool_name, (mut durations, errors))| {
-            durations.sort_unstable();
-            let calls = durations.len() as u64;
-            ToolReport {
-                tool_name,
-                calls,
-                errors,
-                error_rate: errors as f64 / calls as f64,
-                p50_us: percentile(&durations, 50.0),
-                p95_us: percentile(&durations, 95.0),
-                p99_us: percentile(&durations, 99.0),
-                max_us: durations.last().copied().unwrap_or(0),
-            }
-        })
-        .collect()
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -369,7 +397,6 @@ pub fn percentile(sorted: &[i64], p: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use guidepost_store::ToolCallSample;
 
     #[test]
     fn percentiles_use_nearest_rank() {
@@ -380,23 +407,35 @@ mod tests {
     }
 
     #[test]
-    fn report_counts_errors_per_tool() {
-        let sample = |name: &str, is_error, d| ToolCallSample {
-            tool_name: name.into(),
-            is_error,
-            duration_us: d,
-        };
-        let report = tool_report(vec![
-            sample("a", false, 10),
-            sample("a", true, 30),
-            sample("b", false, 5),
-        ]);
-        assert_eq!(report.len(), 2);
+    fn report_lines_read_the_rollups_histogram() {
+        let mut latencies = LatencyHistogram::default();
+        for duration in [900, 1_100, 30_000, 30_000] {
+            latencies.record(duration);
+        }
+        let line = tool_report(ToolRollup {
+            tool_name: "a".into(),
+            calls: 4,
+            errors: 1,
+            max_us: 30_000,
+            latencies,
+        });
+        assert_eq!((line.calls, line.errors, line.error_rate), (4, 1, 0.25));
         assert_eq!(
-            (report[0].calls, report[0].errors, report[0].max_us),
-            (2, 1, 30)
+            (line.p50_us, line.p95_us, line.max_us),
+            (1_250, 30_000, 30_000)
         );
-        assert_eq!(report[0].error_rate, 0.5);
+    }
+
+    #[test]
+    fn report_windows_widen_to_whole_hours() {
+        let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+        let (since, until) = report_window(
+            Some(at("2026-01-01T10:20:00Z")),
+            Some(at("2026-01-01T12:00:01Z")),
+        )
+        .unwrap();
+        assert_eq!(since, at("2026-01-01T10:00:00Z"));
+        assert_eq!(until, at("2026-01-01T13:00:00Z"));
     }
 
     #[test]

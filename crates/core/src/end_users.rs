@@ -143,7 +143,7 @@ pub async fn on_server(
     let calls = ToolCallFilter {
         server_id: Some(server.clone()),
         end_user_id: Some(end_user.clone()),
-        tool_name: None,
+        ..Default::default()
     };
     Ok((
         describe_progress(platform, org, progress).await?,

@@ -6,6 +6,7 @@
 //! side's services take the server a request was routed to.
 
 pub mod analytics;
+pub mod analytics_csv;
 pub mod attention;
 pub mod audit;
 pub mod authorization;

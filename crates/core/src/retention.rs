@@ -1,7 +1,8 @@
 //! What the platform deletes on its own, and when (SPEC §6): sessions idle past the
 //! timeout; sign-in records an hour after they expired (a rotated refresh token stays
 //! known until then, so that its reuse is still caught); tool calls older than the
-//! retention (`--retention-days`), in batches; client registrations never used for 30
+//! retention (`--retention-days`), in batches, and their hourly rollups once the whole
+//! hour is past the retention; client registrations never used for 30
 //! days; anonymous end users that nothing refers to and that were not seen within the
 //! retention; tasks past their time to live; the gateway's audit events older than their
 //! own retention (`--audit-retention-days`), in batches. Unauthenticated callers can
@@ -16,7 +17,7 @@ use crate::Platform;
 const AUTH_RECORDS_KEPT_AFTER_EXPIRY: i64 = 3600;
 /// How long a registered client that was never used is kept, in seconds.
 const UNUSED_CLIENTS_KEPT: i64 = 30 * 24 * 3600;
-/// Tool calls deleted per statement, and statements per sweep: a sweep never holds the
+/// Tool calls (and their rollups) deleted per statement, and statements per sweep: a sweep never holds the
 /// database for long, and a backlog is worked off over a few minutes.
 const TOOL_CALL_BATCH: u32 = 5000;
 const TOOL_CALL_BATCHES_PER_SWEEP: usize = 20;
@@ -30,6 +31,7 @@ pub struct Swept {
     pub idle_sessions: u64,
     pub auth_records: u64,
     pub tool_calls: u64,
+    pub tool_call_rollups: u64,
     pub unused_clients: u64,
     pub forgotten_end_users: u64,
     pub expired_tasks: u64,
@@ -62,6 +64,13 @@ pub async fn sweep(platform: &Platform) -> Swept {
             TOOL_CALL_BATCH,
             TOOL_CALL_BATCHES_PER_SWEEP,
             "old tool calls",
+        )
+        .await,
+        tool_call_rollups: prune_in_batches(
+            |limit| store.prune_tool_call_rollups(kept_since, limit),
+            TOOL_CALL_BATCH,
+            TOOL_CALL_BATCHES_PER_SWEEP,
+            "old tool call rollups",
         )
         .await,
         unused_clients: counted(unused_clients, "unused client registrations"),

@@ -11,6 +11,7 @@ mod canonical;
 mod connection;
 mod gateway;
 mod id;
+mod latency;
 mod limits;
 mod member;
 mod model;
@@ -34,6 +35,7 @@ pub use id::{
     OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId, SupportMessageId,
     SupportRequestId, TaskId, ToolCallId, UpstreamId, WalkthroughId, WebhookDeliveryId, WebhookId,
 };
+pub use latency::{LATENCY_BOUNDS_US, LATENCY_BUCKETS, LatencyHistogram, latency_bucket};
 pub use limits::Limits;
 pub use member::*;
 pub use model::*;

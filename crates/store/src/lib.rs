@@ -13,6 +13,7 @@ mod attention;
 mod audit;
 mod auth;
 pub mod backup;
+mod bulk;
 mod connections;
 mod end_users;
 mod error;
@@ -42,6 +43,7 @@ use guidepost_domain::*;
 pub use attention::{Attention, AttentionStore};
 pub use audit::{AuditFilter, AuditStore};
 pub use auth::AuthStore;
+pub use bulk::BulkStore;
 pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
@@ -57,7 +59,7 @@ pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
 pub use support_messages::{MAX_SUPPORT_MESSAGES, NewSupportMessage, SupportMessageStore};
 pub use tasks::TaskStore;
-pub use tool_calls::{ToolCallBucket, ToolCallFilter, ToolCallSample, ToolCallStore};
+pub use tool_calls::{ROLLUP_MICROS, ToolCallBucket, ToolCallFilter, ToolCallStore, ToolRollup};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
 pub use walkthroughs::{
     NewWalkthrough, ProgressKey, VersionSummary, WalkthroughEditorStore, WalkthroughStore,
@@ -118,6 +120,7 @@ pub trait Store:
     + MemberStore
     + PersonalDataStore
     + RegistryStore
+    + BulkStore
     + Send
     + Sync
     + 'static

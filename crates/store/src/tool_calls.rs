@@ -1,24 +1,35 @@
-//! Recorded tool calls.
+//! Recorded tool calls, and their hourly rollups.
 
 use async_trait::async_trait;
 use guidepost_domain::*;
 
 use crate::Result;
 
-/// Filters for listing tool calls.
+/// Filters for listing tool calls. Every one that is set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct ToolCallFilter {
     pub server_id: Option<ServerId>,
     pub end_user_id: Option<EndUserId>,
     pub tool_name: Option<String>,
+    /// Only calls answered by this upstream (through the gateway).
+    pub upstream_id: Option<UpstreamId>,
+    /// Only calls that failed.
+    pub errors_only: bool,
+    /// Only calls recorded at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only calls recorded before this time.
+    pub until: Option<Timestamp>,
 }
 
-/// One call's tool name, error flag and duration: the raw material of the tool report.
+/// One tool's rollups over a window: calls, errors, the slowest call and the histogram of
+/// durations.
 #[derive(Debug, Clone)]
-pub struct ToolCallSample {
+pub struct ToolRollup {
     pub tool_name: String,
-    pub is_error: bool,
-    pub duration_us: i64,
+    pub calls: u64,
+    pub errors: u64,
+    pub max_us: i64,
+    pub latencies: LatencyHistogram,
 }
 
 /// How many calls, and how many of them errors, fell in one time bucket.
@@ -30,29 +41,49 @@ pub struct ToolCallBucket {
     pub errors: u64,
 }
 
+/// The length of one rollup, in microseconds: rollups start on whole UTC hours.
+pub const ROLLUP_MICROS: i64 = 3_600 * 1_000_000;
+
 #[async_trait]
 pub trait ToolCallStore: Send + Sync {
-    /// Writes a batch of tool calls in one transaction.
+    /// Writes a batch of tool calls in one transaction, and adds them to their hours'
+    /// rollups in the same transaction.
     async fn insert_tool_calls(&self, calls: &[ToolCall]) -> Result<()>;
+    /// Calls newest first. A person's calls are read through the index that starts with
+    /// them, whatever other filters are set.
     async fn list_tool_calls(
         &self,
         org: &OrgId,
         filter: &ToolCallFilter,
         page: &PageRequest,
     ) -> Result<Page<ToolCall>>;
+    /// The database's plan for `list_tool_calls` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+    /// PostgreSQL), a line per step: tests pin it, so that no filter walks the
+    /// organization's calls by time to find a few.
+    async fn explain_tool_call_listing(
+        &self,
+        org: &OrgId,
+        filter: &ToolCallFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<String>>;
     /// Platform-wide housekeeping: deletes up to `limit` tool calls recorded before
     /// `before`, oldest first; returns how many.
     async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64>;
-    /// Per-tool report over `[since, until)`.
-    async fn tool_call_durations(
+    /// Platform-wide housekeeping: deletes up to `limit` rollups of hours that ended by
+    /// `before`; returns how many.
+    async fn prune_tool_call_rollups(&self, before: Timestamp, limit: u32) -> Result<u64>;
+    /// Per-tool rollups of the hours in `[since, until)` (both on whole hours), by tool
+    /// name.
+    async fn tool_rollups(
         &self,
         org: &OrgId,
         server: Option<&ServerId>,
         since: Timestamp,
         until: Timestamp,
-    ) -> Result<Vec<ToolCallSample>>;
-    /// Calls and errors per bucket of `bucket_seconds` over `[since, until)`, counted in
-    /// one grouped statement; buckets without calls are absent. Callers bound the window.
+    ) -> Result<Vec<ToolRollup>>;
+    /// Calls and errors per bucket of `bucket_seconds` (whole hours) over `[since, until)`
+    /// (`since` on a whole hour), from the rollups in one grouped statement; buckets
+    /// without calls are absent. Callers bound the window.
     async fn tool_call_buckets(
         &self,
         org: &OrgId,

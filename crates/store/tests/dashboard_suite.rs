@@ -7,11 +7,12 @@
 mod common;
 
 use guidepost_domain::*;
+use guidepost_store::ROLLUP_MICROS;
 use guidepost_testkit::{TestDatabase, backend_tests};
 
 use common::{
-    assert_conflict, assert_not_found, email, new_org, new_server, new_support_request, open, secs,
-    tool_call,
+    T0, assert_conflict, assert_not_found, email, new_org, new_server, new_support_request, open,
+    secs, tool_call,
 };
 
 async fn members_belong_to_one_organization_and_sign_in_codes_work_once(db: &TestDatabase) {
@@ -268,19 +269,36 @@ async fn calls_are_counted_per_bucket_for_their_organization_and_server(db: &Tes
     let docs = new_server(&store, &acme, "acme-docs").await;
     let help = new_server(&store, &acme, "acme-help").await;
     let theirs = new_server(&store, &globex, "globex").await;
+    // Rollups are hourly: buckets are whole hours from a whole hour.
+    let hour = Timestamp::from_micros(T0.div_euclid(ROLLUP_MICROS) * ROLLUP_MICROS);
     let mut calls = Vec::new();
     for (server, at, error) in [
         (&docs, 0, false),
-        (&docs, 59, true),
-        (&docs, 60, false),
-        (&help, 130, false),
+        (&docs, 3_599, true),
+        (&docs, 3_600, false),
+        (&help, 7_800, false),
     ] {
-        let mut call = tool_call(&acme, &server.id, "list_walkthroughs", secs(at));
+        let mut call = tool_call(
+            &acme,
+            &server.id,
+            "list_walkthroughs",
+            hour.plus_seconds(at),
+        );
         call.is_error = error;
         calls.push(call);
     }
-    calls.push(tool_call(&globex, &theirs.id, "list_walkthroughs", secs(1)));
-    calls.push(tool_call(&acme, &docs.id, "list_walkthroughs", secs(180)));
+    calls.push(tool_call(
+        &globex,
+        &theirs.id,
+        "list_walkthroughs",
+        hour.plus_seconds(1),
+    ));
+    calls.push(tool_call(
+        &acme,
+        &docs.id,
+        "list_walkthroughs",
+        hour.plus_seconds(10_800),
+    ));
     store.insert_tool_calls(&calls).await.unwrap();
 
     let buckets = |server: Option<ServerId>| {
@@ -288,7 +306,13 @@ async fn calls_are_counted_per_bucket_for_their_organization_and_server(db: &Tes
         let acme = acme.clone();
         async move {
             let mut found = store
-                .tool_call_buckets(&acme, server.as_ref(), secs(0), secs(180), 60)
+                .tool_call_buckets(
+                    &acme,
+                    server.as_ref(),
+                    hour,
+                    hour.plus_seconds(10_800),
+                    3_600,
+                )
                 .await
                 .unwrap();
             found.sort_by_key(|b| b.index);

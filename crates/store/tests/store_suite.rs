@@ -344,20 +344,19 @@ async fn other_organizations_rows_are_not_found(db: &TestDatabase) {
         ..Default::default()
     };
     assert!(all_tool_calls(&store, &beta, &acme_filter).await.is_empty());
-    let samples = store
-        .tool_call_durations(&beta, None, secs(0), secs(10))
-        .await
-        .unwrap();
+    // Rollups: whole hours around the calls.
+    let (since, until) = (secs(-3_600), secs(7_200));
+    let rollups = store.tool_rollups(&beta, None, since, until).await.unwrap();
     assert_eq!(
-        samples
+        rollups
             .iter()
-            .map(|s| s.tool_name.as_str())
+            .map(|r| r.tool_name.as_str())
             .collect::<Vec<_>>(),
         ["beta_tool"]
     );
     assert!(
         store
-            .tool_call_durations(&beta, Some(&acme_server.id), secs(0), secs(10))
+            .tool_rollups(&beta, Some(&acme_server.id), since, until)
             .await
             .unwrap()
             .is_empty()

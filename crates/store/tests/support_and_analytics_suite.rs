@@ -4,11 +4,11 @@
 mod common;
 
 use guidepost_domain::*;
-use guidepost_store::{SupportRequestFilter, ToolCallFilter};
+use guidepost_store::{ROLLUP_MICROS, SupportRequestFilter, ToolCallFilter};
 use guidepost_testkit::{TestDatabase, backend_tests};
 
 use common::{
-    all_pages, all_tool_calls, assert_not_found, at, ids, json, new_org, new_server,
+    T0, all_pages, all_tool_calls, assert_not_found, at, ids, json, new_org, new_server,
     new_support_request, open, secs, tool_call,
 };
 
@@ -232,6 +232,7 @@ async fn tool_calls_batch_list_and_report(db: &TestDatabase) {
         server_id: Some(docs.id.clone()),
         end_user_id: Some(users[0].clone()),
         tool_name: Some("next_step".into()),
+        ..Default::default()
     };
     let found = all_tool_calls(&store, &org, &combined).await;
     assert!(!found.is_empty());
@@ -247,55 +248,48 @@ async fn tool_calls_batch_list_and_report(db: &TestDatabase) {
     };
     assert!(all_tool_calls(&store, &org, &nothing).await.is_empty());
 
-    // The report window is [since, until): calls 4..400 (milliseconds 1 to 99).
-    let mut samples = store
-        .tool_call_durations(&org, None, at(1000), at(100_000))
+    // The rollups of the hour that holds them all (T0 is 400 s into its hour): per tool,
+    // the calls, errors, slowest call and a histogram of every duration.
+    let hour_start = Timestamp::from_micros(T0.div_euclid(ROLLUP_MICROS) * ROLLUP_MICROS);
+    let next_hour = hour_start.plus_seconds(3_600);
+    let rollups = store
+        .tool_rollups(&org, None, hour_start, next_hour)
         .await
         .unwrap();
-    let in_window: Vec<&ToolCall> = calls
-        .iter()
-        .filter(|c| c.created_at >= at(1000) && c.created_at < at(100_000))
-        .collect();
-    assert_eq!((samples.len(), in_window.len()), (396, 396));
-    let sum = |durations: &mut dyn Iterator<Item = i64>| durations.sum::<i64>();
-    assert_eq!(
-        sum(&mut samples.iter().map(|s| s.duration_us)),
-        sum(&mut in_window.iter().map(|c| c.duration_us))
-    );
-    assert_eq!(
-        samples.iter().filter(|s| s.is_error).count(),
-        in_window.iter().filter(|c| c.is_error).count()
-    );
-    let mut tools: Vec<_> = in_window.iter().map(|c| c.tool_name.clone()).collect();
-    tools.sort();
-    samples.sort_by(|a, b| a.tool_name.cmp(&b.tool_name));
-    assert_eq!(
-        samples
+    assert_eq!(rollups.len(), TOOLS.len());
+    for rollup in &rollups {
+        let of_tool: Vec<&ToolCall> = calls
             .iter()
-            .map(|s| s.tool_name.clone())
-            .collect::<Vec<_>>(),
-        tools
-    );
+            .filter(|c| c.tool_name == rollup.tool_name)
+            .collect();
+        let mut histogram = LatencyHistogram::default();
+        of_tool.iter().for_each(|c| histogram.record(c.duration_us));
+        assert_eq!(rollup.calls, of_tool.len() as u64);
+        assert_eq!(
+            rollup.errors,
+            of_tool.iter().filter(|c| c.is_error).count() as u64
+        );
+        assert_eq!(
+            rollup.max_us,
+            of_tool.iter().map(|c| c.duration_us).max().unwrap()
+        );
+        assert_eq!(rollup.latencies, histogram);
+    }
     let on_help = store
-        .tool_call_durations(&org, Some(&help.id), at(1000), at(100_000))
+        .tool_rollups(&org, Some(&help.id), hour_start, next_hour)
         .await
         .unwrap();
     assert_eq!(
-        on_help.len(),
-        in_window.iter().filter(|c| c.server_id == help.id).count()
+        on_help.iter().map(|r| r.calls).sum::<u64>(),
+        calls.iter().filter(|c| c.server_id == help.id).count() as u64
     );
     assert!(
         store
-            .tool_call_durations(&org, None, at(300_000), at(400_000))
+            .tool_rollups(&org, None, next_hour, next_hour.plus_seconds(3_600))
             .await
             .unwrap()
             .is_empty()
     );
-    let everything = store
-        .tool_call_durations(&org, None, at(0), at(300_000))
-        .await
-        .unwrap();
-    assert_eq!(everything.len(), 1200);
 
     // A batch is one transaction: one bad row (a duplicate id) and none is written.
     let fresh = tool_call(&org, &docs.id, "fresh_tool", at(500_000));

@@ -6,9 +6,11 @@
 //! pages only lay it out (charts in `crate::charts`, each followed by its table). Time
 //! windows and filters are query parameters, so every view is a URL.
 
+mod calls;
 mod conversation;
 mod end_users;
 mod funnel;
+mod range;
 mod support;
 mod tools;
 mod webhooks;
@@ -25,6 +27,8 @@ use crate::session::Signed;
 pub(crate) fn routes() -> RouteTable<Dashboard> {
     RouteTable::new()
         .route("/analytics", get(tools::overview))
+        .route("/analytics/export", get(tools::export))
+        .route("/tool-calls", get(calls::log))
         .route("/analytics/funnel/{id}", get(funnel::show))
         .route("/end-users", get(end_users::list))
         .route("/end-users/{id}", get(end_users::show))

@@ -1,6 +1,8 @@
 //! `/app/analytics`: calls over time (with errors), per-tool latency percentiles and error
-//! rates, over a window of 1, 7 or 30 days, for all servers or one; and the walkthroughs
-//! whose funnels can be read.
+//! rates, over a window of 1, 7 or 30 days or the days picked (from/to, at most 31), for all
+//! servers or one, read from the hourly rollups; the per-tool report as CSV
+//! (`/app/analytics/export`); each error rate links to the tool-call log with the same
+//! filters; and the walkthroughs whose funnels can be read.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -10,16 +12,22 @@ use guidepost_core::walkthroughs::authoring;
 use guidepost_domain::*;
 use serde::Deserialize;
 
+use super::calls::log_href;
+use super::range::{day_value, minute_value, typed_time};
 use super::{ServerNames, chosen, filter_id, latency, percent, when};
 use crate::Dashboard;
 use crate::charts::{self, Chart, Column, Row, Series};
 use crate::page::Section;
 use crate::page::{self, Chrome, PageError, PageResult};
 use crate::session::Signed;
+use guidepost_core::analytics_csv::report_csv;
 
 /// The windows offered, in days, and the one shown by default.
 const WINDOWS: [u32; 3] = [1, 7, 30];
 const DEFAULT_DAYS: u32 = 7;
+/// The longest range that may be picked, in days (a report covers at most 31).
+const MAX_RANGE_DAYS: i64 = 31;
+const DAY_SECONDS: i64 = 24 * 60 * 60;
 const WALKTHROUGHS_LISTED: u32 = 200;
 
 #[derive(Deserialize)]
@@ -28,6 +36,12 @@ pub(crate) struct AnalyticsQuery {
     server: Option<String>,
     #[serde(default)]
     days: Option<String>,
+    /// The first day of a picked range (a date input's value).
+    #[serde(default)]
+    from: Option<String>,
+    /// The last day of a picked range, included.
+    #[serde(default)]
+    to: Option<String>,
 }
 
 #[derive(Template)]
@@ -38,7 +52,16 @@ struct OverviewPage {
     server: String,
     /// (id, name, selected)
     servers: Vec<(String, String, bool)>,
+    /// The preset window in days, or 0 when a range is picked.
     days: u32,
+    /// The picked range's first and last day, or empty.
+    from: String,
+    to: String,
+    /// Whether the buckets are hours (else days).
+    hourly: bool,
+    csv_href: String,
+    errors_href: String,
+    log_href: String,
     /// (label, href, current)
     windows: Vec<(String, String, bool)>,
     window: String,
@@ -68,6 +91,7 @@ struct ToolRow {
     p95: String,
     p99: String,
     max: String,
+    errors_href: String,
 }
 
 struct WalkthroughRow {
@@ -81,22 +105,35 @@ pub(crate) async fn overview(
     signed: Signed,
     Query(query): Query<AnalyticsQuery>,
 ) -> PageResult {
-    let days = window_days(&query.days)?;
+    let range = picked_range(&query)?;
+    let days = match range {
+        Some(_) => 0,
+        None => window_days(&query.days)?,
+    };
     let server: Option<ServerId> = filter_id("server", &query.server)?;
     if let Some(id) = &server {
         servers::get(&app.platform, signed.caller(), id).await?;
     }
     let chrome = Chrome::new(&app, &signed, "Analytics", Section::Analytics, None).await?;
-    let (width, count) = buckets_for(days);
     let caller = signed.caller();
-    let over_time =
-        analytics::calls_over_time(&app.platform, caller, server.as_ref(), width, count).await?;
+    let over_time = match range {
+        Some((since, days)) => {
+            let (width, count) = buckets_for(days);
+            analytics::calls_between(&app.platform, caller, server.as_ref(), since, width, count)
+                .await?
+        }
+        None => {
+            let (width, count) = buckets_for(days);
+            analytics::calls_over_time(&app.platform, caller, server.as_ref(), width, count).await?
+        }
+    };
+    let (since, until) = (over_time.since, over_time.until);
     let report = analytics::report(
         &app.platform,
         caller,
         server.as_ref(),
-        Some(over_time.since),
-        Some(over_time.until),
+        Some(since),
+        Some(until),
     )
     .await?;
     let names = ServerNames::of(&app, &signed).await?;
@@ -106,6 +143,8 @@ pub(crate) async fn overview(
     let server = server.map(|s| s.to_string()).unwrap_or_default();
     let total_calls = over_time.buckets.iter().map(|b| b.calls).sum();
     let total_errors = over_time.buckets.iter().map(|b| b.errors).sum();
+    let log = LogLinks::new(&server, since, until);
+    let picked = |at: Option<Timestamp>| at.map(day_value).unwrap_or_default();
     Ok(page::render(&OverviewPage {
         chrome,
         servers: names
@@ -114,19 +153,140 @@ pub(crate) async fn overview(
             .map(|(id, name)| (id.clone(), name, id == server))
             .collect(),
         windows: window_links(&server, days),
-        window: format!("{} to {}", when(over_time.since), when(over_time.until)),
+        window: format!("{} to {}", when(since), when(until)),
         days,
+        from: picked(range.map(|(since, _)| since)),
+        to: picked(range.map(|_| until.plus_seconds(-DAY_SECONDS))),
+        hourly: over_time.width == BucketWidth::Hour,
+        csv_href: csv_href(&server, since, until),
+        errors_href: log.href(None, true),
+        log_href: log.href(None, false),
         total_calls,
         total_errors,
         error_rate: percent(total_errors, total_calls),
-        calls_chart: calls_chart(&over_time, days),
+        calls_chart: calls_chart(&over_time),
         buckets: bucket_rows(&over_time),
         latency_chart: latency_chart(&report.tools),
         errors_chart: errors_chart(&report.tools),
-        tools: report.tools.iter().map(tool_row).collect(),
+        tools: report.tools.iter().map(|t| tool_row(t, &log)).collect(),
         walkthroughs,
         server,
     }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ExportQuery {
+    #[serde(default)]
+    server: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+}
+
+/// The per-tool report of the window as a CSV download.
+pub(crate) async fn export(
+    State(app): State<Dashboard>,
+    signed: Signed,
+    Query(query): Query<ExportQuery>,
+) -> PageResult {
+    use axum::response::IntoResponse;
+    let server: Option<ServerId> = filter_id("server", &query.server)?;
+    let since = rfc3339("since", &query.since)?;
+    let until = rfc3339("until", &query.until)?;
+    let report = analytics::report(
+        &app.platform,
+        signed.caller(),
+        server.as_ref(),
+        since,
+        until,
+    )
+    .await?;
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tool-analytics.csv\"",
+            ),
+        ],
+        report_csv(&report),
+    )
+        .into_response())
+}
+
+fn rfc3339(field: &str, text: &Option<String>) -> Result<Option<Timestamp>, PageError> {
+    chosen(text)
+        .map(|text| {
+            Timestamp::parse_rfc3339(text).ok_or_else(|| PageError::Invalid {
+                field: field.to_owned(),
+                message: format!("{text:?} is not an RFC 3339 time"),
+            })
+        })
+        .transpose()
+}
+
+/// The days picked with from/to (whole UTC days, `to` included): where they start and
+/// how many; `None` when neither is given (a preset window). One alone is a one-day range.
+fn picked_range(query: &AnalyticsQuery) -> Result<Option<(Timestamp, u32)>, PageError> {
+    let from = typed_time("from", &query.from)?;
+    let to = typed_time("to", &query.to)?;
+    let (first, last) = match (from, to) {
+        (None, None) => return Ok(None),
+        (Some(from), None) => (from, from),
+        (None, Some(to)) => (to, to),
+        (Some(from), Some(to)) => (from, to),
+    };
+    let day = DAY_SECONDS * 1_000_000;
+    let first = first.micros().div_euclid(day);
+    let last = last.micros().div_euclid(day);
+    let days = last - first + 1;
+    if !(1..=MAX_RANGE_DAYS).contains(&days) {
+        return Err(PageError::Invalid {
+            field: "from".into(),
+            message: format!(
+                "pick a first day on or before the last, at most {MAX_RANGE_DAYS} days apart"
+            ),
+        });
+    }
+    Ok(Some((Timestamp::from_micros(first * day), days as u32)))
+}
+
+/// The CSV export's link for the window shown.
+fn csv_href(server: &str, since: Timestamp, until: Timestamp) -> String {
+    let mut pairs = vec![("since", since.to_rfc3339()), ("until", until.to_rfc3339())];
+    if !server.is_empty() {
+        pairs.push(("server", server.to_owned()));
+    }
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    format!("/app/analytics/export?{query}")
+}
+
+/// Links into the tool-call log for the window and server shown.
+struct LogLinks {
+    server: String,
+    from: String,
+    to: String,
+}
+
+impl LogLinks {
+    fn new(server: &str, since: Timestamp, until: Timestamp) -> Self {
+        Self {
+            server: server.to_owned(),
+            from: minute_value(since),
+            to: minute_value(until),
+        }
+    }
+
+    fn href(&self, tool: Option<&str>, errors: bool) -> String {
+        log_href(&[
+            ("server", &self.server),
+            ("tool", tool.unwrap_or_default()),
+            ("errors", if errors { "on" } else { "" }),
+            ("from", &self.from),
+            ("to", &self.to),
+        ])
+    }
 }
 
 fn window_days(days: &Option<String>) -> Result<u32, PageError> {
@@ -181,7 +341,7 @@ fn bucket_label(start: Timestamp, width: BucketWidth, short: bool) -> String {
     }
 }
 
-fn calls_chart(over_time: &CallsOverTime, days: u32) -> Chart {
+fn calls_chart(over_time: &CallsOverTime) -> Chart {
     let columns: Vec<Column> = over_time
         .buckets
         .iter()
@@ -201,7 +361,7 @@ fn calls_chart(over_time: &CallsOverTime, days: u32) -> Chart {
     };
     charts::columns(
         "calls-chart",
-        format!("Tool calls per {per}, last {days} day(s)"),
+        format!("Tool calls per {per}"),
         format!(
             "{calls} calls, {errors} of them errors, from {} to {}. The table below has each {per}'s numbers.",
             when(over_time.since),
@@ -303,8 +463,9 @@ fn errors_chart(tools: &[ToolReport]) -> Chart {
     )
 }
 
-fn tool_row(t: &ToolReport) -> ToolRow {
+fn tool_row(t: &ToolReport, log: &LogLinks) -> ToolRow {
     ToolRow {
+        errors_href: log.href(Some(&t.tool_name), true),
         name: t.tool_name.clone(),
         calls: t.calls,
         errors: t.errors,

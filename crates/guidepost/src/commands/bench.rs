@@ -218,10 +218,14 @@ async fn start_local(
 }
 
 /// A temporary directory removed on drop.
-struct TempDir(std::path::PathBuf);
+pub(super) struct TempDir(std::path::PathBuf);
 
 impl TempDir {
-    fn new() -> anyhow::Result<Self> {
+    pub(super) fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    pub(super) fn new() -> anyhow::Result<Self> {
         let path = std::env::temp_dir().join(format!(
             "guidepost-bench-{}",
             EndUserId::generate().as_str()

@@ -6,7 +6,9 @@ mod bench;
 mod bench_catalog;
 mod bench_floor;
 mod bench_gateway;
+mod bench_pages;
 mod bench_scan;
+mod bench_seed;
 mod catalog;
 mod demo;
 mod flood;
@@ -42,6 +44,9 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
         Command::Bench(args) if args.scan => bench_scan::run(&args, json),
         Command::Bench(args) if args.catalog_search.is_some() => {
             bench_catalog::run(&args, cli.global.database_url, json).await
+        }
+        Command::Bench(args) if args.pages => {
+            bench_pages::run(&args, cli.global.database_url, json).await
         }
         Command::Bench(args) => bench::run(args, cli.global.database_url, json).await,
         command => {

@@ -14,6 +14,7 @@ mod attention;
 mod audit;
 mod auth;
 mod auth_rows;
+mod bulk;
 mod connections;
 mod end_users;
 mod members;
@@ -27,6 +28,7 @@ mod sessions;
 mod support;
 mod support_messages;
 mod tasks;
+mod tool_call_rollups;
 mod tool_calls;
 mod upstream_events;
 mod upstreams;
@@ -45,8 +47,8 @@ use sqlx::Row;
 use super::{BACKEND, Db, DbRow, LOCK_ROW, ThisStore};
 use crate::{
     Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
-    Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallSample,
-    ToolCallStore, WebhookStore,
+    Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallStore,
+    WebhookStore,
 };
 
 impl ThisStore {

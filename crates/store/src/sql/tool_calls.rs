@@ -1,7 +1,9 @@
-//! Recorded tool calls: batched inserts, keyset-paged listing, the durations report.
+//! Recorded tool calls: batched inserts (with their rollups, `tool_call_rollups.rs`) and
+//! keyset-paged listing through the index that fits the filter.
 
+use super::tool_call_rollups::{add_to_rollups, rollups_of};
 use super::*;
-use crate::ToolCallBucket;
+use crate::{ToolCallBucket, ToolRollup};
 
 const TOOL_CALL_COLUMNS: &str = "id, org_id, server_id, session_id, end_user_id, tool_name, \
      arguments, result_summary, is_error, error_code, duration_us, created_at, upstream_id, is_test";
@@ -57,6 +59,10 @@ impl ToolCallStore for ThisStore {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        for chunk in rollups_of(calls).chunks(ROLLUP_ROWS_PER_STATEMENT) {
+            self.count(1);
+            add_to_rollups(chunk).build().execute(&mut *tx).await?;
+        }
         self.count(1);
         tx.commit().await?;
         Ok(())
@@ -68,28 +74,35 @@ impl ToolCallStore for ThisStore {
         filter: &ToolCallFilter,
         page: &PageRequest,
     ) -> Result<Page<ToolCall>> {
-        let (before_time, before_id, limit) = page_bounds(page);
-        let sql = format!(
-            "SELECT {TOOL_CALL_COLUMNS} FROM tool_calls WHERE org_id = $1 \
-             AND ($2 IS NULL OR server_id = $2) AND ($3 IS NULL OR end_user_id = $3) \
-             AND ($4 IS NULL OR tool_name = $4) \
-             AND (created_at < $5 OR (created_at = $5 AND id < $6) OR $6 = '') \
-             ORDER BY created_at DESC, id DESC LIMIT $7"
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(filter.server_id.as_ref().map(|id| id.as_str()))
-            .bind(filter.end_user_id.as_ref().map(|id| id.as_str()))
-            .bind(filter.tool_name.as_deref())
-            .bind(before_time)
-            .bind(before_id)
-            .bind(limit)
-            .fetch_all(self.run())
-            .await?;
+        let mut query = listing("", org, filter, page);
+        self.count(1);
+        let found = query.build().fetch_all(&self.pool).await?;
         Ok(page_of(rows(found, tool_call)?, page.limit, |c| Cursor {
             created_at: c.created_at,
             id: c.id.to_string(),
         }))
+    }
+
+    async fn explain_tool_call_listing(
+        &self,
+        org: &OrgId,
+        filter: &ToolCallFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<String>> {
+        let head = match BACKEND {
+            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            Backend::Postgres => "EXPLAIN ",
+        };
+        let mut query = listing(head, org, filter, page);
+        self.count(1);
+        let found = query.build().fetch_all(&self.pool).await?;
+        found
+            .iter()
+            .map(|row| match BACKEND {
+                Backend::Sqlite => text(row, "detail"),
+                Backend::Postgres => Ok(row.try_get::<String, _>(0)?),
+            })
+            .collect()
     }
 
     async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64> {
@@ -104,34 +117,18 @@ impl ToolCallStore for ThisStore {
         Ok(done.rows_affected())
     }
 
-    async fn tool_call_durations(
+    async fn prune_tool_call_rollups(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.prune_rollups(before, limit).await
+    }
+
+    async fn tool_rollups(
         &self,
         org: &OrgId,
         server: Option<&ServerId>,
         since: Timestamp,
         until: Timestamp,
-    ) -> Result<Vec<ToolCallSample>> {
-        let found = sqlx::query(
-            "SELECT tool_name, is_error, duration_us FROM tool_calls WHERE org_id = $1 \
-             AND ($2 IS NULL OR server_id = $2) AND created_at >= $3 AND created_at < $4 \
-             ORDER BY tool_name LIMIT 1000000",
-        )
-        .bind(org.as_str())
-        .bind(server.map(|id| id.as_str()))
-        .bind(since.micros())
-        .bind(until.micros())
-        .fetch_all(self.run())
-        .await?;
-        found
-            .iter()
-            .map(|row| {
-                Ok(ToolCallSample {
-                    tool_name: text(row, "tool_name")?,
-                    is_error: row.try_get("is_error")?,
-                    duration_us: row.try_get("duration_us")?,
-                })
-            })
-            .collect()
+    ) -> Result<Vec<ToolRollup>> {
+        self.rollups_by_tool(org, server, since, until).await
     }
 
     async fn tool_call_buckets(
@@ -142,32 +139,102 @@ impl ToolCallStore for ThisStore {
         until: Timestamp,
         bucket_seconds: i64,
     ) -> Result<Vec<ToolCallBucket>> {
-        // Integer division of the offset from `since` numbers the buckets in both dialects.
-        let found = sqlx::query(
-            "SELECT (created_at - $3) / $5 AS bucket, COUNT(*) AS calls, \
-             SUM(CASE WHEN is_error THEN 1 ELSE 0 END) AS errors FROM tool_calls \
-             WHERE org_id = $1 AND ($2 IS NULL OR server_id = $2) \
-             AND created_at >= $3 AND created_at < $4 GROUP BY bucket ORDER BY bucket",
-        )
-        .bind(org.as_str())
-        .bind(server.map(|id| id.as_str()))
-        .bind(since.micros())
-        .bind(until.micros())
-        .bind(bucket_seconds.max(1).saturating_mul(1_000_000))
-        .fetch_all(self.run())
-        .await?;
-        found
-            .iter()
-            .map(|row| {
-                let count = |column: &str| -> Result<u64> {
-                    Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
-                };
-                Ok(ToolCallBucket {
-                    index: row.try_get("bucket")?,
-                    calls: count("calls")?,
-                    errors: count("errors")?,
-                })
-            })
-            .collect()
+        self.rollup_buckets(org, server, since, until, bucket_seconds)
+            .await
     }
+}
+
+/// Rollup rows per upsert: 68 parameters a row stays under both backends' limits.
+const ROLLUP_ROWS_PER_STATEMENT: usize = 200;
+
+/// Which filter picks the index a listing walks: the narrowest one set.
+#[derive(PartialEq)]
+enum Leading {
+    Person,
+    Tool,
+    Server,
+    Organization,
+}
+
+/// The listing's statement. Only the leading filter's columns are compared plainly; the
+/// others are compared as `column || ''`, which no index serves, so that neither planner
+/// walks a broader index by time and filters (SQLite without statistics picks among
+/// indexes that look alike by their order, and walked the organization's calls for a person
+/// with five).
+fn listing(
+    head: &str,
+    org: &OrgId,
+    filter: &ToolCallFilter,
+    page: &PageRequest,
+) -> sqlx::QueryBuilder<Db> {
+    let leading = match filter {
+        ToolCallFilter {
+            end_user_id: Some(_),
+            ..
+        } => Leading::Person,
+        ToolCallFilter {
+            tool_name: Some(_), ..
+        } => Leading::Tool,
+        ToolCallFilter {
+            server_id: Some(_), ..
+        } => Leading::Server,
+        _ => Leading::Organization,
+    };
+    let column = |name: &str, indexed: bool| {
+        if indexed {
+            format!(" AND {name} = ")
+        } else {
+            format!(" AND {name} || '' = ")
+        }
+    };
+    let mut query = sqlx::QueryBuilder::<Db>::new(format!(
+        "{head}SELECT {TOOL_CALL_COLUMNS} FROM tool_calls WHERE 1 = 1"
+    ));
+    let org_leads = matches!(leading, Leading::Tool | Leading::Organization);
+    query
+        .push(column("org_id", org_leads))
+        .push_bind(org.as_str());
+    if let Some(person) = &filter.end_user_id {
+        query
+            .push(column("end_user_id", true))
+            .push_bind(person.as_str());
+    }
+    if let Some(tool) = &filter.tool_name {
+        let indexed = leading == Leading::Tool;
+        query
+            .push(column("tool_name", indexed))
+            .push_bind(tool.as_str());
+    }
+    if let Some(server) = &filter.server_id {
+        let indexed = leading == Leading::Server;
+        query
+            .push(column("server_id", indexed))
+            .push_bind(server.as_str());
+    }
+    if let Some(upstream) = &filter.upstream_id {
+        query
+            .push(" AND upstream_id = ")
+            .push_bind(upstream.as_str());
+    }
+    if filter.errors_only {
+        query.push(" AND is_error");
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND created_at >= ").push_bind(since.micros());
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND created_at < ").push_bind(until.micros());
+    }
+    if let Some(after) = &page.after {
+        let at = after.created_at.micros();
+        query.push(" AND (created_at < ").push_bind(at);
+        query.push(" OR (created_at = ").push_bind(at);
+        query
+            .push(" AND id < ")
+            .push_bind(after.id.clone())
+            .push("))");
+    }
+    query.push(" ORDER BY created_at DESC, id DESC LIMIT ");
+    query.push_bind(i64::from(page.limit) + 1);
+    query
 }

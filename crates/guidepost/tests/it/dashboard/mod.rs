@@ -7,6 +7,7 @@ mod analytics;
 mod audit;
 mod browser;
 mod browser_forms;
+mod call_log;
 mod connect_journey;
 mod connections;
 mod forms;
