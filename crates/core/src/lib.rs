@@ -31,6 +31,7 @@ pub mod sessions;
 pub mod support;
 pub mod tasks;
 pub mod text_diff;
+pub mod trace_context;
 pub mod upstreams;
 pub mod urls;
 pub mod walkthroughs;

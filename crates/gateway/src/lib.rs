@@ -22,6 +22,7 @@ mod reach;
 mod relay;
 mod signed_in;
 mod subscriptions;
+mod traced;
 mod upstream;
 mod watch;
 

@@ -17,4 +17,5 @@ mod http_server;
 mod ops;
 pub mod output;
 mod request_span;
+pub mod telemetry;
 pub mod webhook_worker;

@@ -27,6 +27,7 @@ mod sqlite;
 mod support;
 mod tasks;
 mod tool_calls;
+mod traced;
 mod upstreams;
 mod walkthroughs;
 mod webhooks;

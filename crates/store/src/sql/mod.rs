@@ -47,10 +47,11 @@ use crate::{
 };
 
 impl ThisStore {
-    /// The pool as an executor, counting the one statement about to run on it.
-    pub(super) fn run(&self) -> &sqlx::Pool<Db> {
+    /// The pool as an executor, counting the one statement about to run on it, which
+    /// runs in a span of its own (`traced`).
+    pub(super) fn run(&self) -> crate::traced::Traced<&sqlx::Pool<Db>> {
         self.count(1);
-        &self.pool
+        crate::traced::Traced::new(&self.pool, BACKEND)
     }
 
     pub(super) fn count(&self, statements: u64) {

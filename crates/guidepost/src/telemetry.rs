@@ -1,0 +1,175 @@
+//! Logs on stderr and, with `--otlp-endpoint`, traces over OTLP/HTTP (issue 29). Each
+//! has its own filter: `GUIDEPOST_LOG` for the logs, and for the traces Guidepost's own
+//! spans (the per-request, tool-call, upstream, store, webhook and mail spans are at
+//! `debug`, so that logs at `info` never build them). Without an endpoint there is no
+//! exporter and no trace layer: those spans are then disabled at their call sites, and
+//! no span has a trace context to continue or pass on.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_http::{HttpClient, HttpError, Request, Response};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::cli::{GlobalArgs, LogFormat};
+
+/// How long one export may take before it is given up (the batch is dropped).
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A collector's answer is a few bytes; more is not read.
+const MAX_ANSWER: usize = 64 * 1024;
+const TRACES_PATH: &str = "/v1/traces";
+
+/// The trace pipeline, flushed when the process ends.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Sends the spans still queued (at a stop) and ends the exporter.
+    pub async fn shutdown(self) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        // Blocks until the batch thread has exported, which needs this runtime.
+        let ended = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(error)) = ended {
+            tracing::warn!(%error, "the last traces were not all sent");
+        }
+    }
+}
+
+/// Installs the global subscriber: logs in `format`, and traces if an endpoint is set.
+pub fn init(global: &GlobalArgs) -> anyhow::Result<Telemetry> {
+    let filter = EnvFilter::try_from_env("GUIDEPOST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rmcp=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let logs = match global.log_format {
+        LogFormat::Json => logs.json().boxed(),
+        LogFormat::Text => logs.boxed(),
+    };
+    let provider = match &global.otlp_endpoint {
+        Some(endpoint) => Some(provider(endpoint, global.otlp_sample_ratio)?),
+        None => None,
+    };
+    let traces = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("guidepost"))
+            .with_filter(traced())
+    });
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(traces)
+        .try_init()
+        .context("installing the log subscriber")?;
+    Ok(Telemetry { provider })
+}
+
+/// What becomes spans: Guidepost's own spans and events, and others' warnings.
+fn traced() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("guidepost", LevelFilter::DEBUG)
+}
+
+fn provider(endpoint: &url::Url, ratio: f64) -> anyhow::Result<SdkTracerProvider> {
+    let client = ReqwestOnTokio {
+        http: reqwest::Client::builder()
+            .timeout(EXPORT_TIMEOUT)
+            .build()
+            .context("building the OTLP client")?,
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(client)
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(traces_url(endpoint))
+        .with_timeout(EXPORT_TIMEOUT)
+        .build()
+        .context("building the OTLP exporter")?;
+    let resource = opentelemetry_sdk::Resource::builder_empty()
+        .with_service_name("guidepost")
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            ratio,
+        ))))
+        .with_resource(resource)
+        .build())
+}
+
+/// The collector's traces URL: the endpoint, with `/v1/traces` unless it ends so.
+fn traces_url(endpoint: &url::Url) -> String {
+    let base = endpoint.as_str().trim_end_matches('/');
+    if base.ends_with(TRACES_PATH) {
+        base.to_owned()
+    } else {
+        format!("{base}{TRACES_PATH}")
+    }
+}
+
+/// The exporter's HTTP client: the workspace's reqwest, run on the application's runtime
+/// (the SDK exports from a thread of its own, which has none).
+#[derive(Debug)]
+struct ReqwestOnTokio {
+    http: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for ReqwestOnTokio {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let http = self.http.clone();
+        let sent = self.runtime.spawn(async move {
+            let request = reqwest::Request::try_from(request)?;
+            let mut answer = http.execute(request).await?;
+            let mut body = Vec::new();
+            while let Some(chunk) = answer.chunk().await? {
+                if body.len() + chunk.len() > MAX_ANSWER {
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let mut response = Response::builder().status(answer.status());
+            if let Some(headers) = response.headers_mut() {
+                *headers = std::mem::take(answer.headers_mut());
+            }
+            Ok::<_, HttpError>(response.body(Bytes::from(body))?)
+        });
+        sent.await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::traces_url;
+
+    #[test]
+    fn the_traces_path_is_added_once() {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            traces_url(&url("http://collector:4318")),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url(&url("http://collector:4318/v1/traces")),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url(&url("https://otel.example/prefix/")),
+            "https://otel.example/prefix/v1/traces"
+        );
+    }
+}
