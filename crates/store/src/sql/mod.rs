@@ -59,6 +59,11 @@ impl ThisStore {
     }
 }
 
+/// A transaction's connection as an executor whose statements each run in a span.
+fn traced<E>(executor: E) -> crate::traced::Traced<E> {
+    crate::traced::Traced::new(executor, BACKEND)
+}
+
 fn text(row: &DbRow, column: &str) -> Result<String> {
     Ok(row.try_get::<String, _>(column)?)
 }

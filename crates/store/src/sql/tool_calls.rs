@@ -53,7 +53,7 @@ impl ToolCallStore for ThisStore {
                     .push_bind(call.created_at.micros())
                     .push_bind(call.upstream_id.as_ref().map(|id| id.as_str()));
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.build().execute(traced(&mut *tx)).await?;
         }
         self.count(1);
         tx.commit().await?;
