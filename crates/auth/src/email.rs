@@ -81,7 +81,11 @@ impl Mailer {
             Transport::Smtp(_) => "smtp",
             Transport::Outbox(_) => "outbox",
         };
-        let span = tracing::debug_span!("mail send", otel.kind = "client", guidepost.mail.transport = transport);
+        let span = tracing::debug_span!(
+            "mail send",
+            otel.kind = "client",
+            guidepost.mail.transport = transport
+        );
         self.send_in_span(to, subject, body).instrument(span).await
     }
 

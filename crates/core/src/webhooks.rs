@@ -13,8 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use guidepost_domain::*;
 use guidepost_store::NewWebhook;
-use tracing::Instrument;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};

@@ -73,6 +73,7 @@ mod scale_out;
 mod schemathesis;
 mod sign_in_hardening;
 mod tasks;
+mod tracing_otlp;
 mod walkthrough_runtime;
 mod walkthrough_seed;
 mod walkthrough_stories;

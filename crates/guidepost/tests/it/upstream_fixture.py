@@ -34,6 +34,9 @@ naming the prompt and its arguments, `resources/read` answers `contents of <uri>
 the tool `log {levels}` sends one `notifications/message` per level (data `msg-<level>`)
 before it answers.
 
+Every call that carries `_meta.traceparent` (SEP-414) appends `traceparent <value> <tool>`
+to $FIXTURE_MARKS.
+
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
@@ -136,6 +139,9 @@ def call(request_id, params):
     name = params.get("name")
     arguments = params.get("arguments") or {}
     token = (params.get("_meta") or {}).get("progressToken")
+    traceparent = (params.get("_meta") or {}).get("traceparent")
+    if traceparent:
+        mark(f"traceparent {traceparent} {name}")
     if name == "echo":
         text(request_id, str(arguments.get("message", "")))
     elif name == "slow":
