@@ -1,21 +1,20 @@
-//! Logs on stderr and, with `--otlp-endpoint`, traces over OTLP/HTTP (issue 29). Each
-//! has its own filter: `GUIDEPOST_LOG` for the logs, and for the traces Guidepost's own
-//! spans (the per-request, tool-call, upstream, store, webhook and mail spans are at
-//! `debug`, so that logs at `info` never build them). Without an endpoint there is no
-//! exporter and no trace layer: those spans are then disabled at their call sites, and
-//! no span has a trace context to continue or pass on.
+//! Logs on stderr and, with `--otlp-endpoint`, traces over OTLP/HTTP (issue 29). The
+//! MCP request, tool call, upstream call, store statement, webhook and mail spans are at
+//! `debug`, so that logs at `info` never build them; with an endpoint, the filter lets
+//! Guidepost's own `debug` spans and events through as well (logs then show them too). Without one there is no exporter and no trace
+//! layer: those spans are disabled at their call sites, and no span has a trace context
+//! to continue or pass on.
 
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use bytes::Bytes;
 use opentelemetry::trace::TracerProvider;
 use opentelemetry_http::{HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -47,39 +46,55 @@ impl Telemetry {
 }
 
 /// Installs the global subscriber: logs in `format`, and traces if an endpoint is set.
+///
+/// One global filter, no per-layer filters: `tracing-subscriber`'s per-layer filters pass
+/// their decision from `enabled` to `on_new_span` through a thread-local, which calls
+/// such as sqlx's query logger leave stale, so that spans went missing at random.
 pub fn init(global: &GlobalArgs) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_from_env("GUIDEPOST_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rmcp=warn"));
+    let Some(endpoint) = &global.otlp_endpoint else {
+        // Logs alone: spans below the log level are then disabled where they are made.
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(logs(global.log_format))
+            .try_init()
+            .context("installing the log subscriber")?;
+        return Ok(Telemetry { provider: None });
+    };
+    let provider = provider(endpoint, global.otlp_sample_ratio)?;
+    // A span's parent is its parent in `tracing` (not the thread's current OpenTelemetry
+    // context, which async tasks moving between threads leave behind).
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("guidepost"))
+        .with_context_activation(false);
+    // Guidepost's own spans are at `debug`: with traces on, log lines name them too.
+    let own_spans = "guidepost=debug".parse().context("the traces' filter")?;
+    let filter = filter.add_directive(own_spans);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(logs(global.log_format))
+        .with(traces)
+        .try_init()
+        .context("installing the log subscriber")?;
+    Ok(Telemetry {
+        provider: Some(provider),
+    })
+}
+
+/// Log lines on stderr, in `format`.
+fn logs<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
-    let logs = match global.log_format {
+    match format {
         LogFormat::Json => logs.json().boxed(),
         LogFormat::Text => logs.boxed(),
-    };
-    let provider = match &global.otlp_endpoint {
-        Some(endpoint) => Some(provider(endpoint, global.otlp_sample_ratio)?),
-        None => None,
-    };
-    let traces = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("guidepost"))
-            .with_filter(traced())
-    });
-    tracing_subscriber::registry()
-        .with(logs.with_filter(filter))
-        .with(traces)
-        .try_init()
-        .context("installing the log subscriber")?;
-    Ok(Telemetry { provider })
-}
-
-/// What becomes spans: Guidepost's own spans and events, and others' warnings.
-fn traced() -> Targets {
-    Targets::new()
-        .with_default(LevelFilter::WARN)
-        .with_target("guidepost", LevelFilter::DEBUG)
+    }
 }
 
 fn provider(endpoint: &url::Url, ratio: f64) -> anyhow::Result<SdkTracerProvider> {

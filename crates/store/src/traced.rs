@@ -28,7 +28,13 @@ impl<E> Traced<E> {
     }
 }
 
+/// A statement's span, in the operation that runs it; none for the statements of
+/// background loops outside any span (the webhook worker's polls, the retention sweep),
+/// which would otherwise each be a trace of their own.
 fn statement_span(backend: Backend) -> tracing::Span {
+    if tracing::Span::current().is_none() {
+        return tracing::Span::none();
+    }
     let system = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgresql",

@@ -34,6 +34,25 @@ const META_PARENT: &str = "b7ad6b7169203331";
 struct Received(Arc<Mutex<Vec<Span>>>);
 
 impl Received {
+    /// Each span received as `trace/parent name`, for failure messages.
+    fn summary(&self) -> Vec<String> {
+        let spans = self.0.lock().unwrap();
+        spans
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}/{}/{} {} {:?} {:?}",
+                    hex(&s.trace_id),
+                    hex(&s.span_id),
+                    hex(&s.parent_span_id),
+                    s.name,
+                    attribute(s, "route"),
+                    attribute(s, "db.query.text").map(|q| q.chars().take(60).collect::<String>())
+                )
+            })
+            .collect()
+    }
+
     fn of_trace(&self, trace: &str) -> Vec<Span> {
         let spans = self.0.lock().unwrap();
         spans
@@ -55,15 +74,26 @@ async fn export(State(received): State<Received>, body: Bytes) -> Vec<u8> {
     ExportTraceServiceResponse::default().encode_to_vec()
 }
 
-/// An OTLP/HTTP receiver on a free port: its base URL and what it received.
-async fn receiver() -> (String, Received) {
+/// An OTLP/HTTP receiver on a free port, on a runtime of its own (the test blocks on
+/// CLI commands meanwhile): its base URL and what it received.
+fn receiver() -> (String, Received) {
     let received = Received::default();
     let app = axum::Router::new()
         .route("/v1/traces", post(export))
         .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await
+        })
+    });
     (format!("http://{addr}"), received)
 }
 
@@ -93,8 +123,9 @@ async fn trace_of(received: &Received, trace: &str, parent: &str) -> Vec<Span> {
         }
         assert!(
             Instant::now() < deadline,
-            "trace {trace} incomplete after 30 s: {:?}",
-            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            "trace {trace} incomplete after 30 s: {:?}; all received: {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            received.summary()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -170,7 +201,7 @@ async fn check_trace(received: &Received, marks: &std::path::Path, trace: &str, 
 
 backend_tests! {
     async fn a_proxied_call_is_one_trace_from_the_client_into_the_upstream(db: &TestDatabase) {
-        let (endpoint, received) = receiver().await;
+        let (endpoint, received) = receiver();
         let dir = std::env::temp_dir().join(format!("guidepost-otlp-{}-{}", std::process::id(), db.url.len()));
         std::fs::create_dir_all(&dir).unwrap();
         let marks = dir.join("marks");
