@@ -11,6 +11,7 @@ use guidepost_domain::{Email, Timestamp, random_token};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tracing::Instrument;
 
 use crate::{AuthOptions, SetupError};
 
@@ -75,6 +76,20 @@ impl Mailer {
     /// Sends one plain-text message. In outbox mode (development) the subject is logged,
     /// and sign-in subjects carry their code there on purpose.
     pub async fn send_text(&self, to: &Email, subject: &str, body: &str) -> Result<(), String> {
+        // The address stays out of the span: traces leave the platform.
+        let transport = match &self.transport {
+            Transport::Smtp(_) => "smtp",
+            Transport::Outbox(_) => "outbox",
+        };
+        let span = tracing::debug_span!(
+            "mail send",
+            otel.kind = "client",
+            guidepost.mail.transport = transport
+        );
+        self.send_in_span(to, subject, body).instrument(span).await
+    }
+
+    async fn send_in_span(&self, to: &Email, subject: &str, body: &str) -> Result<(), String> {
         let mailbox: Mailbox = to.as_str().parse().map_err(|e| format!("{e}"))?;
         let message = Message::builder()
             .from(self.from.clone())

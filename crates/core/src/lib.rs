@@ -36,6 +36,7 @@ pub mod support;
 pub mod support_messages;
 pub mod tasks;
 pub mod text_diff;
+pub mod trace_context;
 pub mod upstreams;
 pub mod urls;
 pub mod walkthroughs;

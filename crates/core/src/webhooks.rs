@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use guidepost_domain::*;
 use guidepost_store::NewWebhook;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
@@ -229,10 +230,21 @@ pub async fn deliver_due(
     let mut sending = tokio::task::JoinSet::new();
     for delivery in claimed {
         let (platform, transport, policy) = (platform.clone(), transport.clone(), policy.clone());
-        sending.spawn(async move {
-            let outcome = attempt(&platform, transport.as_ref(), &policy, &delivery).await;
-            record(&platform, &delivery, &outcome).await;
-        });
+        let span = tracing::debug_span!(
+            "webhook delivery",
+            otel.kind = "client",
+            guidepost.organization.id = %delivery.org_id,
+            guidepost.webhook.id = %delivery.webhook_id,
+            guidepost.delivery.id = %delivery.id,
+            guidepost.delivery.attempt = delivery.attempts + 1,
+        );
+        sending.spawn(
+            async move {
+                let outcome = attempt(&platform, transport.as_ref(), &policy, &delivery).await;
+                record(&platform, &delivery, &outcome).await;
+            }
+            .instrument(span),
+        );
     }
     while sending.join_next().await.is_some() {}
     Ok(count)

@@ -416,6 +416,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 .max_sse_event_size(MAX_EVENT);
             let client = match signed_in {
                 None => {
+                    let http = crate::traced::TraceHeader(http);
                     let transport = StreamableHttpClientTransport::with_client(http, config);
                     handler.serve(transport).await
                 }
@@ -426,6 +427,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                         upstream: std::sync::Arc::new(as_owner.upstream.clone()),
                         owner: as_owner.owner.clone(),
                     };
+                    let signed_in = crate::traced::TraceHeader(signed_in);
                     let transport = StreamableHttpClientTransport::with_client(signed_in, config);
                     handler.serve(transport).await
                 }

@@ -23,6 +23,7 @@ mod relay;
 mod signed_in;
 mod subscriptions;
 mod switch;
+mod traced;
 mod upstream;
 mod watch;
 

@@ -18,4 +18,5 @@ mod ops;
 pub mod output;
 pub mod registry_worker;
 mod request_span;
+pub mod telemetry;
 pub mod webhook_worker;

@@ -2,12 +2,14 @@
 //! id (the caller's `X-Request-Id` when it is a sane one, else a fresh one, echoed in the
 //! response), method and route. The layers that learn more fill in the rest: the MCP
 //! gate the organization, server and MCP method; the API's key check the organization.
+//! A client's `traceparent` header continues its trace here (`core::trace_context`).
 //! Every response is also counted by its status class.
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use guidepost_core::trace_context;
 use tracing::Instrument;
 
 const HEADER: &str = "x-request-id";
@@ -30,6 +32,15 @@ pub async fn request_span(request: Request, next: Next) -> Response {
         server = tracing::field::Empty,
         mcp_method = tracing::field::Empty,
     );
+    // A client's W3C `traceparent` makes this request part of its trace (with the trace
+    // layer installed; else there is no trace to join).
+    let traceparent = request
+        .headers()
+        .get(trace_context::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    if let Some(traceparent) = traceparent {
+        trace_context::continue_from(&span, traceparent);
+    }
     let mut response = next.run(request).instrument(span).await;
     count_response(response.status());
     if let Ok(value) = HeaderValue::from_str(&id) {

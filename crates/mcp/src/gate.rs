@@ -30,7 +30,7 @@ use crate::rate_limit::Limiters;
 use crate::recording::{CallRecord, Recorded};
 use crate::scope::RequestScope;
 use crate::tools::ToolSources;
-use crate::{McpOptions, bearer, rate_limit, recording, routing, surface};
+use crate::{McpOptions, bearer, rate_limit, recording, request_trace, routing, surface};
 
 /// A body above this size is "large" (see `large_body_permit`).
 const LARGE_BODY: usize = 64 * 1024;
@@ -203,6 +203,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         Some(transport_id) => Some(live_session(platform, &server, transport_id, id).await?),
         None => None,
     };
+    let span = request_trace::mcp_span(inbound.as_ref(), &server, session.as_ref());
     let scope = RequestScope {
         endpoint_url: endpoint_url(platform, &server, &parts),
         server: Arc::new(server),

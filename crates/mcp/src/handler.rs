@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::features;
 use crate::notifications;
 use crate::recording::{CallRecord, Recorded, record};
+use crate::request_trace;
 use crate::rounds;
 use crate::scope::RequestScope;
 use crate::surface::{self, SUPPORTED_VERSIONS, scope};
@@ -296,7 +297,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let scope = scope(&ctx)?;
-        let span = scope.span.clone();
+        let span = request_trace::tool_span(&scope.span, &request.name);
         self.call_in_scope(&scope, &request, &ctx)
             .instrument(span)
             .await

@@ -21,6 +21,7 @@ mod notifications;
 mod param_headers;
 mod rate_limit;
 mod recording;
+mod request_trace;
 mod rounds;
 mod routing;
 mod scope;

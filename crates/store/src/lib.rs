@@ -31,6 +31,7 @@ mod support;
 mod support_messages;
 mod tasks;
 mod tool_calls;
+mod traced;
 mod upstreams;
 mod walkthroughs;
 mod webhooks;

@@ -23,9 +23,10 @@ use rmcp::model::{
     ReadResourceRequestParams, ServerResult, SubscribeRequest, SubscribeRequestParams,
     UnsubscribeRequest, UnsubscribeRequestParams,
 };
-use rmcp::service::{Peer, PeerRequestOptions, RequestHandle, ServiceError};
+use rmcp::service::{Peer, RequestHandle, ServiceError};
 use serde_json::Value;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use crate::client::{InFlight, Routes};
 use crate::confine::Confiner;
@@ -33,6 +34,7 @@ use crate::last_words;
 use crate::launch::{Launch, Running};
 use crate::process::LogRing;
 use crate::subscriptions::Added;
+use crate::traced;
 use crate::watch::backoff;
 use crate::{GatewayOptions, Supervision};
 
@@ -186,6 +188,20 @@ impl Instance {
         timeout: Duration,
         context: CallContext,
     ) -> Result<UpstreamAnswer, UpstreamCallError> {
+        let span = traced::call_span(&self.upstream, "tools/call", Some(tool));
+        self.call_in_span(platform, tool, arguments, timeout, context)
+            .instrument(span)
+            .await
+    }
+
+    async fn call_in_span(
+        self: &Arc<Self>,
+        platform: &Platform,
+        tool: &str,
+        arguments: Value,
+        timeout: Duration,
+        context: CallContext,
+    ) -> Result<UpstreamAnswer, UpstreamCallError> {
         let _counted = self.in_use();
         let started = Instant::now();
         let entering = self.routes.relays.enter(tool, context.caller);
@@ -229,8 +245,20 @@ impl Instance {
         request: UpstreamRequest,
         timeout: Duration,
     ) -> Result<Value, UpstreamCallError> {
-        let _counted = self.in_use();
         let request = client_request(request)?;
+        let span = traced::call_span(&self.upstream, request.method(), None);
+        self.request_in_span(platform, request, timeout)
+            .instrument(span)
+            .await
+    }
+
+    async fn request_in_span(
+        self: &Arc<Self>,
+        platform: &Platform,
+        request: ClientRequest,
+        timeout: Duration,
+    ) -> Result<Value, UpstreamCallError> {
+        let _counted = self.in_use();
         let (peer, handle) = self.send(platform, request).await?;
         let mut in_flight = InFlight::new(
             peer,
@@ -320,7 +348,7 @@ impl Instance {
             .await
             .map_err(UpstreamCallError::NotStarted)?;
         match peer
-            .send_cancellable_request(request.clone(), PeerRequestOptions::no_options())
+            .send_cancellable_request(request.clone(), traced::request_options())
             .await
         {
             Ok(handle) => Ok((peer, handle)),
@@ -333,7 +361,7 @@ impl Instance {
                     .await
                     .map_err(UpstreamCallError::NotStarted)?;
                 let handle = peer
-                    .send_cancellable_request(request, PeerRequestOptions::no_options())
+                    .send_cancellable_request(request, traced::request_options())
                     .await
                     .map_err(|e| UpstreamCallError::Unreachable(e.to_string()))?;
                 Ok((peer, handle))

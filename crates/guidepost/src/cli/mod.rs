@@ -54,6 +54,23 @@ pub struct GlobalArgs {
     /// Log format on stderr.
     #[arg(long, global = true, env = "GUIDEPOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Send traces to this OpenTelemetry collector over OTLP/HTTP (protobuf), e.g.
+    /// http://127.0.0.1:4318 (`/v1/traces` is added unless the path already ends so).
+    /// Without it, no trace is recorded.
+    #[arg(long, global = true, env = "GUIDEPOST_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<url::Url>,
+    /// The share of traces recorded, from 0 to 1, for traces that start here; a
+    /// client's `traceparent` decides for its own trace (parent-based).
+    #[arg(long, global = true, env = "GUIDEPOST_OTLP_SAMPLE_RATIO", default_value_t = 1.0,
+          value_parser = sample_ratio)]
+    pub otlp_sample_ratio: f64,
+}
+
+fn sample_ratio(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err(format!("{value:?} is not a ratio from 0 to 1")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

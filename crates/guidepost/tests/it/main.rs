@@ -81,6 +81,7 @@ mod schemathesis;
 mod server_card;
 mod sign_in_hardening;
 mod tasks;
+mod tracing_otlp;
 mod upgrade;
 mod upgrade_dashboard;
 mod upgrade_index;

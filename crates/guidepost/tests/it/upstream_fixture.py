@@ -39,6 +39,9 @@ replaced: `whereami` then also answers the version, the release's descriptions r
 add tools, and it offers `hold {name}`, which writes `holding-<name>` into its working
 directory and answers once a file `name` appears there.
 
+Every call that carries `_meta.traceparent` (SEP-414) appends `traceparent <value> <tool>`
+to $FIXTURE_MARKS.
+
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
@@ -154,6 +157,9 @@ def call(request_id, params):
     name = params.get("name")
     arguments = params.get("arguments") or {}
     token = (params.get("_meta") or {}).get("progressToken")
+    traceparent = (params.get("_meta") or {}).get("traceparent")
+    if traceparent:
+        mark(f"traceparent {traceparent} {name}")
     if name == "echo":
         text(request_id, str(arguments.get("message", "")))
     elif name == "slow":

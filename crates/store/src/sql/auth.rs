@@ -146,7 +146,7 @@ impl AuthStore for ThisStore {
         .bind(&send.address_key)
         .bind(send.client_ip.as_deref())
         .bind(since)
-        .fetch_one(&mut *tx)
+        .fetch_one(traced(&mut *tx))
         .await?;
         let mut sends = CodeSends {
             to_mailbox: row.try_get("to_mailbox")?,
@@ -163,7 +163,7 @@ impl AuthStore for ThisStore {
         .bind(&send.address_key)
         .bind(send.client_ip.as_deref())
         .bind(send.at.micros())
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         tx.commit().await?;
         sends.to_mailbox += 1;
@@ -195,7 +195,7 @@ impl AuthStore for ThisStore {
         .bind(&g.scope)
         .bind(&g.resource)
         .bind(now.micros())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(traced(&mut *tx))
         .await?;
         let created = grant(&row.ok_or(StoreError::NotFound)?)?;
         sqlx::query(
@@ -209,7 +209,7 @@ impl AuthStore for ThisStore {
         .bind(&code.code_challenge)
         .bind(now.micros())
         .bind(code.expires_at.micros())
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         self.count(1);
         tx.commit().await?;
@@ -250,7 +250,7 @@ impl AuthStore for ThisStore {
         )
         .bind(code_hash)
         .bind(now.micros())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(traced(&mut *tx))
         .await?;
         let outcome = match spent {
             Some(code) => {
@@ -258,7 +258,7 @@ impl AuthStore for ThisStore {
                 let sql = format!("SELECT {GRANT_COLUMNS} FROM oauth_grants g WHERE g.id = $1");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(text(&code, "grant_id")?)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(traced(&mut *tx))
                     .await?;
                 CodeRedemption::Fresh(Box::new(AuthorizationCode {
                     grant: grant(&row)?,
@@ -272,7 +272,7 @@ impl AuthStore for ThisStore {
                 self.count(1);
                 let used = sqlx::query("SELECT grant_id FROM oauth_codes WHERE code_hash = $1")
                     .bind(code_hash)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(traced(&mut *tx))
                     .await?;
                 match used {
                     Some(row) => {
@@ -301,7 +301,7 @@ impl AuthStore for ThisStore {
         let owned = sqlx::query("SELECT id FROM oauth_grants WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(grant_id.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?;
         if owned.is_none()
             || !self
@@ -335,7 +335,7 @@ impl AuthStore for ThisStore {
         .bind(rotation.token_hash)
         .bind(now.micros())
         .bind(rotation.successor_nonce)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(traced(&mut *tx))
         .await?;
         if let Some(row) = spent {
             let grant = text(&row, "grant_id")?;
@@ -355,7 +355,7 @@ impl AuthStore for ThisStore {
              WHERE token_hash = $1 AND kind = 'refresh'",
         )
         .bind(rotation.token_hash)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(traced(&mut *tx))
         .await?;
         let Some(row) = known else {
             return Ok(Rotation::Invalid);
@@ -386,7 +386,7 @@ impl AuthStore for ThisStore {
         let owned = sqlx::query("SELECT id FROM oauth_grants WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(grant_id.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?;
         if owned.is_some() {
             self.revoke_family(&mut tx, grant_id.as_str(), now).await?;
@@ -470,14 +470,14 @@ impl AuthStore for ThisStore {
         let anon = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(anonymous.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?
             .ok_or(StoreError::NotFound)?;
         let anon = end_user(&anon)?;
         let target = sqlx::query("SELECT id FROM end_users WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(person.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?;
         if target.is_none() {
             return Err(StoreError::NotFound);
@@ -493,7 +493,7 @@ impl AuthStore for ThisStore {
             sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(org.as_str())
                 .bind(anonymous.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(traced(&mut *tx))
                 .await?,
             progress,
         )?;
@@ -501,7 +501,7 @@ impl AuthStore for ThisStore {
             sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(org.as_str())
                 .bind(person.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(traced(&mut *tx))
                 .await?,
             progress,
         )?;
@@ -519,7 +519,7 @@ impl AuthStore for ThisStore {
                     sqlx::query("UPDATE walkthrough_progress SET end_user_id = $2, revision = revision + 1 WHERE id = $1")
                         .bind(p.id.as_str())
                         .bind(person.as_str())
-                        .execute(&mut *tx)
+                        .execute(traced(&mut *tx))
                         .await?;
                     outcome.moved += 1;
                 }
@@ -539,13 +539,13 @@ impl AuthStore for ThisStore {
                         .bind(p.started_at.micros())
                         .bind(p.last_activity_at.micros())
                         .bind(p.completed_at.map(Timestamp::micros))
-                        .execute(&mut *tx)
+                        .execute(traced(&mut *tx))
                         .await?;
                     }
                     self.count(1);
                     sqlx::query("DELETE FROM walkthrough_progress WHERE id = $1")
                         .bind(p.id.as_str())
-                        .execute(&mut *tx)
+                        .execute(traced(&mut *tx))
                         .await?;
                     outcome.merged += 1;
                 }
@@ -558,14 +558,14 @@ impl AuthStore for ThisStore {
         .bind(org.as_str())
         .bind(anonymous.as_str())
         .bind(person.as_str())
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         sqlx::query("UPDATE end_users SET linked_end_user_id = $3, linked_at = $4 WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(anonymous.as_str())
             .bind(person.as_str())
             .bind(now.micros())
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         tx.commit().await?;
         Ok(outcome)

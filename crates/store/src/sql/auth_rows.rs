@@ -122,7 +122,7 @@ impl ThisStore {
             .bind(token.kind.as_str())
             .bind(now.micros())
             .bind(token.expires_at.micros())
-            .execute(&mut **tx)
+            .execute(traced(&mut **tx))
             .await?;
             if done.rows_affected() == 0 {
                 return Ok(false);
@@ -142,14 +142,14 @@ impl ThisStore {
         sqlx::query("UPDATE oauth_grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
             .bind(grant)
             .bind(now.micros())
-            .execute(&mut **tx)
+            .execute(traced(&mut **tx))
             .await?;
         sqlx::query(
             "UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE grant_id = $1",
         )
         .bind(grant)
         .bind(now.micros())
-        .execute(&mut **tx)
+        .execute(traced(&mut **tx))
         .await?;
         Ok(())
     }

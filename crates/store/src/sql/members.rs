@@ -50,13 +50,13 @@ async fn locked_member(
     let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
     sqlx::query(sqlx::AssertSqlSafe(lock))
         .bind(org.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(traced(&mut **tx))
         .await?;
     let sql = format!("SELECT {COLUMNS} FROM members WHERE org_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org.as_str())
         .bind(id.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(traced(&mut **tx))
         .await?;
     member(&row.ok_or(StoreError::NotFound)?)
 }
@@ -66,7 +66,7 @@ async fn keep_an_owner(tx: &mut sqlx::Transaction<'static, Db>, org: &OrgId) -> 
     let row = sqlx::query("SELECT COUNT(*) AS owners FROM members WHERE org_id = $1 AND role = $2")
         .bind(org.as_str())
         .bind(Role::Owner.as_str())
-        .fetch_one(&mut **tx)
+        .fetch_one(traced(&mut **tx))
         .await?;
     if row.try_get::<i64, _>("owners")? <= 1 {
         return Err(StoreError::Conflict(
@@ -139,7 +139,7 @@ impl MemberStore for ThisStore {
             .bind(org.as_str())
             .bind(id.as_str())
             .bind(role.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(traced(&mut *tx))
             .await?;
         let updated = member(&row)?;
         tx.commit().await?;
@@ -156,7 +156,7 @@ impl MemberStore for ThisStore {
         sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         tx.commit().await?;
         Ok(())
@@ -194,7 +194,7 @@ impl MemberStore for ThisStore {
         let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
         sqlx::query(sqlx::AssertSqlSafe(lock))
             .bind(org.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?;
         let row = sqlx::query(
             "SELECT COUNT(*) AS counted FROM member_invitation_sends \
@@ -203,7 +203,7 @@ impl MemberStore for ThisStore {
         .bind(org.as_str())
         .bind(address_key)
         .bind(now.micros())
-        .fetch_one(&mut *tx)
+        .fetch_one(traced(&mut *tx))
         .await?;
         if row.try_get::<i64, _>("counted")? >= cap {
             return Ok(false);
@@ -216,7 +216,7 @@ impl MemberStore for ThisStore {
         .bind(address_key)
         .bind(now.micros())
         .bind(counts_until.micros())
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -297,13 +297,13 @@ impl MemberStore for ThisStore {
         .bind(s.created_at.micros())
         .bind(s.last_seen_at.micros())
         .bind(s.expires_at.micros())
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2 AND org_id = $3")
             .bind(s.created_at.micros())
             .bind(s.member_id.as_str())
             .bind(s.org_id.as_str())
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         tx.commit().await?;
         Ok(())

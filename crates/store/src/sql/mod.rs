@@ -52,15 +52,21 @@ use crate::{
 };
 
 impl ThisStore {
-    /// The pool as an executor, counting the one statement about to run on it.
-    pub(super) fn run(&self) -> &sqlx::Pool<Db> {
+    /// The pool as an executor, counting the one statement about to run on it, which
+    /// runs in a span of its own (`traced`).
+    pub(super) fn run(&self) -> crate::traced::Traced<&sqlx::Pool<Db>> {
         self.count(1);
-        &self.pool
+        crate::traced::Traced::new(&self.pool, BACKEND)
     }
 
     pub(super) fn count(&self, statements: u64) {
         self.statements.fetch_add(statements, Ordering::Relaxed);
     }
+}
+
+/// A transaction's connection as an executor whose statements each run in a span.
+fn traced<E>(executor: E) -> crate::traced::Traced<E> {
+    crate::traced::Traced::new(executor, BACKEND)
 }
 
 fn text(row: &DbRow, column: &str) -> Result<String> {

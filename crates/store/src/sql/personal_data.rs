@@ -242,7 +242,7 @@ impl PersonalDataStore for ThisStore {
         )))
         .bind(org.as_str())
         .bind(id.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(traced(&mut *tx))
         .await?
         .ok_or(StoreError::NotFound)?;
         let email = parse_email(opt_text(&found, "email")?)?;
@@ -258,7 +258,7 @@ impl PersonalDataStore for ThisStore {
         .bind(o)
         .bind(p)
         .bind(t)
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         let mut moved = [0u64; 4];
         for (at, table) in [
@@ -277,7 +277,7 @@ impl PersonalDataStore for ThisStore {
             .bind(o)
             .bind(p)
             .bind(t)
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?
             .rows_affected();
         }
@@ -297,7 +297,7 @@ impl PersonalDataStore for ThisStore {
             )))
             .bind(o)
             .bind(p)
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         }
         // Connections core did not revoke (an upstream gone meanwhile) and connect flows.
@@ -308,7 +308,7 @@ impl PersonalDataStore for ThisStore {
             )))
             .bind(o)
             .bind(p)
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         }
         let mut deleted = [0u64; 2];
@@ -319,7 +319,7 @@ impl PersonalDataStore for ThisStore {
             )))
             .bind(o)
             .bind(p)
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?
             .rows_affected();
         }
@@ -331,7 +331,7 @@ impl PersonalDataStore for ThisStore {
         .bind(o)
         .bind(p)
         .bind(email.as_ref().map(|e| e.as_str()))
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?
         .rows_affected();
         // The personal URLs that led to them lead nowhere now: the anonymous end users
@@ -343,7 +343,7 @@ impl PersonalDataStore for ThisStore {
         )
         .bind(o)
         .bind(p)
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         if let Some(email) = &email {
             self.erase_email(&mut tx, org, id, email).await?;
@@ -352,7 +352,7 @@ impl PersonalDataStore for ThisStore {
         sqlx::query("DELETE FROM end_users WHERE org_id = $1 AND id = $2")
             .bind(o)
             .bind(p)
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         self.count(1);
         tx.commit().await?;
@@ -411,7 +411,7 @@ impl ThisStore {
             .bind(o)
             .bind(e)
             .bind(ERASED_EMAIL)
-            .execute(&mut **tx)
+            .execute(traced(&mut **tx))
             .await?;
         // Other end users who gave the same address (unverified) lose it too.
         sqlx::query(
@@ -421,12 +421,12 @@ impl ThisStore {
         .bind(o)
         .bind(e)
         .bind(id.as_str())
-        .execute(&mut **tx)
+        .execute(traced(&mut **tx))
         .await?;
         sqlx::query("DELETE FROM oauth_code_sends WHERE org_id = $1 AND address_key = $2")
             .bind(o)
             .bind(email.mailbox_key())
-            .execute(&mut **tx)
+            .execute(traced(&mut **tx))
             .await?;
         for (table, column) in TEXT_COLUMNS {
             self.count(1);
@@ -438,7 +438,7 @@ impl ThisStore {
             .bind(e)
             .bind(ERASED_TEXT)
             .bind(containing(e))
-            .execute(&mut **tx)
+            .execute(traced(&mut **tx))
             .await?;
         }
         Ok(())

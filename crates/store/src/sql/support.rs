@@ -52,7 +52,7 @@ impl SupportStore for ThisStore {
             .bind(&r.description)
             .bind(r.context.as_deref())
             .bind(now.micros())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?;
         let created = support_request(&row.ok_or(StoreError::NotFound)?)?;
         let event = WebhookEvent::SupportRequestCreated;
@@ -127,7 +127,7 @@ impl SupportStore for ThisStore {
             .bind(id.as_str())
             .bind(status.as_str())
             .bind(now.micros())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?;
         let updated = support_request(&row.ok_or(StoreError::NotFound)?)?;
         let event = WebhookEvent::SupportRequestUpdated;

@@ -80,11 +80,11 @@ impl TaskStore for ThisStore {
         sqlx::query(sqlx::AssertSqlSafe(lock))
             .bind(t.org_id.as_str())
             .bind(t.server_id.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?
             .ok_or(StoreError::NotFound)?;
         let open = open_tasks_query(t, t.created_at)
-            .fetch_one(&mut *tx)
+            .fetch_one(traced(&mut *tx))
             .await?;
         if let Some(full) = open_tasks(&open)?.full() {
             return Ok(Err(full));
@@ -109,7 +109,7 @@ impl TaskStore for ThisStore {
         .bind(t.expires_at.micros())
         .bind(t.revision)
         .bind(t.client_address.map(|address| address.to_string()))
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         tx.commit().await?;
         Ok(Ok(()))

@@ -57,7 +57,7 @@ impl ToolCallStore for ThisStore {
                     .push_bind(call.upstream_id.as_ref().map(|id| id.as_str()))
                     .push_bind(call.is_test);
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.build().execute(traced(&mut *tx)).await?;
         }
         for chunk in rollups_of(calls).chunks(ROLLUP_ROWS_PER_STATEMENT) {
             self.count(1);

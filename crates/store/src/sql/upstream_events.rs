@@ -26,7 +26,7 @@ pub(super) async fn set_status(
     )))
     .bind(org.as_str())
     .bind(id.as_str())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(traced(&mut *tx))
     .await?
     .ok_or(StoreError::NotFound)?;
     let was_failed = text(&before, "status")? == UpstreamStatus::Failed.as_str();
@@ -52,7 +52,7 @@ pub(super) async fn set_status(
     .bind(restarts)
     .bind(now.micros())
     .bind(failed_since)
-    .execute(&mut *tx)
+    .execute(traced(&mut *tx))
     .await?;
     if let Some(event) = event {
         let data = UpstreamEventData {
@@ -86,7 +86,7 @@ pub(super) async fn held_before(
     .bind(org.as_str())
     .bind(id.as_str())
     .bind(kind.as_str())
-    .fetch_all(&mut **tx)
+    .fetch_all(traced(&mut **tx))
     .await?;
     rows.iter()
         .map(|row| {
@@ -130,7 +130,7 @@ pub(super) async fn announce_review(
         sqlx::query_scalar("SELECT name FROM upstreams WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
-            .fetch_one(&mut **tx)
+            .fetch_one(traced(&mut **tx))
             .await?;
     let data = ToolReviewEventData {
         upstream_id: id.clone(),

@@ -118,7 +118,7 @@ async fn remember_approval(
     .bind(now)
     .bind(json_text(&tool.definition))
     .bind(tool.kind.as_str())
-    .execute(&mut **tx)
+    .execute(traced(&mut **tx))
     .await?;
     Ok(())
 }
@@ -222,7 +222,7 @@ impl UpstreamStore for ThisStore {
         .bind(org.as_str())
         .bind(id.as_str())
         .bind(kind.as_str())
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         let now = Timestamp::now().micros();
         for (position, tool) in tools.iter().enumerate() {
@@ -242,7 +242,7 @@ impl UpstreamStore for ThisStore {
             .bind(now)
             .bind(json_text(&tool.findings))
             .bind(kind.as_str())
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
             if tool.state == ToolState::Approved {
                 self.count(1);
@@ -295,7 +295,7 @@ impl UpstreamStore for ThisStore {
             .bind(name)
             .bind(state.as_str())
             .bind(kind.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(traced(&mut *tx))
             .await?;
         let tool = tool(&row.ok_or(StoreError::NotFound)?)?;
         if state == ToolState::Approved {

@@ -32,7 +32,7 @@ pub(super) async fn complete(
     .bind(org.as_str())
     .bind(id.as_str())
     .bind(revision)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(traced(&mut *tx))
     .await?;
     let Some(was) = was else {
         // Someone wrote in between: the caller reads again and decides again.
@@ -49,7 +49,7 @@ pub(super) async fn complete(
         .bind(state.status.as_str())
         .bind(state.completed_at.map(Timestamp::micros))
         .bind(now.micros())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(traced(&mut *tx))
         .await?;
     let Some(written) = row.as_ref().map(progress).transpose()? else {
         return Ok(None);

@@ -147,14 +147,14 @@ impl ThisStore {
         let head = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(walkthrough.as_str())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(traced(&mut **tx))
             .await?
             .ok_or(StoreError::NotFound)?;
         let first = opt_text(&head, "first_step_id")?;
         let links =
             sqlx::query("SELECT id, next_step_id FROM walkthrough_steps WHERE walkthrough_id = $1")
                 .bind(walkthrough.as_str())
-                .fetch_all(&mut **tx)
+                .fetch_all(traced(&mut **tx))
                 .await?
                 .iter()
                 .map(|r| Ok((text(r, "id")?, opt_text(r, "next_step_id")?)))
@@ -179,7 +179,7 @@ impl ThisStore {
                 sqlx::query("UPDATE walkthrough_steps SET next_step_id = $2 WHERE id = $1")
                     .bind(id)
                     .bind(next.as_deref())
-                    .execute(&mut **tx)
+                    .execute(traced(&mut **tx))
                     .await?;
             }
         }
@@ -188,7 +188,7 @@ impl ThisStore {
             .bind(walkthrough.as_str())
             .bind(new_first.as_deref())
             .bind(Timestamp::now().micros())
-            .execute(&mut **tx)
+            .execute(traced(&mut **tx))
             .await?;
         Ok(())
     }

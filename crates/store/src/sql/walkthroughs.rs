@@ -156,7 +156,7 @@ impl WalkthroughStore for ThisStore {
         .bind(f.section_title.as_deref())
         .bind(&f.content)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(traced(&mut *tx))
         .await?;
         // The new row's link is not in `old`, so `write_order` always writes it; every other
         // link is compared with what is really stored.
@@ -189,7 +189,7 @@ impl WalkthroughStore for ThisStore {
             .bind(f.section_title.as_deref())
             .bind(&f.content)
             .bind(Timestamp::now().micros())
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         }
         if let Some(placement) = move_to {
@@ -223,7 +223,7 @@ impl WalkthroughStore for ThisStore {
         self.count(1);
         sqlx::query("DELETE FROM walkthrough_steps WHERE id = $1")
             .bind(step_id.as_str())
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         self.count(1);
         tx.commit().await?;
@@ -241,7 +241,7 @@ impl WalkthroughStore for ThisStore {
         let steps: Vec<PublishedStep> = sqlx::query(ORDERED_STEPS_SQL)
             .bind(org.as_str())
             .bind(id.as_str())
-            .fetch_all(&mut *tx)
+            .fetch_all(traced(&mut *tx))
             .await?
             .iter()
             .map(|r| {
@@ -271,14 +271,14 @@ impl WalkthroughStore for ThisStore {
             .bind(to_json(&steps))
             .bind(steps.len() as i64)
             .bind(Timestamp::now().micros())
-            .fetch_one(&mut *tx)
+            .fetch_one(traced(&mut *tx))
             .await?;
         let published = version(&row)?;
         sqlx::query("UPDATE walkthroughs SET published_version = $2, status = 'published', updated_at = $3 WHERE id = $1")
             .bind(id.as_str())
             .bind(published.version)
             .bind(Timestamp::now().micros())
-            .execute(&mut *tx)
+            .execute(traced(&mut *tx))
             .await?;
         self.count(1);
         tx.commit().await?;

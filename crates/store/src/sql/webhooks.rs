@@ -61,7 +61,7 @@ pub(super) async fn enqueue(
     )
     .bind(org.as_str())
     .bind(only.map(|id| id.as_str()))
-    .fetch_all(&mut **tx)
+    .fetch_all(traced(&mut **tx))
     .await?;
     let event_id = new_event_id();
     let body = event_body(&event_id, event, now, data);
@@ -85,7 +85,7 @@ pub(super) async fn enqueue(
         .bind(&event_id)
         .bind(&body)
         .bind(now.micros())
-        .execute(&mut **tx)
+        .execute(traced(&mut **tx))
         .await?;
         queued.push(id);
     }
@@ -185,7 +185,7 @@ impl WebhookStore for ThisStore {
         self.count(2);
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(traced(&mut *tx))
             .await?;
         tx.commit().await?;
         delivery(&row)
