@@ -135,7 +135,11 @@ fn entry_row(listed: ListedEntry) -> EntryRow {
 
 /// The catalog entry `id` as it installs (the platform's, a registry's or the
 /// organization's own).
-pub(super) async fn entry(app: &Dashboard, signed: &Signed, id: &str) -> Result<CatalogEntry, PageError> {
+pub(super) async fn entry(
+    app: &Dashboard,
+    signed: &Signed,
+    id: &str,
+) -> Result<CatalogEntry, PageError> {
     match private::entry(&app.platform, signed.caller(), id).await {
         Ok(entry) => Ok(entry),
         Err(guidepost_core::CoreError::Invalid(_)) => Err(PageError::NotFound),
