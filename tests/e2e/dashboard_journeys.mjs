@@ -272,7 +272,7 @@ async function reviewGateway(page) {
   await visit(page, 'gateway');
   await page.getByRole('link', { name: 'Catalog', exact: true }).click();
   await page.waitForLoadState('load');
-  await page.getByLabel('Search the catalog by name or description').fill(entry);
+  await page.getByLabel('Search the catalog by name, description or tool name').fill(entry);
   await press(page, page.getByRole('button', { name: 'Search' }));
   await visit(page, 'catalog');
   await page.getByRole('link', { name: /^Install\W+Fixture$/ }).click();

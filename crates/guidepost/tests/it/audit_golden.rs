@@ -163,7 +163,8 @@ async fn run_script(s: &mut Script<'_>) {
     let server = s.server.clone();
     s.dashboard(&page, &format!("{page}/detach/{server}"), &[])
         .await;
-    s.dashboard(&page, &format!("{page}/uninstall"), &[]).await;
+    s.dashboard(&page, &format!("{page}/uninstall"), &[("confirm", "yes")])
+        .await;
     let trust = json!({"tool_approval": "trust_on_first_use"});
     s.api(Method::PATCH, "/organization", Some(trust)).await;
     let attachment = format!("/servers/{server}/upstreams/{first}");
