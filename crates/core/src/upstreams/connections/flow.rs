@@ -244,25 +244,59 @@ async fn flow_server(platform: &Platform, flow: &ConnectFlow) -> Result<McpServe
     Ok(platform.store.get_server(&flow.org_id, id).await?)
 }
 
-/// On to the hosted server's own sign-in (by its path address, on the platform host),
-/// with the platform as its client.
+/// On to the hosted server's own sign-in, to come back to the connect callback.
 async fn to_identity_check(platform: &Platform, flow: &ConnectFlow) -> Result<String, FlowError> {
     let server = flow_server(platform, flow).await?;
     let (state, verifier) =
         next_trip(platform, flow, ConnectStage::Link, ConnectStage::Identity).await?;
-    let config = &platform.config;
+    let callback = callback_url(&platform.config);
+    identity_url(&platform.config, &server, &state, &verifier, &callback)
+}
+
+/// The hosted server's own sign-in (by its path address, on the platform host), with the
+/// platform as its client, coming back to `redirect_uri` (the connect callback, or the
+/// person's connections page's).
+pub(super) fn identity_url(
+    config: &PlatformConfig,
+    server: &McpServer,
+    state: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<String, FlowError> {
     let issuer = format!("{}/s/{}", platform_origin(config), server.slug);
     let mut url = url::Url::parse(&format!("{issuer}/authorize"))
         .map_err(|e| FlowError::Core(CoreError::Conflict(e.to_string())))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &client_metadata_url(config))
-        .append_pair("redirect_uri", &callback_url(config))
-        .append_pair("code_challenge", &pkce_challenge(&verifier))
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("code_challenge", &pkce_challenge(verifier))
         .append_pair("code_challenge_method", "S256")
-        .append_pair("state", &state)
-        .append_pair("resource", &crate::urls::path_mcp_url(config, &server));
+        .append_pair("state", state)
+        .append_pair("resource", &crate::urls::path_mcp_url(config, server));
     Ok(url.into())
+}
+
+/// Who signed in at the hosted server's sign-in that [`identity_url`] sent them to, from
+/// the code it sent back to `redirect_uri`.
+pub(super) async fn identify(
+    platform: &Platform,
+    server: &McpServer,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<EndUserId, FlowError> {
+    let resource = crate::urls::path_mcp_url(&platform.config, server);
+    let exchange = crate::authorization::tokens::CodeExchange {
+        code,
+        verifier,
+        redirect_uri: Some(redirect_uri),
+        resource: Some(&resource),
+    };
+    let client = platform_client(&platform.config);
+    crate::authorization::tokens::identify_by_code(platform, server, &client, &exchange)
+        .await?
+        .map_err(|refusal| FlowError::Denied(refusal.to_string()))
 }
 
 /// The identity check's answer: the person who signed in must be the flow's; then on to
@@ -276,20 +310,8 @@ async fn identity_checked(
     let key = master_key(platform)?;
     let sealed = flow.sealed.as_deref().ok_or(FlowError::Unknown)?;
     let trip: Trip = open_json(key, sealed, &trip_context(&flow.id))?;
-    let config = &platform.config;
-    let callback = callback_url(config);
-    let resource = crate::urls::path_mcp_url(config, &server);
-    let exchange = crate::authorization::tokens::CodeExchange {
-        code,
-        verifier: &trip.verifier,
-        redirect_uri: Some(&callback),
-        resource: Some(&resource),
-    };
-    let client = platform_client(config);
-    let signed_in =
-        crate::authorization::tokens::identify_by_code(platform, &server, &client, &exchange)
-            .await?
-            .map_err(|refusal| FlowError::Denied(refusal.to_string()))?;
+    let callback = callback_url(&platform.config);
+    let signed_in = identify(platform, &server, code, &trip.verifier, &callback).await?;
     if flow.owner.end_user() != Some(&signed_in) {
         return Err(FlowError::Denied(
             "this link was made for another person; sign in as the person who asked to connect"
@@ -401,7 +423,7 @@ fn authorization_url(
 }
 
 /// RFC 7636 S256: BASE64URL(SHA256(verifier)); the platform's SHA-256 is hex.
-pub(super) fn pkce_challenge(verifier: &str) -> String {
+fn pkce_challenge(verifier: &str) -> String {
     let hex = hash_secret(verifier);
     let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)

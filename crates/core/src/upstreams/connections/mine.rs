@@ -10,7 +10,7 @@
 use guidepost_domain::*;
 use serde::{Deserialize, Serialize};
 
-use super::flow::{FlowError, pkce_challenge};
+use super::flow::{FlowError, identify, identity_url};
 use super::*;
 
 /// The page that lists a person's connections (`?server={slug}` starts the sign-in).
@@ -79,20 +79,16 @@ pub async fn start(platform: &Platform, slug: &str) -> Result<Started, FlowError
         verifier: format!("{}{}", random_token(""), random_token("")),
         expires_at: Timestamp::now().plus_seconds(TRIP_SECONDS).micros(),
     };
-    let config = &platform.config;
-    let issuer = format!("{}/s/{}", platform_origin(config), server.slug);
-    let mut url = url::Url::parse(&format!("{issuer}/authorize"))
-        .map_err(|e| FlowError::Core(CoreError::Conflict(e.to_string())))?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client_metadata_url(config))
-        .append_pair("redirect_uri", &mine_callback_url(config))
-        .append_pair("code_challenge", &pkce_challenge(&trip.verifier))
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", &trip.state)
-        .append_pair("resource", &crate::urls::path_mcp_url(config, &server));
+    let callback = mine_callback_url(&platform.config);
+    let redirect = identity_url(
+        &platform.config,
+        &server,
+        &trip.state,
+        &trip.verifier,
+        &callback,
+    )?;
     Ok(Started {
-        redirect: url.into(),
+        redirect,
         trip_cookie: seal_json(key, &trip, TRIP_CONTEXT),
     })
 }
@@ -118,20 +114,8 @@ pub async fn finish(
         return Err(FlowError::Unknown);
     }
     let server = platform.store.get_server(&trip.org, &trip.server).await?;
-    let config = &platform.config;
-    let callback = mine_callback_url(config);
-    let resource = crate::urls::path_mcp_url(config, &server);
-    let exchange = crate::authorization::tokens::CodeExchange {
-        code,
-        verifier: &trip.verifier,
-        redirect_uri: Some(&callback),
-        resource: Some(&resource),
-    };
-    let client = platform_client(config);
-    let end_user =
-        crate::authorization::tokens::identify_by_code(platform, &server, &client, &exchange)
-            .await?
-            .map_err(|refusal| FlowError::Denied(refusal.to_string()))?;
+    let callback = mine_callback_url(&platform.config);
+    let end_user = identify(platform, &server, code, &trip.verifier, &callback).await?;
     let session = Session {
         org: server.org_id,
         end_user,
@@ -155,22 +139,7 @@ pub async fn list(
     platform: &Platform,
     session: &Session,
 ) -> Result<Vec<ConnectionView>, CoreError> {
-    let owner = ConnectionOwner::Person(session.end_user.clone());
-    let connections = platform
-        .store
-        .list_connections(&session.org, None, Some(&owner))
-        .await?;
-    if connections.is_empty() {
-        return Ok(Vec::new());
-    }
-    let upstreams = platform.store.list_upstreams(&session.org).await?;
-    let mut views: Vec<ConnectionView> = connections
-        .iter()
-        .filter_map(|connection| {
-            let upstream = upstreams.iter().find(|u| u.id == connection.upstream_id)?;
-            Some(view(connection, upstream))
-        })
-        .collect();
+    let mut views = views_of_person(platform, &session.org, &session.end_user).await?;
     views.sort_by(|a, b| a.upstream_name.cmp(&b.upstream_name));
     Ok(views)
 }
@@ -199,21 +168,11 @@ pub async fn disconnect(
         .await
         .map_err(|e| gone(e.into()))?;
     let owner = ConnectionOwner::Person(session.end_user.clone());
-    forget(platform, &upstream, &owner).await.map_err(gone)?;
-    let about = crate::upstreams::audit::About {
-        upstream: Some(&upstream.id),
-        detail: serde_json::json!({"owner": owner.key(), "by": "the person"}),
-        ..Default::default()
-    };
     let actor = Actor::EndUser(session.end_user.clone());
-    crate::upstreams::audit::record(
-        platform,
-        &session.org,
-        &actor,
-        "connection.disconnected",
-        about,
-    )
-    .await?;
+    let detail = serde_json::json!({"owner": owner.key(), "by": "the person"});
+    forget_audited(platform, &upstream, &owner, &actor, detail)
+        .await
+        .map_err(gone)?;
     Ok(upstream.name)
 }
 

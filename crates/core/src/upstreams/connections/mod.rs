@@ -333,15 +333,25 @@ pub async fn of_person(
     end_user: &EndUserId,
 ) -> Result<Vec<ConnectionView>, CoreError> {
     let person = platform.store.get_end_user(caller.org(), end_user).await?;
-    let owner = ConnectionOwner::Person(person.id);
+    views_of_person(platform, caller.org(), &person.id).await
+}
+
+/// `end_user`'s connections with their upstreams' names: two store statements, one when
+/// there are none.
+async fn views_of_person(
+    platform: &Platform,
+    org: &OrgId,
+    end_user: &EndUserId,
+) -> Result<Vec<ConnectionView>, CoreError> {
+    let owner = ConnectionOwner::Person(end_user.clone());
     let connections = platform
         .store
-        .list_connections(caller.org(), None, Some(&owner))
+        .list_connections(org, None, Some(&owner))
         .await?;
     if connections.is_empty() {
         return Ok(Vec::new());
     }
-    let upstreams = platform.store.list_upstreams(caller.org()).await?;
+    let upstreams = platform.store.list_upstreams(org).await?;
     Ok(connections
         .iter()
         .filter_map(|connection| {
@@ -374,20 +384,26 @@ pub async fn disconnect(
 ) -> Result<(), CoreError> {
     caller.require(Permission::Gateway)?;
     let upstream = platform.store.get_upstream(caller.org(), upstream).await?;
-    forget(platform, &upstream, owner).await?;
+    let detail = serde_json::json!({"owner": owner.key()});
+    forget_audited(platform, &upstream, owner, caller.actor(), detail).await
+}
+
+/// [`forget`], then `connection.disconnected` in the audit log, as `actor`.
+async fn forget_audited(
+    platform: &Platform,
+    upstream: &Upstream,
+    owner: &ConnectionOwner,
+    actor: &Actor,
+    detail: serde_json::Value,
+) -> Result<(), CoreError> {
+    forget(platform, upstream, owner).await?;
     let about = super::audit::About {
         upstream: Some(&upstream.id),
-        detail: serde_json::json!({"owner": owner.key()}),
+        detail,
         ..Default::default()
     };
-    super::audit::record(
-        platform,
-        caller.org(),
-        caller.actor(),
-        "connection.disconnected",
-        about,
-    )
-    .await?;
+    let org = &upstream.org_id;
+    super::audit::record(platform, org, actor, "connection.disconnected", about).await?;
     Ok(())
 }
 
