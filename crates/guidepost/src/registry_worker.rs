@@ -48,26 +48,11 @@ impl FencedFetch {
     }
 
     fn check(&self, url: &str) -> Result<(), String> {
-        if self.allow_private {
-            return Ok(());
-        }
-        let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
-        if parsed.scheme() != "https" {
-            return Err(format!(
-                "{url} is not https; plain http is reached only with --registry-allow-private"
-            ));
-        }
-        let ip = match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-            _ => None,
+        let refusals = guidepost_outbound::Refusals {
+            plain_http: "plain http is reached only with --registry-allow-private",
+            private_address: "registries are reached on public addresses only",
         };
-        match ip {
-            Some(ip) if !guidepost_outbound::is_public(ip) => Err(format!(
-                "{ip} is not on a public address; registries are reached on public addresses only"
-            )),
-            _ => Ok(()),
-        }
+        guidepost_outbound::check_literal(url, self.allow_private, &refusals)
     }
 }
 

@@ -107,9 +107,65 @@ pub fn fenced_builder(allow_private: bool) -> reqwest::ClientBuilder {
         .dns_resolver(Arc::new(GuardedResolver::new(allow_private)))
 }
 
+/// What [`check_literal`] says when it refuses, in the caller's words.
+pub struct Refusals {
+    /// After "{url} is not https; ".
+    pub plain_http: &'static str,
+    /// After "{ip} is not on a public address; ".
+    pub private_address: &'static str,
+}
+
+/// What the fence's resolver cannot see in a URL, checked before sending: https, and an
+/// address written in the URL (never resolved) on the public internet. Unless
+/// `allow_private`, for development and tests.
+pub fn check_literal(url: &str, allow_private: bool, refusals: &Refusals) -> Result<(), String> {
+    if allow_private {
+        return Ok(());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
+    if parsed.scheme() != "https" {
+        return Err(format!("{url} is not https; {}", refusals.plain_http));
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    let written = host.trim_start_matches('[').trim_end_matches(']');
+    match written.parse::<IpAddr>() {
+        Ok(ip) if !is_public(ip) => Err(format!(
+            "{ip} is not on a public address; {}",
+            refusals.private_address
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_address_and_plain_http_are_refused_unless_allowed() {
+        let refusals = Refusals {
+            plain_http: "use https",
+            private_address: "public only",
+        };
+        let check = |url: &str| check_literal(url, false, &refusals);
+        assert_eq!(check("https://hooks.example.com/x"), Ok(()));
+        assert_eq!(check("https://8.8.8.8/x"), Ok(()));
+        let plain = check("http://hooks.example.com/x").unwrap_err();
+        assert!(plain.ends_with("is not https; use https"), "{plain}");
+        for private in [
+            "https://127.0.0.1/x",
+            "https://[::1]/x",
+            "https://10.1.2.3/x",
+        ] {
+            let refused = check(private).unwrap_err();
+            assert!(
+                refused.ends_with("is not on a public address; public only"),
+                "{refused}"
+            );
+        }
+        assert!(check("not a url").is_err());
+        assert_eq!(check_literal("http://127.0.0.1/x", true, &refusals), Ok(()));
+    }
 
     #[test]
     fn only_public_addresses_are_fetched() {
