@@ -1,5 +1,6 @@
 // What the browser tests share: Debian's Chromium launched by `playwright-core` with a
-// throwaway profile, and the one-time code read from the mail outbox.
+// throwaway profile, the one-time code read from the mail outbox, and signing in with it
+// on Guidepost's code pages.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,4 +55,24 @@ export async function codeFromOutbox(outbox, address, notBefore, timeout) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no mail to ${address} in ${outbox}`);
+}
+
+/** Signs in on Guidepost's code pages (the dashboard's, or a hosted server's sign-in) from
+ * the page that holds the email: presses `emailButton`, then types the code mailed to
+ * `email` (read from `outbox`, waiting up to `timeout` ms) and presses `codeButton`; the
+ * page it leads to has loaded when it returns. `onCodePage` runs while the code page is
+ * shown, to check or photograph it. */
+export async function codeSignIn(
+  page,
+  { email, outbox, timeout, emailButton = 'Email me a code', codeButton = 'Sign in', onCodePage },
+) {
+  const sentAt = Date.now() - 1000;
+  await page.getByRole('button', { name: emailButton }).click();
+  await page.waitForSelector('input[name="code"]');
+  await page.waitForLoadState('load');
+  if (onCodePage) await onCodePage();
+  const code = await codeFromOutbox(outbox, email, sentAt, timeout);
+  await page.fill('input[name="code"]', code);
+  await page.getByRole('button', { name: codeButton }).click();
+  await page.waitForLoadState('load');
 }

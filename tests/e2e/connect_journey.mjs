@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { codeFromOutbox, launch } from './chromium.mjs';
+import { codeSignIn, launch } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -67,16 +67,6 @@ async function visit(page, name, check) {
   report.screenshots.push(path);
 }
 
-/** Types the email, then the code from `outbox`, on Guidepost's sign-in pages. */
-async function codeSignIn(page, email, outbox, { emailButton, codeButton }) {
-  const sentAt = Date.now() - 1000;
-  await page.getByRole('button', { name: emailButton }).click();
-  await page.waitForSelector('input[name="code"]');
-  const code = await codeFromOutbox(outbox, email, sentAt, STEP_TIMEOUT);
-  await page.fill('input[name="code"]', code);
-  await page.getByRole('button', { name: codeButton }).click();
-}
-
 let browser;
 try {
   browser = await launch(options.chromium, STEP_TIMEOUT);
@@ -84,8 +74,7 @@ try {
   const base = new URL(options.base);
 
   await page.goto(new URL(`/app/sign-in?email=${encodeURIComponent(options.email)}`, base).href);
-  await codeSignIn(page, options.email, options.outbox, { emailButton: 'Email me a code', codeButton: 'Sign in' });
-  await page.waitForLoadState('load');
+  await codeSignIn(page, { email: options.email, outbox: options.outbox, timeout: STEP_TIMEOUT });
 
   await page.goto(new URL(`/app/gateway/upstreams/${options.upstream}`, base).href);
   await visit(page, 'upstream', true);
@@ -98,9 +87,10 @@ try {
   await page.waitForSelector('input[name="email"]');
   await visit(page, 'remote-sign-in', false);
   await page.fill('input[name="email"]', options['remote-email']);
-  await codeSignIn(page, options['remote-email'], options['remote-outbox'], {
-    emailButton: 'Email me a code',
-    codeButton: 'Sign in',
+  await codeSignIn(page, {
+    email: options['remote-email'],
+    outbox: options['remote-outbox'],
+    timeout: STEP_TIMEOUT,
   });
   await page.waitForSelector('button[name="decision"][value="approve"]');
   await visit(page, 'remote-consent', false);

@@ -248,6 +248,35 @@ async function refusedForms(page) {
     'key-name-error',
     { '#key-name': '   ' },
   );
+  await refused(
+    page,
+    'catalog-entry',
+    '/app/gateway/catalog',
+    async () => {
+      await page.getByLabel('Entry id').fill('kept-entry');
+      await page.getByLabel('Name', { exact: true }).fill('Kept entry');
+      await page.getByLabel('Server URL (remote server)').fill('http://mcp.kept.example/mcp');
+    },
+    page.getByRole('button', { name: 'Add entry' }),
+    'entry-url-error',
+    { '#entry-name': 'Kept entry', '#entry-url': 'http://mcp.kept.example/mcp' },
+  );
+  await refused(
+    page,
+    'walkthrough-import',
+    '/app/walkthroughs',
+    async () => {
+      await page.locator('#import-file').setInputFiles({
+        name: 'notes.json',
+        mimeType: 'application/json',
+        buffer: Buffer.from('not json'),
+      });
+      await page.getByLabel('Key (optional)').fill('kept-key');
+    },
+    page.getByRole('button', { name: 'Import walkthrough' }),
+    'import-file-error',
+    { '#import-key': 'kept-key' },
+  );
   // The attach form's pattern is one Chromium applies (a v-flag pattern it rejects is
   // ignored, and the field would pass).
   await go(page, setup.upstream);

@@ -37,7 +37,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { codeFromOutbox, launch } from './chromium.mjs';
+import { codeSignIn, launch } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -142,12 +142,12 @@ function python(script, args) {
 async function signIn(page) {
   await page.goto(new URL(`/app/sign-in?email=${encodeURIComponent(options.email)}`, base).href);
   await visit(page, 'sign-in');
-  const sentAt = Date.now() - 1000;
-  await press(page, page.getByRole('button', { name: 'Email me a code' }));
-  await visit(page, 'sign-in-code');
-  const code = await codeFromOutbox(options.outbox, options.email, sentAt, STEP_TIMEOUT);
-  await page.getByLabel('One-time code').fill(code);
-  await press(page, page.getByRole('button', { name: 'Sign in' }));
+  await codeSignIn(page, {
+    email: options.email,
+    outbox: options.outbox,
+    timeout: STEP_TIMEOUT,
+    onCodePage: () => visit(page, 'sign-in-code'),
+  });
   await visit(page, 'overview');
 }
 

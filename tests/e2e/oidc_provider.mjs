@@ -6,14 +6,16 @@
 //   node tests/e2e/oidc_provider.mjs --redirect-uri URL [--redirect-uri URL ...]
 //       [--client-id ID] [--client-secret SECRET] [--user ada] [--password pw]
 //       [--email ada@acme.example] [--email-verified true|false|omitted]
-//       [--claims-in-id-token] [--mcp] [--registration]
+//       [--claims-in-id-token] [--mcp] [--mcp-scope 'mcp openid email'] [--registration]
+//       [--other-user bob ...]
 //
 // It listens on 127.0.0.1 (a free port) and prints ONE JSON line when ready:
 //   {"issuer": "http://127.0.0.1:PORT", "port": PORT}
 // (with --mcp also "mcp": "http://127.0.0.1:PORT2/mcp") then serves until killed.
 //
 // - One confidential client (client_secret_basic), code flow, the given redirect URIs.
-// - One person. Sign-in is a plain HTML form at /interaction/{uid} (fields `username`,
+// - One person (more with --other-user, each with the same password and an email at the
+//   same domain). Sign-in is a plain HTML form at /interaction/{uid} (fields `username`,
 //   `password`, and a `cancel` button that answers access_denied), so that a test can
 //   drive it over HTTP like a browser without JavaScript. Consent is implied (a company's
 //   own provider and its own app), granted by the script.
@@ -25,7 +27,10 @@
 //   server of the tests' own (mcp_resource.mjs) on a second port: resource indicators
 //   (RFC 8707) with the scope `mcp`, refresh tokens, and the MCP server's protected
 //   resource metadata (RFC 9728) naming this issuer. Connections tests install it as a
-//   remote upstream that needs sign-in (issue 32).
+//   remote upstream that needs sign-in (issue 32). --mcp-scope is what the MCP server's
+//   challenge and metadata ask for (`mcp` by default; `openid email` added gives the
+//   platform an ID token that names the account). Only the first person is the MCP
+//   server's administrator, offered its `admin_report` tool.
 // - --registration: dynamic client registration (RFC 7591) is open.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -46,6 +51,8 @@ const { values: options } = parseArgs({
     'email-verified': { type: 'string', default: 'true' },
     'claims-in-id-token': { type: 'boolean', default: false },
     mcp: { type: 'boolean', default: false },
+    'mcp-scope': { type: 'string', default: 'mcp' },
+    'other-user': { type: 'string', multiple: true, default: [] },
     registration: { type: 'boolean', default: false },
   },
 });
@@ -55,6 +62,12 @@ if (!options['redirect-uri']?.length) {
 }
 
 const issued = [];
+// Each person's email: the first's as given, the others' at the same domain.
+const domain = options.email.split('@')[1];
+const people = new Map([
+  [options.user, options.email],
+  ...options['other-user'].map((user) => [user, `${user}@${domain}`]),
+]);
 const escape = (text) =>
   String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -115,11 +128,11 @@ async function interaction(provider, req, res) {
     const result = { error: 'access_denied', error_description: 'the person cancelled' };
     return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
   }
-  if (form.username !== options.user || form.password !== options.password) {
+  if (!people.has(form.username) || form.password !== options.password) {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     return res.end(loginPage(uid, 'Wrong username or password.'));
   }
-  return provider.interactionFinished(req, res, { login: { accountId: options.user } }, { mergeWithLastSubmission: false });
+  return provider.interactionFinished(req, res, { login: { accountId: form.username } }, { mergeWithLastSubmission: false });
 }
 
 const listen = async (server) => {
@@ -174,13 +187,14 @@ const provider = new Provider(issuer, {
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   pkce: { required: () => true },
   async findAccount(ctx, sub) {
-    if (sub !== options.user) return undefined;
+    const email = people.get(sub);
+    if (!email) return undefined;
     return {
       accountId: sub,
       async claims() {
         const verified = options['email-verified'];
-        if (verified === 'omitted') return { sub, email: options.email };
-        return { sub, email: options.email, email_verified: verified === 'true' };
+        if (verified === 'omitted') return { sub, email };
+        return { sub, email, email_verified: verified === 'true' };
       },
     };
   },
@@ -209,7 +223,9 @@ server.on('request', (req, res) => {
 });
 
 if (resourceServer) {
-  resourceServer.on('request', mcpResource({ provider, issuer, resource }));
+  const scope = options['mcp-scope'];
+  const administrators = [options.user];
+  resourceServer.on('request', mcpResource({ provider, issuer, resource, scope, administrators }));
 }
 console.log(JSON.stringify({ issuer, port, ...(resource ? { mcp: resource } : {}) }));
 for (const signal of ['SIGTERM', 'SIGINT']) {

@@ -29,6 +29,7 @@ mod servers;
 mod support;
 mod support_messages;
 mod tool_calls;
+mod tool_switches;
 mod upstreams;
 mod walkthroughs;
 mod webhooks;
@@ -87,6 +88,11 @@ fn routes() -> RouteTable<Platform> {
                 .delete(servers::delete),
         )
         .route("/servers/{id}/install", get(servers::install))
+        .route("/servers/{id}/tools", get(tool_switches::list))
+        .route(
+            "/servers/{id}/tools/{name}/disabled",
+            put(tool_switches::disable).delete(tool_switches::enable),
+        )
         .route(
             "/servers/{id}/custom-domain/verify",
             post(servers::verify_custom_domain),

@@ -20,7 +20,7 @@ mod text;
 pub use text::describe;
 
 /// The types an event may be filtered by: the first part of its action.
-pub const TYPES: [&str; 11] = [
+pub const TYPES: [&str; 12] = [
     "member",
     "api_key",
     "server",
@@ -32,6 +32,7 @@ pub const TYPES: [&str; 11] = [
     "upstream",
     "tool",
     "connection",
+    "catalog_entry",
 ];
 
 /// The longest actor or object id a filter takes.

@@ -37,6 +37,9 @@ pub struct PlatformConfig {
     /// The most tools a hosted server offers (built-in and attached); an attachment that
     /// would pass it is refused rather than truncated.
     pub max_server_tools: usize,
+    /// The most processes one upstream may run on a node (`replicas`,
+    /// `--upstream-max-replicas`); an install asking for more is refused.
+    pub max_replicas: u32,
     /// How long a node keeps a server and what it offers in memory (`cache`): the bound
     /// on how long a lost change announcement leaves them stale. Announcements, not this
     /// bound, keep nodes current; a test sets it far above its wait to show just that.
@@ -48,6 +51,9 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
 
 /// The default of [`PlatformConfig::max_server_tools`]: what clients handle well.
 pub const DEFAULT_MAX_SERVER_TOOLS: usize = 128;
+
+/// The default of [`PlatformConfig::max_replicas`].
+pub const DEFAULT_MAX_REPLICAS: u32 = 4;
 
 /// The default of [`PlatformConfig::server_cache_expiry`].
 pub const DEFAULT_SERVER_CACHE_EXPIRY: Duration = Duration::from_secs(10);

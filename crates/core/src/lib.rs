@@ -32,10 +32,12 @@ pub mod routing;
 pub mod secrets;
 pub mod servers;
 pub mod sessions;
+pub mod shown_once;
 pub mod support;
 pub mod support_messages;
 pub mod tasks;
 pub mod text_diff;
+pub mod tool_switches;
 pub mod trace_context;
 pub mod upstreams;
 pub mod urls;
@@ -46,8 +48,8 @@ use std::sync::Arc;
 
 pub use caller::{Caller, Permission};
 pub use config::{
-    DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS, DEFAULT_SERVER_CACHE_EXPIRY,
-    PlatformConfig,
+    DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_REPLICAS, DEFAULT_MAX_SERVER_TOOLS,
+    DEFAULT_SERVER_CACHE_EXPIRY, PlatformConfig,
 };
 pub use error::CoreError;
 use guidepost_store::Store;

@@ -424,6 +424,7 @@ mod tests {
             container_images: Vec::new(),
             registries: Vec::new(),
             max_server_tools: crate::config::DEFAULT_MAX_SERVER_TOOLS,
+            max_replicas: crate::config::DEFAULT_MAX_REPLICAS,
             server_cache_expiry: crate::config::DEFAULT_SERVER_CACHE_EXPIRY,
         }
     }

@@ -4,6 +4,9 @@
 //! (`--otlp-endpoint`); without it every span's context is empty, so nothing is continued
 //! or passed on and the functions here cost a lookup each.
 
+use std::cell::Cell;
+use std::fmt;
+
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -63,6 +66,49 @@ pub fn continue_from(span: &tracing::Span, traceparent: &str) {
 pub fn current() -> Option<String> {
     let context = tracing::Span::current().context();
     format(context.span().span_context())
+}
+
+thread_local! {
+    /// Set while a span that decides its own sampling is made.
+    static OWN_SAMPLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes the span that `make` makes decide its own sampling, as the start of a trace,
+/// rather than follow the span it is made in: an MCP request that continues a client's
+/// `_meta.traceparent` is recorded when the client's trace is, whatever the HTTP request
+/// around it. With traces on, the binary's filter makes Guidepost's spans only in
+/// sampled traces (`trace_sampling`).
+pub fn with_own_sampling<T>(make: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            OWN_SAMPLING.set(false);
+        }
+    }
+    OWN_SAMPLING.set(true);
+    let _reset = Reset;
+    make()
+}
+
+/// Whether the span being made decides its own sampling ([`with_own_sampling`]).
+pub fn decides_own_sampling() -> bool {
+    OWN_SAMPLING.get()
+}
+
+/// A span's name, `{method}` or `{method} {target}`, written only when a layer reads it
+/// (a disabled span costs no allocation).
+pub struct SpanName<'a> {
+    pub method: &'a str,
+    pub target: Option<&'a str>,
+}
+
+impl fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.target {
+            Some(target) => write!(f, "{} {target}", self.method),
+            None => f.write_str(self.method),
+        }
+    }
 }
 
 #[cfg(test)]

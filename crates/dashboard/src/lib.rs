@@ -36,6 +36,8 @@ mod session;
 mod shown_once;
 mod sign_in;
 mod tester;
+mod tool_switches;
+mod upload;
 mod walkthroughs;
 
 use std::sync::Arc;
@@ -114,6 +116,7 @@ fn routes() -> RouteTable<Dashboard> {
         .route("/servers/{id}", get(servers::show).post(servers::update))
         .route("/servers/{id}/verify-domain", post(servers::verify_domain))
         .route("/servers/{id}/delete", post(servers::delete))
+        .route("/servers/{id}/tools", post(tool_switches::switch))
         .route("/servers/{id}/tester", get(tester::show).post(tester::run))
         .route("/servers/{id}/clients", get(clients::list))
         .merge(walkthroughs::routes())

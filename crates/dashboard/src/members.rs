@@ -15,6 +15,7 @@ use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
+use crate::shown_once;
 
 #[derive(Template)]
 #[template(path = "members.html")]
@@ -324,7 +325,7 @@ pub(crate) async fn api_keys(
     Query(done): Query<Done>,
 ) -> PageResult {
     let view = KeysView {
-        created: app.shown_once.take(&signed.csrf),
+        created: shown_once::take(&app, &signed).await?,
         name: String::new(),
         scopes: ApiKeyScopes::default_for_new_keys(),
         errors: Errors::none(),
@@ -387,7 +388,7 @@ pub(crate) async fn create_api_key(
         }
     };
     // Shown after a redirect, so that reloading the page cannot post the form again.
-    if app.shown_once.keep(&signed.csrf, created.plaintext.clone()) {
+    if shown_once::keep(&app, &signed, &created.plaintext).await? {
         return Ok(page::done("/app/api-keys", Notice::Created));
     }
     let view = KeysView {

@@ -168,10 +168,12 @@ pub(crate) enum Notice {
     RolledBack,
     Listed,
     Unlisted,
+    ToolOn,
+    ToolOff,
 }
 
 impl Notice {
-    const ALL: [Notice; 29] = [
+    const ALL: [Notice; 31] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -201,6 +203,8 @@ impl Notice {
         Notice::RolledBack,
         Notice::Listed,
         Notice::Unlisted,
+        Notice::ToolOn,
+        Notice::ToolOff,
     ];
 
     /// Its word in the `?done=` of a redirect.
@@ -235,6 +239,8 @@ impl Notice {
             Notice::RolledBack => "rolled-back",
             Notice::Listed => "listed",
             Notice::Unlisted => "unlisted",
+            Notice::ToolOn => "tool-on",
+            Notice::ToolOff => "tool-off",
         }
     }
 
@@ -290,6 +296,8 @@ impl Notice {
             }
             Notice::Listed => "Listed: the platform's registry lists your servers now.",
             Notice::Unlisted => "Unlisted: the platform's registry no longer lists your servers.",
+            Notice::ToolOn => "Switched on: this server's agents see the tool again.",
+            Notice::ToolOff => "Switched off: this server's agents no longer see the tool.",
         }
     }
 

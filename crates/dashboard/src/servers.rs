@@ -287,6 +287,7 @@ struct ShowPage {
     snippets: Snippets,
     tools_json: String,
     tool_count: usize,
+    switches: Vec<crate::tool_switches::SwitchRow>,
     errors: Errors,
 }
 
@@ -359,6 +360,7 @@ async fn show_page(
     let config = &app.platform.config;
     let tools = guidepost_mcp::listed_tools(&app.platform, &server).await?;
     let snippets = servers::install_snippets(config, &server, None);
+    let switches = crate::tool_switches::rows(app, signed, id).await?;
     let status = errors.status();
     Ok(page::render_with(
         status,
@@ -373,6 +375,7 @@ async fn show_page(
             snippets: Snippets::of(&server, &snippets),
             tool_count: tools.as_array().map_or(0, Vec::len),
             tools_json: serde_json::to_string_pretty(&tools).unwrap_or_default(),
+            switches,
             errors,
         },
     ))

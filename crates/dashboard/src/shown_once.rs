@@ -1,21 +1,49 @@
 //! A new secret (an API key) is shown once, after a redirect: the action that made it
-//! keeps it here under the session's form token and answers 303; the page that shows it
-//! takes it out. Reloading that page shows it no more, and never makes another one.
+//! keeps it and answers 303; the page that shows it takes it. Reloading that page shows
+//! it no more, and never makes another one.
 //!
-//! Held in this process's memory only, for minutes: nothing secret is written anywhere,
-//! and a restart between the redirect and the page only loses the showing (the page then
-//! says to make a new key). A deployment with several dashboard processes routes a
-//! session to one of them, as it does for the sign-in throttles.
+//! With a master key it is kept in the store, sealed and bound to the session
+//! (`guidepost_core::shown_once`), so the page after the redirect shows it on whichever
+//! node it lands. Without one nothing secret may be stored, so it waits in this process's
+//! memory for minutes (one node: a restart between the redirect and the page only loses
+//! the showing, and the page then says to make a new key).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long a secret waits for its page.
-const KEPT_FOR: Duration = Duration::from_secs(600);
-/// Sessions with a secret waiting at once; beyond it, the secret is shown at once.
+use crate::Dashboard;
+use crate::error::PageError;
+use crate::session::Signed;
+
+/// Keeps `secret` for the session's next page; false when it cannot wait anywhere (the
+/// caller then shows it at once).
+pub(crate) async fn keep(
+    app: &Dashboard,
+    signed: &Signed,
+    secret: &str,
+) -> Result<bool, PageError> {
+    if guidepost_core::shown_once::keep(&app.platform, &signed.signed_in, secret).await? {
+        return Ok(true);
+    }
+    Ok(app.shown_once.keep(&signed.csrf, secret.to_owned()))
+}
+
+/// The session's waiting secret, taken: shown this once.
+pub(crate) async fn take(app: &Dashboard, signed: &Signed) -> Result<Option<String>, PageError> {
+    if let Some(secret) = guidepost_core::shown_once::take(&app.platform, &signed.signed_in).await?
+    {
+        return Ok(Some(secret));
+    }
+    Ok(app.shown_once.take(&signed.csrf))
+}
+
+/// How long a secret waits in memory for its page.
+const KEPT_FOR: Duration = guidepost_core::shown_once::SHOWN_FOR;
+/// Sessions with a secret waiting in memory at once; beyond it, the secret is shown at once.
 const MOST_HELD: usize = 10_000;
 
+/// The memory a secret waits in when there is no master key to seal it with.
 #[derive(Default)]
 pub(crate) struct ShownOnce {
     held: Mutex<HashMap<String, (String, Instant)>>,

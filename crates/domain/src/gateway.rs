@@ -247,6 +247,19 @@ impl LaunchSpec {
         }
     }
 
+    /// The spec with a way out to the network given (or taken away) as an installer
+    /// chose; a remote server is reached over the network whatever is chosen.
+    pub fn with_network(mut self, wanted: bool) -> LaunchSpec {
+        match &mut self {
+            LaunchSpec::Npm { network, .. }
+            | LaunchSpec::Pypi { network, .. }
+            | LaunchSpec::Command { network, .. }
+            | LaunchSpec::Container { network, .. } => *network = wanted,
+            LaunchSpec::Http { .. } => {}
+        }
+        self
+    }
+
     pub fn runtime(&self) -> &'static str {
         match self {
             LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. } | LaunchSpec::Command { .. } => {
@@ -267,6 +280,14 @@ pub struct Upstream {
     pub org_id: OrgId,
     pub name: String,
     pub catalog_entry_id: Option<String>,
+    /// The registry version it was installed or last upgraded from, when its entry is a
+    /// registry's.
+    pub catalog_entry_version: Option<String>,
+    /// That registry entry's latest version (not stored: read with it).
+    pub latest_version: Option<String>,
+    /// Whether the registry has a newer version than `catalog_entry_version`
+    /// (`PATCH` with `version` upgrades to it).
+    pub upgrade_available: bool,
     /// How it is launched, with header and environment values hidden.
     #[serde(serialize_with = "serialize_redacted")]
     pub spec: LaunchSpec,
@@ -286,6 +307,9 @@ pub struct Upstream {
     pub status: UpstreamStatus,
     #[schema(value_type = String)]
     pub start: StartMode,
+    /// Processes it runs on each node (a stateless entry may run more than one; calls go
+    /// to the least busy).
+    pub replicas: u32,
     pub last_error: Option<String>,
     pub restarts: i64,
     pub created_at: Timestamp,
@@ -293,6 +317,9 @@ pub struct Upstream {
     /// What confinement the answering node applies to it (a process of the host), in a
     /// line; not stored.
     pub confinement: Option<String>,
+    /// Why it failed, in words, when it has a last error (from the last error and the
+    /// answering node's log); not stored.
+    pub diagnosis: Option<crate::UpstreamDiagnosis>,
 }
 
 /// An upstream about to be stored (already checked).
@@ -300,27 +327,12 @@ pub struct Upstream {
 pub struct NewUpstream {
     pub name: String,
     pub start: StartMode,
+    pub replicas: u32,
     pub catalog_entry_id: Option<String>,
+    pub catalog_entry_version: Option<String>,
     pub spec: LaunchSpec,
     pub secrets_sealed: BTreeMap<String, String>,
     pub config: BTreeMap<String, serde_json::Value>,
-}
-
-/// What an upstream is launched with: changed together by an upgrade or a
-/// reconfiguration, and restored together by a rollback.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UpstreamLaunch {
-    pub spec: LaunchSpec,
-    pub secrets_sealed: BTreeMap<String, String>,
-    pub config: BTreeMap<String, serde_json::Value>,
-}
-
-/// The launch an upstream ran before its last upgrade, with its definitions and the
-/// decisions taken on them then: what a rollback puts back.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UpstreamRelease {
-    pub launch: UpstreamLaunch,
-    pub definitions: Vec<UpstreamTool>,
 }
 
 impl LaunchSpec {
@@ -477,6 +489,16 @@ pub struct CatalogEntry {
     /// spec wherever `${config.NAME}` appears.
     #[serde(default)]
     pub config: Vec<ConfigField>,
+    /// Whether its server keeps nothing of a caller's in its process between calls, so
+    /// that several processes may serve one installation (`replicas`). A server that
+    /// keeps state there (the memory server's graph) is not. Only the platform's catalog
+    /// (built in, or the operator's file) says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stateless: bool,
+    /// Processes an installation runs on each node unless it asks for another number: 1
+    /// if left out, more only when `stateless` (and at most the operator's maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
 }
 
 string_enum! {

@@ -9,6 +9,7 @@ mod macros;
 mod auth;
 mod canonical;
 mod connection;
+mod diagnosis;
 mod gateway;
 mod id;
 mod latency;
@@ -16,11 +17,13 @@ mod limits;
 mod member;
 mod model;
 mod registry;
+mod registry_version;
 mod scope;
 mod secret;
 mod support_message;
 mod task;
 mod time;
+mod upstream_launch;
 mod value;
 mod walkthrough;
 mod webhook;
@@ -28,6 +31,7 @@ mod webhook;
 pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
 pub use connection::*;
+pub use diagnosis::{FailureCause, UpstreamDiagnosis};
 pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{
@@ -40,11 +44,13 @@ pub use limits::Limits;
 pub use member::*;
 pub use model::*;
 pub use registry::*;
+pub use registry_version::{VersionFacts, compare_semver, compare_versions, is_upgrade};
 pub use scope::{ApiKeyScope, ApiKeyScopes};
 pub use secret::{ApiKeySecret, hash_secret, random_token};
 pub use support_message::*;
 pub use task::*;
 pub use time::Timestamp;
+pub use upstream_launch::*;
 pub use value::{
     AuthMode, Email, ServerKind, Slug, SupportStatus, TrackingId, ValidationError, validate_domain,
     validate_origin, validate_text,

@@ -12,6 +12,10 @@ impl Limits {
     pub const DOMAIN: usize = 253;
     pub const TRACKING_ID: usize = 128;
     pub const ALLOWED_ORIGINS: usize = 50;
+    /// Tools switched off on one server.
+    pub const DISABLED_TOOLS: usize = 1000;
+    /// A tool's name as a switch names it.
+    pub const TOOL_NAME: usize = 128;
     pub const ORIGIN: usize = 300;
     pub const CLIENT_INFO: usize = 200;
     /// Arguments recorded with a tool call are truncated to this many bytes (SPEC §6).

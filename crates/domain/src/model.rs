@@ -55,6 +55,9 @@ pub struct McpServer {
     pub product_name: Option<String>,
     pub instructions: Option<String>,
     pub allowed_origins: Vec<String>,
+    /// The tools switched off on this server (exposed names, sorted): not listed, and a
+    /// call is refused with a tool error. Set one at a time (`tool_switches`).
+    pub disabled_tools: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -17,7 +17,8 @@ string_enum! {
     }
 }
 
-/// One server of a registry: the latest version its source listed.
+/// One version of a registry's server as its source listed it; as the catalog reads
+/// it, the server's latest version, with the others in `versions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegistryEntry {
     /// The server's name (`io.github.owner/server`), also its catalog entry id.
@@ -36,6 +37,24 @@ pub struct RegistryEntry {
     /// When the registry last changed it (its `updatedAt`), the mark of the next
     /// incremental sync.
     pub updated_at: Timestamp,
+    /// When it was published (its `publishedAt`), which orders versions that are not
+    /// semantic versions.
+    pub published_at: Timestamp,
+    /// The registry's `isLatest`, when it said one.
+    pub is_latest: Option<bool>,
+    /// Every version of its server that is kept, newest first (filled when read).
+    pub versions: Vec<String>,
+}
+
+impl RegistryEntry {
+    /// What orders it among its server's versions.
+    pub fn version_facts(&self) -> crate::VersionFacts<'_> {
+        crate::VersionFacts {
+            version: &self.version,
+            is_latest: self.is_latest,
+            published_at: self.published_at,
+        }
+    }
 }
 
 /// What a catalog search over registry entries asks for.

@@ -25,6 +25,7 @@ use rmcp::service::{InboundStreamOrigin, NotificationContext, Peer, RequestConte
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::json;
 
+use crate::account_tools::AccountTools;
 use crate::relay::CallRelays;
 use crate::subscriptions::Subscriptions;
 use tokio::time::Instant;
@@ -61,6 +62,8 @@ pub(crate) struct Routes {
     pub progress: ProgressRoutes,
     pub relays: CallRelays,
     pub subscriptions: Subscriptions,
+    /// What a person's own session offers (`account_tools`).
+    pub account_tools: AccountTools,
 }
 
 /// The handler of the gateway's connection to one upstream.
@@ -71,6 +74,13 @@ pub(crate) struct UpstreamClient {
     pub relays: CallRelays,
     pub subscriptions: Subscriptions,
     pub relisting: Relisting,
+    /// Set on a person's own session: what their account offers is not the upstream's
+    /// definitions, so a change is not rediscovered through it; its tools are listed again
+    /// when needed.
+    pub account_tools: Option<AccountTools>,
+    /// Whether its `list_changed` rediscovers (the primary's): a replica's would list
+    /// the same definitions again.
+    pub discovers: bool,
 }
 
 /// How long the caller's client has to answer one relayed request (a person may be
@@ -268,7 +278,11 @@ impl UpstreamClient {
     /// Something the upstream offers changed: everything is listed again, once however
     /// many notifications come at once (`Relisting`).
     fn relist(&self, context: NotificationContext<RoleClient>) {
-        if !self.relisting.claim() {
+        if let Some(account_tools) = &self.account_tools {
+            account_tools.forget();
+            return;
+        }
+        if !self.discovers || !self.relisting.claim() {
             return;
         }
         // Listing waits for a response this connection's loop must read, so it runs apart.

@@ -1,26 +1,43 @@
 //! Calling an upstream directly, as a client on the same host would without Guidepost:
-//! the baseline of the proxy-overhead benchmark (`guidepost bench --gateway`).
+//! the baseline of the gateway benchmark (`guidepost bench --gateway`). Over its stdio
+//! (one connection, its calls concurrent on it), or over its own HTTP transport (the
+//! program started with the arguments that make it serve HTTP, which the benchmark then
+//! loads as it loads Guidepost).
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use guidepost_domain::Upstream;
+use guidepost_domain::{LaunchSpec, Upstream};
 use rmcp::model::CallToolRequestParams;
 use serde_json::Value;
 
 use crate::GatewayOptions;
-use crate::launch;
+use crate::launch::{self, Launch};
 use crate::process::LogRing;
 
-/// Starts (or reaches) `upstream` on its own, calls `tool` `warmup` times untimed and
-/// then `calls` times one after the other, and returns each timed call's latency.
-pub async fn time_calls(
+/// How long the upstream's own HTTP server has to start listening.
+const LISTEN_WAIT: Duration = Duration::from_secs(30);
+
+/// Latencies (µs) of the calls that succeeded in the timed window, and the failed ones.
+#[derive(Debug, Default)]
+pub struct DirectSamples {
+    pub latencies_us: Vec<i64>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// How long the timed calls took, the last one's end included.
+    pub window: Duration,
+}
+
+/// Starts `upstream` on its own (unconfined, as its own child) and has `users` callers
+/// call `tool` over its stdio, all on the one connection, each waiting for its answer
+/// before the next; calls during `warmup` are not timed, then `duration` is.
+pub async fn load_stdio(
     options: &GatewayOptions,
     upstream: &Upstream,
-    tool: &str,
-    arguments: &Value,
-    warmup: usize,
-    calls: usize,
-) -> Result<Vec<Duration>, String> {
+    (tool, arguments): (&str, &Value),
+    users: u16,
+    (warmup, duration): (Duration, Duration),
+) -> Result<DirectSamples, String> {
     let launch = launch::resolve(upstream, options, &Default::default()).await?;
     let (process, client) =
         launch::connect((), &launch, &LogRing::default(), options, None).await?;
@@ -30,32 +47,138 @@ pub async fn time_calls(
         }
         _ => CallToolRequestParams::new(tool.to_owned()),
     };
-    let mut latencies = Vec::with_capacity(calls);
-    let mut failure = None;
-    for n in 0..warmup + calls {
-        let started = Instant::now();
-        let result = client.peer().call_tool(params.clone()).await;
-        let elapsed = started.elapsed();
-        match result {
-            Ok(result) if result.is_error != Some(true) => {}
-            Ok(result) => {
-                failure = Some(format!(
-                    "{tool} answered with an error: {:?}",
-                    result.content
-                ))
+    let timed_from = Instant::now() + warmup;
+    let until = timed_from + duration;
+    let callers = (0..users).map(|_| {
+        let (peer, params) = (client.peer().clone(), params.clone());
+        tokio::spawn(async move {
+            let mut samples = DirectSamples::default();
+            loop {
+                let started = Instant::now();
+                if started >= until {
+                    return samples;
+                }
+                let result = peer.call_tool(params.clone()).await;
+                if started < timed_from {
+                    continue;
+                }
+                match result {
+                    Ok(result) if result.is_error != Some(true) => samples
+                        .latencies_us
+                        .push(started.elapsed().as_micros() as i64),
+                    Ok(result) => fail(&mut samples, format!("a tool error: {:?}", result.content)),
+                    Err(e) => fail(&mut samples, format!("no answer: {e}")),
+                }
             }
-            Err(e) => failure = Some(format!("calling {tool} directly failed: {e}")),
-        }
-        if failure.is_some() {
-            break;
-        }
-        if n >= warmup {
-            latencies.push(elapsed);
-        }
+        })
+    });
+    let mut all = DirectSamples::default();
+    for caller in futures::future::join_all(callers).await {
+        let samples = caller.map_err(|e| format!("a caller failed: {e}"))?;
+        all.latencies_us.extend(samples.latencies_us);
+        all.errors += samples.errors;
+        all.first_error = all.first_error.or(samples.first_error);
     }
+    all.window = timed_from.elapsed().max(duration);
     let _ = client.cancel().await;
     if let Some(child) = process {
         child.stop().await;
     }
-    failure.map_or(Ok(latencies), Err)
+    Ok(all)
+}
+
+fn fail(samples: &mut DirectSamples, why: String) {
+    samples.errors += 1;
+    samples.first_error.get_or_insert(why);
+}
+
+/// The upstream's program serving MCP over its own HTTP transport on a port of this host;
+/// killed (its whole process group) when dropped.
+pub struct DirectServer {
+    child: tokio::process::Child,
+    pub port: u16,
+}
+
+impl DirectServer {
+    /// Its MCP endpoint, at `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for DirectServer {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: signalling a process group of our own child; no memory is touched.
+            unsafe {
+                libc::kill(-(pid as i32), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Starts `upstream`'s program with `transport_args` in place of its entry's arguments
+/// and `PORT` set to a free port of this host (server-everything's `streamableHttp`
+/// serves MCP at `/mcp` there), unconfined, its output discarded; answers once the port
+/// accepts connections.
+pub async fn serve_http(
+    options: &GatewayOptions,
+    upstream: &Upstream,
+    transport_args: &[String],
+) -> Result<DirectServer, String> {
+    let Launch::Process {
+        program,
+        args,
+        env,
+        workdir,
+        ..
+    } = launch::resolve(upstream, options, &Default::default()).await?
+    else {
+        return Err("only a process upstream can be started with other arguments".into());
+    };
+    let entry_args = match &upstream.spec {
+        LaunchSpec::Npm { args, .. }
+        | LaunchSpec::Pypi { args, .. }
+        | LaunchSpec::Command { args, .. } => args.len(),
+        _ => 0,
+    };
+    let program_args = &args[..args.len().saturating_sub(entry_args)];
+    let port = free_port()?;
+    let child = tokio::process::Command::new(&program)
+        .args(program_args)
+        .args(transport_args)
+        .current_dir(&workdir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &workdir)
+        .envs(&env)
+        .env("PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let server = DirectServer { child, port };
+    let deadline = Instant::now() + LISTEN_WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if Instant::now() >= deadline {
+            return Err(format!("nothing listened on port {port} within 30 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(server)
+}
+
+/// A port of this host free right now.
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|e| e.to_string())
 }

@@ -25,6 +25,7 @@ use crate::confine::{Confiner, Declaration, Prepared};
 use crate::container::{self, Container, ContainerSpec};
 use crate::fetch::{npm_entry_point, pypi_entry_point};
 use crate::process::{self, LogRing, UpstreamProcess};
+use crate::secret_args::ArgumentSecrets;
 use crate::subscriptions::Subscriptions;
 
 /// The MCP handshake and the first `tools/list`.
@@ -81,6 +82,14 @@ pub(crate) enum Child {
 }
 
 impl Child {
+    /// How a process ended, in words, once it has (a container: none).
+    pub fn exit_words(&self) -> Option<String> {
+        match self {
+            Child::Process(process) => process.exit_words(),
+            Child::Container(_) => None,
+        }
+    }
+
     pub fn exited(&self) -> bool {
         match self {
             Child::Process(process) => process.exited(),
@@ -125,6 +134,11 @@ impl Running {
         let _ = tokio::time::timeout(SHUT_GRACE, self.client.cancel()).await;
     }
 
+    /// How its process ended, in words, once it has.
+    pub fn exit_words(&self) -> Option<String> {
+        self.process.as_ref().and_then(Child::exit_words)
+    }
+
     /// Resolves when its process exits (never, for a remote server: pings watch it).
     pub fn exit(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         match &self.process {
@@ -143,11 +157,18 @@ pub(crate) async fn resolve(
 ) -> Result<Launch, String> {
     let workdir = data_dir(options, upstream).await?;
     let place = |text: &str| text.replace(DATA_DIR, &workdir.display().to_string());
-    let placed_args = |args: &[String]| args.iter().map(|a| place(a)).collect::<Vec<_>>();
+    let secret_args = ArgumentSecrets::of(&upstream.spec, secrets)?;
+    let placed_args = |args: &[String]| {
+        args.iter()
+            .map(|a| secret_args.value_of(a).unwrap_or_else(|| place(a)))
+            .collect::<Vec<_>>()
+    };
+    // A secret its command line carries is not also put in its environment.
     let with_secrets = |env: &BTreeMap<String, String>| {
         let mut env: BTreeMap<String, String> =
             env.iter().map(|(k, v)| (k.clone(), place(v))).collect();
-        env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let in_env = secrets.iter().filter(|(k, _)| !secret_args.carries(k));
+        env.extend(in_env.map(|(k, v)| (k.clone(), v.clone())));
         env
     };
     let toolchain = &options.toolchain;
@@ -275,7 +296,11 @@ pub(crate) async fn resolve(
                 .collect();
             Ok(Launch::Container(ContainerSpec {
                 image: image.clone(),
-                args: args.clone(),
+                // Its own paths, not the host's: only secrets are put in.
+                args: args
+                    .iter()
+                    .map(|a| secret_args.value_of(a).unwrap_or_else(|| a.clone()))
+                    .collect(),
                 env,
                 limits: limits.clone(),
                 network: *network,
@@ -456,6 +481,9 @@ fn record_launch_steps(upstream: &str, started: Instant, prepared_at: Instant) {
     );
 }
 
+/// How long a failed handshake waits for its child's exit code.
+const EXIT_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The MCP handshake over a child's stdio; the child is stopped if it fails.
 async fn shake_hands<S, R, W>(
     handler: S,
@@ -470,8 +498,14 @@ where
     match handler.serve(transport).await {
         Ok(client) => Ok((Some(child), client)),
         Err(e) => {
+            // A child that died is why, most often: its exit code says how.
+            let _ = tokio::time::timeout(EXIT_WAIT, child.exit()).await;
+            let ended = child.exit_words();
             child.stop().await;
-            Err(format!("the MCP handshake failed: {e}"))
+            Err(match ended {
+                Some(words) => format!("the MCP handshake failed: {e} ({words})"),
+                None => format!("the MCP handshake failed: {e}"),
+            })
         }
     }
 }
@@ -511,7 +545,9 @@ fn resubscribe(upstream: &Upstream, peer: &Peer<RoleClient>, subscriptions: &Sub
     });
 }
 
-/// Launches, shakes hands and stores what it offers (`client::discover`).
+/// Launches, shakes hands and stores what it offers (`client::discover`), unless it is a
+/// `replica` of the upstream's primary instance or speaks as a person.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn launch(
     platform: &Platform,
     upstream: &Upstream,
@@ -520,6 +556,7 @@ pub(crate) async fn launch(
     routes: &Routes,
     options: &GatewayOptions,
     confiner: &Confiner,
+    replica: bool,
 ) -> Result<Running, String> {
     let personal = matches!(
         launch,
@@ -533,7 +570,13 @@ pub(crate) async fn launch(
         relays: routes.relays.clone(),
         subscriptions: routes.subscriptions.clone(),
         relisting: Default::default(),
+        account_tools: personal.then(|| routes.account_tools.clone()),
+        discovers: !replica,
     };
+    if personal {
+        // A new session of the person's: what it offers is asked again.
+        routes.account_tools.forget();
+    }
     let handshake = async {
         let (process, client) = connect(handler, launch, logs, options, Some(confiner)).await?;
         // A stale tools/list would hide a changed definition from discovery.
@@ -542,9 +585,10 @@ pub(crate) async fn launch(
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
         let running = Running { process, client };
-        // A person's connection lists what their account sees; the upstream's
-        // definitions are discovered, pinned and reviewed through the organization's.
-        if personal {
+        // A person's connection lists what their account sees, and a replica what the
+        // primary lists; the upstream's definitions are discovered, pinned and reviewed
+        // through the organization's primary.
+        if personal || replica {
             return Ok(running);
         }
         match discover(platform, upstream, running.client.peer()).await {

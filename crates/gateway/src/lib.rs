@@ -1,5 +1,6 @@
 //! The gateway's supervisor (SPEC §8): on each node, one process per upstream MCP server
-//! that a hosted server needs, shared by every session. It fetches the upstream's package
+//! that a hosted server needs (or `replicas` of a stateless one, `pool`), shared by every
+//! session. It fetches the upstream's package
 //! at install time (`fetch`), runs it as the leader of its own process group with its
 //! stderr drained into a bounded ring (`process`), talks to it as an MCP client over its
 //! stdio (rmcp), and writes what it sees (status, restarts, discovered tools) through
@@ -8,6 +9,7 @@
 //! Architecture invariant: this is the only crate besides `mcp` and `fixture` that
 //! imports `rmcp`, and it uses only rmcp's client side.
 
+mod account_tools;
 mod client;
 pub mod confine;
 mod container;
@@ -17,9 +19,11 @@ mod last_words;
 mod launch;
 mod orphans;
 mod personal;
+mod pool;
 mod process;
 mod reach;
 mod relay;
+mod secret_args;
 mod signed_in;
 mod subscriptions;
 mod switch;
@@ -43,6 +47,7 @@ use serde_json::Value;
 
 use confine::Confiner;
 pub use fetch::Toolchain;
+use pool::Pool;
 use upstream::Instance;
 
 /// How the supervisor watches upstreams (SPEC §8).
@@ -143,28 +148,30 @@ impl Supervisor {
             .contains(upstream)
     }
 
-    fn instance(&self, upstream: &Upstream) -> Arc<Instance> {
+    fn pool(&self, upstream: &Upstream) -> Arc<Pool> {
         let mut instances = self.instances.lock().expect("supervisor lock");
         instances
             .entry(upstream.id.clone())
-            .or_insert_with(|| self.new_instance(upstream))
+            .or_insert_with(|| self.new_pool(upstream))
             .clone()
     }
 
-    fn new_instance(&self, upstream: &Upstream) -> Arc<Instance> {
-        Instance::new(
+    fn new_pool(&self, upstream: &Upstream) -> Arc<Pool> {
+        let pool = Pool::new(
             upstream.clone(),
             self.options.clone(),
             self.confiner.clone(),
-        )
+        );
+        pool.fit_to(upstream.replicas);
+        pool
     }
 
     /// The instance that serves `upstream`'s calls here; when another node upgraded it
     /// (the record is newer than the instance's and launches otherwise), this node
     /// switches too, the instance it has serving until then.
-    fn serving(&self, platform: &Platform, upstream: &Upstream) -> Arc<Instance> {
-        let instance = self.instance(upstream);
-        let known = &instance.upstream;
+    fn serving(&self, platform: &Platform, upstream: &Upstream) -> Arc<Pool> {
+        let pool = self.pool(upstream);
+        let known = &pool.upstream;
         let relaunched =
             known.spec != upstream.spec || known.secrets_sealed != upstream.secrets_sealed;
         if relaunched
@@ -173,7 +180,7 @@ impl Supervisor {
         {
             self.switch(platform, upstream);
         }
-        instance
+        pool
     }
 
     /// What confinement is in force on this node.
@@ -183,11 +190,14 @@ impl Supervisor {
 
     /// Stops every upstream of this node (at shutdown), whole process groups.
     pub async fn shutdown(&self) {
-        let all: Vec<Arc<Instance>> = {
+        let all: Vec<Arc<Pool>> = {
             let mut instances = self.instances.lock().expect("supervisor lock");
-            instances.drain().map(|(_, instance)| instance).collect()
+            instances.drain().map(|(_, pool)| pool).collect()
         };
-        for instance in all.into_iter().chain(self.personal.drain_all()) {
+        for pool in all {
+            pool.stop().await;
+        }
+        for instance in self.personal.drain_all() {
             instance.stop().await;
         }
         self.confiner.release_node();
@@ -214,9 +224,9 @@ impl UpstreamRuntime for Supervisor {
         if self.is_retired(&upstream.id) {
             return;
         }
-        let instance = self.instance(upstream);
+        let pool = self.pool(upstream);
         let platform = platform.clone();
-        tokio::spawn(async move { instance.start(&platform).await });
+        tokio::spawn(async move { pool.start(&platform).await });
     }
 
     fn switch(&self, platform: &Platform, upstream: &Upstream) {
@@ -226,7 +236,7 @@ impl UpstreamRuntime for Supervisor {
         switch::switch(
             platform,
             upstream,
-            self.new_instance(upstream),
+            self.new_pool(upstream),
             self.instances.clone(),
             self.switches.clone(),
             self.personal.remove_upstream(&upstream.id),
@@ -238,13 +248,13 @@ impl UpstreamRuntime for Supervisor {
     }
 
     async fn stop(&self, upstream: &UpstreamId) {
-        let instance = self
+        let pool = self
             .instances
             .lock()
             .expect("supervisor lock")
             .remove(upstream);
-        if let Some(instance) = instance {
-            instance.stop().await;
+        if let Some(pool) = pool {
+            pool.stop().await;
         }
         for personal in self.personal.remove_upstream(upstream) {
             personal.stop().await;
@@ -277,7 +287,10 @@ impl UpstreamRuntime for Supervisor {
                     self.confiner.clone(),
                 )
             }),
-            None => self.serving(platform, upstream),
+            // A tool call is pinned to the least busy process of the pool for its life.
+            None => self
+                .serving(platform, upstream)
+                .pick(platform, upstream.replicas),
         };
         let started = std::time::Instant::now();
         let result = instance
@@ -303,8 +316,10 @@ impl UpstreamRuntime for Supervisor {
         refuse_person_requests(upstream)?;
         let method = request.method();
         let started = std::time::Instant::now();
+        // Every request but a tool call goes to the primary process.
         let result = self
-            .instance(upstream)
+            .pool(upstream)
+            .primary()
             .request(platform, request, timeout)
             .await;
         metrics::histogram!("guidepost_upstream_request_seconds", "method" => method)
@@ -326,7 +341,8 @@ impl UpstreamRuntime for Supervisor {
             ));
         }
         refuse_person_requests(upstream)?;
-        let instance = self.instance(upstream);
+        // Subscriptions live on the primary, where their notifications come from.
+        let instance = self.pool(upstream).primary();
         instance.subscribe(platform, uri, subscriber, timeout).await
     }
 
@@ -338,7 +354,7 @@ impl UpstreamRuntime for Supervisor {
         subscriber_id: &str,
         timeout: Duration,
     ) -> Result<(), UpstreamCallError> {
-        let instance = self.instance(upstream);
+        let instance = self.pool(upstream).primary();
         instance
             .unsubscribe(platform, uri, subscriber_id, timeout)
             .await
@@ -360,6 +376,15 @@ impl UpstreamRuntime for Supervisor {
     }
 
     fn admits(&self, org: &OrgId, spec: &LaunchSpec) -> Result<(), NotAdmitted> {
+        self.admits_replicas(org, spec, 1)
+    }
+
+    fn admits_replicas(
+        &self,
+        org: &OrgId,
+        spec: &LaunchSpec,
+        replicas: u32,
+    ) -> Result<(), NotAdmitted> {
         // Refused at install, not failed at the first launch.
         if matches!(spec, LaunchSpec::Container { .. }) && self.options.container_socket.is_none() {
             return Err(NotAdmitted(
@@ -371,9 +396,15 @@ impl UpstreamRuntime for Supervisor {
         };
         self.confiner.admit().map_err(NotAdmitted)?;
         let (memory_mb, processes) = self.confiner.limits_of(&declaration).map_err(NotAdmitted)?;
+        // Every replica reserves its own share.
+        let replicas = replicas.max(1);
         self.confiner
             .budget()
-            .would_admit(org.as_str(), memory_mb, processes)
+            .would_admit(
+                org.as_str(),
+                memory_mb.saturating_mul(replicas),
+                processes.saturating_mul(replicas),
+            )
             .map_err(NotAdmitted)
     }
 
@@ -390,7 +421,7 @@ impl UpstreamRuntime for Supervisor {
         let instances = self.instances.lock().expect("supervisor lock");
         instances
             .get(upstream)
-            .map(|instance| instance.logs())
+            .map(|pool| pool.logs())
             .unwrap_or_default()
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -78,6 +78,8 @@ pub struct UpstreamProcess {
     /// Its way out, if it declared network: held for as long as the process runs.
     _egress: Option<Egress>,
     exited: watch::Receiver<bool>,
+    /// How it ended, once it has: its exit code or the signal that killed it.
+    status: Arc<OnceLock<std::process::ExitStatus>>,
     /// Ends when stderr is closed (every process of the group has exited).
     drained: Option<tokio::task::JoinHandle<()>>,
 }
@@ -136,8 +138,12 @@ pub fn spawn(
     let drained = tokio::spawn(drain(stderr, logs.clone()));
     let pgid = child.id().and_then(|id| i32::try_from(id).ok());
     let (tell, exited) = watch::channel(false);
+    let status = Arc::new(OnceLock::new());
+    let ended = status.clone();
     tokio::spawn(async move {
-        let _ = child.wait().await;
+        if let Ok(status) = child.wait().await {
+            let _ = ended.set(status);
+        }
         let _ = tell.send(true);
     });
     let process = UpstreamProcess {
@@ -146,6 +152,7 @@ pub fn spawn(
         reservation: None,
         _egress: confinement.egress.take(),
         exited,
+        status,
         drained: Some(drained),
     };
     Ok((process, stdout, stdin))
@@ -184,6 +191,18 @@ async fn drain(stderr: tokio::process::ChildStderr, logs: LogRing) {
 }
 
 impl UpstreamProcess {
+    /// How it ended, in words ("it exited with code 1", "it was killed by signal 9"),
+    /// once it has.
+    pub fn exit_words(&self) -> Option<String> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.status.get()?;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Some(format!("it exited with code {code}")),
+            (None, Some(signal)) => Some(format!("it was killed by signal {signal}")),
+            (None, None) => None,
+        }
+    }
+
     /// Whether the process has exited.
     pub fn exited(&self) -> bool {
         *self.exited.borrow()

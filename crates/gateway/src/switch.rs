@@ -3,30 +3,25 @@
 //! beside the running one (packages are cached per version, so both stay on disk), and
 //! only once it is up (or gave up) does it take the old one's place in the supervisor's
 //! map. Calls that already hold the old instance finish there; it stops when they are
-//! answered.
+//! answered. An instance here is the upstream's pool (`pool`): all its processes switch
+//! together.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use guidepost_core::Platform;
 use guidepost_domain::{Upstream, UpstreamId};
 
+use crate::pool::{Pool, retire_instance, retire_pool};
 use crate::upstream::Instance;
 
 /// How long a switch waits for the new launch (a fetch may take up to 5 minutes) before
 /// it takes over anyway, its status saying why it is not up.
 const START_WAIT: Duration = Duration::from_secs(6 * 60);
-/// How long a replaced instance waits before it first looks at its calls: a call that
-/// took it from the map just before the switch has entered it by then.
-const GRACE: Duration = Duration::from_secs(1);
-/// How often a replaced instance looks again, and how long at most it waits for its calls
-/// (the longest call timeout an attachment may set).
-const DRAIN_POLL: Duration = Duration::from_millis(100);
-const DRAIN_MAX: Duration = Duration::from_secs(10 * 60);
 
-pub(crate) type Instances = Arc<Mutex<HashMap<UpstreamId, Arc<Instance>>>>;
+pub(crate) type Instances = Arc<Mutex<HashMap<UpstreamId, Arc<Pool>>>>;
 
 /// The switches under way, by upstream: a newer switch supersedes an older one, which then
 /// stops what it started instead of taking over.
@@ -70,7 +65,7 @@ impl Switches {
 pub(crate) fn switch(
     platform: &Platform,
     upstream: &Upstream,
-    fresh: Arc<Instance>,
+    fresh: Arc<Pool>,
     instances: Instances,
     switches: Arc<Switches>,
     also_replaced: Vec<Arc<Instance>>,
@@ -96,18 +91,12 @@ pub(crate) fn switch(
         {
             tracing::warn!(upstream = %upstream.id, %error, "could not audit an upstream's switch");
         }
-        for replaced in old.into_iter().chain(also_replaced) {
-            retire(replaced).await;
-        }
+        let retired = old.map(retire_pool);
+        let personal = also_replaced.into_iter().map(retire_instance);
+        futures::future::join(
+            futures::future::join_all(retired),
+            futures::future::join_all(personal),
+        )
+        .await;
     });
-}
-
-/// Stops a replaced instance once the calls it holds are answered.
-async fn retire(replaced: Arc<Instance>) {
-    tokio::time::sleep(GRACE).await;
-    let since = Instant::now();
-    while replaced.calls_in_flight.load(Ordering::Relaxed) > 0 && since.elapsed() < DRAIN_MAX {
-        tokio::time::sleep(DRAIN_POLL).await;
-    }
-    replaced.stop().await;
 }

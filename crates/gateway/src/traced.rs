@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
-use guidepost_core::trace_context::{self, TRACEPARENT};
+use guidepost_core::trace_context::{self, SpanName, TRACEPARENT};
 use guidepost_domain::Upstream;
 use http::{HeaderName, HeaderValue};
 use rmcp::model::{ClientJsonRpcMessage, GetMeta, JsonRpcMessage, RequestMetaObject};
@@ -21,13 +21,9 @@ use sse_stream::Sse;
 
 /// The span of one request to `upstream`: `{method} {target}`, as a client.
 pub(crate) fn call_span(upstream: &Upstream, method: &str, target: Option<&str>) -> tracing::Span {
-    let name = match target {
-        Some(target) => format!("{method} {target}"),
-        None => method.to_owned(),
-    };
     tracing::debug_span!(
         "upstream call",
-        otel.name = %name,
+        otel.name = %SpanName { method, target },
         otel.kind = "client",
         mcp.method.name = method,
         gen_ai.tool.name = target,

@@ -19,4 +19,5 @@ pub mod output;
 pub mod registry_worker;
 mod request_span;
 pub mod telemetry;
+mod trace_sampling;
 pub mod webhook_worker;

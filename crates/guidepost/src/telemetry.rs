@@ -1,9 +1,10 @@
 //! Logs on stderr and, with `--otlp-endpoint`, traces over OTLP/HTTP (issue 29). The
 //! MCP request, tool call, upstream call, store statement, webhook and mail spans are at
-//! `debug`, so that logs at `info` never build them; with an endpoint, the filter lets
-//! Guidepost's own `debug` spans and events through as well (logs then show them too). Without one there is no exporter and no trace
-//! layer: those spans are disabled at their call sites, and no span has a trace context
-//! to continue or pass on.
+//! `debug`, so that logs at `info` never build them. With an endpoint, the filter
+//! (`trace_sampling`) lets them through in sampled traces only, decided once where the
+//! trace starts: an unsampled request makes none of them. Without one there is no exporter
+//! and no trace layer: those spans are disabled at their call sites, and no span has a
+//! trace context to continue or pass on.
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::cli::{GlobalArgs, LogFormat};
+use crate::trace_sampling::SampledSpans;
 
 /// How long one export may take before it is given up (the batch is dropped).
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,14 +67,19 @@ pub fn init(global: &GlobalArgs) -> anyhow::Result<Telemetry> {
     let provider = provider(endpoint, global.otlp_sample_ratio)?;
     // A span's parent is its parent in `tracing` (not the thread's current OpenTelemetry
     // context, which async tasks moving between threads leave behind).
+    // Per span, nothing the traces do not need: no busy/idle timings (two clock reads at
+    // every poll of an instrumented future), no thread name (an allocation per span), no
+    // source location.
     let traces = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("guidepost"))
-        .with_context_activation(false);
-    // Guidepost's own spans are at `debug`: with traces on, log lines name them too.
-    let own_spans = "guidepost=debug".parse().context("the traces' filter")?;
-    let filter = filter.add_directive(own_spans);
+        .with_context_activation(false)
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false);
+    // Guidepost's own spans are at `debug`: made in sampled traces (log lines then name
+    // them too); the log filter decides the rest, as without traces.
     tracing_subscriber::registry()
-        .with(filter)
+        .with(SampledSpans::new(filter))
         .with(logs(global.log_format))
         .with(traces)
         .try_init()

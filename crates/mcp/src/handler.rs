@@ -7,19 +7,20 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use guidepost_core::Platform;
 use guidepost_core::tasks::Admission;
+use guidepost_core::{Platform, tool_switches};
 #[allow(deprecated)]
 // logging is deprecated by SEP-2577; refused here like every non-tool method
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CancelTaskParams, CompleteRequestParams,
-    CompleteResult, CustomRequest, CustomResult, DiscoverResult, GetPromptRequestParams,
-    GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, InitializeRequestParams,
-    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    SubscriptionFilter, UnsubscribeRequestParams, UpdateTaskParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    CompleteRequestParams, CompleteResult, ContentBlock, CustomRequest, CustomResult,
+    DiscoverResult, GetPromptRequestParams, GetPromptResponse, GetTaskParams, GetTaskResult,
+    Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    UpdateTaskParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -353,6 +354,20 @@ impl GuidepostServer {
         };
         if let Some(task) = request.request_state.as_deref().and_then(rounds::task_of) {
             return self.resume(scope, request, &task, started).await;
+        }
+        if tool_switches::switched_off(&scope.server, name) {
+            // A tool error, not a protocol one: the agent reads why and picks another.
+            let result =
+                CallToolResult::error(vec![ContentBlock::text(tool_switches::refusal(name))]);
+            let end_user = resolve_end_user(&self.platform, scope).await?;
+            let recorded = Recorded::result(&result, started);
+            record(
+                &self.platform,
+                scope,
+                recorded_as(end_user.as_ref(), None),
+                recorded,
+            );
+            return Ok(result.into());
         }
         let found = self.tools.find(&self.platform, &scope.server, name).await;
         let Some(source) = found.map_err(tools_unreadable)? else {

@@ -3,10 +3,10 @@
 //! `gen_ai.tool.name`) and the organization and server. A request whose
 //! `_meta.traceparent` (SEP-414) names a client's span continues that trace; without one
 //! it is a child of the HTTP request's span, which the `traceparent` header may have
-//! continued. Both spans are at `debug`: only the trace layer builds them, and without it
-//! they cost nothing.
+//! continued. Both spans are at `debug`: only the trace layer builds them, in sampled traces
+//! only, and without it they cost nothing.
 
-use guidepost_core::trace_context;
+use guidepost_core::trace_context::{self, SpanName};
 use guidepost_domain::{McpServer, McpSession};
 use serde_json::Value;
 use tracing::field::{Empty, display};
@@ -28,26 +28,31 @@ pub(crate) fn mcp_span(
     };
     let method = jsonrpc::method_label(inbound.method.as_deref());
     let target = inbound.tool_name().map(cut);
-    let name = match &target {
-        Some(target) => format!("{method} {target}"),
-        None => method.to_owned(),
+    let make = || {
+        tracing::debug_span!(
+            "mcp request",
+            otel.name = %SpanName { method, target },
+            otel.kind = "server",
+            mcp.method.name = method,
+            jsonrpc.request.id = Empty,
+            mcp.session.id = Empty,
+            mcp.protocol.version = Empty,
+            gen_ai.tool.name = Empty,
+            guidepost.organization.id = %server.org_id,
+            guidepost.server.id = %server.id,
+        )
     };
-    let span = tracing::debug_span!(
-        "mcp request",
-        otel.name = %name,
-        otel.kind = "server",
-        mcp.method.name = method,
-        jsonrpc.request.id = Empty,
-        mcp.session.id = Empty,
-        mcp.protocol.version = Empty,
-        gen_ai.tool.name = Empty,
-        guidepost.organization.id = %server.org_id,
-        guidepost.server.id = %server.id,
-    );
+    // A client's `_meta.traceparent` starts this request's trace here: the client's
+    // sampling decides, not the HTTP request's.
+    let continued = meta_traceparent(&inbound.params);
+    let span = match continued {
+        Some(_) => trace_context::with_own_sampling(make),
+        None => make(),
+    };
     if span.is_disabled() {
         return current;
     }
-    if let Some(traceparent) = meta_traceparent(&inbound.params) {
+    if let Some(traceparent) = continued {
         trace_context::continue_from(&span, traceparent);
     }
     if let Some(id) = request_id(&inbound.id) {
@@ -69,13 +74,17 @@ pub(crate) fn mcp_span(
 /// A tool call's span, in the request's: `execute_tool {name}`.
 pub(crate) fn tool_span(request: &tracing::Span, tool: &str) -> tracing::Span {
     let tool = cut(tool);
-    let span = tracing::debug_span!(
-        parent: request,
-        "tool call",
-        otel.name = %format_args!("execute_tool {tool}"),
-        gen_ai.operation.name = "execute_tool",
-        gen_ai.tool.name = %tool,
-    );
+    // Made in the request's span, whose trace decides whether it is made at all (rmcp
+    // runs the handler in a task of its own).
+    let span = request.in_scope(|| {
+        tracing::debug_span!(
+            parent: request,
+            "tool call",
+            otel.name = %SpanName { method: "execute_tool", target: Some(tool) },
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = %tool,
+        )
+    });
     if span.is_disabled() {
         return request.clone();
     }

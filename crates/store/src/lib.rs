@@ -63,7 +63,8 @@ pub use tasks::TaskStore;
 pub use tool_calls::{ROLLUP_MICROS, ToolCallBucket, ToolCallFilter, ToolCallStore, ToolRollup};
 pub use upstreams::{AttachedUpstream, UpstreamStore};
 pub use walkthroughs::{
-    NewWalkthrough, ProgressKey, VersionSummary, WalkthroughEditorStore, WalkthroughStore,
+    DraftBesidePublished, NewWalkthrough, ProgressKey, VersionSummary, WalkthroughEditorStore,
+    WalkthroughStore,
 };
 pub use webhooks::{NewWebhook, WebhookStore};
 

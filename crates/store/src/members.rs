@@ -70,7 +70,24 @@ pub trait MemberStore: Send + Sync {
     async fn switch_dashboard_session(&self, token_hash: &str, to: &Member) -> Result<()>;
     /// Platform-wide (by the hash of a random token): ends a session.
     async fn delete_dashboard_session(&self, token_hash: &str) -> Result<()>;
-    /// Platform-wide: forgets sessions, codes and counted invitation mails that ended
-    /// before `now`.
+    /// Keeps `sealed` (a secret sealed by core) for the session `token_hash` of `org`
+    /// until `expires_at`, in place of one kept before.
+    async fn keep_shown_once(
+        &self,
+        org: &OrgId,
+        token_hash: &str,
+        sealed: &str,
+        expires_at: Timestamp,
+    ) -> Result<()>;
+    /// Takes (deletes and returns) what the session `token_hash` of `org` keeps, if it has
+    /// not expired by `now`: one statement, so two nodes cannot both show it.
+    async fn take_shown_once(
+        &self,
+        org: &OrgId,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>>;
+    /// Platform-wide: forgets sessions, codes, secrets waiting to be shown and counted
+    /// invitation mails that ended before `now`.
     async fn delete_expired_dashboard_state(&self, now: Timestamp) -> Result<u64>;
 }

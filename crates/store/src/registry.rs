@@ -9,12 +9,16 @@ use crate::Result;
 
 #[async_trait]
 pub trait RegistryStore: Send + Sync {
-    /// Platform-wide: writes entries by name in one transaction. A name belongs to the
-    /// first source that wrote it; another source's entry of that name is skipped.
-    /// Answers how many were written.
+    /// Platform-wide: writes versions of servers in one transaction, each kept; a name's
+    /// catalog row is its latest version (`compare_versions`), listing the others. A name
+    /// belongs to the first source that wrote it; another source's version of that name
+    /// is skipped. Answers how many were written.
     async fn put_registry_entries(&self, entries: &[RegistryEntry], now: Timestamp) -> Result<u64>;
-    /// Platform-wide: one entry by its name.
+    /// Platform-wide: one entry by its name (its latest version, listing the others).
     async fn get_registry_entry(&self, name: &str) -> Result<RegistryEntry>;
+    /// Platform-wide: one version of an entry (its runtimes, searched text and versions
+    /// left empty: they are the catalog row's).
+    async fn get_registry_version(&self, name: &str, version: &str) -> Result<RegistryEntry>;
     /// Platform-wide: the entries matching every word (and the runtime, if given), by
     /// name, from `offset`.
     async fn search_registry_entries(&self, search: &RegistrySearch) -> Result<Vec<RegistryEntry>>;

@@ -29,6 +29,15 @@ pub trait ServerStore: Send + Sync {
         id: &ServerId,
         pending: &PendingDomain,
     ) -> Result<McpServer>;
+    /// Writes the server's switched-off tools if they are still `read`: the server as
+    /// written, or `None` when they changed meanwhile (or there is no such server).
+    async fn replace_disabled_tools(
+        &self,
+        org: &OrgId,
+        id: &ServerId,
+        read: &[String],
+        disabled: &[String],
+    ) -> Result<Option<McpServer>>;
     async fn delete_server(&self, org: &OrgId, id: &ServerId) -> Result<()>;
     /// Platform-wide (routing): the server with this slug.
     async fn find_server_by_slug(&self, slug: &str) -> Result<Option<McpServer>>;

@@ -33,6 +33,15 @@ pub struct VersionSummary {
     pub people: i64,
 }
 
+/// A walkthrough's draft steps (in no particular order: `next_step_id` links them) and
+/// the version it last published, if any.
+#[derive(Debug, Clone)]
+pub struct DraftBesidePublished {
+    pub walkthrough_id: WalkthroughId,
+    pub steps: Vec<Step>,
+    pub published: Option<WalkthroughVersion>,
+}
+
 #[async_trait]
 pub trait WalkthroughStore: Send + Sync {
     async fn create_walkthrough(&self, org: &OrgId, new: &NewWalkthrough) -> Result<Walkthrough>;
@@ -173,6 +182,14 @@ pub trait WalkthroughStore: Send + Sync {
 /// saves checked against a revision, and a walkthrough's assignments.
 #[async_trait]
 pub trait WalkthroughEditorStore: Send + Sync {
+    /// The draft steps and the published version of each of these walkthroughs (at most
+    /// 200 ids), for the list to count steps and see unpublished edits: one statement
+    /// whatever their number. A walkthrough with neither is left out.
+    async fn drafts_beside_published(
+        &self,
+        org: &OrgId,
+        walkthroughs: &[WalkthroughId],
+    ) -> Result<Vec<DraftBesidePublished>>;
     /// How many draft steps each of these walkthroughs has (at most 200 ids; one query);
     /// a walkthrough without steps is left out.
     async fn draft_step_counts(

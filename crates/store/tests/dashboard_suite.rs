@@ -227,6 +227,93 @@ async fn sessions_are_found_by_hash_until_they_end_and_follow_their_member(db: &
     );
 }
 
+async fn a_secret_shown_once_is_taken_once_by_its_session_until_it_expires(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let globex = new_org(&store, "Globex").await;
+    let member = store
+        .create_member(&acme, &email("ada@acme.example"), Role::Owner)
+        .await
+        .unwrap();
+    let session = DashboardSession {
+        token_hash: hash_secret("gpd_token"),
+        member_id: member.id.clone(),
+        org_id: acme.clone(),
+        created_at: secs(10),
+        last_seen_at: secs(10),
+        expires_at: secs(10_000),
+    };
+    store.create_dashboard_session(&session).await.unwrap();
+    let hash = session.token_hash.as_str();
+    store
+        .keep_shown_once(&acme, hash, "sealed-1", secs(600))
+        .await
+        .unwrap();
+    // Kept again before it was shown: the newer one waits.
+    store
+        .keep_shown_once(&acme, hash, "sealed-2", secs(610))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_shown_once(&globex, hash, secs(20))
+            .await
+            .unwrap(),
+        None,
+        "not another organization's"
+    );
+    assert_eq!(
+        store
+            .take_shown_once(&acme, "other", secs(20))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_shown_once(&acme, hash, secs(20)).await.unwrap(),
+        Some("sealed-2".to_owned())
+    );
+    assert_eq!(
+        store.take_shown_once(&acme, hash, secs(21)).await.unwrap(),
+        None,
+        "taken once"
+    );
+    // Expired: not shown, and the sweep forgets it.
+    store
+        .keep_shown_once(&acme, hash, "sealed-3", secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_shown_once(&acme, hash, secs(600)).await.unwrap(),
+        None
+    );
+    store
+        .keep_shown_once(&acme, hash, "sealed-4", secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_expired_dashboard_state(secs(600))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.take_shown_once(&acme, hash, secs(30)).await.unwrap(),
+        None
+    );
+    // It goes with its session.
+    store
+        .keep_shown_once(&acme, hash, "sealed-5", secs(600))
+        .await
+        .unwrap();
+    store.delete_dashboard_session(hash).await.unwrap();
+    assert_eq!(
+        store.take_shown_once(&acme, hash, secs(30)).await.unwrap(),
+        None
+    );
+}
+
 async fn invitation_mails_are_counted_per_organization_and_mailbox_until_they_lapse(
     db: &TestDatabase,
 ) {
@@ -402,11 +489,48 @@ async fn support_messages_stay_on_their_organizations_request(db: &TestDatabase)
     assert!(theirs.is_empty());
 }
 
+/// A server's switched-off tools: written only over the list that was read
+/// (compare-and-set), kept with the server, and never across organizations.
+async fn disabled_tools_are_written_over_the_list_read_only(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let beta = new_org(&store, "Beta").await;
+    let server = new_server(&store, &acme, "acme").await;
+    assert!(server.disabled_tools.is_empty(), "none off at first");
+
+    let off = vec!["fx__echo".to_owned(), "get_support".to_owned()];
+    let written = store
+        .replace_disabled_tools(&acme, &server.id, &[], &off)
+        .await
+        .unwrap()
+        .expect("written over the empty list");
+    assert_eq!(written.disabled_tools, off);
+    let read = store.get_server(&acme, &server.id).await.unwrap();
+    assert_eq!(read.disabled_tools, off, "kept with the server");
+
+    // A switch that read the list before this write does not undo it.
+    let stale = store
+        .replace_disabled_tools(&acme, &server.id, &[], &["other".to_owned()])
+        .await
+        .unwrap();
+    assert!(stale.is_none(), "the list changed since it was read");
+    // Another organization cannot write it, whatever it read.
+    let theirs = store
+        .replace_disabled_tools(&beta, &server.id, &off, &[])
+        .await
+        .unwrap();
+    assert!(theirs.is_none());
+    let read = store.get_server(&acme, &server.id).await.unwrap();
+    assert_eq!(read.disabled_tools, off);
+}
+
 backend_tests!(
+    disabled_tools_are_written_over_the_list_read_only,
     the_overviews_counts_are_one_statement_of_the_organizations_own,
     support_messages_stay_on_their_organizations_request,
     members_belong_to_one_organization_and_sign_in_codes_work_once,
     sessions_are_found_by_hash_until_they_end_and_follow_their_member,
     invitation_mails_are_counted_per_organization_and_mailbox_until_they_lapse,
     calls_are_counted_per_bucket_for_their_organization_and_server,
+    a_secret_shown_once_is_taken_once_by_its_session_until_it_expires,
 );

@@ -16,7 +16,9 @@ fn upstream() -> NewUpstream {
     NewUpstream {
         name: "Flaky".into(),
         start: StartMode::OnDemand,
+        replicas: 1,
         catalog_entry_id: Some("flaky".into()),
+        catalog_entry_version: None,
         spec: LaunchSpec::Npm {
             package: "flaky".into(),
             version: "1.0.0".into(),

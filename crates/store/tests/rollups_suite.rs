@@ -106,6 +106,50 @@ async fn rollups_add_up_across_batches_and_hours(db: &TestDatabase) {
     assert_eq!((whole[0].calls, whole[0].errors), (3, 1));
 }
 
+async fn test_calls_are_listed_but_left_out_of_the_rollups(db: &TestDatabase) {
+    let store = open(db).await;
+    let acme = new_org(&store, "Acme").await;
+    let docs = new_server(&store, &acme, "acme-docs").await;
+    let tested = |at: Timestamp, error: bool| {
+        let mut call = tool_call(&acme, &docs.id, "search", at);
+        (call.is_test, call.is_error, call.duration_us) = (true, error, 9_000_000);
+        call
+    };
+    // A batch of test calls only, then one that mixes them with an agent's.
+    store
+        .insert_tool_calls(&[tested(after(hour(0), 5), true)])
+        .await
+        .unwrap();
+    store
+        .insert_tool_calls(&[
+            tested(after(hour(0), 6), false),
+            tool_call(&acme, &docs.id, "search", after(hour(0), 7)),
+        ])
+        .await
+        .unwrap();
+
+    let rollups = store
+        .tool_rollups(&acme, None, hour(0), hour(1))
+        .await
+        .unwrap();
+    let lines: Vec<_> = rollups
+        .iter()
+        .map(|r| (r.tool_name.as_str(), r.calls, r.errors, r.max_us))
+        .collect();
+    assert_eq!(lines, [("search", 1, 0, 100)], "the agent's call only");
+    let buckets = store
+        .tool_call_buckets(&acme, None, hour(0), hour(1), 3_600)
+        .await
+        .unwrap();
+    let counts: Vec<_> = buckets.iter().map(|b| (b.calls, b.errors)).collect();
+    assert_eq!(counts, [(1, 0)]);
+    // The log keeps all three, the test calls marked.
+    let listed = all_tool_calls(&store, &acme, &ToolCallFilter::default()).await;
+    let mut marks: Vec<bool> = listed.iter().map(|c| c.is_test).collect();
+    marks.sort();
+    assert_eq!(marks, [false, true, true]);
+}
+
 async fn rollups_are_pruned_by_whole_hours(db: &TestDatabase) {
     let store = open(db).await;
     let acme = new_org(&store, "Acme").await;
@@ -196,10 +240,23 @@ async fn a_persons_calls_are_read_through_their_own_index(db: &TestDatabase) {
         errors_only: true,
         ..Default::default()
     };
+    // Errors only: the failed calls' own partial indexes (migration 0023).
+    let errors = ToolCallFilter {
+        errors_only: true,
+        ..Default::default()
+    };
+    let person_errors = ToolCallFilter {
+        errors_only: true,
+        ..person.clone()
+    };
     for (filter, index) in [
         (person.clone(), "tool_calls_end_user"),
         (person_on_server.clone(), "tool_calls_end_user"),
-        (tool_errors, "tool_calls_tool"),
+        (tool_errors, "tool_calls_tool_errors"),
+        // Either failed-call index that starts with the organization (which one is the
+        // planner's choice on PostgreSQL with this few rows).
+        (errors, "_errors"),
+        (person_errors, "tool_calls_end_user_errors"),
         // The whole organization: by time through an index (which one is the planner's
         // choice on PostgreSQL), never a scan of every organization's calls.
         (ToolCallFilter::default(), "tool_calls_"),
@@ -266,6 +323,7 @@ async fn listings_filter_by_errors_upstream_and_time(db: &TestDatabase) {
 backend_tests!(
     rollups_add_up_across_batches_and_hours,
     rollups_are_pruned_by_whole_hours,
+    test_calls_are_listed_but_left_out_of_the_rollups,
     a_persons_calls_are_read_through_their_own_index,
     listings_filter_by_errors_upstream_and_time,
 );

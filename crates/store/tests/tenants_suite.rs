@@ -1,163 +1,17 @@
-//! Organizations, their API keys and their servers, on every backend: keys are found by
-//! hash only, servers page newest first, and slugs and domains are unique.
+//! Organizations' servers, on every backend: servers page newest first, slugs and
+//! domains are unique, and a pending domain is promoted only as it was checked.
+//! Organizations and their API keys are in `keys_suite.rs`.
 
 mod common;
 
 use std::collections::HashSet;
-use std::str::FromStr;
 
 use guidepost_domain::*;
-use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
-use sqlx::AssertSqlSafe;
-use sqlx::sqlite::SqliteConnectOptions;
+use guidepost_testkit::{TestDatabase, backend_tests};
 
 use common::{
     all_pages, assert_conflict, assert_not_found, ids, json, new_org, new_server, open, settings,
 };
-
-async fn organizations_and_api_keys(db: &TestDatabase) {
-    let store = open(db).await;
-    let acme = store.create_organization("Acme").await.unwrap();
-    let beta = store.create_organization("Beta").await.unwrap();
-    assert_ne!(acme.id, beta.id);
-    assert_eq!(
-        json!(&store.get_organization(&acme.id).await.unwrap()),
-        json!(&acme)
-    );
-    assert_not_found(
-        store.get_organization(&OrgId::generate()).await,
-        "unknown organization",
-    );
-
-    let ci_secret = ApiKeySecret::generate();
-    let ci = store
-        .create_api_key(
-            &acme.id,
-            "ci",
-            &ApiKeyScopes::default_for_new_keys(),
-            &ci_secret,
-        )
-        .await
-        .unwrap();
-    assert_eq!((&ci.org_id, ci.name.as_str()), (&acme.id, "ci"));
-    assert_eq!(
-        ci.scopes,
-        ApiKeyScopes::default_for_new_keys(),
-        "kept as given"
-    );
-    assert_eq!(ci.display_prefix, ci_secret.display_prefix);
-    assert!(ci.revoked_at.is_none());
-    let deploy_secret = ApiKeySecret::generate();
-    let deploy = store
-        .create_api_key(&acme.id, "deploy", &ApiKeyScopes::all(), &deploy_secret)
-        .await
-        .unwrap();
-    let beta_secret = ApiKeySecret::generate();
-    let beta_key = store
-        .create_api_key(&beta.id, "beta", &ApiKeyScopes::all(), &beta_secret)
-        .await
-        .unwrap();
-    assert_not_found(
-        store
-            .create_api_key(
-                &OrgId::generate(),
-                "orphan",
-                &ApiKeyScopes::all(),
-                &ApiKeySecret::generate(),
-            )
-            .await,
-        "key for an unknown organization",
-    );
-
-    // Found by hash, whatever the organization; never by the plaintext.
-    let found = store
-        .find_api_key_by_hash(&ci_secret.hash)
-        .await
-        .unwrap()
-        .expect("live key is found");
-    assert_eq!(json!(&found), json!(&ci));
-    let found = store
-        .find_api_key_by_hash(&beta_secret.hash)
-        .await
-        .unwrap()
-        .expect("live key is found");
-    assert_eq!(
-        (found.id, found.org_id),
-        (beta_key.id.clone(), beta.id.clone())
-    );
-    assert!(
-        store
-            .find_api_key_by_hash(&ci_secret.plaintext)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .find_api_key_by_hash(&hash_secret("gp_unknown"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-
-    // Listing is scoped to the organization.
-    let listed: HashSet<_> = ids(&store.list_api_keys(&acme.id).await.unwrap(), |k| &k.id)
-        .into_iter()
-        .collect();
-    assert_eq!(
-        listed,
-        HashSet::from([ci.id.to_string(), deploy.id.to_string()])
-    );
-    assert_eq!(
-        ids(&store.list_api_keys(&beta.id).await.unwrap(), |k| &k.id),
-        [beta_key.id.to_string()]
-    );
-
-    // Revoking: the key is no longer found, the others are, and it stays listed.
-    let revoked = store.revoke_api_key(&acme.id, &ci.id).await.unwrap();
-    let revoked_at = revoked.revoked_at.expect("revoked_at is set");
-    assert!(
-        store
-            .find_api_key_by_hash(&ci_secret.hash)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .find_api_key_by_hash(&deploy_secret.hash)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    let listed = store.list_api_keys(&acme.id).await.unwrap();
-    let listed_ci = listed
-        .iter()
-        .find(|k| k.id == ci.id)
-        .expect("revoked key stays listed");
-    assert_eq!(listed_ci.revoked_at, Some(revoked_at));
-    assert!(
-        listed
-            .iter()
-            .find(|k| k.id == deploy.id)
-            .unwrap()
-            .revoked_at
-            .is_none()
-    );
-    // Revoking again keeps the first revocation time.
-    assert_eq!(
-        store
-            .revoke_api_key(&acme.id, &ci.id)
-            .await
-            .unwrap()
-            .revoked_at,
-        Some(revoked_at)
-    );
-    assert_not_found(
-        store.revoke_api_key(&acme.id, &ApiKeyId::generate()).await,
-        "unknown key",
-    );
-}
 
 async fn servers_create_get_update_delete(db: &TestDatabase) {
     let store = open(db).await;
@@ -545,68 +399,8 @@ async fn a_pending_domain_is_promoted_only_as_it_was_checked(db: &TestDatabase) 
     );
 }
 
-/// A key stored before keys had scopes (migrations up to 0011) could do everything, and
-/// keeps every scope once the store opens with the scopes migration.
-async fn keys_made_before_scopes_keep_every_scope(db: &TestDatabase) {
-    let (org, key) = (OrgId::generate(), ApiKeyId::generate());
-    let secret = ApiKeySecret::generate();
-    // The rows as the schema of migration 0011 holds them: written by hand, as no
-    // store method of today writes that schema.
-    let rows = [
-        format!("INSERT INTO organizations (id, name, created_at) VALUES ('{org}', 'Old', 0)"),
-        format!(
-            "INSERT INTO api_keys (id, org_id, name, display_prefix, key_hash, created_at) \
-             VALUES ('{key}', '{org}', 'old', '{}', '{}', 0)",
-            secret.display_prefix, secret.hash
-        ),
-    ];
-    match db.backend {
-        TestBackend::Sqlite => {
-            let options = SqliteConnectOptions::from_str(&db.url)
-                .unwrap()
-                .create_if_missing(true);
-            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            sqlx::migrate!("migrations/sqlite")
-                .run_to(11, &pool)
-                .await
-                .unwrap();
-            for row in rows {
-                sqlx::query(AssertSqlSafe(row))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
-            pool.close().await;
-        }
-        TestBackend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            sqlx::migrate!("migrations/postgres")
-                .run_to(11, &pool)
-                .await
-                .unwrap();
-            for row in rows {
-                sqlx::query(AssertSqlSafe(row))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
-            pool.close().await;
-        }
-    }
-
-    let store = open(db).await;
-    let found = store
-        .find_api_key_by_hash(&secret.hash)
-        .await
-        .unwrap()
-        .expect("the old key is live");
-    assert_eq!((found.id, found.scopes), (key, ApiKeyScopes::all()));
-}
-
 backend_tests!(
-    keys_made_before_scopes_keep_every_scope,
     a_pending_domain_is_promoted_only_as_it_was_checked,
-    organizations_and_api_keys,
     servers_create_get_update_delete,
     servers_list_in_pages_newest_first,
     duplicate_slug_or_domain_is_a_conflict,

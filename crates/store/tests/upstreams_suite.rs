@@ -14,7 +14,9 @@ fn npm(package: &str) -> NewUpstream {
     NewUpstream {
         name: package.into(),
         start: StartMode::OnDemand,
+        replicas: 1,
         catalog_entry_id: Some(package.into()),
+        catalog_entry_version: None,
         spec: LaunchSpec::Npm {
             package: package.into(),
             version: "1.0.0".into(),

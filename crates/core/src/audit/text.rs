@@ -36,6 +36,14 @@ fn what_happened(event: &AuditEvent) -> String {
         "server.created" => format!("created the server {object}"),
         "server.updated" => format!("changed the server {object}"),
         "server.deleted" => format!("deleted the server {object}"),
+        "server.tool_disabled" => format!(
+            "switched off the tool {} on the server {object}",
+            quoted(event.detail.get("tool").and_then(Value::as_str))
+        ),
+        "server.tool_enabled" => format!(
+            "switched on the tool {} on the server {object}",
+            quoted(event.detail.get("tool").and_then(Value::as_str))
+        ),
         "server.domain_verified" => format!("checked the custom domain of the server {object}"),
         "server.identity_provider_set" => {
             format!("set the identity provider of the server {object}")
@@ -84,6 +92,7 @@ fn what_happened(event: &AuditEvent) -> String {
                 detail("raw_tool_results")
             )
         }
+        "catalog_entry.added" => format!("added the entry {object} to the catalog"),
         "end_user.exported" => "exported an end user's data".into(),
         "end_user.erased" => "erased an end user's data".into(),
         "upstream.installed" => format!("installed the upstream {upstream}"),

@@ -380,6 +380,7 @@ mod tests {
             product_name: None,
             instructions: None,
             allowed_origins: vec![],
+            disabled_tools: vec![],
             created_at: now,
             updated_at: now,
         }

@@ -72,8 +72,20 @@ impl Catalog {
     }
 }
 
-/// An npm or PyPI entry's package and version, as an organization's would be checked.
+/// An npm or PyPI entry's package and version, as an organization's would be checked,
+/// and its replicas: more than one only for a stateless entry.
 fn check_package(entry: &CatalogEntry) -> Result<(), String> {
+    match entry.replicas {
+        Some(0) => return Err(format!("{}: replicas must be at least 1", entry.id)),
+        Some(n) if n > 1 && !entry.stateless => {
+            return Err(format!(
+                "{}: replicas above 1 need `stateless = true` (a server that keeps state in \
+                 its process runs one)",
+                entry.id
+            ));
+        }
+        _ => {}
+    }
     super::package::check(&entry.spec)
         .map_err(|e| format!("{}: {}: {}", entry.id, e.field, e.message))
 }
@@ -116,6 +128,24 @@ mod tests {
         }
         assert!(catalog.entries().iter().any(|e| e.spec.runtime() == "http"));
         assert!(catalog.find("everything").is_some());
+        // Which servers may run several processes: the reference server may, the memory
+        // server (its graph in its process) may not.
+        assert!(catalog.find("everything").is_some_and(|e| e.stateless));
+        assert!(catalog.find("memory").is_some_and(|e| !e.stateless));
+    }
+
+    #[test]
+    fn operator_entries_run_replicas_only_when_stateless() {
+        let entry = |extra: &str| {
+            format!(
+                "[[entry]]\nid = \"op\"\nname = \"Op\"\ndescription = \"\"\n\
+                 spec = {{ runtime = \"command\", command = \"/usr/bin/op\" }}\n{extra}\n"
+            )
+        };
+        assert!(Catalog::with_operator_entries(&entry("stateless = true\nreplicas = 2")).is_ok());
+        let error = Catalog::with_operator_entries(&entry("replicas = 2")).unwrap_err();
+        assert!(error.contains("stateless"), "{error}");
+        assert!(Catalog::with_operator_entries(&entry("replicas = 0")).is_err());
     }
 
     #[test]

@@ -39,9 +39,13 @@ pub struct ListedEntry {
     /// A registry entry's status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<RegistryStatus>,
-    /// A registry entry's version.
+    /// A registry entry's version: its latest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// A registry entry's versions that can be installed or upgraded to (`version` in
+    /// the install or `PATCH` body), newest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
     /// Why a registry entry cannot be installed (a deleted entry, a transport Guidepost
     /// does not speak); none when it can.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,6 +67,7 @@ impl ListedEntry {
             registry: None,
             status: None,
             version: None,
+            versions: Vec::new(),
             not_installable: None,
         }
     }
@@ -99,6 +104,7 @@ impl ListedEntry {
             registry: Some(entry.source),
             status: Some(entry.status),
             version: Some(entry.version),
+            versions: entry.versions,
             not_installable: refusal,
         }
     }

@@ -80,6 +80,9 @@ fn text_of(field: &ConfigField, value: &Value) -> Result<String, String> {
                 Err(format!(
                     "at most {VALUE_MAX} bytes without control characters"
                 ))
+            } else if guidepost_domain::secret_of_argument(text).is_some() {
+                // It would put a secret kept for the environment on the command line.
+                Err("cannot name a secret".into())
             } else {
                 Ok(text.clone())
             }
@@ -157,6 +160,12 @@ mod tests {
             ("other".to_owned(), json!(1)),
         ]);
         assert!(rendered(&entry(), unknown).is_err());
+        let secret = BTreeMap::from([("zone".to_owned(), json!("${secret.KEY}"))]);
+        let refused = rendered(&entry(), secret).unwrap_err();
+        assert!(
+            refused.message.contains("cannot name a secret"),
+            "a setting moves no secret onto the command line: {refused:?}"
+        );
         assert!(check_fields(&entry().config).is_ok());
     }
 }

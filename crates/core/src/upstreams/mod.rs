@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod catalog_search;
 pub mod config;
 pub mod connections;
+pub mod diagnosis;
 pub mod diff;
 pub mod features;
 mod fit;
@@ -58,6 +59,9 @@ const MAX_TIMEOUT_MS: i64 = 10 * 60_000;
 pub struct InstallUpstream {
     /// A catalog entry's id (`GET /api/v1/catalog`).
     pub catalog_entry_id: String,
+    /// A registry entry's version (one of its `versions`); its latest if left out.
+    #[serde(default)]
+    pub version: Option<String>,
     /// A name for this installation; the entry's name if left out.
     #[serde(default)]
     pub name: Option<String>,
@@ -80,6 +84,16 @@ pub struct InstallUpstream {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub sign_in: Option<UpstreamSignIn>,
+    /// Give a package or container a way out to the network, through the egress fence
+    /// (public addresses only): the entry's own choice if left out. A registry entry asks
+    /// for none, as server.json cannot say; a server that calls an API needs it.
+    #[serde(default)]
+    pub network: Option<bool>,
+    /// Processes of it on each node, calls going to the least busy: the entry's number
+    /// (1 unless it says) if left out. More than 1 only for an entry the catalog marks
+    /// `stateless`, and at most the platform's `--upstream-max-replicas`.
+    #[serde(default)]
+    pub replicas: Option<u32>,
 }
 
 /// `PATCH /api/v1/upstreams/{id}`: what may change after install. A new `version`,
@@ -91,7 +105,9 @@ pub struct InstallUpstream {
 pub struct UpdateUpstream {
     #[serde(default)]
     pub name: Option<String>,
-    /// Another exact version of its npm or PyPI package.
+    /// Another version: of its registry entry when it was installed from one (one of
+    /// the entry's `versions`, rendered with its settings and secrets kept), else another
+    /// exact version of its npm or PyPI package.
     #[serde(default)]
     pub version: Option<String>,
     /// Settings to change, by name (the others keep their values).
@@ -136,7 +152,13 @@ pub async fn install(
     caller.require(Permission::Gateway)?;
     let actor = caller.actor();
     let org = caller.org();
-    let entry = private::find(platform, org, &input.catalog_entry_id).await?;
+    let (entry, entry_version) = private::find(
+        platform,
+        org,
+        &input.catalog_entry_id,
+        input.version.as_deref(),
+    )
+    .await?;
     let name = input.name.unwrap_or_else(|| entry.name.clone());
     validate_text("name", &name, Limits::NAME)?;
     if platform.store.list_upstreams(org).await?.len() >= Limits::UPSTREAMS {
@@ -145,12 +167,18 @@ pub async fn install(
             Limits::UPSTREAMS
         )));
     }
+    let replicas = replicas_of(platform, &entry, input.replicas)?;
     let new = NewUpstream {
         name: name.trim().to_owned(),
         start: input.start.unwrap_or(StartMode::OnDemand),
+        replicas,
         catalog_entry_id: Some(entry.id.clone()),
+        catalog_entry_version: entry_version,
         spec: connections::with_sign_in(
-            config::rendered(&entry, input.config.clone())?,
+            with_network(
+                config::rendered(&entry, input.config.clone())?,
+                input.network,
+            )?,
             input.sign_in,
         )?,
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
@@ -159,17 +187,79 @@ pub async fn install(
     // The installing node starts it at once: refused here, not failed later.
     platform
         .upstreams
-        .admits(org, &new.spec)
+        .admits_replicas(org, &new.spec, new.replicas)
         .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
     let upstream = with_confinement(platform, platform.store.create_upstream(org, &new).await?);
+    let mut detail = serde_json::json!({"catalog_entry_id": entry.id, "name": upstream.name});
+    if let Some(version) = &upstream.catalog_entry_version {
+        detail["version"] = serde_json::json!(version);
+    }
     let about = audit::About {
         upstream: Some(&upstream.id),
-        detail: serde_json::json!({"catalog_entry_id": entry.id, "name": upstream.name}),
+        detail,
         ..Default::default()
     };
     audit::record(platform, org, actor, "upstream.installed", about).await?;
     platform.upstreams.start(platform, &upstream);
     Ok(upstream)
+}
+
+/// The rendered spec with the network the installer asked for, if they asked.
+fn with_network(spec: LaunchSpec, asked: Option<bool>) -> Result<LaunchSpec, ValidationError> {
+    match (asked, &spec) {
+        (None, _) => Ok(spec),
+        (Some(_), LaunchSpec::Http { .. }) => Err(ValidationError::new(
+            "network",
+            "a remote server is reached over the network; network applies to packages and \
+             containers only",
+        )),
+        (Some(wanted), _) => Ok(spec.with_network(wanted)),
+    }
+}
+
+/// How many processes of `entry` an installation runs on each node: what it asks, else
+/// the entry's own number (at most the platform's maximum), else 1; more than 1 only for
+/// an entry the catalog marks stateless, and never for a remote server (no process here).
+fn replicas_of(
+    platform: &Platform,
+    entry: &catalog::CatalogEntry,
+    asked: Option<u32>,
+) -> Result<u32, ValidationError> {
+    let max = platform.config.max_replicas.max(1);
+    let Some(asked) = asked else {
+        let default = if entry.stateless {
+            entry.replicas.unwrap_or(1)
+        } else {
+            1
+        };
+        return Ok(default.clamp(1, max));
+    };
+    let invalid = |message: String| ValidationError::new("replicas", message);
+    if asked == 0 {
+        return Err(invalid("must be at least 1".into()));
+    }
+    if asked == 1 {
+        return Ok(1);
+    }
+    if matches!(entry.spec, LaunchSpec::Http { .. }) {
+        return Err(invalid(format!(
+            "{} is a remote server, which runs no process here: replicas must be 1",
+            entry.name
+        )));
+    }
+    if !entry.stateless {
+        return Err(invalid(format!(
+            "{} may keep state in its process (the catalog does not mark it stateless), so \
+             every call must reach the same one: replicas must be 1",
+            entry.name
+        )));
+    }
+    if asked > max {
+        return Err(invalid(format!(
+            "at most {max} processes per node (the platform's --upstream-max-replicas)"
+        )));
+    }
+    Ok(asked)
 }
 
 pub async fn get(
@@ -191,9 +281,14 @@ pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Upstream>,
         .collect())
 }
 
-/// The upstream with what confinement this node applies to it.
+/// The upstream with what confinement this node applies to it, and why it failed, in
+/// words, from its last error and this node's log of it.
 fn with_confinement(platform: &Platform, mut upstream: Upstream) -> Upstream {
     upstream.confinement = platform.upstreams.confinement(&upstream.spec);
+    if let Some(error) = upstream.last_error.as_deref() {
+        let logs = platform.upstreams.logs(&upstream.id);
+        upstream.diagnosis = diagnosis::diagnose(Some(error), &logs);
+    }
     upstream
 }
 

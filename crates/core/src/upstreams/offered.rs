@@ -155,10 +155,17 @@ pub async fn call(
     arguments: Value,
     context: CallContext,
 ) -> Result<UpstreamAnswer, UpstreamCallError> {
-    if super::connections::sign_in_of(&offered.upstream) == UpstreamSignIn::Person {
-        super::connections::person_connected(platform, &offered.upstream, context.person.as_ref())
-            .await?;
+    let mut context = context;
+    let checked = context
+        .person
+        .as_ref()
+        .is_some_and(|p| p.connection_checked);
+    if super::connections::sign_in_of(&offered.upstream) == UpstreamSignIn::Person && !checked {
+        let person = context.person.take();
+        let person = super::connections::person_connected(platform, &offered.upstream, person);
+        context.person = Some(person.await?);
     }
+    let person = context.person.clone();
     let answer = platform
         .upstreams
         .call(
@@ -169,7 +176,16 @@ pub async fn call(
             offered.timeout,
             context,
         )
-        .await?;
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(error) => {
+            // A person's account that lacks the tool is named for them.
+            let person = person.as_ref();
+            let named = super::connections::named_for_person(platform, offered, person, error);
+            return Err(named.await);
+        }
+    };
     let mut answer =
         super::results::filter(platform, &offered.upstream, &offered.tool, answer).await;
     uris::expose_content(&offered.prefix, &mut answer.content);

@@ -21,28 +21,57 @@ const HEADERS_MAX: usize = 16;
 const SECRETS_MAX: usize = 16;
 const VALUE_MAX: usize = 4096;
 
-/// The entry `id` as it installs: the platform's, a registry's, or the organization's own
-/// (an unknown or uninstallable one is `Invalid`, saying why).
+/// The entry `id` as it installs: the platform's, a registry's (at `version`, else its
+/// latest), or the organization's own (an unknown or uninstallable one is `Invalid`,
+/// saying why).
 pub async fn entry(
     platform: &Platform,
     caller: &Caller,
     id: &str,
+    version: Option<&str>,
 ) -> Result<CatalogEntry, CoreError> {
-    find(platform, caller.org(), id).await
+    let (entry, _) = find(platform, caller.org(), id, version).await?;
+    Ok(entry)
 }
 
-/// The entry `id`: the platform's, a registry's, else the organization's own.
+/// Whether `id` names a registry entry (only a registry entry's id, its server name,
+/// holds a '/').
+pub(super) fn is_registry_id(platform: &Platform, id: &str) -> bool {
+    platform.config.catalog.find(id).is_none()
+        && id.contains('/')
+        && id.len() <= 200
+        && !id.chars().any(char::is_control)
+}
+
+/// The entry `id`: the platform's, a registry's, else the organization's own; a
+/// registry's at `version` (its latest if none), answered with the version it is. Only a
+/// registry entry has versions to choose from.
 pub(super) async fn find(
     platform: &Platform,
     org: &OrgId,
     id: &str,
-) -> Result<CatalogEntry, CoreError> {
+    version: Option<&str>,
+) -> Result<(CatalogEntry, Option<String>), CoreError> {
+    if is_registry_id(platform, id) {
+        let (entry, version) = super::registry::find(platform, id, version).await?;
+        return Ok((entry, Some(version)));
+    }
+    if version.is_some() {
+        let message = format!(
+            "{id:?} is not a registry entry, which has versions to choose from; \
+             install it, then PATCH its package version"
+        );
+        return Err(ValidationError::new("version", message).into());
+    }
+    find_local(platform, org, id)
+        .await
+        .map(|entry| (entry, None))
+}
+
+/// The platform's entry `id`, else the organization's own.
+async fn find_local(platform: &Platform, org: &OrgId, id: &str) -> Result<CatalogEntry, CoreError> {
     if let Some(entry) = platform.config.catalog.find(id) {
         return Ok(entry.clone());
-    }
-    // Only a registry entry's id (its server name) holds a '/'.
-    if id.contains('/') && id.len() <= 200 && !id.chars().any(char::is_control) {
-        return super::registry::find(platform, id).await;
     }
     let unknown = || {
         ValidationError::new(
@@ -105,6 +134,13 @@ pub async fn add(
         )));
     }
     platform.store.create_catalog_entry(org, &entry).await?;
+    let object = crate::audit::Object {
+        kind: "catalog_entry",
+        id: &entry.id,
+        name: &entry.name,
+    };
+    let detail = serde_json::json!({ "runtime": entry.spec.runtime() });
+    crate::audit::record(platform, caller, "catalog_entry.added", object, detail).await?;
     Ok(entry)
 }
 
@@ -161,6 +197,13 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
         return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
     }
     super::config::check_fields(&entry.config).map_err(|why| invalid("config", why))?;
+    if entry.stateless || entry.replicas.is_some() {
+        return Err(invalid(
+            "stateless",
+            "only the platform's catalog marks an entry stateless (for replicas); an \
+             organization's own entry runs one process per node",
+        ));
+    }
     check_spec(entry)
 }
 

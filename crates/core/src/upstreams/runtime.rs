@@ -75,6 +75,20 @@ pub struct CallContext {
 pub struct CallingPerson {
     pub end_user: EndUserId,
     pub server: McpServer,
+    /// Set only by [`super::connections::person_connected`], once their connection to the
+    /// called `person` upstream was found usable for this call: [`super::call`] does not
+    /// read it again.
+    pub(crate) connection_checked: bool,
+}
+
+impl CallingPerson {
+    pub fn new(end_user: EndUserId, server: McpServer) -> Self {
+        Self {
+            end_user,
+            server,
+            connection_checked: false,
+        }
+    }
 }
 
 /// What runs upstreams on this node (the gateway's supervisor).
@@ -144,6 +158,15 @@ pub trait UpstreamRuntime: Send + Sync {
     /// confinement is in force and the organization's and node's caps leave room.
     fn admits(&self, _org: &OrgId, _spec: &LaunchSpec) -> Result<(), NotAdmitted> {
         Ok(())
+    }
+    /// [`admits`](Self::admits) for `replicas` processes of it at once.
+    fn admits_replicas(
+        &self,
+        org: &OrgId,
+        spec: &LaunchSpec,
+        _replicas: u32,
+    ) -> Result<(), NotAdmitted> {
+        self.admits(org, spec)
     }
     /// What confinement this node applies to an upstream launched as `spec`, in a line
     /// (`None` where it runs no process of this host: HTTP upstreams).
@@ -243,6 +266,39 @@ pub enum UpstreamCallError {
          tool again"
     )]
     NeedsConnection { upstream: String, url: String },
+    /// The upstream works with each person's own account, and the caller's does not offer
+    /// `tool` (its own `tools/list` there lacks it), though the account it was discovered
+    /// with does. The gateway says so with the upstream's own names; core names the tool
+    /// as the caller knows it, the account, and where the person manages their
+    /// connections.
+    #[error(
+        "{tool} is not available to your account at {upstream}{}: that account does not \
+         offer this tool there. To use it, {}connect another account at {upstream} that has \
+         it (call the tool again once disconnected to get a link), or ask your \
+         organization's administrators for access to it",
+        account_named(.account),
+        disconnect_where(.manage_url)
+    )]
+    NotForAccount {
+        upstream: String,
+        tool: String,
+        account: Option<String>,
+        manage_url: Option<String>,
+    },
+}
+
+fn account_named(account: &Option<String>) -> String {
+    account
+        .as_deref()
+        .map(|account| format!(" ({account})"))
+        .unwrap_or_default()
+}
+
+fn disconnect_where(manage_url: &Option<String>) -> String {
+    match manage_url {
+        Some(url) => format!("disconnect this account on your connections page ({url}) and "),
+        None => "disconnect this account and ".into(),
+    }
 }
 
 /// Why this node would not launch an upstream now.

@@ -371,6 +371,17 @@ fn report(name: &str, figures: &Figures, details: bool) {
     }
 }
 
+/// The development half alone, for tuning: its misses and false positives, and nothing of
+/// the held-out half (not even its counts), so that tuning never sees it.
+/// `cargo test -p guidepost-core development_half_only -- --ignored --nocapture`
+#[test]
+#[ignore = "prints the development half's misses for tuning; the test below reports both halves"]
+fn development_half_only() {
+    let split = split();
+    let figures = measure(&split, false, &[]);
+    report("development", &figures, true);
+}
+
 #[test]
 fn the_scanner_catches_the_poisoned_corpus_and_passes_the_reference_servers() {
     let split = split();

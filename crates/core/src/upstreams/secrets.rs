@@ -28,18 +28,25 @@ pub(super) fn sealed(
     given: BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, CoreError> {
     refuse_unknown(entry, &given)?;
-    if let Some(missing) = entry
-        .secrets
-        .iter()
-        .find(|s| s.required && !given.contains_key(&s.name))
-    {
-        let message = format!(
-            "{} needs {}: {}",
-            entry.id, missing.name, missing.description
-        );
-        return Err(ValidationError::new("secrets", message).into());
-    }
+    require_all(entry, |name| given.contains_key(name))?;
     sealed_some(platform, org, entry, given)
+}
+
+/// Refuses, naming it, the first secret the entry requires that `held` says is missing.
+pub(super) fn require_all(
+    entry: &CatalogEntry,
+    held: impl Fn(&str) -> bool,
+) -> Result<(), CoreError> {
+    match entry.secrets.iter().find(|s| s.required && !held(&s.name)) {
+        Some(missing) => {
+            let message = format!(
+                "{} needs {}: {}",
+                entry.id, missing.name, missing.description
+            );
+            Err(ValidationError::new("secrets", message).into())
+        }
+        None => Ok(()),
+    }
 }
 
 /// Seals some of the entry's secrets (a change after install: the others are kept);

@@ -42,6 +42,15 @@ pub(super) async fn requested_launch(
     if asked.is_empty() {
         return Ok(None);
     }
+    let from_registry = current
+        .catalog_entry_id
+        .as_deref()
+        .is_some_and(|id| private::is_registry_id(platform, id));
+    if let (Some(version), true) = (asked.version, from_registry) {
+        return registry_version_launch(platform, current, spec, version, asked)
+            .await
+            .map(Some);
+    }
     let org = &current.org_id;
     let entry = match (asked.config, asked.secrets) {
         (None, None) => None,
@@ -51,11 +60,12 @@ pub(super) async fn requested_launch(
         spec,
         secrets_sealed: current.secrets_sealed.clone(),
         config: current.config.clone(),
+        catalog_entry_version: current.catalog_entry_version.clone(),
     };
     if let (Some(given), Some(entry)) = (asked.config, &entry) {
         launch.config.extend(given.clone());
         let rendered = config::rendered(entry, launch.config.clone())?;
-        launch.spec = kept_version_and_sign_in(rendered, &launch.spec);
+        launch.spec = kept_version_and_choices(rendered, &launch.spec);
     }
     if let (Some(given), Some(entry)) = (asked.secrets, &entry) {
         let changed = secrets::sealed_some(platform, org, entry, given.clone())?;
@@ -67,51 +77,106 @@ pub(super) async fn requested_launch(
     Ok(Some(launch))
 }
 
+/// The launch of another version of the registry entry `current` was installed from:
+/// that version's server.json rendered with the settings and secrets it keeps (those the
+/// version still declares) and those given, its sign-in kept.
+async fn registry_version_launch(
+    platform: &Platform,
+    current: &Upstream,
+    spec: LaunchSpec,
+    version: &str,
+    asked: &Requested<'_>,
+) -> Result<UpstreamLaunch, CoreError> {
+    let id = current.catalog_entry_id.as_deref().unwrap_or_default();
+    let (entry, entry_version) =
+        private::find(platform, &current.org_id, id, Some(version)).await?;
+    let declares_setting = |name: &String| entry.config.iter().any(|f| &f.name == name);
+    let mut settings: BTreeMap<String, Value> = current
+        .config
+        .iter()
+        .filter(|(name, _)| declares_setting(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    settings.extend(asked.config.cloned().unwrap_or_default());
+    let rendered = config::rendered(&entry, settings.clone())?;
+    let declares_secret = |name: &String| entry.secrets.iter().any(|s| &s.name == name);
+    let mut sealed: BTreeMap<String, String> = current
+        .secrets_sealed
+        .iter()
+        .filter(|(name, _)| declares_secret(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let given = asked.secrets.cloned().unwrap_or_default();
+    sealed.extend(secrets::sealed_some(
+        platform,
+        &current.org_id,
+        &entry,
+        given,
+    )?);
+    secrets::require_all(&entry, |name| sealed.contains_key(name))?;
+    Ok(UpstreamLaunch {
+        spec: kept_choices(rendered, &spec),
+        secrets_sealed: sealed,
+        config: settings,
+        catalog_entry_version: entry_version,
+    })
+}
+
 /// Whether the upstream already runs exactly this launch (nothing to upgrade).
 pub(super) fn runs(upstream: &Upstream, launch: &UpstreamLaunch) -> bool {
     upstream.spec == launch.spec
         && upstream.secrets_sealed == launch.secrets_sealed
         && upstream.config == launch.config
+        && upstream.catalog_entry_version == launch.catalog_entry_version
 }
 
-/// The catalog entry it was installed from: its settings and secrets are declared there.
+/// The catalog entry it was installed from (at the registry version it runs): its
+/// settings and secrets are declared there.
 async fn entry_of(platform: &Platform, current: &Upstream) -> Result<CatalogEntry, CoreError> {
     let Some(id) = &current.catalog_entry_id else {
         let message = "it was installed without a catalog entry, which declares its settings";
         return Err(ValidationError::new("config", message).into());
     };
-    private::find(platform, &current.org_id, id).await
+    let version = current.catalog_entry_version.as_deref();
+    let (entry, _) = private::find(platform, &current.org_id, id, version).await?;
+    Ok(entry)
 }
 
-/// A freshly rendered spec with the version and sign-in the upstream runs now (an
-/// upgrade and a sign-in change outlive a change of settings).
-fn kept_version_and_sign_in(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
-    match (&mut rendered, now) {
-        (
-            LaunchSpec::Npm { version, .. },
-            LaunchSpec::Npm {
-                version: running, ..
-            },
-        )
-        | (
-            LaunchSpec::Pypi { version, .. },
-            LaunchSpec::Pypi {
-                version: running, ..
-            },
-        ) => {
-            version.clone_from(running);
-        }
-        (
-            LaunchSpec::Http { sign_in, .. },
-            LaunchSpec::Http {
-                sign_in: running, ..
-            },
-        ) => {
-            *sign_in = *running;
-        }
-        _ => {}
+/// A freshly rendered spec with the choices its installer made that the upstream has now:
+/// its sign-in, and a network given at install.
+fn kept_choices(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
+    // server.json says nothing about a network: one given at install outlives it.
+    if now.network() && !matches!(now, LaunchSpec::Http { .. }) {
+        rendered = rendered.with_network(true);
+    }
+    if let (
+        LaunchSpec::Http { sign_in, .. },
+        LaunchSpec::Http {
+            sign_in: running, ..
+        },
+    ) = (&mut rendered, now)
+    {
+        *sign_in = *running;
     }
     rendered
+}
+
+/// A freshly rendered spec with the version and installer's choices the upstream runs now
+/// (an upgrade and a sign-in change outlive a change of settings).
+fn kept_version_and_choices(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
+    if let (
+        LaunchSpec::Npm { version, .. } | LaunchSpec::Pypi { version, .. },
+        LaunchSpec::Npm {
+            version: running, ..
+        }
+        | LaunchSpec::Pypi {
+            version: running, ..
+        },
+    ) = (&mut rendered, now)
+    {
+        version.clone_from(running);
+    }
+    kept_choices(rendered, now)
 }
 
 /// The spec with another exact package version (npm and PyPI upstreams only).
@@ -146,6 +211,7 @@ async fn release_of(
             spec: upstream.spec.clone(),
             secrets_sealed: upstream.secrets_sealed.clone(),
             config: upstream.config.clone(),
+            catalog_entry_version: upstream.catalog_entry_version.clone(),
         },
         definitions,
     })

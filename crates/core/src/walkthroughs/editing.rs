@@ -9,33 +9,86 @@ use guidepost_domain::*;
 use super::authoring::step_fields;
 use crate::{CoreError, Platform};
 
-/// A page of the organization's walkthroughs, each with how many draft steps it has.
+/// A walkthrough as the editor's list shows it.
+#[derive(Debug, Clone)]
+pub struct ListedWalkthrough {
+    pub walkthrough: Walkthrough,
+    /// How many steps its draft has.
+    pub steps: i64,
+    /// How many edits its draft holds that agents do not get yet
+    /// (`versions::unpublished_changes`).
+    pub unpublished: usize,
+}
+
+/// A page of the organization's walkthroughs, each with how many draft steps it has and
+/// its unpublished edits: two statements whatever the page's length (the page, then every
+/// listed draft beside its published version).
 pub async fn list_with_step_counts(
     platform: &Platform,
     caller: &Caller,
     page: &PageRequest,
-) -> Result<Page<(Walkthrough, i64)>, CoreError> {
+) -> Result<Page<ListedWalkthrough>, CoreError> {
     let org = caller.org();
     let listed = platform.store.list_walkthroughs(org, page).await?;
     let ids: Vec<WalkthroughId> = listed.items.iter().map(|w| w.id.clone()).collect();
-    let counts = platform.store.draft_step_counts(org, &ids).await?;
-    let count_of = |id: &WalkthroughId| {
-        counts
-            .iter()
-            .find(|(counted, _)| counted == id)
-            .map_or(0, |(_, n)| *n)
-    };
+    let mut drafts = platform.store.drafts_beside_published(org, &ids).await?;
+    let items = listed
+        .items
+        .into_iter()
+        .map(|walkthrough| {
+            let draft = drafts
+                .iter()
+                .position(|d| d.walkthrough_id == walkthrough.id)
+                .map(|at| drafts.swap_remove(at));
+            let (steps, unpublished) = match draft {
+                Some(draft) => {
+                    let ordered = in_draft_order(&walkthrough, draft.steps);
+                    let unpublished = match &draft.published {
+                        Some(published) => {
+                            super::versions::edits_since(&walkthrough, published, &ordered)
+                        }
+                        None => 0,
+                    };
+                    (ordered.len() as i64, unpublished)
+                }
+                None => (0, 0),
+            };
+            ListedWalkthrough {
+                walkthrough,
+                steps,
+                unpublished,
+            }
+        })
+        .collect();
     Ok(Page {
-        items: listed
-            .items
-            .into_iter()
-            .map(|w| {
-                let steps = count_of(&w.id);
-                (w, steps)
-            })
-            .collect(),
+        items,
         next_cursor: listed.next_cursor,
     })
+}
+
+/// Draft steps in the order their links give, from the walkthrough's first step; as they
+/// came if the links are broken (the editor reports that; the list only counts).
+fn in_draft_order(walkthrough: &Walkthrough, mut steps: Vec<Step>) -> Vec<Step> {
+    let links: Vec<(String, Option<String>)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s.id.to_string(),
+                s.next_step_id.as_ref().map(|n| n.to_string()),
+            )
+        })
+        .collect();
+    let first = walkthrough.first_step_id.as_ref().map(|f| f.to_string());
+    let Ok(order) = chain_order(first.as_deref(), &links) else {
+        return steps;
+    };
+    let mut ordered = Vec::with_capacity(steps.len());
+    for id in order {
+        if let Some(at) = steps.iter().position(|s| s.id.as_str() == id) {
+            ordered.push(steps.swap_remove(at));
+        }
+    }
+    ordered
 }
 
 /// A draft step as its editor loads it.

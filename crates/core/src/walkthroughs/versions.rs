@@ -105,8 +105,18 @@ pub async fn unpublished_changes(
         .store
         .get_version(org, &walkthrough.id, number)
         .await?;
+    Ok(edits_since(walkthrough, &published, &draft))
+}
+
+/// The edits in `draft` (ordered) since `published`: the steps that differ, and the title
+/// if it changed.
+pub(crate) fn edits_since(
+    walkthrough: &Walkthrough,
+    published: &WalkthroughVersion,
+    draft: &[Step],
+) -> usize {
     let retitled = usize::from(published.title != walkthrough.title);
-    Ok(compare(&published.steps, &draft).len() + retitled)
+    compare(&published.steps, draft).len() + retitled
 }
 
 /// How a step differs from the newest version.

@@ -60,6 +60,8 @@ struct LogRow {
     person: Option<String>,
     upstream: Option<String>,
     is_error: bool,
+    /// Made by the dashboard's tool tester: listed, left out of the reports.
+    is_test: bool,
     summary: String,
     duration: String,
 }
@@ -166,6 +168,7 @@ fn log_row(names: &ServerNames, call: ToolCall) -> LogRow {
         person: call.end_user_id.map(|id| id.to_string()),
         upstream: call.upstream_id.map(|id| id.to_string()),
         is_error: call.is_error,
+        is_test: call.is_test,
         summary: call.result_summary,
         duration: latency(call.duration_us),
     }

@@ -4,6 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
+use guidepost_core::Permission;
 use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
 use guidepost_core::upstreams::connections;
 use guidepost_domain::*;
@@ -11,10 +12,11 @@ use serde::Deserialize;
 
 use super::{ServerNames, chosen, latency, page_from, when};
 use crate::Dashboard;
+use crate::confirm::{self, Confirm, Question};
 use crate::gateway::connections::status_words;
 use crate::page::IdPath;
 use crate::page::Section;
-use crate::page::{self, Chrome, Done, Notice, PageError, PageResult};
+use crate::page::{self, Chrome, Done, Notice, PageResult};
 use crate::session::{Signed, SignedForm};
 
 /// End users per page of the list.
@@ -246,6 +248,8 @@ pub(super) struct CallRow {
     pub server: String,
     pub tool: String,
     pub is_error: bool,
+    /// Made by the dashboard's tool tester: listed, left out of the reports.
+    pub is_test: bool,
     pub summary: String,
     pub duration: String,
 }
@@ -258,20 +262,11 @@ pub(super) fn call_rows(names: &ServerNames, calls: Vec<ToolCall>) -> Vec<CallRo
             server: names.name(&c.server_id),
             tool: c.tool_name,
             is_error: c.is_error,
+            is_test: c.is_test,
             summary: c.result_summary,
             duration: latency(c.duration_us),
         })
         .collect()
-}
-
-/// What the erase form must carry: the word typed into its confirmation field, checked
-/// here, so that the form asks for confirmation without JavaScript.
-pub(crate) const ERASE_CONFIRMATION: &str = "erase";
-
-#[derive(Deserialize)]
-pub(crate) struct EraseForm {
-    #[serde(default)]
-    confirm: String,
 }
 
 /// Everything stored about the person, as a JSON download (owners only: core refuses
@@ -299,17 +294,30 @@ pub(crate) async fn export(
         .into_response())
 }
 
-/// Erases the person once the form's confirmation field says so.
+/// Erases the person once asked on the server (`confirm=yes`): the first post answers a
+/// page that says what goes and what stays, so it asks without JavaScript too.
 pub(crate) async fn erase(
     State(app): State<Dashboard>,
     IdPath(id): IdPath<EndUserId>,
-    SignedForm { signed, form }: SignedForm<EraseForm>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
-    if form.confirm.trim().to_lowercase() != ERASE_CONFIRMATION {
-        return Err(PageError::Invalid {
-            field: "confirm".into(),
-            message: format!("type {ERASE_CONFIRMATION} to confirm: erasing cannot be undone"),
-        });
+    if !form.given() {
+        // Another organization's person is not found, before anything is asked.
+        end_users::get_with_sessions(&app.platform, signed.caller(), &id).await?;
+        let question = Question {
+            title: "Erase this person?".into(),
+            message: "Their email, tracking id, sessions, progress and sign-ins are deleted; \
+                      their tool calls and support requests stay as anonymous records. It \
+                      cannot be undone."
+                .into(),
+            action: format!("/app/end-users/{id}/erase"),
+            button: "Erase this person".into(),
+            back: format!("/app/end-users/{id}"),
+            section: Section::EndUsers,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Administer, question).await;
     }
     guidepost_core::personal_data::erase(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/end-users", Notice::Erased))

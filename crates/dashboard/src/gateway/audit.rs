@@ -146,6 +146,7 @@ fn detail_lines(detail: &serde_json::Value) -> Vec<(String, Visible)> {
 fn type_label(kind: &str) -> String {
     match kind {
         "api_key" => "API keys".into(),
+        "catalog_entry" => "Catalog entries".into(),
         "end_user" => "End users' data".into(),
         "organization" => "Organization settings".into(),
         other => {

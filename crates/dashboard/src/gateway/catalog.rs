@@ -15,6 +15,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::catalog_form::{self, EntryForm};
 use crate::Dashboard;
 use crate::form::{Errors, FormError, FormSpec};
 use crate::page::{self, Chrome, PageError, PageResult};
@@ -34,6 +35,9 @@ struct CatalogPage {
     registries: Vec<RegistryRow>,
     /// Where the next page starts, if there is one.
     next_offset: Option<u32>,
+    /// The form that adds one of the organization's own entries.
+    entry: EntryForm,
+    errors: Errors,
 }
 
 struct EntryRow {
@@ -46,6 +50,8 @@ struct EntryRow {
     registry: String,
     status: String,
     version: String,
+    /// A registry entry's earlier versions, newest first, comma-separated.
+    earlier: String,
     /// Why it cannot be installed, if it cannot.
     refusal: Option<String>,
 }
@@ -67,6 +73,8 @@ pub(crate) struct Search {
     source: String,
     #[serde(default)]
     offset: u32,
+    #[serde(default)]
+    done: Option<String>,
 }
 
 /// Entries per page.
@@ -78,7 +86,26 @@ pub(crate) async fn list(
     signed: Signed,
     Query(search): Query<Search>,
 ) -> PageResult {
-    let chrome = Chrome::new(&app, &signed, "Catalog", Section::Gateway, None).await?;
+    render(
+        &app,
+        &signed,
+        &search,
+        catalog_form::blank(),
+        Errors::none(),
+    )
+    .await
+}
+
+/// The catalog page, with the own-entry form as given and its error, if any.
+pub(crate) async fn render(
+    app: &Dashboard,
+    signed: &Signed,
+    search: &Search,
+    entry: EntryForm,
+    errors: Errors,
+) -> PageResult {
+    let done = search.done.as_deref();
+    let chrome = Chrome::new(app, signed, "Catalog", Section::Gateway, done).await?;
     let query: String = search.q.trim().chars().take(200).collect();
     let known = |value: &str, list: &[&str]| list.contains(&value).then(|| value.to_owned());
     let runtime = known(&search.runtime, catalog_search::RUNTIMES);
@@ -106,17 +133,23 @@ pub(crate) async fn list(
         })
         .collect();
     let (runtime, source) = (runtime.unwrap_or_default(), source.unwrap_or_default());
-    Ok(page::render(&CatalogPage {
-        chrome,
-        query,
-        runtime,
-        source,
-        runtimes: catalog_search::RUNTIMES,
-        sources: catalog_search::SOURCES,
-        entries,
-        registries,
-        next_offset: page.next_offset,
-    }))
+    let status = errors.status();
+    Ok(page::render_with(
+        status,
+        &CatalogPage {
+            chrome,
+            query,
+            runtime,
+            source,
+            runtimes: catalog_search::RUNTIMES,
+            sources: catalog_search::SOURCES,
+            entries,
+            registries,
+            next_offset: page.next_offset,
+            entry,
+            errors,
+        },
+    ))
 }
 
 fn entry_row(listed: ListedEntry) -> EntryRow {
@@ -128,19 +161,27 @@ fn entry_row(listed: ListedEntry) -> EntryRow {
         source: listed.source,
         registry: listed.registry.unwrap_or_default(),
         status: listed.status.map(|s| s.to_string()).unwrap_or_default(),
+        earlier: listed
+            .versions
+            .iter()
+            .filter(|v| listed.version.as_ref() != Some(*v))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
         version: listed.version.unwrap_or_default(),
         refusal: listed.not_installable,
     }
 }
 
-/// The catalog entry `id` as it installs (the platform's, a registry's or the
-/// organization's own).
+/// The catalog entry `id` as it installs (the platform's, a registry's at `version` or
+/// its latest, or the organization's own).
 pub(super) async fn entry(
     app: &Dashboard,
     signed: &Signed,
     id: &str,
+    version: Option<&str>,
 ) -> Result<CatalogEntry, PageError> {
-    match private::entry(&app.platform, signed.caller(), id).await {
+    match private::entry(&app.platform, signed.caller(), id, version).await {
         Ok(entry) => Ok(entry),
         Err(guidepost_core::CoreError::Invalid(_)) => Err(PageError::NotFound),
         Err(other) => Err(other.into()),
@@ -163,6 +204,14 @@ struct InstallPage {
     remote: bool,
     /// The sign-in chosen (`none`, `organization` or `person`).
     sign_in: String,
+    /// Whether the installation gets a way out to the network (packages and containers
+    /// ask; the entry's own choice first).
+    fenced_network: bool,
+    /// A stateless entry asks how many processes each node runs, up to the platform's
+    /// maximum.
+    stateless: bool,
+    replicas: String,
+    max_replicas: u32,
     settings: Vec<SettingInput>,
     secrets: Vec<SecretInput>,
     errors: Errors,
@@ -200,7 +249,12 @@ impl SecretInput {
 
 /// What was wrong with the form, and the input to go to.
 impl InstallPage {
-    fn new(chrome: Chrome, entry: &CatalogEntry, form: &BTreeMap<String, String>) -> Self {
+    fn new(
+        chrome: Chrome,
+        entry: &CatalogEntry,
+        form: &BTreeMap<String, String>,
+        max_replicas: u32,
+    ) -> Self {
         let settings = entry
             .config
             .iter()
@@ -232,6 +286,19 @@ impl InstallPage {
                 .unwrap_or_default()
                 .as_str()
                 .to_owned(),
+            fenced_network: match form.get("network") {
+                Some(choice) => choice == "fenced",
+                None => entry.spec.network(),
+            },
+            stateless: entry.stateless,
+            replicas: form.get("replicas").cloned().unwrap_or_else(|| {
+                entry
+                    .replicas
+                    .unwrap_or(1)
+                    .clamp(1, max_replicas.max(1))
+                    .to_string()
+            }),
+            max_replicas,
             settings,
             secrets: entry
                 .secrets
@@ -261,6 +328,8 @@ impl InstallPage {
                 .map_or("secrets".into(), SecretInput::input_id)
         } else if field == "sign_in" {
             "sign_in".into()
+        } else if field == "replicas" {
+            "replicas".into()
         } else {
             "name".into()
         };
@@ -292,13 +361,15 @@ pub(crate) async fn install_form(
     signed: Signed,
     Path(id): Path<String>,
 ) -> PageResult {
-    let entry = entry(&app, &signed, &id).await?;
+    let entry = entry(&app, &signed, &id, None).await?;
     let title = format!("Install {}", entry.name);
     let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
+    let max_replicas = app.platform.config.max_replicas;
     Ok(page::render(&InstallPage::new(
         chrome,
         &entry,
         &BTreeMap::new(),
+        max_replicas,
     )))
 }
 
@@ -309,7 +380,7 @@ pub(crate) async fn install(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<BTreeMap<String, String>>,
 ) -> PageResult {
-    let entry = entry(&app, &signed, &id).await?;
+    let entry = entry(&app, &signed, &id, None).await?;
     let installed = match install_input(&entry, &form) {
         Ok(input) => upstreams::install(&app.platform, signed.caller(), input).await,
         Err(invalid) => Err(invalid.into()),
@@ -331,7 +402,9 @@ pub(crate) async fn install(
             };
             let title = format!("Install {}", entry.name);
             let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
-            let page = InstallPage::new(chrome, &entry, &form).with_error(field, message, status);
+            let max_replicas = app.platform.config.max_replicas;
+            let page = InstallPage::new(chrome, &entry, &form, max_replicas)
+                .with_error(field, message, status);
             Ok(page::render_with(status, &page))
         }
     }
@@ -362,8 +435,19 @@ fn install_input(
         })
         .collect();
     let name = form.get("name").map(|n| n.trim()).filter(|n| !n.is_empty());
+    let replicas = match form
+        .get("replicas")
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+    {
+        Some(text) => Some(text.parse::<u32>().map_err(|_| {
+            ValidationError::new("replicas", "must be a whole number of processes, 1 or more")
+        })?),
+        None => None,
+    };
     Ok(InstallUpstream {
         catalog_entry_id: entry.id.clone(),
+        version: None,
         name: name.map(str::to_owned),
         secrets,
         config,
@@ -374,6 +458,11 @@ fn install_input(
         sign_in: form
             .get("sign_in")
             .and_then(|mode| guidepost_domain::UpstreamSignIn::parse(mode)),
+        replicas,
+        network: match (&entry.spec, form.get("network").map(String::as_str)) {
+            (LaunchSpec::Http { .. }, _) | (_, None) => None,
+            (_, Some(choice)) => Some(choice == "fenced"),
+        },
     })
 }
 

@@ -7,6 +7,7 @@
 
 mod audit;
 mod catalog;
+mod catalog_form;
 pub(crate) mod connections;
 mod review;
 mod upgrade;
@@ -28,7 +29,10 @@ use crate::session::Signed;
 pub(crate) fn routes() -> RouteTable<Dashboard> {
     RouteTable::new()
         .route("/gateway", get(installed))
-        .route("/gateway/catalog", get(catalog::list))
+        .route(
+            "/gateway/catalog",
+            get(catalog::list).post(catalog_form::add),
+        )
         .route(
             "/gateway/catalog/{entry}/install",
             get(catalog::install_form).post(catalog::install),
@@ -102,6 +106,8 @@ struct UpstreamRow {
     tools: usize,
     awaiting_review: usize,
     servers: usize,
+    /// The registry's newer version, when there is one.
+    upgrade_available: Option<String>,
 }
 
 /// `GET /app/gateway`: the installed upstreams and how many tools wait for review.
@@ -129,6 +135,11 @@ pub(crate) async fn installed(
             tools: entry.tools.len(),
             awaiting_review: entry.awaiting_review().count(),
             servers: entry.servers.len(),
+            upgrade_available: entry
+                .upstream
+                .latest_version
+                .clone()
+                .filter(|_| entry.upstream.upgrade_available),
         })
         .collect();
     let awaiting_review = upstreams.iter().map(|u| u.awaiting_review).sum();

@@ -19,8 +19,17 @@ use crate::session::{Signed, SignedForm};
 
 /// What the page's upgrade section shows.
 pub(crate) struct UpgradeForm {
-    /// Its package version, when it has one to change (npm and PyPI upstreams).
+    /// Its package version, when it has one to change (npm and PyPI upstreams), or the
+    /// registry version it was installed from.
     pub version: Option<String>,
+    /// Whether `version` is its registry entry's (one of `versions`).
+    pub from_registry: bool,
+    /// Its registry entry's versions, newest first.
+    pub versions: Vec<String>,
+    /// What the version input holds: the version a link asked for, else `version`.
+    pub wanted: Option<String>,
+    /// The registry's newer version, when there is one.
+    pub upgrade_available: Option<String>,
     pub previous_version: Option<String>,
     pub settings: Vec<SettingRow>,
     pub secrets: Vec<SecretRow>,
@@ -48,6 +57,7 @@ pub(crate) async fn form_of(
     signed: &Signed,
     upstream: &Upstream,
     error: Option<ValidationError>,
+    wanted: Option<&str>,
 ) -> Result<UpgradeForm, crate::page::PageError> {
     let entry = entry_of(app, signed, upstream).await;
     let settings: Vec<SettingRow> = entry
@@ -92,8 +102,28 @@ pub(crate) async fn form_of(
         let anchor = anchor_of(&invalid, &settings, &secrets);
         (invalid.field.to_string(), invalid.message, anchor)
     });
+    let from_registry = upstream.catalog_entry_version.is_some();
+    let version = match &upstream.catalog_entry_version {
+        Some(version) => Some(version.clone()),
+        None => upstream.version.clone().filter(|_| package),
+    };
+    let versions = match (&upstream.catalog_entry_id, from_registry) {
+        (Some(id), true) => upstreams::registry::versions(&app.platform, id).await?,
+        _ => Vec::new(),
+    };
+    let wanted = wanted
+        .filter(|w| versions.iter().any(|v| v == w))
+        .map(str::to_owned)
+        .or_else(|| version.clone());
     Ok(UpgradeForm {
-        version: upstream.version.clone().filter(|_| package),
+        version,
+        from_registry,
+        versions,
+        wanted,
+        upgrade_available: upstream
+            .latest_version
+            .clone()
+            .filter(|_| upstream.upgrade_available),
         previous_version: upstream.previous_version.clone(),
         settings,
         secrets,
@@ -101,9 +131,11 @@ pub(crate) async fn form_of(
     })
 }
 
+/// The entry it runs (at the registry version it was installed from).
 async fn entry_of(app: &Dashboard, signed: &Signed, upstream: &Upstream) -> Option<CatalogEntry> {
     let id = upstream.catalog_entry_id.as_deref()?;
-    catalog::entry(app, signed, id).await.ok()
+    let version = upstream.catalog_entry_version.as_deref();
+    catalog::entry(app, signed, id, version).await.ok()
 }
 
 /// The input a refusal is about, for the error summary's link.
@@ -137,10 +169,14 @@ fn requested(
     entry: Option<&CatalogEntry>,
     form: &BTreeMap<String, String>,
 ) -> Result<UpdateUpstream, ValidationError> {
+    let running = upstream
+        .catalog_entry_version
+        .as_deref()
+        .or(upstream.version.as_deref());
     let version = form
         .get("version")
         .map(|v| v.trim())
-        .filter(|v| !v.is_empty() && Some(*v) != upstream.version.as_deref())
+        .filter(|v| !v.is_empty() && Some(*v) != running)
         .map(str::to_owned);
     let mut config = BTreeMap::new();
     let mut secrets = BTreeMap::new();

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::HeaderValue;
+use axum::response::Response;
 use guidepost_core::upstreams::{self, AttachUpstream, overview};
 use guidepost_core::{Permission, servers};
 use guidepost_domain::*;
@@ -25,6 +27,8 @@ use crate::session::{Signed, SignedForm};
 
 /// The most log lines a page shows (the newest).
 const LOG_LINES: usize = 200;
+/// How often the page reloads itself while the upstream installs or starts.
+const REFRESH_SECONDS: u32 = 3;
 
 #[derive(Template)]
 #[template(path = "gateway/upstream.html")]
@@ -37,7 +41,14 @@ pub(crate) struct UpstreamPage {
     last_error: Option<String>,
     /// There is a last error, but it can quote the logs, so a viewer is not shown it.
     last_error_hidden: bool,
+    /// Why it failed, in words, with the line that says so (for those who read logs).
+    diagnosis: Option<UpstreamDiagnosis>,
+    /// Still installing or starting: the page reloads itself after this many seconds (a
+    /// meta refresh, so without JavaScript too) until it runs or fails.
+    refresh_seconds: Option<u32>,
     restarts: i64,
+    /// Processes of it on each node.
+    replicas: u32,
     runtime: &'static str,
     network: &'static str,
     confinement: Option<String>,
@@ -91,22 +102,41 @@ struct AttachmentRow {
     allowed_tools: Option<String>,
 }
 
-/// `GET /app/gateway/upstreams/{id}`.
+/// `GET /app/gateway/upstreams/{id}`; `?version=` fills the upgrade form with a
+/// registry version (the "Upgrade available" link).
 pub(crate) async fn show(
     State(app): State<Dashboard>,
     signed: Signed,
     IdPath(id): IdPath<UpstreamId>,
     Query(done): Query<Done>,
+    Query(wanted): Query<WantedVersion>,
 ) -> PageResult {
     let fresh = AttachForm::default();
-    let refused = Refused::Attach(Errors::none());
+    let refused = Refused::Attach(Errors::none(), wanted.version);
     upstream_page(&app, &signed, &id, done.done.as_deref(), fresh, refused).await
 }
 
-/// What the page shows refused, if anything: the attach form, or a change to its version
-/// or settings.
+/// The page reloading itself after `seconds`, if given, by the `Refresh` header, which
+/// browsers follow with JavaScript off too. The page says so in a status line.
+fn reloading(mut response: Response, seconds: Option<u32>) -> Response {
+    if let Some(seconds) = seconds {
+        let name = axum::http::HeaderName::from_static("refresh");
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from(seconds));
+    }
+    response
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct WantedVersion {
+    version: Option<String>,
+}
+
+/// What the page shows refused, if anything: the attach form (with the version a link
+/// asked for, if any), or a change to its version or settings.
 pub(crate) enum Refused {
-    Attach(Errors),
+    Attach(Errors, Option<String>),
     Upgrade(ValidationError),
 }
 
@@ -121,17 +151,24 @@ pub(crate) async fn upstream_page(
 ) -> PageResult {
     let caller = signed.caller();
     let upstream = upstreams::get(&app.platform, caller, id).await?;
-    let (errors, upgrade_refused) = match refused {
-        Refused::Attach(errors) => (errors, None),
-        Refused::Upgrade(invalid) => (Errors::none(), Some(invalid)),
+    let (errors, upgrade_refused, wanted) = match refused {
+        Refused::Attach(errors, wanted) => (errors, None, wanted),
+        Refused::Upgrade(invalid) => (Errors::none(), Some(invalid), None),
     };
     let status = if upgrade_refused.is_some() {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {
         errors.status()
     };
-    let upgrade = upgrade::form_of(app, signed, &upstream, upgrade_refused).await?;
+    let upgrade =
+        upgrade::form_of(app, signed, &upstream, upgrade_refused, wanted.as_deref()).await?;
     let title = format!("Upstream {}", upstream.name);
+    // "Installed." is no word to show beside a failure: the diagnosis says what happened.
+    let troubled = matches!(
+        upstream.status,
+        UpstreamStatus::Failed | UpstreamStatus::Degraded
+    );
+    let done = done.filter(|done| !(troubled && *done == "installed"));
     let chrome = Chrome::new(app, signed, title, Section::Gateway, done).await?;
     let tools = upstreams::tools(&app.platform, caller, id).await?;
     let may_read_logs = signed.caller().may(Permission::Gateway);
@@ -159,7 +196,12 @@ pub(crate) async fn upstream_page(
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
-    Ok(page::render_with(
+    let refresh_seconds = matches!(
+        upstream.status,
+        UpstreamStatus::Installing | UpstreamStatus::Starting
+    )
+    .then_some(REFRESH_SECONDS);
+    let page = page::render_with(
         status,
         &UpstreamPage {
             chrome,
@@ -172,7 +214,10 @@ pub(crate) async fn upstream_page(
             tone: status_tone(upstream.status),
             last_error: upstream.last_error.clone().filter(|_| may_read_logs),
             last_error_hidden: upstream.last_error.is_some() && !may_read_logs,
+            diagnosis: upstream.diagnosis.clone().filter(|_| may_read_logs),
+            refresh_seconds,
             restarts: upstream.restarts,
+            replicas: upstream.replicas,
             runtime: upstream.spec.runtime(),
             network: super::catalog::network_of(&upstream.spec),
             confinement: upstream.confinement.clone(),
@@ -208,7 +253,8 @@ pub(crate) async fn upstream_page(
                 .map(|s| (s.id.to_string(), s.name))
                 .collect(),
         },
-    ))
+    );
+    Ok(reloading(page, refresh_seconds))
 }
 
 /// `POST …/restart`.
@@ -248,7 +294,15 @@ pub(crate) async fn attach(
     let caller = signed.caller();
     if let Err(refused) = upstreams::attach(&app.platform, caller, &server, &id, input).await {
         let errors = FormError::refused(refused, ATTACH_FORM)?.into();
-        return upstream_page(&app, &signed, &id, None, form, Refused::Attach(errors)).await;
+        return upstream_page(
+            &app,
+            &signed,
+            &id,
+            None,
+            form,
+            Refused::Attach(errors, None),
+        )
+        .await;
     }
     // A failed upstream attaches, but offers no tools until it runs again: say so.
     let upstream = upstreams::get(&app.platform, caller, &id).await?;
@@ -260,13 +314,33 @@ pub(crate) async fn attach(
     Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice))
 }
 
-/// `POST …/detach/{server}`.
+/// `POST …/detach/{server}`: asks first on the server (`confirm=yes`), as the server's
+/// agents lose the upstream's tools.
 pub(crate) async fn detach(
     State(app): State<Dashboard>,
     IdPath((id, server)): IdPath<(UpstreamId, ServerId)>,
-    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+    SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
-    upstreams::detach(&app.platform, signed.caller(), &server, &id).await?;
+    let caller = signed.caller();
+    if !form.given() {
+        let upstream = upstreams::get(&app.platform, caller, &id).await?;
+        let attached = servers::get(&app.platform, caller, &server).await?;
+        let question = Question {
+            title: format!("Detach {} from {}?", upstream.name, attached.name),
+            message: format!(
+                "{} stops offering the tools of {} at once; attach it again to bring them back.",
+                attached.name, upstream.name
+            ),
+            action: format!("/app/gateway/upstreams/{id}/detach/{server}"),
+            button: "Detach".into(),
+            back: format!("/app/gateway/upstreams/{id}"),
+            section: Section::Gateway,
+            instead: None,
+            fields: Vec::new(),
+        };
+        return confirm::ask(&app, &signed, Permission::Gateway, question).await;
+    }
+    upstreams::detach(&app.platform, caller, &server, &id).await?;
     Ok(page::done(
         &format!("/app/gateway/upstreams/{id}"),
         Notice::Detached,

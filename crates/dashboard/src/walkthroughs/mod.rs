@@ -7,13 +7,14 @@ mod assignments;
 mod editor;
 mod publish;
 mod steps;
+mod transfer;
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use guidepost_core::walkthroughs::authoring::{self, CreateWalkthrough};
-use guidepost_core::walkthroughs::{editing, versions};
+use guidepost_core::walkthroughs::editing;
 use guidepost_domain::*;
 use serde::Deserialize;
 
@@ -28,6 +29,8 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
     RouteTable::new()
         .route("/walkthroughs", get(list).post(create))
         .route("/walkthroughs/{id}", get(editor::show).post(editor::update))
+        .route("/walkthroughs/import", post(transfer::import))
+        .route("/walkthroughs/{id}/export", get(transfer::export))
         .route("/walkthroughs/{id}/delete", post(editor::delete))
         .route("/walkthroughs/{id}/steps", post(steps::add))
         .route(
@@ -93,6 +96,15 @@ struct ListPage {
     /// The new-walkthrough form as posted, when it was refused.
     form: CreateForm,
     errors: Errors,
+    /// The import form: its key as posted and why it was refused.
+    import: ImportState,
+}
+
+/// The import form as it comes back after a refusal.
+#[derive(Default)]
+pub(crate) struct ImportState {
+    key: String,
+    errors: Errors,
 }
 
 /// The new-walkthrough form's inputs are `new-title` and `new-description`.
@@ -117,7 +129,8 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
-    list_page(&app, &signed, &query, CreateForm::default(), Errors::none()).await
+    let (form, errors, import) = Default::default();
+    list_page(&app, &signed, &query, form, errors, import).await
 }
 
 async fn list_page(
@@ -126,26 +139,30 @@ async fn list_page(
     query: &ListQuery,
     form: CreateForm,
     errors: Errors,
+    import: ImportState,
 ) -> PageResult {
     let request = query.page()?;
     let done = query.done.as_deref();
     let chrome = Chrome::new(app, signed, "Walkthroughs", Section::Walkthroughs, done).await?;
     let listed = editing::list_with_step_counts(&app.platform, signed.caller(), &request).await?;
-    let mut walkthroughs = Vec::with_capacity(listed.items.len());
-    for (w, steps) in listed.items {
-        let unpublished = versions::unpublished_changes(&app.platform, signed.caller(), &w).await?;
-        walkthroughs.push(ListRow {
-            id: w.id.to_string(),
-            title: w.title,
-            status: w.status.as_str(),
-            status_class: status_class(w.status),
-            published_version: w.published_version,
-            steps,
-            unpublished,
-        });
-    }
+    let walkthroughs = listed
+        .items
+        .into_iter()
+        .map(|listed| {
+            let w = listed.walkthrough;
+            ListRow {
+                id: w.id.to_string(),
+                title: w.title,
+                status: w.status.as_str(),
+                status_class: status_class(w.status),
+                published_version: w.published_version,
+                steps: listed.steps,
+                unpublished: listed.unpublished,
+            }
+        })
+        .collect();
     let next_page = page::next_page("/app/walkthroughs", listed.next_cursor);
-    let status = errors.status();
+    let status = errors.status().max(import.errors.status());
     Ok(page::render_with(
         status,
         &ListPage {
@@ -154,6 +171,7 @@ async fn list_page(
             next_page,
             form,
             errors,
+            import,
         },
     ))
 }
@@ -181,7 +199,8 @@ pub(crate) async fn create(
         Ok(created) => Ok(page::done(&editor_path(&created.id), Notice::Created)),
         Err(refused) => {
             let errors = FormError::refused(refused, CREATE_FORM)?.into();
-            list_page(&app, &signed, &ListQuery::default(), form, errors).await
+            let import = ImportState::default();
+            list_page(&app, &signed, &ListQuery::default(), form, errors, import).await
         }
     }
 }

@@ -98,6 +98,7 @@ impl Instance {
             &self.routes,
             &self.gateway,
             &self.confiner,
+            self.replica > 0,
         )
         .await;
         match launched {
@@ -107,6 +108,7 @@ impl Instance {
                 let peer = running.client.peer().clone();
                 state.running = Some(running);
                 state.up_since = Some(Instant::now());
+                self.up.store(true, Ordering::Relaxed);
                 self.status(platform, UpstreamStatus::Ready, None, state.restarts)
                     .await;
                 let watcher = Watcher {
@@ -163,7 +165,12 @@ impl Instance {
 
     /// The running launch died: it is cleared and counted, and the status says why.
     pub(super) async fn record_exit(&self, platform: &Platform, state: &mut State, why: &str) {
+        self.up.store(false, Ordering::Relaxed);
+        let mut why = why.to_owned();
         if let Some(dead) = state.running.take() {
+            if let Some(ended) = dead.exit_words() {
+                why = format!("{why} ({ended})");
+            }
             dead.shut().await;
         }
         state.up_since = None;
@@ -171,7 +178,7 @@ impl Instance {
         state.restarts += 1;
         let why = match self.last_words() {
             Some(line) => format!("{why}; its last stderr line: {line}"),
-            None => why.to_owned(),
+            None => why,
         };
         let status = if state.restarts >= self.options.max_restarts {
             UpstreamStatus::Failed
@@ -200,6 +207,15 @@ impl Instance {
         if self.is_personal() {
             // A person's connection is not the upstream's state: its failures reach only
             // that person's calls.
+            return;
+        }
+        if self.replica > 0 {
+            // The primary's status is the upstream's; a replica's life is logged, and its
+            // failures reach only the calls it held.
+            if status != UpstreamStatus::Ready {
+                tracing::warn!(upstream = %self.upstream.id, replica = self.replica, %status,
+                    error = error.unwrap_or_default(), restarts, "an upstream's replica stopped");
+            }
             return;
         }
         if let Err(e) = record_status(platform, &self.upstream, status, error, restarts).await {
@@ -244,6 +260,7 @@ impl Watched for Arc<Instance> {
         }
         state.generation += 1;
         state.up_since = None;
+        self.up.store(false, Ordering::Relaxed);
         if let Some(running) = state.running.take() {
             running.shut().await;
         }

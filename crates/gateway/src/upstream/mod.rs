@@ -6,7 +6,7 @@
 //! an administrator or a newer launch is never undone by an older event.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
@@ -59,6 +59,12 @@ pub(crate) struct Instance {
     /// Whose connection it speaks as: the organization's (the shared instance, which
     /// discovers and reports status), or one person's (calls only).
     pub owner: ConnectionOwner,
+    /// Its place in its upstream's pool (`pool`): 0 is the primary, which discovers,
+    /// reports status and holds subscriptions; a replica (1 and up) only calls.
+    pub replica: usize,
+    /// Whether a launch of it runs now (read without the state's lock, to pick the
+    /// least busy replica).
+    pub up: AtomicBool,
     gateway: GatewayOptions,
     confiner: Arc<Confiner>,
     pub options: Supervision,
@@ -77,15 +83,43 @@ impl Instance {
         Self::speaking_as(upstream, ConnectionOwner::Organization, gateway, confiner)
     }
 
+    /// Replica `replica` of the organization's instance: calls only, no status of its own.
+    pub fn replica(
+        upstream: Upstream,
+        replica: usize,
+        gateway: GatewayOptions,
+        confiner: Arc<Confiner>,
+    ) -> Arc<Self> {
+        Self::made(
+            upstream,
+            ConnectionOwner::Organization,
+            replica,
+            gateway,
+            confiner,
+        )
+    }
+
     pub fn speaking_as(
         upstream: Upstream,
         owner: ConnectionOwner,
         gateway: GatewayOptions,
         confiner: Arc<Confiner>,
     ) -> Arc<Self> {
+        Self::made(upstream, owner, 0, gateway, confiner)
+    }
+
+    fn made(
+        upstream: Upstream,
+        owner: ConnectionOwner,
+        replica: usize,
+        gateway: GatewayOptions,
+        confiner: Arc<Confiner>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             upstream,
             owner,
+            replica,
+            up: AtomicBool::new(false),
             options: gateway.supervision.clone(),
             gateway,
             confiner,
@@ -108,6 +142,16 @@ impl Instance {
 
     pub fn is_personal(&self) -> bool {
         self.owner != ConnectionOwner::Organization
+    }
+
+    /// Whether a launch of it runs now.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Calls and requests in flight on it now.
+    pub fn busy(&self) -> usize {
+        self.calls_in_flight.load(Ordering::Relaxed)
     }
 
     /// Its recent stderr lines, its secrets redacted.
@@ -170,6 +214,7 @@ impl Instance {
         let mut state = self.state.lock().await;
         state.stopped = true;
         state.generation += 1;
+        self.up.store(false, Ordering::Relaxed);
         if let Some(running) = state.running.take() {
             running.shut().await;
         }
@@ -228,6 +273,13 @@ impl Instance {
             return Err(UpstreamCallError::TimedOut(timeout));
         };
         in_flight.finished = true;
+        if self.is_personal() {
+            let account_tools = &self.routes.account_tools;
+            let lacking = account_tools.lacking(&peer, &self.upstream.name, tool, &answer);
+            if let Some(error) = lacking.await {
+                return Err(error);
+            }
+        }
         match answer {
             Err(error) => Err(UpstreamCallError::Failed(error.to_string())),
             Ok(ServerResult::CallToolResult(result)) => answer_of(result),

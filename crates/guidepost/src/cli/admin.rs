@@ -276,6 +276,15 @@ pub enum UpstreamCommand {
         /// entry's].
         #[arg(long, value_parser = ["none", "organization"])]
         sign_in: Option<String>,
+        /// Processes of it on each node, calls going to the least busy (more than 1 only
+        /// for an entry the catalog marks stateless); the entry's own number by default.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+        replicas: Option<u32>,
+        /// A package's or container's way out to the network: none, or fenced (the public
+        /// internet through the egress fence) [default: the entry's; a registry entry's is
+        /// none].
+        #[arg(long, value_parser = ["none", "fenced"])]
+        network: Option<String>,
     },
     /// Print a link that connects the organization's account to a remote server that
     /// signs in; open it in a browser within 15 minutes.

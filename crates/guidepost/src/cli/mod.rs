@@ -156,9 +156,10 @@ pub struct BenchArgs {
     /// share of it (with --target, needs --database-url).
     #[arg(long)]
     pub floor: bool,
-    /// Simulated end users, each with its own tracking id (and session in the session era).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=2000))]
-    pub users: u16,
+    /// Simulated end users, each with its own tracking id (and session in the session era);
+    /// with --gateway, concurrent clients. Default 10, with --gateway 16.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub users: Option<u16>,
     /// How long to run, in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub duration: u64,
@@ -182,10 +183,12 @@ pub struct BenchArgs {
     /// (127.0.0.2 and up), as if from that many clients.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub addresses: u32,
-    /// Instead of the walkthrough mix: measure what the gateway adds to a call. Installs
-    /// this catalog entry (e.g. everything) in a Guidepost of this process, then calls
-    /// --gateway-tool directly (the upstream as its own process, over stdio) and through
-    /// Guidepost (HTTP, stateless era), one call at a time, and compares the latencies.
+    /// Instead of the walkthrough mix: load the gateway. Installs this catalog entry (e.g.
+    /// everything) in a Guidepost of this process, --gateway-upstreams times, attached to
+    /// one hosted server; then --users clients call --gateway-tool for --duration seconds
+    /// each way: directly (the upstream's own HTTP transport, see --direct-http, else its
+    /// stdio), and through Guidepost in the session and the stateless era, against one
+    /// upstream and spread over all. Prints calls/s, p50, p95 and p99 side by side.
     #[arg(long, conflicts_with_all = ["target", "idle_sessions"])]
     pub gateway: Option<String>,
     /// With --gateway: the upstream's tool to call.
@@ -194,9 +197,23 @@ pub struct BenchArgs {
     /// With --gateway: its arguments, as a JSON object.
     #[arg(long, default_value = r#"{"message": "bench"}"#, requires = "gateway")]
     pub gateway_arguments: String,
-    /// With --gateway: timed calls each way (after 50 untimed ones).
-    #[arg(long, default_value_t = 500, requires = "gateway", value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub calls: u32,
+    /// With --gateway: installations of the entry attached to the hosted server, for the
+    /// rows whose calls are spread over many upstreams (1: those rows are left out).
+    #[arg(long, default_value_t = 10, requires = "gateway", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub gateway_upstreams: u16,
+    /// With --gateway: processes of each installation on the node (the entry must be
+    /// stateless for more than 1).
+    #[arg(long, default_value_t = 1, requires = "gateway", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub replicas: u32,
+    /// With --gateway: the arguments that make the entry's program serve MCP over its own
+    /// HTTP transport on $PORT, in place of its entry's (`streamableHttp` by default for
+    /// the entry `everything`); the direct row loads that. Without them, the direct row
+    /// calls the upstream over its stdio.
+    #[arg(long, requires = "gateway")]
+    pub direct_http: Option<String>,
+    /// With --gateway and --direct-http: the path of its MCP endpoint.
+    #[arg(long, default_value = "/mcp", requires = "gateway")]
+    pub direct_http_path: String,
     /// With --gateway: the operator's catalog file, for entries of its own.
     #[arg(long, env = "GUIDEPOST_CATALOG")]
     pub catalog: Option<PathBuf>,
@@ -238,7 +255,7 @@ pub struct BenchArgs {
     pub loads: u32,
     /// With --gateway: cold starts timed (the upstream stopped on this node, then called
     /// through Guidepost), to show what a launch costs.
-    #[arg(long, default_value_t = 5, requires = "gateway", value_parser = clap::value_parser!(u32).range(0..=100))]
+    #[arg(long, default_value_t = 0, requires = "gateway", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub cold_starts: u32,
     #[command(flatten)]
     pub toolchain: ToolchainArgs,
@@ -431,6 +448,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(8..=1024),
           default_value_t = DEFAULT_MAX_SERVER_TOOLS as u64)]
     pub max_server_tools: u64,
+    /// The most processes one upstream may run on each node (its `replicas`); only a
+    /// stateless catalog entry may run more than one.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_REPLICAS",
+          value_parser = clap::value_parser!(u32).range(1..=64),
+          default_value_t = guidepost_core::DEFAULT_MAX_REPLICAS)]
+    pub upstream_max_replicas: u32,
     /// The Docker Engine API socket that runs container upstreams (Docker's, or Podman's
     /// `podman system service`); without it, container upstreams fail to start.
     #[arg(long, env = "GUIDEPOST_CONTAINER_SOCKET")]

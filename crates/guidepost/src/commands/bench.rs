@@ -27,6 +27,9 @@ use crate::config::Settings;
 use crate::output;
 const SESSION_VERSION: &str = "2025-11-25";
 
+/// Simulated users when `--users` is not given.
+const DEFAULT_USERS: u16 = 10;
+
 /// The share of failed calls above which a run fails: 0.1 %.
 pub const MAX_ERROR_RATE: f64 = 0.001;
 
@@ -118,14 +121,15 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         }
         _ => None,
     };
+    let users = args.users.unwrap_or(DEFAULT_USERS);
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(usize::from(args.users))
+        .pool_max_idle_per_host(usize::from(users))
         .build()?;
     let slug = format!("bench-{}", &EndUserId::generate().as_str()[4..14]);
     let walkthrough = prepare(&http, &base, &api_key, &slug, args.steps).await?;
     output::note!(
         "bench: {} users, {} steps, {} s, {:?} era against {base}/s/{slug}/mcp",
-        args.users,
+        users,
         args.steps,
         args.duration,
         args.era
@@ -139,7 +143,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
     let deadline = started + Duration::from_secs(args.duration);
     let calls = Arc::new(AtomicU64::new(0));
     let ticker = tokio::spawn(show_progress(calls.clone(), started, args.duration));
-    let users = (0..args.users).map(|n| {
+    let simulated = (0..users).map(|n| {
         let user = SimulatedUser::new(
             http.clone(),
             format!("{base}/s/{slug}/mcp?tracking_id=bench-{n}"),
@@ -149,7 +153,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         tokio::spawn(user.run(walkthrough.clone(), deadline))
     });
     let mut samples = Samples::default();
-    for user in futures::future::join_all(users).await {
+    for user in futures::future::join_all(simulated).await {
         samples.merge(user.context("a simulated user panicked")?);
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -173,7 +177,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
     }
     if let (true, Some(store)) = (args.floor, &floor_store) {
         let duration = Duration::from_secs(args.duration);
-        let floor = super::bench_floor::measure(store, args.users, duration).await?;
+        let floor = super::bench_floor::measure(store, users, duration).await?;
         report.share_of_floor =
             Some(report.calls_per_sec / floor.transactions_per_sec.max(f64::MIN_POSITIVE));
         report.floor = Some(floor);
@@ -506,7 +510,7 @@ fn summarize(
         } else {
             "stateless (2026-07-28)"
         },
-        users: args.users,
+        users: args.users.unwrap_or(DEFAULT_USERS),
         steps: args.steps,
         duration_secs: elapsed,
         total_errors,

@@ -1,7 +1,16 @@
-//! `guidepost bench --gateway ENTRY`: what the gateway adds to a tool call. The same
-//! upstream is called directly (its own process over stdio, as a client on this host
-//! would) and through a Guidepost of this process (HTTP, stateless era, the upstream's
-//! tool attached to a hosted server), one call at a time, and the latencies compared.
+//! `guidepost bench --gateway ENTRY`: the gateway under concurrent load (issue 34). In a
+//! Guidepost of this process, the entry is installed `--gateway-upstreams` times (each with
+//! `--replicas` processes) and attached to one hosted server; then, one after the other in
+//! the same run, `--users` clients call its tool for `--duration` seconds each:
+//!
+//! - directly, without Guidepost: the upstream's own HTTP transport (`--direct-http`, by
+//!   default `streamableHttp` for the entry `everything`), or else its stdio, every
+//!   client's calls concurrent on one connection;
+//! - through Guidepost in the session era (2025-11-25) and the stateless era
+//!   (2026-07-28), against one upstream, then spread over all the attached ones.
+//!
+//! It prints calls per second, p50, p95 and p99 of each, and each one's calls per second
+//! over the direct path's. With `--cold-starts`, the first call after a stop is timed too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,41 +18,58 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream};
 use guidepost_core::{Caller, organizations};
-use guidepost_domain::UpstreamStatus;
+use guidepost_domain::{Upstream, UpstreamStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::bench::MAX_ERROR_RATE;
+use super::bench_load::{self, Era, Load, LoadFigures};
 use crate::app;
 use crate::cli::BenchArgs;
 use crate::config::{self, Settings};
 use crate::output;
 
-/// Untimed calls each way before the timed ones.
-const WARMUP: usize = 50;
-const PREFIX: &str = "up";
+/// Clients when `--users` is not given.
+pub const DEFAULT_USERS: u16 = 16;
+/// Untimed calls before each timed window (replicas start, connections open), at most.
+const WARMUP: Duration = Duration::from_secs(3);
+
+/// The warm-up of a run of `duration`: shorter runs (tests) warm up as long as they run.
+fn warmup(duration: Duration) -> Duration {
+    WARMUP.min(duration)
+}
+const SLUG: &str = "bench";
 
 #[derive(Debug, Serialize)]
 pub struct GatewayReport {
     pub entry: String,
     pub tool: String,
-    pub calls: usize,
+    pub users: u16,
+    /// Processes of each installation on this node.
+    pub replicas: u32,
+    /// Installations attached to the hosted server in the `many upstreams` rows.
+    pub upstreams: usize,
+    pub duration_secs: u64,
     /// The confinement the upstream ran under, as its status says.
     pub confinement: String,
-    pub direct: Percentiles,
-    pub through_guidepost: Percentiles,
-    /// Through Guidepost minus direct, at each percentile.
-    pub added: Percentiles,
+    pub rows: Vec<Row>,
     /// The first call after the upstream was stopped on this node (a launch, its
     /// handshake and the call), over `cold_starts` tries.
     pub cold_starts: usize,
-    pub first_call: Percentiles,
+    pub first_call: Option<LoadFigures>,
 }
 
-#[derive(Debug, Serialize, Clone, Copy)]
-pub struct Percentiles {
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
+#[derive(Debug, Serialize)]
+pub struct Row {
+    /// `direct (HTTP)`, `direct (stdio)` or `through Guidepost`.
+    pub path: String,
+    pub era: &'static str,
+    /// Upstream installations the calls were spread over.
+    pub upstreams: usize,
+    #[serde(flatten)]
+    pub figures: LoadFigures,
+    /// Calls per second over the direct path's.
+    pub share_of_direct: Option<f64>,
 }
 
 pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
@@ -57,29 +83,49 @@ pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         arguments.is_object(),
         "--gateway-arguments must be a JSON object"
     );
-    let dir = std::env::temp_dir().join(format!("guidepost-bench-gateway-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let mut settings = Settings::local(format!("sqlite:{}", dir.join("bench.db").display()));
+    let dir = super::bench::TempDir::new()?;
+    let mut settings = Settings::local(format!("sqlite:{}", dir.path().join("bench.db").display()));
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
+    // Every client comes from this host's one address, where a deployment's would come
+    // from as many: the per-address session cap would refuse the session era's clients.
+    let users = usize::from(args.users.unwrap_or(DEFAULT_USERS));
+    let caps = &mut settings.mcp.session_caps;
+    caps.per_ip = caps.per_ip.max(users * 2);
+    caps.per_server = caps.per_server.max(users * 2);
+    caps.per_node = caps.per_node.max(users * 2);
     settings.platform.catalog = Arc::new(config::catalog(args.catalog.as_ref())?);
+    settings.platform.max_replicas = args.replicas.max(settings.platform.max_replicas);
     settings.gateway.toolchain = config::toolchain(&args.toolchain);
     settings.gateway.http_allow_private = true;
     settings.gateway.confinement = config::confinement(&args.confinement);
+    // The bench's one organization runs alone on its node: it may take the node's caps.
+    let caps = &mut settings.gateway.confinement.caps;
+    caps.org_memory_mb = caps.org_memory_mb.max(caps.node_memory_mb);
+    caps.org_processes = caps.org_processes.max(caps.node_processes);
     let gateway = settings.gateway.clone();
     let running = app::start(settings).await?;
-    let result = measure(
-        &running,
-        &gateway,
-        &entry_id,
-        &args.gateway_tool,
-        &arguments,
-        (args.calls as usize, args.cold_starts as usize),
-    )
-    .await;
+    let result = measure(&running, &gateway, &entry_id, args, &arguments).await;
     running.shutdown().await?;
-    let _ = std::fs::remove_dir_all(&dir);
-    output::print(json, &result?, render);
+    let report = result?;
+    output::print(json, &report, render);
+    if let Some(row) = report
+        .rows
+        .iter()
+        .find(|row| row.figures.error_rate() > MAX_ERROR_RATE)
+    {
+        bail!(
+            "{} of {} calls failed ({} {}, {} upstreams), more than the {:.1} % a run may lose: \
+             its figures measure a failing path; the first error: {}",
+            row.figures.errors,
+            row.figures.calls + row.figures.errors,
+            row.path,
+            row.era,
+            row.upstreams,
+            MAX_ERROR_RATE * 100.0,
+            row.figures.first_error.as_deref().unwrap_or("(none)")
+        );
+    }
     Ok(())
 }
 
@@ -87,10 +133,12 @@ async fn measure(
     running: &app::RunningApp,
     gateway: &guidepost_gateway::GatewayOptions,
     entry: &str,
-    tool: &str,
+    args: &BenchArgs,
     arguments: &Value,
-    (calls, cold_starts): (usize, usize),
 ) -> anyhow::Result<GatewayReport> {
+    let users = args.users.unwrap_or(DEFAULT_USERS);
+    let duration = Duration::from_secs(args.duration);
+    let count = usize::from(args.gateway_upstreams.max(1));
     let platform = &running.platform;
     let (org, _) = organizations::create(platform, "Bench").await?;
     let caller = Caller::operator(org.id.clone());
@@ -103,152 +151,269 @@ async fn measure(
     let server = guidepost_core::servers::create(
         platform,
         &caller,
-        serde_json::from_value(json!({"name": "Bench", "slug": "bench"}))?,
+        serde_json::from_value(json!({"name": "Bench", "slug": SLUG}))?,
     )
     .await?;
-    let install = InstallUpstream {
-        catalog_entry_id: entry.to_owned(),
-        name: None,
-        secrets: Default::default(),
-        config: Default::default(),
-        start: None,
-        sign_in: None,
+    output::note!(
+        "bench: installing {count} × {entry}, {} replicas each …",
+        args.replicas
+    );
+    let mut installed = Vec::with_capacity(count);
+    for n in 0..count {
+        let install = InstallUpstream {
+            catalog_entry_id: entry.to_owned(),
+            version: None,
+            name: Some(format!("{entry} {n}")),
+            secrets: Default::default(),
+            config: Default::default(),
+            start: None,
+            sign_in: None,
+            replicas: Some(args.replicas),
+            network: None,
+        };
+        let upstream = upstreams::install(platform, &caller, install).await?;
+        let upstream = ready(platform, &caller, upstream).await?;
+        let attach = AttachUpstream {
+            prefix: format!("up{n}"),
+            // The tool called only: ten attachments of a whole server would pass the
+            // server's tool cap.
+            allowed_tools: Some(vec![args.gateway_tool.clone()]),
+            allowed_prompts: None,
+            timeout_ms: None,
+        };
+        upstreams::attach(platform, &caller, &server.id, &upstream.id, attach).await?;
+        installed.push(upstream);
+    }
+    let first = &installed[0];
+    let tool = &args.gateway_tool;
+
+    let mut rows = Vec::new();
+    let direct = direct(gateway, first, args, arguments, users).await?;
+    let direct_rate = direct.figures.calls_per_sec;
+    rows.push(direct);
+    let url = format!("{}/s/{SLUG}/mcp", running.url());
+    let mut spreads = vec![1];
+    if args.gateway_upstreams > 1 {
+        spreads.push(count);
+    }
+    for spread in spreads {
+        for era in [Era::Session, Era::Stateless] {
+            output::note!(
+                "bench: {users} clients through Guidepost, {}, {spread} upstreams …",
+                era.label()
+            );
+            let load = Load {
+                url: url.clone(),
+                era,
+                tools: (0..spread).map(|n| format!("up{n}__{tool}")).collect(),
+                arguments: arguments.clone(),
+                users,
+                warmup: warmup(duration),
+                duration,
+            };
+            let figures = bench_load::run(&load).await?;
+            rows.push(Row {
+                path: "through Guidepost".into(),
+                era: era.label(),
+                upstreams: spread,
+                share_of_direct: Some(figures.calls_per_sec / direct_rate.max(f64::MIN_POSITIVE)),
+                figures,
+            });
+        }
+    }
+
+    let cold_starts = args.cold_starts as usize;
+    let first_call = if cold_starts > 0 {
+        output::note!("bench: {cold_starts} cold starts of {entry} …");
+        let mut latencies = Vec::with_capacity(cold_starts);
+        for _ in 0..cold_starts {
+            platform.upstreams.stop(&first.id).await;
+            let load = Load {
+                url: url.clone(),
+                era: Era::Stateless,
+                tools: vec![format!("up0__{tool}")],
+                arguments: arguments.clone(),
+                users: 1,
+                warmup: Duration::ZERO,
+                duration: Duration::ZERO,
+            };
+            latencies.push(one_call(&load).await?);
+        }
+        Some(LoadFigures::from_samples(
+            latencies,
+            0,
+            Duration::from_secs(1),
+            None,
+        ))
+    } else {
+        None
     };
-    let upstream = upstreams::install(platform, &caller, install).await?;
-    output::note!("bench: installing {entry} ({}) …", upstream.id);
+    Ok(GatewayReport {
+        entry: entry.to_owned(),
+        tool: tool.clone(),
+        users,
+        replicas: args.replicas,
+        upstreams: count,
+        duration_secs: args.duration,
+        confinement: first
+            .confinement
+            .clone()
+            .unwrap_or_else(|| "none (not a process)".into()),
+        rows,
+        cold_starts,
+        first_call,
+    })
+}
+
+/// Waits until the installation is ready (its package fetched, started, its tools stored).
+async fn ready(
+    platform: &guidepost_core::Platform,
+    caller: &Caller,
+    upstream: Upstream,
+) -> anyhow::Result<Upstream> {
     let deadline = Instant::now() + Duration::from_secs(300);
-    let upstream = loop {
-        let current = upstreams::get(platform, &caller, &upstream.id).await?;
+    loop {
+        let current = upstreams::get(platform, caller, &upstream.id).await?;
         match current.status {
-            UpstreamStatus::Ready => break current,
+            UpstreamStatus::Ready => return Ok(current),
             UpstreamStatus::Installing | UpstreamStatus::Starting if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             status => bail!(
-                "{entry} is {status}: {}",
+                "{} is {status}: {}",
+                current.name,
                 current.last_error.unwrap_or_default()
             ),
         }
-    };
-    let attach = AttachUpstream {
-        prefix: PREFIX.into(),
-        allowed_tools: None,
-        allowed_prompts: None,
-        timeout_ms: None,
-    };
-    upstreams::attach(platform, &caller, &server.id, &upstream.id, attach).await?;
-
-    output::note!("bench: {calls} calls of {tool} directly …");
-    let direct =
-        guidepost_gateway::direct::time_calls(gateway, &upstream, tool, arguments, WARMUP, calls)
-            .await
-            .map_err(anyhow::Error::msg)?;
-    output::note!("bench: {calls} calls of {PREFIX}__{tool} through Guidepost …");
-    let url = format!("{}/s/bench/mcp", running.url());
-    let through =
-        time_through(&url, &format!("{PREFIX}__{tool}"), arguments, WARMUP, calls).await?;
-    output::note!("bench: {cold_starts} cold starts of {entry} …");
-    let mut first_calls = Vec::with_capacity(cold_starts);
-    for _ in 0..cold_starts {
-        platform.upstreams.stop(&upstream.id).await;
-        first_calls
-            .push(time_through(&url, &format!("{PREFIX}__{tool}"), arguments, 0, 1).await?[0]);
     }
-    let (direct, through) = (percentiles(direct), percentiles(through));
-    Ok(GatewayReport {
-        entry: entry.to_owned(),
-        tool: tool.to_owned(),
-        calls,
-        confinement: upstream
-            .confinement
-            .clone()
-            .unwrap_or_else(|| "none (not a process)".into()),
-        cold_starts,
-        first_call: percentiles(first_calls),
-        direct,
-        through_guidepost: through,
-        added: Percentiles {
-            p50_ms: through.p50_ms - direct.p50_ms,
-            p95_ms: through.p95_ms - direct.p95_ms,
-            p99_ms: through.p99_ms - direct.p99_ms,
-        },
+}
+
+/// The upstream measured without Guidepost: its own HTTP transport when it has one, else
+/// its stdio.
+async fn direct(
+    gateway: &guidepost_gateway::GatewayOptions,
+    upstream: &Upstream,
+    args: &BenchArgs,
+    arguments: &Value,
+    users: u16,
+) -> anyhow::Result<Row> {
+    let duration = Duration::from_secs(args.duration);
+    let http_args = match &args.direct_http {
+        Some(text) => text.split_whitespace().map(str::to_owned).collect(),
+        None if upstream.catalog_entry_id.as_deref() == Some("everything") => {
+            vec!["streamableHttp".to_owned()]
+        }
+        None => Vec::new(),
+    };
+    if http_args.is_empty() {
+        output::note!("bench: {users} clients on the upstream's own stdio …");
+        let samples = guidepost_gateway::direct::load_stdio(
+            gateway,
+            upstream,
+            (&args.gateway_tool, arguments),
+            users,
+            (warmup(duration), duration),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let figures = LoadFigures::from_samples(
+            samples.latencies_us,
+            samples.errors,
+            samples.window,
+            samples.first_error,
+        );
+        return Ok(Row {
+            path: "direct (stdio, one connection)".into(),
+            era: "stdio",
+            upstreams: 1,
+            figures,
+            share_of_direct: Some(1.0),
+        });
+    }
+    output::note!(
+        "bench: {users} clients on the upstream's own HTTP transport ({}) …",
+        http_args.join(" ")
+    );
+    let server = guidepost_gateway::direct::serve_http(gateway, upstream, &http_args)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let load = Load {
+        url: server.url(&args.direct_http_path),
+        era: Era::Session,
+        tools: vec![args.gateway_tool.clone()],
+        arguments: arguments.clone(),
+        users,
+        warmup: warmup(duration),
+        duration,
+    };
+    let figures = bench_load::run(&load).await?;
+    drop(server);
+    Ok(Row {
+        path: "direct (the upstream's own HTTP)".into(),
+        era: Era::Session.label(),
+        upstreams: 1,
+        figures,
+        share_of_direct: Some(1.0),
     })
 }
 
-/// Stateless-era `tools/call`s over one kept-alive connection, one at a time, after
-/// `warmup` untimed ones.
-async fn time_through(
-    url: &str,
-    tool: &str,
-    arguments: &Value,
-    warmup: usize,
-    calls: usize,
-) -> anyhow::Result<Vec<Duration>> {
-    let http = reqwest::Client::new();
-    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "guidepost-bench", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {}});
-    let mut latencies = Vec::with_capacity(calls);
-    for n in 0..warmup + calls {
-        let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments, "_meta": meta}});
-        let started = Instant::now();
-        let response = http
-            .post(url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", tool)
-            .json(&body)
-            .send()
-            .await?;
-        let status = response.status();
-        let text = response.text().await?;
-        let elapsed = started.elapsed();
-        if !status.is_success() || text.contains("\"isError\":true") || text.contains("\"error\"") {
-            bail!("calling {tool} through Guidepost failed ({status}): {text}");
-        }
-        if n >= warmup {
-            latencies.push(elapsed);
-        }
-    }
-    Ok(latencies)
-}
-
-fn percentiles(mut samples: Vec<Duration>) -> Percentiles {
-    samples.sort();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Percentiles {
-        p50_ms: at(0.50),
-        p95_ms: at(0.95),
-        p99_ms: at(0.99),
-    }
+/// One call's latency (µs) on a connection of its own; an error if it failed.
+async fn one_call(load: &Load) -> anyhow::Result<i64> {
+    let started = Instant::now();
+    bench_load::single_call(&load.url, load.era, &load.tools[0], &load.arguments)
+        .await
+        .map_err(|why| anyhow::anyhow!("the first call after a stop failed: {why}"))?;
+    Ok(started.elapsed().as_micros() as i64)
 }
 
 fn render(report: &GatewayReport) -> String {
-    let row = |name: &str, p: &Percentiles| {
+    let mut lines = vec![
         format!(
-            "{name:<18} {:>8.3} {:>8.3} {:>8.3}",
-            p.p50_ms, p.p95_ms, p.p99_ms
-        )
-    };
-    [
-        format!(
-            "{} × {} of {}: latency in ms",
-            report.calls, report.tool, report.entry
+            "{} clients calling {} of {} for {} s per row, {} replicas per installation",
+            report.users, report.tool, report.entry, report.duration_secs, report.replicas
         ),
         format!("confinement: {}", report.confinement),
-        format!("{:<18} {:>8} {:>8} {:>8}", "", "p50", "p95", "p99"),
-        row("direct (stdio)", &report.direct),
-        row("through Guidepost", &report.through_guidepost),
-        row("added", &report.added),
-        row(
-            &format!("first call ×{}", report.cold_starts),
-            &report.first_call,
+        format!(
+            "{:<34} {:<24} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>8}",
+            "path",
+            "era",
+            "upstreams",
+            "calls/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "errors",
+            "×direct"
         ),
-    ]
-    .join("\n")
+    ];
+    for row in &report.rows {
+        let f = &row.figures;
+        lines.push(format!(
+            "{:<34} {:<24} {:>9} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>8.2}",
+            row.path,
+            row.era,
+            row.upstreams,
+            f.calls_per_sec,
+            f.p50_ms,
+            f.p95_ms,
+            f.p99_ms,
+            f.errors,
+            row.share_of_direct.unwrap_or(0.0)
+        ));
+    }
+    for row in report.rows.iter().filter(|r| r.figures.errors > 0) {
+        lines.push(format!(
+            "first error ({}, {}): {}",
+            row.path,
+            row.era,
+            row.figures.first_error.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(first) = &report.first_call {
+        lines.push(format!(
+            "first call after a stop ×{}: p50 {:.1} ms, p95 {:.1} ms",
+            report.cold_starts, first.p50_ms, first.p95_ms
+        ));
+    }
+    lines.join("\n")
 }

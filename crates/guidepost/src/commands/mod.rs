@@ -6,6 +6,7 @@ mod bench;
 mod bench_catalog;
 mod bench_floor;
 mod bench_gateway;
+mod bench_load;
 mod bench_pages;
 mod bench_scan;
 mod bench_seed;

@@ -36,11 +36,14 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             settings,
             start,
             sign_in,
+            replicas,
+            network,
         } => {
             let caller = operator(&org)?;
             let secrets = from_env(secrets)?;
             let input = InstallUpstream {
                 catalog_entry_id: entry,
+                version: None,
                 name,
                 secrets,
                 config: settings
@@ -53,6 +56,8 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 sign_in: sign_in
                     .as_deref()
                     .and_then(guidepost_domain::UpstreamSignIn::parse),
+                replicas,
+                network: network.map(|choice| choice == "fenced"),
             };
             let upstream = upstreams::install(platform, &caller, input).await?;
             output::note!("Installing {} ({}) …", upstream.name, upstream.id);
@@ -298,6 +303,9 @@ async fn show(
             "Upstream {} ({}): {}, {} restarts",
             upstream.id, upstream.name, upstream.status, upstream.restarts
         );
+        if upstream.replicas > 1 {
+            text.push_str(&format!(", {} processes per node", upstream.replicas));
+        }
         if let Some(error) = &upstream.last_error {
             text.push_str(&format!("\nLast error: {error}"));
         }

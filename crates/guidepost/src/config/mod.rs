@@ -165,6 +165,7 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         container_images: container_images(&args.container_images)?,
         registries: registry_urls(&args.registries.registry_url)?,
         max_server_tools: args.max_server_tools as usize,
+        max_replicas: args.upstream_max_replicas,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
     })
 }
@@ -365,6 +366,7 @@ pub fn offline_platform_config(serve: &ServeArgs) -> PlatformConfig {
     config.public_port = Some(serve.public_port.unwrap_or(serve.listen.port()));
     config.enable_fixtures = serve.enable_fixtures;
     config.max_server_tools = serve.max_server_tools as usize;
+    config.max_replicas = serve.upstream_max_replicas;
     // An invalid or unreadable key, or catalog file, is left out here; `serve` refuses it.
     config.master_key = master_key(serve).ok().flatten();
     config.registries = registry_urls(&serve.registries.registry_url).unwrap_or_default();

@@ -161,8 +161,12 @@ async fn run_script(s: &mut Script<'_>) {
     // The member removes the second upstream, the API key the first.
     let page = format!("/app/gateway/upstreams/{second}");
     let server = s.server.clone();
-    s.dashboard(&page, &format!("{page}/detach/{server}"), &[])
-        .await;
+    s.dashboard(
+        &page,
+        &format!("{page}/detach/{server}"),
+        &[("confirm", "yes")],
+    )
+    .await;
     s.dashboard(&page, &format!("{page}/uninstall"), &[("confirm", "yes")])
         .await;
     let trust = json!({"tool_approval": "trust_on_first_use"});

@@ -118,18 +118,31 @@ async fn sign_in_at_provider(s: &Setup, link: &str) -> (String, String) {
     let opened = person.get(link).await;
     assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
     let authorize = opened.location.expect("on to the provider");
+    let callback = format!("{}/connect/callback", platform_origin(&s.gateway));
+    let back = provider_sign_in(&s.idp, &mut person, &authorize, &callback, USER).await;
+    (back, authorize)
+}
+
+/// `person`'s browser, sent to the provider's `authorize` URL, signs in there as `user`:
+/// the `callback` URL it is sent back to, with its query.
+pub(crate) async fn provider_sign_in(
+    idp: &Idp,
+    person: &mut Person,
+    authorize: &str,
+    callback: &str,
+    user: &str,
+) -> String {
     assert!(
-        authorize.starts_with(&format!("{}/auth?", s.idp.issuer)),
+        authorize.starts_with(&format!("{}/auth?", idp.issuer)),
         "{authorize}"
     );
-    let callback = format!("{}/connect/callback", platform_origin(&s.gateway));
-    let form = person.follow(&authorize, &callback).await;
+    let form = person.follow(authorize, callback).await;
     assert!(
         form.body.contains("name=\"password\""),
         "the provider's sign-in form: {}",
         form.body
     );
-    let action = url::Url::parse(&s.idp.issuer)
+    let action = url::Url::parse(&idp.issuer)
         .unwrap()
         .join(&form.action(""))
         .unwrap()
@@ -138,7 +151,7 @@ async fn sign_in_at_provider(s: &Setup, link: &str) -> (String, String) {
         .post(
             &action,
             &[
-                ("username", USER),
+                ("username", user),
                 ("password", PASSWORD),
                 ("action", "login"),
             ],
@@ -150,9 +163,8 @@ async fn sign_in_at_provider(s: &Setup, link: &str) -> (String, String) {
         .join(&next)
         .unwrap()
         .to_string();
-    let back = person.follow(&next, &callback).await;
-    let back = back.location.expect("back to the platform's callback");
-    (back, authorize)
+    let back = person.follow(&next, callback).await;
+    back.location.expect("back to the platform's callback")
 }
 
 fn parameter(url: &str, name: &str) -> Option<String> {

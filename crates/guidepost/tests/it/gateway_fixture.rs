@@ -65,6 +65,21 @@ pub async fn fixture_with_entry(
     extra: &str,
     adjust: impl FnOnce(&mut Settings),
 ) -> Fixture {
+    let install = json!({"catalog_entry_id": "fixture"});
+    fixture_installed(db, slug, timeout_ms, env, extra, install, adjust).await
+}
+
+/// `fixture_with_entry`, installed with the request body `install` (more than the entry's
+/// id, such as `replicas`).
+pub async fn fixture_installed(
+    db: &TestDatabase,
+    slug: &str,
+    timeout_ms: i64,
+    env: &[(&str, &str)],
+    extra: &str,
+    install: Value,
+    adjust: impl FnOnce(&mut Settings),
+) -> Fixture {
     let dir = unique_dir();
     let marks = dir.join("marks");
     let entry = fixture_catalog_with(&marks, env, extra);
@@ -78,12 +93,7 @@ pub async fn fixture_with_entry(
     app.trust_new_tools(&acme).await;
     let server = app.create_server(&acme, slug, json!({})).await;
     let (status, installed) = app
-        .api(
-            Method::POST,
-            "/upstreams",
-            &acme.key,
-            Some(json!({"catalog_entry_id": "fixture"})),
-        )
+        .api(Method::POST, "/upstreams", &acme.key, Some(install))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     let upstream = installed["id"].as_str().unwrap().to_owned();
@@ -201,7 +211,18 @@ pub async fn wait_for(
     id: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_for_within(app, tenant, id, 60, done).await
+}
+
+/// Polls the upstream until `done` holds, for up to `seconds`; returns it.
+pub async fn wait_for_within(
+    app: &TestApp,
+    tenant: &Tenant,
+    id: &str,
+    seconds: u64,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
         let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.key).await;
         assert_eq!(status, StatusCode::OK, "{upstream}");
@@ -210,7 +231,7 @@ pub async fn wait_for(
         }
         assert!(
             Instant::now() < deadline,
-            "not there after 60 s: {upstream}"
+            "not there after {seconds} s: {upstream}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -312,5 +333,82 @@ pub async fn wait_until_gone(pid: i64) {
     while !is_gone(pid) {
         assert!(Instant::now() < deadline, "process {pid} still runs");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Organization Acme on a `guidepost serve` process (made through the CLI), trusting new
+/// tools, with a server `acme`: how tests that need a process of its own (traces, leaks)
+/// set up what they call.
+pub struct ProcessTenant {
+    pub api: crate::helpers::ApiClient,
+    pub key: String,
+    pub server: String,
+    base: String,
+}
+
+impl ProcessTenant {
+    pub async fn create(database_url: &str, base: &str) -> Self {
+        let org = std::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+            .args(["--json", "--database-url", database_url])
+            .args(["org", "create", "--name", "Acme"])
+            .output()
+            .unwrap();
+        let org: Value = serde_json::from_slice(&org.stdout).unwrap();
+        let key = org["api_key"].as_str().unwrap().to_owned();
+        let api = crate::helpers::ApiClient::new(format!("{base}/api/v1"));
+        let trust = json!({"tool_approval": "trust_on_first_use"});
+        let trusted = api
+            .call(Method::PATCH, "/organization", Some(&key), Some(trust))
+            .await;
+        assert_eq!(trusted.status, StatusCode::OK);
+        let server = json!({"name": "Acme", "slug": "acme"});
+        let server = api
+            .call(Method::POST, "/servers", Some(&key), Some(server))
+            .await
+            .body;
+        let server = server["id"].as_str().unwrap().to_owned();
+        Self {
+            api,
+            key,
+            server,
+            base: base.to_owned(),
+        }
+    }
+
+    /// Installs catalog entry `entry`, waits until it is ready and attaches it to `acme`
+    /// as `prefix`: the upstream's id.
+    pub async fn install_and_attach(&self, entry: &str, prefix: &str) -> String {
+        let key = Some(self.key.as_str());
+        let body = json!({"catalog_entry_id": entry});
+        let (status, up) = self
+            .api
+            .call(Method::POST, "/upstreams", key, Some(body))
+            .await
+            .into_parts();
+        assert_eq!(status, StatusCode::CREATED, "{up}");
+        let id = up["id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let path = format!("/upstreams/{id}");
+            let up = self.api.call(Method::GET, &path, key, None).await.body;
+            if up["status"] == "ready" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not ready: {up}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let attach = format!("/servers/{}/upstreams/{id}", self.server);
+        let (status, attached) = self
+            .api
+            .call(Method::PUT, &attach, key, Some(json!({"prefix": prefix})))
+            .await
+            .into_parts();
+        assert_eq!(status, StatusCode::OK, "{attached}");
+        id
+    }
+
+    /// A stateless-era MCP client of `acme`.
+    pub fn mcp(&self) -> RawMcp {
+        RawMcp::new(format!("{}/s/acme/mcp", self.base), STATELESS_ERA)
     }
 }

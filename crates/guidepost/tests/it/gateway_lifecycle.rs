@@ -11,9 +11,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::gateway_fixture::{
-    fixture_catalog, fixture_with, text_of, wait_for, wait_for_mark, wait_until_gone,
+    ProcessTenant, fixture_catalog, fixture_with, text_of, wait_for, wait_for_mark, wait_until_gone,
 };
-use crate::helpers::{ApiClient, RawMcp, STATELESS_ERA, serve_process_with};
+use crate::helpers::serve_process_with;
 
 /// Fast supervision, so that backoffs and idle stops take moments.
 fn quick(settings: &mut guidepost::config::Settings) {
@@ -201,71 +201,10 @@ async fn no_process_outlives_its_upstream_nor_a_killed_node() {
     let (mut node, base) = serve_process_with(&db.url, &env).await;
     let node_pid = node.id().unwrap();
 
-    let org = std::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
-        .args([
-            "--json",
-            "--database-url",
-            &db.url,
-            "org",
-            "create",
-            "--name",
-            "Acme",
-        ])
-        .output()
-        .unwrap();
-    let org: Value = serde_json::from_slice(&org.stdout).unwrap();
-    let key = org["api_key"].as_str().unwrap().to_owned();
-    let api = ApiClient::new(format!("{base}/api/v1"));
-    let key = Some(key.as_str());
-    let trust = json!({"tool_approval": "trust_on_first_use"});
-    let trusted = api
-        .call(Method::PATCH, "/organization", key, Some(trust))
-        .await;
-    assert_eq!(trusted.status, StatusCode::OK);
-    let server = api
-        .call(
-            Method::POST,
-            "/servers",
-            key,
-            Some(json!({"name": "Acme", "slug": "acme"})),
-        )
-        .await
-        .body;
-    let server = server["id"].as_str().unwrap().to_owned();
-    let mcp = RawMcp::new(format!("{base}/s/acme/mcp"), STATELESS_ERA);
-
-    let install = || async {
-        let (status, up) = api
-            .call(
-                Method::POST,
-                "/upstreams",
-                key,
-                Some(json!({"catalog_entry_id": "fixture"})),
-            )
-            .await
-            .into_parts();
-        assert_eq!(status, StatusCode::CREATED, "{up}");
-        let id = up["id"].as_str().unwrap().to_owned();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let up = api
-                .call(Method::GET, &format!("/upstreams/{id}"), key, None)
-                .await
-                .body;
-            if up["status"] == "ready" {
-                break;
-            }
-            assert!(Instant::now() < deadline, "not ready: {up}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let attach = format!("/servers/{server}/upstreams/{id}");
-        let (status, attached) = api
-            .call(Method::PUT, &attach, key, Some(json!({"prefix": "fx"})))
-            .await
-            .into_parts();
-        assert_eq!(status, StatusCode::OK, "{attached}");
-        id
-    };
+    let acme = ProcessTenant::create(&db.url, &base).await;
+    let (api, key) = (&acme.api, Some(acme.key.as_str()));
+    let mcp = acme.mcp();
+    let install = || acme.install_and_attach("fixture", "fx");
     for cycle in 0..100 {
         let id = install().await;
         let echo = mcp

@@ -75,7 +75,8 @@ backend_tests! {
         let first = registry.seen();
         assert_eq!(first.len(), 2, "three servers, two a page: {first:?}");
         assert!(first.iter().all(|s| s.updated_since.is_none()), "a first sync takes everything: {first:?}");
-        assert_eq!(first[1].cursor.as_deref(), Some(everything), "by name, after the page's last: {first:?}");
+        let after = format!("{everything}:2026.8.31");
+        assert_eq!(first[1].cursor.as_deref(), Some(after.as_str()), "by name and version, after the page's last: {first:?}");
 
         let (status, catalog) = app.get("/catalog", &acme.key).await;
         assert_eq!(status, StatusCode::OK, "{catalog}");
@@ -110,7 +111,9 @@ backend_tests! {
         assert_eq!(second[0].returned, 2);
 
         let (_, catalog) = app.get("/catalog?source=registry", &acme.key).await;
-        assert_eq!(entry(&catalog, "io.github.modelcontextprotocol/memory")["version"], "1.1.0");
+        let memory = entry(&catalog, "io.github.modelcontextprotocol/memory");
+        assert_eq!(memory["version"], "1.1.0", "the latest: {memory}");
+        assert_eq!(memory["versions"], json!(["1.1.0", "1.0.0"]), "the earlier version is kept: {memory}");
         let deleted = entry(&catalog, everything);
         assert_eq!(deleted["status"], "deleted", "{deleted}");
         assert!(deleted["not_installable"].as_str().unwrap().contains("deleted"), "{deleted}");

@@ -1,5 +1,6 @@
 //! A registry of the tests' own: `GET /v0.1/servers` of the MCP Registry API over real
-//! `server.json` documents, with `cursor` paging (at most two servers a page, whatever
+//! `server.json` documents, every version of a server listed with `isLatest` on the one
+//! published last, with `cursor` paging (`name:version`; at most two a page, whatever
 //! `limit` asks, so that every sync pages), `search`, and `updated_since` (deleted servers
 //! only then, as the official registry does). It remembers every request it answered.
 
@@ -22,10 +23,30 @@ pub struct Seen {
     pub returned: usize,
 }
 
+/// One published version of a server.
+struct Published {
+    server: Value,
+    status: &'static str,
+    updated_at: String,
+    /// Its place in the order of publication.
+    order: usize,
+}
+
+impl Published {
+    /// `name:version`, what a cursor names.
+    fn key(&self) -> String {
+        format!(
+            "{}:{}",
+            self.server["name"].as_str().unwrap(),
+            self.server["version"].as_str().unwrap()
+        )
+    }
+}
+
 #[derive(Default)]
 struct Listing {
-    /// Each server: its server.json, status and `updatedAt`.
-    servers: Vec<(Value, &'static str, String)>,
+    servers: Vec<Published>,
+    published: usize,
     seen: Vec<Seen>,
 }
 
@@ -55,18 +76,22 @@ impl TestRegistry {
         Self { url, listing }
     }
 
-    /// Publishes (or replaces, by name) a server with its status and `updatedAt`.
+    /// Publishes a version of a server (or replaces it, by name and version) with its
+    /// status and `updatedAt`; the version published last is its server's latest.
     pub fn publish(&self, server: Value, status: &'static str, updated_at: &str) {
         let mut listing = self.listing.lock().unwrap();
-        listing
-            .servers
-            .retain(|(s, ..)| s["name"] != server["name"]);
-        listing
-            .servers
-            .push((server, status, updated_at.to_owned()));
-        listing
-            .servers
-            .sort_by(|a, b| a.0["name"].as_str().cmp(&b.0["name"].as_str()));
+        listing.servers.retain(|p| {
+            p.server["name"] != server["name"] || p.server["version"] != server["version"]
+        });
+        listing.published += 1;
+        let order = listing.published;
+        listing.servers.push(Published {
+            server,
+            status,
+            updated_at: updated_at.to_owned(),
+            order,
+        });
+        listing.servers.sort_by_key(Published::key);
     }
 
     /// Every request answered so far, oldest first.
@@ -84,36 +109,42 @@ async fn list(
         .updated_since
         .as_deref()
         .map(|t| Timestamp::parse_rfc3339(t).expect("an RFC 3339 updated_since"));
-    let matching: Vec<&(Value, &str, String)> = listing
+    let is_latest = |published: &Published| {
+        !listing.servers.iter().any(|other| {
+            other.server["name"] == published.server["name"] && other.order > published.order
+        })
+    };
+    let matching: Vec<&Published> = listing
         .servers
         .iter()
-        .filter(|(server, status, updated)| {
+        .filter(|p| {
             let changed =
-                since.is_none_or(|since| Timestamp::parse_rfc3339(updated).unwrap() > since);
-            let shown = *status != "deleted" || since.is_some();
+                since.is_none_or(|since| Timestamp::parse_rfc3339(&p.updated_at).unwrap() > since);
+            let shown = p.status != "deleted" || since.is_some();
             let found = query
                 .search
                 .as_deref()
-                .is_none_or(|s| server["name"].as_str().unwrap().contains(s));
+                .is_none_or(|s| p.server["name"].as_str().unwrap().contains(s));
             changed && shown && found
         })
-        .filter(|(server, ..)| {
+        .filter(|p| {
             query
                 .cursor
                 .as_deref()
-                .is_none_or(|after| server["name"].as_str().unwrap() > after)
+                .is_none_or(|after| p.key().as_str() > after)
         })
         .collect();
     let size = query.limit.unwrap_or(30).min(PAGE_MAX);
     let page: Vec<Value> = matching
         .iter()
         .take(size)
-        .map(|(server, status, updated)| {
-            json!({"server": server, "_meta": {"io.modelcontextprotocol.registry/official": {
-                "status": status, "publishedAt": "2026-01-01T00:00:00Z", "updatedAt": updated, "isLatest": true}}})
+        .map(|p| {
+            json!({"server": p.server, "_meta": {"io.modelcontextprotocol.registry/official": {
+                "status": p.status, "publishedAt": "2026-01-01T00:00:00Z", "updatedAt": p.updated_at,
+                "isLatest": is_latest(p)}}})
         })
         .collect();
-    let next = (matching.len() > size).then(|| page.last().unwrap()["server"]["name"].clone());
+    let next = (matching.len() > size).then(|| json!(matching[size - 1].key()));
     listing.seen.push(Seen {
         cursor: query.cursor.clone(),
         updated_since: query.updated_since.clone(),

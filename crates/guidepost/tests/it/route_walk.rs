@@ -184,7 +184,7 @@ impl Objects {
             "/walkthroughs/{id}/assignments/{server_id}" => &[("display_order", "9")],
             "/support/{id}/status" => &[("status", "closed")],
             "/support/{id}/reply" | "/support/{id}/note" => &[("body", "Taken.")],
-            "/end-users/{id}/erase" => &[("confirm", "erase")],
+            "/end-users/{id}/erase" => &[("confirm", "yes")],
             "/gateway/upstreams/{id}/disconnect"
             | "/end-users/{id}/upstreams/{upstream}/disconnect" => &[("confirm", "disconnect")],
             "/support/webhooks" => &[
@@ -192,6 +192,13 @@ impl Objects {
                 ("event_created", "on"),
             ],
             "/gateway/catalog/{entry}/install" => &[("name", "Taken")],
+            "/gateway/catalog" => &[
+                ("id", "taken"),
+                ("name", "Taken"),
+                ("runtime", "http"),
+                ("url", "https://mcp.taken.example/mcp"),
+            ],
+            "/servers/{id}/tools" => &[("name", "fx__echo"), ("enabled", "false")],
             "/gateway/upstreams/{id}/attach" => &[("server_id", &self.server), ("prefix", "taken")],
             _ => &[],
         };
@@ -245,6 +252,7 @@ impl Answer {
             status: answered,
             location,
             body,
+            ..
         } = &self.page;
         let location = location.as_deref().unwrap_or_default();
         if *answered == status && (body.contains(phrase) || location.starts_with(phrase)) {
@@ -348,6 +356,7 @@ async fn api_request(
     Page {
         status: reply.status,
         location: None,
+        refresh: None,
         body: reply.text,
     }
 }

@@ -2,13 +2,17 @@
 //! of the test's own one trace for a proxied tool call. The trace continues the client's
 //! `traceparent` (as the HTTP header, and as `_meta.traceparent`), holds the store's and
 //! the upstream call's spans, and the upstream (the tests' stdio fixture) is handed the
-//! same trace in `_meta.traceparent`, naming Guidepost's upstream-call span as its parent.
+//! same trace in `_meta.traceparent`, naming Guidepost's upstream-call span as its parent;
+//! an HTTP upstream of the tests' own gets it as the `traceparent` header. Without an
+//! endpoint nothing is sent, even to a receiver that is listening.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -20,14 +24,15 @@ use prost::Message;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::gateway_fixture::{fixture_catalog, text_of, wait_for_mark};
-use crate::helpers::{ApiClient, RawMcp, STATELESS_ERA, serve_process_with};
+use crate::gateway_fixture::{ProcessTenant, fixture_catalog_with, text_of, wait_for_mark};
+use crate::helpers::{RawMcp, STATELESS_ERA, serve_process_with};
 
 /// The client's span, as its `traceparent` names it.
 const HEADER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const HEADER_PARENT: &str = "00f067aa0ba902b7";
 const META_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const META_PARENT: &str = "b7ad6b7169203331";
+const HTTP_TRACE: &str = "5e0c63257de34c926f9efcd03927272e";
 
 /// Every span the receiver was sent.
 #[derive(Clone, Default)]
@@ -74,13 +79,18 @@ async fn export(State(received): State<Received>, body: Bytes) -> Vec<u8> {
     ExportTraceServiceResponse::default().encode_to_vec()
 }
 
-/// An OTLP/HTTP receiver on a free port, on a runtime of its own (the test blocks on
-/// CLI commands meanwhile): its base URL and what it received.
+/// An OTLP/HTTP receiver on a free port: its base URL and what it received.
 fn receiver() -> (String, Received) {
     let received = Received::default();
     let app = axum::Router::new()
         .route("/v1/traces", post(export))
         .with_state(received.clone());
+    (serve_apart(app), received)
+}
+
+/// Serves `app` on a free port, on a runtime of its own (the test blocks on CLI commands
+/// meanwhile): its base URL.
+fn serve_apart(app: axum::Router) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -94,7 +104,62 @@ fn receiver() -> (String, Received) {
             axum::serve(listener, app).await
         })
     });
-    (format!("http://{addr}"), received)
+    format!("http://{addr}")
+}
+
+/// The `traceparent` headers of the `tools/call` requests an [`http_upstream`] was sent.
+#[derive(Clone, Default)]
+struct HeadersSeen(Arc<Mutex<Vec<String>>>);
+
+/// A Streamable HTTP MCP server of the tests' own, without sessions, answering in JSON,
+/// with one tool, `echo`: its MCP URL and the `traceparent` headers it was sent.
+fn http_upstream() -> (String, HeadersSeen) {
+    let seen = HeadersSeen::default();
+    let app = axum::Router::new()
+        .route("/mcp", post(http_mcp))
+        .with_state(seen.clone());
+    (format!("{}/mcp", serve_apart(app)), seen)
+}
+
+async fn http_mcp(
+    State(seen): State<HeadersSeen>,
+    headers: HeaderMap,
+    axum::Json(message): axum::Json<Value>,
+) -> Response {
+    let Some(id) = message.get("id").cloned() else {
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let params = &message["params"];
+    let result = match message["method"].as_str().unwrap_or_default() {
+        "initialize" => json!({
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "http-fixture", "version": "1.0"},
+        }),
+        "tools/list" => json!({"tools": [{
+            "name": "echo",
+            "description": "Says the message back.",
+            "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}}},
+        }]}),
+        "tools/call" => {
+            let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+            seen.0
+                .lock()
+                .unwrap()
+                .push(traceparent.unwrap_or("none").to_owned());
+            json!({"content": [{"type": "text", "text": params["arguments"]["message"]}]})
+        }
+        _ => json!({}),
+    };
+    axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+}
+
+/// The catalog entry `httpfx`: the HTTP upstream at `url`.
+fn http_entry(url: &str) -> String {
+    format!(
+        "\n[[entry]]\nid = \"httpfx\"\nname = \"HTTP fixture\"\n\
+         description = \"The tests' HTTP upstream.\"\nspec = {{ runtime = \"http\", url = {url:?} }}\n"
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -153,9 +218,9 @@ async fn seen_upstream(marks: &std::path::Path, trace: &str) -> (String, String)
     }
 }
 
-/// Checks one proxied call's trace: continued from the client's `parent`, with the
-/// store's and the upstream call's spans, and passed on to the upstream.
-async fn check_trace(received: &Received, marks: &std::path::Path, trace: &str, parent: &str) {
+/// Checks one proxied call of `tool`'s trace: continued from the client's `parent`, with
+/// the store's and the upstream call's spans. Returns the upstream call's span.
+async fn check_trace(received: &Received, trace: &str, parent: &str, tool: &str) -> Span {
     let spans = trace_of(received, trace, parent).await;
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
     let upstream = spans.iter().find(|s| s.name == "tools/call echo").unwrap();
@@ -169,7 +234,7 @@ async fn check_trace(received: &Received, marks: &std::path::Path, trace: &str, 
     );
     let request = spans
         .iter()
-        .find(|s| s.name == "tools/call fx__echo")
+        .find(|s| s.name == format!("tools/call {tool}"))
         .unwrap_or_else(|| panic!("no MCP request span: {names:?}"));
     assert_eq!(
         attribute(request, "jsonrpc.request.id").as_deref(),
@@ -180,7 +245,9 @@ async fn check_trace(received: &Received, marks: &std::path::Path, trace: &str, 
         "{request:?}"
     );
     assert!(
-        spans.iter().any(|s| s.name == "execute_tool fx__echo"),
+        spans
+            .iter()
+            .any(|s| s.name == format!("execute_tool {tool}")),
         "no tool call span: {names:?}"
     );
     assert!(
@@ -190,6 +257,12 @@ async fn check_trace(received: &Received, marks: &std::path::Path, trace: &str, 
                 && attribute(s, "db.system.name").is_some()),
         "no store statement span: {names:?}"
     );
+    upstream.clone()
+}
+
+/// Checks that the stdio fixture was handed `trace` in `_meta.traceparent`, with
+/// Guidepost's `upstream` call as its parent.
+async fn check_passed_on(marks: &std::path::Path, trace: &str, upstream: &Span) {
     let (seen_trace, seen_parent) = seen_upstream(marks, trace).await;
     assert_eq!(seen_trace, trace);
     assert_eq!(
@@ -202,36 +275,113 @@ async fn check_trace(received: &Received, marks: &std::path::Path, trace: &str, 
 backend_tests! {
     async fn a_proxied_call_is_one_trace_from_the_client_into_the_upstream(db: &TestDatabase) {
         let (endpoint, received) = receiver();
+        let (http_url, headers_seen) = http_upstream();
         let dir = std::env::temp_dir().join(format!("guidepost-otlp-{}-{}", std::process::id(), db.url.len()));
         std::fs::create_dir_all(&dir).unwrap();
         let marks = dir.join("marks");
         let catalog = dir.join("catalog.toml");
-        std::fs::write(&catalog, fixture_catalog(&marks, &[])).unwrap();
+        std::fs::write(&catalog, fixture_catalog_with(&marks, &[], &http_entry(&http_url))).unwrap();
         let catalog = catalog.display().to_string();
         let env = [
             ("GUIDEPOST_CATALOG", catalog.as_str()),
             ("GUIDEPOST_OTLP_ENDPOINT", endpoint.as_str()),
             ("GUIDEPOST_OTLP_SAMPLE_RATIO", "1"),
+            // The HTTP upstream listens on loopback.
+            ("GUIDEPOST_UPSTREAM_ALLOW_PRIVATE", "true"),
             // Exported every 100 ms rather than every 5 s.
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ];
         let (_node, base) = serve_process_with(&db.url, &env).await;
-        let mcp = seed(&db.url, &base).await;
+        let acme = ProcessTenant::create(&db.url, &base).await;
+        acme.install_and_attach("fixture", "fx").await;
+        acme.install_and_attach("httpfx", "hx").await;
+        let mcp = acme.mcp();
 
         let header = format!("00-{HEADER_TRACE}-{HEADER_PARENT}-01");
-        let params = json!({"name": "fx__echo", "arguments": {"message": "traced"}, "_meta": stateless_meta()});
-        let called = send(&mcp, params, Some(&header)).await;
+        let called = send(&mcp, "fx__echo", stateless_meta(), Some(&header)).await;
         assert_eq!(text_of(&called), "traced", "{called}");
-        check_trace(&received, &marks, HEADER_TRACE, HEADER_PARENT).await;
+        let upstream = check_trace(&received, HEADER_TRACE, HEADER_PARENT, "fx__echo").await;
+        check_passed_on(&marks, HEADER_TRACE, &upstream).await;
 
         let mut meta = stateless_meta();
         meta["traceparent"] = json!(format!("00-{META_TRACE}-{META_PARENT}-01"));
-        let params = json!({"name": "fx__echo", "arguments": {"message": "traced"}, "_meta": meta});
-        let called = send(&mcp, params, None).await;
+        let called = send(&mcp, "fx__echo", meta, None).await;
         assert_eq!(text_of(&called), "traced", "{called}");
-        check_trace(&received, &marks, META_TRACE, META_PARENT).await;
+        let upstream = check_trace(&received, META_TRACE, META_PARENT, "fx__echo").await;
+        check_passed_on(&marks, META_TRACE, &upstream).await;
+
+        // An HTTP upstream gets the trace as the `traceparent` header.
+        let header = format!("00-{HTTP_TRACE}-{HEADER_PARENT}-01");
+        let called = send(&mcp, "hx__echo", stateless_meta(), Some(&header)).await;
+        assert_eq!(text_of(&called), "traced", "{called}");
+        let upstream = check_trace(&received, HTTP_TRACE, HEADER_PARENT, "hx__echo").await;
+        let expected = format!("00-{HTTP_TRACE}-{}-01", hex(&upstream.span_id));
+        let seen = headers_seen.0.lock().unwrap().clone();
+        assert_eq!(seen, vec![expected], "the HTTP upstream's traceparent headers");
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Without `--otlp-endpoint` nothing is sent, though the SDK's own variables name a
+/// listening receiver: a node without one takes a traced call and is stopped (a node
+/// sends what it still holds as it stops), and the receiver has nothing; the same call
+/// on a node with the endpoint reaches it.
+#[tokio::test]
+async fn without_an_endpoint_no_trace_is_sent() {
+    let db = TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
+    let (endpoint, received) = receiver();
+    let dir = std::env::temp_dir().join(format!("guidepost-otlp-off-{}", std::process::id()));
+    let marks = dir.join("marks");
+    let catalog = dir.join("catalog.toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&catalog, fixture_catalog_with(&marks, &[], "")).unwrap();
+    let catalog = catalog.display().to_string();
+    let traces_url = format!("{endpoint}/v1/traces");
+    let untraced = [
+        ("GUIDEPOST_CATALOG", catalog.as_str()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_url.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let (mut node, base) = serve_process_with(&db.url, &untraced).await;
+    let acme = ProcessTenant::create(&db.url, &base).await;
+    acme.install_and_attach("fixture", "fx").await;
+    let mut meta = stateless_meta();
+    meta["traceparent"] = json!(format!("00-{META_TRACE}-{META_PARENT}-01"));
+    let header = format!("00-{META_TRACE}-{HEADER_PARENT}-01");
+    let called = send(&acme.mcp(), "fx__echo", meta, Some(&header)).await;
+    assert_eq!(text_of(&called), "traced", "{called}");
+    let pid = node.id().unwrap().to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(stopped.unwrap().success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), node.wait()).await;
+    exit.expect("stopped within 30 s").unwrap();
+    assert_eq!(
+        received.summary(),
+        Vec::<String>::new(),
+        "sent without an endpoint"
+    );
+
+    let traced = [
+        ("GUIDEPOST_CATALOG", catalog.as_str()),
+        ("GUIDEPOST_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let (_node, base) = serve_process_with(&db.url, &traced).await;
+    let mcp = RawMcp::new(format!("{base}/s/acme/mcp"), STATELESS_ERA);
+    // The upstream starts on this node first: a call that starts it holds its trace open
+    // while the connection lives (rmcp's service span, at `info` in the tests' logs, is made
+    // in the call's span).
+    let warm = send(&mcp, "fx__echo", stateless_meta(), None).await;
+    assert_eq!(text_of(&warm), "traced", "{warm}");
+    let header = format!("00-{HEADER_TRACE}-{HEADER_PARENT}-01");
+    let called = send(&mcp, "fx__echo", stateless_meta(), Some(&header)).await;
+    assert_eq!(text_of(&called), "traced", "{called}");
+    check_trace(&received, HEADER_TRACE, HEADER_PARENT, "fx__echo").await;
+    assert!(received.of_trace(META_TRACE).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn stateless_meta() -> Value {
@@ -242,14 +392,16 @@ fn stateless_meta() -> Value {
     })
 }
 
-/// A stateless-era `tools/call` (id 7), with the `traceparent` header if given.
-async fn send(mcp: &RawMcp, params: Value, traceparent: Option<&str>) -> Value {
+/// A stateless-era `tools/call` of `tool` (id 7, message "traced") with `meta`, and the
+/// `traceparent` header if given.
+async fn send(mcp: &RawMcp, tool: &str, meta: Value, traceparent: Option<&str>) -> Value {
+    let params = json!({"name": tool, "arguments": {"message": "traced"}, "_meta": meta});
     let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params});
     let mut request = mcp
         .request(Method::POST)
         .header("mcp-protocol-version", STATELESS_ERA)
         .header("mcp-method", "tools/call")
-        .header("mcp-name", "fx__echo")
+        .header("mcp-name", tool)
         .json(&body);
     if let Some(traceparent) = traceparent {
         request = request.header("traceparent", traceparent);
@@ -257,70 +409,4 @@ async fn send(mcp: &RawMcp, params: Value, traceparent: Option<&str>) -> Value {
     let answer = mcp.send(request).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body
-}
-
-/// An organization whose server `acme` attaches the fixture as `fx`; the server's MCP
-/// client.
-async fn seed(database_url: &str, base: &str) -> RawMcp {
-    let org = std::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
-        .args([
-            "--json",
-            "--database-url",
-            database_url,
-            "org",
-            "create",
-            "--name",
-            "Acme",
-        ])
-        .output()
-        .unwrap();
-    let org: Value = serde_json::from_slice(&org.stdout).unwrap();
-    let key = org["api_key"].as_str().unwrap().to_owned();
-    let api = ApiClient::new(format!("{base}/api/v1"));
-    let key = Some(key.as_str());
-    let trust = json!({"tool_approval": "trust_on_first_use"});
-    let trusted = api
-        .call(Method::PATCH, "/organization", key, Some(trust))
-        .await;
-    assert_eq!(trusted.status, StatusCode::OK);
-    let server = api
-        .call(
-            Method::POST,
-            "/servers",
-            key,
-            Some(json!({"name": "Acme", "slug": "acme"})),
-        )
-        .await
-        .body;
-    let server = server["id"].as_str().unwrap().to_owned();
-    let (status, up) = api
-        .call(
-            Method::POST,
-            "/upstreams",
-            key,
-            Some(json!({"catalog_entry_id": "fixture"})),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{up}");
-    let id = up["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let up = api
-            .call(Method::GET, &format!("/upstreams/{id}"), key, None)
-            .await
-            .body;
-        if up["status"] == "ready" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not ready: {up}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let attach = format!("/servers/{server}/upstreams/{id}");
-    let (status, attached) = api
-        .call(Method::PUT, &attach, key, Some(json!({"prefix": "fx"})))
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{attached}");
-    RawMcp::new(format!("{base}/s/acme/mcp"), STATELESS_ERA)
 }

@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::gateway::shared_cache;
-use crate::gateway_fixture::text_of;
+use crate::gateway_fixture::{text_of, wait_for_within};
 use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, spawn_app_with};
 use crate::node;
 use crate::upgrade_index::{PACKAGE, PackageIndex, Release};
@@ -88,7 +88,7 @@ pub async fn installed_at_first_version(db: &TestDatabase) -> Upgradable {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     let upstream = installed["id"].as_str().unwrap().to_owned();
-    let ready = upstream_when(&app, &acme, &upstream, |u| {
+    let ready = wait_for_within(&app, &acme, &upstream, 120, |u| {
         u["status"] != "installing" && u["status"] != "starting"
     })
     .await;
@@ -126,28 +126,6 @@ pub async fn installed_at_first_version(db: &TestDatabase) -> Upgradable {
         home,
         index,
         cache,
-    }
-}
-
-/// Polls the upstream until `done` holds for it.
-async fn upstream_when(
-    app: &TestApp,
-    tenant: &Tenant,
-    id: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (status, upstream) = app.get(&format!("/upstreams/{id}"), &tenant.key).await;
-        assert_eq!(status, StatusCode::OK, "{upstream}");
-        if done(&upstream) {
-            return upstream;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not there after 120 s: {upstream}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -12,7 +12,10 @@ only, so that each behaviour is the test's to control):
 - `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
 - `huge`: answers with one 5 MiB line, over what the gateway takes from an upstream.
 - `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
-- `whereami`: answers its working directory, HOME, $FIXTURE_PLACE and $FIXTURE_GREETING, as JSON.
+- `pid {seconds, steps}` (with $FIXTURE_PIDS set): reports `steps` progress notifications naming its pid over
+  `seconds`, then answers its pid (the replica tests: which process served a call).
+- `whereami`: answers its working directory, HOME, $FIXTURE_PLACE, $FIXTURE_GREETING, its
+  arguments and the names of its environment variables, as JSON.
 
 With $FIXTURE_HOSTILE set, it also offers what an abusive upstream or client does, and
 marks `listed` in $FIXTURE_MARKS at each tools/list:
@@ -45,7 +48,8 @@ to $FIXTURE_MARKS.
 Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
-characters more. With $FIXTURE_CRASH_WHILE naming a file, it does the same while that file
+characters more; set to `traceback`, it prints a Python traceback that ends in a missing
+module, 60 lines of noise after it, and exits with code 1. With $FIXTURE_CRASH_WHILE naming a file, it does the same while that file
 exists (a failure that a test can end).
 """
 
@@ -71,6 +75,8 @@ tools = {
     "secret": "Answers the secret it was given.",
     "whereami": "Answers its working directory, HOME and arguments.",
 }
+if os.environ.get("FIXTURE_PIDS"):
+    tools["pid"] = "Reports progress naming its process id, then answers it."
 if HOSTILE:
     tools.update({
         "stall": "Never answers.",
@@ -132,6 +138,20 @@ def slow(request_id, arguments, token):
     text(request_id, f"done after {steps} steps")
 
 
+def pid(request_id, arguments, token):
+    steps = int(arguments.get("steps", 0))
+    pause = float(arguments.get("seconds", 0)) / max(steps, 1)
+    for step in range(1, steps + 1):
+        if token is not None:
+            send({"jsonrpc": "2.0", "method": "notifications/progress",
+                  "params": {"progressToken": token, "progress": step, "total": steps,
+                             "message": f"pid {os.getpid()}"}})
+        time.sleep(pause)
+    if steps == 0:
+        time.sleep(float(arguments.get("seconds", 0)))
+    text(request_id, str(os.getpid()))
+
+
 def hold(request_id, name):
     with open(f"holding-{name}", "w") as f:
         f.write(str(os.getpid()))
@@ -164,6 +184,8 @@ def call(request_id, params):
         text(request_id, str(arguments.get("message", "")))
     elif name == "slow":
         threading.Thread(target=slow, args=(request_id, arguments, token), daemon=True).start()
+    elif name == "pid" and "pid" in tools:
+        threading.Thread(target=pid, args=(request_id, arguments, token), daemon=True).start()
     elif name == "grow":
         tools[str(arguments.get("name", "grown"))] = str(arguments.get("description", "A tool added while running."))
         text(request_id, "grown")
@@ -192,7 +214,8 @@ def call(request_id, params):
     elif name == "whereami":
         text(request_id, json.dumps({"version": RELEASE["version"], "cwd": os.getcwd(), "home": os.environ.get("HOME"),
                                      "place": os.environ.get("FIXTURE_PLACE"),
-                                     "greeting": os.environ.get("FIXTURE_GREETING")}))
+                                     "greeting": os.environ.get("FIXTURE_GREETING"),
+                                     "args": sys.argv[1:], "env_names": sorted(os.environ)}))
     elif name == "secret":
         text(request_id, os.environ.get("FIXTURE_SECRET", "(unset)"))
     elif name == "huge":
@@ -230,6 +253,15 @@ def main():
         sys.stderr.buffer.write(line.encode())
         sys.stderr.flush()
         sys.exit(2)
+    if os.environ.get("FIXTURE_CRASH_AT_START") == "traceback":
+        sys.stderr.write('Traceback (most recent call last):\n'
+                         '  File "/srv/acme/server.py", line 3, in <module>\n'
+                         '    import acme_vendor\n'
+                         "ModuleNotFoundError: No module named 'acme_vendor'\n")
+        for n in range(60):
+            sys.stderr.write(f"fixture: cleaning up {n}\n")
+        sys.stderr.flush()
+        sys.exit(1)
     crash_while = os.environ.get("FIXTURE_CRASH_WHILE")
     if os.environ.get("FIXTURE_CRASH_AT_START") or (crash_while and os.path.exists(crash_while)):
         sys.stderr.write("fixture: cannot open its database (on purpose)\n")

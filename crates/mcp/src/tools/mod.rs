@@ -12,7 +12,7 @@ mod walkthroughs;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use guidepost_core::{CoreError, Platform};
+use guidepost_core::{CoreError, Platform, tool_switches};
 use guidepost_domain::{EndUser, McpServer, UpstreamId};
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
@@ -136,6 +136,7 @@ impl ToolSources {
         for source in self.sources.iter() {
             tools.extend(source.list(platform, server).await?);
         }
+        tools.retain(|tool| !tool_switches::switched_off(server, &tool.name));
         Ok(tools)
     }
 

@@ -69,14 +69,15 @@ impl ToolSource for UpstreamTools {
             Err(refused) => return refusal(refused).into(),
         };
         // A person who has not connected their account is asked to, whatever the era.
-        if let Err(needs) = person_connected(call, &offered).await {
-            return asked_to_connect(call, offered.upstream_id, needs);
-        }
+        let person = match person_connected(call, &offered).await {
+            Ok(person) => person,
+            Err(needs) => return asked_to_connect(call, offered.upstream_id, needs),
+        };
         if asks_in_rounds(call) {
-            return with_rounds(call, offered).await;
+            return with_rounds(call, offered, person).await;
         }
         ToolAnswer {
-            result: into_result(proxied(call, &offered).await),
+            result: into_result(proxied(call, &offered, person).await),
             upstream: Some(offered.upstream_id),
             round: None,
             protocol_error: None,
@@ -143,7 +144,11 @@ fn asks_in_rounds(call: &ToolCall<'_>) -> bool {
 
 /// The call run on in the background, so that the upstream's first request can end
 /// this request as a round (`rounds`); its end, if it comes first, is the answer.
-async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
+async fn with_rounds(
+    call: &ToolCall<'_>,
+    offered: OfferedTool,
+    person: Option<CallingPerson>,
+) -> ToolAnswer {
     let owner = crate::tasks::owner(call.scope, call.end_user.map(|user| user.id.clone()));
     let capabilities = call.request.client_capabilities();
     let recorder = RelayRecorder::new(call.platform, call.scope);
@@ -159,7 +164,6 @@ async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
     let platform = call.platform.clone();
     let arguments = call.arguments.clone();
     let runner = client.clone();
-    let person = calling_person(call);
     let mut background = tokio::spawn(async move {
         let context = CallContext {
             progress: None,
@@ -190,17 +194,19 @@ async fn with_rounds(call: &ToolCall<'_>, offered: OfferedTool) -> ToolAnswer {
 }
 
 /// Whether the caller may call `offered` now: always, unless its upstream works with each
-/// person's own account and theirs is not connected.
+/// person's own account and theirs is not connected. The person behind the call, checked
+/// as connected for a `person` upstream (so that core does not read it again).
 async fn person_connected(
     call: &ToolCall<'_>,
     offered: &OfferedTool,
-) -> Result<(), UpstreamCallError> {
-    if upstreams::connections::sign_in_of(&offered.upstream) != UpstreamSignIn::Person {
-        return Ok(());
-    }
+) -> Result<Option<CallingPerson>, UpstreamCallError> {
     let person = calling_person(call);
-    upstreams::connections::person_connected(call.platform, &offered.upstream, person.as_ref())
-        .await
+    if upstreams::connections::sign_in_of(&offered.upstream) != UpstreamSignIn::Person {
+        return Ok(person);
+    }
+    let checked =
+        upstreams::connections::person_connected(call.platform, &offered.upstream, person);
+    checked.await.map(Some)
 }
 
 /// The answer to a call that needs the person's account connected first: a URL
@@ -314,10 +320,8 @@ fn watch_until_connected(call: &ToolCall<'_>, upstream: &UpstreamId, asked: &Con
 
 /// The person behind the call, for an upstream with `person` sign-in.
 fn calling_person(call: &ToolCall<'_>) -> Option<CallingPerson> {
-    call.end_user.map(|user| CallingPerson {
-        end_user: user.id.clone(),
-        server: call.scope.server.as_ref().clone(),
-    })
+    call.end_user
+        .map(|user| CallingPerson::new(user.id.clone(), call.scope.server.as_ref().clone()))
 }
 
 /// Why the tool may not be called, as a result an agent can act on.
@@ -360,6 +364,7 @@ fn into_result(outcome: Result<UpstreamAnswer, UpstreamCallError>) -> CallToolRe
 async fn proxied(
     call: &ToolCall<'_>,
     offered: &OfferedTool,
+    person: Option<CallingPerson>,
 ) -> Result<UpstreamAnswer, UpstreamCallError> {
     let request = call.request;
     let caller_token = request.meta.get_progress_token();
@@ -374,7 +379,7 @@ async fn proxied(
     let context = CallContext {
         progress: sink,
         caller: crate::caller_client::of(call.platform, request),
-        person: calling_person(call),
+        person,
     };
     let result = upstreams::call(call.platform, offered, arguments, context);
     tokio::pin!(result);

@@ -369,7 +369,57 @@ impl MemberStore for ThisStore {
         Ok(())
     }
 
+    async fn keep_shown_once(
+        &self,
+        org: &OrgId,
+        token_hash: &str,
+        sealed: &str,
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO dashboard_shown_once (token_hash, org_id, sealed, expires_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO UPDATE SET \
+             org_id = excluded.org_id, sealed = excluded.sealed, expires_at = excluded.expires_at",
+        )
+        .bind(token_hash)
+        .bind(org.as_str())
+        .bind(sealed)
+        .bind(expires_at.micros())
+        .execute(self.run())
+        .await?;
+        Ok(())
+    }
+
+    async fn take_shown_once(
+        &self,
+        org: &OrgId,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>> {
+        // Deleted whether expired or not; returned only when still fresh.
+        let taken = sqlx::query(
+            "DELETE FROM dashboard_shown_once WHERE token_hash = $1 AND org_id = $2 \
+             RETURNING sealed, expires_at",
+        )
+        .bind(token_hash)
+        .bind(org.as_str())
+        .fetch_optional(self.run())
+        .await?;
+        let Some(row) = taken else {
+            return Ok(None);
+        };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        if expires_at <= now.micros() {
+            return Ok(None);
+        }
+        Ok(Some(text(&row, "sealed")?))
+    }
+
     async fn delete_expired_dashboard_state(&self, now: Timestamp) -> Result<u64> {
+        let shown = sqlx::query("DELETE FROM dashboard_shown_once WHERE expires_at <= $1")
+            .bind(now.micros())
+            .execute(self.run())
+            .await?;
         let sessions = sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
             .bind(now.micros())
             .execute(self.run())
@@ -383,6 +433,9 @@ impl MemberStore for ThisStore {
                 .bind(now.micros())
                 .execute(self.run())
                 .await?;
-        Ok(sessions.rows_affected() + codes.rows_affected() + invitations.rows_affected())
+        Ok(shown.rows_affected()
+            + sessions.rows_affected()
+            + codes.rows_affected()
+            + invitations.rows_affected())
     }
 }

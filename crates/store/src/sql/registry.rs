@@ -3,23 +3,42 @@
 use super::*;
 use crate::registry::RegistryStore;
 
-const ENTRY_COLUMNS: &str =
-    "name, source, version, status, runtimes, search_text, document, updated_at";
+/// A name's latest version (its catalog row) with what its version row adds.
+const ENTRY_SELECT: &str = "SELECT e.name, e.source, e.version, e.status, e.runtimes, \
+     e.search_text, e.document, e.updated_at, e.versions, v.is_latest, v.published_at \
+     FROM registry_entries e JOIN registry_versions v ON v.name = e.name AND v.version = e.version";
+const VERSION_COLUMNS: &str =
+    "name, source, version, status, is_latest, document, published_at, updated_at";
 
-fn entry(row: &DbRow) -> Result<RegistryEntry> {
+/// A version row (runtimes, searched text and the list of versions are the catalog
+/// row's, left empty).
+fn version_entry(row: &DbRow) -> Result<RegistryEntry> {
     let status = text(row, "status")?;
     Ok(RegistryEntry {
         name: text(row, "name")?,
         source: text(row, "source")?,
         version: text(row, "version")?,
         status: RegistryStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        runtimes: Vec::new(),
+        search_text: String::new(),
+        document: json_column(row, "document")?,
+        updated_at: time(row, "updated_at")?,
+        published_at: time(row, "published_at")?,
+        is_latest: row.try_get("is_latest")?,
+        versions: Vec::new(),
+    })
+}
+
+fn entry(row: &DbRow) -> Result<RegistryEntry> {
+    let versions = text(row, "versions")?;
+    Ok(RegistryEntry {
         runtimes: text(row, "runtimes")?
             .split_whitespace()
             .map(str::to_owned)
             .collect(),
         search_text: text(row, "search_text")?,
-        document: json_column(row, "document")?,
-        updated_at: time(row, "updated_at")?,
+        versions: serde_json::from_str(&versions).map_err(|_| corrupt("versions", &versions))?,
+        ..version_entry(row)?
     })
 }
 
@@ -54,46 +73,36 @@ fn contains_pattern(word: &str) -> String {
 #[async_trait]
 impl RegistryStore for ThisStore {
     async fn put_registry_entries(&self, entries: &[RegistryEntry], now: Timestamp) -> Result<u64> {
-        let sql = format!(
-            "INSERT INTO registry_entries ({ENTRY_COLUMNS}, synced_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
-             status = excluded.status, runtimes = excluded.runtimes, \
-             search_text = excluded.search_text, document = excluded.document, \
-             updated_at = excluded.updated_at, synced_at = excluded.synced_at \
-             WHERE registry_entries.source = excluded.source"
-        );
         let mut tx = self.begin_write().await?;
         let mut written = 0;
         for e in entries {
-            self.count(1);
-            // Padded with spaces so that a runtime is matched as a whole word.
-            let runtimes = format!(" {} ", e.runtimes.join(" "));
-            let done = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(&e.name)
-                .bind(&e.source)
-                .bind(&e.version)
-                .bind(e.status.as_str())
-                .bind(runtimes)
-                .bind(&e.search_text)
-                .bind(to_json(&e.document))
-                .bind(e.updated_at.micros())
-                .bind(now.micros())
-                .execute(&mut *tx)
-                .await?;
-            written += done.rows_affected();
+            if put_version(self, &mut tx, e, now).await? {
+                written += 1;
+            }
         }
         tx.commit().await?;
         Ok(written)
     }
 
     async fn get_registry_entry(&self, name: &str) -> Result<RegistryEntry> {
-        let sql = format!("SELECT {ENTRY_COLUMNS} FROM registry_entries WHERE name = $1");
+        let sql = format!("{ENTRY_SELECT} WHERE e.name = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
             .fetch_optional(self.run())
             .await?;
         entry(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn get_registry_version(&self, name: &str, version: &str) -> Result<RegistryEntry> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM registry_versions WHERE name = $1 AND version = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(version)
+            .fetch_optional(self.run())
+            .await?;
+        version_entry(&row.ok_or(StoreError::NotFound)?)
     }
 
     async fn search_registry_entries(&self, search: &RegistrySearch) -> Result<Vec<RegistryEntry>> {
@@ -105,9 +114,9 @@ impl RegistryStore for ThisStore {
         // The names are found in the index of names and searched text alone (the
         // documents stay unread), then only the page's rows are read.
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM registry_entries WHERE name IN \
+            "{ENTRY_SELECT} WHERE e.name IN \
              (SELECT name FROM registry_entries WHERE {} ORDER BY name LIMIT $2 OFFSET $3) \
-             ORDER BY name",
+             ORDER BY e.name",
             conditions.join(" AND ")
         );
         let runtime = search
@@ -189,4 +198,118 @@ impl RegistryStore for ThisStore {
         .await?;
         rows(found, sync)
     }
+}
+
+/// A kept version's (version, isLatest, published_at) as `compare_versions` reads it.
+fn facts(
+    (version, is_latest, published_at): &(String, Option<bool>, Timestamp),
+) -> VersionFacts<'_> {
+    VersionFacts {
+        version,
+        is_latest: *is_latest,
+        published_at: *published_at,
+    }
+}
+
+/// Writes one version of a server, unless another source holds its name, and keeps the
+/// catalog row the name's latest version (by `compare_versions`) with the list of its
+/// versions. Answers whether it was written.
+async fn put_version(
+    store: &ThisStore,
+    tx: &mut sqlx::Transaction<'_, Db>,
+    e: &RegistryEntry,
+    now: Timestamp,
+) -> Result<bool> {
+    store.count(4);
+    // A name belongs to the first source that wrote it.
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT source FROM registry_versions WHERE name = $1 LIMIT 1")
+            .bind(&e.name)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if owner.is_some_and(|owner| owner != e.source) {
+        return Ok(false);
+    }
+    if e.is_latest == Some(true) {
+        // The registry names one latest version at a time.
+        sqlx::query(
+            "UPDATE registry_versions SET is_latest = FALSE \
+             WHERE name = $1 AND version <> $2 AND is_latest",
+        )
+        .bind(&e.name)
+        .bind(&e.version)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let sql = format!(
+        "INSERT INTO registry_versions ({VERSION_COLUMNS}, synced_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (name, version) DO UPDATE SET status = excluded.status, \
+         is_latest = excluded.is_latest, document = excluded.document, \
+         published_at = excluded.published_at, updated_at = excluded.updated_at, \
+         synced_at = excluded.synced_at"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&e.name)
+        .bind(&e.source)
+        .bind(&e.version)
+        .bind(e.status.as_str())
+        .bind(e.is_latest)
+        .bind(to_json(&e.document))
+        .bind(e.published_at.micros())
+        .bind(e.updated_at.micros())
+        .bind(now.micros())
+        .execute(&mut **tx)
+        .await?;
+    let found = sqlx::query(
+        "SELECT version, is_latest, published_at FROM registry_versions WHERE name = $1",
+    )
+    .bind(&e.name)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut versions = Vec::with_capacity(found.len());
+    for row in &found {
+        let is_latest: Option<bool> = row.try_get("is_latest")?;
+        versions.push((text(row, "version")?, is_latest, time(row, "published_at")?));
+    }
+    versions.sort_by(|a, b| compare_versions(&facts(b), &facts(a)));
+    let newest_first = to_json(&serde_json::json!(
+        versions.iter().map(|v| &v.0).collect::<Vec<_>>()
+    ));
+    if versions.first().is_some_and(|newest| newest.0 != e.version) {
+        store.count(1);
+        sqlx::query("UPDATE registry_entries SET versions = $2 WHERE name = $1")
+            .bind(&e.name)
+            .bind(newest_first)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(true);
+    }
+    store.count(1);
+    // Padded with spaces so that a runtime is matched as a whole word.
+    let runtimes = format!(" {} ", e.runtimes.join(" "));
+    sqlx::query(
+        "INSERT INTO registry_entries (name, source, version, status, runtimes, search_text, \
+         document, updated_at, synced_at, versions) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
+         status = excluded.status, runtimes = excluded.runtimes, \
+         search_text = excluded.search_text, document = excluded.document, \
+         updated_at = excluded.updated_at, synced_at = excluded.synced_at, \
+         versions = excluded.versions \
+         WHERE registry_entries.source = excluded.source",
+    )
+    .bind(&e.name)
+    .bind(&e.source)
+    .bind(&e.version)
+    .bind(e.status.as_str())
+    .bind(runtimes)
+    .bind(&e.search_text)
+    .bind(to_json(&e.document))
+    .bind(e.updated_at.micros())
+    .bind(now.micros())
+    .bind(newest_first)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
 }

@@ -5,13 +5,14 @@ use super::*;
 
 const SERVER_COLUMNS: &str = "id, org_id, kind, name, slug, custom_domain, auth_mode, \
      walkthrough_tools_enabled, support_tool_enabled, product_name, instructions, \
-     allowed_origins, created_at, updated_at, pending_domain, pending_domain_token";
+     allowed_origins, created_at, updated_at, pending_domain, pending_domain_token, disabled_tools";
 
 fn server(row: &DbRow) -> Result<McpServer> {
     let kind = text(row, "kind")?;
     let auth_mode = text(row, "auth_mode")?;
     let slug = text(row, "slug")?;
     let origins = text(row, "allowed_origins")?;
+    let disabled = text(row, "disabled_tools")?;
     Ok(McpServer {
         id: Id::from_trusted(text(row, "id")?),
         org_id: Id::from_trusted(text(row, "org_id")?),
@@ -33,11 +34,14 @@ fn server(row: &DbRow) -> Result<McpServer> {
         instructions: opt_text(row, "instructions")?,
         allowed_origins: serde_json::from_str(&origins)
             .map_err(|_| corrupt("allowed origins", &origins))?,
+        disabled_tools: serde_json::from_str(&disabled)
+            .map_err(|_| corrupt("disabled tools", &disabled))?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
 }
 
+/// A list of strings as the JSON text its column keeps.
 fn origins_json(origins: &[String]) -> String {
     serde_json::to_string(origins).expect("a list of strings always serializes")
 }
@@ -53,7 +57,7 @@ impl ServerStore for ThisStore {
         let now = Timestamp::now().micros();
         let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
-             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15 \
+             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, '[]' \
              FROM organizations WHERE id = $2 RETURNING {SERVER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -165,6 +169,30 @@ impl ServerStore for ThisStore {
             .await
             .map_err(|e| unique_conflict(e, &["custom_domain"]))?;
         server(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn replace_disabled_tools(
+        &self,
+        org: &OrgId,
+        id: &ServerId,
+        read: &[String],
+        disabled: &[String],
+    ) -> Result<Option<McpServer>> {
+        // Compare-and-set on the list that was read: two switches at once cannot undo
+        // each other.
+        let sql = format!(
+            "UPDATE mcp_servers SET disabled_tools = $4, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2 AND disabled_tools = $3 RETURNING {SERVER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(origins_json(read))
+            .bind(origins_json(disabled))
+            .bind(Timestamp::now().micros())
+            .fetch_optional(self.run())
+            .await?;
+        row.as_ref().map(server).transpose()
     }
 
     async fn delete_server(&self, org: &OrgId, id: &ServerId) -> Result<()> {

@@ -65,10 +65,12 @@ pub(super) struct RollupDelta {
 }
 
 /// A batch of calls summed per rollup row, in key order (so that two writers lock the rows
-/// they share in the same order, and one statement never touches a row twice).
+/// they share in the same order, and one statement never touches a row twice). Test calls
+/// (the dashboard's tool tester) are left out: the reports count what agents did, and the
+/// call log still lists them, marked.
 pub(super) fn rollups_of(calls: &[ToolCall]) -> Vec<(RollupKey<'_>, RollupDelta)> {
     let mut rows: BTreeMap<RollupKey<'_>, RollupDelta> = BTreeMap::new();
-    for call in calls {
+    for call in calls.iter().filter(|call| !call.is_test) {
         let hour = call.created_at.micros().div_euclid(ROLLUP_MICROS) * ROLLUP_MICROS;
         let key = (
             call.org_id.as_str(),

@@ -1,139 +1,21 @@
-//! Upstreams, their tools and their attachments (SPEC §8).
+//! Upstreams, their tools and their attachments (SPEC §8): the store's methods. The
+//! rows they read are `upstream_rows`, a server's attachments with their upstreams
+//! `upstream_attached`, organizations' own catalog entries `catalog_entries`.
 
 use std::collections::BTreeMap;
 
+use super::upstream_rows::*;
 use super::*;
 use crate::upstreams::{AttachedUpstream, ORG_UPSTREAM_TOOLS_MAX, UpstreamStore};
-
-const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, secrets_sealed, status, \
-     last_error, restarts, created_at, updated_at, start, config, previous_version";
-const ATTACHMENT_COLUMNS: &str =
-    "server_id, upstream_id, prefix, allowed_tools, allowed_prompts, timeout_ms, attached_at";
-const DEFINITION_COLUMNS: &str = "kind, name, definition, definition_hash, state, findings";
-
-fn upstream(row: &DbRow) -> Result<Upstream> {
-    let spec = text(row, "spec")?;
-    let secrets = text(row, "secrets_sealed")?;
-    let status = text(row, "status")?;
-    let start = text(row, "start")?;
-    let secrets_sealed: BTreeMap<String, String> =
-        serde_json::from_str(&secrets).map_err(|_| corrupt("upstream secrets", "…"))?;
-    let config = text(row, "config")?;
-    let spec: LaunchSpec =
-        serde_json::from_str(&spec).map_err(|_| corrupt("upstream spec", &spec))?;
-    Ok(Upstream {
-        id: Id::from_trusted(text(row, "id")?),
-        org_id: Id::from_trusted(text(row, "org_id")?),
-        name: text(row, "name")?,
-        catalog_entry_id: opt_text(row, "catalog_entry_id")?,
-        version: spec.version().map(str::to_owned),
-        spec,
-        secret_names: secrets_sealed.keys().cloned().collect(),
-        secrets_sealed,
-        config: serde_json::from_str(&config).map_err(|_| corrupt("upstream config", &config))?,
-        previous_version: opt_text(row, "previous_version")?,
-        status: UpstreamStatus::parse(&status)
-            .ok_or_else(|| corrupt("upstream status", &status))?,
-        start: StartMode::parse(&start).ok_or_else(|| corrupt("upstream start", &start))?,
-        last_error: opt_text(row, "last_error")?,
-        restarts: row.try_get("restarts")?,
-        created_at: time(row, "created_at")?,
-        updated_at: time(row, "updated_at")?,
-        confinement: None,
-    })
-}
-
-fn tool(row: &DbRow) -> Result<UpstreamTool> {
-    tool_named(row, text(row, "name")?)
-}
-
-/// A tool from a row whose name column is not `name` (joined with its upstream).
-fn tool_named(row: &DbRow, name: String) -> Result<UpstreamTool> {
-    let definition = text(row, "definition")?;
-    let state = text(row, "state")?;
-    let findings = text(row, "findings")?;
-    let kind = text(row, "kind")?;
-    Ok(UpstreamTool {
-        kind: DefinitionKind::parse(&kind).ok_or_else(|| corrupt("definition kind", &kind))?,
-        name,
-        definition: serde_json::from_str(&definition)
-            .map_err(|_| corrupt("tool definition", "…"))?,
-        definition_hash: text(row, "definition_hash")?,
-        state: ToolState::parse(&state).ok_or_else(|| corrupt("tool state", &state))?,
-        findings: serde_json::from_str(&findings).map_err(|_| corrupt("tool findings", "…"))?,
-    })
-}
-
-/// A stored list of names (an allowlist), if any.
-fn names(row: &DbRow, column: &str) -> Result<Option<Vec<String>>> {
-    opt_text(row, column)?
-        .map(|a| serde_json::from_str(&a).map_err(|_| corrupt(column, &a)))
-        .transpose()
-}
-
-fn attachment(row: &DbRow) -> Result<Attachment> {
-    Ok(Attachment {
-        server_id: Id::from_trusted(text(row, "server_id")?),
-        upstream_id: Id::from_trusted(text(row, "upstream_id")?),
-        prefix: text(row, "prefix")?,
-        allowed_tools: names(row, "allowed_tools")?,
-        allowed_prompts: names(row, "allowed_prompts")?,
-        timeout_ms: row.try_get("timeout_ms")?,
-        attached_at: time(row, "attached_at")?,
-    })
-}
-
-fn catalog_entry(row: &DbRow) -> Result<CatalogEntry> {
-    let spec = text(row, "spec")?;
-    let secrets = text(row, "secrets")?;
-    let config = text(row, "config")?;
-    Ok(CatalogEntry {
-        id: text(row, "id")?,
-        name: text(row, "name")?,
-        description: text(row, "description")?,
-        spec: serde_json::from_str(&spec).map_err(|_| corrupt("catalog entry spec", &spec))?,
-        secrets: serde_json::from_str(&secrets)
-            .map_err(|_| corrupt("catalog entry secrets", &secrets))?,
-        config: serde_json::from_str(&config)
-            .map_err(|_| corrupt("catalog entry config", &config))?,
-    })
-}
-
-/// Records that the tool's definition was approved (once per definition).
-async fn remember_approval(
-    tx: &mut sqlx::Transaction<'_, Db>,
-    org: &OrgId,
-    id: &UpstreamId,
-    tool: &UpstreamTool,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO approved_definitions (upstream_id, org_id, kind, name, definition_hash, \
-         approved_at, definition) VALUES ($1, $2, $7, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(id.as_str())
-    .bind(org.as_str())
-    .bind(&tool.name)
-    .bind(&tool.definition_hash)
-    .bind(now)
-    .bind(json_text(&tool.definition))
-    .bind(tool.kind.as_str())
-    .execute(traced(&mut **tx))
-    .await?;
-    Ok(())
-}
-
-fn json_text<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serializes")
-}
 
 #[async_trait]
 impl UpstreamStore for ThisStore {
     async fn create_upstream(&self, org: &OrgId, new: &NewUpstream) -> Result<Upstream> {
         let now = Timestamp::now().micros();
         let sql = format!(
-            "INSERT INTO upstreams ({UPSTREAM_COLUMNS}) \
-             SELECT $1, id, $3, $4, $5, $6, $7, NULL, 0, $8, $8, $9, $10, NULL FROM organizations WHERE id = $2 \
+            "INSERT INTO upstreams ({UPSTREAM_WRITTEN}) \
+             SELECT $1, id, $3, $4, $5, $6, $7, NULL, 0, $8, $8, $9, $10, NULL, $11, $12 \
+             FROM organizations WHERE id = $2 \
              RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -147,6 +29,8 @@ impl UpstreamStore for ThisStore {
             .bind(now)
             .bind(new.start.as_str())
             .bind(json_text(&new.config))
+            .bind(new.catalog_entry_version.as_deref())
+            .bind(i64::from(new.replicas))
             .fetch_optional(self.run())
             .await?;
         upstream(&row.ok_or(StoreError::NotFound)?)
@@ -491,7 +375,7 @@ impl UpstreamStore for ThisStore {
     ) -> Result<Upstream> {
         let sql = format!(
             "UPDATE upstreams SET spec = $3, secrets_sealed = $4, config = $5, previous = $6, \
-             previous_version = $7, updated_at = $8 \
+             previous_version = $7, updated_at = $8, catalog_entry_version = $9 \
              WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -503,6 +387,7 @@ impl UpstreamStore for ThisStore {
             .bind(previous.map(|(release, _)| json_text(release)))
             .bind(previous.map(|(_, version)| version))
             .bind(Timestamp::now().micros())
+            .bind(launch.catalog_entry_version.as_deref())
             .fetch_optional(self.run())
             .await?;
         upstream(&row.ok_or(StoreError::NotFound)?)
@@ -525,48 +410,15 @@ impl UpstreamStore for ThisStore {
     }
 
     async fn create_catalog_entry(&self, org: &OrgId, entry: &CatalogEntry) -> Result<()> {
-        let done = sqlx::query(
-            "INSERT INTO catalog_entries (org_id, id, name, description, spec, secrets, config, created_at) \
-             SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM organizations WHERE id = $1",
-        )
-        .bind(org.as_str())
-        .bind(&entry.id)
-        .bind(&entry.name)
-        .bind(&entry.description)
-        .bind(json_text(&entry.spec))
-        .bind(json_text(&entry.secrets))
-        .bind(json_text(&entry.config))
-        .bind(Timestamp::now().micros())
-        .execute(self.run())
-        .await
-        .map_err(|e| unique_conflict(e, &["id"]))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        super::catalog_entries::create(self, org, entry).await
     }
 
     async fn list_catalog_entries(&self, org: &OrgId) -> Result<Vec<CatalogEntry>> {
-        let rows = sqlx::query(
-            "SELECT id, name, description, spec, secrets, config FROM catalog_entries \
-             WHERE org_id = $1 ORDER BY created_at, id",
-        )
-        .bind(org.as_str())
-        .fetch_all(self.run())
-        .await?;
-        rows.iter().map(catalog_entry).collect()
+        super::catalog_entries::list(self, org).await
     }
 
     async fn get_catalog_entry(&self, org: &OrgId, id: &str) -> Result<CatalogEntry> {
-        let row = sqlx::query(
-            "SELECT id, name, description, spec, secrets, config FROM catalog_entries \
-             WHERE org_id = $1 AND id = $2",
-        )
-        .bind(org.as_str())
-        .bind(id)
-        .fetch_optional(self.run())
-        .await?;
-        catalog_entry(&row.ok_or(StoreError::NotFound)?)
+        super::catalog_entries::get(self, org, id).await
     }
 
     async fn servers_attaching(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<ServerId>> {
@@ -588,7 +440,7 @@ impl UpstreamStore for ThisStore {
         org: &OrgId,
         server: &ServerId,
     ) -> Result<Vec<AttachedUpstream>> {
-        attached(self, org, server, ATTACHED_ALL_KINDS).await
+        super::upstream_attached::attached(self, org, server, false).await
     }
 
     async fn attached_upstream_tools(
@@ -596,60 +448,6 @@ impl UpstreamStore for ThisStore {
         org: &OrgId,
         server: &ServerId,
     ) -> Result<Vec<AttachedUpstream>> {
-        attached(self, org, server, ATTACHED_TOOLS).await
+        super::upstream_attached::attached(self, org, server, true).await
     }
-}
-
-/// Each attachment with its upstream, once per definition (or once with none), in attach
-/// order, then the upstream's order; `{kinds}` narrows the definitions joined.
-const ATTACHED: &str = "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.allowed_prompts, \
-     a.timeout_ms, \
-     a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
-     u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
-     u.config, u.previous_version, \
-     t.kind, t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
-     FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
-     LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id";
-const ORDER: &str = "WHERE a.org_id = $1 AND a.server_id = $2 \
-     ORDER BY a.attached_at, a.upstream_id, t.kind = 'tool' DESC, t.kind, t.position";
-const ATTACHED_ALL_KINDS: &str = "";
-const ATTACHED_TOOLS: &str = "AND t.kind = 'tool'";
-
-/// One statement, whatever the number of attachments.
-async fn attached(
-    store: &ThisStore,
-    org: &OrgId,
-    server: &ServerId,
-    kinds: &str,
-) -> Result<Vec<AttachedUpstream>> {
-    let statement = format!("{ATTACHED} {kinds} {ORDER}");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(statement))
-        .bind(org.as_str())
-        .bind(server.as_str())
-        .fetch_all(store.run())
-        .await?;
-    let mut attached: Vec<AttachedUpstream> = Vec::new();
-    for row in &rows {
-        let upstream_id = text(row, "upstream_id")?;
-        let same = attached
-            .last()
-            .is_some_and(|last| last.attachment.upstream_id.as_str() == upstream_id);
-        if !same {
-            attached.push(AttachedUpstream {
-                attachment: attachment(row)?,
-                upstream: upstream(row)?,
-                tools: Vec::new(),
-                features: Vec::new(),
-            });
-        }
-        if let Some(name) = opt_text(row, "tool_name")? {
-            let entry = attached.last_mut().expect("pushed above");
-            let definition = tool_named(row, name)?;
-            match definition.kind {
-                DefinitionKind::Tool => entry.tools.push(definition),
-                _ => entry.features.push(definition),
-            }
-        }
-    }
-    Ok(attached)
 }

@@ -5,10 +5,65 @@
 use super::*;
 
 use super::walkthrough_rows::*;
-use crate::walkthroughs::{VersionSummary, WalkthroughEditorStore};
+use crate::walkthroughs::{DraftBesidePublished, VersionSummary, WalkthroughEditorStore};
 
 #[async_trait]
 impl WalkthroughEditorStore for ThisStore {
+    async fn drafts_beside_published(
+        &self,
+        org: &OrgId,
+        walkthroughs: &[WalkthroughId],
+    ) -> Result<Vec<DraftBesidePublished>> {
+        let ids = &walkthroughs[..walkthroughs.len().min(Limits::PAGE_SIZE_MAX as usize)];
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The steps and the published versions in one statement, told apart by `kind`;
+        // only numbered placeholders are formatted in, the ids are bound (and used twice).
+        let placeholders: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
+        let list = placeholders.join(", ");
+        let sql = format!(
+            "SELECT 'step' AS kind, s.walkthrough_id, s.id, s.title, s.section_title, s.content, \
+             s.next_step_id, NULL AS steps, 0 AS version, 0 AS published_at \
+             FROM walkthrough_steps s WHERE s.org_id = $1 AND s.walkthrough_id IN ({list}) \
+             UNION ALL \
+             SELECT 'version', v.walkthrough_id, NULL, v.title, NULL, NULL, NULL, v.steps, \
+             v.version, v.published_at FROM walkthrough_versions v \
+             JOIN walkthroughs w ON w.org_id = v.org_id AND w.id = v.walkthrough_id \
+             AND w.published_version = v.version \
+             WHERE v.org_id = $1 AND v.walkthrough_id IN ({list})"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str());
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let found = query.fetch_all(self.run()).await?;
+        let mut drafts: Vec<DraftBesidePublished> = Vec::new();
+        for row in &found {
+            let walkthrough_id: WalkthroughId = Id::from_trusted(text(row, "walkthrough_id")?);
+            let at = match drafts
+                .iter()
+                .position(|d| d.walkthrough_id == walkthrough_id)
+            {
+                Some(at) => at,
+                None => {
+                    drafts.push(DraftBesidePublished {
+                        walkthrough_id,
+                        steps: Vec::new(),
+                        published: None,
+                    });
+                    drafts.len() - 1
+                }
+            };
+            if text(row, "kind")? == "step" {
+                drafts[at].steps.push(step(row)?);
+            } else {
+                drafts[at].published = Some(version(row)?);
+            }
+        }
+        Ok(drafts)
+    }
+
     async fn draft_step_counts(
         &self,
         org: &OrgId,

@@ -237,3 +237,37 @@ pub async fn all_tool_calls(
     .await
     .concat()
 }
+
+/// Two organizations with a server each, whose people sign in through the platform's
+/// authorization server: what the authorization and linking suites start from.
+pub struct OAuthWorld {
+    pub store: Arc<dyn Store>,
+    pub org: OrgId,
+    pub server: ServerId,
+    pub other_org: OrgId,
+    pub other_server: ServerId,
+}
+
+pub async fn oauth_world(db: &TestDatabase) -> OAuthWorld {
+    let store = open(db).await;
+    let org = new_org(&store, "Acme").await;
+    let other_org = new_org(&store, "Other").await;
+    let kind = ServerKind::Standard;
+    let server = store
+        .create_server(&org, kind, &oauth_settings("acme"))
+        .await
+        .unwrap()
+        .id;
+    let other_server = store
+        .create_server(&other_org, kind, &oauth_settings("other"))
+        .await
+        .unwrap()
+        .id;
+    OAuthWorld {
+        store,
+        org,
+        server,
+        other_org,
+        other_server,
+    }
+}

@@ -65,15 +65,16 @@ pub async fn bearer(
     Ok(credential(upstream, &tokens, connection.revision))
 }
 
-/// Whether `person` may call `upstream` (which has `person` sign-in) now: their
-/// connection is usable, or the error carries a link that connects it.
+/// Whether `person` may call `upstream` (which has `person` sign-in) now: if their
+/// connection is usable, the person marked as checked for this call (so that the call
+/// itself does not read it again), else an error that carries a link that connects it.
 pub async fn person_connected(
     platform: &Platform,
     upstream: &Upstream,
-    person: Option<&crate::upstreams::CallingPerson>,
-) -> Result<(), crate::upstreams::UpstreamCallError> {
+    person: Option<crate::upstreams::CallingPerson>,
+) -> Result<crate::upstreams::CallingPerson, crate::upstreams::UpstreamCallError> {
     use crate::upstreams::UpstreamCallError;
-    let Some(person) = person else {
+    let Some(mut person) = person else {
         return Err(UpstreamCallError::NotStarted(format!(
             "{} works with each person's own account; sign in first",
             upstream.name
@@ -81,7 +82,10 @@ pub async fn person_connected(
     };
     let owner = ConnectionOwner::Person(person.end_user.clone());
     match bearer(platform, upstream, &owner).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            person.connection_checked = true;
+            Ok(person)
+        }
         Err(NotConnected::Missing { .. } | NotConnected::NeedsReconnect { .. }) => {
             let link = super::person_link(platform, &person.server, &person.end_user, upstream)
                 .await
@@ -92,6 +96,40 @@ pub async fn person_connected(
             })
         }
         Err(NotConnected::Failed { why, .. }) => Err(UpstreamCallError::Unreachable(why)),
+    }
+}
+
+/// The gateway's [`UpstreamCallError::NotForAccount`] for `person`'s call of `offered`,
+/// worded for them: the tool as they called it, the account they connected (one store
+/// read, only on this failure) and their connections page. Any other error as it is.
+pub async fn named_for_person(
+    platform: &Platform,
+    offered: &crate::upstreams::OfferedTool,
+    person: Option<&crate::upstreams::CallingPerson>,
+    error: crate::upstreams::UpstreamCallError,
+) -> crate::upstreams::UpstreamCallError {
+    use crate::upstreams::UpstreamCallError;
+    let (UpstreamCallError::NotForAccount { upstream, .. }, Some(person)) = (&error, person) else {
+        return error;
+    };
+    let owner = ConnectionOwner::Person(person.end_user.clone());
+    let upstream_id = &offered.upstream_id;
+    let account = match platform
+        .store
+        .get_connection(&offered.upstream.org_id, upstream_id, &owner)
+        .await
+    {
+        Ok(connection) => connection.and_then(|c| c.account),
+        Err(error) => {
+            tracing::warn!(upstream = %upstream_id, %error, "could not read a connection's account");
+            None
+        }
+    };
+    UpstreamCallError::NotForAccount {
+        upstream: upstream.clone(),
+        tool: offered.exposed_name.clone(),
+        account,
+        manage_url: Some(super::mine::manage_url(&platform.config, &person.server)),
     }
 }
 

@@ -1,12 +1,10 @@
 //! The connect flow: a link (random, stored only as its hash, good for 15 minutes and
-//! once), the trip to the upstream's authorization server (authorization code with PKCE
-//! S256, the RFC 8707 `resource`, a random `state` stored as its hash), and the callback
-//! on the platform host, which checks RFC 9207's `iss`, exchanges the code and seals the
-//! tokens. Every stage is written compare-and-set, so a replayed link or callback finds
-//! its stage passed and is refused.
+//! once), its trips (each with a random `state` stored as its hash and a PKCE verifier
+//! sealed in the flow's row): for a person first to the identity check (`identity`), then
+//! to the upstream's authorization server (`authorize`); and the callback on the platform
+//! host that tells them apart. Every stage is written compare-and-set, so a replayed link
+//! or callback finds its stage passed and is refused; the last one stores the connection.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guidepost_domain::*;
 use serde::{Deserialize, Serialize};
 
@@ -58,10 +56,10 @@ impl From<guidepost_store::StoreError> for FlowError {
 /// What a trip keeps secret until its callback (sealed in the flow's row).
 #[derive(Serialize, Deserialize)]
 pub(super) struct Trip {
-    verifier: String,
+    pub(super) verifier: String,
 }
 
-fn trip_context(flow: &str) -> String {
+pub(super) fn trip_context(flow: &str) -> String {
     format!("upstream-connect-flow:{flow}")
 }
 
@@ -181,11 +179,11 @@ pub async fn open_link(platform: &Platform, token: &str) -> Result<CallbackOutco
                     header,
                 }));
             }
-            let next = to_upstream(platform, &flow, ConnectStage::Link).await?;
+            let next = super::authorize::to_upstream(platform, &flow, ConnectStage::Link).await?;
             Ok(CallbackOutcome::Continue(next))
         }
         ConnectionOwner::Person(_) => {
-            let next = to_identity_check(platform, &flow).await?;
+            let next = super::identity::to_identity_check(platform, &flow).await?;
             Ok(CallbackOutcome::Continue(next))
         }
     }
@@ -221,215 +219,6 @@ pub(super) async fn next_trip(
         return Err(FlowError::Unknown);
     }
     Ok((state, verifier))
-}
-
-/// On to the upstream's authorization server.
-async fn to_upstream(
-    platform: &Platform,
-    flow: &ConnectFlow,
-    from: ConnectStage,
-) -> Result<String, FlowError> {
-    let upstream = platform
-        .store
-        .get_upstream(&flow.org_id, &flow.upstream_id)
-        .await?;
-    let server = authorization_server(platform, &upstream).await?;
-    let (state, verifier) = next_trip(platform, flow, from, ConnectStage::Authorizing).await?;
-    Ok(authorization_url(platform, &server, &state, &verifier))
-}
-
-/// The hosted server a person's flow proves them with.
-async fn flow_server(platform: &Platform, flow: &ConnectFlow) -> Result<McpServer, FlowError> {
-    let id = flow.server_id.as_ref().ok_or(FlowError::Unknown)?;
-    Ok(platform.store.get_server(&flow.org_id, id).await?)
-}
-
-/// On to the hosted server's own sign-in, to come back to the connect callback.
-async fn to_identity_check(platform: &Platform, flow: &ConnectFlow) -> Result<String, FlowError> {
-    let server = flow_server(platform, flow).await?;
-    let (state, verifier) =
-        next_trip(platform, flow, ConnectStage::Link, ConnectStage::Identity).await?;
-    let callback = callback_url(&platform.config);
-    identity_url(&platform.config, &server, &state, &verifier, &callback)
-}
-
-/// The hosted server's own sign-in (by its path address, on the platform host), with the
-/// platform as its client, coming back to `redirect_uri` (the connect callback, or the
-/// person's connections page's).
-pub(super) fn identity_url(
-    config: &PlatformConfig,
-    server: &McpServer,
-    state: &str,
-    verifier: &str,
-    redirect_uri: &str,
-) -> Result<String, FlowError> {
-    let issuer = format!("{}/s/{}", platform_origin(config), server.slug);
-    let mut url = url::Url::parse(&format!("{issuer}/authorize"))
-        .map_err(|e| FlowError::Core(CoreError::Conflict(e.to_string())))?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client_metadata_url(config))
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("code_challenge", &pkce_challenge(verifier))
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", state)
-        .append_pair("resource", &crate::urls::path_mcp_url(config, server));
-    Ok(url.into())
-}
-
-/// Who signed in at the hosted server's sign-in that [`identity_url`] sent them to, from
-/// the code it sent back to `redirect_uri`.
-pub(super) async fn identify(
-    platform: &Platform,
-    server: &McpServer,
-    code: &str,
-    verifier: &str,
-    redirect_uri: &str,
-) -> Result<EndUserId, FlowError> {
-    let resource = crate::urls::path_mcp_url(&platform.config, server);
-    let exchange = crate::authorization::tokens::CodeExchange {
-        code,
-        verifier,
-        redirect_uri: Some(redirect_uri),
-        resource: Some(&resource),
-    };
-    let client = platform_client(&platform.config);
-    crate::authorization::tokens::identify_by_code(platform, server, &client, &exchange)
-        .await?
-        .map_err(|refusal| FlowError::Denied(refusal.to_string()))
-}
-
-/// The identity check's answer: the person who signed in must be the flow's; then on to
-/// the upstream.
-async fn identity_checked(
-    platform: &Platform,
-    flow: &ConnectFlow,
-    code: &str,
-) -> Result<CallbackOutcome, FlowError> {
-    let server = flow_server(platform, flow).await?;
-    let key = master_key(platform)?;
-    let sealed = flow.sealed.as_deref().ok_or(FlowError::Unknown)?;
-    let trip: Trip = open_json(key, sealed, &trip_context(&flow.id))?;
-    let callback = callback_url(&platform.config);
-    let signed_in = identify(platform, &server, code, &trip.verifier, &callback).await?;
-    if flow.owner.end_user() != Some(&signed_in) {
-        return Err(FlowError::Denied(
-            "this link was made for another person; sign in as the person who asked to connect"
-                .into(),
-        ));
-    }
-    let upstream = platform
-        .store
-        .get_upstream(&flow.org_id, &flow.upstream_id)
-        .await?;
-    if let Some(header) = super::keys::key_header(&upstream) {
-        // A server that takes a key instead of OAuth: the person gives theirs here.
-        let (state, _) = next_trip(
-            platform,
-            flow,
-            ConnectStage::Identity,
-            ConnectStage::Authorizing,
-        )
-        .await?;
-        return Ok(CallbackOutcome::AskKey(super::keys::KeyForm {
-            state,
-            upstream_name: upstream.name,
-            header,
-        }));
-    }
-    let next = to_upstream(platform, flow, ConnectStage::Identity).await?;
-    Ok(CallbackOutcome::Continue(next))
-}
-
-/// The platform as a client of its own hosted servers' sign-in (the identity check): its
-/// metadata document's URL, known without fetching it.
-pub fn platform_client(config: &PlatformConfig) -> crate::authorization::clients::Client {
-    crate::authorization::clients::Client {
-        client_id: client_metadata_url(config),
-        name: Some("Guidepost".into()),
-        redirect_uris: vec![callback_url(config), super::mine_callback_url(config)],
-        grant_types: vec!["authorization_code".into()],
-        secret_hash: None,
-    }
-}
-
-/// The upstream's authorization server as stored, else discovered now (and registered
-/// with) and stored.
-async fn authorization_server(
-    platform: &Platform,
-    upstream: &Upstream,
-) -> Result<UpstreamAuthorization, FlowError> {
-    if let Some(known) = stored_authorization(platform, upstream).await? {
-        return Ok(known);
-    }
-    let LaunchSpec::Http {
-        url,
-        oauth_client_id,
-        ..
-    } = &upstream.spec
-    else {
-        return Err(FlowError::Denied(format!(
-            "{} is not a remote server",
-            upstream.name
-        )));
-    };
-    let secrets = super::super::secrets::opened(platform, upstream)
-        .map_err(|why| FlowError::Core(CoreError::Conflict(why)))?;
-    let request = Discovery {
-        resource_url: url.clone(),
-        client_id: oauth_client_id.clone(),
-        client_secret: secrets.get(CLIENT_SECRET_NAME).cloned(),
-        redirect_uri: callback_url(&platform.config),
-        client_metadata_url: client_metadata_url(&platform.config),
-    };
-    let server = platform.connections.discover(&request).await?;
-    let key = master_key(platform)?;
-    let context = authorization_context(&upstream.org_id, &upstream.id);
-    let sealed = seal_json(key, &server, &context);
-    platform
-        .store
-        .put_upstream_authorization(&upstream.org_id, &upstream.id, &sealed, Timestamp::now())
-        .await?;
-    Ok(server)
-}
-
-fn authorization_url(
-    platform: &Platform,
-    server: &UpstreamAuthorization,
-    state: &str,
-    verifier: &str,
-) -> String {
-    let mut url = match url::Url::parse(&server.authorization_endpoint) {
-        Ok(url) => url,
-        // Discovery checked it; a stored record that no longer parses fails the trip at
-        // the browser rather than here.
-        Err(_) => return server.authorization_endpoint.clone(),
-    };
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &server.client_id)
-            .append_pair("redirect_uri", &callback_url(&platform.config))
-            .append_pair("code_challenge", &pkce_challenge(verifier))
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("state", state)
-            .append_pair("resource", &server.resource);
-        if !server.scopes.is_empty() {
-            query.append_pair("scope", &server.scopes.join(" "));
-        }
-    }
-    url.into()
-}
-
-/// RFC 7636 S256: BASE64URL(SHA256(verifier)); the platform's SHA-256 is hex.
-fn pkce_challenge(verifier: &str) -> String {
-    let hex = hash_secret(verifier);
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect();
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// What the upstream's authorization server sent the browser back with.
@@ -477,44 +266,15 @@ pub async fn callback(
     match flow.stage {
         ConnectStage::Identity => {
             let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
-            identity_checked(platform, &flow, code).await
+            super::identity::identity_checked(platform, &flow, code).await
         }
         ConnectStage::Authorizing => {
-            let connected = upstream_answered(platform, flow, params, now).await?;
+            let connected =
+                super::authorize::upstream_answered(platform, flow, params, now).await?;
             Ok(CallbackOutcome::Connected(connected))
         }
         ConnectStage::Link | ConnectStage::Done => Err(FlowError::Unknown),
     }
-}
-
-/// The upstream's answer: `iss` checked, the code exchanged, the tokens sealed and
-/// stored. An organization's connection starts its upstream again, so that it discovers
-/// its tools with the account.
-async fn upstream_answered(
-    platform: &Platform,
-    flow: ConnectFlow,
-    params: CallbackParams,
-    now: Timestamp,
-) -> Result<Connected, FlowError> {
-    finish_trip(platform, &flow, now).await?;
-    let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
-    let upstream = platform
-        .store
-        .get_upstream(&flow.org_id, &flow.upstream_id)
-        .await?;
-    let server = stored_authorization(platform, &upstream)
-        .await?
-        .ok_or(FlowError::Unknown)?;
-    check_issuer(&server, params.iss.as_deref())?;
-    let key = master_key(platform)?;
-    let sealed = flow.sealed.as_deref().ok_or(FlowError::Unknown)?;
-    let trip: Trip = open_json(key, sealed, &trip_context(&flow.id))?;
-    let redirect_uri = callback_url(&platform.config);
-    let issued = platform
-        .connections
-        .exchange(&server, code, &trip.verifier, &redirect_uri)
-        .await?;
-    connected(platform, upstream, &flow, &issued, false, now).await
 }
 
 /// Passes the flow's last stage, once: a replayed callback or key form finds it passed.
@@ -579,13 +339,8 @@ pub(super) async fn connected(
             None
         }
         ConnectionOwner::Person(_) => {
-            let server = flow_server(platform, flow).await?;
-            let origin = platform_origin(&platform.config);
-            Some(format!(
-                "{origin}{}?server={}",
-                super::MINE_PATH,
-                server.slug
-            ))
+            let server = super::identity::flow_server(platform, flow).await?;
+            Some(super::mine::manage_url(&platform.config, &server))
         }
     };
     Ok(Connected {
@@ -593,55 +348,4 @@ pub(super) async fn connected(
         account: issued.account.clone(),
         manage_url,
     })
-}
-
-/// RFC 9207: the `iss` of an answer must be the server the trip went to; a server that
-/// says it sends one must have sent it.
-fn check_issuer(server: &UpstreamAuthorization, iss: Option<&str>) -> Result<(), FlowError> {
-    match iss {
-        Some(iss) if iss != server.issuer => Err(FlowError::Denied(format!(
-            "the answer came from {iss:?}, not from {:?}, the server the trip went to",
-            server.issuer
-        ))),
-        None if server.iss_parameter_supported => Err(FlowError::Denied(
-            "the authorization server's answer did not say who sent it (iss)".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pkce_challenge_is_the_rfc_example() {
-        // RFC 7636, Appendix B.
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        assert_eq!(
-            pkce_challenge(verifier),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
-
-    #[test]
-    fn an_answer_from_another_issuer_is_refused() {
-        let mut server = UpstreamAuthorization {
-            issuer: "https://as.example".into(),
-            authorization_endpoint: "https://as.example/authorize".into(),
-            token_endpoint: "https://as.example/token".into(),
-            revocation_endpoint: None,
-            resource: "https://mcp.example/mcp".into(),
-            scopes: vec![],
-            iss_parameter_supported: false,
-            client_id: "c".into(),
-            client_secret: None,
-            registration: "dynamic".into(),
-        };
-        assert!(check_issuer(&server, Some("https://as.example")).is_ok());
-        assert!(check_issuer(&server, None).is_ok());
-        assert!(check_issuer(&server, Some("https://evil.example")).is_err());
-        server.iss_parameter_supported = true;
-        assert!(check_issuer(&server, None).is_err());
-    }
 }

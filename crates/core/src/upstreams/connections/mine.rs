@@ -10,7 +10,8 @@
 use guidepost_domain::*;
 use serde::{Deserialize, Serialize};
 
-use super::flow::{FlowError, identify, identity_url};
+use super::flow::FlowError;
+use super::identity::{identify, identity_url};
 use super::*;
 
 /// The page that lists a person's connections (`?server={slug}` starts the sign-in).
@@ -30,6 +31,15 @@ const PARAM_MAX: usize = 2048;
 
 pub fn mine_callback_url(config: &PlatformConfig) -> String {
     format!("{}{MINE_CALLBACK_PATH}", platform_origin(config))
+}
+
+/// A person's connections page, signed in through `server`.
+pub fn manage_url(config: &PlatformConfig, server: &McpServer) -> String {
+    format!(
+        "{}{MINE_PATH}?server={}",
+        platform_origin(config),
+        server.slug
+    )
 }
 
 /// The sign-in trip, sealed in a cookie until its callback.

@@ -4,8 +4,9 @@
 //! master key, per organization, upstream and owner. A person's Guidepost token never
 //! crosses to the upstream: only the token its own server issued does.
 //!
-//! - `flow`: the connect link, the trip to the upstream's authorization server and the
-//!   callback, each stage passed once.
+//! - `flow`: the connect link and the callback, each stage passed once; a person's link
+//!   goes through the identity check first (`identity`), then every link to the
+//!   upstream's authorization server (`authorize`).
 //! - `mine`: a person's own connections page (signed in through a hosted server).
 //! - `bearer`: the token a call carries, refreshed before it expires and after a 401,
 //!   exactly once across nodes (a lease in the store decides who refreshes); a refusal
@@ -14,8 +15,10 @@
 //! The protocol itself (discovery, registration, the token endpoint, revocation) is the
 //! [`Authorizer`], which `auth` implements, since it makes outbound requests.
 
+mod authorize;
 mod bearer;
 mod flow;
+mod identity;
 mod keys;
 pub mod mine;
 
@@ -25,13 +28,18 @@ use guidepost_domain::*;
 use crate::secrets::MasterKey;
 use crate::{Caller, CoreError, Permission, Platform, PlatformConfig};
 
-pub use bearer::{Bearer, NotConnected, bearer, person_connected, refresh_after_refusal};
+pub use bearer::{
+    Bearer, NotConnected, bearer, named_for_person, person_connected, refresh_after_refusal,
+};
 pub use flow::{
     CallbackOutcome, CallbackParams, ConnectLink, Connected, FlowError, callback, connect_link,
-    open_link, person_link, platform_client,
+    open_link, person_link,
 };
+pub use identity::platform_client;
 pub use keys::{KeyForm, KeyGiven, give_key};
-pub use mine::{MINE_CALLBACK_PATH, MINE_DISCONNECT_PATH, MINE_PATH, mine_callback_url};
+pub use mine::{
+    MINE_CALLBACK_PATH, MINE_DISCONNECT_PATH, MINE_PATH, manage_url, mine_callback_url,
+};
 
 /// Where the connect pages live on the platform host.
 pub const CONNECT_PATH: &str = "/connect";

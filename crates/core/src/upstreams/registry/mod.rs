@@ -34,39 +34,59 @@ pub fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, String> {
     Ok(catalog_entry)
 }
 
-/// The registry entry `name` as it installs, for `upstreams::install`.
-pub(super) async fn find(platform: &Platform, name: &str) -> Result<CatalogEntry, CoreError> {
-    let entry = match platform.store.get_registry_entry(name).await {
+/// The registry entry `name` as it installs, for `upstreams::install` and upgrades: its
+/// version `version`, or its latest; answered with the version it is.
+pub(super) async fn find(
+    platform: &Platform,
+    name: &str,
+    version: Option<&str>,
+) -> Result<(CatalogEntry, String), CoreError> {
+    let found = match version {
+        Some(version) => platform.store.get_registry_version(name, version).await,
+        None => platform.store.get_registry_entry(name).await,
+    };
+    let entry = match found {
         Ok(entry) => entry,
         Err(guidepost_store::StoreError::NotFound) => {
-            let message = format!("no catalog entry {name:?}; GET /api/v1/catalog lists them");
-            return Err(ValidationError::new("catalog_entry_id", message).into());
+            let (field, message) = match (version, platform.store.get_registry_entry(name).await) {
+                (Some(version), Ok(latest)) => (
+                    "version",
+                    format!(
+                        "{name} has no version {version:?} (it has {})",
+                        latest.versions.join(", ")
+                    ),
+                ),
+                _ => (
+                    "catalog_entry_id",
+                    format!("no catalog entry {name:?}; GET /api/v1/catalog lists them"),
+                ),
+            };
+            return Err(ValidationError::new(field, message).into());
         }
         Err(other) => return Err(other.into()),
     };
-    installable(&entry).map_err(|why| {
-        let message = format!("{name} cannot be installed: {why}");
-        ValidationError::new("catalog_entry_id", message).into()
-    })
+    let catalog_entry = installable(&entry).map_err(|why| {
+        let message = format!("{name} {} cannot be installed: {why}", entry.version);
+        ValidationError::new("catalog_entry_id", message)
+    })?;
+    Ok((catalog_entry, entry.version))
 }
 
-/// One listed server (`{"server": …, "_meta": …}` as the v0.1 API lists it, or a bare
-/// `server.json`) as a stored entry of `source`; `Ok(None)` when it is not its server's
-/// latest version.
+/// One listed server version (`{"server": …, "_meta": …}` as the v0.1 API lists it, or
+/// a bare `server.json`) as a stored entry of `source`. Every version is kept, the latest
+/// or not.
 pub(crate) fn entry_of(
     source: &str,
     item: &Value,
     now: Timestamp,
-) -> Result<Option<RegistryEntry>, String> {
+) -> Result<RegistryEntry, String> {
     let document = item.get("server").unwrap_or(item);
     let official = item
         .get("_meta")
         .and_then(|meta| meta.get(OFFICIAL_META))
         .or_else(|| document.get("_meta")?.get(OFFICIAL_META));
     let text = |field: &str| official.and_then(|o| o.get(field)?.as_str());
-    if official.and_then(|o| o.get("isLatest")?.as_bool()) == Some(false) {
-        return Ok(None);
-    }
+    let time = |field: &str| text(field).and_then(Timestamp::parse_rfc3339);
     let server: ServerJson = serde_json::from_value(document.clone())
         .map_err(|e| format!("a server.json does not read: {e}"))?;
     server.check()?;
@@ -81,11 +101,10 @@ pub(crate) fn entry_of(
         Some(status) => RegistryStatus::parse(status)
             .ok_or_else(|| format!("{}: unknown status {status:?}", server.name))?,
     };
-    let updated_at = text("updatedAt")
-        .or_else(|| text("publishedAt"))
-        .and_then(Timestamp::parse_rfc3339)
-        .unwrap_or(now);
-    Ok(Some(RegistryEntry {
+    let updated = time("updatedAt");
+    let published_at = time("publishedAt").or(updated).unwrap_or(now);
+    let updated_at = updated.unwrap_or(published_at);
+    Ok(RegistryEntry {
         runtimes: server.runtimes(),
         search_text: server.search_text(),
         name: server.name,
@@ -94,7 +113,10 @@ pub(crate) fn entry_of(
         status,
         document: document.clone(),
         updated_at,
-    }))
+        published_at,
+        is_latest: official.and_then(|o| o.get("isLatest")?.as_bool()),
+        versions: Vec::new(),
+    })
 }
 
 /// What an import wrote.
@@ -127,8 +149,7 @@ pub async fn import(platform: &Platform, text: &str) -> Result<ImportReport, Cor
     let mut entries = Vec::with_capacity(items.len());
     for (n, item) in items.iter().enumerate() {
         match entry_of(IMPORT_SOURCE, item, now) {
-            Ok(Some(entry)) => entries.push(entry),
-            Ok(None) => {}
+            Ok(entry) => entries.push(entry),
             Err(why) => return Err(invalid(format!("entry {}: {why}", n + 1)).into()),
         }
     }
@@ -158,6 +179,16 @@ pub async fn sources(platform: &Platform) -> Result<Vec<RegistrySync>, CoreError
         }
     }
     Ok(syncs)
+}
+
+/// The versions of the registry entry `name` that are kept, newest first (platform-wide:
+/// registry entries are every organization's); none for an unknown name.
+pub async fn versions(platform: &Platform, name: &str) -> Result<Vec<String>, CoreError> {
+    match platform.store.get_registry_entry(name).await {
+        Ok(entry) => Ok(entry.versions),
+        Err(guidepost_store::StoreError::NotFound) => Ok(Vec::new()),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Registry entries matching a search (platform-wide: they are every organization's).

@@ -2,13 +2,15 @@
 //! and the catalog entry it becomes: an npm or PyPI package a process upstream, an OCI
 //! image a container upstream, a Streamable HTTP remote an HTTP upstream. Declared
 //! environment variables and arguments become typed settings (`${config.NAME}`),
-//! `isSecret` variables and headers become the installation's secrets. What Guidepost
+//! `isSecret` variables, headers and arguments become the installation's secrets (an
+//! argument's is put on its command line only at launch, `${secret.NAME}`). What Guidepost
 //! cannot run is still read, with the reason it cannot be installed.
 
 use std::collections::BTreeMap;
 
 use guidepost_domain::{
     CatalogEntry, ConfigField, ConfigType, LaunchSpec, RegistryStatus, SecretSlot, UpstreamSignIn,
+    secret_argument,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -64,26 +66,29 @@ pub struct Transport {
     pub headers: Vec<Input>,
 }
 
-/// A named input: an environment variable or a header.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Input {
-    pub name: String,
-    #[serde(default)]
+/// What every input declares (the schema's `Input`), an environment variable, a header
+/// and an argument alike.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InputFields {
     pub description: Option<String>,
-    #[serde(default)]
     pub is_required: bool,
-    #[serde(default)]
     pub is_secret: bool,
-    #[serde(default)]
     pub format: Option<String>,
-    #[serde(default)]
     pub default: Option<String>,
     /// A fixed value: nothing to ask.
-    #[serde(default)]
     pub value: Option<String>,
 }
 
+/// A named input: an environment variable or a header.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Input {
+    pub name: String,
+    #[serde(flatten)]
+    pub fields: InputFields,
+}
+
+/// A package argument: `positional` (its value) or `named` (`--name value`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Argument {
@@ -92,19 +97,9 @@ pub struct Argument {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
-    pub value: Option<String>,
-    #[serde(default)]
     pub value_hint: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub is_required: bool,
-    #[serde(default)]
-    pub is_secret: bool,
-    #[serde(default)]
-    pub format: Option<String>,
-    #[serde(default)]
-    pub default: Option<String>,
+    #[serde(flatten)]
+    pub fields: InputFields,
 }
 
 impl ServerJson {
@@ -224,6 +219,9 @@ impl ServerJson {
             spec,
             secrets: made.secrets,
             config: made.config,
+            // A registry's entry says nothing of where its server keeps state.
+            stateless: false,
+            replicas: None,
         })
     }
 }
@@ -314,12 +312,11 @@ impl Builder {
         let mut headers = BTreeMap::new();
         let mut secret_headers = BTreeMap::new();
         for header in &remote.headers {
-            if header.is_secret {
-                let secret = header.name.to_uppercase().replace('-', "_");
-                self.secret(&secret, header)?;
+            if header.fields.is_secret {
+                let secret = self.secret(secret_name(&header.name), &header.fields)?;
                 secret_headers.insert(header.name.clone(), secret);
             } else {
-                let value = self.setting(&header.name, header)?;
+                let value = self.setting(&header.name, &header.fields)?;
                 headers.insert(header.name.clone(), value);
             }
         }
@@ -340,51 +337,36 @@ impl Builder {
         input: &Input,
         env: &mut BTreeMap<String, String>,
     ) -> Result<(), String> {
-        if input.is_secret {
-            return self.secret(&input.name, input);
+        if input.fields.is_secret {
+            // Passed under its own name.
+            return self.secret(input.name.clone(), &input.fields).map(drop);
         }
-        let value = self.setting(&input.name, input)?;
+        let value = self.setting(&input.name, &input.fields)?;
         env.insert(input.name.clone(), value);
         Ok(())
     }
 
-    fn secret(&mut self, name: &str, input: &Input) -> Result<(), String> {
-        if !is_secret_name(name) {
+    /// A secret slot `name`; answers its name.
+    fn secret(&mut self, name: String, input: &InputFields) -> Result<String, String> {
+        if !is_secret_name(&name) || self.secrets.iter().any(|s| s.name == name) {
             return Err(format!(
-                "its secret {name:?} is not a variable name Guidepost passes"
+                "its secret {name:?} is not a variable name Guidepost passes, or is twice"
             ));
         }
         self.secrets.push(SecretSlot {
-            name: name.to_owned(),
+            name: name.clone(),
             description: input.description.clone().unwrap_or_default(),
             required: input.is_required,
         });
-        Ok(())
+        Ok(name)
     }
 
     /// A fixed value as it is, else a setting named after the input, whose placeholder is
     /// the value.
-    fn setting(&mut self, name: &str, input: &Input) -> Result<String, String> {
+    fn setting(&mut self, name: &str, input: &InputFields) -> Result<String, String> {
         if let Some(value) = &input.value {
             return Ok(value.clone());
         }
-        self.field(
-            name,
-            input.description.as_deref(),
-            input.format.as_deref(),
-            input.default.as_deref(),
-            input.is_required,
-        )
-    }
-
-    fn field(
-        &mut self,
-        name: &str,
-        description: Option<&str>,
-        format: Option<&str>,
-        default: Option<&str>,
-        required: bool,
-    ) -> Result<String, String> {
         let setting = name
             .trim_start_matches('-')
             .to_lowercase()
@@ -392,13 +374,13 @@ impl Builder {
         if !is_config_name(&setting) || self.config.iter().any(|f| f.name == setting) {
             return Err(format!("its input {name:?} does not make a setting name"));
         }
-        let kind = match format {
+        let kind = match input.format.as_deref() {
             Some("number") => ConfigType::Number,
             Some("boolean") => ConfigType::Boolean,
             _ => ConfigType::String,
         };
         // An optional input with no default is left empty unless given.
-        let default = match (default, required) {
+        let default = match (input.default.as_deref(), input.is_required) {
             (Some(text), _) => Some(typed_default(kind, text)?),
             (None, false) => Some(Value::String(String::new())),
             (None, true) => None,
@@ -410,34 +392,35 @@ impl Builder {
         };
         self.config.push(ConfigField {
             name: setting.clone(),
-            description: description.unwrap_or_default().to_owned(),
+            description: input.description.clone().unwrap_or_default(),
             kind,
             default,
         });
         Ok(format!("${{config.{setting}}}"))
     }
 
-    /// A package argument: positional (its value), or named (`--name value`).
+    /// A package argument: positional (its value), or named (`--name value`). A secret
+    /// one becomes a secret of the installation, put in its place only when the process
+    /// is started (`secret_argument`); asked for even when optional, since its place on
+    /// the command line cannot stay empty.
     fn argument(&mut self, argument: &Argument, args: &mut Vec<String>) -> Result<(), String> {
-        if argument.is_secret {
-            return Err("it takes a secret argument, which would be on a command line".into());
-        }
-        let value = match &argument.value {
-            Some(value) => value.clone(),
-            None => {
-                let label = argument
-                    .name
-                    .clone()
-                    .or_else(|| argument.value_hint.clone())
-                    .ok_or("a positional argument has neither a value nor a value hint")?;
-                self.field(
-                    &label,
-                    argument.description.as_deref(),
-                    argument.format.as_deref(),
-                    argument.default.as_deref(),
-                    argument.is_required,
-                )?
+        let label = argument
+            .name
+            .clone()
+            .or_else(|| argument.value_hint.clone());
+        let value = match (&argument.fields.value, label) {
+            (Some(value), _) => value.clone(),
+            (None, None) => {
+                return Err("a positional argument has neither a value nor a value hint".into());
             }
+            (None, Some(label)) if argument.fields.is_secret => {
+                let required = InputFields {
+                    is_required: true,
+                    ..argument.fields.clone()
+                };
+                secret_argument(&self.secret(secret_name(&label), &required)?)
+            }
+            (None, Some(label)) => self.setting(&label, &argument.fields)?,
         };
         match (argument.kind.as_str(), &argument.name) {
             ("named", Some(name)) => {
@@ -449,6 +432,15 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// The secret a header or an argument becomes (`X-Api-Key` → `X_API_KEY`, `--api-key` →
+/// `API_KEY`).
+fn secret_name(label: &str) -> String {
+    label
+        .trim_start_matches('-')
+        .to_uppercase()
+        .replace(['-', '.'], "_")
 }
 
 fn typed_default(kind: ConfigType, text: &str) -> Result<Value, String> {

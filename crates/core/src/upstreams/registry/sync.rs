@@ -154,8 +154,7 @@ async fn fetch_changes(
         for item in &page.servers {
             progress.received += 1;
             match super::entry_of(source, item, now) {
-                Ok(Some(entry)) => entries.push(entry),
-                Ok(None) => {}
+                Ok(entry) => entries.push(entry),
                 // One bad entry does not stop the others.
                 Err(why) => tracing::warn!(registry = source, %why, "registry entry skipped"),
             }

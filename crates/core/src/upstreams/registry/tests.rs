@@ -12,8 +12,7 @@ fn server(packages: Value, remotes: Value) -> Value {
 }
 
 fn entry(document: Value) -> Result<guidepost_domain::CatalogEntry, String> {
-    let stored =
-        entry_of("https://registry.example", &document, Timestamp::now())?.expect("latest");
+    let stored = entry_of("https://registry.example", &document, Timestamp::now())?;
     installable(&stored)
 }
 
@@ -111,10 +110,10 @@ fn what_cannot_run_says_why() {
             server(
                 json!([{"registryType": "npm", "identifier": "thing", "version": "1.2.0",
                         "transport": {"type": "stdio"},
-                        "packageArguments": [{"type": "named", "name": "--key", "isSecret": true}]}]),
+                        "packageArguments": [{"type": "named", "name": "--clé", "isSecret": true}]}]),
                 json!([]),
             ),
-            "command line",
+            "not a variable name",
         ),
         (
             server(
@@ -153,27 +152,60 @@ fn what_cannot_run_says_why() {
 }
 
 #[test]
-fn only_a_servers_latest_version_with_a_registry_name_is_kept() {
+fn every_version_with_a_registry_name_is_kept_with_the_registrys_word_on_it() {
     let listed = |name: &str, latest: bool| {
         json!({"server": {"name": name, "description": "", "version": "1.0.0"},
                "_meta": {"io.modelcontextprotocol.registry/official":
                    {"status": "deprecated", "updatedAt": "2026-03-01T00:00:00Z", "isLatest": latest}}})
     };
     let now = Timestamp::now();
-    let kept = entry_of("r", &listed("io.example/a", true), now)
-        .unwrap()
-        .unwrap();
+    let kept = entry_of("r", &listed("io.example/a", true), now).unwrap();
     assert_eq!(kept.status, RegistryStatus::Deprecated);
+    assert_eq!(kept.is_latest, Some(true));
     assert_eq!(
         kept.updated_at,
         Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap()
     );
-    assert!(
-        entry_of("r", &listed("io.example/a", false), now)
-            .unwrap()
-            .is_none()
+    let older = entry_of("r", &listed("io.example/a", false), now).unwrap();
+    assert_eq!(
+        older.is_latest,
+        Some(false),
+        "an older version is kept, marked so"
+    );
+    assert_eq!(
+        older.published_at, older.updated_at,
+        "no publishedAt: its updatedAt"
     );
     for bad in ["no-namespace", "a/b/c", "io.example/", "io example/x"] {
         assert!(entry_of("r", &listed(bad, true), now).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_secret_argument_becomes_a_required_secret_put_in_its_place_at_launch() {
+    let document = server(
+        json!([{"registryType": "npm", "identifier": "thing", "version": "1.2.0",
+                "transport": {"type": "stdio"},
+                "packageArguments": [
+                    {"type": "named", "name": "--api-key", "isSecret": true, "description": "The key."},
+                    {"type": "positional", "valueHint": "token", "isSecret": true, "isRequired": false}]}]),
+        json!([]),
+    );
+    let installed = entry(document).unwrap();
+    let LaunchSpec::Npm { args, env, .. } = &installed.spec else {
+        panic!("{:?}", installed.spec)
+    };
+    assert_eq!(args, &["--api-key", "${secret.API_KEY}", "${secret.TOKEN}"]);
+    assert!(env.is_empty(), "{env:?}");
+    let slots: Vec<(&str, bool)> = installed
+        .secrets
+        .iter()
+        .map(|s| (s.name.as_str(), s.required))
+        .collect();
+    assert_eq!(
+        slots,
+        [("API_KEY", true), ("TOKEN", true)],
+        "asked for even when optional: its place cannot stay empty"
+    );
+    assert!(installed.config.is_empty(), "{:?}", installed.config);
 }

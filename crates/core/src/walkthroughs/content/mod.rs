@@ -71,10 +71,12 @@ use guidepost_domain::*;
 use serde::Serialize;
 
 mod import;
+mod json;
 mod parse;
 mod render;
 
 pub use import::{ImportReport, export, import};
+pub use json::{MAX_JSON_BYTES, from_json, to_json};
 pub use parse::parse_walkthrough_dir;
 pub use render::{render_walkthrough, slugify};
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod funnel;
 mod openapi;
 mod reports;
 mod servers;

@@ -13,6 +13,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/servers/{id}"),
     ("delete", "/api/v1/servers/{id}"),
     ("get", "/api/v1/servers/{id}/install"),
+    ("get", "/api/v1/servers/{id}/tools"),
+    ("put", "/api/v1/servers/{id}/tools/{name}/disabled"),
+    ("delete", "/api/v1/servers/{id}/tools/{name}/disabled"),
     ("put", "/api/v1/servers/{id}/oidc"),
     ("get", "/api/v1/servers/{id}/oidc"),
     ("delete", "/api/v1/servers/{id}/oidc"),
@@ -241,7 +244,89 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
     }
 }
 
+async fn the_document_describes_walkthroughs(db: &TestDatabase) {
+    let app = spawn_app(db).await;
+    let doc = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let operations: Vec<&Value> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .collect();
+    let ours: Vec<&str> = operations
+        .iter()
+        .filter(|op| op["tags"] == json!(["walkthroughs"]))
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ours.len(), 13, "{ours:?}");
+    let every_id: Vec<&str> = operations
+        .iter()
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    // One pattern: the noun (plural for a collection), then the verb.
+    const VERBS: [&str; 25] = [
+        "list",
+        "get",
+        "create",
+        "update",
+        "delete",
+        "put",
+        "add",
+        "install",
+        "uninstall",
+        "restart",
+        "rollback",
+        "attach",
+        "detach",
+        "approve",
+        "reject",
+        "publish",
+        "assign",
+        "unassign",
+        "verify",
+        "test",
+        "revoke",
+        "export",
+        "erase",
+        "enable",
+        "disable",
+    ];
+    for id in &every_id {
+        let (noun, verb) = id.rsplit_once('_').unwrap_or(("", id));
+        assert!(
+            VERBS.contains(&verb)
+                && !noun.is_empty()
+                && noun.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "operationId {id} is not noun_verb"
+        );
+        let uses = operations
+            .iter()
+            .filter(|op| op["operationId"] == *id)
+            .count();
+        assert_eq!(uses, 1, "operationId {id} is not unique");
+    }
+    let step = &doc["components"]["schemas"]["FunnelStep"]["properties"];
+    let drop_off = step["drop_off"]["description"].as_str().unwrap();
+    assert!(drop_off.contains("reached - completed"), "{drop_off}");
+    for field in ["step_id", "title", "position", "reached", "completed"] {
+        assert!(step.get(field).is_some(), "{field} in {step}");
+    }
+    let totals = &doc["components"]["schemas"]["FunnelTotals"]["properties"];
+    for field in [
+        "started",
+        "completed",
+        "completion_rate",
+        "median_time_to_complete_seconds",
+    ] {
+        assert!(totals.get(field).is_some(), "{field} in {totals}");
+    }
+}
+
 backend_tests!(
+    the_document_describes_walkthroughs,
     the_document_lists_exactly_the_routes,
     the_document_declares_the_bearer_scheme_on_every_authenticated_operation,
     error_responses_are_documented_as_problems,

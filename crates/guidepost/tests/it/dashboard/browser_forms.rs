@@ -178,7 +178,14 @@ fn check(report: &Value, javascript: &str) -> usize {
     let forms: Vec<&str> = errors.iter().map(|e| e["form"].as_str().unwrap()).collect();
     assert_eq!(
         forms,
-        ["server-slug", "custom-domain", "last-owner", "api-key"],
+        [
+            "server-slug",
+            "custom-domain",
+            "last-owner",
+            "api-key",
+            "catalog-entry",
+            "walkthrough-import"
+        ],
         "{label}"
     );
     for error in errors {

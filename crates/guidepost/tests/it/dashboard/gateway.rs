@@ -412,8 +412,19 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
         .await
         .redirected_to(&format!("{base}?done=restarted"));
     wait_for(&app.app, &app.tenant, &upstream, |u| u["status"] == "ready").await;
+    let asked = editor.post(&format!("{base}/detach/{server}"), &[]).await;
+    assert!(
+        asked.ok().contains("Detach") && asked.body.contains("stops offering the tools"),
+        "asks first: {}",
+        asked.body
+    );
+    let still = editor.get(&base).await.ok().to_owned();
+    assert!(
+        still.contains(&format!("{base}/detach/{server}")),
+        "still attached: {still}"
+    );
     editor
-        .post(&format!("{base}/detach/{server}"), &[])
+        .post(&format!("{base}/detach/{server}"), &[("confirm", "yes")])
         .await
         .redirected_to(&format!("{base}?done=detached"));
     assert!(!listed(&mcp, 12).await.contains(&"fx__echo".to_owned()));

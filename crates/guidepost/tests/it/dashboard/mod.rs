@@ -8,19 +8,25 @@ mod audit;
 mod browser;
 mod browser_forms;
 mod call_log;
+mod catalog_entries;
 mod connect_journey;
 mod connections;
 mod forms;
 pub(crate) mod gateway;
+mod gateway_diagnosis;
 mod gateway_features;
 mod members;
 mod overview;
 mod personal_data;
 mod servers;
+mod shown_once;
 mod sign_in;
 mod support;
 mod support_replies;
 mod tester;
+mod tool_switches;
+mod walkthrough_import;
+mod walkthrough_list;
 mod walkthroughs;
 
 use std::collections::BTreeMap;
@@ -50,6 +56,8 @@ pub async fn dashboard_app_with(
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    /// The `Refresh` header: the seconds after which the page reloads itself.
+    pub refresh: Option<String>,
     pub body: String,
 }
 
@@ -138,6 +146,10 @@ impl Browser {
             .headers()
             .get(reqwest::header::LOCATION)
             .map(|l| l.to_str().unwrap().to_owned());
+        let refresh = response
+            .headers()
+            .get("refresh")
+            .map(|r| r.to_str().unwrap().to_owned());
         let body = response.text().await.unwrap();
         if let Some(token) = form_token(&body) {
             self.csrf = token;
@@ -145,6 +157,7 @@ impl Browser {
         Page {
             status,
             location,
+            refresh,
             body,
         }
     }
@@ -214,6 +227,64 @@ impl Browser {
             request = request.header("sec-fetch-site", site);
         }
         let response = request.send().await.unwrap();
+        self.read(response).await
+    }
+
+    /// A download: status, headers and the bytes, as a browser saves them.
+    pub async fn download(
+        &mut self,
+        path: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// Posts a `multipart/form-data` form as a browser uploads a file: the text `fields`
+    /// with the last page's form token, and `file` as (field, file name, bytes).
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+    ) -> Page {
+        const BOUNDARY: &str = "----guidepostTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        let token = self.csrf.clone();
+        for (name, value) in fields.iter().chain([("csrf_token", token.as_str())].iter()) {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        let (field, filename, bytes) = file;
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/json\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("sec-fetch-site", "same-origin")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         self.read(response).await
     }
 

@@ -71,6 +71,14 @@ backend_tests! {
         let calls = app.app.wait_for_tool_calls(&app.tenant, 4).await;
         let tests = calls.iter().filter(|c| c["is_test"] == true).count();
         assert_eq!(tests, 3, "{calls:?}");
+        // The reports count the agent's call only; the call log lists all four, the
+        // tester's marked.
+        let (_, report) = app.app.get("/analytics/tools", key).await;
+        let tools = report["tools"].as_array().unwrap();
+        let counted: Vec<_> = tools.iter().map(|t| (t["tool_name"].as_str().unwrap(), t["calls"].as_u64().unwrap())).collect();
+        assert_eq!(counted, [("fx__echo", 1)], "{report}");
+        let log = editor.get("/app/tool-calls").await.ok().to_owned();
+        assert_eq!(log.matches("<span class=\"badge\">test</span>").count(), 3, "{log}");
 
         // A viewer sees the tools but gets no form, and is refused a run.
         let mut viewer = member(&app, &app.tenant, "vi@acme.example", Role::Viewer).await;

@@ -1,0 +1,195 @@
+use super::*;
+
+fn log(text: &str) -> Vec<String> {
+    text.lines().map(str::to_owned).collect()
+}
+
+const HANDSHAKE_FAILED: &str = "the MCP handshake failed: connection closed: initialize \
+     response; it stopped 3 times in a row; restart it once fixed (its last stderr line: \
+     Node.js v20.20.2)";
+
+#[test]
+fn a_node_module_missing_70_lines_up_is_named_with_its_line() {
+    let mut lines = log("node:internal/modules/cjs/loader:1228
+  throw err;
+  ^
+
+Error: Cannot find module 'express'
+Require stack:
+- /var/cache/guidepost/npm/4f1c/node_modules/@acme/mcp-server/dist/index.js");
+    for i in 0..60 {
+        lines.push(format!(
+            "    at Module._load (node:internal/modules/cjs/loader:{i}:27)"
+        ));
+    }
+    lines.extend(log("{
+  code: 'MODULE_NOT_FOUND',
+  requireStack: [ '/var/cache/guidepost/npm/4f1c/dist/index.js' ]
+}
+
+Node.js v20.20.2"));
+    let found = diagnose(Some(HANDSHAKE_FAILED), &lines).unwrap();
+    assert_eq!(found.cause, FailureCause::MissingModule);
+    assert_eq!(
+        found.evidence.as_deref(),
+        Some("Error: Cannot find module 'express'")
+    );
+    assert!(found.summary.contains("express"), "{}", found.summary);
+    assert!(found.advice.contains("upgrade"), "{}", found.advice);
+
+    // An ES module's missing package.
+    let esm = log("node:internal/errors:496
+Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'zod' imported from /srv/index.mjs
+Node.js v22.3.0");
+    let found = diagnose(Some(HANDSHAKE_FAILED), &esm).unwrap();
+    assert_eq!(found.cause, FailureCause::MissingModule);
+    assert!(found.summary.contains("zod"), "{}", found.summary);
+}
+
+#[test]
+fn a_python_module_missing_is_named_from_the_traceback() {
+    let lines = log("Traceback (most recent call last):
+  File \"/var/cache/guidepost/pypi/9a/bin/acme-mcp\", line 5, in <module>
+    from acme_mcp.server import main
+  File \"/var/cache/guidepost/pypi/9a/acme_mcp/server.py\", line 3, in <module>
+    import httpx
+ModuleNotFoundError: No module named 'httpx'");
+    let found = diagnose(Some("the upstream process exited"), &lines).unwrap();
+    assert_eq!(found.cause, FailureCause::MissingModule);
+    assert_eq!(
+        found.evidence.as_deref(),
+        Some("ModuleNotFoundError: No module named 'httpx'")
+    );
+    assert!(found.summary.contains("httpx"));
+}
+
+#[test]
+fn a_missing_program_is_named_by_shell_node_and_the_gateway() {
+    let cases = [
+        ("/bin/sh: 1: uvx: not found", "uvx"),
+        ("bash: line 1: docker: command not found", "docker"),
+        (
+            "Error: spawn git ENOENT\n    at ChildProcess._handle.onexit (node:internal/child_process:284:19)",
+            "git",
+        ),
+        ("env: ‘python3’: No such file or directory", "python3"),
+        (
+            "FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'",
+            "ffmpeg",
+        ),
+    ];
+    for (text, program) in cases {
+        let found = diagnose(Some(HANDSHAKE_FAILED), &log(text)).unwrap();
+        assert_eq!(found.cause, FailureCause::MissingProgram, "{text}");
+        assert!(found.summary.contains(program), "{text}: {}", found.summary);
+        assert!(found.advice.contains("/usr/bin"), "{}", found.advice);
+    }
+    // Nothing in the log: the gateway's own error names it.
+    let error = "cannot start /opt/tools/acme (confined): No such file or directory (os error 2)";
+    let found = diagnose(Some(error), &[]).unwrap();
+    assert_eq!(found.cause, FailureCause::MissingProgram);
+    assert!(
+        found.summary.contains("/opt/tools/acme"),
+        "{}",
+        found.summary
+    );
+    assert_eq!(found.evidence.as_deref(), Some(error));
+}
+
+#[test]
+fn network_failures_say_dns_refused_or_tls() {
+    let dns = log("Error: getaddrinfo ENOTFOUND api.acme.example
+    at GetAddrInfoReqWrap.onlookup [as oncomplete] (node:dns:107:26) {
+  errno: -3008,
+  code: 'ENOTFOUND',
+  syscall: 'getaddrinfo',
+  hostname: 'api.acme.example'
+}
+Node.js v20.20.2");
+    let found = diagnose(Some(HANDSHAKE_FAILED), &dns).unwrap();
+    assert_eq!(found.cause, FailureCause::Network);
+    assert!(found.summary.contains("DNS"), "{}", found.summary);
+    assert!(
+        found.summary.contains("api.acme.example"),
+        "{}",
+        found.summary
+    );
+
+    let refused = log("httpx.ConnectError: [Errno 111] Connection refused");
+    let found = diagnose(Some("the upstream process exited"), &refused).unwrap();
+    assert_eq!(found.cause, FailureCause::Network);
+    assert!(found.summary.contains("refused"), "{}", found.summary);
+    let node = diagnose(
+        Some(HANDSHAKE_FAILED),
+        &log("Error: connect ECONNREFUSED 127.0.0.1:5432"),
+    )
+    .unwrap();
+    assert!(node.summary.contains("127.0.0.1:5432"), "{}", node.summary);
+
+    let tls = log(
+        "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)",
+    );
+    let found = diagnose(Some(HANDSHAKE_FAILED), &tls).unwrap();
+    assert_eq!(found.cause, FailureCause::Network);
+    assert!(found.summary.contains("certificate"), "{}", found.summary);
+
+    // A remote upstream: only the gateway's error, rmcp's words.
+    let remote = "the MCP handshake with https://mcp.acme.example/mcp failed: Transport \
+                  [rmcp::transport::worker::WorkerTransport] error: client error: error \
+                  sending request: dns error: failed to lookup address information: Name \
+                  or service not known";
+    let found = diagnose(Some(remote), &[]).unwrap();
+    assert_eq!(found.cause, FailureCause::Network);
+    assert!(found.summary.contains("DNS"), "{}", found.summary);
+}
+
+#[test]
+fn a_handshake_timeout_and_an_exit_code_are_told_apart() {
+    let found = diagnose(
+        Some("no answer to initialize within 30 s"),
+        &log("listening on :3000"),
+    )
+    .unwrap();
+    assert_eq!(found.cause, FailureCause::HandshakeTimeout);
+    assert!(found.advice.contains("stdout"), "{}", found.advice);
+
+    let exited = log("Traceback (most recent call last):
+  File \"/srv/main.py\", line 12, in <module>
+    raise ValueError(\"ACME_API_KEY is not set\")
+ValueError: ACME_API_KEY is not set
+subprocess exited with code 2");
+    let found = diagnose(Some("the upstream process exited"), &exited).unwrap();
+    assert_eq!(found.cause, FailureCause::Exited);
+    assert_eq!(found.summary, "It exited with code 2.");
+    assert_eq!(
+        found.evidence.as_deref(),
+        Some("ValueError: ACME_API_KEY is not set"),
+        "the error it printed, not the exit line"
+    );
+    // Code 0 is no failure code; without one it still exited.
+    let found = diagnose(
+        Some(HANDSHAKE_FAILED),
+        &log("exit code 0\nError: ACME_TOKEN missing"),
+    )
+    .unwrap();
+    assert_eq!(found.cause, FailureCause::Exited);
+    assert_eq!(found.summary, "It exited before it was ready.");
+    assert_eq!(found.evidence.as_deref(), Some("Error: ACME_TOKEN missing"));
+}
+
+#[test]
+fn no_last_error_no_diagnosis_and_the_unknown_says_so() {
+    assert_eq!(diagnose(None, &log("Error: Cannot find module 'x'")), None);
+    let found = diagnose(Some("the organization's account is not connected"), &[]).unwrap();
+    assert_eq!(found.cause, FailureCause::Unrecognized);
+    assert_eq!(
+        found.evidence.as_deref(),
+        Some("the organization's account is not connected")
+    );
+    // Evidence is printable and bounded.
+    let long = format!("Error: {}\u{1b}[31m", "x".repeat(900));
+    let found = diagnose(Some(HANDSHAKE_FAILED), &[long]).unwrap();
+    let evidence = found.evidence.unwrap();
+    assert!(evidence.chars().count() <= EVIDENCE_CHARS + 2, "{evidence}");
+    assert!(!evidence.contains('\u{1b}'));
+}

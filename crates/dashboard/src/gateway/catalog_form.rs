@@ -1,0 +1,184 @@
+//! The form on the catalog page that adds one of the organization's own entries (issue 30):
+//! a remote server, an allowed container image or, where the operator allows packages, an
+//! npm or PyPI package. The rules are core's (`upstreams::private`); a refusal comes back
+//! beside its field with what was typed kept. Headers, settings and limits are the API's
+//! (`POST /api/v1/catalog`).
+
+use axum::extract::State;
+use guidepost_core::upstreams::private;
+use guidepost_core::{CoreError, Permission};
+use guidepost_domain::CatalogEntry;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::catalog::{self, Search};
+use crate::Dashboard;
+use crate::form::{Errors, FormError};
+use crate::page::{self, Notice, PageError, PageResult};
+use crate::session::SignedForm;
+
+/// The runtimes the form offers, in its order.
+pub(crate) const RUNTIMES: [(&str, &str); 4] = [
+    ("http", "Remote server (https)"),
+    ("container", "Container image"),
+    ("npm", "npm package"),
+    ("pypi", "PyPI package"),
+];
+
+/// The form as posted, and as shown again after a refusal. Checkboxes are absent when
+/// unticked.
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct EntryForm {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub runtime: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub package: String,
+    #[serde(default)]
+    pub version: String,
+    /// One argument a line.
+    #[serde(default)]
+    pub args: String,
+    #[serde(default)]
+    pub network: Option<String>,
+    /// One secret a line: `NAME: what it is`.
+    #[serde(default)]
+    pub secrets: String,
+}
+
+impl EntryForm {
+    /// The runtime options with the chosen one marked.
+    pub fn runtimes(&self) -> Vec<(&'static str, &'static str, bool)> {
+        let chosen = if self.runtime.is_empty() {
+            "http"
+        } else {
+            self.runtime.as_str()
+        };
+        RUNTIMES
+            .iter()
+            .map(|(value, label)| (*value, *label, *value == chosen))
+            .collect()
+    }
+
+    /// The entry it describes, in the API's shape; what the form cannot say is refused
+    /// on its field.
+    fn entry(&self) -> Result<CatalogEntry, FormError> {
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let network = self.network.is_some();
+        let spec = match self.runtime.as_str() {
+            "http" => json!({"runtime": "http", "url": self.url.trim()}),
+            "container" => json!({
+                "runtime": "container", "image": self.image.trim(),
+                "args": lines(&self.args), "network": network,
+            }),
+            "npm" | "pypi" => json!({
+                "runtime": self.runtime, "package": self.package.trim(),
+                "version": self.version.trim(), "args": lines(&self.args), "network": network,
+            }),
+            _ => return Err(refused("runtime", "choose one of the listed kinds")),
+        };
+        let mut secrets = Vec::new();
+        for line in lines(&self.secrets) {
+            let (name, description) = line.split_once(':').unwrap_or((line.as_str(), ""));
+            secrets.push(json!({"name": name.trim(), "description": description.trim()}));
+        }
+        let entry = json!({
+            "id": self.id.trim(), "name": self.name.trim(),
+            "description": self.description.trim(), "spec": spec, "secrets": secrets,
+        });
+        serde_json::from_value(entry).map_err(|e| refused("runtime", e.to_string()))
+    }
+}
+
+/// A refusal on one of the form's fields, named as the page names it.
+fn refused(field: &str, message: impl Into<String>) -> FormError {
+    refused_with(field, message, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+fn refused_with(field: &str, message: impl Into<String>, status: StatusCode) -> FormError {
+    // Core names the fields of the entry's spec `spec.…`; the form has one input each for
+    // a few of them and says the others' refusals beside the kind.
+    const OWN: [&str; 4] = ["id", "name", "description", "secrets"];
+    const SPEC: [&str; 5] = ["url", "image", "package", "version", "args"];
+    let input = match field.strip_prefix("spec.") {
+        Some(spec) if SPEC.contains(&spec) => spec,
+        Some(_) => "runtime",
+        None => {
+            let base = field.split(['[', '.']).next().unwrap_or_default();
+            if OWN.contains(&base) { base } else { "runtime" }
+        }
+    };
+    FormError {
+        label: label(input).to_owned(),
+        message: message.into(),
+        anchor: format!("entry-{input}"),
+        status,
+    }
+}
+
+fn label(input: &str) -> &'static str {
+    match input {
+        "id" => "Entry id",
+        "name" => "Name",
+        "description" => "Description",
+        "url" => "Server URL",
+        "image" => "Container image",
+        "package" => "Package",
+        "version" => "Version",
+        "args" => "Arguments",
+        "secrets" => "Secrets",
+        _ => "Kind",
+    }
+}
+
+/// `POST /app/gateway/catalog`: adds the entry, or shows the catalog again with the form
+/// as typed and why it was refused.
+pub(crate) async fn add(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<EntryForm>,
+) -> PageResult {
+    // A member who may not add entries hears that, not what the form lacks.
+    signed.caller().require(Permission::Gateway)?;
+    let outcome = match form.entry() {
+        Ok(entry) => match private::add(&app.platform, signed.caller(), entry).await {
+            Ok(_) => Ok(()),
+            Err(CoreError::Invalid(why)) => Err(refused(why.field, why.message)),
+            Err(CoreError::Conflict(message)) => {
+                Err(refused_with("id", message, StatusCode::CONFLICT))
+            }
+            Err(other) => return Err(PageError::from(other)),
+        },
+        Err(refused) => Err(refused),
+    };
+    match outcome {
+        Ok(()) => Ok(page::done("/app/gateway/catalog", Notice::Created)),
+        Err(error) => {
+            let search = Search::default();
+            catalog::render(&app, &signed, &search, form, Errors::from(error)).await
+        }
+    }
+}
+
+/// What an untouched form holds.
+pub(crate) fn blank() -> EntryForm {
+    EntryForm {
+        runtime: "http".into(),
+        ..EntryForm::default()
+    }
+}

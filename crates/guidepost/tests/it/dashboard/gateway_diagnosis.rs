@@ -1,0 +1,66 @@
+//! An upstream's failure in words (issue 30): the page after the install reloads itself
+//! while the upstream installs or starts, and once it has failed says what went wrong,
+//! quotes the log line that names the cause (here 60 lines above the last one), and what
+//! to do; the API's upstream carries the same diagnosis. Viewers see no log line.
+
+use std::time::{Duration, Instant};
+
+use guidepost_domain::Role;
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::StatusCode;
+
+use super::{dashboard_app_with, member};
+use crate::gateway_fixture::FixtureDir;
+
+const CAUSE: &str = "ModuleNotFoundError: No module named &#39;acme_vendor&#39;";
+
+backend_tests! {
+    async fn a_failed_install_says_what_went_wrong_and_the_page_follows_it_until_then(db: &TestDatabase) {
+        let dir = FixtureDir::new();
+        let catalog = dir.catalog(&[("FIXTURE_CRASH_AT_START", "traceback")]);
+        let app = dashboard_app_with(db, move |s| s.platform.catalog = catalog).await;
+        let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+        editor.get("/app/gateway/catalog/fixture/install").await.ok();
+        let installed = editor.post("/app/gateway/catalog/fixture/install", &[("name", "Vendor")]).await;
+        let page = installed.redirected_to("/app/gateway/upstreams/up_");
+        assert!(page.ends_with("?done=installed"), "{page}");
+        let id = page.trim_start_matches("/app/gateway/upstreams/").split('?').next().unwrap().to_owned();
+
+        // Followed until it fails: the page reloads itself while it installs or starts,
+        // and not once it has failed.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let failed = loop {
+            let answer = editor.get(&page).await;
+            let reloads = answer.refresh.clone();
+            let seen = answer.ok().to_owned();
+            let starting = seen.contains(">installing</span>") || seen.contains(">starting</span>");
+            let expected = starting.then(|| "3".to_owned());
+            assert_eq!(reloads, expected, "reloads while it starts only: {seen}");
+            assert_eq!(seen.contains("id=\"refreshing\""), starting, "and says so: {seen}");
+            if seen.contains("id=\"upstream-status\">failed</span>") {
+                break seen;
+            }
+            assert!(Instant::now() < deadline, "not failed after 60 s: {seen}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(!failed.contains("id=\"refreshing\""), "{failed}");
+        assert!(!failed.contains(">Installed.</p>"), "no success notice beside a failure: {failed}");
+        assert!(failed.contains("<h2 id=\"diagnosis-title\">What went wrong</h2>"), "{failed}");
+        assert!(failed.contains("It could not load the module acme_vendor"), "{failed}");
+        assert!(failed.contains(&format!("<pre id=\"diagnosis-evidence\">{CAUSE}</pre>")), "{failed}");
+        assert!(failed.contains("<strong>What to do:</strong> This version of the package is broken"), "{failed}");
+
+        // The API says the same.
+        let (status, upstream) = app.app.get(&format!("/upstreams/{id}"), &app.tenant.key).await;
+        assert_eq!(status, StatusCode::OK, "{upstream}");
+        assert_eq!(upstream["diagnosis"]["cause"], "missing_module", "{upstream}");
+        assert_eq!(upstream["diagnosis"]["evidence"], "ModuleNotFoundError: No module named 'acme_vendor'", "{upstream}");
+        let (_, listed) = app.app.get("/upstreams", &app.tenant.key).await;
+        assert_eq!(listed["items"][0]["diagnosis"]["cause"], "missing_module", "{listed}");
+
+        // A viewer, who reads no logs, gets no quoted line.
+        let mut viewer = member(&app, &app.tenant, "vi@acme.example", Role::Viewer).await;
+        let seen = viewer.get(&page).await.ok().to_owned();
+        assert!(!seen.contains("acme_vendor") && !seen.contains("diagnosis-evidence"), "{seen}");
+    }
+}
