@@ -152,13 +152,12 @@ fn each_feature(
     (start, end): (usize, usize),
     hits: &[Hit],
     place: Place,
+    mode: WordMode,
     emit: &mut dyn FnMut(&[&str]),
 ) {
     let sentence = &text[start..end];
     for word in words(sentence) {
-        if word.chars().all(|c| c.is_ascii_digit()) {
-            emit(&["0"]);
-        } else {
+        if let Some(word) = word_feature(word, mode) {
             emit(&[word]);
         }
     }
@@ -199,9 +198,10 @@ pub(super) fn features(
     span: (usize, usize),
     hits: &[Hit],
     place: Place,
+    mode: WordMode,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    each_feature(text, span, hits, place, &mut |parts| {
+    each_feature(text, span, hits, place, mode, &mut |parts| {
         out.push(parts.concat())
     });
     out.sort_unstable();
@@ -213,7 +213,7 @@ pub(super) fn features(
 /// reads, without building the names.
 fn feature_hashes(text: &str, span: (usize, usize), hits: &[Hit], place: Place) -> Vec<u64> {
     let mut out = Vec::with_capacity(32);
-    each_feature(text, span, hits, place, &mut |parts| {
+    each_feature(text, span, hits, place, WORDS, &mut |parts| {
         let mut h = Fnv::default();
         for part in parts {
             h.write(part.as_bytes());
@@ -264,26 +264,69 @@ pub(super) fn classify(n: &Normalized, hits: &[Hit], place: Place) -> Option<(us
         .get(place_class(place))
         .copied()
         .unwrap_or(f32::INFINITY);
+    sentences(&n.text).into_iter().find(|span| {
+        read_here(&n.text, *span, hits, place)
+            && score(&feature_hashes(&n.text, *span, hits, place)) >= threshold
+    })
+}
+
+/// Whether the classifier reads the sentence `span` of `text` at all (training calibrates
+/// its thresholds on the same sentences).
+pub(super) fn read_here(text: &str, span: (usize, usize), hits: &[Hit], place: Place) -> bool {
     // Prose for the model is how benign servers guide it too (`Note to LLM: if unsure,
     // list the indexes first`): in a description or a title the classifier's score
     // counts only where the sentence also names something at stake.
     let prose = matches!(place_class(place), "description" | "title");
     // A parameter's name is a name (`system_prompt`), which the structure rules judge
     // with its description; only a sentence used as a name is read here.
-    if matches!(place, Place::ParameterName { .. }) && words(&n.text).len() < 4 {
-        return None;
+    if matches!(place, Place::ParameterName { .. }) && words(text).len() < 4 {
+        return false;
     }
     // Elsewhere, a sentence without a word of the lexicon is not read: words alone are
     // what the development half happened to say.
-    sentences(&n.text).into_iter().find(|span| {
-        within(hits, *span).iter().any(|h| {
-            if prose {
-                AT_STAKE.contains(&h.cat)
-            } else {
-                !NOISE.contains(&h.cat)
-            }
-        }) && score(&feature_hashes(&n.text, *span, hits, place)) >= threshold
+    within(hits, span).iter().any(|h| {
+        if prose {
+            AT_STAKE.contains(&h.cat)
+        } else {
+            !NOISE.contains(&h.cat)
+        }
     })
+}
+
+/// How the classifier reads a sentence's words (chosen by cross-validation by source
+/// inside the development half, `choose_the_method` in classifier/train.rs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the other ways are what training compares")
+)]
+pub(super) enum WordMode {
+    /// Each word as it is.
+    Exact,
+    /// Each word's first `n` characters: one weight for a word's inflections, and a
+    /// coarser vocabulary that one source's phrasing moves less.
+    Prefix(usize),
+    /// No words: only the lexicon's categories, their pairs and places.
+    Without,
+}
+
+/// The committed model's way of reading words.
+pub(super) const WORDS: WordMode = WordMode::Exact;
+
+/// The feature a word gives under `mode` (a number reads as `0`), if any.
+pub(super) fn word_feature(word: &str, mode: WordMode) -> Option<&str> {
+    if word.chars().all(|c| c.is_ascii_digit()) {
+        return (mode != WordMode::Without).then_some("0");
+    }
+    match mode {
+        WordMode::Exact => Some(word),
+        WordMode::Prefix(n) => Some(
+            word.char_indices()
+                .nth(n)
+                .map_or(word, |(at, _)| &word[..at]),
+        ),
+        WordMode::Without => None,
+    }
 }
 
 /// The hits that start within `start..end` (`hits` sorted by start).
