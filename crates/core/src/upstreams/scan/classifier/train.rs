@@ -344,6 +344,9 @@ struct Measured<'a> {
     thresholds: BTreeMap<String, f64>,
     /// Each definition, with its sentences' kind of place, score, and whether it is read.
     scored: Vec<(&'a Definition, Scores)>,
+    /// How the sources were grouped into folds.
+    partition: u64,
+    read_only: bool,
 }
 
 impl Measured<'_> {
@@ -353,6 +356,33 @@ impl Measured<'_> {
         sentences
             .iter()
             .any(|(place, score, read)| *read && *score >= self.thresholds[place])
+    }
+
+    /// Poisoned caught and benign flagged when each fold is counted with thresholds
+    /// calibrated on the other folds' benign scores only: what the committed thresholds,
+    /// calibrated on every fold, cannot show (they sit above every benign score they
+    /// saw), and what a source never seen meets.
+    fn calibrated_apart(&self, method: &Method) -> (usize, usize) {
+        let method = Method {
+            read_only: self.read_only,
+            ..*method
+        };
+        let mut counts = (0, 0);
+        for fold in 0..FOLDS {
+            let in_fold = |d: &Definition| fold_of(d.group, self.partition) == fold;
+            let thresholds = thresholds(self.scored.iter().filter(|(d, _)| !in_fold(d)), &method);
+            for (d, sentences) in self.scored.iter().filter(|(d, _)| in_fold(d)) {
+                let flagged = sentences
+                    .iter()
+                    .any(|(place, score, read)| *read && *score >= thresholds[place]);
+                if flagged && d.poisoned {
+                    counts.0 += 1;
+                } else if flagged {
+                    counts.1 += 1;
+                }
+            }
+        }
+        counts
     }
 
     fn report(&self) -> String {
@@ -423,10 +453,23 @@ fn cross_validate_by<'a>(
             scored.push((d, sentences));
         }
     }
-    // Per kind of place, the threshold no benign sentence reached; the highest of them
-    // where a kind has no benign sentence.
+    let thresholds = thresholds(scored.iter(), method);
+    Measured {
+        thresholds,
+        scored,
+        partition,
+        read_only: method.read_only,
+    }
+}
+
+/// Per kind of place, the threshold no benign sentence of `scored` reached; the highest
+/// of them where a kind has no benign sentence.
+fn thresholds<'a, 'b: 'a>(
+    scored: impl Iterator<Item = &'a (&'b Definition, Scores)>,
+    method: &Method,
+) -> BTreeMap<String, f64> {
     let mut thresholds: BTreeMap<String, f64> = BTreeMap::new();
-    for (_, sentences) in scored.iter().filter(|(d, _)| !d.poisoned) {
+    for (_, sentences) in scored.filter(|(d, _)| !d.poisoned) {
         for (place, score, read) in sentences {
             if *read || !method.read_only {
                 let t = thresholds.entry(place.clone()).or_insert(FLOOR);
@@ -438,7 +481,7 @@ fn cross_validate_by<'a>(
     for place in PLACES {
         thresholds.entry((*place).to_owned()).or_insert(highest);
     }
-    Measured { thresholds, scored }
+    thresholds
 }
 
 /// The weights file for the development half, and what cross-validation measured.
