@@ -743,12 +743,14 @@ pub async fn serve_process(database_url: &str) -> (tokio::process::Child, String
     serve_process_with(database_url, &[]).await
 }
 
-/// `serve_process` with more environment (`GUIDEPOST_*` settings).
+/// `serve_process` with more environment (`GUIDEPOST_*` settings; a `GUIDEPOST_LOG`
+/// of the test's replaces `info`).
 pub async fn serve_process_with(
     database_url: &str,
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"))
+        .env("GUIDEPOST_LOG", "info")
         .envs(env.iter().copied())
         .args([
             "serve",
@@ -757,7 +759,6 @@ pub async fn serve_process_with(
             "--database-url",
             database_url,
         ])
-        .env("GUIDEPOST_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
