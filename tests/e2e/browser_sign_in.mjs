@@ -18,7 +18,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { codeFromOutbox, launch } from './chromium.mjs';
+import { codeSignIn, launch } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -64,15 +64,13 @@ try {
   await page.goto(options['authorize-url']);
   await page.waitForSelector('input[name="email"]');
   await snapshot(page, 'email');
-  const sentAt = Date.now() - 1000;
   await page.fill('input[name="email"]', options.email);
-  await page.click('button[type="submit"]');
-  await page.waitForSelector('input[name="code"]');
-  await snapshot(page, 'code');
-
-  const code = await codeFromOutbox(options.outbox, options.email, sentAt, STEP_TIMEOUT);
-  await page.fill('input[name="code"]', code);
-  await page.click('form[action$="/code"] button[type="submit"]');
+  await codeSignIn(page, {
+    email: options.email,
+    outbox: options.outbox,
+    timeout: STEP_TIMEOUT,
+    onCodePage: () => snapshot(page, 'code'),
+  });
   await page.waitForSelector('button[name="decision"][value="approve"]');
   await snapshot(page, 'consent');
 

@@ -38,7 +38,7 @@ export async function launch(executablePath, timeout, contextOptions = {}) {
 
 /** The one-time code of the newest mail to `address` since `notBefore` (its subject
  * starts with the code), waiting up to `timeout` ms for it. */
-export async function codeFromOutbox(outbox, address, notBefore, timeout) {
+async function codeFromOutbox(outbox, address, notBefore, timeout) {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     const mails = existsSync(outbox)
@@ -61,18 +61,31 @@ export async function codeFromOutbox(outbox, address, notBefore, timeout) {
  * the page that holds the email: presses `emailButton`, then types the code mailed to
  * `email` (read from `outbox`, waiting up to `timeout` ms) and presses `codeButton`; the
  * page it leads to has loaded when it returns. `onCodePage` runs while the code page is
- * shown, to check or photograph it. */
+ * shown, to check or photograph it. `press(button)` submits a button's form and waits for
+ * the page it leads to: by default a click, then the load; a script that goes on to
+ * navigate at once (a run without JavaScript) passes one that waits for the navigation
+ * itself, as the load can be the old page's. */
 export async function codeSignIn(
   page,
-  { email, outbox, timeout, emailButton = 'Email me a code', codeButton = 'Sign in', onCodePage },
+  {
+    email,
+    outbox,
+    timeout,
+    emailButton = 'Email me a code',
+    codeButton = 'Sign in',
+    onCodePage,
+    press = async (button) => {
+      await button.click();
+      await page.waitForLoadState('load');
+    },
+  },
 ) {
   const sentAt = Date.now() - 1000;
-  await page.getByRole('button', { name: emailButton }).click();
+  await press(page.getByRole('button', { name: emailButton }));
   await page.waitForSelector('input[name="code"]');
   await page.waitForLoadState('load');
   if (onCodePage) await onCodePage();
   const code = await codeFromOutbox(outbox, email, sentAt, timeout);
   await page.fill('input[name="code"]', code);
-  await page.getByRole('button', { name: codeButton }).click();
-  await page.waitForLoadState('load');
+  await press(page.getByRole('button', { name: codeButton }));
 }

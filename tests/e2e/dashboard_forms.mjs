@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { codeFromOutbox, launch } from './chromium.mjs';
+import { codeSignIn, launch } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -149,11 +149,12 @@ async function go(page, path) {
 
 async function signIn(page) {
   await go(page, `/app/sign-in?email=${encodeURIComponent(options.email)}`);
-  const sentAt = Date.now() - 1000;
-  await press(page, page.getByRole('button', { name: 'Email me a code' }));
-  const code = await codeFromOutbox(options.outbox, options.email, sentAt, STEP_TIMEOUT);
-  await page.getByLabel('One-time code').fill(code);
-  await press(page, page.getByRole('button', { name: 'Sign in' }));
+  await codeSignIn(page, {
+    email: options.email,
+    outbox: options.outbox,
+    timeout: STEP_TIMEOUT,
+    press: (button) => press(page, button),
+  });
 }
 
 async function walkPages(page) {

@@ -443,7 +443,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 None => {
                     let http = crate::traced::TraceHeader(http);
                     let transport = StreamableHttpClientTransport::with_client(http, config);
-                    handler.serve(transport).await
+                    apart(handler.serve(transport)).await
                 }
                 Some(as_owner) => {
                     let signed_in = crate::signed_in::SignedIn {
@@ -454,7 +454,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                     };
                     let signed_in = crate::traced::TraceHeader(signed_in);
                     let transport = StreamableHttpClientTransport::with_client(signed_in, config);
-                    handler.serve(transport).await
+                    apart(handler.serve(transport)).await
                 }
             }
             .map_err(|e| format!("the MCP handshake with {url} failed: {e}"))?;
@@ -481,6 +481,32 @@ fn record_launch_steps(upstream: &str, started: Instant, prepared_at: Instant) {
     );
 }
 
+/// Runs rmcp's `handshake` on a task of its own, which starts in no span. rmcp makes the
+/// span of a connection's service loop (`serve_inner`, at `info`) in the current span,
+/// and the loop lives as long as the connection: made in the span of the call that
+/// started the upstream, it would hold that call's span, and with it the call's whole
+/// trace, open and unexported for the connection's life. (Entering `Span::none()` would
+/// not do: it leaves the call's span current.) Dropped, as when the handshake times out,
+/// it stops the task.
+async fn apart<F>(handshake: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    struct Aborting<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for Aborting<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = Aborting(tokio::spawn(handshake));
+    match (&mut task.0).await {
+        Ok(output) => output,
+        // Only the guard aborts the task, once nothing awaits it: an error is a panic.
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
 /// How long a failed handshake waits for its child's exit code.
 const EXIT_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -495,7 +521,7 @@ where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    match handler.serve(transport).await {
+    match apart(handler.serve(transport)).await {
         Ok(client) => Ok((Some(child), client)),
         Err(e) => {
             // A child that died is why, most often: its exit code says how.

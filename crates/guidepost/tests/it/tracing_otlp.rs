@@ -3,9 +3,11 @@
 //! `traceparent` (as the HTTP header, and as `_meta.traceparent`), holds the store's and
 //! the upstream call's spans, and the upstream (the tests' stdio fixture) is handed the
 //! same trace in `_meta.traceparent`, naming Guidepost's upstream-call span as its parent;
-//! an HTTP upstream of the tests' own gets it as the `traceparent` header. Without an
-//! endpoint nothing is sent, even to a receiver that is listening.
+//! an HTTP upstream of the tests' own gets it as the `traceparent` header. A call that
+//! starts its upstream is sent too. Without an endpoint nothing is sent, even to a
+//! receiver that is listening.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -162,6 +164,18 @@ fn http_entry(url: &str) -> String {
     )
 }
 
+/// A fresh directory of the test's (`guidepost-otlp-{name}-{pid}`), with an operator
+/// catalog of the fixture and `extra` entries: the directory, the fixture's marks file and
+/// the catalog's path.
+fn fixture_files(name: &str, extra: &str) -> (PathBuf, PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("guidepost-otlp-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marks = dir.join("marks");
+    let catalog = dir.join("catalog.toml");
+    std::fs::write(&catalog, fixture_catalog_with(&marks, &[], extra)).unwrap();
+    (dir, marks, catalog.display().to_string())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -276,12 +290,8 @@ backend_tests! {
     async fn a_proxied_call_is_one_trace_from_the_client_into_the_upstream(db: &TestDatabase) {
         let (endpoint, received) = receiver();
         let (http_url, headers_seen) = http_upstream();
-        let dir = std::env::temp_dir().join(format!("guidepost-otlp-{}-{}", std::process::id(), db.url.len()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let marks = dir.join("marks");
-        let catalog = dir.join("catalog.toml");
-        std::fs::write(&catalog, fixture_catalog_with(&marks, &[], &http_entry(&http_url))).unwrap();
-        let catalog = catalog.display().to_string();
+        let backend = format!("call-{}", db.url.len());
+        let (dir, marks, catalog) = fixture_files(&backend, &http_entry(&http_url));
         let env = [
             ("GUIDEPOST_CATALOG", catalog.as_str()),
             ("GUIDEPOST_OTLP_ENDPOINT", endpoint.as_str()),
@@ -330,12 +340,7 @@ backend_tests! {
 async fn without_an_endpoint_no_trace_is_sent() {
     let db = TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
     let (endpoint, received) = receiver();
-    let dir = std::env::temp_dir().join(format!("guidepost-otlp-off-{}", std::process::id()));
-    let marks = dir.join("marks");
-    let catalog = dir.join("catalog.toml");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(&catalog, fixture_catalog_with(&marks, &[], "")).unwrap();
-    let catalog = catalog.display().to_string();
+    let (dir, _, catalog) = fixture_files("off", "");
     let traces_url = format!("{endpoint}/v1/traces");
     let untraced = [
         ("GUIDEPOST_CATALOG", catalog.as_str()),
@@ -343,7 +348,7 @@ async fn without_an_endpoint_no_trace_is_sent() {
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_url.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
-    let (mut node, base) = serve_process_with(&db.url, &untraced).await;
+    let (node, base) = serve_process_with(&db.url, &untraced).await;
     let acme = ProcessTenant::create(&db.url, &base).await;
     acme.install_and_attach("fixture", "fx").await;
     let mut meta = stateless_meta();
@@ -351,6 +356,67 @@ async fn without_an_endpoint_no_trace_is_sent() {
     let header = format!("00-{META_TRACE}-{HEADER_PARENT}-01");
     let called = send(&acme.mcp(), "fx__echo", meta, Some(&header)).await;
     assert_eq!(text_of(&called), "traced", "{called}");
+    stop(node).await;
+    assert_eq!(
+        received.summary(),
+        Vec::<String>::new(),
+        "sent without an endpoint"
+    );
+
+    let _node = traced_call_on_a_new_node(&db.url, &catalog, &endpoint, &received, "info").await;
+    assert!(received.of_trace(META_TRACE).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A call that starts its upstream on its node is one trace as well, with rmcp's `info`
+/// spans let through (its default filter keeps them out): the span of rmcp's service
+/// loop, which lives as long as the connection, is not made in the call's trace and so
+/// does not hold it open. Acme's upstream is installed through one node, which stops; the
+/// first call on a second node starts it there.
+#[tokio::test]
+async fn a_call_that_starts_its_upstream_is_sent() {
+    let db = TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
+    let (endpoint, received) = receiver();
+    let (dir, marks, catalog) = fixture_files("cold", "");
+    let (node, base) = serve_process_with(&db.url, &[("GUIDEPOST_CATALOG", &catalog)]).await;
+    let acme = ProcessTenant::create(&db.url, &base).await;
+    acme.install_and_attach("fixture", "fx").await;
+    stop(node).await;
+    let installed = wait_for_mark(&marks, "started").await.len();
+    let log = "info,rmcp=info";
+    let _node = traced_call_on_a_new_node(&db.url, &catalog, &endpoint, &received, log).await;
+    let started = wait_for_mark(&marks, "started").await.len();
+    assert_eq!(started, installed + 1, "the call started the upstream");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts a node that traces to `endpoint`, logging with `log` (`GUIDEPOST_LOG`), and has
+/// it take a call of Acme's `fx__echo` with the client's `traceparent` header: checks that
+/// the call's trace is received, and returns the node.
+async fn traced_call_on_a_new_node(
+    database_url: &str,
+    catalog: &str,
+    endpoint: &str,
+    received: &Received,
+    log: &str,
+) -> tokio::process::Child {
+    let traced = [
+        ("GUIDEPOST_CATALOG", catalog),
+        ("GUIDEPOST_OTLP_ENDPOINT", endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("GUIDEPOST_LOG", log),
+    ];
+    let (node, base) = serve_process_with(database_url, &traced).await;
+    let mcp = RawMcp::new(format!("{base}/s/acme/mcp"), STATELESS_ERA);
+    let header = format!("00-{HEADER_TRACE}-{HEADER_PARENT}-01");
+    let called = send(&mcp, "fx__echo", stateless_meta(), Some(&header)).await;
+    assert_eq!(text_of(&called), "traced", "{called}");
+    check_trace(received, HEADER_TRACE, HEADER_PARENT, "fx__echo").await;
+    node
+}
+
+/// Stops a `guidepost serve` as an operator would (SIGTERM) and waits for its exit.
+async fn stop(mut node: tokio::process::Child) {
     let pid = node.id().unwrap().to_string();
     let stopped = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -358,30 +424,6 @@ async fn without_an_endpoint_no_trace_is_sent() {
     assert!(stopped.unwrap().success());
     let exit = tokio::time::timeout(Duration::from_secs(30), node.wait()).await;
     exit.expect("stopped within 30 s").unwrap();
-    assert_eq!(
-        received.summary(),
-        Vec::<String>::new(),
-        "sent without an endpoint"
-    );
-
-    let traced = [
-        ("GUIDEPOST_CATALOG", catalog.as_str()),
-        ("GUIDEPOST_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-    ];
-    let (_node, base) = serve_process_with(&db.url, &traced).await;
-    let mcp = RawMcp::new(format!("{base}/s/acme/mcp"), STATELESS_ERA);
-    // The upstream starts on this node first: a call that starts it holds its trace open
-    // while the connection lives (rmcp's service span, at `info` in the tests' logs, is made
-    // in the call's span).
-    let warm = send(&mcp, "fx__echo", stateless_meta(), None).await;
-    assert_eq!(text_of(&warm), "traced", "{warm}");
-    let header = format!("00-{HEADER_TRACE}-{HEADER_PARENT}-01");
-    let called = send(&mcp, "fx__echo", stateless_meta(), Some(&header)).await;
-    assert_eq!(text_of(&called), "traced", "{called}");
-    check_trace(&received, HEADER_TRACE, HEADER_PARENT, "fx__echo").await;
-    assert!(received.of_trace(META_TRACE).is_empty());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn stateless_meta() -> Value {
