@@ -19,7 +19,9 @@ async fn statements_per_echo(app: &TestApp, mcp: &RawMcp, calls: i64) -> u64 {
     let mut least = u64::MAX;
     for n in 0..calls {
         let before = app.store.statements_executed();
-        let answer = mcp.call_tool(n, "fx__echo", json!({"message": "counted"})).await;
+        let answer = mcp
+            .call_tool(n, "fx__echo", json!({"message": "counted"}))
+            .await;
         let after = app.store.statements_executed();
         assert_eq!(text_of(&answer.body), "counted", "{}", answer.body);
         least = least.min(after - before);
@@ -30,7 +32,9 @@ async fn statements_per_echo(app: &TestApp, mcp: &RawMcp, calls: i64) -> u64 {
 /// A stateless call of `fx__echo` on `app`: its text, or why it was refused.
 async fn echo_on(app: &TestApp, slug: &str) -> String {
     let mcp = RawMcp::new(app.mcp_path_url(slug), STATELESS_ERA);
-    let answer = mcp.call_tool(1, "fx__echo", json!({"message": "there"})).await;
+    let answer = mcp
+        .call_tool(1, "fx__echo", json!({"message": "there"}))
+        .await;
     if let Some(error) = answer.body["error"]["message"].as_str() {
         return format!("error: {error}");
     }
@@ -84,7 +88,11 @@ async fn a_detach_or_rejection_on_one_node_stops_the_tool_on_another() {
     };
     let f = fixture_with(&db, "acme", 60_000, &[], hour).await;
     let b = spawn_app_with(&db, hour).await;
-    assert_eq!(echo_on(&b, "acme").await, "there", "node b caches the attached tools");
+    assert_eq!(
+        echo_on(&b, "acme").await,
+        "there",
+        "node b caches the attached tools"
+    );
 
     decide(&f, "echo", "reject").await;
     eventually("node b refuses the rejected tool", async || {
@@ -106,5 +114,10 @@ async fn a_detach_or_rejection_on_one_node_stops_the_tool_on_another() {
         echo_on(&b, "acme").await.contains("Unknown tool")
     })
     .await;
-    assert!(!listed_on(&b, "acme").await.iter().any(|name| name.starts_with("fx__")));
+    assert!(
+        !listed_on(&b, "acme")
+            .await
+            .iter()
+            .any(|name| name.starts_with("fx__"))
+    );
 }
