@@ -159,7 +159,9 @@ pub(crate) async fn get(
     Ok(Json(upstreams::get(&platform, &auth.caller, &id).await?))
 }
 
-/// Rename it, change when nodes start it (`eager` or `on_demand`) or its sign-in, or
+/// Rename it, change when nodes start it (`eager` or `on_demand`), its sign-in or its
+/// `replicas` (processes per node: more than 1 only for a stateless catalog entry, at
+/// most the platform's maximum; every node's pool follows at its next call), or
 /// upgrade it: another package `version`, `config` settings or `secrets` (set, never shown
 /// back). An upgrade returns at once: the new launch is fetched and started beside the
 /// running one, which answers until it is up; its changed or new tools wait for review

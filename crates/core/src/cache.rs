@@ -1,7 +1,7 @@
 //! What each node keeps in memory so that a tool call does not read, again, what almost
 //! never changes (issue 12): servers by address, what each server offers (its available
-//! walkthroughs with their newest versions), published versions (immutable), and end
-//! users by tracking id.
+//! walkthroughs with their newest versions), published versions (immutable), end users
+//! by tracking id, and each server's attached upstream tools (issue 34).
 //!
 //! Correctness comes from the change feed, not from the time limits: every change to a
 //! server or to what it offers is announced (`Platform::announce_tools_changed`, NOTIFY
@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use guidepost_domain::*;
 use guidepost_store::ProgressKey;
+
+use crate::upstreams::AttachedTools;
 
 /// End users by tracking id: their email and link to a signed-in person change rarely,
 /// and on the node that changes them the entry is dropped at once.
@@ -113,6 +115,9 @@ pub(crate) struct NodeCache {
     versions: TtlMap<(WalkthroughId, i64), WalkthroughVersion>,
     tracked: TtlMap<(OrgId, String), Tracked>,
     progress: TtlMap<ProgressOf, Progress>,
+    /// Each server's attached upstreams with their tools and states (issue 34), what a
+    /// gateway call looks its tool up in.
+    attached_tools: TtlMap<ServerId, Arc<AttachedTools>>,
 }
 
 /// Where a cached answer came from: the epoch before its read. An answer read across an
@@ -131,6 +136,7 @@ impl NodeCache {
             versions: TtlMap::new(VERSION_TTL, 10_000),
             tracked: TtlMap::new(TRACKED_TTL, 50_000),
             progress: TtlMap::new(PROGRESS_TTL, 50_000),
+            attached_tools: TtlMap::new(server_expiry, 10_000),
         }
     }
 
@@ -151,6 +157,7 @@ impl NodeCache {
         self.moved();
         self.servers.retain(|_, cached| cached.id != *server);
         self.offers.retain(|id, _| id != server);
+        self.attached_tools.retain(|id, _| id != server);
     }
 
     /// Announcements may have been missed (the feed lagged): forget everything that
@@ -159,6 +166,7 @@ impl NodeCache {
         self.moved();
         self.servers.clear();
         self.offers.clear();
+        self.attached_tools.clear();
     }
 
     pub(crate) fn server(&self, address: &str) -> Option<McpServer> {
@@ -183,6 +191,21 @@ impl NodeCache {
     ) {
         if self.current(read_at) {
             self.offers.insert(server.clone(), offers.clone());
+        }
+    }
+
+    pub(crate) fn attached_tools(&self, server: &ServerId) -> Option<Arc<AttachedTools>> {
+        self.attached_tools.get(server)
+    }
+
+    pub(crate) fn keep_attached_tools(
+        &self,
+        server: &ServerId,
+        attached: &Arc<AttachedTools>,
+        read_at: Epoch,
+    ) {
+        if self.current(read_at) {
+            self.attached_tools.insert(server.clone(), attached.clone());
         }
     }
 

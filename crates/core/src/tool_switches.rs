@@ -70,7 +70,7 @@ pub async fn switches(
             upstream_id: offered.upstream_id.clone(),
             upstream_name: offered.upstream.name.clone(),
         };
-        tools.push(switch(offered.exposed_name, source));
+        tools.push(switch(offered.exposed_name.clone(), source));
     }
     Ok((server, tools))
 }

@@ -453,7 +453,7 @@ impl GuidepostServer {
                     .await
                     .ok()
                     .flatten()
-                    .map(|(offered, _)| offered.upstream_id);
+                    .map(|(offered, _)| offered.upstream_id.clone());
             let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
             let call = CallRecord {
                 tool: name,

@@ -101,7 +101,8 @@ pub trait UpstreamStore: Send + Sync {
     /// upstream is not the organization's, `Conflict` if the prefix is taken on the server.
     async fn attach_upstream(&self, org: &OrgId, attachment: &Attachment) -> Result<Attachment>;
     async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()>;
-    /// Renames it, sets when nodes start it and how it is launched (its sign-in mode).
+    /// Renames it, sets when nodes start it, how it is launched (its sign-in mode) and
+    /// how many processes each node runs.
     async fn update_upstream(
         &self,
         org: &OrgId,
@@ -109,6 +110,7 @@ pub trait UpstreamStore: Send + Sync {
         name: &str,
         start: StartMode,
         spec: &LaunchSpec,
+        replicas: u32,
     ) -> Result<Upstream>;
     /// Sets how it is launched (an upgrade, new settings or secrets, a rollback) and the
     /// release a rollback would restore, with that release's version as shown (`None`:
@@ -134,14 +136,16 @@ pub trait UpstreamStore: Send + Sync {
     /// The hosted servers that attach the upstream: one statement.
     async fn servers_attaching(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<ServerId>>;
     /// The server's attachments in attach order, each with its upstream and its tools:
-    /// one statement whatever their number.
+    /// one statement whatever their number. The upstreams come without their registry
+    /// entry's latest version (`latest_version` `None`): the listings read that.
     async fn attached_upstreams(
         &self,
         org: &OrgId,
         server: &ServerId,
     ) -> Result<Vec<AttachedUpstream>>;
     /// [`UpstreamStore::attached_upstreams`] with their tools only (no prompts or
-    /// resources read): what a tool call looks its tool up in.
+    /// resources read): what the node cache's view of a server's attached tools is built
+    /// from.
     async fn attached_upstream_tools(
         &self,
         org: &OrgId,

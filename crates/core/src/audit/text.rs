@@ -101,6 +101,10 @@ fn what_happened(event: &AuditEvent) -> String {
         "upstream.attached" => format!("attached the upstream {upstream} to the server {server}"),
         "upstream.detached" => format!("detached the upstream {upstream} from the server {server}"),
         "upstream.sign_in_changed" => format!("changed how the upstream {upstream} signs in"),
+        "upstream.replicas_changed" => format!(
+            "set the upstream {upstream} to run {} processes per node",
+            detail("to")
+        ),
         "upstream.events_summarized" => format!(
             "left out {} events about the upstream {upstream} (over the hourly budget)",
             detail("left_out")

@@ -22,6 +22,7 @@ pub mod package;
 mod pinning;
 pub mod private;
 pub mod registry;
+mod replicas;
 pub(crate) mod results;
 mod runtime;
 pub mod scan;
@@ -42,6 +43,7 @@ use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
 pub use names::{exposed_name, may_be_exposed};
+pub(crate) use offered::AttachedTools;
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
 pub use pinning::{decide, record_definitions};
 pub use runtime::{
@@ -124,6 +126,11 @@ pub struct UpdateUpstream {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub sign_in: Option<UpstreamSignIn>,
+    /// Processes of it on each node (more than 1 only for an entry the catalog marks
+    /// `stateless`, at most the platform's `--upstream-max-replicas`); every node's pool
+    /// follows at its next call.
+    #[serde(default)]
+    pub replicas: Option<u32>,
 }
 
 /// `PUT /api/v1/servers/{id}/upstreams/{upstream_id}`.
@@ -167,7 +174,7 @@ pub async fn install(
             Limits::UPSTREAMS
         )));
     }
-    let replicas = replicas_of(platform, &entry, input.replicas)?;
+    let replicas = replicas::of_entry(platform, &entry, input.replicas)?;
     let new = NewUpstream {
         name: name.trim().to_owned(),
         start: input.start.unwrap_or(StartMode::OnDemand),
@@ -215,51 +222,6 @@ fn with_network(spec: LaunchSpec, asked: Option<bool>) -> Result<LaunchSpec, Val
         )),
         (Some(wanted), _) => Ok(spec.with_network(wanted)),
     }
-}
-
-/// How many processes of `entry` an installation runs on each node: what it asks, else
-/// the entry's own number (at most the platform's maximum), else 1; more than 1 only for
-/// an entry the catalog marks stateless, and never for a remote server (no process here).
-fn replicas_of(
-    platform: &Platform,
-    entry: &catalog::CatalogEntry,
-    asked: Option<u32>,
-) -> Result<u32, ValidationError> {
-    let max = platform.config.max_replicas.max(1);
-    let Some(asked) = asked else {
-        let default = if entry.stateless {
-            entry.replicas.unwrap_or(1)
-        } else {
-            1
-        };
-        return Ok(default.clamp(1, max));
-    };
-    let invalid = |message: String| ValidationError::new("replicas", message);
-    if asked == 0 {
-        return Err(invalid("must be at least 1".into()));
-    }
-    if asked == 1 {
-        return Ok(1);
-    }
-    if matches!(entry.spec, LaunchSpec::Http { .. }) {
-        return Err(invalid(format!(
-            "{} is a remote server, which runs no process here: replicas must be 1",
-            entry.name
-        )));
-    }
-    if !entry.stateless {
-        return Err(invalid(format!(
-            "{} may keep state in its process (the catalog does not mark it stateless), so \
-             every call must reach the same one: replicas must be 1",
-            entry.name
-        )));
-    }
-    if asked > max {
-        return Err(invalid(format!(
-            "at most {max} processes per node (the platform's --upstream-max-replicas)"
-        )));
-    }
-    Ok(asked)
 }
 
 pub async fn get(
@@ -339,6 +301,7 @@ pub async fn update(
         secrets: input.secrets.as_ref(),
     };
     let launch = upgrade::requested_launch(platform, &current, spec.clone(), &asked).await?;
+    let replicas = replicas::changed(platform, org, &current, input.replicas).await?;
     let spec_now = if launch.is_some() {
         &current.spec
     } else {
@@ -346,8 +309,21 @@ pub async fn update(
     };
     let updated = platform
         .store
-        .update_upstream(org, id, name.trim(), start, spec_now)
+        .update_upstream(org, id, name.trim(), start, spec_now, replicas)
         .await?;
+    if replicas != current.replicas {
+        let about = audit::About {
+            upstream: Some(id),
+            detail: serde_json::json!({"from": current.replicas, "to": replicas}),
+            ..Default::default()
+        };
+        let action = "upstream.replicas_changed";
+        audit::record(platform, org, caller.actor(), action, about).await?;
+    }
+    // Calls read the upstream's record from the node cache: every node reads it again
+    // (its pool follows `replicas`, a new sign-in reaches its calls).
+    let servers = attached_servers(platform, org, id).await?;
+    platform.announce_tools_changed(&servers).await;
     if spec != current.spec {
         let about = audit::About {
             upstream: Some(id),

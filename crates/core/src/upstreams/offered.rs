@@ -1,6 +1,7 @@
 //! Which attached tools a hosted server offers, which may be called now, and the call
 //! through the upstream: the gateway's rules as the MCP endpoint meets them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,12 +33,13 @@ pub struct OfferedTool {
 pub async fn offered(
     platform: &Platform,
     server: &McpServer,
-) -> Result<Vec<OfferedTool>, CoreError> {
-    let attached = attached_tools(platform, server, |_| true).await?;
+) -> Result<Vec<Arc<OfferedTool>>, CoreError> {
+    let attached = attached_tools(platform, server).await?;
     Ok(attached
-        .into_iter()
+        .tools
+        .iter()
         .filter(|(_, state)| *state == ToolState::Approved)
-        .map(|(tool, _)| tool)
+        .map(|(tool, _)| tool.clone())
         .collect())
 }
 
@@ -47,56 +49,83 @@ pub async fn offered_tool(
     platform: &Platform,
     server: &McpServer,
     name: &str,
-) -> Result<Option<(OfferedTool, ToolState)>, CoreError> {
-    // Only the tool asked for is built (its definition's URIs exposed): a call must not
-    // pay for every tool of every attachment.
-    Ok(attached_tools(platform, server, |exposed| exposed == name)
-        .await?
-        .into_iter()
-        .next())
+) -> Result<Option<(Arc<OfferedTool>, ToolState)>, CoreError> {
+    Ok(attached_tools(platform, server).await?.named(name))
 }
 
-/// The tools of the server's attachments (within their allowlists) whose exposed name
-/// `wanted` accepts, with their states.
+/// A server's attached tools as calls look them up (issue 34): built once from the store
+/// (definitions parsed, their URIs exposed) and held in the node cache until a change of
+/// the server's attachments, of an attached upstream or of its tools is announced. A
+/// call costs a map lookup, not a read of every definition of every attachment.
+pub(crate) struct AttachedTools {
+    /// Within their attachments' allowlists, in attach order then each upstream's order.
+    tools: Vec<(Arc<OfferedTool>, ToolState)>,
+    /// Exposed name → index in `tools` (the first, should two ever share a name).
+    by_name: HashMap<String, usize>,
+}
+
+impl AttachedTools {
+    fn build(attached: Vec<guidepost_store::AttachedUpstream>) -> Self {
+        let mut tools = Vec::new();
+        for entry in attached {
+            let attachment = entry.attachment;
+            let upstream = Arc::new(entry.upstream);
+            let allowed = |name: &str| {
+                attachment
+                    .allowed_tools
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|a| a == name))
+            };
+            for tool in entry.tools {
+                if !allowed(&tool.name) {
+                    continue;
+                }
+                let mut definition = tool.definition;
+                uris::expose_tool_definition(&attachment.prefix, &mut definition);
+                let offered = OfferedTool {
+                    exposed_name: exposed_name(&attachment.prefix, &tool.name),
+                    prefix: attachment.prefix.clone(),
+                    upstream_id: attachment.upstream_id.clone(),
+                    upstream: upstream.clone(),
+                    tool: tool.name,
+                    definition,
+                    timeout: Duration::from_millis(attachment.timeout_ms as u64),
+                };
+                tools.push((Arc::new(offered), tool.state));
+            }
+        }
+        let mut by_name = HashMap::with_capacity(tools.len());
+        for (index, (tool, _)) in tools.iter().enumerate() {
+            by_name.entry(tool.exposed_name.clone()).or_insert(index);
+        }
+        Self { tools, by_name }
+    }
+
+    fn named(&self, name: &str) -> Option<(Arc<OfferedTool>, ToolState)> {
+        let index = *self.by_name.get(name)?;
+        let (tool, state) = &self.tools[index];
+        Some((tool.clone(), *state))
+    }
+}
+
+/// The server's attached tools: from the node cache, else read (one statement) and kept.
 async fn attached_tools(
     platform: &Platform,
     server: &McpServer,
-    wanted: impl Fn(&str) -> bool,
-) -> Result<Vec<(OfferedTool, ToolState)>, CoreError> {
+) -> Result<Arc<AttachedTools>, CoreError> {
+    if let Some(attached) = platform.cache.attached_tools(&server.id) {
+        return Ok(attached);
+    }
+    let read_at = platform.cache.epoch();
     let attached = platform
         .store
         .attached_upstream_tools(&server.org_id, &server.id)
         .await?;
-    let mut tools = Vec::new();
-    for entry in attached {
-        let attachment = &entry.attachment;
-        let upstream = Arc::new(entry.upstream);
-        let allowed = |name: &str| {
-            attachment
-                .allowed_tools
-                .as_ref()
-                .is_none_or(|list| list.iter().any(|a| a == name))
-        };
-        for tool in entry.tools {
-            let exposed = exposed_name(&attachment.prefix, &tool.name);
-            if !allowed(&tool.name) || !wanted(&exposed) {
-                continue;
-            }
-            let mut definition = tool.definition;
-            uris::expose_tool_definition(&attachment.prefix, &mut definition);
-            let offered = OfferedTool {
-                exposed_name: exposed,
-                prefix: attachment.prefix.clone(),
-                upstream_id: attachment.upstream_id.clone(),
-                upstream: upstream.clone(),
-                tool: tool.name,
-                definition,
-                timeout: Duration::from_millis(attachment.timeout_ms as u64),
-            };
-            tools.push((offered, tool.state));
-        }
-    }
-    Ok(tools)
+    let attached = Arc::new(AttachedTools::build(attached));
+    platform
+        .cache
+        .keep_attached_tools(&server.id, &attached, read_at);
+    Ok(attached)
 }
 
 /// Why an attached tool may not be called now; each says, for an agent, what to do.
@@ -128,17 +157,17 @@ pub async fn callable(
     platform: &Platform,
     server: &McpServer,
     name: &str,
-) -> Result<OfferedTool, NotCallable> {
+) -> Result<Arc<OfferedTool>, NotCallable> {
     match offered_tool(platform, server, name).await {
         Ok(Some((offered, ToolState::Approved))) => Ok(offered),
         Ok(Some((offered, ToolState::Rejected))) => Err(NotCallable::Rejected {
-            name: offered.exposed_name,
+            name: offered.exposed_name.clone(),
         }),
         Ok(Some((offered, state))) => Err(NotCallable::AwaitsReview {
-            name: offered.exposed_name,
+            name: offered.exposed_name.clone(),
             state,
-            upstream: offered.upstream_id,
-            tool: offered.tool,
+            upstream: offered.upstream_id.clone(),
+            tool: offered.tool.clone(),
         }),
         Ok(None) => Err(NotCallable::NotOffered {
             name: name.to_owned(),

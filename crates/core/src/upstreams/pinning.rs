@@ -88,10 +88,17 @@ pub async fn record_definitions(
         let misfits = fit::misfits(platform, upstream, &known, &tools).await?;
         fit::quarantine(&mut tools, misfits);
     }
+    let servers = attached_servers(platform, org, &upstream.id).await?;
     platform
         .store
         .replace_upstream_tools(org, &upstream.id, kind, &tools)
         .await?;
+    // This node's views of those servers' tools go at once, so that nobody who reads the
+    // new states finds this node still calling a definition it just held back; the
+    // announcement below tells the other nodes and the clients.
+    for server in &servers {
+        platform.cache.server_changed(server);
+    }
     let mut events = Vec::new();
     for tool in &tools {
         let known = before.get(tool.name.as_str());
@@ -132,7 +139,6 @@ pub async fn record_definitions(
         events.push((action, about));
     }
     audit::record_for_upstream(platform, org, &upstream.id, events).await?;
-    let servers = attached_servers(platform, org, &upstream.id).await?;
     if kind == DefinitionKind::Tool {
         // New names may be named by the neighbours' tools.
         for server in &servers {

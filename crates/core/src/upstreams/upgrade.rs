@@ -254,6 +254,10 @@ pub(super) async fn upgrade(
         ..Default::default()
     };
     audit::record(platform, org, caller.actor(), "upstream.upgraded", about).await?;
+    // Other nodes switch when a call finds the new launch in the record, which calls read
+    // from the node cache: every node reads it again.
+    let servers = attached_servers(platform, org, &current.id).await?;
+    platform.announce_tools_changed(&servers).await;
     platform.upstreams.switch(platform, &updated);
     Ok(updated)
 }

@@ -347,6 +347,11 @@ pub enum UpstreamCommand {
         /// the command line); repeat for each. The others are kept.
         #[arg(long = "secret-from-env", value_name = "NAME")]
         secrets: Vec<String>,
+        /// Processes of it on each node (more than 1 only for an entry the catalog marks
+        /// stateless, at most --upstream-max-replicas); alone, no new launch: every
+        /// node's pool follows at its next call.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+        replicas: Option<u32>,
         /// How long to wait for the new launch, in seconds.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
         wait: u64,

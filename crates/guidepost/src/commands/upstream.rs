@@ -118,11 +118,14 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             version,
             settings,
             secrets,
+            replicas,
             wait,
         } => {
             let caller = operator(&org)?;
             let id = upstream_id(&id)?;
+            let relaunched = version.is_some() || !settings.is_empty() || !secrets.is_empty();
             let input = upstreams::UpdateUpstream {
+                replicas,
                 version,
                 config: (!settings.is_empty())
                     .then(|| settings.iter().map(|pair| setting(pair)).collect())
@@ -133,7 +136,9 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 ..Default::default()
             };
             let upstream = upstreams::update(platform, &caller, &id, input).await?;
-            output::note!("Switching {} to {} …", upstream.id, version_of(&upstream));
+            if relaunched {
+                output::note!("Switching {} to {} …", upstream.id, version_of(&upstream));
+            }
             let upstream = switched(platform, &caller, &id, Duration::from_secs(wait)).await?;
             show(platform, &caller, upstream, json).await
         }

@@ -189,4 +189,41 @@ backend_tests! {
         let (_, first) = f.app.get(&format!("/upstreams/{}", f.upstream), &f.acme.key).await;
         assert_eq!(first["replicas"], 1, "one process unless asked: {first}");
     }
+
+    async fn a_patch_changes_the_processes_within_the_maximum(db: &TestDatabase) {
+        let install = json!({"catalog_entry_id": "fixture"});
+        let f = fixture_installed(db, "grow", 60_000, PIDS, "stateless = true", install, |s| {
+            s.platform.max_replicas = 3;
+        })
+        .await;
+        let path = format!("/upstreams/{}", f.upstream);
+        let patch = |body: Value| {
+            let (app, key, path) = (&f.app, &f.acme.key, &path);
+            async move { app.api(Method::PATCH, path, key, Some(body)).await }
+        };
+        let one: BTreeSet<String> = concurrent_pids(&f, 4, 0.2).await.into_iter().collect();
+        assert_eq!(one.len(), 1, "one process before the change: {one:?}");
+
+        let (status, refused) = patch(json!({"replicas": 4})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert!(refused.to_string().contains("at most 3"), "the operator's maximum: {refused}");
+        let (status, refused) = patch(json!({"replicas": 0})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+
+        let (status, updated) = patch(json!({"replicas": 2})).await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        assert_eq!(updated["replicas"], 2, "{updated}");
+        // The pool follows the record at the next call (the node's cached view of the
+        // server's tools was dropped by the change's announcement).
+        let answered = until_both_answer(&f).await;
+        assert_eq!(answered.len(), 2, "two processes answer after the change: {answered:?}");
+        let (_, events) = f.app.get("/audit-events?limit=20", &f.acme.key).await;
+        assert!(events.to_string().contains("upstream.replicas_changed"), "{events}");
+
+        let (status, updated) = patch(json!({"replicas": 1})).await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        assert_eq!(updated["replicas"], 1, "{updated}");
+        let (_, read) = f.app.get(&path, &f.acme.key).await;
+        assert_eq!(read["replicas"], 1, "{read}");
+    }
 }

@@ -7,12 +7,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::gateway_fixture::{Fixture, fixture_with, stored_tool, text_of, wait_for};
-use crate::helpers::{RawMcp, STATELESS_ERA, spawn_app, tool_names};
+use crate::helpers::{RawMcp, STATELESS_ERA, spawn_app_with, tool_names};
 
 /// A file of tool definitions the fixture lists at each start.
 fn tools_file() -> PathBuf {
@@ -92,7 +92,15 @@ backend_tests! {
         let (status, _) = f.app.api(Method::PATCH, "/organization", &f.acme.key,
             Some(json!({"tool_approval": "manual"}))).await;
         assert_eq!(status, StatusCode::OK);
-        let other_node = spawn_app(db).await;
+        // The other node caches the server's attached tools. On PostgreSQL the change feed
+        // makes it forget each change; two nodes on one SQLite file (one process each in
+        // production) share no feed, so there it forgets by a short time limit.
+        let other_node = spawn_app_with(db, |settings| {
+            if db.backend == TestBackend::Sqlite {
+                settings.platform.server_cache_expiry = Duration::from_millis(100);
+            }
+        })
+        .await;
         let there = RawMcp::new(other_node.mcp_path_url(&f.slug), STATELESS_ERA);
 
         type Change = fn(&mut Value);
@@ -124,6 +132,10 @@ backend_tests! {
             if let Some(rule) = finding {
                 assert!(held["findings"].as_array().unwrap().iter().any(|x| x["rule"] == rule), "{what}: {held}");
             }
+            eventually("the other node hides the held definition", async || {
+                !tool_names(&there.call(id, "tools/list", json!({})).await).contains(&"fx__lookup".to_owned())
+            })
+            .await;
             for mcp in [&f.mcp, &there] {
                 let names = tool_names(&mcp.call(id + 1, "tools/list", json!({})).await);
                 assert!(!names.contains(&"fx__lookup".to_owned()), "{what}: hidden: {names:?}");
@@ -134,6 +146,10 @@ backend_tests! {
             assert_eq!(text_of(&f.mcp.call_tool(id + 3, "fx__echo", json!({"message": "still"})).await.body), "still");
 
             approve(&f, "lookup").await;
+            eventually("the other node offers the approved definition", async || {
+                tool_names(&there.call(id + 4, "tools/list", json!({})).await).contains(&"fx__lookup".to_owned())
+            })
+            .await;
             let answer = there.call_tool(id + 4, "fx__lookup", json!({"word": "hi"})).await;
             assert_eq!(text_of(&answer.body), "lookup ran", "{what}: approved, on the other node: {}", answer.body);
             let (_, tools) = f.app.get(&format!("/upstreams/{}/tools", f.upstream), &f.acme.key).await;
@@ -147,9 +163,16 @@ backend_tests! {
         restart(&f).await;
         tool_when(&f, "define", |t| t["state"] == "pending").await;
         assert!(!tool_names(&there.call(100, "tools/list", json!({})).await).contains(&"fx__define".to_owned()));
-        assert!(there.call_tool(101, "fx__define", json!({})).await.tool_error_text().contains("pending"));
+        eventually("the other node knows the pending definition", async || {
+            let answer = there.call_tool(101, "fx__define", json!({})).await;
+            answer.body["result"]["isError"] == true && answer.tool_error_text().contains("pending")
+        })
+        .await;
         approve(&f, "define").await;
-        assert!(tool_names(&there.call(102, "tools/list", json!({})).await).contains(&"fx__define".to_owned()));
+        eventually("the other node offers the approved definition", async || {
+            tool_names(&there.call(102, "tools/list", json!({})).await).contains(&"fx__define".to_owned())
+        })
+        .await;
         // The other node's process of the upstream started before define existed; this
         // node restarted it since.
         assert_eq!(text_of(&f.mcp.call_tool(103, "fx__define", json!({})).await.body), "define ran");

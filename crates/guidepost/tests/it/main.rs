@@ -40,6 +40,7 @@ mod faults;
 mod floods;
 mod fuzz_mcp;
 mod gateway;
+mod gateway_cache;
 mod gateway_caps;
 mod gateway_confinement;
 mod gateway_container;

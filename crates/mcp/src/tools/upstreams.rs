@@ -2,6 +2,8 @@
 //! their stored definitions (no upstream is started to list them) under
 //! `{prefix}__{tool}`, and called through the gateway's supervisor on this node.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use guidepost_core::upstreams::{
     self, CallContext, CallProgress, CallingPerson, NotCallable, OfferedTool, UpstreamAnswer,
@@ -45,7 +47,7 @@ impl ToolSource for UpstreamTools {
 
     async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
         let offered = upstreams::offered(platform, server).await?;
-        Ok(offered.iter().filter_map(definition).collect())
+        Ok(offered.iter().filter_map(|tool| definition(tool)).collect())
     }
 
     async fn offers(
@@ -71,14 +73,14 @@ impl ToolSource for UpstreamTools {
         // A person who has not connected their account is asked to, whatever the era.
         let person = match person_connected(call, &offered).await {
             Ok(person) => person,
-            Err(needs) => return asked_to_connect(call, offered.upstream_id, needs),
+            Err(needs) => return asked_to_connect(call, offered.upstream_id.clone(), needs),
         };
         if asks_in_rounds(call) {
             return with_rounds(call, offered, person).await;
         }
         ToolAnswer {
             result: into_result(proxied(call, &offered, person).await),
-            upstream: Some(offered.upstream_id),
+            upstream: Some(offered.upstream_id.clone()),
             round: None,
             protocol_error: None,
         }
@@ -124,7 +126,7 @@ impl ToolSource for UpstreamTools {
             let outcome = upstreams::call(&platform, &offered, arguments, context).await;
             ToolAnswer {
                 result: into_result(outcome),
-                upstream: Some(offered.upstream_id),
+                upstream: Some(offered.upstream_id.clone()),
                 round: None,
                 protocol_error: None,
             }
@@ -146,7 +148,7 @@ fn asks_in_rounds(call: &ToolCall<'_>) -> bool {
 /// this request as a round (`rounds`); its end, if it comes first, is the answer.
 async fn with_rounds(
     call: &ToolCall<'_>,
-    offered: OfferedTool,
+    offered: Arc<OfferedTool>,
     person: Option<CallingPerson>,
 ) -> ToolAnswer {
     let owner = crate::tasks::owner(call.scope, call.end_user.map(|user| user.id.clone()));

@@ -6,14 +6,16 @@ use super::*;
 use crate::upstreams::AttachedUpstream;
 
 /// Each attachment with its upstream, once per definition (or once with none), in attach
-/// order, then the upstream's order.
+/// order, then the upstream's order. The upstream's registry entry's latest version is not
+/// read (a correlated subquery per row that calls and the node cache's view do not use:
+/// the upstream listings read it), so `latest_version` is `None` and `upgrade_available`
+/// false here.
 const ATTACHED: &str = "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_tools, a.allowed_prompts, \
      a.timeout_ms, \
      a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
      u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
      u.config, u.previous_version, u.catalog_entry_version, u.replicas, \
-     (SELECT e.version FROM registry_entries e WHERE e.name = u.catalog_entry_id \
-      AND u.catalog_entry_version IS NOT NULL) AS latest_version, \
+     CAST(NULL AS TEXT) AS latest_version, \
      t.kind, t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
      FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \
      LEFT JOIN upstream_tools t ON t.upstream_id = a.upstream_id";

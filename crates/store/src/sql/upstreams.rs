@@ -349,10 +349,11 @@ impl UpstreamStore for ThisStore {
         name: &str,
         start: StartMode,
         spec: &LaunchSpec,
+        replicas: u32,
     ) -> Result<Upstream> {
         let sql = format!(
-            "UPDATE upstreams SET name = $3, start = $4, updated_at = $5, spec = $6 \
-             WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
+            "UPDATE upstreams SET name = $3, start = $4, updated_at = $5, spec = $6, \
+             replicas = $7 WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
@@ -361,6 +362,7 @@ impl UpstreamStore for ThisStore {
             .bind(start.as_str())
             .bind(Timestamp::now().micros())
             .bind(json_text(spec))
+            .bind(i64::from(replicas))
             .fetch_optional(self.run())
             .await?;
         upstream(&row.ok_or(StoreError::NotFound)?)
