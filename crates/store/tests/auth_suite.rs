@@ -6,7 +6,6 @@
 mod common;
 
 use guidepost_domain::*;
-use guidepost_store::Store;
 use guidepost_testkit::{TestDatabase, backend_tests};
 
 use common::{OAuthWorld, assert_not_found, email, oauth_world};
