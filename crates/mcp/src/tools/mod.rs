@@ -228,7 +228,8 @@ fn parse_arguments<T: serde::de::DeserializeOwned>(
     tool: &str,
     arguments: &Value,
 ) -> Result<T, ToolOutcome> {
-    serde_json::from_value(arguments.clone()).map_err(|e| {
+    // Read in place: the arguments are not copied to be parsed.
+    T::deserialize(arguments).map_err(|e| {
         ToolOutcome::failure(format!(
             "Invalid arguments for {tool}: {e}. Check the tool's inputSchema and call again."
         ))

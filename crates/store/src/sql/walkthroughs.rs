@@ -513,20 +513,7 @@ impl WalkthroughStore for ThisStore {
             // transaction with it; every other write stays one statement.
             return super::walkthrough_events::complete(self, org, id, revision, state).await;
         }
-        let sql = super::walkthrough_events::update_progress_sql();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .bind(revision)
-            .bind(state.version)
-            .bind(state.current_step_id.as_deref())
-            .bind(to_json(&state.completed_step_ids))
-            .bind(state.status.as_str())
-            .bind(state.completed_at.map(Timestamp::micros))
-            .bind(Timestamp::now().micros())
-            .fetch_optional(self.run())
-            .await?;
-        row.as_ref().map(progress).transpose()
+        super::walkthrough_events::write_progress(self, org, id, revision, state).await
     }
 
     async fn delete_progress(&self, key: &ProgressKey) -> Result<bool> {
