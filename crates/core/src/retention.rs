@@ -1,8 +1,8 @@
 //! What the platform deletes on its own, and when (SPEC §6): sessions idle past the
 //! timeout; sign-in records an hour after they expired (a rotated refresh token stays
 //! known until then, so that its reuse is still caught); tool calls older than the
-//! retention (`--retention-days`), in batches, and their hourly rollups once the whole
-//! hour is past the retention; client registrations never used for 30
+//! retention (`--retention-days`), in batches, and their hourly and daily rollups once the
+//! whole UTC day is past the retention; client registrations never used for 30
 //! days; anonymous end users that nothing refers to and that were not seen within the
 //! retention; tasks past their time to live; the gateway's audit events older than their
 //! own retention (`--audit-retention-days`), in batches. Unauthenticated callers can

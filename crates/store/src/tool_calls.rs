@@ -1,4 +1,4 @@
-//! Recorded tool calls, and their hourly rollups.
+//! Recorded tool calls, and their hourly and daily rollups.
 
 use async_trait::async_trait;
 use guidepost_domain::*;
@@ -46,8 +46,8 @@ pub const ROLLUP_MICROS: i64 = 3_600 * 1_000_000;
 
 #[async_trait]
 pub trait ToolCallStore: Send + Sync {
-    /// Writes a batch of tool calls in one transaction, and adds them to their hours'
-    /// rollups in the same transaction.
+    /// Writes a batch of tool calls in one transaction, and adds them to their hours' and
+    /// days' rollups in the same transaction.
     async fn insert_tool_calls(&self, calls: &[ToolCall]) -> Result<()>;
     /// Calls newest first. A person's calls are read through the index that starts with
     /// them, whatever other filters are set.
@@ -69,11 +69,13 @@ pub trait ToolCallStore: Send + Sync {
     /// Platform-wide housekeeping: deletes up to `limit` tool calls recorded before
     /// `before`, oldest first; returns how many.
     async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64>;
-    /// Platform-wide housekeeping: deletes up to `limit` rollups of hours that ended by
-    /// `before`; returns how many.
+    /// Platform-wide housekeeping: deletes up to `limit` rollups, hourly and daily, of the
+    /// UTC days that ended by `before`; returns how many. Both grains go by whole days, so
+    /// that they always cover the same hours.
     async fn prune_tool_call_rollups(&self, before: Timestamp, limit: u32) -> Result<u64>;
     /// Per-tool rollups of the hours in `[since, until)` (both on whole hours), by tool
-    /// name.
+    /// name, in one statement: the whole UTC days inside the window from the daily rollups,
+    /// the hours around them from the hourly ones (the same sums as the hours alone).
     async fn tool_rollups(
         &self,
         org: &OrgId,
@@ -81,9 +83,19 @@ pub trait ToolCallStore: Send + Sync {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<ToolRollup>>;
+    /// The database's plan for `tool_rollups` (as `explain_tool_call_listing`): tests pin
+    /// that a window of whole days reads the daily rollups.
+    async fn explain_tool_rollups(
+        &self,
+        org: &OrgId,
+        server: Option<&ServerId>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<String>>;
     /// Calls and errors per bucket of `bucket_seconds` (whole hours) over `[since, until)`
-    /// (`since` on a whole hour), from the rollups in one grouped statement; buckets
-    /// without calls are absent. Callers bound the window.
+    /// (`since` on a whole hour), from the rollups in one grouped statement (a day that
+    /// falls wholly in one bucket from its daily rollups); buckets without calls are
+    /// absent. Callers bound the window.
     async fn tool_call_buckets(
         &self,
         org: &OrgId,

@@ -1,6 +1,7 @@
 //! Hourly rollups of tool calls (SPEC §6): what the analytics reports read instead of the
-//! calls, added to with each batch, pruned by whole hours; and the call listing, whose
-//! plan is pinned so that a filter never walks the organization's calls by time.
+//! calls, added to with each batch (their daily twins and pruning: `daily_rollups_suite`);
+//! and the call listing, whose plan is pinned so that a filter never walks the
+//! organization's calls by time.
 
 mod common;
 
@@ -150,35 +151,6 @@ async fn test_calls_are_listed_but_left_out_of_the_rollups(db: &TestDatabase) {
     assert_eq!(marks, [false, true, true]);
 }
 
-async fn rollups_are_pruned_by_whole_hours(db: &TestDatabase) {
-    let store = open(db).await;
-    let acme = new_org(&store, "Acme").await;
-    let docs = new_server(&store, &acme, "acme-docs").await;
-    store
-        .insert_tool_calls(&[
-            tool_call(&acme, &docs.id, "search", after(hour(0), 5)),
-            tool_call(&acme, &docs.id, "search", after(hour(1), 5)),
-            tool_call(&acme, &docs.id, "lookup", after(hour(1), 6)),
-        ])
-        .await
-        .unwrap();
-    // Half-way through the second hour: only the first hour has wholly passed.
-    let cutoff = after(hour(1), 1_800);
-    assert_eq!(store.prune_tool_call_rollups(cutoff, 100).await.unwrap(), 1);
-    assert_eq!(store.prune_tool_call_rollups(cutoff, 100).await.unwrap(), 0);
-    let left = store
-        .tool_rollups(&acme, None, hour(0), hour(2))
-        .await
-        .unwrap();
-    let calls: u64 = left.iter().map(|r| r.calls).sum();
-    assert_eq!(calls, 2);
-    assert_eq!(
-        store.prune_tool_call_rollups(hour(2), 1).await.unwrap(),
-        1,
-        "a batch is bounded"
-    );
-}
-
 /// Acme's calls: 1,500 by busy people and the organization's own, and three by `quiet`.
 async fn seeded_calls(
     store: &std::sync::Arc<dyn guidepost_store::Store>,
@@ -322,7 +294,6 @@ async fn listings_filter_by_errors_upstream_and_time(db: &TestDatabase) {
 
 backend_tests!(
     rollups_add_up_across_batches_and_hours,
-    rollups_are_pruned_by_whole_hours,
     test_calls_are_listed_but_left_out_of_the_rollups,
     a_persons_calls_are_read_through_their_own_index,
     listings_filter_by_errors_upstream_and_time,

@@ -1,7 +1,8 @@
-//! Recorded tool calls: batched inserts (with their rollups, `tool_call_rollups.rs`) and
+//! Recorded tool calls: batched inserts (with their hourly and daily rollups,
+//! `tool_call_rollups.rs`) and
 //! keyset-paged listing through the index that fits the filter.
 
-use super::tool_call_rollups::{add_to_rollups, rollups_of};
+use super::tool_call_rollups::{Grain, add_to_rollups, rollups_of};
 use super::*;
 use crate::{ToolCallBucket, ToolRollup};
 
@@ -59,9 +60,16 @@ impl ToolCallStore for ThisStore {
             });
             insert.build().execute(traced(&mut *tx)).await?;
         }
-        for chunk in rollups_of(calls).chunks(ROLLUP_ROWS_PER_STATEMENT) {
-            self.count(1);
-            add_to_rollups(chunk).build().execute(&mut *tx).await?;
+        // Hourly rows, then daily ones, each in key order: writers lock the rows they
+        // share in the same order.
+        for grain in Grain::ALL {
+            for chunk in rollups_of(calls, grain).chunks(ROLLUP_ROWS_PER_STATEMENT) {
+                self.count(1);
+                add_to_rollups(grain, chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         self.count(1);
         tx.commit().await?;
@@ -129,6 +137,17 @@ impl ToolCallStore for ThisStore {
         until: Timestamp,
     ) -> Result<Vec<ToolRollup>> {
         self.rollups_by_tool(org, server, since, until).await
+    }
+
+    async fn explain_tool_rollups(
+        &self,
+        org: &OrgId,
+        server: Option<&ServerId>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<String>> {
+        self.explain_rollups_by_tool(org, server, since, until)
+            .await
     }
 
     async fn tool_call_buckets(

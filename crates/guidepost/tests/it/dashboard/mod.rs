@@ -13,6 +13,7 @@ mod connect_journey;
 mod connections;
 mod forms;
 pub(crate) mod gateway;
+mod gateway_access;
 mod gateway_diagnosis;
 mod gateway_features;
 mod members;
