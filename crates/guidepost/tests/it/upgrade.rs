@@ -78,6 +78,10 @@ pub async fn installed_at_first_version(db: &TestDatabase) -> Upgradable {
         toolchain.node = node::node();
         toolchain.python = crate::helpers::python();
         toolchain.pypi_index_url = Some(index_url);
+        // The switch is watched by calls made back to back, as fast as the gateway
+        // answers: a rate limit would fail them, and that is not what is tested.
+        settings.mcp.rate_limits.per_user_per_minute = 0;
+        settings.mcp.rate_limits.per_ip_per_minute = 0;
     })
     .await;
     let acme = app.create_tenant("Acme").await;
