@@ -24,12 +24,12 @@ use guidepost_domain::{Finding, LaunchSpec, builtin_tools};
 const GOAL_RECALL: f64 = 95.0;
 const GOAL_FALSE_POSITIVES: f64 = 2.0;
 const GOAL_KIND_RECALL: f64 = 80.0;
-/// The floor: held-out recall (147 of 188 reached), high false positives (8 of 448).
-const MIN_RECALL: f64 = 78.1;
+/// The floor: held-out recall (149 of 188 reached), high false positives (8 of 448).
+const MIN_RECALL: f64 = 79.2;
 const MAX_FALSE_POSITIVES: f64 = 1.79;
 /// The floor per kind: held-out definitions caught, as reached.
 const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
-    ("encoded-blob", 9),
+    ("encoded-blob", 11),
     ("exfiltration-parameter", 4),
     ("file-or-secret-request", 11),
     ("hidden-characters", 18),

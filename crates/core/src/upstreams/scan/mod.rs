@@ -232,10 +232,14 @@ fn read_text(raw: &str, place: Place, scope: &Scope, foreign: &rules::Names<'_>)
             span: normalized.original(raw, flag.start, flag.end),
         });
     }
-    let rot13 = normalized.text.contains(['3', 'c'])
-        && ["rot13", "rot 13", "caesar"]
+    // Named in the raw text too: leetspeak folding reads `rot13` as `rotie`.
+    let names_rot13 = |t: &str| {
+        ["rot13", "rot 13", "rot-13", "caesar"]
             .iter()
-            .any(|w| normalized.text.contains(w));
+            .any(|w| t.contains(w))
+    };
+    let rot13 = (normalized.text.contains(['3', 'c']) && names_rot13(&normalized.text))
+        || (raw.contains("13") && names_rot13(&raw.to_ascii_lowercase()));
     let encoded = raw.len() >= decode::MIN_RUN || rot13;
     for hidden in encoded
         .then(|| decode::decoded(raw, rot13))

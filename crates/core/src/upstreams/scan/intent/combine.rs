@@ -497,6 +497,8 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
             fire(CONSENT, c.span(&[ConsentBypass]));
         }
 
+        super::mood::mood(text, c, place, &mut fire);
+
         // Tool selection: forced for every request (high), or steered (low).
         if c.has(SelfRef) && c.has(Universal) && c.any(&[Modal, Timing, Preempt]) {
             fire(FORCED, c.span(&[SelfRef, Universal]));

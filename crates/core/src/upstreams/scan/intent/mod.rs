@@ -5,6 +5,7 @@
 //! severity and examples are in `scan_rules.toml`; what it combines is here.
 
 mod combine;
+mod mood;
 mod shape;
 mod structure;
 
