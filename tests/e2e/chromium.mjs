@@ -1,11 +1,13 @@
 // What the browser tests share: Debian's Chromium launched by `playwright-core` with a
-// throwaway profile, the one-time code read from the mail outbox, and signing in with it
-// on Guidepost's code pages.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+// throwaway profile, and signing in on Guidepost's code pages with the one-time code
+// read from the mail outbox (outbox.mjs).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
+
+import { codeFromOutbox } from './outbox.mjs';
 
 /** Launches headless Chromium in a fresh profile; `close()` ends it and removes the profile. */
 export async function launch(executablePath, timeout, contextOptions = {}) {
@@ -34,27 +36,6 @@ export async function launch(executablePath, timeout, contextOptions = {}) {
     rmSync(profile, { recursive: true, force: true });
   };
   return { context, close };
-}
-
-/** The one-time code of the newest mail to `address` since `notBefore` (its subject
- * starts with the code), waiting up to `timeout` ms for it. */
-async function codeFromOutbox(outbox, address, notBefore, timeout) {
-  const deadline = Date.now() + timeout;
-  while (Date.now() < deadline) {
-    const mails = existsSync(outbox)
-      ? readdirSync(outbox)
-          .filter((name) => name.endsWith('.eml'))
-          .map((name) => join(outbox, name))
-          .filter((path) => statSync(path).mtimeMs >= notBefore)
-          .map((path) => ({ text: readFileSync(path, 'utf8'), at: statSync(path).mtimeMs }))
-          .filter((mail) => mail.text.toLowerCase().includes(`to: ${address.toLowerCase()}`))
-          .sort((a, b) => a.at - b.at)
-      : [];
-    const subject = mails.at(-1)?.text.match(/^Subject: (\d{6,})\b/m);
-    if (subject) return subject[1];
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no mail to ${address} in ${outbox}`);
 }
 
 /** Signs in on Guidepost's code pages (the dashboard's, or a hosted server's sign-in) from

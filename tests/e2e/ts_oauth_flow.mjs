@@ -24,11 +24,11 @@
 // ONE JSON object on the LAST line of stdout:
 //   {"authorizations": n, "registered": bool, "client_id": str|null, "callback": {...}|null,
 //    "modes": {MODE: {"protocol_version", "tools", "support", "walkthrough"}}, "error": str|null}
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
+
+import { codeFromOutbox } from './outbox.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -86,19 +86,6 @@ class Person {
     return found[1];
   }
 
-  /** The one-time code of the newest mail to this person (the subject starts with it). */
-  codeFromOutbox() {
-    const mails = readdirSync(options.outbox)
-      .filter((name) => name.endsWith('.eml'))
-      .map((name) => join(options.outbox, name))
-      .map((path) => ({ text: readFileSync(path, 'utf8'), at: statSync(path).mtimeMs, path }))
-      .filter((mail) => mail.text.toLowerCase().includes(`to: ${this.email.toLowerCase()}`))
-      .sort((a, b) => a.at - b.at || a.path.localeCompare(b.path));
-    const subject = mails.at(-1)?.text.match(/^Subject: (\d{6,})\b/m);
-    if (!subject) throw new Error(`no code mailed to ${this.email} in ${options.outbox}`);
-    return subject[1];
-  }
-
   /** Signs in and approves; returns the URL the browser is sent back to. */
   async signIn(authorizationUrl) {
     const expect = (answer, what) => {
@@ -107,9 +94,10 @@ class Person {
     };
     const login = expect(await this.request(authorizationUrl), 'authorize');
     let page = (await this.request(login)).body;
+    const sentAt = Date.now() - 1000;
     expect(await this.post(Person.action(page, '/email'), { csrf_token: Person.csrf(page), email: this.email }), 'the email');
     page = (await this.request(login)).body;
-    const code = this.codeFromOutbox();
+    const code = await codeFromOutbox(options.outbox, this.email, sentAt, 10_000);
     expect(await this.post(Person.action(page, '/code'), { csrf_token: Person.csrf(page), code }), 'the code');
     page = (await this.request(login)).body;
     if (!page.toLowerCase().includes(this.email.toLowerCase())) throw new Error('the consent page does not name the person');

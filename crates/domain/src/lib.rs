@@ -13,6 +13,7 @@ mod diagnosis;
 mod gateway;
 mod id;
 mod latency;
+mod launch_spec;
 mod limits;
 mod member;
 mod model;
@@ -40,6 +41,7 @@ pub use id::{
     SupportRequestId, TaskId, ToolCallId, UpstreamId, WalkthroughId, WebhookDeliveryId, WebhookId,
 };
 pub use latency::{LATENCY_BOUNDS_US, LATENCY_BUCKETS, LatencyHistogram, latency_bucket};
+pub use launch_spec::*;
 pub use limits::Limits;
 pub use member::*;
 pub use model::*;
