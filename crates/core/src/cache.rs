@@ -1,7 +1,8 @@
 //! What each node keeps in memory so that a tool call does not read, again, what almost
 //! never changes (issue 12): servers by address, what each server offers (its available
 //! walkthroughs with their newest versions), published versions (immutable), end users
-//! by tracking id, and each server's attached upstream tools (issue 34).
+//! by tracking id, each server's attached upstream tools, and the session-era sessions
+//! in use with their end users (issue 34).
 //!
 //! Correctness comes from the change feed, not from the time limits: every change to a
 //! server or to what it offers is announced (`Platform::announce_tools_changed`, NOTIFY
@@ -33,6 +34,11 @@ const VERSION_TTL: Duration = Duration::from_secs(600);
 /// Progress this node wrote: only ever used for a conditional write (see `player::next`),
 /// so a stale copy costs a re-read, never a wrong answer.
 const PROGRESS_TTL: Duration = Duration::from_secs(60);
+/// Session-era sessions in use: no announcement reaches another node when a session ends
+/// or moves to another end user there (a DELETE, an erasure, a sign-in), so this short
+/// limit is how long another node may go on honouring it. This node's own changes drop
+/// the entry at once.
+const SESSION_TTL: Duration = Duration::from_secs(2);
 
 type ProgressOf = (OrgId, EndUserId, ServerId, WalkthroughId);
 
@@ -91,6 +97,13 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         self.lock().remove(key);
     }
 
+    /// Changes a live entry in place, keeping when it was read.
+    fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+        if let Some((value, _)) = self.lock().get_mut(key) {
+            change(value);
+        }
+    }
+
     fn retain(&self, keep: impl Fn(&K, &V) -> bool) {
         self.lock().retain(|key, (value, _)| keep(key, value));
     }
@@ -118,6 +131,10 @@ pub(crate) struct NodeCache {
     /// Each server's attached upstreams with their tools and states (issue 34), what a
     /// gateway call looks its tool up in.
     attached_tools: TtlMap<ServerId, Arc<AttachedTools>>,
+    /// Session-era sessions by transport id, so that a request in a session in use reads
+    /// neither the session nor (`session_users`) its end user (issue 34).
+    sessions: TtlMap<String, McpSession>,
+    session_users: TtlMap<(OrgId, EndUserId), EndUser>,
 }
 
 /// Where a cached answer came from: the epoch before its read. An answer read across an
@@ -137,6 +154,8 @@ impl NodeCache {
             tracked: TtlMap::new(TRACKED_TTL, 50_000),
             progress: TtlMap::new(PROGRESS_TTL, 50_000),
             attached_tools: TtlMap::new(server_expiry, 10_000),
+            sessions: TtlMap::new(SESSION_TTL, 50_000),
+            session_users: TtlMap::new(SESSION_TTL, 50_000),
         }
     }
 
@@ -158,6 +177,8 @@ impl NodeCache {
         self.servers.retain(|_, cached| cached.id != *server);
         self.offers.retain(|id, _| id != server);
         self.attached_tools.retain(|id, _| id != server);
+        self.sessions
+            .retain(|_, session| session.server_id != *server);
     }
 
     /// Announcements may have been missed (the feed lagged): forget everything that
@@ -167,6 +188,7 @@ impl NodeCache {
         self.servers.clear();
         self.offers.clear();
         self.attached_tools.clear();
+        self.sessions.clear();
     }
 
     pub(crate) fn server(&self, address: &str) -> Option<McpServer> {
@@ -243,14 +265,55 @@ impl NodeCache {
         self.progress.remove(&progress_of(key));
     }
 
-    /// An end user changed on this node (an email, a link to a person): whatever tracking
-    /// id names them is read again.
+    pub(crate) fn session(&self, transport_id: &str) -> Option<McpSession> {
+        self.sessions.get(&transport_id.to_owned())
+    }
+
+    pub(crate) fn keep_session(&self, session: &McpSession, read_at: Epoch) {
+        if self.current(read_at) {
+            let key = session.transport_id.clone();
+            self.sessions.insert(key, session.clone());
+        }
+    }
+
+    /// The session's activity was written: its copy says so, without counting as a read.
+    pub(crate) fn session_seen(&self, transport_id: &str, at: Timestamp) {
+        self.sessions.update(&transport_id.to_owned(), |session| {
+            session.last_seen_at = at
+        });
+    }
+
+    /// The session ended or changed on this node; a read in flight is not kept either.
+    pub(crate) fn forget_session(&self, transport_id: &str) {
+        self.moved();
+        self.sessions.remove(&transport_id.to_owned());
+    }
+
+    pub(crate) fn session_user(&self, org: &OrgId, user: &EndUserId) -> Option<EndUser> {
+        self.session_users.get(&(org.clone(), user.clone()))
+    }
+
+    pub(crate) fn keep_session_user(&self, user: &EndUser, read_at: Epoch) {
+        if self.current(read_at) {
+            let key = (user.org_id.clone(), user.id.clone());
+            self.session_users.insert(key, user.clone());
+        }
+    }
+
+    /// An end user changed on this node (an email, a link to a person, an erasure):
+    /// whatever tracking id or session names them is read again.
     pub(crate) fn end_user_changed(&self, org: &OrgId, user: &EndUserId) {
+        self.moved();
         self.tracked.retain(|(cached_org, _), tracked| {
             cached_org != org
                 || (tracked.user.id != *user
                     && tracked.user.linked_end_user_id.as_ref() != Some(user))
         });
+        self.sessions.retain(|_, session| {
+            session.org_id != *org || session.end_user_id.as_ref() != Some(user)
+        });
+        self.session_users
+            .retain(|(cached_org, id), _| cached_org != org || id != user);
     }
 }
 

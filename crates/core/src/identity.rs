@@ -62,27 +62,57 @@ async fn unproven_end_user(
         let user = end_user_for_tracking_id(platform, &caller.org_id, tracking_id, now).await?;
         // A session opened on a personal URL learns its end user on its first call.
         if let Some(session) = caller.session.as_ref().filter(|s| s.end_user_id.is_none()) {
-            store
-                .set_session_end_user(&caller.org_id, &session.transport_id, &user.id)
-                .await?;
+            remember_session_user(platform, &caller.org_id, session, &user.id).await?;
         }
         return Ok(Some(user));
     }
     let Some(session) = &caller.session else {
         return Ok(None);
     };
-    if let Some(id) = &session.end_user_id {
-        match store.get_end_user(&caller.org_id, id).await {
-            Ok(user) => return Ok(Some(user)),
-            Err(guidepost_store::StoreError::NotFound) => {}
-            Err(other) => return Err(other.into()),
-        }
+    if let Some(id) = &session.end_user_id
+        && let Some(user) = session_user(platform, &caller.org_id, id).await?
+    {
+        return Ok(Some(user));
     }
     let user = store.create_anonymous_end_user(&caller.org_id, now).await?;
-    store
-        .set_session_end_user(&caller.org_id, &session.transport_id, &user.id)
-        .await?;
+    remember_session_user(platform, &caller.org_id, session, &user.id).await?;
     Ok(Some(user))
+}
+
+/// A session's end user, from this node's cache while the session is in use (`cache`);
+/// `None` if they no longer exist.
+async fn session_user(
+    platform: &Platform,
+    org: &OrgId,
+    id: &EndUserId,
+) -> Result<Option<EndUser>, CoreError> {
+    if let Some(user) = platform.cache.session_user(org, id) {
+        return Ok(Some(user));
+    }
+    let read_at = platform.cache.epoch();
+    match platform.store.get_end_user(org, id).await {
+        Ok(user) => {
+            platform.cache.keep_session_user(&user, read_at);
+            Ok(Some(user))
+        }
+        Err(guidepost_store::StoreError::NotFound) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Writes the session's end user; its cached copy, which has none, is read again.
+async fn remember_session_user(
+    platform: &Platform,
+    org: &OrgId,
+    session: &McpSession,
+    user: &EndUserId,
+) -> Result<(), CoreError> {
+    platform
+        .store
+        .set_session_end_user(org, &session.transport_id, user)
+        .await?;
+    platform.cache.forget_session(&session.transport_id);
+    Ok(())
 }
 
 /// The end user as a request without a token may see it: an unverified email (one the

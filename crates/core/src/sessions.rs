@@ -13,22 +13,27 @@ const TOUCH_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Stores a session that the transport has just opened.
 pub async fn open(platform: &Platform, session: &NewSession) -> Result<McpSession, CoreError> {
-    Ok(platform
+    let read_at = platform.cache.epoch();
+    let opened = platform
         .store
         .create_session(session, Timestamp::now())
-        .await?)
+        .await?;
+    platform.cache.keep_session(&opened, read_at);
+    Ok(opened)
 }
 
 /// The stored session `transport_id` of `server`, unless it is unknown, belongs to
 /// another server, or has been idle for longer than the timeout (then it is deleted).
-/// Activity is recorded in the background, at most every few seconds.
+/// Activity is recorded in the background, at most every few seconds. A session in use
+/// is read from this node's cache (`cache`), so that a steady stream of requests in it
+/// costs no store statement.
 pub async fn live(
     platform: &Platform,
     server: &ServerId,
     transport_id: &str,
 ) -> Result<Option<McpSession>, CoreError> {
     let store = &platform.store;
-    let session = match store.find_session(transport_id).await? {
+    let session = match cached_or_stored(platform, transport_id).await? {
         Some(session) if session.server_id == *server => session,
         _ => return Ok(None),
     };
@@ -39,9 +44,13 @@ pub async fn live(
         if let Err(error) = store.delete_session(transport_id).await {
             tracing::warn!(%error, "could not delete an expired session");
         }
+        platform.cache.forget_session(transport_id);
         return Ok(None);
     }
     if idle_for > TOUCH_INTERVAL.as_micros() as i64 {
+        // The cached copy says so at once, or every request until the write lands
+        // would write again.
+        platform.cache.session_seen(transport_id, now);
         let store = store.clone();
         let transport_id = transport_id.to_owned();
         tokio::spawn(async move {
@@ -51,6 +60,21 @@ pub async fn live(
         });
     }
     Ok(Some(session))
+}
+
+async fn cached_or_stored(
+    platform: &Platform,
+    transport_id: &str,
+) -> Result<Option<McpSession>, CoreError> {
+    if let Some(session) = platform.cache.session(transport_id) {
+        return Ok(Some(session));
+    }
+    let read_at = platform.cache.epoch();
+    let stored = platform.store.find_session(transport_id).await?;
+    if let Some(session) = &stored {
+        platform.cache.keep_session(session, read_at);
+    }
+    Ok(stored)
 }
 
 /// The transport's own record of a session's handshake, for a node that must restore it.
@@ -63,8 +87,11 @@ pub async fn transport_state(
 }
 
 /// Ends a session (the client's DELETE, or the transport closing it).
+/// The cached copy goes after the row, so that no read in between can keep it.
 pub async fn end(platform: &Platform, transport_id: &str) -> Result<(), CoreError> {
-    Ok(platform.store.delete_session(transport_id).await?)
+    let deleted = platform.store.delete_session(transport_id).await;
+    platform.cache.forget_session(transport_id);
+    Ok(deleted?)
 }
 
 /// The clients that connect to one of the caller's servers, by the name and version their

@@ -30,7 +30,9 @@ use crate::rate_limit::Limiters;
 use crate::recording::{CallRecord, Recorded};
 use crate::scope::RequestScope;
 use crate::tools::ToolSources;
-use crate::{McpOptions, bearer, rate_limit, recording, request_trace, routing, surface};
+use crate::{
+    McpOptions, bearer, json_answer, rate_limit, recording, request_trace, routing, surface,
+};
 
 /// A body above this size is "large" (see `large_body_permit`).
 const LARGE_BODY: usize = 64 * 1024;
@@ -122,6 +124,9 @@ pub(crate) async fn gate(
             .await;
     }
     let mut response = next.run(request).await;
+    if scope.session.is_some() && !streams_only {
+        response = json_answer::when_answered_at_once(response).await;
+    }
     if is_delete && response.status() == StatusCode::ACCEPTED {
         // The session is gone: nothing more will happen, so say "done" rather than
         // "accepted" (clients treat 202 on DELETE as a failed termination).

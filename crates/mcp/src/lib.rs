@@ -14,6 +14,7 @@ mod features;
 mod gate;
 mod handler;
 mod in_flight;
+mod json_answer;
 mod jsonrpc;
 mod live_sessions;
 mod log_levels;

@@ -60,6 +60,15 @@ impl LiveSessions {
     pub async fn touch(&self, transport_id: &str, ip: Option<IpAddr>, server: &ServerId) {
         let evicted = {
             let mut sessions = self.lock();
+            // A session already held from the same address adds to no count: only its
+            // activity moves (no allocation or scan of every session per request).
+            if let Some(live) = sessions.get_mut(transport_id)
+                && live.ip == ip
+                && live.server == *server
+            {
+                live.last_active = Instant::now();
+                return;
+            }
             let live = Live {
                 ip,
                 server: server.clone(),

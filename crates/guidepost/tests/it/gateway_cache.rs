@@ -1,7 +1,8 @@
 //! The node cache's view of a server's attached tools (issue 34): a gateway tool call in
 //! the steady state costs no store read of the server's attachments and their
 //! definitions, and a change made through one node (a detach, a rejection) stops the tool
-//! on another node's cache through the change feed, not a time limit.
+//! on another node's cache through the change feed, not a time limit. In the session era
+//! a call in a session in use reads neither the session nor its end user.
 
 use std::time::Duration;
 
@@ -10,9 +11,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::gateway_fixture::{Fixture, fixture, fixture_with, text_of};
-use crate::helpers::{RawMcp, STATELESS_ERA, TestApp, personal_client, spawn_app_with, tool_names};
+use crate::helpers::{
+    RawMcp, SESSION_ERA, STATELESS_ERA, TestApp, personal_client, spawn_app_with, tool_names,
+};
 
-/// The least number of store statements one stateless `fx__echo` call ran, of `calls`.
+/// The least number of store statements one `fx__echo` call ran, of `calls`.
 /// The analytics writer shares the store and may flush during a call, which only ever
 /// adds: the least is the call's own cost.
 async fn statements_per_echo(app: &TestApp, mcp: &RawMcp, calls: i64) -> u64 {
@@ -73,6 +76,28 @@ backend_tests! {
         decide(&f, "echo", "approve").await;
         assert!(statements_per_echo(&f.app, &mcp, 1).await >= 1, "read again after the change");
         assert_eq!(statements_per_echo(&f.app, &mcp, 3).await, steady);
+    }
+}
+
+backend_tests! {
+    async fn a_steady_state_session_gateway_call_runs_no_statement(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        // An anonymous session, as `guidepost bench --gateway` opens them: its first call
+        // gives it an end user.
+        let mut mcp = RawMcp::new(f.app.mcp_path_url("acme"), SESSION_ERA);
+        mcp.initialize().await;
+        statements_per_echo(&f.app, &mcp, 2).await;
+        let steady = statements_per_echo(&f.app, &mcp, 5).await;
+        println!("store statements per session-era gateway call: {steady}");
+        // Before the node cache held sessions in use, each call read the session and its
+        // end user (2).
+        assert_eq!(steady, 0, "store statements per session-era gateway call");
+
+        // Ended on this node, the session is refused at once, cached or not.
+        let closed = mcp.send(mcp.request(Method::DELETE)).await;
+        assert!(closed.status.is_success(), "{}", closed.status);
+        let refused = mcp.call_tool(9, "fx__echo", json!({"message": "gone"})).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
     }
 }
 
