@@ -3,17 +3,45 @@
 //! not completed announces it. Where no webhook hears of completions, there is nothing
 //! to queue and the write is one statement (issue 34).
 
+use std::sync::LazyLock;
+
 use super::walkthrough_rows::{PROGRESS_COLUMNS, progress};
 use super::webhooks;
 use super::*;
 
 /// The conditional write of a progress row (`$3` the revision it read).
-pub(super) fn update_progress_sql() -> String {
+static UPDATE_PROGRESS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE walkthrough_progress SET version = $4, current_step_id = $5, completed_step_ids = $6, status = $7, \
          completed_at = $8, last_activity_at = $9, revision = revision + 1 \
          WHERE org_id = $1 AND id = $2 AND revision = $3 RETURNING {PROGRESS_COLUMNS}"
     )
+});
+
+/// The conditional write of a progress row on `executor`: the pool for a write of its own,
+/// or the transaction that queues the completion event with it. `None` when the row has
+/// moved past `revision` (or is gone).
+async fn write_on<'e>(
+    executor: impl sqlx::Executor<'e, Database = Db>,
+    org: &OrgId,
+    id: &ProgressId,
+    revision: i64,
+    state: &ProgressState,
+    now: Timestamp,
+) -> Result<Option<Progress>> {
+    let row = sqlx::query(UPDATE_PROGRESS.as_str())
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(revision)
+        .bind(state.version)
+        .bind(state.current_step_id.as_deref())
+        .bind(to_json(&state.completed_step_ids))
+        .bind(state.status.as_str())
+        .bind(state.completed_at.map(Timestamp::micros))
+        .bind(now.micros())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(progress).transpose()
 }
 
 /// The conditional write of a progress row as one statement, outside any transaction.
@@ -24,34 +52,14 @@ pub(super) async fn write_progress(
     revision: i64,
     state: &ProgressState,
 ) -> Result<Option<Progress>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(update_progress_sql()))
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .bind(revision)
-        .bind(state.version)
-        .bind(state.current_step_id.as_deref())
-        .bind(to_json(&state.completed_step_ids))
-        .bind(state.status.as_str())
-        .bind(state.completed_at.map(Timestamp::micros))
-        .bind(Timestamp::now().micros())
-        .fetch_optional(store.run())
-        .await?;
-    row.as_ref().map(progress).transpose()
+    write_on(store.run(), org, id, revision, state, Timestamp::now()).await
 }
 
 /// Whether any of the organization's webhooks subscribes to `walkthrough.completed`.
 async fn completions_heard(store: &ThisStore, org: &OrgId) -> Result<bool> {
-    let found = sqlx::query("SELECT events FROM webhooks WHERE org_id = $1")
-        .bind(org.as_str())
-        .fetch_all(store.run())
-        .await?;
-    for row in &found {
-        let events: Vec<WebhookEvent> = json_column(row, "events")?;
-        if events.contains(&WebhookEvent::WalkthroughCompleted) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let event = WebhookEvent::WalkthroughCompleted;
+    let hearing = webhooks::subscribers(store.run(), org, None, event).await?;
+    Ok(!hearing.is_empty())
 }
 
 /// `update_progress` for a state that completes the walkthrough.
@@ -87,19 +95,8 @@ pub(super) async fn complete(
         return Ok(None);
     };
     store.count(1);
-    let row = sqlx::query(sqlx::AssertSqlSafe(update_progress_sql()))
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .bind(revision)
-        .bind(state.version)
-        .bind(state.current_step_id.as_deref())
-        .bind(to_json(&state.completed_step_ids))
-        .bind(state.status.as_str())
-        .bind(state.completed_at.map(Timestamp::micros))
-        .bind(now.micros())
-        .fetch_optional(traced(&mut *tx))
-        .await?;
-    let Some(written) = row.as_ref().map(progress).transpose()? else {
+    let written = write_on(traced(&mut *tx), org, id, revision, state, now).await?;
+    let Some(written) = written else {
         return Ok(None);
     };
     if was != ProgressStatus::Completed.as_str() {

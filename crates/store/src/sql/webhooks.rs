@@ -43,6 +43,33 @@ fn delivery(row: &DbRow) -> Result<WebhookDelivery> {
     })
 }
 
+/// The ids of the organization's webhooks that subscribe to `event` (or `only`, whatever
+/// it subscribes to), oldest first. Every reader of "who hears this event" asks here, so
+/// that the rule lives in one place.
+pub(super) async fn subscribers<'e>(
+    executor: impl sqlx::Executor<'e, Database = Db>,
+    org: &OrgId,
+    only: Option<&WebhookId>,
+    event: WebhookEvent,
+) -> Result<Vec<String>> {
+    let found = sqlx::query(
+        "SELECT id, events FROM webhooks WHERE org_id = $1 AND ($2 IS NULL OR id = $2) \
+         ORDER BY created_at, id",
+    )
+    .bind(org.as_str())
+    .bind(only.map(|id| id.as_str()))
+    .fetch_all(executor)
+    .await?;
+    let mut ids = Vec::new();
+    for row in &found {
+        let events: Vec<WebhookEvent> = json_column(row, "events")?;
+        if only.is_some() || events.contains(&event) {
+            ids.push(text(row, "id")?);
+        }
+    }
+    Ok(ids)
+}
+
 /// Queues `event` in `tx` for the organization's webhooks that subscribe to it (or for
 /// `only`, whatever it subscribes to), due at once. The caller commits it with the event.
 pub(super) async fn enqueue(
@@ -55,22 +82,11 @@ pub(super) async fn enqueue(
     now: Timestamp,
 ) -> Result<Vec<WebhookDeliveryId>> {
     store.count(1);
-    let found = sqlx::query(
-        "SELECT id, events FROM webhooks WHERE org_id = $1 AND ($2 IS NULL OR id = $2) \
-         ORDER BY created_at, id",
-    )
-    .bind(org.as_str())
-    .bind(only.map(|id| id.as_str()))
-    .fetch_all(traced(&mut **tx))
-    .await?;
+    let hearing = subscribers(traced(&mut **tx), org, only, event).await?;
     let event_id = new_event_id();
     let body = event_body(&event_id, event, now, data);
     let mut queued = Vec::new();
-    for row in &found {
-        let events: Vec<WebhookEvent> = json_column(row, "events")?;
-        if only.is_none() && !events.contains(&event) {
-            continue;
-        }
+    for webhook in hearing {
         let id = WebhookDeliveryId::generate();
         store.count(1);
         sqlx::query(
@@ -80,7 +96,7 @@ pub(super) async fn enqueue(
         )
         .bind(id.as_str())
         .bind(org.as_str())
-        .bind(text(row, "id")?)
+        .bind(webhook)
         .bind(event.as_str())
         .bind(&event_id)
         .bind(&body)
