@@ -72,6 +72,25 @@ fn traced<E>(executor: E) -> crate::traced::Traced<E> {
     crate::traced::Traced::new(executor, BACKEND)
 }
 
+/// What turns a statement into a request for its plan (the `explain_*` checks of the
+/// indexes a listing uses).
+fn explain_prefix() -> &'static str {
+    match BACKEND {
+        Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+        Backend::Postgres => "EXPLAIN ",
+    }
+}
+
+/// The lines of a plan asked for with [`explain_prefix`].
+fn plan_lines(rows: &[DbRow]) -> Result<Vec<String>> {
+    rows.iter()
+        .map(|row| match BACKEND {
+            Backend::Sqlite => text(row, "detail"),
+            Backend::Postgres => Ok(row.try_get::<String, _>(0)?),
+        })
+        .collect()
+}
+
 fn text(row: &DbRow, column: &str) -> Result<String> {
     Ok(row.try_get::<String, _>(column)?)
 }

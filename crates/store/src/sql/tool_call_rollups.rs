@@ -322,23 +322,14 @@ impl ThisStore {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<String>> {
-        let head = match BACKEND {
-            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
-            Backend::Postgres => "EXPLAIN ",
-        };
+        let head = explain_prefix();
         let statement = format!("{head}{}", TOOL_SUMS.as_str());
         let split = Split::of(since.micros(), until.micros());
         let found = split
             .bind(sqlx::query(sqlx::AssertSqlSafe(statement)), org, server)
             .fetch_all(self.run())
             .await?;
-        found
-            .iter()
-            .map(|row| match BACKEND {
-                Backend::Sqlite => text(row, "detail"),
-                Backend::Postgres => Ok(row.try_get::<String, _>(0)?),
-            })
-            .collect()
+        plan_lines(&found)
     }
 
     pub(super) async fn rollup_buckets(

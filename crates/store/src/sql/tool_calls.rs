@@ -97,20 +97,11 @@ impl ToolCallStore for ThisStore {
         filter: &ToolCallFilter,
         page: &PageRequest,
     ) -> Result<Vec<String>> {
-        let head = match BACKEND {
-            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
-            Backend::Postgres => "EXPLAIN ",
-        };
+        let head = explain_prefix();
         let mut query = listing(head, org, filter, page);
         self.count(1);
         let found = query.build().fetch_all(&self.pool).await?;
-        found
-            .iter()
-            .map(|row| match BACKEND {
-                Backend::Sqlite => text(row, "detail"),
-                Backend::Postgres => Ok(row.try_get::<String, _>(0)?),
-            })
-            .collect()
+        plan_lines(&found)
     }
 
     async fn prune_tool_calls(&self, before: Timestamp, limit: u32) -> Result<u64> {
