@@ -252,8 +252,27 @@ pub(super) fn sentences(text: &str) -> Vec<(usize, usize)> {
             let start = s + (inner.len() - inner.trim_start().len());
             (start, start + inner.trim().len())
         })
-        .filter(|(s, e)| words(&text[*s..*e]).len() >= 2)
+        .filter(|(s, e)| at_least_words(&text[*s..*e], 2))
         .collect()
+}
+
+/// Whether `text` has `n` words or more, as `words` splits it (without collecting them:
+/// every sentence of every text is counted).
+fn at_least_words(text: &str, n: usize) -> bool {
+    let mut count = 0;
+    let mut in_word = false;
+    for c in text.chars() {
+        let cjk = is_cjk(c);
+        let word = c.is_alphanumeric() && !cjk;
+        if (word && !in_word) || cjk {
+            count += 1;
+            if count >= n {
+                return true;
+            }
+        }
+        in_word = word;
+    }
+    false
 }
 
 /// The first sentence of `n` that scores at or above the model's threshold for its kind
@@ -264,6 +283,11 @@ pub(super) fn classify(n: &Normalized, hits: &[Hit], place: Place) -> Option<(us
         .get(place_class(place))
         .copied()
         .unwrap_or(f32::INFINITY);
+    // No sentence is read without a hit that counts in it: a text without one (most)
+    // is not split into sentences at all.
+    if !hits.iter().any(|h| counts(h.cat, place)) {
+        return None;
+    }
     sentences(&n.text).into_iter().find(|span| {
         read_here(&n.text, *span, hits, place)
             && score(&feature_hashes(&n.text, *span, hits, place)) >= threshold
@@ -273,24 +297,25 @@ pub(super) fn classify(n: &Normalized, hits: &[Hit], place: Place) -> Option<(us
 /// Whether the classifier reads the sentence `span` of `text` at all (training calibrates
 /// its thresholds on the same sentences).
 pub(super) fn read_here(text: &str, span: (usize, usize), hits: &[Hit], place: Place) -> bool {
-    // Prose for the model is how benign servers guide it too (`Note to LLM: if unsure,
-    // list the indexes first`): in a description or a title the classifier's score
-    // counts only where the sentence also names something at stake.
-    let prose = matches!(place_class(place), "description" | "title");
     // A parameter's name is a name (`system_prompt`), which the structure rules judge
     // with its description; only a sentence used as a name is read here.
-    if matches!(place, Place::ParameterName { .. }) && words(text).len() < 4 {
+    if matches!(place, Place::ParameterName { .. }) && !at_least_words(text, 4) {
         return false;
     }
     // Elsewhere, a sentence without a word of the lexicon is not read: words alone are
     // what the development half happened to say.
-    within(hits, span).iter().any(|h| {
-        if prose {
-            AT_STAKE.contains(&h.cat)
-        } else {
-            !NOISE.contains(&h.cat)
-        }
-    })
+    within(hits, span).iter().any(|h| counts(h.cat, place))
+}
+
+/// Whether a hit of `cat` makes a sentence at `place` one the classifier reads. Prose for
+/// the model is how benign servers guide it too (`Note to LLM: if unsure, list the
+/// indexes first`): in a description or a title only a category at stake counts.
+fn counts(cat: Cat, place: Place) -> bool {
+    if matches!(place_class(place), "description" | "title") {
+        AT_STAKE.contains(&cat)
+    } else {
+        !NOISE.contains(&cat)
+    }
 }
 
 /// How the classifier reads a sentence's words (chosen by cross-validation by source

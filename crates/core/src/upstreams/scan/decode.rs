@@ -259,7 +259,11 @@ fn escapes(raw: &str) -> Option<Decoded> {
     let (mut run_start, mut last_end) = (0, 0);
     let mut i = 0;
     while i < raw.len() {
-        if !raw.is_char_boundary(i) {
+        // An escape opens with `\`, `&` or a hex digit (`0x`, a bare pair): other bytes
+        // (most of a text) are passed without trying each form.
+        let opens = raw.as_bytes()[i];
+        if !raw.is_char_boundary(i) || !(opens == b'\\' || opens == b'&' || opens.is_ascii_hexdigit())
+        {
             i += 1;
             continue;
         }

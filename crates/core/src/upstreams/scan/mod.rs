@@ -107,18 +107,14 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         }
     }
     // Big schemas repeat their texts (the same description under every branch of an
-    // `anyOf`): each text is read once per place, its findings given to every path.
+    // `anyOf`, the same short titles and names under every item): each text is read once
+    // per place, its findings given to every path.
     let mut read: HashMap<(&str, Place), Vec<Found>, BuildHasherDefault<rules::Fnv>> =
         HashMap::default();
-    let mut once;
     for piece in &pieces {
-        let found = if piece.text.len() < 80 {
-            once = read_text(&piece.text, piece.place, &scope, &foreign);
-            &once
-        } else {
-            read.entry((piece.text.as_str(), piece.place))
-                .or_insert_with(|| read_text(&piece.text, piece.place, &scope, &foreign))
-        };
+        let found = read
+            .entry((piece.text.as_str(), piece.place))
+            .or_insert_with(|| read_text(&piece.text, piece.place, &scope, &foreign));
         for found in found.iter() {
             let path = match found.encoding {
                 Some(encoding) => format!("{} ({encoding})", piece.path),

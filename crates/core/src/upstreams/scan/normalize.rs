@@ -325,18 +325,18 @@ fn split_camel(units: Vec<Unit>) -> Vec<Unit> {
             i += 1;
         }
         let word = &units[start..i];
-        let capitals: Vec<usize> = (1..word.len())
-            .filter(|k| word[*k].0.is_uppercase())
-            .collect();
-        let camel = !capitals.is_empty()
-            && capitals[0] >= 2
-            && capitals.iter().all(|k| {
+        // The inner capitals (after the first letter), walked without collecting them:
+        // this runs for every word of every text that has a capital.
+        let capital = |k: usize| k >= 1 && word[k].0.is_uppercase();
+        let mut capitals = (1..word.len()).filter(|k| capital(*k)).peekable();
+        let camel = capitals.peek().is_some_and(|first| *first >= 2)
+            && capitals.all(|k| {
                 word[k - 1].0.is_lowercase()
                     && word.get(k + 1).is_some_and(|u| u.0.is_lowercase())
                     && word.get(k + 2).is_some_and(|u| u.0.is_lowercase())
             });
         for (k, unit) in word.iter().enumerate() {
-            if camel && capitals.contains(&k) {
+            if camel && capital(k) {
                 out.push((' ', unit.1));
             }
             out.push(*unit);
@@ -436,6 +436,10 @@ fn finish(units: Vec<Unit>, joined_units: &[(usize, usize)]) -> Normalized {
                 map.push(at);
                 last_space = true;
             }
+        } else if c.is_ascii() {
+            text.push(c.to_ascii_lowercase());
+            map.push(at);
+            last_space = false;
         } else {
             for l in c.to_lowercase() {
                 let before = text.len();

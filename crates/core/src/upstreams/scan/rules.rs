@@ -101,7 +101,39 @@ pub(super) fn severity(id: &str) -> &'static str {
 pub(super) struct Names<'a> {
     /// Lowercase name → the name as given (borrowed where it is lowercase already).
     words: HashMap<Cow<'a, str>, &'a str, BuildHasherDefault<Fnv>>,
+    /// The lengths and first bytes of `words`' keys: a word of a text is hashed and looked
+    /// up only where it could be one.
+    shapes: Shapes,
     other: Vec<(&'a str, String)>,
+}
+
+/// The lengths (127 standing for longer) and first bytes (ASCII) a set of lowercase words
+/// has, as bits: a word whose length or first byte is not among them is not in the set.
+/// Scanning checks every foreign name against a definition's words and every word of a
+/// text against the names; most are told apart here, without hashing.
+#[derive(Default, Clone, Copy)]
+struct Shapes {
+    lengths: u128,
+    firsts: u128,
+}
+
+impl Shapes {
+    fn bits(word: &str) -> (u128, u128) {
+        let first = word.bytes().next().map_or(0, |b| b.to_ascii_lowercase());
+        (1 << word.len().min(127), 1 << (first & 127))
+    }
+
+    fn add(&mut self, word: &str) {
+        let (length, first) = Self::bits(word);
+        self.lengths |= length;
+        self.firsts |= first;
+    }
+
+    /// Whether `word` (or its ASCII lowercase) may be one of the words added.
+    fn may_hold(&self, word: &str) -> bool {
+        let (length, first) = Self::bits(word);
+        self.lengths & length != 0 && self.firsts & first != 0
+    }
 }
 
 /// FNV-1a: tool names are short and not chosen to collide with one another (a
@@ -133,7 +165,18 @@ fn is_name_char(c: char) -> bool {
 
 /// The words of a definition's texts that could be a tool's name with a separator or a
 /// capital in it (`send_email`, `readFile`), lowercase.
-pub(super) type Words = std::collections::HashSet<String, BuildHasherDefault<Fnv>>;
+#[derive(Default)]
+pub(super) struct Words {
+    set: std::collections::HashSet<String, BuildHasherDefault<Fnv>>,
+    shapes: Shapes,
+}
+
+impl Words {
+    /// Whether `lower` (lowercase) is one of the words.
+    fn contains(&self, lower: &str) -> bool {
+        self.shapes.may_hold(lower) && self.set.contains(lower)
+    }
+}
 
 /// Adds the words of `text` that have a separator or a capital.
 pub(super) fn name_like_words(text: &str, words: &mut Words) {
@@ -141,7 +184,8 @@ pub(super) fn name_like_words(text: &str, words: &mut Words) {
         if word.len() >= 3
             && (word.contains(['_', '-']) || word.chars().any(|c| c.is_ascii_uppercase()))
         {
-            words.insert(word.to_ascii_lowercase());
+            words.shapes.add(word);
+            words.set.insert(word.to_ascii_lowercase());
         }
     }
 }
@@ -152,6 +196,7 @@ impl<'a> Names<'a> {
     /// (the lowercase words of the definition that have one) holds it.
     pub(super) fn new(names: &'a [String], own: &str, words_of_definition: &Words) -> Self {
         let mut words = HashMap::with_hasher(Default::default());
+        let mut shapes = Shapes::default();
         let mut other = Vec::new();
         for name in names.iter().filter(|name| name.as_str() != own) {
             let (mut word, mut separator, mut upper) = (true, false, false);
@@ -164,16 +209,26 @@ impl<'a> Names<'a> {
                 other.push((name.as_str(), name.to_lowercase()));
                 continue;
             }
+            // Most names are none of the definition's words: told apart by their shape,
+            // before a lowercase copy and a lookup.
+            if (separator || upper) && !words_of_definition.shapes.may_hold(name) {
+                continue;
+            }
             let lower: Cow<'a, str> = if upper {
                 Cow::Owned(name.to_ascii_lowercase())
             } else {
                 Cow::Borrowed(name.as_str())
             };
             if !(separator || upper) || words_of_definition.contains(lower.as_ref()) {
+                shapes.add(&lower);
                 words.insert(lower, name.as_str());
             }
         }
-        Names { words, other }
+        Names {
+            words,
+            shapes,
+            other,
+        }
     }
 
     /// Where `raw` (and its ASCII-lowercase `lower`) names one of the names as a whole
@@ -199,7 +254,8 @@ impl<'a> Names<'a> {
                         .chars()
                         .next()
                         .map_or(0, char::len_utf8);
-                if let Some(original) = self.words.get(word).copied()
+                if self.shapes.may_hold(word)
+                    && let Some(original) = self.words.get(word).copied()
                     && fits(start, word.len(), original)
                 {
                     return Some((start, start + word.len()));
@@ -300,8 +356,12 @@ fn url_or_email(text: &str) -> Option<(usize, usize)> {
         let start = at;
         at += word.len() + 1;
         let word = word.trim_end_matches(['.', ',', ')', ';', ':']);
-        let lower = word.to_lowercase();
-        let url = lower.starts_with("http://") || lower.starts_with("https://");
+        // Only ASCII letters lowercase to those of the schemes: no copy of the word.
+        let scheme = |s: &str| {
+            word.get(..s.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(s))
+        };
+        let url = scheme("http://") || scheme("https://");
         let email = word.split_once('@').is_some_and(|(user, host)| {
             !user.is_empty() && host.contains('.') && !host.ends_with('.') && !host.contains('@')
         });

@@ -226,7 +226,10 @@ pub(super) fn mood(
 /// Where a clause gives the model a task other than the stated one (`your real task`,
 /// `deine eigentliche Aufgabe`, `il tuo vero compito`), as offsets into `clause`.
 fn retasked(clause: &str) -> Option<(usize, usize)> {
-    if let Some(at) = TASK_CJK.iter().find_map(|p| clause.find(p)) {
+    // The phrases are CJK: an ASCII clause (most) holds none, and is not searched.
+    if !clause.is_ascii()
+        && let Some(at) = TASK_CJK.iter().find_map(|p| clause.find(p))
+    {
         return Some((at, clause.len()));
     }
     let words: Vec<(usize, &str)> = clause

@@ -170,7 +170,10 @@ pub(super) fn structural_hits(
             "API_KEY",
         ]
         .iter()
-        .any(|s| name.ends_with(&format!("_{s}")));
+        .any(|s| {
+            name.strip_suffix(s)
+                .is_some_and(|before| before.ends_with('_'))
+        });
         if dollar || secret {
             let (s, e) = (n.original_to_normalized(i), n.original_to_normalized(j));
             if e > s {

@@ -97,13 +97,13 @@ pub(in crate::upstreams::scan) fn structure(
     let whole = (0, text.len());
     let _ = whole;
     let has = |cat: Cat| hits.iter().any(|h| h.cat == cat);
-    let words = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
-        .count()
-        + text.chars().filter(|c| is_cjk(*c)).count() / 2;
     match place {
         Place::ParameterName { .. } => {
+            let words = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+                .count()
+                + text.chars().filter(|c| is_cjk(*c)).count() / 2;
             let verb = has(Transmit) || has(Acquire);
             let model = hits.iter().any(|h| {
                 h.cat == Address
