@@ -144,10 +144,10 @@ pub(super) fn decoded(raw: &str, mentions_rot13: bool) -> Vec<Decoded> {
                 .next()
                 .map_or(0, char::len_utf8);
         let run = run.trim_matches(|c| c == '-' || c == '_');
-        let start = start + raw[start..].find(run).unwrap_or(0);
         if run.len() < MIN_BASE64 {
             continue;
         }
+        let start = start + raw[start..].find(run).unwrap_or(0);
         let hexlike = run.bytes().all(|b| b.is_ascii_hexdigit());
         let decoded = if hexlike && run.len() >= MIN_HEX {
             hex_run(run).map(|t| ("hex", t))

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde::Deserialize;
 
 use super::normalize::{Normalized, is_cjk, normalize};
@@ -199,11 +199,8 @@ fn build(file: &BTreeMap<String, Entry>) -> Lexicon {
             }
         }
     }
-    // A DFA: one table lookup per byte of every text scanned, against the NFA's failure
-    // transitions (the table is built once, at first use).
     let automaton = AhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::DFA))
         .build(&texts)
         .expect("the lexicon builds");
     Lexicon {

@@ -77,11 +77,17 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
     };
     // A parameter that asks for a secret or private data without a word of why: no
     // description of its own, and the tool's description does not name it.
-    let description = pieces
-        .iter()
-        .find(|p| p.place == Place::Description)
-        .map(|p| normalize::normalize(&p.text).text)
-        .unwrap_or_default();
+    // Normalized only where a parameter needs it (most have a description of their own).
+    let description = std::cell::OnceCell::new();
+    let description = || {
+        description.get_or_init(|| {
+            pieces
+                .iter()
+                .find(|p| p.place == Place::Description)
+                .map(|p| normalize::normalize(&p.text).text)
+                .unwrap_or_default()
+        })
+    };
     let top_level = |path: &str| {
         path.strip_prefix("inputSchema.properties.")
             .is_some_and(|rest| !rest.contains(".properties.") && !rest.contains('['))
@@ -95,9 +101,11 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         matches!(p.place, Place::ParameterName { input: true, .. }) && top_level(&p.path)
     }) {
         let name = normalize::normalize(&piece.text);
-        let explained =
-            described.contains(piece.path.as_str()) || description.contains(name.text.as_str());
-        if !explained && intent::names_secret(&name) {
+        // The name first: the description is normalized only for a name that asks.
+        let explained = || {
+            described.contains(piece.path.as_str()) || description().contains(name.text.as_str())
+        };
+        if intent::names_secret(&name) && !explained() {
             add(
                 intent::PARAMETER_NAME,
                 &piece.path,

@@ -351,6 +351,10 @@ fn blob(text: &str, min_length: usize) -> Option<(usize, usize)> {
 }
 
 fn url_or_email(text: &str) -> Option<(usize, usize)> {
+    // A link has its scheme's `:`, an address its `@`: a text with neither has none.
+    if !text.contains([':', '@']) {
+        return None;
+    }
     let mut at = 0;
     for word in text.split(' ') {
         let start = at;

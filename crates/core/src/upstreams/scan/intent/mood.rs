@@ -232,21 +232,21 @@ fn retasked(clause: &str) -> Option<(usize, usize)> {
     {
         return Some((at, clause.len()));
     }
-    let words: Vec<(usize, &str)> = clause
+    let mut words = clause
         .split(|ch: char| !ch.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| (w.as_ptr() as usize - clause.as_ptr() as usize, w))
-        .collect();
-    for (k, (at, w)) in words.iter().enumerate() {
-        if !YOUR.contains(w) {
+        .map(|w| (w.as_ptr() as usize - clause.as_ptr() as usize, w));
+    while let Some((at, w)) = words.next() {
+        if !YOUR.contains(&w) {
             continue;
         }
-        let next: Vec<&(usize, &str)> = words.iter().skip(k + 1).take(3).collect();
+        // The three words after: collected only behind a possessive (few clauses).
+        let next: Vec<(usize, &str)> = words.clone().take(3).collect();
         let qualified = next.iter().any(|(_, x)| TRUE_ONE.contains(x));
         if let Some((end, task)) = next.iter().find(|(_, x)| TASK.contains(x))
             && qualified
         {
-            return Some((*at, end + task.len()));
+            return Some((at, end + task.len()));
         }
     }
     None
