@@ -134,7 +134,7 @@ fn percent_run(run: &str) -> Option<String> {
 /// Every run of `raw` that decodes to readable text.
 pub(super) fn decoded(raw: &str, mentions_rot13: bool) -> Vec<Decoded> {
     let mut found = Vec::new();
-    let symbol = |c: char| c.is_ascii_alphanumeric() || "+/=_-".contains(c);
+    let symbol = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-');
     let mut at = 0;
     for run in raw.split(|c: char| !symbol(c)) {
         let start = at;

@@ -118,7 +118,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
     // `anyOf`, the same short titles and names under every item): each text is read once
     // per place, its findings given to every path.
     let mut read: HashMap<(&str, Place), Vec<Found>, BuildHasherDefault<rules::Fnv>> =
-        HashMap::default();
+        HashMap::with_capacity_and_hasher(pieces.len(), Default::default());
     for piece in &pieces {
         let found = read
             .entry((piece.text.as_str(), piece.place))
@@ -410,6 +410,10 @@ fn schema_pieces(
     match value {
         Value::Object(map) => {
             for (key, child) in map {
+                // Types, formats and the like are not read: no path for them.
+                if STRUCTURAL.contains(&key.as_str()) {
+                    continue;
+                }
                 let here = format!("{path}.{key}");
                 let value_kind = match key.as_str() {
                     "default" => Some(ValueKind::Default),
@@ -419,7 +423,6 @@ fn schema_pieces(
                     _ => None,
                 };
                 match (key.as_str(), child) {
-                    (_, _) if STRUCTURAL.contains(&key.as_str()) => {}
                     (_, child) if value_kind.is_some() => {
                         let place = Place::Value {
                             kind: value_kind.unwrap_or(ValueKind::Default),

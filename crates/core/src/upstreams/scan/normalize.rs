@@ -254,11 +254,12 @@ fn join_spelled_with(
 ) -> (Vec<Unit>, Vec<(usize, usize)>, Vec<usize>) {
     // Most texts spell nothing out: a letter, a separator, a letter, a separator, a
     // letter is the least a spelled word needs.
+    // (The separators first: they are rarer than letters, and cheaper to tell.)
     let candidate = units.windows(5).any(|w| {
-        w[0].0.is_alphabetic()
+        w[3].0 == w[1].0
             && SEPARATORS.contains(&w[1].0)
+            && w[0].0.is_alphabetic()
             && w[2].0.is_alphabetic()
-            && w[3].0 == w[1].0
             && w[4].0.is_alphabetic()
     });
     if !candidate {

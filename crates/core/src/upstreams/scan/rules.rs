@@ -180,6 +180,13 @@ impl Words {
 
 /// Adds the words of `text` that have a separator or a capital.
 pub(super) fn name_like_words(text: &str, words: &mut Words) {
+    // A text without a separator or a capital anywhere has no such word.
+    if !text
+        .bytes()
+        .any(|b| b == b'_' || b == b'-' || b.is_ascii_uppercase())
+    {
+        return;
+    }
     for word in text.split(|c: char| !is_name_char(c)) {
         if word.len() >= 3
             && (word.contains(['_', '-']) || word.chars().any(|c| c.is_ascii_uppercase()))
@@ -334,7 +341,7 @@ fn hidden_character(text: &str, ranges: &[(u32, u32)]) -> Option<(usize, usize)>
 }
 
 fn blob(text: &str, min_length: usize) -> Option<(usize, usize)> {
-    let symbol = |c: char| c.is_ascii_alphanumeric() || "+/=_-".contains(c);
+    let symbol = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-');
     let mut at = 0;
     for run in text.split(|c: char| !symbol(c)) {
         let start = at;
