@@ -262,7 +262,8 @@ fn escapes(raw: &str) -> Option<Decoded> {
         // An escape opens with `\`, `&` or a hex digit (`0x`, a bare pair): other bytes
         // (most of a text) are passed without trying each form.
         let opens = raw.as_bytes()[i];
-        if !raw.is_char_boundary(i) || !(opens == b'\\' || opens == b'&' || opens.is_ascii_hexdigit())
+        if !raw.is_char_boundary(i)
+            || !(opens == b'\\' || opens == b'&' || opens.is_ascii_hexdigit())
         {
             i += 1;
             continue;
