@@ -269,8 +269,12 @@ impl Lexicon {
                 }
             }
         }
+        // A phrase whose first word has a letter outside ASCII (the Russian ones) cannot
+        // be in an ASCII text (most texts): it is not searched for there.
+        let ascii = s.is_ascii();
         for phrase in &self.phrases {
             if let Some(end) = phrase.words.first().map(|(w, _)| w.as_str())
+                && (!ascii || end.is_ascii())
                 && s.len() >= end.len()
                 && s.contains(end.chars().next().unwrap_or(' '))
             {

@@ -34,10 +34,11 @@ pub fn quarantines(finding: &Finding) -> bool {
     finding.severity != "low"
 }
 
-/// One text of a definition, where it is, and what kind of place that is.
-struct Piece {
+/// One text of a definition (borrowed from it), where it is, and what kind of place that
+/// is.
+struct Piece<'a> {
     path: String,
-    text: String,
+    text: &'a str,
     place: Place,
 }
 
@@ -121,7 +122,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         HashMap::with_capacity_and_hasher(pieces.len(), Default::default());
     for piece in &pieces {
         let found = read
-            .entry((piece.text.as_str(), piece.place))
+            .entry((piece.text, piece.place))
             .or_insert_with(|| read_text(&piece.text, piece.place, &scope, &foreign));
         for found in found.iter() {
             let path = match found.encoding {
@@ -312,16 +313,16 @@ pub fn text_at(definition: &Value, path: &str) -> Option<String> {
     pieces(definition)
         .into_iter()
         .find(|p| p.path == path)
-        .map(|p| p.text)
+        .map(|p| p.text.to_owned())
 }
 
 /// Every text of a definition a model reads, with where it is.
-fn pieces(definition: &Value) -> Vec<Piece> {
+fn pieces<'a>(definition: &'a Value) -> Vec<Piece<'a>> {
     let mut pieces = Vec::new();
-    let mut push = |path: &str, text: &str, place: Place| {
+    let mut push = |path: &str, text: &'a str, place: Place| {
         pieces.push(Piece {
             path: path.to_owned(),
-            text: text.to_owned(),
+            text,
             place,
         });
     };
@@ -348,7 +349,7 @@ fn pieces(definition: &Value) -> Vec<Piece> {
 }
 
 /// Every string inside `value` (at any depth), with its path.
-fn strings(value: &Value, path: &str, found: &mut dyn FnMut(&str, &str)) {
+fn strings<'a>(value: &'a Value, path: &str, found: &mut dyn FnMut(&str, &'a str)) {
     match value {
         Value::String(text) => found(path, text),
         Value::Array(items) => {
@@ -399,13 +400,13 @@ fn textual(schema: &Value) -> bool {
 
 /// The texts of a schema, with where each is, at any depth. `property` is set inside a
 /// property's own schema, `text` when that property takes text.
-fn schema_pieces(
-    value: &Value,
+fn schema_pieces<'a>(
+    value: &'a Value,
     path: &str,
     input: bool,
     property: bool,
     text: bool,
-    push: &mut dyn FnMut(&str, &str, Place),
+    push: &mut dyn FnMut(&str, &'a str, Place),
 ) {
     match value {
         Value::Object(map) => {

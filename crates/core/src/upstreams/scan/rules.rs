@@ -238,6 +238,11 @@ impl<'a> Names<'a> {
         }
     }
 
+    /// Whether there is no name to look for.
+    fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.other.is_empty()
+    }
+
     /// Where `raw` (and its ASCII-lowercase `lower`) names one of the names as a whole
     /// word. Written in upper case, a lower-case name is a constant (`USER_INFO`), not
     /// the tool.
@@ -281,8 +286,6 @@ impl<'a> Names<'a> {
 /// One text of a definition as the character-level rules read it.
 pub(super) struct Text<'a> {
     pub raw: &'a str,
-    /// Lowercase (ASCII only, so that offsets stay those of `raw`).
-    lower: String,
     /// Where the model reads it as prose (descriptions and other schema keywords).
     prose: bool,
 }
@@ -291,7 +294,6 @@ impl<'a> Text<'a> {
     pub(super) fn new(raw: &'a str, place: Place) -> Self {
         Self {
             raw,
-            lower: raw.to_ascii_lowercase(),
             prose: matches!(place, Place::Description | Place::SchemaText { .. }),
         }
     }
@@ -391,7 +393,11 @@ pub(super) fn check(rule: &Rule, text: &Text, foreign_tools: &Names<'_>) -> Opti
         // Where the model reads prose; a URL as a parameter's default is the tool's own
         // business (the reference servers have some).
         "url" if text.prose => url_or_email(text.raw),
-        "names" => foreign_tools.find(text.raw, &text.lower),
+        // Lowercase (ASCII only, so that offsets stay those of `raw`), and only where
+        // there is a name to look for: most definitions name none of the foreign ones.
+        "names" if !foreign_tools.is_empty() => {
+            foreign_tools.find(text.raw, &text.raw.to_ascii_lowercase())
+        }
         "length" if text.prose && text.raw.chars().count() > rule.max_length => {
             Some((0, text.raw.len()))
         }
