@@ -55,7 +55,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
         .unwrap_or_default();
     let mut words = rules::Words::default();
     for piece in &pieces {
-        rules::name_like_words(&piece.text, &mut words);
+        rules::name_like_words(piece.text, &mut words);
     }
     let foreign = rules::Names::new(foreign_tools, own, &words);
     let (params, own_name) = scope_of(&pieces, own);
@@ -85,7 +85,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
             pieces
                 .iter()
                 .find(|p| p.place == Place::Description)
-                .map(|p| normalize::normalize(&p.text).text)
+                .map(|p| normalize::normalize(p.text).text)
                 .unwrap_or_default()
         })
     };
@@ -101,7 +101,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
     for piece in pieces.iter().filter(|p| {
         matches!(p.place, Place::ParameterName { input: true, .. }) && top_level(&p.path)
     }) {
-        let name = normalize::normalize(&piece.text);
+        let name = normalize::normalize(piece.text);
         // The name first: the description is normalized only for a name that asks.
         let explained = || {
             described.contains(piece.path.as_str()) || description().contains(name.text.as_str())
@@ -110,7 +110,7 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
             add(
                 intent::PARAMETER_NAME,
                 &piece.path,
-                &piece.text,
+                piece.text,
                 (0, piece.text.len()),
             );
         }
@@ -123,13 +123,13 @@ pub fn scan(definition: &Value, foreign_tools: &[String]) -> Vec<Finding> {
     for piece in &pieces {
         let found = read
             .entry((piece.text, piece.place))
-            .or_insert_with(|| read_text(&piece.text, piece.place, &scope, &foreign));
+            .or_insert_with(|| read_text(piece.text, piece.place, &scope, &foreign));
         for found in found.iter() {
             let path = match found.encoding {
                 Some(encoding) => format!("{} ({encoding})", piece.path),
                 None => piece.path.clone(),
             };
-            add(found.rule, &path, &piece.text, found.span);
+            add(found.rule, &path, piece.text, found.span);
         }
     }
     findings
@@ -141,7 +141,7 @@ fn scope_of(pieces: &[Piece], own: &str) -> (Option<aho_corasick::AhoCorasick>, 
     let mut params: Vec<String> = pieces
         .iter()
         .filter(|p| matches!(p.place, Place::ParameterName { input: true, .. }))
-        .map(|p| normalize::normalize(&p.text).text)
+        .map(|p| normalize::normalize(p.text).text)
         .filter(|p| p.len() >= 3)
         .collect();
     params.sort_unstable();
@@ -174,8 +174,8 @@ fn readings(definition: &Value) -> Vec<(Place, normalize::Normalized, Vec<lexico
     pieces
         .iter()
         .map(|p| {
-            let n = normalize::normalize(&p.text);
-            let hits = intent::read(&p.text, &n, p.place, &scope);
+            let n = normalize::normalize(p.text);
+            let hits = intent::read(p.text, &n, p.place, &scope);
             (p.place, n, hits)
         })
         .collect()
