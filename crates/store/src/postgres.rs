@@ -1,5 +1,6 @@
 //! The PostgreSQL backend: the production store, shared by any number of nodes.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use guidepost_domain::{Id, ServerId};
 
+use crate::group_commit::GroupCommit;
 use crate::{Backend, ChangeFeed, Result, StoreOptions};
 
 type Db = sqlx::Postgres;
@@ -17,12 +19,16 @@ const BACKEND: Backend = Backend::Postgres;
 /// Row locking for read-then-write transactions.
 const LOCK_ROW: &str = " FOR UPDATE";
 
+/// A write transaction locks rows as it writes them.
+const BEGIN_WRITE: &str = "BEGIN";
+
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PgStore {
     pool: sqlx::PgPool,
-    statements: AtomicU64,
+    statements: Arc<AtomicU64>,
     changes: ChangeFeed,
+    progress_writes: GroupCommit<sql::progress_writes::ProgressWrites>,
 }
 
 /// The channel on which nodes announce changes of tool lists to each other.
@@ -55,10 +61,13 @@ impl PgStore {
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
         listener.listen(TOOLS_CHANGED_CHANNEL).await?;
         tokio::spawn(relay_notifications(listener, changes.clone()));
+        let statements = Arc::new(AtomicU64::new(0));
+        let progress_writes = sql::progress_writes::start(&pool, &statements);
         Ok(Self {
             pool,
-            statements: AtomicU64::new(0),
+            statements,
             changes,
+            progress_writes,
         })
     }
 
@@ -77,7 +86,7 @@ impl PgStore {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         self.count(1);
-        Ok(self.pool.begin().await?)
+        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
     }
 }
 
