@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::postgres::PgPoolOptions;
 
 use guidepost_domain::{Id, ServerId};
@@ -31,6 +32,13 @@ pub struct PgStore {
     progress_writes: GroupCommit<sql::progress_writes::ProgressWrites>,
 }
 
+/// A pooled connection idle this long is pinged before use, so that one the server
+/// dropped meanwhile (a restart, a failover) is replaced instead of failing a request.
+/// A busy connection is not: sqlx's default ping on every use is a round trip to the
+/// server per statement (issue 34), and a connection that breaks mid-use is discarded
+/// when its statement fails.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 /// The channel on which nodes announce changes of tool lists to each other.
 const TOOLS_CHANGED_CHANNEL: &str = "guidepost_tools_changed";
 
@@ -47,6 +55,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(options.timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         if let Err(error) = MIGRATIONS.run(&pool).await {
