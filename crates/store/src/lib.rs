@@ -17,6 +17,7 @@ mod bulk;
 mod connections;
 mod end_users;
 mod error;
+mod group_commit;
 mod members;
 mod oidc;
 mod organizations;

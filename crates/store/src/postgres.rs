@@ -1,12 +1,15 @@
 //! The PostgreSQL backend: the production store, shared by any number of nodes.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::postgres::PgPoolOptions;
 
 use guidepost_domain::{Id, ServerId};
 
+use crate::group_commit::GroupCommit;
 use crate::{Backend, ChangeFeed, Result, StoreOptions};
 
 type Db = sqlx::Postgres;
@@ -17,13 +20,24 @@ const BACKEND: Backend = Backend::Postgres;
 /// Row locking for read-then-write transactions.
 const LOCK_ROW: &str = " FOR UPDATE";
 
+/// A write transaction locks rows as it writes them.
+const BEGIN_WRITE: &str = "BEGIN";
+
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PgStore {
     pool: sqlx::PgPool,
-    statements: AtomicU64,
+    statements: Arc<AtomicU64>,
     changes: ChangeFeed,
+    progress_writes: GroupCommit<sql::progress_writes::ProgressWrites>,
 }
+
+/// A pooled connection idle this long is pinged before use, so that one the server
+/// dropped meanwhile (a restart, a failover) is replaced instead of failing a request.
+/// A busy connection is not: sqlx's default ping on every use is a round trip to the
+/// server per statement (issue 34), and a connection that breaks mid-use is discarded
+/// when its statement fails.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 /// The channel on which nodes announce changes of tool lists to each other.
 const TOOLS_CHANGED_CHANNEL: &str = "guidepost_tools_changed";
@@ -41,6 +55,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(options.timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         if let Err(error) = MIGRATIONS.run(&pool).await {
@@ -55,10 +78,13 @@ impl PgStore {
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
         listener.listen(TOOLS_CHANGED_CHANNEL).await?;
         tokio::spawn(relay_notifications(listener, changes.clone()));
+        let statements = Arc::new(AtomicU64::new(0));
+        let progress_writes = sql::progress_writes::start(&pool, &statements);
         Ok(Self {
             pool,
-            statements: AtomicU64::new(0),
+            statements,
             changes,
+            progress_writes,
         })
     }
 
@@ -77,7 +103,7 @@ impl PgStore {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         self.count(1);
-        Ok(self.pool.begin().await?)
+        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
     }
 }
 

@@ -300,9 +300,99 @@ async fn assignments_and_progress(db: &TestDatabase) {
     assert!(store.get_progress(&key).await.unwrap().is_none());
 }
 
+/// Progress writes made at once (the group commit batches them under load) each keep
+/// their own meaning: every start and advance lands on its own row, one write of a row
+/// at a stale revision is refused while another wins, and a write that fails (an end
+/// user that does not exist) fails alone.
+async fn concurrent_progress_writes_each_keep_their_meaning(db: &TestDatabase) {
+    let store = open(db).await;
+    let (org, w) = setup(&store).await;
+    for title in ["a", "b", "c"] {
+        store
+            .add_step(&org, &w, &step(title), &StepPlacement::Last)
+            .await
+            .unwrap();
+    }
+    let version = store.publish_walkthrough(&org, &w).await.unwrap();
+    let server = new_server(&store, &org, "acme").await.id;
+    let mut keys = Vec::new();
+    for n in 0..24 {
+        let user = store
+            .end_user_for_tracking_id(&org, &format!("t{n}"), Timestamp::now())
+            .await
+            .unwrap();
+        keys.push(ProgressKey {
+            org_id: org.clone(),
+            end_user_id: user.id,
+            server_id: server.clone(),
+            walkthrough_id: w.clone(),
+        });
+    }
+    let nobody = ProgressKey {
+        end_user_id: EndUserId::generate(),
+        ..keys[0].clone()
+    };
+    let start = ProgressState::start(&version);
+    let starts = keys
+        .iter()
+        .chain([&nobody])
+        .map(|key| store.restart_progress(key, &start));
+    let mut started = futures::future::join_all(starts).await;
+    assert!(
+        started.pop().unwrap().is_err(),
+        "a start for an end user that does not exist fails"
+    );
+    let started: Vec<Progress> = started.into_iter().map(Result::unwrap).collect();
+    for (progress, key) in started.iter().zip(&keys) {
+        assert_eq!(
+            progress.end_user_id, key.end_user_id,
+            "each start writes its own row"
+        );
+    }
+
+    let Advance::Moved { state, .. } = advance(&version, &start, None) else {
+        panic!("moves")
+    };
+    // Every row once, and the first row eight more times at the revision it was read at.
+    let writes = started
+        .iter()
+        .chain(std::iter::repeat_n(&started[0], 8))
+        .map(|p| store.update_progress(&org, &p.id, p.revision, &state));
+    let written = futures::future::join_all(writes).await;
+    let written: Vec<Option<Progress>> = written.into_iter().map(Result::unwrap).collect();
+    assert!(
+        written[1..24].iter().all(Option::is_some),
+        "distinct rows all move"
+    );
+    let first_row_wins = written[..1]
+        .iter()
+        .chain(&written[24..])
+        .filter(|w| w.is_some())
+        .count();
+    assert_eq!(
+        first_row_wins, 1,
+        "one write of a revision wins, the others are refused"
+    );
+    for key in &keys {
+        let stored = store.get_progress(key).await.unwrap().unwrap();
+        assert_eq!(
+            stored.completed_step_ids.len(),
+            1,
+            "each row moved exactly once"
+        );
+    }
+    let deletes = keys.iter().map(|key| store.delete_progress(key));
+    let deleted = futures::future::join_all(deletes).await;
+    assert!(
+        deleted.into_iter().all(|d| d.unwrap()),
+        "each delete finds its row"
+    );
+}
+
 backend_tests!(
     step_list_stays_whole,
     step_writes_refuse_what_would_break_the_list,
     versions_are_immutable_snapshots,
     assignments_and_progress,
+    concurrent_progress_writes_each_keep_their_meaning,
 );

@@ -23,6 +23,7 @@ mod oidc;
 mod organizations;
 mod personal_data;
 mod platform;
+pub(super) mod progress_writes;
 mod registry;
 mod servers;
 mod sessions;
@@ -47,7 +48,7 @@ use async_trait::async_trait;
 use guidepost_domain::*;
 use sqlx::Row;
 
-use super::{BACKEND, Db, DbRow, LOCK_ROW, ThisStore};
+use super::{BACKEND, BEGIN_WRITE, Db, DbRow, LOCK_ROW, ThisStore};
 use crate::{
     Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
     Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallStore,

@@ -3,48 +3,11 @@
 //! not completed announces it. Where no webhook hears of completions, there is nothing
 //! to queue and the write is one statement (issue 34).
 
-use std::sync::LazyLock;
-
-use super::walkthrough_rows::{PROGRESS_COLUMNS, progress};
+use super::progress_writes::ProgressWrite;
 use super::webhooks;
 use super::*;
 
-/// The conditional write of a progress row (`$3` the revision it read).
-static UPDATE_PROGRESS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE walkthrough_progress SET version = $4, current_step_id = $5, completed_step_ids = $6, status = $7, \
-         completed_at = $8, last_activity_at = $9, revision = revision + 1 \
-         WHERE org_id = $1 AND id = $2 AND revision = $3 RETURNING {PROGRESS_COLUMNS}"
-    )
-});
-
-/// The conditional write of a progress row on `executor`: the pool for a write of its own,
-/// or the transaction that queues the completion event with it. `None` when the row has
-/// moved past `revision` (or is gone).
-async fn write_on<'e>(
-    executor: impl sqlx::Executor<'e, Database = Db>,
-    org: &OrgId,
-    id: &ProgressId,
-    revision: i64,
-    state: &ProgressState,
-    now: Timestamp,
-) -> Result<Option<Progress>> {
-    let row = sqlx::query(UPDATE_PROGRESS.as_str())
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .bind(revision)
-        .bind(state.version)
-        .bind(state.current_step_id.as_deref())
-        .bind(to_json(&state.completed_step_ids))
-        .bind(state.status.as_str())
-        .bind(state.completed_at.map(Timestamp::micros))
-        .bind(now.micros())
-        .fetch_optional(executor)
-        .await?;
-    row.as_ref().map(progress).transpose()
-}
-
-/// The conditional write of a progress row as one statement, outside any transaction.
+/// The conditional write of a progress row, through the group commit.
 pub(super) async fn write_progress(
     store: &ThisStore,
     org: &OrgId,
@@ -52,7 +15,24 @@ pub(super) async fn write_progress(
     revision: i64,
     state: &ProgressState,
 ) -> Result<Option<Progress>> {
-    write_on(store.run(), org, id, revision, state, Timestamp::now()).await
+    let write = advance(org, id, revision, state, Timestamp::now());
+    Ok(store.progress_writes.write(write).await?.row())
+}
+
+fn advance(
+    org: &OrgId,
+    id: &ProgressId,
+    revision: i64,
+    state: &ProgressState,
+    at: Timestamp,
+) -> ProgressWrite {
+    ProgressWrite::Advance {
+        org: org.clone(),
+        id: id.clone(),
+        revision,
+        state: state.clone(),
+        at,
+    }
 }
 
 /// Whether any of the organization's webhooks subscribes to `walkthrough.completed`.
@@ -95,8 +75,8 @@ pub(super) async fn complete(
         return Ok(None);
     };
     store.count(1);
-    let written = write_on(traced(&mut *tx), org, id, revision, state, now).await?;
-    let Some(written) = written else {
+    let written = advance(org, id, revision, state, now);
+    let Some(written) = written.run_on(traced(&mut *tx)).await?.row() else {
         return Ok(None);
     };
     if was != ProgressStatus::Completed.as_str() {

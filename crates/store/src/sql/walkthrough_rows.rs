@@ -3,8 +3,6 @@
 
 use super::*;
 
-use crate::walkthroughs::ProgressKey;
-
 pub(super) const WALKTHROUGH_COLUMNS: &str = "id, org_id, title, description, status, estimated_duration_minutes, tags, \
      metadata, first_step_id, published_version, created_at, updated_at";
 
@@ -209,30 +207,6 @@ impl ThisStore {
         .fetch_optional(self.run())
         .await?;
         step(&row.ok_or(StoreError::NotFound)?)
-    }
-
-    pub(super) async fn write_progress_row(
-        &self,
-        sql: &str,
-        key: &ProgressKey,
-        state: &ProgressState,
-    ) -> Result<Option<Progress>> {
-        let now = Timestamp::now().micros();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(ProgressId::generate().as_str())
-            .bind(key.org_id.as_str())
-            .bind(key.end_user_id.as_str())
-            .bind(key.server_id.as_str())
-            .bind(key.walkthrough_id.as_str())
-            .bind(state.version)
-            .bind(state.current_step_id.as_deref())
-            .bind(to_json(&state.completed_step_ids))
-            .bind(state.status.as_str())
-            .bind(now)
-            .bind(state.completed_at.map(Timestamp::micros))
-            .fetch_optional(self.run())
-            .await?;
-        row.as_ref().map(progress).transpose()
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 
+use super::progress_writes::ProgressWrite;
 use super::walkthrough_rows::*;
 use crate::walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
 
@@ -480,8 +481,8 @@ impl WalkthroughStore for ThisStore {
     }
 
     async fn start_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress> {
-        let sql = format!("{INSERT_PROGRESS} DO NOTHING RETURNING {PROGRESS_COLUMNS}");
-        match self.write_progress_row(&sql, key, state).await? {
+        let write = self.start_write(key, state, false);
+        match self.progress_writes.write(write).await?.row() {
             Some(created) => Ok(created),
             // Someone else started it first: theirs stands.
             None => self.get_progress(key).await?.ok_or(StoreError::NotFound),
@@ -489,16 +490,9 @@ impl WalkthroughStore for ThisStore {
     }
 
     async fn restart_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress> {
-        let sql = format!(
-            "{INSERT_PROGRESS} DO UPDATE SET version = excluded.version, current_step_id = excluded.current_step_id, \
-             completed_step_ids = excluded.completed_step_ids, status = excluded.status, \
-             started_at = excluded.started_at, last_activity_at = excluded.last_activity_at, \
-             completed_at = excluded.completed_at, revision = walkthrough_progress.revision + 1 \
-             RETURNING {PROGRESS_COLUMNS}"
-        );
-        self.write_progress_row(&sql, key, state)
-            .await?
-            .ok_or(StoreError::NotFound)
+        let write = self.start_write(key, state, true);
+        let written = self.progress_writes.write(write).await?;
+        written.row().ok_or(StoreError::NotFound)
     }
 
     async fn update_progress(
@@ -517,16 +511,8 @@ impl WalkthroughStore for ThisStore {
     }
 
     async fn delete_progress(&self, key: &ProgressKey) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM walkthrough_progress WHERE org_id = $1 AND end_user_id = $2 AND server_id = $3 AND walkthrough_id = $4",
-        )
-        .bind(key.org_id.as_str())
-        .bind(key.end_user_id.as_str())
-        .bind(key.server_id.as_str())
-        .bind(key.walkthrough_id.as_str())
-        .execute(self.run())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let write = ProgressWrite::Delete { key: key.clone() };
+        Ok(self.progress_writes.write(write).await?.deleted())
     }
 
     async fn walkthrough_progress(
@@ -543,5 +529,21 @@ impl WalkthroughStore for ThisStore {
             .fetch_all(self.run())
             .await?;
         rows(found, progress)
+    }
+}
+
+impl ThisStore {
+    fn start_write(
+        &self,
+        key: &ProgressKey,
+        state: &ProgressState,
+        replace: bool,
+    ) -> ProgressWrite {
+        ProgressWrite::Start {
+            key: key.clone(),
+            state: state.clone(),
+            replace,
+            at: Timestamp::now(),
+        }
     }
 }
