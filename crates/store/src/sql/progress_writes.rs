@@ -73,14 +73,14 @@ pub(crate) enum ProgressWrite {
 /// What a write did: the row as written (`None`: an advance that found the row moved
 /// on, or a start that found one already there), or whether a delete found a row.
 pub(crate) enum Written {
-    Row(Option<Progress>),
+    Row(Option<Box<Progress>>),
     Deleted(bool),
 }
 
 impl Written {
     pub(crate) fn row(self) -> Option<Progress> {
         match self {
-            Written::Row(row) => row,
+            Written::Row(row) => row.map(|row| *row),
             Written::Deleted(_) => None,
         }
     }
@@ -116,7 +116,9 @@ impl ProgressWrite {
                     .bind(at.micros())
                     .fetch_optional(executor)
                     .await?;
-                Ok(Written::Row(row.as_ref().map(progress).transpose()?))
+                Ok(Written::Row(
+                    row.as_ref().map(progress).transpose()?.map(Box::new),
+                ))
             }
             ProgressWrite::Start {
                 key,
@@ -143,7 +145,9 @@ impl ProgressWrite {
                     .bind(state.completed_at.map(Timestamp::micros))
                     .fetch_optional(executor)
                     .await?;
-                Ok(Written::Row(row.as_ref().map(progress).transpose()?))
+                Ok(Written::Row(
+                    row.as_ref().map(progress).transpose()?.map(Box::new),
+                ))
             }
             ProgressWrite::Delete { key } => {
                 let done = sqlx::query(
