@@ -68,9 +68,11 @@ backend_tests! {
         let acme = app.create_tenant("Acme").await;
 
         // The sync at start, through the fence (allowed to loopback for the test).
+        // The entries show before the sync has recorded its end: wait for both.
         eventually("the registry's entries are in the catalog", async || {
             let (_, catalog) = app.get("/catalog?source=registry", &acme.key).await;
             catalog["items"].as_array().is_some_and(|items| items.len() == 3)
+                && !catalog["sources"][0]["last_finished_at"].is_null()
         }).await;
         let first = registry.seen();
         assert_eq!(first.len(), 2, "three servers, two a page: {first:?}");
