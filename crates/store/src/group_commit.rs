@@ -116,10 +116,11 @@ async fn lane<B: Batches>(
     }
 }
 
-async fn commit<B: Batches>(batches: &B, batch: Vec<Pending<B>>) {
-    if let [only] = batch.as_slice() {
-        let written = batches.one(&only.write).instrument(only.span.clone()).await;
-        let only = batch.into_iter().next().expect("one write");
+async fn commit<B: Batches>(batches: &B, mut batch: Vec<Pending<B>>) {
+    if batch.len() == 1
+        && let Some(only) = batch.pop()
+    {
+        let written = batches.one(&only.write).instrument(only.span).await;
         let _ = only.answer.send(written);
         return;
     }

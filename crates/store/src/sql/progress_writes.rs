@@ -91,6 +91,31 @@ impl Written {
 }
 
 impl ProgressWrite {
+    pub(crate) fn advance(
+        org: &OrgId,
+        id: &ProgressId,
+        revision: i64,
+        state: &ProgressState,
+        at: Timestamp,
+    ) -> Self {
+        ProgressWrite::Advance {
+            org: org.clone(),
+            id: id.clone(),
+            revision,
+            state: state.clone(),
+            at,
+        }
+    }
+
+    pub(crate) fn start(key: &ProgressKey, state: &ProgressState, replace: bool) -> Self {
+        ProgressWrite::Start {
+            key: key.clone(),
+            state: state.clone(),
+            replace,
+            at: Timestamp::now(),
+        }
+    }
+
     /// Runs the write as one statement on `executor`.
     pub(crate) async fn run_on<'e>(
         &self,

@@ -15,24 +15,8 @@ pub(super) async fn write_progress(
     revision: i64,
     state: &ProgressState,
 ) -> Result<Option<Progress>> {
-    let write = advance(org, id, revision, state, Timestamp::now());
+    let write = ProgressWrite::advance(org, id, revision, state, Timestamp::now());
     Ok(store.progress_writes.write(write).await?.row())
-}
-
-fn advance(
-    org: &OrgId,
-    id: &ProgressId,
-    revision: i64,
-    state: &ProgressState,
-    at: Timestamp,
-) -> ProgressWrite {
-    ProgressWrite::Advance {
-        org: org.clone(),
-        id: id.clone(),
-        revision,
-        state: state.clone(),
-        at,
-    }
 }
 
 /// Whether any of the organization's webhooks subscribes to `walkthrough.completed`.
@@ -75,7 +59,7 @@ pub(super) async fn complete(
         return Ok(None);
     };
     store.count(1);
-    let written = advance(org, id, revision, state, now);
+    let written = ProgressWrite::advance(org, id, revision, state, now);
     let Some(written) = written.run_on(traced(&mut *tx)).await?.row() else {
         return Ok(None);
     };

@@ -481,7 +481,7 @@ impl WalkthroughStore for ThisStore {
     }
 
     async fn start_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress> {
-        let write = self.start_write(key, state, false);
+        let write = ProgressWrite::start(key, state, false);
         match self.progress_writes.write(write).await?.row() {
             Some(created) => Ok(created),
             // Someone else started it first: theirs stands.
@@ -490,7 +490,7 @@ impl WalkthroughStore for ThisStore {
     }
 
     async fn restart_progress(&self, key: &ProgressKey, state: &ProgressState) -> Result<Progress> {
-        let write = self.start_write(key, state, true);
+        let write = ProgressWrite::start(key, state, true);
         let written = self.progress_writes.write(write).await?;
         written.row().ok_or(StoreError::NotFound)
     }
@@ -529,21 +529,5 @@ impl WalkthroughStore for ThisStore {
             .fetch_all(self.run())
             .await?;
         rows(found, progress)
-    }
-}
-
-impl ThisStore {
-    fn start_write(
-        &self,
-        key: &ProgressKey,
-        state: &ProgressState,
-        replace: bool,
-    ) -> ProgressWrite {
-        ProgressWrite::Start {
-            key: key.clone(),
-            state: state.clone(),
-            replace,
-            at: Timestamp::now(),
-        }
     }
 }
