@@ -113,8 +113,9 @@ pub(crate) fn record(
         .increment(1);
     metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => label)
         .record(recorded.duration_us as f64 / 1e6);
+    let now = Timestamp::now();
     platform.analytics.record(ToolCall {
-        id: ToolCallId::generate(),
+        id: ToolCallId::generate_in_time_order(now),
         org_id: scope.server.org_id.clone(),
         server_id: scope.server.id.clone(),
         session_id: scope.session_transport_id(),
@@ -131,7 +132,7 @@ pub(crate) fn record(
         is_error: recorded.is_error,
         error_code: recorded.error_code,
         duration_us: recorded.duration_us,
-        created_at: Timestamp::now(),
+        created_at: now,
         upstream_id: upstream,
         is_test: scope.test_call,
     });
