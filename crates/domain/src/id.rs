@@ -220,7 +220,10 @@ mod tests {
         assert_eq!(earlier.as_str().len(), later.as_str().len());
         assert_eq!(Id::<Org>::parse(later.as_str()), Some(later.clone()));
         let twin = Id::<Org>::generate_in_time_order(at(1_764_000_000_000_001));
-        assert_ne!(twin, later, "the random part tells apart ids of the same microsecond");
+        assert_ne!(
+            twin, later,
+            "the random part tells apart ids of the same microsecond"
+        );
     }
 
     #[test]
