@@ -49,7 +49,8 @@ pub struct BenchArgs {
     /// one hosted server; then --users clients call --gateway-tool for --duration seconds
     /// each way: directly (the upstream's own HTTP transport, see --direct-http, else its
     /// stdio), and through Guidepost in the session and the stateless era, against one
-    /// upstream and spread over all. Prints calls/s, p50, p95 and p99 side by side.
+    /// upstream and spread over all. Prints calls/s, p50, p95 and p99 side by side. On
+    /// --database-url (a fresh database) or a temporary SQLite file.
     #[arg(long, conflicts_with_all = ["target", "idle_sessions"])]
     pub gateway: Option<String>,
     /// With --gateway: the upstream's tool to call.

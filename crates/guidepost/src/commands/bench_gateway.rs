@@ -72,7 +72,9 @@ pub struct Row {
     pub share_of_direct: Option<f64>,
 }
 
-pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+/// On `database_url` when one is given (a fresh database: the bench creates its own
+/// organization), else on a temporary SQLite file.
+pub async fn run(args: &BenchArgs, database_url: Option<String>, json: bool) -> anyhow::Result<()> {
     let entry_id = args
         .gateway
         .clone()
@@ -84,7 +86,9 @@ pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         "--gateway-arguments must be a JSON object"
     );
     let dir = super::bench::TempDir::new()?;
-    let mut settings = Settings::local(format!("sqlite:{}", dir.path().join("bench.db").display()));
+    let url =
+        database_url.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
+    let mut settings = Settings::local(url);
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
     // Every client comes from this host's one address, where a deployment's would come

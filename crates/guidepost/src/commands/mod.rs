@@ -41,7 +41,9 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
             backup::restore(&config::database_url(&cli.global), &args, json).await
         }
         Command::Bench(args) if args.idle_sessions.is_some() => flood::run(&args, json).await,
-        Command::Bench(args) if args.gateway.is_some() => bench_gateway::run(&args, json).await,
+        Command::Bench(args) if args.gateway.is_some() => {
+            bench_gateway::run(&args, cli.global.database_url, json).await
+        }
         Command::Bench(args) if args.scan => bench_scan::run(&args, json),
         Command::Bench(args) if args.catalog_search.is_some() => {
             bench_catalog::run(&args, cli.global.database_url, json).await
