@@ -136,15 +136,47 @@ async fn flush(store: &dyn Store, batch: &mut Vec<ToolCall>) {
 
 /// Cuts recorded arguments to the analytics limit, on a character boundary.
 pub fn capped_arguments(arguments: &serde_json::Value) -> String {
-    let text = arguments.to_string();
-    if text.len() <= Limits::RECORDED_ARGUMENTS {
-        return text;
+    json_prefix(arguments, Limits::RECORDED_ARGUMENTS)
+}
+
+/// The start of `value` as JSON, at most `max_bytes` long and cut on a character
+/// boundary, without writing out the rest (a recorded call keeps only the start of its
+/// arguments and of its result).
+pub fn json_prefix(value: &serde_json::Value, max_bytes: usize) -> String {
+    let mut prefix = CappedWriter {
+        bytes: Vec::with_capacity(max_bytes.min(256)),
+        room: max_bytes,
+    };
+    // Stops with an error once the room is used up: what was written is the prefix.
+    let _ = serde_json::to_writer(&mut prefix, value);
+    let mut bytes = prefix.bytes;
+    if let Err(error) = std::str::from_utf8(&bytes) {
+        // Cut inside a character: keep what precedes it.
+        bytes.truncate(error.valid_up_to());
     }
-    let mut end = Limits::RECORDED_ARGUMENTS;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Keeps at most `room` bytes, then refuses to write.
+struct CappedWriter {
+    bytes: Vec<u8>,
+    room: usize,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let taken = buf.len().min(self.room);
+        self.bytes.extend_from_slice(&buf[..taken]);
+        self.room -= taken;
+        Ok(taken)
     }
-    text[..end].to_owned()
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One line of the per-tool report.
@@ -474,5 +506,18 @@ mod tests {
         let big = serde_json::json!({ "x": "é".repeat(20_000) });
         let capped = capped_arguments(&big);
         assert!(capped.len() <= Limits::RECORDED_ARGUMENTS);
+    }
+
+    #[test]
+    fn a_json_prefix_is_the_start_of_the_json_cut_at_a_character() {
+        let small = serde_json::json!({"step": {"title": "Install"}});
+        assert_eq!(json_prefix(&small, 2_000), small.to_string());
+        let long = serde_json::json!({"content": "é".repeat(2_000), "after": 1});
+        let prefix = json_prefix(&long, 2_000);
+        // `{"content":"` is 12 bytes, then 994 two-byte characters; the 995th is cut.
+        assert_eq!(prefix.len(), 12 + 994 * 2);
+        assert!(long.to_string().starts_with(&prefix));
+        // Every byte of the room used up inside a two-byte character.
+        assert_eq!(json_prefix(&serde_json::json!("ééééé"), 4), "\"é");
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use guidepost_core::Platform;
-use guidepost_core::analytics::capped_arguments;
+use guidepost_core::analytics::{capped_arguments, json_prefix};
 use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
@@ -27,7 +27,7 @@ impl Recorded {
         let is_error = result.is_error == Some(true);
         let structured = result.structured_content.as_ref().filter(|_| !is_error);
         let summary = match structured {
-            Some(structured) => json_prefix(structured, Limits::RESULT_SUMMARY),
+            Some(structured) => json_summary(structured, Limits::RESULT_SUMMARY),
             None => first_text(result),
         };
         Self {
@@ -82,44 +82,13 @@ fn first_text(result: &CallToolResult) -> String {
         )
 }
 
-/// The first `chars` characters of `value` as JSON, without writing out the rest (a
-/// step's whole text, where the summary keeps its first 500 characters).
-fn json_prefix(value: &Value, chars: usize) -> String {
-    let mut prefix = CappedWriter {
-        bytes: Vec::with_capacity(256),
-        room: chars.saturating_mul(4),
-    };
-    // Stops with an error once the room is used up: what was written is the prefix.
-    let _ = serde_json::to_writer(&mut prefix, value);
-    let bytes = &prefix.bytes;
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        // Cut inside a character: keep what precedes it.
-        Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(),
-    };
-    text.chars().take(chars).collect()
-}
-
-/// Keeps at most `room` bytes, then refuses to write.
-struct CappedWriter {
-    bytes: Vec<u8>,
-    room: usize,
-}
-
-impl std::io::Write for CappedWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.room == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        let taken = buf.len().min(self.room);
-        self.bytes.extend_from_slice(&buf[..taken]);
-        self.room -= taken;
-        Ok(taken)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The start of a structured result, at most `chars` characters of its JSON.
+fn json_summary(value: &Value, chars: usize) -> String {
+    let at_most_four_bytes_each = chars.saturating_mul(4);
+    json_prefix(value, at_most_four_bytes_each)
+        .chars()
+        .take(chars)
+        .collect()
 }
 
 /// A recorded call: which tool, under which bounded metrics label, with what arguments.
@@ -213,19 +182,19 @@ impl Recorded {
 
 #[cfg(test)]
 mod tests {
-    use super::json_prefix;
+    use super::json_summary;
     use serde_json::json;
 
     #[test]
     fn a_summary_is_the_start_of_the_json_cut_at_a_character() {
         let small = json!({"step": {"title": "Install"}});
-        assert_eq!(json_prefix(&small, 500), small.to_string());
+        assert_eq!(json_summary(&small, 500), small.to_string());
         let long = json!({"content": "é".repeat(2_000), "after": 1});
-        let prefix = json_prefix(&long, 500);
+        let prefix = json_summary(&long, 500);
         assert_eq!(prefix.chars().count(), 500);
         assert!(long.to_string().starts_with(&prefix));
         // Every byte of the room used up inside a two-byte character.
-        let cut = json_prefix(&json!("ééééé"), 1);
+        let cut = json_summary(&json!("ééééé"), 1);
         assert_eq!(cut, "\"");
     }
 }
