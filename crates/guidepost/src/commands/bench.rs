@@ -203,22 +203,28 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
 async fn start_local(
     database_url: Option<String>,
 ) -> anyhow::Result<(app::RunningApp, String, String, Option<TempDir>)> {
-    let (url, dir) = match database_url {
-        Some(url) => (url, None),
-        None => {
-            let dir = TempDir::new()?;
-            (
-                format!("sqlite:{}", dir.0.join("bench.db").display()),
-                Some(dir),
-            )
-        }
-    };
+    let (url, dir) = database_or_temporary(database_url)?;
     let mut settings = Settings::local(url.clone());
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
     let running = app::start(settings).await?;
     let (_, key) = organizations::create(&running.platform, "Bench").await?;
     Ok((running, key.plaintext, url, dir))
+}
+
+/// `database_url`, or else a SQLite file in a fresh temporary directory, which is
+/// removed when the returned guard is dropped.
+pub(super) fn database_or_temporary(
+    database_url: Option<String>,
+) -> anyhow::Result<(String, Option<TempDir>)> {
+    match database_url {
+        Some(url) => Ok((url, None)),
+        None => {
+            let dir = TempDir::new()?;
+            let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+            Ok((url, Some(dir)))
+        }
+    }
 }
 
 /// A temporary directory removed on drop.

@@ -35,9 +35,7 @@ pub struct CatalogSearchReport {
 
 pub async fn run(args: &BenchArgs, database_url: Option<String>, json: bool) -> anyhow::Result<()> {
     let entries = args.catalog_search.context("--catalog-search N")?;
-    let dir = std::env::temp_dir().join(format!("guidepost-bench-catalog-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let url = database_url.unwrap_or_else(|| format!("sqlite:{}", dir.join("bench.db").display()));
+    let (url, _dir) = super::bench::database_or_temporary(database_url)?;
     let backend = if url.starts_with("sqlite:") {
         "sqlite"
     } else {
@@ -49,7 +47,6 @@ pub async fn run(args: &BenchArgs, database_url: Option<String>, json: bool) -> 
     let running = app::start(settings).await?;
     let result = measure(&running, entries).await;
     running.shutdown().await?;
-    let _ = std::fs::remove_dir_all(&dir);
     let (requests, samples) = result?;
     let report = report(entries, backend, requests, samples);
     output::print(json, &report, |r| {

@@ -85,9 +85,7 @@ pub async fn run(args: &BenchArgs, database_url: Option<String>, json: bool) -> 
         arguments.is_object(),
         "--gateway-arguments must be a JSON object"
     );
-    let dir = super::bench::TempDir::new()?;
-    let url =
-        database_url.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
+    let (url, _dir) = super::bench::database_or_temporary(database_url)?;
     let mut settings = Settings::local(url);
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;

@@ -15,7 +15,6 @@ use guidepost_domain::*;
 use serde::Serialize;
 use serde_json::json;
 
-use super::bench::TempDir;
 use super::bench_seed::{SeedSize, Seeded, seed};
 use super::target::checked;
 use crate::app;
@@ -54,14 +53,7 @@ pub struct Figures {
 }
 
 pub async fn run(args: &BenchArgs, database_url: Option<String>, json: bool) -> anyhow::Result<()> {
-    let (url, _dir) = match database_url {
-        Some(url) => (url, None),
-        None => {
-            let dir = TempDir::new()?;
-            let url = format!("sqlite:{}", dir.path().join("bench.db").display());
-            (url, Some(dir))
-        }
-    };
+    let (url, _dir) = super::bench::database_or_temporary(database_url)?;
     let mut settings = Settings::local(url.clone());
     settings.mcp.rate_limits.per_user_per_minute = 0;
     settings.mcp.rate_limits.per_ip_per_minute = 0;
