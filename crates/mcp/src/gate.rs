@@ -31,7 +31,7 @@ use crate::recording::{CallRecord, Recorded};
 use crate::scope::RequestScope;
 use crate::tools::ToolSources;
 use crate::{
-    McpOptions, bearer, json_answer, rate_limit, recording, request_trace, routing, surface,
+    McpOptions, bearer, direct, json_answer, rate_limit, recording, request_trace, routing, surface,
 };
 
 /// A body above this size is "large" (see `large_body_permit`).
@@ -106,7 +106,7 @@ pub(crate) async fn gate(
         Err(refusal) => return refusal.into_response(),
     };
     let Admitted {
-        request,
+        mut request,
         inbound,
         scope,
         _large_body,
@@ -117,6 +117,16 @@ pub(crate) async fn gate(
             .as_ref()
             .is_some_and(|i| i.is("subscriptions/listen"));
     let answering = (!streams_only).then(|| state.in_flight.enter());
+    let method = jsonrpc::method_label(inbound.as_ref().and_then(|i| i.method.as_deref()));
+    // A tool call travels on parsed, so that a surface that answers it without rmcp
+    // (`direct`) does not parse it again; `initialize` stays here, for after the answer.
+    let initialize = match inbound {
+        Some(inbound) if inbound.is("tools/call") => {
+            request.extensions_mut().insert(direct::Parsed(inbound));
+            None
+        }
+        inbound => inbound.filter(|i| i.is("initialize")),
+    };
     if let Some(session) = &scope.session {
         state
             .live
@@ -135,9 +145,7 @@ pub(crate) async fn gate(
             state.live.forget(&session.transport_id);
         }
     }
-    if let Some(inbound) = &inbound
-        && inbound.is("initialize")
-    {
+    if let Some(inbound) = &initialize {
         let opened = response
             .headers()
             .get("mcp-session-id")
@@ -152,7 +160,6 @@ pub(crate) async fn gate(
                 .await;
         }
     }
-    let method = jsonrpc::method_label(inbound.as_ref().and_then(|i| i.method.as_deref()));
     metrics::histogram!("guidepost_mcp_request_duration_seconds", "method" => method)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("guidepost_mcp_requests_total", "method" => method, "status" => response.status().as_u16().to_string())

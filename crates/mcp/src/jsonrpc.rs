@@ -21,6 +21,8 @@ pub(crate) struct Inbound {
     pub id: Value,
     pub method: Option<String>,
     pub params: Value,
+    /// `"jsonrpc": "2.0"`, which a message must say (rmcp refuses it otherwise).
+    pub says_version_2: bool,
 }
 
 impl Inbound {
@@ -52,7 +54,13 @@ impl Inbound {
             None => None,
         };
         let params = object.remove("params").unwrap_or(Value::Null);
-        Ok(Self { id, method, params })
+        let says_version_2 = object.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
+        Ok(Self {
+            id,
+            method,
+            params,
+            says_version_2,
+        })
     }
 
     pub fn is(&self, method: &str) -> bool {

@@ -10,6 +10,7 @@
 
 mod bearer;
 mod caller_client;
+mod direct;
 mod features;
 mod gate;
 mod handler;
@@ -89,9 +90,17 @@ impl Default for McpOptions {
     }
 }
 
+type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
+
 /// One surface's transport, type-erased so that surfaces with different handlers sit
 /// side by side.
-type Serve = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+type Serve = Arc<dyn Fn(Request) -> Answer + Send + Sync>;
+
+/// A surface: rmcp's transport, and the calls the surface answers without it (`direct`).
+struct Surface {
+    rmcp: Serve,
+    direct: Option<Arc<dyn Fn(direct::DirectCall, Request) -> Answer + Send + Sync>>,
+}
 
 /// The MCP endpoint: `/mcp` on a server's host and `/s/{slug}/mcp` on any host. Each
 /// kind of server has its surface, a `ServerHandler` behind rmcp's transport; all of
@@ -103,7 +112,7 @@ pub struct McpEndpoint {
     options: McpOptions,
     config: StreamableHttpServerConfig,
     sessions: Arc<LocalSessionManager>,
-    surfaces: HashMap<ServerKind, Serve>,
+    surfaces: HashMap<ServerKind, Surface>,
     tools: tools::ToolSources,
     in_flight: InFlight,
 }
@@ -129,7 +138,7 @@ impl McpEndpoint {
         sessions.session_config.keep_alive = Some(platform.config.session_idle_timeout);
         let tools = tools::ToolSources::builtin();
         let standard = handler::GuidepostServer::new(platform.clone(), tools.clone());
-        let endpoint = Self {
+        let mut endpoint = Self {
             platform,
             options,
             config,
@@ -138,7 +147,18 @@ impl McpEndpoint {
             tools,
             in_flight: InFlight::default(),
         };
-        endpoint.serve_kind(ServerKind::Standard, standard)
+        // Guidepost's own tools send nothing to the client while they run, so their
+        // stateless calls need not go through rmcp (`direct`).
+        let direct = direct::DirectCalls::new(standard.clone());
+        let surface = Surface {
+            rmcp: endpoint.transport(standard),
+            direct: Some(Arc::new(move |call, request| {
+                let direct = direct.clone();
+                Box::pin(async move { direct.answer(call, request).await })
+            })),
+        };
+        endpoint.surfaces.insert(ServerKind::Standard, surface);
+        endpoint
     }
 
     /// Serves servers of `kind` with `handler`. rmcp asks a handler for its
@@ -148,17 +168,25 @@ impl McpEndpoint {
     where
         H: ServerHandler + Clone + Send + Sync + 'static,
     {
+        let rmcp = self.transport(handler);
+        self.surfaces.insert(kind, Surface { rmcp, direct: None });
+        self
+    }
+
+    /// rmcp's transport in front of `handler`.
+    fn transport<H>(&self, handler: H) -> Serve
+    where
+        H: ServerHandler + Clone + Send + Sync + 'static,
+    {
         let transport = Arc::new(StreamableHttpService::new(
             move || Ok(handler.clone()),
             self.sessions.clone(),
             self.config.clone(),
         ));
-        let serve: Serve = Arc::new(move |request| {
+        Arc::new(move |request| {
             let transport = transport.clone();
             Box::pin(async move { transport.handle(request).await.map(Body::new) })
-        });
-        self.surfaces.insert(kind, serve);
-        self
+        })
     }
 
     /// The requests this endpoint is answering (streams that only carry notifications,
@@ -185,15 +213,20 @@ impl McpEndpoint {
 }
 
 async fn serve(
-    State(surfaces): State<Arc<HashMap<ServerKind, Serve>>>,
-    request: Request,
+    State(surfaces): State<Arc<HashMap<ServerKind, Surface>>>,
+    mut request: Request,
 ) -> Response {
     let kind = request
         .extensions()
         .get::<scope::RequestScope>()
         .map(|scope| scope.server.kind);
-    match kind.and_then(|kind| surfaces.get(&kind)) {
-        Some(serve) => serve(request).await,
-        None => gate::not_served(),
+    let Some(surface) = kind.and_then(|kind| surfaces.get(&kind)) else {
+        return gate::not_served();
+    };
+    if let Some(answer_directly) = &surface.direct
+        && let Some(call) = direct::take(&mut request)
+    {
+        return answer_directly(call, request).await;
     }
+    (surface.rmcp)(request).await
 }

@@ -33,6 +33,7 @@ mod custom_domains;
 pub(crate) mod dashboard;
 mod database_outage;
 mod deploy_rules;
+mod direct_calls;
 mod docs_checker;
 mod erasure;
 mod erasure_connections;

@@ -175,6 +175,17 @@ impl RawMcp {
         request.json(&body)
     }
 
+    /// The request of a tool call, for a test to add headers of its own before `send`.
+    pub fn tool_call_request(
+        &self,
+        id: i64,
+        name: &str,
+        arguments: Value,
+    ) -> reqwest::RequestBuilder {
+        let params = json!({"name": name, "arguments": arguments});
+        self.build_call(id, "tools/call", params, json!({}))
+    }
+
     pub async fn call_tool(&self, id: i64, name: &str, arguments: Value) -> Answer {
         self.call(
             id,
