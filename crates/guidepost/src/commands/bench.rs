@@ -14,12 +14,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::http::HeaderValue;
+use axum::http::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use bytes::Bytes;
 use guidepost_core::analytics::percentile;
 use guidepost_core::organizations;
 use guidepost_domain::EndUserId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::bench_wire::Wire;
 use super::target::{checked, metric};
 use crate::app;
 use crate::cli::{BenchArgs, BenchEra};
@@ -143,15 +147,12 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
     let deadline = started + Duration::from_secs(args.duration);
     let calls = Arc::new(AtomicU64::new(0));
     let ticker = tokio::spawn(show_progress(calls.clone(), started, args.duration));
-    let simulated = (0..users).map(|n| {
-        let user = SimulatedUser::new(
-            http.clone(),
-            format!("{base}/s/{slug}/mcp?tracking_id=bench-{n}"),
-            args.era,
-            calls.clone(),
-        );
-        tokio::spawn(user.run(walkthrough.clone(), deadline))
-    });
+    let mut simulated = Vec::with_capacity(usize::from(users));
+    for n in 0..users {
+        let url = format!("{base}/s/{slug}/mcp?tracking_id=bench-{n}");
+        let user = SimulatedUser::new(Wire::new(&http, &url)?, args.era, calls.clone());
+        simulated.push(tokio::spawn(user.run(walkthrough.clone(), deadline)));
+    }
     let mut samples = Samples::default();
     for user in futures::future::join_all(simulated).await {
         samples.merge(user.context("a simulated user panicked")?);
@@ -320,22 +321,36 @@ async fn show_progress(calls: Arc<AtomicU64>, started: Instant, seconds: u64) {
 }
 
 struct SimulatedUser {
-    http: reqwest::Client,
-    url: String,
+    wire: Wire,
     era: BenchEra,
-    session: Option<String>,
+    /// The headers every request of this user sends (its session's, once it has one).
+    headers: HeaderMap,
     next_id: u64,
     samples: Samples,
     calls: Arc<AtomicU64>,
 }
 
+/// The `_meta` a 2026-07-28 request carries, written once.
+const STATELESS_META: &str = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"guidepost-bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}"#;
+
 impl SimulatedUser {
-    fn new(http: reqwest::Client, url: String, era: BenchEra, calls: Arc<AtomicU64>) -> Self {
+    fn new(wire: Wire, era: BenchEra, calls: Arc<AtomicU64>) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if era == BenchEra::Stateless {
+            headers.insert(
+                "mcp-protocol-version",
+                HeaderValue::from_static(STATELESS_VERSION),
+            );
+        }
         Self {
-            http,
-            url,
+            wire,
             era,
-            session: None,
+            headers,
             next_id: 1,
             samples: Samples::default(),
             calls,
@@ -363,7 +378,7 @@ impl SimulatedUser {
                 json!({"walkthrough_id": id, "resume_if_exists": false}),
             )
             .await
-            .and_then(|r| r["step"]["id"].as_str().map(str::to_owned));
+            .and_then(|answered| answered.step);
         while let Some(current) = step.take() {
             if Instant::now() >= deadline {
                 return;
@@ -372,7 +387,7 @@ impl SimulatedUser {
             step = self
                 .call("next_walkthrough_step", arguments)
                 .await
-                .and_then(|r| r["step"]["id"].as_str().map(str::to_owned));
+                .and_then(|answered| answered.step);
         }
         self.call("get_walkthrough_status", json!({"walkthrough_id": id}))
             .await;
@@ -385,72 +400,57 @@ impl SimulatedUser {
 
     async fn initialize(&mut self) -> anyhow::Result<()> {
         let params = json!({"protocolVersion": SESSION_VERSION, "capabilities": {}, "clientInfo": {"name": "guidepost-bench", "version": "1"}});
-        let response = self.post("initialize", None, params).send().await?;
-        let session = response
-            .headers()
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params});
+        let answer = self
+            .wire
+            .post(self.headers.clone(), body.to_string().into())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let session = answer
+            .headers
             .get("mcp-session-id")
             .context("no session id")?
-            .to_str()?
-            .to_owned();
-        self.session = Some(session);
-        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        self.request()
-            .header("mcp-protocol-version", SESSION_VERSION)
-            .json(&initialized)
-            .send()
-            .await?;
+            .clone();
+        self.headers.insert("mcp-session-id", session);
+        self.headers.insert(
+            "mcp-protocol-version",
+            HeaderValue::from_static(SESSION_VERSION),
+        );
+        let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        self.wire
+            .post(self.headers.clone(), Bytes::from_static(initialized.as_bytes()))
+            .await
+            .map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
-    fn request(&self) -> reqwest::RequestBuilder {
-        let request = self
-            .http
-            .post(&self.url)
-            .header("accept", "application/json, text/event-stream");
-        match &self.session {
-            Some(session) => request.header("mcp-session-id", session),
-            None => request,
-        }
-    }
-
-    fn post(
-        &mut self,
-        method: &str,
-        tool: Option<&str>,
-        mut params: Value,
-    ) -> reqwest::RequestBuilder {
-        let mut request = self.request();
-        if self.era == BenchEra::Stateless {
-            params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
-                "io.modelcontextprotocol/clientInfo": {"name": "guidepost-bench", "version": "1"},
-                "io.modelcontextprotocol/clientCapabilities": {}});
-            request = request
-                .header("mcp-protocol-version", STATELESS_VERSION)
-                .header("mcp-method", method);
-            if let Some(tool) = tool {
-                request = request.header("mcp-name", tool);
-            }
-        } else if self.session.is_some() {
-            request = request.header("mcp-protocol-version", SESSION_VERSION);
-        }
+    /// The body of a `tools/call` of `tool`, written directly rather than built as a
+    /// tree first.
+    fn tools_call(&mut self, tool: &str, arguments: &Value) -> Bytes {
         self.next_id += 1;
-        request.json(
-            &json!({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}),
+        let meta = match self.era {
+            BenchEra::Stateless => format!(r#","_meta":{STATELESS_META}"#),
+            BenchEra::Session => String::new(),
+        };
+        let (name, arguments) = (Value::from(tool), arguments);
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":{name},"arguments":{arguments}{meta}}}}}"#,
+            self.next_id
         )
+        .into()
     }
 
-    /// Calls a tool, records its latency, and returns its structured content on success.
-    async fn call(&mut self, tool: &'static str, arguments: Value) -> Option<Value> {
-        let request = self.post(
-            "tools/call",
-            Some(tool),
-            json!({"name": tool, "arguments": arguments}),
-        );
+    /// Calls a tool, records its latency, and returns what its answer says on success.
+    async fn call(&mut self, tool: &'static str, arguments: Value) -> Option<ToolAnswer> {
+        let body = self.tools_call(tool, &arguments);
+        let mut headers = self.headers.clone();
+        if self.era == BenchEra::Stateless {
+            headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
+            headers.insert("mcp-name", HeaderValue::from_static(tool));
+        }
         let started = Instant::now();
-        let outcome = match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                response.text().await.ok().and_then(|t| tool_result(&t))
-            }
+        let outcome = match self.wire.post(headers, body).await {
+            Ok(answer) if answer.status.is_success() => tool_answer(&answer.body),
             _ => None,
         };
         let took = started.elapsed().as_micros() as i64;
@@ -467,16 +467,50 @@ impl SimulatedUser {
     }
 }
 
-/// The structured content of a successful tool result, from JSON or the last SSE event.
-fn tool_result(text: &str) -> Option<Value> {
-    let message: Value = serde_json::from_str(text).ok().or_else(|| {
-        text.lines()
+/// What a successful tool call told the simulated user: the step it is on now, if any.
+struct ToolAnswer {
+    step: Option<String>,
+}
+
+/// The part of a JSON-RPC answer a simulated user reads; the rest is skipped unbuilt.
+#[derive(Deserialize)]
+struct RpcAnswer {
+    result: Option<RpcResult>,
+}
+
+#[derive(Deserialize)]
+struct RpcResult {
+    #[serde(rename = "isError", default)]
+    is_error: Option<bool>,
+    #[serde(rename = "structuredContent", default)]
+    structured: Option<Structured>,
+}
+
+#[derive(Deserialize)]
+struct Structured {
+    #[serde(default)]
+    step: Option<StepRef>,
+}
+
+#[derive(Deserialize)]
+struct StepRef {
+    id: String,
+}
+
+/// A successful tool result's answer, from a JSON body or the last event of an SSE one.
+fn tool_answer(body: &[u8]) -> Option<ToolAnswer> {
+    let message: RpcAnswer = serde_json::from_slice(body).ok().or_else(|| {
+        std::str::from_utf8(body)
+            .ok()?
+            .lines()
             .rev()
             .filter_map(|l| l.strip_prefix("data:"))
             .find_map(|d| serde_json::from_str(d.trim()).ok())
     })?;
-    let result = message.get("result")?;
-    (result["isError"] != Value::Bool(true)).then(|| result["structuredContent"].clone())
+    let result = message.result?;
+    (result.is_error != Some(true)).then(|| ToolAnswer {
+        step: result.structured.and_then(|s| s.step).map(|step| step.id),
+    })
 }
 
 fn summarize(

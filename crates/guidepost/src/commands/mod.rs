@@ -10,6 +10,7 @@ mod bench_load;
 mod bench_pages;
 mod bench_scan;
 mod bench_seed;
+mod bench_wire;
 mod catalog;
 mod demo;
 mod flood;

@@ -1,0 +1,143 @@
+//! The simulated users' side of the wire in `guidepost bench`: each user keeps one
+//! HTTP/1.1 connection of its own open (hyper's client connection) and sends its tool
+//! calls on it one after the other, as an IDE talking to its one MCP server does.
+//!
+//! Why not reqwest, as the rest of `bench` uses: the users run in the benchmark's own
+//! process, beside the Guidepost they measure, on the same cores. reqwest's pool, URL
+//! parsing, redirect and timeout machinery cost a fifth of the process's CPU in the
+//! walkthrough mix (docs/PERFORMANCE.md), time taken from the server being measured. A
+//! connection per user needs none of it. An `https` target goes through reqwest still
+//! (its TLS), connection pooling and all.
+
+use std::time::Duration;
+
+use axum::http::header::{HOST, HeaderMap, HeaderValue};
+use axum::http::{Request, StatusCode};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+
+/// How long a user waits to connect before the call counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An answer: its status, headers and whole body.
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// One simulated user's way to its MCP endpoint.
+pub(super) enum Wire {
+    /// `http`: a connection of the user's own, opened on first use and again after the
+    /// server closes it.
+    Plain {
+        address: String,
+        host: HeaderValue,
+        path: String,
+        connection: Option<SendRequest<Full<Bytes>>>,
+    },
+    /// `https`: through the shared reqwest client.
+    Pooled { http: reqwest::Client, url: String },
+}
+
+impl Wire {
+    /// The wire to `url` (an `http` or `https` URL with a path and query).
+    pub fn new(http: &reqwest::Client, url: &str) -> anyhow::Result<Self> {
+        let parsed = url::Url::parse(url)?;
+        if parsed.scheme() != "http" {
+            return Ok(Wire::Pooled {
+                http: http.clone(),
+                url: url.to_owned(),
+            });
+        }
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("{url} has no host"))?;
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let authority = match parsed.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let path = match parsed.query() {
+            Some(query) => format!("{}?{query}", parsed.path()),
+            None => parsed.path().to_owned(),
+        };
+        Ok(Wire::Plain {
+            address: format!("{host}:{port}"),
+            host: HeaderValue::from_str(&authority)?,
+            path,
+            connection: None,
+        })
+    }
+
+    /// POSTs `body` with `headers`, and reads the whole answer.
+    pub async fn post(&mut self, headers: HeaderMap, body: Bytes) -> Result<Answer, String> {
+        match self {
+            Wire::Plain {
+                address,
+                host,
+                path,
+                connection,
+            } => {
+                let sender = match connection {
+                    Some(sender) if !sender.is_closed() => sender,
+                    _ => connection.insert(connect(address).await?),
+                };
+                sender.ready().await.map_err(|e| e.to_string())?;
+                let mut request = Request::post(path.as_str())
+                    .body(Full::new(body))
+                    .map_err(|e| e.to_string())?;
+                *request.headers_mut() = headers;
+                request.headers_mut().insert(HOST, host.clone());
+                let response = sender
+                    .send_request(request)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (parts, body) = response.into_parts();
+                let body = body.collect().await.map_err(|e| e.to_string())?;
+                Ok(Answer {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: body.to_bytes(),
+                })
+            }
+            Wire::Pooled { http, url } => {
+                let response = http
+                    .post(url.as_str())
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (status, headers) = (response.status(), response.headers().clone());
+                let body = response.bytes().await.map_err(|e| e.to_string())?;
+                Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                })
+            }
+        }
+    }
+}
+
+/// Opens a connection to `address`, its I/O driven by a task of its own.
+async fn connect(address: &str) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| format!("connecting to {address} timed out"))?
+        .map_err(|e| format!("connecting to {address}: {e}"))?;
+    // Requests are small and answered one at a time: Nagle would hold each back.
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "a simulated user's connection ended");
+        }
+    });
+    Ok(sender)
+}
