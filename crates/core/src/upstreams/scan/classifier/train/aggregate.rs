@@ -417,8 +417,33 @@ fn measure_evidence_beyond_a_sentence() {
             }
         }
     }
-    // The second stage on every definition, for its weights' signs.
+    // How far under their thresholds the definitions' best sentences stay, out of fold
+    // (the committed grouping, thresholds calibrated on the other folds): poisoned the
+    // classifier does not flag, and benign.
+    let mut buckets: BTreeMap<(bool, &str), usize> = BTreeMap::new();
     let m = &measured[0];
+    for fold in 0..FOLDS {
+        let in_fold = |d: &Definition| fold_of(d.group, 0) == fold;
+        let thresholds = super::thresholds(m.scored.iter().filter(|(d, _)| !in_fold(d)), &METHOD);
+        for (d, s) in m.scored.iter().filter(|(d, _)| in_fold(d)) {
+            let top = s
+                .iter()
+                .filter(|(_, _, read)| *read)
+                .map(|(place, score, _)| score - thresholds[place])
+                .fold(f64::NEG_INFINITY, f64::max);
+            let bucket = match top {
+                t if t == f64::NEG_INFINITY => "none read",
+                t if t >= 0.0 => "flagged",
+                t if t > -1.0 => "-1..0",
+                t if t > -2.0 => "-2..-1",
+                t if t > -3.0 => "-3..-2",
+                _ => "under -3",
+            };
+            *buckets.entry((d.poisoned, bucket)).or_default() += 1;
+        }
+    }
+    eprintln!("best sentence's margin out of fold, (poisoned, bucket): {buckets:?}");
+    // The second stage on every definition, for its weights' signs.
     let rows: Vec<(Vec<f64>, bool)> = m
         .scored
         .iter()
