@@ -212,8 +212,10 @@ struct Counts {
     every: (usize, usize),
     /// Per kind of place: (poisoned, benign) flagged only by a sentence not read.
     unread_by_place: BTreeMap<String, (usize, usize)>,
+    /// The second stage alone, and it or the sentence model.
     definition: (usize, usize),
     either: (usize, usize),
+    /// Poisoned the rules (tuned on this half) miss that either catches.
     beyond_rules: usize,
     /// Out of fold, each definition's (poisoned, top margin, second stage's score less
     /// its fold's cut).
