@@ -23,6 +23,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::super::intent::Place;
 use super::super::readings;
 use super::{PLACES, WORDS, WordMode, features, read_here, scale, sentences, word_feature};
 
@@ -102,6 +103,10 @@ struct Definition {
 struct Sentence {
     features: Vec<String>,
     read: bool,
+    /// The lexicon's categories in it (`Cat::bit`).
+    cats: u64,
+    /// Whether it shares a word with the tool's own vocabulary (`own_vocabulary`).
+    related: bool,
 }
 
 impl Sentence {
@@ -130,11 +135,27 @@ fn corpus() -> &'static Path {
 
 fn sentences_of(definition: &Value) -> Vec<Sentence> {
     let mut out = Vec::new();
-    for (place, n, hits) in readings(definition) {
+    let readings = readings(definition);
+    let own = aggregate::own_vocabulary(
+        readings
+            .iter()
+            .filter(|(place, _, _)| {
+                matches!(
+                    place,
+                    Place::Name | Place::Title | Place::ParameterName { input: true, .. }
+                )
+            })
+            .map(|(_, n, _)| n.text.as_str()),
+    );
+    for (place, n, hits) in readings {
         for span in sentences(&n.text) {
             out.push(Sentence {
                 features: features(&n.text, span, &hits, place, WordMode::Exact),
                 read: read_here(&n.text, span, &hits, place),
+                cats: super::within(&hits, span)
+                    .iter()
+                    .fold(0, |bits, h| bits | h.cat.bit()),
+                related: aggregate::related(&n.text[span.0..span.1], place, &own),
             });
         }
     }
@@ -565,4 +586,5 @@ fn scoring_reads_the_same_features_training_names() {
     }
 }
 
+mod aggregate;
 mod choose;
