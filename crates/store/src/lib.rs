@@ -18,6 +18,7 @@ mod connections;
 mod end_users;
 mod error;
 mod group_commit;
+mod held;
 mod members;
 mod oidc;
 mod organizations;

@@ -10,6 +10,7 @@ use sqlx::postgres::PgPoolOptions;
 use guidepost_domain::{Id, ServerId};
 
 use crate::group_commit::GroupCommit;
+use crate::held::Held;
 use crate::{Backend, ChangeFeed, Result, StoreOptions};
 
 type Db = sqlx::Postgres;
@@ -27,10 +28,17 @@ pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migratio
 
 pub struct PgStore {
     pool: sqlx::PgPool,
+    /// The pool's connections lent statement by statement (`held`).
+    held: Arc<Held<Db>>,
     statements: Arc<AtomicU64>,
     changes: ChangeFeed,
     progress_writes: GroupCommit<sql::progress_writes::ProgressWrites>,
 }
+
+/// Connections: the pool's size, and how many of them stay lent out between statements
+/// (`held`; the rest are for transactions).
+const POOL_SIZE: u32 = 16;
+const HELD: usize = 12;
 
 /// A pooled connection idle this long is pinged before use, so that one the server
 /// dropped meanwhile (a restart, a failover) is replaced instead of failing a request.
@@ -53,7 +61,7 @@ impl PgStore {
     /// use: while the database is down, requests fail within it.
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(POOL_SIZE)
             .acquire_timeout(options.timeout)
             .test_before_acquire(false)
             .before_acquire(|connection, meta| {
@@ -79,9 +87,11 @@ impl PgStore {
         listener.listen(TOOLS_CHANGED_CHANNEL).await?;
         tokio::spawn(relay_notifications(listener, changes.clone()));
         let statements = Arc::new(AtomicU64::new(0));
-        let progress_writes = sql::progress_writes::start(&pool, &statements);
+        let held = Arc::new(Held::new(pool.clone(), HELD, Some(PING_AFTER_IDLE)));
+        let progress_writes = sql::progress_writes::start(&held, &statements);
         Ok(Self {
             pool,
+            held,
             statements,
             changes,
             progress_writes,

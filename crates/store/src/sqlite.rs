@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use guidepost_domain::ServerId;
 
 use crate::group_commit::GroupCommit;
+use crate::held::Held;
 use crate::{Backend, ChangeFeed, Result};
 
 type Db = sqlx::Sqlite;
@@ -25,10 +26,17 @@ const LOCK_ROW: &str = "";
 /// A write transaction takes the write lock up front.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// Connections: the pool's size, and how many of them stay lent out between statements
+/// (`held`; the rest are for transactions).
+const POOL_SIZE: u32 = 8;
+const HELD: usize = 5;
+
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    /// The pool's connections lent statement by statement (`held`).
+    held: Arc<Held<Db>>,
     statements: Arc<AtomicU64>,
     changes: ChangeFeed,
     progress_writes: GroupCommit<sql::progress_writes::ProgressWrites>,
@@ -47,7 +55,7 @@ impl SqliteStore {
         // other end to hang up, and sqlx's ping is a round trip to the connection's
         // thread for every statement (6 % of a walkthrough call's time, issue 34).
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(POOL_SIZE)
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
@@ -60,9 +68,12 @@ impl SqliteStore {
             return Err(crate::schema::refusal(error, applied, &MIGRATIONS));
         }
         let statements = Arc::new(AtomicU64::new(0));
-        let progress_writes = sql::progress_writes::start(&pool, &statements);
+        // A file in this process has no server to restart: no ping after idling.
+        let held = Arc::new(Held::new(pool.clone(), HELD, None));
+        let progress_writes = sql::progress_writes::start(&held, &statements);
         Ok(Self {
             pool,
+            held,
             statements,
             changes: ChangeFeed::new(),
             progress_writes,

@@ -20,10 +20,10 @@ use bytes::Bytes;
 use guidepost_core::analytics::percentile;
 use guidepost_core::organizations;
 use guidepost_domain::EndUserId;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::bench_wire::Wire;
+use super::bench_wire::{ToolAnswer, Wire, tool_answer};
 use super::target::{checked, metric};
 use crate::app;
 use crate::cli::{BenchArgs, BenchEra};
@@ -418,7 +418,10 @@ impl SimulatedUser {
         );
         let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
         self.wire
-            .post(self.headers.clone(), Bytes::from_static(initialized.as_bytes()))
+            .post(
+                self.headers.clone(),
+                Bytes::from_static(initialized.as_bytes()),
+            )
             .await
             .map_err(anyhow::Error::msg)?;
         Ok(())
@@ -465,52 +468,6 @@ impl SimulatedUser {
         }
         outcome
     }
-}
-
-/// What a successful tool call told the simulated user: the step it is on now, if any.
-struct ToolAnswer {
-    step: Option<String>,
-}
-
-/// The part of a JSON-RPC answer a simulated user reads; the rest is skipped unbuilt.
-#[derive(Deserialize)]
-struct RpcAnswer {
-    result: Option<RpcResult>,
-}
-
-#[derive(Deserialize)]
-struct RpcResult {
-    #[serde(rename = "isError", default)]
-    is_error: Option<bool>,
-    #[serde(rename = "structuredContent", default)]
-    structured: Option<Structured>,
-}
-
-#[derive(Deserialize)]
-struct Structured {
-    #[serde(default)]
-    step: Option<StepRef>,
-}
-
-#[derive(Deserialize)]
-struct StepRef {
-    id: String,
-}
-
-/// A successful tool result's answer, from a JSON body or the last event of an SSE one.
-fn tool_answer(body: &[u8]) -> Option<ToolAnswer> {
-    let message: RpcAnswer = serde_json::from_slice(body).ok().or_else(|| {
-        std::str::from_utf8(body)
-            .ok()?
-            .lines()
-            .rev()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .find_map(|d| serde_json::from_str(d.trim()).ok())
-    })?;
-    let result = message.result?;
-    (result.is_error != Some(true)).then(|| ToolAnswer {
-        step: result.structured.and_then(|s| s.step).map(|step| step.id),
-    })
 }
 
 fn summarize(

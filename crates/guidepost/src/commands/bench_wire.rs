@@ -7,7 +7,8 @@
 //! parsing, redirect and timeout machinery cost a fifth of the process's CPU in the
 //! walkthrough mix (docs/PERFORMANCE.md), time taken from the server being measured. A
 //! connection per user needs none of it. An `https` target goes through reqwest still
-//! (its TLS), connection pooling and all.
+//! (its TLS), connection pooling and all. What a user reads of an answer (whether it
+//! succeeded, and the step it is on) is read into those fields alone.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use serde::Deserialize;
 
 /// How long a user waits to connect before the call counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -140,4 +142,50 @@ async fn connect(address: &str) -> Result<SendRequest<Full<Bytes>>, String> {
         }
     });
     Ok(sender)
+}
+
+/// What a successful tool call told the simulated user: the step it is on now, if any.
+pub(super) struct ToolAnswer {
+    pub step: Option<String>,
+}
+
+/// The part of a JSON-RPC answer a simulated user reads; the rest is skipped unbuilt.
+#[derive(Deserialize)]
+struct RpcAnswer {
+    result: Option<RpcResult>,
+}
+
+#[derive(Deserialize)]
+struct RpcResult {
+    #[serde(rename = "isError", default)]
+    is_error: Option<bool>,
+    #[serde(rename = "structuredContent", default)]
+    structured: Option<Structured>,
+}
+
+#[derive(Deserialize)]
+struct Structured {
+    #[serde(default)]
+    step: Option<StepRef>,
+}
+
+#[derive(Deserialize)]
+struct StepRef {
+    id: String,
+}
+
+/// A successful tool result's answer, from a JSON body or the last event of an SSE one.
+pub(super) fn tool_answer(body: &[u8]) -> Option<ToolAnswer> {
+    let message: RpcAnswer = serde_json::from_slice(body).ok().or_else(|| {
+        std::str::from_utf8(body)
+            .ok()?
+            .lines()
+            .rev()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .find_map(|d| serde_json::from_str(d.trim()).ok())
+    })?;
+    let result = message.result?;
+    (result.is_error != Some(true)).then(|| ToolAnswer {
+        step: result.structured.and_then(|s| s.step).map(|step| step.id),
+    })
 }

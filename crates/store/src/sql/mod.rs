@@ -56,11 +56,12 @@ use crate::{
 };
 
 impl ThisStore {
-    /// The pool as an executor, counting the one statement about to run on it, which
-    /// runs in a span of its own (`traced`).
-    pub(super) fn run(&self) -> crate::traced::Traced<&sqlx::Pool<Db>> {
+    /// The pool as an executor (its connections lent statement by statement, `held`),
+    /// counting the one statement about to run on it, which runs in a span of its own
+    /// (`traced`).
+    pub(super) fn run(&self) -> crate::traced::Traced<&crate::held::Held<Db>> {
         self.count(1);
-        crate::traced::Traced::new(&self.pool, BACKEND)
+        crate::traced::Traced::new(&*self.held, BACKEND)
     }
 
     pub(super) fn count(&self, statements: u64) {

@@ -14,7 +14,8 @@ impl Store for ThisStore {
     }
 
     fn pool_connections(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+        // Idle: in the pool, and lent out between statements (`held`).
+        (self.pool.size(), self.pool.num_idle() + self.held.idle())
     }
 
     async fn announce_tools_changed(&self, servers: &[ServerId]) -> Result<()> {

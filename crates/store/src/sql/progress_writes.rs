@@ -190,20 +190,20 @@ impl ProgressWrite {
     }
 }
 
-/// How progress writes run alone and together, on the store's pool.
+/// How progress writes run alone and together, on the store's connections (`held`).
 pub(crate) struct ProgressWrites {
-    pool: sqlx::Pool<Db>,
+    held: Arc<crate::held::Held<Db>>,
     statements: Arc<AtomicU64>,
 }
 
 /// The group commit of a store's progress writes, counting its statements with the
 /// store's.
 pub(crate) fn start(
-    pool: &sqlx::Pool<Db>,
+    held: &Arc<crate::held::Held<Db>>,
     statements: &Arc<AtomicU64>,
 ) -> GroupCommit<ProgressWrites> {
     let writes = ProgressWrites {
-        pool: pool.clone(),
+        held: held.clone(),
         statements: statements.clone(),
     };
     GroupCommit::start(writes, LANES)
@@ -214,12 +214,14 @@ impl ProgressWrites {
         // BEGIN, the writes, COMMIT.
         self.statements
             .fetch_add(writes.len() as u64 + 2, Ordering::Relaxed);
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut lent = self.held.lend().await?;
+        let mut tx = sqlx::Connection::begin_with(lent.connection(), BEGIN_WRITE).await?;
         let mut written = Vec::with_capacity(writes.len());
         for write in writes {
             written.push(write.run_on(traced(&mut *tx)).await?);
         }
         tx.commit().await?;
+        lent.finished();
         Ok(written)
     }
 }
@@ -230,7 +232,7 @@ impl Batches for ProgressWrites {
 
     fn one<'a>(&'a self, write: &'a ProgressWrite) -> BoxFuture<'a, Result<Written>> {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        write.run_on(traced(&self.pool)).boxed()
+        write.run_on(traced(&*self.held)).boxed()
     }
 
     fn many<'a>(&'a self, writes: &'a [ProgressWrite]) -> BoxFuture<'a, Result<Vec<Written>>> {
