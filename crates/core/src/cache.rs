@@ -125,7 +125,7 @@ pub(crate) struct NodeCache {
     epoch: AtomicU64,
     servers: TtlMap<String, McpServer>,
     offers: TtlMap<ServerId, Arc<Vec<AvailableWalkthrough>>>,
-    versions: TtlMap<(WalkthroughId, i64), WalkthroughVersion>,
+    versions: TtlMap<(WalkthroughId, i64), Arc<WalkthroughVersion>>,
     tracked: TtlMap<(OrgId, String), Tracked>,
     progress: TtlMap<ProgressOf, Progress>,
     /// Each server's attached upstreams with their tools and states (issue 34), what a
@@ -235,11 +235,11 @@ impl NodeCache {
         &self,
         walkthrough: &WalkthroughId,
         version: i64,
-    ) -> Option<WalkthroughVersion> {
+    ) -> Option<Arc<WalkthroughVersion>> {
         self.versions.get(&(walkthrough.clone(), version))
     }
 
-    pub(crate) fn keep_version(&self, found: &WalkthroughVersion) {
+    pub(crate) fn keep_version(&self, found: &Arc<WalkthroughVersion>) {
         let key = (found.walkthrough_id.clone(), found.version);
         self.versions.insert(key, found.clone());
     }

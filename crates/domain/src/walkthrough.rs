@@ -109,12 +109,13 @@ pub struct Assignment {
 }
 
 /// A walkthrough as an end user on a server sees it: published, assigned and enabled,
-/// with its newest version.
+/// with its newest version (shared: every tool call of the server reads it, and a
+/// version never changes).
 #[derive(Debug, Clone)]
 pub struct AvailableWalkthrough {
     pub walkthrough: Walkthrough,
     pub display_order: i64,
-    pub latest: WalkthroughVersion,
+    pub latest: std::sync::Arc<WalkthroughVersion>,
 }
 
 /// One end user's progress through one walkthrough on one server.

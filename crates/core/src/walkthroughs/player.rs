@@ -57,7 +57,7 @@ pub struct Player<'a> {
 pub struct Seen {
     pub available: AvailableWalkthrough,
     /// The caller's pinned version, or the newest when they have no progress.
-    pub version: WalkthroughVersion,
+    pub version: Arc<WalkthroughVersion>,
     pub progress: Option<Progress>,
 }
 
@@ -111,11 +111,11 @@ pub(crate) async fn version(
     org: &OrgId,
     walkthrough: &WalkthroughId,
     number: i64,
-) -> Result<WalkthroughVersion, CoreError> {
+) -> Result<Arc<WalkthroughVersion>, CoreError> {
     if let Some(found) = platform.cache.version(walkthrough, number) {
         return Ok(found);
     }
-    let found = platform.store.get_version(org, walkthrough, number).await?;
+    let found = Arc::new(platform.store.get_version(org, walkthrough, number).await?);
     platform.cache.keep_version(&found);
     Ok(found)
 }
@@ -191,7 +191,7 @@ impl Player<'_> {
         &self,
         available: &AvailableWalkthrough,
         progress: Option<&Progress>,
-    ) -> Result<WalkthroughVersion, PlayerError> {
+    ) -> Result<Arc<WalkthroughVersion>, PlayerError> {
         match progress {
             Some(p) if p.version != available.latest.version => {
                 let id = &available.walkthrough.id;

@@ -92,13 +92,13 @@ pub(super) fn available(row: &DbRow) -> Result<AvailableWalkthrough> {
     Ok(AvailableWalkthrough {
         walkthrough: walkthrough(row)?,
         display_order: row.try_get("display_order")?,
-        latest: WalkthroughVersion {
+        latest: std::sync::Arc::new(WalkthroughVersion {
             walkthrough_id: Id::from_trusted(text(row, "id")?),
             version: row.try_get("v_version")?,
             title: text(row, "v_title")?,
             steps: json_column(row, "v_steps")?,
             published_at: time(row, "v_published_at")?,
-        },
+        }),
     })
 }
 
