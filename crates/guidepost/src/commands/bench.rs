@@ -330,8 +330,8 @@ struct SimulatedUser {
     calls: Arc<AtomicU64>,
 }
 
-/// The `_meta` a 2026-07-28 request carries, written once.
-const STATELESS_META: &str = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"guidepost-bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}"#;
+/// The `_meta` field a 2026-07-28 request's params carry, written once.
+const STATELESS_META: &str = r#","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"guidepost-bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}"#;
 
 impl SimulatedUser {
     fn new(wire: Wire, era: BenchEra, calls: Arc<AtomicU64>) -> Self {
@@ -432,10 +432,11 @@ impl SimulatedUser {
     fn tools_call(&mut self, tool: &str, arguments: &Value) -> Bytes {
         self.next_id += 1;
         let meta = match self.era {
-            BenchEra::Stateless => format!(r#","_meta":{STATELESS_META}"#),
-            BenchEra::Session => String::new(),
+            BenchEra::Stateless => STATELESS_META,
+            BenchEra::Session => "",
         };
-        let (name, arguments) = (Value::from(tool), arguments);
+        // A tool's name as a JSON string, escaped as JSON escapes it.
+        let name = Value::from(tool);
         format!(
             r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":{name},"arguments":{arguments}{meta}}}}}"#,
             self.next_id

@@ -15,19 +15,7 @@ const WEIGHTED: &str = "text/event-stream;q=0.9";
 
 /// Calls answered without rmcp so far, from the node's `/metrics`.
 async fn direct_calls(app: &TestApp) -> u64 {
-    let url = format!("{}/metrics", app.url);
-    let text = app
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix("guidepost_mcp_direct_tool_calls_total "))
-        .map_or(0, |count| count.trim().parse().unwrap())
+    app.counter("guidepost_mcp_direct_tool_calls_total").await
 }
 
 async fn call(

@@ -113,19 +113,7 @@ backend_tests! {
 
 /// Sessions evicted from memory so far, by `/metrics` (counted for the whole process).
 async fn evicted_so_far(app: &crate::helpers::TestApp) -> u64 {
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("guidepost_mcp_sessions_evicted_total "))
-        .map_or(0, |value| value.trim().parse().unwrap())
+    app.counter("guidepost_mcp_sessions_evicted_total").await
 }
 
 /// Sends `tools/list` as if forwarded for `client`.

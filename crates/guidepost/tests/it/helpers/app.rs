@@ -73,6 +73,23 @@ pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut Settings
 }
 
 impl TestApp {
+    /// An unlabelled counter of the node's `/metrics` (0 before it is first counted).
+    pub async fn counter(&self, name: &str) -> u64 {
+        let metrics = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .map_or(0, |value| value.trim().parse().unwrap())
+    }
+
     pub async fn create_tenant(&self, name: &str) -> Tenant {
         let store = &self.store;
         let org = store
