@@ -18,7 +18,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { codeSignIn, launch } from './chromium.mjs';
+import { codeSignIn, launch, photograph } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -43,7 +43,7 @@ const report = { callback: null, titles: [], screenshots: [], error: null };
 
 async function snapshot(page, name) {
   const path = join(options.screenshots, `${report.screenshots.length + 1}-${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await photograph(page, path);
   report.titles.push(await page.title());
   report.screenshots.push(path);
 }

@@ -70,3 +70,20 @@ export async function codeSignIn(
   await page.fill('input[name="code"]', code);
   await press(page.getByRole('button', { name: codeButton }));
 }
+
+/** Photographs the whole page into `path`. Headless Chromium sometimes answers
+ * "Unable to capture screenshot" when no frame is ready yet (seen on a loaded CI machine
+ * with several browsers at once); the same page photographs fine a moment later, so a
+ * capture fault is retried a few times. Any other error, or a fault that persists, fails. */
+export async function photograph(page, path, attempts = 4) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await page.screenshot({ path, fullPage: true });
+      return;
+    } catch (error) {
+      const transient = String(error?.message ?? error).includes('Unable to capture screenshot');
+      if (!transient || attempt >= attempts) throw error;
+      await page.waitForTimeout(250 * attempt);
+    }
+  }
+}

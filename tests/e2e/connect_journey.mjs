@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { codeSignIn, launch } from './chromium.mjs';
+import { codeSignIn, launch, photograph } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -63,7 +63,7 @@ async function visit(page, name, check) {
     );
   }
   const path = join(options.screenshots, `${report.screenshots.length + 1}-${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await photograph(page, path);
   report.screenshots.push(path);
 }
 

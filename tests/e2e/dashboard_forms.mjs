@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { codeSignIn, launch } from './chromium.mjs';
+import { codeSignIn, launch, photograph } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -127,7 +127,7 @@ async function check(page, name, width, scheme) {
   }
   if (width === 390) {
     entry.screenshot = join(options.screenshots, `${name}-${width}-${scheme}.png`);
-    await page.screenshot({ path: entry.screenshot, fullPage: true });
+    await photograph(page, entry.screenshot);
   }
   report.pages.push(entry);
   return entry;

@@ -37,7 +37,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { codeSignIn, launch } from './chromium.mjs';
+import { codeSignIn, launch, photograph } from './chromium.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -100,7 +100,7 @@ async function visit(page, name) {
     options.screenshots,
     `${String(report.pages.length + 1).padStart(2, '0')}-${name}.png`,
   );
-  await page.screenshot({ path: entry.screenshot, fullPage: true });
+  await photograph(page, entry.screenshot);
   report.pages.push(entry);
   return entry;
 }
