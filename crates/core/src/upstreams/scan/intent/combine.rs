@@ -69,7 +69,22 @@ pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: P
                 if !fits {
                     continue;
                 }
-                let secret_object = c.of(Sensitive).any(|(_, ts)| *ts > *tv && ts - tv <= 4);
+                // `without revealing the token`, or a secret just named and then `it`:
+                // `use a secret without revealing it` keeps the secret.
+                let back = text[verb.end..]
+                    .split(|ch: char| !ch.is_alphanumeric())
+                    .skip(1) // the rest of the verb's word (a stem matched)
+                    .find(|w| !w.is_empty())
+                    .is_some_and(|w| matches!(w, "it" | "them"));
+                let secret_object = c.of(Sensitive).any(|(_, ts)| *ts > *tv && ts - tv <= 4)
+                    || (back
+                        && (c.of(Sensitive).any(|(_, ts)| *ts < *tn && tn - ts <= 5)
+                            || text[..neg.start]
+                                .split(|ch: char| !ch.is_alphanumeric())
+                                .filter(|w| !w.is_empty())
+                                .rev()
+                                .take(4)
+                                .any(|w| matches!(w, "secret" | "secrets"))));
                 let to_user = c.of(User).any(|(_, tu)| tu.abs_diff(*tv) <= 6);
                 if !secret_object && (verb.cat == ConcealStrong || to_user) {
                     fire(SECRECY, (neg.start, verb.end));

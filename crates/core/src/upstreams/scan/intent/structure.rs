@@ -131,7 +131,18 @@ pub(in crate::upstreams::scan) fn structure(
                         || has(Prior)
                         || has(Contents)
                         || has(User)))
-                || has(Pii)
+                // Private data named bare (`emailAddress`, `phone`, `mailbox`) is a
+                // field of mail, contact and identity records, asked for when it goes
+                // unexplained (`scan`); a name that builds a request (whose, all of it,
+                // taken or sent, four words and more) asks by itself.
+                || (has(Pii)
+                    && (words >= 4
+                        || has(Contents)
+                        || has(Totality)
+                        || has(User)
+                        || has(Prior)
+                        || has(Address)
+                        || verb))
                 || (has(EnvRef) && (words >= 3 || has(Contents) || has(Totality) || verb))
                 || (has(Source)
                     && (words >= 3 || has(Sensitive) || has(Contents) || has(Totality) || verb))
