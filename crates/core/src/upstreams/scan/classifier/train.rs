@@ -588,31 +588,3 @@ fn scoring_reads_the_same_features_training_names() {
 
 mod aggregate;
 mod choose;
-
-#[test]
-#[ignore = "temporary: the highest benign scores out of fold"]
-fn tmp_top_benign() {
-    let (definitions, seed) = development();
-    let measured = cross_validate(&definitions, seed, &METHOD);
-    let mut rows: Vec<(f64, String, usize, String)> = Vec::new();
-    for (d, s) in measured.scored.iter().filter(|(d, _)| !d.poisoned) {
-        for ((place, score, read), sentence) in s.iter().zip(&d.sentences) {
-            if *read {
-                rows.push((*score, place.clone(), d.group, sentence.features.iter().filter(|f| !f.starts_with('[')).cloned().collect::<Vec<_>>().join(" ")));
-            }
-        }
-    }
-    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    rows.dedup_by(|a, b| a.3 == b.3);
-    for r in rows.iter().take(40) {
-        eprintln!("{:.2} {} g{} {}", r.0, r.1, r.2, &r.3[..r.3.len().min(200)]);
-    }
-    let mut p: Vec<(f64, String, String)> = Vec::new();
-    for (d, s) in measured.scored.iter().filter(|(d, _)| d.poisoned) {
-        let best = s.iter().filter(|x| x.2).map(|x| (x.1 - measured.thresholds[&x.0], x.0.clone())).fold((f64::NEG_INFINITY, String::new()), |a, b| if b.0 > a.0 { b } else { a });
-        p.push((best.0, best.1, d.kind.clone()));
-    }
-    p.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let hist = |lo: f64, hi: f64| p.iter().filter(|x| x.0 >= lo && x.0 < hi).count();
-    eprintln!("poisoned margins: >=0 {}, -1..0 {}, -2..-1 {}, -3..-2 {}, below {}", hist(0.0, 1e9), hist(-1.0, 0.0), hist(-2.0, -1.0), hist(-3.0, -2.0), hist(-1e9, -3.0));
-}
