@@ -42,7 +42,7 @@ pub use id::{
 };
 pub use latency::{LATENCY_BOUNDS_US, LATENCY_BUCKETS, LatencyHistogram, latency_bucket};
 pub use launch_spec::*;
-pub use limits::Limits;
+pub use limits::{Limits, prefix_chars};
 pub use member::*;
 pub use model::*;
 pub use registry::*;

@@ -39,3 +39,27 @@ impl Limits {
     /// The largest answer read from an upstream's authorization server.
     pub const AUTHORIZATION_RESPONSE: usize = 256 * 1024;
 }
+
+/// The longest prefix of `text` with at most `max` characters, cut at a character's
+/// boundary: a slice, where collecting the characters one by one would copy each.
+pub fn prefix_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_chars;
+
+    #[test]
+    fn a_prefix_counts_characters_not_bytes() {
+        assert_eq!(prefix_chars("héllo", 2), "hé");
+        assert_eq!(prefix_chars("héllo", 5), "héllo");
+        assert_eq!(prefix_chars("héllo", 50), "héllo");
+        assert_eq!(prefix_chars("日本語", 1), "日");
+        assert_eq!(prefix_chars("", 3), "");
+        assert_eq!(prefix_chars("abc", 0), "");
+    }
+}

@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use guidepost_core::Platform;
 use guidepost_core::analytics::{capped_arguments, json_prefix};
-use guidepost_domain::{EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId};
+use guidepost_domain::{
+    EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId, prefix_chars,
+};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::Value;
@@ -78,17 +80,16 @@ fn first_text(result: &CallToolResult) -> String {
         .find_map(ContentBlock::as_text)
         .map_or_else(
             || "(non-text content)".to_owned(),
-            |t| t.text.chars().take(Limits::RESULT_SUMMARY).collect(),
+            |t| prefix_chars(&t.text, Limits::RESULT_SUMMARY).to_owned(),
         )
 }
 
 /// The start of a structured result, at most `chars` characters of its JSON.
 fn json_summary(value: &Value, chars: usize) -> String {
     let at_most_four_bytes_each = chars.saturating_mul(4);
-    json_prefix(value, at_most_four_bytes_each)
-        .chars()
-        .take(chars)
-        .collect()
+    let mut summary = json_prefix(value, at_most_four_bytes_each);
+    summary.truncate(prefix_chars(&summary, chars).len());
+    summary
 }
 
 /// A recorded call: which tool, under which bounded metrics label, with what arguments.
@@ -126,6 +127,8 @@ pub(crate) fn record(
     metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => label)
         .record(recorded.duration_us as f64 / 1e6);
     let now = Timestamp::now();
+    let mut summary = recorded.summary;
+    summary.truncate(prefix_chars(&summary, Limits::RESULT_SUMMARY).len());
     platform.analytics.record(ToolCall {
         id: ToolCallId::generate_in_time_order(now),
         org_id: scope.server.org_id.clone(),
@@ -134,13 +137,9 @@ pub(crate) fn record(
         end_user_id: end_user
             .map(|u| u.id.clone())
             .or_else(|| scope.session.as_ref().and_then(|s| s.end_user_id.clone())),
-        tool_name: tool.chars().take(Limits::NAME).collect(),
+        tool_name: prefix_chars(tool, Limits::NAME).to_owned(),
         arguments: capped_arguments(arguments),
-        result_summary: recorded
-            .summary
-            .chars()
-            .take(Limits::RESULT_SUMMARY)
-            .collect(),
+        result_summary: summary,
         is_error: recorded.is_error,
         error_code: recorded.error_code,
         duration_us: recorded.duration_us,

@@ -42,6 +42,11 @@ pub(crate) struct Held<DB: Database> {
     /// meanwhile is found then, not by a request's statement), as the pool's own
     /// `before_acquire` does.
     ping_after_idle: Option<Duration>,
+    /// When a loan last ended without finishing (a failed or dropped statement). The
+    /// connections idle here since before it may share its cause (the database went
+    /// away): each is pinged before it is lent, instead of failing a request's statement
+    /// once the database is back.
+    last_failure: Mutex<Option<Instant>>,
 }
 
 impl<DB: Database> std::fmt::Debug for Held<DB> {
@@ -62,6 +67,7 @@ impl<DB: Database> Held<DB> {
             keep,
             loans: Semaphore::new(keep),
             ping_after_idle,
+            last_failure: Mutex::new(None),
         }
     }
 
@@ -78,11 +84,15 @@ impl<DB: Database> Held<DB> {
             let Some((mut connection, idle_since)) = popped else {
                 break self.pool.acquire().await?;
             };
-            let stale = self
-                .ping_after_idle
-                .is_some_and(|after| idle_since.elapsed() >= after);
+            let last_failure = *lock_whole(&self.last_failure);
+            let suspect = needs_ping(
+                idle_since,
+                Instant::now(),
+                self.ping_after_idle,
+                last_failure,
+            );
             // A connection that fails its ping is dropped (sqlx closes it) for the next.
-            if !stale || connection.ping().await.is_ok() {
+            if !suspect || connection.ping().await.is_ok() {
                 break connection;
             }
         };
@@ -100,10 +110,7 @@ impl<DB: Database> Held<DB> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(PoolConnection<DB>, Instant)>> {
-        // The list is only pushed to and popped from: a panic elsewhere leaves it whole.
-        self.idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock_whole(&self.idle)
     }
 
     /// Hands a connection whose statement ran to its end back here (there is room: the
@@ -111,6 +118,26 @@ impl<DB: Database> Held<DB> {
     fn give_back(&self, connection: PoolConnection<DB>) {
         self.lock().push((connection, Instant::now()));
     }
+}
+
+/// Locks a mutex whose value is only ever replaced or pushed to and popped from whole: a
+/// panic elsewhere cannot leave it half-changed.
+fn lock_whole<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether a connection idle since `idle_since` is pinged before it is lent at `now`: it
+/// idled for `ping_after_idle` or longer, or a loan failed after it went idle.
+fn needs_ping(
+    idle_since: Instant,
+    now: Instant,
+    ping_after_idle: Option<Duration>,
+    last_failure: Option<Instant>,
+) -> bool {
+    ping_after_idle.is_some_and(|after| now.duration_since(idle_since) >= after)
+        || last_failure.is_some_and(|failed| failed >= idle_since)
 }
 
 /// A connection lent for one statement (or one transaction). Marked [`Lent::finished`]
@@ -139,10 +166,13 @@ impl<DB: Database> Lent<'_, DB> {
 
 impl<DB: Database> Drop for Lent<'_, DB> {
     fn drop(&mut self) {
-        if let Some(connection) = self.connection.take()
-            && self.finished
-        {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if self.finished {
             self.held.give_back(connection);
+        } else {
+            *lock_whole(&self.held.last_failure) = Some(Instant::now());
         }
     }
 }
@@ -272,6 +302,40 @@ mod tests {
             .await;
         assert!(failed.is_err());
         assert_eq!(held.idle(), 0);
+    }
+
+    #[test]
+    fn a_connection_is_pinged_after_a_long_idle_or_a_failure_since_it_went_idle() {
+        let idle_since = Instant::now();
+        let later = idle_since + Duration::from_secs(1);
+        let much_later = idle_since + Duration::from_secs(10);
+        let after_5s = Some(Duration::from_secs(5));
+        assert!(!needs_ping(idle_since, later, after_5s, None));
+        assert!(needs_ping(idle_since, much_later, after_5s, None));
+        assert!(!needs_ping(idle_since, much_later, None, None));
+        // A loan failed while it idled (the database went away): pinged, however soon.
+        assert!(needs_ping(idle_since, later, None, Some(later)));
+        assert!(needs_ping(idle_since, later, after_5s, Some(idle_since)));
+        // A failure before it went idle: it finished a statement since.
+        let before = idle_since - Duration::from_millis(1);
+        assert!(!needs_ping(idle_since, later, after_5s, Some(before)));
+    }
+
+    #[tokio::test]
+    async fn a_failed_loan_marks_the_idle_connections_for_a_ping() {
+        let held = held(2).await;
+        sqlx::query("SELECT 1").execute(&held).await.unwrap();
+        assert!(lock_whole(&held.last_failure).is_none());
+        let failed = sqlx::query("SELECT * FROM no_such_table")
+            .fetch_optional(&held)
+            .await;
+        assert!(failed.is_err());
+        assert!(
+            lock_whole(&held.last_failure).is_some(),
+            "the failure is noted"
+        );
+        // The next statements still run (on a connection pinged first).
+        sqlx::query(MARK).execute(&held).await.unwrap();
     }
 
     #[tokio::test]

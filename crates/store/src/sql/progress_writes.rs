@@ -3,6 +3,8 @@
 //! statement with its own result, but the writes that queue while a commit is running
 //! share the next commit.
 
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,13 +52,7 @@ static RESTART_PROGRESS: LazyLock<String> = LazyLock::new(|| {
 /// One write of a caller's progress.
 pub(crate) enum ProgressWrite {
     /// Moves the progress on, unless it moved past `revision` since it was read.
-    Advance {
-        org: OrgId,
-        id: ProgressId,
-        revision: i64,
-        state: ProgressState,
-        at: Timestamp,
-    },
+    Advance(Advance),
     /// Starts the progress: over whatever there was (`replace`), or only where there was
     /// none.
     Start {
@@ -68,6 +64,16 @@ pub(crate) enum ProgressWrite {
     Delete {
         key: ProgressKey,
     },
+}
+
+/// A move of a caller's progress row `id` to `state`, written only if the row is still at
+/// `revision`.
+pub(crate) struct Advance {
+    org: OrgId,
+    id: ProgressId,
+    revision: i64,
+    state: ProgressState,
+    at: Timestamp,
 }
 
 /// What a write did: the row as written (`None`: an advance that found the row moved
@@ -98,12 +104,19 @@ impl ProgressWrite {
         state: &ProgressState,
         at: Timestamp,
     ) -> Self {
-        ProgressWrite::Advance {
+        ProgressWrite::Advance(Advance {
             org: org.clone(),
             id: id.clone(),
             revision,
             state: state.clone(),
             at,
+        })
+    }
+
+    fn as_advance(&self) -> Option<&Advance> {
+        match self {
+            ProgressWrite::Advance(advance) => Some(advance),
+            _ => None,
         }
     }
 
@@ -122,13 +135,13 @@ impl ProgressWrite {
         executor: impl sqlx::Executor<'e, Database = Db>,
     ) -> Result<Written> {
         match self {
-            ProgressWrite::Advance {
+            ProgressWrite::Advance(Advance {
                 org,
                 id,
                 revision,
                 state,
                 at,
-            } => {
+            }) => {
                 let row = sqlx::query(UPDATE_PROGRESS.as_str())
                     .bind(org.as_str())
                     .bind(id.as_str())
@@ -210,20 +223,137 @@ pub(crate) fn start(
 }
 
 impl ProgressWrites {
+    /// A batch as few statements as it can be: each run of advances one statement
+    /// (`advance_together`), every other write one of its own. A batch that is one
+    /// statement needs no transaction around it; under load most are, as most writes are
+    /// advances.
     async fn many(&self, writes: &[ProgressWrite]) -> Result<Vec<Written>> {
-        // BEGIN, the writes, COMMIT.
-        self.statements
-            .fetch_add(writes.len() as u64 + 2, Ordering::Relaxed);
+        let statements = statements_of(writes);
         let mut lent = self.held.lend().await?;
-        let mut tx = sqlx::Connection::begin_with(lent.connection(), BEGIN_WRITE).await?;
         let mut written = Vec::with_capacity(writes.len());
-        for write in writes {
-            written.push(write.run_on(traced(&mut *tx)).await?);
+        if let [only] = statements.as_slice() {
+            self.statements.fetch_add(1, Ordering::Relaxed);
+            run_statement(&writes[only.clone()], lent.connection(), &mut written).await?;
+        } else {
+            // BEGIN, the statements, COMMIT.
+            self.statements
+                .fetch_add(statements.len() as u64 + 2, Ordering::Relaxed);
+            let mut tx = sqlx::Connection::begin_with(lent.connection(), BEGIN_WRITE).await?;
+            for statement in statements {
+                run_statement(&writes[statement], &mut *tx, &mut written).await?;
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
         lent.finished();
         Ok(written)
     }
+}
+
+/// The batch cut into the statements that run it, in order: a run of advances of distinct
+/// rows together, any other write alone. (Two advances of one row stay apart: the second
+/// must see the first's revision.)
+fn statements_of(writes: &[ProgressWrite]) -> Vec<Range<usize>> {
+    let mut statements: Vec<Range<usize>> = Vec::new();
+    let mut rows_in_run: HashSet<&str> = HashSet::new();
+    for (index, write) in writes.iter().enumerate() {
+        let joins_the_run = match (write, statements.last()) {
+            (ProgressWrite::Advance(advance), Some(last)) => {
+                writes[last.start].as_advance().is_some()
+                    && !rows_in_run.contains(advance.id.as_str())
+            }
+            _ => false,
+        };
+        if !joins_the_run {
+            rows_in_run.clear();
+            statements.push(index..index);
+        }
+        if let Some(advance) = write.as_advance() {
+            rows_in_run.insert(advance.id.as_str());
+        }
+        if let Some(last) = statements.last_mut() {
+            last.end = index + 1;
+        }
+    }
+    statements
+}
+
+/// Runs `writes` (one statement of [`statements_of`]) on `connection`, adding what each
+/// wrote to `written`.
+async fn run_statement(
+    writes: &[ProgressWrite],
+    connection: &mut <Db as sqlx::Database>::Connection,
+    written: &mut Vec<Written>,
+) -> Result<()> {
+    let advances: Option<Vec<&Advance>> = writes.iter().map(ProgressWrite::as_advance).collect();
+    match advances {
+        Some(advances) if advances.len() > 1 => {
+            written.extend(advance_together(&advances, connection).await?);
+        }
+        _ => {
+            for write in writes {
+                written.push(write.run_on(traced(&mut *connection)).await?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Advances of distinct rows as one statement: an UPDATE joined to their values. Each
+/// advance that found its row at the revision it read gets the row back; one that did
+/// not gets `None`, as alone.
+async fn advance_together(
+    advances: &[&Advance],
+    connection: &mut <Db as sqlx::Database>::Connection,
+) -> Result<Vec<Written>> {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(advance_together_sql(advances.len())));
+    for advance in advances {
+        let state = &advance.state;
+        query = query
+            .bind(advance.org.as_str())
+            .bind(advance.id.as_str())
+            .bind(advance.revision)
+            .bind(state.version)
+            .bind(state.current_step_id.as_deref())
+            .bind(to_json(&state.completed_step_ids))
+            .bind(state.status.as_str())
+            .bind(state.completed_at.map(Timestamp::micros))
+            .bind(advance.at.micros());
+    }
+    let rows = query.fetch_all(traced(&mut *connection)).await?;
+    let mut by_id: HashMap<String, Progress> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let written = progress(row)?;
+        by_id.insert(written.id.as_str().to_owned(), written);
+    }
+    Ok(advances
+        .iter()
+        .map(|advance| Written::Row(by_id.remove(advance.id.as_str()).map(Box::new)))
+        .collect())
+}
+
+/// The UPDATE of `count` advances at once: their values as a table `w`, whose columns
+/// are named apart from the progress table's so that `SET` and `RETURNING` read the
+/// progress row. (Both SQLite, since 3.33, and PostgreSQL take `UPDATE … FROM`.)
+fn advance_together_sql(count: usize) -> String {
+    const ADVANCE_COLUMNS: usize = 9;
+    let values = (0..count)
+        .map(|advance| {
+            let placeholders: Vec<String> = (1..=ADVANCE_COLUMNS)
+                .map(|column| format!("${}", advance * ADVANCE_COLUMNS + column))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH w (w_org, w_id, w_revision, w_version, w_step, w_done, w_status, w_completed_at, w_at) \
+         AS (VALUES {values}) \
+         UPDATE walkthrough_progress SET version = w.w_version, current_step_id = w.w_step, \
+         completed_step_ids = w.w_done, status = w.w_status, completed_at = w.w_completed_at, \
+         last_activity_at = w.w_at, revision = walkthrough_progress.revision + 1 \
+         FROM w WHERE walkthrough_progress.org_id = w.w_org AND walkthrough_progress.id = w.w_id \
+         AND walkthrough_progress.revision = w.w_revision RETURNING {PROGRESS_COLUMNS}"
+    )
 }
 
 impl Batches for ProgressWrites {
