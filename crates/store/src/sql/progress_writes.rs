@@ -240,7 +240,7 @@ impl ProgressWrites {
                 .fetch_add(statements.len() as u64 + 2, Ordering::Relaxed);
             let mut tx = sqlx::Connection::begin_with(lent.connection(), BEGIN_WRITE).await?;
             for statement in statements {
-                run_statement(&writes[statement], &mut *tx, &mut written).await?;
+                run_statement(&writes[statement], &mut tx, &mut written).await?;
             }
             tx.commit().await?;
         }
