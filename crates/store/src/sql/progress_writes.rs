@@ -76,6 +76,27 @@ pub(crate) struct Advance {
     at: Timestamp,
 }
 
+impl Advance {
+    /// Binds the advance's 9 values, in the order of `UPDATE_PROGRESS`'s `$1`…`$9` and of
+    /// a row of `advance_together_sql`'s values.
+    fn bind_to<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
+        let state = &self.state;
+        query
+            .bind(self.org.as_str())
+            .bind(self.id.as_str())
+            .bind(self.revision)
+            .bind(state.version)
+            .bind(state.current_step_id.as_deref())
+            .bind(to_json(&state.completed_step_ids))
+            .bind(state.status.as_str())
+            .bind(state.completed_at.map(Timestamp::micros))
+            .bind(self.at.micros())
+    }
+}
+
 /// What a write did: the row as written (`None`: an advance that found the row moved
 /// on, or a start that found one already there), or whether a delete found a row.
 pub(crate) enum Written {
@@ -135,23 +156,9 @@ impl ProgressWrite {
         executor: impl sqlx::Executor<'e, Database = Db>,
     ) -> Result<Written> {
         match self {
-            ProgressWrite::Advance(Advance {
-                org,
-                id,
-                revision,
-                state,
-                at,
-            }) => {
-                let row = sqlx::query(UPDATE_PROGRESS.as_str())
-                    .bind(org.as_str())
-                    .bind(id.as_str())
-                    .bind(*revision)
-                    .bind(state.version)
-                    .bind(state.current_step_id.as_deref())
-                    .bind(to_json(&state.completed_step_ids))
-                    .bind(state.status.as_str())
-                    .bind(state.completed_at.map(Timestamp::micros))
-                    .bind(at.micros())
+            ProgressWrite::Advance(advance) => {
+                let row = advance
+                    .bind_to(sqlx::query(UPDATE_PROGRESS.as_str()))
                     .fetch_optional(executor)
                     .await?;
                 Ok(Written::Row(
@@ -307,17 +314,7 @@ async fn advance_together(
 ) -> Result<Vec<Written>> {
     let mut query = sqlx::query(sqlx::AssertSqlSafe(advance_together_sql(advances.len())));
     for advance in advances {
-        let state = &advance.state;
-        query = query
-            .bind(advance.org.as_str())
-            .bind(advance.id.as_str())
-            .bind(advance.revision)
-            .bind(state.version)
-            .bind(state.current_step_id.as_deref())
-            .bind(to_json(&state.completed_step_ids))
-            .bind(state.status.as_str())
-            .bind(state.completed_at.map(Timestamp::micros))
-            .bind(advance.at.micros());
+        query = advance.bind_to(query);
     }
     let rows = query.fetch_all(traced(&mut *connection)).await?;
     let mut by_id: HashMap<String, Progress> = HashMap::with_capacity(rows.len());
