@@ -37,6 +37,7 @@ mod traced;
 mod upstreams;
 mod walkthroughs;
 mod webhooks;
+mod write_turn;
 
 use std::sync::Arc;
 

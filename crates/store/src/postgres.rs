@@ -11,6 +11,7 @@ use guidepost_domain::{Id, ServerId};
 
 use crate::group_commit::GroupCommit;
 use crate::held::Held;
+use crate::write_turn::WriteTurn;
 use crate::{Backend, ChangeFeed, Result, StoreOptions};
 
 type Db = sqlx::Postgres;
@@ -33,6 +34,8 @@ pub struct PgStore {
     statements: Arc<AtomicU64>,
     changes: ChangeFeed,
     progress_writes: GroupCommit<sql::progress_writes::ProgressWrites>,
+    /// The hot writers' turn (`write_turn`).
+    write_turn: WriteTurn,
 }
 
 /// Connections: the pool's size, and how many of them stay lent out between statements
@@ -88,13 +91,15 @@ impl PgStore {
         tokio::spawn(relay_notifications(listener, changes.clone()));
         let statements = Arc::new(AtomicU64::new(0));
         let held = Arc::new(Held::new(pool.clone(), HELD, Some(PING_AFTER_IDLE)));
-        let progress_writes = sql::progress_writes::start(&held, &statements);
+        let write_turn = WriteTurn::none();
+        let progress_writes = sql::progress_writes::start(&held, &statements, &write_turn);
         Ok(Self {
             pool,
             held,
             statements,
             changes,
             progress_writes,
+            write_turn,
         })
     }
 

@@ -13,6 +13,7 @@ use guidepost_domain::ServerId;
 
 use crate::group_commit::GroupCommit;
 use crate::held::Held;
+use crate::write_turn::WriteTurn;
 use crate::{Backend, ChangeFeed, Result};
 
 type Db = sqlx::Sqlite;
@@ -40,6 +41,8 @@ pub struct SqliteStore {
     statements: Arc<AtomicU64>,
     changes: ChangeFeed,
     progress_writes: GroupCommit<sql::progress_writes::ProgressWrites>,
+    /// The hot writers' turn (`write_turn`).
+    write_turn: WriteTurn,
 }
 
 impl SqliteStore {
@@ -70,13 +73,16 @@ impl SqliteStore {
         let statements = Arc::new(AtomicU64::new(0));
         // A file in this process has no server to restart: no ping after idling.
         let held = Arc::new(Held::new(pool.clone(), HELD, None));
-        let progress_writes = sql::progress_writes::start(&held, &statements);
+        // One writer at a time in this process, as the file allows (`write_turn`).
+        let write_turn = WriteTurn::one_at_a_time();
+        let progress_writes = sql::progress_writes::start(&held, &statements, &write_turn);
         Ok(Self {
             pool,
             held,
             statements,
             changes: ChangeFeed::new(),
             progress_writes,
+            write_turn,
         })
     }
 

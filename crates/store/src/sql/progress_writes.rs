@@ -214,6 +214,7 @@ impl ProgressWrite {
 pub(crate) struct ProgressWrites {
     held: Arc<crate::held::Held<Db>>,
     statements: Arc<AtomicU64>,
+    turn: crate::write_turn::WriteTurn,
 }
 
 /// The group commit of a store's progress writes, counting its statements with the
@@ -221,10 +222,12 @@ pub(crate) struct ProgressWrites {
 pub(crate) fn start(
     held: &Arc<crate::held::Held<Db>>,
     statements: &Arc<AtomicU64>,
+    turn: &crate::write_turn::WriteTurn,
 ) -> GroupCommit<ProgressWrites> {
     let writes = ProgressWrites {
         held: held.clone(),
         statements: statements.clone(),
+        turn: turn.clone(),
     };
     GroupCommit::start(writes, LANES)
 }
@@ -236,6 +239,7 @@ impl ProgressWrites {
     /// advances.
     async fn many(&self, writes: &[ProgressWrite]) -> Result<Vec<Written>> {
         let statements = statements_of(writes);
+        let _turn = self.turn.take().await;
         let mut lent = self.held.lend().await?;
         let mut written = Vec::with_capacity(writes.len());
         if let [only] = statements.as_slice() {
@@ -358,8 +362,12 @@ impl Batches for ProgressWrites {
     type Written = Written;
 
     fn one<'a>(&'a self, write: &'a ProgressWrite) -> BoxFuture<'a, Result<Written>> {
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        write.run_on(traced(&*self.held)).boxed()
+        async move {
+            let _turn = self.turn.take().await;
+            self.statements.fetch_add(1, Ordering::Relaxed);
+            write.run_on(traced(&*self.held)).await
+        }
+        .boxed()
     }
 
     fn many<'a>(&'a self, writes: &'a [ProgressWrite]) -> BoxFuture<'a, Result<Vec<Written>>> {

@@ -34,10 +34,13 @@ impl ToolCallStore for ThisStore {
         if calls.is_empty() {
             return Ok(());
         }
-        // One multi-row INSERT per chunk: a batch costs a round trip per 200 calls, not
-        // one per call (14 parameters a row stays far under both backends' limits).
+        // One multi-row INSERT per chunk: a batch costs a round trip per
+        // `ROWS_PER_INSERT` calls, not one per call. On SQLite the progress writes wait
+        // their turn while this batch holds the write lock (`write_turn`), so each round
+        // trip made while it holds it is one that every waiting caller waits for.
+        let _turn = self.write_turn.take().await;
         let mut tx = self.begin_write().await?;
-        for chunk in calls.chunks(200) {
+        for chunk in calls.chunks(ROWS_PER_INSERT) {
             self.count(1);
             let mut insert = sqlx::QueryBuilder::<Db>::new(format!(
                 "INSERT INTO tool_calls ({TOOL_CALL_COLUMNS}) "
@@ -153,6 +156,11 @@ impl ToolCallStore for ThisStore {
             .await
     }
 }
+
+/// Recorded calls per INSERT: the analytics writer's whole batch (500 calls) in one
+/// statement. 14 parameters a row, 7,000 in all, stays under both backends' limits
+/// (SQLite 32,766, PostgreSQL 65,535).
+const ROWS_PER_INSERT: usize = 500;
 
 /// Rollup rows per upsert: 68 parameters a row stays under both backends' limits.
 const ROLLUP_ROWS_PER_STATEMENT: usize = 200;
