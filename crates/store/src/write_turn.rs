@@ -2,29 +2,29 @@
 //!
 //! SQLite lets one connection write at a time. A connection that finds another writing
 //! gets `SQLITE_BUSY` and its busy handler sleeps, 1, 2, 5, 10 ms and on, before it looks
-//! again: it is not woken when the lock is free. Under load the analytics writer's batch
-//! (hundreds of rows in one transaction) and the progress writes' group commit ran on
-//! different connections, so a progress write that met a batch slept through it and
-//! past it, and every caller queued behind that write waited too: the walkthrough mix
-//! at 16 users spent a fifth of its time with both cores idle, and its writing tools'
-//! p99 was ten times their p50. Writers that take a turn here first queue in FIFO order
-//! and are woken the moment the turn is handed on; SQLite's lock is then free when they
-//! reach it. Writers that take no turn (rare ones: settings, sign-in) still meet the
-//! lock, and its busy timeout, as before: the turn is for speed, not correctness.
+//! again: it is not woken when the lock is free. The analytics writer's batch (hundreds
+//! of rows in one transaction) and the progress writes' group commit run on different
+//! connections, so a progress write that met a batch slept through it and past it, and
+//! every caller queued behind that write waited too. Writers that take a turn here first
+//! queue in FIFO order and are woken the moment the turn is handed on; SQLite's lock is
+//! then free when they reach it. In the walkthrough mix at 16 users that is 1.07 times
+//! the calls per second (docs/PERFORMANCE.md). Writers that take no turn (rare ones:
+//! settings, sign-in) still meet the lock, and its busy timeout, as before: the turn is
+//! for speed, not correctness.
 //!
 //! PostgreSQL locks rows, not the database, and its writers need no turn.
 
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, MutexGuard};
 
 /// The turn of a store's writers, or none where the database orders them itself.
 #[derive(Clone)]
 pub(crate) struct WriteTurn(Option<Arc<Mutex<()>>>);
 
 /// Held while its writer writes; the next writer's turn comes when it is dropped.
-pub(crate) struct Turn {
-    _held: Option<OwnedMutexGuard<()>>,
+pub(crate) struct Turn<'a> {
+    _held: Option<MutexGuard<'a, ()>>,
 }
 
 impl WriteTurn {
@@ -39,9 +39,9 @@ impl WriteTurn {
     }
 
     /// Waits for this writer's turn.
-    pub(crate) async fn take(&self) -> Turn {
+    pub(crate) async fn take(&self) -> Turn<'_> {
         let held = match &self.0 {
-            Some(turn) => Some(turn.clone().lock_owned().await),
+            Some(turn) => Some(turn.lock().await),
             None => None,
         };
         Turn { _held: held }
