@@ -53,7 +53,7 @@ async fn reached(
     Ok(found.map(|server| {
         let prefix = slug.map(|s| format!("/s/{s}")).unwrap_or_default();
         let url = format!("{}{prefix}/mcp", platform.config.origin_for_host(&host));
-        (server, url)
+        (std::sync::Arc::unwrap_or_clone(server), url)
     }))
 }
 

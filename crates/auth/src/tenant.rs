@@ -52,7 +52,7 @@ impl FromRequestParts<Arc<AuthState>> for Tenant {
             // Only servers that require sign-in have an authorization server.
             Ok(Some(server)) if server.auth_mode.requires_token() => Ok(Tenant {
                 address: Address::of_request(&platform.config, &server, host.as_deref(), slug),
-                server,
+                server: std::sync::Arc::unwrap_or_clone(server),
             }),
             Ok(_) => Err(not_found()),
             Err(error) => {

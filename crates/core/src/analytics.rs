@@ -157,6 +157,59 @@ pub fn json_prefix(value: &serde_json::Value, max_bytes: usize) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
+/// The start of `value` as JSON, at most `max_chars` characters, without writing out the
+/// rest (a recorded call's result summary).
+pub fn json_prefix_chars(value: &serde_json::Value, max_chars: usize) -> String {
+    let mut prefix = CharCappedWriter {
+        bytes: Vec::with_capacity(max_chars.min(256)),
+        room: max_chars,
+        full: false,
+    };
+    // Stops with an error once the room is used up: what was written is the prefix.
+    let _ = serde_json::to_writer(&mut prefix, value);
+    let mut bytes = prefix.bytes;
+    if let Err(error) = std::str::from_utf8(&bytes) {
+        bytes.truncate(error.valid_up_to());
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Keeps at most `room` characters (whole ones: it stops only where a character starts),
+/// then refuses to write.
+struct CharCappedWriter {
+    bytes: Vec<u8>,
+    room: usize,
+    full: bool,
+}
+
+impl std::io::Write for CharCappedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut taken = buf.len();
+        for (at, byte) in buf.iter().enumerate() {
+            let starts_a_character = byte & 0xC0 != 0x80;
+            if starts_a_character && !self.full && self.room == 0 {
+                self.full = true;
+            }
+            if starts_a_character && self.full {
+                taken = at;
+                break;
+            }
+            if starts_a_character {
+                self.room -= 1;
+            }
+        }
+        if taken == 0 && !buf.is_empty() {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        self.bytes.extend_from_slice(&buf[..taken]);
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Keeps at most `room` bytes, then refuses to write.
 struct CappedWriter {
     bytes: Vec<u8>,
@@ -429,6 +482,18 @@ pub fn percentile(sorted: &[i64], p: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_prefix_in_characters_stops_at_a_whole_character() {
+        let value = serde_json::json!({"text": "aé€😀b".repeat(100)});
+        let whole = value.to_string();
+        for chars in [0, 1, 9, 10, 11, 12, 13, 100, 450] {
+            let prefix = json_prefix_chars(&value, chars);
+            let expected: String = whole.chars().take(chars).collect();
+            assert_eq!(prefix, expected, "{chars} characters");
+        }
+        assert_eq!(json_prefix_chars(&value, 10_000), whole);
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

@@ -123,7 +123,7 @@ pub(crate) struct Tracked {
 /// The node's caches. Read through `Platform`'s services, never from outside core.
 pub(crate) struct NodeCache {
     epoch: AtomicU64,
-    servers: TtlMap<String, McpServer>,
+    servers: TtlMap<String, Arc<McpServer>>,
     offers: TtlMap<ServerId, Arc<Vec<AvailableWalkthrough>>>,
     versions: TtlMap<(WalkthroughId, i64), Arc<WalkthroughVersion>>,
     tracked: TtlMap<(OrgId, String), Tracked>,
@@ -191,11 +191,11 @@ impl NodeCache {
         self.sessions.clear();
     }
 
-    pub(crate) fn server(&self, address: &str) -> Option<McpServer> {
+    pub(crate) fn server(&self, address: &str) -> Option<Arc<McpServer>> {
         self.servers.get(&address.to_owned())
     }
 
-    pub(crate) fn keep_server(&self, address: &str, server: &McpServer, read_at: Epoch) {
+    pub(crate) fn keep_server(&self, address: &str, server: &Arc<McpServer>, read_at: Epoch) {
         if self.current(read_at) {
             self.servers.insert(address.to_owned(), server.clone());
         }

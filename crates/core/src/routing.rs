@@ -3,16 +3,19 @@
 //! when a default server is configured. Shared by the MCP endpoint and the authorization
 //! server, which must agree on it; callers pass the host and the path slug as text.
 
+use std::sync::Arc;
+
 use guidepost_domain::{McpServer, ServerKind};
 
 use crate::{CoreError, Platform};
 
 /// The server at this address, if any. `host` is already normalized ([`normalize_host`]).
+/// Shared with the node cache, so that a request costs no copy of it.
 pub async fn server_for_address(
     platform: &Platform,
     host: Option<&str>,
     path_slug: Option<&str>,
-) -> Result<Option<McpServer>, CoreError> {
+) -> Result<Option<Arc<McpServer>>, CoreError> {
     let found = find_server(platform, host, path_slug).await?;
     // A conformance fixture is a test surface: it is served only while the platform runs
     // with --enable-fixtures, like it can only be created then.
@@ -57,7 +60,7 @@ async fn find_server(
     platform: &Platform,
     host: Option<&str>,
     path_slug: Option<&str>,
-) -> Result<Option<McpServer>, CoreError> {
+) -> Result<Option<Arc<McpServer>>, CoreError> {
     let Some(name) = named(platform, host, path_slug) else {
         return Ok(None);
     };
@@ -72,7 +75,8 @@ async fn find_server(
     let found = match name {
         Named::Slug(slug) => platform.store.find_server_by_slug(slug).await?,
         Named::Domain(domain) => platform.store.find_server_by_domain(domain).await?,
-    };
+    }
+    .map(Arc::new);
     if let Some(server) = &found {
         platform.cache.keep_server(&key, server, read_at);
     }

@@ -48,7 +48,7 @@ pub use model::*;
 pub use registry::*;
 pub use registry_version::{VersionFacts, compare_semver, compare_versions, is_upgrade};
 pub use scope::{ApiKeyScope, ApiKeyScopes};
-pub use secret::{ApiKeySecret, hash_secret, random_token};
+pub use secret::{ApiKeySecret, hash_secret, random_alphanumeric, random_token};
 pub use support_message::*;
 pub use task::*;
 pub use time::Timestamp;

@@ -14,6 +14,11 @@ pub(crate) fn random_string(alphabet: &[u8], len: usize) -> String {
 
 const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// `len` random letters and digits (about 5.95 bits each).
+pub fn random_alphanumeric(len: usize) -> String {
+    random_string(TOKEN_ALPHABET, len)
+}
+
 /// A random token with `prefix`, carrying about 238 bits of entropy.
 pub fn random_token(prefix: &str) -> String {
     format!("{prefix}{}", random_string(TOKEN_ALPHABET, 40))

@@ -69,7 +69,7 @@ fn request_id(request: &Request) -> String {
         .filter(|id| is_sane(id));
     match presented {
         Some(id) => id.to_owned(),
-        None => guidepost_domain::random_token("")[..GENERATED_LENGTH].to_owned(),
+        None => guidepost_domain::random_alphanumeric(GENERATED_LENGTH),
     }
 }
 

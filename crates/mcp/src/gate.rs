@@ -218,7 +218,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
     let span = request_trace::mcp_span(inbound.as_ref(), &server, session.as_ref());
     let scope = RequestScope {
         endpoint_url: endpoint_url(platform, &server, &parts),
-        server: Arc::new(server),
+        server,
         tracking_id,
         session,
         client_ip: client_ip(&parts),
@@ -243,7 +243,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
 async fn who_and_where(
     platform: &Platform,
     parts: &Parts,
-) -> Result<(McpServer, Option<VerifiedToken>), Refusal> {
+) -> Result<(Arc<McpServer>, Option<VerifiedToken>), Refusal> {
     let server = match routing::resolve_server(platform, parts).await {
         Ok(Some(server)) => server,
         Ok(None) => return Err(no_server(Value::Null)),

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use guidepost_core::Platform;
-use guidepost_core::analytics::{capped_arguments, json_prefix};
+use guidepost_core::analytics::{capped_arguments, json_prefix_chars};
 use guidepost_domain::{
     EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId, prefix_chars,
 };
@@ -86,10 +86,7 @@ fn first_text(result: &CallToolResult) -> String {
 
 /// The start of a structured result, at most `chars` characters of its JSON.
 fn json_summary(value: &Value, chars: usize) -> String {
-    let at_most_four_bytes_each = chars.saturating_mul(4);
-    let mut summary = json_prefix(value, at_most_four_bytes_each);
-    summary.truncate(prefix_chars(&summary, chars).len());
-    summary
+    json_prefix_chars(value, chars)
 }
 
 /// A recorded call: which tool, under which bounded metrics label, with what arguments.

@@ -2,6 +2,8 @@
 //! header — `{slug}.{base_domain}`, a custom domain, or the bare base domain when a
 //! default server is configured.
 
+use std::sync::Arc;
+
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::McpServer;
 use http::request::Parts;
@@ -11,7 +13,7 @@ use http::request::Parts;
 pub(crate) async fn resolve_server(
     platform: &Platform,
     parts: &Parts,
-) -> Result<Option<McpServer>, CoreError> {
+) -> Result<Option<Arc<McpServer>>, CoreError> {
     let host = request_host(parts);
     let slug = path_slug(parts.uri.path());
     guidepost_core::routing::server_for_address(platform, host.as_deref(), slug).await

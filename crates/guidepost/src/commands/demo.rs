@@ -74,7 +74,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
     let server = match guidepost_core::routing::server_for_address(platform, None, Some(DEMO_SLUG))
         .await?
     {
-        Some(server) => server,
+        Some(server) => std::sync::Arc::unwrap_or_clone(server),
         None => {
             let (org, _) = organizations::create(platform, "Demo").await?;
             let input = CreateServer {

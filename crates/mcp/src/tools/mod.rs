@@ -189,8 +189,10 @@ impl ToolOutcome {
     fn into_result(self) -> CallToolResult {
         match self {
             ToolOutcome::Success { text, structured } => {
-                let mut result = CallToolResult::structured(structured);
-                result.content = vec![ContentBlock::text(text)];
+                // Not `CallToolResult::structured`: it writes the whole value as the
+                // text block, which `text` replaces (a JSON pass per call, issue 34).
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+                result.structured_content = Some(structured);
                 result
             }
             ToolOutcome::Failure { message } => {
