@@ -163,40 +163,32 @@ pub fn json_prefix_chars(value: &serde_json::Value, max_chars: usize) -> String 
     let mut prefix = CharCappedWriter {
         bytes: Vec::with_capacity(max_chars.min(256)),
         room: max_chars,
-        full: false,
     };
     // Stops with an error once the room is used up: what was written is the prefix.
     let _ = serde_json::to_writer(&mut prefix, value);
-    let mut bytes = prefix.bytes;
-    if let Err(error) = std::str::from_utf8(&bytes) {
-        bytes.truncate(error.valid_up_to());
-    }
-    String::from_utf8(bytes).unwrap_or_default()
+    // Cut only where a character starts, so always whole characters.
+    String::from_utf8(prefix.bytes).unwrap_or_default()
 }
 
-/// Keeps at most `room` characters (whole ones: it stops only where a character starts),
-/// then refuses to write.
+/// Keeps at most `room` characters, then refuses to write. A character's continuation
+/// bytes always go with it; a new character only while there is room for it.
 struct CharCappedWriter {
     bytes: Vec<u8>,
     room: usize,
-    full: bool,
 }
 
 impl std::io::Write for CharCappedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut taken = buf.len();
-        for (at, byte) in buf.iter().enumerate() {
+        let mut taken = 0;
+        for byte in buf {
             let starts_a_character = byte & 0xC0 != 0x80;
-            if starts_a_character && !self.full && self.room == 0 {
-                self.full = true;
-            }
-            if starts_a_character && self.full {
-                taken = at;
+            if starts_a_character && self.room == 0 {
                 break;
             }
             if starts_a_character {
                 self.room -= 1;
             }
+            taken += 1;
         }
         if taken == 0 && !buf.is_empty() {
             return Err(std::io::ErrorKind::WriteZero.into());
