@@ -28,7 +28,7 @@ use crate::live_sessions::LiveSessions;
 use crate::notifications::Forwarders;
 use crate::rate_limit::Limiters;
 use crate::recording::{CallRecord, Recorded};
-use crate::scope::RequestScope;
+use crate::scope::{ListenFeed, RequestScope};
 use crate::tools::ToolSources;
 use crate::{
     McpOptions, bearer, direct, json_answer, rate_limit, recording, request_trace, routing, surface,
@@ -189,6 +189,7 @@ struct Admitted {
 /// first (which server, Origin, sign-in), so that an unauthenticated or misdirected
 /// request costs no body parsing; refusals before the body is read name no request id.
 async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Refusal> {
+    let admitted_at = Instant::now();
     let platform = &state.platform;
     let (server, token) = match who_and_where(platform, &parts).await {
         Ok(settled) => settled,
@@ -216,6 +217,10 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         None => None,
     };
     let span = request_trace::mcp_span(inbound.as_ref(), &server, session.as_ref());
+    let listen_feed = inbound
+        .as_ref()
+        .filter(|inbound| inbound.is("subscriptions/listen"))
+        .map(|_| ListenFeed::subscribe(platform));
     let scope = RequestScope {
         endpoint_url: endpoint_url(platform, &server, &parts),
         server,
@@ -227,6 +232,8 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         span,
         forwarders: state.forwarders.clone(),
         log_levels: state.log_levels.clone(),
+        admitted_at,
+        listen_feed,
     };
     check_limits(state, &scope, inbound.as_ref())?;
     let mut request = Request::from_parts(parts, Body::from(bytes));

@@ -131,7 +131,8 @@ impl ServerHandler for GuidepostServer {
 
     async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
         let scope = scope(ctx.request_context())?;
-        notifications::listen(&self.platform, &scope.server.id, ctx).await;
+        let feed = scope.tool_changes(&self.platform);
+        notifications::listen(feed, &scope.server.id, ctx).await;
         Ok(())
     }
 

@@ -143,8 +143,11 @@ async fn notify_subscription(context: &SubscriptionContext) -> Result<(), ()> {
 }
 
 /// Serves one `subscriptions/listen` until the client or the server ends it.
-pub(crate) async fn listen(platform: &Platform, server: &ServerId, context: SubscriptionContext) {
-    let mut feed = platform.tool_changes();
+pub(crate) async fn listen(
+    mut feed: broadcast::Receiver<ServerId>,
+    server: &ServerId,
+    context: SubscriptionContext,
+) {
     loop {
         tokio::select! {
             () = context.cancelled() => return,

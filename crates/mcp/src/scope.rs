@@ -1,11 +1,14 @@
 //! What the gate learned about a request, handed to the handler as a request extension.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use guidepost_auth::VerifiedToken;
+use guidepost_core::Platform;
 use guidepost_core::identity::Caller;
-use guidepost_domain::{McpServer, McpSession, TrackingId};
+use guidepost_domain::{McpServer, McpSession, ServerId, TrackingId};
+use tokio::sync::broadcast;
 
 use crate::notifications::Forwarders;
 
@@ -31,6 +34,27 @@ pub struct RequestScope {
     pub(crate) forwarders: Arc<Forwarders>,
     /// The log level each session of this node asked for (`logging/setLevel`).
     pub(crate) log_levels: Arc<crate::log_levels::LogLevels>,
+    /// When the gate admitted the request.
+    pub admitted_at: Instant,
+    /// For a `subscriptions/listen`: the change feed, subscribed when it was admitted.
+    pub(crate) listen_feed: Option<ListenFeed>,
+}
+
+/// The change feed of a `subscriptions/listen` request, subscribed to by the gate.
+///
+/// rmcp sends the client the subscription's acknowledgment before it calls the
+/// handler's `listen`, and the handler runs only once the acknowledgment's send is
+/// done. A feed subscribed in `listen` misses a change made in between: a client that
+/// changes a list as soon as it reads the acknowledgment (the conformance suite does,
+/// and under load its check found no notification). Subscribed before the request
+/// reaches rmcp, the feed holds every change from the request's admission on.
+#[derive(Debug, Clone)]
+pub(crate) struct ListenFeed(Arc<Mutex<Option<broadcast::Receiver<ServerId>>>>);
+
+impl ListenFeed {
+    pub(crate) fn subscribe(platform: &Platform) -> Self {
+        Self(Arc::new(Mutex::new(Some(platform.tool_changes()))))
+    }
 }
 
 impl RequestScope {
@@ -42,6 +66,17 @@ impl RequestScope {
             session: self.session.clone(),
             signed_in: self.token.as_ref().map(|t| t.end_user.clone()),
         }
+    }
+
+    /// Changes of servers' tool lists: for a `subscriptions/listen`, every change since
+    /// the request was admitted (the feed the gate subscribed to, taken once); else
+    /// from now on.
+    pub fn tool_changes(&self, platform: &Platform) -> broadcast::Receiver<ServerId> {
+        let early = self.listen_feed.as_ref().and_then(|feed| {
+            let mut taken = feed.0.lock().unwrap_or_else(|e| e.into_inner());
+            taken.take()
+        });
+        early.unwrap_or_else(|| platform.tool_changes())
     }
 
     pub(crate) fn session_transport_id(&self) -> Option<String> {
