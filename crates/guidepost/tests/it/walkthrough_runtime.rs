@@ -202,12 +202,24 @@ pub(crate) async fn open_listen(app: &TestApp) -> mpsc::UnboundedReceiver<String
 
 /// [`open_listen`] on the MCP endpoint at `url`.
 pub(crate) async fn open_listen_at(url: String) -> mpsc::UnboundedReceiver<String> {
+    let notifications = json!({"toolsListChanged": true});
+    let mut chunks = stream_chunks(post_listen(url, notifications, json!({})).await);
+    expect_chunk(&mut chunks, "notifications/subscriptions/acknowledged").await;
+    chunks
+}
+
+/// Posts a stateless-era `subscriptions/listen` for `notifications`, with `extra_meta`
+/// in its `_meta`; the answer is the open stream, nothing of it read yet.
+async fn post_listen(url: String, notifications: Value, extra_meta: Value) -> reqwest::Response {
     let mcp = RawMcp::new(url, STATELESS_ERA);
-    let meta = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
+    let mut meta = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
         "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
         "io.modelcontextprotocol/clientCapabilities": {}});
+    for (key, value) in extra_meta.as_object().into_iter().flatten() {
+        meta[key] = value.clone();
+    }
     let body = json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen",
-        "params": {"_meta": meta, "notifications": {"toolsListChanged": true}}});
+        "params": {"_meta": meta, "notifications": notifications}});
     let response = mcp
         .request(reqwest::Method::POST)
         .header("mcp-protocol-version", STATELESS_ERA)
@@ -217,9 +229,7 @@ pub(crate) async fn open_listen_at(url: String) -> mpsc::UnboundedReceiver<Strin
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let mut chunks = stream_chunks(response);
-    expect_chunk(&mut chunks, "notifications/subscriptions/acknowledged").await;
-    chunks
+    response
 }
 
 backend_tests! {
@@ -320,6 +330,29 @@ backend_tests! {
         expect_chunk(&mut chunks, "notifications/tools/list_changed").await;
         let listed = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
         assert!(tool_names(&listed).contains(&"list_walkthroughs".to_owned()));
+    }
+
+    /// rmcp acknowledges a `subscriptions/listen` before the handler's `listen` runs. A
+    /// change made by a client that read the acknowledgment, while `listen` has not run
+    /// yet (the fixture's is held back 500 ms here), reaches the stream all the same: the
+    /// gate subscribed it to the change feed when it admitted the request, and the
+    /// fixture's prompt changes since then are caught up on.
+    async fn a_change_made_before_listen_runs_still_reaches_the_stream(db: &TestDatabase) {
+        let app = crate::helpers::spawn_app_with(db, |s| s.platform.enable_fixtures = true).await;
+        let tenant = app.create_tenant("Conf").await;
+        app.create_server(&tenant, "fixture", json!({"kind": "conformance_fixture"})).await;
+        let held_back = json!({(guidepost_fixture::LISTEN_DELAY_META): 500});
+        for (list, trigger) in [("tools", "test_trigger_tool_change"), ("prompts", "test_trigger_prompt_change")] {
+            let notifications = json!({(format!("{list}ListChanged")): true});
+            let stream = post_listen(app.mcp_path_url("fixture"), notifications, held_back.clone()).await;
+            let mut chunks = stream_chunks(stream);
+            expect_chunk(&mut chunks, "notifications/subscriptions/acknowledged").await;
+            let mcp = RawMcp::new(app.mcp_path_url("fixture"), STATELESS_ERA);
+            let triggered = mcp.call_tool(1, trigger, json!({})).await;
+            let result = &triggered.body["result"];
+            assert!(result.is_object() && result["isError"] != true, "{}", triggered.body);
+            expect_chunk(&mut chunks, &format!("notifications/{list}/list_changed")).await;
+        }
     }
 
     async fn step_content_reaches_agents_without_hidden_characters(db: &TestDatabase) {
