@@ -58,6 +58,10 @@ pub struct BenchReport {
     pub statements_per_call: Option<f64>,
     /// Database commits per tool call (PostgreSQL only), analytics batches included.
     pub commits_per_call: Option<f64>,
+    /// CPU time of this process per succeeded call during the mix, in microseconds:
+    /// Guidepost and the simulated users, all threads (SQLite's included), not a
+    /// PostgreSQL server's own. Only when Guidepost runs in this process (no `--target`).
+    pub cpu_us_per_call: Option<f64>,
     /// With `--floor`: the database's floor at the same concurrency, and the mix's
     /// calls per second as a share of the floor's transactions per second.
     pub floor: Option<super::bench_floor::FloorFigures>,
@@ -143,6 +147,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         Some(store) => super::bench_floor::commits(store).await,
         None => None,
     };
+    let cpu_before = super::cpu_time::used();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let calls = Arc::new(AtomicU64::new(0));
@@ -158,6 +163,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         samples.merge(user.context("a simulated user panicked")?);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = super::cpu_time::used();
     ticker.abort();
     let statements_after = statements(&http, &base).await;
     let commits_after = match &floor_store {
@@ -170,6 +176,10 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         elapsed,
         statements_before.zip(statements_after),
     );
+    if local.is_some() {
+        report.cpu_us_per_call =
+            super::cpu_time::per_unit_micros(cpu_before, cpu_after, report.total_calls);
+    }
     if let (Some(before), Some(after)) = (commits_before, commits_after)
         && report.total_calls > 0
     {
@@ -524,6 +534,7 @@ fn summarize(
         total_calls,
         tools,
         commits_per_call: None,
+        cpu_us_per_call: None,
         floor: None,
         share_of_floor: None,
     }
@@ -563,11 +574,21 @@ fn render(report: &BenchReport) -> String {
             "database commits per tool call (analytics included): {commits:.2}"
         ));
     }
+    if let Some(cpu) = report.cpu_us_per_call {
+        lines.push(format!(
+            "CPU of this process per call (Guidepost and the simulated users; a database server's own not counted): {cpu:.1} µs"
+        ));
+    }
     if let (Some(floor), Some(share)) = (&report.floor, report.share_of_floor) {
         lines.push(format!(
             "floor: {} clients of one single-row UPDATE: {:.1} tx/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
             floor.clients, floor.transactions_per_sec, floor.p50_ms, floor.p99_ms, floor.errors
         ));
+        if let Some(cpu) = floor.cpu_us_per_transaction {
+            lines.push(format!(
+                "floor: CPU of this process per transaction: {cpu:.1} µs"
+            ));
+        }
         lines.push(format!(
             "the mix reaches {:.0} % of the floor's transactions per second",
             share * 100.0

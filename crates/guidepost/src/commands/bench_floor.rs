@@ -22,6 +22,9 @@ pub struct FloorFigures {
     pub transactions_per_sec: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// CPU time of this process per committed transaction, in microseconds (the
+    /// clients and the store pool; not a PostgreSQL server's own).
+    pub cpu_us_per_transaction: Option<f64>,
 }
 
 /// Opens the benchmark's own pool on the database Guidepost uses.
@@ -55,6 +58,7 @@ pub async fn measure(
         "bench: floor, {clients} clients of one single-row UPDATE each, {} s",
         duration.as_secs()
     );
+    let cpu_before = super::cpu_time::used();
     let started = Instant::now();
     let deadline = started + duration;
     let loops = rows.into_iter().map(|row| {
@@ -78,6 +82,7 @@ pub async fn measure(
         errors += client_errors;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = super::cpu_time::used();
     latencies.sort_unstable();
     let ms = |us: i64| us as f64 / 1000.0;
     Ok(FloorFigures {
@@ -87,6 +92,11 @@ pub async fn measure(
         transactions_per_sec: latencies.len() as f64 / elapsed,
         p50_ms: ms(percentile(&latencies, 50.0)),
         p99_ms: ms(percentile(&latencies, 99.0)),
+        cpu_us_per_transaction: super::cpu_time::per_unit_micros(
+            cpu_before,
+            cpu_after,
+            latencies.len() as u64,
+        ),
     })
 }
 

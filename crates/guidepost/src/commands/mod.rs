@@ -12,6 +12,7 @@ mod bench_scan;
 mod bench_seed;
 mod bench_wire;
 mod catalog;
+mod cpu_time;
 mod demo;
 mod flood;
 mod serve;

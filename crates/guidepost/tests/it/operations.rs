@@ -244,6 +244,10 @@ async fn bench_runs_the_walkthrough_tools_in_both_eras() {
                 .is_some_and(|n| n > 0.0),
             "{era}: {report}"
         );
+        assert!(
+            report["cpu_us_per_call"].as_f64().is_some_and(|n| n > 0.0),
+            "{era}: the process's CPU per call, Guidepost running in it: {report}"
+        );
     }
 }
 
