@@ -189,7 +189,6 @@ struct Admitted {
 /// first (which server, Origin, sign-in), so that an unauthenticated or misdirected
 /// request costs no body parsing; refusals before the body is read name no request id.
 async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Refusal> {
-    let admitted_at = Instant::now();
     let platform = &state.platform;
     let (server, token) = match who_and_where(platform, &parts).await {
         Ok(settled) => settled,
@@ -232,7 +231,6 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         span,
         forwarders: state.forwarders.clone(),
         log_levels: state.log_levels.clone(),
-        admitted_at,
         listen_feed,
     };
     check_limits(state, &scope, inbound.as_ref())?;

@@ -34,8 +34,6 @@ pub struct RequestScope {
     pub(crate) forwarders: Arc<Forwarders>,
     /// The log level each session of this node asked for (`logging/setLevel`).
     pub(crate) log_levels: Arc<crate::log_levels::LogLevels>,
-    /// When the gate admitted the request.
-    pub admitted_at: Instant,
     /// For a `subscriptions/listen`: the change feed, subscribed when it was admitted.
     pub(crate) listen_feed: Option<ListenFeed>,
 }
@@ -49,11 +47,17 @@ pub struct RequestScope {
 /// and under load its check found no notification). Subscribed before the request
 /// reaches rmcp, the feed holds every change from the request's admission on.
 #[derive(Debug, Clone)]
-pub(crate) struct ListenFeed(Arc<Mutex<Option<broadcast::Receiver<ServerId>>>>);
+pub(crate) struct ListenFeed {
+    feed: Arc<Mutex<Option<broadcast::Receiver<ServerId>>>>,
+    admitted_at: Instant,
+}
 
 impl ListenFeed {
     pub(crate) fn subscribe(platform: &Platform) -> Self {
-        Self(Arc::new(Mutex::new(Some(platform.tool_changes()))))
+        Self {
+            feed: Arc::new(Mutex::new(Some(platform.tool_changes()))),
+            admitted_at: Instant::now(),
+        }
     }
 }
 
@@ -72,11 +76,17 @@ impl RequestScope {
     /// the request was admitted (the feed the gate subscribed to, taken once); else
     /// from now on.
     pub fn tool_changes(&self, platform: &Platform) -> broadcast::Receiver<ServerId> {
-        let early = self.listen_feed.as_ref().and_then(|feed| {
-            let mut taken = feed.0.lock().unwrap_or_else(|e| e.into_inner());
+        let early = self.listen_feed.as_ref().and_then(|listen| {
+            let mut taken = listen.feed.lock().unwrap_or_else(|e| e.into_inner());
             taken.take()
         });
         early.unwrap_or_else(|| platform.tool_changes())
+    }
+
+    /// For a `subscriptions/listen`: when the gate admitted it (and subscribed it to the
+    /// change feed). A surface with changes of its own catches up on those made since.
+    pub fn listen_admitted_at(&self) -> Option<Instant> {
+        self.listen_feed.as_ref().map(|listen| listen.admitted_at)
     }
 
     pub(crate) fn session_transport_id(&self) -> Option<String> {
