@@ -143,79 +143,71 @@ pub fn capped_arguments(arguments: &serde_json::Value) -> String {
 /// boundary, without writing out the rest (a recorded call keeps only the start of its
 /// arguments and of its result).
 pub fn json_prefix(value: &serde_json::Value, max_bytes: usize) -> String {
-    let mut prefix = CappedWriter {
-        bytes: Vec::with_capacity(max_bytes.min(256)),
-        room: max_bytes,
-    };
-    // Stops with an error once the room is used up: what was written is the prefix.
-    let _ = serde_json::to_writer(&mut prefix, value);
-    let mut bytes = prefix.bytes;
-    if let Err(error) = std::str::from_utf8(&bytes) {
-        // Cut inside a character: keep what precedes it.
-        bytes.truncate(error.valid_up_to());
-    }
-    String::from_utf8(bytes).unwrap_or_default()
+    capped_json(value, max_bytes, Unit::Byte)
 }
 
 /// The start of `value` as JSON, at most `max_chars` characters, without writing out the
 /// rest (a recorded call's result summary).
 pub fn json_prefix_chars(value: &serde_json::Value, max_chars: usize) -> String {
-    let mut prefix = CharCappedWriter {
-        bytes: Vec::with_capacity(max_chars.min(256)),
-        room: max_chars,
+    capped_json(value, max_chars, Unit::Char)
+}
+
+fn capped_json(value: &serde_json::Value, room: usize, unit: Unit) -> String {
+    let mut prefix = CappedWriter {
+        bytes: Vec::with_capacity(room.min(256)),
+        room,
+        unit,
     };
     // Stops with an error once the room is used up: what was written is the prefix.
     let _ = serde_json::to_writer(&mut prefix, value);
-    // Cut only where a character starts, so always whole characters.
-    String::from_utf8(prefix.bytes).unwrap_or_default()
-}
-
-/// Keeps at most `room` characters, then refuses to write. A character's continuation
-/// bytes always go with it; a new character only while there is room for it.
-struct CharCappedWriter {
-    bytes: Vec<u8>,
-    room: usize,
-}
-
-impl std::io::Write for CharCappedWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut taken = 0;
-        for byte in buf {
-            let starts_a_character = byte & 0xC0 != 0x80;
-            if starts_a_character && self.room == 0 {
-                break;
-            }
-            if starts_a_character {
-                self.room -= 1;
-            }
-            taken += 1;
-        }
-        if taken == 0 && !buf.is_empty() {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        self.bytes.extend_from_slice(&buf[..taken]);
-        Ok(taken)
+    let mut bytes = prefix.bytes;
+    if let Err(error) = std::str::from_utf8(&bytes) {
+        // Cut inside a character (only a room in bytes does): keep what precedes it.
+        bytes.truncate(error.valid_up_to());
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// Keeps at most `room` bytes, then refuses to write.
+/// What a [`CappedWriter`]'s room is counted in.
+#[derive(Clone, Copy)]
+enum Unit {
+    Byte,
+    /// Characters: a character's continuation bytes always go with it, a new character
+    /// only while there is room for it.
+    Char,
+}
+
+/// Keeps at most `room` bytes or characters, then refuses to write.
 struct CappedWriter {
     bytes: Vec<u8>,
     room: usize,
+    unit: Unit,
 }
 
 impl std::io::Write for CappedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.room == 0 {
+        let taken = match self.unit {
+            Unit::Byte => buf.len().min(self.room),
+            Unit::Char => {
+                let mut taken = 0;
+                for byte in buf {
+                    let starts_a_character = byte & 0xC0 != 0x80;
+                    if starts_a_character && self.room == 0 {
+                        break;
+                    }
+                    self.room -= usize::from(starts_a_character);
+                    taken += 1;
+                }
+                taken
+            }
+        };
+        if taken == 0 && !buf.is_empty() {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
-        let taken = buf.len().min(self.room);
+        if let Unit::Byte = self.unit {
+            self.room -= taken;
+        }
         self.bytes.extend_from_slice(&buf[..taken]);
-        self.room -= taken;
         Ok(taken)
     }
 
