@@ -1,6 +1,7 @@
 //! The CPU time this process has used, all its threads together, for the benchmark's
-//! CPU per call: a figure that moves far less than calls per second on a shared machine,
-//! where another tenant's load slows the clock but not the work a call needs.
+//! CPU per call: what a call costs Guidepost and the simulated users, apart from the
+//! database server's share and from how much of the machine stood idle. (On a quiet host
+//! it moved from run to run as much as calls per second did: docs/PERFORMANCE.md.)
 
 use std::time::Duration;
 
