@@ -61,6 +61,8 @@ pub struct StoreFigures {
     pub statements_executed: u64,
     pub pool_size: u32,
     pub pool_idle: usize,
+    /// Each hot writer's time waiting for its turn to write and holding it (SQLite).
+    pub write_turns: Option<[(guidepost_store::Writer, guidepost_store::TurnTime); 2]>,
 }
 
 /// Everything a request needs: the store, the configuration, the analytics recorder, and
@@ -137,6 +139,7 @@ impl Platform {
             statements_executed: self.store.statements_executed(),
             pool_size: size,
             pool_idle: idle,
+            write_turns: self.store.write_turns(),
         }
     }
 

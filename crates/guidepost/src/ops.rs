@@ -138,6 +138,15 @@ async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Re
         .set(f64::from(store.pool_size));
     metrics::gauge!("guidepost_store_pool_connections", "state" => "idle")
         .set(store.pool_idle as f64);
+    // SQLite's one writer at a time: how long each hot writer waited for it and held it.
+    for (writer, time) in store.write_turns.into_iter().flatten() {
+        let writer = writer.as_str();
+        metrics::gauge!("guidepost_store_write_turn_waited_seconds", "writer" => writer)
+            .set(time.waited.as_secs_f64());
+        metrics::gauge!("guidepost_store_write_turn_held_seconds", "writer" => writer)
+            .set(time.held.as_secs_f64());
+        metrics::gauge!("guidepost_store_write_turns", "writer" => writer).set(time.turns as f64);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -70,6 +70,7 @@ pub use walkthroughs::{
     WalkthroughStore,
 };
 pub use webhooks::{NewWebhook, WebhookStore};
+pub use write_turn::{TurnTime, Writer};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -145,6 +146,11 @@ pub trait Store:
 
     /// Connections in the pool: `(open, idle)`.
     fn pool_connections(&self) -> (u32, usize);
+
+    /// How long each hot writer waited for its turn to write and held it, since the
+    /// store opened (SQLite, whose one writer at a time is taken in turns); `None` where
+    /// the database orders its writers itself (PostgreSQL).
+    fn write_turns(&self) -> Option<[(Writer, TurnTime); 2]>;
 
     /// Whether the database answers (readiness).
     async fn ping(&self) -> Result<()>;

@@ -15,22 +15,101 @@
 //! PostgreSQL locks rows, not the database, and its writers need no turn.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, MutexGuard};
 
+/// The writers that take the turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// The walkthrough progress writes' group commit.
+    Progress,
+    /// The analytics writer's batches of recorded calls.
+    Analytics,
+}
+
+impl Writer {
+    pub const ALL: [Writer; 2] = [Writer::Progress, Writer::Analytics];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Writer::Progress => "progress",
+            Writer::Analytics => "analytics",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Writer::Progress => 0,
+            Writer::Analytics => 1,
+        }
+    }
+}
+
+/// How long one writer waited for the turn and held it, in all, since the store opened:
+/// where the one writer SQLite allows spends its time, for `/metrics` and `bench`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TurnTime {
+    pub waited: Duration,
+    pub held: Duration,
+    pub turns: u64,
+}
+
 /// The turn of a store's writers, or none where the database orders them itself.
 #[derive(Clone)]
-pub(crate) struct WriteTurn(Option<Arc<Mutex<()>>>);
+pub(crate) struct WriteTurn(Option<Arc<Shared>>);
+
+struct Shared {
+    lock: Mutex<()>,
+    /// Per writer, by [`Writer::index`].
+    tallies: [Tally; 2],
+}
+
+#[derive(Default)]
+struct Tally {
+    waited_us: AtomicU64,
+    held_us: AtomicU64,
+    turns: AtomicU64,
+}
+
+impl Tally {
+    fn time(&self) -> TurnTime {
+        TurnTime {
+            waited: Duration::from_micros(self.waited_us.load(Ordering::Relaxed)),
+            held: Duration::from_micros(self.held_us.load(Ordering::Relaxed)),
+            turns: self.turns.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// Held while its writer writes; the next writer's turn comes when it is dropped.
 pub(crate) struct Turn<'a> {
-    _held: Option<MutexGuard<'a, ()>>,
+    held: Option<(MutexGuard<'a, ()>, &'a Tally, Instant)>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let Some((_guard, tally, since)) = &self.held {
+            tally
+                .held_us
+                .fetch_add(micros(since.elapsed()), Ordering::Relaxed);
+            tally.turns.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl WriteTurn {
     /// Writers one at a time, in the order they asked.
     pub(crate) fn one_at_a_time() -> Self {
-        Self(Some(Arc::new(Mutex::new(()))))
+        Self(Some(Arc::new(Shared {
+            lock: Mutex::new(()),
+            tallies: Default::default(),
+        })))
     }
 
     /// No turn: every writer goes straight to the database.
@@ -38,13 +117,27 @@ impl WriteTurn {
         Self(None)
     }
 
-    /// Waits for this writer's turn.
-    pub(crate) async fn take(&self) -> Turn<'_> {
-        let held = match &self.0 {
-            Some(turn) => Some(turn.lock().await),
-            None => None,
+    /// Waits for `writer`'s turn.
+    pub(crate) async fn take(&self, writer: Writer) -> Turn<'_> {
+        let Some(shared) = &self.0 else {
+            return Turn { held: None };
         };
-        Turn { _held: held }
+        let tally = &shared.tallies[writer.index()];
+        let asked = Instant::now();
+        let guard = shared.lock.lock().await;
+        let given = Instant::now();
+        tally
+            .waited_us
+            .fetch_add(micros(given - asked), Ordering::Relaxed);
+        Turn {
+            held: Some((guard, tally, given)),
+        }
+    }
+
+    /// Each writer's time waiting for and holding the turn; `None` without a turn.
+    pub(crate) fn times(&self) -> Option<[(Writer, TurnTime); 2]> {
+        let shared = self.0.as_ref()?;
+        Some(Writer::ALL.map(|writer| (writer, shared.tallies[writer.index()].time())))
     }
 }
 
@@ -52,16 +145,16 @@ impl WriteTurn {
 mod tests {
     use std::time::Duration;
 
-    use super::WriteTurn;
+    use super::{WriteTurn, Writer};
 
     #[tokio::test]
     async fn a_writer_waits_for_the_turn_and_gets_it_when_it_is_handed_on() {
         let turn = WriteTurn::one_at_a_time();
-        let first = turn.take().await;
+        let first = turn.take(Writer::Progress).await;
         let second = tokio::spawn({
             let turn = turn.clone();
             async move {
-                let _mine = turn.take().await;
+                let _mine = turn.take(Writer::Analytics).await;
             }
         });
         tokio::task::yield_now().await;
@@ -79,9 +172,34 @@ mod tests {
     #[tokio::test]
     async fn without_a_turn_writers_do_not_wait_for_each_other() {
         let turn = WriteTurn::none();
-        let _first = turn.take().await;
-        tokio::time::timeout(Duration::from_secs(10), turn.take())
+        let _first = turn.take(Writer::Progress).await;
+        tokio::time::timeout(Duration::from_secs(10), turn.take(Writer::Progress))
             .await
             .expect("no turn to wait for");
+    }
+
+    #[tokio::test]
+    async fn each_writer_s_waiting_and_holding_are_told_apart() {
+        let turn = WriteTurn::one_at_a_time();
+        let held_for = Duration::from_millis(30);
+        let first = turn.take(Writer::Analytics).await;
+        let second = tokio::spawn({
+            let turn = turn.clone();
+            async move {
+                let _mine = turn.take(Writer::Progress).await;
+            }
+        });
+        tokio::time::sleep(held_for).await;
+        drop(first);
+        second.await.expect("the second writer ran");
+        let [(progress, progress_time), (analytics, analytics_time)] =
+            turn.times().expect("a turn keeps its times");
+        assert_eq!((progress, analytics), (Writer::Progress, Writer::Analytics));
+        assert_eq!((progress_time.turns, analytics_time.turns), (1, 1));
+        assert!(analytics_time.held >= held_for, "{analytics_time:?}");
+        assert!(progress_time.waited >= held_for / 2, "{progress_time:?}");
+        assert!(analytics_time.waited < held_for / 2, "{analytics_time:?}");
+        assert!(progress_time.held < held_for, "{progress_time:?}");
+        assert_eq!(WriteTurn::none().times(), None);
     }
 }

@@ -66,6 +66,8 @@ pub struct BenchReport {
     /// calls per second as a share of the floor's transactions per second.
     pub floor: Option<super::bench_floor::FloorFigures>,
     pub share_of_floor: Option<f64>,
+    /// On SQLite: how long the hot writers held the write turn and waited for it.
+    pub write_turn: Option<super::bench_write_turn::WriteTurnShares>,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,6 +149,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         Some(store) => super::bench_floor::commits(store).await,
         None => None,
     };
+    let turns_before = super::bench_write_turn::totals(&http, &base).await;
     let cpu_before = super::cpu_time::used();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
@@ -166,6 +169,7 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
     let cpu_after = super::cpu_time::used();
     ticker.abort();
     let statements_after = statements(&http, &base).await;
+    let turns_after = super::bench_write_turn::totals(&http, &base).await;
     let commits_after = match &floor_store {
         Some(store) => super::bench_floor::commits(store).await,
         None => None,
@@ -180,6 +184,9 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         report.cpu_us_per_call =
             super::cpu_time::per_unit_micros(cpu_before, cpu_after, report.total_calls);
     }
+    report.write_turn = turns_before
+        .zip(turns_after)
+        .map(|(before, after)| super::bench_write_turn::shares(before, after, elapsed));
     if let (Some(before), Some(after)) = (commits_before, commits_after)
         && report.total_calls > 0
     {
@@ -537,6 +544,7 @@ fn summarize(
         cpu_us_per_call: None,
         floor: None,
         share_of_floor: None,
+        write_turn: None,
     }
 }
 
@@ -579,6 +587,12 @@ fn render(report: &BenchReport) -> String {
             "CPU of this process per call (Guidepost and the simulated users; a database server's own not counted): {cpu:.1} µs"
         ));
     }
+    lines.extend(
+        report
+            .write_turn
+            .as_ref()
+            .map(super::bench_write_turn::render),
+    );
     if let (Some(floor), Some(share)) = (&report.floor, report.share_of_floor) {
         lines.push(format!(
             "floor: {} clients of one single-row UPDATE: {:.1} tx/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",

@@ -11,6 +11,7 @@ mod bench_pages;
 mod bench_scan;
 mod bench_seed;
 mod bench_wire;
+mod bench_write_turn;
 mod catalog;
 mod cpu_time;
 mod demo;

@@ -24,6 +24,12 @@ backend_tests! {
         assert!(metrics.contains("guidepost_mcp_requests_total"), "{metrics}");
         assert!(metrics.contains("method=\"tools/list\""));
         assert!(metrics.contains("guidepost_store_pool_connections{state=\"open\"}"), "{metrics}");
+        // SQLite's hot writers take turns, and /metrics tells how long each waited and
+        // held it; PostgreSQL's writers take none, and it has nothing to tell.
+        for writer in ["progress", "analytics"] {
+            let held = format!("guidepost_store_write_turn_held_seconds{{writer=\"{writer}\"}}");
+            assert_eq!(metrics.contains(&held), db.backend == TestBackend::Sqlite, "{held} in {metrics}");
+        }
     }
 
     async fn shutdown_flushes_recorded_tool_calls(db: &TestDatabase) {
@@ -247,6 +253,18 @@ async fn bench_runs_the_walkthrough_tools_in_both_eras() {
         assert!(
             report["cpu_us_per_call"].as_f64().is_some_and(|n| n > 0.0),
             "{era}: the process's CPU per call, Guidepost running in it: {report}"
+        );
+        // On its SQLite file every step is a progress write, each group of them a turn.
+        let progress = &report["write_turn"]["progress"];
+        assert!(
+            progress["turns"].as_u64().is_some_and(|n| n > 0),
+            "{era}: {report}"
+        );
+        assert!(
+            progress["held_share"]
+                .as_f64()
+                .is_some_and(|s| s > 0.0 && s < 1.0),
+            "{era}: {report}"
         );
     }
 }

@@ -51,8 +51,8 @@ use sqlx::Row;
 use super::{BACKEND, BEGIN_WRITE, Db, DbRow, LOCK_ROW, ThisStore};
 use crate::{
     Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
-    Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallStore,
-    WebhookStore,
+    Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallStore, TurnTime,
+    WebhookStore, Writer,
 };
 
 impl ThisStore {

@@ -18,6 +18,10 @@ impl Store for ThisStore {
         (self.pool.size(), self.pool.num_idle() + self.held.idle())
     }
 
+    fn write_turns(&self) -> Option<[(Writer, TurnTime); 2]> {
+        self.write_turn.times()
+    }
+
     async fn announce_tools_changed(&self, servers: &[ServerId]) -> Result<()> {
         self.announce(servers).await
     }

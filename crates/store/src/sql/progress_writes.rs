@@ -239,7 +239,7 @@ impl ProgressWrites {
     /// advances.
     async fn many(&self, writes: &[ProgressWrite]) -> Result<Vec<Written>> {
         let statements = statements_of(writes);
-        let _turn = self.turn.take().await;
+        let _turn = self.turn.take(crate::write_turn::Writer::Progress).await;
         let mut lent = self.held.lend().await?;
         let mut written = Vec::with_capacity(writes.len());
         if let [only] = statements.as_slice() {
@@ -363,7 +363,7 @@ impl Batches for ProgressWrites {
 
     fn one<'a>(&'a self, write: &'a ProgressWrite) -> BoxFuture<'a, Result<Written>> {
         async move {
-            let _turn = self.turn.take().await;
+            let _turn = self.turn.take(crate::write_turn::Writer::Progress).await;
             self.statements.fetch_add(1, Ordering::Relaxed);
             write.run_on(traced(&*self.held)).await
         }

@@ -38,7 +38,10 @@ impl ToolCallStore for ThisStore {
         // `ROWS_PER_INSERT` calls, not one per call. On SQLite the progress writes wait
         // their turn while this batch holds the write lock (`write_turn`), so each round
         // trip made while it holds it is one that every waiting caller waits for.
-        let _turn = self.write_turn.take().await;
+        let _turn = self
+            .write_turn
+            .take(crate::write_turn::Writer::Analytics)
+            .await;
         let mut tx = self.begin_write().await?;
         for chunk in calls.chunks(ROWS_PER_INSERT) {
             self.count(1);
