@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::target::metric;
+use super::target::{metrics_page, value_in};
 
 /// One writer's share of the run.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -43,20 +43,22 @@ pub(super) struct Totals {
     analytics: WriterTotals,
 }
 
-/// The target's totals now; `None` when it takes no turns (PostgreSQL) or has no metrics.
+/// The target's totals now, from one reading of its `/metrics`; `None` when it takes no
+/// turns (PostgreSQL) or has no metrics.
 pub(super) async fn totals(http: &reqwest::Client, base: &str) -> Option<Totals> {
+    let page = metrics_page(http, base).await?;
     Some(Totals {
-        progress: writer_totals(http, base, "progress").await?,
-        analytics: writer_totals(http, base, "analytics").await?,
+        progress: writer_totals(&page, "progress")?,
+        analytics: writer_totals(&page, "analytics")?,
     })
 }
 
-async fn writer_totals(http: &reqwest::Client, base: &str, writer: &str) -> Option<WriterTotals> {
+fn writer_totals(page: &str, writer: &str) -> Option<WriterTotals> {
     let named = |name: &str| format!("guidepost_store_write_turn{name}{{writer=\"{writer}\"}}");
     Some(WriterTotals {
-        turns: metric(http, base, &named("s")).await?,
-        held: metric(http, base, &named("_held_seconds")).await?,
-        waited: metric(http, base, &named("_waited_seconds")).await?,
+        turns: value_in(page, &named("s"))?,
+        held: value_in(page, &named("_held_seconds"))?,
+        waited: value_in(page, &named("_waited_seconds"))?,
     })
 }
 
@@ -94,6 +96,29 @@ pub(super) fn render(shares: &WriteTurnShares) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_writers_totals_are_read_from_one_page() {
+        let page = "# TYPE guidepost_store_write_turns gauge\n\
+            guidepost_store_write_turns{writer=\"progress\"} 40\n\
+            guidepost_store_write_turns{writer=\"analytics\"} 2\n\
+            guidepost_store_write_turn_held_seconds{writer=\"progress\"} 1.5\n\
+            guidepost_store_write_turn_held_seconds{writer=\"analytics\"} 0.25\n\
+            guidepost_store_write_turn_waited_seconds{writer=\"progress\"} 0.5\n\
+            guidepost_store_write_turn_waited_seconds{writer=\"analytics\"} 0\n";
+        let progress = writer_totals(page, "progress").expect("progress");
+        let analytics = writer_totals(page, "analytics").expect("analytics");
+        assert_eq!(
+            (progress.turns, progress.held, progress.waited),
+            (40.0, 1.5, 0.5)
+        );
+        assert_eq!(
+            (analytics.turns, analytics.held, analytics.waited),
+            (2.0, 0.25, 0.0)
+        );
+        // A PostgreSQL target shows no turns.
+        assert!(writer_totals("guidepost_store_statements_executed 9\n", "progress").is_none());
+    }
 
     #[test]
     fn shares_are_of_the_run_between_the_two_readings() {
