@@ -4,6 +4,12 @@
 //! this binary's); and any database's schema version can be compared with this binary's
 //! (PostgreSQL after `pg_restore`). PostgreSQL is backed up with its own tools
 //! (`pg_dump`/`pg_restore`, in the README).
+//!
+//! A SQLite database is two files since migration 30: the database and the recorded
+//! calls' file beside it (`analytics_file`). A backup is two files named the same way,
+//! `FILE` and `FILE-analytics`, each copied in a read transaction of its own (nothing
+//! refers across them; the recorded calls' copy may hold calls answered after the
+//! database's copy began).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -11,7 +17,12 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
+use crate::analytics_file;
 use crate::{Result, StoreError, schema};
+
+/// The migration that moved the recorded calls to a file of their own: a copy at this
+/// version or later is two files.
+const ANALYTICS_FILE_MIGRATION: i64 = 30;
 
 /// A database's schema version beside the one this binary's migrations reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,16 +86,58 @@ pub async fn backup_sqlite(url: &str, to: &Path) -> Result<SchemaVersions> {
             to.display()
         )));
     }
+    let (analytics_from, analytics_to) =
+        (analytics_file::beside(&from), analytics_file::beside(to));
+    if analytics_to.exists() {
+        return Err(StoreError::Config(format!(
+            "{} exists already: a backup never overwrites a file",
+            analytics_to.display()
+        )));
+    }
     let pool = open_sqlite(&from, false).await?;
-    let target = to
-        .to_str()
-        .ok_or_else(|| StoreError::Config(format!("{} is not a UTF-8 path", to.display())))?;
-    sqlx::query("VACUUM INTO $1")
-        .bind(target)
-        .execute(&pool)
-        .await?;
+    let copied = copy_into(&pool, &from, to, &analytics_from, &analytics_to).await;
     pool.close().await;
+    copied?;
     check_sqlite_copy(to).await
+}
+
+/// `VACUUM INTO` the database, then the recorded calls' file if there is one.
+async fn copy_into(
+    pool: &sqlx::SqlitePool,
+    from: &Path,
+    to: &Path,
+    analytics_from: &Path,
+    analytics_to: &Path,
+) -> Result<()> {
+    sqlx::query("VACUUM main INTO $1")
+        .bind(utf8(to)?)
+        .execute(pool)
+        .await?;
+    if !analytics_from.exists() {
+        return Ok(());
+    }
+    // The pool has one connection: the file stays attached for the next statement.
+    sqlx::query("ATTACH DATABASE $1 AS analytics")
+        .bind(utf8(analytics_from)?)
+        .execute(pool)
+        .await?;
+    sqlx::query("VACUUM analytics INTO $1")
+        .bind(utf8(analytics_to)?)
+        .execute(pool)
+        .await
+        .map_err(|error| {
+            StoreError::Config(format!(
+                "copying {} (the recorded calls of {}): {error}",
+                analytics_from.display(),
+                from.display()
+            ))
+        })?;
+    Ok(())
+}
+
+fn utf8(path: &Path) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| StoreError::Config(format!("{} is not a UTF-8 path", path.display())))
 }
 
 /// Checks a SQLite copy before it is restored: it opens, SQLite's `integrity_check` finds
@@ -98,6 +151,14 @@ pub async fn check_sqlite_copy(path: &Path) -> Result<SchemaVersions> {
         )));
     }
     let pool = open_sqlite(path, true).await?;
+    let analytics = analytics_file::beside(path);
+    if analytics.is_file() {
+        // Attached read-only, as the copy is opened: the integrity check reads both.
+        sqlx::query("ATTACH DATABASE $1 AS analytics")
+            .bind(utf8(&analytics)?)
+            .execute(&pool)
+            .await?;
+    }
     let problems: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&pool)
         .await?;
@@ -118,6 +179,14 @@ pub async fn check_sqlite_copy(path: &Path) -> Result<SchemaVersions> {
             path.display()
         ))
     })?;
+    if database >= ANALYTICS_FILE_MIGRATION && !analytics.is_file() {
+        return Err(StoreError::Corrupt(format!(
+            "{} is missing: a copy of a database at schema version {database} is two files, \
+             {} and the recorded calls beside it",
+            analytics.display(),
+            path.display()
+        )));
+    }
     SchemaVersions {
         database: Some(database),
         binary: schema::latest(&crate::sqlite::MIGRATIONS),

@@ -9,6 +9,7 @@
 //! Architecture invariant: this is the only crate that runs SQL. Every method that reads
 //! or writes tenant data takes an organization id, or is documented as platform-wide.
 
+pub mod analytics_file;
 mod attention;
 mod audit;
 mod auth;

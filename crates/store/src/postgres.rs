@@ -25,6 +25,9 @@ const LOCK_ROW: &str = " FOR UPDATE";
 /// A write transaction locks rows as it writes them.
 const BEGIN_WRITE: &str = "BEGIN";
 
+/// A transaction whose first statement writes: no different here (SQLite's differs).
+const BEGIN_WRITING: &str = "BEGIN";
+
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PgStore {
@@ -119,6 +122,12 @@ impl PgStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         self.count(1);
         Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+
+    /// A transaction whose first statement writes ([`BEGIN_WRITING`]).
+    async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, Db>> {
+        self.count(1);
+        Ok(self.pool.begin_with(BEGIN_WRITING).await?)
     }
 }
 

@@ -1,6 +1,11 @@
 //! The SQLite backend: the embedded default. WAL mode, a busy timeout, foreign keys on,
 //! and write transactions that take the write lock up front (`BEGIN IMMEDIATE`), so that
 //! two writers queue on the busy timeout instead of failing on a lock upgrade.
+//!
+//! Two files: the database, and beside it `<database>-analytics` with the recorded calls
+//! (`analytics_file.rs`), attached to every connection. SQLite lets one connection write
+//! to a file at a time, so the analytics writer's batches and the progress writes no
+//! longer wait for each other.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -24,8 +29,13 @@ const BACKEND: Backend = Backend::Sqlite;
 /// Row locking for read-then-write transactions.
 const LOCK_ROW: &str = "";
 
-/// A write transaction takes the write lock up front.
+/// A write transaction takes the write lock up front (of every attached file).
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// A transaction whose first statement writes: deferred, so that it locks only the file
+/// it writes (its first statement takes that file's lock, waiting as `BEGIN IMMEDIATE`
+/// would), where `BEGIN IMMEDIATE` would lock the recorded calls' file too.
+const BEGIN_WRITING: &str = "BEGIN";
 
 /// Connections: the pool's size, and how many of them stay lent out between statements
 /// (`held`; the rest are for transactions).
@@ -48,7 +58,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?;
+        let analytics = crate::analytics_file::AnalyticsFile::beside(&options)?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -60,8 +72,10 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_SIZE)
             .test_before_acquire(false)
+            .after_connect(move |connection, _| Box::pin(analytics.clone().attach(connection)))
             .connect_with(options)
             .await?;
+        crate::analytics_file::refuse_another_databases_file(&pool).await?;
         if let Err(error) = MIGRATIONS.run(&pool).await {
             let applied: Option<i64> = sqlx::query_scalar(crate::schema::APPLIED)
                 .fetch_one(&pool)
@@ -97,6 +111,12 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         self.count(1);
         Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+
+    /// A transaction whose first statement writes ([`BEGIN_WRITING`]).
+    async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, Db>> {
+        self.count(1);
+        Ok(self.pool.begin_with(BEGIN_WRITING).await?)
     }
 }
 

@@ -225,10 +225,17 @@ async fn retention_deletes_both_grains_by_whole_days(db: &TestDatabase) {
     );
 }
 
-/// Runs `statements` (separated by `;`) on the test database itself.
+/// Runs `statements` (separated by `;`) on the test database itself (on SQLite, with the
+/// recorded calls' file attached, as the store has it).
 async fn run_sql(db: &TestDatabase, statements: &str) {
-    if db.url.starts_with("sqlite:") {
+    if let Some(path) = db.url.strip_prefix("sqlite:") {
         let mut connection = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        let analytics = guidepost_store::analytics_file::beside(std::path::Path::new(path));
+        sqlx::query("ATTACH DATABASE $1 AS analytics")
+            .bind(analytics.to_str().unwrap())
+            .execute(&mut connection)
+            .await
+            .unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(statements))
             .execute(&mut connection)
             .await

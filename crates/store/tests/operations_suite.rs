@@ -10,7 +10,7 @@ use guidepost_store::backup;
 use guidepost_store::{NewWebhook, StoreError};
 use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
 
-use common::{new_org, open};
+use common::{all_tool_calls, at, new_org, new_server, open, tool_call};
 
 fn upstream() -> NewUpstream {
     NewUpstream {
@@ -81,6 +81,12 @@ async fn failures_are_announced_once_and_recoveries_once_they_run(db: &TestDatab
 async fn backups_copy_sqlite_and_point_postgres_at_pg_dump(db: &TestDatabase) {
     let store = open(db).await;
     let org = new_org(&store, "Acme").await;
+    let server = new_server(&store, &org, "acme").await.id;
+    let call = tool_call(&org, &server, "next_step", at(0));
+    store
+        .insert_tool_calls(std::slice::from_ref(&call))
+        .await
+        .unwrap();
     let versions = backup::schema_versions(&db.url).await.unwrap();
     assert_eq!(versions.database, Some(versions.binary), "{versions:?}");
     assert!(versions.binary >= 18);
@@ -101,6 +107,10 @@ async fn backups_copy_sqlite_and_point_postgres_at_pg_dump(db: &TestDatabase) {
         .await
         .unwrap();
     assert_eq!(restored.get_organization(&org).await.unwrap().name, "Acme");
+    // The recorded calls are copied with it, in their own file.
+    assert!(guidepost_store::analytics_file::beside(&copy).is_file());
+    let calls = all_tool_calls(&restored, &org, &Default::default()).await;
+    assert_eq!(calls.iter().map(|c| &c.id).collect::<Vec<_>>(), [&call.id]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

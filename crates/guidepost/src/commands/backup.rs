@@ -3,10 +3,16 @@
 //! beside the database and renames it over the database (atomic on one file system), and
 //! refuses while the database's write-ahead log is present: a serving Guidepost keeps it,
 //! and a log left beside a restored file would be replayed into it.
+//!
+//! A SQLite database is two files, the database and its recorded calls beside it
+//! (`FILE-analytics`); so is a backup, and a restore puts both in place. A copy from before
+//! the recorded calls had a file of their own is one file: the restore removes the
+//! replaced database's recorded calls, and the next start moves the copy's into a file.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use guidepost_store::analytics_file;
 use guidepost_store::backup::{self, SchemaVersions};
 use serde_json::json;
 
@@ -49,18 +55,40 @@ pub async fn restore(url: &str, args: &RestoreArgs, json: bool) -> anyhow::Resul
     let versions = backup::check_sqlite_copy(&args.from)
         .await
         .with_context(|| format!("checking the backup {}", args.from.display()))?;
-    let wal = with_suffix(&target, "-wal");
-    if wal.exists() && !args.force {
-        bail!(
-            "{} exists: a Guidepost seems to be using {}. Stop it first (a restore replaces \
-             the file under it); pass --force only if it is stopped and the log is left \
-             from a crash",
-            wal.display(),
-            target.display()
-        );
+    let analytics_target = analytics_file::beside(&target);
+    for database in [&target, &analytics_target] {
+        let wal = with_suffix(database, "-wal");
+        if wal.exists() && !args.force {
+            bail!(
+                "{} exists: a Guidepost seems to be using {}. Stop it first (a restore \
+                 replaces the file under it); pass --force only if it is stopped and the log \
+                 is left from a crash",
+                wal.display(),
+                target.display()
+            );
+        }
+    }
+    // The recorded calls first: a restore cut short leaves the old database, which the
+    // next restore replaces.
+    let analytics_from = analytics_file::beside(&args.from);
+    if analytics_from.is_file() {
+        put_in_place(&analytics_from, &analytics_target)?;
+    } else {
+        remove_database(&analytics_target)?;
     }
     put_in_place(&args.from, &target)?;
     report(json, "restored", &target.display().to_string(), versions);
+    Ok(())
+}
+
+/// Removes a database file and its log files, where they exist.
+fn remove_database(database: &Path) -> anyhow::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = with_suffix(database, suffix);
+        if file.exists() {
+            std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
+        }
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! What SQLite's one writer at a time did during `bench`'s mix: each hot writer's share
-//! of the run spent holding the write turn and waiting for it (`store::write_turn`), from
+//! What SQLite's one writer at a time per file did during `bench`'s mix: each hot writer's
+//! share of the run spent holding its turn and waiting for it (`store::write_turn`; the
+//! progress writes write the database, the analytics writer its own file), from
 //! the target's `/metrics` before and after the mix. A PostgreSQL target takes no turns
 //! and reports none.
 //!
@@ -82,14 +83,14 @@ pub(super) fn render(shares: &WriteTurnShares) -> String {
         analytics,
     } = shares;
     format!(
-        "SQLite's write turn held {:.0} % of the run (progress writes {:.0} % in {} turns, \
-         analytics {:.0} % in {}); progress writes waited for it {:.0} %",
-        (progress.held_share + analytics.held_share) * 100.0,
+        "SQLite's writers: progress writes held the database's write lock {:.0} % of the run \
+         in {} turns and waited for it {:.0} %; the analytics writer held its own file's \
+         {:.0} % in {}",
         progress.held_share * 100.0,
         progress.turns,
+        progress.waited_share * 100.0,
         analytics.held_share * 100.0,
-        analytics.turns,
-        progress.waited_share * 100.0
+        analytics.turns
     )
 }
 
@@ -142,8 +143,9 @@ mod tests {
         assert!((shares.analytics.held_share - 0.1).abs() < 1e-9);
         assert_eq!(
             render(&shares),
-            "SQLite's write turn held 70 % of the run (progress writes 60 % in 1000 turns, \
-             analytics 10 % in 10); progress writes waited for it 10 %"
+            "SQLite's writers: progress writes held the database's write lock 60 % of the run \
+             in 1000 turns and waited for it 10 %; the analytics writer held its own file's \
+             10 % in 10"
         );
     }
 }

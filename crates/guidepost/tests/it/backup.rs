@@ -119,6 +119,10 @@ backend_tests! {
         assert!(restored.ok, "{}", restored.stderr);
         let checked = guidepost(&restored_url, &["backup", "--check"]).await;
         assert!(checked.ok, "{} {}", checked.stdout, checked.stderr);
+        // Two files each: the database and its recorded calls beside it.
+        for file in ["backup.db-analytics", "restored.db-analytics"] {
+            assert!(dir.join(file).is_file(), "{file}");
+        }
 
         // The restored database serves, with every call acknowledged before the backup.
         let restored_app = spawn_app_with(db, |s| s.database_url = restored_url.clone()).await;
@@ -166,6 +170,15 @@ backend_tests! {
         std::fs::write(&garbage, b"not a database at all, just some bytes").unwrap();
         let refused = guidepost(&format!("sqlite:{}", text(&target)), &["restore", "--from", text(&garbage)]).await;
         assert!(!refused.ok, "{}", refused.stdout);
+        assert!(!target.exists());
+
+        // A copy without its recorded calls' file is refused, naming the missing file.
+        let lonely = dir.join("lonely.db");
+        let backed_up = guidepost(&db.url, &["backup", "--to", text(&lonely)]).await;
+        assert!(backed_up.ok, "{}", backed_up.stderr);
+        std::fs::remove_file(dir.join("lonely.db-analytics")).unwrap();
+        let refused = guidepost(&format!("sqlite:{}", text(&target)), &["restore", "--from", text(&lonely)]).await;
+        assert!(!refused.ok && refused.stderr.contains("lonely.db-analytics is missing"), "{}", refused.stderr);
         assert!(!target.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -3,7 +3,7 @@
 //! each time `Db`, `DbRow`, `ThisStore`, `BACKEND` and `LOCK_ROW` are the parent
 //! backend's. The dialect differences live in the backends: connection setup and
 //! migrations, how a write transaction begins (`begin_write`: `BEGIN IMMEDIATE` on
-//! SQLite), row locks (`LOCK_ROW`), and how changes are announced (`announce`: NOTIFY on
+//! SQLite; `begin_writing` for one whose first statement writes), row locks (`LOCK_ROW`), and how changes are announced (`announce`: NOTIFY on
 //! PostgreSQL, in-process on SQLite). Everything else is here, one file per concept, and
 //! the store test suite runs it against both.
 //!
@@ -48,7 +48,7 @@ use async_trait::async_trait;
 use guidepost_domain::*;
 use sqlx::Row;
 
-use super::{BACKEND, BEGIN_WRITE, Db, DbRow, LOCK_ROW, ThisStore};
+use super::{BACKEND, BEGIN_WRITING, Db, DbRow, LOCK_ROW, ThisStore};
 use crate::{
     Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
     Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallStore, TurnTime,

@@ -362,7 +362,10 @@ impl PersonalDataStore for ThisStore {
     async fn find_text_anywhere(&self, needle: &str) -> Result<Vec<(String, String)>> {
         let catalog = match BACKEND {
             Backend::Sqlite => {
-                "SELECT m.name AS table_name, c.name AS column_name FROM sqlite_master m \
+                // The database's tables and those of the recorded calls' own file.
+                "SELECT m.name AS table_name, c.name AS column_name FROM \
+                 (SELECT name, type FROM main.sqlite_master \
+                  UNION ALL SELECT name, type FROM analytics.sqlite_master) m \
                  JOIN pragma_table_info(m.name) c WHERE m.type = 'table' \
                  AND m.name NOT LIKE 'sqlite%' ORDER BY m.name, c.cid"
             }

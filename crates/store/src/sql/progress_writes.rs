@@ -249,7 +249,9 @@ impl ProgressWrites {
             // BEGIN, the statements, COMMIT.
             self.statements
                 .fetch_add(statements.len() as u64 + 2, Ordering::Relaxed);
-            let mut tx = sqlx::Connection::begin_with(lent.connection(), BEGIN_WRITE).await?;
+            // Its first statement writes: a deferred BEGIN locks only the file it writes
+            // (`BEGIN_WRITING`), not the recorded calls' file beside it.
+            let mut tx = sqlx::Connection::begin_with(lent.connection(), BEGIN_WRITING).await?;
             for statement in statements {
                 run_statement(&writes[statement], &mut tx, &mut written).await?;
             }

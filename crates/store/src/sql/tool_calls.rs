@@ -35,14 +35,15 @@ impl ToolCallStore for ThisStore {
             return Ok(());
         }
         // One multi-row INSERT per chunk: a batch costs a round trip per
-        // `ROWS_PER_INSERT` calls, not one per call. On SQLite the progress writes wait
-        // their turn while this batch holds the write lock (`write_turn`), so each round
-        // trip made while it holds it is one that every waiting caller waits for.
+        // `ROWS_PER_INSERT` calls, not one per call. On SQLite the recorded calls have a
+        // file of their own, and so a lock of their own: the transaction begins deferred
+        // (its first statement writes) so that it takes that file's lock only, and the
+        // progress writes go on meanwhile (`write_turn`).
         let _turn = self
             .write_turn
             .take(crate::write_turn::Writer::Analytics)
             .await;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_writing().await?;
         for chunk in calls.chunks(ROWS_PER_INSERT) {
             self.count(1);
             let mut insert = sqlx::QueryBuilder::<Db>::new(format!(
