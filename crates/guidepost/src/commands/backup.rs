@@ -46,7 +46,7 @@ pub async fn backup(url: &str, args: &BackupArgs, json: bool) -> anyhow::Result<
     let versions = backup::backup_sqlite(url, to)
         .await
         .with_context(|| format!("backing up {shown} to {}", to.display()))?;
-    report(json, "backed up", &to.display().to_string(), versions);
+    report(json, "backed up", &with_recorded_calls(to), versions);
     Ok(())
 }
 
@@ -77,8 +77,18 @@ pub async fn restore(url: &str, args: &RestoreArgs, json: bool) -> anyhow::Resul
         remove_database(&analytics_target)?;
     }
     put_in_place(&args.from, &target)?;
-    report(json, "restored", &target.display().to_string(), versions);
+    report(json, "restored", &with_recorded_calls(&target), versions);
     Ok(())
+}
+
+/// A database's file, and its recorded calls' file beside it where there is one.
+fn with_recorded_calls(database: &Path) -> String {
+    let analytics = analytics_file::beside(database);
+    if analytics.is_file() {
+        format!("{} and {}", database.display(), analytics.display())
+    } else {
+        database.display().to_string()
+    }
 }
 
 /// Removes a database file and its log files, where they exist.

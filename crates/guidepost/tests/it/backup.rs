@@ -115,8 +115,10 @@ backend_tests! {
         assert!(!over_live.ok && over_live.stderr.contains("-wal") && over_live.stderr.contains("Stop it first"), "{}", over_live.stderr);
 
         let restored_url = format!("sqlite:{}", text(&dir.join("restored.db")));
+        assert!(backed_up.stdout.contains("backup.db-analytics"), "{}", backed_up.stdout);
         let restored = guidepost(&restored_url, &["restore", "--from", text(&copy)]).await;
         assert!(restored.ok, "{}", restored.stderr);
+        assert!(restored.stdout.contains("restored.db-analytics"), "{}", restored.stdout);
         let checked = guidepost(&restored_url, &["backup", "--check"]).await;
         assert!(checked.ok, "{} {}", checked.stdout, checked.stderr);
         // Two files each: the database and its recorded calls beside it.
