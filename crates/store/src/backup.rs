@@ -97,6 +97,11 @@ pub async fn backup_sqlite(url: &str, to: &Path) -> Result<SchemaVersions> {
     let pool = open_sqlite(&from, false).await?;
     let copied = copy_into(&pool, &from, to, &analytics_from, &analytics_to).await;
     pool.close().await;
+    if copied.is_err() {
+        // No half of a backup is left to be mistaken for one.
+        let _ = std::fs::remove_file(to);
+        let _ = std::fs::remove_file(&analytics_to);
+    }
     copied?;
     check_sqlite_copy(to).await
 }
