@@ -21,9 +21,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use crate::{Result, StoreError};
 
-/// The schema the recorded calls' file is attached as.
-pub(crate) const SCHEMA: &str = "analytics";
-
 /// What makes a file name the recorded calls' file of a database.
 pub const SUFFIX: &str = "-analytics";
 
@@ -69,10 +66,7 @@ impl AnalyticsFile {
     /// Attaches the file to a new connection (created if missing, in WAL mode like the
     /// database, with the same durability).
     pub(crate) async fn attach(self, connection: &mut SqliteConnection) -> sqlx::Result<()> {
-        sqlx::query("ATTACH DATABASE $1 AS analytics")
-            .bind(&*self.target)
-            .execute(&mut *connection)
-            .await?;
+        attach(&mut *connection, &self.target).await?;
         sqlx::query("PRAGMA analytics.journal_mode = WAL")
             .execute(&mut *connection)
             .await?;
@@ -83,20 +77,33 @@ impl AnalyticsFile {
     }
 }
 
+/// Attaches the file `target` to a connection as `analytics`, where every statement on
+/// that connection finds the recorded calls' tables by their unqualified names. A
+/// connection opened read-only attaches it read-only.
+pub async fn attach<'c>(
+    connection: impl sqlx::SqliteExecutor<'c>,
+    target: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("ATTACH DATABASE $1 AS analytics")
+        .bind(target)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// Refuses to migrate a database beside a recorded calls' file that is not its own: one
 /// left by a database since deleted or replaced (the database is new, or from before the
 /// recorded calls had a file of their own, while the file holds them already). Migrating
 /// would fail on the existing tables, or mix two databases' calls.
 pub(crate) async fn refuse_another_databases_file(pool: &sqlx::SqlitePool) -> Result<()> {
-    let count = |schema: &str, table: &str| {
-        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {schema}.sqlite_master WHERE type = 'table' AND name = '{table}'"
-        )))
-        .fetch_one(pool)
-    };
-    let in_analytics = count(SCHEMA, "tool_calls").await? > 0;
-    let in_main = count("main", "tool_calls").await? > 0;
-    let main_is_new = count("main", "organizations").await? == 0;
+    let (in_analytics, in_main, main_is_new): (bool, bool, bool) = sqlx::query_as(
+        "SELECT \
+         EXISTS (SELECT 1 FROM analytics.sqlite_master WHERE type = 'table' AND name = 'tool_calls'), \
+         EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'tool_calls'), \
+         NOT EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'organizations')",
+    )
+    .fetch_one(pool)
+    .await?;
     if in_analytics && (in_main || main_is_new) {
         let file: String =
             sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'analytics'")

@@ -122,10 +122,7 @@ async fn copy_into(
         return Ok(());
     }
     // The pool has one connection: the file stays attached for the next statement.
-    sqlx::query("ATTACH DATABASE $1 AS analytics")
-        .bind(utf8(analytics_from)?)
-        .execute(pool)
-        .await?;
+    analytics_file::attach(pool, utf8(analytics_from)?).await?;
     sqlx::query("VACUUM analytics INTO $1")
         .bind(utf8(analytics_to)?)
         .execute(pool)
@@ -159,10 +156,7 @@ pub async fn check_sqlite_copy(path: &Path) -> Result<SchemaVersions> {
     let analytics = analytics_file::beside(path);
     if analytics.is_file() {
         // Attached read-only, as the copy is opened: the integrity check reads both.
-        sqlx::query("ATTACH DATABASE $1 AS analytics")
-            .bind(utf8(&analytics)?)
-            .execute(&pool)
-            .await?;
+        analytics_file::attach(&pool, utf8(&analytics)?).await?;
     }
     let problems: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&pool)

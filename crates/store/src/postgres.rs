@@ -118,17 +118,6 @@ impl PgStore {
         }
         Ok(())
     }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
-        self.count(1);
-        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
-    }
-
-    /// A transaction whose first statement writes ([`BEGIN_WRITING`]).
-    async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, Db>> {
-        self.count(1);
-        Ok(self.pool.begin_with(BEGIN_WRITING).await?)
-    }
 }
 
 /// Forwards NOTIFY payloads to local subscribers. `PgListener` reconnects by itself;

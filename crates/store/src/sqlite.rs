@@ -107,17 +107,6 @@ impl SqliteStore {
             .for_each(|server| self.changes.publish(server.clone()));
         Ok(())
     }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
-        self.count(1);
-        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
-    }
-
-    /// A transaction whose first statement writes ([`BEGIN_WRITING`]).
-    async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, Db>> {
-        self.count(1);
-        Ok(self.pool.begin_with(BEGIN_WRITING).await?)
-    }
 }
 
 /// The shared SQL (see `sql/mod.rs`), compiled here with this backend's types.

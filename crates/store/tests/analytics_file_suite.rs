@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use guidepost_domain::*;
-use guidepost_store::{ProgressKey, Store, ToolCallFilter, analytics_file};
+use guidepost_store::{Store, ToolCallFilter, analytics_file};
 use guidepost_testkit::{TestBackend, TestDatabase};
 use sqlx::Connection;
 
-use common::{all_tool_calls, at, new_org, new_server, new_walkthrough, open, step, tool_call};
+use common::{
+    all_tool_calls, at, new_org, new_server, open, people_at_a_published_walkthrough, tool_call,
+};
 
 /// Longer than any write here takes, far shorter than SQLite's busy timeout (10 s): a
 /// write that waits for the other file's lock runs into it.
@@ -30,51 +32,30 @@ fn database_path(db: &TestDatabase) -> PathBuf {
 async fn second_connection(db: &TestDatabase) -> sqlx::SqliteConnection {
     let mut connection = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
     let analytics = analytics_file::beside(&database_path(db));
-    sqlx::query("ATTACH DATABASE $1 AS analytics")
-        .bind(analytics.to_str().unwrap())
-        .execute(&mut connection)
+    analytics_file::attach(&mut connection, analytics.to_str().unwrap())
         .await
         .unwrap();
     connection
 }
 
-/// Eight people, each with a published two-step walkthrough to start.
-async fn people_to_start(store: &Arc<dyn Store>) -> (Vec<ProgressKey>, ProgressState) {
-    let org = new_org(store, "Acme").await;
-    let w = new_walkthrough(store, &org, "Intro").await;
-    for title in ["a", "b"] {
-        store
-            .add_step(&org, &w, &step(title), &StepPlacement::Last)
-            .await
-            .unwrap();
-    }
-    let version = store.publish_walkthrough(&org, &w).await.unwrap();
-    let server = new_server(store, &org, "acme").await.id;
+/// A store on `db` whose recorded calls hold one call; its organization.
+async fn a_store_with_a_recorded_call(db: &TestDatabase) -> (Arc<dyn Store>, OrgId) {
+    let store = open(db).await;
+    let org = new_org(&store, "Acme").await;
+    let server = new_server(&store, &org, "acme").await.id;
     store
-        .assign_walkthrough(&org, &server, &w, None, None)
+        .insert_tool_calls(&[tool_call(&org, &server, "next_step", at(0))])
         .await
         .unwrap();
-    let mut keys = Vec::new();
-    for person in 0..8 {
-        let user = store
-            .end_user_for_tracking_id(&org, &format!("person-{person}"), Timestamp::now())
-            .await
-            .unwrap();
-        keys.push(ProgressKey {
-            org_id: org.clone(),
-            end_user_id: user.id,
-            server_id: server.clone(),
-            walkthrough_id: w.clone(),
-        });
-    }
-    (keys, ProgressState::start(&version))
+    (store, org)
 }
 
 #[tokio::test]
 async fn a_batch_of_recorded_calls_and_the_progress_writes_do_not_wait_for_each_other() {
     let db = TestDatabase::create(TestBackend::Sqlite).await;
     let store = open(&db).await;
-    let (keys, start) = people_to_start(&store).await;
+    let (keys, version) = people_at_a_published_walkthrough(&store, &["a", "b"], 8).await;
+    let start = ProgressState::start(&version);
     let (org, server) = (keys[0].org_id.clone(), keys[0].server_id.clone());
 
     // Another connection writes a recorded call and holds its transaction open: the lock
@@ -124,13 +105,7 @@ async fn a_batch_of_recorded_calls_and_the_progress_writes_do_not_wait_for_each_
 #[tokio::test]
 async fn the_recorded_calls_live_in_their_own_file_beside_the_database() {
     let db = TestDatabase::create(TestBackend::Sqlite).await;
-    let store = open(&db).await;
-    let org = new_org(&store, "Acme").await;
-    let server = new_server(&store, &org, "acme").await.id;
-    store
-        .insert_tool_calls(&[tool_call(&org, &server, "next_step", at(0))])
-        .await
-        .unwrap();
+    let _store = a_store_with_a_recorded_call(&db).await;
     let mut main_only = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
     let in_main: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'tool_call%'")
@@ -213,14 +188,7 @@ fn tempdir_of_migrations_before(below: u32) -> PathBuf {
 #[tokio::test]
 async fn a_recorded_calls_file_left_by_another_database_is_refused_naming_it() {
     let db = TestDatabase::create(TestBackend::Sqlite).await;
-    let store = open(&db).await;
-    let org = new_org(&store, "Acme").await;
-    let server = new_server(&store, &org, "acme").await.id;
-    store
-        .insert_tool_calls(&[tool_call(&org, &server, "next_step", at(0))])
-        .await
-        .unwrap();
-    drop(store);
+    drop(a_store_with_a_recorded_call(&db).await);
     // The database goes; its recorded calls' file stays behind.
     let path = database_path(&db);
     for suffix in ["", "-wal", "-shm"] {

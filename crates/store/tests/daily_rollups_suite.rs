@@ -231,9 +231,7 @@ async fn run_sql(db: &TestDatabase, statements: &str) {
     if let Some(path) = db.url.strip_prefix("sqlite:") {
         let mut connection = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
         let analytics = guidepost_store::analytics_file::beside(std::path::Path::new(path));
-        sqlx::query("ATTACH DATABASE $1 AS analytics")
-            .bind(analytics.to_str().unwrap())
-            .execute(&mut connection)
+        guidepost_store::analytics_file::attach(&mut connection, analytics.to_str().unwrap())
             .await
             .unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(statements))

@@ -10,7 +10,10 @@ use guidepost_domain::*;
 use guidepost_store::{ProgressKey, Store, StoreError};
 use guidepost_testkit::{TestDatabase, backend_tests};
 
-use common::{assert_not_found, new_org, new_server, new_walkthrough, open, step};
+use common::{
+    assert_not_found, new_org, new_server, new_walkthrough, open,
+    people_at_a_published_walkthrough, step,
+};
 
 async fn titles(store: &Arc<dyn Store>, org: &OrgId, w: &WalkthroughId) -> Vec<String> {
     store
@@ -306,28 +309,8 @@ async fn assignments_and_progress(db: &TestDatabase) {
 /// user that does not exist) fails alone.
 async fn concurrent_progress_writes_each_keep_their_meaning(db: &TestDatabase) {
     let store = open(db).await;
-    let (org, w) = setup(&store).await;
-    for title in ["a", "b", "c"] {
-        store
-            .add_step(&org, &w, &step(title), &StepPlacement::Last)
-            .await
-            .unwrap();
-    }
-    let version = store.publish_walkthrough(&org, &w).await.unwrap();
-    let server = new_server(&store, &org, "acme").await.id;
-    let mut keys = Vec::new();
-    for n in 0..24 {
-        let user = store
-            .end_user_for_tracking_id(&org, &format!("t{n}"), Timestamp::now())
-            .await
-            .unwrap();
-        keys.push(ProgressKey {
-            org_id: org.clone(),
-            end_user_id: user.id,
-            server_id: server.clone(),
-            walkthrough_id: w.clone(),
-        });
-    }
+    let (keys, version) = people_at_a_published_walkthrough(&store, &["a", "b", "c"], 24).await;
+    let org = keys[0].org_id.clone();
     let nobody = ProgressKey {
         end_user_id: EndUserId::generate(),
         ..keys[0].clone()

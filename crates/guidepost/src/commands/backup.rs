@@ -74,7 +74,8 @@ pub async fn restore(url: &str, args: &RestoreArgs, json: bool) -> anyhow::Resul
     if analytics_from.is_file() {
         put_in_place(&analytics_from, &analytics_target)?;
     } else {
-        remove_database(&analytics_target)?;
+        // The replaced database's recorded calls, and their logs.
+        remove_files(&analytics_target, &["", "-wal", "-shm"])?;
     }
     put_in_place(&args.from, &target)?;
     report(json, "restored", &with_recorded_calls(&target), versions);
@@ -91,9 +92,9 @@ fn with_recorded_calls(database: &Path) -> String {
     }
 }
 
-/// Removes a database file and its log files, where they exist.
-fn remove_database(database: &Path) -> anyhow::Result<()> {
-    for suffix in ["", "-wal", "-shm"] {
+/// Removes the files named `database` with each of `suffixes`, where they exist.
+fn remove_files(database: &Path, suffixes: &[&str]) -> anyhow::Result<()> {
+    for suffix in suffixes {
         let file = with_suffix(database, suffix);
         if file.exists() {
             std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
@@ -111,13 +112,7 @@ fn put_in_place(from: &Path, target: &Path) -> anyhow::Result<()> {
     std::fs::File::open(&staged)
         .and_then(|file| file.sync_all())
         .with_context(|| format!("syncing {}", staged.display()))?;
-    for stale in ["-wal", "-shm"] {
-        let stale = with_suffix(target, stale);
-        if stale.exists() {
-            std::fs::remove_file(&stale)
-                .with_context(|| format!("removing {}", stale.display()))?;
-        }
-    }
+    remove_files(target, &["-wal", "-shm"])?;
     std::fs::rename(&staged, target)
         .with_context(|| format!("moving {} to {}", staged.display(), target.display()))?;
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {

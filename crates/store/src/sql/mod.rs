@@ -2,10 +2,11 @@
 //! `sqlite::sql` and as `postgres::sql` (each backend declares it with `#[path]`), and
 //! each time `Db`, `DbRow`, `ThisStore`, `BACKEND` and `LOCK_ROW` are the parent
 //! backend's. The dialect differences live in the backends: connection setup and
-//! migrations, how a write transaction begins (`begin_write`: `BEGIN IMMEDIATE` on
-//! SQLite; `begin_writing` for one whose first statement writes), row locks (`LOCK_ROW`), and how changes are announced (`announce`: NOTIFY on
-//! PostgreSQL, in-process on SQLite). Everything else is here, one file per concept, and
-//! the store test suite runs it against both.
+//! migrations, how a write transaction begins (`BEGIN_WRITE`: `BEGIN IMMEDIATE` on
+//! SQLite; `BEGIN_WRITING` for one whose first statement writes), row locks (`LOCK_ROW`),
+//! and how changes are announced (`announce`: NOTIFY on PostgreSQL, in-process on
+//! SQLite). Everything else is here, one file per concept, and the store test suite runs
+//! it against both.
 //!
 //! Each file starts with `use super::*`: the imports, row helpers and backend types
 //! below are what the files share.
@@ -48,7 +49,7 @@ use async_trait::async_trait;
 use guidepost_domain::*;
 use sqlx::Row;
 
-use super::{BACKEND, BEGIN_WRITING, Db, DbRow, LOCK_ROW, ThisStore};
+use super::{BACKEND, BEGIN_WRITE, BEGIN_WRITING, Db, DbRow, LOCK_ROW, ThisStore};
 use crate::{
     Backend, EndUserFilter, EndUserStore, OrganizationStore, Result, ServerStore, SessionStore,
     Store, StoreError, SupportRequestFilter, SupportStore, ToolCallFilter, ToolCallStore, TurnTime,
@@ -66,6 +67,20 @@ impl ThisStore {
 
     pub(super) fn count(&self, statements: u64) {
         self.statements.fetch_add(statements, Ordering::Relaxed);
+    }
+
+    /// A write transaction (`BEGIN_WRITE`: on SQLite it takes the write lock of every
+    /// attached file up front).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
+        self.count(1);
+        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+
+    /// A transaction whose first statement writes (`BEGIN_WRITING`: deferred on SQLite, so
+    /// that it locks only the file that statement writes).
+    async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, Db>> {
+        self.count(1);
+        Ok(self.pool.begin_with(BEGIN_WRITING).await?)
     }
 }
 

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use guidepost_domain::*;
-use guidepost_store::{NewWalkthrough, Store, StoreError, ToolCallFilter};
+use guidepost_store::{NewWalkthrough, ProgressKey, Store, StoreError, ToolCallFilter};
 use guidepost_testkit::TestDatabase;
 
 /// A fixed point in time, so that tests control every caller-supplied timestamp.
@@ -99,6 +99,40 @@ pub fn step(title: &str) -> StepFields {
         section_title: None,
         content: format!("{title} content"),
     }
+}
+
+/// `people` end users (tracking ids `person-N`) of a server `acme` of a new organization,
+/// each keyed to the same published walkthrough, whose steps are named `steps`: what the
+/// progress writes' tests start from.
+pub async fn people_at_a_published_walkthrough(
+    store: &Arc<dyn Store>,
+    steps: &[&str],
+    people: usize,
+) -> (Vec<ProgressKey>, WalkthroughVersion) {
+    let org = new_org(store, "Acme").await;
+    let w = new_walkthrough(store, &org, "Intro").await;
+    for title in steps {
+        store
+            .add_step(&org, &w, &step(title), &StepPlacement::Last)
+            .await
+            .unwrap();
+    }
+    let version = store.publish_walkthrough(&org, &w).await.unwrap();
+    let server = new_server(store, &org, "acme").await.id;
+    let mut keys = Vec::with_capacity(people);
+    for person in 0..people {
+        let user = store
+            .end_user_for_tracking_id(&org, &format!("person-{person}"), Timestamp::now())
+            .await
+            .unwrap();
+        keys.push(ProgressKey {
+            org_id: org.clone(),
+            end_user_id: user.id,
+            server_id: server.clone(),
+            walkthrough_id: w.clone(),
+        });
+    }
+    (keys, version)
 }
 
 pub fn email(text: &str) -> Email {
