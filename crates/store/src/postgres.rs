@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use sqlx::Connection;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use guidepost_domain::{Id, ServerId};
 
@@ -80,14 +80,13 @@ impl PgStore {
             })
             .connect(url)
             .await?;
-        if let Err(error) = MIGRATIONS.run(&pool).await {
-            let applied: Option<i64> = sqlx::query_scalar(crate::schema::APPLIED)
-                .fetch_one(&pool)
-                .await
-                .ok()
-                .flatten();
-            return Err(crate::schema::refusal(error, applied, &MIGRATIONS));
-        }
+        let mut migrating = url
+            .parse::<sqlx::postgres::PgConnectOptions>()?
+            .disable_statement_logging()
+            .connect()
+            .await?;
+        crate::schema::apply(&mut migrating, &MIGRATIONS).await?;
+        migrating.close().await?;
         let changes = ChangeFeed::new();
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
         listener.listen(TOOLS_CHANGED_CHANNEL).await?;

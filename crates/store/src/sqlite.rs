@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
 
 use guidepost_domain::ServerId;
 
@@ -60,6 +61,7 @@ impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?;
         let analytics = crate::analytics_file::AnalyticsFile::beside(&options)?;
+        let migrating_analytics = analytics.clone();
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -73,17 +75,13 @@ impl SqliteStore {
             .max_connections(POOL_SIZE)
             .test_before_acquire(false)
             .after_connect(move |connection, _| Box::pin(analytics.clone().attach(connection)))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         crate::analytics_file::refuse_another_databases_file(&pool).await?;
-        if let Err(error) = MIGRATIONS.run(&pool).await {
-            let applied: Option<i64> = sqlx::query_scalar(crate::schema::APPLIED)
-                .fetch_one(&pool)
-                .await
-                .ok()
-                .flatten();
-            return Err(crate::schema::refusal(error, applied, &MIGRATIONS));
-        }
+        let mut migrating = options.disable_statement_logging().connect().await?;
+        migrating_analytics.attach(&mut migrating).await?;
+        crate::schema::apply(&mut migrating, &MIGRATIONS).await?;
+        migrating.close().await?;
         let statements = Arc::new(AtomicU64::new(0));
         // A file in this process has no server to restart: no ping after idling.
         let held = Arc::new(Held::new(pool.clone(), HELD, None));

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use guidepost_core::secrets::MasterKey;
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -38,6 +38,42 @@ async fn ok(db: &TestDatabase, args: &[&str]) -> Value {
     run.json
 }
 
+/// Brings `db` to the schema one migration short of this binary's, as the Guidepost
+/// before it left it; returns this binary's latest version.
+async fn migrate_to_the_one_before_last(db: &TestDatabase) -> i64 {
+    let backend = match db.backend {
+        TestBackend::Sqlite => "sqlite",
+        TestBackend::Postgres => "postgres",
+    };
+    let directory = format!(
+        "{}/../store/migrations/{backend}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let migrator = sqlx::migrate::Migrator::new(std::path::Path::new(&directory))
+        .await
+        .expect("the migrations");
+    let latest = migrator.iter().map(|m| m.version).max().expect("some");
+    match db.backend {
+        TestBackend::Sqlite => {
+            let options = db
+                .url
+                .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrator.run_to(latest - 1, &pool).await.unwrap();
+            pool.close().await;
+        }
+        TestBackend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            migrator.run_to(latest - 1, &pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    latest
+}
+
 async fn new_org(db: &TestDatabase) -> String {
     let created = ok(db, &["org", "create", "--name", "Acme"]).await;
     created["organization"]["id"].as_str().unwrap().to_owned()
@@ -45,7 +81,10 @@ async fn new_org(db: &TestDatabase) -> String {
 
 backend_tests! {
     async fn migrate_prepares_an_empty_database_and_is_safe_to_repeat(db: &TestDatabase) {
-        assert_eq!(ok(db, &["migrate"]).await, json!({"migrated": true}));
+        let created = cli(db, &["migrate"]).await;
+        assert!(created.ok, "{}", created.stderr);
+        assert_eq!(created.json, json!({"migrated": true}));
+        assert!(!created.stderr.contains("migrating"), "a new database is created quietly: {}", created.stderr);
         assert_eq!(ok(db, &["migrate"]).await, json!({"migrated": true}), "a second run changes nothing");
         let org = new_org(db).await;
         assert!(org.starts_with("org_"), "the schema is there: {org}");
@@ -54,6 +93,21 @@ backend_tests! {
             .output().await.unwrap();
         assert!(!bad.status.success());
         assert!(String::from_utf8_lossy(&bad.stderr).contains("use sqlite:PATH or postgres://"));
+    }
+
+    /// A migration may move many rows (0030 moves every recorded call on SQLite): a start
+    /// on a database the Guidepost before left says what it is doing and how long it took,
+    /// and sqlx does not write the migration's SQL as a slow statement.
+    async fn migrate_announces_the_versions_of_a_database_it_brings_up_to_date(db: &TestDatabase) {
+        let latest = migrate_to_the_one_before_last(db).await;
+        let run = cli(db, &["migrate"]).await;
+        assert!(run.ok, "{}", run.stderr);
+        let announced = format!("migrating the database's schema (a large database takes a while) from={} to={latest}", latest - 1);
+        assert!(run.stderr.contains(&announced), "{}", run.stderr);
+        assert!(run.stderr.contains(&format!("migrated the database's schema from={} to={latest} seconds=", latest - 1)), "{}", run.stderr);
+        let again = cli(db, &["migrate"]).await;
+        assert!(again.ok && !again.stderr.contains("migrating"), "nothing left to migrate: {}", again.stderr);
+        assert!(new_org(db).await.starts_with("org_"), "the schema is whole");
     }
 
     async fn an_organization_created_with_an_owner_email_has_that_owner(db: &TestDatabase) {
