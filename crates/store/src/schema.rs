@@ -49,7 +49,7 @@ pub(crate) async fn apply<C: Migrate>(
 
 /// What a failed migration run means: a newer schema, named as such, or the error itself.
 /// `applied` is the highest version the database records, where it could be read.
-pub(crate) fn refusal(error: MigrateError, applied: Option<i64>, known: &Migrator) -> StoreError {
+fn refusal(error: MigrateError, applied: Option<i64>, known: &Migrator) -> StoreError {
     let binary = latest(known);
     match (&error, applied) {
         (MigrateError::VersionMissing(_), Some(database)) if database > binary => {
