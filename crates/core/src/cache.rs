@@ -15,6 +15,7 @@
 //! Hand-rolled rather than a caching crate: a mutex over a hash map with a size bound is
 //! all these few, small, mostly-read maps need.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,15 +41,48 @@ const PROGRESS_TTL: Duration = Duration::from_secs(60);
 /// the entry at once.
 const SESSION_TTL: Duration = Duration::from_secs(2);
 
-type ProgressOf = (OrgId, EndUserId, ServerId, WalkthroughId);
+/// Joins the parts of a composite key. The byte is one no id contains, and every part
+/// but the last is an id, so two keys are equal only when all their parts are.
+const KEY_SEPARATOR: u8 = 0x1f;
+/// Room on the stack for a looked-up key: ids are about 30 bytes, tracking ids at most 128.
+const KEY_ON_STACK: usize = 192;
 
-fn progress_of(key: &ProgressKey) -> ProgressOf {
-    (
-        key.org_id.clone(),
-        key.end_user_id.clone(),
-        key.server_id.clone(),
-        key.walkthrough_id.clone(),
-    )
+fn joined(parts: &[&str]) -> String {
+    parts.join(std::str::from_utf8(&[KEY_SEPARATOR]).unwrap_or_default())
+}
+
+/// Runs `look` with the key of `parts`, written on the stack: a lookup on the hot path
+/// (every `next_walkthrough_step` looks up its progress and its end user) allocates no
+/// key. A key too long for the stack is joined on the heap.
+fn with_joined<T>(parts: &[&str], look: impl FnOnce(&str) -> T) -> T {
+    let needed = parts.iter().map(|part| part.len() + 1).sum::<usize>();
+    if needed > KEY_ON_STACK {
+        return look(&joined(parts));
+    }
+    let mut buffer = [0u8; KEY_ON_STACK];
+    let mut at = 0;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            buffer[at] = KEY_SEPARATOR;
+            at += 1;
+        }
+        buffer[at..at + part.len()].copy_from_slice(part.as_bytes());
+        at += part.len();
+    }
+    // Whole strings joined by an ASCII byte are UTF-8.
+    match std::str::from_utf8(&buffer[..at]) {
+        Ok(key) => look(key),
+        Err(_) => look(&joined(parts)),
+    }
+}
+
+fn progress_parts(key: &ProgressKey) -> [&str; 4] {
+    [
+        key.org_id.as_str(),
+        key.end_user_id.as_str(),
+        key.server_id.as_str(),
+        key.walkthrough_id.as_str(),
+    ]
 }
 
 /// A map whose entries expire, with a size bound (over it, expired entries go, then the
@@ -75,7 +109,11 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn get(&self, key: &K) -> Option<V> {
+    fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let entries = self.lock();
         let (value, at) = entries.get(key)?;
         (at.elapsed() < self.ttl).then(|| value.clone())
@@ -93,7 +131,11 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         entries.insert(key, (value, Instant::now()));
     }
 
-    fn remove(&self, key: &K) {
+    fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.lock().remove(key);
     }
 
@@ -126,8 +168,11 @@ pub(crate) struct NodeCache {
     servers: TtlMap<String, Arc<McpServer>>,
     offers: TtlMap<ServerId, Arc<Vec<AvailableWalkthrough>>>,
     versions: TtlMap<(WalkthroughId, i64), Arc<WalkthroughVersion>>,
-    tracked: TtlMap<(OrgId, String), Tracked>,
-    progress: TtlMap<ProgressOf, Progress>,
+    /// By organization and tracking id, joined (`with_joined`).
+    tracked: TtlMap<String, Tracked>,
+    /// By organization, end user, server and walkthrough, joined: shared with the
+    /// callers, so that a hit copies nothing.
+    progress: TtlMap<String, Arc<Progress>>,
     /// Each server's attached upstreams with their tools and states (issue 34), what a
     /// gateway call looks its tool up in.
     attached_tools: TtlMap<ServerId, Arc<AttachedTools>>,
@@ -245,24 +290,25 @@ impl NodeCache {
     }
 
     pub(crate) fn tracked(&self, org: &OrgId, tracking_id: &str) -> Option<Tracked> {
-        self.tracked.get(&(org.clone(), tracking_id.to_owned()))
+        with_joined(&[org.as_str(), tracking_id], |key| self.tracked.get(key))
     }
 
     pub(crate) fn keep_tracked(&self, org: &OrgId, tracking_id: &str, tracked: Tracked) {
         self.tracked
-            .insert((org.clone(), tracking_id.to_owned()), tracked);
+            .insert(joined(&[org.as_str(), tracking_id]), tracked);
     }
 
-    pub(crate) fn progress(&self, key: &ProgressKey) -> Option<Progress> {
-        self.progress.get(&progress_of(key))
+    pub(crate) fn progress(&self, key: &ProgressKey) -> Option<Arc<Progress>> {
+        with_joined(&progress_parts(key), |key| self.progress.get(key))
     }
 
-    pub(crate) fn keep_progress(&self, key: &ProgressKey, progress: &Progress) {
-        self.progress.insert(progress_of(key), progress.clone());
+    pub(crate) fn keep_progress(&self, key: &ProgressKey, progress: &Arc<Progress>) {
+        self.progress
+            .insert(joined(&progress_parts(key)), progress.clone());
     }
 
     pub(crate) fn forget_progress(&self, key: &ProgressKey) {
-        self.progress.remove(&progress_of(key));
+        with_joined(&progress_parts(key), |key| self.progress.remove(key));
     }
 
     pub(crate) fn session(&self, transport_id: &str) -> Option<McpSession> {
@@ -304,8 +350,8 @@ impl NodeCache {
     /// whatever tracking id or session names them is read again.
     pub(crate) fn end_user_changed(&self, org: &OrgId, user: &EndUserId) {
         self.moved();
-        self.tracked.retain(|(cached_org, _), tracked| {
-            cached_org != org
+        self.tracked.retain(|_, tracked| {
+            tracked.user.org_id != *org
                 || (tracked.user.id != *user
                     && tracked.user.linked_end_user_id.as_ref() != Some(user))
         });
@@ -347,5 +393,53 @@ mod tests {
         assert!(cache.offers(&server).is_some());
         cache.server_changed(&server);
         assert!(cache.offers(&server).is_none());
+    }
+
+    #[test]
+    fn a_key_looked_up_on_the_stack_is_the_key_kept_and_no_other() {
+        let kept = joined(&["org_1", "tracking"]);
+        assert!(with_joined(&["org_1", "tracking"], |key| key == kept));
+        // Where the parts end matters, not only what they spell together.
+        assert!(!with_joined(&["org_1t", "racking"], |key| key == kept));
+        assert!(!with_joined(&["org_1", "tracking", ""], |key| key == kept));
+        // A key longer than the room on the stack is joined on the heap, the same way.
+        let long = "x".repeat(KEY_ON_STACK);
+        let kept = joined(&["org_1", &long]);
+        assert!(with_joined(&["org_1", &long], |key| key == kept));
+    }
+
+    #[test]
+    fn progress_is_found_by_all_four_ids() {
+        let cache = NodeCache::new(crate::config::DEFAULT_SERVER_CACHE_EXPIRY);
+        let key = ProgressKey {
+            org_id: Id::generate(),
+            end_user_id: Id::generate(),
+            server_id: Id::generate(),
+            walkthrough_id: Id::generate(),
+        };
+        let progress = Arc::new(Progress {
+            id: Id::generate(),
+            org_id: key.org_id.clone(),
+            end_user_id: key.end_user_id.clone(),
+            server_id: key.server_id.clone(),
+            walkthrough_id: key.walkthrough_id.clone(),
+            version: 1,
+            current_step_id: Some("s1".into()),
+            completed_step_ids: Vec::new(),
+            status: ProgressStatus::InProgress,
+            started_at: Timestamp::now(),
+            last_activity_at: Timestamp::now(),
+            completed_at: None,
+            revision: 1,
+        });
+        cache.keep_progress(&key, &progress);
+        assert!(Arc::ptr_eq(&cache.progress(&key).unwrap(), &progress));
+        let other_walkthrough = ProgressKey {
+            walkthrough_id: Id::generate(),
+            ..key.clone()
+        };
+        assert!(cache.progress(&other_walkthrough).is_none());
+        cache.forget_progress(&key);
+        assert!(cache.progress(&key).is_none());
     }
 }

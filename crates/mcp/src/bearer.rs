@@ -26,9 +26,12 @@ pub(crate) async fn signed_in(
     parts: &Parts,
     id: &Value,
 ) -> Result<Option<VerifiedToken>, Refusal> {
-    let host = routing::request_host(parts);
-    let slug = routing::path_slug(parts.uri.path());
-    let address = Address::of_request(&platform.config, server, host.as_deref(), slug);
+    // Worked out only when a token or a challenge needs it: most calls carry neither.
+    let address = || {
+        let host = routing::request_host(parts);
+        let slug = routing::path_slug(parts.uri.path());
+        Address::of_request(&platform.config, server, host.as_deref(), slug)
+    };
     let required = server.auth_mode.requires_token();
     let Some(token) = bearer_token(parts) else {
         if required {
@@ -39,10 +42,11 @@ pub(crate) async fn signed_in(
                 jsonrpc::UNAUTHORIZED,
                 message,
             )
-            .with_challenge(challenge(&address, None)));
+            .with_challenge(challenge(&address(), None)));
         }
         return Ok(None);
     };
+    let address = address();
     let verdict = verify_access_token(platform, server, &address, token)
         .await
         .map_err(|error| {

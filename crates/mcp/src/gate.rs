@@ -25,6 +25,7 @@ use tracing::field::display;
 use crate::in_flight::InFlight;
 use crate::jsonrpc::{self, Inbound, Refusal};
 use crate::live_sessions::LiveSessions;
+use crate::metric_handles::RequestMetrics;
 use crate::notifications::Forwarders;
 use crate::rate_limit::Limiters;
 use crate::recording::{CallRecord, Recorded};
@@ -49,6 +50,7 @@ pub(crate) struct GateState {
     /// For the metrics label of calls refused here.
     tools: ToolSources,
     forwarders: Arc<Forwarders>,
+    metrics: Arc<RequestMetrics>,
     log_levels: Arc<crate::log_levels::LogLevels>,
     live: LiveSessions,
     /// Permits for large bodies in flight (see `large_body_permit`).
@@ -71,6 +73,7 @@ impl GateState {
             limiters,
             tools,
             forwarders: Arc::default(),
+            metrics: Arc::default(),
             log_levels: Arc::default(),
             live,
             large_bodies: Arc::new(Semaphore::new(LARGE_BODIES_IN_FLIGHT)),
@@ -160,10 +163,8 @@ pub(crate) async fn gate(
                 .await;
         }
     }
-    metrics::histogram!("guidepost_mcp_request_duration_seconds", "method" => method)
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("guidepost_mcp_requests_total", "method" => method, "status" => response.status().as_u16().to_string())
-        .increment(1);
+    let status = response.status().as_u16();
+    (state.metrics).request(method, status, started.elapsed().as_secs_f64());
     match answering {
         // Counted until the whole answer is sent (a session-era answer is a stream).
         Some(answering) => response.map(|body| {
@@ -221,7 +222,8 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         .filter(|inbound| inbound.is("subscriptions/listen"))
         .map(|_| ListenFeed::subscribe(platform));
     let scope = RequestScope {
-        endpoint_url: endpoint_url(platform, &server, &parts),
+        host: parts.headers.get(http::header::HOST).cloned(),
+        uri: parts.uri.clone(),
         server,
         tracking_id,
         session,
@@ -230,6 +232,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         token,
         span,
         forwarders: state.forwarders.clone(),
+        metrics: state.metrics.clone(),
         log_levels: state.log_levels.clone(),
         listen_feed,
     };
@@ -535,18 +538,6 @@ fn client_ip(parts: &Parts) -> Option<IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())
-}
-
-/// The URL the client used, without query: written into hints for the agent.
-fn endpoint_url(platform: &Platform, server: &McpServer, parts: &Parts) -> String {
-    match routing::request_host(parts) {
-        Some(host) => format!(
-            "{}{}",
-            platform.config.origin_for_host(&host),
-            parts.uri.path()
-        ),
-        None => guidepost_core::servers::mcp_url(&platform.config, server),
-    }
 }
 
 /// Stores a session that rmcp has just opened, so that any node can continue it. This

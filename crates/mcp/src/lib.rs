@@ -19,6 +19,7 @@ mod json_answer;
 mod jsonrpc;
 mod live_sessions;
 mod log_levels;
+mod metric_handles;
 mod notifications;
 mod param_headers;
 mod rate_limit;

@@ -119,10 +119,8 @@ pub(crate) fn record(
     } else {
         "ok"
     };
-    metrics::counter!("guidepost_tool_calls_total", "tool" => label, "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => label)
-        .record(recorded.duration_us as f64 / 1e6);
+    let seconds = recorded.duration_us as f64 / 1e6;
+    scope.metrics.tool_call(label, outcome, seconds);
     let now = Timestamp::now();
     let mut summary = recorded.summary;
     summary.truncate(prefix_chars(&summary, Limits::RESULT_SUMMARY).len());

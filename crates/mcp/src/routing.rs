@@ -26,11 +26,12 @@ pub(crate) fn path_slug(path: &str) -> Option<&str> {
 
 /// The request's host name, lowercased, without port.
 pub(crate) fn request_host(parts: &Parts) -> Option<String> {
-    let raw = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or(parts.uri.host())?;
+    host_of(parts.headers.get(http::header::HOST), &parts.uri)
+}
+
+/// The host name a request's `Host` header (else its URI) names, lowercased, without port.
+pub(crate) fn host_of(host: Option<&http::HeaderValue>, uri: &http::Uri) -> Option<String> {
+    let raw = host.and_then(|h| h.to_str().ok()).or(uri.host())?;
     Some(guidepost_core::routing::normalize_host(raw))
 }
 

@@ -23,8 +23,10 @@ pub struct RequestScope {
     pub client_ip: Option<IpAddr>,
     /// The dashboard's tool tester sent it (`TestCall`), so it is recorded as a test.
     pub test_call: bool,
-    /// How the server was reached, for URLs written back to the agent.
-    pub endpoint_url: String,
+    /// How the server was reached (`Host` and URI), for URLs written back to the agent
+    /// (`endpoint_url`).
+    pub host: Option<http::HeaderValue>,
+    pub uri: http::Uri,
     /// The signed-in person, from a bearer token that is valid for this server.
     pub token: Option<VerifiedToken>,
     /// The request's span (request id, organization, server, method): work that rmcp
@@ -32,6 +34,8 @@ pub struct RequestScope {
     pub span: tracing::Span,
     /// This node's session forwarders (list-changed on GET streams).
     pub(crate) forwarders: Arc<Forwarders>,
+    /// The endpoint's metrics, registered once per label set.
+    pub(crate) metrics: Arc<crate::metric_handles::RequestMetrics>,
     /// The log level each session of this node asked for (`logging/setLevel`).
     pub(crate) log_levels: Arc<crate::log_levels::LogLevels>,
     /// For a `subscriptions/listen`: the change feed, subscribed when it was admitted.
@@ -62,6 +66,18 @@ impl ListenFeed {
 }
 
 impl RequestScope {
+    /// The URL the client used, without query: written into hints for the agent.
+    pub fn endpoint_url(&self, platform: &Platform) -> String {
+        match crate::routing::host_of(self.host.as_ref(), &self.uri) {
+            Some(host) => format!(
+                "{}{}",
+                platform.config.origin_for_host(&host),
+                self.uri.path()
+            ),
+            None => guidepost_core::servers::mcp_url(&platform.config, &self.server),
+        }
+    }
+
     pub(crate) fn caller(&self) -> Caller {
         Caller {
             org_id: self.server.org_id.clone(),

@@ -58,7 +58,7 @@ pub struct Seen {
     pub available: AvailableWalkthrough,
     /// The caller's pinned version, or the newest when they have no progress.
     pub version: Arc<WalkthroughVersion>,
-    pub progress: Option<Progress>,
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Seen {
@@ -158,7 +158,7 @@ pub async fn list(
         seen.push(Seen {
             available,
             version,
-            progress: mine,
+            progress: mine.map(Arc::new),
         });
     }
     Ok(seen)
@@ -226,6 +226,7 @@ impl Player<'_> {
                 false,
             ),
         };
+        let progress = Arc::new(progress);
         self.platform.cache.keep_progress(&key, &progress);
         let version = self.pinned(&available, Some(&progress)).await?;
         Ok((
@@ -300,6 +301,7 @@ impl Player<'_> {
                 .await?
             {
                 Some(saved) => {
+                    let saved = Arc::new(saved);
                     cache.keep_progress(&key, &saved);
                     let seen = Seen {
                         available,
@@ -325,10 +327,11 @@ impl Player<'_> {
     }
 
     /// The stored progress; refused as not started when there is none.
-    async fn read_progress(&self, key: &ProgressKey) -> Result<Progress, PlayerError> {
+    async fn read_progress(&self, key: &ProgressKey) -> Result<Arc<Progress>, PlayerError> {
         let found = self.platform.store.get_progress(key).await?;
         match found {
             Some(progress) => {
+                let progress = Arc::new(progress);
                 self.platform.cache.keep_progress(key, &progress);
                 Ok(progress)
             }
@@ -378,7 +381,7 @@ impl Player<'_> {
         Ok(Seen {
             available,
             version,
-            progress,
+            progress: progress.map(Arc::new),
         })
     }
 

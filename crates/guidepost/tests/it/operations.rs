@@ -32,6 +32,26 @@ backend_tests! {
         }
     }
 
+    async fn metrics_count_each_tool_call_by_its_labels(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let mcp = RawMcp::new(format!("{}?tracking_id=t", app.mcp_path_url("acme")), STATELESS_ERA);
+        let calls = r#"guidepost_tool_calls_total{tool="list_walkthroughs",outcome="ok"}"#;
+        let requests = r#"guidepost_mcp_requests_total{method="tools/call",status="200"}"#;
+        let durations = r#"guidepost_tool_call_duration_seconds_count{tool="list_walkthroughs"}"#;
+        let before = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+        for id in 0..3 {
+            mcp.call_tool(id, "list_walkthroughs", json!({})).await.structured();
+        }
+        let after = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+        // At least this test's three calls (other tests in the process may add theirs).
+        for series in [calls, requests, durations] {
+            let added = sample(&after, series) - sample(&before, series);
+            assert!(added >= 3.0, "{series}: {added} added in\n{after}");
+        }
+    }
+
     async fn shutdown_flushes_recorded_tool_calls(db: &TestDatabase) {
         let app = spawn_app(db).await;
         let tenant = app.create_tenant("Acme").await;
@@ -316,4 +336,12 @@ async fn cli_creates_fixture_servers_only_when_fixtures_are_enabled() {
     );
     let server: Value = serde_json::from_slice(&created.stdout).unwrap();
     assert_eq!(server["kind"], "conformance_fixture");
+}
+
+/// The value of one series in a Prometheus text exposition, 0 when it is not there yet.
+fn sample(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }

@@ -193,7 +193,8 @@ backend_tests! {
         assert_eq!(listed.structured()["walkthroughs"].as_array().unwrap().len(), 1, "browsing needs no identity");
         let refused = anonymous.call_tool(2, "select_walkthrough", json!({"walkthrough_id": w.id})).await;
         let text = refused.tool_error_text();
-        assert!(text.contains("tracking_id"), "{text}");
+        // The advice names the address the caller used, with where the tracking id goes.
+        assert!(text.contains("/s/acme/mcp?tracking_id=<your-id>"), "{text}");
         // Following the advice works, and the walkthrough starts.
         let identified = client(&app, "acme", "followed-advice");
         assert_eq!(identified.call_tool(3, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured()["step"]["position"], 1);

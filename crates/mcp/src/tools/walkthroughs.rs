@@ -242,7 +242,7 @@ async fn dispatch(
                 play(&player, name, arguments).await
             }
             None => Err(ToolOutcome::failure(
-                guidepost_core::identity::how_to_identify(&scope.endpoint_url),
+                guidepost_core::identity::how_to_identify(&scope.endpoint_url(platform)),
             )),
         },
     };
@@ -377,7 +377,7 @@ fn progress_json(seen: &Seen) -> Value {
     json!(summarize(
         &seen.version,
         seen.latest_version(),
-        seen.progress.as_ref()
+        seen.progress.as_deref()
     ))
 }
 
@@ -462,7 +462,7 @@ fn render_next(advanced: &Advanced) -> ToolOutcome {
 }
 
 fn render_status(seen: &Seen) -> ToolOutcome {
-    let progress = seen.progress.as_ref();
+    let progress = seen.progress.as_deref();
     let current = progress.and_then(|p| p.current_step_id.as_deref());
     let done = |id: &str| progress.is_some_and(|p| p.completed_step_ids.iter().any(|c| c == id));
     let mut lines = vec![format!(
