@@ -41,35 +41,40 @@ const PROGRESS_TTL: Duration = Duration::from_secs(60);
 /// the entry at once.
 const SESSION_TTL: Duration = Duration::from_secs(2);
 
-/// Joins the parts of a composite key. The byte is one no id contains, and every part
-/// but the last is an id, so two keys are equal only when all their parts are.
-const KEY_SEPARATOR: u8 = 0x1f;
+/// Joins the parts of a composite key. No id contains it, and every part but the last is
+/// an id, so two keys are equal only when all their parts are.
+const KEY_SEPARATOR: &str = "\u{1f}";
 /// Room on the stack for a looked-up key: ids are about 30 bytes, tracking ids at most 128.
 const KEY_ON_STACK: usize = 192;
 
 fn joined(parts: &[&str]) -> String {
-    parts.join(std::str::from_utf8(&[KEY_SEPARATOR]).unwrap_or_default())
+    parts.join(KEY_SEPARATOR)
 }
 
 /// Runs `look` with the key of `parts`, written on the stack: a lookup on the hot path
 /// (every `next_walkthrough_step` looks up its progress and its end user) allocates no
 /// key. A key too long for the stack is joined on the heap.
 fn with_joined<T>(parts: &[&str], look: impl FnOnce(&str) -> T) -> T {
-    let needed = parts.iter().map(|part| part.len() + 1).sum::<usize>();
+    let needed = parts
+        .iter()
+        .map(|part| part.len() + KEY_SEPARATOR.len())
+        .sum::<usize>();
     if needed > KEY_ON_STACK {
         return look(&joined(parts));
     }
     let mut buffer = [0u8; KEY_ON_STACK];
     let mut at = 0;
+    let mut push = |bytes: &[u8]| {
+        buffer[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
-            buffer[at] = KEY_SEPARATOR;
-            at += 1;
+            push(KEY_SEPARATOR.as_bytes());
         }
-        buffer[at..at + part.len()].copy_from_slice(part.as_bytes());
-        at += part.len();
+        push(part.as_bytes());
     }
-    // Whole strings joined by an ASCII byte are UTF-8.
+    // Whole strings joined by a whole character are UTF-8; the heap is the fallback.
     match std::str::from_utf8(&buffer[..at]) {
         Ok(key) => look(key),
         Err(_) => look(&joined(parts)),
