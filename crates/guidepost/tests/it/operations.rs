@@ -37,12 +37,13 @@ backend_tests! {
         let tenant = app.create_tenant("Acme").await;
         app.create_server(&tenant, "acme", json!({})).await;
         let mcp = RawMcp::new(format!("{}?tracking_id=t", app.mcp_path_url("acme")), STATELESS_ERA);
-        let calls = r#"guidepost_tool_calls_total{tool="list_walkthroughs",outcome="ok"}"#;
+        let calls = r#"guidepost_tool_calls_total{tool="get_support",outcome="ok"}"#;
         let requests = r#"guidepost_mcp_requests_total{method="tools/call",status="200"}"#;
-        let durations = r#"guidepost_tool_call_duration_seconds_count{tool="list_walkthroughs"}"#;
+        let durations = r#"guidepost_tool_call_duration_seconds_count{tool="get_support"}"#;
         let before = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
         for id in 0..3 {
-            mcp.call_tool(id, "list_walkthroughs", json!({})).await.structured();
+            let support = json!({"title": "t", "problem_description": "d", "email": "a@b.co"});
+            mcp.call_tool(id, "get_support", support).await.structured();
         }
         let after = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
         // At least this test's three calls (other tests in the process may add theirs).
