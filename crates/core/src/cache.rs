@@ -145,7 +145,11 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
     }
 
     /// Changes a live entry in place, keeping when it was read.
-    fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+    fn update<Q>(&self, key: &Q, change: impl FnOnce(&mut V))
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if let Some((value, _)) = self.lock().get_mut(key) {
             change(value);
         }
@@ -242,7 +246,7 @@ impl NodeCache {
     }
 
     pub(crate) fn server(&self, address: &str) -> Option<Arc<McpServer>> {
-        self.servers.get(&address.to_owned())
+        self.servers.get(address)
     }
 
     pub(crate) fn keep_server(&self, address: &str, server: &Arc<McpServer>, read_at: Epoch) {
@@ -317,7 +321,7 @@ impl NodeCache {
     }
 
     pub(crate) fn session(&self, transport_id: &str) -> Option<McpSession> {
-        self.sessions.get(&transport_id.to_owned())
+        self.sessions.get(transport_id)
     }
 
     pub(crate) fn keep_session(&self, session: &McpSession, read_at: Epoch) {
@@ -329,15 +333,14 @@ impl NodeCache {
 
     /// The session's activity was written: its copy says so, without counting as a read.
     pub(crate) fn session_seen(&self, transport_id: &str, at: Timestamp) {
-        self.sessions.update(&transport_id.to_owned(), |session| {
-            session.last_seen_at = at
-        });
+        self.sessions
+            .update(transport_id, |session| session.last_seen_at = at);
     }
 
     /// The session ended or changed on this node; a read in flight is not kept either.
     pub(crate) fn forget_session(&self, transport_id: &str) {
         self.moved();
-        self.sessions.remove(&transport_id.to_owned());
+        self.sessions.remove(transport_id);
     }
 
     pub(crate) fn session_user(&self, org: &OrgId, user: &EndUserId) -> Option<EndUser> {
