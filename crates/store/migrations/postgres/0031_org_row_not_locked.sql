@@ -1,9 +1,9 @@
 -- The rows written on every tool call no longer reference `organizations` (issue 34).
 -- PostgreSQL checks a foreign key by taking a KEY SHARE lock on the referenced row, and
 -- every recorded call, rollup and walkthrough start of an organization references the
--- same row: under load each concurrent transaction added itself to that one row's lock,
--- a multixact rewritten at every check, and the walkthrough mix at 16 users ran 1.13 times
--- as many calls per second without these four keys (docs/PERFORMANCE.md).
+-- same row: under load every concurrent writer of an organization took a lock on that
+-- one row, and the walkthrough mix at 16 users ran 1.05 times as many calls per second
+-- without these four keys (docs/PERFORMANCE.md).
 --
 -- Nothing is lost. No organization is deleted; a progress row still references its
 -- server, which belongs to the organization and whose deletion still removes it; the
