@@ -8,7 +8,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use guidepost_domain::*;
 use guidepost_store::{Store, ToolCallFilter, analytics_file};
@@ -16,12 +15,9 @@ use guidepost_testkit::{TestBackend, TestDatabase};
 use sqlx::Connection;
 
 use common::{
-    all_tool_calls, at, new_org, new_server, open, people_at_a_published_walkthrough, tool_call,
+    all_tool_calls, at, new_org, new_server, open, people_at_a_published_walkthrough,
+    record_calls_not_held_up, start_all_not_held_up, tool_call,
 };
-
-/// Longer than any write here takes, far shorter than SQLite's busy timeout (10 s): a
-/// write that waits for the other file's lock runs into it.
-const NOT_HELD_UP: Duration = Duration::from_secs(4);
 
 fn database_path(db: &TestDatabase) -> PathBuf {
     PathBuf::from(db.url.strip_prefix("sqlite:").expect("a SQLite URL"))
@@ -55,7 +51,6 @@ async fn a_batch_of_recorded_calls_and_the_progress_writes_do_not_wait_for_each_
     let db = TestDatabase::create(TestBackend::Sqlite).await;
     let store = open(&db).await;
     let (keys, version) = people_at_a_published_walkthrough(&store, &["a", "b"], 8).await;
-    let start = ProgressState::start(&version);
     let (org, server) = (keys[0].org_id.clone(), keys[0].server_id.clone());
 
     // Another connection writes a recorded call and holds its transaction open: the lock
@@ -73,13 +68,8 @@ async fn a_batch_of_recorded_calls_and_the_progress_writes_do_not_wait_for_each_
     .unwrap();
     // Meanwhile eight people start at once (the group commit writes them together) and
     // one moves on: every write is done.
-    let started = tokio::time::timeout(
-        NOT_HELD_UP,
-        futures::future::try_join_all(keys.iter().map(|key| store.start_progress(key, &start))),
-    )
-    .await
-    .expect("progress writes are not held up by a batch of recorded calls")
-    .unwrap();
+    let held_up = "progress writes are not held up by a batch of recorded calls";
+    let started = start_all_not_held_up(&store, &keys, &version, held_up).await;
     assert_eq!(started.len(), 8);
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
 
@@ -90,13 +80,8 @@ async fn a_batch_of_recorded_calls_and_the_progress_writes_do_not_wait_for_each_
         .execute(&mut other)
         .await
         .unwrap();
-    let batch: Vec<ToolCall> = (0..50)
-        .map(|i| tool_call(&org, &server, "next_step", at(i)))
-        .collect();
-    tokio::time::timeout(NOT_HELD_UP, store.insert_tool_calls(&batch))
-        .await
-        .expect("a batch of recorded calls is not held up by a progress write")
-        .unwrap();
+    let held_up = "a batch of recorded calls is not held up by a progress write";
+    record_calls_not_held_up(&store, &org, &server, 50, held_up).await;
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     let recorded = all_tool_calls(&store, &org, &ToolCallFilter::default()).await;
     assert_eq!(recorded.len(), 50);

@@ -5,16 +5,12 @@
 
 mod common;
 
-use std::time::Duration;
-
-use guidepost_domain::*;
 use guidepost_testkit::TestDatabase;
 use sqlx::Connection;
 
-use common::{at, open, people_at_a_published_walkthrough, tool_call};
-
-/// Far longer than these writes take; a write that waits for the row never ends before it.
-const NOT_HELD_UP: Duration = Duration::from_secs(4);
+use common::{
+    open, people_at_a_published_walkthrough, record_calls_not_held_up, start_all_not_held_up,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_calls_rollups_and_starts_do_not_lock_the_organizations_row() {
@@ -34,23 +30,12 @@ async fn recorded_calls_rollups_and_starts_do_not_lock_the_organizations_row() {
         .await
         .unwrap();
 
-    let start = ProgressState::start(&version);
-    let started = tokio::time::timeout(
-        NOT_HELD_UP,
-        futures::future::try_join_all(keys.iter().map(|key| store.start_progress(key, &start))),
-    )
-    .await
-    .expect("starting a walkthrough does not wait for the organization's row")
-    .unwrap();
+    let held_up = "starting a walkthrough does not wait for the organization's row";
+    let started = start_all_not_held_up(&store, &keys, &version, held_up).await;
     assert_eq!(started.len(), 4);
     // A batch of recorded calls, which also adds to the hourly and daily rollups.
-    let batch: Vec<ToolCall> = (0..20)
-        .map(|i| tool_call(&org, &server, "next_step", at(i)))
-        .collect();
-    tokio::time::timeout(NOT_HELD_UP, store.insert_tool_calls(&batch))
-        .await
-        .expect("recording calls does not wait for the organization's row")
-        .unwrap();
+    let held_up = "recording calls does not wait for the organization's row";
+    record_calls_not_held_up(&store, &org, &server, 20, held_up).await;
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
 
     let rolled_up: i64 = sqlx::query_scalar(

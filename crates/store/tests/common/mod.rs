@@ -7,6 +7,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use guidepost_domain::*;
 use guidepost_store::{NewWalkthrough, ProgressKey, Store, StoreError, ToolCallFilter};
@@ -257,6 +258,44 @@ pub fn tool_call(org: &OrgId, server: &ServerId, tool: &str, created_at: Timesta
         upstream_id: None,
         is_test: false,
     }
+}
+
+/// Longer than any write here takes, far shorter than SQLite's busy timeout (10 s): a
+/// write that waits for a lock another connection holds runs into it.
+pub const NOT_HELD_UP: Duration = Duration::from_secs(4);
+
+/// Starts every key's progress at once (the group commit writes them together) at the
+/// first step of `version`; fails with `held_up` when that waits out [`NOT_HELD_UP`].
+pub async fn start_all_not_held_up(
+    store: &Arc<dyn Store>,
+    keys: &[ProgressKey],
+    version: &WalkthroughVersion,
+    held_up: &str,
+) -> Vec<Progress> {
+    let start = ProgressState::start(version);
+    let starts = keys.iter().map(|key| store.start_progress(key, &start));
+    tokio::time::timeout(NOT_HELD_UP, futures::future::try_join_all(starts))
+        .await
+        .expect(held_up)
+        .unwrap()
+}
+
+/// Records `count` calls of `server` as one batch; fails with `held_up` when that waits
+/// out [`NOT_HELD_UP`].
+pub async fn record_calls_not_held_up(
+    store: &Arc<dyn Store>,
+    org: &OrgId,
+    server: &ServerId,
+    count: i64,
+    held_up: &str,
+) {
+    let batch: Vec<ToolCall> = (0..count)
+        .map(|i| tool_call(org, server, "next_step", at(i)))
+        .collect();
+    tokio::time::timeout(NOT_HELD_UP, store.insert_tool_calls(&batch))
+        .await
+        .expect(held_up)
+        .unwrap();
 }
 
 pub async fn all_tool_calls(
