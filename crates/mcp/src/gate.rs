@@ -164,7 +164,9 @@ pub(crate) async fn gate(
         }
     }
     let status = response.status().as_u16();
-    (state.metrics).request(method, status, started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .request(method, status, started.elapsed().as_secs_f64());
     match answering {
         // Counted until the whole answer is sent (a session-era answer is a stream).
         Some(answering) => response.map(|body| {
