@@ -588,3 +588,4 @@ fn scoring_reads_the_same_features_training_names() {
 
 mod aggregate;
 mod choose;
+mod sentences_file;
