@@ -164,6 +164,11 @@ pub(crate) async fn submit_email(
             &tenant,
             "Too many codes were asked for from your network in the last hour. Try again later.",
         ),
+        Ok(Sending::TooManyForOrganization) => too_many_codes(
+            &tenant,
+            "This server's organization has sent as many sign-in codes as it may this hour. \
+             Try again later.",
+        ),
         Ok(Sending::NotAwaited) => to_page(&tenant, &opened.session),
         Ok(Sending::NotOffered) => codes_not_offered(&tenant),
         Ok(Sending::Conflict) => conflict(&tenant),

@@ -44,6 +44,10 @@ pub struct PlatformConfig {
     /// on how long a lost change announcement leaves them stale. Announcements, not this
     /// bound, keep nodes current; a test sets it far above its wait to show just that.
     pub server_cache_expiry: Duration,
+    /// The most sign-in codes one organization's servers mail in an hour, over every
+    /// address and client (`--sign-in-codes-per-hour`): the bound on mail that many
+    /// clients, each under its own cap, can make the platform send.
+    pub sign_in_codes_per_hour: u32,
 }
 
 /// The default of [`PlatformConfig::audit_retention`], in days.
@@ -54,6 +58,9 @@ pub const DEFAULT_MAX_SERVER_TOOLS: usize = 128;
 
 /// The default of [`PlatformConfig::max_replicas`].
 pub const DEFAULT_MAX_REPLICAS: u32 = 4;
+
+/// The default of [`PlatformConfig::sign_in_codes_per_hour`].
+pub const DEFAULT_SIGN_IN_CODES_PER_HOUR: u32 = 1000;
 
 /// The default of [`PlatformConfig::server_cache_expiry`].
 pub const DEFAULT_SERVER_CACHE_EXPIRY: Duration = Duration::from_secs(10);

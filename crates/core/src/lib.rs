@@ -49,7 +49,7 @@ use std::sync::Arc;
 pub use caller::{Caller, Permission};
 pub use config::{
     DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_REPLICAS, DEFAULT_MAX_SERVER_TOOLS,
-    DEFAULT_SERVER_CACHE_EXPIRY, PlatformConfig,
+    DEFAULT_SERVER_CACHE_EXPIRY, DEFAULT_SIGN_IN_CODES_PER_HOUR, PlatformConfig,
 };
 pub use error::CoreError;
 use guidepost_store::Store;

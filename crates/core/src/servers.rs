@@ -426,6 +426,7 @@ mod tests {
             max_server_tools: crate::config::DEFAULT_MAX_SERVER_TOOLS,
             max_replicas: crate::config::DEFAULT_MAX_REPLICAS,
             server_cache_expiry: crate::config::DEFAULT_SERVER_CACHE_EXPIRY,
+            sign_in_codes_per_hour: crate::config::DEFAULT_SIGN_IN_CODES_PER_HOUR,
         }
     }
 

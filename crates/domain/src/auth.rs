@@ -281,7 +281,8 @@ pub struct NewOidcProvider {
     pub accept_unverified_email: bool,
 }
 
-/// A one-time code about to be mailed, as the per-mailbox and per-address limits count it.
+/// A one-time code about to be mailed, as the per-mailbox, per-address and organization
+/// limits count it.
 #[derive(Debug, Clone)]
 pub struct CodeSend {
     pub org_id: OrgId,
@@ -292,11 +293,13 @@ pub struct CodeSend {
     pub at: Timestamp,
 }
 
-/// Codes allowed per hour and organization.
+/// Codes allowed per hour and organization: to one mailbox, asked from one client
+/// address, and in all.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeSendLimits {
     pub per_mailbox: i64,
     pub per_client_ip: i64,
+    pub per_organization: i64,
 }
 
 /// Codes sent within the hour, and whether this one was recorded (within the limits).
@@ -304,5 +307,40 @@ pub struct CodeSendLimits {
 pub struct CodeSends {
     pub to_mailbox: i64,
     pub from_client_ip: i64,
+    pub in_organization: i64,
     pub recorded: bool,
+}
+
+impl CodeSends {
+    /// The first of `limits` these sends have reached, if any.
+    pub fn limit_reached(&self, limits: CodeSendLimits) -> Option<CodeSendLimit> {
+        if self.to_mailbox >= limits.per_mailbox {
+            Some(CodeSendLimit::Mailbox)
+        } else if self.from_client_ip >= limits.per_client_ip {
+            Some(CodeSendLimit::ClientIp)
+        } else if self.in_organization >= limits.per_organization {
+            Some(CodeSendLimit::Organization)
+        } else {
+            None
+        }
+    }
+}
+
+/// Which of the code-send limits was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSendLimit {
+    Mailbox,
+    ClientIp,
+    Organization,
+}
+
+impl CodeSendLimit {
+    /// Its name as metrics label it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mailbox => "mailbox",
+            Self::ClientIp => "client_ip",
+            Self::Organization => "organization",
+        }
+    }
 }

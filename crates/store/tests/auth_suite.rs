@@ -149,6 +149,7 @@ async fn code_sends_are_counted_per_mailbox_and_client_within_the_hour(db: &Test
     let limits = CodeSendLimits {
         per_mailbox: 2,
         per_client_ip: 3,
+        per_organization: 100,
     };
     let now = Timestamp::now();
     let send = |org: &OrgId, mailbox: &str, ip: &str, at: Timestamp| CodeSend {
@@ -201,6 +202,55 @@ async fn code_sends_are_counted_per_mailbox_and_client_within_the_hour(db: &Test
     assert!(swept.unwrap() >= 1);
     let after = record(send(&w.org, ada, "192.0.2.9", now)).await;
     assert_eq!(after.to_mailbox, 2, "the recent sends remain");
+}
+
+async fn code_sends_are_counted_per_organization_over_every_mailbox_and_client(db: &TestDatabase) {
+    let w = oauth_world(db).await;
+    let limits = CodeSendLimits {
+        per_mailbox: 10,
+        per_client_ip: 10,
+        per_organization: 4,
+    };
+    let now = Timestamp::now();
+    let store = &w.store;
+    // Each send from another mailbox and client address: only the organization's total
+    // binds them.
+    let record = |org: &OrgId, n: usize, at: Timestamp| {
+        let send = CodeSend {
+            org_id: org.clone(),
+            address_key: format!("person{n}@example.com"),
+            client_ip: Some(format!("198.51.100.{n}")),
+            at,
+        };
+        async move { store.record_code_send(&send, limits).await.unwrap() }
+    };
+    let old = record(&w.org, 0, now.plus_seconds(-3700)).await;
+    assert!(old.recorded, "older than the hour: not counted");
+    for n in 1..=4 {
+        let sent = record(&w.org, n, now).await;
+        assert_eq!((sent.in_organization, sent.recorded), (n as i64, true));
+    }
+    let over = record(&w.org, 5, now).await;
+    assert_eq!(
+        (
+            over.to_mailbox,
+            over.from_client_ip,
+            over.in_organization,
+            over.recorded
+        ),
+        (0, 0, 4, false),
+        "the organization's hour is full"
+    );
+    assert_eq!(
+        over.limit_reached(limits),
+        Some(guidepost_domain::CodeSendLimit::Organization)
+    );
+    let elsewhere = record(&w.other_org, 5, now).await;
+    assert_eq!(
+        (elsewhere.in_organization, elsewhere.recorded),
+        (1, true),
+        "another organization counts on its own"
+    );
 }
 
 async fn a_code_is_single_use_and_a_replay_revokes_the_family(db: &TestDatabase) {
@@ -484,6 +534,7 @@ backend_tests!(
     clients_belong_to_their_server,
     login_sessions_are_written_on_their_revision,
     code_sends_are_counted_per_mailbox_and_client_within_the_hour,
+    code_sends_are_counted_per_organization_over_every_mailbox_and_client,
     a_code_is_single_use_and_a_replay_revokes_the_family,
     refresh_tokens_rotate_and_a_reuse_revokes_the_family,
     revocation_and_expiry,

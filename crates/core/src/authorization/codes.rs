@@ -3,9 +3,10 @@
 //! per code before the session locks, a few codes per session, and a few codes per
 //! mailbox and hour over all sessions of the organization. Every send counts against the
 //! mailbox it went to (case and `+tag` folded), whatever the session's email becomes
-//! later, and against the address that asked for it, so that one client cannot mail
-//! without bound. Guesses are written compare-and-set, so concurrent ones are each
-//! counted.
+//! later, against the address that asked for it, so that one client cannot mail without
+//! bound, and against the organization's hourly total (`--sign-in-codes-per-hour`), so
+//! that many clients cannot either. Guesses are written compare-and-set, so concurrent
+//! ones are each counted.
 //!
 //! On `custom_oauth` servers only the organization's provider proves who someone is, and
 //! no code is sent or checked.
@@ -25,11 +26,10 @@ const CODE_TTL_SECS: i64 = 10 * 60;
 const MAX_ATTEMPTS: i64 = 5;
 /// Codes one login session may have mailed.
 const MAX_CODES_PER_SESSION: i64 = 3;
-/// Codes per hour and organization: to one mailbox, and asked from one client address.
-const SEND_LIMITS: CodeSendLimits = CodeSendLimits {
-    per_mailbox: 10,
-    per_client_ip: 30,
-};
+/// Codes per hour and organization to one mailbox.
+const PER_MAILBOX: i64 = 10;
+/// Codes per hour and organization asked from one client address.
+const PER_CLIENT_IP: i64 = 30;
 /// Guesses that lost their write to a concurrent one are retried this often.
 const WRITE_TRIES: usize = 5;
 
@@ -61,6 +61,8 @@ pub enum Sending {
     TooManyForAddress,
     /// The client's network address asked for its share of codes this hour.
     TooManyFromClient,
+    /// The organization's servers mailed as many codes as they may this hour.
+    TooManyForOrganization,
     /// Another write came first.
     Conflict,
 }
@@ -98,19 +100,23 @@ pub async fn send(
         client_ip: client_ip.map(|ip| ip.to_string()),
         at: now,
     };
-    let sends = platform
-        .store
-        .record_code_send(&counted, SEND_LIMITS)
-        .await?;
+    let limits = CodeSendLimits {
+        per_mailbox: PER_MAILBOX,
+        per_client_ip: PER_CLIENT_IP,
+        per_organization: i64::from(platform.config.sign_in_codes_per_hour),
+    };
+    let sends = platform.store.record_code_send(&counted, limits).await?;
     if !sends.recorded {
-        let (limit, refusal) = if sends.to_mailbox >= SEND_LIMITS.per_mailbox {
-            ("mailbox", Sending::TooManyForAddress)
-        } else {
-            ("client_ip", Sending::TooManyFromClient)
-        };
-        metrics::counter!("guidepost_oauth_code_sends_refused_total", "limit" => limit)
+        let limit = sends
+            .limit_reached(limits)
+            .unwrap_or(CodeSendLimit::Organization);
+        metrics::counter!("guidepost_oauth_code_sends_refused_total", "limit" => limit.as_str())
             .increment(1);
-        return Ok(refusal);
+        return Ok(match limit {
+            CodeSendLimit::Mailbox => Sending::TooManyForAddress,
+            CodeSendLimit::ClientIp => Sending::TooManyFromClient,
+            CodeSendLimit::Organization => Sending::TooManyForOrganization,
+        });
     }
     let code = one_time_code();
     let mut next = session.clone();

@@ -331,6 +331,13 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=64),
           default_value_t = guidepost_core::DEFAULT_MAX_REPLICAS)]
     pub upstream_max_replicas: u32,
+    /// The most sign-in codes one organization's servers mail in an hour, over every
+    /// address and client (each address also gets at most 10, each client 30); past it,
+    /// people asking for a code are told to try again later.
+    #[arg(long, env = "GUIDEPOST_SIGN_IN_CODES_PER_HOUR",
+          value_parser = clap::value_parser!(u32).range(10..=1_000_000),
+          default_value_t = guidepost_core::DEFAULT_SIGN_IN_CODES_PER_HOUR)]
+    pub sign_in_codes_per_hour: u32,
     /// The Docker Engine API socket that runs container upstreams (Docker's, or Podman's
     /// `podman system service`); without it, container upstreams fail to start.
     #[arg(long, env = "GUIDEPOST_CONTAINER_SOCKET")]

@@ -167,6 +167,7 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         max_server_tools: args.max_server_tools as usize,
         max_replicas: args.upstream_max_replicas,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
+        sign_in_codes_per_hour: args.sign_in_codes_per_hour,
     })
 }
 
@@ -367,6 +368,7 @@ pub fn offline_platform_config(serve: &ServeArgs) -> PlatformConfig {
     config.enable_fixtures = serve.enable_fixtures;
     config.max_server_tools = serve.max_server_tools as usize;
     config.max_replicas = serve.upstream_max_replicas;
+    config.sign_in_codes_per_hour = serve.sign_in_codes_per_hour;
     // An invalid or unreadable key, or catalog file, is left out here; `serve` refuses it.
     config.master_key = master_key(serve).ok().flatten();
     config.registries = registry_urls(&serve.registries.registry_url).unwrap_or_default();

@@ -64,11 +64,19 @@ async fn migrate_to_the_one_before_last(db: &TestDatabase) -> (i64, i64) {
                 .url
                 .parse::<sqlx::sqlite::SqliteConnectOptions>()
                 .unwrap();
-            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+            use sqlx::Connection as _;
+            // As the store opens it: with the recorded calls' file attached (0030 moved
+            // them there).
+            let analytics = guidepost_store::analytics_file::beside(options.get_filename());
+            let mut connection =
+                sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+                    .await
+                    .unwrap();
+            guidepost_store::analytics_file::attach(&mut connection, &analytics.to_string_lossy())
                 .await
                 .unwrap();
-            migrator.run_to(before, &pool).await.unwrap();
-            pool.close().await;
+            migrator.run_to(before, &mut connection).await.unwrap();
+            connection.close().await.unwrap();
         }
         TestBackend::Postgres => {
             let pool = sqlx::PgPool::connect(&db.url).await.unwrap();

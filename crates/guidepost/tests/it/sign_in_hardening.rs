@@ -1,5 +1,6 @@
 //! The sign-in hardening of issue 11: code sends counted per mailbox and per client
-//! address (M3), no bounce to an untrusted client before the person acts (M4), the
+//! address (M3), and per organization over every address and client (what many clients
+//! could otherwise mail, each under its own cap), no bounce to an untrusted client before the person acts (M4), the
 //! refresh grace (L3), one bounded login cookie per issuer (L7).
 
 use std::time::Duration;
@@ -85,6 +86,39 @@ backend_tests! {
         let answer = answer.expect("the thirty-first is refused");
         assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(answer.body.contains("from your network"), "{}", answer.body);
+    }
+
+    async fn an_organization_mails_at_most_its_hourly_codes_over_every_address(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |s| {
+            s.auth.rate_limit_per_ip = 0;
+            s.platform.sign_in_codes_per_hour = 12;
+        })
+        .await;
+        let client = oauth.register("acme", json!({})).await;
+        let mut sent = 0;
+        let mut answer = None;
+        // One session and one mailbox each: neither the mailbox's cap (10) nor this
+        // client's (30) is near.
+        for n in 0..13 {
+            let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+            let mut person = oauth.person(&format!("person{n}@example.com"));
+            let (_, page) = person.start(&url).await;
+            let email = person.email.clone();
+            let posted = person
+                .post(&page.action("/email"), &[("csrf_token", &page.csrf()), ("email", &email)])
+                .await;
+            if posted.status != StatusCode::SEE_OTHER {
+                answer = Some(posted);
+                break;
+            }
+            sent += 1;
+        }
+        assert_eq!(sent, 12, "the organization's twelve codes of the hour");
+        let answer = answer.expect("the thirteenth is refused");
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(answer.body.contains("as many sign-in codes as it may this hour"), "{}", answer.body);
+        let mailed: usize = (0..13).map(|n| mails_to_mailbox(&oauth, &format!("person{n}@example.com"))).sum();
+        assert_eq!(mailed, 12, "no mail past the cap");
     }
 
     async fn a_registered_client_gets_no_bounce_before_the_person_acts(db: &TestDatabase) {

@@ -140,7 +140,8 @@ impl AuthStore for ThisStore {
         let row = sqlx::query(
             "SELECT \
              (SELECT COUNT(*) FROM oauth_code_sends WHERE org_id = $1 AND address_key = $2 AND sent_at > $4) AS to_mailbox, \
-             (SELECT COUNT(*) FROM oauth_code_sends WHERE org_id = $1 AND client_ip = $3 AND sent_at > $4) AS from_ip",
+             (SELECT COUNT(*) FROM oauth_code_sends WHERE org_id = $1 AND client_ip = $3 AND sent_at > $4) AS from_ip, \
+             (SELECT COUNT(*) FROM oauth_code_sends WHERE org_id = $1 AND sent_at > $4) AS in_org",
         )
         .bind(send.org_id.as_str())
         .bind(&send.address_key)
@@ -151,9 +152,10 @@ impl AuthStore for ThisStore {
         let mut sends = CodeSends {
             to_mailbox: row.try_get("to_mailbox")?,
             from_client_ip: row.try_get("from_ip")?,
+            in_organization: row.try_get("in_org")?,
             recorded: false,
         };
-        if sends.to_mailbox >= limits.per_mailbox || sends.from_client_ip >= limits.per_client_ip {
+        if sends.limit_reached(limits).is_some() {
             return Ok(sends);
         }
         sqlx::query(
@@ -168,6 +170,7 @@ impl AuthStore for ThisStore {
         tx.commit().await?;
         sends.to_mailbox += 1;
         sends.from_client_ip += i64::from(send.client_ip.is_some());
+        sends.in_organization += 1;
         sends.recorded = true;
         Ok(sends)
     }
