@@ -162,16 +162,37 @@ fn sentences_of(definition: &Value) -> Vec<Sentence> {
     out
 }
 
-/// Whether the scanner's rules, without the classifier, quarantine a definition.
-fn rules_quarantine(definition: &Value, co_attached: &[String]) -> bool {
+/// The scanner's findings in a definition, scanned against the built-in tools and those
+/// attached beside it.
+fn findings(definition: &Value, co_attached: &[String]) -> Vec<guidepost_domain::Finding> {
     let mut foreign: Vec<String> = guidepost_domain::builtin_tools::ALL
         .iter()
         .map(|n| (*n).to_owned())
         .collect();
     foreign.extend(co_attached.iter().cloned());
     super::super::scan(definition, &foreign)
+}
+
+/// Whether findings quarantine without the classifier's: the scanner's rules alone.
+fn rules_in(findings: &[guidepost_domain::Finding]) -> bool {
+    findings
         .iter()
         .any(|f| super::super::quarantines(f) && f.rule != super::CLASSIFIER)
+}
+
+/// Whether the scanner's rules, without the classifier, quarantine a definition.
+fn rules_quarantine(definition: &Value, co_attached: &[String]) -> bool {
+    rules_in(&findings(definition, co_attached))
+}
+
+/// The file of a benign server of split.toml (`community/<name>` or a reference server).
+fn benign_path(source: &str) -> std::path::PathBuf {
+    match source.strip_prefix("community/") {
+        Some(name) => corpus()
+            .join("benign/community")
+            .join(format!("{name}.json")),
+        None => corpus().join("benign").join(format!("{source}.json")),
+    }
 }
 
 /// The development half, and the split's seed.
@@ -199,14 +220,8 @@ fn development() -> (Vec<Definition>, u64) {
         group += 1;
     }
     for source in &split.benign.development {
-        let path = match source.strip_prefix("community/") {
-            Some(name) => corpus()
-                .join("benign/community")
-                .join(format!("{name}.json")),
-            None => corpus().join("benign").join(format!("{source}.json")),
-        };
         let captured: Captured =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(benign_path(source)).unwrap()).unwrap();
         for tool in &captured.tools {
             definitions.push(Definition {
                 poisoned: false,

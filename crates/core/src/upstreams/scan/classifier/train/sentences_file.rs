@@ -11,9 +11,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::super::super::{quarantines, readings, scan};
+use super::super::super::{quarantines, readings};
 use super::super::{WordMode, features, place_class, read_here, sentences};
-use super::{Captured, Poisoned, corpus, rules_quarantine};
+use super::{Captured, Poisoned, benign_path, corpus, findings, rules_in};
 
 #[derive(Deserialize)]
 struct Split {
@@ -27,14 +27,19 @@ struct BothHalves {
     held_out: Vec<String>,
 }
 
+impl BothHalves {
+    fn of(&self, held_out: bool) -> &[String] {
+        if held_out {
+            &self.held_out
+        } else {
+            &self.development
+        }
+    }
+}
+
 /// One definition's line, without its place in the corpus.
 fn line(definition: &Value, co_attached: &[String]) -> Value {
-    let mut foreign: Vec<String> = guidepost_domain::builtin_tools::ALL
-        .iter()
-        .map(|n| (*n).to_owned())
-        .collect();
-    foreign.extend(co_attached.iter().cloned());
-    let full = scan(definition, &foreign).iter().any(quarantines);
+    let found = findings(definition, co_attached);
     let mut read = Vec::new();
     for (place, n, hits) in readings(definition) {
         for span in sentences(&n.text) {
@@ -46,7 +51,11 @@ fn line(definition: &Value, co_attached: &[String]) -> Value {
             ]));
         }
     }
-    json!({"full": full, "rules": rules_quarantine(definition, co_attached), "sentences": read})
+    json!({
+        "full": found.iter().any(quarantines),
+        "rules": rules_in(&found),
+        "sentences": read,
+    })
 }
 
 fn read<T: for<'de> Deserialize<'de>>(path: std::path::PathBuf) -> T {
@@ -71,12 +80,7 @@ fn write_the_sentences_file() {
     };
     let halves = [("development", false), ("held_out", true)];
     for (half, held_out) in halves {
-        let sources = if held_out {
-            &split.poisoned.held_out
-        } else {
-            &split.poisoned.development
-        };
-        for source in sources {
+        for source in split.poisoned.of(held_out) {
             let entries: Vec<Poisoned> =
                 read(corpus().join("poisoned").join(format!("{source}.json")));
             for e in entries {
@@ -91,19 +95,8 @@ fn write_the_sentences_file() {
         }
     }
     for (half, held_out) in halves {
-        let sources = if held_out {
-            &split.benign.held_out
-        } else {
-            &split.benign.development
-        };
-        for source in sources {
-            let path = match source.strip_prefix("community/") {
-                Some(name) => corpus()
-                    .join("benign/community")
-                    .join(format!("{name}.json")),
-                None => corpus().join("benign").join(format!("{source}.json")),
-            };
-            let captured: Captured = read(path);
+        for source in split.benign.of(held_out) {
+            let captured: Captured = read(benign_path(source));
             for tool in &captured.tools {
                 push(half, source, "", false, line(tool, &[]));
             }
