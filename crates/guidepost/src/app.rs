@@ -124,7 +124,7 @@ pub async fn start_with_store(
     let shutdown = CancellationToken::new();
     let mailer: Arc<dyn guidepost_core::mail::Mail> =
         Arc::new(guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?);
-    let mcp = mcp_endpoint(&platform, &settings, &shutdown);
+    let (mcp, live_sessions) = mcp_endpoint(&platform, &settings, &shutdown);
     let router = Router::new()
         .merge(mcp.clone())
         .merge(
@@ -138,6 +138,7 @@ pub async fn start_with_store(
         .merge(ops::router(
             platform.clone(),
             settings.metrics_token.clone(),
+            live_sessions,
         ))
         .fallback(not_found)
         .layer(RequestBodyTimeoutLayer::new(settings.body_read_timeout))
@@ -182,17 +183,22 @@ pub async fn start_with_store(
     })
 }
 
-/// The MCP endpoint with a surface for each kind of server this node serves: the
-/// conformance fixture only under `--enable-fixtures`.
+/// The MCP endpoint with a surface for each kind of server this node serves (the
+/// conformance fixture only under `--enable-fixtures`), and its count of live sessions.
 ///
 /// At a stop, the requests it is answering finish first (within the grace); only then
 /// are its streams (and anything still running) cancelled, since rmcp answers a request
 /// it is made to give up with an empty error although the call went through.
-fn mcp_endpoint(platform: &Platform, settings: &Settings, shutdown: &CancellationToken) -> Router {
+fn mcp_endpoint(
+    platform: &Platform,
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> (Router, guidepost_mcp::LiveSessionCount) {
     let streams = CancellationToken::new();
     let endpoint =
         guidepost_mcp::McpEndpoint::new(platform.clone(), settings.mcp.clone(), streams.clone());
     let in_flight = endpoint.in_flight();
+    let live_sessions = endpoint.live_sessions();
     let (stop, grace) = (shutdown.clone(), settings.shutdown_grace);
     tokio::spawn(async move {
         stop.cancelled().await;
@@ -210,7 +216,7 @@ fn mcp_endpoint(platform: &Platform, settings: &Settings, shutdown: &Cancellatio
     } else {
         endpoint
     };
-    endpoint.into_router()
+    (endpoint.into_router(), live_sessions)
 }
 
 async fn deadline_after(stop: CancellationToken, grace: Duration) {

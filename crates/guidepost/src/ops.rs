@@ -43,9 +43,14 @@ struct OpsState {
     metrics: PrometheusHandle,
     /// The hash of `--metrics-token`, the bearer token `/metrics` requires, if any.
     metrics_token_hash: Option<Arc<str>>,
+    live_sessions: guidepost_mcp::LiveSessionCount,
 }
 
-pub fn router(platform: Platform, metrics_token: Option<String>) -> Router {
+pub fn router(
+    platform: Platform,
+    metrics_token: Option<String>,
+    live_sessions: guidepost_mcp::LiveSessionCount,
+) -> Router {
     let metrics = metrics_handle();
     // After the recorder is installed: before it, they would go nowhere.
     register_alerted_counters();
@@ -53,6 +58,7 @@ pub fn router(platform: Platform, metrics_token: Option<String>) -> Router {
         platform,
         metrics,
         metrics_token_hash: metrics_token.map(|t| Arc::from(hash_secret(&t))),
+        live_sessions,
     };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -66,6 +72,7 @@ pub fn router(platform: Platform, metrics_token: Option<String>) -> Router {
 fn register_alerted_counters() {
     metrics::counter!("guidepost_store_errors_total").increment(0);
     metrics::counter!("guidepost_http_responses_total", "class" => "5xx").increment(0);
+    metrics::counter!("guidepost_mcp_sessions_evicted_total").increment(0);
     for result in ["delivered", "retrying", "failed"] {
         metrics::counter!("guidepost_webhook_attempts_total", "result" => result).increment(0);
     }
@@ -108,6 +115,7 @@ async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Re
         let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
         return (StatusCode::UNAUTHORIZED, challenge).into_response();
     }
+    metrics::gauge!("guidepost_mcp_live_sessions").set(state.live_sessions.live() as f64);
     if let Some(bytes) = resident_memory_bytes() {
         metrics::gauge!("guidepost_process_resident_memory_bytes").set(bytes as f64);
     }

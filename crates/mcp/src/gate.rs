@@ -52,7 +52,7 @@ pub(crate) struct GateState {
     forwarders: Arc<Forwarders>,
     metrics: Arc<RequestMetrics>,
     log_levels: Arc<crate::log_levels::LogLevels>,
-    live: LiveSessions,
+    live: Arc<LiveSessions>,
     /// Permits for large bodies in flight (see `large_body_permit`).
     large_bodies: Arc<Semaphore>,
     in_flight: InFlight,
@@ -63,7 +63,7 @@ impl GateState {
         platform: Platform,
         options: McpOptions,
         tools: ToolSources,
-        live: LiveSessions,
+        live: Arc<LiveSessions>,
         in_flight: InFlight,
     ) -> Self {
         let limiters = Limiters::new(options.rate_limits);
@@ -189,11 +189,16 @@ struct Admitted {
 }
 
 /// Decides whether a request reaches rmcp, and with what scope. What needs no body comes
-/// first (which server, Origin, sign-in), so that an unauthenticated or misdirected
-/// request costs no body parsing; refusals before the body is read name no request id.
+/// first (the client address's budget, which server, Origin, sign-in), so that an
+/// unauthenticated or misdirected request costs no body parsing; refusals before the body
+/// is read name no request id.
 async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, Refusal> {
     let platform = &state.platform;
-    let (server, token) = match who_and_where(platform, &parts).await {
+    let settled = match check_address(state, &parts) {
+        Ok(()) => who_and_where(platform, &parts).await,
+        Err(refusal) => Err(refusal),
+    };
+    let (server, token) = match settled {
         Ok(settled) => settled,
         Err(refusal) => {
             discard(body, state.options.body_limit).await;
@@ -451,30 +456,43 @@ async fn live_session(
     }
 }
 
-/// Rate limits: every request spends from its client IP's budget, and a tool call from
-/// its end user's too. A refused tool call is recorded like any other.
+/// Every request spends from its client IP's budget, first of all: past it, a flood of
+/// unknown hosts, bad tokens, stale session ids or malformed bodies costs no store lookup
+/// and no parsing. A request refused here names no request id (its body is not read) and
+/// is not recorded as a tool call: its server is not yet known, and recording a flood's
+/// refusals would grow the store at the flood's pace.
+fn check_address(state: &GateState, parts: &Parts) -> Result<(), Refusal> {
+    let ip = client_ip(parts).map(|ip| ip.to_string());
+    state
+        .limiters
+        .check_ip(ip.as_deref())
+        .map_err(|refusal| rate_limited(Value::Null, &refusal))
+}
+
+fn rate_limited(id: Value, refusal: &rate_limit::Refusal) -> Refusal {
+    let retry_after = guidepost_core::rate_limit::retry_after_secs(refusal.retry_after);
+    Refusal::rate_limited(id, retry_after, refusal.scope)
+}
+
+/// A tool call spends from its end user's budget too; refused, it is recorded like any
+/// other call.
 fn check_limits(
     state: &GateState,
     scope: &RequestScope,
     inbound: Option<&Inbound>,
 ) -> Result<(), Refusal> {
-    let id = inbound.map_or(Value::Null, |i| i.id.clone());
-    let tool_call = inbound.filter(|i| i.is("tools/call"));
-    let refused = |refusal: rate_limit::Refusal| {
-        if let Some(call) = tool_call {
-            record_refused_call(state, scope, call);
-        }
-        let retry_after = guidepost_core::rate_limit::retry_after_secs(refusal.retry_after);
-        Refusal::rate_limited(id.clone(), retry_after, refusal.scope)
-    };
-    let ip = scope.client_ip.map(|ip| ip.to_string());
-    state.limiters.check_ip(ip.as_deref()).map_err(&refused)?;
-    let Some(call) = tool_call else {
+    let Some(call) = inbound.filter(|i| i.is("tools/call")) else {
         return Ok(());
     };
     check_tool_call_shape(call)?;
     let user = user_key(scope);
-    state.limiters.check_user(user.as_deref()).map_err(&refused)
+    state
+        .limiters
+        .check_user(user.as_deref())
+        .map_err(|refusal| {
+            record_refused_call(state, scope, call);
+            rate_limited(call.id.clone(), &refusal)
+        })
 }
 
 /// The shape of `tools/call`: rmcp would answer a nameless call with −32601; an invalid

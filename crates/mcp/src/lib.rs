@@ -52,7 +52,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 pub use in_flight::InFlight;
-pub use live_sessions::SessionCaps;
+pub use live_sessions::{LiveSessionCount, SessionCaps};
 pub use rate_limit::RateLimits;
 
 /// Marks a request the dashboard's tool tester hands to the endpoint in process: its
@@ -113,6 +113,7 @@ pub struct McpEndpoint {
     options: McpOptions,
     config: StreamableHttpServerConfig,
     sessions: Arc<LocalSessionManager>,
+    live: Arc<live_sessions::LiveSessions>,
     surfaces: HashMap<ServerKind, Surface>,
     tools: tools::ToolSources,
     in_flight: InFlight,
@@ -137,13 +138,20 @@ impl McpEndpoint {
         // In-memory sessions are only a cache of the stored ones: an evicted session is
         // restored from the store on its next request.
         sessions.session_config.keep_alive = Some(platform.config.session_idle_timeout);
+        let sessions = Arc::new(sessions);
+        let live = Arc::new(live_sessions::LiveSessions::new(
+            options.session_caps,
+            platform.config.session_idle_timeout,
+            sessions.clone(),
+        ));
         let tools = tools::ToolSources::builtin();
         let standard = handler::GuidepostServer::new(platform.clone(), tools.clone());
         let mut endpoint = Self {
             platform,
             options,
             config,
-            sessions: Arc::new(sessions),
+            sessions,
+            live,
             surfaces: HashMap::new(),
             tools,
             in_flight: InFlight::default(),
@@ -196,13 +204,17 @@ impl McpEndpoint {
         self.in_flight.clone()
     }
 
+    /// How many sessions this endpoint holds live, for `/metrics`.
+    pub fn live_sessions(&self) -> LiveSessionCount {
+        LiveSessionCount(self.live.clone())
+    }
+
     pub fn into_router(self) -> Router {
-        let live = live_sessions::LiveSessions::new(self.options.session_caps, self.sessions);
         let gate_state = Arc::new(gate::GateState::new(
             self.platform,
             self.options,
             self.tools,
-            live,
+            self.live,
             self.in_flight,
         ));
         Router::new()

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use guidepost_domain::ServerId;
 use rmcp::transport::streamable_http_server::session::SessionManager;
@@ -42,14 +42,38 @@ struct Live {
 
 pub(crate) struct LiveSessions {
     caps: SessionCaps,
+    /// How long a session may idle before it expires (`--session-idle-timeout`).
+    idle_timeout: Duration,
     sessions: Mutex<HashMap<String, Live>>,
     manager: Arc<LocalSessionManager>,
 }
 
+/// How many sessions this node holds live, for `/metrics`: those active within the idle
+/// timeout (an expired one stays in memory, doing nothing, until a cap closes it).
+#[derive(Clone)]
+pub struct LiveSessionCount(pub(crate) Arc<LiveSessions>);
+
+impl LiveSessionCount {
+    pub fn live(&self) -> usize {
+        let now = Instant::now();
+        let idle_timeout = self.0.idle_timeout;
+        self.0
+            .lock()
+            .values()
+            .filter(|live| now.duration_since(live.last_active) < idle_timeout)
+            .count()
+    }
+}
+
 impl LiveSessions {
-    pub fn new(caps: SessionCaps, manager: Arc<LocalSessionManager>) -> Self {
+    pub fn new(
+        caps: SessionCaps,
+        idle_timeout: Duration,
+        manager: Arc<LocalSessionManager>,
+    ) -> Self {
         Self {
             caps,
+            idle_timeout,
             sessions: Mutex::new(HashMap::new()),
             manager,
         }

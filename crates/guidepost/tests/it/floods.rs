@@ -56,6 +56,51 @@ backend_tests! {
         assert_eq!(refused.body["error"]["code"], -32029);
     }
 
+    /// H1: requests refused before any server answers (an unknown server, a stale session
+    /// id, a body that is not JSON) spend from the address's budget too, so a flood of
+    /// them costs no store lookups past it; the refusal is the limit's, 429.
+    async fn requests_refused_before_a_server_answers_count_against_the_address_limit(db: &TestDatabase) {
+        let app = spawn_app_with(db, |s| s.mcp.rate_limits.per_ip_per_minute = 3).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let nowhere = RawMcp::new(app.mcp_path_url("nowhere"), STATELESS_ERA);
+        assert_eq!(nowhere.call(1, "tools/list", json!({})).await.status, 404);
+        let mut stale = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        stale.session = Some("no-such-session".to_owned());
+        assert_eq!(stale.call(2, "tools/list", json!({})).await.status, 404);
+        let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+        let garbled = mcp.send(mcp.request(reqwest::Method::POST).body("{not json")).await;
+        assert_eq!(garbled.status, 400, "{}", garbled.body);
+        let refused = mcp.call(3, "tools/list", json!({})).await;
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        assert_eq!(refused.body["error"]["code"], -32029);
+        let refused = nowhere.call(4, "tools/list", json!({})).await;
+        assert_eq!(refused.status, 429, "an unknown server is refused by the limit first: {}", refused.body);
+    }
+
+    /// §10: `/metrics` shows the sessions this node holds live: opened, closed by the
+    /// client, and expired once idle past the timeout (though still in memory).
+    async fn metrics_count_the_live_sessions(db: &TestDatabase) {
+        let app = spawn_app_with(db, |s| {
+            s.mcp.rate_limits.per_ip_per_minute = 0;
+            s.platform.session_idle_timeout = std::time::Duration::from_secs(1);
+        })
+        .await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        assert_eq!(app.counter("guidepost_mcp_live_sessions").await, 0);
+        let mut first = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        first.initialize().await;
+        let mut second = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        second.initialize().await;
+        assert_eq!(app.counter("guidepost_mcp_live_sessions").await, 2);
+        let closed = first.send(first.request(reqwest::Method::DELETE)).await;
+        assert!(closed.status.is_success(), "{}", closed.status);
+        assert_eq!(app.counter("guidepost_mcp_live_sessions").await, 1);
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(app.counter("guidepost_mcp_live_sessions").await, 0, "expired");
+    }
+
     /// H1: opening a session on a personal URL writes no end user; the first call that
     /// needs one does, and the session is then shown as theirs.
     async fn initialize_alone_writes_no_end_user(db: &TestDatabase) {
