@@ -142,6 +142,10 @@ pub async fn start_with_store(
         ))
         .fallback(not_found)
         .layer(RequestBodyTimeoutLayer::new(settings.body_read_timeout))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.store_timeout,
+            bounded_statements,
+        ))
         .layer(axum::middleware::from_fn(request_span::request_span));
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
     tokio::spawn(crate::webhook_worker::run(
@@ -181,6 +185,17 @@ pub async fn start_with_store(
         shutdown,
         task,
     })
+}
+
+/// Each PostgreSQL statement a request runs may take `--store-timeout` (SPEC §2: a
+/// request the store cannot serve fails within it, never a longer hang); background work
+/// is not bounded so.
+async fn bounded_statements(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    guidepost_store::within_statement_limit(limit, next.run(request)).await
 }
 
 /// The MCP endpoint with a surface for each kind of server this node serves (the

@@ -65,6 +65,7 @@ pub use support::{SupportRequestFilter, SupportStore};
 pub use support_messages::{MAX_SUPPORT_MESSAGES, NewSupportMessage, SupportMessageStore};
 pub use tasks::TaskStore;
 pub use tool_calls::{ROLLUP_MICROS, ToolCallBucket, ToolCallFilter, ToolCallStore, ToolRollup};
+pub use traced::within_statement_limit;
 pub use upstreams::{AttachedUpstream, UpstreamStore};
 pub use walkthroughs::{
     DraftBesidePublished, NewWalkthrough, ProgressKey, VersionSummary, WalkthroughEditorStore,
@@ -169,7 +170,8 @@ pub trait Store:
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// The longest a request waits for a PostgreSQL connection before it fails (SPEC §2:
-    /// an outage fails requests quickly and cleanly, never a long hang).
+    /// an outage fails requests quickly and cleanly, never a long hang). The binary bounds
+    /// each statement of a request by the same figure (`within_statement_limit`).
     pub timeout: std::time::Duration,
 }
 

@@ -217,8 +217,8 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_AUDIT_RETENTION_DAYS",
           default_value_t = DEFAULT_AUDIT_RETENTION_DAYS)]
     pub audit_retention_days: u32,
-    /// Seconds a request waits for a PostgreSQL connection before it fails cleanly, as
-    /// during a database outage.
+    /// Seconds a request waits for a PostgreSQL connection, and for each statement it
+    /// runs, before it fails cleanly, as during a database outage.
     #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT",
           default_value_t = StoreOptions::default().timeout.as_secs())]
     pub store_timeout: u64,

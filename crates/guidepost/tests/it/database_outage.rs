@@ -4,6 +4,7 @@
 //! the shared PostgreSQL, so that nothing else is disturbed.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,8 @@ use guidepost::config::Settings;
 use guidepost_core::servers::{self, CreateServer};
 use guidepost_testkit::{TestDatabase, within_hang_guard};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::AbortHandle;
 
@@ -21,11 +24,12 @@ use crate::helpers::{RawMcp, STATELESS_ERA};
 const OUTAGE: Duration = Duration::from_secs(5);
 
 /// A TCP relay to one address that can be cut (listener and open connections) and
-/// brought back on the same port.
+/// brought back on the same port, or frozen: connections stay open and nothing passes.
 struct Relay {
     addr: SocketAddr,
     upstream: String,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    frozen: Arc<AtomicBool>,
 }
 
 impl Relay {
@@ -34,6 +38,7 @@ impl Relay {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             upstream: upstream.to_owned(),
             tasks: Arc::default(),
+            frozen: Arc::default(),
         };
         relay.listen().await
     }
@@ -46,12 +51,19 @@ impl Relay {
         self.addr = listener.local_addr().unwrap();
         let upstream = self.upstream.clone();
         let tasks = self.tasks.clone();
+        let frozen = self.frozen.clone();
         let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
+                let frozen = frozen.clone();
                 let relay = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&upstream).await {
+                        let (client_in, client_out) = client.into_split();
+                        let (server_in, server_out) = server.into_split();
+                        tokio::join!(
+                            pump(client_in, server_out, frozen.clone()),
+                            pump(server_in, client_out, frozen),
+                        );
                     }
                 });
                 tasks.lock().unwrap().push(relay.abort_handle());
@@ -61,10 +73,34 @@ impl Relay {
         self
     }
 
+    /// The database stops answering without closing anything (a frozen host, a lost
+    /// network path): what either side sends is swallowed.
+    fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
     /// The database is gone: nothing listens, and open connections drop.
     fn cut(&self) {
         for task in self.tasks.lock().unwrap().drain(..) {
             task.abort();
+        }
+    }
+}
+
+/// Copies one direction of a relayed connection until it closes; once `frozen`, what
+/// arrives is held and never delivered (the connection stays open).
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, frozen: Arc<AtomicBool>) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if frozen.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
         }
     }
 }
@@ -170,6 +206,59 @@ async fn a_database_outage_fails_fast_and_heals_by_itself() {
     for _ in 0..5 {
         assert_eq!(ready().await, 200);
     }
+    relay.cut();
+    app.shutdown().await.ok();
+}
+
+/// A database that stops answering without closing its connections: a call fails
+/// cleanly, bounded by `--store-timeout` per statement (SPEC §2), instead of waiting for
+/// TCP to give up, and `/readyz` says 503. How long the call took is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_fails_calls_instead_of_hanging() {
+    let Some(db) = TestDatabase::require_postgres().await else {
+        return;
+    };
+    let url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let relay = Relay::start(&upstream).await;
+    let mut through_relay = url.clone();
+    through_relay.set_port(Some(relay.addr.port())).unwrap();
+    let mut settings = Settings::local(through_relay.to_string());
+    settings.store_timeout = Duration::from_secs(2);
+    let app = guidepost::app::start(settings).await.unwrap();
+    create_acme(&app.platform).await;
+    let mcp = RawMcp::new(format!("{}/s/acme/mcp", app.url()), STATELESS_ERA);
+    let open_request = |id| {
+        let arguments = json!({"title": "t", "problem_description": "d", "email": "o@b.example"});
+        mcp.call_tool(id, "get_support", arguments)
+    };
+    let opened = open_request(1).await;
+    assert_eq!(opened.body["result"]["isError"], false, "{}", opened.body);
+
+    relay.freeze();
+    let (during, waited) =
+        within_hang_guard("a call while the database does not answer", open_request(2)).await;
+    let tool_error = during.body["result"]["isError"] == true
+        && text_of(&during.body).contains("could not be saved");
+    assert!(
+        tool_error || during.body["error"]["code"] == -32603 || during.status.is_server_error(),
+        "a clean failure: {} {}",
+        during.status,
+        during.body
+    );
+    eprintln!(
+        "[outage] a call while the database did not answer failed after {:.2} s",
+        waited.as_secs_f64()
+    );
+    let (ready, _) = within_hang_guard("/readyz while the database does not answer", async {
+        reqwest::get(format!("{}/readyz", app.url()))
+            .await
+            .unwrap()
+            .status()
+    })
+    .await;
+    assert_eq!(ready, 503);
+    // Cut, so that what still waits on the frozen connections (background writers) ends.
     relay.cut();
     app.shutdown().await.ok();
 }

@@ -167,7 +167,7 @@ impl AuthStore for ThisStore {
         .bind(send.at.micros())
         .execute(traced(&mut *tx))
         .await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         sends.to_mailbox += 1;
         sends.from_client_ip += i64::from(send.client_ip.is_some());
         sends.in_organization += 1;
@@ -215,7 +215,7 @@ impl AuthStore for ThisStore {
         .execute(traced(&mut *tx))
         .await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(created)
     }
 
@@ -288,7 +288,7 @@ impl AuthStore for ThisStore {
             }
         };
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(outcome)
     }
 
@@ -314,7 +314,7 @@ impl AuthStore for ThisStore {
             return Ok(false);
         }
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(true)
     }
 
@@ -349,7 +349,7 @@ impl AuthStore for ThisStore {
                 return Ok(Rotation::Invalid);
             }
             self.count(1);
-            tx.commit().await?;
+            super::commit(tx).await?;
             return Ok(Rotation::Rotated);
         }
         self.count(1);
@@ -377,7 +377,7 @@ impl AuthStore for ThisStore {
                 self.revoke_family(&mut tx, &text(&row, "grant_id")?, now)
                     .await?;
                 self.count(1);
-                tx.commit().await?;
+                super::commit(tx).await?;
                 Ok(Rotation::Reused)
             }
         }
@@ -395,7 +395,7 @@ impl AuthStore for ThisStore {
             self.revoke_family(&mut tx, grant_id.as_str(), now).await?;
         }
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 
@@ -570,7 +570,7 @@ impl AuthStore for ThisStore {
             .bind(now.micros())
             .execute(traced(&mut *tx))
             .await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(outcome)
     }
 }

@@ -29,7 +29,7 @@ impl BulkStore for ThisStore {
             insert.build().execute(&mut *tx).await?;
         }
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 
@@ -57,7 +57,7 @@ impl BulkStore for ThisStore {
             insert.build().execute(&mut *tx).await?;
         }
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 }

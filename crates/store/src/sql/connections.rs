@@ -297,7 +297,7 @@ impl ConnectionStore for ThisStore {
         let event = WebhookEvent::ConnectionNeedsReconnect;
         super::webhooks::enqueue(self, &mut tx, org, None, event, &data, now).await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(true)
     }
 

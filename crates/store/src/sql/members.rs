@@ -142,7 +142,7 @@ impl MemberStore for ThisStore {
             .fetch_one(traced(&mut *tx))
             .await?;
         let updated = member(&row)?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(updated)
     }
 
@@ -158,7 +158,7 @@ impl MemberStore for ThisStore {
             .bind(id.as_str())
             .execute(traced(&mut *tx))
             .await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 
@@ -218,7 +218,7 @@ impl MemberStore for ThisStore {
         .bind(counts_until.micros())
         .execute(traced(&mut *tx))
         .await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(true)
     }
 
@@ -305,7 +305,7 @@ impl MemberStore for ThisStore {
             .bind(s.org_id.as_str())
             .execute(traced(&mut *tx))
             .await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 

@@ -73,15 +73,22 @@ impl ThisStore {
     /// attached file up front).
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         self.count(1);
-        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+        let begun = self.pool.begin_with(BEGIN_WRITE);
+        Ok(crate::traced::bounded(BACKEND, begun).await?)
     }
 
     /// A transaction whose first statement writes (`BEGIN_WRITING`: deferred on SQLite, so
     /// that it locks only the file that statement writes).
     async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, Db>> {
         self.count(1);
-        Ok(self.pool.begin_with(BEGIN_WRITING).await?)
+        let begun = self.pool.begin_with(BEGIN_WRITING);
+        Ok(crate::traced::bounded(BACKEND, begun).await?)
     }
+}
+
+/// Commits a transaction, bounded as its statements are (`traced::bounded`).
+async fn commit(tx: sqlx::Transaction<'_, Db>) -> Result<()> {
+    Ok(crate::traced::bounded(BACKEND, tx.commit()).await?)
 }
 
 /// A transaction's connection as an executor whose statements each run in a span.

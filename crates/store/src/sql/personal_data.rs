@@ -355,7 +355,7 @@ impl PersonalDataStore for ThisStore {
             .execute(traced(&mut *tx))
             .await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(erasure)
     }
 

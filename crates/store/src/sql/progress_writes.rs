@@ -255,7 +255,7 @@ impl ProgressWrites {
             for statement in statements {
                 run_statement(&writes[statement], &mut tx, &mut written).await?;
             }
-            tx.commit().await?;
+            super::commit(tx).await?;
         }
         lent.finished();
         Ok(written)

@@ -80,7 +80,7 @@ impl RegistryStore for ThisStore {
                 written += 1;
             }
         }
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(written)
     }
 

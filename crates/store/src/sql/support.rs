@@ -58,7 +58,7 @@ impl SupportStore for ThisStore {
         let event = WebhookEvent::SupportRequestCreated;
         webhooks::enqueue(self, &mut tx, &r.org_id, None, event, &created, now).await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(created)
     }
 
@@ -133,7 +133,7 @@ impl SupportStore for ThisStore {
         let event = WebhookEvent::SupportRequestUpdated;
         webhooks::enqueue(self, &mut tx, org, None, event, &updated, now).await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(updated)
     }
 }

@@ -111,7 +111,7 @@ impl TaskStore for ThisStore {
         .bind(t.client_address.map(|address| address.to_string()))
         .execute(traced(&mut *tx))
         .await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(Ok(()))
     }
 

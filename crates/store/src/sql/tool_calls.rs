@@ -79,7 +79,7 @@ impl ToolCallStore for ThisStore {
             }
         }
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 

@@ -65,7 +65,7 @@ pub(super) async fn set_status(
         webhooks::enqueue(store, &mut tx, org, None, event, &data, now).await?;
     }
     store.count(1);
-    tx.commit().await?;
+    super::commit(tx).await?;
     Ok(())
 }
 

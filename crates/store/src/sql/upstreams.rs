@@ -134,7 +134,7 @@ impl UpstreamStore for ThisStore {
             }
         }
         super::upstream_events::announce_review(self, &mut tx, org, id, &before, tools).await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 
@@ -186,7 +186,7 @@ impl UpstreamStore for ThisStore {
             let now = Timestamp::now().micros();
             remember_approval(&mut tx, org, id, &tool, now).await?;
         }
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(tool)
     }
 

@@ -76,6 +76,6 @@ pub(super) async fn complete(
         webhooks::enqueue(store, &mut tx, org, None, event, &data, now).await?;
     }
     store.count(1);
-    tx.commit().await?;
+    super::commit(tx).await?;
     Ok(Some(written))
 }

@@ -163,7 +163,7 @@ impl WalkthroughStore for ThisStore {
         // link is compared with what is really stored.
         self.write_order(&mut tx, walkthrough, &old, &new).await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         self.get_step_in(org, walkthrough, id.as_str()).await
     }
 
@@ -199,7 +199,7 @@ impl WalkthroughStore for ThisStore {
             self.write_order(&mut tx, walkthrough, &old, &new).await?;
         }
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         self.get_step_in(org, walkthrough, step_id.as_str()).await
     }
 
@@ -227,7 +227,7 @@ impl WalkthroughStore for ThisStore {
             .execute(traced(&mut *tx))
             .await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(())
     }
 
@@ -282,7 +282,7 @@ impl WalkthroughStore for ThisStore {
             .execute(traced(&mut *tx))
             .await?;
         self.count(1);
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok(published)
     }
 

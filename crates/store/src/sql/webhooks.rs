@@ -203,7 +203,7 @@ impl WebhookStore for ThisStore {
             .bind(id.as_str())
             .fetch_one(traced(&mut *tx))
             .await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         delivery(&row)
     }
 
