@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::AbortHandle;
 
 use crate::gateway_fixture::text_of;
-use crate::helpers::{RawMcp, STATELESS_ERA};
+use crate::helpers::{Answer, RawMcp, STATELESS_ERA};
 
 /// How long PostgreSQL stays stopped in the outage test (docs/RELIABILITY.md says so).
 const OUTAGE: Duration = Duration::from_secs(5);
@@ -127,11 +127,9 @@ async fn create_acme(platform: &guidepost_core::Platform) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_fails_fast_and_heals_by_itself() {
-    let Some(db) = TestDatabase::require_postgres().await else {
-        return;
-    };
+/// Guidepost on the shared PostgreSQL through a relay of the test's own, with a
+/// `--store-timeout` of 2 s, and organization Acme's server `acme`.
+async fn acme_through_relay(db: &TestDatabase) -> (Relay, guidepost::app::RunningApp) {
     let url = url::Url::parse(&db.url).unwrap();
     let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let relay = Relay::start(&upstream).await;
@@ -141,13 +139,24 @@ async fn a_database_outage_fails_fast_and_heals_by_itself() {
     settings.store_timeout = Duration::from_secs(2);
     let app = guidepost::app::start(settings).await.unwrap();
     create_acme(&app.platform).await;
-    let mcp = RawMcp::new(format!("{}/s/acme/mcp", app.url()), STATELESS_ERA);
-    // Opening a support request writes to the store on every call (a tool list may come
-    // from the node cache).
-    let open_request = |id| {
-        let arguments = json!({"title": "t", "problem_description": "d", "email": "o@b.example"});
-        mcp.call_tool(id, "get_support", arguments)
+    (relay, app)
+}
+
+/// Opens a support request: a write to the store on every call (a tool list may come from
+/// the node cache).
+async fn open_support_request(mcp: &RawMcp, id: i64) -> Answer {
+    let arguments = json!({"title": "t", "problem_description": "d", "email": "o@b.example"});
+    mcp.call_tool(id, "get_support", arguments).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_fails_fast_and_heals_by_itself() {
+    let Some(db) = TestDatabase::require_postgres().await else {
+        return;
     };
+    let (relay, app) = acme_through_relay(&db).await;
+    let mcp = RawMcp::new(format!("{}/s/acme/mcp", app.url()), STATELESS_ERA);
+    let open_request = |id| open_support_request(&mcp, id);
     let opened = open_request(1).await;
     assert_eq!(opened.body["result"]["isError"], false, "{}", opened.body);
     let ready = || async {
@@ -218,20 +227,9 @@ async fn a_database_that_stops_answering_fails_calls_instead_of_hanging() {
     let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
-    let url = url::Url::parse(&db.url).unwrap();
-    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let relay = Relay::start(&upstream).await;
-    let mut through_relay = url.clone();
-    through_relay.set_port(Some(relay.addr.port())).unwrap();
-    let mut settings = Settings::local(through_relay.to_string());
-    settings.store_timeout = Duration::from_secs(2);
-    let app = guidepost::app::start(settings).await.unwrap();
-    create_acme(&app.platform).await;
+    let (relay, app) = acme_through_relay(&db).await;
     let mcp = RawMcp::new(format!("{}/s/acme/mcp", app.url()), STATELESS_ERA);
-    let open_request = |id| {
-        let arguments = json!({"title": "t", "problem_description": "d", "email": "o@b.example"});
-        mcp.call_tool(id, "get_support", arguments)
-    };
+    let open_request = |id| open_support_request(&mcp, id);
     let opened = open_request(1).await;
     assert_eq!(opened.body["result"]["isError"], false, "{}", opened.body);
 
