@@ -27,6 +27,8 @@ const GOAL_KIND_RECALL: f64 = 80.0;
 /// The floor: held-out recall (149 of 188 reached), high false positives (8 of 448).
 const MIN_RECALL: f64 = 79.2;
 const MAX_FALSE_POSITIVES: f64 = 1.79;
+/// The floor of the third-party check set (`third_party/`): definitions caught, as reached.
+const THIRD_PARTY_MIN_CAUGHT: usize = 159;
 /// The floor per kind: held-out definitions caught, as reached.
 const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
     ("encoded-blob", 11),
@@ -219,37 +221,10 @@ fn line(server: &str, tool: &Value, f: &Finding) -> String {
 fn measure(split: &Split, held_out: bool, installed: &[&str]) -> Figures {
     let mut figures = Figures::default();
     for source in split.poisoned.of(held_out) {
-        let path = corpus().join("poisoned").join(format!("{source}.json"));
-        let entries: Vec<Poisoned> = read(&path);
-        for entry in entries {
-            let mut foreign = builtins();
-            foreign.extend(entry.co_attached.iter().cloned());
-            let foreign: Vec<String> = foreign.into_iter().collect();
-            let started = Instant::now();
-            let findings = scan(&entry.definition, &foreign);
-            figures.micros.push(started.elapsed().as_micros());
-            let caught = findings.iter().any(quarantines);
-            figures.poisoned += 1;
-            figures.scanned += 1;
-            let kind = figures.kinds.entry(entry.kind.clone()).or_default();
-            kind.0 += 1;
-            if caught {
-                figures.caught += 1;
-                kind.1 += 1;
-                let rules: BTreeSet<&str> = findings
-                    .iter()
-                    .filter(|f| quarantines(f))
-                    .map(|f| f.rule.as_str())
-                    .collect();
-                if let [only] = rules.into_iter().collect::<Vec<_>>()[..] {
-                    *figures.sole_catches.entry(only.to_owned()).or_default() += 1;
-                }
-            } else {
-                figures
-                    .missed
-                    .push(format!("{} ({})", entry.id, entry.kind));
-            }
-        }
+        scan_poisoned(
+            &mut figures,
+            &corpus().join("poisoned").join(format!("{source}.json")),
+        );
     }
 
     // Every server of the half attached to one hosted server: each is scanned against the
@@ -328,6 +303,40 @@ fn measure(split: &Split, held_out: bool, installed: &[&str]) -> Figures {
     figures
 }
 
+/// Scans one source's poisoned definitions (a JSON array of entries) into `figures`.
+fn scan_poisoned(figures: &mut Figures, path: &Path) {
+    let entries: Vec<Poisoned> = read(path);
+    for entry in entries {
+        let mut foreign = builtins();
+        foreign.extend(entry.co_attached.iter().cloned());
+        let foreign: Vec<String> = foreign.into_iter().collect();
+        let started = Instant::now();
+        let findings = scan(&entry.definition, &foreign);
+        figures.micros.push(started.elapsed().as_micros());
+        let caught = findings.iter().any(quarantines);
+        figures.poisoned += 1;
+        figures.scanned += 1;
+        let kind = figures.kinds.entry(entry.kind.clone()).or_default();
+        kind.0 += 1;
+        if caught {
+            figures.caught += 1;
+            kind.1 += 1;
+            let rules: BTreeSet<&str> = findings
+                .iter()
+                .filter(|f| quarantines(f))
+                .map(|f| f.rule.as_str())
+                .collect();
+            if let [only] = rules.into_iter().collect::<Vec<_>>()[..] {
+                *figures.sole_catches.entry(only.to_owned()).or_default() += 1;
+            }
+        } else {
+            figures
+                .missed
+                .push(format!("{} ({})", entry.id, entry.kind));
+        }
+    }
+}
+
 fn report(name: &str, figures: &Figures, details: bool) {
     eprintln!(
         "{name}: recall {}/{} ({:.1} %); high false positives {}/{} benign tools ({:.2} %); \
@@ -380,6 +389,45 @@ fn development_half_only() {
     let split = split();
     let figures = measure(&split, false, &[]);
     report("development", &figures, true);
+}
+
+/// The third-party check set (`third_party/`): definitions written after other authors'
+/// published examples, in neither half, never tuned or trained on. Counts only, as for
+/// the held-out half; its recall is held as a floor, 159 of 195 reached on 2026-11-26.
+#[test]
+fn the_scanner_holds_on_the_third_party_check_set() {
+    let dir = corpus().join("third_party");
+    let listed: Sources =
+        toml::from_str(&std::fs::read_to_string(dir.join("sources.toml")).unwrap()).unwrap();
+    let mut figures = Figures::default();
+    for source in &listed.source {
+        scan_poisoned(
+            &mut figures,
+            &dir.join("poisoned").join(format!("{}.json", source.id)),
+        );
+    }
+    let files = std::fs::read_dir(dir.join("poisoned")).unwrap().count();
+    assert_eq!(
+        files,
+        listed.source.len(),
+        "one file per listed source, each listed"
+    );
+    eprintln!(
+        "third-party check set: recall {}/{} ({:.1} %); per kind: {}",
+        figures.caught,
+        figures.poisoned,
+        figures.recall(),
+        figures.kind_line()
+    );
+    assert!(
+        figures.poisoned >= 150,
+        "the check set holds its definitions"
+    );
+    assert!(
+        figures.caught >= THIRD_PARTY_MIN_CAUGHT,
+        "third-party check set: {} caught, under its floor of {THIRD_PARTY_MIN_CAUGHT}",
+        figures.caught
+    );
 }
 
 #[test]
