@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
-use crate::extract::{IdPath, Json};
+use crate::extract::{IdPath, Json, Query};
+use crate::pagination::PageQuery;
 
 /// `POST /api/v1/api-keys`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -36,27 +37,29 @@ pub struct CreatedApiKey {
     pub key: String,
 }
 
-/// List the organization's API keys, revoked ones included. All on one page.
+/// List the organization's API keys, revoked ones included, oldest first.
 #[utoipa::path(
     get,
     path = "/api/v1/api-keys",
     tag = "api-keys",
     operation_id = "api_keys_list",
+    params(PageQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Every key of the organization", body = Page<ApiKey>),
+        (status = 200, description = "One page of the organization's keys, oldest first, revoked ones too", body = Page<ApiKey>),
         (status = 403, description = "The API key lacks the admin scope"),
+        (status = 422, description = "Invalid cursor or limit"),
     )
 )]
 pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
-    let items = organizations::list_api_keys(&platform, &auth.caller).await?;
-    Ok(Json(Page {
-        items,
-        next_cursor: None,
-    }))
+    let page = query.request()?;
+    Ok(Json(
+        organizations::page_api_keys(&platform, &auth.caller, &page).await?,
+    ))
 }
 
 /// Create an API key.

@@ -2,8 +2,29 @@
 //! first; a cursor is opaque to clients and only ever comes from a previous page.
 
 use guidepost_domain::{Cursor, Limits, PageRequest};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
+
+/// `?cursor=&limit=` of a list with nothing else to filter by.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+}
+
+impl PageQuery {
+    /// The page it asks for (422 for a cursor not ours or a limit of 0).
+    pub(crate) fn request(&self) -> Result<PageRequest, ApiError> {
+        page_request(self.cursor.as_deref(), self.limit)
+    }
+}
 
 /// The page a list request asks for. A `limit` above the maximum is lowered to it.
 pub(crate) fn page_request(

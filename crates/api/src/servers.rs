@@ -11,18 +11,7 @@ use utoipa::IntoParams;
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
 use crate::extract::{IdPath, Json, Query};
-use crate::pagination::page_request;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListServers {
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
-    #[param(minimum = 1)]
-    limit: Option<u32>,
-}
+use crate::pagination::PageQuery;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +64,7 @@ pub(crate) async fn create(
     path = "/api/v1/servers",
     tag = "servers",
     operation_id = "servers_list",
-    params(ListServers),
+    params(PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of servers", body = Page<ServerView>),
@@ -85,9 +74,9 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
-    Query(query): Query<ListServers>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<ServerView>>, ApiError> {
-    let page = page_request(query.cursor.as_deref(), query.limit)?;
+    let page = query.request()?;
     let found = servers::list(&platform, &auth.caller, &page).await?;
     let items = found
         .items

@@ -9,13 +9,14 @@ use axum::http::StatusCode;
 use guidepost_core::Platform;
 use guidepost_core::mail::Mail;
 use guidepost_core::support_messages::{self, ReplyMail};
-use guidepost_domain::{SupportMessage, SupportRequestId};
+use guidepost_domain::{Cursor, Page, SupportMessage, SupportRequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
-use crate::extract::{IdPath, Json};
+use crate::extract::{IdPath, Json, Query};
+use crate::pagination::PageQuery;
 
 /// `POST /api/v1/support-requests/{id}/messages`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -48,20 +49,26 @@ pub struct WrittenMessage {
 /// The messages on a support request, oldest first: replies, notes and follow-ups.
 #[utoipa::path(get, path = "/api/v1/support-requests/{id}/messages", tag = "support",
     operation_id = "support_request_messages_list",
-    params(("id" = String, Path, description = "Support request id, `sr_…`")),
+    params(("id" = String, Path, description = "Support request id, `sr_…`"), PageQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The messages, oldest first", body = Vec<SupportMessage>),
+        (status = 200, description = "One page of the messages, oldest first", body = Page<SupportMessage>),
         (status = 404, description = "No such support request in this organization"),
+        (status = 422, description = "Invalid cursor or limit"),
     ))]
 pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
     IdPath(id): IdPath<SupportRequestId>,
-) -> Result<Json<Vec<SupportMessage>>, ApiError> {
-    Ok(Json(
-        support_messages::list(&platform, &auth.caller, &id).await?,
-    ))
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<SupportMessage>>, ApiError> {
+    let page = query.request()?;
+    // At most `MAX_SUPPORT_MESSAGES` (500) on a request: read whole and cut.
+    let all = support_messages::list(&platform, &auth.caller, &id).await?;
+    Ok(Json(Page::of_oldest_first(all, &page, |m| Cursor {
+        created_at: m.created_at,
+        id: m.id.to_string(),
+    })))
 }
 
 /// Reply to the person (by email, and in `get_support`), or write an internal note.

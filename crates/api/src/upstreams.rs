@@ -9,8 +9,8 @@ use guidepost_core::upstreams::{
     self, AttachUpstream, InstallUpstream, UpdateUpstream, catalog::CatalogEntry,
 };
 use guidepost_domain::{
-    Attachment, DefinitionKind, RegistrySync, ServerId, ToolState, Upstream, UpstreamId,
-    UpstreamTool,
+    Attachment, Cursor, DefinitionKind, Page, RegistrySync, ServerId, ToolState, Upstream,
+    UpstreamId, UpstreamTool,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
 use crate::extract::{IdPath, Json, Query};
-use crate::pagination::page_request;
+use crate::pagination::{PageQuery, page_request};
 
 /// A list without pages (bounded by the platform's limits).
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,16 +132,26 @@ pub(crate) async fn install(
     Ok((StatusCode::CREATED, Json(upstream)))
 }
 
-/// The organization's upstreams.
+/// The organization's upstreams, oldest first.
 #[utoipa::path(get, path = "/api/v1/upstreams", tag = "gateway", operation_id = "upstreams_list",
-    security(("bearer" = [])),
-    responses((status = 200, description = "Oldest first", body = Items<Upstream>)))]
+    params(PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of upstreams", body = Page<Upstream>),
+        (status = 422, description = "Invalid cursor or limit"),
+    ))]
 pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
-) -> Result<Json<Items<Upstream>>, ApiError> {
-    let items = upstreams::list(&platform, &auth.caller).await?;
-    Ok(Json(Items { items }))
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<Upstream>>, ApiError> {
+    let page = query.request()?;
+    // At most `Limits::UPSTREAMS`, each read with its latest registry version: read
+    // whole and cut.
+    let all = upstreams::list(&platform, &auth.caller).await?;
+    Ok(Json(Page::of_oldest_first(all, &page, |u| Cursor {
+        created_at: u.created_at,
+        id: u.id.to_string(),
+    })))
 }
 
 /// An upstream: status, last error, restarts.

@@ -5,25 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use guidepost_core::Platform;
 use guidepost_core::webhooks::{self, CreatedWebhook, WebhookInput};
-use guidepost_domain::{Page, Webhook, WebhookDelivery, WebhookId};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use guidepost_domain::{Cursor, Page, Webhook, WebhookDelivery, WebhookId};
 
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
 use crate::extract::{IdPath, Json, Query};
-use crate::pagination::page_request;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListDeliveries {
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1 to 200 (default 50); larger values are lowered to 200.
-    #[param(minimum = 1)]
-    limit: Option<u32>,
-}
+use crate::pagination::PageQuery;
 
 /// Create a webhook. Deliveries are POSTed as JSON `{id, type, created_at, data}` with the
 /// header `Guidepost-Signature: t={unix seconds},v1={hex HMAC-SHA256 of "{t}.{body}"}`
@@ -52,19 +39,25 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// List the organization's webhooks. All on one page.
+/// List the organization's webhooks, oldest first.
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "support", operation_id = "webhooks_list",
-    security(("bearer" = [])),
-    responses((status = 200, description = "Every webhook of the organization", body = Page<Webhook>)))]
+    params(PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of webhooks", body = Page<Webhook>),
+        (status = 422, description = "Invalid cursor or limit"),
+    ))]
 pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Webhook>>, ApiError> {
-    let items = webhooks::list(&platform, &auth.caller).await?;
-    Ok(Json(Page {
-        items,
-        next_cursor: None,
-    }))
+    let page = query.request()?;
+    // At most `webhooks::MAX_PER_ORG`: read whole and cut.
+    let all = webhooks::list(&platform, &auth.caller).await?;
+    Ok(Json(Page::of_oldest_first(all, &page, |w| Cursor {
+        created_at: w.created_at,
+        id: w.id.to_string(),
+    })))
 }
 
 /// Read a webhook.
@@ -103,7 +96,7 @@ pub(crate) async fn delete(
 /// error, and when the next attempt is due.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "support",
     operation_id = "webhook_deliveries_list",
-    params(("id" = String, Path, description = "Webhook id, `wh_…`"), ListDeliveries),
+    params(("id" = String, Path, description = "Webhook id, `wh_…`"), PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of deliveries", body = Page<WebhookDelivery>),
@@ -114,9 +107,9 @@ pub(crate) async fn deliveries(
     State(platform): State<Platform>,
     auth: OrgAuth,
     IdPath(id): IdPath<WebhookId>,
-    Query(query): Query<ListDeliveries>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<WebhookDelivery>>, ApiError> {
-    let page = page_request(query.cursor.as_deref(), query.limit)?;
+    let page = query.request()?;
     Ok(Json(
         webhooks::deliveries(&platform, &auth.caller, &id, &page).await?,
     ))

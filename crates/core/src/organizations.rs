@@ -95,6 +95,16 @@ pub async fn list_api_keys(platform: &Platform, caller: &Caller) -> Result<Vec<A
     Ok(platform.store.list_api_keys(org).await?)
 }
 
+/// One page of the organization's keys, oldest first (the API's list).
+pub async fn page_api_keys(
+    platform: &Platform,
+    caller: &Caller,
+    page: &PageRequest,
+) -> Result<Page<ApiKey>, CoreError> {
+    caller.require(Permission::Administer)?;
+    Ok(platform.store.page_api_keys(caller.org(), page).await?)
+}
+
 pub async fn revoke_api_key(
     platform: &Platform,
     caller: &Caller,

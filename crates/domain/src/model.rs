@@ -190,7 +190,32 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Where a list continues: after the row with this time and id (lists run newest first).
+impl<T> Page<T> {
+    /// One page of a short list held whole (one with a cap, read in one statement) and
+    /// sorted oldest first by `(created_at, id)`: the items after the cursor's, at most
+    /// `limit`, and a cursor when more follow. A cursor whose item is gone still places
+    /// the page, by its time and id.
+    pub fn of_oldest_first(items: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> Cursor) -> Self {
+        let after = |item: &T| match &page.after {
+            None => true,
+            Some(cursor) => {
+                let at = key(item);
+                (at.created_at, at.id.as_str()) > (cursor.created_at, cursor.id.as_str())
+            }
+        };
+        let mut rest: Vec<T> = items.into_iter().filter(after).collect();
+        let limit = (page.limit as usize).max(1);
+        let next_cursor = (rest.len() > limit).then(|| key(&rest[limit - 1]).encode());
+        rest.truncate(limit);
+        Self {
+            items: rest,
+            next_cursor,
+        }
+    }
+}
+
+/// Where a list continues: after the row with this time and id (lists run newest first,
+/// except those `Page::of_oldest_first` cuts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub created_at: Timestamp,
@@ -251,5 +276,34 @@ mod tests {
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("x.sr_1"), None);
         assert_eq!(Cursor::decode("42.sr'1"), None);
+    }
+
+    #[test]
+    fn a_short_list_is_cut_into_pages_after_the_cursor() {
+        let key = |n: &i64| Cursor {
+            created_at: Timestamp::from_micros(*n / 10),
+            id: format!("k_{n}"),
+        };
+        // Two items share a time: the id orders them.
+        let items = vec![10, 11, 20, 30, 40];
+        let first = Page::of_oldest_first(items.clone(), &PageRequest::first(2), key);
+        assert_eq!(first.items, [10, 11]);
+        let after = Cursor::decode(first.next_cursor.as_deref().unwrap());
+        let second = Page::of_oldest_first(items.clone(), &PageRequest { after, limit: 2 }, key);
+        assert_eq!(second.items, [20, 30]);
+        let after = Cursor::decode(second.next_cursor.as_deref().unwrap());
+        let last = Page::of_oldest_first(items.clone(), &PageRequest { after, limit: 2 }, key);
+        assert_eq!((last.items, last.next_cursor), (vec![40], None));
+        // The cursor's item deleted meanwhile: the page still starts after its place.
+        let gone = vec![10, 20, 30, 40];
+        let after = Some(key(&11));
+        let page = Page::of_oldest_first(gone, &PageRequest { after, limit: 50 }, key);
+        assert_eq!(page.items, [20, 30, 40]);
+        assert!(
+            Page::of_oldest_first(items, &PageRequest::first(0), key)
+                .items
+                .len()
+                == 1
+        );
     }
 }

@@ -25,6 +25,8 @@ pub trait OrganizationStore: Send + Sync {
         secret: &ApiKeySecret,
     ) -> Result<ApiKey>;
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>>;
+    /// One page of the organization's keys, oldest first (revoked ones too).
+    async fn page_api_keys(&self, org: &OrgId, page: &PageRequest) -> Result<Page<ApiKey>>;
     async fn revoke_api_key(&self, org: &OrgId, key: &ApiKeyId) -> Result<ApiKey>;
     /// Platform-wide: finds the live key with this hash, whatever its organization.
     async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;

@@ -177,6 +177,16 @@ fn page_bounds(page: &PageRequest) -> (i64, String, i64) {
     }
 }
 
+/// Keyset paging, oldest first: `(created_at, id) > (cursor)`. With no cursor, a bound
+/// below every row (every id is longer than the empty string).
+fn page_bounds_oldest_first(page: &PageRequest) -> (i64, String, i64) {
+    let limit = i64::from(page.limit) + 1;
+    match &page.after {
+        Some(c) => (c.created_at.micros(), c.id.clone(), limit),
+        None => (i64::MIN, String::new(), limit),
+    }
+}
+
 fn rows<T>(rows: Vec<DbRow>, map: fn(&DbRow) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(map).collect()
 }

@@ -138,6 +138,26 @@ impl OrganizationStore for ThisStore {
         )
     }
 
+    async fn page_api_keys(&self, org: &OrgId, page: &PageRequest) -> Result<Page<ApiKey>> {
+        let (after_time, after_id, limit) = page_bounds_oldest_first(page);
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = $1 \
+             AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
+             ORDER BY created_at, id LIMIT $4"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(after_time)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(self.run())
+            .await?;
+        Ok(page_of(rows(found, api_key)?, page.limit, |k| Cursor {
+            created_at: k.created_at,
+            id: k.id.to_string(),
+        }))
+    }
+
     async fn revoke_api_key(&self, org: &OrgId, key: &ApiKeyId) -> Result<ApiKey> {
         let sql = format!(
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \

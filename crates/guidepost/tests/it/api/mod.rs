@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod errors;
 mod funnel;
+mod lists;
 mod openapi;
 mod reports;
 mod servers;

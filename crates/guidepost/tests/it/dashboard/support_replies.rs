@@ -78,9 +78,17 @@ backend_tests! {
 
         // The team sees everything, in order, in the API and the dashboard.
         let (_, listed) = app.app.get(&messages, key).await;
-        let kinds: Vec<&str> = listed.as_array().unwrap().iter().map(|m: &Value| m["kind"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["reply", "note", "reply", "follow_up"], "{listed}");
-        assert_eq!(listed[1]["author"], "ed@acme.example", "{listed}");
+        let kinds = |page: &Value| -> Vec<String> {
+            page["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(kinds(&listed), ["reply", "note", "reply", "follow_up"], "{listed}");
+        assert_eq!(listed["items"][1]["author"], "ed@acme.example", "{listed}");
+        // Cursor-paginated like every list: two pages of two, in the same order.
+        let (_, first) = app.app.get(&format!("{messages}?limit=2"), key).await;
+        let cursor = first["next_cursor"].as_str().expect("a second page");
+        let (_, second) = app.app.get(&format!("{messages}?limit=2&cursor={cursor}"), key).await;
+        assert_eq!([kinds(&first), kinds(&second)].concat(), kinds(&listed), "{first} {second}");
+        assert!(second["next_cursor"].is_null(), "{second}");
         let conversation = editor.get(&page).await.ok().to_owned();
         for text in [FIRST_REPLY, NOTE, SECOND_REPLY, "Still 401 today.", "Internal note", "Their follow-up"] {
             assert!(conversation.contains(text), "{text:?}: {conversation}");
