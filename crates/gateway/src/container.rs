@@ -5,7 +5,9 @@
 //! ring. It runs with memory, CPU and pids limits, no network unless its entry asks, a
 //! read-only root with a small /tmp, no capabilities, no new privileges, an init, as
 //! nobody, removed when it stops, and labelled with its owner node so that a node that
-//! died has its containers removed by the next one to start.
+//! died has its containers removed by the next one to start. What it keeps lasts in
+//! `/data`, a named volume of the upstream's own on each engine (`volume_name`), owned by
+//! nobody, kept across restarts and upgrades, removed when the upstream is uninstalled.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
     StopContainerOptions,
@@ -28,12 +30,22 @@ use crate::process::LogRing;
 
 const OWNER_LABEL: &str = "guidepost.owner";
 const UPSTREAM_LABEL: &str = "guidepost.upstream";
+const DEPLOYMENT_LABEL: &str = "guidepost.deployment";
 /// Seconds the engine waits after SIGTERM before SIGKILL.
 const STOP_GRACE_SECS: i32 = 3;
 /// Bytes of stdout buffered between the container and the MCP transport.
 const PIPE_BYTES: usize = 1024 * 1024;
 /// The longest stderr line kept whole.
 const LOG_LINE: usize = 4096;
+/// Where the upstream's volume is mounted.
+pub const DATA_DIR: &str = "/data";
+/// The user every container runs as (nobody), who owns its volume.
+const NOBODY: &str = "65534";
+
+/// The name of the volume that holds `upstream`'s `/data` on an engine.
+pub fn volume_name(upstream: &str) -> String {
+    format!("guidepost-{upstream}-data")
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -51,6 +63,8 @@ pub(crate) struct ContainerSpec {
     pub upstream: String,
     /// The owner marker (`orphans::marker`).
     pub owner: String,
+    /// The deployment, on the upstream's volume: a node sweeps only its own deployment's.
+    pub deployment: String,
 }
 
 /// A running container. Dropped without `stop` (a launch given up mid-handshake), it is
@@ -104,6 +118,7 @@ pub(crate) async fn start(
     String,
 > {
     let docker = engine(socket).await?;
+    ensure_volume(&docker, spec).await?;
     let suffix = guidepost_domain::hash_secret(&format!(
         "{}{:?}",
         spec.upstream,
@@ -188,6 +203,58 @@ async fn fence(
     crate::confine::Egress::start(pid, spec.allow_private, spec.platform_ports.clone())
 }
 
+/// The upstream's volume, created at its first start on this engine, owned by nobody.
+async fn ensure_volume(docker: &Docker, spec: &ContainerSpec) -> Result<(), String> {
+    let name = volume_name(&spec.upstream);
+    if docker.inspect_volume(&name).await.is_ok() {
+        return Ok(());
+    }
+    let request = |owner: Option<String>| VolumeCreateRequest {
+        name: Some(name.clone()),
+        driver_opts: owner.map(|o| HashMap::from([("o".to_owned(), o)])),
+        labels: Some(HashMap::from([
+            (UPSTREAM_LABEL.into(), spec.upstream.clone()),
+            (DEPLOYMENT_LABEL.into(), spec.deployment.clone()),
+        ])),
+        ..Default::default()
+    };
+    // Podman's local driver takes the owner as a mount option. Docker's refuses it without
+    // a device: there the volume is made plain and takes the owner of the image's /data
+    // (an image for Guidepost makes it nobody's).
+    let owner = format!("uid={NOBODY},gid={NOBODY}");
+    let first = match docker.create_volume(request(Some(owner))).await {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    match docker.create_volume(request(None)).await {
+        Ok(_) => Ok(()),
+        // Another replica made it meanwhile.
+        Err(_) if docker.inspect_volume(&name).await.is_ok() => Ok(()),
+        Err(error) => Err(format!(
+            "the upstream's volume could not be created: {error} (with its owner: {first})"
+        )),
+    }
+}
+
+/// Removes `upstream`'s volume from the engine behind `socket` (it was uninstalled);
+/// nothing to do when it has none here.
+pub(crate) async fn remove_volume(socket: &Path, upstream: &str) -> Result<(), String> {
+    let docker = engine(socket).await?;
+    let name = volume_name(upstream);
+    if docker.inspect_volume(&name).await.is_err() {
+        return Ok(());
+    }
+    remove_named(&docker, &name).await
+}
+
+async fn remove_named(docker: &Docker, name: &str) -> Result<(), String> {
+    let force = bollard::query_parameters::RemoveVolumeOptions { force: true };
+    docker
+        .remove_volume(name, Some(force))
+        .await
+        .map_err(|e| format!("could not remove the volume {name}: {e}"))
+}
+
 fn body(spec: &ContainerSpec) -> ContainerCreateBody {
     let memory = i64::from(spec.limits.memory_mb) * 1024 * 1024;
     let host = HostConfig {
@@ -199,6 +266,13 @@ fn body(spec: &ContainerSpec) -> ContainerCreateBody {
         security_opt: Some(vec!["no-new-privileges".into()]),
         readonly_rootfs: Some(true),
         tmpfs: Some(HashMap::from([("/tmp".into(), "rw,size=16m".into())])),
+        mounts: Some(vec![Mount {
+            target: Some(DATA_DIR.into()),
+            source: Some(volume_name(&spec.upstream)),
+            typ: Some(MountType::VOLUME),
+            read_only: Some(false),
+            ..Default::default()
+        }]),
         // Never a bridge: a network entry reaches out through the egress fence only.
         network_mode: Some("none".into()),
         init: Some(true),
@@ -220,7 +294,7 @@ fn body(spec: &ContainerSpec) -> ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
         env: Some(env),
-        user: Some("65534:65534".into()),
+        user: Some(format!("{NOBODY}:{NOBODY}")),
         attach_stdin: Some(true),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
@@ -298,6 +372,38 @@ async fn remove(docker: &Docker, id: &str) {
         ..Default::default()
     };
     let _ = docker.remove_container(id, Some(options)).await;
+}
+
+/// Removes the deployment's volumes of upstreams not `installed` (uninstalled while this
+/// node was down, or by another node); returns how many.
+pub(crate) async fn sweep_volumes(
+    socket: &Path,
+    deployment: &str,
+    installed: &std::collections::HashSet<String>,
+) -> Result<usize, String> {
+    let docker = engine(socket).await?;
+    let label = format!("{DEPLOYMENT_LABEL}={deployment}");
+    let options = bollard::query_parameters::ListVolumesOptions {
+        filters: Some(HashMap::from([("label".to_owned(), vec![label])])),
+    };
+    let listed = docker
+        .list_volumes(Some(options))
+        .await
+        .map_err(|e| format!("cannot list volumes: {e}"))?;
+    let mut swept = 0;
+    for volume in listed.volumes.unwrap_or_default() {
+        let upstream = volume
+            .labels
+            .get(UPSTREAM_LABEL)
+            .cloned()
+            .unwrap_or_default();
+        if upstream.is_empty() || installed.contains(&upstream) {
+            continue;
+        }
+        remove_named(&docker, &volume.name).await?;
+        swept += 1;
+    }
+    Ok(swept)
 }
 
 /// Removes every container of the deployment whose owner node no longer runs; returns

@@ -140,6 +140,23 @@ impl Supervisor {
         reaped
     }
 
+    /// At a node's start, once the installed upstreams are known: removes the container
+    /// volumes of this deployment's upstreams that are no longer installed (another node
+    /// uninstalled them, or this one while it was down); returns how many.
+    pub async fn sweep_volumes(&self, installed: &HashSet<UpstreamId>) -> usize {
+        let Some(socket) = &self.options.container_socket else {
+            return 0;
+        };
+        let installed = installed.iter().map(|id| id.to_string()).collect();
+        match container::sweep_volumes(socket, &self.options.deployment, &installed).await {
+            Ok(swept) => swept,
+            Err(error) => {
+                tracing::warn!(%error, "could not sweep the volumes of uninstalled upstreams");
+                0
+            }
+        }
+    }
+
     /// Whether it was uninstalled: nothing starts it again on this node.
     fn is_retired(&self, upstream: &UpstreamId) -> bool {
         self.retired
@@ -372,6 +389,11 @@ impl UpstreamRuntime for Supervisor {
             && error.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(%error, dir = %dir.display(), "could not remove an uninstalled upstream's directory");
+        }
+        if let Some(socket) = &self.options.container_socket
+            && let Err(error) = container::remove_volume(socket, upstream.as_str()).await
+        {
+            tracing::warn!(%error, "could not remove an uninstalled upstream's volume");
         }
     }
 

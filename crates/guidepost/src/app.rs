@@ -99,6 +99,9 @@ pub async fn start_with_store(
     gateway.confinement.platform_ports = platform_ports(addr.port(), &settings.database_url);
     let supervisor = guidepost_gateway::Supervisor::new(gateway);
     supervisor.reap_orphans().await;
+    if settings.gateway.container_socket.is_some() {
+        sweep_volumes(&store, &supervisor).await;
+    }
     let confinement = supervisor.confinement();
     if confinement.complete {
         tracing::info!(landlock_abi = confinement.landlock_abi, cgroups = %confinement.cgroups, "process upstreams are confined");
@@ -263,5 +266,23 @@ async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
         if swept != retention::Swept::default() {
             tracing::info!(?swept, "deleted what outlived its retention");
         }
+    }
+}
+
+/// Removes the volumes of container upstreams uninstalled while this node was down or by
+/// another node (each node's engine holds its own).
+async fn sweep_volumes(store: &Arc<dyn Store>, supervisor: &guidepost_gateway::Supervisor) {
+    match store.list_all_upstreams().await {
+        Ok(all) => {
+            let installed = all.into_iter().map(|u| u.id).collect();
+            let swept = supervisor.sweep_volumes(&installed).await;
+            if swept > 0 {
+                tracing::info!(
+                    swept,
+                    "removed the volumes of uninstalled container upstreams"
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not list the upstreams to sweep their volumes"),
     }
 }

@@ -174,6 +174,7 @@ pub(crate) async fn resolve(
                 platform_ports: options.confinement.platform_ports.clone(),
                 upstream: upstream.id.to_string(),
                 owner: crate::orphans::marker(&options.deployment),
+                deployment: options.deployment.clone(),
             }))
         }
     }

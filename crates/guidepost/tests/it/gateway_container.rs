@@ -248,3 +248,130 @@ async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
     app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None)
         .await;
 }
+
+/// Volumes of ours, by upstream label.
+async fn volumes_of(upstream: &str) -> Vec<String> {
+    let listed = tokio::process::Command::new("podman")
+        .args(["volume", "ls", "-q", "--filter"])
+        .arg(format!("label=guidepost.upstream={upstream}"))
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a container upstream writes in /data (a volume of its own, nobody's, beside its
+/// read-only root) is still there after its container dies and another takes its place,
+/// and the volume goes when the upstream is uninstalled, or, uninstalled while a node was
+/// down, when the node starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_upstream_keeps_its_data_across_restarts_until_uninstalled() {
+    if !podman::required() {
+        return;
+    }
+    let podman = Podman::start().await;
+    let image = podman::test_image().await;
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    // Volumes of upstreams uninstalled while the node was down: this deployment's go when
+    // it starts, another deployment's stay.
+    let ours = format!(
+        "guidepost.deployment={}",
+        guidepost::config::deployment_of(&db.url)
+    );
+    for (upstream, deployment) in [
+        ("up_gone", ours.as_str()),
+        ("up_elsewhere", "guidepost.deployment=other"),
+    ] {
+        let made = tokio::process::Command::new("podman")
+            .args(["volume", "create", "--label", deployment, "--label"])
+            .arg(format!("guidepost.upstream={upstream}"))
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let entry = format!(
+        "[[entry]]\nid = \"keeper\"\nname = \"Keeper\"\ndescription = \"Keeps notes.\"\n\
+         spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"] }}\n"
+    );
+    let catalog = Catalog::with_operator_entries(&entry).unwrap();
+    let socket = podman.socket.clone();
+    let app = spawn_app_with(&db, move |settings| {
+        settings.platform.catalog = Arc::new(catalog);
+        settings.gateway.container_socket = Some(socket);
+    })
+    .await;
+    assert!(
+        volumes_of("up_gone").await.is_empty(),
+        "swept when the node started"
+    );
+    let elsewhere = volumes_of("up_elsewhere").await;
+    assert_eq!(
+        elsewhere.len(),
+        1,
+        "another deployment's volume is left alone"
+    );
+    let _ = tokio::process::Command::new("podman")
+        .args(["volume", "rm", &elsewhere[0]])
+        .output()
+        .await;
+    let acme = app.create_tenant("Acme").await;
+    app.trust_new_tools(&acme).await;
+    let server = app.create_server(&acme, "acme", json!({})).await;
+    let body = json!({"catalog_entry_id": "keeper"});
+    let (status, installed) = app
+        .api(Method::POST, "/upstreams", &acme.key, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let id = installed["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &acme, &id, |u| u["status"] == "ready").await;
+    let path = format!("/servers/{}/upstreams/{id}", server["id"].as_str().unwrap());
+    let body = Some(json!({"prefix": "keep"}));
+    let (status, _) = app.api(Method::PUT, &path, &acme.key, body).await;
+    assert_eq!(status, StatusCode::OK);
+    let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+    let remember = |n: i64| {
+        let mcp = &mcp;
+        async move { text_of(&mcp.call_tool(n, "keep__remember", json!({})).await.body) }
+    };
+    assert_eq!(remember(1).await, "remembered=1 owner=65534");
+    assert_eq!(remember(2).await, "remembered=2 owner=65534");
+    assert_eq!(volumes_of(&id).await, [format!("guidepost-{id}-data")]);
+
+    // Its container dies; the supervisor starts another on the same volume.
+    let first = containers_of(&id).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    let killed = tokio::process::Command::new("podman")
+        .args(["kill", &first[0]])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    wait_for(&app, &acme, &id, |u| {
+        u["restarts"].as_i64() >= Some(1) && u["status"] == "ready"
+    })
+    .await;
+    let second = containers_of(&id).await;
+    assert!(
+        second.len() == 1 && second != first,
+        "{first:?} then {second:?}"
+    );
+    assert_eq!(remember(3).await, "remembered=3 owner=65534");
+
+    let (status, _) = app
+        .api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(volumes_of(&id).await.is_empty(), "the volume goes with it");
+}

@@ -115,7 +115,7 @@ fn build_root(root: &Path, server: &[u8]) {
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
     for applet in [
-        "sh", "cat", "sed", "printf", "touch", "ls", "tr", "id", "nc", "head",
+        "sh", "cat", "sed", "printf", "touch", "ls", "tr", "id", "nc", "head", "wc", "stat",
     ] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
     }
