@@ -3,7 +3,8 @@
 //! list them, split by source into a development half (what the rules were tuned on) and
 //! a held-out half (what docs/SECURITY.md quotes) by `split.toml`. Run with `--nocapture`
 //! to see the figures: misses and false positives are listed for the development half
-//! only; of the held-out half only counts are printed, never an entry's id or text.
+//! only; of the held-out half only counts are printed, never an entry's id or text, and
+//! so of the third-party check set (`third_party/`), in neither half.
 //! (Nothing here panics with an entry in its message: a scanner that panicked on one
 //! would print it, so the scanner has a property test that no text makes it panic.)
 

@@ -1,7 +1,7 @@
 //! Container upstreams (SPEC §8): an MCP server in an image built here, run by Podman's
 //! Docker Engine API with its limits applied (read inside the container), its tool
-//! called through the gateway, the container gone once it is uninstalled, and a dead
-//! node's containers removed by the next node to start.
+//! called through the gateway, the container gone once it is uninstalled, a dead node's
+//! containers removed by the next node to start, and each upstream's own volume.
 
 use std::sync::Arc;
 
@@ -11,26 +11,44 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::gateway_fixture::{text_of, wait_for};
-use crate::helpers::{RawMcp, STATELESS_ERA, spawn_app_with};
+use crate::helpers::{RawMcp, STATELESS_ERA, TestApp, spawn_app_with};
 use crate::podman::{self, Podman};
 
-/// Containers of ours, by upstream label.
-async fn containers_of(upstream: &str) -> Vec<String> {
-    let listed = tokio::process::Command::new("podman")
-        .args([
-            "ps",
-            "-a",
-            "-q",
-            "--filter",
-            &format!("label=guidepost.upstream={upstream}"),
-        ])
+/// A node whose catalog holds `entry` and that runs containers on `podman`.
+async fn container_node(db: &TestDatabase, podman: &Podman, entry: &str) -> TestApp {
+    let catalog = Catalog::with_operator_entries(entry).unwrap();
+    let socket = podman.socket.clone();
+    spawn_app_with(db, move |settings| {
+        settings.platform.catalog = Arc::new(catalog);
+        settings.gateway.container_socket = Some(socket);
+    })
+    .await
+}
+
+/// Runs `podman` with `args`; fails the test when it fails.
+async fn podman_cli(args: &[&str]) -> String {
+    let ran = tokio::process::Command::new("podman")
+        .args(args)
         .output()
         .await
         .unwrap();
-    String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "podman {args:?}: {stderr}");
+    String::from_utf8_lossy(&ran.stdout).into_owned()
+}
+
+/// Containers of ours, by upstream label.
+async fn containers_of(upstream: &str) -> Vec<String> {
+    let label = format!("label=guidepost.upstream={upstream}");
+    let listed = podman_cli(&["ps", "-a", "-q", "--filter", &label]).await;
+    listed.lines().map(str::to_owned).collect()
+}
+
+/// Volumes of ours, by upstream label.
+async fn volumes_of(upstream: &str) -> Vec<String> {
+    let label = format!("label=guidepost.upstream={upstream}");
+    let listed = podman_cli(&["volume", "ls", "-q", "--filter", &label]).await;
+    listed.lines().map(str::to_owned).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,36 +65,16 @@ async fn a_container_upstream_runs_within_its_limits() {
         "guidepost.owner=999999999.1.{}",
         guidepost::config::deployment_of(&db.url)
     );
-    let orphan = tokio::process::Command::new("podman")
-        .args(["run", "-d", "-i", "--label", &dead_owner])
-        .args([
-            "--label",
-            "guidepost.upstream=up_orphan",
-            &image,
-            "/bin/sh",
-            "/server.sh",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        orphan.status.success(),
-        "{}",
-        String::from_utf8_lossy(&orphan.stderr)
-    );
+    let orphan = ["run", "-d", "-i", "--label", &dead_owner, "--label"];
+    let label = "guidepost.upstream=up_orphan";
+    podman_cli(&[&orphan[..], &[label, &image, "/bin/sh", "/server.sh"]].concat()).await;
     assert_eq!(containers_of("up_orphan").await.len(), 1);
     let entry = format!(
         "[[entry]]\nid = \"boxed\"\nname = \"Boxed\"\ndescription = \"The tests' server in a container.\"\n\
          spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
          limits = {{ memory_mb = 64, cpus = 0.5, pids = 32 }} }}\n"
     );
-    let catalog = Catalog::with_operator_entries(&entry).unwrap();
-    let socket = podman.socket.clone();
-    let app = spawn_app_with(&db, move |settings| {
-        settings.platform.catalog = Arc::new(catalog);
-        settings.gateway.container_socket = Some(socket);
-    })
-    .await;
+    let app = container_node(&db, &podman, &entry).await;
     assert!(
         containers_of("up_orphan").await.is_empty(),
         "reaped when the node started"
@@ -192,13 +190,7 @@ async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
          spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
          network = true, env = {{ PROBE_HOST = \"127.0.0.1\", PROBE_PORT = \"{port}\" }} }}\n"
     );
-    let catalog = Catalog::with_operator_entries(&entry).unwrap();
-    let socket = podman.socket.clone();
-    let app = spawn_app_with(&db, move |settings| {
-        settings.platform.catalog = Arc::new(catalog);
-        settings.gateway.container_socket = Some(socket);
-    })
-    .await;
+    let app = container_node(&db, &podman, &entry).await;
     let acme = app.create_tenant("Acme").await;
     app.trust_new_tools(&acme).await;
     let server = app.create_server(&acme, "acme", json!({})).await;
@@ -249,20 +241,6 @@ async fn a_container_that_asks_for_network_cannot_reach_the_hosts_loopback() {
         .await;
 }
 
-/// Volumes of ours, by upstream label.
-async fn volumes_of(upstream: &str) -> Vec<String> {
-    let listed = tokio::process::Command::new("podman")
-        .args(["volume", "ls", "-q", "--filter"])
-        .arg(format!("label=guidepost.upstream={upstream}"))
-        .output()
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 /// What a container upstream writes in /data (a volume of its own, nobody's, beside its
 /// read-only root) is still there after its container dies and another takes its place,
 /// and the volume goes when the upstream is uninstalled, or, uninstalled while a node was
@@ -285,29 +263,17 @@ async fn a_container_upstream_keeps_its_data_across_restarts_until_uninstalled()
         ("up_gone", ours.as_str()),
         ("up_elsewhere", "guidepost.deployment=other"),
     ] {
-        let made = tokio::process::Command::new("podman")
-            .args(["volume", "create", "--label", deployment, "--label"])
-            .arg(format!("guidepost.upstream={upstream}"))
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
+        let upstream = format!("guidepost.upstream={upstream}");
+        podman_cli(&[
+            "volume", "create", "--label", deployment, "--label", &upstream,
+        ])
+        .await;
     }
     let entry = format!(
         "[[entry]]\nid = \"keeper\"\nname = \"Keeper\"\ndescription = \"Keeps notes.\"\n\
          spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"] }}\n"
     );
-    let catalog = Catalog::with_operator_entries(&entry).unwrap();
-    let socket = podman.socket.clone();
-    let app = spawn_app_with(&db, move |settings| {
-        settings.platform.catalog = Arc::new(catalog);
-        settings.gateway.container_socket = Some(socket);
-    })
-    .await;
+    let app = container_node(&db, &podman, &entry).await;
     assert!(
         volumes_of("up_gone").await.is_empty(),
         "swept when the node started"
@@ -318,10 +284,7 @@ async fn a_container_upstream_keeps_its_data_across_restarts_until_uninstalled()
         1,
         "another deployment's volume is left alone"
     );
-    let _ = tokio::process::Command::new("podman")
-        .args(["volume", "rm", &elsewhere[0]])
-        .output()
-        .await;
+    podman_cli(&["volume", "rm", &elsewhere[0]]).await;
     let acme = app.create_tenant("Acme").await;
     app.trust_new_tools(&acme).await;
     let server = app.create_server(&acme, "acme", json!({})).await;
@@ -348,16 +311,7 @@ async fn a_container_upstream_keeps_its_data_across_restarts_until_uninstalled()
     // Its container dies; the supervisor starts another on the same volume.
     let first = containers_of(&id).await;
     assert_eq!(first.len(), 1, "{first:?}");
-    let killed = tokio::process::Command::new("podman")
-        .args(["kill", &first[0]])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        killed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&killed.stderr)
-    );
+    podman_cli(&["kill", &first[0]]).await;
     wait_for(&app, &acme, &id, |u| {
         u["restarts"].as_i64() >= Some(1) && u["status"] == "ready"
     })
