@@ -240,19 +240,19 @@ async fn ensure_volume(docker: &Docker, spec: &ContainerSpec) -> Result<(), Stri
 /// nothing to do when it has none here.
 pub(crate) async fn remove_volume(socket: &Path, upstream: &str) -> Result<(), String> {
     let docker = engine(socket).await?;
-    let name = volume_name(upstream);
-    if docker.inspect_volume(&name).await.is_err() {
-        return Ok(());
-    }
-    remove_named(&docker, &name).await
+    remove_named(&docker, &volume_name(upstream)).await
 }
 
+/// Removes the volume `name`; one already gone (or never made here) is not an error.
 async fn remove_named(docker: &Docker, name: &str) -> Result<(), String> {
     let force = bollard::query_parameters::RemoveVolumeOptions { force: true };
-    docker
-        .remove_volume(name, Some(force))
-        .await
-        .map_err(|e| format!("could not remove the volume {name}: {e}"))
+    match docker.remove_volume(name, Some(force)).await {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(e) => Err(format!("could not remove the volume {name}: {e}")),
+    }
 }
 
 fn body(spec: &ContainerSpec) -> ContainerCreateBody {
