@@ -28,8 +28,11 @@ const GOAL_KIND_RECALL: f64 = 80.0;
 /// The floor: held-out recall (149 of 188 reached), high false positives (8 of 448).
 const MIN_RECALL: f64 = 79.2;
 const MAX_FALSE_POSITIVES: f64 = 1.79;
+/// The development half's floor: 366 of 389 reached on 2026-11-27, when the 195 definitions
+/// of the first third-party check set joined it (they were 98.5 % of 194 before).
+const MIN_DEVELOPMENT_RECALL: f64 = 94.0;
 /// The floor of the third-party check set (`third_party/`): definitions caught, as reached.
-const THIRD_PARTY_MIN_CAUGHT: usize = 159;
+const THIRD_PARTY_MIN_CAUGHT: usize = 181;
 /// The floor per kind: held-out definitions caught, as reached.
 const MIN_CAUGHT_BY_KIND: &[(&str, usize)] = &[
     ("encoded-blob", 11),
@@ -394,7 +397,7 @@ fn development_half_only() {
 
 /// The third-party check set (`third_party/`): definitions written after other authors'
 /// published examples, in neither half, never tuned or trained on. Counts only, as for
-/// the held-out half; its recall is held as a floor, 159 of 195 reached on 2026-11-26.
+/// the held-out half; its recall is held as a floor, 181 of 219 reached on 2026-11-27.
 #[test]
 fn the_scanner_holds_on_the_third_party_check_set() {
     let dir = corpus().join("third_party");
@@ -421,7 +424,7 @@ fn the_scanner_holds_on_the_third_party_check_set() {
         figures.kind_line()
     );
     assert!(
-        figures.poisoned >= 150,
+        figures.poisoned >= 200,
         "the check set holds its definitions"
     );
     assert!(
@@ -533,7 +536,7 @@ fn the_scanner_catches_the_poisoned_corpus_and_passes_the_reference_servers() {
     );
     // The development half, which the rules were tuned on, stays where it is.
     assert!(
-        development.recall() >= 95.0 && development.false_positive_rate() <= 2.0,
+        development.recall() >= MIN_DEVELOPMENT_RECALL && development.false_positive_rate() <= 2.0,
         "development: recall {:.1} %, high false positives {:.2} %",
         development.recall(),
         development.false_positive_rate()

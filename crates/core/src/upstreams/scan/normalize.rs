@@ -385,9 +385,14 @@ fn words(mut units: Vec<Unit>) -> Vec<Unit> {
             .iter()
             .filter(|(c, _)| leet(*c).is_some())
             .count();
-        // An e-mail address keeps its `@`; `$HOME` stays a variable.
-        let email = units.get(i).is_some_and(|(c, _)| *c == '.')
-            && units.get(i + 1).is_some_and(|(c, _)| c.is_alphanumeric());
+        // An e-mail address keeps its `@` (its domain may hold a `-`: `a@b-c.example`);
+        // `$HOME` stays a variable.
+        let dot = i + units[i..]
+            .iter()
+            .take_while(|(c, _)| *c == '-' || c.is_alphanumeric())
+            .count();
+        let email = units.get(dot).is_some_and(|(c, _)| *c == '.')
+            && units.get(dot + 1).is_some_and(|(c, _)| c.is_alphanumeric());
         if letters >= 1 && leets >= 1 && word.len() >= 2 {
             for k in word.clone() {
                 let c = units[k].0;
@@ -514,6 +519,10 @@ mod tests {
         assert_eq!(
             norm("mail audit@relay.example now"),
             "mail audit@relay.example now"
+        );
+        assert_eq!(
+            norm("cc backup-archive@partner-audit.example"),
+            "cc backup archive@partner audit.example"
         );
         assert_eq!(norm("$HOME and sha256"), "$home and sha2s6");
         assert_eq!(norm("e.g. U.S. a b c"), "e.g. u.s. a b c");

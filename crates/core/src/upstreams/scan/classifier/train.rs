@@ -1,4 +1,5 @@
-//! Training the classifier, on the development half of the corpus only (split.toml):
+//! Training the classifier, on the development half of the corpus only (split.toml),
+//! less the sources marked `trained_on = false` in sources.toml (read for rules only):
 //! deterministic, so that the committed weights are checked to be what it gives.
 //!
 //! 1. Each definition is one document (the features of all its sentences); logistic
@@ -73,6 +74,22 @@ struct Split {
 #[derive(Deserialize)]
 struct Halves {
     development: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Sources {
+    source: Vec<Source>,
+}
+
+#[derive(Deserialize)]
+struct Source {
+    id: String,
+    #[serde(default = "trained_by_default")]
+    trained_on: bool,
+}
+
+fn trained_by_default() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -195,13 +212,24 @@ fn benign_path(source: &str) -> std::path::PathBuf {
     }
 }
 
-/// The development half, and the split's seed.
+/// The development half less the sources not trained on, and the split's seed.
 fn development() -> (Vec<Definition>, u64) {
     let split: Split =
         toml::from_str(&std::fs::read_to_string(corpus().join("split.toml")).unwrap()).unwrap();
+    let listed: Sources =
+        toml::from_str(&std::fs::read_to_string(corpus().join("sources.toml")).unwrap()).unwrap();
+    let untrained: Vec<&str> = listed
+        .source
+        .iter()
+        .filter(|s| !s.trained_on)
+        .map(|s| s.id.as_str())
+        .collect();
     let mut definitions = Vec::new();
     let mut group = 0;
     for source in &split.poisoned.development {
+        if untrained.contains(&source.as_str()) {
+            continue;
+        }
         let path = corpus().join("poisoned").join(format!("{source}.json"));
         let entries: Vec<Poisoned> =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -4,6 +4,7 @@
 //! prose where a value belongs, pseudo-tags, commands piped to a shell). Each rule's id,
 //! severity and examples are in `scan_rules.toml`; what it combines is here.
 
+mod addresses;
 mod combine;
 mod mood;
 mod shape;
@@ -335,6 +336,19 @@ fn names_model(text: &str, c: &Clause) -> bool {
 
 fn c_start(c: &Clause) -> usize {
     c.start
+}
+
+/// The clause's text to its sentence's end, where a dot inside an address
+/// (`audit.example`, `config.json`) does not end it: only one before a space or a line.
+fn c_text<'t>(c: &Clause, text: &'t str) -> &'t str {
+    let rest = &text[c.start..];
+    let loose = [". ", ".\n", "! ", "? ", ";", "\n", "。"]
+        .iter()
+        .filter_map(|w| rest.find(w))
+        .min()
+        .map_or(text.len(), |i| c.start + i)
+        .max(c_end(c, text));
+    &text[c.start..loose.min(text.len())]
 }
 
 /// Where the clause ends (the start of the next sentence, or the end of the text).

@@ -265,6 +265,39 @@ pub(in crate::upstreams::scan) fn structure(
     out
 }
 
+/// `pipe the script from https://… into python3`: a download run by an interpreter,
+/// said in words rather than with `|`. `text` is lowercase.
+fn piped_in_prose(text: &str) -> Option<(usize, usize)> {
+    const INTERPRETERS: &[&str] = &[
+        "sh",
+        "bash",
+        "zsh",
+        "python",
+        "python3",
+        "node",
+        "perl",
+        "powershell",
+    ];
+    let at = text.find("pipe")?;
+    let rest = &text[at..];
+    // The sentence ends at a full stop before a space (a link holds dots), or a line.
+    let end = [". ", ".\n", ";", "\n"]
+        .iter()
+        .filter_map(|w| rest.find(w))
+        .min()
+        .map_or(text.len(), |i| at + i);
+    let sentence = &text[at..end];
+    let link = sentence.find("://")?;
+    let tail = &sentence[link..];
+    let after = [" into ", " to "]
+        .iter()
+        .find_map(|w| tail.find(w).map(|i| &tail[i + w.len()..]))?;
+    let runs = INTERPRETERS.iter().any(|w| {
+        after.starts_with(w) && !after[w.len()..].starts_with(|c: char| c.is_alphanumeric())
+    });
+    runs.then_some((at, end))
+}
+
 /// A marker aimed at a model: `<SYSTEM>`, `</important>`, `[INST]`, `<|im_start|>`,
 /// `<<SYS>>`, `{{system}}`, `[system](#…)`, `### Instruction`, a line opening `System:`,
 /// an HTML comment holding prose, HTML hidden by its style.
@@ -414,6 +447,10 @@ fn command(raw: &str) -> Option<(usize, usize)> {
             "$(curl",
             "$(wget",
             "$(cat ",
+            "$(env",
+            "$(printenv",
+            "`env`",
+            "`printenv`",
             "/dev/tcp/",
             "nc -e ",
             "bash -i >&",
@@ -428,6 +465,9 @@ fn command(raw: &str) -> Option<(usize, usize)> {
     let line_end = |at: usize| text[at..].find(['\n', ';']).map_or(text.len(), |i| at + i);
     if let Some(found) = patterns.find(text) {
         return Some((found.start(), line_end(found.start())));
+    }
+    if let Some(span) = piped_in_prose(text) {
+        return Some(span);
     }
     if !text.contains('|') {
         return None;
