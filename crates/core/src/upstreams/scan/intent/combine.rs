@@ -626,7 +626,6 @@ fn names_call_data(clause: &str) -> bool {
         "responses",
         "argumente",
         "ergebnisse",
-        "arguments",
         "resultats",
         "argomenti",
         "risultati",

@@ -341,14 +341,19 @@ fn c_start(c: &Clause) -> usize {
 /// The clause's text to its sentence's end, where a dot inside an address
 /// (`audit.example`, `config.json`) does not end it: only one before a space or a line.
 fn c_text<'t>(c: &Clause, text: &'t str) -> &'t str {
-    let rest = &text[c.start..];
+    // Looked for a little past the clause's strict end, not through the whole text.
+    let mut limit = (c_end(c, text) + 256).min(text.len());
+    while !text.is_char_boundary(limit) {
+        limit -= 1;
+    }
+    let rest = &text[c.start..limit];
     let loose = [". ", ".\n", "! ", "? ", ";", "\n", "。"]
         .iter()
         .filter_map(|w| rest.find(w))
         .min()
-        .map_or(text.len(), |i| c.start + i)
+        .map_or(limit, |i| c.start + i)
         .max(c_end(c, text));
-    &text[c.start..loose.min(text.len())]
+    &text[c.start..loose.min(limit)]
 }
 
 /// Where the clause ends (the start of the next sentence, or the end of the text).
