@@ -148,7 +148,7 @@ fn answered<T: DeserializeOwned>(
 }
 
 /// The session a `resources/subscribe` comes on, and its client; the 2026-07-28 era has
-/// no sessions (it subscribes with `subscriptions/listen`, not relayed yet).
+/// no sessions (it subscribes with `subscriptions/listen`: listened_resources.rs).
 pub(crate) fn subscriber(
     platform: &Platform,
     scope: &RequestScope,

@@ -28,6 +28,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::features;
+use crate::listened_resources;
 use crate::notifications;
 use crate::recording::{CallRecord, Recorded, record};
 use crate::request_trace;
@@ -118,21 +119,20 @@ impl ServerHandler for GuidepostServer {
 
     fn accepted_subscription_filter(
         &self,
-        _requested: &SubscriptionFilter,
+        requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(
-            SubscriptionFilter::builder()
-                .tools_list_changed()
-                .prompts_list_changed()
-                .resources_list_changed()
-                .build(),
-        )
+        Some(listened_resources::accepted(requested))
     }
 
+    /// List changes, and the updates of the upstreams' resources it names.
     async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
         let scope = scope(ctx.request_context())?;
         let feed = scope.tool_changes(&self.platform);
+        let listened = listened_resources::subscribe(&self.platform, &scope.server, ctx.sink())
+            .instrument(scope.span.clone())
+            .await;
         notifications::listen(feed, &scope.server.id, ctx).await;
+        listened.end(&self.platform, &scope.server).await;
         Ok(())
     }
 

@@ -17,6 +17,7 @@ mod handler;
 mod in_flight;
 mod json_answer;
 mod jsonrpc;
+mod listened_resources;
 mod live_sessions;
 mod log_levels;
 mod metric_handles;

@@ -22,6 +22,7 @@ use crate::helpers::{
     RawMcp, STATELESS_ERA, Tenant, TestApp, json_report, python_script, spawn_app, spawn_app_with,
 };
 use crate::node;
+use crate::walkthrough_runtime::{expect_chunk, post_listen, stream_chunks};
 
 /// A file of prompts, resources and templates the fixture lists at each start.
 fn features_file() -> PathBuf {
@@ -252,6 +253,25 @@ backend_tests! {
         assert!(report["prompts"].as_array().unwrap().contains(&json!("ev__args-prompt")), "{report}");
         assert_eq!(report["read"]["uri"], architecture, "{report}");
         assert!(report["read"]["text"].as_str().unwrap().contains("Architecture"), "{report}");
+    }
+
+    async fn a_2026_listen_stream_gets_the_updates_of_the_upstream_resources_it_names(db: &TestDatabase) {
+        let (_app, _acme, url) = everything_attached(db).await;
+        let architecture = "ev+demo://resource/static/document/architecture.md";
+        let unknown = "ev+demo://resource/static/document/no-such-file.md";
+        let notifications = json!({"toolsListChanged": true, "resourceSubscriptions": [architecture, unknown]});
+        let mut stream = stream_chunks(post_listen(url.clone(), notifications, json!({})).await);
+        let ack = expect_chunk(&mut stream, "notifications/subscriptions/acknowledged").await;
+        assert!(ack.contains(architecture), "the resource is accepted: {ack}");
+        // The upstream sends updates of what it is subscribed to while they are on.
+        let mcp = RawMcp::new(url, STATELESS_ERA);
+        let on = mcp.call_tool(1, "ev__toggle-subscriber-updates", json!({})).await;
+        assert_eq!(on.body["result"]["isError"], Value::Null, "{}", on.body);
+        let updated = expect_chunk(&mut stream, "notifications/resources/updated").await;
+        assert!(updated.contains(architecture), "under the URI the client named: {updated}");
+        assert!(!updated.contains(unknown), "{updated}");
+        let off = mcp.call_tool(2, "ev__toggle-subscriber-updates", json!({})).await;
+        assert_eq!(off.body["result"]["isError"], Value::Null, "{}", off.body);
     }
 
     async fn an_upstream_s_requests_reach_the_caller_it_serves_and_nobody_else(db: &TestDatabase) {

@@ -210,7 +210,11 @@ pub(crate) async fn open_listen_at(url: String) -> mpsc::UnboundedReceiver<Strin
 
 /// Posts a stateless-era `subscriptions/listen` for `notifications`, with `extra_meta`
 /// in its `_meta`; the answer is the open stream, nothing of it read yet.
-async fn post_listen(url: String, notifications: Value, extra_meta: Value) -> reqwest::Response {
+pub(crate) async fn post_listen(
+    url: String,
+    notifications: Value,
+    extra_meta: Value,
+) -> reqwest::Response {
     let mcp = RawMcp::new(url, STATELESS_ERA);
     let mut meta = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
         "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
