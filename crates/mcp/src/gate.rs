@@ -362,17 +362,28 @@ fn check_origin(
     ))
 }
 
+/// Whether `origin` is one of the platform's own origins for this server: its public
+/// scheme and port (an origin is scheme, host and port: another port of the same host is
+/// another site), and the base domain, the server's subdomain or its custom domain.
 fn is_own_origin(platform: &Platform, server: &McpServer, origin: &str) -> bool {
+    let config = &platform.config;
     let Some((scheme, authority)) = origin.split_once("://") else {
         return false;
     };
-    if !matches!(scheme, "http" | "https") {
+    let default_port = |scheme: &str| match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok()),
+        None => (authority, default_port(scheme)),
+    };
+    let public_port = config.public_port.or(default_port(&config.public_scheme));
+    if scheme != config.public_scheme || port.is_none() || port != public_port {
         return false;
     }
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host);
-    let base = &platform.config.base_domain;
+    let base = &config.base_domain;
     host == base
         || host == format!("{}.{base}", server.slug)
         || server.custom_domain.as_deref() == Some(host)

@@ -41,13 +41,21 @@ backend_tests! {
 
     async fn foreign_origin_is_403(db: &TestDatabase) {
         let (_app, mcp) = app_with_server(db).await;
-        let list = |origin: &'static str| mcp.request(Method::POST).header("origin", origin)
+        let list = |origin: &str| mcp.request(Method::POST).header("origin", origin)
             .header("mcp-protocol-version", SESSION_ERA)
             .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
                 "protocolVersion": SESSION_ERA, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}}));
         assert_eq!(mcp.send(list("https://evil.example")).await.status, StatusCode::FORBIDDEN);
         assert_eq!(mcp.send(list("https://app.acme.dev")).await.status, StatusCode::OK, "an allowed origin passes");
-        assert_eq!(mcp.send(list("http://acme.localhost:8080")).await.status, StatusCode::OK, "the server's own host passes");
+        let port = reqwest::Url::parse(&mcp.url).unwrap().port().unwrap();
+        let own = format!("http://acme.localhost:{port}");
+        assert_eq!(mcp.send(list(&own)).await.status, StatusCode::OK, "the server's own origin passes");
+        // An origin is scheme, host and port: the same host on another port, or over
+        // another scheme, is another site.
+        let other_port = format!("http://acme.localhost:{}", if port == 8080 { 8081 } else { 8080 });
+        assert_eq!(mcp.send(list(&other_port)).await.status, StatusCode::FORBIDDEN, "{other_port}");
+        let other_scheme = format!("https://acme.localhost:{port}");
+        assert_eq!(mcp.send(list(&other_scheme)).await.status, StatusCode::FORBIDDEN, "{other_scheme}");
     }
 
     async fn oversize_body_is_413(db: &TestDatabase) {
