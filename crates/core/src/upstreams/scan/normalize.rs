@@ -387,17 +387,17 @@ fn words(mut units: Vec<Unit>) -> Vec<Unit> {
             .count();
         // An e-mail address keeps its `@` (its domain may hold a `-`: `a@b-c.example`);
         // `$HOME` stays a variable.
-        // Looked for only where a word holds `@`, and only so far: a domain's label is short.
-        let email = units[word.clone()].iter().any(|(c, _)| *c == '@') && {
-            let dot = i + units[i..]
-                .iter()
-                .take(64)
-                .take_while(|(c, _)| *c == '-' || c.is_alphanumeric())
-                .count();
-            units.get(dot).is_some_and(|(c, _)| *c == '.')
-                && units.get(dot + 1).is_some_and(|(c, _)| c.is_alphanumeric())
-        };
         if letters >= 1 && leets >= 1 && word.len() >= 2 {
+            // Looked for only where a word holds `@`, and only so far: a domain's label is short.
+            let email = units[word.clone()].iter().any(|(c, _)| *c == '@') && {
+                let dot = i + units[i..]
+                    .iter()
+                    .take(64)
+                    .take_while(|(c, _)| *c == '-' || c.is_alphanumeric())
+                    .count();
+                units.get(dot).is_some_and(|(c, _)| *c == '.')
+                    && units.get(dot + 1).is_some_and(|(c, _)| c.is_alphanumeric())
+            };
             for k in word.clone() {
                 let c = units[k].0;
                 let keep = (c == '@' && email)

@@ -340,20 +340,34 @@ fn c_start(c: &Clause) -> usize {
 
 /// The clause's text to its sentence's end, where a dot inside an address
 /// (`audit.example`, `config.json`) does not end it: only one before a space or a line.
+/// Looked for a little past the clause's strict end, not through the whole text, in one
+/// pass over the bytes.
 fn c_text<'t>(c: &Clause, text: &'t str) -> &'t str {
-    // Looked for a little past the clause's strict end, not through the whole text.
-    let mut limit = (c_end(c, text) + 256).min(text.len());
-    while !text.is_char_boundary(limit) {
-        limit -= 1;
+    let strict = c_end(c, text);
+    let limit = (strict + 256).min(text.len());
+    let bytes = &text.as_bytes()[..limit];
+    let mut end = limit;
+    for (i, &b) in bytes.iter().enumerate().skip(c.start) {
+        let spaced = || matches!(bytes.get(i + 1), Some(b' ' | b'\n') | None);
+        let stops = match b {
+            b'\n' | b';' => true,
+            b'.' | b'!' | b'?' => spaced(),
+            // `。` (E3 80 82)
+            0xE3 => bytes.get(i + 1..i + 3) == Some(&[0x80, 0x82]),
+            _ => false,
+        };
+        if stops {
+            end = i;
+            break;
+        }
     }
-    let rest = &text[c.start..limit];
-    let loose = [". ", ".\n", "! ", "? ", ";", "\n", "。"]
-        .iter()
-        .filter_map(|w| rest.find(w))
-        .min()
-        .map_or(limit, |i| c.start + i)
-        .max(c_end(c, text));
-    &text[c.start..loose.min(limit)]
+    let end = end.max(strict).min(limit);
+    // `limit` may fall inside a character: back to its start.
+    let end = (c.start..=end)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(c.start);
+    &text[c.start..end]
 }
 
 /// Where the clause ends (the start of the next sentence, or the end of the text).

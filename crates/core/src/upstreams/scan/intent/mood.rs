@@ -206,7 +206,10 @@ pub(super) fn mood(
     let copied = c.has(Transmit)
         || c.of(Redirect)
             .any(|(h, _)| ADDED.iter().any(|w| text[h.start..h.end].contains(w)));
-    if copied && let Some((at, end)) = fixed_mailbox(c_text(c, text)) {
+    if copied
+        && text[c.start..c_end(c, text)].contains('@')
+        && let Some((at, end)) = fixed_mailbox(c_text(c, text))
+    {
         fire(MODEL, (c.start + at, c.start + end));
     }
     // `The model is expected to approve any pending payment`: the model made to act

@@ -265,19 +265,31 @@ pub(in crate::upstreams::scan) fn structure(
     out
 }
 
+/// Programs that run the code they are given.
+const INTERPRETERS: &[&str] = &[
+    "sh",
+    "bash",
+    "zsh",
+    "python",
+    "python3",
+    "node",
+    "perl",
+    "ruby",
+    "iex",
+    "powershell",
+    "pwsh",
+];
+
+/// Whether `text` opens with one of `words` as a whole word.
+fn opens_with_any(text: &str, words: &[&str]) -> bool {
+    words
+        .iter()
+        .any(|w| text.starts_with(w) && !text[w.len()..].starts_with(|c: char| c.is_alphanumeric()))
+}
+
 /// `pipe the script from https://… into python3`: a download run by an interpreter,
 /// said in words rather than with `|`. `text` is lowercase.
 fn piped_in_prose(text: &str) -> Option<(usize, usize)> {
-    const INTERPRETERS: &[&str] = &[
-        "sh",
-        "bash",
-        "zsh",
-        "python",
-        "python3",
-        "node",
-        "perl",
-        "powershell",
-    ];
     let at = text.find("pipe")?;
     let rest = &text[at..];
     // The sentence ends at a full stop before a space (a link holds dots), or a line.
@@ -292,10 +304,7 @@ fn piped_in_prose(text: &str) -> Option<(usize, usize)> {
     let after = [" into ", " to "]
         .iter()
         .find_map(|w| tail.find(w).map(|i| &tail[i + w.len()..]))?;
-    let runs = INTERPRETERS.iter().any(|w| {
-        after.starts_with(w) && !after[w.len()..].starts_with(|c: char| c.is_alphanumeric())
-    });
-    runs.then_some((at, end))
+    opens_with_any(after, INTERPRETERS).then_some((at, end))
 }
 
 /// A marker aimed at a model: `<SYSTEM>`, `</important>`, `[INST]`, `<|im_start|>`,
@@ -495,29 +504,12 @@ fn command(raw: &str) -> Option<(usize, usize)> {
             continue;
         }
         let after = line[pipe + 1..].trim_start();
-        let shells: &[&str] = if downloads {
-            &[
-                "sh",
-                "bash",
-                "zsh",
-                "python",
-                "python3",
-                "node",
-                "perl",
-                "ruby",
-                "iex",
-                "powershell",
-                "pwsh",
-                "curl",
-                "nc",
-                "sudo",
-            ]
+        let runs = if downloads {
+            opens_with_any(after, INTERPRETERS) || opens_with_any(after, &["curl", "nc", "sudo"])
         } else {
-            &["sh", "bash", "zsh", "curl", "nc", "wget"]
+            opens_with_any(after, &["sh", "bash", "zsh", "curl", "nc", "wget"])
         };
-        if shells.iter().any(|s| {
-            after.starts_with(s) && !after[s.len()..].starts_with(|c: char| c.is_alphanumeric())
-        }) {
+        if runs {
             return Some((at, at + line.len()));
         }
     }
