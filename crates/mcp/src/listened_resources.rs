@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::upstreams::{CallerClient, RelayError};
+use guidepost_core::upstreams::{CallerClient, RelayError, uris};
 use guidepost_domain::McpServer;
 use rmcp::model::SubscriptionFilter;
 use rmcp::service::SubscriptionSink;
@@ -23,17 +23,27 @@ use crate::features;
 pub(crate) const MAX_RESOURCES_PER_LISTEN: usize = 100;
 
 /// What a `subscriptions/listen` is accepted for: every list change, and the first
-/// [`MAX_RESOURCES_PER_LISTEN`] resources it names.
+/// [`MAX_RESOURCES_PER_LISTEN`] resources it names that have an attachment's shape
+/// (`{prefix}+{uri}`, `ui://{prefix}/…`: no other URI can be an upstream's). Whether an
+/// upstream serves one is known only once the stream runs (rmcp asks this first, of no
+/// server in particular).
 pub(crate) fn accepted(requested: &SubscriptionFilter) -> SubscriptionFilter {
     let filter = SubscriptionFilter::builder()
         .tools_list_changed()
         .prompts_list_changed()
         .resources_list_changed();
-    match &requested.resource_subscriptions {
-        Some(uris) if !uris.is_empty() => filter
-            .resource_subscriptions(uris.iter().take(MAX_RESOURCES_PER_LISTEN).cloned())
-            .build(),
-        _ => filter.build(),
+    let uris: Vec<String> = requested
+        .resource_subscriptions
+        .iter()
+        .flatten()
+        .filter(|uri| uris::split_exposed(uri).is_some())
+        .take(MAX_RESOURCES_PER_LISTEN)
+        .cloned()
+        .collect();
+    if uris.is_empty() {
+        filter.build()
+    } else {
+        filter.resource_subscriptions(uris).build()
     }
 }
 

@@ -259,10 +259,12 @@ backend_tests! {
         let (_app, _acme, url) = everything_attached(db).await;
         let architecture = "ev+demo://resource/static/document/architecture.md";
         let unknown = "ev+demo://resource/static/document/no-such-file.md";
-        let notifications = json!({"toolsListChanged": true, "resourceSubscriptions": [architecture, unknown]});
+        let notifications = json!({"toolsListChanged": true,
+            "resourceSubscriptions": [architecture, unknown, "demo://resource/unprefixed"]});
         let mut stream = stream_chunks(post_listen(url.clone(), notifications, json!({})).await);
         let ack = expect_chunk(&mut stream, "notifications/subscriptions/acknowledged").await;
         assert!(ack.contains(architecture), "the resource is accepted: {ack}");
+        assert!(!ack.contains("demo://resource/unprefixed"), "no upstream's URI has that shape: {ack}");
         // The upstream sends updates of what it is subscribed to while they are on.
         let mcp = RawMcp::new(url, STATELESS_ERA);
         let on = mcp.call_tool(1, "ev__toggle-subscriber-updates", json!({})).await;
