@@ -114,6 +114,14 @@ pub(crate) async fn subscribe(
     Listened { id, uris, client }
 }
 
+/// Should the stream's task be dropped before [`Listened::end`] (its connection gone), its
+/// subscriptions count as gone, as a closed session's do: pruned at the next change.
+impl Drop for Listened {
+    fn drop(&mut self) {
+        self.client.ended.store(true, Ordering::Relaxed);
+    }
+}
+
 impl Listened {
     /// Unsubscribes the stream from everything it was subscribed to.
     pub(crate) async fn end(self, platform: &Platform, server: &McpServer) {
