@@ -338,29 +338,25 @@ fn c_start(c: &Clause) -> usize {
     c.start
 }
 
-/// The clause's text to its sentence's end, where a dot inside an address
-/// (`audit.example`, `config.json`) does not end it: only one before a space or a line.
-/// Looked for a little past the clause's strict end, not through the whole text, in one
-/// pass over the bytes.
+/// Where the sentence that opens `bytes` ends: at a line break or `;`, at `.`, `!` or `?`
+/// before a space, a line or the end, or at `。`. A dot inside an address
+/// (`audit.example`, `config.json`) does not end it. `None` if none ends it here.
+fn sentence_end(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().enumerate().position(|(i, &b)| match b {
+        b'\n' | b';' => true,
+        b'.' | b'!' | b'?' => matches!(bytes.get(i + 1), Some(b' ' | b'\n') | None),
+        // `。` (E3 80 82)
+        0xE3 => bytes.get(i + 1..i + 3) == Some(&[0x80, 0x82]),
+        _ => false,
+    })
+}
+
+/// The clause's text to its sentence's end (`sentence_end`), looked for a little past
+/// the clause's strict end, not through the whole text.
 fn c_text<'t>(c: &Clause, text: &'t str) -> &'t str {
     let strict = c_end(c, text);
     let limit = (strict + 256).min(text.len());
-    let bytes = &text.as_bytes()[..limit];
-    let mut end = limit;
-    for (i, &b) in bytes.iter().enumerate().skip(c.start) {
-        let spaced = || matches!(bytes.get(i + 1), Some(b' ' | b'\n') | None);
-        let stops = match b {
-            b'\n' | b';' => true,
-            b'.' | b'!' | b'?' => spaced(),
-            // `。` (E3 80 82)
-            0xE3 => bytes.get(i + 1..i + 3) == Some(&[0x80, 0x82]),
-            _ => false,
-        };
-        if stops {
-            end = i;
-            break;
-        }
-    }
+    let end = sentence_end(&text.as_bytes()[c.start..limit]).map_or(limit, |i| c.start + i);
     let end = end.max(strict).min(limit);
     // `limit` may fall inside a character: back to its start.
     let end = (c.start..=end)

@@ -291,13 +291,8 @@ fn opens_with_any(text: &str, words: &[&str]) -> bool {
 /// said in words rather than with `|`. `text` is lowercase.
 fn piped_in_prose(text: &str) -> Option<(usize, usize)> {
     let at = text.find("pipe")?;
-    let rest = &text[at..];
-    // The sentence ends at a full stop before a space (a link holds dots), or a line.
-    let end = [". ", ".\n", ";", "\n"]
-        .iter()
-        .filter_map(|w| rest.find(w))
-        .min()
-        .map_or(text.len(), |i| at + i);
+    // A link holds dots: its sentence ends where `sentence_end` says.
+    let end = sentence_end(&text.as_bytes()[at..]).map_or(text.len(), |i| at + i);
     let sentence = &text[at..end];
     let link = sentence.find("://")?;
     let tail = &sentence[link..];
