@@ -8,6 +8,7 @@ mod addresses;
 mod combine;
 mod mood;
 mod shape;
+mod steering;
 mod structure;
 
 pub(super) use combine::analyze;
