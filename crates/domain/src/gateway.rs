@@ -110,6 +110,9 @@ pub struct Upstream {
     pub replicas: u32,
     pub last_error: Option<String>,
     pub restarts: i64,
+    /// When someone last restarted it (`POST …/restart`, the CLI, a new connection):
+    /// every node that runs it starts it afresh once it sees this newer than its own.
+    pub restarted_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// What confinement the answering node applies to it (a process of the host), in a

@@ -22,6 +22,7 @@ mod personal;
 mod pool;
 mod process;
 mod reach;
+mod reconcile;
 mod relay;
 mod secret_args;
 mod signed_in;
@@ -185,9 +186,13 @@ impl Supervisor {
 
     /// The instance that serves `upstream`'s calls here; when another node upgraded it
     /// (the record is newer than the instance's and launches otherwise), this node
-    /// switches too, the instance it has serving until then.
+    /// switches too, the instance it has serving until then; when another node restarted
+    /// it, this node starts it afresh (`reconcile`).
     fn serving(&self, platform: &Platform, upstream: &Upstream) -> Arc<Pool> {
         let pool = self.pool(upstream);
+        if reconcile::restarted_since(upstream, &pool) {
+            return self.restart_here(platform, upstream, &pool);
+        }
         let known = &pool.upstream;
         let relaunched =
             known.spec != upstream.spec || known.secrets_sealed != upstream.secrets_sealed;

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use guidepost_domain::{EndUserId, Upstream, UpstreamId};
+use guidepost_domain::{EndUserId, OrgId, Upstream, UpstreamId};
 
 use crate::upstream::Instance;
 
@@ -57,6 +57,15 @@ impl PersonalInstances {
             .collect();
         keys.iter()
             .filter_map(|key| instances.remove(key))
+            .collect()
+    }
+
+    /// The upstreams someone has a session of here, with their organizations.
+    pub fn upstreams(&self) -> Vec<(OrgId, UpstreamId)> {
+        let instances = self.instances.lock().expect("personal instances lock");
+        instances
+            .values()
+            .map(|i| (i.upstream.org_id.clone(), i.upstream.id.clone()))
             .collect()
     }
 

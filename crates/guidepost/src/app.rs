@@ -151,6 +151,12 @@ pub async fn start_with_store(
         ))
         .layer(axum::middleware::from_fn(request_span::request_span));
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
+    tokio::spawn(follow_other_nodes(
+        supervisor.clone(),
+        platform.clone(),
+        settings.gateway.supervision.ping_interval,
+        shutdown.clone(),
+    ));
     tokio::spawn(crate::webhook_worker::run(
         platform.clone(),
         settings.webhooks.clone(),
@@ -271,6 +277,24 @@ async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
 
 /// Removes the volumes of container upstreams uninstalled while this node was down or by
 /// another node (each node's engine holds its own).
+/// Every ping interval, what other nodes did to the upstreams running here: one restarted
+/// on request starts afresh, one uninstalled stops (`Supervisor::reconcile`).
+async fn follow_other_nodes(
+    supervisor: Arc<guidepost_gateway::Supervisor>,
+    platform: Platform,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => supervisor.reconcile(&platform).await,
+        }
+    }
+}
+
 async fn sweep_volumes(store: &Arc<dyn Store>, supervisor: &guidepost_gateway::Supervisor) {
     match store.list_all_upstreams().await {
         Ok(all) => {

@@ -41,6 +41,14 @@ pub trait UpstreamStore: Send + Sync {
         last_error: Option<&str>,
         restarts: i64,
     ) -> Result<()>;
+    /// Records a restart on request at `at`: every node that runs the upstream starts it
+    /// afresh once it sees it (`Upstream::restarted_at`); `NotFound` if it is gone.
+    async fn mark_upstream_restarted(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        at: Timestamp,
+    ) -> Result<()>;
     /// Uninstalls: the upstream, its tools and its attachments.
     async fn delete_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<()>;
     /// Replaces the definitions of `kind` the upstream lists, in its order.

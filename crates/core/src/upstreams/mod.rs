@@ -383,7 +383,30 @@ pub async fn restart(
     relaunch(platform, &upstream).await
 }
 
-/// Stops it on this node and starts it afresh with its restart count at zero.
+/// Starts it on this node only, to see what it writes as it starts (the CLI, which
+/// serves nothing: `guidepost upstream logs`); the other nodes are left as they are.
+/// Returns the record as it was, whose status and last error say how the serving nodes
+/// last found it.
+pub async fn try_here(
+    platform: &Platform,
+    caller: &Caller,
+    id: &UpstreamId,
+) -> Result<Upstream, CoreError> {
+    caller.require(Permission::Gateway)?;
+    let org = caller.org();
+    let before = platform.store.get_upstream(org, id).await?;
+    platform.upstreams.stop(id).await;
+    platform
+        .store
+        .set_upstream_status(org, id, UpstreamStatus::Starting, None, 0)
+        .await?;
+    platform.upstreams.start(platform, &before);
+    Ok(before)
+}
+
+/// Starts it afresh with its restart count at zero: here at once, and on every other node
+/// that runs it once that node sees the restart's time (at its next call, after the
+/// announcement below, or within a ping interval: `UpstreamRuntime::reconcile`).
 pub(crate) async fn relaunch(
     platform: &Platform,
     upstream: &Upstream,
@@ -392,10 +415,17 @@ pub(crate) async fn relaunch(
     platform.upstreams.stop(id).await;
     platform
         .store
+        .mark_upstream_restarted(org, id, Timestamp::now())
+        .await?;
+    platform
+        .store
         .set_upstream_status(org, id, UpstreamStatus::Starting, None, 0)
         .await?;
     let upstream = platform.store.get_upstream(org, id).await?;
     platform.upstreams.start(platform, &upstream);
+    // Calls read the upstream's record from the node cache: the other nodes read it again.
+    let servers = attached_servers(platform, org, id).await?;
+    platform.announce_tools_changed(&servers).await;
     Ok(upstream)
 }
 
@@ -547,6 +577,16 @@ pub async fn detach(
 /// Platform-wide, how many upstream tools are in each state (for `/metrics`).
 pub async fn tools_by_state(platform: &Platform) -> Result<Vec<(ToolState, i64)>, CoreError> {
     Ok(platform.store.count_upstream_tools_by_state().await?)
+}
+
+/// The record of an upstream a node runs, as its supervisor reads it again (to see what
+/// other nodes did to it: `NotFound` once uninstalled).
+pub async fn current_record(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+) -> Result<Upstream, CoreError> {
+    Ok(platform.store.get_upstream(org, id).await?)
 }
 
 /// The supervisor's status write (its definition writes are `pinning::record_definitions`).

@@ -309,7 +309,9 @@ pub enum UpstreamCommand {
         /// The upstream (up_…).
         id: String,
     },
-    /// Start it here and print what it writes to stderr while it starts.
+    /// Start it in this process only (serving nodes are left as they are) and print what
+    /// it writes to stderr while it starts; first says how the serving nodes last found
+    /// it. A serving node's own logs: `GET /api/v1/upstreams/{id}/logs`.
     Logs {
         /// The organization (org_…).
         #[arg(long)]
@@ -317,8 +319,9 @@ pub enum UpstreamCommand {
         /// The upstream (up_…).
         id: String,
     },
-    /// Start it afresh with its restart count reset (the way out of `failed`); rediscovers
-    /// its tools.
+    /// Start it afresh with its restart count reset (the way out of `failed`), here and on
+    /// every serving node (each within its ping interval, or at its next call);
+    /// rediscovers its tools.
     Restart {
         /// The organization (org_…).
         #[arg(long)]

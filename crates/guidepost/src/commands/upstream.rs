@@ -86,7 +86,12 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
         UpstreamCommand::Logs { org, id } => {
             let caller = operator(&org)?;
             let id = upstream_id(&id)?;
-            upstreams::restart(platform, &caller, &id).await?;
+            let before = upstreams::try_here(platform, &caller, &id).await?;
+            let last_error = before.last_error.as_deref().unwrap_or("none");
+            output::note!(
+                "As the serving nodes last found it: {}, last error: {last_error}. Starting it here …",
+                before.status
+            );
             settle(platform, &caller, &id, Duration::from_secs(300)).await?;
             let lines = upstreams::logs(platform, &caller, &id).await?;
             output::print(json, &json!({"lines": lines}), |_| lines.join("\n"));

@@ -149,7 +149,8 @@ backend_tests! {
 }
 
 /// The CLI installs from the operator's catalog (fetching and discovering before it
-/// returns), attaches, reports, and leaves no process behind.
+/// returns), attaches, reports, shows logs without restarting it, restarts it for every
+/// node, and leaves no process behind.
 #[tokio::test]
 async fn the_cli_installs_attaches_and_uninstalls_an_upstream() {
     let db = guidepost_testkit::TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
@@ -224,6 +225,17 @@ async fn the_cli_installs_attaches_and_uninstalls_an_upstream() {
     assert_eq!(attached["prefix"], "fx");
     let (listed, _) = cli(&["upstream", "list", "--org", &org]).await;
     assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["restarted_at"], Value::Null, "{listed}");
+
+    // `logs` tries it in the CLI's own process: it says how the serving nodes last found
+    // it, and is no restart (which would start it afresh on every serving node).
+    let (logs, said) = cli(&["upstream", "logs", "--org", &org, &id]).await;
+    assert!(logs["lines"].is_array(), "{logs}");
+    assert!(said.contains("As the serving nodes last found it: "), "{said}");
+    let (status, _) = cli(&["upstream", "status", "--org", &org, &id]).await;
+    assert_eq!(status["upstream"]["restarted_at"], Value::Null, "{status}");
+    let (restarted, _) = cli(&["upstream", "restart", "--org", &org, &id]).await;
+    assert!(restarted["upstream"]["restarted_at"].is_string(), "every node sees it: {restarted}");
     cli(&[
         "upstream", "detach", "--org", &org, "--server", &server, &id,
     ])

@@ -51,6 +51,7 @@ mod gateway_fixture;
 mod gateway_inputs;
 mod gateway_isolation;
 mod gateway_lifecycle;
+mod gateway_nodes;
 mod gateway_pinning;
 mod gateway_remote;
 mod gateway_replicas;

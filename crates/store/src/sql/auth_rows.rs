@@ -4,12 +4,6 @@
 use super::end_users::end_user_at;
 use super::*;
 
-pub(super) fn opt_time(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)?
-        .map(Timestamp::from_micros))
-}
-
 pub(super) const CLIENT_COLUMNS: &str = "id, org_id, server_id, client_name, client_uri, redirect_uris, grant_types, \
      token_endpoint_auth_method, scope, secret_hash, created_at";
 

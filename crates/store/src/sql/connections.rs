@@ -9,12 +9,6 @@ const COLUMNS: &str = "upstream_id, org_id, owner, status, account, tokens_seale
 /// How much of an authorization server's refusal a webhook event repeats.
 const REASON_CHARS: usize = 1_000;
 
-fn opt_time(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)?
-        .map(Timestamp::from_micros))
-}
-
 fn owner(row: &DbRow) -> Result<ConnectionOwner> {
     let key = text(row, "owner")?;
     ConnectionOwner::from_key(&key).ok_or_else(|| corrupt("connection owner", &key))

@@ -127,6 +127,12 @@ fn time(row: &DbRow, column: &str) -> Result<Timestamp> {
     Ok(Timestamp::from_micros(row.try_get::<i64, _>(column)?))
 }
 
+fn opt_time(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
+    Ok(row
+        .try_get::<Option<i64>, _>(column)?
+        .map(Timestamp::from_micros))
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }

@@ -42,12 +42,6 @@ fn entry(row: &DbRow) -> Result<RegistryEntry> {
     })
 }
 
-fn opt_time(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)?
-        .map(Timestamp::from_micros))
-}
-
 fn sync(row: &DbRow) -> Result<RegistrySync> {
     Ok(RegistrySync {
         source: text(row, "source")?,

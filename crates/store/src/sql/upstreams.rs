@@ -78,6 +78,26 @@ impl UpstreamStore for ThisStore {
         super::upstream_events::set_status(self, org, id, status, last_error, restarts).await
     }
 
+    async fn mark_upstream_restarted(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.count(1);
+        let done =
+            sqlx::query("UPDATE upstreams SET restarted_at = $3 WHERE org_id = $1 AND id = $2")
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .bind(at.micros())
+                .execute(self.run())
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn delete_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<()> {
         let done = sqlx::query("DELETE FROM upstreams WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())

@@ -1,6 +1,5 @@
 //! Webhooks and the outbox of their deliveries.
 
-use super::auth_rows::opt_time;
 use super::*;
 use crate::webhooks::NewWebhook;
 
