@@ -191,7 +191,7 @@ impl Supervisor {
     fn serving(&self, platform: &Platform, upstream: &Upstream) -> Arc<Pool> {
         let pool = self.pool(upstream);
         if reconcile::restarted_since(upstream, &pool) {
-            return self.restart_here(platform, upstream, &pool);
+            return self.restart_here(platform, upstream, &pool, true);
         }
         let known = &pool.upstream;
         let relaunched =

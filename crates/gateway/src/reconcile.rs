@@ -26,7 +26,10 @@ impl Supervisor {
                     if let Some(pool) = self.pool_of(&id)
                         && restarted_since(&upstream, &pool)
                     {
-                        self.restart_here(platform, &upstream, &pool);
+                        // One that is not running here (idle, or failed) is only made
+                        // afresh: the next call here starts it, its restart count at zero.
+                        let running = pool.is_running().await;
+                        self.restart_here(platform, &upstream, &pool, running);
                     }
                 }
                 Err(CoreError::NotFound) => {
@@ -65,14 +68,15 @@ impl Supervisor {
             .cloned()
     }
 
-    /// Starts `upstream` afresh in place of `old` (unless another call did already):
-    /// calls that hold the old processes finish there, and people's sessions of it are
-    /// opened again at their next call.
+    /// Puts a fresh pool of `upstream` in place of `old` (unless another call did
+    /// already), started at once with `start`: calls that hold the old processes finish
+    /// there, and people's sessions of it are opened again at their next call.
     pub(crate) fn restart_here(
         &self,
         platform: &Platform,
         upstream: &Upstream,
         old: &Arc<Pool>,
+        start: bool,
     ) -> Arc<Pool> {
         let fresh = {
             let mut instances = self.instances.lock().expect("supervisor lock");
@@ -92,8 +96,10 @@ impl Supervisor {
             let people = people.into_iter().map(retire_instance);
             futures::future::join(retire_pool(old), futures::future::join_all(people)).await;
         });
-        let (started, platform) = (fresh.clone(), platform.clone());
-        tokio::spawn(async move { started.start(&platform).await });
+        if start {
+            let (started, platform) = (fresh.clone(), platform.clone());
+            tokio::spawn(async move { started.start(&platform).await });
+        }
         fresh
     }
 }

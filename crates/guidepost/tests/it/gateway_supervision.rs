@@ -231,11 +231,17 @@ async fn the_cli_installs_attaches_and_uninstalls_an_upstream() {
     // it, and is no restart (which would start it afresh on every serving node).
     let (logs, said) = cli(&["upstream", "logs", "--org", &org, &id]).await;
     assert!(logs["lines"].is_array(), "{logs}");
-    assert!(said.contains("As the serving nodes last found it: "), "{said}");
+    assert!(
+        said.contains("As the serving nodes last found it: "),
+        "{said}"
+    );
     let (status, _) = cli(&["upstream", "status", "--org", &org, &id]).await;
     assert_eq!(status["upstream"]["restarted_at"], Value::Null, "{status}");
     let (restarted, _) = cli(&["upstream", "restart", "--org", &org, &id]).await;
-    assert!(restarted["upstream"]["restarted_at"].is_string(), "every node sees it: {restarted}");
+    assert!(
+        restarted["upstream"]["restarted_at"].is_string(),
+        "every node sees it: {restarted}"
+    );
     cli(&[
         "upstream", "detach", "--org", &org, "--server", &server, &id,
     ])
