@@ -163,9 +163,10 @@ pub enum WalkthroughCommand {
     ///
     /// The directory's name is the walkthrough's key: importing the same directory again
     /// updates that walkthrough, and changes nothing when the files have not changed.
-    /// Steps are matched by position: a changed step keeps its id, new files are
-    /// appended, removed files delete the extra steps. Files that do not start with a digit
-    /// (other than walkthrough.toml) are ignored.
+    /// Steps are matched by title in order, and a retitled step by its place between two
+    /// matched ones: each keeps its id (analytics count steps by id), a new file becomes a
+    /// new step where it stands, a removed file deletes its step. Files that do not start
+    /// with a digit (other than walkthrough.toml) are ignored.
     Import {
         /// The walkthrough directory.
         dir: PathBuf,

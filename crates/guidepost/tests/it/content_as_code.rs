@@ -350,9 +350,12 @@ async fn editing_a_step_updates_it_in_place(db: &TestDatabase) {
     assert_eq!(third["published_version"], 2);
 }
 
-/// New step files are appended and missing ones deleted, by position: the ids of the
-/// positions that remain stay, and the list stays whole. Called through the service.
-async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase) {
+/// A step file added or removed in the middle, or retitled, leaves every other step its id
+/// (SPEC §4: ids are stable while the step exists; the funnel counts by id), and the list
+/// stays whole. Called through the service.
+async fn step_files_added_removed_or_retitled_in_the_middle_leave_the_others_their_ids(
+    db: &TestDatabase,
+) {
     let app = spawn_app(db).await;
     let platform = &app.app.platform;
     let store = app.store.clone();
@@ -360,86 +363,104 @@ async fn adding_and_removing_step_files_reconciles_by_position(db: &TestDatabase
     let org: OrgId = tenant.org.clone();
     let work = TempDir::new();
     let dir = work.with_sample_copy();
-    let read = |dir: &Path| {
+    let import_dir = async |dir: &Path| {
         let files = tree(dir)
             .into_iter()
             .map(|(name, bytes)| (name, String::from_utf8(bytes).unwrap()))
             .collect();
-        content::parse_walkthrough_dir(files).unwrap()
+        let source = content::parse_walkthrough_dir(files).unwrap();
+        let operator = crate::helpers::operator(&org);
+        content::import(platform, &operator, "getting-started", source, false)
+            .await
+            .unwrap()
     };
+    let counts = |r: &content::ImportReport| (r.steps_added, r.steps_updated, r.steps_deleted);
 
-    let first = content::import(
-        platform,
-        &crate::helpers::operator(&org),
-        "getting-started",
-        read(&dir),
-        false,
-    )
-    .await
-    .unwrap();
+    let first = import_dir(&dir).await;
     assert!(first.created && first.published_version.is_none());
     let id = first.walkthrough_id;
-    let original = step_ids(&store, &org, &id).await;
+    let o = step_ids(&store, &org, &id).await;
+    assert_eq!(o.len(), 5);
 
+    // Numbered 10, 20, … so that a step fits between two, as a team would renumber.
+    let mut names: Vec<String> = tree(&dir)
+        .into_keys()
+        .filter(|n| n.ends_with(".md"))
+        .collect();
+    names.sort();
+    for (k, name) in names.iter().enumerate() {
+        let renamed = format!("{}0-{}", k + 1, name.split_once('-').unwrap().1);
+        std::fs::rename(dir.join(name), dir.join(renamed)).unwrap();
+    }
     std::fs::write(
-        dir.join("06-invite-your-team.md"),
+        dir.join("25-invite-your-team.md"),
         "---\ntitle = \"Invite your team\"\nsection = \"First data\"\n---\n\nOpen **Settings → Members**.\n",
     )
     .unwrap();
-    let added = content::import(
-        platform,
-        &crate::helpers::operator(&org),
-        "getting-started",
-        read(&dir),
-        false,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        (added.steps_added, added.steps_updated, added.steps_deleted),
-        (1, 0, 0)
-    );
+    let inserted = import_dir(&dir).await;
+    assert_eq!(counts(&inserted), (1, 0, 0));
     let six = step_ids(&store, &org, &id).await;
     assert_eq!(six.len(), 6);
-    assert_eq!(six[..5], original[..]);
-
-    for name in [
-        "04-send-your-first-event.md",
-        "05-explore-your-dashboard.md",
-        "06-invite-your-team.md",
-    ] {
-        std::fs::remove_file(dir.join(name)).unwrap();
-    }
-    let removed = content::import(
-        platform,
-        &crate::helpers::operator(&org),
-        "getting-started",
-        read(&dir),
-        false,
-    )
-    .await
-    .unwrap();
     assert_eq!(
-        (
-            removed.steps_added,
-            removed.steps_updated,
-            removed.steps_deleted
-        ),
-        (0, 0, 3)
+        [&six[..2], &six[3..]].concat(),
+        o,
+        "the new step between the second and third: {six:?}"
     );
-    assert_eq!(step_ids(&store, &org, &id).await, original[..3]);
+    assert!(!o.contains(&six[2]));
 
-    // The draft exports as exactly what is left in the directory.
+    // The second step's file removed, the fourth one retitled.
+    let second = tree(&dir)
+        .into_keys()
+        .find(|n| n.starts_with("20-"))
+        .unwrap();
+    std::fs::remove_file(dir.join(second)).unwrap();
+    let fourth = tree(&dir)
+        .into_keys()
+        .find(|n| n.starts_with("40-"))
+        .unwrap();
+    let text = std::fs::read_to_string(dir.join(&fourth)).unwrap();
+    let (front, rest) = text.split_once("\n---\n").unwrap();
+    let retitled: String = front
+        .lines()
+        .map(|l| {
+            if l.starts_with("title = ") {
+                "title = \"Send an event\"".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join(&fourth), format!("{retitled}\n---\n{rest}")).unwrap();
+    let changed = import_dir(&dir).await;
+    assert_eq!(counts(&changed), (0, 1, 1));
+    assert_eq!(
+        step_ids(&store, &org, &id).await,
+        [
+            o[0].clone(),
+            six[2].clone(),
+            o[2].clone(),
+            o[3].clone(),
+            o[4].clone()
+        ]
+    );
+
+    // The draft exports as what is left in the directory, step by step, in its order.
     let exported = content::render_walkthrough(
         &content::export(platform, &crate::helpers::operator(&org), &id)
             .await
             .unwrap(),
     );
-    let exported: BTreeMap<String, Vec<u8>> = exported
-        .into_iter()
-        .map(|(name, text)| (name, text.into_bytes()))
+    let in_dir: Vec<String> = tree(&dir)
+        .into_values()
+        .map(|b| String::from_utf8(b).unwrap())
         .collect();
-    assert_eq!(exported, tree(&dir));
+    let out: Vec<String> = exported
+        .into_iter()
+        .collect::<BTreeMap<String, String>>()
+        .into_values()
+        .collect();
+    assert_eq!(out, in_dir);
 }
 
 /// A directory with a broken file is refused with the file and line named, and nothing
@@ -580,7 +601,7 @@ backend_tests!(
     import_then_export_gives_the_same_files,
     a_second_import_changes_nothing,
     editing_a_step_updates_it_in_place,
-    adding_and_removing_step_files_reconciles_by_position,
+    step_files_added_removed_or_retitled_in_the_middle_leave_the_others_their_ids,
     parse_errors_name_the_file,
     publish_and_assign_from_the_command_line,
 );

@@ -6,7 +6,7 @@ use guidepost_domain::*;
 use guidepost_store::NewWalkthrough;
 use serde::Serialize;
 
-use super::{StepSource, WalkthroughSource, validate_key};
+use super::{StepSource, WalkthroughSource, align, validate_key};
 use crate::walkthroughs::authoring::{self, CreateWalkthrough};
 use crate::{CoreError, Platform};
 
@@ -49,9 +49,10 @@ fn same_step(current: &Step, wanted: &StepFields) -> bool {
 ///
 /// Idempotent: when the walkthrough's fields and its ordered steps already equal the
 /// source, nothing is written. Otherwise the fields are updated and the steps reconciled
-/// by position: steps that exist at a position are updated in place (their ids stay),
-/// new positions are appended, extra steps are deleted; every change goes through the
-/// store's list operations, so the linked list stays whole. Status and metadata are kept.
+/// (`align`): a step matched by its title in order, or by its place between matched ones
+/// when retitled, is updated in place (its id stays); the others are added where they
+/// stand or deleted. Every change goes through the store's list operations, so the
+/// linked list stays whole. Status and metadata are kept.
 ///
 /// With `publish`, a new version is published only when the draft's title or steps
 /// differ from the newest published version (or there is none); an unpublished or
@@ -119,10 +120,20 @@ pub async fn import(
         changed = true;
     }
 
+    let current_titles: Vec<&str> = current_steps.iter().map(|s| s.title.as_str()).collect();
+    let wanted_titles: Vec<&str> = wanted_steps.iter().map(|s| s.title.as_str()).collect();
+    let kept = align::keep_ids(&current_titles, &wanted_titles);
     let (mut added, mut updated, mut deleted) = (0, 0, 0);
-    let mut final_ids = Vec::with_capacity(wanted_steps.len());
-    for (index, wanted) in wanted_steps.iter().enumerate() {
-        match current_steps.get(index) {
+    for (index, current) in current_steps.iter().enumerate() {
+        if !kept.contains(&Some(index)) {
+            store.delete_step(org, &id, &current.id).await?;
+            deleted += 1;
+        }
+    }
+    // The kept steps are in order already: each new one goes right after the step before it.
+    let mut final_ids: Vec<StepId> = Vec::with_capacity(wanted_steps.len());
+    for (wanted, keeps) in wanted_steps.iter().zip(&kept) {
+        match keeps.map(|index| &current_steps[index]) {
             Some(current) => {
                 if !same_step(current, wanted) {
                     store
@@ -130,20 +141,18 @@ pub async fn import(
                         .await?;
                     updated += 1;
                 }
-                final_ids.push(current.id.to_string());
+                final_ids.push(current.id.clone());
             }
             None => {
-                let step = store
-                    .add_step(org, &id, wanted, &StepPlacement::Last)
-                    .await?;
+                let at = match final_ids.last() {
+                    Some(previous) => StepPlacement::After(previous.clone()),
+                    None => StepPlacement::First,
+                };
+                let step = store.add_step(org, &id, wanted, &at).await?;
                 added += 1;
-                final_ids.push(step.id.to_string());
+                final_ids.push(step.id);
             }
         }
-    }
-    for extra in current_steps.iter().skip(wanted_steps.len()).rev() {
-        store.delete_step(org, &id, &extra.id).await?;
-        deleted += 1;
     }
     changed |= added + updated + deleted > 0;
 
@@ -153,7 +162,7 @@ pub async fn import(
             .into_iter()
             .zip(&wanted_steps)
             .map(|(id, s)| PublishedStep {
-                id,
+                id: id.to_string(),
                 title: s.title.clone(),
                 section_title: s.section_title.clone(),
                 content: s.content.clone(),

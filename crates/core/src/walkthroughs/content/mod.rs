@@ -70,6 +70,7 @@
 use guidepost_domain::*;
 use serde::Serialize;
 
+mod align;
 mod import;
 mod json;
 mod parse;
