@@ -1,6 +1,7 @@
 //! Which stored step each step file of an import is (SPEC §4: step ids are stable across
 //! versions while the step exists). Files carry no ids, so steps are matched by title in
-//! order (the longest common sequence of titles), and a retitled step by its place
+//! order (the longest common sequence of titles, as the review's line diff finds it:
+//! `text_diff::matching_pairs`), and a retitled step by its place
 //! between two matched ones: inserting or removing a file in the middle keeps every other
 //! step's id, and the funnel, which counts by id, goes on counting each step as itself.
 
@@ -9,7 +10,7 @@
 /// and deletes steps but never moves one.
 pub(super) fn keep_ids(current: &[&str], wanted: &[&str]) -> Vec<Option<usize>> {
     let mut kept: Vec<Option<usize>> = vec![None; wanted.len()];
-    let pairs = common_titles(current, wanted);
+    let pairs = crate::text_diff::matching_pairs(current, wanted);
     // Between two pairs (and before the first, after the last), the steps neither side
     // matched by title are the same steps retitled, taken in order.
     let mut previous = (0, 0);
@@ -28,36 +29,6 @@ pub(super) fn keep_ids(current: &[&str], wanted: &[&str]) -> Vec<Option<usize>> 
         previous = (c + 1, w + 1);
     }
     kept
-}
-
-/// The pairs (current index, wanted index) of a longest common sequence of titles.
-fn common_titles(current: &[&str], wanted: &[&str]) -> Vec<(usize, usize)> {
-    let (n, m) = (current.len(), wanted.len());
-    // lengths[i][j]: the longest common sequence of current[i..] and wanted[j..]. At most
-    // `MAX_STEPS` (1,000) steps each: about a million cells, 2 MB, once per import.
-    let mut lengths = vec![vec![0u16; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lengths[i][j] = if current[i] == wanted[j] {
-                lengths[i + 1][j + 1] + 1
-            } else {
-                lengths[i + 1][j].max(lengths[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut pairs) = (0, 0, Vec::new());
-    while i < n && j < m {
-        if current[i] == wanted[j] {
-            pairs.push((i, j));
-            i += 1;
-            j += 1;
-        } else if lengths[i + 1][j] >= lengths[i][j + 1] {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    pairs
 }
 
 #[cfg(test)]
