@@ -275,8 +275,6 @@ async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
     }
 }
 
-/// Removes the volumes of container upstreams uninstalled while this node was down or by
-/// another node (each node's engine holds its own).
 /// Every ping interval, what other nodes did to the upstreams running here: one restarted
 /// on request starts afresh, one uninstalled stops (`Supervisor::reconcile`).
 async fn follow_other_nodes(
@@ -295,6 +293,8 @@ async fn follow_other_nodes(
     }
 }
 
+/// Removes the volumes of container upstreams uninstalled while this node was down or by
+/// another node (each node's engine holds its own).
 async fn sweep_volumes(store: &Arc<dyn Store>, supervisor: &guidepost_gateway::Supervisor) {
     match store.list_all_upstreams().await {
         Ok(all) => {

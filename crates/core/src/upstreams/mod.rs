@@ -406,7 +406,7 @@ pub async fn try_here(
 
 /// Starts it afresh with its restart count at zero: here at once, and on every other node
 /// that runs it once that node sees the restart's time (at its next call, after the
-/// announcement below, or within a ping interval: `UpstreamRuntime::reconcile`).
+/// announcement below, or within a ping interval: the gateway's `Supervisor::reconcile`).
 pub(crate) async fn relaunch(
     platform: &Platform,
     upstream: &Upstream,

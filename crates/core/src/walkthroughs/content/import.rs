@@ -123,9 +123,13 @@ pub async fn import(
     let current_titles: Vec<&str> = current_steps.iter().map(|s| s.title.as_str()).collect();
     let wanted_titles: Vec<&str> = wanted_steps.iter().map(|s| s.title.as_str()).collect();
     let kept = align::keep_ids(&current_titles, &wanted_titles);
+    let mut still_there = vec![false; current_steps.len()];
+    for index in kept.iter().flatten() {
+        still_there[*index] = true;
+    }
     let (mut added, mut updated, mut deleted) = (0, 0, 0);
-    for (index, current) in current_steps.iter().enumerate() {
-        if !kept.contains(&Some(index)) {
+    for (current, stays) in current_steps.iter().zip(still_there) {
+        if !stays {
             store.delete_step(org, &id, &current.id).await?;
             deleted += 1;
         }
