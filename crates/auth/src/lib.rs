@@ -196,8 +196,9 @@ pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupE
         )
         .route(
             "/.well-known/openid-configuration",
-            cross_origin(get(metadata::authorization_server)),
-        );
+            cross_origin(get(metadata::openid_configuration)),
+        )
+        .route("/jwks", cross_origin(get(metadata::key_set)));
     let well_known = Router::new()
         .route(
             "/.well-known/oauth-protected-resource",
@@ -217,7 +218,7 @@ pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupE
         )
         .route(
             "/.well-known/openid-configuration/s/{slug}",
-            cross_origin(get(metadata::authorization_server)),
+            cross_origin(get(metadata::openid_configuration)),
         );
     Ok(Router::new()
         .merge(issuer_routes.clone())

@@ -23,12 +23,33 @@ pub(crate) async fn protected_resource(tenant: Tenant) -> Response {
     public_json(document)
 }
 
-/// RFC 8414 §2 (also the OpenID discovery document: the same metadata; no ID tokens are
-/// issued, so nothing OpenID-specific is claimed).
+/// RFC 8414 §2.
 pub(crate) async fn authorization_server(tenant: Tenant) -> Response {
+    public_json(oauth_metadata(&tenant))
+}
+
+/// OpenID Connect Discovery §3: the RFC 8414 metadata with the members OpenID discovery
+/// requires. No ID token is ever issued (`openid` is not a scope here), so the key set at
+/// `jwks_uri` is empty; the members are there because clients that read this location
+/// (the MCP TypeScript SDK among them) refuse a document without them.
+pub(crate) async fn openid_configuration(tenant: Tenant) -> Response {
+    let mut document = oauth_metadata(&tenant);
+    document["jwks_uri"] = json!(tenant.address.endpoint("/jwks"));
+    document["subject_types_supported"] = json!(["public"]);
+    document["id_token_signing_alg_values_supported"] = json!(["RS256"]);
+    public_json(document)
+}
+
+/// The key set `jwks_uri` names: empty, as no token the platform issues is signed (its
+/// tokens are opaque and checked against their stored hashes).
+pub(crate) async fn key_set(_tenant: Tenant) -> Response {
+    public_json(json!({"keys": []}))
+}
+
+fn oauth_metadata(tenant: &Tenant) -> Value {
     let address = &tenant.address;
     let auth_methods = ["none", "client_secret_post", "client_secret_basic"];
-    let document = json!({
+    json!({
         "issuer": address.issuer(),
         "authorization_endpoint": address.endpoint("/authorize"),
         "token_endpoint": address.endpoint("/token"),
@@ -43,8 +64,7 @@ pub(crate) async fn authorization_server(tenant: Tenant) -> Response {
         "code_challenge_methods_supported": ["S256"],
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,
-    });
-    public_json(document)
+    })
 }
 
 fn public_json(document: Value) -> Response {

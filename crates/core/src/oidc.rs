@@ -132,12 +132,34 @@ fn checked_printable(
     Ok(value.to_owned())
 }
 
-/// Checks and stores a server's provider, sealing the secret.
+/// What `put` does when the input has no `client_secret`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingSecret {
+    /// The API's `PUT` replaces the whole configuration: no secret, a public client.
+    Remove,
+    /// The dashboard's form, whose secret field is blank unless a new one is typed:
+    /// the stored secret stays.
+    Keep,
+}
+
+/// Checks and stores a server's provider, sealing the secret; the whole configuration
+/// (`PUT /api/v1/servers/{id}/oidc`).
 pub async fn put(
     platform: &Platform,
     caller: &Caller,
     id: &ServerId,
     input: OidcInput,
+) -> Result<OidcView, CoreError> {
+    put_with(platform, caller, id, input, MissingSecret::Remove).await
+}
+
+/// [`put`], with a missing secret treated as `missing` says.
+pub async fn put_with(
+    platform: &Platform,
+    caller: &Caller,
+    id: &ServerId,
+    input: OidcInput,
+    missing: MissingSecret,
 ) -> Result<OidcView, CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
@@ -149,6 +171,12 @@ pub async fn put(
         .map(|s| checked_printable("client_secret", &s, SECRET_MAX))
         .transpose()?;
     let client_secret_sealed = match (secret, &platform.config.master_key) {
+        // Sealed for this server (`secret_context`), so it stays valid as it is.
+        (None, _) if missing == MissingSecret::Keep => platform
+            .store
+            .get_oidc_provider(org, id)
+            .await?
+            .and_then(|stored| stored.client_secret_sealed),
         (None, _) => None,
         (Some(secret), Some(key)) => Some(key.seal(&secret, &secret_context(id))),
         (Some(_), None) => {
@@ -248,14 +276,19 @@ pub async fn get(
     caller: &Caller,
     id: &ServerId,
 ) -> Result<OidcView, CoreError> {
+    find(platform, caller, id).await?.ok_or(CoreError::NotFound)
+}
+
+/// The server's provider, `None` when it has none (the server must exist).
+pub async fn find(
+    platform: &Platform,
+    caller: &Caller,
+    id: &ServerId,
+) -> Result<Option<OidcView>, CoreError> {
     let org = caller.org();
     let server = platform.store.get_server(org, id).await?;
-    let provider = platform
-        .store
-        .get_oidc_provider(org, id)
-        .await?
-        .ok_or(CoreError::NotFound)?;
-    Ok(view(&platform.config, &server, provider))
+    let provider = platform.store.get_oidc_provider(org, id).await?;
+    Ok(provider.map(|provider| view(&platform.config, &server, provider)))
 }
 
 pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Result<(), CoreError> {
@@ -276,8 +309,9 @@ pub async fn readiness(
 ) -> Result<Option<String>, CoreError> {
     let Some(provider) = platform.store.get_oidc_provider(org, id).await? else {
         return Ok(Some(format!(
-            "custom_oauth needs the organization's OpenID Connect provider: \
-             PUT /api/v1/servers/{id}/oidc with issuer_url, client_id and client_secret first"
+            "custom_oauth needs the organization's OpenID Connect provider: set it first \
+             (the server's page in the dashboard, under Identity provider, or \
+             PUT /api/v1/servers/{id}/oidc with issuer_url, client_id and client_secret)"
         )));
     };
     Ok(opened_secret(&platform.config, id, &provider)

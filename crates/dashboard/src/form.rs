@@ -158,6 +158,13 @@ pub(crate) fn label(field: &str) -> String {
         "domain_check" => Some("DNS check"),
         "config" => Some("Settings"),
         "sign_in" => Some("Whose account it is reached with"),
+        "issuer_url" => Some("Issuer URL"),
+        "client_id" => Some("Client ID"),
+        "client_secret" => Some("Client secret"),
+        "remove" => Some("Removal"),
+        "allowed_tools" => Some("Only these tools"),
+        "allowed_prompts" => Some("Only these prompts"),
+        "timeout_ms" => Some("Call timeout"),
         _ => None,
     };
     known.map_or_else(|| from_key(field), str::to_owned)

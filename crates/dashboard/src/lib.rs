@@ -26,6 +26,7 @@ mod error;
 mod form;
 mod gateway;
 mod home;
+mod identity_provider;
 mod markdown;
 mod members;
 mod page;
@@ -119,6 +120,14 @@ fn routes() -> RouteTable<Dashboard> {
         .route("/servers/{id}/tools", post(tool_switches::switch))
         .route("/servers/{id}/tester", get(tester::show).post(tester::run))
         .route("/servers/{id}/clients", get(clients::list))
+        .route(
+            "/servers/{id}/identity-provider",
+            post(identity_provider::set),
+        )
+        .route(
+            "/servers/{id}/identity-provider/remove",
+            post(identity_provider::remove),
+        )
         .merge(walkthroughs::routes())
         .merge(analytics::routes())
         .merge(gateway::routes());

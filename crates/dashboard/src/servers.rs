@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use base64::Engine as _;
 use guidepost_core::organizations::{self, UpdateOrganization};
 use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
-use guidepost_core::{Permission, domains, urls};
+use guidepost_core::{Permission, domains, oidc, urls};
 use guidepost_domain::*;
 use http::StatusCode;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::Dashboard;
 use crate::confirm::{self, Confirm, Question};
 use crate::form::{Errors, FormError, FormSpec};
+use crate::identity_provider::{ProviderForm, ProviderPanel};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, ListQuery, PageError, PageResult};
 use crate::page::{Notice, Section};
@@ -90,6 +91,9 @@ struct Fields {
     product_name: String,
     instructions: String,
     allowed_origins: String,
+    /// Whether `custom_oauth` is offered: the server has an identity provider (or is in
+    /// that mode already).
+    custom_oauth_offered: bool,
 }
 
 impl Fields {
@@ -109,6 +113,7 @@ impl Fields {
             product_name: server.product_name.clone().unwrap_or_default(),
             instructions: server.instructions.clone().unwrap_or_default(),
             allowed_origins: server.allowed_origins.join("\n"),
+            custom_oauth_offered: server.auth_mode == AuthMode::CustomOauth,
         }
     }
 
@@ -124,13 +129,14 @@ impl Fields {
             product_name: form.product_name.clone(),
             instructions: form.instructions.clone(),
             allowed_origins: form.allowed_origins.clone(),
+            custom_oauth_offered: form.auth_mode == "custom_oauth",
         }
     }
 
     fn auth_modes(&self) -> Vec<(&'static str, bool)> {
         AuthMode::ALL
             .iter()
-            .filter(|m| **m != AuthMode::CustomOauth || self.auth_mode == "custom_oauth")
+            .filter(|m| **m != AuthMode::CustomOauth || self.custom_oauth_offered)
             .map(|m| (m.as_str(), m.as_str() == self.auth_mode))
             .collect()
     }
@@ -193,6 +199,7 @@ pub(crate) async fn new_form(State(app): State<Dashboard>, signed: Signed) -> Pa
         product_name: String::new(),
         instructions: String::new(),
         allowed_origins: String::new(),
+        custom_oauth_offered: false,
     };
     new_page(&app, &signed, fields, Errors::none()).await
 }
@@ -288,6 +295,7 @@ struct ShowPage {
     tools_json: String,
     tool_count: usize,
     switches: Vec<crate::tool_switches::SwitchRow>,
+    identity_provider: ProviderPanel,
     errors: Errors,
 }
 
@@ -334,25 +342,43 @@ pub(crate) async fn show(
     IdPath(id): IdPath<ServerId>,
     Query(done): Query<Done>,
 ) -> PageResult {
-    show_page(
-        &app,
-        &signed,
-        &id,
-        done.done.as_deref(),
-        None,
-        Errors::none(),
-    )
-    .await
+    show_page(&app, &signed, &id, done.done.as_deref(), Again::default()).await
 }
 
-/// A server's page; after a refused save, with the fields as posted and why.
-async fn show_page(
+/// What a refused form leaves on the server's page: its fields as posted, and why.
+#[derive(Default)]
+pub(crate) struct Again {
+    settings: Option<Fields>,
+    identity_provider: Option<ProviderForm>,
+    errors: Errors,
+}
+
+impl Again {
+    fn settings(posted: Fields, errors: Errors) -> Self {
+        Again {
+            settings: Some(posted),
+            identity_provider: None,
+            errors,
+        }
+    }
+
+    /// A refused identity provider form (`None`: its removal).
+    pub(crate) fn identity_provider(posted: Option<ProviderForm>, errors: Errors) -> Self {
+        Again {
+            settings: None,
+            identity_provider: posted,
+            errors,
+        }
+    }
+}
+
+/// A server's page; after a refused form, with its fields as posted and why.
+pub(crate) async fn show_page(
     app: &Dashboard,
     signed: &Signed,
     id: &ServerId,
     done: Option<&str>,
-    posted: Option<Fields>,
-    errors: Errors,
+    again: Again,
 ) -> PageResult {
     let server = servers::get(&app.platform, signed.caller(), id).await?;
     let title = format!("Server {}", server.name);
@@ -361,13 +387,23 @@ async fn show_page(
     let tools = guidepost_mcp::listed_tools(&app.platform, &server).await?;
     let snippets = servers::install_snippets(config, &server, None);
     let switches = crate::tool_switches::rows(app, signed, id).await?;
+    let provider = oidc::find(&app.platform, signed.caller(), id).await?;
+    let identity_provider = ProviderPanel::new(
+        provider.as_ref(),
+        again.identity_provider.as_ref(),
+        oidc::redirect_uris(config, &server),
+        config.master_key.is_some(),
+    );
+    let mut fields = again.settings.unwrap_or_else(|| Fields::of(&server));
+    fields.custom_oauth_offered |= provider.is_some();
+    let errors = again.errors;
     let status = errors.status();
     Ok(page::render_with(
         status,
         &ShowPage {
             chrome,
             id: server.id.to_string(),
-            fields: posted.unwrap_or_else(|| Fields::of(&server)),
+            fields,
             mcp_url: urls::mcp_url(config, &server),
             path_url: urls::path_mcp_url(config, &server),
             custom_domain: server.custom_domain.clone(),
@@ -376,6 +412,7 @@ async fn show_page(
             tool_count: tools.as_array().map_or(0, Vec::len),
             tools_json: serde_json::to_string_pretty(&tools).unwrap_or_default(),
             switches,
+            identity_provider,
             errors,
         },
     ))
@@ -390,15 +427,8 @@ pub(crate) async fn update(
         Ok(()) => Ok(page::done(&format!("/app/servers/{id}"), Notice::Saved)),
         Err(refused) => {
             let errors = server_form_error(refused)?.into();
-            show_page(
-                &app,
-                &signed,
-                &id,
-                None,
-                Some(Fields::posted(&form)),
-                errors,
-            )
-            .await
+            let again = Again::settings(Fields::posted(&form), errors);
+            show_page(&app, &signed, &id, None, again).await
         }
     }
 }
@@ -439,7 +469,11 @@ pub(crate) async fn verify_domain(
                 conflict_field: "domain_check",
             };
             let errors = FormError::new(spec, "domain_check", why.message, why.status).into();
-            return show_page(&app, &signed, &id, None, None, errors).await;
+            let again = Again {
+                errors,
+                ..Again::default()
+            };
+            return show_page(&app, &signed, &id, None, again).await;
         }
     };
     let what = if verified.custom_domain.is_some() && verified.pending_domain.is_none() {

@@ -308,7 +308,7 @@ fn explained(found: Found, evidence: Option<String>) -> UpstreamDiagnosis {
                 None => "It exited before it was ready.".into(),
             },
             format!(
-                "The line below is the last error it printed; a missing or wrong setting or secret is the usual cause. Fix it in Version and settings, {restart}"
+                "The line below is the last error it printed; a missing or wrong setting or secret is the usual cause. Fix it in Name, version and settings, {restart}"
             ),
         ),
         Found::Unrecognized => (

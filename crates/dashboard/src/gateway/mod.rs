@@ -10,6 +10,7 @@ mod catalog;
 mod catalog_form;
 pub(crate) mod connections;
 mod review;
+mod settings;
 mod upgrade;
 mod upstreams;
 mod visible;
@@ -17,6 +18,7 @@ mod visible;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
+use guidepost_core::organizations;
 use guidepost_core::upstreams::overview;
 use guidepost_domain::*;
 
@@ -29,6 +31,7 @@ use crate::session::Signed;
 pub(crate) fn routes() -> RouteTable<Dashboard> {
     RouteTable::new()
         .route("/gateway", get(installed))
+        .route("/gateway/settings", post(settings::save))
         .route(
             "/gateway/catalog",
             get(catalog::list).post(catalog_form::add),
@@ -96,6 +99,7 @@ struct InstalledPage {
     chrome: Chrome,
     upstreams: Vec<UpstreamRow>,
     awaiting_review: usize,
+    settings: settings::GatewaySettings,
 }
 
 struct UpstreamRow {
@@ -143,9 +147,11 @@ pub(crate) async fn installed(
         })
         .collect();
     let awaiting_review = upstreams.iter().map(|u| u.awaiting_review).sum();
+    let organization = organizations::get(&app.platform, signed.caller()).await?;
     Ok(page::render(&InstalledPage {
         chrome,
         upstreams,
         awaiting_review,
+        settings: settings::GatewaySettings::of(&organization),
     }))
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use guidepost_core::CoreError;
+use guidepost_core::upstreams::connections::sign_in_of;
 use guidepost_core::upstreams::{self, UpdateUpstream};
 use guidepost_domain::*;
 use serde_json::Value;
@@ -33,6 +34,15 @@ pub(crate) struct UpgradeForm {
     pub previous_version: Option<String>,
     pub settings: Vec<SettingRow>,
     pub secrets: Vec<SecretRow>,
+    /// Its name, when nodes start it, and how many processes each runs.
+    pub name: String,
+    pub start: &'static str,
+    pub replicas: u32,
+    /// Whether its entry lets it run several processes, and the platform's most.
+    pub stateless: bool,
+    pub max_replicas: u32,
+    /// Whose account a remote server is reached with (`None`: not a remote server).
+    pub sign_in: Option<&'static str>,
     /// A refused change: the field, what to do, and the input it is about.
     pub error: Option<(String, String, String)>,
 }
@@ -127,6 +137,13 @@ pub(crate) async fn form_of(
         previous_version: upstream.previous_version.clone(),
         settings,
         secrets,
+        name: upstream.name.clone(),
+        start: upstream.start.as_str(),
+        replicas: upstream.replicas,
+        stateless: entry.as_ref().is_some_and(|e| e.stateless) || upstream.replicas > 1,
+        max_replicas: app.platform.config.max_replicas,
+        sign_in: matches!(upstream.spec, LaunchSpec::Http { .. })
+            .then(|| sign_in_of(upstream).as_str()),
         error,
     })
 }
@@ -151,6 +168,10 @@ fn anchor_of(invalid: &ValidationError, settings: &[SettingRow], secrets: &[Secr
             .find(|s| named(&s.name))
             .map_or("upgrade".into(), |s| format!("secret-{}", s.name)),
         "version" => "upgrade-version".into(),
+        "name" => "upstream-name".into(),
+        "start" => "upstream-start".into(),
+        "replicas" => "upstream-replicas".into(),
+        "sign_in" => "upstream-sign-in".into(),
         _ => "upgrade".into(),
     }
 }
@@ -199,10 +220,52 @@ fn requested(
             }
         }
     }
+    let how = how_it_runs(upstream, form)?;
     Ok(UpdateUpstream {
         version,
         config: (!config.is_empty()).then_some(config),
         secrets: (!secrets.is_empty()).then_some(secrets),
+        ..how
+    })
+}
+
+/// The name, start, processes and sign-in the form changes (those it leaves as they are
+/// stay `None`).
+fn how_it_runs(
+    upstream: &Upstream,
+    form: &BTreeMap<String, String>,
+) -> Result<UpdateUpstream, ValidationError> {
+    let field = |key: &str| form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let name = field("name")
+        .filter(|name| *name != upstream.name)
+        .map(str::to_owned);
+    let start = field("start")
+        .map(|text| {
+            StartMode::parse(text)
+                .ok_or_else(|| ValidationError::new("start", "choose eager or on_demand"))
+        })
+        .transpose()?
+        .filter(|start| *start != upstream.start);
+    let replicas = field("replicas")
+        .map(|text| {
+            text.parse::<u32>()
+                .map_err(|_| ValidationError::new("replicas", "must be a whole number from 1"))
+        })
+        .transpose()?
+        .filter(|replicas| *replicas != upstream.replicas);
+    let sign_in = field("sign_in")
+        .map(|text| {
+            UpstreamSignIn::parse(text).ok_or_else(|| {
+                ValidationError::new("sign_in", "choose none, organization or person")
+            })
+        })
+        .transpose()?
+        .filter(|sign_in| *sign_in != sign_in_of(upstream));
+    Ok(UpdateUpstream {
+        name,
+        start,
+        replicas,
+        sign_in,
         ..Default::default()
     })
 }

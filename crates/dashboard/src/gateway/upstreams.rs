@@ -21,7 +21,7 @@ use crate::Dashboard;
 use crate::confirm::{self, Confirm, Question};
 use crate::form::{Errors, FormError, FormSpec};
 use crate::page::IdPath;
-use crate::page::{self, Chrome, Done, PageResult};
+use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
@@ -100,6 +100,18 @@ struct AttachmentRow {
     server_name: String,
     prefix: String,
     allowed_tools: Option<String>,
+    allowed_prompts: Option<String>,
+    /// The per-call timeout in words ("60 s").
+    timeout: String,
+}
+
+/// A timeout in milliseconds as a person reads it.
+fn timeout_words(ms: i64) -> String {
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 /// `GET /app/gateway/upstreams/{id}`; `?version=` fills the upgrade form with a
@@ -246,6 +258,8 @@ pub(crate) async fn upstream_page(
                     server_id: a.server_id.to_string(),
                     prefix: a.prefix,
                     allowed_tools: a.allowed_tools.map(|list| list.join(", ")),
+                    allowed_prompts: a.allowed_prompts.map(|list| list.join(", ")),
+                    timeout: timeout_words(a.timeout_ms),
                 })
                 .collect(),
             servers: server_list
@@ -276,6 +290,56 @@ pub(crate) struct AttachForm {
     server_id: String,
     #[serde(default)]
     prefix: String,
+    /// Tool names separated by commas or lines; empty: all of them.
+    #[serde(default)]
+    allowed_tools: String,
+    /// Prompt names, the same way.
+    #[serde(default)]
+    allowed_prompts: String,
+    /// Whole seconds; empty: the default (60).
+    #[serde(default)]
+    timeout_seconds: String,
+}
+
+/// The longest per-call timeout the form offers, as core allows it (10 minutes).
+const MAX_TIMEOUT_SECONDS: i64 = 600;
+
+impl AttachForm {
+    fn input(&self) -> Result<AttachUpstream, PageError> {
+        Ok(AttachUpstream {
+            prefix: self.prefix.trim().to_owned(),
+            allowed_tools: names_listed(&self.allowed_tools),
+            allowed_prompts: names_listed(&self.allowed_prompts),
+            timeout_ms: self.timeout_ms()?,
+        })
+    }
+
+    fn timeout_ms(&self) -> Result<Option<i64>, PageError> {
+        let text = self.timeout_seconds.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        match text.parse::<i64>() {
+            Ok(seconds) if (1..=MAX_TIMEOUT_SECONDS).contains(&seconds) => Ok(Some(seconds * 1000)),
+            _ => Err(PageError::Invalid {
+                field: "timeout_ms".into(),
+                message: format!(
+                    "must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS}"
+                ),
+            }),
+        }
+    }
+}
+
+/// Names separated by commas or lines; `None` when there are none (no restriction).
+fn names_listed(text: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!names.is_empty()).then_some(names)
 }
 
 /// `POST …/attach`: the upstream's tools appear on the server as `{prefix}__{tool}`.
@@ -285,15 +349,16 @@ pub(crate) async fn attach(
     SignedForm { signed, form }: SignedForm<AttachForm>,
 ) -> PageResult {
     let server: ServerId = page::id_or_not_found(&form.server_id)?;
-    let input = AttachUpstream {
-        prefix: form.prefix.trim().to_owned(),
-        allowed_tools: None,
-        allowed_prompts: None,
-        timeout_ms: None,
-    };
     let caller = signed.caller();
-    if let Err(refused) = upstreams::attach(&app.platform, caller, &server, &id, input).await {
-        let errors = FormError::refused(refused, ATTACH_FORM)?.into();
+    let refused = match form.input() {
+        Ok(input) => upstreams::attach(&app.platform, caller, &server, &id, input)
+            .await
+            .err()
+            .map(|refused| FormError::refused(refused, ATTACH_FORM)),
+        Err(invalid) => Some(FormError::of_page(invalid, ATTACH_FORM)),
+    };
+    if let Some(refused) = refused {
+        let errors = refused?.into();
         return upstream_page(
             &app,
             &signed,

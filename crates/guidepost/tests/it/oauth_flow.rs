@@ -58,7 +58,18 @@ backend_tests! {
             assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
             assert_eq!(metadata["response_types_supported"], json!(["code"]));
             assert_eq!(metadata["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
+            // OpenID discovery's required members there, and only there.
+            let openid = url.contains("openid-configuration");
+            assert_eq!(metadata.get("jwks_uri").is_some(), openid, "{url}");
+            if openid {
+                assert_eq!(metadata["jwks_uri"], format!("{issuer}/jwks"));
+                assert_eq!(metadata["subject_types_supported"], json!(["public"]));
+                assert_eq!(metadata["id_token_signing_alg_values_supported"], json!(["RS256"]));
+            }
         }
+        // No token is signed: the key set is empty.
+        let (status, keys) = get_json(&app.http, &format!("{issuer}/jwks"), None).await;
+        assert_eq!((status, keys), (StatusCode::OK, json!({"keys": []})));
 
         // Virtual host: issuer is the origin, PRM at both well-known locations.
         let host = "acme.localhost";

@@ -15,17 +15,22 @@ use std::time::Duration;
 
 use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::add_member;
 use super::gateway::{gateway_app, installed_by_api};
-use crate::helpers::{Tenant, json_report};
+use super::support::ask;
+use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, json_report};
 use crate::node;
 use crate::oauth_helpers::OAuthApp;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Bounds a hung browser; a run takes a few minutes on a shared 2-core machine.
 const LIMIT: Duration = Duration::from_secs(900);
+
+/// The pages `seed` lists, each checked at both widths.
+const PAGES: usize = 27;
 
 /// Makes what the pages show in `tenant`; the script's setup file.
 async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) -> Value {
@@ -40,6 +45,16 @@ async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) ->
     let leaving = format!("leaving-{javascript}@acme.example");
     add_member(app, tenant, &leaving, Role::Editor).await;
     let editor = format!("/app/walkthroughs/{walkthrough}");
+    let mcp = RawMcp::new(app.app.mcp_path_url(&slug), STATELESS_ERA);
+    let request = ask(&mcp, "Deploy fails", "dev@example.com").await;
+    let hook = json!({"url": "https://hooks.example.com/guidepost",
+        "events": ["support_request.created"]});
+    let (status, hook) = app
+        .app
+        .api(Method::POST, "/webhooks", &tenant.key, Some(hook))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let hook = hook["id"].as_str().unwrap();
     let pages = [
         ("overview", "/app/".to_owned()),
         ("servers", "/app/servers".to_owned()),
@@ -53,7 +68,16 @@ async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) ->
         ("funnel", format!("/app/analytics/funnel/{walkthrough}")),
         ("end-users", "/app/end-users".to_owned()),
         ("support", "/app/support".to_owned()),
+        ("support-request", format!("/app/support/{request}")),
+        (
+            "conversation",
+            format!("/app/support/{request}/conversation"),
+        ),
         ("webhooks", "/app/support/webhooks".to_owned()),
+        ("webhook", format!("/app/support/webhooks/{hook}")),
+        ("tool-calls", "/app/tool-calls".to_owned()),
+        ("tester", format!("/app/servers/{server}/tester")),
+        ("clients", format!("/app/servers/{server}/clients")),
         ("gateway", "/app/gateway".to_owned()),
         ("catalog", "/app/gateway/catalog".to_owned()),
         ("upstream", format!("/app/gateway/upstreams/{upstream}")),
@@ -132,7 +156,7 @@ fn check(report: &Value, javascript: &str) -> usize {
     let pages = report["pages"].as_array().unwrap();
     let schemes = if javascript == "on" { 2 } else { 1 };
     assert!(
-        pages.len() >= 20 * 2 * schemes,
+        pages.len() >= PAGES * 2 * schemes,
         "{label}: {} pages",
         pages.len()
     );
@@ -157,7 +181,7 @@ fn check(report: &Value, javascript: &str) -> usize {
     }
     let wide_and_narrow = |width: u64| pages.iter().filter(|p| p["width"] == width).count();
     assert!(
-        wide_and_narrow(1440) >= 20 && wide_and_narrow(390) >= 20,
+        wide_and_narrow(1440) >= PAGES && wide_and_narrow(390) >= PAGES,
         "{label}"
     );
     if javascript == "on" {

@@ -15,7 +15,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::member;
+use super::{Browser, member};
 use crate::gateway_fixture::{fixture_catalog_with, text_of, wait_for};
 use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, tool_names};
 use crate::oauth_helpers::{OAuthApp, oauth_app};
@@ -134,6 +134,119 @@ pub(super) async fn logs_containing(app: &TestApp, tenant: &Tenant, upstream: &s
 
 pub(super) async fn listed(mcp: &RawMcp, id: i64) -> Vec<String> {
     tool_names(&mcp.call(id, "tools/list", json!({})).await)
+}
+
+/// Attached to a second server with only some tools and a timeout: a timeout out of range
+/// is refused beside its field with the other values kept; then only `echo` is offered.
+async fn attach_options_by_form(app: &OAuthApp, editor: &mut Browser, upstream: &str) {
+    let other = app.app.create_server(&app.tenant, "beta", json!({})).await;
+    let other = other["id"].as_str().unwrap();
+    let page = format!("/app/gateway/upstreams/{upstream}");
+    editor.get(&page).await.ok();
+    let attach = format!("{page}/attach");
+    let mut fields = vec![
+        ("server_id", other),
+        ("prefix", "fb"),
+        ("allowed_tools", "echo,\n whereami"),
+        ("timeout_seconds", "0"),
+    ];
+    let refused = editor.post(&attach, &fields).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"id="attach-timeout-ms-error""#),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("Call timeout: must be a whole number"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("echo,\n whereami</textarea>"),
+        "kept: {}",
+        refused.body
+    );
+    fields[3] = ("timeout_seconds", "5");
+    editor
+        .post(&attach, &fields)
+        .await
+        .redirected_to(&format!("{page}?done=attached"));
+    let all = app
+        .app
+        .store
+        .list_org_attachments(&app.tenant.org)
+        .await
+        .unwrap();
+    let attached = all.iter().find(|a| a.server_id.as_str() == other).unwrap();
+    let only = ["echo".to_owned(), "whereami".to_owned()];
+    assert_eq!(attached.allowed_tools.as_deref(), Some(&only[..]));
+    assert_eq!(
+        (attached.allowed_prompts.as_ref(), attached.timeout_ms),
+        (None, 5000)
+    );
+    let beta = RawMcp::new(app.app.mcp_path_url("beta"), STATELESS_ERA);
+    let mut names: Vec<String> = listed(&beta, 1).await;
+    names.retain(|n| n.starts_with("fb__"));
+    names.sort();
+    assert_eq!(names, ["fb__echo", "fb__whereami"], "only the listed tools");
+    let shown = editor.get(&page).await.ok().to_owned();
+    assert!(
+        shown.contains("<td>echo, whereami</td>") && shown.contains("<td>5 s</td>"),
+        "{shown}"
+    );
+}
+
+/// The upstream's name and start changed by the form that also upgrades it: saved, no
+/// upgrade started; a start mode nobody offers is refused with a link to its field.
+async fn renamed_and_started_eagerly_by_form(app: &OAuthApp, editor: &mut Browser, upstream: &str) {
+    let page = format!("/app/gateway/upstreams/{upstream}");
+    let shown = editor.get(&page).await.ok().to_owned();
+    assert!(
+        shown.contains(r#"id="upstream-name" name="name""#),
+        "{shown}"
+    );
+    let apply = format!("{page}/upgrade");
+    let refused = editor
+        .post(&apply, &[("name", "Lexicon"), ("start", "sometimes")])
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r##"href="#upstream-start""##),
+        "{}",
+        refused.body
+    );
+    editor.get(&page).await.ok();
+    editor
+        .post(&apply, &[("name", "Lexicon"), ("start", "eager")])
+        .await
+        .redirected_to(&format!("{page}?done=saved"));
+    let (_, record) = app
+        .app
+        .get(&format!("/upstreams/{upstream}"), &app.tenant.key)
+        .await;
+    assert_eq!(
+        (&record["name"], &record["start"]),
+        (&json!("Lexicon"), &json!("eager")),
+        "{record}"
+    );
+    assert_eq!(
+        record["previous_version"],
+        Value::Null,
+        "no upgrade: {record}"
+    );
 }
 
 async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDatabase) {
@@ -278,6 +391,8 @@ async fn an_editor_installs_attaches_reviews_and_uninstalls_by_forms(db: &TestDa
     assert!(page.body.contains(&format!(
         "/app/gateway/upstreams/{upstream}/detach/{server}"
     )));
+    attach_options_by_form(&app, &mut editor, &upstream).await;
+    renamed_and_started_eagerly_by_form(&app, &mut editor, &upstream).await;
 
     // A tool is approved, then redefined with a zero-width space: quarantined.
     let grow = |id, description: &str| {

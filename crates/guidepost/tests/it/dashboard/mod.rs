@@ -16,6 +16,7 @@ pub(crate) mod gateway;
 mod gateway_access;
 mod gateway_diagnosis;
 mod gateway_features;
+mod identity_provider;
 mod members;
 mod overview;
 mod personal_data;

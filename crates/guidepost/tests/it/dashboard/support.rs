@@ -23,7 +23,7 @@ async fn app_with_master_key(db: &TestDatabase) -> OAuthApp {
 }
 
 /// Opens a support request through `get_support` on `mcp`; returns its id.
-async fn ask(mcp: &RawMcp, title: &str, email: &str) -> String {
+pub(crate) async fn ask(mcp: &RawMcp, title: &str, email: &str) -> String {
     let arguments =
         json!({"title": title, "problem_description": "The CLI says 401.", "email": email});
     let answer = mcp.call_tool(9, "get_support", arguments).await;
