@@ -5,8 +5,8 @@
 //! again: its field is always blank, and left blank it keeps the stored secret.
 
 use axum::extract::State;
-use guidepost_core::Permission;
 use guidepost_core::oidc::{self, MissingSecret, OidcInput, OidcView};
+use guidepost_core::{Permission, servers};
 use guidepost_domain::*;
 use serde::Deserialize;
 
@@ -138,8 +138,9 @@ pub(crate) async fn remove(
     SignedForm { signed, form }: SignedForm<Confirm>,
 ) -> PageResult {
     if !form.given() {
+        let server = servers::get(&app.platform, signed.caller(), &id).await?;
         let question = Question {
-            title: "Remove the identity provider?".into(),
+            title: format!("Remove the identity provider of {}?", server.name),
             message: "Its client ID and encrypted client secret are deleted; to use it again, \
                       enter them again. A server signing people in through it must be switched \
                       to another sign-in mode first."

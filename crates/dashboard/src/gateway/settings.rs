@@ -3,6 +3,7 @@
 //! agents as sent. An owner's settings; core refuses the other roles.
 
 use axum::extract::State;
+use guidepost_core::Permission;
 use guidepost_core::organizations::{self, UpdateOrganization};
 use guidepost_domain::*;
 use serde::Deserialize;
@@ -66,6 +67,8 @@ pub(crate) async fn save(
     State(app): State<Dashboard>,
     SignedForm { signed, form }: SignedForm<SettingsForm>,
 ) -> PageResult {
+    // Who may is said before what was posted is judged.
+    signed.caller().require(Permission::Administer)?;
     organizations::update(&app.platform, signed.caller(), form.input()?).await?;
     Ok(page::done("/app/gateway", Notice::Saved))
 }

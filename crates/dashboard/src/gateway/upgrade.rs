@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use guidepost_core::CoreError;
 use guidepost_core::upstreams::connections::sign_in_of;
 use guidepost_core::upstreams::{self, UpdateUpstream};
+use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
 use serde_json::Value;
 
@@ -277,6 +277,8 @@ pub(crate) async fn upgrade(
     SignedForm { signed, form }: SignedForm<BTreeMap<String, String>>,
 ) -> PageResult {
     let caller = signed.caller();
+    // Who may is said before what was posted is judged.
+    caller.require(Permission::Gateway)?;
     let upstream = upstreams::get(&app.platform, caller, &id).await?;
     let entry = entry_of(&app, &signed, &upstream).await;
     let mut notice = Notice::Upgrading;

@@ -350,6 +350,8 @@ pub(crate) async fn attach(
 ) -> PageResult {
     let server: ServerId = page::id_or_not_found(&form.server_id)?;
     let caller = signed.caller();
+    // Who may is said before what was posted is judged.
+    caller.require(Permission::Gateway)?;
     let refused = match form.input() {
         Ok(input) => upstreams::attach(&app.platform, caller, &server, &id, input)
             .await

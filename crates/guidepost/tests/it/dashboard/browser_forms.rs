@@ -30,7 +30,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const LIMIT: Duration = Duration::from_secs(900);
 
 /// The pages `seed` lists, each checked at both widths.
-const PAGES: usize = 27;
+const PAGES: usize = 26;
 
 /// Makes what the pages show in `tenant`; the script's setup file.
 async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) -> Value {
@@ -180,9 +180,15 @@ fn check(report: &Value, javascript: &str) -> usize {
         }
     }
     let wide_and_narrow = |width: u64| pages.iter().filter(|p| p["width"] == width).count();
+    let names = |width: u64| -> Vec<&str> {
+        let at = pages.iter().filter(|p| p["width"] == width);
+        at.filter_map(|p| p["name"].as_str()).collect()
+    };
     assert!(
         wide_and_narrow(1440) >= PAGES && wide_and_narrow(390) >= PAGES,
-        "{label}"
+        "{label}: {:?} {:?}",
+        names(1440),
+        names(390)
     );
     if javascript == "on" {
         assert!(

@@ -156,7 +156,7 @@ async fn an_editor_sets_the_identity_provider_by_form_and_signs_the_server_in_th
     let asked = editor.post(&remove, &[]).await;
     assert_eq!(asked.status, StatusCode::OK);
     assert!(
-        asked.body.contains("Remove the identity provider?"),
+        asked.body.contains("Remove the identity provider of Acme?"),
         "{}",
         asked.body
     );
