@@ -104,6 +104,33 @@ backend_tests! {
         assert_eq!(people["items"][0]["email_verified"], true, "the person's verified email stays");
     }
 
+    /// A tracking id is shared by whoever holds the personal URL: an email one holder gave
+    /// is not where another holder's support request is filed (its replies are mailed
+    /// there); each request by tracking id alone gives its own.
+    async fn a_tracking_id_files_support_only_under_the_email_it_gives(db: &TestDatabase) {
+        let oauth = oauth_app(db, &[], |_| {}).await;
+        oauth.app.create_server(&oauth.tenant, "acme", json!({"auth_mode": "collect_email"})).await;
+        let support = json!({"title": "Help", "problem_description": "d"});
+        let first = oauth.mcp("acme", None, Some("shared-url"));
+        let mut with_email = support.clone();
+        with_email["email"] = json!("first@example.net");
+        let filed = first.call_tool(1, "get_support", with_email).await;
+        assert_eq!(filed.body["result"]["isError"], false, "{}", filed.body);
+
+        let later = oauth.mcp("acme", None, Some("shared-url"));
+        let refused = later.call_tool(2, "get_support", support.clone()).await;
+        assert!(refused.tool_error_text().contains("email address is needed"), "{}", refused.body);
+        let mut own = support.clone();
+        own["email"] = json!("later@example.org");
+        let filed = later.call_tool(3, "get_support", own).await;
+        assert_eq!(filed.body["result"]["isError"], false, "{}", filed.body);
+        let (_, requests) = oauth.app.get("/support-requests", &oauth.tenant.key).await;
+        let mut emails: Vec<&str> = requests["items"].as_array().unwrap().iter()
+            .map(|r| r["email"].as_str().unwrap()).collect();
+        emails.sort_unstable();
+        assert_eq!(emails, ["first@example.net", "later@example.org"]);
+    }
+
     /// L4: which server and who is asking are settled before the body is parsed: a
     /// malformed body of most of a megabyte to an unknown server is 404, to a sign-in
     /// server without a token 401, never a parse error; and the connection stays usable

@@ -103,6 +103,16 @@ async fn open_request(
     if let Some(id) = input.support_request_id.clone() {
         return follow_up(platform, scope, end_user, input, &id).await;
     }
+    // SPEC §3: anyone holding a personal URL can use its tracking id, so a request that
+    // carries only that files support under an email it gives itself, never one an earlier
+    // holder typed (the team's replies are mailed to it).
+    let typed_by_whoever = scope.token.is_none() && scope.tracking_id.is_some();
+    let without_email = end_user.filter(|_| typed_by_whoever).map(|user| EndUser {
+        email: None,
+        email_verified: false,
+        ..user.clone()
+    });
+    let end_user = without_email.as_ref().or(end_user);
     match support::open_request(platform, &scope.server, end_user, input).await {
         Ok(request) => ToolOutcome::Success {
             text: format!(
