@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::Dashboard;
 use crate::confirm::{self, Confirm, Question};
 use crate::form::{FormError, FormSpec};
-use crate::page::{self, IdPath, Notice, PageResult, Section};
+use crate::page::{self, IdPath, Notice, PageError, PageResult, Section};
 use crate::servers::{Again, show_page};
 use crate::session::SignedForm;
 
@@ -85,14 +85,23 @@ impl ProviderPanel {
 }
 
 impl ProviderForm {
-    fn input(&self) -> OidcInput {
-        let secret = page::optional(&self.client_secret).filter(|_| self.public_client.is_none());
-        OidcInput {
+    /// A typed secret for a client declared public is a contradiction, not ignored.
+    fn input(&self) -> Result<OidcInput, PageError> {
+        let secret = page::optional(&self.client_secret);
+        if secret.is_some() && self.public_client.is_some() {
+            return Err(PageError::Invalid {
+                field: "client_secret".into(),
+                message: "a public client has none: leave it blank, or untick \
+                          \"A public client\""
+                    .into(),
+            });
+        }
+        Ok(OidcInput {
             issuer_url: self.issuer_url.trim().to_owned(),
             client_id: self.client_id.trim().to_owned(),
             client_secret: secret,
             accept_unverified_email: self.accept_unverified_email.is_some(),
-        }
+        })
     }
 
     /// A blank secret keeps the stored one, unless the client is declared public.
@@ -112,19 +121,20 @@ pub(crate) async fn set(
     IdPath(id): IdPath<ServerId>,
     SignedForm { signed, form }: SignedForm<ProviderForm>,
 ) -> PageResult {
-    let platform = &app.platform;
-    let put = oidc::put_with(
-        platform,
-        signed.caller(),
-        &id,
-        form.input(),
-        form.missing_secret(),
-    );
-    match put.await {
-        Ok(_) => Ok(done(&id, Notice::Saved)),
-        Err(refused) => {
-            let errors = FormError::refused(refused, PROVIDER_FORM)?.into();
-            let again = Again::identity_provider(Some(form), errors);
+    let caller = signed.caller();
+    // Who may is said before what was posted is judged.
+    caller.require(Permission::Edit)?;
+    let refused = match form.input() {
+        Ok(input) => oidc::put_with(&app.platform, caller, &id, input, form.missing_secret())
+            .await
+            .err()
+            .map(|refused| FormError::refused(refused, PROVIDER_FORM)),
+        Err(invalid) => Some(FormError::of_page(invalid, PROVIDER_FORM)),
+    };
+    match refused {
+        None => Ok(done(&id, Notice::Saved)),
+        Some(refused) => {
+            let again = Again::identity_provider(Some(form), refused?.into());
             show_page(&app, &signed, &id, None, again).await
         }
     }

@@ -1,6 +1,6 @@
 //! The organization's gateway settings (SPEC §8, §12), as `PATCH /api/v1/organization`
 //! sets them: how a new upstream tool is approved, and whether upstream results reach
-//! agents as sent. An owner's settings; core refuses the other roles.
+//! agents as sent. An owner's settings: other roles are refused before the form is read.
 
 use axum::extract::State;
 use guidepost_core::Permission;

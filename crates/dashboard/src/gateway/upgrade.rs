@@ -1,7 +1,7 @@
-//! An upstream's version, settings and secrets on its page, and the forms that upgrade or
-//! reconfigure it (`core::upstreams::update`: the new launch starts beside the running
-//! one) and roll it back. Secrets are set, never shown: their inputs are always empty, and
-//! an empty one keeps the secret it had.
+//! An upstream's name, start, processes, sign-in, version, settings and secrets on its
+//! page, and the forms that change them (`core::upstreams::update`: a new version, setting
+//! or secret starts beside the running one) and roll it back. Secrets are set, never
+//! shown: their inputs are always empty, and an empty one keeps the secret it had.
 
 use std::collections::BTreeMap;
 

@@ -101,6 +101,20 @@ impl Page {
         assert_eq!(self.status, StatusCode::OK, "{}", self.body);
         &self.body
     }
+
+    /// Asserts a refusal with `status` whose page holds each of `marks` (the error's id
+    /// beside its field, its words, a kept value); the body.
+    pub fn refused(&self, status: StatusCode, marks: &[&str]) -> &str {
+        assert_eq!(self.status, status, "{}", self.body);
+        for mark in marks {
+            assert!(
+                self.body.contains(mark),
+                "{mark:?} is not on the page: {}",
+                self.body
+            );
+        }
+        &self.body
+    }
 }
 
 /// A cookie-keeping HTTP client at the dashboard.
