@@ -56,6 +56,12 @@ backend_tests! {
         assert_eq!(mcp.send(list(&other_port)).await.status, StatusCode::FORBIDDEN, "{other_port}");
         let other_scheme = format!("https://acme.localhost:{port}");
         assert_eq!(mcp.send(list(&other_scheme)).await.status, StatusCode::FORBIDDEN, "{other_scheme}");
+        // The platform's own host (the path fallback `/s/acme`) is the server's too; another
+        // tenant's host is another site: its pages must not drive this server.
+        let platform = format!("http://localhost:{port}");
+        assert_eq!(mcp.send(list(&platform)).await.status, StatusCode::OK, "{platform}");
+        let tenant = format!("http://globex.localhost:{port}");
+        assert_eq!(mcp.send(list(&tenant)).await.status, StatusCode::FORBIDDEN, "{tenant}");
     }
 
     async fn oversize_body_is_413(db: &TestDatabase) {
