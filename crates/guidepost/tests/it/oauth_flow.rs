@@ -104,6 +104,30 @@ backend_tests! {
         assert_eq!(open.status, StatusCode::OK, "open servers need no token");
     }
 
+    /// Behind a TLS-terminating proxy (`--public-url-scheme https`), every address the
+    /// discovery documents and the challenge give is https: a client must never be sent
+    /// to plain http for its tokens.
+    async fn behind_tls_the_documents_and_the_challenge_name_https(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |s| s.platform.public_scheme = "https".into()).await;
+        let app = &oauth.app;
+        let refused = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA).call(1, "tools/list", json!({})).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        let challenge = refused.headers["www-authenticate"].to_str().unwrap().to_owned();
+        let prm_url = challenge.split('"').nth(1).unwrap().to_owned();
+        assert!(prm_url.starts_with("https://"), "{challenge}");
+        let path = prm_url.split_once("/.well-known/").unwrap().1;
+        let (status, prm) = get_json(&app.http, &format!("{}/.well-known/{path}", app.url), None).await;
+        assert_eq!(status, StatusCode::OK, "{prm}");
+        assert!(prm["resource"].as_str().unwrap().starts_with("https://"), "{prm}");
+        let issuer = prm["authorization_servers"][0].as_str().unwrap().to_owned();
+        assert!(issuer.starts_with("https://") && issuer.ends_with("/s/acme"), "{prm}");
+        let (_, metadata) = get_json(&app.http, &format!("{}/.well-known/oauth-authorization-server/s/acme", app.url), None).await;
+        assert_eq!(metadata["issuer"], issuer.as_str(), "{metadata}");
+        for endpoint in ["authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint"] {
+            assert!(metadata[endpoint].as_str().unwrap().starts_with(&issuer), "{endpoint}: {metadata}");
+        }
+    }
+
     async fn python_client_signs_in_and_calls_tools_in_both_eras(db: &TestDatabase) {
         let oauth = oauth_app(db, &["acme"], |_| {}).await;
         let app = &oauth.app;
