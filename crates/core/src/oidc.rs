@@ -276,19 +276,23 @@ pub async fn get(
     caller: &Caller,
     id: &ServerId,
 ) -> Result<OidcView, CoreError> {
-    find(platform, caller, id).await?.ok_or(CoreError::NotFound)
+    let server = platform.store.get_server(caller.org(), id).await?;
+    provider_of(platform, &server)
+        .await?
+        .ok_or(CoreError::NotFound)
 }
 
-/// The server's provider, `None` when it has none (the server must exist).
-pub async fn find(
+/// The provider of a server already read within the caller's organization; `None` when
+/// it has none.
+pub async fn provider_of(
     platform: &Platform,
-    caller: &Caller,
-    id: &ServerId,
+    server: &McpServer,
 ) -> Result<Option<OidcView>, CoreError> {
-    let org = caller.org();
-    let server = platform.store.get_server(org, id).await?;
-    let provider = platform.store.get_oidc_provider(org, id).await?;
-    Ok(provider.map(|provider| view(&platform.config, &server, provider)))
+    let provider = platform
+        .store
+        .get_oidc_provider(&server.org_id, &server.id)
+        .await?;
+    Ok(provider.map(|provider| view(&platform.config, server, provider)))
 }
 
 pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Result<(), CoreError> {

@@ -387,7 +387,7 @@ pub(crate) async fn show_page(
     let tools = guidepost_mcp::listed_tools(&app.platform, &server).await?;
     let snippets = servers::install_snippets(config, &server, None);
     let switches = crate::tool_switches::rows(app, signed, id).await?;
-    let provider = oidc::find(&app.platform, signed.caller(), id).await?;
+    let provider = oidc::provider_of(&app.platform, &server).await?;
     let identity_provider = ProviderPanel::new(
         provider.as_ref(),
         again.identity_provider.as_ref(),

@@ -395,12 +395,7 @@ pub async fn try_here(
     caller.require(Permission::Gateway)?;
     let org = caller.org();
     let before = platform.store.get_upstream(org, id).await?;
-    platform.upstreams.stop(id).await;
-    platform
-        .store
-        .set_upstream_status(org, id, UpstreamStatus::Starting, None, 0)
-        .await?;
-    platform.upstreams.start(platform, &before);
+    start_afresh_here(platform, org, id).await?;
     Ok(before)
 }
 
@@ -412,20 +407,33 @@ pub(crate) async fn relaunch(
     upstream: &Upstream,
 ) -> Result<Upstream, CoreError> {
     let (org, id) = (&upstream.org_id, &upstream.id);
-    platform.upstreams.stop(id).await;
+    // Marked first, so that the process started here carries the mark and is not taken
+    // for one started before it.
     platform
         .store
         .mark_upstream_restarted(org, id, Timestamp::now())
         .await?;
+    let upstream = start_afresh_here(platform, org, id).await?;
+    // Calls read the upstream's record from the node cache: the other nodes read it again.
+    let servers = attached_servers(platform, org, id).await?;
+    platform.announce_tools_changed(&servers).await;
+    Ok(upstream)
+}
+
+/// Stops it on this node and starts it from its record again, `starting` with its
+/// restart count at zero; the record it was started from.
+async fn start_afresh_here(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+) -> Result<Upstream, CoreError> {
+    platform.upstreams.stop(id).await;
     platform
         .store
         .set_upstream_status(org, id, UpstreamStatus::Starting, None, 0)
         .await?;
     let upstream = platform.store.get_upstream(org, id).await?;
     platform.upstreams.start(platform, &upstream);
-    // Calls read the upstream's record from the node cache: the other nodes read it again.
-    let servers = attached_servers(platform, org, id).await?;
-    platform.announce_tools_changed(&servers).await;
     Ok(upstream)
 }
 
