@@ -40,8 +40,8 @@ use async_trait::async_trait;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::connections;
 use guidepost_core::upstreams::{
-    CallContext, NotAdmitted, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
-    UpstreamRuntime,
+    CallContext, CallingPerson, NotAdmitted, Subscriber, UpstreamAnswer, UpstreamCallError,
+    UpstreamRequest, UpstreamRuntime,
 };
 use guidepost_domain::{ConnectionOwner, LaunchSpec, OrgId, Upstream, UpstreamId, UpstreamSignIn};
 use serde_json::Value;
@@ -226,18 +226,33 @@ impl Supervisor {
     }
 }
 
-/// Prompts, resources and completion of an upstream that works with each person's own
-/// account would go through the organization's connection, which is not theirs: refused
-/// until they are relayed per person.
-fn refuse_person_requests(upstream: &Upstream) -> Result<(), UpstreamCallError> {
+/// A subscription to a resource of an upstream that works with each person's own
+/// account would live on the organization's connection, which is not theirs: refused
+/// (a read goes through their own, `request`).
+fn refuse_person_subscription(upstream: &Upstream) -> Result<(), UpstreamCallError> {
     if connections::sign_in_of(upstream) == UpstreamSignIn::Person {
         return Err(UpstreamCallError::NotStarted(format!(
-            "{} works with each person's own account, and its prompts and resources are not \
-             relayed per person yet; use its tools",
+            "{} works with each person's own account, and its resources cannot be subscribed \
+             to through this server; read them again instead",
             upstream.name
         )));
     }
     Ok(())
+}
+
+impl Supervisor {
+    /// The instance that speaks for `person` with `upstream`, which has `person` sign-in:
+    /// their own session, made if this node has none.
+    fn personal_instance(&self, upstream: &Upstream, person: &CallingPerson) -> Arc<Instance> {
+        self.personal.instance(upstream, &person.end_user, || {
+            Instance::speaking_as(
+                upstream.clone(),
+                ConnectionOwner::Person(person.end_user.clone()),
+                self.options.clone(),
+                self.confiner.clone(),
+            )
+        })
+    }
 }
 
 #[async_trait]
@@ -301,14 +316,7 @@ impl UpstreamRuntime for Supervisor {
         // person; every other is shared by all callers on this node.
         let personal = connections::sign_in_of(upstream) == UpstreamSignIn::Person;
         let instance = match context.person.as_ref().filter(|_| personal) {
-            Some(person) => self.personal.instance(upstream, &person.end_user, || {
-                Instance::speaking_as(
-                    upstream.clone(),
-                    ConnectionOwner::Person(person.end_user.clone()),
-                    self.options.clone(),
-                    self.confiner.clone(),
-                )
-            }),
+            Some(person) => self.personal_instance(upstream, person),
             // A tool call is pinned to the least busy process of the pool for its life.
             None => self
                 .serving(platform, upstream)
@@ -329,21 +337,29 @@ impl UpstreamRuntime for Supervisor {
         upstream: &Upstream,
         request: UpstreamRequest,
         timeout: Duration,
+        person: Option<&CallingPerson>,
     ) -> Result<Value, UpstreamCallError> {
         if self.is_retired(&upstream.id) {
             return Err(UpstreamCallError::NotStarted(
                 "it is not installed any more".into(),
             ));
         }
-        refuse_person_requests(upstream)?;
+        let instance = if connections::sign_in_of(upstream) == UpstreamSignIn::Person {
+            // Never the organization's connection for a person's request.
+            let Some(person) = person else {
+                return Err(UpstreamCallError::NotStarted(format!(
+                    "{} works with each person's own account; sign in first",
+                    upstream.name
+                )));
+            };
+            self.personal_instance(upstream, person)
+        } else {
+            // Every request but a tool call goes to the primary process.
+            self.pool(upstream).primary()
+        };
         let method = request.method();
         let started = std::time::Instant::now();
-        // Every request but a tool call goes to the primary process.
-        let result = self
-            .pool(upstream)
-            .primary()
-            .request(platform, request, timeout)
-            .await;
+        let result = instance.request(platform, request, timeout).await;
         metrics::histogram!("guidepost_upstream_request_seconds", "method" => method)
             .record(started.elapsed().as_secs_f64());
         result
@@ -362,7 +378,7 @@ impl UpstreamRuntime for Supervisor {
                 "it is not installed any more".into(),
             ));
         }
-        refuse_person_requests(upstream)?;
+        refuse_person_subscription(upstream)?;
         // Subscriptions live on the primary, where their notifications come from.
         let instance = self.pool(upstream).primary();
         instance.subscribe(platform, uri, subscriber, timeout).await

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use guidepost_core::upstreams::features::{self, Answered, FeatureError};
-use guidepost_core::upstreams::{CallerClient, UpstreamCallError};
-use guidepost_domain::{DefinitionKind, McpServer};
+use guidepost_core::upstreams::{CallerClient, CallingPerson, UpstreamCallError};
+use guidepost_domain::{DefinitionKind, EndUser, McpServer};
 use rmcp::model::{
     CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResult,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult,
@@ -66,32 +66,46 @@ pub(crate) async fn get_prompt(
     platform: &Platform,
     scope: &RequestScope,
     request: GetPromptRequestParams,
+    ctx: &RequestContext<RoleServer>,
 ) -> Result<GetPromptResult, ErrorData> {
     let started = Instant::now();
+    let asker = Asker::of(platform, scope, ctx).await?;
     let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
     let name = request.name.clone();
-    let answer = features::get_prompt(platform, &scope.server, &name, request.arguments).await;
+    let person = asker.person(scope);
+    let answer = features::get_prompt(
+        platform,
+        &scope.server,
+        &name,
+        request.arguments,
+        person.as_ref(),
+    );
     let what = Requested::new("prompts/get", &name, &arguments);
-    answered(platform, scope, what, answer, started)
+    asker.answered(platform, scope, what, answer.await, started)
 }
 
 pub(crate) async fn read_resource(
     platform: &Platform,
     scope: &RequestScope,
     uri: &str,
+    ctx: &RequestContext<RoleServer>,
 ) -> Result<ReadResourceResult, ErrorData> {
     let started = Instant::now();
-    let answer = features::read_resource(platform, &scope.server, uri).await;
+    let asker = Asker::of(platform, scope, ctx).await?;
+    let person = asker.person(scope);
+    let answer = features::read_resource(platform, &scope.server, uri, person.as_ref()).await;
     let what = Requested::new("resources/read", uri, &Value::Null);
-    answered(platform, scope, what, answer, started)
+    asker.answered(platform, scope, what, answer, started)
 }
 
 pub(crate) async fn complete(
     platform: &Platform,
     scope: &RequestScope,
     request: CompleteRequestParams,
+    ctx: &RequestContext<RoleServer>,
 ) -> Result<CompleteResult, ErrorData> {
     let started = Instant::now();
+    let asker = Asker::of(platform, scope, ctx).await?;
     let params = serde_json::to_value(request)
         .map_err(|e| ErrorData::invalid_params(format!("invalid completion request: {e}"), None))?;
     let reference = &params["ref"];
@@ -101,9 +115,76 @@ pub(crate) async fn complete(
         .unwrap_or_default()
         .to_owned();
     let arguments = params["argument"].clone();
-    let answer = features::complete(platform, &scope.server, params).await;
+    let person = asker.person(scope);
+    let answer = features::complete(platform, &scope.server, params, person.as_ref()).await;
     let what = Requested::new("completion/complete", &name, &arguments);
-    answered(platform, scope, what, answer, started)
+    asker.answered(platform, scope, what, answer, started)
+}
+
+/// Who asks for a prompt, a resource or a completion, and on what request: the person
+/// (recorded with the request, and the one an upstream with `person` sign-in is asked as)
+/// and whether their client opens URLs (asked to connect by a URL elicitation).
+struct Asker<'a> {
+    end_user: Option<EndUser>,
+    request: &'a RequestContext<RoleServer>,
+}
+
+impl<'a> Asker<'a> {
+    async fn of(
+        platform: &Platform,
+        scope: &RequestScope,
+        request: &'a RequestContext<RoleServer>,
+    ) -> Result<Self, ErrorData> {
+        let end_user = crate::handler::resolve_end_user(platform, scope).await?;
+        Ok(Self { end_user, request })
+    }
+
+    fn person(&self, scope: &RequestScope) -> Option<CallingPerson> {
+        let server = scope.server.as_ref();
+        let user = self.end_user.as_ref()?;
+        Some(CallingPerson::new(user.id.clone(), server.clone()))
+    }
+
+    /// The answer as the protocol's type, or the error; recorded like a tool call either
+    /// way, with the person and the upstream that answered.
+    fn answered<T: DeserializeOwned>(
+        &self,
+        platform: &Platform,
+        scope: &RequestScope,
+        what: Requested<'_>,
+        answer: Result<Answered, FeatureError>,
+        started: Instant,
+    ) -> Result<T, ErrorData> {
+        let (outcome, upstream) = match answer {
+            Ok(answered) => (parsed(answered.result), Some(answered.upstream)),
+            Err(error) => (Err(self.refused(error)), None),
+        };
+        let call = CallRecord {
+            tool: &what.name,
+            label: "upstream",
+            arguments: what.arguments,
+            end_user: self.end_user.as_ref(),
+            upstream,
+        };
+        let recorded = Recorded::request(outcome.as_ref().map(drop), started);
+        record(platform, scope, call, recorded);
+        outcome
+    }
+
+    /// [`refused`], except that a person whose account at an upstream with `person`
+    /// sign-in is not connected is asked to connect it: by a URL elicitation
+    /// (`URLElicitationRequiredError`) where the client opens URLs in the session era,
+    /// else by the link in the error's text.
+    fn refused(&self, error: FeatureError) -> ErrorData {
+        let FeatureError::Upstream(needs @ UpstreamCallError::NeedsConnection { .. }) = &error
+        else {
+            return refused(error);
+        };
+        match crate::tools::connect_elicitation(self.request, needs) {
+            Some(asked) if !crate::surface::is_stateless(self.request) => asked.error(),
+            _ => ErrorData::invalid_request(needs.to_string(), None),
+        }
+    }
 }
 
 /// What a prompt get, resource read or completion asked for, as analytics records it:
@@ -120,31 +201,6 @@ impl<'a> Requested<'a> {
             arguments,
         }
     }
-}
-
-/// The answer as the protocol's type, or the error; recorded like a tool call either
-/// way, with the upstream that answered.
-fn answered<T: DeserializeOwned>(
-    platform: &Platform,
-    scope: &RequestScope,
-    what: Requested<'_>,
-    answer: Result<Answered, FeatureError>,
-    started: Instant,
-) -> Result<T, ErrorData> {
-    let (outcome, upstream) = match answer {
-        Ok(answered) => (parsed(answered.result), Some(answered.upstream)),
-        Err(error) => (Err(refused(error)), None),
-    };
-    let call = CallRecord {
-        tool: &what.name,
-        label: "upstream",
-        arguments: what.arguments,
-        end_user: None,
-        upstream,
-    };
-    let recorded = Recorded::request(outcome.as_ref().map(drop), started);
-    record(platform, scope, call, recorded);
-    outcome
 }
 
 /// The session a `resources/subscribe` comes on, and its client; the 2026-07-28 era has

@@ -154,7 +154,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let scope = scope(&ctx)?;
-        let result = features::get_prompt(&self.platform, &scope, request);
+        let result = features::get_prompt(&self.platform, &scope, request, &ctx);
         Ok(result.instrument(scope.span.clone()).await?.into())
     }
 
@@ -186,7 +186,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let scope = scope(&ctx)?;
-        let result = features::read_resource(&self.platform, &scope, &request.uri);
+        let result = features::read_resource(&self.platform, &scope, &request.uri, &ctx);
         Ok(result.instrument(scope.span.clone()).await?.into())
     }
 
@@ -221,7 +221,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         let scope = scope(&ctx)?;
-        features::complete(&self.platform, &scope, request)
+        features::complete(&self.platform, &scope, request, &ctx)
             .instrument(scope.span.clone())
             .await
     }
@@ -564,7 +564,7 @@ fn cancelled_call() -> rmcp::model::CallToolResult {
     )])
 }
 
-async fn resolve_end_user(
+pub(crate) async fn resolve_end_user(
     platform: &Platform,
     scope: &RequestScope,
 ) -> Result<Option<guidepost_domain::EndUser>, ErrorData> {

@@ -11,8 +11,9 @@ use std::time::Duration;
 use guidepost_domain::*;
 use serde_json::Value;
 
+use super::connections;
 use super::names::exposed_name;
-use super::runtime::{Subscriber, UpstreamCallError, UpstreamRequest};
+use super::runtime::{CallingPerson, Subscriber, UpstreamCallError, UpstreamRequest};
 use super::uris;
 use crate::{CoreError, Platform};
 
@@ -155,13 +156,37 @@ async fn approved(
     }
 }
 
-/// `prompts/get` of an attached prompt: the upstream's messages, their resource URIs
-/// exposed.
+/// Sends `request` to `upstream`. One with `person` sign-in is asked as `person`, through
+/// their own connection (a person with none gets the error that carries the link to
+/// connect it, as a tool call does), never through the organization's.
+async fn ask(
+    platform: &Platform,
+    upstream: &Upstream,
+    request: UpstreamRequest,
+    timeout: Duration,
+    person: Option<&CallingPerson>,
+) -> Result<Value, UpstreamCallError> {
+    let person = match connections::sign_in_of(upstream) {
+        UpstreamSignIn::Person => {
+            let checked = connections::person_connected(platform, upstream, person.cloned());
+            Some(checked.await?)
+        }
+        _ => None,
+    };
+    platform
+        .upstreams
+        .request(platform, upstream, request, timeout, person.as_ref())
+        .await
+}
+
+/// `prompts/get` of an attached prompt, asked by `person` (if anyone signed in): the
+/// upstream's messages, their resource URIs exposed.
 pub async fn get_prompt(
     platform: &Platform,
     server: &McpServer,
     exposed: &str,
     arguments: Option<serde_json::Map<String, Value>>,
+    person: Option<&CallingPerson>,
 ) -> Result<Answered, FeatureError> {
     let prompt = approved(
         platform,
@@ -175,10 +200,7 @@ pub async fn get_prompt(
         name: prompt.name.clone(),
         arguments,
     };
-    let mut result = platform
-        .upstreams
-        .request(platform, &prompt.upstream, request, prompt.timeout)
-        .await?;
+    let mut result = ask(platform, &prompt.upstream, request, prompt.timeout, person).await?;
     uris::expose_prompt_result(&prompt.prefix, &mut result);
     Ok(Answered {
         result,
@@ -186,19 +208,17 @@ pub async fn get_prompt(
     })
 }
 
-/// `resources/read` of an exposed URI (`target`); the contents come back under exposed
-/// URIs.
+/// `resources/read` of an exposed URI (`target`) by `person`; the contents come back
+/// under exposed URIs.
 pub async fn read_resource(
     platform: &Platform,
     server: &McpServer,
     exposed: &str,
+    person: Option<&CallingPerson>,
 ) -> Result<Answered, FeatureError> {
     let target = target(platform, server, exposed).await?;
     let request = UpstreamRequest::ReadResource { uri: target.uri };
-    let mut result = platform
-        .upstreams
-        .request(platform, &target.upstream, request, target.timeout)
-        .await?;
+    let mut result = ask(platform, &target.upstream, request, target.timeout, person).await?;
     uris::expose_read_result(&target.prefix, &mut result);
     Ok(Answered {
         result,
@@ -322,11 +342,12 @@ async fn upstream_of(
 
 /// `completion/complete` for an attached prompt (`ref/prompt`) or resource template
 /// (`ref/resource`): asked of its upstream under the upstream's own name or URI. An
-/// upstream that does not complete answers no values.
+/// upstream that does not complete answers no values. Asked by `person`, as a prompt is.
 pub async fn complete(
     platform: &Platform,
     server: &McpServer,
     mut params: Value,
+    person: Option<&CallingPerson>,
 ) -> Result<Answered, FeatureError> {
     let reference = &params["ref"];
     let (upstream, timeout) = match reference["type"].as_str() {
@@ -358,10 +379,7 @@ pub async fn complete(
         }
     };
     let request = UpstreamRequest::Complete { params };
-    let answer = platform
-        .upstreams
-        .request(platform, &upstream, request, timeout)
-        .await;
+    let answer = ask(platform, &upstream, request, timeout, person).await;
     let result = match answer {
         Err(UpstreamCallError::Refused { code, .. }) if code == METHOD_NOT_FOUND => {
             serde_json::json!({"completion": {"values": [], "hasMore": false}})

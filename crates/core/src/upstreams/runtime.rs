@@ -123,13 +123,16 @@ pub trait UpstreamRuntime: Send + Sync {
         context: CallContext,
     ) -> Result<UpstreamAnswer, UpstreamCallError>;
     /// Sends `request` (a prompt, a resource read, a completion) to the upstream: its
-    /// result in the protocol's own shape, or why there is none.
+    /// result in the protocol's own shape, or why there is none. An upstream with
+    /// `person` sign-in is asked through `person`'s own connection (checked by
+    /// [`super::connections::person_connected`] first), never the organization's.
     async fn request(
         &self,
         platform: &Platform,
         upstream: &Upstream,
         request: UpstreamRequest,
         timeout: Duration,
+        person: Option<&CallingPerson>,
     ) -> Result<Value, UpstreamCallError>;
     /// Subscribes `subscriber` to the upstream's resource `uri` on this node: the
     /// upstream is subscribed once, whoever subscribes after, and its updates of `uri` go
@@ -262,8 +265,8 @@ pub enum UpstreamCallError {
     /// connected (or must be connected again): `url` connects it.
     #[error(
         "{upstream} works with your own account there, which is not connected yet. Show the \
-         user this link to connect it: {url} (it works once, for 15 minutes); then call the \
-         tool again"
+         user this link to connect it: {url} (it works once, for 15 minutes); then try \
+         again"
     )]
     NeedsConnection { upstream: String, url: String },
     /// The upstream works with each person's own account, and the caller's does not offer

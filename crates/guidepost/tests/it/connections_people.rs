@@ -27,19 +27,25 @@ pub(crate) async fn remote_and_gateway(db: &TestDatabase) -> (OAuthApp, OAuthApp
 /// As [`remote_and_gateway`], with `extra` in the entry's spec.
 async fn remote_and_gateway_with(db: &TestDatabase, extra: &str) -> (OAuthApp, OAuthApp) {
     let remote = oauth_app(db, &["remote"], |_| {}).await;
+    let gateway = gateway_of(db, &remote, extra).await;
+    (remote, gateway)
+}
+
+/// The gateway (server `gateway`, sign-in required), whose catalog offers `remote`'s
+/// server `remote`, with `extra` in the entry's spec.
+pub(crate) async fn gateway_of(db: &TestDatabase, remote: &OAuthApp, extra: &str) -> OAuthApp {
     let url = remote.resource("remote");
     let entry = format!(
         "[[entry]]\nid = \"remote\"\nname = \"Remote\"\ndescription = \"A server that signs in.\"\n\
          spec = {{ runtime = \"http\", url = {url:?}{extra} }}\n"
     );
     let catalog = Catalog::with_operator_entries(&entry).unwrap();
-    let gateway = oauth_app(db, &["gateway"], move |settings| {
+    oauth_app(db, &["gateway"], move |settings| {
         settings.platform.catalog = Arc::new(catalog);
         settings.platform.master_key = Some(MasterKey::from_bytes([9; 32]));
         settings.gateway.http_allow_private = true;
     })
-    .await;
-    (remote, gateway)
+    .await
 }
 
 /// The gateway's platform host, as its links name it.

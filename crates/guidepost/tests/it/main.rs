@@ -23,6 +23,7 @@ mod conformance;
 mod conformance_auth;
 mod connections;
 mod connections_account_tools;
+mod connections_features;
 mod connections_independent;
 mod connections_mine;
 mod connections_people;

@@ -9,6 +9,8 @@ mod support;
 mod upstreams;
 mod walkthroughs;
 
+pub(crate) use upstreams::connect_elicitation;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -219,8 +219,7 @@ fn asked_to_connect(
     upstream: UpstreamId,
     needs: UpstreamCallError,
 ) -> ToolAnswer {
-    let outcome = Err(needs);
-    let (protocol_error, round) = match connect_elicitation(call, &outcome) {
+    let (protocol_error, round) = match connect_elicitation(call.request, &needs) {
         Some(asked) if is_stateless(call.request) => (None, Some(asked.round())),
         Some(asked) => {
             watch_until_connected(call, &upstream, &asked);
@@ -229,7 +228,7 @@ fn asked_to_connect(
         None => (None, None),
     };
     ToolAnswer {
-        result: into_result(outcome),
+        result: into_result(Err(needs)),
         upstream: Some(upstream),
         round,
         protocol_error,
@@ -243,7 +242,7 @@ const URL_ELICITATION_REQUIRED: i32 = -32042;
 const CONNECT_ROUND_STATE: &str = "connect:";
 
 /// A URL elicitation asking the caller to open a connect link.
-struct ConnectElicitation {
+pub(crate) struct ConnectElicitation {
     /// The error's text, as a tool error would say it.
     text: String,
     params: serde_json::Value,
@@ -251,7 +250,7 @@ struct ConnectElicitation {
 
 impl ConnectElicitation {
     /// The session era's `URLElicitationRequiredError`.
-    fn error(self) -> rmcp::ErrorData {
+    pub(crate) fn error(self) -> rmcp::ErrorData {
         let data = serde_json::json!({"elicitations": [self.params]});
         rmcp::ErrorData::new(
             rmcp::model::ErrorCode(URL_ELICITATION_REQUIRED),
@@ -276,18 +275,17 @@ impl ConnectElicitation {
     }
 }
 
-/// A call that needs the person's account connected, from a client that opens URLs
-/// (`elicitation.url`): the connect link as a URL elicitation. Other clients get the tool
-/// error with the link.
-fn connect_elicitation(
-    call: &ToolCall<'_>,
-    outcome: &Result<UpstreamAnswer, UpstreamCallError>,
+/// A request (a tool call, a prompt, a resource read) that needs the person's account
+/// connected, from a client that opens URLs (`elicitation.url`): the connect link as a URL
+/// elicitation. Other clients get the error with the link in its text.
+pub(crate) fn connect_elicitation(
+    request: &RequestContext<RoleServer>,
+    needs: &UpstreamCallError,
 ) -> Option<ConnectElicitation> {
-    let Err(needs @ UpstreamCallError::NeedsConnection { url, upstream }) = outcome else {
+    let UpstreamCallError::NeedsConnection { url, upstream } = needs else {
         return None;
     };
-    let opens_urls = call
-        .request
+    let opens_urls = request
         .client_capabilities()
         .is_some_and(|c| c.elicitation.as_ref().is_some_and(|e| e.url.is_some()));
     if !opens_urls {
@@ -297,7 +295,7 @@ fn connect_elicitation(
         "mode": "url",
         "elicitationId": guidepost_domain::random_token("conn_"),
         "url": url,
-        "message": format!("Connect your account at {upstream} to use this tool."),
+        "message": format!("Connect your account at {upstream} to go on."),
     });
     Some(ConnectElicitation {
         text: needs.to_string(),
