@@ -114,7 +114,11 @@ pub(crate) async fn add_entry(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-/// Install an upstream MCP server from the catalog. Returns at once with status
+/// Install an upstream MCP server from the catalog (`catalog_entry_id`), or described in
+/// the request itself: `{name, description?, secrets?, start?, runtime, …}`, the rest of
+/// the object the launch spec of that runtime as a private catalog entry's `spec` takes
+/// it (`npm` and `pypi` where the operator allows organizations' packages, `container`
+/// of an image on the operator's list, `http`). Returns at once with status
 /// `installing`; the package is fetched and started in the background.
 #[utoipa::path(post, path = "/api/v1/upstreams", tag = "gateway", operation_id = "upstreams_install",
     request_body = InstallUpstream, security(("bearer" = [])),
@@ -126,9 +130,17 @@ pub(crate) async fn add_entry(
 pub(crate) async fn install(
     State(platform): State<Platform>,
     auth: OrgAuth,
-    Json(input): Json<InstallUpstream>,
+    Json(body): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<(StatusCode, Json<Upstream>), ApiError> {
-    let upstream = upstreams::install(&platform, &auth.caller, input).await?;
+    let caller = &auth.caller;
+    let upstream = if body.contains_key("catalog_entry_id") || !body.contains_key("runtime") {
+        let input: InstallUpstream = serde_json::from_value(body.into())
+            .map_err(|error| ApiError::invalid("body", error.to_string()))?;
+        upstreams::install(&platform, caller, input).await?
+    } else {
+        let direct = upstreams::DirectUpstream::from_body(body)?;
+        upstreams::install_direct(&platform, caller, direct).await?
+    };
     Ok((StatusCode::CREATED, Json(upstream)))
 }
 

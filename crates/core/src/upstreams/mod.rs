@@ -15,6 +15,7 @@ pub mod diagnosis;
 pub mod diff;
 pub mod features;
 mod fit;
+mod install;
 mod names;
 mod offered;
 pub mod overview;
@@ -42,6 +43,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
+pub use install::{DirectUpstream, InstallUpstream, install, install_direct};
 pub use names::{exposed_name, may_be_exposed};
 pub(crate) use offered::AttachedTools;
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
@@ -54,49 +56,6 @@ pub use runtime::{
 /// Default and bounds of an attachment's call timeout.
 const DEFAULT_TIMEOUT_MS: i64 = 60_000;
 const MAX_TIMEOUT_MS: i64 = 10 * 60_000;
-
-/// `POST /api/v1/upstreams`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InstallUpstream {
-    /// A catalog entry's id (`GET /api/v1/catalog`).
-    pub catalog_entry_id: String,
-    /// A registry entry's version (one of its `versions`); its latest if left out.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// A name for this installation; the entry's name if left out.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The secrets the entry requires, by name (they are sealed, and never shown again).
-    #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
-    /// The entry's settings, by name (those left out take their defaults).
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub config: BTreeMap<String, Value>,
-    /// `eager`: every node starts it when the node starts; `on_demand` (the default): a
-    /// node starts it on its first call there. The installing node starts it at once
-    /// either way, to discover its tools.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub start: Option<StartMode>,
-    /// A remote server's sign-in: `none` (the entry's headers only), `organization` (one
-    /// account, connected by an editor after install: `POST …/connect`); the entry's
-    /// own if left out.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub sign_in: Option<UpstreamSignIn>,
-    /// Give a package or container a way out to the network, through the egress fence
-    /// (public addresses only): the entry's own choice if left out. A registry entry asks
-    /// for none, as server.json cannot say; a server that calls an API needs it.
-    #[serde(default)]
-    pub network: Option<bool>,
-    /// Processes of it on each node, calls going to the least busy: the entry's number
-    /// (1 unless it says) if left out. More than 1 only for an entry the catalog marks
-    /// `stateless`, and at most the platform's `--upstream-max-replicas`.
-    #[serde(default)]
-    pub replicas: Option<u32>,
-}
 
 /// `PATCH /api/v1/upstreams/{id}`: what may change after install. A new `version`,
 /// `config` or `secrets` is an upgrade: the new launch is fetched and started beside the
@@ -148,80 +107,6 @@ pub struct AttachUpstream {
     /// Per call, default 60000.
     #[serde(default)]
     pub timeout_ms: Option<i64>,
-}
-
-/// Installs an upstream from the catalog and starts it on this node.
-pub async fn install(
-    platform: &Platform,
-    caller: &Caller,
-    input: InstallUpstream,
-) -> Result<Upstream, CoreError> {
-    caller.require(Permission::Gateway)?;
-    let actor = caller.actor();
-    let org = caller.org();
-    let (entry, entry_version) = private::find(
-        platform,
-        org,
-        &input.catalog_entry_id,
-        input.version.as_deref(),
-    )
-    .await?;
-    let name = input.name.unwrap_or_else(|| entry.name.clone());
-    validate_text("name", &name, Limits::NAME)?;
-    if platform.store.list_upstreams(org).await?.len() >= Limits::UPSTREAMS {
-        return Err(CoreError::Conflict(format!(
-            "an organization may install at most {} upstreams",
-            Limits::UPSTREAMS
-        )));
-    }
-    let replicas = replicas::of_entry(platform, &entry, input.replicas)?;
-    let new = NewUpstream {
-        name: name.trim().to_owned(),
-        start: input.start.unwrap_or(StartMode::OnDemand),
-        replicas,
-        catalog_entry_id: Some(entry.id.clone()),
-        catalog_entry_version: entry_version,
-        spec: connections::with_sign_in(
-            with_network(
-                config::rendered(&entry, input.config.clone())?,
-                input.network,
-            )?,
-            input.sign_in,
-        )?,
-        secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
-        config: input.config,
-    };
-    // The installing node starts it at once: refused here, not failed later.
-    platform
-        .upstreams
-        .admits_replicas(org, &new.spec, new.replicas)
-        .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
-    let upstream = with_confinement(platform, platform.store.create_upstream(org, &new).await?);
-    let mut detail = serde_json::json!({"catalog_entry_id": entry.id, "name": upstream.name});
-    if let Some(version) = &upstream.catalog_entry_version {
-        detail["version"] = serde_json::json!(version);
-    }
-    let about = audit::About {
-        upstream: Some(&upstream.id),
-        detail,
-        ..Default::default()
-    };
-    audit::record(platform, org, actor, "upstream.installed", about).await?;
-    platform.upstreams.start(platform, &upstream);
-    Ok(upstream)
-}
-
-/// The rendered spec with the network the installer asked for, if they asked.
-fn with_network(spec: LaunchSpec, asked: Option<bool>) -> Result<LaunchSpec, ValidationError> {
-    match (asked, &spec) {
-        (None, _) => Ok(spec),
-        (Some(_), LaunchSpec::Http { .. }) => Err(ValidationError::new(
-            "network",
-            "a remote server is reached over the network; network applies to packages and \
-             containers only",
-        )),
-        (Some(wanted), _) => Ok(spec.with_network(wanted)),
-    }
 }
 
 pub async fn get(
@@ -531,6 +416,18 @@ pub async fn attach(
             .is_some_and(|l| l.len() > Limits::UPSTREAM_TOOLS)
         {
             let message = format!("at most {} names", Limits::UPSTREAM_TOOLS);
+            return Err(ValidationError::new(field, message).into());
+        }
+        // No kept definition has a longer name (or an empty one): such a name could only
+        // be a mistake, and it would be stored and shown as it came.
+        let unfit = |name: &String| name.is_empty() || name.len() > Limits::DEFINITION_KEY;
+        if let Some(name) = list.iter().flatten().find(|name| unfit(name)) {
+            let shown: String = name.chars().take(40).collect();
+            let message = format!(
+                "each name is 1 to {} bytes; {shown:?}{} is not",
+                Limits::DEFINITION_KEY,
+                if shown.len() < name.len() { "…" } else { "" }
+            );
             return Err(ValidationError::new(field, message).into());
         }
     }

@@ -23,15 +23,14 @@ const VALUE_MAX: usize = 4096;
 
 /// The entry `id` as it installs: the platform's, a registry's (at `version`, else its
 /// latest), or the organization's own (an unknown or uninstallable one is `Invalid`,
-/// saying why).
+/// saying why); with the registry version it is, for a registry's.
 pub async fn entry(
     platform: &Platform,
     caller: &Caller,
     id: &str,
     version: Option<&str>,
-) -> Result<CatalogEntry, CoreError> {
-    let (entry, _) = find(platform, caller.org(), id, version).await?;
-    Ok(entry)
+) -> Result<(CatalogEntry, Option<String>), CoreError> {
+    find(platform, caller.org(), id, version).await
 }
 
 /// Whether `id` names a registry entry (only a registry entry's id, its server name,
@@ -108,19 +107,7 @@ pub async fn add(
     caller.require(Permission::Gateway)?;
     let org = caller.org();
     check(&entry)?;
-    if let LaunchSpec::Container { image, .. } = &entry.spec {
-        check_image_allowed(&platform.config.container_images, image)?;
-    }
-    let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
-    if package && !platform.config.private_package_entries {
-        return Err(invalid(
-            "spec.runtime",
-            "this platform runs organizations' own packages only in containers (runtime \"container\") \
-             or reaches them as remote servers (runtime \"http\"); its operator can allow npm packages \
-             with --private-package-entries",
-        )
-        .into());
-    }
+    check_runnable(platform, &entry)?;
     if platform.config.catalog.find(&entry.id).is_some() {
         return Err(CoreError::Conflict(format!(
             "{:?} is an entry of the platform's catalog; pick another id",
@@ -141,6 +128,69 @@ pub async fn add(
     };
     let detail = serde_json::json!({ "runtime": entry.spec.runtime() });
     crate::audit::record(platform, caller, "catalog_entry.added", object, detail).await?;
+    Ok(entry)
+}
+
+/// What this platform lets an organization's own entry run: a container only of an image
+/// the operator lists, a package only where the operator allows them.
+fn check_runnable(platform: &Platform, entry: &CatalogEntry) -> Result<(), ValidationError> {
+    if let LaunchSpec::Container { image, .. } = &entry.spec {
+        check_image_allowed(&platform.config.container_images, image)?;
+    }
+    let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
+    if package && !platform.config.private_package_entries {
+        return Err(invalid(
+            "spec.runtime",
+            "this platform runs organizations' own packages only in containers (runtime \"container\") \
+             or reaches them as remote servers (runtime \"http\"); its operator can allow npm packages \
+             with --private-package-entries",
+        ));
+    }
+    Ok(())
+}
+
+/// The entry a request that describes its upstream itself stands for, checked as an
+/// organization's own entry is: its secrets those the request gives and those an HTTP
+/// server's `secret_headers` name (so that a missing one is refused by name).
+pub(super) fn inline_entry(
+    platform: &Platform,
+    direct: &super::DirectUpstream,
+) -> Result<CatalogEntry, ValidationError> {
+    validate_text("name", &direct.name, Limits::NAME)?;
+    if direct.description.chars().count() > DESCRIPTION_MAX {
+        return Err(invalid(
+            "description",
+            format!("at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    let mut names: Vec<String> = direct.secrets.keys().cloned().collect();
+    if let LaunchSpec::Http { secret_headers, .. } = &direct.spec {
+        names.extend(secret_headers.values().cloned());
+    }
+    names.sort_unstable();
+    names.dedup();
+    if names.len() > SECRETS_MAX {
+        return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
+    }
+    let entry = CatalogEntry {
+        id: String::new(),
+        name: direct.name.clone(),
+        description: direct.description.clone(),
+        spec: direct.spec.clone(),
+        secrets: names
+            .into_iter()
+            .map(|name| SecretSlot {
+                name,
+                description: String::new(),
+                required: true,
+            })
+            .collect(),
+        config: Vec::new(),
+        stateless: false,
+        replicas: None,
+    };
+    check_spec(&entry)?;
+    check_runnable(platform, &entry)?;
     Ok(entry)
 }
 

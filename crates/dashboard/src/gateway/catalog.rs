@@ -174,13 +174,13 @@ fn entry_row(listed: ListedEntry) -> EntryRow {
 }
 
 /// The catalog entry `id` as it installs (the platform's, a registry's at `version` or
-/// its latest, or the organization's own).
+/// its latest, or the organization's own), with the registry version it is.
 pub(super) async fn entry(
     app: &Dashboard,
     signed: &Signed,
     id: &str,
     version: Option<&str>,
-) -> Result<CatalogEntry, PageError> {
+) -> Result<(CatalogEntry, Option<String>), PageError> {
     match private::entry(&app.platform, signed.caller(), id, version).await {
         Ok(entry) => Ok(entry),
         Err(guidepost_core::CoreError::Invalid(_)) => Err(PageError::NotFound),
@@ -196,6 +196,10 @@ struct InstallPage {
     entry_name: String,
     description: String,
     runtime: &'static str,
+    /// A registry entry's version shown, and every version kept, newest first (the form
+    /// asks which to install when there is more than one).
+    version: Option<String>,
+    versions: Vec<String>,
     /// Whether it asks for a network (shown before install).
     network: &'static str,
     name: String,
@@ -251,7 +255,8 @@ impl SecretInput {
 impl InstallPage {
     fn new(
         chrome: Chrome,
-        entry: &CatalogEntry,
+        (entry, version): &(CatalogEntry, Option<String>),
+        versions: Vec<String>,
         form: &BTreeMap<String, String>,
         max_replicas: u32,
     ) -> Self {
@@ -276,6 +281,8 @@ impl InstallPage {
             entry_name: entry.name.clone(),
             description: entry.description.clone(),
             runtime: entry.spec.runtime(),
+            version: version.clone(),
+            versions,
             network: network_of(&entry.spec),
             name: form.get("name").cloned().unwrap_or(entry.name.clone()),
             eager: form.get("start").is_some_and(|s| s == "eager"),
@@ -310,6 +317,11 @@ impl InstallPage {
                 .collect(),
             errors: Errors::none(),
         }
+    }
+
+    /// Whether `version` is the one this form installs.
+    fn is_shown(&self, version: &str) -> bool {
+        self.version.as_deref() == Some(version)
     }
 
     /// The error, pointed at the input it is about: the setting or secret the message
@@ -355,22 +367,55 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-/// `GET /app/gateway/catalog/{entry}/install`.
+/// Which version of a registry entry the install form is for (`?version=`); its latest
+/// if left out.
+#[derive(Deserialize)]
+pub(crate) struct VersionChoice {
+    #[serde(default)]
+    version: Option<String>,
+}
+
+impl VersionChoice {
+    fn of(version: Option<&String>) -> Option<&str> {
+        version.map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+/// `GET /app/gateway/catalog/{entry}/install`, at `?version=` for a registry entry (its
+/// settings and secrets are that version's).
 pub(crate) async fn install_form(
     State(app): State<Dashboard>,
     signed: Signed,
     Path(id): Path<String>,
+    Query(choice): Query<VersionChoice>,
 ) -> PageResult {
-    let entry = entry(&app, &signed, &id, None).await?;
-    let title = format!("Install {}", entry.name);
-    let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
+    let version = VersionChoice::of(choice.version.as_ref());
+    let entry = entry(&app, &signed, &id, version).await?;
+    let page = install_page(&app, &signed, &entry, &BTreeMap::new()).await?;
+    Ok(page::render(&page))
+}
+
+/// The install form for `entry` at its version, showing what `form` holds.
+async fn install_page(
+    app: &Dashboard,
+    signed: &Signed,
+    entry: &(CatalogEntry, Option<String>),
+    form: &BTreeMap<String, String>,
+) -> Result<InstallPage, PageError> {
+    let versions = match &entry.1 {
+        Some(_) => registry::versions(&app.platform, &entry.0.id).await?,
+        None => Vec::new(),
+    };
+    let title = format!("Install {}", entry.0.name);
+    let chrome = Chrome::new(app, signed, title, Section::Gateway, None).await?;
     let max_replicas = app.platform.config.max_replicas;
-    Ok(page::render(&InstallPage::new(
+    Ok(InstallPage::new(
         chrome,
-        &entry,
-        &BTreeMap::new(),
+        entry,
+        versions,
+        form,
         max_replicas,
-    )))
+    ))
 }
 
 /// `POST /app/gateway/catalog/{entry}/install`: installs and goes to the upstream's page;
@@ -380,7 +425,8 @@ pub(crate) async fn install(
     Path(id): Path<String>,
     SignedForm { signed, form }: SignedForm<BTreeMap<String, String>>,
 ) -> PageResult {
-    let entry = entry(&app, &signed, &id, None).await?;
+    let version = VersionChoice::of(form.get("version"));
+    let entry = entry(&app, &signed, &id, version).await?;
     let installed = match install_input(&entry, &form) {
         Ok(input) => upstreams::install(&app.platform, signed.caller(), input).await,
         Err(invalid) => Err(invalid.into()),
@@ -400,11 +446,8 @@ pub(crate) async fn install(
                 CoreError::Conflict(message) => ("name", message, StatusCode::CONFLICT),
                 other => return Err(other.into()),
             };
-            let title = format!("Install {}", entry.name);
-            let chrome = Chrome::new(&app, &signed, title, Section::Gateway, None).await?;
-            let max_replicas = app.platform.config.max_replicas;
-            let page = InstallPage::new(chrome, &entry, &form, max_replicas)
-                .with_error(field, message, status);
+            let page = install_page(&app, &signed, &entry, &form).await?;
+            let page = page.with_error(field, message, status);
             Ok(page::render_with(status, &page))
         }
     }
@@ -413,7 +456,7 @@ pub(crate) async fn install(
 /// The install request the form stands for: settings left empty take their defaults,
 /// secrets left empty are not given (the core says which one is missing).
 fn install_input(
-    entry: &CatalogEntry,
+    (entry, version): &(CatalogEntry, Option<String>),
     form: &BTreeMap<String, String>,
 ) -> Result<InstallUpstream, ValidationError> {
     let mut config = BTreeMap::new();
@@ -447,7 +490,7 @@ fn install_input(
     };
     Ok(InstallUpstream {
         catalog_entry_id: entry.id.clone(),
-        version: None,
+        version: version.clone(),
         name: name.map(str::to_owned),
         secrets,
         config,

@@ -152,7 +152,8 @@ pub(crate) async fn form_of(
 async fn entry_of(app: &Dashboard, signed: &Signed, upstream: &Upstream) -> Option<CatalogEntry> {
     let id = upstream.catalog_entry_id.as_deref()?;
     let version = upstream.catalog_entry_version.as_deref();
-    catalog::entry(app, signed, id, version).await.ok()
+    let (entry, _) = catalog::entry(app, signed, id, version).await.ok()?;
+    Some(entry)
 }
 
 /// The input a refusal is about, for the error summary's link.

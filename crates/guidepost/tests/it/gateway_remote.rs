@@ -130,3 +130,47 @@ backend_tests! {
         assert_eq!(failed["restarts"], 0, "refused at once, not retried: {failed}");
     }
 }
+
+backend_tests! {
+    async fn a_remote_server_is_installed_by_its_address_without_a_catalog_entry(db: &TestDatabase) {
+        let upstream_node = spawn_app(db).await;
+        let remote = upstream_node.create_tenant("Remote").await;
+        upstream_node.create_server(&remote, "remote", json!({})).await;
+        let app = spawn_app_with(db, |settings| settings.gateway.http_allow_private = true).await;
+        let acme = app.create_tenant("Acme").await;
+        let url = upstream_node.mcp_path_url("remote");
+
+        // Checked as an organization's own entry is, field by field.
+        let refusals = [
+            (json!({"runtime": "http", "url": url}), "name", "is required"),
+            (json!({"name": "R", "runtime": "http", "url": url, "header": {}}), "runtime", "unknown field `header`"),
+            (json!({"name": "R", "runtime": "command", "command": "/bin/sh"}), "spec.runtime", "only the platform's operator"),
+            (json!({"name": "R", "runtime": "npm", "package": "left-pad", "version": "1.3.0"}), "spec.runtime", "--private-package-entries"),
+            (json!({"name": "R", "runtime": "http", "url": url, "secret_headers": {"X-Key": "API_KEY"}}), "secrets", "API_KEY"),
+            (json!({"name": "R", "runtime": "http", "url": url, "secrets": {"API_KEY": 7}}), "secrets", "object of secret names to strings"),
+        ];
+        for (body, field, says) in refusals {
+            let (status, problem) = app.api(Method::POST, "/upstreams", &acme.key, Some(body.clone())).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {problem}");
+            let errors = problem["errors"].as_array().cloned().unwrap_or_default();
+            assert!(errors.iter().any(|e| e["field"] == field && e["message"].as_str().unwrap_or_default().contains(says)),
+                "{body}: expected {field} to say {says:?}: {problem}");
+        }
+
+        let body = json!({"name": "Remote by address", "runtime": "http", "url": url, "start": "eager",
+            "secret_headers": {"X-Api-Key": "API_KEY"}, "secrets": {"API_KEY": "direct-secret-value"}});
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        assert_eq!((&installed["catalog_entry_id"], &installed["start"]), (&Value::Null, &json!("eager")), "{installed}");
+        let id = installed["id"].as_str().unwrap().to_owned();
+        let ready = wait_for(&app, &acme, &id, |u| u["status"] != "installing" && u["status"] != "starting").await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+        assert!(!ready.to_string().contains("direct-secret-value"), "the secret is never shown: {ready}");
+        let (_, tools) = app.get(&format!("/upstreams/{id}/tools"), &acme.key).await;
+        assert!(tools.to_string().contains("get_support"), "its tools are discovered: {tools}");
+        let (_, events) = app.get("/audit-events", &acme.key).await;
+        let installed = events["items"].as_array().unwrap().iter().find(|e| e["action"] == "upstream.installed");
+        let installed = installed.unwrap_or_else(|| panic!("{events}"));
+        assert_eq!((&installed["detail"]["runtime"], &installed["detail"]["name"]), (&json!("http"), &json!("Remote by address")), "{installed}");
+    }
+}

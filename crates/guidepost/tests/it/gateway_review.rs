@@ -299,6 +299,16 @@ backend_tests! {
         let (status, refused) = f.app.api(Method::PUT, &path, &f.acme.key, Some(json!({"prefix": "fy"}))).await;
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
         assert!(refused["detail"].as_str().unwrap().contains("would offer 26 tools, over its cap of 24"), "{refused}");
+        // Each name in the lists is bounded: empty, or longer than any definition's, is
+        // refused as the field's error (not stored, not shown back whole).
+        let long = "x".repeat(2049);
+        for (field, names) in [("allowed_tools", json!(["echo", ""])), ("allowed_prompts", json!([long]))] {
+            let body = json!({"prefix": "fy", "allowed_tools": ["echo"], field: names});
+            let (status, refused) = f.app.api(Method::PUT, &path, &f.acme.key, Some(body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {refused}");
+            assert!(refused.to_string().contains("each name is 1 to 2048 bytes"), "{refused}");
+            assert!(refused.to_string().len() < 1000, "the long name is not echoed whole: {refused}");
+        }
         let (status, body) = f.app.api(Method::PUT, &path, &f.acme.key,
             Some(json!({"prefix": "fy", "allowed_tools": ["echo", "whereami"]}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -1,0 +1,249 @@
+//! Installing an upstream (SPEC §8): from a catalog entry (the platform's, a
+//! registry's at a version, or the organization's own), or described in the request
+//! itself, which is checked as an organization's own entry would be.
+
+use std::collections::BTreeMap;
+
+use guidepost_domain::*;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::catalog::CatalogEntry;
+use super::{audit, config, connections, private, replicas, secrets, with_confinement};
+use crate::{Caller, CoreError, Permission, Platform};
+
+/// `POST /api/v1/upstreams`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallUpstream {
+    /// A catalog entry's id (`GET /api/v1/catalog`).
+    pub catalog_entry_id: String,
+    /// A registry entry's version (one of its `versions`); its latest if left out.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// A name for this installation; the entry's name if left out.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The secrets the entry requires, by name (they are sealed, and never shown again).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// The entry's settings, by name (those left out take their defaults).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: BTreeMap<String, Value>,
+    /// `eager`: every node starts it when the node starts; `on_demand` (the default): a
+    /// node starts it on its first call there. The installing node starts it at once
+    /// either way, to discover its tools.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub start: Option<StartMode>,
+    /// A remote server's sign-in: `none` (the entry's headers only), `organization` (one
+    /// account, connected by an editor after install: `POST …/connect`); the entry's
+    /// own if left out.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub sign_in: Option<UpstreamSignIn>,
+    /// Give a package or container a way out to the network, through the egress fence
+    /// (public addresses only): the entry's own choice if left out. A registry entry asks
+    /// for none, as server.json cannot say; a server that calls an API needs it.
+    #[serde(default)]
+    pub network: Option<bool>,
+    /// Processes of it on each node, calls going to the least busy: the entry's number
+    /// (1 unless it says) if left out. More than 1 only for an entry the catalog marks
+    /// `stateless`, and at most the platform's `--upstream-max-replicas`.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+}
+
+/// `POST /api/v1/upstreams` without a catalog entry: `{name, runtime, …}`, the rest of
+/// the object the launch spec of that runtime (`npm`, `pypi`, `http`, `container`), as a
+/// private catalog entry's `spec` (an HTTP server's headers that hold secrets name them
+/// in `secret_headers`).
+#[derive(Debug, Clone)]
+pub struct DirectUpstream {
+    pub name: String,
+    pub description: String,
+    pub spec: LaunchSpec,
+    /// By name: environment variables of a process or container, or the secrets an HTTP
+    /// server's `secret_headers` name. Sealed, and never shown again.
+    pub secrets: BTreeMap<String, String>,
+    pub start: Option<StartMode>,
+}
+
+impl DirectUpstream {
+    /// A request body's own keys (`name`, `description`, `secrets`, `start`); the rest of
+    /// it is the launch spec, whose unknown keys are refused.
+    pub fn from_body(mut body: serde_json::Map<String, Value>) -> Result<Self, ValidationError> {
+        let text = |value: Option<Value>, field: &'static str| match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(ValidationError::new(field, "must be a string")),
+        };
+        let name = text(body.remove("name"), "name")?.ok_or_else(|| {
+            ValidationError::new("name", "is required: what this installation is called")
+        })?;
+        let description = text(body.remove("description"), "description")?.unwrap_or_default();
+        let secrets = match body.remove("secrets") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(value) => serde_json::from_value(value).map_err(|_| {
+                ValidationError::new("secrets", "must be an object of secret names to strings")
+            })?,
+        };
+        let start = match body.remove("start") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(serde_json::from_value(value).map_err(|_| {
+                ValidationError::new("start", "must be \"eager\" or \"on_demand\"")
+            })?),
+        };
+        let spec = serde_json::from_value(Value::Object(body)).map_err(|error| {
+            ValidationError::new("runtime", format!("not a launch spec: {error}"))
+        })?;
+        Ok(Self {
+            name,
+            description,
+            spec,
+            secrets,
+            start,
+        })
+    }
+}
+
+/// Installs an upstream from the catalog and starts it on this node.
+pub async fn install(
+    platform: &Platform,
+    caller: &Caller,
+    input: InstallUpstream,
+) -> Result<Upstream, CoreError> {
+    caller.require(Permission::Gateway)?;
+    let (entry, entry_version) = private::find(
+        platform,
+        caller.org(),
+        &input.catalog_entry_id,
+        input.version.as_deref(),
+    )
+    .await?;
+    let name = input.name.clone().unwrap_or_else(|| entry.name.clone());
+    let installing = Installing {
+        catalog_entry_id: Some(entry.id.clone()),
+        entry_version,
+        name,
+        entry,
+        input,
+    };
+    install_entry(platform, caller, installing).await
+}
+
+/// Installs an upstream described in the request itself (`{name, runtime, …}`), checked
+/// as an organization's own catalog entry is, without adding one to the catalog.
+pub async fn install_direct(
+    platform: &Platform,
+    caller: &Caller,
+    direct: DirectUpstream,
+) -> Result<Upstream, CoreError> {
+    caller.require(Permission::Gateway)?;
+    let entry = private::inline_entry(platform, &direct)?;
+    let input = InstallUpstream {
+        catalog_entry_id: String::new(),
+        version: None,
+        name: None,
+        secrets: direct.secrets,
+        config: BTreeMap::new(),
+        start: direct.start,
+        sign_in: None,
+        network: None,
+        replicas: None,
+    };
+    let installing = Installing {
+        catalog_entry_id: None,
+        entry_version: None,
+        name: direct.name,
+        entry,
+        input,
+    };
+    install_entry(platform, caller, installing).await
+}
+
+/// What is installed: the entry as it runs (the catalog's, or the request's own) and the
+/// request's choices.
+struct Installing {
+    catalog_entry_id: Option<String>,
+    entry_version: Option<String>,
+    name: String,
+    entry: CatalogEntry,
+    input: InstallUpstream,
+}
+
+async fn install_entry(
+    platform: &Platform,
+    caller: &Caller,
+    installing: Installing,
+) -> Result<Upstream, CoreError> {
+    let Installing {
+        catalog_entry_id,
+        entry_version,
+        name,
+        entry,
+        input,
+    } = installing;
+    let actor = caller.actor();
+    let org = caller.org();
+    validate_text("name", &name, Limits::NAME)?;
+    if platform.store.list_upstreams(org).await?.len() >= Limits::UPSTREAMS {
+        return Err(CoreError::Conflict(format!(
+            "an organization may install at most {} upstreams",
+            Limits::UPSTREAMS
+        )));
+    }
+    let replicas = replicas::of_entry(platform, &entry, input.replicas)?;
+    let new = NewUpstream {
+        name: name.trim().to_owned(),
+        start: input.start.unwrap_or(StartMode::OnDemand),
+        replicas,
+        catalog_entry_id: catalog_entry_id.clone(),
+        catalog_entry_version: entry_version,
+        spec: connections::with_sign_in(
+            with_network(
+                config::rendered(&entry, input.config.clone())?,
+                input.network,
+            )?,
+            input.sign_in,
+        )?,
+        secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
+        config: input.config,
+    };
+    // The installing node starts it at once: refused here, not failed later.
+    platform
+        .upstreams
+        .admits_replicas(org, &new.spec, new.replicas)
+        .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
+    let upstream = with_confinement(platform, platform.store.create_upstream(org, &new).await?);
+    let mut detail = match &catalog_entry_id {
+        Some(id) => serde_json::json!({"catalog_entry_id": id, "name": upstream.name}),
+        None => serde_json::json!({"runtime": upstream.spec.runtime(), "name": upstream.name}),
+    };
+    if let Some(version) = &upstream.catalog_entry_version {
+        detail["version"] = serde_json::json!(version);
+    }
+    let about = audit::About {
+        upstream: Some(&upstream.id),
+        detail,
+        ..Default::default()
+    };
+    audit::record(platform, org, actor, "upstream.installed", about).await?;
+    platform.upstreams.start(platform, &upstream);
+    Ok(upstream)
+}
+
+/// The rendered spec with the network the installer asked for, if they asked.
+fn with_network(spec: LaunchSpec, asked: Option<bool>) -> Result<LaunchSpec, ValidationError> {
+    match (asked, &spec) {
+        (None, _) => Ok(spec),
+        (Some(_), LaunchSpec::Http { .. }) => Err(ValidationError::new(
+            "network",
+            "a remote server is reached over the network; network applies to packages and \
+             containers only",
+        )),
+        (Some(wanted), _) => Ok(spec.with_network(wanted)),
+    }
+}
