@@ -11,8 +11,9 @@ use guidepost_core::upstreams::features::{self, Answered, FeatureError};
 use guidepost_core::upstreams::{CallerClient, CallingPerson, UpstreamCallError};
 use guidepost_domain::{DefinitionKind, EndUser, McpServer};
 use rmcp::model::{
-    CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult,
+    CompleteRequestParams, CompleteResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+    InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ReadResourceResponse,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
@@ -67,7 +68,7 @@ pub(crate) async fn get_prompt(
     scope: &RequestScope,
     request: GetPromptRequestParams,
     ctx: &RequestContext<RoleServer>,
-) -> Result<GetPromptResult, ErrorData> {
+) -> Result<GetPromptResponse, ErrorData> {
     let started = Instant::now();
     let asker = Asker::of(platform, scope, ctx).await?;
     let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
@@ -79,9 +80,15 @@ pub(crate) async fn get_prompt(
         &name,
         request.arguments,
         person.as_ref(),
-    );
+    )
+    .await;
+    let round = asker.connect_round(&answer);
     let what = Requested::new("prompts/get", &name, &arguments);
-    asker.answered(platform, scope, what, answer.await, started)
+    let outcome = asker.answered(platform, scope, what, answer, started);
+    match round {
+        Some(round) => Ok(GetPromptResponse::InputRequired(round)),
+        None => outcome.map(GetPromptResponse::Complete),
+    }
 }
 
 pub(crate) async fn read_resource(
@@ -89,13 +96,18 @@ pub(crate) async fn read_resource(
     scope: &RequestScope,
     uri: &str,
     ctx: &RequestContext<RoleServer>,
-) -> Result<ReadResourceResult, ErrorData> {
+) -> Result<ReadResourceResponse, ErrorData> {
     let started = Instant::now();
     let asker = Asker::of(platform, scope, ctx).await?;
     let person = asker.person(scope);
     let answer = features::read_resource(platform, &scope.server, uri, person.as_ref()).await;
+    let round = asker.connect_round(&answer);
     let what = Requested::new("resources/read", uri, &Value::Null);
-    asker.answered(platform, scope, what, answer, started)
+    let outcome = asker.answered(platform, scope, what, answer, started);
+    match round {
+        Some(round) => Ok(ReadResourceResponse::InputRequired(round)),
+        None => outcome.map(ReadResourceResponse::Complete),
+    }
 }
 
 pub(crate) async fn complete(
@@ -169,6 +181,21 @@ impl<'a> Asker<'a> {
         let recorded = Recorded::request(outcome.as_ref().map(drop), started);
         record(platform, scope, call, recorded);
         outcome
+    }
+
+    /// In the 2026-07-28 era, a person whose account at an upstream with `person` sign-in
+    /// is not connected, from a client that opens URLs: an `input_required` round whose
+    /// URL elicitation connects it (the client's retry is a request afresh), as a tool
+    /// call gets. (The error [`Self::refused`] gives is recorded all the same.)
+    fn connect_round(
+        &self,
+        answer: &Result<Answered, FeatureError>,
+    ) -> Option<InputRequiredResult> {
+        let Err(FeatureError::Upstream(needs)) = answer else {
+            return None;
+        };
+        let asked = crate::tools::connect_elicitation(self.request, needs)?;
+        crate::surface::is_stateless(self.request).then(|| asked.round())
     }
 
     /// [`refused`], except that a person whose account at an upstream with `person`

@@ -155,7 +155,7 @@ impl ServerHandler for GuidepostServer {
     ) -> Result<GetPromptResponse, ErrorData> {
         let scope = scope(&ctx)?;
         let result = features::get_prompt(&self.platform, &scope, request, &ctx);
-        Ok(result.instrument(scope.span.clone()).await?.into())
+        result.instrument(scope.span.clone()).await
     }
 
     async fn list_resources(
@@ -187,7 +187,7 @@ impl ServerHandler for GuidepostServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let scope = scope(&ctx)?;
         let result = features::read_resource(&self.platform, &scope, &request.uri, &ctx);
-        Ok(result.instrument(scope.span.clone()).await?.into())
+        result.instrument(scope.span.clone()).await
     }
 
     /// Session era: updates of the resource reach this session (on this node).

@@ -220,7 +220,10 @@ async fn install_entry(
     let upstream = with_confinement(platform, platform.store.create_upstream(org, &new).await?);
     let mut detail = match &catalog_entry_id {
         Some(id) => serde_json::json!({"catalog_entry_id": id, "name": upstream.name}),
-        None => serde_json::json!({"runtime": upstream.spec.runtime(), "name": upstream.name}),
+        None => {
+            let runtime = super::catalog_search::runtime_of(&upstream.spec);
+            serde_json::json!({"runtime": runtime, "name": upstream.name})
+        }
     };
     if let Some(version) = &upstream.catalog_entry_version {
         detail["version"] = serde_json::json!(version);

@@ -15,6 +15,20 @@ use serde_json::Value;
 use super::{attached_servers, audit, diff, fit, scan, shadowing};
 use crate::{CoreError, Platform};
 
+/// Discoveries of one upstream run one at a time on this node: a launch's listing and one
+/// that follows the upstream's `list_changed` can overlap, and each would judge the same
+/// new definitions new, storing and auditing them twice. Striped by upstream, so that the
+/// memory is fixed whatever the number of upstreams.
+static DISCOVERIES: [tokio::sync::Mutex<()>; 32] =
+    [const { tokio::sync::Mutex::const_new(()) }; 32];
+
+fn discovery_lock(upstream: &UpstreamId) -> &'static tokio::sync::Mutex<()> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    upstream.hash(&mut hasher);
+    &DISCOVERIES[hasher.finish() as usize % DISCOVERIES.len()]
+}
+
 /// Stores the definitions of `kind` (tools, prompts, resources or resource templates) an
 /// upstream listed, each with its hash, findings and state, by the same rules for every
 /// kind; servers that attach the upstream are told when anything changed.
@@ -24,6 +38,7 @@ pub async fn record_definitions(
     kind: DefinitionKind,
     definitions: Vec<Value>,
 ) -> Result<(), CoreError> {
+    let _one_at_a_time = discovery_lock(&upstream.id).lock().await;
     let org = &upstream.org_id;
     let rule = platform.store.get_organization(org).await?.tool_approval;
     let known: Vec<UpstreamTool> = platform

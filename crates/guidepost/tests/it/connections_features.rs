@@ -142,11 +142,24 @@ backend_tests! {
         // Bob, signed in but not connected, is still asked to connect: Ada's connection is hers.
         let bob = gateway.sign_in("gateway", "bob@people.example").await;
         let bobs = gateway.mcp("gateway", Some(&bob.access), None);
-        let refused = bobs.call(8, "prompts/get", json!({"name": "rm__fx__greet", "arguments": {"name": "Bob"}})).await;
+        let bob_greet = json!({"name": "rm__fx__greet", "arguments": {"name": "Bob"}});
+        let refused = bobs.call(8, "prompts/get", bob_greet.clone()).await;
         assert!(error_text(&refused.body).contains("not connected yet"), "{}", refused.body);
+        // His client opens URLs: the 2026-07-28 era's `input_required` round asks him to
+        // connect, for a get as for a read.
+        let opens_urls = json!({"elicitation": {"url": {}}});
+        for (id, method, params) in [(9, "prompts/get", bob_greet), (10, "resources/read", json!({"uri": uri}))] {
+            let asked = bobs.call_declaring(id, method, params, opens_urls.clone()).await;
+            let result = &asked.body["result"];
+            assert_eq!(result["resultType"], "input_required", "{method}: {}", asked.body);
+            let request = &result["inputRequests"]["connect"];
+            assert_eq!((&request["method"], &request["params"]["mode"]), (&json!("elicitation/create"), &json!("url")), "{}", asked.body);
+            let url = request["params"]["url"].as_str().unwrap_or_default();
+            assert!(url.starts_with(&format!("{}/connect/gpc_", platform_origin(&gateway))), "{}", asked.body);
+        }
 
         // The gateway records each get with the person who asked.
-        let recorded = gateway.app.wait_for_tool_calls(&gateway.tenant, 6).await;
+        let recorded = gateway.app.wait_for_tool_calls(&gateway.tenant, 8).await;
         let ok = recorded.iter().find(|c| c["tool_name"] == "prompts/get rm__fx__greet" && c["is_error"] == false);
         let ok = ok.unwrap_or_else(|| panic!("{recorded:?}"));
         assert!(ok["end_user_id"].as_str().is_some_and(|id| id.starts_with("msu_")), "{ok}");

@@ -154,3 +154,55 @@ backend_tests! {
         }
     }
 }
+
+backend_tests! {
+    async fn an_upstream_is_installed_as_the_request_describes_it_without_a_catalog_entry(db: &TestDatabase) {
+        let app = crate::gateway::gateway_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        app.trust_new_tools(&acme).await;
+        let remote = "https://mcp.example.com/mcp";
+
+        // Checked as an organization's own entry is, field by field.
+        let refusals = [
+            (json!({"runtime": "http", "url": remote}), "name", "is required"),
+            (json!({"name": "R", "runtime": "http", "url": remote, "header": {}}), "runtime", "unknown field `header`"),
+            (json!({"name": "R", "runtime": "http", "url": "http://mcp.example.com/mcp"}), "spec.url", "https"),
+            (json!({"name": "R", "runtime": "command", "command": "/bin/sh"}), "spec.runtime", "only the platform's operator"),
+            (json!({"name": "R", "runtime": "container", "image": "evil.example.com/x:1"}), "spec.image", "allows no container images"),
+            (json!({"name": "R", "runtime": "npm", "package": "left-pad", "version": "^1.3.0"}), "spec.version", "exact"),
+            (json!({"name": "R", "runtime": "http", "url": remote, "secret_headers": {"X-Key": "API_KEY"}}), "secrets", "API_KEY"),
+            (json!({"name": "R", "runtime": "http", "url": remote, "secrets": {"API_KEY": 7}}), "secrets", "object of secret names to strings"),
+            (json!({"name": "R", "runtime": "http", "url": remote, "start": "sometimes"}), "start", "on_demand"),
+            // Secrets are sealed: this platform has no master key to seal them with.
+            (json!({"name": "R", "runtime": "http", "url": remote, "secret_headers": {"X-Key": "API_KEY"},
+                "secrets": {"API_KEY": "k"}}), "secrets", "master key"),
+        ];
+        for (body, field, says) in refusals {
+            let (status, problem) = app.api(Method::POST, "/upstreams", &acme.key, Some(body.clone())).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {problem}");
+            refused_at(status, &problem, field, says);
+        }
+        let (_, none) = app.get("/upstreams", &acme.key).await;
+        assert_eq!(none["items"], json!([]), "nothing was installed: {none}");
+
+        // The reference server by its package.
+        let body = json!({"name": "Everything by package", "runtime": "npm", "start": "on_demand",
+            "package": "@modelcontextprotocol/server-everything", "version": "2026.8.31",
+            "bin": "mcp-server-everything", "args": ["stdio"]});
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        assert_eq!((&installed["catalog_entry_id"], &installed["start"]), (&Value::Null, &json!("on_demand")), "{installed}");
+        let id = installed["id"].as_str().unwrap().to_owned();
+        let ready = crate::gateway::settled(&app, &acme, &id).await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+        let (_, tools) = app.get(&format!("/upstreams/{id}/tools"), &acme.key).await;
+        assert!(tools.to_string().contains("\"echo\""), "its tools are discovered: {tools}");
+        let (_, events) = app.get("/audit-events?limit=200", &acme.key).await;
+        let event = events["items"].as_array().unwrap().iter().find(|e| e["action"] == "upstream.installed");
+        let event = event.unwrap_or_else(|| panic!("{events}"));
+        let echo = events["items"].as_array().unwrap().iter()
+            .filter(|e| e["action"] == "tool.discovered" && e["tool"] == "echo").count();
+        assert_eq!(echo, 1, "discovered once: {events}");
+        assert_eq!((&event["detail"]["runtime"], &event["detail"]["name"]), (&json!("npm"), &json!("Everything by package")), "{event}");
+    }
+}

@@ -47,7 +47,7 @@ backend_tests! {
         let body = page.ok();
         assert!(body.contains("<h2>Registries</h2>") && body.contains(&registry.url), "{body}");
         assert!(body.contains("<select id=\"catalog-runtime\" name=\"runtime\">"), "{body}");
-        assert!(body.contains("(version 2026.9.1, active)"), "the latest: {body}");
+        assert!(body.contains("(version 2026.9.1, active; also 2026.8.31)"), "the latest: {body}");
         assert!(body.contains("/app/gateway/catalog/io.example%2Feverything-with-key/install"), "{body}");
         assert!(body.contains("/app/gateway/catalog/everything/install"), "built-in entries stay");
         assert!(body.contains("(version 0.9.0, deprecated)"), "{body}");

@@ -260,7 +260,7 @@ impl ConnectElicitation {
     }
 
     /// The 2026-07-28 era's `input_required` round with one `elicitation/create`.
-    fn round(self) -> rmcp::model::InputRequiredResult {
+    pub(crate) fn round(self) -> rmcp::model::InputRequiredResult {
         let mut requests = serde_json::Map::new();
         requests.insert(
             "connect".into(),
