@@ -32,6 +32,7 @@ async fn statements_of(
     let store = &app.store;
     let mut least = u64::MAX;
     for attempt in 0..3 {
+        quiet(app).await;
         let before = store.statements_executed();
         let answer = mcp
             .call_tool(attempt as i64, name, arguments(attempt))
@@ -45,6 +46,21 @@ async fn statements_of(
         least = least.min(after - before);
     }
     least
+}
+
+/// Waits until nothing runs statements in the background (the previous call's record,
+/// which the analytics writer stores after the answer, later on a busy machine), so that
+/// a count is the call's own.
+async fn quiet(app: &TestApp) {
+    let mut last = app.store.statements_executed();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = app.store.statements_executed();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
 }
 
 async fn statement_profile(db: &TestDatabase, steps: usize) -> Vec<(String, u64)> {
@@ -119,6 +135,7 @@ async fn completing_next(app: &TestApp, mcp: &RawMcp, id: &str, step_ids: &[Stri
                 .await
                 .structured();
         }
+        quiet(app).await;
         let before = store.statements_executed();
         let arguments = json!({"walkthrough_id": id, "current_step_id": last});
         let answer = mcp
