@@ -177,14 +177,7 @@ pub(super) fn inline_entry(
         name: direct.name.clone(),
         description: direct.description.clone(),
         spec: direct.spec.clone(),
-        secrets: names
-            .into_iter()
-            .map(|name| SecretSlot {
-                name,
-                description: String::new(),
-                required: true,
-            })
-            .collect(),
+        secrets: secret_slots(names),
         config: Vec::new(),
         stateless: false,
         replicas: None,
@@ -192,6 +185,39 @@ pub(super) fn inline_entry(
     check_spec(&entry)?;
     check_runnable(platform, &entry)?;
     Ok(entry)
+}
+
+/// The entry an upstream installed without one stands for after install: its spec, no
+/// settings, and the secrets it was given (so that each may be replaced; a new name is
+/// refused, as it would be for an entry that does not declare it).
+pub(super) fn entry_of_direct(upstream: &Upstream) -> CatalogEntry {
+    let mut names: Vec<String> = upstream.secrets_sealed.keys().cloned().collect();
+    if let LaunchSpec::Http { secret_headers, .. } = &upstream.spec {
+        names.extend(secret_headers.values().cloned());
+    }
+    names.sort_unstable();
+    names.dedup();
+    CatalogEntry {
+        id: upstream.name.clone(),
+        name: upstream.name.clone(),
+        description: String::new(),
+        spec: upstream.spec.clone(),
+        secrets: secret_slots(names),
+        config: Vec::new(),
+        stateless: false,
+        replicas: None,
+    }
+}
+
+fn secret_slots(names: Vec<String>) -> Vec<SecretSlot> {
+    names
+        .into_iter()
+        .map(|name| SecretSlot {
+            name,
+            description: String::new(),
+            required: true,
+        })
+        .collect()
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ValidationError {

@@ -131,11 +131,11 @@ pub(super) fn runs(upstream: &Upstream, launch: &UpstreamLaunch) -> bool {
 }
 
 /// The catalog entry it was installed from (at the registry version it runs): its
-/// settings and secrets are declared there.
+/// settings and secrets are declared there. One installed as its request described it
+/// stands for its own entry: no settings, and the secrets it was given.
 async fn entry_of(platform: &Platform, current: &Upstream) -> Result<CatalogEntry, CoreError> {
     let Some(id) = &current.catalog_entry_id else {
-        let message = "it was installed without a catalog entry, which declares its settings";
-        return Err(ValidationError::new("config", message).into());
+        return Ok(private::entry_of_direct(current));
     };
     let version = current.catalog_entry_version.as_deref();
     let (entry, _) = private::find(platform, &current.org_id, id, version).await?;

@@ -20,6 +20,14 @@ pub fn shared_cache() -> std::path::PathBuf {
 }
 
 pub async fn gateway_app(db: &TestDatabase) -> TestApp {
+    gateway_app_with(db, |_| {}).await
+}
+
+/// [`gateway_app`] with settings of the test's own.
+pub async fn gateway_app_with(
+    db: &TestDatabase,
+    adjust: impl FnOnce(&mut guidepost::config::Settings) + Send + 'static,
+) -> TestApp {
     let node = node::node();
     let npm = node.with_file_name("npm");
     spawn_app_with(db, move |settings| {
@@ -33,6 +41,7 @@ pub async fn gateway_app(db: &TestDatabase) -> TestApp {
             pypi_index_url: None,
         };
         settings.platform.private_package_entries = true;
+        adjust(settings);
     })
     .await
 }

@@ -157,7 +157,9 @@ backend_tests! {
 
 backend_tests! {
     async fn an_upstream_is_installed_as_the_request_describes_it_without_a_catalog_entry(db: &TestDatabase) {
-        let app = crate::gateway::gateway_app(db).await;
+        let app = crate::gateway::gateway_app_with(db, |settings| {
+            settings.platform.master_key = Some(guidepost_core::secrets::MasterKey::from_bytes([5; 32]));
+        }).await;
         let acme = app.create_tenant("Acme").await;
         app.trust_new_tools(&acme).await;
         let remote = "https://mcp.example.com/mcp";
@@ -173,9 +175,6 @@ backend_tests! {
             (json!({"name": "R", "runtime": "http", "url": remote, "secret_headers": {"X-Key": "API_KEY"}}), "secrets", "API_KEY"),
             (json!({"name": "R", "runtime": "http", "url": remote, "secrets": {"API_KEY": 7}}), "secrets", "object of secret names to strings"),
             (json!({"name": "R", "runtime": "http", "url": remote, "start": "sometimes"}), "start", "on_demand"),
-            // Secrets are sealed: this platform has no master key to seal them with.
-            (json!({"name": "R", "runtime": "http", "url": remote, "secret_headers": {"X-Key": "API_KEY"},
-                "secrets": {"API_KEY": "k"}}), "secrets", "master key"),
         ];
         for (body, field, says) in refusals {
             let (status, problem) = app.api(Method::POST, "/upstreams", &acme.key, Some(body.clone())).await;
@@ -185,16 +184,17 @@ backend_tests! {
         let (_, none) = app.get("/upstreams", &acme.key).await;
         assert_eq!(none["items"], json!([]), "nothing was installed: {none}");
 
-        // The reference server by its package.
+        // The reference server by its package, a secret in its environment.
         let body = json!({"name": "Everything by package", "runtime": "npm", "start": "on_demand",
             "package": "@modelcontextprotocol/server-everything", "version": "2026.8.31",
-            "bin": "mcp-server-everything", "args": ["stdio"]});
+            "bin": "mcp-server-everything", "args": ["stdio"], "secrets": {"EVERYTHING_TOKEN": "direct-secret-value"}});
         let (status, installed) = app.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         assert_eq!((&installed["catalog_entry_id"], &installed["start"]), (&Value::Null, &json!("on_demand")), "{installed}");
         let id = installed["id"].as_str().unwrap().to_owned();
         let ready = crate::gateway::settled(&app, &acme, &id).await;
         assert_eq!(ready["status"], "ready", "{ready}");
+        assert!(!ready.to_string().contains("direct-secret-value"), "the secret is never shown: {ready}");
         let (_, tools) = app.get(&format!("/upstreams/{id}/tools"), &acme.key).await;
         assert!(tools.to_string().contains("\"echo\""), "its tools are discovered: {tools}");
         let (_, events) = app.get("/audit-events?limit=200", &acme.key).await;
@@ -204,5 +204,20 @@ backend_tests! {
             .filter(|e| e["action"] == "tool.discovered" && e["tool"] == "echo").count();
         assert_eq!(echo, 1, "discovered once: {events}");
         assert_eq!((&event["detail"]["runtime"], &event["detail"]["name"]), (&json!("npm"), &json!("Everything by package")), "{event}");
+
+        // Its secret can be replaced after install (a new launch); it takes no other, and
+        // no settings, as an entry that declared only that secret would.
+        let path = format!("/upstreams/{id}");
+        let rotate = json!({"secrets": {"EVERYTHING_TOKEN": "rotated-secret-value"}});
+        let (status, rotated) = app.api(Method::PATCH, &path, &acme.key, Some(rotate)).await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        assert!(!rotated.to_string().contains("rotated-secret-value"), "{rotated}");
+        for (body, field, says) in [
+            (json!({"secrets": {"OTHER_TOKEN": "x"}}), "secrets", "takes no secret \"OTHER_TOKEN\""),
+            (json!({"config": {"region": "eu"}}), "config", "takes no setting \"region\""),
+        ] {
+            let (status, problem) = app.api(Method::PATCH, &path, &acme.key, Some(body)).await;
+            refused_at(status, &problem, field, says);
+        }
     }
 }
