@@ -207,9 +207,12 @@ impl<'a> Asker<'a> {
         else {
             return refused(error);
         };
-        match crate::tools::connect_elicitation(self.request, needs) {
-            Some(asked) if !crate::surface::is_stateless(self.request) => asked.error(),
-            _ => ErrorData::invalid_request(needs.to_string(), None),
+        // The 2026-07-28 era asks by a round instead (`connect_round`), never this error.
+        let session_era = !crate::surface::is_stateless(self.request);
+        let asked = session_era.then(|| crate::tools::connect_elicitation(self.request, needs));
+        match asked.flatten() {
+            Some(asked) => asked.error(),
+            None => ErrorData::invalid_request(needs.to_string(), None),
         }
     }
 }

@@ -163,12 +163,7 @@ pub(super) fn inline_entry(
             format!("at most {DESCRIPTION_MAX} characters"),
         ));
     }
-    let mut names: Vec<String> = direct.secrets.keys().cloned().collect();
-    if let LaunchSpec::Http { secret_headers, .. } = &direct.spec {
-        names.extend(secret_headers.values().cloned());
-    }
-    names.sort_unstable();
-    names.dedup();
+    let names = secret_names(direct.secrets.keys(), &direct.spec);
     if names.len() > SECRETS_MAX {
         return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
     }
@@ -191,12 +186,7 @@ pub(super) fn inline_entry(
 /// settings, and the secrets it was given (so that each may be replaced; a new name is
 /// refused, as it would be for an entry that does not declare it).
 pub(super) fn entry_of_direct(upstream: &Upstream) -> CatalogEntry {
-    let mut names: Vec<String> = upstream.secrets_sealed.keys().cloned().collect();
-    if let LaunchSpec::Http { secret_headers, .. } = &upstream.spec {
-        names.extend(secret_headers.values().cloned());
-    }
-    names.sort_unstable();
-    names.dedup();
+    let names = secret_names(upstream.secrets_sealed.keys(), &upstream.spec);
     CatalogEntry {
         id: upstream.name.clone(),
         name: upstream.name.clone(),
@@ -207,6 +197,18 @@ pub(super) fn entry_of_direct(upstream: &Upstream) -> CatalogEntry {
         stateless: false,
         replicas: None,
     }
+}
+
+/// The secrets an upstream without an entry takes: those it is `given`, and those its HTTP
+/// server's `secret_headers` name; once each, in order.
+fn secret_names<'a>(given: impl Iterator<Item = &'a String>, spec: &LaunchSpec) -> Vec<String> {
+    let mut names: Vec<String> = given.cloned().collect();
+    if let LaunchSpec::Http { secret_headers, .. } = spec {
+        names.extend(secret_headers.values().cloned());
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 fn secret_slots(names: Vec<String>) -> Vec<SecretSlot> {
