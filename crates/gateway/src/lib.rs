@@ -226,18 +226,14 @@ impl Supervisor {
     }
 }
 
-/// A subscription to a resource of an upstream that works with each person's own
-/// account would live on the organization's connection, which is not theirs: refused
-/// (a read goes through their own, `request`).
-fn refuse_person_subscription(upstream: &Upstream) -> Result<(), UpstreamCallError> {
-    if connections::sign_in_of(upstream) == UpstreamSignIn::Person {
-        return Err(UpstreamCallError::NotStarted(format!(
-            "{} works with each person's own account, and its resources cannot be subscribed \
-             to through this server; read them again instead",
-            upstream.name
-        )));
-    }
-    Ok(())
+/// Why an upstream that works with each person's own account is not asked for nobody in
+/// particular (core checks the person first; this guards that the organization's
+/// connection never serves a person's request).
+fn signed_in_first(upstream: &Upstream) -> UpstreamCallError {
+    UpstreamCallError::NotStarted(format!(
+        "{} works with each person's own account; sign in first",
+        upstream.name
+    ))
 }
 
 impl Supervisor {
@@ -347,10 +343,7 @@ impl UpstreamRuntime for Supervisor {
         let instance = if connections::sign_in_of(upstream) == UpstreamSignIn::Person {
             // Never the organization's connection for a person's request.
             let Some(person) = person else {
-                return Err(UpstreamCallError::NotStarted(format!(
-                    "{} works with each person's own account; sign in first",
-                    upstream.name
-                )));
+                return Err(signed_in_first(upstream));
             };
             self.personal_instance(upstream, person)
         } else {
@@ -378,9 +371,17 @@ impl UpstreamRuntime for Supervisor {
                 "it is not installed any more".into(),
             ));
         }
-        refuse_person_subscription(upstream)?;
-        // Subscriptions live on the primary, where their notifications come from.
-        let instance = self.pool(upstream).primary();
+        let instance = if connections::sign_in_of(upstream) == UpstreamSignIn::Person {
+            // Through the subscriber's own connection: the upstream's updates on it are
+            // theirs, and go to nobody else.
+            let Some(person) = subscriber.person.clone() else {
+                return Err(signed_in_first(upstream));
+            };
+            self.personal_instance(upstream, &person)
+        } else {
+            // Subscriptions live on the primary, where their notifications come from.
+            self.pool(upstream).primary()
+        };
         instance.subscribe(platform, uri, subscriber, timeout).await
     }
 
@@ -392,6 +393,15 @@ impl UpstreamRuntime for Supervisor {
         subscriber_id: &str,
         timeout: Duration,
     ) -> Result<(), UpstreamCallError> {
+        if connections::sign_in_of(upstream) == UpstreamSignIn::Person {
+            // The person's own instance holds it; only that one has the subscriber.
+            for instance in self.personal.of_upstream(&upstream.id) {
+                instance
+                    .unsubscribe(platform, uri, subscriber_id, timeout)
+                    .await?;
+            }
+            return Ok(());
+        }
         let instance = self.pool(upstream).primary();
         instance
             .unsubscribe(platform, uri, subscriber_id, timeout)

@@ -60,6 +60,16 @@ impl PersonalInstances {
             .collect()
     }
 
+    /// Every person's instance of `upstream` on this node.
+    pub fn of_upstream(&self, upstream: &UpstreamId) -> Vec<Arc<Instance>> {
+        let instances = self.instances.lock().expect("personal instances lock");
+        instances
+            .iter()
+            .filter(|((id, _), _)| id == upstream)
+            .map(|(_, instance)| instance.clone())
+            .collect()
+    }
+
     /// The upstreams someone has a session of here, with their organizations.
     pub fn upstreams(&self) -> Vec<(OrgId, UpstreamId)> {
         let instances = self.instances.lock().expect("personal instances lock");
@@ -76,18 +86,13 @@ impl PersonalInstances {
     }
 }
 
-/// The instance called least recently that has no call in flight.
+/// The instance called least recently that has no call in flight and no subscriber.
 fn least_recently_used(
     instances: &HashMap<(UpstreamId, EndUserId), Arc<Instance>>,
 ) -> Option<(UpstreamId, EndUserId)> {
     instances
         .iter()
-        .filter(|(_, instance)| {
-            instance
-                .calls_in_flight
-                .load(std::sync::atomic::Ordering::Relaxed)
-                == 0
-        })
+        .filter(|(_, instance)| !instance.is_busy())
         .max_by_key(|(_, instance)| instance.last_used.lock().expect("last used lock").elapsed())
         .map(|(key, _)| key.clone())
 }

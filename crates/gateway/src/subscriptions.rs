@@ -78,6 +78,14 @@ impl Subscriptions {
         }
     }
 
+    /// Whether a client still there is subscribed to anything.
+    pub fn has_live(&self) -> bool {
+        self.lock()
+            .values()
+            .flatten()
+            .any(|subscriber| !subscriber.client.is_gone())
+    }
+
     /// Every URI someone is subscribed to (to subscribe again after a relaunch).
     pub fn uris(&self) -> Vec<String> {
         self.lock().keys().cloned().collect()

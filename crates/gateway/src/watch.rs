@@ -32,7 +32,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub(crate) trait Watched: Send + Sync {
     /// Whether `generation` is still the running launch.
     async fn is_current(&self, generation: u64) -> bool;
-    /// How long since a call last came in, and whether one is in flight now.
+    /// How long since a call last came in, and whether it is busy now (a call in flight,
+    /// a client subscribed).
     fn activity(&self) -> (Duration, bool);
     /// The launch has been up a while: its restart count starts again from zero.
     async fn clear_count_once_healthy(&self, platform: &Platform, generation: u64);

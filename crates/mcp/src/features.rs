@@ -252,15 +252,26 @@ pub(crate) fn subscriber(
     }
 }
 
+/// `resources/subscribe` on `session`, by the person behind it: one whose account at an
+/// upstream with `person` sign-in is not connected is asked to connect it, as for a read.
 pub(crate) async fn subscribe(
     platform: &Platform,
-    server: &McpServer,
+    scope: &RequestScope,
     uri: &str,
-    (session, client): (String, Arc<dyn CallerClient>),
+    ctx: &RequestContext<RoleServer>,
 ) -> Result<(), ErrorData> {
-    features::subscribe(platform, server, uri, &session, client)
-        .await
-        .map_err(refused)
+    let (session, client) = subscriber(platform, scope, ctx)?;
+    let asker = Asker::of(platform, scope, ctx).await?;
+    let person = asker.person(scope);
+    features::subscribe(
+        platform,
+        &scope.server,
+        uri,
+        (&session, client),
+        person.as_ref(),
+    )
+    .await
+    .map_err(|error| asker.refused(error))
 }
 
 pub(crate) async fn unsubscribe(

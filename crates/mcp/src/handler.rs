@@ -128,7 +128,7 @@ impl ServerHandler for GuidepostServer {
     async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
         let scope = scope(ctx.request_context())?;
         let feed = scope.tool_changes(&self.platform);
-        let listened = listened_resources::subscribe(&self.platform, &scope.server, ctx.sink())
+        let listened = listened_resources::subscribe(&self.platform, &scope, ctx.sink())
             .instrument(scope.span.clone())
             .await;
         notifications::listen(feed, &scope.server.id, ctx).await;
@@ -197,8 +197,7 @@ impl ServerHandler for GuidepostServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let scope = scope(&ctx)?;
-        let session = features::subscriber(&self.platform, &scope, &ctx)?;
-        features::subscribe(&self.platform, &scope.server, &request.uri, session)
+        features::subscribe(&self.platform, &scope, &request.uri, &ctx)
             .instrument(scope.span.clone())
             .await
     }

@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::upstreams::{CallerClient, RelayError, uris};
+use guidepost_core::upstreams::{CallerClient, CallingPerson, RelayError, features, uris};
 use guidepost_domain::McpServer;
 use rmcp::model::SubscriptionFilter;
 use rmcp::service::SubscriptionSink;
 use serde_json::Value;
 
-use crate::features;
+use crate::scope::RequestScope;
 
 /// The most resources one `subscriptions/listen` stream may name; past it, the rest are
 /// not accepted (the acknowledgement lists those that are).
@@ -90,12 +90,21 @@ pub(crate) struct Listened {
 }
 
 /// Subscribes the stream of `sink` to each resource it was accepted for that an upstream
-/// attached to `server` serves; a URI no upstream serves is skipped (it gets no updates).
+/// attached to the scope's server serves, as the person behind it; a URI no upstream
+/// serves, or one served through a person's own account they have not connected, is
+/// skipped (it gets no updates: a stream cannot ask them to connect).
 pub(crate) async fn subscribe(
     platform: &Platform,
-    server: &McpServer,
+    scope: &RequestScope,
     sink: &SubscriptionSink,
 ) -> Listened {
+    let person = match crate::handler::resolve_end_user(platform, scope).await {
+        Ok(end_user) => {
+            end_user.map(|user| CallingPerson::new(user.id, scope.server.as_ref().clone()))
+        }
+        // Logged there; the stream still gets what needs nobody in particular.
+        Err(_) => None,
+    };
     // Subscribers are kept per node, in memory: a number unique on this node names it.
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let id = format!("listen-{}", NEXT.fetch_add(1, Ordering::Relaxed));
@@ -106,9 +115,11 @@ pub(crate) async fn subscribe(
     let mut uris = Vec::new();
     for uri in sink.accepted().resource_subscriptions.iter().flatten() {
         let caller: Arc<dyn CallerClient> = client.clone();
-        match features::subscribe(platform, server, uri, (id.clone(), caller)).await {
+        let subscribed =
+            features::subscribe(platform, &scope.server, uri, (&id, caller), person.as_ref());
+        match subscribed.await {
             Ok(()) => uris.push(uri.clone()),
-            Err(error) => tracing::debug!(uri, message = %error.message, "not subscribed"),
+            Err(error) => tracing::debug!(uri, %error, "not subscribed"),
         }
     }
     Listened { id, uris, client }
@@ -128,7 +139,7 @@ impl Listened {
         self.client.ended.store(true, Ordering::Relaxed);
         for uri in &self.uris {
             if let Err(error) = features::unsubscribe(platform, server, uri, &self.id).await {
-                tracing::debug!(uri, message = %error.message, "not unsubscribed");
+                tracing::debug!(uri, %error, "not unsubscribed");
             }
         }
     }

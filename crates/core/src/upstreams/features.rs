@@ -166,17 +166,28 @@ async fn ask(
     timeout: Duration,
     person: Option<&CallingPerson>,
 ) -> Result<Value, UpstreamCallError> {
-    let person = match connections::sign_in_of(upstream) {
-        UpstreamSignIn::Person => {
-            let checked = connections::person_connected(platform, upstream, person.cloned());
-            Some(checked.await?)
-        }
-        _ => None,
-    };
+    let person = as_person(platform, upstream, person).await?;
     platform
         .upstreams
         .request(platform, upstream, request, timeout, person.as_ref())
         .await
+}
+
+/// Whom `upstream` is asked as: for one with `person` sign-in, `person`, once their own
+/// connection is found usable (else the error carrying the link to connect it); for any
+/// other, nobody (the organization's connection, if any, serves every caller).
+async fn as_person(
+    platform: &Platform,
+    upstream: &Upstream,
+    person: Option<&CallingPerson>,
+) -> Result<Option<CallingPerson>, UpstreamCallError> {
+    match connections::sign_in_of(upstream) {
+        UpstreamSignIn::Person => {
+            let checked = connections::person_connected(platform, upstream, person.cloned());
+            Ok(Some(checked.await?))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `prompts/get` of an attached prompt, asked by `person` (if anyone signed in): the
@@ -226,20 +237,24 @@ pub async fn read_resource(
     })
 }
 
-/// `resources/subscribe` from a session (`subscriber_id`) to an exposed URI: its upstream
-/// tells the subscriber of its updates (on this node) under the exposed URI.
+/// `resources/subscribe` from a session (`subscriber_id`) to an exposed URI by `person`:
+/// its upstream tells the subscriber of its updates (on this node) under the exposed URI.
+/// An upstream with `person` sign-in is subscribed to through their own connection (a
+/// person with none gets the error that carries the link), as a read is.
 pub async fn subscribe(
     platform: &Platform,
     server: &McpServer,
     exposed: &str,
-    subscriber_id: &str,
-    client: Arc<dyn super::CallerClient>,
+    (subscriber_id, client): (&str, Arc<dyn super::CallerClient>),
+    person: Option<&CallingPerson>,
 ) -> Result<(), FeatureError> {
     let target = target(platform, server, exposed).await?;
+    let person = as_person(platform, &target.upstream, person).await?;
     let subscriber = Subscriber {
         id: subscriber_id.to_owned(),
         exposed_uri: exposed.to_owned(),
         client,
+        person,
     };
     let upstreams = &platform.upstreams;
     upstreams

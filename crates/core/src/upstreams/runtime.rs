@@ -46,6 +46,9 @@ pub struct Subscriber {
     /// The URI the client knows the resource by.
     pub exposed_uri: String,
     pub client: std::sync::Arc<dyn CallerClient>,
+    /// Who subscribed, their connection checked: an upstream with `person` sign-in is
+    /// subscribed to through their own connection (`None` for any other upstream).
+    pub person: Option<CallingPerson>,
 }
 
 /// Why a request relayed to the caller's client has no answer.
@@ -136,7 +139,9 @@ pub trait UpstreamRuntime: Send + Sync {
     ) -> Result<Value, UpstreamCallError>;
     /// Subscribes `subscriber` to the upstream's resource `uri` on this node: the
     /// upstream is subscribed once, whoever subscribes after, and its updates of `uri` go
-    /// to every subscriber under their exposed URI.
+    /// to every subscriber under their exposed URI. An upstream with `person` sign-in is
+    /// subscribed once per person, through their own connection (`subscriber.person`), and
+    /// its updates go to that person's subscribers only.
     async fn subscribe(
         &self,
         platform: &Platform,

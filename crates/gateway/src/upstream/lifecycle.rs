@@ -233,7 +233,7 @@ impl Watched for Arc<Instance> {
 
     fn activity(&self) -> (Duration, bool) {
         let idle = self.last_used.lock().expect("last used lock").elapsed();
-        (idle, self.calls_in_flight.load(Ordering::Relaxed) > 0)
+        (idle, self.is_busy())
     }
 
     async fn clear_count_once_healthy(&self, platform: &Platform, generation: u64) {
@@ -290,13 +290,15 @@ impl Watched for Arc<Instance> {
     }
 
     async fn relaunch(&self, platform: &Platform, generation: u64) {
-        let mut state = self.state.lock().await;
-        // Nothing else started or stopped it meanwhile (a call may have relaunched it).
-        if state.generation != generation || state.stopped || state.running.is_some() {
-            return;
+        {
+            let state = self.state.lock().await;
+            // Nothing else started or stopped it meanwhile (a call may have relaunched it).
+            if state.generation != generation || state.stopped || state.running.is_some() {
+                return;
+            }
         }
-        if let Err(error) = self.ensure_running(platform, &mut state).await {
-            tracing::warn!(upstream = %self.upstream.id, %error, "restarting an upstream failed");
-        }
+        // A relaunch that fails is tried again after a backoff, up to the limit, as at
+        // install: else one crash at start would leave it `degraded` until the next call.
+        self.keep_trying(platform).await;
     }
 }

@@ -379,6 +379,13 @@ impl Instance {
         self.request(platform, request, timeout).await.map(drop)
     }
 
+    /// Whether a call or request is in flight, or a client is subscribed to one of its
+    /// resources: a subscription keeps it up as a call does, since its updates come only
+    /// while it runs (an idle stop would silence them until the next call).
+    pub fn is_busy(&self) -> bool {
+        self.calls_in_flight.load(Ordering::Relaxed) > 0 || self.routes.subscriptions.has_live()
+    }
+
     /// Counts a call or request in flight until the guard drops (for idle shutdown).
     fn in_use(&self) -> impl Drop + '_ {
         *self.last_used.lock().expect("last used lock") = Instant::now();

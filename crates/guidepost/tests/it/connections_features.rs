@@ -1,7 +1,7 @@
 //! Prompts, resources and completion of an upstream with `person` sign-in (SPEC §8): like
-//! its tools, each person's get, read and completion goes through their own connection,
-//! never the account the upstream was discovered with. The remote Guidepost's server
-//! `remote` offers the tests' fixture's prompt and resource (attached there as `fx`), and
+//! its tools, each person's get, read, subscription and completion goes through their own
+//! connection, never the account the upstream was discovered with. The remote Guidepost's
+//! server `remote` offers the tests' fixture's prompt and resource (attached there as `fx`), and
 //! records who asked for them.
 
 use guidepost_testkit::{TestDatabase, backend_tests, eventually};
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::connections_people::{connect, gateway_of, install_for_people, platform_origin};
 use crate::gateway_fixture::{FixtureDir, wait_for};
 use crate::oauth_helpers::{OAuthApp, oauth_app};
+use crate::walkthrough_runtime::{expect_chunk, open_get_stream_of};
 
 /// The remote whose server `remote` offers the fixture's prompt `greet` and resource
 /// `notes://readme` as `fx__greet` and `fx+notes://readme`, and the gateway beside it.
@@ -93,7 +94,7 @@ fn error_text(answer: &Value) -> String {
 }
 
 backend_tests! {
-    async fn each_person_gets_prompts_and_reads_resources_as_their_own_account(db: &TestDatabase) {
+    async fn each_person_gets_prompts_reads_and_subscribes_to_resources_as_their_own_account(db: &TestDatabase) {
         let (remote, gateway, _dir) = remote_with_features_and_gateway(db).await;
         install_for_people(&remote, &gateway).await;
         let ada = gateway.sign_in("gateway", "ada@people.example").await;
@@ -133,6 +134,14 @@ backend_tests! {
                                 "argument": {"name": "name", "value": "A"}});
         let completed = mcp.call(7, "completion/complete", completion).await;
         assert!(completed.body["result"]["completion"]["values"].is_array(), "{}", completed.body);
+        // Subscribed through her own connection: the upstream's update reaches her session.
+        let (session, mut heard) = open_get_stream_of(gateway.mcp("gateway", Some(&ada.access), None)).await;
+        let subscribed = session.call(11, "resources/subscribe", json!({"uri": uri})).await;
+        assert_eq!(subscribed.body["error"], Value::Null, "{}", subscribed.body);
+        let updated = expect_chunk(&mut heard, "notifications/resources/updated").await;
+        assert!(updated.contains(&format!(r#""uri":"{uri}""#)), "under the URI she knows: {updated}");
+        let unsubscribed = session.call(12, "resources/unsubscribe", json!({"uri": uri})).await;
+        assert_eq!(unsubscribed.body["error"], Value::Null, "{}", unsubscribed.body);
         let wanted = ["prompts/get fx__greet", "resources/read fx+notes://readme", "completion/complete fx__greet"];
         eventually("the remote records Ada's own get, read and completion", async || {
             let asked = asked_at_remote_by(&remote, "ada@remote.example").await;
@@ -144,6 +153,10 @@ backend_tests! {
         let bobs = gateway.mcp("gateway", Some(&bob.access), None);
         let bob_greet = json!({"name": "rm__fx__greet", "arguments": {"name": "Bob"}});
         let refused = bobs.call(8, "prompts/get", bob_greet.clone()).await;
+        assert!(error_text(&refused.body).contains("not connected yet"), "{}", refused.body);
+        // Nor can he subscribe through anyone's account but his own.
+        let (bob_session, _) = open_get_stream_of(gateway.mcp("gateway", Some(&bob.access), None)).await;
+        let refused = bob_session.call(13, "resources/subscribe", json!({"uri": uri})).await;
         assert!(error_text(&refused.body).contains("not connected yet"), "{}", refused.body);
         // His client opens URLs: the 2026-07-28 era's `input_required` round asks him to
         // connect, for a get as for a read.

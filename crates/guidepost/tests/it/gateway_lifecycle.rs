@@ -1,8 +1,8 @@
 //! An upstream's life on a node (SPEC §8): killed from outside it comes back by itself;
 //! one that always crashes ends `failed` with its last words in the logs; an idle one is
-//! stopped and the next call starts it; an oversized answer is refused without losing
-//! the connection; and after 100 install/call/uninstall cycles and a
-//! SIGKILL of Guidepost, a restarted Guidepost leaves no process of ours behind.
+//! stopped and the next call starts it (one with a subscriber is not idle); an oversized
+//! answer is refused without losing the connection; and after 100 install/call/uninstall
+//! cycles and a SIGKILL of Guidepost, a restarted Guidepost leaves no process of ours behind.
 
 use std::time::{Duration, Instant};
 
@@ -11,9 +11,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::gateway_fixture::{
-    ProcessTenant, fixture_catalog, fixture_with, text_of, wait_for, wait_for_mark, wait_until_gone,
+    FixtureDir, ProcessTenant, fixture_catalog, fixture_with, text_of, wait_for, wait_for_mark,
+    wait_until_gone,
 };
 use crate::helpers::serve_process_with;
+use crate::walkthrough_runtime::{expect_chunk, open_get_stream_at};
 
 /// Fast supervision, so that backoffs and idle stops take moments.
 fn quick(settings: &mut guidepost::config::Settings) {
@@ -84,6 +86,37 @@ backend_tests! {
         assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 6);
     }
 
+    async fn a_call_to_an_upstream_that_failed_says_so_at_once_and_starts_nothing(db: &TestDatabase) {
+        let dir = FixtureDir::new();
+        let broken = dir.0.join("broken");
+        let env = [("FIXTURE_CRASH_WHILE", broken.display().to_string())];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let f = fixture_with(db, "acme", 60_000, &env, quick).await;
+        let first = pid_of(&wait_for_mark(&f.marks, "started").await[0]);
+        std::fs::write(&broken, "").unwrap();
+        kill(first);
+        wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;
+        let launches = wait_for_mark(&f.marks, "started").await.len();
+
+        // Its tools stay listed; a call is a tool error that says what happened and what
+        // to do, and launches nothing (the limit holds until someone restarts it).
+        let refused = f.mcp.call_tool(1, "fx__echo", json!({"message": "anyone?"})).await;
+        assert_eq!(refused.body["result"]["isError"], true, "{}", refused.body);
+        let said = text_of(&refused.body);
+        assert!(said.contains("failed") && said.contains("restart it once fixed"), "{said}");
+        assert!(said.contains("cannot open its database"), "its last words: {said}");
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), launches, "not started by a call");
+
+        // Fixed and restarted, it serves again.
+        std::fs::remove_file(&broken).unwrap();
+        let restart = format!("/upstreams/{}/restart", f.upstream);
+        let (status, _) = f.app.api(Method::POST, &restart, &f.acme.key, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "ready").await;
+        let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "fixed"})).await;
+        assert_eq!(text_of(&echo.body), "fixed", "{}", echo.body);
+    }
+
     async fn an_eager_upstream_starts_with_every_node(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, &[], quick).await;
         // On demand (the default): another node starting does not start it.
@@ -134,6 +167,35 @@ backend_tests! {
         eprintln!("[gateway] first call to an idle-stopped upstream: {} ms", started.elapsed().as_millis());
         assert_eq!(text_of(&echo.body), "wake up");
         assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 2);
+    }
+
+    async fn a_subscription_keeps_an_idle_upstream_up_until_it_ends(db: &TestDatabase) {
+        let dir = FixtureDir::new();
+        let features = dir.0.join("features.json");
+        let readme = json!({"uri": "notes://readme", "name": "readme", "description": "The README."});
+        std::fs::write(&features, json!({"resources": [readme]}).to_string()).unwrap();
+        let features = features.display().to_string();
+        let f = fixture_with(db, "acme", 60_000, &[("FIXTURE_FEATURES", &features)], |settings| {
+            settings.gateway.supervision.idle_timeout = Some(Duration::from_secs(1));
+        }).await;
+        let (session, mut heard) = open_get_stream_at(f.app.mcp_path_url("acme")).await;
+        let uri = json!({"uri": "fx+notes://readme"});
+        let subscribed = session.call(1, "resources/subscribe", uri.clone()).await;
+        assert_eq!(subscribed.body["error"], Value::Null, "{}", subscribed.body);
+        expect_chunk(&mut heard, "notifications/resources/updated").await;
+        let launches = wait_for_mark(&f.marks, "started").await.len();
+
+        // Three idle timeouts later it still runs: its updates come only while it does.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (_, upstream) = f.app.get(&format!("/upstreams/{}", f.upstream), &f.acme.key).await;
+        assert_eq!(upstream["status"], "ready", "a subscriber keeps it up: {upstream}");
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), launches, "never stopped meanwhile");
+
+        // Nobody subscribed any more: idle again, and stopped.
+        let unsubscribed = session.call(2, "resources/unsubscribe", uri).await;
+        assert_eq!(unsubscribed.body["error"], Value::Null, "{}", unsubscribed.body);
+        wait_for_mark(&f.marks, "unsubscribed notes://readme").await;
+        wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "stopped").await;
     }
 }
 

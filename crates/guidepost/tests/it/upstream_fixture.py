@@ -33,7 +33,9 @@ also lists those, as written in the file then; calling one answers `<name> ran`.
 With $FIXTURE_FEATURES naming a JSON file ({"prompts": [...], "resources": [...],
 "resourceTemplates": [...]}, whole definitions), each start declares prompts and resources
 and lists those, as written in the file then; `prompts/get` answers one user message
-naming the prompt and its arguments, `resources/read` answers `contents of <uri>`; and
+naming the prompt and its arguments, `resources/read` answers `contents of <uri>`,
+`resources/subscribe {uri}` marks `subscribed <uri>`, answers and sends one
+notifications/resources/updated of it (`resources/unsubscribe` marks `unsubscribed <uri>`); and
 the tool `log {levels}` sends one `notifications/message` per level (data `msg-<level>`)
 before it answers.
 
@@ -275,7 +277,7 @@ def main():
         if method == "initialize":
             capabilities = {"tools": {"listChanged": True}}
             if features:
-                capabilities.update({"prompts": {}, "resources": {}})
+                capabilities.update({"prompts": {}, "resources": {"subscribe": True}})
             result(request_id, {
                 "protocolVersion": params.get("protocolVersion", "2025-11-25"),
                 "capabilities": capabilities,
@@ -293,6 +295,15 @@ def main():
         elif features and method == "resources/read":
             uri = params.get("uri")
             result(request_id, {"contents": [{"uri": uri, "text": f"contents of {uri}"}]})
+        elif features and method == "resources/subscribe":
+            uri = params.get("uri")
+            mark(f"subscribed {uri}")
+            result(request_id, {})
+            send({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                  "params": {"uri": uri}})
+        elif features and method == "resources/unsubscribe":
+            mark(f"unsubscribed {params.get('uri')}")
+            result(request_id, {})
         elif method == "tools/list":
             if HOSTILE:
                 mark("listed")

@@ -198,7 +198,14 @@ pub(crate) async fn open_get_stream(app: &TestApp) -> (RawMcp, mpsc::UnboundedRe
 
 /// [`open_get_stream`] on the MCP endpoint at `url`.
 pub(crate) async fn open_get_stream_at(url: String) -> (RawMcp, mpsc::UnboundedReceiver<String>) {
-    let mut mcp = RawMcp::new(url, SESSION_ERA);
+    open_get_stream_of(RawMcp::new(url, SESSION_ERA)).await
+}
+
+/// [`open_get_stream`] by `mcp` (its headers, such as a bearer token), in the session era.
+pub(crate) async fn open_get_stream_of(
+    mut mcp: RawMcp,
+) -> (RawMcp, mpsc::UnboundedReceiver<String>) {
+    mcp.version = SESSION_ERA;
     mcp.initialize().await;
     let response = mcp
         .request(reqwest::Method::GET)
