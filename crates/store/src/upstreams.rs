@@ -59,6 +59,19 @@ pub trait UpstreamStore: Send + Sync {
         kind: DefinitionKind,
         tools: &[UpstreamTool],
     ) -> Result<()>;
+    /// [`replace_upstream_tools`](Self::replace_upstream_tools) if the stored definitions of
+    /// `kind` are still `seen` (each name with its hash and state, as read before they were
+    /// judged); else nothing is written and the answer is `false`: another discovery (on
+    /// any node) or a decision changed them meanwhile, and they are to be read and judged
+    /// afresh. Two such replacements of one upstream run one after the other.
+    async fn replace_upstream_tools_if_unchanged(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        kind: DefinitionKind,
+        seen: &[UpstreamTool],
+        tools: &[UpstreamTool],
+    ) -> Result<bool>;
     /// Every (name, definition hash) of `kind` ever approved for the upstream.
     async fn approved_definitions(
         &self,

@@ -1,6 +1,7 @@
 //! The gateway's records in the store, on every backend: upstreams kept inside their
-//! organization, tools replaced whole in the upstream's order, attachments unique by
-//! prefix on a server, and a server's attachments read in one statement.
+//! organization, tools replaced whole in the upstream's order (and only if unchanged since
+//! they were judged, when asked so), attachments unique by prefix on a server, and a
+//! server's attachments read in one statement.
 
 mod common;
 
@@ -125,5 +126,48 @@ backend_tests! {
         let attached = store.attached_upstreams(&org, &server.id).await.unwrap();
         assert_eq!(attached.len(), 1, "its attachments went with it");
         assert!(store.list_upstream_tools(&org, &first.id).await.unwrap().is_empty());
+    }
+
+    async fn a_replacement_of_tools_judged_on_what_changed_since_writes_nothing(db: &TestDatabase) {
+        let store = open(db).await;
+        let org = new_org(&store, "Acme").await;
+        let upstream = store.create_upstream(&org, &npm("first")).await.unwrap();
+        let names = async || -> Vec<String> {
+            let tools = store.list_upstream_tools(&org, &upstream.id).await.unwrap();
+            tools.into_iter().map(|t| t.name).collect()
+        };
+        let replace = |seen: Vec<UpstreamTool>, tools: Vec<UpstreamTool>| {
+            let (store, org, id) = (store.clone(), org.clone(), upstream.id.clone());
+            async move {
+                store.replace_upstream_tools_if_unchanged(&org, &id, DefinitionKind::Tool, &seen, &tools).await
+            }
+        };
+
+        // Eight discoveries (as of eight nodes) judged the same empty list at once: one
+        // stores its tools, the others find them changed, and none fails.
+        let racing: Vec<_> = (0..8).map(|n| tokio::spawn(replace(vec![], vec![tool(&format!("t{n}"))]))).collect();
+        let mut stored = 0;
+        for discovery in racing {
+            stored += usize::from(discovery.await.unwrap().unwrap());
+        }
+        assert_eq!(stored, 1, "exactly one discovery stored its tools");
+        assert_eq!(names().await.len(), 1, "{:?}", names().await);
+
+        // Judged on what is stored: replaced. On what was stored before: nothing written.
+        let seen = store.list_upstream_tools(&org, &upstream.id).await.unwrap();
+        assert!(replace(seen.clone(), vec![tool("b"), tool("a")]).await.unwrap());
+        assert_eq!(names().await, ["b", "a"]);
+        assert!(!replace(seen, vec![tool("c")]).await.unwrap(), "judged on tools stored no more");
+        assert_eq!(names().await, ["b", "a"], "nothing written");
+        // A decision since (a state changed) counts as a change too.
+        let seen = store.list_upstream_tools(&org, &upstream.id).await.unwrap();
+        store.decide_tool(&org, &upstream.id, DefinitionKind::Tool, "a", ToolState::Rejected).await.unwrap();
+        assert!(!replace(seen, vec![tool("c")]).await.unwrap(), "judged before the decision");
+        // Another upstream's or kind's definitions are not what it compares.
+        let prompts = store.list_upstream_tools(&org, &upstream.id).await.unwrap();
+        let prompts_seen: Vec<UpstreamTool> = prompts.into_iter().filter(|t| t.kind == DefinitionKind::Prompt).collect();
+        let prompt = UpstreamTool { kind: DefinitionKind::Prompt, ..tool("p") };
+        let stored = store.replace_upstream_tools_if_unchanged(&org, &upstream.id, DefinitionKind::Prompt, &prompts_seen, &[prompt]).await;
+        assert!(stored.unwrap(), "no prompts were seen, and none are stored");
     }
 }

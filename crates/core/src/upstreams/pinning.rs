@@ -18,7 +18,8 @@ use crate::{CoreError, Platform};
 /// Discoveries of one upstream run one at a time on this node: a launch's listing and one
 /// that follows the upstream's `list_changed` can overlap, and each would judge the same
 /// new definitions new, storing and auditing them twice. Striped by upstream, so that the
-/// memory is fixed whatever the number of upstreams.
+/// memory is fixed whatever the number of upstreams. Across nodes the store keeps them
+/// apart (`replace_upstream_tools_if_unchanged`).
 static DISCOVERIES: [tokio::sync::Mutex<()>; 32] =
     [const { tokio::sync::Mutex::const_new(()) }; 32];
 
@@ -28,6 +29,10 @@ fn discovery_lock(upstream: &UpstreamId) -> &'static tokio::sync::Mutex<()> {
     upstream.hash(&mut hasher);
     &DISCOVERIES[hasher.finish() as usize % DISCOVERIES.len()]
 }
+
+/// How often a discovery reads and judges afresh when the definitions it read changed
+/// before it could store its own (another node's discovery, an administrator's decision).
+const DISCOVERY_ATTEMPTS: usize = 5;
 
 /// Stores the definitions of `kind` (tools, prompts, resources or resource templates) an
 /// upstream listed, each with its hash, findings and state, by the same rules for every
@@ -39,6 +44,39 @@ pub async fn record_definitions(
     definitions: Vec<Value>,
 ) -> Result<(), CoreError> {
     let _one_at_a_time = discovery_lock(&upstream.id).lock().await;
+    for _ in 0..DISCOVERY_ATTEMPTS {
+        let Some((known, tools)) = judge(platform, upstream, kind, &definitions).await? else {
+            // A restart or an idle wake lists the same tools: nothing to write or announce.
+            return Ok(());
+        };
+        let stored = platform
+            .store
+            .replace_upstream_tools_if_unchanged(
+                &upstream.org_id,
+                &upstream.id,
+                kind,
+                &known,
+                &tools,
+            )
+            .await?;
+        if stored {
+            return announce(platform, upstream, kind, &known, &tools).await;
+        }
+        tracing::debug!(upstream = %upstream.id, %kind, "the definitions changed while they were judged; judging afresh");
+    }
+    // Another node keeps storing them: what it stored stands, and was announced by it.
+    tracing::warn!(upstream = %upstream.id, %kind, "definitions not stored: they kept changing while judged");
+    Ok(())
+}
+
+/// The definitions stored now and the same upstream's `definitions` judged against them
+/// (hash, findings, state), or `None` when they are what is stored already.
+async fn judge(
+    platform: &Platform,
+    upstream: &Upstream,
+    kind: DefinitionKind,
+    definitions: &[Value],
+) -> Result<Option<(Vec<UpstreamTool>, Vec<UpstreamTool>)>, CoreError> {
     let org = &upstream.org_id;
     let rule = platform.store.get_organization(org).await?.tool_approval;
     let known: Vec<UpstreamTool> = platform
@@ -68,21 +106,21 @@ pub async fn record_definitions(
     let foreign = shadowing::foreign_names_of(platform, org, &upstream.id, &own).await?;
     let mut seen = HashSet::new();
     let mut tools: Vec<UpstreamTool> = definitions
-        .into_iter()
+        .iter()
         // A name listed twice is kept once (the first), so that the rest still updates.
         .filter(|d| seen.insert(key(d)))
         .take(Limits::UPSTREAM_TOOLS)
         .filter_map(|definition| {
-            let name = key(&definition)?;
-            let hash = definition_hash(&definition);
+            let name = key(definition)?;
+            let hash = definition_hash(definition);
             let known = before.get(name.as_str()).copied();
-            let findings = findings_of(&definition, &hash, known, &foreign);
+            let findings = findings_of(definition, &hash, known, &foreign);
             let approved_before = approved.contains(&(name.clone(), hash.clone()));
             let state = judged(&hash, &findings, known, approved_before, rule);
             Some(UpstreamTool {
                 kind,
                 name,
-                definition,
+                definition: definition.clone(),
                 definition_hash: hash,
                 state,
                 findings,
@@ -95,19 +133,28 @@ pub async fn record_definitions(
             .zip(&tools)
             .all(|(old, new)| old.name == new.name && old.definition_hash == new.definition_hash);
     if unchanged {
-        // A restart or an idle wake lists the same tools: nothing to write or announce.
-        return Ok(());
+        return Ok(None);
     }
     if kind == DefinitionKind::Tool {
         // What grew or was renamed since the attach must still fit on every server there.
         let misfits = fit::misfits(platform, upstream, &known, &tools).await?;
         fit::quarantine(&mut tools, misfits);
     }
+    Ok(Some((known, tools)))
+}
+
+/// After `tools` replaced `known`: the servers that attach the upstream are told, and
+/// every new or changed definition is audited.
+async fn announce(
+    platform: &Platform,
+    upstream: &Upstream,
+    kind: DefinitionKind,
+    known: &[UpstreamTool],
+    tools: &[UpstreamTool],
+) -> Result<(), CoreError> {
+    let org = &upstream.org_id;
+    let before: HashMap<&str, &UpstreamTool> = known.iter().map(|t| (t.name.as_str(), t)).collect();
     let servers = attached_servers(platform, org, &upstream.id).await?;
-    platform
-        .store
-        .replace_upstream_tools(org, &upstream.id, kind, &tools)
-        .await?;
     // This node's views of those servers' tools go at once, so that nobody who reads the
     // new states finds this node still calling a definition it just held back; the
     // announcement below tells the other nodes and the clients.
@@ -115,7 +162,7 @@ pub async fn record_definitions(
         platform.cache.server_changed(server);
     }
     let mut events = Vec::new();
-    for tool in &tools {
+    for tool in tools {
         let known = before.get(tool.name.as_str());
         if known.is_some_and(|k| k.definition_hash == tool.definition_hash && k.state == tool.state)
         {

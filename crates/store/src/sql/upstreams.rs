@@ -2,7 +2,7 @@
 //! rows they read are `upstream_rows`, a server's attachments with their upstreams
 //! `upstream_attached`, organizations' own catalog entries `catalog_entries`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::upstream_rows::*;
 use super::*;
@@ -117,45 +117,20 @@ impl UpstreamStore for ThisStore {
         kind: DefinitionKind,
         tools: &[UpstreamTool],
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let before = super::upstream_events::held_before(self, &mut tx, org, id, kind).await?;
-        self.count(1 + tools.len() as u64);
-        sqlx::query(
-            "DELETE FROM upstream_tools WHERE org_id = $1 AND upstream_id = $2 AND kind = $3",
-        )
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .bind(kind.as_str())
-        .execute(traced(&mut *tx))
-        .await?;
-        let now = Timestamp::now().micros();
-        for (position, tool) in tools.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO upstream_tools (upstream_id, org_id, name, definition, definition_hash, \
-                 state, position, discovered_at, findings, kind) \
-                 SELECT id, org_id, $3, $4, $5, $6, $7, $8, $9, $10 FROM upstreams \
-                 WHERE org_id = $1 AND id = $2",
-            )
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .bind(&tool.name)
-            .bind(json_text(&tool.definition))
-            .bind(&tool.definition_hash)
-            .bind(tool.state.as_str())
-            .bind(position as i64)
-            .bind(now)
-            .bind(json_text(&tool.findings))
-            .bind(kind.as_str())
-            .execute(traced(&mut *tx))
-            .await?;
-            if tool.state == ToolState::Approved {
-                self.count(1);
-                remember_approval(&mut tx, org, id, tool, now).await?;
-            }
-        }
-        super::upstream_events::announce_review(self, &mut tx, org, id, &before, tools).await?;
-        super::commit(tx).await?;
-        Ok(())
+        self.replace_tools(org, id, kind, None, tools)
+            .await
+            .map(drop)
+    }
+
+    async fn replace_upstream_tools_if_unchanged(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        kind: DefinitionKind,
+        seen: &[UpstreamTool],
+        tools: &[UpstreamTool],
+    ) -> Result<bool> {
+        self.replace_tools(org, id, kind, Some(seen), tools).await
     }
 
     async fn approved_definitions(
@@ -472,4 +447,84 @@ impl UpstreamStore for ThisStore {
     ) -> Result<Vec<AttachedUpstream>> {
         super::upstream_attached::attached(self, org, server, true).await
     }
+}
+
+impl ThisStore {
+    /// Replaces the definitions of `kind`, if they are still `seen` (when given): whether
+    /// it did.
+    async fn replace_tools(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        kind: DefinitionKind,
+        seen: Option<&[UpstreamTool]>,
+        tools: &[UpstreamTool],
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if seen.is_some() {
+            // Another discovery of this upstream waits here until this one is done (on
+            // SQLite the write transaction holds the lock already).
+            self.count(1);
+            let lock = format!("SELECT id FROM upstreams WHERE org_id = $1 AND id = $2{LOCK_ROW}");
+            sqlx::query(sqlx::AssertSqlSafe(lock))
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_optional(traced(&mut *tx))
+                .await?;
+        }
+        let before = super::upstream_events::held_before(self, &mut tx, org, id, kind).await?;
+        if let Some(seen) = seen
+            && !still(&before, seen)
+        {
+            return Ok(false);
+        }
+        self.count(1 + tools.len() as u64);
+
+        sqlx::query(
+            "DELETE FROM upstream_tools WHERE org_id = $1 AND upstream_id = $2 AND kind = $3",
+        )
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(kind.as_str())
+        .execute(traced(&mut *tx))
+        .await?;
+        let now = Timestamp::now().micros();
+        for (position, tool) in tools.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO upstream_tools (upstream_id, org_id, name, definition, definition_hash, \
+                 state, position, discovered_at, findings, kind) \
+                 SELECT id, org_id, $3, $4, $5, $6, $7, $8, $9, $10 FROM upstreams \
+                 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(&tool.name)
+            .bind(json_text(&tool.definition))
+            .bind(&tool.definition_hash)
+            .bind(tool.state.as_str())
+            .bind(position as i64)
+            .bind(now)
+            .bind(json_text(&tool.findings))
+            .bind(kind.as_str())
+            .execute(traced(&mut *tx))
+            .await?;
+            if tool.state == ToolState::Approved {
+                self.count(1);
+                remember_approval(&mut tx, org, id, tool, now).await?;
+            }
+        }
+        super::upstream_events::announce_review(self, &mut tx, org, id, &before, tools).await?;
+        super::commit(tx).await?;
+        Ok(true)
+    }
+}
+
+/// Whether the definitions held `before` are those `seen`: the same names, hashes and states.
+fn still(before: &HashMap<String, (String, String)>, seen: &[UpstreamTool]) -> bool {
+    before.len() == seen.len()
+        && seen.iter().all(|tool| {
+            before.get(&tool.name).is_some_and(|(state, hash)| {
+                state == tool.state.as_str() && *hash == tool.definition_hash
+            })
+        })
 }
