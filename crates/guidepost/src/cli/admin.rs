@@ -245,14 +245,25 @@ pub struct UpstreamArgs {
 pub enum UpstreamCommand {
     /// List the catalog of installable MCP servers.
     Catalog,
-    /// Install an upstream from the catalog: fetches its package into the cache, starts
-    /// it once to discover its tools, and prints its status.
+    /// Install an upstream from the catalog, or as a file describes it (`--spec`): fetches
+    /// its package into the cache, starts it once to discover its tools, and prints its
+    /// status.
     Install {
         /// The organization (org_…).
         #[arg(long)]
         org: String,
         /// The catalog entry's id (`guidepost upstream catalog`).
-        entry: String,
+        #[arg(required_unless_present = "spec")]
+        entry: Option<String>,
+        /// Instead of a catalog entry: a JSON file that describes the server as an
+        /// organization's own entry's `spec` does, e.g. `{"runtime": "http", "url":
+        /// "https://mcp.example.com/mcp"}` or `{"runtime": "npm", "package": "…",
+        /// "version": "1.2.3"}`, checked by the same rules (`POST /api/v1/upstreams`
+        /// without a catalog entry). Needs --name; takes no --setting, --sign-in,
+        /// --replicas or --network.
+        #[arg(long, value_name = "FILE", requires = "name",
+              conflicts_with_all = ["entry", "settings", "sign_in", "replicas", "network"])]
+        spec: Option<std::path::PathBuf>,
         /// A name for this installation [default: the entry's name].
         #[arg(long)]
         name: Option<String>,

@@ -29,7 +29,22 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
         }
         UpstreamCommand::Install {
             org,
+            spec: Some(spec),
+            name,
+            wait,
+            secrets,
+            start,
+            ..
+        } => {
+            let caller = operator(&org)?;
+            let direct = direct_upstream(&spec, name, from_env(secrets)?, start)?;
+            let upstream = upstreams::install_direct(platform, &caller, direct).await?;
+            installed(platform, &caller, upstream, wait, json).await
+        }
+        UpstreamCommand::Install {
+            org,
             entry,
+            spec: None,
             name,
             wait,
             secrets,
@@ -42,7 +57,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
             let caller = operator(&org)?;
             let secrets = from_env(secrets)?;
             let input = InstallUpstream {
-                catalog_entry_id: entry,
+                catalog_entry_id: entry.context("name a catalog entry, or give --spec")?,
                 version: None,
                 name,
                 secrets,
@@ -60,10 +75,7 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 network: network.map(|choice| choice == "fenced"),
             };
             let upstream = upstreams::install(platform, &caller, input).await?;
-            output::note!("Installing {} ({}) …", upstream.name, upstream.id);
-            let upstream =
-                settle(platform, &caller, &upstream.id, Duration::from_secs(wait)).await?;
-            show(platform, &caller, upstream, json).await
+            installed(platform, &caller, upstream, wait, json).await
         }
         UpstreamCommand::List { org } => {
             let list = upstreams::list(platform, &operator(&org)?).await?;
@@ -225,6 +237,60 @@ fn setting(pair: &str) -> anyhow::Result<(String, serde_json::Value)> {
 }
 
 /// The values of `--secret-from-env`, each read from its variable.
+/// The most a `--spec` file may hold: a launch spec is a few hundred bytes.
+const SPEC_FILE_MAX: u64 = 64 * 1024;
+
+/// `install --spec FILE`: the file's launch spec with the command line's name, secrets and
+/// start, as the API's body without a catalog entry carries them.
+fn direct_upstream(
+    spec: &std::path::Path,
+    name: Option<String>,
+    secrets: std::collections::BTreeMap<String, String>,
+    start: Option<String>,
+) -> anyhow::Result<upstreams::DirectUpstream> {
+    let shown = spec.display();
+    let size = std::fs::metadata(spec)
+        .with_context(|| format!("--spec {shown}: cannot read it"))?
+        .len();
+    if size > SPEC_FILE_MAX {
+        anyhow::bail!(
+            "--spec {shown}: {size} bytes, more than a launch spec needs (at most {SPEC_FILE_MAX})"
+        );
+    }
+    let text = std::fs::read_to_string(spec)
+        .with_context(|| format!("--spec {shown}: cannot read it as text"))?;
+    let serde_json::Value::Object(mut body) =
+        serde_json::from_str(&text).with_context(|| format!("--spec {shown}: not JSON"))?
+    else {
+        anyhow::bail!(
+            "--spec {shown}: must hold one JSON object, such as {{\"runtime\": \"http\", \"url\": \"https://…\"}}"
+        );
+    };
+    for key in ["name", "secrets", "start"] {
+        if body.contains_key(key) {
+            anyhow::bail!("--spec {shown}: give `{key}` on the command line, not in the file");
+        }
+    }
+    body.insert("name".into(), json!(name));
+    body.insert("secrets".into(), json!(secrets));
+    body.insert("start".into(), json!(start));
+    upstreams::DirectUpstream::from_body(body)
+        .map_err(|error| anyhow::anyhow!("--spec {shown}: {error}"))
+}
+
+/// Waits for a new installation to settle, then shows it.
+async fn installed(
+    platform: &Platform,
+    caller: &Caller,
+    upstream: Upstream,
+    wait: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    output::note!("Installing {} ({}) …", upstream.name, upstream.id);
+    let upstream = settle(platform, caller, &upstream.id, Duration::from_secs(wait)).await?;
+    show(platform, caller, upstream, json).await
+}
+
 fn from_env(names: Vec<String>) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     names
         .into_iter()

@@ -252,6 +252,91 @@ async fn the_cli_installs_attaches_and_uninstalls_an_upstream() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `guidepost upstream install --spec FILE`: an upstream the file describes, without a
+/// catalog entry, checked by the rules of `POST /api/v1/upstreams` without one.
+#[tokio::test]
+async fn the_cli_installs_an_upstream_a_file_describes() {
+    let db = guidepost_testkit::TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
+    let dir = std::env::temp_dir().join(format!("guidepost-gateway-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cli = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+        command
+            .args(["--json", "--database-url", &db.url])
+            .args(args);
+        async move {
+            let output = command.output().await.unwrap();
+            let stdout = serde_json::from_slice::<Value>(&output.stdout).unwrap_or(Value::Null);
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            (output.status.success(), stdout, stderr)
+        }
+    };
+    let (_, org, _) = cli(&["org", "create", "--name", "Acme"]).await;
+    let org = org["organization"]["id"].as_str().unwrap().to_owned();
+    let spec = dir.join("spec.json");
+    let spec_path = spec.display().to_string();
+    let install = [
+        "upstream", "install", "--org", &org, "--spec", &spec_path, "--wait", "60",
+    ];
+
+    // Refused with the field and the rule, before anything is installed.
+    for (file, named, says) in [
+        (
+            json!({"runtime": "http", "url": "http://mcp.example.com/mcp"}),
+            vec!["--name", "Remote"],
+            "https",
+        ),
+        (
+            json!({"runtime": "command", "command": "/bin/sh"}),
+            vec!["--name", "Remote"],
+            "only the platform's operator",
+        ),
+        (
+            json!({"runtime": "http", "url": "https://mcp.example.com/mcp", "name": "R"}),
+            vec!["--name", "Remote"],
+            "on the command line",
+        ),
+        (json!(["http"]), vec!["--name", "Remote"], "one JSON object"),
+        (
+            json!({"runtime": "http", "url": "https://mcp.example.com/mcp"}),
+            vec![],
+            "--name",
+        ),
+    ] {
+        std::fs::write(&spec, file.to_string()).unwrap();
+        let (ok, _, said) = cli(&[&install[..], &named].concat()).await;
+        assert!(!ok && said.contains(says), "{file}: {said}");
+    }
+    let with_entry = [&install[..], &["--name", "Remote", "fixture"]].concat();
+    let (ok, _, said) = cli(&with_entry).await;
+    assert!(
+        !ok && said.contains("cannot be used with"),
+        "an entry or a file, not both: {said}"
+    );
+    let (_, listed, _) = cli(&["upstream", "list", "--org", &org]).await;
+    assert_eq!(listed, json!([]), "nothing was installed");
+
+    // Installed as described (it cannot be reached from here: it settles as failed).
+    let remote = json!({"runtime": "http", "url": "https://mcp.guidepost-test.invalid/mcp"});
+    std::fs::write(&spec, remote.to_string()).unwrap();
+    let (_, shown, said) =
+        cli(&[&install[..], &["--name", "Remote", "--start", "on_demand"]].concat()).await;
+    assert!(said.contains("Installing Remote"), "{said}");
+    assert_eq!(shown["upstream"]["name"], "Remote", "{shown} {said}");
+    let (_, listed, _) = cli(&["upstream", "list", "--org", &org]).await;
+    let upstream = &listed[0];
+    assert_eq!(
+        (
+            &upstream["name"],
+            &upstream["catalog_entry_id"],
+            &upstream["start"]
+        ),
+        (&json!("Remote"), &Value::Null, &json!("on_demand")),
+        "{listed}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// An upstream's `list_changed` reaches a session-era GET stream and a stateless
 /// `subscriptions/listen` on another node (PostgreSQL LISTEN/NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

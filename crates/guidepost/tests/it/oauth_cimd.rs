@@ -1,6 +1,7 @@
 //! Client ID Metadata Documents: a client known only by the URL of its metadata document
-//! signs a person in, with our Rust test client and with the official Python client. The
-//! document is served on loopback here, which `--cimd-allow-private` permits.
+//! signs a person in, with our Rust test client and with the official Python client; one
+//! too large or too slow is refused in words. The document is served on loopback here,
+//! which `--cimd-allow-private` permits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,7 +45,44 @@ async fn serve_document() -> (String, Arc<AtomicUsize>) {
     (url, hits)
 }
 
+/// Serves documents past the limits: `/big.json` (70 KiB, for a client named by that URL)
+/// and `/slow.json` (answered after 7 s); the server's base URL.
+async fn serve_unfit_documents() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let big = json!({
+        "client_id": format!("{base}/big.json"),
+        "client_name": "Big Client",
+        "redirect_uris": [REDIRECT_URI],
+        "token_endpoint_auth_method": "none",
+        "padding": "x".repeat(70 * 1024),
+    });
+    let app = Router::new()
+        .route("/big.json", get(move || async move { axum::Json(big) }))
+        .route(
+            "/slow.json",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+                axum::Json(json!({}))
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
 backend_tests! {
+    async fn a_document_too_large_or_too_slow_is_refused_in_words(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |_| {}).await;
+        let base = serve_unfit_documents().await;
+        let pkce = Pkce::new();
+        for (path, says) in [("/big.json", "larger than 64 KiB"), ("/slow.json", "longer than 5 s")] {
+            let client = OAuthClient { id: format!("{base}{path}"), secret: None, redirect_uri: REDIRECT_URI.into() };
+            let page = oauth.person("ada@example.com").get(&oauth.authorize_url("acme", &client, &pkce, &[])).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{path}: {}", page.body);
+            assert!(page.body.contains(says), "{path}: {}", page.body);
+        }
+    }
+
     async fn a_client_known_by_its_metadata_document_signs_in(db: &TestDatabase) {
         let oauth = oauth_app(db, &["acme"], |_| {}).await;
         let (url, hits) = serve_document().await;
