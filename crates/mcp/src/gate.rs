@@ -539,7 +539,7 @@ fn record_refused_call(state: &GateState, scope: &RequestScope, inbound: &Inboun
         tool: tool_name,
         label: state.tools.metrics_label(tool_name),
         arguments: &arguments,
-        end_user: None,
+        end_user: scope.signed_in_end_user(),
         upstream: None,
     };
     let recorded = Recorded::rejected(jsonrpc::RATE_LIMITED);

@@ -375,7 +375,8 @@ impl GuidepostServer {
                 "Unknown tool: {name}. Call tools/list to see the tools this server offers."
             );
             let recorded = Recorded::protocol_error(&message, started);
-            record(&self.platform, scope, recorded_as(None, None), recorded);
+            let end_user = scope.signed_in_end_user();
+            record(&self.platform, scope, recorded_as(end_user, None), recorded);
             return Err(ErrorData::invalid_params(message, None));
         };
         let end_user = resolve_end_user(&self.platform, scope).await?;

@@ -66,6 +66,13 @@ impl ListenFeed {
 }
 
 impl RequestScope {
+    /// The person whose token the request carries, known without the store: what a call
+    /// refused before its caller is looked up is recorded with (a tracking id alone is not
+    /// looked up for a refusal).
+    pub fn signed_in_end_user(&self) -> Option<&guidepost_domain::EndUser> {
+        self.token.as_ref().map(|token| &token.end_user)
+    }
+
     /// The URL the client used, without query: written into hints for the agent.
     pub fn endpoint_url(&self, platform: &Platform) -> String {
         match crate::routing::host_of(self.host.as_ref(), &self.uri) {

@@ -1,7 +1,7 @@
 //! The gateway's records in the store, on every backend: upstreams kept inside their
 //! organization, tools replaced whole in the upstream's order (and only if unchanged since
-//! they were judged, when asked so), attachments unique by prefix on a server, and a
-//! server's attachments read in one statement.
+//! they were judged, when asked so), attachments unique by prefix on a server, a server's
+//! attachments read in one statement; and a registry's sync lease.
 
 mod common;
 
@@ -126,6 +126,43 @@ backend_tests! {
         let attached = store.attached_upstreams(&org, &server.id).await.unwrap();
         assert_eq!(attached.len(), 1, "its attachments went with it");
         assert!(store.list_upstream_tools(&org, &first.id).await.unwrap().is_empty());
+    }
+
+    async fn a_registry_is_synced_by_one_node_at_a_time_and_only_when_due(db: &TestDatabase) {
+        let store = open(db).await;
+        let source = "https://registry.example.com";
+        let claim = |now: i64, due_before: i64| {
+            let store = store.clone();
+            async move { store.claim_registry_sync(source, secs(now), secs(due_before), secs(now + 600)).await.unwrap() }
+        };
+        let finished = |updated_since: Option<i64>, error: Option<&str>| RegistrySyncOutcome {
+            updated_since: updated_since.map(secs),
+            error: error.map(str::to_owned),
+            received: 1,
+            requests: 1,
+        };
+
+        // Never synced: one of eight nodes at once takes the lease, with no mark yet.
+        let racing: Vec<_> = (0..8).map(|_| tokio::spawn(claim(0, 0))).collect();
+        let mut claims = Vec::new();
+        for node in racing {
+            claims.extend(node.await.unwrap());
+        }
+        assert_eq!(claims, [None], "one claim, no mark yet");
+        // Held for its lease (600 s): nobody else, even when due; past it (the node
+        // died), another node takes over.
+        assert_eq!(claim(599, 599).await, None, "leased");
+        assert_eq!(claim(601, 601).await, Some(None), "the lease ran out");
+        store.finish_registry_sync(source, &finished(Some(500), None), secs(602)).await.unwrap();
+
+        // Due only once its interval after the last finish is over.
+        assert_eq!(claim(700, 602).await, None, "finished at 602, due for syncs finished before 602");
+        assert_eq!(claim(700, 603).await, Some(Some(secs(500))), "due: asks for what changed since its mark");
+        // A failed sync gives its lease back and keeps the mark (what it missed is asked again).
+        store.finish_registry_sync(source, &finished(None, Some("502 Bad Gateway")), secs(701)).await.unwrap();
+        assert_eq!(claim(800, 800).await, Some(Some(secs(500))));
+        let syncs = store.list_registry_syncs().await.unwrap();
+        assert_eq!(syncs.len(), 1, "{syncs:?}");
     }
 
     async fn a_replacement_of_tools_judged_on_what_changed_since_writes_nothing(db: &TestDatabase) {

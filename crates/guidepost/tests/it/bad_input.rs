@@ -185,6 +185,23 @@ backend_tests! {
         let other = RawMcp::new(format!("{}?tracking_id=calm", app.mcp_path_url("acme")), STATELESS_ERA);
         assert_eq!(other.call_tool(4, "nothing", json!({})).await.status, StatusCode::OK, "another user is not limited");
     }
+
+    async fn a_signed_in_persons_refused_and_unknown_calls_are_recorded_as_theirs(db: &TestDatabase) {
+        let oauth = crate::oauth_helpers::oauth_app(db, &["acme"], |s| {
+            s.mcp.rate_limits.per_user_per_minute = 1;
+            s.mcp.rate_limits.per_user_burst = 1;
+        }).await;
+        let ada = oauth.sign_in("acme", "ada@example.com").await;
+        let mcp = oauth.mcp("acme", Some(&ada.access), None);
+        assert_eq!(mcp.call_tool(1, "nothing", json!({})).await.status, StatusCode::OK);
+        let refused = mcp.call_tool(2, "nothing", json!({})).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.body);
+        let calls = oauth.app.wait_for_tool_calls(&oauth.tenant, 2).await;
+        let refused = calls.iter().find(|c| c["error_code"] == -32029).unwrap_or_else(|| panic!("{calls:?}"));
+        let answered = calls.iter().find(|c| c["error_code"] != -32029).unwrap_or_else(|| panic!("{calls:?}"));
+        assert!(refused["end_user_id"].as_str().is_some_and(|id| id.starts_with("msu_")), "{refused}");
+        assert_eq!(refused["end_user_id"], answered["end_user_id"], "the same person's (an unknown tool): {calls:?}");
+    }
 }
 
 /// A fresh API key of the organization that owns `acme`.

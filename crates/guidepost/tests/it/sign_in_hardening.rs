@@ -1,11 +1,12 @@
 //! The sign-in hardening of issue 11: code sends counted per mailbox and per client
 //! address (M3), and per organization over every address and client (what many clients
 //! could otherwise mail, each under its own cap), no bounce to an untrusted client before
-//! the person acts (M4), the refresh grace (L3), one bounded login cookie per issuer (L7).
+//! the person acts (M4), the refresh grace (L3), one bounded login cookie per issuer (L7);
+//! and a code refused once its ten minutes are over.
 
 use std::time::Duration;
 
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -31,7 +32,50 @@ fn mails_to_mailbox(oauth: &OAuthApp, key: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Ten minutes pass for every code sent so far: their expiry, as the store keeps it, is set
+/// in the past.
+async fn let_the_codes_expire(db: &TestDatabase) {
+    let expire =
+        "UPDATE oauth_login_sessions SET code_expires_at = 1 WHERE code_expires_at IS NOT NULL";
+    match db.backend {
+        TestBackend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            sqlx::query(expire).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        TestBackend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query(expire).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
 backend_tests! {
+    async fn a_code_past_its_ten_minutes_is_refused_and_a_new_one_signs_in(db: &TestDatabase) {
+        let oauth = oauth_app(db, &["acme"], |_| {}).await;
+        let client = oauth.register("acme", json!({})).await;
+        let url = oauth.authorize_url("acme", &client, &Pkce::new(), &[]);
+        let mut person = oauth.person("ada@example.com");
+        let (login, page) = person.start(&url).await;
+        let code_page = person.send_email(&login, &page).await;
+        assert!(code_page.body.contains("It expires in 10 minutes"), "{}", code_page.body);
+        let code = oauth.code_for("ada@example.com");
+        let_the_codes_expire(db).await;
+
+        // The right code, too late: refused in words, with the way to a new one.
+        let late = person.send_code(&code_page, &code).await;
+        assert_ne!(late.status, StatusCode::SEE_OTHER, "not signed in: {}", late.body);
+        assert!(late.body.contains("That code expired. Ask for a new code below."), "{}", late.body);
+        assert!(late.body.contains("Send a new code"), "{}", late.body);
+        // A new code from that page signs in.
+        let code_page = person.send_email(&login, &late).await;
+        let fresh = oauth.code_for("ada@example.com");
+        assert_ne!(fresh, code, "a new code");
+        let signed_in = person.send_code(&code_page, &fresh).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    }
+
     async fn switching_the_email_after_a_send_does_not_reset_the_mailbox_cap(db: &TestDatabase) {
         let oauth = oauth_app(db, &["acme"], |s| s.auth.rate_limit_per_ip = 0).await;
         let client = oauth.register("acme", json!({})).await;
