@@ -98,12 +98,24 @@ pub(crate) async fn subscribe(
     scope: &RequestScope,
     sink: &SubscriptionSink,
 ) -> Listened {
-    let person = match crate::handler::resolve_end_user(platform, scope).await {
-        Ok(end_user) => {
-            end_user.map(|user| CallingPerson::new(user.id, scope.server.as_ref().clone()))
-        }
-        // Logged there; the stream still gets what needs nobody in particular.
-        Err(_) => None,
+    let named: Vec<String> = sink
+        .accepted()
+        .resource_subscriptions
+        .iter()
+        .flatten()
+        .cloned()
+        .collect();
+    // Most streams name no resource: only one that does asks who is behind it (logged
+    // there when that fails; the stream still gets what needs nobody in particular).
+    let person = if named.is_empty() {
+        None
+    } else {
+        let end_user = crate::handler::resolve_end_user(platform, scope).await;
+        let server = scope.server.as_ref();
+        end_user
+            .ok()
+            .flatten()
+            .map(|user| CallingPerson::new(user.id, server.clone()))
     };
     // Subscribers are kept per node, in memory: a number unique on this node names it.
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -113,7 +125,7 @@ pub(crate) async fn subscribe(
         ended: AtomicBool::new(false),
     });
     let mut uris = Vec::new();
-    for uri in sink.accepted().resource_subscriptions.iter().flatten() {
+    for uri in &named {
         let caller: Arc<dyn CallerClient> = client.clone();
         let subscribed =
             features::subscribe(platform, &scope.server, uri, (&id, caller), person.as_ref());

@@ -236,7 +236,6 @@ fn setting(pair: &str) -> anyhow::Result<(String, serde_json::Value)> {
     Ok((name.to_owned(), value))
 }
 
-/// The values of `--secret-from-env`, each read from its variable.
 /// The most a `--spec` file may hold: a launch spec is a few hundred bytes.
 const SPEC_FILE_MAX: u64 = 64 * 1024;
 
@@ -291,6 +290,7 @@ async fn installed(
     show(platform, caller, upstream, json).await
 }
 
+/// The values of `--secret-from-env`, each read from its variable.
 fn from_env(names: Vec<String>) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     names
         .into_iter()
