@@ -152,9 +152,7 @@ impl<'a> Asker<'a> {
     }
 
     fn person(&self, scope: &RequestScope) -> Option<CallingPerson> {
-        let server = scope.server.as_ref();
-        let user = self.end_user.as_ref()?;
-        Some(CallingPerson::new(user.id.clone(), server.clone()))
+        Some(scope.calling_person(self.end_user.as_ref()?))
     }
 
     /// The answer as the protocol's type, or the error; recorded like a tool call either

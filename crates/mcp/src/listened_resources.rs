@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::upstreams::{CallerClient, CallingPerson, RelayError, features, uris};
+use guidepost_core::upstreams::{CallerClient, RelayError, features, uris};
 use guidepost_domain::McpServer;
 use rmcp::model::SubscriptionFilter;
 use rmcp::service::SubscriptionSink;
@@ -111,11 +111,10 @@ pub(crate) async fn subscribe(
         None
     } else {
         let end_user = crate::handler::resolve_end_user(platform, scope).await;
-        let server = scope.server.as_ref();
         end_user
             .ok()
             .flatten()
-            .map(|user| CallingPerson::new(user.id, server.clone()))
+            .map(|user| scope.calling_person(&user))
     };
     // Subscribers are kept per node, in memory: a number unique on this node names it.
     static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -7,6 +7,7 @@ use std::time::Instant;
 use guidepost_auth::VerifiedToken;
 use guidepost_core::Platform;
 use guidepost_core::identity::Caller;
+use guidepost_core::upstreams::CallingPerson;
 use guidepost_domain::{McpServer, McpSession, ServerId, TrackingId};
 use tokio::sync::broadcast;
 
@@ -71,6 +72,12 @@ impl RequestScope {
     /// looked up for a refusal).
     pub fn signed_in_end_user(&self) -> Option<&guidepost_domain::EndUser> {
         self.token.as_ref().map(|token| &token.end_user)
+    }
+
+    /// `end_user` as the person behind a request to this scope's server: whom an upstream
+    /// with `person` sign-in is asked as.
+    pub fn calling_person(&self, end_user: &guidepost_domain::EndUser) -> CallingPerson {
+        CallingPerson::new(end_user.id.clone(), self.server.as_ref().clone())
     }
 
     /// The URL the client used, without query: written into hints for the agent.

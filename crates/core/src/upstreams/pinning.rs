@@ -15,23 +15,11 @@ use serde_json::Value;
 use super::{attached_servers, audit, diff, fit, scan, shadowing};
 use crate::{CoreError, Platform};
 
-/// Discoveries of one upstream run one at a time on this node: a launch's listing and one
-/// that follows the upstream's `list_changed` can overlap, and each would judge the same
-/// new definitions new, storing and auditing them twice. Striped by upstream, so that the
-/// memory is fixed whatever the number of upstreams. Across nodes the store keeps them
-/// apart (`replace_upstream_tools_if_unchanged`).
-static DISCOVERIES: [tokio::sync::Mutex<()>; 32] =
-    [const { tokio::sync::Mutex::const_new(()) }; 32];
-
-fn discovery_lock(upstream: &UpstreamId) -> &'static tokio::sync::Mutex<()> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    upstream.hash(&mut hasher);
-    &DISCOVERIES[hasher.finish() as usize % DISCOVERIES.len()]
-}
-
 /// How often a discovery reads and judges afresh when the definitions it read changed
-/// before it could store its own (another node's discovery, an administrator's decision).
+/// before it could store its own: another discovery of the same upstream (a launch's
+/// listing and a relisting after its `list_changed` overlap on one node; two nodes start
+/// it at once) or an administrator's decision. Each would otherwise judge the same new
+/// definitions new, storing and auditing them twice.
 const DISCOVERY_ATTEMPTS: usize = 5;
 
 /// Stores the definitions of `kind` (tools, prompts, resources or resource templates) an
@@ -43,7 +31,6 @@ pub async fn record_definitions(
     kind: DefinitionKind,
     definitions: Vec<Value>,
 ) -> Result<(), CoreError> {
-    let _one_at_a_time = discovery_lock(&upstream.id).lock().await;
     for _ in 0..DISCOVERY_ATTEMPTS {
         let Some((known, tools)) = judge(platform, upstream, kind, &definitions).await? else {
             // A restart or an idle wake lists the same tools: nothing to write or announce.

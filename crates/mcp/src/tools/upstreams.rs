@@ -320,8 +320,7 @@ fn watch_until_connected(call: &ToolCall<'_>, upstream: &UpstreamId, asked: &Con
 
 /// The person behind the call, for an upstream with `person` sign-in.
 fn calling_person(call: &ToolCall<'_>) -> Option<CallingPerson> {
-    call.end_user
-        .map(|user| CallingPerson::new(user.id.clone(), call.scope.server.as_ref().clone()))
+    call.end_user.map(|user| call.scope.calling_person(user))
 }
 
 /// Why the tool may not be called, as a result an agent can act on.

@@ -479,7 +479,6 @@ impl ThisStore {
             return Ok(false);
         }
         self.count(1 + tools.len() as u64);
-
         sqlx::query(
             "DELETE FROM upstream_tools WHERE org_id = $1 AND upstream_id = $2 AND kind = $3",
         )
