@@ -178,13 +178,31 @@ async fn drain(stderr: tokio::process::ChildStderr, logs: LogRing) {
                 } else {
                     format!("{text} …")
                 });
-                if !complete {
-                    // Skip the rest of an over-long line.
-                    let mut rest = Vec::new();
-                    if reader.read_until(b'\n', &mut rest).await.unwrap_or(0) == 0 {
-                        return;
-                    }
+                if !complete && !skip_line(&mut reader).await {
+                    return;
                 }
+            }
+        }
+    }
+}
+
+/// Discards the rest of an over-long line a buffer at a time, so that a line with no end
+/// (gigabytes without a newline) costs no more memory than the reader's buffer. False at
+/// the end of stderr.
+async fn skip_line(reader: &mut tokio::io::BufReader<tokio::process::ChildStderr>) -> bool {
+    loop {
+        let buffered = match reader.fill_buf().await {
+            Ok([]) | Err(_) => return false,
+            Ok(buffered) => buffered,
+        };
+        match buffered.iter().position(|&byte| byte == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return true;
+            }
+            None => {
+                let all = buffered.len();
+                reader.consume(all);
             }
         }
     }

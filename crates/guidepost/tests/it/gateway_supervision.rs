@@ -146,6 +146,36 @@ backend_tests! {
         assert!(lines.last().unwrap().starts_with("noise line 019999"), "the newest kept: {:?}", lines.last());
         assert!(!lines.iter().any(|l| l.starts_with("noise line 000000")), "the oldest dropped");
     }
+
+    async fn an_endless_stderr_line_is_cut_without_holding_it_in_memory(db: &TestDatabase) {
+        let f = fixture(db, "acme", 60_000).await;
+        let before = peak_memory();
+        // 300 MiB with no newline. The answer comes once the last write is in the pipe, so
+        // all but a pipe's worth has been read by the time it is measured.
+        let unbroken = 300 * 1024 * 1024;
+        let noisy = f.mcp.call_tool(1, "fx__noisy", json!({"lines": 1, "unbroken": unbroken})).await;
+        assert_eq!(text_of(&noisy.body), "wrote 1 lines", "{}", noisy.body);
+        let grown = peak_memory() - before;
+        assert!(grown < 100 * 1024 * 1024, "the peak grew by {grown} bytes for a 300 MiB line");
+        let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "still here"})).await;
+        assert_eq!(text_of(&echo.body), "still here", "the upstream serves on: {}", echo.body);
+        let (status, logs) = f.app.get(&format!("/upstreams/{}/logs", f.upstream), &f.acme.key).await;
+        assert_eq!(status, StatusCode::OK);
+        let lines: Vec<&str> = logs["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        let cut = lines.iter().find(|l| l.starts_with("yyyy")).expect("the long line is kept, cut");
+        assert!(cut.ends_with(" …") && cut.len() < 8 * 1024, "cut and marked: {} bytes", cut.len());
+    }
+}
+
+/// This process's peak resident memory in bytes (`VmHWM`): the server runs in it.
+fn peak_memory() -> i64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kib: i64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
 }
 
 /// The CLI installs from the operator's catalog (fetching and discovering before it

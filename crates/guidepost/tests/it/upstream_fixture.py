@@ -9,7 +9,9 @@ only, so that each behaviour is the test's to control):
 - `spawn_child`: starts `sleep 600` as its own child and answers its pid.
 - `crash`: exits at once, answering nothing.
 - `hang`: stops reading its input (and so answers nothing, pings included), alive.
-- `noisy {lines}`: writes that many 200-character lines to stderr, then answers.
+- `noisy {lines, unbroken}`: writes that many 200-character lines to stderr, then (with
+  `unbroken`) that many bytes more with no newline, a MiB at a time, and one newline, then
+  answers.
 - `huge`: answers with one 5 MiB line, over what the gateway takes from an upstream.
 - `secret`: answers the value of $FIXTURE_SECRET, or `(unset)`.
 - `pid {seconds, steps}` (with $FIXTURE_PIDS set): reports `steps` progress notifications naming its pid over
@@ -227,6 +229,13 @@ def call(request_id, params):
         for n in range(lines):
             sys.stderr.write(f"noise line {n:06d} " + "x" * 180 + "\n")
         sys.stderr.flush()
+        unbroken = int(arguments.get("unbroken", 0))
+        chunk = b"y" * (1024 * 1024)
+        if unbroken:
+            for start in range(0, unbroken, len(chunk)):
+                sys.stderr.buffer.write(chunk[:unbroken - start])
+            sys.stderr.buffer.write(b"\n")
+            sys.stderr.flush()
         text(request_id, f"wrote {lines} lines")
     elif features and name == "log":
         for level in arguments.get("levels", []):
