@@ -246,6 +246,14 @@ pub enum UpstreamCallError {
         .0.as_secs_f64()
     )]
     TimedOut(Duration),
+    /// Its launch (a package fetch, a handshake) was still under way when the caller's
+    /// timeout ran out; it goes on, for the calls after.
+    #[error(
+        "the upstream server is still starting and was not up within {} s; try again in a \
+         moment",
+        .0.as_secs_f64()
+    )]
+    StillStarting(Duration),
     /// It answered with a protocol error, or the connection broke.
     #[error("the upstream server failed: {0}")]
     Failed(String),

@@ -248,19 +248,19 @@ impl Instance {
         context: CallContext,
     ) -> Result<UpstreamAnswer, UpstreamCallError> {
         let _counted = self.in_use();
-        let started = Instant::now();
+        let deadline = Instant::now() + timeout;
         let entering = self.routes.relays.enter(tool, context.caller);
         let Ok(entered) = tokio::time::timeout(timeout, entering).await else {
             return Err(UpstreamCallError::TimedOut(timeout));
         };
-        let timeout = timeout.saturating_sub(started.elapsed());
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let (peer, handle) = self.send(platform, request).await?;
+        let (peer, handle) = self.send(platform, request, (deadline, timeout)).await?;
         self.routes.relays.sent(&entered, handle.id.clone());
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let mut in_flight = InFlight::new(
             peer.clone(),
             handle.id.clone(),
@@ -311,7 +311,9 @@ impl Instance {
         timeout: Duration,
     ) -> Result<Value, UpstreamCallError> {
         let _counted = self.in_use();
-        let (peer, handle) = self.send(platform, request).await?;
+        let deadline = Instant::now() + timeout;
+        let (peer, handle) = self.send(platform, request, (deadline, timeout)).await?;
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let mut in_flight = InFlight::new(
             peer,
             handle.id.clone(),
@@ -396,16 +398,15 @@ impl Instance {
         })
     }
 
-    /// Sends `request` on the running launch, launching it first if needed.
+    /// Sends `request` on the running launch, launching it first if needed, by
+    /// `deadline` (the end of the caller's `timeout`).
     async fn send(
         self: &Arc<Self>,
         platform: &Platform,
         request: ClientRequest,
+        (deadline, timeout): (Instant, Duration),
     ) -> Result<(Peer<RoleClient>, RequestHandle<RoleClient>), UpstreamCallError> {
-        let (peer, generation) = self
-            .running_peer(platform)
-            .await
-            .map_err(UpstreamCallError::NotStarted)?;
+        let (peer, generation) = self.running_peer_by(platform, deadline, timeout).await?;
         match peer
             .send_cancellable_request(request.clone(), traced::request_options())
             .await
@@ -415,10 +416,7 @@ impl Instance {
                 // It died before anyone noticed, and nothing was sent: launch it again and
                 // send once more.
                 self.forget_dead(platform, generation).await;
-                let (peer, _) = self
-                    .running_peer(platform)
-                    .await
-                    .map_err(UpstreamCallError::NotStarted)?;
+                let (peer, _) = self.running_peer_by(platform, deadline, timeout).await?;
                 let handle = peer
                     .send_cancellable_request(request, traced::request_options())
                     .await
@@ -426,6 +424,34 @@ impl Instance {
                 Ok((peer, handle))
             }
             Err(e) => Err(UpstreamCallError::Unreachable(e.to_string())),
+        }
+    }
+
+    /// The running launch's peer and generation by `deadline`, launching it first if
+    /// needed. A launch still under way then (a package fetch, a slow handshake, behind
+    /// another caller's) goes on by itself for the calls after, and this caller is told
+    /// the upstream is still starting instead of being kept past its timeout.
+    async fn running_peer_by(
+        self: &Arc<Self>,
+        platform: &Platform,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(Peer<RoleClient>, u64), UpstreamCallError> {
+        if let Ok(state) = self.state.try_lock()
+            && let Some(running) = state.running.as_ref().filter(|r| !r.is_gone())
+        {
+            return Ok((running.client.peer().clone(), state.generation));
+        }
+        let instance = Arc::clone(self);
+        let platform = platform.clone();
+        let launching = tokio::spawn(
+            async move { instance.running_peer(&platform).await }
+                .instrument(tracing::Span::current()),
+        );
+        match tokio::time::timeout_at(deadline.into(), launching).await {
+            Ok(Ok(found)) => found.map_err(UpstreamCallError::NotStarted),
+            Ok(Err(failed)) => Err(UpstreamCallError::NotStarted(failed.to_string())),
+            Err(_) => Err(UpstreamCallError::StillStarting(timeout)),
         }
     }
 

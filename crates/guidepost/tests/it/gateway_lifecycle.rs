@@ -117,6 +117,34 @@ backend_tests! {
         assert_eq!(text_of(&echo.body), "fixed", "{}", echo.body);
     }
 
+    async fn a_call_waits_for_a_slow_start_no_longer_than_its_timeout(db: &TestDatabase) {
+        let dir = FixtureDir::new();
+        let slow = dir.0.join("slow");
+        let env = [("FIXTURE_SLOW_WHILE", slow.display().to_string())];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let f = fixture_with(db, "acme", 2_000, &env, quick).await;
+        let first = pid_of(&wait_for_mark(&f.marks, "started").await[0]);
+        std::fs::write(&slow, "").unwrap();
+        kill(first);
+        // The watcher relaunches it, and this start takes 8 s.
+        wait_for_mark(&f.marks, "starting slowly").await;
+
+        let asked = Instant::now();
+        let early = f.mcp.call_tool(1, "fx__echo", json!({"message": "anyone?"})).await;
+        let waited = asked.elapsed();
+        assert_eq!(early.body["result"]["isError"], true, "{}", early.body);
+        let said = text_of(&early.body);
+        assert!(said.contains("still starting") && said.contains("try again"), "{said}");
+        assert!(waited < Duration::from_secs(6), "held {waited:?}: the 2 s timeout, not the 8 s start");
+
+        // The start went on by itself: once up, calls are answered, by that launch.
+        std::fs::remove_file(&slow).unwrap();
+        wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "ready" && u["restarts"] == 1).await;
+        let echo = f.mcp.call_tool(2, "fx__echo", json!({"message": "up now"})).await;
+        assert_eq!(text_of(&echo.body), "up now", "{}", echo.body);
+        assert_eq!(wait_for_mark(&f.marks, "started").await.len(), 2, "one relaunch, not one per call");
+    }
+
     async fn an_eager_upstream_starts_with_every_node(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, &[], quick).await;
         // On demand (the default): another node starting does not start it.

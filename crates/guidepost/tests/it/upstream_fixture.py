@@ -54,7 +54,8 @@ it writes a line to stderr and exits before answering anything; set to `loud`, t
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
 characters more; set to `traceback`, it prints a Python traceback that ends in a missing
 module, 60 lines of noise after it, and exits with code 1. With $FIXTURE_CRASH_WHILE naming a file, it does the same while that file
-exists (a failure that a test can end).
+exists (a failure that a test can end). With $FIXTURE_SLOW_WHILE naming a file, a start
+while that file exists marks `starting slowly` and waits 8 s before it reads anything.
 """
 
 import json
@@ -273,6 +274,10 @@ def main():
             sys.stderr.write(f"fixture: cleaning up {n}\n")
         sys.stderr.flush()
         sys.exit(1)
+    slow_while = os.environ.get("FIXTURE_SLOW_WHILE")
+    if slow_while and os.path.exists(slow_while):
+        mark("starting slowly")
+        time.sleep(8)
     crash_while = os.environ.get("FIXTURE_CRASH_WHILE")
     if os.environ.get("FIXTURE_CRASH_AT_START") or (crash_while and os.path.exists(crash_while)):
         sys.stderr.write("fixture: cannot open its database (on purpose)\n")
