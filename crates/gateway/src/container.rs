@@ -61,6 +61,8 @@ pub(crate) struct ContainerSpec {
     pub allow_private: bool,
     pub platform_ports: Vec<u16>,
     pub upstream: String,
+    /// Its organization, whose caps its memory and processes count on.
+    pub org: String,
     /// The owner marker (`orphans::marker`).
     pub owner: String,
     /// The deployment, on the upstream's volume: a node sweeps only its own deployment's.
@@ -76,6 +78,8 @@ pub(crate) struct Container {
     removed: bool,
     /// Its way out, if it asked for network.
     _egress: Option<crate::confine::Egress>,
+    /// Its share of the organization's and the node's caps, given back when it goes.
+    pub reservation: Option<crate::confine::Reservation>,
 }
 
 impl Drop for Container {
@@ -180,6 +184,7 @@ pub(crate) async fn start(
         exited,
         removed: false,
         _egress: egress,
+        reservation: None,
     };
     Ok((container, stdout_reader, attached.input))
 }

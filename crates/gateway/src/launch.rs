@@ -205,7 +205,17 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 .container_socket
                 .as_deref()
                 .ok_or("no container engine")?;
-            let (container, stdout, stdin) = container::start(socket, spec, logs).await?;
+            // Its memory and processes count on the same caps as a process's.
+            let reservation = match confiner {
+                Some(confiner) => Some(confiner.budget().reserve(
+                    &spec.org,
+                    spec.limits.memory_mb,
+                    spec.limits.pids,
+                )?),
+                None => None,
+            };
+            let (mut container, stdout, stdin) = container::start(socket, spec, logs).await?;
+            container.reservation = reservation;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
             shake_hands(handler, transport, Child::Container(container)).await

@@ -444,11 +444,15 @@ impl UpstreamRuntime for Supervisor {
                 "this platform runs no container engine (start it with --container-socket)".into(),
             ));
         }
-        let Some(declaration) = launch::declaration_of(spec) else {
-            return Ok(());
+        let (memory_mb, processes) = match (spec, launch::declaration_of(spec)) {
+            // A container's memory and processes count on the same caps.
+            (LaunchSpec::Container { limits, .. }, _) => (limits.memory_mb, limits.pids),
+            (_, Some(declaration)) => {
+                self.confiner.admit().map_err(NotAdmitted)?;
+                self.confiner.limits_of(&declaration).map_err(NotAdmitted)?
+            }
+            (_, None) => return Ok(()),
         };
-        self.confiner.admit().map_err(NotAdmitted)?;
-        let (memory_mb, processes) = self.confiner.limits_of(&declaration).map_err(NotAdmitted)?;
         // Every replica reserves its own share.
         let replicas = replicas.max(1);
         self.confiner

@@ -173,6 +173,7 @@ pub(crate) async fn resolve(
                 allow_private: options.http_allow_private,
                 platform_ports: options.confinement.platform_ports.clone(),
                 upstream: upstream.id.to_string(),
+                org: upstream.org_id.to_string(),
                 owner: crate::orphans::marker(&options.deployment),
                 deployment: options.deployment.clone(),
             }))

@@ -329,3 +329,67 @@ async fn a_container_upstream_keeps_its_data_across_restarts_until_uninstalled()
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(volumes_of(&id).await.is_empty(), "the volume goes with it");
 }
+
+/// A container's memory counts on its organization's cap on the node as a process's
+/// does (SPEC §8: processes and memory bounded per organization and per node).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_count_on_their_organizations_memory_cap() {
+    if !podman::required() {
+        return;
+    }
+    let podman = Podman::start().await;
+    let image = podman::test_image().await;
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let entry = format!(
+        "[[entry]]\nid = \"boxed\"\nname = \"Boxed\"\ndescription = \"The tests' server in a container.\"\n\
+         spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
+         limits = {{ memory_mb = 64, cpus = 0.5, pids = 32 }} }}\n"
+    );
+    let catalog = Catalog::with_operator_entries(&entry).unwrap();
+    let socket = podman.socket.clone();
+    let app = spawn_app_with(&db, move |settings| {
+        settings.platform.catalog = Arc::new(catalog);
+        settings.gateway.container_socket = Some(socket);
+        // One 64 MiB container fits in Acme's 100, a second does not.
+        settings.gateway.confinement.caps.org_memory_mb = 100;
+    })
+    .await;
+    let install = |tenant: &crate::helpers::Tenant| {
+        let (app, key) = (&app, tenant.key.clone());
+        async move {
+            let body = json!({"catalog_entry_id": "boxed"});
+            app.api(Method::POST, "/upstreams", &key, Some(body)).await
+        }
+    };
+    let acme = app.create_tenant("Acme").await;
+    let (status, first) = install(&acme).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+    let ready = wait_for(&app, &acme, &id, |u| {
+        !matches!(u["status"].as_str(), Some("installing" | "starting"))
+    })
+    .await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+
+    let (status, refused) = install(&acme).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(detail.contains("cap of 100") && detail.contains("--upstream-org-memory-mb"), "{detail}");
+
+    let globex = app.create_tenant("Globex").await;
+    let (status, theirs) = install(&globex).await;
+    assert_eq!(status, StatusCode::CREATED, "another organization's own cap: {theirs}");
+
+    // Uninstalled, its share is given back.
+    let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, again) = install(&acme).await;
+        if status == StatusCode::CREATED {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still refused: {again}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
