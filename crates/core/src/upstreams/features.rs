@@ -300,8 +300,8 @@ struct Target {
 }
 
 /// The target of an exposed URI one may read or subscribe to: a listed resource must be
-/// approved; any other URI under an attachment's prefix (a template's expansion) goes to
-/// that attachment's upstream.
+/// approved, and so must a template it expands (`reviewed`); any other URI under an
+/// attachment's prefix (a link a result gave) goes to that attachment's upstream.
 async fn target(
     platform: &Platform,
     server: &McpServer,
@@ -314,17 +314,7 @@ async fn target(
     };
     let (prefix, uri) = uris::split_exposed(exposed).ok_or_else(unknown)?;
     let offered = attached(platform, server).await?;
-    let held = offered
-        .iter()
-        .find(|f| f.kind == DefinitionKind::Resource && f.exposed == exposed)
-        .filter(|f| f.state != ToolState::Approved);
-    if let Some(resource) = held {
-        return Err(FeatureError::NotApproved {
-            kind: DefinitionKind::Resource,
-            name: exposed.to_owned(),
-            state: resource.state,
-        });
-    }
+    reviewed(&offered, exposed)?;
     let (upstream, timeout) = upstream_of(platform, server, prefix)
         .await?
         .ok_or_else(unknown)?;
@@ -334,6 +324,37 @@ async fn target(
         prefix: prefix.to_owned(),
         uri,
     })
+}
+
+/// Refuses an exposed URI whose review is not done: a listed resource not approved, or
+/// the expansion of a listed template not approved that no approved template or resource
+/// covers (a rejected template lends its URIs nothing).
+fn reviewed(offered: &[OfferedFeature], exposed: &str) -> Result<(), FeatureError> {
+    let held = |kind: DefinitionKind, f: &OfferedFeature| FeatureError::NotApproved {
+        kind,
+        name: f.exposed.clone(),
+        state: f.state,
+    };
+    if let Some(resource) = offered
+        .iter()
+        .find(|f| f.kind == DefinitionKind::Resource && f.exposed == exposed)
+    {
+        return match resource.state {
+            ToolState::Approved => Ok(()),
+            _ => Err(held(DefinitionKind::Resource, resource)),
+        };
+    }
+    let expanding = |f: &&OfferedFeature| {
+        f.kind == DefinitionKind::ResourceTemplate && uris::expands(&f.exposed, exposed)
+    };
+    let mut templates = offered.iter().filter(expanding).peekable();
+    let Some(first) = templates.peek().copied() else {
+        return Ok(());
+    };
+    if templates.any(|f| f.state == ToolState::Approved) {
+        return Ok(());
+    }
+    Err(held(DefinitionKind::ResourceTemplate, first))
 }
 
 /// The upstream attached under `prefix` on `server`, with the attachment's timeout.
@@ -381,6 +402,17 @@ pub async fn complete(
                 list: "resources/templates/list",
             };
             let (prefix, uri) = uris::split_exposed(&exposed).ok_or_else(unknown)?;
+            let offered = attached(platform, server).await?;
+            let template = offered
+                .iter()
+                .find(|f| f.kind == DefinitionKind::ResourceTemplate && f.exposed == exposed);
+            if let Some(held) = template.filter(|f| f.state != ToolState::Approved) {
+                return Err(FeatureError::NotApproved {
+                    kind: DefinitionKind::ResourceTemplate,
+                    name: exposed.clone(),
+                    state: held.state,
+                });
+            }
             let found = upstream_of(platform, server, prefix).await?;
             params["ref"]["uri"] = Value::String(uri);
             found.ok_or_else(unknown)?

@@ -43,6 +43,39 @@ pub fn split_exposed(exposed: &str) -> Option<(&str, String)> {
     prefix_shaped.then_some((prefix, original))
 }
 
+/// Whether `uri` may be an expansion of the URI template `template` (RFC 6570): its
+/// literal parts in order, each `{…}` expression standing for any text. Looser than the
+/// RFC (an expression also matches text it could not produce), which is the safe side
+/// for what it decides: which template's review a read must wait for.
+pub fn expands(template: &str, uri: &str) -> bool {
+    let mut literals = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        literals.push(&rest[..open]);
+        match rest[open..].find('}') {
+            Some(close) => rest = &rest[open + close + 1..],
+            None => return false,
+        }
+    }
+    let Some((first, more)) = literals.split_first() else {
+        return template == uri;
+    };
+    // The first literal starts it and the last ends it; those between come in order.
+    let Some(mut between) = uri
+        .strip_prefix(first)
+        .and_then(|left| left.strip_suffix(rest))
+    else {
+        return false;
+    };
+    for literal in more {
+        match between.find(literal) {
+            Some(at) => between = &between[at + literal.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Rewrites, in place, the URIs of the content blocks in `blocks` (tool result content,
 /// or a prompt message's content): resource links and embedded resources.
 pub fn expose_content(prefix: &str, blocks: &mut [Value]) {
@@ -110,6 +143,29 @@ pub fn expose_tool_definition(prefix: &str, definition: &mut Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_template_covers_the_uris_it_may_expand_to() {
+        assert!(expands("fx+notes://{path}", "fx+notes://guide.md"));
+        assert!(expands("fx+notes://{path}", "fx+notes://a/b?c"));
+        assert!(expands(
+            "fx+repo://{owner}/{name}/tree",
+            "fx+repo://ada/x/tree"
+        ));
+        assert!(expands("fx+search{?q,lang}", "fx+search?q=rust&lang=en"));
+        assert!(expands("fx+fixed://one", "fx+fixed://one"));
+        assert!(!expands("fx+notes://{path}", "fx+files://guide.md"));
+        assert!(!expands(
+            "fx+repo://{owner}/{name}/tree",
+            "fx+repo://ada/x/blob"
+        ));
+        assert!(
+            !expands("fx+repo://{owner}/tree", "fx+repo://tree"),
+            "the literal twice"
+        );
+        assert!(!expands("fx+broken://{path", "fx+broken://x"));
+        assert!(!expands("fx+fixed://one", "fx+fixed://two"));
+    }
 
     #[test]
     fn exposed_uris_name_their_attachment_and_split_back() {

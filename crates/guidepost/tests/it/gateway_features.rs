@@ -215,6 +215,39 @@ backend_tests! {
         let _ = std::fs::remove_file(&file);
     }
 
+    async fn a_template_not_approved_lends_its_expansions_nothing(db: &TestDatabase) {
+        let file = features_file();
+        std::fs::write(&file, features("The project's README.").to_string()).unwrap();
+        let path = file.display().to_string();
+        let f = fixture_with(db, "acme", 60_000, &[("FIXTURE_FEATURES", &path)], |_| {}).await;
+        stored_tool(&f, &f.upstream, "notes://{path}", Duration::from_secs(20), |t| t["state"] == "approved").await;
+        let expanded = f.mcp.call(1, "resources/read", json!({"uri": "fx+notes://guide.md"})).await;
+        assert_eq!(expanded.body["result"]["contents"][0]["text"], "contents of notes://guide.md", "{}", expanded.body);
+
+        let reject = format!("/upstreams/{}/definitions/resource_template/notes%3A%2F%2F%7Bpath%7D/reject", f.upstream);
+        let (status, rejected) = f.app.api(Method::POST, &reject, &f.acme.key, None).await;
+        assert_eq!(status, StatusCode::OK, "{rejected}");
+        let templates = f.mcp.call(2, "resources/templates/list", json!({})).await;
+        assert!(names_of(&templates.body, "resourceTemplates", "uriTemplate").is_empty(), "{}", templates.body);
+        // Its expansions are refused, read or subscribed to, and so is completing it.
+        let said = |answer: &Value| answer["error"]["message"].as_str().unwrap_or_default().to_owned();
+        let read = f.mcp.call(3, "resources/read", json!({"uri": "fx+notes://guide.md"})).await;
+        assert!(said(&read.body).contains("rejected"), "{}", read.body);
+        let query = f.mcp.call(4, "resources/read", json!({"uri": "fx+notes://guide.md?x=1"})).await;
+        assert!(said(&query.body).contains("rejected"), "{}", query.body);
+        let completion = json!({"ref": {"type": "ref/resource", "uri": "fx+notes://{path}"},
+                                "argument": {"name": "path", "value": "gu"}});
+        let completed = f.mcp.call(5, "completion/complete", completion).await;
+        assert!(said(&completed.body).contains("rejected"), "{}", completed.body);
+        // The approved resource it also covers is still read; a URI no template covers
+        // (a link a result gave) still reaches the upstream.
+        let readme = f.mcp.call(6, "resources/read", json!({"uri": "fx+notes://readme"})).await;
+        assert_eq!(readme.body["result"]["contents"][0]["text"], "contents of notes://readme", "{}", readme.body);
+        let linked = f.mcp.call(7, "resources/read", json!({"uri": "fx+links://one"})).await;
+        assert_eq!(linked.body["result"]["contents"][0]["text"], "contents of links://one", "{}", linked.body);
+        let _ = std::fs::remove_file(&file);
+    }
+
     async fn server_everything_s_prompts_resources_and_completion_reach_the_python_client(db: &TestDatabase) {
         let (_app, _acme, url) = everything_attached(db).await;
         for mode in ["legacy", "2026-07-28"] {
