@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use guidepost_core::Platform;
 use guidepost_core::servers::{self, CreateServer, InstallSnippets, ServerView, UpdateServer};
-use guidepost_domain::{Page, ServerId, TrackingId};
+use guidepost_domain::{Page, ServerId, TrackingId, ValidationError};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -20,6 +20,25 @@ pub(crate) struct InstallQuery {
     /// Written into the URLs so that the end user is recognized across sessions:
     /// 1 to 128 letters, digits, `.`, `_` and `-`.
     tracking_id: Option<String>,
+    /// `true`: a fresh tracking id (40 random letters and digits, over 128 bits) is minted
+    /// and written into the URLs, a personal link for one person that nobody can guess.
+    /// Not together with `tracking_id`.
+    mint_tracking_id: Option<bool>,
+}
+
+impl InstallQuery {
+    /// The tracking id to write into the URLs: the one given, a minted one, or none.
+    fn tracking_id(&self) -> Result<Option<TrackingId>, ValidationError> {
+        match (self.tracking_id.as_deref(), self.mint_tracking_id) {
+            (Some(_), Some(true)) => Err(ValidationError::new(
+                "mint_tracking_id",
+                "give a tracking_id or ask for a minted one, not both",
+            )),
+            (Some(given), _) => TrackingId::parse(given).map(Some),
+            (None, Some(true)) => Ok(Some(TrackingId::generate("pl-"))),
+            (None, _) => Ok(None),
+        }
+    }
 }
 
 /// Create a server.
@@ -197,7 +216,7 @@ pub(crate) async fn verify_custom_domain(
     responses(
         (status = 200, description = "Ready-to-paste configuration", body = InstallSnippets),
         (status = 404, description = "No such server in this organization"),
-        (status = 422, description = "Invalid tracking id"),
+        (status = 422, description = "Invalid tracking id, or one given and one asked to be minted"),
     )
 )]
 pub(crate) async fn install(
@@ -206,11 +225,7 @@ pub(crate) async fn install(
     IdPath(id): IdPath<ServerId>,
     Query(query): Query<InstallQuery>,
 ) -> Result<Json<InstallSnippets>, ApiError> {
-    let tracking_id = query
-        .tracking_id
-        .as_deref()
-        .map(TrackingId::parse)
-        .transpose()?;
+    let tracking_id = query.tracking_id()?;
     let server = servers::get(&platform, &auth.caller, &id).await?;
     Ok(Json(servers::install_snippets(
         &platform.config,

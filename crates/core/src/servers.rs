@@ -375,6 +375,8 @@ pub async fn update(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InstallSnippets {
     pub url: String,
+    /// The tracking id written into the URLs (given, or minted), if any.
+    pub tracking_id: Option<String>,
     #[schema(value_type = Object)]
     pub cursor: serde_json::Value,
     #[schema(value_type = Object)]
@@ -399,6 +401,7 @@ pub fn install_snippets(
         vscode: json!({ "servers": { name: { "type": "http", "url": url } } }),
         claude_code: format!("claude mcp add --transport http {name} '{url}'"),
         generic: json!({ "name": name, "transport": "streamable-http", "url": url }),
+        tracking_id: tracking_id.map(|id| id.as_str().to_owned()),
         url,
     }
 }
