@@ -245,18 +245,27 @@ impl Player<'_> {
         walkthrough: Option<&WalkthroughId>,
         claimed_step: Option<&str>,
     ) -> Result<Advanced, PlayerError> {
-        let (walkthrough, available) = match walkthrough {
-            Some(id) => (id.clone(), self.available(id).await?),
-            None => self.most_recent_in_progress().await?,
-        };
-        let key = self.key(&walkthrough);
-        // The progress this node last wrote, if it has it: the write below is conditional
-        // on its revision, so a stale copy (another node moved on) only costs a re-read.
-        let cache = &self.platform.cache;
-        let mut from_cache = true;
-        let mut progress = match cache.progress(&key) {
-            Some(cached) => cached,
+        let (available, listed) = match walkthrough {
+            Some(id) => (self.available(id).await?, None),
             None => {
+                let (available, progress) = self.default_for_next(claimed_step).await?;
+                (available, Some(progress))
+            }
+        };
+        let key = self.key(&available.walkthrough.id);
+        let cache = &self.platform.cache;
+        // The progress just read to choose the walkthrough, or the one this node last
+        // wrote: the write below is conditional on its revision, so a stale copy (another
+        // node moved on) only costs a re-read.
+        let mut from_cache = listed.is_none();
+        let mut progress = match (listed, cache.progress(&key)) {
+            (Some(listed), _) => {
+                let listed = Arc::new(listed);
+                cache.keep_progress(&key, &listed);
+                listed
+            }
+            (None, Some(cached)) => cached,
+            (None, None) => {
                 from_cache = false;
                 self.read_progress(&key).await?
             }
@@ -342,32 +351,45 @@ impl Player<'_> {
         }
     }
 
-    /// The most recently active in-progress walkthrough that this server still offers:
-    /// progress on one that was since unassigned, disabled or archived is kept but skipped.
-    async fn most_recent_in_progress(
+    /// The walkthrough `next_walkthrough_step` means without an id, with the caller's
+    /// progress in it, among those this server still offers (progress on one since
+    /// unassigned, disabled or archived is kept but skipped), from one read of the
+    /// caller's progress on this server, most recently active first.
+    ///
+    /// With the step the caller claims to have finished: the walkthrough whose progress
+    /// has that step as current or completed, so that retrying the step that completed a
+    /// walkthrough returns its present state (SPEC §4: idempotent) rather than pointing at
+    /// another. Without it, or when no progress knows the step: the most recently active
+    /// walkthrough in progress.
+    async fn default_for_next(
         &self,
-    ) -> Result<(WalkthroughId, AvailableWalkthrough), PlayerError> {
+        claimed_step: Option<&str>,
+    ) -> Result<(AvailableWalkthrough, Progress), PlayerError> {
         let store = &self.platform.store;
-        let all = store
+        let mut all = store
             .list_progress(&self.server.org_id, &self.end_user.id, &self.server.id)
             .await?;
-        let in_progress: Vec<_> = all
-            .into_iter()
-            .filter(|p| p.status == ProgressStatus::InProgress)
-            .collect();
-        if in_progress.is_empty() {
-            return Err(PlayerError::NothingInProgress);
-        }
         let offered = offers(self.platform, self.server).await?;
-        in_progress
-            .iter()
-            .find_map(|p| {
-                let found = offered
+        let first_offered = |wanted: &dyn Fn(&Progress) -> bool| {
+            all.iter().enumerate().find_map(|(index, p)| {
+                let available = offered
                     .iter()
-                    .find(|a| a.walkthrough.id == p.walkthrough_id)?;
-                Some((p.walkthrough_id.clone(), found.clone()))
+                    .find(|a| wanted(p) && a.walkthrough.id == p.walkthrough_id)?;
+                Some((index, available.clone()))
             })
-            .ok_or(PlayerError::NothingInProgress)
+        };
+        let knows_claimed = |p: &Progress| {
+            claimed_step.is_some_and(|step| {
+                p.current_step_id.as_deref() == Some(step)
+                    || p.completed_step_ids.iter().any(|done| done == step)
+            })
+        };
+        let in_progress = |p: &Progress| p.status == ProgressStatus::InProgress;
+        let (index, available) = first_offered(&knows_claimed)
+            .or_else(|| first_offered(&in_progress))
+            .ok_or(PlayerError::NothingInProgress)?;
+        let progress = all.swap_remove(index);
+        Ok((available, progress))
     }
 
     pub async fn status(&self, walkthrough: &WalkthroughId) -> Result<Seen, PlayerError> {

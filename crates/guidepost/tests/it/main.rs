@@ -94,6 +94,7 @@ mod tracing_otlp;
 mod upgrade;
 mod upgrade_dashboard;
 mod upgrade_index;
+mod walkthrough_defaults;
 mod walkthrough_runtime;
 mod walkthrough_seed;
 mod walkthrough_stories;
