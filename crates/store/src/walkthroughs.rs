@@ -168,6 +168,9 @@ pub trait WalkthroughStore: Send + Sync {
         revision: i64,
         state: &ProgressState,
     ) -> Result<Option<Progress>>;
+    /// Marks the caller's progress as their most recently active (a resume) and returns
+    /// it, its state and revision unchanged: one statement. `None` when there is none.
+    async fn resume_progress(&self, key: &ProgressKey) -> Result<Option<Progress>>;
     async fn delete_progress(&self, key: &ProgressKey) -> Result<bool>;
     /// Every progress on a walkthrough (for its funnel report).
     async fn walkthrough_progress(

@@ -210,8 +210,10 @@ impl Player<'_> {
         let available = self.available(walkthrough).await?;
         let key = self.key(walkthrough);
         let start = ProgressState::start(&available.latest);
+        // A resume makes this walkthrough the caller's most recently active, the one
+        // `next_walkthrough_step` continues without an id.
         let existing = if resume {
-            self.platform.store.get_progress(&key).await?
+            self.platform.store.resume_progress(&key).await?
         } else {
             None
         };

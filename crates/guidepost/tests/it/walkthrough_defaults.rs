@@ -1,6 +1,7 @@
 //! Which walkthrough `next_walkthrough_step` means when the call names none (SPEC §4):
 //! retrying a step already done returns the present state of the walkthrough that step
-//! belongs to, even once it is completed or while another is in progress.
+//! belongs to, even once it is completed or while another is in progress; and resuming
+//! a walkthrough makes it the most recently active one.
 
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
@@ -60,5 +61,22 @@ backend_tests! {
         assert_eq!(moved["walkthrough"]["id"], other.id);
         assert_eq!(moved["step"]["id"], other.step_ids[1]);
         assert_eq!(moved["progress"]["completed_count"], 1);
+    }
+
+    async fn resuming_a_walkthrough_makes_it_the_default_for_next(db: &TestDatabase) {
+        let (app, tenant, server) = unlimited_app_with_server(db, "acme", json!({})).await;
+        let a = app.seed_walkthrough(&tenant, "A", 3, Some((&server, 0))).await;
+        let b = app.seed_walkthrough(&tenant, "B", 3, Some((&server, 1))).await;
+        let mcp = personal_client(&app, "acme", "switcher");
+        select(&mcp, 1, &a.id).await;
+        select(&mcp, 2, &b.id).await;
+        let resumed = select(&mcp, 3, &a.id).await;
+        assert_eq!(resumed["resumed"], true);
+
+        let moved = next(&mcp, 4, json!({})).await;
+        assert_eq!(moved["walkthrough"]["id"], a.id, "the walkthrough resumed last: {moved}");
+        assert_eq!(moved["step"]["id"], a.step_ids[1]);
+        let untouched = mcp.call_tool(5, "get_walkthrough_status", json!({"walkthrough_id": b.id})).await;
+        assert_eq!(untouched.structured()["progress"]["completed_count"], 0);
     }
 }

@@ -49,6 +49,19 @@ static RESTART_PROGRESS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A resume: the progress becomes the caller's most recently active, its state and
+/// revision unchanged (the revision says when the state changed, and an advance read
+/// before the resume is still right). A clock behind the one that wrote last does not
+/// move the time back.
+static RESUME_PROGRESS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE walkthrough_progress SET last_activity_at = \
+         CASE WHEN last_activity_at < $5 THEN $5 ELSE last_activity_at END \
+         WHERE org_id = $1 AND end_user_id = $2 AND server_id = $3 AND walkthrough_id = $4 \
+         RETURNING {PROGRESS_COLUMNS}"
+    )
+});
+
 /// One write of a caller's progress.
 pub(crate) enum ProgressWrite {
     /// Moves the progress on, unless it moved past `revision` since it was read.
@@ -59,6 +72,11 @@ pub(crate) enum ProgressWrite {
         key: ProgressKey,
         state: ProgressState,
         replace: bool,
+        at: Timestamp,
+    },
+    /// Marks the progress active now (a resume), if there is one.
+    Resume {
+        key: ProgressKey,
         at: Timestamp,
     },
     Delete {
@@ -188,6 +206,19 @@ impl ProgressWrite {
                     .bind(state.status.as_str())
                     .bind(at.micros())
                     .bind(state.completed_at.map(Timestamp::micros))
+                    .fetch_optional(executor)
+                    .await?;
+                Ok(Written::Row(
+                    row.as_ref().map(progress).transpose()?.map(Box::new),
+                ))
+            }
+            ProgressWrite::Resume { key, at } => {
+                let row = sqlx::query(sqlx::AssertSqlSafe(RESUME_PROGRESS.as_str()))
+                    .bind(key.org_id.as_str())
+                    .bind(key.end_user_id.as_str())
+                    .bind(key.server_id.as_str())
+                    .bind(key.walkthrough_id.as_str())
+                    .bind(at.micros())
                     .fetch_optional(executor)
                     .await?;
                 Ok(Written::Row(

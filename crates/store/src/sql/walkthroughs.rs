@@ -510,6 +510,14 @@ impl WalkthroughStore for ThisStore {
         super::walkthrough_events::write_progress(self, org, id, revision, state).await
     }
 
+    async fn resume_progress(&self, key: &ProgressKey) -> Result<Option<Progress>> {
+        let write = ProgressWrite::Resume {
+            key: key.clone(),
+            at: Timestamp::now(),
+        };
+        Ok(self.progress_writes.write(write).await?.row())
+    }
+
     async fn delete_progress(&self, key: &ProgressKey) -> Result<bool> {
         let write = ProgressWrite::Delete { key: key.clone() };
         Ok(self.progress_writes.write(write).await?.deleted())
