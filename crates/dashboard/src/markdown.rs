@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use guidepost_domain::{AgentStep, agent_step_text, is_hidden_char};
+use guidepost_domain::{AgentStep, agent_step_text, is_hidden_char, quote_delimiter_lines};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// The schemes a link in a preview may have; anything else is shown as plain text.
@@ -75,8 +75,10 @@ pub(crate) struct Shown {
     pub hidden: bool,
 }
 
-/// The exact text an agent receives for `step`, in runs. Hidden characters of the content
-/// (which the tools strip) and of the titles (which they send) are runs of their own.
+/// The exact text an agent receives for `step`, in runs. Hidden characters of the content,
+/// which the tools strip, are runs of their own (those of the titles, stripped too, are
+/// not shown); lines of the content that could pass for its delimiters are quoted, as the
+/// tools quote them.
 pub(crate) fn agent_view(step: &AgentStep) -> Vec<Shown> {
     // The frame around the content, split at a marker that no id contains; the titles
     // come before the content, so the last occurrence is the marker itself.
@@ -86,7 +88,7 @@ pub(crate) fn agent_view(step: &AgentStep) -> Vec<Shown> {
         ..*step
     });
     match framed.rsplit_once(MARKER) {
-        Some((before, after)) => [before, step.content, after]
+        Some((before, after)) => [before, &quote_delimiter_lines(step.content), after]
             .into_iter()
             .flat_map(runs)
             .collect(),

@@ -6,6 +6,7 @@
 #[macro_use]
 mod macros;
 
+mod agent_text;
 mod auth;
 mod canonical;
 mod connection;
@@ -29,6 +30,7 @@ mod value;
 mod walkthrough;
 mod webhook;
 
+pub use agent_text::*;
 pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
 pub use connection::*;

@@ -1,5 +1,7 @@
 //! The five walkthrough tools (SPEC §4). Each result has a text written for the agent
-//! and `structuredContent` that matches the tool's `outputSchema`.
+//! and `structuredContent` that matches the tool's `outputSchema`. Every text the
+//! organization wrote goes out through `agent_safe_text` (step texts through
+//! `agent_step_text`, which frames the content), in both.
 
 use async_trait::async_trait;
 use guidepost_core::identity::{self, EmailRefused};
@@ -344,9 +346,12 @@ async fn list(
                 None => "not started".into(),
             };
             let step_count = seen.available.latest.steps.len();
-            lines.push(format!("- {} [{}]: {step_count} steps, {state}", w.title, w.id));
-            json!({"id": w.id, "title": w.title, "description": w.description, "step_count": step_count,
-                   "estimated_duration_minutes": w.estimated_duration_minutes, "tags": w.tags, "progress": summary})
+            let title = agent_safe_text(&w.title);
+            lines.push(format!("- {title} [{}]: {step_count} steps, {state}", w.id));
+            let description = w.description.as_deref().map(agent_safe_text);
+            let tags: Vec<String> = w.tags.iter().map(|tag| agent_safe_text(tag)).collect();
+            json!({"id": w.id, "title": title, "description": description, "step_count": step_count,
+                   "estimated_duration_minutes": w.estimated_duration_minutes, "tags": tags, "progress": summary})
         })
         .collect();
     lines.push("To start or resume one, call select_walkthrough with its walkthrough_id.".into());
@@ -358,7 +363,8 @@ async fn list(
 
 fn step_json(seen: &Seen) -> Value {
     current_step(seen).map_or(Value::Null, |(index, step)| {
-        json!({"id": step.id, "title": step.title, "section_title": step.section_title,
+        json!({"id": step.id, "title": agent_safe_text(&step.title),
+               "section_title": step.section_title.as_deref().map(agent_safe_text),
                "content": agent_safe_text(&step.content), "position": index + 1, "total_steps": seen.version.steps.len()})
     })
 }
@@ -370,7 +376,7 @@ fn current_step(seen: &Seen) -> Option<(usize, &PublishedStep)> {
 }
 
 fn walkthrough_ref(seen: &Seen) -> Value {
-    json!({"id": seen.available.walkthrough.id, "title": seen.version.title, "version": seen.version.version})
+    json!({"id": seen.available.walkthrough.id, "title": agent_safe_text(&seen.version.title), "version": seen.version.version})
 }
 
 fn progress_json(seen: &Seen) -> Value {
@@ -403,7 +409,7 @@ fn completed_text(seen: &Seen) -> String {
     format!(
         "The user has completed the walkthrough \"{}\". Congratulate them. To do it again, call select_walkthrough \
          with resume_if_exists=false.",
-        seen.version.title
+        agent_safe_text(&seen.version.title)
     )
 }
 
@@ -465,9 +471,10 @@ fn render_status(seen: &Seen) -> ToolOutcome {
     let progress = seen.progress.as_deref();
     let current = progress.and_then(|p| p.current_step_id.as_deref());
     let done = |id: &str| progress.is_some_and(|p| p.completed_step_ids.iter().any(|c| c == id));
+    let title = agent_safe_text(&seen.version.title);
     let mut lines = vec![format!(
-        "Walkthrough: {} (version {})",
-        seen.version.title, seen.version.version
+        "Walkthrough: {title} (version {})",
+        seen.version.version
     )];
     let steps: Vec<Value> = seen
         .version
@@ -476,8 +483,10 @@ fn render_status(seen: &Seen) -> ToolOutcome {
         .enumerate()
         .map(|(i, step)| {
             let state = if done(&step.id) { "done" } else if current == Some(step.id.as_str()) { "current" } else { "todo" };
-            lines.push(format!("{}. [{state}] {}", i + 1, step.title));
-            json!({"id": step.id, "title": step.title, "section_title": step.section_title, "state": state})
+            let step_title = agent_safe_text(&step.title);
+            lines.push(format!("{}. [{state}] {step_title}", i + 1));
+            json!({"id": step.id, "title": step_title, "section_title": step.section_title.as_deref().map(agent_safe_text),
+                   "state": state})
         })
         .collect();
     let summary = summarize(&seen.version, seen.latest_version(), progress);
@@ -490,7 +499,7 @@ fn render_status(seen: &Seen) -> ToolOutcome {
     ));
     ToolOutcome::Success {
         text: format!("{}{}", lines.join("\n"), newer_version_note(seen)),
-        structured: json!({"walkthrough": {"id": seen.available.walkthrough.id, "title": seen.version.title,
+        structured: json!({"walkthrough": {"id": seen.available.walkthrough.id, "title": title,
                                "version": seen.version.version, "latest_version": seen.latest_version()},
                            "steps": steps, "progress": summary}),
     }
