@@ -281,8 +281,8 @@ impl Notice {
             Notice::Ping => "A ping is queued for delivery.",
             Notice::Switched => "Switched organization.",
             Notice::Erased => {
-                "Erased: their email, tracking id, sessions and sign-ins are gone; their calls \
-                 and requests stay, anonymous."
+                "Erased: their email, tracking id, sessions and sign-ins are gone; their calls, \
+                 requests and progress stay, anonymous."
             }
             Notice::Disconnected => {
                 "Disconnected: its tokens are revoked, and calls ask to connect again."

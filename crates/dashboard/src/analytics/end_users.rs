@@ -306,9 +306,9 @@ pub(crate) async fn erase(
         end_users::get_with_sessions(&app.platform, signed.caller(), &id).await?;
         let question = Question {
             title: "Erase this person?".into(),
-            message: "Their email, tracking id, sessions, progress and sign-ins are deleted; \
-                      their tool calls and support requests stay as anonymous records. It \
-                      cannot be undone."
+            message: "Their email, tracking id, sessions and sign-ins are deleted; their \
+                      tool calls, support requests and walkthrough progress stay as anonymous \
+                      records, so counts and funnels do not change. It cannot be undone."
                 .into(),
             action: format!("/app/end-users/{id}/erase"),
             button: "Erase this person".into(),

@@ -49,6 +49,7 @@ async fn owners_export_and_erase_a_person_editors_do_not(db: &TestDatabase) {
     let body = owner.get(&page).await.ok().to_owned();
     assert!(body.contains(&format!("href=\"{export}\"")), "{body}");
     assert!(body.contains(&format!("action=\"{erase}\"")), "{body}");
+    says_progress_is_kept(&body);
     let download = owner.get(&export).await;
     let data: Value = serde_json::from_str(download.ok()).expect("JSON");
     assert_eq!(
@@ -65,6 +66,7 @@ async fn owners_export_and_erase_a_person_editors_do_not(db: &TestDatabase) {
         let asked = owner.post(&erase, &fields).await;
         let body = asked.ok().to_owned();
         assert!(body.contains("Erase this person?"), "{body}");
+        says_progress_is_kept(&body);
         assert!(
             body.contains(&format!("action=\"{erase}\""))
                 && body.contains("name=\"confirm\" value=\"yes\""),
@@ -86,6 +88,10 @@ async fn owners_export_and_erase_a_person_editors_do_not(db: &TestDatabase) {
             .contains("Erased")
     );
     assert_eq!(owner.get(&page).await.status, StatusCode::NOT_FOUND);
+    // As the pages said: the progress is kept, anonymous, and the funnel still counts it.
+    let funnel = format!("/walkthroughs/{}/funnel", walkthrough.id);
+    let (_, report) = app.app.get(&funnel, &app.tenant.key).await;
+    assert_eq!(report["totals"]["started"], 1, "{report}");
     assert!(
         app.app
             .store
@@ -93,6 +99,16 @@ async fn owners_export_and_erase_a_person_editors_do_not(db: &TestDatabase) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// The erasure's wording, on the page and on the question asked without JavaScript,
+/// matches what it does: the walkthrough progress is kept (anonymous), not deleted.
+fn says_progress_is_kept(body: &str) {
+    assert!(!body.contains("sessions, progress"), "{body}");
+    assert!(
+        body.contains("support requests and walkthrough progress stay as anonymous records"),
+        "{body}"
     );
 }
 
