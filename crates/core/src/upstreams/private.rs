@@ -88,9 +88,7 @@ async fn find_local(platform: &Platform, org: &OrgId, id: &str) -> Result<Catalo
         // since taken off the list) installs no more.
         Ok(entry) => {
             super::package::check(&entry.spec)?;
-            if let LaunchSpec::Container { image, .. } = &entry.spec {
-                check_image_allowed(&platform.config.container_images, image)?;
-            }
+            check_image(platform, &entry.spec)?;
             Ok(entry)
         }
         Err(guidepost_store::StoreError::NotFound) => Err(unknown().into()),
@@ -134,9 +132,7 @@ pub async fn add(
 /// What this platform lets an organization's own entry run: a container only of an image
 /// the operator lists, a package only where the operator allows them.
 fn check_runnable(platform: &Platform, entry: &CatalogEntry) -> Result<(), ValidationError> {
-    if let LaunchSpec::Container { image, .. } = &entry.spec {
-        check_image_allowed(&platform.config.container_images, image)?;
-    }
+    check_image(platform, &entry.spec)?;
     let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
     if package && !platform.config.private_package_entries {
         return Err(invalid(
@@ -226,6 +222,21 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ValidationError {
     ValidationError::new(field, message.into())
 }
 
+/// A container `spec` runs only an image the operator lists (`--container-images`): an
+/// organization's own entry's, and a registry entry's too, whose images are anyone's (SPEC
+/// §8: only images on an operator allowlist). Only the operator's `--catalog` file names
+/// others. A registry's npm and PyPI packages install as the platform catalog's do:
+/// `--private-package-entries` is about organizations' own entries, and the operator
+/// chose the registries.
+pub(super) fn check_image(platform: &Platform, spec: &LaunchSpec) -> Result<(), ValidationError> {
+    match spec {
+        LaunchSpec::Container { image, .. } => {
+            check_image_allowed(&platform.config.container_images, image)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// An organization's container entry names an image the operator lists, exactly: an
 /// image present on the host (another tenant's included) is not the organization's to
 /// run otherwise.
@@ -236,7 +247,7 @@ fn check_image_allowed(allowed: &[String], image: &str) -> Result<(), Validation
     if allowed.is_empty() {
         return Err(invalid(
             "spec.image",
-            "this platform's operator allows no container images for organizations' entries \
+            "this platform's operator allows no container images for organizations to install \
              (--container-images is empty)",
         ));
     }

@@ -1,8 +1,10 @@
 //! Installing from a registry's server.json (issue 28): the MCP reference server's npm
 //! package becomes a process upstream that answers `echo` through a hosted server; a
 //! required secret environment variable is refused when missing and reaches the process
-//! when given, beside a declared setting's default.
+//! when given, beside a declared setting's default; an OCI image installs only from the
+//! operator's allowlist (`--container-images`), as an organization's own entry's does.
 
+use guidepost::config::Settings;
 use guidepost_core::secrets::MasterKey;
 use guidepost_testkit::{TestDatabase, backend_tests, eventually};
 use reqwest::{Method, StatusCode};
@@ -30,24 +32,7 @@ fn everything_with_key() -> Value {
 /// with a tenant that trusts new tools and a hosted server `acme`; once the registry's
 /// entries are in its catalog.
 async fn registry_gateway(db: &TestDatabase, registry: &TestRegistry) -> (TestApp, Tenant, String) {
-    let node = node::node();
-    let npm = node.with_file_name("npm");
-    let url = registry.url.clone();
-    let app = spawn_app_with(db, move |settings| {
-        settings.gateway.toolchain = guidepost_gateway::Toolchain {
-            cache_dir: shared_cache(),
-            node,
-            npm,
-            python: crate::helpers::python(),
-            data_dir: std::env::temp_dir().join("guidepost-test-upstream-data"),
-            npm_registry: None,
-            pypi_index_url: None,
-        };
-        settings.platform.registries = vec![url];
-        settings.platform.master_key = Some(MasterKey::from_bytes([7; 32]));
-        settings.registries.allow_private = true;
-    })
-    .await;
+    let app = registry_app(db, registry, |_| {}).await;
     let acme = app.create_tenant("Acme").await;
     app.trust_new_tools(&acme).await;
     let server = app.create_server(&acme, "acme", json!({})).await;
@@ -60,6 +45,42 @@ async fn registry_gateway(db: &TestDatabase, registry: &TestRegistry) -> (TestAp
     .await;
     (app, acme, server["id"].as_str().unwrap().to_owned())
 }
+
+/// The app of `registry_gateway` alone, its settings then adjusted.
+async fn registry_app(
+    db: &TestDatabase,
+    registry: &TestRegistry,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let node = node::node();
+    let npm = node.with_file_name("npm");
+    let url = registry.url.clone();
+    spawn_app_with(db, move |settings| {
+        settings.gateway.toolchain = guidepost_gateway::Toolchain {
+            cache_dir: shared_cache(),
+            node,
+            npm,
+            python: crate::helpers::python(),
+            data_dir: std::env::temp_dir().join("guidepost-test-upstream-data"),
+            npm_registry: None,
+            pypi_index_url: None,
+        };
+        settings.platform.registries = vec![url];
+        settings.platform.master_key = Some(MasterKey::from_bytes([7; 32]));
+        settings.registries.allow_private = true;
+        adjust(settings);
+    })
+    .await
+}
+
+/// A server.json of an OCI image run over stdio, `ghcr.io/example/boxed:1.0.0` once read.
+fn oci_server() -> Value {
+    json!({"name": BOXED, "description": "A server in an image.", "version": "1.0.0",
+           "packages": [{"registryType": "oci", "identifier": "ghcr.io/example/boxed",
+                         "version": "1.0.0", "transport": {"type": "stdio"}}]})
+}
+
+const BOXED: &str = "io.example/boxed";
 
 /// Installs `body`, waits until it is ready and attaches it as `ev`.
 async fn install_and_attach(app: &TestApp, acme: &Tenant, server: &str, body: Value) -> RawMcp {
@@ -123,5 +144,28 @@ backend_tests! {
         let text = text_of(&env.body);
         assert!(text.contains("sk-registry-test-42"), "the secret reaches the process: {}", env.body);
         assert!(text.contains("eu-west"), "the setting's default too: {}", env.body);
+    }
+
+    async fn a_registry_image_installs_only_from_the_operators_allowlist(db: &TestDatabase) {
+        let registry = TestRegistry::start().await;
+        registry.publish(oci_server(), "active", "2026-01-01T00:00:00Z");
+        let (app, acme, _) = registry_gateway(db, &registry).await;
+        let body = json!({"catalog_entry_id": BOXED});
+        let refused = app.client.call(Method::POST, "/api/v1/upstreams", Some(&acme.key), Some(body.clone())).await;
+        let problem = refused.problem(422);
+        assert!(problem.to_string().contains("--container-images"), "the flag is named: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "catalog_entry_id", "{problem}");
+        let (_, upstreams) = app.get("/upstreams", &acme.key).await;
+        assert_eq!(upstreams["items"], json!([]), "nothing was installed");
+
+        // A node whose operator lists the image lets it past that rule (to the next one:
+        // this node runs no container engine).
+        let listing = registry_app(db, &registry, |settings| {
+            settings.platform.container_images = vec!["ghcr.io/example/boxed:1.0.0".into()];
+        })
+        .await;
+        let (status, answer) = listing.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
+        assert!(!answer.to_string().contains("--container-images"), "{status} {answer}");
+        assert!(answer.to_string().contains("--container-socket"), "{status} {answer}");
     }
 }

@@ -24,7 +24,8 @@ const IMPORT_MAX: usize = 100_000;
 const OFFICIAL_META: &str = "io.modelcontextprotocol.registry/official";
 
 /// A registry entry's catalog entry, checked as it would be installed, or why it cannot
-/// be installed.
+/// be installed; what this platform's operator allows (`--container-images`) is checked
+/// at install (`find`).
 pub fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, String> {
     let server: ServerJson = serde_json::from_value(entry.document.clone())
         .map_err(|e| format!("its server.json does not read: {e}"))?;
@@ -65,10 +66,14 @@ pub(super) async fn find(
         }
         Err(other) => return Err(other.into()),
     };
-    let catalog_entry = installable(&entry).map_err(|why| {
+    let refused = |why: String| {
         let message = format!("{name} {} cannot be installed: {why}", entry.version);
         ValidationError::new("catalog_entry_id", message)
-    })?;
+    };
+    let catalog_entry = installable(&entry).map_err(refused)?;
+    // The operator's rules hold for a registry's entries as for an organization's own.
+    super::private::check_image(platform, &catalog_entry.spec)
+        .map_err(|invalid| refused(invalid.message))?;
     Ok((catalog_entry, entry.version))
 }
 
