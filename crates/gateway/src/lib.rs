@@ -40,8 +40,8 @@ use async_trait::async_trait;
 use guidepost_core::Platform;
 use guidepost_core::upstreams::connections;
 use guidepost_core::upstreams::{
-    CallContext, CallingPerson, NotAdmitted, Subscriber, UpstreamAnswer, UpstreamCallError,
-    UpstreamRequest, UpstreamRuntime,
+    CallContext, CallingPerson, NotAdmitted, OnFailedSwitch, Subscriber, UpstreamAnswer,
+    UpstreamCallError, UpstreamRequest, UpstreamRuntime,
 };
 use guidepost_domain::{ConnectionOwner, LaunchSpec, OrgId, Upstream, UpstreamId, UpstreamSignIn};
 use serde_json::Value;
@@ -200,7 +200,8 @@ impl Supervisor {
             && upstream.updated_at > known.updated_at
             && !self.switches.is_under_way(&upstream.id)
         {
-            self.switch(platform, upstream);
+            // Following another node's upgrade: that node undoes it if it fails.
+            self.switch(platform, upstream, OnFailedSwitch::TakeOver);
         }
         pool
     }
@@ -262,14 +263,18 @@ impl UpstreamRuntime for Supervisor {
         tokio::spawn(async move { pool.start(&platform).await });
     }
 
-    fn switch(&self, platform: &Platform, upstream: &Upstream) {
+    fn switch(&self, platform: &Platform, upstream: &Upstream, on_failure: OnFailedSwitch) {
         if self.is_retired(&upstream.id) {
             return;
         }
+        let to = switch::Switch {
+            fresh: self.new_pool(upstream),
+            on_failure,
+        };
         switch::switch(
             platform,
             upstream,
-            self.new_pool(upstream),
+            to,
             self.instances.clone(),
             self.switches.clone(),
             self.personal.remove_upstream(&upstream.id),

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use guidepost_core::Platform;
+use guidepost_core::upstreams::OnFailedSwitch;
 use guidepost_domain::{Upstream, UpstreamId};
 
 use crate::pool::{Pool, retire_instance, retire_pool};
@@ -60,12 +61,20 @@ impl Switches {
     }
 }
 
-/// Starts `fresh` (the upstream as it is now) and puts it in the map in place of the
+/// The launch a switch starts, and what it does if that does not start.
+pub(crate) struct Switch {
+    pub fresh: Arc<Pool>,
+    pub on_failure: OnFailedSwitch,
+}
+
+/// Starts `to.fresh` (the upstream as it is now) and puts it in the map in place of the
 /// instance there, which, with `also_replaced` (its people's instances), stops once idle.
+/// If it does not start and the switch undoes failures, the old instance stays and the
+/// record goes back to its launch (`undo_failed_upgrade`).
 pub(crate) fn switch(
     platform: &Platform,
     upstream: &Upstream,
-    fresh: Arc<Pool>,
+    to: Switch,
     instances: Instances,
     switches: Arc<Switches>,
     also_replaced: Vec<Arc<Instance>>,
@@ -73,12 +82,19 @@ pub(crate) fn switch(
     let ticket = switches.begin(&upstream.id);
     let platform = platform.clone();
     let upstream = upstream.clone();
+    let Switch { fresh, on_failure } = to;
     tokio::spawn(async move {
         let started = tokio::time::timeout(START_WAIT, fresh.start(&platform)).await;
         let ready = started.is_ok() && fresh.is_running().await;
         if !switches.finish(&upstream.id, ticket) {
             // A newer switch (a rollback right after an upgrade) takes over instead.
             fresh.stop().await;
+            return;
+        }
+        if !ready && on_failure == OnFailedSwitch::Undo && undone(&platform, &upstream).await {
+            // The old instance stays; people's instances, out of the map, end as they would.
+            fresh.stop().await;
+            futures::future::join_all(also_replaced.into_iter().map(retire_instance)).await;
             return;
         }
         let old = instances
@@ -99,4 +115,19 @@ pub(crate) fn switch(
         )
         .await;
     });
+}
+
+/// Whether the upgrade to `upstream`'s launch, which did not start, was undone.
+async fn undone(platform: &Platform, upstream: &Upstream) -> bool {
+    match guidepost_core::upstreams::upgrade::undo_failed_upgrade(platform, upstream).await {
+        Ok(undone) => {
+            let undone = undone.is_some();
+            tracing::warn!(upstream = %upstream.id, undone, "an upstream's new launch did not start");
+            undone
+        }
+        Err(error) => {
+            tracing::warn!(upstream = %upstream.id, %error, "could not undo an upgrade that did not start");
+            false
+        }
+    }
 }

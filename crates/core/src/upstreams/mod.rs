@@ -49,8 +49,9 @@ pub(crate) use offered::AttachedTools;
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
 pub use pinning::{decide, record_definitions};
 pub use runtime::{
-    CallContext, CallProgress, CallerClient, CallingPerson, NotAdmitted, ProgressSink, RelayError,
-    Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest, UpstreamRuntime,
+    CallContext, CallProgress, CallerClient, CallingPerson, NotAdmitted, OnFailedSwitch,
+    ProgressSink, RelayError, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
+    UpstreamRuntime,
 };
 
 /// Default and bounds of an attachment's call timeout.
@@ -186,6 +187,13 @@ pub async fn update(
         secrets: input.secrets.as_ref(),
     };
     let launch = upgrade::requested_launch(platform, &current, spec.clone(), &asked).await?;
+    // Refused before anything is written: a PATCH is applied whole or not at all.
+    if let Some(launch) = launch.as_ref().filter(|l| !upgrade::runs(&current, l)) {
+        platform
+            .upstreams
+            .admits(org, &launch.spec)
+            .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
+    }
     let replicas = replicas::changed(platform, org, &current, input.replicas).await?;
     let spec_now = if launch.is_some() {
         &current.spec

@@ -94,6 +94,17 @@ impl CallingPerson {
     }
 }
 
+/// What a switch does when the new launch does not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailedSwitch {
+    /// It takes over all the same, its status saying why (a rollback; a node following
+    /// another's upgrade, which that node undoes if it fails there too).
+    TakeOver,
+    /// The old instance goes on serving and the upgrade is undone in the record
+    /// (`upgrade::undo_failed_upgrade`): the node that was asked for the upgrade.
+    Undo,
+}
+
 /// What runs upstreams on this node (the gateway's supervisor).
 #[async_trait]
 pub trait UpstreamRuntime: Send + Sync {
@@ -103,8 +114,9 @@ pub trait UpstreamRuntime: Send + Sync {
     /// Stops the upstream on this node and forgets it.
     /// Starts the upstream as it is now (an upgrade, new settings or secrets, a
     /// rollback) beside the instance this node runs, if any; once it is up, new calls go
-    /// to it, and the old one stops when the calls it holds are answered.
-    fn switch(&self, platform: &Platform, upstream: &Upstream);
+    /// to it, and the old one stops when the calls it holds are answered. If it does not
+    /// start, `on_failure` says what happens.
+    fn switch(&self, platform: &Platform, upstream: &Upstream, on_failure: OnFailedSwitch);
     /// Whether a switch of the upstream is under way on this node.
     fn is_switching(&self, _upstream: &UpstreamId) -> bool {
         false

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use guidepost_domain::*;
 use serde_json::Value;
 
-use super::{attached_servers, audit, catalog::CatalogEntry, config, package, private, secrets};
+use super::{
+    OnFailedSwitch, attached_servers, audit, catalog::CatalogEntry, config, package, private,
+    secrets,
+};
 use crate::{Caller, CoreError, Permission, Platform};
 
 /// What the API shows as the version of a launch that names none (a command, a remote
@@ -231,10 +234,6 @@ pub(super) async fn upgrade(
     launch: UpstreamLaunch,
 ) -> Result<Upstream, CoreError> {
     let org = caller.org();
-    platform
-        .upstreams
-        .admits(org, &launch.spec)
-        .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
     let release = release_of(platform, current).await?;
     let from = version_label(&current.spec).to_owned();
     let updated = platform
@@ -258,7 +257,9 @@ pub(super) async fn upgrade(
     // from the node cache: every node reads it again.
     let servers = attached_servers(platform, org, &current.id).await?;
     platform.announce_tools_changed(&servers).await;
-    platform.upstreams.switch(platform, &updated);
+    platform
+        .upstreams
+        .switch(platform, &updated, OnFailedSwitch::Undo);
     Ok(updated)
 }
 
@@ -301,7 +302,74 @@ pub async fn rollback(
         .upstreams
         .admits(org, &previous.launch.spec)
         .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
-    let leaving = release_of(platform, &current).await?;
+    let back = PutBack {
+        actor: caller.actor(),
+        action: "upstream.rolled_back",
+        why: None,
+    };
+    let updated = put_back(platform, &current, previous, back).await?;
+    platform
+        .upstreams
+        .switch(platform, &updated, OnFailedSwitch::TakeOver);
+    Ok(updated)
+}
+
+/// A node could not start the launch an upgrade put in place (`tried`): the record goes
+/// back to the launch it replaced, as a rollback by the platform, so that the version
+/// that ran goes on serving, here and on every node, instead of none; the audit event
+/// (`upstream.upgrade_undone`) and the status say why. Nothing is done when the record
+/// no longer holds that launch (a newer upgrade or a rollback came since). The record as
+/// it now is, when it went back.
+pub async fn undo_failed_upgrade(
+    platform: &Platform,
+    tried: &Upstream,
+) -> Result<Option<Upstream>, CoreError> {
+    let org = &tried.org_id;
+    let current = platform.store.get_upstream(org, &tried.id).await?;
+    let still_tried = current.spec == tried.spec
+        && current.config == tried.config
+        && current.secrets_sealed == tried.secrets_sealed;
+    let previous = platform.store.previous_release(org, &tried.id).await?;
+    let (true, Some(previous)) = (still_tried, previous) else {
+        return Ok(None);
+    };
+    let why = current
+        .last_error
+        .clone()
+        .unwrap_or_else(|| "it did not start".to_owned());
+    let back = PutBack {
+        actor: &Actor::Platform,
+        action: "upstream.upgrade_undone",
+        why: Some(&why),
+    };
+    let updated = put_back(platform, &current, previous, back).await?;
+    let said = format!(
+        "{} did not start ({why}); the upgrade was undone and {} serves again",
+        version_label(&tried.spec),
+        version_label(&updated.spec),
+    );
+    let status = UpstreamStatus::Ready;
+    super::record_status(platform, &updated, status, Some(&said), updated.restarts).await?;
+    Ok(Some(updated))
+}
+
+/// Who puts a launch back, and how the audit log tells it.
+struct PutBack<'a> {
+    actor: &'a Actor,
+    action: &'static str,
+    why: Option<&'a str>,
+}
+
+/// Makes `previous` the launch of `current` again, with its definitions, keeping the one
+/// it leaves as the release a rollback returns to; audited as `back` says.
+async fn put_back(
+    platform: &Platform,
+    current: &Upstream,
+    previous: UpstreamRelease,
+    back: PutBack<'_>,
+) -> Result<Upstream, CoreError> {
+    let (org, id) = (&current.org_id, &current.id);
+    let leaving = release_of(platform, current).await?;
     let from = version_label(&current.spec).to_owned();
     let updated = platform
         .store
@@ -319,18 +387,21 @@ pub async fn rollback(
             .replace_upstream_tools(org, id, kind, &restored)
             .await?;
     }
+    let mut detail = serde_json::json!({
+        "from_version": from,
+        "to_version": version_label(&previous.launch.spec),
+    });
+    if let Some(why) = back.why {
+        detail["why"] = Value::String(why.to_owned());
+    }
     let about = audit::About {
         upstream: Some(id),
-        detail: serde_json::json!({
-            "from_version": from,
-            "to_version": version_label(&previous.launch.spec),
-        }),
+        detail,
         ..Default::default()
     };
-    audit::record(platform, org, caller.actor(), "upstream.rolled_back", about).await?;
+    audit::record(platform, org, back.actor, back.action, about).await?;
     let servers = attached_servers(platform, org, id).await?;
     platform.announce_tools_changed(&servers).await;
-    platform.upstreams.switch(platform, &updated);
     Ok(updated)
 }
 

@@ -312,6 +312,37 @@ backend_tests! {
         }
     }
 
+    async fn an_upgrade_to_a_version_that_does_not_start_is_undone_and_the_old_one_serves(db: &TestDatabase) {
+        let u = installed_at_first_version(db).await;
+        assert_eq!(answering_version(&u.mcp).await, "1.0.0");
+        let stop = Arc::new(AtomicBool::new(false));
+        let callers: Vec<_> = (0..2).map(|_| keep_calling(&u.mcp, stop.clone())).collect();
+
+        // Well formed, but the index has no 9.9.9: the new launch cannot be fetched.
+        let path = format!("/upstreams/{}", u.upstream);
+        let (status, patched) = u.app.api(Method::PATCH, &path, &u.acme.key, Some(json!({"version": "9.9.9"}))).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!(patched["version"], "9.9.9");
+        let undone = wait_for_within(&u.app, &u.acme, &u.upstream, 120, |u| {
+            u["version"] == "1.0.0" && u["status"] == "ready"
+        })
+        .await;
+        let said = undone["last_error"].as_str().unwrap_or_default();
+        assert!(said.contains("9.9.9 did not start") && said.contains("undone"), "{undone}");
+        assert_eq!(undone["status"], "ready", "{undone}");
+        assert_eq!(undone["previous_version"], "9.9.9", "{undone}");
+        stop.store(true, Ordering::Relaxed);
+        for caller in callers {
+            assert!(caller.await.unwrap() > 0, "each caller called, and no call failed");
+        }
+        assert_eq!(answering_version(&u.mcp).await, "1.0.0");
+        let actions = audited(&u.app, &u.acme).await;
+        assert!(actions.iter().any(|a| a == "upstream.upgrade_undone"), "{actions:?}");
+        assert!(!actions.iter().any(|a| a == "upstream.switched"), "it never switched: {actions:?}");
+        let (_, settled) = u.app.get(&path, &u.acme.key).await;
+        assert_eq!((settled["status"].as_str(), settled["version"].as_str()), (Some("ready"), Some("1.0.0")), "{settled}");
+    }
+
     async fn an_upgrade_refuses_what_it_cannot_run_and_a_rollback_needs_an_earlier_version(db: &TestDatabase) {
         let u = installed_at_first_version(db).await;
         let path = format!("/upstreams/{}", u.upstream);
