@@ -50,10 +50,16 @@ impl FromRequestParts<Arc<AuthState>> for Tenant {
             guidepost_core::routing::server_for_address(platform, host.as_deref(), slug).await;
         match found {
             // Only servers that require sign-in have an authorization server.
-            Ok(Some(server)) if server.auth_mode.requires_token() => Ok(Tenant {
-                address: Address::of_request(&platform.config, &server, host.as_deref(), slug),
-                server: std::sync::Arc::unwrap_or_clone(server),
-            }),
+            Ok(Some(server)) if server.auth_mode.requires_token() => {
+                // Every log line of the request says whose it was (SPEC §10).
+                let span = tracing::Span::current();
+                span.record("org", tracing::field::display(&server.org_id));
+                span.record("server", tracing::field::display(&server.id));
+                Ok(Tenant {
+                    address: Address::of_request(&platform.config, &server, host.as_deref(), slug),
+                    server: std::sync::Arc::unwrap_or_clone(server),
+                })
+            }
             Ok(_) => Err(not_found()),
             Err(error) => {
                 tracing::error!(%error, "could not resolve the server of an OAuth request");

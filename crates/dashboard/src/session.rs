@@ -96,12 +96,17 @@ where
             return Err(sign_in_redirect(parts));
         };
         match members::signed_in(&dashboard.platform, &token).await {
-            Ok(Some(signed_in)) => Ok(Signed {
-                member: signed_in.member.clone(),
-                signed_in,
-                csrf: csrf_for(&token),
-                token,
-            }),
+            Ok(Some(signed_in)) => {
+                // Every log line of the request says whose it was (SPEC §10).
+                let org = tracing::field::display(&signed_in.member.org_id);
+                tracing::Span::current().record("org", org);
+                Ok(Signed {
+                    member: signed_in.member.clone(),
+                    signed_in,
+                    csrf: csrf_for(&token),
+                    token,
+                })
+            }
             Ok(None) => Err(sign_in_redirect(parts)),
             Err(error) => Err(PageError::from(error).into_response()),
         }
