@@ -143,14 +143,17 @@ pub(crate) async fn get(
     }))
 }
 
-/// Everything stored about one person (`GET /api/v1/end-users/{id}/export`).
+/// Everything stored about one person (`GET /api/v1/end-users/{id}/export`), written a
+/// page of rows at a time (the document's schema: the answer is streamed, never built).
 #[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code, reason = "the OpenAPI document's schema of a body written as it is read")]
 pub struct EndUserExport {
     pub end_user_id: EndUserId,
     pub exported_at: Timestamp,
     /// Every table's rows about the person (and the anonymous end users linked to them),
-    /// by table name, column by column; secrets such as token hashes are left out. A table
-    /// with no row about them is present with an empty list.
+    /// by table name, each table whole (however many rows) in the order of its key, column
+    /// by column; secrets such as token hashes are left out. A table with no row about
+    /// them is present with an empty list.
     #[schema(value_type = Object)]
     pub tables: std::collections::BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>>,
 }
@@ -188,13 +191,15 @@ pub(crate) async fn export(
     State(platform): State<Platform>,
     auth: OrgAuth,
     IdPath(id): IdPath<EndUserId>,
-) -> Result<Json<EndUserExport>, ApiError> {
-    let data = guidepost_core::personal_data::export(&platform, &auth.caller, &id).await?;
-    Ok(Json(EndUserExport {
-        end_user_id: id,
-        exported_at: Timestamp::now(),
-        tables: data.tables,
-    }))
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let export = guidepost_core::personal_data::export(&platform, &auth.caller, &id).await?;
+    let body = axum::body::Body::from_stream(export.into_stream());
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// Erase an end user: their email, tracking id, sessions, progress, OAuth grants and

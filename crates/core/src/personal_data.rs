@@ -8,25 +8,31 @@
 //! tool calls, support requests, tasks and progress as one anonymous end user's, so that
 //! call counts and funnels do not change (`store::PersonalDataStore::erase_end_user`).
 
+mod export;
+
 use guidepost_domain::*;
-pub use guidepost_store::{Erasure, PersonalData};
+pub use guidepost_store::Erasure;
 use serde_json::json;
+
+pub use export::{EXPORT_PAGE_ROWS, Export};
 
 use crate::upstreams::audit::{About, record};
 use crate::{Caller, CoreError, Permission, Platform};
 
-/// Everything stored about the end user `id`, table by table.
+/// Everything stored about the end user `id`, table by table, as one JSON document that
+/// [`Export::into_stream`] writes a page of rows at a time. Refused (`Forbidden`,
+/// `NotFound`) before anything is written; the export is audited as it begins, since its
+/// reader may stop reading at any point.
 pub async fn export(
     platform: &Platform,
     caller: &Caller,
     id: &EndUserId,
-) -> Result<PersonalData, CoreError> {
+) -> Result<Export, CoreError> {
     caller.require(Permission::Administer)?;
-    let data = platform.store.export_end_user(caller.org(), id).await?;
-    let rows: usize = data.tables.values().map(Vec::len).sum();
-    let detail = json!({"end_user_id": id, "rows": rows});
+    let person = platform.store.get_end_user(caller.org(), id).await?;
+    let detail = json!({"end_user_id": id});
     audited(platform, caller, "end_user.exported", detail).await?;
-    Ok(data)
+    Ok(Export::new(platform, person))
 }
 
 /// Erases the end user `id` (see the module's documentation).

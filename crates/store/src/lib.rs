@@ -55,7 +55,9 @@ pub use error::StoreError;
 pub use members::MemberStore;
 pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
-pub use personal_data::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
+pub use personal_data::{
+    Erasure, ExportCursor, ExportPage, ExportedRow, ExportedTable, PersonalDataStore,
+};
 pub use postgres::PgStore;
 pub use registry::RegistryStore;
 pub use servers::{ListedServersQuery, ServerStore};

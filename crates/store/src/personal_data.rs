@@ -1,8 +1,6 @@
-//! A person's data (issue 29): everything stored about one end user, read whole for an
-//! export, and erased on request while the records that count (tool calls, support
+//! A person's data (issue 29): everything stored about one end user, read a page at a
+//! time for an export, and erased on request while the records that count (tool calls, support
 //! requests, walkthrough progress) stay as anonymous ones.
-
-use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use guidepost_domain::*;
@@ -13,11 +11,103 @@ use crate::Result;
 /// out).
 pub type ExportedRow = serde_json::Map<String, serde_json::Value>;
 
-/// Every table's rows about one person, by table name; a table with no row about them is
-/// present with an empty list.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct PersonalData {
-    pub tables: BTreeMap<String, Vec<ExportedRow>>,
+/// The tables an export reads, in the order it writes them (by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportedTable {
+    AuditEvents,
+    EndUsers,
+    McpSessions,
+    OauthCodeSends,
+    OauthCodes,
+    OauthGrants,
+    OauthLoginSessions,
+    OauthTokens,
+    SupportMessages,
+    SupportRequests,
+    Tasks,
+    ToolCalls,
+    UpstreamConnectFlows,
+    UpstreamConnections,
+    WalkthroughProgress,
+    WebhookDeliveries,
+}
+
+impl ExportedTable {
+    /// Every table, by name.
+    pub const ALL: [ExportedTable; 16] = [
+        Self::AuditEvents,
+        Self::EndUsers,
+        Self::McpSessions,
+        Self::OauthCodeSends,
+        Self::OauthCodes,
+        Self::OauthGrants,
+        Self::OauthLoginSessions,
+        Self::OauthTokens,
+        Self::SupportMessages,
+        Self::SupportRequests,
+        Self::Tasks,
+        Self::ToolCalls,
+        Self::UpstreamConnectFlows,
+        Self::UpstreamConnections,
+        Self::WalkthroughProgress,
+        Self::WebhookDeliveries,
+    ];
+
+    /// The table's name in the store and in the export.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AuditEvents => "audit_events",
+            Self::EndUsers => "end_users",
+            Self::McpSessions => "mcp_sessions",
+            Self::OauthCodeSends => "oauth_code_sends",
+            Self::OauthCodes => "oauth_codes",
+            Self::OauthGrants => "oauth_grants",
+            Self::OauthLoginSessions => "oauth_login_sessions",
+            Self::OauthTokens => "oauth_tokens",
+            Self::SupportMessages => "support_messages",
+            Self::SupportRequests => "support_requests",
+            Self::Tasks => "tasks",
+            Self::ToolCalls => "tool_calls",
+            Self::UpstreamConnectFlows => "upstream_connect_flows",
+            Self::UpstreamConnections => "upstream_connections",
+            Self::WalkthroughProgress => "walkthrough_progress",
+            Self::WebhookDeliveries => "webhook_deliveries",
+        }
+    }
+}
+
+/// Where the export of a table goes on. Opaque outside the store, and never shown: a key
+/// may be a token's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportCursor(pub(crate) ExportResume);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExportResume {
+    /// In a table of rows per end user: the people whose rows are read, one at a time
+    /// (the person and the anonymous end users linked to them), and which one is.
+    pub(crate) people: Vec<String>,
+    pub(crate) person: usize,
+    /// The last row read of the table (or of the current person's rows).
+    pub(crate) after: Option<ExportKey>,
+}
+
+/// A row's place in the order an export reads its table in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExportKey {
+    /// The row's unique key.
+    Text(String),
+    /// A recorded call's time and id.
+    Time(i64, String),
+    /// How many rows were read, in the one table without a key.
+    Skip(i64),
+}
+
+/// A page of one table's rows about a person, in the table's key order.
+#[derive(Debug, Clone, Default)]
+pub struct ExportPage {
+    pub rows: Vec<ExportedRow>,
+    /// Where the next page starts; `None` when this page ends the table.
+    pub next: Option<ExportCursor>,
 }
 
 /// What an erasure changed.
@@ -35,9 +125,17 @@ pub struct Erasure {
 
 #[async_trait]
 pub trait PersonalDataStore: Send + Sync {
-    /// Every table's rows about the end user `id` of `org`, the anonymous end users linked
-    /// to them (their personal URLs) included. `NotFound` when there is no such end user.
-    async fn export_end_user(&self, org: &OrgId, id: &EndUserId) -> Result<PersonalData>;
+    /// Up to `limit` rows of `table` about `person` (and the anonymous end users linked to
+    /// them, their personal URLs), from `after` on: an export reads each table a page at a
+    /// time, in the order of its key, so that a person with any number of rows is exported
+    /// whole in bounded memory. Each page is one statement.
+    async fn export_page(
+        &self,
+        person: &EndUser,
+        table: ExportedTable,
+        after: Option<&ExportCursor>,
+        limit: usize,
+    ) -> Result<ExportPage>;
     /// Erases the end user `id` of `org` in one transaction (see the implementation for
     /// what is deleted and what is kept anonymous). `NotFound` when there is no such end
     /// user.

@@ -277,19 +277,16 @@ pub(crate) async fn export(
     IdPath(id): IdPath<EndUserId>,
 ) -> PageResult {
     use axum::response::IntoResponse;
-    let data = guidepost_core::personal_data::export(&app.platform, signed.caller(), &id).await?;
-    let body = serde_json::json!({
-        "end_user_id": id,
-        "exported_at": Timestamp::now(),
-        "tables": data.tables,
-    });
+    let export = guidepost_core::personal_data::export(&app.platform, signed.caller(), &id).await?;
+    // Streamed a page of rows at a time: a person may have any number of them.
+    let body = axum::body::Body::from_stream(export.into_stream());
     let disposition = format!("attachment; filename=\"end-user-{id}.json\"");
     Ok((
         [
             (http::header::CONTENT_TYPE, "application/json".to_owned()),
             (http::header::CONTENT_DISPOSITION, disposition),
         ],
-        body.to_string(),
+        body,
     )
         .into_response())
 }

@@ -144,3 +144,67 @@ backend_tests! {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+/// More recorded calls than the export ever read of one table (it stopped at 100,000), in
+/// batches the store writes quickly, each `msu_` of `person` or of `other`.
+fn calls_of(
+    org: &guidepost_domain::OrgId,
+    server: &guidepost_domain::ServerId,
+    person: &guidepost_domain::EndUserId,
+    count: usize,
+) -> Vec<guidepost_domain::ToolCall> {
+    let now = guidepost_domain::Timestamp::now();
+    (0..count)
+        .map(|n| guidepost_domain::ToolCall {
+            id: guidepost_domain::ToolCallId::generate(),
+            org_id: org.clone(),
+            server_id: server.clone(),
+            session_id: None,
+            end_user_id: Some(person.clone()),
+            tool_name: "next_walkthrough_step".into(),
+            arguments: "{}".into(),
+            result_summary: "ok".into(),
+            is_error: false,
+            error_code: None,
+            duration_us: 1_000,
+            created_at: now.plus_seconds(-(n as i64 % 86_400)),
+            upstream_id: None,
+            is_test: false,
+        })
+        .collect()
+}
+
+backend_tests! {
+    async fn an_export_carries_every_row_of_a_person_with_more_calls_than_a_page(db: &TestDatabase) {
+        // 120 calls a minute for the 90 days of retention is far past 100,000 rows: the
+        // export gives them all (read a page at a time), not the first 100,000 found.
+        const CALLS: usize = 100_321;
+        let app = crate::helpers::spawn_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let server = app.create_server(&acme, "acme", json!({})).await;
+        let server = guidepost_domain::ServerId::parse(server["id"].as_str().unwrap()).unwrap();
+        let now = guidepost_domain::Timestamp::now();
+        let ada = app.store.end_user_for_tracking_id(&acme.org, "ada", now).await.unwrap();
+        let bob = app.store.end_user_for_tracking_id(&acme.org, "bob", now).await.unwrap();
+        let mut seeded = std::collections::BTreeSet::new();
+        let calls = calls_of(&acme.org, &server, &ada.id, CALLS);
+        for batch in calls.chunks(20_000) {
+            app.store.insert_tool_calls(batch).await.unwrap();
+        }
+        seeded.extend(calls.iter().map(|c| c.id.to_string()));
+        app.store.insert_tool_calls(&calls_of(&acme.org, &server, &bob.id, 300)).await.unwrap();
+
+        let (status, export) = app.get(&format!("/end-users/{}/export", ada.id), &acme.key).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(export["end_user_id"], ada.id.as_str());
+        let tables = export["tables"].as_object().expect("tables");
+        assert_eq!(tables.len(), 16, "every table, even an empty one: {:?}", tables.keys());
+        assert_eq!(tables["end_users"].as_array().unwrap().len(), 1);
+        let exported: Vec<(i64, String)> = tables["tool_calls"].as_array().unwrap().iter()
+            .map(|c| (c["created_at"].as_i64().unwrap(), c["id"].as_str().expect("an id").to_owned()))
+            .collect();
+        assert_eq!(exported.len(), CALLS, "every call of hers, none of Bob's");
+        assert!(exported.windows(2).all(|pair| pair[0] < pair[1]), "in the order of their times, each once");
+        assert!(exported.iter().all(|(_, id)| seeded.contains(id)), "only hers");
+    }
+}

@@ -23,6 +23,7 @@ mod members;
 mod oidc;
 mod organizations;
 mod personal_data;
+mod personal_export;
 mod platform;
 pub(super) mod progress_writes;
 mod registry;

@@ -1,33 +1,7 @@
-//! A person's data: the export of every row about them, and the erasure.
-
-use sqlx::{Column, TypeInfo, ValueRef};
+//! A person's data: the erasure (the export reads it, `personal_export`).
 
 use super::*;
-use crate::{Erasure, ExportedRow, PersonalData, PersonalDataStore};
-
-/// The end user and the anonymous end users linked to them (their personal URLs); `$1` is
-/// the organization, `$2` the end user.
-const PEOPLE: &str =
-    "SELECT id FROM end_users WHERE org_id = $1 AND (id = $2 OR linked_end_user_id = $2)";
-
-/// Columns an export leaves out: secrets (hashes of tokens and codes, the session
-/// transport's id that lets its holder continue a session) and transport state.
-const SECRET_COLUMNS: &[&str] = &[
-    "transport_id",
-    "transport_state",
-    "secret_hash",
-    "code_hash",
-    "token_hash",
-    "successor_nonce",
-    "upstream_salt",
-    "code_challenge",
-    "tokens_sealed",
-    "sealed",
-    "state_hash",
-];
-
-/// The most rows of one table an export carries (retention bounds them long before).
-const EXPORT_ROWS: i64 = 100_000;
+use crate::{Erasure, ExportCursor, ExportPage, ExportedTable, PersonalDataStore};
 
 /// What erased text is replaced with, and the address kept on a support request (its
 /// column requires one).
@@ -54,167 +28,21 @@ const TEXT_COLUMNS: &[(&str, &str)] = &[
     ("audit_events", "detail"),
 ];
 
-/// A value bound to an export query, in order.
-#[derive(Clone, Copy)]
-enum Param {
-    Org,
-    Id,
-    Address,
-    MailboxKey,
-    IdLike,
-    AddressLike,
-}
-
-/// Per table: the query of its rows about the person and what it binds.
-fn export_queries() -> Vec<(&'static str, String, &'static [Param])> {
-    let by_people = |table: &'static str| {
-        (
-            table,
-            format!("SELECT * FROM {table} WHERE org_id = $1 AND end_user_id IN ({PEOPLE})"),
-            &[Param::Org, Param::Id][..],
-        )
-    };
-    let grants =
-        format!("SELECT id FROM oauth_grants WHERE org_id = $1 AND end_user_id IN ({PEOPLE})");
-    vec![
-        (
-            "end_users",
-            "SELECT * FROM end_users WHERE org_id = $1 AND (id = $2 OR linked_end_user_id = $2)"
-                .to_owned(),
-            &[Param::Org, Param::Id][..],
-        ),
-        by_people("mcp_sessions"),
-        by_people("walkthrough_progress"),
-        by_people("tool_calls"),
-        by_people("tasks"),
-        by_people("oauth_grants"),
-        (
-            "oauth_tokens",
-            format!("SELECT * FROM oauth_tokens WHERE org_id = $1 AND grant_id IN ({grants})"),
-            &[Param::Org, Param::Id][..],
-        ),
-        (
-            "oauth_codes",
-            format!("SELECT * FROM oauth_codes WHERE org_id = $1 AND grant_id IN ({grants})"),
-            &[Param::Org, Param::Id][..],
-        ),
-        (
-            "support_requests",
-            format!(
-                "SELECT * FROM support_requests WHERE org_id = $1 \
-                 AND (end_user_id IN ({PEOPLE}) OR email = $3)"
-            ),
-            &[Param::Org, Param::Id, Param::Address][..],
-        ),
-        (
-            "support_messages",
-            format!(
-                "SELECT * FROM support_messages WHERE org_id = $1 AND request_id IN \
-                 (SELECT id FROM support_requests WHERE org_id = $1 \
-                 AND (end_user_id IN ({PEOPLE}) OR email = $3))"
-            ),
-            &[Param::Org, Param::Id, Param::Address][..],
-        ),
-        (
-            "oauth_login_sessions",
-            format!(
-                "SELECT * FROM oauth_login_sessions WHERE org_id = $1 \
-                 AND (end_user_id IN ({PEOPLE}) OR email = $3)"
-            ),
-            &[Param::Org, Param::Id, Param::Address][..],
-        ),
-        (
-            "upstream_connections",
-            "SELECT * FROM upstream_connections WHERE org_id = $1 AND owner = $2".to_owned(),
-            &[Param::Org, Param::Id][..],
-        ),
-        (
-            "upstream_connect_flows",
-            "SELECT * FROM upstream_connect_flows WHERE org_id = $1 AND owner = $2".to_owned(),
-            &[Param::Org, Param::Id][..],
-        ),
-        (
-            "oauth_code_sends",
-            "SELECT * FROM oauth_code_sends WHERE org_id = $1 AND address_key = $2".to_owned(),
-            &[Param::Org, Param::MailboxKey][..],
-        ),
-        (
-            "webhook_deliveries",
-            "SELECT * FROM webhook_deliveries WHERE org_id = $1 \
-             AND (payload LIKE $2 OR payload LIKE $3)"
-                .to_owned(),
-            &[Param::Org, Param::IdLike, Param::AddressLike][..],
-        ),
-        (
-            "audit_events",
-            "SELECT * FROM audit_events WHERE org_id = $1 AND (detail LIKE $2 OR detail LIKE $3)"
-                .to_owned(),
-            &[Param::Org, Param::IdLike, Param::AddressLike][..],
-        ),
-    ]
-}
-
-/// A row as JSON, by the type of each value (SQLite's are per value, PostgreSQL's per
-/// column).
-fn exported(row: &DbRow) -> Result<ExportedRow> {
-    let mut out = ExportedRow::new();
-    for (at, column) in row.columns().iter().enumerate() {
-        let name = column.name();
-        if SECRET_COLUMNS.contains(&name) {
-            continue;
-        }
-        let raw = row.try_get_raw(at)?;
-        let kind = if raw.is_null() {
-            None
-        } else {
-            Some(raw.type_info().name().to_ascii_uppercase())
-        };
-        let value = match kind.as_deref() {
-            None => serde_json::Value::Null,
-            Some("BOOL" | "BOOLEAN") => row.try_get::<bool, _>(at)?.into(),
-            Some("INT2" | "INT4") => row.try_get::<i32, _>(at)?.into(),
-            Some("INTEGER" | "INT8" | "BIGINT") => row.try_get::<i64, _>(at)?.into(),
-            Some("REAL" | "FLOAT4" | "FLOAT8") => row.try_get::<f64, _>(at)?.into(),
-            Some(_) => row.try_get::<String, _>(at)?.into(),
-        };
-        out.insert(name.to_owned(), value);
-    }
-    Ok(out)
-}
-
 /// `%text%` for LIKE (a `_` or `%` in the text matches more, never less).
-fn containing(text: &str) -> String {
+pub(super) fn containing(text: &str) -> String {
     format!("%{text}%")
 }
 
 #[async_trait]
 impl PersonalDataStore for ThisStore {
-    async fn export_end_user(&self, org: &OrgId, id: &EndUserId) -> Result<PersonalData> {
-        let person = self.get_end_user(org, id).await?;
-        let email = person.email.as_ref().map(|e| e.as_str().to_owned());
-        let key = person.email.as_ref().map(Email::mailbox_key);
-        // A pattern that matches nothing stands in for a missing email.
-        let id_like = containing(id.as_str());
-        let email_like = email.as_deref().map_or_else(|| id_like.clone(), containing);
-        let mut data = PersonalData::default();
-        for (table, sql, params) in export_queries() {
-            let sql = format!("{sql} LIMIT {EXPORT_ROWS}");
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for param in params {
-                query = match param {
-                    Param::Org => query.bind(org.as_str().to_owned()),
-                    Param::Id => query.bind(id.as_str().to_owned()),
-                    Param::Address => query.bind(email.clone()),
-                    Param::MailboxKey => query.bind(key.clone()),
-                    Param::IdLike => query.bind(id_like.clone()),
-                    Param::AddressLike => query.bind(email_like.clone()),
-                };
-            }
-            let found = query.fetch_all(self.run()).await?;
-            let rows = found.iter().map(exported).collect::<Result<Vec<_>>>()?;
-            data.tables.insert(table.to_owned(), rows);
-        }
-        Ok(data)
+    async fn export_page(
+        &self,
+        person: &EndUser,
+        table: ExportedTable,
+        after: Option<&ExportCursor>,
+        limit: usize,
+    ) -> Result<ExportPage> {
+        super::personal_export::page(self, person, table, after, limit).await
     }
 
     // What an erasure does, in one transaction:
