@@ -18,6 +18,7 @@ mod bulk;
 mod connections;
 mod end_users;
 mod error;
+mod funnel;
 mod group_commit;
 mod held;
 mod members;
@@ -52,6 +53,7 @@ pub use bulk::BulkStore;
 pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
+pub use funnel::{FunnelCounts, FunnelStore, StepCount};
 pub use members::MemberStore;
 pub use oidc::OidcStore;
 pub use organizations::OrganizationStore;
@@ -118,6 +120,7 @@ pub trait Store:
     + ToolCallStore
     + WalkthroughStore
     + WalkthroughEditorStore
+    + FunnelStore
     + AuthStore
     + OidcStore
     + UpstreamStore

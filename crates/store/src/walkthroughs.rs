@@ -172,12 +172,6 @@ pub trait WalkthroughStore: Send + Sync {
     /// it, its state and revision unchanged: one statement. `None` when there is none.
     async fn resume_progress(&self, key: &ProgressKey) -> Result<Option<Progress>>;
     async fn delete_progress(&self, key: &ProgressKey) -> Result<bool>;
-    /// Every progress on a walkthrough (for its funnel report).
-    async fn walkthrough_progress(
-        &self,
-        org: &OrgId,
-        walkthrough: &WalkthroughId,
-    ) -> Result<Vec<Progress>>;
 }
 
 /// What the dashboard's walkthrough editor reads and writes beyond authoring: draft step

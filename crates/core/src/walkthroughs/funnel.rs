@@ -1,14 +1,16 @@
 //! The funnel report of a walkthrough (SPEC §6): for each step of its newest published
 //! version, how many end users reached it and how many completed it, plus totals.
 //!
-//! The report is a pure function of that version and the stored progress ([`compute`]);
-//! [`report`] only loads them. Steps are matched by their stable id, so progress pinned to
-//! an older version still counts for the steps the newest version kept.
+//! The store counts the progress records in one statement, however many there are
+//! (`store::FunnelStore`); the report is a pure function of that version and those counts
+//! ([`compute`]). Steps are matched by their stable id, so progress pinned to an older
+//! version still counts for the steps the newest version kept.
 
 use crate::Caller;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use guidepost_domain::*;
+use guidepost_store::FunnelCounts;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -59,58 +61,33 @@ pub struct Funnel {
     pub totals: FunnelTotals,
 }
 
-/// The funnel of `version` over `progress` (all of it: filter by server before calling).
+/// The funnel of `version` from the store's counts of its progress records.
 pub fn compute(
     version: &WalkthroughVersion,
-    progress: &[Progress],
+    counts: &FunnelCounts,
 ) -> (Vec<FunnelStep>, FunnelTotals) {
-    let mut reached: HashMap<&str, HashSet<&EndUserId>> = HashMap::new();
-    let mut completed: HashMap<&str, HashSet<&EndUserId>> = HashMap::new();
-    let mut started = HashSet::new();
-    let mut finished = HashSet::new();
-    let mut durations = Vec::new();
-    for record in progress {
-        if record.status == ProgressStatus::NotStarted {
-            continue;
-        }
-        let user = &record.end_user_id;
-        started.insert(user);
-        for step in &record.completed_step_ids {
-            reached.entry(step).or_default().insert(user);
-            completed.entry(step).or_default().insert(user);
-        }
-        if let Some(current) = &record.current_step_id {
-            reached.entry(current).or_default().insert(user);
-        }
-        if record.status == ProgressStatus::Completed {
-            finished.insert(user);
-            if let Some(done) = record.completed_at {
-                durations.push((done.micros() - record.started_at.micros()).max(0));
-            }
-        }
-    }
-    let count = |map: &HashMap<&str, HashSet<&EndUserId>>, id: &str| {
-        map.get(id).map_or(0, |users| users.len() as u64)
-    };
+    let by_step: HashMap<&str, (u64, u64)> = counts
+        .steps
+        .iter()
+        .map(|s| (s.step_id.as_str(), (s.reached, s.completed)))
+        .collect();
     let steps = version
         .steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let reached = count(&reached, &step.id);
-            let completed = count(&completed, &step.id);
+            let (reached, completed) = by_step.get(step.id.as_str()).copied().unwrap_or_default();
             FunnelStep {
                 step_id: step.id.clone(),
                 title: step.title.clone(),
                 position: i + 1,
                 reached,
                 completed,
-                drop_off: reached - completed,
+                drop_off: reached.saturating_sub(completed),
             }
         })
         .collect();
-    let started = started.len() as u64;
-    let completed = finished.len() as u64;
+    let (started, completed) = (counts.started, counts.completed);
     let totals = FunnelTotals {
         started,
         completed,
@@ -119,22 +96,18 @@ pub fn compute(
         } else {
             completed as f64 / started as f64
         },
-        median_time_to_complete_seconds: median_seconds(durations),
+        median_time_to_complete_seconds: median_seconds(&counts.middle_durations),
     };
     (steps, totals)
 }
 
-/// The median of durations in microseconds, in seconds.
-fn median_seconds(mut micros: Vec<i64>) -> Option<f64> {
-    if micros.is_empty() {
-        return None;
-    }
-    micros.sort_unstable();
-    let middle = micros.len() / 2;
-    let median = if micros.len() % 2 == 1 {
-        micros[middle] as f64
-    } else {
-        (micros[middle - 1] as f64 + micros[middle] as f64) / 2.0
+/// The median, in seconds, of durations in microseconds whose middle one (an odd count)
+/// or two (an even count) are `middle`: with two, their mean.
+fn median_seconds(middle: &[i64]) -> Option<f64> {
+    let median = match middle {
+        [] => return None,
+        [one] => *one as f64,
+        [low, high, ..] => (*low as f64 + *high as f64) / 2.0,
     };
     Some(median / 1_000_000.0)
 }
@@ -159,14 +132,11 @@ pub async fn report(
         )));
     };
     let version = platform.store.get_version(org, walkthrough, newest).await?;
-    let mut progress = platform
+    let counts = platform
         .store
-        .walkthrough_progress(org, walkthrough)
+        .walkthrough_funnel(org, walkthrough, server)
         .await?;
-    if let Some(server) = server {
-        progress.retain(|p| p.server_id == *server);
-    }
-    let (steps, totals) = compute(&version, &progress);
+    let (steps, totals) = compute(&version, &counts);
     Ok(Funnel {
         walkthrough_id: walkthrough.clone(),
         version: version.version,
@@ -178,6 +148,8 @@ pub async fn report(
 
 #[cfg(test)]
 mod tests {
+    use guidepost_store::StepCount;
+
     use super::*;
 
     fn version(steps: &[&str]) -> WalkthroughVersion {
@@ -198,35 +170,26 @@ mod tests {
         }
     }
 
-    /// Progress of `user` with these steps completed, at `current`; completed after
-    /// `seconds` when `current` is `None`.
-    fn progress(
-        user: &str,
-        server: &str,
-        done: &[&str],
-        current: Option<&str>,
-        seconds: i64,
-    ) -> Progress {
-        let started_at = Timestamp::from_micros(1_000_000_000);
-        let finished = current.is_none();
-        Progress {
-            id: Id::generate(),
-            org_id: Id::from_trusted("org_test".into()),
-            end_user_id: Id::from_trusted(user.into()),
-            server_id: Id::from_trusted(server.into()),
-            walkthrough_id: Id::from_trusted("wt_test".into()),
-            version: 1,
-            current_step_id: current.map(str::to_owned),
-            completed_step_ids: done.iter().map(|s| (*s).to_owned()).collect(),
-            status: if finished {
-                ProgressStatus::Completed
-            } else {
-                ProgressStatus::InProgress
-            },
-            started_at,
-            last_activity_at: started_at,
-            completed_at: finished.then(|| started_at.plus_seconds(seconds)),
-            revision: 1,
+    /// Counts of `(step, reached, completed)`, started and completed, and the middle
+    /// completion times in seconds.
+    fn counts(
+        steps: &[(&str, u64, u64)],
+        started: u64,
+        completed: u64,
+        middle: &[i64],
+    ) -> FunnelCounts {
+        FunnelCounts {
+            steps: steps
+                .iter()
+                .map(|(id, reached, completed)| StepCount {
+                    step_id: (*id).into(),
+                    reached: *reached,
+                    completed: *completed,
+                })
+                .collect(),
+            started,
+            completed,
+            middle_durations: middle.iter().map(|s| s * 1_000_000).collect(),
         }
     }
 
@@ -246,16 +209,10 @@ mod tests {
     }
 
     #[test]
-    fn counts_reached_completed_and_drop_off_per_step() {
+    fn lists_reached_completed_and_drop_off_per_step_in_version_order() {
         let v = version(&["a", "b", "c"]);
-        let all = [
-            progress("msu_1", "ms_1", &[], Some("a"), 0),
-            progress("msu_2", "ms_1", &["a"], Some("b"), 0),
-            progress("msu_3", "ms_1", &["a", "b"], Some("c"), 0),
-            progress("msu_4", "ms_1", &["a", "b", "c"], None, 60),
-            progress("msu_5", "ms_1", &["a", "b", "c"], None, 180),
-        ];
-        let (steps, totals) = compute(&v, &all);
+        let stored = counts(&[("c", 3, 2), ("a", 5, 4), ("b", 4, 3)], 5, 2, &[60, 180]);
+        let (steps, totals) = compute(&v, &stored);
         assert_eq!(
             numbers(&steps),
             [("a", 1, 5, 4, 1), ("b", 2, 4, 3, 1), ("c", 3, 3, 2, 1)]
@@ -274,20 +231,14 @@ mod tests {
 
     #[test]
     fn the_median_of_an_odd_count_is_the_middle_value() {
-        let v = version(&["a"]);
-        let all = [
-            progress("msu_1", "ms_1", &["a"], None, 10),
-            progress("msu_2", "ms_1", &["a"], None, 1000),
-            progress("msu_3", "ms_1", &["a"], None, 30),
-        ];
-        let (_, totals) = compute(&v, &all);
+        let (_, totals) = compute(&version(&["a"]), &counts(&[("a", 3, 3)], 3, 3, &[30]));
         assert_eq!(totals.median_time_to_complete_seconds, Some(30.0));
         assert_eq!(totals.completion_rate, 1.0);
     }
 
     #[test]
     fn nobody_started_means_zeros_and_no_median() {
-        let (steps, totals) = compute(&version(&["a", "b"]), &[]);
+        let (steps, totals) = compute(&version(&["a", "b"]), &FunnelCounts::default());
         assert_eq!(numbers(&steps), [("a", 1, 0, 0, 0), ("b", 2, 0, 0, 0)]);
         assert_eq!(totals.started, 0);
         assert_eq!(totals.completion_rate, 0.0);
@@ -298,36 +249,12 @@ mod tests {
     fn steps_are_matched_by_id_across_versions() {
         // The newest version dropped "old" and inserted "new" before "b".
         let v = version(&["a", "new", "b"]);
-        let pinned = [progress("msu_1", "ms_1", &["a", "old"], Some("b"), 0)];
+        let pinned = counts(&[("a", 1, 1), ("old", 1, 1), ("b", 1, 0)], 1, 0, &[]);
         let (steps, totals) = compute(&v, &pinned);
         assert_eq!(
             numbers(&steps),
             [("a", 1, 1, 1, 0), ("new", 2, 0, 0, 0), ("b", 3, 1, 0, 1)]
         );
         assert_eq!(totals.started, 1);
-    }
-
-    #[test]
-    fn an_end_user_on_several_servers_counts_once() {
-        let v = version(&["a", "b"]);
-        let all = [
-            progress("msu_1", "ms_1", &["a", "b"], None, 40),
-            progress("msu_1", "ms_2", &[], Some("a"), 0),
-            progress("msu_2", "ms_2", &["a"], Some("b"), 0),
-        ];
-        let (steps, totals) = compute(&v, &all);
-        assert_eq!(numbers(&steps), [("a", 1, 2, 2, 0), ("b", 2, 2, 1, 1)]);
-        assert_eq!((totals.started, totals.completed), (2, 1));
-        assert_eq!(totals.completion_rate, 0.5);
-        assert_eq!(totals.median_time_to_complete_seconds, Some(40.0));
-    }
-
-    #[test]
-    fn not_started_progress_is_ignored() {
-        let mut idle = progress("msu_1", "ms_1", &[], Some("a"), 0);
-        idle.status = ProgressStatus::NotStarted;
-        let (steps, totals) = compute(&version(&["a"]), &[idle]);
-        assert_eq!(numbers(&steps), [("a", 1, 0, 0, 0)]);
-        assert_eq!(totals.started, 0);
     }
 }

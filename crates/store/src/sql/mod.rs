@@ -19,6 +19,7 @@ mod bulk;
 mod catalog_entries;
 mod connections;
 mod end_users;
+mod funnel;
 mod members;
 mod oidc;
 mod organizations;

@@ -522,20 +522,4 @@ impl WalkthroughStore for ThisStore {
         let write = ProgressWrite::Delete { key: key.clone() };
         Ok(self.progress_writes.write(write).await?.deleted())
     }
-
-    async fn walkthrough_progress(
-        &self,
-        org: &OrgId,
-        walkthrough: &WalkthroughId,
-    ) -> Result<Vec<Progress>> {
-        let sql = format!(
-            "SELECT {PROGRESS_COLUMNS} FROM walkthrough_progress WHERE org_id = $1 AND walkthrough_id = $2 LIMIT 1000000"
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(walkthrough.as_str())
-            .fetch_all(self.run())
-            .await?;
-        rows(found, progress)
-    }
 }
