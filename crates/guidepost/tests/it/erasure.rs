@@ -145,8 +145,8 @@ backend_tests! {
     }
 }
 
-/// More recorded calls than the export ever read of one table (it stopped at 100,000), in
-/// batches the store writes quickly, each `msu_` of `person` or of `other`.
+/// `count` recorded calls of `person`, spread over the last day (as many as a test needs:
+/// more than the export once read of one table, 100,000).
 fn calls_of(
     org: &guidepost_domain::OrgId,
     server: &guidepost_domain::ServerId,
