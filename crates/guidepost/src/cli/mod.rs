@@ -181,7 +181,8 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_USER",
           default_value_t = RateLimits::default().per_user_per_minute)]
     pub rate_limit_per_user: u32,
-    /// Tool calls per minute per client IP; 0 turns the limit off.
+    /// MCP requests (of any kind, not only tool calls) per minute per client IP; 0 turns
+    /// the limit off.
     #[arg(long, env = "GUIDEPOST_RATE_LIMIT_PER_IP",
           default_value_t = RateLimits::default().per_ip_per_minute)]
     pub rate_limit_per_ip: u32,
@@ -306,9 +307,9 @@ pub struct ServeArgs {
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
     pub upstream_allow_private: bool,
-    /// Let organizations add npm packages to their private catalogs. Such a package runs
-    /// as a process of this host, with this host's user; without this flag, organizations'
-    /// own servers run in containers or as remote servers only.
+    /// Let organizations add npm and PyPI packages to their private catalogs. Such a
+    /// package runs as a process of this host, with this host's user; without this flag,
+    /// organizations' own servers run in containers or as remote servers only.
     #[arg(long, env = "GUIDEPOST_PRIVATE_PACKAGE_ENTRIES", num_args = 0..=1, require_equals = true,
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
