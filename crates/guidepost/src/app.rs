@@ -52,7 +52,7 @@ impl RunningApp {
 
 /// The platform's own ports, which the egress fence never lets an upstream reach: this
 /// node's listener and, for PostgreSQL, the database's.
-fn platform_ports(listener: u16, database_url: &str) -> Vec<u16> {
+pub(crate) fn platform_ports(listener: u16, database_url: &str) -> Vec<u16> {
     let mut ports = vec![listener];
     if let Ok(url) = url::Url::parse(database_url)
         && matches!(url.scheme(), "postgres" | "postgresql")

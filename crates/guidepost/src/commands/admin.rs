@@ -102,13 +102,18 @@ pub(crate) fn dashboard_sign_in_url(
 pub(super) fn offline_platform(
     store: Arc<dyn Store>,
     config: PlatformConfig,
+    serve: &crate::cli::ServeArgs,
     dns_resolver: Option<std::net::SocketAddr>,
     upstreams: Arc<guidepost_gateway::Supervisor>,
 ) -> (Platform, guidepost_core::analytics::AnalyticsWriter) {
-    // Public addresses only: commands have no --oidc-allow-private.
-    let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(false));
+    // Private addresses only where `serve`'s settings allow them, as `serve` does.
+    let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(
+        serve.oidc_allow_private,
+    ));
     let dns = Arc::new(crate::dns::Dns::new(dns_resolver));
-    let connections = Arc::new(guidepost_auth::UpstreamAuthorizer::new(false));
+    let connections = Arc::new(guidepost_auth::UpstreamAuthorizer::new(
+        serve.upstream_allow_private,
+    ));
     Platform::new(
         store,
         config,

@@ -68,22 +68,17 @@ pub async fn run(cli: Cli, file: SettingsFile) -> anyhow::Result<()> {
                 _ => serve.dns_resolver.clone(),
             };
             let resolver = config::parse_dns_resolver(resolver)?;
-            let config = config::offline_platform_config(&serve);
-            let toolchain = match &command {
-                Command::Upstream(args) => config::toolchain(&args.toolchain),
-                _ => config::toolchain(&serve.toolchain),
-            };
-            let supervisor =
-                guidepost_gateway::Supervisor::new(guidepost_gateway::GatewayOptions {
-                    toolchain,
-                    supervision: Default::default(),
-                    http_allow_private: false,
-                    container_socket: serve.container_socket.clone(),
-                    deployment: config::deployment_of(&url),
-                    confinement: config::confinement(&serve.confinement),
-                });
+            let config = config::offline_platform_config(&serve)?;
+            let mut gateway = config::gateway_options(&serve, &url);
+            if let Command::Upstream(args) = &command {
+                gateway.toolchain = config::toolchain(&args.toolchain);
+            }
+            // Upstreams tried here stay off the platform's ports as `serve`'s do.
+            gateway.confinement.platform_ports =
+                crate::app::platform_ports(serve.listen.port(), &url);
+            let supervisor = guidepost_gateway::Supervisor::new(gateway);
             let (platform, writer) =
-                admin::offline_platform(store, config, resolver, supervisor.clone());
+                admin::offline_platform(store, config, &serve, resolver, supervisor.clone());
             let result = match command {
                 Command::Walkthrough(command) => walkthrough::run(command, &platform, json).await,
                 Command::Upstream(args) => upstream::run(args.command, &platform, json).await,

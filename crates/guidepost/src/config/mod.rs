@@ -108,8 +108,8 @@ pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<
         args.store_timeout > 0,
         "--store-timeout must be at least 1 second"
     );
-    let deployment = deployment_of(&database_url);
-    let platform = platform_config(args)?;
+    let platform = platform_config(args, Unreadable::Refused)?;
+    let gateway = gateway_options(args, &database_url);
     Ok(Settings {
         database_url,
         listen: args.listen,
@@ -132,24 +132,54 @@ pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<
         trusted_proxies: trusted_proxies(&args.trusted_proxy)?,
         store_timeout: Duration::from_secs(args.store_timeout),
         dns_resolver: parse_dns_resolver(args.dns_resolver.clone())?,
-        gateway: guidepost_gateway::GatewayOptions {
-            toolchain: toolchain(&args.toolchain),
-            supervision: guidepost_gateway::Supervision {
-                idle_timeout: (args.upstream_idle_timeout > 0)
-                    .then(|| Duration::from_secs(args.upstream_idle_timeout)),
-                ..Default::default()
-            },
-            http_allow_private: args.upstream_allow_private,
-            container_socket: args.container_socket.clone(),
-            deployment,
-            confinement: confinement(&args.confinement),
-        },
+        gateway,
         webhooks: webhook_settings(&args.webhooks),
         registries: registry_settings(&args.registries),
     })
 }
 
-fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
+/// How a node on `database_url` runs upstreams, by `serve`'s settings: `serve`'s own, and
+/// those of a command that installs or tries one in its own process.
+pub fn gateway_options(args: &ServeArgs, database_url: &str) -> guidepost_gateway::GatewayOptions {
+    guidepost_gateway::GatewayOptions {
+        toolchain: toolchain(&args.toolchain),
+        supervision: guidepost_gateway::Supervision {
+            idle_timeout: (args.upstream_idle_timeout > 0)
+                .then(|| Duration::from_secs(args.upstream_idle_timeout)),
+            ..Default::default()
+        },
+        http_allow_private: args.upstream_allow_private,
+        container_socket: args.container_socket.clone(),
+        deployment: deployment_of(database_url),
+        confinement: confinement(&args.confinement),
+    }
+}
+
+/// What becomes of a setting that does not read (the master key, the catalog file, a
+/// container image, a registry URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreadable {
+    /// `serve` refuses to start, saying why.
+    Refused,
+    /// Other commands leave it out (as if it were not given), and go on: `serve` is what
+    /// refuses it.
+    LeftOut,
+}
+
+impl Unreadable {
+    fn take<T>(self, read: anyhow::Result<T>, left_out: impl FnOnce() -> T) -> anyhow::Result<T> {
+        match (read, self) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Self::LeftOut) => Ok(left_out()),
+            (Err(error), Self::Refused) => Err(error),
+        }
+    }
+}
+
+/// `serve`'s platform settings, every command's the same.
+fn platform_config(args: &ServeArgs, unreadable: Unreadable) -> anyhow::Result<PlatformConfig> {
+    let images = container_images(&args.container_images);
+    let registries = registry_urls(&args.registries.registry_url);
     Ok(PlatformConfig {
         base_domain: args.base_domain.to_ascii_lowercase(),
         public_scheme: args.public_url_scheme.clone(),
@@ -157,13 +187,13 @@ fn platform_config(args: &ServeArgs) -> anyhow::Result<PlatformConfig> {
         default_server: args.default_server.clone(),
         enable_fixtures: args.enable_fixtures,
         session_idle_timeout: Duration::from_secs(args.session_idle_timeout),
-        master_key: master_key(args)?,
+        master_key: unreadable.take(master_key(args), || None)?,
         retention: Duration::from_secs(u64::from(args.retention_days) * DAY_SECONDS),
         audit_retention: Duration::from_secs(u64::from(args.audit_retention_days) * DAY_SECONDS),
-        catalog: Arc::new(catalog(args.catalog.as_ref())?),
+        catalog: Arc::new(unreadable.take(catalog(args.catalog.as_ref()), Catalog::builtin)?),
         private_package_entries: args.private_package_entries,
-        container_images: container_images(&args.container_images)?,
-        registries: registry_urls(&args.registries.registry_url)?,
+        container_images: unreadable.take(images, Vec::new)?,
+        registries: unreadable.take(registries, Vec::new)?,
         max_server_tools: args.max_server_tools as usize,
         max_replicas: args.upstream_max_replicas,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
@@ -358,24 +388,14 @@ fn auth_options(args: &ServeArgs, base_domain: &str) -> AuthOptions {
     }
 }
 
-/// How commands other than `serve` write public URLs: with `serve`'s settings from the
-/// environment and the config file (`SettingsFile::serve_args`), as `serve` would.
-pub fn offline_platform_config(serve: &ServeArgs) -> PlatformConfig {
-    let mut config = Settings::local("unused").platform;
-    config.base_domain = serve.base_domain.clone();
-    config.public_scheme = serve.public_url_scheme.clone();
+/// The platform settings of commands other than `serve`: `serve`'s from the environment
+/// and the config file (`SettingsFile::serve_args`), as `serve` would read them, but that a
+/// setting that does not read is left out (`serve` refuses it), and that the public port
+/// is the one `serve` listens on unless one is given (as `serve` learns when it binds).
+pub fn offline_platform_config(serve: &ServeArgs) -> anyhow::Result<PlatformConfig> {
+    let mut config = platform_config(serve, Unreadable::LeftOut)?;
     config.public_port = Some(serve.public_port.unwrap_or(serve.listen.port()));
-    config.enable_fixtures = serve.enable_fixtures;
-    config.max_server_tools = serve.max_server_tools as usize;
-    config.max_replicas = serve.upstream_max_replicas;
-    config.sign_in_codes_per_hour = serve.sign_in_codes_per_hour;
-    // An invalid or unreadable key, or catalog file, is left out here; `serve` refuses it.
-    config.master_key = master_key(serve).ok().flatten();
-    config.registries = registry_urls(&serve.registries.registry_url).unwrap_or_default();
-    if let Ok(catalog) = catalog(serve.catalog.as_ref()) {
-        config.catalog = Arc::new(catalog);
-    }
-    config
+    Ok(config)
 }
 
 #[cfg(test)]

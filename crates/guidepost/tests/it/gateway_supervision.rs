@@ -367,6 +367,83 @@ async fn the_cli_installs_an_upstream_a_file_describes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+backend_tests! {
+    /// Every command reads `serve`'s upstream settings from the environment and the
+    /// config file, as `serve` does: what the defaults refuse passes where they allow it.
+    async fn the_cli_reads_the_upstream_settings_serve_reads(db: &TestDatabase) {
+        let dir = std::env::temp_dir().join(format!("guidepost-gateway-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let remote_node = crate::helpers::spawn_app(db).await;
+        let remote = remote_node.create_tenant("Remote").await;
+        remote_node.create_server(&remote, "remote", json!({})).await;
+        let entry = format!("[[entry]]\nid = \"remote\"\nname = \"Remote\"\ndescription = \"Another Guidepost.\"\n\
+            spec = {{ runtime = \"http\", url = {:?} }}\n", remote_node.mcp_path_url("remote"));
+        std::fs::write(dir.join("catalog.toml"), entry).unwrap();
+        std::fs::write(dir.join("settings.toml"), "container_images = [\"ghcr.io/example/boxed:1.0.0\"]\n").unwrap();
+        let node = crate::node::node();
+        let npm = node.with_file_name("npm");
+        let cli = |args: &[&str], env: &[(&str, &str)]| {
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+            command.args(["--json", "--database-url", &db.url]).args(args)
+                .env("GUIDEPOST_CATALOG", dir.join("catalog.toml"))
+                .env("GUIDEPOST_UPSTREAM_CACHE", crate::gateway::shared_cache())
+                .env("GUIDEPOST_UPSTREAM_DATA", dir.join("data"))
+                .env("GUIDEPOST_NODE", &node).env("GUIDEPOST_NPM", &npm)
+                .envs(env.iter().copied());
+            async move {
+                let output = command.output().await.unwrap();
+                let stdout = serde_json::from_slice::<Value>(&output.stdout).unwrap_or(Value::Null);
+                (output.status.success(), stdout, String::from_utf8_lossy(&output.stderr).into_owned())
+            }
+        };
+        let (_, org, _) = cli(&["org", "create", "--name", "Acme"], &[]).await;
+        let org = org["organization"]["id"].as_str().unwrap().to_owned();
+        let spec = dir.join("spec.json");
+        let spec_path = spec.display().to_string();
+        let by_spec = ["upstream", "install", "--org", &org, "--spec", &spec_path, "--wait", "60"];
+
+        // An npm package by --spec: GUIDEPOST_PRIVATE_PACKAGE_ENTRIES.
+        let package = json!({"runtime": "npm", "package": "@modelcontextprotocol/server-everything",
+            "version": "2026.8.31", "bin": "mcp-server-everything", "args": ["stdio"]});
+        std::fs::write(&spec, package.to_string()).unwrap();
+        let install = [&by_spec[..], &["--name", "Everything"]].concat();
+        let (ok, _, said) = cli(&install, &[]).await;
+        assert!(!ok && said.contains("--private-package-entries"), "refused by default: {said}");
+        let (_, listed, _) = cli(&["upstream", "list", "--org", &org], &[]).await;
+        assert_eq!(listed, json!([]), "nothing was installed");
+        let (ok, shown, said) = cli(&install, &[("GUIDEPOST_PRIVATE_PACKAGE_ENTRIES", "true")]).await;
+        assert!(ok, "{said}");
+        assert_eq!(shown["upstream"]["status"], "ready", "{shown} {said}");
+
+        // A container image: the config file's container_images (then the next rule: no
+        // container engine here).
+        let image = json!({"runtime": "container", "image": "ghcr.io/example/boxed:1.0.0"});
+        std::fs::write(&spec, image.to_string()).unwrap();
+        let install = [&by_spec[..], &["--name", "Boxed"]].concat();
+        let (ok, _, said) = cli(&install, &[]).await;
+        assert!(!ok && said.contains("--container-images"), "refused by default: {said}");
+        let settings = dir.join("settings.toml").display().to_string();
+        let (ok, _, said) = cli(&install, &[("GUIDEPOST_CONFIG", &settings)]).await;
+        assert!(!ok && !said.contains("--container-images") && said.contains("--container-socket"), "{said}");
+
+        // An HTTP upstream on a private address: GUIDEPOST_UPSTREAM_ALLOW_PRIVATE.
+        let install = ["upstream", "install", "--org", &org, "remote", "--wait", "60"];
+        let (_, shown, said) = cli(&install, &[]).await;
+        assert_eq!(shown["upstream"]["status"], "failed", "{shown} {said}");
+        assert!(shown["upstream"]["last_error"].as_str().unwrap_or_default().contains("https"), "{shown}");
+        let install = [&install[..], &["--name", "Remote allowed"]].concat();
+        let (_, shown, said) = cli(&install, &[("GUIDEPOST_UPSTREAM_ALLOW_PRIVATE", "true")]).await;
+        assert_eq!(shown["upstream"]["status"], "ready", "{shown} {said}");
+
+        // The base domain as serve reads it (lowercased): a custom domain under it is refused.
+        let create = ["server", "create", "--org", &org, "--name", "Acme", "--slug", "acme",
+            "--custom-domain", "acme.guidepost.example"];
+        let (ok, _, said) = cli(&create, &[("GUIDEPOST_BASE_DOMAIN", "Guidepost.Example")]).await;
+        assert!(!ok && said.contains("must not be under"), "{said}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// An upstream's `list_changed` reaches a session-era GET stream and a stateless
 /// `subscriptions/listen` on another node (PostgreSQL LISTEN/NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
