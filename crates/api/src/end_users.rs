@@ -202,8 +202,8 @@ pub(crate) async fn export(
         .into_response())
 }
 
-/// Erase an end user: their email, tracking id, sessions, progress, OAuth grants and
-/// tokens are deleted; their tool calls, support requests and walkthrough progress stay
+/// Erase an end user: their email, tracking id, sessions, OAuth grants and tokens are
+/// deleted; their tool calls, support requests and walkthrough progress stay
 /// as one anonymous end user's, so counts and funnels do not change (audited; `admin`
 /// scope).
 #[utoipa::path(
