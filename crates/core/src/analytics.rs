@@ -3,136 +3,18 @@
 //! the database; a full queue is counted and logged.
 
 use crate::Caller;
-use std::sync::Arc;
-use std::time::Duration;
 
 use guidepost_domain::*;
-use guidepost_store::Store;
 pub use guidepost_store::ToolCallFilter;
 use guidepost_store::{ROLLUP_MICROS, ToolRollup};
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
 
-const QUEUE_CAPACITY: usize = 10_000;
-const BATCH_SIZE: usize = 500;
-const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+mod writer;
 
-/// The cheap, cloneable handle that request handlers record through.
-#[derive(Clone)]
-pub struct Recorder {
-    queue: mpsc::Sender<ToolCall>,
-    /// Asks the writer to write what is queued now, answering once it has.
-    flushes: mpsc::Sender<oneshot::Sender<()>>,
-}
-
-/// The writer task; [`AnalyticsWriter::shutdown`] flushes what is queued and stops it.
-pub struct AnalyticsWriter {
-    stop: oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<()>,
-}
-
-/// Starts the writer and returns the handle to record through.
-pub fn start(store: Arc<dyn Store>) -> (Recorder, AnalyticsWriter) {
-    let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-    let (flushes, flush_requests) = mpsc::channel(16);
-    let (stop, stopped) = oneshot::channel();
-    let done = tokio::spawn(write_batches(store, receiver, flush_requests, stopped));
-    (Recorder { queue, flushes }, AnalyticsWriter { stop, done })
-}
-
-impl Recorder {
-    pub fn record(&self, call: ToolCall) {
-        match self.queue.try_send(call) {
-            Ok(()) => metrics::gauge!("guidepost_analytics_queue_depth").set(self.depth() as f64),
-            Err(mpsc::error::TrySendError::Full(call)) => {
-                metrics::counter!("guidepost_analytics_dropped_total").increment(1);
-                tracing::warn!(tool = %call.tool_name, server = %call.server_id, "analytics queue full: tool call not recorded");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                metrics::counter!("guidepost_analytics_dropped_total").increment(1);
-                tracing::warn!("analytics writer stopped: tool call not recorded");
-            }
-        }
-    }
-
-    /// Waits (at most a few seconds) until every call recorded before it is written: an
-    /// erasure must find the calls a person made up to its moment.
-    pub async fn flushed(&self) {
-        let (ack, written) = oneshot::channel();
-        if self.flushes.send(ack).await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), written).await;
-        }
-    }
-
-    fn depth(&self) -> usize {
-        self.queue.max_capacity() - self.queue.capacity()
-    }
-}
-
-impl AnalyticsWriter {
-    /// Writes everything already queued, then stops.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        if let Err(error) = self.done.await {
-            tracing::error!(%error, "analytics writer failed while stopping");
-        }
-    }
-}
-
-async fn write_batches(
-    store: Arc<dyn Store>,
-    mut receiver: mpsc::Receiver<ToolCall>,
-    mut flush_requests: mpsc::Receiver<oneshot::Sender<()>>,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    let mut batch = Vec::with_capacity(BATCH_SIZE);
-    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
-    loop {
-        tokio::select! {
-            received = receiver.recv_many(&mut batch, BATCH_SIZE) => {
-                if received == 0 { break; }
-                if batch.len() >= BATCH_SIZE { flush(&*store, &mut batch).await; }
-            }
-            _ = tick.tick() => flush(&*store, &mut batch).await,
-            Some(ack) = flush_requests.recv() => {
-                while let Ok(call) = receiver.try_recv() {
-                    batch.push(call);
-                    if batch.len() >= BATCH_SIZE { flush(&*store, &mut batch).await; }
-                }
-                flush(&*store, &mut batch).await;
-                let _ = ack.send(());
-            }
-            _ = &mut stopped => break,
-        }
-    }
-    receiver.close();
-    while let Ok(call) = receiver.try_recv() {
-        batch.push(call);
-        if batch.len() >= BATCH_SIZE {
-            flush(&*store, &mut batch).await;
-        }
-    }
-    flush(&*store, &mut batch).await;
-}
-
-async fn flush(store: &dyn Store, batch: &mut Vec<ToolCall>) {
-    if batch.is_empty() {
-        return;
-    }
-    let count = batch.len();
-    match store.insert_tool_calls(batch).await {
-        Ok(()) => metrics::counter!("guidepost_analytics_written_total").increment(count as u64),
-        Err(error) => {
-            metrics::counter!("guidepost_analytics_dropped_total").increment(count as u64);
-            tracing::error!(%error, count, "could not write tool calls");
-        }
-    }
-    batch.clear();
-    metrics::gauge!("guidepost_analytics_queue_depth").set(0.0);
-}
+pub use writer::{AnalyticsWriter, Recorder, start};
 
 /// Cuts recorded arguments to the analytics limit, on a character boundary.
 pub fn capped_arguments(arguments: &serde_json::Value) -> String {

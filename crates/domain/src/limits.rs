@@ -49,9 +49,29 @@ pub fn prefix_chars(text: &str, max: usize) -> &str {
     }
 }
 
+/// `text` with each NUL character replaced by U+FFFD. PostgreSQL refuses NUL in a TEXT
+/// value, and with it the whole statement: caller text that is stored as it came (a tool
+/// name, a client's name) is cleaned first, so that one caller's NUL fails nothing.
+pub fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}").into()
+    } else {
+        text.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::prefix_chars;
+    use super::{prefix_chars, without_nul};
+
+    #[test]
+    fn nul_characters_are_replaced_and_other_text_is_borrowed() {
+        assert_eq!(without_nul("x\0y\0"), "x\u{FFFD}y\u{FFFD}");
+        assert!(matches!(
+            without_nul("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+    }
 
     #[test]
     fn a_prefix_counts_characters_not_bytes() {

@@ -600,9 +600,8 @@ async fn store_session(
             .and_then(|c| c.get(key))
             .and_then(Value::as_str)
             .map(|s| {
-                s.chars()
-                    .take(guidepost_domain::Limits::CLIENT_INFO)
-                    .collect()
+                let s = guidepost_domain::prefix_chars(s, guidepost_domain::Limits::CLIENT_INFO);
+                guidepost_domain::without_nul(s).into_owned()
             })
     };
     let session = NewSession {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use guidepost_core::Platform;
 use guidepost_core::analytics::{capped_arguments, json_prefix_chars};
 use guidepost_domain::{
-    EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId, prefix_chars,
+    EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId, prefix_chars, without_nul,
 };
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
@@ -122,8 +122,10 @@ pub(crate) fn record(
     let seconds = recorded.duration_us as f64 / 1e6;
     scope.metrics.tool_call(label, outcome, seconds);
     let now = Timestamp::now();
-    let mut summary = recorded.summary;
-    summary.truncate(prefix_chars(&summary, Limits::RESULT_SUMMARY).len());
+    // The tool's name and the summary may carry the caller's text (an unknown name is
+    // echoed, a tool's error may quote an argument): cleaned of NUL, which PostgreSQL
+    // refuses. The arguments are JSON, where a NUL is written as an escape.
+    let summary = without_nul(prefix_chars(&recorded.summary, Limits::RESULT_SUMMARY));
     platform.analytics.record(ToolCall {
         id: ToolCallId::generate_in_time_order(now),
         org_id: scope.server.org_id.clone(),
@@ -132,9 +134,9 @@ pub(crate) fn record(
         end_user_id: end_user
             .map(|u| u.id.clone())
             .or_else(|| scope.session.as_ref().and_then(|s| s.end_user_id.clone())),
-        tool_name: prefix_chars(tool, Limits::NAME).to_owned(),
+        tool_name: without_nul(prefix_chars(tool, Limits::NAME)).into_owned(),
         arguments: capped_arguments(arguments),
-        result_summary: summary,
+        result_summary: summary.into_owned(),
         is_error: recorded.is_error,
         error_code: recorded.error_code,
         duration_us: recorded.duration_us,

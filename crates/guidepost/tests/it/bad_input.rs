@@ -90,6 +90,42 @@ backend_tests! {
         assert_eq!(answer.body["error"]["code"], -32602, "{}", answer.body);
     }
 
+    /// PostgreSQL refuses NUL in TEXT, and with it a whole statement: a NUL in a tool's
+    /// name, or in a client's name, is stored cleaned, and loses nothing else. Another
+    /// organization's calls, written in the same batch, are all recorded.
+    async fn a_nul_in_caller_text_is_stored_cleaned_and_loses_no_other_call(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let (acme, globex) = (app.create_tenant("Acme").await, app.create_tenant("Globex").await);
+        app.create_server(&acme, "acme", json!({})).await;
+        app.create_server(&globex, "globex", json!({})).await;
+        let theirs = RawMcp::new(format!("{}?tracking_id=g1", app.mcp_path_url("globex")), STATELESS_ERA);
+        let mut anonymous = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        anonymous.initialize().await;
+        // Globex calls before and after: the writer flushes every second, so at least one
+        // of the two shares a batch with the NUL.
+        assert_eq!(theirs.call_tool(1, "nothing", json!({})).await.status, StatusCode::OK);
+        let answer = anonymous.call_tool(2, "x\u{0}", json!({})).await;
+        assert_eq!(answer.body["error"]["code"], -32602, "{}", answer.body);
+        assert_eq!(theirs.call_tool(3, "nothing", json!({})).await.status, StatusCode::OK);
+        assert_eq!(app.wait_for_tool_calls(&globex, 2).await.len(), 2, "both of Globex's calls");
+        let recorded = app.wait_for_tool_calls(&acme, 1).await;
+        assert_eq!(recorded[0]["tool_name"], "x\u{FFFD}", "{recorded:?}");
+        assert!(!recorded[0]["result_summary"].as_str().unwrap().contains('\0'), "{recorded:?}");
+        assert_eq!(app.counter("guidepost_analytics_dropped_total").await, 0);
+
+        let mut named = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": SESSION_ERA, "capabilities": {}, "clientInfo": {"name": "it\u{0}", "version": "1\u{0}"}}});
+        let opened = named.send(named.request(Method::POST).json(&initialize)).await;
+        assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+        let id = opened.headers["mcp-session-id"].to_str().unwrap().to_owned();
+        named.session = Some(id.clone());
+        assert_eq!(named.call(2, "tools/list", json!({})).await.status, StatusCode::OK, "the session was stored");
+        let stored = app.store.find_session(&id).await.unwrap().expect("the session row");
+        assert_eq!(stored.client_name.as_deref(), Some("it\u{FFFD}"));
+        assert_eq!(stored.client_version.as_deref(), Some("1\u{FFFD}"));
+    }
+
     async fn unknown_method_is_method_not_found(db: &TestDatabase) {
         let (_app, stateless) = app_with_server(db).await;
         let mut session = RawMcp::new(stateless.url.clone(), SESSION_ERA);
