@@ -146,7 +146,10 @@ pub(crate) async fn get(
 /// Everything stored about one person (`GET /api/v1/end-users/{id}/export`), written a
 /// page of rows at a time (the document's schema: the answer is streamed, never built).
 #[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code, reason = "the OpenAPI document's schema of a body written as it is read")]
+#[allow(
+    dead_code,
+    reason = "the OpenAPI document's schema of a body written as it is read"
+)]
 pub struct EndUserExport {
     pub end_user_id: EndUserId,
     pub exported_at: Timestamp,

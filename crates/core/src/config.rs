@@ -27,9 +27,9 @@ pub struct PlatformConfig {
     /// Whether organizations' private catalog entries may be npm packages, which run as
     /// processes of this host (containers and remote servers are always allowed).
     pub private_package_entries: bool,
-    /// The container images organizations' private container entries may name, by exact
-    /// reference (`--container-images`); empty, they may name none. The operator's own
-    /// catalog file is not limited by it.
+    /// The container images organizations' private container entries and the registries'
+    /// OCI entries may name, by exact reference (`--container-images`); empty, they may
+    /// name none. The operator's own catalog file is not limited by it.
     pub container_images: Vec<String>,
     /// The registries whose `server.json` entries the catalog offers (`--registry-url`),
     /// base URLs in the order given: a server name belongs to the first that lists it.

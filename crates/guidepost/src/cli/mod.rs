@@ -314,10 +314,11 @@ pub struct ServeArgs {
           default_value_t = false, default_missing_value = "true", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
     pub private_package_entries: bool,
-    /// A container image that organizations' private container entries may name (the
-    /// exact reference, e.g. `registry.example.com/team/server:1.2`; repeat or separate
-    /// with commas). Without any, organizations cannot add container entries; the
-    /// operator's own --catalog file is not limited by it.
+    /// A container image that organizations' private container entries, and the OCI
+    /// entries of the registries (--registry-url), may name (the exact reference, e.g.
+    /// `registry.example.com/team/server:1.2`; repeat or separate with commas). Without
+    /// any, organizations cannot add container entries nor install a registry's images;
+    /// the operator's own --catalog file is not limited by it.
     #[arg(long, env = "GUIDEPOST_CONTAINER_IMAGES", value_delimiter = ',')]
     pub container_images: Vec<String>,
     /// The most tools a hosted server may offer, its built-in tools included; attaching an

@@ -374,14 +374,23 @@ async fn containers_count_on_their_organizations_memory_cap() {
     let (status, refused) = install(&acme).await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     let detail = refused["detail"].as_str().unwrap();
-    assert!(detail.contains("cap of 100") && detail.contains("--upstream-org-memory-mb"), "{detail}");
+    assert!(
+        detail.contains("cap of 100") && detail.contains("--upstream-org-memory-mb"),
+        "{detail}"
+    );
 
     let globex = app.create_tenant("Globex").await;
     let (status, theirs) = install(&globex).await;
-    assert_eq!(status, StatusCode::CREATED, "another organization's own cap: {theirs}");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "another organization's own cap: {theirs}"
+    );
 
     // Uninstalled, its share is given back.
-    let (status, _) = app.api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None).await;
+    let (status, _) = app
+        .api(Method::DELETE, &format!("/upstreams/{id}"), &acme.key, None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -389,7 +398,10 @@ async fn containers_count_on_their_organizations_memory_cap() {
         if status == StatusCode::CREATED {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "still refused: {again}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still refused: {again}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

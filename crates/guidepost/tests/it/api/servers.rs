@@ -212,16 +212,28 @@ async fn install_snippets_carry_the_tracking_id(db: &TestDatabase) {
 
     // A minted personal link: a fresh id of over 128 random bits each time (SPEC §3).
     let minting = format!("{path}?mint_tracking_id=true");
-    let (first, second) = (app.get(&acme, &minting).await, app.get(&acme, &minting).await);
+    let (first, second) = (
+        app.get(&acme, &minting).await,
+        app.get(&acme, &minting).await,
+    );
     let minted = |body: &serde_json::Value| body["tracking_id"].as_str().unwrap().to_owned();
     let (a, b) = (minted(&first.body), minted(&second.body));
     assert_ne!(a, b);
     let random = a.strip_prefix("pl-").expect("the personal link's prefix");
-    assert!(random.len() >= 40 && random.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
-    assert_eq!(first.body["url"], format!("http://acme.localhost:8080/mcp?tracking_id={a}"));
+    assert!(
+        random.len() >= 40 && random.bytes().all(|c| c.is_ascii_alphanumeric()),
+        "{a}"
+    );
+    assert_eq!(
+        first.body["url"],
+        format!("http://acme.localhost:8080/mcp?tracking_id={a}")
+    );
     assert!(first.body["claude_code"].as_str().unwrap().contains(&a));
     let both = app
-        .get(&acme, &format!("{path}?tracking_id=user-42&mint_tracking_id=true"))
+        .get(
+            &acme,
+            &format!("{path}?tracking_id=user-42&mint_tracking_id=true"),
+        )
         .await;
     both.problem(422);
     assert_eq!(both.error_fields(), ["mint_tracking_id"]);
