@@ -219,7 +219,7 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
     }
     let id = request_id(&inbound);
     let tracking_id = tracking_id(&parts, &id)?;
-    let session = match session_id_to_check(&parts, inbound.as_ref()) {
+    let session = match session_id_to_check(&parts) {
         Some(transport_id) => Some(live_session(platform, &server, transport_id, id).await?),
         None => None,
     };
@@ -438,14 +438,11 @@ fn parse_message(bytes: &[u8]) -> Result<Inbound, Refusal> {
 }
 
 /// The `Mcp-Session-Id` to validate: every message that names a session, whatever its
-/// era (rmcp routes a message into the session its header names), except `initialize`,
-/// which starts one.
-fn session_id_to_check<'a>(parts: &'a Parts, inbound: Option<&Inbound>) -> Option<&'a str> {
-    let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;
-    match inbound {
-        Some(inbound) if inbound.is("initialize") => None,
-        _ => Some(id),
-    }
+/// era or method. rmcp routes a message into the session its header names, `initialize`
+/// too (only one without the header starts a session), so another server's session is
+/// refused here whatever the message.
+fn session_id_to_check(parts: &Parts) -> Option<&str> {
+    parts.headers.get("mcp-session-id")?.to_str().ok()
 }
 
 /// The stored session, if it exists for this server and has not been idle too long.

@@ -45,6 +45,36 @@ backend_tests! {
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
 
+    /// L1: an `initialize` that names a session is checked like any other message (rmcp
+    /// would route it into that session): sent to another server, it is "not found", and
+    /// the session it named goes on as it was opened.
+    async fn an_initialize_naming_another_servers_session_is_refused(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let alpha = app.create_tenant("Alpha").await;
+        let beta = app.create_tenant("Beta").await;
+        app.create_server(&alpha, "alpha", json!({})).await;
+        app.create_server(&beta, "beta", json!({})).await;
+        let mut session = RawMcp::new(app.mcp_path_url("alpha"), SESSION_ERA);
+        session.initialize().await;
+        let session_id = session.session.clone().expect("a session");
+
+        let initialize = json!({"jsonrpc": "2.0", "id": 5, "method": "initialize", "params": {
+            "protocolVersion": SESSION_ERA, "capabilities": {}, "clientInfo": {"name": "intruder", "version": "6.6"}}});
+        for (slug, why) in [("beta", "another server's session"), ("alpha", "an unknown session")] {
+            let mut elsewhere = RawMcp::new(app.mcp_path_url(slug), SESSION_ERA);
+            elsewhere.session = Some(if slug == "beta" { session_id.clone() } else { "no-such-session".into() });
+            let answer = elsewhere.send(elsewhere.request(reqwest::Method::POST).json(&initialize)).await;
+            assert_eq!(answer.status, 404, "{why}: {}", answer.body);
+            assert!(answer.headers.get("mcp-session-id").is_none(), "{why}: no session was opened");
+        }
+
+        let answer = session.call(3, "tools/list", json!({})).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let stored = app.store.find_session(&session_id).await.unwrap().expect("alpha's session");
+        assert_eq!(stored.client_name.as_deref(), Some("it"));
+        assert_eq!(stored.client_version.as_deref(), Some("1.0"));
+    }
+
     /// L6: `/metrics` answers on the platform's own host only, and with
     /// `--metrics-token` only to that bearer token. Latencies are histograms.
     async fn metrics_are_served_only_on_the_platform_host(db: &TestDatabase) {
