@@ -25,6 +25,15 @@ async fn container_node(db: &TestDatabase, podman: &Podman, entry: &str) -> Test
     .await
 }
 
+/// The catalog entry `boxed`: the tests' server in `image`, 64 MiB, half a CPU, 32 pids.
+fn boxed_entry(image: &str) -> String {
+    format!(
+        "[[entry]]\nid = \"boxed\"\nname = \"Boxed\"\ndescription = \"The tests' server in a container.\"\n\
+         spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
+         limits = {{ memory_mb = 64, cpus = 0.5, pids = 32 }} }}\n"
+    )
+}
+
 /// Runs `podman` with `args`; fails the test when it fails.
 async fn podman_cli(args: &[&str]) -> String {
     let ran = tokio::process::Command::new("podman")
@@ -69,11 +78,7 @@ async fn a_container_upstream_runs_within_its_limits() {
     let label = "guidepost.upstream=up_orphan";
     podman_cli(&[&orphan[..], &[label, &image, "/bin/sh", "/server.sh"]].concat()).await;
     assert_eq!(containers_of("up_orphan").await.len(), 1);
-    let entry = format!(
-        "[[entry]]\nid = \"boxed\"\nname = \"Boxed\"\ndescription = \"The tests' server in a container.\"\n\
-         spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
-         limits = {{ memory_mb = 64, cpus = 0.5, pids = 32 }} }}\n"
-    );
+    let entry = boxed_entry(&image);
     let app = container_node(&db, &podman, &entry).await;
     assert!(
         containers_of("up_orphan").await.is_empty(),
@@ -340,11 +345,7 @@ async fn containers_count_on_their_organizations_memory_cap() {
     let podman = Podman::start().await;
     let image = podman::test_image().await;
     let db = TestDatabase::create(TestBackend::Sqlite).await;
-    let entry = format!(
-        "[[entry]]\nid = \"boxed\"\nname = \"Boxed\"\ndescription = \"The tests' server in a container.\"\n\
-         spec = {{ runtime = \"container\", image = {image:?}, args = [\"/bin/sh\", \"/server.sh\"], \
-         limits = {{ memory_mb = 64, cpus = 0.5, pids = 32 }} }}\n"
-    );
+    let entry = boxed_entry(&image);
     let catalog = Catalog::with_operator_entries(&entry).unwrap();
     let socket = podman.socket.clone();
     let app = spawn_app_with(&db, move |settings| {
