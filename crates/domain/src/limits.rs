@@ -18,6 +18,9 @@ impl Limits {
     pub const TOOL_NAME: usize = 128;
     pub const ORIGIN: usize = 300;
     pub const CLIENT_INFO: usize = 200;
+    /// The longest `initialize` params (as JSON) a session-era session stores, to replay
+    /// its handshake on another node; real clients send about 1 KiB.
+    pub const INITIALIZE_PARAMS: usize = 16 * 1024;
     /// Arguments recorded with a tool call are truncated to this many bytes (SPEC §6).
     pub const RECORDED_ARGUMENTS: usize = 16 * 1024;
     pub const RESULT_SUMMARY: usize = 500;

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use guidepost_auth::VerifiedToken;
 use guidepost_core::Platform;
 use guidepost_core::sessions;
-use guidepost_domain::{McpServer, McpSession, NewSession, TrackingId};
+use guidepost_domain::{McpServer, McpSession, TrackingId};
 use http::request::Parts;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
@@ -32,7 +32,8 @@ use crate::recording::{CallRecord, Recorded};
 use crate::scope::{ListenFeed, RequestScope};
 use crate::tools::ToolSources;
 use crate::{
-    McpOptions, bearer, direct, json_answer, rate_limit, recording, request_trace, routing, surface,
+    McpOptions, bearer, direct, json_answer, new_sessions, rate_limit, recording, request_trace,
+    routing,
 };
 
 /// A body above this size is "large" (see `large_body_permit`).
@@ -155,7 +156,7 @@ pub(crate) async fn gate(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if let Some(transport_id) = opened.filter(|_| response.status().is_success()) {
-            remember_new_session(&state.platform, &scope, inbound, &transport_id).await;
+            new_sessions::remember(&state.platform, &scope, inbound, &transport_id).await;
             let server = &scope.server.id;
             state
                 .live
@@ -218,6 +219,9 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         span.record("mcp_method", display(jsonrpc::method_label(Some(method))));
     }
     let id = request_id(&inbound);
+    if let Some(initialize) = inbound.as_ref().filter(|i| i.is("initialize")) {
+        new_sessions::check_size(initialize)?;
+    }
     let tracking_id = tracking_id(&parts, &id)?;
     let session = match session_id_to_check(&parts) {
         Some(transport_id) => Some(live_session(platform, &server, transport_id, id).await?),
@@ -566,57 +570,4 @@ fn client_ip(parts: &Parts) -> Option<IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())
-}
-
-/// Stores a session that rmcp has just opened, so that any node can continue it. This
-/// runs before the response reaches the client, so no follow-up request can arrive first.
-async fn remember_new_session(
-    platform: &Platform,
-    scope: &RequestScope,
-    inbound: &Inbound,
-    transport_id: &str,
-) {
-    if let Err(error) = store_session(platform, scope, inbound, transport_id).await {
-        tracing::error!(%error, "could not store a new MCP session");
-    }
-}
-
-async fn store_session(
-    platform: &Platform,
-    scope: &RequestScope,
-    inbound: &Inbound,
-    transport_id: &str,
-) -> Result<(), guidepost_core::CoreError> {
-    // The session's end user: the signed-in person. A tracking id's end user is written
-    // on the first call that needs one, not here (SPEC §2: initialize alone grows no
-    // end-user rows).
-    let end_user_id = scope.token.as_ref().map(|t| t.end_user.id.clone());
-    let client = inbound.params.get("clientInfo");
-    let client_text = |key: &str| {
-        client
-            .and_then(|c| c.get(key))
-            .and_then(Value::as_str)
-            .map(|s| {
-                let s = guidepost_domain::prefix_chars(s, guidepost_domain::Limits::CLIENT_INFO);
-                guidepost_domain::without_nul(s).into_owned()
-            })
-    };
-    let session = NewSession {
-        transport_id: transport_id.to_owned(),
-        org_id: scope.server.org_id.clone(),
-        server_id: scope.server.id.clone(),
-        end_user_id,
-        client_name: client_text("name"),
-        client_version: client_text("version"),
-        protocol_version: Some(surface::negotiated_version(
-            inbound
-                .params
-                .get("protocolVersion")
-                .and_then(Value::as_str),
-        )),
-        transport_state: inbound.params.to_string(),
-    };
-    sessions::open(platform, &session).await?;
-    metrics::counter!("guidepost_mcp_sessions_created_total").increment(1);
-    Ok(())
 }

@@ -20,6 +20,7 @@ mod jsonrpc;
 mod listened_resources;
 mod live_sessions;
 mod log_levels;
+mod new_sessions;
 mod metric_handles;
 mod notifications;
 mod param_headers;

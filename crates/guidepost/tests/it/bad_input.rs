@@ -126,6 +126,34 @@ backend_tests! {
         assert_eq!(stored.client_version.as_deref(), Some("1\u{FFFD}"));
     }
 
+    /// A session stores its `initialize` params (to restore it on another node): params
+    /// past the limit are refused in words before anything is stored, so a client cannot
+    /// store a body's worth per session; a usual `initialize` opens its session.
+    async fn an_oversized_initialize_is_refused_and_stores_nothing(db: &TestDatabase) {
+        let (app, mcp) = app_with_server(db).await;
+        let server = app.store.find_server_by_slug("acme").await.unwrap().unwrap();
+        let initialize = |capabilities| json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": SESSION_ERA, "capabilities": capabilities, "clientInfo": {"name": "big", "version": "1"}}});
+        let padded = initialize(json!({"experimental": {"padding": {"x": "x".repeat(900_000)}}}));
+        let answer = mcp.send(mcp.request(Method::POST).json(&padded)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        assert_eq!(answer.body["error"]["code"], -32602, "{}", answer.body);
+        let message = answer.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("16384 bytes"), "the message names the limit: {message}");
+        assert!(answer.headers.get("mcp-session-id").is_none(), "no session was opened");
+        let clients = app.store.clients_of_server(&server.org_id, &server.id).await.unwrap();
+        assert!(clients.is_empty(), "no session row: {clients:?}");
+        assert_eq!(app.counter("guidepost_mcp_sessions_created_total").await, 0);
+
+        let usual = initialize(json!({"roots": {"listChanged": true}, "experimental": {"x": {"y": 1}}}));
+        let answer = mcp.send(mcp.request(Method::POST).json(&usual)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(answer.headers.get("mcp-session-id").is_some());
+        let clients = app.store.clients_of_server(&server.org_id, &server.id).await.unwrap();
+        assert_eq!(clients.len(), 1, "{clients:?}");
+        assert_eq!(app.counter("guidepost_mcp_sessions_created_total").await, 1);
+    }
+
     async fn unknown_method_is_method_not_found(db: &TestDatabase) {
         let (_app, stateless) = app_with_server(db).await;
         let mut session = RawMcp::new(stateless.url.clone(), SESSION_ERA);
