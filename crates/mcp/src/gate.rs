@@ -24,6 +24,7 @@ use tracing::field::display;
 
 use crate::in_flight::InFlight;
 use crate::jsonrpc::{self, Inbound, Refusal};
+use crate::listen_streams::{ListenPlace, ListenStreams};
 use crate::live_sessions::LiveSessions;
 use crate::metric_handles::RequestMetrics;
 use crate::notifications::Forwarders;
@@ -54,6 +55,8 @@ pub(crate) struct GateState {
     metrics: Arc<RequestMetrics>,
     log_levels: Arc<crate::log_levels::LogLevels>,
     live: Arc<LiveSessions>,
+    /// The open `subscriptions/listen` streams, under the session caps' numbers.
+    listen_streams: Arc<ListenStreams>,
     /// Permits for large bodies in flight (see `large_body_permit`).
     large_bodies: Arc<Semaphore>,
     in_flight: InFlight,
@@ -68,6 +71,7 @@ impl GateState {
         in_flight: InFlight,
     ) -> Self {
         let limiters = Limiters::new(options.rate_limits);
+        let listen_streams = ListenStreams::new(options.session_caps);
         Self {
             platform,
             options,
@@ -77,6 +81,7 @@ impl GateState {
             metrics: Arc::default(),
             log_levels: Arc::default(),
             live,
+            listen_streams,
             large_bodies: Arc::new(Semaphore::new(LARGE_BODIES_IN_FLIGHT)),
             in_flight,
         }
@@ -114,6 +119,7 @@ pub(crate) async fn gate(
         inbound,
         scope,
         _large_body,
+        listen_place,
     } = admitted;
     let is_delete = request.method() == Method::DELETE;
     let streams_only = request.method() == Method::GET
@@ -168,25 +174,37 @@ pub(crate) async fn gate(
     state
         .metrics
         .request(method, status, started.elapsed().as_secs_f64());
-    match answering {
-        // Counted until the whole answer is sent (a session-era answer is a stream).
-        Some(answering) => response.map(|body| {
-            Body::new(body.map_frame(move |frame| {
-                let _ = &answering;
-                frame
-            }))
-        }),
+    // Counted until the whole answer is sent (a session-era answer is a stream); a
+    // listen stream holds its place under the caps until it ends.
+    let response = match answering {
+        Some(answering) => holding(response, answering),
+        None => response,
+    };
+    match listen_place {
+        Some(place) => holding(response, place),
         None => response,
     }
 }
 
-/// What passed the gate: the request for rmcp, its message, its scope, and the permit
-/// that a large body holds until it has been answered.
+/// `response`, with `held` kept until its body has been sent, or dropped when the client
+/// goes away.
+fn holding<T: Send + 'static>(response: Response, held: T) -> Response {
+    response.map(|body| {
+        Body::new(body.map_frame(move |frame| {
+            let _ = &held;
+            frame
+        }))
+    })
+}
+
+/// What passed the gate: the request for rmcp, its message, its scope, the permit that a
+/// large body holds until it has been answered, and a listen stream's place.
 struct Admitted {
     request: Request,
     inbound: Option<Inbound>,
     scope: RequestScope,
     _large_body: Option<OwnedSemaphorePermit>,
+    listen_place: Option<ListenPlace>,
 }
 
 /// Decides whether a request reaches rmcp, and with what scope. What needs no body comes
@@ -222,6 +240,10 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
     if let Some(initialize) = inbound.as_ref().filter(|i| i.is("initialize")) {
         new_sessions::check_size(initialize)?;
     }
+    let listen_place = match inbound.as_ref().filter(|i| i.is("subscriptions/listen")) {
+        Some(_) => Some(listen_place(state, &parts, &server, &id)?),
+        None => None,
+    };
     let tracking_id = tracking_id(&parts, &id)?;
     let session = match session_id_to_check(&parts) {
         Some(transport_id) => Some(live_session(platform, &server, transport_id, id).await?),
@@ -255,7 +277,22 @@ async fn admit(state: &GateState, parts: Parts, body: Body) -> Result<Admitted, 
         inbound,
         scope,
         _large_body: large_body,
+        listen_place,
     })
+}
+
+/// A `subscriptions/listen` stream's place under the caps (per client address, per
+/// server, per node), or the 429 that says which cap it would break.
+fn listen_place(
+    state: &GateState,
+    parts: &Parts,
+    server: &McpServer,
+    id: &Value,
+) -> Result<ListenPlace, Refusal> {
+    state
+        .listen_streams
+        .admit(client_ip(parts), &server.id)
+        .map_err(|cap| cap.refusal(id.clone()))
 }
 
 /// Which server, and who is asking: settled from the head of the request alone.

@@ -137,6 +137,14 @@ impl Refusal {
         }
     }
 
+    /// Adds `Retry-After` (whole seconds).
+    pub fn with_retry_after(self, seconds: u64) -> Self {
+        Self {
+            retry_after_secs: Some(seconds),
+            ..self
+        }
+    }
+
     /// 429 with `Retry-After` (whole seconds, at least 1).
     pub fn rate_limited(id: Value, retry_after_secs: u64, scope: &str) -> Self {
         let retry_after_secs = retry_after_secs.max(1);

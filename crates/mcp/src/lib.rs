@@ -17,11 +17,12 @@ mod handler;
 mod in_flight;
 mod json_answer;
 mod jsonrpc;
+mod listen_streams;
 mod listened_resources;
 mod live_sessions;
 mod log_levels;
-mod new_sessions;
 mod metric_handles;
+mod new_sessions;
 mod notifications;
 mod param_headers;
 mod rate_limit;
@@ -79,7 +80,8 @@ pub struct McpOptions {
     /// Largest accepted request body (SPEC §2: 1 MiB by default).
     pub body_limit: usize,
     pub rate_limits: RateLimits,
-    /// How many session-era sessions this node keeps in memory.
+    /// How many session-era sessions this node keeps in memory, and how many
+    /// `subscriptions/listen` streams it holds open.
     pub session_caps: SessionCaps,
 }
 

@@ -13,7 +13,8 @@ use guidepost_domain::ServerId;
 use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
-/// How many sessions may live in memory at once.
+/// How many sessions may live in memory at once; also how many `subscriptions/listen`
+/// streams may be open (`listen_streams`).
 #[derive(Debug, Clone, Copy)]
 pub struct SessionCaps {
     pub per_ip: usize,

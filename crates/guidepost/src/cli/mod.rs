@@ -195,13 +195,17 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_SESSION_IDLE_TIMEOUT", default_value_t = 1800)]
     pub session_idle_timeout: u64,
     /// Session-era sessions this node keeps in memory; past it, the longest idle is
-    /// closed in memory and restored from the store when it is used again.
+    /// closed in memory and restored from the store when it is used again. Also the
+    /// subscriptions/listen streams (2026-07-28 era) open on this node: past it, a new
+    /// one is refused with 429.
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS", default_value_t = SessionCaps::default().per_node)]
     pub max_sessions: usize,
-    /// Sessions one client address may keep in this node's memory.
+    /// Sessions one client address may keep in this node's memory, and listen streams
+    /// it may hold open.
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_IP", default_value_t = SessionCaps::default().per_ip)]
     pub max_sessions_per_ip: usize,
-    /// Sessions one hosted server may keep in this node's memory.
+    /// Sessions one hosted server may keep in this node's memory, and listen streams
+    /// open to it.
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER",
           default_value_t = SessionCaps::default().per_server)]
     pub max_sessions_per_server: usize,

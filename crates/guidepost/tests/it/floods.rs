@@ -1,7 +1,7 @@
 //! Hostile repetition: what a client can send over and over must not multiply work or
 //! state on the server (SPEC §2).
 
-use guidepost_testkit::{TestDatabase, backend_tests, within_hang_guard};
+use guidepost_testkit::{TestDatabase, backend_tests, eventually, within_hang_guard};
 use serde_json::json;
 
 use crate::helpers::{RawMcp, SESSION_ERA, STATELESS_ERA, spawn_app_with};
@@ -154,6 +154,81 @@ backend_tests! {
             }
         }
     }
+}
+
+backend_tests! {
+    /// H1: `subscriptions/listen` streams (stateless era) stay open and hold no session,
+    /// so the session caps' numbers bound them as they are opened: past the cap per
+    /// address, per server or per node a new stream is refused with 429 saying which; a
+    /// stream that ends frees its place.
+    async fn listen_streams_past_a_cap_are_refused_until_one_ends(db: &TestDatabase) {
+        // Which cap, the caps (per address, per server, per node), and the server (first
+        // or second) of each of three streams.
+        let caps = [("client address", (2, 100, 100), [0, 0, 0]), ("MCP server", (100, 2, 100), [0, 0, 0]),
+            ("node", (100, 100, 2), [0, 1, 1])];
+        for (n, (cap, (per_ip, per_server, per_node), servers)) in caps.into_iter().enumerate() {
+            let app = spawn_app_with(db, |s| {
+                s.mcp.rate_limits.per_ip_per_minute = 0;
+                s.mcp.session_caps.per_ip = per_ip;
+                s.mcp.session_caps.per_server = per_server;
+                s.mcp.session_caps.per_node = per_node;
+            })
+            .await;
+            let tenant = app.create_tenant(&format!("Acme {cap}")).await;
+            let slugs = [format!("acme-{n}"), format!("beta-{n}")];
+            for slug in &slugs {
+                app.create_server(&tenant, slug, json!({})).await;
+            }
+            let slugs = servers.map(|server| slugs[server].as_str());
+            let mut open = Vec::new();
+            for slug in &slugs[..2] {
+                let stream = listen(&app, slug).await;
+                assert_eq!(stream.status(), 200, "{cap}: a stream within the cap");
+                open.push(stream);
+            }
+            let refused = listen(&app, slugs[2]).await;
+            assert_eq!(refused.status(), 429, "{cap}");
+            assert!(refused.headers().contains_key("retry-after"), "{cap}");
+            let body: serde_json::Value = refused.json().await.unwrap();
+            assert_eq!(body["error"]["code"], -32029, "{cap}: {body}");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(cap) && message.contains("at most 2"), "{cap}: {message}");
+            if cap == "MCP server" {
+                let elsewhere = format!("beta-{n}");
+                assert_eq!(listen(&app, &elsewhere).await.status(), 200, "another server's streams are not capped by it");
+            }
+
+            drop(open.pop());
+            let mut reopened = None;
+            let took = eventually(&format!("{cap}: a new stream once one ended"), async || {
+                let stream = listen(&app, slugs[2]).await;
+                let opened = stream.status() == 200;
+                reopened = opened.then_some(stream);
+                opened
+            })
+            .await;
+            assert!(reopened.is_some(), "{cap}: held open");
+            eprintln!("[listen] {cap}: a place freed after {} ms", took.as_millis());
+        }
+    }
+}
+
+/// Posts a stateless-era `subscriptions/listen` to the server `slug`: the open stream,
+/// nothing of it read, or its refusal.
+async fn listen(app: &crate::helpers::TestApp, slug: &str) -> reqwest::Response {
+    let mcp = RawMcp::new(app.mcp_path_url(slug), STATELESS_ERA);
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": {
+        "_meta": {"io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
+            "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}},
+        "notifications": {"toolsListChanged": true}}});
+    mcp.request(reqwest::Method::POST)
+        .header("mcp-protocol-version", STATELESS_ERA)
+        .header("mcp-method", "subscriptions/listen")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Sessions evicted from memory so far, by `/metrics` (counted for the whole process).
