@@ -49,6 +49,11 @@ impl Switches {
         ticket
     }
 
+    /// Whether `ticket` is still the newest switch of the upstream.
+    fn is_newest(&self, upstream: &UpstreamId, ticket: u64) -> bool {
+        self.under_way.lock().expect("switches lock").get(upstream) == Some(&ticket)
+    }
+
     /// Whether `ticket` is still the newest switch of the upstream (then it is done).
     fn finish(&self, upstream: &UpstreamId, ticket: u64) -> bool {
         let mut under_way = self.under_way.lock().expect("switches lock");
@@ -86,15 +91,23 @@ pub(crate) fn switch(
     tokio::spawn(async move {
         let started = tokio::time::timeout(START_WAIT, fresh.start(&platform)).await;
         let ready = started.is_ok() && fresh.is_running().await;
+        // Undone while the switch is still under way, so that no call starts another
+        // switch to the launch that failed before the record goes back.
+        let undo = !ready
+            && on_failure == OnFailedSwitch::Undo
+            && switches.is_newest(&upstream.id, ticket)
+            && old_serves(&instances, &upstream).await;
+        if undo {
+            // The old instance stays; people's instances, out of the map, end as they would.
+            fresh.stop().await;
+            undo_failed(&platform, &upstream).await;
+            switches.finish(&upstream.id, ticket);
+            futures::future::join_all(also_replaced.into_iter().map(retire_instance)).await;
+            return;
+        }
         if !switches.finish(&upstream.id, ticket) {
             // A newer switch (a rollback right after an upgrade) takes over instead.
             fresh.stop().await;
-            return;
-        }
-        if !ready && on_failure == OnFailedSwitch::Undo && undone(&platform, &upstream).await {
-            // The old instance stays; people's instances, out of the map, end as they would.
-            fresh.stop().await;
-            futures::future::join_all(also_replaced.into_iter().map(retire_instance)).await;
             return;
         }
         let old = instances
@@ -117,17 +130,29 @@ pub(crate) fn switch(
     });
 }
 
-/// Whether the upgrade to `upstream`'s launch, which did not start, was undone.
-async fn undone(platform: &Platform, upstream: &Upstream) -> bool {
+/// Whether the instance a switch would replace runs (only then is keeping it worth an
+/// undo: one that failed too, or never started here, is replaced as a rollback is).
+async fn old_serves(instances: &Instances, upstream: &Upstream) -> bool {
+    let old = instances
+        .lock()
+        .expect("supervisor lock")
+        .get(&upstream.id)
+        .cloned();
+    match old {
+        Some(old) => old.is_running().await,
+        None => false,
+    }
+}
+
+/// Puts the record back to the launch this node still runs (`undo_failed_upgrade`).
+async fn undo_failed(platform: &Platform, upstream: &Upstream) {
     match guidepost_core::upstreams::upgrade::undo_failed_upgrade(platform, upstream).await {
         Ok(undone) => {
             let undone = undone.is_some();
             tracing::warn!(upstream = %upstream.id, undone, "an upstream's new launch did not start");
-            undone
         }
         Err(error) => {
             tracing::warn!(upstream = %upstream.id, %error, "could not undo an upgrade that did not start");
-            false
         }
     }
 }

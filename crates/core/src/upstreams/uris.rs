@@ -44,12 +44,15 @@ pub fn split_exposed(exposed: &str) -> Option<(&str, String)> {
 }
 
 /// Whether `uri` may be an expansion of the URI template `template` (RFC 6570): its
-/// literal parts in order, each `{…}` expression standing for any text. Looser than the
-/// RFC (an expression also matches text it could not produce), which is the safe side
-/// for what it decides: which template's review a read must wait for.
+/// literal parts in order, each `{…}` expression standing for any text, letters in any
+/// case and `%XX` escapes decoded (an upstream may read `FILE:%2F%2F…` as `file://…`).
+/// Looser than the RFC (an expression also matches text it could not produce), which is
+/// the safe side for what it decides: which template's review a read must wait for.
 pub fn expands(template: &str, uri: &str) -> bool {
+    let template = template.to_ascii_lowercase();
+    let uri = percent_decoded(uri).to_ascii_lowercase();
     let mut literals = Vec::new();
-    let mut rest = template;
+    let mut rest = template.as_str();
     while let Some(open) = rest.find('{') {
         literals.push(&rest[..open]);
         match rest[open..].find('}') {
@@ -60,8 +63,10 @@ pub fn expands(template: &str, uri: &str) -> bool {
     let Some((first, more)) = literals.split_first() else {
         return template == uri;
     };
+    let first = *first;
     // The first literal starts it and the last ends it; those between come in order.
     let Some(mut between) = uri
+        .as_str()
         .strip_prefix(first)
         .and_then(|left| left.strip_suffix(rest))
     else {
@@ -74,6 +79,30 @@ pub fn expands(template: &str, uri: &str) -> bool {
         }
     }
     true
+}
+
+/// `text` with each `%XX` escape decoded (an invalid one kept as it is).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Rewrites, in place, the URIs of the content blocks in `blocks` (tool result content,
@@ -165,6 +194,10 @@ mod tests {
         );
         assert!(!expands("fx+broken://{path", "fx+broken://x"));
         assert!(!expands("fx+fixed://one", "fx+fixed://two"));
+        // However an upstream may read the scheme and escapes.
+        assert!(expands("fx+file:///{path}", "fx+FILE:///etc/x"));
+        assert!(expands("fx+file:///{path}", "fx+file:%2F%2F%2Fetc/x"));
+        assert!(expands("fx+file:///{path}", "fx+file:%2f%2F/etc/%zz"));
     }
 
     #[test]
