@@ -127,13 +127,7 @@ backend_tests! {
         let caps = [("per address", (2, 100, 100), [4, 0], 2), ("per server", (100, 2, 100), [3, 2], 1),
             ("per node", (100, 100, 3), [3, 2], 2)];
         for (n, (cap, (per_ip, per_server, per_node), opened, expected)) in caps.into_iter().enumerate() {
-            let app = spawn_app_with(db, |s| {
-                s.mcp.rate_limits.per_ip_per_minute = 0;
-                s.mcp.session_caps.per_ip = per_ip;
-                s.mcp.session_caps.per_server = per_server;
-                s.mcp.session_caps.per_node = per_node;
-            })
-            .await;
+            let app = capped_app(db, (per_ip, per_server, per_node)).await;
             let tenant = app.create_tenant(&format!("Acme {cap}")).await;
             let slugs = [format!("acme-{n}"), format!("beta-{n}")];
             let before = evicted_so_far(&app).await;
@@ -167,13 +161,7 @@ backend_tests! {
         let caps = [("client address", (2, 100, 100), [0, 0, 0]), ("MCP server", (100, 2, 100), [0, 0, 0]),
             ("node", (100, 100, 2), [0, 1, 1])];
         for (n, (cap, (per_ip, per_server, per_node), servers)) in caps.into_iter().enumerate() {
-            let app = spawn_app_with(db, |s| {
-                s.mcp.rate_limits.per_ip_per_minute = 0;
-                s.mcp.session_caps.per_ip = per_ip;
-                s.mcp.session_caps.per_server = per_server;
-                s.mcp.session_caps.per_node = per_node;
-            })
-            .await;
+            let app = capped_app(db, (per_ip, per_server, per_node)).await;
             let tenant = app.create_tenant(&format!("Acme {cap}")).await;
             let slugs = [format!("acme-{n}"), format!("beta-{n}")];
             for slug in &slugs {
@@ -232,6 +220,21 @@ async fn listen(app: &crate::helpers::TestApp, slug: &str) -> reqwest::Response 
 }
 
 /// Sessions evicted from memory so far, by `/metrics` (counted for the whole process).
+/// A node with these session caps (per address, per server, per node) and no rate
+/// limit per address.
+async fn capped_app(
+    db: &TestDatabase,
+    (per_ip, per_server, per_node): (usize, usize, usize),
+) -> crate::helpers::TestApp {
+    spawn_app_with(db, |s| {
+        s.mcp.rate_limits.per_ip_per_minute = 0;
+        s.mcp.session_caps.per_ip = per_ip;
+        s.mcp.session_caps.per_server = per_server;
+        s.mcp.session_caps.per_node = per_node;
+    })
+    .await
+}
+
 async fn evicted_so_far(app: &crate::helpers::TestApp) -> u64 {
     app.counter("guidepost_mcp_sessions_evicted_total").await
 }

@@ -21,18 +21,25 @@ async fn set_auth_mode(oauth: &OAuthApp, server: &str, mode: &str) {
     assert_eq!(status, 200, "{answer}");
 }
 
+/// Servers `alpha` and `beta` of two organizations, and a session opened on `alpha`
+/// with its id.
+async fn alpha_session_beside_beta(db: &TestDatabase) -> (crate::helpers::TestApp, RawMcp, String) {
+    let app = spawn_app(db).await;
+    let alpha = app.create_tenant("Alpha").await;
+    let beta = app.create_tenant("Beta").await;
+    app.create_server(&alpha, "alpha", json!({})).await;
+    app.create_server(&beta, "beta", json!({})).await;
+    let mut session = RawMcp::new(app.mcp_path_url("alpha"), SESSION_ERA);
+    session.initialize().await;
+    let session_id = session.session.clone().expect("a session");
+    (app, session, session_id)
+}
+
 backend_tests! {
     /// L1: a message that names a session is checked against the server it is sent to,
     /// whatever its era: another server's session id is "not found", not served.
     async fn a_session_id_is_honoured_only_on_its_own_server(db: &TestDatabase) {
-        let app = spawn_app(db).await;
-        let alpha = app.create_tenant("Alpha").await;
-        let beta = app.create_tenant("Beta").await;
-        app.create_server(&alpha, "alpha", json!({})).await;
-        app.create_server(&beta, "beta", json!({})).await;
-        let mut session = RawMcp::new(app.mcp_path_url("alpha"), SESSION_ERA);
-        session.initialize().await;
-        let session_id = session.session.clone().expect("a session");
+        let (app, _session, session_id) = alpha_session_beside_beta(db).await;
 
         let mut elsewhere = RawMcp::new(app.mcp_path_url("beta"), STATELESS_ERA);
         elsewhere.session = Some(session_id.clone());
@@ -49,14 +56,7 @@ backend_tests! {
     /// would route it into that session): sent to another server, it is "not found", and
     /// the session it named goes on as it was opened.
     async fn an_initialize_naming_another_servers_session_is_refused(db: &TestDatabase) {
-        let app = spawn_app(db).await;
-        let alpha = app.create_tenant("Alpha").await;
-        let beta = app.create_tenant("Beta").await;
-        app.create_server(&alpha, "alpha", json!({})).await;
-        app.create_server(&beta, "beta", json!({})).await;
-        let mut session = RawMcp::new(app.mcp_path_url("alpha"), SESSION_ERA);
-        session.initialize().await;
-        let session_id = session.session.clone().expect("a session");
+        let (app, session, session_id) = alpha_session_beside_beta(db).await;
 
         let initialize = json!({"jsonrpc": "2.0", "id": 5, "method": "initialize", "params": {
             "protocolVersion": SESSION_ERA, "capabilities": {}, "clientInfo": {"name": "intruder", "version": "6.6"}}});
