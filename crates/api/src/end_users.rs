@@ -4,8 +4,8 @@ use axum::extract::State;
 use guidepost_core::Platform;
 use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
 use guidepost_domain::{
-    Email, EndUser, EndUserId, McpSession, Page, ServerId, SessionId, SupportRequest, Timestamp,
-    ToolCall, TrackingId,
+    Email, EndUser, EndUserId, EndUserSummary, McpSession, Page, ServerId, SessionId,
+    SupportRequest, Timestamp, ToolCall, TrackingId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -75,7 +75,8 @@ impl From<McpSession> for SessionView {
     }
 }
 
-/// List end users, most recently first seen first.
+/// List end users, most recently first seen first, each with their session and tool call
+/// counts.
 #[utoipa::path(
     get,
     path = "/api/v1/end-users",
@@ -84,7 +85,7 @@ impl From<McpSession> for SessionView {
     params(ListEndUsers),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "One page of end users", body = Page<EndUser>),
+        (status = 200, description = "One page of end users", body = Page<EndUserSummary>),
         (status = 422, description = "Invalid filter, cursor or limit"),
     )
 )]
@@ -92,7 +93,7 @@ pub(crate) async fn list(
     State(platform): State<Platform>,
     auth: OrgAuth,
     Query(query): Query<ListEndUsers>,
-) -> Result<Json<Page<EndUser>>, ApiError> {
+) -> Result<Json<Page<EndUserSummary>>, ApiError> {
     let page = page_request(query.cursor.as_deref(), query.limit)?;
     // Parsed for their rules and normal form: stored emails are lowercase.
     let email = query.email.as_deref().map(Email::parse).transpose()?;

@@ -195,7 +195,7 @@ pub(crate) async fn get(
     responses(
         (status = 200, description = "The upstream", body = Upstream),
         (status = 404, description = "No such upstream in this organization"),
-        (status = 409, description = "The node cannot run the new launch (its confinement or caps refuse it)"),
+        (status = 409, description = "The node cannot run the new launch (its confinement or caps refuse it), or the upstream kept changing under the update (retry)"),
         (status = 422, description = "Invalid input, such as an inexact version, an unknown setting or secret, or a version for an upstream without a package"),
     ))]
 pub(crate) async fn update(

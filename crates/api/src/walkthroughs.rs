@@ -260,6 +260,7 @@ pub(crate) async fn get(
     responses(
         (status = 200, description = "The updated walkthrough", body = WalkthroughView),
         (status = 404, description = "No such walkthrough in this organization"),
+        (status = 409, description = "The walkthrough kept changing under the update (retry)"),
         (status = 422, description = "Invalid input"),
     )
 )]

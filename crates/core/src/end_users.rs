@@ -19,11 +19,11 @@ pub async fn list(
     caller: &Caller,
     filter: &EndUserFilter,
     page: &PageRequest,
-) -> Result<Page<EndUser>, CoreError> {
+) -> Result<Page<EndUserSummary>, CoreError> {
     let org = caller.org();
     let mut found = platform.store.list_end_users(org, filter, page).await?;
-    for end_user in &mut found.items {
-        shown_to(caller, end_user);
+    for listed in &mut found.items {
+        shown_to(caller, &mut listed.end_user);
     }
     Ok(found)
 }

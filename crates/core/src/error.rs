@@ -24,6 +24,9 @@ impl From<StoreError> for CoreError {
         match error {
             StoreError::NotFound => CoreError::NotFound,
             StoreError::Conflict(message) => CoreError::Conflict(message),
+            StoreError::Changed => CoreError::Conflict(
+                "it was changed by another request meanwhile; read it again and retry".into(),
+            ),
             StoreError::Rejected { field, message } => {
                 CoreError::Invalid(ValidationError::new(field, message))
             }

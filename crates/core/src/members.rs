@@ -213,18 +213,27 @@ pub async fn start_sign_in(
         return Ok(());
     };
     let code = one_time_code();
-    platform
+    let replacing = pending.as_ref().map(|pending| pending.created_at);
+    let put = platform
         .store
-        .put_sign_in_code(&MemberSignInCode {
-            email: email.clone(),
-            code_hash: code_hash(&email, &code),
-            failed_attempts: 0,
-            created_at: now,
-            expires_at: now.plus_seconds(CODE_TTL_SECS),
-            sends,
-            first_sent_at,
-        })
+        .put_sign_in_code(
+            &MemberSignInCode {
+                email: email.clone(),
+                code_hash: code_hash(&email, &code),
+                failed_attempts: 0,
+                created_at: now,
+                expires_at: now.plus_seconds(CODE_TTL_SECS),
+                sends,
+                first_sent_at,
+            },
+            replacing,
+        )
         .await?;
+    if !put {
+        // Another send read the same pending code and went first: it is the one mailed.
+        tracing::info!("a dashboard sign-in code was held back: another send came first");
+        return Ok(());
+    }
     let body = format!(
         "Your code to sign in to the Guidepost dashboard ({org}) is:\n\n    {code}\n\n\
          It expires in {minutes} minutes and works once. If you did not ask for it, \

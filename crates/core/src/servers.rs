@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domains::{self, DomainChallenge};
 use crate::input::{optional_text, present};
+use crate::revision::{merged_until_current, unless_changed};
 pub use crate::urls::{mcp_url, path_mcp_url};
 use crate::{CoreError, Platform, PlatformConfig};
 
@@ -340,9 +341,29 @@ pub async fn update(
     input: UpdateServer,
 ) -> Result<McpServer, CoreError> {
     caller.require(Permission::Edit)?;
-    let org = caller.org();
-    let current = platform.store.get_server(org, id).await?;
     let fields = named_fields(&input);
+    let updated =
+        merged_until_current(|| merge_and_write(platform, caller.org(), id, input.clone())).await?;
+    let detail = serde_json::json!({"fields": fields});
+    audit_server(platform, caller, "server.updated", &updated, detail).await?;
+    // Every change is announced, not only those that change its tools: nodes keep
+    // servers in their caches, and forget one when it is announced.
+    platform
+        .announce_tools_changed(std::slice::from_ref(id))
+        .await;
+    Ok(updated)
+}
+
+/// One attempt at an update: the server as stored, the input merged over it and checked,
+/// and the result written only if nobody wrote the server since it was read (else `None`,
+/// and the caller merges again over the newer row).
+async fn merge_and_write(
+    platform: &Platform,
+    org: &OrgId,
+    id: &ServerId,
+    input: UpdateServer,
+) -> Result<Option<McpServer>, CoreError> {
+    let current = platform.store.get_server(org, id).await?;
     let settings = apply_update(&platform.config, current.clone(), input)?;
     if settings.pending_domain != current.pending_domain {
         refuse_taken_domain(platform, Some(id), &settings).await?;
@@ -360,15 +381,13 @@ pub async fn update(
         )
         .await?;
     }
-    let updated = platform.store.update_server(org, id, &settings).await?;
-    let detail = serde_json::json!({"fields": fields});
-    audit_server(platform, caller, "server.updated", &updated, detail).await?;
-    // Every change is announced, not only those that change its tools: nodes keep
-    // servers in their caches, and forget one when it is announced.
-    platform
-        .announce_tools_changed(std::slice::from_ref(id))
-        .await;
-    Ok(updated)
+    let read_at = Some(current.updated_at);
+    unless_changed(
+        platform
+            .store
+            .update_server(org, id, &settings, read_at)
+            .await,
+    )
 }
 
 /// Ready-to-paste configuration for the clients people use (SPEC §1).

@@ -154,7 +154,17 @@ pub async fn follow_up(
     store
         .add_support_message(org, &new, now)
         .await
-        .map_err(CoreError::from)?;
+        .map_err(|error| match error {
+            // Full: no retry can succeed, a new request can.
+            guidepost_store::StoreError::Conflict(full) => {
+                let message = format!(
+                    "{full}, and this one is full. Call get_support without \
+                     support_request_id to open a new request, naming this one ({id})."
+                );
+                SupportError::Invalid(ValidationError::new("support_request_id", message))
+            }
+            other => CoreError::from(other).into(),
+        })?;
     let replies = store
         .list_support_messages(org, &id, &[SupportMessageKind::Reply])
         .await

@@ -54,10 +54,14 @@ pub(crate) struct SignInForm {
     next: String,
 }
 
+/// The longest page address kept to go back to after signing in; a longer one (no page of
+/// ours has one) is dropped for the overview rather than echoed into a header and a page.
+const NEXT_MAX: usize = 2048;
+
 /// Only our own pages are places to go back to.
 fn safe_next(next: &str) -> &str {
     let printable = next.bytes().all(|b| b.is_ascii_graphic());
-    if printable && next.starts_with("/app/") && !next.contains('\\') {
+    if printable && next.len() <= NEXT_MAX && next.starts_with("/app/") && !next.contains('\\') {
         next
     } else {
         "/app/"

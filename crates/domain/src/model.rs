@@ -104,6 +104,18 @@ pub struct EndUser {
     pub last_seen_at: Timestamp,
 }
 
+/// An end user as a list shows them: with how much they used the servers (SPEC §6, "end
+/// users with their sessions and calls").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndUserSummary {
+    #[serde(flatten)]
+    pub end_user: EndUser,
+    /// Their MCP sessions still stored (a session is removed when it expires).
+    pub session_count: i64,
+    /// Their tool calls still stored (calls are pruned after the retention window).
+    pub tool_call_count: i64,
+}
+
 /// One session-era MCP session, persisted so that any node can continue it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct McpSession {

@@ -62,6 +62,32 @@ pub struct StepFields {
     pub content: String,
 }
 
+/// What an update changes in a step; a field left `None` keeps what is stored, so that two
+/// editors changing different fields of one step do not undo each other.
+#[derive(Debug, Clone, Default)]
+pub struct StepChanges {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    /// `Some(None)` clears the section title.
+    pub section_title: Option<Option<String>>,
+}
+
+impl StepChanges {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.content.is_none() && self.section_title.is_none()
+    }
+}
+
+impl From<StepFields> for StepChanges {
+    fn from(fields: StepFields) -> Self {
+        Self {
+            title: Some(fields.title),
+            content: Some(fields.content),
+            section_title: Some(fields.section_title),
+        }
+    }
+}
+
 /// Where a step goes in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepPlacement {

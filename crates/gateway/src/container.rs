@@ -26,7 +26,7 @@ use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
 
 use crate::orphans;
-use crate::process::LogRing;
+use crate::process::{LOG_LINE, LogRing};
 
 const OWNER_LABEL: &str = "guidepost.owner";
 const UPSTREAM_LABEL: &str = "guidepost.upstream";
@@ -35,8 +35,6 @@ const DEPLOYMENT_LABEL: &str = "guidepost.deployment";
 const STOP_GRACE_SECS: i32 = 3;
 /// Bytes of stdout buffered between the container and the MCP transport.
 const PIPE_BYTES: usize = 1024 * 1024;
-/// The longest stderr line kept whole.
-const LOG_LINE: usize = 4096;
 /// Where the upstream's volume is mounted.
 pub const DATA_DIR: &str = "/data";
 /// The user every container runs as (nobody), who owns its volume.
@@ -321,6 +319,7 @@ async fn demultiplex(
     logs: LogRing,
 ) {
     let mut line = Vec::new();
+    let mut cut = false;
     while let Some(Ok(frame)) = output.next().await {
         match frame {
             LogOutput::StdOut { message } | LogOutput::Console { message } => {
@@ -331,10 +330,13 @@ async fn demultiplex(
             LogOutput::StdErr { message } => {
                 for byte in message {
                     if byte == b'\n' {
-                        logs.push(String::from_utf8_lossy(&line).trim_end().to_owned());
+                        logs.push_read(&line, cut);
                         line.clear();
+                        cut = false;
                     } else if line.len() < LOG_LINE {
                         line.push(byte);
+                    } else {
+                        cut = true;
                     }
                 }
             }
@@ -342,7 +344,7 @@ async fn demultiplex(
         }
     }
     if !line.is_empty() {
-        logs.push(String::from_utf8_lossy(&line).trim_end().to_owned());
+        logs.push_read(&line, cut);
     }
 }
 
@@ -442,4 +444,38 @@ pub(crate) async fn reap(socket: &Path, deployment: &str) -> Result<usize, Strin
         }
     }
     Ok(reaped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stderr_line_past_the_limit_is_kept_cut_and_marked() {
+        let long = format!("{}\nshort\n", "x".repeat(LOG_LINE + 100));
+        let frames = vec![
+            Ok(LogOutput::StdErr {
+                message: long.into_bytes().into(),
+            }),
+            Ok(LogOutput::StdErr {
+                message: "no newline at the end".into(),
+            }),
+        ];
+        let (stdout, _reader) = tokio::io::duplex(64);
+        let logs = LogRing::default();
+        demultiplex(
+            Box::pin(futures::stream::iter(frames)),
+            stdout,
+            logs.clone(),
+        )
+        .await;
+        assert_eq!(
+            logs.lines(),
+            [
+                format!("{} …", "x".repeat(LOG_LINE)),
+                "short".to_owned(),
+                "no newline at the end".to_owned(),
+            ]
+        );
+    }
 }

@@ -19,7 +19,7 @@ use crate::orphans::OWNER_VARIABLE;
 
 /// Bytes of stderr kept per upstream, and the longest line kept whole.
 const LOG_BYTES: usize = 1024 * 1024;
-const LOG_LINE: usize = 4096;
+pub(crate) const LOG_LINE: usize = 4096;
 /// Between SIGTERM and SIGKILL when stopping.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
@@ -50,6 +50,13 @@ impl LogRing {
                 None => break,
             }
         }
+    }
+
+    /// Keeps a line read from stderr as text; `cut` marks one whose rest was dropped
+    /// (longer than `LOG_LINE`), so that nobody reads it as whole.
+    pub(crate) fn push_read(&self, line: &[u8], cut: bool) {
+        let text = String::from_utf8_lossy(line).trim_end().to_owned();
+        self.push(if cut { format!("{text} …") } else { text });
     }
 
     pub fn last(&self) -> Option<String> {
@@ -172,12 +179,7 @@ async fn drain(stderr: tokio::process::ChildStderr, logs: LogRing) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let complete = line.ends_with(b"\n");
-                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-                logs.push(if complete {
-                    text
-                } else {
-                    format!("{text} …")
-                });
+                logs.push_read(&line, !complete);
                 if !complete && !skip_line(&mut reader).await {
                     return;
                 }

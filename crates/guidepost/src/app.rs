@@ -149,6 +149,7 @@ pub async fn start_with_store(
             settings.store_timeout,
             bounded_statements,
         ))
+        .layer(axum::middleware::from_fn(crate::nul_guard::refuse_nul))
         .layer(axum::middleware::from_fn(request_span::request_span));
     tokio::spawn(sweep_expired_records(platform.clone(), shutdown.clone()));
     tokio::spawn(follow_other_nodes(

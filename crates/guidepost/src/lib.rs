@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod dns;
 mod http_server;
+mod nul_guard;
 mod ops;
 pub mod output;
 pub mod registry_worker;

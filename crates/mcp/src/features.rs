@@ -307,7 +307,9 @@ fn refused(error: FeatureError) -> ErrorData {
                 _ => ErrorData::invalid_params(message, None),
             }
         }
-        FeatureError::NotApproved { .. } => ErrorData::invalid_params(error.to_string(), None),
+        FeatureError::NotApproved { .. } | FeatureError::TooLong { .. } => {
+            ErrorData::invalid_params(error.to_string(), None)
+        }
         FeatureError::Upstream(UpstreamCallError::Refused {
             code,
             message,

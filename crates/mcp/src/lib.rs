@@ -1,6 +1,6 @@
 //! Guidepost's MCP endpoint, built on the official Rust SDK (`rmcp`).
 //!
-//! A request passes the **gate** (`gate.rs`: which server, Origin, body limit, JSON,
+//! A request passes the **gate** (`gate/`: which server, Origin, body limit, JSON,
 //! session validity, rate limits) and then rmcp's `StreamableHttpService`, which speaks
 //! both protocol eras and calls our `ServerHandler` (`handler.rs`). See `README.md` in
 //! this crate for how the eras and sessions work.

@@ -41,5 +41,5 @@ pub trait EndUserStore: Send + Sync {
         org: &OrgId,
         filter: &EndUserFilter,
         page: &PageRequest,
-    ) -> Result<Page<EndUser>>;
+    ) -> Result<Page<EndUserSummary>>;
 }

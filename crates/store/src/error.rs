@@ -13,6 +13,10 @@ pub enum StoreError {
         field: &'static str,
         message: String,
     },
+    /// A write conditional on the revision that was read found the row changed since
+    /// (another writer came between): read it again, and merge again.
+    #[error("changed by another write since it was read")]
+    Changed,
     #[error("configuration: {0}")]
     Config(String),
     #[error("stored data is invalid: {0}")]

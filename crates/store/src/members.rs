@@ -35,8 +35,14 @@ pub trait MemberStore: Send + Sync {
         cap: i64,
     ) -> Result<bool>;
 
-    /// Platform-wide: replaces the email's pending code.
-    async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()>;
+    /// Platform-wide: replaces the email's pending code, if it is still the one created at
+    /// `replacing` (none: if there is none), so that of two sends that read the same
+    /// pending code only one goes out and the sending limits hold; false if it was not.
+    async fn put_sign_in_code(
+        &self,
+        code: &MemberSignInCode,
+        replacing: Option<Timestamp>,
+    ) -> Result<bool>;
     /// Platform-wide: the email's pending code, if any.
     async fn get_sign_in_code(&self, email: &Email) -> Result<Option<MemberSignInCode>>;
     /// Platform-wide: counts one guess at the email's code in one statement, if the code

@@ -15,11 +15,14 @@ pub trait ServerStore: Send + Sync {
     ) -> Result<McpServer>;
     async fn get_server(&self, org: &OrgId, id: &ServerId) -> Result<McpServer>;
     async fn list_servers(&self, org: &OrgId, page: &PageRequest) -> Result<Page<McpServer>>;
+    /// Writes every setting; with `read_at` (the `updated_at` the settings were merged
+    /// over), only if no other write came since, else `Changed`.
     async fn update_server(
         &self,
         org: &OrgId,
         id: &ServerId,
         settings: &ServerSettings,
+        read_at: Option<Timestamp>,
     ) -> Result<McpServer>;
     /// Makes the server's pending domain, if it is still `pending`, its custom domain;
     /// `NotFound` if it is not pending any more, `Conflict` if another server has it.

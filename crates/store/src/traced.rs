@@ -34,6 +34,13 @@ pub async fn within_statement_limit<F: Future>(limit: Duration, work: F) -> F::O
     STATEMENT_LIMIT.scope(limit, work).await
 }
 
+/// The limit [`within_statement_limit`] set for the running task, if any: work that a
+/// request starts and that goes on after its handler has returned (a streamed body) takes
+/// it along, so that it is bounded as the request is.
+pub fn statement_limit() -> Option<Duration> {
+    STATEMENT_LIMIT.try_with(|limit| *limit).ok()
+}
+
 /// The error of a statement the database did not answer in time.
 fn unanswered(limit: Duration) -> Error {
     Error::Io(std::io::Error::new(

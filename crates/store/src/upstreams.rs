@@ -23,6 +23,15 @@ pub struct AttachedUpstream {
     pub features: Vec<UpstreamTool>,
 }
 
+/// What an update of an upstream writes (`UpstreamStore::update_upstream`).
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamSettings<'a> {
+    pub name: &'a str,
+    pub start: StartMode,
+    pub spec: &'a LaunchSpec,
+    pub replicas: u32,
+}
+
 #[async_trait]
 pub trait UpstreamStore: Send + Sync {
     async fn create_upstream(&self, org: &OrgId, upstream: &NewUpstream) -> Result<Upstream>;
@@ -123,15 +132,14 @@ pub trait UpstreamStore: Send + Sync {
     async fn attach_upstream(&self, org: &OrgId, attachment: &Attachment) -> Result<Attachment>;
     async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()>;
     /// Renames it, sets when nodes start it, how it is launched (its sign-in mode) and
-    /// how many processes each node runs.
+    /// how many processes each node runs; with `read_at` (the `updated_at` the settings
+    /// were merged over), only if no other write came since, else `Changed`.
     async fn update_upstream(
         &self,
         org: &OrgId,
         id: &UpstreamId,
-        name: &str,
-        start: StartMode,
-        spec: &LaunchSpec,
-        replicas: u32,
+        settings: &UpstreamSettings<'_>,
+        read_at: Option<Timestamp>,
     ) -> Result<Upstream>;
     /// Sets how it is launched (an upgrade, new settings or secrets, a rollback) and the
     /// release a rollback would restore, with that release's version as shown (`None`:

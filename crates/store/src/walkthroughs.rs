@@ -53,11 +53,14 @@ pub trait WalkthroughStore: Send + Sync {
     ) -> Result<Option<Walkthrough>>;
     async fn list_walkthroughs(&self, org: &OrgId, page: &PageRequest)
     -> Result<Page<Walkthrough>>;
+    /// Writes every field; with `read_at` (the `updated_at` the fields were merged over),
+    /// only if no other write came since (a publish, a step), else `Changed`.
     async fn update_walkthrough(
         &self,
         org: &OrgId,
         id: &WalkthroughId,
         fields: &WalkthroughFields,
+        read_at: Option<Timestamp>,
     ) -> Result<Walkthrough>;
     async fn delete_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<()>;
 
@@ -71,13 +74,14 @@ pub trait WalkthroughStore: Send + Sync {
         fields: &StepFields,
         at: &StepPlacement,
     ) -> Result<Step>;
-    /// Updates a step's fields and/or moves it; the list stays whole (one transaction).
+    /// Changes the fields `changes` names (only those) and/or moves the step; the list
+    /// stays whole (one transaction).
     async fn update_step(
         &self,
         org: &OrgId,
         walkthrough: &WalkthroughId,
         step: &StepId,
-        fields: Option<&StepFields>,
+        changes: &StepChanges,
         move_to: Option<&StepPlacement>,
     ) -> Result<Step>;
     async fn delete_step(

@@ -85,7 +85,12 @@ async fn members_belong_to_one_organization_and_sign_in_codes_work_once(db: &Tes
         sends: 2,
         first_sent_at: secs(0),
     };
-    store.put_sign_in_code(&code("first", 1)).await.unwrap();
+    assert!(
+        store
+            .put_sign_in_code(&code("first", 1), None)
+            .await
+            .unwrap()
+    );
     let claimed = store
         .claim_sign_in_guess(&ada, 2, secs(5))
         .await
@@ -107,7 +112,26 @@ async fn members_belong_to_one_organization_and_sign_in_codes_work_once(db: &Tes
         None,
         "out of guesses"
     );
-    store.put_sign_in_code(&code("second", 2)).await.unwrap();
+    // Only over the code that was read: a send that read none, or an older one, is
+    // held back (another send went first).
+    assert!(
+        !store
+            .put_sign_in_code(&code("stale", 2), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .put_sign_in_code(&code("stale", 2), Some(secs(0)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_sign_in_code(&code("second", 2), Some(secs(1)))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.claim_sign_in_guess(&ada, 2, secs(602)).await.unwrap(),
         None,

@@ -97,7 +97,7 @@ async fn end_users_by_tracking_id(db: &TestDatabase) {
         .await
         .unwrap()
         .items;
-    assert_eq!(ids(&found, |u| &u.id), [first.id.to_string()]);
+    assert_eq!(ids(&found, |u| &u.end_user.id), [first.id.to_string()]);
     let everyone = all_pages(2, async |p| {
         store
             .list_end_users(&org, &EndUserFilter::default(), &p)
@@ -110,10 +110,10 @@ async fn end_users_by_tracking_id(db: &TestDatabase) {
     assert!(
         everyone
             .windows(2)
-            .all(|w| w[0].first_seen_at >= w[1].first_seen_at),
+            .all(|w| w[0].end_user.first_seen_at >= w[1].end_user.first_seen_at),
         "newest first"
     );
-    let listed: HashSet<_> = ids(&everyone, |u| &u.id).into_iter().collect();
+    let listed: HashSet<_> = ids(&everyone, |u| &u.end_user.id).into_iter().collect();
     let expected: HashSet<_> = [&first.id, &second.id, &anon_a.id, &anon_b.id]
         .iter()
         .map(|id| id.to_string())
@@ -158,7 +158,7 @@ async fn concurrent_first_sight_makes_one_end_user(db: &TestDatabase) {
         .items;
     assert_eq!(stored.len(), 1);
     assert_eq!(
-        stored[0].last_seen_at,
+        stored[0].end_user.last_seen_at,
         secs(19),
         "the latest sighting wins, whatever the arrival order"
     );
@@ -221,7 +221,7 @@ async fn verified_email_is_never_downgraded(db: &TestDatabase) {
         .await
         .unwrap()
         .items;
-    assert_eq!(ids(&found, |u| &u.id), [user.id.to_string()]);
+    assert_eq!(ids(&found, |u| &u.end_user.id), [user.id.to_string()]);
     assert_not_found(
         store
             .set_end_user_email(&org, &EndUserId::generate(), &email("x@example.com"), true)

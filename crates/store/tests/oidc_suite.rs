@@ -45,9 +45,9 @@ backend_tests! {
         // In use by a custom_oauth server: not removable.
         let mut custom = oauth_settings("acme");
         custom.auth_mode = AuthMode::CustomOauth;
-        store.update_server(&org, id, &custom).await.unwrap();
+        store.update_server(&org, id, &custom, None).await.unwrap();
         assert!(matches!(store.delete_oidc_provider(&org, id).await, Err(StoreError::Conflict(_))));
-        store.update_server(&org, id, &oauth_settings("acme")).await.unwrap();
+        store.update_server(&org, id, &oauth_settings("acme"), None).await.unwrap();
         store.delete_oidc_provider(&org, id).await.unwrap();
         assert_not_found(store.delete_oidc_provider(&org, id).await, "a removed provider is gone");
 

@@ -149,7 +149,7 @@ async fn other_organizations_rows_are_not_found(db: &TestDatabase) {
     assert_not_found(store.get_server(&beta, &acme_server.id).await, "get_server");
     assert_not_found(
         store
-            .update_server(&beta, &acme_server.id, &settings("hijacked"))
+            .update_server(&beta, &acme_server.id, &settings("hijacked"), None)
             .await,
         "update_server",
     );
@@ -295,7 +295,7 @@ async fn other_organizations_rows_are_not_found(db: &TestDatabase) {
         .await
         .unwrap()
         .items;
-    assert_eq!(ids(&users, |u| &u.id), [beta_user.id.to_string()]);
+    assert_eq!(ids(&users, |u| &u.end_user.id), [beta_user.id.to_string()]);
     let by_email = EndUserFilter {
         email: Some("ada@acme.com".into()),
         tracking_id: None,

@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use guidepost_domain::*;
+use guidepost_store::StoreError;
 use guidepost_testkit::{TestDatabase, backend_tests};
 
 use common::{
@@ -94,7 +95,7 @@ async fn servers_create_get_update_delete(db: &TestDatabase) {
     changed.support_tool_enabled = false;
     changed.allowed_origins = vec!["https://help.acme.com".into()];
     let updated = store
-        .update_server(&org, &created.id, &changed)
+        .update_server(&org, &created.id, &changed, None)
         .await
         .unwrap();
     assert_eq!(
@@ -149,9 +150,32 @@ async fn servers_create_get_update_delete(db: &TestDatabase) {
     );
     assert_not_found(
         store
-            .update_server(&org, &ServerId::generate(), &changed)
+            .update_server(&org, &ServerId::generate(), &changed, None)
             .await,
         "update unknown server",
+    );
+
+    // Over a revision: only the one stored lets the write through; any other is `Changed`,
+    // and a server that is gone stays not found.
+    let stale = Some(created.updated_at);
+    let refused = store
+        .update_server(&org, &created.id, &changed, stale)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Changed)), "{refused:?}");
+    let current = Some(updated.updated_at);
+    let again = store
+        .update_server(&org, &created.id, &changed, current)
+        .await
+        .unwrap();
+    assert!(
+        again.updated_at > updated.updated_at,
+        "the revision moves on"
+    );
+    assert_not_found(
+        store
+            .update_server(&org, &ServerId::generate(), &changed, current)
+            .await,
+        "update unknown server over a revision",
     );
 
     // The conformance fixture kind round-trips.
@@ -309,14 +333,16 @@ async fn duplicate_slug_or_domain_is_a_conflict(db: &TestDatabase) {
     let own = new_server(&store, &beta, "beta-own").await;
     assert_conflict(
         store
-            .update_server(&beta, &own.id, &settings("shared"))
+            .update_server(&beta, &own.id, &settings("shared"), None)
             .await,
         "slug",
     );
     let mut steal_domain = settings("beta-own");
     steal_domain.custom_domain = Some("docs.example.com".into());
     assert_conflict(
-        store.update_server(&beta, &own.id, &steal_domain).await,
+        store
+            .update_server(&beta, &own.id, &steal_domain, None)
+            .await,
         "custom_domain",
     );
     assert_eq!(
@@ -333,7 +359,10 @@ async fn duplicate_slug_or_domain_is_a_conflict(db: &TestDatabase) {
         taken.id
     );
     // Keeping one's own slug and domain is no conflict.
-    store.update_server(&acme, &taken.id, &first).await.unwrap();
+    store
+        .update_server(&acme, &taken.id, &first, None)
+        .await
+        .unwrap();
 }
 
 async fn a_pending_domain_is_promoted_only_as_it_was_checked(db: &TestDatabase) {

@@ -51,7 +51,13 @@ async fn step_list_stays_whole(db: &TestDatabase) {
         .unwrap();
     assert_eq!(titles(&store, &org, &w).await, ["a", "a2", "b", "c"]);
     store
-        .update_step(&org, &w, &ids[2], None, Some(&StepPlacement::First))
+        .update_step(
+            &org,
+            &w,
+            &ids[2],
+            &StepChanges::default(),
+            Some(&StepPlacement::First),
+        )
         .await
         .unwrap();
     assert_eq!(titles(&store, &org, &w).await, ["c", "a", "a2", "b"]);
@@ -62,7 +68,7 @@ async fn step_list_stays_whole(db: &TestDatabase) {
             &org,
             &w,
             &ids[1],
-            Some(&step("B")),
+            &step("B").into(),
             Some(&StepPlacement::Last),
         )
         .await
@@ -95,7 +101,13 @@ async fn step_writes_refuse_what_would_break_the_list(db: &TestDatabase) {
         .unwrap()
         .id;
     let after_self = store
-        .update_step(&org, &w, &a, None, Some(&StepPlacement::After(a.clone())))
+        .update_step(
+            &org,
+            &w,
+            &a,
+            &StepChanges::default(),
+            Some(&StepPlacement::After(a.clone())),
+        )
         .await;
     assert!(
         matches!(
@@ -164,7 +176,7 @@ async fn versions_are_immutable_snapshots(db: &TestDatabase) {
             &org,
             &w,
             &a,
-            Some(&step("a edited")),
+            &step("a edited").into(),
             Some(&StepPlacement::Last),
         )
         .await
@@ -389,8 +401,57 @@ async fn concurrent_progress_writes_each_keep_their_meaning(db: &TestDatabase) {
     );
 }
 
+/// An update writes the fields it names and nothing else, so that two editors changing
+/// different fields of one step at once both keep their change.
+async fn an_update_changes_only_the_fields_it_names(db: &TestDatabase) {
+    let store = open(db).await;
+    let (org, w) = setup(&store).await;
+    let fields = StepFields {
+        title: "Install".into(),
+        section_title: Some("Setup".into()),
+        content: "Run the installer.".into(),
+    };
+    let id = store
+        .add_step(&org, &w, &fields, &StepPlacement::Last)
+        .await
+        .unwrap()
+        .id;
+    let renamed = StepChanges {
+        title: Some("Install it".into()),
+        ..Default::default()
+    };
+    let rewritten = StepChanges {
+        content: Some("Run `setup`.".into()),
+        ..Default::default()
+    };
+    // Both at once: neither writes back what it did not name.
+    let (a, b) = tokio::join!(
+        store.update_step(&org, &w, &id, &renamed, None),
+        store.update_step(&org, &w, &id, &rewritten, None),
+    );
+    a.unwrap();
+    b.unwrap();
+    let stored = &store.list_steps(&org, &w).await.unwrap()[0];
+    assert_eq!(
+        (stored.title.as_str(), stored.content.as_str()),
+        ("Install it", "Run `setup`.")
+    );
+    assert_eq!(stored.section_title.as_deref(), Some("Setup"), "not named");
+    let cleared = StepChanges {
+        section_title: Some(None),
+        ..Default::default()
+    };
+    let stored = store
+        .update_step(&org, &w, &id, &cleared, None)
+        .await
+        .unwrap();
+    assert_eq!(stored.section_title, None, "Some(None) clears it");
+    assert_eq!(stored.title, "Install it");
+}
+
 backend_tests!(
     step_list_stays_whole,
+    an_update_changes_only_the_fields_it_names,
     step_writes_refuse_what_would_break_the_list,
     versions_are_immutable_snapshots,
     assignments_and_progress,

@@ -4,6 +4,8 @@
 //! the number of rows (a person may make 120 calls a minute for the whole retention), and
 //! memory holds one page, never the whole export.
 
+use std::time::Duration;
+
 use futures::Stream;
 use guidepost_domain::*;
 use guidepost_store::{ExportCursor, ExportedTable};
@@ -21,6 +23,9 @@ pub struct Export {
     exported_at: Timestamp,
     next: Next,
     rows: usize,
+    /// The request's `--store-timeout` per statement: the pages are read after its handler
+    /// has returned, outside the scope that bounds its statements.
+    statement_limit: Option<Duration>,
 }
 
 /// What the next chunk of the document is.
@@ -45,6 +50,7 @@ impl Export {
             exported_at: Timestamp::now(),
             next: Next::Opening,
             rows: 0,
+            statement_limit: guidepost_store::statement_limit(),
         }
     }
 
@@ -93,11 +99,14 @@ impl Export {
         mut written: bool,
     ) -> Result<(), CoreError> {
         let table = ExportedTable::ALL[at];
-        let page = self
-            .platform
-            .store
-            .export_page(&self.person, table, after.as_ref(), EXPORT_PAGE_ROWS)
-            .await?;
+        let read =
+            self.platform
+                .store
+                .export_page(&self.person, table, after.as_ref(), EXPORT_PAGE_ROWS);
+        let page = match self.statement_limit {
+            Some(limit) => guidepost_store::within_statement_limit(limit, read).await?,
+            None => read.await?,
+        };
         if after.is_none() {
             if at > 0 {
                 out.push(b',');

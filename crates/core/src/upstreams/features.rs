@@ -54,6 +54,14 @@ pub enum FeatureError {
         name: String,
         state: ToolState,
     },
+    /// A name or URI longer than any definition's: refused before anything is read or
+    /// kept, and not echoed.
+    #[error("A {kind} name or URI is at most {max} bytes; this one has {length}.")]
+    TooLong {
+        kind: DefinitionKind,
+        length: usize,
+        max: usize,
+    },
     #[error(transparent)]
     Upstream(#[from] UpstreamCallError),
     /// The store could not say: the detail is for the log.
@@ -307,6 +315,13 @@ async fn target(
     server: &McpServer,
     exposed: &str,
 ) -> Result<Target, FeatureError> {
+    if exposed.len() > Limits::DEFINITION_KEY {
+        return Err(FeatureError::TooLong {
+            kind: DefinitionKind::Resource,
+            length: exposed.len(),
+            max: Limits::DEFINITION_KEY,
+        });
+    }
     let unknown = || FeatureError::Unknown {
         kind: DefinitionKind::Resource,
         name: exposed.to_owned(),

@@ -42,6 +42,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::revision::{merged_until_current, unless_changed};
 use crate::{CoreError, Platform};
 pub use install::{DirectUpstream, InstallUpstream, install, install_direct};
 pub use names::{exposed_name, may_be_exposed};
@@ -173,37 +174,13 @@ pub async fn update(
 ) -> Result<Upstream, CoreError> {
     caller.require(Permission::Gateway)?;
     let org = caller.org();
-    let current = platform.store.get_upstream(org, id).await?;
-    let name = input.name.clone().unwrap_or(current.name.clone());
-    validate_text("name", &name, Limits::NAME)?;
-    let start = input.start.unwrap_or(current.start);
-    let spec = connections::with_sign_in(current.spec.clone(), input.sign_in)?;
-    if input.sign_in == Some(UpstreamSignIn::Person) {
-        connections::check_people_sign_in(platform, org, id).await?;
-    }
-    let asked = upgrade::Requested {
-        version: input.version.as_deref(),
-        config: input.config.as_ref(),
-        secrets: input.secrets.as_ref(),
-    };
-    let launch = upgrade::requested_launch(platform, &current, spec.clone(), &asked).await?;
-    // Refused before anything is written: a PATCH is applied whole or not at all.
-    if let Some(launch) = launch.as_ref().filter(|l| !upgrade::runs(&current, l)) {
-        platform
-            .upstreams
-            .admits(org, &launch.spec)
-            .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
-    }
-    let replicas = replicas::changed(platform, org, &current, input.replicas).await?;
-    let spec_now = if launch.is_some() {
-        &current.spec
-    } else {
-        &spec
-    };
-    let updated = platform
-        .store
-        .update_upstream(org, id, name.trim(), start, spec_now, replicas)
-        .await?;
+    let Merged {
+        current,
+        updated,
+        spec,
+        launch,
+        replicas,
+    } = merged_until_current(|| merge_and_write(platform, org, id, &input)).await?;
     if replicas != current.replicas {
         let about = audit::About {
             upstream: Some(id),
@@ -240,6 +217,72 @@ pub async fn update(
         return relaunch(platform, &updated).await;
     }
     Ok(updated)
+}
+
+/// An update merged over the upstream as stored and written ([`merge_and_write`]), with
+/// what the rest of the update goes on from.
+struct Merged {
+    current: Upstream,
+    updated: Upstream,
+    spec: LaunchSpec,
+    launch: Option<UpstreamLaunch>,
+    replicas: u32,
+}
+
+/// One attempt at an update: the upstream as stored, the input merged over it and
+/// checked, and the record written only if nobody wrote it since it was read (else
+/// `None`: an upgrade, a rollback or another update came between, and is not undone).
+async fn merge_and_write(
+    platform: &Platform,
+    org: &OrgId,
+    id: &UpstreamId,
+    input: &UpdateUpstream,
+) -> Result<Option<Merged>, CoreError> {
+    let current = platform.store.get_upstream(org, id).await?;
+    let name = input.name.clone().unwrap_or(current.name.clone());
+    validate_text("name", &name, Limits::NAME)?;
+    let start = input.start.unwrap_or(current.start);
+    let spec = connections::with_sign_in(current.spec.clone(), input.sign_in)?;
+    if input.sign_in == Some(UpstreamSignIn::Person) {
+        connections::check_people_sign_in(platform, org, id).await?;
+    }
+    let asked = upgrade::Requested {
+        version: input.version.as_deref(),
+        config: input.config.as_ref(),
+        secrets: input.secrets.as_ref(),
+    };
+    let launch = upgrade::requested_launch(platform, &current, spec.clone(), &asked).await?;
+    // Refused before anything is written: a PATCH is applied whole or not at all.
+    if let Some(launch) = launch.as_ref().filter(|l| !upgrade::runs(&current, l)) {
+        platform
+            .upstreams
+            .admits(org, &launch.spec)
+            .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
+    }
+    let replicas = replicas::changed(platform, org, &current, input.replicas).await?;
+    let spec_now = if launch.is_some() {
+        &current.spec
+    } else {
+        &spec
+    };
+    let settings = guidepost_store::UpstreamSettings {
+        name: name.trim(),
+        start,
+        spec: spec_now,
+        replicas,
+    };
+    let read_at = Some(current.updated_at);
+    let written = platform
+        .store
+        .update_upstream(org, id, &settings, read_at)
+        .await;
+    Ok(unless_changed(written)?.map(|updated| Merged {
+        current,
+        updated,
+        spec,
+        launch,
+        replicas,
+    }))
 }
 
 /// At a node's start: starts every `eager` upstream that has not failed.

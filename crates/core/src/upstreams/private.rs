@@ -20,6 +20,10 @@ const ENV_MAX: usize = 32;
 const HEADERS_MAX: usize = 16;
 const SECRETS_MAX: usize = 16;
 const VALUE_MAX: usize = 4096;
+/// The longest address of a remote upstream (as webhooks' and OIDC issuers' are bounded).
+const URL_MAX: usize = 2048;
+/// Settings an entry may ask for.
+const CONFIG_MAX: usize = 32;
 
 /// The entry `id` as it installs: the platform's, a registry's (at `version`, else its
 /// latest), or the organization's own (an unknown or uninstallable one is `Invalid`,
@@ -285,6 +289,20 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
     if entry.secrets.len() > SECRETS_MAX {
         return Err(invalid("secrets", format!("at most {SECRETS_MAX}")));
     }
+    if entry.config.len() > CONFIG_MAX {
+        return Err(invalid("config", format!("at most {CONFIG_MAX} settings")));
+    }
+    let described = entry.config.iter().map(|field| &field.description);
+    let described = described.chain(entry.secrets.iter().map(|slot| &slot.description));
+    if described
+        .into_iter()
+        .any(|text| text.chars().count() > DESCRIPTION_MAX)
+    {
+        let message = format!(
+            "a setting's or a secret's description is at most {DESCRIPTION_MAX} characters"
+        );
+        return Err(invalid("config", message));
+    }
     super::config::check_fields(&entry.config).map_err(|why| invalid("config", why))?;
     if entry.stateless || entry.replicas.is_some() {
         return Err(invalid(
@@ -321,10 +339,12 @@ pub(super) fn check_spec(entry: &CatalogEntry) -> Result<(), ValidationError> {
             headers,
             secret_headers,
             sign_in,
-            ..
+            oauth_client_id,
+            person_key_header,
         } => {
             super::connections::with_sign_in(entry.spec.clone(), Some(*sign_in))?;
-            check_http(entry, url, headers, secret_headers)
+            check_http(entry, url, headers, secret_headers)?;
+            check_sign_in_fields(oauth_client_id.as_deref(), person_key_header.as_deref())
         }
         LaunchSpec::Container {
             image,
@@ -441,12 +461,46 @@ fn check_env(env: &BTreeMap<String, String>) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A header name as an entry may give one: 1 to 100 of A-Z, a-z, 0-9 and '-'.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// The client id a person's sign-in registers as, and the header a person's key goes in:
+/// checked here, not only when a call first sends them.
+fn check_sign_in_fields(
+    client_id: Option<&str>,
+    key_header: Option<&str>,
+) -> Result<(), ValidationError> {
+    if let Some(id) = client_id
+        && (id.is_empty() || id.len() > Limits::NAME || id.chars().any(char::is_control))
+    {
+        let message = format!(
+            "1 to {} characters without control characters",
+            Limits::NAME
+        );
+        return Err(invalid("spec.oauth_client_id", message));
+    }
+    if let Some(header) = key_header
+        && !is_header_name(header)
+    {
+        let message = format!("{header:?} is not a header name (A-Z, a-z, 0-9 and '-')");
+        return Err(invalid("spec.person_key_header", message));
+    }
+    Ok(())
+}
+
 fn check_http(
     entry: &CatalogEntry,
     url: &str,
     headers: &BTreeMap<String, String>,
     secret_headers: &BTreeMap<String, String>,
 ) -> Result<(), ValidationError> {
+    if url.len() > URL_MAX {
+        return Err(invalid("spec.url", format!("at most {URL_MAX} bytes")));
+    }
     let parsed =
         url::Url::parse(url).map_err(|e| invalid("spec.url", format!("not a URL: {e}")))?;
     if parsed.scheme() != "https" || parsed.host_str().is_none() || !parsed.username().is_empty() {
@@ -461,11 +515,8 @@ fn check_http(
             format!("at most {HEADERS_MAX} headers"),
         ));
     }
-    let header_name_ok = |h: &str| {
-        !h.is_empty() && h.len() <= 100 && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
     for (name, value) in headers {
-        if !header_name_ok(name) || value.len() > VALUE_MAX || value.chars().any(char::is_control) {
+        if !is_header_name(name) || value.len() > VALUE_MAX || value.chars().any(char::is_control) {
             return Err(invalid(
                 "spec.headers",
                 format!("{name:?}: a header name of A-Z, a-z, 0-9 and '-', and a printable value"),
@@ -473,7 +524,7 @@ fn check_http(
         }
     }
     for (header, secret) in secret_headers {
-        if !header_name_ok(header) {
+        if !is_header_name(header) {
             return Err(invalid(
                 "spec.secret_headers",
                 format!("{header:?} is not a header name"),

@@ -10,6 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::input::{optional_text, present};
+use crate::revision::{merged_until_current, unless_changed};
 use crate::{CoreError, Platform};
 
 pub const MAX_TAGS: usize = 20;
@@ -202,6 +203,28 @@ pub fn step_fields(
     })
 }
 
+/// The fields an update names, each checked as [`step_fields`] checks it; the others are
+/// left to the store to keep as they are.
+fn step_changes(
+    title: Option<String>,
+    content: Option<String>,
+    section_title: Option<Option<String>>,
+) -> Result<StepChanges, ValidationError> {
+    if let Some(title) = &title {
+        validate_text("title", title, Limits::TITLE)?;
+    }
+    if let Some(content) = &content {
+        validate_text("content", content, MAX_STEP_CONTENT)?;
+    }
+    Ok(StepChanges {
+        title: title.map(|title| title.trim().to_owned()),
+        content,
+        section_title: section_title
+            .map(|section| optional_text("section_title", section, Limits::TITLE))
+            .transpose()?,
+    })
+}
+
 fn step_id(field: &'static str, text: &str) -> Result<StepId, ValidationError> {
     Id::parse(text)
         .ok_or_else(|| ValidationError::new(field, format!("{text:?} is not a step id (ws_…)")))
@@ -246,9 +269,20 @@ pub async fn update(
 ) -> Result<Walkthrough, CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    let current = platform.store.get_walkthrough(org, id).await?;
-    let fields = apply_update(current, input)?;
-    let updated = platform.store.update_walkthrough(org, id, &fields).await?;
+    // Merged over the walkthrough as stored, and written only over that revision: a
+    // publish in between (its status) or another update is never written back over.
+    let updated = merged_until_current(|| async {
+        let current = platform.store.get_walkthrough(org, id).await?;
+        let read_at = Some(current.updated_at);
+        let fields = apply_update(current, input.clone())?;
+        unless_changed(
+            platform
+                .store
+                .update_walkthrough(org, id, &fields, read_at)
+                .await,
+        )
+    })
+    .await?;
     // Its servers' caches hold it (title, description, status): every change is announced.
     announce_for_walkthrough(platform, org, id).await;
     let detail = serde_json::json!({"status": updated.status});
@@ -357,21 +391,7 @@ pub async fn update_step(
 ) -> Result<Step, CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    let fields =
-        if input.title.is_some() || input.content.is_some() || input.section_title.is_some() {
-            let current = platform.store.list_steps(org, walkthrough).await?;
-            let current = current
-                .into_iter()
-                .find(|s| s.id == *step)
-                .ok_or(CoreError::NotFound)?;
-            Some(step_fields(
-                input.title.unwrap_or(current.title),
-                input.content.unwrap_or(current.content),
-                input.section_title.unwrap_or(current.section_title),
-            )?)
-        } else {
-            None
-        };
+    let changes = step_changes(input.title, input.content, input.section_title)?;
     let placement = match input.after_step_id {
         Some(Some(after)) => Some(StepPlacement::After(step_id("after_step_id", &after)?)),
         Some(None) => Some(StepPlacement::First),
@@ -379,7 +399,7 @@ pub async fn update_step(
     };
     let step = platform
         .store
-        .update_step(org, walkthrough, step, fields.as_ref(), placement.as_ref())
+        .update_step(org, walkthrough, step, &changes, placement.as_ref())
         .await?;
     let detail = serde_json::json!({"step": step.title});
     let action = "walkthrough.step_changed";

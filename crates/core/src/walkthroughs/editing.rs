@@ -229,7 +229,13 @@ pub async fn move_step(
     };
     platform
         .store
-        .update_step(org, walkthrough, step, None, Some(&placement))
+        .update_step(
+            org,
+            walkthrough,
+            step,
+            &StepChanges::default(),
+            Some(&placement),
+        )
         .await?;
     let detail = serde_json::json!({"step": steps[current].title, "position": target + 1});
     let action = "walkthrough.step_moved";

@@ -41,7 +41,7 @@ struct ListPage {
     chrome: Chrome,
     email: String,
     tracking_id: String,
-    people: Vec<PersonRow>,
+    people: Vec<ListedRow>,
     next: Option<String>,
 }
 
@@ -54,6 +54,13 @@ struct PersonRow {
     last_seen: String,
 }
 
+/// A person in the list, with how much they used the servers.
+struct ListedRow {
+    person: PersonRow,
+    sessions: i64,
+    calls: i64,
+}
+
 pub(crate) async fn list(
     State(app): State<Dashboard>,
     signed: Signed,
@@ -62,8 +69,11 @@ pub(crate) async fn list(
     let page = page_from(&query.cursor, PAGE_SIZE)?;
     let email = chosen(&query.email).unwrap_or_default().to_owned();
     let tracking_id = chosen(&query.tracking_id).unwrap_or_default().to_owned();
+    // In their normal form, as the API takes them: stored emails are lowercase. Text that
+    // is no email or tracking id (too long, say) finds nobody, as it would in the store.
     let filter = EndUserFilter {
-        email: (!email.is_empty()).then(|| email.clone()),
+        email: (!email.is_empty())
+            .then(|| Email::parse(&email).map_or_else(|_| email.clone(), String::from)),
         tracking_id: (!tracking_id.is_empty()).then(|| tracking_id.clone()),
     };
     let found = end_users::list(&app.platform, signed.caller(), &filter, &page).await?;
@@ -82,11 +92,19 @@ pub(crate) async fn list(
     });
     Ok(page::render(&ListPage {
         chrome,
-        people: found.items.into_iter().map(person_row).collect(),
+        people: found.items.into_iter().map(listed_row).collect(),
         email,
         tracking_id,
         next,
     }))
+}
+
+fn listed_row(listed: EndUserSummary) -> ListedRow {
+    ListedRow {
+        person: person_row(listed.end_user),
+        sessions: listed.session_count,
+        calls: listed.tool_call_count,
+    }
 }
 
 fn person_row(person: EndUser) -> PersonRow {

@@ -229,6 +229,31 @@ backend_tests! {
         assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.body);
     }
 
+    /// PostgreSQL refuses a NUL in a text parameter: a filter, a name or a version that
+    /// carried one to the store answered 500 there (and counted as a store failure).
+    async fn a_nul_in_a_url_or_a_version_is_refused_before_the_store_sees_it(db: &TestDatabase) {
+        let (app, _) = app_with_server(db).await;
+        let key = app_key(&app).await;
+        let http = reqwest::Client::new();
+        for (method, path) in [
+            (Method::GET, "/v0.1/servers?search=%00"),
+            (Method::GET, "/api/v1/tool-calls?tool_name=x%00"),
+            (Method::GET, "/api/v1/audit-events?actor=%00"),
+            (Method::POST, "/api/v1/upstreams/us_00000000000000000000/tools/a%00b/approve"),
+            (Method::GET, "/app/end-users?email=%00"),
+        ] {
+            let answer = http.request(method, format!("{}{path}", app.url)).bearer_auth(&key).send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{path}");
+            let kind = answer.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+            assert_eq!(kind, "application/problem+json", "{path}");
+            assert!(answer.text().await.unwrap().contains("NUL"), "{path}");
+        }
+        let install = json!({"catalog_entry_id": "example/nothing", "version": "1.0\u{0}"});
+        let (status, problem) = app.api(Method::POST, "/upstreams", &key, Some(install)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(problem.to_string().contains("control characters"), "{problem}");
+    }
+
     async fn rate_limit_answers_429_with_retry_after(db: &TestDatabase) {
         let app = spawn_app_with(db, |s| {
             s.mcp.rate_limits.per_user_per_minute = 2;

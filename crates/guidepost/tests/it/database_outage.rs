@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use guidepost::config::Settings;
 use guidepost_core::servers::{self, CreateServer};
+use guidepost_domain::{McpServer, Timestamp, ToolCall, ToolCallId};
 use guidepost_testkit::{TestDatabase, within_hang_guard};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -105,9 +106,10 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, frozen: Arc<Atomi
     }
 }
 
-/// Organization Acme and its server `acme`, through the services.
-async fn create_acme(platform: &guidepost_core::Platform) {
-    let (org, _) = guidepost_core::organizations::create(platform, "Acme")
+/// Organization Acme and its server `acme`, through the services; Acme's first API key
+/// and the server.
+async fn create_acme(platform: &guidepost_core::Platform) -> (String, McpServer) {
+    let (org, key) = guidepost_core::organizations::create(platform, "Acme")
         .await
         .unwrap();
     let input = CreateServer {
@@ -122,14 +124,17 @@ async fn create_acme(platform: &guidepost_core::Platform) {
         instructions: None,
         allowed_origins: None,
     };
-    servers::create(platform, &crate::helpers::operator(&org.id), input)
+    let server = servers::create(platform, &crate::helpers::operator(&org.id), input)
         .await
         .unwrap();
+    (key.plaintext, server)
 }
 
 /// Guidepost on the shared PostgreSQL through a relay of the test's own, with a
-/// `--store-timeout` of 2 s, and organization Acme's server `acme`.
-async fn acme_through_relay(db: &TestDatabase) -> (Relay, guidepost::app::RunningApp) {
+/// `--store-timeout` of 2 s, and organization Acme's server `acme` (with Acme's API key).
+async fn acme_through_relay(
+    db: &TestDatabase,
+) -> (Relay, guidepost::app::RunningApp, String, McpServer) {
     let url = url::Url::parse(&db.url).unwrap();
     let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let relay = Relay::start(&upstream).await;
@@ -138,8 +143,69 @@ async fn acme_through_relay(db: &TestDatabase) -> (Relay, guidepost::app::Runnin
     let mut settings = Settings::local(through_relay.to_string());
     settings.store_timeout = Duration::from_secs(2);
     let app = guidepost::app::start(settings).await.unwrap();
-    create_acme(&app.platform).await;
-    (relay, app)
+    let (key, server) = create_acme(&app.platform).await;
+    (relay, app, key, server)
+}
+
+/// An export is read from the store while it is sent, after its handler has returned: a
+/// database that stops answering then cuts it within `--store-timeout` per statement too
+/// (SPEC §2), instead of holding the answer open until TCP gives up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_under_way_when_the_database_stops_answering_ends_instead_of_hanging() {
+    let Some(db) = TestDatabase::require_postgres().await else {
+        return;
+    };
+    let (relay, app, key, server) = acme_through_relay(&db).await;
+    // Seeded straight into the database, not through the relay.
+    let store = guidepost_store::connect(&db.url).await.unwrap();
+    let ada = store
+        .end_user_for_tracking_id(&server.org_id, "ada", Timestamp::now())
+        .await
+        .unwrap();
+    // Far more than the socket buffers hold, so that most pages are read only once the
+    // client reads on: 4,000 calls of 8 KiB each.
+    for batch in 0..8 {
+        let calls: Vec<ToolCall> = (0..500)
+            .map(|i| ToolCall {
+                id: ToolCallId::generate(),
+                org_id: server.org_id.clone(),
+                server_id: server.id.clone(),
+                session_id: None,
+                end_user_id: Some(ada.id.clone()),
+                tool_name: "search".into(),
+                arguments: json!({"q": "x".repeat(8 * 1024), "n": batch * 500 + i}).to_string(),
+                result_summary: "ok".into(),
+                is_error: false,
+                error_code: None,
+                duration_us: 100,
+                created_at: Timestamp::now(),
+                upstream_id: None,
+                is_test: false,
+            })
+            .collect();
+        store.insert_tool_calls(&calls).await.unwrap();
+    }
+    let answer = reqwest::Client::new()
+        .get(format!("{}/api/v1/end-users/{}/export", app.url(), ada.id))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // The client reads nothing for a while: the socket buffers fill and the stream waits.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    relay.freeze();
+    let (read, waited) = within_hang_guard("the rest of an export", answer.bytes()).await;
+    let whole = read
+        .ok()
+        .and_then(|body| serde_json::from_slice::<serde_json::Value>(&body).ok());
+    assert!(whole.is_none(), "the answer is cut, not whole and valid");
+    eprintln!(
+        "[outage] an export under way ended {:.2} s after the database stopped answering",
+        waited.as_secs_f64()
+    );
+    relay.cut();
+    app.shutdown().await.ok();
 }
 
 /// Opens a support request: a write to the store on every call (a tool list may come from
@@ -154,7 +220,7 @@ async fn a_database_outage_fails_fast_and_heals_by_itself() {
     let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
-    let (relay, app) = acme_through_relay(&db).await;
+    let (relay, app, ..) = acme_through_relay(&db).await;
     let mcp = RawMcp::new(format!("{}/s/acme/mcp", app.url()), STATELESS_ERA);
     let open_request = |id| open_support_request(&mcp, id);
     let opened = open_request(1).await;
@@ -227,7 +293,7 @@ async fn a_database_that_stops_answering_fails_calls_instead_of_hanging() {
     let Some(db) = TestDatabase::require_postgres().await else {
         return;
     };
-    let (relay, app) = acme_through_relay(&db).await;
+    let (relay, app, ..) = acme_through_relay(&db).await;
     let mcp = RawMcp::new(format!("{}/s/acme/mcp", app.url()), STATELESS_ERA);
     let open_request = |id| open_support_request(&mcp, id);
     let opened = open_request(1).await;

@@ -245,6 +245,13 @@ backend_tests! {
         assert_eq!(readme.body["result"]["contents"][0]["text"], "contents of notes://readme", "{}", readme.body);
         let linked = f.mcp.call(7, "resources/read", json!({"uri": "fx+links://one"})).await;
         assert_eq!(linked.body["result"]["contents"][0]["text"], "contents of links://one", "{}", linked.body);
+        // A URI longer than any definition's is refused before it is matched, kept or sent
+        // on, and the refusal does not echo it.
+        let long = format!("fx+links://{}", "x".repeat(100_000));
+        let refused = f.mcp.call(8, "resources/read", json!({"uri": long})).await;
+        assert_eq!(refused.body["error"]["code"], -32602, "{}", refused.body);
+        assert!(said(&refused.body).contains("at most 2048 bytes"), "{}", refused.body);
+        assert!(refused.body.to_string().len() < 1000, "not echoed");
         let _ = std::fs::remove_file(&file);
     }
 

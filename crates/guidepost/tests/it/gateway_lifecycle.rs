@@ -169,6 +169,27 @@ backend_tests! {
         }
     }
 
+    /// Two PATCHes of different fields at once: each is merged over the record as stored
+    /// and written only over the revision it read, so neither writes the other's field
+    /// back (nor an upgrade's launch, which is written the same way).
+    async fn upstream_patches_of_different_fields_at_once_both_hold(db: &TestDatabase) {
+        let f = fixture_with(db, "acme", 60_000, &[], quick).await;
+        let path = format!("/upstreams/{}", f.upstream);
+        for round in 1..=8 {
+            let name = format!("Fixture {round}");
+            let start = if round % 2 == 0 { "on_demand" } else { "eager" };
+            let (renamed, started) = tokio::join!(
+                f.app.api(Method::PATCH, &path, &f.acme.key, Some(json!({"name": name}))),
+                f.app.api(Method::PATCH, &path, &f.acme.key, Some(json!({"start": start}))),
+            );
+            assert_eq!(renamed.0, StatusCode::OK, "{}", renamed.1);
+            assert_eq!(started.0, StatusCode::OK, "{}", started.1);
+            let (_, stored) = f.app.get(&path, &f.acme.key).await;
+            assert_eq!((stored["name"].as_str(), stored["start"].as_str()), (Some(name.as_str()), Some(start)),
+                "round {round}: one edit undid the other");
+        }
+    }
+
     async fn an_oversized_answer_is_refused_and_the_upstream_serves_on(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 2_000, &[], quick).await;
         let huge = f.mcp.call_tool(1, "fx__huge", json!({})).await;

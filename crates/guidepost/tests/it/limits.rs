@@ -145,6 +145,24 @@ backend_tests! {
             at: post(&app, &t, "/webhooks", hook(40)).await,
             over: post(&app, &t, "/webhooks", hook(40)).await });
 
+        // Remote entries: the address, and the settings an entry asks for (count and words);
+        // another organization's, so that this one's catalog fills to its own limit below.
+        let r = app.create_tenant("Remote").await;
+        let remote = |id: &str, url: String, config: Value| json!({"id": id, "name": "Remote", "description": "d",
+            "config": config, "spec": {"runtime": "http", "url": url}});
+        let url = |n: usize| format!("https://mcp.example.com/{}", text(n - "https://mcp.example.com/".len()));
+        probes.push(Probe { what: "catalog entry URL", limit: 2048,
+            at: post(&app, &r, "/catalog", remote("remote-at", url(2048), json!([]))).await,
+            over: post(&app, &r, "/catalog", remote("remote-over", url(2049), json!([]))).await });
+        let settings = |n: usize| json!((0..n).map(|i| json!({"name": format!("s{i}"), "description": "d", "type": "string", "default": "x"})).collect::<Vec<_>>());
+        probes.push(Probe { what: "catalog entry settings", limit: 32,
+            at: post(&app, &r, "/catalog", remote("settings-at", url(40), settings(32))).await,
+            over: post(&app, &r, "/catalog", remote("settings-over", url(40), settings(33))).await });
+        let described = |n: usize| json!([{"name": "s", "description": text(n), "type": "string", "default": "x"}]);
+        probes.push(Probe { what: "catalog entry setting's description", limit: 1000,
+            at: post(&app, &r, "/catalog", remote("described-at", url(40), described(1000))).await,
+            over: post(&app, &r, "/catalog", remote("described-over", url(40), described(1001))).await });
+
         let entry = |id: String, description: usize| json!({"id": id, "name": "Boxed", "description": text(description),
             "spec": {"runtime": "container", "image": "registry.example.com/team/server:1.2"}});
         probes.push(Probe { what: "catalog entry description", limit: 1000,
@@ -163,6 +181,24 @@ backend_tests! {
             probes.push(Probe { what: field, limit,
                 at: support(&mcp, field, limit).await, over: support(&mcp, field, limit + 1).await });
         }
+        // Messages per support request: filled through the store to one short of the
+        // limit; the follow-up past it says so, and how to go on (a new request).
+        let open = json!({"title": "t", "problem_description": "d", "email": "a@b.example"});
+        let opened = mcp.call_tool(2, "get_support", open).await;
+        let request = opened.body["result"]["structuredContent"]["support_request_id"].as_str().unwrap().to_owned();
+        let request_id = guidepost_domain::SupportRequestId::parse(&request).unwrap();
+        let limit = guidepost_store::MAX_SUPPORT_MESSAGES as usize;
+        for _ in 1..limit {
+            let note = guidepost_store::NewSupportMessage { request: &request_id,
+                kind: guidepost_domain::SupportMessageKind::Note, author: "team@acme.example", body: "n" };
+            app.store.add_support_message(&t.org, &note, guidepost_domain::Timestamp::now()).await.unwrap();
+        }
+        let follow_up = json!({"title": "t", "problem_description": "more", "email": "a@b.example", "support_request_id": request});
+        let at = mcp.call_tool(3, "get_support", follow_up.clone()).await;
+        let over = mcp.call_tool(4, "get_support", follow_up).await;
+        assert!(over.body.to_string().contains("open a new request"), "{}", over.body);
+        probes.push(Probe { what: "messages per support request", limit, at: (at.status, at.body), over: (over.status, over.body) });
+
         let tracked = |n: usize| RawMcp::new(format!("{}?tracking_id={}", app.mcp_path_url("acme"), text(n)), STATELESS_ERA);
         let limit = Limits::TRACKING_ID;
         let at = tracked(limit).call(1, "tools/list", json!({})).await;

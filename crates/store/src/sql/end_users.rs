@@ -8,6 +8,14 @@ pub(super) fn end_user(row: &DbRow) -> Result<EndUser> {
     end_user_at(row, "")
 }
 
+fn end_user_summary(row: &DbRow) -> Result<EndUserSummary> {
+    Ok(EndUserSummary {
+        end_user: end_user(row)?,
+        session_count: row.try_get("session_count")?,
+        tool_call_count: row.try_get("tool_call_count")?,
+    })
+}
+
 /// An end user from columns named with `prefix` (for joins).
 pub(super) fn end_user_at(row: &DbRow, prefix: &str) -> Result<EndUser> {
     let column = |name: &str| format!("{prefix}{name}");
@@ -120,10 +128,17 @@ impl EndUserStore for ThisStore {
         org: &OrgId,
         filter: &EndUserFilter,
         page: &PageRequest,
-    ) -> Result<Page<EndUser>> {
+    ) -> Result<Page<EndUserSummary>> {
         let (before_time, before_id, limit) = page_bounds(page);
+        // One statement for the page and its counts (indexes on `end_user_id`), never one
+        // per person.
         let sql = format!(
-            "SELECT {END_USER_COLUMNS} FROM end_users WHERE org_id = $1 \
+            "SELECT {END_USER_COLUMNS}, \
+             (SELECT COUNT(*) FROM mcp_sessions s WHERE s.org_id = end_users.org_id \
+              AND s.end_user_id = end_users.id) AS session_count, \
+             (SELECT COUNT(*) FROM tool_calls c WHERE c.org_id = end_users.org_id \
+              AND c.end_user_id = end_users.id) AS tool_call_count \
+             FROM end_users WHERE org_id = $1 \
              AND ($2 IS NULL OR email = $2) AND ($3 IS NULL OR tracking_id = $3) \
              AND (first_seen_at < $4 OR (first_seen_at = $4 AND id < $5) OR $5 = '') \
              ORDER BY first_seen_at DESC, id DESC LIMIT $6"
@@ -137,9 +152,11 @@ impl EndUserStore for ThisStore {
             .bind(limit)
             .fetch_all(self.run())
             .await?;
-        Ok(page_of(rows(found, end_user)?, page.limit, |u| Cursor {
-            created_at: u.first_seen_at,
-            id: u.id.to_string(),
+        Ok(page_of(rows(found, end_user_summary)?, page.limit, |u| {
+            Cursor {
+                created_at: u.end_user.first_seen_at,
+                id: u.end_user.id.to_string(),
+            }
         }))
     }
 }

@@ -222,15 +222,20 @@ impl MemberStore for ThisStore {
         Ok(true)
     }
 
-    async fn put_sign_in_code(&self, code: &MemberSignInCode) -> Result<()> {
-        sqlx::query(
+    async fn put_sign_in_code(
+        &self,
+        code: &MemberSignInCode,
+        replacing: Option<Timestamp>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "INSERT INTO member_sign_in_codes \
              (email, code_hash, failed_attempts, created_at, expires_at, sends, first_sent_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash, \
              failed_attempts = excluded.failed_attempts, created_at = excluded.created_at, \
              expires_at = excluded.expires_at, sends = excluded.sends, \
-             first_sent_at = excluded.first_sent_at",
+             first_sent_at = excluded.first_sent_at \
+             WHERE member_sign_in_codes.created_at = $8",
         )
         .bind(code.email.as_str())
         .bind(&code.code_hash)
@@ -239,9 +244,10 @@ impl MemberStore for ThisStore {
         .bind(code.expires_at.micros())
         .bind(code.sends)
         .bind(code.first_sent_at.micros())
+        .bind(replacing.map(Timestamp::micros))
         .execute(self.run())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn get_sign_in_code(&self, email: &Email) -> Result<Option<MemberSignInCode>> {

@@ -195,6 +195,13 @@ fn page_bounds_oldest_first(page: &PageRequest) -> (i64, String, i64) {
     }
 }
 
+/// The next `updated_at` of a row whose writes are compared by it (a revision): the time
+/// of the write in parameter `$param`, or one microsecond past the stored one, so that a
+/// second write in the same microsecond still moves it on.
+fn next_revision(param: usize) -> String {
+    format!("CASE WHEN ${param} > updated_at THEN ${param} ELSE updated_at + 1 END")
+}
+
 fn rows<T>(rows: Vec<DbRow>, map: fn(&DbRow) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(map).collect()
 }

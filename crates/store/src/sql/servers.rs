@@ -117,12 +117,16 @@ impl ServerStore for ThisStore {
         org: &OrgId,
         id: &ServerId,
         s: &ServerSettings,
+        read_at: Option<Timestamp>,
     ) -> Result<McpServer> {
+        let next = next_revision(12);
         let sql = format!(
             "UPDATE mcp_servers SET name = $3, slug = $4, custom_domain = $5, auth_mode = $6, \
              walkthrough_tools_enabled = $7, support_tool_enabled = $8, product_name = $9, \
-             instructions = $10, allowed_origins = $11, updated_at = $12, pending_domain = $13, \
-             pending_domain_token = $14 WHERE org_id = $1 AND id = $2 RETURNING {SERVER_COLUMNS}"
+             instructions = $10, allowed_origins = $11, updated_at = {next}, \
+             pending_domain = $13, pending_domain_token = $14 \
+             WHERE org_id = $1 AND id = $2 AND ($15 IS NULL OR updated_at = $15) \
+             RETURNING {SERVER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
@@ -139,10 +143,18 @@ impl ServerStore for ThisStore {
             .bind(Timestamp::now().micros())
             .bind(s.pending_domain.as_ref().map(|p| p.domain.as_str()))
             .bind(s.pending_domain.as_ref().map(|p| p.token.as_str()))
+            .bind(read_at.map(Timestamp::micros))
             .fetch_optional(self.run())
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
-        server(&row.ok_or(StoreError::NotFound)?)
+        match row {
+            Some(row) => server(&row),
+            None if read_at.is_some() => match self.get_server(org, id).await {
+                Ok(_) => Err(StoreError::Changed),
+                Err(gone) => Err(gone),
+            },
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn verify_pending_domain(
@@ -153,9 +165,10 @@ impl ServerStore for ThisStore {
     ) -> Result<McpServer> {
         // Only the challenge that was checked is promoted: a domain changed meanwhile stays
         // pending. A domain another server verified first is a conflict (unique column).
+        let next = next_revision(5);
         let sql = format!(
             "UPDATE mcp_servers SET custom_domain = pending_domain, pending_domain = NULL, \
-             pending_domain_token = NULL, updated_at = $5 \
+             pending_domain_token = NULL, updated_at = {next} \
              WHERE org_id = $1 AND id = $2 AND pending_domain = $3 AND pending_domain_token = $4 \
              RETURNING {SERVER_COLUMNS}"
         );
@@ -180,8 +193,9 @@ impl ServerStore for ThisStore {
     ) -> Result<Option<McpServer>> {
         // Compare-and-set on the list that was read: two switches at once cannot undo
         // each other.
+        let next = next_revision(5);
         let sql = format!(
-            "UPDATE mcp_servers SET disabled_tools = $4, updated_at = $5 \
+            "UPDATE mcp_servers SET disabled_tools = $4, updated_at = {next} \
              WHERE org_id = $1 AND id = $2 AND disabled_tools = $3 RETURNING {SERVER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

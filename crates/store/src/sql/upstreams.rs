@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::upstream_rows::*;
 use super::*;
-use crate::upstreams::{AttachedUpstream, ORG_UPSTREAM_TOOLS_MAX, UpstreamStore};
+use crate::upstreams::{AttachedUpstream, ORG_UPSTREAM_TOOLS_MAX, UpstreamSettings, UpstreamStore};
 
 #[async_trait]
 impl UpstreamStore for ThisStore {
@@ -341,26 +341,34 @@ impl UpstreamStore for ThisStore {
         &self,
         org: &OrgId,
         id: &UpstreamId,
-        name: &str,
-        start: StartMode,
-        spec: &LaunchSpec,
-        replicas: u32,
+        settings: &UpstreamSettings<'_>,
+        read_at: Option<Timestamp>,
     ) -> Result<Upstream> {
+        let next = next_revision(5);
         let sql = format!(
-            "UPDATE upstreams SET name = $3, start = $4, updated_at = $5, spec = $6, \
-             replicas = $7 WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
+            "UPDATE upstreams SET name = $3, start = $4, updated_at = {next}, spec = $6, \
+             replicas = $7 WHERE org_id = $1 AND id = $2 AND ($8 IS NULL OR updated_at = $8) \
+             RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(id.as_str())
-            .bind(name)
-            .bind(start.as_str())
+            .bind(settings.name)
+            .bind(settings.start.as_str())
             .bind(Timestamp::now().micros())
-            .bind(json_text(spec))
-            .bind(i64::from(replicas))
+            .bind(json_text(settings.spec))
+            .bind(i64::from(settings.replicas))
+            .bind(read_at.map(Timestamp::micros))
             .fetch_optional(self.run())
             .await?;
-        upstream(&row.ok_or(StoreError::NotFound)?)
+        match row {
+            Some(row) => upstream(&row),
+            None if read_at.is_some() => match self.get_upstream(org, id).await {
+                Ok(_) => Err(StoreError::Changed),
+                Err(gone) => Err(gone),
+            },
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn change_upstream_launch(
@@ -370,9 +378,10 @@ impl UpstreamStore for ThisStore {
         launch: &UpstreamLaunch,
         previous: Option<(&UpstreamRelease, &str)>,
     ) -> Result<Upstream> {
+        let next = next_revision(8);
         let sql = format!(
             "UPDATE upstreams SET spec = $3, secrets_sealed = $4, config = $5, previous = $6, \
-             previous_version = $7, updated_at = $8, catalog_entry_version = $9 \
+             previous_version = $7, updated_at = {next}, catalog_entry_version = $9 \
              WHERE org_id = $1 AND id = $2 RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -182,7 +182,11 @@ impl ThisStore {
             }
         }
         self.count(1);
-        sqlx::query("UPDATE walkthroughs SET first_step_id = $2, updated_at = $3 WHERE id = $1")
+        let sql = format!(
+            "UPDATE walkthroughs SET first_step_id = $2, updated_at = {} WHERE id = $1",
+            next_revision(3)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(walkthrough.as_str())
             .bind(new_first.as_deref())
             .bind(Timestamp::now().micros())

@@ -91,10 +91,13 @@ impl WalkthroughStore for ThisStore {
         org: &OrgId,
         id: &WalkthroughId,
         f: &WalkthroughFields,
+        read_at: Option<Timestamp>,
     ) -> Result<Walkthrough> {
+        let next = next_revision(9);
         let sql = format!(
             "UPDATE walkthroughs SET title = $3, description = $4, status = $5, estimated_duration_minutes = $6, \
-             tags = $7, metadata = $8, updated_at = $9 WHERE org_id = $1 AND id = $2 RETURNING {WALKTHROUGH_COLUMNS}"
+             tags = $7, metadata = $8, updated_at = {next} \
+             WHERE org_id = $1 AND id = $2 AND ($10 IS NULL OR updated_at = $10) RETURNING {WALKTHROUGH_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
@@ -106,9 +109,17 @@ impl WalkthroughStore for ThisStore {
             .bind(to_json(&f.tags))
             .bind(to_json(&f.metadata))
             .bind(Timestamp::now().micros())
+            .bind(read_at.map(Timestamp::micros))
             .fetch_optional(self.run())
             .await?;
-        walkthrough(&row.ok_or(StoreError::NotFound)?)
+        match row {
+            Some(row) => walkthrough(&row),
+            None if read_at.is_some() => match self.get_walkthrough(org, id).await {
+                Ok(_) => Err(StoreError::Changed),
+                Err(gone) => Err(gone),
+            },
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn delete_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<()> {
@@ -172,7 +183,7 @@ impl WalkthroughStore for ThisStore {
         org: &OrgId,
         walkthrough: &WalkthroughId,
         step_id: &StepId,
-        fields: Option<&StepFields>,
+        changes: &StepChanges,
         move_to: Option<&StepPlacement>,
     ) -> Result<Step> {
         let mut tx = self.begin_write().await?;
@@ -180,18 +191,25 @@ impl WalkthroughStore for ThisStore {
         if !old.iter().any(|id| id == step_id.as_str()) {
             return Err(StoreError::NotFound);
         }
-        if let Some(f) = fields {
+        if !changes.is_empty() {
             self.count(1);
-            sqlx::query(
-                "UPDATE walkthrough_steps SET title = $2, section_title = $3, content = $4, updated_at = $5 WHERE id = $1",
-            )
-            .bind(step_id.as_str())
-            .bind(&f.title)
-            .bind(f.section_title.as_deref())
-            .bind(&f.content)
-            .bind(Timestamp::now().micros())
-            .execute(traced(&mut *tx))
-            .await?;
+            // Each field not named keeps its stored value, read inside this statement.
+            // The revision moves on as the step editor's saves compare it.
+            let sql = format!(
+                "UPDATE walkthrough_steps SET title = COALESCE($2, title), \
+                 section_title = CASE WHEN $3 THEN $4 ELSE section_title END, \
+                 content = COALESCE($5, content), updated_at = {} WHERE id = $1",
+                next_revision(6)
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(step_id.as_str())
+                .bind(changes.title.as_deref())
+                .bind(changes.section_title.is_some())
+                .bind(changes.section_title.clone().flatten())
+                .bind(changes.content.as_deref())
+                .bind(Timestamp::now().micros())
+                .execute(traced(&mut *tx))
+                .await?;
         }
         if let Some(placement) = move_to {
             let mut new = old.clone();
@@ -275,7 +293,12 @@ impl WalkthroughStore for ThisStore {
             .fetch_one(traced(&mut *tx))
             .await?;
         let published = version(&row)?;
-        sqlx::query("UPDATE walkthroughs SET published_version = $2, status = 'published', updated_at = $3 WHERE id = $1")
+        let sql = format!(
+            "UPDATE walkthroughs SET published_version = $2, status = 'published', \
+             updated_at = {} WHERE id = $1",
+            next_revision(3)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(published.version)
             .bind(Timestamp::now().micros())

@@ -35,6 +35,10 @@ pub fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, String> {
     Ok(catalog_entry)
 }
 
+/// The longest version asked for (semantic versions are far shorter); a longer one, or one
+/// holding a control character (a NUL, which PostgreSQL refuses), is refused as invalid.
+const VERSION_MAX: usize = 128;
+
 /// The registry entry `name` as it installs, for `upstreams::install` and upgrades: its
 /// version `version`, or its latest; answered with the version it is.
 pub(super) async fn find(
@@ -42,6 +46,13 @@ pub(super) async fn find(
     name: &str,
     version: Option<&str>,
 ) -> Result<(CatalogEntry, String), CoreError> {
+    if let Some(version) = version
+        && (version.len() > VERSION_MAX || version.chars().any(char::is_control))
+    {
+        let message =
+            format!("a version is at most {VERSION_MAX} bytes of text without control characters");
+        return Err(ValidationError::new("version", message).into());
+    }
     let found = match version {
         Some(version) => platform.store.get_registry_version(name, version).await,
         None => platform.store.get_registry_entry(name).await,

@@ -113,7 +113,10 @@ pub async fn import(
         fields.status = walkthrough.status;
         fields.metadata = walkthrough.metadata.clone();
         let before = walkthrough.title.clone();
-        walkthrough = store.update_walkthrough(org, &id, &fields).await?;
+        // Over the revision read above: a publish or an edit since is a conflict to retry,
+        // not a status or metadata written back over.
+        let read_at = Some(walkthrough.updated_at);
+        walkthrough = store.update_walkthrough(org, &id, &fields, read_at).await?;
         if walkthrough.title != before {
             authoring::announce_for_walkthrough(platform, org, &id).await;
         }
@@ -141,7 +144,7 @@ pub async fn import(
             Some(current) => {
                 if !same_step(current, wanted) {
                     store
-                        .update_step(org, &id, &current.id, Some(wanted), None)
+                        .update_step(org, &id, &current.id, &wanted.clone().into(), None)
                         .await?;
                     updated += 1;
                 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod concurrent_edits;
 mod errors;
 mod funnel;
 mod lists;

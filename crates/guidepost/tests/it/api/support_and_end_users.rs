@@ -2,7 +2,7 @@ use axum::http::StatusCode;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::json;
 
-use crate::api::helpers::spawn_app;
+use crate::api::helpers::{spawn_app, tool_call};
 
 async fn support_requests_are_listed_filtered_read_and_updated(db: &TestDatabase) {
     let app = spawn_app(db).await;
@@ -62,7 +62,9 @@ async fn support_requests_are_listed_filtered_read_and_updated(db: &TestDatabase
     app.patch(&acme, &path, json!({})).await.problem(422);
 }
 
-async fn end_users_are_listed_filtered_and_read_with_their_sessions(db: &TestDatabase) {
+async fn end_users_are_listed_with_their_counts_filtered_and_read_with_their_sessions(
+    db: &TestDatabase,
+) {
     let app = spawn_app(db).await;
     let acme = app.tenant("Acme").await;
     let server = app.create_server(&acme, "acme").await;
@@ -77,9 +79,34 @@ async fn end_users_are_listed_filtered_and_read_with_their_sessions(db: &TestDat
     app.session(&acme, &server, &ada, "transport-secret-1")
         .await;
 
+    let by = |person: &guidepost_domain::EndUser| {
+        let mut call = tool_call(&acme, &server, "search", false, 100, 5);
+        call.end_user_id = Some(person.id.clone());
+        call
+    };
+    let anonymous = tool_call(&acme, &server, "search", false, 100, 5);
+    app.tool_calls(&[by(&ada), by(&ada), by(&bob), by(&ada), anonymous])
+        .await;
+
     let all = app.get(&acme, "/api/v1/end-users").await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.body);
-    assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+    let counts: Vec<(&str, i64, i64)> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let count = |field: &str| u[field].as_i64().unwrap();
+            let id = u["id"].as_str().unwrap();
+            (id, count("session_count"), count("tool_call_count"))
+        })
+        .collect();
+    // Newest first: Bob, then Ada, each with their own sessions and calls.
+    assert_eq!(
+        counts,
+        [(bob.id.as_str(), 0, 1), (ada.id.as_str(), 1, 3)],
+        "{}",
+        all.body
+    );
 
     let by_tracking = app
         .get(&acme, "/api/v1/end-users?tracking_id=bob-tracking")
@@ -119,5 +146,5 @@ async fn end_users_are_listed_filtered_and_read_with_their_sessions(db: &TestDat
 
 backend_tests!(
     support_requests_are_listed_filtered_read_and_updated,
-    end_users_are_listed_filtered_and_read_with_their_sessions,
+    end_users_are_listed_with_their_counts_filtered_and_read_with_their_sessions,
 );

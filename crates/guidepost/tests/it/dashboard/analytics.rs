@@ -233,6 +233,10 @@ async fn the_funnel_and_the_end_user_page_place_each_person(db: &TestDatabase) {
         .ok()
         .to_owned();
     assert!(!list.contains("bob-desktop"), "{list}");
+    // Her row counts her three calls (stateless era: no session).
+    let rows = table_rows(&list, "end-users");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][2..4], ["0", "3"], "sessions, calls: {rows:?}");
     let ada = id_after(&list, "href=\"/app/end-users/", "msu_");
     let body = editor
         .get(&format!("/app/end-users/{ada}"))

@@ -294,7 +294,10 @@ async fn guesses_are_counted_even_in_parallel_and_strangers_hear_the_same(db: &T
 async fn after_sign_in_only_our_own_pages_are_places_to_go(db: &TestDatabase) {
     let app = dashboard_app(db).await;
     add_member(&app, &app.tenant, "ada@acme.example", Role::Owner).await;
+    // Longer than any page of ours: dropped, not echoed into a header and a page.
+    let long = format!("/app/servers?x={}", "a".repeat(5000));
     for (next, lands) in [
+        (long.as_str(), "/app/"),
         ("//evil.example/app/", "/app/"),
         ("https://evil.example/app/", "/app/"),
         ("/app/\\evil", "/app/"),
@@ -327,7 +330,38 @@ async fn after_sign_in_only_our_own_pages_are_places_to_go(db: &TestDatabase) {
     }
 }
 
+/// Sends that read the same pending code at once (the resend gap not yet started): only
+/// one code goes out, so the sending limits hold even for requests made in parallel.
+async fn sends_at_once_mail_one_code(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    add_member(&app, &app.tenant, "ada@acme.example", Role::Owner).await;
+    let mut browser = Browser::new(&app.app.url);
+    browser.get("/app/sign-in").await;
+    let token = browser.cookie("__Host-gp_dashboard_signin").unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let send = || {
+        client
+            .post(format!("{}/app/sign-in", app.app.url))
+            .header("cookie", format!("__Host-gp_dashboard_signin={token}"))
+            .form(&[
+                ("email", "ada@acme.example"),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+    };
+    let answers = futures::future::join_all((0..6).map(|_| send())).await;
+    for answer in answers {
+        assert!(answer.unwrap().status().is_redirection());
+    }
+    let mails = std::fs::read_dir(&app.outbox).map_or(0, |d| d.count());
+    assert_eq!(mails, 1, "one code for sends made at once");
+}
+
 backend_tests!(
     guesses_are_counted_even_in_parallel_and_strangers_hear_the_same,
+    sends_at_once_mail_one_code,
     after_sign_in_only_our_own_pages_are_places_to_go,
 );

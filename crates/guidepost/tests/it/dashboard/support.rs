@@ -190,6 +190,13 @@ async fn a_support_request_is_found_read_and_answered_by_form(db: &TestDatabase)
         person.contains(&format!("href=\"/app/support/{login}\"")),
         "{person}"
     );
+    // Found by her email in any letter case, as the API finds her.
+    let found = editor
+        .get("/app/end-users?email=ADA%40Example.com")
+        .await
+        .ok()
+        .to_owned();
+    assert!(found.contains(&format!("/app/end-users/{ada}")), "{found}");
 }
 
 async fn webhooks_are_created_pinged_and_deleted_by_form(db: &TestDatabase) {
