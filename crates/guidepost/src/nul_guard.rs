@@ -3,35 +3,59 @@
 //! it in a text parameter: a filter or a name that carried one to the store would answer
 //! 500 (and count as a failure of the store, which alerts) instead of saying what is wrong.
 //! One check here covers every route: the API's, the dashboard's, the registry's, MCP's.
+//!
+//! The answers are the API's own for such input: a path that holds one names nothing
+//! (404, as an id that cannot be one), and a query parameter that holds one is invalid
+//! (422, naming the query).
 
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 pub(crate) async fn refuse_nul(request: Request, next: Next) -> Response {
-    if holds_nul(request.uri()) {
-        return refusal();
+    match nul_in(request.uri()) {
+        Some(Place::Path) => refusal(StatusCode::NOT_FOUND, "Nothing is served at this path"),
+        Some(Place::Query) => refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "A query parameter holds a NUL character (%00), which no parameter may hold",
+        ),
+        None => next.run(request).await,
     }
-    next.run(request).await
 }
 
-/// Whether the path or query, percent-decoded, would hold a NUL (`%00`, any case of the
-/// digits being the same). `%2500` is the text `%00`, not a NUL, and passes.
-fn holds_nul(uri: &Uri) -> bool {
-    let text = uri.path_and_query().map_or("", |pq| pq.as_str());
-    text.as_bytes().windows(3).any(|w| w == b"%00")
+#[derive(Debug, PartialEq, Eq)]
+enum Place {
+    Path,
+    Query,
 }
 
-fn refusal() -> Response {
-    let problem = serde_json::json!({
+/// Where the path or query, percent-decoded, would hold a NUL: `%00` (digits have no
+/// case). `%2500` is the text `%00`, not a NUL, and passes.
+fn nul_in(uri: &Uri) -> Option<Place> {
+    let holds = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
+    if holds(uri.path()) {
+        Some(Place::Path)
+    } else if uri.query().is_some_and(holds) {
+        Some(Place::Query)
+    } else {
+        None
+    }
+}
+
+fn refusal(status: StatusCode, detail: &str) -> Response {
+    let mut problem = json!({
         "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": "The URL holds a NUL character (%00), which no path, id or parameter may hold",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
     });
+    if status == StatusCode::UNPROCESSABLE_ENTITY {
+        problem["errors"] = json!([{"field": "query", "message": detail}]);
+    }
     (
-        StatusCode::BAD_REQUEST,
+        status,
         [(header::CONTENT_TYPE, "application/problem+json")],
         problem.to_string(),
     )
@@ -43,13 +67,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_an_encoded_nul_is_refused() {
-        let holds = |text: &str| holds_nul(&text.parse::<Uri>().unwrap());
-        assert!(holds("/api/v1/tool-calls?tool_name=%00"));
-        assert!(holds("/api/v1/upstreams/us_1/tools/a%00b/approve"));
-        assert!(holds("/v0.1/servers?search=x%00"));
-        assert!(!holds("/v0.1/servers?search=%2500"), "the text %00");
-        assert!(!holds("/v0.1/servers?search=100%25"));
-        assert!(!holds("/api/v1/servers?limit=100"));
+    fn only_an_encoded_nul_is_refused_and_its_place_named() {
+        let place = |text: &str| nul_in(&text.parse::<Uri>().unwrap());
+        assert_eq!(
+            place("/api/v1/tool-calls?tool_name=%00"),
+            Some(Place::Query)
+        );
+        assert_eq!(
+            place("/api/v1/upstreams/us_1/tools/a%00b/approve"),
+            Some(Place::Path)
+        );
+        assert_eq!(place("/v0.1/servers?search=x%00"), Some(Place::Query));
+        assert_eq!(place("/v0.1/servers?search=%2500"), None, "the text %00");
+        assert_eq!(place("/v0.1/servers?search=100%25"), None);
+        assert_eq!(place("/api/v1/servers?limit=100"), None);
     }
 }

@@ -130,14 +130,16 @@ impl EndUserStore for ThisStore {
         page: &PageRequest,
     ) -> Result<Page<EndUserSummary>> {
         let (before_time, before_id, limit) = page_bounds(page);
-        // One statement for the page and its counts (indexes on `end_user_id`), never one
-        // per person.
+        // One statement for the page and its counts, never one per person. The counts go
+        // by the person's id alone (ids are platform-wide, and the people are this
+        // organization's), so that each is counted in its `end_user_id` index without
+        // reading the rows.
         let sql = format!(
             "SELECT {END_USER_COLUMNS}, \
-             (SELECT COUNT(*) FROM mcp_sessions s WHERE s.org_id = end_users.org_id \
-              AND s.end_user_id = end_users.id) AS session_count, \
-             (SELECT COUNT(*) FROM tool_calls c WHERE c.org_id = end_users.org_id \
-              AND c.end_user_id = end_users.id) AS tool_call_count \
+             (SELECT COUNT(*) FROM mcp_sessions s WHERE s.end_user_id = end_users.id) \
+              AS session_count, \
+             (SELECT COUNT(*) FROM tool_calls c WHERE c.end_user_id = end_users.id) \
+              AS tool_call_count \
              FROM end_users WHERE org_id = $1 \
              AND ($2 IS NULL OR email = $2) AND ($3 IS NULL OR tracking_id = $3) \
              AND (first_seen_at < $4 OR (first_seen_at = $4 AND id < $5) OR $5 = '') \

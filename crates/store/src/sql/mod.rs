@@ -195,6 +195,21 @@ fn page_bounds_oldest_first(page: &PageRequest) -> (i64, String, i64) {
     }
 }
 
+/// The outcome of a write conditional on the revision `read_at`: the row written; else,
+/// when a revision was given and the row is still there, `Changed` (another write moved
+/// its revision on), and `NotFound` when it is gone.
+async fn written_over<T, U>(
+    written: Option<Result<T>>,
+    read_at: Option<Timestamp>,
+    still_there: impl std::future::Future<Output = Result<U>>,
+) -> Result<T> {
+    match written {
+        Some(row) => row,
+        None if read_at.is_some() => still_there.await.and(Err(StoreError::Changed)),
+        None => Err(StoreError::NotFound),
+    }
+}
+
 /// The next `updated_at` of a row whose writes are compared by it (a revision): the time
 /// of the write in parameter `$param`, or one microsecond past the stored one, so that a
 /// second write in the same microsecond still moves it on.

@@ -147,14 +147,8 @@ impl ServerStore for ThisStore {
             .fetch_optional(self.run())
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
-        match row {
-            Some(row) => server(&row),
-            None if read_at.is_some() => match self.get_server(org, id).await {
-                Ok(_) => Err(StoreError::Changed),
-                Err(gone) => Err(gone),
-            },
-            None => Err(StoreError::NotFound),
-        }
+        let still_there = self.get_server(org, id);
+        written_over(row.as_ref().map(server), read_at, still_there).await
     }
 
     async fn verify_pending_domain(

@@ -361,14 +361,8 @@ impl UpstreamStore for ThisStore {
             .bind(read_at.map(Timestamp::micros))
             .fetch_optional(self.run())
             .await?;
-        match row {
-            Some(row) => upstream(&row),
-            None if read_at.is_some() => match self.get_upstream(org, id).await {
-                Ok(_) => Err(StoreError::Changed),
-                Err(gone) => Err(gone),
-            },
-            None => Err(StoreError::NotFound),
-        }
+        let still_there = self.get_upstream(org, id);
+        written_over(row.as_ref().map(upstream), read_at, still_there).await
     }
 
     async fn change_upstream_launch(

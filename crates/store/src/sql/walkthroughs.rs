@@ -112,14 +112,8 @@ impl WalkthroughStore for ThisStore {
             .bind(read_at.map(Timestamp::micros))
             .fetch_optional(self.run())
             .await?;
-        match row {
-            Some(row) => walkthrough(&row),
-            None if read_at.is_some() => match self.get_walkthrough(org, id).await {
-                Ok(_) => Err(StoreError::Changed),
-                Err(gone) => Err(gone),
-            },
-            None => Err(StoreError::NotFound),
-        }
+        let still_there = self.get_walkthrough(org, id);
+        written_over(row.as_ref().map(walkthrough), read_at, still_there).await
     }
 
     async fn delete_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<()> {
