@@ -340,10 +340,26 @@ pub async fn update(
     id: &ServerId,
     input: UpdateServer,
 ) -> Result<McpServer, CoreError> {
+    update_seen_at(platform, caller, id, input, None).await
+}
+
+/// What a refusal of [`update_seen_at`] says, for a form to find it by.
+pub const CHANGED_SINCE_SEEN: &str = "was changed since this page was opened";
+
+/// [`update`], from a form that showed the server at revision `seen` (its `updated_at`):
+/// refused with a conflict if it changed since, so that a stale page does not write back
+/// every field over someone else's change.
+pub async fn update_seen_at(
+    platform: &Platform,
+    caller: &Caller,
+    id: &ServerId,
+    input: UpdateServer,
+    seen: Option<Timestamp>,
+) -> Result<McpServer, CoreError> {
     caller.require(Permission::Edit)?;
     let fields = named_fields(&input);
-    let updated =
-        merged_until_current(|| merge_and_write(platform, caller.org(), id, input.clone())).await?;
+    let attempt = || merge_and_write(platform, caller.org(), id, input.clone(), seen);
+    let updated = merged_until_current(attempt).await?;
     let detail = serde_json::json!({"fields": fields});
     audit_server(platform, caller, "server.updated", &updated, detail).await?;
     // Every change is announced, not only those that change its tools: nodes keep
@@ -362,8 +378,16 @@ async fn merge_and_write(
     org: &OrgId,
     id: &ServerId,
     input: UpdateServer,
+    seen: Option<Timestamp>,
 ) -> Result<Option<McpServer>, CoreError> {
     let current = platform.store.get_server(org, id).await?;
+    if seen.is_some_and(|seen| seen != current.updated_at) {
+        return Err(CoreError::Conflict(format!(
+            "This server {CHANGED_SINCE_SEEN} (in another tab, or by someone else). The form \
+             shows what you sent and the page what is saved now: save again to write yours \
+             over it."
+        )));
+    }
     let settings = apply_update(&platform.config, current.clone(), input)?;
     if settings.pending_domain != current.pending_domain {
         refuse_taken_domain(platform, Some(id), &settings).await?;

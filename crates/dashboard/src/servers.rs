@@ -159,6 +159,9 @@ const SERVER_FORM: FormSpec = FormSpec {
 /// A conflict on the server form: a domain another server holds, or a taken slug.
 fn server_form_error(error: PageError) -> Result<FormError, PageError> {
     match error {
+        PageError::Conflict(message) if message.contains(servers::CHANGED_SINCE_SEEN) => Ok(
+            FormError::new(SERVER_FORM, "name", message, StatusCode::CONFLICT),
+        ),
         PageError::Conflict(message) if message.contains("domain") => Ok(FormError::new(
             SERVER_FORM,
             "custom_domain",
@@ -225,6 +228,9 @@ pub(crate) struct ServerForm {
     instructions: String,
     #[serde(default)]
     allowed_origins: String,
+    /// The revision the page was read at (absent from a form of an older page: no check).
+    #[serde(default)]
+    revision: Option<i64>,
 }
 
 impl ServerForm {
@@ -286,6 +292,9 @@ async fn try_create(
 struct ShowPage {
     chrome: Chrome,
     id: String,
+    /// The server's revision as this page read it: saving the settings is refused if it
+    /// changed since (another tab, another person), rather than writing over that change.
+    revision: i64,
     fields: Fields,
     mcp_url: String,
     path_url: String,
@@ -403,6 +412,7 @@ pub(crate) async fn show_page(
         &ShowPage {
             chrome,
             id: server.id.to_string(),
+            revision: server.updated_at.micros(),
             fields,
             mcp_url: urls::mcp_url(config, &server),
             path_url: urls::path_mcp_url(config, &server),
@@ -450,7 +460,8 @@ async fn try_update(
         instructions: Some(page::optional(&form.instructions)),
         allowed_origins: Some(form.origins()),
     };
-    servers::update(&app.platform, signed.caller(), id, input).await?;
+    let seen = form.revision.map(Timestamp::from_micros);
+    servers::update_seen_at(&app.platform, signed.caller(), id, input, seen).await?;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 
 use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use super::{dashboard_app, member};
 use crate::helpers::{RawMcp, STATELESS_ERA, tool_names};
@@ -87,4 +88,69 @@ async fn an_editor_creates_a_server_and_sees_what_agents_see(db: &TestDatabase) 
     assert!(!listed.contains(&"get_support".to_owned()), "{listed:?}");
 }
 
-backend_tests!(an_editor_creates_a_server_and_sees_what_agents_see);
+/// The value of the hidden `revision` field of a page's settings form.
+fn revision_in(body: &str) -> String {
+    let after = body
+        .split("name=\"revision\" value=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no revision: {body}"));
+    after.split('"').next().unwrap().to_owned()
+}
+
+/// A settings page opened before someone else's change does not write every field back
+/// over it: the save is refused and says so; saved again from the page it shows, it goes
+/// through.
+async fn a_stale_settings_page_does_not_write_over_a_newer_change(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+    let server = app.app.create_server(&app.tenant, "docs", json!({})).await;
+    let id = server["id"].as_str().unwrap();
+    let page = format!("/app/servers/{id}");
+    let opened = revision_in(&editor.get(&page).await.text());
+
+    let api = format!("/servers/{id}");
+    let change = json!({"instructions": "Read the docs first."});
+    let (status, _) = app
+        .app
+        .api(Method::PATCH, &api, &app.tenant.key, Some(change))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let form = |revision: &str| {
+        [
+            ("name", "Docs 2"),
+            ("slug", "docs"),
+            ("auth_mode", "none"),
+            ("revision", revision),
+        ]
+        .map(|(k, v)| (k, v.to_owned()))
+    };
+    let stale = form(&opened);
+    let stale: Vec<(&str, &str)> = stale.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = editor.post(&page, &stale).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("was changed since this page was opened"),
+        "{}",
+        refused.body
+    );
+    let (_, stored) = app.app.get(&api, &app.tenant.key).await;
+    assert_eq!(
+        (stored["name"].as_str(), stored["instructions"].as_str()),
+        (Some("Server docs"), Some("Read the docs first.")),
+        "nothing written over the change"
+    );
+
+    // The refusal's page is at the revision saved now: saving from it writes.
+    let current = form(&revision_in(&refused.body));
+    let current: Vec<(&str, &str)> = current.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    editor.post(&page, &current).await.redirected_to(&page);
+    let (_, stored) = app.app.get(&api, &app.tenant.key).await;
+    assert_eq!(stored["name"], "Docs 2");
+}
+
+backend_tests!(
+    an_editor_creates_a_server_and_sees_what_agents_see,
+    a_stale_settings_page_does_not_write_over_a_newer_change,
+);
