@@ -9,18 +9,19 @@
 //! (422, naming the query).
 
 use axum::extract::Request;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use guidepost_api::ApiError;
 
 pub(crate) async fn refuse_nul(request: Request, next: Next) -> Response {
     match nul_in(request.uri()) {
-        Some(Place::Path) => refusal(StatusCode::NOT_FOUND, "Nothing is served at this path"),
-        Some(Place::Query) => refusal(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "A query parameter holds a NUL character (%00), which no parameter may hold",
-        ),
+        Some(Place::Path) => ApiError::NoRoute.into_response(),
+        Some(Place::Query) => ApiError::invalid(
+            "query",
+            "a query parameter holds a NUL character (%00), which no parameter may hold",
+        )
+        .into_response(),
         None => next.run(request).await,
     }
 }
@@ -42,24 +43,6 @@ fn nul_in(uri: &Uri) -> Option<Place> {
     } else {
         None
     }
-}
-
-fn refusal(status: StatusCode, detail: &str) -> Response {
-    let mut problem = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if status == StatusCode::UNPROCESSABLE_ENTITY {
-        problem["errors"] = json!([{"field": "query", "message": detail}]);
-    }
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        problem.to_string(),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

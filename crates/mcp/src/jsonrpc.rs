@@ -149,11 +149,8 @@ impl Refusal {
     pub fn rate_limited(id: Value, retry_after_secs: u64, scope: &str) -> Self {
         let retry_after_secs = retry_after_secs.max(1);
         let message = format!("Rate limit exceeded ({scope}); retry after {retry_after_secs} s");
-        let refusal = Self::new(StatusCode::TOO_MANY_REQUESTS, id, RATE_LIMITED, message);
-        Self {
-            retry_after_secs: Some(retry_after_secs),
-            ..refusal
-        }
+        Self::new(StatusCode::TOO_MANY_REQUESTS, id, RATE_LIMITED, message)
+            .with_retry_after(retry_after_secs)
     }
 }
 

@@ -96,24 +96,29 @@ async fn write_batches(
             }
             _ = tick.tick() => flush(&*store, &mut batch).await,
             Some(ack) = flush_requests.recv() => {
-                while let Ok(call) = receiver.try_recv() {
-                    batch.push(call);
-                    if batch.len() >= BATCH_SIZE { flush(&*store, &mut batch).await; }
-                }
-                flush(&*store, &mut batch).await;
+                write_what_is_queued(&*store, &mut receiver, &mut batch).await;
                 let _ = ack.send(());
             }
             _ = &mut stopped => break,
         }
     }
     receiver.close();
+    write_what_is_queued(&*store, &mut receiver, &mut batch).await;
+}
+
+/// Writes `batch` and every call queued now, a batch at a time.
+async fn write_what_is_queued(
+    store: &dyn Store,
+    receiver: &mut mpsc::Receiver<ToolCall>,
+    batch: &mut Vec<ToolCall>,
+) {
     while let Ok(call) = receiver.try_recv() {
         batch.push(call);
         if batch.len() >= BATCH_SIZE {
-            flush(&*store, &mut batch).await;
+            flush(store, batch).await;
         }
     }
-    flush(&*store, &mut batch).await;
+    flush(store, batch).await;
 }
 
 async fn flush(store: &dyn Store, batch: &mut Vec<ToolCall>) {

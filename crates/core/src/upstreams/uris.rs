@@ -50,7 +50,10 @@ pub fn split_exposed(exposed: &str) -> Option<(&str, String)> {
 /// the safe side for what it decides: which template's review a read must wait for.
 pub fn expands(template: &str, uri: &str) -> bool {
     let template = template.to_ascii_lowercase();
-    let uri = percent_decoded(uri).to_ascii_lowercase();
+    // Each `%XX` escape decoded (an invalid one kept as it is).
+    let uri = percent_encoding::percent_decode_str(uri)
+        .decode_utf8_lossy()
+        .to_ascii_lowercase();
     let mut literals = Vec::new();
     let mut rest = template.as_str();
     while let Some(open) = rest.find('{') {
@@ -79,30 +82,6 @@ pub fn expands(template: &str, uri: &str) -> bool {
         }
     }
     true
-}
-
-/// `text` with each `%XX` escape decoded (an invalid one kept as it is).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes
-            .get(at + 1..at + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[at], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Rewrites, in place, the URIs of the content blocks in `blocks` (tool result content,

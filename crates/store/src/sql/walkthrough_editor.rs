@@ -161,22 +161,24 @@ impl WalkthroughEditorStore for ThisStore {
     ) -> Result<Option<Step>> {
         // The new revision is always later than the old one, even within one microsecond,
         // so that a second save over the same revision is refused.
-        let row = sqlx::query(
+        let sql = format!(
             "UPDATE walkthrough_steps SET title = $4, section_title = $5, content = $6, \
-             updated_at = CASE WHEN $7 > updated_at THEN $7 ELSE updated_at + 1 END \
+             updated_at = {} \
              WHERE org_id = $1 AND walkthrough_id = $2 AND id = $3 AND updated_at = $8 \
              RETURNING id, walkthrough_id, title, section_title, content, next_step_id",
-        )
-        .bind(org.as_str())
-        .bind(walkthrough.as_str())
-        .bind(step_id.as_str())
-        .bind(&f.title)
-        .bind(f.section_title.as_deref())
-        .bind(&f.content)
-        .bind(Timestamp::now().micros())
-        .bind(revision.micros())
-        .fetch_optional(self.run())
-        .await?;
+            next_revision(7)
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(walkthrough.as_str())
+            .bind(step_id.as_str())
+            .bind(&f.title)
+            .bind(f.section_title.as_deref())
+            .bind(&f.content)
+            .bind(Timestamp::now().micros())
+            .bind(revision.micros())
+            .fetch_optional(self.run())
+            .await?;
         match row {
             Some(row) => Ok(Some(step(&row)?)),
             // Gone (`NotFound`) or written by someone else since.

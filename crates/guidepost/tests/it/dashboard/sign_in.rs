@@ -198,6 +198,29 @@ backend_tests!(
     a_stranger_gets_the_same_answer_and_no_mail,
 );
 
+/// Posts a sign-in form (`fields` and the CSRF token) to `path` with the browser's
+/// pre-session cookie `token`, not following the redirect: the status it answers.
+async fn post_sign_in_form(
+    app: &crate::oauth_helpers::OAuthApp,
+    path: &str,
+    token: &str,
+    fields: &[(&str, &str)],
+) -> StatusCode {
+    let mut form = fields.to_vec();
+    form.push(("csrf_token", token));
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}{path}", app.app.url))
+        .header("cookie", format!("__Host-gp_dashboard_signin={token}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// Posts a code guess with the browser's pre-session cookie and token.
 async fn guess(
     app: &crate::oauth_helpers::OAuthApp,
@@ -205,17 +228,8 @@ async fn guess(
     email: &str,
     code: &str,
 ) -> StatusCode {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/app/sign-in/code", app.app.url))
-        .header("cookie", format!("__Host-gp_dashboard_signin={token}"))
-        .form(&[("email", email), ("code", code), ("csrf_token", token)])
-        .send()
-        .await
-        .unwrap()
-        .status()
+    let fields = [("email", email), ("code", code)];
+    post_sign_in_form(app, "/app/sign-in/code", token, &fields).await
 }
 
 async fn guesses_are_counted_even_in_parallel_and_strangers_hear_the_same(db: &TestDatabase) {
@@ -338,23 +352,17 @@ async fn sends_at_once_mail_one_code(db: &TestDatabase) {
     let mut browser = Browser::new(&app.app.url);
     browser.get("/app/sign-in").await;
     let token = browser.cookie("__Host-gp_dashboard_signin").unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let send = || {
-        client
-            .post(format!("{}/app/sign-in", app.app.url))
-            .header("cookie", format!("__Host-gp_dashboard_signin={token}"))
-            .form(&[
-                ("email", "ada@acme.example"),
-                ("csrf_token", token.as_str()),
-            ])
-            .send()
+        post_sign_in_form(
+            &app,
+            "/app/sign-in",
+            &token,
+            &[("email", "ada@acme.example")],
+        )
     };
     let answers = futures::future::join_all((0..6).map(|_| send())).await;
-    for answer in answers {
-        assert!(answer.unwrap().status().is_redirection());
+    for status in answers {
+        assert!(status.is_redirection());
     }
     let mails = std::fs::read_dir(&app.outbox).map_or(0, |d| d.count());
     assert_eq!(mails, 1, "one code for sends made at once");
