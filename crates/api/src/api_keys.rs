@@ -73,6 +73,7 @@ pub(crate) async fn list(
     responses(
         (status = 201, description = "The key, with its plaintext shown once", body = CreatedApiKey),
         (status = 403, description = "The key lacks the admin scope, or a scope it would grant"),
+        (status = 409, description = "The organization has as many keys in use as it may, or the key or member asking was revoked meanwhile"),
         (status = 422, description = "Invalid name or scope"),
     )
 )]

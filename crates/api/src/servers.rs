@@ -52,7 +52,7 @@ impl InstallQuery {
     responses(
         (status = 201, description = "The server, with its MCP URLs", body = ServerView),
         (status = 403, description = "A conformance fixture was asked for, and fixtures are disabled"),
-        (status = 409, description = "The slug or custom domain is taken, or the server kept changing under the update (retry)"),
+        (status = 409, description = "The slug or custom domain is taken, or the organization has as many servers as it may"),
         (status = 422, description = "Invalid input"),
     )
 )]

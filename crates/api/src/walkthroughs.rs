@@ -171,6 +171,7 @@ impl From<Assignment> for AssignmentView {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The walkthrough", body = WalkthroughView),
+        (status = 409, description = "The organization has as many walkthroughs as it may"),
         (status = 422, description = "Invalid input"),
     )
 )]

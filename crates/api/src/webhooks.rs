@@ -52,7 +52,7 @@ pub(crate) async fn list(
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Webhook>>, ApiError> {
     let page = query.request()?;
-    // At most `webhooks::MAX_PER_ORG`: read whole and cut.
+    // At most `Limits::WEBHOOKS`: read whole and cut.
     let all = webhooks::list(&platform, &auth.caller).await?;
     Ok(Json(Page::of_oldest_first(all, &page, |w| Cursor {
         created_at: w.created_at,

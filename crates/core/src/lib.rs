@@ -28,7 +28,7 @@ pub mod organizations;
 pub mod personal_data;
 pub mod rate_limit;
 pub mod retention;
-mod revision;
+pub mod revision;
 pub mod routing;
 pub mod secrets;
 pub mod servers;

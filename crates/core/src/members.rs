@@ -123,12 +123,6 @@ pub async fn invite(
 ) -> Result<Invitation, CoreError> {
     by.require(Permission::Administer)?;
     let email = Email::parse(email)?;
-    if platform.store.list_members(by.org()).await?.len() >= Limits::MEMBERS {
-        return Err(CoreError::Conflict(format!(
-            "An organization has at most {} members: remove someone first.",
-            Limits::MEMBERS
-        )));
-    }
     let member = platform.store.create_member(by.org(), &email, role).await?;
     audit_member(platform, by, "member.invited", &member).await?;
     let now = Timestamp::now();

@@ -4,6 +4,7 @@
 
 use crate::{Caller, Permission};
 use guidepost_domain::*;
+use guidepost_store::KeyMaker;
 
 use crate::{CoreError, Platform};
 
@@ -21,7 +22,8 @@ pub async fn create(
 ) -> Result<(Organization, CreatedKey), CoreError> {
     validate_text("name", name, Limits::NAME)?;
     let org = platform.store.create_organization(name.trim()).await?;
-    let key = insert_api_key(platform, &org.id, "default", &ApiKeyScopes::all()).await?;
+    let maker = KeyMaker::Platform;
+    let key = insert_api_key(platform, &org.id, maker, "default", &ApiKeyScopes::all()).await?;
     Ok((org, key))
 }
 
@@ -47,7 +49,12 @@ pub async fn create_api_key(
             refused.join(", ")
         )));
     }
-    let created = insert_api_key(platform, caller.org(), name, &scopes).await?;
+    let maker = match caller.actor() {
+        Actor::ApiKey(id) => KeyMaker::Key(id),
+        Actor::Member(id) => KeyMaker::Member(id),
+        Actor::Operator | Actor::Platform | Actor::EndUser(_) => KeyMaker::Platform,
+    };
+    let created = insert_api_key(platform, caller.org(), maker, name, &scopes).await?;
     let scopes: Vec<&str> = created.key.scopes.iter().map(ApiKeyScope::as_str).collect();
     let detail = serde_json::json!({"scopes": scopes, "prefix": created.key.display_prefix});
     audit_key(platform, caller, "api_key.created", &created.key, detail).await?;
@@ -72,6 +79,7 @@ async fn audit_key(
 async fn insert_api_key(
     platform: &Platform,
     org: &OrgId,
+    maker: KeyMaker<'_>,
     name: &str,
     scopes: &ApiKeyScopes,
 ) -> Result<CreatedKey, CoreError> {
@@ -79,7 +87,7 @@ async fn insert_api_key(
     let secret = ApiKeySecret::generate();
     let key = platform
         .store
-        .create_api_key(org, name.trim(), scopes, &secret)
+        .create_api_key(org, maker, name.trim(), scopes, &secret)
         .await?;
     Ok(CreatedKey {
         key,

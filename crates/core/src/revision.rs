@@ -6,6 +6,7 @@
 
 use std::future::Future;
 
+use guidepost_domain::Timestamp;
 use guidepost_store::StoreError;
 
 use crate::CoreError;
@@ -28,6 +29,28 @@ where
         }
     }
     Err(StoreError::Changed.into())
+}
+
+/// What a refusal of [`unchanged_since_seen`] says, for a form to find it by.
+pub const CHANGED_SINCE_SEEN: &str = "was changed since this page was opened";
+
+/// Refuses an update from a page that showed `what` at revision `seen` (its `updated_at`)
+/// when it changed since: a stale form posts every field, and would write them all back
+/// over someone else's change. No `seen` (the API's PATCH, which names its fields): no
+/// check.
+pub(crate) fn unchanged_since_seen(
+    what: &str,
+    seen: Option<Timestamp>,
+    current: Timestamp,
+) -> Result<(), CoreError> {
+    if seen.is_none_or(|seen| seen == current) {
+        return Ok(());
+    }
+    Err(CoreError::Conflict(format!(
+        "This {what} {CHANGED_SINCE_SEEN} (in another tab, or by someone else). The form \
+         shows what you sent and the page what is saved now: save again to write yours over \
+         it."
+    )))
 }
 
 /// A conditional write's outcome for [`merged_until_current`]: `None` when the row changed

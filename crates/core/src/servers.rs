@@ -343,9 +343,6 @@ pub async fn update(
     update_seen_at(platform, caller, id, input, None).await
 }
 
-/// What a refusal of [`update_seen_at`] says, for a form to find it by.
-pub const CHANGED_SINCE_SEEN: &str = "was changed since this page was opened";
-
 /// [`update`], from a form that showed the server at revision `seen` (its `updated_at`):
 /// refused with a conflict if it changed since, so that a stale page does not write back
 /// every field over someone else's change.
@@ -381,13 +378,7 @@ async fn merge_and_write(
     seen: Option<Timestamp>,
 ) -> Result<Option<McpServer>, CoreError> {
     let current = platform.store.get_server(org, id).await?;
-    if seen.is_some_and(|seen| seen != current.updated_at) {
-        return Err(CoreError::Conflict(format!(
-            "This server {CHANGED_SINCE_SEEN} (in another tab, or by someone else). The form \
-             shows what you sent and the page what is saved now: save again to write yours \
-             over it."
-        )));
-    }
+    crate::revision::unchanged_since_seen("server", seen, current.updated_at)?;
     let settings = apply_update(&platform.config, current.clone(), input)?;
     if settings.pending_domain != current.pending_domain {
         refuse_taken_domain(platform, Some(id), &settings).await?;
@@ -396,14 +387,6 @@ async fn merge_and_write(
         settings.auth_mode == AuthMode::CustomOauth && current.auth_mode != AuthMode::CustomOauth;
     if to_custom && let Some(why) = crate::oidc::readiness(platform, org, id).await? {
         return Err(ValidationError::new("auth_mode", why).into());
-    }
-    if settings.auth_mode != current.auth_mode {
-        crate::upstreams::connections::check_server_auth_change(
-            platform,
-            &current,
-            settings.auth_mode,
-        )
-        .await?;
     }
     let read_at = Some(current.updated_at);
     unless_changed(

@@ -19,8 +19,6 @@ use utoipa::ToSchema;
 
 use crate::{CoreError, Platform};
 
-/// The most webhooks one organization may have.
-pub const MAX_PER_ORG: usize = 10;
 const URL_MAX: usize = 2048;
 /// Deliveries one worker pass takes at most.
 const BATCH: u32 = 32;
@@ -125,10 +123,6 @@ pub async fn create(
                        signing secret (start it with --master-key or GUIDEPOST_MASTER_KEY)";
         return Err(ValidationError::new("webhook", message).into());
     };
-    if platform.store.list_webhooks(org).await?.len() >= MAX_PER_ORG {
-        let message = format!("an organization has at most {MAX_PER_ORG} webhooks");
-        return Err(CoreError::Conflict(message));
-    }
     let id = WebhookId::generate();
     let secret = random_token("whsec_");
     let new = NewWebhook {

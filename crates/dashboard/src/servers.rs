@@ -159,9 +159,16 @@ const SERVER_FORM: FormSpec = FormSpec {
 /// A conflict on the server form: a domain another server holds, or a taken slug.
 fn server_form_error(error: PageError) -> Result<FormError, PageError> {
     match error {
-        PageError::Conflict(message) if message.contains(servers::CHANGED_SINCE_SEEN) => Ok(
-            FormError::new(SERVER_FORM, "name", message, StatusCode::CONFLICT),
-        ),
+        PageError::Conflict(message)
+            if message.contains(guidepost_core::revision::CHANGED_SINCE_SEEN) =>
+        {
+            Ok(FormError::new(
+                SERVER_FORM,
+                "name",
+                message,
+                StatusCode::CONFLICT,
+            ))
+        }
         PageError::Conflict(message) if message.contains("domain") => Ok(FormError::new(
             SERVER_FORM,
             "custom_domain",

@@ -35,6 +35,29 @@ impl UpstreamSignIn {
     }
 }
 
+/// The rule between a `person` upstream and the servers that attach it: each of them
+/// signs its people in (`AuthMode::requires_token`). With anonymous tracking ids, whoever
+/// opened a connect link could bind their account to someone else's identity. The store
+/// keeps it in the transactions that attach, switch an upstream to `person` and change a
+/// server's sign-in, so that two such changes at once cannot both pass.
+pub mod person_sign_in {
+    const WHY: &str = "person sign-in is only for servers whose people sign in \
+        (auth_mode platform_oauth or custom_oauth): with tracking ids, whoever opened a \
+        connect link could bind their account to someone else";
+
+    /// A `person` upstream attached (or switched to `person` while attached) to the
+    /// server named `server`, whose people do not sign in.
+    pub fn refused_on(server: &str) -> String {
+        format!("{server}: {WHY}")
+    }
+
+    /// A server switched to let people in unsigned while `upstream`, a `person` one, is
+    /// attached to it.
+    pub fn refused_off(upstream: &str) -> String {
+        format!("{upstream} is attached with person sign-in; detach it first: {WHY}")
+    }
+}
+
 string_enum! {
     /// Whether a connection's tokens may be used: `needs_reconnect` after a refresh was
     /// refused (or the grant revoked), until the owner connects again.

@@ -212,6 +212,14 @@ impl LaunchSpec {
 }
 
 impl LaunchSpec {
+    /// Whose account it is reached with: only a remote server signs in.
+    pub fn sign_in(&self) -> crate::UpstreamSignIn {
+        match self {
+            LaunchSpec::Http { sign_in, .. } => *sign_in,
+            _ => crate::UpstreamSignIn::None,
+        }
+    }
+
     /// The version it names: a package's, or a container image's reference.
     pub fn version(&self) -> Option<&str> {
         match self {

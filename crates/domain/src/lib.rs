@@ -44,7 +44,7 @@ pub use id::{
 };
 pub use latency::{LATENCY_BOUNDS_US, LATENCY_BUCKETS, LatencyHistogram, latency_bucket};
 pub use launch_spec::*;
-pub use limits::{Limits, prefix_chars, without_nul};
+pub use limits::{Limits, OrgCap, prefix_chars, without_nul};
 pub use member::*;
 pub use model::*;
 pub use registry::*;

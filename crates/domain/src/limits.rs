@@ -32,6 +32,14 @@ impl Limits {
     pub const MEMBERS: usize = 1000;
     /// Private catalog entries per organization.
     pub const CATALOG_ENTRIES: usize = 100;
+    /// Hosted servers of one organization.
+    pub const SERVERS: usize = 100;
+    /// Walkthroughs of one organization (drafts, published and archived).
+    pub const WALKTHROUGHS: usize = 1000;
+    /// API keys of one organization not revoked.
+    pub const API_KEYS: usize = 100;
+    /// Webhooks of one organization.
+    pub const WEBHOOKS: usize = 10;
     /// Definitions of each kind (tools, prompts, resources, resource templates) one
     /// upstream may list; more are not kept.
     pub const UPSTREAM_TOOLS: usize = 500;
@@ -41,6 +49,57 @@ impl Limits {
     pub const CONNECTIONS_LISTED: usize = 1000;
     /// The largest answer read from an upstream's authorization server.
     pub const AUTHORIZATION_RESPONSE: usize = 256 * 1024;
+}
+
+/// What an organization keeps only so many of. The store counts them, with the
+/// organization's row locked, in the transaction that adds one, so that two additions at
+/// once cannot both pass the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgCap {
+    Servers,
+    Walkthroughs,
+    /// Keys not revoked: a revoked key stays listed for the audit trail.
+    ApiKeys,
+    Webhooks,
+    Members,
+    Upstreams,
+    CatalogEntries,
+}
+
+impl OrgCap {
+    pub const fn max(self) -> usize {
+        match self {
+            OrgCap::Servers => Limits::SERVERS,
+            OrgCap::Walkthroughs => Limits::WALKTHROUGHS,
+            OrgCap::ApiKeys => Limits::API_KEYS,
+            OrgCap::Webhooks => Limits::WEBHOOKS,
+            OrgCap::Members => Limits::MEMBERS,
+            OrgCap::Upstreams => Limits::UPSTREAMS,
+            OrgCap::CatalogEntries => Limits::CATALOG_ENTRIES,
+        }
+    }
+
+    /// What the refusal says is kept, and how to make room.
+    fn counted(self) -> (&'static str, &'static str) {
+        match self {
+            OrgCap::Servers => ("servers", "delete one first"),
+            OrgCap::Walkthroughs => ("walkthroughs", "delete one first"),
+            OrgCap::ApiKeys => ("API keys in use", "revoke one first"),
+            OrgCap::Webhooks => ("webhooks", "delete one first"),
+            OrgCap::Members => ("members", "remove someone first"),
+            OrgCap::Upstreams => ("upstreams installed", "remove one first"),
+            OrgCap::CatalogEntries => ("catalog entries of its own", "delete one first"),
+        }
+    }
+
+    /// The answer to an addition past the cap.
+    pub fn refusal(self) -> String {
+        let (what, remedy) = self.counted();
+        format!(
+            "An organization has at most {} {what}: {remedy}.",
+            self.max()
+        )
+    }
 }
 
 /// The longest prefix of `text` with at most `max` characters, cut at a character's
@@ -65,7 +124,7 @@ pub fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{prefix_chars, without_nul};
+    use super::{OrgCap, prefix_chars, without_nul};
 
     #[test]
     fn nul_characters_are_replaced_and_other_text_is_borrowed() {
@@ -74,6 +133,15 @@ mod tests {
             without_nul("plain"),
             std::borrow::Cow::Borrowed("plain")
         ));
+    }
+
+    #[test]
+    fn a_cap_refusal_says_how_many_and_how_to_make_room() {
+        assert_eq!(
+            OrgCap::ApiKeys.refusal(),
+            "An organization has at most 100 API keys in use: revoke one first."
+        );
+        assert_eq!(OrgCap::Webhooks.max(), 10);
     }
 
     #[test]

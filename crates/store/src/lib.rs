@@ -56,7 +56,7 @@ pub use error::StoreError;
 pub use funnel::{FunnelCounts, FunnelStore, StepCount};
 pub use members::MemberStore;
 pub use oidc::OidcStore;
-pub use organizations::OrganizationStore;
+pub use organizations::{KeyMaker, OrganizationStore};
 pub use personal_data::{
     Erasure, ExportCursor, ExportPage, ExportedRow, ExportedTable, PersonalDataStore,
 };

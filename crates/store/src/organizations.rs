@@ -5,6 +5,16 @@ use guidepost_domain::*;
 
 use crate::Result;
 
+/// Who adds an API key, looked at again in the transaction that adds it: a key revoked,
+/// or a member removed or no longer an owner, in the same instant adds none.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyMaker<'a> {
+    Key(&'a ApiKeyId),
+    Member(&'a MemberId),
+    /// The operator's command line, or the platform making an organization's first key.
+    Platform,
+}
+
 #[async_trait]
 pub trait OrganizationStore: Send + Sync {
     /// Platform-wide: creates a tenant.
@@ -17,9 +27,11 @@ pub trait OrganizationStore: Send + Sync {
     /// Whether the organization's hosted servers are listed in the platform's registry
     /// API.
     async fn set_registry_listed(&self, org: &OrgId, listed: bool) -> Result<Organization>;
+    /// Adds a key, at most `Limits::API_KEYS` not revoked, made by `maker` as it is now.
     async fn create_api_key(
         &self,
         org: &OrgId,
+        maker: KeyMaker<'_>,
         name: &str,
         scopes: &ApiKeyScopes,
         secret: &ApiKeySecret,

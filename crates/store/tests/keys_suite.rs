@@ -11,7 +11,8 @@ use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
 use sqlx::AssertSqlSafe;
 use sqlx::sqlite::SqliteConnectOptions;
 
-use common::{assert_not_found, ids, json, open};
+use common::{assert_conflict, assert_not_found, ids, json, open};
+use guidepost_store::{KeyMaker, Store};
 
 async fn organizations_and_api_keys(db: &TestDatabase) {
     let store = open(db).await;
@@ -31,6 +32,7 @@ async fn organizations_and_api_keys(db: &TestDatabase) {
     let ci = store
         .create_api_key(
             &acme.id,
+            KeyMaker::Platform,
             "ci",
             &ApiKeyScopes::default_for_new_keys(),
             &ci_secret,
@@ -47,18 +49,31 @@ async fn organizations_and_api_keys(db: &TestDatabase) {
     assert!(ci.revoked_at.is_none());
     let deploy_secret = ApiKeySecret::generate();
     let deploy = store
-        .create_api_key(&acme.id, "deploy", &ApiKeyScopes::all(), &deploy_secret)
+        .create_api_key(
+            &acme.id,
+            KeyMaker::Platform,
+            "deploy",
+            &ApiKeyScopes::all(),
+            &deploy_secret,
+        )
         .await
         .unwrap();
     let beta_secret = ApiKeySecret::generate();
     let beta_key = store
-        .create_api_key(&beta.id, "beta", &ApiKeyScopes::all(), &beta_secret)
+        .create_api_key(
+            &beta.id,
+            KeyMaker::Platform,
+            "beta",
+            &ApiKeyScopes::all(),
+            &beta_secret,
+        )
         .await
         .unwrap();
     assert_not_found(
         store
             .create_api_key(
                 &OrgId::generate(),
+                KeyMaker::Platform,
                 "orphan",
                 &ApiKeyScopes::all(),
                 &ApiKeySecret::generate(),
@@ -215,7 +230,91 @@ async fn keys_made_before_scopes_keep_every_scope(db: &TestDatabase) {
     assert_eq!((found.id, found.scopes), (key, ApiKeyScopes::all()));
 }
 
+/// A key made by `maker` in `org`.
+async fn make_key(
+    store: &dyn Store,
+    org: &OrgId,
+    maker: KeyMaker<'_>,
+    name: &str,
+) -> guidepost_store::Result<ApiKey> {
+    let secret = ApiKeySecret::generate();
+    store
+        .create_api_key(org, maker, name, &ApiKeyScopes::all(), &secret)
+        .await
+}
+
+/// A key's maker is looked at again as the key is added: a revoked key, or a member who
+/// is no longer an owner or no longer there, makes none.
+async fn a_maker_that_lost_the_right_makes_no_key(db: &TestDatabase) {
+    let store = open(db).await;
+    let store = &*store;
+    let acme = store.create_organization("Acme").await.unwrap().id;
+    let first = make_key(store, &acme, KeyMaker::Platform, "first")
+        .await
+        .unwrap();
+    make_key(store, &acme, KeyMaker::Key(&first.id), "by a live key")
+        .await
+        .unwrap();
+    store.revoke_api_key(&acme, &first.id).await.unwrap();
+    let refused = make_key(store, &acme, KeyMaker::Key(&first.id), "by a revoked key").await;
+    assert_conflict(refused, "revoked");
+    let email = Email::parse("ada@acme.example").unwrap();
+    let ada = store
+        .create_member(&acme, &email, Role::Owner)
+        .await
+        .unwrap();
+    make_key(store, &acme, KeyMaker::Member(&ada.id), "by an owner")
+        .await
+        .unwrap();
+    let bob = Email::parse("bob@acme.example").unwrap();
+    store.create_member(&acme, &bob, Role::Owner).await.unwrap();
+    store
+        .set_member_role(&acme, &ada.id, Role::Editor)
+        .await
+        .unwrap();
+    let refused = make_key(store, &acme, KeyMaker::Member(&ada.id), "by an editor").await;
+    assert_conflict(refused, "owner");
+    store.delete_member(&acme, &ada.id).await.unwrap();
+    let refused = make_key(store, &acme, KeyMaker::Member(&ada.id), "by nobody").await;
+    assert_conflict(refused, "owner");
+    let keys = store.list_api_keys(&acme).await.unwrap();
+    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["first", "by a live key", "by an owner"]);
+}
+
+/// An organization holds at most `Limits::API_KEYS` keys in use: a revoked one makes room.
+async fn keys_in_use_are_capped_and_a_revocation_makes_room(db: &TestDatabase) {
+    let store = open(db).await;
+    let store = &*store;
+    let acme = store.create_organization("Acme").await.unwrap().id;
+    let mut made = Vec::new();
+    for _ in 0..Limits::API_KEYS {
+        made.push(
+            make_key(store, &acme, KeyMaker::Platform, "k")
+                .await
+                .unwrap(),
+        );
+    }
+    let cap = format!("at most {} API keys", Limits::API_KEYS);
+    assert_conflict(make_key(store, &acme, KeyMaker::Platform, "k").await, &cap);
+    store.revoke_api_key(&acme, &made[0].id).await.unwrap();
+    make_key(store, &acme, KeyMaker::Platform, "k")
+        .await
+        .unwrap();
+    assert_conflict(
+        make_key(store, &acme, KeyMaker::Platform, "k").await,
+        "revoke one first",
+    );
+    // Another organization's count is its own.
+    let beta = store.create_organization("Beta").await.unwrap().id;
+    make_key(store, &beta, KeyMaker::Platform, "b")
+        .await
+        .unwrap();
+}
+
 backend_tests!(
     organizations_and_api_keys,
     keys_made_before_scopes_keep_every_scope,
+    a_maker_that_lost_the_right_makes_no_key,
+    keys_in_use_are_capped_and_a_revocation_makes_room,
 );

@@ -4,7 +4,7 @@
 mod common;
 
 use guidepost_domain::*;
-use guidepost_store::{EndUserFilter, StoreError, SupportRequestFilter, ToolCallFilter};
+use guidepost_store::{EndUserFilter, KeyMaker, StoreError, SupportRequestFilter, ToolCallFilter};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use sqlx::Connection;
 
@@ -111,12 +111,19 @@ async fn other_organizations_rows_are_not_found(db: &TestDatabase) {
         .unwrap();
     let acme_secret = ApiKeySecret::generate();
     let acme_key = store
-        .create_api_key(&acme, "acme", &ApiKeyScopes::all(), &acme_secret)
+        .create_api_key(
+            &acme,
+            KeyMaker::Platform,
+            "acme",
+            &ApiKeyScopes::all(),
+            &acme_secret,
+        )
         .await
         .unwrap();
     let beta_key = store
         .create_api_key(
             &beta,
+            KeyMaker::Platform,
             "beta",
             &ApiKeyScopes::all(),
             &ApiKeySecret::generate(),

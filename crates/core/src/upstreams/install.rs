@@ -189,12 +189,6 @@ async fn install_entry(
     let actor = caller.actor();
     let org = caller.org();
     validate_text("name", &name, Limits::NAME)?;
-    if platform.store.list_upstreams(org).await?.len() >= Limits::UPSTREAMS {
-        return Err(CoreError::Conflict(format!(
-            "an organization may install at most {} upstreams",
-            Limits::UPSTREAMS
-        )));
-    }
     let replicas = replicas::of_entry(platform, &entry, input.replicas)?;
     let new = NewUpstream {
         name: name.trim().to_owned(),

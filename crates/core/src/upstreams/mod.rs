@@ -243,9 +243,6 @@ async fn merge_and_write(
     validate_text("name", &name, Limits::NAME)?;
     let start = input.start.unwrap_or(current.start);
     let spec = connections::with_sign_in(current.spec.clone(), input.sign_in)?;
-    if input.sign_in == Some(UpstreamSignIn::Person) {
-        connections::check_people_sign_in(platform, org, id).await?;
-    }
     let asked = upgrade::Requested {
         version: input.version.as_deref(),
         config: input.config.as_ref(),
@@ -492,7 +489,6 @@ pub async fn attach(
         attached_at: Timestamp::now(),
     };
     fit::check_attach(platform, org, &attachment).await?;
-    connections::check_attach(platform, org, &attachment).await?;
     let attached = platform.store.attach_upstream(org, &attachment).await?;
     shadowing::recheck(platform, org, server).await?;
     let about = audit::About {

@@ -191,11 +191,10 @@ fn is_pep440_release(version: &str) -> bool {
         }
         rest = before;
     }
-    // The release's last component may carry `aN`, `bN` or `rcN`.
-    let release_end = rest
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let (head, pre_number) = rest.split_at(release_end);
+    // The release's last component may carry `aN`, `bN` or `rcN`. The digits are cut off
+    // by what they are, not by a byte count: a version may hold any character.
+    let head = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+    let pre_number = &rest[head.len()..];
     let release = ["rc", "a", "b"]
         .iter()
         .find_map(|tag| head.strip_suffix(tag).filter(|_| is_number(pre_number)))
@@ -315,6 +314,11 @@ mod tests {
             "1.0a1b2",
             "1.0.dev1.post1",
             "-1.0",
+            // Not ASCII: cut before a character of two bytes, this one panicked.
+            "1.0é",
+            "1.0é.dev1",
+            "é",
+            "1.0rc１",
         ] {
             let error = check_pypi_version(bad).unwrap_err();
             assert_eq!(error.field, "spec.version", "{bad}");

@@ -116,12 +116,6 @@ pub async fn add(
             entry.id
         )));
     }
-    if platform.store.list_catalog_entries(org).await?.len() >= Limits::CATALOG_ENTRIES {
-        let max = Limits::CATALOG_ENTRIES;
-        return Err(CoreError::Conflict(format!(
-            "an organization may add at most {max} catalog entries"
-        )));
-    }
     platform.store.create_catalog_entry(org, &entry).await?;
     let object = crate::audit::Object {
         kind: "catalog_entry",

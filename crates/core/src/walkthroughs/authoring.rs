@@ -267,12 +267,26 @@ pub async fn update(
     id: &WalkthroughId,
     input: UpdateWalkthrough,
 ) -> Result<Walkthrough, CoreError> {
+    update_seen_at(platform, caller, id, input, None).await
+}
+
+/// [`update`], from a form that showed the walkthrough at revision `seen` (its
+/// `updated_at`): refused with a conflict if it changed since, so that a stale page does
+/// not write its status and every other field back over someone else's change.
+pub async fn update_seen_at(
+    platform: &Platform,
+    caller: &Caller,
+    id: &WalkthroughId,
+    input: UpdateWalkthrough,
+    seen: Option<Timestamp>,
+) -> Result<Walkthrough, CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
     // Merged over the walkthrough as stored, and written only over that revision: a
     // publish in between (its status) or another update is never written back over.
     let updated = merged_until_current(|| async {
         let current = platform.store.get_walkthrough(org, id).await?;
+        crate::revision::unchanged_since_seen("walkthrough", seen, current.updated_at)?;
         let read_at = Some(current.updated_at);
         let fields = apply_update(current, input.clone())?;
         unless_changed(

@@ -25,6 +25,10 @@ use crate::session::{Signed, SignedForm};
 struct EditorPage {
     chrome: Chrome,
     id: String,
+    /// The walkthrough's revision as this page read it: saving the settings is refused
+    /// if it changed since (another tab, another person, a publish), rather than writing
+    /// its status and every other field back over that change.
+    revision: i64,
     fields: Fields,
     status_class: &'static str,
     published_version: Option<i64>,
@@ -194,6 +198,7 @@ pub(super) async fn editor_page(
         &EditorPage {
             chrome,
             id: id.to_string(),
+            revision: walkthrough.updated_at.micros(),
             fields,
             status_class: status_class(walkthrough.status),
             published_version: walkthrough.published_version,
@@ -236,6 +241,9 @@ pub(crate) struct FieldsForm {
     tags: String,
     #[serde(default)]
     estimated_duration_minutes: String,
+    /// The revision the page was read at (absent from a form of an older page: no check).
+    #[serde(default)]
+    revision: Option<i64>,
 }
 
 impl FieldsForm {
@@ -274,8 +282,9 @@ pub(crate) async fn update(
     IdPath(id): IdPath<WalkthroughId>,
     SignedForm { signed, form }: SignedForm<FieldsForm>,
 ) -> PageResult {
+    let seen = form.revision.map(Timestamp::from_micros);
     let saved = match form.to_update() {
-        Ok(update) => authoring::update(&app.platform, signed.caller(), &id, update)
+        Ok(update) => authoring::update_seen_at(&app.platform, signed.caller(), &id, update, seen)
             .await
             .map_err(PageError::from),
         Err(refused) => Err(refused),

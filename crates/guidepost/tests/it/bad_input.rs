@@ -255,6 +255,13 @@ backend_tests! {
         let (status, problem) = app.api(Method::POST, "/upstreams", &key, Some(install)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert!(problem.to_string().contains("control characters"), "{problem}");
+        // A package version with a character of two bytes where its digits end was cut
+        // inside that character: the request's task panicked and its connection dropped.
+        let entry = json!({"id": "accented", "name": "Accented", "description": "d",
+            "spec": {"runtime": "pypi", "package": "foo", "version": "1.0é"}});
+        let (status, problem) = app.api(Method::POST, "/catalog", &key, Some(entry)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(problem.to_string().contains("exact version"), "{problem}");
     }
 
     async fn rate_limit_answers_429_with_retry_after(db: &TestDatabase) {
@@ -304,6 +311,7 @@ async fn app_key(app: &TestApp) -> String {
     store
         .create_api_key(
             &server.org_id,
+            guidepost_store::KeyMaker::Platform,
             "k",
             &guidepost_domain::ApiKeyScopes::all(),
             &secret,

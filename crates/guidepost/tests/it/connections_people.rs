@@ -429,4 +429,35 @@ backend_tests! {
         let (status, body) = app.api(Method::PATCH, &format!("/servers/{server}"), &tenant.key, Some(patch)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
     }
+
+    async fn a_switch_to_person_and_a_server_opened_at_once_cannot_both_hold(db: &TestDatabase) {
+        // Each change alone passes its check against the other's old row: the rule
+        // between the two rows holds only if the writes see each other.
+        let (remote, gateway) = remote_and_gateway(db).await;
+        let id = install_for_people(&remote, &gateway).await;
+        let (app, key) = (&gateway.app, &gateway.tenant.key);
+        let (_, servers) = app.get("/servers", key).await;
+        let server = servers["items"].as_array().unwrap().iter()
+            .find(|s| s["slug"] == "gateway").unwrap()["id"].as_str().unwrap().to_owned();
+        let (server_path, upstream_path) = (format!("/servers/{server}"), format!("/upstreams/{id}"));
+        for round in 1..=8 {
+            let (status, body) = app.api(Method::PATCH, &upstream_path, key, Some(json!({"sign_in": "organization"}))).await;
+            assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+            let ((to_person, upstream), (opened, server_body)) = tokio::join!(
+                app.api(Method::PATCH, &upstream_path, key, Some(json!({"sign_in": "person"}))),
+                app.api(Method::PATCH, &server_path, key, Some(json!({"auth_mode": "none"}))),
+            );
+            assert!(!(to_person.is_success() && opened.is_success()),
+                "round {round}: both passed: {upstream} {server_body}");
+            let (_, stored_upstream) = app.get(&upstream_path, key).await;
+            let (_, stored_server) = app.get(&server_path, key).await;
+            let broken = stored_upstream["spec"]["sign_in"] == "person" && stored_server["auth_mode"] == "none";
+            assert!(!broken, "round {round}: a person upstream on a server that signs nobody in");
+            if stored_server["auth_mode"] == "none" {
+                let back = json!({"auth_mode": "platform_oauth"});
+                let (status, body) = app.api(Method::PATCH, &server_path, key, Some(back)).await;
+                assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+            }
+        }
+    }
 }

@@ -137,7 +137,7 @@ backend_tests! {
         probes.push(Probe { what: "webhook URL", limit: 2048,
             at: post(&app, &t, "/webhooks", hook(2048)).await,
             over: post(&app, &t, "/webhooks", hook(2049)).await });
-        let limit = guidepost_core::webhooks::MAX_PER_ORG;
+        let limit = Limits::WEBHOOKS;
         for _ in 1..limit - 1 {
             post(&app, &t, "/webhooks", hook(40)).await;
         }
@@ -199,6 +199,32 @@ backend_tests! {
         assert!(over.body.to_string().contains("open a new request"), "{}", over.body);
         probes.push(Probe { what: "messages per support request", limit, at: (at.status, at.body), over: (over.status, over.body) });
 
+        // What an organization keeps only so many of, each filled to one short of its cap
+        // in an organization of its own.
+        let c = app.create_tenant("Caps").await;
+        for n in 1..Limits::SERVERS {
+            post(&app, &c, "/servers", json!({"name": "S", "slug": format!("capped-{n}")})).await;
+        }
+        probes.push(Probe { what: "servers per organization", limit: Limits::SERVERS,
+            at: post(&app, &c, "/servers", json!({"name": "S", "slug": "capped-last"})).await,
+            over: post(&app, &c, "/servers", json!({"name": "S", "slug": "capped-over"})).await });
+        let operator = guidepost_core::Caller::operator(c.org.clone());
+        for n in 1..Limits::WALKTHROUGHS {
+            let input = guidepost_core::walkthroughs::authoring::CreateWalkthrough { title: format!("W{n}"),
+                description: None, tags: None, estimated_duration_minutes: None, metadata: None };
+            guidepost_core::walkthroughs::authoring::create(&app.app.platform, &operator, input, None).await.unwrap();
+        }
+        probes.push(Probe { what: "walkthroughs per organization", limit: Limits::WALKTHROUGHS,
+            at: post(&app, &c, "/walkthroughs", json!({"title": "last"})).await,
+            over: post(&app, &c, "/walkthroughs", json!({"title": "over"})).await });
+        // The tenant's own key is the first.
+        for n in 2..Limits::API_KEYS {
+            post(&app, &c, "/api-keys", json!({"name": format!("k{n}")})).await;
+        }
+        probes.push(Probe { what: "API keys per organization", limit: Limits::API_KEYS,
+            at: post(&app, &c, "/api-keys", json!({"name": "last"})).await,
+            over: post(&app, &c, "/api-keys", json!({"name": "over"})).await });
+
         let tracked = |n: usize| RawMcp::new(format!("{}?tracking_id={}", app.mcp_path_url("acme"), text(n)), STATELESS_ERA);
         let limit = Limits::TRACKING_ID;
         let at = tracked(limit).call(1, "tools/list", json!({})).await;
@@ -208,5 +234,35 @@ backend_tests! {
         let failures: Vec<String> = probes.iter().filter_map(Probe::check).collect();
         assert!(failures.is_empty(), "{} of {} limits:\n{}", failures.len(), probes.len(), failures.join("\n"));
         println!("{} limits taken at the limit and refused by name one past it", probes.len());
+    }
+
+    async fn additions_at_once_past_a_cap_take_only_what_it_leaves(db: &TestDatabase) {
+        // Counted before an unconditional insert, five additions at once one short of the
+        // cap each saw room for one.
+        let app = spawn_app_with(db, |settings| {
+            settings.webhooks.allow_private = true;
+            settings.platform.master_key = Some(guidepost_core::secrets::MasterKey::from_bytes([5; 32]));
+        })
+        .await;
+        let t = app.create_tenant("Acme").await;
+        let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["support_request.created"]});
+        for _ in 1..Limits::WEBHOOKS {
+            assert_eq!(post(&app, &t, "/webhooks", hook.clone()).await.0, StatusCode::CREATED);
+        }
+        for n in 2..Limits::API_KEYS {
+            assert_eq!(post(&app, &t, "/api-keys", json!({"name": format!("k{n}")})).await.0, StatusCode::CREATED);
+        }
+        let hooks = futures::future::join_all((0..5).map(|_| post(&app, &t, "/webhooks", hook.clone()))).await;
+        let keys = futures::future::join_all((0..5).map(|n| post(&app, &t, "/api-keys", json!({"name": format!("at once {n}")})))).await;
+        for (what, answers) in [("webhooks", &hooks), ("API keys", &keys)] {
+            let statuses: Vec<StatusCode> = answers.iter().map(|(status, _)| *status).collect();
+            let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+            assert_eq!(created, 1, "{what}: one left room for one: {statuses:?}");
+            assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{what}: {statuses:?}");
+        }
+        let (_, listed) = app.api(Method::GET, "/webhooks?limit=200", &t.key, None).await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), Limits::WEBHOOKS, "{listed}");
+        let (_, keys) = app.api(Method::GET, "/api-keys?limit=200", &t.key, None).await;
+        assert_eq!(keys["items"].as_array().unwrap().len(), Limits::API_KEYS, "{keys}");
     }
 }

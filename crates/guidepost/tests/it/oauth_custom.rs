@@ -172,6 +172,37 @@ backend_tests! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     }
 
+    async fn a_switch_to_custom_oauth_and_its_providers_removal_at_once_cannot_both_hold(db: &TestDatabase) {
+        // The switch checks that the provider is there, the removal that the server does
+        // not use it: each alone passes against the other's old row.
+        let oauth = oauth_app(db, &[], |settings| settings.auth.oidc_allow_private = true).await;
+        let (app, key) = (&oauth.app, &oauth.tenant.key);
+        let server = app.create_server(&oauth.tenant, "acme", json!({})).await;
+        let id = server["id"].as_str().unwrap();
+        let idp = Idp::start(&[format!("{}/oidc/callback", oauth.issuer("acme"))], &[]).await;
+        let (server_path, oidc_path) = (format!("/servers/{id}"), format!("/servers/{id}/oidc"));
+        let provider = json!({"issuer_url": idp.issuer, "client_id": CLIENT_ID});
+        for round in 1..=8 {
+            let (status, view) = app.api(reqwest::Method::PUT, &oidc_path, key, Some(provider.clone())).await;
+            assert_eq!(status, StatusCode::OK, "round {round}: {view}");
+            let ((switched, switched_body), (removed, removed_body)) = tokio::join!(
+                app.api(reqwest::Method::PATCH, &server_path, key, Some(json!({"auth_mode": "custom_oauth"}))),
+                app.api(reqwest::Method::DELETE, &oidc_path, key, None),
+            );
+            assert!(!(switched.is_success() && removed.is_success()),
+                "round {round}: both passed: {switched_body} {removed_body}");
+            let (_, stored) = app.get(&server_path, key).await;
+            let (provider_status, _) = app.get(&oidc_path, key).await;
+            assert!(!(stored["auth_mode"] == "custom_oauth" && provider_status == StatusCode::NOT_FOUND),
+                "round {round}: a custom_oauth server without its provider");
+            if stored["auth_mode"] == "custom_oauth" {
+                let back = json!({"auth_mode": "platform_oauth"});
+                let (status, body) = app.api(reqwest::Method::PATCH, &server_path, key, Some(back)).await;
+                assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+            }
+        }
+    }
+
     async fn an_email_without_email_verified_is_refused_unless_the_organization_accepts_it(db: &TestDatabase) {
         let custom = custom_app(db, &["--email-verified", "omitted"]).await;
         let oauth = &custom.oauth;

@@ -23,6 +23,7 @@ fn catalog_entry(row: &DbRow) -> Result<CatalogEntry> {
 }
 
 pub(super) async fn create(store: &ThisStore, org: &OrgId, entry: &CatalogEntry) -> Result<()> {
+    let mut tx = store.begin_adding(org, OrgCap::CatalogEntries).await?;
     let done = sqlx::query(
             "INSERT INTO catalog_entries (org_id, id, name, description, spec, secrets, config, created_at) \
              SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM organizations WHERE id = $1",
@@ -35,13 +36,13 @@ pub(super) async fn create(store: &ThisStore, org: &OrgId, entry: &CatalogEntry)
         .bind(json_text(&entry.secrets))
         .bind(json_text(&entry.config))
         .bind(Timestamp::now().micros())
-        .execute(store.run())
+        .execute(traced(&mut *tx))
         .await
         .map_err(|e| unique_conflict(e, &["id"]))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    store.finish_adding(tx).await
 }
 
 pub(super) async fn list(store: &ThisStore, org: &OrgId) -> Result<Vec<CatalogEntry>> {

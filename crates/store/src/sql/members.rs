@@ -87,6 +87,7 @@ impl MemberStore for ThisStore {
             created_at: Timestamp::now(),
             last_sign_in_at: None,
         };
+        let mut tx = self.begin_adding(org, OrgCap::Members).await?;
         sqlx::query(
             "INSERT INTO members (id, org_id, email, role, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -96,9 +97,10 @@ impl MemberStore for ThisStore {
         .bind(email.as_str())
         .bind(role.as_str())
         .bind(member.created_at.micros())
-        .execute(self.run())
+        .execute(traced(&mut *tx))
         .await
         .map_err(|e| unique_conflict(e, &["email"]))?;
+        self.finish_adding(tx).await?;
         Ok(member)
     }
 

@@ -69,14 +69,20 @@ impl OidcStore for ThisStore {
 
     async fn delete_oidc_provider(&self, org: &OrgId, server: &ServerId) -> Result<()> {
         // One statement: a server cannot switch to custom_oauth between a check and the delete.
+        // The server's row locked first, as a change of its auth_mode locks it
+        // (`sign_in_rules`): the statement then reads the auth_mode that change wrote.
+        let mut tx = self.begin_write().await?;
+        self.lock_server(&mut tx, org, server).await?;
+        self.count(2);
         let done = sqlx::query(
             "DELETE FROM oidc_providers WHERE org_id = $1 AND server_id = $2 AND NOT EXISTS \
              (SELECT 1 FROM mcp_servers WHERE org_id = $1 AND id = $2 AND auth_mode = 'custom_oauth')",
         )
         .bind(org.as_str())
         .bind(server.as_str())
-        .execute(self.run())
+        .execute(traced(&mut *tx))
         .await?;
+        super::commit(tx).await?;
         if done.rows_affected() == 1 {
             return Ok(());
         }

@@ -1,6 +1,7 @@
 //! Organizations and their API keys (stored as hashes only).
 
 use super::*;
+use crate::KeyMaker;
 
 const ORG_COLUMNS: &str = "id, name, created_at, tool_approval, raw_tool_results, registry_listed";
 
@@ -35,6 +36,52 @@ fn api_key(row: &DbRow) -> Result<ApiKey> {
             .try_get::<Option<i64>, _>("revoked_at")?
             .map(Timestamp::from_micros),
     })
+}
+
+/// Refuses a key's maker that no longer may make one (its row locked until the key is
+/// added, so that a revocation or a change of role waits for the addition or wins).
+async fn maker_still_may(
+    store: &ThisStore,
+    tx: &mut sqlx::Transaction<'static, Db>,
+    org: &OrgId,
+    maker: KeyMaker<'_>,
+) -> Result<()> {
+    let still = match maker {
+        KeyMaker::Platform => true,
+        KeyMaker::Key(id) => {
+            store.count(1);
+            let sql = format!(
+                "SELECT id FROM api_keys WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL{LOCK_ROW}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_optional(traced(&mut **tx))
+                .await?
+                .is_some()
+        }
+        KeyMaker::Member(id) => {
+            store.count(1);
+            let sql = format!("SELECT role FROM members WHERE org_id = $1 AND id = $2{LOCK_ROW}");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_optional(traced(&mut **tx))
+                .await?;
+            match row {
+                Some(row) => Role::parse(&text(&row, "role")?).is_some_and(Role::can_administer),
+                None => false,
+            }
+        }
+    };
+    if still {
+        return Ok(());
+    }
+    Err(StoreError::Conflict(
+        "The key or member making this request was revoked or lost the owner's role \
+         meanwhile: no key was made."
+            .into(),
+    ))
 }
 
 #[async_trait]
@@ -105,10 +152,13 @@ impl OrganizationStore for ThisStore {
     async fn create_api_key(
         &self,
         org: &OrgId,
+        maker: KeyMaker<'_>,
         name: &str,
         scopes: &ApiKeyScopes,
         secret: &ApiKeySecret,
     ) -> Result<ApiKey> {
+        let mut tx = self.begin_adding(org, OrgCap::ApiKeys).await?;
+        maker_still_may(self, &mut tx, org, maker).await?;
         let sql = format!(
             "INSERT INTO api_keys (id, org_id, name, display_prefix, key_hash, created_at, scopes) \
              SELECT $1, id, $3, $4, $5, $6, $7 FROM organizations WHERE id = $2 RETURNING {KEY_COLUMNS}"
@@ -121,9 +171,11 @@ impl OrganizationStore for ThisStore {
             .bind(&secret.hash)
             .bind(Timestamp::now().micros())
             .bind(scopes.to_list())
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await?;
-        api_key(&row.ok_or(StoreError::NotFound)?)
+        let created = api_key(&row.ok_or(StoreError::NotFound)?)?;
+        self.finish_adding(tx).await?;
+        Ok(created)
     }
 
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>> {

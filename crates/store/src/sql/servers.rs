@@ -54,6 +54,7 @@ impl ServerStore for ThisStore {
         kind: ServerKind,
         s: &ServerSettings,
     ) -> Result<McpServer> {
+        let mut tx = self.begin_adding(org, OrgCap::Servers).await?;
         let now = Timestamp::now().micros();
         let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
@@ -76,10 +77,12 @@ impl ServerStore for ThisStore {
             .bind(now)
             .bind(s.pending_domain.as_ref().map(|p| p.domain.as_str()))
             .bind(s.pending_domain.as_ref().map(|p| p.token.as_str()))
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
-        server(&row.ok_or(StoreError::NotFound)?)
+        let created = server(&row.ok_or(StoreError::NotFound)?)?;
+        self.finish_adding(tx).await?;
+        Ok(created)
     }
 
     async fn get_server(&self, org: &OrgId, id: &ServerId) -> Result<McpServer> {
@@ -119,6 +122,10 @@ impl ServerStore for ThisStore {
         s: &ServerSettings,
         read_at: Option<Timestamp>,
     ) -> Result<McpServer> {
+        let mut tx = self.begin_write().await?;
+        self.keep_rules_for_server(&mut tx, org, id, s.auth_mode)
+            .await?;
+        self.count(2);
         let next = next_revision(12);
         let sql = format!(
             "UPDATE mcp_servers SET name = $3, slug = $4, custom_domain = $5, auth_mode = $6, \
@@ -144,11 +151,14 @@ impl ServerStore for ThisStore {
             .bind(s.pending_domain.as_ref().map(|p| p.domain.as_str()))
             .bind(s.pending_domain.as_ref().map(|p| p.token.as_str()))
             .bind(read_at.map(Timestamp::micros))
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
-        let still_there = self.get_server(org, id);
-        written_over(row.as_ref().map(server), read_at, still_there).await
+        // The row is there: the rules locked it.
+        let still_there = std::future::ready(Ok(()));
+        let written = written_over(row.as_ref().map(server), read_at, still_there).await?;
+        super::commit(tx).await?;
+        Ok(written)
     }
 
     async fn verify_pending_domain(

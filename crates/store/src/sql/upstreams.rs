@@ -11,6 +11,7 @@ use crate::upstreams::{AttachedUpstream, ORG_UPSTREAM_TOOLS_MAX, UpstreamSetting
 #[async_trait]
 impl UpstreamStore for ThisStore {
     async fn create_upstream(&self, org: &OrgId, new: &NewUpstream) -> Result<Upstream> {
+        let mut tx = self.begin_adding(org, OrgCap::Upstreams).await?;
         let now = Timestamp::now().micros();
         let sql = format!(
             "INSERT INTO upstreams ({UPSTREAM_WRITTEN}) \
@@ -31,9 +32,11 @@ impl UpstreamStore for ThisStore {
             .bind(json_text(&new.config))
             .bind(new.catalog_entry_version.as_deref())
             .bind(i64::from(new.replicas))
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await?;
-        upstream(&row.ok_or(StoreError::NotFound)?)
+        let created = upstream(&row.ok_or(StoreError::NotFound)?)?;
+        self.finish_adding(tx).await?;
+        Ok(created)
     }
 
     async fn get_upstream(&self, org: &OrgId, id: &UpstreamId) -> Result<Upstream> {
@@ -295,6 +298,10 @@ impl UpstreamStore for ThisStore {
     }
 
     async fn attach_upstream(&self, org: &OrgId, a: &Attachment) -> Result<Attachment> {
+        let mut tx = self.begin_write().await?;
+        self.keep_rules_attaching(&mut tx, org, &a.server_id, &a.upstream_id)
+            .await?;
+        self.count(2);
         // Server and upstream must both be the organization's: the row is selected from
         // their join.
         let sql = format!(
@@ -316,10 +323,12 @@ impl UpstreamStore for ThisStore {
             .bind(a.timeout_ms)
             .bind(a.attached_at.micros())
             .bind(a.allowed_prompts.as_ref().map(json_text))
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await
             .map_err(|e| unique_conflict(e, &["prefix"]))?;
-        attachment(&row.ok_or(StoreError::NotFound)?)
+        let attached = attachment(&row.ok_or(StoreError::NotFound)?)?;
+        super::commit(tx).await?;
+        Ok(attached)
     }
 
     async fn detach_upstream(&self, org: &OrgId, server: &ServerId, id: &UpstreamId) -> Result<()> {
@@ -344,6 +353,10 @@ impl UpstreamStore for ThisStore {
         settings: &UpstreamSettings<'_>,
         read_at: Option<Timestamp>,
     ) -> Result<Upstream> {
+        let mut tx = self.begin_write().await?;
+        self.keep_rules_for_upstream(&mut tx, org, id, settings.spec.sign_in())
+            .await?;
+        self.count(2);
         let next = next_revision(5);
         let sql = format!(
             "UPDATE upstreams SET name = $3, start = $4, updated_at = {next}, spec = $6, \
@@ -359,10 +372,13 @@ impl UpstreamStore for ThisStore {
             .bind(json_text(settings.spec))
             .bind(i64::from(settings.replicas))
             .bind(read_at.map(Timestamp::micros))
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await?;
-        let still_there = self.get_upstream(org, id);
-        written_over(row.as_ref().map(upstream), read_at, still_there).await
+        // The row is there: the rules locked it.
+        let still_there = std::future::ready(Ok(()));
+        let written = written_over(row.as_ref().map(upstream), read_at, still_there).await?;
+        super::commit(tx).await?;
+        Ok(written)
     }
 
     async fn change_upstream_launch(
@@ -372,6 +388,10 @@ impl UpstreamStore for ThisStore {
         launch: &UpstreamLaunch,
         previous: Option<(&UpstreamRelease, &str)>,
     ) -> Result<Upstream> {
+        let mut tx = self.begin_write().await?;
+        self.keep_rules_for_upstream(&mut tx, org, id, launch.spec.sign_in())
+            .await?;
+        self.count(2);
         let next = next_revision(8);
         let sql = format!(
             "UPDATE upstreams SET spec = $3, secrets_sealed = $4, config = $5, previous = $6, \
@@ -388,9 +408,11 @@ impl UpstreamStore for ThisStore {
             .bind(previous.map(|(_, version)| version))
             .bind(Timestamp::now().micros())
             .bind(launch.catalog_entry_version.as_deref())
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await?;
-        upstream(&row.ok_or(StoreError::NotFound)?)
+        let changed = upstream(&row.ok_or(StoreError::NotFound)?)?;
+        super::commit(tx).await?;
+        Ok(changed)
     }
 
     async fn previous_release(

@@ -10,6 +10,7 @@ use crate::walkthroughs::{NewWalkthrough, ProgressKey, WalkthroughStore};
 #[async_trait]
 impl WalkthroughStore for ThisStore {
     async fn create_walkthrough(&self, org: &OrgId, new: &NewWalkthrough) -> Result<Walkthrough> {
+        let mut tx = self.begin_adding(org, OrgCap::Walkthroughs).await?;
         let f = &new.fields;
         let now = Timestamp::now().micros();
         let sql = format!(
@@ -29,10 +30,12 @@ impl WalkthroughStore for ThisStore {
             .bind(to_json(&f.tags))
             .bind(to_json(&f.metadata))
             .bind(now)
-            .fetch_optional(self.run())
+            .fetch_optional(traced(&mut *tx))
             .await
             .map_err(|e| unique_conflict(e, &["external_key"]))?;
-        walkthrough(&row.ok_or(StoreError::NotFound)?)
+        let created = walkthrough(&row.ok_or(StoreError::NotFound)?)?;
+        self.finish_adding(tx).await?;
+        Ok(created)
     }
 
     async fn get_walkthrough(&self, org: &OrgId, id: &WalkthroughId) -> Result<Walkthrough> {

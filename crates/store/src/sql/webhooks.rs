@@ -110,6 +110,7 @@ pub(super) async fn enqueue(
 #[async_trait]
 impl WebhookStore for ThisStore {
     async fn create_webhook(&self, w: &NewWebhook, now: Timestamp) -> Result<Webhook> {
+        let mut tx = self.begin_adding(&w.org_id, OrgCap::Webhooks).await?;
         let sql = format!(
             "INSERT INTO webhooks (id, org_id, url, events, secret_sealed, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {WEBHOOK_COLUMNS}"
@@ -121,9 +122,11 @@ impl WebhookStore for ThisStore {
             .bind(to_json(&w.events))
             .bind(&w.secret_sealed)
             .bind(now.micros())
-            .fetch_one(self.run())
+            .fetch_one(traced(&mut *tx))
             .await?;
-        webhook(&row)
+        let created = webhook(&row)?;
+        self.finish_adding(tx).await?;
+        Ok(created)
     }
 
     async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>> {

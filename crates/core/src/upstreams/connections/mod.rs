@@ -164,88 +164,9 @@ pub(super) fn with_sign_in(
     Ok(spec)
 }
 
-/// Why `person` sign-in needs signed-in people: with anonymous tracking ids, whoever
-/// opened a connect link could bind their account to someone else's identity.
-const PERSON_NEEDS_SIGN_IN: &str = "person sign-in is only for servers whose people sign in \
-    (auth_mode platform_oauth or custom_oauth): with tracking ids, whoever opened a connect \
-    link could bind their account to someone else";
-
-/// An attachment of a `person` upstream is refused on a server whose people do not sign in.
-pub(super) async fn check_attach(
-    platform: &Platform,
-    org: &OrgId,
-    attachment: &Attachment,
-) -> Result<(), CoreError> {
-    let upstream = platform
-        .store
-        .get_upstream(org, &attachment.upstream_id)
-        .await?;
-    if sign_in_of(&upstream) != UpstreamSignIn::Person {
-        return Ok(());
-    }
-    let server = platform
-        .store
-        .get_server(org, &attachment.server_id)
-        .await?;
-    if !server.auth_mode.requires_token() {
-        return Err(CoreError::Conflict(format!(
-            "{}: {PERSON_NEEDS_SIGN_IN}",
-            server.name
-        )));
-    }
-    Ok(())
-}
-
-/// Switching an upstream to `person` is refused while a server whose people do not sign in
-/// attaches it.
-pub(super) async fn check_people_sign_in(
-    platform: &Platform,
-    org: &OrgId,
-    upstream: &UpstreamId,
-) -> Result<(), CoreError> {
-    for server in platform.store.servers_attaching(org, upstream).await? {
-        let server = platform.store.get_server(org, &server).await?;
-        if !server.auth_mode.requires_token() {
-            return Err(CoreError::Conflict(format!(
-                "{}: {PERSON_NEEDS_SIGN_IN}",
-                server.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// A server may stop requiring sign-in only while no `person` upstream is attached to it.
-pub async fn check_server_auth_change(
-    platform: &Platform,
-    server: &McpServer,
-    auth_mode: AuthMode,
-) -> Result<(), CoreError> {
-    if auth_mode.requires_token() {
-        return Ok(());
-    }
-    let attachments = platform.store.list_org_attachments(&server.org_id).await?;
-    for attachment in attachments.iter().filter(|a| a.server_id == server.id) {
-        let upstream = platform
-            .store
-            .get_upstream(&server.org_id, &attachment.upstream_id)
-            .await?;
-        if sign_in_of(&upstream) == UpstreamSignIn::Person {
-            return Err(CoreError::Conflict(format!(
-                "{} is attached with person sign-in; detach it first: {PERSON_NEEDS_SIGN_IN}",
-                upstream.name
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// An upstream's sign-in mode, and whether it has one at all.
 pub fn sign_in_of(upstream: &Upstream) -> UpstreamSignIn {
-    match &upstream.spec {
-        LaunchSpec::Http { sign_in, .. } => *sign_in,
-        _ => UpstreamSignIn::None,
-    }
+    upstream.spec.sign_in()
 }
 
 fn master_key(platform: &Platform) -> Result<&MasterKey, CoreError> {

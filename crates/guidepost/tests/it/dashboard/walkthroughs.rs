@@ -558,7 +558,75 @@ async fn assignments_set_the_order_and_the_offer_on_each_server(db: &TestDatabas
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 }
 
+/// A settings form opened before a publish does not write the draft status (and every
+/// other field) back over it: the save is refused and says so; saved again from the page
+/// it shows, it goes through.
+async fn a_stale_settings_form_does_not_unpublish_a_walkthrough(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let mut ed = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+    let editor = author(&mut ed, "Setup", &[("Install", "Install it.")]).await;
+    let id = id_of(&editor);
+    let opened = revision(ed.get(&editor).await.ok());
+    let publish = format!("/walkthroughs/{id}/publish");
+    let (status, body) = app
+        .app
+        .api(
+            reqwest::Method::POST,
+            &publish,
+            &app.tenant.key,
+            Some(json!({})),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+
+    let form = |status: &'static str, revision: &str| {
+        [
+            ("title", "Setup, renamed"),
+            ("description", ""),
+            ("status", status),
+            ("tags", ""),
+            ("estimated_duration_minutes", ""),
+            ("revision", revision),
+        ]
+        .map(|(k, v)| (k, v.to_owned()))
+    };
+    let stale = form("draft", &opened);
+    let stale: Vec<(&str, &str)> = stale.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = ed.post(&editor, &stale).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("was changed since this page was opened"),
+        "{}",
+        refused.body
+    );
+    let (_, stored) = app
+        .app
+        .get(&format!("/walkthroughs/{id}"), &app.tenant.key)
+        .await;
+    assert_eq!(
+        (stored["status"].as_str(), stored["title"].as_str()),
+        (Some("published"), Some("Setup")),
+        "nothing written over the publish: {stored}"
+    );
+
+    // The refusal's page is at the revision saved now: saving from it writes.
+    let current = form("published", &revision(&refused.body));
+    let current: Vec<(&str, &str)> = current.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ed.post(&editor, &current).await.redirected_to(&editor);
+    let (_, stored) = app
+        .app
+        .get(&format!("/walkthroughs/{id}"), &app.tenant.key)
+        .await;
+    assert_eq!(
+        (stored["status"].as_str(), stored["title"].as_str()),
+        (Some("published"), Some("Setup, renamed"))
+    );
+}
+
 backend_tests!(
+    a_stale_settings_form_does_not_unpublish_a_walkthrough,
     an_editor_authors_reorders_previews_and_saves_steps,
     publishing_shows_the_changes_and_who_stays_on_older_versions,
     assignments_set_the_order_and_the_offer_on_each_server,

@@ -8,7 +8,7 @@ use guidepost::app::{self, RunningApp};
 use guidepost::config::Settings;
 use guidepost_domain::OrgId;
 use guidepost_domain::{ApiKeyScopes, ApiKeySecret};
-use guidepost_store::Store;
+use guidepost_store::{KeyMaker, Store};
 use guidepost_testkit::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -98,7 +98,13 @@ impl TestApp {
             .expect("organization created");
         let secret = ApiKeySecret::generate();
         store
-            .create_api_key(&org.id, "test", &ApiKeyScopes::all(), &secret)
+            .create_api_key(
+                &org.id,
+                KeyMaker::Platform,
+                "test",
+                &ApiKeyScopes::all(),
+                &secret,
+            )
             .await
             .expect("key created");
         Tenant {
