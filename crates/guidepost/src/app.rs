@@ -144,6 +144,7 @@ pub async fn start_with_store(
             live_sessions,
         ))
         .fallback(not_found)
+        .layer(crate::panic_answer::answer_panics())
         .layer(RequestBodyTimeoutLayer::new(settings.body_read_timeout))
         .layer(axum::middleware::from_fn_with_state(
             settings.store_timeout,

@@ -17,6 +17,7 @@ mod http_server;
 mod nul_guard;
 mod ops;
 pub mod output;
+mod panic_answer;
 pub mod registry_worker;
 mod request_span;
 pub mod telemetry;
