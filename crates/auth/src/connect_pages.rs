@@ -11,16 +11,33 @@ use guidepost_core::Platform;
 use guidepost_core::upstreams::connections::{
     self, CallbackOutcome, CallbackParams, Connected, FlowError, KeyForm, KeyGiven,
 };
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 
+use crate::connections_page::{cookie, set_cookie_at};
 use crate::pages::{escape, html, layout, message_page, uncached_redirect};
 
 const BRAND: &str = "Guidepost";
+/// As long as a link and its trips stay good.
+const BROWSER_COOKIE_SECONDS: u32 = 15 * 60;
 
-/// `GET /connect/{token}`: on to the upstream's authorization server, once.
+/// `GET /connect/{token}`: on to the upstream's authorization server, once; the browser
+/// keeps a cookie that its callbacks must bring back (`connections::browser_cookie`).
 pub(crate) async fn open(State(platform): State<Platform>, Path(token): Path<String>) -> Response {
     match connections::open_link(&platform, &token).await {
-        Ok(outcome) => answer(outcome),
+        Ok(outcome) => {
+            let mut response = answer(outcome);
+            let kept = connections::browser_cookie(&token);
+            let cookie = (kept.name.as_str(), kept.value.as_str());
+            let path = connections::CONNECT_PATH;
+            set_cookie_at(
+                &mut response,
+                &platform,
+                cookie,
+                path,
+                BROWSER_COOKIE_SECONDS,
+            );
+            response
+        }
         Err(error) => refused(error),
     }
 }
@@ -28,9 +45,11 @@ pub(crate) async fn open(State(platform): State<Platform>, Path(token): Path<Str
 /// `GET /connect/callback`: the upstream's answer; the account connected.
 pub(crate) async fn callback(
     State(platform): State<Platform>,
+    headers: HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    match connections::callback(&platform, params).await {
+    let sent = |name: &str| cookie(&headers, name).map(str::to_owned);
+    match connections::callback(&platform, params, &sent).await {
         Ok(outcome) => answer(outcome),
         Err(error) => refused(error),
     }
@@ -66,9 +85,11 @@ fn key_page(form: &KeyForm) -> Response {
 /// `POST /connect/key`: the person's key, stored as their connection.
 pub(crate) async fn give_key(
     State(platform): State<Platform>,
+    headers: HeaderMap,
     Form(given): Form<KeyGiven>,
 ) -> Response {
-    match connections::give_key(&platform, given).await {
+    let sent = |name: &str| cookie(&headers, name).map(str::to_owned);
+    match connections::give_key(&platform, given, &sent).await {
         Ok(connected) => connected_page(connected),
         Err(error) => refused(error),
     }
@@ -102,7 +123,7 @@ fn connected_page(connected: Connected) -> Response {
 pub(crate) fn refused(error: FlowError) -> Response {
     let status = match &error {
         FlowError::Unknown => StatusCode::BAD_REQUEST,
-        FlowError::Denied(_) => StatusCode::FORBIDDEN,
+        FlowError::Denied(_) | FlowError::OtherBrowser => StatusCode::FORBIDDEN,
         FlowError::Upstream(_) => StatusCode::BAD_GATEWAY,
         FlowError::Core(inner) => {
             tracing::error!(error = %inner, "a connect step failed");

@@ -185,7 +185,7 @@ fn list_body(session: &Session, connections: &[ConnectionView], done: Option<&st
 }
 
 /// A cookie the browser sent.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -199,14 +199,24 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// Sets (or, with `max_age` 0, clears) one of the page's cookies: HttpOnly, this path
 /// only, Lax (the sign-in returns by a top-level redirect), Secure over https.
 fn set_cookie(response: &mut Response, platform: &Platform, name: &str, value: &str, max_age: u32) {
+    set_cookie_at(response, platform, (name, value), MINE_PATH, max_age);
+}
+
+/// Sets a cookie of the platform host's pages under `path`, as [`set_cookie`] says.
+pub(crate) fn set_cookie_at(
+    response: &mut Response,
+    platform: &Platform,
+    (name, value): (&str, &str),
+    path: &str,
+    max_age: u32,
+) {
     let secure = if platform_origin(&platform.config).starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    let cookie = format!(
-        "{name}={value}; Path={MINE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
-    );
+    let cookie =
+        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

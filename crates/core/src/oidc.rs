@@ -138,7 +138,7 @@ pub enum MissingSecret {
     /// The API's `PUT` replaces the whole configuration: no secret, a public client.
     Remove,
     /// The dashboard's form, whose secret field is blank unless a new one is typed:
-    /// the stored secret stays.
+    /// the stored secret stays, for the issuer and client it was given for only.
     Keep,
 }
 
@@ -172,11 +172,10 @@ pub async fn put_with(
         .transpose()?;
     let client_secret_sealed = match (secret, &platform.config.master_key) {
         // Sealed for this server (`secret_context`), so it stays valid as it is.
-        (None, _) if missing == MissingSecret::Keep => platform
-            .store
-            .get_oidc_provider(org, id)
-            .await?
-            .and_then(|stored| stored.client_secret_sealed),
+        (None, _) if missing == MissingSecret::Keep => {
+            let stored = platform.store.get_oidc_provider(org, id).await?;
+            kept_secret(stored, &issuer_url, &client_id)?
+        }
         (None, _) => None,
         (Some(secret), Some(key)) => Some(key.seal(&secret, &secret_context(id))),
         (Some(_), None) => {
@@ -209,6 +208,29 @@ pub async fn put_with(
     let action = "server.identity_provider_set";
     crate::servers::audit_server(platform, caller, action, &server, detail).await?;
     Ok(view(&platform.config, &server, stored))
+}
+
+/// The stored secret, kept for the issuer and client it was given for. A form that
+/// changes either without typing the secret again is refused: kept, the secret would go
+/// to the new issuer's token endpoint, and whoever may edit the server (not shown the
+/// secret) could point it at a server of theirs and read it there.
+fn kept_secret(
+    stored: Option<OidcProvider>,
+    issuer_url: &str,
+    client_id: &str,
+) -> Result<Option<String>, ValidationError> {
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    let same_client = stored.issuer_url == issuer_url && stored.client_id == client_id;
+    match stored.client_secret_sealed {
+        Some(_) if !same_client => Err(ValidationError::new(
+            "client_secret",
+            "type the client secret again: the issuer or the client changed, and the stored \
+             secret is sent only to the provider it was given for",
+        )),
+        sealed => Ok(sealed),
+    }
 }
 
 /// What the authorization server needs to send people to a server's provider: its

@@ -108,6 +108,8 @@ pub struct Upstream {
     /// Processes it runs on each node (a stateless entry may run more than one; calls go
     /// to the least busy).
     pub replicas: u32,
+    /// Why it last failed, in its own words (which may quote what it was given): shown
+    /// only to callers who may manage the gateway, as its logs are.
     pub last_error: Option<String>,
     pub restarts: i64,
     /// When someone last restarted it (`POST …/restart`, the CLI, a new connection):

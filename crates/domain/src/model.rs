@@ -178,7 +178,10 @@ pub struct ToolCall {
     pub id: ToolCallId,
     pub org_id: OrgId,
     pub server_id: ServerId,
-    pub session_id: Option<String>,
+    /// The session it was made in, by its id (`mss_…`): never the transport's
+    /// `Mcp-Session-Id`, with which whoever reads it could go on in that session.
+    #[schema(value_type = Option<String>)]
+    pub session_id: Option<SessionId>,
     pub end_user_id: Option<EndUserId>,
     pub tool_name: String,
     /// The call's arguments as JSON text, truncated to `Limits::RECORDED_ARGUMENTS`.

@@ -130,7 +130,7 @@ pub(crate) fn record(
         id: ToolCallId::generate_in_time_order(now),
         org_id: scope.server.org_id.clone(),
         server_id: scope.server.id.clone(),
-        session_id: scope.session_transport_id(),
+        session_id: scope.session.as_ref().map(|s| s.id.clone()),
         end_user_id: end_user
             .map(|u| u.id.clone())
             .or_else(|| scope.session.as_ref().and_then(|s| s.end_user_id.clone())),

@@ -164,7 +164,7 @@ async fn tool_calls_batch_list_and_report(db: &TestDatabase) {
                 TOOLS[(i % 3) as usize],
                 at((i / 4) * 1000),
             );
-            call.session_id = (i % 2 == 0).then(|| format!("session-{}", i % 7));
+            call.session_id = (i % 2 == 0).then(SessionId::generate);
             call.end_user_id = (i % 5 != 0).then(|| users[(i % 2) as usize].clone());
             call.arguments = format!(r#"{{"i":{i}}}"#);
             call.result_summary = format!("result {i}");

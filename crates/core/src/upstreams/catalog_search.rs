@@ -72,9 +72,24 @@ impl ListedEntry {
         }
     }
 
-    fn of_registry(entry: RegistryEntry) -> Self {
+    /// An organization's own entry, and why this platform's operator no longer lets it
+    /// run, if it does not (`--container-images`, `--private-package-entries` changed
+    /// since it was added).
+    fn own(entry: CatalogEntry, platform: &Platform) -> Self {
+        let refusal = super::private::check_runnable(platform, &entry).err();
+        let mut listed = Self::local(entry, "organization");
+        listed.not_installable = refusal.map(|invalid| invalid.message);
+        listed
+    }
+
+    /// A registry's entry, and why it cannot be installed here, if it cannot: it does not
+    /// read as an entry, or its image is not one this platform's operator allows.
+    fn of_registry(entry: RegistryEntry, platform: &Platform) -> Self {
         let (catalog_entry, refusal) = match registry::installable(&entry) {
-            Ok(catalog_entry) => (Some(catalog_entry), None),
+            Ok(catalog_entry) => {
+                let refusal = super::private::check_image(platform, &catalog_entry.spec).err();
+                (Some(catalog_entry), refusal.map(|invalid| invalid.message))
+            }
             Err(why) => (None, Some(why)),
         };
         let text = |field: &str| {
@@ -164,10 +179,7 @@ pub async fn search(
     }
     if wants("organization") {
         let own = platform.store.list_catalog_entries(caller.org()).await?;
-        local.extend(
-            own.into_iter()
-                .map(|e| ListedEntry::local(e, "organization")),
-        );
+        local.extend(own.into_iter().map(|e| ListedEntry::own(e, platform)));
     }
     local.retain(|e| matches_local(e, &words, query.runtime.as_deref()));
     let (offset, limit) = (query.offset as usize, query.limit as usize);
@@ -185,7 +197,11 @@ pub async fn search(
         let mut found = registry::search(platform, &search).await?;
         more = found.len() > wanted;
         found.truncate(wanted);
-        items.extend(found.into_iter().map(ListedEntry::of_registry));
+        items.extend(
+            found
+                .into_iter()
+                .map(|entry| ListedEntry::of_registry(entry, platform)),
+        );
     } else if wants("registry") {
         more = true;
     }

@@ -118,7 +118,7 @@ pub async fn get(
 ) -> Result<Upstream, CoreError> {
     let org = caller.org();
     let upstream = platform.store.get_upstream(org, id).await?;
-    Ok(with_confinement(platform, upstream))
+    Ok(as_seen_by(platform, caller, upstream))
 }
 
 pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Upstream>, CoreError> {
@@ -126,8 +126,19 @@ pub async fn list(platform: &Platform, caller: &Caller) -> Result<Vec<Upstream>,
     let upstreams = platform.store.list_upstreams(org).await?;
     Ok(upstreams
         .into_iter()
-        .map(|upstream| with_confinement(platform, upstream))
+        .map(|upstream| as_seen_by(platform, caller, upstream))
         .collect())
+}
+
+/// [`with_confinement`] for `caller`: its last error and the diagnosis quote the
+/// upstream's own output, which may hold what it was given (a key in an error line), so
+/// only a caller who may read its logs (`Permission::Gateway`) reads them, as the
+/// dashboard shows them.
+fn as_seen_by(platform: &Platform, caller: &Caller, mut upstream: Upstream) -> Upstream {
+    if !caller.may(Permission::Gateway) {
+        upstream.last_error = None;
+    }
+    with_confinement(platform, upstream)
 }
 
 /// The upstream with what confinement this node applies to it, and why it failed, in

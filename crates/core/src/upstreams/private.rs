@@ -129,7 +129,10 @@ pub async fn add(
 
 /// What this platform lets an organization's own entry run: a container only of an image
 /// the operator lists, a package only where the operator allows them.
-fn check_runnable(platform: &Platform, entry: &CatalogEntry) -> Result<(), ValidationError> {
+pub(super) fn check_runnable(
+    platform: &Platform,
+    entry: &CatalogEntry,
+) -> Result<(), ValidationError> {
     check_image(platform, &entry.spec)?;
     let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
     if package && !platform.config.private_package_entries {

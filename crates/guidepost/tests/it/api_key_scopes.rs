@@ -157,3 +157,35 @@ async fn one_change_of_each_kind(app: &TestApp, key: &str, tag: &str) -> [Status
             .0,
     ]
 }
+
+backend_tests! {
+    /// A recorded call names its session by the session's id, never by the transport's
+    /// `Mcp-Session-Id`: whoever reads the calls (a `read` key, a viewer) could otherwise
+    /// go on in that person's session, as them, on a server whose people do not sign in.
+    async fn a_recorded_call_names_its_session_never_by_the_sessions_secret(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let minted = json!({"name": "reader", "scopes": ["read"]});
+        let (status, reader) = app.api(Method::POST, "/api-keys", &tenant.key, Some(minted)).await;
+        assert_eq!(status, StatusCode::CREATED, "{reader}");
+        let reader = reader["key"].as_str().unwrap().to_owned();
+        let url = format!("{}?tracking_id=ada", app.mcp_path_url("acme"));
+        let mut mcp = crate::helpers::RawMcp::new(url, crate::helpers::SESSION_ERA);
+        mcp.initialize().await;
+        let transport = mcp.session.clone().expect("a session");
+        let support = json!({"title": "t", "problem_description": "d", "email": "ada@acme.example"});
+        let called = mcp.call_tool(2, "get_support", support).await;
+        assert_ne!(called.body["result"]["isError"], true, "{}", called.body);
+
+        let calls = app.wait_for_tool_calls(&tenant, 1).await;
+        let (_, read) = app.api(Method::GET, "/tool-calls", &reader, None).await;
+        let person = calls[0]["end_user_id"].as_str().unwrap_or_else(|| panic!("{calls:?}")).to_owned();
+        let (_, detail) = app.api(Method::GET, &format!("/end-users/{person}"), &reader, None).await;
+        for shown in [&read, &detail] {
+            assert!(!shown.to_string().contains(&transport), "the session's secret is shown: {shown}");
+        }
+        assert_eq!(read["items"][0]["session_id"], detail["sessions"][0]["id"], "{read} {detail}");
+        assert!(read["items"][0]["session_id"].as_str().is_some_and(|id| id.starts_with("mss_")), "{read}");
+    }
+}

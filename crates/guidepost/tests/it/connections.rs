@@ -76,6 +76,22 @@ pub(crate) async fn connect_link(gateway: &TestApp, tenant: &Tenant, id: &str) -
     link["url"].as_str().unwrap().to_owned()
 }
 
+/// `request` as the browser that opened `link` sends it: with the cookie the link's page
+/// set (`connections::browser_cookie`), which every later step of the flow must bring
+/// back. For clients other than the one that opened the link (the page's `Set-Cookie`
+/// itself is checked in `connections_people`).
+pub(crate) fn as_the_linking_browser(
+    request: reqwest::RequestBuilder,
+    link: &str,
+) -> reqwest::RequestBuilder {
+    let token = link.rsplit('/').next().expect("a link ends in its token");
+    let kept = guidepost_core::upstreams::connections::browser_cookie(token);
+    request.header(
+        reqwest::header::COOKIE,
+        format!("{}={}", kept.name, kept.value),
+    )
+}
+
 /// Opens `link` as `email` and signs in at the remote's authorization server: the
 /// callback URL the browser is sent back to (not yet opened).
 pub(crate) async fn sign_in_at_remote(
@@ -151,13 +167,13 @@ backend_tests! {
         let link = connect_link(&gateway, &acme, &id).await;
         assert!(link.starts_with(&format!("{}/connect/gpc_", platform_origin(&gateway))), "{link}");
         let callback = sign_in_at_remote(&remote, &gateway, &link, EDITOR).await;
-        let answer = gateway.http.get(&callback).send().await.unwrap();
+        let answer = as_the_linking_browser(gateway.http.get(&callback), &link).send().await.unwrap();
         assert_eq!(answer.status(), StatusCode::OK);
         let page = answer.text().await.unwrap();
         assert!(page.contains("connected to Remote"), "{page}");
 
         // The callback and the link work once.
-        let again = gateway.http.get(&callback).send().await.unwrap();
+        let again = as_the_linking_browser(gateway.http.get(&callback), &link).send().await.unwrap();
         assert_eq!(again.status(), StatusCode::BAD_REQUEST);
         assert!(again.text().await.unwrap().contains("already used"));
         let reopened = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()

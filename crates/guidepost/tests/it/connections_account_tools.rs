@@ -14,6 +14,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::connections::as_the_linking_browser;
 use crate::connections_independent::provider_sign_in;
 use crate::connections_people::{link_in, platform_origin};
 use crate::gateway_fixture::wait_for;
@@ -93,11 +94,15 @@ async fn install_for_people(s: &Setup) -> Vec<String> {
     let id = installed["id"].as_str().unwrap().to_owned();
     let path = format!("/upstreams/{id}/connect");
     let (_, link) = app.api(Method::POST, &path, &tenant.key, None).await;
+    let link = link["url"].as_str().unwrap();
     let mut editor = Person::new("editor@acme.example");
-    let opened = editor.get(link["url"].as_str().unwrap()).await;
+    let opened = editor.get(link).await;
     let authorize = opened.location.expect("on to the provider");
     let back = provider_sign_in(&s.idp, &mut editor, &authorize, &s.callback(), USER).await;
-    let page = app.http.get(&back).send().await.unwrap();
+    let page = as_the_linking_browser(app.http.get(&back), link)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     wait_for(app, tenant, &id, |u| u["status"] == "ready").await;
     let (_, servers) = app.get("/servers", &tenant.key).await;
@@ -134,7 +139,10 @@ async fn connect_as(s: &Setup, link: &str, email: &str, user: &str) -> String {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let checked = browser.get(&back).send().await.unwrap();
+    let checked = as_the_linking_browser(browser.get(&back), link)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         checked.status(),
         StatusCode::SEE_OTHER,
@@ -143,7 +151,10 @@ async fn connect_as(s: &Setup, link: &str, email: &str, user: &str) -> String {
     let authorize = checked.headers()["location"].to_str().unwrap().to_owned();
     let mut at_provider = Person::new(email);
     let back = provider_sign_in(&s.idp, &mut at_provider, &authorize, &s.callback(), user).await;
-    let page = gateway.app.http.get(&back).send().await.unwrap();
+    let page = as_the_linking_browser(gateway.app.http.get(&back), link)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     page.text().await.unwrap()
 }

@@ -13,7 +13,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::connections::{connect_link, platform_origin};
+use crate::connections::{as_the_linking_browser, connect_link, platform_origin};
 use crate::gateway_fixture::wait_for;
 use crate::helpers::{RawMcp, STATELESS_ERA, Tenant, TestApp, spawn_app_with};
 use crate::oauth_helpers::Person;
@@ -214,7 +214,10 @@ async fn connects_and_calls_as_the_account(db: &TestDatabase, registration: Regi
         Some(s.idp.issuer.as_str())
     );
 
-    let page = s.gateway.http.get(&callback).send().await.unwrap();
+    let page = as_the_linking_browser(s.gateway.http.get(&callback), &link)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(
         page.text()

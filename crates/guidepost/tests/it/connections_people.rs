@@ -12,6 +12,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::connections::as_the_linking_browser;
 use crate::gateway_fixture::wait_for;
 use crate::helpers::python_script;
 use crate::oauth_helpers::{OAuthApp, oauth_app};
@@ -84,7 +85,10 @@ pub(crate) async fn install_for_people(remote: &OAuthApp, gateway: &OAuthApp) ->
     let back = editor
         .approve_to(remote, &authorize, &callback(gateway))
         .await;
-    let answer = app.http.get(&back).send().await.unwrap();
+    let answer = as_the_linking_browser(app.http.get(&back), link)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
     let ready = wait_for(app, tenant, &id, |u| u["status"] == "ready").await;
     assert_eq!(ready["spec"]["sign_in"], "person", "{ready}");
@@ -145,7 +149,10 @@ pub(crate) async fn connect(
     let back = at_gateway
         .approve_to(gateway, &identity, &callback(gateway))
         .await;
-    let checked = no_redirects().get(&back).send().await.unwrap();
+    let checked = as_the_linking_browser(no_redirects().get(&back), link)
+        .send()
+        .await
+        .unwrap();
     if checked.status() != StatusCode::SEE_OTHER {
         return (checked.status(), checked.text().await.unwrap());
     }
@@ -158,7 +165,10 @@ pub(crate) async fn connect(
     let back = at_remote
         .approve_to(remote, &to_remote, &callback(gateway))
         .await;
-    let answer = no_redirects().get(&back).send().await.unwrap();
+    let answer = as_the_linking_browser(no_redirects().get(&back), link)
+        .send()
+        .await
+        .unwrap();
     (answer.status(), answer.text().await.unwrap())
 }
 
@@ -264,12 +274,12 @@ fn key_form_state(page: &str) -> String {
     page[start..].split('"').next().unwrap().to_owned()
 }
 
-/// Posts `key` to the key form of `page`: the page that answers.
-async fn give_key(gateway: &OAuthApp, page: &str, key: &str) -> (StatusCode, String) {
+/// Posts `key` to the key form of `page`, from the browser that opened `link`: the page
+/// that answers.
+async fn give_key(gateway: &OAuthApp, link: &str, page: &str, key: &str) -> (StatusCode, String) {
     let state = key_form_state(page);
     let url = format!("{}/connect/key", platform_origin(gateway));
-    let answer = no_redirects()
-        .post(url)
+    let answer = as_the_linking_browser(no_redirects().post(url), link)
         .form(&[("state", state.as_str()), ("key", key)])
         .send()
         .await
@@ -291,10 +301,11 @@ backend_tests! {
         assert_eq!(installed["spec"]["sign_in"], "person", "{installed}");
         // The editor's key, for discovery: the link opens the key form at once.
         let (_, link) = app.api(Method::POST, &format!("/upstreams/{id}/connect"), &tenant.key, None).await;
-        let form = no_redirects().get(link["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+        let link = link["url"].as_str().unwrap();
+        let form = no_redirects().get(link).send().await.unwrap().text().await.unwrap();
         assert!(form.contains("Authorization"), "{form}");
         let editor = remote.sign_in("remote", EDITOR).await;
-        let (status, page) = give_key(&gateway, &form, &format!("Bearer {}", editor.access)).await;
+        let (status, page) = give_key(&gateway, link, &form, &format!("Bearer {}", editor.access)).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         wait_for(app, tenant, &id, |u| u["status"] == "ready").await;
         let (_, servers) = app.get("/servers", &tenant.key).await;
@@ -309,12 +320,12 @@ backend_tests! {
         let mut browser = gateway.person("ada@people.example");
         let identity = browser.get(&link).await.location.expect("to the gateway's sign-in");
         let back = browser.approve_to(&gateway, &identity, &callback(&gateway)).await;
-        let form = no_redirects().get(&back).send().await.unwrap().text().await.unwrap();
+        let form = as_the_linking_browser(no_redirects().get(&back), &link).send().await.unwrap().text().await.unwrap();
         let ada_at_remote = remote.sign_in("remote", "ada@remote.example").await;
-        let (status, page) = give_key(&gateway, &form, &format!("Bearer {}", ada_at_remote.access)).await;
+        let (status, page) = give_key(&gateway, &link, &form, &format!("Bearer {}", ada_at_remote.access)).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         assert!(page.contains("connected to Remote"), "{page}");
-        let (status, _) = give_key(&gateway, &form, "Bearer again").await;
+        let (status, _) = give_key(&gateway, &link, &form, "Bearer again").await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "the form works once");
         let called = call_support(&gateway, &ada.access, "With her key").await;
         assert_ne!(called["result"]["isError"], true, "{called}");
@@ -410,6 +421,39 @@ backend_tests! {
         assert!(page.contains("another person"), "{page}");
         let again = call_support(&gateway, &ada.access, "Ada asks again").await;
         assert!(again.to_string().contains("not connected yet"), "nothing was connected: {again}");
+    }
+
+    async fn an_authorization_page_sent_on_to_another_browser_connects_nobody(db: &TestDatabase) {
+        // Ada opens her own link and passes her own identity check, then sends the
+        // remote's authorization page on to Bob, signed in there: his approval must not
+        // connect his account as hers.
+        let (remote, gateway) = remote_and_gateway(db).await;
+        install_for_people(&remote, &gateway).await;
+        let ada = gateway.sign_in("gateway", "ada@people.example").await;
+        let link = link_in(&call_support(&gateway, &ada.access, "Ada asks").await);
+        let opened = no_redirects().get(&link).send().await.unwrap();
+        assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+        let kept = opened.headers().get_all(reqwest::header::SET_COOKIE).iter()
+            .map(|c| c.to_str().unwrap().to_owned()).find(|c| c.starts_with("gp_connect_"))
+            .expect("the browser that opened the link keeps a cookie");
+        for attribute in ["HttpOnly", "Path=/connect", "SameSite=Lax", "Max-Age=900"] {
+            assert!(kept.contains(attribute), "{kept}");
+        }
+        let identity = opened.headers()["location"].to_str().unwrap().to_owned();
+        let back = gateway.person("ada@people.example").approve_to(&gateway, &identity, &callback(&gateway)).await;
+        let checked = as_the_linking_browser(no_redirects().get(&back), &link).send().await.unwrap();
+        assert_eq!(checked.status(), StatusCode::SEE_OTHER, "Ada is who the link is for");
+        let to_remote = checked.headers()["location"].to_str().unwrap().to_owned();
+
+        let back = remote.person("bob@remote.example").approve_to(&remote, &to_remote, &callback(&gateway)).await;
+        let answer = no_redirects().get(&back).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+        let page = answer.text().await.unwrap();
+        assert!(page.contains("started in another browser"), "{page}");
+        let again = call_support(&gateway, &ada.access, "Ada asks again").await;
+        assert!(again.to_string().contains("not connected yet"), "nothing was connected: {again}");
+        let (_, requests) = remote.app.get("/support-requests", &remote.tenant.key).await;
+        assert_eq!(requests["items"], json!([]), "nothing arrived as Bob: {requests}");
     }
 
     async fn person_sign_in_needs_a_server_whose_people_sign_in(db: &TestDatabase) {

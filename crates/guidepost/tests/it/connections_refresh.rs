@@ -12,7 +12,9 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::connections::{connect_link, gateway_for, install, remote_count, sign_in_at_remote};
+use crate::connections::{
+    as_the_linking_browser, connect_link, gateway_for, install, remote_count, sign_in_at_remote,
+};
 use crate::gateway_fixture::wait_for;
 use crate::helpers::{RawMcp, STATELESS_ERA, TestApp};
 use crate::oauth_helpers::{OAuthApp, oauth_app};
@@ -43,7 +45,10 @@ async fn connected_nodes(
     let id = install(&nodes[0], &acme).await;
     let link = connect_link(&nodes[0], &acme, &id).await;
     let callback = sign_in_at_remote(remote, &nodes[0], &link, "editor@gateway.example").await;
-    let answer = nodes[0].http.get(&callback).send().await.unwrap();
+    let answer = as_the_linking_browser(nodes[0].http.get(&callback), &link)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), reqwest::StatusCode::OK);
     wait_for(&nodes[0], &acme, &id, |u| u["status"] == "ready").await;
     (nodes, id, acme)
@@ -109,7 +114,7 @@ backend_tests! {
         let connect = || async {
             let link = connect_link(&first, &acme, &id).await;
             let callback = sign_in_at_remote(&remote, &first, &link, "editor@gateway.example").await;
-            first.http.get(&callback).send().await.unwrap();
+            as_the_linking_browser(first.http.get(&callback), &link).send().await.unwrap();
             wait_for(&first, &acme, &id, |u| u["status"] == "ready").await;
         };
         connect().await;
@@ -154,7 +159,7 @@ backend_tests! {
         // Connecting again mends it.
         let link = connect_link(node, &acme, &id).await;
         let callback = sign_in_at_remote(&remote, node, &link, "editor@gateway.example").await;
-        node.http.get(&callback).send().await.unwrap();
+        as_the_linking_browser(node.http.get(&callback), &link).send().await.unwrap();
         let (_, connections) = node.api(Method::GET, &format!("/upstreams/{id}/connections"), &acme.key, None).await;
         assert_eq!(connections["items"][0]["status"], "active", "{connections}");
         wait_for(node, &acme, &id, |u| u["status"] == "ready").await;

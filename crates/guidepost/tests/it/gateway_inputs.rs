@@ -137,6 +137,13 @@ backend_tests! {
         let install = json!({"catalog_entry_id": "allowed"});
         let (status, problem) = none.api(Method::POST, "/upstreams", &acme.key, Some(install)).await;
         refused_at(status, &problem, "spec.image", "allows no container images");
+        // The catalog says so before anyone tries; where the image is allowed, it says nothing.
+        let refusal = |catalog: &serde_json::Value| catalog["items"].as_array().unwrap().iter()
+            .find(|e| e["id"] == "allowed").unwrap()["not_installable"].clone();
+        let (_, catalog) = none.get("/catalog?source=organization", &acme.key).await;
+        assert!(refusal(&catalog).as_str().is_some_and(|r| r.contains("allows no container images")), "{catalog}");
+        let (_, catalog) = app.get("/catalog?source=organization", &acme.key).await;
+        assert!(refusal(&catalog).is_null(), "{catalog}");
     }
 }
 

@@ -150,6 +150,12 @@ backend_tests! {
         let registry = TestRegistry::start().await;
         registry.publish(oci_server(), "active", "2026-01-01T00:00:00Z");
         let (app, acme, _) = registry_gateway(db, &registry).await;
+        // The catalog says so before anyone tries.
+        let listed = |catalog: &Value| catalog["items"].as_array().unwrap().iter()
+            .find(|e| e["id"] == BOXED).cloned().unwrap_or_else(|| panic!("{BOXED} listed: {catalog}"));
+        let (_, catalog) = app.get("/catalog?source=registry", &acme.key).await;
+        let refusal = listed(&catalog)["not_installable"].clone();
+        assert!(refusal.as_str().is_some_and(|r| r.contains("--container-images")), "{catalog}");
         let body = json!({"catalog_entry_id": BOXED});
         let refused = app.client.call(Method::POST, "/api/v1/upstreams", Some(&acme.key), Some(body.clone())).await;
         let problem = refused.problem(422);
@@ -164,6 +170,8 @@ backend_tests! {
             settings.platform.container_images = vec!["ghcr.io/example/boxed:1.0.0".into()];
         })
         .await;
+        let (_, catalog) = listing.get("/catalog?source=registry", &acme.key).await;
+        assert!(listed(&catalog)["not_installable"].is_null(), "{catalog}");
         let (status, answer) = listing.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
         assert!(!answer.to_string().contains("--container-images"), "{status} {answer}");
         assert!(answer.to_string().contains("--container-socket"), "{status} {answer}");

@@ -14,7 +14,9 @@ fn tool_call(row: &DbRow) -> Result<ToolCall> {
         id: Id::from_trusted(text(row, "id")?),
         org_id: Id::from_trusted(text(row, "org_id")?),
         server_id: Id::from_trusted(text(row, "server_id")?),
-        session_id: opt_text(row, "session_id")?,
+        // Calls recorded before 2026-11-27 hold the transport's session id, a secret of
+        // the session's: read as none.
+        session_id: opt_text(row, "session_id")?.and_then(|id| SessionId::parse(&id)),
         end_user_id: opt_text(row, "end_user_id")?.map(Id::from_trusted),
         tool_name: text(row, "tool_name")?,
         arguments: text(row, "arguments")?,
@@ -53,7 +55,7 @@ impl ToolCallStore for ThisStore {
                 row.push_bind(call.id.as_str())
                     .push_bind(call.org_id.as_str())
                     .push_bind(call.server_id.as_str())
-                    .push_bind(call.session_id.as_deref())
+                    .push_bind(call.session_id.as_ref().map(SessionId::as_str))
                     .push_bind(call.end_user_id.as_ref().map(|id| id.as_str()))
                     .push_bind(&call.tool_name)
                     .push_bind(&call.arguments)

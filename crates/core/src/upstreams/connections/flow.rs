@@ -41,6 +41,12 @@ pub enum FlowError {
     /// The person or the authorization server said no.
     #[error("the connection was not made: {0}")]
     Denied(String),
+    /// A step of the flow came from another browser than the one that opened its link.
+    #[error(
+        "this connection was started in another browser: open the link from your app again, \
+         in the browser you approve it in"
+    )]
+    OtherBrowser,
     #[error(transparent)]
     Upstream(#[from] AuthorizerError),
     #[error(transparent)]
@@ -50,6 +56,45 @@ pub enum FlowError {
 impl From<guidepost_store::StoreError> for FlowError {
     fn from(error: guidepost_store::StoreError) -> Self {
         FlowError::Core(error.into())
+    }
+}
+
+/// The cookie that ties a flow to the browser that opened its link: the link's token,
+/// under a name of the flow's own (one browser may connect two accounts at once). Every
+/// callback and the key form must come with it. Without it, whoever opened a link could
+/// send the upstream's authorization page on to someone else, whose approval there would
+/// connect that person's account as the link's owner.
+#[derive(Debug, Clone)]
+pub struct BrowserCookie {
+    pub name: String,
+    pub value: String,
+}
+
+/// The cookie a browser that opens the link `token` keeps.
+pub fn browser_cookie(token: &str) -> BrowserCookie {
+    BrowserCookie {
+        name: cookie_name(&hash_secret(token)),
+        value: token.to_owned(),
+    }
+}
+
+/// The cookies a browser sent, read by name.
+pub type SentCookies<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+fn cookie_name(flow_id: &str) -> String {
+    let short = flow_id.get(..16).unwrap_or(flow_id);
+    format!("gp_connect_{short}")
+}
+
+/// Refuses a step of `flow` from a browser that did not open its link; `sent` reads the
+/// browser's cookies by name.
+pub(super) fn from_the_opening_browser(
+    flow: &ConnectFlow,
+    sent: SentCookies<'_>,
+) -> Result<(), FlowError> {
+    match sent(&cookie_name(&flow.id)) {
+        Some(token) if hash_secret(&token) == flow.id => Ok(()),
+        _ => Err(FlowError::OtherBrowser),
     }
 }
 
@@ -243,10 +288,12 @@ pub enum CallbackOutcome {
 
 /// The callback of either trip, told apart by the flow's stage: after the identity check,
 /// the person must be the flow's; after the upstream, its `iss` is checked, the code
-/// exchanged and the tokens sealed and stored. Each `state` works once.
+/// exchanged and the tokens sealed and stored. Each `state` works once, and only in the
+/// browser that opened the link (`sent`, its cookies by name: [`browser_cookie`]).
 pub async fn callback(
     platform: &Platform,
     params: CallbackParams,
+    sent: SentCookies<'_>,
 ) -> Result<CallbackOutcome, FlowError> {
     let long = |value: &Option<String>| value.as_ref().is_some_and(|v| v.len() > PARAM_MAX);
     if long(&params.state) || long(&params.code) || long(&params.iss) {
@@ -259,6 +306,7 @@ pub async fn callback(
         .find_connect_flow_by_state(&hash_secret(state), now)
         .await?
         .ok_or(FlowError::Unknown)?;
+    from_the_opening_browser(&flow, sent)?;
     if let Some(error) = &params.error {
         let why = params.error_description.as_deref().unwrap_or(error);
         return Err(FlowError::Denied(why.chars().take(200).collect()));

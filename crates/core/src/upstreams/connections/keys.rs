@@ -7,7 +7,7 @@
 use guidepost_domain::*;
 use serde::Deserialize;
 
-use super::flow::{Connected, FlowError};
+use super::flow::{Connected, FlowError, SentCookies};
 use super::*;
 
 /// The longest key a person may give.
@@ -42,8 +42,13 @@ pub(super) fn key_header(upstream: &Upstream) -> Option<String> {
     }
 }
 
-/// Stores the person's key as their connection, once per form.
-pub async fn give_key(platform: &Platform, given: KeyGiven) -> Result<Connected, FlowError> {
+/// Stores the person's key as their connection, once per form, from the browser that
+/// opened the link (`sent`, its cookies by name).
+pub async fn give_key(
+    platform: &Platform,
+    given: KeyGiven,
+    sent: SentCookies<'_>,
+) -> Result<Connected, FlowError> {
     let key_text = given.key.trim();
     let printable = !key_text.is_empty()
         && key_text.len() <= KEY_MAX
@@ -63,6 +68,7 @@ pub async fn give_key(platform: &Platform, given: KeyGiven) -> Result<Connected,
         .await?
         .filter(|flow| flow.stage == ConnectStage::Authorizing)
         .ok_or(FlowError::Unknown)?;
+    super::flow::from_the_opening_browser(&flow, sent)?;
     let upstream = platform
         .store
         .get_upstream(&flow.org_id, &flow.upstream_id)

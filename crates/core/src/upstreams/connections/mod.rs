@@ -32,8 +32,8 @@ pub use bearer::{
     Bearer, NotConnected, bearer, named_for_person, person_connected, refresh_after_refusal,
 };
 pub use flow::{
-    CallbackOutcome, CallbackParams, ConnectLink, Connected, FlowError, callback, connect_link,
-    open_link, person_link,
+    BrowserCookie, CallbackOutcome, CallbackParams, ConnectLink, Connected, FlowError, SentCookies,
+    browser_cookie, callback, connect_link, open_link, person_link,
 };
 pub use identity::platform_client;
 pub use keys::{KeyForm, KeyGiven, give_key};

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::member;
-use crate::connections::sign_in_at_remote;
+use crate::connections::{as_the_linking_browser, sign_in_at_remote};
 use crate::connections_people::{
     call_support, connect, install_for_people, link_in, platform_origin, remote_and_gateway,
 };
@@ -94,7 +94,7 @@ backend_tests! {
         let link = body[start..].split('"').next().unwrap().replace("&amp;", "&");
         assert!(link.starts_with(&format!("{origin}/connect/gpc_")), "{link}");
         let callback = sign_in_at_remote(&remote, &gateway.app, &link, EDITOR).await;
-        let back = gateway.app.http.get(&callback).send().await.unwrap();
+        let back = as_the_linking_browser(gateway.app.http.get(&callback), &link).send().await.unwrap();
         assert_eq!(back.status(), StatusCode::OK);
 
         let text = editor.get(&page).await.text();

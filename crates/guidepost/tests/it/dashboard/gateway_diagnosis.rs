@@ -62,5 +62,15 @@ backend_tests! {
         let mut viewer = member(&app, &app.tenant, "vi@acme.example", Role::Viewer).await;
         let seen = viewer.get(&page).await.ok().to_owned();
         assert!(!seen.contains("acme_vendor") && !seen.contains("diagnosis-evidence"), "{seen}");
+        // Nor does a key that may only read, through the API.
+        let minted = serde_json::json!({"name": "reader", "scopes": ["read"]});
+        let (_, reader) = app.app.api(reqwest::Method::POST, "/api-keys", &app.tenant.key, Some(minted)).await;
+        let reader = reader["key"].as_str().unwrap();
+        for path in [format!("/upstreams/{id}"), "/upstreams".to_owned()] {
+            let (status, read) = app.app.get(&path, reader).await;
+            assert_eq!(status, StatusCode::OK, "{read}");
+            assert!(read.to_string().contains("\"status\":\"failed\""), "the failure itself is shown: {read}");
+            assert!(!read.to_string().contains("acme_vendor"), "{path}: {read}");
+        }
     }
 }

@@ -113,6 +113,25 @@ async fn an_editor_sets_the_identity_provider_by_form_and_signs_the_server_in_th
         stored_secret(&app, &id).await.as_deref(),
         Some(sealed.as_str())
     );
+    // Not for another issuer or client: the stored secret would go to that provider's
+    // token endpoint, to be read by whoever runs it.
+    let elsewhere = fields("https://idp.attacker.example", "");
+    let mut other_client = fields(&idp.issuer, "");
+    other_client[1].1 = "another-client".to_owned();
+    for posted in [&elsewhere, &other_client] {
+        let refused = editor.post(&set, &pairs(posted)).await;
+        refused.refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &["type the client secret again"],
+        );
+    }
+    let (_, view) = app.app.get(&oidc, key).await;
+    assert_eq!(
+        view["issuer_url"],
+        idp.issuer.as_str(),
+        "nothing changed: {view}"
+    );
+    assert_eq!(view["client_id"], CLIENT_ID, "{view}");
 
     // The server signs people in there now, with the kept secret at the provider's token
     // endpoint: the consent page names the provider's person.
