@@ -30,6 +30,10 @@ pub struct UpstreamSettings<'a> {
     pub start: StartMode,
     pub spec: &'a LaunchSpec,
     pub replicas: u32,
+    /// The sign-in the update ends with, checked against the servers that attach it
+    /// before anything is written: an update that also changes how it is launched writes
+    /// `spec` as it was and the new launch after, and must not be half applied.
+    pub sign_in: UpstreamSignIn,
 }
 
 #[async_trait]

@@ -72,11 +72,10 @@ impl ListedEntry {
         }
     }
 
-    /// An organization's own entry, and why this platform's operator no longer lets it
-    /// run, if it does not (`--container-images`, `--private-package-entries` changed
-    /// since it was added).
+    /// An organization's own entry, and why it installs no more, if it does not (an
+    /// image the operator has since taken off `--container-images`).
     fn own(entry: CatalogEntry, platform: &Platform) -> Self {
-        let refusal = super::private::check_runnable(platform, &entry).err();
+        let refusal = super::private::still_installable(platform, &entry).err();
         let mut listed = Self::local(entry, "organization");
         listed.not_installable = refusal.map(|invalid| invalid.message);
         listed

@@ -278,6 +278,7 @@ async fn merge_and_write(
         start,
         spec: spec_now,
         replicas,
+        sign_in: spec.sign_in(),
     };
     let read_at = Some(current.updated_at);
     let written = platform

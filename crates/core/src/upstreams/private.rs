@@ -88,11 +88,8 @@ async fn find_local(platform: &Platform, org: &OrgId, id: &str) -> Result<Catalo
         return Err(unknown().into());
     }
     match platform.store.get_catalog_entry(org, id).await {
-        // An entry added under older rules (a version range, an image the operator has
-        // since taken off the list) installs no more.
         Ok(entry) => {
-            super::package::check(&entry.spec)?;
-            check_image(platform, &entry.spec)?;
+            still_installable(platform, &entry)?;
             Ok(entry)
         }
         Err(guidepost_store::StoreError::NotFound) => Err(unknown().into()),
@@ -129,10 +126,17 @@ pub async fn add(
 
 /// What this platform lets an organization's own entry run: a container only of an image
 /// the operator lists, a package only where the operator allows them.
-pub(super) fn check_runnable(
+/// Whether an organization's own entry installs here now: one added under older rules (a
+/// version range, an image the operator has since taken off the list) installs no more.
+pub(super) fn still_installable(
     platform: &Platform,
     entry: &CatalogEntry,
 ) -> Result<(), ValidationError> {
+    super::package::check(&entry.spec)?;
+    check_image(platform, &entry.spec)
+}
+
+fn check_runnable(platform: &Platform, entry: &CatalogEntry) -> Result<(), ValidationError> {
     check_image(platform, &entry.spec)?;
     let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
     if package && !platform.config.private_package_entries {

@@ -225,7 +225,8 @@ pub(crate) async fn upstream_page(
             status: upstream.status.as_str(),
             tone: status_tone(upstream.status),
             last_error: upstream.last_error.clone().filter(|_| may_read_logs),
-            last_error_hidden: upstream.last_error.is_some() && !may_read_logs,
+            // Core gives no last error to a caller who may not read it.
+            last_error_hidden: upstream.status == UpstreamStatus::Failed && !may_read_logs,
             diagnosis: upstream.diagnosis.clone().filter(|_| may_read_logs),
             refresh_seconds,
             restarts: upstream.restarts,

@@ -20,6 +20,20 @@ fn counted(cap: OrgCap) -> &'static str {
     }
 }
 
+/// Locks the organization's row for the rest of `tx` (PostgreSQL; SQLite's write
+/// transaction is exclusive already): whether it is there.
+pub(super) async fn lock_organization(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    org: &OrgId,
+) -> Result<bool> {
+    let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
+    let found = sqlx::query(sqlx::AssertSqlSafe(lock))
+        .bind(org.as_str())
+        .fetch_optional(traced(&mut **tx))
+        .await?;
+    Ok(found.is_some())
+}
+
 impl ThisStore {
     /// A write transaction in which the organization may add one more of `cap`: its row
     /// locked, then its rows counted. `NotFound` when the organization is gone,
@@ -32,12 +46,9 @@ impl ThisStore {
         let mut tx = self.begin_write().await?;
         // The lock, the count and the addition that follows.
         self.count(3);
-        let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
-        sqlx::query(sqlx::AssertSqlSafe(lock))
-            .bind(org.as_str())
-            .fetch_optional(traced(&mut *tx))
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        if !lock_organization(&mut tx, org).await? {
+            return Err(StoreError::NotFound);
+        }
         let row = sqlx::query(counted(cap))
             .bind(org.as_str())
             .fetch_one(traced(&mut *tx))

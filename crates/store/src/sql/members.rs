@@ -47,11 +47,7 @@ async fn locked_member(
     org: &OrgId,
     id: &MemberId,
 ) -> Result<Member> {
-    let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
-    sqlx::query(sqlx::AssertSqlSafe(lock))
-        .bind(org.as_str())
-        .fetch_optional(traced(&mut **tx))
-        .await?;
+    super::caps::lock_organization(tx, org).await?;
     let sql = format!("SELECT {COLUMNS} FROM members WHERE org_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org.as_str())
@@ -193,11 +189,7 @@ impl MemberStore for ThisStore {
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         self.count(3);
-        let lock = format!("SELECT id FROM organizations WHERE id = $1{LOCK_ROW}");
-        sqlx::query(sqlx::AssertSqlSafe(lock))
-            .bind(org.as_str())
-            .fetch_optional(traced(&mut *tx))
-            .await?;
+        super::caps::lock_organization(&mut tx, org).await?;
         let row = sqlx::query(
             "SELECT COUNT(*) AS counted FROM member_invitation_sends \
              WHERE org_id = $1 AND address_key = $2 AND counts_until > $3",

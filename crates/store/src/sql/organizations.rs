@@ -62,8 +62,10 @@ async fn maker_still_may(
         }
         KeyMaker::Member(id) => {
             store.count(1);
-            let sql = format!("SELECT role FROM members WHERE org_id = $1 AND id = $2{LOCK_ROW}");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            // Not locked: a change of role or a removal locks the organization's row
+            // first, as the addition did (`begin_adding`), so they are ordered already.
+            let sql = "SELECT role FROM members WHERE org_id = $1 AND id = $2";
+            let row = sqlx::query(sql)
                 .bind(org.as_str())
                 .bind(id.as_str())
                 .fetch_optional(traced(&mut **tx))

@@ -32,6 +32,17 @@ fn name_and_auth_mode(row: &DbRow) -> Result<(String, AuthMode)> {
     Ok((text(row, "name")?, parsed))
 }
 
+/// Refuses a `person` upstream on the server named `server_name`, whose people sign in
+/// as `auth_mode` says.
+fn person_fits(server_name: &str, auth_mode: AuthMode, sign_in: UpstreamSignIn) -> Result<()> {
+    if sign_in == UpstreamSignIn::Person && !auth_mode.requires_token() {
+        return Err(StoreError::Conflict(person_sign_in::refused_on(
+            server_name,
+        )));
+    }
+    Ok(())
+}
+
 fn name_and_sign_in(row: &DbRow) -> Result<(String, UpstreamSignIn)> {
     let spec = text(row, "spec")?;
     let spec: LaunchSpec =
@@ -79,12 +90,7 @@ impl ThisStore {
         self.count(2);
         let (_, sign_in) = lock_upstream(tx, org, upstream).await?;
         let (server_name, auth_mode) = locked_server(tx, org, server).await?;
-        if sign_in == UpstreamSignIn::Person && !auth_mode.requires_token() {
-            return Err(StoreError::Conflict(person_sign_in::refused_on(
-                &server_name,
-            )));
-        }
-        Ok(())
+        person_fits(&server_name, auth_mode, sign_in)
     }
 
     /// Before writing `upstream` with `sign_in`: switched to `person`, every server that
@@ -114,11 +120,7 @@ impl ThisStore {
             .await?;
         for row in &servers {
             let (server_name, auth_mode) = name_and_auth_mode(row)?;
-            if !auth_mode.requires_token() {
-                return Err(StoreError::Conflict(person_sign_in::refused_on(
-                    &server_name,
-                )));
-            }
+            person_fits(&server_name, auth_mode, sign_in)?;
         }
         Ok(())
     }

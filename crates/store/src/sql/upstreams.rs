@@ -354,7 +354,7 @@ impl UpstreamStore for ThisStore {
         read_at: Option<Timestamp>,
     ) -> Result<Upstream> {
         let mut tx = self.begin_write().await?;
-        self.keep_rules_for_upstream(&mut tx, org, id, settings.spec.sign_in())
+        self.keep_rules_for_upstream(&mut tx, org, id, settings.sign_in)
             .await?;
         self.count(2);
         let next = next_revision(5);
