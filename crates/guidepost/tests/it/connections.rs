@@ -154,6 +154,21 @@ pub(crate) async fn call_support(gateway: &TestApp, title: &str) -> Value {
 }
 
 backend_tests! {
+    async fn a_switch_to_person_beside_new_settings_is_refused_whole(db: &TestDatabase) {
+        // New settings make an update write its launch after the rest: the sign-in it
+        // ends with is checked before either, so a refusal leaves nothing written.
+        let (_remote, gateway) = remote_and_gateway(db, "").await;
+        let acme = gateway.create_tenant("Gateway Co").await;
+        let id = install(&gateway, &acme).await;
+        let path = format!("/upstreams/{id}");
+        let patch = json!({"sign_in": "person", "name": "Renamed", "config": {}});
+        let (status, body) = gateway.api(Method::PATCH, &path, &acme.key, Some(patch)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body.to_string().contains("person sign-in is only for servers whose people sign in"), "{body}");
+        let (_, stored) = gateway.get(&path, &acme.key).await;
+        assert_eq!((stored["name"].as_str(), stored["spec"]["sign_in"].as_str()),
+            (Some("Remote"), Some("organization")), "nothing written: {stored}");
+    }
     async fn an_editor_connects_the_organizations_account_and_every_call_speaks_as_it(db: &TestDatabase) {
         let (remote, gateway) = remote_and_gateway(db, "").await;
         let acme = gateway.create_tenant("Gateway Co").await;
