@@ -68,9 +68,8 @@ impl OidcStore for ThisStore {
     }
 
     async fn delete_oidc_provider(&self, org: &OrgId, server: &ServerId) -> Result<()> {
-        // One statement: a server cannot switch to custom_oauth between a check and the delete.
-        // The server's row locked first, as a change of its auth_mode locks it
-        // (`sign_in_rules`): the statement then reads the auth_mode that change wrote.
+        // The check is in the delete itself, after the server's row is locked as a change of
+        // its auth_mode locks it (`sign_in_rules`): it reads the auth_mode that change wrote.
         let mut tx = self.begin_write().await?;
         self.lock_server(&mut tx, org, server).await?;
         self.count(2);

@@ -38,8 +38,9 @@ fn api_key(row: &DbRow) -> Result<ApiKey> {
     })
 }
 
-/// Refuses a key's maker that no longer may make one (its row locked until the key is
-/// added, so that a revocation or a change of role waits for the addition or wins).
+/// Refuses a key's maker that no longer may make one: a key's row is locked until the key
+/// is added, so that a revocation waits for the addition or wins; a member's change of
+/// role or removal is ordered by the organization's lock `begin_adding` took.
 async fn maker_still_may(
     store: &ThisStore,
     tx: &mut sqlx::Transaction<'static, Db>,

@@ -8,22 +8,31 @@
 
 use super::*;
 
-/// The server's name and sign-in, its row locked; `NotFound` when it is not the
-/// organization's.
+/// The row `select` reads (its `$1` the organization, its `$2` the id; the lock is added
+/// at its end), locked for the rest of `tx`; `NotFound` when it is not the organization's.
+async fn locked_row(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    select: &str,
+    org: &OrgId,
+    id: &str,
+) -> Result<DbRow> {
+    let sql = format!("{select}{LOCK_ROW}");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(traced(&mut **tx))
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// The server's name and sign-in, its row locked.
 async fn locked_server(
     tx: &mut sqlx::Transaction<'static, Db>,
     org: &OrgId,
     id: &ServerId,
 ) -> Result<(String, AuthMode)> {
-    let sql =
-        format!("SELECT name, auth_mode FROM mcp_servers WHERE org_id = $1 AND id = $2{LOCK_ROW}");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .fetch_optional(traced(&mut **tx))
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    name_and_auth_mode(&row)
+    let select = "SELECT name, auth_mode FROM mcp_servers WHERE org_id = $1 AND id = $2";
+    name_and_auth_mode(&locked_row(tx, select, org, id.as_str()).await?)
 }
 
 fn name_and_auth_mode(row: &DbRow) -> Result<(String, AuthMode)> {
@@ -50,20 +59,14 @@ fn name_and_sign_in(row: &DbRow) -> Result<(String, UpstreamSignIn)> {
     Ok((text(row, "name")?, spec.sign_in()))
 }
 
-/// The upstream's row locked; `NotFound` when it is not the organization's.
-async fn lock_upstream(
+/// The upstream's name and sign-in, its row locked.
+async fn locked_upstream(
     tx: &mut sqlx::Transaction<'static, Db>,
     org: &OrgId,
     id: &UpstreamId,
 ) -> Result<(String, UpstreamSignIn)> {
-    let sql = format!("SELECT name, spec FROM upstreams WHERE org_id = $1 AND id = $2{LOCK_ROW}");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(org.as_str())
-        .bind(id.as_str())
-        .fetch_optional(traced(&mut **tx))
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    name_and_sign_in(&row)
+    let select = "SELECT name, spec FROM upstreams WHERE org_id = $1 AND id = $2";
+    name_and_sign_in(&locked_row(tx, select, org, id.as_str()).await?)
 }
 
 impl ThisStore {
@@ -88,7 +91,7 @@ impl ThisStore {
         upstream: &UpstreamId,
     ) -> Result<()> {
         self.count(2);
-        let (_, sign_in) = lock_upstream(tx, org, upstream).await?;
+        let (_, sign_in) = locked_upstream(tx, org, upstream).await?;
         let (server_name, auth_mode) = locked_server(tx, org, server).await?;
         person_fits(&server_name, auth_mode, sign_in)
     }
@@ -103,7 +106,7 @@ impl ThisStore {
         sign_in: UpstreamSignIn,
     ) -> Result<()> {
         self.count(1);
-        lock_upstream(tx, org, upstream).await?;
+        locked_upstream(tx, org, upstream).await?;
         if sign_in != UpstreamSignIn::Person {
             return Ok(());
         }
@@ -159,15 +162,10 @@ impl ThisStore {
         }
         if auth_mode == AuthMode::CustomOauth {
             self.count(1);
-            let sql = format!(
-                "SELECT server_id FROM oidc_providers WHERE org_id = $1 AND server_id = $2{LOCK_ROW}"
-            );
-            let provider = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(org.as_str())
-                .bind(server.as_str())
-                .fetch_optional(traced(&mut **tx))
-                .await?;
-            if provider.is_none() {
+            let select =
+                "SELECT server_id FROM oidc_providers WHERE org_id = $1 AND server_id = $2";
+            let provider = locked_row(tx, select, org, server.as_str()).await;
+            if let Err(StoreError::NotFound) = provider {
                 return Err(StoreError::Rejected {
                     field: "auth_mode",
                     message: "custom_oauth needs the server's OpenID Connect provider, which \
@@ -175,6 +173,7 @@ impl ThisStore {
                         .into(),
                 });
             }
+            provider?;
         }
         Ok(())
     }

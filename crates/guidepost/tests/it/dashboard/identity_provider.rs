@@ -9,7 +9,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{dashboard_app_with, member};
+use super::{dashboard_app_with, member, pairs};
 use crate::oauth_helpers::{OAuthApp, Pkce};
 use crate::oidc_idp::{CLIENT_ID, CLIENT_SECRET, EMAIL, Idp, master_key, sign_in_at_idp};
 
@@ -264,10 +264,6 @@ async fn an_owner_sets_how_upstream_tools_are_approved_and_their_results_deliver
         organization["tool_approval"], "trust_on_first_use",
         "{organization}"
     );
-}
-
-fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// The server's sealed client secret as stored.

@@ -322,6 +322,19 @@ impl Browser {
     }
 }
 
+/// The value of the first hidden `revision` field of a page (the settings form's, or the
+/// step form's): the revision the page was read at.
+pub fn revision_field(body: &str) -> String {
+    let marker = "name=\"revision\" value=\"";
+    let start = body.find(marker).expect("a revision field") + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Fields kept as owned values, as [`Browser::post`] takes them.
+pub fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 fn form_token(body: &str) -> Option<String> {
     let marker = "name=\"csrf_token\" value=\"";
     let start = body.find(marker)? + marker.len();

@@ -6,7 +6,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{dashboard_app, member};
+use super::{dashboard_app, member, pairs, revision_field};
 use crate::helpers::{RawMcp, STATELESS_ERA, tool_names};
 
 async fn an_editor_creates_a_server_and_sees_what_agents_see(db: &TestDatabase) {
@@ -88,15 +88,6 @@ async fn an_editor_creates_a_server_and_sees_what_agents_see(db: &TestDatabase) 
     assert!(!listed.contains(&"get_support".to_owned()), "{listed:?}");
 }
 
-/// The value of the hidden `revision` field of a page's settings form.
-fn revision_in(body: &str) -> String {
-    let after = body
-        .split("name=\"revision\" value=\"")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no revision: {body}"));
-    after.split('"').next().unwrap().to_owned()
-}
-
 /// A settings page opened before someone else's change does not write every field back
 /// over it: the save is refused and says so; saved again from the page it shows, it goes
 /// through.
@@ -106,7 +97,7 @@ async fn a_stale_settings_page_does_not_write_over_a_newer_change(db: &TestDatab
     let server = app.app.create_server(&app.tenant, "docs", json!({})).await;
     let id = server["id"].as_str().unwrap();
     let page = format!("/app/servers/{id}");
-    let opened = revision_in(&editor.get(&page).await.text());
+    let opened = revision_field(&editor.get(&page).await.text());
 
     let api = format!("/servers/{id}");
     let change = json!({"instructions": "Read the docs first."});
@@ -124,9 +115,7 @@ async fn a_stale_settings_page_does_not_write_over_a_newer_change(db: &TestDatab
         ]
         .map(|(k, v)| (k, v.to_owned()))
     };
-    let stale = form(&opened);
-    let stale: Vec<(&str, &str)> = stale.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let refused = editor.post(&page, &stale).await;
+    let refused = editor.post(&page, &pairs(&form(&opened))).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(
         refused
@@ -143,9 +132,11 @@ async fn a_stale_settings_page_does_not_write_over_a_newer_change(db: &TestDatab
     );
 
     // The refusal's page is at the revision saved now: saving from it writes.
-    let current = form(&revision_in(&refused.body));
-    let current: Vec<(&str, &str)> = current.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    editor.post(&page, &current).await.redirected_to(&page);
+    let current = form(&revision_field(&refused.body));
+    editor
+        .post(&page, &pairs(&current))
+        .await
+        .redirected_to(&page);
     let (_, stored) = app.app.get(&api, &app.tenant.key).await;
     assert_eq!(stored["name"], "Docs 2");
 }

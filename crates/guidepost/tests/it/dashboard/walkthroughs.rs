@@ -8,7 +8,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Browser, dashboard_app, member};
+use super::{Browser, dashboard_app, member, pairs, revision_field};
 use crate::helpers::personal_client;
 use crate::oauth_helpers::OAuthApp;
 
@@ -84,13 +84,6 @@ async fn api_content(app: &OAuthApp, id: &str, step: &str) -> String {
     let steps = walkthrough["steps"].as_array().unwrap();
     let found = steps.iter().find(|s| s["id"] == step).unwrap();
     found["content"].as_str().unwrap().to_owned()
-}
-
-/// The step form's hidden revision.
-fn revision(body: &str) -> String {
-    let marker = "name=\"revision\" value=\"";
-    let start = body.find(marker).expect("a revision field") + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
 }
 
 /// The part of a page between two markers.
@@ -243,7 +236,7 @@ async fn an_editor_authors_reorders_previews_and_saves_steps(db: &TestDatabase) 
     let step_page = format!("{editor}/steps/{install}");
     let loaded = ed.get(&step_page).await.ok().to_owned();
     assert!(loaded.contains("Install the CLI."));
-    let loaded_revision = revision(&loaded);
+    let loaded_revision = revision_field(&loaded);
     let sneaky = "Hello <script>alert(1)</script>\n\nzero\u{200B}width [x](javascript:alert(1))";
     let preview = step_form(&mut ed, &step_page, "preview", sneaky, &loaded_revision).await;
     let body = preview.ok();
@@ -269,7 +262,7 @@ async fn an_editor_authors_reorders_previews_and_saves_steps(db: &TestDatabase) 
     assert!(agent.contains("Step 1 of 3 — Setup: Install"), "{agent}");
     assert!(agent.contains("current_step_id=") && agent.contains(&install));
     assert_eq!(
-        revision(body),
+        revision_field(body),
         loaded_revision,
         "a preview keeps the loaded revision"
     );
@@ -291,7 +284,7 @@ async fn an_editor_authors_reorders_previews_and_saves_steps(db: &TestDatabase) 
     );
     let saved = ed.get(&step_page).await.ok().to_owned();
     assert!(saved.contains("Install the <em>new</em> CLI."), "{saved}");
-    assert_ne!(revision(&saved), loaded_revision);
+    assert_ne!(revision_field(&saved), loaded_revision);
 
     // A save from the old page would overwrite that: refused with both texts.
     let stale = "Stale edit from another tab.";
@@ -308,8 +301,8 @@ async fn an_editor_authors_reorders_previews_and_saves_steps(db: &TestDatabase) 
         "yours"
     );
     assert_eq!(
-        revision(&conflict.body),
-        revision(&saved),
+        revision_field(&conflict.body),
+        revision_field(&saved),
         "yours may be saved over theirs"
     );
     assert_eq!(
@@ -405,7 +398,7 @@ async fn publishing_shows_the_changes_and_who_stays_on_older_versions(db: &TestD
     let configure = page_order(ed.get(&editor).await.ok())[1].clone();
     let step_page = format!("{editor}/steps/{configure}");
     let loaded = ed.get(&step_page).await.ok().to_owned();
-    let rev = revision(&loaded);
+    let rev = revision_field(&loaded);
     let edit = [
         ("action", "save"),
         ("title", "Configure"),
@@ -566,7 +559,7 @@ async fn a_stale_settings_form_does_not_unpublish_a_walkthrough(db: &TestDatabas
     let mut ed = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
     let editor = author(&mut ed, "Setup", &[("Install", "Install it.")]).await;
     let id = id_of(&editor);
-    let opened = revision(ed.get(&editor).await.ok());
+    let opened = revision_field(ed.get(&editor).await.ok());
     let publish = format!("/walkthroughs/{id}/publish");
     let (status, body) = app
         .app
@@ -590,9 +583,7 @@ async fn a_stale_settings_form_does_not_unpublish_a_walkthrough(db: &TestDatabas
         ]
         .map(|(k, v)| (k, v.to_owned()))
     };
-    let stale = form("draft", &opened);
-    let stale: Vec<(&str, &str)> = stale.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let refused = ed.post(&editor, &stale).await;
+    let refused = ed.post(&editor, &pairs(&form("draft", &opened))).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(
         refused
@@ -612,9 +603,10 @@ async fn a_stale_settings_form_does_not_unpublish_a_walkthrough(db: &TestDatabas
     );
 
     // The refusal's page is at the revision saved now: saving from it writes.
-    let current = form("published", &revision(&refused.body));
-    let current: Vec<(&str, &str)> = current.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ed.post(&editor, &current).await.redirected_to(&editor);
+    let current = form("published", &revision_field(&refused.body));
+    ed.post(&editor, &pairs(&current))
+        .await
+        .redirected_to(&editor);
     let (_, stored) = app
         .app
         .get(&format!("/walkthroughs/{id}"), &app.tenant.key)
