@@ -37,7 +37,9 @@ pub(crate) struct ListAuditEvents {
 /// The audit log: every change to members, API keys, servers, walkthroughs, webhooks,
 /// support requests and the organization's settings, and the gateway's installs,
 /// attachments, discoveries, quarantines, approvals and rejections; with who (by name),
-/// on what (by name), the event in words (`text`), newest first.
+/// on what (by name), the event in words (`text`), newest first. The API keys' own events
+/// only to an `admin` key; the words an upstream gave (`detail.why` of an undone upgrade,
+/// `detail.reason` of a refused refresh) only to a `gateway` key.
 #[utoipa::path(get, path = "/api/v1/audit-events", tag = "gateway", operation_id = "audit_events_list",
     params(ListAuditEvents), security(("bearer" = [])),
     responses(
@@ -54,6 +56,7 @@ pub(crate) async fn list(
         actor: query.actor,
         object: query.object,
         kind: query.kind,
+        hidden_kind: None,
     };
     Ok(Json(
         audit::list(&platform, &auth.caller, &filter, &page).await?,

@@ -13,7 +13,7 @@ use guidepost_domain::*;
 pub use guidepost_store::AuditFilter;
 use serde_json::Value;
 
-use crate::{Caller, CoreError, Platform};
+use crate::{Caller, CoreError, Permission, Platform};
 
 mod text;
 
@@ -96,7 +96,18 @@ pub fn check_filter(filter: &AuditFilter) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// The organization's events that match `filter`, newest first, with names and words.
+/// Details that quote an upstream's own words (its last error, its authorization server's
+/// refusal), which may hold what it was given, as event and key: shown only to a caller
+/// who may read the upstream's last error and logs (`Permission::Gateway`).
+const UPSTREAM_WORDS: [(&str, &str); 2] = [
+    ("upstream.upgrade_undone", "why"),
+    ("connection.needs_reconnect", "reason"),
+];
+
+/// The organization's events that match `filter` and that `caller` may read, newest
+/// first, with names and words: API keys' events (their scopes, their prefixes) only to
+/// whoever may list the keys (`Permission::Administer`), an upstream's words only to
+/// whoever may read them ([`UPSTREAM_WORDS`]).
 pub async fn list(
     platform: &Platform,
     caller: &Caller,
@@ -105,24 +116,56 @@ pub async fn list(
 ) -> Result<Page<AuditEvent>, CoreError> {
     check_filter(filter)?;
     let org = caller.org();
-    let mut listed = platform.store.list_audit_events(org, filter, page).await?;
+    let mut filter = filter.clone();
+    filter.hidden_kind = hidden_from(caller);
+    let mut listed = platform.store.list_audit_events(org, &filter, page).await?;
     name_everything(platform, org, &mut listed.items).await?;
     for event in &mut listed.items {
+        if !caller.may(Permission::Gateway) {
+            keep_upstream_words_from(event);
+        }
         event.text = describe(event);
     }
     Ok(listed)
 }
 
-/// Who may appear as an actor, stored form and name: the members, the API keys, the
-/// operator and the platform. For the filter's choices.
+/// The type whose events `caller` may not read: API keys' (their scopes, their prefixes)
+/// unless it may list the keys.
+fn hidden_from(caller: &Caller) -> Option<&'static str> {
+    (!caller.may(Permission::Administer)).then_some("api_key")
+}
+
+/// The types `caller` may narrow the log to: [`TYPES`] but the one [`list`] leaves out.
+pub fn types_for(caller: &Caller) -> Vec<&'static str> {
+    let hidden = hidden_from(caller);
+    TYPES
+        .into_iter()
+        .filter(|kind| Some(*kind) != hidden)
+        .collect()
+}
+
+fn keep_upstream_words_from(event: &mut AuditEvent) {
+    for (action, key) in UPSTREAM_WORDS {
+        if event.action == action
+            && let Some(detail) = event.detail.as_object_mut()
+        {
+            detail.remove(key);
+        }
+    }
+}
+
+/// Who may appear as an actor, stored form and name: the members, the API keys (to a
+/// caller who may list them), the operator and the platform. For the filter's choices.
 pub async fn actors(
     platform: &Platform,
     caller: &Caller,
 ) -> Result<Vec<(String, String)>, CoreError> {
     let org = caller.org();
+    let keys_listed = caller.may(Permission::Administer);
     let mut actors = actor_names(platform, org)
         .await?
         .into_iter()
+        .filter(|(actor, _)| keys_listed || !actor.starts_with(Actor::API_KEY_PREFIX))
         .collect::<Vec<_>>();
     actors.sort_by(|a, b| a.1.cmp(&b.1));
     actors.push((

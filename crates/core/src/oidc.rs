@@ -109,7 +109,7 @@ fn checked_issuer(text: &str) -> Result<String, ValidationError> {
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return Err(invalid("must be an https URL"));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    if url.query().is_some() || url.fragment().is_some() || crate::urls::carries_credentials(&url) {
         return Err(invalid(
             "must have no query, fragment or user information (OpenID Connect Discovery §2)",
         ));
@@ -361,6 +361,7 @@ mod tests {
             "https://x.example/?a=1",
             "https://x.example/#f",
             "https://u:p@x.example",
+            "https://:p@x.example",
         ] {
             assert!(checked_issuer(bad).is_err(), "{bad}");
         }

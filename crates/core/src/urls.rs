@@ -1,6 +1,6 @@
 //! The public URLs of hosted servers: by virtual host (or custom domain) and by the path
 //! fallback. Used by the server views, the authorization server's metadata and the
-//! identity providers' redirect URIs.
+//! identity providers' redirect URIs. And what every URL a caller gives is checked for.
 
 use guidepost_domain::McpServer;
 
@@ -21,4 +21,10 @@ pub fn path_mcp_url(config: &PlatformConfig, server: &McpServer) -> String {
         config.origin_for_host(&config.base_domain),
         server.slug
     )
+}
+
+/// Whether `url` carries a user name or a password (`https://:token@host` too): a URL
+/// someone gives is shown to whoever reads what it belongs to, so it must hold no secret.
+pub(crate) fn carries_credentials(url: &url::Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
 }

@@ -355,10 +355,15 @@ pub enum Actor {
     EndUser(crate::EndUserId),
 }
 
+impl Actor {
+    /// How an API key's stored form begins.
+    pub const API_KEY_PREFIX: &'static str = "api_key:";
+}
+
 impl std::fmt::Display for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Actor::ApiKey(key) => write!(f, "api_key:{key}"),
+            Actor::ApiKey(key) => write!(f, "{}{key}", Self::API_KEY_PREFIX),
             Actor::Member(member) => write!(f, "member:{member}"),
             Actor::Operator => f.write_str("cli"),
             Actor::Platform => f.write_str("platform"),

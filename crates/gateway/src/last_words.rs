@@ -1,6 +1,6 @@
 //! An upstream's last words: the last line it wrote to stderr, which its status
-//! (`last_error`) and the errors of calls that find it down carry to the organization's
-//! members and to MCP clients. The line is the upstream's to choose, and a careless server
+//! (`last_error`) carries to the organization's members who may read its logs (never to
+//! MCP clients: a call that finds it failed is told so without them). The line is the upstream's to choose, and a careless server
 //! prints the key it was given ("invalid token sk-…"), so what leaves here has each
 //! secret value the installation holds replaced, no control characters (no terminal
 //! escapes, no bidirectional overrides), and at most `MAX_CHARS` characters.

@@ -14,6 +14,8 @@ pub struct AuditFilter {
     pub object: Option<String>,
     /// The type: the part of the action before its dot (`member`, `tool`, …).
     pub kind: Option<String>,
+    /// A type left out whatever the rest says: one the reader may not see.
+    pub hidden_kind: Option<&'static str>,
 }
 
 #[async_trait]

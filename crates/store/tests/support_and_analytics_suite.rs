@@ -4,8 +4,8 @@
 mod common;
 
 use guidepost_domain::*;
-use guidepost_store::{ROLLUP_MICROS, SupportRequestFilter, ToolCallFilter};
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_store::{ROLLUP_MICROS, SupportRequestFilter, ToolCallFilter, analytics_file};
+use guidepost_testkit::{TestBackend, TestDatabase, backend_tests};
 
 use common::{
     T0, all_pages, all_tool_calls, assert_not_found, at, ids, json, new_org, new_server,
@@ -308,7 +308,95 @@ async fn tool_calls_batch_list_and_report(db: &TestDatabase) {
     );
 }
 
+/// What a call recorded before 2026-11-27 held as its session: the transport's
+/// Mcp-Session-Id, with which whoever read the call could go on with the session.
+const TRANSPORT_ID: &str = "0f6c2bb4-5e0d-4c3e-9a53-7d1a2c9e1b11";
+
+/// Calls recorded with the transport's id for their session forget it when the store
+/// opens with the migration that reads them (0034, 0033 on SQLite); the calls stay, and a
+/// session's own id (`mss_…`) is kept.
+async fn calls_recorded_with_a_transport_id_forget_it(db: &TestDatabase) {
+    let store = open(db).await;
+    let org = new_org(&store, "Acme").await;
+    let docs = new_server(&store, &org, "acme-docs").await;
+    let session = SessionId::generate();
+    let mut named = tool_call(&org, &docs.id, "next_step", secs(1));
+    named.session_id = Some(session.clone());
+    let old = tool_call(&org, &docs.id, "next_step", secs(2));
+    store
+        .insert_tool_calls(&[named.clone(), old.clone()])
+        .await
+        .unwrap();
+    drop(store);
+    // The older call as it was stored, and the migration not yet run: written by hand, as
+    // no store method of today writes a transport id.
+    let migration = match db.backend {
+        TestBackend::Sqlite => 33,
+        TestBackend::Postgres => 34,
+    };
+    by_hand(
+        db,
+        &[
+            format!(
+                "UPDATE tool_calls SET session_id = '{TRANSPORT_ID}' WHERE id = '{}'",
+                old.id
+            ),
+            format!("DELETE FROM _sqlx_migrations WHERE version = {migration}"),
+        ],
+    )
+    .await;
+
+    let store = open(db).await;
+    let calls = all_tool_calls(&store, &org, &ToolCallFilter::default()).await;
+    assert_eq!(calls.len(), 2);
+    let stored = by_hand(
+        db,
+        &["SELECT id, session_id FROM tool_calls ORDER BY created_at".into()],
+    )
+    .await;
+    let expected = [
+        (named.id.to_string(), Some(session.to_string())),
+        (old.id.to_string(), None),
+    ];
+    assert_eq!(stored, expected);
+}
+
+/// Runs `statements` on `db` with a connection of its own, as another program would; the
+/// rows the last one selects, as (id, session id).
+async fn by_hand(db: &TestDatabase, statements: &[String]) -> Vec<(String, Option<String>)> {
+    use sqlx::{Connection, Row};
+    let (last, before) = statements.split_last().expect("a statement");
+    macro_rules! run {
+        ($connection:expr) => {{
+            let mut connection = $connection;
+            for statement in before {
+                let statement = sqlx::AssertSqlSafe(statement.as_str());
+                sqlx::query(statement)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            let last = sqlx::AssertSqlSafe(last.as_str());
+            let rows = sqlx::query(last).fetch_all(&mut connection).await.unwrap();
+            rows.iter().map(|row| (row.get(0), row.get(1))).collect()
+        }};
+    }
+    match db.backend {
+        TestBackend::Sqlite => {
+            let mut connection = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            let database = db.url.strip_prefix("sqlite:").expect("a SQLite URL");
+            let analytics = analytics_file::beside(std::path::Path::new(database));
+            analytics_file::attach(&mut connection, analytics.to_str().unwrap())
+                .await
+                .unwrap();
+            run!(connection)
+        }
+        TestBackend::Postgres => run!(sqlx::PgConnection::connect(&db.url).await.unwrap()),
+    }
+}
+
 backend_tests!(
     support_requests_filter_and_change_status,
     tool_calls_batch_list_and_report,
+    calls_recorded_with_a_transport_id_forget_it,
 );

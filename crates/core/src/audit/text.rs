@@ -92,6 +92,10 @@ fn what_happened(event: &AuditEvent) -> String {
                 detail("raw_tool_results")
             )
         }
+        "organization.registry_listed" => format!(
+            "turned the organization's listing in the registry {}",
+            detail("registry_listed")
+        ),
         "catalog_entry.added" => format!("added the entry {object} to the catalog"),
         "end_user.exported" => "exported an end user's data".into(),
         "end_user.erased" => "erased an end user's data".into(),
@@ -100,6 +104,22 @@ fn what_happened(event: &AuditEvent) -> String {
         "upstream.restarted" => format!("restarted the upstream {upstream}"),
         "upstream.attached" => format!("attached the upstream {upstream} to the server {server}"),
         "upstream.detached" => format!("detached the upstream {upstream} from the server {server}"),
+        "upstream.upgraded" => format!(
+            "upgraded the upstream {upstream} from {} to {}",
+            detail("from_version"),
+            detail("to_version")
+        ),
+        "upstream.switched" => format!("switched the upstream {upstream} to {}", detail("version")),
+        "upstream.rolled_back" => format!(
+            "rolled the upstream {upstream} back from {} to {}",
+            detail("from_version"),
+            detail("to_version")
+        ),
+        "upstream.upgrade_undone" => format!(
+            "undid the upgrade of the upstream {upstream} to {}, which did not start; {} serves again",
+            detail("from_version"),
+            detail("to_version")
+        ),
         "upstream.sign_in_changed" => format!("changed how the upstream {upstream} signs in"),
         "upstream.replicas_changed" => format!(
             "set the upstream {upstream} to run {} processes per node",

@@ -504,7 +504,8 @@ fn check_http(
     }
     let parsed =
         url::Url::parse(url).map_err(|e| invalid("spec.url", format!("not a URL: {e}")))?;
-    if parsed.scheme() != "https" || parsed.host_str().is_none() || !parsed.username().is_empty() {
+    let credentials = crate::urls::carries_credentials(&parsed);
+    if parsed.scheme() != "https" || parsed.host_str().is_none() || credentials {
         return Err(invalid(
             "spec.url",
             "must be an https URL without credentials",

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::audit::{self, AuditFilter, TYPES};
+use guidepost_core::audit::{self, AuditFilter};
 use guidepost_domain::*;
 use serde::Deserialize;
 
@@ -70,6 +70,7 @@ pub(crate) async fn list(
         actor: query.actor.as_deref().and_then(page::optional),
         object: query.object.as_deref().and_then(page::optional),
         kind: query.kind.as_deref().and_then(page::optional),
+        hidden_kind: None,
     };
     let request = PageRequest {
         after,
@@ -89,7 +90,10 @@ pub(crate) async fn list(
         chrome,
         events,
         actors,
-        types: TYPES.iter().map(|t| (*t, type_label(t))).collect(),
+        types: audit::types_for(signed.caller())
+            .into_iter()
+            .map(|kind| (kind, type_label(kind)))
+            .collect(),
         filter_query: filter_query(&filter),
         actor: filter.actor.unwrap_or_default(),
         kind: filter.kind.unwrap_or_default(),

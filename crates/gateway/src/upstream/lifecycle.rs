@@ -59,7 +59,14 @@ impl Instance {
             let why = self.failure_reason(state.restarts);
             self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
                 .await;
-            return Err(format!("the upstream server is failed: {why}"));
+            // The caller hears that it is down and who mends it, not its last words: those
+            // go only to whoever may read the upstream's status (`last_error`) and logs.
+            return Err(format!(
+                "the upstream server is failed: it stopped {} times in a row; the \
+                 organization's gateway page says why, and it serves again once fixed \
+                 and restarted there",
+                state.restarts
+            ));
         }
         if state.stopped {
             return Err("the upstream server was stopped on this node; try again".into());

@@ -16,14 +16,6 @@ use crate::route_walk::{Objects, assert_unchanged, snapshot, walk_app};
 /// The methods of an OpenAPI path item that change something.
 const CHANGES: [&str; 4] = ["post", "put", "patch", "delete"];
 
-/// Makes a key with `scopes` as `maker`; the key's plaintext.
-async fn key_with(app: &TestApp, maker: &str, name: &str, scopes: Value) -> String {
-    let body = json!({"name": name, "scopes": scopes});
-    let (status, created) = app.api(Method::POST, "/api-keys", maker, Some(body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    created["key"].as_str().expect("the new key").to_owned()
-}
-
 /// What `key` is answered when it asks for a key with `scopes`.
 async fn mint(app: &TestApp, key: &str, scopes: Value) -> (StatusCode, Value) {
     let body = json!({"name": "minted", "scopes": scopes});
@@ -43,7 +35,7 @@ backend_tests! {
         let app = walk_app(db, &dir).await;
         let a = &app.tenant;
         let objects = Objects::seed(&app, a).await;
-        let reader = key_with(&app.app, &a.key, "reader", json!(["read"])).await;
+        let reader = app.app.key_with(&a.key, "reader", json!(["read"])).await;
         let before = snapshot(&app.app, a, &objects).await;
 
         let document = app.app.client.call(Method::GET, "/api/v1/openapi.json", None, None).await;
@@ -106,18 +98,18 @@ backend_tests! {
             "admin", "a write key, default scopes");
         assert_refused(&app.get("/api-keys", &writer).await, "admin", "a write key listing keys");
         // Nor does a key with read and gateway, least of all an admin key.
-        let gateway = key_with(&app, &acme.key, "deploy", json!(["read", "gateway"])).await;
+        let gateway = app.key_with(&acme.key, "deploy", json!(["read", "gateway"])).await;
         assert_refused(&mint(&app, &gateway, json!(["admin"])).await, "admin", "a read,gateway key");
 
         // An admin key mints any key with scopes it holds, and none with more.
-        let admin_only = key_with(&app, &acme.key, "keys", json!(["admin"])).await;
+        let admin_only = app.key_with(&acme.key, "keys", json!(["admin"])).await;
         assert_refused(&mint(&app, &admin_only, json!(["write"])).await, "may not grant write",
             "an admin key without write");
         assert_refused(&mint(&app, &admin_only, json!(["admin", "gateway"])).await, "may not grant gateway",
             "an admin key without gateway");
         let (status, made) = mint(&app, &admin_only, json!(["admin"])).await;
         assert_eq!((status, &made["scopes"]), (StatusCode::CREATED, &json!(["read", "admin"])), "{made}");
-        let admin = key_with(&app, &acme.key, "root", json!(["read", "write", "gateway", "admin"])).await;
+        let admin = app.key_with(&acme.key, "root", json!(["read", "write", "gateway", "admin"])).await;
         for scopes in [json!(["read"]), json!(["write"]), json!(["gateway"]), json!(["read", "write", "gateway", "admin"])] {
             let (status, made) = mint(&app, &admin, scopes.clone()).await;
             assert_eq!(status, StatusCode::CREATED, "{scopes}: {made}");
@@ -132,9 +124,9 @@ backend_tests! {
     async fn each_scope_opens_only_its_own_changes(db: &TestDatabase) {
         let app = spawn_app(db).await;
         let acme = app.create_tenant("Acme").await;
-        let writer = key_with(&app, &acme.key, "content", json!(["write"])).await;
-        let gateway = key_with(&app, &acme.key, "gateway", json!(["gateway"])).await;
-        let admin = key_with(&app, &acme.key, "admin", json!(["admin"])).await;
+        let writer = app.key_with(&acme.key, "content", json!(["write"])).await;
+        let gateway = app.key_with(&acme.key, "gateway", json!(["gateway"])).await;
+        let admin = app.key_with(&acme.key, "admin", json!(["admin"])).await;
         let (denied, created, done) = (StatusCode::FORBIDDEN, StatusCode::CREATED, StatusCode::OK);
         assert_eq!(one_change_of_each_kind(&app, &writer, "w").await, [created, denied, denied], "write");
         assert_eq!(one_change_of_each_kind(&app, &gateway, "g").await, [denied, created, denied], "gateway");

@@ -148,9 +148,16 @@ backend_tests! {
         let (_, connections) = node.get(&format!("/upstreams/{id}/connections"), &acme.key).await;
         assert_eq!(connections["items"][0]["status"], "needs_reconnect", "{connections}");
         let (_, audit) = node.get("/audit-events", &acme.key).await;
-        let marked = audit["items"].as_array().unwrap().iter()
-            .filter(|e| e["action"] == "connection.needs_reconnect").count();
-        assert_eq!(marked, 1, "once, not per call: {audit}");
+        let marked: Vec<&Value> = audit["items"].as_array().unwrap().iter()
+            .filter(|e| e["action"] == "connection.needs_reconnect").collect();
+        assert_eq!(marked.len(), 1, "once, not per call: {audit}");
+        // The remote's refusal, in its words, only to whoever may read the upstream's errors.
+        assert!(marked[0]["detail"]["reason"].as_str().is_some_and(|r| !r.is_empty()), "{audit}");
+        let reader = node.key_with(&acme.key, "reader", json!(["read"])).await;
+        let (_, read) = node.get("/audit-events?type=connection", &reader).await;
+        assert_eq!(read["items"][0]["action"], "connection.needs_reconnect", "{read}");
+        assert_eq!(read["items"][0]["detail"].get("reason"), None, "{read}");
+        assert_eq!(read["items"][0]["text"], marked[0]["text"], "{read}");
         // Announced once, to the webhook subscribed to it only.
         let announced = deliveries(node, &acme, &watching).await;
         assert_eq!(announced.len(), 1, "{announced:?}");

@@ -176,6 +176,7 @@ backend_tests! {
             (json!({"runtime": "http", "url": remote}), "name", "is required"),
             (json!({"name": "R", "runtime": "http", "url": remote, "header": {}}), "runtime", "unknown field `header`"),
             (json!({"name": "R", "runtime": "http", "url": "http://mcp.example.com/mcp"}), "spec.url", "https"),
+            (json!({"name": "R", "runtime": "http", "url": "https://:token@mcp.example.com/mcp"}), "spec.url", "without credentials"),
             (json!({"name": "R", "runtime": "command", "command": "/bin/sh"}), "spec.runtime", "only the platform's operator"),
             (json!({"name": "R", "runtime": "container", "image": "evil.example.com/x:1"}), "spec.image", "allows no container images"),
             (json!({"name": "R", "runtime": "npm", "package": "left-pad", "version": "^1.3.0"}), "spec.version", "exact"),

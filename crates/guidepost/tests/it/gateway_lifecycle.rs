@@ -98,13 +98,18 @@ backend_tests! {
         wait_for(&f.app, &f.acme, &f.upstream, |u| u["status"] == "failed").await;
         let launches = wait_for_mark(&f.marks, "started").await.len();
 
-        // Its tools stay listed; a call is a tool error that says what happened and what
-        // to do, and launches nothing (the limit holds until someone restarts it).
+        // Its tools stay listed; a call is a tool error that says what happened and who
+        // mends it, and launches nothing (the limit holds until someone restarts it). Its
+        // last words are not the caller's, nor, through the recorded call, a read key's.
         let refused = f.mcp.call_tool(1, "fx__echo", json!({"message": "anyone?"})).await;
         assert_eq!(refused.body["result"]["isError"], true, "{}", refused.body);
         let said = text_of(&refused.body);
-        assert!(said.contains("failed") && said.contains("restart it once fixed"), "{said}");
-        assert!(said.contains("cannot open its database"), "its last words: {said}");
+        assert!(said.contains("failed") && said.contains("gateway page says why"), "{said}");
+        assert!(!said.contains("cannot open its database"), "not its last words: {said}");
+        f.app.wait_for_tool_calls(&f.acme, 1).await;
+        let reader = f.app.key_with(&f.acme.key, "reader", json!(["read"])).await;
+        let (_, calls) = f.app.get("/tool-calls", &reader).await;
+        assert_eq!(calls["items"][0]["result_summary"].as_str(), Some(said.as_str()), "{calls}");
         assert_eq!(wait_for_mark(&f.marks, "started").await.len(), launches, "not started by a call");
 
         // Fixed and restarted, it serves again.

@@ -59,6 +59,9 @@ impl Objects {
             .as_str()
             .unwrap()
             .to_owned();
+        // Recorded before anything is compared: the analytics writer stores the call a
+        // moment later, and a snapshot taken before it would see the person change.
+        api.wait_for_tool_calls(a, 1).await;
         let upstream = install_and_attach(api, a, &server).await;
         let entry = json!({"id": "acme-remote", "name": "Acme remote", "description": "",
             "spec": {"runtime": "http", "url": "https://mcp.acme.example/mcp"}});

@@ -207,6 +207,16 @@ async fn audited(app: &TestApp, tenant: &Tenant) -> Vec<String> {
         .collect()
 }
 
+/// The audit event of an undone upgrade, as `key` reads it.
+async fn undo_event(app: &TestApp, key: &str) -> Value {
+    let (_, events) = app.get("/audit-events?type=upstream&limit=200", key).await;
+    let events = events["items"].as_array().unwrap();
+    let undone = events
+        .iter()
+        .find(|e| e["action"] == "upstream.upgrade_undone");
+    undone.cloned().expect("an undone upgrade")
+}
+
 /// `guidepost upstream … COMMAND ARGS` against the test's database, fetching from the
 /// test's index into the test's cache; its stdout.
 fn cli(u: &Upgradable, db: &TestDatabase, args: &[&str]) -> String {
@@ -339,6 +349,12 @@ backend_tests! {
         let actions = audited(&u.app, &u.acme).await;
         assert!(actions.iter().any(|a| a == "upstream.upgrade_undone"), "{actions:?}");
         assert!(!actions.iter().any(|a| a == "upstream.switched"), "it never switched: {actions:?}");
+        // Why it did not start quotes the upstream: only for whoever may read its errors.
+        let reader = u.app.key_with(&u.acme.key, "reader", json!(["read"])).await;
+        let (mine, theirs) = (undo_event(&u.app, &u.acme.key).await, undo_event(&u.app, &reader).await);
+        assert!(mine["detail"]["why"].as_str().is_some_and(|why| !why.is_empty()), "{mine}");
+        assert_eq!(theirs["detail"].get("why"), None, "{theirs}");
+        assert!(theirs["text"].as_str().unwrap().contains("9.9.9, which did not start;"), "{theirs}");
         let (_, settled) = u.app.get(&path, &u.acme.key).await;
         assert_eq!((settled["status"].as_str(), settled["version"].as_str()), (Some("ready"), Some("1.0.0")), "{settled}");
     }

@@ -68,11 +68,13 @@ impl AuditStore for ThisStore {
              AND ($5 IS NULL OR actor = $5) \
              AND ($6 IS NULL OR object_id = $6 OR upstream_id = $6 OR server_id = $6) \
              AND ($7 IS NULL OR action LIKE $7) \
+             AND ($8 IS NULL OR action NOT LIKE $8) \
              ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         // The type is the action's first part. Types are a fixed list of words (core
         // checks), and `_` matching any one character cannot make one look like another.
         let kind = filter.kind.as_ref().map(|kind| format!("{kind}.%"));
+        let hidden = filter.hidden_kind.map(|kind| format!("{kind}.%"));
         let found = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(before_time)
@@ -81,6 +83,7 @@ impl AuditStore for ThisStore {
             .bind(filter.actor.as_deref())
             .bind(filter.object.as_deref())
             .bind(kind)
+            .bind(hidden)
             .fetch_all(self.run())
             .await?;
         Ok(page_of(rows(found, audit_event)?, page.limit, |e| Cursor {

@@ -90,5 +90,22 @@ backend_tests! {
         assert!(narrowed.contains(REVOKED) && !narrowed.contains(DELETED) && !narrowed.contains(INVITED), "{narrowed}");
         let (status, refused) = app.app.get("/audit-events?type=nonsense", &app.tenant.key).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+
+        // Who may not list the keys reads the rest of the log without the keys' events
+        // (their scopes and prefixes), and is not offered the keys to narrow it by.
+        let reader = app.app.key_with(&app.tenant.key, "reader", json!(["read"])).await;
+        let (status, read) = app.app.get("/audit-events?limit=200", &reader).await;
+        assert_eq!(status, StatusCode::OK, "{read}");
+        let read = read["items"].as_array().unwrap();
+        let texts: Vec<&str> = read.iter().map(|e| e["text"].as_str().unwrap()).collect();
+        assert!(texts.contains(&DELETED) && texts.contains(&INVITED) && texts.contains(&APPROVED), "{texts:#?}");
+        assert!(read.iter().all(|e| !e["action"].as_str().unwrap().starts_with("api_key.")), "{texts:#?}");
+        let (_, by_type) = app.app.get("/audit-events?type=api_key", &reader).await;
+        assert_eq!(by_type["items"], json!([]), "{by_type}");
+        let mut viewer = member(&app, &app.tenant, "view@acme.example", Role::Viewer).await;
+        let seen = viewer.get("/app/gateway/audit").await.ok().to_owned();
+        assert!(seen.contains(DELETED) && !seen.contains(REVOKED), "{seen}");
+        assert!(!seen.contains(r#"<option value="api_key""#) && !seen.contains(r#"value="api_key:"#), "{seen}");
+        assert!(narrowed.contains(r#"<option value="api_key" selected>"#) && narrowed.contains(r#"value="api_key:"#), "the owner's choices: {narrowed}");
     }
 }

@@ -132,6 +132,14 @@ impl TestApp {
         self.api(Method::GET, path, key, None).await
     }
 
+    /// Makes a key named `name` with `scopes` as the key `maker`: its plaintext.
+    pub async fn key_with(&self, maker: &str, name: &str, scopes: Value) -> String {
+        let body = json!({"name": name, "scopes": scopes});
+        let (status, created) = self.api(Method::POST, "/api-keys", maker, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["key"].as_str().expect("the new key").to_owned()
+    }
+
     /// Sets the tenant's `tool_approval` to `trust_on_first_use`: new, clean upstream tools
     /// are offered when first seen (the gateway tests that are not about review).
     pub async fn trust_new_tools(&self, tenant: &Tenant) {
