@@ -118,6 +118,9 @@ pub async fn create(
     let org = caller.org();
     let url = validate_url(&input.url)?;
     let events = validate_events(&input.events)?;
+    if events.iter().any(|event| event.quotes_an_upstream()) {
+        caller.require(Permission::Gateway)?;
+    }
     let Some(key) = &platform.config.master_key else {
         let message = "cannot be created: this platform runs without a master key to keep the \
                        signing secret (start it with --master-key or GUIDEPOST_MASTER_KEY)";

@@ -59,6 +59,15 @@ impl WebhookEvent {
         WebhookEvent::ConnectionNeedsReconnect,
     ];
 
+    /// Whether its data quotes an upstream's own words (a failed upstream's last error, an
+    /// authorization server's refusal), which only whoever may read its logs reads.
+    pub fn quotes_an_upstream(self) -> bool {
+        matches!(
+            self,
+            WebhookEvent::UpstreamFailed | WebhookEvent::ConnectionNeedsReconnect
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             WebhookEvent::SupportRequestCreated => "support_request.created",

@@ -104,22 +104,10 @@ fn what_happened(event: &AuditEvent) -> String {
         "upstream.restarted" => format!("restarted the upstream {upstream}"),
         "upstream.attached" => format!("attached the upstream {upstream} to the server {server}"),
         "upstream.detached" => format!("detached the upstream {upstream} from the server {server}"),
-        "upstream.upgraded" => format!(
-            "upgraded the upstream {upstream} from {} to {}",
-            detail("from_version"),
-            detail("to_version")
-        ),
-        "upstream.switched" => format!("switched the upstream {upstream} to {}", detail("version")),
-        "upstream.rolled_back" => format!(
-            "rolled the upstream {upstream} back from {} to {}",
-            detail("from_version"),
-            detail("to_version")
-        ),
-        "upstream.upgrade_undone" => format!(
-            "undid the upgrade of the upstream {upstream} to {}, which did not start; {} serves again",
-            detail("from_version"),
-            detail("to_version")
-        ),
+        "upstream.upgraded"
+        | "upstream.switched"
+        | "upstream.rolled_back"
+        | "upstream.upgrade_undone" => launch_change(event, &upstream),
         "upstream.sign_in_changed" => format!("changed how the upstream {upstream} signs in"),
         "upstream.replicas_changed" => format!(
             "set the upstream {upstream} to run {} processes per node",
@@ -146,6 +134,61 @@ fn what_happened(event: &AuditEvent) -> String {
     }
 }
 
+/// An upgrade, a switch, a rollback or an undone upgrade. Versions are read as recorded
+/// (an image's name keeps its `_`); a change of settings or secrets alone keeps the
+/// version (an HTTP upstream's is always `unversioned`), and is told as what it is.
+fn launch_change(event: &AuditEvent, upstream: &str) -> String {
+    let raw = |key: &str| {
+        event
+            .detail
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("(not recorded)")
+    };
+    let (from, to) = (raw("from_version"), raw("to_version"));
+    let same = from == to;
+    match event.action.as_str() {
+        "upstream.upgraded" if same => {
+            let changed = |key: &str| {
+                event
+                    .detail
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .is_some_and(|names| !names.is_empty())
+            };
+            let what = match (changed("settings_changed"), changed("secrets_changed")) {
+                (true, true) => "settings and secrets",
+                (false, true) => "secrets",
+                _ => "settings",
+            };
+            format!("changed the {what} of the upstream {upstream}")
+        }
+        "upstream.upgraded" => format!("upgraded the upstream {upstream} from {from} to {to}"),
+        "upstream.rolled_back" if same => {
+            format!("put back the previous settings of the upstream {upstream}")
+        }
+        "upstream.rolled_back" => {
+            format!("rolled the upstream {upstream} back from {from} to {to}")
+        }
+        "upstream.upgrade_undone" if same => format!(
+            "undid the change of the settings of the upstream {upstream}, with which it did not \
+             start"
+        ),
+        "upstream.upgrade_undone" => format!(
+            "undid the upgrade of the upstream {upstream} to {from}, which did not start; {to} \
+             serves again"
+        ),
+        _ => match event.detail.get("ready").and_then(Value::as_bool) {
+            Some(false) => format!(
+                "switched the upstream {upstream} to {} though it had not started (its status \
+                 says why)",
+                raw("version")
+            ),
+            _ => format!("switched the upstream {upstream} to {}", raw("version")),
+        },
+    }
+}
+
 fn quoted(name: Option<&str>) -> String {
     match name {
         Some(name) => format!("“{name}”"),
@@ -169,5 +212,77 @@ fn detail_text(detail: &Value, key: &str) -> String {
         Some(Value::Bool(false)) => "off".into(),
         Some(other) => other.to_string(),
         None => "(not recorded)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use guidepost_domain::{AuditEventId, OrgId, Timestamp};
+    use serde_json::json;
+
+    use super::*;
+
+    fn told(action: &str, detail: Value) -> String {
+        describe(&AuditEvent {
+            id: AuditEventId::generate(),
+            org_id: OrgId::generate(),
+            created_at: Timestamp::now(),
+            actor: "platform".into(),
+            actor_name: Some("The platform".into()),
+            action: action.into(),
+            object_type: None,
+            object_id: None,
+            object_name: None,
+            upstream_id: None,
+            server_id: None,
+            tool: None,
+            detail,
+            upstream_name: Some("Files".into()),
+            server_name: None,
+            text: String::new(),
+        })
+    }
+
+    #[test]
+    fn launches_are_told_with_their_versions_as_recorded() {
+        let images = json!({"from_version": "ghcr.io/acme/my_server:1", "to_version": "ghcr.io/acme/my_server:2"});
+        assert_eq!(
+            told("upstream.upgraded", images.clone()),
+            "The platform upgraded the upstream “Files” from ghcr.io/acme/my_server:1 to ghcr.io/acme/my_server:2."
+        );
+        assert_eq!(
+            told("upstream.upgrade_undone", images),
+            "The platform undid the upgrade of the upstream “Files” to ghcr.io/acme/my_server:1, which did not start; ghcr.io/acme/my_server:2 serves again."
+        );
+        let switched = json!({"version": "1.2.0", "ready": false});
+        assert_eq!(
+            told("upstream.switched", switched),
+            "The platform switched the upstream “Files” to 1.2.0 though it had not started (its status says why)."
+        );
+    }
+
+    #[test]
+    fn a_change_of_settings_alone_is_not_told_as_an_upgrade() {
+        let same = |settings: Value, secrets: Value| {
+            json!({"from_version": "unversioned", "to_version": "unversioned",
+                "settings_changed": settings, "secrets_changed": secrets})
+        };
+        let cases = [
+            (same(json!(["zone"]), json!([])), "changed the settings of"),
+            (same(json!([]), json!(["TOKEN"])), "changed the secrets of"),
+            (
+                same(json!(["zone"]), json!(["TOKEN"])),
+                "changed the settings and secrets of",
+            ),
+        ];
+        for (detail, says) in cases {
+            let text = told("upstream.upgraded", detail);
+            assert!(text.contains(says) && !text.contains("upgraded"), "{text}");
+        }
+        let back = json!({"from_version": "unversioned", "to_version": "unversioned"});
+        assert_eq!(
+            told("upstream.rolled_back", back),
+            "The platform put back the previous settings of the upstream “Files”."
+        );
     }
 }

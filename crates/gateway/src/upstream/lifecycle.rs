@@ -59,14 +59,8 @@ impl Instance {
             let why = self.failure_reason(state.restarts);
             self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
                 .await;
-            // The caller hears that it is down and who mends it, not its last words: those
-            // go only to whoever may read the upstream's status (`last_error`) and logs.
-            return Err(format!(
-                "the upstream server is failed: it stopped {} times in a row; the \
-                 organization's gateway page says why, and it serves again once fixed \
-                 and restarted there",
-                state.restarts
-            ));
+            let told = told_when_failed(state.restarts);
+            return Err(format!("the upstream server is failed: {told}"));
         }
         if state.stopped {
             return Err("the upstream server was stopped on this node; try again".into());
@@ -130,15 +124,27 @@ impl Instance {
             }
             Err(why) => {
                 state.restarts += 1;
-                let (status, why) = if state.restarts >= self.options.max_restarts {
-                    let reason = self.failure_reason(state.restarts);
-                    (UpstreamStatus::Failed, format!("{why}; {reason}"))
-                } else {
-                    (UpstreamStatus::Degraded, why)
-                };
-                self.status(platform, status, Some(&why), state.restarts)
+                if state.restarts < self.options.max_restarts {
+                    self.status(
+                        platform,
+                        UpstreamStatus::Degraded,
+                        Some(&why),
+                        state.restarts,
+                    )
                     .await;
-                Err(format!("the upstream server did not start: {why}"))
+                    return Err(format!("the upstream server did not start: {why}"));
+                }
+                let reason = self.failure_reason(state.restarts);
+                let recorded = format!("{why}; {reason}");
+                self.status(
+                    platform,
+                    UpstreamStatus::Failed,
+                    Some(&recorded),
+                    state.restarts,
+                )
+                .await;
+                let told = told_when_failed(state.restarts);
+                Err(format!("the upstream server did not start: {why}; {told}"))
             }
         }
     }
@@ -196,6 +202,7 @@ impl Instance {
             .await;
     }
 
+    /// Why it failed, for its status: with its last words.
     fn failure_reason(&self, restarts: i64) -> String {
         let mut why = format!("it stopped {restarts} times in a row; restart it once fixed");
         if let Some(line) = self.last_words() {
@@ -308,4 +315,13 @@ impl Watched for Arc<Instance> {
         // install: else one crash at start would leave it `degraded` until the next call.
         self.keep_trying(platform).await;
     }
+}
+
+/// What a caller is told of an upstream that failed: that it is down and who mends it, not
+/// its last words, which go only to whoever may read its status (`last_error`) and logs.
+fn told_when_failed(restarts: i64) -> String {
+    format!(
+        "it stopped {restarts} times in a row; the organization's gateway page says why, and \
+         it serves again once fixed and restarted there"
+    )
 }

@@ -91,6 +91,7 @@ mod sign_in_hardening;
 mod tasks;
 mod tool_switches;
 mod tracing_otlp;
+mod tracing_outbound;
 mod upgrade;
 mod upgrade_dashboard;
 mod upgrade_index;

@@ -38,11 +38,11 @@ const HTTP_TRACE: &str = "5e0c63257de34c926f9efcd03927272e";
 
 /// Every span the receiver was sent.
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Span>>>);
+pub(crate) struct Received(Arc<Mutex<Vec<Span>>>);
 
 impl Received {
     /// Each span received as `trace/parent name`, for failure messages.
-    fn summary(&self) -> Vec<String> {
+    pub(crate) fn summary(&self) -> Vec<String> {
         let spans = self.0.lock().unwrap();
         spans
             .iter()
@@ -60,7 +60,13 @@ impl Received {
             .collect()
     }
 
-    fn of_trace(&self, trace: &str) -> Vec<Span> {
+    /// Every span received named `name`, of any trace.
+    pub(crate) fn named(&self, name: &str) -> Vec<Span> {
+        let spans = self.0.lock().unwrap();
+        spans.iter().filter(|s| s.name == name).cloned().collect()
+    }
+
+    pub(crate) fn of_trace(&self, trace: &str) -> Vec<Span> {
         let spans = self.0.lock().unwrap();
         spans
             .iter()
@@ -82,7 +88,7 @@ async fn export(State(received): State<Received>, body: Bytes) -> Vec<u8> {
 }
 
 /// An OTLP/HTTP receiver on a free port: its base URL and what it received.
-fn receiver() -> (String, Received) {
+pub(crate) fn receiver() -> (String, Received) {
     let received = Received::default();
     let app = axum::Router::new()
         .route("/v1/traces", post(export))
@@ -92,7 +98,7 @@ fn receiver() -> (String, Received) {
 
 /// Serves `app` on a free port, on a runtime of its own (the test blocks on CLI commands
 /// meanwhile): its base URL.
-fn serve_apart(app: axum::Router) -> String {
+pub(crate) fn serve_apart(app: axum::Router) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -176,11 +182,11 @@ fn fixture_files(name: &str, extra: &str) -> (PathBuf, PathBuf, String) {
     (dir, marks, catalog.display().to_string())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn attribute(span: &Span, key: &str) -> Option<String> {
+pub(crate) fn attribute(span: &Span, key: &str) -> Option<String> {
     let value = span.attributes.iter().find(|a| a.key == key)?;
     match value.value.as_ref()?.value.as_ref()? {
         AnyValue::StringValue(text) => Some(text.clone()),

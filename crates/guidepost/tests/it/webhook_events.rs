@@ -70,6 +70,19 @@ backend_tests! {
         assert!(data["last_error"].as_str().unwrap_or_default().contains("cannot open its database"), "{data}");
         assert!(got[0]["id"].as_str().unwrap().starts_with("evt_"));
         assert_eq!(bodies(&elsewhere, 0).await, Vec::<Value>::new(), "not subscribed, nothing sent");
+
+        // Its last error is the upstream's words: only a key that may read its logs
+        // subscribes to the events that carry them.
+        let writer = f.app.key_with(&f.acme.key, "writer", json!(["write"])).await;
+        for events in [json!(["upstream.failed"]), json!(["support_request.created", "connection.needs_reconnect"])] {
+            let body = json!({"url": "https://hooks.acme.example/gateway", "events": events});
+            let (status, problem) = f.app.api(Method::POST, "/webhooks", &writer, Some(body)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{events}: {problem}");
+            assert!(problem["detail"].as_str().unwrap_or_default().contains("gateway"), "{problem}");
+        }
+        let body = json!({"url": "https://hooks.acme.example/gateway", "events": ["upstream.recovered"]});
+        let (status, created) = f.app.api(Method::POST, "/webhooks", &writer, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "no words in it: {created}");
     }
 
     async fn a_failed_upstream_running_again_sends_upstream_recovered(db: &TestDatabase) {
