@@ -1,6 +1,7 @@
 //! The public URLs of hosted servers: by virtual host (or custom domain) and by the path
 //! fallback. Used by the server views, the authorization server's metadata and the
-//! identity providers' redirect URIs. And what every URL a caller gives is checked for.
+//! identity providers' redirect URIs; and the rule every URL a caller gives keeps (no
+//! credentials in it).
 
 use guidepost_domain::McpServer;
 

@@ -1,9 +1,10 @@
 //! An upstream's last words: the last line it wrote to stderr, which its status
 //! (`last_error`) carries to the organization's members who may read its logs (never to
-//! MCP clients: a call that finds it failed is told so without them). The line is the upstream's to choose, and a careless server
-//! prints the key it was given ("invalid token sk-…"), so what leaves here has each
-//! secret value the installation holds replaced, no control characters (no terminal
-//! escapes, no bidirectional overrides), and at most `MAX_CHARS` characters.
+//! MCP clients: a call that finds it failed is told so without them). The line is the
+//! upstream's to choose, and a careless server prints the key it was given ("invalid
+//! token sk-…"), so what leaves here has each secret value the installation holds
+//! replaced, no control characters (no terminal escapes, no bidirectional overrides), and
+//! at most `MAX_CHARS` characters.
 //!
 //! Redaction is a guard against accidents, not against an upstream that means to leak its
 //! secret: that one can encode it as it likes.
