@@ -63,13 +63,15 @@ fn what_happened(event: &AuditEvent) -> String {
             "published version {} of the walkthrough {object}",
             detail("version")
         ),
+        // A server's name as written: `detail` reads `_` as a space, for values like
+        // `trust_on_first_use`.
         "walkthrough.assigned" => format!(
             "assigned the walkthrough {object} to the server {}",
-            detail("server")
+            quoted(event.detail.get("server").and_then(Value::as_str))
         ),
         "walkthrough.unassigned" => format!(
             "took the walkthrough {object} off the server {}",
-            detail("server")
+            quoted(event.detail.get("server").and_then(Value::as_str))
         ),
         "webhook.created" => format!("added the webhook {object}"),
         "webhook.deleted" => format!("deleted the webhook {object}"),
@@ -283,6 +285,15 @@ mod tests {
         assert_eq!(
             told("upstream.rolled_back", back),
             "The platform put back the previous settings of the upstream “Files”."
+        );
+    }
+
+    #[test]
+    fn a_servers_name_is_told_as_written() {
+        let assigned = json!({"server": "docs_v2"});
+        assert_eq!(
+            told("walkthrough.assigned", assigned),
+            "The platform assigned the walkthrough (unknown) to the server “docs_v2”."
         );
     }
 }
