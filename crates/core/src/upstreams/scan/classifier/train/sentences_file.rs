@@ -1,9 +1,12 @@
-//! Every definition of both halves as the classifier reads it, written to a file for
-//! probes outside Rust (`scripts/scan-embedding-probe`): one JSON line per definition with
-//! its half, source, kind, whether the scanner quarantines it (`full`) and whether its
-//! rules alone do (`rules`), and each sentence as `[kind of place, normalized text, read,
-//! features]`. It prints nothing: the held-out half's entries are for counting, never for
-//! reading (split.toml).
+//! Every definition as the classifier reads it, written to a file for probes outside Rust
+//! (`scripts/scan-embedding-probe`, `scripts/scan-training-probe`): one JSON line per
+//! definition with its half (`development`, `held_out`, `third_party` for the check set,
+//! `pending` for the captured servers of `benign/pending/`, `synthetic` for the files of
+//! the folder `GUIDEPOST_SCAN_EXTRA` names, such as `scan_corpus/synthetic/`), source,
+//! kind, whether the scanner quarantines it (`full`) and whether its rules alone do
+//! (`rules`), and each sentence as `[kind of place, normalized text, read, features]`. It
+//! prints nothing: the held-out half's and the check set's entries are for counting, never
+//! for reading (split.toml, third_party/README.md).
 //!
 //! `GUIDEPOST_SCAN_SENTENCES=/path/to/file.jsonl cargo test -p guidepost-core
 //! write_the_sentences_file -- --ignored`
@@ -102,5 +105,51 @@ fn write_the_sentences_file() {
             }
         }
     }
+    for path in json_files(&corpus().join("third_party/poisoned")) {
+        let source = stem(&path);
+        let entries: Vec<Poisoned> = read(path);
+        for e in entries {
+            let entry = line(&e.definition, &e.co_attached);
+            push("third_party", &source, &e.kind, true, entry);
+        }
+    }
+    for path in json_files(&corpus().join("benign/pending")) {
+        let captured: Captured = read(path.clone());
+        for tool in &captured.tools {
+            push("pending", &stem(&path), "", false, line(tool, &[]));
+        }
+    }
+    // Definitions written for training only, outside the corpus: `*-poisoned.json` as
+    // `poisoned/`, `*-benign.json` an array of `{"definition": …}`.
+    if let Ok(extra) = std::env::var("GUIDEPOST_SCAN_EXTRA") {
+        for path in json_files(std::path::Path::new(&extra)) {
+            let source = stem(&path);
+            let entries: Vec<Value> = read(path);
+            for e in entries {
+                let Some(definition) = e.get("definition") else {
+                    continue;
+                };
+                let poisoned = source.ends_with("-poisoned");
+                let kind = e["kind"].as_str().unwrap_or_default();
+                let co: Vec<String> =
+                    serde_json::from_value(e["co_attached"].clone()).unwrap_or_default();
+                push("synthetic", &source, kind, poisoned, line(definition, &co));
+            }
+        }
+    }
     std::fs::write(out, lines).unwrap();
+}
+
+fn json_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn stem(path: &std::path::Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
 }
