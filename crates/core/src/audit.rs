@@ -145,13 +145,20 @@ pub fn types_for(caller: &Caller) -> Vec<&'static str> {
 }
 
 fn keep_upstream_words_from(event: &mut AuditEvent) {
-    for (action, key) in UPSTREAM_WORDS {
-        if event.action == action
-            && let Some(detail) = event.detail.as_object_mut()
-        {
-            detail.remove(key);
-        }
+    if let Some(key) = upstream_words(&event.action)
+        && let Some(detail) = event.detail.as_object_mut()
+    {
+        detail.remove(key);
     }
+}
+
+/// The key of an event's detail that quotes an upstream's own words ([`UPSTREAM_WORDS`]),
+/// if its action has one.
+pub(crate) fn upstream_words(action: &str) -> Option<&'static str> {
+    UPSTREAM_WORDS
+        .into_iter()
+        .find(|(quoting, _)| *quoting == action)
+        .map(|(_, key)| key)
 }
 
 /// Who may appear as an actor, stored form and name: the members, the API keys (to a

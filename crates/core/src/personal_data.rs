@@ -32,7 +32,8 @@ pub async fn export(
     let person = platform.store.get_end_user(caller.org(), id).await?;
     let detail = json!({"end_user_id": id});
     audited(platform, caller, "end_user.exported", detail).await?;
-    Ok(Export::new(platform, person))
+    let upstream_words_kept = !caller.may(Permission::Gateway);
+    Ok(Export::new(platform, person, upstream_words_kept))
 }
 
 /// Erases the end user `id` (see the module's documentation).

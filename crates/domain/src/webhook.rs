@@ -62,10 +62,16 @@ impl WebhookEvent {
     /// Whether its data quotes an upstream's own words (a failed upstream's last error, an
     /// authorization server's refusal), which only whoever may read its logs reads.
     pub fn quotes_an_upstream(self) -> bool {
-        matches!(
-            self,
-            WebhookEvent::UpstreamFailed | WebhookEvent::ConnectionNeedsReconnect
-        )
+        self.upstream_words().is_some()
+    }
+
+    /// The field of its data that quotes an upstream's own words, if one does.
+    pub fn upstream_words(self) -> Option<&'static str> {
+        match self {
+            WebhookEvent::UpstreamFailed => Some("last_error"),
+            WebhookEvent::ConnectionNeedsReconnect => Some("reason"),
+            _ => None,
+        }
     }
 
     pub fn as_str(self) -> &'static str {

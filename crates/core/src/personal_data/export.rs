@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures::Stream;
 use guidepost_domain::*;
-use guidepost_store::{ExportCursor, ExportedTable};
+use guidepost_store::{ExportCursor, ExportedRow, ExportedTable};
+use serde_json::Value;
 
 use crate::{CoreError, Platform};
 
@@ -26,6 +27,9 @@ pub struct Export {
     /// The request's `--store-timeout` per statement: the pages are read after its handler
     /// has returned, outside the scope that bounds its statements.
     statement_limit: Option<Duration>,
+    /// Leave out the upstreams' own words that audit events and webhook deliveries quote,
+    /// for a caller who may not read them (`Permission::Gateway`), as the audit log does.
+    upstream_words_kept: bool,
 }
 
 /// What the next chunk of the document is.
@@ -43,7 +47,7 @@ enum Next {
 }
 
 impl Export {
-    pub(super) fn new(platform: &Platform, person: EndUser) -> Self {
+    pub(super) fn new(platform: &Platform, person: EndUser, upstream_words_kept: bool) -> Self {
         Self {
             platform: platform.clone(),
             person,
@@ -51,6 +55,7 @@ impl Export {
             next: Next::Opening,
             rows: 0,
             statement_limit: guidepost_store::statement_limit(),
+            upstream_words_kept,
         }
     }
 
@@ -103,7 +108,7 @@ impl Export {
             self.platform
                 .store
                 .export_page(&self.person, table, after.as_ref(), EXPORT_PAGE_ROWS);
-        let page = match self.statement_limit {
+        let mut page = match self.statement_limit {
             Some(limit) => guidepost_store::within_statement_limit(limit, read).await?,
             None => read.await?,
         };
@@ -114,9 +119,12 @@ impl Export {
             write_json(out, table.name())?;
             out.extend_from_slice(b":[");
         }
-        for row in &page.rows {
+        for row in &mut page.rows {
             if written {
                 out.push(b',');
+            }
+            if self.upstream_words_kept {
+                keep_upstream_words_from(table, row);
             }
             write_json(out, row)?;
             written = true;
@@ -145,8 +153,89 @@ impl Export {
     }
 }
 
+/// Takes out of an audit event's detail, or a webhook delivery's data, the field that
+/// quotes an upstream's own words (`audit::upstream_words`, `WebhookEvent::upstream_words`).
+fn keep_upstream_words_from(table: ExportedTable, row: &mut ExportedRow) {
+    let text = |row: &ExportedRow, column: &str| {
+        row.get(column).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let (column, path, key) = match table {
+        ExportedTable::AuditEvents => {
+            let Some(key) = text(row, "action").and_then(|a| crate::audit::upstream_words(&a))
+            else {
+                return;
+            };
+            ("detail", None, key)
+        }
+        ExportedTable::WebhookDeliveries => {
+            let event = text(row, "event").and_then(|e| WebhookEvent::parse(&e));
+            let Some(key) = event.and_then(WebhookEvent::upstream_words) else {
+                return;
+            };
+            ("payload", Some("data"), key)
+        }
+        _ => return,
+    };
+    let Some(mut value) = text(row, column).and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    else {
+        return;
+    };
+    let holder = match path {
+        Some(field) => value.get_mut(field),
+        None => Some(&mut value),
+    };
+    if let Some(fields) = holder.and_then(Value::as_object_mut) {
+        fields.remove(key);
+        row.insert(column.to_owned(), Value::String(value.to_string()));
+    }
+}
+
 /// Serializing the store's own values fails only on a map key that is not text, which
 /// none has: a failure is reported as the store's.
 fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), CoreError> {
     serde_json::to_writer(out, value).map_err(|error| CoreError::Store(Box::new(error)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(fields: Value) -> ExportedRow {
+        fields.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn an_upstreams_words_are_taken_out_of_the_events_that_quote_them_only() {
+        let detail = json!({"owner": "eu_1", "reason": "invalid_grant: revoked"}).to_string();
+        let mut refused = row(json!({"action": "connection.needs_reconnect", "detail": detail}));
+        keep_upstream_words_from(ExportedTable::AuditEvents, &mut refused);
+        let kept: Value = serde_json::from_str(refused["detail"].as_str().unwrap()).unwrap();
+        assert_eq!(kept, json!({"owner": "eu_1"}));
+
+        let other = json!({"end_user_id": "eu_1", "reason": "theirs"}).to_string();
+        let mut exported = row(json!({"action": "end_user.exported", "detail": other}));
+        let before = exported.clone();
+        keep_upstream_words_from(ExportedTable::AuditEvents, &mut exported);
+        assert_eq!(exported, before);
+
+        let payload = json!({"id": "evt_1", "type": "upstream.failed",
+            "data": {"name": "files", "last_error": "token=abc", "restarts": 3}});
+        let mut delivery = row(json!({"event": "upstream.failed", "payload": payload.to_string()}));
+        keep_upstream_words_from(ExportedTable::WebhookDeliveries, &mut delivery);
+        let kept: Value = serde_json::from_str(delivery["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(kept["data"], json!({"name": "files", "restarts": 3}));
+        assert_eq!(kept["id"], "evt_1");
+
+        let mut same_columns =
+            row(json!({"action": "connection.needs_reconnect", "detail": detail}));
+        keep_upstream_words_from(ExportedTable::WebhookDeliveries, &mut same_columns);
+        assert!(
+            same_columns["detail"]
+                .as_str()
+                .unwrap()
+                .contains("invalid_grant")
+        );
+    }
 }
