@@ -165,10 +165,11 @@ impl Recorded {
         }
     }
 
-    /// A call that the gate refused before it reached a tool (rate limits).
-    pub fn rejected(code: i64) -> Self {
+    /// A call that the gate refused before it reached a tool (a rate limit, arguments that
+    /// are not an object): the JSON-RPC error's code and why.
+    pub fn refused(code: i64, why: &str) -> Self {
         Self {
-            summary: "rejected by the rate limit".into(),
+            summary: why.to_owned(),
             is_error: true,
             error_code: Some(code),
             duration_us: 0,

@@ -90,6 +90,32 @@ backend_tests! {
         assert_eq!(answer.body["error"]["code"], -32602, "{}", answer.body);
     }
 
+    /// Arguments that are not an object are invalid params, said so, and the call is
+    /// recorded against its tool like any refused call; a call without a name is not.
+    async fn a_call_whose_arguments_are_not_an_object_is_refused_and_recorded(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let mcp = RawMcp::new(app.mcp_path_url("acme"), STATELESS_ERA);
+        let nameless = mcp.call(1, "tools/call", json!({"arguments": {}})).await;
+        assert_eq!(nameless.body["error"]["code"], -32602, "{}", nameless.body);
+        for (id, arguments) in [(2, json!(["a", "b"])), (3, json!("title=Help"))] {
+            let params = json!({"name": "get_support", "arguments": arguments});
+            let answer = mcp.call(id, "tools/call", params).await;
+            assert_eq!(answer.body["error"]["code"], -32602, "{}", answer.body);
+            let message = answer.body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("params.arguments must be an object"), "{message}");
+        }
+        let recorded = app.wait_for_tool_calls(&tenant, 2).await;
+        assert_eq!(recorded.len(), 2, "the two named calls, not the nameless one: {recorded:?}");
+        for call in &recorded {
+            assert_eq!(call["tool_name"], "get_support", "{call}");
+            assert_eq!(call["is_error"], true, "{call}");
+            assert_eq!(call["error_code"], -32602, "{call}");
+            assert_eq!(call["result_summary"], "params.arguments must be an object", "{call}");
+        }
+    }
+
     /// PostgreSQL refuses NUL in TEXT, and with it a whole statement: a NUL in a tool's
     /// name, or in a client's name, is stored cleaned, and loses nothing else. Another
     /// organization's calls, written in the same batch, are all recorded.

@@ -457,20 +457,26 @@ fn check_limits(
     let Some(call) = inbound.filter(|i| i.is("tools/call")) else {
         return Ok(());
     };
-    check_tool_call_shape(call)?;
+    check_tool_call_shape(state, scope, call)?;
     let user = user_key(scope);
     state
         .limiters
         .check_user(user.as_deref())
         .map_err(|refusal| {
-            record_refused_call(state, scope, call);
+            let recorded = Recorded::refused(jsonrpc::RATE_LIMITED, "rejected by the rate limit");
+            record_refused_call(state, scope, call, recorded);
             rate_limited(call.id.clone(), &refusal)
         })
 }
 
 /// The shape of `tools/call`: rmcp would answer a nameless call with −32601; an invalid
-/// `tools/call` is invalid params.
-fn check_tool_call_shape(inbound: &Inbound) -> Result<(), Refusal> {
+/// `tools/call` is invalid params. A named tool's call is recorded (a client sending
+/// arguments that are not an object is worth seeing in the tool's error rate).
+fn check_tool_call_shape(
+    state: &GateState,
+    scope: &RequestScope,
+    inbound: &Inbound,
+) -> Result<(), Refusal> {
     let invalid = |message| {
         Refusal::new(
             StatusCode::OK,
@@ -484,13 +490,21 @@ fn check_tool_call_shape(inbound: &Inbound) -> Result<(), Refusal> {
     }
     match inbound.params.get("arguments") {
         Some(arguments) if !arguments.is_object() => {
-            Err(invalid("params.arguments must be an object"))
+            let message = "params.arguments must be an object";
+            let recorded = Recorded::refused(jsonrpc::INVALID_PARAMS, message);
+            record_refused_call(state, scope, inbound, recorded);
+            Err(invalid(message))
         }
         _ => Ok(()),
     }
 }
 
-fn record_refused_call(state: &GateState, scope: &RequestScope, inbound: &Inbound) {
+fn record_refused_call(
+    state: &GateState,
+    scope: &RequestScope,
+    inbound: &Inbound,
+    recorded: Recorded,
+) {
     let tool_name = inbound.tool_name().unwrap_or_default();
     let arguments = inbound
         .params
@@ -504,7 +518,6 @@ fn record_refused_call(state: &GateState, scope: &RequestScope, inbound: &Inboun
         end_user: scope.signed_in_end_user(),
         upstream: None,
     };
-    let recorded = Recorded::rejected(jsonrpc::RATE_LIMITED);
     recording::record(&state.platform, scope, call, recorded);
 }
 
