@@ -169,7 +169,7 @@ pub struct UpstreamEventData {
     /// `failed`, or (recovered) `ready`.
     #[schema(value_type = String)]
     pub status: crate::UpstreamStatus,
-    /// Why it failed (its last error), when known.
+    /// Why it failed (its last error), when known; never in `upstream.recovered`.
     pub last_error: Option<String>,
     /// Restarts since it was last started on request.
     pub restarts: i64,

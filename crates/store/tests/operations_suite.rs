@@ -51,10 +51,18 @@ async fn failures_are_announced_once_and_recoveries_once_they_run(db: &TestDatab
     use UpstreamStatus::*;
     // Ready, crashes past the limit (failed, written twice), restarted on request,
     // starting, ready again; then ready again (no news), and failing once more.
-    for status in [
+    // The first recovery keeps a reason in the status (an upgrade undone says why).
+    for (at, status) in [
         Starting, Ready, Degraded, Failed, Failed, Starting, Ready, Ready, Failed,
-    ] {
-        let error = (status == Failed).then_some("exited with 1");
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let error = match status {
+            Failed => Some("exited with 1"),
+            Ready if at == 6 => Some("upgrade undone: exited with 1"),
+            _ => None,
+        };
         store
             .set_upstream_status(&org, &up.id, status, error, 3)
             .await
@@ -69,6 +77,36 @@ async fn failures_are_announced_once_and_recoveries_once_they_run(db: &TestDatab
     assert_eq!(
         events,
         ["upstream.failed", "upstream.recovered", "upstream.failed"]
+    );
+    // A failure quotes the upstream's last error; a recovery does not, whatever the status
+    // keeps (only a failure's subscribers must be allowed to read the upstream's words).
+    let now = Timestamp::now();
+    let lease = Timestamp::from_micros(now.micros() + 60_000_000);
+    let claimed = store
+        .claim_webhook_deliveries(now, lease, 10)
+        .await
+        .unwrap();
+    let mut quoted: Vec<(String, serde_json::Value)> = claimed
+        .iter()
+        .map(|d| {
+            let body: serde_json::Value = serde_json::from_str(&d.payload).unwrap();
+            (
+                body["type"].as_str().unwrap().to_owned(),
+                body["data"]["last_error"].clone(),
+            )
+        })
+        .collect();
+    quoted.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(quoted.len(), 3, "{quoted:?}");
+    assert!(
+        quoted[..2]
+            .iter()
+            .all(|(kind, error)| kind == "upstream.failed" && error == "exited with 1"),
+        "{quoted:?}"
+    );
+    assert_eq!(
+        quoted[2],
+        ("upstream.recovered".to_owned(), serde_json::Value::Null)
     );
     // Another organization's upstream id is not found, and nothing is queued.
     let other = new_org(&store, "Other").await;

@@ -448,7 +448,10 @@ fn rate_limited(id: Value, refusal: &rate_limit::Refusal) -> Refusal {
 }
 
 /// A tool call spends from its end user's budget too; refused, it is recorded like any
-/// other call.
+/// other call. Its shape is checked around the budget: a call without a name is refused
+/// first and recorded nowhere (there is no tool to count it against); arguments that are
+/// not an object are refused after the budget is spent, and recorded against the tool (a
+/// client sending them is worth seeing in its error rate).
 fn check_limits(
     state: &GateState,
     scope: &RequestScope,
@@ -457,7 +460,12 @@ fn check_limits(
     let Some(call) = inbound.filter(|i| i.is("tools/call")) else {
         return Ok(());
     };
-    check_tool_call_shape(state, scope, call)?;
+    if call.tool_name().is_none() {
+        return Err(invalid_params(
+            call,
+            "tools/call needs params.name, the tool's name",
+        ));
+    }
     let user = user_key(scope);
     state
         .limiters
@@ -466,37 +474,27 @@ fn check_limits(
             let recorded = Recorded::refused(jsonrpc::RATE_LIMITED, "rejected by the rate limit");
             record_refused_call(state, scope, call, recorded);
             rate_limited(call.id.clone(), &refusal)
-        })
-}
-
-/// The shape of `tools/call`: rmcp would answer a nameless call with −32601; an invalid
-/// `tools/call` is invalid params. A named tool's call is recorded (a client sending
-/// arguments that are not an object is worth seeing in the tool's error rate).
-fn check_tool_call_shape(
-    state: &GateState,
-    scope: &RequestScope,
-    inbound: &Inbound,
-) -> Result<(), Refusal> {
-    let invalid = |message| {
-        Refusal::new(
-            StatusCode::OK,
-            inbound.id.clone(),
-            jsonrpc::INVALID_PARAMS,
-            message,
-        )
-    };
-    if inbound.tool_name().is_none() {
-        return Err(invalid("tools/call needs params.name, the tool's name"));
-    }
-    match inbound.params.get("arguments") {
+        })?;
+    match call.params.get("arguments") {
         Some(arguments) if !arguments.is_object() => {
             let message = "params.arguments must be an object";
             let recorded = Recorded::refused(jsonrpc::INVALID_PARAMS, message);
-            record_refused_call(state, scope, inbound, recorded);
-            Err(invalid(message))
+            record_refused_call(state, scope, call, recorded);
+            Err(invalid_params(call, message))
         }
         _ => Ok(()),
     }
+}
+
+/// An invalid `tools/call` is invalid params (rmcp would answer a nameless call with
+/// −32601).
+fn invalid_params(inbound: &Inbound, message: &str) -> Refusal {
+    Refusal::new(
+        StatusCode::OK,
+        inbound.id.clone(),
+        jsonrpc::INVALID_PARAMS,
+        message,
+    )
 }
 
 fn record_refused_call(

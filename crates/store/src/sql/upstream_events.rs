@@ -55,11 +55,15 @@ pub(super) async fn set_status(
     .execute(traced(&mut *tx))
     .await?;
     if let Some(event) = event {
+        // Only a failure quotes the upstream's words (its subscribers may read them); a
+        // recovery is news without them, even when the status keeps a reason (an upgrade
+        // undone says why).
+        let quoted = event.quotes_an_upstream();
         let data = UpstreamEventData {
             upstream_id: id.clone(),
             name: text(&before, "name")?,
             status,
-            last_error: last_error.map(str::to_owned),
+            last_error: last_error.filter(|_| quoted).map(str::to_owned),
             restarts,
         };
         webhooks::enqueue(store, &mut tx, org, None, event, &data, now).await?;
