@@ -158,8 +158,8 @@ pub struct EndUserExport {
     /// by table name, each table whole (however many rows) in the order of its key, column
     /// by column; secrets such as token hashes are left out, and so, for a caller without
     /// the `gateway` scope, are an upstream's own words that audit events and webhook
-    /// deliveries quote (`reason`, `last_error`). A table with no row about them is present
-    /// with an empty list.
+    /// deliveries quote (`reason`, `last_error`, `why`). A table with no row about them is
+    /// present with an empty list.
     #[schema(value_type = Object)]
     pub tables: std::collections::BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>>,
 }

@@ -3,10 +3,12 @@
 //! definition with its half (`development`, `held_out`, `third_party` for the check set,
 //! `pending` for the captured servers of `benign/pending/`, `synthetic` for the files of
 //! the folder `GUIDEPOST_SCAN_EXTRA` names, such as `scan_corpus/synthetic/`), source,
-//! kind, whether the scanner quarantines it (`full`) and whether its rules alone do
-//! (`rules`), and each sentence as `[kind of place, normalized text, read, features]`. It
-//! prints nothing: the held-out half's and the check set's entries are for counting, never
-//! for reading (split.toml, third_party/README.md).
+//! kind, whether the classifier's training reads its source (`trained_on`: not the sources
+//! of sources.toml marked `trained_on = false`), whether the scanner quarantines it
+//! (`full`) and whether its rules alone do (`rules`), and each sentence as `[kind of
+//! place, normalized text, read, features]`. It prints nothing: the held-out half's and
+//! the check set's entries are for counting, never for reading (split.toml,
+//! third_party/README.md).
 //!
 //! `GUIDEPOST_SCAN_SENTENCES=/path/to/file.jsonl cargo test -p guidepost-core
 //! write_the_sentences_file -- --ignored`
@@ -16,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::super::super::{quarantines, readings};
 use super::super::{WordMode, features, place_class, read_here, sentences};
-use super::{Captured, Poisoned, benign_path, corpus, findings, rules_in};
+use super::{Captured, Poisoned, Sources, benign_path, corpus, findings, rules_in};
 
 #[derive(Deserialize)]
 struct Split {
@@ -66,16 +68,25 @@ fn read<T: for<'de> Deserialize<'de>>(path: std::path::PathBuf) -> T {
 }
 
 #[test]
-#[ignore = "writes the file GUIDEPOST_SCAN_SENTENCES names, for scripts/scan-embedding-probe"]
+#[ignore = "writes the file GUIDEPOST_SCAN_SENTENCES names, for the probes in scripts/"]
 fn write_the_sentences_file() {
     let out = std::env::var("GUIDEPOST_SCAN_SENTENCES")
         .expect("GUIDEPOST_SCAN_SENTENCES names the file to write");
     let split: Split =
         toml::from_str(&std::fs::read_to_string(corpus().join("split.toml")).unwrap()).unwrap();
+    let listed: Sources =
+        toml::from_str(&std::fs::read_to_string(corpus().join("sources.toml")).unwrap()).unwrap();
+    let untrained: Vec<String> = listed
+        .source
+        .into_iter()
+        .filter(|s| !s.trained_on)
+        .map(|s| s.id)
+        .collect();
     let mut lines = String::new();
     let mut push = |half: &str, source: &str, kind: &str, poisoned: bool, mut entry: Value| {
         entry["half"] = json!(half);
         entry["source"] = json!(source);
+        entry["trained_on"] = json!(!untrained.iter().any(|u| u == source));
         entry["kind"] = json!(kind);
         entry["poisoned"] = json!(poisoned);
         lines.push_str(&entry.to_string());
