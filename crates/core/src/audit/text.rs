@@ -26,6 +26,9 @@ fn what_happened(event: &AuditEvent) -> String {
     );
     let tool = quoted(event.tool.as_deref());
     let detail = |key: &str| detail_text(&event.detail, key);
+    // A name in the detail as written: `detail` reads `_` as a space, for values like
+    // `trust_on_first_use`.
+    let named = |key: &str| quoted(event.detail.get(key).and_then(Value::as_str));
     match event.action.as_str() {
         "member.added" => format!("added {object} as {}", detail("role")),
         "member.invited" => format!("invited {object} as {}", detail("role")),
@@ -38,11 +41,11 @@ fn what_happened(event: &AuditEvent) -> String {
         "server.deleted" => format!("deleted the server {object}"),
         "server.tool_disabled" => format!(
             "switched off the tool {} on the server {object}",
-            quoted(event.detail.get("tool").and_then(Value::as_str))
+            named("tool")
         ),
         "server.tool_enabled" => format!(
             "switched on the tool {} on the server {object}",
-            quoted(event.detail.get("tool").and_then(Value::as_str))
+            named("tool")
         ),
         "server.domain_verified" => format!("checked the custom domain of the server {object}"),
         "server.identity_provider_set" => {
@@ -63,15 +66,13 @@ fn what_happened(event: &AuditEvent) -> String {
             "published version {} of the walkthrough {object}",
             detail("version")
         ),
-        // A server's name as written: `detail` reads `_` as a space, for values like
-        // `trust_on_first_use`.
         "walkthrough.assigned" => format!(
             "assigned the walkthrough {object} to the server {}",
-            quoted(event.detail.get("server").and_then(Value::as_str))
+            named("server")
         ),
         "walkthrough.unassigned" => format!(
             "took the walkthrough {object} off the server {}",
-            quoted(event.detail.get("server").and_then(Value::as_str))
+            named("server")
         ),
         "webhook.created" => format!("added the webhook {object}"),
         "webhook.deleted" => format!("deleted the webhook {object}"),
