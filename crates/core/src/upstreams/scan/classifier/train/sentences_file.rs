@@ -1,14 +1,14 @@
 //! Every definition as the classifier reads it, written to a file for probes outside Rust
-//! (`scripts/scan-embedding-probe`, `scripts/scan-training-probe`): one JSON line per
-//! definition with its half (`development`, `held_out`, `third_party` for the check set,
-//! `pending` for the captured servers of `benign/pending/`, `synthetic` for the files of
-//! the folder `GUIDEPOST_SCAN_EXTRA` names, such as `scan_corpus/synthetic/`), source,
-//! kind, whether the classifier's training reads its source (`trained_on`: not the sources
-//! of sources.toml marked `trained_on = false`), whether the scanner quarantines it
-//! (`full`) and whether its rules alone do (`rules`), and each sentence as `[kind of
-//! place, normalized text, read, features]`. It prints nothing: the held-out half's and
-//! the check set's entries are for counting, never for reading (split.toml,
-//! third_party/README.md).
+//! (`scripts/scan-embedding-probe`, `scripts/scan-training-probe`,
+//! `scripts/scan-finetune-probe`): one JSON line per definition with its half
+//! (`development`, `held_out`, `third_party` for the check set, `pending` for the captured
+//! servers of `benign/pending/`, `synthetic` for the files of the folder
+//! `GUIDEPOST_SCAN_EXTRA` names, such as `scan_corpus/synthetic/`), source, kind, whether
+//! the classifier's training reads its source (`trained_on`: not the sources of
+//! sources.toml marked `trained_on = false`), whether the scanner quarantines it (`full`)
+//! and whether its rules alone do (`rules`), and each sentence as `[kind of place,
+//! normalized text, read, features]`. It prints nothing: the held-out half's and the check
+//! set's entries are for counting, never for reading (split.toml, third_party/README.md).
 //!
 //! `GUIDEPOST_SCAN_SENTENCES=/path/to/file.jsonl cargo test -p guidepost-core
 //! write_the_sentences_file -- --ignored`
