@@ -18,15 +18,14 @@
 //! the mean over six groupings of the sources into folds; one grouping alone ranked a
 //! method first that the held-out half then found worse.
 
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::super::intent::Place;
 use super::super::readings;
 use super::{PLACES, WORDS, WordMode, features, read_here, scale, sentences, word_feature};
+use corpus_files::{Captured, Poisoned, Sources, Split, benign_path, corpus};
 
 /// The kinds whose payload is not in words (invisible characters, encoded runs): the
 /// character rules' business, left out of training.
@@ -63,47 +62,6 @@ const METHOD: Method = Method {
 };
 /// Weights smaller than this are left out of the file.
 const PRUNE: f64 = 0.02;
-
-#[derive(Deserialize)]
-struct Split {
-    seed: u64,
-    poisoned: Halves,
-    benign: Halves,
-}
-
-#[derive(Deserialize)]
-struct Halves {
-    development: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Sources {
-    source: Vec<Source>,
-}
-
-#[derive(Deserialize)]
-struct Source {
-    id: String,
-    #[serde(default = "trained_by_default")]
-    trained_on: bool,
-}
-
-fn trained_by_default() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-struct Poisoned {
-    kind: String,
-    #[serde(default)]
-    co_attached: Vec<String>,
-    definition: Value,
-}
-
-#[derive(Deserialize)]
-struct Captured {
-    tools: Vec<Value>,
-}
 
 /// One definition: poisoned or not, the source it came from, whether the rules alone
 /// quarantine it, its sentences.
@@ -144,10 +102,6 @@ impl Sentence {
         out.dedup();
         out
     }
-}
-
-fn corpus() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scan_corpus"))
 }
 
 fn sentences_of(definition: &Value) -> Vec<Sentence> {
@@ -200,16 +154,6 @@ fn rules_in(findings: &[guidepost_domain::Finding]) -> bool {
 /// Whether the scanner's rules, without the classifier, quarantine a definition.
 fn rules_quarantine(definition: &Value, co_attached: &[String]) -> bool {
     rules_in(&findings(definition, co_attached))
-}
-
-/// The file of a benign server of split.toml (`community/<name>` or a reference server).
-fn benign_path(source: &str) -> std::path::PathBuf {
-    match source.strip_prefix("community/") {
-        Some(name) => corpus()
-            .join("benign/community")
-            .join(format!("{name}.json")),
-        None => corpus().join("benign").join(format!("{source}.json")),
-    }
 }
 
 /// The development half less the sources not trained on, and the split's seed.
@@ -631,4 +575,5 @@ fn scoring_reads_the_same_features_training_names() {
 
 mod aggregate;
 mod choose;
+mod corpus_files;
 mod sentences_file;
