@@ -8,6 +8,7 @@ mod bench_floor;
 mod bench_gateway;
 mod bench_load;
 mod bench_pages;
+mod bench_report;
 mod bench_scan;
 mod bench_seed;
 mod bench_wire;

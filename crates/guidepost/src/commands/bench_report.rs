@@ -1,0 +1,67 @@
+//! The text report of `guidepost bench`: a line per tool, the totals, and the store's and
+//! the floor's figures when they were measured (`--json` prints the `BenchReport` itself).
+
+use super::bench::BenchReport;
+
+pub(super) fn render(report: &BenchReport) -> String {
+    let mut lines = vec![
+        format!(
+            "{} users, {} steps, {:.1} s, {}",
+            report.users, report.steps, report.duration_secs, report.era
+        ),
+        format!(
+            "{:<28} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
+            "tool", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
+        ),
+    ];
+    for t in &report.tools {
+        lines.push(format!(
+            "{:<28} {:>8} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            t.tool, t.calls, t.calls_per_sec, t.p50_ms, t.p95_ms, t.p99_ms, t.max_ms, t.errors
+        ));
+    }
+    lines.push(format!(
+        "total: {} calls succeeded, {:.1} calls/s; {} errors ({:.2} % of calls, counted apart)",
+        report.total_calls,
+        report.calls_per_sec,
+        report.total_errors,
+        report.error_rate * 100.0
+    ));
+    if let Some(statements) = report.statements_per_call {
+        lines.push(format!(
+            "store statements per tool call (analytics writes included): {statements:.2}"
+        ));
+    }
+    if let Some(commits) = report.commits_per_call {
+        lines.push(format!(
+            "database commits per tool call (analytics included): {commits:.2}"
+        ));
+    }
+    if let Some(cpu) = report.cpu_us_per_call {
+        lines.push(format!(
+            "CPU of this process per call (Guidepost and the simulated users; a database server's own not counted): {cpu:.1} µs"
+        ));
+    }
+    lines.extend(
+        report
+            .write_turn
+            .as_ref()
+            .map(super::bench_write_turn::render),
+    );
+    if let (Some(floor), Some(share)) = (&report.floor, report.share_of_floor) {
+        lines.push(format!(
+            "floor: {} clients of one single-row UPDATE: {:.1} tx/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            floor.clients, floor.transactions_per_sec, floor.p50_ms, floor.p99_ms, floor.errors
+        ));
+        if let Some(cpu) = floor.cpu_us_per_transaction {
+            lines.push(format!(
+                "floor: CPU of this process per transaction: {cpu:.1} µs"
+            ));
+        }
+        lines.push(format!(
+            "the mix reaches {:.0} % of the floor's transactions per second",
+            share * 100.0
+        ));
+    }
+    lines.join("\n")
+}
