@@ -18,9 +18,10 @@
 //! the mean over six groupings of the sources into folds; one grouping alone ranked a
 //! method first that the held-out half then found worse.
 
-use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+use serde_json::Value;
 
 use super::super::intent::Place;
 use super::super::readings;
