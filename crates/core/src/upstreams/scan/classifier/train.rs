@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::super::intent::Place;
 use super::super::readings;
 use super::{PLACES, WORDS, WordMode, features, read_here, scale, sentences, word_feature};
-use corpus_files::{Captured, Poisoned, Sources, Split, benign_path, corpus};
+use corpus_files::{Captured, Poisoned, benign_path, corpus, read_json, split, untrained};
 
 /// The kinds whose payload is not in words (invisible characters, encoded runs): the
 /// character rules' business, left out of training.
@@ -159,25 +159,16 @@ fn rules_quarantine(definition: &Value, co_attached: &[String]) -> bool {
 
 /// The development half less the sources not trained on, and the split's seed.
 fn development() -> (Vec<Definition>, u64) {
-    let split: Split =
-        toml::from_str(&std::fs::read_to_string(corpus().join("split.toml")).unwrap()).unwrap();
-    let listed: Sources =
-        toml::from_str(&std::fs::read_to_string(corpus().join("sources.toml")).unwrap()).unwrap();
-    let untrained: Vec<&str> = listed
-        .source
-        .iter()
-        .filter(|s| !s.trained_on)
-        .map(|s| s.id.as_str())
-        .collect();
+    let split = split();
+    let untrained = untrained();
     let mut definitions = Vec::new();
     let mut group = 0;
     for source in &split.poisoned.development {
-        if untrained.contains(&source.as_str()) {
+        if untrained.contains(source) {
             continue;
         }
-        let path = corpus().join("poisoned").join(format!("{source}.json"));
         let entries: Vec<Poisoned> =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            read_json(corpus().join("poisoned").join(format!("{source}.json")));
         for entry in entries
             .iter()
             .filter(|e| !NOT_WORDS.contains(&e.kind.as_str()))
@@ -193,8 +184,7 @@ fn development() -> (Vec<Definition>, u64) {
         group += 1;
     }
     for source in &split.benign.development {
-        let captured: Captured =
-            serde_json::from_str(&std::fs::read_to_string(benign_path(source)).unwrap()).unwrap();
+        let captured: Captured = read_json(benign_path(source));
         for tool in &captured.tools {
             definitions.push(Definition {
                 poisoned: false,

@@ -4,10 +4,33 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub(super) fn corpus() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scan_corpus"))
+}
+
+/// split.toml.
+pub(super) fn split() -> Split {
+    toml::from_str(&std::fs::read_to_string(corpus().join("split.toml")).unwrap()).unwrap()
+}
+
+/// The sources sources.toml marks `trained_on = false`: read for rules, not trained on.
+pub(super) fn untrained() -> Vec<String> {
+    let listed: Sources =
+        toml::from_str(&std::fs::read_to_string(corpus().join("sources.toml")).unwrap()).unwrap();
+    listed
+        .source
+        .into_iter()
+        .filter(|s| !s.trained_on)
+        .map(|s| s.id)
+        .collect()
+}
+
+/// A JSON file of the corpus: a poisoned source's entries or a captured server.
+pub(super) fn read_json<T: DeserializeOwned>(path: PathBuf) -> T {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[derive(Deserialize)]
@@ -20,18 +43,29 @@ pub(super) struct Split {
 #[derive(Deserialize)]
 pub(super) struct Halves {
     pub(super) development: Vec<String>,
+    pub(super) held_out: Vec<String>,
+}
+
+impl Halves {
+    pub(super) fn of(&self, held_out: bool) -> &[String] {
+        if held_out {
+            &self.held_out
+        } else {
+            &self.development
+        }
+    }
 }
 
 #[derive(Deserialize)]
-pub(super) struct Sources {
-    pub(super) source: Vec<Source>,
+struct Sources {
+    source: Vec<Source>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct Source {
-    pub(super) id: String,
+struct Source {
+    id: String,
     #[serde(default = "trained_by_default")]
-    pub(super) trained_on: bool,
+    trained_on: bool,
 }
 
 fn trained_by_default() -> bool {

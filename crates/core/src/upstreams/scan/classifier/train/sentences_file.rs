@@ -13,34 +13,12 @@
 //! `GUIDEPOST_SCAN_SENTENCES=/path/to/file.jsonl cargo test -p guidepost-core
 //! write_the_sentences_file -- --ignored`
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::super::super::{quarantines, readings};
 use super::super::{WordMode, features, place_class, read_here, sentences};
-use super::{Captured, Poisoned, Sources, benign_path, corpus, findings, rules_in};
-
-#[derive(Deserialize)]
-struct Split {
-    poisoned: BothHalves,
-    benign: BothHalves,
-}
-
-#[derive(Deserialize)]
-struct BothHalves {
-    development: Vec<String>,
-    held_out: Vec<String>,
-}
-
-impl BothHalves {
-    fn of(&self, held_out: bool) -> &[String] {
-        if held_out {
-            &self.held_out
-        } else {
-            &self.development
-        }
-    }
-}
+use super::corpus_files::{read_json, split, untrained};
+use super::{Captured, Poisoned, benign_path, corpus, findings, rules_in};
 
 /// One definition's line, without its place in the corpus.
 fn line(definition: &Value, co_attached: &[String]) -> Value {
@@ -63,25 +41,13 @@ fn line(definition: &Value, co_attached: &[String]) -> Value {
     })
 }
 
-fn read<T: for<'de> Deserialize<'de>>(path: std::path::PathBuf) -> T {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 #[ignore = "writes the file GUIDEPOST_SCAN_SENTENCES names, for the probes in scripts/"]
 fn write_the_sentences_file() {
     let out = std::env::var("GUIDEPOST_SCAN_SENTENCES")
         .expect("GUIDEPOST_SCAN_SENTENCES names the file to write");
-    let split: Split =
-        toml::from_str(&std::fs::read_to_string(corpus().join("split.toml")).unwrap()).unwrap();
-    let listed: Sources =
-        toml::from_str(&std::fs::read_to_string(corpus().join("sources.toml")).unwrap()).unwrap();
-    let untrained: Vec<String> = listed
-        .source
-        .into_iter()
-        .filter(|s| !s.trained_on)
-        .map(|s| s.id)
-        .collect();
+    let split = split();
+    let untrained = untrained();
     let mut lines = String::new();
     let mut push = |half: &str, source: &str, kind: &str, poisoned: bool, mut entry: Value| {
         entry["half"] = json!(half);
@@ -96,7 +62,7 @@ fn write_the_sentences_file() {
     for (half, held_out) in halves {
         for source in split.poisoned.of(held_out) {
             let entries: Vec<Poisoned> =
-                read(corpus().join("poisoned").join(format!("{source}.json")));
+                read_json(corpus().join("poisoned").join(format!("{source}.json")));
             for e in entries {
                 push(
                     half,
@@ -110,7 +76,7 @@ fn write_the_sentences_file() {
     }
     for (half, held_out) in halves {
         for source in split.benign.of(held_out) {
-            let captured: Captured = read(benign_path(source));
+            let captured: Captured = read_json(benign_path(source));
             for tool in &captured.tools {
                 push(half, source, "", false, line(tool, &[]));
             }
@@ -118,14 +84,14 @@ fn write_the_sentences_file() {
     }
     for path in json_files(&corpus().join("third_party/poisoned")) {
         let source = stem(&path);
-        let entries: Vec<Poisoned> = read(path);
+        let entries: Vec<Poisoned> = read_json(path);
         for e in entries {
             let entry = line(&e.definition, &e.co_attached);
             push("third_party", &source, &e.kind, true, entry);
         }
     }
     for path in json_files(&corpus().join("benign/pending")) {
-        let captured: Captured = read(path.clone());
+        let captured: Captured = read_json(path.clone());
         for tool in &captured.tools {
             push("pending", &stem(&path), "", false, line(tool, &[]));
         }
@@ -135,7 +101,7 @@ fn write_the_sentences_file() {
     if let Ok(extra) = std::env::var("GUIDEPOST_SCAN_EXTRA") {
         for path in json_files(std::path::Path::new(&extra)) {
             let source = stem(&path);
-            let entries: Vec<Value> = read(path);
+            let entries: Vec<Value> = read_json(path);
             for e in entries {
                 let Some(definition) = e.get("definition") else {
                     continue;
