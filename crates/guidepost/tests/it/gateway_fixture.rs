@@ -315,8 +315,36 @@ pub fn text_of(answer: &Value) -> String {
         .to_owned()
 }
 
-/// Whether a process is gone (or only a zombie nobody reaped yet).
+/// The host's pid of a test upstream's process, given the pid it reported: the fixtures
+/// (`upstream_fixture.py`, `hostile_upstream.py`) report their identity, a number over
+/// any pid in `$FIXTURE_IDENTITY`, since an upstream's own pid is its PID namespace's;
+/// `None` once no process carries it. A real pid is its own.
+pub fn host_pid(reported: i64) -> Option<i64> {
+    /// No pid is ever above this (the kernel's PID_MAX_LIMIT).
+    const PID_MAX_LIMIT: i64 = 1 << 22;
+    if reported <= PID_MAX_LIMIT {
+        return Some(reported);
+    }
+    let wanted = format!("FIXTURE_IDENTITY={reported}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i64>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|byte| *byte == 0)
+                    .any(|variable| variable == wanted.as_bytes())
+            })
+        })
+}
+
+/// Whether a process is gone (or only a zombie nobody reaped yet); `pid` as a fixture
+/// reported it ([`host_pid`]).
 pub fn is_gone(pid: i64) -> bool {
+    let Some(pid) = host_pid(pid) else {
+        return true;
+    };
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat

@@ -24,6 +24,7 @@ fn quick(settings: &mut guidepost::config::Settings) {
 }
 
 fn kill(pid: i64) {
+    let pid = crate::gateway_fixture::host_pid(pid).expect("the process runs");
     let status = std::process::Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()

@@ -138,7 +138,8 @@ backend_tests! {
         until_both_answer(&f).await;
         // The replica started second; the primary (the upstream's status) first.
         let (primary, replica) = (started[0].clone(), started[1].clone());
-        let killed = std::process::Command::new("kill").args(["-9", &replica]).status().unwrap();
+        let host_pid = crate::gateway_fixture::host_pid(replica.parse().unwrap()).expect("it runs");
+        let killed = std::process::Command::new("kill").args(["-9", &host_pid.to_string()]).status().unwrap();
         assert!(killed.success());
         crate::gateway_fixture::wait_until_gone(replica.parse().unwrap()).await;
         // Its exit is seen at once; every call meanwhile goes to the primary and succeeds.

@@ -88,6 +88,7 @@ backend_tests! {
         assert_eq!(text_of(&answer.body), SECRET, "the upstream has it: {}", answer.body);
 
         let leader = wait_for_mark(&marks, "started").await[0].split_whitespace().nth(1).unwrap().to_owned();
+        let leader = crate::gateway_fixture::host_pid(leader.parse().unwrap()).expect("it runs");
         let cmdline = std::fs::read(format!("/proc/{leader}/cmdline")).unwrap();
         assert!(!String::from_utf8_lossy(&cmdline).contains(SECRET), "not on its command line");
         let _ = std::fs::remove_dir_all(marks.parent().unwrap());

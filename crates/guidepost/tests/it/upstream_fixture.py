@@ -49,7 +49,11 @@ directory and answers once a file `name` appears there.
 Every call that carries `_meta.traceparent` (SEP-414) appends `traceparent <value> <tool>`
 to $FIXTURE_MARKS.
 
-Every start appends `started <pid>` to $FIXTURE_MARKS. With $FIXTURE_CRASH_AT_START set,
+Every start appends `started <pid>` to $FIXTURE_MARKS. A "pid" here (in marks and
+answers) is the process's identity: a number over 10^11 in its environment
+($FIXTURE_IDENTITY), which the tests find in the host's /proc (`gateway_fixture::host_pid`);
+an upstream runs in a PID namespace of its own, where its own pid means nothing to the
+host, so the server re-executes itself once at start to carry one. With $FIXTURE_CRASH_AT_START set,
 it writes a line to stderr and exits before answering anything; set to `loud`, that line
 carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,000
 characters more; set to `traceback`, it prints a Python traceback that ends in a missing
@@ -60,10 +64,20 @@ while that file exists marks `starting slowly` and waits 8 s before it reads any
 
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
 import time
+
+
+def new_identity():
+    return str(random.SystemRandom().randrange(10**11, 10**12))
+
+
+IDENTITY = os.environ.get("FIXTURE_IDENTITY")
+if not IDENTITY:
+    os.execve(sys.executable, sys.orig_argv, {**os.environ, "FIXTURE_IDENTITY": new_identity()})
 
 MARKS = os.environ.get("FIXTURE_MARKS")
 HOSTILE = bool(os.environ.get("FIXTURE_HOSTILE"))
@@ -138,7 +152,7 @@ def slow(request_id, arguments, token):
         # Each step's work follows its report, so that no report races the answer.
         time.sleep(pause)
         if request_id in cancelled:
-            mark(f"cancelled {os.getpid()} {request_id}")
+            mark(f"cancelled {IDENTITY} {request_id}")
             return
     text(request_id, f"done after {steps} steps")
 
@@ -150,16 +164,16 @@ def pid(request_id, arguments, token):
         if token is not None:
             send({"jsonrpc": "2.0", "method": "notifications/progress",
                   "params": {"progressToken": token, "progress": step, "total": steps,
-                             "message": f"pid {os.getpid()}"}})
+                             "message": f"pid {IDENTITY}"}})
         time.sleep(pause)
     if steps == 0:
         time.sleep(float(arguments.get("seconds", 0)))
-    text(request_id, str(os.getpid()))
+    text(request_id, str(IDENTITY))
 
 
 def hold(request_id, name):
     with open(f"holding-{name}", "w") as f:
-        f.write(str(os.getpid()))
+        f.write(str(IDENTITY))
     while not os.path.exists(name):
         time.sleep(0.05)
     text(request_id, f"released by {name}")
@@ -196,8 +210,9 @@ def call(request_id, params):
         text(request_id, "grown")
         send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     elif name == "spawn_child":
-        child = subprocess.Popen(["sleep", "600"])
-        text(request_id, str(child.pid))
+        child = new_identity()
+        subprocess.Popen(["sleep", "600"], env={**os.environ, "FIXTURE_IDENTITY": child})
+        text(request_id, child)
     elif name == "crash":
         os._exit(3)
     elif RELEASE["version"] and name == "hold":
@@ -220,7 +235,7 @@ def call(request_id, params):
         text(request_id, json.dumps({"version": RELEASE["version"], "cwd": os.getcwd(), "home": os.environ.get("HOME"),
                                      "place": os.environ.get("FIXTURE_PLACE"),
                                      "greeting": os.environ.get("FIXTURE_GREETING"),
-                                     "args": sys.argv[1:], "env_names": sorted(os.environ)}))
+                                     "args": sys.argv[1:], "env_names": sorted(n for n in os.environ if n != "FIXTURE_IDENTITY")}))
     elif name == "secret":
         text(request_id, os.environ.get("FIXTURE_SECRET", "(unset)"))
     elif name == "huge":
@@ -250,7 +265,7 @@ def call(request_id, params):
 
 
 def main():
-    mark(f"started {os.getpid()}")
+    mark(f"started {IDENTITY}")
     if os.environ.get("FIXTURE_TOOLS"):
         with open(os.environ["FIXTURE_TOOLS"]) as f:
             file_tools.extend(json.load(f))
