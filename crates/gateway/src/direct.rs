@@ -38,7 +38,7 @@ pub async fn load_stdio(
     users: u16,
     (warmup, duration): (Duration, Duration),
 ) -> Result<DirectSamples, String> {
-    let launch = launch::resolve(upstream, options, &Default::default()).await?;
+    let launch = launch::resolve(upstream, options, &Default::default(), None).await?;
     let (process, client) =
         launch::connect((), &launch, &LogRing::default(), options, None).await?;
     let params = match arguments {
@@ -132,7 +132,7 @@ pub async fn serve_http(
         env,
         workdir,
         ..
-    } = launch::resolve(upstream, options, &Default::default()).await?
+    } = launch::resolve(upstream, options, &Default::default(), None).await?
     else {
         return Err("only a process upstream can be started with other arguments".into());
     };

@@ -111,7 +111,10 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(options: GatewayOptions) -> Arc<Self> {
+    pub fn new(mut options: GatewayOptions) -> Arc<Self> {
+        for moved in confine::make_reachable(&mut options.toolchain, &options.confinement) {
+            tracing::warn!("{moved}");
+        }
         let confiner = Confiner::detect(
             options.confinement.clone(),
             &options.toolchain,

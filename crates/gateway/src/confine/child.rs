@@ -14,12 +14,17 @@ use landlock::RulesetCreated;
 use seccompiler::BpfProgram;
 
 /// Everything the child applies, in this order: join the cgroup, enter a network
-/// namespace of its own, take its rlimits, drop to the upstream user, enforce Landlock,
-/// then seccomp (which also sets no-new-privileges).
+/// namespace of its own, then PID and IPC namespaces of its own (`isolate`), take its
+/// rlimits, drop to the upstream user, enforce Landlock, then seccomp (which also sets
+/// no-new-privileges).
 pub struct Steps {
     /// `tasks` (v1) or `cgroup.procs` (v2) of each hierarchy, open for writing.
     pub join: Vec<OwnedFd>,
     pub network: Network,
+    /// PID and IPC namespaces of its own (root only): no other upstream's processes to
+    /// see, signal, `prlimit` or renice, no SysV IPC objects or message queues shared
+    /// with anyone, and those it makes die with it.
+    pub isolate: bool,
     pub limits: Vec<(libc::__rlimit_resource_t, u64)>,
     /// uid and gid to become.
     pub identity: Option<(u32, u32)>,
@@ -97,6 +102,9 @@ fn apply(steps: Steps) -> io::Result<()> {
             check(unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) })?
         }
     }
+    if steps.isolate {
+        isolate()?;
+    }
     for (resource, value) in &steps.limits {
         let limit = libc::rlimit {
             rlim_cur: *value,
@@ -123,6 +131,129 @@ fn apply(steps: Steps) -> io::Result<()> {
             .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     }
     Ok(())
+}
+
+/// Moves what execs next into PID and IPC namespaces of its own. A new PID namespace
+/// holds only the children of the caller, so this forks twice: the caller stays in the
+/// host's namespace as what Guidepost waited for (its pid is the process group and the
+/// one whose end Guidepost sees), the first child is the namespace's init, and the
+/// second goes on to exec the program. Init reaps what the program leaves and ends when
+/// the program does (the kernel then kills whatever is left in the namespace); the
+/// caller ends as the program ended. Neither runs the program's code: both are copies of
+/// Guidepost between fork and exec, doing only system calls on their stacks. Init is
+/// needed because a namespace's PID 1 ignores signals it has no handler for, so the
+/// program itself there would ignore Guidepost's SIGTERM.
+fn isolate() -> io::Result<()> {
+    // SAFETY: plain system calls on the calling (single-threaded) process, on
+    // descriptors it makes, and on a stack buffer; `fork_raw` runs no fork handlers.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWIPC))?;
+        let mut ends = [0 as libc::c_int; 2];
+        check(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC))?;
+        let [status_read, status_write] = ends;
+        let init = fork_raw()?;
+        if init > 0 {
+            wait_as_the_host_side(init, status_read);
+        }
+        // Init: killed if the host side is (Guidepost's kill reaches only that pid).
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let program = fork_raw()?;
+        if program > 0 {
+            reap_as_init(program, status_write);
+        }
+        libc::close(status_read);
+        libc::close(status_write);
+    }
+    Ok(())
+}
+
+/// `fork` without the C library's fork handlers, which take locks that another thread of
+/// Guidepost may have held when the first fork copied them.
+unsafe fn fork_raw() -> io::Result<libc::pid_t> {
+    // SAFETY: clone with only SIGCHLD and no new stack is fork.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pid as libc::pid_t)
+}
+
+/// Closes every descriptor but `keep` (stdio and the runtime's own pipe included, so
+/// that Guidepost sees the pipes close and the spawn return when the program does).
+unsafe fn close_all_but(keep: libc::c_int) {
+    // SAFETY: close_range only closes descriptors of the calling process.
+    unsafe {
+        if keep > 0 {
+            libc::syscall(libc::SYS_close_range, 0, keep - 1, 0);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0);
+    }
+}
+
+/// The host side: waits for init, then ends as the program did (its status, which init
+/// wrote), or as init did.
+unsafe fn wait_as_the_host_side(init: libc::pid_t, status_read: libc::c_int) -> ! {
+    // SAFETY: system calls on the calling process and its own stack.
+    unsafe {
+        close_all_but(status_read);
+        // Guidepost's SIGTERM to the group is for the program; this side ends with it.
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGPIPE] {
+            libc::signal(signal, libc::SIG_IGN);
+        }
+        let mut init_status: libc::c_int = 0;
+        while libc::waitpid(init, &mut init_status, 0) < 0 {
+            if *libc::__errno_location() != libc::EINTR {
+                libc::_exit(1);
+            }
+        }
+        let mut status: libc::c_int = 0;
+        let size = std::mem::size_of::<libc::c_int>();
+        let read = libc::read(status_read, (&raw mut status).cast(), size);
+        let status = if read == size as isize {
+            status
+        } else {
+            init_status
+        };
+        end_as(status)
+    }
+}
+
+/// Init: reaps every child until the program ends, passes its status on, and exits
+/// (the kernel kills what is left in the namespace).
+unsafe fn reap_as_init(program: libc::pid_t, status_write: libc::c_int) -> ! {
+    // SAFETY: system calls on the calling process and its own stack.
+    unsafe {
+        close_all_but(status_write);
+        loop {
+            let mut status: libc::c_int = 0;
+            let pid = libc::wait(&mut status);
+            if pid == program {
+                let size = std::mem::size_of::<libc::c_int>();
+                libc::write(status_write, (&raw const status).cast(), size);
+                libc::_exit(0);
+            }
+            if pid < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(1);
+            }
+        }
+    }
+}
+
+/// Exits with `status`'s code, or dies of its signal.
+unsafe fn end_as(status: libc::c_int) -> ! {
+    // SAFETY: system calls on the calling process.
+    unsafe {
+        if libc::WIFSIGNALED(status) {
+            let signal = libc::WTERMSIG(status);
+            libc::signal(signal, libc::SIG_DFL);
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::kill(libc::getpid(), signal);
+            libc::_exit(128 + signal);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
 }
 
 /// The uid and gid of `user` (a name, or a number).

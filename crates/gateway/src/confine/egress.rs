@@ -41,12 +41,42 @@ impl Drop for Egress {
 
 /// Which destinations the fence lets through.
 #[derive(Debug, Clone)]
-struct Fence {
+pub struct Fence {
     allow_private: bool,
     platform_ports: Vec<u16>,
+    /// Only these host names (an installer's registries), when set.
+    only: Option<Vec<String>>,
 }
 
 impl Fence {
+    /// Any public address, private ones too when `allow_private`; never the platform's
+    /// own ports on a non-public address.
+    pub fn open(allow_private: bool, platform_ports: Vec<u16>) -> Self {
+        Fence {
+            allow_private,
+            platform_ports,
+            only: None,
+        }
+    }
+
+    /// Only `hosts`, named by the operator (a registry mirror may be on a private
+    /// network, so their private addresses are allowed), never the platform's own ports
+    /// on a non-public address.
+    pub fn only(hosts: Vec<String>, platform_ports: Vec<u16>) -> Self {
+        let hosts = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        Fence {
+            allow_private: true,
+            platform_ports,
+            only: Some(hosts),
+        }
+    }
+
+    /// Whether `host` (as the client named it) may be asked for at all.
+    fn names(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.only.as_ref().is_none_or(|only| only.contains(&host))
+    }
+
     fn allows(&self, address: SocketAddr) -> bool {
         let ip = address.ip();
         if ip.is_unspecified() {
@@ -65,31 +95,20 @@ impl Egress {
     /// container's, which the engine makes).
     pub fn start(pid: u32, allow_private: bool, platform_ports: Vec<u16>) -> Result<Self, String> {
         let listener = on_a_thread(move || listen_inside(pid))?;
-        Self::serve(listener, allow_private, platform_ports)
+        Self::serve(listener, Fence::open(allow_private, platform_ports))
     }
 
     /// Makes a network namespace with the fence already listening in it, and returns the
     /// fence and the namespace for a process to enter between fork and exec: its first
     /// connection cannot come before the fence is there.
-    pub fn open(allow_private: bool, platform_ports: Vec<u16>) -> Result<(Self, OwnedFd), String> {
+    pub fn open(fence: Fence) -> Result<(Self, OwnedFd), String> {
         let (listener, namespace) = on_a_thread(listen_in_a_new_namespace)?;
-        Ok((
-            Self::serve(listener, allow_private, platform_ports)?,
-            namespace,
-        ))
+        Ok((Self::serve(listener, fence)?, namespace))
     }
 
-    fn serve(
-        listener: std::net::TcpListener,
-        allow_private: bool,
-        platform_ports: Vec<u16>,
-    ) -> Result<Self, String> {
+    fn serve(listener: std::net::TcpListener, fence: Fence) -> Result<Self, String> {
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-        let fence = Fence {
-            allow_private,
-            platform_ports,
-        };
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let fence = fence.clone();
@@ -284,6 +303,9 @@ fn split_host_port(authority: &str, default: Option<u16>) -> Option<(String, u16
 
 /// Connects to the first address of `host` the fence allows.
 async fn connect(host: &str, port: u16, fence: &Fence) -> Result<TcpStream, String> {
+    if !fence.names(host) {
+        return Err(format!("{host} is not a registry this installer may reach"));
+    }
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host, port))
@@ -309,10 +331,7 @@ mod tests {
 
     #[test]
     fn the_fence_allows_public_addresses_and_private_ones_only_when_told() {
-        let strict = Fence {
-            allow_private: false,
-            platform_ports: vec![5432, 8080],
-        };
+        let strict = Fence::open(false, vec![5432, 8080]);
         let lax = Fence {
             allow_private: true,
             ..strict.clone()
@@ -347,7 +366,7 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let (fence, namespace) = Egress::open(false, Vec::new()).unwrap();
+            let (fence, namespace) = Egress::open(Fence::open(false, Vec::new())).unwrap();
             // What a process does first, from inside: connect to the fence.
             let first = std::thread::spawn(move || {
                 // SAFETY: setns on a descriptor we hold; it changes only this thread.
@@ -361,6 +380,22 @@ mod tests {
             assert!(first.is_ok(), "{first:?}");
             drop(fence);
         });
+    }
+
+    #[test]
+    fn an_installers_fence_names_its_registries_only() {
+        let fence = Fence::only(vec!["Registry.Example".into()], vec![5432]);
+        assert!(fence.names("registry.example") && fence.names("REGISTRY.example."));
+        assert!(!fence.names("evil.example") && !fence.names("127.0.0.1"));
+        assert!(
+            fence.allows("10.0.0.7:8080".parse().unwrap()),
+            "a private mirror"
+        );
+        assert!(
+            !fence.allows("127.0.0.1:5432".parse().unwrap()),
+            "never the database"
+        );
+        assert!(Fence::open(false, Vec::new()).names("anything.example"));
     }
 
     #[test]

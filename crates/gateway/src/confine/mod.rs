@@ -21,6 +21,7 @@ mod cgroup;
 mod child;
 mod egress;
 mod landlock;
+mod places;
 mod seccomp;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +39,8 @@ pub(crate) const PROXY_VARIABLES: [&str; 5] = [
     "http_proxy",
     "ALL_PROXY",
 ];
-pub(crate) use landlock::runtime_dirs;
+pub(crate) use landlock::{runtime_dirs, which};
+pub use places::make_reachable;
 use serde::Serialize;
 
 use crate::fetch::Toolchain;
@@ -165,8 +167,33 @@ pub struct Confiner {
     identity: Result<Option<(u32, u32)>, String>,
     /// Read and execute for every upstream: the runtimes and the system's libraries.
     system_read: Vec<PathBuf>,
+    /// Why the upstream user cannot reach the upstreams' directories or packages, if it
+    /// cannot (after `places::make_reachable`).
+    out_of_reach: Option<String>,
     budget: Budget,
 }
+
+/// What one confined process is given.
+struct Plan<'a> {
+    /// Its cgroup's name (before the launch number).
+    name: &'a str,
+    memory_mb: u32,
+    processes: u32,
+    /// Directories given to the upstream user.
+    owned: Vec<PathBuf>,
+    /// Read and execute besides the system's and the runtimes'.
+    read: Vec<PathBuf>,
+    /// Read and write.
+    write: Vec<PathBuf>,
+    /// Its way out, if any: an egress fence.
+    fence: Option<egress::Fence>,
+}
+
+/// The two processes a PID namespace adds to a tree (`child::isolate`).
+const NAMESPACE_HELPERS: u32 = 2;
+/// What an installer may use: npm resolving a large tree takes a few hundred MiB.
+const INSTALL_MEMORY_MB: u32 = 1024;
+const INSTALL_PROCESSES: u32 = 128;
 
 /// Landlock ABI 6: files, TCP, and scoping of signals and abstract Unix sockets.
 const LANDLOCK_NEEDED: i32 = 6;
@@ -188,7 +215,16 @@ impl Confiner {
         if let Err(error) = &filters {
             tracing::warn!(%error, "no seccomp filter for upstreams");
         }
+        let out_of_reach = match &identity {
+            Ok(Some((uid, gid))) if options.mode != Mode::Off => {
+                [&toolchain.data_dir, &toolchain.cache_dir]
+                    .into_iter()
+                    .find_map(|place| places::unreachable(place, *uid, *gid))
+            }
+            _ => None,
+        };
         Self {
+            out_of_reach,
             landlock_abi,
             cgroups,
             network_namespaces: is_root,
@@ -237,6 +273,11 @@ impl Confiner {
         }
         if let Err(why) = &self.identity {
             missing.push(format!("the upstream user ({why})"));
+        }
+        if let Some(why) = &self.out_of_reach {
+            missing.push(format!(
+                "a place for upstreams the upstream user can reach ({why}; --upstream-data and --upstream-cache name them)"
+            ));
         }
         Report {
             mode: self.options.mode,
@@ -319,6 +360,9 @@ impl Confiner {
             (true, true) => "network through the egress fence".into(),
             (true, false) => "network unfenced (no namespaces)".into(),
         });
+        if report.network_namespaces {
+            parts.push("own PID and IPC namespaces".into());
+        }
         if report.seccomp {
             parts.push("seccomp".into());
         }
@@ -348,23 +392,75 @@ impl Confiner {
         if self.options.mode == Mode::Off {
             return Ok(Prepared::unconfined());
         }
+        let program = landlock::which(program).unwrap_or_else(|| program.to_path_buf());
+        let mut write = vec![workdir.to_path_buf()];
+        write.extend(declaration.write.iter().cloned());
+        let mut read = declaration.read.clone();
+        read.push(program);
+        let fence = declaration
+            .network
+            .then(|| egress::Fence::open(allow_private, self.options.platform_ports.clone()));
+        self.confine(Plan {
+            name: upstream,
+            memory_mb,
+            processes,
+            owned: vec![workdir.to_path_buf()],
+            read,
+            write,
+            fence,
+        })
+    }
+
+    /// The confinement of an installer (npm, pip) fetching into `target`, with `scratch`
+    /// as its HOME and TMPDIR: the same as an upstream's, with the network only through
+    /// the egress fence and only to `registries` (host names, the operator's: private
+    /// addresses allowed for them, the platform's own ports never). `read` is the
+    /// installer's own installation and the files its configuration names.
+    pub(crate) fn prepare_install(
+        &self,
+        target: &Path,
+        scratch: &Path,
+        read: Vec<PathBuf>,
+        registries: Vec<String>,
+    ) -> Result<Prepared, String> {
+        self.admit()?;
+        if self.options.mode == Mode::Off {
+            return Ok(Prepared::unconfined());
+        }
+        let dirs = vec![target.to_path_buf(), scratch.to_path_buf()];
+        let fence = egress::Fence::only(registries, self.options.platform_ports.clone());
+        self.confine(Plan {
+            name: "install",
+            memory_mb: INSTALL_MEMORY_MB,
+            processes: INSTALL_PROCESSES,
+            owned: dirs.clone(),
+            read,
+            write: dirs,
+            fence: Some(fence),
+        })
+    }
+
+    /// Prepares `plan`: gives its directories to the upstream user, makes its cgroup,
+    /// ruleset, namespaces and filters.
+    fn confine(&self, plan: Plan<'_>) -> Result<Prepared, String> {
         let identity = self.identity.clone().unwrap_or(None);
         if let Some((uid, gid)) = identity {
-            child::give_directory(workdir, uid, gid)?;
-            let program = landlock::which(program).unwrap_or_else(|| program.to_path_buf());
-            let reached = std::iter::once(&program)
-                .chain(&declaration.read)
-                .chain(&declaration.write);
-            for path in reached {
+            for dir in &plan.owned {
+                child::give_directory(dir, uid, gid)?;
+            }
+            for path in plan.read.iter().chain(&plan.write) {
                 child::check_reachable(path, uid, gid)?;
             }
         }
+        // Init and the host side of its PID namespace live in its cgroup too.
+        let isolate = self.network_namespaces;
+        let helpers = if isolate { NAMESPACE_HELPERS } else { 0 };
         let cgroup = match &self.cgroups {
             Ok(hierarchy) => Some(hierarchy.create(
                 crate::orphans::this_node(),
-                upstream,
-                memory_mb,
-                processes,
+                plan.name,
+                plan.memory_mb,
+                plan.processes + helpers,
             )?),
             Err(_) => None,
         };
@@ -373,24 +469,24 @@ impl Confiner {
             None => Vec::new(),
         };
         let mut read = self.system_read.clone();
-        read.extend(declaration.read.iter().cloned());
-        let mut write = vec![workdir.to_path_buf(), PathBuf::from("/dev/null")];
-        write.extend(declaration.write.iter().cloned());
-        let network = landlock::Network::of(declaration.network, self.network_namespaces);
+        read.extend(plan.read);
+        let mut write = plan.write;
+        write.push(PathBuf::from("/dev/null"));
+        let network = landlock::Network::of(plan.fence.is_some(), self.network_namespaces);
         let ruleset = landlock::ruleset(self.landlock_abi, &read, &write, network)?;
-        let (egress, namespace) = match (declaration.network, self.network_namespaces) {
+        let (egress, namespace) = match (plan.fence, self.network_namespaces) {
             (_, false) => (None, child::Network::Host),
-            (false, true) => (None, child::Network::None),
-            (true, true) => {
-                let ports = self.options.platform_ports.clone();
-                let (egress, namespace) = Egress::open(allow_private, ports)?;
+            (None, true) => (None, child::Network::None),
+            (Some(fence), true) => {
+                let (egress, namespace) = Egress::open(fence)?;
                 (Some(egress), child::Network::Fenced(namespace))
             }
         };
         let steps = child::Steps {
             join,
             network: namespace,
-            limits: child::rlimits(memory_mb, processes, cgroup.is_some()),
+            isolate,
+            limits: child::rlimits(plan.memory_mb, plan.processes, cgroup.is_some()),
             identity,
             ruleset,
             seccomp: self.filters.clone(),

@@ -81,17 +81,22 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
     };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         REFUSED.iter().map(|call| (*call, Vec::new())).collect();
-    let unix = SeccompCondition::new(
-        0,
-        SeccompCmpArgLen::Dword,
-        SeccompCmpOp::Eq,
-        libc::AF_UNIX as u64,
-    )
-    .map_err(fail)?;
-    rules.insert(
-        libc::SYS_socket,
-        vec![SeccompRule::new(vec![unix]).map_err(fail)?],
-    );
+    // Unix sockets by path reach the host's services; vsock reaches the hypervisor and
+    // is not namespaced.
+    let families = [libc::AF_UNIX, libc::AF_VSOCK]
+        .iter()
+        .map(|family| {
+            let condition = SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                *family as u64,
+            )?;
+            SeccompRule::new(vec![condition])
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fail)?;
+    rules.insert(libc::SYS_socket, families);
     let clone_rules = NAMESPACES
         .iter()
         .map(|flag| {

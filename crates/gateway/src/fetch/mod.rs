@@ -3,18 +3,20 @@
 //! binary's file, `python` on the console script's function), never with `npx` or
 //! `uvx` at call time (a cold `npx` start took 16 s on our machines).
 
+mod install;
+mod resolved;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use guidepost_domain::hash_secret;
 use serde_json::Value;
 
-/// How long an `npm install` or `pip install` may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+use crate::confine::Confiner;
+use install::Installer;
+
 /// Written into a cache directory once its install finished.
 const COMPLETE: &str = ".guidepost-complete";
 
@@ -38,15 +40,18 @@ pub struct Toolchain {
 
 /// The entry point of `package@version`'s binary `bin`, fetched into the cache first if it
 /// is not there yet.
+/// The install runs confined by `confiner` (`None`: the benchmark's unconfined baseline).
 pub async fn npm_entry_point(
     toolchain: &Toolchain,
+    confiner: Option<&Confiner>,
     package: &str,
     version: &str,
     bin: Option<&str>,
 ) -> Result<PathBuf, String> {
     let spec = format!("{package}@{version}");
+    let installer = Installer::new(toolchain, confiner);
     let dir = cached(toolchain, "npm", &spec, |prefix| {
-        npm_install(toolchain, prefix, &spec)
+        installer.npm(prefix, &spec)
     })
     .await?;
     let manifest = dir.join("node_modules").join(package).join("package.json");
@@ -64,15 +69,18 @@ pub struct PythonEntry {
 
 /// The console script `bin` (or the only one) of `package==version`, fetched into the
 /// cache first if it is not there yet.
+/// The install runs confined by `confiner` (`None`: the benchmark's unconfined baseline).
 pub async fn pypi_entry_point(
     toolchain: &Toolchain,
+    confiner: Option<&Confiner>,
     package: &str,
     version: &str,
     bin: Option<&str>,
 ) -> Result<PythonEntry, String> {
     let spec = format!("{package}=={version}");
+    let installer = Installer::new(toolchain, confiner);
     let dir = cached(toolchain, "pypi", &spec, |target| {
-        pip_install(toolchain, target, &spec)
+        installer.pip(target, &spec)
     })
     .await?;
     console_script(&dir, package, bin)
@@ -134,92 +142,6 @@ where
         }
     }
     Ok(dir)
-}
-
-async fn npm_install(toolchain: &Toolchain, prefix: PathBuf, spec: &str) -> Result<(), String> {
-    let mut command = tokio::process::Command::new(&toolchain.npm);
-    command
-        .args([
-            "install",
-            "--no-save",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-        ])
-        .args(["--loglevel", "error", "--prefix"])
-        .arg(&prefix);
-    if let Some(registry) = &toolchain.npm_registry {
-        command.arg("--registry").arg(registry);
-    }
-    command
-        // Whatever follows `--` is a package spec to npm, never an option (`-g`).
-        .arg("--")
-        .arg(spec);
-    if let Some(node_dir) = toolchain
-        .node
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        // npm's own scripts find `node` on PATH.
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut dirs = vec![node_dir.to_path_buf()];
-        dirs.extend(std::env::split_paths(&path));
-        command.env("PATH", std::env::join_paths(dirs).unwrap_or(path));
-    }
-    run_installer(command, "npm install", spec).await
-}
-
-async fn pip_install(toolchain: &Toolchain, target: PathBuf, spec: &str) -> Result<(), String> {
-    let mut command = tokio::process::Command::new(&toolchain.python);
-    command
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--disable-pip-version-check",
-            "--quiet",
-        ])
-        .args(["--only-binary", ":all:", "--target"])
-        .arg(&target);
-    if let Some(index) = &toolchain.pypi_index_url {
-        command.arg("--index-url").arg(index);
-    }
-    command
-        // Whatever follows `--` is a requirement to pip, never an option (`--prefix`).
-        .arg("--")
-        .arg(spec);
-    run_installer(command, "pip install", spec).await
-}
-
-/// Runs an installer with a time limit; its error says what it printed last.
-async fn run_installer(
-    mut command: tokio::process::Command,
-    what: &str,
-    spec: &str,
-) -> Result<(), String> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(FETCH_TIMEOUT, command.output())
-        .await
-        .map_err(|_| format!("{what} {spec} took longer than {FETCH_TIMEOUT:?}"))?
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let tail: String = stderr
-        .chars()
-        .rev()
-        .take(1000)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    Err(format!("{what} {spec} failed: {}", tail.trim()))
 }
 
 /// The console script `bin` (or the only one) of `package`, from its `entry_points.txt`.

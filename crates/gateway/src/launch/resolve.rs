@@ -9,17 +9,20 @@ use guidepost_domain::{LaunchSpec, ProcessLimits, Upstream};
 
 use super::Launch;
 use crate::GatewayOptions;
-use crate::confine::Declaration;
+use crate::confine::{Confiner, Declaration};
 use crate::container::ContainerSpec;
 use crate::fetch::{npm_entry_point, pypi_entry_point};
 use crate::secret_args::ArgumentSecrets;
 
-/// What to run or reach for `upstream`, fetching its package into the cache if needed;
-/// its `secrets` go to a process's environment, or to an HTTP server's mapped headers.
+/// What to run or reach for `upstream`, fetching its package into the cache if needed
+/// (the installer confined by `confiner`; `None` only for the benchmark's unconfined
+/// baseline); its `secrets` go to a process's environment, or to an HTTP server's
+/// mapped headers.
 pub(crate) async fn resolve(
     upstream: &Upstream,
     options: &GatewayOptions,
     secrets: &BTreeMap<String, String>,
+    confiner: Option<&Confiner>,
 ) -> Result<Launch, String> {
     let workdir = data_dir(options, upstream).await?;
     let place = |text: &str| text.replace(DATA_DIR, &workdir.display().to_string());
@@ -57,7 +60,8 @@ pub(crate) async fn resolve(
             network,
             limits,
         } => {
-            let entry = npm_entry_point(toolchain, package, version, bin.as_deref()).await?;
+            let entry =
+                npm_entry_point(toolchain, confiner, package, version, bin.as_deref()).await?;
             let mut argv = vec![entry.display().to_string()];
             argv.extend(placed_args(args));
             // The whole install (the package and its dependencies), read-only.
@@ -84,7 +88,8 @@ pub(crate) async fn resolve(
             network,
             limits,
         } => {
-            let entry = pypi_entry_point(toolchain, package, version, bin.as_deref()).await?;
+            let entry =
+                pypi_entry_point(toolchain, confiner, package, version, bin.as_deref()).await?;
             // The console script's function, called as its generated script would.
             let call = format!(
                 "import sys; from {} import {}; sys.argv[0] = {:?}; sys.exit({}())",

@@ -151,12 +151,22 @@ impl Instance {
 
     /// What to launch, with the upstream's secrets opened.
     async fn resolve(&self, platform: &Platform) -> Result<Launch, Unresolved> {
+        // A node that cannot confine process upstreams (`/readyz` says why) will not be
+        // able to after a restart either: failed at once, not retried.
+        if launch::declaration_of(&self.upstream.spec).is_some() {
+            self.confiner.admit().map_err(Unresolved::Unlaunchable)?;
+        }
         let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)
             .map_err(Unresolved::Unlaunchable)?;
         *self.secrets.lock().expect("secrets lock") = secrets.values().cloned().collect();
-        let mut launch = launch::resolve(&self.upstream, &self.gateway, &secrets)
-            .await
-            .map_err(Unresolved::Unlaunchable)?;
+        let mut launch = launch::resolve(
+            &self.upstream,
+            &self.gateway,
+            &secrets,
+            Some(&self.confiner),
+        )
+        .await
+        .map_err(Unresolved::Unlaunchable)?;
         if let Launch::Http { signed_in, .. } = &mut launch
             && !connections::sign_in_of(&self.upstream).is_none()
         {

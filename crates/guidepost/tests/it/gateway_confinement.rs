@@ -52,15 +52,15 @@ fn hostile_catalog(dir: &Path) -> Catalog {
     Catalog::with_operator_entries(&text).unwrap()
 }
 
-struct Hostile {
-    app: TestApp,
-    acme: Tenant,
-    server: String,
-    mcp: RawMcp,
-    dir: PathBuf,
+pub(crate) struct Hostile {
+    pub app: TestApp,
+    pub acme: Tenant,
+    pub server: String,
+    pub mcp: RawMcp,
+    pub dir: PathBuf,
 }
 
-async fn hostile(db: &TestDatabase, adjust: impl FnOnce(&mut Settings)) -> Hostile {
+pub(crate) async fn hostile(db: &TestDatabase, adjust: impl FnOnce(&mut Settings)) -> Hostile {
     let dir = scratch("catalog");
     let catalog = hostile_catalog(&dir);
     let app = spawn_app_with(db, move |settings| {
@@ -84,16 +84,28 @@ async fn hostile(db: &TestDatabase, adjust: impl FnOnce(&mut Settings)) -> Hosti
 
 impl Hostile {
     /// Installs `entry`, waits until it is ready, attaches it under `prefix`.
-    async fn install(&self, entry: &str, prefix: &str) -> String {
-        let (status, installed) = self.try_install(&self.acme, entry).await;
+    pub async fn install(&self, entry: &str, prefix: &str) -> String {
+        self.install_for(&self.acme, &self.server, entry, prefix)
+            .await
+    }
+
+    /// [`Hostile::install`] for `tenant`'s `server`.
+    pub async fn install_for(
+        &self,
+        tenant: &Tenant,
+        server: &str,
+        entry: &str,
+        prefix: &str,
+    ) -> String {
+        let (status, installed) = self.try_install(tenant, entry).await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let id = installed["id"].as_str().unwrap().to_owned();
-        wait_for(&self.app, &self.acme, &id, |u| u["status"] == "ready").await;
-        let path = format!("/servers/{}/upstreams/{id}", self.server);
+        wait_for(&self.app, tenant, &id, |u| u["status"] == "ready").await;
+        let path = format!("/servers/{server}/upstreams/{id}");
         let body = json!({"prefix": prefix, "timeout_ms": 60_000});
         let (status, attached) = self
             .app
-            .api(Method::PUT, &path, &self.acme.key, Some(body))
+            .api(Method::PUT, &path, &tenant.key, Some(body))
             .await;
         assert_eq!(status, StatusCode::OK, "{attached}");
         id
@@ -107,20 +119,30 @@ impl Hostile {
     }
 
     /// Calls a probe; returns its report.
-    async fn probe(&self, tool: &str, arguments: Value) -> Value {
-        let answer = self.mcp.call_tool(1, tool, arguments).await;
-        let text = text_of(&answer.body);
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{tool}: {}", answer.body))
+    pub async fn probe(&self, tool: &str, arguments: Value) -> Value {
+        probe_on(&self.mcp, tool, arguments).await
     }
 
-    async fn refused(&self, tool: &str, arguments: Value) -> Value {
-        let report = self.probe(tool, arguments.clone()).await;
-        assert_eq!(
-            report["ok"], false,
-            "{tool} {arguments} was allowed: {report}"
-        );
-        report
+    pub async fn refused(&self, tool: &str, arguments: Value) -> Value {
+        refused_on(&self.mcp, tool, arguments).await
     }
+}
+
+/// Calls a probe through `mcp`; returns its report.
+pub(crate) async fn probe_on(mcp: &RawMcp, tool: &str, arguments: Value) -> Value {
+    let answer = mcp.call_tool(1, tool, arguments).await;
+    let text = text_of(&answer.body);
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("{tool}: {}", answer.body))
+}
+
+/// Calls a probe through `mcp` that must be refused; returns its report.
+pub(crate) async fn refused_on(mcp: &RawMcp, tool: &str, arguments: Value) -> Value {
+    let report = probe_on(mcp, tool, arguments.clone()).await;
+    assert_eq!(
+        report["ok"], false,
+        "{tool} {arguments} was allowed: {report}"
+    );
+    report
 }
 
 /// The SQLite database's file, if the test runs on SQLite.

@@ -26,10 +26,26 @@ never ends the server.
   the proxy ($HTTPS_PROXY or null) and `proxy_at_start`: what connecting to that proxy
   gave as the very first thing the server did ("open", the error, or null without one).
 - `echo {message}`: answers the message.
+- `shm_create {key, mib}`: makes a SysV shared memory segment (mode 0600) of that size,
+  touches every page, detaches, and answers its `shmid` (the segment stays).
+- `shm_attach {key, shmid}`: looks the key up and attaches the segment read-only; ok when
+  either works (`key_errno`, `attach_errno` say why not).
+- `visible {up_to}`: which pids from 1 to `up_to` (65,536 unless given) answer `kill(pid, 0)`
+  with success or EPERM (they exist where it can see them): `count` and the first 20 `pids`.
+- `prlimit {pid}`: sets that process's open-file limit to 0.
+- `renice {pid}`: sets that process's nice value to 19; without `pid`, every process of its
+  user (PRIO_USER).
+- `vsock`: opens an AF_VSOCK socket.
+
+Every process reports its identity (a number in $FIXTURE_IDENTITY, found by the tests in the
+host's /proc) where the tools above say pid: `whoami`'s `identity`, `double_fork`'s `pid`.
 """
 
+import ctypes
 import json
 import os
+import random
+import resource
 import select
 import signal as signals
 import socket
@@ -39,6 +55,17 @@ import time
 import urllib.parse
 
 lock = threading.Lock()
+
+
+def new_identity():
+    return str(random.SystemRandom().randrange(10**11, 10**12))
+
+
+# Its identity for the tests, as upstream_fixture.py's: a number in its environment that
+# the tests find in the host's /proc (its pid means nothing outside its PID namespace).
+IDENTITY = os.environ.get("FIXTURE_IDENTITY")
+if not IDENTITY:
+    os.execve(sys.executable, sys.orig_argv, {**os.environ, "FIXTURE_IDENTITY": new_identity()})
 
 
 def probe_proxy_at_start():
@@ -113,7 +140,84 @@ TOOLS = {
     "double_fork": ("Leaves a daemonised grandchild behind.", schema({})),
     "whoami": ("Answers who and where the server is.", schema({})),
     "echo": ("Echoes the message.", schema({"message": string("The message.")})),
+    "shm_create": ("Makes a SysV shared memory segment.",
+                   schema({"key": integer("The key."), "mib": integer("Its size.")}, ["key", "mib"])),
+    "shm_attach": ("Attaches a SysV shared memory segment.",
+                   schema({"key": integer("The key."), "shmid": integer("The id.")}, ["key", "shmid"])),
+    "visible": ("Counts the processes it can see.", schema({"up_to": integer("The last pid.")})),
+    "prlimit": ("Sets a process's open-file limit to 0.", schema({"pid": integer("The process.")}, ["pid"])),
+    "renice": ("Renices a process, or every process of its user.", schema({"pid": integer("The process.")})),
+    "vsock": ("Opens an AF_VSOCK socket.", schema({})),
 }
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.shmat.restype = ctypes.c_void_p
+libc.shmdt.argtypes = [ctypes.c_void_p]
+IPC_CREAT = 0o1000
+SHM_RDONLY = 0o10000
+FAILED = ctypes.c_void_p(-1).value
+
+
+def last_os_error():
+    number = ctypes.get_errno()
+    return OSError(number, os.strerror(number))
+
+
+def tool_shm_create(arguments):
+    size = int(arguments["mib"]) * 1024 * 1024
+    shmid = libc.shmget(int(arguments["key"]), size, IPC_CREAT | 0o600)
+    if shmid < 0:
+        raise last_os_error()
+    address = libc.shmat(shmid, None, 0)
+    if address in (None, FAILED):
+        raise last_os_error()
+    ctypes.memset(address, 1, size)
+    libc.shmdt(address)
+    return {"ok": True, "shmid": shmid}
+
+
+def tool_shm_attach(arguments):
+    found = libc.shmget(int(arguments["key"]), 0, 0)
+    key_errno = ctypes.get_errno() if found < 0 else None
+    address = libc.shmat(int(arguments["shmid"]), None, SHM_RDONLY)
+    attach_errno = ctypes.get_errno() if address in (None, FAILED) else None
+    if attach_errno is None:
+        libc.shmdt(address)
+    ok = found >= 0 or attach_errno is None
+    return {"ok": ok, "key_errno": key_errno, "attach_errno": attach_errno}
+
+
+def tool_visible(arguments):
+    pids = []
+    for pid in range(1, int(arguments.get("up_to", 65536) or 65536) + 1):
+        try:
+            os.kill(pid, 0)
+            pids.append(pid)
+        except PermissionError:
+            pids.append(pid)
+        except OSError:
+            pass
+    return {"ok": True, "count": len(pids), "pids": pids[:20]}
+
+
+def tool_prlimit(arguments):
+    resource.prlimit(int(arguments["pid"]), resource.RLIMIT_NOFILE, (0, 0))
+    return {"ok": True}
+
+
+def tool_renice(arguments):
+    if arguments.get("pid") is None:
+        os.setpriority(os.PRIO_USER, os.getuid(), 19)
+    else:
+        os.setpriority(os.PRIO_PROCESS, int(arguments["pid"]), 19)
+    return {"ok": True}
+
+
+def tool_vsock(arguments):
+    socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM).close()
+    return {"ok": True}
 
 
 def definitions():
@@ -294,9 +398,7 @@ def tool_double_fork(arguments):
                         os.dup2(null, fd)
                     if null > 2:
                         os.close(null)
-                    mine = str(os.getpid())
-                    os.write(writer, mine.encode())
-                    os.close(writer)
+                    mine = new_identity()
                     try:
                         partial = pid_file + ".partial"
                         with open(partial, "w") as f:
@@ -304,7 +406,9 @@ def tool_double_fork(arguments):
                         os.rename(partial, pid_file)
                     except Exception:
                         pass
-                    time.sleep(600)
+                    os.write(writer, mine.encode())
+                    os.close(writer)
+                    os.execve("/bin/sleep", ["sleep", "600"], {"FIXTURE_IDENTITY": mine})
                 finally:
                     os._exit(0)
         finally:
@@ -336,7 +440,7 @@ def tool_double_fork(arguments):
 
 
 def tool_whoami(arguments):
-    return {"ok": True, "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(),
+    return {"ok": True, "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(), "identity": IDENTITY,
             "ppid": os.getppid(), "cwd": os.getcwd(), "home": os.environ.get("HOME"),
             "env": sorted(os.environ.keys()), "proxy": os.environ.get("HTTPS_PROXY"),
             "proxy_at_start": PROXY_AT_START}
@@ -359,6 +463,12 @@ HANDLERS = {
     "double_fork": tool_double_fork,
     "whoami": tool_whoami,
     "echo": tool_echo,
+    "shm_create": tool_shm_create,
+    "shm_attach": tool_shm_attach,
+    "visible": tool_visible,
+    "prlimit": tool_prlimit,
+    "renice": tool_renice,
+    "vsock": tool_vsock,
 }
 
 

@@ -53,7 +53,7 @@ impl PackageIndex {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/simple/", listener.local_addr().unwrap());
         let files = dir.clone();
-        let page = project_page(releases);
+        let page = project_page(&dir, releases);
         let router = Router::new()
             .route(
                 &format!("/simple/{PACKAGE}/"),
@@ -87,13 +87,20 @@ fn wheel_name(version: &str) -> String {
     format!("{MODULE}-{version}-py3-none-any.whl")
 }
 
-/// The project's page of the simple API: a link per wheel.
-fn project_page(releases: &[Release]) -> String {
+/// The project's page of the simple API: a link per wheel, with its hash as PyPI gives
+/// it (Guidepost refuses a distribution the index gives no hash for).
+fn project_page(dir: &Path, releases: &[Release]) -> String {
+    use sha2::Digest;
     let links: String = releases
         .iter()
         .map(|r| {
             let name = wheel_name(r.version);
-            format!("<a href=\"/files/{name}\">{name}</a><br>\n")
+            let wheel = std::fs::read(dir.join(&name)).unwrap();
+            let digest: String = sha2::Sha256::digest(&wheel)
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            format!("<a href=\"/files/{name}#sha256={digest}\">{name}</a><br>\n")
         })
         .collect();
     format!("<!DOCTYPE html><html><body>\n{links}</body></html>\n")
