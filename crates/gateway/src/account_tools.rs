@@ -18,6 +18,8 @@ use rmcp::RoleClient;
 use rmcp::model::{ErrorCode, ServerResult};
 use rmcp::service::{Peer, ServiceError};
 
+use crate::listing;
+
 /// How long a person's `tools/list` may take before the upstream's own error is passed
 /// on as it is.
 const LIST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,7 +45,8 @@ impl AccountTools {
         if let Some(known) = self.lock().as_ref() {
             return Some(known.contains(tool));
         }
-        let listed = tokio::time::timeout(LIST_TIMEOUT, peer.list_all_tools()).await;
+        // Within the bounds of discovery: the person's upstream may be as hostile.
+        let listed = tokio::time::timeout(LIST_TIMEOUT, listing::tools(peer)).await;
         let tools: HashSet<String> = match listed {
             Ok(Ok(tools)) => tools.into_iter().map(|t| t.name.into_owned()).collect(),
             Ok(Err(error)) => {

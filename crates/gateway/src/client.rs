@@ -26,6 +26,7 @@ use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::json;
 
 use crate::account_tools::AccountTools;
+use crate::listing::{self, ListError};
 use crate::relay::CallRelays;
 use crate::subscriptions::Subscriptions;
 use tokio::time::Instant;
@@ -81,6 +82,46 @@ pub(crate) struct UpstreamClient {
     /// Whether its `list_changed` rediscovers (the primary's): a replica's would list
     /// the same definitions again.
     pub discovers: bool,
+    /// Set when this launch is given up on from its own connection.
+    pub refusal: Refusal,
+}
+
+/// Why a running launch is given up on from its own connection (a rediscovery after
+/// `list_changed` went past Guidepost's bounds): its watcher, waiting on it, ends the
+/// launch and fails the upstream with this reason (`watch`). One per launch.
+#[derive(Clone, Default)]
+pub(crate) struct Refusal(Arc<RefusalState>);
+
+#[derive(Default)]
+struct RefusalState {
+    why: Mutex<Option<String>>,
+    told: tokio::sync::Notify,
+}
+
+impl Refusal {
+    fn why(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.0
+            .why
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Gives the launch up, for `why` (the first reason stands).
+    pub fn refuse(&self, why: String) {
+        self.why().get_or_insert(why);
+        // Kept as a permit when the watcher is not waiting at this instant.
+        self.0.told.notify_one();
+    }
+
+    /// Why the launch was given up, once it is.
+    pub async fn refused(&self) -> String {
+        loop {
+            if let Some(why) = self.why().clone() {
+                return why;
+            }
+            self.0.told.notified().await;
+        }
+    }
 }
 
 /// How long the caller's client has to answer one relayed request (a person may be
@@ -290,6 +331,7 @@ impl UpstreamClient {
         let upstream = self.upstream.clone();
         let peer = context.peer.clone();
         let relisting = self.relisting.clone();
+        let refusal = self.refusal.clone();
         tokio::spawn(async move {
             loop {
                 relisting.next_start().await;
@@ -297,6 +339,13 @@ impl UpstreamClient {
                     tokio::time::timeout(RELIST_TIMEOUT, discover(&platform, &upstream, &peer));
                 match listed.await {
                     Ok(Ok(())) => {}
+                    Ok(Err(error)) if error.is_past_bounds() => {
+                        // The definitions stored before are stale now, and reading on
+                        // would cost without bound: the upstream is failed (`Refusal`).
+                        tracing::warn!(upstream = %upstream.id, %error, "listing went past a bound after list_changed");
+                        refusal.refuse(error.to_string());
+                        return;
+                    }
                     Ok(Err(error)) => {
                         tracing::warn!(upstream = %upstream.id, %error, "listing failed after list_changed");
                     }
@@ -313,46 +362,52 @@ impl UpstreamClient {
 }
 
 /// Lists what the upstream offers (its tools; its prompts, resources and resource
-/// templates when it declares them) and stores each kind. A failed `tools/list` is an
-/// error (a launch that cannot list its tools failed); the other lists are best effort.
+/// templates when it declares them), each within Guidepost's bounds (`listing`), and
+/// stores each kind. A failed `tools/list` is an error (a launch that cannot list its
+/// tools failed); the other lists are best effort, unless one goes past a bound: an
+/// upstream that does is failed, whatever it lists.
 pub(crate) async fn discover(
     platform: &Platform,
     upstream: &Upstream,
     peer: &Peer<RoleClient>,
-) -> Result<(), String> {
-    let tools = peer
-        .list_all_tools()
-        .await
-        .map_err(|e| format!("tools/list failed: {e}"))?;
+) -> Result<(), ListError> {
+    let tools = listing::tools(peer).await?;
     store(platform, upstream, DefinitionKind::Tool, &tools).await;
     let capabilities = peer.peer_info().map(|info| info.capabilities.clone());
     let Some(capabilities) = capabilities else {
         return Ok(());
     };
-    if capabilities.prompts.is_some() {
-        match peer.list_all_prompts().await {
-            Ok(prompts) => store(platform, upstream, DefinitionKind::Prompt, &prompts).await,
-            Err(error) => tracing::warn!(upstream = %upstream.id, %error, "prompts/list failed"),
-        }
+    if capabilities.prompts.is_some()
+        && let Some(prompts) = best_effort(upstream, listing::prompts(peer).await)?
+    {
+        store(platform, upstream, DefinitionKind::Prompt, &prompts).await;
     }
     if capabilities.resources.is_some() {
-        match peer.list_all_resources().await {
-            Ok(resources) => {
-                store(platform, upstream, DefinitionKind::Resource, &resources).await;
-            }
-            Err(error) => tracing::warn!(upstream = %upstream.id, %error, "resources/list failed"),
+        if let Some(resources) = best_effort(upstream, listing::resources(peer).await)? {
+            store(platform, upstream, DefinitionKind::Resource, &resources).await;
         }
-        match peer.list_all_resource_templates().await {
-            Ok(templates) => {
-                let kind = DefinitionKind::ResourceTemplate;
-                store(platform, upstream, kind, &templates).await;
-            }
-            Err(error) => {
-                tracing::warn!(upstream = %upstream.id, %error, "resources/templates/list failed");
-            }
+        if let Some(templates) = best_effort(upstream, listing::resource_templates(peer).await)? {
+            let kind = DefinitionKind::ResourceTemplate;
+            store(platform, upstream, kind, &templates).await;
         }
     }
     Ok(())
+}
+
+/// A list other than the tools: one that failed is logged and left out, one past a
+/// bound fails the discovery.
+fn best_effort<T>(
+    upstream: &Upstream,
+    listed: Result<Vec<T>, ListError>,
+) -> Result<Option<Vec<T>>, ListError> {
+    match listed {
+        Ok(items) => Ok(Some(items)),
+        Err(error) if error.is_past_bounds() => Err(error),
+        Err(error) => {
+            tracing::warn!(upstream = %upstream.id, %error, "a list failed");
+            Ok(None)
+        }
+    }
 }
 
 /// Stores the definitions of `kind` as listed (pinned, scanned, judged by core).

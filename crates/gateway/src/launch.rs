@@ -20,7 +20,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
 
 use crate::GatewayOptions;
-use crate::client::{Routes, UpstreamClient, discover};
+use crate::client::{Refusal, Routes, UpstreamClient, discover};
 use crate::confine::{Confiner, Declaration, Prepared};
 use crate::container::{self, Container, ContainerSpec};
 use crate::process::{self, LogRing, UpstreamProcess};
@@ -117,6 +117,24 @@ impl Child {
 pub(crate) struct Running {
     pub process: Option<Child>,
     pub client: RunningService<RoleClient, UpstreamClient>,
+    /// Set when the launch is given up on from its connection (`client::Refusal`).
+    pub refusal: Refusal,
+}
+
+/// Why a launch failed.
+#[derive(Debug)]
+pub(crate) enum LaunchError {
+    /// It did not start, or did not answer as it should: another try may start it.
+    Failed(String),
+    /// It started, and what it listed went past Guidepost's bounds (`listing`): it would
+    /// list the same on every try, so none is made until it is restarted.
+    PastBounds(String),
+}
+
+impl From<String> for LaunchError {
+    fn from(why: String) -> Self {
+        Self::Failed(why)
+    }
 }
 
 impl Running {
@@ -376,7 +394,7 @@ pub(crate) async fn launch(
     options: &GatewayOptions,
     confiner: &Confiner,
     replica: bool,
-) -> Result<Running, String> {
+) -> Result<Running, LaunchError> {
     let personal = matches!(
         launch,
         Launch::Http { signed_in: Some(as_owner), .. }
@@ -391,7 +409,9 @@ pub(crate) async fn launch(
         relisting: Default::default(),
         account_tools: personal.then(|| routes.account_tools.clone()),
         discovers: !replica,
+        refusal: Refusal::default(),
     };
+    let refusal = handler.refusal.clone();
     if personal {
         // A new session of the person's: what it offers is asked again.
         routes.account_tools.forget();
@@ -403,7 +423,11 @@ pub(crate) async fn launch(
             .peer()
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
-        let running = Running { process, client };
+        let running = Running {
+            process,
+            client,
+            refusal,
+        };
         // A person's connection lists what their account sees, and a replica what the
         // primary lists; the upstream's definitions are discovered, pinned and reviewed
         // through the organization's primary.
@@ -414,7 +438,11 @@ pub(crate) async fn launch(
             Ok(()) => Ok(running),
             Err(e) => {
                 running.shut().await;
-                Err(e)
+                if e.is_past_bounds() {
+                    Err(LaunchError::PastBounds(e.to_string()))
+                } else {
+                    Err(LaunchError::Failed(e.to_string()))
+                }
             }
         }
     };
@@ -422,7 +450,7 @@ pub(crate) async fn launch(
         Ok(result) => result?,
         Err(_) => {
             let secs = HANDSHAKE_TIMEOUT.as_secs();
-            return Err(format!("no answer to initialize within {secs} s"));
+            return Err(format!("no answer to initialize within {secs} s").into());
         }
     };
     resubscribe(upstream, running.client.peer(), &routes.subscriptions);

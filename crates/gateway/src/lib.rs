@@ -17,6 +17,7 @@ pub mod direct;
 mod fetch;
 mod last_words;
 mod launch;
+mod listing;
 mod orphans;
 mod personal;
 mod pool;

@@ -18,6 +18,7 @@ use rmcp::model::{ClientRequest, PingRequest};
 use rmcp::service::Peer;
 
 use crate::Supervision;
+use crate::client::Refusal;
 
 /// How often the watcher looks at an upstream (idle time, health) at most.
 const TICK: Duration = Duration::from_secs(1);
@@ -48,6 +49,9 @@ pub(crate) trait Watched: Send + Sync {
         generation: u64,
         why: &str,
     ) -> Option<(i64, u64)>;
+    /// The launch is given up on from its connection (`Refusal`): it is ended and the
+    /// upstream failed for `why`, unless something else started or stopped it since.
+    async fn refuse(&self, platform: &Platform, generation: u64, why: &str);
     /// Launches it again after a crash, unless something else started or stopped it
     /// since the crash left `generation`.
     async fn relaunch(&self, platform: &Platform, generation: u64);
@@ -60,10 +64,13 @@ pub(crate) struct Watcher {
     pub platform: Platform,
     pub generation: u64,
     pub peer: Peer<RoleClient>,
+    /// Set when the launch is given up on from its connection.
+    pub refusal: Refusal,
 }
 
 enum Verdict {
     Crashed(String),
+    Refused(String),
     Idle,
     Superseded,
 }
@@ -85,11 +92,18 @@ impl Watcher {
                 }
                 Verdict::Idle => return,
                 Verdict::Crashed(why) => return self.restart_after_crash(&why).await,
+                Verdict::Refused(why) => {
+                    return self
+                        .watched
+                        .refuse(&self.platform, self.generation, &why)
+                        .await;
+                }
             }
         }
     }
 
-    /// Waits for the launch to end, for a missed ping, or for it to go idle.
+    /// Waits for the launch to end, for a missed ping, for it to be given up on, or for
+    /// it to go idle.
     async fn observe(&self, exit: impl Future<Output = ()> + Unpin) -> Verdict {
         let options = &self.options;
         let mut ticks = tokio::time::interval(TICK.min(options.ping_interval));
@@ -99,6 +113,7 @@ impl Watcher {
         loop {
             tokio::select! {
                 () = &mut exit => return Verdict::Crashed("the upstream process exited".into()),
+                why = self.refusal.refused() => return Verdict::Refused(why),
                 _ = ticks.tick() => {}
             }
             if !self.watched.is_current(self.generation).await {

@@ -15,7 +15,7 @@ use guidepost_core::upstreams::{connections, record_status};
 use guidepost_domain::UpstreamStatus;
 
 use super::{Instance, State};
-use crate::launch::{self, Launch};
+use crate::launch::{self, Launch, LaunchError};
 use crate::watch::{HEALTHY_AFTER, Watched, Watcher};
 
 /// Why a launch could not even be prepared.
@@ -107,6 +107,7 @@ impl Instance {
                 state.generation += 1;
                 let exit = running.exit();
                 let peer = running.client.peer().clone();
+                let refusal = running.refusal.clone();
                 state.running = Some(running);
                 state.up_since = Some(Instant::now());
                 self.up.store(true, Ordering::Relaxed);
@@ -118,11 +119,21 @@ impl Instance {
                     platform: platform.clone(),
                     generation: state.generation,
                     peer,
+                    refusal,
                 };
                 tokio::spawn(watcher.watch(exit));
                 Ok(())
             }
-            Err(why) => {
+            Err(LaunchError::PastBounds(why)) => {
+                // Not a crash to retry: it would list the same again. Failed at once,
+                // until someone restarts it.
+                tracing::warn!(upstream = %self.upstream.id, %why, "an upstream listed past a bound");
+                self.status(platform, UpstreamStatus::Failed, Some(&why), state.restarts)
+                    .await;
+                state.unlaunchable = Some(why.clone());
+                Err(format!("the upstream server cannot be started: {why}"))
+            }
+            Err(LaunchError::Failed(why)) => {
                 state.restarts += 1;
                 if state.restarts < self.options.max_restarts {
                     self.status(
@@ -311,6 +322,25 @@ impl Watched for Arc<Instance> {
             return None;
         }
         Some((state.restarts, state.generation))
+    }
+
+    async fn refuse(&self, platform: &Platform, generation: u64, why: &str) {
+        let mut state = self.state.lock().await;
+        if state.generation != generation || state.stopped {
+            return;
+        }
+        tracing::warn!(upstream = %self.upstream.id, %why, "a running upstream is given up on");
+        state.generation += 1;
+        state.up_since = None;
+        self.up.store(false, Ordering::Relaxed);
+        if let Some(running) = state.running.take() {
+            running.shut().await;
+        }
+        // As at launch: what it lists would go past the bound again, so nothing starts
+        // it until someone restarts it.
+        state.unlaunchable = Some(why.to_owned());
+        self.status(platform, UpstreamStatus::Failed, Some(why), state.restarts)
+            .await;
     }
 
     async fn relaunch(&self, platform: &Platform, generation: u64) {
