@@ -42,6 +42,7 @@ mod faults;
 mod floods;
 mod fuzz_mcp;
 mod gateway;
+mod gateway_bounds;
 mod gateway_cache;
 mod gateway_caps;
 mod gateway_confinement;
