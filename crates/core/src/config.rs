@@ -34,6 +34,10 @@ pub struct PlatformConfig {
     /// The registries whose `server.json` entries the catalog offers (`--registry-url`),
     /// base URLs in the order given: a server name belongs to the first that lists it.
     pub registries: Vec<String>,
+    /// The most entries (server names) kept of one registry (`--registry-max-entries`):
+    /// past it a sync skips new names and records them, while names it holds still take
+    /// new versions and takedowns. A registry cannot fill the store.
+    pub registry_max_entries: u64,
     /// The most tools a hosted server offers (built-in and attached); an attachment that
     /// would pass it is refused rather than truncated.
     pub max_server_tools: usize,
@@ -55,6 +59,10 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
 
 /// The default of [`PlatformConfig::max_server_tools`]: what clients handle well.
 pub const DEFAULT_MAX_SERVER_TOOLS: usize = 128;
+
+/// The default of [`PlatformConfig::registry_max_entries`]: several times the official
+/// registry's servers.
+pub const DEFAULT_REGISTRY_MAX_ENTRIES: u64 = 50_000;
 
 /// The default of [`PlatformConfig::max_replicas`].
 pub const DEFAULT_MAX_REPLICAS: u32 = 4;

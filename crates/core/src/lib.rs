@@ -50,7 +50,8 @@ use std::sync::Arc;
 pub use caller::{Caller, Permission};
 pub use config::{
     DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_REPLICAS, DEFAULT_MAX_SERVER_TOOLS,
-    DEFAULT_SERVER_CACHE_EXPIRY, DEFAULT_SIGN_IN_CODES_PER_HOUR, PlatformConfig,
+    DEFAULT_REGISTRY_MAX_ENTRIES, DEFAULT_SERVER_CACHE_EXPIRY, DEFAULT_SIGN_IN_CODES_PER_HOUR,
+    PlatformConfig,
 };
 pub use error::CoreError;
 use guidepost_store::Store;

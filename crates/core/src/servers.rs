@@ -452,6 +452,7 @@ mod tests {
             private_package_entries: false,
             container_images: Vec::new(),
             registries: Vec::new(),
+            registry_max_entries: crate::config::DEFAULT_REGISTRY_MAX_ENTRIES,
             max_server_tools: crate::config::DEFAULT_MAX_SERVER_TOOLS,
             max_replicas: crate::config::DEFAULT_MAX_REPLICAS,
             server_cache_expiry: crate::config::DEFAULT_SERVER_CACHE_EXPIRY,

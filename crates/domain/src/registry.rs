@@ -82,6 +82,9 @@ pub struct RegistrySync {
     pub last_received: i64,
     /// Requests the last sync made.
     pub last_requests: i64,
+    /// Entries the last sync skipped: unreadable ones, and new ones past the registry's
+    /// cap (`--registry-max-entries`).
+    pub last_skipped: i64,
     /// Entries held from this source.
     pub entries: i64,
 }
@@ -93,4 +96,16 @@ pub struct RegistrySyncOutcome {
     pub error: Option<String>,
     pub received: i64,
     pub requests: i64,
+    /// Entries skipped: unreadable, or new past the cap.
+    pub skipped: i64,
+}
+
+/// What a write of registry entries did.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryPut {
+    /// Versions written.
+    pub written: u64,
+    /// The names of entries new to their source that were not written because the source
+    /// already held its cap of entries.
+    pub over_cap: Vec<String>,
 }

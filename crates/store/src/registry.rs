@@ -12,8 +12,15 @@ pub trait RegistryStore: Send + Sync {
     /// Platform-wide: writes versions of servers in one transaction, each kept; a name's
     /// catalog row is its latest version (`compare_versions`), listing the others. A name
     /// belongs to the first source that wrote it; another source's version of that name
-    /// is skipped. Answers how many were written.
-    async fn put_registry_entries(&self, entries: &[RegistryEntry], now: Timestamp) -> Result<u64>;
+    /// is skipped. A name new to the platform is skipped too, and named in the answer,
+    /// when its source already holds `max_entries` entries (names); versions of names it
+    /// holds are always written, so that a takedown still arrives at the cap.
+    async fn put_registry_entries(
+        &self,
+        entries: &[RegistryEntry],
+        now: Timestamp,
+        max_entries: u64,
+    ) -> Result<RegistryPut>;
     /// Platform-wide: one entry by its name (its latest version, listing the others).
     async fn get_registry_entry(&self, name: &str) -> Result<RegistryEntry>;
     /// Platform-wide: one version of an entry (its runtimes, searched text and versions

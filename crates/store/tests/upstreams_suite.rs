@@ -140,6 +140,7 @@ backend_tests! {
             error: error.map(str::to_owned),
             received: 1,
             requests: 1,
+            skipped: 0,
         };
 
         // Never synced: one of eight nodes at once takes the lease, with no mark yet.

@@ -405,6 +405,13 @@ pub struct RegistryArgs {
     #[arg(long, env = "GUIDEPOST_REGISTRY_SYNC_INTERVAL",
           value_parser = clap::value_parser!(u64).range(10..=604_800), default_value_t = 3600)]
     pub registry_sync_interval: u64,
+    /// The most entries (server names) kept of one registry. Past it a sync skips new names
+    /// and records them in the sync's `last_skipped`; names already kept still take new
+    /// versions and takedowns. Bounds what a registry can write to the store.
+    #[arg(long, env = "GUIDEPOST_REGISTRY_MAX_ENTRIES",
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000),
+          default_value_t = guidepost_core::DEFAULT_REGISTRY_MAX_ENTRIES)]
+    pub registry_max_entries: u64,
     /// Reach registries on private and loopback addresses and over plain http too.
     /// Development and tests only.
     #[arg(long, env = "GUIDEPOST_REGISTRY_ALLOW_PRIVATE", num_args = 0..=1, require_equals = true,

@@ -194,6 +194,7 @@ fn platform_config(args: &ServeArgs, unreadable: Unreadable) -> anyhow::Result<P
         private_package_entries: args.private_package_entries,
         container_images: unreadable.take(images, Vec::new)?,
         registries: unreadable.take(registries, Vec::new)?,
+        registry_max_entries: args.registries.registry_max_entries,
         max_server_tools: args.max_server_tools as usize,
         max_replicas: args.upstream_max_replicas,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,

@@ -13,9 +13,19 @@ use crate::registry_server::{TestRegistry, everything_server, npm_server};
 
 /// What one run of the binary printed (`--json`), with the registry in its environment.
 async fn cli(db: &TestDatabase, registry: Option<&str>, args: &[&str]) -> Value {
+    cli_with_env(db, registry, &[], args).await
+}
+
+async fn cli_with_env(
+    db: &TestDatabase,
+    registry: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Value {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
     command
         .args(["--json", "--database-url", &db.url])
+        .envs(env.iter().copied())
         .args(args);
     if let Some(url) = registry {
         command
@@ -55,7 +65,104 @@ fn sse_server() -> Value {
         "remotes": [{"type": "sse", "url": "https://legacy.example.com/sse"}]})
 }
 
+/// A server.json holding a value nested `depth` arrays deep, past serde_json's limit (128).
+fn deep_server(depth: usize) -> Value {
+    let mut nested = json!("bottom");
+    for _ in 0..depth {
+        nested = json!([nested]);
+    }
+    let mut server = npm_server(
+        "io.example/deep",
+        "Nested too deep.",
+        "1.0.0",
+        "deep-mcp",
+        "1.0.0",
+    );
+    server["_meta"] = json!({"io.example/nested": nested});
+    server
+}
+
+/// A second past now, as a registry would date a change made after a sync.
+fn just_after_now() -> String {
+    guidepost_domain::Timestamp::now()
+        .plus_seconds(1)
+        .to_rfc3339()
+}
+
 backend_tests! {
+    async fn an_entry_nested_too_deep_or_dated_9999_leaves_the_others_and_later_takedowns(db: &TestDatabase) {
+        let registry = TestRegistry::start().await;
+        let everything = "io.github.modelcontextprotocol/everything";
+        registry.publish(everything_server(), "active", "2026-01-01T00:00:00Z");
+        registry.publish(deep_server(200), "active", "2026-01-02T00:00:00Z");
+        let future = npm_server("io.example/future", "Dated in year 9999.", "1.0.0", "future-mcp", "1.0.0");
+        registry.publish(future, "active", "9999-12-31T00:00:00Z");
+        let memory = npm_server("io.github.modelcontextprotocol/memory", "A knowledge graph.", "1.0.0",
+            "@modelcontextprotocol/server-memory", "2026.8.31");
+        registry.publish(memory, "active", "2026-01-03T00:00:00Z");
+        let app = registry_app(db, &registry).await;
+        let acme = app.create_tenant("Acme").await;
+
+        let mut catalog = Value::Null;
+        eventually("the sync at start has ended", async || {
+            catalog = app.get("/catalog?source=registry", &acme.key).await.1;
+            !catalog["sources"][0]["last_finished_at"].is_null()
+        }).await;
+        let source = &catalog["sources"][0];
+        assert_eq!(source["last_error"], Value::Null, "one bad entry fails nothing: {source}");
+        assert_eq!((source["last_received"].as_i64(), source["last_skipped"].as_i64()), (Some(4), Some(1)), "{source}");
+        let mut ids: Vec<&str> = catalog["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["io.example/future", everything, "io.github.modelcontextprotocol/memory"], "all but the deep one");
+        let mark = source["updated_since"].as_str().unwrap();
+        assert!(!mark.starts_with("9999"), "a date far ahead does not carry the mark: {mark}");
+
+        // A takedown made after the sync arrives with the next.
+        registry.publish(everything_server(), "deleted", &just_after_now());
+        let report = cli(db, Some(&registry.url), &["catalog", "sync"]).await;
+        assert_eq!(report[0]["error"], Value::Null, "{report}");
+        let since = registry.seen().last().unwrap().updated_since.clone().expect("an incremental sync");
+        assert!(!since.starts_with("9999"), "{since}");
+        let (_, catalog) = app.get("/catalog?source=registry", &acme.key).await;
+        assert_eq!(entry(&catalog, everything)["status"], "deleted", "{catalog}");
+    }
+
+    async fn past_the_cap_new_names_are_skipped_and_kept_ones_still_take_takedowns(db: &TestDatabase) {
+        let registry = TestRegistry::start().await;
+        for n in 0..3 {
+            let name = format!("io.example/tool-{n}");
+            registry.publish(npm_server(&name, "A tool.", "1.0.0", "left-pad", "1.3.0"), "active", "2026-01-01T00:00:00Z");
+        }
+        let url = registry.url.clone();
+        let app = spawn_app_with(db, move |settings| {
+            settings.platform.registries = vec![url];
+            settings.platform.registry_max_entries = 2;
+            settings.registries.allow_private = true;
+        })
+        .await;
+        let acme = app.create_tenant("Acme").await;
+        let mut catalog = Value::Null;
+        eventually("the sync at start has ended", async || {
+            catalog = app.get("/catalog?source=registry", &acme.key).await.1;
+            !catalog["sources"][0]["last_finished_at"].is_null()
+        }).await;
+        let source = &catalog["sources"][0];
+        assert_eq!(source["last_error"], Value::Null, "the cap is not fatal: {source}");
+        assert_eq!((source["entries"].as_i64(), source["last_skipped"].as_i64()), (Some(2), Some(1)), "{source}");
+
+        // At the cap, a kept name's new version and takedown still arrive.
+        registry.publish(npm_server("io.example/tool-0", "A tool.", "1.1.0", "left-pad", "1.3.0"), "active", &just_after_now());
+        registry.publish(npm_server("io.example/tool-1", "A tool.", "1.0.0", "left-pad", "1.3.0"), "deleted", &just_after_now());
+        registry.publish(npm_server("io.example/tool-9", "A tool.", "1.0.0", "left-pad", "1.3.0"), "active", &just_after_now());
+        let cap = [("GUIDEPOST_REGISTRY_MAX_ENTRIES", "2")];
+        let report = cli_with_env(db, Some(&registry.url), &cap, &["catalog", "sync"]).await;
+        assert_eq!((report[0]["received"].as_i64(), report[0]["skipped"].as_i64()), (Some(3), Some(1)), "{report}");
+        let (_, catalog) = app.get("/catalog?source=registry", &acme.key).await;
+        assert_eq!(entry(&catalog, "io.example/tool-0")["version"], "1.1.0", "{catalog}");
+        assert_eq!(entry(&catalog, "io.example/tool-1")["status"], "deleted", "{catalog}");
+        assert_eq!(catalog["items"].as_array().unwrap().len(), 2, "{catalog}");
+    }
+
     async fn a_sync_fills_the_catalog_and_the_next_fetches_only_what_changed(db: &TestDatabase) {
         let registry = TestRegistry::start().await;
         let everything = "io.github.modelcontextprotocol/everything";

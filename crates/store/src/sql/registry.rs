@@ -51,6 +51,7 @@ fn sync(row: &DbRow) -> Result<RegistrySync> {
         last_error: opt_text(row, "last_error")?,
         last_received: row.try_get("last_received")?,
         last_requests: row.try_get("last_requests")?,
+        last_skipped: row.try_get("last_skipped")?,
         entries: row.try_get("entries")?,
     })
 }
@@ -66,16 +67,44 @@ fn contains_pattern(word: &str) -> String {
 
 #[async_trait]
 impl RegistryStore for ThisStore {
-    async fn put_registry_entries(&self, entries: &[RegistryEntry], now: Timestamp) -> Result<u64> {
+    async fn put_registry_entries(
+        &self,
+        entries: &[RegistryEntry],
+        now: Timestamp,
+        max_entries: u64,
+    ) -> Result<RegistryPut> {
         let mut tx = self.begin_write().await?;
-        let mut written = 0;
+        let mut put = RegistryPut::default();
+        // Each source's entries, counted once per write (by the index on source) and
+        // kept up to date as new names are written.
+        let mut held: Vec<(&str, u64)> = Vec::new();
         for e in entries {
-            if put_version(self, &mut tx, e, now).await? {
-                written += 1;
+            let at = match held.iter().position(|(source, _)| *source == e.source) {
+                Some(at) => at,
+                None => {
+                    self.count(1);
+                    let count: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM registry_entries WHERE source = $1",
+                    )
+                    .bind(&e.source)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    held.push((&e.source, u64::try_from(count).unwrap_or(0)));
+                    held.len() - 1
+                }
+            };
+            let room = held[at].1 < max_entries;
+            match put_version(self, &mut tx, e, now, room).await? {
+                Put::Written { new_name } => {
+                    put.written += 1;
+                    held[at].1 += u64::from(new_name);
+                }
+                Put::OtherSource => {}
+                Put::OverCap => put.over_cap.push(e.name.clone()),
             }
         }
         super::commit(tx).await?;
-        Ok(written)
+        Ok(put)
     }
 
     async fn get_registry_entry(&self, name: &str) -> Result<RegistryEntry> {
@@ -168,7 +197,8 @@ impl RegistryStore for ThisStore {
         sqlx::query(
             "UPDATE registry_syncs SET lease_until = NULL, last_finished_at = $2, \
              last_error = $3, last_received = $4, last_requests = $5, \
-             updated_since = COALESCE($6, updated_since) WHERE source = $1",
+             updated_since = COALESCE($6, updated_since), last_skipped = $7 \
+             WHERE source = $1",
         )
         .bind(source)
         .bind(now.micros())
@@ -176,6 +206,7 @@ impl RegistryStore for ThisStore {
         .bind(outcome.received)
         .bind(outcome.requests)
         .bind(outcome.updated_since.map(Timestamp::micros))
+        .bind(outcome.skipped)
         .execute(self.run())
         .await?;
         Ok(())
@@ -184,7 +215,7 @@ impl RegistryStore for ThisStore {
     async fn list_registry_syncs(&self) -> Result<Vec<RegistrySync>> {
         let found = sqlx::query(
             "SELECT source, updated_since, last_started_at, last_finished_at, last_error, \
-             last_received, last_requests, \
+             last_received, last_requests, last_skipped, \
              (SELECT COUNT(*) FROM registry_entries e WHERE e.source = s.source) AS entries \
              FROM registry_syncs s ORDER BY source",
         )
@@ -205,15 +236,26 @@ fn facts(
     }
 }
 
-/// Writes one version of a server, unless another source holds its name, and keeps the
-/// catalog row the name's latest version (by `compare_versions`) with the list of its
-/// versions. Answers whether it was written.
+/// What became of one version.
+enum Put {
+    /// Written; `new_name` when its name was new (one more entry of its source).
+    Written { new_name: bool },
+    /// Not written: another source holds its name.
+    OtherSource,
+    /// Not written: its name is new and its source has no room for another.
+    OverCap,
+}
+
+/// Writes one version of a server, unless another source holds its name (or the name is
+/// new and `room` is false), and keeps the catalog row the name's latest version (by
+/// `compare_versions`) with the list of its versions.
 async fn put_version(
     store: &ThisStore,
     tx: &mut sqlx::Transaction<'_, Db>,
     e: &RegistryEntry,
     now: Timestamp,
-) -> Result<bool> {
+    room: bool,
+) -> Result<Put> {
     store.count(4);
     // A name belongs to the first source that wrote it.
     let owner: Option<String> =
@@ -221,9 +263,12 @@ async fn put_version(
             .bind(&e.name)
             .fetch_optional(&mut **tx)
             .await?;
-    if owner.is_some_and(|owner| owner != e.source) {
-        return Ok(false);
+    match owner {
+        Some(owner) if owner != e.source => return Ok(Put::OtherSource),
+        None if !room => return Ok(Put::OverCap),
+        _ => {}
     }
+    let new_name = owner.is_none();
     if e.is_latest == Some(true) {
         // The registry names one latest version at a time.
         sqlx::query(
@@ -277,7 +322,7 @@ async fn put_version(
             .bind(newest_first)
             .execute(&mut **tx)
             .await?;
-        return Ok(true);
+        return Ok(Put::Written { new_name });
     }
     store.count(1);
     // Padded with spaces so that a runtime is matched as a whole word.
@@ -305,5 +350,5 @@ async fn put_version(
     .bind(newest_first)
     .execute(&mut **tx)
     .await?;
-    Ok(true)
+    Ok(Put::Written { new_name })
 }

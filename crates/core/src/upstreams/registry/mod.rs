@@ -102,7 +102,11 @@ pub(crate) fn entry_of(
         .and_then(|meta| meta.get(OFFICIAL_META))
         .or_else(|| document.get("_meta")?.get(OFFICIAL_META));
     let text = |field: &str| official.and_then(|o| o.get(field)?.as_str());
-    let time = |field: &str| text(field).and_then(Timestamp::parse_rfc3339);
+    let time = |field: &str| {
+        text(field)
+            .and_then(Timestamp::parse_rfc3339)
+            .map(|t| not_after(t, now))
+    };
     let server: ServerJson = serde_json::from_value(document.clone())
         .map_err(|e| format!("a server.json does not read: {e}"))?;
     server.check()?;
@@ -133,6 +137,20 @@ pub(crate) fn entry_of(
         is_latest: official.and_then(|o| o.get("isLatest")?.as_bool()),
         versions: Vec::new(),
     })
+}
+
+/// How far ahead of this node's clock a registry's date may be (clocks differ).
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A registry's date, or `now` when it is further ahead than clocks differ: an entry dated
+/// in year 9999 would otherwise carry the sync's `updated_since` mark there, and no later
+/// change (a takedown) would ever be asked for.
+fn not_after(time: Timestamp, now: Timestamp) -> Timestamp {
+    if time > now.plus(CLOCK_SKEW) {
+        now
+    } else {
+        time
+    }
 }
 
 /// What an import wrote.
@@ -169,10 +187,14 @@ pub async fn import(platform: &Platform, text: &str) -> Result<ImportReport, Cor
             Err(why) => return Err(invalid(format!("entry {}: {why}", n + 1)).into()),
         }
     }
-    let written = platform.store.put_registry_entries(&entries, now).await?;
+    // The operator's own file, bounded by `IMPORT_MAX`, is not held to the registries' cap.
+    let put = platform
+        .store
+        .put_registry_entries(&entries, now, u64::MAX)
+        .await?;
     Ok(ImportReport {
         read: entries.len(),
-        written,
+        written: put.written,
     })
 }
 
@@ -190,6 +212,7 @@ pub async fn sources(platform: &Platform) -> Result<Vec<RegistrySync>, CoreError
                 last_error: None,
                 last_received: 0,
                 last_requests: 0,
+                last_skipped: 0,
                 entries: 0,
             });
         }

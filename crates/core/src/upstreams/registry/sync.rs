@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use guidepost_domain::{RegistrySyncOutcome, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{CoreError, Platform};
 
@@ -37,13 +38,19 @@ pub struct SyncReport {
     pub synced: bool,
     pub received: i64,
     pub requests: i64,
+    /// Entries skipped: unreadable, or new past the cap (`--registry-max-entries`).
+    pub skipped: i64,
     pub error: Option<String>,
 }
 
+/// A page of the list. Its entries are kept as their text and each read on its own:
+/// serde_json's recursion limit holds for a whole document, so one entry nested past it
+/// would fail the page, and with it every sync after. Skipping a raw value has no such
+/// limit (serde_json scans it without recursion).
 #[derive(Deserialize)]
 struct ListPage {
     #[serde(default)]
-    servers: Vec<Value>,
+    servers: Vec<Box<RawValue>>,
     #[serde(default)]
     metadata: Option<PageMetadata>,
 }
@@ -52,6 +59,24 @@ struct ListPage {
 struct PageMetadata {
     #[serde(default, rename = "nextCursor")]
     next_cursor: Option<String>,
+}
+
+/// An entry's name alone, read from one that does not read whole, for the log; the rest
+/// is skipped unread.
+#[derive(Deserialize)]
+struct NameOnly {
+    server: Option<Named>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: Option<String>,
+}
+
+fn name_of(raw: &RawValue) -> Option<String> {
+    let named: NameOnly = serde_json::from_str(raw.get()).ok()?;
+    named.server.and_then(|s| s.name).or(named.name)
 }
 
 /// Syncs every registry that is due (its last sync finished `interval` ago or more), or
@@ -93,6 +118,7 @@ async fn sync_one(
             synced: false,
             received: 0,
             requests: 0,
+            skipped: 0,
             error: None,
         });
     };
@@ -113,6 +139,7 @@ async fn sync_one(
         error: error.clone(),
         received: progress.received,
         requests: progress.requests,
+        skipped: progress.skipped,
     };
     platform
         .store
@@ -123,6 +150,7 @@ async fn sync_one(
         synced: true,
         received: progress.received,
         requests: progress.requests,
+        skipped: progress.skipped,
         error,
     })
 }
@@ -132,6 +160,7 @@ struct Progress {
     newest: Option<Timestamp>,
     received: i64,
     requests: i64,
+    skipped: i64,
 }
 
 /// Reads every page of what changed since `mark` and writes it.
@@ -147,34 +176,76 @@ async fn fetch_changes(
         let url = page_url(source, cursor.as_deref(), mark)?;
         progress.requests += 1;
         let body = fetch.get(&url, PAGE_BYTES).await?;
-        let page: ListPage = serde_json::from_slice(&body)
-            .map_err(|e| format!("{url} did not answer a server list: {e}"))?;
         let now = Timestamp::now();
-        let mut entries = Vec::with_capacity(page.servers.len());
-        for item in &page.servers {
-            progress.received += 1;
-            match super::entry_of(source, item, now) {
-                Ok(entry) => entries.push(entry),
-                // One bad entry does not stop the others.
-                Err(why) => tracing::warn!(registry = source, %why, "registry entry skipped"),
-            }
+        let page = read_page(source, &body, now)
+            .map_err(|e| format!("{url} did not answer a server list: {e}"))?;
+        progress.received += page.received;
+        for (name, why) in &page.skipped {
+            // One bad entry does not stop the others: it is counted and logged.
+            progress.skipped += 1;
+            let name = name.as_deref().unwrap_or_default();
+            tracing::warn!(registry = source, name, %why, "registry entry skipped");
         }
+        let entries = page.entries;
+        // Dates far ahead were brought back to `now` by `entry_of`.
         progress.newest = entries
             .iter()
             .map(|e| e.updated_at)
             .chain(progress.newest)
             .max();
-        platform
+        let put = platform
             .store
-            .put_registry_entries(&entries, now)
+            .put_registry_entries(&entries, now, platform.config.registry_max_entries)
             .await
             .map_err(|e| format!("could not store the entries: {e}"))?;
-        match page.metadata.and_then(|m| m.next_cursor) {
+        if let Some(first) = put.over_cap.first() {
+            // One line a page: a registry far past the cap would otherwise log each name.
+            let skipped = put.over_cap.len();
+            progress.skipped += i64::try_from(skipped).unwrap_or(i64::MAX);
+            tracing::warn!(
+                registry = source,
+                skipped,
+                first = first.as_str(),
+                max_entries = platform.config.registry_max_entries,
+                "new registry entries skipped: the registry is at its cap (--registry-max-entries)"
+            );
+        }
+        match page.next_cursor {
             Some(next) if !next.is_empty() && cursor.as_ref() != Some(&next) => cursor = Some(next),
             _ => return Ok(()),
         }
     }
     Ok(())
+}
+
+/// A page as read: the entries that read, the ones skipped (name if any, why), and where
+/// the next page starts.
+pub(super) struct Page {
+    pub entries: Vec<guidepost_domain::RegistryEntry>,
+    pub skipped: Vec<(Option<String>, String)>,
+    pub received: i64,
+    pub next_cursor: Option<String>,
+}
+
+/// Reads a page of the list, each entry on its own so that a bad one is skipped alone.
+pub(super) fn read_page(source: &str, body: &[u8], now: Timestamp) -> Result<Page, String> {
+    let list: ListPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut page = Page {
+        entries: Vec::with_capacity(list.servers.len()),
+        skipped: Vec::new(),
+        received: 0,
+        next_cursor: list.metadata.and_then(|m| m.next_cursor),
+    };
+    for raw in &list.servers {
+        page.received += 1;
+        let read = serde_json::from_str::<Value>(raw.get())
+            .map_err(|e| format!("the entry does not read: {e}"));
+        match read.and_then(|item| super::entry_of(source, &item, now)) {
+            Ok(entry) => page.entries.push(entry),
+            Err(why) => page.skipped.push((name_of(raw), why)),
+        }
+    }
+    Ok(page)
 }
 
 fn page_url(source: &str, cursor: Option<&str>, mark: Option<Timestamp>) -> Result<String, String> {

@@ -209,3 +209,52 @@ fn a_secret_argument_becomes_a_required_secret_put_in_its_place_at_launch() {
     );
     assert!(installed.config.is_empty(), "{:?}", installed.config);
 }
+
+/// A listed entry (`{"server": …, "_meta": …}`) with its `updatedAt`.
+fn listed(name: &str, updated_at: &str) -> Value {
+    json!({"server": {"name": name, "description": "", "version": "1.0.0"},
+           "_meta": {"io.modelcontextprotocol.registry/official": {"updatedAt": updated_at}}})
+}
+
+#[test]
+fn an_entry_nested_past_the_parsers_limit_is_skipped_alone_with_its_name() {
+    let mut deep = listed("io.example/deep", "2026-01-01T00:00:00Z");
+    let mut nested = json!(0);
+    for _ in 0..200 {
+        nested = json!([nested]);
+    }
+    deep["server"]["_meta"] = json!({"x": nested});
+    let body = json!({"servers": [listed("io.example/a", "2026-01-01T00:00:00Z"), deep,
+                                  listed("io.example/b", "2026-01-01T00:00:00Z")],
+                      "metadata": {"nextCursor": "io.example/b:1.0.0"}});
+    // Written by hand: serde_json writes any depth; only reading has the limit.
+    let text = serde_json::to_vec(&body).unwrap();
+    assert!(
+        serde_json::from_slice::<Value>(&text).is_err(),
+        "the page as a whole does not read"
+    );
+    let page = super::sync::read_page("r", &text, Timestamp::now()).unwrap();
+    let names: Vec<&str> = page.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["io.example/a", "io.example/b"]);
+    assert_eq!(page.received, 3);
+    let [(name, why)] = page.skipped.as_slice() else {
+        panic!("{:?}", page.skipped)
+    };
+    assert_eq!(name.as_deref(), Some("io.example/deep"));
+    assert!(why.contains("recursion limit"), "{why}");
+    assert_eq!(page.next_cursor.as_deref(), Some("io.example/b:1.0.0"));
+}
+
+#[test]
+fn a_date_far_ahead_is_brought_back_to_now_and_a_near_one_kept() {
+    let now = Timestamp::now();
+    let far = entry_of("r", &listed("io.example/far", "9999-12-31T00:00:00Z"), now).unwrap();
+    assert_eq!((far.updated_at, far.published_at), (now, now));
+    let near_text = now.plus_seconds(60).to_rfc3339();
+    let near = entry_of("r", &listed("io.example/near", &near_text), now).unwrap();
+    assert_eq!(
+        near.updated_at,
+        now.plus_seconds(60),
+        "clocks differ by a little"
+    );
+}

@@ -1,0 +1,3 @@
+-- Entries the last sync of a registry skipped (unreadable, or new past the cap of entries
+-- per registry): a bad entry is skipped and recorded, never fatal to the sync.
+ALTER TABLE registry_syncs ADD COLUMN last_skipped BIGINT NOT NULL DEFAULT 0;
