@@ -33,22 +33,27 @@ pub(crate) async fn limit_by_ip(
 }
 
 fn client_ip(request: &Request) -> Option<String> {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
+    limit_key(request.extensions()).map(|ip| ip.to_string())
 }
 
-/// The client's network address (the peer, or the client a trusted proxy named), when
-/// the server knows it.
+/// The client as per-address limits key it: the prefix of its address (the peer, or the
+/// client a trusted proxy named), so that one IPv6 client's /64 is one budget.
+fn limit_key(extensions: &http::Extensions) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    guidepost_core::rate_limit::client_key(extensions.get(), peer)
+}
+
+/// The client's address as per-address limits key it ([`limit_key`]), when the server
+/// knows it.
 pub(crate) struct ClientIp(pub Option<IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let info = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-        Ok(Self(info.map(|info| info.0.ip())))
+        Ok(Self(limit_key(&parts.extensions)))
     }
 }
 

@@ -174,6 +174,7 @@ pub async fn start_with_store(
     let options = http_server::ServeOptions {
         header_read_timeout: settings.header_read_timeout,
         trusted_proxies: settings.trusted_proxies.clone(),
+        address_prefixes: settings.address_prefixes,
     };
     let task = tokio::spawn(async move {
         let serving = http_server::serve(listener, router, options, stop.clone());

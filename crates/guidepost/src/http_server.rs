@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use axum::http::HeaderMap;
+use guidepost_core::rate_limit::{AddressPrefixes, ClientKey};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -27,6 +28,8 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub trusted_proxies: Vec<IpNet>,
+    /// The prefix of a client's address that per-address limits key on (`--address-prefix-v4`, `-v6`).
+    pub address_prefixes: AddressPrefixes,
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then waits for the open
@@ -41,6 +44,7 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout);
     let proxies: Arc<[IpNet]> = options.trusted_proxies.into();
+    let prefixes = options.address_prefixes;
     let connections = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
@@ -64,7 +68,10 @@ pub async fn serve(
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 let client = client_address(peer, request.headers(), &proxies);
+                // Logs name the client's full address; limits, its prefix alone.
+                let key = ClientKey(prefixes.key(client.ip()));
                 request.extensions_mut().insert(ConnectInfo(client));
+                request.extensions_mut().insert(key);
                 request
             });
         // No upgrades: nothing here speaks WebSocket.

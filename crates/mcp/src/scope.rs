@@ -21,6 +21,8 @@ pub struct RequestScope {
     pub tracking_id: Option<TrackingId>,
     /// The stored session, for session-era requests that carry one.
     pub session: Option<McpSession>,
+    /// The client's address as per-address limits key it: its prefix
+    /// (`guidepost_core::rate_limit::AddressPrefixes`), not the full address.
     pub client_ip: Option<IpAddr>,
     /// The dashboard's tool tester sent it (`TestCall`), so it is recorded as a test.
     pub test_call: bool,

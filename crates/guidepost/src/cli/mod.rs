@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use guidepost_auth::AuthOptions;
+use guidepost_core::rate_limit::AddressPrefixes;
 use guidepost_core::{DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS};
 use guidepost_gateway::Supervision;
 use guidepost_gateway::confine::{Caps, ConfinementOptions, Limits, Mode};
@@ -214,6 +215,20 @@ pub struct ServeArgs {
     /// client instead of the proxy. Without it the header is ignored.
     #[arg(long, env = "GUIDEPOST_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<String>,
+    /// Leading bits of a client's IPv4 address that every per-address limit (rate,
+    /// sessions, listen streams, tasks, sign-in codes) keys on: 32 counts each address
+    /// apart; less counts a whole network as one client.
+    #[arg(long, env = "GUIDEPOST_ADDRESS_PREFIX_V4",
+          value_parser = clap::value_parser!(u8).range(8..=32),
+          default_value_t = AddressPrefixes::default().v4)]
+    pub address_prefix_v4: u8,
+    /// Leading bits of a client's IPv6 address that every per-address limit keys on: 64
+    /// by default, since one client is given a whole /64 and may send from any address in
+    /// it; 128 would give it a fresh budget per address.
+    #[arg(long, env = "GUIDEPOST_ADDRESS_PREFIX_V6",
+          value_parser = clap::value_parser!(u8).range(16..=128),
+          default_value_t = AddressPrefixes::default().v6)]
+    pub address_prefix_v6: u8,
     /// Days that recorded tool calls and forgotten anonymous end users are kept.
     #[arg(long, env = "GUIDEPOST_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,

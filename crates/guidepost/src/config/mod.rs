@@ -49,6 +49,8 @@ pub struct Settings {
     pub body_read_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The prefix of a client's address that every per-address limit keys on.
+    pub address_prefixes: guidepost_core::rate_limit::AddressPrefixes,
     /// How long a request waits for the database before it fails.
     pub store_timeout: Duration,
     /// The DNS server custom-domain challenges are looked up at; the system's if unset.
@@ -130,6 +132,10 @@ pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<
         header_read_timeout: Duration::from_secs(args.header_read_timeout),
         body_read_timeout: Duration::from_secs(args.body_read_timeout),
         trusted_proxies: trusted_proxies(&args.trusted_proxy)?,
+        address_prefixes: guidepost_core::rate_limit::AddressPrefixes {
+            v4: args.address_prefix_v4,
+            v6: args.address_prefix_v6,
+        },
         store_timeout: Duration::from_secs(args.store_timeout),
         dns_resolver: parse_dns_resolver(args.dns_resolver.clone())?,
         gateway,

@@ -280,3 +280,38 @@ async fn address_limits_key_on_the_forwarded_client_only_behind_a_trusted_proxy(
         assert_eq!(other, if trusted { 200 } else { 429 }, "trusted: {trusted}");
     }
 }
+
+/// An IPv6 client is given a whole /64 and may send each request from another address in
+/// it: 100 of them share one budget, as one address would, while a client of the next
+/// /64 keeps its own.
+#[tokio::test]
+async fn the_addresses_of_one_ipv6_64_share_one_limit() {
+    let db = TestDatabase::create(guidepost_testkit::TestBackend::Sqlite).await;
+    let app = spawn_app_with(&db, |s| {
+        s.mcp.rate_limits.per_ip_per_minute = 2;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let tenant = app.create_tenant("Acme").await;
+    app.create_server(&tenant, "acme", json!({})).await;
+    let mut answered = Vec::new();
+    for n in 1..=100 {
+        answered.push(forwarded_for(&app, &format!("2001:db8:1:2:{n:x}::{n:x}")).await);
+    }
+    let passed = answered.iter().filter(|&&status| status == 200).count();
+    assert_eq!(passed, 2, "the budget of one address: {answered:?}");
+    assert!(
+        answered[2..].iter().all(|&status| status == 429),
+        "{answered:?}"
+    );
+    assert_eq!(
+        forwarded_for(&app, "2001:db8:1:3::1").await,
+        200,
+        "another /64"
+    );
+    assert_eq!(
+        forwarded_for(&app, "::ffff:203.0.113.7").await,
+        200,
+        "an IPv4 client"
+    );
+}

@@ -537,9 +537,12 @@ fn user_key(scope: &RequestScope) -> Option<String> {
     })
 }
 
+/// The client as per-address limits key it (its address's prefix): the rate, live
+/// sessions, listen streams and tasks per address all count under it.
 fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
+        .map(|info| info.0.ip());
+    guidepost_core::rate_limit::client_key(parts.extensions.get(), peer)
 }
