@@ -68,6 +68,13 @@ pub enum LaunchSpec {
         /// key a person gives at the connect page is sent in.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         person_key_header: Option<String>,
+        /// Lets its authorization server's metadata name endpoints (authorization, token,
+        /// registration, revocation) off the issuer's own origin. Refused otherwise: with
+        /// one callback for every server, such metadata could have another server's code
+        /// posted to its token endpoint (mix-up, RFC 9700 §4.4). Only for a server an
+        /// editor trusts and knows to be laid out so.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_foreign_oauth_endpoints: bool,
     },
     /// An image run by the container engine, spoken to over the container's stdio, with
     /// limits, no network unless asked, a read-only root and no capabilities.
@@ -218,6 +225,18 @@ impl LaunchSpec {
             LaunchSpec::Http { sign_in, .. } => *sign_in,
             _ => crate::UpstreamSignIn::None,
         }
+    }
+
+    /// Whether an editor let its authorization server keep endpoints off its issuer's
+    /// origin (only a remote server has one).
+    pub fn allows_foreign_oauth_endpoints(&self) -> bool {
+        matches!(
+            self,
+            LaunchSpec::Http {
+                allow_foreign_oauth_endpoints: true,
+                ..
+            }
+        )
     }
 
     /// The version it names: a package's, or a container image's reference.

@@ -3,7 +3,7 @@
 //! endpoints. Both documents are checked against what was asked for, so that a document
 //! cannot speak for another resource or issuer.
 
-use guidepost_core::upstreams::connections::AuthorizerError;
+use guidepost_core::upstreams::connections::{AuthorizerError, issuer as own_origin};
 use serde::Deserialize;
 use url::Url;
 
@@ -44,9 +44,11 @@ pub(super) struct ServerMetadata {
     pub iss_parameter_supported: bool,
 }
 
+/// `allow_foreign`: the editor's allowance for endpoints off the issuer's origin.
 pub(super) async fn discover(
     client: &UpstreamAuthorizer,
     resource_url: &str,
+    allow_foreign: bool,
 ) -> Result<Found, AuthorizerError> {
     let mcp = client.check_url(resource_url, "the upstream's URL")?;
     client.check_host(&mcp, "the upstream's URL").await?;
@@ -67,7 +69,7 @@ pub(super) async fn discover(
             "the protected resource metadata at {at} names no authorization server"
         )));
     };
-    let server = server_metadata(client, issuer).await?;
+    let server = server_metadata(client, issuer, allow_foreign).await?;
     // MCP's scope selection: what the challenge asks for, else all the resource names.
     let scopes = match challenge.scope {
         Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
@@ -219,6 +221,7 @@ pub(super) fn challenge_param(header: &str, name: &str) -> Option<String> {
 async fn server_metadata(
     client: &UpstreamAuthorizer,
     issuer: &str,
+    allow_foreign: bool,
 ) -> Result<ServerMetadata, AuthorizerError> {
     let issuer_url = client.check_url(issuer, "the authorization server")?;
     client
@@ -239,7 +242,7 @@ async fn server_metadata(
     match first_document::<ServerMetadata>(client, candidates, "the authorization server metadata")
         .await
     {
-        Ok((metadata, at)) => check_server(client, issuer, metadata, &at),
+        Ok((metadata, at)) => check_server(client, issuer, metadata, &at, allow_foreign),
         Err(tried) => Err(failed(format!(
             "the authorization server {issuer} publishes no metadata ({})",
             tried.join("; ")
@@ -248,12 +251,14 @@ async fn server_metadata(
 }
 
 /// RFC 8414 §3.3: the document is the issuer's own; MCP: PKCE with S256; every endpoint
-/// the platform uses is a URL it may use.
+/// the platform uses is a URL it may use, and on the issuer's origin unless allowed
+/// (`allow_foreign`; RFC 9700 §4.4, see `issuer` in core).
 fn check_server(
     client: &UpstreamAuthorizer,
     issuer: &str,
     metadata: ServerMetadata,
     at: &Url,
+    allow_foreign: bool,
 ) -> Result<ServerMetadata, AuthorizerError> {
     // Identical, but for a trailing slash that URL parsers add or drop.
     if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
@@ -283,7 +288,32 @@ fn check_server(
     if let Some(url) = &metadata.registration_endpoint {
         client.check_url(url, "the registration endpoint")?;
     }
+    // Before anything is sent to any of them: a hostile document could point its
+    // registration and authorization endpoints at an honest server.
+    if !allow_foreign
+        && let Some(why) = own_origin::foreign_endpoint(&metadata.issuer, endpoints(&metadata))
+    {
+        return Err(failed(why));
+    }
     Ok(metadata)
+}
+
+/// The endpoints of `metadata` the platform would use, named.
+fn endpoints(metadata: &ServerMetadata) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        (
+            "authorization endpoint",
+            Some(&metadata.authorization_endpoint),
+        ),
+        ("token endpoint", Some(&metadata.token_endpoint)),
+        (
+            "registration endpoint",
+            metadata.registration_endpoint.as_ref(),
+        ),
+        ("revocation endpoint", metadata.revocation_endpoint.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(what, url)| Some((what, url?.as_str())))
 }
 
 #[derive(Clone, Copy)]

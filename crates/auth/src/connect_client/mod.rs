@@ -138,7 +138,9 @@ impl Authorizer for UpstreamAuthorizer {
         &self,
         request: &Discovery,
     ) -> Result<UpstreamAuthorization, AuthorizerError> {
-        let found = discovery::discover(self, &request.resource_url).await?;
+        let found =
+            discovery::discover(self, &request.resource_url, request.allow_foreign_endpoints)
+                .await?;
         let client = registration::register(self, request, &found.server).await?;
         Ok(UpstreamAuthorization {
             issuer: found.server.issuer,

@@ -342,6 +342,8 @@ pub(super) fn check_spec(entry: &CatalogEntry) -> Result<(), ValidationError> {
             sign_in,
             oauth_client_id,
             person_key_header,
+            // Any value is well-formed; what it allows is checked at each discovery.
+            allow_foreign_oauth_endpoints: _,
         } => {
             super::connections::with_sign_in(entry.spec.clone(), Some(*sign_in))?;
             check_http(entry, url, headers, secret_headers)?;

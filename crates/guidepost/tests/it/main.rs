@@ -26,6 +26,7 @@ mod connections_account_tools;
 mod connections_features;
 mod connections_independent;
 mod connections_mine;
+mod connections_mixup;
 mod connections_people;
 mod connections_refresh;
 mod content_as_code;

@@ -196,6 +196,42 @@ async fn an_issuer_mismatch_is_refused() {
     assert!(why.contains("issuer"), "{why}");
 }
 
+/// The mix-up of issue 70: a hostile server's metadata names an honest server's
+/// authorization and registration endpoints beside its own token endpoint. Refused at
+/// discovery, before the platform registers at the honest server or sends anything to
+/// the hostile token endpoint; an editor's allowance lets it through.
+#[tokio::test]
+async fn metadata_whose_endpoints_lie_off_its_issuer_is_refused_before_anything_is_sent() {
+    let honest = start(Setup::default()).await;
+    let hostile = start(Setup {
+        endpoints_at: Some(honest.base.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let client = UpstreamAuthorizer::new(true);
+    let why = failure(client.discover(&discovery(&hostile, "/s/acme/mcp")).await);
+    assert!(why.contains("authorization endpoint"), "{why}");
+    assert!(
+        why.contains(&format!("{}/as/authorize", honest.base)),
+        "{why}"
+    );
+    assert!(why.contains("RFC 9700"), "{why}");
+    assert!(why.contains("allow_foreign_oauth_endpoints"), "{why}");
+    assert!(honest.seen("/as/register").is_empty(), "nothing registered");
+    assert!(hostile.seen("/as/register").is_empty());
+    assert!(hostile.seen("/as/token").is_empty());
+
+    let mut allowed = discovery(&hostile, "/s/acme/mcp");
+    allowed.allow_foreign_endpoints = true;
+    let found = client.discover(&allowed).await.unwrap();
+    assert_eq!(
+        found.authorization_endpoint,
+        format!("{}/as/authorize", honest.base)
+    );
+    assert_eq!(found.token_endpoint, format!("{}/as/token", hostile.base));
+    assert_eq!(honest.seen("/as/register").len(), 1);
+}
+
 #[tokio::test]
 async fn a_server_without_s256_is_refused() {
     let mock = start(Setup {

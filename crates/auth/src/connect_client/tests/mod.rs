@@ -32,6 +32,9 @@ struct Setup {
     no_s256: bool,
     /// Publish metadata at the origin's well-known URL (for `/other/mcp`).
     root_metadata: bool,
+    /// Name this origin's authorization and registration endpoints in its metadata
+    /// instead of its own (a mix-up: another server's), keeping its token endpoint.
+    endpoints_at: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,9 +147,10 @@ async fn server_metadata(State(mock): Shared) -> Json<Value> {
     } else {
         json!(["S256"])
     };
+    let elsewhere = mock.setup.endpoints_at.as_deref().unwrap_or(&mock.base);
     let mut metadata = json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{}/as/authorize", mock.base),
+        "authorization_endpoint": format!("{elsewhere}/as/authorize"),
         "token_endpoint": format!("{}/as/token", mock.base),
         "revocation_endpoint": format!("{}/as/revoke", mock.base),
         "code_challenge_methods_supported": methods,
@@ -154,7 +158,7 @@ async fn server_metadata(State(mock): Shared) -> Json<Value> {
         "authorization_response_iss_parameter_supported": true,
     });
     if !mock.setup.no_registration {
-        metadata["registration_endpoint"] = json!(format!("{}/as/register", mock.base));
+        metadata["registration_endpoint"] = json!(format!("{elsewhere}/as/register"));
     }
     Json(metadata)
 }
@@ -247,6 +251,7 @@ fn discovery(mock: &Mock, path: &str) -> Discovery {
         client_secret: None,
         redirect_uri: "https://guidepost.example/connect/callback".into(),
         client_metadata_url: "https://guidepost.example/connect/client-metadata.json".into(),
+        allow_foreign_endpoints: false,
     }
 }
 

@@ -27,13 +27,23 @@ pub(super) async fn to_upstream(
     Ok(authorization_url(platform, &server, &state, &verifier))
 }
 
+/// Whether `server`'s endpoints may be used for `upstream`: on its issuer's origin, or
+/// allowed elsewhere by an editor.
+fn usable(upstream: &Upstream, server: &UpstreamAuthorization) -> bool {
+    upstream.spec.allows_foreign_oauth_endpoints() || issuer::foreign_endpoint_of(server).is_none()
+}
+
 /// The upstream's authorization server as stored, else discovered now (and registered
-/// with) and stored.
+/// with) and stored. A stored one whose endpoints are not (or no longer) allowed off its
+/// issuer's origin is discovered again, which refuses it if it still is so: it may have
+/// been kept before the check, or while an editor allowed it.
 async fn authorization_server(
     platform: &Platform,
     upstream: &Upstream,
 ) -> Result<UpstreamAuthorization, FlowError> {
-    if let Some(known) = stored_authorization(platform, upstream).await? {
+    if let Some(known) = stored_authorization(platform, upstream).await?
+        && usable(upstream, &known)
+    {
         return Ok(known);
     }
     let LaunchSpec::Http {
@@ -55,6 +65,7 @@ async fn authorization_server(
         client_secret: secrets.get(CLIENT_SECRET_NAME).cloned(),
         redirect_uri: callback_url(&platform.config),
         client_metadata_url: client_metadata_url(&platform.config),
+        allow_foreign_endpoints: upstream.spec.allows_foreign_oauth_endpoints(),
     };
     let server = platform.connections.discover(&request).await?;
     let key = master_key(platform)?;

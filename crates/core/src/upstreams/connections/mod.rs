@@ -11,6 +11,8 @@
 //! - `bearer`: the token a call carries, refreshed before it expires and after a 401,
 //!   exactly once across nodes (a lease in the store decides who refreshes); a refusal
 //!   marks the connection `needs_reconnect`.
+//! - `issuer`: the mix-up defence, an authorization server's endpoints on its issuer's
+//!   origin.
 //!
 //! The protocol itself (discovery, registration, the token endpoint, revocation) is the
 //! [`Authorizer`], which `auth` implements, since it makes outbound requests.
@@ -19,6 +21,7 @@ mod authorize;
 mod bearer;
 mod flow;
 mod identity;
+pub mod issuer;
 mod keys;
 pub mod mine;
 
@@ -90,6 +93,9 @@ pub struct Discovery {
     pub client_secret: Option<String>,
     pub redirect_uri: String,
     pub client_metadata_url: String,
+    /// The editor's allowance for endpoints off the issuer's origin
+    /// ([`issuer::ALLOW_FOREIGN_ENDPOINTS`]); refused otherwise.
+    pub allow_foreign_endpoints: bool,
 }
 
 /// Tokens as an authorization server issued them.

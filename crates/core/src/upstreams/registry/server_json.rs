@@ -327,6 +327,8 @@ impl Builder {
             sign_in: UpstreamSignIn::None,
             oauth_client_id: None,
             person_key_header: None,
+            // Only an editor allows it, for an upstream they installed.
+            allow_foreign_oauth_endpoints: false,
         })
     }
 
