@@ -49,7 +49,10 @@ async fn honest(counts: Arc<Counts>) -> String {
     };
     let register = |State(counts): State<Arc<Counts>>| async move {
         counts.honest_register.fetch_add(1, Ordering::SeqCst);
-        (AxumStatus::CREATED, Json(json!({"client_id": "honest-client"})))
+        (
+            AxumStatus::CREATED,
+            Json(json!({"client_id": "honest-client"})),
+        )
     };
     let app = Router::new()
         .route("/authorize", get(authorize))

@@ -8,11 +8,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guidepost_domain::*;
 
 use super::flow::{
-    CallbackParams, Connected, FlowError, Trip, connected, finish_trip, next_trip, trip_context,
+    CallbackParams, Connected, FlowError, Trip, connected, finish_trip, next_trip_to, trip_context,
 };
 use super::*;
 
-/// On to the upstream's authorization server.
+/// On to the upstream's authorization server; the trip keeps that server, to which alone
+/// its callback answers.
 pub(super) async fn to_upstream(
     platform: &Platform,
     flow: &ConnectFlow,
@@ -23,7 +24,8 @@ pub(super) async fn to_upstream(
         .get_upstream(&flow.org_id, &flow.upstream_id)
         .await?;
     let server = authorization_server(platform, &upstream).await?;
-    let (state, verifier) = next_trip(platform, flow, from, ConnectStage::Authorizing).await?;
+    let to = ConnectStage::Authorizing;
+    let (state, verifier) = next_trip_to(platform, flow, from, to, Some(&server)).await?;
     Ok(authorization_url(platform, &server, &state, &verifier))
 }
 
@@ -120,6 +122,10 @@ pub(super) fn pkce_challenge(verifier: &str) -> String {
 /// The upstream's answer: `iss` checked, the code exchanged, the tokens sealed and
 /// stored. An organization's connection starts its upstream again, so that it discovers
 /// its tools with the account.
+///
+/// Both the check and the exchange use the server the trip went to, sealed with it, not
+/// whatever is stored now: the code goes only to the token endpoint of the issuer whose
+/// authorization endpoint the browser was sent to.
 pub(super) async fn upstream_answered(
     platform: &Platform,
     flow: ConnectFlow,
@@ -132,13 +138,20 @@ pub(super) async fn upstream_answered(
         .store
         .get_upstream(&flow.org_id, &flow.upstream_id)
         .await?;
-    let server = stored_authorization(platform, &upstream)
-        .await?
-        .ok_or(FlowError::Unknown)?;
-    check_issuer(&server, params.iss.as_deref())?;
     let key = master_key(platform)?;
     let sealed = flow.sealed.as_deref().ok_or(FlowError::Unknown)?;
     let trip: Trip = open_json(key, sealed, &trip_context(&flow.id))?;
+    // A trip sealed before trips kept their server: start again.
+    let server = trip.server.ok_or(FlowError::Unknown)?;
+    check_issuer(&server, params.iss.as_deref())?;
+    // The connection is refreshed and revoked at the stored server: the tokens must be
+    // that server's.
+    let stored = stored_authorization(platform, &upstream).await?;
+    if stored.as_ref().map(|s| s.issuer.as_str()) != Some(server.issuer.as_str()) {
+        return Err(FlowError::Denied(
+            "the upstream's authorization server changed while you signed in; start again".into(),
+        ));
+    }
     let redirect_uri = callback_url(&platform.config);
     let issued = platform
         .connections
@@ -148,7 +161,8 @@ pub(super) async fn upstream_answered(
 }
 
 /// RFC 9207: the `iss` of an answer must be the server the trip went to; a server that
-/// says it sends one must have sent it.
+/// says it sends one must have sent it. (A server that says nothing and sends none is
+/// taken at its word: the same-origin rule on its endpoints is what guards it.)
 fn check_issuer(server: &UpstreamAuthorization, iss: Option<&str>) -> Result<(), FlowError> {
     match iss {
         Some(iss) if iss != server.issuer => Err(FlowError::Denied(format!(
@@ -174,6 +188,13 @@ mod tests {
             pkce_challenge(verifier),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn a_trip_sealed_before_trips_kept_their_server_reads_without_one() {
+        // Its callback is refused (start again) rather than sent to the stored server.
+        let old: Trip = serde_json::from_str(r#"{"verifier":"v"}"#).unwrap();
+        assert!(old.server.is_none());
     }
 
     #[test]

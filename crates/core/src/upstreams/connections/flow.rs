@@ -102,6 +102,13 @@ pub(super) fn from_the_opening_browser(
 #[derive(Serialize, Deserialize)]
 pub(super) struct Trip {
     pub(super) verifier: String,
+    /// The upstream's authorization server as it was when the trip went there (a trip to
+    /// the identity check has none). Its callback checks `iss` against this issuer and
+    /// sends the code only to this token endpoint, whatever was discovered since: the
+    /// flow is bound to the one server it started with (mix-up, RFC 9700 §4.4). A trip
+    /// sealed before it was kept reads as none, and its callback is refused.
+    #[serde(default)]
+    pub(super) server: Option<UpstreamAuthorization>,
 }
 
 pub(super) fn trip_context(flow: &str) -> String {
@@ -242,11 +249,24 @@ pub(super) async fn next_trip(
     from: ConnectStage,
     to: ConnectStage,
 ) -> Result<(String, String), FlowError> {
+    next_trip_to(platform, flow, from, to, None).await
+}
+
+/// [`next_trip`] to the upstream's authorization `server`, sealed with the trip so that
+/// its callback answers to that server alone.
+pub(super) async fn next_trip_to(
+    platform: &Platform,
+    flow: &ConnectFlow,
+    from: ConnectStage,
+    to: ConnectStage,
+    server: Option<&UpstreamAuthorization>,
+) -> Result<(String, String), FlowError> {
     let key = master_key(platform)?;
     let verifier = format!("{}{}", random_token(""), random_token(""));
     let state = random_token("");
     let trip = Trip {
         verifier: verifier.clone(),
+        server: server.cloned(),
     };
     let sealed = seal_json(key, &trip, &trip_context(&flow.id));
     let moved = platform
