@@ -44,6 +44,11 @@ pub struct InstallUpstream {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub sign_in: Option<UpstreamSignIn>,
+    /// A remote server's: let its authorization server's metadata name endpoints off its
+    /// issuer's origin, refused otherwise against mix-up (RFC 9700 §4.4). Only for a
+    /// server you trust and know to be laid out so; the entry's own if left out.
+    #[serde(default)]
+    pub allow_foreign_oauth_endpoints: Option<bool>,
     /// Give a package or container a way out to the network, through the egress fence
     /// (public addresses only): the entry's own choice if left out. A registry entry asks
     /// for none, as server.json cannot say; a server that calls an API needs it.
@@ -151,6 +156,7 @@ pub async fn install_direct(
         config: BTreeMap::new(),
         start: direct.start,
         sign_in: None,
+        allow_foreign_oauth_endpoints: None,
         network: None,
         replicas: None,
     };
@@ -196,12 +202,15 @@ async fn install_entry(
         replicas,
         catalog_entry_id: catalog_entry_id.clone(),
         catalog_entry_version: entry_version,
-        spec: connections::with_sign_in(
-            with_network(
-                config::rendered(&entry, input.config.clone())?,
-                input.network,
+        spec: connections::with_foreign_endpoints(
+            connections::with_sign_in(
+                with_network(
+                    config::rendered(&entry, input.config.clone())?,
+                    input.network,
+                )?,
+                input.sign_in,
             )?,
-            input.sign_in,
+            input.allow_foreign_oauth_endpoints,
         )?,
         secrets_sealed: secrets::sealed(platform, org, &entry, input.secrets)?,
         config: input.config,

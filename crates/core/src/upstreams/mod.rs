@@ -87,6 +87,10 @@ pub struct UpdateUpstream {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub sign_in: Option<UpstreamSignIn>,
+    /// A remote server's: let its authorization server keep endpoints off its issuer's
+    /// origin (refused otherwise, against mix-up); only for a server you trust.
+    #[serde(default)]
+    pub allow_foreign_oauth_endpoints: Option<bool>,
     /// Processes of it on each node (more than 1 only for an entry the catalog marks
     /// `stateless`, at most the platform's `--upstream-max-replicas`); every node's pool
     /// follows at its next call.
@@ -208,7 +212,7 @@ pub async fn update(
     if spec != current.spec {
         let about = audit::About {
             upstream: Some(id),
-            detail: serde_json::json!({"sign_in": input.sign_in}),
+            detail: sign_in_detail(&input),
             ..Default::default()
         };
         audit::record(
@@ -228,6 +232,17 @@ pub async fn update(
         return relaunch(platform, &updated).await;
     }
     Ok(updated)
+}
+
+/// What a change of a remote server's sign-in says in the audit log: the allowance of
+/// foreign endpoints only when it was given, so that the log shows who lowered the
+/// mix-up defence.
+fn sign_in_detail(input: &UpdateUpstream) -> Value {
+    let mut detail = serde_json::json!({"sign_in": input.sign_in});
+    if let Some(allowed) = input.allow_foreign_oauth_endpoints {
+        detail[connections::issuer::ALLOW_FOREIGN_ENDPOINTS] = Value::Bool(allowed);
+    }
+    detail
 }
 
 /// An update merged over the upstream as stored and written ([`merge_and_write`]), with
@@ -253,7 +268,10 @@ async fn merge_and_write(
     let name = input.name.clone().unwrap_or(current.name.clone());
     validate_text("name", &name, Limits::NAME)?;
     let start = input.start.unwrap_or(current.start);
-    let spec = connections::with_sign_in(current.spec.clone(), input.sign_in)?;
+    let spec = connections::with_foreign_endpoints(
+        connections::with_sign_in(current.spec.clone(), input.sign_in)?,
+        input.allow_foreign_oauth_endpoints,
+    )?;
     let asked = upgrade::Requested {
         version: input.version.as_deref(),
         config: input.config.as_ref(),

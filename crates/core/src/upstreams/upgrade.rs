@@ -146,20 +146,27 @@ async fn entry_of(platform: &Platform, current: &Upstream) -> Result<CatalogEntr
 }
 
 /// A freshly rendered spec with the choices its installer made that the upstream has now:
-/// its sign-in, and a network given at install.
+/// its sign-in and its allowance of foreign OAuth endpoints, and a network given at install.
 fn kept_choices(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
     // server.json says nothing about a network: one given at install outlives it.
     if now.network() && !matches!(now, LaunchSpec::Http { .. }) {
         rendered = rendered.with_network(true);
     }
     if let (
-        LaunchSpec::Http { sign_in, .. },
         LaunchSpec::Http {
-            sign_in: running, ..
+            sign_in,
+            allow_foreign_oauth_endpoints,
+            ..
+        },
+        LaunchSpec::Http {
+            sign_in: running,
+            allow_foreign_oauth_endpoints: allowed,
+            ..
         },
     ) = (&mut rendered, now)
     {
         *sign_in = *running;
+        *allow_foreign_oauth_endpoints = *allowed;
     }
     rendered
 }

@@ -501,6 +501,8 @@ fn install_input(
         sign_in: form
             .get("sign_in")
             .and_then(|mode| guidepost_domain::UpstreamSignIn::parse(mode)),
+        // Not on the page: the API and a catalog entry's spec set it.
+        allow_foreign_oauth_endpoints: None,
         replicas,
         network: match (&entry.spec, form.get("network").map(String::as_str)) {
             (LaunchSpec::Http { .. }, _) | (_, None) => None,

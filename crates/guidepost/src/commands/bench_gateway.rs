@@ -170,6 +170,7 @@ async fn measure(
             config: Default::default(),
             start: None,
             sign_in: None,
+            allow_foreign_oauth_endpoints: None,
             replicas: Some(args.replicas),
             network: None,
         };

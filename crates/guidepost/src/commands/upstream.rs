@@ -71,6 +71,8 @@ pub async fn run(command: UpstreamCommand, platform: &Platform, json: bool) -> a
                 sign_in: sign_in
                     .as_deref()
                     .and_then(guidepost_domain::UpstreamSignIn::parse),
+                // The entry's own; the API or a `--spec` sets it otherwise.
+                allow_foreign_oauth_endpoints: None,
                 replicas,
                 network: network.map(|choice| choice == "fenced"),
             };

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode as AxumStatus;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use guidepost_core::secrets::MasterKey;
@@ -163,5 +163,42 @@ backend_tests! {
         assert_eq!(counts.honest_authorize.load(Ordering::SeqCst), 0);
         let (_, connections) = gateway.get(&format!("/upstreams/{id}/connections"), &key).await;
         assert_eq!(connections["items"], json!([]), "{connections}");
+    }
+
+    async fn an_editor_may_allow_endpoints_off_the_issuer_for_one_upstream_and_the_log_says_who(db: &TestDatabase) {
+        let counts = Arc::new(Counts::default());
+        let honest = honest(counts.clone()).await;
+        let hostile = hostile(counts.clone(), &honest).await;
+        let (gateway, key, id) = gateway_with_hostile(db, &hostile).await;
+        let path = format!("/upstreams/{id}");
+        let (_, shown) = gateway.get(&path, &key).await;
+        assert_eq!(shown["spec"].get("allow_foreign_oauth_endpoints"), None, "off unless asked: {shown}");
+
+        let patch = json!({"allow_foreign_oauth_endpoints": true});
+        let (status, patched) = gateway.api(Method::PATCH, &path, &key, Some(patch)).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!(patched["spec"]["allow_foreign_oauth_endpoints"], true, "{patched}");
+        // Allowed, the flow goes on as the editor chose: registered at the server the
+        // metadata names, the person sent there, the code redeemed where it says.
+        let page = connect(&gateway, &key, &id).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(counts.honest_register.load(Ordering::SeqCst), 1);
+        assert_eq!(counts.honest_authorize.load(Ordering::SeqCst), 1);
+        assert_eq!(counts.hostile_token.load(Ordering::SeqCst), 1);
+        let (_, audit) = gateway.get("/audit-events", &key).await;
+        let changed = audit["items"].as_array().unwrap().iter()
+            .find(|e| e["action"] == "upstream.sign_in_changed")
+            .unwrap_or_else(|| panic!("the allowance is audited: {audit}"));
+        assert_eq!(changed["detail"]["allow_foreign_oauth_endpoints"], true, "{changed}");
+
+        // Taken back: the stored server is discovered again at the next link, and refused.
+        let patch = json!({"allow_foreign_oauth_endpoints": false});
+        let (status, patched) = gateway.api(Method::PATCH, &path, &key, Some(patch)).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        let page = connect(&gateway, &key, &id).await;
+        assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
+        assert!(page.body.contains("outside its own origin"), "{}", page.body);
+        assert_eq!(counts.honest_authorize.load(Ordering::SeqCst), 1, "nobody sent there again");
+        assert_eq!(counts.hostile_token.load(Ordering::SeqCst), 1, "nothing more posted there");
     }
 }

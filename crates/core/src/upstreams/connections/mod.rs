@@ -170,6 +170,33 @@ pub(super) fn with_sign_in(
     Ok(spec)
 }
 
+/// `spec` with the editor's allowance for authorization-server endpoints off the issuer's
+/// origin ([`issuer::ALLOW_FOREIGN_ENDPOINTS`]), where one was given: only a remote
+/// server has an authorization server.
+pub(super) fn with_foreign_endpoints(
+    mut spec: LaunchSpec,
+    asked: Option<bool>,
+) -> Result<LaunchSpec, ValidationError> {
+    match (&mut spec, asked) {
+        (_, None) => {}
+        (
+            LaunchSpec::Http {
+                allow_foreign_oauth_endpoints,
+                ..
+            },
+            Some(asked),
+        ) => *allow_foreign_oauth_endpoints = asked,
+        (_, Some(false)) => {}
+        (_, Some(true)) => {
+            return Err(ValidationError::new(
+                issuer::ALLOW_FOREIGN_ENDPOINTS,
+                "only a remote (http) server has an authorization server",
+            ));
+        }
+    }
+    Ok(spec)
+}
+
 /// An upstream's sign-in mode, and whether it has one at all.
 pub fn sign_in_of(upstream: &Upstream) -> UpstreamSignIn {
     upstream.spec.sign_in()
@@ -407,5 +434,30 @@ mod tests {
         );
         // Stored specs without it read as none, and none is not written back.
         assert!(!serde_json::to_string(&http).unwrap().contains("sign_in"));
+    }
+
+    #[test]
+    fn only_a_remote_server_allows_foreign_endpoints_and_only_when_asked() {
+        let http: LaunchSpec = serde_json::from_value(serde_json::json!(
+            {"runtime": "http", "url": "https://mcp.example/mcp"}))
+        .unwrap();
+        assert!(!http.allows_foreign_oauth_endpoints(), "off by default");
+        let allowed = with_foreign_endpoints(http.clone(), Some(true)).unwrap();
+        assert!(allowed.allows_foreign_oauth_endpoints());
+        assert_eq!(
+            with_foreign_endpoints(allowed.clone(), None).unwrap(),
+            allowed
+        );
+        assert_eq!(with_foreign_endpoints(allowed, Some(false)).unwrap(), http);
+        // Off is not written back, so stored specs read the same as before.
+        assert!(!serde_json::to_string(&http).unwrap().contains("foreign"));
+        let npm: LaunchSpec = serde_json::from_value(serde_json::json!(
+            {"runtime": "npm", "package": "x", "version": "1.0.0"}))
+        .unwrap();
+        assert!(with_foreign_endpoints(npm.clone(), Some(true)).is_err());
+        assert_eq!(
+            with_foreign_endpoints(npm.clone(), Some(false)).unwrap(),
+            npm
+        );
     }
 }
