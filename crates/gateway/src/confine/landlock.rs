@@ -80,6 +80,9 @@ pub fn system_paths(toolchain: &Toolchain) -> Vec<PathBuf> {
         "/etc/services",
         "/etc/mime.types",
         "/etc/os-release",
+        // What pip and other runtimes read to name the system (a user agent).
+        "/etc/debian_version",
+        "/etc/lsb-release",
         "/dev/zero",
         "/dev/full",
         "/dev/random",

@@ -86,12 +86,11 @@ impl<'a> Installer<'a> {
         // Whatever follows `--` is a package spec to npm, never an option (`-g`).
         args.extend(["--".into(), spec.to_owned()]);
         let mut env = base_env(&scratch);
-        let node_dir = self
-            .toolchain
-            .node
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty());
-        if let Some(node_dir) = node_dir {
+        // Bare names (`npm`, `node`) as Guidepost's PATH finds them: the installer's PATH
+        // is its own.
+        let npm = which(&self.toolchain.npm).unwrap_or_else(|| self.toolchain.npm.clone());
+        let node = which(&self.toolchain.node).unwrap_or_else(|| self.toolchain.node.clone());
+        if let Some(node_dir) = node.parent().filter(|d| !d.as_os_str().is_empty()) {
             // npm's own scripts find `node` on PATH.
             let path = format!("{}:{}", node_dir.display(), env["PATH"]);
             env.insert("PATH".into(), path);
