@@ -101,6 +101,129 @@ async fn with_the_default_flags_an_npm_upstream_installs_starts_and_answers() {
     let _ = std::fs::remove_dir_all(&workdir);
 }
 
+/// As a newcomer who is root starts it: in a new directory under a private (mode 700)
+/// parent, as a directory under `/root` is, with the default flags. The upstream user
+/// cannot pass through that parent, so Guidepost puts upstreams' directories and
+/// packages where it can (`confine/places.rs`); `/readyz` says confinement is complete,
+/// and an npm and a PyPI entry of the catalog install and answer.
+#[tokio::test]
+async fn as_root_in_a_private_directory_npm_and_pypi_upstreams_install_and_answer() {
+    // SAFETY: geteuid only reads.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !guidepost_testkit::require_environment("root", root, "the upstream user is root's to give")
+    {
+        return;
+    }
+    // One stable place, so that what it fetched is reused by the next run on this machine.
+    let home = std::env::temp_dir().join("gp-private-home");
+    let workdir = home.join("demo");
+    let _ = std::fs::remove_dir_all(&workdir);
+    std::fs::create_dir_all(&workdir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GUIDEPOST_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(["serve", "--demo", "--json", "--listen", "127.0.0.1:0"])
+        .env("PATH", path_with_node_and_python())
+        .current_dir(&workdir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("guidepost starts");
+    let demo = read_demo_output(child.stdout.take().unwrap()).await;
+    let base = demo["api_url"]
+        .as_str()
+        .unwrap()
+        .replace("localhost", "127.0.0.1");
+    let api = ApiClient::new(base.clone());
+    let key = demo["api_key"].as_str().unwrap();
+    let origin = base.split("/api/").next().unwrap().to_owned();
+    let ready: Value = reqwest::get(format!("{origin}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["upstream_confinement"]["complete"], true, "{ready}");
+
+    let trust = json!({"tool_approval": "trust_on_first_use"});
+    let trusted = api
+        .call(Method::PATCH, "/organization", Some(key), Some(trust))
+        .await;
+    assert_eq!(trusted.status, StatusCode::OK);
+    let servers = api
+        .call(Method::GET, "/servers", Some(key), None)
+        .await
+        .body;
+    let server = servers["items"][0]["id"].as_str().unwrap().to_owned();
+    let mcp = RawMcp::new(
+        demo["path_mcp_url"].as_str().unwrap().to_owned(),
+        STATELESS_ERA,
+    );
+    let calls = [
+        (
+            "everything",
+            "ev",
+            "ev__echo",
+            json!({"message": "from a private home"}),
+            "from a private home",
+        ),
+        (
+            "time",
+            "tm",
+            "tm__get_current_time",
+            json!({"timezone": "Europe/Paris"}),
+            "Europe/Paris",
+        ),
+    ];
+    for (entry, prefix, tool, arguments, expected) in calls {
+        let install = json!({"catalog_entry_id": entry});
+        let (status, installed) = api
+            .call(Method::POST, "/upstreams", Some(key), Some(install))
+            .await
+            .into_parts();
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        let id = installed["id"].as_str().unwrap();
+        let upstream = settled(&api, key, id).await;
+        assert_eq!(upstream["status"], "ready", "{entry}: {upstream}");
+        let attach = format!("/servers/{server}/upstreams/{id}");
+        let (status, attached) = api
+            .call(
+                Method::PUT,
+                &attach,
+                Some(key),
+                Some(json!({"prefix": prefix})),
+            )
+            .await
+            .into_parts();
+        assert_eq!(status, StatusCode::OK, "{attached}");
+        let called = mcp.call_tool(1, tool, arguments).await;
+        assert_ne!(called.body["result"]["isError"], true, "{}", called.body);
+        assert!(
+            called.body.to_string().contains(expected),
+            "{}",
+            called.body
+        );
+    }
+    drop(child);
+    let _ = std::fs::remove_dir_all(&workdir);
+}
+
+/// PATH with the test tools' Node (and its npm) first, then their Python (with pip), as
+/// a shell with both installed has them.
+fn path_with_node_and_python() -> std::ffi::OsString {
+    let python = crate::helpers::python();
+    let mut dirs = vec![python.parent().expect("python's directory").to_owned()];
+    dirs.extend(std::env::split_paths(&path_with_node()));
+    std::env::join_paths(dirs).expect("PATH entries")
+}
+
 /// PATH with the test tools' Node (and its npm) first.
 fn path_with_node() -> std::ffi::OsString {
     let node = node::node();
