@@ -380,15 +380,21 @@ mod tests {
         assert!(!lax.allows("0.0.0.0:9000".parse().unwrap()));
     }
 
-    #[test]
-    fn the_fence_listens_before_any_process_enters_its_namespace() {
+    /// Whether the test runs as root (network namespaces are made by root only); a skip
+    /// is recorded otherwise.
+    fn as_root() -> bool {
         // SAFETY: geteuid only reads.
         let root = unsafe { libc::geteuid() } == 0;
-        if !guidepost_testkit::require_environment(
+        guidepost_testkit::require_environment(
             "root",
             root,
             "network namespaces are made by root only",
-        ) {
+        )
+    }
+
+    #[test]
+    fn the_fence_listens_before_any_process_enters_its_namespace() {
+        if !as_root() {
             return;
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -430,13 +436,7 @@ mod tests {
 
     #[test]
     fn a_fence_relays_at_most_its_cap_of_connections_at_once() {
-        // SAFETY: geteuid only reads.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !guidepost_testkit::require_environment(
-            "root",
-            root,
-            "network namespaces are made by root only",
-        ) {
+        if !as_root() {
             return;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -19,23 +19,7 @@ async fn with_the_default_flags_an_npm_upstream_installs_starts_and_answers() {
     let workdir = std::env::temp_dir().join(format!("gp-defaults-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&workdir);
     std::fs::create_dir_all(&workdir).unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
-    // Nothing but the environment a shell gives: `node` and `npm` on PATH.
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("GUIDEPOST_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .args(["serve", "--demo", "--json", "--listen", "127.0.0.1:0"])
-        .env("PATH", path_with_node())
-        .current_dir(&workdir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("guidepost starts");
-    let demo = read_demo_output(child.stdout.take().unwrap()).await;
+    let (child, demo) = demo_in(&workdir, path_with_node()).await;
     let api = ApiClient::new(
         demo["api_url"]
             .as_str()
@@ -101,6 +85,29 @@ async fn with_the_default_flags_an_npm_upstream_installs_starts_and_answers() {
     let _ = std::fs::remove_dir_all(&workdir);
 }
 
+/// `guidepost serve --demo` started in `workdir` with nothing but the environment a
+/// shell gives (no `GUIDEPOST_*` variable, `PATH` as given); the process and what the
+/// demo printed.
+async fn demo_in(workdir: &Path, path: std::ffi::OsString) -> (tokio::process::Child, Value) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GUIDEPOST_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(["serve", "--demo", "--json", "--listen", "127.0.0.1:0"])
+        .env("PATH", path)
+        .current_dir(workdir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("guidepost starts");
+    let demo = read_demo_output(child.stdout.take().unwrap()).await;
+    (child, demo)
+}
+
 /// As a newcomer who is root starts it: in a new directory under a private (mode 700)
 /// parent, as a directory under `/root` is, with the default flags. The upstream user
 /// cannot pass through that parent, so Guidepost puts upstreams' directories and
@@ -121,22 +128,7 @@ async fn as_root_in_a_private_directory_npm_and_pypi_upstreams_install_and_answe
     std::fs::create_dir_all(&workdir).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_guidepost"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("GUIDEPOST_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .args(["serve", "--demo", "--json", "--listen", "127.0.0.1:0"])
-        .env("PATH", path_with_node_and_python())
-        .current_dir(&workdir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("guidepost starts");
-    let demo = read_demo_output(child.stdout.take().unwrap()).await;
+    let (child, demo) = demo_in(&workdir, path_with_node_and_python()).await;
     let base = demo["api_url"]
         .as_str()
         .unwrap()

@@ -345,15 +345,15 @@ pub fn is_gone(pid: i64) -> bool {
     let Some(pid) = host_pid(pid) else {
         return true;
     };
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .unwrap_or_default()
-            .trim_start()
-            .starts_with('Z'),
-    }
+    stat_fields(pid).is_none_or(|fields| fields.first().is_some_and(|state| state == "Z"))
+}
+
+/// The fields of `/proc/{pid}/stat` after the command's name (the state first, which
+/// is field 3), while the process exists.
+pub fn stat_fields(pid: i64) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    Some(after_name.split_whitespace().map(str::to_owned).collect())
 }
 
 pub async fn wait_until_gone(pid: i64) {

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::gateway_confinement::{hostile, probe_on, refused_on};
-use crate::gateway_fixture::{host_pid, wait_for};
+use crate::gateway_fixture::{host_pid, stat_fields, wait_for};
 use crate::helpers::{RawMcp, STATELESS_ERA};
 
 /// The segment the upstreams make: 300 MiB, within their 512 MiB.
@@ -45,17 +45,9 @@ async fn shmem_falls_to(mib: u64) {
     }
 }
 
-/// A process's nice value, read by the host.
+/// A process's nice value, read by the host (field 19 of its stat, the state being 3).
 fn nice_of(pid: i64) -> i64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    // After the name: state is field 3, nice field 19.
-    fields[19 - 3].parse().unwrap()
+    stat_fields(pid).expect("it runs")[19 - 3].parse().unwrap()
 }
 
 /// Holds the host's shared memory to this test while it lives: the host's `Shmem` is
