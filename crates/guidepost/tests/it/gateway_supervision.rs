@@ -126,7 +126,17 @@ backend_tests! {
         let child = f.mcp.call_tool(3, "fx__spawn_child", json!({})).await;
         let child: i64 = text_of(&child.body).parse().expect("a pid");
         let leader: i64 = started[1].split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert!(!is_gone(child) && !is_gone(leader));
+        // Found in the host's /proc by their identities (a process is found once its
+        // environment is readable there).
+        for (what, pid) in [("child", child), ("leader", leader)] {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while is_gone(pid) {
+                let (_, upstream) = f.app.get(&format!("/upstreams/{}", f.upstream), &f.acme.key).await;
+                let marks = wait_for_mark(&f.marks, "started").await;
+                assert!(Instant::now() < deadline, "the {what} {pid} is not running: {marks:?} {upstream}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         let (status, _) = f.app.api(Method::DELETE, &format!("/upstreams/{}", f.upstream), &f.acme.key, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         wait_until_gone(leader).await;
