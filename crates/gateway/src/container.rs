@@ -288,7 +288,7 @@ fn body(spec: &ContainerSpec) -> ContainerCreateBody {
     ]);
     let mut env = spec.env.clone();
     if spec.network {
-        let proxy = format!("http://127.0.0.1:{}", crate::confine::EGRESS_PORT);
+        let proxy = crate::confine::proxy_url();
         for name in crate::confine::PROXY_VARIABLES {
             env.push(format!("{name}={proxy}"));
         }

@@ -23,6 +23,11 @@ use tokio::task::JoinHandle;
 
 /// The fence's port inside every upstream's namespace.
 pub const PORT: u16 = 3128;
+/// The fence's address as an upstream's proxy variables name it.
+pub fn proxy_url() -> String {
+    format!("http://127.0.0.1:{PORT}")
+}
+
 /// Connections one fence relays at once: each holds two of Guidepost's descriptors, and
 /// one upstream once took 19,846 of a node's 20,000 through an unbounded fence.
 const MAX_CONNECTIONS: usize = 256;

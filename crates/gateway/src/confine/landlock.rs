@@ -9,7 +9,7 @@ use landlock::{
     Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
 };
 
-use crate::fetch::Toolchain;
+use crate::fetch::toolchain::Toolchain;
 
 /// The ABI whose rights we handle: the newest one these rules were tested with.
 const TESTED: ABI = ABI::V6;
@@ -133,6 +133,12 @@ pub fn which(program: &Path) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
+}
+
+/// A program's path as [`which`] finds it, or as given where it finds none (the spawn
+/// then says what is missing).
+pub fn located(program: &Path) -> PathBuf {
+    which(program).unwrap_or_else(|| program.to_path_buf())
 }
 
 /// The ruleset, created (rules added) but not yet enforced: the child enforces it

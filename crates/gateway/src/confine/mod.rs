@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 pub use budget::Caps;
 pub(crate) use budget::{Budget, Reservation};
 pub(crate) use cgroup::Cgroup;
-pub(crate) use egress::{Egress, PORT as EGRESS_PORT};
+pub(crate) use egress::{Egress, proxy_url};
 
 /// The variables that name the egress fence in an upstream's environment.
 pub(crate) const PROXY_VARIABLES: [&str; 5] = [
@@ -39,11 +39,11 @@ pub(crate) const PROXY_VARIABLES: [&str; 5] = [
     "http_proxy",
     "ALL_PROXY",
 ];
-pub(crate) use landlock::{runtime_dirs, which};
+pub(crate) use landlock::{located, runtime_dirs};
 pub use places::make_reachable;
 use serde::Serialize;
 
-use crate::fetch::Toolchain;
+use crate::fetch::toolchain::Toolchain;
 
 /// How strictly process upstreams are confined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -392,7 +392,7 @@ impl Confiner {
         if self.options.mode == Mode::Off {
             return Ok(Prepared::unconfined());
         }
-        let program = landlock::which(program).unwrap_or_else(|| program.to_path_buf());
+        let program = landlock::located(program);
         let mut write = vec![workdir.to_path_buf()];
         write.extend(declaration.write.iter().cloned());
         let mut read = declaration.read.clone();
@@ -539,7 +539,7 @@ impl Prepared {
     /// names the egress fence if it will have one.
     pub fn apply(&mut self, command: &mut tokio::process::Command) {
         if self.egress.is_some() {
-            let proxy = format!("http://127.0.0.1:{}", egress::PORT);
+            let proxy = proxy_url();
             for name in PROXY_VARIABLES {
                 command.env(name, &proxy);
             }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use guidepost_domain::hash_secret;
 
 use super::{ConfinementOptions, Mode, child};
-use crate::fetch::Toolchain;
+use crate::fetch::toolchain::Toolchain;
 
 /// Where places out of the upstream user's reach move to.
 const RELOCATED: &str = "/var/lib/guidepost/upstreams";

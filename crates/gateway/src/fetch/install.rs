@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::{Toolchain, resolved};
-use crate::confine::{Confiner, Prepared, runtime_dirs, which};
+use super::resolved;
+use super::toolchain::Toolchain;
+use crate::confine::{Confiner, Prepared, located, proxy_url, runtime_dirs};
 
 /// How long an `npm install` or `pip install` may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -88,8 +89,8 @@ impl<'a> Installer<'a> {
         let mut env = base_env(&scratch);
         // Bare names (`npm`, `node`) as Guidepost's PATH finds them: the installer's PATH
         // is its own.
-        let npm = which(&self.toolchain.npm).unwrap_or_else(|| self.toolchain.npm.clone());
-        let node = which(&self.toolchain.node).unwrap_or_else(|| self.toolchain.node.clone());
+        let npm = located(&self.toolchain.npm);
+        let node = located(&self.toolchain.node);
         if let Some(node_dir) = node.parent().filter(|d| !d.as_os_str().is_empty()) {
             // npm's own scripts find `node` on PATH.
             let path = format!("{}:{}", node_dir.display(), env["PATH"]);
@@ -156,7 +157,7 @@ impl<'a> Installer<'a> {
         // No configuration file of the host's: what pip does is what these arguments say.
         env.insert("PIP_CONFIG_FILE".into(), "/dev/null".into());
         env.insert("PYTHONNOUSERSITE".into(), "1".into());
-        let python = which(&self.toolchain.python).unwrap_or_else(|| self.toolchain.python.clone());
+        let python = located(&self.toolchain.python);
         let run = Run {
             what: "pip install",
             spec,
@@ -220,7 +221,7 @@ impl<'a> Installer<'a> {
             .kill_on_drop(true);
         if prepared.egress.is_some() {
             // npm reads its proxy from its own settings.
-            let proxy = format!("http://127.0.0.1:{}", crate::confine::EGRESS_PORT);
+            let proxy = proxy_url();
             command.env("npm_config_proxy", &proxy);
             command.env("npm_config_https_proxy", &proxy);
         }

@@ -5,6 +5,7 @@
 
 mod install;
 mod resolved;
+pub(crate) mod toolchain;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -16,30 +17,14 @@ use serde_json::Value;
 
 use crate::confine::Confiner;
 use install::Installer;
+pub use toolchain::Toolchain;
 
 /// Written into a cache directory once its install finished.
 const COMPLETE: &str = ".guidepost-complete";
 
-/// Where the gateway keeps fetched packages, and the tools it runs them with.
-#[derive(Debug, Clone)]
-pub struct Toolchain {
-    pub cache_dir: PathBuf,
-    pub node: PathBuf,
-    pub npm: PathBuf,
-    /// The Python that installs (`-m pip`) and runs PyPI packages.
-    pub python: PathBuf,
-    /// Where each upstream of this node gets a directory of its own (`{data_dir}/{id}`):
-    /// its working directory, HOME and TMPDIR, and `${DATA_DIR}` in its entry.
-    pub data_dir: PathBuf,
-    /// The npm registry packages are fetched from (a mirror); npm's own when `None`.
-    pub npm_registry: Option<String>,
-    /// The PyPI index (PEP 503 simple API) packages are fetched from (a mirror); pip's
-    /// own when `None`.
-    pub pypi_index_url: Option<String>,
-}
-
 /// The entry point of `package@version`'s binary `bin`, fetched into the cache first if it
 /// is not there yet.
+///
 /// The install runs confined by `confiner` (`None`: the benchmark's unconfined baseline).
 pub async fn npm_entry_point(
     toolchain: &Toolchain,
@@ -69,6 +54,7 @@ pub struct PythonEntry {
 
 /// The console script `bin` (or the only one) of `package==version`, fetched into the
 /// cache first if it is not there yet.
+///
 /// The install runs confined by `confiner` (`None`: the benchmark's unconfined baseline).
 pub async fn pypi_entry_point(
     toolchain: &Toolchain,
