@@ -20,58 +20,14 @@ async fn with_the_default_flags_an_npm_upstream_installs_starts_and_answers() {
     let _ = std::fs::remove_dir_all(&workdir);
     std::fs::create_dir_all(&workdir).unwrap();
     let (child, demo) = demo_in(&workdir, path_with_node()).await;
-    let api = ApiClient::new(
-        demo["api_url"]
-            .as_str()
-            .unwrap()
-            .replace("localhost", "127.0.0.1"),
-    );
-    let key = demo["api_key"].as_str().unwrap();
-
-    let trust = json!({"tool_approval": "trust_on_first_use"});
-    let trusted = api
-        .call(Method::PATCH, "/organization", Some(key), Some(trust))
-        .await;
-    assert_eq!(trusted.status, StatusCode::OK);
-    let install = json!({"catalog_entry_id": "everything"});
-    let (status, installed) = api
-        .call(Method::POST, "/upstreams", Some(key), Some(install))
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{installed}");
-    let id = installed["id"].as_str().unwrap();
-    let ready = settled(&api, key, id).await;
-    assert_eq!(ready["status"], "ready", "{ready}");
-
-    let servers = api
-        .call(Method::GET, "/servers", Some(key), None)
-        .await
-        .body;
-    let server = servers["items"][0]["id"].as_str().unwrap();
-    let attach = format!("/servers/{server}/upstreams/{id}");
-    let (status, attached) = api
-        .call(
-            Method::PUT,
-            &attach,
-            Some(key),
-            Some(json!({"prefix": "ev"})),
+    let tenant = DemoTenant::trusting(&demo).await;
+    tenant
+        .install_and_call(
+            ("everything", "ev"),
+            ("ev__echo", json!({"message": "from a fresh directory"})),
+            "from a fresh directory",
         )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{attached}");
-    let mcp = RawMcp::new(
-        demo["path_mcp_url"].as_str().unwrap().to_owned(),
-        STATELESS_ERA,
-    );
-    let called = mcp
-        .call_tool(1, "ev__echo", json!({"message": "from a fresh directory"}))
         .await;
-    assert_ne!(called.body["result"]["isError"], true, "{}", called.body);
-    assert!(
-        called.body.to_string().contains("from a fresh directory"),
-        "{}",
-        called.body
-    );
 
     // Everything the defaults name landed in the directory it was started in.
     for place in ["guidepost.db", "guidepost-cache/npm", "guidepost-data"] {
@@ -129,13 +85,8 @@ async fn as_root_in_a_private_directory_npm_and_pypi_upstreams_install_and_answe
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
     let (child, demo) = demo_in(&workdir, path_with_node_and_python()).await;
-    let base = demo["api_url"]
-        .as_str()
-        .unwrap()
-        .replace("localhost", "127.0.0.1");
-    let api = ApiClient::new(base.clone());
-    let key = demo["api_key"].as_str().unwrap();
-    let origin = base.split("/api/").next().unwrap().to_owned();
+    let tenant = DemoTenant::trusting(&demo).await;
+    let origin = tenant.base.split("/api/").next().unwrap().to_owned();
     let ready: Value = reqwest::get(format!("{origin}/readyz"))
         .await
         .unwrap()
@@ -143,59 +94,91 @@ async fn as_root_in_a_private_directory_npm_and_pypi_upstreams_install_and_answe
         .await
         .unwrap();
     assert_eq!(ready["upstream_confinement"]["complete"], true, "{ready}");
-
-    let trust = json!({"tool_approval": "trust_on_first_use"});
-    let trusted = api
-        .call(Method::PATCH, "/organization", Some(key), Some(trust))
-        .await;
-    assert_eq!(trusted.status, StatusCode::OK);
-    let servers = api
-        .call(Method::GET, "/servers", Some(key), None)
-        .await
-        .body;
-    let server = servers["items"][0]["id"].as_str().unwrap().to_owned();
-    let mcp = RawMcp::new(
-        demo["path_mcp_url"].as_str().unwrap().to_owned(),
-        STATELESS_ERA,
-    );
-    let calls = [
-        (
-            "everything",
-            "ev",
-            "ev__echo",
-            json!({"message": "from a private home"}),
+    tenant
+        .install_and_call(
+            ("everything", "ev"),
+            ("ev__echo", json!({"message": "from a private home"})),
             "from a private home",
-        ),
-        (
-            "time",
-            "tm",
-            "tm__get_current_time",
-            json!({"timezone": "Europe/Paris"}),
+        )
+        .await;
+    tenant
+        .install_and_call(
+            ("time", "tm"),
+            ("tm__get_current_time", json!({"timezone": "Europe/Paris"})),
             "Europe/Paris",
-        ),
-    ];
-    for (entry, prefix, tool, arguments, expected) in calls {
+        )
+        .await;
+    drop(child);
+    let _ = std::fs::remove_dir_all(&workdir);
+}
+
+/// The demo's organization, trusting new tools, with its API, key, server and MCP URL.
+struct DemoTenant {
+    base: String,
+    api: ApiClient,
+    key: String,
+    server: String,
+    mcp: RawMcp,
+}
+
+impl DemoTenant {
+    async fn trusting(demo: &Value) -> Self {
+        let base = demo["api_url"]
+            .as_str()
+            .unwrap()
+            .replace("localhost", "127.0.0.1");
+        let api = ApiClient::new(base.clone());
+        let key = demo["api_key"].as_str().unwrap().to_owned();
+        let trust = json!({"tool_approval": "trust_on_first_use"});
+        let trusted = api
+            .call(Method::PATCH, "/organization", Some(&key), Some(trust))
+            .await;
+        assert_eq!(trusted.status, StatusCode::OK);
+        let servers = api
+            .call(Method::GET, "/servers", Some(&key), None)
+            .await
+            .body;
+        let server = servers["items"][0]["id"].as_str().unwrap().to_owned();
+        let mcp = RawMcp::new(
+            demo["path_mcp_url"].as_str().unwrap().to_owned(),
+            STATELESS_ERA,
+        );
+        DemoTenant {
+            base,
+            api,
+            key,
+            server,
+            mcp,
+        }
+    }
+
+    /// Installs the catalog's `entry`, waits until it is ready, attaches it under
+    /// `prefix`, calls `tool` and checks the answer carries `expected`.
+    async fn install_and_call(
+        &self,
+        (entry, prefix): (&str, &str),
+        (tool, arguments): (&str, Value),
+        expected: &str,
+    ) {
+        let key = Some(self.key.as_str());
         let install = json!({"catalog_entry_id": entry});
-        let (status, installed) = api
-            .call(Method::POST, "/upstreams", Some(key), Some(install))
+        let (status, installed) = self
+            .api
+            .call(Method::POST, "/upstreams", key, Some(install))
             .await
             .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let id = installed["id"].as_str().unwrap();
-        let upstream = settled(&api, key, id).await;
+        let upstream = settled(&self.api, &self.key, id).await;
         assert_eq!(upstream["status"], "ready", "{entry}: {upstream}");
-        let attach = format!("/servers/{server}/upstreams/{id}");
-        let (status, attached) = api
-            .call(
-                Method::PUT,
-                &attach,
-                Some(key),
-                Some(json!({"prefix": prefix})),
-            )
+        let attach = format!("/servers/{}/upstreams/{id}", self.server);
+        let (status, attached) = self
+            .api
+            .call(Method::PUT, &attach, key, Some(json!({"prefix": prefix})))
             .await
             .into_parts();
         assert_eq!(status, StatusCode::OK, "{attached}");
-        let called = mcp.call_tool(1, tool, arguments).await;
+        let called = self.mcp.call_tool(1, tool, arguments).await;
         assert_ne!(called.body["result"]["isError"], true, "{}", called.body);
         assert!(
             called.body.to_string().contains(expected),
@@ -203,8 +186,6 @@ async fn as_root_in_a_private_directory_npm_and_pypi_upstreams_install_and_answe
             called.body
         );
     }
-    drop(child);
-    let _ = std::fs::remove_dir_all(&workdir);
 }
 
 /// PATH with the test tools' Node (and its npm) first, then their Python (with pip), as
