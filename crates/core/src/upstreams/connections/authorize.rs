@@ -199,18 +199,7 @@ mod tests {
 
     #[test]
     fn an_answer_from_another_issuer_is_refused() {
-        let mut server = UpstreamAuthorization {
-            issuer: "https://as.example".into(),
-            authorization_endpoint: "https://as.example/authorize".into(),
-            token_endpoint: "https://as.example/token".into(),
-            revocation_endpoint: None,
-            resource: "https://mcp.example/mcp".into(),
-            scopes: vec![],
-            iss_parameter_supported: false,
-            client_id: "c".into(),
-            client_secret: None,
-            registration: "dynamic".into(),
-        };
+        let mut server = super::super::test_server();
         assert!(check_issuer(&server, Some("https://as.example")).is_ok());
         assert!(check_issuer(&server, None).is_ok());
         assert!(check_issuer(&server, Some("https://evil.example")).is_err());

@@ -125,18 +125,7 @@ mod tests {
 
     #[test]
     fn a_stored_server_is_checked_on_every_endpoint_it_keeps() {
-        let mut server = guidepost_domain::UpstreamAuthorization {
-            issuer: "https://as.example".into(),
-            authorization_endpoint: "https://as.example/authorize".into(),
-            token_endpoint: "https://as.example/token".into(),
-            revocation_endpoint: None,
-            resource: "https://mcp.example/mcp".into(),
-            scopes: vec![],
-            iss_parameter_supported: false,
-            client_id: "c".into(),
-            client_secret: None,
-            registration: "dynamic".into(),
-        };
+        let mut server = super::super::test_server();
         assert_eq!(foreign_endpoint_of(&server), None);
         server.revocation_endpoint = Some("https://elsewhere.example/revoke".into());
         let why = foreign_endpoint_of(&server).expect("refused");

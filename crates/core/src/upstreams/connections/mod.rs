@@ -402,6 +402,24 @@ pub(crate) async fn forget(
     Ok(())
 }
 
+/// An authorization server at `https://as.example` whose endpoints are all its own, for
+/// the tests of what a flow checks against it.
+#[cfg(test)]
+fn test_server() -> guidepost_domain::UpstreamAuthorization {
+    guidepost_domain::UpstreamAuthorization {
+        issuer: "https://as.example".into(),
+        authorization_endpoint: "https://as.example/authorize".into(),
+        token_endpoint: "https://as.example/token".into(),
+        revocation_endpoint: None,
+        resource: "https://mcp.example/mcp".into(),
+        scopes: vec![],
+        iss_parameter_supported: false,
+        client_id: "c".into(),
+        client_secret: None,
+        registration: "dynamic".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
