@@ -1,17 +1,27 @@
-//! The README's tables of `serve`'s and the global flags name every flag there is, no
-//! other, and each declared default: a flag added without its README line fails here.
+//! The configuration reference's tables of `serve`'s and the global flags
+//! (docs/operator/configuration.md) name every flag there is, no other, and each declared
+//! default: a flag added without its line fails here. And no recipe of the documents
+//! puts the master key on a command line.
 
 use std::collections::BTreeMap;
 
 use clap::CommandFactory;
 
-const README: &str = include_str!("../../../../README.md");
+const CONFIGURATION: &str = include_str!("../../../../docs/operator/configuration.md");
+
+/// The documents that give recipes with the master key.
+const RECIPES: [&str; 4] = [
+    include_str!("../../../../README.md"),
+    CONFIGURATION,
+    include_str!("../../../../docs/operator/security-model.md"),
+    include_str!("../../../../docs/user/connect-a-client.md"),
+];
 
 /// Each flag a table row names, with the row's default cell.
 fn readme_rows() -> BTreeMap<String, String> {
-    let section = README
+    let section = CONFIGURATION
         .split_once("`guidepost serve` options:")
-        .expect("README.md has the section of serve's options")
+        .expect("configuration.md has the section of serve's options")
         .1;
     let section = section.split_once("Example `guidepost.toml`").unwrap().0;
     let mut rows = BTreeMap::new();
@@ -31,7 +41,7 @@ fn readme_rows() -> BTreeMap<String, String> {
     rows
 }
 
-/// How the README writes a declared default: in backticks, a boolean's false as "off".
+/// How the reference writes a declared default: in backticks, a boolean's false as "off".
 fn written(default: &str) -> String {
     match default {
         "false" => "off".into(),
@@ -64,17 +74,18 @@ fn the_readme_tables_name_every_flag_of_serve_with_its_default() {
     mistakes.extend(rows.keys().map(|flag| format!("--{flag}: no such flag")));
     assert!(
         mistakes.is_empty(),
-        "README.md's tables of flags are not the flags:\n{}",
+        "docs/operator/configuration.md's tables of flags are not the flags:\n{}",
         mistakes.join("\n")
     );
 }
 
-/// Every local user reads a process's command line (`ps`), so no recipe of the README
+/// Every local user reads a process's command line (`ps`), so no recipe of the documents
 /// gives the master key as `--master-key VALUE`; the flag's own table row names it.
 #[test]
 fn no_readme_recipe_puts_the_master_key_on_a_command_line() {
-    let given_on_a_command_line: Vec<&str> = README
-        .lines()
+    let given_on_a_command_line: Vec<&str> = RECIPES
+        .iter()
+        .flat_map(|text| text.lines())
         .filter(|line| !line.starts_with("| `--master-key"))
         .filter(|line| {
             line.match_indices("--master-key")
