@@ -1,28 +1,46 @@
-//! The documents' evidence exists: every test that docs/GATEWAY.md, docs/SECURITY.md, docs/RELIABILITY.md,
-//! docs/PERFORMANCE.md and README.md cite (`module::test_name`, `module::*`, in
-//! backticks) is found in the sources, in a file of that module. A test renamed, moved
-//! or deleted without its promise fails here, rather than leaving a promise that names
-//! nothing.
+//! The documents' evidence exists: every test that a Markdown document of the repository
+//! cites (`module::test_name`, `module::*`, in backticks) is a test in the sources, in a
+//! file of that module: a `#[test]` (or `#[tokio::test]`, …) function, or one that
+//! `backend_tests!` turns into tests. A helper with the cited name is not enough. A test
+//! renamed, moved or deleted without its promise fails here, rather than leaving a promise
+//! that names nothing.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::helpers::workspace_root;
 
-const DOCUMENTS: [&str; 5] = [
-    "docs/GATEWAY.md",
-    "docs/SECURITY.md",
-    "docs/RELIABILITY.md",
-    "docs/PERFORMANCE.md",
-    "README.md",
-];
+/// Directories that hold no document of ours: build output, installed packages, tools.
+const NOT_DOCUMENTS: [&str; 3] = ["target", "node_modules", "vendor"];
 
-/// One Rust source file: its text, and the module names it stands for (its directories,
-/// its file name, its crate's name and the inline `mod`s it declares).
+/// Every Markdown file of the repository, relative to `root`, outside hidden directories
+/// (`.git`, `.tools`) and [`NOT_DOCUMENTS`].
+fn documents(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && !NOT_DOCUMENTS.contains(&name.as_str()) {
+                    pending.push(path);
+                }
+            } else if name.ends_with(".md") {
+                found.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// One Rust source file: the module names it stands for (its directories, its file name,
+/// its crate's name and the inline `mod`s it declares) and the tests it defines.
 struct Source {
     path: PathBuf,
-    text: String,
     modules: BTreeSet<String>,
+    tests: BTreeSet<String>,
 }
 
 fn sources(root: &Path) -> Vec<Source> {
@@ -67,11 +85,88 @@ fn sources(root: &Path) -> Vec<Source> {
             }
             Source {
                 path,
-                text,
+                tests: tests(&text),
                 modules,
             }
         })
         .collect()
+}
+
+/// The tests a source defines: each `fn` under an attribute that makes it a test
+/// (`#[test]`, `#[tokio::test(…)]`, `#[sqlx::test]`), each `async fn` inside a
+/// `backend_tests! { … }` block, and each name listed in `backend_tests!(…)`.
+fn tests(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut under_test_attribute = false;
+    let mut attribute_depth = 0usize;
+    for line in text.lines() {
+        let line = line.trim();
+        if attribute_depth > 0 || line.starts_with("#[") {
+            if line.starts_with("#[test]") || (line.starts_with("#[") && line.contains("::test")) {
+                under_test_attribute = true;
+            }
+            let opened = line.matches('[').count() + attribute_depth;
+            attribute_depth = opened.saturating_sub(line.matches(']').count());
+            continue;
+        }
+        if line.is_empty() || line.starts_with("//") {
+            continue;
+        }
+        if under_test_attribute && let Some(name) = fn_name(line) {
+            found.insert(name);
+        }
+        under_test_attribute = false;
+    }
+    for (at, _) in text.match_indices("backend_tests!") {
+        let rest = text[at + "backend_tests!".len()..].trim_start();
+        let Some(open) = rest.chars().next().filter(|c| matches!(c, '{' | '(')) else {
+            continue;
+        };
+        let body = &rest[1..balanced_end(rest, open)];
+        if open == '{' {
+            found.extend(body.lines().filter_map(|line| fn_name(line.trim())));
+        } else {
+            let names = body
+                .split(',')
+                .map(|item| item.rsplit(']').next().unwrap().trim());
+            found.extend(names.filter(|n| !n.is_empty()).map(str::to_owned));
+        }
+    }
+    found
+}
+
+/// The name of the function a line declares (`pub async fn name(`), if it declares one.
+fn fn_name(line: &str) -> Option<String> {
+    let (before, after) = line.split_once("fn ")?;
+    let qualifiers = ["pub", "pub(crate)", "async", "const", "unsafe"];
+    if !before
+        .split_whitespace()
+        .all(|word| qualifiers.contains(&word))
+    {
+        return None;
+    }
+    let name: String = after
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Where the bracket that opens `text` (its first character, `open`) is closed.
+fn balanced_end(text: &str, open: char) -> usize {
+    let close = if open == '{' { '}' } else { ')' };
+    let mut depth = 0;
+    for (at, c) in text.char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return at;
+            }
+        }
+    }
+    text.len()
 }
 
 /// The test paths cited in a document: `a::b` or `a::*` inside backticks, where every
@@ -105,18 +200,16 @@ fn citations(document: &str) -> BTreeSet<String> {
     found
 }
 
-/// Whether `citation` names something in `sources`: for `a::b::name`, a function `name`
-/// in a file that stands for the modules `a` and `b` (or a module `name` there); for
-/// `a::*`, a file or inline module `a`.
+/// Whether `citation` names something in `sources`: for `a::b::name`, a test `name` in a
+/// file that stands for the modules `a` and `b` (or a module `name` there); for `a::*`, a
+/// file or inline module `a`.
 fn exists(sources: &[Source], citation: &str) -> bool {
     let segments: Vec<&str> = citation.split("::").collect();
     let (last, modules) = segments.split_last().unwrap();
     sources.iter().any(|source| {
         let in_module = modules.iter().all(|m| source.modules.contains(*m));
-        let names_it = *last == "*"
-            || source.text.contains(&format!("fn {last}("))
-            || source.text.contains(&format!("fn {last}<"))
-            || source.modules.contains(*last);
+        let names_it =
+            *last == "*" || source.tests.contains(*last) || source.modules.contains(*last);
         in_module && names_it
     })
 }
@@ -127,23 +220,24 @@ fn every_test_the_documents_cite_exists() {
     let sources = sources(&root);
     let mut checked = 0;
     let mut missing = Vec::new();
-    for document in DOCUMENTS {
+    let documents = documents(&root);
+    for document in &documents {
         let text = std::fs::read_to_string(root.join(document)).unwrap();
         for citation in citations(&text) {
             checked += 1;
             if !exists(&sources, &citation) {
-                missing.push(format!("{document}: `{citation}`"));
+                missing.push(format!("{}: `{citation}`", document.display()));
             }
         }
     }
     eprintln!(
-        "[docs] {checked} citations checked in {}",
-        DOCUMENTS.join(", ")
+        "[docs] {checked} citations checked in {} documents",
+        documents.len()
     );
     assert!(checked > 100, "the documents cite tests: {checked} found");
     assert!(
         missing.is_empty(),
-        "cited, but no such test (or not in that module):\n{}",
+        "cited, but no such test (a helper of that name is not one; or not in that module):\n{}",
         missing.join("\n")
     );
 }
@@ -166,13 +260,30 @@ fn the_checker_finds_tests_and_refuses_what_is_not_there() {
     for there in &cited {
         assert!(exists(&sources, there), "{there}");
     }
+    for there in [
+        // Named in a `backend_tests!(…)` list.
+        "openapi::the_document_lists_exactly_the_routes",
+        // Under `#[tokio::test(…)]`.
+        "gateway_container::a_container_upstream_runs_within_its_limits",
+        // In an inline `mod tests`, under `#[test]`.
+        "tools::tests::builtin_names_are_the_sources_names",
+    ] {
+        assert!(exists(&sources, there), "{there}");
+    }
     for absent in [
         "cross_tenant::no_such_test",
         "no_such_module::*",
         // The function exists, but not in that module: a test that moved.
         "floods::every_test_the_documents_cite_exists",
+        // Functions of that module, but helpers, not tests.
+        "docs_checker::citations",
+        "helpers::spawn_app",
     ] {
         assert!(!exists(&sources, absent), "{absent}");
     }
     assert!(sources.iter().any(|s| s.path.ends_with("docs_checker.rs")));
+    let documents = documents(&root);
+    for document in ["README.md", "ARCHITECTURE.md", "docs/dev/architecture.md"] {
+        assert!(documents.contains(&PathBuf::from(document)), "{document}");
+    }
 }
