@@ -1,4 +1,8 @@
-//! Webhooks and the outbox of their deliveries.
+//! Webhooks and the outbox of their deliveries. An event is queued (`enqueue`) in the
+//! transaction of the change it announces. Any node's worker claims due deliveries by
+//! setting a lease in one conditional `UPDATE … RETURNING`, so one node sends each, and a
+//! lease that runs out (a node that died mid-send) frees the delivery again: deliveries are
+//! at least once, under a stable event id.
 
 use super::*;
 use crate::webhooks::NewWebhook;
