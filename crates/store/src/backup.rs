@@ -3,7 +3,7 @@
 //! checked before it is restored (SQLite's `integrity_check`, and a schema no newer than
 //! this binary's); and any database's schema version can be compared with this binary's
 //! (PostgreSQL after `pg_restore`). PostgreSQL is backed up with its own tools
-//! (`pg_dump`/`pg_restore`, in the README).
+//! (`pg_dump`/`pg_restore`, in docs/operator/backups.md).
 //!
 //! A SQLite database is two files since migration 30: the database and the recorded
 //! calls' file beside it (`analytics_file`). A backup is two files named the same way,

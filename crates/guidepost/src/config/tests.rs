@@ -178,7 +178,7 @@ fn a_default_is_declared_once_and_help_shows_it() {
     assert_eq!(default_of("mail_outbox"), "mail-outbox");
 }
 
-/// The README's promise: every setting's variable is `GUIDEPOST_` and its key in capitals.
+/// The configuration reference's promise: every setting's variable is `GUIDEPOST_` and its key in capitals.
 #[test]
 fn every_setting_has_its_variable() {
     let mut cli = Cli::command();

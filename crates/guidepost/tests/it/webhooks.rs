@@ -1,6 +1,6 @@
 //! Webhooks (SPEC §5): a receiver on loopback gets signed support events from the
 //! store's outbox, retried with backoff while it is down, across a restart of Guidepost,
-//! and verifiable with the README's recipe (`scripts/verify-webhook`).
+//! and verifiable with the recipe of docs/user/webhooks.md (`scripts/verify-webhook`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,7 +121,7 @@ async fn deliveries(app: &TestApp, tenant: &Tenant, hook: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
-/// Runs the README's verification recipe on a delivery; returns its exit code and output.
+/// Runs the verification recipe of docs/user/webhooks.md on a delivery; returns its exit code and output.
 async fn verify(secret: &str, signature: &str, body: &str) -> (bool, String) {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new("python3")
