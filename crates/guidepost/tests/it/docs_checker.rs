@@ -4,6 +4,9 @@
 //! `backend_tests!` turns into tests. A helper with the cited name is not enough. A test
 //! renamed, moved or deleted without its promise fails here, rather than leaving a promise
 //! that names nothing.
+//!
+//! And every relative link of a document (`[text](path#heading)`) names a file of the
+//! repository and, in a Markdown file, one of its headings.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -212,6 +215,115 @@ fn exists(sources: &[Source], citation: &str) -> bool {
             *last == "*" || source.tests.contains(*last) || source.modules.contains(*last);
         in_module && names_it
     })
+}
+
+/// The targets of a document's links outside code blocks, `[text](target)`, that stay in
+/// the repository: no scheme (`https:`, `mailto:`).
+fn relative_links(document: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    let mut in_code = false;
+    for line in document.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        for (at, _) in line.match_indices("](") {
+            let rest = &line[at + 2..];
+            let Some(target) = rest.split(')').next().filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            let scheme = target
+                .split_once(':')
+                .is_some_and(|(s, _)| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphabetic()));
+            if !scheme && !target.contains(' ') {
+                links.push(target.to_owned());
+            }
+        }
+    }
+    links
+}
+
+/// The anchors of a Markdown document's headings, as GitHub makes them: lower case,
+/// punctuation dropped, spaces as '-'.
+fn anchors(document: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut in_code = false;
+    for line in document.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            let heading = line.trim_start_matches('#').trim().to_lowercase();
+            let anchor = heading
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect();
+            found.insert(anchor);
+        }
+    }
+    found
+}
+
+#[test]
+fn every_relative_link_names_a_file_and_a_heading_of_the_repository() {
+    let root = workspace_root();
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for document in documents(&root) {
+        let here = root.join(&document);
+        let text = std::fs::read_to_string(&here).unwrap();
+        for link in relative_links(&text) {
+            checked += 1;
+            let (path, heading) = match link.split_once('#') {
+                Some((path, heading)) => (path, Some(heading)),
+                None => (link.as_str(), None),
+            };
+            let target = match path {
+                "" => here.clone(),
+                path => here.parent().unwrap().join(path),
+            };
+            let markdown = target.extension().is_some_and(|e| e == "md");
+            let names_a_heading = || {
+                let text = std::fs::read_to_string(&target).unwrap();
+                heading.is_none_or(|h| !markdown || anchors(&text).contains(h))
+            };
+            if !target.exists() || !names_a_heading() {
+                broken.push(format!("{}: ({link})", document.display()));
+            }
+        }
+    }
+    eprintln!("[docs] {checked} relative links checked");
+    assert!(
+        checked > 50,
+        "the documents link each other: {checked} found"
+    );
+    assert!(
+        broken.is_empty(),
+        "links to no file, or to no heading of that file:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn links_and_headings_are_read_as_github_reads_them() {
+    let document = "# Scale-out (PostgreSQL)\n\n## Floods (`scripts/flood`, 2026-11-22)\n\n\
+                    See [it](../SECURITY.md#who-can-reach-what), [here](#scale-out-postgresql), \
+                    [the site](https://example.com) and [mail](mailto:a@b.example).\n\n\
+                    ```\n[not a link](in/code.md)\n```\n";
+    assert_eq!(
+        relative_links(document),
+        ["../SECURITY.md#who-can-reach-what", "#scale-out-postgresql"]
+    );
+    assert_eq!(
+        anchors(document).into_iter().collect::<Vec<_>>(),
+        ["floods-scriptsflood-2026-11-22", "scale-out-postgresql"]
+    );
 }
 
 #[test]
