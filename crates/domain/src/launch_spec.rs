@@ -111,13 +111,15 @@ pub enum LaunchSpec {
 }
 
 /// What a process upstream may use; what is left out is the operator's default
-/// (`--upstream-memory-mb`, `--upstream-processes`), and neither may pass the operator's
-/// maximum.
+/// (`--upstream-memory-mb`, `--upstream-processes`, `--upstream-disk-mb`), and none may
+/// pass the operator's maximum.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessLimits {
     pub memory_mb: Option<u32>,
     pub processes: Option<u32>,
+    /// The size of its own directory, in MiB.
+    pub disk_mb: Option<u32>,
 }
 
 /// Host paths a `command` upstream may read (and execute), or read and write, besides

@@ -430,6 +430,12 @@ impl UpstreamRuntime for Supervisor {
         {
             tracing::warn!(%error, dir = %dir.display(), "could not remove an uninstalled upstream's directory");
         }
+        let image = crate::confine::image_of(&dir);
+        if let Err(error) = tokio::fs::remove_file(&image).await
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, image = %image.display(), "could not remove an uninstalled upstream's disk");
+        }
         if let Some(socket) = &self.options.container_socket
             && let Err(error) = container::remove_volume(socket, upstream.as_str()).await
         {

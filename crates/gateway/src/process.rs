@@ -84,6 +84,8 @@ pub struct UpstreamProcess {
     pub reservation: Option<Reservation>,
     /// Its way out, if it declared network: held for as long as the process runs.
     _egress: Option<Egress>,
+    /// Its directory's file system stays attached while it runs (`confine::disk`).
+    _disk: Option<Arc<crate::confine::AttachedDisk>>,
     exited: watch::Receiver<bool>,
     /// How it ended, once it has: its exit code or the signal that killed it.
     status: Arc<OnceLock<std::process::ExitStatus>>,
@@ -158,6 +160,7 @@ pub fn spawn(
         cgroup: confinement.cgroup.take(),
         reservation: None,
         _egress: confinement.egress.take(),
+        _disk: confinement.disk.take(),
         exited,
         status,
         drained: Some(drained),

@@ -14,7 +14,8 @@ use landlock::RulesetCreated;
 use seccompiler::BpfProgram;
 
 /// Everything the child applies, in this order: join the cgroup, enter a network
-/// namespace of its own, then PID and IPC namespaces of its own (`isolate`), take its
+/// namespace of its own, mount its own disk over its directory in a mount namespace of
+/// its own, then PID and IPC namespaces of its own (`isolate`), take its
 /// rlimits, drop to the upstream user, enforce Landlock, then seccomp (which also sets
 /// no-new-privileges).
 pub struct Steps {
@@ -25,11 +26,21 @@ pub struct Steps {
     /// see, signal, `prlimit` or renice, no SysV IPC objects or message queues shared
     /// with anyone, and those it makes die with it.
     pub isolate: bool,
+    /// Its directory's own file system (`disk.rs`), if it has a quota.
+    pub disk: Option<OwnDisk>,
     pub limits: Vec<(libc::__rlimit_resource_t, u64)>,
     /// uid and gid to become.
     pub identity: Option<(u32, u32)>,
     pub ruleset: Option<RulesetCreated>,
     pub seccomp: Vec<BpfProgram>,
+}
+
+/// A file system to mount over a directory.
+pub struct OwnDisk {
+    /// Its mount, made by the parent and attached nowhere yet.
+    pub mount: OwnedFd,
+    /// The upstream's directory (also its working directory).
+    pub target: CString,
 }
 
 /// The network a process upstream gets.
@@ -78,6 +89,38 @@ pub fn install(command: &mut tokio::process::Command, steps: Steps) {
     }
 }
 
+/// Mounts the upstream's disk over its directory in a mount namespace of its own, whose
+/// mounts do not propagate to the host's: the mount ends with the upstream's last
+/// process. The working directory is entered again, since the one entered before this
+/// step is the directory beneath the mount.
+fn mount_own_disk(disk: &OwnDisk) -> io::Result<()> {
+    // MOVE_MOUNT_F_EMPTY_PATH: the mount is the descriptor itself.
+    const FROM_DESCRIPTOR: libc::c_uint = 0x04;
+    // SAFETY: plain system calls with C strings and a descriptor prepared before the fork.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        let private = libc::MS_REC | libc::MS_PRIVATE;
+        let none = std::ptr::null();
+        check(libc::mount(
+            none,
+            c"/".as_ptr(),
+            none,
+            private,
+            std::ptr::null(),
+        ))?;
+        let moved = libc::syscall(
+            libc::SYS_move_mount,
+            disk.mount.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            disk.target.as_ptr(),
+            FROM_DESCRIPTOR,
+        );
+        check(if moved < 0 { -1 } else { 0 })?;
+        check(libc::chdir(disk.target.as_ptr()))
+    }
+}
+
 fn check(result: libc::c_int) -> io::Result<()> {
     if result == 0 {
         Ok(())
@@ -101,6 +144,9 @@ fn apply(steps: Steps) -> io::Result<()> {
         Network::Fenced(namespace) => {
             check(unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) })?
         }
+    }
+    if let Some(disk) = &steps.disk {
+        mount_own_disk(disk)?;
     }
     if steps.isolate {
         isolate()?;

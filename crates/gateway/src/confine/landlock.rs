@@ -2,6 +2,7 @@
 //! libraries and its package; read and write its own directory; no TCP but what its
 //! declaration allows; no signals to, and no abstract sockets of, anything outside it.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use landlock::{
@@ -147,6 +148,7 @@ pub fn ruleset(
     abi: i32,
     read: &[PathBuf],
     write: &[PathBuf],
+    mounted: Option<&OwnedFd>,
     network: Network,
 ) -> Result<Option<RulesetCreated>, String> {
     if abi <= 0 {
@@ -180,6 +182,13 @@ pub fn ruleset(
                 .add_rule(PathBeneath::new(fd, access))
                 .map_err(|e| fail(&e))?;
         }
+    }
+    // The upstream's own disk, by its detached mount (`disk.rs` says why not by path).
+    if let Some(mount) = mounted {
+        let fd = mount.try_clone().map_err(|e| fail(&e))?;
+        created = created
+            .add_rule(PathBeneath::new(fd, AccessFs::from_all(TESTED)))
+            .map_err(|e| fail(&e))?;
     }
     if network == Network::FenceOnly {
         created = created

@@ -19,16 +19,21 @@
 mod budget;
 mod cgroup;
 mod child;
+mod disk;
 mod egress;
 mod landlock;
 mod places;
 mod seccomp;
 
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use budget::Caps;
 pub(crate) use budget::{Budget, Reservation};
 pub(crate) use cgroup::Cgroup;
+pub(crate) use disk::{Attached as AttachedDisk, image_of};
 pub(crate) use egress::{Egress, proxy_url};
 
 /// The variables that name the egress fence in an upstream's environment.
@@ -78,6 +83,10 @@ pub struct Limits {
     pub processes: u32,
     pub max_memory_mb: u32,
     pub max_processes: u32,
+    /// The size of an upstream's own directory (0: unbounded), and the most an entry may
+    /// ask for.
+    pub disk_mb: u32,
+    pub max_disk_mb: u32,
 }
 
 impl Default for Limits {
@@ -87,6 +96,8 @@ impl Default for Limits {
             processes: 64,
             max_memory_mb: 4096,
             max_processes: 512,
+            disk_mb: 1024,
+            max_disk_mb: 16384,
         }
     }
 }
@@ -130,6 +141,7 @@ pub(crate) struct Declaration {
     pub network: bool,
     pub memory_mb: Option<u32>,
     pub processes: Option<u32>,
+    pub disk_mb: Option<u32>,
     /// Read and execute: its package, its command, the entry's read paths.
     pub read: Vec<PathBuf>,
     /// Read and write besides its own directory: the entry's write paths.
@@ -150,6 +162,8 @@ pub struct Report {
     pub seccomp: bool,
     /// The user upstreams run as (`null`: Guidepost's own, which is not root).
     pub user: Option<String>,
+    /// Whether each upstream's directory is a file system of its own, of bounded size.
+    pub disk_quota: bool,
     /// What is missing, and what that leaves open.
     pub missing: Vec<String>,
 }
@@ -165,6 +179,7 @@ pub struct Confiner {
     filters: Vec<seccompiler::BpfProgram>,
     /// uid and gid to drop to (when Guidepost runs as root).
     identity: Result<Option<(u32, u32)>, String>,
+    disks: disk::Disks,
     /// Read and execute for every upstream: the runtimes and the system's libraries.
     system_read: Vec<PathBuf>,
     /// Why the upstream user cannot reach the upstreams' directories or packages, if it
@@ -187,6 +202,8 @@ struct Plan<'a> {
     write: Vec<PathBuf>,
     /// Its way out, if any: an egress fence.
     fence: Option<egress::Fence>,
+    /// Its directory's own file system, mounted over `owned[0]`.
+    disk: Option<Arc<disk::Attached>>,
 }
 
 /// The two processes a PID namespace adds to a tree (`child::isolate`).
@@ -194,6 +211,9 @@ const NAMESPACE_HELPERS: u32 = 2;
 /// What an installer may use: npm resolving a large tree takes a few hundred MiB.
 const INSTALL_MEMORY_MB: u32 = 1024;
 const INSTALL_PROCESSES: u32 = 128;
+
+/// The smallest directory: ext4's own structures take about 1 MiB of it.
+const MIN_DISK_MB: u32 = 8;
 
 /// Landlock ABI 6: files, TCP, and scoping of signals and abstract Unix sockets.
 const LANDLOCK_NEEDED: i32 = 6;
@@ -225,6 +245,7 @@ impl Confiner {
         };
         Self {
             out_of_reach,
+            disks: disk::Disks::detect(is_root),
             landlock_abi,
             cgroups,
             network_namespaces: is_root,
@@ -274,6 +295,14 @@ impl Confiner {
         if let Err(why) = &self.identity {
             missing.push(format!("the upstream user ({why})"));
         }
+        if let Some(why) = self.disks.unavailable()
+            && self.options.limits.disk_mb > 0
+        {
+            missing.push(format!(
+                "disk quotas ({why}): an upstream's directory is bounded by the host's disk only \
+                 (--upstream-disk-mb=0 accepts that)"
+            ));
+        }
         if let Some(why) = &self.out_of_reach {
             missing.push(format!(
                 "a place for upstreams the upstream user can reach ({why}; --upstream-data and --upstream-cache name them)"
@@ -293,6 +322,7 @@ impl Confiner {
                 Ok(Some(_)) => Some(self.options.user.clone()),
                 _ => None,
             },
+            disk_quota: self.disks.unavailable().is_none() && self.options.limits.disk_mb > 0,
             missing,
         }
     }
@@ -331,6 +361,24 @@ impl Confiner {
         Ok((memory.max(16), processes.max(2)))
     }
 
+    /// The size of a declaration's directory in MiB (0: unbounded), within the operator's
+    /// maximum. An entry cannot lift the bound the operator set.
+    pub(crate) fn disk_of(&self, declaration: &Declaration) -> Result<u32, String> {
+        let limits = &self.options.limits;
+        if limits.disk_mb == 0 {
+            return Ok(0);
+        }
+        let disk = declaration.disk_mb.unwrap_or(limits.disk_mb);
+        if disk > limits.max_disk_mb {
+            return Err(format!(
+                "its entry asks for {disk} MiB of disk; this platform allows at most {} (--upstream-max-disk-mb)",
+                limits.max_disk_mb
+            ));
+        }
+        // ext4 needs a few MiB for itself.
+        Ok(disk.max(MIN_DISK_MB))
+    }
+
     /// What a process launched with `declaration` gets here, in a line.
     pub(crate) fn describe(&self, declaration: &Declaration) -> String {
         let report = self.report();
@@ -363,6 +411,11 @@ impl Confiner {
         if report.network_namespaces {
             parts.push("own PID and IPC namespaces".into());
         }
+        match self.disk_of(declaration) {
+            Ok(disk) if report.disk_quota => parts.push(format!("disk {disk} MiB")),
+            Ok(_) => {}
+            Err(why) => parts.push(why),
+        }
         if report.seccomp {
             parts.push("seccomp".into());
         }
@@ -389,9 +442,17 @@ impl Confiner {
     ) -> Result<Prepared, String> {
         self.admit()?;
         let (memory_mb, processes) = self.limits_of(declaration)?;
+        let disk_mb = self.disk_of(declaration)?;
         if self.options.mode == Mode::Off {
             return Ok(Prepared::unconfined());
         }
+        let disk = match self.disks.unavailable() {
+            None if disk_mb > 0 => {
+                let owner = self.identity.clone().unwrap_or(None);
+                Some(self.disks.attach(workdir, disk_mb, owner)?)
+            }
+            _ => None,
+        };
         let program = landlock::located(program);
         let mut write = vec![workdir.to_path_buf()];
         write.extend(declaration.write.iter().cloned());
@@ -408,6 +469,7 @@ impl Confiner {
             read,
             write,
             fence,
+            disk,
         })
     }
 
@@ -437,6 +499,7 @@ impl Confiner {
             read,
             write: dirs,
             fence: Some(fence),
+            disk: None,
         })
     }
 
@@ -473,7 +536,11 @@ impl Confiner {
         let mut write = plan.write;
         write.push(PathBuf::from("/dev/null"));
         let network = landlock::Network::of(plan.fence.is_some(), self.network_namespaces);
-        let ruleset = landlock::ruleset(self.landlock_abi, &read, &write, network)?;
+        let mount = match &plan.disk {
+            Some(disk) => Some(disk.detached_mount()?),
+            None => None,
+        };
+        let ruleset = landlock::ruleset(self.landlock_abi, &read, &write, mount.as_ref(), network)?;
         let (egress, namespace) = match (plan.fence, self.network_namespaces) {
             (_, false) => (None, child::Network::Host),
             (None, true) => (None, child::Network::None),
@@ -482,10 +549,18 @@ impl Confiner {
                 (Some(egress), child::Network::Fenced(namespace))
             }
         };
+        let own_disk = match (mount, plan.owned.first()) {
+            (Some(mount), Some(dir)) => Some(child::OwnDisk {
+                mount,
+                target: c_path(dir)?,
+            }),
+            _ => None,
+        };
         let steps = child::Steps {
             join,
             network: namespace,
             isolate,
+            disk: own_disk,
             limits: child::rlimits(plan.memory_mb, plan.processes, cgroup.is_some()),
             identity,
             ruleset,
@@ -495,6 +570,7 @@ impl Confiner {
             steps: Some(steps),
             cgroup,
             egress,
+            disk: plan.disk,
         })
     }
 
@@ -523,6 +599,8 @@ pub(crate) struct Prepared {
     pub cgroup: Option<Cgroup>,
     /// Its way out, listening before the process starts, if it declared network.
     pub egress: Option<Egress>,
+    /// Its directory's file system, attached while the process runs.
+    pub disk: Option<Arc<disk::Attached>>,
 }
 
 impl Prepared {
@@ -532,6 +610,7 @@ impl Prepared {
             steps: None,
             cgroup: None,
             egress: None,
+            disk: None,
         }
     }
 
@@ -548,4 +627,9 @@ impl Prepared {
             child::install(command, steps);
         }
     }
+}
+
+fn c_path(path: &Path) -> Result<CString, String> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("{} has a NUL byte", path.display()))
 }

@@ -214,6 +214,7 @@ fn declared(
         network,
         memory_mb: limits.memory_mb,
         processes: limits.processes,
+        disk_mb: limits.disk_mb,
         read,
         write,
     }

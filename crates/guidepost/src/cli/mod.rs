@@ -470,6 +470,18 @@ pub struct ConfinementArgs {
           value_parser = clap::value_parser!(u32).range(2..=65_536),
           default_value_t = Limits::default().max_processes)]
     pub upstream_max_processes: u32,
+    /// The size of each process upstream's own directory, in MiB: a file system of its
+    /// own (a sparse image beside it), so that writing past it fails inside with ENOSPC
+    /// and the host's disk is unharmed. 0 leaves directories bounded by the host's disk.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_DISK_MB",
+          value_parser = clap::value_parser!(u32).range(0..=16_777_216),
+          default_value_t = Limits::default().disk_mb)]
+    pub upstream_disk_mb: u32,
+    /// The largest directory an entry may ask for (`limits.disk_mb`), in MiB.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_MAX_DISK_MB",
+          value_parser = clap::value_parser!(u32).range(8..=16_777_216),
+          default_value_t = Limits::default().max_disk_mb)]
+    pub upstream_max_disk_mb: u32,
     /// Memory all of one organization's process upstreams may reserve on this node, in
     /// MiB; a start past it is refused with this cap named.
     #[arg(long, env = "GUIDEPOST_UPSTREAM_ORG_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..),

@@ -318,6 +318,8 @@ pub fn confinement(args: &ConfinementArgs) -> ConfinementOptions {
             processes: args.upstream_processes,
             max_memory_mb: args.upstream_max_memory_mb,
             max_processes: args.upstream_max_processes,
+            disk_mb: args.upstream_disk_mb,
+            max_disk_mb: args.upstream_max_disk_mb,
         },
         caps: Caps {
             org_memory_mb: args.upstream_org_memory_mb,

@@ -30,8 +30,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The operator's catalog: `hostile` (no network, at most 16 processes) and
-/// `hostile-net` (network), both running the hostile script, which may read its own file.
+/// The operator's catalog: `hostile` (no network, at most 16 processes), `hostile-net`
+/// (network) and `hostile-small` (a 32 MiB directory), all running the hostile script,
+/// which may read its own file.
 fn hostile_catalog(dir: &Path) -> Catalog {
     let script = shared_with_upstreams(
         dir,
@@ -48,7 +49,9 @@ fn hostile_catalog(dir: &Path) -> Catalog {
             script.display().to_string(),
         )
     };
-    let text = entry("hostile", "") + &entry("hostile-net", ", network = true");
+    let text = entry("hostile", "")
+        + &entry("hostile-net", ", network = true")
+        + &entry("hostile-small", "").replace("processes = 16", "processes = 16, disk_mb = 32");
     Catalog::with_operator_entries(&text).unwrap()
 }
 
@@ -179,7 +182,9 @@ backend_tests! {
         let neighbours = h.probe("nb__whoami", json!({})).await;
         let theirs = format!("{}/secret.txt", neighbours["home"].as_str().unwrap());
         assert_eq!(h.probe("nb__write", json!({"path": theirs})).await["ok"], true);
-        assert!(Path::new(&theirs).exists());
+        // In the neighbour's own disk (`confine/disk.rs`), which only its namespace mounts:
+        // beneath it, the host's directory, whose listing Landlock refuses below.
+        assert_eq!(h.probe("nb__read", json!({"path": theirs})).await["bytes"], 7);
 
         // Files: the neighbour's, the key, a stray file, Guidepost's environment, the
         // database; all readable by any user, so what refuses them is the confinement.

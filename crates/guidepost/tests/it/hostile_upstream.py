@@ -148,6 +148,8 @@ TOOLS = {
     "prlimit": ("Sets a process's open-file limit to 0.", schema({"pid": integer("The process.")}, ["pid"])),
     "renice": ("Renices a process, or every process of its user.", schema({"pid": integer("The process.")})),
     "vsock": ("Opens an AF_VSOCK socket.", schema({})),
+    "fill": ("Writes zeros into a file of its directory, a MiB at a time, up to mib MiB.",
+             schema({"mib": integer("How much to write."), "name": string("The file's name.")}, ["mib"])),
 }
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -218,6 +220,21 @@ def tool_renice(arguments):
 def tool_vsock(arguments):
     socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM).close()
     return {"ok": True}
+
+
+def tool_fill(arguments):
+    written = 0
+    chunk = bytes(1024 * 1024)
+    try:
+        with open(arguments.get("name") or "filler", "wb") as f:
+            for _ in range(int(arguments["mib"])):
+                f.write(chunk)
+                f.flush()
+                written += 1
+            os.fsync(f.fileno())
+    except OSError as error:
+        return failure(error, written_mib=written)
+    return {"ok": True, "written_mib": written}
 
 
 def definitions():
@@ -469,6 +486,7 @@ HANDLERS = {
     "prlimit": tool_prlimit,
     "renice": tool_renice,
     "vsock": tool_vsock,
+    "fill": tool_fill,
 }
 
 

@@ -49,6 +49,7 @@ mod gateway_caps;
 mod gateway_confinement;
 mod gateway_container;
 mod gateway_defaults;
+mod gateway_disk;
 mod gateway_features;
 mod gateway_fixture;
 mod gateway_inputs;

@@ -184,14 +184,32 @@ fn keep_calling(mcp: &RawMcp, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<
     })
 }
 
-/// Waits until the file exists (written by the upstream).
-async fn file_appears(path: &std::path::Path) {
+/// `name` in the upstream's own directory `home`, as its processes see it: the
+/// directory is a file system mounted in their namespace only (`confine/disk.rs`), so
+/// the host reaches it through a process whose HOME it is (`/proc/<pid>/root`).
+fn in_upstream(home: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    let marker = format!("HOME={}\0", home.display());
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let found = environ
+                .windows(marker.len())
+                .any(|window| window == marker.as_bytes());
+            let inside = entry.path().join("root").join(home.strip_prefix("/").ok()?);
+            found.then(|| inside.join(name))
+        })
+}
+
+/// Waits until the upstream has written `name` into its directory.
+async fn file_appears(home: &std::path::Path, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !path.exists() {
+    while !in_upstream(home, name).is_some_and(|path| path.exists()) {
         assert!(
             Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
+            "{name} never appeared in {}",
+            home.display()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -269,7 +287,7 @@ backend_tests! {
             let mcp = RawMcp::new(u.mcp.url.clone(), STATELESS_ERA);
             tokio::spawn(async move { mcp.call_tool(3, "fx__hold", json!({"name": "go"})).await })
         };
-        file_appears(&u.home.join("holding-go")).await;
+        file_appears(&u.home, "holding-go").await;
         let stop = Arc::new(AtomicBool::new(false));
         let callers: Vec<_> = (0..3).map(|_| keep_calling(&u.mcp, stop.clone())).collect();
 
@@ -280,7 +298,7 @@ backend_tests! {
         assert_eq!(patched["previous_version"], "1.0.0");
         switched_to(&u.mcp, "1.1.0").await;
         assert!(!held.is_finished(), "the held call still waits on 1.0.0, which was not stopped");
-        std::fs::write(u.home.join("go"), "").unwrap();
+        std::fs::write(in_upstream(&u.home, "go").unwrap(), "").unwrap();
         let released = held.await.unwrap();
         assert_eq!(text_of(&released.body), "released by go", "{}", released.body);
         stop.store(true, Ordering::Relaxed);
