@@ -22,6 +22,7 @@ mod child;
 mod disk;
 mod egress;
 mod landlock;
+mod options;
 mod places;
 mod seccomp;
 
@@ -45,108 +46,12 @@ pub(crate) const PROXY_VARIABLES: [&str; 5] = [
     "ALL_PROXY",
 ];
 pub(crate) use landlock::{located, runtime_dirs};
+pub(crate) use options::{CPU_SECONDS, Declaration, FILE_SIZE_BYTES, OPEN_FILES};
+pub use options::{ConfinementOptions, Limits, Mode};
 pub use places::make_reachable;
 use serde::Serialize;
 
 use crate::fetch::toolchain::Toolchain;
-
-/// How strictly process upstreams are confined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// Every feature below is required; without one, process upstreams are refused.
-    Strict,
-    /// Whatever the kernel offers is applied; what is missing is reported, not required.
-    BestEffort,
-    /// Nothing is applied: for measuring what confinement costs, and for hosts where
-    /// Guidepost itself runs in a sandbox made for it. Never the default.
-    Off,
-}
-
-impl std::str::FromStr for Mode {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "strict" => Ok(Mode::Strict),
-            "best-effort" => Ok(Mode::BestEffort),
-            "off" => Ok(Mode::Off),
-            other => Err(format!("{other:?} is not strict, best-effort or off")),
-        }
-    }
-}
-
-/// What one process upstream may use by default, and at most when its entry asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub memory_mb: u32,
-    pub processes: u32,
-    pub max_memory_mb: u32,
-    pub max_processes: u32,
-    /// The size of an upstream's own directory (0: unbounded), and the most an entry may
-    /// ask for.
-    pub disk_mb: u32,
-    pub max_disk_mb: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            memory_mb: 512,
-            processes: 64,
-            max_memory_mb: 4096,
-            max_processes: 512,
-            disk_mb: 1024,
-            max_disk_mb: 16384,
-        }
-    }
-}
-
-/// Open files, file size and CPU: the same for every upstream.
-pub(crate) const OPEN_FILES: u64 = 1024;
-pub(crate) const FILE_SIZE_BYTES: u64 = 1 << 30;
-/// CPU seconds a process may use in all (rlimit). No hard CPU quota: one made every cold
-/// start ~100 ms slower (a runtime's start is multi-threaded), and the cgroup's default
-/// weight already shares the CPU fairly among upstreams under load.
-pub(crate) const CPU_SECONDS: u64 = 24 * 3600;
-
-/// The operator's choices about confinement.
-#[derive(Debug, Clone)]
-pub struct ConfinementOptions {
-    pub mode: Mode,
-    /// The user upstreams run as when Guidepost runs as root.
-    pub user: String,
-    pub limits: Limits,
-    pub caps: Caps,
-    /// Ports of the platform itself (its listener, its database): never reachable through
-    /// the egress fence, even where private addresses are allowed.
-    pub platform_ports: Vec<u16>,
-}
-
-impl Default for ConfinementOptions {
-    fn default() -> Self {
-        Self {
-            mode: Mode::Strict,
-            user: "nobody".into(),
-            limits: Limits::default(),
-            caps: Caps::default(),
-            platform_ports: Vec::new(),
-        }
-    }
-}
-
-/// What one launch asks for, from its entry.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Declaration {
-    pub network: bool,
-    pub memory_mb: Option<u32>,
-    pub processes: Option<u32>,
-    pub disk_mb: Option<u32>,
-    /// Read and execute: its package, its command, the entry's read paths.
-    pub read: Vec<PathBuf>,
-    /// Read and write besides its own directory: the entry's write paths.
-    pub write: Vec<PathBuf>,
-}
 
 /// What this node found it can enforce, shown by `/readyz` and in upstreams' statuses.
 #[derive(Debug, Clone, Serialize)]
