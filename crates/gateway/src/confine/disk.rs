@@ -129,13 +129,22 @@ impl Disks {
             return Ok(disk);
         }
         let image = image_of(workdir);
-        let size = u64::from(size_mb) * 1024 * 1024;
-        if image.exists() {
-            grow(&image, size, resize)?;
-        } else {
-            create(&image, workdir, size, owner.unwrap_or((0, 0)), mkfs)?;
-        }
-        let disk = Arc::new(attach_loop(&image)?);
+        // A device still attached to the image (the mount of a process that is still
+        // dying) is taken again, and the image left as it is: a second device would make
+        // a second file system over the same blocks.
+        let disk = match still_attached(&image) {
+            Some(disk) => disk,
+            None => {
+                let size = u64::from(size_mb) * 1024 * 1024;
+                if image.exists() {
+                    grow(&image, size, resize)?;
+                } else {
+                    create(&image, workdir, size, owner.unwrap_or((0, 0)), mkfs)?;
+                }
+                attach_loop(&image)?
+            }
+        };
+        let disk = Arc::new(disk);
         attached.insert(workdir.to_path_buf(), Arc::downgrade(&disk));
         Ok(disk)
     }
@@ -294,6 +303,34 @@ fn empty(workdir: &Path) {
             tracing::warn!(%error, path = %path.display(), "could not remove a file now in the upstream's disk");
         }
     }
+}
+
+/// The loop device `image` is attached to, opened, if one is (its backing file is read
+/// again once it is open: an autoclear between the two reads leaves a device that is no
+/// longer the image's).
+fn still_attached(image: &Path) -> Option<Attached> {
+    let backed_by_image = |device: &Path| {
+        std::fs::read_to_string(device.join("loop/backing_file"))
+            .is_ok_and(|file| Path::new(file.trim_end()) == image)
+    };
+    let found = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|device| backed_by_image(device))?;
+    let name = found.file_name()?.to_string_lossy().into_owned();
+    let path = format!("/dev/{name}");
+    let device = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .ok()?;
+    let path = CString::new(path).ok()?;
+    backed_by_image(&found).then(|| Attached {
+        _device: device.into(),
+        path,
+    })
 }
 
 /// Attaches `image` to a free loop device, with autoclear.
