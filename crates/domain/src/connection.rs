@@ -120,6 +120,10 @@ pub struct UpstreamConnection {
     pub revision: i64,
     /// Set while one node refreshes; the others wait for its result until then.
     pub refreshing_until: Option<Timestamp>,
+    /// A person's connection: the sign-in that vouched for them when they made it
+    /// (`platform`, `oidc <issuer>`, or `server <id>`); it serves calls only from
+    /// servers whose people sign in the same way. `None` for the organization's.
+    pub signed_in_with: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -35,6 +35,16 @@ async fn remote_and_gateway_with(db: &TestDatabase, extra: &str) -> (OAuthApp, O
 /// The gateway (server `gateway`, sign-in required), whose catalog offers `remote`'s
 /// server `remote`, with `extra` in the entry's spec.
 pub(crate) async fn gateway_of(db: &TestDatabase, remote: &OAuthApp, extra: &str) -> OAuthApp {
+    gateway_of_with(db, remote, extra, |_| {}).await
+}
+
+/// [`gateway_of`], its settings adjusted by `adjust`.
+pub(crate) async fn gateway_of_with(
+    db: &TestDatabase,
+    remote: &OAuthApp,
+    extra: &str,
+    adjust: impl FnOnce(&mut guidepost::config::Settings),
+) -> OAuthApp {
     let url = remote.resource("remote");
     let entry = format!(
         "[[entry]]\nid = \"remote\"\nname = \"Remote\"\ndescription = \"A server that signs in.\"\n\
@@ -45,6 +55,7 @@ pub(crate) async fn gateway_of(db: &TestDatabase, remote: &OAuthApp, extra: &str
         settings.platform.catalog = Arc::new(catalog);
         settings.platform.master_key = Some(MasterKey::from_bytes([9; 32]));
         settings.gateway.http_allow_private = true;
+        adjust(settings);
     })
     .await
 }

@@ -29,6 +29,7 @@ mod connections_mine;
 mod connections_mixup;
 mod connections_people;
 mod connections_refresh;
+mod connections_vouched;
 mod content_as_code;
 mod cross_tenant;
 mod custom_domains;

@@ -4,7 +4,7 @@ use super::*;
 use crate::ConnectionStore;
 
 const COLUMNS: &str = "upstream_id, org_id, owner, status, account, tokens_sealed, expires_at, \
-                       revision, refreshing_until, created_at, updated_at";
+                       revision, refreshing_until, signed_in_with, created_at, updated_at";
 
 /// How much of an authorization server's refusal a webhook event repeats.
 const REASON_CHARS: usize = 1_000;
@@ -27,6 +27,7 @@ fn connection(row: &DbRow) -> Result<UpstreamConnection> {
         expires_at: opt_time(row, "expires_at")?,
         revision: row.try_get::<i64, _>("revision")?,
         refreshing_until: opt_time(row, "refreshing_until")?,
+        signed_in_with: opt_text(row, "signed_in_with")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
@@ -120,12 +121,13 @@ impl ConnectionStore for ThisStore {
     async fn put_connection(&self, c: &UpstreamConnection) -> Result<()> {
         let written = sqlx::query(
             "INSERT INTO upstream_connections (upstream_id, org_id, owner, status, account, \
-             tokens_sealed, expires_at, revision, refreshing_until, created_at, updated_at) \
-             SELECT id, org_id, $3, 'active', $4, $5, $6, 1, NULL, $7, $7 FROM upstreams \
+             tokens_sealed, expires_at, revision, refreshing_until, signed_in_with, created_at, \
+             updated_at) \
+             SELECT id, org_id, $3, 'active', $4, $5, $6, 1, NULL, $8, $7, $7 FROM upstreams \
              WHERE org_id = $1 AND id = $2 \
              ON CONFLICT (upstream_id, owner) DO UPDATE SET status = 'active', \
              account = excluded.account, tokens_sealed = excluded.tokens_sealed, \
-             expires_at = excluded.expires_at, \
+             expires_at = excluded.expires_at, signed_in_with = excluded.signed_in_with, \
              revision = upstream_connections.revision + 1, refreshing_until = NULL, \
              updated_at = excluded.updated_at",
         )
@@ -136,6 +138,7 @@ impl ConnectionStore for ThisStore {
         .bind(&c.tokens_sealed)
         .bind(c.expires_at.map(Timestamp::micros))
         .bind(c.updated_at.micros())
+        .bind(c.signed_in_with.as_deref())
         .execute(self.run())
         .await?;
         if written.rows_affected() == 0 {

@@ -47,6 +47,10 @@ pub enum NotConnected {
     NeedsReconnect { upstream: String },
     #[error("the account connected to {upstream} could not be used: {why}")]
     Failed { upstream: String, why: String },
+    #[error(
+        "{upstream} was connected through another sign-in than this server's; connect it again here"
+    )]
+    OtherSignIn { upstream: String },
 }
 
 /// The credential for a call to `upstream` as `owner`, refreshed first if it is about to
@@ -57,6 +61,39 @@ pub async fn bearer(
     owner: &ConnectionOwner,
 ) -> Result<Bearer, NotConnected> {
     let connection = current(platform, upstream, owner).await?;
+    credential_of(platform, upstream, connection).await
+}
+
+/// [`bearer`] for `person`, whose call comes through `server`: only if the connection was
+/// made under the sign-in that vouches for `server`'s people, so that a person signed in
+/// through a weaker one (the same email at another provider) cannot use it.
+async fn bearer_through(
+    platform: &Platform,
+    upstream: &Upstream,
+    owner: &ConnectionOwner,
+    server: &McpServer,
+) -> Result<Bearer, NotConnected> {
+    let connection = current(platform, upstream, owner).await?;
+    let vouching = super::identity::sign_in_of_server(platform, server)
+        .await
+        .map_err(|error| NotConnected::Failed {
+            upstream: upstream.name.clone(),
+            why: error.to_string(),
+        })?;
+    if connection.signed_in_with.as_deref() != Some(vouching.as_str()) {
+        return Err(NotConnected::OtherSignIn {
+            upstream: upstream.name.clone(),
+        });
+    }
+    credential_of(platform, upstream, connection).await
+}
+
+/// The credential `connection` holds, refreshed first if it is about to expire.
+async fn credential_of(
+    platform: &Platform,
+    upstream: &Upstream,
+    connection: UpstreamConnection,
+) -> Result<Bearer, NotConnected> {
     let expiring = expiring_soon(&connection, Timestamp::now());
     let tokens = opened(platform, upstream, &connection)?;
     if expiring && tokens.refresh_token.is_some() {
@@ -81,12 +118,16 @@ pub async fn person_connected(
         )));
     };
     let owner = ConnectionOwner::Person(person.end_user.clone());
-    match bearer(platform, upstream, &owner).await {
+    match bearer_through(platform, upstream, &owner, &person.server).await {
         Ok(_) => {
             person.connection_checked = true;
             Ok(person)
         }
-        Err(NotConnected::Missing { .. } | NotConnected::NeedsReconnect { .. }) => {
+        Err(
+            NotConnected::Missing { .. }
+            | NotConnected::NeedsReconnect { .. }
+            | NotConnected::OtherSignIn { .. },
+        ) => {
             let link = super::person_link(platform, &person.server, &person.end_user, upstream)
                 .await
                 .map_err(|e| UpstreamCallError::Failed(e.to_string()))?;
@@ -286,7 +327,15 @@ async fn refresh_now(
             }
             issued.account = connection.account.clone();
             let key = master_key(platform).map_err(|e| failed(e.to_string()))?;
-            let fresh = stored_connection(key, upstream, &connection.owner, &issued, false, now);
+            let fresh = stored_connection(
+                key,
+                upstream,
+                &connection.owner,
+                &issued,
+                false,
+                connection.signed_in_with.clone(),
+                now,
+            );
             let written = platform
                 .store
                 .put_refreshed_tokens(&fresh, connection.revision)
@@ -368,6 +417,7 @@ pub(super) fn stored_connection(
     owner: &ConnectionOwner,
     issued: &IssuedTokens,
     static_key: bool,
+    signed_in_with: Option<String>,
     now: Timestamp,
 ) -> UpstreamConnection {
     let tokens = ConnectionTokens {
@@ -387,6 +437,7 @@ pub(super) fn stored_connection(
         expires_at: expires_in.map(|seconds| now.plus_seconds(seconds)),
         revision: 1,
         refreshing_until: None,
+        signed_in_with,
         created_at: now,
         updated_at: now,
     }
@@ -407,6 +458,7 @@ mod tests {
             expires_at: lifetime.map(|s| Timestamp::from_micros(at).plus_seconds(s)),
             revision: 1,
             refreshing_until: None,
+            signed_in_with: None,
             created_at: Timestamp::from_micros(at),
             updated_at: Timestamp::from_micros(at),
         }

@@ -379,8 +379,22 @@ pub(super) async fn connected(
     now: Timestamp,
 ) -> Result<Connected, FlowError> {
     let key = master_key(platform)?;
-    let connection =
-        bearer::stored_connection(key, &upstream, &flow.owner, issued, static_key, now);
+    let signed_in_with = match &flow.owner {
+        ConnectionOwner::Organization => None,
+        ConnectionOwner::Person(_) => {
+            let server = super::identity::flow_server(platform, flow).await?;
+            Some(super::identity::sign_in_of_server(platform, &server).await?)
+        }
+    };
+    let connection = bearer::stored_connection(
+        key,
+        &upstream,
+        &flow.owner,
+        issued,
+        static_key,
+        signed_in_with,
+        now,
+    );
     platform.store.put_connection(&connection).await?;
     let mut detail = serde_json::json!({"owner": flow.owner.key()});
     if static_key {

@@ -18,6 +18,34 @@ pub(super) async fn flow_server(
     Ok(platform.store.get_server(&flow.org_id, id).await?)
 }
 
+/// Who vouches for the people of `server`: the platform's own sign-in, the organization's
+/// OpenID provider (by its issuer, and whether it takes an unverified email), or the
+/// server alone (whose people are not signed in by either). A person's connection serves
+/// calls only from servers with the same answer as the one it was made through: one
+/// end user is one email across an organization's servers, and the weakest sign-in among
+/// them must not decide who uses a person's accounts.
+pub(crate) async fn sign_in_of_server(
+    platform: &Platform,
+    server: &McpServer,
+) -> Result<String, CoreError> {
+    let own = || format!("server {}", server.id);
+    Ok(match server.auth_mode {
+        AuthMode::PlatformOauth => "platform".to_string(),
+        AuthMode::CustomOauth => match platform
+            .store
+            .get_oidc_provider(&server.org_id, &server.id)
+            .await?
+        {
+            Some(provider) if provider.accept_unverified_email => {
+                format!("oidc {} unverified", provider.issuer_url)
+            }
+            Some(provider) => format!("oidc {}", provider.issuer_url),
+            None => own(),
+        },
+        AuthMode::CollectEmail | AuthMode::None => own(),
+    })
+}
+
 /// On to the hosted server's own sign-in, to come back to the connect callback.
 pub(super) async fn to_identity_check(
     platform: &Platform,
