@@ -142,7 +142,19 @@ backend_tests! {
 
     async fn a_copy_from_a_newer_guidepost_is_refused_naming_both_versions(db: &TestDatabase) {
         if db.backend == TestBackend::Postgres {
-            return; // `restore` is SQLite's; PostgreSQL's newer schema is refused at connect.
+            // `restore` is SQLite's (PostgreSQL's is pg_restore): a database a newer
+            // Guidepost migrated is refused at the check and at connect, both versions named.
+            drop(guidepost_store::connect(&db.url).await.unwrap());
+            let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                         VALUES (9999, 'from a newer Guidepost', TRUE, '\\x00', 0)")
+                .execute(&mut connection).await.unwrap();
+            connection.close().await.unwrap();
+            let checked = guidepost(&db.url, &["backup", "--check"]).await;
+            assert!(!checked.ok && checked.stderr.contains("9999") && checked.stderr.contains("newer"), "{}", checked.stderr);
+            let refused = guidepost_store::connect(&db.url).await.err().expect("a newer schema is refused");
+            assert!(refused.to_string().contains("9999"), "{refused}");
+            return;
         }
         let dir = scratch();
         let copy = dir.join("newer.db");
