@@ -210,8 +210,9 @@ mod tests {
         assert_eq!((progress_time.turns, analytics_time.turns), (1, 2));
         assert!(analytics_time.held >= held_for, "{analytics_time:?}");
         assert!(analytics_time.waited >= held_for / 2, "{analytics_time:?}");
-        assert!(progress_time.waited < held_for / 2, "{progress_time:?}");
-        assert!(progress_time.held < held_for, "{progress_time:?}");
+        // That progress did not wait for analytics is shown by the order above (its turn
+        // was taken and given back while analytics held its own), not by a clock: an
+        // upper bound on time fails on a loaded machine.
         assert_eq!(WriteTurn::none().times(), None);
     }
 }

@@ -12,6 +12,21 @@ use serde_json::json;
 
 use crate::helpers::{RawMcp, STATELESS_ERA, seeded_and_stopped, serve_process_with};
 
+/// Waits until `count` has passed `at_least`: the load is on before the fault, whatever
+/// the machine's speed. The minute is a guard against a hang.
+async fn until_past(count: &AtomicUsize, at_least: usize) {
+    for _ in 0..1200 {
+        if count.load(Ordering::SeqCst) > at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the clients were answered {} times in a minute",
+        count.load(Ordering::SeqCst)
+    );
+}
+
 /// Every call is served: these tests count calls, not limits.
 const NO_RATE_LIMITS: &[(&str, &str)] = &[
     ("GUIDEPOST_RATE_LIMIT_PER_USER", "0"),
@@ -29,8 +44,12 @@ fn signal(pid: u32, name: &str) {
 }
 
 /// One client walking its own walkthrough until the node stops answering; the steps
-/// it saw acknowledged.
-async fn advance_until_refused(url: String, walkthrough: String) -> usize {
+/// it saw acknowledged (also counted into `progress`, shared by the clients).
+async fn advance_until_refused(
+    url: String,
+    walkthrough: String,
+    progress: Arc<AtomicUsize>,
+) -> usize {
     let mcp = RawMcp::new(url, STATELESS_ERA);
     let selected = mcp
         .call_tool(
@@ -51,6 +70,7 @@ async fn advance_until_refused(url: String, walkthrough: String) -> usize {
         assert_ne!(answer.body["result"]["isError"], true, "{}", answer.body);
         assert!(answer.body["result"].is_object(), "{}", answer.body);
         acknowledged += 1;
+        progress.fetch_add(1, Ordering::SeqCst);
         step = answer.body["result"]["structuredContent"]["step"]["id"].clone();
     }
     acknowledged
@@ -64,13 +84,18 @@ async fn a_node_killed_mid_walkthrough_loses_no_acknowledged_step() {
     let walkthrough = seeded_and_stopped(&db, 1000).await.walkthrough;
 
     let (mut node, url) = serve_process_with(&db.url, NO_RATE_LIMITS).await;
+    let progress = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|n| {
             let url = format!("{url}/s/acme/mcp?tracking_id=walker-{n}");
-            tokio::spawn(advance_until_refused(url, walkthrough.id.clone()))
+            tokio::spawn(advance_until_refused(
+                url,
+                walkthrough.id.clone(),
+                progress.clone(),
+            ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until_past(&progress, 4 * CLIENTS).await;
     signal(node.id().expect("the node runs"), "KILL");
     node.wait().await.unwrap();
     let mut acknowledged = Vec::new();
@@ -140,7 +165,7 @@ async fn sigterm_under_load_finishes_calls_in_flight_and_records_each_answered_o
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    until_past(&answered, 4 * CLIENTS).await;
     signal(node.id().expect("the node runs"), "TERM");
     let exited = tokio::time::timeout(Duration::from_secs(20), node.wait())
         .await

@@ -59,7 +59,8 @@ carries $FIXTURE_SECRET (whole, and split by an escape), terminal escapes and 3,
 characters more; set to `traceback`, it prints a Python traceback that ends in a missing
 module, 60 lines of noise after it, and exits with code 1. With $FIXTURE_CRASH_WHILE naming a file, it does the same while that file
 exists (a failure that a test can end). With $FIXTURE_SLOW_WHILE naming a file, a start
-while that file exists marks `starting slowly` and waits 8 s before it reads anything.
+while that file exists marks `starting slowly` and reads nothing until the file is gone
+(at most 120 s, a guard against a test that never removes it).
 """
 
 import json
@@ -292,7 +293,9 @@ def main():
     slow_while = os.environ.get("FIXTURE_SLOW_WHILE")
     if slow_while and os.path.exists(slow_while):
         mark("starting slowly")
-        time.sleep(8)
+        deadline = time.monotonic() + 120
+        while os.path.exists(slow_while) and time.monotonic() < deadline:
+            time.sleep(0.05)
     crash_while = os.environ.get("FIXTURE_CRASH_WHILE")
     if os.environ.get("FIXTURE_CRASH_AT_START") or (crash_while and os.path.exists(crash_while)):
         sys.stderr.write("fixture: cannot open its database (on purpose)\n")

@@ -212,9 +212,10 @@ impl TestApp {
         format!("{}/s/{slug}/mcp", self.url)
     }
 
-    /// Waits until the analytics writer has stored `count` tool calls for the tenant.
+    /// Waits until the analytics writer has stored `count` tool calls for the tenant. The
+    /// minute is a guard against a hang, not a promise of speed.
     pub async fn wait_for_tool_calls(&self, tenant: &Tenant, count: usize) -> Vec<Value> {
-        for _ in 0..50 {
+        for _ in 0..600 {
             let (_, calls) = self.get("/tool-calls", &tenant.key).await;
             let items = calls["items"].as_array().cloned().unwrap_or_default();
             if items.len() >= count {
@@ -222,7 +223,7 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("expected {count} recorded tool calls within 5 s");
+        panic!("expected {count} recorded tool calls; none came within a minute");
     }
 }
 
