@@ -95,6 +95,7 @@ mod schemathesis;
 mod server_card;
 mod sign_in_hardening;
 mod tasks;
+mod timed_assertions;
 mod tool_switches;
 mod tracing_otlp;
 mod tracing_outbound;
