@@ -320,12 +320,7 @@ fn still_attached(image: &Path) -> Option<Attached> {
         .find(|device| backed_by_image(device))?;
     let name = found.file_name()?.to_string_lossy().into_owned();
     let path = format!("/dev/{name}");
-    let device = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .ok()?;
+    let device = open_read_write(Path::new(&path)).ok()?;
     let path = CString::new(path).ok()?;
     backed_by_image(&found).then(|| Attached {
         _device: device.into(),
@@ -335,12 +330,8 @@ fn still_attached(image: &Path) -> Option<Attached> {
 
 /// Attaches `image` to a free loop device, with autoclear.
 fn attach_loop(image: &Path) -> Result<Attached, String> {
-    let backing = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(image)
-        .map_err(|e| format!("cannot open {}: {e}", image.display()))?;
+    let backing =
+        open_read_write(image).map_err(|e| format!("cannot open {}: {e}", image.display()))?;
     let control = OpenOptions::new()
         .write(true)
         .open("/dev/loop-control")
@@ -366,12 +357,8 @@ fn attach_loop(image: &Path) -> Result<Attached, String> {
             ));
         }
         let path = format!("/dev/loop{number}");
-        let device = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| format!("cannot open {path}: {e}"))?;
+        let device =
+            open_read_write(Path::new(&path)).map_err(|e| format!("cannot open {path}: {e}"))?;
         // SAFETY: the kernel reads a `loop_config` we own for the length of the call.
         let result = unsafe { libc::ioctl(device.as_raw_fd(), LOOP_CONFIGURE, &raw const config) };
         if result == 0 {
@@ -389,4 +376,13 @@ fn attach_loop(image: &Path) -> Result<Attached, String> {
         }
     }
     Err("every free loop device was taken before it could be attached".to_string())
+}
+
+/// A device or image opened for reading and writing, closed at exec.
+fn open_read_write(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
 }
