@@ -1,7 +1,8 @@
 //! Installers run confined (issue 70): an installer is an upstream too. `npm install` of
 //! a package whose git dependency carries an `.npmrc` that names a script as `git` is
 //! refused with the dependency named, and the script never runs (from an organization's
-//! private entry and on an upgrade to a version that brings it); an installer sees no
+//! private entry, from a registry's entry that any organization may install, and on an
+//! upgrade to a version that brings it); an installer sees no
 //! variable of the platform's environment, runs as the upstream user, and cannot write
 //! outside its target directory.
 
@@ -13,13 +14,14 @@ use axum::extract::Path as UrlPath;
 use axum::http::StatusCode as HttpStatus;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use guidepost_testkit::{TestDatabase, backend_tests};
+use guidepost_testkit::{TestDatabase, backend_tests, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::gateway::{gateway_app_with, settled};
 use crate::gateway_fixture::{shared_with_upstreams, wait_for_within};
 use crate::helpers::{Tenant, TestApp};
+use crate::registry_server::{TestRegistry, npm_server};
 
 /// A directory of the test's own, every user may enter.
 fn scratch(name: &str) -> PathBuf {
@@ -271,10 +273,17 @@ backend_tests! {
             ("1.1.0", json!({"helper": helper})),
             ("2.0.0", json!({"helper": helper})),
         ]).await;
+        // An MCP registry lists the same version, for any organization to install.
+        let listing = TestRegistry::start().await;
+        let listed = npm_server("io.example/victim", "Says hello.", "2.0.0", &package, "2.0.0");
+        listing.publish(listed, "active", "2026-01-01T00:00:00Z");
         let (url, cache) = (registry.url.clone(), dir.join("cache"));
+        let listing_url = listing.url.clone();
         let app = gateway_app_with(db, move |settings| {
             settings.gateway.toolchain.npm_registry = Some(url);
             settings.gateway.toolchain.cache_dir = cache;
+            settings.platform.registries = vec![listing_url];
+            settings.registries.allow_private = true;
         })
         .await;
         let acme = app.create_tenant("Acme").await;
@@ -287,6 +296,18 @@ backend_tests! {
         let (status, installed) = app
             .api(Method::POST, "/upstreams", &acme.key, Some(json!({"catalog_entry_id": "victim"})))
             .await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        let upstream = settled(&app, &acme, installed["id"].as_str().unwrap()).await;
+        assert_refused_for_git(&upstream, &marker);
+
+        // From the registry's entry: the same refusal.
+        eventually("the registry's entry is in the catalog", async || {
+            let (_, catalog) = app.get("/catalog?source=registry", &acme.key).await;
+            catalog.to_string().contains("io.example/victim")
+        })
+        .await;
+        let body = json!({"catalog_entry_id": "io.example/victim"});
+        let (status, installed) = app.api(Method::POST, "/upstreams", &acme.key, Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let upstream = settled(&app, &acme, installed["id"].as_str().unwrap()).await;
         assert_refused_for_git(&upstream, &marker);
