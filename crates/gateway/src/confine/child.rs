@@ -41,6 +41,8 @@ pub struct OwnDisk {
     pub mount: OwnedFd,
     /// The upstream's directory (also its working directory).
     pub target: CString,
+    /// Who its root is given to (the image may have been made for another uid).
+    pub owner: Option<(u32, u32)>,
 }
 
 /// The network a process upstream gets.
@@ -117,6 +119,9 @@ fn mount_own_disk(disk: &OwnDisk) -> io::Result<()> {
             FROM_DESCRIPTOR,
         );
         check(if moved < 0 { -1 } else { 0 })?;
+        if let Some((uid, gid)) = disk.owner {
+            check(libc::chown(disk.target.as_ptr(), uid, gid))?;
+        }
         check(libc::chdir(disk.target.as_ptr()))
     }
 }

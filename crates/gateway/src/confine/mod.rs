@@ -25,6 +25,7 @@ mod landlock;
 mod options;
 mod places;
 mod seccomp;
+mod uids;
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -47,7 +48,7 @@ pub(crate) const PROXY_VARIABLES: [&str; 5] = [
 ];
 pub(crate) use landlock::{located, runtime_dirs};
 pub(crate) use options::{CPU_SECONDS, Declaration, FILE_SIZE_BYTES, OPEN_FILES};
-pub use options::{ConfinementOptions, Limits, Mode};
+pub use options::{ConfinementOptions, Limits, Mode, UidRange};
 pub use places::make_reachable;
 use serde::Serialize;
 
@@ -85,6 +86,8 @@ pub struct Confiner {
     /// uid and gid to drop to (when Guidepost runs as root).
     identity: Result<Option<(u32, u32)>, String>,
     disks: disk::Disks,
+    /// A uid of its own for each upstream, when the operator reserved a range.
+    uids: Option<uids::Uids>,
     /// Read and execute for every upstream: the runtimes and the system's libraries.
     system_read: Vec<PathBuf>,
     /// Why the upstream user cannot reach the upstreams' directories or packages, if it
@@ -109,6 +112,8 @@ struct Plan<'a> {
     fence: Option<egress::Fence>,
     /// Its directory's own file system, mounted over `owned[0]`.
     disk: Option<Arc<disk::Attached>>,
+    /// The uid and gid it runs as (when Guidepost is root).
+    identity: Option<(u32, u32)>,
 }
 
 /// The two processes a PID namespace adds to a tree (`child::isolate`).
@@ -151,6 +156,7 @@ impl Confiner {
         Self {
             out_of_reach,
             disks: disk::Disks::detect(is_root),
+            uids: options.uids.filter(|_| is_root).map(uids::Uids::new),
             landlock_abi,
             cgroups,
             network_namespaces: is_root,
@@ -223,8 +229,12 @@ impl Confiner {
             },
             network_namespaces: self.network_namespaces,
             seccomp: self.seccomp,
-            user: match &self.identity {
-                Ok(Some(_)) => Some(self.options.user.clone()),
+            user: match (&self.identity, self.options.uids) {
+                (Ok(Some(_)), Some(range)) if self.uids.is_some() => Some(format!(
+                    "a uid of its own in {}-{}",
+                    range.first, range.last
+                )),
+                (Ok(Some(_)), _) => Some(self.options.user.clone()),
                 _ => None,
             },
             disk_quota: self.disks.unavailable().is_none() && self.options.limits.disk_mb > 0,
@@ -351,11 +361,12 @@ impl Confiner {
         if self.options.mode == Mode::Off {
             return Ok(Prepared::unconfined());
         }
+        let identity = match (&self.uids, self.identity.clone().unwrap_or(None)) {
+            (Some(uids), Some(_)) => Some(uids.of(workdir)?),
+            (_, shared) => shared,
+        };
         let disk = match self.disks.unavailable() {
-            None if disk_mb > 0 => {
-                let owner = self.identity.clone().unwrap_or(None);
-                Some(self.disks.attach(workdir, disk_mb, owner)?)
-            }
+            None if disk_mb > 0 => Some(self.disks.attach(workdir, disk_mb, identity)?),
             _ => None,
         };
         let program = landlock::located(program);
@@ -375,6 +386,7 @@ impl Confiner {
             write,
             fence,
             disk,
+            identity,
         })
     }
 
@@ -405,13 +417,14 @@ impl Confiner {
             write: dirs,
             fence: Some(fence),
             disk: None,
+            identity: self.identity.clone().unwrap_or(None),
         })
     }
 
     /// Prepares `plan`: gives its directories to the upstream user, makes its cgroup,
     /// ruleset, namespaces and filters.
     fn confine(&self, plan: Plan<'_>) -> Result<Prepared, String> {
-        let identity = self.identity.clone().unwrap_or(None);
+        let identity = plan.identity;
         if let Some((uid, gid)) = identity {
             for dir in &plan.owned {
                 child::give_directory(dir, uid, gid)?;
@@ -458,6 +471,7 @@ impl Confiner {
             (Some(mount), Some(dir)) => Some(child::OwnDisk {
                 mount,
                 target: c_path(dir)?,
+                owner: identity,
             }),
             _ => None,
         };

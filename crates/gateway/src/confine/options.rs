@@ -59,6 +59,48 @@ impl Default for Limits {
     }
 }
 
+/// uids no account of the host uses, reserved for upstreams (`--upstream-uids`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UidRange {
+    pub first: u32,
+    pub last: u32,
+}
+
+impl UidRange {
+    pub fn contains(&self, uid: u32) -> bool {
+        (self.first..=self.last).contains(&uid)
+    }
+}
+
+impl std::str::FromStr for UidRange {
+    type Err = String;
+
+    /// `FIRST-LAST`, above the host's own accounts (1000 and up) and not 65534 (`nobody`).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (first, last) = text
+            .split_once('-')
+            .ok_or_else(|| format!("{text:?} is not FIRST-LAST"))?;
+        let number = |n: &str| {
+            n.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{n:?} is not a uid"))
+        };
+        let range = UidRange {
+            first: number(first)?,
+            last: number(last)?,
+        };
+        if range.first < 1000 || range.first > range.last || range.last == u32::MAX {
+            return Err(format!(
+                "{text:?}: the first uid must be at least 1000 and not past the last"
+            ));
+        }
+        if range.contains(65534) {
+            return Err(format!("{text:?} holds 65534, the user nobody"));
+        }
+        Ok(range)
+    }
+}
+
 /// Open files, file size and CPU: the same for every upstream.
 pub(crate) const OPEN_FILES: u64 = 1024;
 pub(crate) const FILE_SIZE_BYTES: u64 = 1 << 30;
@@ -73,6 +115,9 @@ pub struct ConfinementOptions {
     pub mode: Mode,
     /// The user upstreams run as when Guidepost runs as root.
     pub user: String,
+    /// A range of uids the operator reserved for Guidepost: each upstream then runs as
+    /// one of its own (`confine/uids.rs`) instead of as `user`.
+    pub uids: Option<UidRange>,
     pub limits: Limits,
     pub caps: Caps,
     /// Ports of the platform itself (its listener, its database): never reachable through
@@ -85,6 +130,7 @@ impl Default for ConfinementOptions {
         Self {
             mode: Mode::Strict,
             user: "nobody".into(),
+            uids: None,
             limits: Limits::default(),
             caps: Caps::default(),
             platform_ports: Vec::new(),

@@ -470,6 +470,12 @@ pub struct ConfinementArgs {
           value_parser = clap::value_parser!(u32).range(2..=65_536),
           default_value_t = Limits::default().max_processes)]
     pub upstream_max_processes: u32,
+    /// uids reserved for upstreams, as FIRST-LAST (e.g. 200000-265535): each process
+    /// upstream then runs as a uid of its own from the range instead of --upstream-user.
+    /// No account of the host may use them (reserve the range as for /etc/subuid); a
+    /// program that looks its user up (Node's os.userInfo) finds no name for it.
+    #[arg(long, env = "GUIDEPOST_UPSTREAM_UIDS")]
+    pub upstream_uids: Option<guidepost_gateway::confine::UidRange>,
     /// The size of each process upstream's own directory, in MiB: a file system of its
     /// own (a sparse image beside it), so that writing past it fails inside with ENOSPC
     /// and the host's disk is unharmed. 0 leaves directories bounded by the host's disk.

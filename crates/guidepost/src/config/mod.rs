@@ -313,6 +313,7 @@ pub fn confinement(args: &ConfinementArgs) -> ConfinementOptions {
     ConfinementOptions {
         mode: args.upstream_confinement,
         user: args.upstream_user.clone(),
+        uids: args.upstream_uids,
         limits: Limits {
             memory_mb: args.upstream_memory_mb,
             processes: args.upstream_processes,

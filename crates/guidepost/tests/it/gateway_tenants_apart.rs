@@ -120,3 +120,40 @@ backend_tests! {
         let _ = std::fs::remove_dir_all(&h.dir);
     }
 }
+
+/// The range the uid test reserves: nothing on a test machine uses it.
+const UIDS: (u32, u32) = (3_100_000, 3_100_999);
+
+backend_tests! {
+    async fn with_a_reserved_range_each_upstream_runs_as_a_uid_of_its_own(db: &TestDatabase) {
+        let range = format!("{}-{}", UIDS.0, UIDS.1).parse().unwrap();
+        let h = hostile(db, move |settings| settings.gateway.confinement.uids = Some(range)).await;
+        let first = h.install("hostile", "hx").await;
+        h.install("hostile", "nb").await;
+        let mine = h.probe("hx__whoami", json!({})).await;
+        let theirs = h.probe("nb__whoami", json!({})).await;
+        let uid = |me: &serde_json::Value| me["uid"].as_u64().unwrap() as u32;
+        let in_range = |u: u32| (UIDS.0..=UIDS.1).contains(&u);
+        assert!(in_range(uid(&mine)) && in_range(uid(&theirs)), "{mine} {theirs}");
+        assert_ne!(uid(&mine), uid(&theirs), "a uid each");
+        assert_eq!(mine["gid"], mine["uid"]);
+        // Its directory is its own (the record of its uid), and writable by it.
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::path::Path::new(mine["home"].as_str().unwrap());
+        assert_eq!(std::fs::metadata(dir).unwrap().uid(), uid(&mine));
+        let own = format!("{}/own.txt", mine["home"].as_str().unwrap());
+        assert_eq!(h.probe("hx__write", json!({"path": own})).await["ok"], true);
+        // The user of neither is renicing the other's processes: another uid entirely.
+        let _ = h.probe("nb__renice", json!({})).await;
+        let victim = host_pid(mine["identity"].as_str().unwrap().parse().unwrap()).unwrap();
+        assert_eq!(nice_of(victim), 0);
+        // A restart keeps the uid.
+        let path = format!("/upstreams/{first}/restart");
+        let (status, _) = h.app.api(Method::POST, &path, &h.acme.key, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        wait_for(&h.app, &h.acme, &first, |u| u["status"] == "ready").await;
+        let again = h.probe("hx__whoami", json!({})).await;
+        assert_eq!(uid(&again), uid(&mine), "the same uid after a restart");
+        let _ = std::fs::remove_dir_all(&h.dir);
+    }
+}
