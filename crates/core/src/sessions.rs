@@ -22,6 +22,25 @@ pub async fn open(platform: &Platform, session: &NewSession) -> Result<McpSessio
     Ok(opened)
 }
 
+/// Forgets the stored sessions opened from `client_prefix` but the `keep` most recently
+/// seen: one address cannot grow the sessions without end. A forgotten session's client
+/// is told the session is unknown and opens another (on another node, once that node's
+/// cached copy expires, as for any session that ended). The number forgotten.
+pub async fn keep_newest_of_client(
+    platform: &Platform,
+    client_prefix: &str,
+    keep: u32,
+) -> Result<u64, CoreError> {
+    let forgotten = platform
+        .store
+        .keep_newest_sessions_of_client(client_prefix, keep)
+        .await?;
+    for transport_id in &forgotten {
+        platform.cache.forget_session(transport_id);
+    }
+    Ok(forgotten.len() as u64)
+}
+
 /// The stored session `transport_id` of `server`, unless it is unknown, belongs to
 /// another server, or has been idle for longer than the timeout (then it is deleted).
 /// Activity is recorded in the background, at most every few seconds. A session in use

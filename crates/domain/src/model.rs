@@ -144,6 +144,8 @@ pub struct NewSession {
     pub protocol_version: Option<String>,
     /// The transport's own record of the handshake (opaque JSON), replayed on other nodes.
     pub transport_state: String,
+    /// The client's address prefix, as per-address limits key it (`None`: unknown).
+    pub client_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

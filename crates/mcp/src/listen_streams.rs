@@ -144,6 +144,7 @@ mod tests {
             per_ip,
             per_server,
             per_node,
+            ..SessionCaps::default()
         }
     }
 

@@ -20,6 +20,9 @@ pub struct SessionCaps {
     pub per_ip: usize,
     pub per_server: usize,
     pub per_node: usize,
+    /// Sessions one client address may keep in the store, across nodes: past it, the
+    /// least recently seen is forgotten.
+    pub stored_per_ip: u32,
 }
 
 impl Default for SessionCaps {
@@ -31,6 +34,7 @@ impl Default for SessionCaps {
             per_ip: 32,
             per_server: 500,
             per_node: 500,
+            stored_per_ip: 1000,
         }
     }
 }
@@ -105,6 +109,11 @@ impl LiveSessions {
         for id in evicted {
             self.evict(&id).await;
         }
+    }
+
+    /// How many sessions one client address may keep in the store.
+    pub fn stored_per_ip(&self) -> u32 {
+        self.caps.stored_per_ip
     }
 
     /// Forgets a session the client ended.

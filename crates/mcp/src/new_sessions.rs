@@ -63,9 +63,22 @@ pub(crate) async fn remember(
     scope: &RequestScope,
     inbound: &Inbound,
     transport_id: &str,
+    stored_per_ip: u32,
 ) {
     if let Err(error) = store_session(platform, scope, inbound, transport_id).await {
         tracing::error!(%error, "could not store a new MCP session");
+        return;
+    }
+    if let Some(prefix) = scope.client_ip {
+        match sessions::keep_newest_of_client(platform, &prefix.to_string(), stored_per_ip).await {
+            Ok(0) => {}
+            Ok(forgotten) => {
+                metrics::counter!("guidepost_mcp_sessions_forgotten_total").increment(forgotten)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not bound the sessions of a client address")
+            }
+        }
     }
 }
 
@@ -100,6 +113,7 @@ async fn store_session(
                 .and_then(Value::as_str),
         )),
         transport_state: inbound.params.to_string(),
+        client_prefix: scope.client_ip.map(|ip| ip.to_string()),
     };
     sessions::open(platform, &session).await?;
     metrics::counter!("guidepost_mcp_sessions_created_total").increment(1);

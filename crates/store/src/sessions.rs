@@ -36,6 +36,13 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, transport_id: &str) -> Result<()>;
     /// Platform-wide housekeeping: deletes sessions idle since before `cutoff`.
     async fn delete_idle_sessions(&self, cutoff: Timestamp) -> Result<u64>;
+    /// Forgets the sessions opened from `client_prefix` but its `keep` most recently seen;
+    /// the transport ids forgotten.
+    async fn keep_newest_sessions_of_client(
+        &self,
+        client_prefix: &str,
+        keep: u32,
+    ) -> Result<Vec<String>>;
     async fn list_sessions_of_end_user(
         &self,
         org: &OrgId,

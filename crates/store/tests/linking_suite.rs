@@ -135,6 +135,7 @@ async fn linking_moves_progress_and_the_more_advanced_wins(db: &TestDatabase) {
         client_version: None,
         protocol_version: None,
         transport_state: "{}".into(),
+        client_prefix: None,
     };
     w.store
         .create_session(&session, Timestamp::now())

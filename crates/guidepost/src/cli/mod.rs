@@ -210,6 +210,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_MAX_SESSIONS_PER_SERVER",
           default_value_t = SessionCaps::default().per_server)]
     pub max_sessions_per_server: usize,
+    /// Sessions one client address (its prefix) may keep in the store, across nodes;
+    /// past it, the least recently seen is forgotten and its client opens another.
+    #[arg(long, env = "GUIDEPOST_MAX_STORED_SESSIONS_PER_IP",
+          value_parser = clap::value_parser!(u32).range(1..),
+          default_value_t = SessionCaps::default().stored_per_ip)]
+    pub max_stored_sessions_per_ip: u32,
     /// A proxy (address or network, e.g. 10.0.0.0/8; repeat or separate with commas)
     /// whose X-Forwarded-For names the client. Rate limits and logs then key on that
     /// client instead of the proxy. Without it the header is ignored.

@@ -287,10 +287,18 @@ fn session_caps(args: &ServeArgs) -> anyhow::Result<SessionCaps> {
         per_ip: args.max_sessions_per_ip,
         per_server: args.max_sessions_per_server,
         per_node: args.max_sessions,
+        stored_per_ip: args.max_stored_sessions_per_ip,
     };
     anyhow::ensure!(
         caps.per_ip > 0 && caps.per_server > 0 && caps.per_node > 0,
         "--max-sessions, --max-sessions-per-ip and --max-sessions-per-server must be at least 1"
+    );
+    anyhow::ensure!(
+        caps.stored_per_ip as usize >= caps.per_ip,
+        "--max-stored-sessions-per-ip ({}) must be at least --max-sessions-per-ip ({}): \
+         a session held in memory must stay in the store",
+        caps.stored_per_ip,
+        caps.per_ip
     );
     Ok(caps)
 }

@@ -315,3 +315,33 @@ async fn the_addresses_of_one_ipv6_64_share_one_limit() {
         "an IPv4 client"
     );
 }
+
+backend_tests! {
+    /// Stored sessions of one client address are bounded (issue 70): past the cap the
+    /// least recently seen is forgotten, so its client is told the session is unknown,
+    /// while the newest still answer (from the store, once evicted from memory).
+    async fn the_stored_sessions_of_one_address_are_bounded(db: &TestDatabase) {
+        let app = spawn_app_with(db, |s| {
+            s.mcp.rate_limits.per_ip_per_minute = 0;
+            s.mcp.session_caps.per_ip = 1;
+            s.mcp.session_caps.stored_per_ip = 3;
+        })
+        .await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let forgotten = || app.counter("guidepost_mcp_sessions_forgotten_total");
+        let before = forgotten().await;
+        let mut sessions = Vec::new();
+        for _ in 0..5 {
+            let mut mcp = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+            mcp.initialize().await;
+            sessions.push(mcp);
+        }
+        for (n, mcp) in sessions.iter().enumerate() {
+            let answer = mcp.call(10 + n as i64, "tools/list", json!({})).await;
+            let expected = if n < 2 { 404 } else { 200 };
+            assert_eq!(answer.status, expected, "session {n}: {}", answer.body);
+        }
+        assert_eq!(forgotten().await - before, 2);
+    }
+}

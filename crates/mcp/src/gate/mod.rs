@@ -157,7 +157,15 @@ pub(crate) async fn gate(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if let Some(transport_id) = opened.filter(|_| response.status().is_success()) {
-            new_sessions::remember(&state.platform, &scope, inbound, &transport_id).await;
+            let stored_per_ip = state.live.stored_per_ip();
+            new_sessions::remember(
+                &state.platform,
+                &scope,
+                inbound,
+                &transport_id,
+                stored_per_ip,
+            )
+            .await;
             let server = &scope.server.id;
             state
                 .live

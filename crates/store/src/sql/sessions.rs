@@ -29,8 +29,9 @@ impl SessionStore for ThisStore {
         // belong to the session's organization (else NotFound).
         let sql = format!(
             "INSERT INTO mcp_sessions (id, transport_id, org_id, server_id, end_user_id, client_name, \
-             client_version, protocol_version, transport_state, first_seen_at, last_seen_at) \
-             SELECT $1, $2, org_id, id, $5, $6, $7, $8, $9, $10, $10 FROM mcp_servers \
+             client_version, protocol_version, transport_state, first_seen_at, last_seen_at, \
+             client_prefix) \
+             SELECT $1, $2, org_id, id, $5, $6, $7, $8, $9, $10, $10, $11 FROM mcp_servers \
              WHERE org_id = $3 AND id = $4 \
              AND ($5 IS NULL OR EXISTS (SELECT 1 FROM end_users WHERE org_id = $3 AND id = $5)) \
              ON CONFLICT (transport_id) DO UPDATE SET last_seen_at = CASE \
@@ -49,6 +50,7 @@ impl SessionStore for ThisStore {
             .bind(s.protocol_version.as_deref())
             .bind(&s.transport_state)
             .bind(now.micros())
+            .bind(s.client_prefix.as_deref())
             .fetch_optional(self.run())
             .await?;
         session(&row.ok_or(StoreError::NotFound)?)
@@ -116,6 +118,25 @@ impl SessionStore for ThisStore {
             .execute(self.run())
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn keep_newest_sessions_of_client(
+        &self,
+        client_prefix: &str,
+        keep: u32,
+    ) -> Result<Vec<String>> {
+        // Older than the newest `keep`: the (keep + 1)-th newest and what is older (ties
+        // with it too, which a bound does not mind).
+        let done = sqlx::query(
+            "DELETE FROM mcp_sessions WHERE client_prefix = $1 AND last_seen_at <= \
+             (SELECT last_seen_at FROM mcp_sessions WHERE client_prefix = $1 \
+              ORDER BY last_seen_at DESC LIMIT 1 OFFSET $2) RETURNING transport_id",
+        )
+        .bind(client_prefix)
+        .bind(i64::from(keep))
+        .fetch_all(self.run())
+        .await?;
+        done.iter().map(|row| text(row, "transport_id")).collect()
     }
 
     async fn list_sessions_of_end_user(

@@ -221,6 +221,7 @@ pub fn new_session(
         client_version: Some("2.1.0".into()),
         protocol_version: Some("2025-11-25".into()),
         transport_state: format!(r#"{{"transport":"{transport_id}","capabilities":{{}}}}"#),
+        client_prefix: None,
     }
 }
 

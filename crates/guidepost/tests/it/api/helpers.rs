@@ -153,6 +153,7 @@ impl ApiApp {
             client_version: Some("1.0".into()),
             protocol_version: Some("2025-06-18".into()),
             transport_state: "{}".into(),
+            client_prefix: None,
         };
         self.store()
             .create_session(&session, Timestamp::now())
