@@ -9,11 +9,11 @@ use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use guidepost_core::Platform;
 use guidepost_core::upstreams::connections::{
-    self, CallbackOutcome, CallbackParams, Connected, FlowError, KeyForm, KeyGiven,
+    self, CallbackOutcome, CallbackParams, Connected, KeyForm, KeyGiven,
 };
 use http::{HeaderMap, StatusCode};
 
-use crate::connections_page::{cookie, set_cookie_at};
+use crate::connections_page::{cookie, refused, set_cookie_at};
 use crate::pages::{escape, html, layout, message_page, uncached_redirect};
 
 const BRAND: &str = "Guidepost";
@@ -118,31 +118,6 @@ fn connected_page(connected: Connected) -> Response {
         escape(&manage)
     );
     html(StatusCode::OK, layout("Connected", BRAND, &body))
-}
-
-pub(crate) fn refused(error: FlowError) -> Response {
-    let status = match &error {
-        FlowError::Unknown => StatusCode::BAD_REQUEST,
-        FlowError::Denied(_) | FlowError::OtherBrowser => StatusCode::FORBIDDEN,
-        FlowError::Upstream(_) => StatusCode::BAD_GATEWAY,
-        FlowError::Core(inner) => {
-            tracing::error!(error = %inner, "a connect step failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    };
-    let message = match &error {
-        FlowError::Core(_) => "Something went wrong. Please try again.".to_owned(),
-        other => format!("{}{}", capitalized(&other.to_string()), "."),
-    };
-    html(status, message_page("Not connected", BRAND, &message))
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// The connect routes, at the root of the platform host.

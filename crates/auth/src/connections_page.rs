@@ -14,7 +14,6 @@ use guidepost_domain::ConnectionView;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
-use crate::connect_pages::refused;
 use crate::pages::{escape, html, layout, message_page, uncached_redirect};
 
 const BRAND: &str = "Guidepost";
@@ -229,4 +228,31 @@ pub fn routes() -> axum::Router<Platform> {
         .route(MINE_PATH, get(page))
         .route(MINE_CALLBACK_PATH, get(callback))
         .route(MINE_DISCONNECT_PATH, post(disconnect))
+}
+
+/// A connect step that failed, as a page: the status its kind calls for, in words a
+/// person can read (a fault of ours is logged, not shown).
+pub(crate) fn refused(error: FlowError) -> Response {
+    let status = match &error {
+        FlowError::Unknown => StatusCode::BAD_REQUEST,
+        FlowError::Denied(_) | FlowError::OtherBrowser => StatusCode::FORBIDDEN,
+        FlowError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        FlowError::Core(inner) => {
+            tracing::error!(error = %inner, "a connect step failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let message = match &error {
+        FlowError::Core(_) => "Something went wrong. Please try again.".to_owned(),
+        other => format!("{}{}", capitalized(&other.to_string()), "."),
+    };
+    html(status, message_page("Not connected", BRAND, &message))
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
