@@ -78,6 +78,22 @@ pub(crate) async fn record(
     Ok(platform.store.record_audit_event(&event).await?)
 }
 
+/// Records an action on a server, naming the server as its object.
+pub(crate) async fn record_server(
+    platform: &Platform,
+    caller: &Caller,
+    action: &str,
+    server: &McpServer,
+    detail: serde_json::Value,
+) -> Result<(), CoreError> {
+    let object = Object {
+        kind: "server",
+        id: server.id.as_str(),
+        name: &server.name,
+    };
+    record(platform, caller, action, object, detail).await
+}
+
 /// Checks a filter as a person or a client sent it: a known type, ids of sane length.
 pub fn check_filter(filter: &AuditFilter) -> Result<(), CoreError> {
     if let Some(kind) = &filter.kind

@@ -105,7 +105,7 @@ pub async fn verify(
         })?;
     metrics::counter!("guidepost_custom_domains_verified_total").increment(1);
     let detail = serde_json::json!({"domain": pending.domain.to_string()});
-    crate::servers::audit_server(
+    crate::audit::record_server(
         platform,
         caller,
         "server.domain_verified",

@@ -206,7 +206,7 @@ pub async fn put_with(
     let stored = platform.store.put_oidc_provider(org, id, &new).await?;
     let detail = serde_json::json!({"issuer_url": stored.issuer_url});
     let action = "server.identity_provider_set";
-    crate::servers::audit_server(platform, caller, action, &server, detail).await?;
+    crate::audit::record_server(platform, caller, action, &server, detail).await?;
     Ok(view(&platform.config, &server, stored))
 }
 
@@ -323,7 +323,7 @@ pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Resu
     let server = platform.store.get_server(org, id).await?;
     platform.store.delete_oidc_provider(org, id).await?;
     let action = "server.identity_provider_removed";
-    crate::servers::audit_server(platform, caller, action, &server, serde_json::Value::Null).await
+    crate::audit::record_server(platform, caller, action, &server, serde_json::Value::Null).await
 }
 
 /// Why a server cannot sign people in through its provider right now, if it cannot: the

@@ -143,7 +143,7 @@ pub async fn set_enabled(
                     "server.tool_disabled"
                 };
                 let detail = serde_json::json!({ "tool": name });
-                servers::audit_server(platform, caller, action, &updated, detail).await?;
+                crate::audit::record_server(platform, caller, action, &updated, detail).await?;
                 // Nodes forget the server (their caches) and its clients hear the change.
                 platform
                     .announce_tools_changed(std::slice::from_ref(id))
