@@ -13,6 +13,8 @@ pub mod config;
 pub mod connections;
 pub mod diagnosis;
 pub mod diff;
+mod direct;
+pub mod entries;
 pub mod features;
 mod fit;
 mod install;
@@ -44,7 +46,8 @@ use utoipa::ToSchema;
 
 use crate::revision::{merged_until_current, unless_changed};
 use crate::{CoreError, Platform};
-pub use install::{DirectUpstream, InstallUpstream, install, install_direct};
+pub use direct::DirectUpstream;
+pub use install::{InstallUpstream, install, install_direct};
 pub use names::{exposed_name, may_be_exposed};
 pub(crate) use offered::AttachedTools;
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};

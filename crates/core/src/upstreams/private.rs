@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use guidepost_domain::*;
 
 use super::catalog::{CatalogEntry, is_secret_name};
+use super::direct::DirectUpstream;
 use crate::{CoreError, Platform};
 
 const DESCRIPTION_MAX: usize = 1000;
@@ -25,54 +26,12 @@ const URL_MAX: usize = 2048;
 /// Settings an entry may ask for.
 const CONFIG_MAX: usize = 32;
 
-/// The entry `id` as it installs: the platform's, a registry's (at `version`, else its
-/// latest), or the organization's own (an unknown or uninstallable one is `Invalid`,
-/// saying why); with the registry version it is, for a registry's.
-pub async fn entry(
-    platform: &Platform,
-    caller: &Caller,
-    id: &str,
-    version: Option<&str>,
-) -> Result<(CatalogEntry, Option<String>), CoreError> {
-    find(platform, caller.org(), id, version).await
-}
-
-/// Whether `id` names a registry entry (only a registry entry's id, its server name,
-/// holds a '/').
-pub(super) fn is_registry_id(platform: &Platform, id: &str) -> bool {
-    platform.config.catalog.find(id).is_none()
-        && id.contains('/')
-        && id.len() <= 200
-        && !id.chars().any(char::is_control)
-}
-
-/// The entry `id`: the platform's, a registry's, else the organization's own; a
-/// registry's at `version` (its latest if none), answered with the version it is. Only a
-/// registry entry has versions to choose from.
-pub(super) async fn find(
+/// The platform's entry `id`, else the organization's own.
+pub(super) async fn find_local(
     platform: &Platform,
     org: &OrgId,
     id: &str,
-    version: Option<&str>,
-) -> Result<(CatalogEntry, Option<String>), CoreError> {
-    if is_registry_id(platform, id) {
-        let (entry, version) = super::registry::find(platform, id, version).await?;
-        return Ok((entry, Some(version)));
-    }
-    if version.is_some() {
-        let message = format!(
-            "{id:?} is not a registry entry, which has versions to choose from; \
-             install it, then PATCH its package version"
-        );
-        return Err(ValidationError::new("version", message).into());
-    }
-    find_local(platform, org, id)
-        .await
-        .map(|entry| (entry, None))
-}
-
-/// The platform's entry `id`, else the organization's own.
-async fn find_local(platform: &Platform, org: &OrgId, id: &str) -> Result<CatalogEntry, CoreError> {
+) -> Result<CatalogEntry, CoreError> {
     if let Some(entry) = platform.config.catalog.find(id) {
         return Ok(entry.clone());
     }
@@ -155,7 +114,7 @@ fn check_runnable(platform: &Platform, entry: &CatalogEntry) -> Result<(), Valid
 /// server's `secret_headers` name (so that a missing one is refused by name).
 pub(super) fn inline_entry(
     platform: &Platform,
-    direct: &super::DirectUpstream,
+    direct: &DirectUpstream,
 ) -> Result<CatalogEntry, ValidationError> {
     validate_text("name", &direct.name, Limits::NAME)?;
     if direct.description.chars().count() > DESCRIPTION_MAX {

@@ -63,7 +63,7 @@ async fn stateless(
         return Ok(false);
     };
     let version = upstream.catalog_entry_version.as_deref();
-    let (entry, _) = super::private::find(platform, org, entry_id, version).await?;
+    let (entry, _) = super::entries::find(platform, org, entry_id, version).await?;
     Ok(entry.stateless)
 }
 

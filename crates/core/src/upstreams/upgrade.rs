@@ -12,8 +12,8 @@ use guidepost_domain::*;
 use serde_json::Value;
 
 use super::{
-    OnFailedSwitch, attached_servers, audit, catalog::CatalogEntry, config, package, private,
-    secrets,
+    OnFailedSwitch, attached_servers, audit, catalog::CatalogEntry, config, entries, package,
+    private, secrets,
 };
 use crate::{Caller, CoreError, Permission, Platform};
 
@@ -48,7 +48,7 @@ pub(super) async fn requested_launch(
     let from_registry = current
         .catalog_entry_id
         .as_deref()
-        .is_some_and(|id| private::is_registry_id(platform, id));
+        .is_some_and(|id| entries::is_registry_id(platform, id));
     if let (Some(version), true) = (asked.version, from_registry) {
         return registry_version_launch(platform, current, spec, version, asked)
             .await
@@ -92,7 +92,7 @@ async fn registry_version_launch(
 ) -> Result<UpstreamLaunch, CoreError> {
     let id = current.catalog_entry_id.as_deref().unwrap_or_default();
     let (entry, entry_version) =
-        private::find(platform, &current.org_id, id, Some(version)).await?;
+        entries::find(platform, &current.org_id, id, Some(version)).await?;
     let declares_setting = |name: &String| entry.config.iter().any(|f| &f.name == name);
     let mut settings: BTreeMap<String, Value> = current
         .config
@@ -141,7 +141,7 @@ async fn entry_of(platform: &Platform, current: &Upstream) -> Result<CatalogEntr
         return Ok(private::entry_of_direct(current));
     };
     let version = current.catalog_entry_version.as_deref();
-    let (entry, _) = private::find(platform, &current.org_id, id, version).await?;
+    let (entry, _) = entries::find(platform, &current.org_id, id, version).await?;
     Ok(entry)
 }
 

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use guidepost_core::CoreError;
 use guidepost_core::upstreams::catalog_search::{self, CatalogQuery, ListedEntry};
-use guidepost_core::upstreams::{self, InstallUpstream, private, registry};
+use guidepost_core::upstreams::{self, InstallUpstream, entries, private, registry};
+use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
 use http::StatusCode;
 use serde::Deserialize;
@@ -94,6 +94,36 @@ pub(crate) async fn list(
         Errors::none(),
     )
     .await
+}
+
+/// `POST /app/gateway/catalog`: adds the entry, or shows the catalog again with the form
+/// as typed and why it was refused.
+pub(crate) async fn add(
+    State(app): State<Dashboard>,
+    SignedForm { signed, form }: SignedForm<EntryForm>,
+) -> PageResult {
+    // A member who may not add entries hears that, not what the form lacks.
+    signed.caller().require(Permission::Gateway)?;
+    let outcome = match form.entry() {
+        Ok(entry) => match private::add(&app.platform, signed.caller(), entry).await {
+            Ok(_) => Ok(()),
+            Err(CoreError::Invalid(why)) => Err(catalog_form::refused(why.field, why.message)),
+            Err(CoreError::Conflict(message)) => Err(catalog_form::refused_with(
+                "id",
+                message,
+                StatusCode::CONFLICT,
+            )),
+            Err(other) => return Err(PageError::from(other)),
+        },
+        Err(refused) => Err(refused),
+    };
+    match outcome {
+        Ok(()) => Ok(page::done("/app/gateway/catalog", Notice::Created)),
+        Err(error) => {
+            let search = Search::default();
+            render(&app, &signed, &search, form, Errors::from(error)).await
+        }
+    }
 }
 
 /// The catalog page, with the own-entry form as given and its error, if any.
@@ -181,7 +211,7 @@ pub(super) async fn entry(
     id: &str,
     version: Option<&str>,
 ) -> Result<(CatalogEntry, Option<String>), PageError> {
-    match private::entry(&app.platform, signed.caller(), id, version).await {
+    match entries::entry(&app.platform, signed.caller(), id, version).await {
         Ok(entry) => Ok(entry),
         Err(guidepost_core::CoreError::Invalid(_)) => Err(PageError::NotFound),
         Err(other) => Err(other.into()),
