@@ -211,7 +211,8 @@ pub async fn call(
         Err(error) => {
             // A person's account that lacks the tool is named for them.
             let person = person.as_ref();
-            let named = super::connections::named_for_person(platform, offered, person, error);
+            let (called, tool) = (&offered.upstream, &offered.exposed_name);
+            let named = super::connections::named_for_person(platform, called, tool, person, error);
             return Err(named.await);
         }
     };

@@ -140,12 +140,14 @@ pub async fn person_connected(
     }
 }
 
-/// The gateway's [`UpstreamCallError::NotForAccount`] for `person`'s call of `offered`,
-/// worded for them: the tool as they called it, the account they connected (one store
-/// read, only on this failure) and their connections page. Any other error as it is.
+/// The gateway's [`UpstreamCallError::NotForAccount`] for `person`'s call of `tool` (as
+/// they called it) on `called`, worded for them: the tool, the account they connected
+/// (one store read, only on this failure) and their connections page. Any other error as
+/// it is.
 pub async fn named_for_person(
     platform: &Platform,
-    offered: &crate::upstreams::OfferedTool,
+    called: &Upstream,
+    tool: &str,
     person: Option<&crate::upstreams::CallingPerson>,
     error: crate::upstreams::UpstreamCallError,
 ) -> crate::upstreams::UpstreamCallError {
@@ -154,10 +156,10 @@ pub async fn named_for_person(
         return error;
     };
     let owner = ConnectionOwner::Person(person.end_user.clone());
-    let upstream_id = &offered.upstream_id;
+    let upstream_id = &called.id;
     let account = match platform
         .store
-        .get_connection(&offered.upstream.org_id, upstream_id, &owner)
+        .get_connection(&called.org_id, upstream_id, &owner)
         .await
     {
         Ok(connection) => connection.and_then(|c| c.account),
@@ -168,7 +170,7 @@ pub async fn named_for_person(
     };
     UpstreamCallError::NotForAccount {
         upstream: upstream.clone(),
-        tool: offered.exposed_name.clone(),
+        tool: tool.to_owned(),
         account,
         manage_url: Some(super::mine::manage_url(&platform.config, &person.server)),
     }
