@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guidepost_domain::*;
 
 use super::flow::{
-    CallbackParams, Connected, FlowError, Trip, connected, finish_trip, next_trip_to, trip_context,
+    CallbackParams, Connected, FlowError, Trip, finish_trip, next_trip_to, trip_context,
 };
 use super::*;
 

@@ -13,7 +13,7 @@ use super::*;
 /// How long a connect link and its trip stay good.
 const FLOW_LIFETIME_SECONDS: i64 = 15 * 60;
 /// The longest authorization code, `state` or `iss` read from a callback.
-const PARAM_MAX: usize = 2048;
+pub(super) const PARAM_MAX: usize = 2048;
 
 /// A link that starts a connection.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -195,52 +195,6 @@ async fn new_link(
     })
 }
 
-/// Opens a connect link: where to send the browser. A person's link goes first to the
-/// sign-in of the server they connect from (who opens it must be that person); the
-/// organization's goes straight to the upstream's authorization server. The link works
-/// once.
-pub async fn open_link(platform: &Platform, token: &str) -> Result<CallbackOutcome, FlowError> {
-    if token.len() > PARAM_MAX {
-        return Err(FlowError::Unknown);
-    }
-    let now = Timestamp::now();
-    let flow = platform
-        .store
-        .get_connect_flow(&hash_secret(token), now)
-        .await?
-        .filter(|flow| flow.stage == ConnectStage::Link)
-        .ok_or(FlowError::Unknown)?;
-    match &flow.owner {
-        ConnectionOwner::Organization => {
-            let upstream = platform
-                .store
-                .get_upstream(&flow.org_id, &flow.upstream_id)
-                .await?;
-            if let Some(header) = super::keys::key_header(&upstream) {
-                // The editor's own key, for discovery: the link is theirs.
-                let (state, _) = next_trip(
-                    platform,
-                    &flow,
-                    ConnectStage::Link,
-                    ConnectStage::Authorizing,
-                )
-                .await?;
-                return Ok(CallbackOutcome::AskKey(super::keys::KeyForm {
-                    state,
-                    upstream_name: upstream.name,
-                    header,
-                }));
-            }
-            let next = super::authorize::to_upstream(platform, &flow, ConnectStage::Link).await?;
-            Ok(CallbackOutcome::Continue(next))
-        }
-        ConnectionOwner::Person(_) => {
-            let next = super::identity::to_identity_check(platform, &flow).await?;
-            Ok(CallbackOutcome::Continue(next))
-        }
-    }
-}
-
 /// Moves the flow on from `from` with a new trip: its `state` and PKCE verifier (the
 /// verifier sealed in the flow's row until its callback).
 pub(super) async fn next_trip(
@@ -296,55 +250,6 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
-/// Where a callback leads: the connection made, or the next trip (after the identity
-/// check, the upstream's authorization server).
-#[derive(Debug)]
-pub enum CallbackOutcome {
-    Connected(Connected),
-    Continue(String),
-    /// The person is who the link was for, and the server takes a key: ask for it.
-    AskKey(super::keys::KeyForm),
-}
-
-/// The callback of either trip, told apart by the flow's stage: after the identity check,
-/// the person must be the flow's; after the upstream, its `iss` is checked, the code
-/// exchanged and the tokens sealed and stored. Each `state` works once, and only in the
-/// browser that opened the link (`sent`, its cookies by name: [`browser_cookie`]).
-pub async fn callback(
-    platform: &Platform,
-    params: CallbackParams,
-    sent: SentCookies<'_>,
-) -> Result<CallbackOutcome, FlowError> {
-    let long = |value: &Option<String>| value.as_ref().is_some_and(|v| v.len() > PARAM_MAX);
-    if long(&params.state) || long(&params.code) || long(&params.iss) {
-        return Err(FlowError::Unknown);
-    }
-    let state = params.state.as_deref().ok_or(FlowError::Unknown)?;
-    let now = Timestamp::now();
-    let flow = platform
-        .store
-        .find_connect_flow_by_state(&hash_secret(state), now)
-        .await?
-        .ok_or(FlowError::Unknown)?;
-    from_the_opening_browser(&flow, sent)?;
-    if let Some(error) = &params.error {
-        let why = params.error_description.as_deref().unwrap_or(error);
-        return Err(FlowError::Denied(why.chars().take(200).collect()));
-    }
-    match flow.stage {
-        ConnectStage::Identity => {
-            let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
-            super::identity::identity_checked(platform, &flow, code).await
-        }
-        ConnectStage::Authorizing => {
-            let connected =
-                super::authorize::upstream_answered(platform, flow, params, now).await?;
-            Ok(CallbackOutcome::Connected(connected))
-        }
-        ConnectStage::Link | ConnectStage::Done => Err(FlowError::Unknown),
-    }
-}
-
 /// Passes the flow's last stage, once: a replayed callback or key form finds it passed.
 pub(super) async fn finish_trip(
     platform: &Platform,
@@ -366,68 +271,4 @@ pub(super) async fn finish_trip(
         return Err(FlowError::Unknown);
     }
     Ok(())
-}
-
-/// Stores the connection a flow made (its tokens sealed), audits it, and starts an
-/// organization's upstream again so that it discovers its tools with the account.
-pub(super) async fn connected(
-    platform: &Platform,
-    upstream: Upstream,
-    flow: &ConnectFlow,
-    issued: &IssuedTokens,
-    static_key: bool,
-    now: Timestamp,
-) -> Result<Connected, FlowError> {
-    let key = master_key(platform)?;
-    let signed_in_with = match &flow.owner {
-        ConnectionOwner::Organization => None,
-        ConnectionOwner::Person(_) => {
-            let server = super::identity::flow_server(platform, flow).await?;
-            Some(super::identity::sign_in_of_server(platform, &server).await?)
-        }
-    };
-    let connection = bearer::stored_connection(
-        key,
-        &upstream,
-        &flow.owner,
-        issued,
-        static_key,
-        signed_in_with,
-        now,
-    );
-    platform.store.put_connection(&connection).await?;
-    let mut detail = serde_json::json!({"owner": flow.owner.key()});
-    if static_key {
-        detail["key"] = serde_json::json!(true);
-    } else {
-        detail["account"] = serde_json::json!(issued.account);
-    }
-    let about = super::super::audit::About {
-        upstream: Some(&upstream.id),
-        detail,
-        ..Default::default()
-    };
-    super::super::audit::record_by(
-        platform,
-        &upstream.org_id,
-        &flow.started_by,
-        "connection.connected",
-        about,
-    )
-    .await?;
-    let manage_url = match &flow.owner {
-        ConnectionOwner::Organization => {
-            super::super::relaunch(platform, &upstream).await?;
-            None
-        }
-        ConnectionOwner::Person(_) => {
-            let server = super::identity::flow_server(platform, flow).await?;
-            Some(super::mine::manage_url(&platform.config, &server))
-        }
-    };
-    Ok(Connected {
-        upstream_name: upstream.name,
-        account: issued.account.clone(),
-        manage_url,
-    })
 }

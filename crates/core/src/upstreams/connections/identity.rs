@@ -6,7 +6,7 @@
 use guidepost_domain::*;
 
 use super::authorize::to_upstream;
-use super::flow::{CallbackOutcome, FlowError, Trip, next_trip, trip_context};
+use super::flow::{FlowError, Trip, next_trip, trip_context};
 use super::*;
 
 /// The hosted server a person's flow proves them with.

@@ -83,5 +83,5 @@ pub async fn give_key(
         expires_in: None,
         account: None,
     };
-    super::flow::connected(platform, upstream, &flow, &issued, true, now).await
+    super::connected(platform, upstream, &flow, &issued, true, now).await
 }

@@ -29,10 +29,6 @@ const SESSION_CONTEXT: &str = "connections-page-session";
 /// The longest slug, code or state read from a request.
 const PARAM_MAX: usize = 2048;
 
-pub fn mine_callback_url(config: &PlatformConfig) -> String {
-    format!("{}{MINE_CALLBACK_PATH}", platform_origin(config))
-}
-
 /// A person's connections page, signed in through `server`.
 pub fn manage_url(config: &PlatformConfig, server: &McpServer) -> String {
     format!(

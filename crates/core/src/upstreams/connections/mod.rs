@@ -35,14 +35,12 @@ pub use bearer::{
     Bearer, NotConnected, bearer, named_for_person, person_connected, refresh_after_refusal,
 };
 pub use flow::{
-    BrowserCookie, CallbackOutcome, CallbackParams, ConnectLink, Connected, FlowError, SentCookies,
-    browser_cookie, callback, connect_link, open_link, person_link,
+    BrowserCookie, CallbackParams, ConnectLink, Connected, FlowError, SentCookies, browser_cookie,
+    connect_link, person_link,
 };
 pub use identity::platform_client;
 pub use keys::{KeyForm, KeyGiven, give_key};
-pub use mine::{
-    MINE_CALLBACK_PATH, MINE_DISCONNECT_PATH, MINE_PATH, manage_url, mine_callback_url,
-};
+pub use mine::{MINE_CALLBACK_PATH, MINE_DISCONNECT_PATH, MINE_PATH, manage_url};
 
 /// Where the connect pages live on the platform host.
 pub const CONNECT_PATH: &str = "/connect";
@@ -418,6 +416,173 @@ fn test_server() -> guidepost_domain::UpstreamAuthorization {
         client_secret: None,
         registration: "dynamic".into(),
     }
+}
+
+/// Where a person's connections page gets the browser back from a sign-in.
+pub fn mine_callback_url(config: &PlatformConfig) -> String {
+    format!("{}{MINE_CALLBACK_PATH}", platform_origin(config))
+}
+
+// The steps of a connect flow that lead to the others (opening a link, a callback, the
+// connection made) live here, above the steps' own files, so that each step's file
+// depends on `flow` and never the other way round.
+
+/// Where a callback leads: the connection made, or the next trip (after the identity
+/// check, the upstream's authorization server).
+#[derive(Debug)]
+pub enum CallbackOutcome {
+    Connected(Connected),
+    Continue(String),
+    /// The person is who the link was for, and the server takes a key: ask for it.
+    AskKey(keys::KeyForm),
+}
+
+/// Opens a connect link: where to send the browser. A person's link goes first to the
+/// sign-in of the server they connect from (who opens it must be that person); the
+/// organization's goes straight to the upstream's authorization server. The link works
+/// once.
+pub async fn open_link(platform: &Platform, token: &str) -> Result<CallbackOutcome, FlowError> {
+    if token.len() > flow::PARAM_MAX {
+        return Err(FlowError::Unknown);
+    }
+    let now = Timestamp::now();
+    let flow = platform
+        .store
+        .get_connect_flow(&hash_secret(token), now)
+        .await?
+        .filter(|flow| flow.stage == ConnectStage::Link)
+        .ok_or(FlowError::Unknown)?;
+    match &flow.owner {
+        ConnectionOwner::Organization => {
+            let upstream = platform
+                .store
+                .get_upstream(&flow.org_id, &flow.upstream_id)
+                .await?;
+            if let Some(header) = keys::key_header(&upstream) {
+                // The editor's own key, for discovery: the link is theirs.
+                let (state, _) = flow::next_trip(
+                    platform,
+                    &flow,
+                    ConnectStage::Link,
+                    ConnectStage::Authorizing,
+                )
+                .await?;
+                return Ok(CallbackOutcome::AskKey(keys::KeyForm {
+                    state,
+                    upstream_name: upstream.name,
+                    header,
+                }));
+            }
+            let next = authorize::to_upstream(platform, &flow, ConnectStage::Link).await?;
+            Ok(CallbackOutcome::Continue(next))
+        }
+        ConnectionOwner::Person(_) => {
+            let next = identity::to_identity_check(platform, &flow).await?;
+            Ok(CallbackOutcome::Continue(next))
+        }
+    }
+}
+
+/// The callback of either trip, told apart by the flow's stage: after the identity check,
+/// the person must be the flow's; after the upstream, its `iss` is checked, the code
+/// exchanged and the tokens sealed and stored. Each `state` works once, and only in the
+/// browser that opened the link (`sent`, its cookies by name: [`browser_cookie`]).
+pub async fn callback(
+    platform: &Platform,
+    params: CallbackParams,
+    sent: SentCookies<'_>,
+) -> Result<CallbackOutcome, FlowError> {
+    let long = |value: &Option<String>| value.as_ref().is_some_and(|v| v.len() > flow::PARAM_MAX);
+    if long(&params.state) || long(&params.code) || long(&params.iss) {
+        return Err(FlowError::Unknown);
+    }
+    let state = params.state.as_deref().ok_or(FlowError::Unknown)?;
+    let now = Timestamp::now();
+    let flow = platform
+        .store
+        .find_connect_flow_by_state(&hash_secret(state), now)
+        .await?
+        .ok_or(FlowError::Unknown)?;
+    flow::from_the_opening_browser(&flow, sent)?;
+    if let Some(error) = &params.error {
+        let why = params.error_description.as_deref().unwrap_or(error);
+        return Err(FlowError::Denied(why.chars().take(200).collect()));
+    }
+    match flow.stage {
+        ConnectStage::Identity => {
+            let code = params.code.as_deref().ok_or(FlowError::Unknown)?;
+            identity::identity_checked(platform, &flow, code).await
+        }
+        ConnectStage::Authorizing => {
+            let connected = authorize::upstream_answered(platform, flow, params, now).await?;
+            Ok(CallbackOutcome::Connected(connected))
+        }
+        ConnectStage::Link | ConnectStage::Done => Err(FlowError::Unknown),
+    }
+}
+
+/// Stores the connection a flow made (its tokens sealed), audits it, and starts an
+/// organization's upstream again so that it discovers its tools with the account.
+async fn connected(
+    platform: &Platform,
+    upstream: Upstream,
+    flow: &ConnectFlow,
+    issued: &IssuedTokens,
+    static_key: bool,
+    now: Timestamp,
+) -> Result<Connected, FlowError> {
+    let key = master_key(platform)?;
+    let signed_in_with = match &flow.owner {
+        ConnectionOwner::Organization => None,
+        ConnectionOwner::Person(_) => {
+            let server = identity::flow_server(platform, flow).await?;
+            Some(identity::sign_in_of_server(platform, &server).await?)
+        }
+    };
+    let connection = bearer::stored_connection(
+        key,
+        &upstream,
+        &flow.owner,
+        issued,
+        static_key,
+        signed_in_with,
+        now,
+    );
+    platform.store.put_connection(&connection).await?;
+    let mut detail = serde_json::json!({"owner": flow.owner.key()});
+    if static_key {
+        detail["key"] = serde_json::json!(true);
+    } else {
+        detail["account"] = serde_json::json!(issued.account);
+    }
+    let about = super::audit::About {
+        upstream: Some(&upstream.id),
+        detail,
+        ..Default::default()
+    };
+    super::audit::record_by(
+        platform,
+        &upstream.org_id,
+        &flow.started_by,
+        "connection.connected",
+        about,
+    )
+    .await?;
+    let manage_url = match &flow.owner {
+        ConnectionOwner::Organization => {
+            super::relaunch(platform, &upstream).await?;
+            None
+        }
+        ConnectionOwner::Person(_) => {
+            let server = identity::flow_server(platform, flow).await?;
+            Some(mine::manage_url(&platform.config, &server))
+        }
+    };
+    Ok(Connected {
+        upstream_name: upstream.name,
+        account: issued.account.clone(),
+        manage_url,
+    })
 }
 
 #[cfg(test)]
