@@ -7,7 +7,7 @@ use guidepost_core::CoreError;
 use http::StatusCode;
 
 use crate::assets;
-use crate::page::Section;
+use crate::section::Section;
 
 #[derive(Debug)]
 pub(crate) enum PageError {
@@ -106,7 +106,7 @@ impl IntoResponse for PageError {
         let page = ErrorPage {
             title,
             message,
-            field: field.map(|key| crate::form::label(&key)),
+            field: field.map(|key| crate::field_label::label(&key)),
             assets: assets::prefix(),
             sections: Section::ALL,
         };

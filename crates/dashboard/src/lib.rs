@@ -23,14 +23,17 @@ mod charts;
 mod clients;
 mod confirm;
 mod error;
+mod field_label;
 mod form;
 mod gateway;
 mod home;
 mod identity_provider;
+mod identity_provider_form;
 mod markdown;
 mod members;
 mod page;
 mod route_table;
+mod section;
 mod security;
 mod servers;
 mod session;
@@ -40,6 +43,7 @@ mod tester;
 mod tool_switches;
 mod upload;
 mod walkthroughs;
+mod when;
 
 use std::sync::Arc;
 

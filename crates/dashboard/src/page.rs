@@ -14,6 +14,8 @@ use crate::assets;
 use crate::session::Signed;
 
 pub(crate) use crate::error::{PageError, not_found};
+// Every page names its section with the rest of its chrome.
+pub(crate) use crate::section::Section;
 
 /// The frame of every signed-in page.
 pub(crate) struct Chrome {
@@ -32,59 +34,6 @@ pub(crate) struct Chrome {
     pub notice: Option<Notice>,
     /// The person's other organizations: (id, name).
     pub other_orgs: Vec<(String, String)>,
-}
-
-/// A part of the dashboard: an entry of the navigation, marked current on its pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Section {
-    Overview,
-    Servers,
-    Walkthroughs,
-    Analytics,
-    EndUsers,
-    Support,
-    Gateway,
-    Members,
-}
-
-impl Section {
-    /// The navigation, in order.
-    pub const ALL: [Section; 8] = [
-        Section::Overview,
-        Section::Servers,
-        Section::Walkthroughs,
-        Section::Analytics,
-        Section::EndUsers,
-        Section::Support,
-        Section::Gateway,
-        Section::Members,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Section::Overview => "Overview",
-            Section::Servers => "Servers",
-            Section::Walkthroughs => "Walkthroughs",
-            Section::Analytics => "Analytics",
-            Section::EndUsers => "End users",
-            Section::Support => "Support",
-            Section::Gateway => "Gateway",
-            Section::Members => "Members",
-        }
-    }
-
-    pub fn path(self) -> &'static str {
-        match self {
-            Section::Overview => "/app/",
-            Section::Servers => "/app/servers",
-            Section::Walkthroughs => "/app/walkthroughs",
-            Section::Analytics => "/app/analytics",
-            Section::EndUsers => "/app/end-users",
-            Section::Support => "/app/support",
-            Section::Gateway => "/app/gateway",
-            Section::Members => "/app/members",
-        }
-    }
 }
 
 impl Chrome {

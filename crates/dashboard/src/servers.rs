@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::Dashboard;
 use crate::confirm::{self, Confirm, Question};
 use crate::form::{Errors, FormError, FormSpec};
-use crate::identity_provider::{ProviderForm, ProviderPanel};
+use crate::identity_provider_form::{ProviderForm, ProviderPanel};
 use crate::page::IdPath;
 use crate::page::{self, Chrome, Done, ListQuery, PageError, PageResult};
 use crate::page::{Notice, Section};

@@ -20,9 +20,11 @@ use guidepost_core::servers;
 use guidepost_domain::*;
 
 use crate::Dashboard;
+// The pages of this section show times as every page does.
 use crate::page::{self, PageError};
 use crate::route_table::RouteTable;
 use crate::session::Signed;
+use crate::when::when;
 
 pub(crate) fn routes() -> RouteTable<Dashboard> {
     RouteTable::new()
@@ -104,12 +106,6 @@ fn page_from(cursor: &Option<String>, limit: u32) -> Result<PageRequest, PageErr
     Ok(PageRequest { after, limit })
 }
 
-/// A time as people read it: `2026-11-22 14:05 UTC`.
-pub(crate) fn when(at: Timestamp) -> String {
-    let text = at.to_rfc3339();
-    format!("{} {} UTC", &text[..10], &text[11..16])
-}
-
 /// A latency in the unit that keeps it short.
 fn latency(micros: i64) -> String {
     match micros {
@@ -139,11 +135,5 @@ mod tests {
         assert_eq!(latency(2_500_000), "2.50 s");
         assert_eq!(percent(1, 3), "33.3%");
         assert_eq!(percent(0, 0), "–");
-    }
-
-    #[test]
-    fn times_are_shown_to_the_minute_in_utc() {
-        let at = Timestamp::parse_rfc3339("2026-11-22T14:05:59Z").unwrap();
-        assert_eq!(when(at), "2026-11-22 14:05 UTC");
     }
 }

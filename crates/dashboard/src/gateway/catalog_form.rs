@@ -4,19 +4,12 @@
 //! beside its field with what was typed kept. Headers, settings and limits are the API's
 //! (`POST /api/v1/catalog`).
 
-use axum::extract::State;
-use guidepost_core::upstreams::private;
-use guidepost_core::{CoreError, Permission};
 use guidepost_domain::CatalogEntry;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::catalog::{self, Search};
-use crate::Dashboard;
-use crate::form::{Errors, FormError};
-use crate::page::{self, Notice, PageError, PageResult};
-use crate::session::SignedForm;
+use crate::form::FormError;
 
 /// The runtimes the form offers, in its order.
 pub(crate) const RUNTIMES: [(&str, &str); 4] = [
@@ -72,7 +65,7 @@ impl EntryForm {
 
     /// The entry it describes, in the API's shape; what the form cannot say is refused
     /// on its field.
-    fn entry(&self) -> Result<CatalogEntry, FormError> {
+    pub(super) fn entry(&self) -> Result<CatalogEntry, FormError> {
         let lines = |text: &str| -> Vec<String> {
             text.lines()
                 .map(str::trim)
@@ -107,11 +100,15 @@ impl EntryForm {
 }
 
 /// A refusal on one of the form's fields, named as the page names it.
-fn refused(field: &str, message: impl Into<String>) -> FormError {
+pub(super) fn refused(field: &str, message: impl Into<String>) -> FormError {
     refused_with(field, message, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
-fn refused_with(field: &str, message: impl Into<String>, status: StatusCode) -> FormError {
+pub(super) fn refused_with(
+    field: &str,
+    message: impl Into<String>,
+    status: StatusCode,
+) -> FormError {
     // Core names the fields of the entry's spec `spec.…`; the form has one input each for
     // a few of them and says the others' refusals beside the kind.
     const OWN: [&str; 4] = ["id", "name", "description", "secrets"];
@@ -144,34 +141,6 @@ fn label(input: &str) -> &'static str {
         "args" => "Arguments",
         "secrets" => "Secrets",
         _ => "Kind",
-    }
-}
-
-/// `POST /app/gateway/catalog`: adds the entry, or shows the catalog again with the form
-/// as typed and why it was refused.
-pub(crate) async fn add(
-    State(app): State<Dashboard>,
-    SignedForm { signed, form }: SignedForm<EntryForm>,
-) -> PageResult {
-    // A member who may not add entries hears that, not what the form lacks.
-    signed.caller().require(Permission::Gateway)?;
-    let outcome = match form.entry() {
-        Ok(entry) => match private::add(&app.platform, signed.caller(), entry).await {
-            Ok(_) => Ok(()),
-            Err(CoreError::Invalid(why)) => Err(refused(why.field, why.message)),
-            Err(CoreError::Conflict(message)) => {
-                Err(refused_with("id", message, StatusCode::CONFLICT))
-            }
-            Err(other) => return Err(PageError::from(other)),
-        },
-        Err(refused) => Err(refused),
-    };
-    match outcome {
-        Ok(()) => Ok(page::done("/app/gateway/catalog", Notice::Created)),
-        Err(error) => {
-            let search = Search::default();
-            catalog::render(&app, &signed, &search, form, Errors::from(error)).await
-        }
     }
 }
 

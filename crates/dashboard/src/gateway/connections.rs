@@ -108,7 +108,7 @@ pub(crate) async fn connect(
         id: id.to_string(),
         name: upstream.name,
         link: link.url,
-        expires: crate::analytics::when(link.expires_at),
+        expires: crate::when::when(link.expires_at),
     }))
 }
 

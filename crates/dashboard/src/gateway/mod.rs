@@ -32,17 +32,14 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
     RouteTable::new()
         .route("/gateway", get(installed))
         .route("/gateway/settings", post(settings::save))
-        .route(
-            "/gateway/catalog",
-            get(catalog::list).post(catalog_form::add),
-        )
+        .route("/gateway/catalog", get(catalog::list).post(catalog::add))
         .route(
             "/gateway/catalog/{entry}/install",
             get(catalog::install_form).post(catalog::install),
         )
         .route("/gateway/upstreams/{id}", get(upstreams::show))
         .route("/gateway/upstreams/{id}/restart", post(upstreams::restart))
-        .route("/gateway/upstreams/{id}/upgrade", post(upgrade::upgrade))
+        .route("/gateway/upstreams/{id}/upgrade", post(upstreams::upgrade))
         .route("/gateway/upstreams/{id}/rollback", post(upgrade::rollback))
         .route("/gateway/upstreams/{id}/attach", post(upstreams::attach))
         .route(

@@ -8,12 +8,10 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use guidepost_core::upstreams::connections::sign_in_of;
 use guidepost_core::upstreams::{self, UpdateUpstream};
-use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
 use serde_json::Value;
 
 use super::catalog;
-use super::upstreams::{AttachForm, Refused, upstream_page};
 use crate::Dashboard;
 use crate::page::{self, IdPath, Notice, PageResult};
 use crate::session::{Signed, SignedForm};
@@ -149,7 +147,11 @@ pub(crate) async fn form_of(
 }
 
 /// The entry it runs (at the registry version it was installed from).
-async fn entry_of(app: &Dashboard, signed: &Signed, upstream: &Upstream) -> Option<CatalogEntry> {
+pub(super) async fn entry_of(
+    app: &Dashboard,
+    signed: &Signed,
+    upstream: &Upstream,
+) -> Option<CatalogEntry> {
     let id = upstream.catalog_entry_id.as_deref()?;
     let version = upstream.catalog_entry_version.as_deref();
     let (entry, _) = catalog::entry(app, signed, id, version).await.ok()?;
@@ -186,7 +188,7 @@ fn text_of(value: &Value) -> String {
 
 /// What the form asks to change: a version other than the running one, settings whose
 /// text changed, secrets given (empty ones keep theirs).
-fn requested(
+pub(super) fn requested(
     upstream: &Upstream,
     entry: Option<&CatalogEntry>,
     form: &BTreeMap<String, String>,
@@ -269,38 +271,6 @@ fn how_it_runs(
         sign_in,
         ..Default::default()
     })
-}
-
-/// `POST …/upgrade`.
-pub(crate) async fn upgrade(
-    State(app): State<Dashboard>,
-    IdPath(id): IdPath<UpstreamId>,
-    SignedForm { signed, form }: SignedForm<BTreeMap<String, String>>,
-) -> PageResult {
-    let caller = signed.caller();
-    // Who may is said before what was posted is judged.
-    caller.require(Permission::Gateway)?;
-    let upstream = upstreams::get(&app.platform, caller, &id).await?;
-    let entry = entry_of(&app, &signed, &upstream).await;
-    let mut notice = Notice::Upgrading;
-    let changed = match requested(&upstream, entry.as_ref(), &form) {
-        Ok(input) => {
-            if input.version.is_none() && input.config.is_none() && input.secrets.is_none() {
-                notice = Notice::Saved;
-            }
-            // Through core even when nothing changed: who may change it is core's to say.
-            upstreams::update(&app.platform, caller, &id, input).await
-        }
-        Err(invalid) => Err(invalid.into()),
-    };
-    match changed {
-        Ok(_) => Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice)),
-        Err(CoreError::Invalid(invalid)) => {
-            let refused = Refused::Upgrade(invalid);
-            upstream_page(&app, &signed, &id, None, AttachForm::default(), refused).await
-        }
-        Err(other) => Err(other.into()),
-    }
 }
 
 /// `POST …/rollback`.

@@ -3,14 +3,14 @@
 //! that attach it, its sign-in and connections; and the forms that restart, attach,
 //! detach, connect, disconnect and uninstall it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use guidepost_core::upstreams::{self, AttachUpstream, overview};
-use guidepost_core::{Permission, servers};
+use guidepost_core::{CoreError, Permission, servers};
 use guidepost_domain::*;
 use serde::Deserialize;
 
@@ -270,6 +270,38 @@ pub(crate) async fn upstream_page(
         },
     );
     Ok(reloading(page, refresh_seconds))
+}
+
+/// `POST …/upgrade`.
+pub(crate) async fn upgrade(
+    State(app): State<Dashboard>,
+    IdPath(id): IdPath<UpstreamId>,
+    SignedForm { signed, form }: SignedForm<BTreeMap<String, String>>,
+) -> PageResult {
+    let caller = signed.caller();
+    // Who may is said before what was posted is judged.
+    caller.require(Permission::Gateway)?;
+    let upstream = upstreams::get(&app.platform, caller, &id).await?;
+    let entry = upgrade::entry_of(&app, &signed, &upstream).await;
+    let mut notice = Notice::Upgrading;
+    let changed = match upgrade::requested(&upstream, entry.as_ref(), &form) {
+        Ok(input) => {
+            if input.version.is_none() && input.config.is_none() && input.secrets.is_none() {
+                notice = Notice::Saved;
+            }
+            // Through core even when nothing changed: who may change it is core's to say.
+            upstreams::update(&app.platform, caller, &id, input).await
+        }
+        Err(invalid) => Err(invalid.into()),
+    };
+    match changed {
+        Ok(_) => Ok(page::done(&format!("/app/gateway/upstreams/{id}"), notice)),
+        Err(CoreError::Invalid(invalid)) => {
+            let refused = Refused::Upgrade(invalid);
+            upstream_page(&app, &signed, &id, None, AttachForm::default(), refused).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `POST …/restart`.

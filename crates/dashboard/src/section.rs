@@ -1,0 +1,55 @@
+//! The parts of the dashboard: the entries of its navigation, in order, each marked
+//! current on its pages (error pages show the navigation too).
+
+/// A part of the dashboard: an entry of the navigation, marked current on its pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Overview,
+    Servers,
+    Walkthroughs,
+    Analytics,
+    EndUsers,
+    Support,
+    Gateway,
+    Members,
+}
+
+impl Section {
+    /// The navigation, in order.
+    pub const ALL: [Section; 8] = [
+        Section::Overview,
+        Section::Servers,
+        Section::Walkthroughs,
+        Section::Analytics,
+        Section::EndUsers,
+        Section::Support,
+        Section::Gateway,
+        Section::Members,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Section::Overview => "Overview",
+            Section::Servers => "Servers",
+            Section::Walkthroughs => "Walkthroughs",
+            Section::Analytics => "Analytics",
+            Section::EndUsers => "End users",
+            Section::Support => "Support",
+            Section::Gateway => "Gateway",
+            Section::Members => "Members",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Section::Overview => "/app/",
+            Section::Servers => "/app/servers",
+            Section::Walkthroughs => "/app/walkthroughs",
+            Section::Analytics => "/app/analytics",
+            Section::EndUsers => "/app/end-users",
+            Section::Support => "/app/support",
+            Section::Gateway => "/app/gateway",
+            Section::Members => "/app/members",
+        }
+    }
+}
