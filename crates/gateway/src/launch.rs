@@ -34,8 +34,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest stdout line (one JSON-RPC message) taken from an upstream; a longer one
 /// is dropped and the connection kept.
 const MAX_LINE: usize = 4 * 1024 * 1024;
-/// The largest server-sent event taken from an HTTP upstream.
-pub(crate) const MAX_EVENT: usize = 4 * 1024 * 1024;
 /// How long closing a connection may take once its child is gone.
 const SHUT_GRACE: Duration = Duration::from_secs(5);
 /// How long an HTTP upstream may take to accept a connection.
@@ -249,7 +247,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(header_map(headers)?)
-                .max_sse_event_size(MAX_EVENT);
+                .max_sse_event_size(crate::signed_in::MAX_EVENT);
             let client = match signed_in {
                 None => {
                     let http = crate::traced::TraceHeader(http);

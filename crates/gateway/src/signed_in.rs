@@ -200,7 +200,10 @@ impl StreamableHttpClient for SignedIn {
     }
 }
 
+/// The largest server-sent event taken from an HTTP upstream.
+pub(crate) const MAX_EVENT: usize = 4 * 1024 * 1024;
+
 /// The event size the transport passes when it is told none (the launch sets its own).
 fn rmcp_default_event_size() -> usize {
-    crate::launch::MAX_EVENT
+    MAX_EVENT
 }
