@@ -20,10 +20,9 @@ use bytes::Bytes;
 use guidepost_core::analytics::percentile;
 use guidepost_core::organizations;
 use guidepost_domain::EndUserId;
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::bench_report::render;
+use super::bench_report::{BenchReport, ToolFigures, render};
 use super::bench_wire::{ToolAnswer, Wire, tool_answer};
 use super::target::{checked, metric};
 use crate::app;
@@ -39,50 +38,6 @@ const DEFAULT_USERS: u16 = 10;
 pub const MAX_ERROR_RATE: f64 = 0.001;
 
 const STATELESS_VERSION: &str = "2026-07-28";
-
-/// What one run measured.
-#[derive(Debug, Serialize)]
-pub struct BenchReport {
-    pub era: &'static str,
-    pub users: u16,
-    pub steps: u16,
-    pub duration_secs: f64,
-    pub tools: Vec<ToolFigures>,
-    /// Calls that succeeded; failed ones are `total_errors`, in no other figure.
-    pub total_calls: u64,
-    pub total_errors: u64,
-    /// Failed calls over all calls made (succeeded and failed).
-    pub error_rate: f64,
-    /// Succeeded calls per second.
-    pub calls_per_sec: f64,
-    /// Store statements per tool call, analytics batch writes included.
-    pub statements_per_call: Option<f64>,
-    /// Database commits per tool call (PostgreSQL only), analytics batches included.
-    pub commits_per_call: Option<f64>,
-    /// CPU time of this process per succeeded call during the mix, in microseconds:
-    /// Guidepost and the simulated users, all threads (SQLite's included), not a
-    /// PostgreSQL server's own. Only when Guidepost runs in this process (no `--target`).
-    pub cpu_us_per_call: Option<f64>,
-    /// With `--floor`: the database's floor at the same concurrency, and the mix's
-    /// calls per second as a share of the floor's transactions per second.
-    pub floor: Option<super::bench_floor::FloorFigures>,
-    pub share_of_floor: Option<f64>,
-    /// On SQLite: how long the hot writers held the write turn and waited for it.
-    pub write_turn: Option<super::bench_write_turn::WriteTurnShares>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ToolFigures {
-    pub tool: String,
-    /// Calls that succeeded; the latencies and calls per second are theirs.
-    pub calls: u64,
-    pub errors: u64,
-    pub calls_per_sec: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
 
 /// Latencies (µs) of the calls that succeeded, and failed calls, per tool, as one
 /// simulated user recorded them.

@@ -1,7 +1,52 @@
-//! The text report of `guidepost bench`: a line per tool, the totals, and the store's and
-//! the floor's figures when they were measured (`--json` prints the `BenchReport` itself).
+//! The report of `guidepost bench`: what one run measured (`--json` prints it as it is),
+//! and its text: a line per tool, the totals, and the store's and the floor's figures
+//! when they were measured.
 
-use super::bench::BenchReport;
+use serde::Serialize;
+
+/// What one run measured.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub era: &'static str,
+    pub users: u16,
+    pub steps: u16,
+    pub duration_secs: f64,
+    pub tools: Vec<ToolFigures>,
+    /// Calls that succeeded; failed ones are `total_errors`, in no other figure.
+    pub total_calls: u64,
+    pub total_errors: u64,
+    /// Failed calls over all calls made (succeeded and failed).
+    pub error_rate: f64,
+    /// Succeeded calls per second.
+    pub calls_per_sec: f64,
+    /// Store statements per tool call, analytics batch writes included.
+    pub statements_per_call: Option<f64>,
+    /// Database commits per tool call (PostgreSQL only), analytics batches included.
+    pub commits_per_call: Option<f64>,
+    /// CPU time of this process per succeeded call during the mix, in microseconds:
+    /// Guidepost and the simulated users, all threads (SQLite's included), not a
+    /// PostgreSQL server's own. Only when Guidepost runs in this process (no `--target`).
+    pub cpu_us_per_call: Option<f64>,
+    /// With `--floor`: the database's floor at the same concurrency, and the mix's
+    /// calls per second as a share of the floor's transactions per second.
+    pub floor: Option<super::bench_floor::FloorFigures>,
+    pub share_of_floor: Option<f64>,
+    /// On SQLite: how long the hot writers held the write turn and waited for it.
+    pub write_turn: Option<super::bench_write_turn::WriteTurnShares>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ToolFigures {
+    pub tool: String,
+    /// Calls that succeeded; the latencies and calls per second are theirs.
+    pub calls: u64,
+    pub errors: u64,
+    pub calls_per_sec: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
 
 pub(super) fn render(report: &BenchReport) -> String {
     let mut lines = vec![
