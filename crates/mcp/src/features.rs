@@ -147,7 +147,7 @@ impl<'a> Asker<'a> {
         scope: &RequestScope,
         request: &'a RequestContext<RoleServer>,
     ) -> Result<Self, ErrorData> {
-        let end_user = crate::handler::resolve_end_user(platform, scope).await?;
+        let end_user = crate::scope::resolve_end_user(platform, scope).await?;
         Ok(Self { end_user, request })
     }
 

@@ -33,7 +33,7 @@ use crate::notifications;
 use crate::recording::{CallRecord, Recorded, record};
 use crate::request_trace;
 use crate::rounds;
-use crate::scope::RequestScope;
+use crate::scope::{RequestScope, resolve_end_user};
 use crate::surface::{self, SUPPORTED_VERSIONS, scope};
 use crate::tasks;
 use crate::tools::{ToolAnswer, ToolCall, ToolSources};
@@ -562,16 +562,4 @@ fn cancelled_call() -> rmcp::model::CallToolResult {
     rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(
         "the task was cancelled (tasks/cancel) before the call ended",
     )])
-}
-
-pub(crate) async fn resolve_end_user(
-    platform: &Platform,
-    scope: &RequestScope,
-) -> Result<Option<guidepost_domain::EndUser>, ErrorData> {
-    guidepost_core::identity::resolve_end_user(platform, &scope.caller())
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "could not resolve the end user");
-            ErrorData::internal_error("could not identify the caller; please retry", None)
-        })
 }

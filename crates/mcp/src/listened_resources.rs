@@ -110,7 +110,7 @@ pub(crate) async fn subscribe(
     let person = if named.is_empty() {
         None
     } else {
-        let end_user = crate::handler::resolve_end_user(platform, scope).await;
+        let end_user = crate::scope::resolve_end_user(platform, scope).await;
         end_user
             .ok()
             .flatten()

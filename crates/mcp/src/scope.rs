@@ -125,3 +125,17 @@ impl RequestScope {
         self.session.as_ref().map(|s| s.transport_id.clone())
     }
 }
+
+/// The end user who makes this request, if the caller is one; a store failure becomes an
+/// error the client may retry.
+pub(crate) async fn resolve_end_user(
+    platform: &Platform,
+    scope: &RequestScope,
+) -> Result<Option<guidepost_domain::EndUser>, rmcp::ErrorData> {
+    guidepost_core::identity::resolve_end_user(platform, &scope.caller())
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not resolve the end user");
+            rmcp::ErrorData::internal_error("could not identify the caller; please retry", None)
+        })
+}
