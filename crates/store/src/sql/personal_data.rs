@@ -1,5 +1,6 @@
 //! A person's data: the erasure (the export reads it, `personal_export`).
 
+use super::personal_export::containing;
 use super::*;
 use crate::{Erasure, ExportCursor, ExportPage, ExportedTable, PersonalDataStore};
 
@@ -27,11 +28,6 @@ const TEXT_COLUMNS: &[(&str, &str)] = &[
     ("webhook_deliveries", "last_error"),
     ("audit_events", "detail"),
 ];
-
-/// `%text%` for LIKE (a `_` or `%` in the text matches more, never less).
-pub(super) fn containing(text: &str) -> String {
-    format!("%{text}%")
-}
 
 #[async_trait]
 impl PersonalDataStore for ThisStore {

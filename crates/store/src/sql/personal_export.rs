@@ -11,7 +11,6 @@
 
 use sqlx::{Column, TypeInfo, ValueRef};
 
-use super::personal_data::containing;
 use super::*;
 use crate::personal_data::{ExportKey, ExportResume};
 use crate::{ExportCursor, ExportPage, ExportedRow, ExportedTable};
@@ -322,4 +321,9 @@ fn exported(row: &DbRow) -> Result<ExportedRow> {
         out.insert(name.to_owned(), value);
     }
     Ok(out)
+}
+
+/// `%text%` for LIKE (a `_` or `%` in the text matches more, never less).
+pub(super) fn containing(text: &str) -> String {
+    format!("%{text}%")
 }
