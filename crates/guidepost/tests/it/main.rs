@@ -68,6 +68,7 @@ mod gateway_supervision;
 mod gateway_tenants_apart;
 mod hardening;
 mod hidden_values;
+mod import_cycles;
 mod isolation_sweep;
 mod limits;
 mod node_cache;
