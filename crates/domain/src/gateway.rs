@@ -227,7 +227,7 @@ pub struct Span {
 /// findings stored before spans existed have none.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
-    /// The rule's id (`crates/core/src/upstreams/scan/scan_rules.toml`).
+    /// The rule's id (`crates/scan/src/scan_rules.toml`).
     pub rule: String,
     /// `high` (quarantines the tool) or `low` (reported). Findings stored before
     /// severities were only these two may say `medium`, which quarantines too.

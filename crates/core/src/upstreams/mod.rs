@@ -28,9 +28,8 @@ pub mod registry;
 mod replicas;
 pub(crate) mod results;
 mod runtime;
-pub mod scan;
-#[cfg(test)]
-mod scan_corpus;
+// The tool-definition scanner is a crate of its own; core scans with it under this name.
+pub use guidepost_scan as scan;
 pub mod secrets;
 mod shadowing;
 pub mod upgrade;

@@ -92,7 +92,7 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with_all = ["target", "idle_sessions", "gateway", "scan"],
           value_parser = clap::value_parser!(u32).range(100..=100_000))]
     pub catalog_search: Option<u32>,
-    /// With --scan: the corpus directory (crates/core/tests/scan_corpus of the source
+    /// With --scan: the corpus directory (crates/scan/tests/scan_corpus of the source
     /// tree this binary was built from, by default).
     #[arg(long, requires = "scan")]
     pub scan_corpus: Option<PathBuf>,

@@ -37,7 +37,7 @@ pub struct ScanReport {
 }
 
 fn default_corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/scan_corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scan/tests/scan_corpus")
 }
 
 fn json_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

@@ -520,10 +520,7 @@ fn weights_file() -> (String, String) {
 fn train_the_classifier() {
     let (file, report) = weights_file();
     eprintln!("{report}");
-    let path = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/src/upstreams/scan/scan_classifier.tsv"
-    ));
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/scan_classifier.tsv"));
     std::fs::write(path, file).unwrap();
 }
 
@@ -533,7 +530,7 @@ fn the_committed_weights_are_what_training_on_the_development_half_gives() {
     assert!(
         file == super::WEIGHTS,
         "scan_classifier.tsv differs from what training gives: run \
-         `cargo test -p guidepost-core train_the_classifier -- --ignored`"
+         `cargo test -p guidepost-scan train_the_classifier -- --ignored`"
     );
 }
 

@@ -13,7 +13,7 @@ use Cat::*;
 pub(super) type Fire<'f> = dyn FnMut(&'static str, (usize, usize)) + 'f;
 
 /// Every rule that fires on one text, from what `read` found in it.
-pub(in crate::upstreams::scan) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
+pub(crate) fn analyze(n: &Normalized, hits: &[Hit], place: Place) -> Vec<Flag> {
     if hits.is_empty() {
         return Vec::new();
     }

@@ -12,6 +12,14 @@
 //! read again. A finding names the rule, where it matched (`path`, and `span`: byte
 //! offsets into the text at `path`) and what; a finding of high severity quarantines the
 //! tool, a low one is shown.
+//!
+//! The crate's whole API is [`scan`], [`quarantines`], [`text_at`] and [`distinctive`].
+//! Its corpus and the tests measured on it are in `tests/`, the classifier's training in
+//! `classifier/train.rs` (a test), and what was tried and learned in the README.
+//!
+//! **Architecture Invariant:** the scanner is pure: no I/O, no clock, no state between
+//! calls, and nothing of Guidepost but the domain's `Finding`. Core decides what a finding
+//! does to a tool.
 
 mod classifier;
 mod decode;

@@ -10,7 +10,7 @@
 //! normalized text, read, features]`. It prints nothing: the held-out half's and the check
 //! set's entries are for counting, never for reading (split.toml, third_party/README.md).
 //!
-//! `GUIDEPOST_SCAN_SENTENCES=/path/to/file.jsonl cargo test -p guidepost-core
+//! `GUIDEPOST_SCAN_SENTENCES=/path/to/file.jsonl cargo test -p guidepost-scan
 //! write_the_sentences_file -- --ignored`
 
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@ use Cat::*;
 /// Whether the sentence around `start..end` of the normalized text steers what it names
 /// (a condition, a directive, a change, a preference, a verb aimed at it): naming another
 /// server's tool in passing is not shadowing; telling the model what to do with it is.
-pub(in crate::upstreams::scan) fn steers(
+pub(crate) fn steers(
     n: &Normalized,
     hits: &[Hit],
     start: usize,
@@ -60,7 +60,7 @@ pub(in crate::upstreams::scan) fn steers(
 
 /// Whether a parameter's name asks for a secret or private data (`api_key`,
 /// `card_number`, `home_address`): such a parameter needs a word of why.
-pub(in crate::upstreams::scan) fn names_secret(name: &Normalized) -> bool {
+pub(crate) fn names_secret(name: &Normalized) -> bool {
     lexicon()
         .hits(name)
         .iter()
@@ -68,7 +68,7 @@ pub(in crate::upstreams::scan) fn names_secret(name: &Normalized) -> bool {
 }
 
 /// Checks of a text by its place and shape, beside the sentence rules.
-pub(in crate::upstreams::scan) fn structure(
+pub(crate) fn structure(
     raw: &str,
     n: &Normalized,
     hits: &[Hit],

@@ -16,7 +16,7 @@ type Counts = ((usize, usize), (usize, usize));
 /// Methods compared by cross-validation by source inside the development half: the
 /// classifier alone (what it adds where the rules, tuned on this half, do not reach),
 /// and with the rules.
-/// `cargo test -p guidepost-core choose_the_method -- --ignored --nocapture`
+/// `cargo test -p guidepost-scan choose_the_method -- --ignored --nocapture`
 #[test]
 #[ignore = "compares training methods on the development half; prints, asserts nothing"]
 fn choose_the_method() {

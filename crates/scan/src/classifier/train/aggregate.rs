@@ -10,7 +10,7 @@
 //!
 //! Each against the sentence model as committed, every fold judged with thresholds
 //! calibrated on the other folds only, averaged over six groupings of the sources.
-//! `cargo test -p guidepost-core measure_evidence_beyond_a_sentence -- --ignored --nocapture`
+//! `cargo test -p guidepost-scan measure_evidence_beyond_a_sentence -- --ignored --nocapture`
 
 use std::collections::BTreeMap;
 
@@ -353,7 +353,7 @@ fn measure(measured: &Measured, partition: u64, floor: f64, l2: f64) -> Counts {
     counts
 }
 
-/// `cargo test -p guidepost-core measure_evidence_beyond_a_sentence -- --ignored --nocapture`
+/// `cargo test -p guidepost-scan measure_evidence_beyond_a_sentence -- --ignored --nocapture`
 /// (`SCAN_FLOORS` and `SCAN_L2`, comma-separated, vary the second stage's least threshold
 /// and its L2 penalty.)
 #[test]

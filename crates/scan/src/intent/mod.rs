@@ -54,7 +54,7 @@ pub(super) enum ValueKind {
 
 impl Place {
     /// Whether the text says what the model is to put into a parameter.
-    pub(in crate::upstreams::scan) fn fills(self) -> bool {
+    pub(crate) fn fills(self) -> bool {
         match self {
             Place::ParameterName { input, textual } => input && textual,
             Place::Value { input, .. } => input,
@@ -67,7 +67,7 @@ impl Place {
         }
     }
 
-    pub(in crate::upstreams::scan) fn output(self) -> bool {
+    pub(crate) fn output(self) -> bool {
         matches!(
             self,
             Place::SchemaText { input: false, .. }
@@ -281,7 +281,7 @@ fn word_positions(text: &str, hits: &[Hit]) -> Vec<u32> {
 }
 
 /// Sentence and clause ends: `. ! ? ;` before a space or the end, line breaks, `。！？；`.
-pub(in crate::upstreams::scan) fn clauses(text: &str) -> Vec<(usize, usize)> {
+pub(crate) fn clauses(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut chars = text.char_indices().peekable();

@@ -3,7 +3,7 @@
 //! found in it (alone, in pairs, with the kind of place, and the verb that opens it), its
 //! weights data in the repository (`scan_classifier.tsv`), trained on the development
 //! half of the corpus only by the test in `classifier/train.rs` (`cargo test -p
-//! guidepost-core train_the_classifier -- --ignored` writes the file again; a test checks
+//! guidepost-scan train_the_classifier -- --ignored` writes the file again; a test checks
 //! the committed file is what training gives). A sentence that scores at or above its
 //! place's threshold is reported as `classifier`, its span the sentence; `evidence` names
 //! the features that weighed most. In a description or a title it reads only sentences
