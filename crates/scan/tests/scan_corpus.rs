@@ -399,7 +399,10 @@ struct BuiltinEntry {
 }
 
 fn builtin_catalog() -> BuiltinCatalog {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/src/upstreams/catalog.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/src/upstreams/catalog.toml"
+    );
     toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -520,7 +520,10 @@ fn weights_file() -> (String, String) {
 fn train_the_classifier() {
     let (file, report) = weights_file();
     eprintln!("{report}");
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/scan_classifier.tsv"));
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/scan_classifier.tsv"
+    ));
     std::fs::write(path, file).unwrap();
 }
 

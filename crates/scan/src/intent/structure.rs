@@ -10,12 +10,7 @@ use Cat::*;
 /// Whether the sentence around `start..end` of the normalized text steers what it names
 /// (a condition, a directive, a change, a preference, a verb aimed at it): naming another
 /// server's tool in passing is not shadowing; telling the model what to do with it is.
-pub(crate) fn steers(
-    n: &Normalized,
-    hits: &[Hit],
-    start: usize,
-    end: usize,
-) -> bool {
+pub(crate) fn steers(n: &Normalized, hits: &[Hit], start: usize, end: usize) -> bool {
     let text = n.text.as_str();
     let Some((s, e)) = clauses(text)
         .into_iter()
