@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use guidepost_core::{Platform, organizations};
+use guidepost_core::{Platform, accounts::organizations};
 use guidepost_domain::{ApiKey, ApiKeyId, ApiKeyScope, ApiKeyScopes, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

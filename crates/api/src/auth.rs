@@ -4,7 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use guidepost_core::{Caller, Platform, organizations};
+use guidepost_core::{Caller, Platform, accounts::organizations};
 
 use crate::error::ApiError;
 

@@ -1,5 +1,5 @@
 //! Public discovery documents (issue 28), outside `/api/v1` and without a key: each
-//! hosted server's Server Card (at its MCP URL plus `core::discovery::SERVER_CARD_SUFFIX`)
+//! hosted server's Server Card (at its MCP URL plus `core::hosting::discovery::SERVER_CARD_SUFFIX`)
 //! and its host's AI Catalog, and, on the platform's own host, the registry listing of
 //! the hosted servers of organizations that opted in (`GET /v0.1/servers`, the generic
 //! MCP registry API). Handlers are thin: the documents are core's.
@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use guidepost_core::Platform;
-use guidepost_core::discovery::{self, RegistryQuery, RegistryQueryError};
-use guidepost_core::routing::{is_platform_host, normalize_host, server_for_address};
+use guidepost_core::hosting::discovery::{self, RegistryQuery, RegistryQueryError};
+use guidepost_core::hosting::routing::{is_platform_host, normalize_host, server_for_address};
 use guidepost_domain::McpServer;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
-use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
+use guidepost_core::accounts::end_users::{self, EndUserFilter, ProgressView};
 use guidepost_domain::{
     Email, EndUser, EndUserId, EndUserSummary, McpSession, Page, ServerId, SessionId,
     SupportRequest, Timestamp, ToolCall, TrackingId,
@@ -199,7 +199,8 @@ pub(crate) async fn export(
     IdPath(id): IdPath<EndUserId>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let export = guidepost_core::personal_data::export(&platform, &auth.caller, &id).await?;
+    let export =
+        guidepost_core::privacy::personal_data::export(&platform, &auth.caller, &id).await?;
     let body = axum::body::Body::from_stream(export.into_stream());
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -230,7 +231,8 @@ pub(crate) async fn erase(
     auth: OrgAuth,
     IdPath(id): IdPath<EndUserId>,
 ) -> Result<Json<EndUserErased>, ApiError> {
-    let erased = guidepost_core::personal_data::erase(&platform, &auth.caller, &id).await?;
+    let erased =
+        guidepost_core::privacy::personal_data::erase(&platform, &auth.caller, &id).await?;
     tracing::info!(org = %auth.caller.org(), end_user = %id, by = %auth.caller.actor(), "end user erased");
     Ok(Json(EndUserErased {
         end_user_id: id,

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use guidepost_core::Platform;
-use guidepost_core::oidc::{self, OidcInput, OidcView};
+use guidepost_core::accounts::oidc::{self, OidcInput, OidcView};
 use guidepost_domain::ServerId;
 
 use crate::auth::OrgAuth;

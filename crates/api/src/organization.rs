@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
-use guidepost_core::organizations::{self, UpdateOrganization};
+use guidepost_core::accounts::organizations::{self, UpdateOrganization};
 use guidepost_domain::Organization;
 
 use crate::auth::OrgAuth;

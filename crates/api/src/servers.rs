@@ -3,7 +3,9 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use guidepost_core::Platform;
-use guidepost_core::servers::{self, CreateServer, InstallSnippets, ServerView, UpdateServer};
+use guidepost_core::hosting::servers::{
+    self, CreateServer, InstallSnippets, ServerView, UpdateServer,
+};
 use guidepost_domain::{Page, ServerId, TrackingId, ValidationError};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -201,7 +203,7 @@ pub(crate) async fn verify_custom_domain(
     auth: OrgAuth,
     IdPath(id): IdPath<ServerId>,
 ) -> Result<Json<ServerView>, ApiError> {
-    let server = guidepost_core::domains::verify(&platform, &auth.caller, &id).await?;
+    let server = guidepost_core::hosting::domains::verify(&platform, &auth.caller, &id).await?;
     Ok(Json(servers::view(&platform.config, server)))
 }
 

@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
-use guidepost_core::end_users::{self, ProgressView};
-use guidepost_core::support::{self, SupportRequestFilter};
+use guidepost_core::accounts::end_users::{self, ProgressView};
+use guidepost_core::support::requests::{self, SupportRequestFilter};
 use guidepost_domain::{Page, SupportRequest, SupportRequestId, SupportStatus, ToolCall};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -74,7 +74,7 @@ pub(crate) async fn list(
         end_user_id: query_id("end_user_id", query.end_user_id.as_deref())?,
     };
     Ok(Json(
-        support::list(&platform, &auth.caller, &filter, &page).await?,
+        requests::list(&platform, &auth.caller, &filter, &page).await?,
     ))
 }
 
@@ -96,7 +96,7 @@ pub(crate) async fn get(
     auth: OrgAuth,
     IdPath(id): IdPath<SupportRequestId>,
 ) -> Result<Json<SupportRequestDetail>, ApiError> {
-    let request = support::get(&platform, &auth.caller, &id).await?;
+    let request = requests::get(&platform, &auth.caller, &id).await?;
     let (progress, recent_tool_calls) = end_users::on_server(
         &platform,
         &auth.caller,
@@ -132,6 +132,6 @@ pub(crate) async fn update(
     IdPath(id): IdPath<SupportRequestId>,
     Json(input): Json<UpdateSupportRequest>,
 ) -> Result<Json<SupportRequest>, ApiError> {
-    let updated = support::update_status(&platform, &auth.caller, &id, input.status).await?;
+    let updated = requests::update_status(&platform, &auth.caller, &id, input.status).await?;
     Ok(Json(updated))
 }

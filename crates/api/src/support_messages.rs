@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use guidepost_core::Platform;
 use guidepost_core::mail::Mail;
-use guidepost_core::support_messages::{self, ReplyMail};
+use guidepost_core::support::messages::{self, ReplyMail};
 use guidepost_domain::{Cursor, Page, SupportMessage, SupportRequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -64,7 +64,7 @@ pub(crate) async fn list(
 ) -> Result<Json<Page<SupportMessage>>, ApiError> {
     let page = query.request()?;
     // At most `MAX_SUPPORT_MESSAGES` (500) on a request: read whole and cut.
-    let all = support_messages::list(&platform, &auth.caller, &id).await?;
+    let all = messages::list(&platform, &auth.caller, &id).await?;
     Ok(Json(Page::of_oldest_first(all, &page, |m| Cursor {
         created_at: m.created_at,
         id: m.id.to_string(),
@@ -93,14 +93,14 @@ pub(crate) async fn create(
     let written = match input.kind {
         WrittenKind::Reply => {
             let (message, sent) =
-                support_messages::reply(&platform, mail.as_ref(), caller, &id, &input.body).await?;
+                messages::reply(&platform, mail.as_ref(), caller, &id, &input.body).await?;
             WrittenMessage {
                 message,
                 mailed: Some(sent == ReplyMail::Sent),
             }
         }
         WrittenKind::Note => WrittenMessage {
-            message: support_messages::note(&platform, caller, &id, &input.body).await?,
+            message: messages::note(&platform, caller, &id, &input.body).await?,
             mailed: None,
         },
     };

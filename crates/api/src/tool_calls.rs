@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use guidepost_core::Platform;
-use guidepost_core::analytics::{self, ToolCallFilter};
+use guidepost_core::insights::analytics::{self, ToolCallFilter};
 use guidepost_domain::{Limits, Page, ToolCall};
 use serde::Deserialize;
 use utoipa::IntoParams;

@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use guidepost_core::Platform;
-use guidepost_core::servers::{self, ServerView};
-use guidepost_core::tool_switches::{self, ToolSwitch};
+use guidepost_core::hosting::servers::{self, ServerView};
+use guidepost_core::hosting::tool_switches::{self, ToolSwitch};
 use guidepost_domain::{Id, ServerId};
 
 use crate::auth::OrgAuth;

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use guidepost_core::Platform;
-use guidepost_core::webhooks::{self, CreatedWebhook, WebhookInput};
+use guidepost_core::support::webhooks::{self, CreatedWebhook, WebhookInput};
 use guidepost_domain::{Cursor, Page, Webhook, WebhookDelivery, WebhookId};
 
 use crate::auth::OrgAuth;

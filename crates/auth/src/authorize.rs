@@ -6,10 +6,10 @@
 
 use axum::extract::RawQuery;
 use axum::response::Response;
-use guidepost_core::authorization::clients::RedirectUriRefusal;
-use guidepost_core::authorization::crypto::is_pkce_value;
-use guidepost_core::authorization::logins;
-use guidepost_core::authorization::scopes::{self, MCP_SCOPE};
+use guidepost_core::accounts::authorization::clients::RedirectUriRefusal;
+use guidepost_core::accounts::authorization::crypto::is_pkce_value;
+use guidepost_core::accounts::authorization::logins;
+use guidepost_core::accounts::authorization::scopes::{self, MCP_SCOPE};
 use guidepost_domain::AuthorizationRequest;
 use http::{HeaderMap, StatusCode, header};
 

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use axum::response::{IntoResponse, Redirect, Response};
 use guidepost_core::CoreError;
-use guidepost_core::authorization::crypto::constant_time_eq;
-use guidepost_core::authorization::logins::{self, Step, Unopened};
+use guidepost_core::accounts::authorization::crypto::constant_time_eq;
+use guidepost_core::accounts::authorization::logins::{self, Step, Unopened};
 use guidepost_domain::{LoginSession, hash_secret};
 use http::{HeaderMap, StatusCode};
 

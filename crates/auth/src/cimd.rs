@@ -19,8 +19,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use guidepost_core::authorization::clients::Client;
-use guidepost_core::authorization::redirect_uris::check_redirect_uris;
+use guidepost_core::accounts::authorization::clients::Client;
+use guidepost_core::accounts::authorization::redirect_uris::check_redirect_uris;
 use guidepost_outbound::{GuardedResolver, is_public};
 use serde::Deserialize;
 use url::{Host, Url};

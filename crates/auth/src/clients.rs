@@ -2,7 +2,7 @@
 //! core), or the URL of a client metadata document (CIMD), fetched here.
 
 use guidepost_core::CoreError;
-use guidepost_core::authorization::clients::{self, Client};
+use guidepost_core::accounts::authorization::clients::{self, Client};
 
 use crate::AuthState;
 use crate::cimd::CimdError;

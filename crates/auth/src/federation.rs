@@ -12,9 +12,9 @@
 
 use axum::extract::RawQuery;
 use axum::response::Response;
-use guidepost_core::authorization::crypto::constant_time_eq;
-use guidepost_core::authorization::upstream;
-use guidepost_core::oidc::{self, CALLBACK_PATH, SignInClient};
+use guidepost_core::accounts::authorization::crypto::constant_time_eq;
+use guidepost_core::accounts::authorization::upstream;
+use guidepost_core::accounts::oidc::{self, CALLBACK_PATH, SignInClient};
 use guidepost_domain::{Email, LoginSession, LoginStage, hash_secret, random_token};
 use http::{HeaderMap, StatusCode};
 
@@ -266,9 +266,7 @@ mod tests {
         assert_ne!(a.state, b.state);
         assert_ne!(a.state, c.state);
         assert_ne!(a.nonce, a.pkce_verifier);
-        assert!(guidepost_core::authorization::crypto::is_pkce_value(
-            &a.pkce_verifier
-        ));
+        assert!(guidepost_core::accounts::authorization::crypto::is_pkce_value(&a.pkce_verifier));
         assert_eq!(
             trip("cookie-a", &session, "s1").state,
             a.state,

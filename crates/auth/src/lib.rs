@@ -18,7 +18,7 @@
 //! client metadata documents, talks to organizations' providers, and renders pages,
 //! redirects and OAuth errors. What is allowed (registration, the login state machine,
 //! one-time codes, consent, what makes a code or token good, revocation, the resource
-//! server's check) is decided by `guidepost_core::authorization`, the only way to the
+//! server's check) is decided by `guidepost_core::accounts::authorization`, the only way to the
 //! records.
 //!
 //! **Modules.** `metadata` (RFC 9728 and RFC 8414 / OpenID discovery documents),
@@ -183,7 +183,7 @@ pub fn router(platform: Platform, options: AuthOptions) -> Result<Router, SetupE
         .route("/login/{id}/code", post(login::submit_code))
         .route("/login/{id}/consent", post(login::submit_consent))
         .route(
-            guidepost_core::oidc::CALLBACK_PATH,
+            guidepost_core::accounts::oidc::CALLBACK_PATH,
             get(federation::callback),
         )
         .route_layer(axum::middleware::from_fn_with_state(

@@ -1,4 +1,4 @@
-//! The sign-in pages over a login session (`core::authorization::logins`): `email` →
+//! The sign-in pages over a login session (`core::accounts::authorization::logins`): `email` →
 //! `code` → `consent` → `done`, or `locked` after too many wrong codes. Each handler opens
 //! the session for the browser that owns it (`browser.rs`), asks core for the step, and
 //! answers with a page or a redirect.
@@ -13,8 +13,10 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::response::Response;
-use guidepost_core::authorization::codes::{self, CODE_DIGITS, Checked, CodeToMail, Sending};
-use guidepost_core::authorization::consent::{self, Decided};
+use guidepost_core::accounts::authorization::codes::{
+    self, CODE_DIGITS, Checked, CodeToMail, Sending,
+};
+use guidepost_core::accounts::authorization::consent::{self, Decided};
 use guidepost_domain::{AuthMode, Email, LoginSession, LoginStage};
 use http::{HeaderMap, StatusCode};
 

@@ -8,7 +8,7 @@
 //! reached by the path fallback, where the host is shared. Plain HTTP (local
 //! development) cannot use either prefix and gets `gp_login` with the same path.
 
-use guidepost_core::authorization::logins::LOGIN_TTL_SECS;
+use guidepost_core::accounts::authorization::logins::LOGIN_TTL_SECS;
 use guidepost_domain::LoginSessionId;
 use http::{HeaderMap, HeaderValue, header};
 

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use guidepost_core::authorization::scopes::{KNOWN_SCOPES, MCP_SCOPE};
+use guidepost_core::accounts::authorization::scopes::{KNOWN_SCOPES, MCP_SCOPE};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 

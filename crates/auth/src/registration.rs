@@ -1,11 +1,11 @@
 //! RFC 7591 dynamic client registration at a server's authorization server: the JSON in
-//! and out. What a client may register is core's (`core::authorization::registration`).
+//! and out. What a client may register is core's (`core::accounts::authorization::registration`).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use guidepost_core::CoreError;
-use guidepost_core::authorization::registration::{self, ClientMetadata};
+use guidepost_core::accounts::authorization::registration::{self, ClientMetadata};
 use http::StatusCode;
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
-use guidepost_core::authorization::tokens;
+use guidepost_core::accounts::authorization::tokens;
 use http::{HeaderMap, StatusCode};
 
 use crate::error::{OAuthError, no_store};

@@ -1,5 +1,5 @@
 //! Which server's authorization server a request is for, resolved from the Host header
-//! and the path exactly as the MCP endpoint resolves it (`guidepost_core::routing`).
+//! and the path exactly as the MCP endpoint resolves it (`guidepost_core::hosting::routing`).
 
 use std::sync::Arc;
 
@@ -43,11 +43,12 @@ impl FromRequestParts<Arc<AuthState>> for Tenant {
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .or(parts.uri.host())
-            .map(guidepost_core::routing::normalize_host);
+            .map(guidepost_core::hosting::routing::normalize_host);
         let slug = path_slug(&path);
         let platform = &state.platform;
         let found =
-            guidepost_core::routing::server_for_address(platform, host.as_deref(), slug).await;
+            guidepost_core::hosting::routing::server_for_address(platform, host.as_deref(), slug)
+                .await;
         match found {
             // Only servers that require sign-in have an authorization server.
             Ok(Some(server)) if server.auth_mode.requires_token() => {

@@ -1,15 +1,15 @@
 //! The token endpoint (OAuth 2.1 §3.2): client authentication, the authorization code
 //! grant and the refresh token grant, as HTTP. What makes a code or refresh token good
 //! (single use, PKCE, rotation, family revocation) is core's
-//! (`core::authorization::tokens`); this file parses the request and renders the answer.
+//! (`core::accounts::authorization::tokens`); this file parses the request and renders the answer.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use guidepost_core::authorization::clients::Client;
-use guidepost_core::authorization::tokens::{
+use guidepost_core::accounts::authorization::clients::Client;
+use guidepost_core::accounts::authorization::tokens::{
     self, CodeExchange, GrantRefusal, Issued, Lifetimes, Refresh,
 };
 use http::HeaderMap;

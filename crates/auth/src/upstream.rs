@@ -310,7 +310,7 @@ fn id_token_email(claims: &CoreIdTokenClaims) -> Option<(String, Option<bool>)> 
 }
 
 #[async_trait]
-impl guidepost_core::oidc::ProviderCheck for IdentityProviders {
+impl guidepost_core::accounts::oidc::ProviderCheck for IdentityProviders {
     async fn check(&self, issuer_url: &str) -> Result<(), String> {
         self.metadata(issuer_url, true)
             .await

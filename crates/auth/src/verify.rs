@@ -1,10 +1,10 @@
 //! The resource server's side (SPEC §3): is this bearer token good for this server (the
-//! rule is core's, `core::authorization::access`), and what challenge to answer when it
+//! rule is core's, `core::accounts::authorization::access`), and what challenge to answer when it
 //! is not (RFC 6750 §3, RFC 9728 §5.1).
 
-use guidepost_core::authorization::access;
-pub use guidepost_core::authorization::access::{TokenRefusal, VerifiedToken};
-pub use guidepost_core::authorization::scopes::MCP_SCOPE;
+use guidepost_core::accounts::authorization::access;
+pub use guidepost_core::accounts::authorization::access::{TokenRefusal, VerifiedToken};
+pub use guidepost_core::accounts::authorization::scopes::MCP_SCOPE;
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::McpServer;
 

@@ -5,45 +5,27 @@
 //! [`Caller`] (made only after authentication) and decide here what it may do; the MCP
 //! side's services take the server a request was routed to.
 
-pub mod analytics;
-pub mod analytics_csv;
-pub mod attention;
+pub mod accounts;
 pub mod audit;
-pub mod authorization;
 mod cache;
 mod caller;
 mod config;
-pub mod discovery;
-pub mod domains;
-pub mod end_users;
 mod error;
 #[cfg(test)]
 mod fuzz_tests;
-pub mod identity;
+pub mod hosting;
 mod input;
+pub mod insights;
 pub mod mail;
-pub mod members;
-pub mod oidc;
-pub mod organizations;
-pub mod personal_data;
+pub mod privacy;
 pub mod rate_limit;
-pub mod retention;
 pub mod revision;
-pub mod routing;
 pub mod secrets;
-pub mod servers;
-pub mod sessions;
-pub mod shown_once;
 pub mod support;
-pub mod support_messages;
-pub mod tasks;
 pub mod text_diff;
-pub mod tool_switches;
 pub mod trace_context;
 pub mod upstreams;
-pub mod urls;
 pub mod walkthroughs;
-pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -75,10 +57,10 @@ pub struct Platform {
     /// Private: core's services are the only way to the store.
     store: Arc<dyn Store>,
     pub config: Arc<PlatformConfig>,
-    pub analytics: analytics::Recorder,
-    pub identity_providers: Arc<dyn oidc::ProviderCheck>,
+    pub analytics: insights::analytics::Recorder,
+    pub identity_providers: Arc<dyn accounts::oidc::ProviderCheck>,
     /// DNS, for custom-domain challenges.
-    pub domain_records: Arc<dyn domains::TxtRecords>,
+    pub domain_records: Arc<dyn hosting::domains::TxtRecords>,
     /// What runs upstream MCP servers on this node (the gateway's supervisor).
     pub upstreams: Arc<dyn upstreams::UpstreamRuntime>,
     /// The OAuth client side toward upstreams' authorization servers (`auth`).
@@ -86,7 +68,7 @@ pub struct Platform {
     /// What this node keeps in memory between calls (`cache`).
     cache: Arc<cache::NodeCache>,
     /// The tasks whose calls run on this node (`tasks`).
-    running_tasks: Arc<tasks::RunningTasks>,
+    running_tasks: Arc<hosting::tasks::RunningTasks>,
     /// When this node last recorded each upstream's result finding (`upstreams::results`).
     result_findings: Arc<upstreams::results::FindingGate>,
 }
@@ -97,12 +79,12 @@ impl Platform {
     pub fn new(
         store: Arc<dyn Store>,
         config: PlatformConfig,
-        identity_providers: Arc<dyn oidc::ProviderCheck>,
-        domain_records: Arc<dyn domains::TxtRecords>,
+        identity_providers: Arc<dyn accounts::oidc::ProviderCheck>,
+        domain_records: Arc<dyn hosting::domains::TxtRecords>,
         upstreams: Arc<dyn upstreams::UpstreamRuntime>,
         connections: Arc<dyn upstreams::connections::Authorizer>,
-    ) -> (Self, analytics::AnalyticsWriter) {
-        let (recorder, writer) = analytics::start(store.clone());
+    ) -> (Self, insights::analytics::AnalyticsWriter) {
+        let (recorder, writer) = insights::analytics::start(store.clone());
         let cache = Arc::new(cache::NodeCache::new(config.server_cache_expiry));
         tokio::spawn(forget_what_changed(
             Arc::downgrade(&cache),

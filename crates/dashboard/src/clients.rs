@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use guidepost_core::{servers, sessions};
+use guidepost_core::{hosting::servers, hosting::sessions};
 use guidepost_domain::*;
 
 use crate::Dashboard;

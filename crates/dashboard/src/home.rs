@@ -3,8 +3,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::attention::{self, Attention};
-use guidepost_core::{analytics, servers, walkthroughs};
+use guidepost_core::insights::attention::{self, Attention};
+use guidepost_core::{hosting::servers, insights::analytics, walkthroughs};
 use guidepost_domain::*;
 
 use crate::Dashboard;

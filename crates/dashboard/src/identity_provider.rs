@@ -5,8 +5,8 @@
 //! again: its field is always blank, and left blank it keeps the stored secret.
 
 use axum::extract::State;
-use guidepost_core::oidc;
-use guidepost_core::{Permission, servers};
+use guidepost_core::accounts::oidc;
+use guidepost_core::{Permission, hosting::servers};
 use guidepost_domain::*;
 
 use crate::Dashboard;

@@ -2,7 +2,7 @@
 //! posts it ([`ProviderForm`]); the handlers that set and remove it are
 //! `identity_provider`'s.
 
-use guidepost_core::oidc::{MissingSecret, OidcInput, OidcView};
+use guidepost_core::accounts::oidc::{MissingSecret, OidcInput, OidcView};
 use serde::Deserialize;
 
 use crate::page::{self, PageError};

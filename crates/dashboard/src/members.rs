@@ -3,8 +3,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::organizations;
-use guidepost_core::{Permission, members};
+use guidepost_core::accounts::organizations;
+use guidepost_core::{Permission, accounts::members};
 use guidepost_domain::*;
 use serde::Deserialize;
 

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{FromRequestParts, Path};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use guidepost_core::{Permission, members, organizations};
+use guidepost_core::{Permission, accounts::members, accounts::organizations};
 use guidepost_domain::{Cursor, Id, IdKind, Limits, PageRequest};
 use http::StatusCode;
 use http::request::Parts;

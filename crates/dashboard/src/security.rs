@@ -5,7 +5,7 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use guidepost_core::routing::{is_platform_host, normalize_host};
+use guidepost_core::hosting::routing::{is_platform_host, normalize_host};
 use http::{HeaderMap, HeaderValue, Method, header};
 
 use crate::Dashboard;

@@ -4,9 +4,9 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use base64::Engine as _;
-use guidepost_core::organizations::{self, UpdateOrganization};
-use guidepost_core::servers::{self, CreateServer, InstallSnippets, UpdateServer};
-use guidepost_core::{Permission, domains, oidc, urls};
+use guidepost_core::accounts::organizations::{self, UpdateOrganization};
+use guidepost_core::hosting::servers::{self, CreateServer, InstallSnippets, UpdateServer};
+use guidepost_core::{Permission, accounts::oidc, hosting::domains, hosting::urls};
 use guidepost_domain::*;
 use http::StatusCode;
 use serde::Deserialize;

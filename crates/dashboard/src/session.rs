@@ -10,7 +10,7 @@
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Redirect, Response};
-use guidepost_core::members::{self, SignedIn};
+use guidepost_core::accounts::members::{self, SignedIn};
 use guidepost_domain::Member;
 use http::request::Parts;
 use http::{HeaderMap, header};

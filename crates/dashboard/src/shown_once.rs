@@ -3,7 +3,7 @@
 //! it no more, and never makes another one.
 //!
 //! With a master key it is kept in the store, sealed and bound to the session
-//! (`guidepost_core::shown_once`), so the page after the redirect shows it on whichever
+//! (`guidepost_core::accounts::shown_once`), so the page after the redirect shows it on whichever
 //! node it lands. Without one nothing secret may be stored, so it waits in this process's
 //! memory for minutes (one node: a restart between the redirect and the page only loses
 //! the showing, and the page then says to make a new key).
@@ -23,7 +23,7 @@ pub(crate) async fn keep(
     signed: &Signed,
     secret: &str,
 ) -> Result<bool, PageError> {
-    if guidepost_core::shown_once::keep(&app.platform, &signed.signed_in, secret).await? {
+    if guidepost_core::accounts::shown_once::keep(&app.platform, &signed.signed_in, secret).await? {
         return Ok(true);
     }
     Ok(app.shown_once.keep(&signed.csrf, secret.to_owned()))
@@ -31,7 +31,8 @@ pub(crate) async fn keep(
 
 /// The session's waiting secret, taken: shown this once.
 pub(crate) async fn take(app: &Dashboard, signed: &Signed) -> Result<Option<String>, PageError> {
-    if let Some(secret) = guidepost_core::shown_once::take(&app.platform, &signed.signed_in).await?
+    if let Some(secret) =
+        guidepost_core::accounts::shown_once::take(&app.platform, &signed.signed_in).await?
     {
         return Ok(Some(secret));
     }
@@ -39,7 +40,7 @@ pub(crate) async fn take(app: &Dashboard, signed: &Signed) -> Result<Option<Stri
 }
 
 /// How long a secret waits in memory for its page.
-const KEPT_FOR: Duration = guidepost_core::shown_once::SHOWN_FOR;
+const KEPT_FOR: Duration = guidepost_core::accounts::shown_once::SHOWN_FOR;
 /// Sessions with a secret waiting in memory at once; beyond it, the secret is shown at once.
 const MOST_HELD: usize = 10_000;
 

@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use guidepost_core::{CoreError, members};
+use guidepost_core::{CoreError, accounts::members};
 use guidepost_domain::random_token;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Query, State};
-use guidepost_core::servers;
+use guidepost_core::hosting::servers;
 use guidepost_domain::*;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

@@ -3,7 +3,7 @@
 //! script; the rules and the audit are core's (`tool_switches`).
 
 use axum::extract::State;
-use guidepost_core::tool_switches::{self, SwitchSource};
+use guidepost_core::hosting::tool_switches::{self, SwitchSource};
 use guidepost_domain::*;
 use serde::Deserialize;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::response::IntoResponse;
-use guidepost_core::{Platform, retention};
+use guidepost_core::{Platform, privacy::retention};
 use guidepost_domain::ServerKind;
 use guidepost_store::Store;
 use tokio::net::TcpListener;
@@ -260,7 +260,7 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// Deletes what has outlived its retention (`core::retention`), once a minute.
+/// Deletes what has outlived its retention (`core::privacy::retention`), once a minute.
 async fn sweep_expired_records(platform: Platform, stop: CancellationToken) {
     // The first sweep a minute after start, not at once: a node that restarts in a loop
     // does not sweep in a loop, and a fresh node's first requests do not wait on it.

@@ -1,4 +1,4 @@
-//! DNS TXT lookups for custom-domain challenges (`guidepost_core::domains`): the system's
+//! DNS TXT lookups for custom-domain challenges (`guidepost_core::hosting::domains`): the system's
 //! resolver (`/etc/resolv.conf`), or one server named by `--dns-resolver` (tests run
 //! their own on loopback). Answers are not cached, so a record just published is seen
 //! by the next verification.
@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use guidepost_core::domains::TxtRecords;
+use guidepost_core::hosting::domains::TxtRecords;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;

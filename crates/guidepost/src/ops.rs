@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use guidepost_core::{Platform, routing};
+use guidepost_core::{Platform, hosting::routing};
 use guidepost_domain::hash_secret;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 

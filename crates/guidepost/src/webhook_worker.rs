@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::webhooks::{self, DeliveryPolicy, WebhookTransport};
+use guidepost_core::support::webhooks::{self, DeliveryPolicy, WebhookTransport};
 use tokio_util::sync::CancellationToken;
 
 /// How this node sends webhooks.

@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use guidepost_core::tasks::Admission;
-use guidepost_core::{Platform, tool_switches};
+use guidepost_core::hosting::tasks::Admission;
+use guidepost_core::{Platform, hosting::tool_switches};
 #[allow(deprecated)]
 // logging is deprecated by SEP-2577; refused here like every non-tool method
 use rmcp::model::SetLevelRequestParams;
@@ -477,7 +477,7 @@ impl GuidepostServer {
     async fn task_owner(
         &self,
         ctx: &RequestContext<RoleServer>,
-    ) -> Result<guidepost_core::tasks::TaskOwner, ErrorData> {
+    ) -> Result<guidepost_core::hosting::tasks::TaskOwner, ErrorData> {
         let scope = scope(ctx)?;
         let end_user = resolve_end_user(&self.platform, &scope).await?;
         Ok(tasks::owner(&scope, end_user.map(|user| user.id)))
@@ -522,7 +522,8 @@ impl GuidepostServer {
             return Ok(result.into());
         }
         let admission =
-            guidepost_core::tasks::admit(&self.platform, &owner, scope.client_ip, name).await;
+            guidepost_core::hosting::tasks::admit(&self.platform, &owner, scope.client_ip, name)
+                .await;
         match admission {
             Ok(Admission::Admitted(admitted)) => {
                 let task = admitted.run(move |ctx| async move {

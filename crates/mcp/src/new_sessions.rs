@@ -2,7 +2,7 @@
 //! stored session that lets any node continue it (rmcp replays the stored `initialize`
 //! params on a node that does not hold the session, `session_store`).
 
-use guidepost_core::{Platform, sessions};
+use guidepost_core::{Platform, hosting::sessions};
 use guidepost_domain::{Limits, NewSession, prefix_chars, without_nul};
 use http::StatusCode;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use guidepost_core::Platform;
-use guidepost_core::analytics::{capped_arguments, json_prefix_chars};
+use guidepost_core::insights::analytics::{capped_arguments, json_prefix_chars};
 use guidepost_domain::{
     EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId, prefix_chars, without_nul,
 };

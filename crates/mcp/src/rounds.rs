@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::tasks::{self as core_tasks, Admission, TaskContext, TaskEnd, TaskOwner};
+use guidepost_core::hosting::tasks::{
+    self as core_tasks, Admission, TaskContext, TaskEnd, TaskOwner,
+};
 use guidepost_core::upstreams::{CallerClient, RelayError};
 use guidepost_domain::{TaskId, TaskStatus};
 use rmcp::ErrorData;

@@ -9,14 +9,14 @@ use guidepost_domain::McpServer;
 use http::request::Parts;
 
 /// The server named by the request, if any (the rule is shared with the authorization
-/// server: `guidepost_core::routing`).
+/// server: `guidepost_core::hosting::routing`).
 pub(crate) async fn resolve_server(
     platform: &Platform,
     parts: &Parts,
 ) -> Result<Option<Arc<McpServer>>, CoreError> {
     let host = request_host(parts);
     let slug = path_slug(parts.uri.path());
-    guidepost_core::routing::server_for_address(platform, host.as_deref(), slug).await
+    guidepost_core::hosting::routing::server_for_address(platform, host.as_deref(), slug).await
 }
 
 /// The slug of the path fallback, `/s/{slug}/mcp`.
@@ -32,7 +32,7 @@ pub(crate) fn request_host(parts: &Parts) -> Option<String> {
 /// The host name a request's `Host` header (else its URI) names, lowercased, without port.
 pub(crate) fn host_of(host: Option<&http::HeaderValue>, uri: &http::Uri) -> Option<String> {
     let raw = host.and_then(|h| h.to_str().ok()).or(uri.host())?;
-    Some(guidepost_core::routing::normalize_host(raw))
+    Some(guidepost_core::hosting::routing::normalize_host(raw))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use guidepost_auth::VerifiedToken;
 use guidepost_core::Platform;
-use guidepost_core::identity::Caller;
+use guidepost_core::accounts::identity::Caller;
 use guidepost_core::upstreams::CallingPerson;
 use guidepost_domain::{McpServer, McpSession, ServerId, TrackingId};
 use tokio::sync::broadcast;
@@ -90,7 +90,7 @@ impl RequestScope {
                 platform.config.origin_for_host(&host),
                 self.uri.path()
             ),
-            None => guidepost_core::servers::mcp_url(&platform.config, &self.server),
+            None => guidepost_core::hosting::servers::mcp_url(&platform.config, &self.server),
         }
     }
 
@@ -132,7 +132,7 @@ pub(crate) async fn resolve_end_user(
     platform: &Platform,
     scope: &RequestScope,
 ) -> Result<Option<guidepost_domain::EndUser>, rmcp::ErrorData> {
-    guidepost_core::identity::resolve_end_user(platform, &scope.caller())
+    guidepost_core::accounts::identity::resolve_end_user(platform, &scope.caller())
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not resolve the end user");

@@ -1,7 +1,7 @@
 //! rmcp's `SessionStore`, backed by Guidepost's store: a node that does not hold a
 //! session in memory restores it from the stored `initialize` parameters.
 
-use guidepost_core::{Platform, sessions};
+use guidepost_core::{Platform, hosting::sessions};
 use rmcp::model::InitializeRequestParams;
 use rmcp::transport::streamable_http_server::session::{
     SessionState, SessionStore, SessionStoreError,

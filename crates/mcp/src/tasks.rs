@@ -1,9 +1,9 @@
 //! The tasks extension on the wire (SEP-2663): `CreateTaskResult` for a tool call that
 //! runs on, and `tasks/get`, `tasks/update` and `tasks/cancel`, answered from the store
-//! by whichever node a request reaches (`guidepost_core::tasks`). Every surface that
+//! by whichever node a request reaches (`guidepost_core::hosting::tasks`). Every surface that
 //! runs tools as tasks answers these methods through this module.
 
-use guidepost_core::tasks::{self, TaskEnd, TaskOwner};
+use guidepost_core::hosting::tasks::{self, TaskEnd, TaskOwner};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUserId, TASK_POLL_INTERVAL, TASK_TTL, Task, TaskId, TaskStatus};
 use rmcp::ErrorData;

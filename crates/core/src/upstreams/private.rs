@@ -465,7 +465,7 @@ fn check_http(
     }
     let parsed =
         url::Url::parse(url).map_err(|e| invalid("spec.url", format!("not a URL: {e}")))?;
-    let credentials = crate::urls::carries_credentials(&parsed);
+    let credentials = crate::hosting::urls::carries_credentials(&parsed);
     if parsed.scheme() != "https" || parsed.host_str().is_none() || credentials {
         return Err(invalid(
             "spec.url",

@@ -135,7 +135,9 @@ fn checked_metadata(
     Ok(metadata)
 }
 
-pub fn fields_for_create(input: CreateWalkthrough) -> Result<WalkthroughFields, ValidationError> {
+pub(crate) fn fields_for_create(
+    input: CreateWalkthrough,
+) -> Result<WalkthroughFields, ValidationError> {
     validate_text("title", &input.title, Limits::TITLE)?;
     Ok(WalkthroughFields {
         title: input.title.trim().to_owned(),

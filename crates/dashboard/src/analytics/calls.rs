@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::analytics::{self, ToolCallFilter};
+use guidepost_core::insights::analytics::{self, ToolCallFilter};
 use guidepost_domain::*;
 use serde::Deserialize;
 

@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::support::{self};
-use guidepost_core::support_messages::{self, ReplyMail};
+use guidepost_core::support::messages::{self, ReplyMail};
+use guidepost_core::support::requests::{self};
 use guidepost_domain::*;
 use serde::Deserialize;
 
@@ -51,8 +51,8 @@ pub(crate) async fn show(
     Query(query): Query<ConversationQuery>,
 ) -> PageResult {
     let caller = signed.caller();
-    let request = support::get(&app.platform, caller, &id).await?;
-    let messages = support_messages::list(&app.platform, caller, &id).await?;
+    let request = requests::get(&app.platform, caller, &id).await?;
+    let messages = messages::list(&app.platform, caller, &id).await?;
     let title = format!("Replies and notes: {}", request.title);
     let done = query.done.as_deref();
     let chrome = Chrome::new(&app, &signed, title, Section::Support, done).await?;
@@ -94,7 +94,7 @@ pub(crate) async fn reply(
 ) -> PageResult {
     let caller = signed.caller();
     let (_, mail) =
-        support_messages::reply(&app.platform, app.mail.as_ref(), caller, &id, &form.body).await?;
+        messages::reply(&app.platform, app.mail.as_ref(), caller, &id, &form.body).await?;
     let sent = if mail == ReplyMail::Sent { "yes" } else { "no" };
     let to = format!("/app/support/{id}/conversation?sent={sent}");
     Ok(page::done(&to, Notice::Saved))
@@ -106,7 +106,7 @@ pub(crate) async fn note(
     IdPath(id): IdPath<SupportRequestId>,
     SignedForm { signed, form }: SignedForm<MessageForm>,
 ) -> PageResult {
-    support_messages::note(&app.platform, signed.caller(), &id, &form.body).await?;
+    messages::note(&app.platform, signed.caller(), &id, &form.body).await?;
     let to = format!("/app/support/{id}/conversation");
     Ok(page::done(&to, Notice::Saved))
 }

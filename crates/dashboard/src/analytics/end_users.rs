@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use guidepost_core::Permission;
-use guidepost_core::end_users::{self, EndUserFilter, ProgressView};
+use guidepost_core::accounts::end_users::{self, EndUserFilter, ProgressView};
 use guidepost_core::upstreams::connections;
 use guidepost_domain::*;
 use serde::Deserialize;
@@ -295,7 +295,8 @@ pub(crate) async fn export(
     IdPath(id): IdPath<EndUserId>,
 ) -> PageResult {
     use axum::response::IntoResponse;
-    let export = guidepost_core::personal_data::export(&app.platform, signed.caller(), &id).await?;
+    let export =
+        guidepost_core::privacy::personal_data::export(&app.platform, signed.caller(), &id).await?;
     // Streamed a page of rows at a time: a person may have any number of them.
     let body = axum::body::Body::from_stream(export.into_stream());
     let disposition = format!("attachment; filename=\"end-user-{id}.json\"");
@@ -334,6 +335,6 @@ pub(crate) async fn erase(
         };
         return confirm::ask(&app, &signed, Permission::Administer, question).await;
     }
-    guidepost_core::personal_data::erase(&app.platform, signed.caller(), &id).await?;
+    guidepost_core::privacy::personal_data::erase(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/end-users", Notice::Erased))
 }

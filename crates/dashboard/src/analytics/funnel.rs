@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::servers;
+use guidepost_core::hosting::servers;
 use guidepost_core::walkthroughs::authoring;
 use guidepost_core::walkthroughs::funnel::{self, Funnel, FunnelStep};
 use guidepost_domain::*;

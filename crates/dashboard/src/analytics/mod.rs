@@ -16,7 +16,7 @@ mod tools;
 mod webhooks;
 
 use axum::routing::{get, post};
-use guidepost_core::servers;
+use guidepost_core::hosting::servers;
 use guidepost_domain::*;
 
 use crate::Dashboard;

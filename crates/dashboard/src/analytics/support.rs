@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::end_users;
-use guidepost_core::support::{self, SupportRequestFilter};
+use guidepost_core::accounts::end_users;
+use guidepost_core::support::requests::{self, SupportRequestFilter};
 use guidepost_domain::*;
 use serde::Deserialize;
 
@@ -74,7 +74,7 @@ pub(crate) async fn inbox(
         server_id: filter_id("server", &query.server)?,
         end_user_id: filter_id("end_user", &query.end_user)?,
     };
-    let found = support::list(&app.platform, signed.caller(), &filter, &page).await?;
+    let found = requests::list(&app.platform, signed.caller(), &filter, &page).await?;
     let chrome = Chrome::new(&app, &signed, "Support", Section::Support, None).await?;
     let names = ServerNames::of(&app, &signed).await?;
     let server = filter.server_id.as_ref().map(|s| s.to_string());
@@ -152,7 +152,7 @@ pub(crate) async fn show(
     Query(done): Query<Done>,
 ) -> PageResult {
     let caller = signed.caller();
-    let request = support::get(&app.platform, caller, &id).await?;
+    let request = requests::get(&app.platform, caller, &id).await?;
     let person = request.end_user_id.as_ref();
     let (progress, calls) =
         end_users::on_server(&app.platform, caller, person, &request.server_id).await?;
@@ -187,7 +187,7 @@ pub(crate) async fn change_status(
     SignedForm { signed, form }: SignedForm<StatusForm>,
 ) -> PageResult {
     let status = status(&form.status)?;
-    support::update_status(&app.platform, signed.caller(), &id, status).await?;
+    requests::update_status(&app.platform, signed.caller(), &id, status).await?;
     Ok(page::done(&format!("/app/support/{id}"), Notice::Status))
 }
 

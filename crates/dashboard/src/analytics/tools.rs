@@ -6,8 +6,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::analytics::{self, BucketWidth, CallsOverTime, ToolReport};
-use guidepost_core::servers;
+use guidepost_core::hosting::servers;
+use guidepost_core::insights::analytics::{self, BucketWidth, CallsOverTime, ToolReport};
 use guidepost_core::walkthroughs::authoring;
 use guidepost_domain::*;
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use crate::charts::{self, Chart, Column, Row, Series};
 use crate::page::Section;
 use crate::page::{self, Chrome, PageError, PageResult};
 use crate::session::Signed;
-use guidepost_core::analytics_csv::report_csv;
+use guidepost_core::insights::analytics_csv::report_csv;
 
 /// The windows offered, in days, and the one shown by default.
 const WINDOWS: [u32; 3] = [1, 7, 30];

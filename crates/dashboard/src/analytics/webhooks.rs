@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use guidepost_core::webhooks::{self, WebhookInput};
+use guidepost_core::support::webhooks::{self, WebhookInput};
 use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
 use http::StatusCode;

@@ -18,7 +18,7 @@ mod visible;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
-use guidepost_core::organizations;
+use guidepost_core::accounts::organizations;
 use guidepost_core::upstreams::overview;
 use guidepost_domain::*;
 

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use guidepost_core::Permission;
-use guidepost_core::organizations::{self, UpdateOrganization};
+use guidepost_core::accounts::organizations::{self, UpdateOrganization};
 use guidepost_domain::*;
 use serde::Deserialize;
 

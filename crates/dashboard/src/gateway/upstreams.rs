@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use guidepost_core::upstreams::{self, AttachUpstream, overview};
-use guidepost_core::{CoreError, Permission, servers};
+use guidepost_core::{CoreError, Permission, hosting::servers};
 use guidepost_domain::*;
 use serde::Deserialize;
 

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::editing;
-use guidepost_core::{Caller, servers};
+use guidepost_core::{Caller, hosting::servers};
 use guidepost_domain::*;
 use serde::Deserialize;
 

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use guidepost_core::servers::{self, CreateServer, UpdateServer};
-use guidepost_core::{Caller, CoreError, Platform, PlatformConfig, organizations};
+use guidepost_core::hosting::servers::{self, CreateServer, UpdateServer};
+use guidepost_core::{Caller, CoreError, Platform, PlatformConfig, accounts::organizations};
 use guidepost_domain::{AuthMode, Id, OrgId, PageRequest, ServerKind};
 use guidepost_store::Store;
 use serde_json::json;
@@ -60,7 +60,7 @@ async fn create_org(
     let (org, created) = organizations::create(platform, name).await?;
     let sign_in = match &owner {
         Some(email) => {
-            guidepost_core::members::add(
+            guidepost_core::accounts::members::add(
                 platform,
                 &Caller::operator(org.id.clone()),
                 email,
@@ -105,7 +105,10 @@ pub(super) fn offline_platform(
     serve: &crate::cli::ServeArgs,
     dns_resolver: Option<std::net::SocketAddr>,
     upstreams: Arc<guidepost_gateway::Supervisor>,
-) -> (Platform, guidepost_core::analytics::AnalyticsWriter) {
+) -> (
+    Platform,
+    guidepost_core::insights::analytics::AnalyticsWriter,
+) {
     // Private addresses only where `serve`'s settings allow them, as `serve` does.
     let identity_providers = Arc::new(guidepost_auth::IdentityProviders::new(
         serve.oidc_allow_private,
@@ -224,7 +227,7 @@ async fn server(platform: &Platform, command: ServerCommand, json: bool) -> anyh
         ServerCommand::List { org } => list_servers(platform, &operator(&org)?, json).await,
         ServerCommand::VerifyDomain { org, id, .. } => {
             let id = Id::parse(&id).with_context(|| format!("{id:?} is not a server id (ms_…)"))?;
-            let server = guidepost_core::domains::verify(platform, &operator(&org)?, &id)
+            let server = guidepost_core::hosting::domains::verify(platform, &operator(&org)?, &id)
                 .await
                 .map_err(anyhow::Error::new)?;
             let view = servers::view(&platform.config, server);

@@ -17,8 +17,8 @@ use anyhow::Context;
 use axum::http::HeaderValue;
 use axum::http::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use bytes::Bytes;
-use guidepost_core::analytics::percentile;
-use guidepost_core::organizations;
+use guidepost_core::accounts::organizations;
+use guidepost_core::insights::analytics::percentile;
 use guidepost_domain::EndUserId;
 use serde_json::{Value, json};
 

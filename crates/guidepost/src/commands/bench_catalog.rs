@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use guidepost_core::organizations;
+use guidepost_core::accounts::organizations;
 use guidepost_core::upstreams::registry;
 use serde::Serialize;
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use guidepost_core::analytics::percentile;
+use guidepost_core::insights::analytics::percentile;
 use guidepost_domain::Timestamp;
 use guidepost_store::Store;
 use serde::Serialize;

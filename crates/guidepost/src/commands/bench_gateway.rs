@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use guidepost_core::upstreams::{self, AttachUpstream, InstallUpstream};
-use guidepost_core::{Caller, organizations};
+use guidepost_core::{Caller, accounts::organizations};
 use guidepost_domain::{Upstream, UpstreamStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -150,7 +150,7 @@ async fn measure(
         registry_listed: None,
     };
     organizations::update(platform, &caller, trust).await?;
-    let server = guidepost_core::servers::create(
+    let server = guidepost_core::hosting::servers::create(
         platform,
         &caller,
         serde_json::from_value(json!({"name": "Bench", "slug": SLUG}))?,

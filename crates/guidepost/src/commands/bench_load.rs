@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use guidepost_core::analytics::percentile;
+use guidepost_core::insights::analytics::percentile;
 use serde::Serialize;
 use serde_json::{Value, json};
 

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use guidepost_core::analytics::percentile;
+use guidepost_core::insights::analytics::percentile;
 use guidepost_core::mail::Mail;
-use guidepost_core::{Caller, members, organizations};
+use guidepost_core::{Caller, accounts::members, accounts::organizations};
 use guidepost_domain::*;
 use serde::Serialize;
 use serde_json::json;

@@ -1,10 +1,10 @@
 //! `serve --demo`: an organization, a server `demo` and an API key, so that a person can
 //! connect an MCP client right away. Running it again reuses the server.
 
-use guidepost_core::servers::{self, CreateServer};
+use guidepost_core::hosting::servers::{self, CreateServer};
 use guidepost_core::walkthroughs::authoring::{self, AssignWalkthrough};
 use guidepost_core::walkthroughs::content;
-use guidepost_core::{Caller, Platform, organizations};
+use guidepost_core::{Caller, Platform, accounts::organizations};
 use guidepost_domain::{ApiKeyScopes, Email, Role, TrackingId};
 use serde::Serialize;
 
@@ -71,8 +71,12 @@ pub struct Seeded {
 }
 
 pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
-    let server = match guidepost_core::routing::server_for_address(platform, None, Some(DEMO_SLUG))
-        .await?
+    let server = match guidepost_core::hosting::routing::server_for_address(
+        platform,
+        None,
+        Some(DEMO_SLUG),
+    )
+    .await?
     {
         Some(server) => std::sync::Arc::unwrap_or_clone(server),
         None => {
@@ -95,7 +99,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
     let operator = Caller::operator(server.org_id.clone());
     let walkthrough_id = seed_walkthrough(platform, &operator, &server).await?;
     let owner = Email::parse(DEMO_OWNER)?;
-    match guidepost_core::members::add(platform, &operator, &owner, Role::Owner).await {
+    match guidepost_core::accounts::members::add(platform, &operator, &owner, Role::Owner).await {
         Ok(_) | Err(guidepost_core::CoreError::Conflict(_)) => {}
         Err(other) => return Err(other.into()),
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use guidepost_core::{Caller, CoreError, Platform, webhooks};
+use guidepost_core::{Caller, CoreError, Platform, support::webhooks};
 use guidepost_domain::{DeliveryStatus, Id, PageRequest, WebhookDelivery, WebhookId};
 use serde_json::json;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use guidepost::config::Settings;
-use guidepost_core::servers::{self, CreateServer};
+use guidepost_core::hosting::servers::{self, CreateServer};
 use guidepost_domain::{McpServer, Timestamp, ToolCall, ToolCallId};
 use guidepost_testkit::{TestDatabase, within_hang_guard};
 use serde_json::json;
@@ -109,7 +109,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, frozen: Arc<Atomi
 /// Organization Acme and its server `acme`, through the services; Acme's first API key
 /// and the server.
 async fn create_acme(platform: &guidepost_core::Platform) -> (String, McpServer) {
-    let (org, key) = guidepost_core::organizations::create(platform, "Acme")
+    let (org, key) = guidepost_core::accounts::organizations::create(platform, "Acme")
         .await
         .unwrap();
     let input = CreateServer {

@@ -269,7 +269,7 @@ backend_tests! {
         app.store.record_audit_event(&event(2, "tool.discovered")).await.unwrap();
         app.store.record_audit_event(&event(0, "tool.changed")).await.unwrap();
         let before = audit_log(&app, &tenant).await.len();
-        let swept = guidepost_core::retention::sweep(&app.app.platform).await;
+        let swept = guidepost_core::privacy::retention::sweep(&app.app.platform).await;
         assert_eq!(swept.audit_events, 1, "{swept:?}");
         let after = audit_log(&app, &tenant).await;
         assert_eq!(after.len(), before - 1);

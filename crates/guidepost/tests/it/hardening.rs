@@ -312,7 +312,7 @@ backend_tests! {
         let calls = [old_call(&server, None, 2), old_call(&server, None, 3), old_call(&server, Some(&still_cited), 0)];
         app.store.insert_tool_calls(&calls).await.unwrap();
 
-        let swept = guidepost_core::retention::sweep(&app.app.platform).await;
+        let swept = guidepost_core::privacy::retention::sweep(&app.app.platform).await;
         assert_eq!((swept.tool_calls, swept.forgotten_end_users), (2, 1), "{swept:?}");
         let page = guidepost_domain::PageRequest::default();
         let left = app.store.list_tool_calls(org, &Default::default(), &page).await.unwrap();

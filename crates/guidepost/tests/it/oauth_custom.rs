@@ -39,7 +39,7 @@ backend_tests! {
         let stored = store.get_oidc_provider(&org, &guidepost_domain::ServerId::parse(&custom.server_id).unwrap()).await.unwrap().unwrap();
         let sealed = stored.client_secret_sealed.expect("a sealed secret");
         assert!(!sealed.contains(CLIENT_SECRET));
-        let context = guidepost_core::oidc::secret_context(&stored.server_id);
+        let context = guidepost_core::accounts::oidc::secret_context(&stored.server_id);
         assert_eq!(master_key().open(&sealed, &context).unwrap(), CLIENT_SECRET);
 
         // The person signs in at the provider; the platform's consent page names the

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use guidepost_auth::VerifiedToken;
 use guidepost_core::Platform;
-use guidepost_core::sessions;
+use guidepost_core::hosting::sessions;
 use guidepost_domain::{McpServer, McpSession, TrackingId};
 use http::request::Parts;
 use http::{Method, StatusCode};

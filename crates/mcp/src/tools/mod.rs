@@ -14,7 +14,7 @@ pub(crate) use upstreams::connect_elicitation;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use guidepost_core::{CoreError, Platform, tool_switches};
+use guidepost_core::{CoreError, Platform, hosting::tool_switches};
 use guidepost_domain::{EndUser, McpServer, UpstreamId};
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};

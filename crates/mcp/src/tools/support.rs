@@ -1,8 +1,8 @@
 //! `get_support` (SPEC §5): opens a support request for the organization's team.
 
 use async_trait::async_trait;
-use guidepost_core::support::{self, SupportError, SupportInput};
-use guidepost_core::support_messages;
+use guidepost_core::support::messages;
+use guidepost_core::support::requests::{self, SupportError, SupportInput};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, Limits, McpServer};
 use rmcp::model::{Tool, ToolAnnotations};
@@ -61,7 +61,7 @@ pub(crate) struct SupportTool;
 #[async_trait]
 impl ToolSource for SupportTool {
     async fn list(&self, _platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
-        let offered = support::offered_on(server);
+        let offered = requests::offered_on(server);
         Ok(if offered {
             vec![definition(server)]
         } else {
@@ -79,7 +79,7 @@ impl ToolSource for SupportTool {
         server: &McpServer,
         name: &str,
     ) -> Result<bool, CoreError> {
-        Ok(name == NAME && support::offered_on(server))
+        Ok(name == NAME && requests::offered_on(server))
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
@@ -113,7 +113,7 @@ async fn open_request(
         ..user.clone()
     });
     let end_user = without_email.as_ref().or(end_user);
-    match support::open_request(platform, &scope.server, end_user, input).await {
+    match requests::open_request(platform, &scope.server, end_user, input).await {
         Ok(request) => ToolOutcome::Success {
             text: format!(
                 "Support request {} is open. The support team will answer by email at {}. \
@@ -139,7 +139,7 @@ async fn follow_up(
     input: SupportInput,
     id: &str,
 ) -> ToolOutcome {
-    match support_messages::follow_up(platform, &scope.server, end_user, input, id).await {
+    match messages::follow_up(platform, &scope.server, end_user, input, id).await {
         Ok((request, replies)) => {
             let mut text = format!(
                 "Support request {} (\"{}\") is {}. The follow-up was added to it.",

@@ -4,7 +4,7 @@
 //! `agent_step_text`, which frames the content), in both.
 
 use async_trait::async_trait;
-use guidepost_core::identity::{self, EmailRefused};
+use guidepost_core::accounts::identity::{self, EmailRefused};
 use guidepost_core::walkthroughs::player::{self, Advanced, Player, PlayerError, Seen, summarize};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::*;
@@ -244,7 +244,7 @@ async fn dispatch(
                 play(&player, name, arguments).await
             }
             None => Err(ToolOutcome::failure(
-                guidepost_core::identity::how_to_identify(&scope.endpoint_url(platform)),
+                guidepost_core::accounts::identity::how_to_identify(&scope.endpoint_url(platform)),
             )),
         },
     };

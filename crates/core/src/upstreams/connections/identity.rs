@@ -81,7 +81,10 @@ pub(super) fn identity_url(
         )
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", state)
-        .append_pair("resource", &crate::urls::path_mcp_url(config, server));
+        .append_pair(
+            "resource",
+            &crate::hosting::urls::path_mcp_url(config, server),
+        );
     Ok(url.into())
 }
 
@@ -94,15 +97,15 @@ pub(super) async fn identify(
     verifier: &str,
     redirect_uri: &str,
 ) -> Result<EndUserId, FlowError> {
-    let resource = crate::urls::path_mcp_url(&platform.config, server);
-    let exchange = crate::authorization::tokens::CodeExchange {
+    let resource = crate::hosting::urls::path_mcp_url(&platform.config, server);
+    let exchange = crate::accounts::authorization::tokens::CodeExchange {
         code,
         verifier,
         redirect_uri: Some(redirect_uri),
         resource: Some(&resource),
     };
     let client = platform_client(&platform.config);
-    crate::authorization::tokens::identify_by_code(platform, server, &client, &exchange)
+    crate::accounts::authorization::tokens::identify_by_code(platform, server, &client, &exchange)
         .await?
         .map_err(|refusal| FlowError::Denied(refusal.to_string()))
 }
@@ -151,8 +154,8 @@ pub(super) async fn identity_checked(
 
 /// The platform as a client of its own hosted servers' sign-in (the identity check): its
 /// metadata document's URL, known without fetching it.
-pub fn platform_client(config: &PlatformConfig) -> crate::authorization::clients::Client {
-    crate::authorization::clients::Client {
+pub fn platform_client(config: &PlatformConfig) -> crate::accounts::authorization::clients::Client {
+    crate::accounts::authorization::clients::Client {
         client_id: client_metadata_url(config),
         name: Some("Guidepost".into()),
         redirect_uris: vec![callback_url(config), super::mine_callback_url(config)],

@@ -49,7 +49,9 @@ pub fn foreign_endpoint<'w, 'u>(
 
 /// [`foreign_endpoint`] over what the platform keeps of a server it discovered: the
 /// endpoints it will send a browser or a request to.
-pub fn foreign_endpoint_of(server: &guidepost_domain::UpstreamAuthorization) -> Option<String> {
+pub(crate) fn foreign_endpoint_of(
+    server: &guidepost_domain::UpstreamAuthorization,
+) -> Option<String> {
     let endpoints = [
         (
             "authorization endpoint",

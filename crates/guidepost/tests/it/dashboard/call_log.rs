@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use guidepost::config::Settings;
 use guidepost_core::Platform;
-use guidepost_core::analytics::{self, BucketWidth};
-use guidepost_core::end_users;
+use guidepost_core::accounts::end_users;
+use guidepost_core::insights::analytics::{self, BucketWidth};
 use guidepost_domain::*;
 use guidepost_store::Store;
 use guidepost_testkit::{TestDatabase, backend_tests};

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use guidepost_domain::*;
 
-use crate::authorization::codes::one_time_code;
-use crate::authorization::crypto::constant_time_eq;
+use crate::accounts::authorization::codes::one_time_code;
+use crate::accounts::authorization::crypto::constant_time_eq;
 use crate::mail::Mail;
 use crate::{Caller, CoreError, Permission, Platform, audit};
 

@@ -14,7 +14,7 @@ use guidepost_domain::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::urls::{mcp_url, path_mcp_url};
+use crate::hosting::urls::{mcp_url, path_mcp_url};
 use crate::{CoreError, Platform, PlatformConfig};
 
 /// The path, under a server's issuer, that the provider sends people back to.
@@ -109,7 +109,10 @@ fn checked_issuer(text: &str) -> Result<String, ValidationError> {
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return Err(invalid("must be an https URL"));
     }
-    if url.query().is_some() || url.fragment().is_some() || crate::urls::carries_credentials(&url) {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || crate::hosting::urls::carries_credentials(&url)
+    {
         return Err(invalid(
             "must have no query, fragment or user information (OpenID Connect Discovery §2)",
         ));

@@ -11,7 +11,7 @@ use guidepost_domain::{McpServer, Timestamp};
 use guidepost_store::ListedServersQuery;
 use serde_json::{Value, json};
 
-use crate::{CoreError, Platform, PlatformConfig, urls};
+use crate::{CoreError, Platform, PlatformConfig, hosting::urls};
 
 /// Where a server's card is served: appended to its MCP URL (the draft reserves
 /// `GET <streamable-http-url>/server-card`), so `/mcp/server-card` on its own host and

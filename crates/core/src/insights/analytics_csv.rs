@@ -1,7 +1,7 @@
 //! The per-tool report as CSV (RFC 4180), for the analytics export of the API and the
 //! dashboard alike.
 
-use crate::analytics::ToolReportWindow;
+use crate::insights::analytics::ToolReportWindow;
 
 /// The CSV's header line.
 const HEADER: &str = "tool,calls,errors,error_rate,p50_us,p95_us,p99_us,max_us,since,until";
@@ -42,7 +42,7 @@ fn field(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::ToolReport;
+    use crate::insights::analytics::ToolReport;
     use guidepost_domain::Timestamp;
 
     #[test]

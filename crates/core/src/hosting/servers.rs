@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::domains::{self, DomainChallenge};
+use crate::hosting::domains::{self, DomainChallenge};
+pub use crate::hosting::urls::{mcp_url, path_mcp_url};
 use crate::input::{optional_text, present};
 use crate::revision::{merged_until_current, unless_changed};
-pub use crate::urls::{mcp_url, path_mcp_url};
 use crate::{CoreError, Platform, PlatformConfig};
 
 /// `POST /api/v1/servers` and `guidepost server create`.
@@ -370,7 +370,7 @@ async fn merge_and_write(
     }
     let to_custom =
         settings.auth_mode == AuthMode::CustomOauth && current.auth_mode != AuthMode::CustomOauth;
-    if to_custom && let Some(why) = crate::oidc::readiness(platform, org, id).await? {
+    if to_custom && let Some(why) = crate::accounts::oidc::readiness(platform, org, id).await? {
         return Err(ValidationError::new("auth_mode", why).into());
     }
     let read_at = Some(current.updated_at);

@@ -78,7 +78,7 @@ fn validate_url(text: &str) -> Result<String, ValidationError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("must name a host"));
     }
-    if crate::urls::carries_credentials(&url) {
+    if crate::hosting::urls::carries_credentials(&url) {
         return Err(invalid(
             "must not carry credentials; the signature authenticates deliveries",
         ));

@@ -9,7 +9,7 @@ use guidepost_store::NewSupportMessage;
 
 use crate::audit::{self, Object};
 use crate::mail::Mail;
-use crate::support::{SupportError, SupportInput, choose_email};
+use crate::support::requests::{SupportError, SupportInput, choose_email};
 use crate::{Caller, CoreError, Permission, Platform};
 
 /// Whether a reply's mail went out (the reply is kept either way).

@@ -46,7 +46,7 @@ fn check_redirect_uri(uri: &str) -> Result<(), String> {
     if parsed.fragment().is_some() {
         return Err(format!("{uri:?} must not have a fragment"));
     }
-    if crate::urls::carries_credentials(&parsed) {
+    if crate::hosting::urls::carries_credentials(&parsed) {
         return Err(format!("{uri:?} must not carry user information"));
     }
     match parsed.scheme() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use guidepost_domain::Timestamp;
 
-use crate::members::SignedIn;
+use crate::accounts::members::SignedIn;
 use crate::{CoreError, Platform};
 
 /// How long a secret waits for the page that shows it.

@@ -7,7 +7,7 @@ use guidepost_domain::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{Caller, CoreError, Permission, Platform, servers, upstreams};
+use crate::{Caller, CoreError, Permission, Platform, hosting::servers, upstreams};
 
 /// How often a switch re-reads the list when another switch wrote it first.
 const WRITE_ATTEMPTS: usize = 5;
@@ -80,7 +80,7 @@ pub async fn switches(
 fn builtin_names(server: &McpServer) -> impl Iterator<Item = &'static str> + '_ {
     builtin_tools::ALL.into_iter().filter(|name| {
         if *name == builtin_tools::GET_SUPPORT {
-            crate::support::offered_on(server)
+            crate::support::requests::offered_on(server)
         } else {
             server.walkthrough_tools_enabled
         }

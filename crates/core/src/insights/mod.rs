@@ -1,0 +1,7 @@
+//! Insights: what an organization learns about the use of its servers. Every tool call
+//! recorded off the call's path (`analytics`), the per-tool report as CSV
+//! (`analytics_csv`), and what needs a person's attention (`attention`).
+
+pub mod analytics;
+pub mod analytics_csv;
+pub mod attention;
