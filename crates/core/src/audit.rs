@@ -20,7 +20,7 @@ mod text;
 pub use text::describe;
 
 /// The types an event may be filtered by: the first part of its action.
-pub const TYPES: [&str; 12] = [
+pub(crate) const TYPES: [&str; 12] = [
     "member",
     "api_key",
     "server",
@@ -95,7 +95,7 @@ pub(crate) async fn record_server(
 }
 
 /// Checks a filter as a person or a client sent it: a known type, ids of sane length.
-pub fn check_filter(filter: &AuditFilter) -> Result<(), CoreError> {
+pub(crate) fn check_filter(filter: &AuditFilter) -> Result<(), CoreError> {
     if let Some(kind) = &filter.kind
         && !TYPES.contains(&kind.as_str())
     {

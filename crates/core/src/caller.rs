@@ -30,7 +30,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 3] = [
+    pub(crate) const ALL: [Permission; 3] = [
         Permission::Edit,
         Permission::Gateway,
         Permission::Administer,
@@ -160,7 +160,7 @@ impl Caller {
     }
 
     /// How a person reads this caller: an email, or a description.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 

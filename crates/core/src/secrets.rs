@@ -84,7 +84,7 @@ impl MasterKey {
     }
 
     /// Seals `plaintext` for the record named by `context` (e.g. `oidc:{server id}`).
-    pub fn seal(&self, plaintext: &str, context: &str) -> String {
+    pub(crate) fn seal(&self, plaintext: &str, context: &str) -> String {
         let nonce_bytes: [u8; NONCE_BYTES] = rand::rng().random();
         let nonce = Nonce::from(nonce_bytes);
         let sealed = self

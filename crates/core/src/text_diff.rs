@@ -61,7 +61,7 @@ pub fn diff_lines<S: AsRef<str>>(old: &[S], new: &[S]) -> Vec<DiffLine> {
 
 /// The index pairs of a longest common subsequence of `a` and `b`, in order. The common
 /// start and end are matched directly; a middle too large to compare is left unmatched.
-pub fn matching_pairs<T: PartialEq>(a: &[T], b: &[T]) -> Vec<(usize, usize)> {
+pub(crate) fn matching_pairs<T: PartialEq>(a: &[T], b: &[T]) -> Vec<(usize, usize)> {
     let start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let end = a[start..]
         .iter()

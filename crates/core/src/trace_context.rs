@@ -40,7 +40,7 @@ pub fn parse(value: &str) -> Option<SpanContext> {
 }
 
 /// The `traceparent` that names `context`; `None` for an empty one.
-pub fn format(context: &SpanContext) -> Option<String> {
+pub(crate) fn format(context: &SpanContext) -> Option<String> {
     context.is_valid().then(|| {
         let flags = context.trace_flags().to_u8();
         format!(

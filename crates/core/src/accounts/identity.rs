@@ -132,7 +132,7 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// The end user a tracking id names: created on first sight, and the signed-in person
 /// once the tracking id was linked to one. Kept in this node's cache between calls
 /// (`cache`); activity is written in the background, at most every minute.
-pub async fn end_user_for_tracking_id(
+pub(crate) async fn end_user_for_tracking_id(
     platform: &Platform,
     org: &OrgId,
     tracking_id: &TrackingId,

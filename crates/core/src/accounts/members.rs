@@ -33,7 +33,7 @@ const MAX_INVITATIONS_PER_HOUR: i64 = MAX_SENDS_PER_HOUR;
 const CODE_REFUSED: &str = "That code is not right, or it has expired or been used. Check the \
      newest mail, or ask for a new code.";
 /// A session ends after this long without a request…
-pub const SESSION_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+pub(crate) const SESSION_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 /// …and after this long whatever happens.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// Activity is written at most this often per session.

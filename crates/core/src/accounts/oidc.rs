@@ -331,7 +331,7 @@ pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Resu
 
 /// Why a server cannot sign people in through its provider right now, if it cannot: the
 /// check `servers::update` runs before a server is put in `custom_oauth`.
-pub async fn readiness(
+pub(crate) async fn readiness(
     platform: &Platform,
     org: &OrgId,
     id: &ServerId,

@@ -32,14 +32,14 @@ const REGISTRY_META: &str = "io.modelcontextprotocol.registry/official";
 /// The longest title and description the draft's schemas take.
 const TEXT_MAX: usize = 100;
 /// How many servers a registry page holds by default, and at most.
-pub const REGISTRY_PAGE_DEFAULT: u32 = 30;
-pub const REGISTRY_PAGE_MAX: u32 = 100;
+pub(crate) const REGISTRY_PAGE_DEFAULT: u32 = 30;
+pub(crate) const REGISTRY_PAGE_MAX: u32 = 100;
 /// The longest `search` text taken.
 const SEARCH_MAX: usize = 100;
 
 /// The server's name in the registries' reverse-DNS form: the platform's domain, reversed,
 /// then its slug (`example.guidepost/acme` for `acme.guidepost.example`).
-pub fn registry_name(config: &PlatformConfig, server: &McpServer) -> String {
+pub(crate) fn registry_name(config: &PlatformConfig, server: &McpServer) -> String {
     let domain = config.base_domain.split(':').next().unwrap_or_default();
     let mut labels: Vec<&str> = domain
         .split('.')

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::{CoreError, Platform};
 
 /// The label under the domain where the challenge is published.
-pub const CHALLENGE_LABEL: &str = "_guidepost-challenge";
+pub(crate) const CHALLENGE_LABEL: &str = "_guidepost-challenge";
 
 /// Reads DNS TXT records (the platform's resolver, or `--dns-resolver`).
 #[async_trait]
@@ -48,7 +48,7 @@ fn record_name(domain: &str) -> String {
 }
 
 /// A new challenge for `domain`.
-pub fn pending(domain: String) -> PendingDomain {
+pub(crate) fn pending(domain: String) -> PendingDomain {
     PendingDomain {
         domain,
         token: random_token("gp-verify-"),

@@ -24,7 +24,7 @@ pub fn capped_arguments(arguments: &serde_json::Value) -> String {
 /// The start of `value` as JSON, at most `max_bytes` long and cut on a character
 /// boundary, without writing out the rest (a recorded call keeps only the start of its
 /// arguments and of its result).
-pub fn json_prefix(value: &serde_json::Value, max_bytes: usize) -> String {
+pub(crate) fn json_prefix(value: &serde_json::Value, max_bytes: usize) -> String {
     capped_json(value, max_bytes, Unit::Byte)
 }
 
@@ -193,7 +193,7 @@ pub enum BucketWidth {
 }
 
 impl BucketWidth {
-    pub fn seconds(self) -> i64 {
+    pub(crate) fn seconds(self) -> i64 {
         match self {
             BucketWidth::Hour => 60 * 60,
             BucketWidth::Day => DAY_SECONDS,

@@ -67,7 +67,7 @@ impl Catalog {
         &self.entries
     }
 
-    pub fn find(&self, id: &str) -> Option<&CatalogEntry> {
+    pub(crate) fn find(&self, id: &str) -> Option<&CatalogEntry> {
         self.entries.iter().find(|entry| entry.id == id)
     }
 }
@@ -91,7 +91,7 @@ fn check_package(entry: &CatalogEntry) -> Result<(), String> {
 }
 
 /// A secret's name, which is also the environment variable it is passed as.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let mut chars = name.chars();
     (1..=64).contains(&name.len())
         && chars.next().is_some_and(|c| c.is_ascii_uppercase())

@@ -12,7 +12,7 @@ use serde_json::Value;
 const VALUE_MAX: usize = 1000;
 
 /// Whether a setting's name is well formed.
-pub fn is_config_name(name: &str) -> bool {
+pub(crate) fn is_config_name(name: &str) -> bool {
     (1..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -21,7 +21,7 @@ pub fn is_config_name(name: &str) -> bool {
 }
 
 /// Checks an entry's own fields: well-formed names, each once, defaults of their type.
-pub fn check_fields(fields: &[ConfigField]) -> Result<(), String> {
+pub(crate) fn check_fields(fields: &[ConfigField]) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for field in fields {
         if !is_config_name(&field.name) || !seen.insert(&field.name) {

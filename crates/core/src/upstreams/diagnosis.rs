@@ -12,7 +12,7 @@ const LINES_READ: usize = 2_000;
 const EVIDENCE_CHARS: usize = 500;
 
 /// The failure explained, when there is a last error; `stderr` oldest first.
-pub fn diagnose(last_error: Option<&str>, stderr: &[String]) -> Option<UpstreamDiagnosis> {
+pub(crate) fn diagnose(last_error: Option<&str>, stderr: &[String]) -> Option<UpstreamDiagnosis> {
     let last_error = last_error?;
     let recent = &stderr[stderr.len().saturating_sub(LINES_READ)..];
     // Newest first, then the last error: it quotes at most the log's last line, and on

@@ -25,7 +25,7 @@ pub struct Change {
 }
 
 /// The leaves of `after` that differ from `before`, at most 64.
-pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
+pub(crate) fn diff(before: &Value, after: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
     walk("", before, after, &mut changes);
     changes.truncate(MAX_CHANGES);

@@ -20,7 +20,7 @@ use crate::{CoreError, Platform};
 /// A prompt, resource or resource template of an attached upstream, as a hosted server
 /// offers it.
 #[derive(Debug, Clone)]
-pub struct OfferedFeature {
+pub(crate) struct OfferedFeature {
     pub kind: DefinitionKind,
     /// The name (prompts) or URI (resources, templates) clients see.
     pub exposed: String,

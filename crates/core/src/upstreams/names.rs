@@ -11,7 +11,7 @@ const HASH_CHARS: usize = 8;
 
 /// Checks an attachment prefix: 1 to 24 of `A-Za-z0-9-`, so that `__` separates it from
 /// the tool's name unambiguously.
-pub fn checked_prefix(prefix: &str) -> Result<String, ValidationError> {
+pub(crate) fn checked_prefix(prefix: &str) -> Result<String, ValidationError> {
     let ok = (1..=MAX_PREFIX).contains(&prefix.len())
         && prefix
             .bytes()

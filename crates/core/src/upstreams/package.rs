@@ -16,7 +16,7 @@ const VERSION_MAX: usize = 64;
 const EXACT: &str = "must be an exact version, such as 1.2.3 (no ranges or tags)";
 
 /// Checks the package and version of an npm or PyPI entry; other runtimes pass.
-pub fn check(spec: &LaunchSpec) -> Result<(), ValidationError> {
+pub(crate) fn check(spec: &LaunchSpec) -> Result<(), ValidationError> {
     match spec {
         LaunchSpec::Npm {
             package, version, ..
@@ -66,7 +66,7 @@ fn check_name_basics(name: &str, max: usize) -> Result<(), ValidationError> {
 
 /// An npm package name, as the registry takes new ones: `name` or `@scope/name`, each
 /// part of a-z, 0-9, '-', '.', '_' and '~', starting with a letter or digit.
-pub fn check_npm_name(name: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_npm_name(name: &str) -> Result<(), ValidationError> {
     check_name_basics(name, NPM_NAME_MAX)?;
     let part = |p: &str| {
         p.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -90,7 +90,7 @@ pub fn check_npm_name(name: &str) -> Result<(), ValidationError> {
 
 /// A PyPI project name (PEP 508): letters, digits, '.', '_' and '-', starting and ending
 /// with a letter or digit.
-pub fn check_pypi_name(name: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_pypi_name(name: &str) -> Result<(), ValidationError> {
     check_name_basics(name, PYPI_NAME_MAX)?;
     let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
@@ -108,7 +108,7 @@ pub fn check_pypi_name(name: &str) -> Result<(), ValidationError> {
 
 /// An exact npm version: full semver, `MAJOR.MINOR.PATCH` with an optional
 /// `-prerelease` and `+build` (no `v`, no ranges, no tags such as `latest`).
-pub fn check_npm_version(version: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_npm_version(version: &str) -> Result<(), ValidationError> {
     if is_semver(version) {
         Ok(())
     } else {
@@ -120,7 +120,7 @@ pub fn check_npm_version(version: &str) -> Result<(), ValidationError> {
 /// normal form (`1.0`, `2026.10.19`, `1.2.3rc1`, `1.0.post1`, `1.0.dev2`, with an
 /// optional `N!` epoch); no specifiers (`>=1`, `~=1.0`), wildcards (`1.*`), partial
 /// versions (`1`) or local versions (`+local`, which PyPI does not host).
-pub fn check_pypi_version(version: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_pypi_version(version: &str) -> Result<(), ValidationError> {
     if is_pep440_release(version) {
         Ok(())
     } else {

@@ -16,7 +16,7 @@ use serde_json::Value;
 const APP_SCHEME: &str = "ui://";
 
 /// The URI `uri` of an attachment with `prefix` is exposed under.
-pub fn exposed_uri(prefix: &str, uri: &str) -> String {
+pub(crate) fn exposed_uri(prefix: &str, uri: &str) -> String {
     match uri.strip_prefix(APP_SCHEME) {
         Some(rest) => format!("{APP_SCHEME}{prefix}/{rest}"),
         None => format!("{prefix}+{uri}"),
@@ -48,7 +48,7 @@ pub fn split_exposed(exposed: &str) -> Option<(&str, String)> {
 /// case and `%XX` escapes decoded (an upstream may read `FILE:%2F%2F…` as `file://…`).
 /// Looser than the RFC (an expression also matches text it could not produce), which is
 /// the safe side for what it decides: which template's review a read must wait for.
-pub fn expands(template: &str, uri: &str) -> bool {
+pub(crate) fn expands(template: &str, uri: &str) -> bool {
     let template = template.to_ascii_lowercase();
     // Each `%XX` escape decoded (an invalid one kept as it is).
     let uri = percent_encoding::percent_decode_str(uri)
@@ -86,7 +86,7 @@ pub fn expands(template: &str, uri: &str) -> bool {
 
 /// Rewrites, in place, the URIs of the content blocks in `blocks` (tool result content,
 /// or a prompt message's content): resource links and embedded resources.
-pub fn expose_content(prefix: &str, blocks: &mut [Value]) {
+pub(crate) fn expose_content(prefix: &str, blocks: &mut [Value]) {
     for block in blocks {
         expose_block(prefix, block);
     }
@@ -113,7 +113,7 @@ fn expose_field(prefix: &str, object: &mut Value, field: &str) {
 }
 
 /// A `prompts/get` result: each message's content (one block, or a list of them).
-pub fn expose_prompt_result(prefix: &str, result: &mut Value) {
+pub(crate) fn expose_prompt_result(prefix: &str, result: &mut Value) {
     let Some(messages) = result.get_mut("messages").and_then(Value::as_array_mut) else {
         return;
     };
@@ -127,7 +127,7 @@ pub fn expose_prompt_result(prefix: &str, result: &mut Value) {
 }
 
 /// A `resources/read` result: each content's `uri`.
-pub fn expose_read_result(prefix: &str, result: &mut Value) {
+pub(crate) fn expose_read_result(prefix: &str, result: &mut Value) {
     if let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut) {
         for content in contents {
             expose_field(prefix, content, "uri");
@@ -137,7 +137,7 @@ pub fn expose_read_result(prefix: &str, result: &mut Value) {
 
 /// A tool definition: the MCP Apps resource it names (`_meta.ui.resourceUri`, and the
 /// older flat `_meta["ui/resourceUri"]`).
-pub fn expose_tool_definition(prefix: &str, definition: &mut Value) {
+pub(crate) fn expose_tool_definition(prefix: &str, definition: &mut Value) {
     let Some(meta) = definition.get_mut("_meta") else {
         return;
     };

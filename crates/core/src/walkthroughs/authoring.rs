@@ -15,9 +15,9 @@ use crate::{CoreError, Platform};
 
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_LENGTH: usize = 50;
-pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub const MAX_STEP_CONTENT: usize = 100_000;
-pub const MAX_ESTIMATED_MINUTES: i64 = 10_000;
+pub(crate) const MAX_ESTIMATED_MINUTES: i64 = 10_000;
 
 /// `POST /api/v1/walkthroughs`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -191,7 +191,7 @@ fn apply_update(
     })
 }
 
-pub fn step_fields(
+pub(crate) fn step_fields(
     title: String,
     content: String,
     section_title: Option<String>,

@@ -62,7 +62,7 @@ pub struct Funnel {
 }
 
 /// The funnel of `version` from the store's counts of its progress records.
-pub fn compute(
+pub(crate) fn compute(
     version: &WalkthroughVersion,
     counts: &FunnelCounts,
 ) -> (Vec<FunnelStep>, FunnelTotals) {

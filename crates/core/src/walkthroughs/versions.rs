@@ -11,7 +11,7 @@ pub use crate::text_diff::{DiffLine, LineKind, line_diff};
 use crate::{CoreError, Platform};
 
 /// The history lists at most this many versions, newest first.
-pub const MAX_VERSIONS_LISTED: u32 = 200;
+pub(crate) const MAX_VERSIONS_LISTED: u32 = 200;
 
 /// A walkthrough with its published versions, newest first, each with the people whose
 /// unfinished progress is pinned to it.
@@ -167,7 +167,7 @@ pub struct FieldChange {
 
 /// The changes from `published` to `draft`, matched by step id. A step that kept its
 /// place among the others is not "moved" because steps were added or removed around it.
-pub fn compare(published: &[PublishedStep], draft: &[Step]) -> Vec<StepChange> {
+pub(crate) fn compare(published: &[PublishedStep], draft: &[Step]) -> Vec<StepChange> {
     let draft_ids: Vec<&str> = draft.iter().map(|s| s.id.as_str()).collect();
     let common_before: Vec<&str> = published
         .iter()

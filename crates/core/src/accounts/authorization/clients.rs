@@ -35,7 +35,7 @@ impl Client {
         self.grant_types.iter().any(|g| g == "authorization_code")
     }
 
-    pub fn may_refresh(&self) -> bool {
+    pub(crate) fn may_refresh(&self) -> bool {
         self.grant_types.iter().any(|g| g == "refresh_token")
     }
 

@@ -141,7 +141,7 @@ pub async fn exchange_code(
 /// Spends an authorization code the platform itself asked for, to learn who signed in
 /// (the connect pages' identity check): the person, and no tokens; the grant is revoked
 /// at once, since nothing will use it.
-pub async fn identify_by_code(
+pub(crate) async fn identify_by_code(
     platform: &Platform,
     server: &McpServer,
     client: &Client,

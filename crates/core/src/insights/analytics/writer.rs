@@ -58,7 +58,7 @@ impl Recorder {
 
     /// Waits (at most a few seconds) until every call recorded before it is written: an
     /// erasure must find the calls a person made up to its moment.
-    pub async fn flushed(&self) {
+    pub(crate) async fn flushed(&self) {
         let (ack, written) = oneshot::channel();
         if self.flushes.send(ack).await.is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), written).await;

@@ -14,12 +14,12 @@ use url::Url;
 
 /// The setting that lets an upstream's authorization server keep its endpoints on other
 /// origins, as the refusal names it.
-pub const ALLOW_FOREIGN_ENDPOINTS: &str = "allow_foreign_oauth_endpoints";
+pub(crate) const ALLOW_FOREIGN_ENDPOINTS: &str = "allow_foreign_oauth_endpoints";
 
 /// Whether `endpoint` is on the origin of `issuer`: the same scheme, host and port (the
 /// scheme's default port when none is written). A URL that does not parse belongs to
 /// nothing.
-pub fn same_origin(issuer: &str, endpoint: &str) -> bool {
+pub(crate) fn same_origin(issuer: &str, endpoint: &str) -> bool {
     match (Url::parse(issuer), Url::parse(endpoint)) {
         // `Origin` of an opaque URL (no host) equals nothing, not even itself.
         (Ok(issuer), Ok(endpoint)) => issuer.origin() == endpoint.origin(),

@@ -51,7 +51,7 @@ pub const KEY_PATH: &str = "/connect/key";
 /// The Client ID Metadata Document the platform registers with where servers take one.
 pub const CLIENT_METADATA_PATH: &str = "/connect/client-metadata.json";
 /// The installation secret that holds a pre-registered client's secret.
-pub const CLIENT_SECRET_NAME: &str = "OAUTH_CLIENT_SECRET";
+pub(crate) const CLIENT_SECRET_NAME: &str = "OAUTH_CLIENT_SECRET";
 
 /// The platform host's origin, where connect links, the callback and the client metadata
 /// document live.
@@ -59,11 +59,11 @@ pub fn platform_origin(config: &PlatformConfig) -> String {
     config.origin_for_host(&config.base_domain)
 }
 
-pub fn callback_url(config: &PlatformConfig) -> String {
+pub(crate) fn callback_url(config: &PlatformConfig) -> String {
     format!("{}{CALLBACK_PATH}", platform_origin(config))
 }
 
-pub fn client_metadata_url(config: &PlatformConfig) -> String {
+pub(crate) fn client_metadata_url(config: &PlatformConfig) -> String {
     format!("{}{CLIENT_METADATA_PATH}", platform_origin(config))
 }
 

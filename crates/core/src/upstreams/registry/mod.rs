@@ -15,7 +15,7 @@ use crate::{CoreError, Platform};
 pub use sync::{RegistryFetch, SyncReport, sync};
 
 /// What `source` an imported entry has.
-pub const IMPORT_SOURCE: &str = "import";
+pub(crate) const IMPORT_SOURCE: &str = "import";
 /// The largest `server.json` document kept.
 const DOCUMENT_MAX: usize = 64 * 1024;
 /// The most entries one import or one sync page writes.
@@ -26,7 +26,7 @@ const OFFICIAL_META: &str = "io.modelcontextprotocol.registry/official";
 /// A registry entry's catalog entry, checked as it would be installed, or why it cannot
 /// be installed; what this platform's operator allows (`--container-images`) is checked
 /// at install (`find`).
-pub fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, String> {
+pub(crate) fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, String> {
     let server: ServerJson = serde_json::from_value(entry.document.clone())
         .map_err(|e| format!("its server.json does not read: {e}"))?;
     let catalog_entry = server.catalog_entry(entry.status)?;

@@ -27,7 +27,7 @@ const DESCRIPTION_MAX: usize = 1000;
 /// stored document).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ServerJson {
+pub(crate) struct ServerJson {
     pub name: String,
     #[serde(default)]
     pub title: Option<String>,
@@ -44,7 +44,7 @@ pub struct ServerJson {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Package {
+pub(crate) struct Package {
     pub registry_type: String,
     pub identifier: String,
     #[serde(default)]
@@ -57,7 +57,7 @@ pub struct Package {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Transport {
+pub(crate) struct Transport {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]
@@ -70,7 +70,7 @@ pub struct Transport {
 /// and an argument alike.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct InputFields {
+pub(crate) struct InputFields {
     pub description: Option<String>,
     pub is_required: bool,
     pub is_secret: bool,
@@ -82,7 +82,7 @@ pub struct InputFields {
 
 /// A named input: an environment variable or a header.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Input {
+pub(crate) struct Input {
     pub name: String,
     #[serde(flatten)]
     pub fields: InputFields,
@@ -91,7 +91,7 @@ pub struct Input {
 /// A package argument: `positional` (its value) or `named` (`--name value`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Argument {
+pub(crate) struct Argument {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]
@@ -105,7 +105,7 @@ pub struct Argument {
 impl ServerJson {
     /// Checks what every entry needs, installable or not: a registry name
     /// (`namespace/name`) and a version.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let well_formed = self.name.len() <= NAME_MAX
             && self.name.split_once('/').is_some_and(|(space, name)| {
                 let part = |p: &str, extra: &str| {
@@ -134,7 +134,7 @@ impl ServerJson {
     }
 
     /// The runtimes its packages and remotes could be installed with.
-    pub fn runtimes(&self) -> Vec<String> {
+    pub(crate) fn runtimes(&self) -> Vec<String> {
         let mut runtimes: Vec<String> = self
             .packages
             .iter()
@@ -153,7 +153,7 @@ impl ServerJson {
 
     /// Its tool names, where its publisher lists them (`_meta` of the publisher, as
     /// registries such as the official one pass through).
-    pub fn tool_names(&self) -> Vec<String> {
+    pub(crate) fn tool_names(&self) -> Vec<String> {
         let Some(meta) = self.meta.as_ref().and_then(Value::as_object) else {
             return Vec::new();
         };
@@ -170,7 +170,7 @@ impl ServerJson {
     }
 
     /// What `?q=` searches, lower case.
-    pub fn search_text(&self) -> String {
+    pub(crate) fn search_text(&self) -> String {
         let mut text = format!(
             "{} {} {}",
             self.name,
@@ -185,7 +185,7 @@ impl ServerJson {
     }
 
     /// The catalog entry it installs as, or why it cannot be installed.
-    pub fn catalog_entry(&self, status: RegistryStatus) -> Result<CatalogEntry, String> {
+    pub(crate) fn catalog_entry(&self, status: RegistryStatus) -> Result<CatalogEntry, String> {
         if status == RegistryStatus::Deleted {
             return Err("it was deleted from its registry".into());
         }

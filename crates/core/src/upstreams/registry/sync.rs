@@ -17,7 +17,7 @@ use crate::{CoreError, Platform};
 /// Servers asked for per page.
 const PAGE_LIMIT: u32 = 100;
 /// The largest page read.
-pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// The most pages one sync reads (100,000 servers); the next sync goes on from there.
 const MAX_PAGES: usize = 1000;
 /// How long a node holds a registry's sync before another may take it over.
