@@ -49,7 +49,7 @@ pub(crate) struct Object<'a> {
 pub(crate) async fn record(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     object: Object<'_>,
     detail: Value,
 ) -> Result<(), CoreError> {
@@ -59,7 +59,7 @@ pub(crate) async fn record(
         created_at: Timestamp::now(),
         actor: caller.actor().to_string(),
         actor_name: Some(caller.name().to_owned()),
-        action: action.to_owned(),
+        action: action.as_str().to_owned(),
         object_type: Some(object.kind.to_owned()),
         object_id: Some(object.id.to_owned()),
         object_name: Some(object.name.to_owned()),
@@ -82,7 +82,7 @@ pub(crate) async fn record(
 pub(crate) async fn record_server(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     server: &McpServer,
     detail: serde_json::Value,
 ) -> Result<(), CoreError> {
@@ -115,9 +115,9 @@ pub(crate) fn check_filter(filter: &AuditFilter) -> Result<(), CoreError> {
 /// Details that quote an upstream's own words (its last error, its authorization server's
 /// refusal), which may hold what it was given, as event and key: shown only to a caller
 /// who may read the upstream's last error and logs (`Permission::Gateway`).
-const UPSTREAM_WORDS: [(&str, &str); 2] = [
-    ("upstream.upgrade_undone", "why"),
-    ("connection.needs_reconnect", "reason"),
+const UPSTREAM_WORDS: [(AuditAction, &str); 2] = [
+    (AuditAction::UpstreamUpgradeUndone, "why"),
+    (AuditAction::ConnectionNeedsReconnect, "reason"),
 ];
 
 /// The organization's events that match `filter` and that `caller` may read, newest
@@ -173,7 +173,7 @@ fn keep_upstream_words_from(event: &mut AuditEvent) {
 pub(crate) fn upstream_words(action: &str) -> Option<&'static str> {
     UPSTREAM_WORDS
         .into_iter()
-        .find(|(quoting, _)| *quoting == action)
+        .find(|(quoting, _)| quoting.as_str() == action)
         .map(|(_, key)| key)
 }
 

@@ -7,6 +7,7 @@
 mod macros;
 
 mod agent_text;
+mod audit_action;
 mod auth;
 mod canonical;
 mod connection;
@@ -31,6 +32,7 @@ mod walkthrough;
 mod webhook;
 
 pub use agent_text::*;
+pub use audit_action::AuditAction;
 pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
 pub use connection::*;

@@ -71,14 +71,14 @@ pub async fn add(
         .store
         .create_member(caller.org(), email, role)
         .await?;
-    audit_member(platform, caller, "member.added", &member).await?;
+    audit_member(platform, caller, AuditAction::MemberAdded, &member).await?;
     Ok(member)
 }
 
 async fn audit_member(
     platform: &Platform,
     by: &Caller,
-    action: &str,
+    action: AuditAction,
     member: &Member,
 ) -> Result<(), CoreError> {
     let object = audit::Object {
@@ -124,7 +124,7 @@ pub async fn invite(
     by.require(Permission::Administer)?;
     let email = Email::parse(email)?;
     let member = platform.store.create_member(by.org(), &email, role).await?;
-    audit_member(platform, by, "member.invited", &member).await?;
+    audit_member(platform, by, AuditAction::MemberInvited, &member).await?;
     let now = Timestamp::now();
     let may_mail = platform
         .store
@@ -175,7 +175,7 @@ pub async fn change_role(
 ) -> Result<Member, CoreError> {
     by.require(Permission::Administer)?;
     let member = platform.store.set_member_role(by.org(), id, role).await?;
-    audit_member(platform, by, "member.role_changed", &member).await?;
+    audit_member(platform, by, AuditAction::MemberRoleChanged, &member).await?;
     Ok(member)
 }
 
@@ -184,7 +184,7 @@ pub async fn remove(platform: &Platform, by: &Caller, id: &MemberId) -> Result<(
     by.require(Permission::Administer)?;
     let member = platform.store.get_member(by.org(), id).await?;
     platform.store.delete_member(by.org(), id).await?;
-    audit_member(platform, by, "member.removed", &member).await
+    audit_member(platform, by, AuditAction::MemberRemoved, &member).await
 }
 
 /// Emails a sign-in code to `email` if it belongs to a member. The answer is the same

@@ -208,7 +208,7 @@ pub async fn put_with(
     };
     let stored = platform.store.put_oidc_provider(org, id, &new).await?;
     let detail = serde_json::json!({"issuer_url": stored.issuer_url});
-    let action = "server.identity_provider_set";
+    let action = AuditAction::ServerIdentityProviderSet;
     crate::audit::record_server(platform, caller, action, &server, detail).await?;
     Ok(view(&platform.config, &server, stored))
 }
@@ -325,7 +325,7 @@ pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Resu
     let org = caller.org();
     let server = platform.store.get_server(org, id).await?;
     platform.store.delete_oidc_provider(org, id).await?;
-    let action = "server.identity_provider_removed";
+    let action = AuditAction::ServerIdentityProviderRemoved;
     crate::audit::record_server(platform, caller, action, &server, serde_json::Value::Null).await
 }
 

@@ -57,14 +57,21 @@ pub async fn create_api_key(
     let created = insert_api_key(platform, caller.org(), maker, name, &scopes).await?;
     let scopes: Vec<&str> = created.key.scopes.iter().map(ApiKeyScope::as_str).collect();
     let detail = serde_json::json!({"scopes": scopes, "prefix": created.key.display_prefix});
-    audit_key(platform, caller, "api_key.created", &created.key, detail).await?;
+    audit_key(
+        platform,
+        caller,
+        AuditAction::ApiKeyCreated,
+        &created.key,
+        detail,
+    )
+    .await?;
     Ok(created)
 }
 
 async fn audit_key(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     key: &ApiKey,
     detail: serde_json::Value,
 ) -> Result<(), CoreError> {
@@ -122,7 +129,7 @@ pub async fn revoke_api_key(
     let org = caller.org();
     let key = platform.store.revoke_api_key(org, id).await?;
     let detail = serde_json::json!({"prefix": key.display_prefix});
-    audit_key(platform, caller, "api_key.revoked", &key, detail).await?;
+    audit_key(platform, caller, AuditAction::ApiKeyRevoked, &key, detail).await?;
     Ok(key)
 }
 
@@ -176,17 +183,35 @@ pub async fn update(
     if let Some(rule) = input.tool_approval {
         updated = Some(platform.store.set_tool_approval(org, rule).await?);
         let detail = serde_json::json!({"tool_approval": rule});
-        audit_setting(platform, caller, "organization.tool_approval", detail).await?;
+        audit_setting(
+            platform,
+            caller,
+            AuditAction::OrganizationToolApproval,
+            detail,
+        )
+        .await?;
     }
     if let Some(raw) = input.raw_tool_results {
         updated = Some(platform.store.set_raw_tool_results(org, raw).await?);
         let detail = serde_json::json!({"raw_tool_results": raw});
-        audit_setting(platform, caller, "organization.raw_tool_results", detail).await?;
+        audit_setting(
+            platform,
+            caller,
+            AuditAction::OrganizationRawToolResults,
+            detail,
+        )
+        .await?;
     }
     if let Some(listed) = input.registry_listed {
         updated = Some(platform.store.set_registry_listed(org, listed).await?);
         let detail = serde_json::json!({"registry_listed": listed});
-        audit_setting(platform, caller, "organization.registry_listed", detail).await?;
+        audit_setting(
+            platform,
+            caller,
+            AuditAction::OrganizationRegistryListed,
+            detail,
+        )
+        .await?;
     }
     match updated {
         Some(organization) => Ok(organization),
@@ -197,7 +222,7 @@ pub async fn update(
 async fn audit_setting(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     detail: serde_json::Value,
 ) -> Result<(), CoreError> {
     let about = crate::upstreams::audit::About {

@@ -1,6 +1,6 @@
 //! An audit event in words: `ada@example.com revoked the API key “ci”.`
 
-use guidepost_domain::AuditEvent;
+use guidepost_domain::{AuditAction, AuditEvent};
 use serde_json::Value;
 
 /// The event as one sentence, from the names it carries (see `audit::list`).
@@ -29,111 +29,134 @@ fn what_happened(event: &AuditEvent) -> String {
     // A name in the detail as written: `detail` reads `_` as a space, for values like
     // `trust_on_first_use`.
     let named = |key: &str| quoted(event.detail.get(key).and_then(Value::as_str));
-    match event.action.as_str() {
-        "member.added" => format!("added {object} as {}", detail("role")),
-        "member.invited" => format!("invited {object} as {}", detail("role")),
-        "member.role_changed" => format!("made {object} {}", detail("role")),
-        "member.removed" => format!("removed the member {object}"),
-        "api_key.created" => format!("created the API key {object} ({})", detail("scopes")),
-        "api_key.revoked" => format!("revoked the API key {object}"),
-        "server.created" => format!("created the server {object}"),
-        "server.updated" => format!("changed the server {object}"),
-        "server.deleted" => format!("deleted the server {object}"),
-        "server.tool_disabled" => format!(
+    let Some(action) = AuditAction::parse(&event.action) else {
+        // An action this build does not know (written by a newer one): its name in words.
+        return format!("did {}", event.action.replace(['.', '_'], " "));
+    };
+    match action {
+        AuditAction::MemberAdded => format!("added {object} as {}", detail("role")),
+        AuditAction::MemberInvited => format!("invited {object} as {}", detail("role")),
+        AuditAction::MemberRoleChanged => format!("made {object} {}", detail("role")),
+        AuditAction::MemberRemoved => format!("removed the member {object}"),
+        AuditAction::ApiKeyCreated => {
+            format!("created the API key {object} ({})", detail("scopes"))
+        }
+        AuditAction::ApiKeyRevoked => format!("revoked the API key {object}"),
+        AuditAction::ServerCreated => format!("created the server {object}"),
+        AuditAction::ServerUpdated => format!("changed the server {object}"),
+        AuditAction::ServerDeleted => format!("deleted the server {object}"),
+        AuditAction::ServerToolDisabled => format!(
             "switched off the tool {} on the server {object}",
             named("tool")
         ),
-        "server.tool_enabled" => format!(
+        AuditAction::ServerToolEnabled => format!(
             "switched on the tool {} on the server {object}",
             named("tool")
         ),
-        "server.domain_verified" => format!("checked the custom domain of the server {object}"),
-        "server.identity_provider_set" => {
+        AuditAction::ServerDomainVerified => {
+            format!("checked the custom domain of the server {object}")
+        }
+        AuditAction::ServerIdentityProviderSet => {
             format!("set the identity provider of the server {object}")
         }
-        "server.identity_provider_removed" => {
+        AuditAction::ServerIdentityProviderRemoved => {
             format!("removed the identity provider of the server {object}")
         }
-        "walkthrough.created" => format!("created the walkthrough {object}"),
-        "walkthrough.updated" => format!("changed the walkthrough {object}"),
-        "walkthrough.deleted" => format!("deleted the walkthrough {object}"),
-        "walkthrough.step_added" => format!("added a step to the walkthrough {object}"),
-        "walkthrough.step_changed" => format!("changed a step of the walkthrough {object}"),
-        "walkthrough.step_deleted" => format!("deleted a step of the walkthrough {object}"),
-        "walkthrough.step_moved" => format!("moved a step of the walkthrough {object}"),
-        "walkthrough.imported" => format!("imported the walkthrough {object}"),
-        "walkthrough.published" => format!(
+        AuditAction::WalkthroughCreated => format!("created the walkthrough {object}"),
+        AuditAction::WalkthroughUpdated => format!("changed the walkthrough {object}"),
+        AuditAction::WalkthroughDeleted => format!("deleted the walkthrough {object}"),
+        AuditAction::WalkthroughStepAdded => format!("added a step to the walkthrough {object}"),
+        AuditAction::WalkthroughStepChanged => {
+            format!("changed a step of the walkthrough {object}")
+        }
+        AuditAction::WalkthroughStepDeleted => {
+            format!("deleted a step of the walkthrough {object}")
+        }
+        AuditAction::WalkthroughStepMoved => format!("moved a step of the walkthrough {object}"),
+        AuditAction::WalkthroughImported => format!("imported the walkthrough {object}"),
+        AuditAction::WalkthroughPublished => format!(
             "published version {} of the walkthrough {object}",
             detail("version")
         ),
-        "walkthrough.assigned" => format!(
+        AuditAction::WalkthroughAssigned => format!(
             "assigned the walkthrough {object} to the server {}",
             named("server")
         ),
-        "walkthrough.unassigned" => format!(
+        AuditAction::WalkthroughUnassigned => format!(
             "took the walkthrough {object} off the server {}",
             named("server")
         ),
-        "webhook.created" => format!("added the webhook {object}"),
-        "webhook.deleted" => format!("deleted the webhook {object}"),
-        "support_request.status_changed" => {
+        AuditAction::WebhookCreated => format!("added the webhook {object}"),
+        AuditAction::WebhookDeleted => format!("deleted the webhook {object}"),
+        AuditAction::SupportRequestStatusChanged => {
             format!("set the support request {object} to {}", detail("status"))
         }
-        "support_request.replied" => format!("replied to the support request {object}"),
-        "support_request.noted" => {
+        AuditAction::SupportRequestReplied => format!("replied to the support request {object}"),
+        AuditAction::SupportRequestNoted => {
             format!("added an internal note to the support request {object}")
         }
-        "organization.tool_approval" => {
+        AuditAction::OrganizationToolApproval => {
             format!(
                 "set new upstream tools' approval to {}",
                 detail("tool_approval")
             )
         }
-        "organization.raw_tool_results" => {
+        AuditAction::OrganizationRawToolResults => {
             format!(
                 "set raw upstream tool results to {}",
                 detail("raw_tool_results")
             )
         }
-        "organization.registry_listed" => format!(
+        AuditAction::OrganizationRegistryListed => format!(
             "turned the organization's listing in the registry {}",
             detail("registry_listed")
         ),
-        "catalog_entry.added" => format!("added the entry {object} to the catalog"),
-        "end_user.exported" => "exported an end user's data".into(),
-        "end_user.erased" => "erased an end user's data".into(),
-        "upstream.installed" => format!("installed the upstream {upstream}"),
-        "upstream.uninstalled" => format!("uninstalled the upstream {upstream}"),
-        "upstream.restarted" => format!("restarted the upstream {upstream}"),
-        "upstream.attached" => format!("attached the upstream {upstream} to the server {server}"),
-        "upstream.detached" => format!("detached the upstream {upstream} from the server {server}"),
-        "upstream.upgraded"
-        | "upstream.switched"
-        | "upstream.rolled_back"
-        | "upstream.upgrade_undone" => launch_change(event, &upstream),
-        "upstream.sign_in_changed" => format!("changed how the upstream {upstream} signs in"),
-        "upstream.replicas_changed" => format!(
+        AuditAction::CatalogEntryAdded => format!("added the entry {object} to the catalog"),
+        AuditAction::EndUserExported => "exported an end user's data".into(),
+        AuditAction::EndUserErased => "erased an end user's data".into(),
+        AuditAction::UpstreamInstalled => format!("installed the upstream {upstream}"),
+        AuditAction::UpstreamUninstalled => format!("uninstalled the upstream {upstream}"),
+        AuditAction::UpstreamRestarted => format!("restarted the upstream {upstream}"),
+        AuditAction::UpstreamAttached => {
+            format!("attached the upstream {upstream} to the server {server}")
+        }
+        AuditAction::UpstreamDetached => {
+            format!("detached the upstream {upstream} from the server {server}")
+        }
+        AuditAction::UpstreamUpgraded
+        | AuditAction::UpstreamSwitched
+        | AuditAction::UpstreamRolledBack
+        | AuditAction::UpstreamUpgradeUndone => launch_change(event, &upstream),
+        AuditAction::UpstreamSignInChanged => {
+            format!("changed how the upstream {upstream} signs in")
+        }
+        AuditAction::UpstreamReplicasChanged => format!(
             "set the upstream {upstream} to run {} processes per node",
             detail("to")
         ),
-        "upstream.events_summarized" => format!(
+        AuditAction::UpstreamEventsSummarized => format!(
             "left out {} events about the upstream {upstream} (over the hourly budget)",
             detail("left_out")
         ),
-        "upstream.result_hidden_characters" => {
+        AuditAction::UpstreamResultHiddenCharacters => {
             format!("found hidden characters in a result of the upstream {upstream}")
         }
-        "tool.discovered" => format!("discovered the tool {tool} of the upstream {upstream}"),
-        "tool.changed" => format!("saw the tool {tool} of the upstream {upstream} change"),
-        "tool.quarantined" => format!("quarantined the tool {tool} of the upstream {upstream}"),
-        "tool.approved" => format!("approved the tool {tool} of the upstream {upstream}"),
-        "tool.rejected" => format!("rejected the tool {tool} of the upstream {upstream}"),
-        "connection.connected" => format!("connected to the upstream {upstream}"),
-        "connection.disconnected" => format!("disconnected from the upstream {upstream}"),
-        "connection.needs_reconnect" => {
+        AuditAction::ToolDiscovered => {
+            format!("discovered the tool {tool} of the upstream {upstream}")
+        }
+        AuditAction::ToolChanged => {
+            format!("saw the tool {tool} of the upstream {upstream} change")
+        }
+        AuditAction::ToolQuarantined => {
+            format!("quarantined the tool {tool} of the upstream {upstream}")
+        }
+        AuditAction::ToolApproved => format!("approved the tool {tool} of the upstream {upstream}"),
+        AuditAction::ToolRejected => format!("rejected the tool {tool} of the upstream {upstream}"),
+        AuditAction::ConnectionConnected => format!("connected to the upstream {upstream}"),
+        AuditAction::ConnectionDisconnected => format!("disconnected from the upstream {upstream}"),
+        AuditAction::ConnectionNeedsReconnect => {
             format!("found that the upstream {upstream} needs to be connected again")
         }
-        other => format!("did {}", other.replace(['.', '_'], " ")),
     }
 }
 
@@ -150,8 +173,8 @@ fn launch_change(event: &AuditEvent, upstream: &str) -> String {
     };
     let (from, to) = (raw("from_version"), raw("to_version"));
     let same = from == to;
-    match event.action.as_str() {
-        "upstream.upgraded" if same => {
+    match AuditAction::parse(&event.action) {
+        Some(AuditAction::UpstreamUpgraded) if same => {
             let changed = |key: &str| {
                 event
                     .detail
@@ -166,18 +189,20 @@ fn launch_change(event: &AuditEvent, upstream: &str) -> String {
             };
             format!("changed the {what} of the upstream {upstream}")
         }
-        "upstream.upgraded" => format!("upgraded the upstream {upstream} from {from} to {to}"),
-        "upstream.rolled_back" if same => {
+        Some(AuditAction::UpstreamUpgraded) => {
+            format!("upgraded the upstream {upstream} from {from} to {to}")
+        }
+        Some(AuditAction::UpstreamRolledBack) if same => {
             format!("put back the previous settings of the upstream {upstream}")
         }
-        "upstream.rolled_back" => {
+        Some(AuditAction::UpstreamRolledBack) => {
             format!("rolled the upstream {upstream} back from {from} to {to}")
         }
-        "upstream.upgrade_undone" if same => format!(
+        Some(AuditAction::UpstreamUpgradeUndone) if same => format!(
             "undid the change of the settings of the upstream {upstream}, with which it did not \
              start"
         ),
-        "upstream.upgrade_undone" => format!(
+        Some(AuditAction::UpstreamUpgradeUndone) => format!(
             "undid the upgrade of the upstream {upstream} to {from}, which did not start; {to} \
              serves again"
         ),

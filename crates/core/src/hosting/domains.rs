@@ -108,7 +108,7 @@ pub async fn verify(
     crate::audit::record_server(
         platform,
         caller,
-        "server.domain_verified",
+        AuditAction::ServerDomainVerified,
         &verified,
         detail,
     )

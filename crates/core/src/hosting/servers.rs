@@ -224,7 +224,14 @@ pub async fn create(
     refuse_taken_domain(platform, None, &settings).await?;
     let server = platform.store.create_server(org, kind, &settings).await?;
     let detail = serde_json::json!({"slug": server.slug.as_str()});
-    crate::audit::record_server(platform, caller, "server.created", &server, detail).await?;
+    crate::audit::record_server(
+        platform,
+        caller,
+        AuditAction::ServerCreated,
+        &server,
+        detail,
+    )
+    .await?;
     Ok(server)
 }
 
@@ -311,7 +318,14 @@ pub async fn delete(platform: &Platform, caller: &Caller, id: &ServerId) -> Resu
     let server = platform.store.get_server(org, id).await?;
     platform.store.delete_server(org, id).await?;
     let detail = serde_json::json!({"slug": server.slug.as_str()});
-    crate::audit::record_server(platform, caller, "server.deleted", &server, detail).await?;
+    crate::audit::record_server(
+        platform,
+        caller,
+        AuditAction::ServerDeleted,
+        &server,
+        detail,
+    )
+    .await?;
     // Nodes forget it (their caches), and its clients hear its tools are gone.
     platform
         .announce_tools_changed(std::slice::from_ref(id))
@@ -343,7 +357,14 @@ pub async fn update_seen_at(
     let attempt = || merge_and_write(platform, caller.org(), id, input.clone(), seen);
     let updated = merged_until_current(attempt).await?;
     let detail = serde_json::json!({"fields": fields});
-    crate::audit::record_server(platform, caller, "server.updated", &updated, detail).await?;
+    crate::audit::record_server(
+        platform,
+        caller,
+        AuditAction::ServerUpdated,
+        &updated,
+        detail,
+    )
+    .await?;
     // Every change is announced, not only those that change its tools: nodes keep
     // servers in their caches, and forget one when it is announced.
     platform

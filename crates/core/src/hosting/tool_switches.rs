@@ -138,9 +138,9 @@ pub async fn set_enabled(
         match written {
             Some(updated) => {
                 let action = if enabled {
-                    "server.tool_enabled"
+                    AuditAction::ServerToolEnabled
                 } else {
-                    "server.tool_disabled"
+                    AuditAction::ServerToolDisabled
                 };
                 let detail = serde_json::json!({ "tool": name });
                 crate::audit::record_server(platform, caller, action, &updated, detail).await?;

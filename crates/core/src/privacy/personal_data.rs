@@ -31,7 +31,7 @@ pub async fn export(
     caller.require(Permission::Administer)?;
     let person = platform.store.get_end_user(caller.org(), id).await?;
     let detail = json!({"end_user_id": id});
-    audited(platform, caller, "end_user.exported", detail).await?;
+    audited(platform, caller, AuditAction::EndUserExported, detail).await?;
     let upstream_words_kept = !caller.may(Permission::Gateway);
     Ok(Export::new(platform, person, upstream_words_kept))
 }
@@ -62,7 +62,7 @@ pub async fn erase(
         "progress_kept_anonymous": erasure.progress_kept_anonymous,
         "connections_revoked": revoked,
     });
-    audited(platform, caller, "end_user.erased", detail).await?;
+    audited(platform, caller, AuditAction::EndUserErased, detail).await?;
     Ok(erasure)
 }
 
@@ -99,7 +99,7 @@ async fn revoke_connections(
 async fn audited(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     detail: serde_json::Value,
 ) -> Result<(), CoreError> {
     let about = About {

@@ -106,8 +106,8 @@ async fn write(
         name: &found.title,
     };
     let action = match kind {
-        SupportMessageKind::Reply => "support_request.replied",
-        _ => "support_request.noted",
+        SupportMessageKind::Reply => AuditAction::SupportRequestReplied,
+        _ => AuditAction::SupportRequestNoted,
     };
     let detail = serde_json::json!({"message_id": message.id, "body": message.body});
     audit::record(platform, caller, action, object, detail).await?;

@@ -150,7 +150,7 @@ pub async fn update_status(
     crate::audit::record(
         platform,
         caller,
-        "support_request.status_changed",
+        AuditAction::SupportRequestStatusChanged,
         object,
         detail,
     )

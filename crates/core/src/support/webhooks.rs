@@ -139,14 +139,14 @@ pub async fn create(
         .store
         .create_webhook(&new, Timestamp::now())
         .await?;
-    audit_webhook(platform, caller, "webhook.created", &webhook).await?;
+    audit_webhook(platform, caller, AuditAction::WebhookCreated, &webhook).await?;
     Ok(CreatedWebhook { webhook, secret })
 }
 
 async fn audit_webhook(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     webhook: &Webhook,
 ) -> Result<(), CoreError> {
     let object = crate::audit::Object {
@@ -177,7 +177,7 @@ pub async fn delete(platform: &Platform, caller: &Caller, id: &WebhookId) -> Res
     let org = caller.org();
     let webhook = platform.store.get_webhook(org, id).await?;
     platform.store.delete_webhook(org, id).await?;
-    audit_webhook(platform, caller, "webhook.deleted", &webhook).await
+    audit_webhook(platform, caller, AuditAction::WebhookDeleted, &webhook).await
 }
 
 pub async fn deliveries(

@@ -26,7 +26,7 @@ pub(crate) async fn record(
     platform: &Platform,
     org: &OrgId,
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     about: About<'_>,
 ) -> Result<(), CoreError> {
     record_by(platform, org, &actor.to_string(), action, about).await
@@ -38,12 +38,12 @@ pub(crate) async fn record_by(
     platform: &Platform,
     org: &OrgId,
     actor: &str,
-    action: &str,
+    action: AuditAction,
     about: About<'_>,
 ) -> Result<(), CoreError> {
     let name = match about.upstream {
         // An uninstall's detail names what the store no longer holds.
-        Some(_) if action == "upstream.uninstalled" => about
+        Some(_) if action == AuditAction::UpstreamUninstalled => about
             .detail
             .get("name")
             .and_then(Value::as_str)
@@ -73,7 +73,7 @@ async fn record_named(
     platform: &Platform,
     org: &OrgId,
     actor: &str,
-    action: &str,
+    action: AuditAction,
     about: About<'_>,
     upstream_name: Option<String>,
 ) -> Result<(), CoreError> {
@@ -83,7 +83,7 @@ async fn record_named(
         created_at: Timestamp::now(),
         actor: actor.to_owned(),
         actor_name: None,
-        action: action.to_owned(),
+        action: action.as_str().to_owned(),
         object_type: upstream_name.as_ref().map(|_| "upstream".to_owned()),
         object_id: upstream_name
             .as_ref()
@@ -119,7 +119,7 @@ pub(crate) async fn record_for_upstream(
     platform: &Platform,
     org: &OrgId,
     upstream: &UpstreamId,
-    events: Vec<(&'static str, About<'_>)>,
+    events: Vec<(AuditAction, About<'_>)>,
 ) -> Result<(), CoreError> {
     if events.is_empty() {
         return Ok(());
@@ -143,7 +143,7 @@ pub(crate) async fn record_for_upstream(
     for (action, about) in events.by_ref().take(kept) {
         record_named(platform, org, &actor_text, action, about, name.clone()).await?;
     }
-    let left_out: Vec<(&str, About<'_>)> = events.collect();
+    let left_out: Vec<(AuditAction, About<'_>)> = events.collect();
     if left_out.is_empty() {
         return Ok(());
     }
@@ -154,7 +154,7 @@ pub(crate) async fn record_for_upstream(
     }
     let mut by_action: BTreeMap<&str, usize> = BTreeMap::new();
     for (action, _) in &left_out {
-        *by_action.entry(action).or_default() += 1;
+        *by_action.entry(action.as_str()).or_default() += 1;
     }
     let tools: Vec<&str> = left_out
         .iter()
@@ -171,5 +171,12 @@ pub(crate) async fn record_for_upstream(
         }),
         ..Default::default()
     };
-    record(platform, org, &actor, "upstream.events_summarized", about).await
+    record(
+        platform,
+        org,
+        &actor,
+        AuditAction::UpstreamEventsSummarized,
+        about,
+    )
+    .await
 }

@@ -185,7 +185,7 @@ async fn install_entry(
         detail,
         ..Default::default()
     };
-    audit::record(platform, org, actor, "upstream.installed", about).await?;
+    audit::record(platform, org, actor, AuditAction::UpstreamInstalled, about).await?;
     platform.upstreams.start(platform, &upstream);
     Ok(upstream)
 }

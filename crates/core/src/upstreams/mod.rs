@@ -176,7 +176,14 @@ pub async fn uninstall(
         detail: serde_json::json!({"name": upstream.name}),
         ..Default::default()
     };
-    audit::record(platform, org, actor, "upstream.uninstalled", about).await?;
+    audit::record(
+        platform,
+        org,
+        actor,
+        AuditAction::UpstreamUninstalled,
+        about,
+    )
+    .await?;
     platform.announce_tools_changed(&servers).await;
     Ok(())
 }
@@ -204,7 +211,7 @@ pub async fn update(
             detail: serde_json::json!({"from": current.replicas, "to": replicas}),
             ..Default::default()
         };
-        let action = "upstream.replicas_changed";
+        let action = AuditAction::UpstreamReplicasChanged;
         audit::record(platform, org, caller.actor(), action, about).await?;
     }
     // Calls read the upstream's record from the node cache: every node reads it again
@@ -221,7 +228,7 @@ pub async fn update(
             platform,
             org,
             caller.actor(),
-            "upstream.sign_in_changed",
+            AuditAction::UpstreamSignInChanged,
             about,
         )
         .await?;
@@ -344,7 +351,7 @@ pub async fn restart(
         upstream: Some(id),
         ..Default::default()
     };
-    audit::record(platform, org, actor, "upstream.restarted", about).await?;
+    audit::record(platform, org, actor, AuditAction::UpstreamRestarted, about).await?;
     relaunch(platform, &upstream).await
 }
 
@@ -529,7 +536,7 @@ pub async fn attach(
         detail: attach_detail(&attached),
         ..Default::default()
     };
-    audit::record(platform, org, actor, "upstream.attached", about).await?;
+    audit::record(platform, org, actor, AuditAction::UpstreamAttached, about).await?;
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
@@ -551,7 +558,7 @@ pub async fn detach(
         server: Some(server),
         ..Default::default()
     };
-    audit::record(platform, org, actor, "upstream.detached", about).await?;
+    audit::record(platform, org, actor, AuditAction::UpstreamDetached, about).await?;
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;

@@ -156,9 +156,9 @@ async fn announce(
             continue;
         }
         let action = match (known, tool.state) {
-            (_, ToolState::Quarantined) => "tool.quarantined",
-            (None, _) => "tool.discovered",
-            (Some(_), _) => "tool.changed",
+            (_, ToolState::Quarantined) => AuditAction::ToolQuarantined,
+            (None, _) => AuditAction::ToolDiscovered,
+            (Some(_), _) => AuditAction::ToolChanged,
         };
         if tool.state == ToolState::Quarantined {
             let rules: Vec<&str> = tool.findings.iter().map(|f| f.rule.as_str()).collect();
@@ -346,9 +346,9 @@ pub async fn decide(
         .decide_tool(org, id, kind, name, state)
         .await?;
     let action = if state == ToolState::Approved {
-        "tool.approved"
+        AuditAction::ToolApproved
     } else {
-        "tool.rejected"
+        AuditAction::ToolRejected
     };
     let mut detail = serde_json::json!({"definition_hash": tool.definition_hash});
     with_kind(&mut detail, kind);

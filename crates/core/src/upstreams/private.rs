@@ -79,7 +79,14 @@ pub async fn add(
         name: &entry.name,
     };
     let detail = serde_json::json!({ "runtime": entry.spec.runtime() });
-    crate::audit::record(platform, caller, "catalog_entry.added", object, detail).await?;
+    crate::audit::record(
+        platform,
+        caller,
+        AuditAction::CatalogEntryAdded,
+        object,
+        detail,
+    )
+    .await?;
     Ok(entry)
 }
 

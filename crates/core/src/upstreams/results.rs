@@ -70,7 +70,7 @@ pub(crate) async fn filter(
             detail: serde_json::json!({"hidden_characters": found, "kept_raw": keep_raw}),
             ..Default::default()
         };
-        let action = "upstream.result_hidden_characters";
+        let action = AuditAction::UpstreamResultHiddenCharacters;
         if let Err(error) = record(platform, org, &Actor::Platform, action, about).await {
             tracing::warn!(upstream = %upstream.id, %error, "could not record a result finding");
         }

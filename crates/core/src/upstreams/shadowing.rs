@@ -105,7 +105,7 @@ pub(super) async fn recheck(
                     "findings": findings,
                 }),
             };
-            events.push(("tool.quarantined", about));
+            events.push((AuditAction::ToolQuarantined, about));
         }
         audit::record_for_upstream(platform, org, &entry.upstream.id, events).await?;
     }

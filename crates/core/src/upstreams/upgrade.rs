@@ -259,7 +259,14 @@ pub(super) async fn upgrade(
         }),
         ..Default::default()
     };
-    audit::record(platform, org, caller.actor(), "upstream.upgraded", about).await?;
+    audit::record(
+        platform,
+        org,
+        caller.actor(),
+        AuditAction::UpstreamUpgraded,
+        about,
+    )
+    .await?;
     // Other nodes switch when a call finds the new launch in the record, which calls read
     // from the node cache: every node reads it again.
     let servers = attached_servers(platform, org, &current.id).await?;
@@ -311,7 +318,7 @@ pub async fn rollback(
         .map_err(|refused| CoreError::Conflict(refused.to_string()))?;
     let back = PutBack {
         actor: caller.actor(),
-        action: "upstream.rolled_back",
+        action: AuditAction::UpstreamRolledBack,
         why: None,
     };
     let updated = put_back(platform, &current, previous, back).await?;
@@ -346,7 +353,7 @@ pub async fn undo_failed_upgrade(
         .unwrap_or_else(|| "it did not start".to_owned());
     let back = PutBack {
         actor: &Actor::Platform,
-        action: "upstream.upgrade_undone",
+        action: AuditAction::UpstreamUpgradeUndone,
         why: Some(&why),
     };
     let updated = put_back(platform, &current, previous, back).await?;
@@ -363,7 +370,7 @@ pub async fn undo_failed_upgrade(
 /// Who puts a launch back, and how the audit log tells it.
 struct PutBack<'a> {
     actor: &'a Actor,
-    action: &'static str,
+    action: AuditAction,
     why: Option<&'a str>,
 }
 
@@ -432,7 +439,7 @@ pub async fn record_switch(
         platform,
         &upstream.org_id,
         &Actor::Platform,
-        "upstream.switched",
+        AuditAction::UpstreamSwitched,
         about,
     )
     .await

@@ -10,7 +10,7 @@ use crate::{Caller, CoreError, Platform};
 pub(crate) async fn record(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     walkthrough: &Walkthrough,
     detail: Value,
 ) -> Result<(), CoreError> {
@@ -26,7 +26,7 @@ pub(crate) async fn record(
 pub(crate) async fn record_by_id(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     id: &WalkthroughId,
     detail: Value,
 ) -> Result<(), CoreError> {
@@ -38,7 +38,7 @@ pub(crate) async fn record_by_id(
 pub(crate) async fn record_assignment(
     platform: &Platform,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     server: &ServerId,
     walkthrough: &WalkthroughId,
 ) -> Result<(), CoreError> {

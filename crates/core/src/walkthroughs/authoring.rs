@@ -254,7 +254,7 @@ pub async fn create(
     audit::record(
         platform,
         caller,
-        "walkthrough.created",
+        AuditAction::WalkthroughCreated,
         &created,
         Value::Null,
     )
@@ -302,7 +302,14 @@ pub async fn update_seen_at(
     // Its servers' caches hold it (title, description, status): every change is announced.
     announce_for_walkthrough(platform, org, id).await;
     let detail = serde_json::json!({"status": updated.status});
-    audit::record(platform, caller, "walkthrough.updated", &updated, detail).await?;
+    audit::record(
+        platform,
+        caller,
+        AuditAction::WalkthroughUpdated,
+        &updated,
+        detail,
+    )
+    .await?;
     Ok(updated)
 }
 
@@ -362,7 +369,7 @@ pub async fn delete(
     audit::record(
         platform,
         caller,
-        "walkthrough.deleted",
+        AuditAction::WalkthroughDeleted,
         &walkthrough,
         Value::Null,
     )
@@ -390,7 +397,7 @@ pub async fn add_step(
     audit::record_by_id(
         platform,
         caller,
-        "walkthrough.step_added",
+        AuditAction::WalkthroughStepAdded,
         walkthrough,
         detail,
     )
@@ -418,7 +425,7 @@ pub async fn update_step(
         .update_step(org, walkthrough, step, &changes, placement.as_ref())
         .await?;
     let detail = serde_json::json!({"step": step.title});
-    let action = "walkthrough.step_changed";
+    let action = AuditAction::WalkthroughStepChanged;
     audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
     Ok(step)
 }
@@ -433,7 +440,7 @@ pub async fn delete_step(
     let org = caller.org();
     platform.store.delete_step(org, walkthrough, step).await?;
     let detail = serde_json::json!({"step_id": step});
-    let action = "walkthrough.step_deleted";
+    let action = AuditAction::WalkthroughStepDeleted;
     audit::record_by_id(platform, caller, action, walkthrough, detail).await
 }
 
@@ -448,7 +455,7 @@ pub async fn publish(
     let version = platform.store.publish_walkthrough(org, walkthrough).await?;
     announce_for_walkthrough(platform, org, walkthrough).await;
     let detail = serde_json::json!({"version": version.version, "steps": version.steps.len()});
-    let action = "walkthrough.published";
+    let action = AuditAction::WalkthroughPublished;
     audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
     Ok(version)
 }
@@ -475,7 +482,7 @@ pub async fn assign(
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
-    let action = "walkthrough.assigned";
+    let action = AuditAction::WalkthroughAssigned;
     audit::record_assignment(platform, caller, action, server, walkthrough).await?;
     Ok(assignment)
 }
@@ -495,7 +502,7 @@ pub async fn unassign(
     platform
         .announce_tools_changed(std::slice::from_ref(server))
         .await;
-    let action = "walkthrough.unassigned";
+    let action = AuditAction::WalkthroughUnassigned;
     audit::record_assignment(platform, caller, action, server, walkthrough).await
 }
 

@@ -181,7 +181,7 @@ pub async fn save_step(
     match written {
         Some(saved) => {
             let detail = serde_json::json!({"step": saved.title});
-            let action = "walkthrough.step_changed";
+            let action = AuditAction::WalkthroughStepChanged;
             super::audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
             Ok(SaveOutcome::Saved(saved))
         }
@@ -238,7 +238,7 @@ pub async fn move_step(
         )
         .await?;
     let detail = serde_json::json!({"step": steps[current].title, "position": target + 1});
-    let action = "walkthrough.step_moved";
+    let action = AuditAction::WalkthroughStepMoved;
     super::audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
     Ok(target + 1)
 }

@@ -402,7 +402,7 @@ async fn mark_needs_reconnect(
         platform,
         &upstream.org_id,
         &Actor::Platform,
-        "connection.needs_reconnect",
+        AuditAction::ConnectionNeedsReconnect,
         about,
     )
     .await;

@@ -363,7 +363,14 @@ async fn forget_audited(
         ..Default::default()
     };
     let org = &upstream.org_id;
-    super::audit::record(platform, org, actor, "connection.disconnected", about).await?;
+    super::audit::record(
+        platform,
+        org,
+        actor,
+        AuditAction::ConnectionDisconnected,
+        about,
+    )
+    .await?;
     Ok(())
 }
 
@@ -564,7 +571,7 @@ async fn connected(
         platform,
         &upstream.org_id,
         &flow.started_by,
-        "connection.connected",
+        AuditAction::ConnectionConnected,
         about,
     )
     .await?;

@@ -201,7 +201,7 @@ pub async fn import(
             "created": created, "steps_added": added, "steps_updated": updated,
             "steps_deleted": deleted,
         });
-        let action = "walkthrough.imported";
+        let action = AuditAction::WalkthroughImported;
         crate::walkthroughs::audit::record(platform, caller, action, &walkthrough, detail).await?;
     }
     Ok(ImportReport {

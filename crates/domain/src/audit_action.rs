@@ -1,0 +1,119 @@
+//! What an audit event records was done: one closed set, so that every writer names an
+//! action that exists and the audit log's text (`core::audit`) has words for each. The
+//! text form (`member.added`, `{type}.{what}`) is what the store keeps and the API shows.
+
+/// Declares the actions with their text forms: serde, `as_str`, `parse` and `ALL`.
+macro_rules! audit_actions {
+    ($($variant:ident => $text:literal),* $(,)?) => {
+        /// An action of the audit log, in the form `{type}.{what}`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum AuditAction { $(#[serde(rename = $text)] $variant),* }
+
+        impl AuditAction {
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(AuditAction::$variant => $text),* }
+            }
+
+            pub fn parse(value: &str) -> Option<Self> {
+                match value { $($text => Some(AuditAction::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    ApiKeyCreated => "api_key.created",
+    ApiKeyRevoked => "api_key.revoked",
+    CatalogEntryAdded => "catalog_entry.added",
+    ConnectionConnected => "connection.connected",
+    ConnectionDisconnected => "connection.disconnected",
+    ConnectionNeedsReconnect => "connection.needs_reconnect",
+    EndUserErased => "end_user.erased",
+    EndUserExported => "end_user.exported",
+    MemberAdded => "member.added",
+    MemberInvited => "member.invited",
+    MemberRemoved => "member.removed",
+    MemberRoleChanged => "member.role_changed",
+    OrganizationRawToolResults => "organization.raw_tool_results",
+    OrganizationRegistryListed => "organization.registry_listed",
+    OrganizationToolApproval => "organization.tool_approval",
+    ServerCreated => "server.created",
+    ServerDeleted => "server.deleted",
+    ServerDomainVerified => "server.domain_verified",
+    ServerIdentityProviderRemoved => "server.identity_provider_removed",
+    ServerIdentityProviderSet => "server.identity_provider_set",
+    ServerToolDisabled => "server.tool_disabled",
+    ServerToolEnabled => "server.tool_enabled",
+    ServerUpdated => "server.updated",
+    SupportRequestNoted => "support_request.noted",
+    SupportRequestReplied => "support_request.replied",
+    SupportRequestStatusChanged => "support_request.status_changed",
+    ToolApproved => "tool.approved",
+    ToolChanged => "tool.changed",
+    ToolDiscovered => "tool.discovered",
+    ToolQuarantined => "tool.quarantined",
+    ToolRejected => "tool.rejected",
+    UpstreamAttached => "upstream.attached",
+    UpstreamDetached => "upstream.detached",
+    UpstreamEventsSummarized => "upstream.events_summarized",
+    UpstreamInstalled => "upstream.installed",
+    UpstreamReplicasChanged => "upstream.replicas_changed",
+    UpstreamRestarted => "upstream.restarted",
+    UpstreamResultHiddenCharacters => "upstream.result_hidden_characters",
+    UpstreamRolledBack => "upstream.rolled_back",
+    UpstreamSignInChanged => "upstream.sign_in_changed",
+    UpstreamSwitched => "upstream.switched",
+    UpstreamUninstalled => "upstream.uninstalled",
+    UpstreamUpgradeUndone => "upstream.upgrade_undone",
+    UpstreamUpgraded => "upstream.upgraded",
+    WalkthroughAssigned => "walkthrough.assigned",
+    WalkthroughCreated => "walkthrough.created",
+    WalkthroughDeleted => "walkthrough.deleted",
+    WalkthroughImported => "walkthrough.imported",
+    WalkthroughPublished => "walkthrough.published",
+    WalkthroughStepAdded => "walkthrough.step_added",
+    WalkthroughStepChanged => "walkthrough.step_changed",
+    WalkthroughStepDeleted => "walkthrough.step_deleted",
+    WalkthroughStepMoved => "walkthrough.step_moved",
+    WalkthroughUnassigned => "walkthrough.unassigned",
+    WalkthroughUpdated => "walkthrough.updated",
+    WebhookCreated => "webhook.created",
+    WebhookDeleted => "webhook.deleted",
+}
+
+impl AuditAction {
+    /// The type of object it is about: the text before the dot (`member`, `upstream`).
+    pub fn object_type(self) -> &'static str {
+        let text = self.as_str();
+        text.split_once('.').map_or(text, |(kind, _)| kind)
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_reads_back_from_its_text_and_serde_agrees() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
+            let json = serde_json::to_string(action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+            assert!(action.as_str().contains('.'), "{action} is not type.what");
+        }
+        assert_eq!(AuditAction::parse("member.promoted"), None);
+        assert_eq!(AuditAction::MemberAdded.object_type(), "member");
+        assert_eq!(
+            AuditAction::SupportRequestReplied.object_type(),
+            "support_request"
+        );
+    }
+}
