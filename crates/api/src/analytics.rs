@@ -1,4 +1,4 @@
-//! `/api/v1/analytics/…`: reports over recorded tool calls (SPEC §6).
+//! `/api/v1/analytics/…`: reports over recorded tool calls.
 
 use axum::extract::State;
 use axum::http::header;

@@ -1,4 +1,4 @@
-//! `/api/v1/audit-events`: the audit log (SPEC §8): the same events the dashboard shows.
+//! `/api/v1/audit-events`: the audit log: the same events the dashboard shows.
 
 use axum::extract::State;
 use guidepost_core::Platform;

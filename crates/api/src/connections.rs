@@ -1,4 +1,4 @@
-//! Connections of remote upstreams that sign in (issue 32): the link an editor opens to
+//! Connections of remote upstreams that sign in: the link an editor opens to
 //! connect the organization's account, the connections an upstream has, and
 //! disconnecting one (its tokens revoked at the upstream); and one person's connections
 //! across upstreams.

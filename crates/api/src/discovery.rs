@@ -1,4 +1,4 @@
-//! Public discovery documents (issue 28), outside `/api/v1` and without a key: each
+//! Public discovery documents, outside `/api/v1` and without a key: each
 //! hosted server's Server Card (at its MCP URL plus `core::hosting::discovery::SERVER_CARD_SUFFIX`)
 //! and its host's AI Catalog, and, on the platform's own host, the registry listing of
 //! the hosted servers of organizations that opted in (`GET /v0.1/servers`, the generic

@@ -1,4 +1,4 @@
-//! `/api/v1/end-users`: the people behind MCP clients, with their sessions (SPEC §3, §6).
+//! `/api/v1/end-users`: the people behind MCP clients, with their sessions.
 
 use axum::extract::State;
 use guidepost_core::Platform;
@@ -30,7 +30,7 @@ pub(crate) struct ListEndUsers {
     limit: Option<u32>,
 }
 
-/// An end user's whole picture (SPEC §6).
+/// An end user's whole picture.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndUserDetail {
     #[serde(flatten)]

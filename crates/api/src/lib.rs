@@ -1,4 +1,4 @@
-//! Guidepost's management API (SPEC §7): REST under `/api/v1`, authenticated with an
+//! Guidepost's management API: REST under `/api/v1`, authenticated with an
 //! organization API key, errors as RFC 9457 problem documents, and an OpenAPI 3.1
 //! document generated from the handlers themselves.
 //!

@@ -1,4 +1,4 @@
-//! `/api/v1/support-requests`: requests opened by end users with `get_support` (SPEC §5).
+//! `/api/v1/support-requests`: requests opened by end users with `get_support`.
 
 use axum::extract::State;
 use guidepost_core::Platform;

@@ -1,4 +1,4 @@
-//! `/api/v1/tool-calls`: every recorded `tools/call` (SPEC §6).
+//! `/api/v1/tool-calls`: every recorded `tools/call`.
 
 use axum::extract::State;
 use guidepost_core::Platform;

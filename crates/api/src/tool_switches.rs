@@ -1,5 +1,5 @@
 //! `/api/v1/servers/{id}/tools`: a hosted server's tools, each switched on or off for that
-//! server alone (issue 30).
+//! server alone.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

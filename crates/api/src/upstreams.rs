@@ -1,4 +1,4 @@
-//! The gateway's API (SPEC §8): the catalog, installed upstreams, their tools and logs,
+//! The gateway's API: the catalog, installed upstreams, their tools and logs,
 //! and attaching them to hosted servers.
 
 use axum::extract::{Path, State};

@@ -1,6 +1,6 @@
-//! `/api/v1/walkthroughs`: interactive walkthroughs (SPEC §4) — the walkthroughs, their
+//! `/api/v1/walkthroughs`: interactive walkthroughs — the walkthroughs, their
 //! ordered draft steps, publishing, assignment to servers
-//! (`/api/v1/servers/{id}/walkthroughs/…`) and the funnel report (SPEC §6).
+//! (`/api/v1/servers/{id}/walkthroughs/…`) and the funnel report.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};

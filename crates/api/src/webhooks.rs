@@ -1,5 +1,5 @@
 //! `/api/v1/webhooks`: signed deliveries of support events to the organization's own
-//! receivers (SPEC §5). A webhook's secret is shown once, when it is created.
+//! receivers. A webhook's secret is shown once, when it is created.
 
 use axum::extract::State;
 use axum::http::StatusCode;

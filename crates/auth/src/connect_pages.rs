@@ -1,4 +1,4 @@
-//! The connect pages on the platform host (issue 32): a connect link sends the browser to
+//! The connect pages on the platform host: a connect link sends the browser to
 //! the upstream's authorization server; its callback says which account is now connected.
 //! The protocol's rules are core's (`upstreams::connections`); these only parse and
 //! render. A server that takes a per-person key gets a form for it after the identity

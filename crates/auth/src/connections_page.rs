@@ -1,4 +1,4 @@
-//! A person's own connections page on the platform host (issue 32): `GET /connect/mine`
+//! A person's own connections page on the platform host: `GET /connect/mine`
 //! with `?server={slug}` signs them in through that hosted server, then lists their
 //! connections with a disconnect button each. The rules are core's
 //! (`upstreams::connections::mine`); these only read cookies and forms and render.

@@ -1,4 +1,4 @@
-//! Sign-in at the organization's own OpenID Connect provider (`custom_oauth`, SPEC §3):
+//! Sign-in at the organization's own OpenID Connect provider (`custom_oauth`):
 //! the login page sends the browser to the provider (`email` → `upstream`), and the
 //! provider sends it back to `{issuer}/oidc/callback`, where the code is exchanged and the
 //! verified email moves the login session to `consent`. From there on it is the same

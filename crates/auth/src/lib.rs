@@ -1,4 +1,4 @@
-//! Guidepost's OAuth 2.1 authorization server (SPEC §3), one per hosted server, and the
+//! Guidepost's OAuth 2.1 authorization server, one per hosted server, and the
 //! access-token check that the MCP endpoint runs as the resource server.
 //!
 //! **Why hand-rolled.** No Rust crate covers what MCP clients need from an authorization
@@ -32,7 +32,7 @@
 //! challenges).
 //!
 //! **The other way round.** `connect_client` is the platform as an OAuth client of
-//! upstream MCP servers' own authorization servers (issue 32): core's
+//! upstream MCP servers' own authorization servers: core's
 //! `upstreams::connections::Authorizer`, exported as [`UpstreamAuthorizer`].
 //!
 //! **Two ways to sign in.** A login session is a small state machine (`LoginStage`). On
@@ -87,7 +87,7 @@ pub use verify::{MCP_SCOPE, TokenRefusal, VerifiedToken, challenge, verify_acces
 /// Settings of the authorization server.
 #[derive(Debug, Clone)]
 pub struct AuthOptions {
-    /// Lifetime of access tokens (SPEC §3: one hour by default).
+    /// Lifetime of access tokens (one hour by default).
     pub access_token_ttl: Duration,
     /// Lifetime of refresh tokens; each use replaces the token with a new one.
     pub refresh_token_ttl: Duration,

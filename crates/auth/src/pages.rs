@@ -1,5 +1,5 @@
 //! The sign-in pages: plain HTML forms that work without JavaScript, for people, browsers
-//! and scripts alike (SPEC §3 fixes the field names: `email`, `code`, `decision`, and a
+//! and scripts alike (the field names are fixed: `email`, `code`, `decision`, and a
 //! `csrf_token` in every form). Every value that comes from outside — server and client
 //! names, emails, URLs — goes through [`escape`]; nothing else is interpolated.
 

@@ -52,7 +52,7 @@ impl FromRequestParts<Arc<AuthState>> for Tenant {
         match found {
             // Only servers that require sign-in have an authorization server.
             Ok(Some(server)) if server.auth_mode.requires_token() => {
-                // Every log line of the request says whose it was (SPEC §10).
+                // Every log line of the request says whose it was.
                 let span = tracing::Span::current();
                 span.record("org", tracing::field::display(&server.org_id));
                 span.record("server", tracing::field::display(&server.id));

@@ -1,4 +1,4 @@
-//! The resource server's side (SPEC §3): is this bearer token good for this server (the
+//! The resource server's side: is this bearer token good for this server (the
 //! rule is core's, `core::accounts::authorization::access`), and what challenge to answer when it
 //! is not (RFC 6750 §3, RFC 9728 §5.1).
 

@@ -1,4 +1,4 @@
-//! The audit log of every mutating action (SPEC §8, issue 30): members, API keys, servers,
+//! The audit log of every mutating action: members, API keys, servers,
 //! walkthroughs, webhooks, support requests, the organization's settings, its people's
 //! data and the gateway (`upstreams::audit`), with who acted and on what, by name.
 //!

@@ -1,8 +1,8 @@
 //! What each node keeps in memory so that a tool call does not read, again, what almost
-//! never changes (issue 12): servers by address, what each server offers (its available
+//! never changes: servers by address, what each server offers (its available
 //! walkthroughs with their newest versions), published versions (immutable), end users
 //! by tracking id, each server's attached upstream tools, and the session-era sessions
-//! in use with their end users (issue 34).
+//! in use with their end users.
 //!
 //! Correctness comes from the change feed, not from the time limits: every change to a
 //! server or to what it offers is announced (`Platform::announce_tools_changed`, NOTIFY
@@ -182,11 +182,11 @@ pub(crate) struct NodeCache {
     /// By organization, end user, server and walkthrough, joined: shared with the
     /// callers, so that a hit copies nothing.
     progress: TtlMap<String, Arc<Progress>>,
-    /// Each server's attached upstreams with their tools and states (issue 34), what a
+    /// Each server's attached upstreams with their tools and states, what a
     /// gateway call looks its tool up in.
     attached_tools: TtlMap<ServerId, Arc<AttachedTools>>,
     /// Session-era sessions by transport id, so that a request in a session in use reads
-    /// neither the session nor (`session_users`) its end user (issue 34).
+    /// neither the session nor (`session_users`) its end user.
     sessions: TtlMap<String, McpSession>,
     session_users: TtlMap<(OrgId, EndUserId), EndUser>,
 }

@@ -18,11 +18,11 @@ pub struct PlatformConfig {
     /// secrets). Without it, such secrets are refused.
     pub master_key: Option<crate::secrets::MasterKey>,
     /// How long recorded tool calls, unused client registrations and forgotten anonymous
-    /// end users are kept (SPEC §6).
+    /// end users are kept.
     pub retention: Duration,
     /// How long the gateway's audit log is kept (`--audit-retention-days`).
     pub audit_retention: Duration,
-    /// What organizations can install (SPEC §8).
+    /// What organizations can install.
     pub catalog: std::sync::Arc<crate::upstreams::catalog::Catalog>,
     /// Whether organizations' private catalog entries may be npm packages, which run as
     /// processes of this host (containers and remote servers are always allowed).

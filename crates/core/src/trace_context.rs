@@ -1,4 +1,4 @@
-//! W3C trace context (issue 29): a client's `traceparent`, from its HTTP header or its
+//! W3C trace context: a client's `traceparent`, from its HTTP header or its
 //! request's `_meta.traceparent` (SEP-414), makes our spans part of its trace, and the
 //! current span's goes on to upstreams. Only the binary installs the OpenTelemetry layer
 //! (`--otlp-endpoint`); without it every span's context is empty, so nothing is continued

@@ -1,4 +1,4 @@
-//! A server's identity provider (SPEC §3, §12): the organization's own OpenID Connect
+//! A server's identity provider: the organization's own OpenID Connect
 //! provider, to which a `custom_oauth` server sends people to sign in. Set, replaced and
 //! removed on the server's page as through `PUT` and `DELETE /api/v1/servers/{id}/oidc`,
 //! with the same checks (core's `oidc`). The client secret goes in and is never shown

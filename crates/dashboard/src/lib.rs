@@ -1,4 +1,4 @@
-//! Guidepost's admin dashboard (SPEC §12): the pages in which an organization's members
+//! Guidepost's admin dashboard: the pages in which an organization's members
 //! run their servers, author walkthroughs, read analytics, answer support and review
 //! upstream tools. Mounted under `/app` on the platform's own host only.
 //!

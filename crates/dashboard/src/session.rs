@@ -97,7 +97,7 @@ where
         };
         match members::signed_in(&dashboard.platform, &token).await {
             Ok(Some(signed_in)) => {
-                // Every log line of the request says whose it was (SPEC §10).
+                // Every log line of the request says whose it was.
                 let org = tracing::field::display(&signed_in.member.org_id);
                 tracing::Span::current().record("org", org);
                 Ok(Signed {

@@ -1,5 +1,5 @@
 //! `/app/servers/{id}/tester`: try one of a server's tools (built-in or an upstream's) from
-//! the dashboard (issue 30). The form is generated on the server from the tool's input
+//! the dashboard. The form is generated on the server from the tool's input
 //! schema, so it needs no script; the call goes through the real MCP endpoint, in process,
 //! as a test person, and is recorded as a test call (`guidepost_mcp::TestCall`).
 

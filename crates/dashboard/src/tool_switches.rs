@@ -1,4 +1,4 @@
-//! A server's tools with a switch each (issue 30): `POST /app/servers/{id}/tools` turns
+//! A server's tools with a switch each: `POST /app/servers/{id}/tools` turns
 //! one tool on or off on that server alone. A plain form per tool, so it works without
 //! script; the rules and the audit are core's (`tool_switches`).
 

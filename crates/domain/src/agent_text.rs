@@ -1,4 +1,4 @@
-//! What organization-written text looks like on its way to agents (SPEC §4): without the
+//! What organization-written text looks like on its way to agents: without the
 //! characters that hide words from the person reading along, and a step's content framed
 //! by delimiters it cannot close itself.
 
@@ -95,7 +95,7 @@ fn looks_like_delimiter(line: &str) -> bool {
 /// Text written by an organization as sent to agents (titles, sections, descriptions,
 /// tags, step content): without control characters (other than newline and tab) and
 /// without invisible or bidirectional formatting characters, which could hide
-/// instructions from the person reading along (SPEC §4).
+/// instructions from the person reading along.
 pub fn agent_safe_text(text: &str) -> String {
     text.chars().filter(|c| !is_hidden_char(*c)).collect()
 }

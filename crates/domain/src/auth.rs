@@ -1,4 +1,4 @@
-//! The records of the platform's OAuth 2.1 authorization server (SPEC §3): registered
+//! The records of the platform's OAuth 2.1 authorization server: registered
 //! clients, login sessions (a pending authorization while the person signs in), grants
 //! (one approved authorization: a client acting for a person on one server), the
 //! authorization codes and tokens issued under a grant.
@@ -255,7 +255,7 @@ pub struct LinkOutcome {
 }
 
 /// The organization's own OpenID Connect provider, to which a `custom_oauth` server
-/// federates sign-in (SPEC §3). The client secret is stored only sealed (encrypted with
+/// federates sign-in. The client secret is stored only sealed (encrypted with
 /// the platform's master key) and is never shown again.
 #[derive(Debug, Clone)]
 pub struct OidcProvider {

@@ -1,5 +1,5 @@
 //! The JSON Canonicalization Scheme (RFC 8785), for hashing a tool definition whole
-//! (SPEC §8, pinning): the same definition gives the same bytes whatever the order of
+//! (pinning): the same definition gives the same bytes whatever the order of
 //! its keys or the spelling of its numbers, so a hash changes only when the meaning does.
 //!
 //! Hand-rolled because it is short and exact: objects with their keys sorted by UTF-16

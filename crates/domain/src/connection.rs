@@ -1,4 +1,4 @@
-//! Connections (issue 32): an HTTP upstream that wants its callers signed in is reached
+//! Connections: an HTTP upstream that wants its callers signed in is reached
 //! with an account of the organization's or of each person, which the platform obtains
 //! through the upstream's own OAuth authorization server and keeps sealed.
 

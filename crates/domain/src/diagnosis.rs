@@ -1,4 +1,4 @@
-//! Why an upstream failed, in words (SPEC §8): what its status and logs name as the
+//! Why an upstream failed, in words: what its status and logs name as the
 //! cause, the line that names it, and what to do. Worked out by
 //! `guidepost_core::upstreams::diagnosis` when the upstream is read; never stored.
 

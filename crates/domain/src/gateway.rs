@@ -1,4 +1,4 @@
-//! The gateway's records (SPEC §8): upstream MCP servers an organization installed, the
+//! The gateway's records: upstream MCP servers an organization installed, the
 //! tools they offer, and their attachments to hosted servers.
 
 use std::collections::BTreeMap;
@@ -11,8 +11,8 @@ use crate::id::*;
 use crate::launch_spec::serialize_redacted;
 use crate::time::Timestamp;
 
-/// The names of Guidepost's own tools on every hosted server (SPEC §4, §5). An upstream's
-/// definition that names one is shadowing it (SPEC §8, "Scan").
+/// The names of Guidepost's own tools on every hosted server. An upstream's
+/// definition that names one is shadowing it.
 pub mod builtin_tools {
     pub const LIST_WALKTHROUGHS: &str = "list_walkthroughs";
     pub const SELECT_WALKTHROUGH: &str = "select_walkthrough";
@@ -31,7 +31,7 @@ pub mod builtin_tools {
 }
 
 string_enum! {
-    /// Where an upstream is in its life (SPEC §8).
+    /// Where an upstream is in its life.
     UpstreamStatus {
         Installing => "installing",
         Starting => "starting",
@@ -43,7 +43,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// An organization's rule for new, clean upstream tools (SPEC §8): held `pending` until
+    /// An organization's rule for new, clean upstream tools: held `pending` until
     /// an administrator approves them, or trusted when first seen.
     ToolApproval {
         Manual => "manual",
@@ -60,7 +60,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// Whether a tool definition may be offered (SPEC §8, pinning).
+    /// Whether a tool definition may be offered (pinning).
     ToolState {
         Approved => "approved",
         Pending => "pending",
@@ -138,7 +138,7 @@ pub struct NewUpstream {
     pub config: BTreeMap<String, serde_json::Value>,
 }
 
-/// What an upstream offers, each kind hashed, scanned and reviewed alike (SPEC §8).
+/// What an upstream offers, each kind hashed, scanned and reviewed alike.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
@@ -372,7 +372,7 @@ impl std::fmt::Display for Actor {
     }
 }
 
-/// One entry of an organization's audit log (SPEC §8): who did what to which upstream,
+/// One entry of an organization's audit log: who did what to which upstream,
 /// server or tool, and when.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEvent {

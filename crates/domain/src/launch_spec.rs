@@ -56,7 +56,7 @@ pub enum LaunchSpec {
         /// Headers whose values are secrets of the installation: header → secret name.
         #[serde(default)]
         secret_headers: BTreeMap<String, String>,
-        /// Whose account it is reached with (issue 32); `none` keeps the headers alone.
+        /// Whose account it is reached with; `none` keeps the headers alone.
         #[serde(default, skip_serializing_if = "UpstreamSignIn::is_none")]
         sign_in: UpstreamSignIn,
         /// A client id registered at its authorization server by an editor; its secret,

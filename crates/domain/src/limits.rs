@@ -21,7 +21,7 @@ impl Limits {
     /// The longest `initialize` params (as JSON) a session-era session stores, to replay
     /// its handshake on another node; real clients send about 1 KiB.
     pub const INITIALIZE_PARAMS: usize = 16 * 1024;
-    /// Arguments recorded with a tool call are truncated to this many bytes (SPEC §6).
+    /// Arguments recorded with a tool call are truncated to this many bytes.
     pub const RECORDED_ARGUMENTS: usize = 16 * 1024;
     pub const RESULT_SUMMARY: usize = 500;
     pub const PAGE_SIZE_DEFAULT: u32 = 50;

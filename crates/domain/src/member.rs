@@ -1,4 +1,4 @@
-//! The people who run an organization from the dashboard (SPEC §12): members with a
+//! The people who run an organization from the dashboard: members with a
 //! role, the one-time codes they sign in with, and their dashboard sessions.
 
 use crate::id::*;

@@ -11,7 +11,7 @@ pub struct Organization {
     pub id: OrgId,
     pub name: String,
     pub created_at: Timestamp,
-    /// Whether a new, clean upstream tool waits for an administrator (SPEC §8).
+    /// Whether a new, clean upstream tool waits for an administrator.
     #[schema(value_type = String)]
     pub tool_approval: crate::ToolApproval,
     /// Whether upstream tool results reach agents as the upstream sent them. Off (the
@@ -36,7 +36,7 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
-/// A hosted MCP server (SPEC §1).
+/// A hosted MCP server.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct McpServer {
     pub id: ServerId,
@@ -44,7 +44,7 @@ pub struct McpServer {
     pub kind: ServerKind,
     pub name: String,
     pub slug: Slug,
-    /// The custom domain the server is served at: only a verified one (SPEC §1).
+    /// The custom domain the server is served at: only a verified one.
     pub custom_domain: Option<String>,
     /// A custom domain asked for and not yet verified, with its challenge.
     #[serde(skip)]
@@ -87,7 +87,7 @@ pub struct PendingDomain {
     pub token: String,
 }
 
-/// A person behind MCP clients (SPEC §3), known by tracking id and/or email.
+/// A person behind MCP clients, known by tracking id and/or email.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EndUser {
     pub id: EndUserId,
@@ -98,13 +98,13 @@ pub struct EndUser {
     pub email: Option<Email>,
     pub email_verified: bool,
     /// The signed-in person this (anonymous) end user was linked to, when a request
-    /// carried both a token and this end user's tracking id (SPEC §3, de-anonymization).
+    /// carried both a token and this end user's tracking id (de-anonymization).
     pub linked_end_user_id: Option<EndUserId>,
     pub first_seen_at: Timestamp,
     pub last_seen_at: Timestamp,
 }
 
-/// An end user as a list shows them: with how much they used the servers (SPEC §6, "end
+/// An end user as a list shows them: with how much they used the servers ("end
 /// users with their sessions and calls").
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EndUserSummary {
@@ -174,7 +174,7 @@ pub struct NewSupportRequest {
     pub context: Option<String>,
 }
 
-/// One recorded `tools/call` (SPEC §6).
+/// One recorded `tools/call`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ToolCall {
     pub id: ToolCallId,

@@ -1,4 +1,4 @@
-//! Registry entries (issue 28): `server.json` documents of the official MCP Registry
+//! Registry entries: `server.json` documents of the official MCP Registry
 //! format, kept as they were served, read from the operator's registries
 //! (`--registry-url`) or imported from a file, and offered in the catalog beside the
 //! built-in entries and organizations' own.

@@ -1,4 +1,4 @@
-//! Which of a registry server's versions is newer (issue 28): semantic versioning where
+//! Which of a registry server's versions is newer: semantic versioning where
 //! both versions parse as it (`1.10.0` after `1.9.2`, a pre-release before its release,
 //! build metadata ignored), otherwise the registry's own word (`isLatest`), then the
 //! order of publication. What "upgrade available" and the catalog's latest version read.

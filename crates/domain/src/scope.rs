@@ -1,4 +1,4 @@
-//! What an API key may do (SPEC §7): its scopes, chosen when it is made.
+//! What an API key may do: its scopes, chosen when it is made.
 //!
 //! A key is a bearer credential that programs keep in files and environments, so it gets
 //! only what its program needs: `read` (every key reads its organization's objects),

@@ -1,4 +1,4 @@
-//! What is written on a support request after it opens (issue 30): the team's replies
+//! What is written on a support request after it opens: the team's replies
 //! (mailed to the person and shown to them through `get_support`), the team's internal
 //! notes (never shown to the person), and the person's own follow-ups.
 

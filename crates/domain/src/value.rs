@@ -160,7 +160,7 @@ impl fmt::Display for Email {
 }
 
 string_enum! {
-    /// How end users of a server are identified (SPEC §3).
+    /// How end users of a server are identified.
     AuthMode {
         None => "none",
         CollectEmail => "collect_email",
@@ -261,7 +261,7 @@ pub struct TrackingId(String);
 impl TrackingId {
     /// A fresh tracking id for a personal URL, with the prefix (e.g. `demo-`): 40 random
     /// letters and digits, about 238 bits, so that nobody guesses another person's URL
-    /// (SPEC §3 asks for at least 128).
+    /// (at least 128 are needed).
     pub fn generate(prefix: &str) -> Self {
         Self(crate::random_token(prefix))
     }

@@ -1,4 +1,4 @@
-//! Interactive walkthroughs (SPEC §4): walkthroughs with draft steps, immutable published
+//! Interactive walkthroughs: walkthroughs with draft steps, immutable published
 //! versions, assignments to servers, and per-user progress.
 
 use serde::{Deserialize, Serialize};

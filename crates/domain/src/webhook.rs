@@ -1,4 +1,4 @@
-//! Webhooks (SPEC §5): an organization's subscriptions to support events, the deliveries
+//! Webhooks: an organization's subscriptions to support events, the deliveries
 //! of its outbox, and the signature its receivers check.
 //!
 //! The signature is Stripe's scheme: `Guidepost-Signature: t={unix seconds},v1={hex}`,

@@ -1,4 +1,4 @@
-//! What a person's own account offers at an upstream with `person` sign-in (issue 32).
+//! What a person's own account offers at an upstream with `person` sign-in.
 //!
 //! The upstream's definitions are discovered, pinned and reviewed through the account the
 //! installing editor connected; a person's account there may lack some of them. When a

@@ -5,7 +5,7 @@
 //! requests and log messages go to the caller of the call they serve (`relay`).
 
 // Sampling, roots and logging are deprecated by SEP-2577, but the sessions of the
-// 2025 era still carry them, and the gateway relays them (issue 25).
+// 2025 era still carry them, and the gateway relays them.
 #![allow(deprecated)]
 
 use std::collections::HashMap;

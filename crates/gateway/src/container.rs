@@ -1,4 +1,4 @@
-//! Container upstreams (SPEC §8) through the Docker Engine API, which Podman's service
+//! Container upstreams through the Docker Engine API, which Podman's service
 //! speaks too (`--container-socket`). The container is created with stdin open and
 //! attached before it starts (what it writes earlier is lost otherwise), with no tty (a
 //! tty mangles the JSON lines); its stdout feeds the MCP transport and its stderr the log

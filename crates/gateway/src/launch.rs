@@ -58,7 +58,7 @@ pub(crate) enum Launch {
     Http {
         url: String,
         headers: BTreeMap<String, String>,
-        /// The connection its requests speak as, when it signs in (issue 32); boxed, as
+        /// The connection its requests speak as, when it signs in; boxed, as
         /// it is the largest part of a launch.
         signed_in: Option<Box<SignedInAs>>,
     },

@@ -1,4 +1,4 @@
-//! The gateway's supervisor (SPEC §8): on each node, one process per upstream MCP server
+//! The gateway's supervisor: on each node, one process per upstream MCP server
 //! that a hosted server needs (or `replicas` of a stateless one, `pool`), shared by every
 //! session. It fetches the upstream's package
 //! at install time (`fetch`), runs it as the leader of its own process group with its
@@ -52,7 +52,7 @@ pub use fetch::Toolchain;
 use pool::Pool;
 use upstream::Instance;
 
-/// How the supervisor watches upstreams (SPEC §8).
+/// How the supervisor watches upstreams.
 #[derive(Debug, Clone)]
 pub struct Supervision {
     /// How often a running upstream is pinged, and how long it has to answer.

@@ -1,5 +1,5 @@
 //! Reading what an upstream lists (its tools, prompts, resources and resource
-//! templates), page by page, within bounds (issue 70): an upstream that serves pages
+//! templates), page by page, within bounds: an upstream that serves pages
 //! forever, or pages of endless items, must not exhaust the platform. rmcp's
 //! `list_all_*` follow `nextCursor` with no limit, so each list is read here instead,
 //! and one that goes past [`BOUNDS`] ends as an error that names the bound passed.

@@ -1,4 +1,4 @@
-//! Orphans of a node that died (SPEC §8): every upstream process, and every child it
+//! Orphans of a node that died: every upstream process, and every child it
 //! starts, carries `GUIDEPOST_UPSTREAM_OWNER={pid}.{start time}.{deployment}` of the node
 //! that started it (containers carry it as a label). A node reaps, when it starts, every
 //! marked process of its deployment (the nodes sharing its database) whose owner no longer

@@ -1,4 +1,4 @@
-//! Each person's own session with an upstream that has `person` sign-in (issue 32): the
+//! Each person's own session with an upstream that has `person` sign-in: the
 //! shared instance discovers the upstream's definitions with the organization's
 //! connection, and a person's calls go through an instance of their own that speaks with
 //! their token, so that one person's account never serves another's call.

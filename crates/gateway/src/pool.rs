@@ -1,4 +1,4 @@
-//! An upstream's processes on this node (issue 34): one by default, or `replicas` of a
+//! An upstream's processes on this node: one by default, or `replicas` of a
 //! stateless entry, so that one single-threaded server does not bound every caller of
 //! the organization.
 //!

@@ -1,4 +1,4 @@
-//! What another node did to an upstream that runs here (SPEC §8 and §9: every node runs
+//! What another node did to an upstream that runs here (every node runs
 //! its own processes of the upstreams it needs, from one shared store). A restart on
 //! request marks the upstream's record (`restarted_at`); this node starts it afresh, its
 //! restart count at zero, as soon as it sees the mark newer than the one its processes

@@ -1,4 +1,4 @@
-//! The HTTP client of a remote upstream reached with a connected account (issue 32): every
+//! The HTTP client of a remote upstream reached with a connected account: every
 //! request carries the connection's current credential, read through core (which
 //! refreshes it before it expires), and a request the upstream answers with 401 is sent
 //! once more with a credential refreshed after that refusal (by this node or another,

@@ -1,4 +1,4 @@
-//! A trace on its way into an upstream (issue 29): each call to an upstream has a client
+//! A trace on its way into an upstream: each call to an upstream has a client
 //! span of its own, and the request carries that span's W3C `traceparent` in
 //! `_meta.traceparent` (SEP-414) whatever the transport, and HTTP upstreams also get it
 //! as the `traceparent` header ([`TraceHeader`]), so the upstream's own spans join the

@@ -1,4 +1,4 @@
-//! Watching a running upstream (SPEC §8): its exit is seen at once and it is restarted
+//! Watching a running upstream: its exit is seen at once and it is restarted
 //! after an exponential backoff with jitter, up to the limit; a `ping` it does not answer
 //! in time counts as a crash; an upstream nobody called for the idle timeout is stopped
 //! (the next call starts it again); one that stayed up a while has its count cleared.

@@ -199,7 +199,7 @@ pub async fn start_with_store(
     })
 }
 
-/// Each PostgreSQL statement a request runs may take `--store-timeout` (SPEC §2: a
+/// Each PostgreSQL statement a request runs may take `--store-timeout` (a
 /// request the store cannot serve fails within it, never a longer hang); background work
 /// is not bounded so.
 async fn bounded_statements(

@@ -1,6 +1,6 @@
 //! The HTTP/1.1 server loop. `axum::serve` has no read timeouts, so a client that sends
 //! its headers or its body a byte at a time could hold a connection (and its memory)
-//! forever (SPEC §2). This loop serves the same router through hyper with a header-read
+//! forever. This loop serves the same router through hyper with a header-read
 //! timeout; bodies get theirs from a layer (`tower_http::timeout`) in `app.rs`.
 //! Accepted sockets use `TCP_NODELAY`: session-era answers are SSE written in pieces, and
 //! without it each call waited ~40 ms for the client's delayed ACK.

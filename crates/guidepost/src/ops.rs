@@ -1,4 +1,4 @@
-//! Operations endpoints (SPEC §10): liveness, readiness and Prometheus metrics.
+//! Operations endpoints: liveness, readiness and Prometheus metrics.
 
 use std::sync::{Arc, OnceLock};
 
@@ -93,7 +93,7 @@ async fn ready(State(state): State<OpsState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// Prometheus metrics, on the platform's own host only (SPEC §10): a tenant's virtual
+/// Prometheus metrics, on the platform's own host only: a tenant's virtual
 /// host or custom domain answers 404, as for any path it does not serve.
 async fn render_metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response {
     let host = headers

@@ -1,4 +1,4 @@
-//! Registry sync (issue 28): on every node, a loop that syncs the operator's registries
+//! Registry sync: on every node, a loop that syncs the operator's registries
 //! (`--registry-url`) at start and whenever one is due (`--registry-sync-interval`);
 //! the store's lease makes one node sync each registry at a time. Registries are reached
 //! through the outbound fence (https and public addresses only, unless

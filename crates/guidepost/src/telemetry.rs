@@ -1,4 +1,4 @@
-//! Logs on stderr and, with `--otlp-endpoint`, traces over OTLP/HTTP (issue 29). The
+//! Logs on stderr and, with `--otlp-endpoint`, traces over OTLP/HTTP. The
 //! MCP request, tool call, upstream call, store statement, webhook and mail spans are at
 //! `debug`, so that logs at `info` never build them. With an endpoint, the filter
 //! (`trace_sampling`) lets them through in sampled traces only, decided once where the

@@ -1,4 +1,4 @@
-//! The log filter when traces are on (issue 29): one sampling decision per trace, made
+//! The log filter when traces are on: one sampling decision per trace, made
 //! where the trace starts (the HTTP request, or an MCP request continuing a client's
 //! `_meta.traceparent`), decides whether the spans under it are made at all.
 //!

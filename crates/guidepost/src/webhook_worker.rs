@@ -1,4 +1,4 @@
-//! The webhook delivery worker (SPEC §5): on every node, a loop that takes due deliveries
+//! The webhook delivery worker: on every node, a loop that takes due deliveries
 //! from the store's outbox and sends them through the outbound fence (public addresses
 //! only, unless `--webhook-allow-private`), with a timeout. Which node sends a delivery
 //! does not matter; the store's lease makes it one.

@@ -1,4 +1,4 @@
-//! The resource server's check (SPEC §3), run by the gate before rmcp.
+//! The resource server's check, run by the gate before rmcp.
 //!
 //! - On servers whose auth mode requires a token (`platform_oauth`, `custom_oauth`): no
 //!   bearer token → 401 with `WWW-Authenticate: Bearer resource_metadata=…, scope=…`; an

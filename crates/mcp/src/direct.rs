@@ -1,5 +1,5 @@
 //! Stateless `tools/call` requests for Guidepost's own tools, answered without rmcp's
-//! per-request service (issue 34).
+//! per-request service.
 //!
 //! rmcp serves each 2026-07-28 request by parsing its body a second time into its typed
 //! message (through serde's buffered content, for its untagged enums), writing that back

@@ -1,4 +1,4 @@
-//! Session-era answers as one JSON body when nothing else comes first (issue 34).
+//! Session-era answers as one JSON body when nothing else comes first.
 //!
 //! rmcp answers every request in a session with an SSE stream: a priming event (SEP-1699,
 //! so that a client cut off early can resume), the answer, then the stream's end, each

@@ -77,7 +77,7 @@ pub async fn listed_tools(
 /// Settings of the MCP endpoint.
 #[derive(Debug, Clone)]
 pub struct McpOptions {
-    /// Largest accepted request body (SPEC §2: 1 MiB by default).
+    /// Largest accepted request body (1 MiB by default).
     pub body_limit: usize,
     pub rate_limits: RateLimits,
     /// How many session-era sessions this node keeps in memory, and how many

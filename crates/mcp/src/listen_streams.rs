@@ -1,5 +1,5 @@
 //! The `subscriptions/listen` streams this node holds open (stateless era), and their
-//! caps (SPEC §2). A stream stays open until its client ends it, with a keep-alive every
+//! caps. A stream stays open until its client ends it, with a keep-alive every
 //! 15 s, and holds a task and a feed of changes meanwhile; nothing in the store stands
 //! behind it, so unlike a session it cannot be closed in memory and restored later.
 //! Past a cap (per client IP, per server, per node: the numbers of the session caps), a

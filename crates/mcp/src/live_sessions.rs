@@ -1,4 +1,4 @@
-//! The session-era sessions this node holds in memory, and their caps (SPEC §2). A live
+//! The session-era sessions this node holds in memory, and their caps. A live
 //! session costs tens of kilobytes in rmcp's session manager; the store keeps every
 //! session anyway, so the memory is only a cache. Past a cap (per client IP, per server,
 //! per node), the session idle for the longest is closed in memory, and its next request

@@ -2,7 +2,7 @@
 //!
 //! `metrics::counter!(name, labels)` builds a key, its vector of labels and a lookup in
 //! the recorder's registry on every use: about a dozen allocations per tool call for the
-//! six metrics a call updates (issue 34). A handle registered once is an `Arc` to the
+//! six metrics a call updates. A handle registered once is an `Arc` to the
 //! same atomic. Handles are registered on first use, during a request, because the
 //! process's recorder is installed after the endpoint is built (a handle registered
 //! before would count nowhere). Every label here comes from a bounded set (method

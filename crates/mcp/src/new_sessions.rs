@@ -89,7 +89,7 @@ async fn store_session(
     transport_id: &str,
 ) -> Result<(), guidepost_core::CoreError> {
     // The session's end user: the signed-in person. A tracking id's end user is written
-    // on the first call that needs one, not here (SPEC §2: initialize alone grows no
+    // on the first call that needs one, not here (initialize alone grows no
     // end-user rows).
     let end_user_id = scope.token.as_ref().map(|t| t.end_user.id.clone());
     let client = inbound.params.get("clientInfo");

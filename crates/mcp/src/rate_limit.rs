@@ -1,4 +1,4 @@
-//! Rate limits per end user (tool calls) and per client IP (every request) (SPEC §2). Counters live in each node's
+//! Rate limits per end user (tool calls) and per client IP (every request). Counters live in each node's
 //! memory: with N nodes behind a balancer, a client can reach up to N times the limit.
 
 use std::time::Duration;

@@ -23,7 +23,7 @@ pub use crate::notifications::Lists;
 use crate::recording::{CallRecord, Recorded, record};
 pub use crate::scope::RequestScope;
 
-/// The protocol versions Guidepost serves (SPEC §2): three session-era revisions and
+/// The protocol versions Guidepost serves: three session-era revisions and
 /// the stateless one.
 pub const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
     ProtocolVersion::V_2025_03_26,

@@ -1,4 +1,4 @@
-//! The outbound fence (SPEC §4, §8): every request the platform makes on a tenant's
+//! The outbound fence: every request the platform makes on a tenant's
 //! behalf (client metadata documents, organizations' identity providers, HTTP upstream
 //! MCP servers) goes through a client whose resolver drops every address that is not on
 //! the public internet, so that a tenant cannot point the platform at its own network

@@ -1,4 +1,4 @@
-//! The tool-definition scanner (SPEC §8, "Scan"): offline and deterministic, its rules as
+//! The tool-definition scanner: offline and deterministic, its rules as
 //! data (`scan_rules.toml`, each with examples its unit test checks; the lexicons of
 //! intent in `scan_lexicon.toml`). It reads every text of a definition a model reads
 //! (`pieces`): the name, title and description, every string of the annotations, and in

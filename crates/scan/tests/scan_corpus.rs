@@ -18,7 +18,7 @@ use serde_json::Value;
 use guidepost_domain::{Finding, LaunchSpec, builtin_tools};
 use guidepost_scan::{distinctive, quarantines, scan};
 
-/// What the held-out half was to reach (issue 27): recall 95 %, high false positives at
+/// What the held-out half was to reach: recall 95 %, high false positives at
 /// most 2 %, every kind 80 %. Not reached: the assertions below hold the figures the
 /// scanner reached on 2026-11-24 (docs/SECURITY.md quotes them), as a regression floor.
 const GOAL_RECALL: f64 = 95.0;

@@ -1,4 +1,4 @@
-//! The recorded calls' own SQLite file (issue 34): `<database>-analytics`, attached to
+//! The recorded calls' own SQLite file: `<database>-analytics`, attached to
 //! every connection of a SQLite store as `analytics`, holding `tool_calls` and its two
 //! rollup tables (`migrations/sqlite/0030_analytics_file.sql`).
 //!

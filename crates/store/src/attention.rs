@@ -1,5 +1,5 @@
 //! What needs a person's attention in an organization, counted for the dashboard's
-//! overview (issue 30) in one statement.
+//! overview in one statement.
 
 use async_trait::async_trait;
 use guidepost_domain::*;

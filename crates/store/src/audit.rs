@@ -1,4 +1,4 @@
-//! The audit log (SPEC §8): the gateway's events and every other mutating action.
+//! The audit log: the gateway's events and every other mutating action.
 
 use async_trait::async_trait;
 use guidepost_domain::*;

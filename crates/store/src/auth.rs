@@ -94,7 +94,7 @@ pub trait AuthStore: Send + Sync {
         email: &Email,
         now: Timestamp,
     ) -> Result<EndUser>;
-    /// De-anonymization (SPEC §3), in one transaction: moves the anonymous end user's
+    /// De-anonymization, in one transaction: moves the anonymous end user's
     /// walkthrough progress to `person` (where both have progress on the same walkthrough
     /// and server, the more advanced one is kept), points its sessions at `person`, and
     /// records the link. Does nothing if `anonymous` has a verified email or is linked.

@@ -1,4 +1,4 @@
-//! Backups (issue 29). A SQLite database is copied while it serves with `VACUUM INTO`
+//! Backups. A SQLite database is copied while it serves with `VACUUM INTO`
 //! (one read transaction: the copy is consistent, and writers go on meanwhile); a copy is
 //! checked before it is restored (SQLite's `integrity_check`, and a schema no newer than
 //! this binary's); and any database's schema version can be compared with this binary's

@@ -1,4 +1,4 @@
-//! Connections to upstreams that want their callers signed in (issue 32): the upstream's
+//! Connections to upstreams that want their callers signed in: the upstream's
 //! authorization server as discovered, each owner's sealed tokens, and the connect flows
 //! between a link and its callback. Tokens and client secrets arrive sealed; the store
 //! never sees them in the clear.

@@ -1,4 +1,4 @@
-//! A walkthrough's funnel, counted by the database (SPEC §6): who started, reached and
+//! A walkthrough's funnel, counted by the database: who started, reached and
 //! completed each step, and the middle of the completion times, over any number of
 //! progress records, in one statement that reads none of them out.
 

@@ -1,4 +1,4 @@
-//! Group commit (issue 34): writes that arrive while the store is committing others are
+//! Group commit: writes that arrive while the store is committing others are
 //! committed together, in one transaction, instead of one transaction each.
 //!
 //! A durable write costs more to commit than to make: the commit takes the database's

@@ -1,5 +1,5 @@
 //! Connections handed from statement to statement without going back to sqlx's pool in
-//! between (issue 34).
+//! between.
 //!
 //! sqlx 0.9 tests every connection it takes back into its pool with a ping, whatever the
 //! pool's options (`Floating::return_to_pool`), in a task it spawns for the purpose: a

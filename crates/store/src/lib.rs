@@ -174,8 +174,8 @@ pub trait Store:
 /// How the store waits on its database.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
-    /// The longest a request waits for a PostgreSQL connection before it fails (SPEC §2:
-    /// an outage fails requests quickly and cleanly, never a long hang). The binary bounds
+    /// The longest a request waits for a PostgreSQL connection before it fails (an
+    /// outage fails requests quickly and cleanly, never a long hang). The binary bounds
     /// each statement of a request by the same figure (`within_statement_limit`).
     pub timeout: std::time::Duration,
 }

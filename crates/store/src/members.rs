@@ -1,4 +1,4 @@
-//! Dashboard members, their sign-in codes and their sessions (SPEC §12).
+//! Dashboard members, their sign-in codes and their sessions.
 
 use async_trait::async_trait;
 use guidepost_domain::*;

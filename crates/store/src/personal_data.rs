@@ -1,4 +1,4 @@
-//! A person's data (issue 29): everything stored about one end user, read a page at a
+//! A person's data: everything stored about one end user, read a page at a
 //! time for an export, and erased on request while the records that count (tool calls, support
 //! requests, walkthrough progress) stay as anonymous ones.
 

@@ -49,7 +49,7 @@ const HELD: usize = 12;
 /// A pooled connection idle this long is pinged before use, so that one the server
 /// dropped meanwhile (a restart, a failover) is replaced instead of failing a request.
 /// A busy connection is not: sqlx's default ping on every use is a round trip to the
-/// server per statement (issue 34), and a connection that breaks mid-use is discarded
+/// server per statement, and a connection that breaks mid-use is discarded
 /// when its statement fails.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
 

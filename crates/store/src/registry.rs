@@ -1,4 +1,4 @@
-//! Registry entries (issue 28): the `server.json` documents of the operator's registries
+//! Registry entries: the `server.json` documents of the operator's registries
 //! and imports, and each registry's sync. Platform-wide: they are the platform's catalog,
 //! read by every organization and written by the sync, never by a tenant.
 

@@ -70,7 +70,7 @@ impl SqliteStore {
             .foreign_keys(true);
         // No ping before each use: the database is a file in this process, with no
         // other end to hang up, and sqlx's ping is a round trip to the connection's
-        // thread for every statement (6 % of a walkthrough call's time, issue 34).
+        // thread for every statement (6 % of a walkthrough call's time).
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_SIZE)
             .test_before_acquire(false)

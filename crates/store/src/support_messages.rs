@@ -1,4 +1,4 @@
-//! Replies, internal notes and follow-ups on support requests (issue 30).
+//! Replies, internal notes and follow-ups on support requests.
 
 use async_trait::async_trait;
 use guidepost_domain::*;

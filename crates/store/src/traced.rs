@@ -1,4 +1,4 @@
-//! A span for each statement (issue 29): `db.system.name` and the statement's text
+//! A span for each statement: `db.system.name` and the statement's text
 //! (`db.query.text`, placeholders only, never values), at `debug`, so that only the
 //! binary's trace layer builds it. The store's executors are wrapped in [`Traced`], which
 //! runs each statement in its span and reads its text as sqlx takes it.

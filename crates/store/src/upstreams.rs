@@ -1,4 +1,4 @@
-//! The gateway's half of the store (SPEC §8): installed upstreams, the tools each lists,
+//! The gateway's half of the store: installed upstreams, the tools each lists,
 //! and their attachments to hosted servers. Everything is organization-scoped; the
 //! supervisor's status writes name the organization too.
 

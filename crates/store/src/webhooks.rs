@@ -1,4 +1,4 @@
-//! Webhooks and their outbox (SPEC §5).
+//! Webhooks and their outbox.
 
 use async_trait::async_trait;
 use guidepost_domain::*;

@@ -1,4 +1,4 @@
-//! Whose turn it is to write, decided in this process (SQLite; issue 34).
+//! Whose turn it is to write, decided in this process (SQLite).
 //!
 //! SQLite lets one connection write at a time. A connection that finds another writing
 //! gets `SQLITE_BUSY` and its busy handler sleeps, 1, 2, 5, 10 ms and on, before it looks

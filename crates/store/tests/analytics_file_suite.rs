@@ -1,4 +1,4 @@
-//! The recorded calls' own SQLite file (issue 34, `analytics_file`): the recorded calls
+//! The recorded calls' own SQLite file (`analytics_file`): the recorded calls
 //! live beside the database in `<database>-analytics`, so that a batch of them being
 //! written does not hold up the walkthrough progress writes, nor they it; an existing
 //! database's recorded calls move there when it is migrated; and a file left beside a

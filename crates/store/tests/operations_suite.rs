@@ -1,4 +1,4 @@
-//! Operations (issue 29), on every backend: an upstream's failure is queued for webhooks
+//! Operations, on every backend: an upstream's failure is queued for webhooks
 //! once per failure and its recovery once it is ready again; backups and schema checks.
 
 mod common;

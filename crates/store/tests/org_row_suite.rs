@@ -1,4 +1,4 @@
-//! The writes of every tool call leave their organization's row alone (issue 34,
+//! The writes of every tool call leave their organization's row alone (under load,
 //! PostgreSQL, migration 0031): a foreign key to `organizations` made each of them lock
 //! that one row, which every call of the organization shares. Shown by holding the row
 //! locked from another connection: a write that still checked such a key would wait for it.

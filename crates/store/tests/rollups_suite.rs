@@ -1,4 +1,4 @@
-//! Hourly rollups of tool calls (SPEC §6): what the analytics reports read instead of the
+//! Hourly rollups of tool calls: what the analytics reports read instead of the
 //! calls, added to with each batch (their daily twins and pruning: `daily_rollups_suite`);
 //! and the call listing, whose plan is pinned so that a filter never walks the
 //! organization's calls by time.

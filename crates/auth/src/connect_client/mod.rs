@@ -1,4 +1,4 @@
-//! The platform as an OAuth client of upstreams' authorization servers (issue 32): the
+//! The platform as an OAuth client of upstreams' authorization servers: the
 //! client side of MCP authorization (2025-11-25), behind core's [`Authorizer`].
 //!
 //! - `discovery`: the upstream's protected resource metadata (RFC 9728), then its

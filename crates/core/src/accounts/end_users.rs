@@ -84,7 +84,7 @@ pub struct ProgressView {
     pub completed_at: Option<Timestamp>,
 }
 
-/// Everything about one person (SPEC §6): sessions, progress per server and walkthrough,
+/// Everything about one person: sessions, progress per server and walkthrough,
 /// recent tool calls and support requests.
 #[derive(Debug, Clone)]
 pub struct Picture {

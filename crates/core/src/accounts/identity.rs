@@ -1,4 +1,4 @@
-//! Who is calling (SPEC §3): the end user behind a request, first match wins —
+//! Who is calling: the end user behind a request, first match wins —
 //! a verified token subject, then the `tracking_id` of a personal URL, then the session.
 //!
 //! **De-anonymization.** A request that carries both a valid token and a tracking id
@@ -35,7 +35,7 @@ pub struct Caller {
 /// anonymous: `None`.
 ///
 /// Only a token proves who the person is: without one, the end user comes back without
-/// a verified email (SPEC §3), so that holding someone's personal URL never lets a
+/// a verified email, so that holding someone's personal URL never lets a
 /// caller see, use or file support under that person's verified address.
 pub async fn resolve_end_user(
     platform: &Platform,
@@ -242,7 +242,7 @@ pub enum EmailRefused {
 }
 
 /// Remembers the email an end user gave through a tool, unverified. Only `collect_email`
-/// servers take one (SPEC §3); a blank argument is no email.
+/// servers take one; a blank argument is no email.
 pub async fn collect_email(
     platform: &Platform,
     server: &McpServer,

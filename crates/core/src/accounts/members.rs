@@ -1,4 +1,4 @@
-//! The people who run an organization from the dashboard (SPEC §12): members and their
+//! The people who run an organization from the dashboard: members and their
 //! roles, sign-in by an emailed one-time code, and dashboard sessions.
 //!
 //! A code is 8 digits, lasts 10 minutes, takes 5 guesses (each counted before it is

@@ -1,4 +1,4 @@
-//! The organization's own OpenID Connect provider of a server (`custom_oauth`, SPEC §3):
+//! The organization's own OpenID Connect provider of a server (`custom_oauth`):
 //! configured through the API, checked when it is configured (its discovery document must
 //! be usable), with the client secret sealed under the platform's master key and never
 //! shown again.

@@ -1,4 +1,4 @@
-//! Organizations and their API keys (SPEC §7). Keys are random, shown once, and stored
+//! Organizations and their API keys. Keys are random, shown once, and stored
 //! only as hashes; a request's organization is the one its key belongs to, and what it may
 //! do there is what its scopes give (`Caller::api_key`).
 

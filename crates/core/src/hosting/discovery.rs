@@ -1,4 +1,4 @@
-//! Being discovered (issue 28): each hosted server's Server Card (the MCP Server Card
+//! Being discovered: each hosted server's Server Card (the MCP Server Card
 //! draft, `modelcontextprotocol/experimental-ext-server-card`: name, title, description,
 //! version, its Streamable HTTP endpoint and what signing in it asks for), the AI Catalog
 //! of its host that points at the card, and the platform's registry listing of the hosted

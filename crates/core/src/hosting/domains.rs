@@ -1,4 +1,4 @@
-//! Custom domains (SPEC §1): a server serves at a custom domain only after its
+//! Custom domains: a server serves at a custom domain only after its
 //! organization proves control of it with a DNS TXT record, so that nobody can take a
 //! domain that is not theirs, and a domain that one organization verified cannot be taken
 //! by another (the column is unique). Asking for a domain makes it pending, with a fresh

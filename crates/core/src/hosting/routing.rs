@@ -1,4 +1,4 @@
-//! Which hosted server an address names (SPEC §1): the `/s/{slug}/…` path fallback on any
+//! Which hosted server an address names: the `/s/{slug}/…` path fallback on any
 //! host, else the host — `{slug}.{base_domain}`, a custom domain, or the bare base domain
 //! when a default server is configured. Shared by the MCP endpoint and the authorization
 //! server, which must agree on it; callers pass the host and the path slug as text.

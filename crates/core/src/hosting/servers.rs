@@ -403,7 +403,7 @@ async fn merge_and_write(
     )
 }
 
-/// Ready-to-paste configuration for the clients people use (SPEC §1).
+/// Ready-to-paste configuration for the clients people use.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InstallSnippets {
     pub url: String,

@@ -1,4 +1,4 @@
-//! Session-era MCP sessions (SPEC §2): opened by `initialize`, kept in the store so that
+//! Session-era MCP sessions: opened by `initialize`, kept in the store so that
 //! any node can continue them, and ended after an idle timeout.
 
 use std::time::Duration;

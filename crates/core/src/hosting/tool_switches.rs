@@ -1,4 +1,4 @@
-//! Single tools switched on or off per hosted server (issue 30): a switched-off tool is not
+//! Single tools switched on or off per hosted server: a switched-off tool is not
 //! listed in `tools/list` and a call to it is refused with a tool error, on that server
 //! only. The list is kept with the server, so every node's cache and the change feed carry
 //! it as they carry the server's other settings.

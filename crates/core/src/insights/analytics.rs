@@ -1,4 +1,4 @@
-//! Tool-call analytics (SPEC §6): a bounded queue drained by one background writer that
+//! Tool-call analytics: a bounded queue drained by one background writer that
 //! inserts in batches, at least every second and on shutdown. Recording never waits on
 //! the database; a full queue is counted and logged.
 

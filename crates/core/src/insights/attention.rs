@@ -1,4 +1,4 @@
-//! What needs attention in an organization (issue 30): open support requests, tools
+//! What needs attention in an organization: open support requests, tools
 //! waiting for review, failed or degraded upstreams and webhook deliveries given up on in
 //! the last week, counted in one statement for the dashboard's overview.
 

@@ -1,4 +1,4 @@
-//! A person's data on request (issue 29): the export of everything stored about an end
+//! A person's data on request: the export of everything stored about an end
 //! user, and their erasure. Both are for administrators (owners, `admin` keys), both are
 //! audited, and an end user of another organization is not found.
 //!

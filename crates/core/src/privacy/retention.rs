@@ -1,4 +1,4 @@
-//! What the platform deletes on its own, and when (SPEC §6): sessions idle past the
+//! What the platform deletes on its own, and when: sessions idle past the
 //! timeout; sign-in records an hour after they expired (a rotated refresh token stays
 //! known until then, so that its reuse is still caught); tool calls older than the
 //! retention (`--retention-days`), in batches, and their hourly and daily rollups once the

@@ -1,4 +1,4 @@
-//! Replies and internal notes on support requests (issue 30), and the person's follow-ups.
+//! Replies and internal notes on support requests, and the person's follow-ups.
 //!
 //! A reply is stored, then mailed to the request's email through the mail path (`Mail`);
 //! the person also reads it when they follow up through `get_support` with the request's

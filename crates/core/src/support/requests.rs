@@ -1,4 +1,4 @@
-//! Support requests (SPEC §5): opened by the `get_support` tool, handled through the API.
+//! Support requests: opened by the `get_support` tool, handled through the API.
 
 use crate::{Caller, Permission};
 use guidepost_domain::*;
@@ -158,7 +158,7 @@ pub async fn update_status(
     Ok(request)
 }
 
-/// Whether a server offers `get_support` (SPEC §5).
+/// Whether a server offers `get_support`.
 pub fn offered_on(server: &McpServer) -> bool {
     server.support_tool_enabled
 }

@@ -1,4 +1,4 @@
-//! Webhooks (SPEC §5): organizations subscribe a URL to support events; each event is
+//! Webhooks: organizations subscribe a URL to support events; each event is
 //! written to the store's outbox with the change it announces, and a worker on any node
 //! sends it, signed, retrying with backoff until the receiver answers 2xx or the attempts
 //! run out.

@@ -1,4 +1,4 @@
-//! The gateway's audit log (SPEC §8): every install, uninstall, attach, detach,
+//! The gateway's audit log: every install, uninstall, attach, detach,
 //! discovery, change, quarantine, approval and rejection, with who and when.
 //!
 //! What an upstream makes the platform record (its tools' discoveries, changes and

@@ -1,4 +1,4 @@
-//! The catalog of installable MCP servers (SPEC §8): the built-in entries, compiled in
+//! The catalog of installable MCP servers: the built-in entries, compiled in
 //! from `catalog.toml`, and the operator's own entries from `serve --catalog FILE`.
 //!
 //! Only the operator's file may hold `command` entries: they run a program of the

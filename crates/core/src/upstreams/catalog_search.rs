@@ -1,5 +1,5 @@
 //! `GET /api/v1/catalog` and the dashboard's catalog page: the platform's entries, the
-//! organization's own, then the registries' (SPEC §8, issue 28), searched by words over
+//! organization's own, then the registries', searched by words over
 //! names, descriptions and tool names, filtered by runtime and source, in pages.
 //! The first two are few and searched in memory; registry entries may be tens of
 //! thousands and are searched by the store.

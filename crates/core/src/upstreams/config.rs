@@ -1,4 +1,4 @@
-//! An entry's settings (SPEC §8): typed fields with defaults, given at install and put
+//! An entry's settings: typed fields with defaults, given at install and put
 //! into the entry's launch wherever `${config.NAME}` appears (arguments, environment
 //! values, and an HTTP server's URL and headers). The rendered spec is what is stored,
 //! so a node launches exactly what was checked here.

@@ -1,5 +1,5 @@
 //! What changed between two tool definitions, leaf by leaf, for the people who review a
-//! change (SPEC §8): the audit log's `tool.changed` events and the tools API's diff
+//! change: the audit log's `tool.changed` events and the tools API's diff
 //! against the approved definition.
 
 use serde::Serialize;

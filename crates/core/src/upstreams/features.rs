@@ -1,5 +1,5 @@
 //! An attached upstream's prompts, resources and resource templates as a hosted server
-//! offers them (SPEC §8, issue 25): prompts under `{prefix}__{name}` in attach order like
+//! offers them: prompts under `{prefix}__{name}` in attach order like
 //! tools (within the attachment's `allowed_prompts`), resources and templates under the
 //! URIs of `uris`. Only approved definitions are listed or reached (`pinning` judges
 //! them as it judges tools); a read of a URI no listed resource has (a template's

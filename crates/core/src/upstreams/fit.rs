@@ -1,4 +1,4 @@
-//! What fits on a hosted server (SPEC §8): exposed names that do not collide, and no
+//! What fits on a hosted server: exposed names that do not collide, and no
 //! more tools than its cap (`--max-server-tools`), built-in tools included. Checked at
 //! attach, where an attachment that does not fit is refused, and again whenever an
 //! upstream's definitions are recorded (a rediscovery after `list_changed`, a restart):

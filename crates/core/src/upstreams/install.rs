@@ -1,4 +1,4 @@
-//! Installing an upstream (SPEC §8): from a catalog entry (the platform's, a
+//! Installing an upstream: from a catalog entry (the platform's, a
 //! registry's at a version, or the organization's own), or described in the request
 //! itself, which is checked as an organization's own entry would be.
 

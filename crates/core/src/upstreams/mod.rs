@@ -1,4 +1,4 @@
-//! The gateway's rules (SPEC §8): installing upstream MCP servers from the catalog,
+//! The gateway's rules: installing upstream MCP servers from the catalog,
 //! attaching them to hosted servers under a prefix, and which of their tools a hosted
 //! server offers. Running them is the gateway's supervisor (`UpstreamRuntime`), one per
 //! node; core tells it what was installed and asks it to call.

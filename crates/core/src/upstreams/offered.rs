@@ -53,7 +53,7 @@ pub async fn offered_tool(
     Ok(attached_tools(platform, server).await?.named(name))
 }
 
-/// A server's attached tools as calls look them up (issue 34): built once from the store
+/// A server's attached tools as calls look them up: built once from the store
 /// (definitions parsed, their URIs exposed) and held in the node cache until a change of
 /// the server's attachments, of an attached upstream or of its tools is announced. A
 /// call costs a map lookup, not a read of every definition of every attachment.

@@ -1,4 +1,4 @@
-//! The gateway at a glance, for the people who run it (the dashboard, SPEC §12): each
+//! The gateway at a glance, for the people who run it (the dashboard): each
 //! upstream with its tools and the servers that attach it, the tools that wait for a
 //! decision, and an upstream's attachments.
 

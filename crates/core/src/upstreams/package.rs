@@ -1,4 +1,4 @@
-//! What an npm or PyPI entry names (SPEC §8), wherever the entry comes from: the
+//! What an npm or PyPI entry names, wherever the entry comes from: the
 //! built-in catalog, the operator's `--catalog` file or an organization's private
 //! entries. The package name and version reach `npm install` and `pip install` (after
 //! `--`, as a package spec), so a name is a plain registry name that cannot read as an

@@ -1,4 +1,4 @@
-//! Pinning (SPEC §8, "Security"): every discovered tool definition is hashed whole (its
+//! Pinning: every discovered tool definition is hashed whole (its
 //! RFC 8785 canonical JSON) and scanned. A definition an administrator approved before is
 //! approved when it comes back; one the scanner flags, or one whose hash changed since it
 //! was discovered (an MCP rug pull), is quarantined: hidden from `tools/list`, and a call

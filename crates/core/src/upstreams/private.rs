@@ -1,4 +1,4 @@
-//! Organizations' private catalog entries (SPEC §8): an organization adds the container
+//! Organizations' private catalog entries: an organization adds the container
 //! images, remote servers and (where the operator allows it) npm packages it wants to
 //! install beside the platform's catalog. A private entry cannot run a command of the
 //! host, cannot set the variables that steer how programs load (PATH, NODE_OPTIONS, LD_*),

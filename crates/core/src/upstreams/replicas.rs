@@ -1,4 +1,4 @@
-//! How many processes of an upstream each node runs (issue 34): at install, and changed
+//! How many processes of an upstream each node runs: at install, and changed
 //! afterwards through `PATCH /api/v1/upstreams/{id}`. More than one only for an entry the
 //! catalog marks stateless (a server that keeps state in its process needs every call to
 //! reach the same one), never for a remote server (no process here), and at most the

@@ -1,4 +1,4 @@
-//! An installation's secrets (SPEC §8): given once at install, sealed with the master key
+//! An installation's secrets: given once at install, sealed with the master key
 //! (bound to the organization and the secret's name), never shown again (the API lists
 //! their names), and opened only by the supervisor when it launches the upstream, which
 //! passes them by environment or header, never on a command line.

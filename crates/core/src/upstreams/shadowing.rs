@@ -1,4 +1,4 @@
-//! Tool shadowing (SPEC §8, "Scan"): a definition that names a tool it does not own
+//! Tool shadowing: a definition that names a tool it does not own
 //! steers how the model uses that tool. The names a definition must not name depend on
 //! where its upstream is attached: Guidepost's built-in tools, and the tools of every
 //! other upstream attached beside it on a hosted server. They are checked when tools are

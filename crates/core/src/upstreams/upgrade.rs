@@ -1,4 +1,4 @@
-//! Upgrading and reconfiguring an installed upstream (SPEC §8, issue 28): a new package
+//! Upgrading and reconfiguring an installed upstream: a new package
 //! version, new settings or new secrets are one new launch. The node fetches and starts
 //! it beside the running one (`UpstreamRuntime::switch`); its definitions are judged by
 //! `pinning` against what was approved, so a changed or new tool waits for review with

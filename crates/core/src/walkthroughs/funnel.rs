@@ -1,4 +1,4 @@
-//! The funnel report of a walkthrough (SPEC §6): for each step of its newest published
+//! The funnel report of a walkthrough: for each step of its newest published
 //! version, how many end users reached it and how many completed it, plus totals.
 //!
 //! The store counts the progress records in one statement, however many there are

@@ -1,4 +1,4 @@
-//! Interactive walkthroughs (SPEC §4): authoring (`authoring`), what end users do
+//! Interactive walkthroughs: authoring (`authoring`), what end users do
 //! (`player`), the funnel report (`funnel`), and what the dashboard's editor adds: checked
 //! step saves and moves (`editing`), version history and the review before publishing
 //! (`versions`).

@@ -73,7 +73,7 @@ pub struct Advanced {
     pub already_completed: bool,
 }
 
-/// Whether a server offers the walkthrough tools now (SPEC §4): the server's flag is on
+/// Whether a server offers the walkthrough tools now: the server's flag is on
 /// and at least one enabled assignment has a published version.
 pub async fn offered_on(platform: &Platform, server: &McpServer) -> Result<bool, CoreError> {
     if !server.walkthrough_tools_enabled {
@@ -241,7 +241,7 @@ impl Player<'_> {
         ))
     }
 
-    /// Completes the current step and moves on (SPEC §4 `next_walkthrough_step`).
+    /// Completes the current step and moves on (`next_walkthrough_step`).
     pub async fn next(
         &self,
         walkthrough: Option<&WalkthroughId>,
@@ -360,7 +360,7 @@ impl Player<'_> {
     ///
     /// With the step the caller claims to have finished: the walkthrough whose progress
     /// has that step as current or completed, so that retrying the step that completed a
-    /// walkthrough returns its present state (SPEC §4: idempotent) rather than pointing at
+    /// walkthrough returns its present state (idempotent) rather than pointing at
     /// another. Without it, or when no progress knows the step: the most recently active
     /// walkthrough in progress.
     async fn default_for_next(

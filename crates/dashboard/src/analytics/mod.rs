@@ -1,4 +1,4 @@
-//! What the organization's servers are used for and by whom (SPEC §12): analytics (calls
+//! What the organization's servers are used for and by whom: analytics (calls
 //! over time, per-tool latency and errors, walkthrough funnels), end users with their
 //! progress and calls, the support inbox, and the webhooks that announce support events.
 //!

@@ -1,4 +1,4 @@
-//! The audit log (SPEC §8): every change made in the organization, by the dashboard, the
+//! The audit log: every change made in the organization, by the dashboard, the
 //! API or the command line, and what the gateway discovered and quarantined, newest first,
 //! in words, filtered by who, what and which type, a page at a time.
 

@@ -1,4 +1,4 @@
-//! The form on the catalog page that adds one of the organization's own entries (issue 30):
+//! The form on the catalog page that adds one of the organization's own entries:
 //! a remote server, an allowed container image or, where the operator allows packages, an
 //! npm or PyPI package. The rules are core's (`upstreams::private`); a refusal comes back
 //! beside its field with what was typed kept. Headers, settings and limits are the API's

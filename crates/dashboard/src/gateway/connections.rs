@@ -1,4 +1,4 @@
-//! Connections on the dashboard (issue 32): an upstream's sign-in mode in words, the state
+//! Connections on the dashboard: an upstream's sign-in mode in words, the state
 //! of the organization's connection and how many people connected theirs, the Connect
 //! button (a form whose answer sends the browser straight into the flow) and Disconnect,
 //! which asks for a confirmation the server checks, so it works without JavaScript.

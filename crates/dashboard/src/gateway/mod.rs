@@ -1,4 +1,4 @@
-//! The gateway (SPEC §8, §12): installed upstream MCP servers at a glance, the catalog
+//! The gateway: installed upstream MCP servers at a glance, the catalog
 //! and install form, an upstream's status, logs, tools and attachments, the review queue
 //! of pending and quarantined tools with their diffs and findings, and the audit log.
 //!

@@ -1,4 +1,4 @@
-//! The organization's gateway settings (SPEC §8, §12), as `PATCH /api/v1/organization`
+//! The organization's gateway settings, as `PATCH /api/v1/organization`
 //! sets them: how a new upstream tool is approved, and whether upstream results reach
 //! agents as sent. An owner's settings: other roles are refused before the form is read.
 

@@ -1,4 +1,4 @@
-//! A walkthrough as one JSON file in the browser (issue 30): `GET …/{id}/export` downloads
+//! A walkthrough as one JSON file in the browser: `GET …/{id}/export` downloads
 //! its draft (`content::to_json`: the fields of the content-as-code directory, the steps in
 //! order), and `POST /app/walkthroughs/import` uploads such a file and imports it under a
 //! key, as `guidepost walkthrough import` does with a directory: a new key creates the

@@ -1,4 +1,4 @@
-//! Install-time fetching (SPEC §8): an npm or PyPI package is installed once into a
+//! Install-time fetching: an npm or PyPI package is installed once into a
 //! content-addressed directory of the cache, and launched from there (`node` on the npm
 //! binary's file, `python` on the console script's function), never with `npx` or
 //! `uvx` at call time (a cold `npx` start took 16 s on our machines).

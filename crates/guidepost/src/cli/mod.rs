@@ -1,4 +1,4 @@
-//! The command line (SPEC §7). Every option can also come from a `GUIDEPOST_*`
+//! The command line. Every option can also come from a `GUIDEPOST_*`
 //! environment variable or from the TOML file named by `--config` (`config::file`); flags
 //! win over the environment, which wins over the file. A setting is declared once, as a
 //! field here: its flag, variable, help, default and file key all come from it.

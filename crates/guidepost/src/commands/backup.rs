@@ -1,4 +1,4 @@
-//! `guidepost backup` and `guidepost restore` (issue 29). The SQL is the store's
+//! `guidepost backup` and `guidepost restore`. The SQL is the store's
 //! (`guidepost_store::backup`); this module moves files. A restore writes the checked copy
 //! beside the database and renames it over the database (atomic on one file system), and
 //! refuses while the database's write-ahead log is present: a serving Guidepost keeps it,

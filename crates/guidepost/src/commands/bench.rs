@@ -1,4 +1,4 @@
-//! `guidepost bench` (SPEC §11): U simulated end users, each with its own tracking id (and
+//! `guidepost bench`: U simulated end users, each with its own tracking id (and
 //! session in the session era), run list → select → next × N → status → reset for D
 //! seconds against a walkthrough of N steps; prints throughput and latency per tool,
 //! errors, and store statements per tool call.

@@ -1,4 +1,4 @@
-//! `guidepost bench --gateway ENTRY`: the gateway under concurrent load (issue 34). In a
+//! `guidepost bench --gateway ENTRY`: the gateway under concurrent load. In a
 //! Guidepost of this process, the entry is installed `--gateway-upstreams` times (each with
 //! `--replicas` processes) and attached to one hosted server; then, one after the other in
 //! the same run, `--users` clients call its tool for `--duration` seconds each:

@@ -1,4 +1,4 @@
-//! `guidepost catalog …`: the catalog's registry entries (issue 28). `sync` syncs the
+//! `guidepost catalog …`: the catalog's registry entries. `sync` syncs the
 //! registries now, through the same fence as `serve`; `import` reads server.json files.
 
 use anyhow::Context;

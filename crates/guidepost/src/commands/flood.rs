@@ -1,5 +1,5 @@
 //! `guidepost bench --idle-sessions N --addresses K --target URL`: what a flood of
-//! sessions costs a running Guidepost (SPEC §2 says nothing an unauthenticated client
+//! sessions costs a running Guidepost (nothing an unauthenticated client
 //! sends may grow memory without bound). It opens N session-era sessions spread over K
 //! loopback source addresses, leaves them idle, and reads the target's resident memory
 //! from its `/metrics` before and after.

@@ -1,4 +1,4 @@
-//! `guidepost tools …`: reviewing the upstream tools the gateway holds back (SPEC §8).
+//! `guidepost tools …`: reviewing the upstream tools the gateway holds back.
 
 use anyhow::Context;
 use guidepost_core::Platform;

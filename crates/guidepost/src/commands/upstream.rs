@@ -1,4 +1,4 @@
-//! `guidepost upstream …`: the gateway's commands (SPEC §8). Installing and restarting
+//! `guidepost upstream …`: the gateway's commands. Installing and restarting
 //! run the upstream in this process once, so that its package lands in the cache the
 //! serving nodes share and its tools are discovered before any node needs them.
 

@@ -1,4 +1,4 @@
-//! `guidepost webhook …`: an organization's webhooks from the command line (SPEC §5).
+//! `guidepost webhook …`: an organization's webhooks from the command line.
 
 use std::time::Duration;
 

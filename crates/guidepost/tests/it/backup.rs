@@ -1,4 +1,4 @@
-//! Backups (issue 29): `guidepost backup --to` copies a SQLite database while it serves
+//! Backups: `guidepost backup --to` copies a SQLite database while it serves
 //! tool calls, and `guidepost restore` puts the copy in place of a database, which then
 //! serves with every call acknowledged before the backup began. A copy from a newer
 //! Guidepost is refused naming both versions; a restore over a database in use is refused.

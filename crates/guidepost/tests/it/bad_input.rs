@@ -219,7 +219,7 @@ backend_tests! {
         assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "nothing was opened");
     }
 
-    /// SPEC §5: an email is enough on its own; without one, the error asks for it.
+    /// An email is enough on its own; without one, the error asks for it.
     async fn anonymous_stateless_support_needs_only_an_email(db: &TestDatabase) {
         let (app, mcp) = app_with_server(db).await;
         let refused = mcp.call_tool(1, "get_support", json!({"title": "t", "problem_description": "d"})).await;

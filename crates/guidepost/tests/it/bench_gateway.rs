@@ -1,4 +1,4 @@
-//! `guidepost bench --gateway` (issue 34): concurrent clients, both eras, one upstream and
+//! `guidepost bench --gateway`: concurrent clients, both eras, one upstream and
 //! many, and the upstream measured directly in the same run, with the tests' own fixture
 //! (its stdio is the direct path: it has no HTTP transport of its own).
 

@@ -1,4 +1,4 @@
-//! Connections (issue 32): a remote upstream that wants its callers signed in, here a
+//! Connections: a remote upstream that wants its callers signed in, here a
 //! `platform_oauth` server of a second Guidepost, installed with `sign_in: organization`.
 //! An editor connects once through the platform's OAuth client (discovery, registration,
 //! PKCE, the callback on the platform host) and every call speaks as that account; the

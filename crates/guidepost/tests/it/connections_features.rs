@@ -1,4 +1,4 @@
-//! Prompts, resources and completion of an upstream with `person` sign-in (SPEC §8): like
+//! Prompts, resources and completion of an upstream with `person` sign-in: like
 //! its tools, each person's get, read, subscription and completion goes through their own
 //! connection, never the account the upstream was discovered with. The remote Guidepost's
 //! server `remote` offers the tests' fixture's prompt and resource (attached there as `fx`), and

@@ -1,4 +1,4 @@
-//! Connections against an independent authorization server (issue 32): a real OpenID
+//! Connections against an independent authorization server: a real OpenID
 //! provider (node-oidc-provider, tests/e2e/oidc_provider.mjs --mcp) in front of an MCP
 //! server of the tests' own (tests/e2e/mcp_resource.mjs), not a Guidepost. The platform's
 //! OAuth client finds the server through the resource's metadata, registers as the

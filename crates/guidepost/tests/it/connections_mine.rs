@@ -1,4 +1,4 @@
-//! A person's own connections page on the platform host (issue 32): reached from the page
+//! A person's own connections page on the platform host: reached from the page
 //! that says their account is connected, it signs them in through the hosted server they
 //! connected from, lists their connections (nobody else's) and disconnects one, revoked
 //! at the upstream; the forms work only in the browser that signed in.

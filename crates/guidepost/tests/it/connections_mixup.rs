@@ -1,4 +1,4 @@
-//! The OAuth mix-up of issue 70 (RFC 9700 §4.4) against the whole connect flow. A
+//! The OAuth mix-up (RFC 9700 §4.4) against the whole connect flow. A
 //! hostile remote MCP server publishes authorization-server metadata whose authorization
 //! and registration endpoints are an honest server's (which sends no `iss` back) and
 //! whose token endpoint is its own. Before the fix, the person signed in at the honest

@@ -1,4 +1,4 @@
-//! Connections with `person` sign-in (issue 32): each person signed in on the gateway's
+//! Connections with `person` sign-in: each person signed in on the gateway's
 //! server connects their own account at the remote Guidepost, and each one's calls arrive
 //! there as that account. The connect link proves who opens it through the gateway
 //! server's own sign-in, so another signed-in person cannot take it; a server whose

@@ -1,4 +1,4 @@
-//! Connections whose tokens expire (issue 32): with short-lived tokens at the remote and
+//! Connections whose tokens expire: with short-lived tokens at the remote and
 //! its refresh grace at 0 (a refresh token presented twice revokes the whole family),
 //! callers on three gateway nodes keep working through several expiries, because exactly
 //! one node refreshes each time; a refresh the remote refuses marks the connection

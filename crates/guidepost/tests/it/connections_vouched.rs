@@ -1,5 +1,5 @@
 //! A person's connection serves only the servers whose people sign in the way it was
-//! made under (issue 70): an end user is one email across an organization's servers, so
+//! made under: an end user is one email across an organization's servers, so
 //! without this the weakest sign-in among them would decide who uses a person's account.
 //! Ada connects her account through the gateway's server (the platform's own sign-in);
 //! the same email signed in through the organization's OpenID provider at its other

@@ -1,4 +1,4 @@
-//! Content as code (SPEC §4, "Authoring"): `guidepost walkthrough import|export|publish|
+//! Content as code: `guidepost walkthrough import|export|publish|
 //! list|assign`, run as the real binary against the test database, and the import
 //! service called directly where the test needs to count statements.
 
@@ -351,7 +351,7 @@ async fn editing_a_step_updates_it_in_place(db: &TestDatabase) {
 }
 
 /// A step file added or removed in the middle, or retitled, leaves every other step its id
-/// (SPEC §4: ids are stable while the step exists; the funnel counts by id), and the list
+/// (ids are stable while the step exists; the funnel counts by id), and the list
 /// stays whole. Called through the service.
 async fn step_files_added_removed_or_retitled_in_the_middle_leave_the_others_their_ids(
     db: &TestDatabase,

@@ -1,4 +1,4 @@
-//! A PostgreSQL outage (SPEC §2): requests fail cleanly instead of hanging, `/readyz`
+//! A PostgreSQL outage: requests fail cleanly instead of hanging, `/readyz`
 //! says so, and service comes back on its own when the database does. How long a failure
 //! and the recovery took is printed (`[outage] …`), not asserted. The outage is made by a TCP relay of the test's own between the application and
 //! the shared PostgreSQL, so that nothing else is disturbed.
@@ -149,7 +149,7 @@ async fn acme_through_relay(
 
 /// An export is read from the store while it is sent, after its handler has returned: a
 /// database that stops answering then cuts it within `--store-timeout` per statement too
-/// (SPEC §2), instead of holding the answer open until TCP gives up.
+///, instead of holding the answer open until TCP gives up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_under_way_when_the_database_stops_answering_ends_instead_of_hanging() {
     let Some(db) = TestDatabase::require_postgres().await else {
@@ -234,7 +234,7 @@ async fn a_database_outage_fails_fast_and_heals_by_itself() {
 
     relay.cut();
     let (during, waited) = within_hang_guard("a call during the outage", open_request(2)).await;
-    // The server itself may come from the node's cache (issue 12), so the failure can be
+    // The server itself may come from the node's cache, so the failure can be
     // the tool's: a tool error that says the request could not be saved, a JSON-RPC error
     // in a 200, or a 5xx from the gate. Each is clean.
     assert!(
@@ -286,7 +286,7 @@ async fn a_database_outage_fails_fast_and_heals_by_itself() {
 }
 
 /// A database that stops answering without closing its connections: a call fails
-/// cleanly, bounded by `--store-timeout` per statement (SPEC §2), instead of waiting for
+/// cleanly, bounded by `--store-timeout` per statement, instead of waiting for
 /// TCP to give up, and `/readyz` says 503. How long the call took is printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_stops_answering_fails_calls_instead_of_hanging() {

@@ -1,4 +1,4 @@
-//! The alerting rules and the Grafana dashboard in `deploy/` (issue 29): promtool accepts
+//! The alerting rules and the Grafana dashboard in `deploy/`: promtool accepts
 //! the rules and their unit tests pass (each alert fires on a synthetic series and stays
 //! quiet on a normal one), and every metric they name is served by a live `/metrics`.
 

@@ -1,5 +1,5 @@
 //! Stateless calls of Guidepost's own tools are answered without rmcp's per-request
-//! service (issue 34, `crates/mcp/src/direct.rs`): each such call is taken, answered
+//! service (`crates/mcp/src/direct.rs`): each such call is taken, answered
 //! exactly as rmcp answers it (status, media type, body, errors included), and a request
 //! rmcp might answer otherwise is left to rmcp.
 

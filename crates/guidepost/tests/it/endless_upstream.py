@@ -1,5 +1,5 @@
 """A small stdio MCP server the gateway tests install as an operator catalog `command`
-upstream, playing one that lists without end (issue 70): each `tools/list` page holds 100
+upstream, playing one that lists without end: each `tools/list` page holds 100
 tools with long descriptions and a `nextCursor` never given before, forever (Python
 standard library only, so that it runs as `nobody` under /usr/bin/python3).
 

@@ -1,4 +1,4 @@
-//! A person's data (issue 29): `GET /api/v1/end-users/{id}/export` returns every table's
+//! A person's data: `GET /api/v1/end-users/{id}/export` returns every table's
 //! rows about them, and `DELETE /api/v1/end-users/{id}` erases them: afterwards their
 //! email and tracking id are nowhere in the store (every text column of every table
 //! searched), their tokens no longer work, and the call counts and funnels are unchanged.

@@ -1,5 +1,5 @@
-//! Erasing a person who connected their own account at an upstream (issue 29 with issue
-//! 32's `person` connections): the connection is gone and its tokens are revoked at the
+//! Erasing a person who connected their own account at an upstream (its `person`
+//! connections): the connection is gone and its tokens are revoked at the
 //! upstream (here a remote Guidepost, whose own export shows them revoked). Their export
 //! quotes the upstream's refusal of their refresh only to whoever may read its words.
 

@@ -1,5 +1,5 @@
 //! Hostile repetition: what a client can send over and over must not multiply work or
-//! state on the server (SPEC §2).
+//! state on the server.
 
 use guidepost_testkit::{TestDatabase, backend_tests, eventually, within_hang_guard};
 use serde_json::json;
@@ -317,7 +317,7 @@ async fn the_addresses_of_one_ipv6_64_share_one_limit() {
 }
 
 backend_tests! {
-    /// Stored sessions of one client address are bounded (issue 70): past the cap the
+    /// Stored sessions of one client address are bounded: past the cap the
     /// least recently seen is forgotten, so its client is told the session is unknown,
     /// while the newest still answer (from the store, once evicted from memory).
     async fn the_stored_sessions_of_one_address_are_bounded(db: &TestDatabase) {

@@ -1,4 +1,4 @@
-//! The gateway (SPEC §8): an upstream MCP server installed from the catalog (its npm
+//! The gateway: an upstream MCP server installed from the catalog (its npm
 //! package fetched at install time), attached to a hosted server under a prefix, its
 //! tools listed and called beside the built-in ones, and kept to its organization.
 

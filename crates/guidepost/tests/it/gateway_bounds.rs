@@ -1,4 +1,4 @@
-//! Nothing an upstream lists can exhaust the platform (issue 70, SECURITY.md): an
+//! Nothing an upstream lists can exhaust the platform (SECURITY.md): an
 //! upstream of the tests' own (`endless_upstream.py`) answers `tools/list` with pages of
 //! 100 long tools and a fresh `nextCursor` forever. Installed, or turned endless after it
 //! was ready (its `list_changed` rediscovery), it ends `failed` with the bound it went past

@@ -1,4 +1,4 @@
-//! The node cache's view of a server's attached tools (issue 34): a gateway tool call in
+//! The node cache's view of a server's attached tools: a gateway tool call in
 //! the steady state costs no store read of the server's attachments and their
 //! definitions, and a change made through one node (a detach, a rejection) stops the tool
 //! on another node's cache through the change feed, not a time limit. In the session era

@@ -1,4 +1,4 @@
-//! What an upstream can make the platform do after it was attached (issue 26, M2 and
+//! What an upstream can make the platform do after it was attached (M2 and
 //! M3): it cannot grow a server past `--max-server-tools` nor take a name twice (what
 //! does not fit is quarantined, with the reason), a flood of `list_changed` costs a few
 //! rediscoveries, the audit events one upstream causes in an hour are bounded, and the

@@ -1,4 +1,4 @@
-//! Confinement of process upstreams (issue 24, SECURITY.md): a hostile stdio server of
+//! Confinement of process upstreams (SECURITY.md): a hostile stdio server of
 //! the tests' own (`hostile_upstream.py`), installed from an operator catalog entry with
 //! the default flags, tries every escape and reports each refused; its processes and
 //! memory are bounded while Guidepost and a neighbour keep answering; whatever it forks

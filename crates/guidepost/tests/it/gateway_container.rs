@@ -1,4 +1,4 @@
-//! Container upstreams (SPEC §8): an MCP server in an image built here, run by Podman's
+//! Container upstreams: an MCP server in an image built here, run by Podman's
 //! Docker Engine API with its limits applied (read inside the container), its tool
 //! called through the gateway, the container gone once it is uninstalled, a dead node's
 //! containers removed by the next node to start, and each upstream's own volume.
@@ -336,7 +336,7 @@ async fn a_container_upstream_keeps_its_data_across_restarts_until_uninstalled()
 }
 
 /// A container's memory counts on its organization's cap on the node as a process's
-/// does (SPEC §8: processes and memory bounded per organization and per node).
+/// does (processes and memory bounded per organization and per node).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_count_on_their_organizations_memory_cap() {
     if !podman::required() {

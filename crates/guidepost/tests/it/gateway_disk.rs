@@ -1,4 +1,4 @@
-//! A disk quota per upstream directory (issue 70): an upstream's directory is a file
+//! A disk quota per upstream directory: an upstream's directory is a file
 //! system of its own (`confine/disk.rs`), so one that writes past its quota gets ENOSPC
 //! while the host keeps its disk; what it wrote within the quota outlives a restart;
 //! the mount exists only in the upstream's namespace, and an uninstall leaves no image

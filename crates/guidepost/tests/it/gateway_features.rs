@@ -1,4 +1,4 @@
-//! The gateway, faithful (issue 25): an attached upstream's prompts, resources and
+//! The gateway, faithful: an attached upstream's prompts, resources and
 //! resource templates reach a hosted server's clients under names and URIs that name the
 //! attachment (`{prefix}__{name}`, `{prefix}+{uri}`), pinned, scanned and reviewed like
 //! its tools; completion is proxied. Against the tests' own fixture, and against

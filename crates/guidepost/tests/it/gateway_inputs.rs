@@ -1,4 +1,4 @@
-//! What an organization's private entry may name (SPEC §8, issue 24's package and image
+//! What an organization's private entry may name (the package and image
 //! inputs): an npm or PyPI package that cannot read as an installer's option, pinned to
 //! one exact version; and a container image only where the operator's allowlist
 //! (`--container-images`) names it, exactly.

@@ -1,4 +1,4 @@
-//! Installers run confined (issue 70): an installer is an upstream too. `npm install` of
+//! Installers run confined: an installer is an upstream too. `npm install` of
 //! a package whose git dependency carries an `.npmrc` that names a script as `git` is
 //! refused with the dependency named, and the script never runs (from an organization's
 //! private entry, from a registry's entry that any organization may install, and on an

@@ -1,4 +1,4 @@
-//! Each upstream process has a directory of its own (SPEC §8): its working directory,
+//! Each upstream process has a directory of its own: its working directory,
 //! HOME and TMPDIR, and `${DATA_DIR}` in its entry, named by its id, so that two
 //! installations (of one organization or two) never share files; it goes at uninstall.
 

@@ -1,4 +1,4 @@
-//! An upstream's life on a node (SPEC §8): killed from outside it comes back by itself;
+//! An upstream's life on a node: killed from outside it comes back by itself;
 //! one that always crashes ends `failed` with its last words in the logs; an idle one is
 //! stopped and the next call starts it (one with a subscriber is not idle); an oversized
 //! answer is refused without losing the connection; and after 100 install/call/uninstall

@@ -1,4 +1,4 @@
-//! What one node does to an upstream reaches the other nodes that run it (SPEC §8, §9:
+//! What one node does to an upstream reaches the other nodes that run it (§9:
 //! each node runs its own processes of an upstream, from one shared store): a restart on
 //! request starts it afresh there too (at their next call, or within a ping interval
 //! when nobody calls), and an uninstall stops it there, so that no process of an

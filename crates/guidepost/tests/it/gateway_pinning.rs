@@ -1,4 +1,4 @@
-//! Pinning and the scanner (SPEC §8, "Security"): a tool whose definition changes after
+//! Pinning and the scanner: a tool whose definition changes after
 //! discovery (a rug pull) or that the scanner flags is quarantined, hidden from
 //! `tools/list` and refused with a tool error, until an administrator approves it; a
 //! definition approved once is not flagged when it comes back; a rejected tool stays out.

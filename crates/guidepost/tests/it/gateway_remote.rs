@@ -1,4 +1,4 @@
-//! HTTP upstreams (SPEC §8): a remote MCP server over Streamable HTTP, here a hosted
+//! HTTP upstreams: a remote MCP server over Streamable HTTP, here a hosted
 //! server of another Guidepost, installed from an operator entry and attached like any
 //! upstream; and the outbound fence, which keeps the platform off private addresses
 //! unless the operator allows them.

@@ -1,4 +1,4 @@
-//! Upstream process pools (issue 34): an installation of a stateless entry runs
+//! Upstream process pools: an installation of a stateless entry runs
 //! `replicas` processes on a node and tool calls go to the least busy one; each call's
 //! progress comes from, and reaches, its own caller and process; a crashed replica is
 //! restarted while the others serve; an entry that keeps state refuses more than one.

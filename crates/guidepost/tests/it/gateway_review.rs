@@ -1,4 +1,4 @@
-//! Gateway security, as a reviewer meets it (SPEC §8, issue 10): a rug pull between two
+//! Gateway security, as a reviewer meets it: a rug pull between two
 //! starts, one change at a time, is caught, shown as a diff against what was approved,
 //! and undone by approval on every node; a tool that names another attachment's tool or
 //! a built-in tool is quarantined with the reason; names that would collide and servers

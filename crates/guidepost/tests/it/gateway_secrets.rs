@@ -1,4 +1,4 @@
-//! An installation's secrets (SPEC §8): required by the entry, sealed with the master
+//! An installation's secrets: required by the entry, sealed with the master
 //! key, never shown by the API nor stored in plain text, and given to the upstream by
 //! its environment, never on its command line.
 

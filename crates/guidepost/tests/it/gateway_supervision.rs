@@ -1,4 +1,4 @@
-//! The gateway's supervision and call relay (SPEC §8), against a small upstream of the
+//! The gateway's supervision and call relay, against a small upstream of the
 //! tests' own (`upstream_fixture.py`, installed from an operator catalog entry): progress
 //! reaches the caller under the caller's token, a call given up on is cancelled at the
 //! upstream, `list_changed` reaches the servers that attach it, a crash is restarted,

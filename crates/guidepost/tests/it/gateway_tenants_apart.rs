@@ -1,4 +1,4 @@
-//! Tenants apart (issue 70): two organizations' process upstreams on one node run as the
+//! Tenants apart: two organizations' process upstreams on one node run as the
 //! same user, yet neither can see, signal, `prlimit` or renice the other's processes,
 //! nor reach its SysV shared memory; a segment an upstream made is gone when it is
 //! (after a restart, after an uninstall), whatever it pinned of the host's memory; vsock,

@@ -1,4 +1,4 @@
-//! Fixes from the security review (issue 11), one test each, on both backends where a
+//! Fixes from the security review, one test each, on both backends where a
 //! store is involved.
 
 use std::time::Duration;

@@ -18,6 +18,7 @@ mod bench_errors;
 mod bench_gateway;
 mod browser;
 mod cli_admin;
+mod code_citations;
 mod config_file;
 mod conformance;
 mod conformance_auth;

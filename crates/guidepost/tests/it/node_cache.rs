@@ -1,4 +1,4 @@
-//! Each node caches servers, what they offer and end users by tracking id (issue 12). A
+//! Each node caches servers, what they offer and end users by tracking id. A
 //! change made through one node reaches the others' caches through the change feed
 //! (PostgreSQL NOTIFY); the caches never serve it stale for long. How long each change
 //! took to reach each node is printed (`[node_cache] …`), not asserted: on a shared

@@ -1,4 +1,4 @@
-//! A person's whole picture (SPEC §6) and a support request's context (SPEC §5): after
+//! A person's whole picture and a support request's context: after
 //! walkthroughs and a support request, the API shows where the person is on every server,
 //! with the step they are on, their recent calls and their requests; a support request
 //! shows the same, limited to its server.

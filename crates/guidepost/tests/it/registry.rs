@@ -1,4 +1,4 @@
-//! Registry sources (issue 28): the catalog holds a registry's server.json entries after
+//! Registry sources: the catalog holds a registry's server.json entries after
 //! a sync, beside the built-in entries; the next sync asks only for what changed
 //! (`updated_since`) and pages; a deleted entry shows as deleted and cannot be installed,
 //! nor can one whose only transport is legacy SSE; imported entries are searched (names,

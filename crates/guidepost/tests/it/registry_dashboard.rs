@@ -1,4 +1,4 @@
-//! The dashboard's catalog page with registry entries (issue 28): the registries and how
+//! The dashboard's catalog page with registry entries: the registries and how
 //! their syncs went, the search box and filters as a GET form, each registry entry with
 //! its registry, version and status, the ones that cannot be installed saying why, and
 //! the install form asking for the settings and secrets a server.json declares.

@@ -1,4 +1,4 @@
-//! Installing from a registry's server.json (issue 28): the MCP reference server's npm
+//! Installing from a registry's server.json: the MCP reference server's npm
 //! package becomes a process upstream that answers `echo` through a hosted server; a
 //! required secret environment variable is refused when missing and reaches the process
 //! when given, beside a declared setting's default; an OCI image installs only from the

@@ -1,4 +1,4 @@
-//! Registry versions (issue 28), with the tests' own registry serving the tests' own PyPI
+//! Registry versions, with the tests' own registry serving the tests' own PyPI
 //! package (`upgrade_index`) in two versions:
 //! - after a sync brings a newer version of the entry an upstream was installed from, the
 //!   API says `upgrade_available` with the `latest_version`, and the dashboard's upstream

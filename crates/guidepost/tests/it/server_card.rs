@@ -1,4 +1,4 @@
-//! Being discovered (issue 28): every hosted server publishes a Server Card at its MCP
+//! Being discovered: every hosted server publishes a Server Card at its MCP
 //! URL plus `/server-card` (the MCP Server Card draft's reserved location), valid against
 //! the draft's JSON schema (`fixtures/server_card/`), pointed at by its host's AI
 //! Catalog; and the platform host lists, in the generic MCP registry API, the hosted

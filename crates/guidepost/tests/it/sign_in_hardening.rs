@@ -1,4 +1,4 @@
-//! The sign-in hardening of issue 11: code sends counted per mailbox and per client
+//! The sign-in hardening: code sends counted per mailbox and per client
 //! address (M3), and per organization over every address and client (what many clients
 //! could otherwise mail, each under its own cap), no bounce to an untrusted client before
 //! the person acts (M4), the refresh grace (L3), one bounded login cookie per issuer (L7);

@@ -1,4 +1,4 @@
-//! Single tools switched off per server (issue 30): through the API, a switched-off tool
+//! Single tools switched off per server: through the API, a switched-off tool
 //! leaves that server's `tools/list` in both protocol eras and a call to it is a tool
 //! error, while another server of the organization keeps it; the switch is audited in
 //! words, refused across organizations, and reaches other nodes' caches.

@@ -1,4 +1,4 @@
-//! Traces (issue 29): a `guidepost serve` with `--otlp-endpoint` sends an OTLP receiver
+//! Traces: a `guidepost serve` with `--otlp-endpoint` sends an OTLP receiver
 //! of the test's own one trace for a proxied tool call. The trace continues the client's
 //! `traceparent` (as the HTTP header, and as `_meta.traceparent`), holds the store's and
 //! the upstream call's spans, and the upstream (the tests' stdio fixture) is handed the

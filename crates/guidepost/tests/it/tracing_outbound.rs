@@ -1,4 +1,4 @@
-//! Traces of what the platform sends (SPEC §10): a webhook delivery is a trace of its own
+//! Traces of what the platform sends: a webhook delivery is a trace of its own
 //! (the worker sends it, not a request), its span naming the organization, the webhook
 //! and the attempt; a mail sent while a request is served (a reply to a support request,
 //! mailed to the person) is a span of that request's trace, naming its transport. Neither

@@ -1,4 +1,4 @@
-//! Upgrading an installed upstream (issue 28): a package of the tests' own, published in
+//! Upgrading an installed upstream: a package of the tests' own, published in
 //! two versions on a PyPI index of the tests' own, is installed at 1.0.0, reviewed and
 //! attached; `PATCH` to 1.1.0 fetches the new version beside the old one and switches
 //! without a failed call (a call held open across the switch and calls made all along

@@ -1,4 +1,4 @@
-//! Reconfiguring an upstream in the dashboard without JavaScript (issue 28): its page
+//! Reconfiguring an upstream in the dashboard without JavaScript: its page
 //! shows its settings and which secrets are set (never their values); the form changes a
 //! setting and a secret, the new launch takes over without a failed call, a refused value
 //! re-renders the form with the error, the rollback form puts the earlier settings and

@@ -1,4 +1,4 @@
-//! Which walkthrough `next_walkthrough_step` means when the call names none (SPEC §4):
+//! Which walkthrough `next_walkthrough_step` means when the call names none:
 //! retrying a step already done returns the present state of the walkthrough that step
 //! belongs to, even once it is completed or while another is in progress; and resuming
 //! a walkthrough makes it the most recently active one.

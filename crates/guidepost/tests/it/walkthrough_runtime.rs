@@ -307,10 +307,10 @@ backend_tests! {
         let large = statement_profile(&other_db, 200).await;
         println!("statements per call (5 steps): {small:?}; (200 steps): {large:?}");
         assert_eq!(small, large, "statements per call at 5 and 200 steps");
-        // Steady state (issue 12): the server, what it offers, the versions and the end
+        // Steady state: the server, what it offers, the versions and the end
         // user come from the node's cache; a call reads or writes its progress, no more
         // (`next` writes on the revision this node last wrote). The `next` that completes
-        // it reads whether any webhook hears of completions, then writes (issue 34).
+        // it reads whether any webhook hears of completions, then writes.
         let expected: Vec<(String, u64)> = [("list", 1), ("select", 1), ("next", 1), ("status", 1),
             ("reset", 0), ("reset confirmed", 1), ("next completing", 2)].iter().map(|(tool, n)| ((*tool).to_owned(), *n)).collect();
         assert_eq!(small, expected, "store statements per call");
@@ -318,7 +318,7 @@ backend_tests! {
 
     /// Recorded calls are keyed in the order they were made, so that the analytics
     /// writer appends to the primary-key index rather than dirtying a random page of it
-    /// per call (issue 34). Eight calls: random keys would come out in this order once
+    /// per call. Eight calls: random keys would come out in this order once
     /// in 40,320 runs.
     async fn recorded_calls_are_keyed_in_the_order_they_were_made(db: &TestDatabase) {
         let (app, tenant, server) = unlimited_app(db).await;

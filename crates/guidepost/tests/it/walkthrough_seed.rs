@@ -6,7 +6,7 @@
 //! organizations are refused by every tool without creating progress; listing 25
 //! walkthroughs costs as many statements as listing 5; `next` without an id skips
 //! walkthroughs the server no longer offers; and every result validates against its
-//! tool's `outputSchema`, with the annotations SPEC §4 gives.
+//! tool's `outputSchema`, with the annotations the product gives them.
 
 use guidepost_core::walkthroughs::authoring::{self, CreateStep, CreateWalkthrough};
 use guidepost_testkit::{TestDatabase, backend_tests};
@@ -458,7 +458,7 @@ backend_tests! {
         app.seed_walkthrough(&tenant, "Other", 1, Some((&server, 1))).await;
         let mcp = personal_client(&app, "acme", "validator");
         let listed = tools(&mcp).await;
-        // SPEC §4: list and status are read-only, reset is destructive. Also: select can
+        // List and status are read-only, reset is destructive. Also: select can
         // discard progress (resume_if_exists=false); next advances on every call without
         // current_step_id; none of them reaches outside the platform.
         let expected = [

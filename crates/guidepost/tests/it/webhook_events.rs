@@ -1,4 +1,4 @@
-//! Events as webhooks (issue 29): an upstream that crashes past its restart limit sends
+//! Events as webhooks: an upstream that crashes past its restart limit sends
 //! one `upstream.failed`, a quarantined tool sends `tool.review_requested`, a completed
 //! walkthrough sends `walkthrough.completed`, each to the webhooks subscribed to it; a
 //! webhook subscribed to other types receives none of them.

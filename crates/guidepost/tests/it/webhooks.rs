@@ -1,4 +1,4 @@
-//! Webhooks (SPEC §5): a receiver on loopback gets signed support events from the
+//! Webhooks: a receiver on loopback gets signed support events from the
 //! store's outbox, retried with backoff while it is down, across a restart of Guidepost,
 //! and verifiable with the recipe of docs/user/webhooks.md (`scripts/verify-webhook`).
 

@@ -30,7 +30,7 @@ const OTHER_LABEL: &str = "other";
 pub(crate) struct ToolCall<'a> {
     pub platform: &'a Platform,
     pub scope: &'a RequestScope,
-    /// The caller, if the request identifies one (SPEC §3).
+    /// The caller, if the request identifies one.
     pub end_user: Option<&'a EndUser>,
     pub name: &'a str,
     pub arguments: &'a Value,
@@ -192,7 +192,7 @@ impl ToolOutcome {
         match self {
             ToolOutcome::Success { text, structured } => {
                 // Not `CallToolResult::structured`: it writes the whole value as the
-                // text block, which `text` replaces (a JSON pass per call, issue 34).
+                // text block, which `text` replaces (a JSON pass per call).
                 let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
                 result.structured_content = Some(structured);
                 result

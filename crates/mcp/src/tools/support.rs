@@ -1,4 +1,4 @@
-//! `get_support` (SPEC §5): opens a support request for the organization's team.
+//! `get_support`: opens a support request for the organization's team.
 
 use async_trait::async_trait;
 use guidepost_core::support::messages;
@@ -103,7 +103,7 @@ async fn open_request(
     if let Some(id) = input.support_request_id.clone() {
         return follow_up(platform, scope, end_user, input, &id).await;
     }
-    // SPEC §3: anyone holding a personal URL can use its tracking id, so a request that
+    // Anyone holding a personal URL can use its tracking id, so a request that
     // carries only that files support under an email it gives itself, never one an earlier
     // holder typed (the team's replies are mailed to it).
     let typed_by_whoever = scope.token.is_none() && scope.tracking_id.is_some();

@@ -1,4 +1,4 @@
-//! The tools of upstream MCP servers attached to a hosted server (SPEC §8), listed from
+//! The tools of upstream MCP servers attached to a hosted server, listed from
 //! their stored definitions (no upstream is started to list them) under
 //! `{prefix}__{tool}`, and called through the gateway's supervisor on this node.
 

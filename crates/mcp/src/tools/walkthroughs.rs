@@ -1,4 +1,4 @@
-//! The five walkthrough tools (SPEC §4). Each result has a text written for the agent
+//! The five walkthrough tools. Each result has a text written for the agent
 //! and `structuredContent` that matches the tool's `outputSchema`. Every text the
 //! organization wrote goes out through `agent_safe_text` (step texts through
 //! `agent_step_text`, which frames the content), in both.
@@ -186,7 +186,7 @@ fn player_failure(error: PlayerError) -> ToolOutcome {
     ToolOutcome::failure(error.to_string())
 }
 
-/// The five walkthrough tools, offered while the server's rule says so (SPEC §4).
+/// The five walkthrough tools, offered while the server's rule says so.
 pub(crate) struct WalkthroughTools;
 
 #[async_trait]

@@ -1,4 +1,4 @@
-//! Organizations' own catalog entries (SPEC §8).
+//! Organizations' own catalog entries.
 
 use super::upstream_rows::json_text;
 use super::*;

@@ -1,4 +1,4 @@
-//! The gateway's events for webhooks (issue 29), written in the transaction of the change
+//! The gateway's events for webhooks, written in the transaction of the change
 //! they announce (the outbox): `upstream.failed` once when an upstream is marked failed,
 //! `upstream.recovered` once it is ready again, and `tool.review_requested` when a
 //! discovery newly holds definitions back for review.

@@ -1,4 +1,4 @@
-//! Upstreams, their tools and their attachments (SPEC §8): the store's methods. The
+//! Upstreams, their tools and their attachments: the store's methods. The
 //! rows they read are `upstream_rows`, a server's attachments with their upstreams
 //! `upstream_attached`, organizations' own catalog entries `catalog_entries`.
 

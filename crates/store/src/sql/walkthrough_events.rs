@@ -1,7 +1,7 @@
-//! `walkthrough.completed` (issue 29): the write that completes a walkthrough queues the
+//! `walkthrough.completed`: the write that completes a walkthrough queues the
 //! event in its own transaction (the outbox), once: only a write over progress that was
 //! not completed announces it. Where no webhook hears of completions, there is nothing
-//! to queue and the write is one statement (issue 34).
+//! to queue and the write is one statement.
 
 use super::progress_writes::ProgressWrite;
 use super::webhooks;
@@ -30,7 +30,7 @@ async fn completions_heard(store: &ThisStore, org: &OrgId) -> Result<bool> {
 ///
 /// When no webhook of the organization hears of completions there is no event to queue,
 /// and the write is the same single statement as any other advance (two round trips
-/// instead of a five-statement transaction: issue 34's walkthrough mix). The webhooks are
+/// instead of a five-statement transaction under the walkthrough mix). The webhooks are
 /// read before the write, so a webhook created while this write runs is ordered after it
 /// and does not get its event, as it would not had it been created a moment later.
 pub(super) async fn complete(

@@ -1,4 +1,4 @@
-//! What the store suites share (SPEC §9). Each suite runs against SQLite and — when
+//! What the store suites share. Each suite runs against SQLite and — when
 //! `GUIDEPOST_TEST_POSTGRES_URL` is set — PostgreSQL, each test in its own fresh database,
 //! and checks behaviour through the `Store` trait only.
 

@@ -196,7 +196,7 @@ async fn an_issuer_mismatch_is_refused() {
     assert!(why.contains("issuer"), "{why}");
 }
 
-/// The mix-up of issue 70: a hostile server's metadata names an honest server's
+/// The mix-up: a hostile server's metadata names an honest server's
 /// authorization and registration endpoints beside its own token endpoint. Refused at
 /// discovery, before the platform registers at the honest server or sends anything to
 /// the hostile token endpoint; an editor's allowance lets it through.

@@ -1,4 +1,4 @@
-//! The resource server's check (SPEC §3): is a bearer token good for this server. The
+//! The resource server's check: is a bearer token good for this server. The
 //! MCP endpoint runs it on every request that carries a token.
 
 use guidepost_domain::*;

@@ -1,4 +1,4 @@
-//! The rules of the platform's OAuth 2.1 authorization server (SPEC §3), one per hosted
+//! The rules of the platform's OAuth 2.1 authorization server, one per hosted
 //! server that requires sign-in. The `guidepost-auth` crate speaks the protocol (HTTP,
 //! redirects, pages, OAuth error responses, fetching client metadata documents, the trip
 //! to an organization's provider) and asks these services what is allowed:

@@ -1,4 +1,4 @@
-//! Mix-up defence (RFC 9700 §4.4, issue 70): an authorization server's endpoints belong
+//! Mix-up defence (RFC 9700 §4.4): an authorization server's endpoints belong
 //! to its issuer.
 //!
 //! One callback URL serves every upstream, and many servers send no `iss` with their

@@ -1,4 +1,4 @@
-//! Per-person keys (issue 32): a remote server that takes an API key header instead of
+//! Per-person keys: a remote server that takes an API key header instead of
 //! OAuth (`person_key_header` in its spec) gets each person's own key, asked for on the
 //! connect page once the person proved who they are, sealed like tokens and sent as that
 //! header on their calls only. The form carries the flow's current `state`, random and

@@ -1,4 +1,4 @@
-//! A person's own connections (issue 32), on the platform host: they prove who they are
+//! A person's own connections, on the platform host: they prove who they are
 //! through the sign-in of a hosted server of their organization (the same identity check
 //! as a person's connect link, with the platform as that server's client), then see
 //! their connections across the organization's upstreams and disconnect any of them.

@@ -1,4 +1,4 @@
-//! Connections (issue 32): an HTTP upstream whose `sign_in` is `organization` or `person`
+//! Connections: an HTTP upstream whose `sign_in` is `organization` or `person`
 //! is reached with an account at its own authorization server, which the platform obtains
 //! by the standard MCP authorization flow as an OAuth client and keeps sealed with the
 //! master key, per organization, upstream and owner. A person's Guidepost token never

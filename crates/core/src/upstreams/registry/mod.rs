@@ -1,4 +1,4 @@
-//! Registry entries in the catalog (issue 28): the `server.json` documents of the
+//! Registry entries in the catalog: the `server.json` documents of the
 //! operator's registries (`--registry-url`, synced by `sync`) and of imported files, kept
 //! in the store, listed beside the built-in entries and organizations' own, and installed
 //! as the catalog entry each becomes (`server_json`).

@@ -1,4 +1,4 @@
-//! Which stored step each step file of an import is (SPEC §4: step ids are stable across
+//! Which stored step each step file of an import is (step ids are stable across
 //! versions while the step exists). Files carry no ids, so steps are matched by title in
 //! order (the longest common sequence of titles, as the review's line diff finds it:
 //! `text_diff::matching_pairs`), and a retitled step by its place

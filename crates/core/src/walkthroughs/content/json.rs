@@ -1,5 +1,5 @@
 //! The same walkthrough as one JSON document, for the dashboard's download and upload
-//! (issue 30): the fields of `walkthrough.toml` and the steps in order, each with the
+//!: the fields of `walkthrough.toml` and the steps in order, each with the
 //! fields of its front matter and its content. Unknown keys are refused, as in the files.
 
 use guidepost_domain::ValidationError;

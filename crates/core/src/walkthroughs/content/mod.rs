@@ -1,4 +1,4 @@
-//! Content as code (SPEC §4, "Authoring"): a walkthrough kept as a directory of files in
+//! Content as code: a walkthrough kept as a directory of files in
 //! the organization's own repository, imported into the store and exported back.
 //!
 //! This module parses and renders that directory without I/O (the binary reads and writes

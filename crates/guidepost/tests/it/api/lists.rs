@@ -1,4 +1,4 @@
-//! Every list of the management API is cursor-paginated (SPEC §7), also those short
+//! Every list of the management API is cursor-paginated, also those short
 //! enough to be read whole: API keys (stored pages), webhooks and upstreams (cut from
 //! a capped list), each oldest first, each with its own organization's items only.
 

@@ -210,7 +210,7 @@ async fn install_snippets_carry_the_tracking_id(db: &TestDatabase) {
     assert_eq!(plain.body["tracking_id"], serde_json::Value::Null);
     assert_eq!(tracked.body["tracking_id"], "user-42");
 
-    // A minted personal link: a fresh id of over 128 random bits each time (SPEC §3).
+    // A minted personal link: a fresh id of over 128 random bits each time.
     let minting = format!("{path}?mint_tracking_id=true");
     let (first, second) = (
         app.get(&acme, &minting).await,

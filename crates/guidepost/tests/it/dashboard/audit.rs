@@ -1,4 +1,4 @@
-//! The audit log of every mutating action (issue 30): a member's invitation, a key's
+//! The audit log of every mutating action: a member's invitation, a key's
 //! revocation, a server's deletion and a tool's approval read in words, by name, the same
 //! in the dashboard and through the API, and the log narrows by who, what and type.
 

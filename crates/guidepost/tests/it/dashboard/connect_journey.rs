@@ -1,5 +1,5 @@
 //! An editor connects the organization's account from the dashboard, in Chromium
-//! (tests/e2e/connect_journey.mjs; issue 32): the upstream's page, its Connect button, the
+//! (tests/e2e/connect_journey.mjs): the upstream's page, its Connect button, the
 //! remote Guidepost's own sign-in (email, code, consent), and the page that says which
 //! account is connected, axe-checked. Afterwards every person's call speaks as that
 //! account.

@@ -1,4 +1,4 @@
-//! Connections on the dashboard (issue 32), by form and without JavaScript: a remote
+//! Connections on the dashboard, by form and without JavaScript: a remote
 //! entry installed with the organization's sign-in, its Connect button straight into the
 //! flow, its state on the upstream page, Disconnect behind a confirmation the server
 //! checks; a person's own connection on their page and in the API. Viewers see the state

@@ -1,4 +1,4 @@
-//! The gateway's pages (SPEC §8, §12) by form, without JavaScript: install the tests'
+//! The gateway's pages by form, without JavaScript: install the tests'
 //! upstream from the catalog with a setting and a secret, attach it, review a tool whose
 //! changed definition hides a zero-width space (shown as a badge), approve and reject,
 //! restart, detach and uninstall; and the helpers the gateway's page tests share (who may

@@ -1,4 +1,4 @@
-//! Who may use the gateway's pages (SPEC §8, §12), without JavaScript: viewers read them
+//! Who may use the gateway's pages, without JavaScript: viewers read them
 //! but every form is refused (and the logs, which can quote secrets, are for editors), and
 //! another organization's upstreams, tools, servers and catalog entries are not found.
 

@@ -1,4 +1,4 @@
-//! An upstream's failure in words (issue 30): the page after the install reloads itself
+//! An upstream's failure in words: the page after the install reloads itself
 //! while the upstream installs or starts, and once it has failed says what went wrong,
 //! quotes the log line that names the cause (here 60 lines above the last one), and what
 //! to do; the API's upstream carries the same diagnosis. Viewers see no log line.

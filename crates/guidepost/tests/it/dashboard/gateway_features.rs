@@ -1,5 +1,5 @@
 //! The gateway's pages list an upstream's prompts and resources beside its tools, each
-//! with its kind and state (issue 25); a held prompt is in the review queue, its review
+//! with its kind and state; a held prompt is in the review queue, its review
 //! page says what it is, and the form approves it as a prompt.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! A server's identity provider in the dashboard (SPEC §3, §12), against a real OpenID
+//! A server's identity provider in the dashboard, against a real OpenID
 //! Connect provider (tests/e2e/oidc_provider.mjs): set by form with the same checks as the
 //! API, the secret sealed and never shown, `custom_oauth` offered once it exists, removal
 //! asked first and refused while the server uses it. And the organization's gateway

@@ -1,4 +1,4 @@
-//! The overview's tiles (issue 30): open support requests, tools waiting for review,
+//! The overview's tiles: open support requests, tools waiting for review,
 //! failed or degraded upstreams and failed webhook deliveries, each counted right and
 //! linking to its list (the store suite checks they take one statement).
 

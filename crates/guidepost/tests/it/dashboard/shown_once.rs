@@ -1,4 +1,4 @@
-//! A new API key is shown once after the redirect (issue 30), across nodes: with a master
+//! A new API key is shown once after the redirect, across nodes: with a master
 //! key it waits in the store, sealed and bound to the session, so the page after the 303
 //! shows it on another node of the same database; reloading there or on the first node
 //! shows it no more and makes no second key. Another session never sees it.

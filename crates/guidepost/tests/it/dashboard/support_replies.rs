@@ -1,4 +1,4 @@
-//! Replies and internal notes on support requests (issue 30): a reply, from the API or
+//! Replies and internal notes on support requests: a reply, from the API or
 //! the dashboard, reaches the mail outbox and the person's follow-up through
 //! `get_support`; a note reaches neither; someone else following up on the request learns
 //! nothing; and the audit log tells it.

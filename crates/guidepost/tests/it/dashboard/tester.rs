@@ -1,4 +1,4 @@
-//! The tool tester on the server page (issue 30): a form made from a tool's input schema
+//! The tool tester on the server page: a form made from a tool's input schema
 //! runs a built-in tool and an upstream's tool through the real endpoint, as the test
 //! person; the calls are recorded as test calls; viewers get no form and are refused.
 //! And the clients that connect to a server, by name and version.

@@ -1,4 +1,4 @@
-//! A server's tools with a switch each on its page (issue 30): a plain form turns one tool
+//! A server's tools with a switch each on its page: a plain form turns one tool
 //! off on that server, its agents stop seeing it, and the page says it is off; a viewer
 //! sees the states but gets no switch, and is refused one.
 

@@ -1,4 +1,4 @@
-//! A walkthrough as one JSON file in the browser (issue 30): a walkthrough's page exports
+//! A walkthrough as one JSON file in the browser: a walkthrough's page exports
 //! its draft as a download; the list page's upload form imports such a file as a new
 //! walkthrough, and the import exports the same file again; a bad file re-renders the form
 //! with why beside the file input and the key kept; a viewer gets no form.

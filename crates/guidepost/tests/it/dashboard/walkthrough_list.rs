@@ -1,5 +1,5 @@
 //! The walkthroughs list shows each draft's step count and whether it has unpublished
-//! edits, in two statements whatever the number of walkthroughs (issue 30): the page, then
+//! edits, in two statements whatever the number of walkthroughs: the page, then
 //! every listed draft beside its published version; not two more per row.
 
 use std::sync::Arc;

@@ -1,0 +1,104 @@
+//! Comments explain themselves or link to the project's own documents: a citation of a
+//! specification by section sign or of a tracker by issue number names
+//! something the repository does not hold, so a reader cannot follow it. This check
+//! reads every comment line of the workspace's Rust files and scripts and refuses one.
+//! Migrations are left alone: a changed migration no longer matches its checksum.
+
+use std::path::{Path, PathBuf};
+
+use crate::helpers::workspace_root;
+
+/// Files whose comments are read: Rust sources, and scripts (`#` comments).
+fn commented_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !matches!(
+                name.as_str(),
+                "migrations" | "scan_corpus" | "target" | "node_modules"
+            ) {
+                commented_files(&path, into);
+            }
+        } else if name.ends_with(".rs") || name.ends_with(".py") || dir.ends_with("scripts") {
+            into.push(path);
+        }
+    }
+}
+
+/// The comment of a line: after `//` (not inside a string literal) or `#` at its start.
+fn comment_of(line: &str) -> Option<&str> {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('#') && !trimmed.starts_with("#[") && !trimmed.starts_with("#!") {
+        return Some(trimmed);
+    }
+    let mut in_string = false;
+    let mut previous = ' ';
+    for (at, c) in line.char_indices() {
+        match c {
+            '"' if previous != '\\' => in_string = !in_string,
+            '/' if !in_string && previous == '/' => return Some(&line[at + 1..]),
+            _ => {}
+        }
+        previous = c;
+    }
+    None
+}
+
+/// Whether a comment cites a specification section or an issue number.
+fn cites(comment: &str) -> bool {
+    if comment.contains("SPEC §") {
+        return true;
+    }
+    let lower = comment.to_lowercase();
+    lower.match_indices("issue").any(|(at, word)| {
+        let rest = &lower[at + word.len()..];
+        let rest = rest.strip_prefix('s').unwrap_or(rest);
+        rest.strip_prefix(' ')
+            .is_some_and(|number| number.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
+fn citations_in(files: &[PathBuf], root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        for (number, line) in text.lines().enumerate() {
+            if comment_of(line).is_some_and(cites) {
+                let shown = path.strip_prefix(root).unwrap_or(path).display();
+                found.push(format!("{shown}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_comment_cites_a_spec_section_or_an_issue_number() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    commented_files(&root.join("crates"), &mut files);
+    commented_files(&root.join("scripts"), &mut files);
+    assert!(files.len() > 400, "read only {} files", files.len());
+    let found = citations_in(&files, &root);
+    assert!(
+        found.is_empty(),
+        "comments cite what the repository does not hold; say the reason, or link to the \
+         section of docs/ that gives it:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_check_finds_citations_in_comments_only() {
+    assert!(comment_of("let x = 1; // SPEC §3: why").is_some_and(cites));
+    assert!(comment_of("//! Pools (issue 34): one per node").is_some_and(cites));
+    assert!(comment_of("# measured again (Issue 12)").is_some_and(cites));
+    assert!(comment_of("/// issues 30 and 31").is_some_and(cites));
+    assert!(!comment_of("let s = \"see issue 34 // here\";").is_some_and(cites));
+    assert!(!comment_of("/// an issue with 3 parts").is_some_and(cites));
+    assert!(!comment_of("/// the issuer 3 times").is_some_and(cites));
+    assert!(comment_of("let a = 1;").is_none());
+}
