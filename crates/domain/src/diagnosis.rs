@@ -2,7 +2,7 @@
 //! cause, the line that names it, and what to do. Worked out by
 //! `guidepost_core::upstreams::diagnosis` when the upstream is read; never stored.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 string_enum! {
@@ -28,4 +28,36 @@ pub struct UpstreamDiagnosis {
     pub evidence: Option<String>,
     /// What to do about it, in a sentence or two.
     pub advice: String,
+}
+
+/// A fault of an upstream that Guidepost observed itself, as opposed to what the upstream
+/// printed: produced where it is known (the gateway), stored beside the status's words
+/// (`last_fault`), and matched by the diagnosis, so that rewording a message cannot
+/// change what the dashboard says the cause is. Its text is the status's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UpstreamFault {
+    /// The process or server did not answer the MCP handshake in time.
+    #[error("no answer to initialize within {secs} s")]
+    HandshakeTimeout { secs: u64 },
+    /// The program could not be started; `missing` when it does not exist.
+    #[error("cannot start {program} (confined): {error}")]
+    CannotStart {
+        program: String,
+        missing: bool,
+        error: String,
+    },
+}
+
+impl UpstreamFault {
+    /// The stored form: JSON with a `kind`.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads the stored form back; a kind this build does not know reads as none, so
+    /// that the words alone are diagnosed.
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        serde_json::from_str(stored).ok()
+    }
 }

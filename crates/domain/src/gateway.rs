@@ -111,6 +111,10 @@ pub struct Upstream {
     /// Why it last failed, in its own words (which may quote what it was given): shown
     /// only to callers who may manage the gateway, as its logs are.
     pub last_error: Option<String>,
+    /// What Guidepost itself observed of that failure, when it did (a handshake that
+    /// timed out, a program that could not start): the diagnosis matches on it.
+    #[serde(skip)]
+    pub last_fault: Option<crate::UpstreamFault>,
     pub restarts: i64,
     /// When someone last restarted it (`POST …/restart`, the CLI, a new connection):
     /// every node that runs it starts it afresh once it sees this newer than its own.

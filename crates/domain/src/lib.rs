@@ -36,7 +36,7 @@ pub use audit_action::AuditAction;
 pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
 pub use connection::*;
-pub use diagnosis::{FailureCause, UpstreamDiagnosis};
+pub use diagnosis::{FailureCause, UpstreamDiagnosis, UpstreamFault};
 pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{

@@ -39,8 +39,9 @@ pub async fn load_stdio(
     (warmup, duration): (Duration, Duration),
 ) -> Result<DirectSamples, String> {
     let launch = launch::resolve(upstream, options, &Default::default(), None).await?;
-    let (process, client) =
-        launch::connect((), &launch, &LogRing::default(), options, None).await?;
+    let (process, client) = launch::connect((), &launch, &LogRing::default(), options, None)
+        .await
+        .map_err(|e| e.to_string())?;
     let params = match arguments {
         Value::Object(arguments) => {
             CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments.clone())

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
-use guidepost_domain::Upstream;
+use guidepost_domain::{Upstream, UpstreamFault};
 // The gateway speaks the 2025 era to its upstreams, where resources/subscribe exists.
 #[allow(deprecated)]
 use rmcp::model::{ClientRequest, SubscribeRequest, SubscribeRequestParams};
@@ -124,6 +124,8 @@ pub(crate) struct Running {
 pub(crate) enum LaunchError {
     /// It did not start, or did not answer as it should: another try may start it.
     Failed(String),
+    /// As `Failed`, for a fault Guidepost observed itself, kept typed for the diagnosis.
+    Faulted(UpstreamFault),
     /// It started, and what it listed went past Guidepost's bounds (`listing`): it would
     /// list the same on every try, so none is made until it is restarted.
     PastBounds(String),
@@ -132,6 +134,31 @@ pub(crate) enum LaunchError {
 impl From<String> for LaunchError {
     fn from(why: String) -> Self {
         Self::Failed(why)
+    }
+}
+
+impl LaunchError {
+    /// What to say, and the fault behind it when Guidepost observed one.
+    pub fn words_and_fault(self) -> (String, Option<UpstreamFault>) {
+        match self {
+            Self::Failed(why) | Self::PastBounds(why) => (why, None),
+            Self::Faulted(fault) => (fault.to_string(), Some(fault)),
+        }
+    }
+}
+
+impl std::fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(why) | Self::PastBounds(why) => f.write_str(why),
+            Self::Faulted(fault) => fault.fmt(f),
+        }
+    }
+}
+
+impl From<UpstreamFault> for LaunchError {
+    fn from(fault: UpstreamFault) -> Self {
+        Self::Faulted(fault)
     }
 }
 
@@ -174,7 +201,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
     logs: &LogRing,
     options: &GatewayOptions,
     confiner: Option<&Confiner>,
-) -> Result<(Option<Child>, RunningService<RoleClient, S>), String> {
+) -> Result<(Option<Child>, RunningService<RoleClient, S>), LaunchError> {
     match launch {
         Launch::Process {
             program,
@@ -214,13 +241,13 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             let (process, stdout, stdin) = process;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
-            shake_hands(handler, transport, Child::Process(process)).await
+            Ok(shake_hands(handler, transport, Child::Process(process)).await?)
         }
         Launch::Container(spec) => {
             let socket = options
                 .container_socket
                 .as_deref()
-                .ok_or("no container engine")?;
+                .ok_or_else(|| "no container engine".to_owned())?;
             // Its memory and processes count on the same caps as a process's.
             let reservation = match confiner {
                 Some(confiner) => Some(confiner.budget().reserve(
@@ -234,7 +261,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             container.reservation = reservation;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);
-            shake_hands(handler, transport, Child::Container(container)).await
+            Ok(shake_hands(handler, transport, Child::Container(container)).await?)
         }
         Launch::Http {
             url,
@@ -448,7 +475,7 @@ pub(crate) async fn launch(
         Ok(result) => result?,
         Err(_) => {
             let secs = HANDSHAKE_TIMEOUT.as_secs();
-            return Err(format!("no answer to initialize within {secs} s").into());
+            return Err(UpstreamFault::HandshakeTimeout { secs }.into());
         }
     };
     resubscribe(upstream, running.client.peer(), &routes.subscriptions);

@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use guidepost_domain::UpstreamFault;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::watch;
@@ -121,7 +122,7 @@ pub fn spawn(
     owner: &str,
     logs: &LogRing,
     mut confinement: Prepared,
-) -> Result<(UpstreamProcess, ChildStdout, ChildStdin), String> {
+) -> Result<(UpstreamProcess, ChildStdout, ChildStdin), UpstreamFault> {
     let mut command = Command::new(program);
     command
         .args(args)
@@ -138,9 +139,11 @@ pub fn spawn(
         .process_group(0)
         .kill_on_drop(true);
     confinement.apply(&mut command);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {} (confined): {e}", program.display()))?;
+    let mut child = command.spawn().map_err(|e| UpstreamFault::CannotStart {
+        program: program.display().to_string(),
+        missing: e.kind() == std::io::ErrorKind::NotFound,
+        error: e.to_string(),
+    })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take().expect("stdin is piped");
     let stderr = child.stderr.take().expect("stderr is piped");

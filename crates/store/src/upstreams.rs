@@ -52,6 +52,7 @@ pub trait UpstreamStore: Send + Sync {
         id: &UpstreamId,
         status: UpstreamStatus,
         last_error: Option<&str>,
+        last_fault: Option<&UpstreamFault>,
         restarts: i64,
     ) -> Result<()>;
     /// Records a restart on request at `at`: every node that runs the upstream starts it

@@ -63,10 +63,14 @@ async fn failures_are_announced_once_and_recoveries_once_they_run(db: &TestDatab
             Ready if at == 6 => Some("upgrade undone: exited with 1"),
             _ => None,
         };
+        // The last write (failed) keeps what Guidepost observed beside the words.
+        let fault = (at == 8).then_some(UpstreamFault::HandshakeTimeout { secs: 30 });
         store
-            .set_upstream_status(&org, &up.id, status, error, 3)
+            .set_upstream_status(&org, &up.id, status, error, fault.as_ref(), 3)
             .await
             .unwrap();
+        let read = store.get_upstream(&org, &up.id).await.unwrap();
+        assert_eq!(read.last_fault, fault, "at {at}: written, then cleared");
     }
     let page = store
         .list_webhook_deliveries(&org, &hook.id, &PageRequest::first(50))
@@ -111,7 +115,7 @@ async fn failures_are_announced_once_and_recoveries_once_they_run(db: &TestDatab
     // Another organization's upstream id is not found, and nothing is queued.
     let other = new_org(&store, "Other").await;
     let refused = store
-        .set_upstream_status(&other, &up.id, Failed, None, 0)
+        .set_upstream_status(&other, &up.id, Failed, None, None, 0)
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
 }

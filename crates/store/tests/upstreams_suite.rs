@@ -113,9 +113,9 @@ backend_tests! {
         assert_eq!(store.servers_attaching(&org, &first.id).await.unwrap(), vec![server.id.clone()]);
         assert!(store.servers_attaching(&other, &first.id).await.unwrap().is_empty());
 
-        store.set_upstream_status(&org, &first.id, UpstreamStatus::Ready, None, 2).await.unwrap();
+        store.set_upstream_status(&org, &first.id, UpstreamStatus::Ready, None, None, 2).await.unwrap();
         assert_not_found(
-            store.set_upstream_status(&other, &first.id, UpstreamStatus::Failed, None, 0).await,
+            store.set_upstream_status(&other, &first.id, UpstreamStatus::Failed, None, None, 0).await,
             "another organization's status write",
         );
         let read = store.get_upstream(&org, &first.id).await.unwrap();

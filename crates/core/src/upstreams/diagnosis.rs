@@ -3,16 +3,24 @@
 //! version after a stack trace, Python the exception after a traceback), so every line is
 //! read, newest first, for what names a cause, in order of how specific it is: a missing
 //! module, a missing program, a network failure, a handshake that timed out, an exit.
+//! What Guidepost observed itself (a handshake that timed out, a program it could not
+//! start) comes typed, as the upstream's [`UpstreamFault`], and is matched, not read: only
+//! what the upstream printed is parsed.
 
-use guidepost_domain::{FailureCause, UpstreamDiagnosis};
+use guidepost_domain::{FailureCause, UpstreamDiagnosis, UpstreamFault};
 
 /// The most log lines read (the newest).
 const LINES_READ: usize = 2_000;
 /// The longest evidence line shown.
 const EVIDENCE_CHARS: usize = 500;
 
-/// The failure explained, when there is a last error; `stderr` oldest first.
-pub(crate) fn diagnose(last_error: Option<&str>, stderr: &[String]) -> Option<UpstreamDiagnosis> {
+/// The failure explained, when there is a last error, with the fault Guidepost observed
+/// if it did; `stderr` oldest first.
+pub(crate) fn diagnose(
+    last_error: Option<&str>,
+    fault: Option<&UpstreamFault>,
+    stderr: &[String],
+) -> Option<UpstreamDiagnosis> {
     let last_error = last_error?;
     let recent = &stderr[stderr.len().saturating_sub(LINES_READ)..];
     // Newest first, then the last error: it quotes at most the log's last line, and on
@@ -35,10 +43,14 @@ pub(crate) fn diagnose(last_error: Option<&str>, stderr: &[String]) -> Option<Up
         }
         Some(found.find(|(f, _)| f.names_something()).unwrap_or(newest))
     };
+    let observed = |wanted: fn(&UpstreamFault) -> Option<Found>| {
+        fault.and_then(wanted).map(|found| (found, last_error))
+    };
     let (found, line) = first(missing_module)
         .or_else(|| first(missing_program))
+        .or_else(|| observed(program_not_found))
         .or_else(|| first(network))
-        .or_else(|| first(handshake_timeout))
+        .or_else(|| observed(handshake_timeout))
         .or_else(|| first(exited))
         .unwrap_or((Found::Unrecognized, last_error));
     // For an exit or an unrecognized failure, the line worth showing is the last error
@@ -116,14 +128,6 @@ fn missing_program(line: &str) -> Option<Found> {
     if line.starts_with("env: ") && line.ends_with("No such file or directory") {
         return Some(Found::MissingProgram(quoted_after(line, "env: ")));
     }
-    if line.contains("cannot start ") && line.contains("No such file or directory") {
-        let program = line.split("cannot start ").nth(1).and_then(|rest| {
-            rest.split(" (confined)")
-                .next()
-                .map(|p| p.trim().to_owned())
-        });
-        return Some(Found::MissingProgram(program));
-    }
     if line.contains("FileNotFoundError") && line.contains("No such file or directory") {
         return Some(Found::MissingProgram(quoted_after(line, "directory: ")));
     }
@@ -180,9 +184,23 @@ fn network(line: &str) -> Option<Found> {
     has(&OTHER).map(|_| Found::Network(Network::Other, None))
 }
 
-fn handshake_timeout(line: &str) -> Option<Found> {
-    line.contains("no answer to initialize within")
-        .then_some(Found::HandshakeTimeout)
+/// A program Guidepost could not start because it does not exist.
+fn program_not_found(fault: &UpstreamFault) -> Option<Found> {
+    match fault {
+        UpstreamFault::CannotStart {
+            program,
+            missing: true,
+            ..
+        } => Some(Found::MissingProgram(Some(program.clone()))),
+        UpstreamFault::CannotStart { .. } | UpstreamFault::HandshakeTimeout { .. } => None,
+    }
+}
+
+fn handshake_timeout(fault: &UpstreamFault) -> Option<Found> {
+    match fault {
+        UpstreamFault::HandshakeTimeout { .. } => Some(Found::HandshakeTimeout),
+        UpstreamFault::CannotStart { .. } => None,
+    }
 }
 
 fn exited(line: &str) -> Option<Found> {

@@ -28,7 +28,7 @@ Require stack:
 }
 
 Node.js v20.20.2"));
-    let found = diagnose(Some(HANDSHAKE_FAILED), &lines).unwrap();
+    let found = diagnose(Some(HANDSHAKE_FAILED), None, &lines).unwrap();
     assert_eq!(found.cause, FailureCause::MissingModule);
     assert_eq!(
         found.evidence.as_deref(),
@@ -41,7 +41,7 @@ Node.js v20.20.2"));
     let esm = log("node:internal/errors:496
 Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'zod' imported from /srv/index.mjs
 Node.js v22.3.0");
-    let found = diagnose(Some(HANDSHAKE_FAILED), &esm).unwrap();
+    let found = diagnose(Some(HANDSHAKE_FAILED), None, &esm).unwrap();
     assert_eq!(found.cause, FailureCause::MissingModule);
     assert!(found.summary.contains("zod"), "{}", found.summary);
 }
@@ -54,7 +54,7 @@ fn a_python_module_missing_is_named_from_the_traceback() {
   File \"/var/cache/guidepost/pypi/9a/acme_mcp/server.py\", line 3, in <module>
     import httpx
 ModuleNotFoundError: No module named 'httpx'");
-    let found = diagnose(Some("the upstream process exited"), &lines).unwrap();
+    let found = diagnose(Some("the upstream process exited"), None, &lines).unwrap();
     assert_eq!(found.cause, FailureCause::MissingModule);
     assert_eq!(
         found.evidence.as_deref(),
@@ -79,21 +79,30 @@ fn a_missing_program_is_named_by_shell_node_and_the_gateway() {
         ),
     ];
     for (text, program) in cases {
-        let found = diagnose(Some(HANDSHAKE_FAILED), &log(text)).unwrap();
+        let found = diagnose(Some(HANDSHAKE_FAILED), None, &log(text)).unwrap();
         assert_eq!(found.cause, FailureCause::MissingProgram, "{text}");
         assert!(found.summary.contains(program), "{text}: {}", found.summary);
         assert!(found.advice.contains("/usr/bin"), "{}", found.advice);
     }
-    // Nothing in the log: the gateway's own error names it.
-    let error = "cannot start /opt/tools/acme (confined): No such file or directory (os error 2)";
-    let found = diagnose(Some(error), &[]).unwrap();
+    // Nothing in the log: what the gateway observed names it, whatever its words.
+    let fault = UpstreamFault::CannotStart {
+        program: "/opt/tools/acme".into(),
+        missing: true,
+        error: "No such file or directory (os error 2)".into(),
+    };
+    let error = fault.to_string();
+    let found = diagnose(Some(&error), Some(&fault), &[]).unwrap();
     assert_eq!(found.cause, FailureCause::MissingProgram);
     assert!(
         found.summary.contains("/opt/tools/acme"),
         "{}",
         found.summary
     );
-    assert_eq!(found.evidence.as_deref(), Some(error));
+    assert_eq!(found.evidence.as_deref(), Some(error.as_str()));
+    // Without the fault, the same words are not read as a missing program: Guidepost's
+    // own sentences are matched as values, never parsed.
+    let words_only = diagnose(Some(&error), None, &[]).unwrap();
+    assert_ne!(words_only.cause, FailureCause::MissingProgram);
 }
 
 #[test]
@@ -106,7 +115,7 @@ fn network_failures_say_dns_refused_or_tls() {
   hostname: 'api.acme.example'
 }
 Node.js v20.20.2");
-    let found = diagnose(Some(HANDSHAKE_FAILED), &dns).unwrap();
+    let found = diagnose(Some(HANDSHAKE_FAILED), None, &dns).unwrap();
     assert_eq!(found.cause, FailureCause::Network);
     assert!(found.summary.contains("DNS"), "{}", found.summary);
     assert!(
@@ -116,11 +125,12 @@ Node.js v20.20.2");
     );
 
     let refused = log("httpx.ConnectError: [Errno 111] Connection refused");
-    let found = diagnose(Some("the upstream process exited"), &refused).unwrap();
+    let found = diagnose(Some("the upstream process exited"), None, &refused).unwrap();
     assert_eq!(found.cause, FailureCause::Network);
     assert!(found.summary.contains("refused"), "{}", found.summary);
     let node = diagnose(
         Some(HANDSHAKE_FAILED),
+        None,
         &log("Error: connect ECONNREFUSED 127.0.0.1:5432"),
     )
     .unwrap();
@@ -129,7 +139,7 @@ Node.js v20.20.2");
     let tls = log(
         "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)",
     );
-    let found = diagnose(Some(HANDSHAKE_FAILED), &tls).unwrap();
+    let found = diagnose(Some(HANDSHAKE_FAILED), None, &tls).unwrap();
     assert_eq!(found.cause, FailureCause::Network);
     assert!(found.summary.contains("certificate"), "{}", found.summary);
 
@@ -138,19 +148,23 @@ Node.js v20.20.2");
                   [rmcp::transport::worker::WorkerTransport] error: client error: error \
                   sending request: dns error: failed to lookup address information: Name \
                   or service not known";
-    let found = diagnose(Some(remote), &[]).unwrap();
+    let found = diagnose(Some(remote), None, &[]).unwrap();
     assert_eq!(found.cause, FailureCause::Network);
     assert!(found.summary.contains("DNS"), "{}", found.summary);
 }
 
 #[test]
 fn a_handshake_timeout_and_an_exit_code_are_told_apart() {
-    let found = diagnose(
-        Some("no answer to initialize within 30 s"),
-        &log("listening on :3000"),
-    )
-    .unwrap();
+    let timeout = UpstreamFault::HandshakeTimeout { secs: 30 };
+    let words = timeout.to_string();
+    let found = diagnose(Some(&words), Some(&timeout), &log("listening on :3000")).unwrap();
     assert_eq!(found.cause, FailureCause::HandshakeTimeout);
+    let reworded = diagnose(Some("it did not answer"), Some(&timeout), &[]).unwrap();
+    assert_eq!(
+        reworded.cause,
+        FailureCause::HandshakeTimeout,
+        "the fault decides"
+    );
     assert!(found.advice.contains("stdout"), "{}", found.advice);
 
     let exited = log("Traceback (most recent call last):
@@ -158,7 +172,7 @@ fn a_handshake_timeout_and_an_exit_code_are_told_apart() {
     raise ValueError(\"ACME_API_KEY is not set\")
 ValueError: ACME_API_KEY is not set
 subprocess exited with code 2");
-    let found = diagnose(Some("the upstream process exited"), &exited).unwrap();
+    let found = diagnose(Some("the upstream process exited"), None, &exited).unwrap();
     assert_eq!(found.cause, FailureCause::Exited);
     assert_eq!(found.summary, "It exited with code 2.");
     assert_eq!(
@@ -169,6 +183,7 @@ subprocess exited with code 2");
     // Code 0 is no failure code; without one it still exited.
     let found = diagnose(
         Some(HANDSHAKE_FAILED),
+        None,
         &log("exit code 0\nError: ACME_TOKEN missing"),
     )
     .unwrap();
@@ -179,8 +194,16 @@ subprocess exited with code 2");
 
 #[test]
 fn no_last_error_no_diagnosis_and_the_unknown_says_so() {
-    assert_eq!(diagnose(None, &log("Error: Cannot find module 'x'")), None);
-    let found = diagnose(Some("the organization's account is not connected"), &[]).unwrap();
+    assert_eq!(
+        diagnose(None, None, &log("Error: Cannot find module 'x'")),
+        None
+    );
+    let found = diagnose(
+        Some("the organization's account is not connected"),
+        None,
+        &[],
+    )
+    .unwrap();
     assert_eq!(found.cause, FailureCause::Unrecognized);
     assert_eq!(
         found.evidence.as_deref(),
@@ -188,7 +211,7 @@ fn no_last_error_no_diagnosis_and_the_unknown_says_so() {
     );
     // Evidence is printable and bounded.
     let long = format!("Error: {}\u{1b}[31m", "x".repeat(900));
-    let found = diagnose(Some(HANDSHAKE_FAILED), &[long]).unwrap();
+    let found = diagnose(Some(HANDSHAKE_FAILED), None, &[long]).unwrap();
     let evidence = found.evidence.unwrap();
     assert!(evidence.chars().count() <= EVIDENCE_CHARS + 2, "{evidence}");
     assert!(!evidence.contains('\u{1b}'));

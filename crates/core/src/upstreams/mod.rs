@@ -153,7 +153,7 @@ fn with_confinement(platform: &Platform, mut upstream: Upstream) -> Upstream {
     upstream.confinement = platform.upstreams.confinement(&upstream.spec);
     if let Some(error) = upstream.last_error.as_deref() {
         let logs = platform.upstreams.logs(&upstream.id);
-        upstream.diagnosis = diagnosis::diagnose(Some(error), &logs);
+        upstream.diagnosis = diagnosis::diagnose(Some(error), upstream.last_fault.as_ref(), &logs);
     }
     upstream
 }
@@ -402,7 +402,7 @@ async fn start_afresh_here(
     platform.upstreams.stop(id).await;
     platform
         .store
-        .set_upstream_status(org, id, UpstreamStatus::Starting, None, 0)
+        .set_upstream_status(org, id, UpstreamStatus::Starting, None, None, 0)
         .await?;
     let upstream = platform.store.get_upstream(org, id).await?;
     platform.upstreams.start(platform, &upstream);
@@ -586,6 +586,7 @@ pub async fn record_status(
     upstream: &Upstream,
     status: UpstreamStatus,
     last_error: Option<&str>,
+    last_fault: Option<&UpstreamFault>,
     restarts: i64,
 ) -> Result<(), CoreError> {
     let label = upstream.id.to_string();
@@ -597,6 +598,13 @@ pub async fn record_status(
     metrics::gauge!("guidepost_upstream_restarts", "upstream" => label).set(restarts as f64);
     Ok(platform
         .store
-        .set_upstream_status(&upstream.org_id, &upstream.id, status, last_error, restarts)
+        .set_upstream_status(
+            &upstream.org_id,
+            &upstream.id,
+            status,
+            last_error,
+            last_fault,
+            restarts,
+        )
         .await?)
 }

@@ -363,7 +363,15 @@ pub async fn undo_failed_upgrade(
         version_label(&updated.spec),
     );
     let status = UpstreamStatus::Ready;
-    super::record_status(platform, &updated, status, Some(&said), updated.restarts).await?;
+    super::record_status(
+        platform,
+        &updated,
+        status,
+        Some(&said),
+        None,
+        updated.restarts,
+    )
+    .await?;
     Ok(Some(updated))
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use guidepost_core::Platform;
 use guidepost_core::upstreams::{connections, record_status};
-use guidepost_domain::UpstreamStatus;
+use guidepost_domain::{UpstreamFault, UpstreamStatus};
 
 use super::{Instance, State};
 use crate::launch::{self, Launch, LaunchError};
@@ -133,13 +133,17 @@ impl Instance {
                 state.unlaunchable = Some(why.clone());
                 Err(format!("the upstream server cannot be started: {why}"))
             }
-            Err(LaunchError::Failed(why)) => {
+            Err(failure @ (LaunchError::Failed(_) | LaunchError::Faulted(_))) => {
+                // A fault Guidepost observed is told in its words and kept typed beside.
+                let (why, fault) = failure.words_and_fault();
                 state.restarts += 1;
                 if state.restarts < self.options.max_restarts {
-                    self.status(
+                    let degraded = UpstreamStatus::Degraded;
+                    self.status_with(
                         platform,
-                        UpstreamStatus::Degraded,
+                        degraded,
                         Some(&why),
+                        fault.as_ref(),
                         state.restarts,
                     )
                     .await;
@@ -147,10 +151,12 @@ impl Instance {
                 }
                 let reason = self.failure_reason(state.restarts);
                 let recorded = format!("{why}; {reason}");
-                self.status(
+                let failed = UpstreamStatus::Failed;
+                self.status_with(
                     platform,
-                    UpstreamStatus::Failed,
+                    failed,
                     Some(&recorded),
+                    fault.as_ref(),
                     state.restarts,
                 )
                 .await;
@@ -239,6 +245,19 @@ impl Instance {
         error: Option<&str>,
         restarts: i64,
     ) {
+        self.status_with(platform, status, error, None, restarts)
+            .await;
+    }
+
+    /// As [`Self::status`], with the fault Guidepost observed, if it did.
+    pub async fn status_with(
+        &self,
+        platform: &Platform,
+        status: UpstreamStatus,
+        error: Option<&str>,
+        fault: Option<&UpstreamFault>,
+        restarts: i64,
+    ) {
         if self.is_personal() {
             // A person's connection is not the upstream's state: its failures reach only
             // that person's calls.
@@ -253,7 +272,9 @@ impl Instance {
             }
             return;
         }
-        if let Err(e) = record_status(platform, &self.upstream, status, error, restarts).await {
+        if let Err(e) =
+            record_status(platform, &self.upstream, status, error, fault, restarts).await
+        {
             tracing::warn!(upstream = %self.upstream.id, error = %e, "could not store an upstream's status");
         }
     }

@@ -52,6 +52,7 @@ mod gateway_confinement;
 mod gateway_container;
 mod gateway_defaults;
 mod gateway_disk;
+mod gateway_faults;
 mod gateway_features;
 mod gateway_fixture;
 mod gateway_inputs;

@@ -16,6 +16,7 @@ pub(super) async fn set_status(
     id: &UpstreamId,
     status: UpstreamStatus,
     last_error: Option<&str>,
+    last_fault: Option<&UpstreamFault>,
     restarts: i64,
 ) -> Result<()> {
     let now = Timestamp::now();
@@ -43,7 +44,7 @@ pub(super) async fn set_status(
     store.count(1);
     sqlx::query(
         "UPDATE upstreams SET status = $3, last_error = $4, restarts = $5, updated_at = $6, \
-         failed_since = $7 WHERE org_id = $1 AND id = $2",
+         failed_since = $7, last_fault = $8 WHERE org_id = $1 AND id = $2",
     )
     .bind(org.as_str())
     .bind(id.as_str())
@@ -52,6 +53,7 @@ pub(super) async fn set_status(
     .bind(restarts)
     .bind(now.micros())
     .bind(failed_since)
+    .bind(last_fault.map(UpstreamFault::to_stored))
     .execute(traced(&mut *tx))
     .await?;
     if let Some(event) = event {

@@ -12,7 +12,7 @@ pub(super) const UPSTREAM_WRITTEN: &str = "id, org_id, name, catalog_entry_id, s
 /// What an upstream's row is read with: also its registry entry's latest version.
 pub(super) const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, \
      secrets_sealed, status, last_error, restarts, created_at, updated_at, start, config, \
-     previous_version, catalog_entry_version, replicas, restarted_at, \
+     previous_version, catalog_entry_version, replicas, restarted_at, last_fault, \
      (SELECT e.version FROM registry_entries e WHERE e.name = upstreams.catalog_entry_id \
       AND upstreams.catalog_entry_version IS NOT NULL) AS latest_version";
 pub(super) const ATTACHMENT_COLUMNS: &str =
@@ -55,6 +55,10 @@ pub(super) fn upstream(row: &DbRow) -> Result<Upstream> {
         replicas: u32::try_from(row.try_get::<i64, _>("replicas")?)
             .map_err(|_| corrupt("upstream replicas", "…"))?,
         last_error: opt_text(row, "last_error")?,
+        // A fault this build cannot read leaves the words to be diagnosed alone.
+        last_fault: opt_text(row, "last_fault")?
+            .as_deref()
+            .and_then(UpstreamFault::from_stored),
         restarts: row.try_get("restarts")?,
         restarted_at: opt_time(row, "restarted_at")?,
         created_at: time(row, "created_at")?,

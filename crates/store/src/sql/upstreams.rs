@@ -76,9 +76,11 @@ impl UpstreamStore for ThisStore {
         id: &UpstreamId,
         status: UpstreamStatus,
         last_error: Option<&str>,
+        last_fault: Option<&UpstreamFault>,
         restarts: i64,
     ) -> Result<()> {
-        super::upstream_events::set_status(self, org, id, status, last_error, restarts).await
+        super::upstream_events::set_status(self, org, id, status, last_error, last_fault, restarts)
+            .await
     }
 
     async fn mark_upstream_restarted(

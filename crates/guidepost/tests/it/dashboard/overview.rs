@@ -77,7 +77,7 @@ backend_tests! {
         assert!(pending > 1, "{tools}");
         app.app.api(Method::POST, &format!("/upstreams/{upstream_id}/tools/echo/approve"), key, None).await;
         let upstream = UpstreamId::parse(&upstream_id).unwrap();
-        store.set_upstream_status(org, &upstream, UpstreamStatus::Failed, Some("gone"), 3).await.unwrap();
+        store.set_upstream_status(org, &upstream, UpstreamStatus::Failed, Some("gone"), None, 3).await.unwrap();
 
         let hook = NewWebhook {
             id: WebhookId::generate(),
