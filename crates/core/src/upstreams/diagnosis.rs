@@ -22,6 +22,9 @@ pub(crate) fn diagnose(
     stderr: &[String],
 ) -> Option<UpstreamDiagnosis> {
     let last_error = last_error?;
+    // A fault counts only while the words are its own: a node of an older build writes
+    // the words and leaves an earlier failure's fault in place.
+    let fault = fault.filter(|fault| last_error.starts_with(&fault.to_string()));
     let recent = &stderr[stderr.len().saturating_sub(LINES_READ)..];
     // Newest first, then the last error: it quotes at most the log's last line, and on
     // another node it is all there is.

@@ -159,12 +159,17 @@ fn a_handshake_timeout_and_an_exit_code_are_told_apart() {
     let words = timeout.to_string();
     let found = diagnose(Some(&words), Some(&timeout), &log("listening on :3000")).unwrap();
     assert_eq!(found.cause, FailureCause::HandshakeTimeout);
-    let reworded = diagnose(Some("it did not answer"), Some(&timeout), &[]).unwrap();
+    let restarted = format!("{words}; it stopped 3 times in a row; restart it once fixed");
+    let found = diagnose(Some(&restarted), Some(&timeout), &[]).unwrap();
     assert_eq!(
-        reworded.cause,
+        found.cause,
         FailureCause::HandshakeTimeout,
         "the fault decides"
     );
+    // Words that are not the fault's (written by a node that does not know faults, over
+    // an earlier failure's) are read alone.
+    let stale = diagnose(Some("it exited with code 3"), Some(&timeout), &[]).unwrap();
+    assert_eq!(stale.cause, FailureCause::Exited, "{stale:?}");
     assert!(found.advice.contains("stdout"), "{}", found.advice);
 
     let exited = log("Traceback (most recent call last):

@@ -153,7 +153,8 @@ fn with_confinement(platform: &Platform, mut upstream: Upstream) -> Upstream {
     upstream.confinement = platform.upstreams.confinement(&upstream.spec);
     if let Some(error) = upstream.last_error.as_deref() {
         let logs = platform.upstreams.logs(&upstream.id);
-        upstream.diagnosis = diagnosis::diagnose(Some(error), upstream.last_fault.as_ref(), &logs);
+        let fault = upstream.last_fault.as_ref();
+        upstream.diagnosis = diagnosis::diagnose(Some(error), fault, &logs);
     }
     upstream
 }
