@@ -42,8 +42,8 @@ impl Limiters {
         }
     }
 
-    /// Takes one unit from the client IP's budget: every MCP request spends one (SPEC
-    /// §2), so that nothing an unauthenticated client sends is unbounded.
+    /// Takes one unit from the client IP's budget: every MCP request spends one, so that
+    /// nothing an unauthenticated client sends is unbounded.
     pub fn check_ip(&self, ip: Option<&str>) -> Result<(), Refusal> {
         check(&self.per_ip, ip, "per client IP")
     }

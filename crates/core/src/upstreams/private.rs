@@ -194,11 +194,10 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ValidationError {
 }
 
 /// A container `spec` runs only an image the operator lists (`--container-images`): an
-/// organization's own entry's, and a registry entry's too, whose images are anyone's (SPEC
-/// §8: only images on an operator allowlist). Only the operator's `--catalog` file names
-/// others. A registry's npm and PyPI packages install as the platform catalog's do:
-/// `--private-package-entries` is about organizations' own entries, and the operator
-/// chose the registries.
+/// organization's own entry's, and a registry entry's too, whose images are anyone's. Only
+/// the operator's `--catalog` file names others. A registry's npm and PyPI packages
+/// install as the platform catalog's do: `--private-package-entries` is about
+/// organizations' own entries, and the operator chose the registries.
 pub(super) fn check_image(platform: &Platform, spec: &LaunchSpec) -> Result<(), ValidationError> {
     match spec {
         LaunchSpec::Container { image, .. } => {

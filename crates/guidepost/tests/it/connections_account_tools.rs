@@ -1,5 +1,5 @@
-//! A person whose own account lacks a tool the organization's account discovered (issue
-//! 32). The independent provider (tests/e2e/oidc_provider.mjs --mcp) stands in front of an
+//! A person whose own account lacks a tool the organization's account discovered. The
+//! independent provider (tests/e2e/oidc_provider.mjs --mcp) stands in front of an
 //! MCP server of the tests' own that offers `admin_report` only to its administrator,
 //! `ada`; the installing editor connects as `ada` (the tool is discovered and approved),
 //! a person connects as `bob`, whose account does not have it. Their call of it gets an

@@ -78,7 +78,7 @@ backend_tests! {
         assert_eq!(refused.status, 429, "an unknown server is refused by the limit first: {}", refused.body);
     }
 
-    /// §10: `/metrics` shows the sessions this node holds live: opened, closed by the
+    /// `/metrics` shows the sessions this node holds live: opened, closed by the
     /// client, and expired once idle past the timeout (though still in memory).
     async fn metrics_count_the_live_sessions(db: &TestDatabase) {
         let app = spawn_app_with(db, |s| {

@@ -1,5 +1,5 @@
-//! What one node does to an upstream reaches the other nodes that run it (§9:
-//! each node runs its own processes of an upstream, from one shared store): a restart on
+//! What one node does to an upstream reaches the other nodes that run it (each node runs
+//! its own processes of an upstream, from one shared store): a restart on
 //! request starts it afresh there too (at their next call, or within a ping interval
 //! when nobody calls), and an uninstall stops it there, so that no process of an
 //! uninstalled upstream, with its secrets, lives on elsewhere.

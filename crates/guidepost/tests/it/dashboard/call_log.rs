@@ -1,5 +1,5 @@
-//! The tool-call log and the analytics page's range, export and error-rate links (issue
-//! 30): the log filters by person and by errors; a picked day shows that day's calls; the
+//! The tool-call log and the analytics page's range, export and error-rate links: the
+//! log filters by person and by errors; a picked day shows that day's calls; the
 //! CSV holds the report; every error rate opens the log of those failures. And the reports
 //! and the person page cost the same statements whatever the number of calls (they read
 //! rollups and one indexed page, never every call).

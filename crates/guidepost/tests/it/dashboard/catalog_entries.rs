@@ -1,5 +1,5 @@
-//! The form on the catalog page that adds one of the organization's own entries (issue
-//! 30): a refusal comes back beside its field under its human name with what was typed
+//! The form on the catalog page that adds one of the organization's own entries: a
+//! refusal comes back beside its field under its human name with what was typed
 //! kept; an accepted entry is listed as the organization's; a viewer gets no form.
 
 use guidepost_domain::Role;
