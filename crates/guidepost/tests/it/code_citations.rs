@@ -1,7 +1,8 @@
 //! Comments explain themselves or link to the project's own documents: a citation of a
 //! specification by section sign or of a tracker by issue number names
 //! something the repository does not hold, so a reader cannot follow it. This check
-//! reads every comment line of the workspace's Rust files and scripts and refuses one.
+//! reads every comment line of the workspace's Rust files and scripts and refuses one,
+//! also one a rewrap split over two lines (`(SPEC` ending one, the section the next).
 //! Migrations are left alone: a changed migration no longer matches its checksum.
 
 use std::path::{Path, PathBuf};
@@ -59,17 +60,37 @@ fn cites(comment: &str) -> bool {
     })
 }
 
+/// The numbers (from 1) of the lines whose comment cites, also where rewrapping split a
+/// citation: `(SPEC` ends one comment line and `§8)` starts the next.
+fn citing_lines(text: &str) -> Vec<usize> {
+    let comments: Vec<Option<&str>> = text.lines().map(comment_of).collect();
+    let mut found = Vec::new();
+    for (at, comment) in comments.iter().enumerate() {
+        let Some(comment) = comment else {
+            continue;
+        };
+        let next = comments.get(at + 1).copied().flatten();
+        let wrapped = next.is_some_and(|next| {
+            let next = next.trim_start_matches(['/', '!', '#']).trim_start();
+            !cites(next) && cites(&format!("{} {next}", comment.trim_end()))
+        });
+        if cites(comment) || wrapped {
+            found.push(at + 1);
+        }
+    }
+    found
+}
+
 fn citations_in(files: &[PathBuf], root: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for path in files {
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
-        for (number, line) in text.lines().enumerate() {
-            if comment_of(line).is_some_and(cites) {
-                let shown = path.strip_prefix(root).unwrap_or(path).display();
-                found.push(format!("{shown}:{}: {}", number + 1, line.trim()));
-            }
+        let lines: Vec<&str> = text.lines().collect();
+        for number in citing_lines(&text) {
+            let shown = path.strip_prefix(root).unwrap_or(path).display();
+            found.push(format!("{shown}:{number}: {}", lines[number - 1].trim()));
         }
     }
     found
@@ -101,4 +122,8 @@ fn the_check_finds_citations_in_comments_only() {
     assert!(!comment_of("/// an issue with 3 parts").is_some_and(cites));
     assert!(!comment_of("/// the issuer 3 times").is_some_and(cites));
     assert!(comment_of("let a = 1;").is_none());
+    assert_eq!(citing_lines("/// images anyone's (SPEC\n/// §8: an allowlist)."), [1]);
+    assert_eq!(citing_lines("//! the tools (issue\n//! 32). The provider"), [1]);
+    assert_eq!(citing_lines("# measured\n# (issue 12) again"), [2]);
+    assert!(citing_lines("let s = \"(SPEC\";\n/// §8 of RFC 1").is_empty());
 }
