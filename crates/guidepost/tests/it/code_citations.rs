@@ -122,8 +122,14 @@ fn the_check_finds_citations_in_comments_only() {
     assert!(!comment_of("/// an issue with 3 parts").is_some_and(cites));
     assert!(!comment_of("/// the issuer 3 times").is_some_and(cites));
     assert!(comment_of("let a = 1;").is_none());
-    assert_eq!(citing_lines("/// images anyone's (SPEC\n/// §8: an allowlist)."), [1]);
-    assert_eq!(citing_lines("//! the tools (issue\n//! 32). The provider"), [1]);
+    assert_eq!(
+        citing_lines("/// images anyone's (SPEC\n/// §8: an allowlist)."),
+        [1]
+    );
+    assert_eq!(
+        citing_lines("//! the tools (issue\n//! 32). The provider"),
+        [1]
+    );
     assert_eq!(citing_lines("# measured\n# (issue 12) again"), [2]);
     assert!(citing_lines("let s = \"(SPEC\";\n/// §8 of RFC 1").is_empty());
 }
