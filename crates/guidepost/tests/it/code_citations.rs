@@ -7,24 +7,21 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::helpers::workspace_root;
+use crate::helpers::{files_under, workspace_root};
 
 /// Files whose comments are read: Rust sources, and scripts (`#` comments).
-fn commented_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() {
-            if !matches!(
-                name.as_str(),
-                "migrations" | "scan_corpus" | "target" | "node_modules"
-            ) {
-                commented_files(&path, into);
-            }
-        } else if name.ends_with(".rs") || name.ends_with(".py") || dir.ends_with("scripts") {
-            into.push(path);
-        }
-    }
+fn commented_files(dir: &Path) -> Vec<PathBuf> {
+    let descend = |name: &str| {
+        !matches!(
+            name,
+            "migrations" | "scan_corpus" | "target" | "node_modules"
+        )
+    };
+    let keep = |path: &Path| {
+        path.extension().is_some_and(|e| e == "rs" || e == "py")
+            || path.parent().is_some_and(|dir| dir.ends_with("scripts"))
+    };
+    files_under(dir, &descend, &keep)
 }
 
 /// The comment of a line: after `//` (not inside a string literal) or `#` at its start.
@@ -99,9 +96,8 @@ fn citations_in(files: &[PathBuf], root: &Path) -> Vec<String> {
 #[test]
 fn no_comment_cites_a_spec_section_or_an_issue_number() {
     let root = workspace_root();
-    let mut files = Vec::new();
-    commented_files(&root.join("crates"), &mut files);
-    commented_files(&root.join("scripts"), &mut files);
+    let mut files = commented_files(&root.join("crates"));
+    files.extend(commented_files(&root.join("scripts")));
     assert!(files.len() > 400, "read only {} files", files.len());
     let found = citations_in(&files, &root);
     assert!(

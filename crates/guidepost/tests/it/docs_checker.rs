@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::helpers::workspace_root;
+use crate::helpers::{files_under, workspace_root};
 
 /// Directories that hold no document of ours: build output, installed packages, tools.
 const NOT_DOCUMENTS: [&str; 3] = ["target", "node_modules", "vendor"];
@@ -19,21 +19,12 @@ const NOT_DOCUMENTS: [&str; 3] = ["target", "node_modules", "vendor"];
 /// Every Markdown file of the repository, relative to `root`, outside hidden directories
 /// (`.git`, `.tools`) and [`NOT_DOCUMENTS`].
 fn documents(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
-                if !name.starts_with('.') && !NOT_DOCUMENTS.contains(&name.as_str()) {
-                    pending.push(path);
-                }
-            } else if name.ends_with(".md") {
-                found.push(path.strip_prefix(root).unwrap().to_path_buf());
-            }
-        }
-    }
+    let descend = |name: &str| !name.starts_with('.') && !NOT_DOCUMENTS.contains(&name);
+    let is_markdown = |path: &Path| path.extension().is_some_and(|e| e == "md");
+    let mut found: Vec<PathBuf> = files_under(root, &descend, &is_markdown)
+        .into_iter()
+        .map(|path| path.strip_prefix(root).unwrap().to_path_buf())
+        .collect();
     found.sort();
     found
 }
@@ -47,19 +38,8 @@ struct Source {
 }
 
 fn sources(root: &Path) -> Vec<Source> {
-    let mut files = Vec::new();
-    let mut pending = vec![root.join("crates")];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    files
+    let is_rust = |path: &Path| path.extension().is_some_and(|e| e == "rs");
+    files_under(&root.join("crates"), &|_| true, &is_rust)
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();

@@ -7,9 +7,9 @@
 //! `Duration` beside a `<` or `<=`. A hang guard (a deadline to give up at) is not a timed assertion: one that
 //! names a `deadline` or a `guard` passes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::helpers::workspace_root;
+use crate::helpers::{files_under, workspace_root};
 
 const CLOCK_READINGS: [&str; 8] = [
     ".elapsed()",
@@ -22,17 +22,6 @@ const CLOCK_READINGS: [&str; 8] = [
     ".as_nanos()",
 ];
 const HANG_GUARDS: [&str; 3] = ["deadline", "guard", "GUARD"];
-
-fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, into);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            into.push(path);
-        }
-    }
-}
 
 /// Every assertion macro of `text` with the line it starts on, whole (to the parenthesis
 /// that closes it).
@@ -82,8 +71,8 @@ fn is_timed(assertion: &str) -> bool {
 #[test]
 fn no_assertion_bounds_a_measured_duration() {
     let root = workspace_root();
-    let mut files = Vec::new();
-    rust_files(&root.join("crates"), &mut files);
+    let is_rust = |path: &Path| path.extension().is_some_and(|e| e == "rs");
+    let files = files_under(&root.join("crates"), &|_| true, &is_rust);
     let mut timed = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();

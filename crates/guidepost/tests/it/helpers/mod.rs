@@ -12,8 +12,8 @@ pub use app::{
     unlimited_app_with_server,
 };
 pub use processes::{
-    json_report, python, python_script, python_smoke, serve_process, serve_process_with,
-    workspace_root,
+    files_under, json_report, python, python_script, python_smoke, serve_process,
+    serve_process_with, workspace_root,
 };
 pub use raw_mcp::{Answer, RawMcp, SESSION_ERA, STATELESS_ERA, tool_names};
 pub use seeding::{Seeded, SeededWalkthrough, seeded_and_stopped};

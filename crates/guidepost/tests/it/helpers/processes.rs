@@ -24,6 +24,30 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Every file under `dir` that `keep` takes, going into each directory whose name
+/// `descend` takes: the walk the workspace's source checks share.
+pub fn files_under(
+    dir: &std::path::Path,
+    descend: &dyn Fn(&str) -> bool,
+    keep: &dyn Fn(&std::path::Path) -> bool,
+) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                if descend(&entry.file_name().to_string_lossy()) {
+                    pending.push(path);
+                }
+            } else if keep(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// Runs tests/e2e/mcp_smoke.py with the official Python client; returns its JSON report.
 pub async fn python_smoke(args: &[&str]) -> Value {
     python_script("mcp_smoke.py", args).await
