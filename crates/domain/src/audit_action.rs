@@ -83,14 +83,6 @@ audit_actions! {
     WebhookDeleted => "webhook.deleted",
 }
 
-impl AuditAction {
-    /// The type of object it is about: the text before the dot (`member`, `upstream`).
-    pub fn object_type(self) -> &'static str {
-        let text = self.as_str();
-        text.split_once('.').map_or(text, |(kind, _)| kind)
-    }
-}
-
 impl std::fmt::Display for AuditAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -110,10 +102,5 @@ mod tests {
             assert!(action.as_str().contains('.'), "{action} is not type.what");
         }
         assert_eq!(AuditAction::parse("member.promoted"), None);
-        assert_eq!(AuditAction::MemberAdded.object_type(), "member");
-        assert_eq!(
-            AuditAction::SupportRequestReplied.object_type(),
-            "support_request"
-        );
     }
 }
