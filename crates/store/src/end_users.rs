@@ -42,4 +42,13 @@ pub trait EndUserStore: Send + Sync {
         filter: &EndUserFilter,
         page: &PageRequest,
     ) -> Result<Page<EndUserSummary>>;
+    /// The database's plan for `list_end_users` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+    /// PostgreSQL), a line per step: tests pin that a search by email or tracking id reads
+    /// its index, not every person of the organization.
+    async fn explain_end_user_listing(
+        &self,
+        org: &OrgId,
+        filter: &EndUserFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<String>>;
 }

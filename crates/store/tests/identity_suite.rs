@@ -354,8 +354,92 @@ async fn sessions_persist_touch_and_expire(db: &TestDatabase) {
     assert!(store.find_session("t-main").await.unwrap().is_none());
 }
 
+/// A search by email or tracking id reads its index, never every person of the
+/// organization by time (the listing's plan on either backend), and finds its person
+/// among many.
+async fn a_search_by_email_or_tracking_id_reads_its_index(db: &TestDatabase) {
+    let store = open(db).await;
+    let org = new_org(&store, "acme").await;
+    let mut wanted = None;
+    for i in 0..200 {
+        let person = store
+            .end_user_for_tracking_id(&org, &format!("visitor-{i}"), secs(i))
+            .await
+            .unwrap();
+        let address = email(&format!("person{i}@example.com"));
+        store
+            .set_end_user_email(&org, &person.id, &address, i % 2 == 0)
+            .await
+            .unwrap();
+        if i == 17 {
+            wanted = Some(person);
+        }
+    }
+    let wanted = wanted.unwrap();
+    let page = PageRequest::first(10);
+    let by_email = EndUserFilter {
+        email: Some("person17@example.com".into()),
+        ..Default::default()
+    };
+    let by_tracking_id = EndUserFilter {
+        tracking_id: Some("visitor-17".into()),
+        ..Default::default()
+    };
+    for filter in [&by_email, &by_tracking_id] {
+        let plan = store
+            .explain_end_user_listing(&org, filter, &page)
+            .await
+            .unwrap()
+            .join("\n");
+        let person_lines: Vec<&str> = plan
+            .lines()
+            .map(|line| line.trim().trim_start_matches("->").trim())
+            .filter(|line| line.contains("end_users") && !line.contains("end_users.id"))
+            .collect();
+        assert!(!person_lines.is_empty(), "{filter:?}:\n{plan}");
+        for line in person_lines {
+            assert!(
+                !line.starts_with("SCAN end_users") && !line.starts_with("Seq Scan on end_users"),
+                "{filter:?} reads every person:\n{plan}"
+            );
+            assert!(
+                !line.contains("end_users_org "),
+                "{filter:?} walks the organization's people by time:\n{plan}"
+            );
+        }
+        let found = store
+            .list_end_users(&org, filter, &page)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(ids(&found, |u| &u.end_user.id), [wanted.id.to_string()]);
+    }
+    // Both filters at once, and a page after the first, still find and page.
+    let both = EndUserFilter {
+        email: Some("person17@example.com".into()),
+        tracking_id: Some("visitor-18".into()),
+    };
+    assert!(
+        store
+            .list_end_users(&org, &both, &page)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let everyone = all_pages(64, async |p| {
+        store
+            .list_end_users(&org, &EndUserFilter::default(), &p)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(everyone.concat().len(), 200);
+}
+
 backend_tests!(
     end_users_by_tracking_id,
+    a_search_by_email_or_tracking_id_reads_its_index,
     concurrent_first_sight_makes_one_end_user,
     verified_email_is_never_downgraded,
     sessions_persist_touch_and_expire,

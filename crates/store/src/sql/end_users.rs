@@ -129,29 +129,8 @@ impl EndUserStore for ThisStore {
         filter: &EndUserFilter,
         page: &PageRequest,
     ) -> Result<Page<EndUserSummary>> {
-        let (before_time, before_id, limit) = page_bounds(page);
-        // One statement for the page and its counts, never one per person. The counts go
-        // by the person's id alone (ids are platform-wide, and the people are this
-        // organization's), so that each is counted in its `end_user_id` index without
-        // reading the rows.
-        let sql = format!(
-            "SELECT {END_USER_COLUMNS}, \
-             (SELECT COUNT(*) FROM mcp_sessions s WHERE s.end_user_id = end_users.id) \
-              AS session_count, \
-             (SELECT COUNT(*) FROM tool_calls c WHERE c.end_user_id = end_users.id) \
-              AS tool_call_count \
-             FROM end_users WHERE org_id = $1 \
-             AND ($2 IS NULL OR email = $2) AND ($3 IS NULL OR tracking_id = $3) \
-             AND (first_seen_at < $4 OR (first_seen_at = $4 AND id < $5) OR $5 = '') \
-             ORDER BY first_seen_at DESC, id DESC LIMIT $6"
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(filter.email.as_deref())
-            .bind(filter.tracking_id.as_deref())
-            .bind(before_time)
-            .bind(before_id)
-            .bind(limit)
+        let found = end_user_listing("", org, filter, page)
+            .build()
             .fetch_all(self.run())
             .await?;
         Ok(page_of(rows(found, end_user_summary)?, page.limit, |u| {
@@ -161,4 +140,69 @@ impl EndUserStore for ThisStore {
             }
         }))
     }
+
+    async fn explain_end_user_listing(
+        &self,
+        org: &OrgId,
+        filter: &EndUserFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<String>> {
+        let found = end_user_listing(explain_prefix(), org, filter, page)
+            .build()
+            .fetch_all(self.run())
+            .await?;
+        plan_lines(&found)
+    }
+}
+
+/// The listing's statement, one per filter shape: a filter that is not set is left out
+/// rather than written `($2 IS NULL OR email = $2)`, which SQLite's planner cannot answer
+/// from an index (it walked every person of the organization by time to find one email).
+/// A search orders and pages by `+first_seen_at`, which no index serves, so that SQLite
+/// (without statistics) reads the email or tracking-id index and sorts the few it finds
+/// rather than walking the organization's people by time to spare the sort.
+/// The page and its counts come in one statement, never one per person; the counts go by
+/// the person's id alone (ids are platform-wide, and the people are this organization's),
+/// so that each is counted in its `end_user_id` index without reading the rows.
+fn end_user_listing(
+    head: &str,
+    org: &OrgId,
+    filter: &EndUserFilter,
+    page: &PageRequest,
+) -> sqlx::QueryBuilder<Db> {
+    let mut query = sqlx::QueryBuilder::<Db>::new(format!(
+        "{head}SELECT {END_USER_COLUMNS}, \
+         (SELECT COUNT(*) FROM mcp_sessions s WHERE s.end_user_id = end_users.id) \
+          AS session_count, \
+         (SELECT COUNT(*) FROM tool_calls c WHERE c.end_user_id = end_users.id) \
+          AS tool_call_count \
+         FROM end_users WHERE org_id = "
+    ));
+    query.push_bind(org.as_str());
+    if let Some(email) = &filter.email {
+        query.push(" AND email = ").push_bind(email.clone());
+    }
+    if let Some(tracking_id) = &filter.tracking_id {
+        query
+            .push(" AND tracking_id = ")
+            .push_bind(tracking_id.clone());
+    }
+    let searched = filter.email.is_some() || filter.tracking_id.is_some();
+    let first_seen = if searched {
+        "+first_seen_at"
+    } else {
+        "first_seen_at"
+    };
+    if let Some(after) = &page.after {
+        let at = after.created_at.micros();
+        query.push(format!(" AND ({first_seen} < ")).push_bind(at);
+        query.push(format!(" OR ({first_seen} = ")).push_bind(at);
+        query
+            .push(" AND id < ")
+            .push_bind(after.id.clone())
+            .push("))");
+    }
+    query.push(format!(" ORDER BY {first_seen} DESC, id DESC LIMIT "));
+    query.push_bind(i64::from(page.limit) + 1);
+    query
 }
