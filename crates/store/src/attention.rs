@@ -15,12 +15,14 @@ pub struct Attention {
     pub tools_awaiting_review: u64,
     /// Upstreams `failed` or `degraded`.
     pub upstreams_failing: u64,
-    /// Webhook deliveries given up on since the given time.
-    pub webhook_deliveries_failed: u64,
+    /// Webhook deliveries since the given time that failed: given up on, or failed at
+    /// least once and waiting to be tried again (a receiver that is down shows while it
+    /// is retried, not only once the delivery is given up on).
+    pub webhook_deliveries_failing: u64,
 }
 
 #[async_trait]
 pub trait AttentionStore: Send + Sync {
-    /// The organization's counts; webhook failures of deliveries made at or after `since`.
+    /// The organization's counts; failing webhook deliveries made at or after `since`.
     async fn attention(&self, org: &OrgId, since: Timestamp) -> Result<Attention>;
 }

@@ -1,6 +1,6 @@
-//! What needs attention in an organization: open support requests, tools
-//! waiting for review, failed or degraded upstreams and webhook deliveries given up on in
-//! the last week, counted in one statement for the dashboard's overview.
+//! What needs attention in an organization: open support requests, tools waiting for
+//! review, failed or degraded upstreams and webhook deliveries failing (given up on or
+//! retrying) in the last week, counted in one statement for the dashboard's overview.
 
 use guidepost_domain::Timestamp;
 pub use guidepost_store::Attention;

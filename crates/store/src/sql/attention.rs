@@ -19,7 +19,8 @@ impl AttentionStore for ThisStore {
              (SELECT COUNT(*) FROM upstreams WHERE org_id = $1 \
                AND status IN ('failed', 'degraded')) AS failing, \
              (SELECT COUNT(*) FROM webhook_deliveries WHERE org_id = $1 \
-               AND status = 'failed' AND created_at >= $2) AS webhook_failed",
+               AND status IN ('failed', 'pending') AND created_at >= $2 \
+               AND (status = 'failed' OR attempts > 0)) AS webhook_failing",
         )
         .bind(org.as_str())
         .bind(since.micros())
@@ -29,7 +30,7 @@ impl AttentionStore for ThisStore {
             open_support_requests: count(&row, "open_support")?,
             tools_awaiting_review: count(&row, "awaiting_review")?,
             upstreams_failing: count(&row, "failing")?,
-            webhook_deliveries_failed: count(&row, "webhook_failed")?,
+            webhook_deliveries_failing: count(&row, "webhook_failing")?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The overview's tiles: open support requests, tools waiting for review,
-//! failed or degraded upstreams and failed webhook deliveries, each counted right and
-//! linking to its list (the store suite checks they take one statement).
+//! failed or degraded upstreams and failing webhook deliveries (given up on or retrying),
+//! each counted right and linking to its list (the store suite checks they take one
+//! statement).
 
 use guidepost_domain::*;
 use guidepost_store::NewWebhook;
@@ -32,7 +33,7 @@ fn tiles(page: &str) -> [u64; 4] {
         tile(page, "/app/support", "open support requests"),
         tile(page, "/app/gateway/review", "tools waiting for review"),
         tile(page, "/app/gateway", "upstreams failed or degraded"),
-        tile(page, "/app/support/webhooks", "webhook deliveries failed"),
+        tile(page, "/app/support/webhooks", "webhook deliveries failing"),
     ]
 }
 
@@ -94,8 +95,16 @@ backend_tests! {
             let gave_up = AttemptOutcome::Failed { status_code: Some(500), error: "refused".into(), retry_at: None };
             store.finish_webhook_delivery(&delivery.id, &gave_up, now).await.unwrap();
         }
+        // One failed once and waits to be tried again: failing too. One not tried yet and
+        // one delivered are not.
+        let retried = store.enqueue_webhook_event(org, &hook.id, WebhookEvent::SupportRequestCreated, &json!({}), later).await.unwrap();
+        let again = AttemptOutcome::Failed { status_code: Some(503), error: "busy".into(), retry_at: Some(later) };
+        store.finish_webhook_delivery(&retried.id, &again, now).await.unwrap();
+        store.enqueue_webhook_event(org, &hook.id, WebhookEvent::SupportRequestCreated, &json!({}), later).await.unwrap();
+        let delivered = store.enqueue_webhook_event(org, &hook.id, WebhookEvent::SupportRequestCreated, &json!({}), later).await.unwrap();
+        store.finish_webhook_delivery(&delivered.id, &AttemptOutcome::Delivered { status_code: 200 }, now).await.unwrap();
 
-        assert_eq!(tiles(owner.get("/app/").await.ok()), [2, pending - 1, 1, 2]);
+        assert_eq!(tiles(owner.get("/app/").await.ok()), [2, pending - 1, 1, 3]);
 
         // Another organization's overview counts none of it.
         let other = app.app.create_tenant("Other").await;
