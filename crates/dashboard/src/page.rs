@@ -103,6 +103,7 @@ pub(crate) enum Notice {
     Approved,
     Rejected,
     Installed,
+    Installing,
     Attached,
     AttachedButFailed,
     Detached,
@@ -122,7 +123,7 @@ pub(crate) enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 31] = [
+    const ALL: [Notice; 32] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -138,6 +139,7 @@ impl Notice {
         Notice::Approved,
         Notice::Rejected,
         Notice::Installed,
+        Notice::Installing,
         Notice::Attached,
         Notice::AttachedButFailed,
         Notice::Detached,
@@ -174,6 +176,7 @@ impl Notice {
             Notice::Approved => "approved",
             Notice::Rejected => "rejected",
             Notice::Installed => "installed",
+            Notice::Installing => "installing",
             Notice::Attached => "attached",
             Notice::AttachedButFailed => "attached-failed",
             Notice::Detached => "detached",
@@ -215,6 +218,10 @@ impl Notice {
             Notice::Approved => "Approved: agents can call this tool now.",
             Notice::Rejected => "Rejected: agents will not see this tool.",
             Notice::Installed => "Installed.",
+            Notice::Installing => {
+                "Installing: Guidepost fetches and starts it in the background; its status \
+                 below says when it is ready."
+            }
             Notice::Attached => "Attached.",
             Notice::AttachedButFailed => {
                 "Attached, but this upstream has failed: the server offers none of its tools \
@@ -250,9 +257,14 @@ impl Notice {
         }
     }
 
-    /// Whether the notice warns (shown in the warning colour, not as a success).
-    pub fn warns(self) -> bool {
-        matches!(self, Notice::AttachedButFailed | Notice::NotVerified)
+    /// The notice's class beside `notice`: a warning, work still under way, or (none) a
+    /// success.
+    pub fn tone(self) -> &'static str {
+        match self {
+            Notice::AttachedButFailed | Notice::NotVerified => "warn",
+            Notice::Installing => "pending",
+            _ => "",
+        }
     }
 
     fn parse(key: &str) -> Option<Self> {

@@ -175,12 +175,7 @@ pub(crate) async fn upstream_page(
     let upgrade =
         upgrade::form_of(app, signed, &upstream, upgrade_refused, wanted.as_deref()).await?;
     let title = format!("Upstream {}", upstream.name);
-    // "Installed." is no word to show beside a failure: the diagnosis says what happened.
-    let troubled = matches!(
-        upstream.status,
-        UpstreamStatus::Failed | UpstreamStatus::Degraded
-    );
-    let done = done.filter(|done| !(troubled && *done == "installed"));
+    let done = notice_as_it_stands(done, upstream.status);
     let chrome = Chrome::new(app, signed, title, Section::Gateway, done).await?;
     let tools = upstreams::tools(&app.platform, caller, id).await?;
     let may_read_logs = signed.caller().may(Permission::Gateway);
@@ -480,4 +475,38 @@ pub(crate) async fn uninstall(
     }
     upstreams::uninstall(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/gateway", Notice::Uninstalled))
+}
+
+/// The notice after an action, as the upstream now stands: "Installed." is no word to show
+/// beside a failure (the diagnosis says what happened), nor while the install is still
+/// under way.
+fn notice_as_it_stands(done: Option<&str>, status: UpstreamStatus) -> Option<&str> {
+    match (done, status) {
+        (Some("installed"), UpstreamStatus::Failed | UpstreamStatus::Degraded) => None,
+        (Some("installed"), UpstreamStatus::Installing | UpstreamStatus::Starting) => {
+            Some("installing")
+        }
+        (done, _) => done,
+    }
+}
+
+#[cfg(test)]
+mod notice_tests {
+    use super::*;
+
+    #[test]
+    fn installed_is_said_only_of_an_upstream_that_is_neither_under_way_nor_failed() {
+        let after_install = |status| notice_as_it_stands(Some("installed"), status);
+        assert_eq!(
+            after_install(UpstreamStatus::Installing),
+            Some("installing")
+        );
+        assert_eq!(after_install(UpstreamStatus::Starting), Some("installing"));
+        assert_eq!(after_install(UpstreamStatus::Failed), None);
+        assert_eq!(after_install(UpstreamStatus::Degraded), None);
+        assert_eq!(after_install(UpstreamStatus::Ready), Some("installed"));
+        assert_eq!(after_install(UpstreamStatus::Stopped), Some("installed"));
+        let restarted = notice_as_it_stands(Some("restarted"), UpstreamStatus::Starting);
+        assert_eq!(restarted, Some("restarted"));
+    }
 }

@@ -37,6 +37,9 @@ backend_tests! {
             let expected = starting.then(|| "3".to_owned());
             assert_eq!(reloads, expected, "reloads while it starts only: {seen}");
             assert_eq!(seen.contains("id=\"refreshing\""), starting, "and says so: {seen}");
+            // Installed is not said while it is under way.
+            assert_eq!(seen.contains(">Installing: Guidepost fetches"), starting, "{seen}");
+            assert!(!(starting && seen.contains(">Installed.</p>")), "{seen}");
             if seen.contains("id=\"upstream-status\">failed</span>") {
                 break seen;
             }
