@@ -6,6 +6,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use guidepost_core::hosting::servers;
 use guidepost_core::insights::analytics::{self, BucketWidth, CallsOverTime, ToolReport};
 use guidepost_core::walkthroughs::authoring;
@@ -54,9 +55,11 @@ struct OverviewPage {
     servers: Vec<(String, String, bool)>,
     /// The preset window in days, or 0 when a range is picked.
     days: u32,
-    /// The picked range's first and last day, or empty.
+    /// The picked range's first and last day, or empty; as typed when they were refused.
     from: String,
     to: String,
+    /// Why the picked range was refused (the page then shows the default window).
+    range_error: Option<String>,
     /// Whether the buckets are hours (else days).
     hourly: bool,
     csv_href: String,
@@ -105,10 +108,17 @@ pub(crate) async fn overview(
     signed: Signed,
     Query(query): Query<AnalyticsQuery>,
 ) -> PageResult {
-    let range = picked_range(&query)?;
-    let days = match range {
-        Some(_) => 0,
-        None => window_days(&query.days)?,
+    // A range that cannot be shown keeps the page, with what was typed and why beside it,
+    // over the default window: the filter is not lost to a bare error page.
+    let (range, range_error) = match picked_range(&query) {
+        Ok(range) => (range, None),
+        Err(PageError::Invalid { message, .. }) => (None, Some(message)),
+        Err(other) => return Err(other),
+    };
+    let days = match (range, &range_error) {
+        (Some(_), _) => 0,
+        (None, Some(_)) => DEFAULT_DAYS,
+        (None, None) => window_days(&query.days)?,
     };
     let server: Option<ServerId> = filter_id("server", &query.server)?;
     if let Some(id) = &server {
@@ -145,33 +155,48 @@ pub(crate) async fn overview(
     let total_errors = over_time.buckets.iter().map(|b| b.errors).sum();
     let log = LogLinks::new(&server, since, until);
     let picked = |at: Option<Timestamp>| at.map(day_value).unwrap_or_default();
-    Ok(page::render(&OverviewPage {
-        chrome,
-        servers: names
-            .0
-            .into_iter()
-            .map(|(id, name)| (id.clone(), name, id == server))
-            .collect(),
-        windows: window_links(&server, days),
-        window: format!("{} to {}", when(since), when(until)),
-        days,
-        from: picked(range.map(|(since, _)| since)),
-        to: picked(range.map(|_| until.plus_seconds(-DAY_SECONDS))),
-        hourly: over_time.width == BucketWidth::Hour,
-        csv_href: csv_href(&server, since, until),
-        errors_href: log.href(None, true),
-        log_href: log.href(None, false),
-        total_calls,
-        total_errors,
-        error_rate: percent(total_errors, total_calls),
-        calls_chart: calls_chart(&over_time),
-        buckets: bucket_rows(&over_time),
-        latency_chart: latency_chart(&report.tools),
-        errors_chart: errors_chart(&report.tools),
-        tools: report.tools.iter().map(|t| tool_row(t, &log)).collect(),
-        walkthroughs,
-        server,
-    }))
+    let (from, to) = match &range_error {
+        Some(_) => (typed(&query.from), typed(&query.to)),
+        None => (
+            picked(range.map(|(since, _)| since)),
+            picked(range.map(|_| until.plus_seconds(-DAY_SECONDS))),
+        ),
+    };
+    let status = match range_error {
+        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        None => StatusCode::OK,
+    };
+    Ok(page::render_with(
+        status,
+        &OverviewPage {
+            chrome,
+            servers: names
+                .0
+                .into_iter()
+                .map(|(id, name)| (id.clone(), name, id == server))
+                .collect(),
+            windows: window_links(&server, days),
+            window: format!("{} to {}", when(since), when(until)),
+            days,
+            from,
+            to,
+            range_error,
+            hourly: over_time.width == BucketWidth::Hour,
+            csv_href: csv_href(&server, since, until),
+            errors_href: log.href(None, true),
+            log_href: log.href(None, false),
+            total_calls,
+            total_errors,
+            error_rate: percent(total_errors, total_calls),
+            calls_chart: calls_chart(&over_time),
+            buckets: bucket_rows(&over_time),
+            latency_chart: latency_chart(&report.tools),
+            errors_chart: errors_chart(&report.tools),
+            tools: report.tools.iter().map(|t| tool_row(t, &log)).collect(),
+            walkthroughs,
+            server,
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -226,8 +251,15 @@ fn rfc3339(field: &str, text: &Option<String>) -> Result<Option<Timestamp>, Page
         .transpose()
 }
 
+/// A filter's text as typed, to be shown again (bounded: it is written back into the page).
+fn typed(text: &Option<String>) -> String {
+    chosen(text).unwrap_or_default().chars().take(64).collect()
+}
+
 /// The days picked with from/to (whole UTC days, `to` included): where they start and
 /// how many; `None` when neither is given (a preset window). One alone is a one-day range.
+/// Refused as invalid, with why (an unreadable day, a first day after the last, a range
+/// too long).
 fn picked_range(query: &AnalyticsQuery) -> Result<Option<(Timestamp, u32)>, PageError> {
     let from = typed_time("from", &query.from)?;
     let to = typed_time("to", &query.to)?;

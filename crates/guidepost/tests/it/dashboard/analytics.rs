@@ -186,6 +186,49 @@ async fn analytics_show_the_calls_that_were_made(db: &TestDatabase) {
     assert_eq!(sums(&table_rows(&body, "calls-table")), (4, 1));
     let refused = viewer.get("/app/analytics?days=5").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A range reversed, too long or unreadable keeps the page: the navigation, the form
+    // with the days as typed and why beside them, over the default window's figures.
+    for (from, to, why) in [
+        (
+            "2026-11-20",
+            "2026-11-10",
+            "pick a first day on or before the last",
+        ),
+        ("2026-01-01", "2026-03-01", "at most 31 days apart"),
+        ("2026-13-45", "", "is not a day"),
+    ] {
+        let refused = viewer
+            .get(&format!(
+                "/app/analytics?server={server}&from={from}&to={to}"
+            ))
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{from}..{to}"
+        );
+        let body = &refused.body;
+        assert!(body.contains(why), "{why}: {body}");
+        assert!(body.contains("id=\"range-error\" role=\"alert\""), "{body}");
+        assert!(
+            body.contains(&format!("name=\"from\" type=\"date\" value=\"{from}\"")),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!("name=\"to\" type=\"date\" value=\"{to}\"")),
+            "{body}"
+        );
+        assert!(body.contains("<nav"), "the navigation stays: {body}");
+        assert!(
+            body.contains(&format!("<option value=\"{server}\" selected>")),
+            "{body}"
+        );
+        assert_eq!(
+            sums(&table_rows(body, "calls-table")),
+            (4, 1),
+            "the last 7 days"
+        );
+    }
 
     // The overview counts the same calls for the last 24 hours.
     let overview = viewer.get("/app").await.ok().to_owned();
