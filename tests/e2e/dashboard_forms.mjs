@@ -14,7 +14,8 @@
 //      AA tags) and 24×24 px targets, with JavaScript; chart text height; the focus
 //      ring's contrast; copy buttons and drag handles hidden without JavaScript;
 //   2. at 390 px, refused forms: each comes back in the frame, with the message beside
-//      its field and what was typed kept (and the attach form's pattern works);
+//      its field and what was typed kept, opening at the error summary (which has the
+//      focus and is on screen); and the attach form's pattern works;
 //   3. every destructive action asks first (a dialog with JavaScript, the server's
 //      confirmation page without), and Cancel changes nothing;
 //   4. creating a key shows it once; reloading shows it no more and makes no other.
@@ -191,6 +192,12 @@ async function refused(page, form, path, fill, button, errorId, kept) {
     kept: {},
     framed: (await page.getByRole('navigation', { name: 'Main' }).count()) === 1,
     summary: (await page.locator('.error-summary a').count()) === 1,
+    // The page opens where the error is: the summary has the focus and is on screen.
+    in_view: await page.locator('.error-summary').first().evaluate((summary) => {
+      const box = summary.getBoundingClientRect();
+      const focused = document.activeElement === summary;
+      return focused && box.top >= 0 && box.bottom <= window.innerHeight;
+    }).catch(() => false),
   };
   for (const [selector, value] of Object.entries(kept)) {
     entry.kept[selector] = (await page.locator(selector).inputValue()) === value;
