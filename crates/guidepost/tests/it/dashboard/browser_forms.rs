@@ -223,7 +223,10 @@ fn check(report: &Value, javascript: &str) -> usize {
         assert!(status == 409 || status == 422, "{label}: {error}");
         assert_eq!(error["framed"], true, "{label}: in the frame: {error}");
         assert_eq!(error["summary"], true, "{label}: {error}");
-        assert_eq!(error["in_view"], true, "{label}: opens at the error: {error}");
+        assert_eq!(
+            error["in_view"], true,
+            "{label}: opens at the error: {error}"
+        );
         let beside = error["beside"].as_str().unwrap_or_default();
         assert!(
             beside.contains(": ") && !beside.contains('_'),
