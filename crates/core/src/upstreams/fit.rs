@@ -5,7 +5,7 @@
 //! an upstream that grows after it was attached cannot take a server past its cap or
 //! take a name twice. What does not fit then is quarantined with a finding that says
 //! why, until an administrator approves it, which is refused while it still does not
-//! fit.
+//! fit. An attachment's allowlists name only what the upstream offers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -83,6 +83,20 @@ pub(super) async fn check_attach(
         .store
         .list_upstream_tools(org, &attachment.upstream_id)
         .await?;
+    for (field, kind, names) in [
+        (
+            "allowed_tools",
+            DefinitionKind::Tool,
+            &attachment.allowed_tools,
+        ),
+        (
+            "allowed_prompts",
+            DefinitionKind::Prompt,
+            &attachment.allowed_prompts,
+        ),
+    ] {
+        named_ones_exist(field, kind, names.as_deref(), &tools)?;
+    }
     let mut collisions = Vec::new();
     for tool in tools.iter().filter(|t| holds_place(attachment, t)) {
         let name = exposed_name(&attachment.prefix, &tool.name);
@@ -108,6 +122,52 @@ pub(super) async fn check_attach(
         )));
     }
     Ok(())
+}
+
+/// The most of an upstream's names a refusal lists.
+const NAMES_LISTED: usize = 20;
+
+/// Refuses an allowlist naming what the upstream does not offer: such a name lets nothing
+/// through, and was most likely mistyped. Once the upstream has listed definitions of the
+/// kind, that is; before its first discovery there is nothing to check the names against.
+fn named_ones_exist(
+    field: &'static str,
+    kind: DefinitionKind,
+    names: Option<&[String]>,
+    known: &[UpstreamTool],
+) -> Result<(), ValidationError> {
+    let offered: Vec<&str> = known
+        .iter()
+        .filter(|definition| definition.kind == kind)
+        .map(|definition| definition.name.as_str())
+        .collect();
+    let Some(names) = names.filter(|_| !offered.is_empty()) else {
+        return Ok(());
+    };
+    let unknown: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !offered.contains(name))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut listed = offered.clone();
+    listed.sort_unstable();
+    let more = listed.len().saturating_sub(NAMES_LISTED);
+    listed.truncate(NAMES_LISTED);
+    let message = format!(
+        "the upstream offers no {} named {}; it offers {}{}",
+        kind.as_str().replace('_', " "),
+        unknown.join(", "),
+        listed.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+    );
+    Err(ValidationError::new(field, message))
 }
 
 /// Why each of `tools` (the upstream's tools as they are about to be stored, in its

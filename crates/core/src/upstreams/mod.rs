@@ -106,7 +106,8 @@ pub struct UpdateUpstream {
 pub struct AttachUpstream {
     /// The upstream's tools appear as `{prefix}__{tool}`.
     pub prefix: String,
-    /// Only these of its tools (by the upstream's names), when set.
+    /// Only these of its tools (by the upstream's names), when set. Once the upstream has
+    /// listed its tools, a name it does not offer is refused.
     #[serde(default)]
     pub allowed_tools: Option<Vec<String>>,
     /// Only these of its prompts (by the upstream's names), when set; all by default.

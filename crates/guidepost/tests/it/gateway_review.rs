@@ -309,11 +309,20 @@ backend_tests! {
             assert!(refused.to_string().contains("each name is 1 to 2048 bytes"), "{refused}");
             assert!(refused.to_string().len() < 1000, "the long name is not echoed whole: {refused}");
         }
+        // A name the upstream does not offer is refused, naming it and what it offers;
+        // nothing is attached.
+        let (status, refused) = f.app.api(Method::PUT, &path, &f.acme.key,
+            Some(json!({"prefix": "fy", "allowed_tools": ["echo", "ecoh"]}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        let said = refused.to_string();
+        assert!(said.contains("the upstream offers no tool named ecoh; it offers "), "{refused}");
+        assert!(said.contains("echo, ") && said.contains("whereami"), "{refused}");
+        assert_eq!(tool_names(&f.mcp.call(3, "tools/list", json!({})).await), before);
         let (status, body) = f.app.api(Method::PUT, &path, &f.acme.key,
             Some(json!({"prefix": "fy", "allowed_tools": ["echo", "whereami"]}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
 
-        let after = tool_names(&f.mcp.call(2, "tools/list", json!({})).await);
+        let after = tool_names(&f.mcp.call(4, "tools/list", json!({})).await);
         assert_eq!(&after[..before.len()], &before[..], "attaching another upstream renames nothing");
         assert_eq!(&after[before.len()..], ["fy__echo", "fy__whereami"]);
     }
