@@ -1,6 +1,6 @@
-//! The dashboard's own stylesheet and script, compiled into the binary and served under
-//! a path named by their content's hash, so browsers may keep them forever. Nothing is
-//! loaded from anywhere else.
+//! The dashboard's own stylesheet, script and mark (its icon), compiled into the binary
+//! and served under a path named by their content's hash, so browsers may keep them
+//! forever. Nothing is loaded from anywhere else.
 
 use std::sync::LazyLock;
 
@@ -19,6 +19,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/app.js"),
+    ),
+    (
+        "mark.svg",
+        "image/svg+xml",
+        include_bytes!("../assets/mark.svg"),
     ),
 ];
 

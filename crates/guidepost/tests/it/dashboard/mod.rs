@@ -4,6 +4,7 @@
 
 mod access;
 mod analytics;
+mod assets;
 mod audit;
 mod browser;
 mod browser_forms;
