@@ -81,8 +81,24 @@ function layout() {
     .filter((el) => !el.parentElement.closest('table, pre, .chart-box'))
     .slice(0, 5)
     .map((el) => `${el.tagName.toLowerCase()}.${el.className} → ${Math.round(el.getBoundingClientRect().right)}`);
+  // Table cells broken inside a number, name or id: a cell's word (text without spaces:
+  // a number, a tool's name, an id) laid out on more than one line.
+  const lines = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+  };
+  const broken = [...document.querySelectorAll('td.num, th.num, td code, th code')]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => {
+      const text = el.textContent.trim();
+      return text !== '' && !/\s/.test(text) && lines(el) > 1;
+    })
+    .slice(0, 5)
+    .map((el) => el.textContent.trim().slice(0, 40));
   return {
     overflow: root.scrollWidth > root.clientWidth,
+    brokenCells: broken,
     wider,
     scrollWidth: root.scrollWidth,
     chartText: texts.length ? Math.min(...texts) : null,

@@ -14,7 +14,7 @@ use crate::helpers::{SeededWalkthrough, Tenant, TestApp, personal_client};
 /// The cells of a table's body rows, by the table's id (tags stripped).
 pub fn table_rows(body: &str, id: &str) -> Vec<Vec<String>> {
     let start = body
-        .find(&format!("<table id=\"{id}\""))
+        .find(&format!("<table tabindex=\"0\" id=\"{id}\""))
         .unwrap_or_else(|| panic!("no table {id}: {body}"));
     let table = &body[start..];
     let table = &table[..table.find("</table>").unwrap()];

@@ -166,6 +166,11 @@ fn check(report: &Value, javascript: &str) -> usize {
             "{label}: scrolls sideways: {page:#}"
         );
         assert_eq!(page["violations"], json!([]), "{label}: {page:#}");
+        assert_eq!(
+            page["brokenCells"],
+            json!([]),
+            "{label}: a number, name or id broken in a table cell: {page:#}"
+        );
         if javascript == "off" {
             assert_eq!(
                 page["inertControls"], 0,
