@@ -31,6 +31,7 @@ mod identity_provider;
 mod identity_provider_form;
 mod markdown;
 mod members;
+mod numbers;
 mod page;
 mod route_table;
 mod section;

@@ -229,8 +229,38 @@ async fn reports_cost_the_same_statements_for_ten_calls_or_a_thousand(db: &TestD
     );
 }
 
+/// Counts are shown with their thousands grouped, on the overview and in analytics.
+async fn counts_are_shown_with_their_thousands_grouped(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let (org, store) = (&app.tenant.org, &app.app.store);
+    let server = app.app.create_server(&app.tenant, "acme", json!({})).await;
+    let server: ServerId = Id::parse(server["id"].as_str().unwrap()).unwrap();
+    let ada = person(store, org, "ada").await;
+    let calls: Vec<ToolCall> = (0..1_234)
+        .map(|i| call(org, &server, &ada, "search", i < 1_001, 60 + i % 600))
+        .collect();
+    for batch in calls.chunks(500) {
+        store.insert_tool_calls(batch).await.unwrap();
+    }
+    let mut browser = member(&app, &app.tenant, OWNER, Role::Owner).await;
+    let overview = browser.get("/app/").await;
+    let overview = overview.ok();
+    for figure in [
+        "<div class=\"figure\">1,234</div><a href=\"/app/analytics\">tool calls in 24 h</a>",
+        "<div class=\"figure\">1,001</div><a href=\"/app/analytics\">failed calls in 24 h</a>",
+    ] {
+        assert!(overview.contains(figure), "{figure} in {overview}");
+    }
+    let analytics = browser.get("/app/analytics?days=1").await;
+    let analytics = analytics.ok();
+    assert!(analytics.contains(">1,234</p>"), "{analytics}");
+    let tools = table_rows(analytics, "tools-table");
+    assert_eq!(tools[0][1..3], ["1,234", "1,001"], "{tools:?}");
+}
+
 backend_tests!(
     the_call_log_filters_by_person_and_errors,
+    counts_are_shown_with_their_thousands_grouped,
     analytics_picks_days_exports_csv_and_links_error_rates_to_the_log,
     reports_cost_the_same_statements_for_ten_calls_or_a_thousand,
 );
