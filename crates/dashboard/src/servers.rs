@@ -62,7 +62,7 @@ pub(crate) async fn list(
             url: urls::mcp_url(&app.platform.config, &s),
             name: s.name,
             slug: s.slug.as_str().to_owned(),
-            auth_mode: s.auth_mode.as_str(),
+            auth_mode: auth_mode_words(s.auth_mode),
         })
         .collect();
     let next_page = page::next_page("/app/servers", listed.next_cursor);
@@ -133,12 +133,37 @@ impl Fields {
         }
     }
 
-    fn auth_modes(&self) -> Vec<(&'static str, bool)> {
+    /// (value, words, selected) of each mode offered.
+    fn auth_modes(&self) -> Vec<(&'static str, &'static str, bool)> {
         AuthMode::ALL
             .iter()
             .filter(|m| **m != AuthMode::CustomOauth || self.custom_oauth_offered)
-            .map(|m| (m.as_str(), m.as_str() == self.auth_mode))
+            .map(|m| {
+                (
+                    m.as_str(),
+                    auth_mode_words(*m),
+                    m.as_str() == self.auth_mode,
+                )
+            })
             .collect()
+    }
+
+    /// The chosen mode in words.
+    fn auth_mode_in_words(&self) -> &str {
+        match AuthMode::parse(&self.auth_mode) {
+            Some(mode) => auth_mode_words(mode),
+            None => &self.auth_mode,
+        }
+    }
+}
+
+/// Who may connect, in words; forms post the API's value.
+fn auth_mode_words(mode: AuthMode) -> &'static str {
+    match mode {
+        AuthMode::None => "Anyone, without signing in",
+        AuthMode::CollectEmail => "Anyone, asked for their email",
+        AuthMode::PlatformOauth => "People who sign in with Guidepost",
+        AuthMode::CustomOauth => "People who sign in with your identity provider",
     }
 }
 

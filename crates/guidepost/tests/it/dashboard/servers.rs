@@ -48,6 +48,23 @@ async fn an_editor_creates_a_server_and_sees_what_agents_see(db: &TestDatabase) 
     page.ok();
     let body = &page.text();
     assert!(body.contains("Created."), "the notice is shown");
+    // Who may connect is said in words, as it is in the list and the form's choices (the
+    // form posts the API's values).
+    assert!(
+        body.contains("<option value=\"none\" selected>Anyone, without signing in</option>"),
+        "{body}"
+    );
+    let listed = editor.get("/app/servers").await;
+    assert!(
+        listed.ok().contains("<td>Anyone, without signing in</td>"),
+        "{}",
+        listed.body
+    );
+    assert!(!listed.body.contains(">none<"), "{}", listed.body);
+    let mut viewer = member(&app, &app.tenant, "vi@acme.example", Role::Viewer).await;
+    let read_only = viewer.get(created.split('?').next().unwrap()).await;
+    let facts = "<dt>Who may connect</dt><dd>Anyone, without signing in</dd>";
+    assert!(read_only.ok().contains(facts), "{}", read_only.body);
     // Install snippets for the three clients, with the server's real address.
     let url = "http://docs.localhost:";
     assert!(body.contains(url), "{body}");
