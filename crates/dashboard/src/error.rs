@@ -49,7 +49,7 @@ struct ErrorPage {
     field: Option<String>,
     assets: &'static str,
     /// The main navigation, so that an error is never a dead end.
-    sections: [Section; 8],
+    sections: [Section; 9],
 }
 
 impl IntoResponse for PageError {

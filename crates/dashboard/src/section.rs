@@ -8,6 +8,7 @@ pub(crate) enum Section {
     Servers,
     Walkthroughs,
     Analytics,
+    ToolCalls,
     EndUsers,
     Support,
     Gateway,
@@ -16,11 +17,12 @@ pub(crate) enum Section {
 
 impl Section {
     /// The navigation, in order.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Overview,
         Section::Servers,
         Section::Walkthroughs,
         Section::Analytics,
+        Section::ToolCalls,
         Section::EndUsers,
         Section::Support,
         Section::Gateway,
@@ -33,6 +35,7 @@ impl Section {
             Section::Servers => "Servers",
             Section::Walkthroughs => "Walkthroughs",
             Section::Analytics => "Analytics",
+            Section::ToolCalls => "Tool calls",
             Section::EndUsers => "End users",
             Section::Support => "Support",
             Section::Gateway => "Gateway",
@@ -46,6 +49,7 @@ impl Section {
             Section::Servers => "/app/servers",
             Section::Walkthroughs => "/app/walkthroughs",
             Section::Analytics => "/app/analytics",
+            Section::ToolCalls => "/app/tool-calls",
             Section::EndUsers => "/app/end-users",
             Section::Support => "/app/support",
             Section::Gateway => "/app/gateway",

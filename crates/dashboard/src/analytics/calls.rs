@@ -74,7 +74,7 @@ pub(crate) async fn log(
     let filter = filter_of(&query)?;
     let page = page_from(&query.cursor, PAGE_SIZE)?;
     let found = analytics::list_tool_calls(&app.platform, signed.caller(), &filter, &page).await?;
-    let chrome = Chrome::new(&app, &signed, "Tool-call log", Section::Analytics, None).await?;
+    let chrome = Chrome::new(&app, &signed, "Tool-call log", Section::ToolCalls, None).await?;
     let names = ServerNames::of(&app, &signed).await?;
     let server = filter
         .server_id

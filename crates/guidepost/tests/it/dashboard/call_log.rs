@@ -85,7 +85,16 @@ async fn the_call_log_filters_by_person_and_errors(db: &TestDatabase) {
         .unwrap();
     let mut browser = member(&app, &app.tenant, OWNER, Role::Owner).await;
 
+    // The log is in the main navigation, current on its page.
+    let overview = browser.get("/app/").await;
+    assert!(
+        overview
+            .ok()
+            .contains("<li><a href=\"/app/tool-calls\">Tool calls</a></li>")
+    );
     let everything = browser.get("/app/tool-calls").await;
+    let current = "<li><a href=\"/app/tool-calls\" aria-current=\"page\">Tool calls</a></li>";
+    assert!(everything.ok().contains(current), "{}", everything.body);
     assert_eq!(table_rows(everything.ok(), "call-log").len(), 4);
     let adas_failures = browser
         .get(&format!("/app/tool-calls?person={ada}&errors=on"))
