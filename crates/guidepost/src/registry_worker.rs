@@ -47,7 +47,7 @@ impl FencedFetch {
         }
     }
 
-    fn check(&self, url: &str) -> Result<(), String> {
+    fn check(&self, url: &str) -> Result<(), guidepost_outbound::Refused> {
         let refusals = guidepost_outbound::Refusals {
             plain_http: "plain http is reached only with --registry-allow-private",
             private_address: "registries are reached on public addresses only",
@@ -59,7 +59,7 @@ impl FencedFetch {
 #[async_trait]
 impl RegistryFetch for FencedFetch {
     async fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, String> {
-        self.check(url)?;
+        self.check(url).map_err(|refused| refused.to_string())?;
         let mut response = self
             .client
             .get(url)

@@ -54,7 +54,7 @@ struct FencedTransport {
 }
 
 impl FencedTransport {
-    fn check(&self, url: &str) -> Result<(), String> {
+    fn check(&self, url: &str) -> Result<(), guidepost_outbound::Refused> {
         let refusals = guidepost_outbound::Refusals {
             plain_http: "plain http is sent only with --webhook-allow-private",
             private_address: "webhooks are sent to public addresses only",
@@ -71,7 +71,7 @@ impl WebhookTransport for FencedTransport {
         headers: &[(&'static str, String)],
         body: &str,
     ) -> Result<u16, String> {
-        self.check(url)?;
+        self.check(url).map_err(|refused| refused.to_string())?;
         let mut request = self.client.post(url).body(body.to_owned());
         for (name, value) in headers {
             request = request.header(*name, value);

@@ -115,24 +115,42 @@ pub struct Refusals {
     pub private_address: &'static str,
 }
 
+/// Why [`check_literal`] refused a URL; its text goes to the caller's user (a webhook's
+/// deliveries, a registry's last error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("{url} is not a URL: {reason}")]
+    NotAUrl { url: String, reason: String },
+    #[error("{url} is not https; {why}")]
+    PlainHttp { url: String, why: &'static str },
+    #[error("{ip} is not on a public address; {why}")]
+    PrivateAddress { ip: IpAddr, why: &'static str },
+}
+
 /// What the fence's resolver cannot see in a URL, checked before sending: https, and an
 /// address written in the URL (never resolved) on the public internet. Unless
 /// `allow_private`, for development and tests.
-pub fn check_literal(url: &str, allow_private: bool, refusals: &Refusals) -> Result<(), String> {
+pub fn check_literal(url: &str, allow_private: bool, refusals: &Refusals) -> Result<(), Refused> {
     if allow_private {
         return Ok(());
     }
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| Refused::NotAUrl {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
     if parsed.scheme() != "https" {
-        return Err(format!("{url} is not https; {}", refusals.plain_http));
+        return Err(Refused::PlainHttp {
+            url: url.to_owned(),
+            why: refusals.plain_http,
+        });
     }
     let host = parsed.host_str().unwrap_or_default();
     let written = host.trim_start_matches('[').trim_end_matches(']');
     match written.parse::<IpAddr>() {
-        Ok(ip) if !is_public(ip) => Err(format!(
-            "{ip} is not on a public address; {}",
-            refusals.private_address
-        )),
+        Ok(ip) if !is_public(ip) => Err(Refused::PrivateAddress {
+            ip,
+            why: refusals.private_address,
+        }),
         _ => Ok(()),
     }
 }
@@ -150,14 +168,14 @@ mod tests {
         let check = |url: &str| check_literal(url, false, &refusals);
         assert_eq!(check("https://hooks.example.com/x"), Ok(()));
         assert_eq!(check("https://8.8.8.8/x"), Ok(()));
-        let plain = check("http://hooks.example.com/x").unwrap_err();
+        let plain = check("http://hooks.example.com/x").unwrap_err().to_string();
         assert!(plain.ends_with("is not https; use https"), "{plain}");
         for private in [
             "https://127.0.0.1/x",
             "https://[::1]/x",
             "https://10.1.2.3/x",
         ] {
-            let refused = check(private).unwrap_err();
+            let refused = check(private).unwrap_err().to_string();
             assert!(
                 refused.ends_with("is not on a public address; public only"),
                 "{refused}"
