@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use guidepost_core::mail::MailError;
 use guidepost_domain::{Email, Timestamp, random_token};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
@@ -54,7 +55,7 @@ impl Mailer {
     }
 
     /// Sends a one-time sign-in code.
-    pub(crate) async fn send_code(&self, mail: &CodeMail<'_>) -> Result<(), String> {
+    pub(crate) async fn send_code(&self, mail: &CodeMail<'_>) -> Result<(), MailError> {
         let subject = format!(
             "{} is your sign-in code for {}",
             mail.code, mail.server_name
@@ -75,7 +76,7 @@ impl Mailer {
 
     /// Sends one plain-text message. In outbox mode (development) the subject is logged,
     /// and sign-in subjects carry their code there on purpose.
-    pub async fn send_text(&self, to: &Email, subject: &str, body: &str) -> Result<(), String> {
+    pub async fn send_text(&self, to: &Email, subject: &str, body: &str) -> Result<(), MailError> {
         // The address stays out of the span: traces leave the platform.
         let transport = match &self.transport {
             Transport::Smtp(_) => "smtp",
@@ -89,20 +90,21 @@ impl Mailer {
         self.send_in_span(to, subject, body).instrument(span).await
     }
 
-    async fn send_in_span(&self, to: &Email, subject: &str, body: &str) -> Result<(), String> {
-        let mailbox: Mailbox = to.as_str().parse().map_err(|e| format!("{e}"))?;
+    async fn send_in_span(&self, to: &Email, subject: &str, body: &str) -> Result<(), MailError> {
+        let unwritable = |e: &dyn std::fmt::Display| MailError::Unwritable(e.to_string());
+        let mailbox: Mailbox = to.as_str().parse().map_err(|e| unwritable(&e))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(mailbox)
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_owned())
-            .map_err(|e| format!("{e}"))?;
+            .map_err(|e| unwritable(&e))?;
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|e| {
                     tracing::warn!(error = %e, "could not send mail by SMTP");
-                    "the mail server refused the message".to_owned()
+                    MailError::Refused
                 })?;
                 tracing::info!(%to, "sent mail by SMTP");
             }
@@ -122,15 +124,15 @@ impl Mailer {
 
 #[async_trait::async_trait]
 impl guidepost_core::mail::Mail for Mailer {
-    async fn send(&self, to: &Email, subject: &str, body: &str) -> Result<(), String> {
+    async fn send(&self, to: &Email, subject: &str, body: &str) -> Result<(), MailError> {
         self.send_text(to, subject, body).await
     }
 }
 
-async fn write_to_outbox(dir: &PathBuf, message: &[u8]) -> Result<PathBuf, String> {
+async fn write_to_outbox(dir: &PathBuf, message: &[u8]) -> Result<PathBuf, MailError> {
     tokio::fs::create_dir_all(dir).await.map_err(|e| {
         tracing::error!(error = %e, dir = %dir.display(), "cannot create the mail outbox");
-        "the mail outbox cannot be written".to_owned()
+        MailError::OutboxUnwritable
     })?;
     let name = format!(
         "{}-{}.eml",
@@ -143,7 +145,7 @@ async fn write_to_outbox(dir: &PathBuf, message: &[u8]) -> Result<PathBuf, Strin
     let path = dir.join(name);
     tokio::fs::write(&path, message).await.map_err(|e| {
         tracing::error!(error = %e, path = %path.display(), "cannot write to the mail outbox");
-        "the mail outbox cannot be written".to_owned()
+        MailError::OutboxUnwritable
     })?;
     Ok(path)
 }

@@ -3,13 +3,13 @@
 //! twin `--loads` times, one request at a time, and prints p50 and p95 per page as a
 //! table (the one in docs/PERFORMANCE.md). A page that does not answer 200 fails the run.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::Context;
 use async_trait::async_trait;
 use guidepost_core::insights::analytics::percentile;
-use guidepost_core::mail::Mail;
+use guidepost_core::mail::{Mail, MailError};
 use guidepost_core::{Caller, accounts::members, accounts::organizations};
 use guidepost_domain::*;
 use serde::Serialize;
@@ -141,8 +141,8 @@ struct Kept(Mutex<Option<String>>);
 
 #[async_trait]
 impl Mail for Kept {
-    async fn send(&self, _to: &Email, _subject: &str, body: &str) -> Result<(), String> {
-        let mut kept = self.0.lock().map_err(|_| "poisoned".to_owned())?;
+    async fn send(&self, _to: &Email, _subject: &str, body: &str) -> Result<(), MailError> {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         *kept = Some(body.to_owned());
         Ok(())
     }

@@ -175,8 +175,13 @@ struct Unsent;
 
 #[async_trait::async_trait]
 impl guidepost_core::mail::Mail for Unsent {
-    async fn send(&self, _: &guidepost_domain::Email, _: &str, _: &str) -> Result<(), String> {
-        Err("this test sends no mail".into())
+    async fn send(
+        &self,
+        _: &guidepost_domain::Email,
+        _: &str,
+        _: &str,
+    ) -> Result<(), guidepost_core::mail::MailError> {
+        Err(guidepost_core::mail::MailError::Refused)
     }
 }
 
