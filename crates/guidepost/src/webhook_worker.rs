@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::support::webhooks::{self, DeliveryPolicy, WebhookTransport};
+use guidepost_core::support::webhooks::{self, DeliveryError, DeliveryPolicy, WebhookTransport};
 use tokio_util::sync::CancellationToken;
 
 /// How this node sends webhooks.
@@ -70,15 +70,16 @@ impl WebhookTransport for FencedTransport {
         url: &str,
         headers: &[(&'static str, String)],
         body: &str,
-    ) -> Result<u16, String> {
-        self.check(url).map_err(|refused| refused.to_string())?;
+    ) -> Result<u16, DeliveryError> {
+        self.check(url)
+            .map_err(|refused| DeliveryError::Refused(refused.to_string()))?;
         let mut request = self.client.post(url).body(body.to_owned());
         for (name, value) in headers {
             request = request.header(*name, value);
         }
         match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
-            Err(error) => Err(describe(&error)),
+            Err(error) => Err(DeliveryError::NoAnswer(describe(&error))),
         }
     }
 }

@@ -62,7 +62,19 @@ pub trait WebhookTransport: Send + Sync {
         url: &str,
         headers: &[(&'static str, String)],
         body: &str,
-    ) -> Result<u16, String>;
+    ) -> Result<u16, DeliveryError>;
+}
+
+/// Why a delivery got no HTTP status; its text is stored on the delivery, which the
+/// organization reads.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The outbound fence refused the URL before connecting.
+    #[error("{0}")]
+    Refused(String),
+    /// The receiver did not answer: the connection's error, or a timeout.
+    #[error("{0}")]
+    NoAnswer(String),
 }
 
 fn validate_url(text: &str) -> Result<String, ValidationError> {
@@ -295,7 +307,7 @@ async fn attempt(
     {
         Ok(code) if (200..300).contains(&code) => AttemptOutcome::Delivered { status_code: code },
         Ok(code) => failed(Some(code), format!("the receiver answered {code}")),
-        Err(error) => failed(None, error),
+        Err(error) => failed(None, error.to_string()),
     }
 }
 
