@@ -31,6 +31,7 @@ use openidconnect::{
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
+use guidepost_core::accounts::oidc::ProviderCheckError;
 use guidepost_outbound::{GuardedResolver, is_public};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -311,11 +312,14 @@ fn id_token_email(claims: &CoreIdTokenClaims) -> Option<(String, Option<bool>)> 
 
 #[async_trait]
 impl guidepost_core::accounts::oidc::ProviderCheck for IdentityProviders {
-    async fn check(&self, issuer_url: &str) -> Result<(), String> {
-        self.metadata(issuer_url, true)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    async fn check(&self, issuer_url: &str) -> Result<(), ProviderCheckError> {
+        match self.metadata(issuer_url, true).await {
+            Ok(_) => Ok(()),
+            Err(UpstreamError::Unusable(why)) => Err(ProviderCheckError::Unusable(why)),
+            Err(UpstreamError::Unreachable(why) | UpstreamError::Refused(why)) => {
+                Err(ProviderCheckError::Unreachable(why))
+            }
+        }
     }
 }
 

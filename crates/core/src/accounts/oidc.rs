@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::hosting::urls::{mcp_url, path_mcp_url};
+use crate::secrets::SecretError;
 use crate::{CoreError, Platform, PlatformConfig};
 
 /// The path, under a server's issuer, that the provider sends people back to.
@@ -30,8 +31,19 @@ const SECRET_MAX: usize = 2000;
 /// signing keys. Implemented by the authorization server, which federates to it.
 #[async_trait]
 pub trait ProviderCheck: Send + Sync {
-    /// `Err` says why, in words for the organization's administrator.
-    async fn check(&self, issuer_url: &str) -> Result<(), String>;
+    async fn check(&self, issuer_url: &str) -> Result<(), ProviderCheckError>;
+}
+
+/// Why a provider cannot sign people in, in words for the organization's administrator.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderCheckError {
+    /// Its discovery document was not read: the outbound fence refused it, or it did not
+    /// answer.
+    #[error("{0}")]
+    Unreachable(String),
+    /// It answered, without what sign-in needs.
+    #[error("{0}")]
+    Unusable(String),
 }
 
 /// `PUT /api/v1/servers/{id}/oidc`: the whole configuration (what is left out is removed).
@@ -276,24 +288,30 @@ pub async fn sign_in_client(
     }
 }
 
-/// The provider's client secret, opened with the master key; `Err` says why it cannot be.
+/// Why a provider's client secret cannot be opened.
+#[derive(Debug, thiserror::Error)]
+enum SecretUnopened {
+    #[error("this platform runs without its master key (--master-key or GUIDEPOST_MASTER_KEY)")]
+    NoMasterKey,
+    #[error("{0}; PUT it again")]
+    Sealed(SecretError),
+}
+
+/// The provider's client secret, opened with the master key.
 fn opened_secret(
     config: &PlatformConfig,
     id: &ServerId,
     provider: &OidcProvider,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, SecretUnopened> {
     let Some(sealed) = &provider.client_secret_sealed else {
         return Ok(None);
     };
     let Some(key) = &config.master_key else {
-        return Err(
-            "this platform runs without its master key (--master-key or GUIDEPOST_MASTER_KEY)"
-                .into(),
-        );
+        return Err(SecretUnopened::NoMasterKey);
     };
     key.open(sealed, &secret_context(id))
         .map(Some)
-        .map_err(|why| format!("{why}; PUT it again"))
+        .map_err(SecretUnopened::Sealed)
 }
 
 pub async fn get(
