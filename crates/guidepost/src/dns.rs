@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use guidepost_core::hosting::domains::TxtRecords;
+use guidepost_core::hosting::domains::{TxtLookupError, TxtRecords};
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
@@ -15,13 +15,13 @@ use hickory_resolver::{Resolver, TokioResolver};
 
 /// The platform's TXT lookups; a resolver that could not be set up says why on use.
 pub struct Dns {
-    resolver: Result<TokioResolver, String>,
+    resolver: Result<TokioResolver, TxtLookupError>,
 }
 
 impl Dns {
     pub fn new(server: Option<SocketAddr>) -> Self {
         Self {
-            resolver: build(server).map_err(|e| format!("no DNS resolver: {e}")),
+            resolver: build(server).map_err(|e| TxtLookupError::NoResolver(e.to_string())),
         }
     }
 }
@@ -48,7 +48,7 @@ fn build(server: Option<SocketAddr>) -> Result<TokioResolver, hickory_resolver::
 
 #[async_trait]
 impl TxtRecords for Dns {
-    async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+    async fn txt(&self, name: &str) -> Result<Vec<String>, TxtLookupError> {
         let resolver = self.resolver.as_ref().map_err(Clone::clone)?;
         // Fully qualified: no search domain is tried.
         let lookup = match resolver.txt_lookup(format!("{name}.")).await {
@@ -56,7 +56,7 @@ impl TxtRecords for Dns {
             Err(error) if error.is_no_records_found() || error.is_nx_domain() => {
                 return Ok(Vec::new());
             }
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(TxtLookupError::Failed(error.to_string())),
         };
         let records = lookup
             .answers()

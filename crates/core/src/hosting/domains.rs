@@ -19,8 +19,19 @@ pub(crate) const CHALLENGE_LABEL: &str = "_guidepost-challenge";
 #[async_trait]
 pub trait TxtRecords: Send + Sync {
     /// The strings of every TXT record at `name` (a record's strings joined); none when
-    /// the name has no TXT record. `Err` says why the lookup failed.
-    async fn txt(&self, name: &str) -> Result<Vec<String>, String>;
+    /// the name has no TXT record.
+    async fn txt(&self, name: &str) -> Result<Vec<String>, TxtLookupError>;
+}
+
+/// Why a TXT lookup failed; the organization reads it in the verification's refusal.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TxtLookupError {
+    /// The node's resolver could not be set up (its configuration did not read).
+    #[error("no DNS resolver: {0}")]
+    NoResolver(String),
+    /// The resolver answered with an error other than "no such record".
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// What the organization must publish for its pending domain.
