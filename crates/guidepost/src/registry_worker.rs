@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
-use guidepost_core::upstreams::registry::{self, RegistryFetch};
+use guidepost_core::upstreams::registry::{self, FetchError, RegistryFetch};
 use tokio_util::sync::CancellationToken;
 
 /// How this node reaches registries.
@@ -58,27 +58,34 @@ impl FencedFetch {
 
 #[async_trait]
 impl RegistryFetch for FencedFetch {
-    async fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, String> {
-        self.check(url).map_err(|refused| refused.to_string())?;
+    async fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
+        self.check(url)
+            .map_err(|refused| FetchError::Refused(refused.to_string()))?;
+        let no_answer = |error: reqwest::Error| FetchError::NoAnswer {
+            url: url.to_owned(),
+            why: describe(&error),
+        };
         let mut response = self
             .client
             .get(url)
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| format!("{url}: {}", describe(&e)))?;
+            .map_err(no_answer)?;
         if !response.status().is_success() {
-            return Err(format!("{url} answered {}", response.status()));
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status: response.status().to_string(),
+            });
         }
         let mut body = Vec::new();
         // Read in chunks, so that an endless answer stops at the limit.
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("{url}: {}", describe(&e)))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(no_answer)? {
             if body.len() + chunk.len() > limit {
-                return Err(format!("{url} answered more than {limit} bytes"));
+                return Err(FetchError::TooLarge {
+                    url: url.to_owned(),
+                    limit,
+                });
             }
             body.extend_from_slice(&chunk);
         }

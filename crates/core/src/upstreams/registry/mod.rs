@@ -12,7 +12,7 @@ use serde_json::Value;
 use self::server_json::ServerJson;
 use crate::{CoreError, Platform};
 
-pub use sync::{RegistryFetch, SyncReport, sync};
+pub use sync::{FetchError, RegistryFetch, SyncReport, sync};
 
 /// What `source` an imported entry has.
 pub(crate) const IMPORT_SOURCE: &str = "import";

@@ -26,8 +26,45 @@ const LEASE: Duration = Duration::from_secs(600);
 /// How the platform reaches a registry: the binary's fenced client.
 #[async_trait]
 pub trait RegistryFetch: Send + Sync {
-    /// GETs `url` and answers its body, at most `limit` bytes, or why not.
-    async fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, String>;
+    /// GETs `url` and answers its body, at most `limit` bytes.
+    async fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, FetchError>;
+}
+
+/// Why a registry page was not read; it becomes the registry's last error, which the
+/// operator reads.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The outbound fence refused the URL before connecting.
+    #[error("{0}")]
+    Refused(String),
+    /// The registry did not answer, or the answer broke off: the client's words.
+    #[error("{url}: {why}")]
+    NoAnswer { url: String, why: String },
+    /// The registry answered with a status other than success, as the client writes it
+    /// (`404 Not Found`).
+    #[error("{url} answered {status}")]
+    Status { url: String, status: String },
+    #[error("{url} answered more than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+}
+
+/// Why a sync stopped before its last page; its text is the registry's last error.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error("{registry} is not a registry URL: {reason}")]
+    NotARegistry {
+        registry: String,
+        reason: url::ParseError,
+    },
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{url} did not answer a server list: {reason}")]
+    NotAList {
+        url: String,
+        reason: serde_json::Error,
+    },
+    #[error("could not store the entries: {0}")]
+    Store(guidepost_store::StoreError),
 }
 
 /// What one registry's sync did.
@@ -124,7 +161,7 @@ async fn sync_one(
     };
     let mut progress = Progress::default();
     let result = fetch_changes(platform, fetch, source, mark, &mut progress).await;
-    let error = result.err();
+    let error = result.err().map(|error| error.to_string());
     if let Some(error) = &error {
         tracing::warn!(registry = source, %error, "registry sync failed");
     }
@@ -170,15 +207,17 @@ async fn fetch_changes(
     source: &str,
     mark: Option<Timestamp>,
     progress: &mut Progress,
-) -> Result<(), String> {
+) -> Result<(), SyncError> {
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let url = page_url(source, cursor.as_deref(), mark)?;
         progress.requests += 1;
         let body = fetch.get(&url, PAGE_BYTES).await?;
         let now = Timestamp::now();
-        let page = read_page(source, &body, now)
-            .map_err(|e| format!("{url} did not answer a server list: {e}"))?;
+        let page = read_page(source, &body, now).map_err(|reason| SyncError::NotAList {
+            url: url.clone(),
+            reason,
+        })?;
         progress.received += page.received;
         for (name, why) in &page.skipped {
             // One bad entry does not stop the others: it is counted and logged.
@@ -197,7 +236,7 @@ async fn fetch_changes(
             .store
             .put_registry_entries(&entries, now, platform.config.registry_max_entries)
             .await
-            .map_err(|e| format!("could not store the entries: {e}"))?;
+            .map_err(SyncError::Store)?;
         if let Some(first) = put.over_cap.first() {
             // One line a page: a registry far past the cap would otherwise log each name.
             let skipped = put.over_cap.len();
@@ -228,8 +267,12 @@ pub(super) struct Page {
 }
 
 /// Reads a page of the list, each entry on its own so that a bad one is skipped alone.
-pub(super) fn read_page(source: &str, body: &[u8], now: Timestamp) -> Result<Page, String> {
-    let list: ListPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+pub(super) fn read_page(
+    source: &str,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<Page, serde_json::Error> {
+    let list: ListPage = serde_json::from_slice(body)?;
     let mut page = Page {
         entries: Vec::with_capacity(list.servers.len()),
         skipped: Vec::new(),
@@ -248,9 +291,17 @@ pub(super) fn read_page(source: &str, body: &[u8], now: Timestamp) -> Result<Pag
     Ok(page)
 }
 
-fn page_url(source: &str, cursor: Option<&str>, mark: Option<Timestamp>) -> Result<String, String> {
-    let mut url = url::Url::parse(&format!("{source}/v0.1/servers"))
-        .map_err(|e| format!("{source} is not a registry URL: {e}"))?;
+fn page_url(
+    source: &str,
+    cursor: Option<&str>,
+    mark: Option<Timestamp>,
+) -> Result<String, SyncError> {
+    let mut url = url::Url::parse(&format!("{source}/v0.1/servers")).map_err(|reason| {
+        SyncError::NotARegistry {
+            registry: source.to_owned(),
+            reason,
+        }
+    })?;
     {
         let mut query = url.query_pairs_mut();
         query.append_pair("limit", &PAGE_LIMIT.to_string());
