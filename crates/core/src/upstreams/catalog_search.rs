@@ -89,7 +89,7 @@ impl ListedEntry {
                 let refusal = super::private::check_image(platform, &catalog_entry.spec).err();
                 (Some(catalog_entry), refusal.map(|invalid| invalid.message))
             }
-            Err(why) => (None, Some(why)),
+            Err(why) => (None, Some(why.to_string())),
         };
         let text = |field: &str| {
             entry

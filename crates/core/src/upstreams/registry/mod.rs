@@ -9,7 +9,7 @@ pub mod sync;
 use guidepost_domain::*;
 use serde_json::Value;
 
-use self::server_json::ServerJson;
+use self::server_json::{ServerJson, ServerJsonError};
 use crate::{CoreError, Platform};
 
 pub use sync::{FetchError, RegistryFetch, SyncReport, sync};
@@ -23,15 +23,38 @@ const IMPORT_MAX: usize = 100_000;
 /// The key of the official registry's metadata in `_meta`.
 const OFFICIAL_META: &str = "io.modelcontextprotocol.registry/official";
 
+/// Why a registry's item is skipped or refused on import, or why a stored entry cannot
+/// be installed; the operator and the catalog's readers see it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EntryError {
+    /// An item of a registry's page that is no JSON.
+    #[error("the entry does not read: {0}")]
+    NotJson(serde_json::Error),
+    /// A listed or imported item that is no `server.json`.
+    #[error("a server.json does not read: {0}")]
+    NotServerJson(serde_json::Error),
+    /// A stored document that no longer reads as a `server.json`.
+    #[error("its server.json does not read: {0}")]
+    StoredNotServerJson(serde_json::Error),
+    #[error("{name}: its server.json is over {DOCUMENT_MAX} bytes")]
+    TooLarge { name: String },
+    #[error("{name}: unknown status {status:?}")]
+    UnknownStatus { name: String, status: String },
+    #[error(transparent)]
+    ServerJson(#[from] ServerJsonError),
+    /// Its catalog entry breaks a rule every entry keeps.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+}
+
 /// A registry entry's catalog entry, checked as it would be installed, or why it cannot
 /// be installed; what this platform's operator allows (`--container-images`) is checked
 /// at install (`find`).
-pub(crate) fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, String> {
-    let server: ServerJson = serde_json::from_value(entry.document.clone())
-        .map_err(|e| format!("its server.json does not read: {e}"))?;
+pub(crate) fn installable(entry: &RegistryEntry) -> Result<CatalogEntry, EntryError> {
+    let server: ServerJson =
+        serde_json::from_value(entry.document.clone()).map_err(EntryError::StoredNotServerJson)?;
     let catalog_entry = server.catalog_entry(entry.status)?;
-    super::private::check_spec(&catalog_entry)
-        .map_err(|invalid| format!("{}: {}", invalid.field, invalid.message))?;
+    super::private::check_spec(&catalog_entry)?;
     Ok(catalog_entry)
 }
 
@@ -81,7 +104,7 @@ pub(super) async fn find(
         let message = format!("{name} {} cannot be installed: {why}", entry.version);
         ValidationError::new("catalog_entry_id", message)
     };
-    let catalog_entry = installable(&entry).map_err(refused)?;
+    let catalog_entry = installable(&entry).map_err(|why| refused(why.to_string()))?;
     // The operator's rules hold for a registry's entries as for an organization's own.
     super::private::check_image(platform, &catalog_entry.spec)
         .map_err(|invalid| refused(invalid.message))?;
@@ -95,7 +118,7 @@ pub(crate) fn entry_of(
     source: &str,
     item: &Value,
     now: Timestamp,
-) -> Result<RegistryEntry, String> {
+) -> Result<RegistryEntry, EntryError> {
     let document = item.get("server").unwrap_or(item);
     let official = item
         .get("_meta")
@@ -107,19 +130,18 @@ pub(crate) fn entry_of(
             .and_then(Timestamp::parse_rfc3339)
             .map(|t| not_after(t, now))
     };
-    let server: ServerJson = serde_json::from_value(document.clone())
-        .map_err(|e| format!("a server.json does not read: {e}"))?;
+    let server: ServerJson =
+        serde_json::from_value(document.clone()).map_err(EntryError::NotServerJson)?;
     server.check()?;
     if document.to_string().len() > DOCUMENT_MAX {
-        return Err(format!(
-            "{}: its server.json is over {DOCUMENT_MAX} bytes",
-            server.name
-        ));
+        return Err(EntryError::TooLarge { name: server.name });
     }
     let status = match text("status") {
         None => RegistryStatus::Active,
-        Some(status) => RegistryStatus::parse(status)
-            .ok_or_else(|| format!("{}: unknown status {status:?}", server.name))?,
+        Some(status) => RegistryStatus::parse(status).ok_or_else(|| EntryError::UnknownStatus {
+            name: server.name.clone(),
+            status: status.to_owned(),
+        })?,
     };
     let updated = time("updatedAt");
     let published_at = time("publishedAt").or(updated).unwrap_or(now);

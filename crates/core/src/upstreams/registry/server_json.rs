@@ -23,6 +23,53 @@ const NAME_MAX: usize = 200;
 /// The longest description kept.
 const DESCRIPTION_MAX: usize = 1000;
 
+/// Why a `server.json` is not a registry entry, or cannot be installed; the catalog
+/// shows it beside the entry.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ServerJsonError {
+    #[error("{0:?} is not a registry server name (namespace/name, at most {NAME_MAX} characters)")]
+    BadName(String),
+    #[error("{0}: the version must be 1 to 100 characters")]
+    BadVersion(String),
+    #[error("it was deleted from its registry")]
+    Deleted,
+    #[error("it lists no package and no remote")]
+    NothingListed,
+    /// Why each package and remote it lists cannot be installed.
+    #[error("{}", joined(.0))]
+    NoneInstallable(Vec<ServerJsonError>),
+    #[error("{0} packages are not supported")]
+    PackageRegistry(String),
+    #[error("its {registry} package speaks {transport}, not stdio")]
+    PackageTransport { registry: String, transport: String },
+    #[error("a streamable-http remote has no url")]
+    RemoteWithoutUrl,
+    #[error(
+        "its remote uses the legacy SSE transport, which Guidepost does not speak \
+         (it speaks Streamable HTTP)"
+    )]
+    LegacySse,
+    #[error("its remote's transport {0:?} is not supported")]
+    RemoteTransport(String),
+    #[error("its secret {0:?} is not a variable name Guidepost passes, or is twice")]
+    SecretName(String),
+    #[error("its input {0:?} does not make a setting name")]
+    SettingName(String),
+    #[error("a positional argument has neither a value nor a value hint")]
+    UnnamedArgument,
+    #[error("an argument of type {0:?} is not supported")]
+    ArgumentType(String),
+    #[error("the default {0:?} is not a number")]
+    DefaultNotNumber(String),
+    #[error("the default {0:?} is not true or false")]
+    DefaultNotBoolean(String),
+}
+
+fn joined(reasons: &[ServerJsonError]) -> String {
+    let texts: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+    texts.join("; ")
+}
+
 /// A `server.json` document (the fields Guidepost reads; the others are kept in the
 /// stored document).
 #[derive(Debug, Clone, Deserialize)]
@@ -105,7 +152,7 @@ pub(crate) struct Argument {
 impl ServerJson {
     /// Checks what every entry needs, installable or not: a registry name
     /// (`namespace/name`) and a version.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), ServerJsonError> {
         let well_formed = self.name.len() <= NAME_MAX
             && self.name.split_once('/').is_some_and(|(space, name)| {
                 let part = |p: &str, extra: &str| {
@@ -116,19 +163,13 @@ impl ServerJson {
                 part(space, ".-") && part(name, "._-")
             });
         if !well_formed {
-            return Err(format!(
-                "{:?} is not a registry server name (namespace/name, at most {NAME_MAX} characters)",
-                self.name
-            ));
+            return Err(ServerJsonError::BadName(self.name.clone()));
         }
         if self.version.is_empty()
             || self.version.len() > 100
             || self.version.chars().any(char::is_control)
         {
-            return Err(format!(
-                "{}: the version must be 1 to 100 characters",
-                self.name
-            ));
+            return Err(ServerJsonError::BadVersion(self.name.clone()));
         }
         Ok(())
     }
@@ -185,9 +226,12 @@ impl ServerJson {
     }
 
     /// The catalog entry it installs as, or why it cannot be installed.
-    pub(crate) fn catalog_entry(&self, status: RegistryStatus) -> Result<CatalogEntry, String> {
+    pub(crate) fn catalog_entry(
+        &self,
+        status: RegistryStatus,
+    ) -> Result<CatalogEntry, ServerJsonError> {
         if status == RegistryStatus::Deleted {
-            return Err("it was deleted from its registry".into());
+            return Err(ServerJsonError::Deleted);
         }
         let mut reasons = Vec::new();
         let mut made = Builder::default();
@@ -206,9 +250,9 @@ impl ServerJson {
             });
         let Some(spec) = spec else {
             return Err(if reasons.is_empty() {
-                "it lists no package and no remote".into()
+                ServerJsonError::NothingListed
             } else {
-                reasons.join("; ")
+                ServerJsonError::NoneInstallable(reasons)
             });
         };
         let description: String = self.description.chars().take(DESCRIPTION_MAX).collect();
@@ -226,34 +270,30 @@ impl ServerJson {
     }
 }
 
-fn package_runtime(package: &Package) -> Result<&'static str, String> {
+fn package_runtime(package: &Package) -> Result<&'static str, ServerJsonError> {
     let runtime = match package.registry_type.as_str() {
         "npm" => "npm",
         "pypi" => "pypi",
         "oci" => "container",
-        other => return Err(format!("{other} packages are not supported")),
+        other => return Err(ServerJsonError::PackageRegistry(other.to_owned())),
     };
     match package.transport.kind.as_str() {
         "stdio" => Ok(runtime),
-        other => Err(format!(
-            "its {} package speaks {other}, not stdio",
-            package.registry_type
-        )),
+        other => Err(ServerJsonError::PackageTransport {
+            registry: package.registry_type.clone(),
+            transport: other.to_owned(),
+        }),
     }
 }
 
-fn remote_url(remote: &Transport) -> Result<&str, String> {
+fn remote_url(remote: &Transport) -> Result<&str, ServerJsonError> {
     match remote.kind.as_str() {
         "streamable-http" => remote
             .url
             .as_deref()
-            .ok_or_else(|| "a streamable-http remote has no url".to_owned()),
-        "sse" => Err(
-            "its remote uses the legacy SSE transport, which Guidepost does not speak \
-                      (it speaks Streamable HTTP)"
-                .into(),
-        ),
-        other => Err(format!("its remote's transport {other:?} is not supported")),
+            .ok_or(ServerJsonError::RemoteWithoutUrl),
+        "sse" => Err(ServerJsonError::LegacySse),
+        other => Err(ServerJsonError::RemoteTransport(other.to_owned())),
     }
 }
 
@@ -265,7 +305,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn package(&mut self, package: &Package) -> Result<LaunchSpec, String> {
+    fn package(&mut self, package: &Package) -> Result<LaunchSpec, ServerJsonError> {
         let runtime = package_runtime(package)?;
         let mut args = Vec::new();
         for argument in &package.package_arguments {
@@ -307,7 +347,7 @@ impl Builder {
         })
     }
 
-    fn remote(&mut self, remote: &Transport) -> Result<LaunchSpec, String> {
+    fn remote(&mut self, remote: &Transport) -> Result<LaunchSpec, ServerJsonError> {
         let url = remote_url(remote)?.to_owned();
         let mut headers = BTreeMap::new();
         let mut secret_headers = BTreeMap::new();
@@ -338,7 +378,7 @@ impl Builder {
         &mut self,
         input: &Input,
         env: &mut BTreeMap<String, String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ServerJsonError> {
         if input.fields.is_secret {
             // Passed under its own name.
             return self.secret(input.name.clone(), &input.fields).map(drop);
@@ -349,11 +389,9 @@ impl Builder {
     }
 
     /// A secret slot `name`; answers its name.
-    fn secret(&mut self, name: String, input: &InputFields) -> Result<String, String> {
+    fn secret(&mut self, name: String, input: &InputFields) -> Result<String, ServerJsonError> {
         if !is_secret_name(&name) || self.secrets.iter().any(|s| s.name == name) {
-            return Err(format!(
-                "its secret {name:?} is not a variable name Guidepost passes, or is twice"
-            ));
+            return Err(ServerJsonError::SecretName(name));
         }
         self.secrets.push(SecretSlot {
             name: name.clone(),
@@ -365,7 +403,7 @@ impl Builder {
 
     /// A fixed value as it is, else a setting named after the input, whose placeholder is
     /// the value.
-    fn setting(&mut self, name: &str, input: &InputFields) -> Result<String, String> {
+    fn setting(&mut self, name: &str, input: &InputFields) -> Result<String, ServerJsonError> {
         if let Some(value) = &input.value {
             return Ok(value.clone());
         }
@@ -374,7 +412,7 @@ impl Builder {
             .to_lowercase()
             .replace(['-', '.'], "_");
         if !is_config_name(&setting) || self.config.iter().any(|f| f.name == setting) {
-            return Err(format!("its input {name:?} does not make a setting name"));
+            return Err(ServerJsonError::SettingName(name.to_owned()));
         }
         let kind = match input.format.as_deref() {
             Some("number") => ConfigType::Number,
@@ -405,7 +443,11 @@ impl Builder {
     /// one becomes a secret of the installation, put in its place only when the process
     /// is started (`secret_argument`); asked for even when optional, since its place on
     /// the command line cannot stay empty.
-    fn argument(&mut self, argument: &Argument, args: &mut Vec<String>) -> Result<(), String> {
+    fn argument(
+        &mut self,
+        argument: &Argument,
+        args: &mut Vec<String>,
+    ) -> Result<(), ServerJsonError> {
         let label = argument
             .name
             .clone()
@@ -413,7 +455,7 @@ impl Builder {
         let value = match (&argument.fields.value, label) {
             (Some(value), _) => value.clone(),
             (None, None) => {
-                return Err("a positional argument has neither a value nor a value hint".into());
+                return Err(ServerJsonError::UnnamedArgument);
             }
             (None, Some(label)) if argument.fields.is_secret => {
                 let required = InputFields {
@@ -430,7 +472,7 @@ impl Builder {
                 args.push(value);
             }
             ("positional", _) => args.push(value),
-            (other, _) => return Err(format!("an argument of type {other:?} is not supported")),
+            (other, _) => return Err(ServerJsonError::ArgumentType(other.to_owned())),
         }
         Ok(())
     }
@@ -445,15 +487,15 @@ fn secret_name(label: &str) -> String {
         .replace(['-', '.'], "_")
 }
 
-fn typed_default(kind: ConfigType, text: &str) -> Result<Value, String> {
+fn typed_default(kind: ConfigType, text: &str) -> Result<Value, ServerJsonError> {
     match kind {
         ConfigType::Number => serde_json::from_str::<serde_json::Number>(text)
             .map(Value::Number)
-            .map_err(|_| format!("the default {text:?} is not a number")),
+            .map_err(|_| ServerJsonError::DefaultNotNumber(text.to_owned())),
         ConfigType::Boolean => match text {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
-            _ => Err(format!("the default {text:?} is not true or false")),
+            _ => Err(ServerJsonError::DefaultNotBoolean(text.to_owned())),
         },
         ConfigType::String => Ok(Value::String(text.to_owned())),
     }

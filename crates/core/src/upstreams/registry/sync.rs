@@ -261,7 +261,7 @@ async fn fetch_changes(
 /// the next page starts.
 pub(super) struct Page {
     pub entries: Vec<guidepost_domain::RegistryEntry>,
-    pub skipped: Vec<(Option<String>, String)>,
+    pub skipped: Vec<(Option<String>, super::EntryError)>,
     pub received: i64,
     pub next_cursor: Option<String>,
 }
@@ -281,8 +281,7 @@ pub(super) fn read_page(
     };
     for raw in &list.servers {
         page.received += 1;
-        let read = serde_json::from_str::<Value>(raw.get())
-            .map_err(|e| format!("the entry does not read: {e}"));
+        let read = serde_json::from_str::<Value>(raw.get()).map_err(super::EntryError::NotJson);
         match read.and_then(|item| super::entry_of(source, &item, now)) {
             Ok(entry) => page.entries.push(entry),
             Err(why) => page.skipped.push((name_of(raw), why)),
