@@ -7,8 +7,11 @@
 
 use std::collections::HashSet;
 
+use guidepost_domain::ValidationError;
 pub use guidepost_domain::{CatalogEntry, SecretSlot};
 use serde::Deserialize;
+
+use super::config::SettingsError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,20 +46,26 @@ impl Catalog {
 
     /// The built-in entries, then the operator's (TOML, `[[entry]]` tables as in the
     /// built-in file). An id may appear once.
-    pub fn with_operator_entries(text: &str) -> Result<Self, String> {
-        let file: CatalogFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn with_operator_entries(text: &str) -> Result<Self, CatalogFileError> {
+        let file: CatalogFile = toml::from_str(text).map_err(CatalogFileError::NotToml)?;
         let mut catalog = Self::builtin();
         let mut ids: HashSet<String> = catalog.entries.iter().map(|e| e.id.clone()).collect();
         for entry in file.entry {
             check_package(&entry)?;
-            super::config::check_fields(&entry.config)
-                .map_err(|why| format!("{}: {why}", entry.id))?;
+            super::config::check_fields(&entry.config).map_err(|why| {
+                CatalogFileError::Settings {
+                    id: entry.id.clone(),
+                    why,
+                }
+            })?;
             if let Some(slot) = entry.secrets.iter().find(|s| !is_secret_name(&s.name)) {
-                let (id, name) = (&entry.id, &slot.name);
-                return Err(format!("{id}: {name:?} is not a secret name (A-Z, 0-9, _)"));
+                return Err(CatalogFileError::SecretName {
+                    id: entry.id.clone(),
+                    name: slot.name.clone(),
+                });
             }
             if !ids.insert(entry.id.clone()) {
-                return Err(format!("the catalog entry id {:?} is used twice", entry.id));
+                return Err(CatalogFileError::IdTwice(entry.id));
             }
             catalog.entries.push(entry);
         }
@@ -72,22 +81,45 @@ impl Catalog {
     }
 }
 
+/// Why the operator's catalog file is refused; `serve` does not start with it.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogFileError {
+    #[error("{0}")]
+    NotToml(toml::de::Error),
+    #[error("{id}: replicas must be at least 1")]
+    NoReplicas { id: String },
+    #[error(
+        "{id}: replicas above 1 need `stateless = true` (a server that keeps state in \
+         its process runs one)"
+    )]
+    ReplicasOfStateful { id: String },
+    /// Its package or version is one an organization's entry could not name either.
+    #[error("{id}: {invalid}")]
+    Package {
+        id: String,
+        invalid: ValidationError,
+    },
+    #[error("{id}: {why}")]
+    Settings { id: String, why: SettingsError },
+    #[error("{id}: {name:?} is not a secret name (A-Z, 0-9, _)")]
+    SecretName { id: String, name: String },
+    #[error("the catalog entry id {0:?} is used twice")]
+    IdTwice(String),
+}
+
 /// An npm or PyPI entry's package and version, as an organization's would be checked,
 /// and its replicas: more than one only for a stateless entry.
-fn check_package(entry: &CatalogEntry) -> Result<(), String> {
+fn check_package(entry: &CatalogEntry) -> Result<(), CatalogFileError> {
+    let id = || entry.id.clone();
     match entry.replicas {
-        Some(0) => return Err(format!("{}: replicas must be at least 1", entry.id)),
+        Some(0) => return Err(CatalogFileError::NoReplicas { id: id() }),
         Some(n) if n > 1 && !entry.stateless => {
-            return Err(format!(
-                "{}: replicas above 1 need `stateless = true` (a server that keeps state in \
-                 its process runs one)",
-                entry.id
-            ));
+            return Err(CatalogFileError::ReplicasOfStateful { id: id() });
         }
         _ => {}
     }
     super::package::check(&entry.spec)
-        .map_err(|e| format!("{}: {}: {}", entry.id, e.field, e.message))
+        .map_err(|invalid| CatalogFileError::Package { id: id(), invalid })
 }
 
 /// A secret's name, which is also the environment variable it is passed as.
@@ -144,7 +176,7 @@ mod tests {
         };
         assert!(Catalog::with_operator_entries(&entry("stateless = true\nreplicas = 2")).is_ok());
         let error = Catalog::with_operator_entries(&entry("replicas = 2")).unwrap_err();
-        assert!(error.contains("stateless"), "{error}");
+        assert!(error.to_string().contains("stateless"), "{error}");
         assert!(Catalog::with_operator_entries(&entry("replicas = 0")).is_err());
     }
 
@@ -162,7 +194,7 @@ mod tests {
         assert!(catalog.find("everything").is_some());
         let twice = text.replace("\"local\"", "\"everything\"");
         let error = Catalog::with_operator_entries(&twice).unwrap_err();
-        assert!(error.contains("everything"), "{error}");
+        assert!(error.to_string().contains("everything"), "{error}");
         assert!(Catalog::with_operator_entries("[[entry]]\nid = 1").is_err());
     }
 
@@ -194,7 +226,7 @@ mod tests {
             let error =
                 Catalog::with_operator_entries(&entry(runtime, package, version)).unwrap_err();
             assert!(
-                error.starts_with(&format!("op: {field}: ")),
+                error.to_string().starts_with(&format!("op: {field}: ")),
                 "{runtime} {package} {version}: {error}"
             );
         }

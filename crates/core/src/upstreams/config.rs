@@ -20,19 +20,42 @@ pub(crate) fn is_config_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// Why an entry's own settings are refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0:?} is not a setting name (a-z, 0-9, _), or it is used twice")]
+    Name(String),
+    #[error("the default of {name}: {why}")]
+    Default {
+        name: String,
+        why: SettingValueError,
+    },
+}
+
+/// Why a value cannot be a setting's.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingValueError {
+    #[error("at most {VALUE_MAX} bytes without control characters")]
+    Unprintable,
+    /// It would put a secret kept for the environment on the command line.
+    #[error("cannot name a secret")]
+    NamesSecret,
+    #[error("must be a {kind}, not {value}")]
+    Type { kind: ConfigType, value: Value },
+}
+
 /// Checks an entry's own fields: well-formed names, each once, defaults of their type.
-pub(crate) fn check_fields(fields: &[ConfigField]) -> Result<(), String> {
+pub(crate) fn check_fields(fields: &[ConfigField]) -> Result<(), SettingsError> {
     let mut seen = std::collections::HashSet::new();
     for field in fields {
         if !is_config_name(&field.name) || !seen.insert(&field.name) {
-            return Err(format!(
-                "{:?} is not a setting name (a-z, 0-9, _), or it is used twice",
-                field.name
-            ));
+            return Err(SettingsError::Name(field.name.clone()));
         }
         if let Some(default) = &field.default {
-            text_of(field, default)
-                .map_err(|why| format!("the default of {}: {why}", field.name))?;
+            text_of(field, default).map_err(|why| SettingsError::Default {
+                name: field.name.clone(),
+                why,
+            })?;
         }
     }
     Ok(())
@@ -73,23 +96,23 @@ pub(super) fn rendered(
 }
 
 /// A setting's value as it goes into the spec.
-fn text_of(field: &ConfigField, value: &Value) -> Result<String, String> {
+fn text_of(field: &ConfigField, value: &Value) -> Result<String, SettingValueError> {
     match (field.kind, value) {
         (ConfigType::String, Value::String(text)) => {
             if text.len() > VALUE_MAX || text.chars().any(char::is_control) {
-                Err(format!(
-                    "at most {VALUE_MAX} bytes without control characters"
-                ))
+                Err(SettingValueError::Unprintable)
             } else if guidepost_domain::secret_of_argument(text).is_some() {
-                // It would put a secret kept for the environment on the command line.
-                Err("cannot name a secret".into())
+                Err(SettingValueError::NamesSecret)
             } else {
                 Ok(text.clone())
             }
         }
         (ConfigType::Number, Value::Number(number)) => Ok(number.to_string()),
         (ConfigType::Boolean, Value::Bool(flag)) => Ok(flag.to_string()),
-        (kind, other) => Err(format!("must be a {kind}, not {other}")),
+        (kind, other) => Err(SettingValueError::Type {
+            kind,
+            value: other.clone(),
+        }),
     }
 }
 

@@ -269,7 +269,7 @@ fn check(entry: &CatalogEntry) -> Result<(), ValidationError> {
         );
         return Err(invalid("config", message));
     }
-    super::config::check_fields(&entry.config).map_err(|why| invalid("config", why))?;
+    super::config::check_fields(&entry.config).map_err(|why| invalid("config", why.to_string()))?;
     if entry.stateless || entry.replicas.is_some() {
         return Err(invalid(
             "stateless",
