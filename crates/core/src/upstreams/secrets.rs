@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use guidepost_domain::{OrgId, Upstream, ValidationError};
 
 use super::catalog::CatalogEntry;
+use crate::secrets::SecretError;
 use crate::{CoreError, Platform};
 
 /// The longest secret value.
@@ -103,20 +104,28 @@ fn seal_each(
     Ok(sealed)
 }
 
-/// The upstream's secrets in plain text, for its launch; `Err` says why they cannot be
-/// opened (then it is not launched).
+/// Why an upstream's secrets cannot be opened; then it is not launched, and its status
+/// says this.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsUnopened {
+    #[error(
+        "this platform runs without its master key, so the upstream's secrets cannot be opened"
+    )]
+    NoMasterKey,
+    #[error("the secret {name} cannot be opened: {why}; install it again")]
+    Sealed { name: String, why: SecretError },
+}
+
+/// The upstream's secrets in plain text, for its launch.
 pub fn opened(
     platform: &Platform,
     upstream: &Upstream,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, SecretsUnopened> {
     if upstream.secrets_sealed.is_empty() {
         return Ok(BTreeMap::new());
     }
     let Some(key) = &platform.config.master_key else {
-        return Err(
-            "this platform runs without its master key, so the upstream's secrets cannot be opened"
-                .into(),
-        );
+        return Err(SecretsUnopened::NoMasterKey);
     };
     upstream
         .secrets_sealed
@@ -124,8 +133,9 @@ pub fn opened(
         .map(|(name, sealed)| {
             let value = key
                 .open(sealed, &context(&upstream.org_id, name))
-                .map_err(|why| {
-                    format!("the secret {name} cannot be opened: {why}; install it again")
+                .map_err(|why| SecretsUnopened::Sealed {
+                    name: name.clone(),
+                    why,
                 })?;
             Ok((name.clone(), value))
         })

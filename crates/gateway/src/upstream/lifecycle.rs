@@ -174,7 +174,7 @@ impl Instance {
             self.confiner.admit().map_err(Unresolved::Unlaunchable)?;
         }
         let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)
-            .map_err(Unresolved::Unlaunchable)?;
+            .map_err(|why| Unresolved::Unlaunchable(why.to_string()))?;
         *self.secrets.lock().expect("secrets lock") = secrets.values().cloned().collect();
         let mut launch = launch::resolve(
             &self.upstream,

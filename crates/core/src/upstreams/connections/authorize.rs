@@ -60,7 +60,7 @@ async fn authorization_server(
         )));
     };
     let secrets = super::super::secrets::opened(platform, upstream)
-        .map_err(|why| FlowError::Core(CoreError::Conflict(why)))?;
+        .map_err(|why| FlowError::Core(CoreError::Conflict(why.to_string())))?;
     let request = Discovery {
         resource_url: url.clone(),
         client_id: oauth_client_id.clone(),
