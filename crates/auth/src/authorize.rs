@@ -9,7 +9,7 @@ use axum::response::Response;
 use guidepost_core::accounts::authorization::clients::RedirectUriRefusal;
 use guidepost_core::accounts::authorization::crypto::is_pkce_value;
 use guidepost_core::accounts::authorization::logins;
-use guidepost_core::accounts::authorization::scopes::{self, MCP_SCOPE};
+use guidepost_core::accounts::authorization::scopes;
 use guidepost_domain::AuthorizationRequest;
 use http::{HeaderMap, StatusCode, header};
 
@@ -178,12 +178,8 @@ fn check_request(
             ));
         }
     }
-    let scope = scopes::requested(params.get("scope")).map_err(|unknown| {
-        (
-            "invalid_scope",
-            format!("unknown scope {unknown:?}; this server offers {MCP_SCOPE}"),
-        )
-    })?;
+    let scope = scopes::requested(params.get("scope"))
+        .map_err(|unknown| ("invalid_scope", unknown.to_string()))?;
     let state = params.get("state").map(str::to_owned);
     if state.as_ref().is_some_and(|s| s.len() > 1024) {
         return Err(invalid("state is longer than 1024 characters"));

@@ -257,7 +257,7 @@ fn parse_document(client_id: &str, body: &[u8]) -> Result<Client, CimdError> {
             )));
         }
     }
-    check_redirect_uris(&raw.redirect_uris).map_err(CimdError::Invalid)?;
+    check_redirect_uris(&raw.redirect_uris).map_err(|why| CimdError::Invalid(why.to_string()))?;
     let grant_types = raw
         .grant_types
         .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);

@@ -23,12 +23,32 @@ const FORBIDDEN_SCHEMES: &[&str] = &[
     "tel",
 ];
 
+/// Why a client's redirect URIs are refused, in words for its developer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("redirect_uris must list 1 to {REDIRECT_URIS_MAX} URIs")]
+    Count,
+    #[error("redirect URIs are at most {REDIRECT_URI_MAX} characters")]
+    TooLong,
+    #[error("{uri:?} is not an absolute URI: {reason}")]
+    NotAbsolute {
+        uri: String,
+        reason: url::ParseError,
+    },
+    #[error("{0:?} must not have a fragment")]
+    Fragment(String),
+    #[error("{0:?} must not carry user information")]
+    UserInfo(String),
+    #[error("{0:?}: plain http is allowed only on a loopback host (localhost, 127.0.0.1, [::1])")]
+    PlainHttp(String),
+    #[error("{uri:?}: the {scheme} scheme cannot be a redirect URI")]
+    Scheme { uri: String, scheme: String },
+}
+
 /// A client's list of redirect URIs: 1 to `REDIRECT_URIS_MAX`, each allowed.
-pub fn check_redirect_uris(uris: &[String]) -> Result<(), String> {
+pub fn check_redirect_uris(uris: &[String]) -> Result<(), RedirectUriError> {
     if uris.is_empty() || uris.len() > REDIRECT_URIS_MAX {
-        return Err(format!(
-            "redirect_uris must list 1 to {REDIRECT_URIS_MAX} URIs"
-        ));
+        return Err(RedirectUriError::Count);
     }
     uris.iter().try_for_each(|uri| check_redirect_uri(uri))
 }
@@ -36,28 +56,28 @@ pub fn check_redirect_uris(uris: &[String]) -> Result<(), String> {
 /// A redirect URI a client may register: `https`; `http` only on a loopback host (native
 /// apps); or a private-use scheme of a native app (for example `cursor://…`). No
 /// fragment, no user info.
-fn check_redirect_uri(uri: &str) -> Result<(), String> {
+fn check_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
     if uri.len() > REDIRECT_URI_MAX {
-        return Err(format!(
-            "redirect URIs are at most {REDIRECT_URI_MAX} characters"
-        ));
+        return Err(RedirectUriError::TooLong);
     }
-    let parsed = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
+    let parsed = Url::parse(uri).map_err(|reason| RedirectUriError::NotAbsolute {
+        uri: uri.to_owned(),
+        reason,
+    })?;
     if parsed.fragment().is_some() {
-        return Err(format!("{uri:?} must not have a fragment"));
+        return Err(RedirectUriError::Fragment(uri.to_owned()));
     }
     if crate::hosting::urls::carries_credentials(&parsed) {
-        return Err(format!("{uri:?} must not carry user information"));
+        return Err(RedirectUriError::UserInfo(uri.to_owned()));
     }
     match parsed.scheme() {
         "https" if parsed.host().is_some() => Ok(()),
         "http" if is_loopback(&parsed) => Ok(()),
-        "http" | "https" => Err(format!(
-            "{uri:?}: plain http is allowed only on a loopback host (localhost, 127.0.0.1, [::1])"
-        )),
-        scheme if FORBIDDEN_SCHEMES.contains(&scheme) => Err(format!(
-            "{uri:?}: the {scheme} scheme cannot be a redirect URI"
-        )),
+        "http" | "https" => Err(RedirectUriError::PlainHttp(uri.to_owned())),
+        scheme if FORBIDDEN_SCHEMES.contains(&scheme) => Err(RedirectUriError::Scheme {
+            uri: uri.to_owned(),
+            scheme: scheme.to_owned(),
+        }),
         _ => Ok(()),
     }
 }

@@ -43,7 +43,7 @@ pub async fn register(
 ) -> Result<Registered, CoreError> {
     let redirect_uris = metadata.redirect_uris.unwrap_or_default();
     check_redirect_uris(&redirect_uris)
-        .map_err(|why| ValidationError::new("redirect_uris", why))?;
+        .map_err(|why| ValidationError::new("redirect_uris", why.to_string()))?;
     // RFC 7591 §2: without a method the default is client_secret_basic.
     let method_text = metadata
         .token_endpoint_auth_method

@@ -8,13 +8,18 @@ pub const MCP_SCOPE: &str = "mcp";
 /// Scopes an authorization may ask for.
 pub const KNOWN_SCOPES: &[&str] = &[MCP_SCOPE, "offline_access"];
 
+/// A scope an authorization request asks for that this server does not offer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope {0:?}; this server offers {MCP_SCOPE}")]
+pub struct UnknownScope(pub String);
+
 /// The scopes an authorization request asks for, deduplicated in order; `mcp` when it
 /// names none. `Err` names the first unknown scope.
-pub fn requested(scope: Option<&str>) -> Result<String, String> {
+pub fn requested(scope: Option<&str>) -> Result<String, UnknownScope> {
     let mut scopes: Vec<&str> = Vec::new();
     for scope in scope.unwrap_or(MCP_SCOPE).split_whitespace() {
         if !KNOWN_SCOPES.contains(&scope) {
-            return Err(scope.to_owned());
+            return Err(UnknownScope(scope.to_owned()));
         }
         if !scopes.contains(&scope) {
             scopes.push(scope);
@@ -50,7 +55,7 @@ mod tests {
             requested(Some("mcp offline_access mcp")).unwrap(),
             "mcp offline_access"
         );
-        assert_eq!(requested(Some("mcp admin")).unwrap_err(), "admin");
+        assert_eq!(requested(Some("mcp admin")).unwrap_err().0, "admin");
         assert_eq!(known_among("admin mcp"), "mcp");
         assert!(within("mcp offline_access", "mcp") && !within("mcp", "mcp admin"));
     }
