@@ -51,7 +51,7 @@ pub use member::*;
 pub use model::*;
 pub use registry::*;
 pub use registry_version::{VersionFacts, compare_semver, compare_versions, is_upgrade};
-pub use scope::{ApiKeyScope, ApiKeyScopes};
+pub use scope::{ApiKeyScope, ApiKeyScopes, UnknownApiKeyScope};
 pub use secret::{ApiKeySecret, hash_secret, random_alphanumeric, random_token};
 pub use support_message::*;
 pub use task::*;

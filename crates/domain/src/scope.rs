@@ -19,6 +19,11 @@ string_enum! {
 
 /// The scopes of one key: never empty, since every key reads, and kept in the order of
 /// [`ApiKeyScope::ALL`] so that equal sets read the same everywhere.
+/// A word that names no API key scope, as a person wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is no scope; choose from read, write, gateway, admin")]
+pub struct UnknownApiKeyScope(pub String);
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct ApiKeyScopes(Vec<ApiKeyScope>);
@@ -46,11 +51,12 @@ impl ApiKeyScopes {
     }
 
     /// Parses names as a person writes them: `read,gateway` (commas and/or spaces).
-    /// The error is the first word that names no scope.
-    pub fn parse_list(text: &str) -> Result<Self, String> {
+    /// The error names the first word that names no scope.
+    pub fn parse_list(text: &str) -> Result<Self, UnknownApiKeyScope> {
         let mut chosen = Vec::new();
         for word in text.split([',', ' ']).filter(|word| !word.is_empty()) {
-            chosen.push(ApiKeyScope::parse(word).ok_or_else(|| word.to_owned())?);
+            let scope = ApiKeyScope::parse(word).ok_or_else(|| UnknownApiKeyScope(word.into()))?;
+            chosen.push(scope);
         }
         Ok(Self::from_chosen(&chosen))
     }
@@ -85,6 +91,9 @@ mod tests {
             ApiKeyScopes::parse_list("gateway, read,,admin gateway"),
             Ok(chosen)
         );
-        assert_eq!(ApiKeyScopes::parse_list("read,owner"), Err("owner".into()));
+        assert_eq!(
+            ApiKeyScopes::parse_list("read,owner"),
+            Err(UnknownApiKeyScope("owner".into()))
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 use guidepost_domain::ApiKeyScopes;
@@ -137,7 +138,7 @@ pub enum ApiKeyCommand {
         #[arg(long, default_value = "cli")]
         name: String,
         /// What the key may do, comma-separated: read (every key), write, gateway, admin.
-        #[arg(long, default_value = "read,write", value_parser = parse_scopes)]
+        #[arg(long, default_value = "read,write", value_parser = ApiKeyScopes::parse_list)]
         scopes: ApiKeyScopes,
     },
     /// Revoke an API key.
@@ -149,12 +150,6 @@ pub enum ApiKeyCommand {
         #[arg(long)]
         id: String,
     },
-}
-
-/// `--scopes read,gateway`: names of scopes, comma-separated.
-fn parse_scopes(text: &str) -> Result<ApiKeyScopes, String> {
-    ApiKeyScopes::parse_list(text)
-        .map_err(|word| format!("{word:?} is no scope; choose from read, write, gateway, admin"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -485,7 +480,7 @@ pub enum WebhookCommand {
 }
 
 /// A definition kind as `--kind` names it.
-fn parse_kind(text: &str) -> Result<guidepost_domain::DefinitionKind, String> {
+fn parse_kind(text: &str) -> anyhow::Result<guidepost_domain::DefinitionKind> {
     guidepost_domain::DefinitionKind::parse(text)
-        .ok_or_else(|| "one of: tool, prompt, resource, resource_template".to_owned())
+        .context("one of: tool, prompt, resource, resource_template")
 }
