@@ -86,7 +86,7 @@ pub(crate) async fn open_form(
 #[allow(clippy::result_large_err)] // the error is the page to answer with, built once
 fn form(tenant: &Tenant, opened: &Opened, body: &[u8]) -> Result<Params, Response> {
     let params = Params::parse(body)
-        .map_err(|why| error_page(StatusCode::BAD_REQUEST, tenant.name(), &why))?;
+        .map_err(|why| error_page(StatusCode::BAD_REQUEST, tenant.name(), &why.to_string()))?;
     let expected = csrf_token(&opened.secret);
     let sent = params.get("csrf_token").unwrap_or_default();
     if !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {

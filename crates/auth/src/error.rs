@@ -114,21 +114,30 @@ pub(crate) fn no_store(response: &mut Response) {
 /// Longest value of any one parameter.
 const PARAM_MAX: usize = 4096;
 
+/// Why form or query parameters are refused, naming the parameter.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ParamsError {
+    #[error("parameter {0} is too long")]
+    TooLong(String),
+    #[error("parameter {0} is repeated")]
+    Repeated(String),
+}
+
 /// Form or query parameters, each present at most once.
 #[derive(Debug, Default)]
 pub(crate) struct Params(HashMap<String, String>);
 
 impl Params {
     /// Parses `application/x-www-form-urlencoded` text; a repeated or oversized
-    /// parameter is an error naming it.
-    pub fn parse(encoded: &[u8]) -> Result<Self, String> {
+    /// parameter is refused.
+    pub fn parse(encoded: &[u8]) -> Result<Self, ParamsError> {
         let mut params = HashMap::new();
         for (name, value) in url::form_urlencoded::parse(encoded) {
             if value.len() > PARAM_MAX || name.len() > 100 {
-                return Err(format!("parameter {name} is too long"));
+                return Err(ParamsError::TooLong(name.into_owned()));
             }
             if params.insert(name.to_string(), value.to_string()).is_some() {
-                return Err(format!("parameter {name} is repeated"));
+                return Err(ParamsError::Repeated(name.into_owned()));
             }
         }
         Ok(Self(params))

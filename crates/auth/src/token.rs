@@ -97,7 +97,7 @@ pub(crate) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OA
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    Params::parse(body).map_err(OAuthError::invalid_request)
+    Params::parse(body).map_err(|why| OAuthError::invalid_request(why.to_string()))
 }
 
 /// RFC 6749 §2.3: the client, authenticated as it registered — HTTP Basic or
