@@ -105,16 +105,41 @@ async fn resource_metadata(
     Err(failed(format!(
         "the upstream publishes no protected resource metadata ({}); it may not use OAuth, \
          or not the MCP authorization flow",
-        tried.join("; ")
+        listed(&tried)
     )))
+}
+
+/// Why one candidate URL did not give the document; the error lists each.
+#[derive(Debug, thiserror::Error)]
+enum Missed {
+    /// The request was refused or failed: the client's words.
+    #[error("{0}")]
+    Unanswered(String),
+    #[error("{url}: HTTP {status}")]
+    Status {
+        url: Url,
+        status: reqwest::StatusCode,
+    },
+    #[error("{url}: not {what}: {why}")]
+    NotTheDocument {
+        url: Url,
+        what: &'static str,
+        why: serde_json::Error,
+    },
+}
+
+/// What each candidate answered, in one line.
+fn listed(tried: &[Missed]) -> String {
+    let texts: Vec<String> = tried.iter().map(ToString::to_string).collect();
+    texts.join("; ")
 }
 
 /// The first of `candidates` that holds the document, else what each answered.
 async fn first_document<T: serde::de::DeserializeOwned>(
     client: &UpstreamAuthorizer,
     candidates: Vec<Url>,
-    what: &str,
-) -> Result<(T, Url), Vec<String>> {
+    what: &'static str,
+) -> Result<(T, Url), Vec<Missed>> {
     let mut tried = Vec::new();
     for url in candidates {
         match fetch_json::<T>(client, &url, what).await {
@@ -245,7 +270,7 @@ async fn server_metadata(
         Ok((metadata, at)) => check_server(client, issuer, metadata, &at, allow_foreign),
         Err(tried) => Err(failed(format!(
             "the authorization server {issuer} publishes no metadata ({})",
-            tried.join("; ")
+            listed(&tried)
         ))),
     }
 }
@@ -376,8 +401,8 @@ fn covers(resource: &Url, mcp: &Url) -> bool {
 async fn fetch_json<T: serde::de::DeserializeOwned>(
     client: &UpstreamAuthorizer,
     url: &Url,
-    what: &str,
-) -> Result<T, String> {
+    what: &'static str,
+) -> Result<T, Missed> {
     let answer = client
         .send(url, what, |http, url| {
             http.get(url)
@@ -385,12 +410,19 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
         })
         .await
         .map_err(|why| match why {
-            AuthorizerError::Failed(why) | AuthorizerError::Refused(why) => why,
+            AuthorizerError::Failed(why) | AuthorizerError::Refused(why) => Missed::Unanswered(why),
         })?;
     if answer.status != reqwest::StatusCode::OK {
-        return Err(format!("{url}: HTTP {}", answer.status));
+        return Err(Missed::Status {
+            url: url.clone(),
+            status: answer.status,
+        });
     }
-    serde_json::from_slice(&answer.body).map_err(|why| format!("{url}: not {what}: {why}"))
+    serde_json::from_slice(&answer.body).map_err(|why| Missed::NotTheDocument {
+        url: url.clone(),
+        what,
+        why,
+    })
 }
 
 #[cfg(test)]
