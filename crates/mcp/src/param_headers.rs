@@ -19,13 +19,31 @@ const PREFIX: &str = "Mcp-Param-";
 const BASE64_START: &str = "=?base64?";
 const BASE64_END: &str = "?=";
 
+/// How a request's `Mcp-Param-*` header disagrees with its arguments; `header` is the
+/// header's name, `path` the argument's (`options.tier`).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HeaderMismatch {
+    #[error("{header} is sent but `{path}` is not")]
+    WithoutArgument { header: String, path: String },
+    #[error("{header} is missing for `{path}`")]
+    Missing { header: String, path: String },
+    #[error("{header} is not valid Base64")]
+    NotBase64 { header: String },
+    #[error("{header} does not match `{path}` in the body")]
+    Differs { header: String, path: String },
+    #[error("{header} is sent more than once")]
+    Repeated { header: String },
+    #[error("{header} holds characters a header value may not")]
+    Unreadable { header: String },
+}
+
 /// Whether the headers agree with the arguments on every property of `input_schema`
-/// that carries `x-mcp-header` (at any depth of `properties`); why not, if they do not.
+/// that carries `x-mcp-header` (at any depth of `properties`).
 pub(crate) fn check(
     headers: &HeaderMap,
     input_schema: &Value,
     arguments: &Value,
-) -> Result<(), String> {
+) -> Result<(), HeaderMismatch> {
     let mut annotated = Vec::new();
     collect(input_schema, &mut Vec::new(), &mut annotated);
     for (path, header) in annotated {
@@ -36,19 +54,19 @@ pub(crate) fn check(
             .try_fold(arguments, |value, key| value.get(key))
             .filter(|value| !value.is_null())
             .and_then(primitive);
+        let path = path.join(".");
         match (sent, argument) {
             (None, None) => {}
             (Some(_), None) => {
-                return Err(format!("{name} is sent but `{}` is not", path.join(".")));
+                return Err(HeaderMismatch::WithoutArgument { header: name, path });
             }
-            (None, Some(_)) => return Err(format!("{name} is missing for `{}`", path.join("."))),
+            (None, Some(_)) => return Err(HeaderMismatch::Missing { header: name, path }),
             (Some(raw), Some(expected)) => {
-                let decoded = decode(raw).ok_or_else(|| format!("{name} is not valid Base64"))?;
+                let Some(decoded) = decode(raw) else {
+                    return Err(HeaderMismatch::NotBase64 { header: name });
+                };
                 if decoded != expected {
-                    return Err(format!(
-                        "{name} does not match `{}` in the body",
-                        path.join(".")
-                    ));
+                    return Err(HeaderMismatch::Differs { header: name, path });
                 }
             }
         }
@@ -72,17 +90,18 @@ fn collect<'a>(schema: &'a Value, path: &mut Vec<&'a str>, out: &mut Vec<(Vec<&'
 }
 
 /// The header's one value, trimmed of the whitespace HTTP allows around it.
-fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, String> {
+fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, HeaderMismatch> {
+    let header = || name.to_owned();
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(format!("{name} is sent more than once"));
+        return Err(HeaderMismatch::Repeated { header: header() });
     }
     let value = value
         .to_str()
-        .map_err(|_| format!("{name} holds characters a header value may not"))?;
+        .map_err(|_| HeaderMismatch::Unreadable { header: header() })?;
     Ok(Some(value.trim()))
 }
 

@@ -21,6 +21,7 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotation
 use rmcp::service::RequestContext;
 use serde_json::Value;
 
+use crate::param_headers::HeaderMismatch;
 use crate::scope::RequestScope;
 
 /// The metrics label of a tool no source owns: metrics must not grow with client input.
@@ -93,7 +94,7 @@ pub(crate) trait ToolSource: Send + Sync {
 
     /// Whether the request's `Mcp-Param-*` headers agree with the arguments, for tools
     /// whose definitions mirror arguments into headers (`param_headers`); why not.
-    async fn check_param_headers(&self, _call: &ToolCall<'_>) -> Result<(), String> {
+    async fn check_param_headers(&self, _call: &ToolCall<'_>) -> Result<(), HeaderMismatch> {
         Ok(())
     }
 

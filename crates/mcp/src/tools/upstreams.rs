@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::{DetachedCall, ToolAnswer, ToolCall, ToolSource};
 use crate::caller_client::RelayRecorder;
-use crate::param_headers;
+use crate::param_headers::{self, HeaderMismatch};
 use crate::rounds::RoundsClient;
 use crate::surface::is_stateless;
 
@@ -88,7 +88,7 @@ impl ToolSource for UpstreamTools {
 
     /// An upstream's definition may mirror arguments into `Mcp-Param-*` headers; they
     /// exist from 2026-07-28 on.
-    async fn check_param_headers(&self, call: &ToolCall<'_>) -> Result<(), String> {
+    async fn check_param_headers(&self, call: &ToolCall<'_>) -> Result<(), HeaderMismatch> {
         let parts = call.request.extensions.get::<http::request::Parts>();
         let Some(parts) = parts.filter(|_| is_stateless(call.request)) else {
             return Ok(());
