@@ -377,8 +377,7 @@ impl SimulatedUser {
         let answer = self
             .wire
             .post(self.headers.clone(), body.to_string().into())
-            .await
-            .map_err(anyhow::Error::msg)?;
+            .await?;
         let session = answer
             .headers
             .get("mcp-session-id")
@@ -395,8 +394,7 @@ impl SimulatedUser {
                 self.headers.clone(),
                 Bytes::from_static(initialized.as_bytes()),
             )
-            .await
-            .map_err(anyhow::Error::msg)?;
+            .await?;
         Ok(())
     }
 

@@ -150,7 +150,7 @@ pub async fn run(load: &Load) -> anyhow::Result<LoadFigures> {
 }
 
 /// One call (after `initialize` in the session era) on a connection of its own.
-pub async fn single_call(url: &str, era: Era, tool: &str, arguments: &Value) -> Result<(), String> {
+pub async fn single_call(url: &str, era: Era, tool: &str, arguments: &Value) -> anyhow::Result<()> {
     let mut client = Client {
         http: reqwest::Client::new(),
         url: url.to_owned(),
@@ -162,7 +162,7 @@ pub async fn single_call(url: &str, era: Era, tool: &str, arguments: &Value) -> 
         client
             .initialize()
             .await
-            .map_err(|e| format!("initialize: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("initialize: {e}"))?;
     }
     client.call(tool, arguments).await
 }
@@ -201,7 +201,7 @@ impl Client {
             }
             match outcome {
                 Ok(()) => samples.latencies.push(started.elapsed().as_micros() as i64),
-                Err(why) => samples.failed(why),
+                Err(why) => samples.failed(why.to_string()),
             }
         }
         samples
@@ -259,7 +259,7 @@ impl Client {
         Ok(())
     }
 
-    async fn call(&mut self, tool: &str, arguments: &Value) -> Result<(), String> {
+    async fn call(&mut self, tool: &str, arguments: &Value) -> anyhow::Result<()> {
         let mut params = json!({"name": tool, "arguments": arguments});
         if self.era == Era::Stateless {
             params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
@@ -273,16 +273,16 @@ impl Client {
             .json(&body)
             .send()
             .await
-            .map_err(|e| format!("no answer: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("no answer: {e}"))?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|e| format!("no answer: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("no answer: {e}"))?;
         if !status.is_success() {
-            return Err(format!("{status}: {}", cut(&text)));
+            anyhow::bail!("{status}: {}", cut(&text));
         }
-        tool_succeeded(&text).ok_or_else(|| format!("failed: {}", cut(&text)))
+        tool_succeeded(&text).ok_or_else(|| anyhow::anyhow!("failed: {}", cut(&text)))
     }
 }
 

@@ -75,7 +75,7 @@ impl Wire {
     }
 
     /// POSTs `body` with `headers`, and reads the whole answer.
-    pub async fn post(&mut self, headers: HeaderMap, body: Bytes) -> Result<Answer, String> {
+    pub async fn post(&mut self, headers: HeaderMap, body: Bytes) -> anyhow::Result<Answer> {
         match self {
             Wire::Plain {
                 address,
@@ -87,18 +87,13 @@ impl Wire {
                     Some(sender) if !sender.is_closed() => sender,
                     _ => connection.insert(connect(address).await?),
                 };
-                sender.ready().await.map_err(|e| e.to_string())?;
-                let mut request = Request::post(path.as_str())
-                    .body(Full::new(body))
-                    .map_err(|e| e.to_string())?;
+                sender.ready().await?;
+                let mut request = Request::post(path.as_str()).body(Full::new(body))?;
                 *request.headers_mut() = headers;
                 request.headers_mut().insert(HOST, host.clone());
-                let response = sender
-                    .send_request(request)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let response = sender.send_request(request).await?;
                 let (parts, body) = response.into_parts();
-                let body = body.collect().await.map_err(|e| e.to_string())?;
+                let body = body.collect().await?;
                 Ok(Answer {
                     status: parts.status,
                     headers: parts.headers,
@@ -111,10 +106,9 @@ impl Wire {
                     .headers(headers)
                     .body(body)
                     .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 let (status, headers) = (response.status(), response.headers().clone());
-                let body = response.bytes().await.map_err(|e| e.to_string())?;
+                let body = response.bytes().await?;
                 Ok(Answer {
                     status,
                     headers,
@@ -126,16 +120,14 @@ impl Wire {
 }
 
 /// Opens a connection to `address`, its I/O driven by a task of its own.
-async fn connect(address: &str) -> Result<SendRequest<Full<Bytes>>, String> {
+async fn connect(address: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
         .await
-        .map_err(|_| format!("connecting to {address} timed out"))?
-        .map_err(|e| format!("connecting to {address}: {e}"))?;
+        .map_err(|_| anyhow::anyhow!("connecting to {address} timed out"))?
+        .map_err(|e| anyhow::anyhow!("connecting to {address}: {e}"))?;
     // Requests are small and answered one at a time: Nagle would hold each back.
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "a simulated user's connection ended");
