@@ -66,7 +66,7 @@ impl SettingsFile {
                            global ones, with '_' for '-')";
                 return Err(mistake(&key, why.into()));
             }
-            let value = flag_values(&value).map_err(|why| mistake(&key, why))?;
+            let value = flag_values(&value).map_err(|why| mistake(&key, why.to_string()))?;
             let flags = value
                 .iter()
                 .map(|v| format!("--{}={v}", key.replace('_', "-")));
@@ -162,21 +162,21 @@ fn setting_key(arg: &Arg) -> Option<String> {
 }
 
 /// A TOML value as its flag takes it: an array as the flag repeated.
-fn flag_values(value: &toml::Value) -> Result<Vec<String>, String> {
+fn flag_values(value: &toml::Value) -> anyhow::Result<Vec<String>> {
     match value {
         toml::Value::Array(items) => items.iter().map(scalar).collect(),
         value => Ok(vec![scalar(value)?]),
     }
 }
 
-fn scalar(value: &toml::Value) -> Result<String, String> {
+fn scalar(value: &toml::Value) -> anyhow::Result<String> {
     match value {
         toml::Value::String(text) => Ok(text.clone()),
         toml::Value::Integer(n) => Ok(n.to_string()),
         toml::Value::Float(x) => Ok(x.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
         toml::Value::Datetime(at) => Ok(at.to_string()),
-        toml::Value::Array(_) | toml::Value::Table(_) => Err(format!(
+        toml::Value::Array(_) | toml::Value::Table(_) => Err(anyhow::anyhow!(
             "{value} is not a setting's value (a string, number or boolean, or an array of them)"
         )),
     }
