@@ -63,7 +63,7 @@ impl RegistryFetch for FencedFetch {
             .map_err(|refused| FetchError::Refused(refused.to_string()))?;
         let no_answer = |error: reqwest::Error| FetchError::NoAnswer {
             url: url.to_owned(),
-            why: describe(&error),
+            why: guidepost_outbound::describe(&error),
         };
         let mut response = self
             .client
@@ -91,20 +91,6 @@ impl RegistryFetch for FencedFetch {
         }
         Ok(body)
     }
-}
-
-/// Why a request got no answer: the fence's refusal, a timeout, or the connection's error.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    if error.is_timeout() {
-        return format!("no answer in time ({text})");
-    }
-    text
 }
 
 /// Syncs the registries that are due until `stop` is cancelled.

@@ -79,24 +79,11 @@ impl WebhookTransport for FencedTransport {
         }
         match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
-            Err(error) => Err(DeliveryError::NoAnswer(describe(&error))),
+            Err(error) => Err(DeliveryError::NoAnswer(guidepost_outbound::describe(
+                &error,
+            ))),
         }
     }
-}
-
-/// Why a request got no answer, in words for the deliveries list: the fence's refusal,
-/// a timeout, or the connection's error.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    if error.is_timeout() {
-        return format!("no answer in time ({text})");
-    }
-    text
 }
 
 /// Sends due deliveries until `stop` is cancelled.

@@ -107,6 +107,22 @@ pub fn fenced_builder(allow_private: bool) -> reqwest::ClientBuilder {
         .dns_resolver(Arc::new(GuardedResolver::new(allow_private)))
 }
 
+/// Why a request through the fence got no answer, in one line for the person who reads
+/// it (a webhook's deliveries, a registry's last error): the error and its causes, the
+/// fence's refusal among them, and a timeout said as such.
+pub fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        return format!("no answer in time ({text})");
+    }
+    text
+}
+
 /// What [`check_literal`] says when it refuses, in the caller's words.
 pub struct Refusals {
     /// After "{url} is not https; ".
