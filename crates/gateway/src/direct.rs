@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use guidepost_domain::{LaunchSpec, Upstream};
+use guidepost_domain::Upstream;
 use rmcp::model::CallToolRequestParams;
 use serde_json::Value;
 
@@ -137,12 +137,8 @@ pub async fn serve_http(
     else {
         return Err("only a process upstream can be started with other arguments".into());
     };
-    let entry_args = match &upstream.spec {
-        LaunchSpec::Npm { args, .. }
-        | LaunchSpec::Pypi { args, .. }
-        | LaunchSpec::Command { args, .. } => args.len(),
-        _ => 0,
-    };
+    // Only a process gets here: its entry's arguments come last.
+    let entry_args = upstream.spec.args().len();
     let program_args = &args[..args.len().saturating_sub(entry_args)];
     let port = free_port()?;
     let child = tokio::process::Command::new(&program)

@@ -44,7 +44,9 @@ use guidepost_core::upstreams::{
     CallContext, CallingPerson, NotAdmitted, OnFailedSwitch, Subscriber, UpstreamAnswer,
     UpstreamCallError, UpstreamRequest, UpstreamRuntime,
 };
-use guidepost_domain::{ConnectionOwner, LaunchSpec, OrgId, Upstream, UpstreamId, UpstreamSignIn};
+use guidepost_domain::{
+    ConnectionOwner, LaunchLimits, LaunchSpec, OrgId, Upstream, UpstreamId, UpstreamSignIn,
+};
 use serde_json::Value;
 
 use confine::Confiner;
@@ -453,20 +455,22 @@ impl UpstreamRuntime for Supervisor {
         spec: &LaunchSpec,
         replicas: u32,
     ) -> Result<(), NotAdmitted> {
-        // Refused at install, not failed at the first launch.
-        if matches!(spec, LaunchSpec::Container { .. }) && self.options.container_socket.is_none() {
-            return Err(NotAdmitted(
-                "this platform runs no container engine (start it with --container-socket)".into(),
-            ));
-        }
-        let (memory_mb, processes) = match (spec, launch::declaration_of(spec)) {
+        let (memory_mb, processes) = match (spec.limits(), launch::declaration_of(spec)) {
+            // Refused at install, not failed at the first launch.
+            (LaunchLimits::Container(_), _) if self.options.container_socket.is_none() => {
+                return Err(NotAdmitted(
+                    "this platform runs no container engine (start it with --container-socket)"
+                        .into(),
+                ));
+            }
             // A container's memory and processes count on the same caps.
-            (LaunchSpec::Container { limits, .. }, _) => (limits.memory_mb, limits.pids),
-            (_, Some(declaration)) => {
+            (LaunchLimits::Container(limits), _) => (limits.memory_mb, limits.pids),
+            (LaunchLimits::Process(_), Some(declaration)) => {
                 self.confiner.admit().map_err(NotAdmitted)?;
                 self.confiner.limits_of(&declaration).map_err(NotAdmitted)?
             }
-            (_, None) => return Ok(()),
+            // Nothing of this host's to reserve.
+            (LaunchLimits::Process(_), None) | (LaunchLimits::Remote, _) => return Ok(()),
         };
         // Every replica reserves its own share.
         let replicas = replicas.max(1);

@@ -17,15 +17,8 @@ impl<'a> ArgumentSecrets<'a> {
         spec: &'a LaunchSpec,
         secrets: &'a BTreeMap<String, String>,
     ) -> Result<Self, String> {
-        let args: &[String] = match spec {
-            LaunchSpec::Npm { args, .. }
-            | LaunchSpec::Pypi { args, .. }
-            | LaunchSpec::Command { args, .. }
-            | LaunchSpec::Container { args, .. } => args,
-            LaunchSpec::Http { .. } => &[],
-        };
         let mut values = BTreeMap::new();
-        for name in args.iter().filter_map(|a| secret_of_argument(a)) {
+        for name in spec.args().iter().filter_map(|a| secret_of_argument(a)) {
             let value = secrets
                 .get(name)
                 .ok_or_else(|| format!("the secret {name} is not set"))?;

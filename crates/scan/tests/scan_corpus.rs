@@ -477,12 +477,8 @@ fn the_scanner_catches_the_poisoned_corpus_and_passes_the_reference_servers() {
     let installed: Vec<&str> = catalog
         .entry
         .iter()
-        .filter_map(|entry| match &entry.spec {
-            LaunchSpec::Npm { package, .. } | LaunchSpec::Pypi { package, .. } => {
-                Some(package.as_str())
-            }
-            _ => None,
-        })
+        .filter_map(|entry| entry.spec.package())
+        .map(|package| package.package.as_str())
         .collect();
 
     let started = Instant::now();

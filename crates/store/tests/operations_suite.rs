@@ -19,7 +19,7 @@ fn upstream() -> NewUpstream {
         replicas: 1,
         catalog_entry_id: Some("flaky".into()),
         catalog_entry_version: None,
-        spec: LaunchSpec::Npm {
+        spec: LaunchSpec::Npm(PackageSpec {
             package: "flaky".into(),
             version: "1.0.0".into(),
             bin: None,
@@ -27,7 +27,7 @@ fn upstream() -> NewUpstream {
             env: BTreeMap::new(),
             network: false,
             limits: Default::default(),
-        },
+        }),
         secrets_sealed: BTreeMap::new(),
         config: BTreeMap::new(),
     }

@@ -18,7 +18,7 @@ fn npm(package: &str) -> NewUpstream {
         replicas: 1,
         catalog_entry_id: Some(package.into()),
         catalog_entry_version: None,
-        spec: LaunchSpec::Npm {
+        spec: LaunchSpec::Npm(PackageSpec {
             package: package.into(),
             version: "1.0.0".into(),
             bin: None,
@@ -26,7 +26,7 @@ fn npm(package: &str) -> NewUpstream {
             env: BTreeMap::new(),
             network: false,
             limits: Default::default(),
-        },
+        }),
         secrets_sealed: BTreeMap::new(),
         config: BTreeMap::new(),
     }

@@ -132,7 +132,7 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use guidepost_domain::LaunchSpec;
+    use guidepost_domain::{LaunchSpec, RuntimeKind};
 
     use super::*;
 
@@ -142,15 +142,16 @@ mod tests {
         assert!(catalog.entries().len() >= 3);
         for entry in catalog.entries() {
             match &entry.spec {
-                LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. } => {
+                LaunchSpec::Npm(_) | LaunchSpec::Pypi(_) => {
                     if let Err(error) = check_package(entry) {
                         panic!("{error}")
                     }
                 }
-                LaunchSpec::Http { url, .. } => {
+                LaunchSpec::Http(remote) => {
+                    let url = &remote.url;
                     assert!(url.starts_with("https://"), "{}: {url}", entry.id)
                 }
-                LaunchSpec::Command { .. } | LaunchSpec::Container { .. } => {
+                LaunchSpec::Command(_) | LaunchSpec::Container(_) => {
                     panic!(
                         "{}: built-in entries are npm packages or remote servers",
                         entry.id
@@ -158,7 +159,12 @@ mod tests {
                 }
             }
         }
-        assert!(catalog.entries().iter().any(|e| e.spec.runtime() == "http"));
+        assert!(
+            catalog
+                .entries()
+                .iter()
+                .any(|e| e.spec.runtime() == RuntimeKind::Http)
+        );
         assert!(catalog.find("everything").is_some());
         // Which servers may run several processes: the reference server may, the memory
         // server (its graph in its process) may not.

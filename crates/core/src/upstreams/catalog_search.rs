@@ -146,8 +146,6 @@ pub struct CatalogPage {
     pub next_offset: Option<u32>,
 }
 
-/// The runtimes a search may filter by.
-pub const RUNTIMES: &[&str] = &["npm", "pypi", "container", "http", "command"];
 /// The sources a search may filter by.
 pub const SOURCES: &[&str] = &["platform", "organization", "registry"];
 
@@ -158,12 +156,7 @@ pub async fn search(
     query: &CatalogQuery,
 ) -> Result<CatalogPage, CoreError> {
     let words = words_of(&query.q)?;
-    if let Some(runtime) = &query.runtime
-        && !RUNTIMES.contains(&runtime.as_str())
-    {
-        let message = format!("must be one of {}", RUNTIMES.join(", "));
-        return Err(ValidationError::new("runtime", message).into());
-    }
+    let runtime = query.runtime.as_deref().map(runtime_of).transpose()?;
     if let Some(source) = &query.source
         && !SOURCES.contains(&source.as_str())
     {
@@ -180,7 +173,7 @@ pub async fn search(
         let own = platform.store.list_catalog_entries(caller.org()).await?;
         local.extend(own.into_iter().map(|e| ListedEntry::own(e, platform)));
     }
-    local.retain(|e| matches_local(e, &words, query.runtime.as_deref()));
+    local.retain(|e| matches_local(e, &words, runtime));
     let (offset, limit) = (query.offset as usize, query.limit as usize);
     let mut items: Vec<ListedEntry> = local.iter().skip(offset).take(limit).cloned().collect();
     let mut more = local.len() > offset + items.len();
@@ -221,20 +214,16 @@ fn words_of(q: &str) -> Result<Vec<String>, ValidationError> {
     Ok(words)
 }
 
-/// The runtime a spec is filtered by.
-pub fn runtime_of(spec: &LaunchSpec) -> &'static str {
-    match spec {
-        LaunchSpec::Npm { .. } => "npm",
-        LaunchSpec::Pypi { .. } => "pypi",
-        LaunchSpec::Container { .. } => "container",
-        LaunchSpec::Http { .. } => "http",
-        LaunchSpec::Command { .. } => "command",
-    }
+/// The kind of runtime a search filters by.
+fn runtime_of(word: &str) -> Result<RuntimeKind, ValidationError> {
+    RuntimeKind::parse(word).ok_or_else(|| {
+        let words = RuntimeKind::ALL.map(RuntimeKind::as_str);
+        ValidationError::new("runtime", format!("must be one of {}", words.join(", ")))
+    })
 }
 
-fn matches_local(entry: &ListedEntry, words: &[String], runtime: Option<&str>) -> bool {
-    let runtime_ok =
-        runtime.is_none_or(|r| entry.spec.as_ref().is_some_and(|s| runtime_of(s) == r));
+fn matches_local(entry: &ListedEntry, words: &[String], runtime: Option<RuntimeKind>) -> bool {
+    let runtime_ok = runtime.is_none_or(|r| entry.spec.as_ref().is_some_and(|s| s.runtime() == r));
     let haystack = format!("{} {} {}", entry.name, entry.id, entry.description).to_lowercase();
     runtime_ok && words.iter().all(|word| haystack.contains(word.as_str()))
 }

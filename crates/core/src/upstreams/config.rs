@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use guidepost_domain::{CatalogEntry, ConfigField, ConfigType, LaunchSpec, ValidationError};
+use guidepost_domain::{
+    CatalogEntry, CommandSpec, ConfigField, ConfigType, ImageSpec, LaunchSpec, PackageSpec,
+    RemoteSpec, ValidationError,
+};
 use serde_json::Value;
 
 /// The longest string a setting may hold.
@@ -129,14 +132,14 @@ fn substituted(spec: &LaunchSpec, values: &BTreeMap<String, String>) -> LaunchSp
         |map: &BTreeMap<String, String>| map.iter().map(|(k, v)| (k.clone(), put(v))).collect();
     let mut spec = spec.clone();
     match &mut spec {
-        LaunchSpec::Npm { args, env, .. }
-        | LaunchSpec::Pypi { args, env, .. }
-        | LaunchSpec::Command { args, env, .. }
-        | LaunchSpec::Container { args, env, .. } => {
+        LaunchSpec::Npm(PackageSpec { args, env, .. })
+        | LaunchSpec::Pypi(PackageSpec { args, env, .. })
+        | LaunchSpec::Command(CommandSpec { args, env, .. })
+        | LaunchSpec::Container(ImageSpec { args, env, .. }) => {
             *args = all(args);
             *env = map(env);
         }
-        LaunchSpec::Http { url, headers, .. } => {
+        LaunchSpec::Http(RemoteSpec { url, headers, .. }) => {
             *url = put(url);
             *headers = map(headers);
         }
@@ -167,7 +170,8 @@ mod tests {
     #[test]
     fn settings_fill_the_spec_with_defaults_and_types_checked() {
         let given = BTreeMap::from([("zone".to_owned(), json!("Europe/Paris"))]);
-        let LaunchSpec::Command { args, env, .. } = rendered(&entry(), given).unwrap() else {
+        let LaunchSpec::Command(CommandSpec { args, env, .. }) = rendered(&entry(), given).unwrap()
+        else {
             panic!()
         };
         assert_eq!(args, ["--zone", "Europe/Paris", "--loud=false"]);

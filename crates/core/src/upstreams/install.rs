@@ -173,7 +173,7 @@ async fn install_entry(
     let mut detail = match &catalog_entry_id {
         Some(id) => serde_json::json!({"catalog_entry_id": id, "name": upstream.name}),
         None => {
-            let runtime = super::catalog_search::runtime_of(&upstream.spec);
+            let runtime = upstream.spec.runtime().as_str();
             serde_json::json!({"runtime": runtime, "name": upstream.name})
         }
     };
@@ -192,13 +192,13 @@ async fn install_entry(
 
 /// The rendered spec with the network the installer asked for, if they asked.
 fn with_network(spec: LaunchSpec, asked: Option<bool>) -> Result<LaunchSpec, ValidationError> {
-    match (asked, &spec) {
-        (None, _) => Ok(spec),
-        (Some(_), LaunchSpec::Http { .. }) => Err(ValidationError::new(
+    match asked {
+        None => Ok(spec),
+        Some(_) if spec.is_remote() => Err(ValidationError::new(
             "network",
             "a remote server is reached over the network; network applies to packages and \
              containers only",
         )),
-        (Some(wanted), _) => Ok(spec.with_network(wanted)),
+        Some(wanted) => Ok(spec.with_network(wanted)),
     }
 }

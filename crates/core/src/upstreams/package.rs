@@ -18,19 +18,15 @@ const EXACT: &str = "must be an exact version, such as 1.2.3 (no ranges or tags)
 /// Checks the package and version of an npm or PyPI entry; other runtimes pass.
 pub(crate) fn check(spec: &LaunchSpec) -> Result<(), ValidationError> {
     match spec {
-        LaunchSpec::Npm {
-            package, version, ..
-        } => {
-            check_npm_name(package)?;
-            check_npm_version(version)
+        LaunchSpec::Npm(npm) => {
+            check_npm_name(&npm.package)?;
+            check_npm_version(&npm.version)
         }
-        LaunchSpec::Pypi {
-            package, version, ..
-        } => {
-            check_pypi_name(package)?;
-            check_pypi_version(version)
+        LaunchSpec::Pypi(pypi) => {
+            check_pypi_name(&pypi.package)?;
+            check_pypi_version(&pypi.version)
         }
-        _ => Ok(()),
+        LaunchSpec::Http(_) | LaunchSpec::Container(_) | LaunchSpec::Command(_) => Ok(()),
     }
 }
 

@@ -78,7 +78,7 @@ pub async fn add(
         id: &entry.id,
         name: &entry.name,
     };
-    let detail = serde_json::json!({ "runtime": entry.spec.runtime() });
+    let detail = serde_json::json!({ "runtime": entry.spec.runtime().as_str() });
     crate::audit::record(
         platform,
         caller,
@@ -104,8 +104,7 @@ pub(super) fn still_installable(
 
 fn check_runnable(platform: &Platform, entry: &CatalogEntry) -> Result<(), ValidationError> {
     check_image(platform, &entry.spec)?;
-    let package = matches!(entry.spec, LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. });
-    if package && !platform.config.private_package_entries {
+    if entry.spec.package().is_some() && !platform.config.private_package_entries {
         return Err(invalid(
             "spec.runtime",
             "this platform runs organizations' own packages only in containers (runtime \"container\") \
@@ -170,8 +169,8 @@ pub(super) fn entry_of_direct(upstream: &Upstream) -> CatalogEntry {
 /// server's `secret_headers` name; once each, in order.
 fn secret_names<'a>(given: impl Iterator<Item = &'a String>, spec: &LaunchSpec) -> Vec<String> {
     let mut names: Vec<String> = given.cloned().collect();
-    if let LaunchSpec::Http { secret_headers, .. } = spec {
-        names.extend(secret_headers.values().cloned());
+    if let Some(remote) = spec.remote() {
+        names.extend(remote.secret_headers.values().cloned());
     }
     names.sort_unstable();
     names.dedup();
@@ -200,10 +199,12 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ValidationError {
 /// organizations' own entries, and the operator chose the registries.
 pub(super) fn check_image(platform: &Platform, spec: &LaunchSpec) -> Result<(), ValidationError> {
     match spec {
-        LaunchSpec::Container { image, .. } => {
-            check_image_allowed(&platform.config.container_images, image)
+        LaunchSpec::Container(container) => {
+            check_image_allowed(&platform.config.container_images, &container.image)
         }
-        _ => Ok(()),
+        LaunchSpec::Npm(_) | LaunchSpec::Pypi(_) | LaunchSpec::Http(_) | LaunchSpec::Command(_) => {
+            Ok(())
+        }
     }
 }
 
@@ -295,12 +296,12 @@ pub(super) fn check_spec(entry: &CatalogEntry) -> Result<(), ValidationError> {
         ));
     }
     match &entry.spec {
-        LaunchSpec::Npm { bin, args, env, .. } | LaunchSpec::Pypi { bin, args, env, .. } => {
+        LaunchSpec::Npm(package) | LaunchSpec::Pypi(package) => {
             super::package::check(&entry.spec)?;
-            check_release(bin.as_deref(), args)?;
-            check_env(env)
+            check_release(package.bin.as_deref(), &package.args)?;
+            check_env(&package.env)
         }
-        LaunchSpec::Http {
+        LaunchSpec::Http(RemoteSpec {
             url,
             headers,
             secret_headers,
@@ -309,19 +310,19 @@ pub(super) fn check_spec(entry: &CatalogEntry) -> Result<(), ValidationError> {
             person_key_header,
             // Any value is well-formed; what it allows is checked at each discovery.
             allow_foreign_oauth_endpoints: _,
-        } => {
+        }) => {
             super::connections::with_sign_in(entry.spec.clone(), Some(*sign_in))?;
             check_http(entry, url, headers, secret_headers)?;
             check_sign_in_fields(oauth_client_id.as_deref(), person_key_header.as_deref())
         }
-        LaunchSpec::Container {
+        LaunchSpec::Container(ImageSpec {
             image,
             args,
             env,
             limits,
             ..
-        } => check_container(image, args, env, limits),
-        LaunchSpec::Command { .. } => Err(invalid(
+        }) => check_container(image, args, env, limits),
+        LaunchSpec::Command(_) => Err(invalid(
             "spec.runtime",
             "an organization's entry is an npm package, a container image or a remote server; only the platform's operator adds commands",
         )),

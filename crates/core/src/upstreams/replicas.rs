@@ -24,7 +24,7 @@ pub(super) fn of_entry(
         };
         return Ok(default.clamp(1, max));
     };
-    let remote = matches!(entry.spec, LaunchSpec::Http { .. });
+    let remote = entry.spec.is_remote();
     checked(max, &entry.name, entry.stateless, remote, asked)
 }
 
@@ -39,7 +39,7 @@ pub(super) async fn changed(
     let Some(asked) = asked.filter(|asked| *asked != current.replicas) else {
         return Ok(current.replicas);
     };
-    let remote = matches!(current.spec, LaunchSpec::Http { .. });
+    let remote = current.spec.is_remote();
     // Only more than one process asks whether the entry is stateless (fewer always may).
     let stateless = asked > 1 && !remote && stateless(platform, org, current).await?;
     let replicas = checked(max_of(platform), &current.name, stateless, remote, asked)?;

@@ -149,24 +149,12 @@ async fn entry_of(platform: &Platform, current: &Upstream) -> Result<CatalogEntr
 /// its sign-in and its allowance of foreign OAuth endpoints, and a network given at install.
 fn kept_choices(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
     // server.json says nothing about a network: one given at install outlives it.
-    if now.network() && !matches!(now, LaunchSpec::Http { .. }) {
+    if now.network() && !now.is_remote() {
         rendered = rendered.with_network(true);
     }
-    if let (
-        LaunchSpec::Http {
-            sign_in,
-            allow_foreign_oauth_endpoints,
-            ..
-        },
-        LaunchSpec::Http {
-            sign_in: running,
-            allow_foreign_oauth_endpoints: allowed,
-            ..
-        },
-    ) = (&mut rendered, now)
-    {
-        *sign_in = *running;
-        *allow_foreign_oauth_endpoints = *allowed;
+    if let (Some(remote), Some(running)) = (rendered.remote_mut(), now.remote()) {
+        remote.sign_in = running.sign_in;
+        remote.allow_foreign_oauth_endpoints = running.allow_foreign_oauth_endpoints;
     }
     rendered
 }
@@ -174,32 +162,19 @@ fn kept_choices(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
 /// A freshly rendered spec with the version and installer's choices the upstream runs now
 /// (an upgrade and a sign-in change outlive a change of settings).
 fn kept_version_and_choices(mut rendered: LaunchSpec, now: &LaunchSpec) -> LaunchSpec {
-    if let (
-        LaunchSpec::Npm { version, .. } | LaunchSpec::Pypi { version, .. },
-        LaunchSpec::Npm {
-            version: running, ..
-        }
-        | LaunchSpec::Pypi {
-            version: running, ..
-        },
-    ) = (&mut rendered, now)
-    {
-        version.clone_from(running);
+    if let (Some(package), Some(running)) = (rendered.package_mut(), now.package()) {
+        package.version.clone_from(&running.version);
     }
     kept_choices(rendered, now)
 }
 
 /// The spec with another exact package version (npm and PyPI upstreams only).
 fn with_version(mut spec: LaunchSpec, wanted: &str) -> Result<LaunchSpec, CoreError> {
-    match &mut spec {
-        LaunchSpec::Npm { version, .. } | LaunchSpec::Pypi { version, .. } => {
-            wanted.clone_into(version);
-        }
-        _ => {
-            let message = "only npm and PyPI upstreams have a package version to change";
-            return Err(ValidationError::new("version", message).into());
-        }
-    }
+    let Some(package) = spec.package_mut() else {
+        let message = "only npm and PyPI upstreams have a package version to change";
+        return Err(ValidationError::new("version", message).into());
+    };
+    wanted.clone_into(&mut package.version);
     package::check(&spec).map_err(|mut error| {
         error.field = "version";
         error

@@ -29,7 +29,7 @@ struct CatalogPage {
     query: String,
     runtime: String,
     source: String,
-    runtimes: &'static [&'static str],
+    runtimes: Vec<&'static str>,
     sources: &'static [&'static str],
     entries: Vec<EntryRow>,
     registries: Vec<RegistryRow>,
@@ -138,7 +138,8 @@ pub(crate) async fn render(
     let chrome = Chrome::new(app, signed, "Catalog", Section::Gateway, done).await?;
     let query: String = search.q.trim().chars().take(200).collect();
     let known = |value: &str, list: &[&str]| list.contains(&value).then(|| value.to_owned());
-    let runtime = known(&search.runtime, catalog_search::RUNTIMES);
+    let runtimes = RuntimeKind::ALL.map(RuntimeKind::as_str).to_vec();
+    let runtime = known(&search.runtime, &runtimes);
     let source = known(&search.source, catalog_search::SOURCES);
     let catalog_query = CatalogQuery {
         q: query.clone(),
@@ -171,7 +172,7 @@ pub(crate) async fn render(
             query,
             runtime,
             source,
-            runtimes: catalog_search::RUNTIMES,
+            runtimes,
             sources: catalog_search::SOURCES,
             entries,
             registries,
@@ -184,7 +185,7 @@ pub(crate) async fn render(
 
 fn entry_row(listed: ListedEntry) -> EntryRow {
     EntryRow {
-        runtime: listed.spec.as_ref().map_or("", catalog_search::runtime_of),
+        runtime: listed.spec.as_ref().map_or("", |s| s.runtime().as_str()),
         id: listed.id,
         name: listed.name,
         description: listed.description,
@@ -310,13 +311,13 @@ impl InstallPage {
             entry_id: entry.id.clone(),
             entry_name: entry.name.clone(),
             description: entry.description.clone(),
-            runtime: entry.spec.runtime(),
+            runtime: entry.spec.runtime().as_str(),
             version: version.clone(),
             versions,
             network: network_of(&entry.spec),
             name: form.get("name").cloned().unwrap_or(entry.name.clone()),
             eager: form.get("start").is_some_and(|s| s == "eager"),
-            remote: matches!(entry.spec, LaunchSpec::Http { .. }),
+            remote: entry.spec.is_remote(),
             sign_in: form
                 .get("sign_in")
                 .and_then(|mode| UpstreamSignIn::parse(mode))
@@ -534,9 +535,9 @@ fn install_input(
         // Not on the page: the API and a catalog entry's spec set it.
         allow_foreign_oauth_endpoints: None,
         replicas,
-        network: match (&entry.spec, form.get("network").map(String::as_str)) {
-            (LaunchSpec::Http { .. }, _) | (_, None) => None,
-            (_, Some(choice)) => Some(choice == "fenced"),
+        network: match form.get("network") {
+            Some(choice) if !entry.spec.is_remote() => Some(choice == "fenced"),
+            Some(_) | None => None,
         },
     })
 }
@@ -560,9 +561,9 @@ pub(super) fn typed(field: &ConfigField, text: &str) -> Result<Value, Validation
 
 /// What an entry asks of the network, in words.
 pub(super) fn network_of(spec: &guidepost_domain::LaunchSpec) -> &'static str {
-    match (spec.runtime(), spec.network()) {
-        ("http", _) => "a remote server, reached over https through the outbound fence",
-        (_, true) => "yes, through the egress fence (public addresses only)",
-        (_, false) => "none",
+    match (spec.is_remote(), spec.network()) {
+        (true, _) => "a remote server, reached over https through the outbound fence",
+        (false, true) => "yes, through the egress fence (public addresses only)",
+        (false, false) => "none",
     }
 }

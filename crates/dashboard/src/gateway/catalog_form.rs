@@ -4,7 +4,7 @@
 //! beside its field with what was typed kept. Headers, settings and limits are the API's
 //! (`POST /api/v1/catalog`).
 
-use guidepost_domain::CatalogEntry;
+use guidepost_domain::{CatalogEntry, RuntimeKind};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -12,11 +12,11 @@ use serde_json::json;
 use crate::form::FormError;
 
 /// The runtimes the form offers, in its order.
-pub(crate) const RUNTIMES: [(&str, &str); 4] = [
-    ("http", "Remote server (https)"),
-    ("container", "Container image"),
-    ("npm", "npm package"),
-    ("pypi", "PyPI package"),
+const RUNTIMES: [(RuntimeKind, &str); 4] = [
+    (RuntimeKind::Http, "Remote server (https)"),
+    (RuntimeKind::Container, "Container image"),
+    (RuntimeKind::Npm, "npm package"),
+    (RuntimeKind::Pypi, "PyPI package"),
 ];
 
 /// The form as posted, and as shown again after a refusal. Checkboxes are absent when
@@ -59,7 +59,7 @@ impl EntryForm {
         };
         RUNTIMES
             .iter()
-            .map(|(value, label)| (*value, *label, *value == chosen))
+            .map(|(kind, label)| (kind.as_str(), *label, kind.as_str() == chosen))
             .collect()
     }
 
@@ -74,17 +74,20 @@ impl EntryForm {
                 .collect()
         };
         let network = self.network.is_some();
-        let spec = match self.runtime.as_str() {
-            "http" => json!({"runtime": "http", "url": self.url.trim()}),
-            "container" => json!({
+        let spec = match RuntimeKind::parse(&self.runtime) {
+            Some(RuntimeKind::Http) => json!({"runtime": "http", "url": self.url.trim()}),
+            Some(RuntimeKind::Container) => json!({
                 "runtime": "container", "image": self.image.trim(),
                 "args": lines(&self.args), "network": network,
             }),
-            "npm" | "pypi" => json!({
+            Some(RuntimeKind::Npm | RuntimeKind::Pypi) => json!({
                 "runtime": self.runtime, "package": self.package.trim(),
                 "version": self.version.trim(), "args": lines(&self.args), "network": network,
             }),
-            _ => return Err(refused("runtime", "choose one of the listed kinds")),
+            // Only the operator's catalog file names a command.
+            Some(RuntimeKind::Command) | None => {
+                return Err(refused("runtime", "choose one of the listed kinds"));
+            }
         };
         let mut secrets = Vec::new();
         for line in lines(&self.secrets) {

@@ -102,10 +102,7 @@ pub(crate) async fn form_of(
                 .collect()
         })
         .unwrap_or_default();
-    let package = matches!(
-        upstream.spec,
-        LaunchSpec::Npm { .. } | LaunchSpec::Pypi { .. }
-    );
+    let package = upstream.spec.package().is_some();
     let error = error.map(|invalid| {
         let anchor = anchor_of(&invalid, &settings, &secrets);
         (invalid.field.to_string(), invalid.message, anchor)
@@ -140,7 +137,9 @@ pub(crate) async fn form_of(
         replicas: upstream.replicas,
         stateless: entry.as_ref().is_some_and(|e| e.stateless) || upstream.replicas > 1,
         max_replicas: app.platform.config.max_replicas,
-        sign_in: matches!(upstream.spec, LaunchSpec::Http { .. })
+        sign_in: upstream
+            .spec
+            .is_remote()
             .then(|| sign_in_of(upstream).as_str()),
         error,
     })

@@ -190,7 +190,7 @@ pub(crate) async fn upstream_page(
         None
     };
     let connection = connections::state(app, caller, &upstream).await?;
-    let sign_in = matches!(upstream.spec, LaunchSpec::Http { .. }).then(|| {
+    let sign_in = upstream.spec.is_remote().then(|| {
         connections::sign_in_words(guidepost_core::upstreams::connections::sign_in_of(
             &upstream,
         ))
@@ -226,7 +226,7 @@ pub(crate) async fn upstream_page(
             refresh_seconds,
             restarts: upstream.restarts,
             replicas: upstream.replicas,
-            runtime: upstream.spec.runtime(),
+            runtime: upstream.spec.runtime().as_str(),
             network: super::catalog::network_of(&upstream.spec),
             confinement: upstream.confinement.clone(),
             catalog_entry: upstream.catalog_entry_id.clone(),

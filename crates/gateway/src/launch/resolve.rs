@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use guidepost_domain::{LaunchSpec, ProcessLimits, Upstream};
+use guidepost_domain::{
+    CommandSpec, ImageSpec, LaunchLimits, LaunchSpec, PackageSpec, ProcessLimits, RemoteSpec,
+    Upstream,
+};
 
 use super::Launch;
 use crate::GatewayOptions;
@@ -51,7 +54,7 @@ pub(crate) async fn resolve(
         org: upstream.org_id.to_string(),
     };
     match &upstream.spec {
-        LaunchSpec::Npm {
+        LaunchSpec::Npm(PackageSpec {
             package,
             version,
             bin,
@@ -59,7 +62,7 @@ pub(crate) async fn resolve(
             env,
             network,
             limits,
-        } => {
+        }) => {
             let entry =
                 npm_entry_point(toolchain, confiner, package, version, bin.as_deref()).await?;
             let mut argv = vec![entry.display().to_string()];
@@ -79,7 +82,7 @@ pub(crate) async fn resolve(
                 declaration,
             ))
         }
-        LaunchSpec::Pypi {
+        LaunchSpec::Pypi(PackageSpec {
             package,
             version,
             bin,
@@ -87,7 +90,7 @@ pub(crate) async fn resolve(
             env,
             network,
             limits,
-        } => {
+        }) => {
             let entry =
                 pypi_entry_point(toolchain, confiner, package, version, bin.as_deref()).await?;
             // The console script's function, called as its generated script would.
@@ -106,14 +109,14 @@ pub(crate) async fn resolve(
             let declaration = declared(*network, limits, vec![entry.path.clone()], Vec::new());
             Ok(process(toolchain.python.clone(), argv, env, declaration))
         }
-        LaunchSpec::Command {
+        LaunchSpec::Command(CommandSpec {
             command,
             args,
             env,
             network,
             limits,
             paths,
-        } => {
+        }) => {
             let absolute = |list: &[String]| list.iter().map(|p| PathBuf::from(place(p))).collect();
             let mut read: Vec<PathBuf> = absolute(&paths.read);
             // The command and the installation it belongs to (a venv's root, say).
@@ -127,12 +130,12 @@ pub(crate) async fn resolve(
                 declaration,
             ))
         }
-        LaunchSpec::Http {
+        LaunchSpec::Http(RemoteSpec {
             url,
             headers,
             secret_headers,
             ..
-        } => {
+        }) => {
             // A refusal of the fence is no crash to retry: the upstream fails at once.
             crate::reach::check_reachable(url, options.http_allow_private).await?;
             let mut headers = headers.clone();
@@ -148,13 +151,13 @@ pub(crate) async fn resolve(
                 signed_in: None,
             })
         }
-        LaunchSpec::Container {
+        LaunchSpec::Container(ImageSpec {
             image,
             args,
             env,
             limits,
             network,
-        } => {
+        }) => {
             if options.container_socket.is_none() {
                 return Err(
                     "this platform runs no container engine (start it with --container-socket)"
@@ -189,17 +192,11 @@ pub(crate) async fn resolve(
 /// What a process upstream's entry declares, before anything is fetched (its paths
 /// aside); `None` for what runs no process of this host.
 pub(crate) fn declaration_of(spec: &LaunchSpec) -> Option<Declaration> {
-    match spec {
-        LaunchSpec::Npm {
-            network, limits, ..
+    match spec.limits() {
+        LaunchLimits::Process(limits) => {
+            Some(declared(spec.network(), limits, Vec::new(), Vec::new()))
         }
-        | LaunchSpec::Pypi {
-            network, limits, ..
-        }
-        | LaunchSpec::Command {
-            network, limits, ..
-        } => Some(declared(*network, limits, Vec::new(), Vec::new())),
-        LaunchSpec::Http { .. } | LaunchSpec::Container { .. } => None,
+        LaunchLimits::Container(_) | LaunchLimits::Remote => None,
     }
 }
 

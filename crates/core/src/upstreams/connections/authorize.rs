@@ -48,11 +48,11 @@ async fn authorization_server(
     {
         return Ok(known);
     }
-    let LaunchSpec::Http {
+    let Some(RemoteSpec {
         url,
         oauth_client_id,
         ..
-    } = &upstream.spec
+    }) = upstream.spec.remote()
     else {
         return Err(FlowError::Denied(format!(
             "{} is not a remote server",

@@ -243,12 +243,10 @@ fn opened(
 }
 
 fn credential(upstream: &Upstream, tokens: &ConnectionTokens, revision: i64) -> Bearer {
-    let key_header = match &upstream.spec {
-        LaunchSpec::Http {
-            person_key_header, ..
-        } => person_key_header.clone(),
-        _ => None,
-    };
+    let key_header = upstream
+        .spec
+        .remote()
+        .and_then(|remote| remote.person_key_header.clone());
     match key_header {
         Some(header) if tokens.static_key => Bearer {
             header,

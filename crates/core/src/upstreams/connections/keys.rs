@@ -32,14 +32,9 @@ pub struct KeyGiven {
 
 /// The header a `person` upstream takes a key in, if it takes one instead of OAuth.
 pub(super) fn key_header(upstream: &Upstream) -> Option<String> {
-    match &upstream.spec {
-        LaunchSpec::Http {
-            sign_in: UpstreamSignIn::Person,
-            person_key_header: Some(header),
-            ..
-        } => Some(header.clone()),
-        _ => None,
-    }
+    let remote = upstream.spec.remote()?;
+    let header = remote.person_key_header.clone()?;
+    (remote.sign_in == UpstreamSignIn::Person).then_some(header)
 }
 
 /// Stores the person's key as their connection, once per form, from the browser that

@@ -155,10 +155,10 @@ pub(super) fn with_sign_in(
     let Some(asked) = asked else {
         return Ok(spec);
     };
-    match &mut spec {
-        LaunchSpec::Http { sign_in, .. } => *sign_in = asked,
-        _ if asked.is_none() => {}
-        _ => {
+    match spec.remote_mut() {
+        Some(remote) => remote.sign_in = asked,
+        None if asked.is_none() => {}
+        None => {
             return Err(ValidationError::new(
                 "sign_in",
                 "only a remote (http) server signs in; this one runs on the platform",
@@ -175,17 +175,11 @@ pub(super) fn with_foreign_endpoints(
     mut spec: LaunchSpec,
     asked: Option<bool>,
 ) -> Result<LaunchSpec, ValidationError> {
-    match (&mut spec, asked) {
+    match (spec.remote_mut(), asked) {
         (_, None) => {}
-        (
-            LaunchSpec::Http {
-                allow_foreign_oauth_endpoints,
-                ..
-            },
-            Some(asked),
-        ) => *allow_foreign_oauth_endpoints = asked,
-        (_, Some(false)) => {}
-        (_, Some(true)) => {
+        (Some(remote), Some(asked)) => remote.allow_foreign_oauth_endpoints = asked,
+        (None, Some(false)) => {}
+        (None, Some(true)) => {
             return Err(ValidationError::new(
                 issuer::ALLOW_FOREIGN_ENDPOINTS,
                 "only a remote (http) server has an authorization server",
@@ -605,13 +599,7 @@ mod tests {
             {"runtime": "npm", "package": "x", "version": "1.0.0"}))
         .unwrap();
         let person = with_sign_in(http.clone(), Some(UpstreamSignIn::Person)).unwrap();
-        assert!(matches!(
-            person,
-            LaunchSpec::Http {
-                sign_in: UpstreamSignIn::Person,
-                ..
-            }
-        ));
+        assert_eq!(person.sign_in(), UpstreamSignIn::Person);
         assert_eq!(
             with_sign_in(http.clone(), None).unwrap(),
             http,

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use guidepost_domain::{
-    CatalogEntry, ConfigField, ConfigType, LaunchSpec, RegistryStatus, SecretSlot, UpstreamSignIn,
-    secret_argument,
+    CatalogEntry, ConfigField, ConfigType, ImageSpec, LaunchSpec, PackageSpec, RegistryStatus,
+    RemoteSpec, SecretSlot, UpstreamSignIn, secret_argument,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -319,7 +319,7 @@ impl Builder {
         let (package_name, network, limits) =
             (package.identifier.clone(), false, Default::default());
         Ok(match runtime {
-            "npm" => LaunchSpec::Npm {
+            "npm" => LaunchSpec::Npm(PackageSpec {
                 package: package_name,
                 version,
                 bin: None,
@@ -327,8 +327,8 @@ impl Builder {
                 env,
                 network,
                 limits,
-            },
-            "pypi" => LaunchSpec::Pypi {
+            }),
+            "pypi" => LaunchSpec::Pypi(PackageSpec {
                 package: package_name,
                 version,
                 bin: None,
@@ -336,14 +336,14 @@ impl Builder {
                 env,
                 network,
                 limits,
-            },
-            _ => LaunchSpec::Container {
+            }),
+            _ => LaunchSpec::Container(ImageSpec {
                 image: image_reference(&package.identifier, &version),
                 args,
                 env,
                 limits: Default::default(),
                 network,
-            },
+            }),
         })
     }
 
@@ -360,7 +360,7 @@ impl Builder {
                 headers.insert(header.name.clone(), value);
             }
         }
-        Ok(LaunchSpec::Http {
+        Ok(LaunchSpec::Http(RemoteSpec {
             url,
             headers,
             secret_headers,
@@ -369,7 +369,7 @@ impl Builder {
             person_key_header: None,
             // Only an editor allows it, for an upstream they installed.
             allow_foreign_oauth_endpoints: false,
-        })
+        }))
     }
 
     /// An environment variable: a secret passed under its own name, a fixed value, or a

@@ -1,6 +1,8 @@
 //! How a server.json becomes a catalog entry, and what is refused with its reason.
 
-use guidepost_domain::{ConfigType, LaunchSpec, RegistryStatus, Timestamp};
+use guidepost_domain::{
+    ConfigType, ImageSpec, LaunchSpec, PackageSpec, RegistryStatus, RemoteSpec, Timestamp,
+};
 use serde_json::{Value, json};
 
 use super::server_json::ServerJson;
@@ -33,14 +35,14 @@ fn a_pypi_package_takes_its_arguments_variables_and_secrets_as_settings_and_secr
     let entry = entry(document).unwrap();
     assert_eq!(entry.id, "io.example/thing");
     assert_eq!(entry.name, "Thing");
-    let LaunchSpec::Pypi {
+    let LaunchSpec::Pypi(PackageSpec {
         package,
         version,
         args,
         env,
         network,
         ..
-    } = &entry.spec
+    }) = &entry.spec
     else {
         panic!("{:?}", entry.spec)
     };
@@ -66,7 +68,7 @@ fn oci_and_remote_entries_become_container_and_http_specs() {
                 "transport": {"type": "stdio"}}]),
         json!([]),
     );
-    let LaunchSpec::Container { image, .. } = entry(oci).unwrap().spec else {
+    let LaunchSpec::Container(ImageSpec { image, .. }) = entry(oci).unwrap().spec else {
         panic!()
     };
     assert_eq!(image, "ghcr.io/example/thing:1.2.0");
@@ -76,11 +78,11 @@ fn oci_and_remote_entries_become_container_and_http_specs() {
                 "headers": [{"name": "X-Api-Key", "isSecret": true, "isRequired": true}]}]),
     );
     let entry = entry(remote).unwrap();
-    let LaunchSpec::Http {
+    let LaunchSpec::Http(RemoteSpec {
         url,
         secret_headers,
         ..
-    } = &entry.spec
+    }) = &entry.spec
     else {
         panic!()
     };
@@ -194,7 +196,7 @@ fn a_secret_argument_becomes_a_required_secret_put_in_its_place_at_launch() {
         json!([]),
     );
     let installed = entry(document).unwrap();
-    let LaunchSpec::Npm { args, env, .. } = &installed.spec else {
+    let LaunchSpec::Npm(PackageSpec { args, env, .. }) = &installed.spec else {
         panic!("{:?}", installed.spec)
     };
     assert_eq!(args, &["--api-key", "${secret.API_KEY}", "${secret.TOKEN}"]);

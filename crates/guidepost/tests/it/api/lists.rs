@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use guidepost_core::secrets::MasterKey;
-use guidepost_domain::{LaunchSpec, NewUpstream, StartMode};
+use guidepost_domain::{LaunchSpec, NewUpstream, PackageSpec, StartMode};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use serde_json::{Value, json};
 
@@ -121,7 +121,7 @@ fn on_demand(name: &str) -> NewUpstream {
         replicas: 1,
         catalog_entry_id: None,
         catalog_entry_version: None,
-        spec: LaunchSpec::Npm {
+        spec: LaunchSpec::Npm(PackageSpec {
             package: format!("@example/{name}"),
             version: "1.0.0".into(),
             bin: None,
@@ -129,7 +129,7 @@ fn on_demand(name: &str) -> NewUpstream {
             env: BTreeMap::new(),
             network: false,
             limits: Default::default(),
-        },
+        }),
         secrets_sealed: BTreeMap::new(),
         config: BTreeMap::new(),
     }
