@@ -334,8 +334,8 @@ impl ServerHandler for GuidepostServer {
 }
 
 impl GuidepostServer {
-    /// A tool call: found among the server's sources, answered, and recorded whatever
-    /// the outcome.
+    /// A tool call: found among the server's sources (once: the call, its header check
+    /// and its task use what was found), answered, and recorded whatever the outcome.
     async fn call_in_scope(
         &self,
         scope: &RequestScope,
@@ -345,9 +345,9 @@ impl GuidepostServer {
         let started = Instant::now();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let name = request.name.as_ref();
-        let recorded_as = |end_user, upstream| CallRecord {
+        let recorded_as = |label, end_user, upstream| CallRecord {
             tool: name,
-            label: self.tools.metrics_label(name),
+            label,
             arguments: &arguments,
             end_user,
             upstream,
@@ -364,21 +364,26 @@ impl GuidepostServer {
             record(
                 &self.platform,
                 scope,
-                recorded_as(end_user.as_ref(), None),
+                recorded_as(self.tools.metrics_label(name), end_user.as_ref(), None),
                 recorded,
             );
             return Ok(result.into());
         }
-        let found = self.tools.find(&self.platform, &scope.server, name).await;
-        let Some(source) = found.map_err(tools_unreadable)? else {
+        let found = self
+            .tools
+            .resolve(&self.platform, &scope.server, name)
+            .await;
+        let Some(tool) = found.map_err(tools_unreadable)? else {
             let message = format!(
                 "Unknown tool: {name}. Call tools/list to see the tools this server offers."
             );
             let recorded = Recorded::protocol_error(&message, started);
             let end_user = scope.signed_in_end_user();
-            record(&self.platform, scope, recorded_as(end_user, None), recorded);
+            let call = recorded_as(self.tools.metrics_label(name), end_user, None);
+            record(&self.platform, scope, call, recorded);
             return Err(ErrorData::invalid_params(message, None));
         };
+        let label = tool.metrics_label();
         let end_user = resolve_end_user(&self.platform, scope).await?;
         let call = ToolCall {
             platform: &self.platform,
@@ -388,22 +393,23 @@ impl GuidepostServer {
             arguments: &arguments,
             request: ctx,
         };
-        if let Err(reason) = source.check_param_headers(&call).await {
+        if let Err(reason) = tool.check_param_headers(&call).await {
             let message = format!("{reason}; send the header with the argument's value");
             let recorded = Recorded::protocol_error(&message, started);
             record(
                 &self.platform,
                 scope,
-                recorded_as(end_user.as_ref(), None),
+                recorded_as(label, end_user.as_ref(), None),
                 recorded,
             );
             return Err(ErrorData::header_mismatch(message, None));
         }
         if tasks::client_accepts_tasks(ctx)
-            && let Some(detached) = source.detached(&call)
+            && let Some(detached) = tool.detached(&call)
         {
+            let called = (name, label, &arguments);
             return self
-                .call_as_task(scope, name, &arguments, end_user.clone(), detached, started)
+                .call_as_task(scope, called, end_user.clone(), detached, started)
                 .await;
         }
         let ToolAnswer {
@@ -411,7 +417,7 @@ impl GuidepostServer {
             upstream,
             round,
             protocol_error,
-        } = source.call(&call).await;
+        } = tool.call(&call).await;
         if let Some(round) = round {
             // Recorded when the call ends, by the retry that gets its result.
             return Ok(round.into());
@@ -423,7 +429,7 @@ impl GuidepostServer {
         record(
             &self.platform,
             scope,
-            recorded_as(end_user.as_ref(), upstream),
+            recorded_as(label, end_user.as_ref(), upstream),
             recorded,
         );
         match protocol_error {
@@ -491,13 +497,11 @@ impl GuidepostServer {
     async fn call_as_task(
         &self,
         scope: &RequestScope,
-        name: &str,
-        arguments: &Value,
+        (name, label, arguments): (&str, &'static str, &Value),
         end_user: Option<guidepost_domain::EndUser>,
         mut detached: crate::tools::DetachedCall,
         started: Instant,
     ) -> Result<CallToolResponse, ErrorData> {
-        let label = self.tools.metrics_label(name);
         let platform = self.platform.clone();
         let owner = tasks::owner(scope, end_user.as_ref().map(|user| user.id.clone()));
         // Records the call, however and whenever it ends: it may end in the task.

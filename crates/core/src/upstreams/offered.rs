@@ -144,35 +144,25 @@ pub enum NotCallable {
         upstream: UpstreamId,
         tool: String,
     },
-    #[error("{name} is not offered here any more")]
-    NotOffered { name: String },
-    /// The store could not say: the detail is for the log, not the agent.
-    #[error("The tool could not be reached; try again in a moment.")]
-    Unknown(#[source] CoreError),
 }
 
-/// The attached tool `name` on `server` if it may be called now: only an approved
-/// definition is callable.
-pub async fn callable(
-    platform: &Platform,
-    server: &McpServer,
-    name: &str,
+/// An attached tool found by [`offered_tool`], if it may be called now in its approval
+/// `state`: only an approved definition is callable.
+pub fn callable(
+    offered: &Arc<OfferedTool>,
+    state: ToolState,
 ) -> Result<Arc<OfferedTool>, NotCallable> {
-    match offered_tool(platform, server, name).await {
-        Ok(Some((offered, ToolState::Approved))) => Ok(offered),
-        Ok(Some((offered, ToolState::Rejected))) => Err(NotCallable::Rejected {
+    match state {
+        ToolState::Approved => Ok(offered.clone()),
+        ToolState::Rejected => Err(NotCallable::Rejected {
             name: offered.exposed_name.clone(),
         }),
-        Ok(Some((offered, state))) => Err(NotCallable::AwaitsReview {
+        state => Err(NotCallable::AwaitsReview {
             name: offered.exposed_name.clone(),
             state,
             upstream: offered.upstream_id.clone(),
             tool: offered.tool.clone(),
         }),
-        Ok(None) => Err(NotCallable::NotOffered {
-            name: name.to_owned(),
-        }),
-        Err(error) => Err(NotCallable::Unknown(error)),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The tools of a hosted server, from its **tool sources**. A source knows its tools'
-//! definitions, whether it offers them on a server right now (the rules are core's), how
-//! to call them, and the bounded metrics label of each. `tools/list` and `tools/call`
-//! go through [`ToolSources`] only, so a new kind of tool (upstream servers' tools,
-//! for the gateway) is one more source in [`ToolSources::builtin`].
+//! definitions, whether it offers them on a server right now (the rules are core's), and
+//! the bounded metrics label of each; a call finds its tool once ([`ResolvedTool`]) and
+//! that tool calls itself. `tools/list` and `tools/call` go through [`ToolSources`] only,
+//! so a new kind of tool (upstream servers' tools, for the gateway) is one more source in
+//! [`ToolSources::builtin`].
 
 mod connect_watch;
 mod support;
@@ -80,16 +81,24 @@ pub(crate) trait ToolSource: Send + Sync {
     /// The tools this source offers on `server` now, in the order `tools/list` shows them.
     async fn list(&self, platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError>;
 
-    /// Whether `name` is a tool this source offers on `server` now.
-    async fn offers(
+    /// The tool `name`, if this source offers it on `server` now: found once for a call,
+    /// which then checks, calls or detaches what was found.
+    async fn resolve(
         &self,
         platform: &Platform,
         server: &McpServer,
         name: &str,
-    ) -> Result<bool, CoreError>;
+    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError>;
+}
 
-    /// Calls a tool this source offers. A failure is a result with `isError`, worded so
-    /// that an agent can act on it.
+/// A tool a source offers, as one call found it.
+#[async_trait]
+pub(crate) trait ResolvedTool: Send + Sync {
+    /// The label its calls are counted under (its source's `metrics_label`).
+    fn metrics_label(&self) -> &'static str;
+
+    /// Calls it. A failure is a result with `isError`, worded so that an agent can act
+    /// on it.
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer;
 
     /// Whether the request's `Mcp-Param-*` headers agree with the arguments, for tools
@@ -143,16 +152,16 @@ impl ToolSources {
         Ok(tools)
     }
 
-    /// The source that offers `name` on `server` now, if any.
-    pub async fn find(
+    /// The tool `name` as the first source that offers it on `server` now has it, if any.
+    pub async fn resolve(
         &self,
         platform: &Platform,
         server: &McpServer,
         name: &str,
-    ) -> Result<Option<&dyn ToolSource>, CoreError> {
+    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError> {
         for source in self.sources.iter() {
-            if source.offers(platform, server, name).await? {
-                return Ok(Some(source.as_ref()));
+            if let Some(tool) = source.resolve(platform, server, name).await? {
+                return Ok(Some(tool));
             }
         }
         Ok(None)

@@ -8,7 +8,7 @@ use guidepost_domain::{EndUser, Limits, McpServer};
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
-use super::{ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
 const NAME: &str = guidepost_domain::builtin_tools::GET_SUPPORT;
@@ -73,13 +73,24 @@ impl ToolSource for SupportTool {
         &[NAME]
     }
 
-    async fn offers(
+    async fn resolve(
         &self,
         _platform: &Platform,
         server: &McpServer,
         name: &str,
-    ) -> Result<bool, CoreError> {
-        Ok(name == NAME && requests::offered_on(server))
+    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError> {
+        let offered = name == NAME && requests::offered_on(server);
+        Ok(offered.then(|| Box::new(GetSupport) as Box<dyn ResolvedTool>))
+    }
+}
+
+/// `get_support`, found for a call.
+struct GetSupport;
+
+#[async_trait]
+impl ResolvedTool for GetSupport {
+    fn metrics_label(&self) -> &'static str {
+        NAME
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {

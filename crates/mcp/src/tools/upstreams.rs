@@ -10,7 +10,7 @@ use guidepost_core::upstreams::{
     UpstreamCallError,
 };
 use guidepost_core::{CoreError, Platform};
-use guidepost_domain::{McpServer, UpstreamId, UpstreamSignIn};
+use guidepost_domain::{McpServer, ToolState, UpstreamId, UpstreamSignIn};
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, ResultType, Tool,
@@ -18,7 +18,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use serde_json::Value;
 
-use super::{DetachedCall, ToolAnswer, ToolCall, ToolSource};
+use super::{DetachedCall, ResolvedTool, ToolAnswer, ToolCall, ToolSource};
 use crate::caller_client::RelayRecorder;
 use crate::param_headers::{self, HeaderMismatch};
 use crate::rounds::RoundsClient;
@@ -50,23 +50,35 @@ impl ToolSource for UpstreamTools {
         Ok(offered.iter().filter_map(|tool| definition(tool)).collect())
     }
 
-    async fn offers(
+    async fn resolve(
         &self,
         platform: &Platform,
         server: &McpServer,
         name: &str,
-    ) -> Result<bool, CoreError> {
+    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError> {
         if !upstreams::may_be_exposed(name) {
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(upstreams::offered_tool(platform, server, name)
-            .await?
-            .is_some())
+        let found = upstreams::offered_tool(platform, server, name).await?;
+        Ok(found.map(|(offered, state)| Box::new(UpstreamTool { offered, state }) as _))
+    }
+}
+
+/// An attached tool found for a call, whatever its approval state: the call says why it
+/// may not be called, and the request's `Mcp-Param-*` headers are checked against it.
+struct UpstreamTool {
+    offered: Arc<OfferedTool>,
+    state: ToolState,
+}
+
+#[async_trait]
+impl ResolvedTool for UpstreamTool {
+    fn metrics_label(&self) -> &'static str {
+        LABEL
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
-        let offered = match upstreams::callable(call.platform, &call.scope.server, call.name).await
-        {
+        let offered = match upstreams::callable(&self.offered, self.state) {
             Ok(offered) => offered,
             Err(refused) => return refusal(refused).into(),
         };
@@ -93,23 +105,16 @@ impl ToolSource for UpstreamTools {
         let Some(parts) = parts.filter(|_| is_stateless(call.request)) else {
             return Ok(());
         };
-        match upstreams::offered_tool(call.platform, &call.scope.server, call.name).await {
-            Ok(Some((offered, _))) => {
-                let schema = &offered.definition["inputSchema"];
-                param_headers::check(&parts.headers, schema, call.arguments)
-            }
-            // Not offered, or unreadable: the call itself says so.
-            _ => Ok(()),
-        }
+        let schema = &self.offered.definition["inputSchema"];
+        param_headers::check(&parts.headers, schema, call.arguments)
     }
 
-    /// Upstream calls may run as tasks: the call owns its server, name, arguments and
-    /// caller's client, relays no progress (its request is over) and is given up, which cancels it at
-    /// the upstream, when the future is dropped.
+    /// Upstream calls may run as tasks: the call owns its tool, arguments and caller's
+    /// client, relays no progress (its request is over) and is given up, which cancels it
+    /// at the upstream, when the future is dropped.
     fn detached(&self, call: &ToolCall<'_>) -> Option<DetachedCall> {
         let platform = call.platform.clone();
-        let server = call.scope.server.clone();
-        let name = call.name.to_owned();
+        let callable = upstreams::callable(&self.offered, self.state);
         let arguments = call.arguments.clone();
         // In the session era the caller's session outlives the request: the upstream's
         // requests still reach it while the call runs on as a task.
@@ -119,7 +124,7 @@ impl ToolSource for UpstreamTools {
             person: calling_person(call),
         };
         Some(Box::pin(async move {
-            let offered = match upstreams::callable(&platform, &server, &name).await {
+            let offered = match callable {
                 Ok(offered) => offered,
                 Err(refused) => return refusal(refused).into(),
             };
@@ -325,9 +330,6 @@ fn calling_person(call: &ToolCall<'_>) -> Option<CallingPerson> {
 
 /// Why the tool may not be called, as a result an agent can act on.
 fn refusal(refused: NotCallable) -> CallToolResult {
-    if let NotCallable::Unknown(error) = &refused {
-        tracing::error!(%error, "could not look up an upstream tool");
-    }
     failure(refused.to_string())
 }
 

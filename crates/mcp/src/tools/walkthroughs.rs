@@ -12,7 +12,7 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
 use crate::scope::RequestScope;
 
 pub(crate) const LIST: &str = builtin_tools::LIST_WALKTHROUGHS;
@@ -204,13 +204,29 @@ impl ToolSource for WalkthroughTools {
         &NAMES
     }
 
-    async fn offers(
+    async fn resolve(
         &self,
         platform: &Platform,
         server: &McpServer,
         name: &str,
-    ) -> Result<bool, CoreError> {
-        Ok(NAMES.contains(&name) && player::offered_on(platform, server).await?)
+    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError> {
+        let Some(name) = NAMES.into_iter().find(|own| *own == name) else {
+            return Ok(None);
+        };
+        let offered = player::offered_on(platform, server).await?;
+        Ok(offered.then(|| Box::new(WalkthroughTool { name }) as Box<dyn ResolvedTool>))
+    }
+}
+
+/// One of the five, found for a call.
+struct WalkthroughTool {
+    name: &'static str,
+}
+
+#[async_trait]
+impl ResolvedTool for WalkthroughTool {
+    fn metrics_label(&self) -> &'static str {
+        self.name
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
@@ -218,7 +234,7 @@ impl ToolSource for WalkthroughTools {
             call.platform,
             call.scope,
             call.end_user,
-            call.name,
+            self.name,
             call.arguments,
         );
         outcome.await.into_result().into()
