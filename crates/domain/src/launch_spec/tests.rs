@@ -121,3 +121,27 @@ fn redacted_hides_values_and_keeps_names() {
     let shown = spec.redacted();
     assert_eq!(shown.package().unwrap().env["API_KEY"], HIDDEN);
 }
+
+#[test]
+fn the_schema_documents_every_kind_as_one_object() {
+    let schema = serde_json::to_value(<LaunchSpec as utoipa::PartialSchema>::schema()).unwrap();
+    let kinds = schema["oneOf"].as_array().unwrap();
+    let mut documented: Vec<&str> = kinds
+        .iter()
+        .map(|kind| kind["properties"]["runtime"]["enum"][0].as_str().unwrap())
+        .collect();
+    let mut listed: Vec<&str> = RuntimeKind::ALL.map(RuntimeKind::as_str).to_vec();
+    documented.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(documented, listed);
+    for kind in kinds {
+        assert_eq!(kind["type"], "object", "{kind}");
+        assert!(
+            kind["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("runtime")),
+            "{kind}"
+        );
+    }
+}
