@@ -2,6 +2,8 @@
 //! cause, the line that names it, and what to do. Worked out by
 //! `guidepost_core::upstreams::diagnosis` when the upstream is read; never stored.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -13,6 +15,7 @@ string_enum! {
         Network => "network",
         HandshakeTimeout => "handshake_timeout",
         Exited => "exited",
+        Unresponsive => "unresponsive",
         Unrecognized => "unrecognized",
     }
 }
@@ -47,9 +50,51 @@ pub enum UpstreamFault {
         missing: bool,
         error: String,
     },
+    /// Its process ended: with `code`, or killed by `signal`; neither when its end was
+    /// not seen (a container, a process already reaped).
+    #[error("the upstream process exited{}", ended(*code, *signal))]
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The MCP handshake over its stdio failed, as `error` says; `code` or `signal` when
+    /// its process ended meanwhile.
+    #[error("the MCP handshake failed: {error}{}", ended(*code, *signal))]
+    HandshakeFailed {
+        error: String,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The MCP handshake with a remote server failed.
+    #[error("the MCP handshake with {url} failed: {error}")]
+    RemoteHandshakeFailed { url: String, error: String },
+    /// A running upstream answered a ping with an error.
+    #[error("ping failed: {error}")]
+    PingFailed { error: String },
+    /// A running upstream did not answer a ping in time.
+    #[error("no answer to ping within {} s", Duration::from_millis(*millis).as_secs_f64())]
+    PingTimeout { millis: u64 },
+    /// Nobody called it for its idle timeout, so this node stopped it: not a failure.
+    #[error("stopped on this node after its idle timeout; the next call starts it")]
+    StoppedIdle,
+}
+
+/// How a process ended, in words, after what it was doing: " (it exited with code 1)".
+fn ended(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(code), _) => format!(" (it exited with code {code})"),
+        (None, Some(signal)) => format!(" (it was killed by signal {signal})"),
+        (None, None) => String::new(),
+    }
 }
 
 impl UpstreamFault {
+    /// An exit seen before how the process ended was read.
+    pub const EXITED: Self = Self::Exited {
+        code: None,
+        signal: None,
+    };
+
     /// The stored form: JSON with a `kind`.
     pub fn to_stored(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()

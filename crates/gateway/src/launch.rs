@@ -81,10 +81,10 @@ pub(crate) enum Child {
 }
 
 impl Child {
-    /// How a process ended, in words, once it has (a container: none).
-    pub fn exit_words(&self) -> Option<String> {
+    /// How a process ended, once it has (a container: none).
+    pub fn ended(&self) -> Option<UpstreamFault> {
         match self {
-            Child::Process(process) => process.exit_words(),
+            Child::Process(process) => process.ended(),
             Child::Container(_) => None,
         }
     }
@@ -178,9 +178,9 @@ impl Running {
         let _ = tokio::time::timeout(SHUT_GRACE, self.client.cancel()).await;
     }
 
-    /// How its process ended, in words, once it has.
-    pub fn exit_words(&self) -> Option<String> {
-        self.process.as_ref().and_then(Child::exit_words)
+    /// How its process ended, once it has.
+    pub fn ended(&self) -> Option<UpstreamFault> {
+        self.process.as_ref().and_then(Child::ended)
     }
 
     /// Resolves when its process exits (never, for a remote server: pings watch it).
@@ -293,7 +293,10 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                     apart(handler.serve(transport)).await
                 }
             }
-            .map_err(|e| format!("the MCP handshake with {url} failed: {e}"))?;
+            .map_err(|e| UpstreamFault::RemoteHandshakeFailed {
+                url: url.to_string(),
+                error: e.to_string(),
+            })?;
             Ok((None, client))
         }
     }
@@ -351,7 +354,7 @@ async fn shake_hands<S, R, W>(
     handler: S,
     transport: AsyncRwTransport<RoleClient, R, W>,
     child: Child,
-) -> Result<(Option<Child>, RunningService<RoleClient, S>), String>
+) -> Result<(Option<Child>, RunningService<RoleClient, S>), UpstreamFault>
 where
     S: Service<RoleClient>,
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
@@ -362,11 +365,15 @@ where
         Err(e) => {
             // A child that died is why, most often: its exit code says how.
             let _ = tokio::time::timeout(EXIT_WAIT, child.exit()).await;
-            let ended = child.exit_words();
+            let (code, signal) = match child.ended() {
+                Some(UpstreamFault::Exited { code, signal }) => (code, signal),
+                _ => (None, None),
+            };
             child.stop().await;
-            Err(match ended {
-                Some(words) => format!("the MCP handshake failed: {e} ({words})"),
-                None => format!("the MCP handshake failed: {e}"),
+            Err(UpstreamFault::HandshakeFailed {
+                error: e.to_string(),
+                code,
+                signal,
             })
         }
     }

@@ -217,16 +217,15 @@ async fn skip_line(reader: &mut tokio::io::BufReader<tokio::process::ChildStderr
 }
 
 impl UpstreamProcess {
-    /// How it ended, in words ("it exited with code 1", "it was killed by signal 9"),
-    /// once it has.
-    pub fn exit_words(&self) -> Option<String> {
+    /// How it ended, once it has: the fault that says so, with its exit code or the
+    /// signal that killed it.
+    pub fn ended(&self) -> Option<UpstreamFault> {
         use std::os::unix::process::ExitStatusExt;
         let status = self.status.get()?;
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Some(format!("it exited with code {code}")),
-            (None, Some(signal)) => Some(format!("it was killed by signal {signal}")),
-            (None, None) => None,
-        }
+        Some(UpstreamFault::Exited {
+            code: status.code(),
+            signal: status.signal(),
+        })
     }
 
     /// Whether the process has exited.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
+use guidepost_domain::UpstreamFault;
 use rand::RngExt;
 use rmcp::RoleClient;
 use rmcp::model::{ClientRequest, PingRequest};
@@ -40,14 +41,14 @@ pub(crate) trait Watched: Send + Sync {
     async fn clear_count_once_healthy(&self, platform: &Platform, generation: u64);
     /// Stops it if it is still idle; says whether the watch is over (stopped, or superseded).
     async fn stop_if_idle(&self, platform: &Platform, generation: u64) -> bool;
-    /// The launch crashed: counts it and answers how many restarts that makes and the
+    /// The launch crashed for `fault`: counts it and answers how many restarts that makes and the
     /// generation it left, or `None` when it is not this watcher's to restart (superseded,
     /// stopped) or has failed for good.
     async fn record_crash(
         &self,
         platform: &Platform,
         generation: u64,
-        why: &str,
+        fault: UpstreamFault,
     ) -> Option<(i64, u64)>;
     /// The launch is given up on from its connection (`Refusal`): it is ended and the
     /// upstream failed for `why`, unless something else started or stopped it since.
@@ -69,7 +70,7 @@ pub(crate) struct Watcher {
 }
 
 enum Verdict {
-    Crashed(String),
+    Crashed(UpstreamFault),
     Refused(String),
     Idle,
     Superseded,
@@ -91,7 +92,7 @@ impl Watcher {
                     continue;
                 }
                 Verdict::Idle => return,
-                Verdict::Crashed(why) => return self.restart_after_crash(&why).await,
+                Verdict::Crashed(fault) => return self.restart_after_crash(fault).await,
                 Verdict::Refused(why) => {
                     return self
                         .watched
@@ -112,7 +113,8 @@ impl Watcher {
         let mut exit = exit;
         loop {
             tokio::select! {
-                () = &mut exit => return Verdict::Crashed("the upstream process exited".into()),
+                // How it ended is the instance's to read, from the process it holds.
+                () = &mut exit => return Verdict::Crashed(UpstreamFault::EXITED),
                 why = self.refusal.refused() => return Verdict::Refused(why),
                 _ = ticks.tick() => {}
             }
@@ -125,8 +127,8 @@ impl Watcher {
             }
             if last_ping.elapsed() >= options.ping_interval {
                 last_ping = Instant::now();
-                if let Err(why) = self.ping().await {
-                    return Verdict::Crashed(why);
+                if let Err(fault) = self.ping().await {
+                    return Verdict::Crashed(fault);
                 }
                 self.watched
                     .clear_count_once_healthy(&self.platform, self.generation)
@@ -135,25 +137,26 @@ impl Watcher {
         }
     }
 
-    async fn ping(&self) -> Result<(), String> {
+    async fn ping(&self) -> Result<(), UpstreamFault> {
         let timeout = self.options.ping_timeout;
         let ping = self
             .peer
             .send_request(ClientRequest::PingRequest(PingRequest::default()));
         match tokio::time::timeout(timeout, ping).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(format!("ping failed: {error}")),
-            Err(_) => Err(format!(
-                "no answer to ping within {} s",
-                timeout.as_secs_f64()
-            )),
+            Ok(Err(error)) => Err(UpstreamFault::PingFailed {
+                error: error.to_string(),
+            }),
+            Err(_) => Err(UpstreamFault::PingTimeout {
+                millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
         }
     }
 
-    async fn restart_after_crash(&self, why: &str) {
+    async fn restart_after_crash(&self, fault: UpstreamFault) {
         let Some((restarts, generation)) = self
             .watched
-            .record_crash(&self.platform, self.generation, why)
+            .record_crash(&self.platform, self.generation, fault)
             .await
         else {
             return;

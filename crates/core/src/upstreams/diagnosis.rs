@@ -4,8 +4,9 @@
 //! read, newest first, for what names a cause, in order of how specific it is: a missing
 //! module, a missing program, a network failure, a handshake that timed out, an exit.
 //! What Guidepost observed itself (a handshake that timed out, a program it could not
-//! start) comes typed, as the upstream's [`UpstreamFault`], and is matched, not read: only
-//! what the upstream printed is parsed.
+//! start, an exit, a missed ping) comes typed, as the upstream's [`UpstreamFault`], and is
+//! matched, not read: only what the upstream printed is parsed. A stop for idleness is
+//! no failure, and has no diagnosis.
 
 use guidepost_domain::{FailureCause, UpstreamDiagnosis, UpstreamFault};
 
@@ -25,6 +26,9 @@ pub(crate) fn diagnose(
     // A fault counts only while the words are its own: a node of an older build writes
     // the words and leaves an earlier failure's fault in place.
     let fault = fault.filter(|fault| last_error.starts_with(&fault.to_string()));
+    if fault == Some(&UpstreamFault::StoppedIdle) {
+        return None;
+    }
     let recent = &stderr[stderr.len().saturating_sub(LINES_READ)..];
     // Newest first, then the last error: it quotes at most the log's last line, and on
     // another node it is all there is.
@@ -54,12 +58,15 @@ pub(crate) fn diagnose(
         .or_else(|| observed(program_not_found))
         .or_else(|| first(network))
         .or_else(|| observed(handshake_timeout))
+        .or_else(|| observed(unresponsive))
+        .or_else(|| observed(ended_as_seen))
         .or_else(|| first(exited))
+        .or_else(|| observed(ended_unseen))
         .unwrap_or((Found::Unrecognized, last_error));
     // For an exit or an unrecognized failure, the line worth showing is the last error
     // the program printed, if it printed one.
     let evidence = match found {
-        Found::Exited(_) | Found::Unrecognized => lines
+        Found::Exited(_) | Found::Killed(_) | Found::Unrecognized => lines
             .iter()
             .find(|line| looks_like_an_error(line))
             .copied()
@@ -76,7 +83,9 @@ enum Found {
     MissingProgram(Option<String>),
     Network(Network, Option<String>),
     HandshakeTimeout,
+    Unresponsive,
     Exited(Option<i64>),
+    Killed(i32),
     Unrecognized,
 }
 
@@ -86,7 +95,10 @@ impl Found {
             Found::MissingModule(name) | Found::MissingProgram(name) => name.is_some(),
             Found::Network(_, target) => target.is_some(),
             Found::Exited(code) => code.is_some(),
-            Found::HandshakeTimeout | Found::Unrecognized => true,
+            Found::HandshakeTimeout
+            | Found::Unresponsive
+            | Found::Killed(_)
+            | Found::Unrecognized => true,
         }
     }
 }
@@ -195,17 +207,49 @@ fn program_not_found(fault: &UpstreamFault) -> Option<Found> {
             missing: true,
             ..
         } => Some(Found::MissingProgram(Some(program.clone()))),
-        UpstreamFault::CannotStart { .. } | UpstreamFault::HandshakeTimeout { .. } => None,
+        _ => None,
     }
+}
+
+/// A running upstream that stopped answering pings.
+fn unresponsive(fault: &UpstreamFault) -> Option<Found> {
+    match fault {
+        UpstreamFault::PingFailed { .. } | UpstreamFault::PingTimeout { .. } => {
+            Some(Found::Unresponsive)
+        }
+        _ => None,
+    }
+}
+
+/// A process Guidepost saw end, with how: its exit code (not 0, which is no failure's)
+/// or the signal that killed it.
+fn ended_as_seen(fault: &UpstreamFault) -> Option<Found> {
+    let (UpstreamFault::Exited { code, signal }
+    | UpstreamFault::HandshakeFailed { code, signal, .. }) = fault
+    else {
+        return None;
+    };
+    match (code, signal) {
+        (Some(code), _) if *code != 0 => Some(Found::Exited(Some(i64::from(*code)))),
+        (None, Some(signal)) => Some(Found::Killed(*signal)),
+        _ => None,
+    }
+}
+
+/// A process that ended, or a handshake that failed, without a code to tell.
+fn ended_unseen(fault: &UpstreamFault) -> Option<Found> {
+    matches!(
+        fault,
+        UpstreamFault::Exited { .. } | UpstreamFault::HandshakeFailed { .. }
+    )
+    .then_some(Found::Exited(None))
 }
 
 fn handshake_timeout(fault: &UpstreamFault) -> Option<Found> {
-    match fault {
-        UpstreamFault::HandshakeTimeout { .. } => Some(Found::HandshakeTimeout),
-        UpstreamFault::CannotStart { .. } => None,
-    }
+    matches!(fault, UpstreamFault::HandshakeTimeout { .. }).then_some(Found::HandshakeTimeout)
 }
 
+/// An exit code a line names (a wrapper script, a supervisor inside the upstream).
 fn exited(line: &str) -> Option<Found> {
     const CODED: [&str; 6] = [
         "exited with code ",
@@ -215,20 +259,10 @@ fn exited(line: &str) -> Option<Found> {
         "exit status ",
         "exit code ",
     ];
-    for marker in CODED {
-        if let Some(code) = line.split(marker).nth(1).and_then(leading_number) {
-            return (code != 0).then_some(Found::Exited(Some(code)));
-        }
-    }
-    let gone = [
-        "process exited",
-        "connection closed",
-        "stopped ",
-        "the MCP handshake failed",
-    ];
-    gone.iter()
-        .any(|m| line.contains(m))
-        .then_some(Found::Exited(None))
+    let code = CODED
+        .iter()
+        .find_map(|marker| line.split(marker).nth(1).and_then(leading_number))?;
+    (code != 0).then_some(Found::Exited(Some(code)))
 }
 
 /// Whether a line reads as an error the program printed: `Error: …`, `ValueError: …`,
@@ -315,6 +349,23 @@ fn explained(found: Found, evidence: Option<String>) -> UpstreamDiagnosis {
                 format!("{advice} Then restart it."),
             )
         }
+        Found::Unresponsive => (
+            FailureCause::Unresponsive,
+            "It was running, then stopped answering pings.".into(),
+            format!(
+                "Something in it hangs (a blocking call, a lock, a loop that never yields) or it is starved of memory or processes; the log below shows what it did last. Fix the cause, {restart}"
+            ),
+        ),
+        Found::Killed(signal) => (
+            FailureCause::Exited,
+            format!(
+                "It was killed by signal {signal}{}.",
+                signal_meaning(signal)
+            ),
+            format!(
+                "A process past its memory limit is killed with signal 9: raise the limit in its entry if it needs more, or look for what grows; {restart}"
+            ),
+        ),
         Found::HandshakeTimeout => (
             FailureCause::HandshakeTimeout,
             "It started, but did not answer the MCP handshake in time.".into(),
@@ -343,6 +394,17 @@ fn explained(found: Found, evidence: Option<String>) -> UpstreamDiagnosis {
         summary,
         evidence,
         advice,
+    }
+}
+
+/// What a signal usually means for an upstream, in words after its number.
+fn signal_meaning(signal: i32) -> &'static str {
+    match signal {
+        9 => " (SIGKILL: the kernel sends it to a process past its memory limit)",
+        11 => " (SIGSEGV: it crashed)",
+        6 => " (SIGABRT: it aborted)",
+        15 => " (SIGTERM: something asked it to stop)",
+        _ => "",
     }
 }
 

@@ -186,9 +186,14 @@ subprocess exited with code 2");
         "the error it printed, not the exit line"
     );
     // Code 0 is no failure code; without one it still exited.
+    let handshake = UpstreamFault::HandshakeFailed {
+        error: "connection closed: initialize response".into(),
+        code: None,
+        signal: None,
+    };
     let found = diagnose(
         Some(HANDSHAKE_FAILED),
-        None,
+        Some(&handshake),
         &log("exit code 0\nError: ACME_TOKEN missing"),
     )
     .unwrap();
@@ -220,4 +225,69 @@ fn no_last_error_no_diagnosis_and_the_unknown_says_so() {
     let evidence = found.evidence.unwrap();
     assert!(evidence.chars().count() <= EVIDENCE_CHARS + 2, "{evidence}");
     assert!(!evidence.contains('\u{1b}'));
+}
+
+#[test]
+fn an_exit_a_kill_and_a_missed_ping_are_matched_from_the_fault() {
+    let coded = UpstreamFault::Exited {
+        code: Some(3),
+        signal: None,
+    };
+    let words = format!("{coded}; its last stderr line: Error: ACME_TOKEN missing");
+    assert_eq!(
+        words,
+        "the upstream process exited (it exited with code 3); its last stderr line: Error: \
+         ACME_TOKEN missing",
+        "the words are today's"
+    );
+    // What Guidepost saw beats an exit code the program printed.
+    let printed = log("Error: ACME_TOKEN missing\nsubprocess exited with code 2");
+    let found = diagnose(Some(&words), Some(&coded), &printed).unwrap();
+    assert_eq!(found.cause, FailureCause::Exited);
+    assert_eq!(found.summary, "It exited with code 3.");
+    assert_eq!(found.evidence.as_deref(), Some("Error: ACME_TOKEN missing"));
+
+    let killed = UpstreamFault::Exited {
+        code: None,
+        signal: Some(9),
+    };
+    let found = diagnose(Some(&killed.to_string()), Some(&killed), &[]).unwrap();
+    assert_eq!(found.cause, FailureCause::Exited);
+    assert!(found.summary.contains("signal 9"), "{}", found.summary);
+    assert!(found.summary.contains("memory limit"), "{}", found.summary);
+
+    let in_handshake = UpstreamFault::HandshakeFailed {
+        error: "connection closed: initialize response".into(),
+        code: Some(1),
+        signal: None,
+    };
+    let found = diagnose(Some(&in_handshake.to_string()), Some(&in_handshake), &[]).unwrap();
+    assert_eq!(found.summary, "It exited with code 1.");
+
+    for missed in [
+        UpstreamFault::PingTimeout { millis: 2_500 },
+        UpstreamFault::PingFailed {
+            error: "connection closed".into(),
+        },
+    ] {
+        let found = diagnose(Some(&missed.to_string()), Some(&missed), &[]).unwrap();
+        assert_eq!(found.cause, FailureCause::Unresponsive, "{missed}");
+    }
+    assert_eq!(
+        UpstreamFault::PingTimeout { millis: 2_500 }.to_string(),
+        "no answer to ping within 2.5 s"
+    );
+
+    // The same words without the fault are not parsed for Guidepost's own sentences.
+    let found = diagnose(Some("the upstream process exited"), None, &[]).unwrap();
+    assert_eq!(found.cause, FailureCause::Unrecognized);
+}
+
+#[test]
+fn an_idle_stop_is_no_failure() {
+    let idle = UpstreamFault::StoppedIdle;
+    assert_eq!(
+        diagnose(Some(&idle.to_string()), Some(&idle), &log("Error: old")),
+        None
+    );
 }

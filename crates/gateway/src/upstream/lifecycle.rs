@@ -47,7 +47,7 @@ impl Instance {
             if !running.is_gone() {
                 return Ok(());
             }
-            self.record_exit(platform, state, "the upstream process exited")
+            self.record_exit(platform, state, UpstreamFault::EXITED)
                 .await;
         }
         if let Some(why) = &state.unlaunchable {
@@ -203,16 +203,23 @@ impl Instance {
         Ok(launch)
     }
 
-    /// The running launch died: it is cleared and counted, and the status says why.
-    pub(super) async fn record_exit(&self, platform: &Platform, state: &mut State, why: &str) {
+    /// The running launch died of `fault`: it is cleared and counted, and the status
+    /// says why. An exit is told with how the process ended, once that is known.
+    pub(super) async fn record_exit(
+        &self,
+        platform: &Platform,
+        state: &mut State,
+        fault: UpstreamFault,
+    ) {
         self.up.store(false, Ordering::Relaxed);
-        let mut why = why.to_owned();
+        let mut fault = fault;
         if let Some(dead) = state.running.take() {
-            if let Some(ended) = dead.exit_words() {
-                why = format!("{why} ({ended})");
+            if let (UpstreamFault::Exited { .. }, Some(ended)) = (&fault, dead.ended()) {
+                fault = ended;
             }
             dead.shut().await;
         }
+        let why = fault.to_string();
         state.up_since = None;
         state.generation += 1;
         state.restarts += 1;
@@ -225,7 +232,7 @@ impl Instance {
         } else {
             UpstreamStatus::Degraded
         };
-        self.status(platform, status, Some(&why), state.restarts)
+        self.status_with(platform, status, Some(&why), Some(&fault), state.restarts)
             .await;
     }
 
@@ -321,8 +328,10 @@ impl Watched for Arc<Instance> {
             running.shut().await;
         }
         let restarts = state.restarts;
-        let why = "stopped on this node after its idle timeout; the next call starts it";
-        self.status(platform, UpstreamStatus::Stopped, Some(why), restarts)
+        let idle = UpstreamFault::StoppedIdle;
+        let why = idle.to_string();
+        let stopped = UpstreamStatus::Stopped;
+        self.status_with(platform, stopped, Some(&why), Some(&idle), restarts)
             .await;
         true
     }
@@ -331,13 +340,13 @@ impl Watched for Arc<Instance> {
         &self,
         platform: &Platform,
         generation: u64,
-        why: &str,
+        fault: UpstreamFault,
     ) -> Option<(i64, u64)> {
         let mut state = self.state.lock().await;
         if state.generation != generation || state.stopped {
             return None;
         }
-        self.record_exit(platform, &mut state, why).await;
+        self.record_exit(platform, &mut state, fault).await;
         if state.restarts >= self.options.max_restarts {
             tracing::warn!(upstream = %self.upstream.id, restarts = state.restarts, "an upstream failed for good");
             return None;

@@ -13,7 +13,7 @@ use guidepost_core::Platform;
 use guidepost_core::upstreams::{
     CallContext, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,
 };
-use guidepost_domain::{ConnectionOwner, Upstream};
+use guidepost_domain::{ConnectionOwner, Upstream, UpstreamFault};
 use rmcp::RoleClient;
 // resources/subscribe is of the 2025 era, which the gateway speaks to its upstreams.
 #[allow(deprecated)]
@@ -474,7 +474,7 @@ impl Instance {
     async fn forget_dead(&self, platform: &Platform, generation: u64) {
         let mut state = self.state.lock().await;
         if state.generation == generation && state.running.is_some() {
-            self.record_exit(platform, &mut state, "the upstream process exited")
+            self.record_exit(platform, &mut state, UpstreamFault::EXITED)
                 .await;
         }
     }
