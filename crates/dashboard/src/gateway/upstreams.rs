@@ -41,6 +41,8 @@ pub(crate) struct UpstreamPage {
     last_error: Option<String>,
     /// There is a last error, but it can quote the logs, so a viewer is not shown it.
     last_error_hidden: bool,
+    /// Stopped for idleness: said in words, not as an error.
+    stopped_idle: bool,
     /// Why it failed, in words, with the line that says so (for those who read logs).
     diagnosis: Option<UpstreamDiagnosis>,
     /// Still installing or starting: the page reloads itself after this many seconds (a
@@ -222,6 +224,8 @@ pub(crate) async fn upstream_page(
             last_error: upstream.last_error.clone().filter(|_| may_read_logs),
             // Core gives no last error to a caller who may not read it.
             last_error_hidden: upstream.status == UpstreamStatus::Failed && !may_read_logs,
+            stopped_idle: upstream.status == UpstreamStatus::Stopped
+                && upstream.last_fault == Some(UpstreamFault::StoppedIdle),
             diagnosis: upstream.diagnosis.clone().filter(|_| may_read_logs),
             refresh_seconds,
             restarts: upstream.restarts,

@@ -1,7 +1,8 @@
 //! An upstream's failure in words: the page after the install reloads itself
 //! while the upstream installs or starts, and once it has failed says what went wrong,
 //! quotes the log line that names the cause (here 60 lines above the last one), and what
-//! to do; the API's upstream carries the same diagnosis. Viewers see no log line.
+//! to do; the API's upstream carries the same diagnosis. Viewers see no log line. An
+//! upstream stopped for idleness is said to be, not shown as an error.
 
 use std::time::{Duration, Instant};
 
@@ -75,5 +76,34 @@ backend_tests! {
             assert!(read.to_string().contains("\"status\":\"failed\""), "the failure itself is shown: {read}");
             assert!(!read.to_string().contains("acme_vendor"), "{path}: {read}");
         }
+    }
+
+    async fn an_idle_stop_is_said_in_words_and_not_as_an_error(db: &TestDatabase) {
+        let dir = FixtureDir::new();
+        let catalog = dir.catalog(&[]);
+        let app = dashboard_app_with(db, move |s| {
+            s.platform.catalog = catalog;
+            s.gateway.supervision.idle_timeout = Some(Duration::from_secs(1));
+        })
+        .await;
+        let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+        editor.get("/app/gateway/catalog/fixture/install").await.ok();
+        let installed = editor.post("/app/gateway/catalog/fixture/install", &[("name", "Vendor")]).await;
+        let page = installed.redirected_to("/app/gateway/upstreams/up_");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let stopped = loop {
+            let seen = editor.get(&page).await.ok().to_owned();
+            if seen.contains("id=\"upstream-status\">stopped</span>") {
+                break seen;
+            }
+            assert!(Instant::now() < deadline, "not stopped after 60 s: {seen}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(!stopped.contains("Last error"), "{stopped}");
+        assert!(!stopped.contains("id=\"diagnosis\""), "{stopped}");
+        assert!(
+            stopped.contains("<dt>Stopped because</dt><dd id=\"stopped-idle\">No call came within its idle timeout"),
+            "{stopped}"
+        );
     }
 }
