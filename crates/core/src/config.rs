@@ -52,6 +52,10 @@ pub struct PlatformConfig {
     /// address and client (`--sign-in-codes-per-hour`): the bound on mail that many
     /// clients, each under its own cap, can make the platform send.
     pub sign_in_codes_per_hour: u32,
+    /// Whether webhooks may be sent over plain http and to private addresses
+    /// (`--webhook-allow-private`, for development and tests); else a webhook whose URL
+    /// says either is refused when it is created, since no delivery could go out.
+    pub webhooks_allow_private: bool,
 }
 
 /// The default of [`PlatformConfig::audit_retention`], in days.

@@ -88,6 +88,8 @@ pub async fn start_with_store(
     let addr = listener.local_addr()?;
     let mut config = settings.platform.clone();
     config.public_port = settings.public_port.or(Some(addr.port()));
+    // One flag decides both ends of a webhook: what its creation accepts, what is sent.
+    config.webhooks_allow_private = settings.webhooks.allow_private;
     if config.master_key.is_none() {
         tracing::info!("no master key: identity provider client secrets cannot be stored");
     }

@@ -463,6 +463,7 @@ mod tests {
             max_replicas: crate::config::DEFAULT_MAX_REPLICAS,
             server_cache_expiry: crate::config::DEFAULT_SERVER_CACHE_EXPIRY,
             sign_in_codes_per_hour: crate::config::DEFAULT_SIGN_IN_CODES_PER_HOUR,
+            webhooks_allow_private: false,
         }
     }
 

@@ -27,7 +27,8 @@ const BATCH: u32 = 32;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
-    /// Where deliveries are POSTed: `https://…` (or `http://…`), at most 2048 characters.
+    /// Where deliveries are POSTed: an `https://…` URL on a public address, at most 2048
+    /// characters (`http://` and private addresses only where the operator allows them).
     pub url: String,
     /// `support_request.created` and/or `support_request.updated`.
     #[schema(value_type = Vec<String>)]
@@ -77,7 +78,7 @@ pub enum DeliveryError {
     NoAnswer(String),
 }
 
-fn validate_url(text: &str) -> Result<String, ValidationError> {
+fn validate_url(text: &str, allow_private: bool) -> Result<String, ValidationError> {
     let text = text.trim();
     let invalid = |message: &str| ValidationError::new("url", message);
     if text.len() > URL_MAX {
@@ -95,7 +96,35 @@ fn validate_url(text: &str) -> Result<String, ValidationError> {
             "must not carry credentials; the signature authenticates deliveries",
         ));
     }
+    if !allow_private && let Some(refusal) = undeliverable(&url) {
+        return Err(invalid(&refusal));
+    }
     Ok(url.to_string())
+}
+
+/// Why no delivery to `url` could go out, when the URL alone says so: plain http, or an
+/// address written in it that is not public (a name is resolved only when sending, by
+/// the outbound fence, which refuses private addresses then).
+fn undeliverable(url: &url::Url) -> Option<String> {
+    const ALLOWED_BY: &str = "the operator allows it with --webhook-allow-private";
+    if url.scheme() != "https" {
+        return Some(format!(
+            "must be an https:// URL: deliveries are not sent over plain http ({ALLOWED_BY})"
+        ));
+    }
+    let address = match url.host()? {
+        url::Host::Ipv4(v4) => std::net::IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => std::net::IpAddr::V6(v6),
+        url::Host::Domain(name) => {
+            let local = name == "localhost" || name.ends_with(".localhost");
+            return local.then(|| {
+                format!("names {name}, a local host: deliveries go to public addresses only ({ALLOWED_BY})")
+            });
+        }
+    };
+    (!guidepost_domain::is_public(address)).then(|| {
+        format!("names {address}, which is not a public address: deliveries go to public addresses only ({ALLOWED_BY})")
+    })
 }
 
 fn validate_events(events: &[WebhookEvent]) -> Result<Vec<WebhookEvent>, ValidationError> {
@@ -128,7 +157,7 @@ pub async fn create(
 ) -> Result<CreatedWebhook, CoreError> {
     caller.require(Permission::Edit)?;
     let org = caller.org();
-    let url = validate_url(&input.url)?;
+    let url = validate_url(&input.url, platform.config.webhooks_allow_private)?;
     let events = validate_events(&input.events)?;
     if events.iter().any(|event| event.quotes_an_upstream()) {
         caller.require(Permission::Gateway)?;
@@ -339,14 +368,39 @@ mod tests {
 
     #[test]
     fn urls_are_checked_at_the_border() {
+        let check = |url: &str| validate_url(url, false);
         assert_eq!(
-            validate_url(" https://hooks.example.com/x ").unwrap(),
+            check(" https://hooks.example.com/x ").unwrap(),
             "https://hooks.example.com/x"
         );
-        assert!(validate_url("ftp://example.com").is_err());
-        assert!(validate_url("https://user:pw@example.com/").is_err());
-        assert!(validate_url(&format!("https://example.com/{}", "a".repeat(URL_MAX))).is_err());
-        assert!(validate_url("not a url").is_err());
+        assert!(check("ftp://example.com").is_err());
+        assert!(check("https://user:pw@example.com/").is_err());
+        assert!(check(&format!("https://example.com/{}", "a".repeat(URL_MAX))).is_err());
+        assert!(check("not a url").is_err());
+    }
+
+    #[test]
+    fn a_url_no_delivery_could_reach_is_refused_unless_the_operator_allows_it() {
+        let refused = |url: &str| validate_url(url, false).unwrap_err().to_string();
+        assert!(refused("http://hooks.example.com/x").contains("not sent over plain http"));
+        for private in [
+            "https://127.0.0.1/x",
+            "https://10.0.0.8:8443/x",
+            "https://[::1]/x",
+            "https://[::ffff:192.168.1.1]/x",
+            "https://169.254.169.254/latest",
+        ] {
+            let why = refused(private);
+            assert!(why.contains("not a public address"), "{private}: {why}");
+            assert!(why.contains("--webhook-allow-private"), "{why}");
+        }
+        assert!(refused("https://localhost:8080/x").contains("a local host"));
+        assert!(refused("https://api.localhost/x").contains("a local host"));
+        assert!(validate_url("https://8.8.8.8/x", false).is_ok());
+        assert!(validate_url("https://hooks.localhost.example/x", false).is_ok());
+        for allowed in ["http://127.0.0.1:9/hook", "https://localhost/x"] {
+            assert!(validate_url(allowed, true).is_ok(), "{allowed}");
+        }
     }
 
     #[test]

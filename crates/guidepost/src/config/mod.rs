@@ -205,6 +205,7 @@ fn platform_config(args: &ServeArgs, unreadable: Unreadable) -> anyhow::Result<P
         max_replicas: args.upstream_max_replicas,
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
         sign_in_codes_per_hour: args.sign_in_codes_per_hour,
+        webhooks_allow_private: args.webhooks.webhook_allow_private,
     })
 }
 

@@ -302,15 +302,40 @@ backend_tests! {
         assert!(received.lock().unwrap().is_empty(), "nothing was sent");
     }
 
-    async fn the_outbound_fence_keeps_deliveries_off_private_addresses(db: &TestDatabase) {
-        let (addr, received) = receiving(200).await;
-        let port = addr.port();
+    async fn a_webhook_no_delivery_could_reach_is_refused_when_it_is_created(db: &TestDatabase) {
         let app = spawn_app_with(db, |s| {
             settings(20, 2)(s);
             s.webhooks.allow_private = false;
         }).await;
         let acme = app.create_tenant("Acme").await;
-        let (hook, _) = create_webhook(&app, &acme, &format!("https://127.0.0.1:{port}/hook")).await;
+        for (url, why) in [
+            ("https://127.0.0.1:8443/hook", "127.0.0.1, which is not a public address"),
+            ("https://[fd00::1]/hook", "fd00::1, which is not a public address"),
+            ("https://localhost/hook", "localhost, a local host"),
+            ("http://hooks.acme.example/hook", "not sent over plain http"),
+        ] {
+            let body = json!({"url": url, "events": ["support_request.created"]});
+            let (status, refused) = app.api(Method::POST, "/webhooks", &acme.key, Some(body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+            let text = refused.to_string();
+            assert!(text.contains(why) && text.contains("--webhook-allow-private"), "{url}: {refused}");
+        }
+        let (_, listed) = app.get("/webhooks", &acme.key).await;
+        assert_eq!(listed["items"], json!([]), "{listed}");
+    }
+
+    async fn the_outbound_fence_keeps_deliveries_off_private_addresses(db: &TestDatabase) {
+        let (addr, received) = receiving(200).await;
+        let port = addr.port();
+        // Made while private addresses were allowed; the operator has turned that off since.
+        let allowed = spawn_app_with(db, settings(20, 2)).await;
+        let acme = allowed.create_tenant("Acme").await;
+        let (hook, _) = create_webhook(&allowed, &acme, &format!("https://127.0.0.1:{port}/hook")).await;
+        allowed.app.shutdown().await.unwrap();
+        let app = spawn_app_with(db, |s| {
+            settings(20, 2)(s);
+            s.webhooks.allow_private = false;
+        }).await;
         app.api(Method::POST, &format!("/webhooks/{hook}/test"), &acme.key, None).await;
         let failed = newest_delivery_when(&app, &acme, &hook, "the refused ping", |d| d["status"] == "failed").await;
         let error = failed["last_error"].as_str().unwrap_or_default();
