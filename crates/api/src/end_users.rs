@@ -5,7 +5,7 @@ use guidepost_core::Platform;
 use guidepost_core::accounts::end_users::{self, EndUserFilter, ProgressView};
 use guidepost_domain::{
     Email, EndUser, EndUserId, EndUserSummary, McpSession, Page, ServerId, SessionId,
-    SupportRequest, Timestamp, ToolCall, TrackingId,
+    SupportRequest, Timestamp, ToolCall, TrackingId, WalkthroughId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -244,4 +244,33 @@ pub(crate) async fn erase(
         support_requests_kept_anonymous: erased.support_requests_kept_anonymous,
         progress_kept_anonymous: erased.progress_kept_anonymous,
     }))
+}
+
+/// Reset one person's progress through a walkthrough on a server: it is deleted, so their
+/// next start begins at step 1 of the newest published version; nobody else's progress
+/// changes (audited; `write` scope, an editor's permission).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/end-users/{id}/progress/{server_id}/{walkthrough_id}",
+    tag = "end-users",
+    operation_id = "end_users_progress_reset",
+    params(
+        ("id" = String, Path, description = "End user id, `msu_…`"),
+        ("server_id" = String, Path, description = "Server id, `ms_…`"),
+        ("walkthrough_id" = String, Path, description = "Walkthrough id, `wt_…`"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Reset: the progress is gone"),
+        (status = 403, description = "The key lacks the `write` scope"),
+        (status = 404, description = "No such end user, walkthrough or progress in this organization"),
+    )
+)]
+pub(crate) async fn reset_progress(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath((id, server, walkthrough)): IdPath<(EndUserId, ServerId, WalkthroughId)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    end_users::reset_progress(&platform, &auth.caller, &id, &server, &walkthrough).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

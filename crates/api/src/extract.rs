@@ -110,6 +110,29 @@ where
     }
 }
 
+/// Three ids of a path such as `/end-users/{id}/progress/{server_id}/{walkthrough_id}`,
+/// in order; 404 when any cannot be an id of its kind.
+impl<A, B, C, S> FromRequestParts<S> for IdPath<(Id<A>, Id<B>, Id<C>)>
+where
+    A: IdKind + Send + Sync,
+    B: IdKind + Send + Sync,
+    C: IdKind + Send + Sync,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((first, second, third)) =
+            Path::<(String, String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound)?;
+        match (Id::parse(&first), Id::parse(&second), Id::parse(&third)) {
+            (Some(first), Some(second), Some(third)) => Ok(IdPath((first, second, third))),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+}
+
 /// An optional id from the query string, such as a filter; a malformed one is invalid input.
 pub(crate) fn query_id<K: IdKind>(
     field: &'static str,

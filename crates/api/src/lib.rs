@@ -194,6 +194,10 @@ fn routes() -> RouteTable<Platform> {
             get(end_users::get).delete(end_users::erase),
         )
         .route("/end-users/{id}/export", get(end_users::export))
+        .route(
+            "/end-users/{id}/progress/{server_id}/{walkthrough_id}",
+            delete(end_users::reset_progress),
+        )
         .route("/end-users/{id}/connections", get(connections::of_person))
         .route("/tool-calls", get(tool_calls::list))
         .route("/analytics/tools", get(analytics::tools))

@@ -93,6 +93,7 @@ use crate::{
         end_users::get,
         end_users::export,
         end_users::erase,
+        end_users::reset_progress,
         tool_calls::list,
         analytics::tools,
         analytics::export,

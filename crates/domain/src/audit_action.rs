@@ -39,6 +39,7 @@ audit_actions! {
     OrganizationRawToolResults => "organization.raw_tool_results",
     OrganizationRegistryListed => "organization.registry_listed",
     OrganizationToolApproval => "organization.tool_approval",
+    ProgressReset => "progress.reset",
     ServerCreated => "server.created",
     ServerDeleted => "server.deleted",
     ServerDomainVerified => "server.domain_verified",

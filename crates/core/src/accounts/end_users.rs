@@ -198,3 +198,38 @@ async fn describe_progress(
     }
     Ok(views)
 }
+
+/// Deletes one person's progress through one walkthrough on one server, so that their
+/// next start begins at step 1 of the newest version (a member's reset, audited); nobody
+/// else's progress changes. `NotFound` when the person is not the organization's or has
+/// no such progress.
+pub async fn reset_progress(
+    platform: &Platform,
+    caller: &Caller,
+    end_user: &EndUserId,
+    server: &ServerId,
+    walkthrough: &WalkthroughId,
+) -> Result<(), CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
+    // Found first, so that another organization's ids are refused before anything happens.
+    platform.store.get_end_user(org, end_user).await?;
+    let found = platform.store.get_walkthrough(org, walkthrough).await?;
+    let key = guidepost_store::ProgressKey {
+        org_id: org.clone(),
+        end_user_id: end_user.clone(),
+        server_id: server.clone(),
+        walkthrough_id: walkthrough.clone(),
+    };
+    platform.cache.forget_progress(&key);
+    if !platform.store.delete_progress(&key).await? {
+        return Err(CoreError::NotFound);
+    }
+    let object = crate::audit::Object {
+        kind: "walkthrough",
+        id: walkthrough.as_str(),
+        name: &found.title,
+    };
+    let detail = serde_json::json!({"end_user_id": end_user, "server_id": server});
+    crate::audit::record(platform, caller, AuditAction::ProgressReset, object, detail).await
+}

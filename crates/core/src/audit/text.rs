@@ -114,6 +114,10 @@ fn what_happened(event: &AuditEvent) -> String {
         AuditAction::CatalogEntryAdded => format!("added the entry {object} to the catalog"),
         AuditAction::EndUserExported => "exported an end user's data".into(),
         AuditAction::EndUserErased => "erased an end user's data".into(),
+        AuditAction::ProgressReset => format!(
+            "reset the progress of the end user {} through the walkthrough {object}",
+            detail("end_user_id")
+        ),
         AuditAction::UpstreamInstalled => format!("installed the upstream {upstream}"),
         AuditAction::UpstreamUninstalled => format!("uninstalled the upstream {upstream}"),
         AuditAction::UpstreamRestarted => format!("restarted the upstream {upstream}"),

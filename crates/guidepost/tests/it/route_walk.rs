@@ -96,7 +96,12 @@ impl Objects {
     pub(crate) fn fill(&self, template: &str) -> String {
         let mut collection = "";
         let segments = template.split('/').map(|segment| {
-            if segment.starts_with('{') {
+            // A parameter named for its kind says it; the others, the segment before.
+            if segment == "{server_id}" {
+                self.server.clone()
+            } else if segment == "{walkthrough_id}" {
+                self.walkthrough.clone()
+            } else if segment.starts_with('{') {
                 self.id_in(collection, template).to_owned()
             } else {
                 collection = segment;
@@ -188,6 +193,11 @@ impl Objects {
             "/support/{id}/status" => &[("status", "closed")],
             "/support/{id}/reply" | "/support/{id}/note" => &[("body", "Taken.")],
             "/end-users/{id}/erase" => &[("confirm", "yes")],
+            "/end-users/{id}/progress/reset" => &[
+                ("server_id", &self.server),
+                ("walkthrough_id", &self.walkthrough),
+                ("confirm", "yes"),
+            ],
             "/gateway/upstreams/{id}/disconnect"
             | "/end-users/{id}/upstreams/{upstream}/disconnect" => &[("confirm", "disconnect")],
             "/support/webhooks" => &[

@@ -49,6 +49,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/end-users"),
     ("get", "/api/v1/end-users/{id}"),
     ("get", "/api/v1/end-users/{id}/export"),
+    (
+        "delete",
+        "/api/v1/end-users/{id}/progress/{server_id}/{walkthrough_id}",
+    ),
     ("delete", "/api/v1/end-users/{id}"),
     ("get", "/api/v1/tool-calls"),
     ("get", "/api/v1/analytics/tools"),
@@ -202,6 +206,7 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
         let uri = path
             .replace("{id}", id)
             .replace("{walkthrough_id}", "wt_00000000000000000000")
+            .replace("{server_id}", "ms_00000000000000000000")
             .replace("{step_id}", "ws_00000000000000000000")
             .replace("{upstream_id}", "up_00000000000000000000")
             .replace("{kind}", "prompt")
@@ -267,7 +272,7 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         .map(|op| op["operationId"].as_str().unwrap())
         .collect();
     // One pattern: the noun (plural for a collection), then the verb.
-    const VERBS: [&str; 25] = [
+    const VERBS: [&str; 26] = [
         "list",
         "get",
         "create",
@@ -291,6 +296,7 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         "revoke",
         "export",
         "erase",
+        "reset",
         "enable",
         "disable",
     ];

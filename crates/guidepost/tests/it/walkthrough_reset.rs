@@ -1,0 +1,87 @@
+//! A member resets one person's progress through a walkthrough: the person's next start
+//! begins at step 1, everyone else stays where they were, the reset is audited, and
+//! nobody outside the organization, nor a key that may only read, can do it.
+
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Tenant, TestApp, personal_client, spawn_app};
+
+/// The end user known by `tracking_id`.
+async fn end_user_id(app: &TestApp, tenant: &Tenant, tracking_id: &str) -> String {
+    let (_, users) = app
+        .get(
+            &format!("/end-users?tracking_id={tracking_id}"),
+            &tenant.key,
+        )
+        .await;
+    users["items"][0]["id"]
+        .as_str()
+        .expect("the end user is known")
+        .to_owned()
+}
+
+/// The person's progress rows, as the API shows them.
+async fn progress_of(app: &TestApp, tenant: &Tenant, end_user: &str) -> Vec<Value> {
+    let (_, person) = app
+        .get(&format!("/end-users/{end_user}"), &tenant.key)
+        .await;
+    person["progress"]
+        .as_array()
+        .expect("a progress list")
+        .clone()
+}
+
+backend_tests! {
+    async fn a_reset_restarts_only_that_persons_progress_and_is_audited(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let server = app.create_server(&acme, "acme", json!({})).await["id"].as_str().unwrap().to_owned();
+        let w = app.seed_walkthrough(&acme, "Intro", 3, Some((&server, 0))).await;
+        for person in ["ada", "bob"] {
+            let mcp = personal_client(&app, "acme", person);
+            mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured();
+            let next = mcp.call_tool(2, "next_walkthrough_step", json!({"walkthrough_id": w.id})).await;
+            assert_eq!(next.structured()["step"]["position"], 2, "{}", next.body);
+        }
+        let ada = end_user_id(&app, &acme, "ada").await;
+        let bob = end_user_id(&app, &acme, "bob").await;
+        let path = format!("/end-users/{ada}/progress/{server}/{}", w.id);
+
+        // Refused to a key that may only read, and to another organization.
+        let reader = app.key_with(&acme.key, "reader", json!(["read"])).await;
+        let (status, body) = app.api(Method::DELETE, &path, &reader, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let other = app.create_tenant("Other").await;
+        let (status, body) = app.api(Method::DELETE, &path, &other.key, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(progress_of(&app, &acme, &ada).await.len(), 1, "nothing was reset yet");
+
+        let (status, body) = app.api(Method::DELETE, &path, &acme.key, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        assert!(progress_of(&app, &acme, &ada).await.is_empty());
+        let kept = progress_of(&app, &acme, &bob).await;
+        assert_eq!(kept[0]["current_step"]["position"], 2, "bob stays where he was: {kept:?}");
+        let (status, _) = app.api(Method::DELETE, &path, &acme.key, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to reset");
+
+        // Ada starts again from the first step; bob resumes at his.
+        let again = personal_client(&app, "acme", "ada")
+            .call_tool(3, "select_walkthrough", json!({"walkthrough_id": w.id})).await;
+        assert_eq!(again.structured()["resumed"], false, "{}", again.body);
+        assert_eq!(again.structured()["step"]["id"], w.step_ids[0]);
+        let resumed = personal_client(&app, "acme", "bob")
+            .call_tool(3, "select_walkthrough", json!({"walkthrough_id": w.id})).await;
+        assert_eq!(resumed.structured()["step"]["position"], 2, "{}", resumed.body);
+
+        let (_, events) = app.get("/audit-events?limit=5", &acme.key).await;
+        let reset = events["items"].as_array().unwrap().iter()
+            .find(|e| e["action"] == "progress.reset")
+            .unwrap_or_else(|| panic!("the reset is audited: {events}"));
+        assert_eq!(reset["object_id"], w.id.as_str(), "{reset}");
+        assert_eq!(reset["detail"]["end_user_id"], ada.as_str(), "{reset}");
+        let text = reset["text"].as_str().unwrap_or_default();
+        assert!(text.contains("reset the progress of the end user"), "{reset}");
+    }
+}
