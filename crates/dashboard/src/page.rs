@@ -120,10 +120,11 @@ pub(crate) enum Notice {
     Unlisted,
     ToolOn,
     ToolOff,
+    ProgressReset,
 }
 
 impl Notice {
-    const ALL: [Notice; 32] = [
+    const ALL: [Notice; 33] = [
         Notice::Created,
         Notice::Saved,
         Notice::Deleted,
@@ -156,6 +157,7 @@ impl Notice {
         Notice::Unlisted,
         Notice::ToolOn,
         Notice::ToolOff,
+        Notice::ProgressReset,
     ];
 
     /// Its word in the `?done=` of a redirect.
@@ -193,6 +195,7 @@ impl Notice {
             Notice::Unlisted => "unlisted",
             Notice::ToolOn => "tool-on",
             Notice::ToolOff => "tool-off",
+            Notice::ProgressReset => "progress-reset",
         }
     }
 
@@ -254,6 +257,10 @@ impl Notice {
             Notice::Unlisted => "Unlisted: the platform's registry no longer lists your servers.",
             Notice::ToolOn => "Switched on: this server's agents see the tool again.",
             Notice::ToolOff => "Switched off: this server's agents no longer see the tool.",
+            Notice::ProgressReset => {
+                "Reset: their progress through that walkthrough is gone; their next start \
+                 begins at step 1."
+            }
         }
     }
 

@@ -182,7 +182,11 @@ pub(crate) async fn show(
             .iter()
             .map(|s| session_row(&names, s))
             .collect(),
-        progress: progress_rows(&names, picture.progress),
+        progress: resettable(
+            progress_rows(&names, picture.progress),
+            &id,
+            signed.caller().may(Permission::Edit),
+        ),
         calls: call_rows(&names, picture.recent_tool_calls),
         requests: picture
             .support_requests
@@ -227,6 +231,7 @@ fn session_row(names: &ServerNames, session: &McpSession) -> SessionRow {
 
 /// One person's progress through one walkthrough on one server.
 pub(super) struct ProgressRow {
+    pub server_id: String,
     pub server: String,
     pub walkthrough_id: String,
     pub walkthrough: String,
@@ -236,12 +241,25 @@ pub(super) struct ProgressRow {
     pub current_step: Option<(String, String)>,
     pub completed: String,
     pub last_activity: String,
+    /// The reset form's action, where the viewer may reset it (the person's own page).
+    pub reset: Option<String>,
+}
+
+/// The rows with a reset form each, for a member who may edit.
+fn resettable(mut rows: Vec<ProgressRow>, person: &EndUserId, may_edit: bool) -> Vec<ProgressRow> {
+    if may_edit {
+        for row in &mut rows {
+            row.reset = Some(format!("/app/end-users/{person}/progress/reset"));
+        }
+    }
+    rows
 }
 
 pub(super) fn progress_rows(names: &ServerNames, progress: Vec<ProgressView>) -> Vec<ProgressRow> {
     progress
         .into_iter()
         .map(|p| ProgressRow {
+            server_id: p.server_id.to_string(),
             server: names.name(&p.server_id),
             walkthrough_id: p.walkthrough_id.to_string(),
             walkthrough: p.walkthrough_title,
@@ -256,6 +274,7 @@ pub(super) fn progress_rows(names: &ServerNames, progress: Vec<ProgressView>) ->
             }),
             completed: format!("{} of {}", p.completed_steps, p.total_steps),
             last_activity: when(p.last_activity_at),
+            reset: None,
         })
         .collect()
 }
@@ -337,4 +356,47 @@ pub(crate) async fn erase(
     }
     guidepost_core::privacy::personal_data::erase(&app.platform, signed.caller(), &id).await?;
     Ok(page::done("/app/end-users", Notice::Erased))
+}
+
+/// Which progress a reset is of, and whether it was confirmed.
+#[derive(Deserialize)]
+pub(crate) struct ResetForm {
+    server_id: String,
+    walkthrough_id: String,
+    #[serde(flatten)]
+    confirm: Confirm,
+}
+
+/// Resets one walkthrough's progress of the person once asked on the server
+/// (`confirm=yes`): their next start begins at step 1; nobody else's changes.
+pub(crate) async fn reset_progress(
+    State(app): State<Dashboard>,
+    IdPath(id): IdPath<EndUserId>,
+    SignedForm { signed, form }: SignedForm<ResetForm>,
+) -> PageResult {
+    let server: ServerId = page::id_or_not_found(&form.server_id)?;
+    let walkthrough: WalkthroughId = page::id_or_not_found(&form.walkthrough_id)?;
+    if !form.confirm.given() {
+        end_users::get_with_sessions(&app.platform, signed.caller(), &id).await?;
+        let question = Question {
+            title: "Reset this person's progress?".into(),
+            message: "Their progress through this walkthrough on this server is deleted:                       their next start begins at step 1 of the newest published version.                       Nobody else's progress changes, and their calls stay recorded."
+                .into(),
+            action: format!("/app/end-users/{id}/progress/reset"),
+            button: "Reset progress".into(),
+            back: format!("/app/end-users/{id}#progress"),
+            section: Section::EndUsers,
+            instead: None,
+            fields: vec![
+                ("server_id", server.to_string()),
+                ("walkthrough_id", walkthrough.to_string()),
+            ],
+        };
+        return confirm::ask(&app, &signed, Permission::Edit, question).await;
+    }
+    end_users::reset_progress(&app.platform, signed.caller(), &id, &server, &walkthrough).await?;
+    Ok(page::done(
+        &format!("/app/end-users/{id}"),
+        Notice::ProgressReset,
+    ))
 }

@@ -37,6 +37,10 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         .route("/end-users/{id}/export", get(end_users::export))
         .route("/end-users/{id}/erase", post(end_users::erase))
         .route(
+            "/end-users/{id}/progress/reset",
+            post(end_users::reset_progress),
+        )
+        .route(
             "/end-users/{id}/upstreams/{upstream}/disconnect",
             post(crate::gateway::connections::disconnect_person),
         )

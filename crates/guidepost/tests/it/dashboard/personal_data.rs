@@ -1,6 +1,7 @@
 //! A person's data in the dashboard: the end-user page offers owners an export (a JSON
 //! download) and an erasure (a form whose confirmation is checked on the server, so it
-//! works without JavaScript); an editor sees neither and is refused both.
+//! works without JavaScript); an editor sees neither and is refused both. An editor
+//! resets one walkthrough's progress of a person (asked first); a viewer cannot.
 
 use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
@@ -112,4 +113,75 @@ fn says_progress_is_kept(body: &str) {
     );
 }
 
-backend_tests!(owners_export_and_erase_a_person_editors_do_not);
+async fn an_editor_resets_a_persons_progress_after_being_asked(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let server = app.app.create_server(&app.tenant, "acme", json!({})).await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let walkthrough = app
+        .app
+        .seed_walkthrough(&app.tenant, "Setup", 2, Some((&server, 1)))
+        .await;
+    let ada = personal_client(&app.app, "acme", "ada-laptop");
+    let select = json!({"walkthrough_id": walkthrough.id});
+    ada.call_tool(1, "select_walkthrough", select.clone())
+        .await
+        .structured();
+    ada.call_tool(2, "next_walkthrough_step", select.clone())
+        .await
+        .structured();
+    let (_, people) = app
+        .app
+        .get("/end-users?tracking_id=ada-laptop", &app.tenant.key)
+        .await;
+    let id = people["items"][0]["id"].as_str().unwrap().to_owned();
+    let (page, reset) = (
+        format!("/app/end-users/{id}"),
+        format!("/app/end-users/{id}/progress/reset"),
+    );
+    let fields = [
+        ("server_id", server.as_str()),
+        ("walkthrough_id", walkthrough.id.as_str()),
+    ];
+
+    let mut viewer = member(&app, &app.tenant, "vi@acme.example", Role::Viewer).await;
+    let body = viewer.get(&page).await.ok().to_owned();
+    assert!(
+        body.contains("Step 2 of 2") && !body.contains(&reset),
+        "{body}"
+    );
+    let refused = viewer.post(&reset, &fields).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+    let body = editor.get(&page).await.ok().to_owned();
+    assert!(body.contains(&format!("action=\"{reset}\"")), "{body}");
+    let asked = editor.post(&reset, &fields).await;
+    let question = asked.ok().to_owned();
+    assert!(
+        question.contains("Reset this person&#39;s progress?"),
+        "{question}"
+    );
+    assert!(
+        question.contains("name=\"confirm\" value=\"yes\""),
+        "{question}"
+    );
+    assert!(
+        editor.get(&page).await.ok().contains("Step 2 of 2"),
+        "not reset yet"
+    );
+
+    let confirmed = [fields[0], fields[1], ("confirm", "yes")];
+    let done = editor.post(&reset, &confirmed).await;
+    let after = format!("{page}?done=progress-reset");
+    assert_eq!(done.redirected_to(&page), after);
+    let body = editor.get(&after).await.ok().to_owned();
+    assert!(body.contains("Reset: their progress"), "{body}");
+    assert!(body.contains("No walkthrough started."), "{body}");
+    let again = ada.call_tool(3, "select_walkthrough", select).await;
+    assert_eq!(again.structured()["step"]["position"], 1, "{}", again.body);
+}
+
+backend_tests!(
+    owners_export_and_erase_a_person_editors_do_not,
+    an_editor_resets_a_persons_progress_after_being_asked
+);
