@@ -172,6 +172,7 @@ fn routes() -> RouteTable<Platform> {
         )
         .route("/walkthroughs/{id}/publish", post(walkthroughs::publish))
         .route("/walkthroughs/{id}/funnel", get(walkthroughs::funnel))
+        .route("/walkthroughs/{id}/funnel/stuck", get(walkthroughs::stuck))
         .route("/support-requests", get(support::list))
         .route(
             "/support-requests/{id}",

@@ -78,6 +78,7 @@ use crate::{
         walkthroughs::delete_step,
         walkthroughs::publish,
         walkthroughs::funnel,
+        walkthroughs::stuck,
         support::list,
         support::get,
         support::update,

@@ -9,6 +9,7 @@ use guidepost_core::walkthroughs::authoring::{
     self, AssignWalkthrough, CreateStep, CreateWalkthrough, UpdateStep, UpdateWalkthrough,
 };
 use guidepost_core::walkthroughs::funnel::{self, Funnel};
+use guidepost_core::walkthroughs::stuck::{self, StuckAtStep};
 use guidepost_domain::{
     Assignment, Page, ServerId, Step, StepId, Timestamp, Walkthrough, WalkthroughId,
     WalkthroughStatus, WalkthroughVersion,
@@ -36,6 +37,19 @@ pub(crate) struct ListWalkthroughs {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct FunnelQuery {
+    /// Only progress on this server (`ms_…`).
+    server_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StuckQuery {
+    /// The step (`ws_…`) of the newest published version.
+    step_id: String,
+    /// Only people with no activity for at least this many days (default 7; 0: any;
+    /// at most 3650).
+    inactive_days: Option<u32>,
     /// Only progress on this server (`ms_…`).
     server_id: Option<String>,
 }
@@ -425,6 +439,43 @@ pub(crate) async fn funnel(
     let server_id: Option<ServerId> = query_id("server_id", query.server_id.as_deref())?;
     let report = funnel::report(&platform, &auth.caller, &id, server_id.as_ref()).await?;
     Ok(Json(report))
+}
+
+/// The people stuck at a step of the newest published version: still there, with no
+/// activity for `inactive_days`, the longest inactive first (at most 200; `total` counts
+/// all).
+#[utoipa::path(
+    get,
+    path = "/api/v1/walkthroughs/{id}/funnel/stuck",
+    operation_id = "walkthrough_funnel_stuck_list",
+    tag = "walkthroughs",
+    params(("id" = String, Path, description = "Walkthrough id, `wt_…`"), StuckQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The people stuck at the step", body = StuckAtStep),
+        (status = 404, description = "No such walkthrough, step or server in this organization"),
+        (status = 409, description = "The walkthrough was never published"),
+        (status = 422, description = "Invalid step, server id or number of days"),
+    )
+)]
+pub(crate) async fn stuck(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<WalkthroughId>,
+    Query(query): Query<StuckQuery>,
+) -> Result<Json<StuckAtStep>, ApiError> {
+    let server_id: Option<ServerId> = query_id("server_id", query.server_id.as_deref())?;
+    let days = query.inactive_days.unwrap_or(stuck::DEFAULT_INACTIVE_DAYS);
+    let caller = &auth.caller;
+    let found = stuck::stuck_at(
+        &platform,
+        caller,
+        &id,
+        &query.step_id,
+        days,
+        server_id.as_ref(),
+    );
+    Ok(Json(found.await?))
 }
 
 /// The walkthroughs assigned to a server, by display order.

@@ -39,4 +39,32 @@ pub trait FunnelStore: Send + Sync {
         walkthrough: &WalkthroughId,
         server: Option<&ServerId>,
     ) -> Result<FunnelCounts>;
+
+    /// The progress records of `walkthrough` still in progress at `step_id` with no
+    /// activity since `inactive_since` (on every server, or only on `server`), each with
+    /// its person's email and tracking id, the longest inactive first, at most `limit`,
+    /// and how many there are in all: one statement.
+    async fn stuck_at_step(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        step: &StuckAt<'_>,
+        limit: u32,
+    ) -> Result<(Vec<StuckPerson>, u64)>;
+}
+
+/// A person stuck at a step: their progress and who they are.
+#[derive(Debug, Clone)]
+pub struct StuckPerson {
+    pub progress: Progress,
+    pub email: Option<String>,
+    pub tracking_id: Option<String>,
+}
+
+/// Where people are stuck: at a step, inactive since a time, maybe on one server.
+#[derive(Debug, Clone, Copy)]
+pub struct StuckAt<'a> {
+    pub step_id: &'a str,
+    pub inactive_since: Timestamp,
+    pub server: Option<&'a ServerId>,
 }

@@ -53,7 +53,7 @@ pub use bulk::BulkStore;
 pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
-pub use funnel::{FunnelCounts, FunnelStore, StepCount};
+pub use funnel::{FunnelCounts, FunnelStore, StepCount, StuckAt, StuckPerson};
 pub use members::MemberStore;
 pub use oidc::OidcStore;
 pub use organizations::{KeyMaker, OrganizationStore};

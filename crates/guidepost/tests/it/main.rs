@@ -106,7 +106,7 @@ mod upgrade;
 mod upgrade_dashboard;
 mod upgrade_index;
 mod walkthrough_defaults;
-mod walkthrough_reset;
+mod walkthrough_ops;
 mod walkthrough_runtime;
 mod walkthrough_seed;
 mod walkthrough_stories;

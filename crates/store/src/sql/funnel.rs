@@ -3,8 +3,9 @@
 //! the totals, and the one or two middle completion times (by rank, so that the median is
 //! the same on both backends and exact).
 
+use super::walkthrough_rows::{PROGRESS_COLUMNS, progress};
 use super::*;
-use crate::{FunnelCounts, FunnelStore, StepCount};
+use crate::{FunnelCounts, FunnelStore, StepCount, StuckAt, StuckPerson};
 
 /// The step ids of the JSON list `p.completed_step_ids`, each as `s.value`.
 const COMPLETED_STEPS: &str = match BACKEND {
@@ -75,6 +76,47 @@ impl FunnelStore for ThisStore {
         counts.middle_durations = middle.into_iter().map(|(_, took)| took).collect();
         Ok(counts)
     }
+
+    async fn stuck_at_step(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        step: &StuckAt<'_>,
+        limit: u32,
+    ) -> Result<(Vec<StuckPerson>, u64)> {
+        let sql = format!(
+            "SELECT s.*, e.email AS person_email, e.tracking_id AS person_tracking_id FROM (\
+               SELECT {PROGRESS_COLUMNS}, COUNT(*) OVER () AS stuck FROM walkthrough_progress \
+               WHERE org_id = $1 AND walkthrough_id = $2 AND current_step_id = $3 \
+                 AND status = 'in_progress' AND last_activity_at < $4 \
+                 AND ($5 IS NULL OR server_id = $5) \
+               ORDER BY last_activity_at, id LIMIT $6) AS s \
+             LEFT JOIN end_users e ON e.id = s.end_user_id AND e.org_id = s.org_id \
+             ORDER BY s.last_activity_at, s.id"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(walkthrough.as_str())
+            .bind(step.step_id)
+            .bind(step.inactive_since.micros())
+            .bind(step.server.map(|s| s.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(self.run())
+            .await?;
+        let stuck = match found.first() {
+            Some(row) => count(row.try_get::<i64, _>("stuck")?)?,
+            None => 0,
+        };
+        Ok((rows(found, stuck_person)?, stuck))
+    }
+}
+
+fn stuck_person(row: &DbRow) -> Result<StuckPerson> {
+    Ok(StuckPerson {
+        progress: progress(row)?,
+        email: row.try_get("person_email")?,
+        tracking_id: row.try_get("person_tracking_id")?,
+    })
 }
 
 fn count(value: i64) -> Result<u64> {

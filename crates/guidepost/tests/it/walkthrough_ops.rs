@@ -1,6 +1,8 @@
-//! A member resets one person's progress through a walkthrough: the person's next start
-//! begins at step 1, everyone else stays where they were, the reset is audited, and
-//! nobody outside the organization, nor a key that may only read, can do it.
+//! Walkthrough operations. The funnel names who is stuck at a step (still there, inactive
+//! for a chosen number of days, the longest inactive first). A member resets one person's
+//! progress: the person's next start begins at step 1, everyone else stays where they
+//! were, the reset is audited, and nobody outside the organization, nor a key that may
+//! only read, can do it.
 
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
@@ -83,5 +85,52 @@ backend_tests! {
         assert_eq!(reset["detail"]["end_user_id"], ada.as_str(), "{reset}");
         let text = reset["text"].as_str().unwrap_or_default();
         assert!(text.contains("reset the progress of the end user"), "{reset}");
+    }
+
+    async fn the_funnel_names_who_is_stuck_at_a_step(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let server = app.create_server(&acme, "acme", json!({})).await["id"].as_str().unwrap().to_owned();
+        let w = app.seed_walkthrough(&acme, "Intro", 3, Some((&server, 0))).await;
+        // Ada, then Bob, reach step 3; Cy stays at step 2; Dee completes.
+        for (person, nexts) in [("ada", 2), ("bob", 2), ("cy", 1), ("dee", 3)] {
+            let mcp = personal_client(&app, "acme", person);
+            mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": w.id})).await.structured();
+            for n in 0..nexts {
+                mcp.call_tool(2 + n, "next_walkthrough_step", json!({"walkthrough_id": w.id})).await.structured();
+            }
+        }
+        let (ada, bob) = (end_user_id(&app, &acme, "ada").await, end_user_id(&app, &acme, "bob").await);
+        let stuck = |step: &str, days: u32| format!("/walkthroughs/{}/funnel/stuck?step_id={step}&inactive_days={days}", w.id);
+
+        let (status, at_three) = app.get(&stuck(&w.step_ids[2], 0), &acme.key).await;
+        assert_eq!(status, StatusCode::OK, "{at_three}");
+        assert_eq!(at_three["position"], 3, "{at_three}");
+        assert_eq!(at_three["total"], 2, "{at_three}");
+        let people: Vec<&str> = at_three["people"].as_array().unwrap().iter()
+            .map(|p| p["end_user_id"].as_str().unwrap()).collect();
+        assert_eq!(people, [ada.as_str(), bob.as_str()], "the longest inactive first");
+        assert_eq!(at_three["people"][0]["tracking_id"], "ada", "an owner's key sees it");
+        assert_eq!(at_three["people"][0]["server_id"], server.as_str());
+        let (_, at_two) = app.get(&stuck(&w.step_ids[1], 0), &acme.key).await;
+        assert_eq!(at_two["total"], 1, "{at_two}");
+        // Everyone was active a moment ago: nobody has been stuck for a day.
+        let (_, for_a_day) = app.get(&stuck(&w.step_ids[2], 1), &acme.key).await;
+        assert_eq!(for_a_day["total"], 0, "{for_a_day}");
+        assert_eq!(for_a_day["people"], json!([]), "{for_a_day}");
+
+        // A key that may only read sees the people, not their tracking ids.
+        let reader = app.key_with(&acme.key, "reader", json!(["read"])).await;
+        let (status, read) = app.get(&stuck(&w.step_ids[2], 0), &reader).await;
+        assert_eq!(status, StatusCode::OK, "{read}");
+        assert_eq!(read["people"][0]["tracking_id"], "(hidden)", "{read}");
+        // Another organization, a step that is not the walkthrough's, too many days.
+        let other = app.create_tenant("Other").await;
+        let (status, _) = app.get(&stuck(&w.step_ids[2], 0), &other.key).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = app.get(&stuck("ws_00000000000000000000", 0), &acme.key).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = app.get(&stuck(&w.step_ids[2], 4000), &acme.key).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
 }
