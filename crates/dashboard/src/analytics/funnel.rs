@@ -1,6 +1,7 @@
 //! `/app/analytics/funnel/{walkthrough_id}`: per step of the newest published version, how
 //! many people reached it, how many were lost since the step before, how many completed
-//! it; for all servers or one. Each step links to its editor.
+//! it; for all servers or one. Each step links to its editor, and the people who stopped
+//! at it to their list (`stuck`).
 
 use askama::Template;
 use axum::extract::{Query, State};

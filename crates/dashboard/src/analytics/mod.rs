@@ -1,5 +1,5 @@
 //! What the organization's servers are used for and by whom: analytics (calls
-//! over time, per-tool latency and errors, walkthrough funnels), end users with their
+//! over time, per-tool latency and errors, walkthrough funnels and who is stuck in them), end users with their
 //! progress and calls, the support inbox, and the webhooks that announce support events.
 //!
 //! Every number comes from a core report over the signed-in member's organization; the
@@ -11,6 +11,7 @@ mod conversation;
 mod end_users;
 mod funnel;
 mod range;
+mod stuck;
 mod support;
 mod tools;
 mod webhooks;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         .route("/analytics/export", get(tools::export))
         .route("/tool-calls", get(calls::log))
         .route("/analytics/funnel/{id}", get(funnel::show))
+        .route("/analytics/funnel/{id}/stuck", get(stuck::show))
         .route("/end-users", get(end_users::list))
         .route("/end-users/{id}", get(end_users::show))
         .route("/end-users/{id}/export", get(end_users::export))

@@ -247,15 +247,28 @@ async fn the_funnel_and_the_end_user_page_place_each_person(db: &TestDatabase) {
 
     let funnel = format!("/app/analytics/funnel/{}", walkthrough.id);
     let body = editor.get(&funnel).await.ok().to_owned();
+    let funnel_body = body.clone();
     let steps = table_rows(&body, "funnel-table");
     // #, step, reached, lost since the step before, completed, stopped here
     assert_eq!(
         steps[0][1..],
-        ["Step 1 (edit step)", "2", "0 (0.0%)", "1", "1"]
+        [
+            "Step 1 (edit step)",
+            "2",
+            "0 (0.0%)",
+            "1",
+            "1 (who stopped at step 1)"
+        ]
     );
     assert_eq!(
         steps[1][1..],
-        ["Step 2 (edit step)", "1", "1 (50.0%)", "0", "1"]
+        [
+            "Step 2 (edit step)",
+            "1",
+            "1 (50.0%)",
+            "0",
+            "1 (who stopped at step 2)"
+        ]
     );
     assert_eq!(
         steps[2][1..],
@@ -287,6 +300,24 @@ async fn the_funnel_and_the_end_user_page_place_each_person(db: &TestDatabase) {
         .ok()
         .to_owned();
     assert!(body.contains("Step 2 of 3: Step 2"), "{body}");
+    // The funnel's "stopped here" names who: Ada, at step 2, linked to her page.
+    let stuck = format!(
+        "/app/analytics/funnel/{}/stuck?step={}",
+        walkthrough.id, walkthrough.step_ids[1]
+    );
+    assert!(
+        funnel_body.contains(&format!("href=\"{stuck}&amp;days=0\"")),
+        "{funnel_body}"
+    );
+    let named = editor.get(&format!("{stuck}&days=0")).await.ok().to_owned();
+    assert_eq!(table_rows(&named, "stuck-table").len(), 1, "{named}");
+    assert!(
+        named.contains(&format!("href=\"/app/end-users/{ada}#progress\"")),
+        "{named}"
+    );
+    assert!(named.contains("Stuck at step 2: Step 2"), "{named}");
+    let for_a_day = editor.get(&format!("{stuck}&days=1")).await.ok().to_owned();
+    assert!(for_a_day.contains("id=\"nobody-stuck\""), "{for_a_day}");
     let step_link = format!(
         "/app/walkthroughs/{}/steps/{}",
         walkthrough.id, walkthrough.step_ids[1]
