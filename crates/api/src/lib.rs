@@ -171,6 +171,10 @@ fn routes() -> RouteTable<Platform> {
             patch(walkthroughs::update_step).delete(walkthroughs::delete_step),
         )
         .route("/walkthroughs/{id}/publish", post(walkthroughs::publish))
+        .route(
+            "/walkthroughs/{id}/versions/{version}/republish",
+            post(walkthroughs::republish),
+        )
         .route("/walkthroughs/{id}/funnel", get(walkthroughs::funnel))
         .route("/walkthroughs/{id}/funnel/stuck", get(walkthroughs::stuck))
         .route("/support-requests", get(support::list))

@@ -79,6 +79,7 @@ use crate::{
         walkthroughs::publish,
         walkthroughs::funnel,
         walkthroughs::stuck,
+        walkthroughs::republish,
         support::list,
         support::get,
         support::update,

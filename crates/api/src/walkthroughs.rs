@@ -10,6 +10,7 @@ use guidepost_core::walkthroughs::authoring::{
 };
 use guidepost_core::walkthroughs::funnel::{self, Funnel};
 use guidepost_core::walkthroughs::stuck::{self, StuckAtStep};
+use guidepost_core::walkthroughs::versions;
 use guidepost_domain::{
     Assignment, Page, ServerId, Step, StepId, Timestamp, Walkthrough, WalkthroughId,
     WalkthroughStatus, WalkthroughVersion,
@@ -411,6 +412,34 @@ pub(crate) async fn publish(
     IdPath(id): IdPath<WalkthroughId>,
 ) -> Result<(StatusCode, Json<PublishedVersion>), ApiError> {
     let version = authoring::publish(&platform, &auth.caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(version.into())))
+}
+
+/// Publish an older version again, as the newest: new starts begin on its steps, progress
+/// pinned to any version stays pinned, and the draft is left as it is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/walkthroughs/{id}/versions/{version}/republish",
+    operation_id = "walkthroughs_version_republish",
+    tag = "walkthroughs",
+    params(
+        ("id" = String, Path, description = "Walkthrough id, `wt_…`"),
+        ("version" = i64, Path, description = "The published version to publish again"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new version", body = PublishedVersion),
+        (status = 404, description = "No such walkthrough or version in this organization"),
+    )
+)]
+pub(crate) async fn republish(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    axum::extract::Path((id, from)): axum::extract::Path<(String, String)>,
+) -> Result<(StatusCode, Json<PublishedVersion>), ApiError> {
+    let id: WalkthroughId = guidepost_domain::Id::parse(&id).ok_or(ApiError::NotFound)?;
+    let from: i64 = from.parse().map_err(|_| ApiError::NotFound)?;
+    let version = versions::republish(&platform, &auth.caller, &id, from).await?;
     Ok((StatusCode::CREATED, Json(version.into())))
 }
 

@@ -74,6 +74,7 @@ audit_actions! {
     WalkthroughDeleted => "walkthrough.deleted",
     WalkthroughImported => "walkthrough.imported",
     WalkthroughPublished => "walkthrough.published",
+    WalkthroughRepublished => "walkthrough.republished",
     WalkthroughStepAdded => "walkthrough.step_added",
     WalkthroughStepChanged => "walkthrough.step_changed",
     WalkthroughStepDeleted => "walkthrough.step_deleted",

@@ -97,6 +97,14 @@ pub trait WalkthroughStore: Send + Sync {
         org: &OrgId,
         walkthrough: &WalkthroughId,
     ) -> Result<WalkthroughVersion>;
+    /// Publishes the title and steps of the published version `from` again, as version
+    /// n+1; the draft is left as it is. `NotFound` when there is no such version.
+    async fn republish_version(
+        &self,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        from: i64,
+    ) -> Result<WalkthroughVersion>;
     async fn get_version(
         &self,
         org: &OrgId,

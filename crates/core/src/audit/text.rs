@@ -78,6 +78,11 @@ fn what_happened(event: &AuditEvent) -> String {
             "published version {} of the walkthrough {object}",
             detail("version")
         ),
+        AuditAction::WalkthroughRepublished => format!(
+            "published version {} of the walkthrough {object} again, as version {}",
+            detail("from_version"),
+            detail("version")
+        ),
         AuditAction::WalkthroughAssigned => format!(
             "assigned the walkthrough {object} to the server {}",
             named("server")

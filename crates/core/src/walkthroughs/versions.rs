@@ -1,14 +1,36 @@
 //! Published versions as their authors review them: the history (with the people still
-//! pinned to each version), and, before publishing, what the draft changes against the
-//! newest version, step by step and line by line.
+//! pinned to each version), an older version published again, and, before publishing,
+//! what the draft changes against the newest version, step by step and line by line.
 
-use crate::Caller;
+use crate::{Caller, Permission};
 use guidepost_domain::*;
 pub use guidepost_store::VersionSummary;
 
 use crate::text_diff::matching_pairs;
 pub use crate::text_diff::{DiffLine, LineKind, line_diff};
 use crate::{CoreError, Platform};
+
+/// Publishes version `from` again, as the newest version: new starts begin on its steps,
+/// while progress pinned to any version stays pinned; the draft is left as it is, so
+/// the next publish still sends its changes. `NotFound` when there is no such version.
+pub async fn republish(
+    platform: &Platform,
+    caller: &Caller,
+    walkthrough: &WalkthroughId,
+    from: i64,
+) -> Result<WalkthroughVersion, CoreError> {
+    caller.require(Permission::Edit)?;
+    let org = caller.org();
+    let version = platform
+        .store
+        .republish_version(org, walkthrough, from)
+        .await?;
+    super::authoring::announce_for_walkthrough(platform, org, walkthrough).await;
+    let detail = serde_json::json!({"version": version.version, "from_version": from});
+    let action = AuditAction::WalkthroughRepublished;
+    super::audit::record_by_id(platform, caller, action, walkthrough, detail).await?;
+    Ok(version)
+}
 
 /// The history lists at most this many versions, newest first.
 pub(crate) const MAX_VERSIONS_LISTED: u32 = 200;

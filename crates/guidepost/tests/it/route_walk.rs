@@ -116,6 +116,8 @@ impl Objects {
             "servers" | "assignments" | "detach" => &self.server,
             "walkthroughs" | "funnel" => &self.walkthrough,
             "steps" => &self.step,
+            // A's walkthrough is published once.
+            "versions" => "1",
             "upstreams" => &self.upstream,
             // `/upstreams/{id}/connections/{owner}`: the organization's connection.
             "connections" => "organization",

@@ -1,5 +1,6 @@
 //! Walkthrough operations. The funnel names who is stuck at a step (still there, inactive
-//! for a chosen number of days, the longest inactive first). A member resets one person's
+//! for a chosen number of days, the longest inactive first). An older version published
+//! again is what new starts get, while progress stays on its version. A member resets one person's
 //! progress: the person's next start begins at step 1, everyone else stays where they
 //! were, the reset is audited, and nobody outside the organization, nor a key that may
 //! only read, can do it.
@@ -132,5 +133,59 @@ backend_tests! {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, body) = app.get(&stuck(&w.step_ids[2], 4000), &acme.key).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+
+    async fn an_older_version_published_again_is_what_new_starts_get(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let acme = app.create_tenant("Acme").await;
+        let server = app.create_server(&acme, "acme", json!({})).await["id"].as_str().unwrap().to_owned();
+        let w = app.seed_walkthrough(&acme, "Intro", 2, Some((&server, 0))).await;
+        let start = |person: &str| {
+            let mcp = personal_client(&app, "acme", person);
+            let id = w.id.clone();
+            async move {
+                let answer = mcp.call_tool(1, "select_walkthrough", json!({"walkthrough_id": id})).await;
+                answer.body["result"]["content"][0]["text"].as_str().unwrap_or_default().to_owned()
+            }
+        };
+        assert!(start("ada").await.contains("Step 1 of 2"), "ada starts on version 1");
+        let step = json!({"title": "Step 3", "content": "A third step."});
+        let (status, body) = app.api(Method::POST, &format!("/walkthroughs/{}/steps", w.id), &acme.key, Some(step)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, v2) = app.api(Method::POST, &format!("/walkthroughs/{}/publish", w.id), &acme.key, None).await;
+        assert_eq!((status, v2["version"].clone()), (StatusCode::CREATED, json!(2)), "{v2}");
+        assert!(start("bob").await.contains("Step 1 of 3"), "bob starts on version 2");
+
+        let again = format!("/walkthroughs/{}/versions/1/republish", w.id);
+        let reader = app.key_with(&acme.key, "reader", json!(["read"])).await;
+        let (status, _) = app.api(Method::POST, &again, &reader, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let missing = format!("/walkthroughs/{}/versions/9/republish", w.id);
+        let (status, _) = app.api(Method::POST, &missing, &acme.key, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, v3) = app.api(Method::POST, &again, &acme.key, None).await;
+        assert_eq!(status, StatusCode::CREATED, "{v3}");
+        assert_eq!(v3["version"], 3, "{v3}");
+        assert!(start("cy").await.contains("Step 1 of 2"), "new starts get version 1's steps");
+
+        // Progress stays on the version it started on; the draft keeps its third step.
+        let pinned = |person: &'static str| {
+            let (app, acme) = (&app, &acme);
+            async move {
+                let id = end_user_id(app, acme, person).await;
+                progress_of(app, acme, &id).await[0]["version"].clone()
+            }
+        };
+        assert_eq!(
+            (pinned("ada").await, pinned("bob").await, pinned("cy").await),
+            (json!(1), json!(2), json!(3))
+        );
+        let (_, draft) = app.get(&format!("/walkthroughs/{}", w.id), &acme.key).await;
+        assert_eq!(draft["published_version"], 3, "{draft}");
+        assert_eq!(draft["steps"].as_array().map(Vec::len), Some(3), "{draft}");
+        let (_, events) = app.get("/audit-events?limit=1", &acme.key).await;
+        assert_eq!(events["items"][0]["action"], "walkthrough.republished", "{events}");
+        let text = events["items"][0]["text"].as_str().unwrap_or_default();
+        assert!(text.contains("published version 1 of the walkthrough") && text.contains("again, as version 3"), "{text}");
     }
 }

@@ -132,6 +132,48 @@ pub(super) const ORDERED_STEPS_SQL: &str = "WITH RECURSIVE chain (id, depth) AS 
 
 impl ThisStore {
     /// Locks the walkthrough for a list change and returns its order of steps, checked whole.
+    /// Inserts `steps` as the walkthrough's next version, titled `title` (else the
+    /// walkthrough's own title), and makes it the published one; in `tx`, whose caller
+    /// holds the walkthrough's row.
+    pub(super) async fn insert_published(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Db>,
+        org: &OrgId,
+        walkthrough: &WalkthroughId,
+        title: Option<&str>,
+        steps: &[PublishedStep],
+    ) -> Result<WalkthroughVersion> {
+        self.count(2);
+        let sql = format!(
+            "INSERT INTO walkthrough_versions (walkthrough_id, version, org_id, title, steps, step_count, published_at) \
+             SELECT id, COALESCE(published_version, 0) + 1, org_id, COALESCE($6, title), $3, $4, $5 \
+             FROM walkthroughs WHERE org_id = $1 AND id = $2 RETURNING {VERSION_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(walkthrough.as_str())
+            .bind(to_json(&steps))
+            .bind(steps.len() as i64)
+            .bind(Timestamp::now().micros())
+            .bind(title)
+            .fetch_one(traced(&mut **tx))
+            .await?;
+        let published = version(&row)?;
+        let sql = format!(
+            "UPDATE walkthroughs SET published_version = $2, status = 'published', \
+             updated_at = {} WHERE id = $1",
+            next_revision(3)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(walkthrough.as_str())
+            .bind(published.version)
+            .bind(Timestamp::now().micros())
+            .execute(traced(&mut **tx))
+            .await?;
+        self.count(1);
+        Ok(published)
+    }
+
     pub(super) async fn locked_order(
         &self,
         tx: &mut sqlx::Transaction<'static, Db>,

@@ -275,33 +275,37 @@ impl WalkthroughStore for ThisStore {
                 message: "add at least one step before publishing".into(),
             });
         }
-        self.count(2);
+        let published = self
+            .insert_published(&mut tx, org, id, None, &steps)
+            .await?;
+        super::commit(tx).await?;
+        Ok(published)
+    }
+
+    async fn republish_version(
+        &self,
+        org: &OrgId,
+        id: &WalkthroughId,
+        from: i64,
+    ) -> Result<WalkthroughVersion> {
+        let mut tx = self.begin_write().await?;
+        self.locked_order(&mut tx, org, id).await?;
+        self.count(1);
         let sql = format!(
-            "INSERT INTO walkthrough_versions (walkthrough_id, version, org_id, title, steps, step_count, published_at) \
-             SELECT id, COALESCE(published_version, 0) + 1, org_id, title, $3, $4, $5 FROM walkthroughs \
-             WHERE org_id = $1 AND id = $2 RETURNING {VERSION_COLUMNS}"
+            "SELECT {VERSION_COLUMNS} FROM walkthrough_versions WHERE org_id = $1 AND walkthrough_id = $2 AND version = $3"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let old = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(id.as_str())
-            .bind(to_json(&steps))
-            .bind(steps.len() as i64)
-            .bind(Timestamp::now().micros())
-            .fetch_one(traced(&mut *tx))
+            .bind(from)
+            .fetch_optional(traced(&mut *tx))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let old = version(&old)?;
+        let title = Some(old.title.as_str());
+        let published = self
+            .insert_published(&mut tx, org, id, title, &old.steps)
             .await?;
-        let published = version(&row)?;
-        let sql = format!(
-            "UPDATE walkthroughs SET published_version = $2, status = 'published', \
-             updated_at = {} WHERE id = $1",
-            next_revision(3)
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(published.version)
-            .bind(Timestamp::now().micros())
-            .execute(traced(&mut *tx))
-            .await?;
-        self.count(1);
         super::commit(tx).await?;
         Ok(published)
     }

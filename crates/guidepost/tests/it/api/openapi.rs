@@ -34,6 +34,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/walkthroughs/{id}/steps/{step_id}"),
     ("delete", "/api/v1/walkthroughs/{id}/steps/{step_id}"),
     ("post", "/api/v1/walkthroughs/{id}/publish"),
+    (
+        "post",
+        "/api/v1/walkthroughs/{id}/versions/{version}/republish",
+    ),
     ("get", "/api/v1/walkthroughs/{id}/funnel"),
     ("get", "/api/v1/walkthroughs/{id}/funnel/stuck"),
     ("get", "/api/v1/support-requests"),
@@ -208,6 +212,7 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
             .replace("{id}", id)
             .replace("{walkthrough_id}", "wt_00000000000000000000")
             .replace("{server_id}", "ms_00000000000000000000")
+            .replace("{version}", "1")
             .replace("{step_id}", "ws_00000000000000000000")
             .replace("{upstream_id}", "up_00000000000000000000")
             .replace("{kind}", "prompt")
@@ -267,13 +272,13 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         .filter(|op| op["tags"] == json!(["walkthroughs"]))
         .map(|op| op["operationId"].as_str().unwrap())
         .collect();
-    assert_eq!(ours.len(), 14, "{ours:?}");
+    assert_eq!(ours.len(), 15, "{ours:?}");
     let every_id: Vec<&str> = operations
         .iter()
         .map(|op| op["operationId"].as_str().unwrap())
         .collect();
     // One pattern: the noun (plural for a collection), then the verb.
-    const VERBS: [&str; 26] = [
+    const VERBS: [&str; 27] = [
         "list",
         "get",
         "create",
@@ -298,6 +303,7 @@ async fn the_document_describes_walkthroughs(db: &TestDatabase) {
         "export",
         "erase",
         "reset",
+        "republish",
         "enable",
         "disable",
     ];
