@@ -51,6 +51,10 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
         )
         .route("/walkthroughs/{id}/versions", get(publish::version_history))
         .route(
+            "/walkthroughs/{id}/versions/{version}/republish",
+            post(publish::republish),
+        )
+        .route(
             "/walkthroughs/{id}/assignments/{server_id}",
             post(assignments::assign),
         )

@@ -1,9 +1,9 @@
 //! Publishing: the review page (what the draft changes against the newest version, step by
 //! step and line by line, and who stays on an older version), the publish action, and
-//! the version history.
+//! the version history, where an older version can be published again.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use guidepost_core::walkthroughs::authoring;
 use guidepost_core::walkthroughs::versions::{
     self, ChangeKind, DiffLine, FieldChange, LineKind, StepChange, VersionSummary,
@@ -13,7 +13,7 @@ use guidepost_domain::*;
 use super::editor_path;
 use crate::Dashboard;
 use crate::page::IdPath;
-use crate::page::{self, Chrome, PageResult};
+use crate::page::{self, Chrome, Done, PageError, PageResult};
 use crate::page::{Notice, Section};
 use crate::session::{Signed, SignedForm};
 
@@ -23,6 +23,8 @@ struct VersionRow {
     published_at: String,
     step_count: i64,
     people: i64,
+    /// The form that publishes it again, on an older version for a member who may edit.
+    republish: Option<String>,
 }
 
 impl From<&VersionSummary> for VersionRow {
@@ -32,6 +34,7 @@ impl From<&VersionSummary> for VersionRow {
             published_at: v.published_at.to_rfc3339(),
             step_count: v.step_count,
             people: v.people,
+            republish: None,
         }
     }
 }
@@ -157,14 +160,40 @@ pub(crate) async fn version_history(
     State(app): State<Dashboard>,
     signed: Signed,
     IdPath(id): IdPath<WalkthroughId>,
+    Query(done): Query<Done>,
 ) -> PageResult {
     let (walkthrough, listed) = versions::history(&app.platform, signed.caller(), &id).await?;
     let title = format!("Versions of {}", walkthrough.title);
-    let chrome = Chrome::new(&app, &signed, title, Section::Walkthroughs, None).await?;
+    let done = done.done.as_deref();
+    let chrome = Chrome::new(&app, &signed, title, Section::Walkthroughs, done).await?;
+    let may_edit = chrome.can_edit;
+    let mut rows: Vec<VersionRow> = listed.iter().map(VersionRow::from).collect();
+    // The newest comes first, and is already what new starts get.
+    for row in rows.iter_mut().skip(1).filter(|_| may_edit) {
+        row.republish = Some(format!(
+            "/app/walkthroughs/{id}/versions/{}/republish",
+            row.version
+        ));
+    }
     Ok(page::render(&VersionsPage {
         chrome,
         id: id.to_string(),
         title: walkthrough.title,
-        versions: listed.iter().map(VersionRow::from).collect(),
+        versions: rows,
     }))
+}
+
+/// `POST …/versions/{version}/republish`: the version is published again, as the newest.
+pub(crate) async fn republish(
+    State(app): State<Dashboard>,
+    Path((id, version)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    let id: WalkthroughId = page::id_or_not_found(&id)?;
+    let version: i64 = version.parse().map_err(|_| PageError::NotFound)?;
+    versions::republish(&app.platform, signed.caller(), &id, version).await?;
+    Ok(page::done(
+        &format!("/app/walkthroughs/{id}/versions"),
+        Notice::Published,
+    ))
 }
