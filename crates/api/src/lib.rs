@@ -123,6 +123,10 @@ fn routes() -> RouteTable<Platform> {
         )
         .route("/upstreams/{id}/tools", get(upstreams::tools))
         .route(
+            "/upstreams/{id}/tools/approve-clean",
+            post(upstreams::approve_clean),
+        )
+        .route(
             "/upstreams/{id}/tools/{name}/approve",
             post(upstreams::approve),
         )

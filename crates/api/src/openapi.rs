@@ -55,6 +55,7 @@ use crate::{
         crate::connections::disconnect,
         crate::connections::of_person,
         upstreams::tools,
+        upstreams::approve_clean,
         upstreams::approve,
         upstreams::reject,
         upstreams::approve_definition,

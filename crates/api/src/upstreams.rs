@@ -278,6 +278,34 @@ pub(crate) async fn tools(
     Ok(Json(Items { items }))
 }
 
+/// What a bulk approval approved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovedClean {
+    /// The names approved, in the upstream's order; empty when none was clean.
+    pub approved: Vec<String>,
+}
+
+/// Approve every clean definition of the upstream at once: new (pending) with no finding.
+/// Quarantined ones, and those left out of a server for want of room, still wait for a
+/// decision each. Each approval is audited.
+#[utoipa::path(post, path = "/api/v1/upstreams/{id}/tools/approve-clean", tag = "gateway",
+    operation_id = "upstream_tools_clean_approve",
+    params(("id" = String, Path, description = "Upstream id, `up_…`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The names approved", body = ApprovedClean),
+        (status = 403, description = "The key lacks the `gateway` scope"),
+        (status = 404, description = "No such upstream in this organization"),
+    ))]
+pub(crate) async fn approve_clean(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<UpstreamId>,
+) -> Result<Json<ApprovedClean>, ApiError> {
+    let approved = upstreams::approve_clean(&platform, &auth.caller, &id).await?;
+    Ok(Json(ApprovedClean { approved }))
+}
+
 /// Approve a tool's current definition: it is offered again (and its definition is not
 /// flagged when it comes back).
 #[utoipa::path(post, path = "/api/v1/upstreams/{id}/tools/{name}/approve", tag = "gateway",

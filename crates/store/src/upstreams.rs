@@ -102,6 +102,15 @@ pub trait UpstreamStore: Send + Sync {
         name: &str,
         state: ToolState,
     ) -> Result<UpstreamTool>;
+    /// Approves at once the definitions named (kind, name, definition hash) that are still
+    /// pending with that hash, remembering each approval, in one transaction; returns
+    /// those it approved (one that changed or was decided meanwhile is left alone).
+    async fn approve_pending_tools(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        chosen: &[(DefinitionKind, String, String)],
+    ) -> Result<Vec<UpstreamTool>>;
     /// Every definition the upstream lists: its tools first, in its order, then its
     /// prompts, resources and resource templates.
     async fn list_upstream_tools(&self, org: &OrgId, id: &UpstreamId) -> Result<Vec<UpstreamTool>>;

@@ -50,7 +50,7 @@ pub use install::{InstallUpstream, install, install_direct};
 pub use names::{exposed_name, may_be_exposed};
 pub(crate) use offered::AttachedTools;
 pub use offered::{NotCallable, OfferedTool, call, callable, offered, offered_tool};
-pub use pinning::{decide, record_definitions};
+pub use pinning::{approve_clean, decide, is_clean, record_definitions};
 pub use runtime::{
     CallContext, CallProgress, CallerClient, CallingPerson, NotAdmitted, OnFailedSwitch,
     ProgressSink, RelayError, Subscriber, UpstreamAnswer, UpstreamCallError, UpstreamRequest,

@@ -364,6 +364,60 @@ pub async fn decide(
     Ok(tool)
 }
 
+/// Approves every clean definition of the upstream at once: pending (new, never
+/// decided) with no finding at all. Quarantined ones (changed, or with findings) and those
+/// left out of a server for want of room still wait for one decision each. Each
+/// approval is audited; the servers that attach the upstream hear of it once. Returns the
+/// names approved, in the upstream's order.
+pub async fn approve_clean(
+    platform: &Platform,
+    caller: &Caller,
+    id: &UpstreamId,
+) -> Result<Vec<String>, CoreError> {
+    caller.require(Permission::Gateway)?;
+    let org = caller.org();
+    platform.store.get_upstream(org, id).await?;
+    let listed = platform.store.list_upstream_tools(org, id).await?;
+    let clean: Vec<_> = listed
+        .iter()
+        .filter(|t| is_clean(t))
+        .map(|t| (t.kind, t.name.clone(), t.definition_hash.clone()))
+        .collect();
+    if clean.is_empty() {
+        return Ok(Vec::new());
+    }
+    let approved = platform
+        .store
+        .approve_pending_tools(org, id, &clean)
+        .await?;
+    for tool in &approved {
+        let mut detail = serde_json::json!({"definition_hash": tool.definition_hash, "bulk": true});
+        with_kind(&mut detail, tool.kind);
+        let about = audit::About {
+            upstream: Some(id),
+            tool: Some(&tool.name),
+            detail,
+            ..Default::default()
+        };
+        audit::record(
+            platform,
+            org,
+            caller.actor(),
+            AuditAction::ToolApproved,
+            about,
+        )
+        .await?;
+    }
+    let servers = attached_servers(platform, org, id).await?;
+    platform.announce_tools_changed(&servers).await;
+    Ok(approved.into_iter().map(|t| t.name).collect())
+}
+
+/// New, never decided, and without a single finding: what a bulk approval may approve.
+pub fn is_clean(tool: &UpstreamTool) -> bool {
+    tool.state == ToolState::Pending && tool.findings.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,6 +190,42 @@ impl UpstreamStore for ThisStore {
         Ok(tool)
     }
 
+    async fn approve_pending_tools(
+        &self,
+        org: &OrgId,
+        id: &UpstreamId,
+        chosen: &[(DefinitionKind, String, String)],
+    ) -> Result<Vec<UpstreamTool>> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "UPDATE upstream_tools SET state = 'approved' \
+             WHERE org_id = $1 AND upstream_id = $2 AND kind = $3 AND name = $4 \
+               AND definition_hash = $5 AND state = 'pending' \
+             RETURNING {DEFINITION_COLUMNS}"
+        );
+        let now = Timestamp::now().micros();
+        let mut approved = Vec::new();
+        for (kind, name, hash) in chosen {
+            self.count(1);
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .bind(kind.as_str())
+                .bind(name)
+                .bind(hash)
+                .fetch_optional(traced(&mut *tx))
+                .await?;
+            if let Some(row) = row {
+                let tool = tool(&row)?;
+                self.count(1);
+                remember_approval(&mut tx, org, id, &tool, now).await?;
+                approved.push(tool);
+            }
+        }
+        super::commit(tx).await?;
+        Ok(approved)
+    }
+
     async fn approved_tool_definitions(
         &self,
         org: &OrgId,

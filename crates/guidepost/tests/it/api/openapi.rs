@@ -78,6 +78,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/upstreams/{id}/restart"),
     ("post", "/api/v1/upstreams/{id}/rollback"),
     ("get", "/api/v1/upstreams/{id}/tools"),
+    ("post", "/api/v1/upstreams/{id}/tools/approve-clean"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/approve"),
     ("post", "/api/v1/upstreams/{id}/tools/{name}/reject"),
     (
