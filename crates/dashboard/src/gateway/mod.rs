@@ -59,6 +59,10 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
             post(upstreams::uninstall),
         )
         .route("/gateway/review", get(review::queue))
+        .route(
+            "/gateway/upstreams/{id}/approve-clean",
+            post(review::approve_clean),
+        )
         .route("/gateway/upstreams/{id}/tools/{name}", get(review::tool))
         .route(
             "/gateway/upstreams/{id}/tools/{name}/approve",

@@ -1,5 +1,5 @@
-//! The review queue (pending and quarantined tools of every upstream) and a tool's review
-//! page: what changed against the definition last approved, as a line diff with hidden
+//! The review queue (pending and quarantined tools of every upstream, with a form per
+//! upstream that approves its clean ones at once) and a tool's review page: what changed against the definition last approved, as a line diff with hidden
 //! characters shown as badges, the scanner's findings, and the approve and reject forms.
 
 use askama::Template;
@@ -22,6 +22,15 @@ use crate::session::{Signed, SignedForm};
 struct QueuePage {
     chrome: Chrome,
     tools: Vec<QueueRow>,
+    /// Per upstream with clean tools waiting, for a member who runs the gateway.
+    bulk: Vec<BulkRow>,
+}
+
+/// An upstream whose clean tools can be approved at once.
+struct BulkRow {
+    upstream_id: String,
+    upstream_name: String,
+    clean: usize,
 }
 
 struct QueueRow {
@@ -45,6 +54,23 @@ pub(crate) async fn queue(
     let title = "Review queue";
     let chrome = Chrome::new(&app, &signed, title, Section::Gateway, done.done.as_deref()).await?;
     let queue = overview::review_queue(&app.platform, signed.caller()).await?;
+    let mut bulk: Vec<BulkRow> = Vec::new();
+    for awaiting in queue.iter().filter(|a| upstreams::is_clean(&a.tool)) {
+        match bulk
+            .iter_mut()
+            .find(|b| b.upstream_id == awaiting.upstream_id.as_str())
+        {
+            Some(row) => row.clean += 1,
+            None => bulk.push(BulkRow {
+                upstream_id: awaiting.upstream_id.to_string(),
+                upstream_name: awaiting.upstream_name.clone(),
+                clean: 1,
+            }),
+        }
+    }
+    if !chrome.can_run_gateway {
+        bulk.clear();
+    }
     let tools = queue
         .into_iter()
         .map(|awaiting| QueueRow {
@@ -58,7 +84,23 @@ pub(crate) async fn queue(
             name: awaiting.tool.name,
         })
         .collect();
-    Ok(page::render(&QueuePage { chrome, tools }))
+    Ok(page::render(&QueuePage {
+        chrome,
+        tools,
+        bulk,
+    }))
+}
+
+/// `POST /app/gateway/upstreams/{id}/approve-clean`: every clean tool of the upstream is
+/// approved; the others still wait in the queue.
+pub(crate) async fn approve_clean(
+    State(app): State<Dashboard>,
+    Path(id): Path<String>,
+    SignedForm { signed, .. }: SignedForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    let id: UpstreamId = page::id_or_not_found(&id)?;
+    upstreams::approve_clean(&app.platform, signed.caller(), &id).await?;
+    Ok(page::done("/app/gateway/review", Notice::Approved))
 }
 
 #[derive(Template)]

@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 mod browser;
 mod browser_forms;
+mod bulk_review;
 mod call_log;
 mod catalog_entries;
 mod connect_journey;
