@@ -7,6 +7,13 @@
 //! process's recorder is installed after the endpoint is built (a handle registered
 //! before would count nowhere). Every label here comes from a bounded set (method
 //! labels, tool labels, outcomes, status codes), so the maps stay small.
+//!
+//! Besides Guidepost's own names, each request is recorded once under OpenTelemetry's
+//! semantic conventions for MCP servers (`mcp.server.operation.duration`, exported to
+//! Prometheus as `mcp_server_operation_duration_seconds` with `mcp_method_name`,
+//! `gen_ai_tool_name` and `error_type`), so that generic MCP dashboards read it: a tool
+//! call by the recording of the call (which knows the tool), anything else, and a call
+//! refused before it ran, by the request.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -54,6 +61,44 @@ pub(crate) struct RequestMetrics {
     tool_calls: Handles<(&'static str, &'static str), Counter>,
     /// `guidepost_tool_call_duration_seconds` by tool label.
     tool_durations: Handles<&'static str, Histogram>,
+    /// `mcp_server_operation_duration_seconds` by method, tool label and error type.
+    operations: Handles<Operation, Histogram>,
+}
+
+/// The labels of one `mcp.server.operation.duration` series.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Operation {
+    method: &'static str,
+    tool: Option<&'static str>,
+    error_type: Option<&'static str>,
+}
+
+impl Operation {
+    fn histogram(&self) -> Histogram {
+        let mut labels = vec![metrics::Label::new("mcp_method_name", self.method)];
+        if let Some(tool) = self.tool {
+            labels.push(metrics::Label::new("gen_ai_tool_name", tool));
+        }
+        if let Some(error_type) = self.error_type {
+            labels.push(metrics::Label::new("error_type", error_type));
+        }
+        metrics::histogram!("mcp_server_operation_duration_seconds", labels)
+    }
+}
+
+/// OpenTelemetry's `error.type` for an HTTP status that is not a success: the status
+/// code's class name, from a fixed set.
+fn status_error_type(status: u16) -> Option<&'static str> {
+    match status {
+        0..=399 => None,
+        401 => Some("401"),
+        403 => Some("403"),
+        404 => Some("404"),
+        413 => Some("413"),
+        429 => Some("429"),
+        400..=499 => Some("4xx"),
+        _ => Some("5xx"),
+    }
 }
 
 impl std::fmt::Debug for RequestMetrics {
@@ -72,6 +117,17 @@ impl RequestMetrics {
             metrics::counter!("guidepost_mcp_requests_total", "method" => *method, "status" => status.to_string())
         });
         requests.increment(1);
+        // A tool call that ran is recorded with its tool by `tool_call`.
+        if method != "tools/call" || status >= 400 {
+            let operation = Operation {
+                method,
+                tool: None,
+                error_type: status_error_type(status),
+            };
+            self.operations
+                .get(operation, Operation::histogram)
+                .record(seconds);
+        }
     }
 
     pub fn tool_call(&self, tool: &'static str, outcome: &'static str, seconds: f64) {
@@ -84,6 +140,19 @@ impl RequestMetrics {
             |tool| metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => *tool),
         );
         duration.record(seconds);
+        let error_type = match outcome {
+            "ok" => None,
+            "error" => Some("tool_error"),
+            _ => Some("rejected"),
+        };
+        let operation = Operation {
+            method: "tools/call",
+            tool: Some(tool),
+            error_type,
+        };
+        self.operations
+            .get(operation, Operation::histogram)
+            .record(seconds);
     }
 }
 

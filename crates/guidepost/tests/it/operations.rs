@@ -40,14 +40,18 @@ backend_tests! {
         let calls = r#"guidepost_tool_calls_total{tool="get_support",outcome="ok"}"#;
         let requests = r#"guidepost_mcp_requests_total{method="tools/call",status="200"}"#;
         let durations = r#"guidepost_tool_call_duration_seconds_count{tool="get_support"}"#;
+        // The same calls under OpenTelemetry's MCP conventions, and the listing too.
+        let operations = r#"mcp_server_operation_duration_seconds_count{mcp_method_name="tools/call",gen_ai_tool_name="get_support"}"#;
+        let listings = r#"mcp_server_operation_duration_seconds_count{mcp_method_name="tools/list"}"#;
         let before = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
         for id in 0..3 {
             let support = json!({"title": "t", "problem_description": "d", "email": "a@b.co"});
             mcp.call_tool(id, "get_support", support).await.structured();
+            mcp.call(10 + id, "tools/list", json!({})).await;
         }
         let after = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
         // At least this test's three calls (other tests in the process may add theirs).
-        for series in [calls, requests, durations] {
+        for series in [calls, requests, durations, operations, listings] {
             let added = sample(&after, series) - sample(&before, series);
             assert!(added >= 3.0, "{series}: {added} added in\n{after}");
         }
