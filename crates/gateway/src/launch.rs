@@ -216,7 +216,10 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             let process = match confiner {
                 Some(confiner) => {
                     let (memory_mb, processes) = confiner.limits_of(declaration)?;
-                    let reservation = confiner.budget().reserve(org, memory_mb, processes)?;
+                    let reservation = confiner
+                        .budget()
+                        .reserve(org, memory_mb, processes)
+                        .map_err(|e| e.to_string())?;
                     let started = Instant::now();
                     let allow_private = options.http_allow_private;
                     let prepared =
@@ -250,11 +253,12 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 .ok_or_else(|| "no container engine".to_owned())?;
             // Its memory and processes count on the same caps as a process's.
             let reservation = match confiner {
-                Some(confiner) => Some(confiner.budget().reserve(
-                    &spec.org,
-                    spec.limits.memory_mb,
-                    spec.limits.pids,
-                )?),
+                Some(confiner) => Some(
+                    confiner
+                        .budget()
+                        .reserve(&spec.org, spec.limits.memory_mb, spec.limits.pids)
+                        .map_err(|e| e.to_string())?,
+                ),
                 None => None,
             };
             let (mut container, stdout, stdin) = container::start(socket, spec, logs).await?;

@@ -481,7 +481,7 @@ impl UpstreamRuntime for Supervisor {
                 memory_mb.saturating_mul(replicas),
                 processes.saturating_mul(replicas),
             )
-            .map_err(NotAdmitted)
+            .map_err(|e| NotAdmitted(e.to_string()))
     }
 
     fn confinement(&self, spec: &LaunchSpec) -> Option<String> {

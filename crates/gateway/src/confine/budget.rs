@@ -37,6 +37,15 @@ struct Ledger {
     orgs: HashMap<String, Usage>,
 }
 
+/// A reservation refused: the cap it would pass, and the flag that sets it.
+#[derive(Debug, thiserror::Error)]
+#[error("the cap of {cap} {what} is reached ({flag}); stop or uninstall another upstream first")]
+pub struct CapReached {
+    cap: u64,
+    what: &'static str,
+    flag: &'static str,
+}
+
 /// The node's ledger.
 #[derive(Debug, Clone)]
 pub struct Budget {
@@ -81,7 +90,7 @@ impl Budget {
         org: &str,
         memory_mb: u32,
         processes: u32,
-    ) -> Result<Reservation, String> {
+    ) -> Result<Reservation, CapReached> {
         let usage = Usage {
             memory_mb: memory_mb.into(),
             processes: processes.into(),
@@ -116,9 +125,7 @@ impl Budget {
         ];
         for (wanted, cap, what, flag) in checks {
             if wanted > cap {
-                return Err(format!(
-                    "the cap of {cap} {what} is reached ({flag}); stop or uninstall another upstream first"
-                ));
+                return Err(CapReached { cap, what, flag });
             }
         }
         ledger.node.memory_mb += usage.memory_mb;
@@ -134,7 +141,7 @@ impl Budget {
     }
 
     /// Whether a reservation would pass now (an install's check before it starts).
-    pub fn would_admit(&self, org: &str, memory_mb: u32, processes: u32) -> Result<(), String> {
+    pub fn would_admit(&self, org: &str, memory_mb: u32, processes: u32) -> Result<(), CapReached> {
         self.reserve(org, memory_mb, processes).map(drop)
     }
 }
@@ -152,20 +159,20 @@ mod tests {
             node_processes: 1000,
         });
         let first = budget.reserve("acme", 600, 10).unwrap();
-        let refused = budget.reserve("acme", 600, 10).unwrap_err();
+        let refused = budget.reserve("acme", 600, 10).unwrap_err().to_string();
         assert!(
             refused.contains("1000 MiB") && refused.contains("--upstream-org-memory-mb"),
             "{refused}"
         );
         let other = budget.reserve("globex", 600, 10).unwrap();
-        let node = budget.reserve("initech", 600, 10).unwrap_err();
+        let node = budget.reserve("initech", 600, 10).unwrap_err().to_string();
         assert!(node.contains("--upstream-node-memory-mb"), "{node}");
         drop(first);
         budget
             .reserve("acme", 600, 10)
             .expect("given back when stopped");
         drop(other);
-        let processes = budget.reserve("acme", 10, 101).unwrap_err();
+        let processes = budget.reserve("acme", 10, 101).unwrap_err().to_string();
         assert!(
             processes.contains("--upstream-org-processes"),
             "{processes}"
