@@ -204,6 +204,7 @@ async fn fence(
         .filter(|pid| *pid > 0)
         .ok_or("the container has no process to fence")?;
     crate::confine::Egress::start(pid, spec.allow_private, spec.platform_ports.clone())
+        .map_err(|e| e.to_string())
 }
 
 /// The upstream's volume, created at its first start on this engine, owned by nobody.

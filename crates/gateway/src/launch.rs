@@ -215,15 +215,17 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             let owner = crate::orphans::marker(&options.deployment);
             let process = match confiner {
                 Some(confiner) => {
-                    let (memory_mb, processes) = confiner.limits_of(declaration)?;
+                    let (memory_mb, processes) =
+                        confiner.limits_of(declaration).map_err(|e| e.to_string())?;
                     let reservation = confiner
                         .budget()
                         .reserve(org, memory_mb, processes)
                         .map_err(|e| e.to_string())?;
                     let started = Instant::now();
                     let allow_private = options.http_allow_private;
-                    let prepared =
-                        confiner.prepare(upstream, program, workdir, declaration, allow_private)?;
+                    let prepared = confiner
+                        .prepare(upstream, program, workdir, declaration, allow_private)
+                        .map_err(|e| e.to_string())?;
                     let prepared_at = Instant::now();
                     let (mut process, stdout, stdin) =
                         process::spawn(program, args, env, workdir, &owner, logs, prepared)?;

@@ -19,6 +19,7 @@ mod last_words;
 mod launch;
 mod listing;
 mod orphans;
+mod path_error;
 mod personal;
 mod pool;
 mod process;
@@ -466,8 +467,9 @@ impl UpstreamRuntime for Supervisor {
             // A container's memory and processes count on the same caps.
             (LaunchLimits::Container(limits), _) => (limits.memory_mb, limits.pids),
             (LaunchLimits::Process(_), Some(declaration)) => {
-                self.confiner.admit().map_err(NotAdmitted)?;
-                self.confiner.limits_of(&declaration).map_err(NotAdmitted)?
+                let refused = |e: confine::Refused| NotAdmitted(e.to_string());
+                self.confiner.admit().map_err(refused)?;
+                self.confiner.limits_of(&declaration).map_err(refused)?
             }
             // Nothing of this host's to reserve.
             (LaunchLimits::Process(_), None) | (LaunchLimits::Remote, _) => return Ok(()),

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::path_error::PathError;
+
 const ROOT: &str = "/sys/fs/cgroup";
 
 /// Where this node makes upstreams' cgroups.
@@ -26,6 +28,33 @@ pub struct Hierarchy {
     bases: Vec<PathBuf>,
 }
 
+/// Why cgroups cannot be used here, or an upstream's cgroup could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("no {0} cgroup in /proc/self/cgroup")]
+    NoV1Controller(&'static str),
+    #[error("no cgroup v1 pids and memory hierarchies, and no cgroup v2")]
+    NoHierarchy(#[source] std::io::Error),
+    #[error("cgroup v2 offers no {0} controller")]
+    NoV2Controller(&'static str),
+    #[error("no cgroup v2 entry in /proc/self/cgroup")]
+    NoV2Entry,
+    #[error("no guidepost-upstreams directory")]
+    NoUpstreamsDirectory,
+    #[error(transparent)]
+    OutsideOwn(#[from] std::path::StripPrefixError),
+    #[error("cannot enable the memory and pids controllers in {}: {source}", control.display())]
+    EnableControllers {
+        control: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no {0} in the upstream's cgroup")]
+    NoLimitFile(&'static str),
+}
+
 /// One upstream's cgroup, in every hierarchy.
 #[derive(Debug)]
 pub struct Cgroup {
@@ -35,9 +64,9 @@ pub struct Cgroup {
 
 impl Hierarchy {
     /// Finds our own cgroups and checks that a directory can be made below them.
-    pub fn detect(deployment: &str) -> Result<Self, String> {
+    pub fn detect(deployment: &str) -> Result<Self, CgroupError> {
         let own = fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+            .map_err(PathError::on("cannot read", "/proc/self/cgroup"))?;
         let v1 = Path::new(ROOT).join("pids/cgroup.procs").exists()
             && Path::new(ROOT).join("memory/cgroup.procs").exists();
         let hierarchy = if v1 {
@@ -47,7 +76,7 @@ impl Hierarchy {
                     if controller == "cpu" {
                         continue;
                     }
-                    return Err(format!("no {controller} cgroup in /proc/self/cgroup"));
+                    return Err(CgroupError::NoV1Controller(controller));
                 };
                 bases.push(base_dir(
                     &Path::new(ROOT).join(controller),
@@ -58,23 +87,20 @@ impl Hierarchy {
             Hierarchy { v2: false, bases }
         } else {
             let controllers = fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
-                .map_err(|_| {
-                    "no cgroup v1 pids and memory hierarchies, and no cgroup v2".to_owned()
-                })?;
+                .map_err(CgroupError::NoHierarchy)?;
             for needed in ["memory", "pids"] {
                 if !controllers.split_whitespace().any(|c| c == needed) {
-                    return Err(format!("cgroup v2 offers no {needed} controller"));
+                    return Err(CgroupError::NoV2Controller(needed));
                 }
             }
-            let path = own_path(&own, None).ok_or("no cgroup v2 entry in /proc/self/cgroup")?;
+            let path = own_path(&own, None).ok_or(CgroupError::NoV2Entry)?;
             Hierarchy {
                 v2: true,
                 bases: vec![base_dir(Path::new(ROOT), &path, deployment)],
             }
         };
         for base in &hierarchy.bases {
-            fs::create_dir_all(base)
-                .map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+            fs::create_dir_all(base).map_err(PathError::on("cannot create", base))?;
         }
         if hierarchy.v2 {
             hierarchy.enable_controllers(&hierarchy.bases[0])?;
@@ -88,14 +114,14 @@ impl Hierarchy {
 
     /// On v2, a cgroup's controllers must be enabled in every parent's subtree, from our
     /// own cgroup down.
-    fn enable_controllers(&self, down_to: &Path) -> Result<(), String> {
+    fn enable_controllers(&self, down_to: &Path) -> Result<(), CgroupError> {
         let own = down_to
             .ancestors()
             .find(|dir| dir.file_name().is_some_and(|n| n == "guidepost-upstreams"))
             .and_then(Path::parent)
-            .ok_or("no guidepost-upstreams directory")?;
+            .ok_or(CgroupError::NoUpstreamsDirectory)?;
         let mut dir = own.to_path_buf();
-        let relative = down_to.strip_prefix(own).map_err(|e| e.to_string())?;
+        let relative = down_to.strip_prefix(own)?;
         for part in std::iter::once(None).chain(relative.components().map(Some)) {
             if let Some(part) = part {
                 dir.push(part);
@@ -104,12 +130,9 @@ impl Hierarchy {
                 break;
             }
             let control = dir.join("cgroup.subtree_control");
-            write_file(&control, "+memory +pids").map_err(|e| {
-                format!(
-                    "cannot enable the memory and pids controllers in {}: {e}",
-                    control.display()
-                )
-            })?;
+            if let Err(source) = write_file(&control, "+memory +pids") {
+                return Err(CgroupError::EnableControllers { control, source });
+            }
             // CPU is a bonus where the kernel offers it.
             let _ = write_file(&control, "+cpu");
         }
@@ -125,14 +148,13 @@ impl Hierarchy {
         upstream: &str,
         memory_mb: u32,
         processes: u32,
-    ) -> Result<Cgroup, String> {
+    ) -> Result<Cgroup, CgroupError> {
         static LAUNCHES: AtomicU64 = AtomicU64::new(0);
         let name = format!("{upstream}.{}", LAUNCHES.fetch_add(1, Ordering::Relaxed));
         let mut dirs = Vec::new();
         for base in &self.bases {
             let dir = base.join(node).join(&name);
-            fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            fs::create_dir_all(&dir).map_err(PathError::on("cannot create", &dir))?;
             dirs.push(dir);
         }
         if self.v2 {
@@ -219,7 +241,7 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 impl Cgroup {
-    fn limit(&self, memory_mb: u32, processes: u32) -> Result<(), String> {
+    fn limit(&self, memory_mb: u32, processes: u32) -> Result<(), CgroupError> {
         let bytes = u64::from(memory_mb) * 1024 * 1024;
         let settings: Vec<(&str, String, bool)> = if self.v2 {
             vec![
@@ -237,15 +259,15 @@ impl Cgroup {
         for (file, value, required) in settings {
             let Some(dir) = self.dirs.iter().find(|d| d.join(file).exists()) else {
                 if required {
-                    return Err(format!("no {file} in the upstream's cgroup"));
+                    return Err(CgroupError::NoLimitFile(file));
                 }
                 continue;
             };
             let path = dir.join(file);
-            if let Err(e) = write_file(&path, &value)
+            if let Err(source) = write_file(&path, &value)
                 && required
             {
-                return Err(format!("cannot write {}: {e}", path.display()));
+                return Err(PathError::new("cannot write", path, source).into());
             }
         }
         Ok(())
@@ -258,9 +280,10 @@ impl Cgroup {
     /// period (6–15 ms here through `cgroup.procs`, 0.07 ms through `tasks`: most of
     /// what confinement added to a cold start). Everything the process forks later is
     /// born inside.
-    pub fn join_handles(&self) -> Result<Vec<OwnedFd>, String> {
+    pub fn join_handles(&self) -> Result<Vec<OwnedFd>, CgroupError> {
         let file = if self.v2 { "cgroup.procs" } else { "tasks" };
-        self.dirs
+        let handles = self
+            .dirs
             .iter()
             .map(|dir| {
                 let path = dir.join(file);
@@ -268,9 +291,10 @@ impl Cgroup {
                     .write(true)
                     .open(&path)
                     .map(OwnedFd::from)
-                    .map_err(|e| format!("cannot open {}: {e}", path.display()))
+                    .map_err(PathError::on("cannot open", &path))
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(handles)
     }
 
     /// The processes in it now.

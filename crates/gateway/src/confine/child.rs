@@ -8,7 +8,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::RulesetCreated;
 use seccompiler::BpfProgram;
@@ -307,12 +307,47 @@ unsafe fn end_as(status: libc::c_int) -> ! {
     }
 }
 
+/// Why the user upstreams run as (`--upstream-user`) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0:?} is not a user name")]
+    NotAName(String),
+    #[error("no user {0:?} on this host (--upstream-user names the user upstreams run as)")]
+    NoSuchUser(String),
+    #[error("{0:?} is root; upstreams must run unprivileged")]
+    Root(String),
+}
+
+/// Why the upstream user cannot have, or reach, a path it is given.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(
+        "{} is out of reach of the upstream user (uid {uid}): {} is mode {mode:o}; \
+         move it, or name another --upstream-user",
+        path.display(),
+        dir.display()
+    )]
+    OutOfReach {
+        path: PathBuf,
+        uid: u32,
+        /// The directory above it the user cannot pass, and its mode.
+        dir: PathBuf,
+        mode: u32,
+    },
+    #[error("cannot give {} to the upstream user: {source}", dir.display())]
+    NotGiven {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
 /// The uid and gid of `user` (a name, or a number).
-pub fn lookup_user(user: &str) -> Result<(u32, u32), String> {
+pub fn lookup_user(user: &str) -> Result<(u32, u32), UserError> {
     if let Ok(uid) = user.parse::<u32>() {
         return Ok((uid, uid));
     }
-    let name = CString::new(user).map_err(|_| format!("{user:?} is not a user name"))?;
+    let name = CString::new(user).map_err(|_| UserError::NotAName(user.to_owned()))?;
     let mut record: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buffer = vec![0 as libc::c_char; 16 * 1024];
     let mut found: *mut libc::passwd = std::ptr::null_mut();
@@ -327,27 +362,27 @@ pub fn lookup_user(user: &str) -> Result<(u32, u32), String> {
         )
     };
     if code != 0 || found.is_null() {
-        return Err(format!(
-            "no user {user:?} on this host (--upstream-user names the user upstreams run as)"
-        ));
+        return Err(UserError::NoSuchUser(user.to_owned()));
     }
     if record.pw_uid == 0 {
-        return Err(format!("{user:?} is root; upstreams must run unprivileged"));
+        return Err(UserError::Root(user.to_owned()));
     }
     Ok((record.pw_uid, record.pw_gid))
 }
 
 /// Makes the upstream's own directory the upstream user's, after checking it can reach it.
-pub fn give_directory(dir: &Path, uid: u32, gid: u32) -> Result<(), String> {
+pub fn give_directory(dir: &Path, uid: u32, gid: u32) -> Result<(), AccessError> {
     check_reachable(dir.parent().unwrap_or(dir), uid, gid)?;
-    std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-        .map_err(|e| format!("cannot give {} to the upstream user: {e}", dir.display()))
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|source| AccessError::NotGiven {
+        dir: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Whether `uid` can pass through every directory above `path` (search permission): a
 /// data directory under `/root` (mode 0700) is out of an unprivileged user's reach, and
 /// the upstream would fail with a confusing error inside.
-pub fn check_reachable(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+pub fn check_reachable(path: &Path, uid: u32, gid: u32) -> Result<(), AccessError> {
     for dir in path.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(dir) else {
             continue;
@@ -361,13 +396,12 @@ pub fn check_reachable(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
             mode & 0o001 != 0
         };
         if !allowed {
-            return Err(format!(
-                "{} is out of reach of the upstream user (uid {uid}): {} is mode {:o}; \
-                 move it, or name another --upstream-user",
-                path.display(),
-                dir.display(),
-                mode & 0o7777
-            ));
+            return Err(AccessError::OutOfReach {
+                path: path.to_path_buf(),
+                uid,
+                dir: dir.to_path_buf(),
+                mode: mode & 0o7777,
+            });
         }
     }
     Ok(())

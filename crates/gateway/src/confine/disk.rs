@@ -27,8 +27,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Mutex, Weak};
+
+use crate::path_error::PathError;
 
 /// `/dev/loop-control`: the number of a free loop device (made if none is).
 const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
@@ -76,10 +78,65 @@ const MOUNT_ATTR_NOSUID: libc::c_uint = 0x02;
 const MOUNT_ATTR_NODEV: libc::c_uint = 0x04;
 const MOUNT_ATTR_NOATIME: libc::c_uint = 0x10;
 
+/// Why this node cannot give upstreams a disk of their own.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum Unavailable {
+    #[error("Guidepost is not root")]
+    NotRoot,
+    #[error("no loop devices (/dev/loop-control: {0})")]
+    NoLoopDevices(#[source] Arc<std::io::Error>),
+    #[error("no mkfs.ext4 or resize2fs (e2fsprogs) on this host")]
+    NoTools,
+}
+
+/// Why an upstream's disk could not be made, attached or mounted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DiskError {
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("cannot run {tool}: {source}")]
+    NotRun {
+        tool: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{tool} failed ({status}): {said}")]
+    ToolFailed {
+        tool: &'static str,
+        status: ExitStatus,
+        /// What it wrote to stderr, trimmed.
+        said: String,
+    },
+    #[error("no free loop device: {0}")]
+    NoFreeDevice(#[source] std::io::Error),
+    #[error("cannot attach {} to {device}: {source}", image.display())]
+    NotAttached {
+        image: PathBuf,
+        device: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("every free loop device was taken before it could be attached")]
+    AllTaken,
+    #[error(transparent)]
+    Descriptor(#[from] std::num::TryFromIntError),
+    #[error(transparent)]
+    DeviceName(#[from] std::ffi::NulError),
+    #[error("cannot mount the upstream's disk ({step}): {source}")]
+    NotMounted {
+        /// The mount system call that failed.
+        step: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The node's disks: whether it can make them, and those attached now.
 pub(crate) struct Disks {
     /// `mkfs.ext4` and `resize2fs`, or why there is no disk quota here.
-    tools: Result<(PathBuf, PathBuf), String>,
+    tools: Result<(PathBuf, PathBuf), Unavailable>,
     attached: Mutex<HashMap<PathBuf, Weak<Attached>>>,
 }
 
@@ -94,13 +151,13 @@ impl Disks {
     /// What this node offers: root, loop devices and e2fsprogs.
     pub fn detect(is_root: bool) -> Self {
         let tools = if !is_root {
-            Err("Guidepost is not root".to_string())
+            Err(Unavailable::NotRoot)
         } else if let Err(error) = OpenOptions::new().write(true).open("/dev/loop-control") {
-            Err(format!("no loop devices (/dev/loop-control: {error})"))
+            Err(Unavailable::NoLoopDevices(Arc::new(error)))
         } else {
             match (find_tool("mkfs.ext4"), find_tool("resize2fs")) {
                 (Some(mkfs), Some(resize)) => Ok((mkfs, resize)),
-                _ => Err("no mkfs.ext4 or resize2fs (e2fsprogs) on this host".to_string()),
+                _ => Err(Unavailable::NoTools),
             }
         };
         Self {
@@ -110,8 +167,8 @@ impl Disks {
     }
 
     /// Why this node cannot bound directories, if it cannot.
-    pub fn unavailable(&self) -> Option<&str> {
-        self.tools.as_ref().err().map(String::as_str)
+    pub fn unavailable(&self) -> Option<&Unavailable> {
+        self.tools.as_ref().err()
     }
 
     /// `workdir`'s file system of `size_mb`, owned by `uid`:`gid` at its root, attached;
@@ -121,7 +178,7 @@ impl Disks {
         workdir: &Path,
         size_mb: u32,
         owner: Option<(u32, u32)>,
-    ) -> Result<Arc<Attached>, String> {
+    ) -> Result<Arc<Attached>, DiskError> {
         let (mkfs, resize) = self.tools.as_ref().map_err(Clone::clone)?;
         let mut attached = self.attached.lock().expect("disk lock");
         attached.retain(|_, disk| disk.strong_count() > 0);
@@ -153,12 +210,10 @@ impl Disks {
 impl Attached {
     /// A new mount of the device's file system, attached nowhere (closed at exec): the
     /// child moves it over the upstream's directory; it is gone if it never does.
-    pub fn detached_mount(&self) -> Result<OwnedFd, String> {
-        let fail = |what: &str| {
-            format!(
-                "cannot mount the upstream's disk ({what}): {}",
-                std::io::Error::last_os_error()
-            )
+    pub fn detached_mount(&self) -> Result<OwnedFd, DiskError> {
+        let fail = |step| DiskError::NotMounted {
+            step,
+            source: std::io::Error::last_os_error(),
         };
         // SAFETY: plain system calls with C strings that live across them; each returned
         // descriptor is checked, then owned.
@@ -225,12 +280,11 @@ fn create(
     size: u64,
     (uid, gid): (u32, u32),
     mkfs: &Path,
-) -> Result<(), String> {
+) -> Result<(), DiskError> {
     let partial = image.with_extension("disk-partial");
-    let file =
-        File::create(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    let file = File::create(&partial).map_err(PathError::on("cannot create", &partial))?;
     file.set_len(size)
-        .map_err(|e| format!("cannot size {}: {e}", partial.display()))?;
+        .map_err(PathError::on("cannot size", &partial))?;
     drop(file);
     let held = std::fs::read_dir(workdir)
         .map(|mut entries| entries.next().is_some())
@@ -244,8 +298,7 @@ fn create(
         command.arg("-d").arg(workdir);
     }
     run(command.arg(&partial), "mkfs.ext4")?;
-    std::fs::rename(&partial, image)
-        .map_err(|e| format!("cannot keep {}: {e}", image.display()))?;
+    std::fs::rename(&partial, image).map_err(PathError::on("cannot keep", image))?;
     if held {
         empty(workdir);
     }
@@ -254,9 +307,9 @@ fn create(
 
 /// Grows the image to `size` when the quota was raised (a lowered one keeps the size:
 /// shrinking could lose the upstream's files).
-fn grow(image: &Path, size: u64, resize: &Path) -> Result<(), String> {
+fn grow(image: &Path, size: u64, resize: &Path) -> Result<(), DiskError> {
     let current = std::fs::metadata(image)
-        .map_err(|e| format!("cannot read {}: {e}", image.display()))?
+        .map_err(PathError::on("cannot read", image))?
         .len();
     if current >= size {
         return Ok(());
@@ -264,26 +317,26 @@ fn grow(image: &Path, size: u64, resize: &Path) -> Result<(), String> {
     let file = OpenOptions::new()
         .write(true)
         .open(image)
-        .map_err(|e| format!("cannot open {}: {e}", image.display()))?;
+        .map_err(PathError::on("cannot open", image))?;
     file.set_len(size)
-        .map_err(|e| format!("cannot grow {}: {e}", image.display()))?;
+        .map_err(PathError::on("cannot grow", image))?;
     let mut command = Command::new(resize);
     run(command.arg("-f").arg(image), "resize2fs")
 }
 
-fn run(command: &mut Command, name: &str) -> Result<(), String> {
+fn run(command: &mut Command, tool: &'static str) -> Result<(), DiskError> {
     let output = command
         .output()
-        .map_err(|e| format!("cannot run {name}: {e}"))?;
+        .map_err(|source| DiskError::NotRun { tool, source })?;
     if output.status.success() {
         return Ok(());
     }
     let said = String::from_utf8_lossy(&output.stderr);
-    Err(format!(
-        "{name} failed ({}): {}",
-        output.status,
-        said.trim()
-    ))
+    Err(DiskError::ToolFailed {
+        tool,
+        status: output.status,
+        said: said.trim().to_owned(),
+    })
 }
 
 /// Removes what the directory held before it had a file system of its own: it is in the
@@ -329,15 +382,14 @@ fn still_attached(image: &Path) -> Option<Attached> {
 }
 
 /// Attaches `image` to a free loop device, with autoclear.
-fn attach_loop(image: &Path) -> Result<Attached, String> {
-    let backing =
-        open_read_write(image).map_err(|e| format!("cannot open {}: {e}", image.display()))?;
+fn attach_loop(image: &Path) -> Result<Attached, DiskError> {
+    let backing = open_read_write(image).map_err(PathError::on("cannot open", image))?;
     let control = OpenOptions::new()
         .write(true)
         .open("/dev/loop-control")
-        .map_err(|e| format!("cannot open /dev/loop-control: {e}"))?;
+        .map_err(PathError::on("cannot open", "/dev/loop-control"))?;
     let mut config = LoopConfig {
-        fd: u32::try_from(backing.as_raw_fd()).map_err(|e| e.to_string())?,
+        fd: u32::try_from(backing.as_raw_fd())?,
         block_size: 0,
         // SAFETY: a C struct of integers and byte arrays, for which zero is valid.
         info: unsafe { std::mem::zeroed() },
@@ -351,31 +403,29 @@ fn attach_loop(image: &Path) -> Result<Attached, String> {
         // SAFETY: an ioctl without argument on a descriptor we hold.
         let number = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE) };
         if number < 0 {
-            return Err(format!(
-                "no free loop device: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(DiskError::NoFreeDevice(std::io::Error::last_os_error()));
         }
         let path = format!("/dev/loop{number}");
         let device =
-            open_read_write(Path::new(&path)).map_err(|e| format!("cannot open {path}: {e}"))?;
+            open_read_write(Path::new(&path)).map_err(PathError::on("cannot open", &path))?;
         // SAFETY: the kernel reads a `loop_config` we own for the length of the call.
         let result = unsafe { libc::ioctl(device.as_raw_fd(), LOOP_CONFIGURE, &raw const config) };
         if result == 0 {
             return Ok(Attached {
                 _device: device.into(),
-                path: CString::new(path).map_err(|e| e.to_string())?,
+                path: CString::new(path)?,
             });
         }
         let error = std::io::Error::last_os_error();
         if error.raw_os_error() != Some(libc::EBUSY) {
-            return Err(format!(
-                "cannot attach {} to {path}: {error}",
-                image.display()
-            ));
+            return Err(DiskError::NotAttached {
+                image: image.to_path_buf(),
+                device: path,
+                source: error,
+            });
         }
     }
-    Err("every free loop device was taken before it could be attached".to_string())
+    Err(DiskError::AllTaken)
 }
 
 /// A device or image opened for reading and writing, closed at exec.

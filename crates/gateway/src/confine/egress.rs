@@ -36,6 +36,44 @@ const HEAD_LIMIT: usize = 16 * 1024;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why the egress fence could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum EgressError {
+    #[error("the egress fence's thread panicked")]
+    ThreadPanicked,
+    #[error("cannot open the egress fence in the upstream's network: {0}")]
+    NotOpened(#[source] io::Error),
+    #[error(transparent)]
+    NotServed(io::Error),
+}
+
+/// Why the fence did not connect a client to where it asked: its words go back to the
+/// client in the fence's answer.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("{host} is not a registry this installer may reach")]
+    NotARegistry { host: String },
+    #[error("cannot resolve {host}: {source}")]
+    Unresolved {
+        host: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{host}:{port} is not reachable from an upstream (private addresses and the platform's own ports are fenced)"
+    )]
+    Fenced { host: String, port: u16 },
+    #[error("{host}:{port} did not accept within {CONNECT_TIMEOUT:?}")]
+    TimedOut { host: String, port: u16 },
+    #[error("cannot connect to {host}:{port}: {source}")]
+    NotConnected {
+        host: String,
+        port: u16,
+        #[source]
+        source: io::Error,
+    },
+}
+
 /// A running fence; dropping it stops it.
 pub struct Egress {
     task: JoinHandle<()>,
@@ -105,7 +143,11 @@ impl Fence {
 impl Egress {
     /// Opens the fence inside the network namespace of `pid`, and serves it (a
     /// container's, which the engine makes).
-    pub fn start(pid: u32, allow_private: bool, platform_ports: Vec<u16>) -> Result<Self, String> {
+    pub fn start(
+        pid: u32,
+        allow_private: bool,
+        platform_ports: Vec<u16>,
+    ) -> Result<Self, EgressError> {
         let listener = on_a_thread(move || listen_inside(pid))?;
         Self::serve(listener, Fence::open(allow_private, platform_ports))
     }
@@ -113,14 +155,16 @@ impl Egress {
     /// Makes a network namespace with the fence already listening in it, and returns the
     /// fence and the namespace for a process to enter between fork and exec: its first
     /// connection cannot come before the fence is there.
-    pub fn open(fence: Fence) -> Result<(Self, OwnedFd), String> {
+    pub fn open(fence: Fence) -> Result<(Self, OwnedFd), EgressError> {
         let (listener, namespace) = on_a_thread(listen_in_a_new_namespace)?;
         Ok((Self::serve(listener, fence)?, namespace))
     }
 
-    fn serve(listener: std::net::TcpListener, fence: Fence) -> Result<Self, String> {
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+    fn serve(listener: std::net::TcpListener, fence: Fence) -> Result<Self, EgressError> {
+        listener
+            .set_nonblocking(true)
+            .map_err(EgressError::NotServed)?;
+        let listener = TcpListener::from_std(listener).map_err(EgressError::NotServed)?;
         // The relays are the accept loop's own: stopping the fence ends them too.
         let task = tokio::spawn(async move {
             let mut relays = tokio::task::JoinSet::new();
@@ -151,11 +195,11 @@ impl Egress {
 /// thread, and Guidepost's own threads must stay in the host's.
 fn on_a_thread<T: Send + 'static>(
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> Result<T, String> {
+) -> Result<T, EgressError> {
     std::thread::spawn(work)
         .join()
-        .map_err(|_| "the egress fence's thread panicked".to_owned())?
-        .map_err(|e| format!("cannot open the egress fence in the upstream's network: {e}"))
+        .map_err(|_| EgressError::ThreadPanicked)?
+        .map_err(EgressError::NotOpened)
 }
 
 /// Makes a network namespace (for this thread only), brings its loopback up, listens on
@@ -218,7 +262,7 @@ async fn relay(mut client: TcpStream, fence: &Fence) -> io::Result<()> {
     };
     let mut upstream = match connect(&request.host, request.port, fence).await {
         Ok(stream) => stream,
-        Err(why) => return refuse(&mut client, "403 Forbidden", &why).await,
+        Err(why) => return refuse(&mut client, "403 Forbidden", &why.to_string()).await,
     };
     if request.tunnel {
         client
@@ -337,27 +381,38 @@ fn split_host_port(authority: &str, default: Option<u16>) -> Option<(String, u16
 }
 
 /// Connects to the first address of `host` the fence allows.
-async fn connect(host: &str, port: u16, fence: &Fence) -> Result<TcpStream, String> {
+async fn connect(host: &str, port: u16, fence: &Fence) -> Result<TcpStream, Refusal> {
     if !fence.names(host) {
-        return Err(format!("{host} is not a registry this installer may reach"));
+        return Err(Refusal::NotARegistry { host: host.into() });
     }
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host, port))
             .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .map_err(|source| Refusal::Unresolved {
+                host: host.into(),
+                source,
+            })?
             .collect(),
     };
     let allowed: Vec<SocketAddr> = addresses.into_iter().filter(|a| fence.allows(*a)).collect();
     let Some(first) = allowed.first() else {
-        return Err(format!(
-            "{host}:{port} is not reachable from an upstream (private addresses and the platform's own ports are fenced)"
-        ));
+        return Err(Refusal::Fenced {
+            host: host.into(),
+            port,
+        });
     };
     tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(*first))
         .await
-        .map_err(|_| format!("{host}:{port} did not accept within {CONNECT_TIMEOUT:?}"))?
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))
+        .map_err(|_| Refusal::TimedOut {
+            host: host.into(),
+            port,
+        })?
+        .map_err(|source| Refusal::NotConnected {
+            host: host.into(),
+            port,
+            source,
+        })
 }
 
 #[cfg(test)]

@@ -12,6 +12,16 @@ use landlock::{
 
 use crate::fetch::toolchain::Toolchain;
 
+/// Why an upstream's Landlock ruleset could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum LandlockError {
+    #[error("cannot prepare the Landlock ruleset: {0}")]
+    Ruleset(#[from] landlock::RulesetError),
+    /// The upstream disk's mount could not be held for the rule.
+    #[error("cannot prepare the Landlock ruleset: {0}")]
+    Mount(#[from] std::io::Error),
+}
+
 /// The ABI whose rights we handle: the newest one these rules were tested with.
 const TESTED: ABI = ABI::V6;
 
@@ -150,27 +160,21 @@ pub fn ruleset(
     write: &[PathBuf],
     mounted: Option<&OwnedFd>,
     network: Network,
-) -> Result<Option<RulesetCreated>, String> {
+) -> Result<Option<RulesetCreated>, LandlockError> {
     if abi <= 0 {
         return Ok(None);
     }
-    let fail = |e: &dyn std::fmt::Display| format!("cannot prepare the Landlock ruleset: {e}");
     let net = match network {
         Network::Open => AccessNet::from_all(ABI::Unsupported),
         Network::None | Network::FenceOnly => AccessNet::BindTcp | AccessNet::ConnectTcp,
     };
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(AccessFs::from_all(TESTED))
-        .map_err(|e| fail(&e))?;
+        .handle_access(AccessFs::from_all(TESTED))?;
     if !net.is_empty() {
-        ruleset = ruleset.handle_access(net).map_err(|e| fail(&e))?;
+        ruleset = ruleset.handle_access(net)?;
     }
-    let mut created = ruleset
-        .scope(Scope::from_all(TESTED))
-        .map_err(|e| fail(&e))?
-        .create()
-        .map_err(|e| fail(&e))?;
+    let mut created = ruleset.scope(Scope::from_all(TESTED))?.create()?;
     for (paths, access) in [
         (read, AccessFs::from_read(TESTED)),
         (write, AccessFs::from_all(TESTED)),
@@ -178,22 +182,16 @@ pub fn ruleset(
         for path in paths {
             // A path that vanished since it was found grants nothing.
             let Ok(fd) = PathFd::new(path) else { continue };
-            created = created
-                .add_rule(PathBeneath::new(fd, access))
-                .map_err(|e| fail(&e))?;
+            created = created.add_rule(PathBeneath::new(fd, access))?;
         }
     }
     // The upstream's own disk, by its detached mount (`disk.rs` says why not by path).
     if let Some(mount) = mounted {
-        let fd = mount.try_clone().map_err(|e| fail(&e))?;
-        created = created
-            .add_rule(PathBeneath::new(fd, AccessFs::from_all(TESTED)))
-            .map_err(|e| fail(&e))?;
+        let fd = mount.try_clone()?;
+        created = created.add_rule(PathBeneath::new(fd, AccessFs::from_all(TESTED)))?;
     }
     if network == Network::FenceOnly {
-        created = created
-            .add_rule(NetPort::new(super::egress::PORT, AccessNet::ConnectTcp))
-            .map_err(|e| fail(&e))?;
+        created = created.add_rule(NetPort::new(super::egress::PORT, AccessNet::ConnectTcp))?;
     }
     Ok(Some(created))
 }

@@ -21,6 +21,7 @@ mod cgroup;
 mod child;
 mod disk;
 mod egress;
+mod error;
 mod landlock;
 mod options;
 mod places;
@@ -37,6 +38,7 @@ pub(crate) use budget::{Budget, Reservation};
 pub(crate) use cgroup::Cgroup;
 pub(crate) use disk::{Attached as AttachedDisk, image_of};
 pub(crate) use egress::{Egress, proxy_url};
+pub(crate) use error::{ConfineError, Refused};
 
 /// The variables that name the egress fence in an upstream's environment.
 pub(crate) const PROXY_VARIABLES: [&str; 5] = [
@@ -78,13 +80,13 @@ pub struct Report {
 pub struct Confiner {
     options: ConfinementOptions,
     landlock_abi: i32,
-    cgroups: Result<cgroup::Hierarchy, String>,
+    cgroups: Result<cgroup::Hierarchy, cgroup::CgroupError>,
     network_namespaces: bool,
     seccomp: bool,
     /// The seccomp filters, built once: every launch installs the same ones.
     filters: Vec<seccompiler::BpfProgram>,
     /// uid and gid to drop to (when Guidepost runs as root).
-    identity: Result<Option<(u32, u32)>, String>,
+    identity: Result<Option<(u32, u32)>, child::UserError>,
     disks: disk::Disks,
     /// A uid of its own for each upstream, when the operator reserved a range.
     uids: Option<uids::Uids>,
@@ -92,7 +94,7 @@ pub struct Confiner {
     system_read: Vec<PathBuf>,
     /// Why the upstream user cannot reach the upstreams' directories or packages, if it
     /// cannot (after `places::make_reachable`).
-    out_of_reach: Option<String>,
+    out_of_reach: Option<child::AccessError>,
     budget: Budget,
 }
 
@@ -244,51 +246,49 @@ impl Confiner {
 
     /// Whether process upstreams may start here; in strict mode, what is missing refuses
     /// them with the flag that would accept it.
-    pub(crate) fn admit(&self) -> Result<(), String> {
+    pub(crate) fn admit(&self) -> Result<(), Refused> {
         let report = self.report();
         if report.complete || self.options.mode != Mode::Strict {
             return Ok(());
         }
-        Err(format!(
-            "process upstreams are refused on this node: it lacks {}; \
-             --upstream-confinement=best-effort accepts weaker confinement",
-            report.missing.join("; ")
-        ))
+        Err(Refused::Incomplete {
+            missing: report.missing,
+        })
     }
 
     /// The limits a declaration gets, within the operator's maximums.
-    pub(crate) fn limits_of(&self, declaration: &Declaration) -> Result<(u32, u32), String> {
+    pub(crate) fn limits_of(&self, declaration: &Declaration) -> Result<(u32, u32), Refused> {
         let limits = &self.options.limits;
         let memory = declaration.memory_mb.unwrap_or(limits.memory_mb);
         let processes = declaration.processes.unwrap_or(limits.processes);
         if memory > limits.max_memory_mb {
-            return Err(format!(
-                "its entry asks for {memory} MiB of memory; this platform allows at most {} (--upstream-max-memory-mb)",
-                limits.max_memory_mb
-            ));
+            return Err(Refused::Memory {
+                asked: memory,
+                max: limits.max_memory_mb,
+            });
         }
         if processes > limits.max_processes {
-            return Err(format!(
-                "its entry asks for {processes} processes; this platform allows at most {} (--upstream-max-processes)",
-                limits.max_processes
-            ));
+            return Err(Refused::Processes {
+                asked: processes,
+                max: limits.max_processes,
+            });
         }
         Ok((memory.max(16), processes.max(2)))
     }
 
     /// The size of a declaration's directory in MiB (0: unbounded), within the operator's
     /// maximum. An entry cannot lift the bound the operator set.
-    pub(crate) fn disk_of(&self, declaration: &Declaration) -> Result<u32, String> {
+    pub(crate) fn disk_of(&self, declaration: &Declaration) -> Result<u32, Refused> {
         let limits = &self.options.limits;
         if limits.disk_mb == 0 {
             return Ok(0);
         }
         let disk = declaration.disk_mb.unwrap_or(limits.disk_mb);
         if disk > limits.max_disk_mb {
-            return Err(format!(
-                "its entry asks for {disk} MiB of disk; this platform allows at most {} (--upstream-max-disk-mb)",
-                limits.max_disk_mb
-            ));
+            return Err(Refused::Disk {
+                asked: disk,
+                max: limits.max_disk_mb,
+            });
         }
         // ext4 needs a few MiB for itself.
         Ok(disk.max(MIN_DISK_MB))
@@ -315,7 +315,7 @@ impl Confiner {
             Ok((memory, processes)) => {
                 parts.push(format!("rlimits ({memory} MiB, {processes} processes)"))
             }
-            Err(why) => parts.push(why),
+            Err(why) => parts.push(why.to_string()),
         }
         parts.push(match (declaration.network, report.network_namespaces) {
             (false, true) => "no network (own namespace)".into(),
@@ -329,7 +329,7 @@ impl Confiner {
         match self.disk_of(declaration) {
             Ok(disk) if report.disk_quota => parts.push(format!("disk {disk} MiB")),
             Ok(_) => {}
-            Err(why) => parts.push(why),
+            Err(why) => parts.push(why.to_string()),
         }
         if report.seccomp {
             parts.push("seccomp".into());
@@ -354,14 +354,14 @@ impl Confiner {
         workdir: &Path,
         declaration: &Declaration,
         allow_private: bool,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, ConfineError> {
         self.admit()?;
         let (memory_mb, processes) = self.limits_of(declaration)?;
         let disk_mb = self.disk_of(declaration)?;
         if self.options.mode == Mode::Off {
             return Ok(Prepared::unconfined());
         }
-        let identity = match (&self.uids, self.identity.clone().unwrap_or(None)) {
+        let identity = match (&self.uids, self.identity()) {
             (Some(uids), Some(_)) => Some(uids.of(workdir)?),
             (_, shared) => shared,
         };
@@ -401,7 +401,7 @@ impl Confiner {
         scratch: &Path,
         read: Vec<PathBuf>,
         registries: Vec<String>,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, ConfineError> {
         self.admit()?;
         if self.options.mode == Mode::Off {
             return Ok(Prepared::unconfined());
@@ -417,13 +417,18 @@ impl Confiner {
             write: dirs,
             fence: Some(fence),
             disk: None,
-            identity: self.identity.clone().unwrap_or(None),
+            identity: self.identity(),
         })
+    }
+
+    /// The uid and gid to drop to, if Guidepost is root and found the upstream user.
+    fn identity(&self) -> Option<(u32, u32)> {
+        self.identity.as_ref().ok().copied().flatten()
     }
 
     /// Prepares `plan`: gives its directories to the upstream user, makes its cgroup,
     /// ruleset, namespaces and filters.
-    fn confine(&self, plan: Plan<'_>) -> Result<Prepared, String> {
+    fn confine(&self, plan: Plan<'_>) -> Result<Prepared, ConfineError> {
         let identity = plan.identity;
         if let Some((uid, gid)) = identity {
             for dir in &plan.owned {
@@ -548,7 +553,7 @@ impl Prepared {
     }
 }
 
-fn c_path(path: &Path) -> Result<CString, String> {
+fn c_path(path: &Path) -> Result<CString, ConfineError> {
     CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| format!("{} has a NUL byte", path.display()))
+        .map_err(|_| ConfineError::NulInPath(path.to_path_buf()))
 }

@@ -63,7 +63,7 @@ pub fn make_reachable(toolchain: &mut Toolchain, options: &ConfinementOptions) -
 
 /// Why the upstream user cannot reach `place` (every directory down to it), if it
 /// cannot.
-pub fn unreachable(place: &Path, uid: u32, gid: u32) -> Option<String> {
+pub fn unreachable(place: &Path, uid: u32, gid: u32) -> Option<child::AccessError> {
     child::check_reachable(&place.join("entry"), uid, gid).err()
 }
 

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    BackendError, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -64,9 +64,10 @@ const NAMESPACES: &[libc::c_int] = &[
     libc::CLONE_NEWCGROUP,
 ];
 
-fn fail(error: impl std::fmt::Display) -> String {
-    format!("cannot build the seccomp filter: {error}")
-}
+/// Why the seccomp filters could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the seccomp filter: {0}")]
+pub struct FilterError(#[from] BackendError);
 
 /// Whether this build can make filters for this machine.
 pub fn available() -> bool {
@@ -75,7 +76,7 @@ pub fn available() -> bool {
 
 /// The filters, in the order the child installs them. `None` where seccomp is not
 /// available (best-effort mode only).
-pub fn filters() -> Result<Vec<BpfProgram>, String> {
+pub fn filters() -> Result<Vec<BpfProgram>, FilterError> {
     let Some(arch) = ARCH else {
         return Ok(Vec::new());
     };
@@ -94,8 +95,7 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
             )?;
             SeccompRule::new(vec![condition])
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(fail)?;
+        .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_socket, families);
     let clone_rules = NAMESPACES
         .iter()
@@ -109,16 +109,14 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
             )?;
             SeccompRule::new(vec![condition])
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(fail)?;
+        .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_clone, clone_rules);
     let refusing = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
         arch,
-    )
-    .map_err(fail)?;
+    )?;
     // clone3 passes its flags in memory a filter cannot read: "not implemented" makes the
     // C library fall back to clone, whose flags the filter above reads.
     let clone3 = SeccompFilter::new(
@@ -126,10 +124,10 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
         SeccompAction::Allow,
         SeccompAction::Errno(libc::ENOSYS as u32),
         arch,
-    )
-    .map_err(fail)?;
-    [refusing, clone3]
+    )?;
+    let programs = [refusing, clone3]
         .into_iter()
-        .map(|filter| BpfProgram::try_from(filter).map_err(fail))
-        .collect()
+        .map(BpfProgram::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(programs)
 }

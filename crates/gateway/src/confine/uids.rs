@@ -8,10 +8,27 @@
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::options::UidRange;
+use crate::path_error::PathError;
+
+/// Why an upstream could not be given a uid of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum UidError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("every uid of --upstream-uids ({first}-{last}) is held by an upstream's directory")]
+    AllHeld { first: u32, last: u32 },
+    #[error("cannot give {} to uid {uid}: {source}", dir.display())]
+    NotGiven {
+        dir: PathBuf,
+        uid: u32,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Gives out the range's uids, one at a time.
 pub(crate) struct Uids {
@@ -29,10 +46,10 @@ impl Uids {
 
     /// The uid (and gid, the same number) of the upstream whose directory is `workdir`:
     /// the one it holds, else the lowest free one.
-    pub fn of(&self, workdir: &Path) -> Result<(u32, u32), String> {
+    pub fn of(&self, workdir: &Path) -> Result<(u32, u32), UidError> {
         let _one_at_a_time = self.giving.lock().expect("uid lock");
         let owner = std::fs::metadata(workdir)
-            .map_err(|e| format!("cannot read {}: {e}", workdir.display()))?
+            .map_err(PathError::on("cannot read", workdir))?
             .uid();
         if self.range.contains(owner) {
             return Ok((owner, owner));
@@ -50,15 +67,18 @@ impl Uids {
             .collect();
         let free = (self.range.first..=self.range.last)
             .find(|uid| !taken.contains(uid))
-            .ok_or_else(|| {
-                format!(
-                    "every uid of --upstream-uids ({}-{}) is held by an upstream's directory",
-                    self.range.first, self.range.last
-                )
+            .ok_or(UidError::AllHeld {
+                first: self.range.first,
+                last: self.range.last,
             })?;
         // Taken now: the directory is the record.
-        std::os::unix::fs::chown(workdir, Some(free), Some(free))
-            .map_err(|e| format!("cannot give {} to uid {free}: {e}", workdir.display()))?;
+        std::os::unix::fs::chown(workdir, Some(free), Some(free)).map_err(|source| {
+            UidError::NotGiven {
+                dir: workdir.to_path_buf(),
+                uid: free,
+                source,
+            }
+        })?;
         Ok((free, free))
     }
 }

@@ -203,9 +203,9 @@ impl<'a> Installer<'a> {
         }
         run.read.retain(|path| path.exists());
         let mut prepared = match self.confiner {
-            Some(confiner) => {
-                confiner.prepare_install(target, scratch, run.read, run.registries)?
-            }
+            Some(confiner) => confiner
+                .prepare_install(target, scratch, run.read, run.registries)
+                .map_err(|e| e.to_string())?,
             None => Prepared::unconfined(),
         };
         let mut command = tokio::process::Command::new(&run.program);

@@ -171,7 +171,9 @@ impl Instance {
         // A node that cannot confine process upstreams (`/readyz` says why) will not be
         // able to after a restart either: failed at once, not retried.
         if launch::declaration_of(&self.upstream.spec).is_some() {
-            self.confiner.admit().map_err(Unresolved::Unlaunchable)?;
+            self.confiner
+                .admit()
+                .map_err(|e| Unresolved::Unlaunchable(e.to_string()))?;
         }
         let secrets = guidepost_core::upstreams::secrets::opened(platform, &self.upstream)
             .map_err(|why| Unresolved::Unlaunchable(why.to_string()))?;
