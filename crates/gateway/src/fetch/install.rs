@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::resolved;
+use super::resolved::{self, ResolvedError};
 use super::toolchain::Toolchain;
-use crate::confine::{Confiner, Prepared, located, proxy_url, runtime_dirs};
+use crate::confine::{ConfineError, Confiner, Prepared, located, proxy_url, runtime_dirs};
+use crate::path_error::PathError;
 
 /// How long an `npm install` or `pip install` may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -37,6 +38,42 @@ const CERTIFICATE_VARIABLES: [&str; 5] = [
     "REQUESTS_CA_BUNDLE",
 ];
 
+/// Why an install failed: its confinement, the installer itself, or what it resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Confine(#[from] ConfineError),
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{what} {spec} took longer than {FETCH_TIMEOUT:?}")]
+    TimedOut { what: &'static str, spec: String },
+    #[error("cannot run {what}: {source}")]
+    NotRun {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{what} {spec} refused: {named} is fetched with git, and Guidepost \
+         installs only from the registry"
+    )]
+    GitDependency {
+        what: &'static str,
+        spec: String,
+        /// `its dependency {name}`, or `a dependency` when npm's logs do not say.
+        named: String,
+    },
+    #[error("{what} {spec} failed: {said}")]
+    Failed {
+        what: &'static str,
+        spec: String,
+        /// The last of what it wrote to stderr.
+        said: String,
+    },
+    #[error(transparent)]
+    Resolved(#[from] ResolvedError),
+}
+
 /// Installs packages for one toolchain, confined by `confiner` (`None`: the benchmark's
 /// unconfined baseline, still with an environment built from nothing).
 pub(super) struct Installer<'a> {
@@ -46,7 +83,7 @@ pub(super) struct Installer<'a> {
 
 /// One installer run: its program, arguments and environment, and what it may reach.
 struct Run<'a> {
-    what: &'a str,
+    what: &'static str,
     spec: &'a str,
     program: PathBuf,
     args: Vec<String>,
@@ -64,7 +101,7 @@ impl<'a> Installer<'a> {
     }
 
     /// `npm install` of `spec` into `prefix`, then the resolved tree checked.
-    pub async fn npm(&self, prefix: PathBuf, spec: &str) -> Result<(), String> {
+    pub async fn npm(&self, prefix: PathBuf, spec: &str) -> Result<(), InstallError> {
         let registry = self
             .toolchain
             .npm_registry
@@ -127,7 +164,7 @@ impl<'a> Installer<'a> {
 
     /// `pip install --target` of `spec` (wheels only: no build code runs), then what it
     /// resolved checked against its report.
-    pub async fn pip(&self, target: PathBuf, spec: &str) -> Result<(), String> {
+    pub async fn pip(&self, target: PathBuf, spec: &str) -> Result<(), InstallError> {
         let scratch = scratch_of(&target);
         let report = scratch.join("report.json");
         let mut args: Vec<String> = [
@@ -180,21 +217,27 @@ impl<'a> Installer<'a> {
         run: Run<'_>,
         target: &Path,
         scratch: &Path,
-        checked: impl FnOnce() -> Result<(), String>,
-    ) -> Result<(), String> {
+        checked: impl FnOnce() -> Result<(), ResolvedError>,
+    ) -> Result<(), InstallError> {
         tokio::fs::create_dir_all(scratch)
             .await
-            .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+            .map_err(PathError::on("cannot create", scratch))?;
         let outcome = self
             .run_in(run, target, scratch)
             .await
-            .and_then(|()| checked());
+            .and_then(|()| checked().map_err(InstallError::from));
         let _ = tokio::fs::remove_dir_all(scratch).await;
         outcome?;
-        reclaim(target).map_err(|e| format!("cannot take back {}: {e}", target.display()))
+        reclaim(target).map_err(PathError::on("cannot take back", target))?;
+        Ok(())
     }
 
-    async fn run_in(&self, mut run: Run<'_>, target: &Path, scratch: &Path) -> Result<(), String> {
+    async fn run_in(
+        &self,
+        mut run: Run<'_>,
+        target: &Path,
+        scratch: &Path,
+    ) -> Result<(), InstallError> {
         for name in CERTIFICATE_VARIABLES {
             if let Some(value) = std::env::var_os(name).and_then(|v| v.into_string().ok()) {
                 run.read.push(PathBuf::from(&value));
@@ -203,9 +246,9 @@ impl<'a> Installer<'a> {
         }
         run.read.retain(|path| path.exists());
         let mut prepared = match self.confiner {
-            Some(confiner) => confiner
-                .prepare_install(target, scratch, run.read, run.registries)
-                .map_err(|e| e.to_string())?,
+            Some(confiner) => {
+                confiner.prepare_install(target, scratch, run.read, run.registries)?
+            }
             None => Prepared::unconfined(),
         };
         let mut command = tokio::process::Command::new(&run.program);
@@ -231,10 +274,12 @@ impl<'a> Installer<'a> {
         if let Some(cgroup) = prepared.cgroup.take() {
             cgroup.stop().await;
         }
-        let (what, spec) = (run.what, run.spec);
-        let output = output
-            .map_err(|_| format!("{what} {spec} took longer than {FETCH_TIMEOUT:?}"))?
-            .map_err(|e| format!("cannot run {what}: {e}"))?;
+        let (what, spec) = (run.what, run.spec.to_owned());
+        let output = match output {
+            Ok(Ok(output)) => output,
+            Ok(Err(source)) => return Err(InstallError::NotRun { what, source }),
+            Err(_) => return Err(InstallError::TimedOut { what, spec }),
+        };
         if output.status.success() {
             return Ok(());
         }
@@ -246,12 +291,13 @@ impl<'a> Installer<'a> {
             let named = git_dependency_in_logs(&scratch.join("npm-cache").join("_logs"))
                 .map(|dependency| format!("its dependency {dependency}"))
                 .unwrap_or_else(|| "a dependency".to_owned());
-            return Err(format!(
-                "{what} {spec} refused: {named} is fetched with git, and Guidepost \
-                 installs only from the registry"
-            ));
+            return Err(InstallError::GitDependency { what, spec, named });
         }
-        Err(format!("{what} {spec} failed: {tail}"))
+        Err(InstallError::Failed {
+            what,
+            spec,
+            said: tail,
+        })
     }
 }
 

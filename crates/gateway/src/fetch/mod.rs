@@ -16,11 +16,55 @@ use guidepost_domain::hash_secret;
 use serde_json::Value;
 
 use crate::confine::Confiner;
-use install::Installer;
+use crate::path_error::PathError;
+use install::{InstallError, Installer};
 pub use toolchain::Toolchain;
 
 /// Written into a cache directory once its install finished.
 const COMPLETE: &str = ".guidepost-complete";
+
+/// Why a package's entry point could not be had: its install failed, or the installed
+/// package does not name one to launch.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The mark of a finished install (`COMPLETE`) could not be written.
+    #[error(transparent)]
+    NotMarked(std::io::Error),
+    #[error("cannot move the fetched package into the cache: {0}")]
+    NotMoved(#[source] std::io::Error),
+    #[error("{package} was installed without its metadata")]
+    NoMetadata { package: String },
+    #[error("{package} has no console scripts")]
+    NoConsoleScripts {
+        package: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{package} has no console script {name:?}")]
+    NoSuchScript { package: String, name: String },
+    #[error("{package} does not have exactly one console script; the entry must say which")]
+    NotOneScript { package: String },
+    #[error("{package}'s console script {target:?} names no function")]
+    NoFunction { package: String, target: String },
+    #[error("{package}'s console script {target:?} is not module:function")]
+    NotModuleFunction { package: String, target: String },
+    #[error("{package}'s package.json: {source}")]
+    Manifest {
+        package: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{package} has no binary {name:?}")]
+    NoSuchBinary { package: String, name: String },
+    #[error("{package} does not name one binary; the entry must say which")]
+    NotOneBinary { package: String },
+    #[error("{package}'s binary lies outside the package")]
+    BinaryOutside { package: String },
+}
 
 /// The entry point of `package@version`'s binary `bin`, fetched into the cache first if it
 /// is not there yet.
@@ -32,7 +76,7 @@ pub async fn npm_entry_point(
     package: &str,
     version: &str,
     bin: Option<&str>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, FetchError> {
     let spec = format!("{package}@{version}");
     let installer = Installer::new(toolchain, confiner);
     let dir = cached(toolchain, "npm", &spec, |prefix| {
@@ -62,7 +106,7 @@ pub async fn pypi_entry_point(
     package: &str,
     version: &str,
     bin: Option<&str>,
-) -> Result<PythonEntry, String> {
+) -> Result<PythonEntry, FetchError> {
     let spec = format!("{package}=={version}");
     let installer = Installer::new(toolchain, confiner);
     let dir = cached(toolchain, "pypi", &spec, |target| {
@@ -82,10 +126,10 @@ async fn cached<F, Fut>(
     kind: &str,
     spec: &str,
     install: F,
-) -> Result<PathBuf, String>
+) -> Result<PathBuf, FetchError>
 where
     F: FnOnce(PathBuf) -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), InstallError>>,
 {
     static FETCHING: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(Default::default);
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -105,12 +149,12 @@ where
     let _ = tokio::fs::remove_dir_all(&partial).await;
     tokio::fs::create_dir_all(&partial)
         .await
-        .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        .map_err(PathError::on("cannot create", &partial))?;
     let installed = match install(partial.clone()).await {
         Ok(()) => tokio::fs::write(partial.join(COMPLETE), spec)
             .await
-            .map_err(|e| e.to_string()),
-        Err(why) => Err(why),
+            .map_err(FetchError::NotMarked),
+        Err(why) => Err(why.into()),
     };
     if let Err(why) = installed {
         let _ = tokio::fs::remove_dir_all(&partial).await;
@@ -122,19 +166,17 @@ where
     if let Err(e) = tokio::fs::rename(&partial, &dir).await {
         let _ = tokio::fs::remove_dir_all(&partial).await;
         if !dir.join(COMPLETE).exists() {
-            return Err(format!(
-                "cannot move the fetched package into the cache: {e}"
-            ));
+            return Err(FetchError::NotMoved(e));
         }
     }
     Ok(dir)
 }
 
 /// The console script `bin` (or the only one) of `package`, from its `entry_points.txt`.
-fn console_script(dir: &Path, package: &str, bin: Option<&str>) -> Result<PythonEntry, String> {
+fn console_script(dir: &Path, package: &str, bin: Option<&str>) -> Result<PythonEntry, FetchError> {
     let wanted = normalized(package);
     let dist_info = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .map_err(PathError::on("cannot read", dir))?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .find(|path| {
@@ -148,9 +190,15 @@ fn console_script(dir: &Path, package: &str, bin: Option<&str>) -> Result<Python
                 .map(|(distribution, _version)| distribution);
             distribution.is_some_and(|d| normalized(d) == wanted)
         })
-        .ok_or_else(|| format!("{package} was installed without its metadata"))?;
-    let text = std::fs::read_to_string(dist_info.join("entry_points.txt"))
-        .map_err(|_| format!("{package} has no console scripts"))?;
+        .ok_or_else(|| FetchError::NoMetadata {
+            package: package.into(),
+        })?;
+    let text = std::fs::read_to_string(dist_info.join("entry_points.txt")).map_err(|source| {
+        FetchError::NoConsoleScripts {
+            package: package.into(),
+            source,
+        }
+    })?;
     let scripts = console_scripts(&text);
     let chosen = match bin {
         Some(name) => scripts.iter().find(|(script, _)| script == name),
@@ -158,14 +206,20 @@ fn console_script(dir: &Path, package: &str, bin: Option<&str>) -> Result<Python
         None => None,
     };
     let (_, target) = chosen.ok_or_else(|| match bin {
-        Some(name) => format!("{package} has no console script {name:?}"),
-        None => {
-            format!("{package} does not have exactly one console script; the entry must say which")
-        }
+        Some(name) => FetchError::NoSuchScript {
+            package: package.into(),
+            name: name.into(),
+        },
+        None => FetchError::NotOneScript {
+            package: package.into(),
+        },
     })?;
     let (module, function) = target
         .split_once(':')
-        .ok_or_else(|| format!("{package}'s console script {target:?} names no function"))?;
+        .ok_or_else(|| FetchError::NoFunction {
+            package: package.into(),
+            target: target.clone(),
+        })?;
     let dotted = |text: &str| {
         !text.is_empty()
             && text.split('.').all(|part| {
@@ -176,9 +230,10 @@ fn console_script(dir: &Path, package: &str, bin: Option<&str>) -> Result<Python
             })
     };
     if !dotted(module.trim()) || !dotted(function.trim()) {
-        return Err(format!(
-            "{package}'s console script {target:?} is not module:function"
-        ));
+        return Err(FetchError::NotModuleFunction {
+            package: package.into(),
+            target: target.clone(),
+        });
     }
     Ok(PythonEntry {
         path: dir.to_path_buf(),
@@ -207,17 +262,21 @@ fn normalized(name: &str) -> String {
 }
 
 /// The file a package's `bin` names: its only binary, or the one asked for.
-fn entry_point(manifest: &Path, package: &str, bin: Option<&str>) -> Result<PathBuf, String> {
-    let text = std::fs::read_to_string(manifest)
-        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
-    let json: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{package}'s package.json: {e}"))?;
+fn entry_point(manifest: &Path, package: &str, bin: Option<&str>) -> Result<PathBuf, FetchError> {
+    let text = std::fs::read_to_string(manifest).map_err(PathError::on("cannot read", manifest))?;
+    let json: Value = serde_json::from_str(&text).map_err(|source| FetchError::Manifest {
+        package: package.into(),
+        source,
+    })?;
     let relative = match (&json["bin"], bin) {
         (Value::String(path), _) => path.clone(),
         (Value::Object(bins), Some(name)) => bins
             .get(name)
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("{package} has no binary {name:?}"))?
+            .ok_or_else(|| FetchError::NoSuchBinary {
+                package: package.into(),
+                name: name.into(),
+            })?
             .to_owned(),
         (Value::Object(bins), None) if bins.len() == 1 => bins
             .values()
@@ -226,9 +285,9 @@ fn entry_point(manifest: &Path, package: &str, bin: Option<&str>) -> Result<Path
             .unwrap_or_default()
             .to_owned(),
         _ => {
-            return Err(format!(
-                "{package} does not name one binary; the entry must say which"
-            ));
+            return Err(FetchError::NotOneBinary {
+                package: package.into(),
+            });
         }
     };
     let relative = Path::new(&relative);
@@ -239,7 +298,9 @@ fn entry_point(manifest: &Path, package: &str, bin: Option<&str>) -> Result<Path
         )
     });
     if !inside {
-        return Err(format!("{package}'s binary lies outside the package"));
+        return Err(FetchError::BinaryOutside {
+            package: package.into(),
+        });
     }
     let root = manifest
         .parent()

@@ -5,15 +5,51 @@
 //! install), and a tarball elsewhere escapes what the operator chose to trust. Git is
 //! switched off for the installers as well (`install.rs`); this is the second lock.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+use crate::path_error::PathError;
 
 /// The largest lockfile or report read.
 const MAX_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Why what an installer resolved is refused, or its record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolvedError {
+    #[error(
+        "the dependency {name} comes from {from}, not the registry; Guidepost installs \
+         only from the registry (no git, local path, link or tarball elsewhere)"
+    )]
+    FromElsewhere { name: String, from: String },
+    #[error(
+        "the dependency {name} came without the registry's integrity hash; \
+         Guidepost installs only what the registry vouches for"
+    )]
+    NoIntegrity { name: String },
+    #[error(
+        "the dependency {name} came without the index's hash; \
+         Guidepost installs only what the index vouches for"
+    )]
+    NoHash { name: String },
+    #[error("{} lists no packages", .0.display())]
+    NoPackages(PathBuf),
+    #[error("pip's report lists nothing installed")]
+    NothingInstalled,
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{} is {size} bytes, over the {MAX_BYTES} read", path.display())]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error("{}: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// npm's record of what it installed under `prefix` (`node_modules/.package-lock.json`).
-pub(super) fn check_npm(prefix: &Path, registry: &str) -> Result<(), String> {
+pub(super) fn check_npm(prefix: &Path, registry: &str) -> Result<(), ResolvedError> {
     let lockfile = prefix.join("node_modules").join(".package-lock.json");
     let tree = read_json(&lockfile)?;
     let registry_host = url::Url::parse(registry)
@@ -21,7 +57,7 @@ pub(super) fn check_npm(prefix: &Path, registry: &str) -> Result<(), String> {
         .and_then(|u| u.host_str().map(str::to_owned));
     let packages = tree["packages"]
         .as_object()
-        .ok_or_else(|| format!("{} lists no packages", lockfile.display()))?;
+        .ok_or_else(|| ResolvedError::NoPackages(lockfile.clone()))?;
     for (path, entry) in packages.iter().filter(|(path, _)| !path.is_empty()) {
         let name = path.rsplit("node_modules/").next().unwrap_or(path);
         let resolved = entry["resolved"].as_str();
@@ -41,10 +77,7 @@ pub(super) fn check_npm(prefix: &Path, registry: &str) -> Result<(), String> {
             .as_str()
             .is_some_and(|i| i.starts_with("sha"))
         {
-            return Err(format!(
-                "the dependency {name} came without the registry's integrity hash; \
-                 Guidepost installs only what the registry vouches for"
-            ));
+            return Err(ResolvedError::NoIntegrity { name: name.into() });
         }
     }
     Ok(())
@@ -52,11 +85,11 @@ pub(super) fn check_npm(prefix: &Path, registry: &str) -> Result<(), String> {
 
 /// pip's installation report (`--report`): every distribution downloaded from
 /// `hosts`, with its hash.
-pub(super) fn check_pip(report: &Path, hosts: &[String]) -> Result<(), String> {
+pub(super) fn check_pip(report: &Path, hosts: &[String]) -> Result<(), ResolvedError> {
     let report = read_json(report)?;
     let installed = report["install"]
         .as_array()
-        .ok_or_else(|| "pip's report lists nothing installed".to_owned())?;
+        .ok_or(ResolvedError::NothingInstalled)?;
     for item in installed {
         let name = item["metadata"]["name"].as_str().unwrap_or("(unnamed)");
         let download = &item["download_info"];
@@ -72,34 +105,34 @@ pub(super) fn check_pip(report: &Path, hosts: &[String]) -> Result<(), String> {
         let hashed = archive["hashes"].as_object().is_some_and(|h| !h.is_empty())
             || archive["hash"].is_string();
         if !hashed {
-            return Err(format!(
-                "the dependency {name} came without the index's hash; \
-                 Guidepost installs only what the index vouches for"
-            ));
+            return Err(ResolvedError::NoHash { name: name.into() });
         }
     }
     Ok(())
 }
 
-fn refused(name: &str, from: &str) -> String {
-    format!(
-        "the dependency {name} comes from {from}, not the registry; Guidepost installs \
-         only from the registry (no git, local path, link or tarball elsewhere)"
-    )
+fn refused(name: &str, from: &str) -> ResolvedError {
+    ResolvedError::FromElsewhere {
+        name: name.into(),
+        from: from.into(),
+    }
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
+fn read_json(path: &Path) -> Result<Value, ResolvedError> {
     let size = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .map_err(PathError::on("cannot read", path))?
         .len();
     if size > MAX_BYTES {
-        return Err(format!(
-            "{} is {size} bytes, over the {MAX_BYTES} read",
-            path.display()
-        ));
+        return Err(ResolvedError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+        });
     }
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let text = std::fs::read(path).map_err(PathError::on("cannot read", path))?;
+    serde_json::from_slice(&text).map_err(|source| ResolvedError::NotJson {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -129,7 +162,7 @@ mod tests {
                 "resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz", "integrity": "sha512-x"},
             "node_modules/a/node_modules/b": {"version": "2.0.0", "integrity": "sha512-y"},
         });
-        assert_eq!(check_npm(&npm_tree(good).0, REGISTRY), Ok(()));
+        check_npm(&npm_tree(good).0, REGISTRY).unwrap();
         let cases = [
             (
                 "evil",
@@ -152,7 +185,7 @@ mod tests {
         for (name, entry) in cases {
             let tree =
                 npm_tree(json!({"": {}, format!("node_modules/a/node_modules/{name}"): entry}));
-            let error = check_npm(&tree.0, REGISTRY).unwrap_err();
+            let error = check_npm(&tree.0, REGISTRY).unwrap_err().to_string();
             assert!(error.contains(&format!("dependency {name} ")), "{error}");
         }
     }
@@ -174,17 +207,19 @@ mod tests {
             "https://files.pythonhosted.org/p/ok.whl",
             false,
         )]);
-        assert_eq!(check_pip(&report, &hosts), Ok(()));
+        check_pip(&report, &hosts).unwrap();
         write(vec![item("vcs", "https://github.com/x/vcs.git", true)]);
         assert!(
             check_pip(&report, &hosts)
                 .unwrap_err()
+                .to_string()
                 .contains("dependency vcs ")
         );
         write(vec![item("away", "https://evil.example/away.whl", false)]);
         assert!(
             check_pip(&report, &hosts)
                 .unwrap_err()
+                .to_string()
                 .contains("dependency away ")
         );
     }

@@ -63,8 +63,9 @@ pub(crate) async fn resolve(
             network,
             limits,
         }) => {
-            let entry =
-                npm_entry_point(toolchain, confiner, package, version, bin.as_deref()).await?;
+            let entry = npm_entry_point(toolchain, confiner, package, version, bin.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
             let mut argv = vec![entry.display().to_string()];
             argv.extend(placed_args(args));
             // The whole install (the package and its dependencies), read-only.
@@ -91,8 +92,9 @@ pub(crate) async fn resolve(
             network,
             limits,
         }) => {
-            let entry =
-                pypi_entry_point(toolchain, confiner, package, version, bin.as_deref()).await?;
+            let entry = pypi_entry_point(toolchain, confiner, package, version, bin.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
             // The console script's function, called as its generated script would.
             let call = format!(
                 "import sys; from {} import {}; sys.argv[0] = {:?}; sys.exit({}())",
