@@ -25,6 +25,7 @@ use guidepost_domain::ContainerLimits;
 use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
 
+use crate::confine::EgressError;
 use crate::orphans;
 use crate::process::{LOG_LINE, LogRing};
 
@@ -39,6 +40,57 @@ const PIPE_BYTES: usize = 1024 * 1024;
 pub const DATA_DIR: &str = "/data";
 /// The user every container runs as (nobody), who owns its volume.
 const NOBODY: &str = "65534";
+
+/// An error the container engine's client gave.
+type EngineError = bollard::errors::Error;
+
+/// What failed in talking to the container engine, with the engine's own error.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ContainerError {
+    #[error("the container socket path is not UTF-8")]
+    SocketNotUtf8,
+    #[error("cannot reach the container engine at {path}: {source}")]
+    Unreachable {
+        path: String,
+        #[source]
+        source: EngineError,
+    },
+    #[error("the container engine at {path} did not answer: {source}")]
+    Silent {
+        path: String,
+        #[source]
+        source: EngineError,
+    },
+    #[error("the container could not be created: {0}")]
+    NotCreated(#[source] EngineError),
+    #[error("cannot attach to the container: {0}")]
+    NotAttached(#[source] EngineError),
+    #[error("the container did not start: {0}")]
+    NotStarted(#[source] EngineError),
+    #[error("cannot inspect the container: {0}")]
+    NotInspected(#[source] EngineError),
+    #[error("the container has no process to fence")]
+    NoProcess,
+    #[error(transparent)]
+    Egress(#[from] EgressError),
+    #[error("the upstream's volume could not be created: {source} (with its owner: {with_owner})")]
+    VolumeNotCreated {
+        #[source]
+        source: EngineError,
+        /// The first attempt's error, which gave the volume its owner.
+        with_owner: EngineError,
+    },
+    #[error("could not remove the volume {name}: {source}")]
+    VolumeNotRemoved {
+        name: String,
+        #[source]
+        source: EngineError,
+    },
+    #[error("cannot list volumes: {0}")]
+    VolumesNotListed(#[source] EngineError),
+    #[error("cannot list containers: {0}")]
+    ContainersNotListed(#[source] EngineError),
+}
 
 /// The name of the volume that holds `upstream`'s `/data` on an engine.
 pub fn volume_name(upstream: &str) -> String {
@@ -93,16 +145,22 @@ impl Drop for Container {
 }
 
 /// The engine behind `socket`, at the API version both speak (Podman's is 1.41).
-async fn engine(socket: &Path) -> Result<Docker, String> {
-    let path = socket
-        .to_str()
-        .ok_or("the container socket path is not UTF-8")?;
-    let docker = Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
-        .map_err(|e| format!("cannot reach the container engine at {path}: {e}"))?;
+async fn engine(socket: &Path) -> Result<Docker, ContainerError> {
+    let path = socket.to_str().ok_or(ContainerError::SocketNotUtf8)?;
+    let docker =
+        Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION).map_err(|source| {
+            ContainerError::Unreachable {
+                path: path.into(),
+                source,
+            }
+        })?;
     docker
         .negotiate_version()
         .await
-        .map_err(|e| format!("the container engine at {path} did not answer: {e}"))
+        .map_err(|source| ContainerError::Silent {
+            path: path.into(),
+            source,
+        })
 }
 
 /// Creates, attaches and starts the container; returns it with its stdout (as a byte
@@ -117,7 +175,7 @@ pub(crate) async fn start(
         DuplexStream,
         std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
     ),
-    String,
+    ContainerError,
 > {
     let docker = engine(socket).await?;
     ensure_volume(&docker, spec).await?;
@@ -134,7 +192,7 @@ pub(crate) async fn start(
     let created = docker
         .create_container(Some(options), body(spec))
         .await
-        .map_err(|e| format!("the container could not be created: {e}"))?;
+        .map_err(ContainerError::NotCreated)?;
     let id = created.id;
     let attach = AttachContainerOptions {
         stdin: true,
@@ -148,14 +206,14 @@ pub(crate) async fn start(
         Ok(attached) => attached,
         Err(e) => {
             remove(&docker, &id).await;
-            return Err(format!("cannot attach to the container: {e}"));
+            return Err(ContainerError::NotAttached(e));
         }
     };
     let (stdout_writer, stdout_reader) = tokio::io::duplex(PIPE_BYTES);
     tokio::spawn(demultiplex(attached.output, stdout_writer, logs.clone()));
     if let Err(e) = docker.start_container(&id, None).await {
         remove(&docker, &id).await;
-        return Err(format!("the container did not start: {e}"));
+        return Err(ContainerError::NotStarted(e));
     }
     let egress = if spec.network {
         match fence(&docker, &id, spec).await {
@@ -192,23 +250,24 @@ async fn fence(
     docker: &Docker,
     id: &str,
     spec: &ContainerSpec,
-) -> Result<crate::confine::Egress, String> {
+) -> Result<crate::confine::Egress, ContainerError> {
     let inspected = docker
         .inspect_container(id, None)
         .await
-        .map_err(|e| format!("cannot inspect the container: {e}"))?;
+        .map_err(ContainerError::NotInspected)?;
     let pid = inspected
         .state
         .and_then(|state| state.pid)
         .and_then(|pid| u32::try_from(pid).ok())
         .filter(|pid| *pid > 0)
-        .ok_or("the container has no process to fence")?;
-    crate::confine::Egress::start(pid, spec.allow_private, spec.platform_ports.clone())
-        .map_err(|e| e.to_string())
+        .ok_or(ContainerError::NoProcess)?;
+    let egress =
+        crate::confine::Egress::start(pid, spec.allow_private, spec.platform_ports.clone())?;
+    Ok(egress)
 }
 
 /// The upstream's volume, created at its first start on this engine, owned by nobody.
-async fn ensure_volume(docker: &Docker, spec: &ContainerSpec) -> Result<(), String> {
+async fn ensure_volume(docker: &Docker, spec: &ContainerSpec) -> Result<(), ContainerError> {
     let name = volume_name(&spec.upstream);
     if docker.inspect_volume(&name).await.is_ok() {
         return Ok(());
@@ -234,28 +293,32 @@ async fn ensure_volume(docker: &Docker, spec: &ContainerSpec) -> Result<(), Stri
         Ok(_) => Ok(()),
         // Another replica made it meanwhile.
         Err(_) if docker.inspect_volume(&name).await.is_ok() => Ok(()),
-        Err(error) => Err(format!(
-            "the upstream's volume could not be created: {error} (with its owner: {first})"
-        )),
+        Err(source) => Err(ContainerError::VolumeNotCreated {
+            source,
+            with_owner: first,
+        }),
     }
 }
 
 /// Removes `upstream`'s volume from the engine behind `socket` (it was uninstalled);
 /// nothing to do when it has none here.
-pub(crate) async fn remove_volume(socket: &Path, upstream: &str) -> Result<(), String> {
+pub(crate) async fn remove_volume(socket: &Path, upstream: &str) -> Result<(), ContainerError> {
     let docker = engine(socket).await?;
     remove_named(&docker, &volume_name(upstream)).await
 }
 
 /// Removes the volume `name`; one already gone (or never made here) is not an error.
-async fn remove_named(docker: &Docker, name: &str) -> Result<(), String> {
+async fn remove_named(docker: &Docker, name: &str) -> Result<(), ContainerError> {
     let force = bollard::query_parameters::RemoveVolumeOptions { force: true };
     match docker.remove_volume(name, Some(force)).await {
         Ok(()) => Ok(()),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(()),
-        Err(e) => Err(format!("could not remove the volume {name}: {e}")),
+        Err(source) => Err(ContainerError::VolumeNotRemoved {
+            name: name.into(),
+            source,
+        }),
     }
 }
 
@@ -388,7 +451,7 @@ pub(crate) async fn sweep_volumes(
     socket: &Path,
     deployment: &str,
     installed: &std::collections::HashSet<String>,
-) -> Result<usize, String> {
+) -> Result<usize, ContainerError> {
     let docker = engine(socket).await?;
     let label = format!("{DEPLOYMENT_LABEL}={deployment}");
     let options = bollard::query_parameters::ListVolumesOptions {
@@ -397,7 +460,7 @@ pub(crate) async fn sweep_volumes(
     let listed = docker
         .list_volumes(Some(options))
         .await
-        .map_err(|e| format!("cannot list volumes: {e}"))?;
+        .map_err(ContainerError::VolumesNotListed)?;
     let mut swept = 0;
     for volume in listed.volumes.unwrap_or_default() {
         let upstream = volume
@@ -416,7 +479,7 @@ pub(crate) async fn sweep_volumes(
 
 /// Removes every container of the deployment whose owner node no longer runs; returns
 /// how many.
-pub(crate) async fn reap(socket: &Path, deployment: &str) -> Result<usize, String> {
+pub(crate) async fn reap(socket: &Path, deployment: &str) -> Result<usize, ContainerError> {
     let docker = engine(socket).await?;
     let filters = HashMap::from([("label".to_owned(), vec![OWNER_LABEL.to_owned()])]);
     let options = ListContainersOptions {
@@ -427,7 +490,7 @@ pub(crate) async fn reap(socket: &Path, deployment: &str) -> Result<usize, Strin
     let listed = docker
         .list_containers(Some(options))
         .await
-        .map_err(|e| format!("cannot list containers: {e}"))?;
+        .map_err(ContainerError::ContainersNotListed)?;
     let mut reaped = 0;
     for container in listed {
         let owner = container

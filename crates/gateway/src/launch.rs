@@ -263,7 +263,9 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                 ),
                 None => None,
             };
-            let (mut container, stdout, stdin) = container::start(socket, spec, logs).await?;
+            let (mut container, stdout, stdin) = container::start(socket, spec, logs)
+                .await
+                .map_err(|e| e.to_string())?;
             container.reservation = reservation;
             let transport =
                 AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_LINE);

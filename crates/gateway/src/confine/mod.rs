@@ -37,7 +37,7 @@ pub use budget::Caps;
 pub(crate) use budget::{Budget, Reservation};
 pub(crate) use cgroup::Cgroup;
 pub(crate) use disk::{Attached as AttachedDisk, image_of};
-pub(crate) use egress::{Egress, proxy_url};
+pub(crate) use egress::{Egress, EgressError, proxy_url};
 pub(crate) use error::{ConfineError, Refused};
 
 /// The variables that name the egress fence in an upstream's environment.
