@@ -6,6 +6,13 @@ use std::collections::BTreeMap;
 
 use guidepost_domain::{LaunchSpec, secret_of_argument};
 
+/// A secret a launch's arguments stand for that the installation has not set.
+#[derive(Debug, thiserror::Error)]
+#[error("the secret {name} is not set")]
+pub(crate) struct SecretNotSet {
+    name: String,
+}
+
 /// The secrets a launch's arguments stand for (`${secret.NAME}`, a whole argument), with
 /// their values: put in the command line only here, as the process is started.
 pub(crate) struct ArgumentSecrets<'a> {
@@ -16,12 +23,12 @@ impl<'a> ArgumentSecrets<'a> {
     pub(crate) fn of(
         spec: &'a LaunchSpec,
         secrets: &'a BTreeMap<String, String>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SecretNotSet> {
         let mut values = BTreeMap::new();
         for name in spec.args().iter().filter_map(|a| secret_of_argument(a)) {
             let value = secrets
                 .get(name)
-                .ok_or_else(|| format!("the secret {name} is not set"))?;
+                .ok_or_else(|| SecretNotSet { name: name.into() })?;
             values.insert(name, value.as_str());
         }
         Ok(Self { values })

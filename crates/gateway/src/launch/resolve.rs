@@ -29,7 +29,7 @@ pub(crate) async fn resolve(
 ) -> Result<Launch, String> {
     let workdir = data_dir(options, upstream).await?;
     let place = |text: &str| text.replace(DATA_DIR, &workdir.display().to_string());
-    let secret_args = ArgumentSecrets::of(&upstream.spec, secrets)?;
+    let secret_args = ArgumentSecrets::of(&upstream.spec, secrets).map_err(|e| e.to_string())?;
     let placed_args = |args: &[String]| {
         args.iter()
             .map(|a| secret_args.value_of(a).unwrap_or_else(|| place(a)))
