@@ -7,13 +7,41 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
-pub(crate) async fn check_reachable(url: &str, allow_private: bool) -> Result<(), String> {
-    let parsed = Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
+/// Why the outbound fence refuses an HTTP upstream's URL.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unreachable {
+    #[error("{url} is not a URL: {source}")]
+    NotAUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("{url} is not https; HTTP upstreams must use https")]
+    NotHttps { url: String },
+    #[error("cannot resolve {name}: {source}")]
+    Unresolved {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{url} names no host")]
+    NoHost { url: String },
+    #[error(
+        "{host} is not on a public address; HTTP upstreams are reached on public addresses only"
+    )]
+    NotPublic { host: String },
+}
+
+pub(crate) async fn check_reachable(url: &str, allow_private: bool) -> Result<(), Unreachable> {
+    let parsed = Url::parse(url).map_err(|source| Unreachable::NotAUrl {
+        url: url.into(),
+        source,
+    })?;
     if allow_private {
         return Ok(());
     }
     if parsed.scheme() != "https" {
-        return Err(format!("{url} is not https; HTTP upstreams must use https"));
+        return Err(Unreachable::NotHttps { url: url.into() });
     }
     let port = parsed.port_or_known_default().unwrap_or(443);
     // An IP literal is its own address: `host_str` would keep an IPv6 literal's brackets,
@@ -24,19 +52,20 @@ pub(crate) async fn check_reachable(url: &str, allow_private: bool) -> Result<()
         Some(Host::Domain(name)) => {
             let found = tokio::net::lookup_host((name, port))
                 .await
-                .map_err(|e| format!("cannot resolve {name}: {e}"))?;
+                .map_err(|source| Unreachable::Unresolved {
+                    name: name.into(),
+                    source,
+                })?;
             (name.to_owned(), found.map(|a| a.ip()).collect())
         }
-        None => return Err(format!("{url} names no host")),
+        None => return Err(Unreachable::NoHost { url: url.into() }),
     };
     if addresses.is_empty()
         || !addresses
             .iter()
             .all(|ip| guidepost_outbound::is_public(*ip))
     {
-        return Err(format!(
-            "{host} is not on a public address; HTTP upstreams are reached on public addresses only"
-        ));
+        return Err(Unreachable::NotPublic { host });
     }
     Ok(())
 }
@@ -47,18 +76,20 @@ mod tests {
 
     #[tokio::test]
     async fn ip_literals_are_judged_by_their_own_address() {
-        assert_eq!(
-            check_reachable("https://[2606:4700::1111]/mcp", false).await,
-            Ok(())
-        );
-        assert_eq!(check_reachable("https://1.1.1.1/mcp", false).await, Ok(()));
+        check_reachable("https://[2606:4700::1111]/mcp", false)
+            .await
+            .unwrap();
+        check_reachable("https://1.1.1.1/mcp", false).await.unwrap();
         for private in [
             "https://[::1]:8443/mcp",
             "https://[::ffff:0:7f00:1]/mcp",
             "https://[100::1]/mcp",
             "https://127.0.0.1/mcp",
         ] {
-            let refused = check_reachable(private, false).await.unwrap_err();
+            let refused = check_reachable(private, false)
+                .await
+                .unwrap_err()
+                .to_string();
             assert!(
                 refused.contains("is not on a public address"),
                 "{private}: {refused}"
@@ -68,8 +99,10 @@ mod tests {
                 "no brackets for a resolver: {refused}"
             );
         }
-        assert_eq!(check_reachable("http://[::1]:8080/mcp", true).await, Ok(()));
+        check_reachable("http://[::1]:8080/mcp", true)
+            .await
+            .unwrap();
         let plain = check_reachable("http://[2606:4700::1111]/mcp", false).await;
-        assert!(plain.unwrap_err().contains("is not https"));
+        assert!(plain.unwrap_err().to_string().contains("is not https"));
     }
 }

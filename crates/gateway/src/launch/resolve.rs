@@ -139,7 +139,9 @@ pub(crate) async fn resolve(
             ..
         }) => {
             // A refusal of the fence is no crash to retry: the upstream fails at once.
-            crate::reach::check_reachable(url, options.http_allow_private).await?;
+            crate::reach::check_reachable(url, options.http_allow_private)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut headers = headers.clone();
             for (header, secret) in secret_headers {
                 let value = secrets
