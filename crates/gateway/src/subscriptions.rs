@@ -12,6 +12,11 @@ use serde_json::{Value, json};
 /// The most subscriptions one upstream keeps on a node.
 const MAX_SUBSCRIPTIONS: usize = 1000;
 
+/// A subscription refused: the upstream has as many on this node as it may keep.
+#[derive(Debug, thiserror::Error)]
+#[error("this upstream has {MAX_SUBSCRIPTIONS} subscriptions on this node already")]
+pub(crate) struct TooManySubscriptions;
+
 #[derive(Clone, Default)]
 pub(crate) struct Subscriptions(Arc<Mutex<HashMap<String, Vec<Subscriber>>>>);
 
@@ -32,16 +37,14 @@ impl Subscriptions {
     }
 
     /// Adds `subscriber` to `uri` (once per subscriber id); an error past the cap.
-    pub fn add(&self, uri: &str, subscriber: Subscriber) -> Result<Added, String> {
+    pub fn add(&self, uri: &str, subscriber: Subscriber) -> Result<Added, TooManySubscriptions> {
         let mut all = self.lock();
         for subscribers in all.values_mut() {
             subscribers.retain(|s| !s.client.is_gone());
         }
         all.retain(|_, subscribers| !subscribers.is_empty());
         if all.values().map(Vec::len).sum::<usize>() >= MAX_SUBSCRIPTIONS {
-            return Err(format!(
-                "this upstream has {MAX_SUBSCRIPTIONS} subscriptions on this node already"
-            ));
+            return Err(TooManySubscriptions);
         }
         let subscribers = all.entry(uri.to_owned()).or_default();
         let first = subscribers.is_empty();

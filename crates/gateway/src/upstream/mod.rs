@@ -350,7 +350,7 @@ impl Instance {
         let subscriptions = &self.routes.subscriptions;
         let added = subscriptions
             .add(uri, subscriber)
-            .map_err(UpstreamCallError::NotStarted)?;
+            .map_err(|e| UpstreamCallError::NotStarted(e.to_string()))?;
         if added == Added::Joined {
             return Ok(());
         }
