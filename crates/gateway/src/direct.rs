@@ -4,6 +4,7 @@
 //! program started with the arguments that make it serve HTTP, which the benchmark then
 //! loads as it loads Guidepost).
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,28 @@ use crate::process::LogRing;
 
 /// How long the upstream's own HTTP server has to start listening.
 const LISTEN_WAIT: Duration = Duration::from_secs(30);
+
+/// Why the upstream could not be loaded directly.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectError {
+    /// It could not be resolved or started, in the launch's words.
+    #[error("{0}")]
+    NotLaunched(String),
+    #[error("a caller failed: {0}")]
+    CallerFailed(#[source] tokio::task::JoinError),
+    #[error("only a process upstream can be started with other arguments")]
+    NotAProcess,
+    #[error(transparent)]
+    NoFreePort(std::io::Error),
+    #[error("cannot start {}: {source}", program.display())]
+    NotStarted {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("nothing listened on port {port} within 30 s")]
+    NotListening { port: u16 },
+}
 
 /// Latencies (µs) of the calls that succeeded in the timed window, and the failed ones.
 #[derive(Debug, Default)]
@@ -37,11 +60,13 @@ pub async fn load_stdio(
     (tool, arguments): (&str, &Value),
     users: u16,
     (warmup, duration): (Duration, Duration),
-) -> Result<DirectSamples, String> {
-    let launch = launch::resolve(upstream, options, &Default::default(), None).await?;
+) -> Result<DirectSamples, DirectError> {
+    let launch = launch::resolve(upstream, options, &Default::default(), None)
+        .await
+        .map_err(DirectError::NotLaunched)?;
     let (process, client) = launch::connect((), &launch, &LogRing::default(), options, None)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| DirectError::NotLaunched(e.to_string()))?;
     let params = match arguments {
         Value::Object(arguments) => {
             CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments.clone())
@@ -75,7 +100,7 @@ pub async fn load_stdio(
     });
     let mut all = DirectSamples::default();
     for caller in futures::future::join_all(callers).await {
-        let samples = caller.map_err(|e| format!("a caller failed: {e}"))?;
+        let samples = caller.map_err(DirectError::CallerFailed)?;
         all.latencies_us.extend(samples.latencies_us);
         all.errors += samples.errors;
         all.first_error = all.first_error.or(samples.first_error);
@@ -126,21 +151,23 @@ pub async fn serve_http(
     options: &GatewayOptions,
     upstream: &Upstream,
     transport_args: &[String],
-) -> Result<DirectServer, String> {
+) -> Result<DirectServer, DirectError> {
     let Launch::Process {
         program,
         args,
         env,
         workdir,
         ..
-    } = launch::resolve(upstream, options, &Default::default(), None).await?
+    } = launch::resolve(upstream, options, &Default::default(), None)
+        .await
+        .map_err(DirectError::NotLaunched)?
     else {
-        return Err("only a process upstream can be started with other arguments".into());
+        return Err(DirectError::NotAProcess);
     };
     // Only a process gets here: its entry's arguments come last.
     let entry_args = upstream.spec.args().len();
     let program_args = &args[..args.len().saturating_sub(entry_args)];
-    let port = free_port()?;
+    let port = free_port().map_err(DirectError::NoFreePort)?;
     let child = tokio::process::Command::new(&program)
         .args(program_args)
         .args(transport_args)
@@ -156,7 +183,10 @@ pub async fn serve_http(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        .map_err(|source| DirectError::NotStarted {
+            program: program.clone(),
+            source,
+        })?;
     let server = DirectServer { child, port };
     let deadline = Instant::now() + LISTEN_WAIT;
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -164,7 +194,7 @@ pub async fn serve_http(
         .is_err()
     {
         if Instant::now() >= deadline {
-            return Err(format!("nothing listened on port {port} within 30 s"));
+            return Err(DirectError::NotListening { port });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -172,10 +202,7 @@ pub async fn serve_http(
 }
 
 /// A port of this host free right now.
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    listener
-        .local_addr()
-        .map(|address| address.port())
-        .map_err(|e| e.to_string())
+fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.local_addr().map(|address| address.port())
 }
