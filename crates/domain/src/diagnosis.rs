@@ -16,6 +16,7 @@ string_enum! {
         HandshakeTimeout => "handshake_timeout",
         Exited => "exited",
         Unresponsive => "unresponsive",
+        Limits => "limits",
         Unrecognized => "unrecognized",
     }
 }
@@ -74,6 +75,24 @@ pub enum UpstreamFault {
     /// A running upstream did not answer a ping in time.
     #[error("no answer to ping within {} s", Duration::from_millis(*millis).as_secs_f64())]
     PingTimeout { millis: u64 },
+    /// Its entry asks for more memory, processes or disk (`what`, with its unit) than the
+    /// operator allows (`flag`).
+    #[error("its entry asks for {asked} {what}; this platform allows at most {max} ({flag})")]
+    OverMaximum {
+        asked: u32,
+        max: u32,
+        what: String,
+        flag: String,
+    },
+    /// Starting it would pass a cap on what the upstreams use together (`flag`).
+    #[error(
+        "the cap of {cap} {what} is reached ({flag}); stop or uninstall another upstream first"
+    )]
+    CapReached {
+        cap: u64,
+        what: String,
+        flag: String,
+    },
     /// Nobody called it for its idle timeout, so this node stopped it: not a failure.
     #[error("stopped on this node after its idle timeout; the next call starts it")]
     StoppedIdle,

@@ -216,11 +216,11 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
             let process = match confiner {
                 Some(confiner) => {
                     let (memory_mb, processes) =
-                        confiner.limits_of(declaration).map_err(|e| e.to_string())?;
+                        confiner.limits_of(declaration).map_err(over_maximum)?;
                     let reservation = confiner
                         .budget()
                         .reserve(org, memory_mb, processes)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|cap| cap.fault())?;
                     let started = Instant::now();
                     let allow_private = options.http_allow_private;
                     let prepared = confiner
@@ -259,7 +259,7 @@ pub(crate) async fn connect<S: Service<RoleClient>>(
                     confiner
                         .budget()
                         .reserve(&spec.org, spec.limits.memory_mb, spec.limits.pids)
-                        .map_err(|e| e.to_string())?,
+                        .map_err(|cap| cap.fault())?,
                 ),
                 None => None,
             };
@@ -351,6 +351,14 @@ where
         Ok(output) => output,
         // Only the guard aborts the task, once nothing awaits it: an error is a panic.
         Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+/// An entry past the operator's maximums is a typed fault; anything else, words.
+fn over_maximum(refused: crate::confine::Refused) -> LaunchError {
+    match refused.fault() {
+        Some(fault) => fault.into(),
+        None => refused.to_string().into(),
     }
 }
 

@@ -53,7 +53,8 @@ pub(crate) fn diagnose(
     let observed = |wanted: fn(&UpstreamFault) -> Option<Found>| {
         fault.and_then(wanted).map(|found| (found, last_error))
     };
-    let (found, line) = first(missing_module)
+    let (found, line) = observed(past_a_limit)
+        .or_else(|| first(missing_module))
         .or_else(|| first(missing_program))
         .or_else(|| observed(program_not_found))
         .or_else(|| first(network))
@@ -84,6 +85,12 @@ enum Found {
     Network(Network, Option<String>),
     HandshakeTimeout,
     Unresponsive,
+    /// Past the operator's maximum (`OverMaximum`) or a cap of the node (`CapReached`),
+    /// with the flag that sets it.
+    PastLimit {
+        cap: bool,
+        flag: String,
+    },
     Exited(Option<i64>),
     Killed(i32),
     Unrecognized,
@@ -97,6 +104,7 @@ impl Found {
             Found::Exited(code) => code.is_some(),
             Found::HandshakeTimeout
             | Found::Unresponsive
+            | Found::PastLimit { .. }
             | Found::Killed(_)
             | Found::Unrecognized => true,
         }
@@ -207,6 +215,21 @@ fn program_not_found(fault: &UpstreamFault) -> Option<Found> {
             missing: true,
             ..
         } => Some(Found::MissingProgram(Some(program.clone()))),
+        _ => None,
+    }
+}
+
+/// An upstream that asked for more than the operator allows, or would pass a node's cap.
+fn past_a_limit(fault: &UpstreamFault) -> Option<Found> {
+    match fault {
+        UpstreamFault::OverMaximum { flag, .. } => Some(Found::PastLimit {
+            cap: false,
+            flag: flag.clone(),
+        }),
+        UpstreamFault::CapReached { flag, .. } => Some(Found::PastLimit {
+            cap: true,
+            flag: flag.clone(),
+        }),
         _ => None,
     }
 }
@@ -349,6 +372,20 @@ fn explained(found: Found, evidence: Option<String>) -> UpstreamDiagnosis {
                 format!("{advice} Then restart it."),
             )
         }
+        Found::PastLimit { cap: false, flag } => (
+            FailureCause::Limits,
+            "Its entry asks for more than this platform allows an upstream.".into(),
+            format!(
+                "Lower the limits its entry asks for, or ask the operator to raise {flag}; {restart}"
+            ),
+        ),
+        Found::PastLimit { cap: true, flag } => (
+            FailureCause::Limits,
+            "Starting it would pass a cap on what upstreams use together on this node.".into(),
+            format!(
+                "Stop or uninstall another upstream, or ask the operator to raise {flag}; {restart}"
+            ),
+        ),
         Found::Unresponsive => (
             FailureCause::Unresponsive,
             "It was running, then stopped answering pings.".into(),

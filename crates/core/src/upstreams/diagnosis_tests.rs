@@ -291,3 +291,39 @@ fn an_idle_stop_is_no_failure() {
         None
     );
 }
+
+#[test]
+fn a_limit_passed_is_told_with_the_flag_that_sets_it() {
+    let over = UpstreamFault::OverMaximum {
+        asked: 4096,
+        max: 1024,
+        what: "MiB of memory".into(),
+        flag: "--upstream-max-memory-mb".into(),
+    };
+    assert_eq!(
+        over.to_string(),
+        "its entry asks for 4096 MiB of memory; this platform allows at most 1024 \
+         (--upstream-max-memory-mb)"
+    );
+    // The fault decides, whatever the log says below it.
+    let found = diagnose(
+        Some(&over.to_string()),
+        Some(&over),
+        &log("Error: ECONNREFUSED"),
+    )
+    .unwrap();
+    assert_eq!(found.cause, FailureCause::Limits);
+    assert!(
+        found.advice.contains("--upstream-max-memory-mb"),
+        "{}",
+        found.advice
+    );
+    let cap = UpstreamFault::CapReached {
+        cap: 8,
+        what: "processes of one organization".into(),
+        flag: "--org-max-processes".into(),
+    };
+    let found = diagnose(Some(&cap.to_string()), Some(&cap), &[]).unwrap();
+    assert_eq!(found.cause, FailureCause::Limits);
+    assert!(found.summary.contains("cap"), "{}", found.summary);
+}

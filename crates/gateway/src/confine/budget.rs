@@ -46,6 +46,17 @@ pub struct CapReached {
     flag: &'static str,
 }
 
+impl CapReached {
+    /// The fault the upstream's status keeps, in the same words.
+    pub fn fault(&self) -> guidepost_domain::UpstreamFault {
+        guidepost_domain::UpstreamFault::CapReached {
+            cap: self.cap,
+            what: self.what.to_owned(),
+            flag: self.flag.to_owned(),
+        }
+    }
+}
+
 /// The node's ledger.
 #[derive(Debug, Clone)]
 pub struct Budget {
@@ -159,7 +170,13 @@ mod tests {
             node_processes: 1000,
         });
         let first = budget.reserve("acme", 600, 10).unwrap();
-        let refused = budget.reserve("acme", 600, 10).unwrap_err().to_string();
+        let cap = budget.reserve("acme", 600, 10).unwrap_err();
+        assert_eq!(
+            cap.fault().to_string(),
+            cap.to_string(),
+            "the status keeps its words"
+        );
+        let refused = cap.to_string();
         assert!(
             refused.contains("1000 MiB") && refused.contains("--upstream-org-memory-mb"),
             "{refused}"
