@@ -44,6 +44,8 @@ impl Owned {
             "kind" => return Some("tool"),
             // `/connections/{owner}`: B's organization connection.
             "owner" => return Some("organization"),
+            // `/versions/{version}`: the first version of B's walkthrough.
+            "version" => return Some("1"),
             other => {
                 // `walkthrough_id`, `current_step_id`: the kind, or its last word.
                 let kind = other.strip_suffix("_id").unwrap_or(other);
