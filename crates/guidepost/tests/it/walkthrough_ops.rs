@@ -11,20 +11,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Tenant, TestApp, personal_client, spawn_app};
 
-/// The end user known by `tracking_id`.
-async fn end_user_id(app: &TestApp, tenant: &Tenant, tracking_id: &str) -> String {
-    let (_, users) = app
-        .get(
-            &format!("/end-users?tracking_id={tracking_id}"),
-            &tenant.key,
-        )
-        .await;
-    users["items"][0]["id"]
-        .as_str()
-        .expect("the end user is known")
-        .to_owned()
-}
-
 /// The person's progress rows, as the API shows them.
 async fn progress_of(app: &TestApp, tenant: &Tenant, end_user: &str) -> Vec<Value> {
     let (_, person) = app
@@ -48,8 +34,8 @@ backend_tests! {
             let next = mcp.call_tool(2, "next_walkthrough_step", json!({"walkthrough_id": w.id})).await;
             assert_eq!(next.structured()["step"]["position"], 2, "{}", next.body);
         }
-        let ada = end_user_id(&app, &acme, "ada").await;
-        let bob = end_user_id(&app, &acme, "bob").await;
+        let ada = app.end_user_id(&acme, "ada").await;
+        let bob = app.end_user_id(&acme, "bob").await;
         let path = format!("/end-users/{ada}/progress/{server}/{}", w.id);
 
         // Refused to a key that may only read, and to another organization.
@@ -101,7 +87,7 @@ backend_tests! {
                 mcp.call_tool(2 + n, "next_walkthrough_step", json!({"walkthrough_id": w.id})).await.structured();
             }
         }
-        let (ada, bob) = (end_user_id(&app, &acme, "ada").await, end_user_id(&app, &acme, "bob").await);
+        let (ada, bob) = (app.end_user_id(&acme, "ada").await, app.end_user_id(&acme, "bob").await);
         let stuck = |step: &str, days: u32| format!("/walkthroughs/{}/funnel/stuck?step_id={step}&inactive_days={days}", w.id);
 
         let (status, at_three) = app.get(&stuck(&w.step_ids[2], 0), &acme.key).await;
@@ -172,7 +158,7 @@ backend_tests! {
         let pinned = |person: &'static str| {
             let (app, acme) = (&app, &acme);
             async move {
-                let id = end_user_id(app, acme, person).await;
+                let id = app.end_user_id(acme, person).await;
                 progress_of(app, acme, &id).await[0]["version"].clone()
             }
         };

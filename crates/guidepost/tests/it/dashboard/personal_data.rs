@@ -9,30 +9,52 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{dashboard_app, member};
-use crate::helpers::personal_client;
+use crate::helpers::{RawMcp, SeededWalkthrough, personal_client};
+use crate::oauth_helpers::OAuthApp;
 
-async fn owners_export_and_erase_a_person_editors_do_not(db: &TestDatabase) {
-    let app = dashboard_app(db).await;
+/// Ada, known by her tracking id `ada-laptop`, on server `acme`'s two-step walkthrough.
+struct Ada {
+    server: String,
+    walkthrough: SeededWalkthrough,
+    client: RawMcp,
+    /// Her end user's id.
+    id: String,
+}
+
+/// Ada selects the walkthrough "Setup" and takes `steps` steps on.
+async fn ada_on_setup(app: &OAuthApp, steps: i64) -> Ada {
     let server = app.app.create_server(&app.tenant, "acme", json!({})).await;
     let server = server["id"].as_str().unwrap().to_owned();
     let walkthrough = app
         .app
         .seed_walkthrough(&app.tenant, "Setup", 2, Some((&server, 1)))
         .await;
-    let ada = personal_client(&app.app, "acme", "ada-laptop");
-    ada.call_tool(
-        1,
-        "select_walkthrough",
-        json!({"walkthrough_id": walkthrough.id}),
-    )
-    .await
-    .structured();
+    let client = personal_client(&app.app, "acme", "ada-laptop");
+    let select = json!({"walkthrough_id": walkthrough.id});
+    client
+        .call_tool(1, "select_walkthrough", select.clone())
+        .await
+        .structured();
+    for step in 0..steps {
+        client
+            .call_tool(2 + step, "next_walkthrough_step", select.clone())
+            .await
+            .structured();
+    }
+    let id = app.app.end_user_id(&app.tenant, "ada-laptop").await;
+    Ada {
+        server,
+        walkthrough,
+        client,
+        id,
+    }
+}
+
+async fn owners_export_and_erase_a_person_editors_do_not(db: &TestDatabase) {
+    let app = dashboard_app(db).await;
+    let ada = ada_on_setup(&app, 0).await;
+    let (walkthrough, id) = (&ada.walkthrough, &ada.id);
     app.app.wait_for_tool_calls(&app.tenant, 1).await;
-    let (_, people) = app
-        .app
-        .get("/end-users?tracking_id=ada-laptop", &app.tenant.key)
-        .await;
-    let id = people["items"][0]["id"].as_str().unwrap().to_owned();
     let (page, export, erase) = (
         format!("/app/end-users/{id}"),
         format!("/app/end-users/{id}/export"),
@@ -115,25 +137,8 @@ fn says_progress_is_kept(body: &str) {
 
 async fn an_editor_resets_a_persons_progress_after_being_asked(db: &TestDatabase) {
     let app = dashboard_app(db).await;
-    let server = app.app.create_server(&app.tenant, "acme", json!({})).await;
-    let server = server["id"].as_str().unwrap().to_owned();
-    let walkthrough = app
-        .app
-        .seed_walkthrough(&app.tenant, "Setup", 2, Some((&server, 1)))
-        .await;
-    let ada = personal_client(&app.app, "acme", "ada-laptop");
-    let select = json!({"walkthrough_id": walkthrough.id});
-    ada.call_tool(1, "select_walkthrough", select.clone())
-        .await
-        .structured();
-    ada.call_tool(2, "next_walkthrough_step", select.clone())
-        .await
-        .structured();
-    let (_, people) = app
-        .app
-        .get("/end-users?tracking_id=ada-laptop", &app.tenant.key)
-        .await;
-    let id = people["items"][0]["id"].as_str().unwrap().to_owned();
+    let ada = ada_on_setup(&app, 1).await;
+    let (server, walkthrough, id) = (&ada.server, &ada.walkthrough, &ada.id);
     let (page, reset) = (
         format!("/app/end-users/{id}"),
         format!("/app/end-users/{id}/progress/reset"),
@@ -177,7 +182,8 @@ async fn an_editor_resets_a_persons_progress_after_being_asked(db: &TestDatabase
     let body = editor.get(&after).await.ok().to_owned();
     assert!(body.contains("Reset: their progress"), "{body}");
     assert!(body.contains("No walkthrough started."), "{body}");
-    let again = ada.call_tool(3, "select_walkthrough", select).await;
+    let select = json!({"walkthrough_id": walkthrough.id});
+    let again = ada.client.call_tool(3, "select_walkthrough", select).await;
     assert_eq!(again.structured()["step"]["position"], 1, "{}", again.body);
 }
 

@@ -132,6 +132,16 @@ impl TestApp {
         self.api(Method::GET, path, key, None).await
     }
 
+    /// The id of the tenant's end user known by `tracking_id`.
+    pub async fn end_user_id(&self, tenant: &Tenant, tracking_id: &str) -> String {
+        let path = format!("/end-users?tracking_id={tracking_id}");
+        let (_, users) = self.get(&path, &tenant.key).await;
+        users["items"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no end user has the tracking id {tracking_id}: {users}"))
+            .to_owned()
+    }
+
     /// Makes a key named `name` with `scopes` as the key `maker`: its plaintext.
     pub async fn key_with(&self, maker: &str, name: &str, scopes: Value) -> String {
         let body = json!({"name": name, "scopes": scopes});
