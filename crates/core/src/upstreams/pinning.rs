@@ -335,7 +335,6 @@ pub async fn decide(
     state: ToolState,
 ) -> Result<UpstreamTool, CoreError> {
     caller.require(Permission::Gateway)?;
-    let actor = caller.actor();
     let org = caller.org();
     platform.store.get_upstream(org, id).await?;
     if state == ToolState::Approved && kind == DefinitionKind::Tool {
@@ -350,15 +349,7 @@ pub async fn decide(
     } else {
         AuditAction::ToolRejected
     };
-    let mut detail = serde_json::json!({"definition_hash": tool.definition_hash});
-    with_kind(&mut detail, kind);
-    let about = audit::About {
-        upstream: Some(id),
-        tool: Some(name),
-        detail,
-        ..Default::default()
-    };
-    audit::record(platform, org, actor, action, about).await?;
+    audit_decision(platform, caller, id, &tool, action, false).await?;
     let servers = attached_servers(platform, org, id).await?;
     platform.announce_tools_changed(&servers).await;
     Ok(tool)
@@ -391,26 +382,35 @@ pub async fn approve_clean(
         .approve_pending_tools(org, id, &clean)
         .await?;
     for tool in &approved {
-        let mut detail = serde_json::json!({"definition_hash": tool.definition_hash, "bulk": true});
-        with_kind(&mut detail, tool.kind);
-        let about = audit::About {
-            upstream: Some(id),
-            tool: Some(&tool.name),
-            detail,
-            ..Default::default()
-        };
-        audit::record(
-            platform,
-            org,
-            caller.actor(),
-            AuditAction::ToolApproved,
-            about,
-        )
-        .await?;
+        audit_decision(platform, caller, id, tool, AuditAction::ToolApproved, true).await?;
     }
     let servers = attached_servers(platform, org, id).await?;
     platform.announce_tools_changed(&servers).await;
     Ok(approved.into_iter().map(|t| t.name).collect())
+}
+
+/// Audits a decision on the upstream's definition `tool` (`bulk`: one of an approval of
+/// every clean definition at once).
+async fn audit_decision(
+    platform: &Platform,
+    caller: &Caller,
+    id: &UpstreamId,
+    tool: &UpstreamTool,
+    action: AuditAction,
+    bulk: bool,
+) -> Result<(), CoreError> {
+    let mut detail = serde_json::json!({"definition_hash": tool.definition_hash});
+    if bulk {
+        detail["bulk"] = Value::Bool(true);
+    }
+    with_kind(&mut detail, tool.kind);
+    let about = audit::About {
+        upstream: Some(id),
+        tool: Some(&tool.name),
+        detail,
+        ..Default::default()
+    };
+    audit::record(platform, caller.org(), caller.actor(), action, about).await
 }
 
 /// New, never decided, and without a single finding: what a bulk approval may approve.
