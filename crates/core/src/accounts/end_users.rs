@@ -30,9 +30,18 @@ pub async fn list(
 
 /// Hides the tracking id of `end_user` from a caller who may not see it.
 fn shown_to(caller: &Caller, end_user: &mut EndUser) {
-    if !caller.may(Permission::Administer) && end_user.tracking_id.is_some() {
-        end_user.tracking_id = Some(HIDDEN.to_owned());
-    }
+    end_user.tracking_id = tracking_id_shown_to(caller, end_user.tracking_id.take());
+}
+
+/// A tracking id as `caller` sees it: itself to an administrator, [`HIDDEN`] to others.
+pub(crate) fn tracking_id_shown_to(caller: &Caller, tracking_id: Option<String>) -> Option<String> {
+    tracking_id.map(|id| {
+        if caller.may(Permission::Administer) {
+            id
+        } else {
+            HIDDEN.to_owned()
+        }
+    })
 }
 
 /// An end user with their sessions.

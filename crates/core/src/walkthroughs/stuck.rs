@@ -8,7 +8,8 @@ use guidepost_store::StuckAt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{Caller, CoreError, Permission, Platform};
+use crate::accounts::end_users::tracking_id_shown_to;
+use crate::{Caller, CoreError, Platform};
 
 /// The most people one list names; `total` counts them all.
 pub const STUCK_LIMIT: u32 = 200;
@@ -88,19 +89,12 @@ pub async fn stuck_at(
         .store
         .stuck_at_step(org, walkthrough, &place, STUCK_LIMIT)
         .await?;
-    let may_see_tracking = caller.may(Permission::Administer);
     let people = rows
         .into_iter()
         .map(|row| StuckPerson {
             end_user_id: row.progress.end_user_id,
             email: row.email,
-            tracking_id: row.tracking_id.map(|t| {
-                if may_see_tracking {
-                    t
-                } else {
-                    HIDDEN.to_owned()
-                }
-            }),
+            tracking_id: tracking_id_shown_to(caller, row.tracking_id),
             server_id: row.progress.server_id,
             version: row.progress.version,
             started_at: row.progress.started_at,
