@@ -57,8 +57,10 @@ pub(crate) struct RequestMetrics {
     durations: Handles<&'static str, Histogram>,
     /// `guidepost_mcp_requests_total` by method and HTTP status.
     requests: Handles<(&'static str, u16), Counter>,
-    /// `guidepost_tool_calls_total` by tool label and outcome.
-    tool_calls: Handles<(&'static str, &'static str), Counter>,
+    /// `guidepost_tool_calls_total` by tool label and outcome, with the call's
+    /// `mcp_server_operation_duration_seconds` (its error type follows from the outcome):
+    /// one lookup for both.
+    tool_calls: Handles<(&'static str, &'static str), (Counter, Histogram)>,
     /// `guidepost_tool_call_duration_seconds` by tool label.
     tool_durations: Handles<&'static str, Histogram>,
     /// `mcp_server_operation_duration_seconds` by method, tool label and error type.
@@ -131,28 +133,27 @@ impl RequestMetrics {
     }
 
     pub fn tool_call(&self, tool: &'static str, outcome: &'static str, seconds: f64) {
-        let calls = self.tool_calls.get((tool, outcome), |(tool, outcome)| {
-            metrics::counter!("guidepost_tool_calls_total", "tool" => *tool, "outcome" => *outcome)
+        let (calls, operation) = self.tool_calls.get((tool, outcome), |(tool, outcome)| {
+            let calls = metrics::counter!("guidepost_tool_calls_total", "tool" => *tool, "outcome" => *outcome);
+            let error_type = match *outcome {
+                "ok" => None,
+                "error" => Some("tool_error"),
+                _ => Some("rejected"),
+            };
+            let operation = Operation {
+                method: "tools/call",
+                tool: Some(tool),
+                error_type,
+            };
+            (calls, operation.histogram())
         });
         calls.increment(1);
+        operation.record(seconds);
         let duration = self.tool_durations.get(
             tool,
             |tool| metrics::histogram!("guidepost_tool_call_duration_seconds", "tool" => *tool),
         );
         duration.record(seconds);
-        let error_type = match outcome {
-            "ok" => None,
-            "error" => Some("tool_error"),
-            _ => Some("rejected"),
-        };
-        let operation = Operation {
-            method: "tools/call",
-            tool: Some(tool),
-            error_type,
-        };
-        self.operations
-            .get(operation, Operation::histogram)
-            .record(seconds);
     }
 }
 
