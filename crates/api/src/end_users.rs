@@ -176,6 +176,7 @@ pub struct EndUserErased {
     pub login_sessions_deleted: u64,
     pub tool_calls_kept_anonymous: u64,
     pub support_requests_kept_anonymous: u64,
+    pub feedback_kept_anonymous: u64,
     pub progress_kept_anonymous: u64,
 }
 
@@ -242,6 +243,7 @@ pub(crate) async fn erase(
         login_sessions_deleted: erased.login_sessions_deleted,
         tool_calls_kept_anonymous: erased.tool_calls_kept_anonymous,
         support_requests_kept_anonymous: erased.support_requests_kept_anonymous,
+        feedback_kept_anonymous: erased.feedback_kept_anonymous,
         progress_kept_anonymous: erased.progress_kept_anonymous,
     }))
 }

@@ -20,6 +20,7 @@ pub mod discovery;
 mod end_users;
 mod error;
 mod extract;
+mod feedback;
 mod oidc;
 mod openapi;
 mod organization;
@@ -182,6 +183,8 @@ fn routes() -> RouteTable<Platform> {
         .route("/walkthroughs/{id}/funnel", get(walkthroughs::funnel))
         .route("/walkthroughs/{id}/funnel/stuck", get(walkthroughs::stuck))
         .route("/support-requests", get(support::list))
+        .route("/feedback", get(feedback::list))
+        .route("/feedback/daily", get(feedback::daily))
         .route(
             "/support-requests/{id}",
             get(support::get).patch(support::update),

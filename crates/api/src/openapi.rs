@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, audit, end_users, oidc, organization, servers, support, support_messages,
-    tool_calls, upstreams, walkthroughs, webhooks,
+    analytics, api_keys, audit, end_users, feedback, oidc, organization, servers, support,
+    support_messages, tool_calls, upstreams, walkthroughs, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -86,6 +86,8 @@ use crate::{
         support::update,
         support_messages::list,
         support_messages::create,
+        feedback::list,
+        feedback::daily,
         webhooks::create,
         webhooks::list,
         webhooks::get,
@@ -119,7 +121,7 @@ use crate::{
         (name = "gateway", description = "Upstream MCP servers installed from the catalog and attached to hosted servers"),
         (name = "walkthroughs", description = "Interactive walkthroughs: draft steps, published versions, \
                                               assignments to servers and funnel reports"),
-        (name = "support", description = "Support requests from end users, and webhooks that announce them"),
+        (name = "support", description = "Support requests and feedback from end users, and webhooks that announce them"),
         (name = "end-users", description = "The people behind MCP clients"),
         (name = "analytics", description = "Recorded tool calls and reports"),
         (name = "api-keys", description = "The organization's API keys"),

@@ -87,6 +87,7 @@ struct Fields {
     auth_mode: String,
     walkthrough_tools_enabled: bool,
     support_tool_enabled: bool,
+    feedback_tool_enabled: bool,
     custom_domain: String,
     product_name: String,
     instructions: String,
@@ -104,6 +105,7 @@ impl Fields {
             auth_mode: server.auth_mode.as_str().to_owned(),
             walkthrough_tools_enabled: server.walkthrough_tools_enabled,
             support_tool_enabled: server.support_tool_enabled,
+            feedback_tool_enabled: server.feedback_tool_enabled,
             custom_domain: server
                 .pending_domain
                 .as_ref()
@@ -125,6 +127,7 @@ impl Fields {
             auth_mode: form.auth_mode.clone(),
             walkthrough_tools_enabled: form.walkthrough_tools_enabled.is_some(),
             support_tool_enabled: form.support_tool_enabled.is_some(),
+            feedback_tool_enabled: form.feedback_tool_enabled.is_some(),
             custom_domain: form.custom_domain.clone(),
             product_name: form.product_name.clone(),
             instructions: form.instructions.clone(),
@@ -230,6 +233,7 @@ pub(crate) async fn new_form(State(app): State<Dashboard>, signed: Signed) -> Pa
         auth_mode: "none".to_owned(),
         walkthrough_tools_enabled: true,
         support_tool_enabled: true,
+        feedback_tool_enabled: false,
         custom_domain: String::new(),
         product_name: String::new(),
         instructions: String::new(),
@@ -252,6 +256,8 @@ pub(crate) struct ServerForm {
     walkthrough_tools_enabled: Option<String>,
     #[serde(default)]
     support_tool_enabled: Option<String>,
+    #[serde(default)]
+    feedback_tool_enabled: Option<String>,
     #[serde(default)]
     custom_domain: String,
     #[serde(default)]
@@ -311,6 +317,7 @@ async fn try_create(
         auth_mode: Some(form.auth_mode()?),
         walkthrough_tools_enabled: Some(form.walkthrough_tools_enabled.is_some()),
         support_tool_enabled: Some(form.support_tool_enabled.is_some()),
+        feedback_tool_enabled: Some(form.feedback_tool_enabled.is_some()),
         custom_domain: page::optional(&form.custom_domain),
         product_name: page::optional(&form.product_name),
         instructions: page::optional(&form.instructions),
@@ -487,6 +494,7 @@ async fn try_update(
         auth_mode: Some(form.auth_mode()?),
         walkthrough_tools_enabled: Some(form.walkthrough_tools_enabled.is_some()),
         support_tool_enabled: Some(form.support_tool_enabled.is_some()),
+        feedback_tool_enabled: Some(form.feedback_tool_enabled.is_some()),
         custom_domain: Some(page::optional(&form.custom_domain)),
         product_name: Some(page::optional(&form.product_name)),
         instructions: Some(page::optional(&form.instructions)),

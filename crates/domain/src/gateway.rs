@@ -20,13 +20,15 @@ pub mod builtin_tools {
     pub const GET_WALKTHROUGH_STATUS: &str = "get_walkthrough_status";
     pub const RESET_WALKTHROUGH_PROGRESS: &str = "reset_walkthrough_progress";
     pub const GET_SUPPORT: &str = "get_support";
-    pub const ALL: [&str; 6] = [
+    pub const SEND_FEEDBACK: &str = "send_feedback";
+    pub const ALL: [&str; 7] = [
         LIST_WALKTHROUGHS,
         SELECT_WALKTHROUGH,
         NEXT_WALKTHROUGH_STEP,
         GET_WALKTHROUGH_STATUS,
         RESET_WALKTHROUGH_PROGRESS,
         GET_SUPPORT,
+        SEND_FEEDBACK,
     ];
 }
 

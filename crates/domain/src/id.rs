@@ -48,6 +48,7 @@ pub mod kind {
         Task => "task",
         Member => "mem",
         SupportMessage => "sm",
+        Feedback => "fb",
     }
 }
 
@@ -72,6 +73,7 @@ pub type ProgressId = Id<kind::Progress>;
 pub type TaskId = Id<kind::Task>;
 pub type MemberId = Id<kind::Member>;
 pub type SupportMessageId = Id<kind::SupportMessage>;
+pub type FeedbackId = Id<kind::Feedback>;
 
 const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 const RANDOM_LEN: usize = 20;

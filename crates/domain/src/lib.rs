@@ -12,6 +12,7 @@ mod auth;
 mod canonical;
 mod connection;
 mod diagnosis;
+mod feedback;
 mod gateway;
 mod id;
 mod latency;
@@ -38,10 +39,11 @@ pub use auth::*;
 pub use canonical::{canonical_json, definition_hash};
 pub use connection::*;
 pub use diagnosis::{FailureCause, UpstreamDiagnosis, UpstreamFault};
+pub use feedback::*;
 pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{
-    ApiKeyId, AuditEventId, EndUserId, GrantId, Id, IdKind, LoginSessionId, MemberId,
+    ApiKeyId, AuditEventId, EndUserId, FeedbackId, GrantId, Id, IdKind, LoginSessionId, MemberId,
     OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId, SupportMessageId,
     SupportRequestId, TaskId, ToolCallId, UpstreamId, WalkthroughId, WebhookDeliveryId, WebhookId,
 };

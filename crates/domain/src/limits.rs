@@ -7,6 +7,8 @@ impl Limits {
     pub const TITLE: usize = 200;
     pub const DESCRIPTION: usize = 20_000;
     pub const CONTEXT: usize = 20_000;
+    /// The text of one `send_feedback`.
+    pub const FEEDBACK: usize = 4_000;
     pub const INSTRUCTIONS: usize = 10_000;
     pub const EMAIL: usize = 254;
     pub const DOMAIN: usize = 253;

@@ -52,6 +52,8 @@ pub struct McpServer {
     pub auth_mode: AuthMode,
     pub walkthrough_tools_enabled: bool,
     pub support_tool_enabled: bool,
+    /// Whether it offers `send_feedback` (off until its team turns it on).
+    pub feedback_tool_enabled: bool,
     pub product_name: Option<String>,
     pub instructions: Option<String>,
     pub allowed_origins: Vec<String>,
@@ -74,6 +76,8 @@ pub struct ServerSettings {
     pub auth_mode: AuthMode,
     pub walkthrough_tools_enabled: bool,
     pub support_tool_enabled: bool,
+    /// Whether it offers `send_feedback` (off until its team turns it on).
+    pub feedback_tool_enabled: bool,
     pub product_name: Option<String>,
     pub instructions: Option<String>,
     pub allowed_origins: Vec<String>,

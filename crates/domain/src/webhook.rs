@@ -43,6 +43,9 @@ pub enum WebhookEvent {
     #[serde(rename = "connection.needs_reconnect")]
     ConnectionNeedsReconnect,
     /// Sent only on request (`POST /api/v1/webhooks/{id}/test`), to try a receiver.
+    /// Somebody sent feedback through `send_feedback`. Data: [`Feedback`](crate::Feedback).
+    #[serde(rename = "feedback.created")]
+    FeedbackCreated,
     #[serde(rename = "ping")]
     Ping,
 }
@@ -57,6 +60,7 @@ impl WebhookEvent {
         WebhookEvent::ToolReviewRequested,
         WebhookEvent::WalkthroughCompleted,
         WebhookEvent::ConnectionNeedsReconnect,
+        WebhookEvent::FeedbackCreated,
     ];
 
     /// Whether its data quotes an upstream's own words (a failed upstream's last error, an
@@ -83,6 +87,7 @@ impl WebhookEvent {
             WebhookEvent::ToolReviewRequested => "tool.review_requested",
             WebhookEvent::WalkthroughCompleted => "walkthrough.completed",
             WebhookEvent::ConnectionNeedsReconnect => "connection.needs_reconnect",
+            WebhookEvent::FeedbackCreated => "feedback.created",
             WebhookEvent::Ping => "ping",
         }
     }

@@ -18,6 +18,7 @@ mod bulk;
 mod connections;
 mod end_users;
 mod error;
+mod feedback;
 mod funnel;
 mod group_commit;
 mod held;
@@ -53,6 +54,7 @@ pub use bulk::BulkStore;
 pub use connections::ConnectionStore;
 pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
+pub use feedback::{FeedbackFilter, FeedbackStore, MAX_FEEDBACK_DAYS};
 pub use funnel::{FunnelCounts, FunnelStore, StepCount, StuckAt, StuckPerson};
 pub use members::MemberStore;
 pub use oidc::OidcStore;
@@ -128,6 +130,7 @@ pub trait Store:
     + AuditStore
     + AttentionStore
     + SupportMessageStore
+    + FeedbackStore
     + WebhookStore
     + TaskStore
     + MemberStore

@@ -16,6 +16,7 @@ pub type ExportedRow = serde_json::Map<String, serde_json::Value>;
 pub enum ExportedTable {
     AuditEvents,
     EndUsers,
+    Feedback,
     McpSessions,
     OauthCodeSends,
     OauthCodes,
@@ -34,9 +35,10 @@ pub enum ExportedTable {
 
 impl ExportedTable {
     /// Every table, by name.
-    pub const ALL: [ExportedTable; 16] = [
+    pub const ALL: [ExportedTable; 17] = [
         Self::AuditEvents,
         Self::EndUsers,
+        Self::Feedback,
         Self::McpSessions,
         Self::OauthCodeSends,
         Self::OauthCodes,
@@ -58,6 +60,7 @@ impl ExportedTable {
         match self {
             Self::AuditEvents => "audit_events",
             Self::EndUsers => "end_users",
+            Self::Feedback => "feedback",
             Self::McpSessions => "mcp_sessions",
             Self::OauthCodeSends => "oauth_code_sends",
             Self::OauthCodes => "oauth_codes",
@@ -121,6 +124,7 @@ pub struct Erasure {
     pub progress_kept_anonymous: u64,
     pub tool_calls_kept_anonymous: u64,
     pub support_requests_kept_anonymous: u64,
+    pub feedback_kept_anonymous: u64,
 }
 
 #[async_trait]

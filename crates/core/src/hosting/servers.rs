@@ -26,6 +26,9 @@ pub struct CreateServer {
     pub walkthrough_tools_enabled: Option<bool>,
     #[serde(default)]
     pub support_tool_enabled: Option<bool>,
+    /// Offer `send_feedback` (a rating from 1 to 5 and a text); off by default.
+    #[serde(default)]
+    pub feedback_tool_enabled: Option<bool>,
     #[serde(default)]
     pub custom_domain: Option<String>,
     #[serde(default)]
@@ -50,6 +53,9 @@ pub struct UpdateServer {
     pub walkthrough_tools_enabled: Option<bool>,
     #[serde(default)]
     pub support_tool_enabled: Option<bool>,
+    /// Offer `send_feedback` (a rating from 1 to 5 and a text); off by default.
+    #[serde(default)]
+    pub feedback_tool_enabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub custom_domain: Option<Option<String>>,
@@ -136,6 +142,7 @@ fn settings_for_create(
         auth_mode: input.auth_mode.unwrap_or(AuthMode::None),
         walkthrough_tools_enabled: input.walkthrough_tools_enabled.unwrap_or(true),
         support_tool_enabled: input.support_tool_enabled.unwrap_or(true),
+        feedback_tool_enabled: input.feedback_tool_enabled.unwrap_or(false),
         product_name: optional_text("product_name", input.product_name, Limits::NAME)?,
         instructions: optional_text("instructions", input.instructions, Limits::INSTRUCTIONS)?,
         allowed_origins: checked_origins(input.allowed_origins.unwrap_or_default())?,
@@ -183,6 +190,9 @@ fn apply_update(
         support_tool_enabled: input
             .support_tool_enabled
             .unwrap_or(current.support_tool_enabled),
+        feedback_tool_enabled: input
+            .feedback_tool_enabled
+            .unwrap_or(current.feedback_tool_enabled),
         product_name: match input.product_name {
             Some(value) => optional_text("product_name", value, Limits::NAME)?,
             None => current.product_name,
@@ -246,6 +256,10 @@ fn named_fields(input: &UpdateServer) -> Vec<&'static str> {
             input.walkthrough_tools_enabled.is_some(),
         ),
         ("support_tool_enabled", input.support_tool_enabled.is_some()),
+        (
+            "feedback_tool_enabled",
+            input.feedback_tool_enabled.is_some(),
+        ),
         ("custom_domain", input.custom_domain.is_some()),
         ("product_name", input.product_name.is_some()),
         ("instructions", input.instructions.is_some()),

@@ -78,12 +78,10 @@ pub async fn switches(
 /// The built-in tools whose family is on on `server` (whether walkthroughs are published
 /// does not matter: a switch is set ahead of time as well).
 fn builtin_names(server: &McpServer) -> impl Iterator<Item = &'static str> + '_ {
-    builtin_tools::ALL.into_iter().filter(|name| {
-        if *name == builtin_tools::GET_SUPPORT {
-            crate::support::requests::offered_on(server)
-        } else {
-            server.walkthrough_tools_enabled
-        }
+    builtin_tools::ALL.into_iter().filter(|name| match *name {
+        builtin_tools::GET_SUPPORT => crate::support::requests::offered_on(server),
+        builtin_tools::SEND_FEEDBACK => crate::support::feedback::offered_on(server),
+        _ => server.walkthrough_tools_enabled,
     })
 }
 

@@ -1,6 +1,6 @@
 //! What the organization's servers are used for and by whom: analytics (calls
 //! over time, per-tool latency and errors, walkthrough funnels and who is stuck in them), end users with their
-//! progress and calls, the support inbox, and the webhooks that announce support events.
+//! progress and calls, the support inbox, feedback, and the webhooks that announce support events.
 //!
 //! Every number comes from a core report over the signed-in member's organization; the
 //! pages only lay it out (charts in `crate::charts`, each followed by its table). Time
@@ -9,6 +9,7 @@
 mod calls;
 mod conversation;
 mod end_users;
+mod feedback;
 mod funnel;
 mod range;
 mod stuck;
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
             post(crate::gateway::connections::disconnect_person),
         )
         .route("/support", get(support::inbox))
+        .route("/support/feedback", get(feedback::list))
         .route("/support/{id}", get(support::show))
         .route("/support/{id}/status", post(support::change_status))
         .route("/support/{id}/conversation", get(conversation::show))

@@ -76,6 +76,8 @@ pub(crate) struct HookForm {
     event_walkthrough_completed: Option<String>,
     #[serde(default)]
     event_needs_reconnect: Option<String>,
+    #[serde(default)]
+    event_feedback_created: Option<String>,
 }
 
 impl HookForm {
@@ -103,6 +105,7 @@ impl HookForm {
                 &self.event_needs_reconnect,
                 WebhookEvent::ConnectionNeedsReconnect,
             ),
+            (&self.event_feedback_created, WebhookEvent::FeedbackCreated),
         ];
         events.extend(
             boxes
@@ -126,7 +129,7 @@ async fn list_page(
         Outcome::Fresh => (StatusCode::OK, None, None, fresh_form()),
         Outcome::Created(id, secret) => (StatusCode::OK, Some((id, secret)), None, fresh_form()),
         Outcome::Refused(status, field, message, form) => {
-            (status, None, Some((field, message)), form)
+            (status, None, Some((field, message)), *form)
         }
     };
     let page = ListPage {
@@ -143,7 +146,8 @@ async fn list_page(
 enum Outcome {
     Fresh,
     Created(String, String),
-    Refused(StatusCode, String, String, HookForm),
+    /// The form is boxed: it is the one large variant.
+    Refused(StatusCode, String, String, Box<HookForm>),
 }
 
 /// A new form subscribes to the support events.
@@ -178,11 +182,14 @@ pub(crate) async fn create(
             StatusCode::UNPROCESSABLE_ENTITY,
             why.field.to_string(),
             why.message,
-            form,
+            Box::new(form),
         ),
-        Err(CoreError::Conflict(message)) => {
-            Outcome::Refused(StatusCode::CONFLICT, "webhook".into(), message, form)
-        }
+        Err(CoreError::Conflict(message)) => Outcome::Refused(
+            StatusCode::CONFLICT,
+            "webhook".into(),
+            message,
+            Box::new(form),
+        ),
         Err(other) => return Err(other.into()),
     };
     let done = matches!(outcome, Outcome::Created(..)).then_some("created");

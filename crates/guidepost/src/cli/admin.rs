@@ -91,6 +91,9 @@ pub enum ServerCommand {
         /// Offer `get_support` (true or false).
         #[arg(long, value_parser = BoolishValueParser::new())]
         support_tool: Option<bool>,
+        /// Offer `send_feedback`, a rating from 1 to 5 and a text (true or false).
+        #[arg(long, value_parser = BoolishValueParser::new())]
+        feedback_tool: Option<bool>,
         /// A custom domain (verify it with `server verify-domain`); "" removes it.
         #[arg(long)]
         custom_domain: Option<String>,

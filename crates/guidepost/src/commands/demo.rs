@@ -88,6 +88,7 @@ pub async fn seed(platform: &Platform) -> anyhow::Result<Seeded> {
                 auth_mode: None,
                 walkthrough_tools_enabled: None,
                 support_tool_enabled: None,
+                feedback_tool_enabled: None,
                 custom_domain: None,
                 product_name: Some("Guidepost Demo".into()),
                 instructions: Some("This is Guidepost's demo server. Use get_support to reach the (demo) support team.".into()),

@@ -119,6 +119,7 @@ async fn create_acme(platform: &guidepost_core::Platform) -> (String, McpServer)
         auth_mode: None,
         walkthrough_tools_enabled: None,
         support_tool_enabled: None,
+        feedback_tool_enabled: None,
         custom_domain: None,
         product_name: None,
         instructions: None,

@@ -198,7 +198,7 @@ backend_tests! {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(export["end_user_id"], ada.id.as_str());
         let tables = export["tables"].as_object().expect("tables");
-        assert_eq!(tables.len(), 16, "every table, even an empty one: {:?}", tables.keys());
+        assert_eq!(tables.len(), 17, "every table, even an empty one: {:?}", tables.keys());
         assert_eq!(tables["end_users"].as_array().unwrap().len(), 1);
         let exported: Vec<(i64, String)> = tables["tool_calls"].as_array().unwrap().iter()
             .map(|c| (c["created_at"].as_i64().unwrap(), c["id"].as_str().expect("an id").to_owned()))

@@ -115,7 +115,7 @@ backend_tests! {
     async fn tools_that_grow_past_the_cap_after_attach_are_quarantined_with_the_reason(db: &TestDatabase) {
         let cap = 24;
         let f = fixture_with(db, "acme", 60_000, HOSTILE, |s| s.platform.max_server_tools = cap).await;
-        // 6 built-in and 14 attached tools take 20 places: 4 are left.
+        // 7 built-in and 14 attached tools take 21 places: 3 are left.
         let before = listed(&f).await;
         f.mcp.call_tool(1, "fx__bloat", json!({"count": 30, "prefix": "extra"})).await;
         stored_tool(&f, &f.upstream, "extra29", Duration::from_secs(20), |_| true).await;
@@ -123,15 +123,15 @@ backend_tests! {
         let extra: Vec<&Value> = stored.iter().filter(|t| t["name"].as_str().unwrap().starts_with("extra")).collect();
         assert_eq!(extra.len(), 30);
         let fitting: Vec<&str> = extra.iter().filter(|t| t["state"] == "approved").map(|t| t["name"].as_str().unwrap()).collect();
-        assert_eq!(fitting, ["extra0", "extra1", "extra2", "extra3"], "{stored:?}");
+        assert_eq!(fitting, ["extra0", "extra1", "extra2"], "{stored:?}");
         for tool in extra.iter().filter(|t| t["state"] != "approved") {
             assert_eq!(tool["state"], "quarantined", "{tool}");
             assert!(has_finding(tool, "server-tool-cap"), "{tool}");
         }
         let after = listed(&f).await;
         assert!(after.len() <= cap, "{} tools listed: {after:?}", after.len());
-        assert_eq!(after.len(), before.len() + 4, "{after:?}");
-        assert!(!after.contains(&"fx__extra4".to_owned()));
+        assert_eq!(after.len(), before.len() + 3, "{after:?}");
+        assert!(!after.contains(&"fx__extra3".to_owned()));
 
         // Approval waits for room; rejecting another tool makes it.
         let approve = format!("/upstreams/{}/tools/extra4/approve", f.upstream);

@@ -295,10 +295,10 @@ backend_tests! {
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
         assert!(refused["detail"].as_str().unwrap().contains("fx__echo (already Fixture's echo)"), "{refused}");
 
-        // 6 built-in and 10 attached tools; 10 more would make 26, over the cap of 24.
+        // 7 built-in and 10 attached tools; 10 more would make 27, over the cap of 24.
         let (status, refused) = f.app.api(Method::PUT, &path, &f.acme.key, Some(json!({"prefix": "fy"}))).await;
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
-        assert!(refused["detail"].as_str().unwrap().contains("would offer 26 tools, over its cap of 24"), "{refused}");
+        assert!(refused["detail"].as_str().unwrap().contains("would offer 27 tools, over its cap of 24"), "{refused}");
         // Each name in the lists is bounded: empty, or longer than any definition's, is
         // refused as the field's error (not stored, not shown back whole).
         let long = "x".repeat(2049);

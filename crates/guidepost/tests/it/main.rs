@@ -42,6 +42,7 @@ mod docs_checker;
 mod erasure;
 mod erasure_connections;
 mod faults;
+mod feedback;
 mod floods;
 mod fuzz_mcp;
 mod gateway;

@@ -122,7 +122,7 @@ async fn deliveries(app: &TestApp, tenant: &Tenant, hook: &str) -> Vec<Value> {
 }
 
 /// Runs the verification recipe of docs/user/webhooks.md on a delivery; returns its exit code and output.
-async fn verify(secret: &str, signature: &str, body: &str) -> (bool, String) {
+pub(crate) async fn verify(secret: &str, signature: &str, body: &str) -> (bool, String) {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new("python3")
         .arg(workspace_root().join("scripts/verify-webhook"))

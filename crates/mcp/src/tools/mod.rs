@@ -6,6 +6,7 @@
 //! [`ToolSources::builtin`].
 
 mod connect_watch;
+mod feedback;
 mod support;
 mod upstreams;
 mod walkthroughs;
@@ -126,13 +127,14 @@ pub(crate) struct ToolSources {
 }
 
 impl ToolSources {
-    /// Guidepost's own tools (the walkthrough tools, then `get_support`), then the tools
+    /// Guidepost's own tools (the walkthrough tools, `get_support`, `send_feedback`), then the tools
     /// of the upstream servers attached to the server.
     pub fn builtin() -> Self {
         Self {
             sources: Arc::new([
                 Box::new(walkthroughs::WalkthroughTools) as Box<dyn ToolSource>,
                 Box::new(support::SupportTool),
+                Box::new(feedback::FeedbackTool),
                 Box::new(upstreams::UpstreamTools),
             ]),
         }

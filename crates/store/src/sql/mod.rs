@@ -20,6 +20,7 @@ mod caps;
 mod catalog_entries;
 mod connections;
 mod end_users;
+mod feedback;
 mod funnel;
 mod members;
 mod oidc;

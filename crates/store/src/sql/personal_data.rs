@@ -21,6 +21,7 @@ const TEXT_COLUMNS: &[(&str, &str)] = &[
     ("support_requests", "context"),
     ("support_messages", "author"),
     ("support_messages", "body"),
+    ("feedback", "text"),
     ("tasks", "input_requests"),
     ("tasks", "input_responses"),
     ("tasks", "outcome"),
@@ -47,7 +48,7 @@ impl PersonalDataStore for ThisStore {
     //   or email), their upstream connections and connect flows (core revokes them at the
     //   upstream first), the sign-in codes counted against their address, and the link and
     //   tracking id of the anonymous end users linked to them (their personal URLs);
-    // - kept anonymous: their tool calls, support requests, tasks and walkthrough
+    // - kept anonymous: their tool calls, support requests, feedback, tasks and walkthrough
     //   progress move to one new anonymous end user (the tombstone, carrying no email, no
     //   tracking id, and the person's first and last seen times). One tombstone per
     //   person, not one per organization: funnels and reports count *distinct* end
@@ -84,12 +85,13 @@ impl PersonalDataStore for ThisStore {
         .bind(t)
         .execute(traced(&mut *tx))
         .await?;
-        let mut moved = [0u64; 4];
+        let mut moved = [0u64; 5];
         for (at, table) in [
             "walkthrough_progress",
             "tool_calls",
             "support_requests",
             "tasks",
+            "feedback",
         ]
         .iter()
         .enumerate()
@@ -110,6 +112,7 @@ impl PersonalDataStore for ThisStore {
             progress_kept_anonymous: moved[0],
             tool_calls_kept_anonymous: moved[1],
             support_requests_kept_anonymous: moved[2],
+            feedback_kept_anonymous: moved[4],
             ..Erasure::default()
         };
 

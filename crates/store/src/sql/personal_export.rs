@@ -81,7 +81,7 @@ fn export_query(table: ExportedTable) -> ExportQuery {
          (SELECT id FROM oauth_grants WHERE org_id = $1 AND end_user_id IN ({PEOPLE}))"
     );
     let (filter, params, order) = match table {
-        McpSessions | WalkthroughProgress | ToolCalls | Tasks | OauthGrants => {
+        McpSessions | WalkthroughProgress | ToolCalls | Tasks | OauthGrants | Feedback => {
             let order = if table == ToolCalls {
                 Order::Time
             } else {

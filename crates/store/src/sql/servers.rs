@@ -5,7 +5,8 @@ use super::*;
 
 const SERVER_COLUMNS: &str = "id, org_id, kind, name, slug, custom_domain, auth_mode, \
      walkthrough_tools_enabled, support_tool_enabled, product_name, instructions, \
-     allowed_origins, created_at, updated_at, pending_domain, pending_domain_token, disabled_tools";
+     allowed_origins, created_at, updated_at, pending_domain, pending_domain_token, disabled_tools, \
+     feedback_tool_enabled";
 
 fn server(row: &DbRow) -> Result<McpServer> {
     let kind = text(row, "kind")?;
@@ -30,6 +31,7 @@ fn server(row: &DbRow) -> Result<McpServer> {
         auth_mode: AuthMode::parse(&auth_mode).ok_or_else(|| corrupt("auth mode", &auth_mode))?,
         walkthrough_tools_enabled: row.try_get("walkthrough_tools_enabled")?,
         support_tool_enabled: row.try_get("support_tool_enabled")?,
+        feedback_tool_enabled: row.try_get("feedback_tool_enabled")?,
         product_name: opt_text(row, "product_name")?,
         instructions: opt_text(row, "instructions")?,
         allowed_origins: serde_json::from_str(&origins)
@@ -58,7 +60,7 @@ impl ServerStore for ThisStore {
         let now = Timestamp::now().micros();
         let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
-             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, '[]' \
+             SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, '[]', $16 \
              FROM organizations WHERE id = $2 RETURNING {SERVER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -77,6 +79,7 @@ impl ServerStore for ThisStore {
             .bind(now)
             .bind(s.pending_domain.as_ref().map(|p| p.domain.as_str()))
             .bind(s.pending_domain.as_ref().map(|p| p.token.as_str()))
+            .bind(s.feedback_tool_enabled)
             .fetch_optional(traced(&mut *tx))
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;
@@ -131,7 +134,7 @@ impl ServerStore for ThisStore {
             "UPDATE mcp_servers SET name = $3, slug = $4, custom_domain = $5, auth_mode = $6, \
              walkthrough_tools_enabled = $7, support_tool_enabled = $8, product_name = $9, \
              instructions = $10, allowed_origins = $11, updated_at = {next}, \
-             pending_domain = $13, pending_domain_token = $14 \
+             pending_domain = $13, pending_domain_token = $14, feedback_tool_enabled = $16 \
              WHERE org_id = $1 AND id = $2 AND ($15 IS NULL OR updated_at = $15) \
              RETURNING {SERVER_COLUMNS}"
         );
@@ -151,6 +154,7 @@ impl ServerStore for ThisStore {
             .bind(s.pending_domain.as_ref().map(|p| p.domain.as_str()))
             .bind(s.pending_domain.as_ref().map(|p| p.token.as_str()))
             .bind(read_at.map(Timestamp::micros))
+            .bind(s.feedback_tool_enabled)
             .fetch_optional(traced(&mut *tx))
             .await
             .map_err(|e| unique_conflict(e, &["slug", "custom_domain"]))?;

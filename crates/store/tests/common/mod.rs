@@ -47,6 +47,7 @@ pub fn settings(slug: &str) -> ServerSettings {
         auth_mode: AuthMode::None,
         walkthrough_tools_enabled: true,
         support_tool_enabled: true,
+        feedback_tool_enabled: false,
         product_name: None,
         instructions: None,
         allowed_origins: Vec::new(),

@@ -377,6 +377,7 @@ mod tests {
             auth_mode: AuthMode::PlatformOauth,
             walkthrough_tools_enabled: true,
             support_tool_enabled: true,
+            feedback_tool_enabled: false,
             product_name: None,
             instructions: None,
             allowed_origins: vec![],

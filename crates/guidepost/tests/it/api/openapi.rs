@@ -45,6 +45,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/support-requests/{id}"),
     ("get", "/api/v1/support-requests/{id}/messages"),
     ("post", "/api/v1/support-requests/{id}/messages"),
+    ("get", "/api/v1/feedback"),
+    ("get", "/api/v1/feedback/daily"),
     ("post", "/api/v1/webhooks"),
     ("get", "/api/v1/webhooks"),
     ("get", "/api/v1/webhooks/{id}"),

@@ -13,6 +13,7 @@ mod call_log;
 mod catalog_entries;
 mod connect_journey;
 mod connections;
+mod feedback;
 mod forms;
 pub(crate) mod gateway;
 mod gateway_access;

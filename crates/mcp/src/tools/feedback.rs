@@ -1,0 +1,112 @@
+//! `send_feedback`: a rating and a few words about the server, for its team.
+
+use async_trait::async_trait;
+use guidepost_core::support::feedback::{self, FeedbackError, FeedbackInput};
+use guidepost_core::{CoreError, Platform};
+use guidepost_domain::{Limits, McpServer, Rating};
+use rmcp::model::{Tool, ToolAnnotations};
+use serde_json::json;
+
+use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+
+const NAME: &str = guidepost_domain::builtin_tools::SEND_FEEDBACK;
+
+fn definition(server: &McpServer) -> Tool {
+    let product = server.product_name.as_deref().unwrap_or(&server.name);
+    let description = format!(
+        "Send the {product} team feedback about {product} or about this server's tools and \
+         walkthroughs: a rating from 1 (poor) to 5 (excellent) and a short text. Use it when \
+         the user wants to tell the team something, or after finishing a walkthrough if the \
+         user agrees. It is not for getting help: use get_support for that, if offered."
+    );
+    tool(
+        NAME,
+        "Send feedback",
+        description,
+        json!({"type": "object", "properties": {
+                "rating": {"type": "integer", "minimum": Rating::MIN, "maximum": Rating::MAX,
+                    "description": "From 1 (poor) to 5 (excellent)."},
+                "text": {"type": "string", "maxLength": Limits::FEEDBACK,
+                    "description": "What the user wants the team to know, in their words."}},
+               "required": ["rating", "text"], "additionalProperties": false}),
+        json!({"type": "object", "properties": {
+                "feedback_id": {"type": "string"},
+                "rating": {"type": "integer"}},
+               "required": ["feedback_id", "rating"]}),
+        ToolAnnotations::new()
+            .read_only(false)
+            .destructive(false)
+            .idempotent(false)
+            .open_world(false),
+    )
+}
+
+/// `send_feedback`, offered while the server has it on.
+pub(crate) struct FeedbackTool;
+
+#[async_trait]
+impl ToolSource for FeedbackTool {
+    async fn list(&self, _platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
+        Ok(if feedback::offered_on(server) {
+            vec![definition(server)]
+        } else {
+            Vec::new()
+        })
+    }
+
+    fn own_names(&self) -> &'static [&'static str] {
+        &[NAME]
+    }
+
+    async fn resolve(
+        &self,
+        _platform: &Platform,
+        server: &McpServer,
+        name: &str,
+    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError> {
+        let offered = name == NAME && feedback::offered_on(server);
+        Ok(offered.then(|| Box::new(SendFeedback) as Box<dyn ResolvedTool>))
+    }
+}
+
+/// `send_feedback`, found for a call.
+struct SendFeedback;
+
+#[async_trait]
+impl ResolvedTool for SendFeedback {
+    fn metrics_label(&self) -> &'static str {
+        NAME
+    }
+
+    async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
+        send(call).await.into_result().into()
+    }
+}
+
+async fn send(call: &ToolCall<'_>) -> ToolOutcome {
+    let input: FeedbackInput = match parse_arguments(NAME, call.arguments) {
+        Ok(input) => input,
+        Err(failure) => return failure,
+    };
+    let scope = call.scope;
+    let session = scope.session.as_ref().map(|session| &session.id);
+    match feedback::send(call.platform, &scope.server, call.end_user, session, input).await {
+        Ok(sent) => ToolOutcome::Success {
+            text: format!(
+                "Thank you: the feedback ({} of 5) was sent to the team. Tell the user it was \
+                 received.",
+                sent.rating.get()
+            ),
+            structured: json!({"feedback_id": sent.id, "rating": sent.rating}),
+        },
+        Err(FeedbackError::Core(error)) => {
+            tracing::error!(%error, "could not record feedback");
+            ToolOutcome::failure(
+                "The feedback could not be saved because of a server error. Try again in a moment.",
+            )
+        }
+        Err(FeedbackError::Invalid(refused)) => ToolOutcome::failure(format!(
+            "The feedback was not sent: {refused}. Correct it and call send_feedback again."
+        )),
+    }
+}
