@@ -6,13 +6,14 @@ use axum::response::IntoResponse;
 use guidepost_core::Platform;
 use guidepost_core::insights::analytics::{self, ToolReportWindow};
 use guidepost_core::insights::analytics_csv::report_csv;
+use guidepost_core::insights::missing::{self, MissingCapabilities};
 use guidepost_domain::{ServerId, Timestamp};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::OrgAuth;
 use crate::error::ApiError;
-use crate::extract::{Json, Query, query_id};
+use crate::extract::{IdPath, Json, Query, query_id};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -103,4 +104,42 @@ pub(crate) fn time(field: &'static str, raw: Option<&str>) -> Result<Option<Time
         })
     })
     .transpose()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MissingQuery {
+    /// How many days back, up to the end of the current UTC hour: 1 to 31 (default 7).
+    #[param(minimum = 1, maximum = 31)]
+    days: Option<u32>,
+}
+
+/// What agents looked for on a server and did not find: calls of tools it does not
+/// offer and arguments a tool (or its upstream) refused, each grouped by name with counts;
+/// tools with at least three errors; and offered tools nobody called. The raw calls are
+/// `GET /api/v1/tool-calls?server_id=&tool_name=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/servers/{id}/missing-capabilities",
+    tag = "analytics",
+    operation_id = "missing_capabilities_get",
+    params(("id" = String, Path, description = "The server (`ms_…`)"), MissingQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report", body = MissingCapabilities),
+        (status = 404, description = "No such server in the organization"),
+        (status = 422, description = "Invalid number of days"),
+    )
+)]
+pub(crate) async fn missing(
+    State(platform): State<Platform>,
+    auth: OrgAuth,
+    IdPath(id): IdPath<ServerId>,
+    Query(query): Query<MissingQuery>,
+) -> Result<Json<MissingCapabilities>, ApiError> {
+    let days = query.days.unwrap_or(missing::DEFAULT_DAYS);
+    Ok(Json(
+        missing::report(&platform, &auth.caller, &id, days).await?,
+    ))
 }

@@ -214,6 +214,10 @@ fn routes() -> RouteTable<Platform> {
         .route("/tool-calls", get(tool_calls::list))
         .route("/analytics/tools", get(analytics::tools))
         .route("/analytics/tools/export", get(analytics::export))
+        .route(
+            "/servers/{id}/missing-capabilities",
+            get(analytics::missing),
+        )
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/openapi.json", get(openapi::document))

@@ -102,6 +102,7 @@ use crate::{
         tool_calls::list,
         analytics::tools,
         analytics::export,
+        analytics::missing,
         api_keys::list,
         api_keys::create,
         api_keys::revoke,

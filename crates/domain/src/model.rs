@@ -202,6 +202,18 @@ pub struct ToolCall {
     pub upstream_id: Option<crate::UpstreamId>,
     /// Made from the dashboard's tool tester, not by an agent.
     pub is_test: bool,
+    /// Why the call was refused before any tool ran, if it was.
+    pub refusal: Option<CallRefusal>,
+}
+
+string_enum! {
+    /// Why a call was refused before any tool ran, what a server's missing-capabilities
+    /// report groups: the server offers no tool by that name, or the tool (or its
+    /// upstream, with `-32602`) refused the arguments.
+    CallRefusal {
+        UnknownTool => "unknown_tool",
+        InvalidArguments => "invalid_arguments",
+    }
 }
 
 /// One page of a list, with the opaque cursor of the next page if there is one.

@@ -377,7 +377,7 @@ impl GuidepostServer {
             let message = format!(
                 "Unknown tool: {name}. Call tools/list to see the tools this server offers."
             );
-            let recorded = Recorded::protocol_error(&message, started);
+            let recorded = Recorded::unknown_tool(&message, started);
             let end_user = scope.signed_in_end_user();
             let call = recorded_as(self.tools.metrics_label(name), end_user, None);
             record(&self.platform, scope, call, recorded);
@@ -417,6 +417,7 @@ impl GuidepostServer {
             upstream,
             round,
             protocol_error,
+            refusal,
         } = tool.call(&call).await;
         if let Some(round) = round {
             // Recorded when the call ends, by the retry that gets its result.
@@ -425,7 +426,7 @@ impl GuidepostServer {
         if result.is_error == Some(true) {
             tracing::info!(tool = name, "tool call failed");
         }
-        let recorded = Recorded::result(&result, started);
+        let recorded = Recorded::result(&result, started).refused_as(refusal);
         record(
             &self.platform,
             scope,
@@ -519,10 +520,16 @@ impl GuidepostServer {
             }
         };
         if let Ok(ToolAnswer {
-            result, upstream, ..
+            result,
+            upstream,
+            refusal,
+            ..
         }) = tokio::time::timeout(ANSWER_WITHIN, &mut detached).await
         {
-            recorder(Recorded::result(&result, started), upstream);
+            recorder(
+                Recorded::result(&result, started).refused_as(refusal),
+                upstream,
+            );
             return Ok(result.into());
         }
         let admission =
@@ -532,12 +539,18 @@ impl GuidepostServer {
             Ok(Admission::Admitted(admitted)) => {
                 let task = admitted.run(move |ctx| async move {
                     let ToolAnswer {
-                        result, upstream, ..
+                        result,
+                        upstream,
+                        refusal,
+                        ..
                     } = tokio::select! {
                         answered = detached => answered,
                         () = ctx.cancelled() => cancelled_call().into(),
                     };
-                    recorder(Recorded::result(&result, started), upstream);
+                    recorder(
+                        Recorded::result(&result, started).refused_as(refusal),
+                        upstream,
+                    );
                     tasks::task_end(Ok(result))
                 });
                 Ok(tasks::created(&task))
@@ -547,9 +560,15 @@ impl GuidepostServer {
                 // for a client without the extension, and nobody else's task is refused.
                 tracing::info!(%full, tool = name, "the call is answered within its request");
                 let ToolAnswer {
-                    result, upstream, ..
+                    result,
+                    upstream,
+                    refusal,
+                    ..
                 } = detached.await;
-                recorder(Recorded::result(&result, started), upstream);
+                recorder(
+                    Recorded::result(&result, started).refused_as(refusal),
+                    upstream,
+                );
                 Ok(result.into())
             }
             Err(error) => {

@@ -6,7 +6,8 @@ use std::time::Instant;
 use guidepost_core::Platform;
 use guidepost_core::insights::analytics::{capped_arguments, json_prefix_chars};
 use guidepost_domain::{
-    EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId, prefix_chars, without_nul,
+    CallRefusal, EndUser, Limits, Timestamp, ToolCall, ToolCallId, UpstreamId, prefix_chars,
+    without_nul,
 };
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
@@ -20,6 +21,8 @@ pub(crate) struct Recorded {
     is_error: bool,
     error_code: Option<i64>,
     duration_us: i64,
+    /// Why it was refused before a tool ran, for the missing-capabilities report.
+    refusal: Option<CallRefusal>,
 }
 
 impl Recorded {
@@ -37,6 +40,7 @@ impl Recorded {
             is_error,
             error_code: None,
             duration_us: started.elapsed().as_micros() as i64,
+            refusal: None,
         }
     }
 
@@ -60,7 +64,18 @@ impl Recorded {
             is_error,
             error_code,
             duration_us,
+            refusal: None,
         }
+    }
+
+    /// A call of a tool the server does not offer.
+    pub fn unknown_tool(message: &str, started: Instant) -> Self {
+        Self::protocol_error(message, started).refused_as(Some(CallRefusal::UnknownTool))
+    }
+
+    /// The same record, saying why the call was refused before a tool ran.
+    pub fn refused_as(self, refusal: Option<CallRefusal>) -> Self {
+        Self { refusal, ..self }
     }
 
     pub fn protocol_error(message: &str, started: Instant) -> Self {
@@ -69,6 +84,7 @@ impl Recorded {
             is_error: true,
             error_code: Some(-32602),
             duration_us: started.elapsed().as_micros() as i64,
+            refusal: None,
         }
     }
 }
@@ -143,6 +159,7 @@ pub(crate) fn record(
         created_at: now,
         upstream_id: upstream,
         is_test: scope.test_call,
+        refusal: recorded.refusal,
     });
 }
 
@@ -162,6 +179,7 @@ impl Recorded {
             is_error,
             error_code,
             duration_us: started.elapsed().as_micros() as i64,
+            refusal: None,
         }
     }
 
@@ -173,6 +191,7 @@ impl Recorded {
             is_error: true,
             error_code: Some(code),
             duration_us: 0,
+            refusal: None,
         }
     }
 }

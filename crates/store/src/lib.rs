@@ -70,7 +70,9 @@ pub use sqlite::SqliteStore;
 pub use support::{SupportRequestFilter, SupportStore};
 pub use support_messages::{MAX_SUPPORT_MESSAGES, NewSupportMessage, SupportMessageStore};
 pub use tasks::TaskStore;
-pub use tool_calls::{ROLLUP_MICROS, ToolCallBucket, ToolCallFilter, ToolCallStore, ToolRollup};
+pub use tool_calls::{
+    ROLLUP_MICROS, RefusedTool, ToolCallBucket, ToolCallFilter, ToolCallStore, ToolRollup,
+};
 pub use traced::{statement_limit, within_statement_limit};
 pub use upstreams::{AttachedUpstream, UpstreamSettings, UpstreamStore};
 pub use walkthroughs::{

@@ -32,6 +32,17 @@ pub struct ToolRollup {
     pub latencies: LatencyHistogram,
 }
 
+/// The calls of one tool name refused for one reason (and by one upstream, for arguments
+/// an upstream refused) over a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedTool {
+    pub tool_name: String,
+    pub refusal: CallRefusal,
+    pub upstream_id: Option<UpstreamId>,
+    pub calls: u64,
+    pub last_called_at: Timestamp,
+}
+
 /// How many calls, and how many of them errors, fell in one time bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolCallBucket {
@@ -104,4 +115,12 @@ pub trait ToolCallStore: Send + Sync {
         until: Timestamp,
         bucket_seconds: i64,
     ) -> Result<Vec<ToolCallBucket>>;
+    /// The server's calls refused since `since` (tests left out), grouped by tool name,
+    /// refusal and upstream, the most called first, at most 200 groups.
+    async fn refused_tools(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        since: Timestamp,
+    ) -> Result<Vec<RefusedTool>>;
 }

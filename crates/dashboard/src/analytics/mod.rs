@@ -11,6 +11,7 @@ mod conversation;
 mod end_users;
 mod feedback;
 mod funnel;
+mod missing;
 mod range;
 mod stuck;
 mod support;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
     RouteTable::new()
         .route("/analytics", get(tools::overview))
         .route("/analytics/export", get(tools::export))
+        .route("/analytics/missing", get(missing::show))
         .route("/tool-calls", get(calls::log))
         .route("/analytics/funnel/{id}", get(funnel::show))
         .route("/analytics/funnel/{id}/stuck", get(stuck::show))

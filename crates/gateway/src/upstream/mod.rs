@@ -281,6 +281,21 @@ impl Instance {
             }
         }
         match answer {
+            // Arguments the upstream refused: the agent can correct them, and the refusal
+            // is recorded as such (the missing-capabilities report).
+            Err(ServiceError::McpError(error))
+                if error.code == rmcp::model::ErrorCode::INVALID_PARAMS =>
+            {
+                Err(UpstreamCallError::Refused {
+                    code: error.code.0,
+                    message: format!(
+                        "the upstream server refused the arguments: {}. Check the tool's \
+                         inputSchema and call again",
+                        error.message
+                    ),
+                    data: error.data,
+                })
+            }
             Err(error) => Err(UpstreamCallError::Failed(error.to_string())),
             Ok(ServerResult::CallToolResult(result)) => answer_of(result),
             Ok(_) => Err(UpstreamCallError::Unrelayed(

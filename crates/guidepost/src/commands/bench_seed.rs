@@ -197,6 +197,7 @@ fn one_call(
         created_at: at,
         upstream_id: None,
         is_test: false,
+        refusal: None,
     };
     (call, person)
 }

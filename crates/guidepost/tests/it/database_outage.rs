@@ -182,6 +182,7 @@ async fn an_export_under_way_when_the_database_stops_answering_ends_instead_of_h
                 created_at: Timestamp::now(),
                 upstream_id: None,
                 is_test: false,
+                refusal: None,
             })
             .collect();
         store.insert_tool_calls(&calls).await.unwrap();

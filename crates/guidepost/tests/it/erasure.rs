@@ -170,6 +170,7 @@ fn calls_of(
             created_at: now.plus_seconds(-(n as i64 % 86_400)),
             upstream_id: None,
             is_test: false,
+            refusal: None,
         })
         .collect()
 }

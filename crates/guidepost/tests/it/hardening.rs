@@ -291,6 +291,7 @@ fn old_call(
         created_at: Timestamp::now().plus_seconds(-days_ago * 86_400),
         upstream_id: None,
         is_test: false,
+        refusal: None,
     }
 }
 

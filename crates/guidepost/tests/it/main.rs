@@ -74,6 +74,7 @@ mod hidden_values;
 mod import_cycles;
 mod isolation_sweep;
 mod limits;
+mod missing_capabilities;
 mod node_cache;
 mod node_clients;
 mod node_oauth;

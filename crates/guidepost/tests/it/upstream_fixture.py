@@ -200,7 +200,9 @@ def call(request_id, params):
     traceparent = (params.get("_meta") or {}).get("traceparent")
     if traceparent:
         mark(f"traceparent {traceparent} {name}")
-    if name == "echo":
+    if name == "echo" and not isinstance(arguments.get("message", ""), str):
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": "message must be a string"}})
+    elif name == "echo":
         text(request_id, str(arguments.get("message", "")))
     elif name == "slow":
         threading.Thread(target=slow, args=(request_id, arguments, token), daemon=True).start()

@@ -486,7 +486,8 @@ fn check_limits(
     match call.params.get("arguments") {
         Some(arguments) if !arguments.is_object() => {
             let message = "params.arguments must be an object";
-            let recorded = Recorded::refused(jsonrpc::INVALID_PARAMS, message);
+            let recorded = Recorded::refused(jsonrpc::INVALID_PARAMS, message)
+                .refused_as(Some(guidepost_domain::CallRefusal::InvalidArguments));
             record_refused_call(state, scope, call, recorded);
             Err(invalid_params(call, message))
         }

@@ -79,7 +79,7 @@ impl ResolvedTool for SendFeedback {
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
-        send(call).await.into_result().into()
+        send(call).await.into()
     }
 }
 
@@ -105,8 +105,10 @@ async fn send(call: &ToolCall<'_>) -> ToolOutcome {
                 "The feedback could not be saved because of a server error. Try again in a moment.",
             )
         }
-        Err(FeedbackError::Invalid(refused)) => ToolOutcome::failure(format!(
-            "The feedback was not sent: {refused}. Correct it and call send_feedback again."
-        )),
+        Err(FeedbackError::Invalid(refused)) => ToolOutcome::InvalidArguments {
+            message: format!(
+                "The feedback was not sent: {refused}. Correct it and call send_feedback again."
+            ),
+        },
     }
 }

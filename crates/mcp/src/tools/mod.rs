@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use guidepost_core::{CoreError, Platform, hosting::tool_switches};
-use guidepost_domain::{EndUser, McpServer, UpstreamId};
+use guidepost_domain::{CallRefusal, EndUser, McpServer, UpstreamId};
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use rmcp::service::RequestContext;
@@ -50,6 +50,8 @@ pub(crate) struct ToolAnswer {
     /// Answered as a JSON-RPC error instead of `result` (recorded as that result):
     /// `URLElicitationRequiredError` for a client that can open the URL.
     pub protocol_error: Option<rmcp::ErrorData>,
+    /// Why the call was refused before the tool ran, if it was (recorded).
+    pub refusal: Option<CallRefusal>,
 }
 
 impl From<CallToolResult> for ToolAnswer {
@@ -60,6 +62,18 @@ impl From<CallToolResult> for ToolAnswer {
             upstream: None,
             round: None,
             protocol_error: None,
+            refusal: None,
+        }
+    }
+}
+
+impl From<ToolOutcome> for ToolAnswer {
+    /// An outcome of Guidepost's own tools.
+    fn from(outcome: ToolOutcome) -> Self {
+        let refusal = outcome.refusal();
+        Self {
+            refusal,
+            ..outcome.into_result().into()
         }
     }
 }
@@ -189,14 +203,31 @@ impl ToolSources {
 /// What a built-in tool produced: a text for the agent and structured content that
 /// matches the tool's output schema, or a failure the agent can act on (`isError`).
 pub(crate) enum ToolOutcome {
-    Success { text: String, structured: Value },
-    Failure { message: String },
+    Success {
+        text: String,
+        structured: Value,
+    },
+    Failure {
+        message: String,
+    },
+    /// The arguments did not fit the tool's input schema: a tool error, recorded as a
+    /// refusal for the missing-capabilities report.
+    InvalidArguments {
+        message: String,
+    },
 }
 
 impl ToolOutcome {
     pub fn failure(message: impl Into<String>) -> Self {
         ToolOutcome::Failure {
             message: message.into(),
+        }
+    }
+
+    fn refusal(&self) -> Option<CallRefusal> {
+        match self {
+            ToolOutcome::InvalidArguments { .. } => Some(CallRefusal::InvalidArguments),
+            ToolOutcome::Success { .. } | ToolOutcome::Failure { .. } => None,
         }
     }
 
@@ -209,7 +240,7 @@ impl ToolOutcome {
                 result.structured_content = Some(structured);
                 result
             }
-            ToolOutcome::Failure { message } => {
+            ToolOutcome::Failure { message } | ToolOutcome::InvalidArguments { message } => {
                 CallToolResult::error(vec![ContentBlock::text(message)])
             }
         }
@@ -245,10 +276,10 @@ fn parse_arguments<T: serde::de::DeserializeOwned>(
     arguments: &Value,
 ) -> Result<T, ToolOutcome> {
     // Read in place: the arguments are not copied to be parsed.
-    T::deserialize(arguments).map_err(|e| {
-        ToolOutcome::failure(format!(
+    T::deserialize(arguments).map_err(|e| ToolOutcome::InvalidArguments {
+        message: format!(
             "Invalid arguments for {tool}: {e}. Check the tool's inputSchema and call again."
-        ))
+        ),
     })
 }
 

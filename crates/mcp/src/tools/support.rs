@@ -96,7 +96,6 @@ impl ResolvedTool for GetSupport {
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
         open_request(call.platform, call.scope, call.end_user, call.arguments)
             .await
-            .into_result()
             .into()
     }
 }

@@ -10,7 +10,7 @@ use guidepost_core::upstreams::{
     UpstreamCallError,
 };
 use guidepost_core::{CoreError, Platform};
-use guidepost_domain::{McpServer, ToolState, UpstreamId, UpstreamSignIn};
+use guidepost_domain::{CallRefusal, McpServer, ToolState, UpstreamId, UpstreamSignIn};
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken, ResultType, Tool,
@@ -90,8 +90,10 @@ impl ResolvedTool for UpstreamTool {
         if asks_in_rounds(call) {
             return with_rounds(call, offered, person).await;
         }
+        let outcome = proxied(call, &offered, person).await;
         ToolAnswer {
-            result: into_result(proxied(call, &offered, person).await),
+            refusal: refusal_of(&outcome),
+            result: into_result(outcome),
             upstream: Some(offered.upstream_id.clone()),
             round: None,
             protocol_error: None,
@@ -130,6 +132,7 @@ impl ResolvedTool for UpstreamTool {
             };
             let outcome = upstreams::call(&platform, &offered, arguments, context).await;
             ToolAnswer {
+                refusal: refusal_of(&outcome),
                 result: into_result(outcome),
                 upstream: Some(offered.upstream_id.clone()),
                 round: None,
@@ -197,6 +200,7 @@ async fn with_rounds(
         upstream: Some(upstream),
         round,
         protocol_error: None,
+        refusal: None,
     }
 }
 
@@ -237,6 +241,7 @@ fn asked_to_connect(
         upstream: Some(upstream),
         round,
         protocol_error,
+        refusal: None,
     }
 }
 
@@ -334,6 +339,15 @@ fn refusal(refused: NotCallable) -> CallToolResult {
 }
 
 /// The upstream's answer as a result for the caller.
+/// Arguments the upstream refused as invalid parameters (`-32602`): recorded as a refusal.
+fn refusal_of(outcome: &Result<UpstreamAnswer, UpstreamCallError>) -> Option<CallRefusal> {
+    let refused = matches!(
+        outcome,
+        Err(UpstreamCallError::Refused { code, .. }) if i64::from(*code) == crate::jsonrpc::INVALID_PARAMS
+    );
+    refused.then_some(CallRefusal::InvalidArguments)
+}
+
 fn into_result(outcome: Result<UpstreamAnswer, UpstreamCallError>) -> CallToolResult {
     let answer = match outcome {
         Ok(answer) => answer,

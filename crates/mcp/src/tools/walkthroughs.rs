@@ -237,7 +237,7 @@ impl ResolvedTool for WalkthroughTool {
             self.name,
             call.arguments,
         );
-        outcome.await.into_result().into()
+        outcome.await.into()
     }
 }
 

@@ -4,10 +4,11 @@
 
 use super::tool_call_rollups::{Grain, add_to_rollups, rollups_of};
 use super::*;
-use crate::{ToolCallBucket, ToolRollup};
+use crate::{RefusedTool, ToolCallBucket, ToolRollup};
 
 const TOOL_CALL_COLUMNS: &str = "id, org_id, server_id, session_id, end_user_id, tool_name, \
-     arguments, result_summary, is_error, error_code, duration_us, created_at, upstream_id, is_test";
+     arguments, result_summary, is_error, error_code, duration_us, created_at, upstream_id, is_test, \
+     refusal";
 
 fn tool_call(row: &DbRow) -> Result<ToolCall> {
     Ok(ToolCall {
@@ -27,6 +28,12 @@ fn tool_call(row: &DbRow) -> Result<ToolCall> {
         created_at: time(row, "created_at")?,
         upstream_id: opt_text(row, "upstream_id")?.map(Id::from_trusted),
         is_test: row.try_get("is_test")?,
+        refusal: match opt_text(row, "refusal")? {
+            Some(text) => {
+                Some(CallRefusal::parse(&text).ok_or_else(|| corrupt("call refusal", &text))?)
+            }
+            None => None,
+        },
     })
 }
 
@@ -65,7 +72,8 @@ impl ToolCallStore for ThisStore {
                     .push_bind(call.duration_us)
                     .push_bind(call.created_at.micros())
                     .push_bind(call.upstream_id.as_ref().map(|id| id.as_str()))
-                    .push_bind(call.is_test);
+                    .push_bind(call.is_test)
+                    .push_bind(call.refusal.map(CallRefusal::as_str));
             });
             insert.build().execute(traced(&mut *tx)).await?;
         }
@@ -161,10 +169,49 @@ impl ToolCallStore for ThisStore {
         self.rollup_buckets(org, server, since, until, bucket_seconds)
             .await
     }
+
+    async fn refused_tools(
+        &self,
+        org: &OrgId,
+        server: &ServerId,
+        since: Timestamp,
+    ) -> Result<Vec<RefusedTool>> {
+        // Through the partial index of refused calls by server and time: the calls that
+        // ran are never read.
+        let sql = format!(
+            "SELECT tool_name, refusal, upstream_id, COUNT(*) AS calls, \
+             MAX(created_at) AS last_called_at FROM tool_calls \
+             WHERE server_id = $2 AND created_at >= $3 AND refusal IS NOT NULL \
+             AND org_id = $1 AND NOT is_test \
+             GROUP BY tool_name, refusal, upstream_id \
+             ORDER BY calls DESC, tool_name, refusal LIMIT {MAX_REFUSED_TOOLS}"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(server.as_str())
+            .bind(since.micros())
+            .fetch_all(self.run())
+            .await?;
+        rows(found, |row| {
+            let refusal = text(row, "refusal")?;
+            let calls: i64 = row.try_get("calls")?;
+            Ok(RefusedTool {
+                tool_name: text(row, "tool_name")?,
+                refusal: CallRefusal::parse(&refusal)
+                    .ok_or_else(|| corrupt("call refusal", &refusal))?,
+                upstream_id: opt_text(row, "upstream_id")?.map(Id::from_trusted),
+                calls: calls.max(0) as u64,
+                last_called_at: time(row, "last_called_at")?,
+            })
+        })
+    }
 }
 
+/// The most groups of refused calls one report lists (the most called first).
+const MAX_REFUSED_TOOLS: i64 = 200;
+
 /// Recorded calls per INSERT: the analytics writer's whole batch (500 calls) in one
-/// statement. 14 parameters a row, 7,000 in all, stays under both backends' limits
+/// statement. 15 parameters a row, 7,500 in all, stays under both backends' limits
 /// (SQLite 32,766, PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 500;
 

@@ -259,6 +259,7 @@ pub fn tool_call(org: &OrgId, server: &ServerId, tool: &str, created_at: Timesta
         created_at,
         upstream_id: None,
         is_test: false,
+        refusal: None,
     }
 }
 

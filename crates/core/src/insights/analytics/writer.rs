@@ -195,6 +195,7 @@ mod tests {
             created_at: now,
             upstream_id: None,
             is_test: false,
+            refusal: None,
         }
     }
 

@@ -190,6 +190,7 @@ pub fn tool_call(
         created_at: Timestamp::now().plus_seconds(-seconds_ago),
         upstream_id: None,
         is_test: false,
+        refusal: None,
     }
 }
 

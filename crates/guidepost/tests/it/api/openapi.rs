@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/support-requests/{id}/messages"),
     ("get", "/api/v1/feedback"),
     ("get", "/api/v1/feedback/daily"),
+    ("get", "/api/v1/servers/{id}/missing-capabilities"),
     ("post", "/api/v1/webhooks"),
     ("get", "/api/v1/webhooks"),
     ("get", "/api/v1/webhooks/{id}"),

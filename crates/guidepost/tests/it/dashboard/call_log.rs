@@ -45,6 +45,7 @@ fn call(
         created_at: Timestamp::now().plus_seconds(-seconds_ago),
         upstream_id: None,
         is_test: false,
+        refusal: None,
     }
 }
 

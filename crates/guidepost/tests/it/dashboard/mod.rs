@@ -21,6 +21,7 @@ mod gateway_diagnosis;
 mod gateway_features;
 mod identity_provider;
 mod members;
+mod missing;
 mod overview;
 mod personal_data;
 mod servers;
