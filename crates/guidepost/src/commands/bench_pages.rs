@@ -273,6 +273,16 @@ fn pages_to_load(
             format!("/api/v1/support-requests/{request}"),
         ),
         both(
+            "feedback".into(),
+            "/app/support/feedback".into(),
+            "/api/v1/feedback".into(),
+        ),
+        both(
+            "missing capabilities, 30 days".into(),
+            format!("/app/analytics/missing?server={server}&days=30"),
+            format!("/api/v1/servers/{server}/missing-capabilities?days=30"),
+        ),
+        both(
             "servers".into(),
             "/app/servers".into(),
             "/api/v1/servers".into(),

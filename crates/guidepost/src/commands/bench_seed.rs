@@ -25,6 +25,8 @@ const TOOLS: [&str; 8] = [
     "next_walkthrough_step",
     "walkthrough_status",
 ];
+/// Names agents call that no server offers (the refused calls' names).
+const UNKNOWN_TOOLS: [&str; 4] = ["search_docs", "deploy", "open_ticket", "read_file"];
 
 /// How much to seed.
 pub(super) struct SeedSize {
@@ -175,6 +177,17 @@ fn one_call(
     let server = &servers[numbers.below(servers.len())];
     let tool = TOOLS[numbers.below(TOOLS.len())];
     let is_error = numbers.unit() < 0.03;
+    // One error in three is a refusal, so that the missing-capabilities report has some:
+    // a name nobody offers, or arguments the tool refused.
+    let refusal = match (is_error, numbers.below(6)) {
+        (true, 0) => Some(CallRefusal::UnknownTool),
+        (true, 1) => Some(CallRefusal::InvalidArguments),
+        _ => None,
+    };
+    let tool = match refusal {
+        Some(CallRefusal::UnknownTool) => UNKNOWN_TOOLS[numbers.below(UNKNOWN_TOOLS.len())],
+        _ => tool,
+    };
     // Log-uniform from 200 µs to 2 s.
     let duration_us = (200.0 * (10_000f64).powf(numbers.unit())) as i64;
     let at = now.plus_seconds(-((numbers.unit() * YEAR_SECONDS as f64) as i64));
@@ -197,7 +210,7 @@ fn one_call(
         created_at: at,
         upstream_id: None,
         is_test: false,
-        refusal: None,
+        refusal,
     };
     (call, person)
 }
