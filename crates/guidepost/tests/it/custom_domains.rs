@@ -1,4 +1,4 @@
-//! M5: a custom domain serves only after a DNS TXT challenge proves it, checked
+//! A custom domain serves only after a DNS TXT challenge proves it, checked
 //! against the tests' own DNS server (`--dns-resolver`).
 
 use guidepost_testkit::{TestDatabase, backend_tests};

@@ -38,7 +38,7 @@ backend_tests! {
 }
 
 backend_tests! {
-    /// H1: every MCP request spends from the client address's budget, not only tool
+    /// Every MCP request spends from the client address's budget, not only tool
     /// calls; past it, 429 with Retry-After and a JSON-RPC error.
     async fn every_request_counts_against_the_address_limit(db: &TestDatabase) {
         let app = spawn_app_with(db, |s| s.mcp.rate_limits.per_ip_per_minute = 5).await;
@@ -56,7 +56,7 @@ backend_tests! {
         assert_eq!(refused.body["error"]["code"], -32029);
     }
 
-    /// H1: requests refused before any server answers (an unknown server, a stale session
+    /// Requests refused before any server answers (an unknown server, a stale session
     /// id, a body that is not JSON) spend from the address's budget too, so a flood of
     /// them costs no store lookups past it; the refusal is the limit's, 429.
     async fn requests_refused_before_a_server_answers_count_against_the_address_limit(db: &TestDatabase) {
@@ -101,7 +101,7 @@ backend_tests! {
         assert_eq!(app.counter("guidepost_mcp_live_sessions").await, 0, "expired");
     }
 
-    /// H1: opening a session on a personal URL writes no end user; the first call that
+    /// Opening a session on a personal URL writes no end user; the first call that
     /// needs one does, and the session is then shown as theirs.
     async fn initialize_alone_writes_no_end_user(db: &TestDatabase) {
         let (app, tenant, _) = unlimited_app(db).await;
@@ -118,7 +118,7 @@ backend_tests! {
         assert_eq!(detail["sessions"].as_array().map(Vec::len), Some(1), "{detail}");
     }
 
-    /// H1: past the per-address cap, the longest idle session leaves this node's memory
+    /// Past the per-address cap, the longest idle session leaves this node's memory
     /// and comes back from the store when it is used again.
     /// Each cap alone: per address (4 sessions from one address, cap 2), per server (3
     /// on one server and 2 on another, cap 2: only the first server's oldest goes) and
@@ -151,7 +151,7 @@ backend_tests! {
 }
 
 backend_tests! {
-    /// H1: `subscriptions/listen` streams (stateless era) stay open and hold no session,
+    /// `subscriptions/listen` streams (stateless era) stay open and hold no session,
     /// so the session caps' numbers bound them as they are opened: past the cap per
     /// address, per server or per node a new stream is refused with 429 saying which; a
     /// stream that ends frees its place.

@@ -1,5 +1,4 @@
-//! What an upstream can make the platform do after it was attached (M2 and
-//! M3): it cannot grow a server past `--max-server-tools` nor take a name twice (what
+//! What an upstream can make the platform do after it was attached: it cannot grow a server past `--max-server-tools` nor take a name twice (what
 //! does not fit is quarantined, with the reason), a flood of `list_changed` costs a few
 //! rediscoveries, the audit events one upstream causes in an hour are bounded, and the
 //! audit log is pruned after its own retention.
@@ -109,7 +108,7 @@ fn marks(f: &Fixture, prefix: &str) -> usize {
 }
 
 backend_tests! {
-    /// M2: an upstream that grows its list after the attach cannot take the server past
+    /// An upstream that grows its list after the attach cannot take the server past
     /// its cap: what does not fit is quarantined with a `server-tool-cap` finding, and
     /// approving it is refused until there is room.
     async fn tools_that_grow_past_the_cap_after_attach_are_quarantined_with_the_reason(db: &TestDatabase) {
@@ -147,7 +146,7 @@ backend_tests! {
         assert!(now.contains(&"fx__extra4".to_owned()) && now.len() <= cap, "{now:?}");
     }
 
-    /// M2: a tool added after the attach whose exposed name another tool of the same
+    /// A tool added after the attach whose exposed name another tool of the same
     /// upstream already has (a long name is shortened with a hash, and the upstream
     /// names a tool after the result) is quarantined with a `name-collision` finding.
     async fn a_name_that_collides_after_attach_is_quarantined_with_the_reason(db: &TestDatabase) {
@@ -173,7 +172,7 @@ backend_tests! {
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     }
 
-    /// M3: 5,000 `list_changed` in 5 s, each with a changed definition, cost a handful of
+    /// 5,000 `list_changed` in 5 s, each with a changed definition, cost a handful of
     /// rediscoveries and audit events, and the last change is still discovered.
     async fn a_flood_of_list_changed_costs_a_few_rediscoveries(db: &TestDatabase) {
         let f = fixture_with(db, "acme", 60_000, HOSTILE, |_| {}).await;
@@ -212,7 +211,7 @@ backend_tests! {
         assert!(cpu < 3.0, "{cpu:.2} s of CPU");
     }
 
-    /// M3: an upstream that adds 300 tools at once causes at most
+    /// An upstream that adds 300 tools at once causes at most
     /// `UPSTREAM_EVENTS_PER_HOUR` audit events in the hour, the last of them a summary of
     /// what was left out; its tools are all stored and judged all the same.
     async fn an_upstream_causes_a_bounded_number_of_audit_events_an_hour(db: &TestDatabase) {
@@ -242,7 +241,7 @@ backend_tests! {
         assert_eq!(platform_events(&f).await.len() as u64, UPSTREAM_EVENTS_PER_HOUR);
     }
 
-    /// M3: audit events older than `--audit-retention-days` are pruned by the retention
+    /// Audit events older than `--audit-retention-days` are pruned by the retention
     /// sweep; newer ones stay.
     async fn audit_events_are_pruned_after_their_own_retention(db: &TestDatabase) {
         use guidepost_domain::{AuditEvent, AuditEventId, Timestamp};

@@ -36,7 +36,7 @@ async fn alpha_session_beside_beta(db: &TestDatabase) -> (crate::helpers::TestAp
 }
 
 backend_tests! {
-    /// L1: a message that names a session is checked against the server it is sent to,
+    /// A message that names a session is checked against the server it is sent to,
     /// whatever its era: another server's session id is "not found", not served.
     async fn a_session_id_is_honoured_only_on_its_own_server(db: &TestDatabase) {
         let (app, _session, session_id) = alpha_session_beside_beta(db).await;
@@ -52,7 +52,7 @@ backend_tests! {
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
 
-    /// L1: an `initialize` that names a session is checked like any other message (rmcp
+    /// An `initialize` that names a session is checked like any other message (rmcp
     /// would route it into that session): sent to another server, it is "not found", and
     /// the session it named goes on as it was opened.
     async fn an_initialize_naming_another_servers_session_is_refused(db: &TestDatabase) {
@@ -75,7 +75,7 @@ backend_tests! {
         assert_eq!(stored.client_version.as_deref(), Some("1.0"));
     }
 
-    /// L6: `/metrics` answers on the platform's own host only, and with
+    /// `/metrics` answers on the platform's own host only, and with
     /// `--metrics-token` only to that bearer token. Latencies are histograms.
     async fn metrics_are_served_only_on_the_platform_host(db: &TestDatabase) {
         let app = spawn_app_with(db, |s| s.metrics_token = Some("scrape-secret".into())).await;
@@ -103,7 +103,7 @@ backend_tests! {
         assert_eq!(by_address.status(), 200);
     }
 
-    /// M2: a tracking id carries progress, never a verified identity. A person signs in
+    /// A tracking id carries progress, never a verified identity. A person signs in
     /// through a URL carrying someone else's tracking id; whoever holds that id later
     /// cannot file support under the person's verified email, nor see it.
     async fn a_tracking_id_never_acts_with_a_verified_email(db: &TestDatabase) {
@@ -161,7 +161,7 @@ backend_tests! {
         assert_eq!(emails, ["first@example.net", "later@example.org"]);
     }
 
-    /// L4: which server and who is asking are settled before the body is parsed: a
+    /// Which server and who is asking are settled before the body is parsed: a
     /// malformed body of most of a megabyte to an unknown server is 404, to a sign-in
     /// server without a token 401, never a parse error; and the connection stays usable
     /// (the refused body is read and dropped, not parsed).
@@ -191,7 +191,7 @@ async fn slow_client(app: &crate::helpers::TestApp, first_bytes: &str) -> String
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-/// L5: a client that stops in the middle of its headers, or of its body, is cut off.
+/// A client that stops in the middle of its headers, or of its body, is cut off.
 #[tokio::test]
 async fn stalled_headers_and_bodies_are_cut_off() {
     let db = TestDatabase::create(TestBackend::Sqlite).await;
@@ -296,7 +296,7 @@ fn old_call(
 }
 
 backend_tests! {
-    /// L9: what unauthenticated callers create does not pile up: tool calls past the
+    /// What unauthenticated callers create does not pile up: tool calls past the
     /// retention are pruned, anonymous end users that nothing refers to and that were not
     /// seen within it are removed, and client registrations that were never used go.
     async fn storage_does_not_grow_without_bound(db: &TestDatabase) {
@@ -340,7 +340,7 @@ backend_tests! {
 }
 
 backend_tests! {
-    /// L2: a code is checked before it is spent. Someone who holds a code but not its
+    /// A code is checked before it is spent. Someone who holds a code but not its
     /// PKCE verifier (or is another client) is refused, and the code still works for its
     /// own client afterwards; nothing it granted is revoked.
     async fn a_code_presented_by_the_wrong_party_stays_usable(db: &TestDatabase) {

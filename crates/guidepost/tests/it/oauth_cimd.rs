@@ -97,7 +97,7 @@ backend_tests! {
         let consent = person.get(&login).await;
         assert!(consent.body.contains("Docs Client") && consent.body.contains("127.0.0.1:9"),
             "the consent page names the client and the redirect host: {}", consent.body);
-        // L8: the document's author picks its name; what the platform checked is where the
+        // The document's author picks its name; what the platform checked is where the
         // document is served, and that is what the page vouches for.
         assert!(consent.body.contains("name given by the app itself"), "{}", consent.body);
         assert!(consent.body.contains("<dt>Described by</dt><dd><strong>127.0.0.1</strong>"), "{}", consent.body);

@@ -1,7 +1,7 @@
 //! The sign-in hardening: code sends counted per mailbox and per client
-//! address (M3), and per organization over every address and client (what many clients
+//! address, and per organization over every address and client (what many clients
 //! could otherwise mail, each under its own cap), no bounce to an untrusted client before
-//! the person acts (M4), the refresh grace (L3), one bounded login cookie per issuer (L7);
+//! the person acts, the refresh grace, one bounded login cookie per issuer;
 //! and a code refused once its ten minutes are over.
 
 use std::time::Duration;

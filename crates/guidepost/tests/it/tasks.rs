@@ -259,7 +259,7 @@ fn is_task(answer: &Value) -> bool {
 }
 
 backend_tests! {
-    /// M1: 200 calls that never end, from one anonymous address, do not take
+    /// 200 calls that never end, from one anonymous address, do not take
     /// the server's tasks from anybody else. Past the address's cap (and a person's), a
     /// call is answered within its request, as for a client without the extension.
     async fn one_client_cannot_take_the_tasks_of_a_whole_server(db: &TestDatabase) {
