@@ -1,13 +1,14 @@
 //! Macros shared by the domain's modules.
 
-/// A closed set of values with a fixed text form: serde as snake_case text, `as_str`,
-/// `parse`, `ALL`, `Display` and an OpenAPI schema.
+/// A closed set of values with a fixed text form: serde as that text, `as_str`, `parse`,
+/// `ALL`, `Display` and an OpenAPI schema.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+    // `$text:tt`, not `:literal`: a literal fragment reaches derives wrapped in an invisible
+    // group, which utoipa's schema derive does not read as a `rename`.
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:tt),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
+        pub enum $name { $(#[serde(rename = $text)] $variant),* }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
