@@ -20,6 +20,7 @@ pub mod mail;
 pub mod privacy;
 pub mod rate_limit;
 pub mod revision;
+pub mod search;
 pub mod secrets;
 pub mod support;
 pub mod text_diff;

@@ -34,6 +34,7 @@ mod members;
 mod numbers;
 mod page;
 mod route_table;
+mod search;
 mod section;
 mod security;
 mod servers;
@@ -97,6 +98,7 @@ pub fn route_paths() -> Vec<String> {
 fn routes() -> RouteTable<Dashboard> {
     let pages = RouteTable::new()
         .route("/", get(home::overview))
+        .route("/search", get(search::show))
         .route("/assets/{hash}/{name}", get(assets::serve))
         .route(
             "/sign-in",

@@ -76,6 +76,7 @@ async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) ->
         ("webhooks", "/app/support/webhooks".to_owned()),
         ("feedback", "/app/support/feedback".to_owned()),
         ("missing", "/app/analytics/missing".to_owned()),
+        ("search", "/app/search?q=a".to_owned()),
         ("webhook", format!("/app/support/webhooks/{hook}")),
         ("tool-calls", "/app/tool-calls".to_owned()),
         ("tester", format!("/app/servers/{server}/tester")),
