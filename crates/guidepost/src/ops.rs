@@ -9,12 +9,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use guidepost_core::{Platform, hosting::routing};
 use guidepost_domain::hash_secret;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Upper bounds, in seconds, of the latency histograms' buckets: from a fast in-memory
 /// answer to a call that waits on a slow upstream.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Buckets of a session's duration in seconds: from a second to a day.
+const SESSION_BUCKETS: &[f64] = &[
+    1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
 ];
 
 /// The process-wide metrics recorder; installed once even when tests start several apps.
@@ -24,9 +29,11 @@ pub fn metrics_handle() -> PrometheusHandle {
         .get_or_init(|| {
             // Histograms, not summaries: a summary's quantiles decay to 0 a while after
             // traffic stops, and cannot be aggregated across nodes.
+            let sessions = Matcher::Full("mcp_server_session_duration_seconds".to_owned());
             let recorder = PrometheusBuilder::new()
                 .set_buckets(LATENCY_BUCKETS)
-                .expect("the bucket list is not empty")
+                .and_then(|builder| builder.set_buckets_for_metric(sessions, SESSION_BUCKETS))
+                .expect("the bucket lists are not empty")
                 .build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {

@@ -33,7 +33,8 @@ pub trait SessionStore: Send + Sync {
         transport_id: &str,
         end_user: &EndUserId,
     ) -> Result<()>;
-    async fn delete_session(&self, transport_id: &str) -> Result<()>;
+    /// Deletes the session; when there was one, when it was opened (for its duration).
+    async fn delete_session(&self, transport_id: &str) -> Result<Option<Timestamp>>;
     /// Platform-wide housekeeping: deletes sessions idle since before `cutoff`.
     async fn delete_idle_sessions(&self, cutoff: Timestamp) -> Result<u64>;
     /// Forgets the sessions opened from `client_prefix` but its `keep` most recently seen;

@@ -345,9 +345,14 @@ async fn sessions_persist_touch_and_expire(db: &TestDatabase) {
     assert!(store.find_session("t-new").await.unwrap().is_some());
     assert_eq!(store.delete_idle_sessions(secs(20)).await.unwrap(), 0);
 
-    store.delete_session("t-new").await.unwrap();
+    let opened = store.delete_session("t-new").await.unwrap();
+    assert!(opened.is_some(), "the deleted session's opening time");
     assert!(store.find_session("t-new").await.unwrap().is_none());
-    store.delete_session("t-new").await.unwrap();
+    assert_eq!(
+        store.delete_session("t-new").await.unwrap(),
+        None,
+        "none twice"
+    );
 
     // Sessions go with their server.
     store.delete_server(&org, &server.id).await.unwrap();

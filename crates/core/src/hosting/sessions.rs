@@ -60,8 +60,10 @@ pub async fn live(
     let idle_limit = platform.config.session_idle_timeout.as_micros() as i64;
     let idle_for = now.micros() - session.last_seen_at.micros();
     if idle_for > idle_limit {
-        if let Err(error) = store.delete_session(transport_id).await {
-            tracing::warn!(%error, "could not delete an expired session");
+        match store.delete_session(transport_id).await {
+            Ok(Some(opened)) => record_duration(opened, session.last_seen_at),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "could not delete an expired session"),
         }
         platform.cache.forget_session(transport_id);
         return Ok(None);
@@ -110,7 +112,19 @@ pub async fn transport_state(
 pub async fn end(platform: &Platform, transport_id: &str) -> Result<(), CoreError> {
     let deleted = platform.store.delete_session(transport_id).await;
     platform.cache.forget_session(transport_id);
-    Ok(deleted?)
+    if let Some(opened) = deleted? {
+        record_duration(opened, Timestamp::now());
+    }
+    Ok(())
+}
+
+/// Records how long a session lasted, from its `initialize` to its end (the client's
+/// DELETE, or its last request when it expired idle), as OpenTelemetry's MCP conventions
+/// name it (`mcp.server.session.duration`). Sessions pruned in bulk by retention are not
+/// counted: they ended long before, unseen.
+fn record_duration(opened: Timestamp, ended: Timestamp) {
+    let seconds = (ended.micros() - opened.micros()).max(0) as f64 / 1e6;
+    metrics::histogram!("mcp_server_session_duration_seconds").record(seconds);
 }
 
 /// The clients that connect to one of the caller's servers, by the name and version their

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::helpers::{ApiClient, RawMcp, STATELESS_ERA, python_smoke, spawn_app};
+use crate::helpers::{ApiClient, RawMcp, SESSION_ERA, STATELESS_ERA, python_smoke, spawn_app};
 
 backend_tests! {
     async fn health_readiness_and_metrics_answer(db: &TestDatabase) {
@@ -55,6 +55,24 @@ backend_tests! {
             let added = sample(&after, series) - sample(&before, series);
             assert!(added >= 3.0, "{series}: {added} added in\n{after}");
         }
+    }
+
+    async fn a_session_that_ends_is_measured_as_the_mcp_conventions_name_it(db: &TestDatabase) {
+        let app = spawn_app(db).await;
+        let tenant = app.create_tenant("Acme").await;
+        app.create_server(&tenant, "acme", json!({})).await;
+        let series = "mcp_server_session_duration_seconds_count";
+        let metrics = async || app.http.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+        let before = metrics().await;
+        let mut mcp = RawMcp::new(app.mcp_path_url("acme"), SESSION_ERA);
+        mcp.initialize().await;
+        let closed = mcp.send(mcp.request(reqwest::Method::DELETE)).await;
+        assert!(closed.status.is_success(), "DELETE: {}", closed.status);
+        let after = metrics().await;
+        // At least this session (other tests in the process may end theirs).
+        let added = sample(&after, series) - sample(&before, series);
+        assert!(added >= 1.0, "{series}: {added} added in\n{after}");
+        assert!(after.contains("mcp_server_session_duration_seconds_bucket{le=\"86400\"}"), "a day's bucket: {after}");
     }
 
     async fn shutdown_flushes_recorded_tool_calls(db: &TestDatabase) {

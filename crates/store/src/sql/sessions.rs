@@ -104,12 +104,13 @@ impl SessionStore for ThisStore {
         Ok(())
     }
 
-    async fn delete_session(&self, transport_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM mcp_sessions WHERE transport_id = $1")
-            .bind(transport_id)
-            .execute(self.run())
-            .await?;
-        Ok(())
+    async fn delete_session(&self, transport_id: &str) -> Result<Option<Timestamp>> {
+        let deleted =
+            sqlx::query("DELETE FROM mcp_sessions WHERE transport_id = $1 RETURNING first_seen_at")
+                .bind(transport_id)
+                .fetch_optional(self.run())
+                .await?;
+        deleted.map(|row| time(&row, "first_seen_at")).transpose()
     }
 
     async fn delete_idle_sessions(&self, cutoff: Timestamp) -> Result<u64> {
