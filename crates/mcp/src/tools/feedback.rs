@@ -2,12 +2,12 @@
 
 use async_trait::async_trait;
 use guidepost_core::support::feedback::{self, FeedbackError, FeedbackInput};
-use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{Limits, McpServer, Rating};
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::json;
 
-use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+use super::switched::SwitchedTool;
+use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, parse_arguments, tool};
 
 const NAME: &str = guidepost_domain::builtin_tools::SEND_FEEDBACK;
 
@@ -42,32 +42,12 @@ fn definition(server: &McpServer) -> Tool {
 }
 
 /// `send_feedback`, offered while the server has it on.
-pub(crate) struct FeedbackTool;
-
-#[async_trait]
-impl ToolSource for FeedbackTool {
-    async fn list(&self, _platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
-        Ok(if feedback::offered_on(server) {
-            vec![definition(server)]
-        } else {
-            Vec::new()
-        })
-    }
-
-    fn own_names(&self) -> &'static [&'static str] {
-        &[NAME]
-    }
-
-    async fn resolve(
-        &self,
-        _platform: &Platform,
-        server: &McpServer,
-        name: &str,
-    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError> {
-        let offered = name == NAME && feedback::offered_on(server);
-        Ok(offered.then(|| Box::new(SendFeedback) as Box<dyn ResolvedTool>))
-    }
-}
+pub(crate) const FEEDBACK_TOOL: SwitchedTool = SwitchedTool {
+    names: &[NAME],
+    offered_on: feedback::offered_on,
+    definition,
+    found: || Box::new(SendFeedback),
+};
 
 /// `send_feedback`, found for a call.
 struct SendFeedback;

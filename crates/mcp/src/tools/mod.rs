@@ -8,6 +8,7 @@
 mod connect_watch;
 mod feedback;
 mod support;
+mod switched;
 mod upstreams;
 mod walkthroughs;
 
@@ -147,8 +148,8 @@ impl ToolSources {
         Self {
             sources: Arc::new([
                 Box::new(walkthroughs::WalkthroughTools) as Box<dyn ToolSource>,
-                Box::new(support::SupportTool),
-                Box::new(feedback::FeedbackTool),
+                Box::new(support::SUPPORT_TOOL),
+                Box::new(feedback::FEEDBACK_TOOL),
                 Box::new(upstreams::UpstreamTools),
             ]),
         }

@@ -1,14 +1,15 @@
 //! `get_support`: opens a support request for the organization's team.
 
 use async_trait::async_trait;
+use guidepost_core::Platform;
 use guidepost_core::support::messages;
 use guidepost_core::support::requests::{self, SupportError, SupportInput};
-use guidepost_core::{CoreError, Platform};
 use guidepost_domain::{EndUser, Limits, McpServer};
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
-use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+use super::switched::SwitchedTool;
+use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, parse_arguments, tool};
 use crate::scope::RequestScope;
 
 const NAME: &str = guidepost_domain::builtin_tools::GET_SUPPORT;
@@ -56,33 +57,12 @@ fn definition(server: &McpServer) -> Tool {
 }
 
 /// `get_support`, offered while the server has it on.
-pub(crate) struct SupportTool;
-
-#[async_trait]
-impl ToolSource for SupportTool {
-    async fn list(&self, _platform: &Platform, server: &McpServer) -> Result<Vec<Tool>, CoreError> {
-        let offered = requests::offered_on(server);
-        Ok(if offered {
-            vec![definition(server)]
-        } else {
-            Vec::new()
-        })
-    }
-
-    fn own_names(&self) -> &'static [&'static str] {
-        &[NAME]
-    }
-
-    async fn resolve(
-        &self,
-        _platform: &Platform,
-        server: &McpServer,
-        name: &str,
-    ) -> Result<Option<Box<dyn ResolvedTool>>, CoreError> {
-        let offered = name == NAME && requests::offered_on(server);
-        Ok(offered.then(|| Box::new(GetSupport) as Box<dyn ResolvedTool>))
-    }
-}
+pub(crate) const SUPPORT_TOOL: SwitchedTool = SwitchedTool {
+    names: &[NAME],
+    offered_on: requests::offered_on,
+    definition,
+    found: || Box::new(GetSupport),
+};
 
 /// `get_support`, found for a call.
 struct GetSupport;
