@@ -285,7 +285,7 @@ pub async fn calls_in_last_day(
 }
 
 /// `[since, until)` made of `count` whole buckets of `seconds`, the last one holding `now`.
-fn aligned_window(now: Timestamp, seconds: i64, count: u32) -> (Timestamp, Timestamp) {
+pub(crate) fn aligned_window(now: Timestamp, seconds: i64, count: u32) -> (Timestamp, Timestamp) {
     let width = seconds * 1_000_000;
     let until = Timestamp::from_micros((now.micros().div_euclid(width) + 1) * width);
     (until.plus_seconds(-seconds * i64::from(count)), until)

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::hosting::tool_switches::{self, SwitchSource};
+use crate::insights::analytics::aligned_window;
 use crate::{Caller, CoreError, Platform};
 
 /// The window's length when none is asked for, and the longest one.
@@ -121,9 +122,7 @@ pub async fn report(
 
 /// `[since, until)`: `days` whole days of hours ending with the hour that holds `now`.
 fn window(now: Timestamp, days: u32) -> (Timestamp, Timestamp) {
-    let hour = ROLLUP_MICROS;
-    let until = Timestamp::from_micros((now.micros() / hour + 1) * hour);
-    (until.plus_seconds(-i64::from(days) * 24 * 3600), until)
+    aligned_window(now, ROLLUP_MICROS / 1_000_000, days * 24)
 }
 
 /// The offered tools with [`REPEATED_ERRORS`] errors or more once their refused calls

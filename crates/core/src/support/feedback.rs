@@ -8,6 +8,7 @@ use thiserror::Error;
 
 pub use guidepost_store::{FeedbackFilter, MAX_FEEDBACK_DAYS};
 
+use crate::insights::analytics::aligned_window;
 use crate::{Caller, CoreError, Platform};
 
 /// The arguments of `send_feedback`.
@@ -91,9 +92,7 @@ pub async fn per_day(
 
 /// The start (UTC midnight) of the first of the last `days` days before `now`.
 fn first_of(days: u32, now: Timestamp) -> Timestamp {
-    const DAY: i64 = 86_400_000_000;
-    let today = now.micros() - now.micros().rem_euclid(DAY);
-    Timestamp::from_micros(today - (i64::from(days) - 1) * DAY)
+    aligned_window(now, 24 * 3600, days).0
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use guidepost_core::insights::missing::{self, MAX_DAYS, RefusedCalls};
 use guidepost_domain::ServerId;
 use serde::Deserialize;
 
+use super::calls::log_href;
 use super::{ServerNames, filter_id, when};
 use crate::Dashboard;
 use crate::page::{self, Chrome, PageError, PageResult, Section};
@@ -100,7 +101,7 @@ async fn report(
     days: u32,
 ) -> Result<Report, PageError> {
     let found = missing::report(&app.platform, signed.caller(), server, days).await?;
-    let log = |name: &str| calls_href(server, name);
+    let log = |name: &str| log_href(&[("server", server.as_str()), ("tool", name)]);
     let rows = |groups: Vec<RefusedCalls>| {
         groups
             .into_iter()
@@ -128,7 +129,12 @@ async fn report(
             .failing_tools
             .into_iter()
             .map(|tool| {
-                let href = format!("{}&errors=on", log(&tool.tool_name));
+                let pairs = [
+                    ("server", server.as_str()),
+                    ("tool", tool.tool_name.as_str()),
+                    ("errors", "on"),
+                ];
+                let href = log_href(&pairs);
                 (tool.tool_name, tool.calls, tool.errors, href)
             })
             .collect(),
@@ -144,11 +150,4 @@ async fn report(
             })
             .collect(),
     })
-}
-
-/// The tool-call log of one tool on one server.
-fn calls_href(server: &ServerId, tool: &str) -> String {
-    let pairs = [("server", server.as_str()), ("tool", tool)];
-    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
-    format!("/app/tool-calls?{query}")
 }
