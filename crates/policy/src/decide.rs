@@ -1,0 +1,443 @@
+//! One call's facts as Cedar entities, and the decision on them.
+
+use std::collections::HashSet;
+
+use cedar_policy::{
+    AuthorizationError, Authorizer, Context, Entities, Entity, EntityId, EntityUid, PolicyId,
+    Request, RestrictedExpression,
+};
+use serde_json::Value;
+
+use crate::compile::CallPolicies;
+use crate::schema::NAMES;
+
+/// Who calls, as far as the request shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// Signed in through the platform's authorization server: the email is verified.
+    Person {
+        id: &'a str,
+        email: &'a str,
+    },
+    /// Known by the tracking id of their personal URL only.
+    EndUser {
+        id: &'a str,
+    },
+    Anonymous,
+}
+
+/// What a tool's definition says of itself, with the MCP specification's defaults for
+/// the hints it does not give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolHints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+impl ToolHints {
+    /// From a definition's `annotations` object, if it has one.
+    pub fn from_annotations(annotations: Option<&Value>) -> Self {
+        let hint = |name: &str, default: bool| {
+            annotations
+                .and_then(|annotations| annotations.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(default)
+        };
+        Self {
+            read_only: hint("readOnlyHint", false),
+            destructive: hint("destructiveHint", true),
+            idempotent: hint("idempotentHint", false),
+            open_world: hint("openWorldHint", true),
+        }
+    }
+}
+
+/// The tool called.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolFacts<'a> {
+    /// As the agent called it.
+    pub name: &'a str,
+    /// Its own name (the upstream's, for an upstream's tool).
+    pub tool: &'a str,
+    /// The prefix of its upstream server, if it is an upstream's.
+    pub upstream: Option<&'a str>,
+    pub hints: ToolHints,
+}
+
+/// Everything a policy may read about one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallFacts<'a> {
+    pub caller: Caller<'a>,
+    pub server_id: &'a str,
+    pub server_slug: &'a str,
+    pub tool: ToolFacts<'a>,
+    /// The call's arguments: an object (anything else is read as no arguments).
+    pub arguments: &'a Value,
+    /// The client's name from its `clientInfo`, or empty.
+    pub client: &'a str,
+    /// When the call is made, RFC 3339 in UTC (`2026-11-29T07:00:00Z`).
+    pub time: &'a str,
+}
+
+/// Whether a call may go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny(Denial),
+}
+
+/// A refused call: which policy refused it, if one did, and why, worded for the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub policy: Option<String>,
+    pub message: String,
+}
+
+impl CallPolicies {
+    /// The decision on one call. A policy that errs on it denies it (fail closed).
+    pub fn decide(&self, call: &CallFacts<'_>) -> Decision {
+        let answer = request(call).map(|(request, entities)| {
+            Authorizer::new().is_authorized(&request, &self.set, &entities)
+        });
+        let response = match answer {
+            Ok(response) => response,
+            Err(problem) => {
+                return Decision::Deny(Denial {
+                    policy: None,
+                    message: format!(
+                        "Refused: the call could not be put to this organization's policies \
+                         ({problem})."
+                    ),
+                });
+            }
+        };
+        let diagnostics = response.diagnostics();
+        if let Some(error) = diagnostics.errors().next() {
+            return Decision::Deny(self.failed(error));
+        }
+        match response.decision() {
+            cedar_policy::Decision::Allow => Decision::Allow,
+            cedar_policy::Decision::Deny => {
+                Decision::Deny(self.denied(diagnostics.reason().next(), call.tool.name))
+            }
+        }
+    }
+
+    fn denied(&self, by: Option<&PolicyId>, tool: &str) -> Denial {
+        let Some(policy) = by else {
+            return Denial {
+                policy: None,
+                message: format!(
+                    "Refused: no policy of this organization permits calling `{tool}`. Ask \
+                     the organization to allow it, or use another tool."
+                ),
+            };
+        };
+        let name: &str = policy.as_ref();
+        let message = match self.reasons.get(policy).cloned().flatten() {
+            Some(reason) => format!("Refused by policy `{name}`: {reason}"),
+            None => format!("Refused by policy `{name}` of this organization."),
+        };
+        Denial {
+            policy: Some(name.to_owned()),
+            message,
+        }
+    }
+
+    fn failed(&self, error: &AuthorizationError) -> Denial {
+        let AuthorizationError::PolicyEvaluationError(error) = error;
+        let name: &str = error.policy_id().as_ref();
+        Denial {
+            policy: Some(name.to_owned()),
+            message: format!(
+                "Refused: policy `{name}` could not be evaluated for this call ({error}), \
+                 and a policy that cannot decide refuses."
+            ),
+        }
+    }
+}
+
+type Problem = String;
+
+fn request(call: &CallFacts<'_>) -> Result<(Request, Entities), Problem> {
+    let caller = caller_entity(call.caller)?;
+    let server = uid(&NAMES.server, call.server_id);
+    let tool_uid = uid(&NAMES.tool, call.tool.name);
+    let arguments_uid = uid(&NAMES.arguments, "call");
+    let server_entity = Entity::new(
+        server.clone(),
+        [(
+            "slug".to_owned(),
+            RestrictedExpression::new_string(call.server_slug.to_owned()),
+        )]
+        .into(),
+        HashSet::new(),
+    )
+    .map_err(|error| error.to_string())?;
+    let tool = tool_entity(tool_uid.clone(), server, &call.tool)?;
+    let arguments = Entity::new_with_tags(arguments_uid.clone(), [], [], tags(call.arguments))
+        .map_err(|error| error.to_string())?;
+    let principal = caller.uid();
+    let entities = Entities::from_entities([caller, server_entity, tool, arguments], None)
+        .map_err(|error| error.to_string())?;
+    let context = Context::from_pairs([
+        (
+            "arguments".to_owned(),
+            RestrictedExpression::new_entity_uid(arguments_uid),
+        ),
+        (
+            "arguments_json".to_owned(),
+            RestrictedExpression::new_string(arguments_json(call.arguments)),
+        ),
+        (
+            "client".to_owned(),
+            RestrictedExpression::new_string(call.client.to_owned()),
+        ),
+        (
+            "time".to_owned(),
+            RestrictedExpression::new_datetime(call.time),
+        ),
+    ])
+    .map_err(|error| error.to_string())?;
+    let request = Request::new(principal, NAMES.call_tool.clone(), tool_uid, context, None)
+        .map_err(|error| error.to_string())?;
+    Ok((request, entities))
+}
+
+fn uid(kind: &cedar_policy::EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
+}
+
+fn string(value: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(value.to_owned())
+}
+
+fn caller_entity(caller: Caller<'_>) -> Result<Entity, Problem> {
+    match caller {
+        Caller::Person { id, email } => {
+            let domain = email.rsplit_once('@').map_or("", |(_, domain)| domain);
+            Entity::new(
+                uid(&NAMES.person, id),
+                [
+                    ("email".to_owned(), string(email)),
+                    (
+                        "email_domain".to_owned(),
+                        string(&domain.to_ascii_lowercase()),
+                    ),
+                ]
+                .into(),
+                HashSet::new(),
+            )
+            .map_err(|error| error.to_string())
+        }
+        Caller::EndUser { id } => Ok(Entity::with_uid(uid(&NAMES.end_user, id))),
+        Caller::Anonymous => Ok(Entity::with_uid(uid(&NAMES.anonymous, "anonymous"))),
+    }
+}
+
+fn tool_entity(
+    tool: EntityUid,
+    server: EntityUid,
+    facts: &ToolFacts<'_>,
+) -> Result<Entity, Problem> {
+    let hints = RestrictedExpression::new_record([
+        (
+            "read_only".to_owned(),
+            RestrictedExpression::new_bool(facts.hints.read_only),
+        ),
+        (
+            "destructive".to_owned(),
+            RestrictedExpression::new_bool(facts.hints.destructive),
+        ),
+        (
+            "idempotent".to_owned(),
+            RestrictedExpression::new_bool(facts.hints.idempotent),
+        ),
+        (
+            "open_world".to_owned(),
+            RestrictedExpression::new_bool(facts.hints.open_world),
+        ),
+    ])
+    .map_err(|error| error.to_string())?;
+    let mut attributes = vec![
+        ("name".to_owned(), string(facts.name)),
+        ("tool".to_owned(), string(facts.tool)),
+        ("hints".to_owned(), hints),
+    ];
+    if let Some(upstream) = facts.upstream {
+        attributes.push(("upstream".to_owned(), string(upstream)));
+    }
+    Entity::new(tool, attributes.into_iter().collect(), [server].into())
+        .map_err(|error| error.to_string())
+}
+
+/// Each top-level argument as a tag: a string as itself, anything else as its JSON.
+fn tags(arguments: &Value) -> Vec<(String, RestrictedExpression)> {
+    let Some(object) = arguments.as_object() else {
+        return Vec::new();
+    };
+    object
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            (name.clone(), RestrictedExpression::new_string(text))
+        })
+        .collect()
+}
+
+fn arguments_json(arguments: &Value) -> String {
+    match arguments {
+        Value::Object(_) => arguments.to_string(),
+        _ => "{}".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const WORKSPACE: &str = r#"
+        permit(principal, action, resource);
+        @id("files-stay-in-workspace")
+        @reason("read_file may only read under /workspace/.")
+        forbid(principal, action, resource)
+        when { resource.tool == "read_file" }
+        unless { context.arguments.hasTag("path")
+                 && context.arguments.getTag("path") like "/workspace/*"
+                 && !(context.arguments.getTag("path") like "*..*") };
+        @id("signed-in-for-destructive")
+        @reason("destructive tools need a signed-in person; sign in first.")
+        forbid(principal, action, resource)
+        when { resource.hints.destructive && !(principal is Guidepost::Person) };
+    "#;
+
+    fn call<'a>(caller: Caller<'a>, tool: &'a str, arguments: &'a Value) -> CallFacts<'a> {
+        CallFacts {
+            caller,
+            server_id: "srv_1",
+            server_slug: "acme",
+            tool: ToolFacts {
+                name: tool,
+                tool: tool.rsplit("__").next().unwrap_or(tool),
+                upstream: tool.split_once("__").map(|(prefix, _)| prefix),
+                hints: ToolHints::from_annotations(Some(&json!({"readOnlyHint": true}))),
+            },
+            arguments,
+            client: "claude-code",
+            time: "2026-11-29T07:00:00Z",
+        }
+    }
+
+    fn policies(source: &str) -> CallPolicies {
+        CallPolicies::compile(source).unwrap().policies
+    }
+
+    const PERSON: Caller<'static> = Caller::Person {
+        id: "eu_1",
+        email: "ada@Example.com",
+    };
+
+    #[test]
+    fn a_path_outside_the_workspace_is_refused_with_the_policy_and_its_reason() {
+        let set = policies(WORKSPACE);
+        let inside = json!({"path": "/workspace/notes.md"});
+        assert_eq!(
+            set.decide(&call(PERSON, "files__read_file", &inside)),
+            Decision::Allow
+        );
+        for path in ["/home/ada/.ssh/id_rsa", "/workspace/../etc/passwd"] {
+            let outside = json!({ "path": path });
+            let Decision::Deny(denial) = set.decide(&call(PERSON, "files__read_file", &outside))
+            else {
+                panic!("{path} allowed");
+            };
+            assert_eq!(denial.policy.as_deref(), Some("files-stay-in-workspace"));
+            assert_eq!(
+                denial.message,
+                "Refused by policy `files-stay-in-workspace`: read_file may only read under /workspace/."
+            );
+        }
+        // Another tool with the same argument is not this policy's business.
+        let other = json!({"path": "/etc/passwd"});
+        assert_eq!(
+            set.decide(&call(PERSON, "files__stat", &other)),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn the_caller_and_the_hints_are_what_policies_read() {
+        let set = policies(WORKSPACE);
+        let arguments = json!({});
+        let mut destructive = call(Caller::EndUser { id: "eu_2" }, "db__drop", &arguments);
+        destructive.tool.hints = ToolHints::from_annotations(None);
+        assert!(matches!(set.decide(&destructive), Decision::Deny(_)));
+        destructive.caller = PERSON;
+        assert_eq!(set.decide(&destructive), Decision::Allow);
+        let domain = policies(
+            r#"permit(principal is Guidepost::Person, action, resource)
+               when { principal.email_domain == "example.com" && context.client == "claude-code" };"#,
+        );
+        assert_eq!(
+            domain.decide(&call(PERSON, "x", &arguments)),
+            Decision::Allow
+        );
+        let Decision::Deny(denial) = domain.decide(&call(Caller::Anonymous, "x", &arguments))
+        else {
+            panic!("an anonymous caller was let through");
+        };
+        assert!(denial.policy.is_none());
+        assert!(
+            denial
+                .message
+                .contains("no policy of this organization permits calling `x`")
+        );
+    }
+
+    #[test]
+    fn non_string_arguments_are_their_json_and_the_time_is_a_datetime() {
+        let set = policies(
+            r#"permit(principal, action, resource);
+               @id("small-pages") forbid(principal, action, resource)
+               when { context.arguments.hasTag("limit") && !(["1", "2", "3", "4", "5"].contains(context.arguments.getTag("limit"))) };
+               @id("office-hours") forbid(principal, action, resource)
+               when { context.time.toTime() < duration("7h") };"#,
+        );
+        let small = json!({"limit": 5});
+        assert_eq!(set.decide(&call(PERSON, "x", &small)), Decision::Allow);
+        let large = json!({"limit": 50});
+        assert!(
+            matches!(set.decide(&call(PERSON, "x", &large)), Decision::Deny(d) if d.policy.as_deref() == Some("small-pages"))
+        );
+        let mut early = call(PERSON, "x", &small);
+        early.time = "2026-11-29T06:59:59Z";
+        assert!(
+            matches!(set.decide(&early), Decision::Deny(d) if d.policy.as_deref() == Some("office-hours"))
+        );
+    }
+
+    #[test]
+    fn a_policy_that_errs_refuses_the_call() {
+        let overflow = policies(
+            r#"permit(principal, action, resource);
+               @id("overflows") forbid(principal, action, resource)
+               when { 9223372036854775807 + 1 == 0 };"#,
+        );
+        let Decision::Deny(denial) = overflow.decide(&call(PERSON, "x", &json!({}))) else {
+            panic!("an erring forbid was skipped");
+        };
+        assert_eq!(denial.policy.as_deref(), Some("overflows"));
+        assert!(
+            denial.message.contains("could not be evaluated"),
+            "{}",
+            denial.message
+        );
+    }
+}
