@@ -20,6 +20,7 @@ string_enum! {
         OrganizationRawToolResults => "organization.raw_tool_results",
         OrganizationRegistryListed => "organization.registry_listed",
         OrganizationToolApproval => "organization.tool_approval",
+        PolicyPublished => "policy.published",
         ProgressReset => "progress.reset",
         ServerCreated => "server.created",
         ServerDeleted => "server.deleted",

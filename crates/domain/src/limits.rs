@@ -10,6 +10,8 @@ impl Limits {
     /// The text of one `send_feedback`.
     pub const FEEDBACK: usize = 4_000;
     pub const INSTRUCTIONS: usize = 10_000;
+    /// An organization's call-time policies, as written (Cedar).
+    pub const POLICY_SOURCE: usize = 64 * 1024;
     pub const EMAIL: usize = 254;
     pub const DOMAIN: usize = 253;
     pub const TRACKING_ID: usize = 128;

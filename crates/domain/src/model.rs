@@ -209,10 +209,12 @@ pub struct ToolCall {
 string_enum! {
     /// Why a call was refused before any tool ran, what a server's missing-capabilities
     /// report groups: the server offers no tool by that name, or the tool (or its
-    /// upstream, with `-32602`) refused the arguments.
+    /// upstream, with `-32602`) refused the arguments; or, not a missing capability, the
+    /// organization's call-time policies refused the call.
     CallRefusal {
         UnknownTool => "unknown_tool",
         InvalidArguments => "invalid_arguments",
+        Policy => "policy",
     }
 }
 

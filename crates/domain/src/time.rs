@@ -36,6 +36,13 @@ impl Timestamp {
             .to_rfc3339_opts(SecondsFormat::Micros, true)
     }
 
+    /// RFC 3339 to the millisecond, the precision Cedar's `datetime` reads.
+    pub fn to_rfc3339_millis(self) -> String {
+        DateTime::<Utc>::from_timestamp_micros(self.0)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         DateTime::parse_from_rfc3339(text)
             .ok()

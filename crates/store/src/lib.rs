@@ -26,6 +26,7 @@ mod members;
 mod oidc;
 mod organizations;
 mod personal_data;
+mod policies;
 mod postgres;
 mod registry;
 mod schema;
@@ -62,6 +63,7 @@ pub use organizations::{KeyMaker, OrganizationStore};
 pub use personal_data::{
     Erasure, ExportCursor, ExportPage, ExportedRow, ExportedTable, PersonalDataStore,
 };
+pub use policies::{MAX_POLICY_VERSIONS, PolicyStore};
 pub use postgres::PgStore;
 pub use registry::RegistryStore;
 pub use servers::{ListedServersQuery, ServerStore};
@@ -133,6 +135,7 @@ pub trait Store:
     + AttentionStore
     + SupportMessageStore
     + FeedbackStore
+    + PolicyStore
     + WebhookStore
     + TaskStore
     + MemberStore

@@ -28,6 +28,7 @@ mod organizations;
 mod personal_data;
 mod personal_export;
 mod platform;
+mod policies;
 pub(super) mod progress_writes;
 mod registry;
 mod servers;
