@@ -25,6 +25,7 @@ mod oidc;
 mod openapi;
 mod organization;
 mod pagination;
+mod policies;
 mod route_table;
 mod servers;
 mod support;
@@ -183,6 +184,12 @@ fn routes() -> RouteTable<Platform> {
         .route("/walkthroughs/{id}/funnel", get(walkthroughs::funnel))
         .route("/walkthroughs/{id}/funnel/stuck", get(walkthroughs::stuck))
         .route("/support-requests", get(support::list))
+        .route("/policies", get(policies::get).put(policies::publish))
+        .route("/policies/check", post(policies::check))
+        .route("/policies/test", post(policies::test))
+        .route("/policies/versions", get(policies::versions))
+        .route("/policies/versions/{version}", get(policies::version))
+        .route("/policies/schema", get(policies::schema))
         .route("/feedback", get(feedback::list))
         .route("/feedback/daily", get(feedback::daily))
         .route(

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, audit, end_users, feedback, oidc, organization, servers, support,
-    support_messages, tool_calls, upstreams, walkthroughs, webhooks,
+    analytics, api_keys, audit, end_users, feedback, oidc, organization, policies, servers,
+    support, support_messages, tool_calls, upstreams, walkthroughs, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -88,6 +88,13 @@ use crate::{
         support_messages::create,
         feedback::list,
         feedback::daily,
+        policies::get,
+        policies::publish,
+        policies::check,
+        policies::test,
+        policies::versions,
+        policies::version,
+        policies::schema,
         webhooks::create,
         webhooks::list,
         webhooks::get,
@@ -123,6 +130,8 @@ use crate::{
         (name = "walkthroughs", description = "Interactive walkthroughs: draft steps, published versions, \
                                               assignments to servers and funnel reports"),
         (name = "support", description = "Support requests and feedback from end users, and webhooks that announce them"),
+        (name = "policies", description = "Call-time policies, in Cedar: what the organization lets \
+                                          agents call, decided on every tool call"),
         (name = "end-users", description = "The people behind MCP clients"),
         (name = "analytics", description = "Recorded tool calls and reports"),
         (name = "api-keys", description = "The organization's API keys"),

@@ -1,6 +1,6 @@
 //! The audit log of every mutating action: members, API keys, servers,
-//! walkthroughs, webhooks, support requests, the organization's settings, its people's
-//! data and the gateway (`upstreams::audit`), with who acted and on what, by name.
+//! walkthroughs, webhooks, support requests, the organization's settings and call-time
+//! policies, its people's data and the gateway (`upstreams::audit`), with who acted and on what, by name.
 //!
 //! Events are recorded here, in the services, so that the API, the CLI and the dashboard
 //! all leave the same trace; names are written down with the event because the object
@@ -20,7 +20,7 @@ mod text;
 pub use text::describe;
 
 /// The types an event may be filtered by: the first part of its action.
-pub(crate) const TYPES: [&str; 12] = [
+pub(crate) const TYPES: [&str; 13] = [
     "member",
     "api_key",
     "server",
@@ -33,6 +33,7 @@ pub(crate) const TYPES: [&str; 12] = [
     "tool",
     "connection",
     "catalog_entry",
+    "policy",
 ];
 
 /// The longest actor or object id a filter takes.

@@ -1,8 +1,8 @@
 //! What each node keeps in memory so that a tool call does not read, again, what almost
 //! never changes: servers by address, what each server offers (its available
 //! walkthroughs with their newest versions), published versions (immutable), end users
-//! by tracking id, each server's attached upstream tools, and the session-era sessions
-//! in use with their end users.
+//! by tracking id, each server's attached upstream tools, its organization's compiled
+//! call-time policies, and the session-era sessions in use with their end users.
 //!
 //! Correctness comes from the change feed, not from the time limits: every change to a
 //! server or to what it offers is announced (`Platform::announce_tools_changed`, NOTIFY
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use guidepost_domain::*;
 use guidepost_store::ProgressKey;
 
+use crate::guardrails::decide::InForce;
 use crate::upstreams::AttachedTools;
 
 /// End users by tracking id: their email and link to a signed-in person change rarely,
@@ -185,6 +186,9 @@ pub(crate) struct NodeCache {
     /// Each server's attached upstreams with their tools and states, what a
     /// gateway call looks its tool up in.
     attached_tools: TtlMap<ServerId, Arc<AttachedTools>>,
+    /// Each server's organization's call-time policies, compiled: a publication
+    /// announces every server of its organization.
+    call_policies: TtlMap<ServerId, Arc<InForce>>,
     /// Session-era sessions by transport id, so that a request in a session in use reads
     /// neither the session nor (`session_users`) its end user.
     sessions: TtlMap<String, McpSession>,
@@ -208,6 +212,7 @@ impl NodeCache {
             tracked: TtlMap::new(TRACKED_TTL, 50_000),
             progress: TtlMap::new(PROGRESS_TTL, 50_000),
             attached_tools: TtlMap::new(server_expiry, 10_000),
+            call_policies: TtlMap::new(server_expiry, 10_000),
             sessions: TtlMap::new(SESSION_TTL, 50_000),
             session_users: TtlMap::new(SESSION_TTL, 50_000),
         }
@@ -231,6 +236,7 @@ impl NodeCache {
         self.servers.retain(|_, cached| cached.id != *server);
         self.offers.retain(|id, _| id != server);
         self.attached_tools.retain(|id, _| id != server);
+        self.call_policies.retain(|id, _| id != server);
         self.sessions
             .retain(|_, session| session.server_id != *server);
     }
@@ -242,6 +248,7 @@ impl NodeCache {
         self.servers.clear();
         self.offers.clear();
         self.attached_tools.clear();
+        self.call_policies.clear();
         self.sessions.clear();
     }
 
@@ -282,6 +289,21 @@ impl NodeCache {
     ) {
         if self.current(read_at) {
             self.attached_tools.insert(server.clone(), attached.clone());
+        }
+    }
+
+    pub(crate) fn call_policies(&self, server: &ServerId) -> Option<Arc<InForce>> {
+        self.call_policies.get(server)
+    }
+
+    pub(crate) fn keep_call_policies(
+        &self,
+        server: &ServerId,
+        policies: &Arc<InForce>,
+        read_at: Epoch,
+    ) {
+        if self.current(read_at) {
+            self.call_policies.insert(server.clone(), policies.clone());
         }
     }
 

@@ -13,6 +13,7 @@ mod config;
 mod error;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod guardrails;
 pub mod hosting;
 mod input;
 pub mod insights;

@@ -404,6 +404,17 @@ impl GuidepostServer {
             );
             return Err(ErrorData::header_mismatch(message, None));
         }
+        if let Some(refused) = crate::guard::refusal(&*tool, &call).await? {
+            let recorded = Recorded::result(&refused, started)
+                .refused_as(Some(guidepost_domain::CallRefusal::Policy));
+            record(
+                &self.platform,
+                scope,
+                recorded_as(label, end_user.as_ref(), tool.upstream()),
+                recorded,
+            );
+            return Ok(refused.into());
+        }
         if tasks::client_accepts_tasks(ctx)
             && let Some(detached) = tool.detached(&call)
         {

@@ -109,7 +109,8 @@ pub(crate) fn method_label(method: Option<&str>) -> &'static str {
 #[derive(Debug)]
 pub(crate) struct Refusal {
     status: StatusCode,
-    id: Value,
+    /// Boxed: a refusal travels in `Result`s, and a `Value` is large.
+    id: Box<Value>,
     code: i64,
     message: String,
     retry_after_secs: Option<u64>,
@@ -121,7 +122,7 @@ impl Refusal {
     pub fn new(status: StatusCode, id: Value, code: i64, message: impl Into<String>) -> Self {
         Self {
             status,
-            id,
+            id: Box::new(id),
             code,
             message: message.into(),
             retry_after_secs: None,

@@ -13,6 +13,7 @@ mod caller_client;
 mod direct;
 mod features;
 mod gate;
+mod guard;
 mod handler;
 mod in_flight;
 mod json_answer;

@@ -42,6 +42,12 @@ fn what_happened(event: &AuditEvent) -> String {
             format!("created the API key {object} ({})", detail("scopes"))
         }
         AuditAction::ApiKeyRevoked => format!("revoked the API key {object}"),
+        AuditAction::PolicyPublished => match event.detail.get("policies") {
+            Some(Value::Array(names)) if names.is_empty() => {
+                format!("turned the call-time policies off ({object})")
+            }
+            _ => format!("published the call-time policies, {object}"),
+        },
         AuditAction::ServerCreated => format!("created the server {object}"),
         AuditAction::ServerUpdated => format!("changed the server {object}"),
         AuditAction::ServerDeleted => format!("deleted the server {object}"),

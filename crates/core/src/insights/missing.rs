@@ -157,10 +157,16 @@ fn failing(
 }
 
 /// The refused groups as (unknown tools, refused arguments), each in the store's order.
+/// Calls the organization's policies refused are not missing capabilities: left out.
 fn split_refused(refused: Vec<RefusedTool>) -> (Vec<RefusedCalls>, Vec<RefusedCalls>) {
-    let (unknown, arguments): (Vec<RefusedTool>, Vec<RefusedTool>) = refused
-        .into_iter()
-        .partition(|group| group.refusal == CallRefusal::UnknownTool);
+    let (mut unknown, mut arguments) = (Vec::new(), Vec::new());
+    for group in refused {
+        match group.refusal {
+            CallRefusal::UnknownTool => unknown.push(group),
+            CallRefusal::InvalidArguments => arguments.push(group),
+            CallRefusal::Policy => {}
+        }
+    }
     let calls = |groups: Vec<RefusedTool>| {
         groups
             .into_iter()
@@ -211,6 +217,17 @@ mod tests {
             calls: 4,
             last_called_at: Timestamp::now(),
         }];
+        let policy = RefusedTool {
+            refusal: CallRefusal::Policy,
+            ..refused[0].clone()
+        };
+        let (unknown, arguments) = split_refused(vec![policy, refused[0].clone()]);
+        assert!(unknown.is_empty());
+        assert_eq!(
+            arguments.len(),
+            1,
+            "a policy's refusal is not a missing capability"
+        );
         let rollups = [
             rollup("fx__echo", 9, 6),
             rollup("get_support", 5, 3),

@@ -44,7 +44,8 @@ pub enum SettingValueError {
     #[error("cannot name a secret")]
     NamesSecret,
     #[error("must be a {kind}, not {value}")]
-    Type { kind: ConfigType, value: Value },
+    /// `value` is the JSON text of what was given.
+    Type { kind: ConfigType, value: String },
 }
 
 /// Checks an entry's own fields: well-formed names, each once, defaults of their type.
@@ -114,7 +115,7 @@ fn text_of(field: &ConfigField, value: &Value) -> Result<String, SettingValueErr
         (ConfigType::Boolean, Value::Bool(flag)) => Ok(flag.to_string()),
         (kind, other) => Err(SettingValueError::Type {
             kind,
-            value: other.clone(),
+            value: other.to_string(),
         }),
     }
 }

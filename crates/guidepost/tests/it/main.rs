@@ -17,6 +17,7 @@ mod bad_input;
 mod bench_errors;
 mod bench_gateway;
 mod browser;
+mod call_policies;
 mod cli_admin;
 mod code_citations;
 mod config_file;

@@ -242,7 +242,7 @@ async fn sigterm_flushes_analytics_and_exits_cleanly() {
 }
 
 /// `guidepost bench` drives every walkthrough tool in both eras without errors, and
-/// reports statements per call.
+/// reports statements per call; with `--policies`, every call is decided by them.
 #[tokio::test]
 async fn bench_runs_the_walkthrough_tools_in_both_eras() {
     for era in ["stateless", "session"] {
@@ -259,6 +259,8 @@ async fn bench_runs_the_walkthrough_tools_in_both_eras() {
                 "--era",
                 era,
             ])
+            // The session era's run is decided by 20 call-time policies that refuse none.
+            .args(["--policies", if era == "session" { "20" } else { "0" }])
             .output()
             .await
             .expect("bench runs");
@@ -286,6 +288,11 @@ async fn bench_runs_the_walkthrough_tools_in_both_eras() {
             "{era}"
         );
         assert_eq!(report["total_errors"], 0, "{era}: {report}");
+        assert_eq!(
+            report["policies"],
+            if era == "session" { 20 } else { 0 },
+            "{report}"
+        );
         assert!(report["total_calls"].as_u64().unwrap() >= 5, "{era}");
         assert!(
             report["statements_per_call"]

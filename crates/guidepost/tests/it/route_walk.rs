@@ -167,6 +167,11 @@ impl Objects {
             ("POST", "/walkthroughs/{id}/steps") => json!({"title": "Taken", "content": "Taken."}),
             ("PATCH", "/walkthroughs/{id}/steps/{step_id}") => json!({"title": "Taken"}),
             ("PATCH", "/support-requests/{id}") => json!({"status": "closed"}),
+            ("PUT", "/policies") | ("POST", "/policies/check") => {
+                json!({"source": "permit(principal, action, resource);"})
+            }
+            ("POST", "/policies/test") => json!({"server_id": self.server, "tool": "get_support",
+                "caller": {"kind": "anonymous"}}),
             ("POST", "/support-requests/{id}/messages") => {
                 json!({"kind": "note", "body": "Taken."})
             }

@@ -1,15 +1,26 @@
 //! `send_feedback`: a rating and a few words about the server, for its team.
 
 use async_trait::async_trait;
+use guidepost_core::guardrails::decide::ToolHints;
 use guidepost_core::support::feedback::{self, FeedbackError, FeedbackInput};
 use guidepost_domain::{Limits, McpServer, Rating};
-use rmcp::model::{Tool, ToolAnnotations};
+use rmcp::model::Tool;
 use serde_json::json;
 
 use super::switched::SwitchedTool;
-use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, parse_arguments, tool};
+use super::{
+    ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, annotations_of, parse_arguments, tool,
+};
 
 const NAME: &str = guidepost_domain::builtin_tools::SEND_FEEDBACK;
+
+/// It writes (a message to the team) but destroys nothing, and stays within Guidepost.
+const HINTS: ToolHints = ToolHints {
+    read_only: false,
+    destructive: false,
+    idempotent: false,
+    open_world: false,
+};
 
 fn definition(server: &McpServer) -> Tool {
     let product = server.product_name.as_deref().unwrap_or(&server.name);
@@ -33,11 +44,7 @@ fn definition(server: &McpServer) -> Tool {
                 "feedback_id": {"type": "string"},
                 "rating": {"type": "integer"}},
                "required": ["feedback_id", "rating"]}),
-        ToolAnnotations::new()
-            .read_only(false)
-            .destructive(false)
-            .idempotent(false)
-            .open_world(false),
+        annotations_of(HINTS),
     )
 }
 
@@ -56,6 +63,10 @@ struct SendFeedback;
 impl ResolvedTool for SendFeedback {
     fn metrics_label(&self) -> &'static str {
         NAME
+    }
+
+    fn hints(&self) -> ToolHints {
+        HINTS
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {

@@ -17,6 +17,7 @@ pub(crate) use upstreams::connect_elicitation;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use guidepost_core::guardrails::decide::{ToolFacts, ToolHints};
 use guidepost_core::{CoreError, Platform, hosting::tool_switches};
 use guidepost_domain::{CallRefusal, EndUser, McpServer, UpstreamId};
 use rmcp::RoleServer;
@@ -112,6 +113,25 @@ pub(crate) trait ToolSource: Send + Sync {
 pub(crate) trait ResolvedTool: Send + Sync {
     /// The label its calls are counted under (its source's `metrics_label`).
     fn metrics_label(&self) -> &'static str;
+
+    /// What its definition says of itself (its MCP annotations).
+    fn hints(&self) -> ToolHints;
+
+    /// The upstream server it belongs to, if it is an upstream's (for the recording).
+    fn upstream(&self) -> Option<UpstreamId> {
+        None
+    }
+
+    /// What call-time policies read of it, called as `called`: for Guidepost's own tools,
+    /// the name called is its own and there is no upstream.
+    fn policy_facts<'a>(&'a self, called: &'a str) -> ToolFacts<'a> {
+        ToolFacts {
+            name: called,
+            tool: called,
+            upstream: None,
+            hints: self.hints(),
+        }
+    }
 
     /// Calls it. A failure is a result with `isError`, worded so that an agent can act
     /// on it.
@@ -246,6 +266,15 @@ impl ToolOutcome {
             }
         }
     }
+}
+
+/// The MCP annotations that say what `hints` say.
+fn annotations_of(hints: ToolHints) -> ToolAnnotations {
+    ToolAnnotations::new()
+        .read_only(hints.read_only)
+        .destructive(hints.destructive)
+        .idempotent(hints.idempotent)
+        .open_world(hints.open_world)
 }
 
 /// A tool definition from JSON schemas written with `serde_json::json!`.

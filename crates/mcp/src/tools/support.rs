@@ -2,17 +2,28 @@
 
 use async_trait::async_trait;
 use guidepost_core::Platform;
+use guidepost_core::guardrails::decide::ToolHints;
 use guidepost_core::support::messages;
 use guidepost_core::support::requests::{self, SupportError, SupportInput};
 use guidepost_domain::{EndUser, Limits, McpServer};
-use rmcp::model::{Tool, ToolAnnotations};
+use rmcp::model::Tool;
 use serde_json::{Value, json};
 
 use super::switched::SwitchedTool;
-use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, parse_arguments, tool};
+use super::{
+    ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, annotations_of, parse_arguments, tool,
+};
 use crate::scope::RequestScope;
 
 const NAME: &str = guidepost_domain::builtin_tools::GET_SUPPORT;
+
+/// It writes (a message to the team) but destroys nothing, and stays within Guidepost.
+const HINTS: ToolHints = ToolHints {
+    read_only: false,
+    destructive: false,
+    idempotent: false,
+    open_world: false,
+};
 
 fn definition(server: &McpServer) -> Tool {
     let product = server.product_name.as_deref().unwrap_or(&server.name);
@@ -48,11 +59,7 @@ fn definition(server: &McpServer) -> Tool {
                 "replies": {"type": "array", "description": "On a follow-up: the team's replies, oldest first.",
                     "items": {"type": "object", "properties": {"at": {"type": "string"}, "text": {"type": "string"}}}}},
                "required": ["support_request_id", "status"]}),
-        ToolAnnotations::new()
-            .read_only(false)
-            .destructive(false)
-            .idempotent(false)
-            .open_world(false),
+        annotations_of(HINTS),
     )
 }
 
@@ -71,6 +78,10 @@ struct GetSupport;
 impl ResolvedTool for GetSupport {
     fn metrics_label(&self) -> &'static str {
         NAME
+    }
+
+    fn hints(&self) -> ToolHints {
+        HINTS
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use guidepost_core::guardrails::decide::{ToolFacts, ToolHints};
 use guidepost_core::upstreams::{
     self, CallContext, CallProgress, CallingPerson, NotCallable, OfferedTool, UpstreamAnswer,
     UpstreamCallError,
@@ -75,6 +76,23 @@ struct UpstreamTool {
 impl ResolvedTool for UpstreamTool {
     fn metrics_label(&self) -> &'static str {
         LABEL
+    }
+
+    fn hints(&self) -> ToolHints {
+        ToolHints::from_annotations(self.offered.definition.get("annotations"))
+    }
+
+    fn upstream(&self) -> Option<UpstreamId> {
+        Some(self.offered.upstream_id.clone())
+    }
+
+    fn policy_facts<'a>(&'a self, called: &'a str) -> ToolFacts<'a> {
+        ToolFacts {
+            name: called,
+            tool: &self.offered.tool,
+            upstream: Some(&self.offered.prefix),
+            hints: self.hints(),
+        }
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {

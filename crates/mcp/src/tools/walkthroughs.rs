@@ -5,14 +5,18 @@
 
 use async_trait::async_trait;
 use guidepost_core::accounts::identity::{self, EmailRefused};
+use guidepost_core::guardrails::decide::ToolHints;
 use guidepost_core::walkthroughs::player::{self, Advanced, Player, PlayerError, Seen, summarize};
 use guidepost_core::{CoreError, Platform};
 use guidepost_domain::*;
-use rmcp::model::{Tool, ToolAnnotations};
+use rmcp::model::Tool;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, ToolSource, parse_arguments, tool};
+use super::{
+    ResolvedTool, ToolAnswer, ToolCall, ToolOutcome, ToolSource, annotations_of, parse_arguments,
+    tool,
+};
 use crate::scope::RequestScope;
 
 pub(crate) const LIST: &str = builtin_tools::LIST_WALKTHROUGHS;
@@ -56,12 +60,19 @@ mod schema {
     }
 }
 
-fn annotations(read_only: bool, destructive: bool, idempotent: bool) -> ToolAnnotations {
-    ToolAnnotations::new()
-        .read_only(read_only)
-        .destructive(destructive)
-        .idempotent(idempotent)
-        .open_world(false)
+/// What each tool says of itself; none reaches outside Guidepost.
+fn hints(name: &str) -> ToolHints {
+    let (read_only, destructive, idempotent) = match name {
+        LIST | STATUS => (true, false, true),
+        SELECT | RESET => (false, true, true),
+        _ => (false, false, false),
+    };
+    ToolHints {
+        read_only,
+        destructive,
+        idempotent,
+        open_world: false,
+    }
 }
 
 fn definitions(server: &McpServer) -> Vec<Tool> {
@@ -85,7 +96,7 @@ fn definitions(server: &McpServer) -> Vec<Tool> {
                 "tags": {"type": "array", "items": {"type": "string"}}, "progress": schema::nullable(schema::progress())},
                 "required": ["id", "title", "description", "step_count", "estimated_duration_minutes", "tags", "progress"]}}},
               "required": ["walkthroughs"]}),
-            annotations(true, false, true)),
+            annotations_of(hints(LIST))),
         tool(SELECT, "Start or resume a walkthrough",
             "Start a walkthrough at its first step, or resume it where the user left off. Returns the step to show the user. \
              With resume_if_exists=false the user's progress is discarded and the walkthrough restarts on its newest version.".into(),
@@ -93,7 +104,7 @@ fn definitions(server: &McpServer) -> Vec<Tool> {
             json!({"type": "object", "properties": {"walkthrough": schema::walkthrough_ref(), "step": schema::nullable(schema::step()),
                 "progress": schema::progress(), "resumed": {"type": "boolean"}},
               "required": ["walkthrough", "step", "progress", "resumed"]}),
-            annotations(false, true, true)),
+            annotations_of(hints(SELECT))),
         tool(NEXT, "Next walkthrough step",
             "Mark the current step as done and return the next one. Pass current_step_id (the step the user just finished) so \
              that a retried call never skips a step. Without walkthrough_id, continues the most recently active walkthrough.".into(),
@@ -103,7 +114,7 @@ fn definitions(server: &McpServer) -> Vec<Tool> {
             json!({"type": "object", "properties": {"walkthrough": schema::walkthrough_ref(), "step": schema::nullable(schema::step()),
                 "progress": schema::progress(), "completed_now": {"type": "boolean"}, "already_completed": {"type": "boolean"}},
               "required": ["walkthrough", "step", "progress", "completed_now", "already_completed"]}),
-            annotations(false, false, false)),
+            annotations_of(hints(NEXT))),
         tool(STATUS, "Walkthrough status",
             "Show every step of a walkthrough as done, current or to do, with the user's progress and whether a newer version exists.".into(),
             json!({"type": "object", "properties": {"walkthrough_id": walkthrough_id}, "required": ["walkthrough_id"], "additionalProperties": false}),
@@ -115,7 +126,7 @@ fn definitions(server: &McpServer) -> Vec<Tool> {
                     "required": ["id", "title", "section_title", "state"]}},
                 "progress": schema::progress()},
               "required": ["walkthrough", "steps", "progress"]}),
-            annotations(true, false, true)),
+            annotations_of(hints(STATUS))),
         tool(RESET, "Reset walkthrough progress",
             "Delete the user's progress in a walkthrough. Only with confirm=true; ask the user first.".into(),
             json!({"type": "object", "properties": {"walkthrough_id": walkthrough_id,
@@ -123,7 +134,7 @@ fn definitions(server: &McpServer) -> Vec<Tool> {
               "required": ["walkthrough_id"], "additionalProperties": false}),
             json!({"type": "object", "properties": {"walkthrough_id": {"type": "string"}, "reset": {"type": "boolean"}},
               "required": ["walkthrough_id", "reset"]}),
-            annotations(false, true, true)),
+            annotations_of(hints(RESET))),
     ]
 }
 
@@ -227,6 +238,10 @@ struct WalkthroughTool {
 impl ResolvedTool for WalkthroughTool {
     fn metrics_label(&self) -> &'static str {
         self.name
+    }
+
+    fn hints(&self) -> ToolHints {
+        hints(self.name)
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
