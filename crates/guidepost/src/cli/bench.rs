@@ -17,6 +17,12 @@ pub struct BenchArgs {
     /// share of it (with --target, needs --database-url).
     #[arg(long)]
     pub floor: bool,
+    /// Publish this many call-time policies before the run (one `permit`, the rest
+    /// `forbid`s that read the tool, the caller and the arguments and match none of the
+    /// benchmark's calls), so that every call is decided by all of them. Compare with a
+    /// run without: the difference is the policies' cost per call.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=200))]
+    pub policies: u16,
     /// Simulated end users, each with its own tracking id (and session in the session era);
     /// with --gateway, concurrent clients. Default 10, with --gateway 16.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=2000))]

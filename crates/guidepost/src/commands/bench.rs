@@ -93,6 +93,9 @@ pub async fn run(args: BenchArgs, database_url: Option<String>, json: bool) -> a
         .build()?;
     let slug = format!("bench-{}", &EndUserId::generate().as_str()[4..14]);
     let walkthrough = prepare(&http, &base, &api_key, &slug, args.steps).await?;
+    if args.policies > 0 {
+        publish_policies(&http, &base, &api_key, args.policies).await?;
+    }
     output::note!(
         "bench: {} users, {} steps, {} s, {:?} era against {base}/s/{slug}/mcp",
         users,
@@ -263,6 +266,37 @@ async fn prepare(
         .json(&json!({}));
     checked(assign.send().await?).await?;
     Ok(id)
+}
+
+/// Publishes `count` call-time policies that every benchmark call is decided by and that
+/// refuse none of them: one `permit`, and `forbid`s that each read the tool, the caller,
+/// the hints and an argument.
+async fn publish_policies(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    count: u16,
+) -> anyhow::Result<()> {
+    let mut source = String::from("permit(principal, action, resource);\n");
+    for n in 1..count {
+        source.push_str(&format!(
+            "@id(\"bench-{n}\") @reason(\"benchmark policy {n}\")\n\
+             forbid(principal, action, resource) when {{ resource.tool == \"never_{n}\" || \
+             (resource.hints.destructive && principal is Guidepost::Person && \
+             principal.email_domain == \"bench-{n}.invalid\") || \
+             (context.arguments.hasTag(\"path\") && \
+             context.arguments.getTag(\"path\") like \"/never-{n}/*\") }};\n"
+        ));
+    }
+    let published = http
+        .put(format!("{base}/api/v1/policies"))
+        .bearer_auth(key)
+        .json(&json!({ "source": source }))
+        .send()
+        .await?;
+    checked(published).await?;
+    output::note!("bench: {count} call-time policies in force");
+    Ok(())
 }
 
 /// The store statement counter from `/metrics`, if the target exposes it.
@@ -481,6 +515,7 @@ fn summarize(
         },
         users: args.users.unwrap_or(DEFAULT_USERS),
         steps: args.steps,
+        policies: args.policies,
         duration_secs: elapsed,
         total_errors,
         error_rate: if attempted == 0 {

@@ -10,6 +10,8 @@ pub struct BenchReport {
     pub era: &'static str,
     pub users: u16,
     pub steps: u16,
+    /// Call-time policies in force during the run (`--policies`).
+    pub policies: u16,
     pub duration_secs: f64,
     pub tools: Vec<ToolFigures>,
     /// Calls that succeeded; failed ones are `total_errors`, in no other figure.
@@ -51,8 +53,8 @@ pub struct ToolFigures {
 pub(super) fn render(report: &BenchReport) -> String {
     let mut lines = vec![
         format!(
-            "{} users, {} steps, {:.1} s, {}",
-            report.users, report.steps, report.duration_secs, report.era
+            "{} users, {} steps, {:.1} s, {}, {} call-time policies",
+            report.users, report.steps, report.duration_secs, report.era, report.policies
         ),
         format!(
             "{:<28} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
