@@ -26,6 +26,7 @@ mod openapi;
 mod organization;
 mod pagination;
 mod policies;
+mod quotas;
 mod route_table;
 mod servers;
 mod support;
@@ -190,6 +191,7 @@ fn routes() -> RouteTable<Platform> {
         .route("/policies/versions", get(policies::versions))
         .route("/policies/versions/{version}", get(policies::version))
         .route("/policies/schema", get(policies::schema))
+        .route("/quotas", get(quotas::get).put(quotas::put))
         .route("/feedback", get(feedback::list))
         .route("/feedback/daily", get(feedback::daily))
         .route(

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, audit, end_users, feedback, oidc, organization, policies, servers,
+    analytics, api_keys, audit, end_users, feedback, oidc, organization, policies, quotas, servers,
     support, support_messages, tool_calls, upstreams, walkthroughs, webhooks,
 };
 
@@ -95,6 +95,8 @@ use crate::{
         policies::versions,
         policies::version,
         policies::schema,
+        quotas::get,
+        quotas::put,
         webhooks::create,
         webhooks::list,
         webhooks::get,
@@ -130,8 +132,9 @@ use crate::{
         (name = "walkthroughs", description = "Interactive walkthroughs: draft steps, published versions, \
                                               assignments to servers and funnel reports"),
         (name = "support", description = "Support requests and feedback from end users, and webhooks that announce them"),
-        (name = "policies", description = "Call-time policies, in Cedar: what the organization lets \
-                                          agents call, decided on every tool call"),
+        (name = "policies", description = "Guardrails at call time: policies in Cedar (what the \
+                                          organization lets agents call) and quotas per caller, \
+                                          decided on every tool call"),
         (name = "end-users", description = "The people behind MCP clients"),
         (name = "analytics", description = "Recorded tool calls and reports"),
         (name = "api-keys", description = "The organization's API keys"),

@@ -1,6 +1,6 @@
 //! The audit log of every mutating action: members, API keys, servers,
-//! walkthroughs, webhooks, support requests, the organization's settings and call-time
-//! policies, its people's data and the gateway (`upstreams::audit`), with who acted and on what, by name.
+//! walkthroughs, webhooks, support requests, the organization's settings, call-time
+//! policies and quotas, its people's data and the gateway (`upstreams::audit`), with who acted and on what, by name.
 //!
 //! Events are recorded here, in the services, so that the API, the CLI and the dashboard
 //! all leave the same trace; names are written down with the event because the object
@@ -20,7 +20,7 @@ mod text;
 pub use text::describe;
 
 /// The types an event may be filtered by: the first part of its action.
-pub(crate) const TYPES: [&str; 13] = [
+pub(crate) const TYPES: [&str; 14] = [
     "member",
     "api_key",
     "server",
@@ -34,6 +34,7 @@ pub(crate) const TYPES: [&str; 13] = [
     "connection",
     "catalog_entry",
     "policy",
+    "quota",
 ];
 
 /// The longest actor or object id a filter takes.

@@ -2,7 +2,7 @@
 //! never changes: servers by address, what each server offers (its available
 //! walkthroughs with their newest versions), published versions (immutable), end users
 //! by tracking id, each server's attached upstream tools, its organization's compiled
-//! call-time policies, and the session-era sessions in use with their end users.
+//! call-time policies and quotas, and the session-era sessions in use with their end users.
 //!
 //! Correctness comes from the change feed, not from the time limits: every change to a
 //! server or to what it offers is announced (`Platform::announce_tools_changed`, NOTIFY
@@ -189,6 +189,8 @@ pub(crate) struct NodeCache {
     /// Each server's organization's call-time policies, compiled: a publication
     /// announces every server of its organization.
     call_policies: TtlMap<ServerId, Arc<InForce>>,
+    /// Each server's organization's call quotas (announced the same way).
+    call_quotas: TtlMap<ServerId, Arc<CallQuotas>>,
     /// Session-era sessions by transport id, so that a request in a session in use reads
     /// neither the session nor (`session_users`) its end user.
     sessions: TtlMap<String, McpSession>,
@@ -213,6 +215,7 @@ impl NodeCache {
             progress: TtlMap::new(PROGRESS_TTL, 50_000),
             attached_tools: TtlMap::new(server_expiry, 10_000),
             call_policies: TtlMap::new(server_expiry, 10_000),
+            call_quotas: TtlMap::new(server_expiry, 10_000),
             sessions: TtlMap::new(SESSION_TTL, 50_000),
             session_users: TtlMap::new(SESSION_TTL, 50_000),
         }
@@ -237,6 +240,7 @@ impl NodeCache {
         self.offers.retain(|id, _| id != server);
         self.attached_tools.retain(|id, _| id != server);
         self.call_policies.retain(|id, _| id != server);
+        self.call_quotas.retain(|id, _| id != server);
         self.sessions
             .retain(|_, session| session.server_id != *server);
     }
@@ -249,6 +253,7 @@ impl NodeCache {
         self.offers.clear();
         self.attached_tools.clear();
         self.call_policies.clear();
+        self.call_quotas.clear();
         self.sessions.clear();
     }
 
@@ -304,6 +309,21 @@ impl NodeCache {
     ) {
         if self.current(read_at) {
             self.call_policies.insert(server.clone(), policies.clone());
+        }
+    }
+
+    pub(crate) fn call_quotas(&self, server: &ServerId) -> Option<Arc<CallQuotas>> {
+        self.call_quotas.get(server)
+    }
+
+    pub(crate) fn keep_call_quotas(
+        &self,
+        server: &ServerId,
+        quotas: &Arc<CallQuotas>,
+        read_at: Epoch,
+    ) {
+        if self.current(read_at) {
+            self.call_quotas.insert(server.clone(), quotas.clone());
         }
     }
 

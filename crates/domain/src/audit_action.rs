@@ -22,6 +22,7 @@ string_enum! {
         OrganizationToolApproval => "organization.tool_approval",
         PolicyPublished => "policy.published",
         ProgressReset => "progress.reset",
+        QuotaUpdated => "quota.updated",
         ServerCreated => "server.created",
         ServerDeleted => "server.deleted",
         ServerDomainVerified => "server.domain_verified",

@@ -404,9 +404,8 @@ impl GuidepostServer {
             );
             return Err(ErrorData::header_mismatch(message, None));
         }
-        if let Some(refused) = crate::guard::refusal(&*tool, &call).await? {
-            let recorded = Recorded::result(&refused, started)
-                .refused_as(Some(guidepost_domain::CallRefusal::Policy));
+        if let Some((refused, why)) = crate::guard::refusal(&*tool, &call).await? {
+            let recorded = Recorded::result(&refused, started).refused_as(Some(why));
             record(
                 &self.platform,
                 scope,

@@ -28,6 +28,7 @@ mod organizations;
 mod personal_data;
 mod policies;
 mod postgres;
+mod quotas;
 mod registry;
 mod schema;
 mod servers;
@@ -65,6 +66,7 @@ pub use personal_data::{
 };
 pub use policies::{MAX_POLICY_VERSIONS, PolicyStore};
 pub use postgres::PgStore;
+pub use quotas::{QuotaCounter, QuotaStore};
 pub use registry::RegistryStore;
 pub use servers::{ListedServersQuery, ServerStore};
 pub use sessions::{MAX_SERVER_CLIENTS, ServerClient, SessionStore};
@@ -136,6 +138,7 @@ pub trait Store:
     + SupportMessageStore
     + FeedbackStore
     + PolicyStore
+    + QuotaStore
     + WebhookStore
     + TaskStore
     + MemberStore

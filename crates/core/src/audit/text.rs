@@ -48,6 +48,13 @@ fn what_happened(event: &AuditEvent) -> String {
             }
             _ => format!("published the call-time policies, {object}"),
         },
+        AuditAction::QuotaUpdated => match event.detail.get("rules") {
+            Some(Value::Array(rules)) if !rules.is_empty() => {
+                let rules: Vec<&str> = rules.iter().filter_map(Value::as_str).collect();
+                format!("set the call quotas: {}", rules.join("; "))
+            }
+            _ => "removed the call quotas".to_owned(),
+        },
         AuditAction::ServerCreated => format!("created the server {object}"),
         AuditAction::ServerUpdated => format!("changed the server {object}"),
         AuditAction::ServerDeleted => format!("deleted the server {object}"),

@@ -36,8 +36,8 @@ pub struct CallToDecide<'a> {
     pub caller: PolicyCaller<'a>,
     pub tool: ToolFacts<'a>,
     pub arguments: &'a Value,
-    /// The client's name, or empty.
-    pub client: &'a str,
+    /// The client's name, or empty: asked only when there are policies to read it.
+    pub client: &'a (dyn Fn() -> String + Sync),
 }
 
 /// Whether `call` may go on under its organization's policies in force.
@@ -54,7 +54,8 @@ pub async fn decide(platform: &Platform, call: &CallToDecide<'_>) -> Result<Deci
         }),
         InForce::Policies(policies) => {
             let time = Timestamp::now().to_rfc3339_millis();
-            policies.decide(&facts(call, &time))
+            let client = (call.client)();
+            policies.decide(&facts(call, &client, &time))
         }
     };
     if let Decision::Deny(_) = decision {
@@ -63,14 +64,14 @@ pub async fn decide(platform: &Platform, call: &CallToDecide<'_>) -> Result<Deci
     Ok(decision)
 }
 
-fn facts<'a>(call: &'a CallToDecide<'a>, time: &'a str) -> CallFacts<'a> {
+fn facts<'a>(call: &'a CallToDecide<'a>, client: &'a str, time: &'a str) -> CallFacts<'a> {
     CallFacts {
         caller: call.caller,
         server_id: call.server.id.as_str(),
         server_slug: call.server.slug.as_str(),
         tool: call.tool,
         arguments: call.arguments,
-        client: call.client,
+        client,
         time,
     }
 }
@@ -196,13 +197,15 @@ pub async fn try_call(
             hints: ToolHints::from_annotations(annotations),
         },
         arguments: &sample.arguments,
-        client: &sample.client,
+        client: &|| sample.client.clone(),
     };
     let decision = match compiled.policies.is_empty() {
         true => Decision::Allow,
-        false => compiled
-            .policies
-            .decide(&facts(&call, &Timestamp::now().to_rfc3339_millis())),
+        false => compiled.policies.decide(&facts(
+            &call,
+            &sample.client,
+            &Timestamp::now().to_rfc3339_millis(),
+        )),
     };
     Ok(match decision {
         Decision::Allow => SampleDecision {

@@ -87,8 +87,12 @@ pub async fn publish(
     })
 }
 
-/// Every node forgets the organization's servers' compiled policies.
-async fn announce_organization(platform: &Platform, org: &OrgId) -> Result<(), CoreError> {
+/// Every node forgets what it keeps of the organization's servers (their compiled
+/// policies and quotas among it).
+pub(crate) async fn announce_organization(
+    platform: &Platform,
+    org: &OrgId,
+) -> Result<(), CoreError> {
     let servers = platform
         .store
         .list_servers(org, &PageRequest::first(Limits::SERVERS as u32))

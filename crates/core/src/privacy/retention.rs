@@ -4,12 +4,12 @@
 //! retention (`--retention-days`), in batches, and their hourly and daily rollups once the
 //! whole UTC day is past the retention; client registrations never used for 30
 //! days; anonymous end users that nothing refers to and that were not seen within the
-//! retention; tasks past their time to live; the gateway's audit events older than their
+//! retention; tasks past their time to live; quota counts of windows over a day old; the gateway's audit events older than their
 //! own retention (`--audit-retention-days`), in batches. Unauthenticated callers can
 //! create tool calls, clients, anonymous end users and tasks, and an upstream causes
 //! audit events, so none of them may grow without bound.
 
-use guidepost_domain::Timestamp;
+use guidepost_domain::{QuotaWindow, Timestamp};
 
 use crate::Platform;
 
@@ -37,6 +37,7 @@ pub struct Swept {
     pub expired_tasks: u64,
     pub dashboard_sign_ins: u64,
     pub audit_events: u64,
+    pub quota_counts: u64,
 }
 
 /// Deletes what has outlived its retention. A part that fails is logged and counted as
@@ -56,6 +57,11 @@ pub async fn sweep(platform: &Platform) -> Swept {
     let forgotten_end_users = store.delete_forgotten_end_users(kept_since).await;
     let expired_tasks = store.delete_expired_tasks(now).await;
     let dashboard_sign_ins = store.delete_expired_dashboard_state(now).await;
+    // The longest quota window is a day: a count of a window that started a day ago or
+    // more counts nothing any more.
+    let quota_counts = store
+        .delete_expired_quota_counts(now.plus_seconds(-QuotaWindow::Day.seconds()))
+        .await;
     Swept {
         idle_sessions: counted(idle_sessions, "idle sessions"),
         auth_records: counted(auth_records, "expired sign-in records"),
@@ -84,6 +90,7 @@ pub async fn sweep(platform: &Platform) -> Swept {
             "old audit events",
         )
         .await,
+        quota_counts: counted(quota_counts, "expired quota counts"),
     }
 }
 

@@ -18,6 +18,7 @@ mod bench_errors;
 mod bench_gateway;
 mod browser;
 mod call_policies;
+mod call_quotas;
 mod cli_admin;
 mod code_citations;
 mod config_file;

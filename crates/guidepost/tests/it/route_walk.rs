@@ -170,6 +170,8 @@ impl Objects {
             ("PUT", "/policies") | ("POST", "/policies/check") => {
                 json!({"source": "permit(principal, action, resource);"})
             }
+            ("PUT", "/quotas") => json!({"rules": [{"target": {"kind": "any"}, "limit": 9,
+                "window": "day"}]}),
             ("POST", "/policies/test") => json!({"server_id": self.server, "tool": "get_support",
                 "caller": {"kind": "anonymous"}}),
             ("POST", "/support-requests/{id}/messages") => {

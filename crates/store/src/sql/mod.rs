@@ -30,6 +30,7 @@ mod personal_export;
 mod platform;
 mod policies;
 pub(super) mod progress_writes;
+mod quotas;
 mod registry;
 mod servers;
 mod sessions;

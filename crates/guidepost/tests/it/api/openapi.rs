@@ -52,6 +52,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/policies/versions"),
     ("get", "/api/v1/policies/versions/{version}"),
     ("get", "/api/v1/policies/schema"),
+    ("get", "/api/v1/quotas"),
+    ("put", "/api/v1/quotas"),
     ("get", "/api/v1/feedback"),
     ("get", "/api/v1/feedback/daily"),
     ("get", "/api/v1/servers/{id}/missing-capabilities"),
