@@ -356,6 +356,16 @@ fn pieces<'a>(definition: &'a Value) -> Vec<Piece<'a>> {
     pieces
 }
 
+/// A JSON object's entries in key order: the scanner reads a definition the same way
+/// whether the JSON map keeps its keys sorted or as written (serde_json's
+/// `preserve_order`, which a dependency may turn on), so findings and the classifier's
+/// training do not depend on it.
+fn by_key(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
 /// Every string inside `value` (at any depth), with its path.
 fn strings<'a>(value: &'a Value, path: &str, found: &mut dyn FnMut(&str, &'a str)) {
     match value {
@@ -366,7 +376,7 @@ fn strings<'a>(value: &'a Value, path: &str, found: &mut dyn FnMut(&str, &'a str
             }
         }
         Value::Object(map) => {
-            for (key, child) in map {
+            for (key, child) in by_key(map) {
                 strings(child, &format!("{path}.{key}"), found);
             }
         }
@@ -418,7 +428,7 @@ fn schema_pieces<'a>(
 ) {
     match value {
         Value::Object(map) => {
-            for (key, child) in map {
+            for (key, child) in by_key(map) {
                 // Types, formats and the like are not read: no path for them.
                 if STRUCTURAL.contains(&key.as_str()) {
                     continue;
@@ -440,7 +450,7 @@ fn schema_pieces<'a>(
                         strings(child, &here, &mut |p, t| push(p, t, place));
                     }
                     ("properties" | "$defs" | "definitions", Value::Object(properties)) => {
-                        for (name, schema) in properties {
+                        for (name, schema) in by_key(properties) {
                             let at = format!("{here}.{name}");
                             let textual = textual(schema);
                             if key == "properties" {
@@ -450,7 +460,7 @@ fn schema_pieces<'a>(
                         }
                     }
                     ("patternProperties", Value::Object(properties)) => {
-                        for (name, schema) in properties {
+                        for (name, schema) in by_key(properties) {
                             let textual = textual(schema);
                             schema_pieces(
                                 schema,
