@@ -40,6 +40,8 @@ string_enum! {
         ToolQuarantined => "tool.quarantined",
         ToolRejected => "tool.rejected",
         UpstreamAttached => "upstream.attached",
+        UpstreamResultGuarded => "upstream.result_guarded",
+        UpstreamResultGuardSet => "upstream.result_guard_set",
         UpstreamDetached => "upstream.detached",
         UpstreamEventsSummarized => "upstream.events_summarized",
         UpstreamInstalled => "upstream.installed",

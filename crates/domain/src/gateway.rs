@@ -71,6 +71,18 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// What is done with what a result of this upstream carries (secrets in known formats,
+    /// instructions aimed at the model): nothing, a warning added for the agent, the
+    /// matched spans redacted, or the whole result withheld. Each finding is audited.
+    ResultGuard {
+        Off => "off",
+        Flag => "flag",
+        Redact => "redact",
+        Refuse => "refuse",
+    }
+}
+
 /// An installed upstream MCP server.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Upstream {
@@ -110,6 +122,9 @@ pub struct Upstream {
     /// Processes it runs on each node (a stateless entry may run more than one; calls go
     /// to the least busy).
     pub replicas: u32,
+    /// What is done with a result that carries a secret or an instruction aimed at the
+    /// model (`off` until the organization chooses).
+    pub result_guard: ResultGuard,
     /// Why it last failed, in its own words (which may quote what it was given): shown
     /// only to callers who may manage the gateway, as its logs are.
     pub last_error: Option<String>,

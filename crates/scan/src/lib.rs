@@ -13,7 +13,8 @@
 //! offsets into the text at `path`) and what; a finding of high severity quarantines the
 //! tool, a low one is shown.
 //!
-//! The crate's whole API is [`scan`], [`quarantines`], [`text_at`] and [`distinctive`].
+//! The crate's whole API is [`scan`], [`quarantines`], [`text_at`] and [`distinctive`],
+//! and, for tools' results, [`scan_result_text`] (results.rs).
 //! Its corpus and the tests measured on it are in `tests/`, the classifier's training in
 //! `classifier/train.rs` (a test), and what was tried and learned in the README.
 //!
@@ -26,6 +27,7 @@ mod decode;
 mod intent;
 mod lexicon;
 mod normalize;
+mod results;
 mod rules;
 
 use std::collections::HashMap;
@@ -35,6 +37,7 @@ use guidepost_domain::{Finding, Span};
 use serde_json::Value;
 
 use intent::{Place, Scope, ValueKind};
+pub use results::{RESULT_TEXT_READ, scan_result_text};
 
 /// Whether a finding quarantines its tool: high severity, and `medium`, which findings
 /// stored before severities were only high and low may still carry.

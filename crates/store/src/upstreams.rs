@@ -30,6 +30,7 @@ pub struct UpstreamSettings<'a> {
     pub start: StartMode,
     pub spec: &'a LaunchSpec,
     pub replicas: u32,
+    pub result_guard: ResultGuard,
     /// The sign-in the update ends with, checked against the servers that attach it
     /// before anything is written: an update that also changes how it is launched writes
     /// `spec` as it was and the new launch after, and must not be half applied.

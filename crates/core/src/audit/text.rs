@@ -163,6 +163,15 @@ fn what_happened(event: &AuditEvent) -> String {
         AuditAction::UpstreamResultHiddenCharacters => {
             format!("found hidden characters in a result of the upstream {upstream}")
         }
+        AuditAction::UpstreamResultGuarded => format!(
+            "found {} in a result of the tool {tool} of the upstream {upstream} ({})",
+            detail("rules"),
+            detail("done")
+        ),
+        AuditAction::UpstreamResultGuardSet => format!(
+            "set what is done with findings in results of the upstream {upstream} to {}",
+            detail("to")
+        ),
         AuditAction::ToolDiscovered => {
             format!("discovered the tool {tool} of the upstream {upstream}")
         }

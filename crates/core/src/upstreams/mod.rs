@@ -27,6 +27,7 @@ mod pinning;
 pub mod private;
 pub mod registry;
 mod replicas;
+pub(crate) mod result_guard;
 pub(crate) mod results;
 mod runtime;
 // The tool-definition scanner is a crate of its own; core scans with it under this name.
@@ -100,6 +101,12 @@ pub struct UpdateUpstream {
     /// follows at its next call.
     #[serde(default)]
     pub replicas: Option<u32>,
+    /// What is done with a result that carries a secret or an instruction aimed at the
+    /// model: `off`, `flag` (a warning added for the agent), `redact` (the matched spans
+    /// replaced) or `refuse` (the result withheld). Each finding is audited.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub result_guard: Option<ResultGuard>,
 }
 
 pub async fn get(
@@ -191,6 +198,15 @@ pub async fn update(
         launch,
         replicas,
     } = merged_until_current(|| merge_and_write(platform, org, id, &input)).await?;
+    if updated.result_guard != current.result_guard {
+        let about = audit::About {
+            upstream: Some(id),
+            detail: serde_json::json!({"from": current.result_guard, "to": updated.result_guard}),
+            ..Default::default()
+        };
+        let action = AuditAction::UpstreamResultGuardSet;
+        audit::record(platform, org, caller.actor(), action, about).await?;
+    }
     if replicas != current.replicas {
         let about = audit::About {
             upstream: Some(id),
@@ -291,6 +307,7 @@ async fn merge_and_write(
         start,
         spec: spec_now,
         replicas,
+        result_guard: input.result_guard.unwrap_or(current.result_guard),
         sign_in: spec.sign_in(),
     };
     let read_at = Some(current.updated_at);

@@ -20,27 +20,43 @@ use crate::Platform;
 const FINDING_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// When each upstream's last finding was recorded on this node.
+/// Keyed by upstream, or by upstream and rules (`result_guard`).
 #[derive(Default)]
-pub(crate) struct FindingGate(Mutex<HashMap<UpstreamId, Instant>>);
+pub(crate) struct FindingGate(Mutex<HashMap<String, Instant>>);
 
 impl FindingGate {
-    /// Whether a finding about `upstream` is due now (and, if so, marks it recorded).
-    fn due(&self, upstream: &UpstreamId) -> bool {
-        let mut last = self.0.lock().expect("finding gate lock");
+    /// Whether a finding under `key` is due now (and, if so, marks it recorded).
+    pub(crate) fn due(&self, key: &str) -> bool {
+        let mut last = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
-        match last.get(upstream) {
+        match last.get(key) {
             Some(at) if now.duration_since(*at) < FINDING_INTERVAL => false,
             _ => {
-                last.insert(upstream.clone(), now);
+                last.insert(key.to_owned(), now);
                 true
             }
         }
     }
 }
 
-/// `upstream`'s answer for `tool` as the organization lets it reach the agent. The
-/// common answer, without hidden characters, costs one scan and no store statement.
+/// `upstream`'s answer for `tool` as the organization lets it reach the agent: without
+/// hidden characters, then through the upstream's result guard (`result_guard`). The
+/// common answer, without hidden characters and with the guard off, costs one scan and
+/// no store statement.
 pub(crate) async fn filter(
+    platform: &Platform,
+    upstream: &Upstream,
+    tool: &str,
+    answer: UpstreamAnswer,
+) -> UpstreamAnswer {
+    let answer = without_hidden(platform, upstream, tool, answer).await;
+    super::result_guard::guarded(platform, upstream, tool, answer).await
+}
+
+async fn without_hidden(
     platform: &Platform,
     upstream: &Upstream,
     tool: &str,
@@ -63,7 +79,7 @@ pub(crate) async fn filter(
             strip_value(structured);
         }
     }
-    if platform.result_findings.due(&upstream.id) {
+    if platform.result_findings.due(upstream.id.as_str()) {
         let about = About {
             upstream: Some(&upstream.id),
             tool: Some(tool),
@@ -142,8 +158,8 @@ mod tests {
     fn a_finding_is_due_once_per_upstream_per_interval() {
         let gate = FindingGate::default();
         let (a, b) = (UpstreamId::generate(), UpstreamId::generate());
-        assert!(gate.due(&a));
-        assert!(!gate.due(&a), "not again within the hour");
-        assert!(gate.due(&b), "another upstream has its own");
+        assert!(gate.due(a.as_str()));
+        assert!(!gate.due(a.as_str()), "not again within the hour");
+        assert!(gate.due(b.as_str()), "another upstream has its own");
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct UpgradeForm {
     pub max_replicas: u32,
     /// Whose account a remote server is reached with (`None`: not a remote server).
     pub sign_in: Option<&'static str>,
+    /// What is done with a result that carries a secret or an instruction to the model.
+    pub result_guard: &'static str,
     /// A refused change: the field, what to do, and the input it is about.
     pub error: Option<(String, String, String)>,
 }
@@ -141,6 +143,7 @@ pub(crate) async fn form_of(
             .spec
             .is_remote()
             .then(|| sign_in_of(upstream).as_str()),
+        result_guard: upstream.result_guard.as_str(),
         error,
     })
 }
@@ -263,11 +266,20 @@ fn how_it_runs(
         })
         .transpose()?
         .filter(|sign_in| *sign_in != sign_in_of(upstream));
+    let result_guard = field("result_guard")
+        .map(|text| {
+            ResultGuard::parse(text).ok_or_else(|| {
+                ValidationError::new("result_guard", "choose off, flag, redact or refuse")
+            })
+        })
+        .transpose()?
+        .filter(|guard| *guard != upstream.result_guard);
     Ok(UpdateUpstream {
         name,
         start,
         replicas,
         sign_in,
+        result_guard,
         ..Default::default()
     })
 }

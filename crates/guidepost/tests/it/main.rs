@@ -96,6 +96,7 @@ mod registry_install;
 mod registry_server;
 mod registry_versions;
 mod request_logs;
+mod result_guard;
 mod route_walk;
 mod scale_out;
 mod schemathesis;

@@ -14,7 +14,7 @@ const ATTACHED: &str = "SELECT a.server_id, a.upstream_id, a.prefix, a.allowed_t
      a.timeout_ms, \
      a.attached_at, u.id, u.org_id, u.name, u.catalog_entry_id, u.spec, \
      u.secrets_sealed, u.status, u.last_error, u.restarts, u.created_at, u.updated_at, u.start, \
-     u.config, u.previous_version, u.catalog_entry_version, u.replicas, u.restarted_at, u.last_fault, \
+     u.config, u.previous_version, u.catalog_entry_version, u.replicas, u.restarted_at, u.last_fault, u.result_guard, \
      CAST(NULL AS TEXT) AS latest_version, \
      t.kind, t.name AS tool_name, t.definition, t.definition_hash, t.state, t.findings \
      FROM upstream_attachments a JOIN upstreams u ON u.id = a.upstream_id \

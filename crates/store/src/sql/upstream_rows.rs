@@ -12,7 +12,7 @@ pub(super) const UPSTREAM_WRITTEN: &str = "id, org_id, name, catalog_entry_id, s
 /// What an upstream's row is read with: also its registry entry's latest version.
 pub(super) const UPSTREAM_COLUMNS: &str = "id, org_id, name, catalog_entry_id, spec, \
      secrets_sealed, status, last_error, restarts, created_at, updated_at, start, config, \
-     previous_version, catalog_entry_version, replicas, restarted_at, last_fault, \
+     previous_version, catalog_entry_version, replicas, restarted_at, last_fault, result_guard, \
      (SELECT e.version FROM registry_entries e WHERE e.name = upstreams.catalog_entry_id \
       AND upstreams.catalog_entry_version IS NOT NULL) AS latest_version";
 pub(super) const ATTACHMENT_COLUMNS: &str =
@@ -54,6 +54,10 @@ pub(super) fn upstream(row: &DbRow) -> Result<Upstream> {
         start: StartMode::parse(&start).ok_or_else(|| corrupt("upstream start", &start))?,
         replicas: u32::try_from(row.try_get::<i64, _>("replicas")?)
             .map_err(|_| corrupt("upstream replicas", "…"))?,
+        result_guard: {
+            let guard = text(row, "result_guard")?;
+            ResultGuard::parse(&guard).ok_or_else(|| corrupt("upstream result guard", &guard))?
+        },
         last_error: opt_text(row, "last_error")?,
         // A fault this build cannot read leaves the words to be diagnosed alone.
         last_fault: opt_text(row, "last_fault")?

@@ -398,7 +398,8 @@ impl UpstreamStore for ThisStore {
         let next = next_revision(5);
         let sql = format!(
             "UPDATE upstreams SET name = $3, start = $4, updated_at = {next}, spec = $6, \
-             replicas = $7 WHERE org_id = $1 AND id = $2 AND ($8 IS NULL OR updated_at = $8) \
+             replicas = $7, result_guard = $9 \
+             WHERE org_id = $1 AND id = $2 AND ($8 IS NULL OR updated_at = $8) \
              RETURNING {UPSTREAM_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -410,6 +411,7 @@ impl UpstreamStore for ThisStore {
             .bind(json_text(settings.spec))
             .bind(i64::from(settings.replicas))
             .bind(read_at.map(Timestamp::micros))
+            .bind(settings.result_guard.as_str())
             .fetch_optional(traced(&mut *tx))
             .await?;
         // The row is there: the rules locked it.
