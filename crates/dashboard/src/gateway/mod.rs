@@ -9,6 +9,7 @@ mod audit;
 mod catalog;
 mod catalog_form;
 pub(crate) mod connections;
+mod policies;
 mod review;
 mod settings;
 mod upgrade;
@@ -73,6 +74,11 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
             post(review::reject),
         )
         .route("/gateway/audit", get(audit::list))
+        .route(
+            "/gateway/policies",
+            get(policies::show).post(policies::publish),
+        )
+        .route("/gateway/policies/test", post(policies::test))
 }
 
 /// The badge class that goes with an upstream's status (the word is always shown too).

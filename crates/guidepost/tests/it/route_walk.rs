@@ -221,6 +221,12 @@ impl Objects {
                 ("url", "https://mcp.taken.example/mcp"),
             ],
             "/servers/{id}/tools" => &[("name", "fx__echo"), ("enabled", "false")],
+            "/gateway/policies" => &[("source", "permit(principal, action, resource);")],
+            "/gateway/policies/test" => &[
+                ("server_id", &self.server),
+                ("tool", "get_support"),
+                ("caller", "anonymous"),
+            ],
             "/gateway/upstreams/{id}/attach" => &[("server_id", &self.server), ("prefix", "taken")],
             _ => &[],
         };

@@ -86,6 +86,7 @@ async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) ->
         ("upstream", format!("/app/gateway/upstreams/{upstream}")),
         ("review", "/app/gateway/review".to_owned()),
         ("audit", "/app/gateway/audit".to_owned()),
+        ("policies", "/app/gateway/policies".to_owned()),
         ("members", "/app/members".to_owned()),
         ("api-keys", "/app/api-keys".to_owned()),
     ];

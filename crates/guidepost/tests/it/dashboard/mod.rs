@@ -24,6 +24,7 @@ mod members;
 mod missing;
 mod overview;
 mod personal_data;
+mod policies;
 mod search;
 mod servers;
 mod shown_once;

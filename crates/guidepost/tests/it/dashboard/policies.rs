@@ -1,0 +1,75 @@
+//! The gateway's Policies tab: an editor publishes call-time policies from a form (a
+//! refused draft comes back in the form with why), tries a call against them, and is
+//! warned of a set that permits nothing; a viewer reads the policies in force and is
+//! refused the forms.
+
+use guidepost_domain::Role;
+use guidepost_testkit::{TestDatabase, backend_tests};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::{dashboard_app, member};
+
+const WORKSPACE_ONLY: &str = r#"permit(principal, action, resource);
+@id("files-stay-in-workspace")
+@reason("read_file may only read under /workspace/.")
+forbid(principal, action, resource)
+when { resource.tool == "read_file" }
+unless { context.arguments.hasTag("path") && context.arguments.getTag("path") like "/workspace/*" };"#;
+
+backend_tests! {
+    async fn an_editor_publishes_and_tries_policies_and_a_viewer_reads_them(db: &TestDatabase) {
+        let app = dashboard_app(db).await;
+        let server = app.app.create_server(&app.tenant, "docs", json!({})).await;
+        let server = server["id"].as_str().unwrap().to_owned();
+        let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+        let page = editor.get("/app/gateway/policies").await.ok().to_owned();
+        assert!(page.contains("None: calls are not evaluated."), "{page}");
+
+        // A typo comes back in the form, with what the schema lacks.
+        let typo = r#"@id("typo") forbid(principal, action, resource) when { resource.nmae == "x" };"#;
+        let refused = editor.post("/app/gateway/policies", &[("source", typo)]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert!(refused.body.contains("nmae") && refused.body.contains("role=\"alert\""), "{}", refused.body);
+        assert!(refused.body.contains("resource.nmae == &#34;x&#34;"), "the draft is kept: {}", refused.body);
+
+        editor
+            .post("/app/gateway/policies", &[("source", WORKSPACE_ONLY)])
+            .await
+            .redirected_to("/app/gateway/policies?done=saved");
+        let page = editor.get("/app/gateway/policies").await.ok().to_owned();
+        assert!(page.contains("Version 1, published by ed@acme.example"), "{page}");
+        assert!(page.contains("files-stay-in-workspace"), "{page}");
+
+        let tried = editor
+            .post("/app/gateway/policies/test", &[
+                ("server_id", server.as_str()), ("tool", "read_file"),
+                ("arguments", r#"{"path": "/etc/passwd"}"#), ("caller", "person"),
+                ("email", "ada@example.com"), ("against", "in_force"), ("source", ""),
+            ])
+            .await;
+        let body = tried.ok().to_owned();
+        assert!(body.contains("id=\"sample-decision\"") && body.contains(">Refused</p>"), "{body}");
+        assert!(body.contains("read_file may only read under /workspace/."), "{body}");
+        let allowed = editor
+            .post("/app/gateway/policies/test", &[
+                ("server_id", server.as_str()), ("tool", "read_file"),
+                ("arguments", r#"{"path": "/workspace/a"}"#), ("caller", "anonymous"),
+                ("against", "in_force"),
+            ])
+            .await;
+        assert!(allowed.ok().contains(">Allowed</p>"), "{}", allowed.body);
+
+        // A set that permits nothing is published, with a warning on the page.
+        let forbid_only = r#"forbid(principal, action, resource) when { resource.tool == "x" };"#;
+        let warned = editor.post("/app/gateway/policies", &[("source", forbid_only)]).await;
+        assert!(warned.ok().contains("every call is refused"), "{}", warned.body);
+
+        let mut viewer = member(&app, &app.tenant, "view@acme.example", Role::Viewer).await;
+        let page = viewer.get("/app/gateway/policies").await.ok().to_owned();
+        assert!(page.contains("Version 2, published by ed@acme.example"), "{page}");
+        assert!(!page.contains("action=\"/app/gateway/policies\""), "no form for a viewer: {page}");
+        let refused = viewer.post("/app/gateway/policies", &[("source", "")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    }
+}
