@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use guidepost_core::Platform;
 use guidepost_core::guardrails::decide::{self, SampleCall, SampleDecision};
+use guidepost_core::guardrails::policies::MAX_POLICY_VERSIONS;
 use guidepost_core::guardrails::policies::{self, CheckedPolicies, PublishedPolicies};
 use guidepost_domain::PolicyVersion;
 use serde::{Deserialize, Serialize};
@@ -129,8 +130,9 @@ pub(crate) async fn versions(
     Query(query): Query<VersionsQuery>,
 ) -> Result<Json<Items<PolicyVersion>>, ApiError> {
     let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be from 1 to 100"));
+    if !(1..=MAX_POLICY_VERSIONS).contains(&limit) {
+        let message = format!("must be from 1 to {MAX_POLICY_VERSIONS}");
+        return Err(ApiError::invalid("limit", message));
     }
     let items = policies::versions(&platform, &auth.caller, limit).await?;
     Ok(Json(Items { items }))

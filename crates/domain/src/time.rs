@@ -31,16 +31,18 @@ impl Timestamp {
     }
 
     pub fn to_rfc3339(self) -> String {
-        DateTime::<Utc>::from_timestamp_micros(self.0)
-            .unwrap_or_default()
-            .to_rfc3339_opts(SecondsFormat::Micros, true)
+        self.rfc3339_to(SecondsFormat::Micros)
     }
 
     /// RFC 3339 to the millisecond, the precision Cedar's `datetime` reads.
     pub fn to_rfc3339_millis(self) -> String {
+        self.rfc3339_to(SecondsFormat::Millis)
+    }
+
+    fn rfc3339_to(self, precision: SecondsFormat) -> String {
         DateTime::<Utc>::from_timestamp_micros(self.0)
             .unwrap_or_default()
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
+            .to_rfc3339_opts(precision, true)
     }
 
     pub fn parse_rfc3339(text: &str) -> Option<Self> {

@@ -6,6 +6,8 @@
 use guidepost_domain::*;
 pub use guidepost_policy::SCHEMA;
 use guidepost_policy::{CallPolicies, PolicyRejected};
+/// The most versions [`versions`] lists at once.
+pub use guidepost_store::MAX_POLICY_VERSIONS;
 use serde::Serialize;
 use utoipa::ToSchema;
 

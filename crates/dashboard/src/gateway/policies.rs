@@ -56,7 +56,7 @@ impl VersionRow {
         Self {
             version: version.version,
             published_by: version.published_by.clone(),
-            when: version.created_at.to_rfc3339()[..16].replace('T', " "),
+            when: crate::when::when(version.created_at),
             names,
         }
     }
