@@ -21,6 +21,7 @@ mod end_users;
 mod error;
 mod extract;
 mod feedback;
+mod interceptors;
 mod oidc;
 mod openapi;
 mod organization;
@@ -185,6 +186,11 @@ fn routes() -> RouteTable<Platform> {
         .route("/walkthroughs/{id}/funnel", get(walkthroughs::funnel))
         .route("/walkthroughs/{id}/funnel/stuck", get(walkthroughs::stuck))
         .route("/support-requests", get(support::list))
+        .route(
+            "/interceptors",
+            get(interceptors::list).post(interceptors::create),
+        )
+        .route("/interceptors/{id}", delete(interceptors::delete))
         .route("/policies", get(policies::get).put(policies::publish))
         .route("/policies/check", post(policies::check))
         .route("/policies/test", post(policies::test))

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, audit, end_users, feedback, oidc, organization, policies, quotas, servers,
-    support, support_messages, tool_calls, upstreams, walkthroughs, webhooks,
+    analytics, api_keys, audit, end_users, feedback, interceptors, oidc, organization, policies,
+    quotas, servers, support, support_messages, tool_calls, upstreams, walkthroughs, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -88,6 +88,9 @@ use crate::{
         support_messages::create,
         feedback::list,
         feedback::daily,
+        interceptors::create,
+        interceptors::list,
+        interceptors::delete,
         policies::get,
         policies::publish,
         policies::check,
@@ -133,7 +136,8 @@ use crate::{
                                               assignments to servers and funnel reports"),
         (name = "support", description = "Support requests and feedback from end users, and webhooks that announce them"),
         (name = "policies", description = "Guardrails at call time: policies in Cedar (what the \
-                                          organization lets agents call) and quotas per caller, \
+                                          organization lets agents call), quotas per caller, \
+                                          and interceptors (the organization's own services), \
                                           decided on every tool call"),
         (name = "end-users", description = "The people behind MCP clients"),
         (name = "analytics", description = "Recorded tool calls and reports"),

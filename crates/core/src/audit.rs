@@ -20,7 +20,7 @@ mod text;
 pub use text::describe;
 
 /// The types an event may be filtered by: the first part of its action.
-pub(crate) const TYPES: [&str; 14] = [
+pub(crate) const TYPES: [&str; 15] = [
     "member",
     "api_key",
     "server",
@@ -35,6 +35,7 @@ pub(crate) const TYPES: [&str; 14] = [
     "catalog_entry",
     "policy",
     "quota",
+    "interceptor",
 ];
 
 /// The longest actor or object id a filter takes.

@@ -26,6 +26,7 @@ use guidepost_domain::*;
 use guidepost_store::ProgressKey;
 
 use crate::guardrails::decide::InForce;
+use crate::guardrails::intercept::Interceptors;
 use crate::upstreams::AttachedTools;
 
 /// End users by tracking id: their email and link to a signed-in person change rarely,
@@ -191,6 +192,9 @@ pub(crate) struct NodeCache {
     call_policies: TtlMap<ServerId, Arc<InForce>>,
     /// Each server's organization's call quotas (announced the same way).
     call_quotas: TtlMap<ServerId, Arc<CallQuotas>>,
+    /// Each server's organization's interceptors, their secrets opened (announced the
+    /// same way).
+    interceptors: TtlMap<ServerId, Arc<Interceptors>>,
     /// Session-era sessions by transport id, so that a request in a session in use reads
     /// neither the session nor (`session_users`) its end user.
     sessions: TtlMap<String, McpSession>,
@@ -216,6 +220,7 @@ impl NodeCache {
             attached_tools: TtlMap::new(server_expiry, 10_000),
             call_policies: TtlMap::new(server_expiry, 10_000),
             call_quotas: TtlMap::new(server_expiry, 10_000),
+            interceptors: TtlMap::new(server_expiry, 10_000),
             sessions: TtlMap::new(SESSION_TTL, 50_000),
             session_users: TtlMap::new(SESSION_TTL, 50_000),
         }
@@ -241,6 +246,7 @@ impl NodeCache {
         self.attached_tools.retain(|id, _| id != server);
         self.call_policies.retain(|id, _| id != server);
         self.call_quotas.retain(|id, _| id != server);
+        self.interceptors.retain(|id, _| id != server);
         self.sessions
             .retain(|_, session| session.server_id != *server);
     }
@@ -254,6 +260,7 @@ impl NodeCache {
         self.attached_tools.clear();
         self.call_policies.clear();
         self.call_quotas.clear();
+        self.interceptors.clear();
         self.sessions.clear();
     }
 
@@ -324,6 +331,22 @@ impl NodeCache {
     ) {
         if self.current(read_at) {
             self.call_quotas.insert(server.clone(), quotas.clone());
+        }
+    }
+
+    pub(crate) fn interceptors(&self, server: &ServerId) -> Option<Arc<Interceptors>> {
+        self.interceptors.get(server)
+    }
+
+    pub(crate) fn keep_interceptors(
+        &self,
+        server: &ServerId,
+        interceptors: &Arc<Interceptors>,
+        read_at: Epoch,
+    ) {
+        if self.current(read_at) {
+            self.interceptors
+                .insert(server.clone(), interceptors.clone());
         }
     }
 

@@ -73,6 +73,8 @@ pub struct Platform {
     running_tasks: Arc<hosting::tasks::RunningTasks>,
     /// When this node last recorded each upstream's result finding (`upstreams::results`).
     result_findings: Arc<upstreams::results::FindingGate>,
+    /// How interceptors are asked (`guardrails::intercept`); none until `with_hooks`.
+    hooks: Arc<dyn guardrails::intercept::HookTransport>,
 }
 
 impl Platform {
@@ -103,8 +105,15 @@ impl Platform {
             cache,
             running_tasks: Default::default(),
             result_findings: Default::default(),
+            hooks: Arc::new(guardrails::intercept::NoHooks),
         };
         (platform, writer)
+    }
+
+    /// The platform asking interceptors through `hooks` (a node that serves tool calls).
+    pub fn with_hooks(mut self, hooks: Arc<dyn guardrails::intercept::HookTransport>) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     /// Changes of servers' tool lists, announced on any node (PostgreSQL) or this one

@@ -49,6 +49,7 @@ pub mod kind {
         Member => "mem",
         SupportMessage => "sm",
         Feedback => "fb",
+        Interceptor => "icp",
     }
 }
 
@@ -61,6 +62,7 @@ pub type SessionId = Id<kind::Session>;
 pub type SupportRequestId = Id<kind::SupportRequest>;
 pub type ToolCallId = Id<kind::ToolCall>;
 pub type WebhookId = Id<kind::Webhook>;
+pub type InterceptorId = Id<kind::Interceptor>;
 pub type WebhookDeliveryId = Id<kind::WebhookDelivery>;
 pub type UpstreamId = Id<kind::Upstream>;
 pub type AuditEventId = Id<kind::AuditEvent>;

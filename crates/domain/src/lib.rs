@@ -16,6 +16,7 @@ mod diagnosis;
 mod feedback;
 mod gateway;
 mod id;
+mod interceptor;
 mod latency;
 mod launch_spec;
 mod limits;
@@ -46,10 +47,12 @@ pub use feedback::*;
 pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{
-    ApiKeyId, AuditEventId, EndUserId, FeedbackId, GrantId, Id, IdKind, LoginSessionId, MemberId,
-    OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId, SupportMessageId,
-    SupportRequestId, TaskId, ToolCallId, UpstreamId, WalkthroughId, WebhookDeliveryId, WebhookId,
+    ApiKeyId, AuditEventId, EndUserId, FeedbackId, GrantId, Id, IdKind, InterceptorId,
+    LoginSessionId, MemberId, OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId,
+    SupportMessageId, SupportRequestId, TaskId, ToolCallId, UpstreamId, WalkthroughId,
+    WebhookDeliveryId, WebhookId,
 };
+pub use interceptor::*;
 pub use latency::{LATENCY_BOUNDS_US, LATENCY_BUCKETS, LatencyHistogram, latency_bucket};
 pub use launch_spec::*;
 pub use limits::{Limits, OrgCap, prefix_chars, without_nul};

@@ -44,6 +44,8 @@ impl Limits {
     pub const API_KEYS: usize = 100;
     /// Webhooks of one organization.
     pub const WEBHOOKS: usize = 10;
+    /// Interceptors of one organization: each may add its wait to every call.
+    pub const INTERCEPTORS: usize = 5;
     /// Definitions of each kind (tools, prompts, resources, resource templates) one
     /// upstream may list; more are not kept.
     pub const UPSTREAM_TOOLS: usize = 500;
@@ -65,6 +67,7 @@ pub enum OrgCap {
     /// Keys not revoked: a revoked key stays listed for the audit trail.
     ApiKeys,
     Webhooks,
+    Interceptors,
     Members,
     Upstreams,
     CatalogEntries,
@@ -77,6 +80,7 @@ impl OrgCap {
             OrgCap::Walkthroughs => Limits::WALKTHROUGHS,
             OrgCap::ApiKeys => Limits::API_KEYS,
             OrgCap::Webhooks => Limits::WEBHOOKS,
+            OrgCap::Interceptors => Limits::INTERCEPTORS,
             OrgCap::Members => Limits::MEMBERS,
             OrgCap::Upstreams => Limits::UPSTREAMS,
             OrgCap::CatalogEntries => Limits::CATALOG_ENTRIES,
@@ -90,6 +94,7 @@ impl OrgCap {
             OrgCap::Walkthroughs => ("walkthroughs", "delete one first"),
             OrgCap::ApiKeys => ("API keys in use", "revoke one first"),
             OrgCap::Webhooks => ("webhooks", "delete one first"),
+            OrgCap::Interceptors => ("interceptors", "delete one first"),
             OrgCap::Members => ("members", "remove someone first"),
             OrgCap::Upstreams => ("upstreams installed", "remove one first"),
             OrgCap::CatalogEntries => ("catalog entries of its own", "delete one first"),

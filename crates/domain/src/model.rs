@@ -210,12 +210,14 @@ string_enum! {
     /// Why a call was refused before any tool ran, what a server's missing-capabilities
     /// report groups: the server offers no tool by that name, or the tool (or its
     /// upstream, with `-32602`) refused the arguments; or, not a missing capability, the
-    /// organization's call-time policies refused the call, or the caller reached a quota.
+    /// organization's call-time policies or one of its interceptors refused the call, or the
+    /// caller reached a quota.
     CallRefusal {
         UnknownTool => "unknown_tool",
         InvalidArguments => "invalid_arguments",
         Policy => "policy",
         Quota => "quota",
+        Interceptor => "interceptor",
     }
 }
 

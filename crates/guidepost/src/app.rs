@@ -121,6 +121,8 @@ pub async fn start_with_store(
         supervisor.clone(),
         connections,
     );
+    let hooks = crate::hooks::FencedHooks::new(settings.webhooks.allow_private);
+    let platform = platform.with_hooks(Arc::new(hooks));
     match guidepost_core::upstreams::start_eager(&platform).await {
         Ok(0) => {}
         Ok(started) => tracing::info!(started, "starting the eager upstreams"),

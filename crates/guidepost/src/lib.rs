@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dns;
+mod hooks;
 mod http_server;
 mod nul_guard;
 mod ops;

@@ -65,7 +65,7 @@ fn unreadable(error: CoreError) -> ErrorData {
 
 /// Who calls, as policies see them: a person signed in (verified email), an end user
 /// known by tracking id, or nobody known.
-fn policy_caller<'a>(call: &'a ToolCall<'a>) -> PolicyCaller<'a> {
+pub(crate) fn policy_caller<'a>(call: &'a ToolCall<'a>) -> PolicyCaller<'a> {
     match (call.scope.signed_in_end_user(), call.end_user) {
         (Some(person), _) if person.email.is_some() => PolicyCaller::Person {
             id: person.id.as_str(),
@@ -91,7 +91,7 @@ fn quota_caller(call: &ToolCall<'_>, caller: PolicyCaller<'_>) -> String {
 }
 
 /// The client's name: from its session, or from the request's `_meta` (2026-07-28).
-fn client_name(call: &ToolCall<'_>) -> String {
+pub(crate) fn client_name(call: &ToolCall<'_>) -> String {
     if let Some(name) = call
         .scope
         .session

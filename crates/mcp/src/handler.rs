@@ -28,6 +28,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::features;
+use crate::intercept::Before;
 use crate::listened_resources;
 use crate::notifications;
 use crate::recording::{CallRecord, Recorded, record};
@@ -353,7 +354,7 @@ impl GuidepostServer {
             upstream,
         };
         if let Some(task) = request.request_state.as_deref().and_then(rounds::task_of) {
-            return self.resume(scope, request, &task, started).await;
+            return self.resume(scope, (request, ctx), &task, started).await;
         }
         if tool_switches::switched_off(&scope.server, name) {
             // A tool error, not a protocol one: the agent reads why and picks another.
@@ -404,6 +405,23 @@ impl GuidepostServer {
             );
             return Err(ErrorData::header_mismatch(message, None));
         }
+        let rewritten = match crate::intercept::before(&*tool, &call).await? {
+            Before::Go(rewritten) => rewritten,
+            Before::Refused(refused) => {
+                let recorded = Recorded::result(&refused, started)
+                    .refused_as(Some(guidepost_domain::CallRefusal::Interceptor));
+                let call = recorded_as(label, end_user.as_ref(), tool.upstream());
+                record(&self.platform, scope, call, recorded);
+                return Ok(refused.into());
+            }
+        };
+        let call = match &rewritten {
+            Some(rewritten) => ToolCall {
+                arguments: rewritten,
+                ..call
+            },
+            None => call,
+        };
         if let Some((refused, why)) = crate::guard::refusal(&*tool, &call).await? {
             let recorded = Recorded::result(&refused, started).refused_as(Some(why));
             record(
@@ -417,7 +435,8 @@ impl GuidepostServer {
         if tasks::client_accepts_tasks(ctx)
             && let Some(detached) = tool.detached(&call)
         {
-            let called = (name, label, &arguments);
+            let detached = crate::intercept::after_detached(&*tool, &call, detached);
+            let called = (name, label, call.arguments);
             return self
                 .call_as_task(scope, called, end_user.clone(), detached, started)
                 .await;
@@ -433,6 +452,10 @@ impl GuidepostServer {
             // Recorded when the call ends, by the retry that gets its result.
             return Ok(round.into());
         }
+        let result = match protocol_error {
+            Some(_) => result,
+            None => crate::intercept::after(&*tool, &call, result).await?,
+        };
         if result.is_error == Some(true) {
             tracing::info!(tool = name, "tool call failed");
         }
@@ -455,7 +478,7 @@ impl GuidepostServer {
     async fn resume(
         &self,
         scope: &RequestScope,
-        request: &CallToolRequestParams,
+        (request, ctx): (&CallToolRequestParams, &RequestContext<RoleServer>),
         task: &guidepost_domain::TaskId,
         started: Instant,
     ) -> Result<CallToolResponse, ErrorData> {
@@ -463,16 +486,34 @@ impl GuidepostServer {
         let owner = tasks::owner(scope, end_user.as_ref().map(|user| user.id.clone()));
         let responses = request.input_responses.clone().unwrap_or_default();
         let responses = responses.into_iter().collect();
-        let answer = rounds::resume(&self.platform, &owner, task, responses).await;
+        let mut answer = rounds::resume(&self.platform, &owner, task, responses).await;
+        let name = request.name.as_ref();
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        if let Ok(CallToolResponse::Complete(result)) = &mut answer {
+            // The result the rounds led to meets the interceptors as any other.
+            let found = self
+                .tools
+                .resolve(&self.platform, &scope.server, name)
+                .await;
+            if let Some(tool) = found.map_err(tools_unreadable)? {
+                let call = ToolCall {
+                    platform: &self.platform,
+                    scope,
+                    end_user: end_user.as_ref(),
+                    name,
+                    arguments: &arguments,
+                    request: ctx,
+                };
+                *result = crate::intercept::after(&*tool, &call, std::mem::take(result)).await?;
+            }
+        }
         if let Ok(CallToolResponse::Complete(result)) = &answer {
-            let name = request.name.as_ref();
             let upstream =
                 guidepost_core::upstreams::offered_tool(&self.platform, &scope.server, name)
                     .await
                     .ok()
                     .flatten()
                     .map(|(offered, _)| offered.upstream_id.clone());
-            let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
             let call = CallRecord {
                 tool: name,
                 label: self.tools.metrics_label(name),

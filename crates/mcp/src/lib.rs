@@ -16,6 +16,7 @@ mod gate;
 mod guard;
 mod handler;
 mod in_flight;
+mod intercept;
 mod json_answer;
 mod jsonrpc;
 mod listen_streams;

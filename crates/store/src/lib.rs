@@ -22,6 +22,7 @@ mod feedback;
 mod funnel;
 mod group_commit;
 mod held;
+mod interceptors;
 mod members;
 mod oidc;
 mod organizations;
@@ -58,6 +59,7 @@ pub use end_users::{EndUserFilter, EndUserStore};
 pub use error::StoreError;
 pub use feedback::{FeedbackFilter, FeedbackStore, MAX_FEEDBACK_DAYS};
 pub use funnel::{FunnelCounts, FunnelStore, StepCount, StuckAt, StuckPerson};
+pub use interceptors::{InterceptorStore, NewInterceptor, SealedInterceptor};
 pub use members::MemberStore;
 pub use oidc::OidcStore;
 pub use organizations::{KeyMaker, OrganizationStore};
@@ -139,6 +141,7 @@ pub trait Store:
     + FeedbackStore
     + PolicyStore
     + QuotaStore
+    + InterceptorStore
     + WebhookStore
     + TaskStore
     + MemberStore

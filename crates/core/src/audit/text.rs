@@ -55,6 +55,16 @@ fn what_happened(event: &AuditEvent) -> String {
             }
             _ => "removed the call quotas".to_owned(),
         },
+        AuditAction::InterceptorCreated => format!("registered the interceptor {object}"),
+        AuditAction::InterceptorDeleted => format!("removed the interceptor {object}"),
+        AuditAction::InterceptorFailed => format!(
+            "found the interceptor {object} failing ({})",
+            detail("failure")
+        ),
+        AuditAction::InterceptorAudited => format!(
+            "noted that the interceptor {object}, in audit mode, would {} on {tool}",
+            detail("action")
+        ),
         AuditAction::ServerCreated => format!("created the server {object}"),
         AuditAction::ServerUpdated => format!("changed the server {object}"),
         AuditAction::ServerDeleted => format!("deleted the server {object}"),

@@ -157,14 +157,15 @@ fn failing(
 }
 
 /// The refused groups as (unknown tools, refused arguments), each in the store's order.
-/// Calls the organization's policies or quotas refused are not missing capabilities.
+/// Calls the organization's policies, quotas or interceptors refused are not missing
+/// capabilities.
 fn split_refused(refused: Vec<RefusedTool>) -> (Vec<RefusedCalls>, Vec<RefusedCalls>) {
     let (mut unknown, mut arguments) = (Vec::new(), Vec::new());
     for group in refused {
         match group.refusal {
             CallRefusal::UnknownTool => unknown.push(group),
             CallRefusal::InvalidArguments => arguments.push(group),
-            CallRefusal::Policy | CallRefusal::Quota => {}
+            CallRefusal::Policy | CallRefusal::Quota | CallRefusal::Interceptor => {}
         }
     }
     let calls = |groups: Vec<RefusedTool>| {

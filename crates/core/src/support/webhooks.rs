@@ -78,7 +78,7 @@ pub enum DeliveryError {
     NoAnswer(String),
 }
 
-fn validate_url(text: &str, allow_private: bool) -> Result<String, ValidationError> {
+pub(crate) fn validate_url(text: &str, allow_private: bool) -> Result<String, ValidationError> {
     let text = text.trim();
     let invalid = |message: &str| ValidationError::new("url", message);
     if text.len() > URL_MAX {

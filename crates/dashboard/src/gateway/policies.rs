@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use guidepost_core::guardrails::decide::{self, SampleCall, SampleCaller};
-use guidepost_core::guardrails::{policies, quotas};
+use guidepost_core::guardrails::{interceptors, policies, quotas};
 use guidepost_core::hosting::servers;
 use guidepost_core::{CoreError, Permission};
 use guidepost_domain::*;
@@ -38,6 +38,38 @@ struct PoliciesPage {
     sample: SampleForm,
     decision: Option<DecisionRow>,
     quotas: Vec<String>,
+    interceptors: Vec<InterceptorRow>,
+}
+
+/// An interceptor as the page lists it: its name, URL, and how it is asked, in words.
+struct InterceptorRow {
+    name: String,
+    url: String,
+    how: String,
+}
+
+impl InterceptorRow {
+    fn of(interceptor: &Interceptor) -> Self {
+        let phases: Vec<&str> = interceptor.phases.iter().map(|p| p.as_str()).collect();
+        let mode = match interceptor.mode {
+            InterceptMode::Enforce => "enforced",
+            InterceptMode::Audit => "audit only",
+        };
+        let how = format!(
+            "{}; {mode}; waits {} ms, then {}",
+            phases.join(" and "),
+            interceptor.timeout_ms,
+            match interceptor.on_failure {
+                InterceptFailure::Open => "lets the call go on",
+                InterceptFailure::Closed => "refuses the call",
+            }
+        );
+        Self {
+            name: interceptor.name.clone(),
+            url: interceptor.url.clone(),
+            how,
+        }
+    }
 }
 
 struct VersionRow {
@@ -215,6 +247,7 @@ async fn page_of(
         .map(|server| (server.id.to_string(), server.name))
         .collect();
     let quotas = quotas::current(&app.platform, caller).await?;
+    let interceptors = interceptors::list(&app.platform, caller).await?;
     Ok(PoliciesPage {
         chrome,
         source: in_force
@@ -232,5 +265,6 @@ async fn page_of(
         },
         decision: None,
         quotas: quotas.rules.iter().map(QuotaRule::describe).collect(),
+        interceptors: interceptors.iter().map(InterceptorRow::of).collect(),
     })
 }

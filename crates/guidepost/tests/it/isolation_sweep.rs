@@ -1,11 +1,11 @@
 //! The tenant isolation sweep: organization B has one of everything (a server with an
 //! attached upstream, a published and assigned walkthrough, an end user's progress, a
-//! support request, a webhook, an API key, recorded calls, a task). Organization A then
-//! calls every operation that `/api/v1/openapi.json` lists, with A's key and B's ids in
-//! the path and in the body, and every tool of A's MCP server with B's ids: nothing
-//! succeeds on B's objects, no answer shows any of B's ids, and B's objects are as they
-//! were. The operations come from the document, so a new endpoint is swept without
-//! editing this test; a path parameter it cannot fill makes it fail, saying which.
+//! support request, a webhook, an interceptor, an API key, recorded calls, a task).
+//! Organization A then calls every operation that `/api/v1/openapi.json` lists, with A's
+//! key and B's ids in the path and in the body, and every tool of A's MCP server with B's
+//! ids: nothing succeeds on B's objects, no answer shows any of B's ids, and B's objects
+//! are as they were. The operations come from the document, so a new endpoint is swept
+//! without editing this test; a path parameter it cannot fill makes it fail, saying which.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +35,7 @@ impl Owned {
                 "upstreams" => "upstream",
                 "support-requests" => "support_request",
                 "webhooks" => "webhook",
+                "interceptors" => "interceptor",
                 "end-users" => "end_user",
                 "api-keys" => "api_key",
                 _ => return None,
@@ -123,6 +124,17 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
         "webhook",
         webhook["id"].as_str().expect("B's webhook").to_owned(),
     );
+    let judge = json!({"name": "judge", "url": "http://127.0.0.1:9/judge", "phases": ["result"]});
+    let (_, interceptor) = app
+        .api(Method::POST, "/interceptors", &b.key, Some(judge))
+        .await;
+    ids.insert(
+        "interceptor",
+        interceptor["id"]
+            .as_str()
+            .expect("B's interceptor")
+            .to_owned(),
+    );
     let (_, key) = app
         .api(
             Method::POST,
@@ -181,6 +193,7 @@ async fn b_as_b_sees_it(app: &TestApp, b: &Tenant, owned: &Owned) -> Value {
         format!("/end-users/{}", id("end_user")),
         format!("/upstreams/{}/tools", id("upstream")),
         "/webhooks".to_owned(),
+        "/interceptors".to_owned(),
         "/organization".to_owned(),
     ] {
         let (status, mut body) = app.get(&path, &b.key).await;

@@ -74,6 +74,7 @@ mod gateway_tenants_apart;
 mod hardening;
 mod hidden_values;
 mod import_cycles;
+mod interceptors;
 mod isolation_sweep;
 mod limits;
 mod missing_capabilities;

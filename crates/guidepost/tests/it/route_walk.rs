@@ -37,6 +37,7 @@ pub(crate) struct Objects {
     upstream: String,
     catalog_entry: String,
     webhook: String,
+    interceptor: String,
     support_request: String,
     end_user: String,
     member: String,
@@ -68,6 +69,10 @@ impl Objects {
         owner_call(api, a, Method::POST, "/catalog", Some(entry)).await;
         let hook = json!({"url": "https://hooks.acme.example/support", "events": ["support_request.created"]});
         let webhook = owner_call(api, a, Method::POST, "/webhooks", Some(hook)).await;
+        let interceptor = json!({"name": "judge", "url": "https://judge.acme.example/calls",
+            "phases": ["request"]});
+        let interceptor =
+            owner_call(api, a, Method::POST, "/interceptors", Some(interceptor)).await;
         add_member(app, a, "owner@acme.example", Role::Owner).await;
         let owner = api
             .store
@@ -84,6 +89,7 @@ impl Objects {
             upstream,
             catalog_entry: "acme-remote".into(),
             webhook: id_of(&webhook),
+            interceptor: id_of(&interceptor),
             support_request,
             end_user: first_id(api, a, "/end-users").await,
             member: owner.id.to_string(),
@@ -126,6 +132,7 @@ impl Objects {
             "definitions" => "tool",
             "catalog" => &self.catalog_entry,
             "webhooks" => &self.webhook,
+            "interceptors" => &self.interceptor,
             "support" | "support-requests" => &self.support_request,
             "end-users" => &self.end_user,
             "members" => &self.member,
@@ -153,6 +160,8 @@ impl Objects {
             ("POST", "/walkthroughs") => json!({"title": "Taken"}),
             ("POST", "/webhooks") => json!({"url": "https://hooks.acme.example/taken",
                 "events": ["support_request.created"]}),
+            ("POST", "/interceptors") => json!({"name": "taken",
+                "url": "https://judge.acme.example/taken", "phases": ["result"]}),
             ("POST", "/api-keys") => json!({"name": "Taken", "scopes": ["read"]}),
             ("PATCH", "/servers/{id}") => json!({"name": "Taken"}),
             ("PUT", "/servers/{id}/oidc") => {
@@ -411,7 +420,7 @@ pub(crate) async fn snapshot(
 ) -> BTreeMap<String, Value> {
     let server = &objects.server;
     let upstream = &objects.upstream;
-    let reads: [(String, &[&str]); 13] = [
+    let reads: [(String, &[&str]); 14] = [
         ("/organization".into(), &[]),
         ("/servers".into(), &[]),
         (format!("/servers/{server}/walkthroughs"), &[]),
@@ -424,6 +433,7 @@ pub(crate) async fn snapshot(
         (format!("/upstreams/{upstream}/tools"), &[]),
         ("/catalog".into(), &[]),
         ("/webhooks".into(), &[]),
+        ("/interceptors".into(), &[]),
         ("/support-requests".into(), &[]),
         ("/end-users".into(), &["last_seen_at"]),
         ("/api-keys".into(), &[]),

@@ -14,6 +14,7 @@ fn counted(cap: OrgCap) -> &'static str {
             "SELECT COUNT(*) AS n FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL"
         }
         OrgCap::Webhooks => "SELECT COUNT(*) AS n FROM webhooks WHERE org_id = $1",
+        OrgCap::Interceptors => "SELECT COUNT(*) AS n FROM interceptors WHERE org_id = $1",
         OrgCap::Members => "SELECT COUNT(*) AS n FROM members WHERE org_id = $1",
         OrgCap::Upstreams => "SELECT COUNT(*) AS n FROM upstreams WHERE org_id = $1",
         OrgCap::CatalogEntries => "SELECT COUNT(*) AS n FROM catalog_entries WHERE org_id = $1",

@@ -22,6 +22,7 @@ mod connections;
 mod end_users;
 mod feedback;
 mod funnel;
+mod interceptors;
 mod members;
 mod oidc;
 mod organizations;

@@ -45,6 +45,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/support-requests/{id}"),
     ("get", "/api/v1/support-requests/{id}/messages"),
     ("post", "/api/v1/support-requests/{id}/messages"),
+    ("post", "/api/v1/interceptors"),
+    ("get", "/api/v1/interceptors"),
+    ("delete", "/api/v1/interceptors/{id}"),
     ("get", "/api/v1/policies"),
     ("put", "/api/v1/policies"),
     ("post", "/api/v1/policies/check"),
@@ -219,6 +222,7 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
             "walkthroughs" => "wt_00000000000000000000",
             "upstreams" => "up_00000000000000000000",
             "webhooks" => "wh_00000000000000000000",
+            "interceptors" => "icp_00000000000000000000",
             _ => "",
         };
         let uri = path

@@ -1,14 +1,15 @@
 //! The gateway's Policies tab: an editor publishes call-time policies from a form (a
 //! refused draft comes back in the form with why), tries a call against them, and is
-//! warned of a set that permits nothing; a viewer reads the policies in force and is
-//! refused the forms.
+//! warned of a set that permits nothing; a viewer reads the policies in force and the
+//! interceptors, and is refused the forms.
 
+use guidepost_core::secrets::MasterKey;
 use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{dashboard_app, member};
+use super::{dashboard_app_with, member};
 
 const WORKSPACE_ONLY: &str = r#"permit(principal, action, resource);
 @id("files-stay-in-workspace")
@@ -19,7 +20,10 @@ unless { context.arguments.hasTag("path") && context.arguments.getTag("path") li
 
 backend_tests! {
     async fn an_editor_publishes_and_tries_policies_and_a_viewer_reads_them(db: &TestDatabase) {
-        let app = dashboard_app(db).await;
+        let app = dashboard_app_with(db, |settings| {
+            settings.platform.master_key = Some(MasterKey::from_bytes([3; 32]));
+        })
+        .await;
         let server = app.app.create_server(&app.tenant, "docs", json!({})).await;
         let server = server["id"].as_str().unwrap().to_owned();
         let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
@@ -65,8 +69,14 @@ backend_tests! {
         let warned = editor.post("/app/gateway/policies", &[("source", forbid_only)]).await;
         assert!(warned.ok().contains("every call is refused"), "{}", warned.body);
 
+        let judge = json!({"name": "judge", "url": "https://judge.acme.example/calls",
+            "phases": ["request", "result"], "on_failure": "closed", "timeout_ms": 500});
+        let (status, created) = app.app.api(Method::POST, "/interceptors", &app.tenant.key, Some(judge)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
         let mut viewer = member(&app, &app.tenant, "view@acme.example", Role::Viewer).await;
         let page = viewer.get("/app/gateway/policies").await.ok().to_owned();
+        assert!(page.contains("<td>judge</td><td><code>https://judge.acme.example/calls</code></td>\
+            <td>request and result; enforced; waits 500 ms, then refuses the call</td>"), "{page}");
         assert!(page.contains("Version 2, published by ed@acme.example"), "{page}");
         assert!(!page.contains("action=\"/app/gateway/policies\""), "no form for a viewer: {page}");
         let refused = viewer.post("/app/gateway/policies", &[("source", "")]).await;
