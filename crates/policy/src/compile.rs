@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet, ValidationMode, Validator};
 
+use crate::request::Resources;
 use crate::schema::PARSED;
 
 /// How many policies one organization may have: each is evaluated on every call.
@@ -32,6 +34,8 @@ pub struct CallPolicies {
     pub(crate) set: PolicySet,
     /// Each policy's name and the reason a denial it makes gives.
     pub(crate) reasons: HashMap<PolicyId, Option<String>>,
+    /// The entities of the tools called so far, shared by the set's copies.
+    pub(crate) resources: Arc<Resources>,
 }
 
 /// What compiling a source gives: the policies, and what the writer should know.
@@ -84,8 +88,13 @@ impl CallPolicies {
                     .to_owned(),
             );
         }
+        let set = without_locations(set);
         Ok(Compiled {
-            policies: CallPolicies { set, reasons },
+            policies: CallPolicies {
+                set,
+                reasons,
+                resources: Arc::default(),
+            },
             names,
             warnings,
         })
@@ -99,6 +108,25 @@ impl CallPolicies {
     pub fn is_empty(&self) -> bool {
         self.reasons.is_empty()
     }
+}
+
+/// `set` with each policy re-read from its JSON form, which has no source locations.
+/// Cedar's evaluator copies the location of every expression it evaluates into the
+/// value it computes, and a location holds the policies' whole source text behind one
+/// reference count: an atomic write per step, shared by every policy and every thread
+/// (see `examples/decide_cost.rs`). A policy whose JSON does not come back the same
+/// keeps the set as written: slower, not different.
+fn without_locations(set: PolicySet) -> PolicySet {
+    let copies: Option<Vec<Policy>> = set.policies().map(bare_copy).collect();
+    copies
+        .and_then(|copies| PolicySet::from_policies(copies).ok())
+        .unwrap_or(set)
+}
+
+fn bare_copy(policy: &Policy) -> Option<Policy> {
+    let json = policy.to_json().ok()?;
+    let copy = Policy::from_json(Some(policy.id().clone()), json.clone()).ok()?;
+    (copy.to_json().ok()? == json).then_some(copy)
 }
 
 type Named = (PolicySet, HashMap<PolicyId, Option<String>>, Vec<String>);
@@ -182,6 +210,23 @@ mod tests {
         assert_eq!(compiled.names, ["policy 1", "no-ssh", "policy 3"]);
         assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
         assert_eq!(compiled.policies.len(), 3);
+    }
+
+    #[test]
+    fn the_set_decided_with_is_the_set_written_without_its_locations() {
+        let parsed: PolicySet = r#"permit(principal, action, resource);
+            @id("no-ssh") @reason("keys stay home")
+            forbid(principal, action, resource) when { context.arguments_json like "*.ssh*" };"#
+            .parse()
+            .unwrap();
+        let (set, _, _) = named(&parsed).unwrap();
+        let bare = without_locations(set.clone());
+        assert_eq!(bare.policies().count(), 2);
+        for policy in set.policies() {
+            let copy = bare.policy(policy.id()).unwrap();
+            assert_eq!(copy.to_json().unwrap(), policy.to_json().unwrap());
+            assert_eq!(copy.annotation("reason"), policy.annotation("reason"));
+        }
     }
 
     #[test]

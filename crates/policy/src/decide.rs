@@ -1,15 +1,11 @@
-//! One call's facts as Cedar entities, and the decision on them.
+//! One call's facts, and the decision on them (the facts become a Cedar request in
+//! [`crate::request`]).
 
-use std::collections::HashSet;
-
-use cedar_policy::{
-    AuthorizationError, Authorizer, Context, Entities, Entity, EntityId, EntityUid, PolicyId,
-    Request, RestrictedExpression,
-};
+use cedar_policy::{AuthorizationError, Authorizer, Entities, PolicyId, Request};
 use serde_json::Value;
 
 use crate::compile::CallPolicies;
-use crate::schema::NAMES;
+use crate::request::request;
 
 /// Who calls, as far as the request shows.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +24,7 @@ pub enum Caller<'a> {
 
 /// What a tool's definition says of itself, with the MCP specification's defaults for
 /// the hints it does not give.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ToolHints {
     pub read_only: bool,
     pub destructive: bool,
@@ -95,24 +91,35 @@ pub struct Denial {
     pub message: String,
 }
 
+/// A call put as a Cedar request, before the policies are asked: public (hidden) only so
+/// that `examples/decide_cost.rs` can time building it apart from evaluating it.
+#[doc(hidden)]
+pub struct Question {
+    request: Request,
+    entities: Entities,
+}
+
 impl CallPolicies {
     /// The decision on one call. A policy that errs on it denies it (fail closed).
     pub fn decide(&self, call: &CallFacts<'_>) -> Decision {
-        let answer = request(call).map(|(request, entities)| {
-            Authorizer::new().is_authorized(&request, &self.set, &entities)
-        });
-        let response = match answer {
-            Ok(response) => response,
-            Err(problem) => {
-                return Decision::Deny(Denial {
-                    policy: None,
-                    message: format!(
-                        "Refused: the call could not be put to this organization's policies \
-                         ({problem})."
-                    ),
-                });
-            }
-        };
+        match self.question(call) {
+            Ok(question) => self.answer(&question, call),
+            Err(problem) => Decision::Deny(unaskable(&problem)),
+        }
+    }
+
+    /// The first half of [`Self::decide`]: `call` as a request and its entities.
+    #[doc(hidden)]
+    pub fn question(&self, call: &CallFacts<'_>) -> Result<Question, String> {
+        let (request, entities) = request(call, &self.resources)?;
+        Ok(Question { request, entities })
+    }
+
+    /// The second half of [`Self::decide`]: what the policies say to `question`.
+    #[doc(hidden)]
+    pub fn answer(&self, question: &Question, call: &CallFacts<'_>) -> Decision {
+        let response =
+            Authorizer::new().is_authorized(&question.request, &self.set, &question.entities);
         let diagnostics = response.diagnostics();
         if let Some(error) = diagnostics.errors().next() {
             return Decision::Deny(self.failed(error));
@@ -159,141 +166,12 @@ impl CallPolicies {
     }
 }
 
-type Problem = String;
-
-fn request(call: &CallFacts<'_>) -> Result<(Request, Entities), Problem> {
-    let caller = caller_entity(call.caller)?;
-    let server = uid(&NAMES.server, call.server_id);
-    let tool_uid = uid(&NAMES.tool, call.tool.name);
-    let arguments_uid = uid(&NAMES.arguments, "call");
-    let server_entity = Entity::new(
-        server.clone(),
-        [(
-            "slug".to_owned(),
-            RestrictedExpression::new_string(call.server_slug.to_owned()),
-        )]
-        .into(),
-        HashSet::new(),
-    )
-    .map_err(|error| error.to_string())?;
-    let tool = tool_entity(tool_uid.clone(), server, &call.tool)?;
-    let arguments = Entity::new_with_tags(arguments_uid.clone(), [], [], tags(call.arguments))
-        .map_err(|error| error.to_string())?;
-    let principal = caller.uid();
-    let entities = Entities::from_entities([caller, server_entity, tool, arguments], None)
-        .map_err(|error| error.to_string())?;
-    let context = Context::from_pairs([
-        (
-            "arguments".to_owned(),
-            RestrictedExpression::new_entity_uid(arguments_uid),
+fn unaskable(problem: &str) -> Denial {
+    Denial {
+        policy: None,
+        message: format!(
+            "Refused: the call could not be put to this organization's policies ({problem})."
         ),
-        (
-            "arguments_json".to_owned(),
-            RestrictedExpression::new_string(arguments_json(call.arguments)),
-        ),
-        (
-            "client".to_owned(),
-            RestrictedExpression::new_string(call.client.to_owned()),
-        ),
-        (
-            "time".to_owned(),
-            RestrictedExpression::new_datetime(call.time),
-        ),
-    ])
-    .map_err(|error| error.to_string())?;
-    let request = Request::new(principal, NAMES.call_tool.clone(), tool_uid, context, None)
-        .map_err(|error| error.to_string())?;
-    Ok((request, entities))
-}
-
-fn uid(kind: &cedar_policy::EntityTypeName, id: &str) -> EntityUid {
-    EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
-}
-
-fn string(value: &str) -> RestrictedExpression {
-    RestrictedExpression::new_string(value.to_owned())
-}
-
-fn caller_entity(caller: Caller<'_>) -> Result<Entity, Problem> {
-    match caller {
-        Caller::Person { id, email } => {
-            let domain = email.rsplit_once('@').map_or("", |(_, domain)| domain);
-            Entity::new(
-                uid(&NAMES.person, id),
-                [
-                    ("email".to_owned(), string(email)),
-                    (
-                        "email_domain".to_owned(),
-                        string(&domain.to_ascii_lowercase()),
-                    ),
-                ]
-                .into(),
-                HashSet::new(),
-            )
-            .map_err(|error| error.to_string())
-        }
-        Caller::EndUser { id } => Ok(Entity::with_uid(uid(&NAMES.end_user, id))),
-        Caller::Anonymous => Ok(Entity::with_uid(uid(&NAMES.anonymous, "anonymous"))),
-    }
-}
-
-fn tool_entity(
-    tool: EntityUid,
-    server: EntityUid,
-    facts: &ToolFacts<'_>,
-) -> Result<Entity, Problem> {
-    let hints = RestrictedExpression::new_record([
-        (
-            "read_only".to_owned(),
-            RestrictedExpression::new_bool(facts.hints.read_only),
-        ),
-        (
-            "destructive".to_owned(),
-            RestrictedExpression::new_bool(facts.hints.destructive),
-        ),
-        (
-            "idempotent".to_owned(),
-            RestrictedExpression::new_bool(facts.hints.idempotent),
-        ),
-        (
-            "open_world".to_owned(),
-            RestrictedExpression::new_bool(facts.hints.open_world),
-        ),
-    ])
-    .map_err(|error| error.to_string())?;
-    let mut attributes = vec![
-        ("name".to_owned(), string(facts.name)),
-        ("tool".to_owned(), string(facts.tool)),
-        ("hints".to_owned(), hints),
-    ];
-    if let Some(upstream) = facts.upstream {
-        attributes.push(("upstream".to_owned(), string(upstream)));
-    }
-    Entity::new(tool, attributes.into_iter().collect(), [server].into())
-        .map_err(|error| error.to_string())
-}
-
-/// Each top-level argument as a tag: a string as itself, anything else as its JSON.
-fn tags(arguments: &Value) -> Vec<(String, RestrictedExpression)> {
-    let Some(object) = arguments.as_object() else {
-        return Vec::new();
-    };
-    object
-        .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            (name.clone(), RestrictedExpression::new_string(text))
-        })
-        .collect()
-}
-
-fn arguments_json(arguments: &Value) -> String {
-    match arguments {
-        Value::Object(_) => arguments.to_string(),
-        _ => "{}".to_owned(),
     }
 }
 

@@ -16,8 +16,11 @@
 
 mod compile;
 mod decide;
+mod request;
 mod schema;
 
 pub use compile::{CallPolicies, Compiled, MAX_POLICIES, PolicyRejected};
+#[doc(hidden)]
+pub use decide::Question;
 pub use decide::{CallFacts, Caller, Decision, Denial, ToolFacts, ToolHints};
 pub use schema::SCHEMA;

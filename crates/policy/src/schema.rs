@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use cedar_policy::{EntityTypeName, EntityUid, Schema};
+use cedar_policy::{EntityId, EntityTypeName, EntityUid, Schema};
 
 /// The schema, in Cedar's schema syntax, as `GET /api/v1/policies/schema` publishes it.
 ///
@@ -75,7 +75,8 @@ pub(crate) struct Names {
     pub anonymous: EntityTypeName,
     pub server: EntityTypeName,
     pub tool: EntityTypeName,
-    pub arguments: EntityTypeName,
+    /// The one `Arguments` entity of a request, the call's.
+    pub arguments_call: EntityUid,
     pub call_tool: EntityUid,
 }
 
@@ -87,7 +88,10 @@ pub(crate) static NAMES: LazyLock<Names> = LazyLock::new(|| {
         anonymous: name("Guidepost::Anonymous"),
         server: name("Guidepost::Server"),
         tool: name("Guidepost::Tool"),
-        arguments: name("Guidepost::Arguments"),
+        arguments_call: EntityUid::from_type_name_and_id(
+            name("Guidepost::Arguments"),
+            EntityId::new("call"),
+        ),
         call_tool: r#"Guidepost::Action::"call_tool""#
             .parse()
             .expect("the schema's action"),
@@ -108,7 +112,7 @@ mod tests {
             &NAMES.anonymous,
             &NAMES.server,
             &NAMES.tool,
-            &NAMES.arguments,
+            NAMES.arguments_call.type_name(),
         ] {
             assert!(types.contains(&name.to_string()), "{name} in {types:?}");
         }
