@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""One call of a tool whose upstream works with each person's own account (issue 32),
-with the official Python client (`mcp` 2.3.0). Run by the Rust integration tests:
+"""One call of a tool that asks the person to open a link first (to connect their own
+account at an upstream, issue 32; to approve the call, issue 72), with the official
+Python client (`mcp` 2.3.0). Run by the Rust integration tests:
 
-    python tests/e2e/connect_call.py --url http://127.0.0.1:PORT/s/acme/mcp --token TOKEN
-        --tool NAME [--mode legacy|2026-07-28] [--no-elicitation]
+    python tests/e2e/connect_call.py --url http://127.0.0.1:PORT/s/acme/mcp [--token TOKEN]
+        --tool NAME [--arguments JSON] [--mode legacy|2026-07-28] [--no-elicitation]
         [--url-file PATH --done-file PATH]
 
 With an elicitation callback the client declares elicitation (form and url); without
@@ -14,8 +15,9 @@ its URL is written there, the callback waits (up to 120 s) for `--done-file` to 
 session era with `--url-file`, a URLElicitationRequiredError's URL is written there and the
 client waits (up to 120 s) for the server's `notifications/elicitation/complete` with that
 elicitation's id, then retries the call once (reported as `completed_elicitation`). It
-calls `--tool` with the person's bearer token, and prints ONE JSON object on the last line
-of stdout:
+calls `--tool` with `--arguments` (default: a support request's) and the person's bearer
+token if given (else as the URL identifies them), and prints ONE JSON object on the last
+line of stdout:
 
     {"declared_elicitation": bool, "error_code": int | null, "error_message": str | null,
      "elicitations": [{"mode", "url", "elicitationId", "message"}] | null,
@@ -68,12 +70,12 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
     if not args.no_elicitation:
         callbacks["elicitation_callback"] = elicitation
     out["declared_elicitation"] = not args.no_elicitation
-    headers = {"Authorization": f"Bearer {args.token}"}
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     timeout = httpx2.Timeout(args.timeout)
     async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http_client:
         transport = streamable_http_client(args.url, http_client=http_client)
         async with Client(transport, mode=args.mode, read_timeout_seconds=args.timeout, cache=None, **callbacks) as client:
-            arguments = {"title": "From Python", "problem_description": "Asked with the official client."}
+            arguments = json.loads(args.arguments)
             try:
                 result = await client.call_tool(args.tool, arguments)
             except MCPError as refused:
@@ -98,8 +100,12 @@ async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True)
-    parser.add_argument("--token", required=True)
+    parser.add_argument("--token")
     parser.add_argument("--tool", required=True)
+    parser.add_argument(
+        "--arguments",
+        default=json.dumps({"title": "From Python", "problem_description": "Asked with the official client."}),
+    )
     parser.add_argument("--mode", choices=("legacy", "2026-07-28"), default="legacy")
     parser.add_argument("--no-elicitation", action="store_true")
     parser.add_argument("--url-file")

@@ -20,7 +20,10 @@
 //      server, and approve its quarantined tool after reading its diff (the Rust test
 //      changes the tool in between: once attached the script writes the file named by
 //      --quarantine-signal and waits for `{that}.done`).
-//   6. then the pages no journey passes through (members, API keys, versions, webhooks,
+//   6. publish a policy that asks a member to approve one support request, have the
+//      Python client call it (tests/e2e/connect_call.py: told it waits), approve it from
+//      the Approvals queue, and call again (it runs);
+//   7. then the pages no journey passes through (members, API keys, versions, webhooks,
 //      audit log, a "not found" page), checked like the rest;
 //
 // On every page: axe-core (WCAG 2.0/2.1/2.2 A and AA tags) with JavaScript on, a 24×24
@@ -308,6 +311,32 @@ async function reviewGateway(page) {
   await visit(page, 'approved');
 }
 
+/** A call a policy asks a member to approve, approved from the queue, and retried. */
+async function approveCall(page) {
+  const policy = [
+    'permit(principal, action, resource);',
+    '@id("releases-need-a-member") @approval("member") @reason("releases are approved by a member.")',
+    'forbid(principal, action, resource) when { resource.tool == "get_support"',
+    '  && context.arguments.hasTag("title") && context.arguments.getTag("title") == "Release v2" };',
+  ].join('\n');
+  await nav(page, 'Gateway');
+  await page.getByRole('link', { name: 'Policies', exact: true }).click();
+  await page.waitForLoadState('load');
+  await page.getByLabel('Policies (Cedar)').fill(policy);
+  await press(page, page.getByRole('button', { name: 'Publish', exact: true }));
+  await visit(page, 'policies');
+  const url = `${report.ids.mcp_url}?tracking_id=journey-${options.slug}`;
+  const call = JSON.stringify({ title: 'Release v2', problem_description: 'Ship it.', email: 'dev@example.com' });
+  const args = ['--url', url, '--tool', 'get_support', '--arguments', call, '--no-elicitation'];
+  report.ids.approval_asked = python('connect_call.py', args);
+  await page.getByRole('link', { name: 'Approvals', exact: true }).click();
+  await visit(page, 'approvals');
+  report.ids.approval_text = await page.locator('main').innerText();
+  await press(page, page.getByRole('button', { name: 'Approve this call' }));
+  await visit(page, 'approvals-decided');
+  report.ids.approval_retried = python('connect_call.py', args);
+}
+
 /** The pages no journey passes through, each checked and photographed like the rest. */
 async function tour(page) {
   const pages = [
@@ -349,6 +378,7 @@ try {
   await walkAndWatch(page);
   await answerSupport(page);
   if (options['catalog-entry']) await reviewGateway(page);
+  await approveCall(page);
   await tour(page);
 } catch (error) {
   report.error = error?.stack ?? String(error);

@@ -13,6 +13,7 @@
 
 mod analytics;
 mod api_keys;
+mod approvals;
 mod audit;
 mod auth;
 mod connections;
@@ -186,6 +187,10 @@ fn routes() -> RouteTable<Platform> {
         .route("/walkthroughs/{id}/funnel", get(walkthroughs::funnel))
         .route("/walkthroughs/{id}/funnel/stuck", get(walkthroughs::stuck))
         .route("/support-requests", get(support::list))
+        .route("/approvals", get(approvals::list))
+        .route("/approvals/{id}", get(approvals::get))
+        .route("/approvals/{id}/approve", post(approvals::approve))
+        .route("/approvals/{id}/reject", post(approvals::reject))
         .route(
             "/interceptors",
             get(interceptors::list).post(interceptors::create),

@@ -13,8 +13,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
 use crate::{
-    analytics, api_keys, audit, end_users, feedback, interceptors, oidc, organization, policies,
-    quotas, servers, support, support_messages, tool_calls, upstreams, walkthroughs, webhooks,
+    analytics, api_keys, approvals, audit, end_users, feedback, interceptors, oidc, organization,
+    policies, quotas, servers, support, support_messages, tool_calls, upstreams, walkthroughs,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -88,6 +89,10 @@ use crate::{
         support_messages::create,
         feedback::list,
         feedback::daily,
+        approvals::list,
+        approvals::get,
+        approvals::approve,
+        approvals::reject,
         interceptors::create,
         interceptors::list,
         interceptors::delete,

@@ -120,7 +120,7 @@ fn connected_page(connected: Connected) -> Response {
     html(StatusCode::OK, layout("Connected", BRAND, &body))
 }
 
-/// The connect routes, at the root of the platform host.
+/// The connect routes, and the approval pages, at the root of the platform host.
 pub fn router(platform: Platform) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
@@ -129,5 +129,6 @@ pub fn router(platform: Platform) -> axum::Router {
         .route(connections::KEY_PATH, axum::routing::post(give_key))
         .route("/connect/{token}", get(open))
         .merge(crate::connections_page::routes())
+        .merge(crate::approval_pages::routes())
         .with_state(platform)
 }

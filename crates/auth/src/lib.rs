@@ -45,6 +45,7 @@
 //! are random, shown once, and stored only as SHA-256 hashes.
 
 mod address;
+mod approval_pages;
 mod authorize;
 mod back;
 mod browser;

@@ -20,7 +20,7 @@ mod text;
 pub use text::describe;
 
 /// The types an event may be filtered by: the first part of its action.
-pub(crate) const TYPES: [&str; 15] = [
+pub(crate) const TYPES: [&str; 16] = [
     "member",
     "api_key",
     "server",
@@ -36,6 +36,7 @@ pub(crate) const TYPES: [&str; 15] = [
     "policy",
     "quota",
     "interceptor",
+    "approval",
 ];
 
 /// The longest actor or object id a filter takes.

@@ -56,6 +56,9 @@ pub struct PlatformConfig {
     /// (`--webhook-allow-private`, for development and tests); else a webhook whose URL
     /// says either is refused when it is created, since no delivery could go out.
     pub webhooks_allow_private: bool,
+    /// How long an approval of a call stays open to a decision and to its call
+    /// (`--approval-expiry-minutes`, `guardrails::approvals`).
+    pub approval_expiry: Duration,
 }
 
 /// The default of [`PlatformConfig::audit_retention`], in days.
@@ -76,6 +79,9 @@ pub const DEFAULT_SIGN_IN_CODES_PER_HOUR: u32 = 1000;
 
 /// The default of [`PlatformConfig::server_cache_expiry`].
 pub const DEFAULT_SERVER_CACHE_EXPIRY: Duration = Duration::from_secs(10);
+
+/// The default of [`PlatformConfig::approval_expiry`].
+pub const DEFAULT_APPROVAL_EXPIRY: Duration = Duration::from_secs(15 * 60);
 
 impl PlatformConfig {
     /// `scheme://host[:port]` for a host name.

@@ -7,6 +7,8 @@ string_enum! {
     AuditAction {
         ApiKeyCreated => "api_key.created",
         ApiKeyRevoked => "api_key.revoked",
+        ApprovalApproved => "approval.approved",
+        ApprovalDenied => "approval.denied",
         CatalogEntryAdded => "catalog_entry.added",
         ConnectionConnected => "connection.connected",
         ConnectionDisconnected => "connection.disconnected",

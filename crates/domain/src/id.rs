@@ -50,6 +50,7 @@ pub mod kind {
         SupportMessage => "sm",
         Feedback => "fb",
         Interceptor => "icp",
+        Approval => "apr",
     }
 }
 
@@ -63,6 +64,7 @@ pub type SupportRequestId = Id<kind::SupportRequest>;
 pub type ToolCallId = Id<kind::ToolCall>;
 pub type WebhookId = Id<kind::Webhook>;
 pub type InterceptorId = Id<kind::Interceptor>;
+pub type ApprovalId = Id<kind::Approval>;
 pub type WebhookDeliveryId = Id<kind::WebhookDelivery>;
 pub type UpstreamId = Id<kind::Upstream>;
 pub type AuditEventId = Id<kind::AuditEvent>;

@@ -7,6 +7,7 @@
 mod macros;
 
 mod agent_text;
+mod approval;
 mod audit_action;
 mod auth;
 mod call_policy;
@@ -37,6 +38,7 @@ mod walkthrough;
 mod webhook;
 
 pub use agent_text::*;
+pub use approval::*;
 pub use audit_action::AuditAction;
 pub use auth::*;
 pub use call_policy::*;
@@ -47,7 +49,7 @@ pub use feedback::*;
 pub use gateway::builtin_tools;
 pub use gateway::*;
 pub use id::{
-    ApiKeyId, AuditEventId, EndUserId, FeedbackId, GrantId, Id, IdKind, InterceptorId,
+    ApiKeyId, ApprovalId, AuditEventId, EndUserId, FeedbackId, GrantId, Id, IdKind, InterceptorId,
     LoginSessionId, MemberId, OAuthClientId, OrgId, ProgressId, ServerId, SessionId, StepId,
     SupportMessageId, SupportRequestId, TaskId, ToolCallId, UpstreamId, WalkthroughId,
     WebhookDeliveryId, WebhookId,

@@ -218,6 +218,7 @@ string_enum! {
         Policy => "policy",
         Quota => "quota",
         Interceptor => "interceptor",
+        Approval => "approval",
     }
 }
 

@@ -1,24 +1,29 @@
-//! Guardrails at call time, asked after a call has found its tool and before the tool
-//! runs: the organization's call-time policies, then its quotas (a call the policies
-//! refuse is not counted). A refused call is answered with a tool error that says why
-//! (the policy and its reason, or the quota and when it resets), so that the agent can
-//! tell its user, wait, or pick another way.
+//! Guardrails at call time, asked after a call has found its tool (and its interceptors
+//! have seen it) and before the tool runs: the organization's call-time policies, the
+//! approval a policy may ask for, then its quotas (a call the policies refuse or that
+//! waits for approval is not counted). A refused call is answered with a tool error that
+//! says why (the policy and its reason, the approval and how to give it, or the quota and
+//! when it resets), so that the agent can tell its user, wait, or pick another way.
 
 use guidepost_core::CoreError;
+use guidepost_core::guardrails::approvals::{self, AskedCall, Gate};
 use guidepost_core::guardrails::decide::{self, CallToDecide, Decision, PolicyCaller};
 use guidepost_core::guardrails::quotas;
-use guidepost_domain::{CallRefusal, Timestamp};
+use guidepost_domain::{CallApproval, CallRefusal, Timestamp};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, ContentBlock};
 
-use crate::tools::{ResolvedTool, ToolCall};
+use crate::elicitation_watch::{Awaited, Done};
+use crate::surface::is_stateless;
+use crate::tools::{ResolvedTool, ToolAnswer, ToolCall};
+use crate::url_elicitation::{Asking, UrlElicitation};
 
-/// The tool error a refused call is answered with, and why it was refused, if the
-/// policies or the quotas refuse it.
+/// What a call the guardrails stop is answered with (a tool error, or for an approval
+/// the person opens, a URL elicitation), and why it was stopped; `None` when it may run.
 pub(crate) async fn refusal(
     tool: &dyn ResolvedTool,
     call: &ToolCall<'_>,
-) -> Result<Option<(CallToolResult, CallRefusal)>, ErrorData> {
+) -> Result<Option<ToolAnswer>, ErrorData> {
     let caller = policy_caller(call);
     let client = || client_name(call);
     let facts = tool.policy_facts(call.name);
@@ -34,8 +39,33 @@ pub(crate) async fn refusal(
     )
     .await
     .map_err(unreadable)?;
-    if let Decision::Deny(denial) = decided {
-        return Ok(Some((tool_error(denial.message), CallRefusal::Policy)));
+    match decided.decision {
+        Decision::Allow => {}
+        Decision::Deny(denial) => return Ok(Some(stopped(denial.message, CallRefusal::Policy))),
+        Decision::Ask(asked) => {
+            let quota_key = quota_caller(call, caller);
+            let asking = AskedCall {
+                server: &call.scope.server,
+                caller: &quota_key,
+                caller_name: &caller_name(caller),
+                caller_is_known: !matches!(caller, PolicyCaller::Anonymous),
+                tool: call.name,
+                arguments: call.arguments,
+                definition_hash: tool.definition_hash(call.name),
+                policy_version: decided.version,
+                asked: &asked,
+            };
+            let gate = approvals::gate(call.platform, &asking)
+                .await
+                .map_err(unreadable)?;
+            match gate {
+                Gate::Go => {}
+                Gate::Refused(text) => return Ok(Some(stopped(text, CallRefusal::Approval))),
+                Gate::Waiting { approval, link } => {
+                    return Ok(Some(waiting(call, &approval, link.as_deref())));
+                }
+            }
+        }
     }
     let counted = quotas::count_call(
         call.platform,
@@ -47,8 +77,63 @@ pub(crate) async fn refusal(
     .map_err(unreadable)?;
     Ok(counted.map(|reached| {
         let message = reached.message(Timestamp::now());
-        (tool_error(message), CallRefusal::Quota)
+        stopped(message, CallRefusal::Quota)
     }))
+}
+
+fn stopped(message: String, why: CallRefusal) -> ToolAnswer {
+    ToolAnswer {
+        refusal: Some(why),
+        ..ToolAnswer::from(tool_error(message))
+    }
+}
+
+/// A call waiting for its approval: a person whose client opens URLs is asked to open
+/// their approval page (and, in the session era, told when they have decided); anyone
+/// else reads where the approval stands in a tool error.
+fn waiting(call: &ToolCall<'_>, approval: &CallApproval, link: Option<&str>) -> ToolAnswer {
+    let text = approvals::waiting_text(approval, link);
+    let mut answer = stopped(text.clone(), CallRefusal::Approval);
+    let Some(link) = link else { return answer };
+    let asking = Asking {
+        url: link,
+        message: format!("Approve this call of {} to go on.", approval.tool),
+        text,
+        id_prefix: "apr_",
+        state_prefix: APPROVAL_ROUND_STATE,
+    };
+    let Some(asked) = UrlElicitation::offered(call.request, asking) else {
+        return answer;
+    };
+    if is_stateless(call.request) {
+        answer.round = Some(asked.round());
+        return answer;
+    }
+    if let Some(id) = asked.id() {
+        let awaited = Awaited {
+            done: Done::Decided {
+                org: approval.binding.org_id.clone(),
+                approval: approval.id.clone(),
+            },
+            elicitation_id: id.to_owned(),
+        };
+        crate::elicitation_watch::watch(call.platform.clone(), call.request.peer.clone(), awaited);
+    }
+    answer.protocol_error = Some(asked.error());
+    answer
+}
+
+/// The `requestState` of an approval round: its retry is a call afresh, which finds the
+/// approval decided or asks again.
+const APPROVAL_ROUND_STATE: &str = "approve:";
+
+/// How the approval page and the queue name the caller.
+fn caller_name(caller: PolicyCaller<'_>) -> String {
+    match caller {
+        PolicyCaller::Person { email, .. } => email.to_owned(),
+        PolicyCaller::EndUser { id } => format!("the end user {id}"),
+        PolicyCaller::Anonymous => "an anonymous caller".to_owned(),
+    }
 }
 
 fn tool_error(message: String) -> CallToolResult {

@@ -422,15 +422,19 @@ impl GuidepostServer {
             },
             None => call,
         };
-        if let Some((refused, why)) = crate::guard::refusal(&*tool, &call).await? {
-            let recorded = Recorded::result(&refused, started).refused_as(Some(why));
+        if let Some(stopped) = crate::guard::refusal(&*tool, &call).await? {
+            let recorded = Recorded::result(&stopped.result, started).refused_as(stopped.refusal);
             record(
                 &self.platform,
                 scope,
                 recorded_as(label, end_user.as_ref(), tool.upstream()),
                 recorded,
             );
-            return Ok(refused.into());
+            return match (stopped.round, stopped.protocol_error) {
+                (Some(round), _) => Ok(round.into()),
+                (None, Some(error)) => Err(error),
+                (None, None) => Ok(stopped.result.into()),
+            };
         }
         if tasks::client_accepts_tasks(ctx)
             && let Some(detached) = tool.detached(&call)

@@ -11,6 +11,7 @@
 mod bearer;
 mod caller_client;
 mod direct;
+mod elicitation_watch;
 mod features;
 mod gate;
 mod guard;
@@ -37,6 +38,7 @@ mod session_store;
 pub mod surface;
 pub mod tasks;
 mod tools;
+mod url_elicitation;
 
 use std::collections::HashMap;
 use std::future::Future;

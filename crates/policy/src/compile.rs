@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet, ValidationMode, Validator};
 
+use crate::approval::{Approvals, AskedOf, asked_of};
 use crate::request::Resources;
 use crate::schema::PARSED;
 
@@ -36,6 +37,8 @@ pub struct CallPolicies {
     pub(crate) reasons: HashMap<PolicyId, Option<String>>,
     /// The entities of the tools called so far, shared by the set's copies.
     pub(crate) resources: Arc<Resources>,
+    /// The policies that ask for approval instead of refusing.
+    pub(crate) approvals: Approvals,
 }
 
 /// What compiling a source gives: the policies, and what the writer should know.
@@ -64,7 +67,7 @@ impl CallPolicies {
         if count > MAX_POLICIES {
             return Err(PolicyRejected::TooMany { count });
         }
-        let (set, reasons, names) = named(&parsed)?;
+        let (set, reasons, names, asks) = named(&parsed)?;
         let validation = Validator::new(PARSED.clone()).validate(&set, ValidationMode::Strict);
         let errors: Vec<String> = validation
             .validation_errors()
@@ -91,6 +94,7 @@ impl CallPolicies {
         let set = without_locations(set);
         Ok(Compiled {
             policies: CallPolicies {
+                approvals: Approvals::of(&set, asks),
                 set,
                 reasons,
                 resources: Arc::default(),
@@ -129,7 +133,12 @@ fn bare_copy(policy: &Policy) -> Option<Policy> {
     (copy.to_json().ok()? == json).then_some(copy)
 }
 
-type Named = (PolicySet, HashMap<PolicyId, Option<String>>, Vec<String>);
+type Named = (
+    PolicySet,
+    HashMap<PolicyId, Option<String>>,
+    Vec<String>,
+    HashMap<PolicyId, AskedOf>,
+);
 
 /// The policies re-identified by their names (so that the validator's messages and a
 /// denial name them as written), with their reasons.
@@ -137,6 +146,7 @@ fn named(parsed: &PolicySet) -> Result<Named, PolicyRejected> {
     let mut set = PolicySet::new();
     let mut reasons = HashMap::new();
     let mut names = Vec::new();
+    let mut asks = HashMap::new();
     // Cedar numbers the policies of a parsed set `policy0`, `policy1`… in source order.
     let mut policies: Vec<&Policy> = parsed.policies().collect();
     policies.sort_by_key(|policy| position(policy.id()));
@@ -156,10 +166,13 @@ fn named(parsed: &PolicySet) -> Result<Named, PolicyRejected> {
         set.add(renamed).map_err(|error| {
             PolicyRejected::Annotation(format!("policy `{name}` cannot be added: {error}"))
         })?;
+        if let Some(asked) = asked_of(&name, policy)? {
+            asks.insert(id.clone(), asked);
+        }
         reasons.insert(id, policy.annotation("reason").map(str::to_owned));
         names.push(name);
     }
-    Ok((set, reasons, names))
+    Ok((set, reasons, names, asks))
 }
 
 fn position(id: &PolicyId) -> usize {
@@ -219,7 +232,7 @@ mod tests {
             forbid(principal, action, resource) when { context.arguments_json like "*.ssh*" };"#
             .parse()
             .unwrap();
-        let (set, _, _) = named(&parsed).unwrap();
+        let (set, _, _, _) = named(&parsed).unwrap();
         let bare = without_locations(set.clone());
         assert_eq!(bare.policies().count(), 2);
         for policy in set.policies() {

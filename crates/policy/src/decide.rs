@@ -4,6 +4,7 @@
 use cedar_policy::{AuthorizationError, Authorizer, Entities, PolicyId, Request};
 use serde_json::Value;
 
+use crate::approval::{Asked, AskedOf};
 use crate::compile::CallPolicies;
 use crate::request::request;
 
@@ -82,6 +83,8 @@ pub struct CallFacts<'a> {
 pub enum Decision {
     Allow,
     Deny(Denial),
+    /// Refused only by policies that ask for approval, and permitted otherwise.
+    Ask(Asked),
 }
 
 /// A refused call: which policy refused it, if one did, and why, worded for the agent.
@@ -126,6 +129,37 @@ impl CallPolicies {
         }
         match response.decision() {
             cedar_policy::Decision::Allow => Decision::Allow,
+            cedar_policy::Decision::Deny => match self.approvals.asked_by(diagnostics.reason()) {
+                Some((policy, of)) => self.asked(question, call, policy, of),
+                None => Decision::Deny(self.denied(diagnostics.reason().next(), call.tool.name)),
+            },
+        }
+    }
+
+    /// A call refused only by policies that ask for approval: asked, if the other
+    /// policies permit it; else what they decide.
+    fn asked(
+        &self,
+        question: &Question,
+        call: &CallFacts<'_>,
+        policy: &PolicyId,
+        of: AskedOf,
+    ) -> Decision {
+        let Some(unasked) = &self.approvals.unasked else {
+            return Decision::Deny(self.denied(Some(policy), call.tool.name));
+        };
+        let response =
+            Authorizer::new().is_authorized(&question.request, unasked, &question.entities);
+        let diagnostics = response.diagnostics();
+        if let Some(error) = diagnostics.errors().next() {
+            return Decision::Deny(self.failed(error));
+        }
+        match response.decision() {
+            cedar_policy::Decision::Allow => Decision::Ask(Asked {
+                policy: AsRef::<str>::as_ref(policy).to_owned(),
+                reason: self.reasons.get(policy).cloned().flatten(),
+                of,
+            }),
             cedar_policy::Decision::Deny => {
                 Decision::Deny(self.denied(diagnostics.reason().next(), call.tool.name))
             }

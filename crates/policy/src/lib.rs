@@ -14,11 +14,13 @@
 //! **Architecture Invariant:** pure: no I/O, no clock (the call's time is one of its
 //! facts), nothing of Guidepost's other crates. Core decides where the decision applies.
 
+mod approval;
 mod compile;
 mod decide;
 mod request;
 mod schema;
 
+pub use approval::{Asked, AskedOf};
 pub use compile::{CallPolicies, Compiled, MAX_POLICIES, PolicyRejected};
 #[doc(hidden)]
 pub use decide::Question;

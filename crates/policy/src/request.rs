@@ -343,6 +343,7 @@ mod tests {
         let denied_by = |call: &CallFacts<'_>| match set.decide(call) {
             Decision::Allow => None,
             Decision::Deny(denial) => denial.policy,
+            Decision::Ask(asked) => panic!("asked {asked:?}"),
         };
         let read_only = call("x", None, READ_ONLY);
         assert_eq!(denied_by(&read_only), None);

@@ -113,6 +113,7 @@ fn every_policy_of_the_cookbook_compiles_and_decides() {
         match refused.decided_by(&compiled.policies) {
             Decision::Deny(denial) => assert_eq!(denial.policy.as_deref(), Some(name.as_str())),
             Decision::Allow => panic!("`{name}` let through the call it is about"),
+            Decision::Ask(asked) => panic!("`{name}` asked {asked:?} instead of refusing"),
         }
         assert_eq!(
             allowed.decided_by(&compiled.policies),

@@ -10,6 +10,7 @@
 //! or writes tenant data takes an organization id, or is documented as platform-wide.
 
 pub mod analytics_file;
+mod approvals;
 mod attention;
 mod audit;
 mod auth;
@@ -50,6 +51,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use guidepost_domain::*;
 
+pub use approvals::{ApprovalStore, NewApproval};
 pub use attention::{Attention, AttentionStore};
 pub use audit::{AuditFilter, AuditStore};
 pub use auth::AuthStore;
@@ -142,6 +144,7 @@ pub trait Store:
     + PolicyStore
     + QuotaStore
     + InterceptorStore
+    + ApprovalStore
     + WebhookStore
     + TaskStore
     + MemberStore

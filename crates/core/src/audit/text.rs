@@ -55,6 +55,14 @@ fn what_happened(event: &AuditEvent) -> String {
             }
             _ => "removed the call quotas".to_owned(),
         },
+        AuditAction::ApprovalApproved => format!(
+            "approved a call of {object} by {}",
+            quoted(event.detail.get("caller").and_then(Value::as_str))
+        ),
+        AuditAction::ApprovalDenied => format!(
+            "denied a call of {object} by {}",
+            quoted(event.detail.get("caller").and_then(Value::as_str))
+        ),
         AuditAction::InterceptorCreated => format!("registered the interceptor {object}"),
         AuditAction::InterceptorDeleted => format!("removed the interceptor {object}"),
         AuditAction::InterceptorFailed => format!(

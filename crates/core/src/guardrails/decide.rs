@@ -23,8 +23,9 @@ pub use guidepost_policy::{ToolFacts, ToolHints};
 pub(crate) enum InForce {
     /// None published, or turned off: calls are not evaluated.
     Nothing,
-    /// Boxed: a compiled set is large, and most organizations have none.
-    Policies(Box<CallPolicies>),
+    /// Boxed: a compiled set is large, and most organizations have none. With the
+    /// version it was published as (what an approval is bound to).
+    Policies(Box<CallPolicies>, i64),
     /// Stored, but this build cannot compile them (published by another version): every
     /// call is refused, rather than let through unguarded.
     Unreadable(String),
@@ -40,28 +41,43 @@ pub struct CallToDecide<'a> {
     pub client: &'a (dyn Fn() -> String + Sync),
 }
 
+/// The decision on a call, and the version of the policies that made it (0 when none
+/// are in force).
+pub struct Decided {
+    pub decision: Decision,
+    pub version: i64,
+}
+
 /// Whether `call` may go on under its organization's policies in force.
-pub async fn decide(platform: &Platform, call: &CallToDecide<'_>) -> Result<Decision, CoreError> {
+pub async fn decide(platform: &Platform, call: &CallToDecide<'_>) -> Result<Decided, CoreError> {
     let in_force = in_force(platform, call.server).await?;
-    let decision = match &*in_force {
-        InForce::Nothing => return Ok(Decision::Allow),
-        InForce::Unreadable(why) => Decision::Deny(Denial {
-            policy: None,
-            message: format!(
-                "Refused: this organization's policies cannot be read by this version of \
-                 Guidepost ({why}); ask the organization to publish them again."
-            ),
-        }),
-        InForce::Policies(policies) => {
+    let (decision, version) = match &*in_force {
+        InForce::Nothing => {
+            return Ok(Decided {
+                decision: Decision::Allow,
+                version: 0,
+            });
+        }
+        InForce::Unreadable(why) => (
+            Decision::Deny(Denial {
+                policy: None,
+                message: format!(
+                    "Refused: this organization's policies cannot be read by this version of \
+                     Guidepost ({why}); ask the organization to publish them again."
+                ),
+            }),
+            0,
+        ),
+        InForce::Policies(policies, version) => {
             let time = Timestamp::now().to_rfc3339_millis();
             let client = (call.client)();
-            policies.decide(&facts(call, &client, &time))
+            (policies.decide(&facts(call, &client, &time)), *version)
         }
     };
     if let Decision::Deny(_) = decision {
         metrics::counter!("guidepost_policy_refusals_total").increment(1);
     }
-    Ok(decision)
+    Ok(Decided { decision, version })
 }
 
 fn facts<'a>(call: &'a CallToDecide<'a>, client: &'a str, time: &'a str) -> CallFacts<'a> {
@@ -89,7 +105,7 @@ async fn in_force(platform: &Platform, server: &McpServer) -> Result<Arc<InForce
         Some(version) if version.source.trim().is_empty() => InForce::Nothing,
         Some(version) => match CallPolicies::compile(&version.source) {
             Ok(compiled) if compiled.policies.is_empty() => InForce::Nothing,
-            Ok(compiled) => InForce::Policies(Box::new(compiled.policies)),
+            Ok(compiled) => InForce::Policies(Box::new(compiled.policies), version.version),
             Err(why) => InForce::Unreadable(why.to_string()),
         },
     });
@@ -137,7 +153,7 @@ pub struct SampleCall {
 /// What the policies decide on a sample call.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SampleDecision {
-    /// `allow` or `deny`.
+    /// `allow`, `deny`, or `approval` (the call waits for the approval a policy asks).
     pub decision: &'static str,
     /// The policy that refused it, if one did.
     pub policy: Option<String>,
@@ -218,6 +234,12 @@ pub async fn try_call(
             decision: "deny",
             policy: denial.policy,
             message: Some(denial.message),
+            version,
+        },
+        Decision::Ask(asked) => SampleDecision {
+            decision: "approval",
+            message: Some(asked.message()),
+            policy: Some(asked.policy),
             version,
         },
     })

@@ -5,6 +5,7 @@
 //! (`quotas`), counted only for calls the policies let through. Interceptors are asked
 //! again on the result.
 
+pub mod approvals;
 pub mod decide;
 pub mod intercept;
 pub mod interceptors;

@@ -478,6 +478,7 @@ mod tests {
             server_cache_expiry: crate::config::DEFAULT_SERVER_CACHE_EXPIRY,
             sign_in_codes_per_hour: crate::config::DEFAULT_SIGN_IN_CODES_PER_HOUR,
             webhooks_allow_private: false,
+            approval_expiry: crate::config::DEFAULT_APPROVAL_EXPIRY,
         }
     }
 

@@ -165,7 +165,10 @@ fn split_refused(refused: Vec<RefusedTool>) -> (Vec<RefusedCalls>, Vec<RefusedCa
         match group.refusal {
             CallRefusal::UnknownTool => unknown.push(group),
             CallRefusal::InvalidArguments => arguments.push(group),
-            CallRefusal::Policy | CallRefusal::Quota | CallRefusal::Interceptor => {}
+            CallRefusal::Policy
+            | CallRefusal::Quota
+            | CallRefusal::Interceptor
+            | CallRefusal::Approval => {}
         }
     }
     let calls = |groups: Vec<RefusedTool>| {

@@ -5,6 +5,7 @@
 //! Every id in a URL is looked up within the signed-in member's organization, so another
 //! organization's upstreams, tools and servers are simply not found.
 
+mod approvals;
 mod audit;
 mod catalog;
 mod catalog_form;
@@ -79,6 +80,9 @@ pub(crate) fn routes() -> RouteTable<Dashboard> {
             get(policies::show).post(policies::publish),
         )
         .route("/gateway/policies/test", post(policies::test))
+        .route("/gateway/approvals", get(approvals::queue))
+        .route("/gateway/approvals/{id}/approve", post(approvals::approve))
+        .route("/gateway/approvals/{id}/reject", post(approvals::reject))
 }
 
 /// The badge class that goes with an upstream's status (the word is always shown too).

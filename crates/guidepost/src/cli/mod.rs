@@ -10,7 +10,9 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use guidepost_auth::AuthOptions;
 use guidepost_core::rate_limit::AddressPrefixes;
-use guidepost_core::{DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS};
+use guidepost_core::{
+    DEFAULT_APPROVAL_EXPIRY, DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_MAX_SERVER_TOOLS,
+};
 use guidepost_gateway::Supervision;
 use guidepost_gateway::confine::{Caps, ConfinementOptions, Limits, Mode};
 use guidepost_mcp::{McpOptions, RateLimits, SessionCaps};
@@ -243,6 +245,11 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_AUDIT_RETENTION_DAYS",
           default_value_t = DEFAULT_AUDIT_RETENTION_DAYS)]
     pub audit_retention_days: u32,
+    /// Minutes an approval of a call, asked by a call-time policy, stays open to a
+    /// decision and then to its call (1 to 10080).
+    #[arg(long, env = "GUIDEPOST_APPROVAL_EXPIRY_MINUTES",
+          default_value_t = (DEFAULT_APPROVAL_EXPIRY.as_secs() / 60) as u32)]
+    pub approval_expiry_minutes: u32,
     /// Seconds a request waits for a PostgreSQL connection, and for each statement it
     /// runs, before it fails cleanly, as during a database outage.
     #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT",

@@ -99,6 +99,10 @@ pub fn serve_settings(database_url: String, args: &ServeArgs) -> anyhow::Result<
         "--retention-days must be at least 1"
     );
     anyhow::ensure!(
+        (1..=7 * 24 * 60).contains(&args.approval_expiry_minutes),
+        "--approval-expiry-minutes must be from 1 to 10080 (a week)"
+    );
+    anyhow::ensure!(
         args.audit_retention_days > 0,
         "--audit-retention-days must be at least 1"
     );
@@ -206,6 +210,7 @@ fn platform_config(args: &ServeArgs, unreadable: Unreadable) -> anyhow::Result<P
         server_cache_expiry: guidepost_core::DEFAULT_SERVER_CACHE_EXPIRY,
         sign_in_codes_per_hour: args.sign_in_codes_per_hour,
         webhooks_allow_private: args.webhooks.webhook_allow_private,
+        approval_expiry: Duration::from_secs(u64::from(args.approval_expiry_minutes) * 60),
     })
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use guidepost_core::secrets::MasterKey;
 use guidepost_testkit::{TestDatabase, backend_tests};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::gateway_fixture::{Fixture, fixture_with};
@@ -36,6 +36,7 @@ impl Owned {
                 "support-requests" => "support_request",
                 "webhooks" => "webhook",
                 "interceptors" => "interceptor",
+                "approvals" => "approval",
                 "end-users" => "end_user",
                 "api-keys" => "api_key",
                 _ => return None,
@@ -112,6 +113,29 @@ async fn b_with_everything(db: &TestDatabase) -> (Fixture, Owned) {
     let opened = bea.call_tool(2, "get_support", support).await;
     let request = opened.structured()["support_request_id"].as_str().unwrap();
     ids.insert("support_request", request.to_owned());
+    // A call of B's that waits for a member's approval.
+    let asks = "permit(principal, action, resource);\n@approval(\"member\") \
+        forbid(principal, action, resource) when { resource.tool == \"get_support\" };";
+    let (status, _) = app
+        .api(
+            Method::PUT,
+            "/policies",
+            &b.key,
+            Some(json!({"source": asks})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let waiting =
+        json!({"title": "B's deploy", "problem_description": "d", "email": "bea@b.example"});
+    bea.call_tool(3, "get_support", waiting).await;
+    let (_, approvals) = app.get("/approvals", &b.key).await;
+    ids.insert(
+        "approval",
+        approvals["items"][0]["id"]
+            .as_str()
+            .expect("B's approval")
+            .to_owned(),
+    );
     let (_, users) = app.get("/end-users", &b.key).await;
     ids.insert(
         "end_user",
@@ -194,6 +218,7 @@ async fn b_as_b_sees_it(app: &TestApp, b: &Tenant, owned: &Owned) -> Value {
         format!("/upstreams/{}/tools", id("upstream")),
         "/webhooks".to_owned(),
         "/interceptors".to_owned(),
+        "/approvals".to_owned(),
         "/organization".to_owned(),
     ] {
         let (status, mut body) = app.get(&path, &b.key).await;

@@ -17,6 +17,7 @@ mod bad_input;
 mod bench_errors;
 mod bench_gateway;
 mod browser;
+mod call_approvals;
 mod call_policies;
 mod call_quotas;
 mod cli_admin;

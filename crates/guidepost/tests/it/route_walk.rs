@@ -29,6 +29,11 @@ const TOOL: &str = "echo";
 /// (signing in and out, choosing which of one's organizations to act in): not walked.
 const PERSONAL: [&str; 3] = ["/app/sign-in", "/app/sign-out", "/app/switch"];
 
+/// A's policies: one call of `get_support` waits for a member's approval.
+const APPROVAL_POLICY: &str = r#"permit(principal, action, resource);
+@approval("member") forbid(principal, action, resource)
+when { context.arguments.hasTag("title") && context.arguments.getTag("title") == "Needs approval" };"#;
+
 /// One of each of organization A's objects that a route can name.
 pub(crate) struct Objects {
     server: String,
@@ -38,6 +43,7 @@ pub(crate) struct Objects {
     catalog_entry: String,
     webhook: String,
     interceptor: String,
+    approval: String,
     support_request: String,
     end_user: String,
     member: String,
@@ -60,9 +66,16 @@ impl Objects {
             .as_str()
             .unwrap()
             .to_owned();
-        // Recorded before anything is compared: the analytics writer stores the call a
+        // A call that waits for a member's approval: the queue holds one.
+        let asks = json!({"source": APPROVAL_POLICY});
+        owner_call(api, a, Method::PUT, "/policies", Some(asks)).await;
+        let waiting = json!({"title": "Needs approval", "problem_description": "Deploy.", "email": "ada@acme.example"});
+        personal_client(api, "acme", "ada")
+            .call_tool(2, "get_support", waiting)
+            .await;
+        // Recorded before anything is compared: the analytics writer stores the calls a
         // moment later, and a snapshot taken before it would see the person change.
-        api.wait_for_tool_calls(a, 1).await;
+        api.wait_for_tool_calls(a, 2).await;
         let upstream = install_and_attach(api, a, &server).await;
         let entry = json!({"id": "acme-remote", "name": "Acme remote", "description": "",
             "spec": {"runtime": "http", "url": "https://mcp.acme.example/mcp"}});
@@ -90,6 +103,7 @@ impl Objects {
             catalog_entry: "acme-remote".into(),
             webhook: id_of(&webhook),
             interceptor: id_of(&interceptor),
+            approval: first_id(api, a, "/approvals").await,
             support_request,
             end_user: first_id(api, a, "/end-users").await,
             member: owner.id.to_string(),
@@ -133,6 +147,7 @@ impl Objects {
             "catalog" => &self.catalog_entry,
             "webhooks" => &self.webhook,
             "interceptors" => &self.interceptor,
+            "approvals" => &self.approval,
             "support" | "support-requests" => &self.support_request,
             "end-users" => &self.end_user,
             "members" => &self.member,
@@ -420,7 +435,7 @@ pub(crate) async fn snapshot(
 ) -> BTreeMap<String, Value> {
     let server = &objects.server;
     let upstream = &objects.upstream;
-    let reads: [(String, &[&str]); 14] = [
+    let reads: [(String, &[&str]); 15] = [
         ("/organization".into(), &[]),
         ("/servers".into(), &[]),
         (format!("/servers/{server}/walkthroughs"), &[]),
@@ -434,6 +449,7 @@ pub(crate) async fn snapshot(
         ("/catalog".into(), &[]),
         ("/webhooks".into(), &[]),
         ("/interceptors".into(), &[]),
+        ("/approvals".into(), &[]),
         ("/support-requests".into(), &[]),
         ("/end-users".into(), &["last_seen_at"]),
         ("/api-keys".into(), &[]),

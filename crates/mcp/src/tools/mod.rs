@@ -5,7 +5,6 @@
 //! so a new kind of tool (upstream servers' tools, for the gateway) is one more source in
 //! [`ToolSources::builtin`].
 
-mod connect_watch;
 mod feedback;
 mod support;
 mod switched;
@@ -131,6 +130,13 @@ pub(crate) trait ResolvedTool: Send + Sync {
             upstream: None,
             hints: self.hints(),
         }
+    }
+
+    /// What an approval of a call is bound to of its definition: for Guidepost's own
+    /// tools, their name in this version of Guidepost.
+    fn definition_hash(&self, called: &str) -> String {
+        let own = serde_json::json!({"name": called, "guidepost": env!("CARGO_PKG_VERSION")});
+        guidepost_domain::definition_hash(&own)
     }
 
     /// Calls it. A failure is a result with `isError`, worded so that an agent can act

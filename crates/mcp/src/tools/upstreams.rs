@@ -2,6 +2,7 @@
 //! their stored definitions (no upstream is started to list them) under
 //! `{prefix}__{tool}`, and called through the gateway's supervisor on this node.
 
+use crate::url_elicitation::{Asking, UrlElicitation};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -93,6 +94,10 @@ impl ResolvedTool for UpstreamTool {
             upstream: Some(&self.offered.prefix),
             hints: self.hints(),
         }
+    }
+
+    fn definition_hash(&self, _called: &str) -> String {
+        guidepost_domain::definition_hash(&self.offered.definition)
     }
 
     async fn call(&self, call: &ToolCall<'_>) -> ToolAnswer {
@@ -263,45 +268,9 @@ fn asked_to_connect(
     }
 }
 
-/// The MCP error code of `URLElicitationRequiredError` (2025-11-25).
-const URL_ELICITATION_REQUIRED: i32 = -32042;
 /// The `request_state` of a connect round: opaque to the client; its retry is a call
 /// afresh (not a task's round), which finds the person connected or asks again.
 const CONNECT_ROUND_STATE: &str = "connect:";
-
-/// A URL elicitation asking the caller to open a connect link.
-pub(crate) struct ConnectElicitation {
-    /// The error's text, as a tool error would say it.
-    text: String,
-    params: serde_json::Value,
-}
-
-impl ConnectElicitation {
-    /// The session era's `URLElicitationRequiredError`.
-    pub(crate) fn error(self) -> rmcp::ErrorData {
-        let data = serde_json::json!({"elicitations": [self.params]});
-        rmcp::ErrorData::new(
-            rmcp::model::ErrorCode(URL_ELICITATION_REQUIRED),
-            self.text,
-            Some(data),
-        )
-    }
-
-    /// The 2026-07-28 era's `input_required` round with one `elicitation/create`.
-    pub(crate) fn round(self) -> rmcp::model::InputRequiredResult {
-        let mut requests = serde_json::Map::new();
-        requests.insert(
-            "connect".into(),
-            serde_json::json!({"method": "elicitation/create", "params": self.params}),
-        );
-        let state = format!(
-            "{CONNECT_ROUND_STATE}{}",
-            guidepost_domain::random_token("")
-        );
-        let requests = serde_json::from_value(serde_json::Value::Object(requests)).ok();
-        rmcp::model::InputRequiredResult::new(requests, Some(state))
-    }
-}
 
 /// A request (a tool call, a prompt, a resource read) that needs the person's account
 /// connected, from a client that opens URLs (`elicitation.url`): the connect link as a URL
@@ -309,41 +278,37 @@ impl ConnectElicitation {
 pub(crate) fn connect_elicitation(
     request: &RequestContext<RoleServer>,
     needs: &UpstreamCallError,
-) -> Option<ConnectElicitation> {
+) -> Option<UrlElicitation> {
     let UpstreamCallError::NeedsConnection { url, upstream } = needs else {
         return None;
     };
-    let opens_urls = request
-        .client_capabilities()
-        .is_some_and(|c| c.elicitation.as_ref().is_some_and(|e| e.url.is_some()));
-    if !opens_urls {
-        return None;
-    }
-    let params = serde_json::json!({
-        "mode": "url",
-        "elicitationId": guidepost_domain::random_token("conn_"),
-        "url": url,
-        "message": format!("Connect your account at {upstream} to go on."),
-    });
-    Some(ConnectElicitation {
-        text: needs.to_string(),
-        params,
-    })
+    UrlElicitation::offered(
+        request,
+        Asking {
+            url,
+            message: format!("Connect your account at {upstream} to go on."),
+            text: needs.to_string(),
+            id_prefix: "conn_",
+            state_prefix: CONNECT_ROUND_STATE,
+        },
+    )
 }
 
 /// In the session era, the session is told when the person has connected
 /// (`notifications/elicitation/complete`).
-fn watch_until_connected(call: &ToolCall<'_>, upstream: &UpstreamId, asked: &ConnectElicitation) {
-    let (Some(end_user), Some(id)) = (call.end_user, asked.params["elicitationId"].as_str()) else {
+fn watch_until_connected(call: &ToolCall<'_>, upstream: &UpstreamId, asked: &UrlElicitation) {
+    let (Some(end_user), Some(id)) = (call.end_user, asked.id()) else {
         return;
     };
-    let awaited = super::connect_watch::Awaited {
-        org: call.scope.server.org_id.clone(),
-        upstream: upstream.clone(),
-        end_user: end_user.id.clone(),
+    let awaited = crate::elicitation_watch::Awaited {
+        done: crate::elicitation_watch::Done::Connected {
+            org: call.scope.server.org_id.clone(),
+            upstream: upstream.clone(),
+            end_user: end_user.id.clone(),
+        },
         elicitation_id: id.to_owned(),
     };
-    super::connect_watch::watch(call.platform.clone(), call.request.peer.clone(), awaited);
+    crate::elicitation_watch::watch(call.platform.clone(), call.request.peer.clone(), awaited);
 }
 
 /// The person behind the call, for an upstream with `person` sign-in.

@@ -11,6 +11,7 @@
 //! Each file starts with `use super::*`: the imports, row helpers and backend types
 //! below are what the files share.
 
+mod approvals;
 mod attention;
 mod audit;
 mod auth;

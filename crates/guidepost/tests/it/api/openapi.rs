@@ -45,6 +45,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/support-requests/{id}"),
     ("get", "/api/v1/support-requests/{id}/messages"),
     ("post", "/api/v1/support-requests/{id}/messages"),
+    ("get", "/api/v1/approvals"),
+    ("get", "/api/v1/approvals/{id}"),
+    ("post", "/api/v1/approvals/{id}/approve"),
+    ("post", "/api/v1/approvals/{id}/reject"),
     ("post", "/api/v1/interceptors"),
     ("get", "/api/v1/interceptors"),
     ("delete", "/api/v1/interceptors/{id}"),
@@ -223,6 +227,7 @@ async fn every_documented_operation_is_served(db: &TestDatabase) {
             "upstreams" => "up_00000000000000000000",
             "webhooks" => "wh_00000000000000000000",
             "interceptors" => "icp_00000000000000000000",
+            "approvals" => "apr_00000000000000000000",
             _ => "",
         };
         let uri = path

@@ -1,10 +1,11 @@
 //! The dashboard's main journeys in Chromium (tests/e2e/dashboard_journeys.mjs), once with
-//! JavaScript and once without, each in an organization of its own: sign in by code,
-//! create a server and copy its snippet; author, reorder, preview, publish and assign a
-//! 3-step walkthrough; walk it with the official Python client and see the funnel and the
-//! person; answer a support request; install an upstream from the catalog, attach it,
-//! and approve its quarantined tool after reading the diff. axe-core checks every page
-//! (with JavaScript on); every page is photographed under the target directory.
+//! JavaScript and once without, each in an organization of its own: sign in by code, create
+//! a server and copy its snippet; author, reorder, preview, publish and assign a 3-step
+//! walkthrough; walk it with the official Python client and see the funnel and the person;
+//! answer a support request; install an upstream from the catalog, attach it, and approve
+//! its quarantined tool after reading the diff; approve, from the Approvals queue, a call
+//! that a policy held for a member, and see its retry run. axe-core checks every page (with
+//! JavaScript on); every page is photographed under the target directory.
 //!
 //! Chromium is installed by scripts/install-test-tools; without it this test fails and
 //! says so (it never skips).
@@ -196,7 +197,7 @@ impl Run<'_> {
     async fn check(&self, report: &Value) {
         let label = format!("JavaScript {}", self.javascript);
         let pages = report["pages"].as_array().unwrap();
-        assert!(pages.len() >= 35, "{label}: {} pages", pages.len());
+        assert!(pages.len() >= 38, "{label}: {} pages", pages.len());
         for page in pages {
             let shot = page["screenshot"].as_str().unwrap();
             let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
@@ -258,9 +259,28 @@ impl Run<'_> {
             .await;
         assert_eq!(funnel["totals"]["completed"], 1, "{label}: {funnel}");
         let (_, support) = self.app.app.get("/support-requests", key).await;
+        let items = support["items"].as_array().unwrap();
+        let answered = items.iter().find(|r| r["title"] == "Deploy fails").unwrap();
+        assert_eq!(answered["status"], "resolved", "{label}: {support}");
+        // A member approved the waiting call from the queue; its retry ran.
+        let asked = &ids["approval_asked"];
+        assert_eq!(asked["is_error"], true, "{label}: {asked}");
+        let told = asked["text"].as_str().unwrap_or_default();
+        assert!(
+            told.contains("needs the approval of a member"),
+            "{label}: {asked}"
+        );
+        let queue = ids["approval_text"].as_str().unwrap_or_default();
+        assert!(
+            queue.contains("releases-need-a-member") && queue.contains("Release v2"),
+            "{label}: {queue}"
+        );
+        assert_eq!(ids["approval_retried"]["is_error"], false, "{label}: {ids}");
+        let (_, approved) = self.app.app.get("/approvals?status=used", key).await;
         assert_eq!(
-            support["items"][0]["status"], "resolved",
-            "{label}: {support}"
+            approved["items"].as_array().map(Vec::len),
+            Some(1),
+            "{label}: {approved}"
         );
         let mcp = RawMcp::new(self.app.app.mcp_path_url(self.slug), STATELESS_ERA);
         let names = tool_names(&mcp.call(1, "tools/list", json!({})).await);

@@ -30,7 +30,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const LIMIT: Duration = Duration::from_secs(900);
 
 /// The pages `seed` lists, each checked at both widths.
-const PAGES: usize = 26;
+const PAGES: usize = 27;
 
 /// Makes what the pages show in `tenant`; the script's setup file.
 async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) -> Value {
@@ -87,6 +87,7 @@ async fn seed(app: &OAuthApp, tenant: &Tenant, javascript: &str, owner: &str) ->
         ("review", "/app/gateway/review".to_owned()),
         ("audit", "/app/gateway/audit".to_owned()),
         ("policies", "/app/gateway/policies".to_owned()),
+        ("approvals", "/app/gateway/approvals".to_owned()),
         ("members", "/app/members".to_owned()),
         ("api-keys", "/app/api-keys".to_owned()),
     ];
