@@ -10,6 +10,7 @@
 
 mod bearer;
 mod caller_client;
+mod detached_call;
 mod direct;
 mod elicitation_watch;
 mod features;
