@@ -119,6 +119,8 @@ pub(crate) struct SampleForm {
 
 struct DecisionRow {
     allowed: bool,
+    /// `Allowed`, `Refused`, or `Needs approval`.
+    verdict: &'static str,
     text: String,
 }
 
@@ -190,6 +192,11 @@ pub(crate) async fn test(
         Ok(decided) => {
             page.decision = Some(DecisionRow {
                 allowed: decided.decision == "allow",
+                verdict: match decided.decision {
+                    "allow" => "Allowed",
+                    "approval" => "Needs approval",
+                    _ => "Refused",
+                },
                 text: decided
                     .message
                     .unwrap_or_else(|| "Allowed: no policy refuses this call.".to_owned()),

@@ -131,6 +131,12 @@ backend_tests! {
         let f = fixture(db, "acme", 60_000).await;
         publish(&f, MEMBER_APPROVES_DEPLOYS).await;
         assert_eq!(echo(&f, 1, "status").await, (false, "status".to_owned()), "not asked");
+        let sample = json!({"server_id": f.server, "tool": "fx__echo",
+            "arguments": {"message": "deploy v2"}, "caller": {"kind": "end_user"}});
+        let (status, tried) = f.app.api(Method::POST, "/policies/test", &f.acme.key, Some(sample)).await;
+        assert_eq!(status, StatusCode::OK, "{tried}");
+        assert_eq!(tried["decision"], "approval", "would this call pass? {tried}");
+        assert_eq!(tried["policy"], "deploys-need-a-member", "{tried}");
 
         let (is_error, text) = echo(&f, 2, "deploy v2").await;
         assert!(is_error, "{text}");
