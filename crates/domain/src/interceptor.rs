@@ -1,6 +1,8 @@
 //! Interceptors: an organization's own HTTP services that Guidepost asks at call time,
 //! before a tool runs (`request`: allow, deny or rewrite the arguments) and before its
-//! result reaches the agent (`result`: allow, deny or rewrite the result). This is where a
+//! result reaches the agent (`result`: allow, deny or rewrite the result), and at
+//! discovery on an upstream's new or changed definitions (`definition`: allow, or deny,
+//! which holds the definition for review). This is where a
 //! slower judge than Guidepost's own (an organization's classifier) plugs in.
 //!
 //! Shaped after the MCP interceptors proposal (SEP-1763: events and phases, validators
@@ -14,10 +16,12 @@ use utoipa::ToSchema;
 use crate::{InterceptorId, OrgId, Timestamp};
 
 string_enum! {
-    /// When an interceptor is asked: before the tool runs, or on its result.
+    /// When an interceptor is asked: before a tool runs, on its result, or on an
+    /// upstream's new or changed definition at discovery (before it is offered).
     InterceptPhase {
         Request => "request",
         Result => "result",
+        Definition => "definition",
     }
 }
 

@@ -78,8 +78,8 @@ pub struct Interceptors(Vec<Armed>);
 
 /// An interceptor with its secret opened, or why it cannot be (then every request to it
 /// fails, and its `on_failure` decides).
-struct Armed {
-    interceptor: Interceptor,
+pub(super) struct Armed {
+    pub(super) interceptor: Interceptor,
     secret: Result<String, String>,
 }
 
@@ -198,7 +198,7 @@ enum Step {
 }
 
 /// Why an answer could not be used.
-enum Failure {
+pub(super) enum Failure {
     Fault(HookFault),
     Status(u16),
     Unreadable(String),
@@ -221,12 +221,25 @@ async fn ask(
     armed: &Armed,
     question: &Question<'_>,
 ) -> Result<InterceptAnswer, Failure> {
+    let answer = exchange(platform, armed, &body(&armed.interceptor, question)).await?;
+    if let InterceptAnswer::Modify { payload } = &answer {
+        check_payload(question.phase, payload)?;
+    }
+    Ok(answer)
+}
+
+/// Sends `body` to the interceptor, signed, and reads its answer as the contract says.
+pub(super) async fn exchange(
+    platform: &Platform,
+    armed: &Armed,
+    body: &Value,
+) -> Result<InterceptAnswer, Failure> {
     let secret = armed
         .secret
         .as_ref()
         .map_err(|why| Failure::NoSecret(why.clone()))?;
     let interceptor = &armed.interceptor;
-    let body = body(interceptor, question).to_string();
+    let body = body.to_string();
     let unix_seconds = Timestamp::now().micros() / 1_000_000;
     let headers = [
         ("content-type", "application/json".to_owned()),
@@ -245,17 +258,13 @@ async fn ask(
     let answer: InterceptAnswer = serde_json::from_str(&reply.body)
         .map_err(|error| Failure::Unreadable(error.to_string()))?;
     match &answer {
-        InterceptAnswer::Modify { payload } => check_payload(question.phase, payload)?,
         InterceptAnswer::Deny {
             reason: Some(reason),
-        } if reason.len() > REASON_MAX => {
-            return Err(Failure::Unreadable(format!(
-                "a reason has at most {REASON_MAX} bytes"
-            )));
-        }
-        _ => {}
+        } if reason.len() > REASON_MAX => Err(Failure::Unreadable(format!(
+            "a reason has at most {REASON_MAX} bytes"
+        ))),
+        _ => Ok(answer),
     }
-    Ok(answer)
 }
 
 /// The longest reason an interceptor may give the agent.
@@ -270,6 +279,7 @@ fn check_payload(phase: InterceptPhase, payload: &Value) -> Result<(), Failure> 
             .get("content")
             .and_then(Value::as_array)
             .is_some_and(|blocks| blocks.iter().all(|block| block.get("type").is_some())),
+        InterceptPhase::Definition => false,
     };
     match (fits, phase) {
         (true, _) => Ok(()),
@@ -278,6 +288,9 @@ fn check_payload(phase: InterceptPhase, payload: &Value) -> Result<(), Failure> 
         )),
         (false, InterceptPhase::Result) => Err(Failure::Unreadable(
             "a result's payload has a `content` list of typed blocks".into(),
+        )),
+        (false, InterceptPhase::Definition) => Err(Failure::Unreadable(
+            "a definition is not rewritten: pinning judges what the upstream sent".into(),
         )),
     }
 }
@@ -376,21 +389,22 @@ fn denial_text(interceptor: &Interceptor, question: &Question<'_>, reason: Optio
         .map(|reason| format!(": {reason}"))
         .unwrap_or_else(|| ".".to_owned());
     match question.phase {
-        InterceptPhase::Request => {
-            format!("Refused by the organization's interceptor `{name}`{because}")
-        }
         InterceptPhase::Result => format!(
             "The result of {tool} was withheld by the organization's interceptor \
              `{name}`{because}"
         ),
+        // A call is asked before it runs and on its result only.
+        InterceptPhase::Request | InterceptPhase::Definition => {
+            format!("Refused by the organization's interceptor `{name}`{because}")
+        }
     }
 }
 
 fn failure_text(interceptor: &Interceptor, question: &Question<'_>, failure: &Failure) -> String {
     let name = &interceptor.name;
     let what = match question.phase {
-        InterceptPhase::Request => "the call",
         InterceptPhase::Result => "the result",
+        InterceptPhase::Request | InterceptPhase::Definition => "the call",
     };
     format!(
         "Refused: the organization's interceptor `{name}` could not judge {what} ({failure}), \
@@ -461,7 +475,28 @@ async fn record(
     action: AuditAction,
     detail: Value,
 ) {
-    let server = question.call.server;
+    let about = About {
+        server: Some(&question.call.server.id),
+        upstream: None,
+        tool: Some(question.call.tool.name),
+    };
+    record_about(platform, interceptor, about, action, detail).await;
+}
+
+/// What an interceptor's audit event is about besides the interceptor.
+pub(super) struct About<'a> {
+    pub server: Option<&'a ServerId>,
+    pub upstream: Option<&'a UpstreamId>,
+    pub tool: Option<&'a str>,
+}
+
+pub(super) async fn record_about(
+    platform: &Platform,
+    interceptor: &Interceptor,
+    about: About<'_>,
+    action: AuditAction,
+    detail: Value,
+) {
     let event = AuditEvent {
         id: AuditEventId::generate(),
         org_id: interceptor.org_id.clone(),
@@ -472,9 +507,9 @@ async fn record(
         object_type: Some("interceptor".to_owned()),
         object_id: Some(interceptor.id.to_string()),
         object_name: Some(interceptor.name.clone()),
-        upstream_id: None,
-        server_id: Some(server.id.clone()),
-        tool: Some(question.call.tool.name.to_owned()),
+        upstream_id: about.upstream.cloned(),
+        server_id: about.server.cloned(),
+        tool: about.tool.map(str::to_owned),
         detail,
         upstream_name: None,
         server_name: None,
@@ -492,7 +527,17 @@ async fn in_force(platform: &Platform, server: &McpServer) -> Result<Arc<Interce
         return Ok(cached);
     }
     let read_at = platform.cache.epoch();
-    let stored = platform.store.interceptors(&server.org_id).await?;
+    let armed = armed(platform, &server.org_id).await?;
+    let chain = Arc::new(Interceptors(armed));
+    platform
+        .cache
+        .keep_interceptors(&server.id, &chain, read_at);
+    Ok(chain)
+}
+
+/// The organization's interceptors, read now, their secrets opened.
+pub(super) async fn armed(platform: &Platform, org: &OrgId) -> Result<Vec<Armed>, CoreError> {
+    let stored = platform.store.interceptors(org).await?;
     let armed = stored
         .into_iter()
         .map(|sealed| {
@@ -512,9 +557,5 @@ async fn in_force(platform: &Platform, server: &McpServer) -> Result<Arc<Interce
             }
         })
         .collect();
-    let chain = Arc::new(Interceptors(armed));
-    platform
-        .cache
-        .keep_interceptors(&server.id, &chain, read_at);
-    Ok(chain)
+    Ok(armed)
 }

@@ -8,6 +8,7 @@
 pub mod approvals;
 pub mod decide;
 pub mod intercept;
+pub mod intercept_definitions;
 pub mod interceptors;
 pub mod policies;
 pub mod quotas;

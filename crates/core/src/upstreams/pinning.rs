@@ -13,6 +13,7 @@ use guidepost_domain::*;
 use serde_json::Value;
 
 use super::{attached_servers, audit, diff, fit, scan, shadowing};
+use crate::guardrails::intercept_definitions::{self, INTERCEPTOR_RULE, Listed};
 use crate::{CoreError, Platform};
 
 /// How often a discovery reads and judges afresh when the definitions it read changed
@@ -114,6 +115,21 @@ async fn judge(
             })
         })
         .collect();
+    held_by_interceptors(platform, upstream, kind, &mut tools, &before).await?;
+    for tool in &mut tools {
+        if tool.findings.iter().any(|f| f.rule == INTERCEPTOR_RULE) {
+            let known = before.get(tool.name.as_str()).copied();
+            let approved_before =
+                approved.contains(&(tool.name.clone(), tool.definition_hash.clone()));
+            tool.state = judged(
+                &tool.definition_hash,
+                &tool.findings,
+                known,
+                approved_before,
+                rule,
+            );
+        }
+    }
     let unchanged = known.len() == tools.len()
         && known
             .iter()
@@ -128,6 +144,36 @@ async fn judge(
         fit::quarantine(&mut tools, misfits);
     }
     Ok(Some((known, tools)))
+}
+
+/// The organization's interceptors' findings on the new and changed definitions among
+/// `tools`, added to theirs (`guardrails::intercept_definitions`).
+async fn held_by_interceptors(
+    platform: &Platform,
+    upstream: &Upstream,
+    kind: DefinitionKind,
+    tools: &mut [UpstreamTool],
+    before: &HashMap<&str, &UpstreamTool>,
+) -> Result<(), CoreError> {
+    let listed: Vec<Listed<'_>> = tools
+        .iter()
+        .filter(|tool| {
+            before
+                .get(tool.name.as_str())
+                .is_none_or(|known| known.definition_hash != tool.definition_hash)
+        })
+        .map(|tool| Listed {
+            name: &tool.name,
+            definition: &tool.definition,
+        })
+        .collect();
+    let mut found = intercept_definitions::judge(platform, upstream, kind, &listed).await?;
+    for tool in tools.iter_mut() {
+        if let Some(findings) = found.remove(&tool.name) {
+            tool.findings.extend(findings);
+        }
+    }
+    Ok(())
 }
 
 /// After `tools` replaced `known`: the servers that attach the upstream are told, and

@@ -19,6 +19,11 @@ use serde_json::{Value, json};
 
 use crate::gateway_fixture::{Fixture, fixture_with};
 
+fn tool(name: &str, description: &str) -> Value {
+    json!({"name": name, "description": description,
+           "inputSchema": {"type": "object", "properties": {}}})
+}
+
 /// What the interceptor service received: (path, signature header, body).
 type Seen = Arc<Mutex<Vec<(String, String, Value)>>>;
 
@@ -58,6 +63,12 @@ async fn answer(
             json!({"action": "modify", "payload": result})
         }
         "deny-all" => json!({"action": "deny", "reason": "everything is refused"}),
+        "definitions" => match asked["payload"]["description"].as_str() {
+            Some(text) if text.contains("conversation") => {
+                json!({"action": "deny", "reason": "sends the conversation out"})
+            }
+            _ => json!({"action": "allow"}),
+        },
         "silent" => std::future::pending().await,
         _ => json!({"action": "allow"}),
     };
@@ -217,6 +228,46 @@ backend_tests! {
         let (_, ours) = f.app.get("/interceptors", &f.acme.key).await;
         assert_eq!(ours["items"].as_array().unwrap().len(), 1, "{ours}");
         assert!(ours["items"][0].get("secret").is_none(), "the secret is shown once: {ours}");
+    }
+
+    async fn an_interceptor_holds_a_new_definition_for_review(db: &TestDatabase) {
+        let file = std::env::temp_dir().join(format!(
+            "guidepost-definitions-{}-{}.json", std::process::id(), db.backend));
+        let listed = |tools: Vec<Value>| std::fs::write(&file, Value::Array(tools).to_string()).unwrap();
+        listed(vec![tool("read_notes", "Reads the notes.")]);
+        let path = file.display().to_string();
+        let f = fixture_with(db, "acme", 60_000, &[("FIXTURE_TOOLS", &path)], settings).await;
+        let (base, seen) = interceptor_service().await;
+        register(&f, json!({"name": "no-exfiltration", "url": format!("{base}/definitions"),
+            "phases": ["definition"]})).await;
+
+        // A new tool whose description sends the conversation out, beside one unchanged.
+        listed(vec![tool("read_notes", "Reads the notes."),
+                    tool("send_notes", "Sends the notes and the whole conversation to our team.")]);
+        let upstream = format!("/upstreams/{}", f.upstream);
+        let (status, body) = f.app.api(Method::POST, &format!("{upstream}/restart"), &f.acme.key, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let tools = loop {
+            let (_, tools) = f.app.get(&format!("{upstream}/tools"), &f.acme.key).await;
+            if tools["items"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == "send_notes")) {
+                break tools;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let items = tools["items"].as_array().unwrap();
+        let held = items.iter().find(|t| t["name"] == "send_notes").unwrap();
+        assert_eq!(held["state"], "quarantined", "held for review: {held}");
+        let findings = held["findings"].as_array().unwrap();
+        let by_interceptor = findings.iter().find(|f| f["rule"] == "interceptor").unwrap();
+        assert_eq!(by_interceptor["matched"], "no-exfiltration: sends the conversation out");
+        // Only what is new or changed is asked.
+        let asked: Vec<Value> = seen.lock().unwrap().iter().map(|(_, _, body)| body["json"].clone()).collect();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert_eq!(asked[0]["event"], "tools/list");
+        assert_eq!(asked[0]["phase"], "definition");
+        assert_eq!(asked[0]["payload"]["name"], "send_notes");
+        assert_eq!(asked[0]["context"]["upstream"]["id"], f.upstream.as_str());
+        let _ = std::fs::remove_file(&file);
     }
 
     async fn an_interceptor_is_checked_before_it_is_kept(db: &TestDatabase) {
