@@ -365,7 +365,8 @@ fn url_or_email(text: &str) -> Option<(usize, usize)> {
         return None;
     }
     let mut at = 0;
-    for word in text.split(' ') {
+    // Words end at any ASCII space (a link may end a line); each is one byte.
+    for word in text.split([' ', '\n', '\r', '\t']) {
         let start = at;
         at += word.len() + 1;
         let word = word.trim_end_matches(['.', ',', ')', ';', ':']);
@@ -378,11 +379,81 @@ fn url_or_email(text: &str) -> Option<(usize, usize)> {
         let email = word.split_once('@').is_some_and(|(user, host)| {
             !user.is_empty() && host.contains('.') && !host.ends_with('.') && !host.contains('@')
         });
-        if url || email {
+        if (url && !documentation_link(word)) || email {
             return Some((start, start + word.len()));
         }
     }
     None
+}
+
+/// Hosts whose first label names a documentation site (`docs.github.com`).
+const DOCUMENTATION_HOSTS: &[&str] = &["docs", "doc", "developer", "developers", "learn"];
+
+/// First path segments that name documentation (`kubernetes.io/docs/…`).
+const DOCUMENTATION_PATHS: &[&str] = &[
+    "docs",
+    "doc",
+    "documentation",
+    "reference",
+    "guides",
+    "manual",
+];
+
+/// Names reserved for examples and local use (RFC 2606, RFC 6761 and the like): no
+/// documentation is published there, and the corpus's attackers live there.
+const RESERVED_NAMES: &[&str] = &[
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+    "local",
+    "internal",
+    "example.com",
+    "example.net",
+    "example.org",
+];
+
+/// Whether `link` is a plain link to documentation, which points a reader to the docs
+/// rather than the model elsewhere: `https`, to a host by its name (no address, port or
+/// credentials, not a name reserved for examples), with nothing but a path and an anchor
+/// (no query, no percent escapes), and documentation by its host (`docs.…`,
+/// `developers.…`) or its first path segment (`/docs/`, `/reference/`).
+fn documentation_link(link: &str) -> bool {
+    let Some(rest) = link
+        .get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .map(|_| &link[8..])
+    else {
+        return false;
+    };
+    let (host, path) = rest.split_at(rest.find(['/', '#']).unwrap_or(rest.len()));
+    let host = host.to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let named = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    let reserved = RESERVED_NAMES
+        .iter()
+        .any(|name| host == *name || host.ends_with(&format!(".{name}")));
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~' | b'#'));
+    let first_segment = path
+        .strip_prefix('/')
+        .and_then(|p| p.split(['/', '#']).next())
+        .unwrap_or_default();
+    named
+        && !reserved
+        && plain
+        && (DOCUMENTATION_HOSTS.contains(&labels[0])
+            || DOCUMENTATION_PATHS.contains(&first_segment.to_ascii_lowercase().as_str()))
 }
 
 /// Where in `text` the character-level `rule` matches, if it does.

@@ -5,6 +5,8 @@
 //! to see the figures: misses and false positives are listed for the development half
 //! only; of the held-out half only counts are printed, never an entry's id or text, and
 //! so of the third-party check set (`third_party/`), in neither half.
+//! The sealed set (`sealed/`, its README) is read by neither: only
+//! `sealed_release_figure`, ignored and run once per release, counts it.
 //! (Nothing here panics with an entry in its message: a scanner that panicked on one
 //! would print it, so the scanner has a property test that no text makes it panic.)
 
@@ -578,5 +580,170 @@ fn the_scanner_catches_the_poisoned_corpus_and_passes_the_reference_servers() {
     assert!(
         catalog_findings.is_empty(),
         "findings on the catalog's servers: {catalog_findings:#?}"
+    );
+}
+
+/// `sealed/sealed.toml`: the sealed set's sources, servers and counts (its README).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sealed {
+    #[serde(default)]
+    poisoned: Vec<SealedSource>,
+    #[serde(default)]
+    benign: Vec<SealedSource>,
+    #[serde(default)]
+    count: Vec<SealedCount>,
+}
+
+#[derive(Deserialize)]
+struct SealedSource {
+    id: String,
+    added: String,
+    by: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "the release log is read by people; parsed to check its shape"
+)]
+struct SealedCount {
+    release: String,
+    date: String,
+    poisoned: usize,
+    caught: usize,
+    benign: usize,
+    flagged: usize,
+}
+
+fn sealed() -> Sealed {
+    toml::from_str(&std::fs::read_to_string(corpus().join("sealed/sealed.toml")).unwrap()).unwrap()
+}
+
+/// The sealed set's manifest, not its definitions: each source and server has its file
+/// and is in neither half nor the check set, and every file is listed. Nothing is scanned.
+#[test]
+fn the_sealed_set_is_apart_from_both_halves() {
+    let sealed = sealed();
+    let split = split();
+    let benign = benign_files();
+    let third_party: Sources = toml::from_str(
+        &std::fs::read_to_string(corpus().join("third_party/sources.toml")).unwrap(),
+    )
+    .unwrap();
+    let elsewhere: BTreeSet<&str> = [
+        &split.poisoned.development,
+        &split.poisoned.held_out,
+        &split.benign.development,
+        &split.benign.held_out,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|s| s.as_str())
+    .chain(third_party.source.iter().map(|s| s.id.as_str()))
+    .chain(benign.keys().map(|s| s.as_str()))
+    .map(|s| s.trim_start_matches("community/"))
+    .collect();
+    for (dir, listed) in [("poisoned", &sealed.poisoned), ("benign", &sealed.benign)] {
+        let ids: BTreeSet<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids.len(), listed.len(), "sealed {dir}: an id listed twice");
+        for source in listed.iter() {
+            assert!(
+                !elsewhere.contains(source.id.as_str()),
+                "sealed {dir} {} is also outside the sealed set",
+                source.id
+            );
+            assert!(
+                source.added.len() == 10 && !source.by.trim().is_empty(),
+                "sealed {dir} {}: added (YYYY-MM-DD) and by",
+                source.id
+            );
+        }
+        for entry in std::fs::read_dir(corpus().join("sealed").join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+                assert!(
+                    ids.contains(stem.as_str()),
+                    "sealed/{dir}/{stem}.json is not listed in sealed.toml"
+                );
+            }
+        }
+        for id in ids {
+            assert!(
+                corpus()
+                    .join("sealed")
+                    .join(dir)
+                    .join(format!("{id}.json"))
+                    .exists(),
+                "sealed {dir} {id}: no file"
+            );
+        }
+    }
+}
+
+/// The release figure: the sealed set counted, once per release, and only then
+/// (`GUIDEPOST_SEALED_RELEASE=<release> cargo test -p guidepost-scan --test scan_corpus
+/// sealed_release_figure -- --ignored --nocapture`). Counts only, never an entry; the
+/// line goes to sealed.toml's `[[count]]` as printed. Not a floor: nothing is tuned to it.
+#[test]
+#[ignore = "the release figure: run once per release with GUIDEPOST_SEALED_RELEASE set"]
+fn sealed_release_figure() {
+    let Ok(release) = std::env::var("GUIDEPOST_SEALED_RELEASE") else {
+        panic!("the sealed set is counted once per release: set GUIDEPOST_SEALED_RELEASE");
+    };
+    let sealed = sealed();
+    assert!(
+        sealed.count.iter().all(|c| c.release != release),
+        "the sealed set was counted for {release} already"
+    );
+    let dir = corpus().join("sealed");
+    let mut figures = Figures::default();
+    for source in &sealed.poisoned {
+        scan_poisoned(
+            &mut figures,
+            &dir.join("poisoned").join(format!("{}.json", source.id)),
+        );
+    }
+    let servers: Vec<Captured> = sealed
+        .benign
+        .iter()
+        .map(|s| read(&dir.join("benign").join(format!("{}.json", s.id))))
+        .collect();
+    for server in &servers {
+        let own: BTreeSet<String> = server.tools.iter().map(name_of).collect();
+        let mut foreign = builtins();
+        foreign.extend(
+            servers
+                .iter()
+                .filter(|s| s.server != server.server)
+                .flat_map(|s| s.tools.iter().map(name_of))
+                .filter(|name| distinctive(name) && !own.contains(name)),
+        );
+        let foreign: Vec<String> = foreign.into_iter().collect();
+        for tool in &server.tools {
+            figures.benign += 1;
+            if scan(tool, &foreign).iter().any(quarantines) {
+                figures.flagged += 1;
+            }
+        }
+    }
+    let rate = |part: usize, whole: usize| {
+        if whole == 0 {
+            "none sealed".to_owned()
+        } else {
+            format!("{:.2} %", percent(part, whole))
+        }
+    };
+    eprintln!(
+        "sealed set, the release figure: [[count]] release = {release:?}, poisoned = {}, \
+         caught = {}, benign = {}, flagged = {} (recall {}, high false positives {})",
+        figures.poisoned,
+        figures.caught,
+        figures.benign,
+        figures.flagged,
+        rate(figures.caught, figures.poisoned),
+        rate(figures.flagged, figures.benign),
     );
 }

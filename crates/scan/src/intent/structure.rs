@@ -163,23 +163,28 @@ pub(crate) fn structure(
                 .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
                 .count()
                 + raw.chars().filter(|c| is_cjk(*c)).count() / 2;
+            // A short message for the person who reads it, as a default (`Please open
+            // the link to complete this action.`): its courtesy asks that person, not the
+            // model. Only the courtesy is let pass: anything else it says is read as in
+            // any value, and it is not reported as a long value either.
+            let courtesy = kind == ValueKind::Default && courteous_message(text, hits);
             // An instruction where a value belongs: a verb, a directive, an intent.
-            let directive = [
-                Label,
-                Modal,
-                Secrecy,
-                Override,
-                Priority,
-                Persona,
-                Context,
-                Source,
-                ObeyStrong,
-                ConsentBypass,
-                Redirect,
-                Universal,
-            ]
-            .iter()
-            .any(|c| has(*c))
+            let directive = (has(Modal) && !courtesy)
+                || [
+                    Label,
+                    Secrecy,
+                    Override,
+                    Priority,
+                    Persona,
+                    Context,
+                    Source,
+                    ObeyStrong,
+                    ConsentBypass,
+                    Redirect,
+                    Universal,
+                ]
+                .iter()
+                .any(|c| has(*c))
                 || has(OtherTool);
             let instructs = match kind {
                 // Examples of free text are often sentences a user would type: only what
@@ -219,7 +224,7 @@ pub(crate) fn structure(
                     start: whole.0,
                     end: whole.1,
                 });
-            } else if !url && words >= 6 && kind != ValueKind::Example {
+            } else if !url && words >= 6 && kind != ValueKind::Example && !courtesy {
                 out.push(Flag {
                     rule: LONG_VALUE,
                     start: whole.0,
@@ -274,6 +279,36 @@ const INTERPRETERS: &[&str] = &[
     "powershell",
     "pwsh",
 ];
+
+/// The courtesies a message for a person opens with (normalized: lowercase, diacritics
+/// and look-alikes folded).
+const COURTESIES: &[&str] = &[
+    "please",
+    "bitte",
+    "veuillez",
+    "por favor",
+    "per favore",
+    "alsjeblieft",
+    "prosze",
+    "пожалуиста",
+];
+
+/// Whether a value (normalized `text`, with its categories) is a plain short message for
+/// a person: one sentence of twelve words at most, opening with a courtesy (`Please …`),
+/// of words and plain punctuation only (no link, address, path, code or markup), whose
+/// only obligation is that courtesy.
+fn courteous_message(text: &str, hits: &[Hit]) -> bool {
+    let body = text.trim_end_matches(['.', '!']);
+    opens_with_any(text, COURTESIES)
+        && body.split_whitespace().count() <= 12
+        && body
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || matches!(c, ',' | '\'' | '-'))
+        && hits
+            .iter()
+            .filter(|h| h.cat == Modal)
+            .all(|h| COURTESIES.contains(&&text[h.start..h.end]))
+}
 
 /// Whether `text` opens with one of `words` as a whole word.
 fn opens_with_any(text: &str, words: &[&str]) -> bool {
