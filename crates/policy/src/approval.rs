@@ -6,9 +6,7 @@
 
 use std::collections::HashMap;
 
-use cedar_policy::{Effect, Policy, PolicyId, PolicySet};
-
-use crate::compile::PolicyRejected;
+use cedar_policy::{PolicyId, PolicySet};
 
 /// Who a policy asks to approve a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,27 +43,6 @@ impl Asked {
     }
 }
 
-/// What `@approval` says of `policy`, checked: only on a `forbid`, and only `person` or
-/// `member`.
-pub(crate) fn asked_of(name: &str, policy: &Policy) -> Result<Option<AskedOf>, PolicyRejected> {
-    let Some(value) = policy.annotation("approval") else {
-        return Ok(None);
-    };
-    let refused = |why: &str| {
-        Err(PolicyRejected::Annotation(format!(
-            "policy `{name}`: {why}"
-        )))
-    };
-    if policy.effect() != Effect::Forbid {
-        return refused("`@approval` goes on a `forbid`: it turns its refusal into a question");
-    }
-    match value {
-        "person" => Ok(Some(AskedOf::Person)),
-        "member" => Ok(Some(AskedOf::Member)),
-        _ => refused("`@approval` is \"person\" or \"member\""),
-    }
-}
-
 /// The policies that ask for approval, and the set without them (what decides whether
 /// the call would be permitted once approved); `None` when no policy asks.
 #[derive(Debug, Clone, Default)]
@@ -92,21 +69,33 @@ impl Approvals {
         }
     }
 
-    /// Who approves, when every policy that refused (`by`) asks for approval.
+    /// Who approves, when every policy that refused (`by`) asks for approval: the policy
+    /// named is the first by name (Cedar reports them as a set, in no order).
     pub(crate) fn asked_by<'a>(
         &self,
         by: impl Iterator<Item = &'a PolicyId>,
     ) -> Option<(&'a PolicyId, AskedOf)> {
-        let mut first = None;
+        let mut first: Option<&PolicyId> = None;
         let mut of = AskedOf::Person;
         for id in by {
             let asked = *self.asks.get(id)?;
             if asked == AskedOf::Member {
                 of = AskedOf::Member;
             }
-            first.get_or_insert(id);
+            if first.is_none_or(|named| AsRef::<str>::as_ref(id) < AsRef::<str>::as_ref(named)) {
+                first = Some(id);
+            }
         }
         first.map(|id| (id, of))
+    }
+
+    /// Of the policies that refused, one that refuses outright rather than asks, if any:
+    /// the one a refusal names.
+    pub(crate) fn refusing<'a>(
+        &self,
+        mut by: impl Iterator<Item = &'a PolicyId>,
+    ) -> Option<&'a PolicyId> {
+        by.find(|id| !self.asks.contains_key(*id))
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet, ValidationMode, Validator};
 
-use crate::approval::{Approvals, AskedOf, asked_of};
+use crate::approval::{Approvals, AskedOf};
 use crate::request::Resources;
 use crate::schema::PARSED;
 
@@ -204,6 +204,27 @@ fn check_annotations(name: &str, policy: &Policy) -> Result<(), PolicyRejected> 
     match problem.is_empty() {
         true => Ok(()),
         false => Err(PolicyRejected::Annotation(problem)),
+    }
+}
+
+/// What `@approval` says of `policy`, checked: only on a `forbid`, and only `person` or
+/// `member`.
+pub(crate) fn asked_of(name: &str, policy: &Policy) -> Result<Option<AskedOf>, PolicyRejected> {
+    let Some(value) = policy.annotation("approval") else {
+        return Ok(None);
+    };
+    let refused = |why: &str| {
+        Err(PolicyRejected::Annotation(format!(
+            "policy `{name}`: {why}"
+        )))
+    };
+    if policy.effect() != Effect::Forbid {
+        return refused("`@approval` goes on a `forbid`: it turns its refusal into a question");
+    }
+    match value {
+        "person" => Ok(Some(AskedOf::Person)),
+        "member" => Ok(Some(AskedOf::Member)),
+        _ => refused("`@approval` is \"person\" or \"member\""),
     }
 }
 

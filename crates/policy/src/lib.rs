@@ -17,6 +17,7 @@
 mod approval;
 mod compile;
 mod decide;
+mod facts;
 mod request;
 mod schema;
 
@@ -24,5 +25,6 @@ pub use approval::{Asked, AskedOf};
 pub use compile::{CallPolicies, Compiled, MAX_POLICIES, PolicyRejected};
 #[doc(hidden)]
 pub use decide::Question;
-pub use decide::{CallFacts, Caller, Decision, Denial, ToolFacts, ToolHints};
+pub use decide::{Decision, Denial};
+pub use facts::{CallFacts, Caller, ToolFacts, ToolHints};
 pub use schema::SCHEMA;

@@ -11,7 +11,7 @@ use std::sync::{PoisonError, RwLock};
 use cedar_policy::{Context, Entities, Entity, EntityId, EntityUid, Request, RestrictedExpression};
 use serde_json::Value;
 
-use crate::decide::{CallFacts, Caller, ToolFacts, ToolHints};
+use crate::facts::{CallFacts, Caller, ToolFacts, ToolHints};
 use crate::schema::NAMES;
 
 /// Why a call could not be put to the policies: Cedar's message.

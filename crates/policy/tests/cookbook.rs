@@ -7,10 +7,33 @@ use serde_json::{Value, json};
 const PAGE: &str = include_str!("../../../docs/user/call-policies.md");
 
 fn blocks() -> Vec<&'static str> {
-    PAGE.split("```cedar\n")
+    let cookbook = PAGE
+        .split("\n## Cookbook\n")
+        .nth(1)
+        .expect("a Cookbook section");
+    let cookbook = cookbook.split("\n## ").next().unwrap();
+    cedar_blocks(cookbook)
+}
+
+fn cedar_blocks(text: &'static str) -> Vec<&'static str> {
+    text.split("```cedar\n")
         .skip(1)
         .map(|rest| rest.split("```").next().unwrap())
         .collect()
+}
+
+/// Every policy the page shows, in the cookbook or not, is one Guidepost accepts.
+#[test]
+fn every_policy_on_the_page_compiles() {
+    let all = cedar_blocks(PAGE);
+    assert!(
+        all.len() > blocks().len(),
+        "the approvals section shows one too"
+    );
+    for block in all {
+        let compiled = CallPolicies::compile(block).unwrap_or_else(|why| panic!("{why}\n{block}"));
+        assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
+    }
 }
 
 /// A call by `caller` of `upstream__tool` with `arguments` at `time`.
