@@ -21,7 +21,8 @@ use crate::pagination::PageQuery;
 /// definitions back, pending or quarantined): `ToolReviewEventData`;
 /// `walkthrough.completed`: `WalkthroughCompletedEventData`; `connection.needs_reconnect`
 /// (an upstream refused to refresh a connection, whose owner must connect again):
-/// `ConnectionEventData`; `feedback.created` (somebody used `send_feedback`): `Feedback`.
+/// `ConnectionEventData`; `feedback.created` (somebody used `send_feedback`): `Feedback`;
+/// `approval.requested` (a call waits for a member's approval): `CallApproval`.
 /// A webhook receives only the types it subscribes to.
 /// `upstream.failed` and `connection.needs_reconnect` quote the upstream (its last error,
 /// its authorization server's refusal): subscribing to them needs the `gateway` scope.

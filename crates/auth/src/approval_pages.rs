@@ -65,7 +65,7 @@ fn page(approval: &CallApproval, token: &str) -> String {
     let reason = approval
         .reason
         .as_deref()
-        .map(|reason| format!(": {}", escape(reason)))
+        .map(|reason| format!(": {}", escape(reason.trim_end_matches('.'))))
         .unwrap_or_default();
     let mut body = format!(
         "<p>An agent asks to call <code>{tool}</code> as {caller}. The organization's policy \

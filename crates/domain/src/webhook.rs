@@ -46,6 +46,10 @@ pub enum WebhookEvent {
     /// Somebody sent feedback through `send_feedback`. Data: [`Feedback`](crate::Feedback).
     #[serde(rename = "feedback.created")]
     FeedbackCreated,
+    /// A call waits for a member's approval (a call-time policy asked for one). Data:
+    /// [`CallApproval`](crate::CallApproval).
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested,
     #[serde(rename = "ping")]
     Ping,
 }
@@ -61,6 +65,7 @@ impl WebhookEvent {
         WebhookEvent::WalkthroughCompleted,
         WebhookEvent::ConnectionNeedsReconnect,
         WebhookEvent::FeedbackCreated,
+        WebhookEvent::ApprovalRequested,
     ];
 
     /// Whether its data quotes an upstream's own words (a failed upstream's last error, an
@@ -88,6 +93,7 @@ impl WebhookEvent {
             WebhookEvent::WalkthroughCompleted => "walkthrough.completed",
             WebhookEvent::ConnectionNeedsReconnect => "connection.needs_reconnect",
             WebhookEvent::FeedbackCreated => "feedback.created",
+            WebhookEvent::ApprovalRequested => "approval.requested",
             WebhookEvent::Ping => "ping",
         }
     }

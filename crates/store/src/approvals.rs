@@ -14,6 +14,8 @@ pub struct NewApproval {
 
 #[async_trait]
 pub trait ApprovalStore: Send + Sync {
+    /// Keeps it; one a member approves is announced to the organization's webhooks that
+    /// subscribe to `approval.requested`, in the same transaction.
     async fn create_approval(&self, new: &NewApproval) -> Result<()>;
     /// The newest approval of this exact call that has not expired at `now`, if any.
     async fn find_approval(

@@ -149,7 +149,11 @@ async fn ask(
 /// What the agent reads while an approval waits.
 pub fn waiting_text(approval: &CallApproval, link: Option<&str>) -> String {
     let why = match &approval.reason {
-        Some(reason) => format!("policy `{}`: {reason}", approval.policy),
+        Some(reason) => format!(
+            "policy `{}`: {}",
+            approval.policy,
+            reason.trim_end_matches('.')
+        ),
         None => format!("policy `{}`", approval.policy),
     };
     let expires = approval.expires_at.to_rfc3339();

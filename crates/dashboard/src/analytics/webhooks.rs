@@ -78,6 +78,8 @@ pub(crate) struct HookForm {
     event_needs_reconnect: Option<String>,
     #[serde(default)]
     event_feedback_created: Option<String>,
+    #[serde(default)]
+    event_approval_requested: Option<String>,
 }
 
 impl HookForm {
@@ -106,6 +108,10 @@ impl HookForm {
                 WebhookEvent::ConnectionNeedsReconnect,
             ),
             (&self.event_feedback_created, WebhookEvent::FeedbackCreated),
+            (
+                &self.event_approval_requested,
+                WebhookEvent::ApprovalRequested,
+            ),
         ];
         events.extend(
             boxes

@@ -1,15 +1,16 @@
-//! Approvals bound to the exact call. A policy asks a member to approve deploys: the
-//! call waits (recorded as such) in the queue, is approved through the API, and its retry
-//! runs once; a second retry, or the same call with another argument, asks again; a
-//! denied call is refused; another organization sees nothing. A policy asks the person
-//! themself: with the official Python client they are asked by URL elicitation (session
-//! era: `URLElicitationRequiredError`, then `notifications/elicitation/complete`) or by an
-//! `input_required` round (2026-07-28), approve on the platform's page, which shows the
-//! arguments with their invisible characters, and the retry runs. An approval that
-//! expired is refused.
+//! Approvals bound to the exact call. A policy asks a member to approve deploys: the call
+//! waits (recorded as such) in the queue, is approved through the API, and its retry runs
+//! once (the waiting call announced to the organization's webhooks); a second retry, or the
+//! same call with another argument, asks again; a denied call is refused; another
+//! organization sees nothing. A policy asks the person themself: with the official Python
+//! client they are asked by URL elicitation (session era: `URLElicitationRequiredError`,
+//! then `notifications/elicitation/complete`) or by an `input_required` round (2026-07-28),
+//! approve on the platform's page, which shows the arguments with their invisible
+//! characters, and the retry runs. An approval that expired is refused.
 
 use std::time::Duration;
 
+use guidepost_core::secrets::MasterKey;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -128,8 +129,15 @@ async fn python_approving(f: &Fixture, mode: &str, message: &str) -> (Value, Str
 
 backend_tests! {
     async fn a_member_approves_exactly_one_call_and_any_change_asks_again(db: &TestDatabase) {
-        let f = fixture(db, "acme", 60_000).await;
+        let f = fixture_with(db, "acme", 60_000, &[], |settings| {
+            settings.platform.master_key = Some(MasterKey::from_bytes([5; 32]));
+        })
+        .await;
         publish(&f, MEMBER_APPROVES_DEPLOYS).await;
+        let hook = json!({"url": "https://hooks.acme.example/approvals", "events": ["approval.requested"]});
+        let (status, hook) = f.app.api(Method::POST, "/webhooks", &f.acme.key, Some(hook)).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let deliveries = format!("/webhooks/{}/deliveries", hook["id"].as_str().unwrap());
         assert_eq!(echo(&f, 1, "status").await, (false, "status".to_owned()), "not asked");
         let sample = json!({"server_id": f.server, "tool": "fx__echo",
             "arguments": {"message": "deploy v2"}, "caller": {"kind": "end_user"}});
@@ -141,7 +149,7 @@ backend_tests! {
         let (is_error, text) = echo(&f, 2, "deploy v2").await;
         assert!(is_error, "{text}");
         assert!(text.starts_with("This call needs the approval of a member of the organization \
-            (policy `deploys-need-a-member`: deploys are approved by the on-call member.)."), "{text}");
+            (policy `deploys-need-a-member`: deploys are approved by the on-call member)."), "{text}");
         let waiting = pending(&f).await;
         assert_eq!(waiting.len(), 1, "{waiting:?}");
         let first = waiting[0]["id"].as_str().unwrap().to_owned();
@@ -149,9 +157,13 @@ backend_tests! {
         assert_eq!(waiting[0]["tool"], "fx__echo");
         assert_eq!(waiting[0]["arguments"], r#"{"message":"deploy v2"}"#);
         assert_eq!(waiting[0]["approver"], "member");
-        // Retried before a decision, the same call waits in the queue once.
+        // Retried before a decision, the same call waits in the queue once, announced once.
         assert!(echo(&f, 3, "deploy v2").await.0);
         assert_eq!(pending(&f).await.len(), 1);
+        let (_, announced) = f.app.get(&deliveries, &f.acme.key).await;
+        let announced = announced["items"].as_array().unwrap().clone();
+        assert_eq!(announced.len(), 1, "{announced:?}");
+        assert_eq!(announced[0]["event"], "approval.requested", "{announced:?}");
 
         // Another organization neither sees nor decides it.
         let other = f.app.create_tenant("Other").await;

@@ -2,6 +2,7 @@
 //! that two members deciding at once, or two nodes running the same approved call, cannot
 //! both succeed.
 
+use super::webhooks;
 use super::*;
 use crate::approvals::{ApprovalStore, NewApproval};
 
@@ -45,6 +46,8 @@ impl ApprovalStore for ThisStore {
     async fn create_approval(&self, new: &NewApproval) -> Result<()> {
         let a = &new.approval;
         let b = &a.binding;
+        let mut tx = self.begin_write().await?;
+        self.count(1);
         sqlx::query(
             "INSERT INTO call_approvals (id, org_id, server_id, caller, caller_name, tool, \
              arguments, arguments_digest, definition_hash, policy_version, policy, reason, \
@@ -68,8 +71,15 @@ impl ApprovalStore for ThisStore {
         .bind(&new.token_hash)
         .bind(a.created_at.micros())
         .bind(a.expires_at.micros())
-        .execute(self.run())
+        .execute(traced(&mut *tx))
         .await?;
+        // A member's queue is announced with the approval, in its transaction (outbox).
+        if a.approver == Approver::Member {
+            let event = WebhookEvent::ApprovalRequested;
+            webhooks::enqueue(self, &mut tx, &b.org_id, None, event, a, a.created_at).await?;
+        }
+        self.count(1);
+        super::commit(tx).await?;
         Ok(())
     }
 
