@@ -40,6 +40,8 @@ pub trait ApprovalStore: Send + Sync {
     /// Marks an approved approval used, once: whether this call took it (on any node,
     /// only one does).
     async fn use_approval(&self, org: &OrgId, id: &ApprovalId, now: Timestamp) -> Result<bool>;
+    /// Platform-wide: deletes approvals that expired before `before`. Returns how many.
+    async fn delete_expired_approvals(&self, before: Timestamp) -> Result<u64>;
     /// The organization's approvals with `status`, newest first, at most `limit`.
     async fn list_approvals(
         &self,

@@ -4,7 +4,8 @@
 //! retention (`--retention-days`), in batches, and their hourly and daily rollups once the
 //! whole UTC day is past the retention; client registrations never used for 30
 //! days; anonymous end users that nothing refers to and that were not seen within the
-//! retention; tasks past their time to live; quota counts of windows over a day old; the gateway's audit events older than their
+//! retention; tasks past their time to live; quota counts of windows over a day old; approvals of
+//! calls a day after they expired (a retried call asks for a new one); the gateway's audit events older than their
 //! own retention (`--audit-retention-days`), in batches. Unauthenticated callers can
 //! create tool calls, clients, anonymous end users and tasks, and an upstream causes
 //! audit events, so none of them may grow without bound.
@@ -15,6 +16,8 @@ use crate::Platform;
 
 /// How long expired sign-in records are kept, in seconds.
 const AUTH_RECORDS_KEPT_AFTER_EXPIRY: i64 = 3600;
+/// How long an approval of a call is kept after it expired, in seconds.
+const APPROVALS_KEPT_AFTER_EXPIRY: i64 = 24 * 3600;
 /// How long a registered client that was never used is kept, in seconds.
 const UNUSED_CLIENTS_KEPT: i64 = 30 * 24 * 3600;
 /// Tool calls (and their rollups) deleted per statement, and statements per sweep: a sweep never holds the
@@ -38,6 +41,7 @@ pub struct Swept {
     pub dashboard_sign_ins: u64,
     pub audit_events: u64,
     pub quota_counts: u64,
+    pub expired_approvals: u64,
 }
 
 /// Deletes what has outlived its retention. A part that fails is logged and counted as
@@ -61,6 +65,11 @@ pub async fn sweep(platform: &Platform) -> Swept {
     // more counts nothing any more.
     let quota_counts = store
         .delete_expired_quota_counts(now.plus_seconds(-QuotaWindow::Day.seconds()))
+        .await;
+    // Kept a day past their expiry, so that a late visit to an approval page says it
+    // expired rather than that the link is unknown.
+    let expired_approvals = store
+        .delete_expired_approvals(now.plus_seconds(-APPROVALS_KEPT_AFTER_EXPIRY))
         .await;
     Swept {
         idle_sessions: counted(idle_sessions, "idle sessions"),
@@ -91,6 +100,7 @@ pub async fn sweep(platform: &Platform) -> Swept {
         )
         .await,
         quota_counts: counted(quota_counts, "expired quota counts"),
+        expired_approvals: counted(expired_approvals, "expired approvals of calls"),
     }
 }
 

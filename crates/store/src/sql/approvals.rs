@@ -164,6 +164,14 @@ impl ApprovalStore for ThisStore {
         Ok(used.rows_affected() == 1)
     }
 
+    async fn delete_expired_approvals(&self, before: Timestamp) -> Result<u64> {
+        let deleted = sqlx::query("DELETE FROM call_approvals WHERE expires_at < $1")
+            .bind(before.micros())
+            .execute(self.run())
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
     async fn list_approvals(
         &self,
         org: &OrgId,
