@@ -39,14 +39,14 @@ pub(crate) async fn refusal(
     )
     .await
     .map_err(unreadable)?;
+    let caller_key = quota_caller(call, caller);
     match decided.decision {
         Decision::Allow => {}
         Decision::Deny(denial) => return Ok(Some(stopped(denial.message, CallRefusal::Policy))),
         Decision::Ask(asked) => {
-            let quota_key = quota_caller(call, caller);
             let asking = AskedCall {
                 server: &call.scope.server,
-                caller: &quota_key,
+                caller: &caller_key,
                 caller_name: &caller_name(caller),
                 caller_is_known: !matches!(caller, PolicyCaller::Anonymous),
                 tool: call.name,
@@ -67,21 +67,17 @@ pub(crate) async fn refusal(
             }
         }
     }
-    let counted = quotas::count_call(
-        call.platform,
-        &call.scope.server,
-        &quota_caller(call, caller),
-        &facts,
-    )
-    .await
-    .map_err(unreadable)?;
+    let counted = quotas::count_call(call.platform, &call.scope.server, &caller_key, &facts)
+        .await
+        .map_err(unreadable)?;
     Ok(counted.map(|reached| {
         let message = reached.message(Timestamp::now());
         stopped(message, CallRefusal::Quota)
     }))
 }
 
-fn stopped(message: String, why: CallRefusal) -> ToolAnswer {
+/// A call the guardrails stop: a tool error saying why, recorded as refused for `why`.
+pub(crate) fn stopped(message: String, why: CallRefusal) -> ToolAnswer {
     ToolAnswer {
         refusal: Some(why),
         ..ToolAnswer::from(tool_error(message))
@@ -136,7 +132,7 @@ fn caller_name(caller: PolicyCaller<'_>) -> String {
     }
 }
 
-fn tool_error(message: String) -> CallToolResult {
+pub(crate) fn tool_error(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
 

@@ -400,15 +400,10 @@ impl GuidepostServer {
             );
             return Err(ErrorData::header_mismatch(message, None));
         }
+        let stopped_as = recorded_as(label, end_user.as_ref(), tool.upstream());
         let rewritten = match crate::intercept::before(&*tool, &call).await? {
             Before::Go(rewritten) => rewritten,
-            Before::Refused(refused) => {
-                let recorded = Recorded::result(&refused, started)
-                    .refused_as(Some(guidepost_domain::CallRefusal::Interceptor));
-                let call = recorded_as(label, end_user.as_ref(), tool.upstream());
-                record(&self.platform, scope, call, recorded);
-                return Ok(refused.into());
-            }
+            Before::Refused(stopped) => return self.stopped(scope, stopped_as, started, *stopped),
         };
         let call = match &rewritten {
             Some(rewritten) => ToolCall {
@@ -418,18 +413,7 @@ impl GuidepostServer {
             None => call,
         };
         if let Some(stopped) = crate::guard::refusal(&*tool, &call).await? {
-            let recorded = Recorded::result(&stopped.result, started).refused_as(stopped.refusal);
-            record(
-                &self.platform,
-                scope,
-                recorded_as(label, end_user.as_ref(), tool.upstream()),
-                recorded,
-            );
-            return match (stopped.round, stopped.protocol_error) {
-                (Some(round), _) => Ok(round.into()),
-                (None, Some(error)) => Err(error),
-                (None, None) => Ok(stopped.result.into()),
-            };
+            return self.stopped(scope, stopped_as, started, stopped);
         }
         if tasks::client_accepts_tasks(ctx)
             && let Some(detached) = tool.detached(&call)
@@ -473,6 +457,25 @@ impl GuidepostServer {
 }
 
 impl GuidepostServer {
+    /// A call the guardrails stopped before its tool ran (an interceptor, a policy, an
+    /// approval to give, a quota), recorded as such: its tool error, or the URL
+    /// elicitation that asks for the approval (an error, or a round).
+    fn stopped(
+        &self,
+        scope: &RequestScope,
+        call: CallRecord<'_>,
+        started: Instant,
+        stopped: ToolAnswer,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let recorded = Recorded::result(&stopped.result, started).refused_as(stopped.refusal);
+        record(&self.platform, scope, call, recorded);
+        match (stopped.round, stopped.protocol_error) {
+            (Some(round), _) => Ok(round.into()),
+            (None, Some(error)) => Err(error),
+            (None, None) => Ok(stopped.result.into()),
+        }
+    }
+
     /// A retried call that answers a round (`rounds`); recorded once it ends.
     async fn resume(
         &self,
@@ -486,47 +489,41 @@ impl GuidepostServer {
         let responses = request.input_responses.clone().unwrap_or_default();
         let responses = responses.into_iter().collect();
         let mut answer = rounds::resume(&self.platform, &owner, task, responses).await;
+        let Ok(CallToolResponse::Complete(result)) = &mut answer else {
+            return answer;
+        };
         let name = request.name.as_ref();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
-        if let Ok(CallToolResponse::Complete(result)) = &mut answer {
+        let found = self
+            .tools
+            .resolve(&self.platform, &scope.server, name)
+            .await;
+        let tool = found.map_err(tools_unreadable)?;
+        if let Some(tool) = &tool {
             // The result the rounds led to meets the interceptors as any other.
-            let found = self
-                .tools
-                .resolve(&self.platform, &scope.server, name)
-                .await;
-            if let Some(tool) = found.map_err(tools_unreadable)? {
-                let call = ToolCall {
-                    platform: &self.platform,
-                    scope,
-                    end_user: end_user.as_ref(),
-                    name,
-                    arguments: &arguments,
-                    request: ctx,
-                };
-                *result = crate::intercept::after(&*tool, &call, std::mem::take(result)).await?;
-            }
-        }
-        if let Ok(CallToolResponse::Complete(result)) = &answer {
-            let upstream =
-                guidepost_core::upstreams::offered_tool(&self.platform, &scope.server, name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|(offered, _)| offered.upstream_id.clone());
-            let call = CallRecord {
-                tool: name,
-                label: self.tools.metrics_label(name),
-                arguments: &arguments,
-                end_user: end_user.as_ref(),
-                upstream,
-            };
-            record(
-                &self.platform,
+            let call = ToolCall {
+                platform: &self.platform,
                 scope,
-                call,
-                Recorded::result(result, started),
-            );
+                end_user: end_user.as_ref(),
+                name,
+                arguments: &arguments,
+                request: ctx,
+            };
+            *result = crate::intercept::after(&**tool, &call, std::mem::take(result)).await?;
         }
+        let call = CallRecord {
+            tool: name,
+            label: self.tools.metrics_label(name),
+            arguments: &arguments,
+            end_user: end_user.as_ref(),
+            upstream: tool.as_ref().and_then(|tool| tool.upstream()),
+        };
+        record(
+            &self.platform,
+            scope,
+            call,
+            Recorded::result(result, started),
+        );
         answer
     }
 

@@ -8,19 +8,21 @@ use std::sync::Arc;
 use guidepost_core::guardrails::decide::{PolicyCaller, ToolFacts, ToolHints};
 use guidepost_core::guardrails::intercept::{self, InterceptedCall, Verdict};
 use guidepost_core::{CoreError, Platform};
-use guidepost_domain::{InterceptPhase, McpServer};
+use guidepost_domain::{CallRefusal, InterceptPhase, McpServer};
 use rmcp::ErrorData;
-use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::model::CallToolResult;
 use serde_json::Value;
 
-use crate::guard::{client_name, policy_caller};
-use crate::tools::{DetachedCall, ResolvedTool, ToolCall};
+use crate::guard::{client_name, policy_caller, stopped, tool_error};
+use crate::tools::{DetachedCall, ResolvedTool, ToolAnswer, ToolCall};
 
 /// What the interceptors make of a call before it runs.
 pub(crate) enum Before {
     /// Go on with these arguments: the call's, or those an interceptor put instead.
     Go(Option<Value>),
-    Refused(CallToolResult),
+    /// Refused: the answer, recorded as refused by an interceptor (boxed: large beside
+    /// the arguments).
+    Refused(Box<ToolAnswer>),
 }
 
 pub(crate) async fn before(
@@ -39,7 +41,9 @@ pub(crate) async fn before(
         .map_err(unreadable)?;
     Ok(match verdict {
         Verdict::Go(rewritten) => Before::Go(rewritten),
-        Verdict::Refused(text) => Before::Refused(tool_error(text)),
+        Verdict::Refused(text) => {
+            Before::Refused(Box::new(stopped(text, CallRefusal::Interceptor)))
+        }
     })
 }
 
@@ -86,10 +90,6 @@ async fn judge_result(
         },
         Verdict::Refused(text) => tool_error(text),
     })
-}
-
-fn tool_error(message: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
 fn unreadable(error: CoreError) -> ErrorData {

@@ -120,10 +120,7 @@ pub async fn before(
     call: &InterceptedCall<'_>,
     arguments: &Value,
 ) -> Result<Verdict, CoreError> {
-    if !asks(platform, call.server, InterceptPhase::Request).await? {
-        return Ok(Verdict::Go(None));
-    }
-    let payload = json!({"name": call.tool.name, "arguments": arguments});
+    let payload = || json!({"name": call.tool.name, "arguments": arguments});
     ask_all(platform, call, InterceptPhase::Request, payload, None).await
 }
 
@@ -141,7 +138,7 @@ pub async fn after(
         platform,
         call,
         InterceptPhase::Result,
-        result,
+        || result,
         Some(request),
     )
     .await
@@ -151,16 +148,24 @@ async fn ask_all(
     platform: &Platform,
     call: &InterceptedCall<'_>,
     phase: InterceptPhase,
-    mut payload: Value,
+    payload: impl FnOnce() -> Value,
     request: Option<Value>,
 ) -> Result<Verdict, CoreError> {
     let chain = in_force(platform, call.server).await?;
-    let mut changed = false;
-    for armed in chain
+    // Collected: a peeked filter held across the awaits below makes the future not
+    // `Send` for every lifetime, as the server's handler needs.
+    let asked: Vec<&Armed> = chain
         .0
         .iter()
         .filter(|armed| armed.interceptor.asked_on(phase))
-    {
+        .collect();
+    if asked.is_empty() {
+        // Nothing is built for interceptors that are not there.
+        return Ok(Verdict::Go(None));
+    }
+    let mut payload = payload();
+    let mut changed = false;
+    for armed in asked {
         let question = Question {
             phase,
             call,
