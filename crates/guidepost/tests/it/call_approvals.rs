@@ -15,7 +15,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::gateway_fixture::{Fixture, fixture, fixture_with};
+use crate::gateway_fixture::{Fixture, echo, fixture, fixture_with};
 use crate::helpers::python_script;
 
 const MEMBER_APPROVES_DEPLOYS: &str = r#"permit(principal, action, resource);
@@ -41,18 +41,6 @@ async fn publish(f: &Fixture, source: &str) {
         .api(Method::PUT, "/policies", &f.acme.key, Some(body))
         .await;
     assert_eq!(status, StatusCode::OK, "{published}");
-}
-
-/// `fx__echo` of `message`: (is_error, the first text).
-async fn echo(f: &Fixture, id: i64, message: &str) -> (bool, String) {
-    let answer = f
-        .mcp
-        .call_tool(id, "fx__echo", json!({ "message": message }))
-        .await;
-    let result = &answer.body["result"];
-    let text = result["content"][0]["text"].as_str();
-    let text = text.unwrap_or_else(|| panic!("no text: {}", answer.body));
-    (result["isError"] == true, text.to_owned())
 }
 
 async fn pending(f: &Fixture) -> Vec<Value> {

@@ -33,6 +33,18 @@ impl Drop for Fixture {
     }
 }
 
+/// `fx__echo` of `message` through the fixture's client: (is_error, the first text).
+pub async fn echo(f: &Fixture, id: i64, message: &str) -> (bool, String) {
+    let answer = f
+        .mcp
+        .call_tool(id, "fx__echo", serde_json::json!({ "message": message }))
+        .await;
+    let result = &answer.body["result"];
+    let text = result["content"][0]["text"].as_str();
+    let text = text.unwrap_or_else(|| panic!("no text: {}", answer.body));
+    (result["isError"] == true, text.to_owned())
+}
+
 pub async fn fixture(db: &TestDatabase, slug: &str, timeout_ms: i64) -> Fixture {
     let f = fixture_with(db, slug, timeout_ms, &[], |_| {}).await;
     let (_, upstream) = f

@@ -17,7 +17,7 @@ use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::gateway_fixture::{Fixture, fixture_with};
+use crate::gateway_fixture::{Fixture, echo, fixture_with};
 
 fn tool(name: &str, description: &str) -> Value {
     json!({"name": name, "description": description,
@@ -104,18 +104,6 @@ async fn remove(f: &Fixture, created: &Value) {
     let path = format!("/interceptors/{}", created["id"].as_str().unwrap());
     let (status, body) = f.app.api(Method::DELETE, &path, &f.acme.key, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-}
-
-/// `fx__echo` of `message`: (is_error, the first text).
-async fn echo(f: &Fixture, id: i64, message: &str) -> (bool, String) {
-    let answer = f
-        .mcp
-        .call_tool(id, "fx__echo", json!({ "message": message }))
-        .await;
-    let result = &answer.body["result"];
-    let text = result["content"][0]["text"].as_str();
-    let text = text.unwrap_or_else(|| panic!("no text: {}", answer.body));
-    (result["isError"] == true, text.to_owned())
 }
 
 async fn audited(f: &Fixture, action: &str) -> Vec<Value> {
