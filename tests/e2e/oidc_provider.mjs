@@ -7,7 +7,7 @@
 //       [--client-id ID] [--client-secret SECRET] [--user ada] [--password pw]
 //       [--email ada@acme.example] [--email-verified true|false|omitted]
 //       [--claims-in-id-token] [--mcp] [--mcp-scope 'mcp openid email'] [--registration]
-//       [--other-user bob ...]
+//       [--other-user bob ...] [--groups eng,oncall]
 //
 // It listens on 127.0.0.1 (a free port) and prints ONE JSON line when ready:
 //   {"issuer": "http://127.0.0.1:PORT", "port": PORT}
@@ -32,6 +32,8 @@
 //   platform an ID token that names the account). Only the first person is the MCP
 //   server's administrator, offered its `admin_report` tool.
 // - --registration: dynamic client registration (RFC 7591) is open.
+// - --groups: every person's `groups` claim (comma-separated), released with `openid`, so
+//   in the ID token with --claims-in-id-token and at userinfo otherwise.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -54,6 +56,7 @@ const { values: options } = parseArgs({
     'mcp-scope': { type: 'string', default: 'mcp' },
     'other-user': { type: 'string', multiple: true, default: [] },
     registration: { type: 'boolean', default: false },
+    groups: { type: 'string' },
   },
 });
 if (!options['redirect-uri']?.length) {
@@ -174,7 +177,7 @@ const provider = new Provider(issuer, {
   ],
   jwks: { keys: [signingKey()] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  claims: { openid: ['sub', 'groups'], email: ['email', 'email_verified'] },
   conformIdTokenClaims: !options['claims-in-id-token'],
   features: {
     devInteractions: { enabled: false },
@@ -193,8 +196,9 @@ const provider = new Provider(issuer, {
       accountId: sub,
       async claims() {
         const verified = options['email-verified'];
-        if (verified === 'omitted') return { sub, email };
-        return { sub, email, email_verified: verified === 'true' };
+        const groups = options.groups ? { groups: options.groups.split(',') } : {};
+        if (verified === 'omitted') return { sub, email, ...groups };
+        return { sub, email, email_verified: verified === 'true', ...groups };
       },
     };
   },

@@ -15,7 +15,7 @@ use axum::response::Response;
 use guidepost_core::accounts::authorization::crypto::constant_time_eq;
 use guidepost_core::accounts::authorization::upstream;
 use guidepost_core::accounts::oidc::{self, CALLBACK_PATH, SignInClient};
-use guidepost_domain::{Email, LoginSession, LoginStage, hash_secret, random_token};
+use guidepost_domain::{Email, LoginSession, LoginStage, SignInFacts, hash_secret, random_token};
 use http::{HeaderMap, StatusCode};
 
 use crate::AuthState;
@@ -184,7 +184,8 @@ pub(crate) async fn callback(
         return provider_failed(&tenant, &error);
     };
     // The provider vouched for the email: the person is known, on to consent.
-    let vouched = upstream::vouched(&state.platform, session, email).await;
+    let sign_in = SignInFacts::at_provider(&client.issuer_url, person.groups);
+    let vouched = upstream::vouched(&state.platform, session, email, sign_in).await;
     match stepped(&tenant, session, vouched) {
         Ok(saved) => to_page(&tenant, &saved),
         Err(response) => response,
@@ -250,6 +251,7 @@ mod tests {
             codes_sent: 0,
             end_user_id: None,
             upstream_salt: Some("salt".into()),
+            sign_in: Default::default(),
             created_at: Timestamp::now(),
             expires_at: Timestamp::now(),
             revision: 1,

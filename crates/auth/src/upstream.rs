@@ -72,6 +72,8 @@ pub(crate) struct Relying<'a> {
 #[derive(Debug)]
 pub(crate) struct UpstreamPerson {
     pub email: String,
+    /// The `groups` claim of its ID token, as it gave them (bounded by the caller).
+    pub groups: Vec<String>,
 }
 
 struct Cached {
@@ -257,6 +259,7 @@ impl IdentityProviders {
                 ));
             }
         }
+        let groups = id_token_groups(&id_token.to_string());
         let (email, verified) = match id_token_email(&claims) {
             Some(found) => found,
             None => {
@@ -301,8 +304,41 @@ impl IdentityProviders {
                 )));
             }
         }
-        Ok(UpstreamPerson { email })
+        Ok(UpstreamPerson { email, groups })
     }
+}
+
+/// The `groups` claim of a verified ID token: an array of strings (other values in it
+/// are left out), or none. Read from the token's payload because the library's claims
+/// type keeps only the standard claims; the signature over that payload was checked
+/// before this is called.
+fn id_token_groups(compact: &str) -> Vec<String> {
+    use base64::Engine;
+    let Some(payload) = compact.split('.').nth(1) else {
+        return Vec::new();
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
+        return Vec::new();
+    };
+    #[derive(serde::Deserialize)]
+    struct WithGroups {
+        #[serde(default)]
+        groups: Option<serde_json::Value>,
+    }
+    let Ok(WithGroups { groups }) = serde_json::from_slice(&bytes) else {
+        return Vec::new();
+    };
+    let Some(serde_json::Value::Array(groups)) = groups else {
+        return Vec::new();
+    };
+    groups
+        .into_iter()
+        .filter_map(|group| match group {
+            serde_json::Value::String(name) => Some(name),
+            _ => None,
+        })
+        .take(guidepost_domain::SignInFacts::MAX_GROUPS * 2)
+        .collect()
 }
 
 fn id_token_email(claims: &CoreIdTokenClaims) -> Option<(String, Option<bool>)> {

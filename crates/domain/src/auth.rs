@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::id::*;
-use crate::{Email, EndUser, Timestamp};
+use crate::{Email, EndUser, Role, Timestamp};
 
 string_enum! {
     /// How a client authenticates at the token endpoint (RFC 7591 §2).
@@ -112,6 +112,8 @@ pub struct LoginSession {
     /// browser's cookie secret it derives that trip's `state`, `nonce` and PKCE verifier,
     /// so none of them is stored.
     pub upstream_salt: Option<String>,
+    /// How the person proved who they are, once they have (kept on their grant).
+    pub sign_in: SignInFacts,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     /// Bumped by every write; a write applies only to the revision it read.
@@ -140,6 +142,9 @@ pub struct Grant {
     pub end_user_id: EndUserId,
     pub scope: String,
     pub resource: String,
+    /// As of the sign-in that made the grant: what call-time policies read of the person.
+    #[serde(skip)]
+    pub sign_in: SignInFacts,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
@@ -152,6 +157,52 @@ pub struct NewGrant {
     pub end_user_id: EndUserId,
     pub scope: String,
     pub resource: String,
+    pub sign_in: SignInFacts,
+}
+
+/// How a person proved who they are at sign-in, kept on their grant for the call-time
+/// policies: the organization's identity provider (none for the platform's own emailed
+/// code) and the groups its ID token named. They are as of the sign-in: a person moved
+/// out of a group keeps it until they sign in again (their grant's lifetime).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInFacts {
+    /// The issuer URL of the organization's identity provider; `None` when the platform
+    /// mailed the person a code.
+    pub identity_provider: Option<String>,
+    /// The `groups` claim of the provider's ID token: at most [`Self::MAX_GROUPS`], each
+    /// at most [`Self::MAX_GROUP_LEN`] bytes (longer ones are left out).
+    pub groups: Vec<String>,
+}
+
+impl SignInFacts {
+    pub const MAX_GROUPS: usize = 100;
+    pub const MAX_GROUP_LEN: usize = 256;
+
+    /// A sign-in at `issuer` whose ID token named `groups`: kept within the bounds,
+    /// without empty names, control characters or repeats, in the token's order.
+    pub fn at_provider(issuer: &str, groups: impl IntoIterator<Item = String>) -> Self {
+        let mut kept: Vec<String> = Vec::new();
+        for group in groups {
+            let usable = !group.is_empty()
+                && group.len() <= Self::MAX_GROUP_LEN
+                && !group.chars().any(char::is_control);
+            if usable && !kept.contains(&group) {
+                kept.push(group);
+            }
+            if kept.len() == Self::MAX_GROUPS {
+                break;
+            }
+        }
+        Self {
+            identity_provider: Some(issuer.to_owned()),
+            groups: kept,
+        }
+    }
+
+    /// The name policies read for the provider: its issuer, or `platform`.
+    pub fn provider_name(&self) -> &str {
+        self.identity_provider.as_deref().unwrap_or("platform")
+    }
 }
 
 /// An authorization code, stored by hash until its single use.
@@ -186,6 +237,9 @@ pub struct TokenRecord {
     pub kind: TokenKind,
     pub grant: Grant,
     pub end_user: EndUser,
+    /// The person's role in the grant's organization, when their verified email is a
+    /// member's.
+    pub member_role: Option<Role>,
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     /// For refresh tokens: when it was exchanged (rotated) for a new pair.

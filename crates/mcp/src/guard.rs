@@ -9,7 +9,7 @@ use guidepost_core::CoreError;
 use guidepost_core::guardrails::approvals::{self, AskedCall, Gate};
 use guidepost_core::guardrails::decide::{self, CallToDecide, Decision, PolicyCaller};
 use guidepost_core::guardrails::quotas;
-use guidepost_domain::{CallApproval, CallRefusal, Timestamp};
+use guidepost_domain::{CallApproval, CallRefusal, Role, Timestamp};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, ContentBlock};
 
@@ -144,13 +144,23 @@ fn unreadable(error: CoreError) -> ErrorData {
     )
 }
 
-/// Who calls, as policies see them: a person signed in (verified email), an end user
-/// known by tracking id, or nobody known.
+/// Who calls, as policies see them: a person signed in (verified email, with how they
+/// signed in and their role if they are a member), an end user known by tracking id, or
+/// nobody known.
 pub(crate) fn policy_caller<'a>(call: &'a ToolCall<'a>) -> PolicyCaller<'a> {
-    match (call.scope.signed_in_end_user(), call.end_user) {
-        (Some(person), _) if person.email.is_some() => PolicyCaller::Person {
-            id: person.id.as_str(),
-            email: person.email.as_ref().map_or("", |email| email.as_str()),
+    let token = call.scope.token.as_ref();
+    let person = token.filter(|token| token.end_user.email.is_some());
+    match (person, call.end_user) {
+        (Some(token), _) => PolicyCaller::Person {
+            id: token.end_user.id.as_str(),
+            email: token
+                .end_user
+                .email
+                .as_ref()
+                .map_or("", |email| email.as_str()),
+            identity_provider: token.sign_in.provider_name(),
+            groups: &token.sign_in.groups,
+            role: token.member_role.map(Role::as_str),
         },
         (_, Some(user)) => PolicyCaller::EndUser {
             id: user.id.as_str(),

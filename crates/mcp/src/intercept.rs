@@ -129,17 +129,34 @@ pub(crate) fn after_detached(
 }
 
 enum OwnedCaller {
-    Person { id: String, email: String },
-    EndUser { id: String },
+    Person {
+        id: String,
+        email: String,
+        identity_provider: String,
+        groups: Vec<String>,
+        role: Option<String>,
+    },
+    EndUser {
+        id: String,
+    },
     Anonymous,
 }
 
 impl OwnedCaller {
     fn of(caller: PolicyCaller<'_>) -> Self {
         match caller {
-            PolicyCaller::Person { id, email } => Self::Person {
+            PolicyCaller::Person {
+                id,
+                email,
+                identity_provider,
+                groups,
+                role,
+            } => Self::Person {
                 id: id.to_owned(),
                 email: email.to_owned(),
+                identity_provider: identity_provider.to_owned(),
+                groups: groups.to_vec(),
+                role: role.map(str::to_owned),
             },
             PolicyCaller::EndUser { id } => Self::EndUser { id: id.to_owned() },
             PolicyCaller::Anonymous => Self::Anonymous,
@@ -148,7 +165,19 @@ impl OwnedCaller {
 
     fn borrowed(&self) -> PolicyCaller<'_> {
         match self {
-            Self::Person { id, email } => PolicyCaller::Person { id, email },
+            Self::Person {
+                id,
+                email,
+                identity_provider,
+                groups,
+                role,
+            } => PolicyCaller::Person {
+                id,
+                email,
+                identity_provider,
+                groups,
+                role: role.as_deref(),
+            },
             Self::EndUser { id } => PolicyCaller::EndUser { id },
             Self::Anonymous => PolicyCaller::Anonymous,
         }

@@ -165,9 +165,13 @@ fn report_threads(policies: &CallPolicies, call: &CallFacts<'_>) {
 fn main() {
     let walkthrough = json!({"walkthrough": "getting-started"});
     let path = json!({"path": "/workspace/x"});
+    let groups = ["eng".to_owned(), "oncall".to_owned()];
     let person = Caller::Person {
         id: "eu_01JBENCH",
         email: "ada@example.com",
+        identity_provider: "platform",
+        groups: &groups,
+        role: Some("editor"),
     };
     let end_user = Caller::EndUser { id: "eu_01JBENCH" };
     let calls = [

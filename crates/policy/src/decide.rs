@@ -189,6 +189,9 @@ mod tests {
     const PERSON: Caller<'static> = Caller::Person {
         id: "eu_1",
         email: "ada@Example.com",
+        identity_provider: "platform",
+        groups: &[],
+        role: None,
     };
 
     #[test]
@@ -285,6 +288,59 @@ mod tests {
             denial.message.contains("could not be evaluated"),
             "{}",
             denial.message
+        );
+    }
+
+    #[test]
+    fn a_persons_provider_groups_and_role_are_what_policies_read() {
+        let set = policies(
+            r#"permit(principal, action, resource);
+               @id("oncall-deploys") @reason("Only the on-call group deploys.")
+               forbid(principal, action, resource) when { resource.tool == "deploy" }
+               unless { principal is Guidepost::Person && principal.groups.contains("oncall")
+                        && principal.identity_provider == "https://login.acme.example" };
+               @id("members-read-billing") forbid(principal, action, resource)
+               when { resource.tool == "billing" }
+               unless { principal is Guidepost::Person && principal has role
+                        && ["owner", "editor"].contains(principal.role) };"#,
+        );
+        let arguments = json!({});
+        let groups = ["eng".to_owned(), "oncall".to_owned()];
+        let person = |identity_provider, groups, role| Caller::Person {
+            id: "eu_1",
+            email: "ada@example.com",
+            identity_provider,
+            groups,
+            role,
+        };
+        let oncall = person("https://login.acme.example", &groups[..], None);
+        assert_eq!(
+            set.decide(&call(oncall, "deploy", &arguments)),
+            Decision::Allow
+        );
+        let elsewhere = person("platform", &groups[..], None);
+        let refused = |caller, tool| match set.decide(&call(caller, tool, &arguments)) {
+            Decision::Deny(denial) => denial.policy,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refused(elsewhere, "deploy").as_deref(),
+            Some("oncall-deploys")
+        );
+        assert_eq!(refused(PERSON, "deploy").as_deref(), Some("oncall-deploys"));
+        assert_eq!(
+            refused(PERSON, "billing").as_deref(),
+            Some("members-read-billing")
+        );
+        let viewer = person("platform", &[], Some("viewer"));
+        assert_eq!(
+            refused(viewer, "billing").as_deref(),
+            Some("members-read-billing")
+        );
+        let editor = person("platform", &[], Some("editor"));
+        assert_eq!(
+            set.decide(&call(editor, "billing", &arguments)),
+            Decision::Allow
         );
     }
 }

@@ -10,6 +10,13 @@ pub enum Caller<'a> {
     Person {
         id: &'a str,
         email: &'a str,
+        /// How they signed in: `platform` (an emailed code) or the issuer URL of the
+        /// organization's identity provider.
+        identity_provider: &'a str,
+        /// The groups the provider's ID token named at sign-in.
+        groups: &'a [String],
+        /// Their role in the organization, when their email is a member's.
+        role: Option<&'a str>,
     },
     /// Known by the tracking id of their personal URL only.
     EndUser {

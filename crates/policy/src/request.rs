@@ -220,21 +220,29 @@ fn string(value: &str) -> RestrictedExpression {
 
 fn caller_entity(caller: Caller<'_>) -> Result<Entity, Problem> {
     match caller {
-        Caller::Person { id, email } => {
+        Caller::Person {
+            id,
+            email,
+            identity_provider,
+            groups,
+            role,
+        } => {
             let domain = email.rsplit_once('@').map_or("", |(_, domain)| domain);
-            Entity::new_with_tags(
-                uid(&NAMES.person, id),
-                [
-                    ("email".to_owned(), string(email)),
-                    (
-                        "email_domain".to_owned(),
-                        RestrictedExpression::new_string(domain.to_ascii_lowercase()),
-                    ),
-                ],
-                [],
-                [],
-            )
-            .map_err(|error| error.to_string())
+            let groups = groups.iter().map(|group| string(group));
+            let mut attributes = vec![
+                ("email".to_owned(), string(email)),
+                (
+                    "email_domain".to_owned(),
+                    RestrictedExpression::new_string(domain.to_ascii_lowercase()),
+                ),
+                ("identity_provider".to_owned(), string(identity_provider)),
+                ("groups".to_owned(), RestrictedExpression::new_set(groups)),
+            ];
+            if let Some(role) = role {
+                attributes.push(("role".to_owned(), string(role)));
+            }
+            Entity::new_with_tags(uid(&NAMES.person, id), attributes, [], [])
+                .map_err(|error| error.to_string())
         }
         Caller::EndUser { id } => Ok(Entity::with_uid(uid(&NAMES.end_user, id))),
         Caller::Anonymous => Ok(Entity::with_uid(uid(&NAMES.anonymous, "anonymous"))),

@@ -25,6 +25,14 @@ pub const SCHEMA: &str = r#"namespace Guidepost {
   entity Person = {
     email: String,
     email_domain: String,
+    // How they signed in: "platform" (a code mailed by the platform) or the issuer URL
+    // of the organization's identity provider.
+    identity_provider: String,
+    // The `groups` claim of that provider's ID token at sign-in; empty when it had none.
+    groups: Set<String>,
+    // Their role in the organization ("owner", "editor" or "viewer") when their email is
+    // a member's; absent otherwise.
+    role?: String,
   };
   // An end user known only by the tracking id of their personal URL.
   entity EndUser;

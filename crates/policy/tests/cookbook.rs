@@ -52,6 +52,9 @@ impl Sample {
             caller: Caller::Person {
                 id: "eu_1",
                 email: "ada@example.com",
+                identity_provider: "platform",
+                groups: &[],
+                role: None,
             },
             upstream,
             tool,
@@ -78,6 +81,13 @@ impl Sample {
             time: self.time,
         })
     }
+}
+
+/// The groups of a person in the on-call group, for as long as the test runs.
+fn oncall_group() -> &'static [String] {
+    static GROUPS: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["eng".to_owned(), "oncall".to_owned()]);
+    &GROUPS
 }
 
 /// For each policy of the page: a call it refuses, and a call it lets through.
@@ -120,6 +130,20 @@ fn cases(name: &str) -> (Sample, Sample) {
             night.time = "2026-11-30T22:30:00.000Z";
             (night, Sample::of("deploy", "run", json!({})))
         }
+        "prod-by-oncall" => {
+            let mut emailed = Sample::of("prod", "restart", json!({}));
+            emailed.hints = ToolHints::from_annotations(None);
+            let mut oncall = Sample::of("prod", "restart", json!({}));
+            oncall.hints = ToolHints::from_annotations(None);
+            oncall.caller = Caller::Person {
+                id: "eu_2",
+                email: "bob@example.com",
+                identity_provider: "https://login.example.com",
+                groups: oncall_group(),
+                role: Some("viewer"),
+            };
+            (emailed, oncall)
+        }
         other => panic!("the cookbook's policy `{other}` has no test case here"),
     }
 }
@@ -127,7 +151,7 @@ fn cases(name: &str) -> (Sample, Sample) {
 #[test]
 fn every_policy_of_the_cookbook_compiles_and_decides() {
     let blocks = blocks();
-    assert_eq!(blocks.len(), 5, "the page promises five policies");
+    assert_eq!(blocks.len(), 6, "the page promises six policies");
     for block in &blocks {
         let compiled = CallPolicies::compile(block).unwrap_or_else(|why| panic!("{why}\n{block}"));
         assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
@@ -150,5 +174,5 @@ fn every_policy_of_the_cookbook_compiles_and_decides() {
         .map(|block| block.replacen("permit(principal, action, resource);", "", 1))
         .collect();
     let all = format!("permit(principal, action, resource);\n{forbids}");
-    assert_eq!(CallPolicies::compile(&all).unwrap().names.len(), 6);
+    assert_eq!(CallPolicies::compile(&all).unwrap().names.len(), 7);
 }

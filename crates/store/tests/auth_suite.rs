@@ -43,6 +43,7 @@ async fn grant_for(w: &OAuthWorld, who: &str) -> Grant {
         end_user_id: person.id,
         scope: "mcp".into(),
         resource: "http://acme.localhost/mcp".into(),
+        sign_in: SignInFacts::default(),
     };
     let code = NewAuthorizationCode {
         code_hash: hash_secret(&random_token("c_")),
@@ -114,6 +115,7 @@ async fn login_sessions_are_written_on_their_revision(db: &TestDatabase) {
     next.code_hash = Some(hash_secret("123456"));
     next.code_expires_at = Some(Timestamp::now().plus_seconds(600));
     next.codes_sent = 1;
+    next.sign_in = SignInFacts::at_provider("https://login.acme.example", ["eng".to_owned()]);
     let written = w
         .store
         .update_login_session(&next)
@@ -135,6 +137,7 @@ async fn login_sessions_are_written_on_their_revision(db: &TestDatabase) {
         .unwrap()
         .unwrap();
     assert_eq!(again.email, Some(email("ada@example.com")));
+    assert_eq!(again.sign_in, next.sign_in);
     assert!(
         w.store
             .get_login_session(&w.other_org, &w.other_server, &session.id)
@@ -268,6 +271,7 @@ async fn a_code_is_single_use_and_a_replay_revokes_the_family(db: &TestDatabase)
         end_user_id: person.id.clone(),
         scope: "mcp".into(),
         resource: "http://acme.localhost/mcp".into(),
+        sign_in: SignInFacts::default(),
     };
     let code = NewAuthorizationCode {
         code_hash: code_hash.clone(),
@@ -530,7 +534,73 @@ async fn revocation_and_expiry(db: &TestDatabase) {
     );
 }
 
+/// A grant keeps how its person signed in, and a token reads their role in its own
+/// organization only, by their verified email.
+async fn a_token_carries_its_sign_in_and_its_persons_role(db: &TestDatabase) {
+    let w = oauth_world(db).await;
+    let person = w
+        .store
+        .end_user_for_verified_email(&w.org, &email("ada@example.com"), Timestamp::now())
+        .await
+        .unwrap();
+    let groups = ["eng".to_owned(), "oncall".to_owned()];
+    let sign_in = SignInFacts::at_provider("https://login.acme.example", groups);
+    let new = NewGrant {
+        org_id: w.org.clone(),
+        server_id: w.server.clone(),
+        client_id: "cli_abcdefghij".into(),
+        end_user_id: person.id,
+        scope: "mcp".into(),
+        resource: "http://acme.localhost/mcp".into(),
+        sign_in: sign_in.clone(),
+    };
+    let code = NewAuthorizationCode {
+        code_hash: hash_secret(&random_token("c_")),
+        redirect_uri: "http://127.0.0.1:9999/callback".into(),
+        code_challenge: "challenge".into(),
+        expires_at: Timestamp::now().plus_seconds(60),
+    };
+    let grant = w
+        .store
+        .create_grant_with_code(&new, &code, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(grant.sign_in, sign_in);
+    let access = token(TokenKind::Access, 3600);
+    let issued = w
+        .store
+        .issue_tokens(
+            &w.org,
+            &grant.id,
+            std::slice::from_ref(&access),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    assert!(issued);
+    let record = w.store.find_token(&access.hash).await.unwrap().unwrap();
+    assert_eq!(
+        (record.grant.sign_in, record.member_role),
+        (sign_in.clone(), None)
+    );
+    // A member of another organization with the same email is not a member here.
+    let ada = email("ada@example.com");
+    w.store
+        .create_member(&w.other_org, &ada, Role::Owner)
+        .await
+        .unwrap();
+    let record = w.store.find_token(&access.hash).await.unwrap().unwrap();
+    assert_eq!(record.member_role, None);
+    w.store
+        .create_member(&w.org, &ada, Role::Editor)
+        .await
+        .unwrap();
+    let record = w.store.find_token(&access.hash).await.unwrap().unwrap();
+    assert_eq!(record.member_role, Some(Role::Editor));
+}
+
 backend_tests!(
+    a_token_carries_its_sign_in_and_its_persons_role,
     clients_belong_to_their_server,
     login_sessions_are_written_on_their_revision,
     code_sends_are_counted_per_mailbox_and_client_within_the_hour,

@@ -122,6 +122,17 @@ pub enum SampleCaller {
     /// A signed-in person with this (verified) email.
     Person {
         email: String,
+        /// The issuer URL of the identity provider they signed in at; the platform's
+        /// emailed code when left out.
+        #[serde(default)]
+        identity_provider: Option<String>,
+        /// The groups that provider's ID token named.
+        #[serde(default)]
+        groups: Vec<String>,
+        /// Their role in the organization (`owner`, `editor`, `viewer`), if they are a
+        /// member.
+        #[serde(default)]
+        role: Option<String>,
     },
     /// An end user known by tracking id only.
     EndUser,
@@ -196,9 +207,17 @@ pub async fn try_call(
     };
     let person_id = format!("sample-{}", sample.server_id);
     let policy_caller = match &sample.caller {
-        SampleCaller::Person { email } => PolicyCaller::Person {
+        SampleCaller::Person {
+            email,
+            identity_provider,
+            groups,
+            role,
+        } => PolicyCaller::Person {
             id: &person_id,
             email,
+            identity_provider: identity_provider.as_deref().unwrap_or("platform"),
+            groups,
+            role: role.as_deref(),
         },
         SampleCaller::EndUser => PolicyCaller::EndUser { id: &person_id },
         SampleCaller::Anonymous => PolicyCaller::Anonymous,
@@ -251,8 +270,34 @@ fn check_sample(sample: &SampleCall) -> Result<(), CoreError> {
         let message = format!("At most {} characters.", Limits::CLIENT_INFO);
         return Err(ValidationError::new("client", message).into());
     }
-    if let SampleCaller::Person { email } = &sample.caller {
+    if let SampleCaller::Person {
+        email,
+        identity_provider,
+        groups,
+        role,
+    } = &sample.caller
+    {
         validate_text("caller.email", email, Limits::EMAIL)?;
+        if let Some(issuer) = identity_provider {
+            validate_text("caller.identity_provider", issuer, Limits::ORIGIN)?;
+        }
+        let bounded = SignInFacts::at_provider("", groups.iter().cloned());
+        if bounded.groups.len() != groups.len() {
+            let message = format!(
+                "At most {} distinct groups, each of 1 to {} characters without control \
+                 characters.",
+                SignInFacts::MAX_GROUPS,
+                SignInFacts::MAX_GROUP_LEN
+            );
+            return Err(ValidationError::new("caller.groups", message).into());
+        }
+        if role
+            .as_deref()
+            .is_some_and(|role| Role::parse(role).is_none())
+        {
+            let message = "One of owner, editor, viewer.";
+            return Err(ValidationError::new("caller.role", message).into());
+        }
     }
     if !(sample.arguments.is_object() || sample.arguments.is_null()) {
         return Err(ValidationError::new("arguments", "must be an object").into());

@@ -108,6 +108,12 @@ pub(crate) struct SampleForm {
     caller: String,
     #[serde(default)]
     email: String,
+    /// Comma-separated.
+    #[serde(default)]
+    groups: String,
+    /// Empty for a person who is not a member.
+    #[serde(default)]
+    role: String,
     #[serde(default)]
     client: String,
     /// `draft` to try the draft in the publish form, else the policies in force.
@@ -222,6 +228,17 @@ fn sample_of(form: &SampleForm) -> Result<SampleCall, ValidationError> {
     let caller = match form.caller.as_str() {
         "person" => SampleCaller::Person {
             email: form.email.trim().to_owned(),
+            identity_provider: None,
+            groups: form
+                .groups
+                .split(',')
+                .map(str::trim)
+                .filter(|group| !group.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            role: Some(form.role.trim())
+                .filter(|role| !role.is_empty())
+                .map(str::to_owned),
         },
         "end_user" => SampleCaller::EndUser,
         _ => SampleCaller::Anonymous,

@@ -19,6 +19,7 @@ mod bench_gateway;
 mod browser;
 mod call_approvals;
 mod call_policies;
+mod call_principals;
 mod call_quotas;
 mod cli_admin;
 mod code_citations;

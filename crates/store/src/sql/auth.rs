@@ -66,7 +66,7 @@ impl AuthStore for ThisStore {
     async fn create_login_session(&self, s: &NewLoginSession) -> Result<LoginSession> {
         let sql = format!(
             "INSERT INTO oauth_login_sessions ({LOGIN_COLUMNS}) \
-             SELECT $1, org_id, id, $4, $5, $6, $7, $8, $9, $10, $11, 'email', NULL, NULL, NULL, 0, 0, NULL, NULL, $12, $13, 1 \
+             SELECT $1, org_id, id, $4, $5, $6, $7, $8, $9, $10, $11, 'email', NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, '[]', $12, $13, 1 \
              FROM mcp_servers WHERE org_id = $2 AND id = $3 RETURNING {LOGIN_COLUMNS}"
         );
         let r = &s.request;
@@ -111,7 +111,8 @@ impl AuthStore for ThisStore {
         // The end user, when set, must be of the session's organization.
         let sql = format!(
             "UPDATE oauth_login_sessions SET stage = $4, email = $5, code_hash = $6, code_expires_at = $7, \
-             code_attempts = $8, codes_sent = $9, end_user_id = $10, upstream_salt = $11, revision = revision + 1 \
+             code_attempts = $8, codes_sent = $9, end_user_id = $10, upstream_salt = $11, sign_in_provider = $12, \
+             sign_in_groups = $13, revision = revision + 1 \
              WHERE org_id = $1 AND id = $2 AND revision = $3 \
              AND ($10 IS NULL OR EXISTS (SELECT 1 FROM end_users WHERE org_id = $1 AND id = $10)) \
              RETURNING {LOGIN_COLUMNS}"
@@ -128,6 +129,8 @@ impl AuthStore for ThisStore {
             .bind(s.codes_sent)
             .bind(s.end_user_id.as_ref().map(|id| id.as_str()))
             .bind(s.upstream_salt.as_deref())
+            .bind(s.sign_in.identity_provider.as_deref())
+            .bind(to_json(&s.sign_in.groups))
             .fetch_optional(self.run())
             .await?;
         row.as_ref().map(login_session).transpose()
@@ -185,10 +188,12 @@ impl AuthStore for ThisStore {
         self.count(2);
         // The server and the person must both belong to the grant's organization.
         let row = sqlx::query(
-            "INSERT INTO oauth_grants (id, org_id, server_id, client_id, end_user_id, scope, resource, created_at) \
-             SELECT $1, org_id, id, $4, $5, $6, $7, $8 FROM mcp_servers WHERE org_id = $2 AND id = $3 \
+            "INSERT INTO oauth_grants (id, org_id, server_id, client_id, end_user_id, scope, resource, \
+             sign_in_provider, sign_in_groups, created_at) \
+             SELECT $1, org_id, id, $4, $5, $6, $7, $9, $10, $8 FROM mcp_servers WHERE org_id = $2 AND id = $3 \
              AND EXISTS (SELECT 1 FROM end_users WHERE org_id = $2 AND id = $5) \
-             RETURNING id, org_id, server_id, client_id, end_user_id, scope, resource, created_at, revoked_at",
+             RETURNING id, org_id, server_id, client_id, end_user_id, scope, resource, sign_in_provider, \
+             sign_in_groups, created_at, revoked_at",
         )
         .bind(GrantId::generate().as_str())
         .bind(g.org_id.as_str())
@@ -198,6 +203,8 @@ impl AuthStore for ThisStore {
         .bind(&g.scope)
         .bind(&g.resource)
         .bind(now.micros())
+        .bind(g.sign_in.identity_provider.as_deref())
+        .bind(to_json(&g.sign_in.groups))
         .fetch_optional(traced(&mut *tx))
         .await?;
         let created = grant(&row.ok_or(StoreError::NotFound)?)?;

@@ -17,6 +17,10 @@ pub struct VerifiedToken {
     pub client_id: String,
     pub grant_id: GrantId,
     pub scopes: Vec<String>,
+    /// How the person signed in for this grant.
+    pub sign_in: SignInFacts,
+    /// Their role in the organization, when their verified email is a member's.
+    pub member_role: Option<Role>,
 }
 
 /// Why a token was refused.
@@ -79,6 +83,8 @@ fn accepted(
         client_id: grant.client_id.clone(),
         grant_id: grant.id.clone(),
         scopes,
+        sign_in: record.grant.sign_in,
+        member_role: record.member_role,
         end_user: record.end_user,
     })
 }

@@ -57,6 +57,7 @@ pub async fn decide(
         end_user_id: person,
         scope: request.scope.clone(),
         resource: request.resource.clone(),
+        sign_in: session.sign_in.clone(),
     };
     let code = random_token("gpc_");
     let now = Timestamp::now();

@@ -406,6 +406,7 @@ mod tests {
             end_user_id: Id::from_trusted("eu_1".into()),
             scope: "mcp offline_access".into(),
             resource: "http://acme.localhost/mcp".into(),
+            sign_in: SignInFacts::default(),
             created_at: Timestamp::now(),
             revoked_at: None,
         }

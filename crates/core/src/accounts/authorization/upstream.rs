@@ -25,12 +25,14 @@ pub async fn leave(
     take(platform, &next).await
 }
 
-/// The provider vouched for `email`: the person is known, on to consent. The trip is
-/// over, so its `state` cannot be used again.
+/// The provider vouched for `email` (and said how in `sign_in`: itself, and the groups
+/// its ID token named): the person is known, on to consent. The trip is over, so its
+/// `state` cannot be used again.
 pub async fn vouched(
     platform: &Platform,
     session: &LoginSession,
     email: Email,
+    sign_in: SignInFacts,
 ) -> Result<Step, CoreError> {
     if session.stage != LoginStage::Upstream {
         return Ok(Step::NotAwaited);
@@ -41,6 +43,7 @@ pub async fn vouched(
     next.email = Some(email);
     next.end_user_id = Some(person.id);
     next.upstream_salt = None;
+    next.sign_in = sign_in;
     let step = take(platform, &next).await?;
     if matches!(step, Step::Taken(_)) {
         metrics::counter!("guidepost_oauth_upstream_sign_ins_total").increment(1);

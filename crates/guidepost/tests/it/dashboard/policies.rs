@@ -64,6 +64,25 @@ backend_tests! {
             .await;
         assert!(allowed.ok().contains(">Allowed</p>"), "{}", allowed.body);
 
+        // A draft on a person's groups and role, tried as an on-call editor and as nobody
+        // in particular: the form's groups and role reach the policies.
+        let oncall = r#"permit(principal, action, resource);
+@id("oncall-editors") forbid(principal, action, resource)
+unless { principal is Guidepost::Person && principal.groups.contains("oncall")
+         && principal has role && principal.role == "editor" };"#;
+        let try_as = |groups: &'static str, role: &'static str| {
+            [("server_id", server.clone()), ("tool", "read_file".into()), ("arguments", "{}".into()),
+             ("caller", "person".into()), ("email", "ada@example.com".into()), ("groups", groups.into()),
+             ("role", role.into()), ("against", "draft".into()), ("source", oncall.into())]
+        };
+        for (groups, role, verdict) in [("eng, oncall", "editor", ">Allowed</p>"),
+                                        ("eng", "editor", ">Refused</p>"), ("oncall", "", ">Refused</p>")] {
+            let fields = try_as(groups, role);
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let tried = editor.post("/app/gateway/policies/test", &fields).await;
+            assert!(tried.ok().contains(verdict), "{groups}/{role}: {}", tried.body);
+        }
+
         // A set that permits nothing is published, with a warning on the page.
         let forbid_only = r#"forbid(principal, action, resource) when { resource.tool == "x" };"#;
         let warned = editor.post("/app/gateway/policies", &[("source", forbid_only)]).await;
