@@ -75,6 +75,9 @@ pub struct Platform {
     result_findings: Arc<upstreams::results::FindingGate>,
     /// How interceptors are asked (`guardrails::intercept`); none until `with_hooks`.
     hooks: Arc<dyn guardrails::intercept::HookTransport>,
+    /// What tells members of work waiting for them (an approval to give); none until
+    /// `with_mail`.
+    mail: Option<Arc<dyn mail::Mail>>,
 }
 
 impl Platform {
@@ -106,6 +109,7 @@ impl Platform {
             running_tasks: Default::default(),
             result_findings: Default::default(),
             hooks: Arc::new(guardrails::intercept::NoHooks),
+            mail: None,
         };
         (platform, writer)
     }
@@ -113,6 +117,12 @@ impl Platform {
     /// The platform asking interceptors through `hooks` (a node that serves tool calls).
     pub fn with_hooks(mut self, hooks: Arc<dyn guardrails::intercept::HookTransport>) -> Self {
         self.hooks = hooks;
+        self
+    }
+
+    /// The platform mailing members through `mail` when work waits for them.
+    pub fn with_mail(mut self, mail: Arc<dyn mail::Mail>) -> Self {
+        self.mail = Some(mail);
         self
     }
 

@@ -122,15 +122,17 @@ pub async fn start_with_store(
         connections,
     );
     let hooks = crate::hooks::FencedHooks::new(settings.webhooks.allow_private);
-    let platform = platform.with_hooks(Arc::new(hooks));
+    let mailer: Arc<dyn guidepost_core::mail::Mail> =
+        Arc::new(guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?);
+    let platform = platform
+        .with_hooks(Arc::new(hooks))
+        .with_mail(mailer.clone());
     match guidepost_core::upstreams::start_eager(&platform).await {
         Ok(0) => {}
         Ok(started) => tracing::info!(started, "starting the eager upstreams"),
         Err(error) => tracing::warn!(%error, "could not list the upstreams to start"),
     }
     let shutdown = CancellationToken::new();
-    let mailer: Arc<dyn guidepost_core::mail::Mail> =
-        Arc::new(guidepost_auth::Mailer::new(&settings.auth).context("setting up the mailer")?);
     let (mcp, live_sessions) = mcp_endpoint(&platform, &settings, &shutdown);
     let router = Router::new()
         .merge(mcp.clone())

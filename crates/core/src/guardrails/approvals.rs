@@ -5,7 +5,9 @@
 //! of the organization, from the queue (API and dashboard). The approval is bound to the
 //! caller, server, tool, the digest of the canonical arguments, the definition hash and
 //! the policy version; the same call retried finds it and runs once. Any change finds
-//! nothing, and asks again. Approvals expire.
+//! nothing, and asks again. Approvals expire. A call waiting for a member is announced
+//! by the `approval.requested` webhook event and mailed to the members who may decide it
+//! (`approval_mail`).
 
 use guidepost_domain::*;
 use guidepost_policy::{Asked, AskedOf};
@@ -138,6 +140,9 @@ async fn ask(
         token_hash: token.as_deref().map(hash_secret),
     };
     platform.store.create_approval(&new).await?;
+    if approver == Approver::Member {
+        super::approval_mail::tell_members(platform, call.server, &approval);
+    }
     let origin = crate::upstreams::connections::platform_origin(&platform.config);
     let link = token.map(|token| format!("{origin}{APPROVE_PATH}/{token}"));
     Ok(Gate::Waiting {

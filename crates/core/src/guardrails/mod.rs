@@ -5,6 +5,7 @@
 //! (`quotas`), counted only for calls the policies let through. Interceptors are asked
 //! again on the result.
 
+mod approval_mail;
 pub mod approvals;
 pub mod decide;
 pub mod intercept;

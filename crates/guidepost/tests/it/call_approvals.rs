@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use guidepost_core::secrets::MasterKey;
+use guidepost_domain::{Email, Role};
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -115,12 +116,50 @@ async fn python_approving(f: &Fixture, mode: &str, message: &str) -> (Value, Str
     (report, page)
 }
 
+/// The mails in `outbox` once there are `count` of them (a minute's hang guard).
+async fn mails_in(outbox: &std::path::Path, count: usize) -> Vec<String> {
+    let read = || -> Vec<String> {
+        std::fs::read_dir(outbox)
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The outbox writes quoted-printable: long lines are cut with a soft break.
+    let decoded = |mail: String| {
+        mail.replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=")
+    };
+    for _ in 0..600 {
+        let mails: Vec<String> = read().into_iter().map(decoded).collect();
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "expected {count} mails in {}; they did not come within a minute",
+        outbox.display()
+    );
+}
+
 backend_tests! {
     async fn a_member_approves_exactly_one_call_and_any_change_asks_again(db: &TestDatabase) {
+        let outbox = std::env::temp_dir().join(format!(
+            "guidepost-approval-mail-{}", guidepost_domain::random_token("").to_lowercase()));
+        let dir = outbox.clone();
         let f = fixture_with(db, "acme", 60_000, &[], |settings| {
             settings.platform.master_key = Some(MasterKey::from_bytes([5; 32]));
+            settings.auth.mail_outbox = dir;
         })
         .await;
+        for (email, role) in [("owner@acme.example", Role::Owner), ("editor@acme.example", Role::Editor),
+                              ("viewer@acme.example", Role::Viewer)] {
+            f.app.store.create_member(&f.acme.org, &Email::parse(email).unwrap(), role).await.unwrap();
+        }
         publish(&f, MEMBER_APPROVES_DEPLOYS).await;
         let hook = json!({"url": "https://hooks.acme.example/approvals", "events": ["approval.requested"]});
         let (status, hook) = f.app.api(Method::POST, "/webhooks", &f.acme.key, Some(hook)).await;
@@ -152,6 +191,13 @@ backend_tests! {
         let announced = announced["items"].as_array().unwrap().clone();
         assert_eq!(announced.len(), 1, "{announced:?}");
         assert_eq!(announced[0]["event"], "approval.requested", "{announced:?}");
+        // And mailed, once, to the members who may decide it: not to the viewer.
+        let mails = mails_in(&outbox, 2).await;
+        let to: Vec<&str> = mails.iter().filter_map(|mail| mail.lines().find_map(|l| l.strip_prefix("To: "))).collect();
+        assert!(to.contains(&"owner@acme.example") && to.contains(&"editor@acme.example"), "{to:?}");
+        assert!(mails[0].contains("Subject: Approve a call of fx__echo on "), "{}", mails[0]);
+        assert!(mails[0].contains("/app/gateway/approvals") && mails[0].contains(&first), "{}", mails[0]);
+        assert!(!mails[0].contains("deploy v2"), "the arguments stay behind sign-in: {}", mails[0]);
 
         // Another organization neither sees nor decides it.
         let other = f.app.create_tenant("Other").await;
@@ -187,6 +233,9 @@ backend_tests! {
         let actions: Vec<&str> = audited["items"].as_array().unwrap().iter()
             .filter_map(|e| e["action"].as_str()).collect();
         assert_eq!(actions, ["approval.denied", "approval.approved"], "{audited}");
+        // Three approvals were asked (v2, v2 again after it ran, v3): two mails each.
+        assert_eq!(mails_in(&outbox, 6).await.len(), 6);
+        let _ = std::fs::remove_dir_all(&outbox);
     }
 
     async fn an_approval_that_expired_is_refused(db: &TestDatabase) {
