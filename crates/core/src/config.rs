@@ -59,6 +59,9 @@ pub struct PlatformConfig {
     /// How long an approval of a call stays open to a decision and to its call
     /// (`--approval-expiry-minutes`, `guardrails::approvals`).
     pub approval_expiry: Duration,
+    /// The interceptors the operator runs for every organization, asked before each
+    /// organization's own (`--operator-interceptors`, `guardrails::interceptors`).
+    pub operator_interceptors: Vec<guidepost_domain::OperatorInterceptor>,
 }
 
 /// The default of [`PlatformConfig::audit_retention`], in days.

@@ -71,6 +71,30 @@ impl Interceptor {
     }
 }
 
+/// An interceptor the platform's operator runs for every organization
+/// (`--operator-interceptors`): asked before the organization's own, signed with the
+/// secret the operator chose. Its id is [`Self::ID_PREFIX`] and its place in the file.
+#[derive(Clone)]
+pub struct OperatorInterceptor {
+    /// Its organization is each one it is asked for.
+    pub interceptor: Interceptor,
+    pub secret: String,
+}
+
+impl OperatorInterceptor {
+    pub const ID_PREFIX: &str = "icp_operator_";
+}
+
+impl std::fmt::Debug for OperatorInterceptor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OperatorInterceptor")
+            .field("interceptor", &self.interceptor)
+            .field("secret", &"(hidden)")
+            .finish()
+    }
+}
+
 /// What an interceptor answers, in the body of a 2xx response.
 #[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]

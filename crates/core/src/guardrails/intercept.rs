@@ -393,34 +393,47 @@ fn clean_reason(reason: &str) -> String {
     visible.trim().to_owned()
 }
 
+/// Whose interceptor it is, as the agent is told.
+fn whose(interceptor: &Interceptor) -> &'static str {
+    match interceptor
+        .id
+        .as_str()
+        .starts_with(OperatorInterceptor::ID_PREFIX)
+    {
+        true => "the platform's",
+        false => "the organization's",
+    }
+}
+
 fn denial_text(interceptor: &Interceptor, question: &Question<'_>, reason: Option<&str>) -> String {
     let name = &interceptor.name;
+    let whose = whose(interceptor);
     let tool = question.call.tool.name;
     let because = reason
         .filter(|reason| !reason.is_empty())
         .map(|reason| format!(": {reason}"))
         .unwrap_or_else(|| ".".to_owned());
     match question.phase {
-        InterceptPhase::Result => format!(
-            "The result of {tool} was withheld by the organization's interceptor \
-             `{name}`{because}"
-        ),
+        InterceptPhase::Result => {
+            format!("The result of {tool} was withheld by {whose} interceptor `{name}`{because}")
+        }
         // A call is asked before it runs and on its result only.
         InterceptPhase::Request | InterceptPhase::Definition => {
-            format!("Refused by the organization's interceptor `{name}`{because}")
+            format!("Refused by {whose} interceptor `{name}`{because}")
         }
     }
 }
 
 fn failure_text(interceptor: &Interceptor, question: &Question<'_>, failure: &Failure) -> String {
     let name = &interceptor.name;
+    let whose = whose(interceptor);
     let what = match question.phase {
         InterceptPhase::Result => "the result",
         InterceptPhase::Request | InterceptPhase::Definition => "the call",
     };
     format!(
-        "Refused: the organization's interceptor `{name}` could not judge {what} ({failure}), \
-         and it is set to refuse when it cannot. Retry later, or tell the organization."
+        "Refused: {whose} interceptor `{name}` could not judge {what} ({failure}), and it is \
+         set to refuse when it cannot. Retry later, or tell the organization."
     )
 }
 
@@ -547,12 +560,22 @@ async fn in_force(platform: &Platform, server: &McpServer) -> Result<Arc<Interce
     Ok(chain)
 }
 
-/// The organization's interceptors, read now, their secrets opened.
+/// The operator's interceptors, then the organization's, read now, their secrets opened.
 pub(super) async fn armed(platform: &Platform, org: &OrgId) -> Result<Vec<Armed>, CoreError> {
     let stored = platform.store.interceptors(org).await?;
-    let armed = stored
-        .into_iter()
-        .map(|sealed| {
+    let operator = platform
+        .config
+        .operator_interceptors
+        .iter()
+        .map(|run| Armed {
+            interceptor: Interceptor {
+                org_id: org.clone(),
+                ..run.interceptor.clone()
+            },
+            secret: Ok(run.secret.clone()),
+        });
+    let armed = operator
+        .chain(stored.into_iter().map(|sealed| {
             let context = super::interceptors::sealing_context(
                 &sealed.interceptor.org_id,
                 &sealed.interceptor.id,
@@ -567,7 +590,7 @@ pub(super) async fn armed(platform: &Platform, org: &OrgId) -> Result<Vec<Armed>
                 interceptor: sealed.interceptor,
                 secret,
             }
-        })
+        }))
         .collect();
     Ok(armed)
 }

@@ -479,6 +479,7 @@ mod tests {
             sign_in_codes_per_hour: crate::config::DEFAULT_SIGN_IN_CODES_PER_HOUR,
             webhooks_allow_private: false,
             approval_expiry: crate::config::DEFAULT_APPROVAL_EXPIRY,
+            operator_interceptors: Vec::new(),
         }
     }
 

@@ -250,6 +250,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GUIDEPOST_APPROVAL_EXPIRY_MINUTES",
           default_value_t = (DEFAULT_APPROVAL_EXPIRY.as_secs() / 60) as u32)]
     pub approval_expiry_minutes: u32,
+    /// A JSON file of the interceptors the operator runs for every organization, asked
+    /// before each organization's own: an array of objects with the fields of `POST
+    /// /api/v1/interceptors` and the `secret` (32 to 512 characters) requests are signed
+    /// with (docs/user/interceptors.md).
+    #[arg(long, env = "GUIDEPOST_OPERATOR_INTERCEPTORS")]
+    pub operator_interceptors: Option<PathBuf>,
     /// Seconds a request waits for a PostgreSQL connection, and for each statement it
     /// runs, before it fails cleanly, as during a database outage.
     #[arg(long, env = "GUIDEPOST_STORE_TIMEOUT",

@@ -211,7 +211,24 @@ fn platform_config(args: &ServeArgs, unreadable: Unreadable) -> anyhow::Result<P
         sign_in_codes_per_hour: args.sign_in_codes_per_hour,
         webhooks_allow_private: args.webhooks.webhook_allow_private,
         approval_expiry: Duration::from_secs(u64::from(args.approval_expiry_minutes) * 60),
+        operator_interceptors: unreadable.take(operator_interceptors(args), Vec::new)?,
     })
+}
+
+/// The operator's interceptors from `--operator-interceptors`, checked as an
+/// organization's are (their URLs under `--webhook-allow-private`).
+fn operator_interceptors(
+    args: &ServeArgs,
+) -> anyhow::Result<Vec<guidepost_domain::OperatorInterceptor>> {
+    let Some(path) = &args.operator_interceptors else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --operator-interceptors {}", path.display()))?;
+    let allow_private = args.webhooks.webhook_allow_private;
+    guidepost_core::guardrails::interceptors::operator_interceptors(&text, allow_private)
+        .map_err(|invalid| anyhow::anyhow!("{}", invalid.message))
+        .with_context(|| format!("--operator-interceptors {}", path.display()))
 }
 
 /// How this node syncs the registries.

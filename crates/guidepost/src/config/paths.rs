@@ -21,6 +21,7 @@ impl Cli {
             Command::Serve(serve) => {
                 absolute_in(&mut serve.catalog, start_dir);
                 absolute_in(&mut serve.master_key_file, start_dir);
+                absolute_in(&mut serve.operator_interceptors, start_dir);
                 absolute_in(&mut serve.container_socket, start_dir);
                 serve.mail_outbox = absolute(&serve.mail_outbox, start_dir);
                 resolve_toolchain(&mut serve.toolchain, start_dir);

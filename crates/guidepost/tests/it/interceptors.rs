@@ -277,4 +277,38 @@ backend_tests! {
         let (_, events) = f.app.get("/audit-events?type=interceptor", &f.acme.key).await;
         assert_eq!(events["items"][0]["action"], "interceptor.created", "{events}");
     }
+
+    async fn the_operators_interceptors_are_asked_for_every_organization_first(db: &TestDatabase) {
+        let (base, seen) = interceptor_service().await;
+        const SECRET: &str = "operator-secret-0123456789abcdef0123";
+        let file = json!([{"name": "no-shell", "url": format!("{base}/no-shell"),
+                           "phases": ["request"], "secret": SECRET}]).to_string();
+        let f = fixture_with(db, "acme", 60_000, &[], move |s| {
+            settings(s);
+            s.platform.operator_interceptors =
+                guidepost_core::guardrails::interceptors::operator_interceptors(&file, true).unwrap();
+        })
+        .await;
+        // The organization registered none: the operator's is asked, signed with its secret.
+        assert_eq!(echo(&f, 1, "hello").await, (false, "hello".to_owned()));
+        assert_eq!(
+            echo(&f, 2, "please rm -rf /").await,
+            (true, "Refused by the platform's interceptor `no-shell`: no shell commands in messages".to_owned())
+        );
+        let asked = seen.lock().unwrap().clone();
+        assert_eq!(asked.len(), 2, "{asked:?}");
+        let (_, signature, body) = &asked[1];
+        assert!(verify_signature(SECRET, signature, body["raw"].as_str().unwrap()), "{signature}");
+        // The organization's own is asked after it, on what the operator's let through.
+        let rewrite = register(&f, json!({"name": "internal-names",
+            "url": format!("{base}/internal-names"), "phases": ["request"]})).await;
+        assert_eq!(echo(&f, 3, "ticket ACME-INTERNAL-42").await, (false, "ticket [internal]-42".to_owned()));
+        let order: Vec<String> = seen.lock().unwrap()[2..].iter().map(|(path, _, _)| path.clone()).collect();
+        assert_eq!(order, ["no-shell", "internal-names"]);
+        // It is not the organization's to list or remove.
+        let (_, listed) = f.app.get("/interceptors", &f.acme.key).await;
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
+        remove(&f, &rewrite).await;
+        assert!(echo(&f, 4, "rm -rf /tmp").await.0, "still asked");
+    }
 }
