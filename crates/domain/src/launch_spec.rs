@@ -5,6 +5,7 @@
 //! added to `LaunchSpec` makes the compiler name each of them, and the gateway's runner
 //! (`launch::resolve`), and no place elsewhere asks which kind it has.
 
+mod network;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::connection::UpstreamSignIn;
+pub use network::Network;
 
 /// How an upstream is launched: a package fetched at install time and run with its
 /// interpreter, or a program of the host.
@@ -41,9 +43,11 @@ pub struct PackageSpec {
     pub args: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Give it a way out to the network, through the egress fence (none otherwise).
+    /// Give it a way out to the network, through the egress fence (none otherwise):
+    /// `true` for any address the fence allows, `{ allow = [hosts] }` for those only.
     #[serde(default)]
-    pub network: bool,
+    #[schema(inline)]
+    pub network: Network,
     #[serde(default)]
     pub limits: ProcessLimits,
 }
@@ -93,9 +97,10 @@ pub struct ImageSpec {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub limits: ContainerLimits,
-    /// Give it a network (it has none otherwise).
+    /// Give it a network (it has none otherwise), all of it or `{ allow = [hosts] }`.
     #[serde(default)]
-    pub network: bool,
+    #[schema(inline)]
+    pub network: Network,
 }
 
 /// A program of the platform's host. Only the operator's catalog file may name one.
@@ -107,9 +112,11 @@ pub struct CommandSpec {
     pub args: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Give it a way out to the network, through the egress fence (none otherwise).
+    /// Give it a way out to the network, through the egress fence (none otherwise):
+    /// `true` for any address the fence allows, `{ allow = [hosts] }` for those only.
     #[serde(default)]
-    pub network: bool,
+    #[schema(inline)]
+    pub network: Network,
     #[serde(default)]
     pub limits: ProcessLimits,
     /// Files and directories of the host it may reach besides its own directory and
@@ -263,23 +270,43 @@ impl LaunchSpec {
     /// Whether it asks for a network (a container's, or a process's through the egress
     /// fence); shown before install.
     pub fn network(&self) -> bool {
-        match self {
-            LaunchSpec::Npm(package) | LaunchSpec::Pypi(package) => package.network,
-            LaunchSpec::Container(container) => container.network,
-            LaunchSpec::Command(command) => command.network,
-            LaunchSpec::Http(_) => true,
+        match self.network_access() {
+            Some(network) => network.is_on(),
+            None => true,
         }
     }
 
-    /// The spec with a way out to the network given (or taken away) as an installer
-    /// chose; a remote server is reached over the network whatever is chosen.
-    pub fn with_network(mut self, wanted: bool) -> LaunchSpec {
-        match &mut self {
-            LaunchSpec::Npm(package) | LaunchSpec::Pypi(package) => package.network = wanted,
-            LaunchSpec::Container(container) => container.network = wanted,
-            LaunchSpec::Command(command) => command.network = wanted,
-            LaunchSpec::Http(_) => {}
+    /// The way out it runs with: `None` for a remote server (reached over the network,
+    /// not given one).
+    pub fn network_access(&self) -> Option<&Network> {
+        match self {
+            LaunchSpec::Npm(package) | LaunchSpec::Pypi(package) => Some(&package.network),
+            LaunchSpec::Container(container) => Some(&container.network),
+            LaunchSpec::Command(command) => Some(&command.network),
+            LaunchSpec::Http(_) => None,
         }
+    }
+
+    /// The hosts its way out is limited to, if it is.
+    pub fn allowed_hosts(&self) -> Option<&[String]> {
+        self.network_access().and_then(Network::allowed_hosts)
+    }
+
+    /// The spec with a way out to the network given (or taken away) as an installer
+    /// chose: given, it keeps the entry's allow list if it has one; a remote server is
+    /// reached over the network whatever is chosen.
+    pub fn with_network(mut self, wanted: bool) -> LaunchSpec {
+        let network = match &mut self {
+            LaunchSpec::Npm(package) | LaunchSpec::Pypi(package) => &mut package.network,
+            LaunchSpec::Container(container) => &mut container.network,
+            LaunchSpec::Command(command) => &mut command.network,
+            LaunchSpec::Http(_) => return self,
+        };
+        *network = match (wanted, std::mem::take(network)) {
+            (false, _) => Network::None,
+            (true, Network::Only(hosts)) => Network::Only(hosts),
+            (true, Network::None | Network::Open) => Network::Open,
+        };
         self
     }
 

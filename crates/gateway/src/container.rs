@@ -21,7 +21,7 @@ use bollard::query_parameters::{
     StopContainerOptions,
 };
 use futures::StreamExt;
-use guidepost_domain::ContainerLimits;
+use guidepost_domain::{ContainerLimits, Network};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
 
@@ -104,9 +104,10 @@ pub(crate) struct ContainerSpec {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub limits: ContainerLimits,
-    /// Whether it gets a way out: never the engine's bridge (which reaches the host and
-    /// its private networks), but the egress fence inside its own network namespace.
-    pub network: bool,
+    /// Whether it gets a way out (and to which hosts): never the engine's bridge (which
+    /// reaches the host and its private networks), but the egress fence inside its own
+    /// network namespace.
+    pub network: Network,
     /// The egress fence's policy: private addresses too, and the platform's own ports.
     pub allow_private: bool,
     pub platform_ports: Vec<u16>,
@@ -215,7 +216,7 @@ pub(crate) async fn start(
         remove(&docker, &id).await;
         return Err(ContainerError::NotStarted(e));
     }
-    let egress = if spec.network {
+    let egress = if spec.network.is_on() {
         match fence(&docker, &id, spec).await {
             Ok(egress) => Some(egress),
             Err(why) => {
@@ -261,8 +262,11 @@ async fn fence(
         .and_then(|pid| u32::try_from(pid).ok())
         .filter(|pid| *pid > 0)
         .ok_or(ContainerError::NoProcess)?;
-    let egress =
-        crate::confine::Egress::start(pid, spec.allow_private, spec.platform_ports.clone())?;
+    let mut fence = crate::confine::Fence::open(spec.allow_private, spec.platform_ports.clone());
+    if let Some(hosts) = spec.network.allowed_hosts() {
+        fence = fence.limited_to(hosts.to_vec());
+    }
+    let egress = crate::confine::Egress::start(pid, fence)?;
     Ok(egress)
 }
 
@@ -351,7 +355,7 @@ fn body(spec: &ContainerSpec) -> ContainerCreateBody {
         (UPSTREAM_LABEL.into(), spec.upstream.clone()),
     ]);
     let mut env = spec.env.clone();
-    if spec.network {
+    if spec.network.is_on() {
         let proxy = crate::confine::proxy_url();
         for name in crate::confine::PROXY_VARIABLES {
             env.push(format!("{name}={proxy}"));

@@ -25,7 +25,7 @@ fn upstream() -> NewUpstream {
             bin: None,
             args: vec![],
             env: BTreeMap::new(),
-            network: false,
+            network: Network::None,
             limits: Default::default(),
         }),
         secrets_sealed: BTreeMap::new(),

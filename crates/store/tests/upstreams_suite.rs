@@ -24,7 +24,7 @@ fn npm(package: &str) -> NewUpstream {
             bin: None,
             args: vec![],
             env: BTreeMap::new(),
-            network: false,
+            network: Network::None,
             limits: Default::default(),
         }),
         secrets_sealed: BTreeMap::new(),

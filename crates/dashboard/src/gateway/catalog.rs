@@ -232,7 +232,7 @@ struct InstallPage {
     version: Option<String>,
     versions: Vec<String>,
     /// Whether it asks for a network (shown before install).
-    network: &'static str,
+    network: String,
     name: String,
     eager: bool,
     /// A remote (http) entry asks whose account it is reached with.
@@ -560,10 +560,15 @@ pub(super) fn typed(field: &ConfigField, text: &str) -> Result<Value, Validation
 }
 
 /// What an entry asks of the network, in words.
-pub(super) fn network_of(spec: &guidepost_domain::LaunchSpec) -> &'static str {
-    match (spec.is_remote(), spec.network()) {
-        (true, _) => "a remote server, reached over https through the outbound fence",
-        (false, true) => "yes, through the egress fence (public addresses only)",
-        (false, false) => "none",
+pub(super) fn network_of(spec: &guidepost_domain::LaunchSpec) -> String {
+    use guidepost_domain::Network;
+    match spec.network_access() {
+        None => "a remote server, reached over https through the outbound fence".to_owned(),
+        Some(Network::Open) => "yes, through the egress fence (public addresses only)".to_owned(),
+        Some(Network::Only(hosts)) => format!(
+            "only {}, through the egress fence (public addresses only)",
+            hosts.join(", ")
+        ),
+        Some(Network::None) => "none".to_owned(),
     }
 }

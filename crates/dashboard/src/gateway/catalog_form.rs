@@ -44,6 +44,9 @@ pub(crate) struct EntryForm {
     pub args: String,
     #[serde(default)]
     pub network: Option<String>,
+    /// With a network: the only hosts it may reach, one a line (any when empty).
+    #[serde(default)]
+    pub network_hosts: String,
     /// One secret a line: `NAME: what it is`.
     #[serde(default)]
     pub secrets: String,
@@ -73,7 +76,20 @@ impl EntryForm {
                 .map(str::to_owned)
                 .collect()
         };
-        let network = self.network.is_some();
+        let hosts = lines(&self.network_hosts);
+        let network = match (self.network.is_some(), hosts.is_empty()) {
+            (false, _) => json!(false),
+            (true, true) => json!(true),
+            (true, false) => {
+                let only = guidepost_domain::Network::only(hosts).map_err(|why| FormError {
+                    label: "Only these hosts".to_owned(),
+                    message: why,
+                    anchor: "entry-network-hosts".to_owned(),
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                })?;
+                json!(only)
+            }
+        };
         let spec = match RuntimeKind::parse(&self.runtime) {
             Some(RuntimeKind::Http) => json!({"runtime": "http", "url": self.url.trim()}),
             Some(RuntimeKind::Container) => json!({

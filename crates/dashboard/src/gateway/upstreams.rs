@@ -52,7 +52,7 @@ pub(crate) struct UpstreamPage {
     /// Processes of it on each node.
     replicas: u32,
     runtime: &'static str,
-    network: &'static str,
+    network: String,
     confinement: Option<String>,
     catalog_entry: Option<String>,
     start: &'static str,

@@ -53,6 +53,8 @@ pub enum EgressError {
 enum Refusal {
     #[error("{host} is not a registry this installer may reach")]
     NotARegistry { host: String },
+    #[error("{host} is not among the hosts this upstream may reach (its network allow list)")]
+    NotAllowed { host: String },
     #[error("cannot resolve {host}: {source}")]
     Unresolved {
         host: String,
@@ -90,8 +92,11 @@ impl Drop for Egress {
 pub struct Fence {
     allow_private: bool,
     platform_ports: Vec<u16>,
-    /// Only these host names (an installer's registries), when set.
+    /// Only these host names (an installer's registries, or an upstream's allow list),
+    /// when set.
     only: Option<Vec<String>>,
+    /// Whether `only` is an installer's registries (for the refusal's words).
+    registries: bool,
     /// Connections relayed at once; one more is answered 503 and closed.
     max_connections: usize,
 }
@@ -104,7 +109,19 @@ impl Fence {
             allow_private,
             platform_ports,
             only: None,
+            registries: false,
             max_connections: MAX_CONNECTIONS,
+        }
+    }
+
+    /// This fence, to `hosts` only (an upstream's allow list): each must still resolve
+    /// to an address the fence allows.
+    pub fn limited_to(self, hosts: Vec<String>) -> Self {
+        let hosts = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        Fence {
+            only: Some(hosts),
+            registries: false,
+            ..self
         }
     }
 
@@ -117,6 +134,7 @@ impl Fence {
             allow_private: true,
             platform_ports,
             only: Some(hosts),
+            registries: true,
             max_connections: MAX_CONNECTIONS,
         }
     }
@@ -143,13 +161,9 @@ impl Fence {
 impl Egress {
     /// Opens the fence inside the network namespace of `pid`, and serves it (a
     /// container's, which the engine makes).
-    pub fn start(
-        pid: u32,
-        allow_private: bool,
-        platform_ports: Vec<u16>,
-    ) -> Result<Self, EgressError> {
+    pub fn start(pid: u32, fence: Fence) -> Result<Self, EgressError> {
         let listener = on_a_thread(move || listen_inside(pid))?;
-        Self::serve(listener, Fence::open(allow_private, platform_ports))
+        Self::serve(listener, fence)
     }
 
     /// Makes a network namespace with the fence already listening in it, and returns the
@@ -383,7 +397,11 @@ fn split_host_port(authority: &str, default: Option<u16>) -> Option<(String, u16
 /// Connects to the first address of `host` the fence allows.
 async fn connect(host: &str, port: u16, fence: &Fence) -> Result<TcpStream, Refusal> {
     if !fence.names(host) {
-        return Err(Refusal::NotARegistry { host: host.into() });
+        let host = host.to_owned();
+        return Err(match fence.registries {
+            true => Refusal::NotARegistry { host },
+            false => Refusal::NotAllowed { host },
+        });
     }
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],

@@ -37,7 +37,7 @@ pub use budget::Caps;
 pub(crate) use budget::{Budget, Reservation};
 pub(crate) use cgroup::Cgroup;
 pub(crate) use disk::{Attached as AttachedDisk, image_of};
-pub(crate) use egress::{Egress, EgressError, proxy_url};
+pub(crate) use egress::{Egress, EgressError, Fence, proxy_url};
 pub(crate) use error::{ConfineError, Refused};
 
 /// The variables that name the egress fence in an upstream's environment.
@@ -48,6 +48,7 @@ pub(crate) const PROXY_VARIABLES: [&str; 5] = [
     "http_proxy",
     "ALL_PROXY",
 ];
+use guidepost_domain::Network;
 pub(crate) use landlock::{located, runtime_dirs};
 pub(crate) use options::{CPU_SECONDS, Declaration, FILE_SIZE_BYTES, OPEN_FILES};
 pub use options::{ConfinementOptions, Limits, Mode, UidRange};
@@ -317,11 +318,15 @@ impl Confiner {
             }
             Err(why) => parts.push(why.to_string()),
         }
-        parts.push(match (declaration.network, report.network_namespaces) {
-            (false, true) => "no network (own namespace)".into(),
-            (false, false) => "no TCP (Landlock)".into(),
-            (true, true) => "network through the egress fence".into(),
-            (true, false) => "network unfenced (no namespaces)".into(),
+        parts.push(match (&declaration.network, report.network_namespaces) {
+            (Network::None, true) => "no network (own namespace)".into(),
+            (Network::None, false) => "no TCP (Landlock)".into(),
+            (Network::Open, true) => "network through the egress fence".into(),
+            (Network::Only(hosts), true) => format!(
+                "network through the egress fence, to {} only",
+                hosts.join(", ")
+            ),
+            (Network::Open | Network::Only(_), false) => "network unfenced (no namespaces)".into(),
         });
         if report.network_namespaces {
             parts.push("own PID and IPC namespaces".into());
@@ -374,9 +379,14 @@ impl Confiner {
         write.extend(declaration.write.iter().cloned());
         let mut read = declaration.read.clone();
         read.push(program);
-        let fence = declaration
-            .network
-            .then(|| egress::Fence::open(allow_private, self.options.platform_ports.clone()));
+        let ports = self.options.platform_ports.clone();
+        let fence = match &declaration.network {
+            Network::None => None,
+            Network::Open => Some(egress::Fence::open(allow_private, ports)),
+            Network::Only(hosts) => {
+                Some(egress::Fence::open(allow_private, ports).limited_to(hosts.clone()))
+            }
+        };
         self.confine(Plan {
             name: upstream,
             memory_mb,

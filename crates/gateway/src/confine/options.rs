@@ -141,7 +141,7 @@ impl Default for ConfinementOptions {
 /// What one launch asks for, from its entry.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Declaration {
-    pub network: bool,
+    pub network: guidepost_domain::Network,
     pub memory_mb: Option<u32>,
     pub processes: Option<u32>,
     pub disk_mb: Option<u32>,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use guidepost_domain::{
-    CommandSpec, ImageSpec, LaunchLimits, LaunchSpec, PackageSpec, ProcessLimits, RemoteSpec,
-    Upstream,
+    CommandSpec, ImageSpec, LaunchLimits, LaunchSpec, Network, PackageSpec, ProcessLimits,
+    RemoteSpec, Upstream,
 };
 
 use super::Launch;
@@ -75,7 +75,7 @@ pub(crate) async fn resolve(
                 .and_then(Path::parent)
                 .unwrap_or(&entry)
                 .to_path_buf();
-            let declaration = declared(*network, limits, vec![installed], Vec::new());
+            let declaration = declared(network.clone(), limits, vec![installed], Vec::new());
             Ok(process(
                 toolchain.node.clone(),
                 argv,
@@ -108,7 +108,12 @@ pub(crate) async fn resolve(
             argv.extend(placed_args(args));
             let mut env = with_secrets(env);
             env.insert("PYTHONPATH".into(), entry.path.display().to_string());
-            let declaration = declared(*network, limits, vec![entry.path.clone()], Vec::new());
+            let declaration = declared(
+                network.clone(),
+                limits,
+                vec![entry.path.clone()],
+                Vec::new(),
+            );
             Ok(process(toolchain.python.clone(), argv, env, declaration))
         }
         LaunchSpec::Command(CommandSpec {
@@ -124,7 +129,7 @@ pub(crate) async fn resolve(
             // The command and the installation it belongs to (a venv's root, say).
             read.push(PathBuf::from(command));
             read.extend(crate::confine::runtime_dirs(Path::new(command)));
-            let declaration = declared(*network, limits, read, absolute(&paths.write));
+            let declaration = declared(network.clone(), limits, read, absolute(&paths.write));
             Ok(process(
                 command.into(),
                 placed_args(args),
@@ -181,7 +186,7 @@ pub(crate) async fn resolve(
                     .collect(),
                 env,
                 limits: limits.clone(),
-                network: *network,
+                network: network.clone(),
                 allow_private: options.http_allow_private,
                 platform_ports: options.confinement.platform_ports.clone(),
                 upstream: upstream.id.to_string(),
@@ -197,16 +202,19 @@ pub(crate) async fn resolve(
 /// aside); `None` for what runs no process of this host.
 pub(crate) fn declaration_of(spec: &LaunchSpec) -> Option<Declaration> {
     match spec.limits() {
-        LaunchLimits::Process(limits) => {
-            Some(declared(spec.network(), limits, Vec::new(), Vec::new()))
-        }
+        LaunchLimits::Process(limits) => Some(declared(
+            spec.network_access().cloned().unwrap_or_default(),
+            limits,
+            Vec::new(),
+            Vec::new(),
+        )),
         LaunchLimits::Container(_) | LaunchLimits::Remote => None,
     }
 }
 
 /// A process's declaration from its entry.
 fn declared(
-    network: bool,
+    network: Network,
     limits: &ProcessLimits,
     read: Vec<PathBuf>,
     write: Vec<PathBuf>,

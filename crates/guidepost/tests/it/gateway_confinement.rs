@@ -31,8 +31,8 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// The operator's catalog: `hostile` (no network, at most 16 processes), `hostile-net`
-/// (network) and `hostile-small` (a 32 MiB directory), all running the hostile script,
-/// which may read its own file.
+/// (network), `hostile-localhost` (network to `localhost` only) and `hostile-small` (a 32
+/// MiB directory), all running the hostile script, which may read its own file.
 fn hostile_catalog(dir: &Path) -> Catalog {
     let script = shared_with_upstreams(
         dir,
@@ -51,6 +51,10 @@ fn hostile_catalog(dir: &Path) -> Catalog {
     };
     let text = entry("hostile", "")
         + &entry("hostile-net", ", network = true")
+        + &entry(
+            "hostile-localhost",
+            ", network = { allow = [\"localhost\"] }",
+        )
         + &entry("hostile-small", "").replace("processes = 16", "processes = 16, disk_mb = 32");
     Catalog::with_operator_entries(&text).unwrap()
 }
@@ -356,6 +360,26 @@ backend_tests! {
 }
 
 backend_tests! {
+    /// An entry that names the hosts it needs reaches them, and only them, whatever
+    /// address another name resolves to.
+    async fn a_network_allow_list_lets_through_the_named_hosts_only(db: &TestDatabase) {
+        let server = loopback_server().await;
+        let h = hostile(db, |settings| settings.gateway.http_allow_private = true).await;
+        let id = h.install("hostile-localhost", "hl").await;
+        let through = h.probe("hl__via_proxy", json!({"host": "localhost", "port": server})).await;
+        assert_eq!(through["status"], 200, "{through}");
+        assert!(through["body"].as_str().unwrap().contains("hello, fence"), "{through}");
+        // The same server by another name is not on the list.
+        let refused = h.refused("hl__via_proxy", json!({"host": "127.0.0.1", "port": server})).await;
+        assert_eq!(refused["status"], 403, "{refused}");
+        assert!(refused.to_string().contains("127.0.0.1 is not among the hosts this \
+            upstream may reach (its network allow list)"), "{refused}");
+        let (_, upstream) = h.app.get(&format!("/upstreams/{id}"), &h.acme.key).await;
+        assert_eq!(upstream["spec"]["network"], json!({"allow": ["localhost"]}), "{upstream}");
+        let confinement = upstream["confinement"].as_str().unwrap();
+        assert!(confinement.contains("egress fence, to localhost only"), "{confinement}");
+    }
+
     /// Fail closed: where a promise cannot be kept (here, the upstream user does not
     /// exist), strict mode refuses process upstreams, naming what is missing and the flag
     /// that accepts weaker confinement; /readyz says so.

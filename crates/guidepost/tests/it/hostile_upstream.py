@@ -309,7 +309,16 @@ def tool_via_proxy(arguments):
                 raise RuntimeError(f"the proxy answered {status_line[:200]!r}")
             status = int(words[1])
             if status != 200:
-                raise RuntimeError(f"the proxy answered {status_line.decode('utf-8', 'replace')}")
+                # The refusal's own words follow its head, then the fence closes.
+                said = head.partition(b"\r\n\r\n")[2]
+                while len(said) < 300:
+                    chunk = connection.recv(300)
+                    if not chunk:
+                        break
+                    said += chunk
+                said = said[:300].decode("utf-8", "replace").strip()
+                raise RuntimeError(
+                    f"the proxy answered {status_line.decode('utf-8', 'replace')}: {said}")
             # Whatever came after the proxy's header already belongs to the tunnel.
             body = head.partition(b"\r\n\r\n")[2]
             connection.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())

@@ -316,8 +316,11 @@ impl Builder {
             self.variable(variable, &mut env)?;
         }
         let version = package.version.clone().unwrap_or_default();
-        let (package_name, network, limits) =
-            (package.identifier.clone(), false, Default::default());
+        let (package_name, network, limits) = (
+            package.identifier.clone(),
+            guidepost_domain::Network::None,
+            Default::default(),
+        );
         Ok(match runtime {
             "npm" => LaunchSpec::Npm(PackageSpec {
                 package: package_name,
@@ -325,7 +328,7 @@ impl Builder {
                 bin: None,
                 args,
                 env,
-                network,
+                network: network.clone(),
                 limits,
             }),
             "pypi" => LaunchSpec::Pypi(PackageSpec {
@@ -334,7 +337,7 @@ impl Builder {
                 bin: None,
                 args,
                 env,
-                network,
+                network: network.clone(),
                 limits,
             }),
             _ => LaunchSpec::Container(ImageSpec {

@@ -53,7 +53,7 @@ fn a_pypi_package_takes_its_arguments_variables_and_secrets_as_settings_and_secr
         !env.contains_key("THING_TOKEN"),
         "a secret is passed by the launch, not the spec"
     );
-    assert!(!network);
+    assert!(!network.is_on());
     assert_eq!(entry.config[0].kind, ConfigType::Number);
     assert_eq!(entry.config[0].default, Some(json!(8080)));
     assert_eq!(entry.config[1].default, None, "required: asked for");

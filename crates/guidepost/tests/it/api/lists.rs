@@ -127,7 +127,7 @@ fn on_demand(name: &str) -> NewUpstream {
             bin: None,
             args: vec![],
             env: BTreeMap::new(),
-            network: false,
+            network: guidepost_domain::Network::None,
             limits: Default::default(),
         }),
         secrets_sealed: BTreeMap::new(),

@@ -6,7 +6,7 @@ use guidepost_domain::Role;
 use guidepost_testkit::{TestDatabase, backend_tests};
 use reqwest::StatusCode;
 
-use super::{dashboard_app, member};
+use super::{dashboard_app, dashboard_app_with, member};
 
 const CATALOG: &str = "/app/gateway/catalog";
 
@@ -71,5 +71,27 @@ backend_tests! {
         fields[0] = ("id", "viewer-entry");
         let refused = viewer.post(CATALOG, &fields).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    }
+
+    async fn the_catalog_form_limits_a_packages_network_to_named_hosts(db: &TestDatabase) {
+        let app = dashboard_app_with(db, |settings| settings.platform.private_package_entries = true).await;
+        let mut editor = member(&app, &app.tenant, "ed@acme.example", Role::Editor).await;
+        editor.get(CATALOG).await.ok();
+        let mut fields = vec![
+            ("id", "acme-github"), ("name", "Acme GitHub"), ("description", "Issues"),
+            ("runtime", "npm"), ("package", "@acme/github-mcp"), ("version", "1.2.3"),
+            ("network", "on"), ("network_hosts", "api.github.com\n10.0.0.1"),
+        ];
+        let refused = editor.post(CATALOG, &fields).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        let text = refused.text();
+        assert!(text.contains("id=\"entry-network-hosts-error\">Only these hosts: ") && text.contains("10.0.0.1"), "{text}");
+        fields.retain(|(name, _)| *name != "network_hosts");
+        fields.push(("network_hosts", "API.github.com"));
+        editor.post(CATALOG, &fields).await.redirected_to(&format!("{CATALOG}?done=created"));
+        let (_, listed) = app.app.get("/catalog?source=organization", &app.tenant.key).await;
+        let entry = listed["items"].as_array().unwrap().iter().find(|e| e["id"] == "acme-github").cloned();
+        let entry = entry.unwrap_or_else(|| panic!("{listed}"));
+        assert_eq!(entry["spec"]["network"], serde_json::json!({"allow": ["api.github.com"]}), "{entry}");
     }
 }
