@@ -394,7 +394,7 @@ fn split_host_port(authority: &str, default: Option<u16>) -> Option<(String, u16
     }
 }
 
-/// Connects to the first address of `host` the fence allows.
+/// Connects to an address of `host` that the fence allows.
 async fn connect(host: &str, port: u16, fence: &Fence) -> Result<TcpStream, Refusal> {
     if !fence.names(host) {
         let host = host.to_owned();
@@ -414,13 +414,35 @@ async fn connect(host: &str, port: u16, fence: &Fence) -> Result<TcpStream, Refu
             .collect(),
     };
     let allowed: Vec<SocketAddr> = addresses.into_iter().filter(|a| fence.allows(*a)).collect();
-    let Some(first) = allowed.first() else {
+    if allowed.is_empty() {
         return Err(Refusal::Fenced {
             host: host.into(),
             port,
         });
+    }
+    connect_any(&allowed, host, port).await
+}
+
+/// Connects to the first of `addresses` that accepts, in the resolver's order, within
+/// [`CONNECT_TIMEOUT`] for them all: a name with an address that refuses (a dual-stack
+/// name whose service listens on one family, a record of a host that is down) still
+/// reaches the next.
+async fn connect_any(
+    addresses: &[SocketAddr],
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, Refusal> {
+    let attempts = async {
+        let mut last = io::Error::from(io::ErrorKind::AddrNotAvailable);
+        for address in addresses {
+            match TcpStream::connect(address).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
     };
-    tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(*first))
+    tokio::time::timeout(CONNECT_TIMEOUT, attempts)
         .await
         .map_err(|_| Refusal::TimedOut {
             host: host.into(),
@@ -571,5 +593,21 @@ mod tests {
         );
         assert!(Request::parse(b"GET /relative HTTP/1.1\r\n\r\n").is_none());
         assert!(Request::parse(b"CONNECT user@host:1 HTTP/1.1\r\n\r\n").is_none());
+    }
+
+    #[tokio::test]
+    async fn an_address_that_refuses_gives_way_to_the_next() {
+        let open = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open_address = open.local_addr().unwrap();
+        let closed_address = {
+            let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            closed.local_addr().unwrap()
+        };
+        let stream = connect_any(&[closed_address, open_address], "h", 1)
+            .await
+            .expect("the second address accepts");
+        assert_eq!(stream.peer_addr().unwrap(), open_address);
+        let refused = connect_any(&[closed_address], "h", 1).await;
+        assert!(matches!(refused, Err(Refusal::NotConnected { .. })));
     }
 }
