@@ -178,9 +178,18 @@ impl SignInFacts {
     pub const MAX_GROUPS: usize = 100;
     pub const MAX_GROUP_LEN: usize = 256;
 
-    /// A sign-in at `issuer` whose ID token named `groups`: kept within the bounds,
-    /// without empty names, control characters or repeats, in the token's order.
+    /// A sign-in at `issuer` whose ID token named `groups`, kept as [`Self::usable_groups`]
+    /// keeps them.
     pub fn at_provider(issuer: &str, groups: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            identity_provider: Some(issuer.to_owned()),
+            groups: Self::usable_groups(groups),
+        }
+    }
+
+    /// `groups` within the bounds, without empty names, control characters or repeats,
+    /// in their order.
+    pub fn usable_groups(groups: impl IntoIterator<Item = String>) -> Vec<String> {
         let mut kept: Vec<String> = Vec::new();
         for group in groups {
             let usable = !group.is_empty()
@@ -193,10 +202,7 @@ impl SignInFacts {
                 break;
             }
         }
-        Self {
-            identity_provider: Some(issuer.to_owned()),
-            groups: kept,
-        }
+        kept
     }
 
     /// The name policies read for the provider: its issuer, or `platform`.

@@ -1,10 +1,13 @@
 //! What a policy may read of one call: who calls, the tool and its hints, the arguments,
 //! the client and the time, as the caller of [`crate::CallPolicies::decide`] states them.
 
+use serde::Serialize;
 use serde_json::Value;
 
-/// Who calls, as far as the request shows.
-#[derive(Debug, Clone, Copy)]
+/// Who calls, as far as the request shows; serialized as interceptors receive it
+/// (`{"kind": "person", "id": …, "email": …, …}`).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Caller<'a> {
     /// Signed in through the platform's authorization server: the email is verified.
     Person {

@@ -31,6 +31,11 @@ fn token(kind: TokenKind, seconds: i64) -> NewToken {
 
 /// A grant for Ada with one spent code, ready for tokens.
 async fn grant_for(w: &OAuthWorld, who: &str) -> Grant {
+    grant_signed_in(w, who, SignInFacts::default()).await
+}
+
+/// [`grant_for`], made by a sign-in that `sign_in` describes.
+async fn grant_signed_in(w: &OAuthWorld, who: &str, sign_in: SignInFacts) -> Grant {
     let person = w
         .store
         .end_user_for_verified_email(&w.org, &email(who), Timestamp::now())
@@ -43,7 +48,7 @@ async fn grant_for(w: &OAuthWorld, who: &str) -> Grant {
         end_user_id: person.id,
         scope: "mcp".into(),
         resource: "http://acme.localhost/mcp".into(),
-        sign_in: SignInFacts::default(),
+        sign_in,
     };
     let code = NewAuthorizationCode {
         code_hash: hash_secret(&random_token("c_")),
@@ -538,33 +543,9 @@ async fn revocation_and_expiry(db: &TestDatabase) {
 /// organization only, by their verified email.
 async fn a_token_carries_its_sign_in_and_its_persons_role(db: &TestDatabase) {
     let w = oauth_world(db).await;
-    let person = w
-        .store
-        .end_user_for_verified_email(&w.org, &email("ada@example.com"), Timestamp::now())
-        .await
-        .unwrap();
     let groups = ["eng".to_owned(), "oncall".to_owned()];
     let sign_in = SignInFacts::at_provider("https://login.acme.example", groups);
-    let new = NewGrant {
-        org_id: w.org.clone(),
-        server_id: w.server.clone(),
-        client_id: "cli_abcdefghij".into(),
-        end_user_id: person.id,
-        scope: "mcp".into(),
-        resource: "http://acme.localhost/mcp".into(),
-        sign_in: sign_in.clone(),
-    };
-    let code = NewAuthorizationCode {
-        code_hash: hash_secret(&random_token("c_")),
-        redirect_uri: "http://127.0.0.1:9999/callback".into(),
-        code_challenge: "challenge".into(),
-        expires_at: Timestamp::now().plus_seconds(60),
-    };
-    let grant = w
-        .store
-        .create_grant_with_code(&new, &code, Timestamp::now())
-        .await
-        .unwrap();
+    let grant = grant_signed_in(&w, "ada@example.com", sign_in.clone()).await;
     assert_eq!(grant.sign_in, sign_in);
     let access = token(TokenKind::Access, 3600);
     let issued = w

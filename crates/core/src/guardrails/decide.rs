@@ -281,8 +281,7 @@ fn check_sample(sample: &SampleCall) -> Result<(), CoreError> {
         if let Some(issuer) = identity_provider {
             validate_text("caller.identity_provider", issuer, Limits::ORIGIN)?;
         }
-        let bounded = SignInFacts::at_provider("", groups.iter().cloned());
-        if bounded.groups.len() != groups.len() {
+        if SignInFacts::usable_groups(groups.iter().cloned()).len() != groups.len() {
             let message = format!(
                 "At most {} distinct groups, each of 1 to {} characters without control \
                  characters.",

@@ -302,18 +302,7 @@ fn check_payload(phase: InterceptPhase, payload: &Value) -> Result<(), Failure> 
 
 fn body(interceptor: &Interceptor, question: &Question<'_>) -> Value {
     let call = question.call;
-    let caller = match call.caller {
-        PolicyCaller::Person {
-            id,
-            email,
-            identity_provider,
-            groups,
-            role,
-        } => json!({"kind": "person", "id": id, "email": email,
-            "identity_provider": identity_provider, "groups": groups, "role": role}),
-        PolicyCaller::EndUser { id } => json!({"kind": "end_user", "id": id}),
-        PolicyCaller::Anonymous => json!({"kind": "anonymous"}),
-    };
+    let caller = json!(call.caller);
     let hints = call.tool.hints;
     let mut body = json!({
         "event": "tools/call",
